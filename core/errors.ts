@@ -1,0 +1,96 @@
+// Error catalogue. Names are stable strings: Step Functions `ErrorEquals` and the HTTP
+// error middleware match on them. Every error carries the cause it wraps.
+
+export type ErrorKind = 'invalid-input' | 'not-found' | 'conflict' | 'range' | 'integrity' | 'transient' | 'fatal';
+
+export class FerryError extends Error {
+  readonly kind: ErrorKind;
+  /** True when the same call may succeed later (network, throttling, 5xx). */
+  readonly retryable: boolean;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
+    this.retryable = options?.retryable ?? kind === 'transient';
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidInputError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid-input', message, options);
+  }
+}
+
+export class NotFoundError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('not-found', message, options);
+  }
+}
+
+/** A conditional write lost: the object or item already exists. */
+export class AlreadyExistsError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('conflict', message, options);
+  }
+}
+
+export class RangeNotSatisfiableError extends FerryError {
+  constructor(
+    message: string,
+    readonly size: number,
+  ) {
+    super('range', message);
+  }
+}
+
+/** What was read back is not what was written: size or checksum differ. */
+export class IntegrityError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('integrity', message, { ...options, retryable: true });
+  }
+}
+
+export class TransientError extends FerryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('transient', message, options);
+  }
+}
+
+/** A source file vanished or changed while it was being read (the recorder evicted it). */
+export class SourceChangedError extends FerryError {
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super('conflict', message, options);
+  }
+}
+
+export class ConfigError extends FerryError {
+  constructor(readonly problems: string[]) {
+    super('invalid-input', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+export function httpStatusOf(error: unknown): number {
+  if (!(error instanceof FerryError)) return 500;
+  switch (error.kind) {
+    case 'invalid-input':
+      return 400;
+    case 'not-found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'range':
+      return 416;
+    case 'transient':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

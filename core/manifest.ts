@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { InvalidInputError } from './errors.ts';
+
+// The manifest is the commit record of a pack: written last, read by ingest, the only
+// source the catalogue is rebuilt from. Versioned; readers reject what they do not know.
+
+export const MANIFEST_FORMAT = 'ferry.manifest/1';
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');
+const isoTime = z.string().datetime({ offset: true });
+
+export const callMetadataSchema = z.object({
+  callId: z.string().min(1).optional(),
+  start: isoTime.optional(),
+  end: isoTime.optional(),
+  durationSec: z.number().nonnegative().optional(),
+  agent: z.string().min(1).optional(),
+  caller: z.string().min(1).optional(),
+  called: z.string().min(1).optional(),
+  direction: z.enum(['inbound', 'outbound', 'internal', 'unknown']).optional(),
+  codec: z.string().min(1).optional(),
+});
+export type CallMetadata = z.infer<typeof callMetadataSchema>;
+
+/** Where one file sits inside the pack: data offset (after its tar headers) and length. */
+export const tarSliceSchema = z.object({
+  name: z.string().min(1),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+  sha256: sha256Hex,
+});
+export type TarSlice = z.infer<typeof tarSliceSchema>;
+
+export const manifestMemberSchema = tarSliceSchema.extend({
+  rid: z.string().regex(/^r[0-9a-f]{23}$/),
+  /** Path relative to the source root, as the recorder wrote it. */
+  path: z.string().min(1),
+  contentType: z.string().min(1),
+  mtime: isoTime,
+  meta: callMetadataSchema,
+  /** Metadata problems found while packing (reported, not fatal). */
+  issues: z.array(z.string()),
+  sidecar: tarSliceSchema.optional(),
+});
+export type ManifestMember = z.infer<typeof manifestMemberSchema>;
+
+export const packManifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  kind: z.literal('recordings'),
+  site: z.string().min(1),
+  source: z.string().min(1),
+  packId: z.string().regex(/^p[0-9a-f]{23}$/),
+  packKey: z.string().min(1),
+  createdAt: isoTime,
+  batch: z.object({ path: z.string(), files: z.number().int().nonnegative() }),
+  pack: z.object({
+    size: z.number().int().positive(),
+    sha256: sha256Hex,
+    parts: z.number().int().positive(),
+    partSize: z.number().int().positive(),
+  }),
+  members: z.array(manifestMemberSchema).min(1),
+});
+export type PackManifest = z.infer<typeof packManifestSchema>;
+
+/** Parses and validates a manifest; the error lists every problem with its path. */
+export function parseManifest(bytes: Uint8Array | string): PackManifest {
+  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ManifestError(`manifest is not valid JSON (${text.length} bytes)`, { cause });
+  }
+  const result = packManifestSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ManifestError(`manifest is invalid: ${problems.slice(0, 10).join('; ')}`);
+  }
+  const m = result.data;
+  for (const member of m.members) {
+    if (member.offset + member.length > m.pack.size) {
+      throw new ManifestError(`manifest member ${member.rid} lies outside the pack (${member.offset}+${member.length} > ${m.pack.size})`);
+    }
+  }
+  return m;
+}
+
+export function serializeManifest(manifest: PackManifest): Buffer {
+  return Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8');
+}
+
+export class ManifestError extends InvalidInputError {}

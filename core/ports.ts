@@ -1,0 +1,166 @@
+import type { Readable } from 'node:stream';
+import type { CallMetadata } from './manifest.ts';
+
+// Ports: the narrow interfaces the domain needs from the outside world. Each method states
+// its contract; every implementation (memory fake, S3, DynamoDB) passes the same contract suite.
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+  etag?: string;
+  lastModified?: Date;
+  storageClass?: string;
+  /** User metadata (x-amz-meta-*), lower-case keys. */
+  metadata?: Record<string, string>;
+}
+
+export interface ByteRange {
+  /** Inclusive first byte. */
+  start: number;
+  /** Inclusive last byte. */
+  end: number;
+}
+
+export interface BlobBody {
+  body: Readable;
+  /** Size of the whole object. */
+  size: number;
+  /** Bytes in this body (size, or the range's length). */
+  length: number;
+  contentType?: string;
+  etag?: string;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  storageClass?: string;
+  /** Base64 SHA-256 of the body; stores that check checksums reject a mismatch. */
+  sha256?: string;
+  /** Refuse to replace an existing object (If-None-Match: *); throws AlreadyExistsError. */
+  ifNoneMatch?: boolean;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+  /** Base64 SHA-256 of the part, when it was sent with one. */
+  sha256?: string;
+}
+
+export interface MultipartUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** What a store can do, declared rather than guessed (local stand-ins lack some of S3). */
+export interface BlobStoreFeatures {
+  /** The store verifies the SHA-256 sent with a put or part and can report it back. */
+  verifiesChecksums: boolean;
+  /** The store honours If-None-Match: * on put. */
+  conditionalPut: boolean;
+}
+
+export interface BlobStore {
+  readonly features: BlobStoreFeatures;
+  /** Stores the whole body under key. Replaces unless ifNoneMatch. Retryable errors: TransientError. */
+  put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag?: string }>;
+  /** Metadata of key, or undefined when absent. Never throws NotFound. */
+  head(key: string): Promise<BlobInfo | undefined>;
+  /** Body of key (or of the inclusive range). NotFoundError when absent; RangeNotSatisfiableError when start >= size. */
+  get(key: string, range?: ByteRange): Promise<BlobBody>;
+  /** Every object under prefix in key order, paginating internally. */
+  list(prefix: string): AsyncIterable<BlobInfo>;
+  /** Deletes key; deleting an absent key succeeds (idempotent). */
+  delete(key: string): Promise<void>;
+  /** Starts a multipart upload and returns its id. */
+  createMultipart(key: string, options?: Omit<PutOptions, 'sha256' | 'ifNoneMatch'>): Promise<string>;
+  /** Uploads one part (1-based). Parts other than the last must be at least 5 MiB on S3. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string): Promise<CompletedPart>;
+  /** Assembles the parts in order into the object. NotFoundError when the upload is unknown. */
+  completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag?: string }>;
+  /** Discards an upload and its parts; aborting an unknown or finished upload succeeds (idempotent). */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** Uploads begun and neither completed nor aborted, under prefix. */
+  listMultipart(prefix: string): AsyncIterable<MultipartUpload>;
+}
+
+/** One recording as the catalogue knows it: enough to find it and to replay it from its pack. */
+export interface CatalogueEntry {
+  site: string;
+  rid: string;
+  source: string;
+  packId: string;
+  packKey: string;
+  manifestKey: string;
+  /** Byte offset and length of the recording inside the pack. */
+  offset: number;
+  length: number;
+  sha256: string;
+  contentType: string;
+  path: string;
+  /** Start of the call (ISO, UTC); falls back to the file time when metadata lacks it. */
+  start: string;
+  meta: CallMetadata;
+  /** Set by legal hold (issue: compliance); purge never deletes a held entry's pack. */
+  legalHold?: boolean;
+}
+
+export interface RecordingQuery {
+  site: string;
+  /** Inclusive ISO bounds on the call start. */
+  from?: string;
+  to?: string;
+  agent?: string;
+  /** Matches caller or called. */
+  number?: string;
+  callId?: string;
+  /** Page size, 1..1000. */
+  limit?: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+export interface RecordingPage {
+  items: CatalogueEntry[];
+  /** Present when more results follow. */
+  cursor?: string;
+}
+
+export interface PackRecord {
+  site: string;
+  packId: string;
+  packKey: string;
+  manifestKey: string;
+  source: string;
+  members: number;
+  size: number;
+  createdAt: string;
+}
+
+export interface CatalogueStore {
+  /** Writes entries, batched; writing the same rid again replaces it (idempotent). */
+  putRecordings(entries: CatalogueEntry[]): Promise<void>;
+  /** Records that a pack's manifest was ingested (idempotent). */
+  putPack(pack: PackRecord): Promise<void>;
+  /** One entry, or undefined when absent. */
+  getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
+  /** Newest-first is not promised: results are ordered by call start ascending, then rid. InvalidInputError on a bad cursor. */
+  searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
+}
+
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+
+export interface Alert {
+  severity: AlertSeverity;
+  site: string;
+  subject: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface Notifier {
+  /** Best effort from the caller's view: implementations log and swallow delivery failures. */
+  notify(alert: Alert): Promise<void>;
+}
