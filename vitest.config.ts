@@ -9,5 +9,6 @@ export default defineConfig({
     // Two cores: integration suites start their own stand-ins; keep parallelism modest.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     reporters: ['default'],
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

@@ -1,0 +1,204 @@
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Crash-safe journal: append-only JSON lines, fsynced before the step they record is taken
+// as done. A torn last line (crash mid-append) is ignored on load. Compaction writes a
+// snapshot to a temporary file, fsyncs it, and renames it over the journal (atomic).
+
+export interface FileStamp {
+  /** File name inside the batch directory. */
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface InflightPack {
+  packId: string;
+  source: string;
+  batch: string;
+  packKey: string;
+  manifestKey: string;
+  files: FileStamp[];
+  uploads: string[];
+}
+
+export interface Totals {
+  packs: number;
+  recordings: number;
+  bytes: number;
+  lostBatches: number;
+  lostRecordings: number;
+}
+
+export interface LossRecord {
+  source: string;
+  batch: string;
+  files: string[];
+  reason: string;
+  at: string;
+}
+
+type Event =
+  | { e: 'begin'; pack: Omit<InflightPack, 'uploads'> }
+  | { e: 'upload'; packId: string; uploadId: string }
+  | { e: 'upload-end'; packId: string; uploadId: string }
+  | { e: 'published'; packId: string; recordings: number; bytes: number }
+  | { e: 'abandoned'; packId: string; reason: string }
+  | { e: 'lost'; loss: LossRecord }
+  | { e: 'snapshot'; shipped: Record<string, string[]>; inflight: InflightPack[]; totals: Totals; losses: LossRecord[] };
+
+export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
+const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
+const MAX_LOSSES_KEPT = 200;
+
+export class Journal {
+  private readonly file: string;
+  private fd: number | undefined;
+  private lines = 0;
+  /** source\tbatch → stamps of files shipped from it. */
+  private readonly shipped = new Map<string, Set<string>>();
+  private readonly inflight = new Map<string, InflightPack>();
+  private losses: LossRecord[] = [];
+  readonly totals: Totals = { packs: 0, recordings: 0, bytes: 0, lostBatches: 0, lostRecordings: 0 };
+
+  /** `readOnly` loads the state without taking the journal for writing (for `status`). */
+  constructor(
+    readonly directory: string,
+    options: { readOnly?: boolean } = {},
+  ) {
+    if (!options.readOnly) mkdirSync(directory, { recursive: true });
+    this.file = join(directory, 'journal.jsonl');
+    this.load();
+    if (!options.readOnly) this.fd = openSync(this.file, 'a');
+  }
+
+  private load(): void {
+    if (!existsSync(this.file)) return;
+    const text = readFileSync(this.file, 'utf8');
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let event: Event;
+      try {
+        event = JSON.parse(line) as Event;
+      } catch {
+        continue; // torn tail from a crash mid-append
+      }
+      this.apply(event);
+      this.lines++;
+    }
+  }
+
+  private apply(ev: Event): void {
+    switch (ev.e) {
+      case 'begin':
+        this.inflight.set(ev.pack.packId, { ...ev.pack, uploads: [] });
+        break;
+      case 'upload':
+        this.inflight.get(ev.packId)?.uploads.push(ev.uploadId);
+        break;
+      case 'upload-end': {
+        const p = this.inflight.get(ev.packId);
+        if (p) p.uploads = p.uploads.filter((u) => u !== ev.uploadId);
+        break;
+      }
+      case 'published': {
+        const p = this.inflight.get(ev.packId);
+        if (!p) break;
+        const key = batchKey(p.source, p.batch);
+        const set = this.shipped.get(key) ?? new Set<string>();
+        for (const f of p.files) set.add(stampKey(f));
+        this.shipped.set(key, set);
+        this.inflight.delete(ev.packId);
+        this.totals.packs++;
+        this.totals.recordings += ev.recordings;
+        this.totals.bytes += ev.bytes;
+        break;
+      }
+      case 'abandoned':
+        this.inflight.delete(ev.packId);
+        break;
+      case 'lost':
+        this.losses.push(ev.loss);
+        if (this.losses.length > MAX_LOSSES_KEPT) this.losses = this.losses.slice(-MAX_LOSSES_KEPT);
+        this.totals.lostBatches++;
+        this.totals.lostRecordings += ev.loss.files.length;
+        break;
+      case 'snapshot':
+        this.shipped.clear();
+        for (const [k, v] of Object.entries(ev.shipped)) this.shipped.set(k, new Set(v));
+        this.inflight.clear();
+        for (const p of ev.inflight) this.inflight.set(p.packId, p);
+        Object.assign(this.totals, ev.totals);
+        this.losses = ev.losses;
+        break;
+    }
+  }
+
+  private append(event: Event): void {
+    if (this.fd === undefined) throw new Error('journal is closed');
+    this.apply(event);
+    writeSync(this.fd, `${JSON.stringify(event)}\n`);
+    fsyncSync(this.fd);
+    this.lines++;
+  }
+
+  begin(pack: Omit<InflightPack, 'uploads'>): void {
+    this.append({ e: 'begin', pack });
+  }
+  uploadStarted(packId: string, uploadId: string): void {
+    this.append({ e: 'upload', packId, uploadId });
+  }
+  uploadEnded(packId: string, uploadId: string): void {
+    this.append({ e: 'upload-end', packId, uploadId });
+  }
+  published(packId: string, recordings: number, bytes: number): void {
+    this.append({ e: 'published', packId, recordings, bytes });
+  }
+  abandoned(packId: string, reason: string): void {
+    this.append({ e: 'abandoned', packId, reason });
+  }
+  lost(loss: LossRecord): void {
+    this.append({ e: 'lost', loss });
+  }
+
+  isShipped(source: string, batch: string, file: FileStamp): boolean {
+    return this.shipped.get(batchKey(source, batch))?.has(stampKey(file)) ?? false;
+  }
+  inflightPacks(): InflightPack[] {
+    return [...this.inflight.values()];
+  }
+  recentLosses(): LossRecord[] {
+    return [...this.losses];
+  }
+
+  /**
+   * Rewrites the journal as one snapshot. `keepBatches` (source\tbatch keys still on disk)
+   * lets it forget batches the recorder has evicted, so the journal stays small for ever.
+   */
+  compact(keepBatches?: ReadonlySet<string>): void {
+    const shipped: Record<string, string[]> = {};
+    for (const [k, v] of this.shipped) if (!keepBatches || keepBatches.has(k)) shipped[k] = [...v];
+    const snapshot: Event = { e: 'snapshot', shipped, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses };
+    const tmp = `${this.file}.tmp`;
+    const fd = openSync(tmp, 'w');
+    writeSync(fd, `${JSON.stringify(snapshot)}\n`);
+    fsyncSync(fd);
+    closeSync(fd);
+    if (this.fd !== undefined) closeSync(this.fd);
+    renameSync(tmp, this.file);
+    this.fd = openSync(this.file, 'a');
+    this.lines = 1;
+    if (keepBatches) for (const k of [...this.shipped.keys()]) if (!keepBatches.has(k)) this.shipped.delete(k);
+  }
+
+  get lineCount(): number {
+    return this.lines;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+export { batchKey };

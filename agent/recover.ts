@@ -1,0 +1,60 @@
+import type { BlobStore } from '../core/ports.ts';
+import { parseManifest } from '../core/manifest.ts';
+import { messageOf } from '../core/errors.ts';
+import type { Journal } from './journal.ts';
+import type { Logger } from './log.ts';
+import { verifyObject, type VerifyMode } from './verify.ts';
+
+// After a crash or kill -9: every pack the journal saw begin but not end is settled before
+// new work starts. Open multipart uploads are aborted (those the journal recorded, and any
+// the store still lists for the pack's key, covering a crash between create and journal).
+// A pack whose manifest made it out and verifies is counted as published; any other is
+// abandoned and its batch is shipped again (same pack id, so the catalogue sees one entry).
+
+export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger): Promise<{ published: number; abandoned: number; aborted: number }> {
+  const out = { published: 0, abandoned: 0, aborted: 0 };
+  for (const pack of journal.inflightPacks()) {
+    const uploads = new Set(pack.uploads);
+    try {
+      for await (const u of store.listMultipart(pack.packKey)) if (u.key === pack.packKey) uploads.add(u.uploadId);
+    } catch (error) {
+      log.warn('cannot list open uploads; aborting only those the journal knows', { pack: pack.packId, error: messageOf(error) });
+    }
+    for (const uploadId of uploads) {
+      await store.abortMultipart(pack.packKey, uploadId);
+      journal.uploadEnded(pack.packId, uploadId);
+      out.aborted++;
+    }
+    if (await manifestHolds(store, pack.manifestKey, pack.packKey, verify, log)) {
+      const manifest = parseManifest(await readAll(store, pack.manifestKey));
+      journal.published(pack.packId, manifest.members.length, manifest.members.reduce((n, m) => n + m.length, 0));
+      out.published++;
+      log.info('recovered a pack published before the interruption', { pack: pack.packId, batch: pack.batch });
+    } else {
+      journal.abandoned(pack.packId, 'interrupted before its manifest was published');
+      out.abandoned++;
+      log.info('interrupted pack will be shipped again', { pack: pack.packId, batch: pack.batch });
+    }
+  }
+  return out;
+}
+
+async function manifestHolds(store: BlobStore, manifestKey: string, packKey: string, verify: VerifyMode, log: Logger): Promise<boolean> {
+  if (!(await store.head(manifestKey))) return false;
+  try {
+    const manifest = parseManifest(await readAll(store, manifestKey));
+    if (manifest.packKey !== packKey) return false;
+    await verifyObject(store, packKey, manifest.pack, verify);
+    return true;
+  } catch (error) {
+    log.warn('manifest found after interruption does not hold; shipping again', { manifestKey, error: messageOf(error) });
+    return false;
+  }
+}
+
+export async function readAll(store: Pick<BlobStore, 'get'>, key: string): Promise<Buffer> {
+  const { body } = await store.get(key);
+  const chunks: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}

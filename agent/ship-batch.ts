@@ -1,0 +1,182 @@
+import { open, readFile, lstat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { BlobStore } from '../core/ports.ts';
+import type { Clock } from '../core/clock.ts';
+import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
+import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
+import { packKey, packManifestKey } from '../core/layout.ts';
+import { packId as makePackId, recordingId } from '../core/ids.ts';
+import { SourceChangedError } from '../core/errors.ts';
+import { createHash } from 'node:crypto';
+import { PackBuilder } from './pack-builder.ts';
+import { verifyObject, type VerifyMode } from './verify.ts';
+import { contentTypeOf } from './content-type.ts';
+import type { Journal, FileStamp } from './journal.ts';
+import type { BatchWork } from './sources/recordings.ts';
+
+// Ships one batch as one pack: read-only streaming into the store, a last check that the
+// recorder did not evict the batch meanwhile, verification of what was published, then the
+// manifest — the commit record — last. Until the manifest exists the pack does not exist.
+
+const MAX_SIDECAR_BYTES = 1024 * 1024;
+
+export interface MetadataExtractor {
+  extract(input: { fileName: string; relativePath: string; mtime: Date; sidecar?: { name: string; bytes: Uint8Array } }): { meta: CallMetadata; issues: string[] };
+}
+
+export interface ShipContext {
+  site: string;
+  sourceRoot: string;
+  store: BlobStore;
+  journal: Journal;
+  extractor: MetadataExtractor;
+  clock: Clock;
+  verify: VerifyMode;
+  partSize: number;
+  partConcurrency: number;
+  agentVersion: string;
+}
+
+export interface ShipResult {
+  packId: string;
+  packKey: string;
+  manifestKey: string;
+  recordings: number;
+  bytes: number;
+  issues: string[];
+}
+
+/** What a pack is cut from; recomputable after a crash from the journal's record. */
+export function planPack(ctx: Pick<ShipContext, 'site'>, work: BatchWork) {
+  const stamps = work.recordings.flatMap((f) => {
+    const sidecar = work.sidecars.get(f.name);
+    return sidecar ? [f, sidecar] : [f];
+  });
+  const id = makePackId(ctx.site, work.source, work.batch, stamps.map((s) => ({ path: s.name, size: s.size, mtimeMs: s.mtimeMs })));
+  const at = new Date(work.oldestMs);
+  return { packId: id, packKey: packKey(ctx.site, id, at), manifestKey: packManifestKey(ctx.site, id, at), stamps };
+}
+
+async function openReadOnly(path: string) {
+  try {
+    // O_NOFOLLOW: a recording replaced by a symlink is not followed; O_RDONLY takes no lock.
+    return await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new SourceChangedError(`${path} disappeared before it was read`, path, { cause: error });
+    if (code === 'ELOOP') throw new SourceChangedError(`${path} became a symbolic link; not followed`, path, { cause: error });
+    throw error;
+  }
+}
+
+async function assertUnchanged(path: string, stamp: FileStamp): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (error) {
+    throw new SourceChangedError(`${path} was deleted while its batch was packed`, path, { cause: error });
+  }
+  if (!st.isFile() || st.size !== stamp.size || Math.trunc(st.mtimeMs) !== stamp.mtimeMs) {
+    throw new SourceChangedError(`${path} changed while its batch was packed`, path);
+  }
+}
+
+export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
+  const plan = planPack(ctx, work);
+  const dir = join(ctx.sourceRoot, work.batch);
+  ctx.journal.begin({ packId: plan.packId, source: work.source, batch: work.batch, packKey: plan.packKey, manifestKey: plan.manifestKey, files: plan.stamps });
+  const builder = new PackBuilder(ctx.store, {
+    key: plan.packKey,
+    partSize: ctx.partSize,
+    partConcurrency: ctx.partConcurrency,
+    contentType: 'application/x-tar',
+    onUploadStarted: (id) => ctx.journal.uploadStarted(plan.packId, id),
+    onUploadEnded: (id) => ctx.journal.uploadEnded(plan.packId, id),
+  });
+  try {
+    const members: ManifestMember[] = [];
+    const issues: string[] = [];
+    for (const rec of work.recordings) {
+      const member = await packRecording(ctx, work, builder, dir, rec);
+      members.push(member);
+      issues.push(...member.issues);
+    }
+    const pack = await builder.finish(async () => {
+      for (const stamp of plan.stamps) await assertUnchanged(join(dir, stamp.name), stamp);
+    });
+    await verifyObject(ctx.store, plan.packKey, pack, ctx.verify);
+    const manifest: PackManifest = {
+      format: MANIFEST_FORMAT,
+      kind: 'recordings',
+      site: ctx.site,
+      source: work.source,
+      packId: plan.packId,
+      packKey: plan.packKey,
+      createdAt: ctx.clock.now().toISOString(),
+      batch: { path: work.batch, files: plan.stamps.length },
+      pack: { size: pack.size, sha256: pack.sha256, parts: pack.parts, partSize: ctx.partSize },
+      members,
+    };
+    await publishManifest(ctx, plan.manifestKey, serializeManifest(manifest));
+    const bytes = members.reduce((n, m) => n + m.length, 0);
+    ctx.journal.published(plan.packId, members.length, bytes);
+    return { packId: plan.packId, packKey: plan.packKey, manifestKey: plan.manifestKey, recordings: members.length, bytes, issues };
+  } catch (error) {
+    await builder.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBuilder, dir: string, rec: FileStamp): Promise<ManifestMember> {
+  const relativePath = work.batch ? posix.join(work.batch, rec.name) : rec.name;
+  const sidecarStamp = work.sidecars.get(rec.name);
+  let sidecar: { name: string; bytes: Uint8Array } | undefined;
+  let sidecarSlice;
+  if (sidecarStamp) {
+    const bytes = await readSidecar(join(dir, sidecarStamp.name), sidecarStamp);
+    sidecar = { name: sidecarStamp.name, bytes };
+    sidecarSlice = await builder.addBuffer(posix.join(work.batch, sidecarStamp.name), bytes, new Date(sidecarStamp.mtimeMs));
+  }
+  const path = join(dir, rec.name);
+  const file = await openReadOnly(path);
+  let slice;
+  try {
+    const st = await file.stat();
+    if (st.size !== rec.size) throw new SourceChangedError(`${path} changed size since it was scanned (${rec.size} → ${st.size})`, path);
+    slice = await builder.addFile(relativePath, file, rec.size, new Date(rec.mtimeMs), path);
+  } finally {
+    await file.close();
+  }
+  const mtime = new Date(rec.mtimeMs);
+  const { meta, issues } = ctx.extractor.extract({ fileName: rec.name, relativePath, mtime, sidecar });
+  return {
+    ...slice,
+    rid: recordingId(ctx.site, relativePath, slice.sha256),
+    path: relativePath,
+    contentType: contentTypeOf(rec.name),
+    mtime: mtime.toISOString(),
+    meta,
+    issues,
+    ...(sidecarSlice ? { sidecar: sidecarSlice } : {}),
+  };
+}
+
+async function readSidecar(path: string, stamp: FileStamp): Promise<Buffer> {
+  if (stamp.size > MAX_SIDECAR_BYTES) throw new SourceChangedError(`${path} is ${stamp.size} bytes; sidecars are limited to ${MAX_SIDECAR_BYTES}`, path);
+  const file = await openReadOnly(path);
+  try {
+    const bytes = await readFile(file);
+    if (bytes.length !== stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned`, path);
+    return bytes;
+  } finally {
+    await file.close();
+  }
+}
+
+async function publishManifest(ctx: ShipContext, key: string, bytes: Buffer): Promise<void> {
+  const sha256 = createHash('sha256').update(bytes).digest();
+  await ctx.store.put(key, bytes, { contentType: 'application/json', sha256: sha256.toString('base64') });
+  // Manifests are small: always read back, whatever the verify mode.
+  await verifyObject(ctx.store, key, { size: bytes.length, sha256: sha256.toString('hex') }, 'read-back');
+}

@@ -1,0 +1,106 @@
+import type { RecordingsSourceConfig } from '../../core/config.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { FileStamp } from '../journal.ts';
+import type { ScannedBatch } from './scan.ts';
+
+// Decides which batches are ready to ship and in what order. A batch is closed when it holds
+// the configured count or has been quiet long enough; every file must also have settled (a
+// file still being written is never read). The recorder evicts oldest first, so we ship
+// oldest first.
+
+export interface BatchWork {
+  source: string;
+  batch: string;
+  /** Recordings not shipped yet, by name. */
+  recordings: FileStamp[];
+  /** Sidecar stamp per recording name, when the recording has one. */
+  sidecars: Map<string, FileStamp>;
+  oldestMs: number;
+}
+
+export interface Backlog {
+  batches: number;
+  recordings: number;
+  bytes: number;
+  oldest?: { source: string; batch: string; sinceMs: number };
+}
+
+export interface Selection {
+  ready: BatchWork[];
+  /** Everything not shipped, ready or not. */
+  backlog: Backlog;
+}
+
+export interface SidecarResolver {
+  sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined;
+}
+
+function hasExtension(name: string, extensions: readonly string[]): boolean {
+  const lower = name.toLowerCase();
+  return extensions.some((ext) => lower.endsWith(ext.toLowerCase()));
+}
+
+export function selectWork(
+  source: RecordingsSourceConfig,
+  scanned: ScannedBatch[],
+  isShipped: (batch: string, file: FileStamp) => boolean,
+  resolver: SidecarResolver,
+  clock: Clock,
+): Selection {
+  const now = clock.now().getTime();
+  const ready: BatchWork[] = [];
+  const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
+  for (const b of scanned) {
+    const names = new Set(b.files.keys());
+    const all = [...b.files.values()].filter((f) => hasExtension(f.name, source.extensions));
+    const pending = all.filter((f) => !isShipped(b.batch, f)).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    if (pending.length === 0) continue;
+    const sidecars = new Map<string, FileStamp>();
+    for (const f of pending) {
+      const sidecarName = resolver.sidecarNameFor(f.name, names);
+      const stamp = sidecarName === undefined ? undefined : b.files.get(sidecarName);
+      if (stamp) sidecars.set(f.name, stamp);
+    }
+    const oldestMs = Math.min(...pending.map((f) => f.mtimeMs));
+    backlog.batches++;
+    backlog.recordings += pending.length;
+    backlog.bytes += pending.reduce((n, f) => n + f.size, 0);
+    if (!backlog.oldest || oldestMs < backlog.oldest.sinceMs) backlog.oldest = { source: source.name, batch: b.batch, sinceMs: oldestMs };
+
+    const newestMs = Math.max(b.dirMtimeMs, ...[...b.files.values()].map((f) => f.mtimeMs));
+    const closed = all.length >= source.closeAfterFiles || now - newestMs >= source.quietSeconds * 1000;
+    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= source.settleSeconds * 1000);
+    if (closed && settled) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
+  }
+  ready.sort((x, y) => x.oldestMs - y.oldestMs || (x.batch < y.batch ? -1 : x.batch > y.batch ? 1 : 0));
+  return { ready, backlog };
+}
+
+/**
+ * Recordings seen pending in the previous scan and absent now were evicted before they
+ * could be shipped: that is data loss, and it is reported, never silently forgotten.
+ */
+export function findLosses(
+  previous: ReadonlyMap<string, readonly FileStamp[]>,
+  scanned: ScannedBatch[],
+  isShipped: (batch: string, file: FileStamp) => boolean,
+): { batch: string; files: string[] }[] {
+  const present = new Map(scanned.map((b) => [b.batch, b.files]));
+  const losses: { batch: string; files: string[] }[] = [];
+  for (const [batch, stamps] of previous) {
+    const files = present.get(batch);
+    const gone = stamps.filter((f) => !files?.has(f.name) && !isShipped(batch, f)).map((f) => f.name);
+    if (gone.length > 0) losses.push({ batch, files: gone.sort() });
+  }
+  return losses;
+}
+
+/** The pending view to compare the next scan against. */
+export function pendingView(scanned: ScannedBatch[], isShipped: (batch: string, file: FileStamp) => boolean, extensions: readonly string[]): Map<string, FileStamp[]> {
+  const view = new Map<string, FileStamp[]>();
+  for (const b of scanned) {
+    const pending = [...b.files.values()].filter((f) => hasExtension(f.name, extensions) && !isShipped(b.batch, f));
+    if (pending.length > 0) view.set(b.batch, pending);
+  }
+  return view;
+}

@@ -1,0 +1,105 @@
+import { opendir, lstat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { FileStamp } from '../journal.ts';
+
+// Walks a recordings root read-only. Batch directories sit `depth` levels below the root.
+// Symbolic links are never followed (a link could lead out of the root or into a loop);
+// they are reported once each. Nothing here opens a recording.
+
+export interface ScannedBatch {
+  /** Batch directory relative to the root, POSIX separators. */
+  batch: string;
+  dirMtimeMs: number;
+  /** Every regular file in the directory (recordings and sidecars), by name. */
+  files: Map<string, FileStamp>;
+}
+
+export interface ScanOptions {
+  depth: number;
+  onWarning?: (message: string, path: string) => void;
+  /** Parallel lstat calls (directory walks are latency bound). */
+  concurrency?: number;
+}
+
+async function listDir(dir: string): Promise<{ name: string; kind: 'dir' | 'file' | 'link' | 'other' }[]> {
+  const out: { name: string; kind: 'dir' | 'file' | 'link' | 'other' }[] = [];
+  const handle = await opendir(dir, { bufferSize: 256 });
+  for await (const d of handle) {
+    out.push({ name: d.name, kind: d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other' });
+  }
+  return out;
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** Lists batch directories below root; a directory evicted mid-scan is simply absent. */
+export async function scanBatches(root: string, options: ScanOptions): Promise<ScannedBatch[]> {
+  const warn = options.onWarning ?? (() => undefined);
+  let level: string[] = [''];
+  for (let d = 0; d < options.depth; d++) {
+    const nextLevel: string[] = [];
+    for (const rel of level) {
+      let entries;
+      try {
+        entries = await listDir(join(root, rel));
+      } catch (error) {
+        if (isGone(error)) continue;
+        throw error;
+      }
+      for (const e of entries) {
+        const childRel = rel ? posix.join(rel, e.name) : e.name;
+        if (e.kind === 'dir') nextLevel.push(childRel);
+        else if (e.kind === 'link') warn('symbolic link not followed', childRel);
+        else if (e.kind === 'file' && d === options.depth - 1 && options.depth > 0) warn('file outside a batch directory ignored', childRel);
+      }
+    }
+    level = nextLevel.sort();
+  }
+  const batches = await mapLimit(level, 8, (rel) => scanBatch(root, rel, warn, options.concurrency ?? 32));
+  return batches.filter((b): b is ScannedBatch => b !== undefined);
+}
+
+async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void, concurrency: number): Promise<ScannedBatch | undefined> {
+  const dir = join(root, rel);
+  let entries;
+  let dirStat;
+  try {
+    dirStat = await lstat(dir);
+    entries = await listDir(dir);
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+  const files = new Map<string, FileStamp>();
+  const regular = entries.filter((e) => {
+    if (e.kind === 'link') warn('symbolic link not followed', posix.join(rel, e.name));
+    return e.kind === 'file';
+  });
+  const stamps = await mapLimit(regular, concurrency, async (e) => {
+    try {
+      const st = await lstat(join(dir, e.name));
+      return st.isFile() ? { name: e.name, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) } : undefined;
+    } catch (error) {
+      if (isGone(error)) return undefined;
+      throw error;
+    }
+  });
+  for (const s of stamps) if (s) files.set(s.name, s);
+  return { batch: rel, dirMtimeMs: Math.trunc(dirStat.mtimeMs), files };
+}

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import type { BlobStore } from '../core/ports.ts';
+import { IntegrityError } from '../core/errors.ts';
+
+// A 200 from the store is not proof: some S3-compatible stores keep a torn PUT. After
+// publishing, Ferry reads back what it needs to be sure the object is exactly what it sent.
+
+export type VerifyMode = 'read-back' | 'checksum';
+
+/** 'checksum' only where the store itself verified the SHA-256 we sent with every request. */
+export function resolveVerifyMode(configured: 'auto' | VerifyMode, storeVerifiesChecksums: boolean): VerifyMode {
+  if (configured !== 'auto') return configured;
+  return storeVerifiesChecksums ? 'checksum' : 'read-back';
+}
+
+export async function verifyObject(
+  store: Pick<BlobStore, 'head' | 'get'>,
+  key: string,
+  expected: { size: number; sha256: string },
+  mode: VerifyMode,
+): Promise<void> {
+  const info = await store.head(key);
+  if (!info) throw new IntegrityError(`${key} is missing after it was published`);
+  if (info.size !== expected.size) throw new IntegrityError(`${key} holds ${info.size} bytes after publishing, expected ${expected.size}`);
+  if (mode === 'checksum') return;
+  const { body } = await store.get(key);
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  const actual = hash.digest('hex');
+  if (size !== expected.size || actual !== expected.sha256) {
+    throw new IntegrityError(`${key} read back as ${size} bytes sha256 ${actual.slice(0, 12)}…, expected ${expected.size} bytes sha256 ${expected.sha256.slice(0, 12)}…`);
+  }
+}

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
+import { systemClock } from '../core/clock.ts';
+import { createS3Client } from '../adapters/aws-clients.ts';
+import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import { Agent, type Progress } from '../agent/agent.ts';
+import { createLogger, type Logger } from '../agent/log.ts';
+import { createAlertNotifier } from '../agent/alerts.ts';
+import { resolveVerifyMode } from '../agent/verify.ts';
+import { resolveCloud } from './cloud.ts';
+import type { BlobStore } from '../core/ports.ts';
+
+// Composition root of the agent process: the only place that reads the config file and the
+// environment and builds clients.
+
+export function loadConfig(file: string): AgentConfig {
+  const text = readFileSync(file, 'utf8');
+  const config = parseAgentConfig(text, file);
+  // Relative paths in the file are relative to the file, not to wherever the agent was started.
+  const base = dirname(resolve(file));
+  return {
+    ...config,
+    state: resolve(base, config.state),
+    sources: config.sources.map((s) => ({ ...s, path: resolve(base, s.path) })),
+  };
+}
+
+export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | 'read-back' | 'checksum' } {
+  const cloud = resolveCloud(config.cloud);
+  const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
+  const standIn = cloud.endpoint !== undefined;
+  const store = new S3BlobStore(client, cloud.bucket, standIn ? { features: { verifiesChecksums: false, conditionalPut: false } } : undefined);
+  return { store, standIn, verifyConfigured: cloud.verify };
+}
+
+export function buildAgent(config: AgentConfig, options: { log?: Logger; json?: boolean; onProgress?: (p: Progress) => void; store?: BlobStore }): Agent {
+  const log = options.log ?? createLogger({ json: options.json ?? !process.stderr.isTTY });
+  const built = options.store ? { store: options.store, verifyConfigured: 'auto' as const } : buildStore(config);
+  return new Agent({
+    config,
+    store: built.store,
+    clock: systemClock,
+    log,
+    notifier: createAlertNotifier(config.alerts, log),
+    verify: resolveVerifyMode(built.verifyConfigured, built.store.features.verifiesChecksums),
+    agentVersion: '0.1.0',
+    onProgress: options.onProgress,
+  });
+}

@@ -1,0 +1,139 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import type { CatalogueEntry } from '../core/ports.ts';
+import { resolveApi } from './cloud.ts';
+import { loadConfig } from './build-agent.ts';
+
+// The compliance officer's commands: search the catalogue and play a call, through the same
+// HTTP API a browser uses (so the CLI sees exactly what the API serves, audit included).
+
+interface SearchOptions {
+  site: string;
+  from?: string;
+  to?: string;
+  agent?: string;
+  number?: string;
+  callId?: string;
+  limit?: string;
+  all?: boolean;
+  json?: boolean;
+  api?: string;
+  config?: string;
+}
+
+async function apiGet(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      /* not JSON */
+    }
+    throw new Error(`catalogue API answered ${res.status}: ${message}`);
+  }
+  return JSON.parse(text);
+}
+
+function apiBase(opts: { api?: string; config?: string }): string {
+  const cloud = opts.config ? loadConfig(opts.config).cloud : undefined;
+  return resolveApi(cloud, opts.api).replace(/\/$/, '');
+}
+
+export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]> {
+  const base = apiBase(opts);
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) if (v) params.set(k, v);
+  const items: CatalogueEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    if (cursor) params.set('cursor', cursor);
+    const page = (await apiGet(`${base}/sites/${encodeURIComponent(opts.site)}/recordings?${params}`)) as { items: CatalogueEntry[]; cursor?: string };
+    items.push(...page.items);
+    cursor = opts.all ? page.cursor : undefined;
+  } while (cursor);
+  return items;
+}
+
+export function renderCalls(items: CatalogueEntry[]): string {
+  if (items.length === 0) return 'no recordings found\n';
+  const rows = items.map((e) => [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`]);
+  const header = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${items.length} recording(s)\n`;
+}
+
+function splitId(id: string, site?: string): { site: string; rid: string } {
+  const slash = id.indexOf('/');
+  if (slash > 0) return { site: id.slice(0, slash), rid: id.slice(slash + 1) };
+  if (!site) throw new Error(`recording id "${id}" has no site: pass SITE/ID (as printed by \`ferry calls search\`) or --site`);
+  return { site, rid: id };
+}
+
+/** Downloads one recording to `out` (via a temporary name) and checks its SHA-256 against the catalogue. */
+export async function playCall(id: string, opts: { out: string; site?: string; api?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
+  const base = apiBase(opts);
+  const { site, rid } = splitId(id, opts.site);
+  const path = `${base}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}`;
+  const entry = (await apiGet(path)) as CatalogueEntry;
+  const res = await fetch(`${path}/audio`);
+  if (!res.ok || !res.body) throw new Error(`replay answered ${res.status}: ${await res.text()}`);
+  const tmp = `${opts.out}.part`;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.on('data', (c: Buffer) => {
+    hash.update(c);
+    bytes += c.length;
+  });
+  try {
+    await pipeline(body, createWriteStream(tmp));
+    const sha256 = hash.digest('hex');
+    if (sha256 !== entry.sha256) throw new Error(`downloaded recording does not match the catalogue (sha256 ${sha256.slice(0, 12)}…, expected ${entry.sha256.slice(0, 12)}…)`);
+    await rename(tmp, opts.out);
+    return { bytes, sha256, entry };
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+export function registerCallsCommands(program: Command): void {
+  const calls = program.command('calls').description('find and play recorded calls from the catalogue');
+  calls
+    .command('search')
+    .description('search recordings of one site')
+    .requiredOption('--site <site>', 'site name')
+    .option('--from <time>', 'calls starting at or after (ISO 8601)')
+    .option('--to <time>', 'calls starting at or before (ISO 8601)')
+    .option('--agent <agent>', 'agent who took the call')
+    .option('--number <number>', 'caller or called number')
+    .option('--call-id <id>', 'call id')
+    .option('--limit <n>', 'page size (1-1000)')
+    .option('--all', 'follow every page')
+    .option('--json', 'JSON output')
+    .option('--api <url>', 'catalogue API base URL')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (opts: SearchOptions) => {
+      const items = await searchCalls(opts);
+      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items));
+    });
+  calls
+    .command('play')
+    .description('download one recording (byte-identical to the original) to a file')
+    .argument('<id>', 'SITE/RID as printed by `ferry calls search`')
+    .requiredOption('--out <file>', 'where to write the audio')
+    .option('--site <site>', 'site, when ID has none')
+    .option('--api <url>', 'catalogue API base URL')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (id: string, opts: { out: string; site?: string; api?: string; config?: string }) => {
+      const r = await playCall(id, opts);
+      process.stdout.write(`wrote ${opts.out}: ${r.bytes} bytes, ${r.entry.contentType}, sha256 ${r.sha256} (matches the catalogue)\n`);
+    });
+}

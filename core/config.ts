@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigError } from './errors.ts';
+import { NAME_PATTERN } from './layout.ts';
+import { metadataConfigSchema } from './metadata.ts';
+
+// The agent's configuration: one YAML file, validated once at start. Every problem is listed
+// with its path (`sources[1].path: …`) so an administrator fixes them all in one go.
+
+const name = (what: string) => z.string().regex(NAME_PATTERN, `${what} must be 1-63 lowercase letters, digits or dashes`);
+const seconds = z.number().nonnegative();
+
+export const recordingsSourceSchema = z
+  .object({
+    name: name('source name'),
+    type: z.literal('recordings'),
+    /** The recorder's recordings root. */
+    path: z.string().min(1, 'path is required'),
+    /** Depth of batch directories below the root (ContactStore: 1). */
+    batchDepth: z.number().int().min(1).max(6).default(1),
+    /** Which files are recordings (case-insensitive extensions). */
+    extensions: z.array(z.string().regex(/^\.[A-Za-z0-9]+$/, 'extensions look like ".wav"')).min(1).default(['.wav', '.mp3', '.ogg', '.opus', '.gsm']),
+    /** A batch is closed when it holds this many recordings… */
+    closeAfterFiles: z.number().int().positive().default(100),
+    /** …or when nothing in it changed for this long. */
+    quietSeconds: seconds.default(600),
+    /** Every file must be unchanged this long before it is read (a file being written is never packed). */
+    settleSeconds: seconds.default(5),
+    metadata: metadataConfigSchema,
+  })
+  .strict();
+export type RecordingsSourceConfig = z.infer<typeof recordingsSourceSchema>;
+
+export const sourceSchema = z.discriminatedUnion('type', [recordingsSourceSchema]);
+export type SourceConfig = z.infer<typeof sourceSchema>;
+
+export const cloudSchema = z
+  .object({
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'bucket must be a valid S3 bucket name'),
+    region: z.string().min(1).default('us-east-1'),
+    /** S3-compatible endpoint (the local cloud, MinIO, Ceph RGW); absent means AWS. */
+    endpoint: z.string().url().optional(),
+    /** Catalogue API base URL (used by the `calls` commands). */
+    api: z.string().url().optional(),
+    /** How a published object is verified: read it back, or trust the store's own SHA-256 check. */
+    verify: z.enum(['auto', 'read-back', 'checksum']).default('auto'),
+    credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
+  })
+  .strict();
+export type CloudConfig = z.infer<typeof cloudSchema>;
+
+export const shippingSchema = z
+  .object({
+    partSizeMiB: z.number().int().min(5, 'S3 parts are at least 5 MiB').max(512).default(8),
+    /** Packs shipped at once. */
+    packConcurrency: z.number().int().min(1).max(32).default(4),
+    /** Parts of one pack in flight at once (memory ≈ partSize × (partConcurrency + 1) × packConcurrency). */
+    partConcurrency: z.number().int().min(1).max(16).default(2),
+    attempts: z.number().int().min(1).max(20).default(5),
+    pollSeconds: seconds.default(30),
+  })
+  .strict()
+  .default({});
+
+export const alertsSchema = z
+  .object({
+    /** Shell command run with the alert as JSON on stdin. */
+    command: z.string().min(1).optional(),
+    /** URL the alert is POSTed to as JSON. */
+    webhook: z.string().url().optional(),
+  })
+  .strict()
+  .default({});
+
+export const agentConfigSchema = z
+  .object({
+    site: name('site'),
+    /** Directory for the journal and status (small; not the recorder's disk if avoidable). */
+    state: z.string().min(1, 'state directory is required'),
+    cloud: cloudSchema.optional(),
+    shipping: shippingSchema,
+    alerts: alertsSchema,
+    sources: z.array(sourceSchema).min(1, 'at least one source is required'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.sources.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
+      seen.add(s.name);
+    });
+  });
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** `sources[1].path` style rendering of a zod path. */
+export function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${part}` : part), '') || '(root)';
+}
+
+export function zodProblems(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return `${formatPath(issue.path)}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (issue.code === 'invalid_union_discriminator') return `${formatPath(issue.path)}: must be one of ${issue.options.map(String).join(', ')}`;
+    return `${formatPath(issue.path)}: ${issue.message}`;
+  });
+}
+
+/** Parses and validates YAML text; throws ConfigError listing every problem. */
+export function parseAgentConfig(text: string, origin = 'config'): AgentConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (cause) {
+    const where = cause instanceof YAMLParseError && cause.linePos ? ` at line ${cause.linePos[0].line}` : '';
+    throw new ConfigError([`${origin}: not valid YAML${where}: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`]);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${origin}: expected a mapping at the top level`]);
+  const result = agentConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(zodProblems(result.error));
+  return result.data;
+}

@@ -1,0 +1,196 @@
+import { describe, it, expect, beforeEach } from 'vitest';
+import { mkdtempSync, writeFileSync, rmSync, symlinkSync, mkdirSync, utimesSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { parseManifest } from '../../core/manifest.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { readAll } from '../../agent/recover.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+function setup(extra = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-ship-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const config: AgentConfig = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 2, partConcurrency: 2, attempts: 3 }
+sources:
+  - name: cs
+    type: recordings
+    path: ${root}
+    closeAfterFiles: 10
+    quietSeconds: 60
+    settleSeconds: 1
+${extra}`);
+  return { dir, root, config };
+}
+
+function makeAgent(config: AgentConfig, store: BlobStore, alerts: Alert[] = []) {
+  return new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+}
+
+async function manifests(store: BlobStore) {
+  const out = [];
+  for await (const o of store.list('manifests/')) out.push(parseManifest(await readAll(store, o.key)));
+  return out;
+}
+
+describe('agent shipping', () => {
+  let ctx: ReturnType<typeof setup>;
+  beforeEach(() => {
+    ctx = setup();
+  });
+
+  it('ships each closed batch as one tar pack with a manifest, oldest first, and catalogues every recording', async () => {
+    const recs = writeTree(ctx.root, 3, 10);
+    const store = new MemoryBlobStore();
+    const agent = makeAgent(ctx.config, store);
+    const report = await agent.cycle();
+    expect(report).toMatchObject({ packs: 3, recordings: 30, failed: 0, lost: 0 });
+    const ms = await manifests(store);
+    expect(ms.map((m) => m.batch.path).sort()).toEqual(['000001', '000002', '000003']);
+    const catalogue = new MemoryCatalogue();
+    for await (const o of store.list('manifests/')) await ingestManifest({ blobs: store, catalogue }, o.key);
+    for (const r of recs) {
+      const page = await catalogue.searchRecordings({ site: 'site-a', callId: r.callId });
+      expect(page.items).toHaveLength(1);
+      const e = page.items[0]!;
+      expect(e.meta).toMatchObject({ agent: r.agent, caller: r.caller, called: r.called, start: r.start });
+      const { body } = await store.get(e.packKey, { start: e.offset, end: e.offset + e.length - 1 });
+      const bytes = Buffer.concat(await body.toArray());
+      expect(bytes.equals(r.bytes)).toBe(true);
+    }
+    // A second pass finds nothing new.
+    expect(await agent.cycle()).toMatchObject({ packs: 0, recordings: 0 });
+    agent.close();
+  });
+
+  it('writes packs the ordinary tar tool opens, with sidecars', async () => {
+    const recs = writeTree(ctx.root, 1, 10);
+    const store = new MemoryBlobStore();
+    const agent = makeAgent(ctx.config, store);
+    await agent.cycle();
+    const [m] = await manifests(store);
+    const file = join(ctx.dir, 'p.tar');
+    writeFileSync(file, await readAll(store, m!.packKey));
+    const names = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n');
+    expect(names).toHaveLength(20);
+    expect(names).toContain(recs[0]!.path);
+    expect(names).toContain(recs[0]!.path.replace('.wav', '.json'));
+    agent.close();
+  });
+
+  it('uses multipart with bounded parts for a large batch', async () => {
+    writeTree(ctx.root, 1, 10, { size: 1_500_000 });
+    const store = new MemoryBlobStore();
+    const parts: number[] = [];
+    const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (k: string, u: string, n: number, b: Uint8Array, s?: string) => {
+        parts.push(b.length);
+        return store.uploadPart(k, u, n, b, s);
+      },
+    });
+    const agent = makeAgent(ctx.config, spy);
+    await agent.cycle();
+    const [m] = await manifests(store);
+    expect(m!.pack.parts).toBe(3);
+    expect(parts.slice(0, 2)).toEqual([5 * 1024 * 1024, 5 * 1024 * 1024]);
+    expect(Math.max(...parts)).toBeLessThanOrEqual(5 * 1024 * 1024);
+    const open = [];
+    for await (const u of store.listMultipart('')) open.push(u);
+    expect(open).toEqual([]);
+    agent.close();
+  });
+
+  it('does not wait for a batch that is neither full nor quiet, nor for a file still settling', async () => {
+    writeTree(ctx.root, 1, 5, { ageMs: 10_000 }); // 5 of 10, 10 s old < 60 s quiet
+    const store = new MemoryBlobStore();
+    const agent = makeAgent(ctx.config, store);
+    expect((await agent.cycle()).packs).toBe(0);
+    agent.close();
+  });
+
+  it('re-ships a torn or corrupted upload and never publishes its manifest', async () => {
+    writeTree(ctx.root, 2, 10);
+    const store = new MemoryBlobStore();
+    const faulty = new FaultyBlobStore(store).truncateNext(1, { match: (k) => k.endsWith('.tar') }).flipNext(1, { match: (k) => k.endsWith('.tar') });
+    const agent = makeAgent(ctx.config, faulty);
+    const report = await agent.cycle();
+    expect(faulty.injected.length).toBe(2);
+    expect(report).toMatchObject({ packs: 2, failed: 0 });
+    const ms = await manifests(store);
+    expect(ms).toHaveLength(2);
+    for (const m of ms) {
+      const pack = await readAll(store, m.packKey);
+      expect(pack.length).toBe(m.pack.size);
+    }
+    agent.close();
+  });
+
+  it('does not publish a batch the recorder deletes while it is packed, and reports the loss', async () => {
+    writeTree(ctx.root, 2, 10, { size: 1_200_000 });
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    // The recorder deletes batch 000001 while its first part is on the wire.
+    let evicted = false;
+    const evicting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: async (k: string, u: string, n: number, b: Uint8Array, sum?: string) => {
+        if (!evicted) {
+          evicted = true;
+          rmSync(join(ctx.root, '000001'), { recursive: true });
+        }
+        return store.uploadPart(k, u, n, b, sum);
+      },
+    });
+    const agent = makeAgent({ ...ctx.config, shipping: { ...ctx.config.shipping, packConcurrency: 1 } }, evicting, alerts);
+    const first = await agent.cycle();
+    expect(first.packs).toBe(1);
+    expect((await manifests(store)).map((m) => m.batch.path)).toEqual(['000002']);
+    let tars = 0;
+    for await (const o of store.list('recordings/')) tars += o.key.endsWith('.tar') ? 1 : 0;
+    expect(tars).toBe(1);
+    const second = await agent.cycle();
+    expect(second.lost).toBe(10);
+    expect(alerts.some((a) => a.severity === 'critical' && a.message.includes('000001'))).toBe(true);
+    expect(agent.statusSnapshot().totals).toMatchObject({ lostBatches: 1, lostRecordings: 10 });
+    agent.close();
+  });
+
+  it('copes with odd names, ignores symlinks out of the root, and never follows them', async () => {
+    const batch = join(ctx.root, '000009');
+    mkdirSync(batch);
+    const names = ['appel élève "1".wav', "it's #2 & more.wav", '日本語.wav', 'x'.repeat(120) + '.wav'];
+    for (const n of names) writeFileSync(join(batch, n), Buffer.from(`audio of ${n}`));
+    const outside = join(ctx.dir, 'secret.wav');
+    writeFileSync(outside, 'secret');
+    symlinkSync(outside, join(batch, 'link.wav'));
+    symlinkSync(ctx.dir, join(ctx.root, 'linked-batch'));
+    const old = new Date(Date.now() - 3600_000);
+    for (const n of names) utimesSync(join(batch, n), old, old);
+    utimesSync(batch, old, old);
+    const store = new MemoryBlobStore();
+    const agent = makeAgent(ctx.config, store);
+    await agent.cycle();
+    const [m] = await manifests(store);
+    expect(m!.members.map((x) => x.path.split('/')[1]).sort()).toEqual([...names].sort());
+    const pack = await readAll(store, m!.packKey);
+    expect(pack.includes(Buffer.from('secret'))).toBe(false);
+    const file = join(ctx.dir, 'odd.tar');
+    writeFileSync(file, pack);
+    const out = join(ctx.dir, 'x');
+    mkdirSync(out);
+    execFileSync('tar', ['-xf', file, '-C', out]);
+    expect(execFileSync('ls', [join(out, '000009')], { encoding: 'utf8' }).trim().split('\n').sort()).toEqual([...names].sort());
+    agent.close();
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, it, expect } from 'vitest';
+import { parseAgentConfig } from '../../core/config.ts';
+import { ConfigError } from '../../core/errors.ts';
+
+const good = `
+site: site-a
+state: ./state
+sources:
+  - name: contactstore
+    type: recordings
+    path: /var/recordings
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseAgentConfig(text);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('agent config', () => {
+  it('fills defaults', () => {
+    const c = parseAgentConfig(good);
+    expect(c.shipping).toMatchObject({ partSizeMiB: 8, packConcurrency: 4, attempts: 5 });
+    expect(c.sources[0]).toMatchObject({ closeAfterFiles: 100, quietSeconds: 600, batchDepth: 1 });
+  });
+
+  it.each([
+    ['site: Site A', 'site: site must be'],
+    ['state: ""', 'state: state directory is required'],
+    ['shipping: { partSizeMiB: 1 }', 'shipping.partSizeMiB: S3 parts are at least 5 MiB'],
+    ['shipping: { packConcurrency: 0 }', 'shipping.packConcurrency:'],
+    ['shipping: { bogus: 1 }', 'shipping: unknown key(s) "bogus"'],
+    ['cloud: { bucket: "UPPER" }', 'cloud.bucket: bucket must be a valid S3 bucket name'],
+    ['cloud: { bucket: ferry-data, endpoint: "not a url" }', 'cloud.endpoint:'],
+    ['cloud: { bucket: ferry-data, verify: maybe }', 'cloud.verify:'],
+    ['alerts: { webhook: nope }', 'alerts.webhook:'],
+    ['sources: []', 'sources: at least one source is required'],
+  ])('%s → %s', (line, expected) => {
+    const key = line.split(':')[0] as string;
+    const text = good.split('\n').filter((l) => !l.startsWith(`${key}:`) && !(key === 'sources' && l.startsWith(' '))).join('\n') + `\n${line}\n`;
+    expect(problems(text).join('\n')).toContain(expected);
+  });
+
+  it('lists every problem of every source with its path', () => {
+    const text = `
+site: s
+state: st
+sources:
+  - name: a
+    type: recordings
+    path: /x
+  - name: a
+    type: recordings
+    path: ""
+    closeAfterFiles: -1
+    extensions: [wav]
+  - name: b
+    type: tape
+`;
+    const p = problems(text);
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('sources[1].path: path is required'),
+        expect.stringContaining('sources[1].closeAfterFiles:'),
+        expect.stringContaining('sources[1].extensions[0]: extensions look like ".wav"'),
+        expect.stringContaining('sources[2].type: must be one of recordings'),
+      ]),
+    );
+  });
+
+  it('reports duplicate source names and bad YAML', () => {
+    expect(problems(`${good}  - name: contactstore\n    type: recordings\n    path: /y\n`).join()).toContain('sources[1].name: duplicate source name "contactstore"');
+    expect(problems('site: [unclosed').join()).toMatch(/not valid YAML at line 1/);
+    expect(problems('- a\n- b').join()).toMatch(/expected a mapping at the top level/);
+  });
+});
