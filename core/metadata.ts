@@ -1,0 +1,536 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { callMetadataSchema, type CallMetadata } from './manifest.ts';
+
+// Per-recording call metadata, read from a sidecar document (XML or JSON) and/or the file name.
+// Pure: the caller reads the files; this module never throws for bad data, it reports issues
+// (a recording with poor metadata is still backed up — losing the audio would be worse).
+
+export const METADATA_FIELDS = ['callId', 'start', 'end', 'durationSec', 'agent', 'caller', 'called', 'direction', 'codec'] as const;
+export type MetadataField = (typeof METADATA_FIELDS)[number];
+
+/** Where the demo recorder (scripts/demo) puts each field; also the default for real sites. */
+export const DEFAULT_SIDECAR_FIELDS: Readonly<Record<MetadataField, string>> = {
+  callId: 'Recording.CallId',
+  start: 'Recording.StartTime',
+  end: 'Recording.EndTime',
+  durationSec: 'Recording.Duration',
+  agent: 'Recording.Agent',
+  caller: 'Recording.Caller',
+  called: 'Recording.Called',
+  direction: 'Recording.Direction',
+  codec: 'Recording.Codec',
+};
+export const DEFAULT_SIDECAR_EXTENSIONS = ['.xml', '.json'];
+
+// ---------------------------------------------------------------------------------------------
+// Time zones: offsets come from Intl, so DST follows the IANA database Node ships with.
+
+const DAY_MS = 86_400_000;
+const wallFormatters = new Map<string, Intl.DateTimeFormat>();
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function wallFormatter(timeZone: string): Intl.DateTimeFormat {
+  let f = wallFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    wallFormatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** Offset of `timeZone` from UTC at an instant, in ms, positive east (BST: +3,600,000). */
+export function timeZoneOffsetMs(instantMs: number, timeZone: string): number {
+  if (timeZone === 'UTC') return 0;
+  const parts: Record<string, number> = {};
+  for (const p of wallFormatter(timeZone).formatToParts(new Date(instantMs))) parts[p.type] = Number(p.value);
+  const wall = Date.UTC(parts.year ?? 0, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0);
+  return wall - (instantMs - (((instantMs % 1000) + 1000) % 1000));
+}
+
+/**
+ * The instant at which clocks in `timeZone` show `wallMs` (a wall time encoded as if it were UTC).
+ * Ambiguous times (clocks going back) take the earlier instant; times that do not exist (clocks
+ * going forward) are read with the offset before the change, i.e. moved forward — both as
+ * Temporal's 'compatible' disambiguation does.
+ */
+export function wallTimeToInstant(wallMs: number, timeZone: string): number {
+  const before = timeZoneOffsetMs(wallMs - DAY_MS, timeZone);
+  const after = timeZoneOffsetMs(wallMs + DAY_MS, timeZone);
+  const valid = [before, after].map((o) => wallMs - o).filter((t) => timeZoneOffsetMs(t, timeZone) === wallMs - t);
+  return valid.length > 0 ? Math.min(...valid) : wallMs - before;
+}
+
+/** ISO 8601 with the zone's numeric offset, e.g. `2024-03-31T10:15:00+01:00` (ms only when non-zero). */
+export function formatIsoWithOffset(at: Date, timeZone: string): string {
+  const offset = timeZoneOffsetMs(at.getTime(), timeZone);
+  const local = new Date(at.getTime() + offset).toISOString().replace('Z', '').replace(/\.000$/, '');
+  const minutes = Math.round(Math.abs(offset) / 60_000);
+  const hh = Math.floor(minutes / 60).toString().padStart(2, '0');
+  const mm = (minutes % 60).toString().padStart(2, '0');
+  return `${local}${offset < 0 ? '-' : '+'}${hh}:${mm}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time formats: 'iso', 'epoch' (seconds) or a pattern of yyyy MM dd HH mm ss SSS XXX tokens.
+
+interface Wall {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
+  ms: number;
+  offsetMs?: number;
+}
+type TimeParser = (text: string, timeZone: string) => number | undefined;
+
+const PATTERN_TOKENS: Record<string, string> = {
+  yyyy: '(\\d{4})',
+  SSS: '(\\d{3})',
+  XXX: '(Z|[+-]\\d{2}:?\\d{2})',
+  MM: '(\\d{2})',
+  dd: '(\\d{2})',
+  HH: '(\\d{2})',
+  mm: '(\\d{2})',
+  ss: '(\\d{2})',
+};
+const TOKEN_ORDER = ['yyyy', 'SSS', 'XXX', 'MM', 'dd', 'HH', 'mm', 'ss'];
+
+function offsetOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^z$/i.test(text)) return 0;
+  const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(text);
+  if (!m || Number(m[3] ?? 0) > 59 || Number(m[2]) > 23) return Number.NaN;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) * 60_000;
+}
+
+/** Checks the calendar (no 31 February, no 25:00) and returns the instant. */
+function instantOf(w: Wall, timeZone: string): number | undefined {
+  const daysInMonth = new Date(Date.UTC(w.y, w.mo, 0)).getUTCDate();
+  if (w.mo < 1 || w.mo > 12 || w.d < 1 || w.d > daysInMonth || w.h > 23 || w.mi > 59 || w.s > 59) return undefined;
+  if (w.offsetMs !== undefined && Number.isNaN(w.offsetMs)) return undefined;
+  const wall = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s, w.ms);
+  return w.offsetMs === undefined ? wallTimeToInstant(wall, timeZone) : wall - w.offsetMs;
+}
+
+const fraction = (digits: string | undefined): number => (digits ? Math.round(Number(`0.${digits}`) * 1000) : 0);
+const ISO_EXTENDED = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const ISO_BASIC = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(?:(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?:\d{2})?)?$/i;
+
+function parseIso(text: string, timeZone: string): number | undefined {
+  const m = ISO_EXTENDED.exec(text) ?? ISO_BASIC.exec(text);
+  if (!m) return undefined;
+  const n = (i: number) => Number(m[i] ?? 0);
+  return instantOf({ y: n(1), mo: n(2), d: n(3), h: n(4), mi: n(5), s: n(6), ms: fraction(m[7]), offsetMs: offsetOf(m[8]) }, timeZone);
+}
+
+function parseEpochSeconds(text: string): number | undefined {
+  return /^-?\d+(\.\d+)?$/.test(text) ? Math.round(Number(text) * 1000) : undefined;
+}
+
+/** Compiles a time format, or says what is wrong with it. */
+export function compileTimeFormat(format: string): { ok: true; parse: TimeParser } | { ok: false; error: string } {
+  if (format === 'iso') return { ok: true, parse: (t, tz) => parseIso(t.trim(), tz) };
+  if (format === 'epoch') return { ok: true, parse: (t) => parseEpochSeconds(t.trim()) };
+  const order: string[] = [];
+  let source = '';
+  for (let i = 0; i < format.length; ) {
+    const token = TOKEN_ORDER.find((t) => format.startsWith(t, i));
+    if (token) {
+      if (order.includes(token)) return { ok: false, error: `time format "${format}" has "${token}" twice` };
+      order.push(token);
+      source += PATTERN_TOKENS[token];
+      i += token.length;
+    } else if (format[i] === "'") {
+      const end = format.indexOf("'", i + 1);
+      if (end < 0) return { ok: false, error: `time format "${format}" has an unclosed quote` };
+      source += escapeRegExp(format.slice(i + 1, end));
+      i = end + 1;
+    } else if (/[A-Za-z]/.test(format[i] ?? '') && format[i] !== 'T') {
+      return { ok: false, error: `time format "${format}" has an unknown letter "${format[i]}" at ${i} (tokens: ${TOKEN_ORDER.join(' ')}; quote literals as 'text'; or use 'iso' or 'epoch')` };
+    } else {
+      source += escapeRegExp(format[i] ?? '');
+      i += 1;
+    }
+  }
+  const missing = ['yyyy', 'MM', 'dd'].filter((t) => !order.includes(t));
+  if (missing.length > 0) return { ok: false, error: `time format "${format}" lacks ${missing.join(', ')}` };
+  const re = new RegExp(`^${source}$`);
+  const parse: TimeParser = (text, timeZone) => {
+    const m = re.exec(text.trim());
+    if (!m) return undefined;
+    const get = (t: string) => {
+      const i = order.indexOf(t);
+      return i < 0 ? undefined : m[i + 1];
+    };
+    const n = (t: string) => Number(get(t) ?? 0);
+    return instantOf({ y: n('yyyy'), mo: n('MM'), d: n('dd'), h: n('HH'), mi: n('mm'), s: n('ss'), ms: n('SSS'), offsetMs: offsetOf(get('XXX')) }, timeZone);
+  };
+  return { ok: true, parse };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: the `metadata:` block of a recordings source.
+
+const timeFormatSchema = z.string().min(1).superRefine((format, ctx) => {
+  const compiled = compileTimeFormat(format);
+  if (!compiled.ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: compiled.error });
+});
+
+const fieldPathsSchema = z.record(z.string(), z.string()).superRefine((fields, ctx) => {
+  for (const [field, path] of Object.entries(fields)) {
+    if (!(METADATA_FIELDS as readonly string[]).includes(field)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message: `unknown field "${field}"; fields are ${METADATA_FIELDS.join(', ')}` });
+    } else if (path.split('.').some((segment) => segment.trim() === '')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message: `"${path}" is not a dotted path such as Recording.CallId` });
+    }
+  }
+}) as unknown as z.ZodType<Partial<Record<MetadataField, string>>, z.ZodTypeDef, Partial<Record<MetadataField, string>>>;
+
+const sidecarSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Tried in order: `<recording base name><extension>` (also in upper case). */
+    extensions: z.array(z.string().regex(/^\.[^/\\]+$/, 'an extension starts with a dot, e.g. ".xml"')).min(1).default(DEFAULT_SIDECAR_EXTENSIONS),
+    /**
+     * Field → dotted path in the document (XML attributes as '@_name', array items by index).
+     * A map given here replaces the default map as a whole: unmapped fields are not read.
+     */
+    fields: fieldPathsSchema.default({ ...DEFAULT_SIDECAR_FIELDS }),
+    /** How start/end values are written in the sidecar. */
+    timeFormat: timeFormatSchema.default('iso'),
+  })
+  .strict();
+
+/** Named groups of a pattern, from an always-matching variant of it. */
+function groupNames(pattern: string, flags: string): string[] {
+  return Object.keys(new RegExp(`(?:${pattern})|`, flags).exec('')?.groups ?? {});
+}
+
+const filenameSchema = z
+  .object({
+    /** JS regex applied to the file name; named groups are field names. */
+    pattern: z.string().min(1),
+    flags: z.string().regex(/^[imsu]*$/, 'flags are some of i, m, s, u').default(''),
+    /** How `start` and `end` groups are written: 'iso', 'epoch' (seconds) or e.g. 'yyyyMMddTHHmmss'. */
+    startFormat: timeFormatSchema.default('iso'),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    let names: string[];
+    try {
+      new RegExp(f.pattern, f.flags); // for an error message that quotes the pattern as written
+      names = groupNames(f.pattern, f.flags);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pattern'], message: `not a valid regular expression: ${(e as Error).message}` });
+      return;
+    }
+    const unknown = names.filter((n) => !(METADATA_FIELDS as readonly string[]).includes(n));
+    if (names.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pattern'], message: 'pattern has no named groups; name them after fields, e.g. (?<callId>…)' });
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pattern'], message: `unknown group name(s) ${unknown.join(', ')}; fields are ${METADATA_FIELDS.join(', ')}` });
+    }
+  });
+
+export const metadataConfigSchema = z
+  .object({
+    /** `false` turns sidecars off; absent or empty means the defaults. */
+    sidecar: z.preprocess((v) => (v === false ? { enabled: false } : (v ?? {})), sidecarSchema),
+    filename: z.preprocess((v) => v ?? undefined, filenameSchema.optional()),
+    /** How times without an offset are read. */
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine(isTimeZone, (tz) => ({ message: `unknown time zone "${tz}"; use an IANA name such as Europe/London` })),
+  })
+  .strict()
+  .default({});
+export type MetadataConfig = z.output<typeof metadataConfigSchema>;
+export type MetadataConfigInput = z.input<typeof metadataConfigSchema>;
+
+/** Validates a `metadata:` block; the error lists every problem with its path. */
+export function parseMetadataConfig(input: unknown): MetadataConfig {
+  const result = metadataConfigSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `metadata.${i.path.join('.')}: ${i.message}`));
+  return result.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sidecar documents.
+
+const xmlParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  // Keep every value a string: a caller number "+441632960123" must not become 441632960123.
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+});
+
+function decodeText(bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  return new TextDecoder('utf-8').decode(bytes).replace(/^\uFEFF/, '');
+}
+
+function parseDocument(name: string, bytes: Uint8Array): { doc: unknown } | { issue: string } {
+  const text = decodeText(bytes);
+  const ext = name.slice(name.lastIndexOf('.')).toLowerCase();
+  const kind = ext === '.json' ? 'JSON' : ext === '.xml' ? 'XML' : /^\s*[[{]/.test(text) ? 'JSON' : 'XML';
+  if (kind === 'JSON') {
+    try {
+      return { doc: JSON.parse(text) as unknown };
+    } catch (e) {
+      return { issue: `${name}: sidecar is not valid JSON (${(e as Error).message})` };
+    }
+  }
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) return { issue: `${name}: sidecar is not valid XML (${valid.err.msg} at line ${valid.err.line})` };
+  return { doc: xmlParser.parse(text) as unknown };
+}
+
+/** A scalar at a dotted path; arrays without an index yield their first item; XML text via '#text'. */
+function lookup(doc: unknown, path: string): string | number | boolean | object | undefined {
+  let cur: unknown = doc;
+  for (const segment of path.split('.')) {
+    if (Array.isArray(cur) && !/^\d+$/.test(segment)) cur = cur[0];
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, segment)) return undefined;
+    cur = (cur as Record<string, unknown>)[segment];
+  }
+  if (Array.isArray(cur)) cur = cur[0];
+  if (cur !== null && typeof cur === 'object' && Object.hasOwn(cur, '#text')) cur = (cur as Record<string, unknown>)['#text'];
+  if (cur === null || cur === undefined || cur === '') return undefined;
+  return cur as string | number | boolean | object;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field normalisation.
+
+type Direction = NonNullable<CallMetadata['direction']>;
+const DIRECTIONS: Record<string, Direction> = {
+  in: 'inbound', i: 'inbound', inbound: 'inbound', incoming: 'inbound', inc: 'inbound',
+  out: 'outbound', o: 'outbound', outbound: 'outbound', outgoing: 'outbound', outg: 'outbound',
+  internal: 'internal', int: 'internal', intern: 'internal', local: 'internal',
+  unknown: 'unknown',
+};
+
+function parseDuration(value: string | number): number | undefined {
+  let sec: number | undefined;
+  const text = String(value).trim();
+  const clock = /^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(text);
+  const iso = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/i.exec(text);
+  if (/^\d+(\.\d+)?$/.test(text)) sec = Number(text);
+  else if (clock && Number(clock[3]) < 60 && (clock[1] === undefined || Number(clock[2]) < 60)) sec = Number(clock[1] ?? 0) * 3600 + Number(clock[2]) * 60 + Number(clock[3]);
+  else if (iso && text.length > 2) sec = Number(iso[1] ?? 0) * 3600 + Number(iso[2] ?? 0) * 60 + Number(iso[3] ?? 0);
+  return sec === undefined || !Number.isFinite(sec) ? undefined : Math.round(sec * 1000) / 1000;
+}
+
+/** Phone numbers lose separators and a `tel:` scheme but keep a leading '+'; other text stays (e.g. 'anonymous'). */
+function normaliseNumber(value: string): string | undefined {
+  const trimmed = value.trim().replace(/^tel:/i, '');
+  // '+44 (0)20 …' writes the national trunk prefix beside the country code: it is not dialled.
+  const compact = trimmed.replace(/^(\+\d{1,3})\s*\(0\)/, '$1').replace(/[\s\-.()/]/g, '');
+  if (compact === '') return undefined;
+  return /^\+?[0-9*#]+$/.test(compact) ? compact : trimmed;
+}
+
+interface Candidate {
+  value: string | number | boolean;
+  origin: string;
+  parseTime: TimeParser;
+}
+type Normalised = { ok: true; value: string | number } | { ok: false; issue: string } | { ok: false; issue?: undefined };
+
+function normalise(field: MetadataField, c: Candidate, timeZone: string): Normalised {
+  const text = String(c.value).trim();
+  const bad = (what: string): Normalised => ({ ok: false, issue: `${c.origin}: ${field} "${text}" is not ${what}` });
+  switch (field) {
+    case 'start':
+    case 'end': {
+      const ms = typeof c.value === 'number' ? c.parseTime(String(c.value), timeZone) : c.parseTime(text, timeZone);
+      return ms === undefined || !Number.isFinite(ms) ? bad('a time') : { ok: true, value: new Date(ms).toISOString() };
+    }
+    case 'durationSec': {
+      const sec = typeof c.value === 'number' ? (c.value >= 0 ? c.value : undefined) : parseDuration(text);
+      return sec === undefined ? bad('a duration') : { ok: true, value: sec };
+    }
+    case 'direction': {
+      if (text === '') return { ok: false };
+      const d = DIRECTIONS[text.toLowerCase().replace(/[\s_-]/g, '')];
+      return d ? { ok: true, value: d } : bad('a direction (inbound, outbound, internal)');
+    }
+    case 'caller':
+    case 'called': {
+      const n = normaliseNumber(text);
+      return n === undefined ? { ok: false } : { ok: true, value: n };
+    }
+    default:
+      return text === '' ? { ok: false } : { ok: true, value: text };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The extractor.
+
+export interface MetadataInput {
+  /** The recording's file name (no directory). */
+  fileName: string;
+  /** Path relative to the source root, as the recorder wrote it. */
+  relativePath: string;
+  /** The recording's modification time: the last resort for when the call happened. */
+  mtime: Date;
+  sidecar?: { name: string; bytes: Uint8Array };
+}
+export interface MetadataResult {
+  meta: CallMetadata;
+  issues: string[];
+}
+export interface MetadataExtractor {
+  /** The sibling that holds this recording's sidecar, if any (first configured extension wins). */
+  sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined;
+  /** Never throws for bad data: what cannot be read is left out and named in `issues`. */
+  extract(input: MetadataInput): MetadataResult;
+}
+
+export function createMetadataExtractor(config: MetadataConfigInput = {}): MetadataExtractor {
+  const cfg = parseMetadataConfig(config);
+  const sidecar = cfg.sidecar.enabled ? cfg.sidecar : undefined;
+  const sidecarTime = compileParser(cfg.sidecar.timeFormat);
+  const filename = cfg.filename && { re: new RegExp(cfg.filename.pattern, cfg.filename.flags), parseTime: compileParser(cfg.filename.startFormat) };
+  const timeZone = cfg.timezone;
+
+  function sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined {
+    if (!sidecar) return undefined;
+    const dot = fileName.lastIndexOf('.');
+    const base = dot > 0 ? fileName.slice(0, dot) : fileName;
+    for (const ext of sidecar.extensions) {
+      for (const name of [base + ext, base + ext.toUpperCase(), base + ext.toLowerCase()]) {
+        if (name !== fileName && siblings.has(name)) return name;
+      }
+    }
+    return undefined;
+  }
+
+  function extract(input: MetadataInput): MetadataResult {
+    const issues: string[] = [];
+    const candidates = new Map<MetadataField, Candidate[]>();
+    const expected = new Set<MetadataField>();
+    const add = (field: MetadataField, c: Candidate) => candidates.set(field, [...(candidates.get(field) ?? []), c]);
+
+    if (sidecar && input.sidecar) readSidecar(input.sidecar, sidecar.fields, sidecarTime, { add, expected, issues });
+    if (filename) {
+      const groups = filename.re.exec(input.fileName)?.groups;
+      if (!groups) issues.push(`${input.fileName}: file name does not match the configured pattern`);
+      for (const [name, value] of Object.entries(groups ?? {})) {
+        if (value !== undefined && value !== '') add(name as MetadataField, { value, origin: input.fileName, parseTime: filename.parseTime });
+      }
+    }
+    if (sidecar && !input.sidecar && !filename) issues.push(`${input.fileName}: no sidecar (${sidecar.extensions.join(', ')})`);
+
+    const meta: Record<string, string | number> = {};
+    const failed = new Set<MetadataField>();
+    for (const field of METADATA_FIELDS) {
+      for (const c of candidates.get(field) ?? []) {
+        const r = normalise(field, c, timeZone);
+        if (r.ok) {
+          meta[field] = r.value;
+          break;
+        }
+        if (r.issue) {
+          issues.push(r.issue);
+          failed.add(field);
+        }
+      }
+    }
+    deriveTimes(meta, input, issues);
+    for (const field of expected) {
+      if (meta[field] === undefined && !failed.has(field)) issues.push(`${input.sidecar?.name ?? input.fileName}: ${field} is missing`);
+    }
+    return { meta: validated(meta, input.fileName, issues), issues };
+  }
+
+  return { sidecarNameFor, extract };
+}
+
+function compileParser(format: string): TimeParser {
+  const compiled = compileTimeFormat(format);
+  if (!compiled.ok) throw new ConfigError([compiled.error]);
+  return compiled.parse;
+}
+
+function readSidecar(
+  file: { name: string; bytes: Uint8Array },
+  fields: Partial<Record<MetadataField, string>>,
+  parseTime: TimeParser,
+  out: { add(field: MetadataField, c: Candidate): void; expected: Set<MetadataField>; issues: string[] },
+): void {
+  const parsed = parseDocument(file.name, file.bytes);
+  if ('issue' in parsed) {
+    out.issues.push(parsed.issue);
+    return;
+  }
+  for (const [field, path] of Object.entries(fields) as [MetadataField, string][]) {
+    out.expected.add(field);
+    const value = lookup(parsed.doc, path);
+    if (value === undefined) continue;
+    if (typeof value === 'object') out.issues.push(`${file.name}: ${field} at ${path} is not a single value`);
+    else out.add(field, { value, origin: file.name, parseTime });
+  }
+}
+
+/** Any two of start, end and duration give the third; with neither time, the file's mtime is the end. */
+function deriveTimes(meta: Record<string, string | number>, input: MetadataInput, issues: string[]): void {
+  const ms = (k: 'start' | 'end') => (typeof meta[k] === 'string' ? Date.parse(meta[k]) : undefined);
+  const duration = typeof meta.durationSec === 'number' ? meta.durationSec : undefined;
+  if (meta.start === undefined && meta.end === undefined && !Number.isNaN(input.mtime.getTime())) {
+    meta.end = input.mtime.toISOString();
+    issues.push(`${input.fileName}: no start or end time; end taken from the file's mtime`);
+  }
+  const start = ms('start');
+  const end = ms('end');
+  if (start !== undefined && end !== undefined) {
+    if (end < start) issues.push(`${input.fileName}: end ${meta.end} is before start ${meta.start}`);
+    else if (duration === undefined) meta.durationSec = (end - start) / 1000;
+  } else if (duration !== undefined && start !== undefined) {
+    meta.end = new Date(start + Math.round(duration * 1000)).toISOString();
+  } else if (duration !== undefined && end !== undefined) {
+    meta.start = new Date(end - Math.round(duration * 1000)).toISOString();
+  }
+}
+
+/** A last guard: whatever the manifest schema would reject is dropped and reported. */
+function validated(meta: Record<string, string | number>, fileName: string, issues: string[]): CallMetadata {
+  const result = callMetadataSchema.safeParse(meta);
+  if (result.success) return result.data;
+  const rest = { ...meta };
+  for (const issue of result.error.issues) {
+    const field = String(issue.path[0]);
+    delete rest[field];
+    issues.push(`${fileName}: ${field} ${JSON.stringify(meta[field])} dropped (${issue.message})`);
+  }
+  return callMetadataSchema.parse(rest);
+}
