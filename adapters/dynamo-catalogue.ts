@@ -1,0 +1,257 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  CATALOGUE_TABLE,
+  SORT_KEY_NAME,
+  entryToItem,
+  itemToEntry,
+  itemToPack,
+  matchesPlan,
+  packRecordKey,
+  packToItem,
+  pageOf,
+  planSearch,
+  recordingKey,
+  type SearchPlan,
+} from '../core/catalogue-table.ts';
+import { FerryError, TransientError, messageOf } from '../core/errors.ts';
+import type { CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
+
+type Item = Record<string, unknown>;
+
+export interface DynamoCatalogueOptions {
+  /** Attempts per BatchWrite chunk while DynamoDB hands back UnprocessedItems (default 8). */
+  maxAttempts?: number;
+  /** First backoff delay; doubles each attempt, capped at 2 s (default 50 ms). */
+  baseDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const BATCH_SIZE = 25;
+const TRANSIENT = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+]);
+
+/** SDK errors become FerryErrors classified by behaviour: retry (TransientError) or give up. */
+function translate(error: unknown, operation: string): FerryError {
+  if (error instanceof FerryError) return error;
+  const name = (error as { name?: string; code?: string } | undefined)?.name ?? (error as { code?: string } | undefined)?.code ?? 'Error';
+  const message = `DynamoDB ${operation} failed: ${name}: ${messageOf(error)}`;
+  if (TRANSIENT.has(name)) return new TransientError(message, { cause: error });
+  return new FerryError('fatal', message, { cause: error });
+}
+
+/** CatalogueStore on one DynamoDB table laid out by core/catalogue-table.ts. Query only, never Scan. */
+export class DynamoCatalogue implements CatalogueStore {
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    options: DynamoCatalogueOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 8;
+    this.baseDelayMs = options.baseDelayMs ?? 50;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async putRecordings(entries: CatalogueEntry[]): Promise<void> {
+    // BatchWrite refuses two writes to one key in a request: the last entry for a rid wins.
+    const byKey = new Map<string, Item>();
+    for (const item of entries.map(entryToItem)) byKey.set(`${item.pk}\u0000${item.sk}`, item);
+    const items = [...byKey.values()];
+    for (let i = 0; i < items.length; i += BATCH_SIZE) await this.writeChunk(items.slice(i, i + BATCH_SIZE));
+  }
+
+  async putPack(pack: PackRecord): Promise<void> {
+    await this.writeChunk([packToItem(pack)]);
+  }
+
+  async getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: recordingKey(site, rid) }));
+      return out.Item ? itemToEntry(out.Item) : undefined;
+    } catch (error) {
+      throw translate(error, 'GetItem');
+    }
+  }
+
+  async getPack(site: string, packId: string): Promise<PackRecord | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: packRecordKey(site, packId) }));
+      return out.Item ? itemToPack(out.Item) : undefined;
+    } catch (error) {
+      throw translate(error, 'GetItem');
+    }
+  }
+
+  async searchRecordings(query: RecordingQuery): Promise<RecordingPage> {
+    const plan = planSearch(query);
+    const streams = plan.branches.map((_, i) => this.queryBranch(plan, i));
+    const found: Item[] = [];
+    try {
+      for await (const item of mergeBySortKey(streams)) {
+        found.push(item);
+        if (found.length > plan.limit) break;
+      }
+    } finally {
+      await Promise.all(streams.map((s) => s.return(undefined)));
+    }
+    return pageOf(found, plan.limit);
+  }
+
+  /** Every matching item of one branch, in sort-key order, one Query page at a time. */
+  private async *queryBranch(plan: SearchPlan, branch: number): AsyncGenerator<Item, void, undefined> {
+    const input = queryInput(this.tableName, plan, branch);
+    let exclusiveStartKey: Item | undefined;
+    do {
+      let out;
+      try {
+        out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: exclusiveStartKey }));
+      } catch (error) {
+        throw translate(error, 'Query');
+      }
+      // BETWEEN includes the cursor's own key; matchesPlan drops it (and re-checks the filters).
+      for (const item of out.Items ?? []) if (matchesPlan(item, plan)) yield item;
+      exclusiveStartKey = out.LastEvaluatedKey;
+    } while (exclusiveStartKey);
+  }
+
+  private async writeChunk(items: Item[]): Promise<void> {
+    let pending: { PutRequest: { Item: Item } }[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 1; ; attempt++) {
+      let unprocessed;
+      try {
+        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        unprocessed = out.UnprocessedItems?.[this.tableName];
+      } catch (error) {
+        throw translate(error, 'BatchWriteItem');
+      }
+      if (!unprocessed || unprocessed.length === 0) return;
+      if (attempt >= this.maxAttempts) {
+        throw new TransientError(`DynamoDB BatchWriteItem left ${unprocessed.length} of ${items.length} items unprocessed after ${attempt} attempts`);
+      }
+      pending = unprocessed as typeof pending;
+      const delay = Math.min(2000, this.baseDelayMs * 2 ** (attempt - 1));
+      await this.sleep(delay / 2 + Math.random() * (delay / 2));
+    }
+  }
+}
+
+function queryInput(tableName: string, plan: SearchPlan, branch: number): QueryCommandInput {
+  const { index, partitionValue } = plan.branches[branch]!;
+  const names: Record<string, string> = { '#p': index.partitionKey.name };
+  const values: Record<string, unknown> = { ':p': partitionValue };
+  let condition = '#p = :p';
+  if (plan.after !== undefined || plan.upTo !== undefined) names['#s'] = SORT_KEY_NAME;
+  if (plan.after !== undefined && plan.upTo !== undefined) {
+    condition += ' AND #s BETWEEN :lo AND :hi';
+    Object.assign(values, { ':lo': plan.after, ':hi': plan.upTo });
+  } else if (plan.after !== undefined) {
+    condition += ' AND #s > :lo';
+    values[':lo'] = plan.after;
+  } else if (plan.upTo !== undefined) {
+    condition += ' AND #s <= :hi';
+    values[':hi'] = plan.upTo;
+  }
+  const clauses = plan.filters.map((clause, c) =>
+    clause.anyOf
+      .map(({ attribute, value }, a) => {
+        names[`#f${c}_${a}`] = attribute;
+        values[`:f${c}_${a}`] = value;
+        return `#f${c}_${a} = :f${c}_${a}`;
+      })
+      .join(' OR '),
+  );
+  return {
+    TableName: tableName,
+    IndexName: index.indexName,
+    KeyConditionExpression: condition,
+    FilterExpression: clauses.length ? clauses.map((c) => `(${c})`).join(' AND ') : undefined,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    // Without filters a page needs limit+1 items; with them, let DynamoDB fill its 1 MB page.
+    Limit: clauses.length ? undefined : plan.limit + 1,
+  };
+}
+
+/** Merges streams sorted by sort key into one, dropping the same item seen on two streams. */
+async function* mergeBySortKey(streams: AsyncIterator<Item>[]): AsyncGenerator<Item, void, undefined> {
+  const heads = await Promise.all(streams.map((s) => s.next()));
+  let last: string | undefined;
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i]!;
+      if (head.done) continue;
+      const best0 = heads[best];
+      if (best < 0 || (best0 && !best0.done && (head.value[SORT_KEY_NAME] as string) < (best0.value[SORT_KEY_NAME] as string))) best = i;
+    }
+    if (best < 0) return;
+    const item = (heads[best] as IteratorYieldResult<Item>).value;
+    heads[best] = await streams[best]!.next();
+    const key = item[SORT_KEY_NAME] as string;
+    if (key !== last) yield item;
+    last = key;
+  }
+}
+
+/** Creates the catalogue table from CATALOGUE_TABLE (on demand) and waits until it and its indexes are ACTIVE. Idempotent. */
+export async function createCatalogueTable(client: DynamoDBClient, tableName: string, options: { timeoutMs?: number } = {}): Promise<void> {
+  const attributes = new Map<string, string>([
+    [CATALOGUE_TABLE.partitionKey.name, CATALOGUE_TABLE.partitionKey.type],
+    [CATALOGUE_TABLE.sortKey.name, CATALOGUE_TABLE.sortKey.type],
+  ]);
+  for (const gsi of CATALOGUE_TABLE.globalSecondaryIndexes) {
+    attributes.set(gsi.partitionKey.name, gsi.partitionKey.type);
+    attributes.set(gsi.sortKey.name, gsi.sortKey.type);
+  }
+  const input: CreateTableCommandInput = {
+    TableName: tableName,
+    BillingMode: CATALOGUE_TABLE.billing,
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType: AttributeType as 'S' })),
+    KeySchema: [
+      { AttributeName: CATALOGUE_TABLE.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: CATALOGUE_TABLE.sortKey.name, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: CATALOGUE_TABLE.globalSecondaryIndexes.map((gsi) => ({
+      IndexName: gsi.indexName,
+      KeySchema: [
+        { AttributeName: gsi.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: gsi.sortKey.name, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: gsi.projection },
+    })),
+  };
+  try {
+    await client.send(new CreateTableCommand(input));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw translate(error, 'CreateTable');
+  }
+  await waitUntilActive(client, tableName, options.timeoutMs ?? 60_000);
+}
+
+async function waitUntilActive(client: DynamoDBClient, tableName: string, timeoutMs: number): Promise<void> {
+  for (let waited = 0; ; waited += 100) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    if (waited >= timeoutMs) throw new TransientError(`table ${tableName} not ACTIVE after ${timeoutMs} ms (status ${Table?.TableStatus})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,160 @@
+import { normalizeIso } from './catalogue-table.ts';
+import { IntegrityError, InvalidInputError, messageOf } from './errors.ts';
+import { isPackManifestKey, parseKey, sitePrefix } from './layout.ts';
+import { parseManifest, type PackManifest } from './manifest.ts';
+import type { BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
+
+// Ingest: manifest → catalogue entries. The catalogue is a cache of the manifests, so ingest
+// is idempotent (same manifest, same items) and rebuildCatalogue can replay every manifest.
+// A manifest whose pack is missing or of another size writes nothing: no catalogue entry
+// for data that is not there.
+
+export interface IngestDeps {
+  blobs: Pick<BlobStore, 'get' | 'head'>;
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack'>;
+}
+
+export interface IngestResult {
+  manifestKey: string;
+  site: string;
+  packId: string;
+  recordings: number;
+}
+
+/** Manifests are small (about 100 members); anything far larger is not one of ours. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+async function readManifest(blobs: IngestDeps['blobs'], key: string): Promise<Buffer> {
+  const { body } = await blobs.get(key);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    total += buf.length;
+    if (total > MAX_MANIFEST_BYTES) {
+      body.destroy();
+      throw new InvalidInputError(`manifest ${key} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The manifest must describe its own site's pack: a site can never publish entries pointing elsewhere. */
+function checkPlacement(manifestKey: string, manifest: PackManifest): void {
+  const site = parseKey(manifestKey)?.site;
+  if (site !== manifest.site) {
+    throw new InvalidInputError(`manifest ${manifestKey} names site "${manifest.site}" but lies under site "${site}"`);
+  }
+  if (!manifestKey.endsWith(`/${manifest.packId}.json`)) {
+    throw new InvalidInputError(`manifest ${manifestKey} names pack ${manifest.packId}, which does not match its key`);
+  }
+  const packKey = manifest.packKey;
+  if (!packKey.startsWith(sitePrefix('recordings', site)) || !packKey.endsWith(`/${manifest.packId}.tar`) || packKey.includes('..')) {
+    throw new InvalidInputError(`manifest ${manifestKey} points at pack ${packKey}, outside recordings/${site}/ or not named ${manifest.packId}.tar`);
+  }
+}
+
+export function entriesOf(manifest: PackManifest, manifestKey: string): CatalogueEntry[] {
+  return manifest.members.map((m) => ({
+    site: manifest.site,
+    rid: m.rid,
+    source: manifest.source,
+    packId: manifest.packId,
+    packKey: manifest.packKey,
+    manifestKey,
+    offset: m.offset,
+    length: m.length,
+    sha256: m.sha256,
+    contentType: m.contentType,
+    path: m.path,
+    start: normalizeIso(m.meta.start ?? m.mtime, `members[${m.rid}].start`),
+    meta: m.meta,
+  }));
+}
+
+/** Reads one manifest, checks it and its pack, then writes one entry per member and the pack record. */
+export async function ingestManifest(deps: IngestDeps, manifestKey: string): Promise<IngestResult> {
+  if (!isPackManifestKey(manifestKey)) throw new InvalidInputError(`${manifestKey} is not a recordings manifest key`);
+  const manifest = parseManifest(await readManifest(deps.blobs, manifestKey));
+  checkPlacement(manifestKey, manifest);
+
+  const pack = await deps.blobs.head(manifest.packKey);
+  if (!pack) throw new IntegrityError(`pack ${manifest.packKey} of manifest ${manifestKey} is missing: nothing catalogued`);
+  if (pack.size !== manifest.pack.size) {
+    throw new IntegrityError(`pack ${manifest.packKey} is ${pack.size} bytes, manifest ${manifestKey} says ${manifest.pack.size}: nothing catalogued`);
+  }
+
+  const entries = entriesOf(manifest, manifestKey);
+  const record: PackRecord = {
+    site: manifest.site,
+    packId: manifest.packId,
+    packKey: manifest.packKey,
+    manifestKey,
+    source: manifest.source,
+    members: manifest.members.length,
+    size: manifest.pack.size,
+    createdAt: manifest.createdAt,
+  };
+  // Entries first, pack record last: a pack record means "all of this pack is catalogued".
+  await deps.catalogue.putRecordings(entries);
+  await deps.catalogue.putPack(record);
+  return { manifestKey, site: manifest.site, packId: manifest.packId, recordings: entries.length };
+}
+
+export interface RebuildProgress {
+  key: string;
+  ok: boolean;
+  done: number;
+  error?: string;
+}
+
+export interface RebuildReport {
+  ok: number;
+  recordings: number;
+  failed: { key: string; reason: string }[];
+}
+
+export interface RebuildOptions {
+  site?: string;
+  onProgress?: (progress: RebuildProgress) => void;
+  /** Manifests ingested at once (default 4). */
+  concurrency?: number;
+}
+
+/** Re-ingests every recordings manifest (of one site, or all); one bad manifest never stops the rest. */
+export async function rebuildCatalogue(
+  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] },
+  options: RebuildOptions = {},
+): Promise<RebuildReport> {
+  const prefix = options.site === undefined ? 'manifests/' : `${sitePrefix('manifests', options.site)}recordings/`;
+  const report: RebuildReport = { ok: 0, recordings: 0, failed: [] };
+  const listing = deps.blobs.list(prefix)[Symbol.asyncIterator]();
+  // Workers share one listing; next() calls are chained so no iterator sees two at once.
+  let chain: Promise<unknown> = Promise.resolve();
+  const nextKey = () => {
+    const result = chain.then(() => listing.next());
+    chain = result.catch(() => undefined);
+    return result;
+  };
+  let done = 0;
+
+  const worker = async () => {
+    for (let next = await nextKey(); !next.done; next = await nextKey()) {
+      const { key } = next.value;
+      if (!isPackManifestKey(key)) continue;
+      try {
+        const result = await ingestManifest(deps, key);
+        report.ok++;
+        report.recordings += result.recordings;
+        options.onProgress?.({ key, ok: true, done: ++done });
+      } catch (error) {
+        report.failed.push({ key, reason: `${error instanceof Error ? error.name : 'Error'}: ${messageOf(error)}` });
+        options.onProgress?.({ key, ok: false, done: ++done, error: messageOf(error) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  report.failed.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return report;
+}

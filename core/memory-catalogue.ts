@@ -1,0 +1,68 @@
+import {
+  SORT_KEY_NAME,
+  entryToItem,
+  itemToEntry,
+  matchesPlan,
+  packRecordKey,
+  packToItem,
+  itemToPack,
+  pageOf,
+  planSearch,
+  recordingKey,
+  type CatalogueItem,
+} from './catalogue-table.ts';
+import type { CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from './ports.ts';
+
+/**
+ * In-memory catalogue with the same items, plan and cursor as DynamoCatalogue: it stores the
+ * very items the key builders produce and answers searches by running the search plan over
+ * the index attributes, so the contract suite holds both to one behaviour.
+ */
+export class MemoryCatalogue implements CatalogueStore {
+  private readonly items = new Map<string, CatalogueItem>();
+
+  async putRecordings(entries: CatalogueEntry[]): Promise<void> {
+    // Build every item first: one bad entry writes nothing, like a validation error would.
+    const items = entries.map(entryToItem);
+    for (const item of items) this.items.set(keyOf(item), structuredClone(item));
+  }
+
+  async putPack(pack: PackRecord): Promise<void> {
+    const item = packToItem(pack);
+    this.items.set(keyOf(item), structuredClone(item));
+  }
+
+  async getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined> {
+    const item = this.items.get(keyOf(recordingKey(site, rid)));
+    return item ? itemToEntry(structuredClone(item)) : undefined;
+  }
+
+  /** For tests and tools: the pack record, or undefined. */
+  async getPack(site: string, packId: string): Promise<PackRecord | undefined> {
+    const item = this.items.get(keyOf(packRecordKey(site, packId)));
+    return item ? itemToPack(item) : undefined;
+  }
+
+  async searchRecordings(query: RecordingQuery): Promise<RecordingPage> {
+    const plan = planSearch(query);
+    const found = new Map<string, CatalogueItem>();
+    for (const item of this.items.values()) {
+      const onBranch = plan.branches.some((b) => item[b.index.partitionKey.name] === b.partitionValue);
+      if (onBranch && matchesPlan(item, plan)) found.set(item[SORT_KEY_NAME] as string, item);
+    }
+    const sorted = [...found.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, plan.limit + 1)
+      .map(([, item]) => structuredClone(item));
+    return pageOf(sorted, plan.limit);
+  }
+
+  /** Number of stored items (recordings and packs); for tests. */
+  get size(): number {
+    return this.items.size;
+  }
+}
+
+function keyOf(key: { pk: string; sk: string }): string {
+  return `${key.pk}\u0000${key.sk}`;
+}

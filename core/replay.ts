@@ -1,0 +1,123 @@
+import { Readable } from 'node:stream';
+import { IntegrityError, NotFoundError } from './errors.ts';
+import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+
+// Replay: one recording streamed out of its pack by byte range. The member's bytes are
+// [offset, offset+length) of the pack; every read is mapped inside that window, so a client
+// can never read a neighbour's bytes and the pack is never downloaded whole.
+
+export type RangeRequest = { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
+
+const FULL: RangeRequest = { kind: 'full' };
+
+/**
+ * Interprets a Range header against a representation of `size` bytes (RFC 7233 §2.1, §3.1).
+ * Only single byte ranges are served partially: an absent, invalid, non-bytes or multi-range
+ * header yields the full body, which the RFC allows. A valid range that starts at or beyond
+ * the end (or a zero suffix) is unsatisfiable.
+ */
+export function parseRangeHeader(header: string | undefined, size: number): RangeRequest {
+  if (header === undefined) return FULL;
+  const match = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
+  if (!match) return FULL;
+  const spec = match[1]!.trim();
+  if (spec.includes(',')) return FULL;
+  const range = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
+  if (!range) return FULL;
+  const [, first = '', last = ''] = range;
+  if (first === '' && last === '') return FULL;
+  const firstPos = first === '' ? undefined : Number(first);
+  const lastPos = last === '' ? undefined : Number(last);
+  if ((firstPos !== undefined && !Number.isSafeInteger(firstPos)) || (lastPos !== undefined && !Number.isSafeInteger(lastPos))) return FULL;
+
+  if (firstPos === undefined) {
+    // Suffix range: the last N bytes.
+    if (lastPos === 0 || size === 0) return { kind: 'unsatisfiable' };
+    return { kind: 'partial', start: Math.max(0, size - lastPos!), end: size - 1 };
+  }
+  if (lastPos !== undefined && lastPos < firstPos) return FULL;
+  if (firstPos >= size) return { kind: 'unsatisfiable' };
+  return { kind: 'partial', start: firstPos, end: Math.min(lastPos ?? size - 1, size - 1) };
+}
+
+export interface OpenRecordingDeps {
+  catalogue: Pick<CatalogueStore, 'getRecording'>;
+  blobs: Pick<BlobStore, 'get'>;
+}
+
+export interface OpenRecordingOptions {
+  /** HEAD: headers only, no read of the pack. */
+  headOnly?: boolean;
+  /** `attachment` for a download (audited apart from listening); default inline. */
+  disposition?: 'inline' | 'attachment';
+  /** If-Range: the range applies only while the validator still matches (our ETag). */
+  ifRange?: string;
+}
+
+export interface ReplayResponse {
+  status: 200 | 206 | 416;
+  headers: Record<string, string>;
+  /** Absent for HEAD and 416. */
+  body?: Readable;
+  entry: CatalogueEntry;
+}
+
+const TOKEN = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;\s*[a-z0-9-]+=("[^"\r\n]*"|[a-z0-9!#$&^_.+-]+))*$/i;
+
+/** Content-Type from the catalogue, if it is a well-formed media type; never a header injection. */
+function contentTypeOf(entry: CatalogueEntry): string {
+  return TOKEN.test(entry.contentType) && entry.contentType.length <= 200 ? entry.contentType : 'application/octet-stream';
+}
+
+/** A filename made of boring characters only: the recorder's path is not trusted in a header. */
+export function safeFilename(entry: Pick<CatalogueEntry, 'path' | 'rid'>): string {
+  const base = entry.path.split(/[\\/]/).pop() ?? '';
+  const cleaned = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(-100);
+  return cleaned.length > 0 && /[A-Za-z0-9]/.test(cleaned) ? cleaned : entry.rid;
+}
+
+function baseHeaders(entry: CatalogueEntry, disposition: 'inline' | 'attachment'): Record<string, string> {
+  return {
+    'Content-Type': contentTypeOf(entry),
+    'Accept-Ranges': 'bytes',
+    ETag: `"${entry.sha256}"`,
+    'Cache-Control': 'private, max-age=0',
+    'Content-Disposition': `${disposition}; filename="${safeFilename(entry)}"`,
+  };
+}
+
+/** Looks the recording up and opens the requested part of it, reading only that part of the pack. */
+export async function openRecording(
+  deps: OpenRecordingDeps,
+  site: string,
+  rid: string,
+  rangeHeader: string | undefined,
+  options: OpenRecordingOptions = {},
+): Promise<ReplayResponse> {
+  const entry = await deps.catalogue.getRecording(site, rid);
+  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  const headers = baseHeaders(entry, options.disposition ?? 'inline');
+  const etag = headers.ETag!;
+  const ignoreRange = options.ifRange !== undefined && options.ifRange.trim() !== etag;
+  const range = ignoreRange ? FULL : parseRangeHeader(rangeHeader, entry.length);
+
+  if (range.kind === 'unsatisfiable') {
+    return { status: 416, headers: { ...headers, 'Content-Range': `bytes */${entry.length}`, 'Content-Length': '0' }, entry };
+  }
+  const start = range.kind === 'partial' ? range.start : 0;
+  const end = range.kind === 'partial' ? range.end : entry.length - 1;
+  const length = end - start + 1;
+  const status = range.kind === 'partial' ? 206 : 200;
+  if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${entry.length}`;
+  headers['Content-Length'] = String(length);
+
+  if (options.headOnly) return { status, headers, entry };
+  // A zero-length member has no byte to ask the store for.
+  if (length === 0) return { status, headers, body: Readable.from([]), entry };
+  const blob = await deps.blobs.get(entry.packKey, { start: entry.offset + start, end: entry.offset + end });
+  if (blob.length !== length) {
+    blob.body.destroy();
+    throw new IntegrityError(`pack ${entry.packKey} returned ${blob.length} bytes for ${rid}, expected ${length}: the pack is shorter than its manifest says`);
+  }
+  return { status, headers, body: blob.body, entry };
+}

@@ -1,0 +1,55 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
+import type { CatalogueStore } from '../../core/ports.ts';
+import type { Audit } from '../shared/audit.ts';
+import { cloudDeps } from '../shared/deps.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import { httpErrors } from '../shared/errors.ts';
+import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import type { Log } from '../shared/log.ts';
+import { searchParamsSchema, siteSchema } from '../shared/params.ts';
+
+// Catalogue API: GET /sites/{site}/recordings?from&to&agent&number&callId&limit&cursor
+// and GET /sites/{site}/recordings/{rid}. Validate, call the catalogue, audit, answer.
+
+export interface CatalogueHandlerDeps {
+  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording'>;
+  audit: Audit;
+  clock: Clock;
+  log?: Log;
+}
+
+const ridSchema = z.string().regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)');
+
+async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
+  const query = searchParamsSchema.parse(event.queryStringParameters ?? {});
+  const page = await deps.catalogue.searchRecordings({ site, ...query });
+  const { cursor: _cursor, ...audited } = query;
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
+  return json(200, { items: page.items, cursor: page.cursor ?? null });
+}
+
+async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
+  const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
+  const entry = await deps.catalogue.getRecording(site, rid);
+  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, rid, principal: principalOf(event) });
+  return json(200, entry);
+}
+
+export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, HttpResult> {
+  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+    const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
+    const rid = event.pathParameters?.rid;
+    return rid === undefined ? search(deps, event, site) : getOne(deps, event, site, rid);
+  }).use(httpErrors({ log: deps.log }));
+  return asHandler(chain);
+}
+
+export const handler = lazyHandler(() => createHandler(cloudDeps()));
+
+/** The same factory under a name that says which function it builds (for composition roots). */
+export const createCatalogueHandler = createHandler;

@@ -1,0 +1,71 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { messageOf } from '../../core/errors.ts';
+import { ingestManifest, type IngestDeps, type IngestResult } from '../../core/ingest.ts';
+import { isPackManifestKey } from '../../core/layout.ts';
+import { cloudDeps } from '../shared/deps.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import { jsonLog, type Log } from '../shared/log.ts';
+
+// Ingest: S3 ObjectCreated notifications → ingestManifest for each manifest key. Every key
+// is tried; failures are thrown together afterwards so the invocation is retried (ingest is
+// idempotent, so the keys that succeeded are harmlessly written again).
+
+export interface IngestHandlerDeps extends IngestDeps {
+  log?: Log;
+}
+
+const s3EventSchema = z.object({
+  Records: z.array(
+    z.object({
+      eventName: z.string().optional(),
+      s3: z.object({ object: z.object({ key: z.string().min(1) }) }),
+    }),
+  ),
+});
+export type S3Event = z.infer<typeof s3EventSchema>;
+
+export class IngestFailedError extends Error {
+  constructor(readonly failures: { key: string; error: string }[]) {
+    super(`${failures.length} manifest(s) not ingested: ${failures.map((f) => `${f.key} (${f.error})`).join('; ')}`);
+    this.name = 'IngestFailedError';
+  }
+}
+
+/** Keys in S3 notifications are URL-encoded with '+' for space. */
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+export function manifestKeysOf(event: S3Event): string[] {
+  const keys = event.Records.filter((r) => r.eventName === undefined || r.eventName.startsWith('ObjectCreated')).map((r) => decodeS3Key(r.s3.object.key));
+  return [...new Set(keys)].filter(isPackManifestKey);
+}
+
+export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { ingested: IngestResult[] }> {
+  const log = deps.log ?? jsonLog;
+  const chain = middy(async (event: unknown): Promise<{ ingested: IngestResult[] }> => {
+    const keys = manifestKeysOf(s3EventSchema.parse(event));
+    const ingested: IngestResult[] = [];
+    const failures: { key: string; error: string }[] = [];
+    for (const key of keys) {
+      try {
+        const result = await ingestManifest(deps, key);
+        ingested.push(result);
+        log('info', 'manifest ingested', { ...result });
+      } catch (error) {
+        const name = error instanceof Error ? error.name : 'Error';
+        failures.push({ key, error: `${name}: ${messageOf(error)}` });
+        log('error', 'manifest not ingested', { key, error: name, detail: messageOf(error) });
+      }
+    }
+    if (failures.length > 0) throw new IngestFailedError(failures);
+    return { ingested };
+  });
+  return asHandler(chain);
+}
+
+export const handler = lazyHandler(() => createHandler(cloudDeps()));
+
+/** The same factory under a name that says which function it builds (for composition roots). */
+export const createIngestHandler = createHandler;

@@ -1,0 +1,56 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
+import { openRecording, type OpenRecordingDeps } from '../../core/replay.ts';
+import type { Audit } from '../shared/audit.ts';
+import { cloudDeps } from '../shared/deps.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import { httpErrors } from '../shared/errors.ts';
+import { header, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import type { Log } from '../shared/log.ts';
+import { siteSchema } from '../shared/params.ts';
+
+// Replay: GET|HEAD /sites/{site}/recordings/{rid}/audio[?download=1] with optional Range.
+// Streams one member out of its pack by byte range (core/replay.ts never reads outside it).
+
+export interface ReplayHandlerDeps extends OpenRecordingDeps {
+  audit: Audit;
+  clock: Clock;
+  log?: Log;
+}
+
+const requestSchema = z.object({
+  site: siteSchema,
+  rid: z.string({ required_error: 'is required' }).regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)'),
+  download: z.enum(['1', 'true', '0', 'false'], { message: 'must be 1, true, 0 or false' }).optional(),
+});
+
+export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpResult> {
+  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+    const method = event.requestContext.http.method.toUpperCase();
+    const { site, rid, download } = requestSchema.parse({
+      site: event.pathParameters?.site,
+      rid: event.pathParameters?.rid,
+      download: event.queryStringParameters?.download,
+    });
+    const asDownload = download === '1' || download === 'true';
+    const result = await openRecording(deps, site, rid, header(event, 'range'), {
+      headOnly: method === 'HEAD',
+      disposition: asDownload ? 'attachment' : 'inline',
+      ifRange: header(event, 'if-range'),
+    });
+    // Audited when bytes go out. Players fetch in several ranges, so one listen may log
+    // several lines; HEAD and 416 disclose no audio and are not audited.
+    if (result.body !== undefined && method !== 'HEAD') {
+      await deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event) });
+    }
+    return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };
+  }).use(httpErrors({ log: deps.log }));
+  return asHandler(chain);
+}
+
+export const handler = lazyHandler(() => createHandler(cloudDeps()));
+
+/** The same factory under a name that says which function it builds (for composition roots). */
+export const createReplayHandler = createHandler;

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
+import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
+import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { ConfigError } from '../../core/errors.ts';
+import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
+import { stdoutAudit, type Audit } from './audit.ts';
+import { jsonLog, type Log } from './log.ts';
+
+// Composition root of the functions: the only place that reads the environment and builds
+// SDK clients, once per cold start (on the first invocation, never at import time).
+
+export interface FunctionDeps {
+  blobs: BlobStore;
+  catalogue: CatalogueStore;
+  audit: Audit;
+  clock: Clock;
+  log: Log;
+}
+
+const envSchema = z.object({
+  BUCKET: z.string().min(3, 'the data bucket name is required'),
+  TABLE: z.string().min(3, 'the catalogue table name is required'),
+  AWS_REGION: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
+  AWS_ENDPOINT_URL_DYNAMODB: z.string().url().optional(),
+});
+
+export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const cfg = parsed.data;
+  const s3 = createS3Client({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 });
+  const { doc } = createDynamoClients({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB });
+  return {
+    blobs: new S3BlobStore(s3, cfg.BUCKET),
+    catalogue: new DynamoCatalogue(doc, cfg.TABLE),
+    audit: stdoutAudit(),
+    clock: systemClock,
+    log: jsonLog,
+  };
+}
+
+let cached: FunctionDeps | undefined;
+
+/** The process's deps, built on first use and kept for the life of the execution environment. */
+export function cloudDeps(): FunctionDeps {
+  cached ??= loadDeps(process.env);
+  return cached;
+}

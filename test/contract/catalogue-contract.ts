@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../core/errors.ts';
+import type { CatalogueEntry, CatalogueStore, RecordingQuery } from '../../core/ports.ts';
+import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
+
+// One behaviour for every CatalogueStore (memory, DynamoDB on dynalite, DynamoDB in AWS).
+// `fresh()` returns an empty store for each test.
+
+async function all(store: CatalogueStore, query: Omit<RecordingQuery, 'cursor'>): Promise<{ items: CatalogueEntry[]; pages: number[] }> {
+  const items: CatalogueEntry[] = [];
+  const pages: number[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.searchRecordings({ ...query, cursor });
+    items.push(...page.items);
+    pages.push(page.items.length);
+    cursor = page.cursor;
+    if (pages.length > 1000) throw new Error('pagination does not end');
+  } while (cursor);
+  return { items, pages };
+}
+
+const rids = (items: CatalogueEntry[]) => items.map((e) => e.rid);
+const at = (i: number) => new Date(BASE_TIME + i * 60_000).toISOString();
+
+export function catalogueContract(name: string, fresh: () => Promise<CatalogueStore>): void {
+  describe(`CatalogueStore contract: ${name}`, () => {
+    writesAndFinds(fresh);
+    paginates(fresh);
+  });
+}
+
+function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
+  describe('writes and finds', () => {
+    it('returns undefined for an absent recording and the entry once put', async () => {
+      const store = await fresh();
+      const e = makeEntry('site-a', 1);
+      expect(await store.getRecording('site-a', e.rid)).toBeUndefined();
+      await store.putRecordings([e]);
+      expect(await store.getRecording('site-a', e.rid)).toEqual(e);
+      expect(await store.getRecording('site-b', e.rid)).toBeUndefined();
+    });
+
+    it('is idempotent: the same entries twice give one result each, a changed entry replaces', async () => {
+      const store = await fresh();
+      const entries = [0, 1, 2].map((i) => makeEntry('site-a', i));
+      await store.putRecordings(entries);
+      await store.putRecordings(entries);
+      await store.putPack({ site: 'site-a', packId: entries[0]!.packId, packKey: entries[0]!.packKey, manifestKey: entries[0]!.manifestKey, source: 's', members: 3, size: 9000, createdAt: at(0) });
+      await store.putPack({ site: 'site-a', packId: entries[0]!.packId, packKey: entries[0]!.packKey, manifestKey: entries[0]!.manifestKey, source: 's', members: 3, size: 9000, createdAt: at(0) });
+      expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toEqual(rids(entries));
+      const changed = { ...entries[1]!, meta: { ...entries[1]!.meta, agent: 'agent-new' } };
+      await store.putRecordings([changed]);
+      expect((await store.getRecording('site-a', changed.rid))?.meta.agent).toBe('agent-new');
+      expect(rids((await store.searchRecordings({ site: 'site-a', agent: 'agent-new' })).items)).toEqual([changed.rid]);
+      expect(rids((await store.searchRecordings({ site: 'site-a', agent: entries[1]!.meta.agent })).items)).not.toContain(changed.rid);
+    });
+
+    it('keeps sites apart and orders by start, then rid', async () => {
+      const store = await fresh();
+      const sameStart = [10, 11].map((i) => makeEntry('site-a', i, { start: at(3) }));
+      const entries = [makeEntry('site-a', 5), makeEntry('site-a', 1), ...sameStart, makeEntry('site-b', 2)];
+      await store.putRecordings(entries);
+      const { items } = await store.searchRecordings({ site: 'site-a' });
+      const expected = entries.filter((e) => e.site === 'site-a').sort((a, b) => (a.start === b.start ? (a.rid < b.rid ? -1 : 1) : a.start < b.start ? -1 : 1));
+      expect(rids(items)).toEqual(rids(expected));
+      expect(rids((await store.searchRecordings({ site: 'site-b' })).items)).toEqual([entries[4]!.rid]);
+      expect((await store.searchRecordings({ site: 'site-c' })).items).toEqual([]);
+    });
+
+    it('finds by agent, by call id and by number (caller or called, punctuation ignored)', async () => {
+      const store = await fresh();
+      const entries = Array.from({ length: 30 }, (_, i) => makeEntry('site-a', i));
+      const both = makeEntry('site-a', 40, { meta: { caller: '5550100', called: '555-0100' } });
+      const calledOnly = makeEntry('site-a', 41, { meta: { caller: '999', called: '5550100' } });
+      const noMeta = makeEntry('site-a', 42, { meta: {} });
+      await store.putRecordings([...entries, both, calledOnly, noMeta]);
+      const agent2 = entries.filter((e) => e.meta.agent === 'agent-2');
+      expect(rids((await store.searchRecordings({ site: 'site-a', agent: 'agent-2' })).items)).toEqual(rids(agent2));
+      expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'call-7' })).items)).toEqual([entries[7]!.rid]);
+      const byCaller = entries.filter((e) => e.meta.caller === '+442079460003');
+      expect(rids((await store.searchRecordings({ site: 'site-a', number: '+44 20 7946 0003' })).items)).toEqual(rids(byCaller));
+      const byCalled = entries.filter((e) => e.meta.called === '2004');
+      expect(rids((await store.searchRecordings({ site: 'site-a', number: '2004' })).items)).toEqual(rids(byCalled));
+      // Caller == called: listed once, not twice.
+      expect(rids((await store.searchRecordings({ site: 'site-a', number: '555 0100' })).items)).toEqual([both.rid, calledOnly.rid]);
+      expect((await store.searchRecordings({ site: 'site-a', agent: 'nobody' })).items).toEqual([]);
+      expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toContain(noMeta.rid);
+    });
+
+    it('treats from/to as inclusive bounds on the call start', async () => {
+      const store = await fresh();
+      const entries = Array.from({ length: 10 }, (_, i) => makeEntry('site-a', i));
+      await store.putRecordings(entries);
+      const page = await store.searchRecordings({ site: 'site-a', from: at(2), to: at(5) });
+      expect(rids(page.items)).toEqual(rids(entries.slice(2, 6)));
+      const justInside = await store.searchRecordings({ site: 'site-a', from: new Date(BASE_TIME + 2 * 60_000 - 1).toISOString(), to: new Date(BASE_TIME + 5 * 60_000 + 1).toISOString() });
+      expect(rids(justInside.items)).toEqual(rids(entries.slice(2, 6)));
+      const justOutside = await store.searchRecordings({ site: 'site-a', from: new Date(BASE_TIME + 2 * 60_000 + 1).toISOString(), to: new Date(BASE_TIME + 5 * 60_000 - 1).toISOString() });
+      expect(rids(justOutside.items)).toEqual(rids(entries.slice(3, 5)));
+      expect(rids((await store.searchRecordings({ site: 'site-a', from: at(8) })).items)).toEqual(rids(entries.slice(8)));
+      expect(rids((await store.searchRecordings({ site: 'site-a', to: at(1) })).items)).toEqual(rids(entries.slice(0, 2)));
+      // Offsets are the same instant as UTC.
+      const offset = await store.searchRecordings({ site: 'site-a', from: '2026-03-01T09:02:00+01:00', to: '2026-03-01T09:02:00+01:00' });
+      expect(rids(offset.items)).toEqual([entries[2]!.rid]);
+    });
+
+    it('combines criteria: the most selective picks the index, the others filter', async () => {
+      const store = await fresh();
+      const entries = Array.from({ length: 60 }, (_, i) => makeEntry('site-a', i));
+      await store.putRecordings(entries);
+      const want = (f: (e: CatalogueEntry, i: number) => boolean) => rids(entries.filter(f));
+      expect(rids((await store.searchRecordings({ site: 'site-a', agent: 'agent-1', number: '+442079460001' })).items)).toEqual(want((e) => e.meta.agent === 'agent-1' && e.meta.caller === '+442079460001'));
+      expect(rids((await store.searchRecordings({ site: 'site-a', agent: 'agent-1', number: '2003', from: at(10), to: at(50) })).items)).toEqual(
+        want((e, i) => e.meta.agent === 'agent-1' && e.meta.called === '2003' && i >= 10 && i <= 50),
+      );
+      expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'call-12', agent: 'agent-2' })).items)).toEqual([entries[12]!.rid]);
+      expect((await store.searchRecordings({ site: 'site-a', callId: 'call-12', agent: 'agent-3' })).items).toEqual([]);
+      expect((await store.searchRecordings({ site: 'site-a', callId: 'call-12', number: '0000' })).items).toEqual([]);
+      expect((await store.searchRecordings({ site: 'site-a', callId: 'call-12', from: at(13) })).items).toEqual([]);
+      expect(rids((await store.searchRecordings({ site: 'site-a', number: '2005', from: at(20), to: at(40) })).items)).toEqual(want((e, i) => e.meta.called === '2005' && i >= 20 && i <= 40));
+    });
+
+  });
+}
+
+function paginates(fresh: () => Promise<CatalogueStore>): void {
+  describe('pages and cursors', () => {
+    it('paginates 250 entries 40 at a time with no loss, no duplicate and no empty last page', async () => {
+      const store = await fresh();
+      const entries = Array.from({ length: 250 }, (_, i) => makeEntry('site-a', i));
+      await store.putRecordings(entries);
+      const { items, pages } = await all(store, { site: 'site-a', limit: 40 });
+      expect(pages).toEqual([40, 40, 40, 40, 40, 40, 10]);
+      expect(rids(items)).toEqual(rids(entries));
+      const exact = await all(store, { site: 'site-a', limit: 50 });
+      expect(exact.pages).toEqual([50, 50, 50, 50, 50]);
+    });
+
+    it('paginates filtered and merged searches without short pages that skip items', async () => {
+      const store = await fresh();
+      const entries = Array.from({ length: 250 }, (_, i) => makeEntry('site-a', i));
+      await store.putRecordings(entries);
+      const combined = await all(store, { site: 'site-a', agent: 'agent-3', number: '2001', limit: 2 });
+      expect(rids(combined.items)).toEqual(rids(entries.filter((e) => e.meta.agent === 'agent-3' && e.meta.called === '2001')));
+      expect(combined.pages.slice(0, -1).every((n) => n === 2)).toBe(true);
+      // A number that is a caller on some entries and a called number on others: both indexes merged.
+      const mixed = entries.map((e, i) => (i % 9 === 0 ? { ...e, meta: { ...e.meta, called: '+442079460004' } } : e));
+      await store.putRecordings(mixed);
+      const merged = await all(store, { site: 'site-a', number: '+442079460004', limit: 3 });
+      const expected = mixed.filter((e) => e.meta.caller === '+442079460004' || e.meta.called === '+442079460004');
+      expect(rids(merged.items)).toEqual(rids(expected));
+      expect(merged.pages.slice(0, -1).every((n) => n === 3)).toBe(true);
+      const ranged = await all(store, { site: 'site-a', from: at(33), to: at(99), limit: 7 });
+      expect(rids(ranged.items)).toEqual(rids(entries.slice(33, 100)));
+    });
+
+    it('rejects a malformed cursor, a bad limit and from after to with InvalidInputError', async () => {
+      const store = await fresh();
+      await store.putRecordings([makeEntry('site-a', 0), makeEntry('site-a', 1)]);
+      for (const cursor of ['not a cursor', 'eyJ2IjoxfQ', Buffer.from('{"v":1,"after":"x"}').toString('base64url'), '']) {
+        await expect(store.searchRecordings({ site: 'site-a', cursor })).rejects.toThrow(InvalidInputError);
+      }
+      await expect(store.searchRecordings({ site: 'site-a', cursor: 'zz%%' })).rejects.toThrow(/cursor/);
+      await expect(store.searchRecordings({ site: 'site-a', limit: 0 })).rejects.toThrow(/limit/);
+      await expect(store.searchRecordings({ site: 'site-a', limit: 1001 })).rejects.toThrow(InvalidInputError);
+      await expect(store.searchRecordings({ site: 'site-a', from: at(2), to: at(1) })).rejects.toThrow(/from/);
+      await expect(store.searchRecordings({ site: 'site-a', from: 'yesterday' })).rejects.toThrow(InvalidInputError);
+      const first = await store.searchRecordings({ site: 'site-a', limit: 1 });
+      expect(first.cursor).toBeTypeOf('string');
+      const second = await store.searchRecordings({ site: 'site-a', limit: 1, cursor: first.cursor });
+      expect(second.items).toHaveLength(1);
+      expect(second.cursor).toBeUndefined();
+    });
+  });
+}

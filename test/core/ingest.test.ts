@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
+import { ingestManifest, rebuildCatalogue } from '../../core/ingest.ts';
+import { packManifestKey } from '../../core/layout.ts';
+import { serializeManifest } from '../../core/manifest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+
+function fixture(site = 'site-a', seed = 'one'): PackFixture {
+  return buildPack(
+    site,
+    [
+      { path: 'batch-1/a.wav', body: audio(1), meta: { start: '2026-03-01T09:30:00+01:00', agent: 'ann', caller: '+44 1', called: '200' } },
+      { path: 'batch-1/b.wav', body: audio(2, 700), mtime: '2026-03-01T08:45:00.000Z', meta: {} },
+    ],
+    { seed },
+  );
+}
+
+function setup() {
+  return { blobs: new MemoryBlobStore(), catalogue: new MemoryCatalogue() };
+}
+
+describe('ingestManifest', () => {
+  it('writes one entry per member (start from metadata, else mtime, as UTC) and the pack record', async () => {
+    const deps = setup();
+    const f = fixture();
+    await publish(deps.blobs, f);
+    const result = await ingestManifest(deps, f.manifestKey);
+    expect(result).toEqual({ manifestKey: f.manifestKey, site: 'site-a', packId: f.manifest.packId, recordings: 2 });
+    const [a, b] = f.manifest.members;
+    const entryA = await deps.catalogue.getRecording('site-a', a!.rid);
+    expect(entryA).toMatchObject({ packKey: f.packKey, manifestKey: f.manifestKey, offset: a!.offset, length: 3000, sha256: a!.sha256, start: '2026-03-01T08:30:00.000Z', source: 'contactstore' });
+    expect((await deps.catalogue.getRecording('site-a', b!.rid))?.start).toBe('2026-03-01T08:45:00.000Z');
+    expect(await deps.catalogue.getPack('site-a', f.manifest.packId)).toMatchObject({ members: 2, size: f.pack.length, packKey: f.packKey });
+    expect((await deps.catalogue.searchRecordings({ site: 'site-a', agent: 'ann' })).items.map((e) => e.rid)).toEqual([a!.rid]);
+  });
+
+  it('is idempotent: ingesting the same manifest again changes nothing', async () => {
+    const deps = setup();
+    const f = fixture();
+    await publish(deps.blobs, f);
+    await ingestManifest(deps, f.manifestKey);
+    const before = await deps.catalogue.searchRecordings({ site: 'site-a' });
+    const size = deps.catalogue.size;
+    await ingestManifest(deps, f.manifestKey);
+    expect(deps.catalogue.size).toBe(size);
+    expect(await deps.catalogue.searchRecordings({ site: 'site-a' })).toEqual(before);
+  });
+
+  it('refuses a manifest whose pack is missing, and writes nothing', async () => {
+    const deps = setup();
+    const f = fixture();
+    await deps.blobs.put(f.manifestKey, f.manifestBytes);
+    await expect(ingestManifest(deps, f.manifestKey)).rejects.toThrow(IntegrityError);
+    await expect(ingestManifest(deps, f.manifestKey)).rejects.toThrow(/missing/);
+    expect(deps.catalogue.size).toBe(0);
+  });
+
+  it('refuses a pack whose size differs from the manifest, and writes nothing', async () => {
+    const deps = setup();
+    const f = fixture();
+    await deps.blobs.put(f.packKey, f.pack.subarray(0, f.pack.length - 512));
+    await deps.blobs.put(f.manifestKey, f.manifestBytes);
+    await expect(ingestManifest(deps, f.manifestKey)).rejects.toThrow(/bytes, manifest .* says/);
+    expect(deps.catalogue.size).toBe(0);
+  });
+
+  it('refuses bad JSON and invalid manifests with InvalidInputError', async () => {
+    const deps = setup();
+    const f = fixture();
+    await deps.blobs.put(f.packKey, f.pack);
+    await deps.blobs.put(f.manifestKey, Buffer.from('{"format": "ferry.manifest/1", '));
+    await expect(ingestManifest(deps, f.manifestKey)).rejects.toThrow(/not valid JSON/);
+    await deps.blobs.put(f.manifestKey, serializeManifest({ ...f.manifest, members: [] }));
+    await expect(ingestManifest(deps, f.manifestKey)).rejects.toThrow(InvalidInputError);
+    expect(deps.catalogue.size).toBe(0);
+  });
+
+  it('refuses a manifest filed under another site, another pack id, or pointing at another site\'s pack', async () => {
+    const deps = setup();
+    const f = fixture('site-a');
+    await publish(deps.blobs, f);
+    const underB = packManifestKey('site-b', f.manifest.packId, new Date('2026-03-01T00:00:00Z'));
+    await deps.blobs.put(underB, f.manifestBytes);
+    await expect(ingestManifest(deps, underB)).rejects.toThrow(/names site "site-a" but lies under site "site-b"/);
+    const renamed = f.manifestKey.replace(f.manifest.packId, `p${'0'.repeat(23)}`);
+    await deps.blobs.put(renamed, f.manifestBytes);
+    await expect(ingestManifest(deps, renamed)).rejects.toThrow(/does not match its key/);
+    const foreign = { ...f.manifest, packKey: f.packKey.replace('recordings/site-a/', 'recordings/site-b/') };
+    await deps.blobs.put(f.packKey.replace('recordings/site-a/', 'recordings/site-b/'), f.pack);
+    await deps.blobs.put(f.manifestKey, serializeManifest(foreign));
+    await expect(ingestManifest(deps, f.manifestKey)).rejects.toThrow(/outside recordings\/site-a\//);
+    await expect(ingestManifest(deps, 'backups/site-a/x.json')).rejects.toThrow(/not a recordings manifest key/);
+    expect(deps.catalogue.size).toBe(0);
+  });
+});
+
+describe('rebuildCatalogue', () => {
+  it('ingests every manifest, counts failures with reasons and never stops on a bad one', async () => {
+    const deps = setup();
+    const good = [fixture('site-a', 'g1'), fixture('site-a', 'g2'), fixture('site-b', 'g3')];
+    for (const f of good) await publish(deps.blobs, f);
+    const broken = fixture('site-a', 'broken');
+    await deps.blobs.put(broken.manifestKey, broken.manifestBytes); // pack never arrived
+    await deps.blobs.put('manifests/site-a/recordings/2026/03/01/notes.txt', Buffer.from('ignored'));
+    const progress: boolean[] = [];
+    const report = await rebuildCatalogue(deps, { onProgress: (p) => progress.push(p.ok), concurrency: 2 });
+    expect(report.ok).toBe(3);
+    expect(report.recordings).toBe(6);
+    expect(report.failed).toEqual([{ key: broken.manifestKey, reason: expect.stringMatching(/^IntegrityError: pack .* is missing/) }]);
+    expect(progress.sort()).toEqual([false, true, true, true]);
+    expect((await deps.catalogue.searchRecordings({ site: 'site-b' })).items).toHaveLength(2);
+  });
+
+  it('rebuilds one site only when asked', async () => {
+    const deps = setup();
+    await publish(deps.blobs, fixture('site-a', 'a'));
+    await publish(deps.blobs, fixture('site-ab', 'b'));
+    const report = await rebuildCatalogue(deps, { site: 'site-a' });
+    expect(report).toEqual({ ok: 1, recordings: 2, failed: [] });
+    expect((await deps.catalogue.searchRecordings({ site: 'site-ab' })).items).toEqual([]);
+  });
+});

@@ -1,0 +1,171 @@
+import { text } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import { IntegrityError, NotFoundError } from '../../core/errors.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { BlobStore, ByteRange } from '../../core/ports.ts';
+import { openRecording, parseRangeHeader, safeFilename } from '../../core/replay.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+
+describe('parseRangeHeader', () => {
+  const size = 1000;
+  it.each([
+    [undefined, { kind: 'full' }],
+    ['', { kind: 'full' }],
+    ['bytes=0-499', { kind: 'partial', start: 0, end: 499 }],
+    ['bytes=500-999', { kind: 'partial', start: 500, end: 999 }],
+    ['bytes=500-', { kind: 'partial', start: 500, end: 999 }],
+    ['bytes=-500', { kind: 'partial', start: 500, end: 999 }],
+    ['bytes=-1', { kind: 'partial', start: 999, end: 999 }],
+    ['bytes=-5000', { kind: 'partial', start: 0, end: 999 }],
+    ['bytes=900-5000', { kind: 'partial', start: 900, end: 999 }],
+    ['bytes=999-999', { kind: 'partial', start: 999, end: 999 }],
+    ['Bytes = 10 - 20', { kind: 'partial', start: 10, end: 20 }],
+    ['bytes=1000-', { kind: 'unsatisfiable' }],
+    ['bytes=1000-2000', { kind: 'unsatisfiable' }],
+    ['bytes=-0', { kind: 'unsatisfiable' }],
+    ['bytes=0-1,5-9', { kind: 'full' }], // multiple ranges: the full body is allowed
+    ['bytes=20-10', { kind: 'full' }], // invalid: ignored
+    ['bytes=abc', { kind: 'full' }],
+    ['bytes=-', { kind: 'full' }],
+    ['items=0-10', { kind: 'full' }], // unknown unit: ignored
+    ['bytes=99999999999999999999-', { kind: 'full' }],
+  ])('%s → %o', (header, expected) => {
+    expect(parseRangeHeader(header, size)).toEqual(expected);
+  });
+
+  it('treats every range of an empty representation as unsatisfiable', () => {
+    expect(parseRangeHeader('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRangeHeader('bytes=-10', 0)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRangeHeader(undefined, 0)).toEqual({ kind: 'full' });
+  });
+});
+
+/** Records every ranged read so tests can prove no byte outside the member is ever read. */
+function spying(blobs: BlobStore) {
+  const reads: { key: string; range?: ByteRange }[] = [];
+  return {
+    reads,
+    get: (key: string, range?: ByteRange) => {
+      reads.push({ key, range });
+      return blobs.get(key, range);
+    },
+  };
+}
+
+async function setup() {
+  const blobs = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  const members = [
+    { path: 'b/first.wav', body: audio(1, 1500) },
+    { path: 'b/second "call".wav', body: audio(2, 2000), contentType: 'audio/wav' },
+    { path: 'b/empty.wav', body: Buffer.alloc(0) },
+  ];
+  const f = buildPack('site-a', members);
+  await publish(blobs, f);
+  await ingestManifest({ blobs, catalogue }, f.manifestKey);
+  const spy = spying(blobs);
+  return { blobs, catalogue, f, spy, members, deps: { catalogue, blobs: spy } };
+}
+
+describe('openRecording', () => {
+  it('serves the whole member with 200 and reads exactly its bytes from the pack', async () => {
+    const { deps, f, spy, members } = await setup();
+    const m = f.manifest.members[1]!;
+    const res = await openRecording(deps, 'site-a', m.rid, undefined);
+    expect(res.status).toBe(200);
+    const chunks: Buffer[] = [];
+    for await (const c of res.body!) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks)).toEqual(members[1]!.body);
+    expect(spy.reads).toEqual([{ key: f.packKey, range: { start: m.offset, end: m.offset + m.length - 1 } }]);
+    expect(res.headers).toMatchObject({
+      'Content-Type': 'audio/wav',
+      'Content-Length': '2000',
+      'Accept-Ranges': 'bytes',
+      ETag: `"${m.sha256}"`,
+      'Cache-Control': 'private, max-age=0',
+      'Content-Disposition': 'inline; filename="second_call_.wav"',
+    });
+    expect(res.headers['Content-Range']).toBeUndefined();
+  });
+
+  it.each([
+    ['bytes=0-99', 0, 99],
+    ['bytes=1900-', 1900, 1999],
+    ['bytes=-300', 1700, 1999],
+    ['bytes=1500-99999', 1500, 1999],
+  ])('maps %s inside the member and answers 206 with its bytes', async (header, start, end) => {
+    const { deps, f, spy, members } = await setup();
+    const m = f.manifest.members[1]!;
+    const res = await openRecording(deps, 'site-a', m.rid, header);
+    expect(res.status).toBe(206);
+    expect(res.headers['Content-Range']).toBe(`bytes ${start}-${end}/2000`);
+    expect(res.headers['Content-Length']).toBe(String(end - start + 1));
+    const chunks: Buffer[] = [];
+    for await (const c of res.body!) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks)).toEqual(members[1]!.body.subarray(start, end + 1));
+    for (const read of spy.reads) {
+      expect(read.range!.start).toBeGreaterThanOrEqual(m.offset);
+      expect(read.range!.end).toBeLessThan(m.offset + m.length);
+    }
+  });
+
+  it('answers 416 with Content-Range bytes */length and reads nothing', async () => {
+    const { deps, f, spy } = await setup();
+    const m = f.manifest.members[0]!;
+    for (const header of ['bytes=1500-', 'bytes=-0', 'bytes=5000-6000']) {
+      const res = await openRecording(deps, 'site-a', m.rid, header);
+      expect(res.status).toBe(416);
+      expect(res.headers['Content-Range']).toBe('bytes */1500');
+      expect(res.body).toBeUndefined();
+    }
+    expect(spy.reads).toEqual([]);
+  });
+
+  it('serves HEAD without reading the pack, and an empty member without asking for bytes', async () => {
+    const { deps, f, spy } = await setup();
+    const head = await openRecording(deps, 'site-a', f.manifest.members[0]!.rid, 'bytes=0-9', { headOnly: true });
+    expect(head).toMatchObject({ status: 206, headers: { 'Content-Length': '10', 'Content-Range': 'bytes 0-9/1500' } });
+    expect(head.body).toBeUndefined();
+    const empty = await openRecording(deps, 'site-a', f.manifest.members[2]!.rid, undefined);
+    expect(empty.status).toBe(200);
+    expect(empty.headers['Content-Length']).toBe('0');
+    expect(await text(empty.body!)).toBe('');
+    expect(spy.reads).toEqual([]);
+  });
+
+  it('ignores the range when If-Range does not match, and sets attachment for downloads', async () => {
+    const { deps, f } = await setup();
+    const m = f.manifest.members[0]!;
+    const stale = await openRecording(deps, 'site-a', m.rid, 'bytes=0-9', { ifRange: '"other"' });
+    expect(stale.status).toBe(200);
+    stale.body!.destroy();
+    const fresh = await openRecording(deps, 'site-a', m.rid, 'bytes=0-9', { ifRange: `"${m.sha256}"`, disposition: 'attachment' });
+    expect(fresh.status).toBe(206);
+    expect(fresh.headers['Content-Disposition']).toBe('attachment; filename="first.wav"');
+    fresh.body!.destroy();
+  });
+
+  it('throws NotFoundError for an unknown recording or another site', async () => {
+    const { deps, f } = await setup();
+    await expect(openRecording(deps, 'site-a', `r${'0'.repeat(23)}`, undefined)).rejects.toThrow(NotFoundError);
+    await expect(openRecording(deps, 'site-b', f.manifest.members[0]!.rid, undefined)).rejects.toThrow(NotFoundError);
+  });
+
+  it('throws IntegrityError when the pack is shorter than the catalogue says', async () => {
+    const { deps, f, blobs } = await setup();
+    const m = f.manifest.members[1]!;
+    await blobs.put(f.packKey, f.pack.subarray(0, m.offset + 100));
+    await expect(openRecording(deps, 'site-a', m.rid, undefined)).rejects.toThrow(IntegrityError);
+  });
+});
+
+describe('safeFilename', () => {
+  it('keeps boring characters only and falls back to the rid', () => {
+    expect(safeFilename({ path: 'dir/ok-name_1.wav', rid: 'r1' })).toBe('ok-name_1.wav');
+    expect(safeFilename({ path: 'dir\\evil"\r\nX-Header: 1.wav', rid: 'r1' })).toBe('evil_X-Header_1.wav');
+    expect(safeFilename({ path: '../..', rid: 'r1' })).toBe('r1');
+    expect(safeFilename({ path: 'éé', rid: 'r1' })).toBe('r1');
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { CatalogueStore } from '../../core/ports.ts';
+import { createHandler } from '../../functions/catalogue/handler.ts';
+import type { HttpResult } from '../../functions/shared/http.ts';
+import { makeEntry } from '../support/catalogue-fixtures.ts';
+import { auditTrail, httpEvent } from '../support/http-event.ts';
+
+async function setup(catalogue: CatalogueStore = new MemoryCatalogue()) {
+  const entries = Array.from({ length: 12 }, (_, i) => makeEntry('site-a', i));
+  await catalogue.putRecordings(entries);
+  const trail = auditTrail();
+  const logged: unknown[] = [];
+  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, log: (...args) => void logged.push(args) });
+  const search = (query?: Record<string, string>, site = 'site-a') =>
+    handler(httpEvent('GET', `/sites/${site}/recordings`, { pathParameters: { site }, query, principal: 'officer@example.com' }));
+  return { entries, trail, handler, search, logged };
+}
+
+const body = (res: HttpResult) => JSON.parse(res.body as string) as Record<string, unknown>;
+
+describe('catalogue handler', () => {
+  it('searches with filters and pages with a cursor, auditing each search', async () => {
+    const { search, entries, trail } = await setup();
+    const first = await search({ agent: 'agent-1', limit: '2' });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['Content-Type']).toMatch(/application\/json/);
+    const page1 = body(first) as { items: { rid: string }[]; cursor: string };
+    expect(page1.items.map((e) => e.rid)).toEqual([entries[1]!.rid, entries[6]!.rid]);
+    const page2 = body(await search({ agent: 'agent-1', limit: '2', cursor: page1.cursor })) as { items: { rid: string }[]; cursor: string | null };
+    expect(page2.items.map((e) => e.rid)).toEqual([entries[11]!.rid]);
+    expect(page2.cursor).toBeNull();
+    expect(trail.events[0]).toEqual({ at: '2026-04-01T12:00:00.000Z', action: 'search', site: 'site-a', query: { agent: 'agent-1', limit: 2 }, principal: 'officer@example.com' });
+    expect(trail.events).toHaveLength(2);
+  });
+
+  it('returns one entry, or 404 for an unknown one', async () => {
+    const { handler, entries, trail } = await setup();
+    const rid = entries[3]!.rid;
+    const ok = await handler(httpEvent('GET', `/sites/site-a/recordings/${rid}`, { pathParameters: { site: 'site-a', rid } }));
+    expect(ok.statusCode).toBe(200);
+    expect(body(ok)).toMatchObject({ rid, site: 'site-a' });
+    expect(trail.events[0]).toMatchObject({ action: 'search', rid });
+    const missing = await handler(httpEvent('GET', '/sites/site-a/recordings/r00000000000000000000000', { pathParameters: { site: 'site-a', rid: 'r00000000000000000000000' } }));
+    expect(missing.statusCode).toBe(404);
+    expect(body(missing)).toEqual({ error: 'NotFoundError', message: expect.stringMatching(/no recording/) });
+  });
+
+  it.each([
+    [{ from: 'yesterday' }, /from: must be an ISO 8601 date-time/],
+    [{ to: '2026-03-01' }, /to: must be an ISO 8601 date-time/],
+    [{ from: '2026-03-02T00:00:00Z', to: '2026-03-01T00:00:00Z' }, /from: must not be after to/],
+    [{ limit: '0' }, /limit: must be an integer from 1 to 1000/],
+    [{ limit: '1001' }, /limit: must be an integer from 1 to 1000/],
+    [{ limit: 'ten' }, /limit: must be an integer/],
+    [{ cursor: 'not a cursor!' }, /cursor: is malformed/],
+    [{ cursor: 'abc' }, /cursor is malformed/],
+    [{ agent: '' }, /agent: must not be empty/],
+    [{ agnet: 'typo' }, /agnet: unknown parameter/],
+  ])('answers 400 naming the parameter for %o', async (query, message) => {
+    const { search, trail } = await setup();
+    const res = await search(query);
+    expect(res.statusCode).toBe(400);
+    expect(body(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringMatching(message) });
+    expect(trail.events).toEqual([]);
+  });
+
+  it('answers 400 for a bad site or rid, never 500', async () => {
+    const { handler } = await setup();
+    const badSite = await handler(httpEvent('GET', '/sites/Site_A/recordings', { pathParameters: { site: 'Site_A' } }));
+    expect(badSite.statusCode).toBe(400);
+    expect(body(badSite).message).toMatch(/site: must be a site name/);
+    const badRid = await handler(httpEvent('GET', '/sites/site-a/recordings/xyz', { pathParameters: { site: 'site-a', rid: 'xyz' } }));
+    expect(badRid.statusCode).toBe(400);
+    expect(body(badRid).message).toMatch(/rid: must be a recording id/);
+    const noSite = await handler(httpEvent('GET', '/sites//recordings'));
+    expect(noSite.statusCode).toBe(400);
+    expect(body(noSite).message).toMatch(/site: is required/);
+  });
+
+  it('hides the detail of unexpected failures behind a 500 and logs it; transient ones are 503', async () => {
+    const broken: CatalogueStore = {
+      putRecordings: async () => undefined,
+      putPack: async () => undefined,
+      getRecording: async () => {
+        throw new Error('secret table arn:aws:dynamodb:eu-west-1:123:table/x');
+      },
+      searchRecordings: async () => {
+        const { TransientError } = await import('../../core/errors.ts');
+        throw new TransientError('throttled');
+      },
+    };
+    const { handler, logged, search } = await setup(broken);
+    const res = await handler(httpEvent('GET', '/sites/site-a/recordings/r00000000000000000000000', { pathParameters: { site: 'site-a', rid: 'r00000000000000000000000' } }));
+    expect(res.statusCode).toBe(500);
+    expect(body(res)).toEqual({ error: 'InternalError', message: 'internal error' });
+    expect(JSON.stringify(logged)).toContain('secret table');
+    const slow = await search();
+    expect(slow.statusCode).toBe(503);
+    expect(slow.headers['Retry-After']).toBe('1');
+  });
+});

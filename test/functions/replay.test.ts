@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ingestManifest } from '../../core/ingest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { createHandler } from '../../functions/replay/handler.ts';
+import type { HttpResult } from '../../functions/shared/http.ts';
+import { auditTrail, httpEvent } from '../support/http-event.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+
+async function setup() {
+  const blobs = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  const members = [{ path: 'b/one.wav', body: audio(1, 4000) }, { path: 'b/two.wav', body: audio(2, 1000) }];
+  const f = buildPack('site-a', members);
+  await publish(blobs, f);
+  await ingestManifest({ blobs, catalogue }, f.manifestKey);
+  const trail = auditTrail();
+  const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+  const rid = f.manifest.members[0]!.rid;
+  const call = (opts: { method?: string; rid?: string; site?: string; range?: string; query?: Record<string, string> } = {}) =>
+    handler(
+      httpEvent(opts.method ?? 'GET', `/sites/${opts.site ?? 'site-a'}/recordings/${opts.rid ?? rid}/audio`, {
+        pathParameters: { site: opts.site ?? 'site-a', rid: opts.rid ?? rid },
+        headers: opts.range ? { range: opts.range } : {},
+        query: opts.query,
+      }),
+    );
+  return { call, members, trail, f, blobs };
+}
+
+async function bytes(res: HttpResult): Promise<Buffer> {
+  if (typeof res.body === 'string') return Buffer.from(res.body);
+  const chunks: Buffer[] = [];
+  for await (const c of res.body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('replay handler', () => {
+  it('streams the whole recording with 200 and audits a listen', async () => {
+    const { call, members, trail } = await setup();
+    const res = await call();
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBeInstanceOf(Readable);
+    expect(await bytes(res)).toEqual(members[0]!.body);
+    expect(res.headers).toMatchObject({ 'Content-Length': '4000', 'Accept-Ranges': 'bytes', 'Content-Type': 'audio/wav' });
+    expect(trail.events).toEqual([{ at: '2026-04-01T12:00:00.000Z', action: 'listen', site: 'site-a', rid: expect.any(String), principal: undefined }]);
+  });
+
+  it('answers a Range with 206 and only those bytes; an unsatisfiable one with 416', async () => {
+    const { call, members, trail } = await setup();
+    const res = await call({ range: 'bytes=100-199' });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers['Content-Range']).toBe('bytes 100-199/4000');
+    expect(await bytes(res)).toEqual(members[0]!.body.subarray(100, 200));
+    const bad = await call({ range: 'bytes=4000-' });
+    expect(bad.statusCode).toBe(416);
+    expect(bad.headers['Content-Range']).toBe('bytes */4000');
+    expect(bad.body).toBe('');
+    expect(trail.events).toHaveLength(1);
+  });
+
+  it('answers HEAD with headers only and audits downloads apart from listens', async () => {
+    const { call, trail } = await setup();
+    const head = await call({ method: 'HEAD' });
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['Content-Length']).toBe('4000');
+    expect(trail.events).toEqual([]);
+    const dl = await call({ query: { download: '1' } });
+    expect(dl.headers['Content-Disposition']).toBe('attachment; filename="one.wav"');
+    (dl.body as Readable).destroy();
+    expect(trail.events.map((e) => e.action)).toEqual(['download']);
+  });
+
+  it.each([
+    [{ site: 'SITE' }, 400, /site: must be a site name/],
+    [{ rid: 'nope' }, 400, /rid: must be a recording id/],
+    [{ query: { download: 'maybe' } }, 400, /download: must be 1, true, 0 or false/],
+    [{ rid: 'r00000000000000000000000' }, 404, /no recording/],
+    [{ site: 'site-b' }, 404, /no recording/],
+  ])('answers %o with %i and a clear message', async (opts, status, message) => {
+    const { call, trail } = await setup();
+    const res = await call(opts);
+    expect(res.statusCode).toBe(status);
+    expect(JSON.parse(res.body as string)).toMatchObject({ message: expect.stringMatching(message) });
+    expect(trail.events).toEqual([]);
+  });
+
+  it('answers 404 (not 500) when the pack itself is gone', async () => {
+    const { call, blobs, f } = await setup();
+    await blobs.delete(f.packKey);
+    const res = await call();
+    expect(res.statusCode).toBe(404);
+  });
+});
