@@ -1,0 +1,67 @@
+// The one place AWS SDK clients are built. Callers (composition roots) pass every option;
+// nothing here reads process.env, so the same code targets AWS, the local stand-ins or MinIO.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+export interface AwsClientOptions {
+  region?: string;
+  /** A custom endpoint (local stand-in, MinIO, Ceph RGW); absent means AWS itself. */
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Sockets per host; default 64 (pack uploads run many parts in parallel). */
+  maxSockets?: number;
+  /** SDK attempts per call, including the first; SDK default when absent. */
+  maxAttempts?: number;
+}
+
+export interface S3ClientOptions extends AwsClientOptions {
+  /** Defaults to true when an endpoint is given (stand-ins have no virtual-host DNS). */
+  forcePathStyle?: boolean;
+}
+
+const DEFAULT_MAX_SOCKETS = 64;
+/** The SDK needs a region even for stand-ins, which ignore it. Against AWS, an absent region is
+ * left to the SDK's own resolution (AWS_REGION, shared config) on purpose. */
+const STAND_IN_REGION = 'us-east-1';
+
+function requestHandler(maxSockets = DEFAULT_MAX_SOCKETS): NodeHttpHandler {
+  return new NodeHttpHandler({
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+  });
+}
+
+function commonConfig(opts: AwsClientOptions) {
+  const region = opts.region ?? (opts.endpoint === undefined ? undefined : STAND_IN_REGION);
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
+    ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+    ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
+    requestHandler: requestHandler(opts.maxSockets),
+  };
+}
+
+export function createS3Client(opts: S3ClientOptions = {}): S3Client {
+  const config: S3ClientConfig = {
+    ...commonConfig(opts),
+    forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
+  };
+  if (opts.endpoint !== undefined) {
+    // Stand-ins store an unsolicited aws-chunked body (checksum trailer) verbatim, and do not
+    // return checksums: only compute or validate them when an operation requires it.
+    config.requestChecksumCalculation = 'WHEN_REQUIRED';
+    config.responseChecksumValidation = 'WHEN_REQUIRED';
+  }
+  return new S3Client(config);
+}
+
+export function createDynamoClients(opts: AwsClientOptions = {}): { client: DynamoDBClient; doc: DynamoDBDocumentClient } {
+  const client = new DynamoDBClient(commonConfig(opts));
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return { client, doc };
+}

@@ -1,0 +1,298 @@
+// BlobStore over the S3 API (AWS, the local s3rver stand-in, MinIO). SDK errors become Ferry
+// errors in translateS3Error and nowhere else.
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import {
+  AlreadyExistsError,
+  FerryError,
+  IntegrityError,
+  InvalidInputError,
+  NotFoundError,
+  RangeNotSatisfiableError,
+  TransientError,
+  messageOf,
+} from '../core/errors.ts';
+import type {
+  BlobBody,
+  BlobInfo,
+  BlobStore,
+  BlobStoreFeatures,
+  ByteRange,
+  CompletedPart,
+  MultipartUpload,
+  PutOptions,
+} from '../core/ports.ts';
+
+export interface S3BlobStoreOptions {
+  /** What the target honours; default everything (AWS). Stand-ins declare less. */
+  features?: Partial<BlobStoreFeatures>;
+}
+
+const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchUpload']);
+const CONFLICT = new Set(['PreconditionFailed', 'ConditionalRequestConflict']);
+const INTEGRITY = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentSHA256Mismatch']);
+const INVALID = new Set(['InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML', 'InvalidArgument', 'InvalidStorageClass', 'KeyTooLongError']);
+const TRANSIENT = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+/** Not 501 NotImplemented: asking again will not implement it. */
+const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+interface SdkErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  ActualObjectSize?: string | number;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+function totalFromContentRange(contentRange: string | undefined): number | undefined {
+  const match = /\/(\d+)\s*$/.exec(contentRange ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+function rangeSize(e: SdkErrorShape): number {
+  const actual = Number(e.ActualObjectSize);
+  if (e.ActualObjectSize !== undefined && Number.isFinite(actual)) return actual;
+  return totalFromContentRange(e.$response?.headers?.['content-range']) ?? -1;
+}
+
+/** Maps one SDK (or network) error to the Ferry error callers act on. Ferry errors pass through. */
+export function translateS3Error(error: unknown, operation: string, key: string): Error {
+  if (error instanceof FerryError) return error;
+  const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const name = e.name ?? e.Code ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const what = `S3 ${operation} ${key}: ${name ? `${name}: ` : ''}${messageOf(error)}`;
+  if (name === 'NoSuchBucket') return new FerryError('fatal', what, { cause: error });
+  if (NOT_FOUND.has(name) || status === 404) return new NotFoundError(what, { cause: error });
+  if (name === 'InvalidRange' || status === 416) {
+    const rangeError = new RangeNotSatisfiableError(what, rangeSize(e));
+    rangeError.cause = error;
+    return rangeError;
+  }
+  if (CONFLICT.has(name) || status === 412) return new AlreadyExistsError(what, { cause: error });
+  if (INTEGRITY.has(name)) return new IntegrityError(what, { cause: error });
+  if (INVALID.has(name)) return new InvalidInputError(what, { cause: error });
+  if (TRANSIENT.has(name) || NETWORK_CODES.has(e.code ?? '') || (status !== undefined && TRANSIENT_STATUS.has(status))) {
+    return new TransientError(what, { cause: error });
+  }
+  return new FerryError('fatal', what, { cause: error });
+}
+
+export class S3BlobStore implements BlobStore {
+  readonly features: BlobStoreFeatures;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    options: S3BlobStoreOptions = {},
+  ) {
+    this.features = { verifiesChecksums: true, conditionalPut: true, ...options.features };
+  }
+
+  async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag?: string }> {
+    const out = await this.call('put', key, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.byteLength,
+          ContentType: options.contentType,
+          Metadata: options.metadata,
+          StorageClass: options.storageClass as StorageClass | undefined,
+          ...(options.sha256 === undefined ? {} : { ChecksumAlgorithm: 'SHA256', ChecksumSHA256: options.sha256 }),
+          ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        }),
+      ),
+    );
+    return { etag: out.ETag };
+  }
+
+  async head(key: string): Promise<BlobInfo | undefined> {
+    try {
+      const out = await this.call('head', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        etag: out.ETag,
+        lastModified: out.LastModified,
+        storageClass: out.StorageClass ?? 'STANDARD',
+        metadata: out.Metadata ?? {},
+      };
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<BlobBody> {
+    if (range) checkRange(range);
+    const out = await this.call('get', key, () =>
+      this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      ),
+    );
+    const length = out.ContentLength ?? 0;
+    return {
+      body: (out.Body as Readable | undefined) ?? Readable.from([]),
+      size: totalFromContentRange(out.ContentRange) ?? length,
+      length,
+      contentType: out.ContentType,
+      etag: out.ETag,
+    };
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.call('list', prefix, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })),
+      );
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        yield { key: item.Key, size: item.Size ?? 0, etag: item.ETag, lastModified: item.LastModified, storageClass: item.StorageClass ?? 'STANDARD' };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.call('delete', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+
+  async createMultipart(key: string, options: Omit<PutOptions, 'sha256' | 'ifNoneMatch'> = {}): Promise<string> {
+    const out = await this.call('createMultipart', key, () =>
+      this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ContentType: options.contentType,
+          Metadata: options.metadata,
+          StorageClass: options.storageClass as StorageClass | undefined,
+          // With an algorithm declared, S3 checks every part's SHA-256 and reports it back.
+          ...(this.features.verifiesChecksums ? { ChecksumAlgorithm: 'SHA256' } : {}),
+        }),
+      ),
+    );
+    if (!out.UploadId) throw new FerryError('fatal', `S3 createMultipart ${key}: no UploadId in the response`);
+    return out.UploadId;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string): Promise<CompletedPart> {
+    const checksum = this.features.verifiesChecksums || sha256 !== undefined;
+    const out = await this.call('uploadPart', key, () =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ContentLength: body.byteLength,
+          // Without a value the SDK computes it; with one, S3 checks the bytes against it.
+          ...(checksum ? { ChecksumAlgorithm: 'SHA256' } : {}),
+          ...(sha256 === undefined ? {} : { ChecksumSHA256: sha256 }),
+        }),
+      ),
+    );
+    if (!out.ETag) throw new FerryError('fatal', `S3 uploadPart ${key} #${partNumber}: no ETag in the response`);
+    const reported = out.ChecksumSHA256 ?? sha256;
+    return { partNumber, etag: out.ETag, ...(reported === undefined ? {} : { sha256: reported }) };
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag?: string }> {
+    if (parts.length === 0) throw new InvalidInputError(`completing ${key} needs at least one part`);
+    const out = await this.call('completeMultipart', key, () =>
+      this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map((part) => ({
+              PartNumber: part.partNumber,
+              ETag: part.etag,
+              ...(this.features.verifiesChecksums && part.sha256 !== undefined ? { ChecksumSHA256: part.sha256 } : {}),
+            })),
+          },
+        }),
+      ),
+    );
+    return { etag: out.ETag };
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.call('abortMultipart', key, () =>
+        this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })),
+      );
+    } catch (error) {
+      // Unknown or already finished: the upload is gone either way.
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+
+  async *listMultipart(prefix: string): AsyncIterable<MultipartUpload> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.call('listMultipart', prefix, () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        ),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key === undefined || upload.UploadId === undefined) continue;
+        yield { key: upload.Key, uploadId: upload.UploadId, ...(upload.Initiated ? { initiated: upload.Initiated } : {}) };
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker !== undefined);
+  }
+
+  private async call<T>(operation: string, key: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw translateS3Error(error, operation, key);
+    }
+  }
+}
+
+function checkRange(range: ByteRange): void {
+  const { start, end } = range;
+  // S3 ignores a malformed Range and sends the whole object; refuse it before it gets there.
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new InvalidInputError(`invalid byte range ${start}-${end}`);
+  }
+}

@@ -1,0 +1,87 @@
+// Starts the local S3 stand-in (s3-server.cjs) as a child process and waits until it listens.
+// A child, not in-process: s3rver needs `--openssl-legacy-provider` for ListObjectsV2 pagination,
+// and its filesystem work stays off the caller's event loop.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** s3rver's built-in account; requests signed with anything else are refused. */
+export const LOCAL_S3_CREDENTIALS = Object.freeze({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+
+/** One S3 notification as s3rver emits it (the shape of an S3 event notification). */
+export interface LocalS3Event {
+  Records: Array<{ eventName: string; eventTime: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } } }>;
+}
+
+export interface LocalS3Options {
+  /** Where buckets and objects are kept (created when missing). */
+  directory: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  buckets: string[];
+  onEvent?: (event: LocalS3Event) => void;
+  /** How long to wait for the server to listen; default 15 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface LocalS3 {
+  endpoint: string;
+  port: number;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Sends SIGTERM and resolves when the child has exited (idempotent). */
+  stop(): Promise<void>;
+}
+
+const SERVER_ENTRY = fileURLToPath(new URL('./s3-server.cjs', import.meta.url));
+const STDERR_TAIL = 4096;
+
+type ChildMessage = { type: 'ready'; port: number } | { type: 's3-event'; event: LocalS3Event };
+
+export function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
+  const args = ['--directory', opts.directory, '--port', String(opts.port ?? 0)];
+  for (const bucket of opts.buckets) args.push('--bucket', bucket);
+  const child = fork(SERVER_ENTRY, args, {
+    execArgv: ['--openssl-legacy-provider'],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  return new Promise<LocalS3>((resolve, reject) => {
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`local S3 stand-in ${why}${stderr ? `; stderr:\n${stderr.trimEnd()}` : ''}`));
+    };
+    const timer = setTimeout(() => fail(`not ready within ${opts.readyTimeoutMs ?? 15_000} ms`), opts.readyTimeoutMs ?? 15_000);
+    child.once('error', (error) => fail(`failed to start: ${error.message}`));
+    const onEarlyExit = (code: number | null, signal: string | null) =>
+      fail(`exited before it was ready (code ${code}, signal ${signal})`);
+    child.once('exit', onEarlyExit);
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 's3-event') {
+        opts.onEvent?.(message.event);
+      } else if (message.type === 'ready') {
+        clearTimeout(timer);
+        child.off('exit', onEarlyExit);
+        resolve({
+          endpoint: `http://127.0.0.1:${message.port}`,
+          port: message.port,
+          credentials: { ...LOCAL_S3_CREDENTIALS },
+          stop: () => stopChild(child, exited),
+        });
+      }
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const force = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(force);
+  }
+}
