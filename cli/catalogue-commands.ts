@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { rebuildCatalogue, type RebuildReport } from '../core/ingest.ts';
+import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
+import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
+import { readLocalCloud, NoCloudError } from './cloud.ts';
+
+// `ferry catalogue rebuild`: the catalogue is a cache of the manifests; this rebuilds it from
+// S3 alone (after a table loss, or into a DR region's fresh table).
+
+export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
+  if (env.FERRY_BUCKET && env.FERRY_TABLE) {
+    const region = env.AWS_REGION ?? 'us-east-1';
+    const s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
+    const { doc } = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
+    const standIn = env.AWS_ENDPOINT_URL_S3 !== undefined;
+    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE) };
+  }
+  const local = readLocalCloud(env);
+  if (!local) throw new NoCloudError();
+  const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
+  const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
+  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false } }), catalogue: new DynamoCatalogue(doc, local.table) };
+}
+
+export function renderRebuild(r: RebuildReport): string {
+  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s); ${r.failed.length} failed`];
+  for (const f of r.failed.slice(0, 20)) lines.push(`  ${f.key}: ${f.reason}`);
+  if (r.failed.length > 20) lines.push(`  … and ${r.failed.length - 20} more`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerCatalogueCommands(program: Command): void {
+  const catalogue = program.command('catalogue').description('maintain the catalogue');
+  catalogue
+    .command('rebuild')
+    .description('rebuild catalogue entries from the manifests in S3')
+    .option('--site <site>', 'only this site')
+    .option('--json', 'JSON output')
+    .action(async (opts: { site?: string; json?: boolean }) => {
+      const target = catalogueTarget();
+      const tty = process.stderr.isTTY;
+      const report = await rebuildCatalogue(target, {
+        site: opts.site,
+        onProgress: (p) => {
+          if (tty && p.done % 10 === 0) process.stderr.write(`\r${p.done} manifest(s)…`);
+        },
+      });
+      if (tty) process.stderr.write('\r\x1b[K');
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRebuild(report));
+      process.exitCode = report.failed.length > 0 ? 1 : 0;
+    });
+}

@@ -1,0 +1,132 @@
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { startLocalCloud, type LocalCloud } from '../local/cloud.ts';
+import { DEFAULT_API_PORT } from '../core/deployment.ts';
+import { generateBatches } from '../scripts/demo/site.ts';
+import { SimulatedRecorder } from '../scripts/demo/recorder.ts';
+import { buildAgent, loadConfig } from './build-agent.ts';
+import { ferryHome, localCloudFile } from './cloud.ts';
+import { searchCalls, playCall } from './calls-commands.ts';
+import { createLogger } from '../agent/log.ts';
+import { formatBytes } from './progress.ts';
+import type { Agent } from '../agent/agent.ts';
+
+// `ferry start` (npm start): the whole story on one machine with no AWS account. It starts the
+// local cloud, a demo site whose simulated recorder writes batches of 8 kHz calls and evicts
+// the oldest, runs the agent, and then finds and replays a call the recorder already deleted.
+
+export interface StartOptions {
+  once?: boolean;
+  port?: string;
+  batches?: string;
+  perBatch?: string;
+  keep?: boolean;
+}
+
+const SITE = 'demo';
+
+function agentYaml(recorderRoot: string, stateDir: string): string {
+  return `# Demo agent configuration written by \`ferry start\`.
+site: ${SITE}
+state: ${stateDir}
+shipping:
+  pollSeconds: 3
+sources:
+  - name: contactstore
+    type: recordings
+    path: ${recorderRoot}
+    closeAfterFiles: 50
+    quietSeconds: 2
+    settleSeconds: 0
+`;
+}
+
+async function shipPass(agent: Agent, say: (m: string) => void): Promise<void> {
+  const r = await agent.cycle();
+  say(`  agent: shipped ${r.packs} pack(s), ${r.recordings} recording(s), ${formatBytes(r.bytes)}${r.lost ? `; ${r.lost} lost` : ''}`);
+}
+
+export async function runStart(opts: StartOptions, say: (m: string) => void = (m) => process.stdout.write(`${m}\n`)): Promise<{ cloud: LocalCloud; evictedCallId: string; verified: boolean }> {
+  const home = ferryHome();
+  const demo = join(home, 'demo');
+  if (!opts.keep) rmSync(demo, { recursive: true, force: true });
+  mkdirSync(demo, { recursive: true });
+  const batches = Number(opts.batches ?? 6);
+  const perBatch = Number(opts.perBatch ?? 50);
+  if (!Number.isInteger(batches) || batches < 3) throw new Error(`--batches must be a whole number ≥ 3 (got ${opts.batches})`);
+  if (!Number.isInteger(perBatch) || perBatch < 1) throw new Error(`--per-batch must be a whole number ≥ 1 (got ${opts.perBatch})`);
+
+  say('Starting the embedded local cloud (S3 stand-in, DynamoDB stand-in, catalogue API)…');
+  const cloud = await startLocalCloud({ directory: join(home, 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile() });
+  say(`  catalogue API  ${cloud.apiUrl}\n  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}\n  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`);
+
+  const recorderRoot = join(demo, 'recorder');
+  const configFile = join(demo, 'agent.yaml');
+  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state')));
+  say(`\nDemo site "${SITE}": a recorder writing ${batches} batches of ${perBatch} calls (8 kHz) into ${recorderRoot}`);
+  const generated = await generateBatches({ root: recorderRoot, firstBatch: 1, batches, perBatch, seconds: [3, 9], start: new Date(Date.UTC(2023, 10, 6, 8, 0)), seed: 7, sidecar: 'xml' });
+
+  const agent = buildAgent(loadConfig(configFile), { log: createLogger({ json: false, level: 'warn' }) });
+  await shipPass(agent, say);
+  await cloud.drain();
+
+  const recorder = new SimulatedRecorder({ root: recorderRoot, keepBatches: batches - 2, perBatch, seconds: [3, 9], sidecar: 'xml' });
+  const evicted: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const gone = await recorder.evictOldest();
+    if (gone) evicted.push(gone);
+  }
+  say(`  recorder: disk nearly full, deleted its oldest batches ${evicted.join(', ')} (${evicted.length * perBatch} calls no longer on the recorder)`);
+
+  const victim = generated.find((g) => evicted.some((b) => g.relativePath.startsWith(`${b}/`)));
+  if (!victim) throw new Error('demo: no evicted recording to look for');
+  const found = await searchCalls({ site: SITE, callId: victim.metadata.callId, api: cloud.apiUrl });
+  const entry = found[0];
+  if (!entry) throw new Error(`demo: evicted call ${victim.metadata.callId} is not in the catalogue`);
+  const out = join(demo, 'evicted-call.wav');
+  const played = await playCall(`${SITE}/${entry.rid}`, { out, api: cloud.apiUrl });
+  const verified = played.sha256 === victim.sha256;
+  say(`\nCall ${victim.metadata.callId} (agent ${entry.meta.agent}, ${entry.meta.caller} → ${entry.meta.called}, ${entry.start}) was deleted by the recorder,`);
+  say(`and replayed from the cloud tier into ${out}: ${played.bytes} bytes, ${verified ? 'byte-identical to the original' : 'DIFFERENT from the original'}.`);
+  say('\nTry it yourself (another terminal, same directory):');
+  say(`  npx ferry calls search --site ${SITE} --call-id ${victim.metadata.callId}`);
+  say(`  npx ferry calls search --site ${SITE} --agent "${entry.meta.agent}" --from 2023-11-06T00:00:00Z --to 2023-11-30T00:00:00Z`);
+  say(`  npx ferry calls play ${SITE}/${entry.rid} --out call.wav`);
+  say(`  npx ferry agent status --config ${configFile}`);
+  say(`  browser: ${cloud.apiUrl}/sites/${SITE}/recordings/${entry.rid}/audio`);
+  if (!verified) throw new Error('demo: replayed audio differs from the original');
+  if (opts.once) {
+    agent.close();
+    return { cloud, evictedCallId: victim.metadata.callId ?? '', verified };
+  }
+
+  say('\nThe recorder keeps writing a batch every 20 s and evicting the oldest; the agent ships them. Ctrl-C stops.');
+  const controller = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
+  const timer = setInterval(() => {
+    recorder.writeBatch().then(
+      (w) => say(`  recorder: wrote batch ${w.batch}${w.evicted.length ? `, deleted ${w.evicted.join(', ')}` : ''}`),
+      (e: unknown) => say(`  recorder: ${String(e)}`),
+    );
+  }, 20_000);
+  await agent.run(controller.signal);
+  clearInterval(timer);
+  agent.close();
+  return { cloud, evictedCallId: victim.metadata.callId ?? '', verified };
+}
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('start the embedded local cloud and a demo site, ship, evict, and replay an evicted call (no AWS account)')
+    .option('--once', 'run the demo once and exit 0 (for scripts)')
+    .option('--port <port>', 'catalogue API port', String(DEFAULT_API_PORT))
+    .option('--batches <n>', 'demo batches', '6')
+    .option('--per-batch <n>', 'recordings per batch', '50')
+    .option('--keep', 'keep the previous local cloud data')
+    .action(async (opts: StartOptions) => {
+      const { cloud } = await runStart(opts);
+      await cloud.stop();
+    });
+}
