@@ -8,7 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: integration suites start their own stand-ins; keep parallelism modest.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

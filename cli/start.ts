@@ -89,11 +89,11 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
   const verified = played.sha256 === victim.sha256;
   say(`\nCall ${victim.metadata.callId} (agent ${entry.meta.agent}, ${entry.meta.caller} → ${entry.meta.called}, ${entry.start}) was deleted by the recorder,`);
   say(`and replayed from the cloud tier into ${out}: ${played.bytes} bytes, ${verified ? 'byte-identical to the original' : 'DIFFERENT from the original'}.`);
-  say('\nTry it yourself (another terminal, same directory):');
-  say(`  npx ferry calls search --site ${SITE} --call-id ${victim.metadata.callId}`);
-  say(`  npx ferry calls search --site ${SITE} --agent "${entry.meta.agent}" --from 2023-11-06T00:00:00Z --to 2023-11-30T00:00:00Z`);
-  say(`  npx ferry calls play ${SITE}/${entry.rid} --out call.wav`);
-  say(`  npx ferry agent status --config ${configFile}`);
+  say(opts.once ? '\nThe local cloud stops with --once. Run `npm start` (without --once) to keep it up, then in another terminal:' : '\nTry it yourself (another terminal, same directory):');
+  say(`  ./bin/ferry.mjs calls search --site ${SITE} --call-id ${victim.metadata.callId}`);
+  say(`  ./bin/ferry.mjs calls search --site ${SITE} --agent "${entry.meta.agent}" --from 2023-11-06T00:00:00Z --to 2023-11-30T00:00:00Z`);
+  say(`  ./bin/ferry.mjs calls play ${SITE}/${entry.rid} --out call.wav`);
+  say(`  ./bin/ferry.mjs agent status --config ${configFile}`);
   say(`  browser: ${cloud.apiUrl}/sites/${SITE}/recordings/${entry.rid}/audio`);
   if (!verified) throw new Error('demo: replayed audio differs from the original');
   if (opts.once) {

@@ -16,7 +16,6 @@ function writeString(buf: Buffer, offset: number, width: number, value: string):
 }
 
 function isPlainAscii(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(name);
 }
 
@@ -78,7 +77,6 @@ export function fileHeaders(name: string, size: number, mtime: Date, mode = 0o64
 }
 
 function asciiFallback(name: string): string {
-  // eslint-disable-next-line no-control-regex
   const ascii = name.replace(/[^\x20-\x7e]/g, '_');
   return ascii.length > USTAR_NAME_MAX ? ascii.slice(ascii.length - USTAR_NAME_MAX) : ascii;
 }
