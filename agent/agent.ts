@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AgentConfig, RecordingsSourceConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
-import { SourceChangedError, messageOf, FerryError } from '../core/errors.ts';
+import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal, batchKey, type FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
@@ -28,6 +28,8 @@ export interface AgentDeps {
   /** Delay before retry n (1-based); tests shorten it. */
   retryDelayMs?: (attempt: number) => number;
   onProgress?: (p: Progress) => void;
+  /** Opens source files (tests inject failures here). */
+  openFile?: ShipContext['openFile'];
 }
 
 export interface Progress {
@@ -79,6 +81,7 @@ export class Agent {
       partSize: config.shipping.partSizeMiB * 1024 * 1024,
       partConcurrency: config.shipping.partConcurrency,
       agentVersion: this.deps.agentVersion ?? 'dev',
+      openFile: this.deps.openFile,
     };
   }
 
@@ -174,6 +177,17 @@ export class Agent {
         return result;
       } catch (error) {
         this.journalAbandon(ctx, work, error);
+        if (error instanceof UnreadableSourceError) {
+          // Ship the rest of the batch now; the unreadable recording stays in the backlog and is tried next pass.
+          const name = error.path.slice(error.path.lastIndexOf('/') + 1);
+          const rest = work.recordings.filter((r) => r.name !== name);
+          log.warn('recording cannot be read; shipping the rest of its batch, will try it again next pass', { batch: work.batch, path: error.path, error: error.message });
+          await this.deps.notifier.notify({ severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${error.message}. The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
+          if (rest.length === work.recordings.length || rest.length === 0) return undefined;
+          work = { ...work, recordings: rest };
+          attempt--;
+          continue;
+        }
         if (error instanceof SourceChangedError) {
           log.warn('batch changed while it was packed; not published, will look again', { batch: work.batch, reason: error.message });
           return undefined;

@@ -1,4 +1,4 @@
-import { open, readFile, lstat } from 'node:fs/promises';
+import { open, readFile, lstat, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
@@ -7,7 +7,7 @@ import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifes
 import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
 import { packKey, packManifestKey } from '../core/layout.ts';
 import { packId as makePackId, recordingId } from '../core/ids.ts';
-import { SourceChangedError } from '../core/errors.ts';
+import { SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { PackBuilder } from './pack-builder.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
@@ -36,6 +36,8 @@ export interface ShipContext {
   partSize: number;
   partConcurrency: number;
   agentVersion: string;
+  /** Opens a source file; injectable so tests can simulate unreadable files. */
+  openFile?: (path: string, flags: number) => Promise<FileHandle>;
 }
 
 export interface ShipResult {
@@ -58,15 +60,15 @@ export function planPack(ctx: Pick<ShipContext, 'site'>, work: BatchWork) {
   return { packId: id, packKey: packKey(ctx.site, id, at), manifestKey: packManifestKey(ctx.site, id, at), stamps };
 }
 
-async function openReadOnly(path: string) {
+async function openReadOnly(ctx: Pick<ShipContext, 'openFile'>, path: string): Promise<FileHandle> {
   try {
     // O_NOFOLLOW: a recording replaced by a symlink is not followed; O_RDONLY takes no lock.
-    return await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return await (ctx.openFile ?? open)(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new SourceChangedError(`${path} disappeared before it was read`, path, { cause: error });
     if (code === 'ELOOP') throw new SourceChangedError(`${path} became a symbolic link; not followed`, path, { cause: error });
-    throw error;
+    throw new UnreadableSourceError(`${path} cannot be read (${code ?? (error as Error).message})`, path, { cause: error });
   }
 }
 
@@ -133,18 +135,28 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
   const sidecarStamp = work.sidecars.get(rec.name);
   let sidecar: { name: string; bytes: Uint8Array } | undefined;
   let sidecarSlice;
+  const sidecarIssues: string[] = [];
   if (sidecarStamp) {
-    const bytes = await readSidecar(join(dir, sidecarStamp.name), sidecarStamp);
-    sidecar = { name: sidecarStamp.name, bytes };
-    sidecarSlice = await builder.addBuffer(posix.join(work.batch, sidecarStamp.name), bytes, new Date(sidecarStamp.mtimeMs));
+    const bytes = await readSidecar(ctx, join(dir, sidecarStamp.name), sidecarStamp).catch((error: unknown) => {
+      if (error instanceof UnreadableSourceError) return sidecarIssues.push(`${sidecarStamp.name}: ${error.message}; recording shipped without it`), undefined;
+      throw error;
+    });
+    if (bytes) {
+      sidecar = { name: sidecarStamp.name, bytes };
+      sidecarSlice = await builder.addBuffer(posix.join(work.batch, sidecarStamp.name), bytes, new Date(sidecarStamp.mtimeMs));
+    }
   }
   const path = join(dir, rec.name);
-  const file = await openReadOnly(path);
+  const file = await openReadOnly(ctx, path);
   let slice;
   try {
     const st = await file.stat();
     if (st.size !== rec.size) throw new SourceChangedError(`${path} changed size since it was scanned (${rec.size} → ${st.size})`, path);
     slice = await builder.addFile(relativePath, file, rec.size, new Date(rec.mtimeMs), path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') throw new UnreadableSourceError(`${path} cannot be read (${code})`, path, { cause: error });
+    throw error;
   } finally {
     await file.close();
   }
@@ -157,14 +169,14 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
     contentType: contentTypeOf(rec.name),
     mtime: mtime.toISOString(),
     meta,
-    issues,
+    issues: [...sidecarIssues, ...issues],
     ...(sidecarSlice ? { sidecar: sidecarSlice } : {}),
   };
 }
 
-async function readSidecar(path: string, stamp: FileStamp): Promise<Buffer> {
-  if (stamp.size > MAX_SIDECAR_BYTES) throw new SourceChangedError(`${path} is ${stamp.size} bytes; sidecars are limited to ${MAX_SIDECAR_BYTES}`, path);
-  const file = await openReadOnly(path);
+async function readSidecar(ctx: Pick<ShipContext, 'openFile'>, path: string, stamp: FileStamp): Promise<Buffer> {
+  if (stamp.size > MAX_SIDECAR_BYTES) throw new UnreadableSourceError(`${path} is ${stamp.size} bytes; sidecars are limited to ${MAX_SIDECAR_BYTES}`, path);
+  const file = await openReadOnly(ctx, path);
   try {
     const bytes = await readFile(file);
     if (bytes.length !== stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned`, path);

@@ -94,3 +94,14 @@ export function httpStatusOf(error: unknown): number {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A source file exists but cannot be read (permissions, I/O error); it stays in the backlog. */
+export class UnreadableSourceError extends FerryError {
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super('fatal', message, options);
+  }
+}

@@ -11,6 +11,7 @@ import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { Agent } from '../../agent/agent.ts';
+import { open } from 'node:fs/promises';
 import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
@@ -191,6 +192,37 @@ describe('agent shipping', () => {
     mkdirSync(out);
     execFileSync('tar', ['-xf', file, '-C', out]);
     expect(execFileSync('ls', [join(out, '000009')], { encoding: 'utf8' }).trim().split('\n').sort()).toEqual([...names].sort());
+    agent.close();
+  });
+
+  it('ships the rest of a batch around an unreadable recording, reports it, and keeps it in the backlog', async () => {
+    const recs = writeTree(ctx.root, 1, 10);
+    const bad = recs[3]!;
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    let failing = true;
+    const agent = new Agent({
+      config: ctx.config,
+      store,
+      clock: new ManualClock(new Date()),
+      log: silentLogger,
+      notifier: { notify: async (a) => void alerts.push(a) },
+      verify: 'read-back',
+      retryDelayMs: () => 1,
+      openFile: async (path, flags) => {
+        if (failing && path.endsWith(bad.name)) throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
+        return open(path, flags);
+      },
+    });
+    const first = await agent.cycle();
+    expect(first).toMatchObject({ packs: 1, recordings: 9, failed: 0 });
+    expect((await manifests(store))[0]!.members.map((m) => m.path)).not.toContain(bad.path);
+    expect(alerts.some((a) => a.subject.includes(bad.name))).toBe(true);
+    expect(agent.statusSnapshot().sources[0]?.backlog).toMatchObject({ recordings: 1 });
+    failing = false;
+    const second = await agent.cycle();
+    expect(second).toMatchObject({ packs: 1, recordings: 1 });
+    expect(agent.statusSnapshot().sources[0]?.backlog.recordings).toBe(0);
     agent.close();
   });
 });

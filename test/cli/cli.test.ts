@@ -1,0 +1,69 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTree } from '../support/recorder-tree.ts';
+import { Journal } from '../../agent/journal.ts';
+import { renderBar } from '../../cli/progress.ts';
+
+// The `ferry` command as an administrator meets it: real process, real files.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+
+function ferry(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: mkdtempSync(join(tmpdir(), 'ferry-home-')), ...env }, timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ferry CLI', () => {
+  it('refuses a bad config with every problem and its path, exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, 'site: Bad Site\nstate: ./s\nshipping: { partSizeMiB: 2 }\nsources:\n  - { name: rec, type: recordings, path: "" }\n  - { name: rec, type: recordings, path: /x, quietSeconds: -1 }\n');
+    const r = ferry(['agent', 'run', '--config', file, '--once']);
+    expect(r.code).toBe(2);
+    for (const p of ['site:', 'shipping.partSizeMiB:', 'sources[0].path: path is required', 'sources[1].quietSeconds:', 'sources[1].name: duplicate source name']) expect(r.stderr).toContain(p);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
+  });
+
+  it('says clearly when no cloud is configured or running', () => {
+    const r = ferry(['calls', 'search', '--site', 'demo']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no cloud configured and no local cloud running/);
+    expect(r.stderr).toMatch(/ferry start/);
+  });
+
+  it('shows backlog, oldest unshipped batch, losses and totals', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
+    const root = join(dir, 'rec');
+    writeTree(root, 3, 4, { ageMs: 7200_000 });
+    const state = join(dir, 'state');
+    const j = new Journal(state);
+    j.begin({ packId: 'p1', source: 'rec', batch: '000001', packKey: 'k', manifestKey: 'm', files: [] });
+    j.published('p1', 40, 4_000_000);
+    j.lost({ source: 'rec', batch: '000000', files: ['a.wav', 'b.wav'], reason: 'deleted by the recorder before it was shipped', at: '2026-01-01T00:00:00.000Z' });
+    j.close();
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${root} }\n`);
+    const json = ferry(['agent', 'status', '--config', file, '--json']);
+    expect(json.code).toBe(0);
+    const s = JSON.parse(json.stdout);
+    expect(s.backlog).toMatchObject({ batches: 3, recordings: 12, oldestBatch: '000001' });
+    expect(s.backlog.oldestAgeSec).toBeGreaterThan(7000);
+    expect(s.totals).toMatchObject({ packs: 1, recordings: 40, lostBatches: 1, lostRecordings: 2 });
+    const text = ferry(['agent', 'status', '--config', file]);
+    expect(text.stdout).toMatch(/backlog\s+3 batch\(es\), 12 recording\(s\)/);
+    expect(text.stdout).toMatch(/oldest unshipped\s+000001 \(2\.0 h old\)/);
+    expect(text.stdout).toMatch(/lost\s+1 batch\(es\), 2 recording\(s\)/);
+  });
+
+  it('renders a progress bar', () => {
+    expect(renderBar({ phase: 'ship', packsDone: 5, packsTotal: 10, recordings: 500, bytes: 15_000_000 }, 3, 10)).toBe('[#####-----] 5/10 packs  500 recordings  15.0 MB  5.0 MB/s');
+  });
+
+  it('prints help listing every command', () => {
+    const r = ferry(['--help']);
+    for (const c of ['start', 'agent', 'calls', 'catalogue']) expect(r.stdout).toContain(c);
+  });
+});
