@@ -55,3 +55,36 @@ export function isPackManifestKey(key: string): boolean {
   const parsed = parseKey(key);
   return parsed?.dataClass === 'manifests' && parsed.rest.startsWith('recordings/') && key.endsWith('.json');
 }
+
+/** Data class of each artefact-producing source type. */
+export const ARTEFACT_CLASS = { rotated: 'backups', binlog: 'logs', archive: 'archives' } as const satisfies Record<string, DataClass>;
+export type ArtefactSourceType = keyof typeof ARTEFACT_CLASS;
+
+/** File names become key segments: keep letters, digits and `._-`, replace the rest. */
+export function safeKeySegment(name: string): string {
+  const base = name.split('/').pop() ?? name;
+  const safe = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_');
+  return safe.slice(-120) || '_';
+}
+
+/**
+ * `{class}/{site}/{source}/{yyyy}/{mm}/{dd}/{artefactId}-{name}`: one immutable object per
+ * artefact version; an overwritten slot on the site yields a new object, never a replaced one.
+ * Partial (still-active) log segments live under `…/{source}/partial/` so lifecycle and purge
+ * can treat them apart.
+ */
+export function artefactKey(site: string, type: ArtefactSourceType, source: string, artefactId: string, name: string, at: Date, partial = false): string {
+  const cls = ARTEFACT_CLASS[type];
+  return `${sitePrefix(cls, site)}${source}/${partial ? 'partial/' : ''}${datePath(at)}/${artefactId}-${safeKeySegment(name)}`;
+}
+
+/** `manifests/{site}/{class}/{source}/{artefactId}.json`: the commit record of one artefact. */
+export function artefactManifestKey(site: string, type: ArtefactSourceType, source: string, artefactId: string): string {
+  return `${sitePrefix('manifests', site)}${ARTEFACT_CLASS[type]}/${source}/${artefactId}.json`;
+}
+
+/** True for the key of an artefact manifest (backups, logs, archives). */
+export function isArtefactManifestKey(key: string): boolean {
+  const parsed = parseKey(key);
+  return parsed?.dataClass === 'manifests' && /^(backups|logs|archives)\/[a-z0-9][a-z0-9-]*\/a[0-9a-f]{23}\.json$/.test(parsed.rest);
+}
