@@ -59,7 +59,7 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
 
   say('Starting the embedded local cloud (S3 stand-in, DynamoDB stand-in, catalogue API)…');
   const cloud = await startLocalCloud({ directory: join(home, 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile() });
-  say(`  catalogue API  ${cloud.apiUrl}\n  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}\n  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`);
+  say(`  web page       ${cloud.apiUrl}/  (search and play calls in a browser)\n  catalogue API  ${cloud.apiUrl}\n  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}\n  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`);
 
   const recorderRoot = join(demo, 'recorder');
   const configFile = join(demo, 'agent.yaml');

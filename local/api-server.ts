@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -13,7 +14,8 @@ import { jsonLog, type Log } from '../functions/shared/log.ts';
 
 // Local stand-in for API Gateway + Lambda: a plain node:http server that turns each request
 // into an HTTP API v2 event, runs the same handlers the cloud runs, and pipes their result.
-// Also POST /internal/s3-events, where the local S3's notifications can be forwarded.
+// Also POST /internal/s3-events, where the local S3's notifications can be forwarded, and the
+// compliance officer's page (web/): GET / and its assets under /web/.
 
 export interface ApiServerDeps {
   blobs: BlobStore;
@@ -57,6 +59,24 @@ function route(path: string): Route | undefined {
     }
   }
   return undefined;
+}
+
+// Only these files are served, looked up by exact path: a request path never reaches the
+// file system, so there is no traversal to defend against.
+const WEB_DIR = new URL('../web/', import.meta.url);
+const WEB_FILES = new Map([
+  ['/', { file: 'index.html', type: 'text/html; charset=utf-8' }],
+  ['/web/app.js', { file: 'app.js', type: 'text/javascript; charset=utf-8' }],
+  ['/web/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
+]);
+const WEB_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** Read per request, so an edited page shows on reload. */
+async function webFile(asset: { file: string; type: string }, method: string): Promise<HttpResult> {
+  if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD' });
+  const body = await readFile(new URL(asset.file, WEB_DIR));
+  const headers = { 'Content-Type': asset.type, 'Content-Length': String(body.length), 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': WEB_CSP };
+  return { statusCode: 200, headers, body: body.toString('utf8') };
 }
 
 /** The HTTP API v2 event API Gateway would build for this request. */
@@ -143,6 +163,8 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     if (url.pathname === '/internal/s3-events') {
       return method === 'POST' ? ingestRoute(req) : json(405, { error: 'MethodNotAllowed', message: 'use POST' }, { Allow: 'POST' });
     }
+    const asset = WEB_FILES.get(url.pathname);
+    if (asset) return webFile(asset, method);
     const matched = route(url.pathname);
     if (!matched) return json(404, { error: 'NotFound', message: `no route for ${method} ${url.pathname}` });
     if (method === 'OPTIONS') return { statusCode: 204, headers: { 'Access-Control-Max-Age': '600' }, body: '' };

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -103,5 +104,46 @@ describe('local API server (real HTTP)', () => {
     expect(await absent.json()).toMatchObject({ error: 'NotFoundError' });
     const post = await fetch(`${server.url}/sites/site-a/recordings`, { method: 'POST' });
     expect(post.status).toBe(405);
+  });
+
+  it('serves the web page at / and its assets under /web/ with the right content types', async () => {
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await page.text();
+    expect(html).toMatch(/<audio id="audio" controls/);
+    // Relative references only, so the page works under any base path.
+    expect(html).toContain('src="web/app.js"');
+    expect(html).toContain('href="web/style.css"');
+    expect(Number(page.headers.get('content-length'))).toBe(Buffer.byteLength(html));
+    const js = await fetch(`${server.url}/web/app.js`);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await js.text()).toContain('/audio');
+    const css = await fetch(`${server.url}/web/style.css`);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(css.headers.get('x-content-type-options')).toBe('nosniff');
+    await css.arrayBuffer();
+    const head = await fetch(`${server.url}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    const post = await fetch(`${server.url}/`, { method: 'POST' });
+    expect(post.status).toBe(405);
+  });
+
+  it('serves only the known web files: no other file, no directory traversal', async () => {
+    // fetch() would normalise '..' away, so these paths go out as raw request lines.
+    const rawGet = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(server.url);
+        request({ hostname, port, path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject).end();
+      });
+    for (const path of ['/web/', '/web/index.html', '/web/nope.js', '/web/../package.json', '/web/%2e%2e/package.json', '/web/..%2fpackage.json', '/web//app.js', '/index.html', '/web/app.js/', '/web/APP.JS']) {
+      expect(await rawGet(path), path).toBe(404);
+    }
+    expect(await rawGet('/web/app.js?v=1')).toBe(200);
   });
 });
