@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { CallMetadata } from '../../core/manifest.ts';
-import { formatIsoWithOffset } from '../../core/metadata.ts';
+import { formatIsoWithOffset } from '../../core/time-format.ts';
 import { callWav, createRng, loadPhraseBank, mixSeed, type PhraseBank } from './audio.ts';
 
 // A ContactStore-like recordings tree: `root/000123/` batch directories of recordings, each

@@ -4,14 +4,12 @@ import { callMetadataSchema } from '../../core/manifest.ts';
 import {
   DEFAULT_SIDECAR_FIELDS,
   createMetadataExtractor,
-  formatIsoWithOffset,
   metadataConfigSchema,
   parseMetadataConfig,
-  timeZoneOffsetMs,
-  wallTimeToInstant,
   type MetadataConfigInput,
   type MetadataInput,
 } from '../../core/metadata.ts';
+import { formatIsoWithOffset, timeZoneOffsetMs, wallTimeToInstant } from '../../core/time-format.ts';
 
 const MTIME = new Date('2024-06-01T12:00:00Z');
 const bytes = (text: string) => new TextEncoder().encode(text);
