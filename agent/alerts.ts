@@ -29,6 +29,8 @@ function runCommand(command: string, alert: Alert): Promise<void> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`alert command exited ${code}: ${stderr.trim().slice(0, 200)}`))));
+    // A hook that exits without reading its input must not crash the agent (EPIPE).
+    child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(alert));
   });
 }
