@@ -1,0 +1,58 @@
+import { describe, it, expect } from 'vitest';
+import { selectWork, findLosses } from '../../agent/sources/recordings.ts';
+import { recordingsSourceSchema } from '../../core/config.ts';
+import { ManualClock } from '../../core/clock.ts';
+import type { ScannedBatch } from '../../agent/sources/scan.ts';
+import type { FileStamp } from '../../agent/journal.ts';
+
+const NOW = new Date('2026-03-01T12:00:00Z');
+const source = recordingsSourceSchema.parse({ name: 'cs', type: 'recordings', path: '/r', closeAfterFiles: 3, quietSeconds: 600, settleSeconds: 5 });
+const resolver = { sidecarNameFor: (name: string, siblings: ReadonlySet<string>) => (siblings.has(name.replace('.wav', '.xml')) ? name.replace('.wav', '.xml') : undefined) };
+
+function batch(name: string, ages: number[], opts: { dirAge?: number; sidecars?: boolean } = {}): ScannedBatch {
+  const files = new Map<string, FileStamp>();
+  ages.forEach((age, i) => {
+    files.set(`c${i}.wav`, { name: `c${i}.wav`, size: 100, mtimeMs: NOW.getTime() - age * 1000 });
+    if (opts.sidecars) files.set(`c${i}.xml`, { name: `c${i}.xml`, size: 10, mtimeMs: NOW.getTime() - age * 1000 });
+  });
+  return { batch: name, dirMtimeMs: NOW.getTime() - (opts.dirAge ?? Math.min(...ages)) * 1000, files };
+}
+
+const none = () => false;
+
+describe('batch selection', () => {
+  it('ships closed batches oldest first, whatever their names', () => {
+    const scanned = [batch('b', [900, 800, 700]), batch('a', [100, 90, 80]), batch('c', [5000, 4000, 3000])];
+    const { ready } = selectWork(source, scanned, none, resolver, new ManualClock(NOW));
+    expect(ready.map((w) => w.batch)).toEqual(['c', 'b', 'a']);
+  });
+
+  it('closes a batch by count, or by quiet time, and waits for files to settle', () => {
+    const clock = new ManualClock(NOW);
+    const full = batch('full', [60, 50, 40]); // 3 files = closeAfterFiles
+    const partialQuiet = batch('quiet', [700, 650]); // 2 files, nothing changed for 650 s > 600
+    const partialBusy = batch('busy', [100, 10]); // 2 files, changed 10 s ago
+    const settling = batch('settling', [60, 50, 2]); // full, but one file written 2 s ago (< 5 s)
+    const { ready, backlog } = selectWork(source, [full, partialQuiet, partialBusy, settling], none, resolver, clock);
+    expect(ready.map((w) => w.batch).sort()).toEqual(['full', 'quiet']);
+    expect(backlog).toMatchObject({ batches: 4, recordings: 10, bytes: 1000 });
+    expect(backlog.oldest?.batch).toBe('quiet');
+  });
+
+  it('skips what is shipped and pairs recordings with their sidecars', () => {
+    const b = batch('x', [100, 100, 100], { sidecars: true });
+    const { ready } = selectWork(source, [b], (_batch, f) => f.name === 'c0.wav', resolver, new ManualClock(NOW));
+    expect(ready[0]?.recordings.map((r) => r.name)).toEqual(['c1.wav', 'c2.wav']);
+    expect([...(ready[0]?.sidecars.keys() ?? [])]).toEqual(['c1.wav', 'c2.wav']);
+  });
+
+  it('reports as lost what was pending and disappeared, not what was shipped meanwhile', () => {
+    const prev = new Map<string, FileStamp[]>([
+      ['gone', [{ name: 'a.wav', size: 1, mtimeMs: 1 }, { name: 'b.wav', size: 1, mtimeMs: 1 }]],
+      ['shipped', [{ name: 'c.wav', size: 1, mtimeMs: 1 }]],
+      ['still', [{ name: 'd.wav', size: 1, mtimeMs: 1 }]],
+    ]);
+    const now: ScannedBatch[] = [{ batch: 'still', dirMtimeMs: 0, files: new Map([['d.wav', { name: 'd.wav', size: 1, mtimeMs: 1 }]]) }];
+    expect(findLosses(prev, now, (b) => b === 'shipped')).toEqual([{ batch: 'gone', files: ['a.wav', 'b.wav'] }]);
+  });
+});
