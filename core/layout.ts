@@ -88,3 +88,15 @@ export function isArtefactManifestKey(key: string): boolean {
   const parsed = parseKey(key);
   return parsed?.dataClass === 'manifests' && /^(backups|logs|archives)\/[a-z0-9][a-z0-9-]*\/a[0-9a-f]{23}\.json$/.test(parsed.rest);
 }
+
+// ---- Prefixes per data class, for lifecycle rules and IAM policies (infra/) ----
+
+/** Prefix of a whole data class, e.g. `recordings/`: what lifecycle rules filter on. */
+export function classPrefix(dataClass: DataClass): string {
+  return `${dataClass}/`;
+}
+
+/** Every prefix one site writes under, one per data class: what its IAM policies are scoped to. */
+export function sitePrefixes(site: string): string[] {
+  return DATA_CLASSES.map((dataClass) => sitePrefix(dataClass, site));
+}

@@ -1,0 +1,88 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+// The two authenticated entry points for compliance officers:
+//  - the catalogue API, an HTTP API whose every route takes IAM (SigV4) authorization;
+//  - replay, a Lambda Function URL with AWS_IAM auth and response streaming (API Gateway HTTP
+//    APIs buffer responses, so they cannot stream audio).
+// Replay links are SigV4-presigned requests (X-Amz-Expires=300): a browser can follow one for
+// five minutes, then it is refused. Nothing is ever anonymous; who asked is in the audit trail.
+
+/** Every route of the API and the function behind it (functions/catalogue, functions/artefacts). */
+export const API_ROUTES = {
+  '/sites/{site}/recordings': 'catalogue',
+  '/sites/{site}/recordings/{rid}': 'catalogue',
+  '/sites/{site}/artefacts': 'artefacts',
+  '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
+} as const;
+
+export interface CatalogueApiProps {
+  catalogueFunction: lambda.IFunction;
+  artefactsFunction: lambda.IFunction;
+  replayFunction: lambda.IFunction;
+  logsKey: kms.IKey;
+  accessLogRetentionDays: number;
+}
+
+export class CatalogueApi extends Construct {
+  readonly api: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly replayUrl: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: CatalogueApiProps) {
+    super(scope, id);
+    this.api = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'Ferry catalogue API: recordings and artefacts (IAM authorization on every route)',
+      defaultAuthorizer: new HttpIamAuthorizer(),
+      createDefaultStage: false,
+    });
+    const integrations = {
+      catalogue: new HttpLambdaIntegration('Catalogue', props.catalogueFunction),
+      artefacts: new HttpLambdaIntegration('Artefacts', props.artefactsFunction),
+    };
+    for (const [path, target] of Object.entries(API_ROUTES)) {
+      this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: integrations[target] });
+    }
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetentionDays,
+      encryptionKey: props.logsKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stage = this.api.addStage('Stage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            caller: '$context.identity.userArn',
+            route: '$context.routeKey',
+            status: '$context.status',
+            ip: '$context.identity.sourceIp',
+          }),
+        ),
+      },
+    });
+
+    this.replayUrl = props.replayFunction.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.AWS_IAM,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
+  }
+
+  /** The API's base URL (the `$default` stage has no path segment). */
+  get url(): string {
+    return this.stage.url;
+  }
+}

@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { NAME_PATTERN } from '../core/layout.ts';
+
+// The deployment's configuration: sites, Object Lock, tiers, replication, log retention.
+// Adding a site is one entry in `sites`. The CDK app reads it once (defaults below, or a JSON
+// file named by `-c ferryConfig=path.json`), validates it, and lists every problem with its
+// path (`sites[1].retentionDays: …`) so an operator fixes them all in one go.
+
+const name = z.string().regex(NAME_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit');
+const days = (min: number) => z.number().int().min(min).max(36_500);
+/** An AWS account id or an IAM principal ARN (role, user, root). */
+const principal = z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/, 'must be a 12-digit account id or an IAM role/user/root ARN');
+/** EventBridge Scheduler / EventBridge cron body: six fields, e.g. `0 2 * * ? *`. */
+const cron = z.string().regex(/^\S+( \S+){5}$/, 'must be a six-field cron expression, e.g. "0 2 * * ? *"');
+
+export const siteSchema = z
+  .object({
+    name,
+    /** When the backup window and the purge run (UTC); absent means on demand only. */
+    schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
+    /** Recordings younger than this are never purged. */
+    retentionDays: days(1),
+    agent: z
+      .object({
+        /**
+         * Who may assume the site's agent role. Default: this account (any identity in it that is
+         * itself allowed sts:AssumeRole on the role), always with the external id below.
+         */
+        principal: principal.optional(),
+        /** Required on every AssumeRole of the agent role; default `ferry-agent-{site}`. */
+        externalId: z.string().min(2).max(1224).regex(/^[\w+=,.@:/-]+$/, 'must use only letters, digits and +=,.@:/-').optional(),
+        /** IAM Roles Anywhere trust anchor: the agent host then authenticates with an X.509 certificate. */
+        rolesAnywhereTrustAnchorArn: z.string().regex(/^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor\/[\w-]+$/, 'must be a Roles Anywhere trust anchor ARN').optional(),
+      })
+      .strict()
+      .default({}),
+    /** Who may assume the site's read-only DR role; none means the role exists but nobody can use it yet. */
+    drReaders: z.array(principal).default([]),
+  })
+  .strict();
+export type SiteConfig = z.infer<typeof siteSchema>;
+
+export const lifecycleSchema = z
+  .object({
+    packsToGlacierIrDays: days(30).default(30),
+    packsToDeepArchiveDays: days(90).default(365),
+    /** Backups and logs go to Standard-IA (S3 requires at least 30 days in Standard first). */
+    backupsToIaDays: days(30).default(30),
+    archivesToIaDays: days(30).default(30),
+    abortIncompleteMultipartDays: days(1).default(7),
+    /** A noncurrent version (only the purge makes them) is kept this long, then expired. */
+    noncurrentVersionExpirationDays: days(1).default(30),
+  })
+  .strict()
+  .refine((l) => l.packsToDeepArchiveDays >= l.packsToGlacierIrDays + 90, {
+    message: 'packsToDeepArchiveDays must be at least 90 days after packsToGlacierIrDays (Glacier IR minimum storage duration)',
+    path: ['packsToDeepArchiveDays'],
+  });
+export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
+
+export const deploymentConfigSchema = z
+  .object({
+    /** Prefix of the stack names: `{prefix}-stateful`, `{prefix}-processing`. */
+    stackPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/, 'must be a letter then letters, digits or dashes').default('Ferry'),
+    /** Fixed environment; absent keeps the stacks environment-agnostic (synth needs no credentials). */
+    env: z.object({ account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region such as eu-west-1') }).strict().optional(),
+    sites: z.array(siteSchema).min(1, 'at least one site is required'),
+    objectLock: z
+      .object({
+        /** governance: privileged users (s3:BypassGovernanceRetention) can shorten it; compliance: nobody can, not even root. */
+        mode: z.enum(['governance', 'compliance']).default('governance'),
+        defaultRetentionDays: days(1).default(30),
+      })
+      .strict()
+      .default({}),
+    lifecycle: lifecycleSchema.default({}),
+    replication: z
+      .object({
+        destinationBucketArn: z.string().regex(/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket ARN'),
+        kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/, 'must be a KMS key ARN in the destination region'),
+      })
+      .strict()
+      .optional(),
+    logs: z
+      .object({
+        /** CloudWatch retention of the ingest function's logs. */
+        functionRetentionDays: days(1).default(90),
+        /** Catalogue and replay log groups hold the audit trail (every search, listen, download). */
+        auditRetentionDays: days(1).default(731),
+        /** S3 server access logs of the data bucket. */
+        accessLogExpirationDays: days(1).default(365),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.sites.forEach((site, i) => {
+      if (seen.has(site.name)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `site "${site.name}" is listed twice` });
+      seen.add(site.name);
+      // A recording under Object Lock cannot be purged: retention shorter than the lock is a promise the purge cannot keep.
+      if (site.retentionDays < config.objectLock.defaultRetentionDays) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sites', i, 'retentionDays'],
+          message: `must be at least objectLock.defaultRetentionDays (${config.objectLock.defaultRetentionDays}): locked objects cannot be purged earlier`,
+        });
+      }
+    });
+  });
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
+
+/** Two demo sites, governance lock for 30 days, default tiers, no replication. */
+export const DEFAULT_CONFIG: DeploymentConfigInput = {
+  sites: [
+    { name: 'site-a', retentionDays: 365, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } },
+    { name: 'site-b', retentionDays: 730, schedule: { backupCron: '30 2 * * ? *', purgeCron: '0 6 ? * SUN *' } },
+  ],
+};
+
+export class DeploymentConfigError extends Error {
+  constructor(readonly problems: string[], options?: ErrorOptions) {
+    super(`invalid Ferry deployment configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, options);
+    this.name = 'DeploymentConfigError';
+  }
+}
+
+function pathOf(path: (string | number)[]): string {
+  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${part}` : part), '');
+}
+
+/** Validates a configuration object; DeploymentConfigError lists every problem with its path. */
+export function parseDeploymentConfig(input: unknown): DeploymentConfig {
+  const parsed = deploymentConfigSchema.safeParse(input);
+  if (!parsed.success) throw new DeploymentConfigError(parsed.error.issues.map((i) => `${pathOf(i.path) || '(root)'}: ${i.message}`));
+  return parsed.data;
+}
+
+/** The configuration named by the `ferryConfig` context value (a JSON file path), or the defaults. */
+export function loadDeploymentConfig(file: string | undefined, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): DeploymentConfig {
+  if (file === undefined || file === '') return parseDeploymentConfig(DEFAULT_CONFIG);
+  let text: string;
+  try {
+    text = read(file);
+  } catch (cause) {
+    throw new DeploymentConfigError([`${file}: cannot be read (${(cause as Error).message})`], { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new DeploymentConfigError([`${file}: not valid JSON (${(cause as Error).message})`], { cause });
+  }
+  return parseDeploymentConfig(json);
+}

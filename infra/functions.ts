@@ -1,0 +1,181 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
+import type { DeploymentConfig } from './config.ts';
+import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
+import { objectsArn, viaService } from './names.ts';
+
+// The Lambda handlers of functions/ (ingest, catalogue, artefacts, replay), bundled by the
+// local esbuild (no Docker), each with its own role holding exactly what its handler calls and
+// its own KMS-encrypted, retained log group. The catalogue, artefacts and replay log groups are
+// the audit trail (functions/shared/audit.ts writes one JSON line per search, listen and
+// download to stdout, which CloudWatch keeps), so they keep `logs.auditRetentionDays` and
+// survive the stack.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay';
+
+/** Entry file of a function folder (`functions/{name}/handler.ts`), exporting `handler`. */
+export function functionEntry(name: FunctionName): string {
+  return join(ROOT, 'functions', name, 'handler.ts');
+}
+
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
+
+export interface FerryFunctionsProps {
+  config: DeploymentConfig;
+  bucketName: string;
+  dataKey: kms.IKey;
+  logsKey: kms.IKey;
+  table: dynamodb.ITable;
+  indexArns: string[];
+}
+
+interface FunctionSpec {
+  name: FunctionName;
+  description: string;
+  timeout: Duration;
+  memorySize: number;
+  audited: boolean;
+}
+
+const SPECS: Record<FunctionName, FunctionSpec> = {
+  ingest: { name: 'ingest', description: 'Ferry: ingest (manifest to catalogue entries)', timeout: Duration.seconds(60), memorySize: 512, audited: false },
+  catalogue: { name: 'catalogue', description: 'Ferry: catalogue API (search, get)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
+  artefacts: { name: 'artefacts', description: 'Ferry: artefacts API (backups list, restore plan)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
+  // Streams one recording out of its pack; an hour of 8 kHz audio at a slow client takes a while.
+  replay: { name: 'replay', description: 'Ferry: replay (byte-range stream from the pack)', timeout: Duration.minutes(5), memorySize: 512, audited: true },
+};
+
+export class FerryFunctions extends Construct {
+  readonly ingest: NodejsFunction;
+  readonly catalogue: NodejsFunction;
+  readonly artefacts: NodejsFunction;
+  readonly replay: NodejsFunction;
+  readonly logGroups: Record<FunctionName, logs.LogGroup>;
+  readonly roles: Record<FunctionName, iam.Role>;
+
+  constructor(scope: Construct, id: string, private readonly props: FerryFunctionsProps) {
+    super(scope, id);
+    const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay) };
+    this.ingest = built.ingest.fn;
+    this.catalogue = built.catalogue.fn;
+    this.artefacts = built.artefacts.fn;
+    this.replay = built.replay.fn;
+    this.logGroups = { ingest: built.ingest.logGroup, catalogue: built.catalogue.logGroup, artefacts: built.artefacts.logGroup, replay: built.replay.logGroup };
+    this.roles = { ingest: built.ingest.role, catalogue: built.catalogue.role, artefacts: built.artefacts.role, replay: built.replay.role };
+    this.grantIngest();
+    this.grantCatalogue();
+    this.grantArtefacts();
+    this.grantReplay();
+  }
+
+  private build(spec: FunctionSpec): { fn: NodejsFunction; logGroup: logs.LogGroup; role: iam.Role } {
+    const { config, logsKey, bucketName, table } = this.props;
+    const id = spec.name.charAt(0).toUpperCase() + spec.name.slice(1);
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: spec.audited ? config.logs.auditRetentionDays : config.logs.functionRetentionDays,
+      encryptionKey: logsKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${spec.description}: execution role`,
+    });
+    // Only its own log group (no AWSLambdaBasicExecutionRole: that one writes anywhere).
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnLogGroup', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    const fn = new NodejsFunction(this, id, {
+      entry: functionEntry(spec.name),
+      handler: 'handler',
+      description: spec.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: spec.timeout,
+      memorySize: spec.memorySize,
+      role,
+      logGroup,
+      // The names functions/shared/deps.ts reads; AWS_REGION is set by Lambda itself.
+      environment: { BUCKET: bucketName, TABLE: table.tableName, NODE_OPTIONS: '--enable-source-maps' },
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // The SDK is bundled, not taken from the runtime: the versions in package-lock.json are the ones tested.
+        externalModules: [],
+        banner: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+      },
+    });
+    acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x, the Node line the handlers and their bundled dependencies are tested on; moving to 24.x is a deliberate upgrade');
+    return { fn, logGroup, role };
+  }
+
+  private allow(fn: NodejsFunction, sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+  }
+
+  private decryptViaS3(fn: NodejsFunction): void {
+    this.allow(fn, 'DecryptObjects', ['kms:Decrypt'], [this.props.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+  }
+
+  private tableKey(fn: NodejsFunction, write: boolean): void {
+    const actions = write ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt', 'kms:DescribeKey'];
+    this.allow(fn, 'TableKey', actions, [this.props.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+  }
+
+  /**
+   * Reads manifests and HEADs the object each one names (a pack, or a backup, log segment or
+   * archive: HEAD is authorised as s3:GetObject), then writes catalogue entries.
+   */
+  private grantIngest(): void {
+    const { bucketName, table } = this.props;
+    const readable = DATA_CLASSES.map((dataClass) => objectsArn(bucketName, classPrefix(dataClass)));
+    this.allow(this.ingest, 'ReadManifestsHeadObjects', ['s3:GetObject'], readable);
+    this.decryptViaS3(this.ingest);
+    this.allow(this.ingest, 'WriteCatalogue', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'], [table.tableArn]);
+    this.tableKey(this.ingest, true);
+    for (const dataClass of DATA_CLASSES) {
+      const why =
+        dataClass === 'manifests'
+          ? 'ingest reads any manifest of any site: it is the one writer of the catalogue for all sites'
+          : `ingest HEADs the ${dataClass} object a manifest names (any site) to check its size before cataloguing; HEAD needs s3:GetObject`;
+      acknowledgeWildcardResource(this.roles.ingest, objectsArn(bucketName, classPrefix(dataClass)), why);
+    }
+  }
+
+  private grantCatalogue(): void {
+    const { table, indexArns } = this.props;
+    this.allow(this.catalogue, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
+    this.tableKey(this.catalogue, false);
+  }
+
+  /** Lists artefacts and plans restores from the catalogue's main table (no index, no S3). */
+  private grantArtefacts(): void {
+    this.allow(this.artefacts, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [this.props.table.tableArn]);
+    this.tableKey(this.artefacts, false);
+  }
+
+  /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */
+  private grantReplay(): void {
+    const { bucketName, table } = this.props;
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    this.allow(this.replay, 'ReadCatalogueEntry', ['dynamodb:GetItem'], [table.tableArn]);
+    this.tableKey(this.replay, false);
+    this.allow(this.replay, 'ReadPacks', ['s3:GetObject'], [packs]);
+    this.decryptViaS3(this.replay);
+    acknowledgeWildcardResource(this.roles.replay, packs, 'replay streams a byte range of any site pack for compliance officers; the URL takes SigV4 (IAM) callers only and every listen is audited');
+  }
+}

@@ -1,0 +1,30 @@
+import { Aws } from 'aws-cdk-lib';
+
+// Names and ARNs the two stacks share without a cross-stack reference.
+//
+// The data bucket has a deterministic name (prefix, account, region). Every IAM statement in
+// either stack builds its object ARNs from that name and the pseudo parameters, so:
+//  - the processing stack needs no CloudFormation export for the bucket (no export lock);
+//  - a wildcard under a site prefix flattens to the same text when it is acknowledged and when
+//    cdk-nag checks it (a cross-stack token would become an import in between);
+//  - the agent configuration can name the bucket before the first deploy.
+// A retained bucket with a fixed name also means a torn-down stack cannot silently create a
+// second, empty data bucket: redeploying fails until the old bucket is imported or removed.
+
+export function dataBucketName(stackPrefix: string): string {
+  return `${stackPrefix.toLowerCase()}-data-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
+}
+
+export function bucketArn(bucketName: string): string {
+  return `arn:${Aws.PARTITION}:s3:::${bucketName}`;
+}
+
+/** ARN pattern of every object under a key prefix (`recordings/site-a/` → `…/recordings/site-a/*`). */
+export function objectsArn(bucketName: string, prefix: string): string {
+  return `${bucketArn(bucketName)}/${prefix}*`;
+}
+
+/** The service principal KMS sees when S3 or DynamoDB uses a key on a caller's behalf. */
+export function viaService(service: 's3' | 'dynamodb'): string {
+  return `${service}.${Aws.REGION}.amazonaws.com`;
+}

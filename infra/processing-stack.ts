@@ -1,0 +1,92 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { Construct } from 'constructs';
+import { classPrefix } from '../core/layout.ts';
+import { AlertTopic } from './alerts.ts';
+import { CatalogueApi } from './catalogue-api.ts';
+import type { DeploymentConfig } from './config.ts';
+import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
+import { FerryFunctions } from './functions.ts';
+import { acknowledge } from './nag.ts';
+import { bucketArn } from './names.ts';
+import { SiteAccess } from './site-access.ts';
+
+// Everything that can be torn down and redeployed without losing data: the functions, the
+// catalogue API and replay URL, the alert topic, each site's activity and roles, and (through
+// `workflows`) the state machines. Data lives in the stateful stack.
+
+export interface ProcessingStackProps extends StackProps {
+  config: DeploymentConfig;
+  bucketName: string;
+  dataKey: kms.IKey;
+  logsKey: kms.IKey;
+  catalogueTable: dynamodb.ITable;
+  catalogueIndexArns: string[];
+  /** EXTENSION POINT: builds the state machines, lock, schedules (infra/workflows/). */
+  workflows?: WorkflowsFactory;
+}
+
+export class ProcessingStack extends Stack {
+  readonly functions: FerryFunctions;
+  readonly api: CatalogueApi;
+  readonly alerts: AlertTopic;
+  readonly sites: SiteAccess[];
+  readonly workflowContext: WorkflowContext;
+
+  constructor(scope: Construct, id: string, props: ProcessingStackProps) {
+    super(scope, id, props);
+    const { config, bucketName, dataKey, logsKey, catalogueTable, catalogueIndexArns } = props;
+
+    this.functions = new FerryFunctions(this, 'Functions', { config, bucketName, dataKey, logsKey, table: catalogueTable, indexArns: catalogueIndexArns });
+    this.notifyIngest(bucketName);
+    this.api = new CatalogueApi(this, 'Catalogue', {
+      catalogueFunction: this.functions.catalogue,
+      artefactsFunction: this.functions.artefacts,
+      replayFunction: this.functions.replay,
+      logsKey,
+      accessLogRetentionDays: config.logs.auditRetentionDays,
+    });
+    this.alerts = new AlertTopic(this, 'Alerts');
+    this.sites = config.sites.map(
+      (site) => new SiteAccess(this, `Site-${site.name}`, { site, bucketName, dataKeyArn: dataKey.keyArn, stackPrefix: config.stackPrefix }),
+    );
+
+    this.workflowContext = {
+      config,
+      bucketName,
+      bucketArn: bucketArn(bucketName),
+      dataKey,
+      catalogueTable,
+      catalogueIndexArns,
+      alerts: this.alerts,
+      sites: this.sites.map((s, i) => ({ config: config.sites[i]!, activity: s.activity, agentRole: s.agentRole })),
+      functions: this.functions,
+      logsKey,
+    };
+    if (props.workflows) props.workflows(new Construct(this, 'Workflows'), this.workflowContext);
+
+    new CfnOutput(this, 'CatalogueApiUrl', { value: this.api.url, description: 'Catalogue API (SigV4, service execute-api)' });
+    new CfnOutput(this, 'ReplayUrl', { value: this.api.replayUrl.url, description: 'Replay Function URL (SigV4, service lambda; presign for short-lived links)' });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
+  }
+
+  /**
+   * Manifests → ingest, as an S3 event notification filtered on `manifests/…json` (the handler
+   * takes S3 events and skips non-recording manifests). The bucket is imported by name: a
+   * notification set from the stateful stack would make the two stacks depend on each other.
+   * CDK applies it with its BucketNotifications custom resource, which only adds its own
+   * configuration and leaves any other notification on the bucket alone.
+   */
+  private notifyIngest(bucketName: string): void {
+    const bucket = s3.Bucket.fromBucketName(this, 'DataBucket', bucketName);
+    bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(this.functions.ingest), { prefix: classPrefix('manifests'), suffix: '.json' });
+    const handler = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
+    // Its own policy is scoped to this bucket; only its log permissions come from a managed policy.
+    if (handler) {
+      acknowledge(handler, 'AwsSolutions-IAM4', 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole', 'CDK BucketNotifications handler (runs at deploy time only) is built with the basic execution managed policy; CDK offers no option to replace it');
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { DeploymentConfig } from './config.ts';
+import { acknowledgeWildcardResource } from './nag.ts';
+
+// Optional cross-region replication of the data bucket to a DR bucket (another region, maybe
+// another account). The destination must already exist with versioning and Object Lock on,
+// and its KMS key must let this role encrypt. The role is written out here rather than left
+// to the Bucket construct because an Object Lock source needs the retention and legal-hold
+// reads too (replicas keep their lock).
+
+export type ReplicationConfig = NonNullable<DeploymentConfig['replication']>;
+
+export interface ReplicationProps {
+  config: ReplicationConfig;
+  /** ARN of the source bucket, known before the bucket exists (its name is fixed by the caller). */
+  sourceBucketArn: string;
+  sourceKey: kms.IKey;
+}
+
+export class Replication extends Construct {
+  readonly role: iam.Role;
+  readonly rules: s3.ReplicationRule[];
+
+  constructor(scope: Construct, id: string, props: ReplicationProps) {
+    super(scope, id);
+    const { config, sourceBucketArn, sourceKey } = props;
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('s3.amazonaws.com'),
+      description: 'Ferry: replicates the data bucket to the DR bucket',
+    });
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetReplicationConfiguration', 's3:ListBucket'], resources: [sourceBucketArn] }));
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObjectVersionForReplication', 's3:GetObjectVersionAcl', 's3:GetObjectVersionTagging', 's3:GetObjectRetention', 's3:GetObjectLegalHold'],
+        resources: [`${sourceBucketArn}/*`],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${config.destinationBucketArn}/*`] }),
+    );
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [sourceKey.keyArn] }));
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [config.kmsKeyArn] }));
+    acknowledgeWildcardResource(this.role, `${sourceBucketArn}/*`, 'replication reads every object version of the data bucket: replicating the whole bucket is the point of DR');
+    acknowledgeWildcardResource(this.role, `${config.destinationBucketArn}/*`, 'replication writes a replica of every object into the DR bucket, under the same keys');
+
+    this.rules = [
+      {
+        id: 'dr',
+        priority: 0,
+        destination: s3.Bucket.fromBucketArn(this, 'Destination', config.destinationBucketArn),
+        kmsKey: kms.Key.fromKeyArn(this, 'DestinationKey', config.kmsKeyArn),
+        sseKmsEncryptedObjects: true,
+        // Purge deletes versions, which never replicate; delete markers are not replicated either,
+        // so the DR copy is only thinned by its own lifecycle.
+        deleteMarkerReplication: false,
+      },
+    ];
+  }
+}

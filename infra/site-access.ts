@@ -1,0 +1,109 @@
+import { CfnOutput, Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnProfile } from 'aws-cdk-lib/aws-rolesanywhere';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { SiteConfig } from './config.ts';
+import { acknowledgeWildcardResource } from './nag.ts';
+import { sitePrefixes } from '../core/layout.ts';
+import { objectsArn } from './names.ts';
+import { agentStatements, drReaderStatements } from './site-policies.ts';
+
+// One site's identities in the cloud: its activity (the agent polls it; no inbound connection
+// to the site), its agent role (add-only, see site-policies.ts) and its DR read role.
+//
+// How an agent host gets credentials for its role (docs/deploy.md has the steps):
+//  - default: an IAM user per site whose only permission is sts:AssumeRole on this role, its
+//    access key in the agent host's ~/.aws/credentials, and a profile with `role_arn` and
+//    `external_id`; the SDK assumes the role and refreshes the session by itself;
+//  - with `agent.rolesAnywhereTrustAnchorArn`: IAM Roles Anywhere, the host holds an X.509
+//    certificate whose CN is `ferry-agent-{site}` and `aws_signing_helper` is its
+//    credential_process; no long-lived key anywhere.
+
+export interface SiteAccessProps {
+  site: SiteConfig;
+  bucketName: string;
+  dataKeyArn: string;
+  stackPrefix: string;
+}
+
+export function defaultExternalId(site: string): string {
+  return `ferry-agent-${site}`;
+}
+
+function toPrincipal(value: string): iam.PrincipalBase {
+  return /^\d{12}$/.test(value) ? new iam.AccountPrincipal(value) : new iam.ArnPrincipal(value);
+}
+
+export class SiteAccess extends Construct {
+  readonly site: string;
+  readonly activity: sfn.Activity;
+  readonly agentRole: iam.Role;
+  readonly drRole: iam.Role;
+  readonly externalId: string;
+
+  constructor(scope: Construct, id: string, props: SiteAccessProps) {
+    super(scope, id);
+    const { site, bucketName, dataKeyArn } = props;
+    this.site = site.name;
+    this.externalId = site.agent.externalId ?? defaultExternalId(site.name);
+    const scopeOf = { site: site.name, bucketName, dataKeyArn };
+
+    this.activity = new sfn.Activity(this, 'Activity', { activityName: `${props.stackPrefix}-${site.name}-agent` });
+
+    this.agentRole = new iam.Role(this, 'AgentRole', {
+      description: `Ferry agent of site ${site.name}: add objects under its own prefixes, poll its own activity`,
+      assumedBy: (site.agent.principal ? toPrincipal(site.agent.principal) : new iam.AccountRootPrincipal()).withConditions({
+        StringEquals: { 'sts:ExternalId': this.externalId },
+      }),
+      maxSessionDuration: Duration.hours(12),
+    });
+    if (site.agent.rolesAnywhereTrustAnchorArn) this.trustRolesAnywhere(site.name, site.agent.rolesAnywhereTrustAnchorArn, props.stackPrefix);
+    for (const statement of agentStatements({ ...scopeOf, activityArn: this.activity.activityArn })) this.agentRole.addToPolicy(statement);
+
+    this.drRole = new iam.Role(this, 'DrRole', {
+      description: `Ferry DR reader of site ${site.name}: read-only on its prefixes`,
+      // Nobody listed: principals of this account tagged ferry-dr-site={site} (and allowed sts:AssumeRole) may use it.
+      assumedBy:
+        site.drReaders.length > 0
+          ? new iam.CompositePrincipal(...site.drReaders.map(toPrincipal))
+          : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-dr-site': site.name } }),
+    });
+    for (const statement of drReaderStatements(scopeOf)) this.drRole.addToPolicy(statement);
+
+    for (const prefix of sitePrefixes(site.name)) {
+      const arn = objectsArn(bucketName, prefix);
+      acknowledgeWildcardResource(this.agentRole, arn, `the agent of site ${site.name} adds and reads back objects under its own prefix ${prefix} only; keys are new per pack, artefact and manifest`);
+      acknowledgeWildcardResource(this.drRole, arn, `the DR reader of site ${site.name} reads any object under ${prefix} and nothing outside that site`);
+    }
+    this.outputs();
+  }
+
+  private trustRolesAnywhere(site: string, trustAnchorArn: string, stackPrefix: string): void {
+    this.agentRole.assumeRolePolicy?.addStatements(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('rolesanywhere.amazonaws.com')],
+        actions: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': trustAnchorArn },
+          StringEquals: { 'aws:PrincipalTag/x509Subject/CN': defaultExternalId(site) },
+        },
+      }),
+    );
+    const profile = new CfnProfile(this, 'RolesAnywhereProfile', {
+      name: `${stackPrefix}-agent-${site}`,
+      roleArns: [this.agentRole.roleArn],
+      durationSeconds: 3600,
+      enabled: true,
+    });
+    new CfnOutput(this, 'RolesAnywhereProfileArn', { key: `RolesAnywhereProfileArn${site.replace(/[^A-Za-z0-9]/g, '')}`, value: profile.attrProfileArn, description: `--profile-arn of site ${site}'s aws_signing_helper` });
+  }
+
+  private outputs(): void {
+    const key = this.site.replace(/[^A-Za-z0-9]/g, '');
+    new CfnOutput(this, 'AgentRoleArn', { key: `AgentRoleArn${key}`, value: this.agentRole.roleArn, description: `role_arn of site ${this.site}'s agent profile` });
+    new CfnOutput(this, 'AgentExternalId', { key: `AgentExternalId${key}`, value: this.externalId, description: `external_id of site ${this.site}'s agent profile` });
+    new CfnOutput(this, 'ActivityArn', { key: `ActivityArn${key}`, value: this.activity.activityArn, description: `activity site ${this.site}'s agent polls` });
+    new CfnOutput(this, 'DrRoleArn', { key: `DrRoleArn${key}`, value: this.drRole.roleArn, description: `read-only DR role of site ${this.site}` });
+  }
+}

@@ -1,0 +1,98 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { sitePrefixes } from '../core/layout.ts';
+import { bucketArn, objectsArn, viaService } from './names.ts';
+
+// What one site's credentials may do, as policy statements. Built from core/layout.ts's
+// prefixes, so the prefixes the agent writes and the ones IAM allows are the same list.
+//
+// The agent role may only ADD objects under its own site's prefixes:
+//  - no delete of any kind (not granted, and denied explicitly below in case a broader policy
+//    is ever attached to the role);
+//  - no overwrite of a published object: every object-creating request (PutObject,
+//    CompleteMultipartUpload, CopyObject) must carry `If-None-Match: *`, which S3 fails with 412
+//    when the key exists. The parts of a multipart upload (CreateMultipartUpload, UploadPart)
+//    cannot carry the header; S3 marks them `s3:ObjectCreationOperation = false` and they create
+//    nothing visible until the Complete, which again needs the header. Even if a write got
+//    through, the bucket is versioned with Object Lock: the old version stays, locked until its
+//    retention date, and only the purge (in the cloud) deletes versions;
+//  - no read of other sites, no DynamoDB, no other activity.
+//
+// Not granted on purpose: s3:ListBucketMultipartUploads. IAM has no prefix condition for it
+// (s3:prefix applies to ListBucket only), so granting it would list other sites' in-flight keys.
+// The agent aborts the uploads its journal recorded (agent/recover.ts tolerates a refused
+// listing) and the bucket's lifecycle aborts any orphan after a few days.
+
+export interface SiteScope {
+  site: string;
+  bucketName: string;
+  dataKeyArn: string;
+}
+
+/** `arn:…:s3:::bucket/recordings/site-a/*`, one per data class. */
+export function siteObjectArns(scope: SiteScope): string[] {
+  return sitePrefixes(scope.site).map((prefix) => objectsArn(scope.bucketName, prefix));
+}
+
+/** `recordings/site-a/*`, … for the s3:prefix condition of ListBucket. */
+export function siteListPrefixes(site: string): string[] {
+  return sitePrefixes(site).map((prefix) => `${prefix}*`);
+}
+
+function listOwnPrefixes(scope: SiteScope): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'ListOwnPrefixes',
+    actions: ['s3:ListBucket'],
+    resources: [bucketArn(scope.bucketName)],
+    conditions: { StringLike: { 's3:prefix': siteListPrefixes(scope.site) } },
+  });
+}
+
+export function agentStatements(scope: SiteScope & { activityArn: string }): iam.PolicyStatement[] {
+  const objects = siteObjectArns(scope);
+  const wholeBucket = [bucketArn(scope.bucketName), `${bucketArn(scope.bucketName)}/*`];
+  return [
+    new iam.PolicyStatement({ sid: 'PublishNewObjectsOnly', actions: ['s3:PutObject'], resources: objects, conditions: { StringEquals: { 's3:if-none-match': '*' } } }),
+    new iam.PolicyStatement({ sid: 'UploadParts', actions: ['s3:PutObject'], resources: objects, conditions: { Bool: { 's3:ObjectCreationOperation': 'false' } } }),
+    new iam.PolicyStatement({ sid: 'AbortOwnUploads', actions: ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], resources: objects }),
+    new iam.PolicyStatement({ sid: 'ReadBackOwnObjects', actions: ['s3:GetObject'], resources: objects }),
+    listOwnPrefixes(scope),
+    new iam.PolicyStatement({
+      sid: 'BucketKey',
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [scope.dataKeyArn],
+      conditions: { StringEquals: { 'kms:ViaService': viaService('s3') } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'OwnActivity',
+      actions: ['states:GetActivityTask', 'states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+      resources: [scope.activityArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyOverwrite',
+      effect: iam.Effect.DENY,
+      actions: ['s3:PutObject'],
+      resources: wholeBucket,
+      conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'DenyDestruction',
+      effect: iam.Effect.DENY,
+      actions: ['s3:Delete*', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:BypassGovernanceRetention', 's3:PutBucket*', 's3:PutLifecycleConfiguration', 's3:PutReplicationConfiguration', 's3:PutEncryptionConfiguration'],
+      resources: wholeBucket,
+    }),
+  ];
+}
+
+/** Read-only on one site's prefixes: what a DR site needs to pull backups and replay recordings. */
+export function drReaderStatements(scope: SiteScope): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({ sid: 'ReadSiteObjects', actions: ['s3:GetObject'], resources: siteObjectArns(scope) }),
+    listOwnPrefixes(scope),
+    new iam.PolicyStatement({
+      sid: 'DecryptViaS3',
+      actions: ['kms:Decrypt'],
+      resources: [scope.dataKeyArn],
+      conditions: { StringEquals: { 'kms:ViaService': viaService('s3') } },
+    }),
+  ];
+}

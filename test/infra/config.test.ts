@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, DeploymentConfigError, loadDeploymentConfig, parseDeploymentConfig } from '../../infra/config.ts';
+
+// The deployment configuration: defaults, one entry per site, every problem listed with its path.
+
+function problemsOf(input: unknown): string[] {
+  try {
+    parseDeploymentConfig(input);
+  } catch (error) {
+    if (error instanceof DeploymentConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('deployment configuration', () => {
+  it('defaults to two demo sites, governance lock for 30 days and the documented tiers', () => {
+    const config = loadDeploymentConfig(undefined);
+    expect(config.sites.map((s) => s.name)).toEqual(['site-a', 'site-b']);
+    expect(config.objectLock).toEqual({ mode: 'governance', defaultRetentionDays: 30 });
+    expect(config.lifecycle).toMatchObject({ packsToGlacierIrDays: 30, packsToDeepArchiveDays: 365, backupsToIaDays: 30, archivesToIaDays: 30 });
+    expect(config.replication).toBeUndefined();
+    expect(config.env).toBeUndefined();
+    expect(config.sites[0]?.agent).toEqual({});
+    expect(config.sites[0]?.drReaders).toEqual([]);
+  });
+
+  it('lists every problem with its path, not just the first', () => {
+    const problems = problemsOf({
+      sites: [
+        { name: 'Site A', retentionDays: 0 },
+        { name: 'site-b', retentionDays: 10, schedule: { backupCron: 'daily', purgeCron: '0 5 ? * SUN *' }, drReaders: ['not-an-arn'] },
+        { name: 'site-b', retentionDays: 400, colour: 'red' },
+      ],
+      objectLock: { mode: 'strict' },
+      replication: { destinationBucketArn: 'my-bucket' },
+    });
+    const text = problems.join('\n');
+    expect(text).toMatch(/^sites\[0\]\.name: must be 1-63 lowercase/m);
+    expect(text).toMatch(/^sites\[0\]\.retentionDays: /m);
+    expect(text).toMatch(/^sites\[1\]\.schedule\.backupCron: must be a six-field cron/m);
+    expect(text).toMatch(/^sites\[1\]\.drReaders\[0\]: must be a 12-digit account id or an IAM/m);
+    expect(text).toMatch(/^sites\[2\]: Unrecognized key.*colour/m);
+    expect(text).toMatch(/^objectLock\.mode: /m);
+    expect(text).toMatch(/^replication\.destinationBucketArn: must be an S3 bucket ARN/m);
+    expect(text).toMatch(/^replication\.kmsKeyArn: Required/m);
+    expect(problems.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('refuses a site listed twice and a retention shorter than the Object Lock', () => {
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 400 }, { name: 'a', retentionDays: 400 }] })).toEqual(['sites[1].name: site "a" is listed twice']);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 20 }] })).toEqual([
+      'sites[0].retentionDays: must be at least objectLock.defaultRetentionDays (30): locked objects cannot be purged earlier',
+    ]);
+    expect(problemsOf({ sites: [] })).toEqual(['sites: at least one site is required']);
+  });
+
+  it('keeps Deep Archive at least 90 days after Glacier IR', () => {
+    expect(problemsOf({ ...DEFAULT_CONFIG, lifecycle: { packsToGlacierIrDays: 30, packsToDeepArchiveDays: 100 } })).toEqual([
+      'lifecycle.packsToDeepArchiveDays: packsToDeepArchiveDays must be at least 90 days after packsToGlacierIrDays (Glacier IR minimum storage duration)',
+    ]);
+  });
+
+  it('adds a site with one entry', () => {
+    const config = parseDeploymentConfig({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 90 }] });
+    expect(config.sites.map((s) => s.name)).toEqual(['site-a', 'site-b', 'site-c']);
+  });
+
+  it('loads a JSON file named by -c ferryConfig=…, and says which file is wrong', () => {
+    const files: Record<string, string> = {
+      'good.json': JSON.stringify({ stackPrefix: 'Acme', sites: [{ name: 'hq', retentionDays: 90 }] }),
+      'bad.json': '{ "sites": [',
+    };
+    const read = (path: string) => {
+      const text = files[path];
+      if (text === undefined) throw new Error('ENOENT: no such file');
+      return text;
+    };
+    expect(loadDeploymentConfig('good.json', read)).toMatchObject({ stackPrefix: 'Acme', sites: [{ name: 'hq' }] });
+    expect(() => loadDeploymentConfig('bad.json', read)).toThrow(/bad\.json: not valid JSON/);
+    expect(() => loadDeploymentConfig('missing.json', read)).toThrow(/missing\.json: cannot be read \(ENOENT/);
+  });
+});
