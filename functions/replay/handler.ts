@@ -10,6 +10,7 @@ import { httpErrors } from '../shared/errors.ts';
 import { header, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
 import { siteSchema } from '../shared/params.ts';
+import { streamed, replayPathParameters } from '../shared/streaming.ts';
 
 // Replay: GET|HEAD /sites/{site}/recordings/{rid}/audio[?download=1] with optional Range.
 // Streams one member out of its pack by byte range (core/replay.ts never reads outside it).
@@ -29,9 +30,10 @@ const requestSchema = z.object({
 export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpResult> {
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const method = event.requestContext.http.method.toUpperCase();
+    const path = replayPathParameters(event);
     const { site, rid, download } = requestSchema.parse({
-      site: event.pathParameters?.site,
-      rid: event.pathParameters?.rid,
+      site: path.site,
+      rid: path.rid,
       download: event.queryStringParameters?.download,
     });
     const asDownload = download === '1' || download === 'true';
@@ -50,7 +52,8 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
   return asHandler(chain);
 }
 
-export const handler = lazyHandler(() => createHandler(cloudDeps()));
+// Deployed behind a Function URL with response streaming (API Gateway cannot stream).
+export const handler = streamed(lazyHandler(() => createHandler(cloudDeps())));
 
 /** The same factory under a name that says which function it builds (for composition roots). */
 export const createReplayHandler = createHandler;

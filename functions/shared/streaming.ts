@@ -1,0 +1,41 @@
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import type { Handler } from './lambda.ts';
+import type { HttpEvent, HttpResult } from './http.ts';
+
+// Lambda response streaming for a Function URL (InvokeMode RESPONSE_STREAM): the Node.js
+// runtime provides a global `awslambda` whose `streamifyResponse` must wrap the exported
+// handler when the module loads. Outside Lambda (local server, tests) the plain handler is
+// returned, so the same module serves both.
+
+interface AwsLambdaRuntime {
+  streamifyResponse(fn: (event: HttpEvent, stream: Writable, context: unknown) => Promise<void>): unknown;
+  HttpResponseStream: { from(stream: Writable, metadata: { statusCode: number; headers: Record<string, string> }): Writable };
+}
+
+export function streamed(handler: Handler<HttpEvent, HttpResult>, runtime = (globalThis as { awslambda?: Partial<AwsLambdaRuntime> }).awslambda): Handler<HttpEvent, HttpResult> {
+  // The AWS SDK itself sets an empty `globalThis.awslambda`; only the Lambda runtime gives it streamifyResponse.
+  if (typeof runtime?.streamifyResponse !== 'function' || !runtime.HttpResponseStream) return handler;
+  return wrap(handler, runtime as AwsLambdaRuntime);
+}
+
+function wrap(handler: Handler<HttpEvent, HttpResult>, runtime: AwsLambdaRuntime): Handler<HttpEvent, HttpResult> {
+  return runtime.streamifyResponse(async (event, stream, context) => {
+    const result = await handler(event, context);
+    const out = runtime.HttpResponseStream.from(stream, { statusCode: result.statusCode, headers: result.headers });
+    if (typeof result.body === 'string') {
+      await new Promise<void>((resolve, reject) => out.end(result.body, (error?: Error | null) => (error ? reject(error) : resolve())));
+      return;
+    }
+    await pipeline(result.body, out);
+  }) as Handler<HttpEvent, HttpResult>;
+}
+
+const AUDIO_PATH = /^\/sites\/([^/]+)\/recordings\/([^/]+)\/audio\/?$/;
+
+/** Function URLs carry no path parameters: read them from the raw path. */
+export function replayPathParameters(event: HttpEvent): { site?: string; rid?: string } {
+  if (event.pathParameters?.site !== undefined || event.pathParameters?.rid !== undefined) return { site: event.pathParameters.site, rid: event.pathParameters.rid };
+  const m = AUDIO_PATH.exec(event.rawPath ?? '');
+  return m ? { site: decodeURIComponent(m[1] ?? ''), rid: decodeURIComponent(m[2] ?? '') } : {};
+}

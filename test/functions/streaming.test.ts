@@ -1,0 +1,56 @@
+import { describe, it, expect } from 'vitest';
+import { PassThrough, Readable, type Writable } from 'node:stream';
+import { streamed, replayPathParameters } from '../../functions/shared/streaming.ts';
+import type { HttpEvent, HttpResult } from '../../functions/shared/http.ts';
+
+// A stand-in for the Lambda runtime's `awslambda` global, shaped as the runtime documents it.
+function fakeRuntime() {
+  const seen: { metadata?: unknown; bytes: Buffer[] } = { bytes: [] };
+  return {
+    seen,
+    runtime: {
+      streamifyResponse: (fn: (e: HttpEvent, s: Writable, c: unknown) => Promise<void>) => fn,
+      HttpResponseStream: {
+        from(stream: Writable, metadata: unknown) {
+          seen.metadata = metadata;
+          return stream;
+        },
+      },
+    },
+  };
+}
+
+const event = (rawPath: string): HttpEvent => ({ rawPath, requestContext: { http: { method: 'GET' } } });
+
+describe('response streaming for the replay Function URL', () => {
+  it('pipes a streamed body with its status and headers', async () => {
+    const { runtime, seen } = fakeRuntime();
+    const wrapped = streamed(async (): Promise<HttpResult> => ({ statusCode: 206, headers: { 'Content-Range': 'bytes 0-2/10' }, body: Readable.from([Buffer.from('abc')]) }), runtime) as unknown as (e: HttpEvent, s: Writable, c: unknown) => Promise<void>;
+    const sink = new PassThrough();
+    sink.on('data', (c: Buffer) => seen.bytes.push(c));
+    await wrapped(event('/sites/a/recordings/r/audio'), sink, {});
+    expect(seen.metadata).toEqual({ statusCode: 206, headers: { 'Content-Range': 'bytes 0-2/10' } });
+    expect(Buffer.concat(seen.bytes).toString()).toBe('abc');
+  });
+
+  it('ends with a string body (errors, 416)', async () => {
+    const { runtime, seen } = fakeRuntime();
+    const wrapped = streamed(async (): Promise<HttpResult> => ({ statusCode: 404, headers: {}, body: '{"error":"NotFoundError"}' }), runtime) as unknown as (e: HttpEvent, s: Writable, c: unknown) => Promise<void>;
+    const sink = new PassThrough();
+    sink.on('data', (c: Buffer) => seen.bytes.push(c));
+    await wrapped(event('/x'), sink, {});
+    expect(Buffer.concat(seen.bytes).toString()).toContain('NotFoundError');
+  });
+
+  it('returns the plain handler outside Lambda', () => {
+    const h = async (): Promise<HttpResult> => ({ statusCode: 200, headers: {}, body: '' });
+    expect(streamed(h, undefined)).toBe(h);
+    expect(streamed(h, {})).toBe(h); // what the AWS SDK leaves on globalThis
+  });
+
+  it('reads site and recording id from a Function URL raw path', () => {
+    expect(replayPathParameters(event('/sites/site-a/recordings/r0123456789abcdef0123456/audio'))).toEqual({ site: 'site-a', rid: 'r0123456789abcdef0123456' });
+    expect(replayPathParameters(event('/elsewhere'))).toEqual({});
+    expect(replayPathParameters({ ...event('/ignored'), pathParameters: { site: 's', rid: 'r' } })).toEqual({ site: 's', rid: 'r' });
+  });
+});
