@@ -1,6 +1,6 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentConfig, RecordingsSourceConfig } from '../core/config.ts';
+import type { AgentConfig, ArtefactSourceConfig, RecordingsSourceConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
@@ -12,10 +12,13 @@ import { selectWork, findLosses, pendingView, type Backlog, type BatchWork } fro
 import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import { recoverInflight } from './recover.ts';
 import type { VerifyMode } from './verify.ts';
+import { ArtefactRunner, type ArtefactSourceStatus } from './artefact-runner.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
 // it until stopped. Each pack is retried a few times on transient or integrity failures.
+// Recordings sources are packed here; artefact sources (rotated backups, binlog segments,
+// archives) each have an ArtefactRunner that keeps its own between-cycle memory.
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -40,11 +43,14 @@ export interface Progress {
   bytes: number;
 }
 
-export interface SourceStatus {
+export interface RecordingsSourceStatus {
   name: string;
+  type: 'recordings';
   backlog: Backlog;
   lastScan: string;
 }
+
+export type SourceStatus = RecordingsSourceStatus | ArtefactSourceStatus;
 
 export interface CycleReport {
   packs: number;
@@ -52,6 +58,9 @@ export interface CycleReport {
   bytes: number;
   failed: number;
   lost: number;
+  /** Artefacts published (backups, segments and partials, archives) and their bytes. */
+  artefacts: number;
+  artefactBytes: number;
   sources: SourceStatus[];
 }
 
@@ -60,6 +69,7 @@ const COMPACT_AFTER_LINES = 5000;
 export class Agent {
   readonly journal: Journal;
   private readonly previous = new Map<string, Map<string, FileStamp[]>>();
+  private readonly runners = new Map<string, ArtefactRunner>();
   private recovered = false;
   private lastReport: CycleReport | undefined;
   private lastError: string | undefined;
@@ -92,24 +102,51 @@ export class Agent {
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
-    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, sources: [] };
+    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [] };
     const keep = new Set<string>();
+    const keepArtefacts = new Set<string>();
     for (const source of this.deps.config.sources) {
-      const scanned = await this.scan(source);
-      for (const b of scanned) keep.add(batchKey(source.name, b.batch));
-      report.lost += await this.reportLosses(source, scanned);
-      const ctx = this.shipContext(source);
-      const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
-      const selection = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
-      await this.shipAll(ctx, selection.ready, report);
-      const after = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
-      report.sources.push({ name: source.name, backlog: after.backlog, lastScan: this.deps.clock.now().toISOString() });
-      this.previous.set(source.name, pendingView(scanned, isShipped, source.extensions));
+      if (source.type === 'recordings') {
+        await this.cycleRecordings(source, report, keep);
+        continue;
+      }
+      const runner = this.runner(source);
+      const r = await runner.cycle();
+      for (const k of runner.present) keepArtefacts.add(k);
+      report.artefacts += r.artefacts;
+      report.artefactBytes += r.bytes;
+      report.failed += r.failed;
+      report.lost += r.lost;
+      report.sources.push(r.status);
     }
-    if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep);
+    if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
     return report;
+  }
+
+  private async cycleRecordings(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
+    const scanned = await this.scan(source);
+    for (const b of scanned) keep.add(batchKey(source.name, b.batch));
+    report.lost += await this.reportLosses(source, scanned);
+    const ctx = this.shipContext(source);
+    const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
+    const selection = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
+    await this.shipAll(ctx, selection.ready, report);
+    const after = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
+    report.sources.push({ name: source.name, type: 'recordings', backlog: after.backlog, lastScan: this.deps.clock.now().toISOString() });
+    this.previous.set(source.name, pendingView(scanned, isShipped, source.extensions));
+  }
+
+  private runner(source: ArtefactSourceConfig): ArtefactRunner {
+    const existing = this.runners.get(source.name);
+    if (existing) return existing;
+    const { config, store, clock, verify, log, notifier, openFile, retryDelayMs } = this.deps;
+    const { partSizeMiB, partConcurrency, attempts } = config.shipping;
+    const deps = { site: config.site, store, journal: this.journal, clock, verify, partSize: partSizeMiB * 1024 * 1024, partConcurrency, openFile, log, notifier, attempts, retryDelayMs };
+    const runner = new ArtefactRunner({ ...deps, onError: (message) => (this.lastError = message) }, source);
+    this.runners.set(source.name, runner);
+    return runner;
   }
 
   private async scan(source: RecordingsSourceConfig): Promise<ScannedBatch[]> {
@@ -240,8 +277,8 @@ export class Agent {
       pid: process.pid,
       totals: { ...this.journal.totals },
       sources: this.lastReport?.sources ?? [],
-      lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
-      inflight: this.journal.inflightPacks().length,
+      lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, artefacts: this.lastReport.artefacts, artefactBytes: this.lastReport.artefactBytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
+      inflight: this.journal.inflightPacks().length + this.journal.inflightArtefacts().length,
       recentLosses: this.journal.recentLosses().slice(-10),
       lastError: this.lastError,
     };

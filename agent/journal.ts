@@ -1,5 +1,6 @@
 import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
 
 // Crash-safe journal: append-only JSON lines, fsynced before the step they record is taken
 // as done. A torn last line (crash mid-append) is ignored on load. Compaction writes a
@@ -28,6 +29,11 @@ export interface Totals {
   bytes: number;
   lostBatches: number;
   lostRecordings: number;
+  /** Artefacts (backups, segments incl. partials, archives) published. */
+  artefacts: number;
+  artefactBytes: number;
+  /** Artefact versions the site removed or overwrote before they were shipped. */
+  lostArtefacts: number;
 }
 
 export interface LossRecord {
@@ -36,6 +42,8 @@ export interface LossRecord {
   files: string[];
   reason: string;
   at: string;
+  /** 'artefact': `batch` is the file name and one artefact version was lost (not recordings). */
+  kind?: 'artefact';
 }
 
 type Event =
@@ -45,7 +53,8 @@ type Event =
   | { e: 'published'; packId: string; recordings: number; bytes: number }
   | { e: 'abandoned'; packId: string; reason: string }
   | { e: 'lost'; loss: LossRecord }
-  | { e: 'snapshot'; shipped: Record<string, string[]>; inflight: InflightPack[]; totals: Totals; losses: LossRecord[] };
+  | ({ e: 'snapshot'; shipped: Record<string, string[]>; inflight: InflightPack[]; totals: Totals; losses: LossRecord[] } & Partial<ArtefactSnapshot>)
+  | ArtefactEvent;
 
 export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
 const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
@@ -59,7 +68,8 @@ export class Journal {
   private readonly shipped = new Map<string, Set<string>>();
   private readonly inflight = new Map<string, InflightPack>();
   private losses: LossRecord[] = [];
-  readonly totals: Totals = { packs: 0, recordings: 0, bytes: 0, lostBatches: 0, lostRecordings: 0 };
+  private readonly art = new ArtefactLedger();
+  readonly totals: Totals = { packs: 0, recordings: 0, bytes: 0, lostBatches: 0, lostRecordings: 0, artefacts: 0, artefactBytes: 0, lostArtefacts: 0 };
 
   /** `readOnly` loads the state without taking the journal for writing (for `status`). */
   constructor(
@@ -94,10 +104,11 @@ export class Journal {
         this.inflight.set(ev.pack.packId, { ...ev.pack, uploads: [] });
         break;
       case 'upload':
-        this.inflight.get(ev.packId)?.uploads.push(ev.uploadId);
+        // Artefact uploads are recorded under the artefact id (`a…`), pack uploads under the pack id (`p…`).
+        (this.inflight.get(ev.packId) ?? this.art.inflight.get(ev.packId))?.uploads.push(ev.uploadId);
         break;
       case 'upload-end': {
-        const p = this.inflight.get(ev.packId);
+        const p = this.inflight.get(ev.packId) ?? this.art.inflight.get(ev.packId);
         if (p) p.uploads = p.uploads.filter((u) => u !== ev.uploadId);
         break;
       }
@@ -120,8 +131,11 @@ export class Journal {
       case 'lost':
         this.losses.push(ev.loss);
         if (this.losses.length > MAX_LOSSES_KEPT) this.losses = this.losses.slice(-MAX_LOSSES_KEPT);
-        this.totals.lostBatches++;
-        this.totals.lostRecordings += ev.loss.files.length;
+        if (ev.loss.kind === 'artefact') this.totals.lostArtefacts++;
+        else {
+          this.totals.lostBatches++;
+          this.totals.lostRecordings += ev.loss.files.length;
+        }
         break;
       case 'snapshot':
         this.shipped.clear();
@@ -130,7 +144,15 @@ export class Journal {
         for (const p of ev.inflight) this.inflight.set(p.packId, p);
         Object.assign(this.totals, ev.totals);
         this.losses = ev.losses;
+        this.art.restore(ev);
         break;
+      default: {
+        const published = this.art.apply(ev);
+        if (published) {
+          this.totals.artefacts++;
+          this.totals.artefactBytes += published.size;
+        }
+      }
     }
   }
 
@@ -161,6 +183,26 @@ export class Journal {
     this.append({ e: 'lost', loss });
   }
 
+  artefactBegin(art: Omit<InflightArtefact, 'uploads'>): void {
+    this.append({ e: 'art-begin', art });
+  }
+  artefactPublished(artefactId: string, at: string): void {
+    this.append({ e: 'art-published', artefactId, at });
+  }
+  artefactKnown(record: ArtefactRecord): void {
+    this.append({ e: 'art-known', record });
+  }
+  artefactAbandoned(artefactId: string, reason: string): void {
+    this.append({ e: 'art-abandoned', artefactId, reason });
+  }
+  /** Shipped artefact versions, by file state and content (read-only view). */
+  get artefacts(): Pick<ArtefactLedger, 'shipped' | 'withContent' | 'lastPartial' | 'records'> {
+    return this.art;
+  }
+  inflightArtefacts(): InflightArtefact[] {
+    return [...this.art.inflight.values()];
+  }
+
   isShipped(source: string, batch: string, file: FileStamp): boolean {
     return this.shipped.get(batchKey(source, batch))?.has(stampKey(file)) ?? false;
   }
@@ -173,12 +215,14 @@ export class Journal {
 
   /**
    * Rewrites the journal as one snapshot. `keepBatches` (source\tbatch keys still on disk)
-   * lets it forget batches the recorder has evicted, so the journal stays small for ever.
+   * lets it forget batches the recorder has evicted, so the journal stays small for ever;
+   * `keepArtefactNames` (source\tname still on the site) does the same for artefact versions.
    */
-  compact(keepBatches?: ReadonlySet<string>): void {
+  compact(keepBatches?: ReadonlySet<string>, keepArtefactNames?: ReadonlySet<string>): void {
     const shipped: Record<string, string[]> = {};
     for (const [k, v] of this.shipped) if (!keepBatches || keepBatches.has(k)) shipped[k] = [...v];
-    const snapshot: Event = { e: 'snapshot', shipped, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses };
+    const art = this.art.snapshot(keepArtefactNames);
+    const snapshot: Event = { e: 'snapshot', shipped, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses, ...art };
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w');
     writeSync(fd, `${JSON.stringify(snapshot)}\n`);
@@ -189,6 +233,7 @@ export class Journal {
     this.fd = openSync(this.file, 'a');
     this.lines = 1;
     if (keepBatches) for (const k of [...this.shipped.keys()]) if (!keepBatches.has(k)) this.shipped.delete(k);
+    if (keepArtefactNames) this.art.restore(art);
   }
 
   get lineCount(): number {

@@ -1,5 +1,6 @@
 import type { BlobStore } from '../core/ports.ts';
 import { parseManifest } from '../core/manifest.ts';
+import { parseArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
 import { messageOf } from '../core/errors.ts';
 import type { Journal } from './journal.ts';
 import type { Logger } from './log.ts';
@@ -10,21 +11,13 @@ import { verifyObject, type VerifyMode } from './verify.ts';
 // the store still lists for the pack's key, covering a crash between create and journal).
 // A pack whose manifest made it out and verifies is counted as published; any other is
 // abandoned and its batch is shipped again (same pack id, so the catalogue sees one entry).
+// Artefacts (backups, segments, archives) are settled the same way: uploads aborted, kept
+// when their manifest made it out and the object it names verifies, else shipped again.
 
 export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger): Promise<{ published: number; abandoned: number; aborted: number }> {
   const out = { published: 0, abandoned: 0, aborted: 0 };
   for (const pack of journal.inflightPacks()) {
-    const uploads = new Set(pack.uploads);
-    try {
-      for await (const u of store.listMultipart(pack.packKey)) if (u.key === pack.packKey) uploads.add(u.uploadId);
-    } catch (error) {
-      log.warn('cannot list open uploads; aborting only those the journal knows', { pack: pack.packId, error: messageOf(error) });
-    }
-    for (const uploadId of uploads) {
-      await store.abortMultipart(pack.packKey, uploadId);
-      journal.uploadEnded(pack.packId, uploadId);
-      out.aborted++;
-    }
+    out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads, log);
     if (await manifestHolds(store, pack.manifestKey, pack.packKey, verify, log)) {
       const manifest = parseManifest(await readAll(store, pack.manifestKey));
       journal.published(pack.packId, manifest.members.length, manifest.members.reduce((n, m) => n + m.length, 0));
@@ -36,7 +29,49 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
       log.info('interrupted pack will be shipped again', { pack: pack.packId, batch: pack.batch });
     }
   }
+  for (const art of journal.inflightArtefacts()) {
+    out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, log);
+    const manifest = await artefactHolds(store, art.manifestKey, art.key, verify, log);
+    if (manifest) {
+      journal.artefactPublished(art.artefactId, manifest.createdAt);
+      out.published++;
+      log.info('recovered an artefact published before the interruption', { artefact: art.artefactId, name: art.name });
+    } else {
+      journal.artefactAbandoned(art.artefactId, 'interrupted before its manifest was published');
+      out.abandoned++;
+      log.info('interrupted artefact will be shipped again', { artefact: art.artefactId, name: art.name });
+    }
+  }
   return out;
+}
+
+/** Aborts the uploads the journal recorded for an object and any the store still lists for its key. */
+async function abortUploads(store: BlobStore, journal: Journal, id: string, key: string, known: string[], log: Logger): Promise<number> {
+  const uploads = new Set(known);
+  try {
+    for await (const u of store.listMultipart(key)) if (u.key === key) uploads.add(u.uploadId);
+  } catch (error) {
+    log.warn('cannot list open uploads; aborting only those the journal knows', { id, error: messageOf(error) });
+  }
+  for (const uploadId of uploads) {
+    await store.abortMultipart(key, uploadId);
+    journal.uploadEnded(id, uploadId);
+  }
+  return uploads.size;
+}
+
+/** The artefact's manifest when it made it out and the object it names verifies. */
+async function artefactHolds(store: BlobStore, manifestKey: string, key: string, verify: VerifyMode, log: Logger): Promise<ArtefactManifest | undefined> {
+  if (!(await store.head(manifestKey))) return undefined;
+  try {
+    const manifest = parseArtefactManifest(await readAll(store, manifestKey));
+    if (manifest.key !== key) return undefined;
+    await verifyObject(store, key, manifest, verify);
+    return manifest;
+  } catch (error) {
+    log.warn('artefact manifest found after interruption does not hold; shipping again', { manifestKey, error: messageOf(error) });
+    return undefined;
+  }
 }
 
 async function manifestHolds(store: BlobStore, manifestKey: string, packKey: string, verify: VerifyMode, log: Logger): Promise<boolean> {

@@ -60,7 +60,8 @@ export function planPack(ctx: Pick<ShipContext, 'site'>, work: BatchWork) {
   return { packId: id, packKey: packKey(ctx.site, id, at), manifestKey: packManifestKey(ctx.site, id, at), stamps };
 }
 
-async function openReadOnly(ctx: Pick<ShipContext, 'openFile'>, path: string): Promise<FileHandle> {
+/** Opens a source file read-only (no lock), never through a symbolic link; errors classified. */
+export async function openReadOnly(ctx: Pick<ShipContext, 'openFile'>, path: string): Promise<FileHandle> {
   try {
     // O_NOFOLLOW: a recording replaced by a symlink is not followed; O_RDONLY takes no lock.
     return await (ctx.openFile ?? open)(path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -72,7 +73,8 @@ async function openReadOnly(ctx: Pick<ShipContext, 'openFile'>, path: string): P
   }
 }
 
-async function assertUnchanged(path: string, stamp: FileStamp): Promise<void> {
+/** Throws SourceChangedError unless the file still has the scanned size and mtime. */
+export async function assertUnchanged(path: string, stamp: FileStamp): Promise<void> {
   let st;
   try {
     st = await lstat(path);
@@ -186,7 +188,8 @@ async function readSidecar(ctx: Pick<ShipContext, 'openFile'>, path: string, sta
   }
 }
 
-async function publishManifest(ctx: ShipContext, key: string, bytes: Buffer): Promise<void> {
+/** Puts a manifest (the commit record) and reads it back. */
+export async function publishManifest(ctx: Pick<ShipContext, 'store'>, key: string, bytes: Buffer): Promise<void> {
   const sha256 = createHash('sha256').update(bytes).digest();
   await ctx.store.put(key, bytes, { contentType: 'application/json', sha256: sha256.toString('base64') });
   // Manifests are small: always read back, whatever the verify mode.

@@ -74,6 +74,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   const total: Backlog = { batches: 0, recordings: 0, bytes: 0 };
   const sources = [];
   for (const source of config.sources) {
+    if (source.type !== 'recordings') continue; // artefact sources report through the agent's status (statusSnapshot)
     const scanned = await scanBatches(source.path, { depth: source.batchDepth });
     const { backlog } = selectWork(source, scanned, (b, f) => journal.isShipped(source.name, b, f), createMetadataExtractor(source.metadata), systemClock);
     sources.push({ name: source.name, backlog });

@@ -3,6 +3,18 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import { metadataConfigSchema } from './metadata.ts';
+import {
+  rotatedSourceSchema,
+  binlogSourceSchema,
+  archiveSourceSchema,
+  checkArtefactSource,
+  withArtefactDefaults,
+  type RotatedSourceConfig,
+  type BinlogSourceConfig,
+  type ArchiveSourceConfig,
+} from './artefact-sources.ts';
+
+export type { RotatedSourceConfig, BinlogSourceConfig, ArchiveSourceConfig, ArtefactSourceConfig } from './artefact-sources.ts';
 
 // The agent's configuration: one YAML file, validated once at start. Every problem is listed
 // with its path (`sources[1].path: …`) so an administrator fixes them all in one go.
@@ -31,8 +43,23 @@ export const recordingsSourceSchema = z
   .strict();
 export type RecordingsSourceConfig = z.infer<typeof recordingsSourceSchema>;
 
-export const sourceSchema = z.discriminatedUnion('type', [recordingsSourceSchema]);
-export type SourceConfig = z.infer<typeof sourceSchema>;
+export const sourceSchema = z.discriminatedUnion('type', [recordingsSourceSchema, rotatedSourceSchema, binlogSourceSchema, archiveSourceSchema]);
+export type SourceConfig = RecordingsSourceConfig | RotatedSourceConfig | BinlogSourceConfig | ArchiveSourceConfig;
+
+/** Profile rules checked across fields, then per-profile defaults filled. */
+const sourcesSchema = z
+  .array(sourceSchema)
+  .min(1, 'at least one source is required')
+  .superRefine((sources, ctx) => {
+    const seen = new Set<string>();
+    sources.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `duplicate source name "${s.name}"` });
+      seen.add(s.name);
+      if (s.type === 'recordings') return;
+      for (const p of checkArtefactSource(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, ...p.path], message: p.message });
+    });
+  })
+  .transform((sources): SourceConfig[] => sources.map((s) => (s.type === 'rotated' ? withArtefactDefaults(s) : s)));
 
 export const cloudSchema = z
   .object({
@@ -80,16 +107,9 @@ export const agentConfigSchema = z
     cloud: cloudSchema.optional(),
     shipping: shippingSchema,
     alerts: alertsSchema,
-    sources: z.array(sourceSchema).min(1, 'at least one source is required'),
+    sources: sourcesSchema,
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    const seen = new Set<string>();
-    config.sources.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
-      seen.add(s.name);
-    });
-  });
+  .strict();
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
 /** `sources[1].path` style rendering of a zod path. */

@@ -222,7 +222,7 @@ describe('agent shipping', () => {
     failing = false;
     const second = await agent.cycle();
     expect(second).toMatchObject({ packs: 1, recordings: 1 });
-    expect(agent.statusSnapshot().sources[0]?.backlog.recordings).toBe(0);
+    expect(agent.statusSnapshot().sources[0]?.backlog).toMatchObject({ recordings: 0 });
     agent.close();
   });
 });

@@ -1,0 +1,225 @@
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { ArtefactSourceConfig, BinlogSourceConfig } from '../core/config.ts';
+import type { Notifier } from '../core/ports.ts';
+import { FerryError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
+import { artefactNameKey } from './artefact-ledger.ts';
+import type { FileStamp } from './journal.ts';
+import type { Logger } from './log.ts';
+import { openReadOnly } from './ship-batch.ts';
+import { shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
+import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
+import { StabilityTracker, findLostVersions } from './sources/stability.ts';
+import { planRotated, rotatedSelector, type ArtefactPlan } from './sources/rotated.ts';
+import { planArchive, archiveSelector } from './sources/archive.ts';
+import { detectBasename, parseIndex, planBinlog, segmentSelector, type Gap } from './sources/binlog.ts';
+
+// One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
+// reports versions lost before they could be shipped and gaps in a binlog series, ships what
+// is complete in order (a binlog series stops at the first segment it cannot ship, so the
+// catalogue never sees n+1 before n), and keeps the source's status.
+
+export interface ArtefactRunnerDeps extends ArtefactContext {
+  log: Logger;
+  notifier: Notifier;
+  attempts: number;
+  retryDelayMs?: (attempt: number) => number;
+  onError?: (message: string) => void;
+}
+
+export interface ArtefactSourceStatus {
+  name: string;
+  type: ArtefactSourceConfig['type'];
+  /** Versions waiting: not shipped, complete or not. */
+  backlog: { files: number; bytes: number; oldest?: { name: string; sinceMs: number } };
+  lastShipped?: { name: string; artefactId: string; at: string; partial: boolean; sequence?: number };
+  /** Binlog: missing segment numbers; point-in-time restore cannot cross them. */
+  gaps?: Gap[];
+  /** Versions lost before they were shipped (as remembered by the journal). */
+  lost: number;
+  /** Why the source could not be scanned, when it could not. */
+  problem?: string;
+  lastScan: string;
+}
+
+export interface ArtefactCycle {
+  status: ArtefactSourceStatus;
+  artefacts: number;
+  bytes: number;
+  failed: number;
+  lost: number;
+}
+
+interface Scan {
+  files: SiteFile[];
+  plan: (nowMs: number) => ArtefactPlan & { gaps?: Gap[] };
+}
+
+export class ArtefactRunner {
+  private readonly tracker = new StabilityTracker();
+  /** Complete versions not shipped at the end of the last cycle (lost if they vanish unshipped). */
+  private readyUnshipped = new Map<string, FileStamp>();
+  private readonly reportedGaps = new Set<string>();
+  /** Names on the site at the last scan (the journal forgets versions of the others on compaction). */
+  present: string[] = [];
+
+  constructor(
+    private readonly deps: ArtefactRunnerDeps,
+    private readonly source: ArtefactSourceConfig,
+  ) {}
+
+  async cycle(): Promise<ArtefactCycle> {
+    const { clock, log } = this.deps;
+    const out: ArtefactCycle = { status: this.status([], undefined), artefacts: 0, bytes: 0, failed: 0, lost: 0 };
+    let scan: Scan;
+    try {
+      scan = await this.scan();
+    } catch (error) {
+      const problem = `cannot scan ${this.source.path}: ${messageOf(error)}`;
+      log.warn('source cannot be scanned', { source: this.source.name, error: problem });
+      out.status = { ...out.status, problem };
+      return out;
+    }
+    this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
+    this.tracker.observe(scan.files, clock.now().getTime());
+    out.lost = await this.reportLosses(scan.files);
+    const plan = scan.plan(clock.now().getTime());
+    if (plan.gaps) await this.reportGaps(plan.gaps);
+    for (const work of plan.ready) {
+      const outcome = await this.shipWithRetry(work);
+      if (outcome?.status === 'published') {
+        out.artefacts++;
+        out.bytes += outcome.size;
+      } else if (!outcome) {
+        out.failed++;
+        if (this.source.type === 'binlog' && !work.partial) break;
+      }
+    }
+    const after = scan.plan(clock.now().getTime());
+    this.readyUnshipped = new Map(after.ready.filter((w) => !w.partial).map((w) => [w.stamp.name, w.stamp]));
+    const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...this.readyUnshipped]);
+    out.status = this.status([...backlog.values()], after.gaps);
+    return out;
+  }
+
+  private isShipped = (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(this.source.name, name, size, mtimeMs) !== undefined;
+
+  private async scan(): Promise<Scan> {
+    const s = this.source;
+    const warn = (message: string, name: string) => this.deps.log.warn(message, { source: s.name, name });
+    if (s.type === 'rotated') {
+      const files = await listSelected(s.path, rotatedSelector(s), warn);
+      return { files, plan: (now) => planRotated(s, files, this.tracker, this.isShipped, now) };
+    }
+    if (s.type === 'archive') {
+      const files = await listSelected(s.path, archiveSelector(s), warn);
+      return { files, plan: (now) => planArchive(s, files, this.tracker, this.isShipped, now) };
+    }
+    return this.scanBinlog(s);
+  }
+
+  private async scanBinlog(s: BinlogSourceConfig): Promise<Scan> {
+    const names = await regularFileNames(s.path);
+    const detected = detectBasename(names, s.basename);
+    if ('problem' in detected) throw new Error(detected.problem);
+    const { basename } = detected;
+    const files = await listSelected(s.path, segmentSelector(basename));
+    const indexName = s.indexFile ?? (names.includes(`${basename}.index`) ? `${basename}.index` : undefined);
+    const indexed = indexName ? await this.readIndex(join(s.path, indexName), basename) : undefined;
+    const ledger = {
+      shipped: (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(s.name, name, size, mtimeMs),
+      lastPartial: (name: string) => this.deps.journal.artefacts.lastPartial(s.name, name),
+      shippedSequences: () => this.deps.journal.artefacts.records(s.name).flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])),
+    };
+    return { files, plan: (now) => planBinlog(s, basename, files, indexed, ledger, now) };
+  }
+
+  private async readIndex(path: string, basename: string): Promise<number[] | undefined> {
+    try {
+      const file = await openReadOnly(this.deps, path);
+      try {
+        return parseIndex(await readFile(file, 'utf8'), basename);
+      } finally {
+        await file.close();
+      }
+    } catch (error) {
+      this.deps.log.warn('binlog index cannot be read; using the numbering alone', { source: this.source.name, path, error: messageOf(error) });
+      return undefined;
+    }
+  }
+
+  private async reportLosses(files: SiteFile[]): Promise<number> {
+    const lost = findLostVersions(this.readyUnshipped, files, (f) => this.isShipped(f.name, f.size, f.mtimeMs));
+    for (const f of lost) {
+      const record = { source: this.source.name, batch: f.name, files: [f.name], reason: 'removed or overwritten on the site before it was shipped', at: this.deps.clock.now().toISOString(), kind: 'artefact' as const };
+      this.deps.journal.lost(record);
+      await this.deps.notifier.notify({
+        severity: 'critical',
+        site: this.deps.site,
+        subject: `${this.source.type} ${f.name} lost before shipping`,
+        message: `The version of ${f.name} (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()}) of source ${this.source.name} was removed or overwritten before Ferry shipped it. Check the agent's errors and the link to the cloud.`,
+        details: record,
+      });
+    }
+    return lost.length;
+  }
+
+  private async reportGaps(gaps: Gap[]): Promise<void> {
+    for (const gap of gaps) {
+      const key = `${gap.from}-${gap.to}`;
+      if (this.reportedGaps.has(key)) continue;
+      this.reportedGaps.add(key);
+      const what = gap.from === gap.to ? `segment ${gap.from}` : `segments ${gap.from} to ${gap.to}`;
+      this.deps.log.error('binlog gap: point-in-time restore cannot cross it', { source: this.source.name, gap });
+      await this.deps.notifier.notify({
+        severity: 'critical',
+        site: this.deps.site,
+        subject: `binlog gap in ${this.source.name}: ${what} missing`,
+        message: `${what} of source ${this.source.name} is neither on the site nor offsite. Point-in-time restore cannot cross the gap: take a new full backup so that later times are reachable.`,
+        details: { source: this.source.name, ...gap },
+      });
+    }
+  }
+
+  private async shipWithRetry(work: ArtefactWork): Promise<ArtefactOutcome | undefined> {
+    const { log, attempts } = this.deps;
+    const what = { source: work.source, name: work.stamp.name, ...(work.partial ? { partial: true } : {}) };
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const started = performance.now();
+        const outcome = await shipArtefact(this.deps, work);
+        if (outcome.status === 'unchanged') log.info('artefact unchanged; already offsite', { ...what, artefact: outcome.artefactId });
+        else log.info('artefact published', { ...what, artefact: outcome.artefactId, bytes: outcome.size, ms: Math.round(performance.now() - started), ...(outcome.binlog && !outcome.binlog.ok ? { spanFallback: outcome.binlog.reason } : {}) });
+        return outcome;
+      } catch (error) {
+        if (error instanceof SourceChangedError) {
+          log.warn('artefact changed while it was shipped; not published, will look again', { ...what, reason: error.message });
+          return undefined;
+        }
+        const retryable = !(error instanceof UnreadableSourceError) && (error instanceof FerryError ? error.retryable : true);
+        log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
+        if (!retryable || attempt === attempts) {
+          this.deps.onError?.(`${work.source}/${work.stamp.name}: ${messageOf(error)}`);
+          await this.deps.notifier.notify({ severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.` });
+          return undefined;
+        }
+        await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
+      }
+    }
+    return undefined;
+  }
+
+  private status(waiting: FileStamp[], gaps: Gap[] | undefined): ArtefactSourceStatus {
+    const last = this.deps.journal.artefacts.records(this.source.name).at(-1);
+    const oldest = waiting.reduce<FileStamp | undefined>((a, f) => (!a || f.mtimeMs < a.mtimeMs ? f : a), undefined);
+    return {
+      name: this.source.name,
+      type: this.source.type,
+      backlog: { files: waiting.length, bytes: waiting.reduce((n, f) => n + f.size, 0), ...(oldest ? { oldest: { name: oldest.name, sinceMs: oldest.mtimeMs } } : {}) },
+      ...(last ? { lastShipped: { name: last.name, artefactId: last.artefactId, at: last.at, partial: last.partial, ...(last.sequence === undefined ? {} : { sequence: last.sequence }) } } : {}),
+      ...(gaps ? { gaps } : {}),
+      lost: this.deps.journal.recentLosses().filter((l) => l.kind === 'artefact' && l.source === this.source.name).length,
+      lastScan: this.deps.clock.now().toISOString(),
+    };
+  }
+}

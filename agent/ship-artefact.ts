@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BlobStore } from '../core/ports.ts';
+import type { Clock } from '../core/clock.ts';
+import { ARTEFACT_FORMAT, artefactId as makeArtefactId, serializeArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
+import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../core/layout.ts';
+import { IntegrityError, SourceChangedError, messageOf } from '../core/errors.ts';
+import type { Journal, FileStamp } from './journal.ts';
+import { StreamUploader } from './stream-uploader.ts';
+import { verifyObject, type VerifyMode } from './verify.ts';
+import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
+import { BinlogEventReader, type BinlogSummary } from './binlog-events.ts';
+import { DumpPositionSniffer } from './dump-position.ts';
+
+// Ships one artefact — a full backup, a log segment (or a partial of the active one), a closed
+// archive — as one object, byte for byte, then its manifest, the commit record, last; both are
+// verified after publishing. The object key holds the artefact id, which holds the content hash,
+// so the file is read twice: once to hash it (and read binlog events / dump coordinates), once
+// to upload it, the second hash compared before the object is committed. An object never
+// replaces another version: an overwritten slot is new content, hence a new key.
+
+export interface ArtefactContext {
+  site: string;
+  store: BlobStore;
+  journal: Journal;
+  clock: Clock;
+  verify: VerifyMode;
+  partSize: number;
+  partConcurrency: number;
+  openFile?: ShipContext['openFile'];
+}
+
+export interface Span {
+  from: Date;
+  to: Date;
+}
+
+export interface ArtefactWork {
+  sourceType: ArtefactSourceType;
+  source: string;
+  /** Directory the file is in. */
+  root: string;
+  stamp: FileStamp;
+  role: ArtefactManifest['role'];
+  profile?: string;
+  slot?: string;
+  /** A prefix snapshot of a growing file (the active binlog segment). */
+  partial?: boolean;
+  sequence?: number;
+  series?: string;
+  /** Span known without reading (archive names, file times). */
+  span?: Span;
+  spanSource?: 'name' | 'file-times';
+  /** Read the span from binlog event headers; `fallback` when they cannot be read. */
+  binlog?: { fallback: Span };
+  /** Look for the binlog coordinates a SQL dump records. */
+  sniffPosition?: boolean;
+}
+
+export type ArtefactOutcome =
+  | { status: 'published'; artefactId: string; key: string; manifestKey: string; size: number; manifest: ArtefactManifest; binlog?: BinlogSummary }
+  | { status: 'unchanged'; artefactId: string };
+
+interface FirstPass {
+  sha256: string;
+  binlog?: BinlogSummary;
+  position?: { logFile: string; logPos: number };
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Promise<ArtefactOutcome> {
+  const { stamp } = work;
+  const partial = work.partial ?? false;
+  const path = join(work.root, stamp.name);
+  const file = await openReadOnly(ctx, path);
+  try {
+    await checkOpened(file, stamp, partial, path);
+    const first = await readPass(file, work, path);
+    const known = ctx.journal.artefacts.withContent(work.source, stamp.name, first.sha256, partial);
+    if (known) {
+      ctx.journal.artefactKnown({ ...known, size: stamp.size, mtimeMs: stamp.mtimeMs });
+      return { status: 'unchanged', artefactId: known.artefactId };
+    }
+    const { span, spanSource, takenAt } = describe(work, first);
+    const id = makeArtefactId(ctx.site, work.source, stamp.name, first.sha256, partial);
+    const key = artefactKey(ctx.site, work.sourceType, work.source, id, stamp.name, takenAt, partial);
+    const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id);
+    ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }) });
+    try {
+      const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256 });
+      const manifest: ArtefactManifest = {
+        format: ARTEFACT_FORMAT,
+        kind: 'artefact',
+        site: ctx.site,
+        source: work.source,
+        sourceType: work.sourceType,
+        role: work.role,
+        artefactId: id,
+        key,
+        name: stamp.name,
+        size: stamp.size,
+        sha256: first.sha256,
+        parts,
+        mtime: new Date(stamp.mtimeMs).toISOString(),
+        takenAt: takenAt.toISOString(),
+        ...(span ? { span: { from: span.from.toISOString(), to: span.to.toISOString() }, spanSource } : {}),
+        ...(work.sequence === undefined ? {} : { sequence: work.sequence }),
+        ...(work.series === undefined ? {} : { series: work.series }),
+        ...(work.role === 'segment' ? { partial } : {}),
+        ...(first.position ? { position: first.position } : {}),
+        ...(work.profile === undefined ? {} : { profile: work.profile }),
+        ...(work.slot === undefined ? {} : { slot: work.slot }),
+        createdAt: ctx.clock.now().toISOString(),
+      };
+      await publishManifest(ctx, manifestKey, serializeArtefactManifest(manifest));
+      ctx.journal.artefactPublished(id, ctx.clock.now().toISOString());
+      return { status: 'published', artefactId: id, key, manifestKey, size: stamp.size, manifest, ...(first.binlog ? { binlog: first.binlog } : {}) };
+    } catch (error) {
+      ctx.journal.artefactAbandoned(id, messageOf(error));
+      throw error;
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+async function checkOpened(file: FileHandle, stamp: FileStamp, partial: boolean, path: string): Promise<void> {
+  const st = await file.stat();
+  if (partial ? st.size < stamp.size : st.size !== stamp.size || Math.trunc(st.mtimeMs) !== stamp.mtimeMs) {
+    throw new SourceChangedError(`${path} changed since it was scanned (${stamp.size} → ${st.size} bytes)`, path);
+  }
+}
+
+/** Hashes the first `stamp.size` bytes, reading binlog events or dump coordinates on the way. */
+async function readPass(file: FileHandle, work: ArtefactWork, path: string): Promise<FirstPass> {
+  const hash = createHash('sha256');
+  const events = work.binlog ? new BinlogEventReader() : undefined;
+  const sniffer = work.sniffPosition ? new DumpPositionSniffer() : undefined;
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  const size = work.stamp.size;
+  let position = 0;
+  while (position < size) {
+    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - position), position);
+    if (bytesRead === 0) throw new SourceChangedError(`${path} shrank while it was read (${position} of ${size} bytes)`, path);
+    const chunk = buffer.subarray(0, bytesRead);
+    hash.update(chunk);
+    events?.push(chunk);
+    sniffer?.push(chunk);
+    position += bytesRead;
+  }
+  if (!work.partial) {
+    const { bytesRead } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
+    if (bytesRead !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
+  }
+  const position_ = sniffer?.result();
+  return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(position_ ? { position: position_ } : {}) };
+}
+
+function describe(work: ArtefactWork, first: FirstPass): { span?: Span; spanSource?: ArtefactManifest['spanSource']; takenAt: Date } {
+  const mtime = new Date(work.stamp.mtimeMs);
+  if (work.binlog) {
+    const b = first.binlog;
+    if (b?.ok && b.from && b.to) return { span: { from: b.from, to: b.to }, spanSource: 'events', takenAt: b.to };
+    return { span: work.binlog.fallback, spanSource: 'file-times', takenAt: work.binlog.fallback.to };
+  }
+  if (work.span) return { span: work.span, spanSource: work.spanSource ?? 'name', takenAt: work.role === 'archive' ? work.span.to : mtime };
+  return { takenAt: mtime };
+}
+
+/** Puts the object unless a whole copy is already there (a retry after a crash); returns its part count. */
+async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: { path: string; key: string; id: string; sha256: string }): Promise<number> {
+  const { size } = work.stamp;
+  const partial = work.partial ?? false;
+  if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) return size <= ctx.partSize ? 1 : Math.ceil(size / ctx.partSize);
+  const uploader = new StreamUploader(ctx.store, {
+    key: o.key,
+    partSize: ctx.partSize,
+    partConcurrency: ctx.partConcurrency,
+    contentType: 'application/octet-stream',
+    onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),
+    onUploadEnded: (u) => ctx.journal.uploadEnded(o.id, u),
+  });
+  try {
+    const hash = createHash('sha256');
+    await uploader.copyFrom(file, size, o.path, { exact: !partial, hash });
+    const result = await uploader.finish(async () => {
+      if (hash.digest('hex') !== o.sha256) throw new SourceChangedError(`${o.path} changed between hashing and uploading`, o.path);
+      if (!partial) await assertUnchanged(o.path, work.stamp);
+    });
+    await verifyObject(ctx.store, o.key, { size, sha256: o.sha256 }, ctx.verify);
+    return result.parts;
+  } catch (error) {
+    await uploader.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function alreadyWhole(ctx: ArtefactContext, key: string, expected: { size: number; sha256: string }): Promise<boolean> {
+  if (!(await ctx.store.head(key))) return false;
+  try {
+    await verifyObject(ctx.store, key, expected, ctx.verify);
+    return true;
+  } catch (error) {
+    if (error instanceof IntegrityError) return false; // a torn copy: upload again over it
+    throw error;
+  }
+}

@@ -1,0 +1,39 @@
+import type { FileStamp } from '../journal.ts';
+
+// "Complete" for a file another program writes: its size and mtime stayed the same across a
+// window measured on the agent's clock between scans (a file still being written, or copied
+// in, keeps changing). Kept in memory: after a restart a file waits one more window, which is
+// the safe side. Also remembers which ready versions were not shipped, so one that disappears
+// or is overwritten before it could be shipped is reported as lost.
+
+export class StabilityTracker {
+  private readonly seen = new Map<string, { size: number; mtimeMs: number; sinceMs: number }>();
+
+  /** Records this scan; names not in it are forgotten. */
+  observe(files: readonly FileStamp[], nowMs: number): void {
+    const present = new Set<string>();
+    for (const f of files) {
+      present.add(f.name);
+      const prev = this.seen.get(f.name);
+      if (!prev || prev.size !== f.size || prev.mtimeMs !== f.mtimeMs) this.seen.set(f.name, { size: f.size, mtimeMs: f.mtimeMs, sinceMs: nowMs });
+    }
+    for (const name of [...this.seen.keys()]) if (!present.has(name)) this.seen.delete(name);
+  }
+
+  /** True when the file's current state was first seen at least `stableSeconds` ago and its mtime is at least `minAgeSeconds` old. */
+  isStable(file: FileStamp, nowMs: number, stableSeconds: number, minAgeSeconds = 0): boolean {
+    const s = this.seen.get(file.name);
+    if (!s || s.size !== file.size || s.mtimeMs !== file.mtimeMs) return false;
+    return nowMs - s.sinceMs >= stableSeconds * 1000 && nowMs - file.mtimeMs >= minAgeSeconds * 1000;
+  }
+}
+
+/** Ready versions left unshipped at the end of the previous cycle that are gone now: lost. */
+export function findLostVersions(previous: ReadonlyMap<string, FileStamp>, now: readonly FileStamp[], isShipped: (f: FileStamp) => boolean): FileStamp[] {
+  const current = new Map(now.map((f) => [f.name, f]));
+  return [...previous.values()].filter((p) => {
+    const c = current.get(p.name);
+    const same = c !== undefined && c.size === p.size && c.mtimeMs === p.mtimeMs;
+    return !same && !isShipped(p);
+  });
+}

@@ -1,0 +1,163 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import type { BlobStore, CompletedPart } from '../core/ports.ts';
+import { SourceChangedError } from '../core/errors.ts';
+
+// Streams bytes into one object: from a source file into a part buffer and from there to the
+// store, with no temporary copy on the site's disk. Memory is bounded by
+// partSize × (partConcurrency + 1) whatever the object size. An object that fits in one part is
+// sent as a single PUT (one request instead of three). Every part carries its SHA-256. Used by
+// PackBuilder (tar packs) and by artefact shipping (one file, byte for byte).
+
+export interface StreamUploaderOptions {
+  key: string;
+  partSize: number;
+  partConcurrency: number;
+  contentType?: string;
+  storageClass?: string;
+  /** Called with the upload id before any part is sent, so a crash can always abort it. */
+  onUploadStarted?: (uploadId: string) => void;
+  onUploadEnded?: (uploadId: string) => void;
+}
+
+export interface UploadResult {
+  size: number;
+  sha256: string;
+  parts: number;
+}
+
+export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'>;
+
+export class StreamUploader {
+  private buffer: Buffer;
+  private fill = 0;
+  private offset = 0;
+  private readonly objectHash = createHash('sha256');
+  private uploadId: string | undefined;
+  private partNumber = 0;
+  private readonly parts: CompletedPart[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private failure: unknown;
+  private finished = false;
+
+  constructor(
+    private readonly store: UploaderStore,
+    private readonly options: StreamUploaderOptions,
+  ) {
+    this.buffer = Buffer.allocUnsafe(options.partSize);
+  }
+
+  /** Bytes written so far (the offset the next byte will have in the object). */
+  get position(): number {
+    return this.offset;
+  }
+
+  /** Appends bytes already in memory. */
+  async write(bytes: Uint8Array, extraHash?: Hash): Promise<void> {
+    extraHash?.update(bytes);
+    let at = 0;
+    while (at < bytes.length) {
+      const n = Math.min(this.buffer.length - this.fill, bytes.length - at);
+      this.buffer.set(bytes.subarray(at, at + n), this.fill);
+      this.account(bytes.subarray(at, at + n));
+      this.fill += n;
+      at += n;
+      if (this.fill === this.buffer.length) await this.flush();
+    }
+  }
+
+  /**
+   * Appends the first `size` bytes of an open file, read straight into the part buffer. With
+   * `exact`, the file must hold exactly `size` bytes (a file that grew is refused); without it,
+   * a prefix of a growing file is taken (an append-only log's active segment).
+   */
+  async copyFrom(file: FileHandle, size: number, path: string, options: { exact: boolean; hash?: Hash; onChunk?: (bytes: Buffer) => void }): Promise<void> {
+    let remaining = size;
+    let position = 0;
+    while (remaining > 0) {
+      const want = Math.min(this.buffer.length - this.fill, remaining);
+      const { bytesRead } = await file.read(this.buffer, this.fill, want, position);
+      if (bytesRead === 0) throw new SourceChangedError(`${path} shrank while it was read (${position} of ${size} bytes)`, path);
+      const chunk = this.buffer.subarray(this.fill, this.fill + bytesRead);
+      this.account(chunk);
+      options.hash?.update(chunk);
+      options.onChunk?.(chunk);
+      this.fill += bytesRead;
+      position += bytesRead;
+      remaining -= bytesRead;
+      if (this.fill === this.buffer.length) await this.flush();
+    }
+    if (!options.exact) return;
+    const { bytesRead: extra } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
+    if (extra !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
+  }
+
+  private account(bytes: Uint8Array): void {
+    this.objectHash.update(bytes);
+    this.offset += bytes.length;
+  }
+
+  private async flush(): Promise<void> {
+    this.throwIfFailed();
+    if (this.uploadId === undefined) {
+      this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass });
+      this.options.onUploadStarted?.(this.uploadId);
+    }
+    const body = this.buffer.subarray(0, this.fill);
+    this.buffer = Buffer.allocUnsafe(this.options.partSize);
+    this.fill = 0;
+    const partNumber = ++this.partNumber;
+    const sha256 = createHash('sha256').update(body).digest('base64');
+    const uploadId = this.uploadId;
+    const task = this.store
+      .uploadPart(this.options.key, uploadId, partNumber, body, sha256)
+      .then((part) => {
+        this.parts.push(part);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.inflight.delete(task));
+    this.inflight.add(task);
+    while (this.inflight.size >= this.options.partConcurrency) await Promise.race(this.inflight);
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * Publishes the object. `beforeCommit` runs after every byte is uploaded and before the
+   * object becomes visible: throwing there publishes nothing.
+   */
+  async finish(beforeCommit?: () => Promise<void>): Promise<UploadResult> {
+    if (this.uploadId === undefined) {
+      const body = this.buffer.subarray(0, this.fill);
+      await beforeCommit?.();
+      const sha256 = createHash('sha256').update(body).digest('base64');
+      await this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256 });
+      this.finished = true;
+      return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: 1 };
+    }
+    if (this.fill > 0) await this.flush();
+    await Promise.all(this.inflight);
+    this.throwIfFailed();
+    await beforeCommit?.();
+    const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
+    await this.store.completeMultipart(this.options.key, this.uploadId, parts);
+    this.options.onUploadEnded?.(this.uploadId);
+    this.finished = true;
+    return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length };
+  }
+
+  /** Discards whatever was uploaded; safe to call after any failure, idempotent. */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.inflight);
+    if (this.uploadId !== undefined && !this.finished) {
+      await this.store.abortMultipart(this.options.key, this.uploadId);
+      this.options.onUploadEnded?.(this.uploadId);
+      this.finished = true;
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import { describe, it, expect } from 'vitest';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseArtefactManifest, type ArtefactManifest } from '../../core/artefact.ts';
+import { archiveSpanFromName, ARCHIVE_DEFAULT_NAME_PATTERN } from '../../core/artefact-sources.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { readAll } from '../../agent/recover.ts';
+import { artefactSite, artefactAgent, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
+
+const MIN = 60_000;
+
+function publishedInOrder(store: MemoryBlobStore): { store: BlobStore; published: ArtefactManifest[] } {
+  const published: ArtefactManifest[] = [];
+  const wrapped: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+    put: async (...a: Parameters<BlobStore['put']>) => {
+      const r = await store.put(...a);
+      if (a[0].startsWith('manifests/')) published.push(parseArtefactManifest(a[1]));
+      return r;
+    },
+  });
+  return { store: wrapped, published };
+}
+
+describe('archive source', () => {
+  it('ships rostrvm voice, email, SMS and chat archives once complete, oldest span first, with the span from the name', async () => {
+    const site = artefactSite(`  - { name: media, type: archive, path: "{root}" }`);
+    const clock = new ManualClock(new Date('2024-02-01T12:00:00Z'));
+    const old = new Date('2024-01-20T00:00:00Z');
+    const files: Record<string, Buffer> = {
+      'Voice Recording 2024-01-05 09.00.00 2024-01-12 09.00.00.sdb': bytesOf(70_000, 1),
+      'Email Archive 20240101000000 20240105000000.sdb': bytesOf(5_000, 2),
+      'SMS Archive 2024-01-02_08-30 2024-01-03_17-45.sdb': bytesOf(3_000, 3),
+      'Chat Archive 2024-01-04 2024-01-06.sdb': bytesOf(4_000, 4),
+    };
+    for (const [n, b] of Object.entries(files)) writeAt(join(site.root, n), b, old);
+    writeAt(join(site.root, 'notes.txt'), 'not an archive', old);
+    writeAt(join(site.root, 'Voice Recording.tmp'), 'not an archive', old);
+    const { store, published } = publishedInOrder(new MemoryBlobStore());
+    const h = artefactAgent(site.config, store, { clock });
+    expect((await h.agent.cycle()).artefacts).toBe(0); // first sight: inside the stability window (default 120 s)
+    expect(h.agent.statusSnapshot().sources[0]).toMatchObject({ type: 'archive', backlog: { files: 4 } });
+    clock.advance(2 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(4);
+    expect(published.map((m) => [m.name.split(' ')[0], m.span])).toEqual([
+      ['Email', { from: '2024-01-01T00:00:00.000Z', to: '2024-01-05T00:00:00.000Z' }],
+      ['SMS', { from: '2024-01-02T08:30:00.000Z', to: '2024-01-03T17:45:00.000Z' }],
+      ['Chat', { from: '2024-01-04T00:00:00.000Z', to: '2024-01-06T00:00:00.000Z' }],
+      ['Voice', { from: '2024-01-05T09:00:00.000Z', to: '2024-01-12T09:00:00.000Z' }],
+    ]);
+    for (const m of published) {
+      expect(m).toMatchObject({ sourceType: 'archive', role: 'archive', spanSource: 'name', takenAt: m.span!.to });
+      expect(m.key).toMatch(/^archives\/site-a\/media\//);
+      expect((await readAll(store, m.key)).equals(files[m.name]!)).toBe(true);
+    }
+    expect(h.opened.some((p) => p.endsWith('.txt') || p.endsWith('.tmp'))).toBe(false);
+    const opened = h.opened.length;
+    clock.advance(10 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(0);
+    expect(h.opened.length).toBe(opened); // shipped archives are not read again
+    h.agent.close();
+  });
+
+  it('does not ship an archive still being written; an archive appended to after it shipped is a new artefact', async () => {
+    const site = artefactSite(`  - { name: media, type: archive, path: "{root}", stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date());
+    const file = join(site.root, 'Voice Recording 2024-03-01 00.00.00 2024-03-08 00.00.00.sdb');
+    writeAt(file, bytesOf(10_000, 5), clock.now());
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    for (let i = 0; i < 3; i++) {
+      await h.agent.cycle();
+      clock.advance(MIN);
+      appendFileSync(file, bytesOf(1000, 6 + i)); // the archiver is still writing
+    }
+    expect(await artefactManifests(store)).toEqual([]);
+    expect(h.opened).toEqual([]);
+    await h.agent.cycle();
+    clock.advance(2 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    appendFileSync(file, bytesOf(500, 20)); // the next day's run appends before the size limit is reached
+    await h.agent.cycle();
+    clock.advance(2 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    const ms = await artefactManifests(store);
+    expect(ms.map((m) => m.size).sort()).toEqual([13_000, 13_500]);
+    expect(new Set(ms.map((m) => m.key)).size).toBe(2);
+    h.agent.close();
+  });
+
+  it('reads names in the site time zone and with a configured pattern and format; an unreadable name falls back to file times', async () => {
+    const site = artefactSite(`  - name: media
+    type: archive
+    path: "{root}"
+    patterns: ["*.sdb"]
+    namePattern: '^Rec (?<from>\\d{2}-\\d{2}-\\d{4} \\d{2}\\.\\d{2}) to (?<to>\\d{2}-\\d{2}-\\d{4} \\d{2}\\.\\d{2})\\.sdb$'
+    timeFormat: dd-MM-yyyy HH.mm
+    timezone: Europe/London
+    stableSeconds: 0`);
+    const mtime = new Date('2024-07-03T10:00:00Z');
+    writeAt(join(site.root, 'Rec 01-07-2024 10.00 to 02-07-2024 18.30.sdb'), 'summer', mtime);
+    writeAt(join(site.root, 'Rec unknown.sdb'), 'no dates', mtime);
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock: new ManualClock(new Date('2024-07-04T00:00:00Z')) });
+    await h.agent.cycle();
+    const ms = await artefactManifests(store);
+    expect(ms.find((m) => m.name.startsWith('Rec 01'))).toMatchObject({ spanSource: 'name', span: { from: '2024-07-01T09:00:00.000Z', to: '2024-07-02T17:30:00.000Z' } });
+    expect(ms.find((m) => m.name === 'Rec unknown.sdb')).toMatchObject({ spanSource: 'file-times', span: { to: mtime.toISOString() } });
+    h.agent.close();
+  });
+
+  it('parses the default rostrvm names in their usual spellings, and refuses a span that ends before it starts', () => {
+    const src = { namePattern: ARCHIVE_DEFAULT_NAME_PATTERN, timeFormat: 'auto', timezone: 'UTC' };
+    const span = (n: string) => {
+      const s = archiveSpanFromName(src, n);
+      return s && [s.from.toISOString(), s.to.toISOString()];
+    };
+    expect(span('Voice Recording 2024-01-05 09.00.00 2024-01-12 09.00.00.sdb')).toEqual(['2024-01-05T09:00:00.000Z', '2024-01-12T09:00:00.000Z']);
+    expect(span('voice recording 2024-01-05T0900 2024-01-05T1000.SDB')).toEqual(['2024-01-05T09:00:00.000Z', '2024-01-05T10:00:00.000Z']);
+    expect(span('Chat Archive 20240105 20240106.sdb')).toEqual(['2024-01-05T00:00:00.000Z', '2024-01-06T00:00:00.000Z']);
+    expect(span('Voice Recording 2024-13-05 2024-01-06.sdb')).toBeUndefined();
+    expect(span('Voice Recording 2024-01-06 2024-01-05.sdb')).toBeUndefined();
+    expect(span('Fax Archive 2024-01-05 2024-01-06.sdb')).toBeUndefined();
+  });
+});

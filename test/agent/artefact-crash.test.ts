@@ -1,0 +1,124 @@
+import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { readAll } from '../../agent/recover.ts';
+import { artefactSite, artefactAgent, artefactManifests, openUploads, writeAt, bytesOf } from '../support/artefact-agent.ts';
+
+// Artefacts follow the commit rule through failures: a torn or corrupted object is shipped
+// again, an interrupted run leaves no open upload and no manifest without its object, and a
+// manifest that made it out before a crash is kept, not shipped twice.
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const MiB = 1024 * 1024;
+const isData = (k: string) => k.startsWith('backups/');
+
+function site(size: number, seed = 1) {
+  const s = artefactSite(`  - { name: db, type: rotated, profile: generic, patterns: ["*.bak"], path: "{root}", stableSeconds: 0 }`);
+  const bytes = bytesOf(size, seed);
+  writeAt(join(s.root, 'nightly.bak'), bytes, new Date(Date.now() - 3600_000));
+  return { ...s, bytes };
+}
+
+/** A store whose calls matching `when` never return, as if the process died there; `reached` resolves when it happens. */
+function dyingStore(inner: BlobStore, when: (method: string, key: string) => boolean): { store: BlobStore; reached: Promise<void> } {
+  let signal!: () => void;
+  const reached = new Promise<void>((r) => (signal = r));
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (when(String(prop), String(args[0]))) {
+          signal();
+          return new Promise(() => undefined);
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store, reached };
+}
+
+describe('artefact shipping under failures', () => {
+  it.each([
+    ['a torn single PUT', 200_000, (f: FaultyBlobStore) => f.truncateNext(1, { match: isData })],
+    ['a corrupted multipart part', 11 * MiB, (f: FaultyBlobStore) => f.flipNext(1, { match: isData })],
+  ])('re-ships %s and publishes the manifest only for a whole object', async (_what, size, arm) => {
+    const s = site(size);
+    const store = new MemoryBlobStore();
+    const faulty = arm(new FaultyBlobStore(store));
+    const h = artefactAgent(s.config, faulty);
+    const report = await h.agent.cycle();
+    expect(faulty.injected).toHaveLength(1);
+    expect(report).toMatchObject({ artefacts: 1, failed: 0 });
+    const [m] = await artefactManifests(store);
+    expect(m).toMatchObject({ size, sha256: sha(s.bytes), parts: size > 5 * MiB ? 3 : 1 });
+    expect((await readAll(store, m!.key)).equals(s.bytes)).toBe(true);
+    expect(await openUploads(store)).toEqual([]);
+    h.agent.close();
+  });
+
+  it('after an ambiguous failure (the store completed the upload, the answer was lost), uses the whole object instead of sending it again', async () => {
+    const s = site(11 * MiB);
+    const store = new MemoryBlobStore();
+    const faulty = new FaultyBlobStore(store).failNext('completeMultipart', 1, { when: 'after' });
+    let parts = 0;
+    const counting: BlobStore = Object.assign(Object.create(faulty) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) => (parts++, faulty.uploadPart(...a)),
+    });
+    const h = artefactAgent(s.config, counting);
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 });
+    expect(parts).toBe(3);
+    expect(await artefactManifests(store)).toHaveLength(1);
+    h.agent.close();
+  });
+
+  it('killed mid-upload: the restarted agent aborts the open upload and ships the artefact again', async () => {
+    const s = site(11 * MiB);
+    const store = new MemoryBlobStore();
+    let parts = 0;
+    const dying = dyingStore(store, (method) => method === 'uploadPart' && ++parts >= 2);
+    const first = artefactAgent(s.config, dying.store);
+    void first.agent.cycle();
+    await dying.reached;
+    first.agent.close(); // the process is gone: nothing more reaches its journal
+    await first.closeFiles();
+    expect(await openUploads(store)).toHaveLength(1);
+
+    const second = artefactAgent(s.config, store, { clock: new ManualClock(new Date()) });
+    expect(await second.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 });
+    const [m] = await artefactManifests(store);
+    expect((await readAll(store, m!.key)).equals(s.bytes)).toBe(true);
+    expect(await openUploads(store)).toEqual([]);
+    expect(second.agent.statusSnapshot()).toMatchObject({ inflight: 0, totals: { artefacts: 1 } });
+    second.agent.close();
+  });
+
+  it('killed after the manifest was published: the restarted agent keeps it and does not ship twice', async () => {
+    const s = site(300_000);
+    const store = new MemoryBlobStore();
+    let puts = 0;
+    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      put: (...a: Parameters<BlobStore['put']>) => (isData(a[0]) && puts++, store.put(...a)),
+    });
+    // Dies while reading the manifest back, i.e. after it was written and before the journal heard of it.
+    const dying = dyingStore(counting, (method, key) => method === 'get' && key.startsWith('manifests/'));
+    const first = artefactAgent(s.config, dying.store);
+    void first.agent.cycle();
+    await dying.reached;
+    first.agent.close();
+    await first.closeFiles();
+
+    const second = artefactAgent(s.config, counting);
+    expect(second.agent.statusSnapshot().inflight).toBe(1);
+    expect(await second.agent.cycle()).toMatchObject({ artefacts: 0, failed: 0 });
+    expect(puts).toBe(1);
+    expect(await artefactManifests(store)).toHaveLength(1);
+    expect(second.agent.statusSnapshot()).toMatchObject({ inflight: 0, totals: { artefacts: 1 } });
+    second.agent.close();
+  });
+});

@@ -1,0 +1,239 @@
+import { describe, it, expect } from 'vitest';
+import { appendFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { readAll } from '../../agent/recover.ts';
+import { DumpPositionSniffer } from '../../agent/dump-position.ts';
+import { artefactSite, artefactAgent, artefactManifests, keys, writeAt, bytesOf } from '../support/artefact-agent.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const MIN = 60_000;
+
+describe('rotated source, Cisco CVP profile', () => {
+  const cvp = () => artefactSite(`  - { name: cvp, type: rotated, profile: cvp, path: "{root}", stableSeconds: 120 }`);
+
+  it('never opens the live cvp_backup_data; ships cvp_backup_data.old, and the next .old as a new artefact', async () => {
+    const site = cvp();
+    const clock = new ManualClock(new Date());
+    const live = join(site.root, 'cvp_backup_data');
+    const old = join(site.root, 'cvp_backup_data.old');
+    const v1 = bytesOf(40_000, 1);
+    writeAt(old, v1, new Date(clock.now().getTime() - 10 * MIN));
+    writeAt(live, bytesOf(1000, 99), clock.now()); // the backup being written
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, {
+      clock,
+      openFile: async (path, flags) => {
+        if (path === live) throw new Error('the live CVP backup was opened');
+        return open(path, flags);
+      },
+    });
+    expect((await h.agent.cycle()).artefacts).toBe(0); // first sight: inside the stability window
+    appendFileSync(live, bytesOf(5000, 98)); // the live backup keeps growing
+    clock.advance(3 * MIN);
+    const first = await h.agent.cycle();
+    expect(first).toMatchObject({ artefacts: 1, failed: 0 });
+    const [m1] = await artefactManifests(store);
+    expect(m1).toMatchObject({ sourceType: 'rotated', role: 'full', profile: 'cvp', name: 'cvp_backup_data.old', slot: 'cvp_backup_data.old', size: v1.length, sha256: sha(v1) });
+    expect(m1!.key).toMatch(/^backups\/site-a\/cvp\/\d{4}\/\d{2}\/\d{2}\/a[0-9a-f]{23}-cvp_backup_data\.old$/);
+    expect((await readAll(store, m1!.key)).equals(v1)).toBe(true);
+
+    // The next backup: CVP copies the finished backup to .old and starts a new live file.
+    const v2 = bytesOf(48_000, 2);
+    clock.advance(24 * 60 * MIN);
+    writeAt(old, v2, new Date(clock.now().getTime() - MIN));
+    writeAt(live, bytesOf(2000, 97), clock.now());
+    await h.agent.cycle();
+    clock.advance(3 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    const ms = await artefactManifests(store);
+    expect(ms.map((m) => m.sha256).sort()).toEqual([sha(v1), sha(v2)].sort());
+    expect(new Set(ms.map((m) => m.key)).size).toBe(2);
+    expect((await readAll(store, m1!.key)).equals(v1)).toBe(true); // the first version was not replaced
+
+    expect(h.opened.length).toBeGreaterThan(0);
+    expect(h.opened).not.toContain(live);
+    expect(h.opened.every((p) => p === old)).toBe(true);
+    expect((await keys(store)).some((k) => /cvp_backup_data$/.test(k))).toBe(false);
+    h.agent.close();
+  });
+
+  it('proves it at the OS level: the live file is never read (its atime stays put while the .old one moves)', async () => {
+    const site = cvp();
+    const clock = new ManualClock(new Date());
+    const live = join(site.root, 'cvp_backup_data');
+    const old = join(site.root, 'cvp_backup_data.old');
+    writeAt(live, bytesOf(3000, 4), new Date(clock.now().getTime() - 10 * MIN));
+    writeAt(old, bytesOf(3000, 3), new Date(clock.now().getTime() - 10 * MIN));
+    // atime before mtime: with relatime (or strictatime) the kernel updates atime on the next read.
+    const past = new Date('2000-01-01T00:00:00Z');
+    for (const f of [live, old]) utimesSync(f, past, statSync(f).mtime);
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock }); // plain open: nothing intercepted
+    await h.agent.cycle();
+    clock.advance(3 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    h.agent.close();
+    expect(statSync(old).atimeMs, 'control: this filesystem must record reads (mounted noatime?)').toBeGreaterThan(past.getTime());
+    expect(statSync(live).atimeMs).toBe(past.getTime());
+  });
+
+  it('keeps the live file out even for a generic profile whose pattern would match it', async () => {
+    const site = artefactSite(`  - { name: cvp, type: rotated, profile: generic, patterns: ["cvp_*"], path: "{root}", stableSeconds: 0 }`);
+    const live = join(site.root, 'cvp_backup_data');
+    writeAt(live, 'live', new Date(Date.now() - 10 * MIN));
+    writeAt(join(site.root, 'cvp_backup_data.old'), 'old', new Date(Date.now() - 10 * MIN));
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store);
+    await h.agent.cycle();
+    expect((await artefactManifests(store)).map((m) => m.name)).toEqual(['cvp_backup_data.old']);
+    expect(h.opened).not.toContain(live);
+    h.agent.close();
+  });
+});
+
+describe('rotated source, rostrvm profile', () => {
+  it.each([2, 3])('over several weeks with CYCLE %i, every version is offsite exactly once and an unchanged slot is not shipped again', async (cycle) => {
+    const site = artefactSite(`  - { name: rostrvm, type: rotated, profile: rostrvm, path: "{root}", stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date('2026-01-04T02:00:00Z')); // a Sunday
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    const written: Buffer[] = [];
+    const weeks = 7;
+    for (let week = 0; week < weeks; week++) {
+      // Sunday 03:00: the backup overwrites the oldest slot (rostrvm_920_<n>.rbk, n cycling 1..CYCLE), in two writes.
+      clock.set(new Date(Date.UTC(2026, 0, 4 + 7 * week, 3, 0)));
+      const slot = join(site.root, `rostrvm_920_${(week % cycle) + 1}.rbk`);
+      const full = Buffer.concat([Buffer.from(`-- rostrvm dump week ${week}\n`), bytesOf(30_000 + week * 1000, 10 + week)]);
+      writeAt(slot, full.subarray(0, 10_000), clock.now());
+      await h.agent.cycle(); // half written: not shipped
+      clock.advance(MIN);
+      writeAt(slot, full, clock.now());
+      await h.agent.cycle(); // complete, but not stable yet
+      written.push(full);
+      // The rest of the week: the agent polls; only the new version ships.
+      for (let poll = 0; poll < 6; poll++) {
+        clock.advance(30 * MIN);
+        await h.agent.cycle();
+      }
+      const shipped = await artefactManifests(store);
+      expect(shipped.map((m) => m.sha256).sort()).toEqual(written.map(sha).sort());
+    }
+    const ms = await artefactManifests(store);
+    expect(ms).toHaveLength(weeks);
+    expect(new Set(ms.map((m) => m.key)).size).toBe(weeks);
+    for (const m of ms) {
+      expect(m).toMatchObject({ profile: 'rostrvm', role: 'full' });
+      expect(m.slot).toMatch(/^rostrvm_920_[1-3]\.rbk$/);
+      expect(sha(await readAll(store, m.key))).toBe(m.sha256); // every version still whole offsite, none replaced
+    }
+    // Steady state: nothing is even opened again.
+    const before = h.opened.length;
+    clock.advance(60 * MIN);
+    await h.agent.cycle();
+    expect(h.opened.length).toBe(before);
+    // A slot touched without a change of content is read (new mtime) but not shipped again.
+    const slot1 = join(site.root, 'rostrvm_920_1.rbk');
+    utimesSync(slot1, clock.now(), clock.now());
+    await h.agent.cycle();
+    clock.advance(3 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(0);
+    expect(h.opened.length).toBe(before + 1);
+    expect(await artefactManifests(store)).toHaveLength(weeks);
+    expect(h.agent.statusSnapshot().sources[0]).toMatchObject({ type: 'rotated', backlog: { files: 0 }, lost: 0 });
+    h.agent.close();
+  });
+
+  it('does not ship a half-written file until it stays unchanged for the window, then ships all of it', async () => {
+    const site = artefactSite(`  - { name: rostrvm, type: rotated, profile: rostrvm, path: "{root}", stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    const file = join(site.root, 'rostrvm_920_1.rbk');
+    const full = bytesOf(90_000, 5);
+    writeAt(file, full.subarray(0, 30_000), clock.now());
+    expect((await h.agent.cycle()).artefacts).toBe(0);
+    for (const end of [60_000, 90_000]) {
+      clock.advance(100_000);
+      writeAt(file, full.subarray(0, end), clock.now());
+      expect((await h.agent.cycle()).artefacts).toBe(0);
+      expect(h.opened).toEqual([]);
+    }
+    expect(h.agent.statusSnapshot().sources[0]).toMatchObject({ backlog: { files: 1, bytes: 90_000 } });
+    clock.advance(119_000);
+    expect((await h.agent.cycle()).artefacts).toBe(0);
+    clock.advance(1_000);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    const [m] = await artefactManifests(store);
+    expect(m).toMatchObject({ size: 90_000, sha256: sha(full) });
+    expect(h.agent.statusSnapshot().sources[0]).toMatchObject({ backlog: { files: 0 }, lastShipped: { name: 'rostrvm_920_1.rbk', partial: false } });
+    h.agent.close();
+  });
+
+  it('does not publish a file that changes while it is read, and ships the finished one later', async () => {
+    const site = artefactSite(`  - { name: rostrvm, type: rotated, profile: rostrvm, path: "{root}", stableSeconds: 60 }`);
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    const file = join(site.root, 'rostrvm_920_2.rbk');
+    writeAt(file, bytesOf(20_000, 6), new Date(clock.now().getTime() - MIN));
+    let strike = true;
+    const h = artefactAgent(site.config, store, {
+      clock,
+      openFile: async (path, flags) => {
+        const handle = await open(path, flags);
+        if (strike) {
+          strike = false;
+          appendFileSync(path, 'more'); // the vendor tool writes again
+        }
+        return handle;
+      },
+    });
+    await h.agent.cycle();
+    clock.advance(2 * MIN);
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 0, failed: 1 });
+    expect(await keys(store)).toEqual([]);
+    clock.advance(2 * MIN);
+    await h.agent.cycle(); // new state first seen
+    clock.advance(2 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    expect((await artefactManifests(store))[0]).toMatchObject({ size: statSync(file).size });
+    h.agent.close();
+  });
+
+  it('reports a complete version overwritten before it could be shipped as lost', async () => {
+    const site = artefactSite(`  - { name: rostrvm, type: rotated, profile: rostrvm, path: "{root}", stableSeconds: 0 }`);
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    const file = join(site.root, 'rostrvm_920_1.rbk');
+    writeAt(file, 'week 1', new Date(clock.now().getTime() - MIN));
+    const h = artefactAgent(site.config, store, { clock, openFile: async () => {
+        throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+      },
+    });
+    expect((await h.agent.cycle()).failed).toBe(1);
+    writeFileSync(file, 'week 2, overwritten');
+    const r = await h.agent.cycle();
+    expect(r.lost).toBe(1);
+    expect(h.alerts.some((a) => a.severity === 'critical' && a.subject.includes('rostrvm_920_1.rbk'))).toBe(true);
+    expect(h.agent.statusSnapshot().totals).toMatchObject({ lostArtefacts: 1, lostRecordings: 0 });
+    h.agent.close();
+  });
+});
+
+describe('binlog position of a SQL dump', () => {
+  const sniff = (text: string, chunk = 7) => {
+    const s = new DumpPositionSniffer();
+    const bytes = Buffer.from(text);
+    for (let i = 0; i < bytes.length; i += chunk) s.push(bytes.subarray(i, i + chunk));
+    return s.result();
+  };
+  it('reads mysqldump / mariadb-dump and MySQL 8.0.23+ spellings, commented or not', () => {
+    expect(sniff("-- MySQL dump\n-- CHANGE MASTER TO MASTER_LOG_FILE='rtmbinlog.000123', MASTER_LOG_POS=4567;\n")).toEqual({ logFile: 'rtmbinlog.000123', logPos: 4567 });
+    expect(sniff("CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000002', SOURCE_LOG_POS=157;")).toEqual({ logFile: 'binlog.000002', logPos: 157 });
+    expect(sniff('-- a dump taken without --master-data\nCREATE TABLE t (i int);')).toBeUndefined();
+    expect(sniff(`${'x'.repeat(1024 * 1024)}CHANGE MASTER TO MASTER_LOG_FILE='late.000001', MASTER_LOG_POS=1;`)).toBeUndefined(); // only the header is looked at
+  });
+});
