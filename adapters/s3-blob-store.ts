@@ -230,7 +230,7 @@ export class S3BlobStore implements BlobStore {
     return { partNumber, etag: out.ETag, ...(reported === undefined ? {} : { sha256: reported }) };
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag?: string }> {
+  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[], options: { ifNoneMatch?: boolean } = {}): Promise<{ etag?: string }> {
     if (parts.length === 0) throw new InvalidInputError(`completing ${key} needs at least one part`);
     const out = await this.call('completeMultipart', key, () =>
       this.client.send(
@@ -238,6 +238,7 @@ export class S3BlobStore implements BlobStore {
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
+          ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
           MultipartUpload: {
             Parts: parts.map((part) => ({
               PartNumber: part.partNumber,

@@ -7,7 +7,8 @@ import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifes
 import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
 import { packKey, packManifestKey } from '../core/layout.ts';
 import { packId as makePackId, recordingId } from '../core/ids.ts';
-import { SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
+import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
+import { readAll } from './recover.ts';
 import { createHash } from 'node:crypto';
 import { PackBuilder } from './pack-builder.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
@@ -188,10 +189,34 @@ async function readSidecar(ctx: Pick<ShipContext, 'openFile'>, path: string, sta
   }
 }
 
-/** Puts a manifest (the commit record) and reads it back. */
+/**
+ * Puts a manifest (the commit record), write-once, and reads it back. A manifest already at
+ * the key (the same batch committed before a crash) is accepted when it commits the same
+ * content — everything but its creation time equal; anything else is an integrity failure.
+ */
 export async function publishManifest(ctx: Pick<ShipContext, 'store'>, key: string, bytes: Buffer): Promise<void> {
   const sha256 = createHash('sha256').update(bytes).digest();
-  await ctx.store.put(key, bytes, { contentType: 'application/json', sha256: sha256.toString('base64') });
+  try {
+    await ctx.store.put(key, bytes, { contentType: 'application/json', sha256: sha256.toString('base64'), ifNoneMatch: true });
+  } catch (error) {
+    if (!(error instanceof AlreadyExistsError)) throw error;
+    const existing = await readAll(ctx.store, key);
+    if (sameCommit(existing, bytes)) return;
+    throw new IntegrityError(`a different manifest is already published at ${key} and cannot be replaced (write-once)`, { cause: error });
+  }
   // Manifests are small: always read back, whatever the verify mode.
   await verifyObject(ctx.store, key, { size: bytes.length, sha256: sha256.toString('hex') }, 'read-back');
+}
+
+function sameCommit(a: Buffer, b: Buffer): boolean {
+  const strip = (x: Buffer) => {
+    try {
+      const { createdAt: _createdAt, ...rest } = JSON.parse(x.toString('utf8')) as Record<string, unknown>;
+      return JSON.stringify(rest);
+    } catch {
+      return undefined;
+    }
+  };
+  const sa = strip(a);
+  return sa !== undefined && sa === strip(b);
 }

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart } from '../core/ports.ts';
 import { SourceChangedError } from '../core/errors.ts';
+import { AlreadyExistsError } from '../core/errors.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
 // store, with no temporary copy on the site's disk. Memory is bounded by
@@ -136,7 +137,7 @@ export class StreamUploader {
       const body = this.buffer.subarray(0, this.fill);
       await beforeCommit?.();
       const sha256 = createHash('sha256').update(body).digest('base64');
-      await this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256 });
+      await this.writeOnce(() => this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, ifNoneMatch: true }));
       this.finished = true;
       return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: 1 };
     }
@@ -145,10 +146,27 @@ export class StreamUploader {
     this.throwIfFailed();
     await beforeCommit?.();
     const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
-    await this.store.completeMultipart(this.options.key, this.uploadId, parts);
-    this.options.onUploadEnded?.(this.uploadId);
+    const uploadId = this.uploadId;
+    const existed = await this.writeOnce(() => this.store.completeMultipart(this.options.key, uploadId, parts, { ifNoneMatch: true }));
+    if (existed) await this.store.abortMultipart(this.options.key, uploadId);
+    this.options.onUploadEnded?.(uploadId);
     this.finished = true;
     return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length };
+  }
+
+  /**
+   * Published objects are write-once (If-None-Match: *; the agent's role may not overwrite).
+   * An object already at the key — the same batch shipped before a crash — is not an error
+   * here: the caller verifies it against what this upload would have written.
+   */
+  private async writeOnce(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
+      return false;
+    } catch (error) {
+      if (error instanceof AlreadyExistsError) return true;
+      throw error;
+    }
   }
 
   /** Discards whatever was uploaded; safe to call after any failure, idempotent. */

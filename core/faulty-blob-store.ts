@@ -162,8 +162,8 @@ export class FaultyBlobStore implements BlobStore {
     });
   }
 
-  completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag?: string }> {
-    return this.call('completeMultipart', key, () => this.inner.completeMultipart(key, uploadId, parts));
+  completeMultipart(key: string, uploadId: string, parts: CompletedPart[], options?: { ifNoneMatch?: boolean }): Promise<{ etag?: string }> {
+    return this.call('completeMultipart', key, () => this.inner.completeMultipart(key, uploadId, parts, options));
   }
 
   abortMultipart(key: string, uploadId: string): Promise<void> {

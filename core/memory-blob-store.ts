@@ -164,8 +164,11 @@ export class MemoryBlobStore implements BlobStore {
     return { partNumber, etag: part.etag, ...(reported === undefined ? {} : { sha256: reported }) };
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag?: string }> {
+  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[], options: { ifNoneMatch?: boolean } = {}): Promise<{ etag?: string }> {
     const upload = this.upload(key, uploadId);
+    if (options.ifNoneMatch && this.features.conditionalPut && this.objects.has(key)) {
+      throw new AlreadyExistsError(`object ${key} already exists`);
+    }
     const chosen = this.chosenParts(key, upload, parts);
     const data = Buffer.concat(chosen.map((part) => part.body));
     const etag = `"${md5(Buffer.concat(chosen.map((part) => part.md5))).toString('hex')}-${chosen.length}"`;

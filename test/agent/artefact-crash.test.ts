@@ -49,7 +49,9 @@ describe('artefact shipping under failures', () => {
     ['a corrupted multipart part', 11 * MiB, (f: FaultyBlobStore) => f.flipNext(1, { match: isData })],
   ])('re-ships %s and publishes the manifest only for a whole object', async (_what, size, arm) => {
     const s = site(size);
-    const store = new MemoryBlobStore();
+    // Stores that can keep a torn body (s3rver) neither check checksums nor honour If-None-Match;
+    // AWS S3 rejects such a body outright, so the combination below is the one that happens.
+    const store = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false } });
     const faulty = arm(new FaultyBlobStore(store));
     const h = artefactAgent(s.config, faulty);
     const report = await h.agent.cycle();

@@ -123,7 +123,9 @@ describe('agent shipping', () => {
 
   it('re-ships a torn or corrupted upload and never publishes its manifest', async () => {
     writeTree(ctx.root, 2, 10);
-    const store = new MemoryBlobStore();
+    // Stores that can keep a torn body (s3rver) neither check checksums nor honour If-None-Match;
+    // AWS S3 rejects such a body outright, so this is the combination that happens.
+    const store = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false } });
     const faulty = new FaultyBlobStore(store).truncateNext(1, { match: (k) => k.endsWith('.tar') }).flipNext(1, { match: (k) => k.endsWith('.tar') });
     const agent = makeAgent(ctx.config, faulty);
     const report = await agent.cycle();
@@ -224,5 +226,37 @@ describe('agent shipping', () => {
     expect(second).toMatchObject({ packs: 1, recordings: 1 });
     expect(agent.statusSnapshot().sources[0]?.backlog).toMatchObject({ recordings: 0 });
     agent.close();
+  });
+
+  it('publishes write-once: a batch shipped again after losing its journal finds its own pack and manifest and accepts them', async () => {
+    writeTree(ctx.root, 2, 10);
+    const store = new MemoryBlobStore(); // declares conditional puts, like AWS S3
+    const first = makeAgent(ctx.config, store);
+    expect((await first.cycle()).packs).toBe(2);
+    first.close();
+    const before = (await manifests(store)).map((m) => m.packKey).sort();
+    rmSync(ctx.config.state, { recursive: true }); // the journal is gone: everything looks unshipped
+    const again = makeAgent(ctx.config, store);
+    expect(await again.cycle()).toMatchObject({ packs: 2, failed: 0 });
+    expect((await manifests(store)).map((m) => m.packKey).sort()).toEqual(before);
+    again.close();
+  });
+
+  it('refuses to replace a different manifest already published at the key', async () => {
+    writeTree(ctx.root, 1, 10);
+    const store = new MemoryBlobStore();
+    const first = makeAgent(ctx.config, store);
+    await first.cycle();
+    first.close();
+    const [m] = await manifests(store);
+    const key = (await (async () => { for await (const o of store.list('manifests/')) return o.key; })())!;
+    await store.delete(key);
+    await store.put(key, Buffer.from(JSON.stringify({ ...m, members: m!.members.slice(1) })));
+    rmSync(ctx.config.state, { recursive: true });
+    const alerts: Alert[] = [];
+    const again = makeAgent(ctx.config, store, alerts);
+    expect(await again.cycle()).toMatchObject({ packs: 0, failed: 1 });
+    expect(alerts.map((a) => a.message).join()).toMatch(/different manifest is already published/);
+    again.close();
   });
 });
