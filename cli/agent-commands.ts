@@ -9,6 +9,7 @@ import { selectWork, type Backlog } from '../agent/sources/recordings.ts';
 import { buildAgent, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
+import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('run the on-prem agent or look at its state');
@@ -65,6 +66,8 @@ export interface StatusReport {
   inflight: number;
   recentLosses: { source: string; batch: string; files: string[]; reason: string; at: string }[];
   agent?: { pid: number; updatedAt: string; lastError?: string };
+  /** Backups, binlogs and archives, as of the agent's last pass. */
+  artefactSources: ArtefactSourceStatus[];
 }
 
 /** Fresh, read-only view: scans the sources now and reads the journal without writing it. */
@@ -84,7 +87,8 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     if (backlog.oldest && (!total.oldest || backlog.oldest.sinceMs < total.oldest.sinceMs)) total.oldest = backlog.oldest;
   }
   const statusFile = join(config.state, 'status.json');
-  const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as { pid: number; updatedAt: string; lastError?: string }) : undefined;
+  const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as { pid: number; updatedAt: string; lastError?: string; sources?: { type?: string }[] }) : undefined;
+  const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings');
   const now = systemClock.now().getTime();
   return {
     site: config.site,
@@ -94,6 +98,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     inflight: journal.inflightPacks().length,
     recentLosses: journal.recentLosses().slice(-10),
     agent: last ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
+    artefactSources,
   };
 }
 
@@ -113,6 +118,11 @@ export function renderStatus(s: StatusReport): string {
     `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping`,
     `in flight         ${s.inflight} pack(s)`,
   ];
+  for (const a of s.artefactSources) {
+    const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
+    const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
+    lines.push(`${`${a.name} (${a.type})`.padEnd(18)}${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}`);
+  }
   for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);
   if (s.agent) lines.push(`agent             last pass ${s.agent.updatedAt} (pid ${s.agent.pid})${s.agent.lastError ? `, last error: ${s.agent.lastError}` : ''}`);
   return `${lines.join('\n')}\n`;

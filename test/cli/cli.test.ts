@@ -52,7 +52,10 @@ describe('ferry CLI', () => {
     expect(s.backlog).toMatchObject({ batches: 3, recordings: 12, oldestBatch: '000001' });
     expect(s.backlog.oldestAgeSec).toBeGreaterThan(7000);
     expect(s.totals).toMatchObject({ packs: 1, recordings: 40, lostBatches: 1, lostRecordings: 2 });
+    writeFileSync(join(state, 'status.json'), JSON.stringify({ pid: 1, updatedAt: '2026-01-01T00:00:00.000Z', sources: [{ name: 'binlogs', type: 'binlog', backlog: { files: 1, bytes: 2048 }, lastShipped: { name: 'mysql-bin.000007', artefactId: 'a0', at: '2026-01-01T00:00:00.000Z', partial: true }, gaps: [{ from: 4, to: 5 }], lost: 0 }] }));
     const text = ferry(['agent', 'status', '--config', file]);
+    expect(text.stdout).toMatch(/binlogs \(binlog\)\s+1 waiting \(2\.0 KB\), last shipped mysql-bin\.000007 \(partial\)/);
+    expect(text.stdout).toMatch(/GAP in segments 4-5: point-in-time restore cannot cross it/);
     expect(text.stdout).toMatch(/backlog\s+3 batch\(es\), 12 recording\(s\)/);
     expect(text.stdout).toMatch(/oldest unshipped\s+000001 \(2\.0 h old\)/);
     expect(text.stdout).toMatch(/lost\s+1 batch\(es\), 2 recording\(s\)/);
