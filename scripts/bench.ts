@@ -1,0 +1,230 @@
+// Ferry against its peers (rclone, AWS CLI) on the same freshly generated data and the same
+// local S3 stand-in, in one run. Not a test: it never fails on a missed target, it prints.
+// It exits non-zero only when a tool crashed or did not ship everything.
+//
+//   npm run bench [-- --json] [-- --small N --large N --tree N] [-- --keep]
+//   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
+//                       [-- --ferry-verify checksum] (skip the pack read-back, to measure what it costs)
+//
+// Scenarios (N = recordings, in batches of 100; 0 skips a scenario):
+//   small  N × ~30 KB demo recordings with XML sidecars (default 10,000)  Ferry, rclone, aws-cli
+//   large  N × ~2 MB demo recordings with XML sidecars  (default 500)     Ferry, rclone, aws-cli
+//   tree   N × 2 KB files, no sidecars                  (default 200,000) Ferry only: peak RSS
+// See docs/benchmarks.md for the figures and what they mean.
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalS3, type LocalS3 } from '../local/s3-process.ts';
+import { countTree, generateRecordings, generateTree, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
+import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
+import { row, scenarioTable, verdicts, verdictTable, round, type RunDetail } from './bench/report.ts';
+import { ferryStartProblem, findPeers, runAwsCli, runFerry, runRclone, type Target, type ToolRun, type Availability } from './bench/tools.ts';
+import { cpuSecondsOf, findDescendant, killActiveTools } from './bench/measure.ts';
+import { benchS3Client, checkCopyBucket, checkFerryBucket, warmUp } from './bench/verify.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+type Scenario = 'small' | 'large' | 'tree';
+
+interface Options {
+  json: boolean;
+  keep: boolean;
+  cpuProf: boolean;
+  ferryVerify?: 'read-back' | 'checksum';
+  counts: Record<Scenario, number>;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      'ferry-verify': { type: 'string' },
+      small: { type: 'string', default: '10000' },
+      large: { type: 'string', default: '500' },
+      tree: { type: 'string', default: '200000' },
+    },
+    strict: true,
+  });
+  const count = (name: Scenario) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
+    return n;
+  };
+  const ferryVerify = values['ferry-verify'];
+  if (ferryVerify !== undefined && ferryVerify !== 'read-back' && ferryVerify !== 'checksum') throw new Error('--ferry-verify is read-back or checksum');
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify, counts: { small: count('small'), large: count('large'), tree: count('tree') } };
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const MIB = 1024 * 1024;
+
+function machine(): string {
+  const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
+  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  return `${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), ${gib(totalmem())} RAM (${gib(freemem())} free), load ${load}, Node ${process.version}`;
+}
+
+interface Context {
+  opts: Options;
+  work: string;
+  s3: LocalS3;
+  client: S3Client;
+  peers: Availability;
+  /** The s3rver process, to charge each run with the server CPU it caused. */
+  s3Pid?: number;
+  runs: RunDetail[];
+  failures: string[];
+}
+
+function target(ctx: Context, bucket: string): Target {
+  return { endpoint: ctx.s3.endpoint, bucket, credentials: ctx.s3.credentials };
+}
+
+function crashed(run: ToolRun): string | undefined {
+  if (run.timedOut) return `${run.tool} timed out (killed); log: ${run.logFile}`;
+  if (run.code !== 0) return `${run.tool} exited with ${run.code ?? run.signal}; log: ${run.logFile}`;
+  return undefined;
+}
+
+async function ferryRun(ctx: Context, scenario: Scenario, facts: TreeFacts): Promise<RunDetail> {
+  const bucket = `${scenario}-ferry`;
+  const nodeFlags = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.work, 'profiles', scenario)] : [];
+  const serverCpu = serverCpuMeter(ctx);
+  const run = await runFerry({ scenario, root: facts.root, workDir: ctx.work, target: target(ctx, bucket), metadataYaml: scenario === 'tree' ? TREE_METADATA_YAML : undefined, nodeFlags, verify: ctx.opts.ferryVerify });
+  const check = await checkFerryBucket(ctx.client, bucket, { batches: facts.batches, recordings: facts.recordings });
+  const problems = [crashed(run), ...check.problems].filter((p): p is string => p !== undefined);
+  const summary = summarizeFerryLog(run.logFile, run.startedAt);
+  say(`  ${describeFerryLog(summary)}`);
+  if (summary.errors.length > 0) say(`  ferry stderr/errors: ${summary.errors.slice(0, 3).join(' | ')}`);
+  say(`  bucket ${bucket}: ${check.packs} pack(s) (.tar), ${check.manifests} manifest(s), ${check.batches} batch(es), ${check.members} recording(s) in manifests, ${(check.storedBytes / MIB).toFixed(1)} MB stored`);
+  return detail(scenario, 'ferry', facts, run, serverCpu(), check.packs + check.manifests, problems);
+}
+
+async function peerRun(ctx: Context, scenario: Scenario, facts: TreeFacts, tool: 'rclone' | 'aws-cli'): Promise<RunDetail | undefined> {
+  const bin = tool === 'rclone' ? ctx.peers.rclone : ctx.peers.aws;
+  if (!bin) return undefined;
+  const bucket = `${scenario}-${tool}`;
+  const prefix = 'copy';
+  const serverCpu = serverCpuMeter(ctx);
+  const run = tool === 'rclone'
+    ? await runRclone(bin, scenario, facts.root, ctx.work, target(ctx, bucket), prefix)
+    : await runAwsCli(bin, scenario, facts.root, ctx.work, target(ctx, bucket), prefix);
+  const check = await checkCopyBucket(ctx.client, bucket, `${prefix}/`, { files: facts.diskFiles, bytes: facts.bytes });
+  const problems = [crashed(run), ...check.problems].filter((p): p is string => p !== undefined);
+  return detail(scenario, tool, facts, run, serverCpu(), check.objects, problems);
+}
+
+/** Starts counting the s3rver's CPU seconds; call the result when the run is over. */
+function serverCpuMeter(ctx: Context): () => number {
+  const before = ctx.s3Pid === undefined ? 0 : cpuSecondsOf(ctx.s3Pid);
+  return () => (ctx.s3Pid === undefined ? 0 : cpuSecondsOf(ctx.s3Pid) - before);
+}
+
+function detail(scenario: Scenario, tool: string, facts: TreeFacts, run: ToolRun, serverCpuSeconds: number, objects: number, problems: string[]): RunDetail {
+  const r: RunDetail = {
+    ...row(scenario, tool, facts.recordings, facts.bytes, run.seconds, Math.max(run.peakTreeRssMb, run.mainHwmMb)),
+    objects,
+    treeRssMb: round(run.peakTreeRssMb, 1),
+    mainHwmMb: round(run.mainHwmMb, 1),
+    cpuSeconds: round(run.cpuSeconds, 1),
+    serverCpuSeconds: round(serverCpuSeconds, 1),
+    ok: problems.length === 0,
+    problems,
+  };
+  say(`  ${tool}: ${r.seconds} s, ${r.filesPerSec} files/s, ${r.mbPerSec} MB/s, peak RSS ${r.peakRssMb} MB, CPU ${r.cpuSeconds} s (s3rver ${r.serverCpuSeconds} s)${r.ok ? '' : ` — FAILED: ${problems.join('; ')}`}`);
+  say(`    $ ${run.commandLine}`);
+  return r;
+}
+
+async function generate(ctx: Context, scenario: Scenario): Promise<TreeFacts> {
+  const n = ctx.opts.counts[scenario];
+  const root = join(ctx.work, 'data', scenario);
+  const started = performance.now();
+  say(`[${scenario}] generating ${n.toLocaleString('en-GB')} recording(s)…`);
+  const facts =
+    scenario === 'small' ? await generateRecordings(root, n, 1.875, 1)
+    : scenario === 'large' ? await generateRecordings(root, n, 131, 2)
+    : (generateTree(root, n), countTree(root));
+  say(`[${scenario}] ${facts.batches} batch(es), ${facts.recordings} recording(s), ${facts.diskFiles} file(s) on disk, ${(facts.bytes / MIB).toFixed(1)} MB; generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return facts;
+}
+
+async function scenarioRun(ctx: Context, scenario: Scenario): Promise<void> {
+  const facts = await generate(ctx, scenario);
+  const results: RunDetail[] = [await ferryRun(ctx, scenario, facts)];
+  if (scenario !== 'tree') {
+    for (const tool of ['rclone', 'aws-cli'] as const) {
+      const r = await peerRun(ctx, scenario, facts, tool);
+      if (r) results.push(r);
+    }
+  }
+  for (const r of results) if (!r.ok) ctx.failures.push(`${scenario}/${r.tool}: ${r.problems.join('; ')}`);
+  ctx.runs.push(...results);
+  const title = `${scenario}: ${facts.recordings.toLocaleString('en-GB')} recordings in ${facts.batches} batch(es), ${facts.diskFiles.toLocaleString('en-GB')} files on disk, ${(facts.bytes / MIB).toFixed(1)} MB`;
+  const table = scenarioTable(title, results);
+  if (ctx.opts.json) {
+    say(table);
+    for (const r of results) {
+      const { scenario: s, tool, files, bytes, seconds, filesPerSec, mbPerSec, peakRssMb } = r;
+      process.stdout.write(`${JSON.stringify({ scenario: s, tool, files, bytes, seconds, filesPerSec, mbPerSec, peakRssMb })}\n`);
+    }
+  } else process.stdout.write(`\n${table}\n`);
+  if (!ctx.opts.keep) rmSync(facts.root, { recursive: true, force: true });
+}
+
+async function main(): Promise<number> {
+  // As bin/ferry.mjs does: the pinned SDK supports Node 20; its notice about future releases is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const opts = parseOptions(process.argv.slice(2));
+  const out = opts.json ? say : (line: string) => process.stdout.write(`${line}\n`);
+  const scenarios = (['small', 'large', 'tree'] as const).filter((s) => opts.counts[s] > 0);
+  const peers = findPeers();
+  for (const line of peers.missing) say(line);
+  const ferryProblem = ferryStartProblem();
+  if (ferryProblem) {
+    say(`Ferry's CLI does not start, nothing measured:\n${ferryProblem}`);
+    return 1;
+  }
+  out(`machine: ${machine()}`);
+  if (opts.ferryVerify) out(`Ferry runs with cloud.verify: ${opts.ferryVerify} (investigation: not the default measurement)`);
+  const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+  mkdirSync(join(work, 's3'));
+  const buckets = ['warmup', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`]))];
+  const s3 = await startLocalS3({ directory: join(work, 's3'), buckets });
+  const ctx: Context = { opts, work, s3, s3Pid: findDescendant('s3-server.cjs'), client: benchS3Client(s3.endpoint, s3.credentials), peers, runs: [], failures: [] };
+  const cleanup = async () => {
+    await s3.stop();
+    if (opts.keep) say(`kept: ${work} (data, s3rver directory, tool logs${opts.cpuProf ? ', CPU profiles' : ''})`);
+    else rmSync(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    killActiveTools();
+    void cleanup().finally(() => process.exit(130));
+  });
+  try {
+    say(`work directory ${work}; local S3 ${s3.endpoint}`);
+    await warmUp(ctx.client, 'warmup');
+    for (const scenario of scenarios) await scenarioRun(ctx, scenario);
+    const list = verdicts(ctx.runs);
+    if (list.length > 0) out(`\n${verdictTable(list)}`);
+    out(`machine after the run: ${machine()}`);
+  } finally {
+    ctx.client.destroy();
+    await cleanup();
+  }
+  for (const f of ctx.failures) say(`FAILED ${f}`);
+  return ctx.failures.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    say(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exitCode = 2;
+  },
+);
