@@ -20,8 +20,18 @@ import {
   recordingKey,
   type SearchPlan,
 } from '../core/catalogue-table.ts';
+import {
+  artefactPageOf,
+  artefactSourcePk,
+  artefactToItem,
+  itemToSourceRecord,
+  matchesArtefactPlan,
+  planArtefactQuery,
+  sourceRecordToItem,
+} from '../core/artefact-items.ts';
 import { FerryError, TransientError, messageOf } from '../core/errors.ts';
-import type { CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
+import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
+import { artefactQueryInput } from './dynamo-artefact-query.ts';
 
 type Item = Record<string, unknown>;
 
@@ -115,9 +125,32 @@ export class DynamoCatalogue implements CatalogueStore {
     return pageOf(found, plan.limit);
   }
 
-  /** Every matching item of one branch, in sort-key order, one Query page at a time. */
-  private async *queryBranch(plan: SearchPlan, branch: number): AsyncGenerator<Item, void, undefined> {
-    const input = queryInput(this.tableName, plan, branch);
+  async putArtefact(entry: ArtefactEntry): Promise<void> {
+    await this.writeChunk([artefactToItem(entry), sourceRecordToItem(entry)]);
+  }
+
+  async listArtefacts(query: ArtefactQuery): Promise<ArtefactPage> {
+    const plan = planArtefactQuery(query);
+    const input = artefactQueryInput(this.tableName, plan);
+    const found: Item[] = [];
+    if (!input) return { items: [] };
+    for await (const item of this.queryAll(input)) {
+      if (!matchesArtefactPlan(item, plan)) continue;
+      found.push(item);
+      if (found.length > plan.limit) break;
+    }
+    return artefactPageOf(found, plan.limit);
+  }
+
+  async listArtefactSources(site: string): Promise<ArtefactSourceRecord[]> {
+    const input: QueryCommandInput = { TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': artefactSourcePk(site) } };
+    const records: ArtefactSourceRecord[] = [];
+    for await (const item of this.queryAll(input)) records.push(itemToSourceRecord(item));
+    return records;
+  }
+
+  /** Every item a Query returns, following LastEvaluatedKey. */
+  private async *queryAll(input: QueryCommandInput): AsyncGenerator<Item, void, undefined> {
     let exclusiveStartKey: Item | undefined;
     do {
       let out;
@@ -126,10 +159,15 @@ export class DynamoCatalogue implements CatalogueStore {
       } catch (error) {
         throw translate(error, 'Query');
       }
-      // BETWEEN includes the cursor's own key; matchesPlan drops it (and re-checks the filters).
-      for (const item of out.Items ?? []) if (matchesPlan(item, plan)) yield item;
+      yield* out.Items ?? [];
       exclusiveStartKey = out.LastEvaluatedKey;
     } while (exclusiveStartKey);
+  }
+
+  /** Every matching item of one branch, in sort-key order, one Query page at a time. */
+  private async *queryBranch(plan: SearchPlan, branch: number): AsyncGenerator<Item, void, undefined> {
+    // BETWEEN includes the cursor's own key; matchesPlan drops it (and re-checks the filters).
+    for await (const item of this.queryAll(queryInput(this.tableName, plan, branch))) if (matchesPlan(item, plan)) yield item;
   }
 
   private async writeChunk(items: Item[]): Promise<void> {

@@ -27,7 +27,7 @@ export interface UploadResult {
   parts: number;
 }
 
-export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'>;
+export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> & { readonly features?: BlobStore['features'] };
 
 export class StreamUploader {
   private buffer: Buffer;
@@ -46,7 +46,10 @@ export class StreamUploader {
     private readonly options: StreamUploaderOptions,
   ) {
     this.buffer = Buffer.allocUnsafe(options.partSize);
+    this.sendChecksums = store.features?.verifiesChecksums ?? true;
   }
+
+  private readonly sendChecksums: boolean;
 
   /** Bytes written so far (the offset the next byte will have in the object). */
   get position(): number {
@@ -108,7 +111,9 @@ export class StreamUploader {
     this.buffer = Buffer.allocUnsafe(this.options.partSize);
     this.fill = 0;
     const partNumber = ++this.partNumber;
-    const sha256 = createHash('sha256').update(body).digest('base64');
+    // A per-part SHA-256 only helps a store that checks it (AWS S3); others ignore it, and the
+    // object is verified after publishing anyway.
+    const sha256 = this.sendChecksums ? createHash('sha256').update(body).digest('base64') : undefined;
     const uploadId = this.uploadId;
     const task = this.store
       .uploadPart(this.options.key, uploadId, partNumber, body, sha256)
@@ -136,10 +141,12 @@ export class StreamUploader {
     if (this.uploadId === undefined) {
       const body = this.buffer.subarray(0, this.fill);
       await beforeCommit?.();
-      const sha256 = createHash('sha256').update(body).digest('base64');
+      // The body is the whole object: its digest is the one computed on the way in.
+      const digest = this.objectHash.digest();
+      const sha256 = this.sendChecksums ? digest.toString('base64') : undefined;
       await this.writeOnce(() => this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, ifNoneMatch: true }));
       this.finished = true;
-      return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: 1 };
+      return { size: this.offset, sha256: digest.toString('hex'), parts: 1 };
     }
     if (this.fill > 0) await this.flush();
     await Promise.all(this.inflight);

@@ -1,29 +1,37 @@
 import { Command, CommanderError } from 'commander';
-import { registerAgentCommands } from './agent-commands.ts';
-import { registerCallsCommands } from './calls-commands.ts';
-import { registerCatalogueCommands } from './catalogue-commands.ts';
-import { registerStartCommand } from './start.ts';
 import { ConfigError, messageOf } from '../core/errors.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
-// operator (catalogue, start). Errors are printed as one clear message, not a stack trace.
+// operator (catalogue, backups, restore, start). Errors are printed as one clear message, not
+// a stack trace. Each command group is loaded only when it is used: the agent, a long-running
+// service, should not carry the local cloud or the restore tooling in memory.
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+const GROUPS: Record<string, () => Promise<Register>> = {
+  start: async () => (await import('./start.ts')).registerStartCommand,
+  agent: async () => (await import('./agent-commands.ts')).registerAgentCommands,
+  calls: async () => (await import('./calls-commands.ts')).registerCallsCommands,
+  catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
+  backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
+  restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
+};
+
+/** The program with the command groups `argv` needs (all of them for help or an unknown word). */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('ferry')
     .description('Offsite backup for contact-centre and telephony systems')
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  registerStartCommand(program);
-  registerAgentCommands(program);
-  registerCallsCommands(program);
-  registerCatalogueCommands(program);
+  const first = argv.find((a) => !a.startsWith('-'));
+  const wanted = first !== undefined && first in GROUPS ? [first] : Object.keys(GROUPS);
+  for (const name of wanted) (await GROUPS[name]!())(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

@@ -1,6 +1,7 @@
 import { normalizeIso } from './catalogue-table.ts';
 import { IntegrityError, InvalidInputError, messageOf } from './errors.ts';
-import { isPackManifestKey, parseKey, sitePrefix } from './layout.ts';
+import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
+import { isArtefactManifestKey, isPackManifestKey, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
 
@@ -112,6 +113,8 @@ export interface RebuildProgress {
 export interface RebuildReport {
   ok: number;
   recordings: number;
+  /** Artefact manifests (backups, log segments, archives) among the ok ones. */
+  artefacts: number;
   failed: { key: string; reason: string }[];
 }
 
@@ -122,13 +125,13 @@ export interface RebuildOptions {
   concurrency?: number;
 }
 
-/** Re-ingests every recordings manifest (of one site, or all); one bad manifest never stops the rest. */
+/** Re-ingests every manifest, packs and artefacts (of one site, or all); one bad manifest never stops the rest. */
 export async function rebuildCatalogue(
-  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] },
+  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] },
   options: RebuildOptions = {},
 ): Promise<RebuildReport> {
-  const prefix = options.site === undefined ? 'manifests/' : `${sitePrefix('manifests', options.site)}recordings/`;
-  const report: RebuildReport = { ok: 0, recordings: 0, failed: [] };
+  const prefix = options.site === undefined ? 'manifests/' : sitePrefix('manifests', options.site);
+  const report: RebuildReport = { ok: 0, recordings: 0, artefacts: 0, failed: [] };
   const listing = deps.blobs.list(prefix)[Symbol.asyncIterator]();
   // Workers share one listing; next() calls are chained so no iterator sees two at once.
   let chain: Promise<unknown> = Promise.resolve();
@@ -142,11 +145,18 @@ export async function rebuildCatalogue(
   const worker = async () => {
     for (let next = await nextKey(); !next.done; next = await nextKey()) {
       const { key } = next.value;
-      if (!isPackManifestKey(key)) continue;
+      const artefact = isArtefactManifestKey(key);
+      if (!artefact && !isPackManifestKey(key)) continue;
       try {
-        const result = await ingestManifest(deps, key);
+        if (artefact) {
+          await ingestArtefact(deps, key);
+          report.artefacts++;
+        } else {
+          // Await first: `x += await y` would read x before the await and lose other workers' counts.
+          const { recordings } = await ingestManifest(deps, key);
+          report.recordings += recordings;
+        }
         report.ok++;
-        report.recordings += result.recordings;
         options.onProgress?.({ key, ok: true, done: ++done });
       } catch (error) {
         report.failed.push({ key, reason: `${error instanceof Error ? error.name : 'Error'}: ${messageOf(error)}` });

@@ -11,7 +11,8 @@ import {
   recordingKey,
   type CatalogueItem,
 } from './catalogue-table.ts';
-import type { CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from './ports.ts';
+import { artefactPageOf, artefactSourcePk, artefactToItem, itemToSourceRecord, matchesArtefactPlan, planArtefactQuery, sourceRecordToItem } from './artefact-items.ts';
+import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from './ports.ts';
 
 /**
  * In-memory catalogue with the same items, plan and cursor as DynamoCatalogue: it stores the
@@ -57,7 +58,30 @@ export class MemoryCatalogue implements CatalogueStore {
     return pageOf(sorted, plan.limit);
   }
 
-  /** Number of stored items (recordings and packs); for tests. */
+  async putArtefact(entry: ArtefactEntry): Promise<void> {
+    const items = [artefactToItem(entry), sourceRecordToItem(entry)];
+    for (const item of items) this.items.set(keyOf(item), structuredClone(item));
+  }
+
+  async listArtefacts(query: ArtefactQuery): Promise<ArtefactPage> {
+    const plan = planArtefactQuery(query);
+    const found = [...this.items.values()]
+      .filter((item) => matchesArtefactPlan(item, plan))
+      .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
+      .slice(0, plan.limit + 1)
+      .map((item) => structuredClone(item));
+    return artefactPageOf(found, plan.limit);
+  }
+
+  async listArtefactSources(site: string): Promise<ArtefactSourceRecord[]> {
+    const pk = artefactSourcePk(site);
+    return [...this.items.values()]
+      .filter((item) => item.pk === pk)
+      .sort((a, b) => (a.sk < b.sk ? -1 : 1))
+      .map(itemToSourceRecord);
+  }
+
+  /** Number of stored items (recordings, packs, artefacts and their source records); for tests. */
   get size(): number {
     return this.items.size;
   }

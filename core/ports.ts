@@ -78,8 +78,8 @@ export interface BlobStore {
   createMultipart(key: string, options?: Omit<PutOptions, 'sha256' | 'ifNoneMatch'>): Promise<string>;
   /** Uploads one part (1-based). Parts other than the last must be at least 5 MiB on S3. */
   uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string): Promise<CompletedPart>;
-  /** Assembles the parts in order into the object. NotFoundError when the upload is unknown. */
-  completeMultipart(key: string, uploadId: string, parts: CompletedPart[]): Promise<{ etag?: string }>;
+  /** Assembles the parts in order into the object. NotFoundError when the upload is unknown; with ifNoneMatch, AlreadyExistsError when the key exists. */
+  completeMultipart(key: string, uploadId: string, parts: CompletedPart[], options?: { ifNoneMatch?: boolean }): Promise<{ etag?: string }>;
   /** Discards an upload and its parts; aborting an unknown or finished upload succeeds (idempotent). */
   abortMultipart(key: string, uploadId: string): Promise<void>;
   /** Uploads begun and neither completed nor aborted, under prefix. */
@@ -139,6 +139,63 @@ export interface PackRecord {
   createdAt: string;
 }
 
+/** One artefact (full backup, log segment, closed archive) as the catalogue knows it: its manifest's fields, plus where the manifest is. */
+export interface ArtefactEntry {
+  site: string;
+  source: string;
+  sourceType: 'rotated' | 'binlog' | 'archive';
+  role: 'full' | 'segment' | 'archive';
+  artefactId: string;
+  /** The artefact's object key. */
+  key: string;
+  manifestKey: string;
+  /** Path relative to the source root, as the site wrote it. */
+  name: string;
+  size: number;
+  sha256: string;
+  /** ISO, UTC (normalized on write). */
+  takenAt: string;
+  span?: { from: string; to: string };
+  spanSource?: 'events' | 'name' | 'file-times';
+  sequence?: number;
+  series?: string;
+  partial?: boolean;
+  position?: { logFile: string; logPos: number };
+  profile?: string;
+  slot?: string;
+  createdAt: string;
+}
+
+export interface ArtefactQuery {
+  site: string;
+  source?: string;
+  role?: ArtefactEntry['role'];
+  /** Inclusive ISO bounds on takenAt. */
+  from?: string;
+  to?: string;
+  /** Segments only (needs source and role 'segment'): sequence numbers from this one up. */
+  fromSequence?: number;
+  /** Page size, 1..1000. */
+  limit?: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+export interface ArtefactPage {
+  items: ArtefactEntry[];
+  /** Present when more results follow. */
+  cursor?: string;
+}
+
+/** A source that has shipped artefacts: lets a site's sources be listed, and a binlog source paired with a full-backup source, without a Scan. */
+export interface ArtefactSourceRecord {
+  site: string;
+  source: string;
+  sourceType: ArtefactEntry['sourceType'];
+  /** Segment series last seen (binlog sources), e.g. `mysql-bin`. */
+  series?: string;
+}
+
 export interface CatalogueStore {
   /** Writes entries, batched; writing the same rid again replaces it (idempotent). */
   putRecordings(entries: CatalogueEntry[]): Promise<void>;
@@ -148,6 +205,17 @@ export interface CatalogueStore {
   getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
   /** Newest-first is not promised: results are ordered by call start ascending, then rid. InvalidInputError on a bad cursor. */
   searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
+  /** Writes one artefact entry and its source record; the same artefactId again replaces it (idempotent). InvalidInputError on a bad entry. */
+  putArtefact(entry: ArtefactEntry): Promise<void>;
+  /**
+   * One page of a site's artefacts, by Query only. Order: source, then role (archive, full,
+   * segment), then takenAt for fulls and archives, sequence for segments, then artefactId.
+   * Partial segments are listed beside their finals (the restore planner chooses).
+   * InvalidInputError on a bad cursor, limit or bound.
+   */
+  listArtefacts(query: ArtefactQuery): Promise<ArtefactPage>;
+  /** Every source of the site that has shipped an artefact, by source name; [] when none. */
+  listArtefactSources(site: string): Promise<ArtefactSourceRecord[]>;
 }
 
 export type AlertSeverity = 'info' | 'warning' | 'critical';

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
+import { createHandler as createArtefactsHandler } from '../functions/artefacts/handler.ts';
 import { createHandler as createCatalogueHandler } from '../functions/catalogue/handler.ts';
 import { IngestFailedError, createHandler as createIngestHandler } from '../functions/ingest/handler.ts';
 import { createHandler as createReplayHandler } from '../functions/replay/handler.ts';
@@ -39,13 +40,15 @@ const CORS = {
   'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, Content-Disposition',
 };
 
-type Route = { name: 'catalogue' | 'replay'; pathParameters: Record<string, string> };
+type Route = { name: 'catalogue' | 'replay' | 'artefacts'; pathParameters: Record<string, string> };
 
 const SEGMENT = '([^/]+)';
 const ROUTES: { pattern: RegExp; name: Route['name']; params: string[] }[] = [
   { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), name: 'catalogue', params: ['site'] },
   { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/?$`), name: 'catalogue', params: ['site', 'rid'] },
   { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/audio/?$`), name: 'replay', params: ['site', 'rid'] },
+  { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), name: 'artefacts', params: ['site'] },
+  { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), name: 'artefacts', params: ['site', 'source'] },
 ];
 
 function route(path: string): Route | undefined {
@@ -138,6 +141,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
   const handlers = {
     catalogue: createCatalogueHandler({ catalogue: deps.catalogue, ...shared }),
     replay: createReplayHandler({ catalogue: deps.catalogue, blobs: deps.blobs, ...shared }),
+    artefacts: createArtefactsHandler({ catalogue: deps.catalogue, ...shared }),
   };
   const ingestHandler = createIngestHandler({ blobs: deps.blobs, catalogue: deps.catalogue, log });
 

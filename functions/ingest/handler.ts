@@ -2,18 +2,23 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { messageOf } from '../../core/errors.ts';
 import { ingestManifest, type IngestDeps, type IngestResult } from '../../core/ingest.ts';
-import { isPackManifestKey } from '../../core/layout.ts';
+import { ingestArtefact, type ArtefactIngestDeps, type ArtefactIngestResult } from '../../core/ingest-artefact.ts';
+import { isArtefactManifestKey, isPackManifestKey } from '../../core/layout.ts';
 import { cloudDeps } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 
-// Ingest: S3 ObjectCreated notifications → ingestManifest for each manifest key. Every key
+// Ingest: S3 ObjectCreated notifications → ingestManifest for each pack manifest key,
+// ingestArtefact for each artefact manifest key (backups, log segments, archives). Every key
 // is tried; failures are thrown together afterwards so the invocation is retried (ingest is
 // idempotent, so the keys that succeeded are harmlessly written again).
 
 export interface IngestHandlerDeps extends IngestDeps {
+  catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'];
   log?: Log;
 }
+
+export type IngestedManifest = IngestResult | ArtefactIngestResult;
 
 const s3EventSchema = z.object({
   Records: z.array(
@@ -39,18 +44,18 @@ export function decodeS3Key(key: string): string {
 
 export function manifestKeysOf(event: S3Event): string[] {
   const keys = event.Records.filter((r) => r.eventName === undefined || r.eventName.startsWith('ObjectCreated')).map((r) => decodeS3Key(r.s3.object.key));
-  return [...new Set(keys)].filter(isPackManifestKey);
+  return [...new Set(keys)].filter((key) => isPackManifestKey(key) || isArtefactManifestKey(key));
 }
 
-export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { ingested: IngestResult[] }> {
+export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { ingested: IngestedManifest[] }> {
   const log = deps.log ?? jsonLog;
-  const chain = middy(async (event: unknown): Promise<{ ingested: IngestResult[] }> => {
+  const chain = middy(async (event: unknown): Promise<{ ingested: IngestedManifest[] }> => {
     const keys = manifestKeysOf(s3EventSchema.parse(event));
-    const ingested: IngestResult[] = [];
+    const ingested: IngestedManifest[] = [];
     const failures: { key: string; error: string }[] = [];
     for (const key of keys) {
       try {
-        const result = await ingestManifest(deps, key);
+        const result = isArtefactManifestKey(key) ? await ingestArtefact(deps, key) : await ingestManifest(deps, key);
         ingested.push(result);
         log('info', 'manifest ingested', { ...result });
       } catch (error) {

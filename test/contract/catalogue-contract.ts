@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../core/errors.ts';
 import type { CatalogueEntry, CatalogueStore, RecordingQuery } from '../../core/ports.ts';
 import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
+import { artefactCatalogueContract } from './artefact-catalogue-contract.ts';
 
 // One behaviour for every CatalogueStore (memory, DynamoDB on dynalite, DynamoDB in AWS).
 // `fresh()` returns an empty store for each test.
@@ -27,6 +28,7 @@ export function catalogueContract(name: string, fresh: () => Promise<CatalogueSt
   describe(`CatalogueStore contract: ${name}`, () => {
     writesAndFinds(fresh);
     paginates(fresh);
+    artefactCatalogueContract(fresh);
   });
 }
 

@@ -82,6 +82,9 @@ describe('catalogue handler', () => {
     const broken: CatalogueStore = {
       putRecordings: async () => undefined,
       putPack: async () => undefined,
+      putArtefact: async () => undefined,
+      listArtefacts: async () => ({ items: [] }),
+      listArtefactSources: async () => [],
       getRecording: async () => {
         throw new Error('secret table arn:aws:dynamodb:eu-west-1:123:table/x');
       },

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import type { ArtefactEntry } from '../core/ports.ts';
+import { apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
+import { formatBytes } from './progress.ts';
+
+// `ferry backups list`: what the catalogue holds of a site's database backups, log segments
+// and archives, through the catalogue API (so a DR site sees exactly what the API serves).
+
+export interface ListOptions extends CloudOptions {
+  site: string;
+  source?: string;
+  role?: string;
+  json?: boolean;
+}
+
+export async function listBackups(opts: ListOptions): Promise<ArtefactEntry[]> {
+  const base = apiBaseFor(opts);
+  const params = new URLSearchParams({ limit: '1000' });
+  if (opts.source) params.set('source', opts.source);
+  if (opts.role) params.set('role', opts.role);
+  const items: ArtefactEntry[] = [];
+  let cursor: string | null | undefined;
+  do {
+    if (cursor) params.set('cursor', cursor);
+    const page = await getJson<{ items: ArtefactEntry[]; cursor: string | null }>(`${base}/sites/${encodeURIComponent(opts.site)}/artefacts?${params}`);
+    items.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return items;
+}
+
+const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+/** A partial snapshot whose closed segment has arrived is kept until purge, but no longer used. */
+function supersededPartials(items: ArtefactEntry[]): Set<string> {
+  const finals = new Set(items.filter((a) => a.role === 'segment' && !a.partial).map((a) => `${a.source}#${a.series}#${a.sequence}`));
+  return new Set(items.filter((a) => a.partial && finals.has(`${a.source}#${a.series}#${a.sequence}`)).map((a) => a.artefactId));
+}
+
+export function renderBackups(items: ArtefactEntry[]): string {
+  if (items.length === 0) return 'no backups, log segments or archives found\n';
+  const superseded = supersededPartials(items);
+  const rows = items.map((a) => [
+    a.source,
+    a.role,
+    a.name,
+    a.span ? `${short(a.span.from)} → ${short(a.span.to)}` : short(a.takenAt),
+    formatBytes(a.size),
+    a.partial ? (superseded.has(a.artefactId) ? 'superseded' : 'partial') : '',
+    a.sequence === undefined ? '' : String(a.sequence),
+    a.key,
+  ]);
+  const header = ['source', 'role', 'name', 'taken (UTC) / span', 'size', 'partial', 'seq', 'key'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const bytes = items.reduce((sum, a) => sum + a.size, 0);
+  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${items.length} artefact(s), ${formatBytes(bytes)}\n`;
+}
+
+export function registerBackupsCommands(program: Command): void {
+  const backups = program.command('backups').description('database backups, log segments and archives offsite');
+  backups
+    .command('list')
+    .description("list a site's artefacts from the catalogue")
+    .requiredOption('--site <site>', 'site name')
+    .option('--source <name>', 'only this source')
+    .option('--role <role>', 'only full, segment or archive')
+    .option('--json', 'JSON output')
+    .option('--api <url>', 'catalogue API base URL')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (opts: ListOptions) => {
+      const items = await listBackups(opts);
+      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderBackups(items));
+    });
+}

@@ -1,0 +1,155 @@
+import type { Command } from 'commander';
+import { createS3Client } from '../adapters/aws-clients.ts';
+import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import type { BlobStore } from '../core/ports.ts';
+import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
+import { ApiError, apiBaseFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
+import { formatBytes } from './progress.ts';
+import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
+
+// `ferry restore plan` and `ferry restore fetch`: the point-in-time plan from the catalogue
+// API, then its files straight from S3. A secondary site runs the very same commands with
+// `--site <primary>` and its own `--config`: its cloud block (or role) grants read-only
+// access to the primary's prefixes. Exit 3 means "refused: T cannot be reached".
+
+export const EXIT_REFUSED = 3;
+
+export interface RestoreOptions extends CloudOptions {
+  site: string;
+  source: string;
+  at: string;
+  logSource?: string;
+  json?: boolean;
+}
+
+export class RestoreRefusedError extends Error {
+  constructor(readonly refusal: RestoreRefusal) {
+    super(refusal.reason);
+    this.name = 'RestoreRefusedError';
+  }
+}
+
+/** Explains a time without a zone before the API rejects it, with this machine's offset as the example. */
+function checkAt(at: string): void {
+  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(at.trim())) return;
+  const offset = -new Date().getTimezoneOffset();
+  const zone = offset === 0 ? 'Z' : `${offset > 0 ? '+' : '-'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
+  throw new Error(`--at needs a time zone, e.g. ${at.trim()}${zone} (this machine's) or ${at.trim()}Z (UTC)`);
+}
+
+export async function requestPlan(opts: RestoreOptions): Promise<RestorePlanResult> {
+  checkAt(opts.at);
+  const params = new URLSearchParams({ at: opts.at });
+  if (opts.logSource) params.set('logSource', opts.logSource);
+  const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(opts.site)}/sources/${encodeURIComponent(opts.source)}/restore-plan?${params}`;
+  try {
+    return await getJson<RestorePlan>(url);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 422 && error.body.ok === false) return error.body as unknown as RestoreRefusal;
+    throw error;
+  }
+}
+
+const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+export function renderPlan(p: RestorePlan): string {
+  const out = [`restore plan: site ${p.site}, source ${p.source}${p.logSource ? ` (logs: ${p.logSource})` : ''}`, `  state at ${p.at}; events from ${short(p.stopAt)} on are not applied`, ''];
+  out.push(`files (${p.files.length}, ${formatBytes(p.totalBytes)}):`);
+  const all = [p.full, ...p.segments];
+  const rows = p.files.map((f, i) => {
+    const a = all[i]!;
+    const when = a.span ? `${short(a.span.from)} → ${short(a.span.to)}` : `taken ${short(a.takenAt)}`;
+    return [f.role, f.name, formatBytes(f.size), when, f.partial ? 'partial' : '', `sha256 ${f.sha256.slice(0, 12)}…`];
+  });
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) out.push(`  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`);
+  if (p.startPosition) out.push(`  replay starts at ${p.startPosition.logFile}:${p.startPosition.logPos} (recorded by the full)`);
+  out.push('', 'commands (from the directory holding the files; `ferry restore fetch` writes them to apply.sh):', ...p.commands.map((c) => `  ${c}`));
+  if (p.notes.length) out.push('', 'notes:', ...p.notes.map((n) => `  - ${n}`));
+  return `${out.join('\n')}\n`;
+}
+
+export function renderRefusal(r: RestoreRefusal, opts: { site: string; source: string }): string {
+  const near = r.nearestReachable ? `\n  nearest reachable time: ${r.nearestReachable}` : '\n  no time can be reached yet';
+  return `ferry: cannot restore ${opts.source} of site ${opts.site} to ${r.at}: ${r.reason}${near}\n`;
+}
+
+function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(p: FetchProgress): void; end(): void } {
+  if (!stream.isTTY) return { update: () => undefined, end: () => undefined };
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const now = performance.now();
+      if (now - last < 100 && p.bytesDone !== p.bytesTotal) return;
+      last = now;
+      shown = true;
+      const width = 30;
+      const filled = p.bytesTotal === 0 ? width : Math.round((p.bytesDone / p.bytesTotal) * width);
+      stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  file ${p.index + 1}/${p.files} ${p.file}\x1b[K`);
+    },
+    end() {
+      if (shown) stream.write('\n');
+    },
+  };
+}
+
+/** The fetch's store: S3 (or the stand-in) as the configured cloud says; reads only. */
+export function fetchStore(opts: CloudOptions): BlobStore {
+  const cloud = cloudFor(opts);
+  const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
+  return new S3BlobStore(client, cloud.bucket, cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false } } : undefined);
+}
+
+export function renderFetch(r: FetchReport): string {
+  const lines = r.files.map((f) => `  ${f.status.padEnd(8)} ${f.name} (${formatBytes(f.size)})`);
+  return `fetched into ${r.dir} (${formatBytes(r.bytesDownloaded)} downloaded), every file verified against its SHA-256:\n${lines.join('\n')}\n  plan     ${r.planFile}\n  apply    ${r.script}\n`;
+}
+
+/** Plans through the API and fetches; a refusal throws RestoreRefusedError. */
+export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: BlobStore; onProgress?: (p: FetchProgress) => void }): Promise<FetchReport> {
+  const result = await requestPlan(opts);
+  if (!result.ok) throw new RestoreRefusedError(result);
+  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts), freeBytes: opts.freeBytes, onProgress: opts.onProgress });
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .requiredOption('--site <site>', 'site whose database to restore (a DR site names the primary)')
+    .requiredOption('--source <name>', 'the source of the full backups')
+    .requiredOption('--at <time>', 'the time to restore to, ISO 8601 with a zone (e.g. 2026-03-01T14:05:00+01:00)')
+    .option('--log-source <name>', 'the binlog source (default: found from the site)')
+    .option('--json', 'JSON output')
+    .option('--api <url>', 'catalogue API base URL')
+    .option('-c, --config <file>', 'agent config whose cloud to use (a DR site: its own)');
+}
+
+function refused(r: RestoreRefusal, opts: RestoreOptions): void {
+  if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  process.stderr.write(renderRefusal(r, opts));
+  process.exitCode = EXIT_REFUSED;
+}
+
+export function registerRestoreCommands(program: Command): void {
+  const restore = program.command('restore').description('point-in-time restore of a database from its offsite backups and logs');
+  addCommon(restore.command('plan').description('which full backup and log segments reach T, and the commands to apply them')).action(async (opts: RestoreOptions) => {
+    const result = await requestPlan(opts);
+    if (!result.ok) return refused(result, opts);
+    process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : renderPlan(result));
+  });
+  addCommon(restore.command('fetch').description("download the plan's files (verified, resumable) with restore-plan.json and apply.sh"))
+    .requiredOption('--to <dir>', 'directory to download into (created if needed)')
+    .action(async (opts: RestoreOptions & { to: string }) => {
+      const injected = process.env.FERRY_TEST_FREE_BYTES;
+      const bar = opts.json ? undefined : progressPrinter();
+      try {
+        const report = await restoreFetch({ ...opts, freeBytes: injected === undefined ? undefined : Number(injected), onProgress: (p) => bar?.update(p) });
+        bar?.end();
+        process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderFetch(report));
+      } catch (error) {
+        bar?.end();
+        if (error instanceof RestoreRefusedError) return refused(error.refusal, opts);
+        throw error;
+      }
+    });
+}

@@ -1,0 +1,298 @@
+import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
+import { causeText, composeAlert, lockBusyAlert, type TaskError } from './alert-text.ts';
+import { messageOf } from './errors.ts';
+import { entriesOf } from './ingest.ts';
+import { sitePrefix } from './layout.ts';
+import type { HeldLock, LockStore } from './lock.ts';
+import { parseManifest } from './manifest.ts';
+import type { Alert, BlobStore, CatalogueStore } from './ports.ts';
+import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
+import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
+
+// The purge's three steps around the pure planner (core/retention.ts):
+//  - planPurge: gathers candidates from the manifests (the commit records: what exists) and
+//    legal holds from the catalogue, and cuts the plan into delete batches;
+//  - deletePurgeBatch: proves the lock is still ours (fencing), deletes each object, then its
+//    manifest once the object is gone; Object Lock refusals are reported, never forced;
+//  - purgeReport: one message saying what went, what stayed and why.
+
+export interface DeleteOutcome {
+  deleted: string[];
+  /** Refused by Object Lock (retention or legal hold) or access policy: skipped, reported. */
+  retained: { key: string; reason: string }[];
+  /** Anything else; tried again by the next purge. */
+  failed: { key: string; reason: string }[];
+}
+
+export interface ObjectDeleter {
+  /**
+   * Deletes every key for good (every version, where the store keeps versions), never
+   * bypassing Object Lock. An absent key counts as deleted. Per-key refusals come back in
+   * `retained` or `failed`; only a failure of the whole call throws.
+   */
+  deleteObjects(keys: string[]): Promise<DeleteOutcome>;
+}
+
+/** ObjectDeleter over a BlobStore (memory, or any store without versions), with Object Lock simulated by `retainedUntil`. */
+export class BlobStoreDeleter implements ObjectDeleter {
+  constructor(
+    private readonly blobs: Pick<BlobStore, 'delete'>,
+    private readonly retainedUntil: (key: string) => string | undefined = () => undefined,
+  ) {}
+
+  async deleteObjects(keys: string[]): Promise<DeleteOutcome> {
+    const out: DeleteOutcome = { deleted: [], retained: [], failed: [] };
+    for (const key of keys) {
+      const until = this.retainedUntil(key);
+      if (until) {
+        out.retained.push({ key, reason: `AccessDenied: under Object Lock until ${until}` });
+        continue;
+      }
+      try {
+        await this.blobs.delete(key);
+        out.deleted.push(key);
+      } catch (error) {
+        out.failed.push({ key, reason: messageOf(error) });
+      }
+    }
+    return out;
+  }
+}
+
+// ---- plan ----
+
+export interface PurgePlanInput {
+  site: string;
+  settings: SitePurgeSettings;
+  now: Date;
+  maxTargets: number;
+  batchObjects: number;
+  /** Told every planned deletion with its reason (the function logs them: the audit trail of what the purge deletes and why). */
+  onTarget?: (target: PurgeTarget) => void;
+}
+
+export interface PurgePlanResult {
+  site: string;
+  batches: PurgeBatch[];
+  summary: {
+    targets: number;
+    packs: number;
+    fulls: number;
+    segments: number;
+    keptPacks: number;
+    keptPacksHeld: number;
+    keptFulls: number;
+    keptSegments: number;
+    /** Manifests that could not be read: their objects are kept. */
+    unreadable: number;
+    truncated: boolean;
+  };
+}
+
+export interface PurgePlanDeps {
+  blobs: Pick<BlobStore, 'list' | 'get'>;
+  catalogue: Pick<CatalogueStore, 'getRecording'>;
+}
+
+async function readText(blobs: Pick<BlobStore, 'get'>, key: string): Promise<string> {
+  const { body } = await blobs.get(key);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '/');
+}
+
+async function withHolds(deps: PurgePlanDeps, site: string, pack: Omit<PackCandidate, 'members'>, members: { rid: string; start: string }[]): Promise<PackCandidate> {
+  const held = await Promise.all(members.map(async (m) => (await deps.catalogue.getRecording(site, m.rid))?.legalHold === true));
+  return { ...pack, members: members.map((m, i) => ({ ...m, legalHold: held[i]! })) };
+}
+
+/** Packs whose manifest date is not after the cutoff day, until `enough` of them may go. */
+async function gatherPacks(deps: PurgePlanDeps, input: PurgePlanInput, counters: { unreadable: number }): Promise<{ packs: PackCandidate[]; more: boolean }> {
+  const cutoff = retentionCutoff({ now: input.now, retentionDays: input.settings.retentionDays });
+  const prefix = `${sitePrefix('manifests', input.site)}recordings/`;
+  const lastDay = dayOf(cutoff);
+  const packs: PackCandidate[] = [];
+  let deletable = 0;
+  for await (const info of deps.blobs.list(prefix)) {
+    // Keys are `…/recordings/yyyy/mm/dd/{packId}.json`, listed in key (so date) order; a pack
+    // dated after the cutoff day holds a recording younger than the retention.
+    if (info.key.slice(prefix.length, prefix.length + 10) > lastDay) break;
+    if (!info.key.endsWith('.json')) continue;
+    if (deletable >= input.maxTargets) return { packs, more: true };
+    try {
+      const manifest = parseManifest(await readText(deps.blobs, info.key));
+      const members = entriesOf(manifest, info.key).map((e) => ({ rid: e.rid, start: e.start }));
+      const pack = await withHolds(deps, input.site, { packKey: manifest.packKey, manifestKey: info.key, source: manifest.source }, members);
+      if (!pack.packKey.startsWith(sitePrefix('recordings', input.site))) throw new Error(`pack ${pack.packKey} is outside the site's prefix`);
+      packs.push(pack);
+      if (packMayGo(pack, cutoff)) deletable++;
+    } catch {
+      counters.unreadable++;
+    }
+  }
+  return { packs, more: false };
+}
+
+const SEQUENCE = /^(.*)\.(\d+)$/;
+
+export function artefactOf(m: ArtefactManifest, manifestKey: string): Artefact | undefined {
+  if (m.role === 'archive') return undefined;
+  const base = { key: m.key, manifestKey, source: m.source, takenAt: m.takenAt };
+  if (m.role === 'full') {
+    const position = m.position ? SEQUENCE.exec(m.position.logFile) : null;
+    return { ...base, kind: 'full', ...(position ? { series: position[1]!, first: Number(position[2]) } : {}) };
+  }
+  return { ...base, kind: 'segment', ...(m.series ? { series: m.series } : {}), ...(m.sequence !== undefined ? { first: m.sequence, last: m.sequence } : {}) };
+}
+
+async function gatherArtefacts(deps: PurgePlanDeps, site: string, counters: { unreadable: number }): Promise<Artefact[]> {
+  const artefacts: Artefact[] = [];
+  for (const cls of ['backups', 'logs'] as const) {
+    for await (const info of deps.blobs.list(`${sitePrefix('manifests', site)}${cls}/`)) {
+      if (!info.key.endsWith('.json')) continue;
+      try {
+        const manifest = parseArtefactManifest(await readText(deps.blobs, info.key));
+        if (manifest.site !== site || !manifest.key.startsWith(sitePrefix(cls, site))) throw new Error('artefact outside the site');
+        const artefact = artefactOf(manifest, info.key);
+        if (artefact) artefacts.push(artefact);
+      } catch {
+        counters.unreadable++;
+      }
+    }
+  }
+  return artefacts;
+}
+
+export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Promise<PurgePlanResult> {
+  const counters = { unreadable: 0 };
+  const { packs, more } = await gatherPacks(deps, input, counters);
+  const artefacts = await gatherArtefacts(deps, input.site, counters);
+  const plan = planRetention({ rules: { now: input.now, ...input.settings }, packs, artefacts, maxTargets: input.maxTargets });
+  for (const t of plan.targets) input.onTarget?.(t);
+  const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
+  return {
+    site: input.site,
+    batches: batchTargets(plan.targets, input.batchObjects),
+    summary: {
+      targets: plan.targets.length,
+      packs: count('pack'),
+      fulls: count('full'),
+      segments: count('segment'),
+      keptPacks: plan.kept.packs,
+      keptPacksHeld: plan.kept.packsHeld,
+      keptFulls: plan.kept.fulls,
+      keptSegments: plan.kept.segments,
+      unreadable: counters.unreadable,
+      truncated: plan.truncated || more,
+    },
+  };
+}
+
+// ---- delete ----
+
+export interface BatchResult {
+  index: number;
+  /** Objects deleted (objects and their manifests). */
+  deleted: number;
+  /** Targets fully gone (object and manifest). */
+  targetsDone: number;
+  retained: { key: string; reason: string }[];
+  retainedCount: number;
+  failed: { key: string; reason: string }[];
+  failedCount: number;
+}
+
+const LISTED = 20;
+
+/** Deletes one batch: objects first, then the manifests of the objects that went. Heartbeats the lock first (fencing). */
+export async function deletePurgeBatch(deps: { deleter: ObjectDeleter; locks: Pick<LockStore, 'heartbeat'> }, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
+  // LockLostError here stops the purge: whoever cleared our lock may be running a backup.
+  await deps.locks.heartbeat(site, token);
+  const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
+  const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
+  if (foreign.length) throw new Error(`purge batch ${batch.index} names keys outside site ${site}: ${foreign.slice(0, 3).join(', ')}`);
+
+  const first = await deps.deleter.deleteObjects(batch.targets.map((t) => t.key));
+  const gone = new Set(first.deleted);
+  const dependents = batch.targets.filter((t) => t.then && gone.has(t.key)).map((t) => t.then!);
+  const second = dependents.length ? await deps.deleter.deleteObjects(dependents) : { deleted: [], retained: [], failed: [] };
+  const secondGone = new Set(second.deleted);
+  const retained = [...first.retained, ...second.retained];
+  const failed = [...first.failed, ...second.failed];
+  return {
+    index: batch.index,
+    deleted: first.deleted.length + second.deleted.length,
+    targetsDone: batch.targets.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then))).length,
+    retained: retained.slice(0, LISTED),
+    retainedCount: retained.length,
+    failed: failed.slice(0, LISTED),
+    failedCount: failed.length,
+  };
+}
+
+// ---- report ----
+
+export interface PurgeRun {
+  site: string;
+  startedAt: string;
+  execution?: string;
+  lockError?: TaskError;
+  heldBy?: HeldLock | null;
+  plan?: PurgePlanResult;
+  /** Shape of the Map state's output: one result per batch. */
+  deleted?: BatchResult[];
+  error?: TaskError;
+}
+
+export interface PurgeReport {
+  outcome: 'DONE' | 'INCOMPLETE' | 'FAILED' | 'NOT-STARTED';
+  alert: Alert;
+}
+
+function planLines(plan: PurgePlanResult): string[] {
+  const s = plan.summary;
+  const lines = [
+    `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}`,
+    `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
+  ];
+  if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
+  return lines;
+}
+
+export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): PurgeReport {
+  const base = { site: run.site, since: run.startedAt, now, execution: run.execution };
+  if (run.lockError) {
+    const alert = lockBusyAlert({ ...base, operation: 'purge', retried: true, retryIntervalSeconds: config.lockRetryIntervalSeconds, maxAttempts: config.purgeLockMaxAttempts, staleLockHours: config.staleLockHours, heldBy: run.heldBy ?? undefined });
+    return { outcome: 'NOT-STARTED', alert };
+  }
+  const results = run.deleted ?? [];
+  const deleted = results.reduce((n, r) => n + r.deleted, 0);
+  const retained = results.flatMap((r) => r.retained);
+  const retainedCount = results.reduce((n, r) => n + r.retainedCount, 0);
+  const failedCount = results.reduce((n, r) => n + r.failedCount, 0);
+  const details = [...(run.plan ? planLines(run.plan) : []), `  deleted: ${deleted} object(s)`];
+  if (retainedCount) details.push(`  skipped (Object Lock, not forced): ${retainedCount}: ${retained.slice(0, 5).map((r) => r.key).join(', ')}${retainedCount > 5 ? ', …' : ''}`);
+  if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`);
+  if (run.error) {
+    return {
+      outcome: 'FAILED',
+      alert: composeAlert({ ...base, severity: 'critical', subject: `Ferry ${run.site}: purge FAILED`, what: `the purge stopped: ${run.error.Error}: ${causeText(run.error)}`, details, todo: [run.error.Error === 'LockLostError' ? `the purge lost its lock (cleared as stale?): raise staleLockHours (now ${config.staleLockHours} h) above the longest purge, then let the next scheduled purge run` : 'look at the execution history and the purge function log; the next scheduled purge starts over safely'] }),
+    };
+  }
+  const incomplete = retainedCount > 0 || failedCount > 0;
+  return {
+    outcome: incomplete ? 'INCOMPLETE' : 'DONE',
+    alert: composeAlert({
+      ...base,
+      severity: failedCount ? 'warning' : 'info',
+      subject: `Ferry ${run.site}: purge ${incomplete ? 'done with skips' : 'done'} - ${deleted} object(s) deleted`,
+      what: incomplete ? 'nothing failed for good, but not every planned object could be deleted' : 'nothing (this is the purge report)',
+      details,
+      todo: incomplete ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing', 'failed deletions are tried again by the next purge'] : ['nothing'],
+    }),
+  };
+}

@@ -1,0 +1,137 @@
+import type { ArtefactEntry } from './ports.ts';
+
+// The commands that apply a restore plan, as data (steps) and as text: one rendering to print,
+// one bash script (apply.sh) whose client commands are variables so the operator can add
+// --user, --password, --socket… without editing it.
+//
+// Time zones: mariadb-binlog/mysqlbinlog read --start/--stop-datetime in the client's LOCAL
+// time zone. Every datetime here is UTC, so every binlog command runs under TZ=UTC.
+
+export type ClientFamily = 'mariadb' | 'mysql';
+
+export type RestoreStep =
+  | { kind: 'load-sql'; file: string; family: ClientFamily; gzip?: boolean; database?: string; port?: number; comment?: string }
+  | { kind: 'vendor'; file: string; comment: string }
+  | {
+      kind: 'binlog';
+      family: ClientFamily;
+      files: string[];
+      /** Byte offset in the first file where the full's snapshot ends (the dump's recorded position). */
+      startPosition?: number;
+      /** UTC `YYYY-MM-DD HH:MM:SS`, when the full records no position. */
+      startDatetime?: string;
+      /** UTC `YYYY-MM-DD HH:MM:SS`: the first event at or after it is not applied. */
+      stopDatetime: string;
+      database?: string;
+      port?: number;
+    };
+
+const TOOLS = {
+  mariadb: { client: 'mariadb', binlog: 'mariadb-binlog', clientVar: 'MARIADB', binlogVar: 'MARIADB_BINLOG', other: 'MySQL: mysqlbinlog … | mysql' },
+  mysql: { client: 'mysql', binlog: 'mysqlbinlog', clientVar: 'MYSQL', binlogVar: 'MYSQLBINLOG', other: 'MariaDB: mariadb-binlog … | mariadb' },
+} as const;
+
+/** `2026-03-01 14:05:00` from an ISO instant, in UTC. */
+export function binlogDatetime(iso: string): string {
+  return new Date(iso).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** Quotes for a POSIX shell when needed. */
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9._/:=@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** How to load a full backup, from its name and profile (rostrvm's .rbk is a MySQL dump: its manual loads it with `mysql`). */
+export function loadStep(full: Pick<ArtefactEntry, 'name' | 'profile'>, file: string): RestoreStep {
+  const base = file.toLowerCase();
+  const rostrvm = /^(rostrvm_\d+)_\d+\.rbk$/i.exec(file);
+  if (base.endsWith('.rbk') || full.profile === 'rostrvm') {
+    return { kind: 'load-sql', file, family: 'mysql', port: 3308, database: rostrvm?.[1], comment: 'rostrvm: stop the rostrvm service first (leave the MySQL service running); user and password as set at installation' };
+  }
+  if (base.endsWith('.sql')) return { kind: 'load-sql', file, family: 'mariadb' };
+  if (base.endsWith('.sql.gz')) return { kind: 'load-sql', file, family: 'mariadb', gzip: true };
+  if (base.startsWith('cvp_backup_data') || full.profile === 'cvp') {
+    return { kind: 'vendor', file, comment: `Cisco CVP (Informix): restore ${file} with the Informix ontape utility (ontape -r), as the CVP reporting guide describes` };
+  }
+  if (base.endsWith('.bak')) return { kind: 'vendor', file, comment: `SQL Server: RESTORE DATABASE <name> FROM DISK = N'<path to ${file}>' WITH REPLACE (sqlcmd or Management Studio)` };
+  if (base.endsWith('.xml')) return { kind: 'vendor', file, comment: `OCS settings: lcscmd /config /action:import /level:<global,pool or machine> /configfile:${file}` };
+  return { kind: 'vendor', file, comment: `restore ${file} with the tool that wrote it${full.profile ? ` (profile ${full.profile})` : ''}` };
+}
+
+function clientArgs(step: { port?: number; database?: string }): string[] {
+  return [...(step.port ? [`--port=${step.port}`] : []), ...(step.database ? [step.database] : [])];
+}
+
+function binlogArgs(step: Extract<RestoreStep, { kind: 'binlog' }>): string[] {
+  return [
+    ...(step.database ? [`--database=${step.database}`] : []),
+    ...(step.startPosition !== undefined ? [`--start-position=${step.startPosition}`] : []),
+    ...(step.startDatetime ? [`--start-datetime=${shellQuote(step.startDatetime)}`] : []),
+    `--stop-datetime=${shellQuote(step.stopDatetime)}`,
+    ...step.files.map(shellQuote),
+  ];
+}
+
+/** The steps as commands to print (comments start with #). */
+export function renderCommands(steps: RestoreStep[]): string[] {
+  const out: string[] = [];
+  for (const step of steps) {
+    if (step.kind === 'vendor') {
+      out.push(`# ${step.comment}`);
+      continue;
+    }
+    const tools = TOOLS[step.family];
+    const client = [tools.client, ...clientArgs(step)].join(' ');
+    if (step.kind === 'load-sql') {
+      if (step.comment) out.push(`# ${step.comment}`);
+      out.push(step.gzip ? `gunzip -c ${shellQuote(step.file)} | ${client}` : `${client} < ${shellQuote(step.file)}`);
+      continue;
+    }
+    out.push(`TZ=UTC ${[tools.binlog, ...binlogArgs(step)].join(' ')} | ${client}`);
+    out.push(`# (${tools.other}; TZ=UTC because --stop-datetime is read in the client's local time zone)`);
+  }
+  return out;
+}
+
+export interface ApplyScriptHeader {
+  site: string;
+  source: string;
+  at: string;
+  stopAt: string;
+}
+
+/** Comments carry names and profiles from the catalogue: one line each, whatever they hold. */
+const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, ' ');
+
+/** A bash script that applies the steps from the directory it lives in, stopping at the first failure. */
+export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeader): string {
+  const families = [...new Set(steps.flatMap((s) => (s.kind === 'vendor' ? [] : [s.family])))];
+  const lines = [
+    '#!/usr/bin/env bash',
+    `# Ferry restore plan: site ${header.site}, source ${header.source}, state at ${header.at} (events from ${header.stopAt} on are not applied).`,
+    '# Every file next to this script was verified against its SHA-256 when it was fetched.',
+    '# Client options (user, password, host, port, socket) go in the variables below, e.g.',
+    `#   ${families[0] === 'mysql' ? 'MYSQL' : 'MARIADB'}="${families[0] === 'mysql' ? 'mysql' : 'mariadb'} --user=root --password" ./apply.sh`,
+    'set -euo pipefail',
+    'cd "$(dirname "$0")"',
+    ...families.flatMap((f) => [`${TOOLS[f].clientVar}=\${${TOOLS[f].clientVar}:-${TOOLS[f].client}}`, `${TOOLS[f].binlogVar}=\${${TOOLS[f].binlogVar}:-${TOOLS[f].binlog}}`]),
+  ];
+  for (const step of steps) {
+    if (step.kind === 'vendor') {
+      lines.push(`# ${oneLine(step.comment)}`, `echo ${shellQuote(`manual step: ${oneLine(step.comment)}`)} >&2`, 'exit 3');
+      continue;
+    }
+    const tools = TOOLS[step.family];
+    const client = [`$${tools.clientVar}`, ...clientArgs(step)].join(' ');
+    if (step.kind === 'load-sql') {
+      if (step.comment) lines.push(`# ${oneLine(step.comment)}`);
+      lines.push(`echo ${shellQuote(`loading the full backup ${step.file}`)} >&2`);
+      lines.push(step.gzip ? `gunzip -c ${shellQuote(step.file)} | ${client}` : `${client} < ${shellQuote(step.file)}`);
+      continue;
+    }
+    lines.push(`echo ${shellQuote(`applying ${step.files.length} log segment(s) up to ${step.stopDatetime} UTC`)} >&2`);
+    lines.push(`TZ=UTC $${tools.binlogVar} ${binlogArgs(step).join(' ')} | ${client}`);
+  }
+  lines.push("echo 'restore plan applied' >&2", '');
+  return lines.join('\n');
+}

@@ -1,0 +1,287 @@
+import { normalizeIso } from './catalogue-table.ts';
+import { InvalidInputError } from './errors.ts';
+import type { ArtefactEntry } from './ports.ts';
+import { binlogDatetime, loadStep, renderCommands, type RestoreStep } from './restore-commands.ts';
+
+// Point-in-time restore planning (pure). The rostrvm manual's procedure made exact: the newest
+// full taken at or before T, then every log segment from the full's binlog position up to the
+// first segment whose events reach T, contiguous, then `--stop-datetime=T`. When T cannot be
+// reached the planner refuses, says exactly why and the nearest time it can reach.
+//
+// Binlog times have 1-second resolution, so T is cut to its second: stopAt is the first
+// instant whose events are not applied.
+
+export interface PlanFile {
+  /** Local file name (the artefact's base name; prefixed with its id when two would clash). */
+  name: string;
+  role: 'full' | 'segment';
+  artefactId: string;
+  key: string;
+  size: number;
+  sha256: string;
+  sequence?: number;
+  partial?: boolean;
+}
+
+export interface RestorePlan {
+  ok: true;
+  site: string;
+  source: string;
+  logSource?: string;
+  /** T as asked, UTC. */
+  at: string;
+  /** T cut to the second: events logged at or after it are not applied. */
+  stopAt: string;
+  /** The state the plan gives: stopAt, or the full's time when the source has no logs. */
+  reachedAt: string;
+  full: ArtefactEntry;
+  segments: ArtefactEntry[];
+  startPosition?: { logFile: string; logPos: number };
+  files: PlanFile[];
+  totalBytes: number;
+  steps: RestoreStep[];
+  commands: string[];
+  notes: string[];
+}
+
+export type RefusalCode = 'in-future' | 'no-full' | 'gap' | 'after-last-event';
+
+export interface RestoreRefusal {
+  ok: false;
+  code: RefusalCode;
+  reason: string;
+  at: string;
+  /** The reachable time nearest to T, when there is one. */
+  nearestReachable?: string;
+}
+
+export type RestorePlanResult = RestorePlan | RestoreRefusal;
+
+export interface PlanOptions {
+  /** T: an ISO date-time with a zone. InvalidInputError otherwise. */
+  at: string;
+  now: Date;
+  site?: string;
+  source?: string;
+  logSource?: string;
+  /** The source has no log segments at all (CVP, SQL Server .bak, settings): the plan is the full alone. */
+  fullOnly?: boolean;
+}
+
+interface Slot {
+  final?: ArtefactEntry;
+  partial?: ArtefactEntry;
+}
+
+const endOf = (a: ArtefactEntry): string => a.span?.to ?? a.takenAt;
+const secondOf = (iso: string): string => new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString();
+
+/** `mysql-bin.000123` (with or without a directory) → series and sequence. */
+export function parseLogFile(logFile: string): { series: string; sequence: number } | undefined {
+  const m = /([^/\\]+)\.(\d+)$/.exec(logFile);
+  return m ? { series: m[1]!, sequence: Number(m[2]) } : undefined;
+}
+
+function normalized(a: ArtefactEntry): ArtefactEntry {
+  const span = a.span && { from: normalizeIso(a.span.from, 'span.from'), to: normalizeIso(a.span.to, 'span.to') };
+  return { ...a, takenAt: normalizeIso(a.takenAt, 'takenAt'), ...(span ? { span } : {}) };
+}
+
+/** One slot per sequence: the final if shipped, and the newest partial snapshot. */
+function slotsOf(segments: ArtefactEntry[], series: string | undefined): Map<number, Slot> {
+  const slots = new Map<number, Slot>();
+  for (const s of segments) {
+    if (s.sequence === undefined || (series !== undefined && s.series !== undefined && s.series !== series)) continue;
+    const slot = slots.get(s.sequence) ?? {};
+    if (!s.partial) slot.final = s;
+    else if (!slot.partial || endOf(s) > endOf(slot.partial) || (endOf(s) === endOf(slot.partial) && s.size > slot.partial.size)) slot.partial = s;
+    slots.set(s.sequence, slot);
+  }
+  return slots;
+}
+
+interface Walk {
+  chain: ArtefactEntry[];
+  end?: string;
+  stop: 'reached' | 'missing' | 'partial';
+  /** Sequence that is missing (stop 'missing'). */
+  missing?: number;
+  /** Next sequence shipped after where the walk stopped: proves a gap rather than the end of the logs. */
+  nextPresent?: number;
+}
+
+/** From `start`, one segment per sequence while each is final, until one reaches `until`. */
+function walk(slots: Map<number, Slot>, start: number, until: string | undefined): Walk {
+  const chain: ArtefactEntry[] = [];
+  const next = (after: number) => [...slots.keys()].filter((k) => k > after).sort((a, b) => a - b)[0];
+  for (let seq = start; ; seq++) {
+    const slot = slots.get(seq);
+    const segment = slot?.final ?? slot?.partial;
+    const end = chain.length ? endOf(chain.at(-1)!) : undefined;
+    if (!segment) return { chain, end, stop: 'missing', missing: seq, nextPresent: next(seq) };
+    chain.push(segment);
+    // A partial is a prefix of its segment: usable only as the last one, up to its last event.
+    if (until !== undefined && endOf(segment) >= until) return { chain, end: endOf(segment), stop: 'reached' };
+    if (!slot?.final) return { chain, end: endOf(segment), stop: 'partial', nextPresent: next(seq) };
+  }
+}
+
+interface Start {
+  slots: Map<number, Slot>;
+  start?: number;
+  series?: string;
+}
+
+/** Where replay starts: the segment holding the full's recorded position, else the first segment still active when the full completed. */
+function startOf(full: ArtefactEntry, segments: ArtefactEntry[]): Start {
+  const pos = full.position && parseLogFile(full.position.logFile);
+  if (pos) return { slots: slotsOf(segments, pos.series), start: pos.sequence, series: pos.series };
+  const first = segments.filter((s) => s.sequence !== undefined && endOf(s) >= full.takenAt).sort((a, b) => a.sequence! - b.sequence!)[0];
+  const series = first?.series;
+  return { slots: slotsOf(segments, series), start: first?.sequence, series };
+}
+
+const pad = (series: string | undefined, n: number) => `${series ?? 'segment'}.${String(n).padStart(6, '0')}`;
+
+const withNearest = (nearestReachable: string | undefined) => (nearestReachable ? { nearestReachable } : {});
+
+function refuse(at: string, code: RefusalCode, reason: string, nearestReachable?: string): RestoreRefusal {
+  return { ok: false, code, reason, at, ...withNearest(nearestReachable) };
+}
+
+/** Explains why a walk did not reach T (the nearest reachable time is the caller's). */
+function chainRefusal(at: string, full: ArtefactEntry, s: Start, w: Walk): RestoreRefusal {
+  const from = `the log chain from the full taken at ${full.takenAt}`;
+  if (w.stop === 'partial') {
+    const last = w.chain.at(-1)!;
+    if (w.nextPresent !== undefined) return refuse(at, 'gap', `${from} has a gap: ${last.name} is offsite only as a partial snapshot up to ${endOf(last)}; its closed segment is missing`);
+    return refuse(at, 'after-last-event', `T (${at}) is after the last shipped log event (${endOf(last)}, in the partial snapshot of ${last.name})`);
+  }
+  if (w.nextPresent !== undefined) {
+    const a = w.missing!;
+    const b = w.nextPresent - 1;
+    const what = b > a ? `${pad(s.series, a)} to ${pad(s.series, b)} are` : `${pad(s.series, a)} is`;
+    const holding = w.chain.length === 0 && full.position ? ` (it holds the full's binlog position ${full.position.logFile}:${full.position.logPos})` : '';
+    return refuse(at, 'gap', `${from} has a gap: ${what} not offsite${holding}`);
+  }
+  if (w.end === undefined) return refuse(at, 'after-last-event', `T (${at}) is after the last shipped log event: no log segment reaching past the full taken at ${full.takenAt} has been shipped`);
+  return refuse(at, 'after-last-event', `T (${at}) is after the last shipped log event (${w.end})`);
+}
+
+function localNames(entries: ArtefactEntry[]): string[] {
+  const bases = entries.map((e) => e.name.split(/[\\/]/).pop() ?? e.name);
+  return bases.map((b, i) => (bases.indexOf(b) !== i ? `${entries[i]!.artefactId}-${b}` : b));
+}
+
+function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: ArtefactEntry, segments: ArtefactEntry[]): RestorePlan {
+  const names = localNames([full, ...segments]);
+  const files: PlanFile[] = [full, ...segments].map((a, i) => ({
+    name: names[i]!,
+    role: a.role === 'segment' ? 'segment' : 'full',
+    artefactId: a.artefactId,
+    key: a.key,
+    size: a.size,
+    sha256: a.sha256,
+    ...(a.sequence !== undefined && a.role === 'segment' ? { sequence: a.sequence } : {}),
+    ...(a.partial ? { partial: true } : {}),
+  }));
+  const load = loadStep(full, names[0]!);
+  const steps: RestoreStep[] = [load];
+  const notes: string[] = [];
+  if (at !== stopAt) notes.push(`binlog times have 1-second resolution: events logged during ${binlogDatetime(stopAt)} UTC are not applied`);
+  if (segments.length > 0) {
+    const family = load.kind === 'load-sql' ? load.family : 'mariadb';
+    const startPosition = full.position?.logPos;
+    if (startPosition === undefined) notes.push(`the full records no binlog position: replay starts at its completion time (${full.takenAt}); events logged during that second may be applied twice or missed`);
+    if (segments.at(-1)!.partial) notes.push(`the last segment is a partial snapshot (up to ${endOf(segments.at(-1)!)}), enough to reach T`);
+    steps.push({
+      kind: 'binlog',
+      family,
+      files: names.slice(1),
+      ...(startPosition !== undefined ? { startPosition } : { startDatetime: binlogDatetime(full.takenAt) }),
+      stopDatetime: binlogDatetime(stopAt),
+      ...(load.kind === 'load-sql' && load.database ? { database: load.database, port: load.port } : {}),
+    });
+  } else {
+    notes.push(`the source has no log segments: the plan restores the full as taken at ${full.takenAt}, not T`);
+  }
+  const logSource = opts.logSource ?? segments[0]?.source;
+  return {
+    ok: true,
+    site: opts.site ?? full.site,
+    source: opts.source ?? full.source,
+    ...(logSource === undefined ? {} : { logSource }),
+    at,
+    stopAt,
+    reachedAt: segments.length > 0 ? stopAt : full.takenAt,
+    full,
+    segments,
+    ...(full.position && segments.length > 0 ? { startPosition: full.position } : {}),
+    files,
+    totalBytes: files.reduce((sum, f) => sum + f.size, 0),
+    steps,
+    commands: renderCommands(steps),
+    notes,
+  };
+}
+
+/** For each full, the times it can reach: from its completion to the end of its contiguous log chain. */
+function reachable(fulls: ArtefactEntry[], segments: ArtefactEntry[], fullOnly: boolean): [string, string][] {
+  const spans: [string, string][] = [];
+  for (const f of fulls) {
+    if (fullOnly) {
+      spans.push([f.takenAt, f.takenAt]);
+      continue;
+    }
+    const s = startOf(f, segments);
+    const end = s.start === undefined ? undefined : walk(s.slots, s.start, undefined).end;
+    if (end !== undefined && end >= f.takenAt) spans.push([f.takenAt, end]);
+  }
+  return spans;
+}
+
+/** The reachable time closest to T, before or after it. */
+function nearestTo(at: string, spans: [string, string][]): string | undefined {
+  let best: { time: string; distance: number } | undefined;
+  for (const [from, to] of spans) {
+    const time = at < from ? from : at > to ? to : at;
+    const distance = Math.abs(Date.parse(time) - Date.parse(at));
+    if (!best || distance < best.distance) best = { time, distance };
+  }
+  return best?.time;
+}
+
+/** Plans the restore of one database to its state at T from its catalogued fulls and log segments. */
+export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): RestorePlanResult {
+  // A time without a zone means a different instant on every machine: refuse to guess.
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(opts.at.trim())) throw new InvalidInputError(`at must be an ISO 8601 date-time with a time zone (Z or ±hh:mm), got "${opts.at}"`);
+  const at = normalizeIso(opts.at, 'at');
+  const all = artefacts.map(normalized);
+  const fulls = all.filter((a) => a.role === 'full').sort((a, b) => (a.takenAt < b.takenAt ? -1 : a.takenAt > b.takenAt ? 1 : 0));
+  const segments = all.filter((a) => a.role === 'segment');
+  const what = opts.source ?? fulls[0]?.source ?? 'this source';
+  const fullOnly = opts.fullOnly ?? false;
+  const nearest = () => nearestTo(at, reachable(fulls, segments, fullOnly));
+  if (at > opts.now.toISOString()) return refuse(at, 'in-future', `T (${at}) is in the future (now ${opts.now.toISOString()})`, nearest());
+
+  const candidates = fulls.filter((f) => f.takenAt <= at).reverse();
+  const full = candidates[0];
+  if (!full) {
+    const first = fulls[0];
+    const tail = first ? `; the first was taken at ${first.takenAt}` : '; none has been shipped';
+    return refuse(at, 'no-full', `no full backup of ${what} was taken at or before T (${at})${tail}`, nearest() ?? first?.takenAt);
+  }
+  const stopAt = secondOf(at);
+  if (fullOnly) return buildPlan(opts, at, stopAt, full, []);
+  const walks = candidates.map((f) => {
+    const s = startOf(f, segments);
+    return { full: f, s, w: s.start === undefined ? ({ chain: [], stop: 'missing' } as Walk) : walk(s.slots, s.start, stopAt) };
+  });
+  // The newest full normally decides; an older one helps only when the newest's chain is on
+  // another series (binlogs reset since), so its refusal is the one reported.
+  const reached = walks.find((c) => c.w.stop === 'reached');
+  if (!reached) return { ...chainRefusal(at, full, walks[0]!.s, walks[0]!.w), ...withNearest(nearest()) };
+  const p = buildPlan(opts, at, stopAt, reached.full, reached.w.chain);
+  if (reached.full !== full) p.notes.unshift(`the newest full before T (taken at ${full.takenAt}) cannot reach T: ${chainRefusal(at, full, walks[0]!.s, walks[0]!.w).reason}`);
+  return p;
+}

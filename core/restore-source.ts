@@ -1,0 +1,65 @@
+import { InvalidInputError, NotFoundError } from './errors.ts';
+import type { ArtefactEntry, ArtefactQuery, ArtefactSourceRecord, CatalogueStore } from './ports.ts';
+import { parseLogFile, planRestore, type RestorePlanResult } from './restore-plan.ts';
+
+// Reads what a restore plan needs from the catalogue: the fulls of the database's backup
+// source and the segments of its binlog source. Full backups (a `rotated` source) and binlogs
+// (a `binlog` source) are shipped by two sources; the binlog source is the one named, else
+// the site's only one, else the one whose series the fulls' recorded positions name.
+
+export type RestoreCatalogue = Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources'>;
+
+export interface RestoreRequest {
+  site: string;
+  source: string;
+  /** The binlog source; found automatically when absent. */
+  logSource?: string;
+  at: string;
+  now: Date;
+}
+
+export async function listAllArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, query: Omit<ArtefactQuery, 'cursor' | 'limit'>): Promise<ArtefactEntry[]> {
+  const items: ArtefactEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await catalogue.listArtefacts({ ...query, limit: 1000, cursor });
+    items.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return items;
+}
+
+const names = (records: ArtefactSourceRecord[]) => records.map((r) => r.source).join(', ') || 'none';
+
+/** The binlog source that goes with these fulls, or undefined when the site has none. */
+export function pairLogSource(sources: ArtefactSourceRecord[], fulls: ArtefactEntry[], explicit?: string): string | undefined {
+  const binlogs = sources.filter((s) => s.sourceType === 'binlog');
+  if (explicit !== undefined) {
+    if (!binlogs.some((s) => s.source === explicit)) throw new NotFoundError(`no binlog source "${explicit}" has shipped segments (binlog sources: ${names(binlogs)})`);
+    return explicit;
+  }
+  if (binlogs.length <= 1) return binlogs[0]?.source;
+  const series = new Set(fulls.flatMap((f) => (f.position ? [parseLogFile(f.position.logFile)?.series] : [])));
+  const matching = binlogs.filter((s) => s.series !== undefined && series.has(s.series));
+  if (matching.length === 1) return matching[0]!.source;
+  throw new InvalidInputError(`site has several binlog sources (${names(binlogs)}): name the one that goes with ${fulls[0]?.source ?? 'this source'}`);
+}
+
+/** The plan (or refusal) for one database at T, from the catalogue. NotFoundError for an unknown source. */
+export async function planRestoreFromCatalogue(catalogue: RestoreCatalogue, req: RestoreRequest): Promise<RestorePlanResult> {
+  const sources = await catalogue.listArtefactSources(req.site);
+  const own = sources.find((s) => s.source === req.source);
+  if (!own) throw new NotFoundError(`site ${req.site} has no source "${req.source}" with shipped artefacts (sources: ${names(sources)})`);
+  if (own.sourceType !== 'rotated') throw new InvalidInputError(`"${req.source}" is a ${own.sourceType} source: name the source of the full backups (${names(sources.filter((s) => s.sourceType === 'rotated'))})`);
+  const fulls = await listAllArtefacts(catalogue, { site: req.site, source: req.source, role: 'full' });
+  const logSource = pairLogSource(sources, fulls, req.logSource);
+  let segments: ArtefactEntry[] = [];
+  if (logSource !== undefined) {
+    // Segments older than every full's position can never be replayed: skip them when that is certain.
+    const positions = fulls.map((f) => f.position && parseLogFile(f.position.logFile));
+    const seqs = positions.every((p) => p !== undefined) && new Set(positions.map((p) => p!.series)).size === 1 ? positions.map((p) => p!.sequence) : [];
+    const fromSequence = seqs.length ? Math.min(...seqs) : undefined;
+    segments = await listAllArtefacts(catalogue, { site: req.site, source: logSource, role: 'segment', ...(fromSequence === undefined ? {} : { fromSequence }) });
+  }
+  return planRestore([...fulls, ...segments], { at: req.at, now: req.now, site: req.site, source: req.source, ...(logSource ? { logSource } : { fullOnly: true }) });
+}

@@ -1,0 +1,201 @@
+// Retention planning: what a purge may delete. Pure: the inputs are plain lists (gathered from
+// manifests and the catalogue by core/purge.ts), the output is a list of deletions with a
+// reason each. Everything not provably deletable is kept.
+//
+// Recordings: a recording may go when its call started more than `retentionDays` ago and it
+// is not on legal hold; a pack goes only when every member may go (a pack is one tar, one
+// object: a single kept member keeps the whole pack).
+//
+// Backups and logs (rostrvm/CVP rules): per source keep the newest `keepFullCycles` full
+// backups; a log segment goes only when no kept full it relates to needs it to be rolled
+// forward (in practice the oldest kept full needs the most; asking every kept full also
+// settles ties and fulls of several series). A full relates to segments of its own binlog series when its dump recorded
+// the binlog position (then "needed" is by segment number), otherwise to every segment (then
+// "needed" is by time: a segment whose last event is at or after the full was taken). A
+// segment no full relates to is kept: without a base, nobody can say it is useless.
+
+export interface PackMember {
+  rid: string;
+  /** Call start (ISO); the file time when the metadata has none. */
+  start: string;
+  legalHold: boolean;
+}
+
+export interface PackCandidate {
+  packKey: string;
+  manifestKey: string;
+  source: string;
+  members: PackMember[];
+}
+
+export interface Artefact {
+  /** The object. */
+  key: string;
+  /** Its commit record, deleted after the object (never before: a manifest without its object is repaired by the next purge, an object without manifest would be orphaned). */
+  manifestKey?: string;
+  source: string;
+  kind: 'full' | 'segment';
+  /** Full: when it was taken. Segment: its last event. */
+  takenAt: string;
+  /** Segment: its number (binlog `.000123` → 123). Full: the number of the segment holding its binlog position (the first one needed after it). */
+  first?: number;
+  /** Segment: its number. */
+  last?: number;
+  /** Segment: its series (`mysql-bin`). Full: the series of its binlog position. */
+  series?: string;
+}
+
+export interface RetentionRules {
+  now: Date;
+  retentionDays: number;
+  keepFullCycles: number;
+  /**
+   * When a segment is compared with a full by time, it must end this long before the full was
+   * taken to be unneeded (default 24 h): a full's takenAt is its completion, while its
+   * snapshot may be from when the dump began.
+   */
+  timeMarginHours?: number;
+}
+
+export type TargetKind = 'pack' | 'full' | 'segment';
+
+export interface PurgeTarget {
+  key: string;
+  /** Deleted only once `key` is gone (its manifest). */
+  then?: string;
+  kind: TargetKind;
+  source: string;
+  reason: string;
+}
+
+export interface RetentionPlan {
+  targets: PurgeTarget[];
+  kept: {
+    packs: number;
+    /** Packs kept only because of a member on legal hold. */
+    packsHeld: number;
+    fulls: number;
+    segments: number;
+  };
+  /** More was deletable than maxTargets allowed: the next run continues. */
+  truncated: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+export function retentionCutoff(rules: Pick<RetentionRules, 'now' | 'retentionDays'>): number {
+  return rules.now.getTime() - rules.retentionDays * DAY_MS;
+}
+
+/** Whether one recording may be deleted: old enough and not held. An unreadable start keeps it. */
+export function memberMayGo(member: PackMember, cutoff: number): boolean {
+  const start = Date.parse(member.start);
+  return !member.legalHold && Number.isFinite(start) && start < cutoff;
+}
+
+/** A pack goes only when it has members and every one of them may go. */
+export function packMayGo(pack: PackCandidate, cutoff: number): boolean {
+  return pack.members.length > 0 && pack.members.every((m) => memberMayGo(m, cutoff));
+}
+
+/** Unreadable times sort as newest: kept, never the reason to delete something else. */
+function takenMs(a: Artefact): number {
+  const t = Date.parse(a.takenAt);
+  return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY;
+}
+
+function byTakenDesc(a: Artefact, b: Artefact): number {
+  const d = takenMs(b) - takenMs(a);
+  return d !== 0 && !Number.isNaN(d) ? d : a.key < b.key ? 1 : a.key > b.key ? -1 : 0;
+}
+
+/** Whether the kept full `full` relates to segment `seg`, and if so whether it needs it. */
+function needs(full: Artefact, seg: Artefact, marginMs: number): { related: boolean; needed: boolean } {
+  if (full.series !== undefined && seg.series !== undefined && full.series !== seg.series) return { related: false, needed: false };
+  if (full.series !== undefined && full.first !== undefined && seg.series === full.series && seg.last !== undefined) {
+    return { related: true, needed: seg.last >= full.first };
+  }
+  const segEnd = Date.parse(seg.takenAt);
+  const fullAt = Date.parse(full.takenAt);
+  // An unreadable time cannot prove the segment useless.
+  return { related: true, needed: !Number.isFinite(segEnd) || !Number.isFinite(fullAt) || segEnd >= fullAt - marginMs };
+}
+
+function planArtefacts(artefacts: Artefact[], keepFullCycles: number, marginMs: number): { targets: PurgeTarget[]; keptFulls: number; keptSegments: number } {
+  const targets: PurgeTarget[] = [];
+  const fullsBySource = new Map<string, Artefact[]>();
+  for (const a of artefacts) if (a.kind === 'full') fullsBySource.set(a.source, [...(fullsBySource.get(a.source) ?? []), a]);
+  const keptFulls: Artefact[] = [];
+  for (const [source, fulls] of fullsBySource) {
+    const sorted = [...fulls].sort(byTakenDesc);
+    keptFulls.push(...sorted.slice(0, keepFullCycles));
+    for (const f of sorted.slice(keepFullCycles)) {
+      targets.push({ key: f.key, ...(f.manifestKey ? { then: f.manifestKey } : {}), kind: 'full', source, reason: `older than the ${keepFullCycles} newest full backup(s) of ${source}` });
+    }
+  }
+  let keptSegments = 0;
+  for (const seg of artefacts.filter((a) => a.kind === 'segment')) {
+    const verdicts = keptFulls.map((full) => ({ full, ...needs(full, seg, marginMs) })).filter((v) => v.related);
+    if (verdicts.length === 0 || verdicts.some((v) => v.needed)) {
+      keptSegments++;
+      continue;
+    }
+    const bases = [...new Set(verdicts.map((v) => v.full.source))].join(', ');
+    targets.push({ key: seg.key, ...(seg.manifestKey ? { then: seg.manifestKey } : {}), kind: 'segment', source: seg.source, reason: `not needed to roll forward any kept full of ${bases}` });
+  }
+  return { targets, keptFulls: keptFulls.length, keptSegments };
+}
+
+/** Everything the rules allow to delete, packs first (oldest key first), capped at maxTargets. */
+export function planRetention(input: { rules: RetentionRules; packs: PackCandidate[]; artefacts: Artefact[]; maxTargets?: number }): RetentionPlan {
+  const { rules } = input;
+  const cutoff = retentionCutoff(rules);
+  const targets: PurgeTarget[] = [];
+  let keptPacks = 0;
+  let packsHeld = 0;
+  const packs = [...input.packs].sort((a, b) => (a.packKey < b.packKey ? -1 : a.packKey > b.packKey ? 1 : 0));
+  for (const pack of packs) {
+    if (packMayGo(pack, cutoff)) {
+      targets.push({ key: pack.packKey, then: pack.manifestKey, kind: 'pack', source: pack.source, reason: `all ${pack.members.length} recording(s) older than ${rules.retentionDays} days, none on legal hold` });
+      continue;
+    }
+    keptPacks++;
+    const heldOnly = pack.members.some((m) => m.legalHold) && pack.members.every((m) => m.legalHold || memberMayGo(m, cutoff));
+    if (heldOnly) packsHeld++;
+  }
+  const artefactPlan = planArtefacts(input.artefacts, rules.keepFullCycles, (rules.timeMarginHours ?? 24) * 3_600_000);
+  targets.push(...artefactPlan.targets);
+  const max = input.maxTargets ?? Number.POSITIVE_INFINITY;
+  return {
+    targets: targets.slice(0, max),
+    kept: { packs: keptPacks, packsHeld, fulls: artefactPlan.keptFulls, segments: artefactPlan.keptSegments },
+    truncated: targets.length > max,
+  };
+}
+
+/** What the delete step needs of a target; the reasons stay in the planner's log (the workflow state is limited to 256 KB). */
+export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind'>;
+
+export interface PurgeBatch {
+  index: number;
+  targets: BatchTarget[];
+}
+
+/** Splits targets into batches of at most `objects` objects (a target with a manifest counts two). */
+export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatch[] {
+  const batches: PurgeBatch[] = [];
+  let current: BatchTarget[] = [];
+  let size = 0;
+  for (const t of targets) {
+    const weight = t.then ? 2 : 1;
+    if (current.length > 0 && size + weight > objects) {
+      batches.push({ index: batches.length, targets: current });
+      current = [];
+      size = 0;
+    }
+    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind });
+    size += weight;
+  }
+  if (current.length > 0) batches.push({ index: batches.length, targets: current });
+  return batches;
+}

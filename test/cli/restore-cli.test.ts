@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { startApiServer, type ApiServer } from '../../local/api-server.ts';
+import type { RestorePlan } from '../../core/restore-plan.ts';
+import { listBackups } from '../../cli/backups-commands.ts';
+import { renderPlan, requestPlan } from '../../cli/restore-commands.ts';
+import { makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
+
+// `ferry backups list` and `ferry restore plan|fetch` as an operator runs them: a real process
+// against a real HTTP API (over an in-memory catalogue).
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+let server: ApiServer;
+
+function ferry(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const home = mkdtempSync(join(tmpdir(), 'ferry-home-'));
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: home, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  const catalogue = new MemoryCatalogue();
+  const artefacts = [
+    makeFull(min(0), { position: { logFile: 'mysql-bin.000001', logPos: 328 }, size: 5_000_000 }),
+    ...[1, 2, 3].map((i) => makeSegment(i, min(10 * (i - 1)), min(10 * i - 1))),
+    makeSegment(3, min(20), min(24), { partial: true }),
+    makeSegment(4, min(30), min(33), { partial: true }),
+  ];
+  for (const a of artefacts) await catalogue.putArtefact(a);
+  server = await startApiServer({ blobs: new MemoryBlobStore(), catalogue, audit: () => undefined, log: () => undefined });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('ferry backups list / restore (real process, real HTTP)', () => {
+  it('lists the artefacts of a site, marking superseded partials', async () => {
+    const r = await ferry(['backups', 'list', '--site', 'site-a', '--api', server.url]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^source\s+role\s+name\s+taken \(UTC\) \/ span\s+size\s+partial\s+seq\s+key$/);
+    expect(lines.find((l) => /mysql-bin.000003/.test(l) && /superseded/.test(l))).toBeDefined();
+    expect(lines.find((l) => /mysql-bin.000004/.test(l))).toMatch(/\s+partial\s+4\s+logs\/site-a\/binlog\/partial\//);
+    expect(lines.find((l) => /^db\s+full/.test(l))).toMatch(/2026-03-01 00:00:00Z\s+5\.0 MB/);
+    expect(lines.at(-1)).toBe('6 artefact(s), 5.0 MB');
+    expect(await listBackups({ site: 'site-a', source: 'db', api: server.url })).toEqual([expect.objectContaining({ role: 'full', source: 'db' })]);
+  });
+
+  it('prints a plan with its files, sizes and commands', async () => {
+    const result = await requestPlan({ site: 'site-a', source: 'db', at: '2026-03-01T00:25:00Z', api: server.url });
+    expect(result.ok).toBe(true);
+    const text = renderPlan(result as RestorePlan);
+    expect(text).toContain('restore plan: site site-a, source db (logs: binlog)');
+    expect(text).toMatch(/files \(4, 5\.0 MB\):/);
+    expect(text).toMatch(/full\s+full-20260301T000000\.sql\s+5\.0 MB\s+taken 2026-03-01 00:00:00Z/);
+    expect(text).toContain('replay starts at mysql-bin.000001:328');
+    expect(text).toContain("TZ=UTC mariadb-binlog --start-position=328 --stop-datetime='2026-03-01 00:25:00' mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 | mariadb");
+  });
+
+  it('refuses with exit 3, the reason and the nearest reachable time', async () => {
+    const r = await ferry(['restore', 'plan', '--site', 'site-a', '--source', 'db', '--at', '2026-03-01T00:40:00Z', '--api', server.url]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(
+      'ferry: cannot restore db of site site-a to 2026-03-01T00:40:00.000Z: T (2026-03-01T00:40:00.000Z) is after the last shipped log event (2026-03-01T00:33:00.000Z, in the partial snapshot of mysql-bin.000004)\n  nearest reachable time: 2026-03-01T00:33:00.000Z\n',
+    );
+    const early = await requestPlan({ site: 'site-a', source: 'db', at: '2026-02-28T00:00:00Z', api: server.url });
+    expect(early).toMatchObject({ ok: false, code: 'no-full', nearestReachable: min(0) });
+  });
+
+  it('asks for a time zone rather than guessing one', async () => {
+    await expect(requestPlan({ site: 'site-a', source: 'db', at: '2026-03-01T00:25:00', api: server.url })).rejects.toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:25:00([+-]\d\d:\d\d|Z) \(this machine's\) or 2026-03-01T00:25:00Z \(UTC\)/);
+  });
+
+  it('fetch refuses before writing anything when the disk is too small (injected free space)', async () => {
+    const to = join(mkdtempSync(join(tmpdir(), 'ferry-fetch-')), 'restore');
+    const env = { FERRY_TEST_FREE_BYTES: '1000000', FERRY_BUCKET: 'ferry-unused', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
+    const r = await ferry(['restore', 'fetch', '--site', 'site-a', '--source', 'db', '--at', '2026-03-01T00:25:00Z', '--to', to, '--api', server.url], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not enough disk space in .*restore: the plan needs 6\.\d MB more \(4 file\(s\), 5\.0 MB in all\), only 1\.0 MB is free\. Nothing was written\./);
+    expect(existsSync(to)).toBe(false);
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../core/clock.ts';
+import { MemoryLockTable, SiteLocks, LockLostError } from '../../core/lock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { BlobStoreDeleter, deletePurgeBatch, planPurge, purgeReport, type ObjectDeleter } from '../../core/purge.ts';
+import { checkRecall, MemoryArchiveStore, requestRecall } from '../../core/recall.ts';
+import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
+import { daysAgo, publishArtefact, publishPack } from '../workflows/purge-fixtures.ts';
+
+// The purge and recall use-cases around the pure planner, over memory stores.
+
+const NOW = new Date('2026-06-01T00:00:00.000Z');
+
+async function site() {
+  const blobs = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  return { blobs, catalogue };
+}
+
+describe('planPurge', () => {
+  it('reads the site’s manifests up to the cutoff day, looks up legal holds, and batches the plan', async () => {
+    const deps = await site();
+    const old1 = await publishPack(deps, 'site-a', NOW, 'o1', [400, 401]);
+    await publishPack(deps, 'site-a', NOW, 'held', [400], { hold: [0] });
+    await publishPack(deps, 'site-a', NOW, 'young', [3]);
+    await publishPack(deps, 'site-b', NOW, 'other-site', [900]);
+    await deps.blobs.put('manifests/site-a/recordings/2020/01/01/pbroken.json', Buffer.from('not json'));
+    await publishArtefact(deps.blobs, 'site-a', { source: 'db', type: 'rotated', name: 'a.rbk', takenAt: daysAgo(NOW, 30) });
+    const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
+    expect(plan.batches.flatMap((b) => b.targets.map((t) => [t.key, t.then]))).toEqual([[old1.packKey, old1.manifestKey]]);
+    expect(plan.summary).toMatchObject({ targets: 1, packs: 1, keptPacks: 1, keptPacksHeld: 1, keptFulls: 1, unreadable: 1, truncated: false });
+  });
+
+  it('stops reading manifests once maxTargets packs may go, and says the plan is truncated', async () => {
+    const deps = await site();
+    for (let i = 0; i < 5; i++) await publishPack(deps, 'site-a', NOW, `p${i}`, [400 + i]);
+    const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 2, batchObjects: 2 });
+    expect(plan.summary).toMatchObject({ targets: 2, truncated: true });
+    expect(plan.batches).toHaveLength(2);
+  });
+});
+
+describe('deletePurgeBatch', () => {
+  const batch = (targets: { key: string; then?: string }[]) => ({ index: 0, targets: targets.map((t) => ({ ...t, kind: 'pack' as const })) });
+
+  it('heartbeats the lock, deletes objects, then the manifests of the objects that went; retained ones keep their manifest', async () => {
+    const blobs = new MemoryBlobStore();
+    for (const k of ['recordings/site-a/a.tar', 'manifests/site-a/recordings/a.json', 'recordings/site-a/b.tar', 'manifests/site-a/recordings/b.json']) await blobs.put(k, Buffer.from('x'));
+    const calls: string[][] = [];
+    const inner = new BlobStoreDeleter(blobs, (k) => (k === 'recordings/site-a/b.tar' ? '2099-01-01' : undefined));
+    const deleter: ObjectDeleter = { deleteObjects: (keys) => (calls.push(keys), inner.deleteObjects(keys)) };
+    const clock = new ManualClock(NOW);
+    const locks = new SiteLocks(new MemoryLockTable(), clock);
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    clock.advance(60_000);
+    const result = await deletePurgeBatch({ deleter, locks }, 'site-a', g.token, batch([{ key: 'recordings/site-a/a.tar', then: 'manifests/site-a/recordings/a.json' }, { key: 'recordings/site-a/b.tar', then: 'manifests/site-a/recordings/b.json' }]));
+    expect(calls).toEqual([['recordings/site-a/a.tar', 'recordings/site-a/b.tar'], ['manifests/site-a/recordings/a.json']]);
+    expect(result).toMatchObject({ deleted: 2, targetsDone: 1, retainedCount: 1, failedCount: 0, retained: [{ key: 'recordings/site-a/b.tar' }] });
+    expect(await blobs.head('manifests/site-a/recordings/b.json')).toBeDefined();
+    expect((await locks.describe('site-a'))?.heartbeatAt).toBe(clock.now().toISOString());
+  });
+
+  it('refuses to run without the lock (fencing) and refuses keys of another site', async () => {
+    const blobs = new MemoryBlobStore();
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
+    const deleter = new BlobStoreDeleter(blobs);
+    await expect(deletePurgeBatch({ deleter, locks }, 'site-a', 1, batch([{ key: 'recordings/site-a/a.tar' }]))).rejects.toBeInstanceOf(LockLostError);
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    await expect(deletePurgeBatch({ deleter, locks }, 'site-a', g.token, batch([{ key: 'recordings/site-b/a.tar' }]))).rejects.toThrow(/outside site site-a/);
+  });
+});
+
+describe('purgeReport', () => {
+  it('is always written: done, done with skips, failed, not started', () => {
+    const run = { site: 'site-a', startedAt: NOW.toISOString() };
+    const later = new Date(NOW.getTime() + 60_000);
+    expect(purgeReport({ ...run, deleted: [] }, later, DEFAULT_WORKFLOW_CONFIG)).toMatchObject({ outcome: 'DONE', alert: { severity: 'info' } });
+    expect(purgeReport({ ...run, deleted: [{ index: 0, deleted: 1, targetsDone: 0, retained: [{ key: 'k', reason: 'AccessDenied' }], retainedCount: 1, failed: [], failedCount: 0 }] }, later, DEFAULT_WORKFLOW_CONFIG).outcome).toBe('INCOMPLETE');
+    expect(purgeReport({ ...run, error: { Error: 'LockLostError', Cause: 'lost' } }, later, DEFAULT_WORKFLOW_CONFIG).alert.message).toContain('raise staleLockHours');
+    expect(purgeReport({ ...run, lockError: { Error: 'LockHeldError' }, heldBy: null }, later, DEFAULT_WORKFLOW_CONFIG).outcome).toBe('NOT-STARTED');
+  });
+});
+
+describe('recall use-cases', () => {
+  it('requests a restore once, polls, and gives up after the configured polls', async () => {
+    const deps = await site();
+    const pack = await publishPack(deps, 'site-a', NOW, 'deep', [700]);
+    const archive = new MemoryArchiveStore();
+    archive.set(pack.packKey, { storageClass: 'DEEP_ARCHIVE' });
+    const clock = new ManualClock(NOW);
+    const config = { ...DEFAULT_WORKFLOW_CONFIG, recallMaxPolls: 2 };
+    let state = await requestRecall({ catalogue: deps.catalogue, archive, clock }, { site: 'site-a', rid: pack.manifest.members[0]!.rid, requester: 'r' }, config);
+    expect(state).toMatchObject({ state: 'restoring', packKey: pack.packKey, polls: 0 });
+    // Asking again while the restore runs does not request a second one.
+    await requestRecall({ catalogue: deps.catalogue, archive, clock }, { site: 'site-a', packKey: pack.packKey, requester: 'r' }, config);
+    expect(archive.requests).toHaveLength(1);
+    state = await checkRecall({ archive, clock }, state, config);
+    expect(state.state).toBe('restoring');
+    state = await checkRecall({ archive, clock }, state, config);
+    expect(state).toMatchObject({ state: 'gave-up', polls: 2, notice: { severity: 'warning' } });
+  });
+
+  it('refuses a pack of another site', async () => {
+    const archive = new MemoryArchiveStore();
+    const deps = await site();
+    await expect(requestRecall({ catalogue: deps.catalogue, archive, clock: new ManualClock(NOW) }, { site: 'site-a', packKey: 'recordings/site-b/x.tar', requester: 'r' }, DEFAULT_WORKFLOW_CONFIG)).rejects.toThrow(/not a pack of site site-a/);
+  });
+});

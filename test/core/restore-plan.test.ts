@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../core/errors.ts';
+import type { ArtefactEntry } from '../../core/ports.ts';
+import { renderApplyScript } from '../../core/restore-commands.ts';
+import { planRestore, type RestorePlan, type RestoreRefusal } from '../../core/restore-plan.ts';
+import { T0, iso, makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
+
+// Two fulls (F1 at 00:00 from mysql-bin.000001:328, F2 at 01:00 from mysql-bin.000007:4) and
+// twelve closed segments: segment i holds the events of minutes 10(i-1) to 10i-1.
+const F1 = makeFull(min(0), { position: { logFile: 'mysql-bin.000001', logPos: 328 } });
+const F2 = makeFull(min(60), { position: { logFile: './mysql-bin.000007', logPos: 4 } });
+const seg = (i: number, over: Partial<ArtefactEntry> = {}) => makeSegment(i, min(10 * (i - 1)), min(10 * i - 1), over);
+const SEGMENTS = Array.from({ length: 12 }, (_, i) => seg(i + 1));
+const NOW = new Date(T0 + 1000 * 60_000);
+const without = (...seqs: number[]) => SEGMENTS.filter((s) => !seqs.includes(s.sequence!));
+
+function plan(at: string, artefacts: ArtefactEntry[] = [F1, F2, ...SEGMENTS], extra: { fullOnly?: boolean } = {}) {
+  return planRestore(artefacts, { at, now: NOW, ...extra });
+}
+const ok = (r: ReturnType<typeof plan>) => {
+  if (!r.ok) throw new Error(`refused: ${r.reason}`);
+  return r;
+};
+const seqs = (p: RestorePlan) => p.segments.map((s) => `${s.sequence}${s.partial ? 'p' : ''}`).join(',');
+
+describe('planRestore: plans', () => {
+  it.each([
+    ['between two events in segment 4', min(35), F1, '1,2,3,4'],
+    ['just after the second full', min(65), F2, '7'],
+    ['exactly at a full (taken at or before T)', min(60), F2, '7'],
+    ['in the quiet minute between segments 6 and 7', iso(T0 + 59.5 * 60_000), F1, '1,2,3,4,5,6,7'],
+    ['the last event of the last segment', min(119), F2, '7,8,9,10,11,12'],
+    ['with an offset, same instant as UTC', '2026-03-01T02:35:00+02:00', F1, '1,2,3,4'],
+  ])('%s', (_, at, full, chain) => {
+    const p = ok(plan(at));
+    expect(p.full.artefactId).toBe(full.artefactId);
+    expect(seqs(p)).toBe(chain);
+    expect(p.stopAt).toBe(new Date(Math.floor(Date.parse(at) / 1000) * 1000).toISOString());
+    expect(p.files.map((f) => f.name)).toEqual([full.name, ...p.segments.map((s) => s.name)]);
+    expect(p.totalBytes).toBe(1000 * p.files.length);
+  });
+
+  it('prints the commands: the dump, then every segment from the full position to T under TZ=UTC', () => {
+    const p = ok(plan('2026-03-01T01:35:00+01:00'));
+    expect(p.startPosition).toEqual({ logFile: 'mysql-bin.000001', logPos: 328 });
+    expect(p.commands[0]).toBe('mariadb < full-20260301T000000.sql');
+    expect(p.commands[1]).toBe("TZ=UTC mariadb-binlog --start-position=328 --stop-datetime='2026-03-01 00:35:00' mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 mysql-bin.000004 | mariadb");
+    expect(p.commands[2]).toMatch(/^# \(MySQL: mysqlbinlog … \| mysql; TZ=UTC because --stop-datetime is read in the client's local time zone\)$/);
+    expect(p.notes).toEqual([]);
+    const script = renderApplyScript(p.steps, { site: 'site-a', source: 'db', at: p.at, stopAt: p.stopAt });
+    expect(script).toMatch(/^#!\/usr\/bin\/env bash\n/);
+    expect(script).toContain('set -euo pipefail');
+    expect(script).toContain('MARIADB=${MARIADB:-mariadb}');
+    expect(script).toContain('$MARIADB < full-20260301T000000.sql');
+    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:35:00' mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 mysql-bin.000004 | $MARIADB");
+  });
+
+  it('cuts T to its second (binlog resolution) and says so', () => {
+    const p = ok(plan(iso(T0 + 35 * 60_000 + 700)));
+    expect(p.stopAt).toBe(min(35));
+    expect(p.notes[0]).toMatch(/1-second resolution: events logged during 2026-03-01 00:35:00 UTC are not applied/);
+  });
+
+  it('prefers a final segment to its partial snapshot, and uses a partial only as the last segment', () => {
+    const partial8 = seg(8, { partial: true, span: { from: min(70), to: min(75) }, takenAt: min(75) });
+    expect(seqs(ok(plan(min(95), [F2, ...SEGMENTS, partial8])))).toBe('7,8,9,10');
+    const onlyPartial = [F2, ...without(8), partial8];
+    expect(seqs(ok(plan(min(73), onlyPartial)))).toBe('7,8p');
+    const partial12 = seg(12, { partial: true, span: { from: min(110), to: min(115) }, takenAt: min(115) });
+    const older12 = seg(12, { partial: true, span: { from: min(110), to: min(112) }, takenAt: min(112), sha256: 'e'.repeat(64) });
+    const p = ok(plan(min(113), [F2, ...without(12), older12, partial12]));
+    expect(seqs(p)).toBe('7,8,9,10,11,12p');
+    expect(p.segments.at(-1)!.artefactId).toBe(partial12.artefactId);
+    expect(p.notes.join()).toMatch(/partial snapshot \(up to 2026-03-01T01:55:00.000Z\)/);
+  });
+
+  it('starts at the segment still active when a full without position completed, from its completion time', () => {
+    const F3 = makeFull(min(64), { name: 'nightly.sql.gz' });
+    const p = ok(plan(min(85), [F1, F2, F3, ...SEGMENTS]));
+    expect(p.full.artefactId).toBe(F3.artefactId);
+    expect(seqs(p)).toBe('7,8,9');
+    expect(p.startPosition).toBeUndefined();
+    expect(p.commands[0]).toBe('gunzip -c nightly.sql.gz | mariadb');
+    expect(p.commands[1]).toContain("--start-datetime='2026-03-01 01:04:00' --stop-datetime='2026-03-01 01:25:00'");
+    expect(p.notes.join()).toMatch(/records no binlog position/);
+  });
+
+  it('follows the series of the full position and ignores another series', () => {
+    const other = Array.from({ length: 12 }, (_, i) => makeSegment(i + 1, min(0), min(999), { series: 'relay-bin' }));
+    expect(seqs(ok(plan(min(35), [F1, ...other, ...SEGMENTS])))).toBe('1,2,3,4');
+  });
+
+  it('loads rostrvm .rbk fulls with mysql on its port and database, and says to stop rostrvm first', () => {
+    const rbk = makeFull(min(0), { name: 'backups\\rostrvm_920_1.rbk', profile: 'rostrvm' });
+    const logs = [1, 2].map((i) => seg(i, { name: `rtmbinlog.00000${i}`, series: 'rtmbinlog' }));
+    const p = ok(plan(min(15), [rbk, ...logs]));
+    expect(p.files[0]!.name).toBe('rostrvm_920_1.rbk');
+    expect(p.commands).toEqual([
+      '# rostrvm: stop the rostrvm service first (leave the MySQL service running); user and password as set at installation',
+      'mysql --port=3308 rostrvm_920 < rostrvm_920_1.rbk',
+      "TZ=UTC mysqlbinlog --database=rostrvm_920 --start-datetime='2026-03-01 00:00:00' --stop-datetime='2026-03-01 00:15:00' rtmbinlog.000001 rtmbinlog.000002 | mysql --port=3308 rostrvm_920",
+      expect.stringMatching(/^# \(MariaDB: mariadb-binlog/),
+    ]);
+  });
+
+  it('restores the full alone for sources without logs, naming the vendor tool', () => {
+    const cvp = makeFull(min(0), { name: 'cvp_backup_data.old', profile: 'cvp' });
+    const p = ok(plan(min(65), [cvp], { fullOnly: true }));
+    expect(p.segments).toEqual([]);
+    expect(p.reachedAt).toBe(min(0));
+    expect(p.commands).toEqual([expect.stringMatching(/^# Cisco CVP \(Informix\): restore cvp_backup_data.old with the Informix ontape utility/)]);
+    expect(p.notes.join()).toMatch(/no log segments: the plan restores the full as taken at/);
+    const bak = ok(plan(min(65), [makeFull(min(1), { name: 'lcs.bak' })], { fullOnly: true }));
+    expect(bak.commands[0]).toMatch(/^# SQL Server: RESTORE DATABASE/);
+  });
+
+  it('gives clashing base names distinct local names', () => {
+    const a = makeFull(min(0), { name: 'a/dump.sql', position: { logFile: 'dump.sql.000001', logPos: 4 } });
+    const s = makeSegment(1, min(0), min(9), { name: 'b/dump.sql.000001', series: 'dump.sql' });
+    const p = ok(plan(min(5), [a, s]));
+    expect(p.files.map((f) => f.name)).toEqual(['dump.sql', 'dump.sql.000001']);
+    const twin = makeSegment(1, min(0), min(9), { name: 'b/dump.sql', series: 'dump' });
+    const q = ok(plan(min(5), [makeFull(min(0), { name: 'a/dump.sql' }), twin]));
+    expect(q.files.map((f) => f.name)).toEqual(['dump.sql', `${twin.artefactId}-dump.sql`]);
+  });
+});
+
+describe('planRestore: refusals say why and what is reachable', () => {
+  const refused = (r: ReturnType<typeof plan>): RestoreRefusal => {
+    if (r.ok) throw new Error('planned, expected a refusal');
+    return r;
+  };
+  it.each([
+    ['T before the first full', min(-5), undefined, 'no-full', /^no full backup of db was taken at or before T \(2026-02-28T23:55:00.000Z\); the first was taken at 2026-03-01T00:00:00.000Z$/, min(0)],
+    ['T in the future', min(2000), undefined, 'in-future', /^T \(2026-03-02T09:20:00.000Z\) is in the future \(now 2026-03-01T16:40:00.000Z\)$/, min(119)],
+    ['T after the last shipped event', min(500), undefined, 'after-last-event', /^T \(.*\) is after the last shipped log event \(2026-03-01T01:59:00.000Z\)$/, min(119)],
+    ['T inside a one-segment gap', min(95), without(9), 'gap', /^the log chain from the full taken at 2026-03-01T01:00:00.000Z has a gap: mysql-bin.000009 is not offsite$/, min(79)],
+    ['T beyond a two-segment gap', min(115), without(9, 10), 'gap', /gap: mysql-bin.000009 to mysql-bin.000010 are not offsite$/, min(79)],
+    ['the segment holding the full position missing', min(65), without(7), 'gap', /mysql-bin.000007 is not offsite \(it holds the full's binlog position \.\/mysql-bin.000007:4\)$/, min(59)],
+    ['no segment shipped after the full', min(65), without(7, 8, 9, 10, 11, 12), 'after-last-event', /no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z has been shipped$/, min(59)],
+    ['a partial in the middle whose final is missing', min(95), [...without(8), seg(8, { partial: true, span: { from: min(70), to: min(75) } })], 'gap', /mysql-bin.000008 is offsite only as a partial snapshot up to 2026-03-01T01:15:00.000Z; its closed segment is missing$/, min(75)],
+    ['T after the last partial snapshot', min(117), [...without(12), seg(12, { partial: true, span: { from: min(110), to: min(115) } })], 'after-last-event', /after the last shipped log event \(2026-03-01T01:55:00.000Z, in the partial snapshot of mysql-bin.000012\)$/, min(115)],
+  ])('%s', (_, at, segments, code, reason, nearest) => {
+    const r = refused(plan(at, [F1, F2, ...(segments ?? SEGMENTS)]));
+    expect(r.code).toBe(code);
+    expect(r.reason).toMatch(reason);
+    expect(r.nearestReachable).toBe(nearest);
+  });
+
+  it('names the nearest reachable time after T when it is closer than the one before', () => {
+    const F4 = makeFull(min(100), { position: { logFile: 'mysql-bin.000011', logPos: 4 } });
+    expect(refused(plan(min(95), [F2, F4, ...without(9)]))).toMatchObject({ code: 'gap', nearestReachable: min(100) });
+    expect(refused(plan(min(83), [F2, F4, ...without(9)]))).toMatchObject({ code: 'gap', nearestReachable: min(79) });
+  });
+
+  it('falls back to an older full only when the newest cannot reach T but the older one can', () => {
+    const reset = makeFull(min(60), { position: { logFile: 'mariadb-bin.000001', logPos: 4 } });
+    const p = plan(min(65), [F1, reset, ...SEGMENTS]);
+    expect(p.ok && p.full.artefactId).toBe(F1.artefactId);
+    expect(p.ok && p.notes[0]).toMatch(/^the newest full before T \(taken at 2026-03-01T01:00:00.000Z\) cannot reach T: .*no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z/);
+  });
+
+  it('refuses when nothing was ever shipped', () => {
+    expect(refused(plan(min(5), []))).toMatchObject({ code: 'no-full', reason: expect.stringMatching(/none has been shipped$/) });
+  });
+
+  it('rejects a T that is not an ISO date-time with a zone', () => {
+    for (const at of ['yesterday', '2026-03-01T14:05:00', '2026-13-01T00:00:00Z']) expect(() => plan(at), at).toThrow(InvalidInputError);
+  });
+});

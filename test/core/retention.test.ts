@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { batchTargets, planRetention, type Artefact, type PackCandidate } from '../../core/retention.ts';
+
+// The purge planner, pure. Property tests over random histories of packs (members of random
+// ages, some on legal hold), full backups (some with binlog positions) and log segments: the
+// plan never deletes what retention, a legal hold, the last N fulls or a roll-forward keeps,
+// and it does delete everything else (unless capped).
+
+const DAY = 86_400_000;
+const NOW = new Date('2026-06-01T00:00:00.000Z');
+const ago = (days: number) => new Date(NOW.getTime() - days * DAY).toISOString();
+const MARGIN_DAYS = 1; // the planner's default time margin (24 h) for time-compared segments
+
+const memberArb = fc.record({ ageDays: fc.double({ min: 0, max: 1000, noNaN: true, noDefaultInfinity: true }), hold: fc.boolean() });
+const sourceArb = fc.constantFrom('db-a', 'db-b', 'cvp');
+const seriesArb = fc.constantFrom('mysql-bin', 'rtmbinlog');
+
+const historyArb = fc.record({
+  retentionDays: fc.integer({ min: 1, max: 800 }),
+  keepFullCycles: fc.integer({ min: 1, max: 4 }),
+  packs: fc.array(fc.array(memberArb, { maxLength: 6 }), { maxLength: 25 }),
+  fulls: fc.array(fc.record({ source: sourceArb, ageDays: fc.integer({ min: 0, max: 200 }), position: fc.option(fc.record({ series: seriesArb, seq: fc.integer({ min: 1, max: 60 }) }), { nil: undefined }) }), { maxLength: 12 }),
+  segments: fc.array(fc.record({ source: fc.constantFrom('binlog-a', 'binlog-b'), series: fc.option(seriesArb, { nil: undefined }), seq: fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }), ageDays: fc.integer({ min: 0, max: 200 }) }), { maxLength: 25 }),
+  maxTargets: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+});
+type History = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
+
+function build(h: History) {
+  const packs: PackCandidate[] = h.packs.map((members, i) => ({
+    packKey: `recordings/s/2020/01/01/p${String(i).padStart(3, '0')}.tar`,
+    manifestKey: `manifests/s/recordings/2020/01/01/p${String(i).padStart(3, '0')}.json`,
+    source: 'contactstore',
+    members: members.map((m, j) => ({ rid: `r${i}-${j}`, start: ago(m.ageDays), legalHold: m.hold })),
+  }));
+  const fulls: Artefact[] = h.fulls.map((f, i) => ({ key: `backups/s/${f.source}/full-${i}`, manifestKey: `manifests/s/backups/${f.source}/full-${i}.json`, source: f.source, kind: 'full', takenAt: ago(f.ageDays), ...(f.position ? { series: f.position.series, first: f.position.seq } : {}) }));
+  const segments: Artefact[] = h.segments.map((s, i) => ({ key: `logs/s/${s.source}/seg-${i}`, source: s.source, kind: 'segment', takenAt: ago(s.ageDays), ...(s.series ? { series: s.series } : {}), ...(s.seq !== undefined ? { first: s.seq, last: s.seq } : {}) }));
+  return { packs, fulls, segments };
+}
+
+/** The newest keepFullCycles fulls of each source (ties broken by key, as any order would do for this check). */
+function keptFulls(fulls: Artefact[], n: number): Artefact[] {
+  const bySource = new Map<string, Artefact[]>();
+  for (const f of fulls) bySource.set(f.source, [...(bySource.get(f.source) ?? []), f]);
+  return [...bySource.values()].flatMap((list) => [...list].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt) || (a.key < b.key ? 1 : -1)).slice(0, n));
+}
+
+/** Whether rolling `full` forward needs `seg`: by binlog position when both sides have one in the same series, else by time. */
+function rollForwardNeeds(full: Artefact, seg: Artefact): boolean {
+  if (full.series !== undefined && seg.series !== undefined && full.series !== seg.series) return false;
+  if (full.series !== undefined && full.first !== undefined && seg.series === full.series && seg.last !== undefined) return seg.last >= full.first;
+  return Date.parse(seg.takenAt) >= Date.parse(full.takenAt) - MARGIN_DAYS * DAY;
+}
+
+describe('retention planner (property)', () => {
+  it('never deletes a pack with a member younger than the retention or on legal hold; deletes every other pack', () => {
+    fc.assert(
+      fc.property(historyArb, (h) => {
+        const { packs, fulls, segments } = build(h);
+        const plan = planRetention({ rules: { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles }, packs, artefacts: [...fulls, ...segments], maxTargets: h.maxTargets });
+        const deleted = new Set(plan.targets.filter((t) => t.kind === 'pack').map((t) => t.key));
+        for (const [i, pack] of packs.entries()) {
+          const mayGo = pack.members.length > 0 && h.packs[i]!.every((m) => !m.hold && m.ageDays > h.retentionDays);
+          if (deleted.has(pack.packKey)) expect(mayGo).toBe(true);
+          else if (h.maxTargets === undefined) expect(mayGo).toBe(false);
+        }
+        // A pack's manifest goes with it, after it.
+        for (const t of plan.targets.filter((t) => t.kind === 'pack')) expect(t.then).toBe(packs.find((p) => p.packKey === t.key)?.manifestKey);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps the newest N fulls of every source and every segment a kept full needs to roll forward', () => {
+    fc.assert(
+      fc.property(historyArb, (h) => {
+        const { packs, fulls, segments } = build(h);
+        const plan = planRetention({ rules: { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles }, packs, artefacts: [...fulls, ...segments] });
+        const deleted = new Set(plan.targets.map((t) => t.key));
+        for (const f of keptFulls(fulls, h.keepFullCycles)) expect(deleted.has(f.key)).toBe(false);
+        // Every full beyond the newest N of its source goes.
+        const kept = new Set(keptFulls(fulls, h.keepFullCycles).map((f) => f.key));
+        for (const f of fulls) expect(deleted.has(f.key)).toBe(!kept.has(f.key));
+        const bases = keptFulls(fulls, h.keepFullCycles);
+        for (const seg of segments) {
+          const related = bases.filter((b) => !(b.series !== undefined && seg.series !== undefined && b.series !== seg.series));
+          const needed = related.length === 0 || related.some((b) => rollForwardNeeds(b, seg));
+          expect([seg.key, deleted.has(seg.key)]).toEqual([seg.key, !needed]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('caps a plan at maxTargets with a prefix of the full plan, and says so', () => {
+    fc.assert(
+      fc.property(historyArb, fc.integer({ min: 1, max: 10 }), (h, max) => {
+        const { packs, fulls, segments } = build(h);
+        const rules = { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles };
+        const all = planRetention({ rules, packs, artefacts: [...fulls, ...segments] });
+        const capped = planRetention({ rules, packs, artefacts: [...fulls, ...segments], maxTargets: max });
+        expect(capped.targets).toEqual(all.targets.slice(0, max));
+        expect(capped.truncated).toBe(all.targets.length > max);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('batches hold at most the given number of objects, every target exactly once, in order', () => {
+    fc.assert(
+      fc.property(historyArb, fc.integer({ min: 2, max: 9 }), (h, size) => {
+        const { packs, fulls, segments } = build(h);
+        const { targets } = planRetention({ rules: { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles }, packs, artefacts: [...fulls, ...segments] });
+        const batches = batchTargets(targets, size);
+        expect(batches.flatMap((b) => b.targets)).toEqual(targets.map(({ key, then, kind }) => ({ key, ...(then ? { then } : {}), kind })));
+        for (const [i, b] of batches.entries()) {
+          expect(b.index).toBe(i);
+          expect(b.targets.reduce((n, t) => n + (t.then ? 2 : 1), 0)).toBeLessThanOrEqual(size);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('retention planner (examples)', () => {
+  const rules = { now: NOW, retentionDays: 365, keepFullCycles: 2 };
+
+  it('one young or held member keeps the whole pack', () => {
+    const pack = (members: [number, boolean][]): PackCandidate => ({ packKey: `recordings/s/p${members.length}${members[0]![1]}.tar`, manifestKey: 'm', source: 'x', members: members.map(([d, hold], i) => ({ rid: `r${i}`, start: ago(d), legalHold: hold })) });
+    const plan = planRetention({ rules, packs: [pack([[400, false], [364, false]]), pack([[400, false], [500, true], [600, false]]), pack([[366, false]])], artefacts: [] });
+    expect(plan.targets.map((t) => t.key)).toEqual(['recordings/s/p1false.tar']);
+    expect(plan.kept).toMatchObject({ packs: 2, packsHeld: 1 });
+  });
+
+  it('keeps an empty pack and one with an unreadable start', () => {
+    const plan = planRetention({ rules, packs: [{ packKey: 'a', manifestKey: 'am', source: 'x', members: [] }, { packKey: 'b', manifestKey: 'bm', source: 'x', members: [{ rid: 'r', start: 'not a date', legalHold: false }] }], artefacts: [] });
+    expect(plan.targets).toEqual([]);
+  });
+
+  it('rolls forward by binlog position when the full recorded one, by time otherwise; a segment with no related full stays', () => {
+    const full = (key: string, days: number, extra: Partial<Artefact> = {}): Artefact => ({ key, source: 'db', kind: 'full', takenAt: ago(days), ...extra });
+    const seg = (seq: number, days: number, series = 'mysql-bin'): Artefact => ({ key: `${series}.${seq}`, source: 'binlog', kind: 'segment', takenAt: ago(days), series, first: seq, last: seq });
+    const positioned = planRetention({ rules, packs: [], artefacts: [full('f1', 30, { series: 'mysql-bin', first: 7 }), full('f2', 20, { series: 'mysql-bin', first: 9 }), full('f3', 10, { series: 'mysql-bin', first: 12 }), seg(6, 31), seg(8, 25), seg(9, 21), seg(3, 40, 'other')] });
+    expect(positioned.targets.map((t) => t.key).sort()).toEqual(['f1', 'mysql-bin.6', 'mysql-bin.8']);
+    const timed = planRetention({ rules, packs: [], artefacts: [full('f1', 30), full('f2', 20), full('f3', 10), seg(6, 31), seg(8, 22), seg(9, 20.5)] });
+    // f2 (20 days) is the oldest kept: segments ending more than a day before it go.
+    expect(timed.targets.map((t) => t.key).sort()).toEqual(['f1', 'mysql-bin.6', 'mysql-bin.8']);
+    const noBase = planRetention({ rules, packs: [], artefacts: [seg(1, 300)] });
+    expect(noBase.targets).toEqual([]);
+  });
+});
