@@ -87,6 +87,17 @@ export async function assertUnchanged(path: string, stamp: FileStamp): Promise<v
   }
 }
 
+/** Tar size of a batch: each member's headers (pax for long names), body and padding, plus the end blocks. */
+function packSizeHint(work: BatchWork): number {
+  const member = (size: number) => 3 * 512 + Math.ceil(size / 512) * 512;
+  let total = 1024;
+  for (const r of work.recordings) {
+    const sidecar = work.sidecars.get(r.name);
+    total += member(r.size) + (sidecar ? member(sidecar.size) : 0);
+  }
+  return total;
+}
+
 export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
   const plan = planPack(ctx, work);
   const dir = join(ctx.sourceRoot, work.batch);
@@ -94,6 +105,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
   const builder = new PackBuilder(ctx.store, {
     key: plan.packKey,
     partSize: ctx.partSize,
+    sizeHint: packSizeHint(work),
     partConcurrency: ctx.partConcurrency,
     contentType: 'application/x-tar',
     onUploadStarted: (id) => ctx.journal.uploadStarted(plan.packId, id),
