@@ -77,6 +77,8 @@ export class ActivityWorker {
       try {
         await this.runOnce(signal);
         failures = 0;
+        // A poll answered without any I/O wait (a stand-in, an aborted poll) must not starve the event loop.
+        await new Promise((resolve) => setImmediate(resolve));
       } catch (error) {
         failures++;
         const delay = this.deps.retryDelayMs?.(failures) ?? Math.min(60_000, 1000 * 2 ** (failures - 1));

@@ -1,0 +1,70 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
+import type { LockStore } from '../../core/lock.ts';
+import type { PurgeTarget } from '../../core/retention.ts';
+import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
+import { deletePurgeBatch, planPurge, purgeReport, type BatchResult, type ObjectDeleter, type PurgePlanResult, type PurgeRun } from '../../core/purge.ts';
+import { sitePurgeSchema, workflowConfig } from '../../core/workflow-config.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import { jsonLog, type Log } from '../shared/log.ts';
+import { siteName, taskConfigSchema, taskErrorSchema, taskErrors } from '../shared/task.ts';
+import { workflowDeps } from '../shared/workflow-deps.ts';
+
+// The purge's steps: plan (core/retention.ts over the manifests and legal holds), delete one
+// batch (fenced by the lock token), report (the text the workflow publishes).
+
+const targetSchema = z.object({ key: z.string().min(1), then: z.string().min(1).optional(), kind: z.enum(['pack', 'full', 'segment']) });
+const batchSchema = z.object({ index: z.number().int().nonnegative(), targets: z.array(targetSchema).min(1).max(1000) });
+
+export const purgeEventSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('plan'), site: siteName, settings: sitePurgeSchema, maxTargets: z.number().int().positive(), batchObjects: z.number().int().positive().max(1000) }),
+  z.object({ action: z.literal('delete'), site: siteName, token: z.number().int().positive(), batch: batchSchema }),
+  z.object({
+    action: z.literal('report'),
+    site: siteName,
+    startedAt: z.string().datetime({ offset: true }),
+    execution: z.string().optional(),
+    config: taskConfigSchema,
+    run: z
+      .object({ lockError: taskErrorSchema.optional(), heldBy: z.object({}).passthrough().nullable().optional(), plan: z.object({}).passthrough().optional(), deleted: z.array(z.object({}).passthrough()).optional(), error: taskErrorSchema.optional() })
+      .passthrough(),
+  }),
+]);
+
+export interface PurgeHandlerDeps {
+  blobs: Pick<BlobStore, 'list' | 'get'>;
+  catalogue: Pick<CatalogueStore, 'getRecording'>;
+  deleter: ObjectDeleter;
+  locks: Pick<LockStore, 'heartbeat'>;
+  clock: Clock;
+  log?: Log;
+}
+
+type PurgeResult = PurgePlanResult | BatchResult | { outcome: string; alert: { subject: string; message: string; severity: string } };
+
+export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeResult> {
+  const log = deps.log ?? jsonLog;
+  const chain = middy(async (raw: unknown): Promise<PurgeResult> => {
+    const event = purgeEventSchema.parse(raw);
+    if (event.action === 'plan') {
+      const onTarget = (t: PurgeTarget) => log('info', 'purge planned deletion', { site: event.site, key: t.key, manifest: t.then, kind: t.kind, reason: t.reason });
+      const plan = await planPurge(deps, { site: event.site, settings: event.settings, now: deps.clock.now(), maxTargets: event.maxTargets, batchObjects: event.batchObjects, onTarget });
+      log('info', 'purge planned', { site: event.site, ...plan.summary, batches: plan.batches.length });
+      return plan;
+    }
+    if (event.action === 'delete') {
+      const result = await deletePurgeBatch(deps, event.site, event.token, event.batch);
+      log(result.failedCount || result.retainedCount ? 'warn' : 'info', 'purge batch done', { site: event.site, ...result });
+      return result;
+    }
+    const run = { ...(event.run as Omit<PurgeRun, 'site' | 'startedAt'>), site: event.site, startedAt: event.startedAt, execution: event.execution };
+    const { outcome, alert } = purgeReport(run, deps.clock.now(), workflowConfig(event.config));
+    log(outcome === 'DONE' ? 'info' : 'warn', 'purge report', { site: event.site, outcome });
+    return { outcome, alert: { subject: alert.subject, message: alert.message, severity: alert.severity } };
+  }).use(taskErrors({ log, fn: 'purge' }));
+  return asHandler(chain);
+}
+
+export const handler = lazyHandler(() => createHandler(workflowDeps()));
+export const createPurgeHandler = createHandler;

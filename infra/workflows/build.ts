@@ -1,0 +1,178 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { classPrefix, type DataClass } from '../../core/layout.ts';
+import type { WorkflowConfigInput } from '../../core/workflow-config.ts';
+import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
+import { FUNCTION_RUNTIME } from '../functions.ts';
+import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
+import { objectsArn, viaService } from '../names.ts';
+import { addWorkflows, type Workflows } from './index.ts';
+import type { WorkflowFunctionName } from './state-names.ts';
+
+// The orchestration as the processing stack's WorkflowsFactory (infra/extension.ts): the four
+// workflow functions (functions/{lock,window,purge,recall}) each with its own least-privilege
+// role and retained log group, the state machines (addWorkflows), the EventBridge schedules
+// per site, and per scheduled site a CloudWatch alarm when no backup window started for a day
+// (the "verify every day that it happened" rule: catches a schedule that never fired).
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface WorkflowsFactoryOptions {
+  /** Orchestration numbers (CVP defaults): core/workflow-config.ts. */
+  config?: WorkflowConfigInput;
+  /** Full backups kept per source, for every site or by site name (default 2). */
+  keepFullCycles?: number | Record<string, number>;
+  /** Called with what was built (tests, outputs). */
+  onBuilt?: (built: BuiltWorkflows) => void;
+}
+
+export interface BuiltWorkflows extends Workflows {
+  functions: Record<WorkflowFunctionName, NodejsFunction>;
+}
+
+const SPECS: Record<WorkflowFunctionName, { description: string; timeout: Duration; memorySize: number }> = {
+  lock: { description: 'Ferry: site lock (acquire, heartbeat, release, describe)', timeout: Duration.seconds(20), memorySize: 256 },
+  window: { description: 'Ferry: backup window verify and record', timeout: Duration.seconds(60), memorySize: 256 },
+  purge: { description: 'Ferry: purge plan, delete batch, report', timeout: Duration.minutes(10), memorySize: 1024 },
+  recall: { description: 'Ferry: recall of archived packs (restore, check)', timeout: Duration.seconds(30), memorySize: 256 },
+};
+
+function buildFunction(scope: Construct, name: WorkflowFunctionName, context: WorkflowContext): NodejsFunction {
+  const spec = SPECS[name];
+  const id = name.charAt(0).toUpperCase() + name.slice(1);
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: context.config.logs.functionRetentionDays, encryptionKey: context.logsKey, removalPolicy: RemovalPolicy.RETAIN });
+  const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${spec.description}: execution role` });
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnLogGroup', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+  const fn = new NodejsFunction(scope, id, {
+    entry: join(ROOT, 'functions', name, 'handler.ts'),
+    handler: 'handler',
+    description: spec.description,
+    runtime: FUNCTION_RUNTIME,
+    architecture: lambda.Architecture.ARM_64,
+    timeout: spec.timeout,
+    memorySize: spec.memorySize,
+    role,
+    logGroup,
+    // What functions/shared/workflow-deps.ts reads. Object Lock buckets are versioned: the purge deletes by version.
+    environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true', NODE_OPTIONS: '--enable-source-maps' },
+    projectRoot: ROOT,
+    depsLockFilePath: join(ROOT, 'package-lock.json'),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      minify: true,
+      sourceMap: true,
+      externalModules: [],
+      banner: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+    },
+  });
+  acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x like every Ferry function: the Node line the handlers and their bundled dependencies are tested on');
+  return fn;
+}
+
+/** Item prefixes of the catalogue table a function may touch (dynamodb:LeadingKeys). */
+function tableItems(fn: NodejsFunction, context: WorkflowContext, sid: string, actions: string[], leadingKeys: string[], write: boolean): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources: [context.catalogueTable.tableArn], conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } } }));
+  const keyActions = write ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt', 'kms:DescribeKey'];
+  fn.addToRolePolicy(new iam.PolicyStatement({ sid: `${sid}Key`, actions: keyActions, resources: [context.dataKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('dynamodb') } } }));
+}
+
+function objects(fn: NodejsFunction, context: WorkflowContext, sid: string, actions: string[], classes: DataClass[], why: string): void {
+  const resources = classes.map((c) => objectsArn(context.bucketName, classPrefix(c)));
+  fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources }));
+  for (const r of resources) acknowledgeWildcardResource(fn.role!, r, why);
+}
+
+function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: WorkflowContext): void {
+  const decryptViaS3 = (fn: NodejsFunction, actions = ['kms:Decrypt']) =>
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'DataKeyViaS3', actions, resources: [context.dataKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('s3') } } }));
+  // Lock: its own items only.
+  tableItems(fns.lock, context, 'LockItems', ['dynamodb:GetItem', 'dynamodb:PutItem'], ['LOCK#*'], true);
+  // Window: HEAD the manifests the agent reported (HEAD is s3:GetObject), write run records.
+  objects(fns.window, context, 'HeadManifests', ['s3:GetObject'], ['manifests'], 'the window verify HEADs the manifests an agent reports, under that site prefix (checked in code against the window site)');
+  tableItems(fns.window, context, 'RunRecords', ['dynamodb:PutItem'], ['RUN#*'], true);
+  // Purge: read manifests, legal holds and its lock; delete objects and their versions, never bypassing Object Lock.
+  const purgeable: DataClass[] = ['recordings', 'manifests', 'backups', 'logs'];
+  objects(fns.purge, context, 'ReadManifests', ['s3:GetObject'], ['manifests'], 'the purge planner reads the manifests (commit records) of the site it purges');
+  decryptViaS3(fns.purge);
+  fns.purge.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'ListForPurge',
+      actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+      resources: [context.bucketArn],
+      conditions: { StringLike: { 's3:prefix': purgeable.map((c) => `${classPrefix(c)}*`) } },
+    }),
+  );
+  objects(fns.purge, context, 'DeleteExpired', ['s3:DeleteObject', 's3:DeleteObjectVersion'], purgeable, 'the purge deletes only what the retention plan allows (core/retention.ts), fenced by the site lock; Object Lock still refuses protected versions');
+  fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:PutObjectLegalHold'], resources: ['*'] }));
+  tableItems(fns.purge, context, 'LegalHoldsAndLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], ['REC#*', 'LOCK#*'], true);
+  // Recall: look up the recording, HEAD and restore its pack.
+  tableItems(fns.recall, context, 'ReadRecording', ['dynamodb:GetItem'], ['REC#*'], false);
+  objects(fns.recall, context, 'RestorePacks', ['s3:GetObject', 's3:RestoreObject'], ['recordings'], 'the recall HEADs a pack (storage class, restore state) and asks S3 to restore it from Deep Archive');
+  decryptViaS3(fns.recall, ['kms:Decrypt', 'kms:GenerateDataKey']);
+}
+
+function schedules(scope: Construct, context: WorkflowContext, built: Workflows): void {
+  for (const site of context.sites) {
+    const schedule = site.config.schedule;
+    const machines = built.sites[site.config.name];
+    if (!schedule || !machines) continue;
+    const id = `Site-${site.config.name}`;
+    new events.Rule(scope, `${id}-BackupSchedule`, {
+      description: `Ferry: scheduled backup window of site ${site.config.name}`,
+      schedule: events.Schedule.expression(`cron(${schedule.backupCron})`),
+      targets: [new targets.SfnStateMachine(machines.backupWindow.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
+    });
+    new events.Rule(scope, `${id}-PurgeSchedule`, {
+      description: `Ferry: scheduled purge of site ${site.config.name}`,
+      schedule: events.Schedule.expression(`cron(${schedule.purgeCron})`),
+      targets: [new targets.SfnStateMachine(machines.purge.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
+    });
+    const started = machines.backupWindow.stateMachine.metric('ExecutionsStarted', { statistic: 'Sum', period: Duration.days(1) });
+    const alarm = new cloudwatch.Alarm(scope, `${id}-NoBackupWindow`, {
+      alarmDescription: `Ferry ${site.config.name}: no backup window started in the last 24 h. What failed: the schedule (${schedule.backupCron}) did not start the backup window state machine. What to do: check the EventBridge rule and the state machine in Step Functions, then start a window on demand ({"onDemand": true}).`,
+      metric: started,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    alarm.addAlarmAction(new cwActions.SnsAction(context.alerts.topic));
+  }
+}
+
+/** The WorkflowsFactory for `buildFerry(app, config, { workflows: workflowsFactory() })`. */
+export function workflowsFactory(options: WorkflowsFactoryOptions = {}): WorkflowsFactory {
+  return (scope, context) => {
+    const root = new Construct(scope, 'Orchestration');
+    const names: WorkflowFunctionName[] = ['lock', 'window', 'purge', 'recall'];
+    const functions = Object.fromEntries(names.map((n) => [n, buildFunction(root, n, context)])) as Record<WorkflowFunctionName, NodejsFunction>;
+    grant(functions, context);
+    const keep = (site: string) => (typeof options.keepFullCycles === 'number' ? options.keepFullCycles : (options.keepFullCycles?.[site] ?? 2));
+    const built = addWorkflows(root, {
+      functions,
+      alerts: context.alerts,
+      config: options.config,
+      logs: { encryptionKey: context.logsKey },
+      namePrefix: context.config.stackPrefix,
+      sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name) })),
+    });
+    schedules(root, context, built);
+    options.onBuilt?.({ ...built, functions });
+  };
+}
+
+/** The factory with the CVP defaults. */
+export const buildWorkflows: WorkflowsFactory = workflowsFactory();

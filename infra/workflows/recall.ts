@@ -1,0 +1,63 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { workflowConfig, type WorkflowConfig } from '../../core/workflow-config.ts';
+import { invoke, publishFallback, stateMachine, type WorkflowCommonProps } from './common.ts';
+import { RECALL_STATES as S } from './state-names.ts';
+
+// Recall of a Deep Archive pack (one workflow for all sites: the input names the site):
+//   request restore → (restored? no) wait → check → … → notify the requester over SNS.
+// Input: `{ "site": "site-a", "rid": "r…", "requester": "alice@example.com" }` (or `packKey`).
+// The notice carries `requester` and `kind=recall` as message attributes, for subscription
+// filter policies.
+
+export type RecallProps = WorkflowCommonProps;
+
+export class RecallWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly config: WorkflowConfig;
+
+  constructor(scope: Construct, id: string, props: RecallProps) {
+    super(scope, id);
+    const config = workflowConfig(props.config);
+    this.config = config;
+    const recallConfig = { recallPollSeconds: config.recallPollSeconds, recallMaxPolls: config.recallMaxPolls, recallDays: config.recallDays, recallTier: config.recallTier };
+
+    const request = invoke(this, S.request, props.functions.recall, { action: 'request', request: sfn.JsonPath.entirePayload, config: recallConfig }, '$.recall');
+    request.addRetry({ errors: ['TransientError'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
+    const check = invoke(this, S.check, props.functions.recall, { action: 'check', recall: sfn.JsonPath.objectAt('$.recall'), config: recallConfig }, '$.recall');
+    check.addRetry({ errors: ['TransientError'], interval: Duration.seconds(30), maxAttempts: 5, backoffRate: 2 });
+    const wait = new sfn.Wait(this, S.wait, { time: sfn.WaitTime.duration(Duration.seconds(config.recallPollSeconds)) });
+    const notify = new tasks.SnsPublish(this, S.notify, {
+      topic: props.alerts.topic,
+      subject: sfn.JsonPath.stringAt('$.recall.notice.subject'),
+      message: sfn.TaskInput.fromJsonPathAt('$.recall.notice.message'),
+      messageAttributes: {
+        kind: { value: 'recall' },
+        site: { value: sfn.JsonPath.stringAt('$.recall.site') },
+        requester: { value: sfn.JsonPath.stringAt('$.recall.requester') },
+        severity: { value: sfn.JsonPath.stringAt('$.recall.notice.severity') },
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notify.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    const failedAlert = publishFallback(this, S.failedAlert, props.alerts, { subject: 'Ferry: recall failed', what: 'a recall failed', site: '-' }, '$.error');
+    const failed = new sfn.Fail(this, S.failed, { error: 'RecallFailed', cause: 'the pack could not be restored: see the notice' });
+    const done = new sfn.Succeed(this, S.done);
+
+    request.addCatch(failedAlert, { errors: ['States.ALL'], resultPath: '$.error' });
+    check.addCatch(failedAlert, { errors: ['States.ALL'], resultPath: '$.error' });
+    failedAlert.next(failed);
+    const restored = new sfn.Choice(this, S.restored)
+      .when(sfn.Condition.stringEquals('$.recall.state', 'restoring'), wait)
+      .otherwise(notify);
+    request.next(restored);
+    wait.next(check);
+    check.next(restored);
+    notify.next(new sfn.Choice(this, S.recalled).when(sfn.Condition.stringEquals('$.recall.state', 'available'), done).otherwise(failed));
+
+    const timeout = Duration.seconds(config.recallPollSeconds * (config.recallMaxPolls + 1) + 3600);
+    this.stateMachine = stateMachine(this, props, request, timeout, 'Ferry recall of an archived pack', [props.functions.recall]);
+  }
+}

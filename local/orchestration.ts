@@ -1,0 +1,106 @@
+import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
+import { dynamoLockStore } from '../adapters/dynamo-lock.ts';
+import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
+import { S3ArchiveStore } from '../adapters/s3-archive.ts';
+import { S3ObjectDeleter } from '../adapters/s3-purge.ts';
+import type { ActivityClient } from '../core/activity.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { LOCAL_REGION } from '../core/deployment.ts';
+import type { Alert, BlobStore, CatalogueStore, Notifier } from '../core/ports.ts';
+import type { SitePurgeSettings, WorkflowConfigInput } from '../core/workflow-config.ts';
+import { createLockHandler } from '../functions/lock/handler.ts';
+import { createPurgeHandler } from '../functions/purge/handler.ts';
+import { createRecallHandler } from '../functions/recall/handler.ts';
+import { createWindowHandler } from '../functions/window/handler.ts';
+import type { Log } from '../functions/shared/log.ts';
+import { LocalActivityService } from './activity-service.ts';
+import { startActivityServer, type ActivityServer } from './activity-server.ts';
+import { LOCAL_S3_CREDENTIALS } from './s3-process.ts';
+import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
+
+// The orchestration of one site on the embedded local cloud: the workflow handlers on the
+// local stand-ins (lock and run records in dynalite's catalogue table, deletions and restore
+// state on s3rver), the synthesized state machines run locally, the site's activity served
+// in process and, on request, over HTTP for an agent in another process.
+
+export interface LocalOrchestrationOptions {
+  /** The running local cloud (local/cloud.ts): its stores and endpoints. */
+  cloud: { blobs: BlobStore; catalogue: CatalogueStore; s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string };
+  site: string;
+  purge: SitePurgeSettings;
+  config?: WorkflowConfigInput;
+  /** Where alerts go (default: printed by `say`). */
+  notifier?: Notifier;
+  say?: (line: string) => void;
+  /** Shorten every Wait and Retry pause to this many ms (the demo does not wait 10 minutes). */
+  pauseMs?: number;
+  /** Serve the activity over HTTP (for `ferry agent run` in another process); port 0 = any. */
+  activityPort?: number;
+  clock?: Clock;
+  log?: Log;
+  onEvent?: (event: ExecutionEvent) => void;
+}
+
+export interface LocalOrchestration {
+  workflows: LocalWorkflows;
+  activity: LocalActivityService;
+  /** The ARN the backup window's dispatch state names: what the agent's config points at. */
+  activityArn: string;
+  /** The local Step Functions endpoint for the activity API, when served. */
+  activityEndpoint?: string;
+  /** An activity client for an agent in this process. */
+  activityClient(): ActivityClient;
+  stop(): Promise<void>;
+}
+
+function printAlerts(say: (line: string) => void): Notifier {
+  return {
+    async notify(alert: Alert) {
+      say(`  ALERT [${alert.severity}] ${alert.subject}`);
+      for (const line of alert.message.split('\n')) say(`    ${line}`);
+    },
+  };
+}
+
+export async function startLocalOrchestration(options: LocalOrchestrationOptions): Promise<LocalOrchestration> {
+  const { cloud } = options;
+  const clock = options.clock ?? systemClock;
+  const log: Log = options.log ?? (() => undefined);
+  const credentials = { ...LOCAL_S3_CREDENTIALS };
+  const s3 = createS3Client({ region: LOCAL_REGION, endpoint: cloud.s3Endpoint, credentials });
+  const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: cloud.dynamoEndpoint, credentials });
+  const locks = dynamoLockStore(doc, cloud.table, clock);
+  const activity = new LocalActivityService();
+  const workflows = await LocalWorkflows.create({
+    site: options.site,
+    purge: options.purge,
+    config: options.config,
+    handlers: {
+      lock: createLockHandler({ locks, log }),
+      window: createWindowHandler({ blobs: cloud.blobs, runs: new DynamoRunStore(doc, cloud.table), clock, log }),
+      // s3rver keeps no versions: delete by key (AWS: by version, see adapters/s3-purge.ts).
+      purge: createPurgeHandler({ blobs: cloud.blobs, catalogue: cloud.catalogue, deleter: new S3ObjectDeleter(s3, cloud.bucket, { versions: false }), locks, clock, log }),
+      recall: createRecallHandler({ catalogue: cloud.catalogue, archive: new S3ArchiveStore(s3, cloud.bucket), clock, log }),
+    },
+    activity,
+    notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
+    pauseMs: options.pauseMs,
+    onEvent: options.onEvent,
+  });
+  const activityArn = workflows.definitions.activityArn;
+  let server: ActivityServer | undefined;
+  if (options.activityPort !== undefined) server = await startActivityServer(activity, { port: options.activityPort });
+  return {
+    workflows,
+    activity,
+    activityArn,
+    activityEndpoint: server?.endpoint,
+    activityClient: () => activity.client(activityArn),
+    async stop() {
+      activity.stop();
+      await server?.stop();
+      s3.destroy();
+      doc.destroy();
+    },
+  };
+}

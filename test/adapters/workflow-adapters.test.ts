@@ -1,0 +1,123 @@
+import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, RestoreObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetActivityTaskCommand, SendTaskHeartbeatCommand, SFNClient, SFNServiceException } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseRestoreHeader, S3ArchiveStore } from '../../adapters/s3-archive.ts';
+import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
+import { SfnActivityClient } from '../../adapters/sfn-activity-client.ts';
+import { SnsNotifier } from '../../adapters/sns-notifier.ts';
+import { TaskLostError } from '../../core/activity.ts';
+import { TransientError } from '../../core/errors.ts';
+
+// SDK behaviour of the workflow adapters (aws-sdk-client-mock, no network): version-aware
+// deletion with Object Lock refusals reported per key, restore state, SNS attributes, SFN
+// error translation. The activity client also runs against the local activity server
+// (test/workflows/activity-worker.test.ts).
+
+const s3 = mockClient(S3Client);
+const sns = mockClient(SNSClient);
+const sfn = mockClient(SFNClient);
+
+afterEach(() => {
+  s3.reset();
+  sns.reset();
+  sfn.reset();
+});
+
+const s3Error = (name: string, status: number) => new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
+
+describe('S3ObjectDeleter', () => {
+  it('deletes every version of each key by id; Object Lock refusals are retained, other errors failed', async () => {
+    s3.on(ListObjectVersionsCommand, { Prefix: 'recordings/s/a.tar' }).resolves({
+      Versions: [
+        { Key: 'recordings/s/a.tar', VersionId: 'v2' },
+        { Key: 'recordings/s/a.tar', VersionId: 'v1' },
+        { Key: 'recordings/s/a.tar.old', VersionId: 'x' },
+      ],
+      DeleteMarkers: [{ Key: 'recordings/s/a.tar', VersionId: 'dm' }],
+    });
+    s3.on(ListObjectVersionsCommand, { Prefix: 'recordings/s/b.tar' }).resolves({ Versions: [{ Key: 'recordings/s/b.tar', VersionId: 'vb' }] });
+    s3.on(ListObjectVersionsCommand, { Prefix: 'recordings/s/c.tar' }).resolves({ Versions: [{ Key: 'recordings/s/c.tar', VersionId: 'vc' }] });
+    s3.on(ListObjectVersionsCommand, { Prefix: 'recordings/s/gone.tar' }).resolves({});
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [
+        { Key: 'recordings/s/b.tar', VersionId: 'vb', Code: 'AccessDenied', Message: 'Access Denied because object protected by object lock.' },
+        { Key: 'recordings/s/c.tar', VersionId: 'vc', Code: 'InternalError', Message: 'try again' },
+      ],
+    });
+    const out = await new S3ObjectDeleter(new S3Client({ region: 'eu-west-1' }), 'bucket').deleteObjects(['recordings/s/a.tar', 'recordings/s/b.tar', 'recordings/s/c.tar', 'recordings/s/gone.tar']);
+    const sent = s3.commandCalls(DeleteObjectsCommand)[0]!.args[0].input;
+    expect(sent.Delete?.Objects).toEqual([
+      { Key: 'recordings/s/a.tar', VersionId: 'v2' },
+      { Key: 'recordings/s/a.tar', VersionId: 'v1' },
+      { Key: 'recordings/s/a.tar', VersionId: 'dm' },
+      { Key: 'recordings/s/b.tar', VersionId: 'vb' },
+      { Key: 'recordings/s/c.tar', VersionId: 'vc' },
+    ]);
+    expect((sent as { BypassGovernanceRetention?: boolean }).BypassGovernanceRetention).toBeUndefined();
+    expect(out.deleted).toEqual(['recordings/s/a.tar', 'recordings/s/gone.tar']);
+    expect(out.retained).toEqual([{ key: 'recordings/s/b.tar', reason: 'AccessDenied: Access Denied because object protected by object lock.' }]);
+    expect(out.failed).toEqual([{ key: 'recordings/s/c.tar', reason: 'InternalError: try again' }]);
+  });
+
+  it('deletes by key without versions, in chunks of 1000; a failed call is a TransientError', async () => {
+    s3.on(DeleteObjectsCommand).resolves({});
+    const keys = Array.from({ length: 1500 }, (_, i) => `logs/s/x/${i}`);
+    const out = await new S3ObjectDeleter(new S3Client({ region: 'eu-west-1' }), 'bucket', { versions: false }).deleteObjects(keys);
+    expect(out.deleted).toHaveLength(1500);
+    expect(s3.commandCalls(DeleteObjectsCommand).map((c) => c.args[0].input.Delete?.Objects?.length)).toEqual([1000, 500]);
+    expect(s3.commandCalls(ListObjectVersionsCommand)).toHaveLength(0);
+    s3.on(DeleteObjectsCommand).rejects(s3Error('SlowDown', 503));
+    await expect(new S3ObjectDeleter(new S3Client({ region: 'eu-west-1' }), 'bucket', { versions: false }).deleteObjects(['k'])).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe('S3ArchiveStore', () => {
+  it('reads storage class and restore state; a restore already running is success', async () => {
+    expect(parseRestoreHeader('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"')).toEqual({ ongoing: false, expiresAt: '2012-12-21T00:00:00.000Z' });
+    expect(parseRestoreHeader('ongoing-request="true"')).toEqual({ ongoing: true });
+    s3.on(HeadObjectCommand, { Key: 'deep' }).resolves({ StorageClass: 'DEEP_ARCHIVE', Restore: 'ongoing-request="true"' });
+    s3.on(HeadObjectCommand, { Key: 'std' }).resolves({});
+    s3.on(HeadObjectCommand, { Key: 'none' }).rejects(s3Error('NotFound', 404));
+    const store = new S3ArchiveStore(new S3Client({ region: 'eu-west-1' }), 'bucket');
+    expect(await store.archiveStatus('deep')).toEqual({ storageClass: 'DEEP_ARCHIVE', restore: { ongoing: true } });
+    expect(await store.archiveStatus('std')).toEqual({ storageClass: 'STANDARD' });
+    expect(await store.archiveStatus('none')).toBeUndefined();
+    s3.on(RestoreObjectCommand).rejectsOnce(s3Error('RestoreAlreadyInProgress', 409)).resolves({});
+    expect(await store.requestRestore('deep', 7, 'Bulk')).toBe('in-progress');
+    expect(await store.requestRestore('deep', 7, 'Bulk')).toBe('started');
+    expect(s3.commandCalls(RestoreObjectCommand)[1]!.args[0].input.RestoreRequest).toEqual({ Days: 7, GlacierJobParameters: { Tier: 'Bulk' } });
+  });
+});
+
+describe('SnsNotifier', () => {
+  it('publishes subject, message and routing attributes; a failed publish is reported, not thrown', async () => {
+    sns.on(PublishCommand).resolvesOnce({ MessageId: '1' }).rejects(new Error('network down'));
+    const errors: string[] = [];
+    const notifier = new SnsNotifier(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:t', (m) => errors.push(m));
+    await notifier.notify({ severity: 'critical', site: 'site-a', subject: 'Ferry — ' + 'x'.repeat(150), message: 'm' });
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input).toMatchObject({
+      TopicArn: 'arn:aws:sns:eu-west-1:1:t',
+      Message: 'm',
+      MessageAttributes: { site: { DataType: 'String', StringValue: 'site-a' }, severity: { DataType: 'String', StringValue: 'critical' } },
+    });
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject?.length).toBeLessThanOrEqual(100);
+    await notifier.notify({ severity: 'info', site: 's', subject: 's', message: 'm' });
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('SfnActivityClient', () => {
+  const sfnError = (name: string, status: number) => new SFNServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
+
+  it('translates task-over errors to TaskLostError, throttling to TransientError, an empty poll to undefined', async () => {
+    const client = new SfnActivityClient(new SFNClient({ region: 'eu-west-1' }), 'arn:act');
+    sfn.on(GetActivityTaskCommand).resolvesOnce({}).resolves({ taskToken: 't', input: '{"a":1}' });
+    expect(await client.poll('w')).toBeUndefined();
+    expect(await client.poll('w')).toEqual({ taskToken: 't', input: '{"a":1}' });
+    sfn.on(SendTaskHeartbeatCommand).rejectsOnce(sfnError('TaskTimedOut', 400)).rejects(sfnError('ThrottlingException', 400));
+    await expect(client.heartbeat('t')).rejects.toBeInstanceOf(TaskLostError);
+    await expect(client.heartbeat('t')).rejects.toBeInstanceOf(TransientError);
+  });
+});

@@ -1,0 +1,171 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PURGE_STATES as P, WINDOW_STATES as W } from '../../infra/workflows/state-names.ts';
+import { SITE, retriesOf, statesOf, workflowHarness, type Harness } from './harness.ts';
+import { daysAgo, publishArtefact, publishPack } from './purge-fixtures.ts';
+
+// The purge, executed locally from its synthesized definition, and its exclusion with the
+// backup window in both directions (two executions at once sharing one lock table).
+
+const HOUR = 3_600_000;
+let h: Harness;
+
+beforeEach(async () => {
+  h = await workflowHarness({ purge: { retentionDays: 365, keepFullCycles: 2 }, config: { purgeBatchSize: 4, activityHeartbeatSeconds: 1, activityTimeoutSeconds: 30 } });
+});
+
+afterEach(() => h.activity.stop());
+
+const exists = async (key: string) => (await h.blobs.head(key)) !== undefined;
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  let entered!: () => void;
+  const reached = new Promise<void>((r) => (entered = r));
+  return { open, opened, reached, enter: entered };
+}
+
+describe('purge', () => {
+  it('deletes what retention allows, keeps the rest, deletes objects before their manifests, reports, releases', async () => {
+    const now = h.clock.now();
+    const old = await publishPack(h, SITE, now, 'old', [400, 420, 500]);
+    const young = await publishPack(h, SITE, now, 'young', [10, 20]);
+    const mixed = await publishPack(h, SITE, now, 'mixed', [400, 30]);
+    const held = await publishPack(h, SITE, now, 'held', [400, 401], { hold: [1] });
+    const fulls = [];
+    for (const [i, days] of [40, 30, 20, 10].entries()) {
+      fulls.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
+    }
+    const segments = [];
+    for (let seq = 100; seq < 135; seq += 5) {
+      segments.push({ seq, ...(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-binlog', type: 'binlog', name: `rtmbinlog.${String(seq).padStart(6, '0')}`, takenAt: daysAgo(now, 40 - (seq - 100)), sequence: seq, series: 'rtmbinlog' })) });
+    }
+
+    const outcome = await h.workflows.runPurge().done;
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.outcome, P.done]);
+
+    expect(await exists(old.packKey)).toBe(false);
+    expect(await exists(old.manifestKey)).toBe(false);
+    for (const kept of [young, mixed, held]) {
+      expect(await exists(kept.packKey)).toBe(true);
+      expect(await exists(kept.manifestKey)).toBe(true);
+    }
+    // Two newest fulls (takenAt 20 and 10 days ago) kept; the oldest kept one starts at rtmbinlog.000120.
+    expect(await Promise.all(fulls.map((f) => exists(f.key)))).toEqual([false, false, true, true]);
+    expect(await Promise.all(fulls.map((f) => exists(f.manifestKey)))).toEqual([false, false, true, true]);
+    for (const s of segments) expect([s.seq, await exists(s.key)]).toEqual([s.seq, s.seq >= 120]);
+
+    expect(h.alerts).toHaveLength(1);
+    expect(h.alerts[0]).toMatchObject({ severity: 'info', subject: `Ferry ${SITE}: purge done - 14 object(s) deleted` });
+    expect(h.alerts[0]!.message).toContain('planned: 1 pack(s), 2 full backup(s), 4 log segment(s)');
+    expect(h.alerts[0]!.message).toContain('kept: 2 pack(s) dated before the retention cutoff but holding a younger or held recording (1 only because of a legal hold); 2 full backup(s), 3 log segment(s)');
+    expect(await h.locks.describe(SITE)).toBeUndefined();
+  });
+
+  it('skips and reports objects under Object Lock, never forcing them; their manifests stay', async () => {
+    const now = h.clock.now();
+    const locked = await publishPack(h, SITE, now, 'locked', [400]);
+    const free = await publishPack(h, SITE, now, 'free', [400]);
+    h.objectLock.set(locked.packKey, '2099-01-01T00:00:00Z');
+    const outcome = await h.workflows.runPurge().done;
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(await exists(locked.packKey)).toBe(true);
+    expect(await exists(locked.manifestKey)).toBe(true);
+    expect(await exists(free.packKey)).toBe(false);
+    expect(h.alerts[0]!.subject).toBe(`Ferry ${SITE}: purge done with skips - 2 object(s) deleted`);
+    expect(h.alerts[0]!.message).toContain(`skipped (Object Lock, not forced): 1: ${locked.packKey}`);
+  });
+
+  it('retries a lock held by a backup every 600 s for 6 h (36 retries), then alerts; nothing deleted', async () => {
+    const now = h.clock.now();
+    const old = await publishPack(h, SITE, now, 'old', [400]);
+    const backup = await h.holdLock('backup', HOUR);
+    const outcome = await h.workflows.runPurge().done;
+    expect(outcome.status).toBe('FAILED');
+    const retries = retriesOf(outcome, P.acquire);
+    expect(retries).toHaveLength(36);
+    for (const r of retries) expect(r.retry!.retrier).toMatchObject({ ErrorEquals: ['LockHeldError'], IntervalSeconds: 600, MaxAttempts: 36, BackoffRate: 1 });
+    expect(h.clock.now().getTime() - now.getTime()).toBe(6 * HOUR);
+    expect(statesOf(outcome)).not.toContain(P.plan);
+    expect(await exists(old.packKey)).toBe(true);
+    expect(h.alerts[0]).toMatchObject({ severity: 'warning', subject: `Ferry ${SITE}: purge not started - site lock busy` });
+    expect(h.alerts[0]!.message).toContain(`held by ${backup.holder} (backup window)`);
+    expect(h.alerts[0]!.message).toContain('tried every 10 min for 6 h (37 attempts)');
+  });
+
+  it('excludes a running backup window: a purge started meanwhile gives up; the window completes', async () => {
+    const now = h.clock.now();
+    const old = await publishPack(h, SITE, now, 'old', [400]);
+    const g = gate();
+    const worker = h.startWorker(async () => {
+      g.enter();
+      await g.opened;
+      return { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, manifests: [] };
+    }, 100);
+    const window = h.workflows.runBackupWindow();
+    await g.reached; // the window holds the lock and its job is running at the agent
+
+    const purge = await h.workflows.runPurge().done;
+    expect(purge.status).toBe('FAILED');
+    expect(retriesOf(purge, P.acquire)).toHaveLength(36);
+    expect(await exists(old.packKey)).toBe(true);
+    expect(h.alerts.map((a) => a.subject)).toEqual([`Ferry ${SITE}: purge not started - site lock busy`]);
+
+    g.open();
+    expect((await window.done).status).toBe('SUCCEEDED');
+    expect((await h.runs.recentRuns(SITE, 1))[0]?.outcome).toBe('FULL');
+    await worker.stop();
+  });
+
+  it('excludes a running purge: a scheduled window started meanwhile is retried and gives up; the purge completes', async () => {
+    const now = h.clock.now();
+    const old = await publishPack(h, SITE, now, 'old', [400]);
+    const g = gate();
+    h.hooks.beforeDelete = async () => {
+      g.enter();
+      await g.opened;
+    };
+    const purge = h.workflows.runPurge();
+    await g.reached; // the purge holds the lock and is deleting
+
+    const window = await h.workflows.runBackupWindow().done;
+    expect(window.status).toBe('FAILED');
+    expect(retriesOf(window, W.acquire)).toHaveLength(24);
+    expect(statesOf(window)).not.toContain(W.dispatch);
+    expect(h.alerts[0]?.subject).toBe(`Ferry ${SITE}: backup window missed - site lock busy`);
+    expect(h.alerts[0]?.message).toContain('(purge)');
+
+    g.open();
+    expect((await purge.done).status).toBe('SUCCEEDED');
+    expect(await exists(old.packKey)).toBe(false);
+  });
+
+  it('stops when its lock is lost (cleared as stale and taken by another): the next batch is not deleted', async () => {
+    h.activity.stop();
+    h = await workflowHarness({ purge: { retentionDays: 365, keepFullCycles: 2 }, config: { purgeBatchSize: 2, purgeConcurrency: 1 } });
+    const now = h.clock.now();
+    const first = await publishPack(h, SITE, now, 'first', [400]);
+    const second = await publishPack(h, SITE, now, 'second', [401]);
+    const g = gate();
+    let calls = 0;
+    h.hooks.beforeDelete = async () => {
+      if (calls++ > 0) return;
+      g.enter();
+      await g.opened;
+    };
+    const purge = h.workflows.runPurge();
+    await g.reached;
+    h.clock.advance(12 * HOUR + 60_000);
+    const thief = await h.locks.acquire({ site: SITE, holder: 'another-execution', operation: 'backup' });
+    g.open();
+
+    const outcome = await purge.done;
+    expect(outcome.status).toBe('FAILED');
+    const deleted = [await exists(first.packKey), await exists(second.packKey)];
+    expect(deleted.filter((d) => d === false)).toHaveLength(1); // the batch in flight finished, the next one never started
+    expect(h.alerts[0]?.subject).toBe(`Ferry ${SITE}: purge FAILED`);
+    expect(h.alerts[0]?.message).toContain('LockLostError');
+    expect(await h.locks.describe(SITE)).toMatchObject({ holder: thief.holder, token: thief.token });
+  });
+});
