@@ -13,6 +13,7 @@ import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import { recoverInflight } from './recover.ts';
 import type { VerifyMode } from './verify.ts';
 import { ArtefactRunner, type ArtefactSourceStatus } from './artefact-runner.ts';
+import { oneAtATime } from './activity-worker.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
@@ -62,6 +63,8 @@ export interface CycleReport {
   artefacts: number;
   artefactBytes: number;
   sources: SourceStatus[];
+  /** Manifest keys published in this cycle (a backup window verifies each). */
+  manifests: string[];
 }
 
 const COMPACT_AFTER_LINES = 5000;
@@ -95,14 +98,21 @@ export class Agent {
     };
   }
 
-  async cycle(): Promise<CycleReport> {
+  /** One pass at a time: the run loop and a backup window's job never overlap. */
+  private readonly gate = oneAtATime(() => this.cycleOnce());
+
+  cycle(): Promise<CycleReport> {
+    return this.gate();
+  }
+
+  private async cycleOnce(): Promise<CycleReport> {
     const { log } = this.deps;
     if (!this.recovered) {
       const r = await recoverInflight(this.deps.store, this.journal, this.deps.verify, log);
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
-    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [] };
+    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
     for (const source of this.deps.config.sources) {
@@ -114,6 +124,7 @@ export class Agent {
       const r = await runner.cycle();
       for (const k of runner.present) keepArtefacts.add(k);
       report.artefacts += r.artefacts;
+      report.manifests.push(...r.manifests);
       report.artefactBytes += r.bytes;
       report.failed += r.failed;
       report.lost += r.lost;
@@ -192,6 +203,7 @@ export class Agent {
         const result = await this.shipWithRetry(ctx, work);
         if (result) {
           report.packs++;
+          report.manifests.push(result.manifestKey);
           report.recordings += result.recordings;
           report.bytes += result.bytes;
         } else report.failed++;

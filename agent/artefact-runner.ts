@@ -48,6 +48,8 @@ export interface ArtefactCycle {
   bytes: number;
   failed: number;
   lost: number;
+  /** Manifest keys published in this cycle. */
+  manifests: string[];
 }
 
 interface Scan {
@@ -70,7 +72,7 @@ export class ArtefactRunner {
 
   async cycle(): Promise<ArtefactCycle> {
     const { clock, log } = this.deps;
-    const out: ArtefactCycle = { status: this.status([], undefined), artefacts: 0, bytes: 0, failed: 0, lost: 0 };
+    const out: ArtefactCycle = { status: this.status([], undefined), artefacts: 0, bytes: 0, failed: 0, lost: 0, manifests: [] };
     let scan: Scan;
     try {
       scan = await this.scan();
@@ -90,6 +92,7 @@ export class ArtefactRunner {
       if (outcome?.status === 'published') {
         out.artefacts++;
         out.bytes += outcome.size;
+        out.manifests.push(outcome.manifestKey);
       } else if (!outcome) {
         out.failed++;
         if (this.source.type === 'binlog' && !work.partial) break;

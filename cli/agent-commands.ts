@@ -6,7 +6,7 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal } from '../agent/journal.ts';
 import { scanBatches } from '../agent/sources/scan.ts';
 import { selectWork, type Backlog } from '../agent/sources/recordings.ts';
-import { buildAgent, loadConfig } from './build-agent.ts';
+import { buildActivityWorker, buildAgent, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
@@ -37,8 +37,9 @@ export function registerAgentCommands(program: Command): void {
         } else {
           const controller = new AbortController();
           for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
-          log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name) });
-          await a.run(controller.signal);
+          const worker = buildActivityWorker(config, a, log);
+          log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured' });
+          await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
           bar?.end();
         }
       } finally {

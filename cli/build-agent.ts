@@ -10,6 +10,9 @@ import { createAlertNotifier } from '../agent/alerts.ts';
 import { resolveVerifyMode } from '../agent/verify.ts';
 import { resolveCloud } from './cloud.ts';
 import type { BlobStore } from '../core/ports.ts';
+import { hostname } from 'node:os';
+import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
+import { ActivityWorker } from '../agent/activity-worker.ts';
 
 // Composition root of the agent process: the only place that reads the config file and the
 // environment and builds clients.
@@ -47,4 +50,13 @@ export function buildAgent(config: AgentConfig, options: { log?: Logger; json?: 
     agentVersion: '0.1.0',
     onProgress: options.onProgress,
   });
+}
+
+/** The backup-window worker, when the config names the site's activity. */
+export function buildActivityWorker(config: AgentConfig, agent: Agent, log: Logger): ActivityWorker | undefined {
+  const activity = config.cloud?.activity;
+  if (!activity) return undefined;
+  const cloud = resolveCloud(config.cloud);
+  const sfn = createSfnClient({ region: cloud.region, endpoint: activity.endpoint ?? process.env.AWS_ENDPOINT_URL_SFN, credentials: cloud.credentials });
+  return new ActivityWorker({ client: new SfnActivityClient(sfn, activity.arn), site: config.site, runBackup: () => agent.cycle(), clock: systemClock, log, workerName: `ferry-agent ${config.site}@${hostname()}` });
 }

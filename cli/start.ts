@@ -8,7 +8,10 @@ import { SimulatedRecorder } from '../scripts/demo/recorder.ts';
 import { buildAgent, loadConfig } from './build-agent.ts';
 import { ferryHome, localCloudFile } from './cloud.ts';
 import { searchCalls, playCall } from './calls-commands.ts';
-import { createLogger } from '../agent/log.ts';
+import { createLogger, silentLogger } from '../agent/log.ts';
+import { startLocalOrchestration } from '../local/orchestration.ts';
+import { ActivityWorker } from '../agent/activity-worker.ts';
+import { systemClock } from '../core/clock.ts';
 import { formatBytes } from './progress.ts';
 import type { Agent } from '../agent/agent.ts';
 
@@ -96,6 +99,7 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
   say(`  ./bin/ferry.mjs agent status --config ${configFile}`);
   say(`  browser: ${cloud.apiUrl}/sites/${SITE}/recordings/${entry.rid}/audio`);
   if (!verified) throw new Error('demo: replayed audio differs from the original');
+  await runOrchestrationDemo(cloud, agent, say);
   if (opts.once) {
     agent.close();
     return { cloud, evictedCallId: victim.metadata.callId ?? '', verified };
@@ -114,6 +118,38 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
   clearInterval(timer);
   agent.close();
   return { cloud, evictedCallId: victim.metadata.callId ?? '', verified };
+}
+
+/**
+ * The cloud side of a site's day, from the very state machines CDK synthesizes: an on-demand
+ * backup window (lock, job to the agent through its activity, verify, release, record) and a
+ * purge (lock, plan, delete, release, report). Waits are shortened; the rules are the real ones.
+ */
+async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: string) => void): Promise<void> {
+  say('\nOrchestration (the synthesized Step Functions definitions, run locally):');
+  const orchestration = await startLocalOrchestration({
+    cloud,
+    site: SITE,
+    // The demo's calls are from 2023: a ten-year retention keeps them all.
+    purge: { retentionDays: 3650, keepFullCycles: 2 },
+    pauseMs: 20,
+    say,
+    onEvent: (e) => {
+      if (e.type === 'StateEntered' && e.state) say(`    → ${e.state.name}`);
+    },
+  });
+  const stopWorker = new AbortController();
+  const polling = new ActivityWorker({ client: orchestration.activityClient(), site: SITE, runBackup: () => agent.cycle(), clock: systemClock, log: silentLogger, workerName: 'demo-agent' }).run(stopWorker.signal);
+  try {
+    say('  backup window (on demand):');
+    say(`  backup window: ${(await orchestration.workflows.runBackupWindow({ onDemand: true }).done).status}`);
+    say('  purge:');
+    say(`  purge: ${(await orchestration.workflows.runPurge().done).status}`);
+  } finally {
+    stopWorker.abort();
+    await polling;
+    await orchestration.stop();
+  }
 }
 
 export function registerStartCommand(program: Command): void {

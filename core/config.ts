@@ -72,6 +72,14 @@ export const cloudSchema = z
     /** How a published object is verified: read it back, or trust the store's own SHA-256 check. */
     verify: z.enum(['auto', 'read-back', 'checksum']).default('auto'),
     credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
+    /** The site's Step Functions activity: the agent polls it for backup-window jobs (no inbound connection). */
+    activity: z
+      .object({
+        arn: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:activity:[\w-]{1,80}$/, 'must be an activity ARN'),
+        endpoint: z.string().url().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type CloudConfig = z.infer<typeof cloudSchema>;
