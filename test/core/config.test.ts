@@ -38,11 +38,17 @@ describe('agent config', () => {
     ['cloud: { bucket: ferry-data, endpoint: "not a url" }', 'cloud.endpoint:'],
     ['cloud: { bucket: ferry-data, verify: maybe }', 'cloud.verify:'],
     ['alerts: { webhook: nope }', 'alerts.webhook:'],
+    ['cloud: { bucket: ferry-data, activity: { arn: "arn:aws:sqs:eu-west-1:123456789012:q" } }', 'cloud.activity.arn: must be an activity ARN'],
     ['sources: []', 'sources: at least one source is required'],
   ])('%s → %s', (line, expected) => {
     const key = line.split(':')[0] as string;
     const text = good.split('\n').filter((l) => !l.startsWith(`${key}:`) && !(key === 'sources' && l.startsWith(' '))).join('\n') + `\n${line}\n`;
     expect(problems(text).join('\n')).toContain(expected);
+  });
+
+  it('accepts the site activity the agent polls for backup windows', () => {
+    const c = parseAgentConfig(`${good}cloud: { bucket: ferry-data, activity: { arn: "arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a" } }\n`);
+    expect(c.cloud?.activity?.arn).toBe('arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a');
   });
 
   it('lists every problem of every source with its path', () => {
