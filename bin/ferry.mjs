@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `ferry` command.
 // The agent is a long-running service on the recorder's site: it runs from a prebuilt bundle
-// (`npm run build`, done by `npm ci`), which starts in a fraction of the time and memory of
+// (`npm run build`, run by `npm install`), which starts in a fraction of the time and memory of
 // compiling TypeScript at start-up. The bundle is used only when it is newer than every
 // source file, so a changed tree never runs stale code. Everything else runs from source.
 import { statSync, readdirSync } from 'node:fs';
