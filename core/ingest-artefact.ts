@@ -2,6 +2,7 @@ import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
 import { IntegrityError, InvalidInputError } from './errors.ts';
 import { ARTEFACT_CLASS, artefactManifestKey, isArtefactManifestKey, sitePrefix } from './layout.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
 
 // Ingest of artefact manifests (full backups, log segments, archives): the same rules as
 // packs. The manifest must lie where the layout puts it for its own site, source and id; its
@@ -23,21 +24,7 @@ export interface ArtefactIngestResult {
 /** Artefact manifests are a few hundred bytes. */
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 
-async function readSmall(blobs: ArtefactIngestDeps['blobs'], key: string): Promise<Buffer> {
-  const { body } = await blobs.get(key);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-    total += buf.length;
-    if (total > MAX_MANIFEST_BYTES) {
-      body.destroy();
-      throw new InvalidInputError(`artefact manifest ${key} is larger than ${MAX_MANIFEST_BYTES} bytes`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
+const readSmall = (blobs: ArtefactIngestDeps['blobs'], key: string) => readSmallObject(blobs, key, MAX_MANIFEST_BYTES, 'artefact manifest');
 
 /** A site can only publish entries for its own objects, at the one key the layout gives the manifest. */
 function checkPlacement(manifestKey: string, m: ArtefactManifest): void {

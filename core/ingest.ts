@@ -4,6 +4,7 @@ import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
 import { isArtefactManifestKey, isPackManifestKey, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
 
 // Ingest: manifest → catalogue entries. The catalogue is a cache of the manifests, so ingest
 // is idempotent (same manifest, same items) and rebuildCatalogue can replay every manifest.
@@ -25,21 +26,7 @@ export interface IngestResult {
 /** Manifests are small (about 100 members); anything far larger is not one of ours. */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-async function readManifest(blobs: IngestDeps['blobs'], key: string): Promise<Buffer> {
-  const { body } = await blobs.get(key);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-    total += buf.length;
-    if (total > MAX_MANIFEST_BYTES) {
-      body.destroy();
-      throw new InvalidInputError(`manifest ${key} is larger than ${MAX_MANIFEST_BYTES} bytes`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
+const readManifest = (blobs: IngestDeps['blobs'], key: string) => readSmallObject(blobs, key, MAX_MANIFEST_BYTES, 'manifest');
 
 /** The manifest must describe its own site's pack: a site can never publish entries pointing elsewhere. */
 function checkPlacement(manifestKey: string, manifest: PackManifest): void {

@@ -5,7 +5,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
@@ -30,6 +30,38 @@ export function functionEntry(name: FunctionName): string {
 }
 
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
+
+/**
+ * Props every Ferry function shares: ARM64, the pinned runtime, an own role and log group, and
+ * local esbuild bundling (no Docker) of an ESM handler with the SDK bundled at the tested version.
+ */
+export function ferryFunctionProps(entry: string, p: { description: string; timeout: Duration; memorySize: number; role: iam.IRole; logGroup: logs.ILogGroup; environment: Record<string, string> }): NodejsFunctionProps {
+  return {
+    entry,
+    handler: 'handler',
+    description: p.description,
+    runtime: FUNCTION_RUNTIME,
+    architecture: lambda.Architecture.ARM_64,
+    timeout: p.timeout,
+    memorySize: p.memorySize,
+    role: p.role,
+    logGroup: p.logGroup,
+    environment: { ...p.environment, NODE_OPTIONS: '--enable-source-maps' },
+    projectRoot: ROOT,
+    depsLockFilePath: join(ROOT, 'package-lock.json'),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      minify: true,
+      sourceMap: true,
+      // The SDK is bundled, not taken from the runtime: the versions in package-lock.json are the ones tested.
+      externalModules: [],
+      banner: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+    },
+  };
+}
 
 export interface FerryFunctionsProps {
   config: DeploymentConfig;
@@ -93,32 +125,12 @@ export class FerryFunctions extends Construct {
     });
     // Only its own log group (no AWSLambdaBasicExecutionRole: that one writes anywhere).
     role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnLogGroup', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-    const fn = new NodejsFunction(this, id, {
-      entry: functionEntry(spec.name),
-      handler: 'handler',
-      description: spec.description,
-      runtime: FUNCTION_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      timeout: spec.timeout,
-      memorySize: spec.memorySize,
-      role,
-      logGroup,
+    const fn = new NodejsFunction(
+      this,
+      id,
       // The names functions/shared/deps.ts reads; AWS_REGION is set by Lambda itself.
-      environment: { BUCKET: bucketName, TABLE: table.tableName, NODE_OPTIONS: '--enable-source-maps' },
-      projectRoot: ROOT,
-      depsLockFilePath: join(ROOT, 'package-lock.json'),
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        // The SDK is bundled, not taken from the runtime: the versions in package-lock.json are the ones tested.
-        externalModules: [],
-        banner: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
-      },
-    });
+      ferryFunctionProps(functionEntry(spec.name), { ...spec, role, logGroup, environment: { BUCKET: bucketName, TABLE: table.tableName } }),
+    );
     acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x, the Node line the handlers and their bundled dependencies are tested on; moving to 24.x is a deliberate upgrade');
     return { fn, logGroup, role };
   }

@@ -6,14 +6,13 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { classPrefix, type DataClass } from '../../core/layout.ts';
 import type { WorkflowConfigInput } from '../../core/workflow-config.ts';
 import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
-import { FUNCTION_RUNTIME } from '../functions.ts';
+import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import { objectsArn, viaService } from '../names.ts';
 import { addWorkflows, type Workflows } from './index.ts';
@@ -53,31 +52,12 @@ function buildFunction(scope: Construct, name: WorkflowFunctionName, context: Wo
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: context.config.logs.functionRetentionDays, encryptionKey: context.logsKey, removalPolicy: RemovalPolicy.RETAIN });
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${spec.description}: execution role` });
   role.addToPolicy(new iam.PolicyStatement({ sid: 'OwnLogGroup', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-  const fn = new NodejsFunction(scope, id, {
-    entry: join(ROOT, 'functions', name, 'handler.ts'),
-    handler: 'handler',
-    description: spec.description,
-    runtime: FUNCTION_RUNTIME,
-    architecture: lambda.Architecture.ARM_64,
-    timeout: spec.timeout,
-    memorySize: spec.memorySize,
-    role,
-    logGroup,
+  const fn = new NodejsFunction(
+    scope,
+    id,
     // What functions/shared/workflow-deps.ts reads. Object Lock buckets are versioned: the purge deletes by version.
-    environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true', NODE_OPTIONS: '--enable-source-maps' },
-    projectRoot: ROOT,
-    depsLockFilePath: join(ROOT, 'package-lock.json'),
-    bundling: {
-      forceDockerBundling: false,
-      format: OutputFormat.ESM,
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      minify: true,
-      sourceMap: true,
-      externalModules: [],
-      banner: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
-    },
-  });
+    ferryFunctionProps(join(ROOT, 'functions', name, 'handler.ts'), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true' } }),
+  );
   acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x like every Ferry function: the Node line the handlers and their bundled dependencies are tested on');
   return fn;
 }
