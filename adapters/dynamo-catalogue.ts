@@ -92,6 +92,17 @@ export class DynamoCatalogue implements CatalogueStore {
     await this.writeChunk([packToItem(pack)]);
   }
 
+  async forgetPack(site: string, packId: string, rids: string[]): Promise<void> {
+    const keys = [...new Set(rids)].map((rid) => recordingKey(site, rid));
+    keys.push(packRecordKey(site, packId));
+    for (let i = 0; i < keys.length; i += BATCH_SIZE) await this.sendBatch(keys.slice(i, i + BATCH_SIZE).map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  async forgetArtefact(entry: ArtefactEntry): Promise<void> {
+    const { pk, sk } = artefactToItem(entry);
+    await this.sendBatch([{ DeleteRequest: { Key: { pk, sk } } }]);
+  }
+
   async getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined> {
     try {
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: recordingKey(site, rid) }));
@@ -171,7 +182,13 @@ export class DynamoCatalogue implements CatalogueStore {
   }
 
   private async writeChunk(items: Item[]): Promise<void> {
-    let pending: { PutRequest: { Item: Item } }[] = items.map((Item) => ({ PutRequest: { Item } }));
+    await this.sendBatch(items.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  /** One BatchWriteItem (≤ 25 requests), retrying unprocessed requests with backoff. */
+  private async sendBatch(requests: ({ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } })[]): Promise<void> {
+    const items = requests;
+    let pending = requests;
     for (let attempt = 1; ; attempt++) {
       let unprocessed;
       try {

@@ -33,6 +33,15 @@ export class MemoryCatalogue implements CatalogueStore {
     this.items.set(keyOf(item), structuredClone(item));
   }
 
+  async forgetPack(site: string, packId: string, rids: string[]): Promise<void> {
+    for (const rid of rids) this.items.delete(keyOf(recordingKey(site, rid)));
+    this.items.delete(keyOf(packRecordKey(site, packId)));
+  }
+
+  async forgetArtefact(entry: ArtefactEntry): Promise<void> {
+    this.items.delete(keyOf(artefactToItem(entry)));
+  }
+
   async getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined> {
     const item = this.items.get(keyOf(recordingKey(site, rid)));
     return item ? itemToEntry(structuredClone(item)) : undefined;

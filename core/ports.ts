@@ -205,6 +205,10 @@ export interface CatalogueStore {
   getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
   /** Newest-first is not promised: results are ordered by call start ascending, then rid. InvalidInputError on a bad cursor. */
   searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
+  /** Removes a purged pack's recording entries and its pack record (idempotent: absent entries are fine). */
+  forgetPack(site: string, packId: string, rids: string[]): Promise<void>;
+  /** Removes a purged artefact's entry (idempotent). */
+  forgetArtefact(entry: ArtefactEntry): Promise<void>;
   /** Writes one artefact entry and its source record; the same artefactId again replaces it (idempotent). InvalidInputError on a bad entry. */
   putArtefact(entry: ArtefactEntry): Promise<void>;
   /**

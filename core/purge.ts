@@ -2,7 +2,8 @@ import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
 import { causeText, composeAlert, lockBusyAlert, type TaskError } from './alert-text.ts';
 import { messageOf } from './errors.ts';
 import { entriesOf } from './ingest.ts';
-import { sitePrefix } from './layout.ts';
+import { isPackManifestKey, sitePrefix } from './layout.ts';
+import { artefactEntryOf } from './ingest-artefact.ts';
 import type { HeldLock, LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import type { Alert, BlobStore, CatalogueStore } from './ports.ts';
@@ -208,8 +209,30 @@ export interface BatchResult {
 
 const LISTED = 20;
 
-/** Deletes one batch: objects first, then the manifests of the objects that went. Heartbeats the lock first (fencing). */
-export async function deletePurgeBatch(deps: { deleter: ObjectDeleter; locks: Pick<LockStore, 'heartbeat'> }, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
+export interface PurgeDeleteDeps {
+  deleter: ObjectDeleter;
+  locks: Pick<LockStore, 'heartbeat'>;
+  blobs: Pick<BlobStore, 'get'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact'>;
+}
+
+/**
+ * Forgets the catalogue entries an object's manifest made, once the object is gone: the
+ * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
+ * so a failure here is retried by the next purge (deleting an absent object is a no-op).
+ */
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string): Promise<void> {
+  const text = await readText(deps.blobs, manifestKey);
+  if (isPackManifestKey(manifestKey)) {
+    const m = parseManifest(text);
+    await deps.catalogue.forgetPack(site, m.packId, m.members.map((x) => x.rid));
+  } else {
+    await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
+  }
+}
+
+/** Deletes one batch: objects first, then their catalogue entries, then their manifests. Heartbeats the lock first (fencing). */
+export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
   // LockLostError here stops the purge: whoever cleared our lock may be running a backup.
   await deps.locks.heartbeat(site, token);
   const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
@@ -218,11 +241,20 @@ export async function deletePurgeBatch(deps: { deleter: ObjectDeleter; locks: Pi
 
   const first = await deps.deleter.deleteObjects(batch.targets.map((t) => t.key));
   const gone = new Set(first.deleted);
-  const dependents = batch.targets.filter((t) => t.then && gone.has(t.key)).map((t) => t.then!);
+  const forgetFailed: { key: string; reason: string }[] = [];
+  const dependents: string[] = [];
+  for (const t of batch.targets.filter((x) => x.then && gone.has(x.key))) {
+    try {
+      await forgetCatalogued(deps, site, t.then!);
+      dependents.push(t.then!);
+    } catch (error) {
+      forgetFailed.push({ key: t.then!, reason: `catalogue entries not removed, manifest kept for the next purge: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
   const second = dependents.length ? await deps.deleter.deleteObjects(dependents) : { deleted: [], retained: [], failed: [] };
   const secondGone = new Set(second.deleted);
   const retained = [...first.retained, ...second.retained];
-  const failed = [...first.failed, ...second.failed];
+  const failed = [...first.failed, ...forgetFailed, ...second.failed];
   return {
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,

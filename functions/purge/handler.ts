@@ -34,7 +34,7 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 
 export interface PurgeHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get'>;
-  catalogue: Pick<CatalogueStore, 'getRecording'>;
+  catalogue: Pick<CatalogueStore, 'getRecording' | 'forgetPack' | 'forgetArtefact'>;
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
   clock: Clock;

@@ -44,6 +44,17 @@ export function artefactCatalogueContract(fresh: () => Promise<CatalogueStore>):
       expect(await store.listArtefactSources('site-z')).toEqual([]);
     });
 
+    it('forgets a purged artefact and keeps the others', async () => {
+      const store = await fresh();
+      const a = makeFull(min(1));
+      const b = makeFull(min(2));
+      await store.putArtefact(a);
+      await store.putArtefact(b);
+      await store.forgetArtefact(a);
+      await store.forgetArtefact(a);
+      expect((await store.listArtefacts({ site: 'site-a' })).items.map((x) => x.artefactId)).toEqual([b.artefactId]);
+    });
+
     it('lists by site, source and role in a stable order: fulls by time, segments by sequence, partials beside finals', async () => {
       const store = await fresh();
       const c = corpus();

@@ -43,6 +43,18 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect(await store.getRecording('site-b', e.rid)).toBeUndefined();
     });
 
+    it('forgets a purged pack: its recordings leave every search, other entries stay; forgetting again is harmless', async () => {
+      const store = await fresh();
+      const gone = [makeEntry('site-a', 1, { packId: 'p00000000000000000000001' }), makeEntry('site-a', 2, { packId: 'p00000000000000000000001' })];
+      const kept = makeEntry('site-a', 3);
+      await store.putRecordings([...gone, kept]);
+      await store.forgetPack('site-a', 'p00000000000000000000001', gone.map((e) => e.rid));
+      await store.forgetPack('site-a', 'p00000000000000000000001', gone.map((e) => e.rid));
+      for (const e of gone) expect(await store.getRecording('site-a', e.rid)).toBeUndefined();
+      expect((await store.searchRecordings({ site: 'site-a' })).items.map((e) => e.rid)).toEqual([kept.rid]);
+      expect((await store.searchRecordings({ site: 'site-a', agent: gone[0]!.meta.agent! })).items.map((e) => e.rid)).not.toContain(gone[0]!.rid);
+    });
+
     it('is idempotent: the same entries twice give one result each, a changed entry replaces', async () => {
       const store = await fresh();
       const entries = [0, 1, 2].map((i) => makeEntry('site-a', i));

@@ -7,6 +7,8 @@ import { BlobStoreDeleter, deletePurgeBatch, planPurge, purgeReport, type Object
 import { checkRecall, MemoryArchiveStore, requestRecall } from '../../core/recall.ts';
 import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
 import { daysAgo, publishArtefact, publishPack } from '../workflows/purge-fixtures.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { buildPack, publish, audio } from '../support/pack-fixture.ts';
 
 // The purge and recall use-cases around the pure planner, over memory stores.
 
@@ -44,30 +46,53 @@ describe('planPurge', () => {
 describe('deletePurgeBatch', () => {
   const batch = (targets: { key: string; then?: string }[]) => ({ index: 0, targets: targets.map((t) => ({ ...t, kind: 'pack' as const })) });
 
-  it('heartbeats the lock, deletes objects, then the manifests of the objects that went; retained ones keep their manifest', async () => {
+  it('heartbeats the lock, deletes objects, forgets their catalogue entries, then deletes their manifests; retained ones keep both', async () => {
     const blobs = new MemoryBlobStore();
-    for (const k of ['recordings/site-a/a.tar', 'manifests/site-a/recordings/a.json', 'recordings/site-a/b.tar', 'manifests/site-a/recordings/b.json']) await blobs.put(k, Buffer.from('x'));
+    const catalogue = new MemoryCatalogue();
+    const a = buildPack('site-a', [{ path: '000001/a1.wav', body: audio(1) }, { path: '000001/a2.wav', body: audio(2) }]);
+    const b = buildPack('site-a', [{ path: '000002/b1.wav', body: audio(3) }]);
+    for (const f of [a, b]) {
+      await publish(blobs, f);
+      await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    }
     const calls: string[][] = [];
-    const inner = new BlobStoreDeleter(blobs, (k) => (k === 'recordings/site-a/b.tar' ? '2099-01-01' : undefined));
+    const inner = new BlobStoreDeleter(blobs, (k) => (k === b.packKey ? '2099-01-01' : undefined));
     const deleter: ObjectDeleter = { deleteObjects: (keys) => (calls.push(keys), inner.deleteObjects(keys)) };
     const clock = new ManualClock(NOW);
     const locks = new SiteLocks(new MemoryLockTable(), clock);
     const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
     clock.advance(60_000);
-    const result = await deletePurgeBatch({ deleter, locks }, 'site-a', g.token, batch([{ key: 'recordings/site-a/a.tar', then: 'manifests/site-a/recordings/a.json' }, { key: 'recordings/site-a/b.tar', then: 'manifests/site-a/recordings/b.json' }]));
-    expect(calls).toEqual([['recordings/site-a/a.tar', 'recordings/site-a/b.tar'], ['manifests/site-a/recordings/a.json']]);
-    expect(result).toMatchObject({ deleted: 2, targetsDone: 1, retainedCount: 1, failedCount: 0, retained: [{ key: 'recordings/site-a/b.tar' }] });
-    expect(await blobs.head('manifests/site-a/recordings/b.json')).toBeDefined();
+    const result = await deletePurgeBatch({ deleter, locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: a.packKey, then: a.manifestKey }, { key: b.packKey, then: b.manifestKey }]));
+    expect(calls).toEqual([[a.packKey, b.packKey], [a.manifestKey]]);
+    expect(result).toMatchObject({ deleted: 2, targetsDone: 1, retainedCount: 1, failedCount: 0, retained: [{ key: b.packKey }] });
+    expect(await blobs.head(b.manifestKey)).toBeDefined();
+    // The catalogue never lists what is not there, and still lists what is.
+    for (const m of a.manifest.members) expect(await catalogue.getRecording('site-a', m.rid)).toBeUndefined();
+    for (const m of b.manifest.members) expect(await catalogue.getRecording('site-a', m.rid)).toBeDefined();
     expect((await locks.describe('site-a'))?.heartbeatAt).toBe(clock.now().toISOString());
+  });
+
+  it('keeps a manifest whose catalogue entries could not be removed, for the next purge', async () => {
+    const blobs = new MemoryBlobStore();
+    const a = buildPack('site-a', [{ path: '000001/a1.wav', body: audio(1) }]);
+    await publish(blobs, a);
+    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined };
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: a.packKey, then: a.manifestKey }]));
+    expect(result).toMatchObject({ deleted: 1, targetsDone: 0, failedCount: 1 });
+    expect(result.failed[0]?.reason).toMatch(/catalogue entries not removed.*table unavailable/);
+    expect(await blobs.head(a.manifestKey)).toBeDefined();
   });
 
   it('refuses to run without the lock (fencing) and refuses keys of another site', async () => {
     const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
     const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
     const deleter = new BlobStoreDeleter(blobs);
-    await expect(deletePurgeBatch({ deleter, locks }, 'site-a', 1, batch([{ key: 'recordings/site-a/a.tar' }]))).rejects.toBeInstanceOf(LockLostError);
+    await expect(deletePurgeBatch({ deleter, locks, blobs, catalogue }, 'site-a', 1, batch([{ key: 'recordings/site-a/a.tar' }]))).rejects.toBeInstanceOf(LockLostError);
     const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
-    await expect(deletePurgeBatch({ deleter, locks }, 'site-a', g.token, batch([{ key: 'recordings/site-b/a.tar' }]))).rejects.toThrow(/outside site site-a/);
+    await expect(deletePurgeBatch({ deleter, locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: 'recordings/site-b/a.tar' }]))).rejects.toThrow(/outside site site-a/);
   });
 });
 
