@@ -104,6 +104,20 @@ export async function playCall(id: string, opts: { out: string; site?: string; a
   }
 }
 
+/** A link a browser can play: presigned for the cloud's IAM-authenticated replay URL, plain on the local cloud. */
+export async function replayLink(id: string, opts: { site?: string; replayUrl?: string; region?: string; expires?: string; download?: boolean; api?: string; config?: string }): Promise<{ url: string; signed: boolean }> {
+  const { site, rid } = splitId(id, opts.site);
+  const replayUrl = opts.replayUrl ?? process.env.FERRY_REPLAY_URL;
+  if (!replayUrl) {
+    const url = `${apiBase(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio${opts.download ? '?download=1' : ''}`;
+    return { url, signed: false };
+  }
+  const { presignReplayLink } = await import('../adapters/replay-link.ts');
+  const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) throw new Error('the replay URL needs a region: set AWS_REGION or pass --region');
+  return { url: await presignReplayLink({ replayUrl, region, site, rid, expiresInSeconds: opts.expires === undefined ? 300 : Number(opts.expires), download: opts.download }), signed: true };
+}
+
 export function registerCallsCommands(program: Command): void {
   const calls = program.command('calls').description('find and play recorded calls from the catalogue');
   calls
@@ -123,6 +137,22 @@ export function registerCallsCommands(program: Command): void {
     .action(async (opts: SearchOptions) => {
       const items = await searchCalls(opts);
       process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items));
+    });
+  calls
+    .command('link')
+    .description('a short-lived link that plays one recording in a browser (SigV4-presigned for the cloud replay URL)')
+    .argument('<id>', 'SITE/RID as printed by `ferry calls search`')
+    .option('--site <site>', 'site, when ID has none')
+    .option('--expires <seconds>', 'link lifetime in seconds (1-3600)', '300')
+    .option('--download', 'a download link instead of a listen link')
+    .option('--replay-url <url>', 'the replay Function URL (stack output ReplayUrl; or FERRY_REPLAY_URL)')
+    .option('--region <region>', 'AWS region of the replay URL (or AWS_REGION)')
+    .option('--api <url>', 'catalogue API base URL (local cloud)')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (id: string, opts: { site?: string; expires?: string; download?: boolean; replayUrl?: string; region?: string; api?: string; config?: string }) => {
+      const link = await replayLink(id, opts);
+      process.stdout.write(`${link.url}\n`);
+      if (!link.signed) process.stderr.write('(local cloud: no authentication, so the link is not signed)\n');
     });
   calls
     .command('play')
