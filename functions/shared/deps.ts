@@ -19,7 +19,8 @@ export interface FunctionDeps {
   log: Log;
 }
 
-const envSchema = z.object({
+/** What every function reads from its environment; a function with more extends it. */
+export const baseEnvSchema = z.object({
   BUCKET: z.string().min(3, 'the data bucket name is required'),
   TABLE: z.string().min(3, 'the catalogue table name is required'),
   AWS_REGION: z.string().min(1).optional(),
@@ -27,15 +28,25 @@ const envSchema = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.string().url().optional(),
 });
 
-export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
-  const parsed = envSchema.safeParse(env);
+/** Parses the environment; ConfigError lists every problem. */
+export function parseEnv<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  const cfg = parsed.data;
+  return parsed.data;
+}
+
+/** The SDK clients and the two stores every function uses, from the parsed environment. */
+export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
   const s3 = createS3Client({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 });
   const { doc } = createDynamoClients({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB });
+  return { s3, doc, blobs: new S3BlobStore(s3, cfg.BUCKET), catalogue: new DynamoCatalogue(doc, cfg.TABLE) };
+}
+
+export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
+  const { blobs, catalogue } = baseClients(parseEnv(baseEnvSchema, env));
   return {
-    blobs: new S3BlobStore(s3, cfg.BUCKET),
-    catalogue: new DynamoCatalogue(doc, cfg.TABLE),
+    blobs,
+    catalogue,
     audit: stdoutAudit(),
     clock: systemClock,
     log: jsonLog,

@@ -1,19 +1,16 @@
 import { z } from 'zod';
-import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
-import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { S3ArchiveStore } from '../../adapters/s3-archive.ts';
-import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
-import { ConfigError } from '../../core/errors.ts';
 import type { LockStore } from '../../core/lock.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { ObjectDeleter } from '../../core/purge.ts';
 import type { ArchiveStore } from '../../core/recall.ts';
 import type { RunStore } from '../../core/window.ts';
 import { jsonLog, type Log } from './log.ts';
+import { baseClients, baseEnvSchema, parseEnv } from './deps.ts';
 
 // Composition root of the workflow functions (lock, window, purge, recall): reads the
 // environment and builds the clients once per cold start, on the first invocation.
@@ -29,26 +26,18 @@ export interface WorkflowDeps {
   log: Log;
 }
 
-const envSchema = z.object({
-  BUCKET: z.string().min(3, 'the data bucket name is required'),
-  TABLE: z.string().min(3, 'the catalogue table name is required'),
-  AWS_REGION: z.string().min(1).optional(),
-  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
-  AWS_ENDPOINT_URL_DYNAMODB: z.string().url().optional(),
+const envSchema = baseEnvSchema.extend({
   /** 'false' for stores without versioning (stand-ins); default: versions when talking to AWS. */
   PURGE_DELETE_VERSIONS: z.enum(['true', 'false']).optional(),
 });
 
 export function loadWorkflowDeps(env: Record<string, string | undefined>): WorkflowDeps {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  const cfg = parsed.data;
-  const s3 = createS3Client({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 });
-  const { doc } = createDynamoClients({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB });
+  const cfg = parseEnv(envSchema, env);
+  const { s3, doc, blobs, catalogue } = baseClients(cfg);
   const versions = cfg.PURGE_DELETE_VERSIONS === undefined ? cfg.AWS_ENDPOINT_URL_S3 === undefined : cfg.PURGE_DELETE_VERSIONS === 'true';
   return {
-    blobs: new S3BlobStore(s3, cfg.BUCKET),
-    catalogue: new DynamoCatalogue(doc, cfg.TABLE),
+    blobs,
+    catalogue,
     locks: dynamoLockStore(doc, cfg.TABLE, systemClock),
     runs: new DynamoRunStore(doc, cfg.TABLE),
     deleter: new S3ObjectDeleter(s3, cfg.BUCKET, { versions }),
