@@ -1,6 +1,5 @@
 import middy from '@middy/core';
 import { z } from 'zod';
-import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../core/catalogue-table.ts';
 import type { Clock } from '../../core/clock.ts';
 import { NAME_PATTERN } from '../../core/layout.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
@@ -11,7 +10,7 @@ import { httpErrors } from '../shared/errors.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import type { Log } from '../shared/log.ts';
-import { siteSchema } from '../shared/params.ts';
+import { cursorSchema, isoTime, limitSchema, siteSchema } from '../shared/params.ts';
 
 // Artefacts API (backups, log segments, archives):
 //   GET /sites/{site}/artefacts?source&role&from&to&limit&cursor        the catalogue's list
@@ -27,7 +26,6 @@ export interface ArtefactsHandlerDeps {
 }
 
 const name = (what: string) => z.string().regex(NAME_PATTERN, `must be a ${what} name: 1-63 lowercase letters, digits or dashes`);
-const isoTime = z.string().datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T14:05:00Z' });
 
 const listSchema = z
   .object({
@@ -35,13 +33,8 @@ const listSchema = z
     role: z.enum(['full', 'segment', 'archive'], { message: 'must be full, segment or archive' }).optional(),
     from: isoTime.optional(),
     to: isoTime.optional(),
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-      .default(String(DEFAULT_PAGE_SIZE)),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is malformed: pass back the cursor of the previous page unchanged').optional(),
+    limit: limitSchema,
+    cursor: cursorSchema.optional(),
   })
   .strict('unknown parameter (allowed: source, role, from, to, limit, cursor)');
 

@@ -9,7 +9,18 @@ export const siteSchema = z
   .string({ required_error: 'is required' })
   .regex(NAME_PATTERN, 'must be a site name: 1-63 lowercase letters, digits or dashes');
 
-const isoTime = z.string().datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T08:00:00Z' });
+export const isoTime = z.string().datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T08:00:00Z' });
+
+/** Page size from a query string: 1..MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE. */
+export const limitSchema = z
+  .string()
+  .regex(/^\d{1,4}$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+  .transform(Number)
+  .refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
+  .default(String(DEFAULT_PAGE_SIZE));
+
+/** An opaque cursor handed back unchanged. */
+export const cursorSchema = z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is malformed: pass back the cursor of the previous page unchanged');
 const text = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
 
 export const searchParamsSchema = z
@@ -19,13 +30,8 @@ export const searchParamsSchema = z
     agent: text.optional(),
     number: text.optional(),
     callId: text.optional(),
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
-      .default(String(DEFAULT_PAGE_SIZE)),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is malformed: pass back the cursor of the previous page unchanged').optional(),
+    limit: limitSchema,
+    cursor: cursorSchema.optional(),
   })
   .strict('unknown parameter (allowed: from, to, agent, number, callId, limit, cursor)')
   .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
