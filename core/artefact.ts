@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from './errors.ts';
+import { parseRecord } from './manifest.ts';
 
 // Artefacts: database backups (rotated full dumps), log segments (binlogs) and closed archive
 // files. Each is shipped as one object, byte for byte, then committed by its own manifest,
@@ -51,18 +52,7 @@ export const artefactManifestSchema = z.object({
 export type ArtefactManifest = z.infer<typeof artefactManifestSchema>;
 
 export function parseArtefactManifest(bytes: Uint8Array | string): ArtefactManifest {
-  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new InvalidInputError(`artefact manifest is not valid JSON (${text.length} bytes)`, { cause });
-  }
-  const result = artefactManifestSchema.safeParse(json);
-  if (!result.success) {
-    throw new InvalidInputError(`artefact manifest is invalid: ${result.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  }
-  return result.data;
+  return parseRecord(artefactManifestSchema, bytes, 'artefact manifest', (message, options) => new InvalidInputError(message, options));
 }
 
 export function serializeArtefactManifest(m: ArtefactManifest): Buffer {

@@ -63,21 +63,29 @@ export const packManifestSchema = z.object({
 });
 export type PackManifest = z.infer<typeof packManifestSchema>;
 
-/** Parses and validates a manifest; the error lists every problem with its path. */
-export function parseManifest(bytes: Uint8Array | string): PackManifest {
+/**
+ * Parses JSON text and validates it against a commit-record schema; `what` names the record
+ * in errors, which list up to ten problems with their paths.
+ */
+export function parseRecord<S extends z.ZodTypeAny>(schema: S, bytes: Uint8Array | string, what: string, fail: (message: string, options?: { cause?: unknown }) => Error): z.infer<S> {
   const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new ManifestError(`manifest is not valid JSON (${text.length} bytes)`, { cause });
+    throw fail(`${what} is not valid JSON (${text.length} bytes)`, { cause });
   }
-  const result = packManifestSchema.safeParse(json);
+  const result = schema.safeParse(json);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ManifestError(`manifest is invalid: ${problems.slice(0, 10).join('; ')}`);
+    throw fail(`${what} is invalid: ${problems.slice(0, 10).join('; ')}`);
   }
-  const m = result.data;
+  return result.data;
+}
+
+/** Parses and validates a manifest; the error lists every problem with its path. */
+export function parseManifest(bytes: Uint8Array | string): PackManifest {
+  const m: PackManifest = parseRecord(packManifestSchema, bytes, 'manifest', (message, options) => new ManifestError(message, options));
   for (const member of m.members) {
     if (member.offset + member.length > m.pack.size) {
       throw new ManifestError(`manifest member ${member.rid} lies outside the pack (${member.offset}+${member.length} > ${m.pack.size})`);
