@@ -8,7 +8,7 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal, batchKey, type FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { scanBatches, type ScannedBatch } from './sources/scan.ts';
-import { selectWork, findLosses, pendingView, type Backlog, type BatchWork } from './sources/recordings.ts';
+import { selectWork, findLosses, pendingView, backlogOf, type Backlog, type BatchWork } from './sources/recordings.ts';
 import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import { recoverInflight } from './recover.ts';
 import type { VerifyMode } from './verify.ts';
@@ -144,9 +144,9 @@ export class Agent {
     const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
     const selection = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
     await this.shipAll(ctx, selection.ready, report);
-    const after = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
-    report.sources.push({ name: source.name, type: 'recordings', backlog: after.backlog, lastScan: this.deps.clock.now().toISOString() });
-    this.previous.set(source.name, pendingView(scanned, isShipped, source.extensions));
+    const pending = pendingView(scanned, isShipped, source.extensions);
+    report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: this.deps.clock.now().toISOString() });
+    this.previous.set(source.name, pending);
   }
 
   private runner(source: ArtefactSourceConfig): ArtefactRunner {
@@ -225,7 +225,7 @@ export class Agent {
         for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
         return result;
       } catch (error) {
-        this.journalAbandon(ctx, work, error);
+        this.journalAbandon(work, error);
         if (error instanceof UnreadableSourceError) {
           // Ship the rest of the batch now; the unreadable recording stays in the backlog and is tried next pass.
           const name = error.path.slice(error.path.lastIndexOf('/') + 1);
@@ -259,9 +259,9 @@ export class Agent {
     return undefined;
   }
 
-  private journalAbandon(_ctx: ShipContext, _work: BatchWork, error: unknown): void {
+  private journalAbandon(work: BatchWork, error: unknown): void {
     for (const p of this.journal.inflightPacks()) {
-      if (p.batch === _work.batch && p.source === _work.source) this.journal.abandoned(p.packId, messageOf(error));
+      if (p.batch === work.batch && p.source === work.source) this.journal.abandoned(p.packId, messageOf(error));
     }
   }
 

@@ -104,3 +104,19 @@ export function pendingView(scanned: ScannedBatch[], isShipped: (batch: string, 
   }
   return view;
 }
+
+/** The backlog a pending view describes: what `selectWork` reports, without walking the scan again. */
+export function backlogOf(source: string, view: ReadonlyMap<string, readonly FileStamp[]>): Backlog {
+  const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
+  for (const [batch, pending] of view) {
+    backlog.batches++;
+    backlog.recordings += pending.length;
+    let oldest = Infinity;
+    for (const f of pending) {
+      backlog.bytes += f.size;
+      oldest = Math.min(oldest, f.mtimeMs);
+    }
+    if (!backlog.oldest || oldest < backlog.oldest.sinceMs) backlog.oldest = { source, batch, sinceMs: oldest };
+  }
+  return backlog;
+}

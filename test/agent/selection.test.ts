@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { selectWork, findLosses } from '../../agent/sources/recordings.ts';
+import { selectWork, findLosses, pendingView, backlogOf } from '../../agent/sources/recordings.ts';
 import { recordingsSourceSchema } from '../../core/config.ts';
 import { ManualClock } from '../../core/clock.ts';
 import type { ScannedBatch } from '../../agent/sources/scan.ts';
@@ -54,5 +54,13 @@ describe('batch selection', () => {
     ]);
     const now: ScannedBatch[] = [{ batch: 'still', dirMtimeMs: 0, files: new Map([['d.wav', { name: 'd.wav', size: 1, mtimeMs: 1 }]]) }];
     expect(findLosses(prev, now, (b) => b === 'shipped')).toEqual([{ batch: 'gone', files: ['a.wav', 'b.wav'] }]);
+  });
+
+  it('derives the same backlog from the pending view as selectWork reports', () => {
+    const scanned = [batch('b', [900, 800, 700]), batch('a', [100, 90]), batch('c', [5000, 4000, 3000], { sidecars: true })];
+    const shipped = (_b: string, f: FileStamp) => f.name === 'c1.wav';
+    const { backlog } = selectWork(source, scanned, shipped, resolver, new ManualClock(NOW));
+    expect(backlogOf('cs', pendingView(scanned, shipped, source.extensions))).toEqual(backlog);
+    expect(backlog).toMatchObject({ batches: 3, recordings: 5 }); // c1.wav is shipped in each of the three batches
   });
 });
