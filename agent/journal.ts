@@ -60,12 +60,25 @@ export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.
 const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
 const MAX_LOSSES_KEPT = 200;
 
+/**
+ * The files shipped from one batch, as one string: their stamp keys sorted and joined by NUL
+ * (the one byte a file name cannot hold). One string per batch instead of a set of strings
+ * per file keeps a site with hundreds of thousands of shipped recordings in a few megabytes.
+ */
+const SEP = '\0';
+const listing = (keys: Iterable<string>): string => [...new Set(keys)].sort().join(SEP);
+const keysOf = (list: string): string[] => (list === '' ? [] : list.split(SEP));
+/** The listing of `files`, to compare with a batch's shipped listing in one step. */
+export const stampListing = (files: Iterable<FileStamp>): string => listing([...files].map(stampKey));
+
 export class Journal {
   private readonly file: string;
   private fd: number | undefined;
   private lines = 0;
-  /** source\tbatch → stamps of files shipped from it. */
-  private readonly shipped = new Map<string, Set<string>>();
+  /** source\tbatch → listing of the files shipped from it (see `listing`). */
+  private readonly shipped = new Map<string, string>();
+  /** The last batch looked up file by file, expanded (callers go batch by batch). */
+  private expanded: { key: string; list: string; set: Set<string> } | undefined;
   private readonly inflight = new Map<string, InflightPack>();
   private losses: LossRecord[] = [];
   private readonly art = new ArtefactLedger();
@@ -116,9 +129,8 @@ export class Journal {
         const p = this.inflight.get(ev.packId);
         if (!p) break;
         const key = batchKey(p.source, p.batch);
-        const set = this.shipped.get(key) ?? new Set<string>();
-        for (const f of p.files) set.add(stampKey(f));
-        this.shipped.set(key, set);
+        const before = this.shipped.get(key);
+        this.shipped.set(key, listing([...(before === undefined ? [] : keysOf(before)), ...p.files.map(stampKey)]));
         this.inflight.delete(ev.packId);
         this.totals.packs++;
         this.totals.recordings += ev.recordings;
@@ -139,7 +151,7 @@ export class Journal {
         break;
       case 'snapshot':
         this.shipped.clear();
-        for (const [k, v] of Object.entries(ev.shipped)) this.shipped.set(k, new Set(v));
+        for (const [k, v] of Object.entries(ev.shipped)) this.shipped.set(k, listing(v));
         this.inflight.clear();
         for (const p of ev.inflight) this.inflight.set(p.packId, p);
         Object.assign(this.totals, ev.totals);
@@ -204,7 +216,17 @@ export class Journal {
   }
 
   isShipped(source: string, batch: string, file: FileStamp): boolean {
-    return this.shipped.get(batchKey(source, batch))?.has(stampKey(file)) ?? false;
+    const key = batchKey(source, batch);
+    const list = this.shipped.get(key);
+    if (list === undefined) return false;
+    if (this.expanded?.key !== key || this.expanded.list !== list) this.expanded = { key, list, set: new Set(keysOf(list)) };
+    return this.expanded.set.has(stampKey(file));
+  }
+
+  /** Whether `files` are exactly the files shipped from the batch (one comparison, no per-file lookups). */
+  shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
+    const list = this.shipped.get(batchKey(source, batch));
+    return list !== undefined && stampListing(files) === list;
   }
   inflightPacks(): InflightPack[] {
     return [...this.inflight.values()];
@@ -220,7 +242,7 @@ export class Journal {
    */
   compact(keepBatches?: ReadonlySet<string>, keepArtefactNames?: ReadonlySet<string>): void {
     const shipped: Record<string, string[]> = {};
-    for (const [k, v] of this.shipped) if (!keepBatches || keepBatches.has(k)) shipped[k] = [...v];
+    for (const [k, v] of this.shipped) if (!keepBatches || keepBatches.has(k)) shipped[k] = keysOf(v);
     const art = this.art.snapshot(keepArtefactNames);
     const snapshot: Event = { e: 'snapshot', shipped, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses, ...art };
     const tmp = `${this.file}.tmp`;

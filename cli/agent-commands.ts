@@ -5,10 +5,11 @@ import { systemClock } from '../core/clock.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal } from '../agent/journal.ts';
 import { scanBatches } from '../agent/sources/scan.ts';
-import { selectWork, type Backlog } from '../agent/sources/recordings.ts';
+import { selectWork, batchDone, type Backlog } from '../agent/sources/recordings.ts';
 import { buildActivityWorker, buildAgent, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
+import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 
 export function registerAgentCommands(program: Command): void {
@@ -22,6 +23,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json-logs', 'JSON log lines even on a terminal')
     .action(async (opts: { config: string; once?: boolean; jsonLogs?: boolean }) => {
       const config = loadConfig(opts.config);
+      leanHeap();
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;
       const log = createLogger({ json: !interactive, level: interactive ? 'warn' : 'info' });
@@ -79,7 +81,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   const sources = [];
   for (const source of config.sources) {
     if (source.type !== 'recordings') continue; // artefact sources report through the agent's status (statusSnapshot)
-    const scanned = await scanBatches(source.path, { depth: source.batchDepth });
+    const scanned = await scanBatches(source.path, { depth: source.batchDepth, isDone: batchDone(journal, source) });
     const { backlog } = selectWork(source, scanned, (b, f) => journal.isShipped(source.name, b, f), createMetadataExtractor(source.metadata), systemClock);
     sources.push({ name: source.name, backlog });
     total.batches += backlog.batches;

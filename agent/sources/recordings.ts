@@ -95,6 +95,24 @@ export function findLosses(
   return losses;
 }
 
+export interface ShippedIndex {
+  isShipped(source: string, batch: string, file: FileStamp): boolean;
+  /** Whether `files` are exactly the files shipped from the batch. */
+  shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean;
+}
+
+/**
+ * Whether every recording in a batch has been shipped (sidecars travel with their recording):
+ * usually one comparison of the batch's listing, file by file only when it differs.
+ */
+export function batchDone(index: ShippedIndex, source: Pick<RecordingsSourceConfig, 'name' | 'extensions'>) {
+  return (batch: string, files: ReadonlyMap<string, FileStamp>): boolean => {
+    if (index.shippedExactly(source.name, batch, files.values())) return true;
+    for (const f of files.values()) if (hasExtension(f.name, source.extensions) && !index.isShipped(source.name, batch, f)) return false;
+    return true;
+  };
+}
+
 /** The pending view to compare the next scan against. */
 export function pendingView(scanned: ScannedBatch[], isShipped: (batch: string, file: FileStamp) => boolean, extensions: readonly string[]): Map<string, FileStamp[]> {
   const view = new Map<string, FileStamp[]>();

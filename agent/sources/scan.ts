@@ -10,8 +10,10 @@ export interface ScannedBatch {
   /** Batch directory relative to the root, POSIX separators. */
   batch: string;
   dirMtimeMs: number;
-  /** Every regular file in the directory (recordings and sidecars), by name. */
+  /** Every regular file in the directory (recordings and sidecars), by name; empty when `done`. */
   files: Map<string, FileStamp>;
+  /** The caller's `isDone` said there is nothing left to do here; the file records were dropped. */
+  done?: true;
 }
 
 export interface ScanOptions {
@@ -19,6 +21,11 @@ export interface ScanOptions {
   onWarning?: (message: string, path: string) => void;
   /** Parallel lstat calls (directory walks are latency bound). */
   concurrency?: number;
+  /**
+   * A batch for which this returns true comes back without its file records: a tree of
+   * batches already shipped then costs a few bytes a batch, not a record a file.
+   */
+  isDone?: (batch: string, files: ReadonlyMap<string, FileStamp>) => boolean;
 }
 
 async function listDir(dir: string): Promise<{ name: string; kind: 'dir' | 'file' | 'link' | 'other' }[]> {
@@ -71,7 +78,10 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
     }
     level = nextLevel.sort();
   }
-  const batches = await mapLimit(level, 8, (rel) => scanBatch(root, rel, warn, options.concurrency ?? 32));
+  const batches = await mapLimit(level, 8, async (rel) => {
+    const b = await scanBatch(root, rel, warn, options.concurrency ?? 32);
+    return b && options.isDone?.(b.batch, b.files) ? { batch: b.batch, dirMtimeMs: b.dirMtimeMs, files: new Map(), done: true as const } : b;
+  });
   return batches.filter((b): b is ScannedBatch => b !== undefined);
 }
 
