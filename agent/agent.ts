@@ -8,7 +8,7 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal, batchKey, type FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { scanBatches, type ScannedBatch } from './sources/scan.ts';
-import { selectWork, findLosses, pendingView, backlogOf, type Backlog, type BatchWork } from './sources/recordings.ts';
+import { selectWork, findLosses, pendingView, backlogOf, batchDone, type Backlog, type BatchWork } from './sources/recordings.ts';
 import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import { recoverInflight } from './recover.ts';
 import type { VerifyMode } from './verify.ts';
@@ -137,16 +137,25 @@ export class Agent {
   }
 
   private async cycleRecordings(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
+    const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
+    const { ready, pending } = await this.scanAndSelect(source, report, keep, isShipped);
+    // Each batch's records are let go as soon as it is shipped: memory falls as the backlog does.
+    await this.shipAll(this.shipContext(source), ready, report, (batch) => {
+      const left = pending.get(batch)?.filter((f) => !isShipped(batch, f)) ?? [];
+      if (left.length > 0) pending.set(batch, left);
+      else pending.delete(batch);
+    });
+    report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: this.deps.clock.now().toISOString() });
+    this.previous.set(source.name, pending);
+  }
+
+  /** Scans, reports losses and picks the work; the scan itself is not kept past this point. */
+  private async scanAndSelect(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>, isShipped: (batch: string, f: FileStamp) => boolean) {
     const scanned = await this.scan(source);
     for (const b of scanned) keep.add(batchKey(source.name, b.batch));
     report.lost += await this.reportLosses(source, scanned);
-    const ctx = this.shipContext(source);
-    const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
-    const selection = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
-    await this.shipAll(ctx, selection.ready, report);
-    const pending = pendingView(scanned, isShipped, source.extensions);
-    report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: this.deps.clock.now().toISOString() });
-    this.previous.set(source.name, pending);
+    const { ready } = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
+    return { ready, pending: pendingView(scanned, isShipped, source.extensions) };
   }
 
   private runner(source: ArtefactSourceConfig): ArtefactRunner {
@@ -164,6 +173,7 @@ export class Agent {
     const warned = new Set<string>();
     return scanBatches(source.path, {
       depth: source.batchDepth,
+      isDone: batchDone(this.journal, source),
       onWarning: (message, path) => {
         if (warned.has(path)) return;
         warned.add(path);
@@ -191,15 +201,14 @@ export class Agent {
     return lost;
   }
 
-  private async shipAll(ctx: ShipContext, ready: BatchWork[], report: CycleReport): Promise<void> {
+  /** Ships `ready` in order, `packConcurrency` at a time, taking each item off the list as it starts. */
+  private async shipAll(ctx: ShipContext, ready: BatchWork[], report: CycleReport, onDone: (batch: string) => void): Promise<void> {
     const total = ready.length;
     let done = 0;
-    let next = 0;
     const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: total, recordings: report.recordings, bytes: report.bytes });
     progress();
     const worker = async () => {
-      while (next < ready.length) {
-        const work = ready[next++] as BatchWork;
+      for (let work = ready.shift(); work; work = ready.shift()) {
         const result = await this.shipWithRetry(ctx, work);
         if (result) {
           report.packs++;
@@ -207,6 +216,7 @@ export class Agent {
           report.recordings += result.recordings;
           report.bytes += result.bytes;
         } else report.failed++;
+        onDone(work.batch);
         done++;
         progress();
       }
