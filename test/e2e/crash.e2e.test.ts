@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -18,8 +18,22 @@ let dir: string;
 let configFile: string;
 let recordings: GeneratedRecording[];
 
-/** Runs the agent once; with `kill`, SIGKILLs it `delayMs` after it has logged `afterPublished` packs. */
-function runAgent(kill?: { afterPublished: number; delayMs: number }): Promise<{ code: number | null; signal: string | null; published: number; stderr: string }> {
+/** Multipart uploads the journal shows open right now (begun, neither completed nor aborted). */
+function openUploads(): number {
+  let text;
+  try {
+    text = readFileSync(join(dir, 'state', 'journal.jsonl'), 'utf8');
+  } catch {
+    return 0;
+  }
+  return (text.match(/"e":"upload"/g) ?? []).length - (text.match(/"e":"upload-end"/g) ?? []).length;
+}
+
+/**
+ * Runs the agent once. With `kill`, SIGKILLs it `delayMs` after it has logged `afterPublished`
+ * packs, or, with `whenUploadOpen`, as soon as after that the journal shows a multipart upload open.
+ */
+function runAgent(kill?: { afterPublished: number; delayMs?: number; whenUploadOpen?: true }): Promise<{ code: number | null; signal: string | null; published: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', configFile, '--once', '--json-logs'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let published = 0;
@@ -28,11 +42,16 @@ function runAgent(kill?: { afterPublished: number; delayMs: number }): Promise<{
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       published += (d.toString().match(/"pack published"/g) ?? []).length;
-      if (kill && !timer && published >= kill.afterPublished) timer = setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
+      if (!kill || timer || published < kill.afterPublished) return;
+      if (kill.whenUploadOpen) {
+        timer = setInterval(() => {
+          if (openUploads() > 0) child.kill('SIGKILL');
+        }, 2);
+      } else timer = setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      clearInterval(timer);
       if (code !== null && code !== 0) reject(new Error(`agent exited ${code}: ${stderr.slice(-2000)}`));
       else resolve({ code, signal, published, stderr });
     });
@@ -67,7 +86,7 @@ describe('crash safety', () => {
     // mid-upload, around part completion and manifest publication.
     const points = [
       { afterPublished: 1, delayMs: 0 },
-      { afterPublished: 1, delayMs: 60 },
+      { afterPublished: 1, whenUploadOpen: true as const },
       { afterPublished: 1, delayMs: 150 },
       { afterPublished: 2, delayMs: 250 },
       { afterPublished: 1, delayMs: 400 },
