@@ -46,6 +46,25 @@ function commonConfig(opts: AwsClientOptions) {
   };
 }
 
+/**
+ * Over plain HTTP the SDK signs every body, hashing each byte once more with SHA-256 (a
+ * second of CPU per GB). Ferry does not rely on that signature for integrity: it verifies
+ * every object it publishes. So requests to an endpoint carry `UNSIGNED-PAYLOAD` (which AWS
+ * S3 itself uses over HTTPS), and the signer, seeing the header set, hashes nothing.
+ */
+function signWithoutPayloadHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (request?.headers && !Object.keys(request.headers).some((h) => h.toLowerCase() === 'x-amz-content-sha256')) {
+        request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'ferryUnsignedPayload' },
+  );
+}
+
 export function createS3Client(opts: S3ClientOptions = {}): S3Client {
   const config: S3ClientConfig = {
     ...commonConfig(opts),
@@ -57,7 +76,9 @@ export function createS3Client(opts: S3ClientOptions = {}): S3Client {
     config.requestChecksumCalculation = 'WHEN_REQUIRED';
     config.responseChecksumValidation = 'WHEN_REQUIRED';
   }
-  return new S3Client(config);
+  const client = new S3Client(config);
+  if (opts.endpoint !== undefined) signWithoutPayloadHash(client);
+  return client;
 }
 
 export function createDynamoClients(opts: AwsClientOptions = {}): { client: DynamoDBClient; doc: DynamoDBDocumentClient } {
