@@ -14,6 +14,7 @@ import { recoverInflight } from './recover.ts';
 import type { VerifyMode } from './verify.ts';
 import { ArtefactRunner, type ArtefactSourceStatus } from './artefact-runner.ts';
 import { oneAtATime } from './activity-worker.ts';
+import { PartPool } from './part-pool.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
@@ -77,8 +78,13 @@ export class Agent {
   private lastReport: CycleReport | undefined;
   private lastError: string | undefined;
 
+  /** Part buffers for every pack: partSize × packConcurrency × (partConcurrency + 1) at most. */
+  private readonly pool: PartPool;
+
   constructor(private readonly deps: AgentDeps) {
     this.journal = new Journal(deps.config.state);
+    const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
+    this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
   }
 
   private shipContext(source: RecordingsSourceConfig): ShipContext {
@@ -93,6 +99,7 @@ export class Agent {
       verify,
       partSize: config.shipping.partSizeMiB * 1024 * 1024,
       partConcurrency: config.shipping.partConcurrency,
+      pool: this.pool,
       agentVersion: this.deps.agentVersion ?? 'dev',
       openFile: this.deps.openFile,
     };

@@ -177,7 +177,6 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
   const uploader = new StreamUploader(ctx.store, {
     key: o.key,
     partSize: ctx.partSize,
-    sizeHint: size,
     partConcurrency: ctx.partConcurrency,
     contentType: 'application/octet-stream',
     onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),

@@ -11,6 +11,7 @@ import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourc
 import { readAll } from './recover.ts';
 import { createHash } from 'node:crypto';
 import { PackBuilder } from './pack-builder.ts';
+import type { PartPool } from './part-pool.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { contentTypeOf } from './content-type.ts';
 import type { Journal, FileStamp } from './journal.ts';
@@ -36,6 +37,8 @@ export interface ShipContext {
   verify: VerifyMode;
   partSize: number;
   partConcurrency: number;
+  /** Part buffers shared by every pack of the agent (bounds memory; lets a lone pack use them all). */
+  pool?: PartPool;
   agentVersion: string;
   /** Opens a source file; injectable so tests can simulate unreadable files. */
   openFile?: (path: string, flags: number) => Promise<FileHandle>;
@@ -87,17 +90,6 @@ export async function assertUnchanged(path: string, stamp: FileStamp): Promise<v
   }
 }
 
-/** Tar size of a batch: each member's headers (pax for long names), body and padding, plus the end blocks. */
-function packSizeHint(work: BatchWork): number {
-  const member = (size: number) => 3 * 512 + Math.ceil(size / 512) * 512;
-  let total = 1024;
-  for (const r of work.recordings) {
-    const sidecar = work.sidecars.get(r.name);
-    total += member(r.size) + (sidecar ? member(sidecar.size) : 0);
-  }
-  return total;
-}
-
 export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
   const plan = planPack(ctx, work);
   const dir = join(ctx.sourceRoot, work.batch);
@@ -105,8 +97,8 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
   const builder = new PackBuilder(ctx.store, {
     key: plan.packKey,
     partSize: ctx.partSize,
-    sizeHint: packSizeHint(work),
     partConcurrency: ctx.partConcurrency,
+    pool: ctx.pool,
     contentType: 'application/x-tar',
     onUploadStarted: (id) => ctx.journal.uploadStarted(plan.packId, id),
     onUploadEnded: (id) => ctx.journal.uploadEnded(plan.packId, id),

@@ -3,28 +3,27 @@ import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart } from '../core/ports.ts';
 import { SourceChangedError } from '../core/errors.ts';
 import { AlreadyExistsError } from '../core/errors.ts';
+import { PartPool } from './part-pool.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
-// store, with no temporary copy on the site's disk. Memory is bounded by
-// partSize × (partConcurrency + 1) whatever the object size. An object that fits in one part is
-// sent as a single PUT (one request instead of three). Every part carries its SHA-256. Used by
+// store, with no temporary copy on the site's disk. Part buffers come from a PartPool: the
+// agent's shared one (memory bounded for all uploads together), or a pool of its own of
+// partConcurrency + 1 buffers. Whatever the object size, memory is bounded by the pool. An
+// object that fits in one part is sent as a single PUT (one request instead of three). Used by
 // PackBuilder (tar packs) and by artefact shipping (one file, byte for byte).
 
 export interface StreamUploaderOptions {
   key: string;
   partSize: number;
+  /** Without a shared `pool`, the uploader's own pool holds partConcurrency + 1 buffers. */
   partConcurrency: number;
+  /** The agent's shared part buffers; its partSize wins. */
+  pool?: PartPool;
   contentType?: string;
   storageClass?: string;
   /** Called with the upload id before any part is sent, so a crash can always abort it. */
   onUploadStarted?: (uploadId: string) => void;
   onUploadEnded?: (uploadId: string) => void;
-  /**
-   * Expected object size, when known: a small object then gets a buffer of its own size rather
-   * than a whole part (a batch of 30 KB calls is ~3 MB, a part 8 MiB). The buffer grows if the
-   * hint was short; a part is never sent smaller than partSize unless it is the last.
-   */
-  sizeHint?: number;
 }
 
 export interface UploadResult {
@@ -36,7 +35,9 @@ export interface UploadResult {
 export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> & { readonly features?: BlobStore['features'] };
 
 export class StreamUploader {
-  private buffer: Buffer;
+  private readonly pool: PartPool;
+  /** The buffer being filled (lent by the pool); none between a part sent and the next byte. */
+  private buffer: Buffer | undefined;
   private fill = 0;
   private offset = 0;
   private readonly objectHash = createHash('sha256');
@@ -51,7 +52,7 @@ export class StreamUploader {
     private readonly store: UploaderStore,
     private readonly options: StreamUploaderOptions,
   ) {
-    this.buffer = Buffer.allocUnsafe(Math.min(options.partSize, Math.max(64 * 1024, options.sizeHint ?? options.partSize)));
+    this.pool = options.pool ?? new PartPool(options.partSize, options.partConcurrency + 1);
     this.sendChecksums = store.features?.verifiesChecksums ?? true;
   }
 
@@ -62,17 +63,23 @@ export class StreamUploader {
     return this.offset;
   }
 
+  private async target(): Promise<Buffer> {
+    this.buffer ??= await this.pool.acquire();
+    return this.buffer;
+  }
+
   /** Appends bytes already in memory. */
   async write(bytes: Uint8Array, extraHash?: Hash): Promise<void> {
     extraHash?.update(bytes);
     let at = 0;
     while (at < bytes.length) {
-      const n = Math.min(this.buffer.length - this.fill, bytes.length - at);
-      this.buffer.set(bytes.subarray(at, at + n), this.fill);
+      const buffer = await this.target();
+      const n = Math.min(buffer.length - this.fill, bytes.length - at);
+      buffer.set(bytes.subarray(at, at + n), this.fill);
       this.account(bytes.subarray(at, at + n));
       this.fill += n;
       at += n;
-      if (this.fill === this.buffer.length) await this.bufferFull();
+      if (this.fill === buffer.length) await this.flush();
     }
   }
 
@@ -85,29 +92,22 @@ export class StreamUploader {
     let remaining = size;
     let position = 0;
     while (remaining > 0) {
-      const want = Math.min(this.buffer.length - this.fill, remaining);
-      const { bytesRead } = await file.read(this.buffer, this.fill, want, position);
+      const buffer = await this.target();
+      const want = Math.min(buffer.length - this.fill, remaining);
+      const { bytesRead } = await file.read(buffer, this.fill, want, position);
       if (bytesRead === 0) throw new SourceChangedError(`${path} shrank while it was read (${position} of ${size} bytes)`, path);
-      const chunk = this.buffer.subarray(this.fill, this.fill + bytesRead);
+      const chunk = buffer.subarray(this.fill, this.fill + bytesRead);
       this.account(chunk);
       options.hash?.update(chunk);
       options.onChunk?.(chunk);
       this.fill += bytesRead;
       position += bytesRead;
       remaining -= bytesRead;
-      if (this.fill === this.buffer.length) await this.bufferFull();
+      if (this.fill === buffer.length) await this.flush();
     }
     if (!options.exact) return;
     const { bytesRead: extra } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
     if (extra !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
-  }
-
-  /** A full buffer is a part to send, unless it is still smaller than a part: then it grows. */
-  private async bufferFull(): Promise<void> {
-    if (this.buffer.length >= this.options.partSize) return this.flush();
-    const bigger = Buffer.allocUnsafe(Math.min(this.options.partSize, this.buffer.length * 2));
-    this.buffer.copy(bigger, 0, 0, this.fill);
-    this.buffer = bigger;
   }
 
   private account(bytes: Uint8Array): void {
@@ -121,8 +121,9 @@ export class StreamUploader {
       this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass });
       this.options.onUploadStarted?.(this.uploadId);
     }
-    const body = this.buffer.subarray(0, this.fill);
-    this.buffer = Buffer.allocUnsafe(this.options.partSize);
+    const buffer = this.buffer as Buffer;
+    const body = buffer.subarray(0, this.fill);
+    this.buffer = undefined;
     this.fill = 0;
     const partNumber = ++this.partNumber;
     // A per-part SHA-256 only helps a store that checks it (AWS S3); others ignore it, and the
@@ -137,9 +138,11 @@ export class StreamUploader {
       .catch((error: unknown) => {
         this.failure ??= error;
       })
-      .finally(() => this.inflight.delete(task));
+      .finally(() => {
+        this.inflight.delete(task);
+        this.pool.release(buffer);
+      });
     this.inflight.add(task);
-    while (this.inflight.size >= this.options.partConcurrency) await Promise.race(this.inflight);
     this.throwIfFailed();
   }
 
@@ -153,16 +156,21 @@ export class StreamUploader {
    */
   async finish(beforeCommit?: () => Promise<void>): Promise<UploadResult> {
     if (this.uploadId === undefined) {
-      const body = this.buffer.subarray(0, this.fill);
+      const body = (await this.target()).subarray(0, this.fill);
       await beforeCommit?.();
       // The body is the whole object: its digest is the one computed on the way in.
       const digest = this.objectHash.digest();
       const sha256 = this.sendChecksums ? digest.toString('base64') : undefined;
-      await this.writeOnce(() => this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, ifNoneMatch: true }));
+      try {
+        await this.writeOnce(() => this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, ifNoneMatch: true }));
+      } finally {
+        this.giveBack();
+      }
       this.finished = true;
       return { size: this.offset, sha256: digest.toString('hex'), parts: 1 };
     }
     if (this.fill > 0) await this.flush();
+    this.giveBack();
     await Promise.all(this.inflight);
     this.throwIfFailed();
     await beforeCommit?.();
@@ -190,9 +198,15 @@ export class StreamUploader {
     }
   }
 
+  private giveBack(): void {
+    if (this.buffer) this.pool.release(this.buffer);
+    this.buffer = undefined;
+  }
+
   /** Discards whatever was uploaded; safe to call after any failure, idempotent. */
   async abort(): Promise<void> {
     await Promise.allSettled(this.inflight);
+    this.giveBack();
     if (this.uploadId !== undefined && !this.finished) {
       await this.store.abortMultipart(this.options.key, this.uploadId);
       this.options.onUploadEnded?.(this.uploadId);

@@ -2,6 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { StreamUploader } from '../../agent/stream-uploader.ts';
+import { PartPool } from '../../agent/part-pool.ts';
+import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { readAll } from '../../agent/recover.ts';
 
@@ -19,15 +21,11 @@ function recordingStore() {
   return { store, spy, parts };
 }
 
-describe('stream uploader buffer sizing', () => {
-  it.each([
-    ['a hint far too small', 100_000],
-    ['no hint', undefined],
-    ['an exact hint', 12 * MiB],
-  ])('with %s, sends full-size parts but the last and stores the exact bytes', async (_what, sizeHint) => {
+describe('stream uploader', () => {
+  it('sends full-size parts but the last and stores the exact bytes, whatever the write sizes', async () => {
     const { store, spy, parts } = recordingStore();
     const body = randomBytes(12 * MiB);
-    const u = new StreamUploader(spy, { key: 'k', partSize: 5 * MiB, partConcurrency: 2, sizeHint });
+    const u = new StreamUploader(spy, { key: 'k', partSize: 5 * MiB, partConcurrency: 2 });
     for (let at = 0; at < body.length; at += 700_000) await u.write(body.subarray(at, at + 700_000));
     const result = await u.finish();
     expect(parts).toEqual([5 * MiB, 5 * MiB, 2 * MiB]);
@@ -38,10 +36,75 @@ describe('stream uploader buffer sizing', () => {
   it('sends a small object as one PUT', async () => {
     const { store, spy, parts } = recordingStore();
     const body = randomBytes(300_000);
-    const u = new StreamUploader(spy, { key: 'small', partSize: 8 * MiB, partConcurrency: 2, sizeHint: 300_000 });
+    const u = new StreamUploader(spy, { key: 'small', partSize: 8 * MiB, partConcurrency: 2 });
     await u.write(body);
     expect(await u.finish()).toMatchObject({ size: 300_000, parts: 1 });
     expect(parts).toEqual([]);
     expect((await readAll(store, 'small')).equals(body)).toBe(true);
+  });
+});
+
+/** A store whose part uploads wait until released, counting how many are in flight at most. */
+function gatedStore() {
+  const store = new MemoryBlobStore({ minPartSize: 1024 });
+  let inflight = 0;
+  const stats = { maxInflight: 0 };
+  const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+    uploadPart: async (k: string, u: string, n: number, b: Uint8Array, s?: string) => {
+      stats.maxInflight = Math.max(stats.maxInflight, ++inflight);
+      await new Promise((r) => setTimeout(r, 5));
+      inflight--;
+      return store.uploadPart(k, u, n, b, s);
+    },
+  });
+  return { store, spy, stats };
+}
+
+describe('shared part pool', () => {
+  it('bounds the buffers of all uploads together, lends a lone upload every free buffer, and gets them all back', async () => {
+    const pool = new PartPool(64 * 1024, 6);
+    const { store, spy, stats } = gatedStore();
+    const bodies = [randomBytes(1024 * 1024), randomBytes(700 * 1024), randomBytes(100)];
+    await Promise.all(
+      bodies.map(async (body, i) => {
+        const u = new StreamUploader(spy, { key: `o${i}`, partSize: 64 * 1024, partConcurrency: 1, pool });
+        for (let at = 0; at < body.length; at += 10_000) await u.write(body.subarray(at, at + 10_000));
+        await u.finish();
+      }),
+    );
+    for (const [i, body] of bodies.entries()) expect((await readAll(store, `o${i}`)).equals(body)).toBe(true);
+    expect(pool.size).toBeLessThanOrEqual(6);
+    expect(pool.inUse).toBe(0);
+    expect(stats.maxInflight).toBeLessThanOrEqual(6);
+
+    // Alone, an upload with partConcurrency 1 (a pool of its own would hold 2 buffers) uses them all.
+    const lone = gatedStore();
+    const u = new StreamUploader(lone.spy, { key: 'lone', partSize: 64 * 1024, partConcurrency: 1, pool });
+    await u.write(randomBytes(1024 * 1024));
+    await u.finish();
+    expect(lone.stats.maxInflight).toBe(6);
+  });
+
+  it('gets its buffers back when uploads fail or are aborted', async () => {
+    const pool = new PartPool(64 * 1024, 3);
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const faulty = new FaultyBlobStore(store).failNext('uploadPart', 1).failNext('put', 1);
+    const big = new StreamUploader(faulty, { key: 'big', partSize: 64 * 1024, partConcurrency: 1, pool });
+    await expect(
+      (async () => {
+        await big.write(randomBytes(300 * 1024));
+        await big.finish();
+      })(),
+    ).rejects.toThrow();
+    await big.abort();
+    const small = new StreamUploader(faulty, { key: 'small', partSize: 64 * 1024, partConcurrency: 1, pool });
+    await small.write(randomBytes(100));
+    await expect(small.finish()).rejects.toThrow();
+    await small.abort();
+    expect(pool.inUse).toBe(0);
+    // Still usable: nothing leaked.
+    const after = new StreamUploader(store, { key: 'after', partSize: 64 * 1024, partConcurrency: 1, pool });
+    await after.write(randomBytes(200 * 1024));
+    await expect(after.finish()).resolves.toMatchObject({ parts: 4 });
   });
 });

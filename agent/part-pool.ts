@@ -1,0 +1,48 @@
+// Part buffers, shared by every upload of an agent. Allocating a fresh multi-megabyte buffer
+// per part makes the garbage collector chase a gigabyte of dead buffers on a big backlog; a
+// pool keeps a fixed set and hands them round. It also bounds memory for the whole agent, not
+// per upload: partSize × capacity, whatever the number of packs and parts. A pack shipping
+// alone may use every buffer the others are not using; waiters are served first come, first
+// served. Buffers are allocated on first need, so a pool that is never busy stays small.
+
+export class PartPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: ((buffer: Buffer) => void)[] = [];
+  private allocated = 0;
+
+  constructor(
+    readonly partSize: number,
+    readonly capacity: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`part pool capacity must be a positive integer, got ${capacity}`);
+  }
+
+  /** Buffers in the pool's hands or lent out. */
+  get size(): number {
+    return this.allocated;
+  }
+
+  /** Buffers lent out now. */
+  get inUse(): number {
+    return this.allocated - this.free.length;
+  }
+
+  /** A buffer of `partSize` bytes (contents undefined); waits while all are lent out. */
+  acquire(): Promise<Buffer> {
+    const buffer = this.free.pop();
+    if (buffer) return Promise.resolve(buffer);
+    if (this.allocated < this.capacity) {
+      this.allocated++;
+      return Promise.resolve(Buffer.allocUnsafeSlow(this.partSize));
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Gives a buffer back; the caller must not touch it (or any view of it) afterwards. */
+  release(buffer: Buffer): void {
+    if (buffer.length !== this.partSize) throw new RangeError('buffer released to a pool it does not belong to');
+    const next = this.waiting.shift();
+    if (next) next(buffer);
+    else this.free.push(buffer);
+  }
+}
