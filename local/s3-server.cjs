@@ -13,6 +13,7 @@ const path = require('node:path');
 const S3rver = require('s3rver');
 const S3Object = require('s3rver/lib/models/object');
 const { walk } = require('s3rver/lib/utils');
+const S3Error = require('s3rver/lib/models/error');
 
 // s3rver keeps multipart uploads under <directory>/<bucket>/._S3rver_uploads/<uploadId>/
 // holding `key`, `metadata` and one file per part (see lib/stores/filesystem.js initiateUpload).
@@ -235,6 +236,52 @@ function patchDelete(store) {
 }
 
 /** Without the legacy provider every second page of a listing is a 500: refuse to start instead. */
+/**
+ * CompleteMultipartUpload as S3 does it. S3 checks each listed part's ETag against the part it
+ * stored (InvalidPart otherwise) and gives the object the ETag `md5(part MD5s)-N`, from the MD5s
+ * it took of the parts as they were stored. s3rver checks nothing and hashes the whole object a
+ * second time, which makes its ETag differ from S3's and costs a pass over every byte. The object
+ * is assembled under a temporary name and renamed into place, so a reader never sees half of it.
+ */
+function patchMultipartCompletion(store) {
+  store.putObjectMultipart = async function putObjectMultipart(bucket, uploadId, parts) {
+    const uploadDir = path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+    const key = (await fs.promises.readFile(path.join(uploadDir, 'key'))).toString();
+    const metadata = JSON.parse((await fs.promises.readFile(path.join(uploadDir, 'metadata'))).toString());
+    const sorted = [...parts].sort((a, b) => a.number - b.number);
+    const digests = [];
+    for (const part of sorted) {
+      const stored = await fs.promises.readFile(path.join(uploadDir, `${part.number}.md5`), 'utf8').catch(() => undefined);
+      if (stored === undefined || stored !== part.etag) {
+        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.', { UploadId: uploadId, PartNumber: part.number, ETag: part.etag });
+      }
+      digests.push(Buffer.from(stored, 'hex'));
+    }
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    const temporary = `${objectPath}.${uploadId}.assembling`;
+    const out = await fs.promises.open(temporary, 'w');
+    let size = 0;
+    try {
+      for (const part of sorted) {
+        const bytes = await fs.promises.readFile(path.join(uploadDir, String(part.number)));
+        await out.write(bytes, 0, bytes.length);
+        size += bytes.length;
+      }
+    } catch (error) {
+      await out.close();
+      await fs.promises.rm(temporary, { force: true });
+      throw error;
+    }
+    await out.close();
+    await fs.promises.rename(temporary, objectPath);
+    const md5 = `${crypto.createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${sorted.length}`;
+    await store.putMetadata(bucket, key, metadata, md5);
+    await fs.promises.rm(uploadDir, { recursive: true, force: true });
+    return { size, md5 };
+  };
+}
+
 function assertDesAvailable() {
   try {
     crypto.createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
@@ -259,6 +306,7 @@ async function main() {
   server.middleware.unshift(ferryExtensions(options.directory));
   patchListing(server.store);
   patchDelete(server.store);
+  patchMultipartCompletion(server.store);
   server.on('event', (event) => {
     if (process.send) process.send({ type: 's3-event', event });
   });

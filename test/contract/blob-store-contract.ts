@@ -269,6 +269,31 @@ function multipartTests(t: ContractContext): void {
       expect(await collect(store.listMultipart(key))).toEqual([]);
     });
 
+    it('gives parts and the assembled object S3 ETags: MD5 of each part, md5(part MD5s)-N for the object', async () => {
+      const key = `${fresh()}etag.tar`;
+      const first = randomBytes(MIN_PART);
+      const second = randomBytes(777);
+      const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+      const uploadId = await store.createMultipart(key);
+      const part1 = await store.uploadPart(key, uploadId, 1, first);
+      const part2 = await store.uploadPart(key, uploadId, 2, second);
+      expect([part1.etag, part2.etag]).toEqual([`"${md5(first).toString('hex')}"`, `"${md5(second).toString('hex')}"`]);
+      const done = await store.completeMultipart(key, uploadId, [part1, part2]);
+      const expected = `"${md5(Buffer.concat([md5(first), md5(second)])).toString('hex')}-2"`;
+      expect(done.etag).toBe(expected);
+      expect((await store.head(key))?.etag).toBe(expected);
+    });
+
+    it('refuses to complete with a part whose ETag does not match what was stored, and publishes nothing', async () => {
+      const key = `${fresh()}wrong-etag.tar`;
+      const uploadId = await store.createMultipart(key);
+      const part = await store.uploadPart(key, uploadId, 1, Buffer.from('stored'));
+      await expect(store.completeMultipart(key, uploadId, [{ ...part, etag: '"00000000000000000000000000000000"' }])).rejects.toBeInstanceOf(InvalidInputError);
+      expect(await store.head(key)).toBeUndefined();
+      await store.completeMultipart(key, uploadId, [part]);
+      expect((await readAll((await store.get(key)).body)).toString()).toBe('stored');
+    });
+
     it('uses the last upload of a part number', async () => {
       const key = `${fresh()}redo.tar`;
       const uploadId = await store.createMultipart(key);
