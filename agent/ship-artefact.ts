@@ -178,6 +178,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     key: o.key,
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
+    etag: ctx.verify === 'etag',
     contentType: 'application/octet-stream',
     onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),
     onUploadEnded: (u) => ctx.journal.uploadEnded(o.id, u),
@@ -189,7 +190,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
       if (hash.digest('hex') !== o.sha256) throw new SourceChangedError(`${o.path} changed between hashing and uploading`, o.path);
       if (!partial) await assertUnchanged(o.path, work.stamp);
     });
-    await verifyObject(ctx.store, o.key, { size, sha256: o.sha256 }, ctx.verify);
+    await verifyObject(ctx.store, o.key, { size, sha256: o.sha256, etag: result.etag }, ctx.verify);
     return result.parts;
   } catch (error) {
     await uploader.abort().catch(() => undefined);

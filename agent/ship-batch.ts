@@ -99,6 +99,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
     pool: ctx.pool,
+    etag: ctx.verify === 'etag',
     contentType: 'application/x-tar',
     onUploadStarted: (id) => ctx.journal.uploadStarted(plan.packId, id),
     onUploadEnded: (id) => ctx.journal.uploadEnded(plan.packId, id),

@@ -19,6 +19,8 @@ export interface StreamUploaderOptions {
   partConcurrency: number;
   /** The agent's shared part buffers; its partSize wins. */
   pool?: PartPool;
+  /** Also take the MD5 of each part, to give the S3 ETag the object should have (`etag` mode). */
+  etag?: boolean;
   contentType?: string;
   storageClass?: string;
   /** Called with the upload id before any part is sent, so a crash can always abort it. */
@@ -30,6 +32,8 @@ export interface UploadResult {
   size: number;
   sha256: string;
   parts: number;
+  /** With the `etag` option: the S3 ETag of what was sent (MD5, or md5(part MD5s)-N). */
+  etag?: string;
 }
 
 export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> & { readonly features?: BlobStore['features'] };
@@ -44,6 +48,7 @@ export class StreamUploader {
   private uploadId: string | undefined;
   private partNumber = 0;
   private readonly parts: CompletedPart[] = [];
+  private readonly partMd5s: Buffer[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private failure: unknown;
   private finished = false;
@@ -126,6 +131,7 @@ export class StreamUploader {
     this.buffer = undefined;
     this.fill = 0;
     const partNumber = ++this.partNumber;
+    if (this.options.etag) this.partMd5s[partNumber - 1] = createHash('md5').update(body).digest();
     // A per-part SHA-256 only helps a store that checks it (AWS S3); others ignore it, and the
     // object is verified after publishing anyway.
     const sha256 = this.sendChecksums ? createHash('sha256').update(body).digest('base64') : undefined;
@@ -161,13 +167,15 @@ export class StreamUploader {
       // The body is the whole object: its digest is the one computed on the way in.
       const digest = this.objectHash.digest();
       const sha256 = this.sendChecksums ? digest.toString('base64') : undefined;
+      // Taken before the buffer goes back to the pool.
+      const etag = this.options.etag ? `"${createHash('md5').update(body).digest('hex')}"` : undefined;
       try {
         await this.writeOnce(() => this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, ifNoneMatch: true }));
       } finally {
         this.giveBack();
       }
       this.finished = true;
-      return { size: this.offset, sha256: digest.toString('hex'), parts: 1 };
+      return { size: this.offset, sha256: digest.toString('hex'), parts: 1, ...(etag ? { etag } : {}) };
     }
     if (this.fill > 0) await this.flush();
     this.giveBack();
@@ -180,7 +188,8 @@ export class StreamUploader {
     if (existed) await this.store.abortMultipart(this.options.key, uploadId);
     this.options.onUploadEnded?.(uploadId);
     this.finished = true;
-    return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length };
+    const etag = this.options.etag ? `"${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${parts.length}"` : undefined;
+    return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length, ...(etag ? { etag } : {}) };
   }
 
   /**

@@ -3,26 +3,35 @@ import type { BlobStore } from '../core/ports.ts';
 import { IntegrityError } from '../core/errors.ts';
 
 // A 200 from the store is not proof: some S3-compatible stores keep a torn PUT. After
-// publishing, Ferry reads back what it needs to be sure the object is exactly what it sent.
+// publishing, Ferry reads back what it needs to be sure the object is exactly what it sent:
+// - 'checksum': the size; the store itself verified the SHA-256 sent with every request (AWS S3).
+// - 'etag': the size and the store's ETag, the MD5 it took of what it stored (of each part, for
+//   a multipart object: md5(part MD5s)-N), against the MD5 of what was sent. A store whose ETag is
+//   not that MD5 (encryption, another scheme), or any mismatch, falls back to a full read-back,
+//   which decides. The default on stand-ins and S3-compatible stores.
+// - 'read-back': the size and the SHA-256 of every byte, read back.
 
-export type VerifyMode = 'read-back' | 'checksum';
+export type VerifyMode = 'etag' | 'read-back' | 'checksum';
 
 /** 'checksum' only where the store itself verified the SHA-256 we sent with every request. */
 export function resolveVerifyMode(configured: 'auto' | VerifyMode, storeVerifiesChecksums: boolean): VerifyMode {
   if (configured !== 'auto') return configured;
-  return storeVerifiesChecksums ? 'checksum' : 'read-back';
+  return storeVerifiesChecksums ? 'checksum' : 'etag';
 }
+
+const unquote = (etag: string) => etag.replace(/"/g, '');
 
 export async function verifyObject(
   store: Pick<BlobStore, 'head' | 'get'>,
   key: string,
-  expected: { size: number; sha256: string },
+  expected: { size: number; sha256: string; /** S3 ETag of the bytes sent, for 'etag' */ etag?: string },
   mode: VerifyMode,
 ): Promise<void> {
   const info = await store.head(key);
   if (!info) throw new IntegrityError(`${key} is missing after it was published`);
   if (info.size !== expected.size) throw new IntegrityError(`${key} holds ${info.size} bytes after publishing, expected ${expected.size}`);
   if (mode === 'checksum') return;
+  if (mode === 'etag' && expected.etag !== undefined && info.etag !== undefined && unquote(info.etag) === unquote(expected.etag)) return;
   const { body } = await store.get(key);
   const hash = createHash('sha256');
   let size = 0;

@@ -7,7 +7,7 @@ import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { Agent, type Progress } from '../agent/agent.ts';
 import { createLogger, type Logger } from '../agent/log.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
-import { resolveVerifyMode } from '../agent/verify.ts';
+import { resolveVerifyMode, type VerifyMode } from '../agent/verify.ts';
 import { resolveCloud } from './cloud.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { hostname } from 'node:os';
@@ -29,7 +29,7 @@ export function loadConfig(file: string): AgentConfig {
   };
 }
 
-export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | 'read-back' | 'checksum' } {
+export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode } {
   const cloud = resolveCloud(config.cloud);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   const standIn = cloud.endpoint !== undefined;

@@ -55,7 +55,7 @@ export function resolveCloud(configured: CloudConfig | undefined, env: NodeJS.Pr
   }
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
-  return { bucket: local.bucket, region: local.region, endpoint: local.s3, api: local.api, verify: 'read-back', credentials: local.credentials };
+  return { bucket: local.bucket, region: local.region, endpoint: local.s3, api: local.api, verify: 'auto', credentials: local.credentials };
 }
 
 export function resolveApi(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {

@@ -70,7 +70,7 @@ export const cloudSchema = z
     /** Catalogue API base URL (used by the `calls` commands). */
     api: z.string().url().optional(),
     /** How a published object is verified: read it back, or trust the store's own SHA-256 check. */
-    verify: z.enum(['auto', 'read-back', 'checksum']).default('auto'),
+    verify: z.enum(['auto', 'etag', 'read-back', 'checksum']).default('auto'),
     credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
     /** The site's Step Functions activity: the agent polls it for backup-window jobs (no inbound connection). */
     activity: z

@@ -11,11 +11,15 @@ import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { Agent } from '../../agent/agent.ts';
+import type { VerifyMode } from '../../agent/verify.ts';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+
+const sha256hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function setup(extra = '') {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-ship-'));
@@ -36,8 +40,24 @@ ${extra}`);
   return { dir, root, config };
 }
 
-function makeAgent(config: AgentConfig, store: BlobStore, alerts: Alert[] = []) {
-  return new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+function makeAgent(config: AgentConfig, store: BlobStore, alerts: Alert[] = [], verify: VerifyMode = 'read-back') {
+  return new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify, retryDelayMs: () => 1 });
+}
+
+/** Counts whole-object reads of packs (a read-back), passing everything through. */
+function countingPackReads(store: BlobStore, etagOf?: (etag: string | undefined) => string | undefined) {
+  const reads = { packs: 0 };
+  const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+    get: (k: string, r?: { start: number; end: number }) => {
+      if (k.endsWith('.tar') && !r) reads.packs++;
+      return store.get(k, r);
+    },
+    head: async (k: string) => {
+      const info = await store.head(k);
+      return info && etagOf ? { ...info, etag: etagOf(info.etag) } : info;
+    },
+  });
+  return { spy, reads };
 }
 
 async function manifests(store: BlobStore) {
@@ -138,6 +158,40 @@ describe('agent shipping', () => {
       expect(pack.length).toBe(m.pack.size);
     }
     agent.close();
+  });
+
+  it('in etag mode, trusts a store ETag equal to the MD5 of what was sent and reads nothing back', async () => {
+    writeTree(ctx.root, 3, 10, { size: 600_000 }); // 6 MB batches: multipart with 5 MiB parts
+    const store = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false } });
+    const { spy, reads } = countingPackReads(store);
+    const report = await makeAgent(ctx.config, spy, [], 'etag').cycle();
+    expect(report).toMatchObject({ packs: 3, failed: 0 });
+    expect(reads.packs).toBe(0);
+    const ms = await manifests(store);
+    expect(ms.map((m) => m.pack.parts).sort()).toEqual([2, 2, 2]);
+  });
+
+  it('in etag mode, reads back when the ETag is not an MD5 of the data, and still catches a torn upload', async () => {
+    writeTree(ctx.root, 2, 10);
+    const store = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false } });
+    const faulty = new FaultyBlobStore(store).flipNext(1, { match: (k) => k.endsWith('.tar') });
+    const { spy, reads } = countingPackReads(faulty, () => '"not-an-md5"');
+    const report = await makeAgent(ctx.config, spy, [], 'etag').cycle();
+    expect(report).toMatchObject({ packs: 2, failed: 0 });
+    // Two published packs and the damaged one (same size, so only its bytes tell): all read back in full.
+    expect(reads.packs).toBe(3);
+    for (const m of await manifests(store)) expect(sha256hex(await readAll(store, m.packKey))).toBe(m.pack.sha256);
+
+    // With truthful ETags the damaged upload is caught by its ETag, and only it is read back.
+    const again = setup();
+    writeTree(again.root, 2, 10);
+    const store2 = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false } });
+    const faulty2 = new FaultyBlobStore(store2).flipNext(1, { match: (k) => k.endsWith('.tar') });
+    const counted = countingPackReads(faulty2);
+    expect(await makeAgent(again.config, counted.spy, [], 'etag').cycle()).toMatchObject({ packs: 2, failed: 0 });
+    expect(faulty2.injected).toHaveLength(1);
+    expect(counted.reads.packs).toBe(1); // the damaged pack's ETag differed: read back, found bad, re-shipped
+    for (const m of await manifests(store2)) expect(sha256hex(await readAll(store2, m.packKey))).toBe(m.pack.sha256);
   });
 
   it('does not publish a batch the recorder deletes while it is packed, and reports the loss', async () => {

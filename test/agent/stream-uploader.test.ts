@@ -33,6 +33,18 @@ describe('stream uploader', () => {
     expect((await readAll(store, 'k')).equals(body)).toBe(true);
   });
 
+  it.each([
+    ['one PUT', 300_000],
+    ['a multipart upload', 12 * MiB],
+  ])('with `etag`, gives the S3 ETag the store computes for %s', async (_what, size) => {
+    const { store } = recordingStore();
+    const u = new StreamUploader(store, { key: 'e', partSize: 5 * MiB, partConcurrency: 2, etag: true });
+    await u.write(randomBytes(size));
+    const result = await u.finish();
+    expect(result.etag).toMatch(/^"[0-9a-f]{32}(-\d+)?"$/);
+    expect(result.etag).toBe((await store.head('e'))?.etag);
+  });
+
   it('sends a small object as one PUT', async () => {
     const { store, spy, parts } = recordingStore();
     const body = randomBytes(300_000);
