@@ -4,7 +4,7 @@
 //
 //   npm run bench [-- --json] [-- --small N --large N --tree N] [-- --keep]
 //   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
-//                       [-- --ferry-verify checksum] (skip the pack read-back, to measure what it costs)
+//                       [-- --ferry-verify etag|read-back|checksum] (Ferry's verify mode instead of its default, to measure what each costs)
 //
 // Scenarios (N = recordings, in batches of 100; 0 skips a scenario):
 //   small  N × ~30 KB demo recordings with XML sidecars (default 10,000)  Ferry, rclone, aws-cli
@@ -23,6 +23,7 @@ import { ferryStartProblem, findPeers, runAwsCli, runFerry, runRclone, type Targ
 import { cpuSecondsOf, findDescendant, killActiveTools } from './bench/measure.ts';
 import { benchS3Client, checkCopyBucket, checkFerryBucket, warmUp } from './bench/verify.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { VerifyMode } from '../agent/verify.ts';
 
 type Scenario = 'small' | 'large' | 'tree';
 
@@ -30,7 +31,7 @@ interface Options {
   json: boolean;
   keep: boolean;
   cpuProf: boolean;
-  ferryVerify?: 'read-back' | 'checksum';
+  ferryVerify?: VerifyMode;
   counts: Record<Scenario, number>;
 }
 
@@ -54,8 +55,9 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const ferryVerify = values['ferry-verify'];
-  if (ferryVerify !== undefined && ferryVerify !== 'read-back' && ferryVerify !== 'checksum') throw new Error('--ferry-verify is read-back or checksum');
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify, counts: { small: count('small'), large: count('large'), tree: count('tree') } };
+  const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
+  if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), tree: count('tree') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);

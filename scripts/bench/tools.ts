@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runMeasured, type Measured } from './measure.ts';
+import type { VerifyMode } from '../../agent/verify.ts';
 
 // The three tools under test, each started as its own process with its own bucket or prefix.
 // Peers run exactly as an operator would run them (default settings apart from rclone's
-// --transfers 16); Ferry runs its real CLI, read-back verification included.
+// --transfers 16); Ferry runs its real CLI, verification of what it published included.
 
 export type ToolName = 'ferry' | 'rclone' | 'aws-cli';
 
@@ -73,8 +74,8 @@ export interface FerryRunOptions {
   metadataYaml?: string;
   /** Extra node flags for the agent process, e.g. --cpu-prof. */
   nodeFlags?: string[];
-  /** cloud.verify; absent leaves Ferry's default ('auto': read-back on a stand-in). */
-  verify?: 'read-back' | 'checksum';
+  /** cloud.verify; absent leaves Ferry's default ('auto': etag on a stand-in). */
+  verify?: VerifyMode;
 }
 
 export function ferryConfigYaml(o: FerryRunOptions, state: string): string {
