@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ArtefactEntry } from '../core/ports.ts';
+import { collectPages, type Page } from '../core/paging.ts';
 import { apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
 
@@ -18,15 +19,10 @@ export async function listBackups(opts: ListOptions): Promise<ArtefactEntry[]> {
   const params = new URLSearchParams({ limit: '1000' });
   if (opts.source) params.set('source', opts.source);
   if (opts.role) params.set('role', opts.role);
-  const items: ArtefactEntry[] = [];
-  let cursor: string | null | undefined;
-  do {
+  return collectPages((cursor) => {
     if (cursor) params.set('cursor', cursor);
-    const page = await getJson<{ items: ArtefactEntry[]; cursor: string | null }>(`${base}/sites/${encodeURIComponent(opts.site)}/artefacts?${params}`);
-    items.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor);
-  return items;
+    return getJson<Page<ArtefactEntry>>(`${base}/sites/${encodeURIComponent(opts.site)}/artefacts?${params}`);
+  });
 }
 
 const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');

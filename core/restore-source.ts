@@ -1,6 +1,7 @@
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import type { ArtefactEntry, ArtefactQuery, ArtefactSourceRecord, CatalogueStore } from './ports.ts';
 import { parseLogFile, planRestore, type RestorePlanResult } from './restore-plan.ts';
+import { collectPages } from './paging.ts';
 
 // Reads what a restore plan needs from the catalogue: the fulls of the database's backup
 // source and the segments of its binlog source. Full backups (a `rotated` source) and binlogs
@@ -19,14 +20,7 @@ export interface RestoreRequest {
 }
 
 export async function listAllArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, query: Omit<ArtefactQuery, 'cursor' | 'limit'>): Promise<ArtefactEntry[]> {
-  const items: ArtefactEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await catalogue.listArtefacts({ ...query, limit: 1000, cursor });
-    items.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor);
-  return items;
+  return collectPages((cursor) => catalogue.listArtefacts({ ...query, limit: 1000, cursor }));
 }
 
 const names = (records: ArtefactSourceRecord[]) => records.map((r) => r.source).join(', ') || 'none';

@@ -2,20 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../core/errors.ts';
 import type { ArtefactEntry, ArtefactQuery, CatalogueStore } from '../../core/ports.ts';
 import { makeArchive, makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
+import { collectPages } from '../../core/paging.ts';
 
 // The artefact half of the CatalogueStore contract: one behaviour for every store.
 
+/** Every page of a query, and each page's size (a store must not loop: 1,000 pages at most). */
 async function all(store: CatalogueStore, query: Omit<ArtefactQuery, 'cursor'>): Promise<{ items: ArtefactEntry[]; pages: number[] }> {
-  const items: ArtefactEntry[] = [];
   const pages: number[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listArtefacts({ ...query, cursor });
-    items.push(...page.items);
-    pages.push(page.items.length);
-    cursor = page.cursor;
-    if (pages.length > 1000) throw new Error('pagination does not end');
-  } while (cursor);
+  const items = await collectPages((cursor) => store.listArtefacts({ ...query, cursor }), { maxPages: 1000, onPage: (p) => pages.push(p.items.length) });
   return { items, pages };
 }
 

@@ -3,21 +3,15 @@ import { InvalidInputError } from '../../core/errors.ts';
 import type { CatalogueEntry, CatalogueStore, RecordingQuery } from '../../core/ports.ts';
 import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
 import { artefactCatalogueContract } from './artefact-catalogue-contract.ts';
+import { collectPages } from '../../core/paging.ts';
 
 // One behaviour for every CatalogueStore (memory, DynamoDB on dynalite, DynamoDB in AWS).
 // `fresh()` returns an empty store for each test.
 
+/** Every page of a query, and each page's size (a store must not loop: 1,000 pages at most). */
 async function all(store: CatalogueStore, query: Omit<RecordingQuery, 'cursor'>): Promise<{ items: CatalogueEntry[]; pages: number[] }> {
-  const items: CatalogueEntry[] = [];
   const pages: number[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.searchRecordings({ ...query, cursor });
-    items.push(...page.items);
-    pages.push(page.items.length);
-    cursor = page.cursor;
-    if (pages.length > 1000) throw new Error('pagination does not end');
-  } while (cursor);
+  const items = await collectPages((cursor) => store.searchRecordings({ ...query, cursor }), { maxPages: 1000, onPage: (p) => pages.push(p.items.length) });
   return { items, pages };
 }
 

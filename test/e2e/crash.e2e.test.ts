@@ -8,6 +8,7 @@ import { generateBatches, type GeneratedRecording } from '../../scripts/demo/sit
 import { Journal } from '../../agent/journal.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import { readAll } from '../../agent/recover.ts';
+import { collectPages } from '../../core/paging.ts';
 
 // kill -9 the agent at several points while it ships; after a clean restart every recording
 // is catalogued exactly once, every manifest's pack is whole, and no multipart upload is open.
@@ -129,12 +130,8 @@ describe('crash safety', () => {
     expect(tars.sort()).toEqual([...packs].sort());
     expect(packs.size).toBe(12);
     const seen = new Map<string, number>();
-    let cursor: string | undefined;
-    do {
-      const page = await cloud.catalogue.searchRecordings({ site: 'crash', from: '2024-01-01T00:00:00Z', to: '2025-01-01T00:00:00Z', limit: 1000, cursor });
-      for (const e of page.items) seen.set(e.meta.callId ?? '', (seen.get(e.meta.callId ?? '') ?? 0) + 1);
-      cursor = page.cursor;
-    } while (cursor);
+    const entries = await collectPages((cursor) => cloud.catalogue.searchRecordings({ site: 'crash', from: '2024-01-01T00:00:00Z', to: '2025-01-01T00:00:00Z', limit: 1000, cursor }));
+    for (const e of entries) seen.set(e.meta.callId ?? '', (seen.get(e.meta.callId ?? '') ?? 0) + 1);
     expect(seen.size).toBe(recordings.length);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     for (const r of recordings) expect(seen.get(r.metadata.callId)).toBe(1);

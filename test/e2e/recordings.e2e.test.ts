@@ -11,6 +11,7 @@ import { silentLogger } from '../../agent/log.ts';
 import { rebuildCatalogue } from '../../core/ingest.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
+import { collectPages } from '../../core/paging.ts';
 
 // End to end on the embedded local cloud, through the real AWS SDK, real HTTP and real files:
 // ship 1,000 recordings, let the recorder evict them all, then find each one by every
@@ -22,17 +23,12 @@ let recordings: GeneratedRecording[];
 const originals = new Map<string, Buffer>();
 
 async function search(params: Record<string, string>): Promise<CatalogueEntry[]> {
-  const out: CatalogueEntry[] = [];
-  let cursor: string | undefined;
-  do {
+  return collectPages(async (cursor) => {
     const q = new URLSearchParams({ ...params, limit: '37', ...(cursor ? { cursor } : {}) });
     const res = await fetch(`${cloud.apiUrl}/sites/e2e/recordings?${q}`);
     expect(res.status).toBe(200);
-    const page = (await res.json()) as { items: CatalogueEntry[]; cursor?: string };
-    out.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor);
-  return out;
+    return (await res.json()) as { items: CatalogueEntry[]; cursor?: string };
+  });
 }
 
 const ids = (entries: { rid: string }[]) => entries.map((e) => e.rid).sort();

@@ -9,6 +9,7 @@ import { parseAgentConfig } from '../../core/config.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
+import { collectPages } from '../../core/paging.ts';
 
 // The compliance officer's page in a real browser (Debian's Chromium, `apt-get install
 // chromium`), against the embedded local cloud: recordings shipped and then deleted from the
@@ -27,16 +28,11 @@ let browser: Browser;
 let page: Page;
 
 async function searchApi(params: Record<string, string>): Promise<CatalogueEntry[]> {
-  const out: CatalogueEntry[] = [];
-  let cursor: string | undefined;
-  do {
+  return collectPages(async (cursor) => {
     const res = await fetch(`${cloud.apiUrl}/sites/${SITE}/recordings?${new URLSearchParams({ ...params, ...(cursor ? { cursor } : {}) })}`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { items: CatalogueEntry[]; cursor: string | null };
-    out.push(...body.items);
-    cursor = body.cursor ?? undefined;
-  } while (cursor);
-  return out;
+    return (await res.json()) as { items: CatalogueEntry[]; cursor: string | null };
+  });
 }
 
 /** The rows the page shows, cell by cell (the last cell is the Play button). */
