@@ -2,7 +2,7 @@ import type { CloudConfig } from '../core/config.ts';
 import { loadConfig } from './build-agent.ts';
 import { resolveApi, resolveCloud } from './cloud.ts';
 
-// The catalogue API as the backup and restore commands use it: JSON in, JSON out, the status
+// The catalogue API as the CLI uses it (calls, backups, restore): JSON in, JSON out, the status
 // kept so a refusal (422) can be told from a failure.
 
 export interface CloudOptions {

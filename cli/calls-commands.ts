@@ -5,13 +5,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CatalogueEntry } from '../core/ports.ts';
-import { resolveApi } from './cloud.ts';
-import { loadConfig } from './build-agent.ts';
+import { collectPages, type Page } from '../core/paging.ts';
+import { apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
 
 // The compliance officer's commands: search the catalogue and play a call, through the same
 // HTTP API a browser uses (so the CLI sees exactly what the API serves, audit included).
 
-interface SearchOptions {
+interface SearchOptions extends CloudOptions {
   site: string;
   from?: string;
   to?: string;
@@ -21,43 +21,17 @@ interface SearchOptions {
   limit?: string;
   all?: boolean;
   json?: boolean;
-  api?: string;
-  config?: string;
-}
-
-async function apiGet(url: string): Promise<unknown> {
-  const res = await fetch(url);
-  const text = await res.text();
-  if (!res.ok) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { message?: string }).message ?? text;
-    } catch {
-      /* not JSON */
-    }
-    throw new Error(`catalogue API answered ${res.status}: ${message}`);
-  }
-  return JSON.parse(text);
-}
-
-function apiBase(opts: { api?: string; config?: string }): string {
-  const cloud = opts.config ? loadConfig(opts.config).cloud : undefined;
-  return resolveApi(cloud, opts.api).replace(/\/$/, '');
 }
 
 export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]> {
-  const base = apiBase(opts);
+  const base = apiBaseFor(opts);
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) if (v) params.set(k, v);
-  const items: CatalogueEntry[] = [];
-  let cursor: string | undefined;
-  do {
+  return collectPages(async (cursor) => {
     if (cursor) params.set('cursor', cursor);
-    const page = (await apiGet(`${base}/sites/${encodeURIComponent(opts.site)}/recordings?${params}`)) as { items: CatalogueEntry[]; cursor?: string };
-    items.push(...page.items);
-    cursor = opts.all ? page.cursor : undefined;
-  } while (cursor);
-  return items;
+    const page = await getJson<Page<CatalogueEntry>>(`${base}/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
+    return opts.all ? page : { items: page.items };
+  });
 }
 
 export function renderCalls(items: CatalogueEntry[]): string {
@@ -78,10 +52,10 @@ function splitId(id: string, site?: string): { site: string; rid: string } {
 
 /** Downloads one recording to `out` (via a temporary name) and checks its SHA-256 against the catalogue. */
 export async function playCall(id: string, opts: { out: string; site?: string; api?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
-  const base = apiBase(opts);
+  const base = apiBaseFor(opts);
   const { site, rid } = splitId(id, opts.site);
   const path = `${base}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}`;
-  const entry = (await apiGet(path)) as CatalogueEntry;
+  const entry = await getJson<CatalogueEntry>(path);
   const res = await fetch(`${path}/audio`);
   if (!res.ok || !res.body) throw new Error(`replay answered ${res.status}: ${await res.text()}`);
   const tmp = `${opts.out}.part`;
@@ -109,7 +83,7 @@ export async function replayLink(id: string, opts: { site?: string; replayUrl?: 
   const { site, rid } = splitId(id, opts.site);
   const replayUrl = opts.replayUrl ?? process.env.FERRY_REPLAY_URL;
   if (!replayUrl) {
-    const url = `${apiBase(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio${opts.download ? '?download=1' : ''}`;
+    const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio${opts.download ? '?download=1' : ''}`;
     return { url, signed: false };
   }
   const { presignReplayLink } = await import('../adapters/replay-link.ts');
