@@ -78,7 +78,7 @@ export class Agent {
   private lastReport: CycleReport | undefined;
   private lastError: string | undefined;
 
-  /** Part buffers for every pack: partSize × packConcurrency × (partConcurrency + 1) at most. */
+  /** Part buffers for every upload (packs and artefacts): partSize × packConcurrency × (partConcurrency + 1) at most. */
   private readonly pool: PartPool;
 
   constructor(private readonly deps: AgentDeps) {
@@ -170,7 +170,7 @@ export class Agent {
     if (existing) return existing;
     const { config, store, clock, verify, log, notifier, openFile, retryDelayMs } = this.deps;
     const { partSizeMiB, partConcurrency, attempts } = config.shipping;
-    const deps = { site: config.site, store, journal: this.journal, clock, verify, partSize: partSizeMiB * 1024 * 1024, partConcurrency, openFile, log, notifier, attempts, retryDelayMs };
+    const deps = { site: config.site, store, journal: this.journal, clock, verify, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, openFile, log, notifier, attempts, retryDelayMs };
     const runner = new ArtefactRunner({ ...deps, onError: (message) => (this.lastError = message) }, source);
     this.runners.set(source.name, runner);
     return runner;

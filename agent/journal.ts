@@ -69,7 +69,7 @@ const SEP = '\0';
 const listing = (keys: Iterable<string>): string => [...new Set(keys)].sort().join(SEP);
 const keysOf = (list: string): string[] => (list === '' ? [] : list.split(SEP));
 /** The listing of `files`, to compare with a batch's shipped listing in one step. */
-export const stampListing = (files: Iterable<FileStamp>): string => listing([...files].map(stampKey));
+const stampListing = (files: Iterable<FileStamp>): string => listing([...files].map(stampKey));
 
 export class Journal {
   private readonly file: string;

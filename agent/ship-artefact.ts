@@ -28,6 +28,7 @@ export interface ArtefactContext {
   verify: VerifyMode;
   partSize: number;
   partConcurrency: number;
+  pool?: ShipContext['pool'];
   openFile?: ShipContext['openFile'];
 }
 
@@ -178,6 +179,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     key: o.key,
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
+    pool: ctx.pool,
     etag: ctx.verify === 'etag',
     contentType: 'application/octet-stream',
     onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),

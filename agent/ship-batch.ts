@@ -37,7 +37,7 @@ export interface ShipContext {
   verify: VerifyMode;
   partSize: number;
   partConcurrency: number;
-  /** Part buffers shared by every pack of the agent (bounds memory; lets a lone pack use them all). */
+  /** Part buffers shared by every upload of the agent (bounds memory; lets a lone upload use them all). */
   pool?: PartPool;
   agentVersion: string;
   /** Opens a source file; injectable so tests can simulate unreadable files. */
