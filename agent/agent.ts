@@ -1,11 +1,12 @@
-import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { lstat, stat, access } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import type { AgentConfig, ArtefactSourceConfig, RecordingsSourceConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
-import { Journal, batchKey, type FileStamp } from './journal.ts';
+import { Journal, batchKey, type FileStamp, type Totals } from './journal.ts';
 import type { Logger } from './log.ts';
 import { scanBatches, type ScannedBatch } from './sources/scan.ts';
 import { selectWork, findLosses, pendingView, backlogOf, batchDone, type Backlog, type BatchWork } from './sources/recordings.ts';
@@ -15,12 +16,22 @@ import type { VerifyMode } from './verify.ts';
 import { ArtefactRunner, type ArtefactSourceStatus } from './artefact-runner.ts';
 import { oneAtATime } from './activity-worker.ts';
 import { PartPool } from './part-pool.ts';
+import { Observations } from './state/observations.ts';
+import { LossLog, type LossEntry } from './state/loss-log.ts';
+import { LossReporter } from './state/loss-reporter.ts';
+import { AlertBook, type AlertState } from './state/alert-book.ts';
+import { writeFileAtomic } from './state/atomic-file.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
 // it until stopped. Each pack is retried a few times on transient or integrity failures.
 // Recordings sources are packed here; artefact sources (rotated backups, binlog segments,
-// archives) each have an ArtefactRunner that keeps its own between-cycle memory.
+// archives) each have an ArtefactRunner.
+//
+// Nothing the agent concludes from one pass to the next lives in process memory: the journal
+// (what shipped), the observations (what was seen and not shipped, first-seen times), the loss
+// log and the alert book are files in the state directory, so an agent run from cron, restarted
+// or killed behaves as one that runs for ever (docs/operations.md).
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -50,9 +61,27 @@ export interface RecordingsSourceStatus {
   type: 'recordings';
   backlog: Backlog;
   lastScan: string;
+  /** Why the source could not be scanned, when it could not. */
+  problem?: string;
 }
 
 export type SourceStatus = RecordingsSourceStatus | ArtefactSourceStatus;
+
+/** `status.json` in the state directory: written by the agent after every pass, read by `agent status`. */
+export interface AgentStatusFile {
+  site: string;
+  updatedAt: string;
+  pid: number;
+  totals: Totals & { lostArtefacts: number };
+  sources: SourceStatus[];
+  lastCycle?: Omit<CycleReport, 'sources' | 'manifests'>;
+  inflight: number;
+  recentLosses: LossEntry[];
+  /** Loss records in the loss log (`agent status --losses` lists them all). */
+  lossRecords: number;
+  openAlerts: AlertState[];
+  lastError?: string;
+}
 
 export interface CycleReport {
   packs: number;
@@ -72,7 +101,10 @@ const COMPACT_AFTER_LINES = 5000;
 
 export class Agent {
   readonly journal: Journal;
-  private readonly previous = new Map<string, Map<string, FileStamp[]>>();
+  readonly observations: Observations;
+  readonly lossLog: LossLog;
+  readonly alerts: AlertBook;
+  private readonly losses: LossReporter;
   private readonly runners = new Map<string, ArtefactRunner>();
   private recovered = false;
   private lastReport: CycleReport | undefined;
@@ -83,6 +115,10 @@ export class Agent {
 
   constructor(private readonly deps: AgentDeps) {
     this.journal = new Journal(deps.config.state);
+    this.observations = new Observations(deps.config.state);
+    this.lossLog = new LossLog(deps.config.state);
+    this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
+    this.alerts = new AlertBook(deps.config.state, { notifier: deps.notifier, now: () => deps.clock.now(), repeatHours: deps.config.alerts.repeatHours });
     const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
     this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
   }
@@ -119,6 +155,7 @@ export class Agent {
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
+    await this.losses.deliverPending();
     const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
@@ -144,25 +181,82 @@ export class Agent {
   }
 
   private async cycleRecordings(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
+    const now = () => this.deps.clock.now().toISOString();
+    const problem = await this.sourceProblem(source);
+    if (problem) {
+      // Keep the saved view: what was pending is neither shipped nor known lost, and stays reported as pending.
+      const saved = this.observations.pending(source.name);
+      report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, saved?.batches ?? new Map()), lastScan: saved?.lastScan ?? now(), problem });
+      for (const batch of saved?.batches.keys() ?? []) keep.add(batchKey(source.name, batch));
+      return;
+    }
     const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
     const { ready, pending } = await this.scanAndSelect(source, report, keep, isShipped);
     // Each batch's records are let go as soon as it is shipped: memory falls as the backlog does.
-    await this.shipAll(this.shipContext(source), ready, report, (batch) => {
-      const left = pending.get(batch)?.filter((f) => !isShipped(batch, f)) ?? [];
+    await this.shipAll(source, ready, report, (batch) => {
+      const left = pending.get(batch)?.filter((f) => !isShipped(batch, f) && !this.lossLog.has(source.name, batch, f)) ?? [];
       if (left.length > 0) pending.set(batch, left);
       else pending.delete(batch);
     });
-    report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: this.deps.clock.now().toISOString() });
-    this.previous.set(source.name, pending);
+    report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: now() });
+    this.savePending(source, pending, keep);
+  }
+
+  private savePending(source: RecordingsSourceConfig, pending: ReadonlyMap<string, FileStamp[]>, keep: ReadonlySet<string>): void {
+    const prefix = `${source.name}\t`;
+    const seen = [...keep].filter((k) => k.startsWith(prefix)).length;
+    this.observations.setPending(source.name, pending, seen, this.deps.clock.now());
+    this.observations.save();
+  }
+
+  /**
+   * Why the source cannot be scanned now (a mount gone, a path that is no longer a readable
+   * directory, a root that is suddenly empty), alerted with memory; undefined when it can.
+   */
+  private async sourceProblem(source: RecordingsSourceConfig): Promise<string | undefined> {
+    const key = `source-unavailable:${source.name}`;
+    const problem = await unreadableDirectory(source.path);
+    if (!problem) {
+      await this.alerts.resolve(key, this.deps.config.site, `Source ${source.name} (${source.path}) can be read again; shipping resumes.`);
+      return undefined;
+    }
+    this.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
+    await this.alerts.raise(key, {
+      severity: 'critical',
+      site: this.deps.config.site,
+      subject: `source ${source.name} cannot be read`,
+      message: `${problem}. Nothing of this source is shipped, and recordings the recorder evicts meanwhile cannot be saved: check the mount and the agent's permissions.`,
+      details: { source: source.name, path: source.path },
+    });
+    return problem;
   }
 
   /** Scans, reports losses and picks the work; the scan itself is not kept past this point. */
   private async scanAndSelect(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>, isShipped: (batch: string, f: FileStamp) => boolean) {
     const scanned = await this.scan(source);
     for (const b of scanned) keep.add(batchKey(source.name, b.batch));
-    report.lost += await this.reportLosses(source, scanned);
+    const saved = this.observations.pending(source.name);
+    const emptyKey = `source-empty:${source.name}`;
+    if (scanned.length === 0 && saved && saved.batchesSeen > 0) {
+      // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
+      // unmounted share than an eviction of everything. Nothing is called lost until it is back.
+      await this.alerts.raise(emptyKey, {
+        severity: 'critical',
+        site: this.deps.config.site,
+        subject: `source ${source.name} is suddenly empty`,
+        message: `${source.path} held ${saved.batchesSeen} batch director${saved.batchesSeen === 1 ? 'y' : 'ies'} at the last pass (${saved.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
+        details: { source: source.name, path: source.path },
+      });
+      for (const batch of saved.batches.keys()) keep.add(batchKey(source.name, batch));
+      return { ready: [], pending: saved.batches };
+    }
+    await this.alerts.resolve(emptyKey, this.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
+    if (saved) report.lost += await this.reportLosses(source, saved.batches, saved.lastScan, scanned);
     const { ready } = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
-    return { ready, pending: pendingView(scanned, isShipped, source.extensions) };
+    const pending = pendingView(scanned, isShipped, source.extensions);
+    // Saved before shipping: a pass killed midway leaves the next one this view to compare with.
+    this.savePending(source, pending, keep);
+    return { ready, pending };
   }
 
   private runner(source: ArtefactSourceConfig): ArtefactRunner {
@@ -171,9 +265,22 @@ export class Agent {
     const { config, store, clock, verify, log, notifier, openFile, retryDelayMs } = this.deps;
     const { partSizeMiB, partConcurrency, attempts } = config.shipping;
     const deps = { site: config.site, store, journal: this.journal, clock, verify, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, openFile, log, notifier, attempts, retryDelayMs };
-    const runner = new ArtefactRunner({ ...deps, onError: (message) => (this.lastError = message) }, source);
+    const state = { observations: this.observations, losses: this.losses, lossLog: this.lossLog, alerts: this.alerts, fullNewerThan: (ms: number) => this.fullNewerThan(ms) };
+    const runner = new ArtefactRunner({ ...deps, ...state, onError: (message) => (this.lastError = message) }, source);
     this.runners.set(source.name, runner);
     return runner;
+  }
+
+  /** The newest full backup shipped from any rotated source whose file is newer than `ms`. */
+  private fullNewerThan(ms: number): { source: string; name: string; mtimeMs: number } | undefined {
+    let best: { source: string; name: string; mtimeMs: number } | undefined;
+    for (const s of this.deps.config.sources) {
+      if (s.type !== 'rotated') continue;
+      for (const r of this.journal.artefacts.records(s.name)) {
+        if (!r.partial && r.mtimeMs > ms && (!best || r.mtimeMs > best.mtimeMs)) best = { source: s.name, name: r.name, mtimeMs: r.mtimeMs };
+      }
+    }
+    return best;
   }
 
   private async scan(source: RecordingsSourceConfig): Promise<ScannedBatch[]> {
@@ -189,40 +296,43 @@ export class Agent {
     });
   }
 
-  private async reportLosses(source: RecordingsSourceConfig, scanned: ScannedBatch[]): Promise<number> {
-    const previous = this.previous.get(source.name);
-    if (!previous) return 0;
+  private async reportLosses(source: RecordingsSourceConfig, previous: ReadonlyMap<string, readonly FileStamp[]>, lastSeen: string | undefined, scanned: ScannedBatch[]): Promise<number> {
     let lost = 0;
     for (const loss of findLosses(previous, scanned, (batch, f) => this.journal.isShipped(source.name, batch, f))) {
-      const record = { source: source.name, batch: loss.batch, files: loss.files, reason: 'deleted by the recorder before it was shipped', at: this.deps.clock.now().toISOString() };
-      this.journal.lost(record);
-      lost += loss.files.length;
-      await this.deps.notifier.notify({
-        severity: 'critical',
-        site: this.deps.config.site,
-        subject: `${loss.files.length} recording(s) lost before shipping`,
-        message: `Batch ${loss.batch} of source ${source.name} was deleted by the recorder before Ferry shipped it. Lost: ${loss.files.slice(0, 5).join(', ')}${loss.files.length > 5 ? ', …' : ''}. Check the agent's backlog and bandwidth; the recorder's disk may be too small for the shipping rate.`,
-        details: record,
-      });
+      lost += await this.reportLost(source, loss.batch, loss.files, 'deleted by the recorder before it was shipped', lastSeen);
     }
     return lost;
   }
 
+  private reportLost(source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
+    return this.losses.report({
+      source: source.name,
+      batch,
+      kind: 'recordings',
+      files: files.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, batch, f.name) })),
+      reason,
+      at: this.deps.clock.now().toISOString(),
+      ...(lastSeen ? { lastSeen } : {}),
+    });
+  }
+
   /** Ships `ready` in order, `packConcurrency` at a time, taking each item off the list as it starts. */
-  private async shipAll(ctx: ShipContext, ready: BatchWork[], report: CycleReport, onDone: (batch: string) => void): Promise<void> {
+  private async shipAll(source: RecordingsSourceConfig, ready: BatchWork[], report: CycleReport, onDone: (batch: string) => void): Promise<void> {
+    const ctx = this.shipContext(source);
     const total = ready.length;
     let done = 0;
     const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: total, recordings: report.recordings, bytes: report.bytes });
     progress();
     const worker = async () => {
       for (let work = ready.shift(); work; work = ready.shift()) {
-        const result = await this.shipWithRetry(ctx, work);
-        if (result) {
+        const outcome = await this.shipWithRetry(source, ctx, work);
+        report.lost += outcome.lost;
+        if (outcome.result) {
           report.packs++;
-          report.manifests.push(result.manifestKey);
-          report.recordings += result.recordings;
-          report.bytes += result.bytes;
-        } else report.failed++;
+          report.manifests.push(outcome.result.manifestKey);
+          report.recordings += outcome.result.recordings;
+          report.bytes += outcome.result.bytes;
+        } else if (!outcome.evicted) report.failed++;
         onDone(work.batch);
         done++;
         progress();
@@ -231,16 +341,19 @@ export class Agent {
     await Promise.all(Array.from({ length: this.deps.config.shipping.packConcurrency }, worker));
   }
 
-  private async shipWithRetry(ctx: ShipContext, work: BatchWork): Promise<ShipResult | undefined> {
+  private async shipWithRetry(source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
     const { log, config } = this.deps;
     const attempts = config.shipping.attempts;
+    const failedKey = `ship-failed:${work.source}:${work.batch}`;
+    let lost = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         const started = performance.now();
         const result = await shipBatch(ctx, work);
         log.info('pack published', { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
         for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
-        return result;
+        await this.alerts.resolve(failedKey, config.site, `Batch ${work.batch} of source ${work.source} is offsite now.`);
+        return { result, lost };
       } catch (error) {
         this.journalAbandon(work, error);
         if (error instanceof UnreadableSourceError) {
@@ -248,32 +361,49 @@ export class Agent {
           const name = error.path.slice(error.path.lastIndexOf('/') + 1);
           const rest = work.recordings.filter((r) => r.name !== name);
           log.warn('recording cannot be read; shipping the rest of its batch, will try it again next pass', { batch: work.batch, path: error.path, error: error.message });
-          await this.deps.notifier.notify({ severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${error.message}. The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
-          if (rest.length === work.recordings.length || rest.length === 0) return undefined;
+          await this.alerts.raise(`unreadable:${work.source}:${error.path}`, { severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${error.message}. The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
+          if (rest.length === work.recordings.length || rest.length === 0) return { lost };
           work = { ...work, recordings: rest };
           attempt--;
           continue;
         }
         if (error instanceof SourceChangedError) {
+          // Member by member: what vanished is lost (reported now), what changed waits for the
+          // next pass, what is still as scanned ships now.
+          const check = await recheckBatch(ctx.sourceRoot, work);
+          if (check.gone.length > 0) lost += await this.reportLost(source, work.batch, check.gone, 'deleted by the recorder while its batch was being shipped');
+          const dropped = new Set([...check.gone, ...check.changed].map((f) => f.name));
+          for (const name of check.sidecarsGone) work.sidecars.delete(name);
+          const rest = work.recordings.filter((r) => !dropped.has(r.name));
+          if (rest.length === 0) {
+            log.warn('batch evicted before it could be shipped', { batch: work.batch, lost: check.gone.length, changed: check.changed.length });
+            return { lost, ...(check.changed.length === 0 ? { evicted: true as const } : {}) };
+          }
+          if (dropped.size > 0 || check.sidecarsGone.length > 0) {
+            log.warn('batch changed while it was packed; shipping what is unchanged now', { batch: work.batch, gone: check.gone.length, changed: check.changed.length, reason: error.message });
+            work = { ...work, recordings: rest };
+            attempt--;
+            continue;
+          }
           log.warn('batch changed while it was packed; not published, will look again', { batch: work.batch, reason: error.message });
-          return undefined;
+          return { lost };
         }
         const retryable = error instanceof FerryError ? error.retryable : true;
         this.lastError = `${work.batch}: ${messageOf(error)}`;
         log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
         if (!retryable || attempt === attempts) {
-          await this.deps.notifier.notify({
+          await this.alerts.raise(failedKey, {
             severity: 'warning',
             site: config.site,
             subject: `batch ${work.batch} could not be shipped`,
             message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.`,
           });
-          return undefined;
+          return { lost };
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
       }
     }
-    return undefined;
+    return { lost };
   }
 
   private journalAbandon(work: BatchWork, error: unknown): void {
@@ -292,34 +422,92 @@ export class Agent {
         this.lastError = messageOf(error);
         this.deps.log.error('cycle failed', { error: messageOf(error) });
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-      });
+      await sleep(pollMs, signal);
     }
   }
 
-  statusSnapshot() {
+  statusSnapshot(): AgentStatusFile {
+    const losses = this.lossLog.all();
     return {
       site: this.deps.config.site,
       updatedAt: this.deps.clock.now().toISOString(),
       pid: process.pid,
-      totals: { ...this.journal.totals },
+      totals: { ...this.journal.totals, ...this.lossLog.totals() },
       sources: this.lastReport?.sources ?? [],
       lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, artefacts: this.lastReport.artefacts, artefactBytes: this.lastReport.artefactBytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
       inflight: this.journal.inflightPacks().length + this.journal.inflightArtefacts().length,
-      recentLosses: this.journal.recentLosses().slice(-10),
+      recentLosses: losses.slice(-10),
+      lossRecords: losses.length,
+      openAlerts: this.alerts.openAlerts(),
       lastError: this.lastError,
     };
   }
 
   private writeStatus(): void {
-    const file = join(this.deps.config.state, 'status.json');
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(this.statusSnapshot(), null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeFileAtomic(join(this.deps.config.state, 'status.json'), `${JSON.stringify(this.statusSnapshot(), null, 2)}\n`);
   }
 
   close(): void {
     this.journal.close();
+    this.lossLog.close();
   }
+}
+
+/** Sleeps `ms`, or less when the signal aborts; leaves no listener behind either way. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Why `path` cannot serve as a source root (gone, not a directory, unreadable), or undefined. */
+export async function unreadableDirectory(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path);
+    if (!st.isDirectory()) return `${path} is not a directory`;
+    await access(path, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${path} does not exist`;
+    if (code === 'EACCES' || code === 'EPERM') return `${path} cannot be read by the agent (permission denied)`;
+    if (code === 'ENOTDIR') return `${path} is not a directory (a parent is a file)`;
+    return `${path} cannot be read (${code ?? messageOf(error)})`;
+  }
+}
+
+/** Re-examines a batch whose pack was refused: which recordings vanished, which changed, which sidecars vanished. */
+async function recheckBatch(root: string, work: BatchWork): Promise<{ gone: FileStamp[]; changed: FileStamp[]; sidecarsGone: string[] }> {
+  const dir = join(root, work.batch);
+  const state = async (f: FileStamp): Promise<'same' | 'gone' | 'changed'> => {
+    try {
+      const st = await lstat(join(dir, f.name));
+      return st.isFile() && st.size === f.size && Math.trunc(st.mtimeMs) === Math.trunc(f.mtimeMs) ? 'same' : 'changed';
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? 'gone' : 'changed';
+    }
+  };
+  const gone: FileStamp[] = [];
+  const changed: FileStamp[] = [];
+  const sidecarsGone: string[] = [];
+  for (const f of work.recordings) {
+    const s = await state(f);
+    if (s === 'gone') gone.push(f);
+    else if (s === 'changed') changed.push(f);
+    else {
+      const sidecar = work.sidecars.get(f.name);
+      const ss = sidecar ? await state(sidecar) : 'same';
+      if (ss === 'gone') sidecarsGone.push(f.name);
+      else if (ss === 'changed') changed.push(f);
+    }
+  }
+  return { gone, changed, sidecarsGone };
 }

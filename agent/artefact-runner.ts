@@ -9,7 +9,11 @@ import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
-import { StabilityTracker, findLostVersions } from './sources/stability.ts';
+import { findLostVersions } from './sources/stability.ts';
+import type { Observations } from './state/observations.ts';
+import type { LossReporter } from './state/loss-reporter.ts';
+import type { LossLog } from './state/loss-log.ts';
+import type { AlertBook } from './state/alert-book.ts';
 import { planRotated, rotatedSelector, type ArtefactPlan } from './sources/rotated.ts';
 import { planArchive, archiveSelector } from './sources/archive.ts';
 import { detectBasename, parseIndex, planBinlog, segmentSelector, type Gap } from './sources/binlog.ts';
@@ -25,6 +29,13 @@ export interface ArtefactRunnerDeps extends ArtefactContext {
   attempts: number;
   retryDelayMs?: (attempt: number) => number;
   onError?: (message: string) => void;
+  /** What the agent saw of the source in earlier passes, of any process. */
+  observations: Observations;
+  losses: LossReporter;
+  lossLog: Pick<LossLog, 'all'>;
+  alerts: AlertBook;
+  /** The newest full backup shipped from any rotated source whose file is newer than `ms` (bridges a binlog gap). */
+  fullNewerThan?: (ms: number) => { source: string; name: string; mtimeMs: number } | undefined;
 }
 
 export interface ArtefactSourceStatus {
@@ -58,10 +69,6 @@ interface Scan {
 }
 
 export class ArtefactRunner {
-  private readonly tracker = new StabilityTracker();
-  /** Complete versions not shipped at the end of the last cycle (lost if they vanish unshipped). */
-  private readyUnshipped = new Map<string, FileStamp>();
-  private readonly reportedGaps = new Set<string>();
   /** Names on the site at the last scan (the journal forgets versions of the others on compaction). */
   present: string[] = [];
 
@@ -79,14 +86,21 @@ export class ArtefactRunner {
     } catch (error) {
       const problem = `cannot scan ${this.source.path}: ${messageOf(error)}`;
       log.warn('source cannot be scanned', { source: this.source.name, error: problem });
+      await this.deps.alerts.raise(`source-unavailable:${this.source.name}`, {
+        severity: 'critical',
+        site: this.deps.site,
+        subject: `source ${this.source.name} cannot be read`,
+        message: `${problem}. Nothing of this source is shipped until it can be read again: check the mount and the agent's permissions.`,
+      });
       out.status = { ...out.status, problem };
       return out;
     }
+    await this.deps.alerts.resolve(`source-unavailable:${this.source.name}`, this.deps.site, `Source ${this.source.name} (${this.source.path}) can be read again.`);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
-    this.tracker.observe(scan.files, clock.now().getTime());
+    this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
     out.lost = await this.reportLosses(scan.files);
     const plan = scan.plan(clock.now().getTime());
-    if (plan.gaps) await this.reportGaps(plan.gaps);
+    if (plan.gaps) await this.reportGaps(plan.gaps, scan.files);
     for (const work of plan.ready) {
       const outcome = await this.shipWithRetry(work);
       if (outcome?.status === 'published') {
@@ -99,10 +113,16 @@ export class ArtefactRunner {
       }
     }
     const after = scan.plan(clock.now().getTime());
-    this.readyUnshipped = new Map(after.ready.filter((w) => !w.partial).map((w) => [w.stamp.name, w.stamp]));
-    const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...this.readyUnshipped]);
+    const readyUnshipped = new Map(after.ready.filter((w) => !w.partial).map((w) => [w.stamp.name, w.stamp]));
+    this.deps.observations.setReadyUnshipped(this.source.name, readyUnshipped, clock.now());
+    this.deps.observations.save();
+    const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
     out.status = this.status([...backlog.values()], after.gaps);
     return out;
+  }
+
+  private get tracker() {
+    return this.deps.observations.stability(this.source.name);
   }
 
   private isShipped = (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(this.source.name, name, size, mtimeMs) !== undefined;
@@ -152,36 +172,58 @@ export class ArtefactRunner {
   }
 
   private async reportLosses(files: SiteFile[]): Promise<number> {
-    const lost = findLostVersions(this.readyUnshipped, files, (f) => this.isShipped(f.name, f.size, f.mtimeMs));
+    const previous = this.deps.observations.readyUnshipped(this.source.name);
+    const lastScan = this.deps.observations.lastScan(this.source.name);
+    const lost = findLostVersions(previous, files, (f) => this.isShipped(f.name, f.size, f.mtimeMs));
+    let count = 0;
     for (const f of lost) {
-      const record = { source: this.source.name, batch: f.name, files: [f.name], reason: 'removed or overwritten on the site before it was shipped', at: this.deps.clock.now().toISOString(), kind: 'artefact' as const };
-      this.deps.journal.lost(record);
-      await this.deps.notifier.notify({
-        severity: 'critical',
-        site: this.deps.site,
-        subject: `${this.source.type} ${f.name} lost before shipping`,
-        message: `The version of ${f.name} (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()}) of source ${this.source.name} was removed or overwritten before Ferry shipped it. Check the agent's errors and the link to the cloud.`,
-        details: record,
+      count += await this.deps.losses.report({
+        source: this.source.name,
+        batch: f.name,
+        kind: 'artefact',
+        files: [{ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(this.source.path, f.name) }],
+        reason: 'removed or overwritten on the site before it was shipped',
+        at: this.deps.clock.now().toISOString(),
+        ...(lastScan ? { lastSeen: lastScan } : {}),
       });
     }
-    return lost.length;
+    return count;
   }
 
-  private async reportGaps(gaps: Gap[]): Promise<void> {
+  /**
+   * A gap is alerted once, repeated on the alert schedule while it blocks point-in-time restore,
+   * and resolved when a full backup newer than the gap has been shipped (later times are then
+   * reachable from that full) or the missing segments turn up.
+   */
+  private async reportGaps(gaps: Gap[], files: SiteFile[]): Promise<void> {
+    const prefix = `binlog-gap:${this.source.name}:`;
+    const open = new Set<string>();
     for (const gap of gaps) {
-      const key = `${gap.from}-${gap.to}`;
-      if (this.reportedGaps.has(key)) continue;
-      this.reportedGaps.add(key);
+      const key = `${prefix}${gap.from}-${gap.to}`;
+      const raisedAt = Date.parse(this.deps.alerts.get(key)?.raisedAt ?? this.deps.clock.now().toISOString());
+      const bridge = this.deps.fullNewerThan?.(Math.min(raisedAt, this.segmentMtime(gap.to + 1, files) ?? Infinity));
       const what = gap.from === gap.to ? `segment ${gap.from}` : `segments ${gap.from} to ${gap.to}`;
-      this.deps.log.error('binlog gap: point-in-time restore cannot cross it', { source: this.source.name, gap });
-      await this.deps.notifier.notify({
+      if (bridge) {
+        await this.deps.alerts.resolve(key, this.deps.site, `A full backup newer than the gap in ${this.source.name} (${bridge.source}/${bridge.name}, ${new Date(bridge.mtimeMs).toISOString()}) is offsite: point-in-time restore reaches every time after it. Times between the last full before the gap and ${what} stay unreachable.`);
+        continue;
+      }
+      open.add(key);
+      if ((await this.deps.alerts.raise(key, {
         severity: 'critical',
         site: this.deps.site,
         subject: `binlog gap in ${this.source.name}: ${what} missing`,
         message: `${what} of source ${this.source.name} is neither on the site nor offsite. Point-in-time restore cannot cross the gap: take a new full backup so that later times are reachable.`,
         details: { source: this.source.name, ...gap },
-      });
+      })) !== 'quiet') this.deps.log.error('binlog gap: point-in-time restore cannot cross it', { source: this.source.name, gap });
     }
+    await this.deps.alerts.resolveOthers(prefix, open, this.deps.site, (a) => `${a.subject.replace(/^binlog gap in [^:]+: /, '')}: the gap is closed (the missing segments were found or shipped).`);
+  }
+
+  /** The modification time of segment `sequence`, on the site or as shipped. */
+  private segmentMtime(sequence: number, files: SiteFile[]): number | undefined {
+    const onSite = files.find((f) => Number(/\.(\d+)$/.exec(f.name)?.[1]) === sequence);
+    if (onSite) return onSite.mtimeMs;
+    return this.deps.journal.artefacts.records(this.source.name).find((r) => !r.partial && r.sequence === sequence)?.mtimeMs;
   }
 
   private async shipWithRetry(work: ArtefactWork): Promise<ArtefactOutcome | undefined> {
@@ -193,6 +235,7 @@ export class ArtefactRunner {
         const outcome = await shipArtefact(this.deps, work);
         if (outcome.status === 'unchanged') log.info('artefact unchanged; already offsite', { ...what, artefact: outcome.artefactId });
         else log.info('artefact published', { ...what, artefact: outcome.artefactId, bytes: outcome.size, ms: Math.round(performance.now() - started), ...(outcome.binlog && !outcome.binlog.ok ? { spanFallback: outcome.binlog.reason } : {}) });
+        await this.deps.alerts.resolve(`ship-failed:${work.source}:${work.stamp.name}`, this.deps.site, `${work.stamp.name} of source ${work.source} is offsite now.`);
         return outcome;
       } catch (error) {
         if (error instanceof SourceChangedError) {
@@ -203,7 +246,7 @@ export class ArtefactRunner {
         log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
         if (!retryable || attempt === attempts) {
           this.deps.onError?.(`${work.source}/${work.stamp.name}: ${messageOf(error)}`);
-          await this.deps.notifier.notify({ severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.` });
+          await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.` });
           return undefined;
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
@@ -221,7 +264,7 @@ export class ArtefactRunner {
       backlog: { files: waiting.length, bytes: waiting.reduce((n, f) => n + f.size, 0), ...(oldest ? { oldest: { name: oldest.name, sinceMs: oldest.mtimeMs } } : {}) },
       ...(last ? { lastShipped: { name: last.name, artefactId: last.artefactId, at: last.at, partial: last.partial, ...(last.sequence === undefined ? {} : { sequence: last.sequence }) } } : {}),
       ...(gaps ? { gaps } : {}),
-      lost: this.deps.journal.recentLosses().filter((l) => l.kind === 'artefact' && l.source === this.source.name).length,
+      lost: this.deps.lossLog.all().filter((l) => l.kind === 'artefact' && l.source === this.source.name).length,
       lastScan: this.deps.clock.now().toISOString(),
     };
   }

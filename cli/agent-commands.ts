@@ -6,11 +6,14 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal } from '../agent/journal.ts';
 import { scanBatches } from '../agent/sources/scan.ts';
 import { selectWork, batchDone, type Backlog } from '../agent/sources/recordings.ts';
-import { buildActivityWorker, buildAgent, loadConfig } from './build-agent.ts';
+import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
+import { unreadableDirectory, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
+import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
+import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('run the on-prem agent or look at its state');
@@ -23,6 +26,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json-logs', 'JSON log lines even on a terminal')
     .action(async (opts: { config: string; once?: boolean; jsonLogs?: boolean }) => {
       const config = loadConfig(opts.config);
+      checkSitePaths(config);
       leanHeap();
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;
@@ -35,7 +39,7 @@ export function registerAgentCommands(program: Command): void {
           const summary = `shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}; failed ${report.failed}; lost ${report.lost}`;
           if (interactive) process.stderr.write(`${summary}\n`);
           else log.info('pass complete', { ...report, sources: undefined });
-          process.exitCode = report.failed > 0 ? 1 : 0;
+          process.exitCode = onceExitCode(report);
         } else {
           const controller = new AbortController();
           for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
@@ -50,24 +54,54 @@ export function registerAgentCommands(program: Command): void {
     });
 
   agent
+    .command('check')
+    .description('check the configuration and the paths it names (state directory, every source path), then exit')
+    .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
+    .action((opts: { config: string }) => {
+      const config = loadConfig(opts.config);
+      checkSitePaths(config);
+      process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
+    });
+
+  agent
     .command('status')
     .description('backlog, oldest unshipped batch, losses and totals')
     .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .option('--losses', 'every loss ever recorded, with the paths of its recordings, as JSON')
+    .action(async (opts: { config: string; json?: boolean; losses?: boolean }) => {
+      if (opts.losses) {
+        const config = loadConfig(opts.config);
+        process.stdout.write(`${JSON.stringify({ site: config.site, losses: new LossLog(config.state, { readOnly: true }).all() }, null, 2)}\n`);
+        return;
+      }
       const status = await collectStatus(opts.config);
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(renderStatus(status));
     });
 }
 
+/**
+ * `agent run --once` exit codes, for cron: 0 everything found was shipped or is waiting to
+ * close; 1 something could not be shipped and stays in the backlog (alerted); 3 recordings or
+ * backups were lost in this pass (recorded, alerted, listed by `agent status --losses`).
+ */
+export function onceExitCode(report: Pick<CycleReport, 'failed' | 'lost'>): number {
+  if (report.lost > 0) return 3;
+  return report.failed > 0 ? 1 : 0;
+}
+
 export interface StatusReport {
   site: string;
   backlog: Backlog & { oldestBatch?: string; oldestAgeSec?: number };
-  sources: { name: string; backlog: Backlog }[];
-  totals: { packs: number; recordings: number; bytes: number; lostBatches: number; lostRecordings: number };
+  sources: { name: string; backlog: Backlog; problem?: string }[];
+  totals: { packs: number; recordings: number; bytes: number; lostBatches: number; lostRecordings: number; lostArtefacts: number };
   inflight: number;
-  recentLosses: { source: string; batch: string; files: string[]; reason: string; at: string }[];
+  /** The last ten losses; `lossRecords` counts them all and `agent status --losses` lists them all. */
+  recentLosses: LossEntry[];
+  lossRecords: number;
+  /** Conditions alerted and not resolved yet (source unreadable, binlog gap, a batch that cannot be shipped…). */
+  openAlerts: AlertState[];
   agent?: { pid: number; updatedAt: string; lastError?: string };
   /** Backups, binlogs and archives, as of the agent's last pass. */
   artefactSources: ArtefactSourceStatus[];
@@ -81,6 +115,11 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   const sources = [];
   for (const source of config.sources) {
     if (source.type !== 'recordings') continue; // artefact sources report through the agent's status (statusSnapshot)
+    const problem = await unreadableDirectory(source.path);
+    if (problem) {
+      sources.push({ name: source.name, backlog: { batches: 0, recordings: 0, bytes: 0 }, problem });
+      continue;
+    }
     const scanned = await scanBatches(source.path, { depth: source.batchDepth, isDone: batchDone(journal, source) });
     const { backlog } = selectWork(source, scanned, (b, f) => journal.isShipped(source.name, b, f), createMetadataExtractor(source.metadata), systemClock);
     sources.push({ name: source.name, backlog });
@@ -90,17 +129,20 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     if (backlog.oldest && (!total.oldest || backlog.oldest.sinceMs < total.oldest.sinceMs)) total.oldest = backlog.oldest;
   }
   const statusFile = join(config.state, 'status.json');
-  const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as { pid: number; updatedAt: string; lastError?: string; sources?: { type?: string }[] }) : undefined;
+  const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as Partial<AgentStatusFile>) : undefined;
+  const losses = new LossLog(config.state, { readOnly: true });
   const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings');
   const now = systemClock.now().getTime();
   return {
     site: config.site,
     backlog: { ...total, oldestBatch: total.oldest?.batch, oldestAgeSec: total.oldest ? Math.round((now - total.oldest.sinceMs) / 1000) : undefined },
     sources,
-    totals: { ...journal.totals },
+    totals: { packs: journal.totals.packs, recordings: journal.totals.recordings, bytes: journal.totals.bytes, ...losses.totals() },
     inflight: journal.inflightPacks().length,
-    recentLosses: journal.recentLosses().slice(-10),
-    agent: last ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
+    recentLosses: losses.all().slice(-10),
+    lossRecords: losses.all().length,
+    openAlerts: AlertBook.read(config.state),
+    agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
     artefactSources,
   };
 }
@@ -118,7 +160,7 @@ export function renderStatus(s: StatusReport): string {
     `backlog           ${s.backlog.batches} batch(es), ${s.backlog.recordings} recording(s), ${formatBytes(s.backlog.bytes)}`,
     `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
     `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
-    `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping`,
+    `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
     `in flight         ${s.inflight} pack(s)`,
   ];
   for (const a of s.artefactSources) {
@@ -126,7 +168,10 @@ export function renderStatus(s: StatusReport): string {
     const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
     lines.push(`${`${a.name} (${a.type})`.padEnd(18)}${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}`);
   }
+  for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)}cannot be scanned: ${src.problem}`);
   for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);
+  if (s.lossRecords > 5) lines.push(`  (${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths)`);
+  for (const a of s.openAlerts) lines.push(`ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})`);
   if (s.agent) lines.push(`agent             last pass ${s.agent.updatedAt} (pid ${s.agent.pid})${s.agent.lastError ? `, last error: ${s.agent.lastError}` : ''}`);
   return `${lines.join('\n')}\n`;
 }

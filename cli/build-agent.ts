@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.ts';
 import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
 import { systemClock } from '../core/clock.ts';
 import { createS3Client } from '../adapters/aws-clients.ts';
@@ -18,7 +19,7 @@ import { ActivityWorker } from '../agent/activity-worker.ts';
 // environment and builds clients.
 
 export function loadConfig(file: string): AgentConfig {
-  const text = readFileSync(file, 'utf8');
+  const text = readConfigFile(file);
   const config = parseAgentConfig(text, file);
   // Relative paths in the file are relative to the file, not to wherever the agent was started.
   const base = dirname(resolve(file));
@@ -27,6 +28,53 @@ export function loadConfig(file: string): AgentConfig {
     state: resolve(base, config.state),
     sources: config.sources.map((s) => ({ ...s, path: resolve(base, s.path) })),
   };
+}
+
+function readConfigFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`--config ${file}: ${fileProblem(error)}`]);
+  }
+}
+
+function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'EISDIR') return 'is a directory, not a configuration file';
+  if (code === 'EACCES' || code === 'EPERM') return 'cannot be read (permission denied)';
+  if (code === 'ENOTDIR') return 'a parent of this path is a file, not a directory';
+  if (code === 'EEXIST') return 'exists and is not a directory';
+  return `cannot be used (${code ?? (error as Error).message})`;
+}
+
+/**
+ * What the agent needs of the host before it runs: a state directory it can write and a
+ * readable directory at every source path. A mistyped mount must not back up nothing in
+ * silence. Every problem is listed with its setting, like the schema's own.
+ */
+export function checkSitePaths(config: AgentConfig): void {
+  const problems: string[] = [];
+  try {
+    const st = statSync(config.state, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) problems.push(`state: ${config.state} exists and is not a directory`);
+    else {
+      mkdirSync(config.state, { recursive: true });
+      accessSync(config.state, constants.W_OK | constants.X_OK);
+    }
+  } catch (error) {
+    problems.push(`state: ${config.state} ${fileProblem(error)}`);
+  }
+  config.sources.forEach((source, i) => {
+    try {
+      const st = statSync(source.path);
+      if (!st.isDirectory()) problems.push(`sources[${i}].path: ${source.path} is not a directory`);
+      else accessSync(source.path, constants.R_OK | constants.X_OK);
+    } catch (error) {
+      problems.push(`sources[${i}].path: ${source.path} ${fileProblem(error)}`);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode } {

@@ -103,6 +103,8 @@ export const alertsSchema = z
     command: z.string().min(1).optional(),
     /** URL the alert is POSTed to as JSON. */
     webhook: z.string().url().optional(),
+    /** An alert for a condition that is still open is sent again this often (it is sent once when raised, and once when it clears). */
+    repeatHours: z.number().positive().default(24),
   })
   .strict()
   .default({});

@@ -123,13 +123,16 @@ const xmlParser = new XMLParser({
   trimValues: true,
 });
 
+/** For documents that came with a DOCTYPE: no entity is expanded, not even the predefined ones. */
+const plainXmlParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, parseAttributeValue: false, trimValues: true, processEntities: false });
+
 function decodeText(bytes: Uint8Array): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
   return new TextDecoder('utf-8').decode(bytes).replace(/^\uFEFF/, '');
 }
 
-function parseDocument(name: string, bytes: Uint8Array): { doc: unknown } | { issue: string } {
+function parseDocument(name: string, bytes: Uint8Array): { doc: unknown; issue?: string } | { issue: string } {
   const text = decodeText(bytes);
   const ext = name.slice(name.lastIndexOf('.')).toLowerCase();
   const kind = ext === '.json' ? 'JSON' : ext === '.xml' ? 'XML' : /^\s*[[{]/.test(text) ? 'JSON' : 'XML';
@@ -142,7 +145,17 @@ function parseDocument(name: string, bytes: Uint8Array): { doc: unknown } | { is
   }
   const valid = XMLValidator.validate(text);
   if (valid !== true) return { issue: `${name}: sidecar is not valid XML (${valid.err.msg} at line ${valid.err.line})` };
-  return { doc: xmlParser.parse(text) as unknown };
+  // A DOCTYPE can declare entities, external ones (file://, http://) included. None is ever
+  // resolved: the DOCTYPE is cut out and the rest read with entity expansion off, so a hostile
+  // sidecar costs its recording some metadata (named as an issue), never its batch.
+  const doctype = /<!DOCTYPE(?:[^[>]*\[[\s\S]*?\]\s*>|[^>]*>)/i.exec(text);
+  const issue = doctype && /<!ENTITY/i.test(doctype[0]) ? `${name}: sidecar declares entities; they are not resolved` : undefined;
+  try {
+    const doc = doctype ? plainXmlParser.parse(text.replace(doctype[0], '')) : xmlParser.parse(text);
+    return issue ? { doc: doc as unknown, issue } : { doc: doc as unknown };
+  } catch (e) {
+    return { issue: `${name}: sidecar cannot be read as XML (${(e as Error).message})` };
+  }
 }
 
 /** A scalar at a dotted path; arrays without an index yield their first item; XML text via '#text'. */
@@ -268,6 +281,15 @@ export function createMetadataExtractor(config: MetadataConfigInput = {}): Metad
   }
 
   function extract(input: MetadataInput): MetadataResult {
+    try {
+      return extractOrThrow(input);
+    } catch (error) {
+      // Metadata problems stay with their recording: it ships, with the problem named.
+      return { meta: {}, issues: [`${input.sidecar?.name ?? input.fileName}: metadata could not be read (${(error as Error).message})`] };
+    }
+  }
+
+  function extractOrThrow(input: MetadataInput): MetadataResult {
     const issues: string[] = [];
     const candidates = new Map<MetadataField, Candidate[]>();
     const expected = new Set<MetadataField>();
@@ -321,10 +343,8 @@ function readSidecar(
   out: { add(field: MetadataField, c: Candidate): void; expected: Set<MetadataField>; issues: string[] },
 ): void {
   const parsed = parseDocument(file.name, file.bytes);
-  if ('issue' in parsed) {
-    out.issues.push(parsed.issue);
-    return;
-  }
+  if (parsed.issue !== undefined) out.issues.push(parsed.issue);
+  if (!('doc' in parsed)) return;
   for (const [field, path] of Object.entries(fields) as [MetadataField, string][]) {
     out.expected.add(field);
     const value = lookup(parsed.doc, path);

@@ -229,6 +229,8 @@ export interface Alert {
   site: string;
   subject: string;
   message: string;
+  /** Stable identity of what the alert is about (a condition or a loss): the same key is the same matter, raised, repeated or resolved. */
+  key?: string;
   details?: Record<string, unknown>;
 }
 

@@ -77,20 +77,22 @@ export function selectWork(
 }
 
 /**
- * Recordings seen pending in the previous scan and absent now were evicted before they
- * could be shipped: that is data loss, and it is reported, never silently forgotten.
+ * Recordings seen pending in an earlier scan (of this process or another: the view is kept in
+ * the state directory) and absent now were evicted before they could be shipped: that is data
+ * loss, and it is reported, never silently forgotten.
  */
 export function findLosses(
   previous: ReadonlyMap<string, readonly FileStamp[]>,
   scanned: ScannedBatch[],
   isShipped: (batch: string, file: FileStamp) => boolean,
-): { batch: string; files: string[] }[] {
-  const present = new Map(scanned.map((b) => [b.batch, b.files]));
-  const losses: { batch: string; files: string[] }[] = [];
+): { batch: string; files: FileStamp[] }[] {
+  const present = new Map(scanned.map((b) => [b.batch, b]));
+  const losses: { batch: string; files: FileStamp[] }[] = [];
   for (const [batch, stamps] of previous) {
-    const files = present.get(batch);
-    const gone = stamps.filter((f) => !files?.has(f.name) && !isShipped(batch, f)).map((f) => f.name);
-    if (gone.length > 0) losses.push({ batch, files: gone.sort() });
+    // A batch scanned as done comes without file records: its pending files are gone unless shipped.
+    const files = present.get(batch)?.files;
+    const gone = stamps.filter((f) => !files?.has(f.name) && !isShipped(batch, f));
+    if (gone.length > 0) losses.push({ batch, files: [...gone].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) });
   }
   return losses;
 }

@@ -2,12 +2,25 @@ import type { FileStamp } from '../journal.ts';
 
 // "Complete" for a file another program writes: its size and mtime stayed the same across a
 // window measured on the agent's clock between scans (a file still being written, or copied
-// in, keeps changing). Kept in memory: after a restart a file waits one more window, which is
-// the safe side. Also remembers which ready versions were not shipped, so one that disappears
-// or is overwritten before it could be shipped is reported as lost.
+// in, keeps changing). The first-seen times are kept in the state directory (see
+// state/observations.ts), so the window spans passes of different processes: an agent run
+// from cron ships a backup once it has been stable across two runs.
+
+/** [size, mtimeMs, sinceMs]: a file's state and when it was first seen in that state. */
+export type StabilityEntry = [number, number, number];
 
 export class StabilityTracker {
   private readonly seen = new Map<string, { size: number; mtimeMs: number; sinceMs: number }>();
+
+  static restore(entries: Record<string, StabilityEntry>): StabilityTracker {
+    const t = new StabilityTracker();
+    for (const [name, [size, mtimeMs, sinceMs]] of Object.entries(entries)) t.seen.set(name, { size, mtimeMs, sinceMs });
+    return t;
+  }
+
+  snapshot(): Record<string, StabilityEntry> {
+    return Object.fromEntries([...this.seen].map(([name, s]) => [name, [s.size, s.mtimeMs, s.sinceMs]]));
+  }
 
   /** Records this scan; names not in it are forgotten. */
   observe(files: readonly FileStamp[], nowMs: number): void {

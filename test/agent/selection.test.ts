@@ -53,7 +53,13 @@ describe('batch selection', () => {
       ['still', [{ name: 'd.wav', size: 1, mtimeMs: 1 }]],
     ]);
     const now: ScannedBatch[] = [{ batch: 'still', dirMtimeMs: 0, files: new Map([['d.wav', { name: 'd.wav', size: 1, mtimeMs: 1 }]]) }];
-    expect(findLosses(prev, now, (b) => b === 'shipped')).toEqual([{ batch: 'gone', files: ['a.wav', 'b.wav'] }]);
+    expect(findLosses(prev, now, (b) => b === 'shipped')).toEqual([{ batch: 'gone', files: [{ name: 'a.wav', size: 1, mtimeMs: 1 }, { name: 'b.wav', size: 1, mtimeMs: 1 }] }]);
+  });
+
+  it('reports the pending files of a batch that is now scanned as done (partly evicted, the rest shipped) as lost', () => {
+    const prev = new Map<string, FileStamp[]>([['b1', [{ name: 'a.wav', size: 1, mtimeMs: 1 }]]]);
+    const now: ScannedBatch[] = [{ batch: 'b1', dirMtimeMs: 0, files: new Map(), done: true }];
+    expect(findLosses(prev, now, () => false)).toEqual([{ batch: 'b1', files: [{ name: 'a.wav', size: 1, mtimeMs: 1 }] }]);
   });
 
   it('derives the same backlog from the pending view as selectWork reports', () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTree } from '../support/recorder-tree.ts';
+import { LossLog } from '../../agent/state/loss-log.ts';
 import { Journal } from '../../agent/journal.ts';
 import { renderBar } from '../../cli/progress.ts';
 
@@ -42,8 +43,11 @@ describe('ferry CLI', () => {
     const j = new Journal(state);
     j.begin({ packId: 'p1', source: 'rec', batch: '000001', packKey: 'k', manifestKey: 'm', files: [] });
     j.published('p1', 40, 4_000_000);
-    j.lost({ source: 'rec', batch: '000000', files: ['a.wav', 'b.wav'], reason: 'deleted by the recorder before it was shipped', at: '2026-01-01T00:00:00.000Z' });
     j.close();
+    const losses = new LossLog(state);
+    const lostFiles = ['a.wav', 'b.wav'].map((name) => ({ name, size: 10, mtimeMs: 1, path: join(root, '000000', name) }));
+    losses.record({ source: 'rec', batch: '000000', kind: 'recordings', files: lostFiles, reason: 'deleted by the recorder before it was shipped', at: '2026-01-01T00:00:00.000Z' });
+    losses.close();
     const file = join(dir, 'agent.yaml');
     writeFileSync(file, `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${root} }\n`);
     const json = ferry(['agent', 'status', '--config', file, '--json']);

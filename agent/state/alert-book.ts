@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import type { Alert, Notifier } from '../../core/ports.ts';
+import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
+
+// Alerts for conditions (a binlog gap, a source that cannot be read) have a memory that lives
+// in the state directory, so a cron-driven agent behaves like a long-running one: an alert is
+// sent when its condition is first seen, again every `repeatHours` while it stays open, and
+// once more, as resolved, when the condition clears. Delivery is at least once: the state is
+// written after the notifier returned, and every alert carries a stable `key` receivers can
+// deduplicate on.
+
+export interface AlertState {
+  key: string;
+  subject: string;
+  severity: Alert['severity'];
+  raisedAt: string;
+  lastSentAt: string;
+  sent: number;
+}
+
+interface AlertsFile {
+  format: 1;
+  open: Record<string, AlertState>;
+}
+
+export type RaiseOutcome = 'raised' | 'repeated' | 'quiet';
+
+export class AlertBook {
+  private readonly file: string;
+  private readonly open = new Map<string, AlertState>();
+
+  constructor(
+    directory: string,
+    private readonly deps: { notifier: Notifier; now: () => Date; repeatHours: number },
+  ) {
+    this.file = join(directory, 'alerts.json');
+    const saved = readJsonFile<AlertsFile>(this.file);
+    for (const a of Object.values(saved?.open ?? {})) this.open.set(a.key, a);
+  }
+
+  /** Loads the open alerts only (for `agent status`). */
+  static read(directory: string): AlertState[] {
+    return Object.values(readJsonFile<AlertsFile>(join(directory, 'alerts.json'))?.open ?? {});
+  }
+
+  /** The condition `key` holds now: alert when it is new or when its repeat interval has passed. */
+  async raise(key: string, alert: Omit<Alert, 'key'>): Promise<RaiseOutcome> {
+    const now = this.deps.now();
+    const state = this.open.get(key);
+    if (state && now.getTime() - Date.parse(state.lastSentAt) < this.deps.repeatHours * 3600_000) return 'quiet';
+    const subject = state ? `still open since ${state.raisedAt}: ${alert.subject}` : alert.subject;
+    await this.deps.notifier.notify({ ...alert, subject, key, details: { ...alert.details, alertState: state ? 'repeated' : 'raised' } });
+    this.open.set(key, { key, subject: alert.subject, severity: alert.severity, raisedAt: state?.raisedAt ?? now.toISOString(), lastSentAt: now.toISOString(), sent: (state?.sent ?? 0) + 1 });
+    this.save();
+    return state ? 'repeated' : 'raised';
+  }
+
+  /** The condition `key` no longer holds: a resolved alert when it was open, nothing otherwise. */
+  async resolve(key: string, site: string, message: string): Promise<boolean> {
+    const state = this.open.get(key);
+    if (!state) return false;
+    await this.deps.notifier.notify({ severity: 'info', site, subject: `resolved: ${state.subject}`, message, key, details: { alertState: 'resolved', raisedAt: state.raisedAt } });
+    this.open.delete(key);
+    this.save();
+    return true;
+  }
+
+  /** Resolves every open alert whose key starts with `prefix` and is not in `stillOpen`. */
+  async resolveOthers(prefix: string, stillOpen: ReadonlySet<string>, site: string, message: (state: AlertState) => string): Promise<void> {
+    for (const state of [...this.open.values()]) {
+      if (state.key.startsWith(prefix) && !stillOpen.has(state.key)) await this.resolve(state.key, site, message(state));
+    }
+  }
+
+  get(key: string): AlertState | undefined {
+    return this.open.get(key);
+  }
+
+  openAlerts(): AlertState[] {
+    return [...this.open.values()];
+  }
+
+  private save(): void {
+    writeFileAtomic(this.file, `${JSON.stringify({ format: 1, open: Object.fromEntries(this.open) } satisfies AlertsFile, null, 1)}\n`);
+  }
+}

@@ -1,0 +1,132 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+
+// Every loss the agent ever reported, in full: an append-only JSON-lines file in the state
+// directory, fsynced before the loss counts as recorded and never compacted (losses are rare
+// and each one matters to somebody). A file version is recorded lost at most once, whatever
+// restarts, crashes or repeated passes happen; the alert for a loss is marked delivered in the
+// same file, so a loss recorded just before a crash is still alerted by the next process.
+
+export interface LostFile {
+  name: string;
+  size: number;
+  mtimeMs: number;
+  /** Absolute path on the site when it was last seen. */
+  path: string;
+}
+
+export interface LossEntry {
+  /** Stable id of this loss record (alert receivers can deduplicate on it). */
+  id: string;
+  source: string;
+  /** Batch directory (recordings) or file name (artefacts). */
+  batch: string;
+  kind: 'recordings' | 'artefact';
+  files: LostFile[];
+  reason: string;
+  /** When the agent recorded the loss. */
+  at: string;
+  /** When the agent last saw these files on the site. */
+  lastSeen?: string;
+}
+
+type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string };
+
+const fileKey = (source: string, batch: string, f: Pick<LostFile, 'name' | 'size' | 'mtimeMs'>) => `${source}\t${batch}\t${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
+
+export class LossLog {
+  private readonly file: string;
+  private fd: number | undefined;
+  private readonly entries: LossEntry[] = [];
+  private readonly known = new Set<string>();
+  private readonly alerted = new Set<string>();
+
+  constructor(directory: string, options: { readOnly?: boolean } = {}) {
+    this.file = join(directory, 'losses.jsonl');
+    if (existsSync(this.file)) this.load(readFileSync(this.file, 'utf8'));
+    if (!options.readOnly) {
+      mkdirSync(directory, { recursive: true });
+      this.fd = openSync(this.file, 'a');
+    }
+  }
+
+  private load(text: string): void {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let ev: Line;
+      try {
+        ev = JSON.parse(line) as Line;
+      } catch {
+        continue; // a torn last line from a crash mid-append
+      }
+      this.apply(ev);
+    }
+  }
+
+  private apply(ev: Line): void {
+    if (ev.e === 'alerted') {
+      this.alerted.add(ev.id);
+      return;
+    }
+    this.entries.push(ev.loss);
+    for (const f of ev.loss.files) this.known.add(fileKey(ev.loss.source, ev.loss.batch, f));
+  }
+
+  private append(ev: Line): void {
+    if (this.fd === undefined) throw new Error('the loss log is open read-only');
+    writeSync(this.fd, `${JSON.stringify(ev)}\n`);
+    fsyncSync(this.fd);
+    this.apply(ev);
+  }
+
+  /** Whether this version of a file was already recorded lost. */
+  has(source: string, batch: string, f: Pick<LostFile, 'name' | 'size' | 'mtimeMs'>): boolean {
+    return this.known.has(fileKey(source, batch, f));
+  }
+
+  /**
+   * Records the files not recorded before (idempotent: a second call for the same versions
+   * records nothing and returns undefined). Durable when it returns.
+   */
+  record(loss: Omit<LossEntry, 'id'>): LossEntry | undefined {
+    const files = loss.files.filter((f) => !this.has(loss.source, loss.batch, f));
+    if (files.length === 0) return undefined;
+    const id = `l${createHash('sha256').update(files.map((f) => fileKey(loss.source, loss.batch, f)).join('\n')).digest('hex').slice(0, 20)}`;
+    const entry: LossEntry = { ...loss, id, files };
+    this.append({ e: 'lost', loss: entry });
+    return entry;
+  }
+
+  markAlerted(id: string): void {
+    if (!this.alerted.has(id)) this.append({ e: 'alerted', id });
+  }
+
+  /** Losses whose alert was not delivered yet (recorded by a process that stopped before it could alert). */
+  unalerted(): LossEntry[] {
+    return this.entries.filter((l) => !this.alerted.has(l.id));
+  }
+
+  all(): readonly LossEntry[] {
+    return this.entries;
+  }
+
+  totals(): { lostBatches: number; lostRecordings: number; lostArtefacts: number } {
+    const batches = new Set<string>();
+    let lostRecordings = 0;
+    let lostArtefacts = 0;
+    for (const l of this.entries) {
+      if (l.kind === 'artefact') lostArtefacts += l.files.length;
+      else {
+        batches.add(`${l.source}\t${l.batch}`);
+        lostRecordings += l.files.length;
+      }
+    }
+    return { lostBatches: batches.size, lostRecordings, lostArtefacts };
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

@@ -1,0 +1,57 @@
+import type { Alert, Notifier } from '../../core/ports.ts';
+import type { Logger } from '../log.ts';
+import type { LossEntry, LossLog } from './loss-log.ts';
+
+// Records a loss (once per file version, durably) and alerts it (once per loss record, at
+// least once across crashes: a loss recorded by a process that stopped before it could alert
+// is alerted by the next pass). The alert's text is built from the record alone for that reason.
+
+export class LossReporter {
+  constructor(
+    private readonly deps: { losses: LossLog; notifier: Notifier; log: Logger; site: string },
+  ) {}
+
+  /** Records what was not recorded before and alerts it; returns the number of newly lost files. */
+  async report(loss: Omit<LossEntry, 'id'>): Promise<number> {
+    const entry = this.deps.losses.record(loss);
+    if (!entry) return 0;
+    this.deps.log.error('lost before shipping', { source: entry.source, batch: entry.batch, files: entry.files.length, reason: entry.reason, paths: entry.files.slice(0, 10).map((f) => f.path) });
+    await this.alert(entry);
+    return entry.files.length;
+  }
+
+  /** Alerts losses recorded earlier whose alert was never delivered. */
+  async deliverPending(): Promise<void> {
+    for (const entry of this.deps.losses.unalerted()) await this.alert(entry);
+  }
+
+  private async alert(entry: LossEntry): Promise<void> {
+    await this.deps.notifier.notify(lossAlert(this.deps.site, entry));
+    this.deps.losses.markAlerted(entry.id);
+  }
+}
+
+export function lossAlert(site: string, entry: LossEntry): Alert {
+  const names = entry.files.map((f) => f.name);
+  const list = `${names.slice(0, 5).join(', ')}${names.length > 5 ? `, … (${names.length} in all)` : ''}`;
+  const seen = entry.lastSeen ? ` It was last seen on ${entry.lastSeen}.` : '';
+  if (entry.kind === 'artefact') {
+    const f = entry.files[0];
+    return {
+      severity: 'critical',
+      site,
+      key: `loss:${entry.id}`,
+      subject: `${entry.source}: ${entry.batch} lost before shipping`,
+      message: `The version of ${entry.batch}${f ? ` (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})` : ''} of source ${entry.source} was ${entry.reason}.${seen} Check the agent's errors and the link to the cloud.`,
+      details: { ...entry },
+    };
+  }
+  return {
+    severity: 'critical',
+    site,
+    key: `loss:${entry.id}`,
+    subject: `${entry.files.length} recording(s) lost before shipping`,
+    message: `Batch ${entry.batch} of source ${entry.source}: ${list} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} Check the agent's backlog and bandwidth; the recorder's disk may be too small for the shipping rate. \`ferry agent status --losses\` lists every lost recording.`,
+    details: { ...entry },
+  };
+}
