@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { lstat, stat, access } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
 import type { AgentConfig, ArtefactSourceConfig, RecordingsSourceConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
@@ -21,6 +21,7 @@ import { LossLog, type LossEntry } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook, type AlertState } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
+import { StateLock } from './state/state-lock.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
@@ -105,6 +106,7 @@ export class Agent {
   readonly lossLog: LossLog;
   readonly alerts: AlertBook;
   private readonly losses: LossReporter;
+  private readonly lock: StateLock;
   private readonly runners = new Map<string, ArtefactRunner>();
   private recovered = false;
   private lastReport: CycleReport | undefined;
@@ -114,6 +116,8 @@ export class Agent {
   private readonly pool: PartPool;
 
   constructor(private readonly deps: AgentDeps) {
+    mkdirSync(deps.config.state, { recursive: true });
+    this.lock = StateLock.acquire(deps.config.state, deps.clock.now());
     this.journal = new Journal(deps.config.state);
     this.observations = new Observations(deps.config.state);
     this.lossLog = new LossLog(deps.config.state);
@@ -450,6 +454,7 @@ export class Agent {
   close(): void {
     this.journal.close();
     this.lossLog.close();
+    this.lock.release();
   }
 }
 

@@ -1,0 +1,70 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { FerryError } from '../../core/errors.ts';
+
+// One agent per state directory. Two processes sharing one (a service and a cron job, or two
+// cron runs that overlap) would each trust their own view of what was seen and shipped, and
+// could report the same loss twice or ship a batch twice. The lock is a file holding the
+// owner's pid and host; a lock whose process is gone (kill -9, a reboot) is taken over.
+
+export class StateLockedError extends FerryError {
+  override readonly name = 'StateLockedError';
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}
+
+interface Owner {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class StateLock {
+  private constructor(private readonly file: string) {}
+
+  /** Takes the state directory's lock or throws StateLockedError naming the agent that holds it. */
+  static acquire(directory: string, now: Date): StateLock {
+    const file = join(directory, 'agent.lock');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fd = openSync(file, 'wx');
+        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: now.toISOString() } satisfies Owner));
+        fsyncSync(fd);
+        closeSync(fd);
+        return new StateLock(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      let owner: Owner | undefined;
+      try {
+        owner = JSON.parse(readFileSync(file, 'utf8')) as Owner;
+      } catch {
+        owner = undefined; // torn by a crash while it was written: nobody holds it
+      }
+      // Another host's pid cannot be checked from here: a state directory on shared storage stays locked until freed by hand.
+      if (owner && (owner.host !== hostname() || alive(owner.pid))) {
+        throw new StateLockedError(
+          `another agent (pid ${owner.pid} on ${owner.host}, since ${owner.since}) is using the state directory ${directory}; ` +
+            `run one agent per state directory (a service or a cron job, not both). If no agent is running, remove ${file}.`,
+        );
+      }
+      rmSync(file, { force: true });
+    }
+    throw new StateLockedError(`cannot take the lock ${file}: another agent keeps taking it`);
+  }
+
+  release(): void {
+    rmSync(this.file, { force: true });
+  }
+}

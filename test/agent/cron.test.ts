@@ -1,0 +1,310 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, mkdirSync, rmSync, readdirSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { parseManifest } from '../../core/manifest.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { readAll } from '../../agent/recover.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+import { artefactSite, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
+import { binlogSegment } from '../support/binlog-bytes.ts';
+
+// The agent as cron runs it: every pass is a new process (here: a new Agent on the same state
+// directory, the old one dropped without ceremony), so nothing may depend on process memory.
+
+function site(extra = '', shipping = '{ partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }') {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-cron-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const text = `
+site: site-a
+state: ${join(dir, 'state')}
+shipping: ${shipping}
+sources:
+  - name: cs
+    type: recordings
+    path: ${root}
+    closeAfterFiles: 10
+    quietSeconds: 600
+    settleSeconds: 1
+${extra}`;
+  return { dir, root, config: parseAgentConfig(text) };
+}
+
+/** One cron run: a fresh agent on the shared state directory, one pass, closed. */
+async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock = new ManualClock(new Date())) {
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return { report: await agent.cycle(), status: agent.statusSnapshot() };
+  } finally {
+    agent.close();
+  }
+}
+
+async function shippedPaths(store: BlobStore): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of store.list('manifests/')) out.push(...parseManifest(await readAll(store, o.key)).members.map((m) => m.path));
+  return out.sort();
+}
+
+describe('a cron-driven agent (--once) under eviction', () => {
+  it('reports batches the recorder evicts during a pass as lost in that pass, member by member, and never again', async () => {
+    const s = site();
+    writeTree(s.root, 4, 10);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    // While the first pack goes out, the recorder deletes batches 2 and 3 and half of batch 4.
+    let evicted = false;
+    const evicting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      put: async (key: string, body: Uint8Array, opts?: Parameters<BlobStore['put']>[2]) => {
+        if (!evicted && key.endsWith('.tar')) {
+          evicted = true;
+          rmSync(join(s.root, '000002'), { recursive: true });
+          rmSync(join(s.root, '000003'), { recursive: true });
+          for (const name of readdirSync(join(s.root, '000004')).sort().slice(0, 10)) rmSync(join(s.root, '000004', name));
+        }
+        return store.put(key, body, opts);
+      },
+    });
+    const first = await cronPass(s.config, evicting, alerts);
+    expect(first.report).toMatchObject({ packs: 2, recordings: 15, lost: 25, failed: 0 });
+    const shipped = await shippedPaths(store);
+    expect(shipped.filter((p) => p.startsWith('000001/'))).toHaveLength(10);
+    expect(shipped.filter((p) => p.startsWith('000004/'))).toHaveLength(5);
+    expect(first.status.totals).toMatchObject({ lostBatches: 3, lostRecordings: 25 });
+    expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.message.match(/Batch (\d+)/)?.[1]).sort()).toEqual(['000002', '000003', '000004']);
+
+    const second = await cronPass(s.config, evicting, alerts);
+    expect(second.report).toMatchObject({ packs: 0, lost: 0, failed: 0 });
+    expect(second.status.totals).toMatchObject({ lostBatches: 3, lostRecordings: 25 });
+    expect(alerts.filter((a) => a.severity === 'critical')).toHaveLength(3);
+  });
+
+  it('finds losses that happened while no agent was running (pending in one process, gone in the next)', async () => {
+    const s = site();
+    // Batch 1 is closed; batch 2 is still being written (too few files, too recent to be quiet).
+    writeTree(s.root, 1, 10);
+    writeTree(s.root, 1, 4, { firstBatch: 2, ageMs: 10_000 });
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const first = await cronPass(s.config, store, alerts);
+    expect(first.report).toMatchObject({ packs: 1, lost: 0 });
+    expect(first.status.sources[0]).toMatchObject({ backlog: { batches: 1, recordings: 4 } });
+    rmSync(join(s.root, '000002'), { recursive: true }); // evicted between two cron runs
+    const second = await cronPass(s.config, store, alerts);
+    expect(second.report.lost).toBe(4);
+    expect(second.status.recentLosses.at(-1)).toMatchObject({ source: 'cs', batch: '000002', reason: 'deleted by the recorder before it was shipped', lastSeen: expect.any(String) });
+    expect(second.status.recentLosses.at(-1)!.files.map((f) => f.path)).toEqual([0, 1, 2, 3].map((i) => join(s.root, '000002', `c000002-${i}.wav`)));
+    expect((await cronPass(s.config, store, alerts)).report.lost).toBe(0);
+    expect(alerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
+  });
+
+  it('reports a batch that failed to ship in every pass and was evicted later as lost, in the next process', async () => {
+    const s = site();
+    writeTree(s.root, 2, 10);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const down: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      put: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+    });
+    const first = await cronPass(s.config, down, alerts);
+    expect(first.report).toMatchObject({ packs: 0, failed: 2, lost: 0 });
+    const again = await cronPass(s.config, down, alerts);
+    expect(again.report.failed).toBe(2);
+    // The "could not be shipped" alerts have memory: once per batch, not once per pass.
+    expect(alerts.filter((a) => a.subject.includes('could not be shipped'))).toHaveLength(2);
+    rmSync(join(s.root, '000001'), { recursive: true });
+    const third = await cronPass(s.config, store, alerts);
+    expect(third.report).toMatchObject({ packs: 1, lost: 10, failed: 0 });
+    expect(await shippedPaths(store)).toHaveLength(10);
+    expect(alerts.filter((a) => a.subject.startsWith('resolved: batch 000002'))).toHaveLength(1);
+  });
+});
+
+describe('a cron-driven agent and stability windows', () => {
+  it('ships a rotated full with stableSeconds 120 on the second cron run after it settled', async () => {
+    const s = artefactSite(`  - { name: db, type: rotated, profile: rostrvm, path: "{root}", stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date());
+    writeAt(join(s.root, 'rostrvm_5_1.rbk'), bytesOf(30_000, 3), new Date(clock.now().getTime() - 60_000));
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(0);
+    clock.advance(5 * 60_000); // the next cron run, five minutes later
+    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(1);
+    expect((await artefactManifests(store)).map((m) => m.name)).toEqual(['rostrvm_5_1.rbk']);
+  });
+
+  it('ships a closed archive on the second cron run too, and not a file that kept changing between runs', async () => {
+    const s = artefactSite(`  - { name: arch, type: archive, path: "{root}", stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date());
+    const old = new Date(clock.now().getTime() - 3600_000);
+    writeAt(join(s.root, 'Voice Recording 20260101 20260107.sdb'), bytesOf(20_000, 4), old);
+    writeAt(join(s.root, 'Voice Recording 20260108 20260114.sdb'), bytesOf(10_000, 5), old);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(0);
+    clock.advance(5 * 60_000);
+    writeAt(join(s.root, 'Voice Recording 20260108 20260114.sdb'), bytesOf(12_000, 5), new Date(clock.now().getTime() - 1000));
+    const second = await cronPass(s.config, store, alerts, clock);
+    expect((await artefactManifests(store)).map((m) => m.name)).toEqual(['Voice Recording 20260101 20260107.sdb']);
+    expect(second.report.artefacts).toBe(1);
+  });
+});
+
+describe('hostile sidecars', () => {
+  it('ships every recording of a batch whose XML sidecar declares an external entity, never resolving it', async () => {
+    const s = site(`    extensions: [.wav]
+    metadata:
+      sidecar:
+        extensions: [.xml]
+        fields: { callId: Recording.CallId, agent: Recording.Agent }`);
+    const batch = join(s.root, '000001');
+    mkdirSync(batch);
+    const old = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 10; i++) {
+      writeFileSync(join(batch, `c${i}.wav`), Buffer.alloc(500, i));
+      const xml = i === 3
+        ? `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><Recording><CallId>c${i}</CallId><Agent>&x;</Agent></Recording>`
+        : `<Recording><CallId>c${i}</CallId><Agent>alice</Agent></Recording>`;
+      writeFileSync(join(batch, `c${i}.xml`), xml);
+      utimesSync(join(batch, `c${i}.wav`), old, old);
+      utimesSync(join(batch, `c${i}.xml`), old, old);
+    }
+    const store = new MemoryBlobStore();
+    const { report } = await cronPass(s.config, store, []);
+    expect(report).toMatchObject({ packs: 1, recordings: 10, failed: 0 });
+    let members: ReturnType<typeof parseManifest>['members'] = [];
+    for await (const o of store.list('manifests/')) members = parseManifest(await readAll(store, o.key)).members;
+    const hostile = members.find((m) => m.path === '000001/c3.wav');
+    expect(hostile?.meta.callId).toBe('c3');
+    expect(JSON.stringify(hostile?.meta)).not.toContain(hostname());
+    expect(hostile?.issues.join(' ')).toMatch(/c3\.xml: sidecar declares entities; they are not resolved/);
+    expect(members.find((m) => m.path === '000001/c4.wav')?.meta).toMatchObject({ callId: 'c4', agent: 'alice' });
+  });
+});
+
+describe('sources that cannot be read', () => {
+  it('alerts once when the recordings mount disappears, keeps what was pending, and resolves when it is back', async () => {
+    const s = site();
+    writeTree(s.root, 1, 4, { ageMs: 10_000 }); // pending: not closed yet
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(s.config, store, alerts, clock);
+    renameSync(s.root, `${s.root}.away`); // the mount is gone
+    const gone = await cronPass(s.config, store, alerts, clock);
+    expect(gone.report.lost).toBe(0);
+    expect(gone.status.sources[0]).toMatchObject({ problem: `${s.root} does not exist`, backlog: { recordings: 4 } });
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.subject === 'source cs cannot be read')).toHaveLength(1);
+    expect(gone.status.openAlerts.map((a) => a.key)).toEqual(['source-unavailable:cs']);
+    clock.advance(25 * 3600_000); // past repeatHours (24): reminded once
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.subject.includes('source cs cannot be read'))).toHaveLength(2);
+    renameSync(`${s.root}.away`, s.root);
+    const back = await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.subject === 'resolved: source cs cannot be read')).toHaveLength(1);
+    expect(back.status.openAlerts).toEqual([]);
+    expect(back.report.lost).toBe(0);
+  });
+
+  it('calls nothing lost when a root that held batches is suddenly empty (an unmounted share) and alerts instead', async () => {
+    const s = site();
+    writeTree(s.root, 2, 4, { ageMs: 10_000 });
+    const alerts: Alert[] = [];
+    await cronPass(s.config, new MemoryBlobStore(), alerts);
+    for (const b of readdirSync(s.root)) renameSync(join(s.root, b), join(s.dir, b));
+    const empty = await cronPass(s.config, new MemoryBlobStore(), alerts);
+    expect(empty.report.lost).toBe(0);
+    expect(alerts.map((a) => a.subject)).toContain('source cs is suddenly empty');
+    for (const b of ['000001', '000002']) renameSync(join(s.dir, b), join(s.root, b));
+    const back = await cronPass(s.config, new MemoryBlobStore(), alerts);
+    expect(back.report.lost).toBe(0);
+    expect(alerts.map((a) => a.subject)).toContain('resolved: source cs is suddenly empty');
+  });
+});
+
+const T0 = 1_790_000_000;
+const segName = (n: number) => `mysql-bin.${String(n).padStart(6, '0')}`;
+function writeSegment(root: string, n: number, active = false): void {
+  const start = T0 + n * 100;
+  const events = [1, 2, 3].map((i) => ({ ts: start + 10 * i }));
+  const last = start + 30 + (active ? 0 : 5);
+  writeAt(join(root, segName(n)), binlogSegment({ startTs: start, events, ...(active ? { inUse: true } : { rotateTo: { name: segName(n + 1), ts: last } }) }), new Date(last * 1000));
+}
+
+describe('alerts with memory', () => {
+  it('raises a binlog gap once across cron runs, repeats it daily while open, and resolves it when a newer full is offsite', async () => {
+    const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
+  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
+    for (const n of [1, 2, 4, 5]) writeSegment(s.root, n, n === 5);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    const gapAlerts = () => alerts.filter((a) => a.subject.includes('binlog gap in binlog: segment 3 missing'));
+    await cronPass(s.config, store, alerts, clock);
+    clock.advance(10 * 60_000);
+    await cronPass(s.config, store, alerts, clock);
+    expect(gapAlerts()).toHaveLength(1);
+    expect(gapAlerts()[0]).toMatchObject({ key: 'binlog-gap:binlog:3-3', details: { alertState: 'raised' } });
+    clock.advance(25 * 3600_000);
+    await cronPass(s.config, store, alerts, clock);
+    await cronPass(s.config, store, alerts, clock);
+    expect(gapAlerts()).toHaveLength(2);
+    expect(gapAlerts()[1]!.subject).toMatch(/^still open since/);
+    // The DBA takes a new full backup, as the alert advised.
+    writeAt(join(s.root, 'full-after-gap.sql'), bytesOf(5000, 7), clock.now());
+    clock.advance(60_000);
+    const bridged = await cronPass(s.config, store, alerts, clock);
+    expect(bridged.report.artefacts).toBeGreaterThanOrEqual(1);
+    expect(alerts.filter((a) => a.subject === 'resolved: binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+    expect(bridged.status.openAlerts).toEqual([]);
+    clock.advance(25 * 3600_000);
+    await cronPass(s.config, store, alerts, clock);
+    expect(gapAlerts()).toHaveLength(3); // the two raised ones and the resolution, nothing after
+  });
+});
+
+describe('the continuous agent', () => {
+  it('keeps at most one abort listener on its signal however many polls it makes', async () => {
+    const s = site('', '{ partSizeMiB: 5, pollSeconds: 0.005 }');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    const agent = new Agent({ config: s.config, store: new MemoryBlobStore(), clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back' });
+    let cycles = 0;
+    let most = 0;
+    const controller = new AbortController();
+    const cycle = agent.cycle.bind(agent);
+    agent.cycle = async () => {
+      cycles++;
+      most = Math.max(most, getEventListeners(controller.signal, 'abort').length);
+      if (cycles >= 25) controller.abort();
+      return cycle();
+    };
+    await agent.run(controller.signal);
+    agent.close();
+    process.off('warning', onWarning);
+    expect(cycles).toBeGreaterThanOrEqual(25);
+    expect(most).toBeLessThanOrEqual(1);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+});
+
+describe('state files', () => {
+  it('keeps every observation in the state directory, written whole', async () => {
+    const s = site();
+    writeTree(s.root, 1, 4, { ageMs: 10_000 });
+    await cronPass(s.config, new MemoryBlobStore(), []);
+    for (const f of ['journal.jsonl', 'observations.json', 'losses.jsonl', 'status.json']) expect(existsSync(join(s.config.state, f))).toBe(true);
+    expect(readdirSync(s.config.state).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
