@@ -1,0 +1,96 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LossLog } from '../../agent/state/loss-log.ts';
+
+// What an administrator sees for a wrong path: the setting and the path named, exit 2, no errno soup.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+
+function ferry(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: mkdtempSync(join(tmpdir(), 'ferry-home-')) }, timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function siteDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-cfg-'));
+  mkdirSync(join(dir, 'rec'));
+  return dir;
+}
+
+describe('agent configuration paths', () => {
+  it('names --config when it is a directory, not EISDIR', () => {
+    const dir = siteDir();
+    const r = ferry(['agent', 'run', '--once', '--config', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--config ${dir}: is a directory, not a configuration file`);
+    expect(r.stderr).not.toMatch(/EISDIR/);
+  });
+
+  it('names --config when it does not exist', () => {
+    const r = ferry(['agent', 'check', '--config', '/nonexistent/agent.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--config /nonexistent/agent.yaml: does not exist');
+  });
+
+  it('names the state setting when it points at a file, not EEXIST', () => {
+    const dir = siteDir();
+    writeFileSync(join(dir, 'state'), 'not a directory');
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const r = ferry(['agent', 'run', '--once', '--config', join(dir, 'agent.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`state: ${join(dir, 'state')} exists and is not a directory`);
+    expect(r.stderr).not.toMatch(/EEXIST|mkdir/);
+  });
+
+  it('refuses a source path that does not exist or is not a directory, naming each, before shipping anything', () => {
+    const dir = siteDir();
+    writeFileSync(join(dir, 'file.txt'), 'x');
+    writeFileSync(
+      join(dir, 'agent.yaml'),
+      `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'mnt', 'recordngs')} }\n  - { name: db, type: rotated, profile: generic, patterns: ["*.bak"], path: ${join(dir, 'file.txt')} }\n`,
+    );
+    for (const cmd of [['agent', 'run', '--once'], ['agent', 'check']]) {
+      const r = ferry([...cmd, '--config', join(dir, 'agent.yaml')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`sources[0].path: ${join(dir, 'mnt', 'recordngs')} does not exist`);
+      expect(r.stderr).toContain(`sources[1].path: ${join(dir, 'file.txt')} is not a directory`);
+    }
+  });
+
+  it('accepts a good configuration with agent check', () => {
+    const dir = siteDir();
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const r = ferry(['agent', 'check', '--config', join(dir, 'agent.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('is valid: site s, 1 source(s)');
+  });
+});
+
+describe('agent status --losses', () => {
+  it('lists every loss ever recorded with its recordings\' paths, not only the last ten', () => {
+    const dir = siteDir();
+    const state = join(dir, 'state');
+    const log = new LossLog(state);
+    for (let b = 1; b <= 12; b++) {
+      const batch = String(b).padStart(6, '0');
+      log.record({ source: 'rec', batch, kind: 'recordings', files: [0, 1].map((i) => ({ name: `c${b}-${i}.wav`, size: 100, mtimeMs: 1000 + i, path: join(dir, 'rec', batch, `c${b}-${i}.wav`) })), reason: 'deleted by the recorder before it was shipped', at: '2026-01-01T00:00:00.000Z' });
+    }
+    log.close();
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const json = ferry(['agent', 'status', '--config', join(dir, 'agent.yaml'), '--json']);
+    const status = JSON.parse(json.stdout) as { totals: { lostBatches: number; lostRecordings: number }; recentLosses: unknown[]; lossRecords: number };
+    expect(status.totals).toMatchObject({ lostBatches: 12, lostRecordings: 24 });
+    expect(status.recentLosses).toHaveLength(10);
+    expect(status.lossRecords).toBe(12);
+    const all = ferry(['agent', 'status', '--config', join(dir, 'agent.yaml'), '--losses']);
+    expect(all.code).toBe(0);
+    const { losses } = JSON.parse(all.stdout) as { losses: { batch: string; files: { path: string }[] }[] };
+    expect(losses).toHaveLength(12);
+    expect(losses.flatMap((l) => l.files.map((f) => f.path))).toContain(join(dir, 'rec', '000001', 'c1-0.wav'));
+    const text = ferry(['agent', 'status', '--config', join(dir, 'agent.yaml')]);
+    expect(text.stdout).toMatch(/12 loss records in all: `ferry agent status --losses` lists every one/);
+  });
+});
