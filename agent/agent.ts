@@ -357,6 +357,10 @@ export class Agent {
         log.info('pack published', { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
         for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
         await this.alerts.resolve(failedKey, config.site, `Batch ${work.batch} of source ${work.source} is offsite now.`);
+        for (const r of work.recordings) {
+          const path = join(ctx.sourceRoot, work.batch, r.name);
+          await this.alerts.resolve(`unreadable:${work.source}:${path}`, config.site, `${path} could be read and is offsite now.`);
+        }
         return { result, lost };
       } catch (error) {
         this.journalAbandon(work, error);

@@ -252,7 +252,7 @@ describe('agent shipping', () => {
     agent.close();
   });
 
-  it('ships the rest of a batch around an unreadable recording, reports it, and keeps it in the backlog', async () => {
+  it('ships the rest of a batch around an unreadable recording, alerts it once, keeps it in the backlog, and resolves the alert when it ships', async () => {
     const recs = writeTree(ctx.root, 1, 10);
     const bad = recs[3]!;
     const store = new MemoryBlobStore();
@@ -276,10 +276,14 @@ describe('agent shipping', () => {
     expect((await manifests(store))[0]!.members.map((m) => m.path)).not.toContain(bad.path);
     expect(alerts.some((a) => a.subject.includes(bad.name))).toBe(true);
     expect(agent.statusSnapshot().sources[0]?.backlog).toMatchObject({ recordings: 1 });
+    await agent.cycle();
+    expect(alerts.filter((a) => a.subject.includes(bad.name))).toHaveLength(1);
     failing = false;
     const second = await agent.cycle();
     expect(second).toMatchObject({ packs: 1, recordings: 1 });
     expect(agent.statusSnapshot().sources[0]?.backlog).toMatchObject({ recordings: 0 });
+    expect(alerts.filter((a) => a.subject === `resolved: recording cannot be read: ${join(ctx.root, bad.path)}`)).toHaveLength(1);
+    expect(agent.statusSnapshot().openAlerts).toEqual([]);
     agent.close();
   });
 
