@@ -1,41 +1,17 @@
 import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { classPrefix, DATA_CLASSES, type DataClass } from '../core/layout.ts';
 import type { LifecycleConfig } from './config.ts';
+import { transitionRules } from './lifecycle-tiers.ts';
 
-// Lifecycle rules of the data bucket, one per data class, filtered by the prefixes of
-// core/layout.ts. A Record over DataClass: a new data class does not compile until someone
-// decides its tiers here.
-//
-// Only packs go to archive classes (restic's habit: data packs archive, metadata stays
-// instantly readable). Manifests get no transition at all: they are the commit records
-// ingest, replay and recovery read at any time.
-
-export interface Tier {
-  storageClass: s3.StorageClass;
-  afterDays: number;
-}
-
-export function tiersByClass(config: LifecycleConfig): Record<DataClass, Tier[]> {
-  return {
-    recordings: [
-      { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, afterDays: config.packsToGlacierIrDays },
-      { storageClass: s3.StorageClass.DEEP_ARCHIVE, afterDays: config.packsToDeepArchiveDays },
-    ],
-    manifests: [],
-    backups: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, afterDays: config.backupsToIaDays }],
-    logs: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, afterDays: config.backupsToIaDays }],
-    archives: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, afterDays: config.archivesToIaDays }],
-  };
-}
+// Lifecycle rules of the data bucket: the tiers of lifecycle-tiers.ts (one rule per data class,
+// filtered by the prefixes of core/layout.ts, shared with the local S3 stand-in) as CDK rules.
 
 /** Transition rules per data class, plus one bucket-wide housekeeping rule (no transitions). */
 export function lifecycleRules(config: LifecycleConfig): s3.LifecycleRule[] {
-  const tiers = tiersByClass(config);
-  const transitions: s3.LifecycleRule[] = DATA_CLASSES.filter((dataClass) => tiers[dataClass].length > 0).map((dataClass) => ({
-    id: `tier-${dataClass}`,
-    prefix: classPrefix(dataClass),
-    transitions: tiers[dataClass].map((t) => ({ storageClass: t.storageClass, transitionAfter: Duration.days(t.afterDays) })),
+  const transitions: s3.LifecycleRule[] = transitionRules(config).map((rule) => ({
+    id: rule.id,
+    prefix: rule.prefix,
+    transitions: rule.transitions.map((t) => ({ storageClass: new s3.StorageClass(t.storageClass), transitionAfter: Duration.days(t.afterDays) })),
   }));
   const housekeeping: s3.LifecycleRule = {
     id: 'housekeeping',
