@@ -1,24 +1,32 @@
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS entry: s3rver is CommonJS and this file runs as its own process. */
-// Local S3 stand-in: s3rver, plus the few S3 behaviours Ferry relies on that s3rver lacks or gets
-// wrong. Run as a child process (see s3-process.ts):
+// Local S3 stand-in: s3rver, plus the S3 behaviours Ferry relies on that s3rver lacks or gets
+// wrong (conditional writes, checksums, whole bodies only, Object Lock, versions, storage classes,
+// restores, lifecycle: see docs/parity.md). Run as a child process (see s3-process.ts):
 //   node --openssl-legacy-provider local/s3-server.cjs --directory D [--port 0] --bucket a --bucket b
 // (or FERRY_S3_DIRECTORY / FERRY_S3_PORT / FERRY_S3_BUCKETS=a,b from the parent).
+// FERRY_S3_BUCKET_CONFIG (JSON: objectLock {mode, days}, lifecycle {rules, abortIncompleteMultipartDays,
+// noncurrentVersionExpirationDays}, restoreDelayMs) configures every bucket, as the CDK stack does;
+// FERRY_S3_CLOCK_OFFSET_MS starts the stand-in's clock ahead of real time.
 // The legacy provider is needed because s3rver encrypts ListObjectsV2 continuation tokens with DES.
-// Prints `FERRY_S3_READY <port>` once listening; forwards s3rver's notification events over IPC.
+// Prints `FERRY_S3_READY <port>` once listening; forwards notification events over IPC, and takes
+// `{ type: 'clock', advanceMs, id }` over IPC (moves the clock, runs lifecycle, answers 'clock-done').
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const S3rver = require('s3rver');
-const S3Object = require('s3rver/lib/models/object');
-const { walk } = require('s3rver/lib/utils');
-const S3Error = require('s3rver/lib/models/error');
+const authentication = require('s3rver/lib/middleware/authentication');
+const { createHandlers } = require('./s3-handlers.cjs');
+const { sendError, sendXml, xmlEscape } = require('./s3-http.cjs');
+const { fixListedStorageClasses, listVersions } = require('./s3-listing.cjs');
+const { byteCompare, patchDelete, patchListing } = require('./s3-store.cjs');
+const { applyLifecycle, createClock } = require('./s3-tiers.cjs');
+const { createVersions } = require('./s3-versions.cjs');
 
 // s3rver keeps multipart uploads under <directory>/<bucket>/._S3rver_uploads/<uploadId>/
 // holding `key`, `metadata` and one file per part (see lib/stores/filesystem.js initiateUpload).
 const UPLOADS_DIR = '._S3rver_uploads';
-const OBJECT_SUFFIX = '._S3rver_object';
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function parseOptions(argv, env) {
@@ -26,6 +34,8 @@ function parseOptions(argv, env) {
     directory: env.FERRY_S3_DIRECTORY,
     port: Number(env.FERRY_S3_PORT ?? 0),
     buckets: (env.FERRY_S3_BUCKETS ?? '').split(',').filter(Boolean),
+    bucketConfig: JSON.parse(env.FERRY_S3_BUCKET_CONFIG ?? '{}'),
+    clockOffsetMs: Number(env.FERRY_S3_CLOCK_OFFSET_MS ?? 0),
   };
   for (let i = 0; i < argv.length; i += 1) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -38,24 +48,6 @@ function parseOptions(argv, env) {
   if (!options.directory) throw new Error('--directory (or FERRY_S3_DIRECTORY) is required');
   if (!Number.isInteger(options.port) || options.port < 0) throw new Error(`bad port ${options.port}`);
   return options;
-}
-
-function xmlEscape(text) {
-  return String(text).replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
-function sendXml(ctx, status, body) {
-  ctx.status = status;
-  ctx.type = 'application/xml';
-  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
-}
-
-function sendError(ctx, status, code, message, detail = '') {
-  sendXml(ctx, status, `<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>${detail}</Error>`);
-}
-
-function byteCompare(a, b) {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function readKeyFile(uploadDir) {
@@ -99,7 +91,7 @@ function listUploads(ctx, bucketDir, bucket) {
  * unknown upload it answers CompleteMultipartUpload with a 500 (which clients retry) and UploadPart by
  * creating a phantom upload directory. S3 answers 404 NoSuchUpload; abort is idempotent (204).
  */
-async function uploadOperation(ctx, next, uploadDir, key) {
+async function uploadOperation(ctx, next, { handlers, bucket, key, uploadDir }) {
   if (ctx.method === 'DELETE') {
     if (UPLOAD_ID.test(ctx.query.uploadId)) fs.rmSync(uploadDir, { recursive: true, force: true });
     ctx.status = 204;
@@ -109,6 +101,8 @@ async function uploadOperation(ctx, next, uploadDir, key) {
     sendError(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.');
     return;
   }
+  if (ctx.method === 'PUT' && ctx.headers['x-amz-copy-source'] === undefined) return handlers.uploadPart(ctx, uploadDir);
+  if (ctx.method === 'POST') return handlers.complete(ctx, bucket, key);
   await next();
 }
 
@@ -145,7 +139,40 @@ function readFirstByte(stream) {
   });
 }
 
-function ferryExtensions(rootDirectory) {
+/** The object operations the stand-in answers itself (s3-handlers.cjs); the rest goes to s3rver. */
+function objectOperation(ctx, next, { handlers, bucket, key }) {
+  const q = ctx.query;
+  if ('legal-hold' in q && (ctx.method === 'GET' || ctx.method === 'PUT')) return handlers.legalHold(ctx, bucket, key);
+  if ('retention' in q && (ctx.method === 'GET' || ctx.method === 'PUT')) return handlers.retention(ctx, bucket, key);
+  if ('restore' in q && ctx.method === 'POST') return handlers.restore(ctx, bucket, key);
+  const plain = Object.keys(q).every((name) => name === 'versionId' || name.startsWith('response-') || name.startsWith('x-id'));
+  if (ctx.method === 'PUT' && plain && ctx.headers['x-amz-copy-source'] === undefined) return handlers.putObject(ctx, bucket, key);
+  if ((ctx.method === 'GET' || ctx.method === 'HEAD') && plain) {
+    return handlers.getOrHead(ctx, () => (ctx.method === 'GET' ? rangeFixes(ctx, next) : next()), bucket, key);
+  }
+  if (ctx.method === 'DELETE' && plain) return handlers.deleteObject(ctx, bucket, key);
+  if (ctx.method === 'POST' && 'uploads' in q) {
+    return handlers.guarded(async () => {
+      handlers.checkInitiate(ctx);
+      await next();
+    })(ctx);
+  }
+  return next();
+}
+
+/** Bucket operations the stand-in answers itself or corrects. */
+async function bucketOperation(ctx, next, { handlers, bucket, bucketDir, store, versions }) {
+  if (ctx.method === 'GET' && 'uploads' in ctx.query) return listUploads(ctx, bucketDir, bucket);
+  if (ctx.method === 'GET' && 'versions' in ctx.query) return handlers.guarded(() => listVersions(ctx, store, versions, bucket))(ctx);
+  if (ctx.method === 'GET' && 'object-lock' in ctx.query) return handlers.objectLockConfiguration(ctx);
+  if (ctx.method === 'POST' && 'delete' in ctx.query) return handlers.deleteObjects(ctx, bucket);
+  await next();
+  if (ctx.method === 'GET') fixListedStorageClasses(ctx, store, bucket);
+}
+
+const authenticate = authentication();
+
+function ferryExtensions(rootDirectory, deps) {
   return async function ferryExtensions(ctx, next) {
     // Path style only (vhostBuckets is off); the SDK addresses bucket operations as `/<bucket>/`.
     const match = /^\/([^/]+)(?:\/(.+)|\/)?$/.exec(ctx.path);
@@ -153,132 +180,16 @@ function ferryExtensions(rootDirectory) {
     const bucket = decodeURIComponent(match[1]);
     const key = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
     const bucketDir = path.join(rootDirectory, bucket);
-    if (key !== undefined && 'uploadId' in ctx.query) {
-      const uploadDir = path.join(bucketDir, UPLOADS_DIR, String(ctx.query.uploadId));
-      return uploadOperation(ctx, next, uploadDir, key);
-    }
-    if (key === undefined && ctx.method === 'GET' && 'uploads' in ctx.query) {
-      if (!fs.existsSync(bucketDir)) return next();
-      return listUploads(ctx, bucketDir, bucket);
-    }
-    if (key !== undefined && ctx.method === 'GET') return rangeFixes(ctx, next);
-    return next();
-  };
-}
-
-/**
- * s3rver lists by walking directories, so `a/b` comes before `a-c` (S3: '-' < '/'), and a page
- * boundary then silently skips keys (its continuation filter compares keys, not walk order).
- * Listing here collects the keys under the prefix and sorts them by UTF-8 bytes, as S3 does.
- */
-function patchListing(store) {
-  store.listObjects = async function listObjects(bucket, options) {
-    const { delimiter = '', startAfter = '', prefix = '', maxKeys = Infinity } = options;
-    const bucketPath = store.getBucketPath(bucket);
-    const prefixPath = `${bucketPath}/${prefix}`;
-    const intersects = (dir) => `${dir}/`.startsWith(prefixPath) || prefixPath.startsWith(`${dir}/`);
-    const found = [];
-    for (const file of walk(bucketPath, intersects)) {
-      if (!file.endsWith(OBJECT_SUFFIX)) continue;
-      const key = file.slice(bucketPath.length + 1, -OBJECT_SUFFIX.length);
-      if (key.startsWith(prefix) && byteCompare(key, startAfter) > 0) found.push(key);
-    }
-    found.sort(byteCompare);
-    const commonPrefixes = new Set();
-    const keys = [];
-    let isTruncated = false;
-    for (const key of found) {
-      const idx = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
-      if (idx !== -1) {
-        commonPrefixes.add(key.slice(0, idx + delimiter.length));
-      } else if (keys.length < maxKeys) {
-        keys.push(key);
-      } else {
-        isTruncated = true;
-        break;
-      }
-    }
-    const metadata = await Promise.all(
-      keys.map((key) =>
-        store.getMetadata(bucket, key).catch((error) => {
-          if (error.code === 'ENOENT') return undefined;
-          throw error;
-        }),
-      ),
-    );
-    return {
-      objects: keys.flatMap((key, i) => (metadata[i] ? [new S3Object(bucket, key, null, metadata[i])] : [])),
-      commonPrefixes: [...commonPrefixes].sort(byteCompare),
-      isTruncated,
-    };
-  };
-}
-
-/**
- * s3rver removes a key's empty parent folders after a delete, and answers 500 when two deletes in
- * one folder race to remove it (ENOENT) or a put refills it (ENOTEMPTY). Deletes must not fail.
- */
-function patchDelete(store) {
-  store.deleteObject = async function deleteObject(bucket, key) {
-    const files = ['object', 'object.md5', 'metadata.json'].map((resource) => store.getResourcePath(bucket, key, resource));
-    await Promise.all(files.map((file) => fs.promises.rm(file, { force: true })));
-    const bucketPath = store.getBucketPath(bucket);
-    const parts = key.split('/').slice(0, -1);
-    for (; parts.length > 0; parts.pop()) {
-      try {
-        fs.rmdirSync(path.join(bucketPath, ...parts));
-      } catch (error) {
-        if (['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(error.code)) break;
-        throw error;
-      }
-    }
-  };
-}
-
-/** Without the legacy provider every second page of a listing is a 500: refuse to start instead. */
-/**
- * CompleteMultipartUpload as S3 does it. S3 checks each listed part's ETag against the part it
- * stored (InvalidPart otherwise) and gives the object the ETag `md5(part MD5s)-N`, from the MD5s
- * it took of the parts as they were stored. s3rver checks nothing and hashes the whole object a
- * second time, which makes its ETag differ from S3's and costs a pass over every byte. The object
- * is assembled under a temporary name and renamed into place, so a reader never sees half of it.
- */
-function patchMultipartCompletion(store) {
-  store.putObjectMultipart = async function putObjectMultipart(bucket, uploadId, parts) {
-    const uploadDir = path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
-    const key = (await fs.promises.readFile(path.join(uploadDir, 'key'))).toString();
-    const metadata = JSON.parse((await fs.promises.readFile(path.join(uploadDir, 'metadata'))).toString());
-    const sorted = [...parts].sort((a, b) => a.number - b.number);
-    const digests = [];
-    for (const part of sorted) {
-      const stored = await fs.promises.readFile(path.join(uploadDir, `${part.number}.md5`), 'utf8').catch(() => undefined);
-      if (stored === undefined || stored !== part.etag) {
-        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.', { UploadId: uploadId, PartNumber: part.number, ETag: part.etag });
-      }
-      digests.push(Buffer.from(stored, 'hex'));
-    }
-    const objectPath = store.getResourcePath(bucket, key, 'object');
-    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
-    const temporary = `${objectPath}.${uploadId}.assembling`;
-    const out = await fs.promises.open(temporary, 'w');
-    let size = 0;
-    try {
-      for (const part of sorted) {
-        const bytes = await fs.promises.readFile(path.join(uploadDir, String(part.number)));
-        await out.write(bytes, 0, bytes.length);
-        size += bytes.length;
-      }
-    } catch (error) {
-      await out.close();
-      await fs.promises.rm(temporary, { force: true });
-      throw error;
-    }
-    await out.close();
-    await fs.promises.rename(temporary, objectPath);
-    const md5 = `${crypto.createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${sorted.length}`;
-    await store.putMetadata(bucket, key, metadata, md5);
-    await fs.promises.rm(uploadDir, { recursive: true, force: true });
-    return { size, md5 };
+    // s3rver answers NoSuchBucket (and the bucket operations it knows) itself.
+    if (!fs.existsSync(bucketDir) || bucket.startsWith('.')) return next();
+    const scope = { ...deps, bucket, key, bucketDir };
+    // The same access-key check s3rver's own routes make (it verifies no SigV4 signature: docs/parity.md).
+    ctx.params = { ...ctx.params, bucket, ...(key === undefined ? {} : { key }) };
+    return authenticate(ctx, () => {
+      if (key === undefined) return bucketOperation(ctx, next, scope);
+      if ('uploadId' in ctx.query) return uploadOperation(ctx, next, { ...scope, uploadDir: path.join(bucketDir, UPLOADS_DIR, String(ctx.query.uploadId)) });
+      return objectOperation(ctx, next, scope);
+    });
   };
 }
 
@@ -302,13 +213,25 @@ async function main() {
     vhostBuckets: false,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  const store = server.store;
+  const clock = createClock(options.clockOffsetMs);
+  const versions = createVersions(store);
+  const bucketConfig = options.bucketConfig;
+  const handlers = createHandlers({ store, clock, bucketConfig, versions });
   // Koa composes `middleware` when the server starts listening, so this runs before s3rver's routes.
-  server.middleware.unshift(ferryExtensions(options.directory));
-  patchListing(server.store);
-  patchDelete(server.store);
-  patchMultipartCompletion(server.store);
+  server.middleware.unshift(ferryExtensions(options.directory, { handlers, store, versions }));
+  patchListing(store);
+  patchDelete(store);
   server.on('event', (event) => {
     if (process.send) process.send({ type: 's3-event', event });
+  });
+  process.on('message', (message) => {
+    if (message?.type !== 'clock') return;
+    clock.advance(Number(message.advanceMs) || 0);
+    const now = clock.now();
+    const lifecycle = { rules: [], abortIncompleteMultipartDays: Infinity, noncurrentVersionExpirationDays: Infinity, ...bucketConfig.lifecycle };
+    const reports = options.buckets.map((bucket) => ({ bucket, ...applyLifecycle(store, bucket, lifecycle, now, { noncurrent: versions }) }));
+    process.send?.({ type: 'clock-done', id: message.id, now: now.toISOString(), reports });
   });
 
   const { port } = await server.run();

@@ -8,7 +8,7 @@ import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { startLocalS3, type LocalS3, type LocalS3Event } from '../../local/s3-process.ts';
 import { blobStoreContract, collect, readAll, sha256 } from './blob-store-contract.ts';
 
-const STAND_IN = { verifiesChecksums: false, conditionalPut: false };
+const STAND_IN = { verifiesChecksums: true, conditionalPut: true };
 
 interface StandIn {
   s3: LocalS3;
@@ -57,13 +57,14 @@ describe('local S3 stand-in', () => {
     ]);
   });
 
-  it('keeps what it was sent whatever the checksum or If-None-Match, as its features declare', async () => {
+  it('refuses a body that does not match its checksum and a put over an existing key with If-None-Match, as its features declare', async () => {
     const { store } = local;
     expect(store.features).toEqual(STAND_IN);
-    await store.put('torn', Buffer.from('torn'), { sha256: sha256(Buffer.from('whole body')) });
-    expect((await readAll((await store.get('torn')).body)).toString()).toBe('torn');
-    await store.put('torn', Buffer.from('second'), { ifNoneMatch: true });
-    expect((await readAll((await store.get('torn')).body)).toString()).toBe('second');
+    await expect(store.put('torn', Buffer.from('torn'), { sha256: sha256(Buffer.from('whole body')) })).rejects.toMatchObject({ name: 'IntegrityError' });
+    expect(await store.head('torn')).toBeUndefined();
+    await store.put('torn', Buffer.from('first'), { ifNoneMatch: true });
+    await expect(store.put('torn', Buffer.from('second'), { ifNoneMatch: true })).rejects.toMatchObject({ name: 'AlreadyExistsError' });
+    expect((await readAll((await store.get('torn')).body)).toString()).toBe('first');
   });
 
   it('answers NoSuchUpload to a part for an unknown upload instead of creating a phantom one', async () => {

@@ -1,0 +1,279 @@
+'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS module of the local S3 stand-in process (see s3-server.cjs). */
+// The object operations the local S3 stand-in answers itself instead of s3rver: PutObject and
+// UploadPart (whole bodies only, digests checked, If-None-Match honoured), GET/HEAD decoration
+// (storage class, restore, lock, version), DeleteObject(s) under Object Lock, ListObjectVersions,
+// legal hold, retention and RestoreObject. See s3-server.cjs for where they are routed.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { checkDigests, commitObject, newVersionId, readState, receiveBody, StandInError, storedMetadata, temporaryBeside, writeState } = require('./s3-objects.cjs');
+const { emitEvent, parseXml, readSmallBody, sendFailure, sendXml, XMLNS, xmlEscape } = require('./s3-http.cjs');
+const lock = require('./s3-lock.cjs');
+const tiers = require('./s3-tiers.cjs');
+const { completeMultipart } = require('./s3-store.cjs');
+
+function noSuchKey(key) {
+  return Object.assign(new StandInError(404, 'NoSuchKey', 'The specified key does not exist.'), { key });
+}
+
+/** `If-None-Match: *` asks for a write-once put; S3 implements no other value on writes. */
+function ifNoneMatch(headers) {
+  const value = headers['if-none-match'];
+  if (value === undefined) return false;
+  if (value.trim() !== '*') throw new StandInError(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented');
+  return true;
+}
+
+function createHandlers({ store, clock, bucketConfig, versions }) {
+  /** Reads an XML body after checking any digest it was sent with (S3 wants one on these calls). */
+  async function xmlBody(ctx) {
+    const body = await readSmallBody(ctx.req);
+    checkDigests(ctx.headers, body);
+    return parseXml(body);
+  }
+
+  function currentState(bucket, key, versionId) {
+    if (!fs.existsSync(store.getResourcePath(bucket, key, 'object'))) throw noSuchKey(key);
+    const state = readState(store, bucket, key) ?? {};
+    if (versionId !== undefined && versionId !== (state.versionId ?? 'null')) {
+      throw new StandInError(404, 'NoSuchVersion', 'The specified version does not exist.');
+    }
+    return state;
+  }
+
+  async function putObject(ctx, bucket, key) {
+    const now = clock.now();
+    const conditional = ifNoneMatch(ctx.headers);
+    const storageClass = tiers.storageClassFrom(ctx.headers);
+    const objectLock = lock.lockFromHeaders(ctx.headers, bucketConfig.objectLock, now);
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    const temporary = temporaryBeside(objectPath);
+    const got = await receiveBody(ctx.req, temporary);
+    const sha256 = ctx.headers['x-amz-checksum-sha256'];
+    const state = { versionId: newVersionId(), storageClass, ...objectLock, createdAt: now.toISOString(), ...(sha256 ? { sha256 } : {}) };
+    commitObject(store, bucket, key, temporary, { ifNoneMatch: conditional, metadata: storedMetadata(ctx.headers), md5Hex: got.md5Hex, state, now });
+    ctx.status = 200;
+    ctx.set('ETag', JSON.stringify(got.md5Hex));
+    ctx.set('x-amz-version-id', state.versionId);
+    if (sha256) ctx.set('x-amz-checksum-sha256', sha256);
+    ctx.body = '';
+    emitEvent(ctx, bucket, 'Put', key, got.size, got.md5Hex);
+  }
+
+  async function uploadPart(ctx, uploadDir) {
+    const partNumber = Number(ctx.query.partNumber);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10000) {
+      throw new StandInError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
+    }
+    const upload = JSON.parse(fs.readFileSync(path.join(uploadDir, 'metadata'), 'utf8'));
+    const sha256 = ctx.headers['x-amz-checksum-sha256'];
+    if (upload['x-amz-checksum-algorithm'] === 'SHA256' && sha256 === undefined) {
+      throw new StandInError(400, 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null');
+    }
+    const partPath = path.join(uploadDir, String(partNumber));
+    const temporary = temporaryBeside(partPath);
+    let got;
+    try {
+      got = await receiveBody(ctx.req, temporary, { createDirectory: false });
+    } catch (error) {
+      if (error.code === 'ENOENT') throw new StandInError(404, 'NoSuchUpload', 'The specified upload does not exist.');
+      throw error;
+    }
+    if (!fs.existsSync(path.join(uploadDir, 'key'))) {
+      fs.rmSync(temporary, { force: true });
+      throw new StandInError(404, 'NoSuchUpload', 'The specified upload does not exist.');
+    }
+    fs.writeFileSync(`${partPath}.md5`, got.md5Hex);
+    fs.writeFileSync(`${partPath}.sha256`, got.sha256);
+    fs.renameSync(temporary, partPath);
+    ctx.status = 200;
+    ctx.set('ETag', JSON.stringify(got.md5Hex));
+    if (sha256 || upload['x-amz-checksum-algorithm'] === 'SHA256') ctx.set('x-amz-checksum-sha256', got.sha256);
+    ctx.body = '';
+  }
+
+  async function complete(ctx, bucket, key) {
+    const conditional = ifNoneMatch(ctx.headers);
+    const request = (await xmlBody(ctx)).CompleteMultipartUpload;
+    const listed = [].concat(request?.Part ?? []);
+    if (listed.length === 0) throw new StandInError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    const parts = listed.map((p) => ({
+      number: Number(p.PartNumber),
+      // S3 removes all double quotes when comparing ETags.
+      etag: String(p.ETag ?? '').replace(/"/g, ''),
+      ...(p.ChecksumSHA256 ? { sha256: String(p.ChecksumSHA256) } : {}),
+    }));
+    const options = { ifNoneMatch: conditional, sha256: ctx.headers['x-amz-checksum-sha256'], now: clock.now(), bucketLock: bucketConfig.objectLock };
+    const done = await completeMultipart(store, bucket, String(ctx.query.uploadId), parts, options);
+    const checksum = done.sha256 ? `<ChecksumSHA256>${done.sha256}</ChecksumSHA256><ChecksumType>COMPOSITE</ChecksumType>` : '';
+    ctx.set('x-amz-version-id', done.versionId);
+    sendXml(
+      ctx,
+      200,
+      `<CompleteMultipartUploadResult xmlns="${XMLNS}"><Location>${xmlEscape(ctx.href.split('?')[0])}</Location>` +
+        `<Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>&quot;${done.md5Hex}&quot;</ETag>${checksum}</CompleteMultipartUploadResult>`,
+    );
+    emitEvent(ctx, bucket, 'Post', key, done.size, done.md5Hex);
+  }
+
+  /** CreateMultipartUpload: refuses what S3 refuses before s3rver records the upload. */
+  function checkInitiate(ctx) {
+    tiers.storageClassFrom(ctx.headers);
+    lock.lockFromHeaders(ctx.headers, bucketConfig.objectLock, clock.now());
+    const algorithm = ctx.headers['x-amz-checksum-algorithm'];
+    if (algorithm !== undefined && algorithm !== 'SHA256') {
+      throw new StandInError(400, 'InvalidRequest', `The local S3 checks SHA256 multipart checksums only, not ${algorithm}.`);
+    }
+  }
+
+  async function getOrHead(ctx, next, bucket, key) {
+    const now = clock.now();
+    const state = fs.existsSync(store.getResourcePath(bucket, key, 'object')) ? readState(store, bucket, key) ?? {} : undefined;
+    if (state && ctx.query.versionId !== undefined) currentState(bucket, key, ctx.query.versionId);
+    if (state && ctx.method === 'GET' && !tiers.readable(state, now)) {
+      throw new StandInError(403, 'InvalidObjectState', 'The operation is not valid for the object\'s storage class');
+    }
+    await next();
+    if (!state || (ctx.status !== 200 && ctx.status !== 206)) return;
+    ctx.remove('X-Amz-Storage-Class');
+    const headers = { ...tiers.tierHeaders(state, now), ...lock.lockHeaders(state), 'x-amz-version-id': state.versionId ?? 'null' };
+    if (state.sha256 && ctx.get('x-amz-checksum-mode') === 'ENABLED' && ctx.status === 200) headers['x-amz-checksum-sha256'] = state.sha256;
+    for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
+  }
+
+  /** One DeleteObject (or one entry of DeleteObjects): the outcome S3 reports for it. */
+  async function deleteOne(ctx, bucket, key, versionId) {
+    const now = clock.now();
+    if (versionId === undefined) {
+      if (!fs.existsSync(store.getResourcePath(bucket, key, 'object'))) return { key };
+      const markerId = await versions.hide(bucket, key, now);
+      emitEvent(ctx, bucket, 'Delete', key);
+      return { key, deleteMarker: true, deleteMarkerVersionId: markerId };
+    }
+    const current = fs.existsSync(store.getResourcePath(bucket, key, 'object')) ? readState(store, bucket, key) ?? {} : undefined;
+    if (current && (current.versionId ?? 'null') === versionId) {
+      const refusal = lock.deleteRefusal(current, ctx.headers, now);
+      if (refusal) return { key, versionId, error: refusal };
+      await store.deleteObject(bucket, key);
+      emitEvent(ctx, bucket, 'Delete', key);
+      return { key, versionId };
+    }
+    const marker = versions.findMarker(bucket, versionId);
+    if (marker && marker.key === key) {
+      versions.removeMarker(bucket, marker);
+      return { key, versionId, deleteMarker: true, deleteMarkerVersionId: versionId };
+    }
+    const noncurrent = versions.find(bucket, versionId);
+    if (noncurrent && noncurrent.key === key) {
+      const refusal = lock.deleteRefusal(noncurrent.state, ctx.headers, now);
+      if (refusal) return { key, versionId, error: refusal };
+      versions.remove(noncurrent);
+    }
+    return { key, versionId };
+  }
+
+  async function deleteObject(ctx, bucket, key) {
+    const outcome = await deleteOne(ctx, bucket, key, ctx.query.versionId);
+    if (outcome.error) throw outcome.error;
+    if (outcome.deleteMarker) ctx.set('x-amz-delete-marker', 'true');
+    if (outcome.deleteMarkerVersionId ?? outcome.versionId) ctx.set('x-amz-version-id', outcome.deleteMarkerVersionId ?? outcome.versionId);
+    ctx.status = 204;
+  }
+
+  async function deleteObjects(ctx, bucket) {
+    const request = (await xmlBody(ctx)).Delete;
+    if (!request || !Array.isArray(request.Object) || request.Object.length === 0 || request.Object.length > 1000) {
+      throw new StandInError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    }
+    const quiet = String(request.Quiet).toLowerCase() === 'true';
+    const parts = [];
+    for (const entry of request.Object) {
+      const key = String(entry.Key ?? '');
+      const versionId = entry.VersionId === undefined ? undefined : String(entry.VersionId);
+      const outcome = await deleteOne(ctx, bucket, key, versionId);
+      const version = versionId === undefined ? '' : `<VersionId>${xmlEscape(versionId)}</VersionId>`;
+      if (outcome.error) {
+        parts.push(`<Error><Key>${xmlEscape(key)}</Key>${version}<Code>${outcome.error.code}</Code><Message>${xmlEscape(outcome.error.message)}</Message></Error>`);
+      } else if (!quiet) {
+        const marker = outcome.deleteMarker ? `<DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>${outcome.deleteMarkerVersionId}</DeleteMarkerVersionId>` : '';
+        parts.push(`<Deleted><Key>${xmlEscape(key)}</Key>${version}${marker}</Deleted>`);
+      }
+    }
+    sendXml(ctx, 200, `<DeleteResult xmlns="${XMLNS}">${parts.join('')}</DeleteResult>`);
+  }
+
+  async function legalHold(ctx, bucket, key) {
+    if (!bucketConfig.objectLock) throw new StandInError(400, 'InvalidRequest', 'Bucket is missing Object Lock Configuration');
+    const state = currentState(bucket, key, ctx.query.versionId);
+    if (ctx.method === 'GET') {
+      if (!state.legalHold) throw new StandInError(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');
+      sendXml(ctx, 200, `<LegalHold xmlns="${XMLNS}"><Status>${state.legalHold}</Status></LegalHold>`);
+      return;
+    }
+    const status = lock.legalHoldFrom(await xmlBody(ctx));
+    writeState(store, bucket, key, { ...state, legalHold: status });
+    ctx.status = 200;
+    ctx.body = '';
+  }
+
+  async function retention(ctx, bucket, key) {
+    if (!bucketConfig.objectLock) throw new StandInError(400, 'InvalidRequest', 'Bucket is missing Object Lock Configuration');
+    const state = currentState(bucket, key, ctx.query.versionId);
+    if (ctx.method === 'GET') {
+      if (!state.retention) throw new StandInError(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');
+      const { mode, until } = state.retention;
+      sendXml(ctx, 200, `<Retention xmlns="${XMLNS}"><Mode>${mode}</Mode><RetainUntilDate>${until}</RetainUntilDate></Retention>`);
+      return;
+    }
+    const next = lock.nextRetention(state, await xmlBody(ctx), ctx.headers, clock.now());
+    writeState(store, bucket, key, { ...state, retention: next });
+    ctx.status = 200;
+    ctx.body = '';
+  }
+
+  async function restore(ctx, bucket, key) {
+    const state = currentState(bucket, key, ctx.query.versionId);
+    const status = tiers.requestRestore(state, await xmlBody(ctx), clock.now(), bucketConfig.restoreDelayMs);
+    writeState(store, bucket, key, state);
+    ctx.status = status;
+    ctx.body = '';
+  }
+
+  function objectLockConfiguration(ctx) {
+    const config = bucketConfig.objectLock;
+    if (!config) throw new StandInError(404, 'ObjectLockConfigurationNotFoundError', 'Object Lock configuration does not exist for this bucket');
+    sendXml(
+      ctx,
+      200,
+      `<ObjectLockConfiguration xmlns="${XMLNS}"><ObjectLockEnabled>Enabled</ObjectLockEnabled>` +
+        `<Rule><DefaultRetention><Mode>${config.mode}</Mode><Days>${config.days}</Days></DefaultRetention></Rule></ObjectLockConfiguration>`,
+    );
+  }
+
+  /** Runs a handler and answers its StandInError the way S3 does. */
+  const guarded = (handler) => async (ctx, ...args) => {
+    try {
+      await handler(ctx, ...args);
+    } catch (error) {
+      sendFailure(ctx, error);
+    }
+  };
+
+  return {
+    putObject: guarded(putObject),
+    uploadPart: guarded(uploadPart),
+    complete: guarded(complete),
+    checkInitiate,
+    getOrHead: guarded(getOrHead),
+    deleteObject: guarded(deleteObject),
+    deleteObjects: guarded(deleteObjects),
+    legalHold: guarded(legalHold),
+    retention: guarded(retention),
+    restore: guarded(restore),
+    objectLockConfiguration: guarded(objectLockConfiguration),
+    guarded,
+  };
+}
+
+module.exports = { createHandlers, ifNoneMatch };

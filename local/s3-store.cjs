@@ -1,0 +1,169 @@
+'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS module of the local S3 stand-in process (see s3-server.cjs). */
+// Corrections to s3rver's filesystem store for the local S3 stand-in: listing order, deletes that
+// race, and multipart completion as S3 does it (part ETags and SHA-256 checked, S3's composite
+// ETag and checksum, If-None-Match, the object assembled under a temporary name).
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const S3Object = require('s3rver/lib/models/object');
+const { walk } = require('s3rver/lib/utils');
+const { commitObject, newVersionId, STATE, StandInError, storedMetadata } = require('./s3-objects.cjs');
+const { lockFromHeaders } = require('./s3-lock.cjs');
+
+const OBJECT_SUFFIX = '._S3rver_object';
+
+function byteCompare(a, b) {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * s3rver lists by walking directories, so `a/b` comes before `a-c` (S3: '-' < '/'), and a page
+ * boundary then silently skips keys (its continuation filter compares keys, not walk order).
+ * Listing here collects the keys under the prefix and sorts them by UTF-8 bytes, as S3 does.
+ */
+function patchListing(store) {
+  store.listObjects = async function listObjects(bucket, options) {
+    const { delimiter = '', startAfter = '', prefix = '', maxKeys = Infinity } = options;
+    const bucketPath = store.getBucketPath(bucket);
+    const prefixPath = `${bucketPath}/${prefix}`;
+    const intersects = (dir) => `${dir}/`.startsWith(prefixPath) || prefixPath.startsWith(`${dir}/`);
+    const found = [];
+    for (const file of walk(bucketPath, intersects)) {
+      if (!file.endsWith(OBJECT_SUFFIX)) continue;
+      const key = file.slice(bucketPath.length + 1, -OBJECT_SUFFIX.length);
+      if (key.startsWith(prefix) && byteCompare(key, startAfter) > 0) found.push(key);
+    }
+    found.sort(byteCompare);
+    const commonPrefixes = new Set();
+    const keys = [];
+    let isTruncated = false;
+    for (const key of found) {
+      const idx = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+      if (idx !== -1) {
+        commonPrefixes.add(key.slice(0, idx + delimiter.length));
+      } else if (keys.length < maxKeys) {
+        keys.push(key);
+      } else {
+        isTruncated = true;
+        break;
+      }
+    }
+    const metadata = await Promise.all(
+      keys.map((key) =>
+        store.getMetadata(bucket, key).catch((error) => {
+          if (error.code === 'ENOENT') return undefined;
+          throw error;
+        }),
+      ),
+    );
+    return {
+      objects: keys.flatMap((key, i) => (metadata[i] ? [new S3Object(bucket, key, null, metadata[i])] : [])),
+      commonPrefixes: [...commonPrefixes].sort(byteCompare),
+      isTruncated,
+    };
+  };
+}
+
+/**
+ * s3rver removes a key's empty parent folders after a delete, and answers 500 when two deletes in
+ * one folder race to remove it (ENOENT) or a put refills it (ENOTEMPTY). Deletes must not fail.
+ */
+function patchDelete(store) {
+  store.deleteObject = async function deleteObject(bucket, key) {
+    const files = ['object', 'object.md5', 'metadata.json', STATE].map((resource) => store.getResourcePath(bucket, key, resource));
+    await Promise.all(files.map((file) => fs.promises.rm(file, { force: true })));
+    const bucketPath = store.getBucketPath(bucket);
+    const parts = key.split('/').slice(0, -1);
+    for (; parts.length > 0; parts.pop()) {
+      try {
+        fs.rmdirSync(path.join(bucketPath, ...parts));
+      } catch (error) {
+        if (['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes(error.code)) break;
+        throw error;
+      }
+    }
+  };
+}
+
+const INVALID_PART =
+  "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.";
+
+/** Checks the listed parts against what was stored; returns their MD5s and SHA-256s (raw). */
+async function checkParts(uploadDir, upload, parts) {
+  const md5s = [];
+  const sha256s = [];
+  let previous = 0;
+  for (const part of parts) {
+    if (part.number <= previous) throw new StandInError(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
+    previous = part.number;
+    const read = (suffix) => fs.promises.readFile(path.join(uploadDir, `${part.number}${suffix}`), 'utf8').catch(() => undefined);
+    const [md5, sha256] = await Promise.all([read('.md5'), read('.sha256')]);
+    const checksumMissing = upload['x-amz-checksum-algorithm'] === 'SHA256' && part.sha256 === undefined;
+    if (md5 === undefined || md5 !== part.etag || checksumMissing || (part.sha256 !== undefined && part.sha256 !== sha256)) {
+      throw new StandInError(400, 'InvalidPart', INVALID_PART);
+    }
+    md5s.push(Buffer.from(md5, 'hex'));
+    sha256s.push(Buffer.from(sha256 ?? '', 'base64'));
+  }
+  return { md5s, sha256s };
+}
+
+async function assemble(uploadDir, parts, temporary) {
+  const out = await fs.promises.open(temporary, 'w');
+  let size = 0;
+  try {
+    for (const part of parts) {
+      const bytes = await fs.promises.readFile(path.join(uploadDir, String(part.number)));
+      await out.write(bytes, 0, bytes.length);
+      size += bytes.length;
+    }
+  } catch (error) {
+    await out.close();
+    await fs.promises.rm(temporary, { force: true });
+    throw error;
+  }
+  await out.close();
+  return size;
+}
+
+/**
+ * CompleteMultipartUpload as S3 does it. S3 checks each listed part's ETag (and SHA-256, when the
+ * parts carry one) against the part it stored (InvalidPart otherwise), gives the object the ETag
+ * `md5(part MD5s)-N` and the composite checksum `sha256(part SHA-256s)-N`, and checks that composite
+ * against x-amz-checksum-sha256 when the request sends one. `options`: ifNoneMatch, sha256, now,
+ * bucketLock. The object is assembled under a temporary name and renamed into place, so a reader
+ * never sees half of it; with ifNoneMatch an object that appeared meanwhile wins (412).
+ */
+async function completeMultipart(store, bucket, uploadId, parts, options) {
+  const uploadDir = path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+  const key = (await fs.promises.readFile(path.join(uploadDir, 'key'))).toString();
+  const upload = JSON.parse((await fs.promises.readFile(path.join(uploadDir, 'metadata'))).toString());
+  const objectPath = store.getResourcePath(bucket, key, 'object');
+  if (options.ifNoneMatch && fs.existsSync(objectPath)) {
+    throw new StandInError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  }
+  const { md5s, sha256s } = await checkParts(uploadDir, upload, parts);
+  const composite = `${crypto.createHash('sha256').update(Buffer.concat(sha256s)).digest('base64')}-${parts.length}`;
+  if (options.sha256 !== undefined && options.sha256 !== composite && `${options.sha256}-${parts.length}` !== composite) {
+    throw new StandInError(400, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
+  }
+  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+  const temporary = `${objectPath}.${uploadId}.assembling`;
+  const size = await assemble(uploadDir, parts, temporary);
+  const md5Hex = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${parts.length}`;
+  const withChecksum = upload['x-amz-checksum-algorithm'] === 'SHA256';
+  const state = {
+    versionId: newVersionId(),
+    storageClass: upload['x-amz-storage-class'] ?? 'STANDARD',
+    ...lockFromHeaders(upload, options.bucketLock, options.now),
+    createdAt: options.now.toISOString(),
+    ...(withChecksum ? { sha256: composite } : {}),
+  };
+  commitObject(store, bucket, key, temporary, { ifNoneMatch: options.ifNoneMatch, metadata: storedMetadata(upload), md5Hex, state, now: options.now });
+  await fs.promises.rm(uploadDir, { recursive: true, force: true });
+  return { key, size, md5Hex, versionId: state.versionId, ...(withChecksum ? { sha256: composite } : {}) };
+}
+
+module.exports = { byteCompare, completeMultipart, patchDelete, patchListing };
