@@ -127,6 +127,14 @@ function createHandlers({ store, clock, bucketConfig, versions }) {
     }
   }
 
+  /** Dates a new upload on the stand-in's clock (s3rver keeps its directory's mtime as Initiated; lifecycle reads it). */
+  function dateUpload(ctx, bucket) {
+    const uploadId = /<UploadId>([A-Za-z0-9_-]+)<\/UploadId>/.exec(typeof ctx.body === 'string' ? ctx.body : '')?.[1];
+    if (!uploadId) return;
+    const now = clock.now();
+    fs.utimesSync(path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId), now, now);
+  }
+
   async function getOrHead(ctx, next, bucket, key) {
     const now = clock.now();
     const state = fs.existsSync(store.getResourcePath(bucket, key, 'object')) ? readState(store, bucket, key) ?? {} : undefined;
@@ -265,6 +273,7 @@ function createHandlers({ store, clock, bucketConfig, versions }) {
     uploadPart: guarded(uploadPart),
     complete: guarded(complete),
     checkInitiate,
+    dateUpload,
     getOrHead: guarded(getOrHead),
     deleteObject: guarded(deleteObject),
     deleteObjects: guarded(deleteObjects),

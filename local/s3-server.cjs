@@ -155,6 +155,7 @@ function objectOperation(ctx, next, { handlers, bucket, key }) {
     return handlers.guarded(async () => {
       handlers.checkInitiate(ctx);
       await next();
+      handlers.dateUpload(ctx, bucket);
     })(ctx);
   }
   return next();

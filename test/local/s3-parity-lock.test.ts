@@ -1,0 +1,135 @@
+// The local S3 keeps Object Lock's promises as AWS S3 does, with the bucket's default retention
+// taken from the deployment configuration (as infra/data-bucket.ts sets it). Real SDK v3 client.
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectLegalHoldCommand,
+  GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, parseDeploymentConfig } from '../../infra/config.ts';
+import { BUCKET, DAY_MS, put, read, refusal, startParity, type Parity } from './s3-parity-harness.ts';
+
+let p: Parity;
+beforeAll(async () => {
+  p = await startParity();
+});
+afterAll(async () => {
+  await p.cleanup();
+});
+
+const head = (key: string) => p.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+const deleteVersion = (key: string, VersionId: string | undefined, bypass = false) =>
+  p.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key, VersionId, ...(bypass ? { BypassGovernanceRetention: true } : {}) }));
+const inDays = (days: number) => new Date(Date.now() + days * DAY_MS);
+
+describe('Object Lock', () => {
+  it('the bucket has the default retention of the deployment configuration, and a new object gets it', async () => {
+    const { objectLock } = parseDeploymentConfig(DEFAULT_CONFIG);
+    const config = await p.client.send(new GetObjectLockConfigurationCommand({ Bucket: BUCKET }));
+    expect(config.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: objectLock.mode.toUpperCase(), Days: objectLock.defaultRetentionDays } },
+    });
+    const before = Date.now();
+    await put(p.client, 'lock/default', 'x');
+    const info = await head('lock/default');
+    expect(info.ObjectLockMode).toBe('GOVERNANCE');
+    expect(info.ObjectLockRetainUntilDate!.getTime() - before).toBeGreaterThanOrEqual(objectLock.defaultRetentionDays * DAY_MS - 1000);
+    expect(info.ObjectLockRetainUntilDate!.getTime() - before).toBeLessThan(objectLock.defaultRetentionDays * DAY_MS + 60_000);
+    expect(info.VersionId).toMatch(/^[\w-]{16,}$/);
+  });
+
+  it('a version under governance retention cannot be deleted (403 AccessDenied) unless the request bypasses governance', async () => {
+    const { VersionId } = await put(p.client, 'lock/governed', 'kept');
+    expect(await refusal(deleteVersion('lock/governed', VersionId))).toEqual({ name: 'AccessDenied', status: 403 });
+    expect(await read(p.client, 'lock/governed')).toBe('kept');
+    await deleteVersion('lock/governed', VersionId, true);
+    expect(await refusal(head('lock/governed'))).toMatchObject({ status: 404 });
+  });
+
+  it('a version under compliance retention cannot be deleted even with the governance bypass', async () => {
+    const { VersionId } = await put(p.client, 'lock/compliance', 'kept', { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: inDays(1) });
+    expect((await head('lock/compliance')).ObjectLockMode).toBe('COMPLIANCE');
+    expect(await refusal(deleteVersion('lock/compliance', VersionId, true))).toEqual({ name: 'AccessDenied', status: 403 });
+    expect(await read(p.client, 'lock/compliance')).toBe('kept');
+  });
+
+  it('a legal hold blocks deletion even with the bypass, until it is turned off', async () => {
+    const { VersionId } = await put(p.client, 'lock/held', 'evidence');
+    await p.client.send(new PutObjectLegalHoldCommand({ Bucket: BUCKET, Key: 'lock/held', LegalHold: { Status: 'ON' } }));
+    expect((await p.client.send(new GetObjectLegalHoldCommand({ Bucket: BUCKET, Key: 'lock/held' }))).LegalHold).toEqual({ Status: 'ON' });
+    expect((await head('lock/held')).ObjectLockLegalHoldStatus).toBe('ON');
+    expect(await refusal(deleteVersion('lock/held', VersionId, true))).toEqual({ name: 'AccessDenied', status: 403 });
+    await p.client.send(new PutObjectLegalHoldCommand({ Bucket: BUCKET, Key: 'lock/held', LegalHold: { Status: 'OFF' } }));
+    await deleteVersion('lock/held', VersionId, true);
+    expect(await refusal(head('lock/held'))).toMatchObject({ status: 404 });
+  });
+
+  it('PutObjectRetention extends retention freely but shortens governance retention only with the bypass', async () => {
+    await put(p.client, 'lock/retention', 'x');
+    const retention = (days: number, bypass = false) =>
+      p.client.send(
+        new PutObjectRetentionCommand({
+          Bucket: BUCKET,
+          Key: 'lock/retention',
+          Retention: { Mode: 'GOVERNANCE', RetainUntilDate: inDays(days) },
+          ...(bypass ? { BypassGovernanceRetention: true } : {}),
+        }),
+      );
+    await retention(60);
+    const extended = await p.client.send(new GetObjectRetentionCommand({ Bucket: BUCKET, Key: 'lock/retention' }));
+    expect(extended.Retention?.RetainUntilDate!.getTime()).toBeGreaterThan(inDays(59).getTime());
+    expect(await refusal(retention(10))).toEqual({ name: 'AccessDenied', status: 403 });
+    await retention(10, true);
+    expect((await head('lock/retention')).ObjectLockRetainUntilDate!.getTime()).toBeLessThan(inDays(11).getTime());
+  });
+
+  it('lock headers on PutObject are checked: a date in the past or a mode without a date is 400 InvalidArgument', async () => {
+    expect(await refusal(put(p.client, 'lock/bad', 'x', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inDays(-1) }))).toEqual({ name: 'InvalidArgument', status: 400 });
+    expect(await refusal(put(p.client, 'lock/bad', 'x', { ObjectLockMode: 'GOVERNANCE' }))).toEqual({ name: 'InvalidArgument', status: 400 });
+    expect(await refusal(head('lock/bad'))).toMatchObject({ status: 404 });
+  });
+
+  it('a plain DeleteObject hides a locked object behind a delete marker and keeps the version, as a versioned bucket does', async () => {
+    const { VersionId } = await put(p.client, 'lock/marker', 'still here');
+    const deleted = await deleteVersion('lock/marker', undefined);
+    expect(deleted.DeleteMarker).toBe(true);
+    expect(await refusal(head('lock/marker'))).toMatchObject({ status: 404 });
+    const versions = await p.client.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: 'lock/marker' }));
+    expect(versions.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest])).toEqual([['lock/marker', VersionId, false]]);
+    expect(versions.DeleteMarkers?.map((m) => [m.Key, m.VersionId, m.IsLatest])).toEqual([['lock/marker', deleted.VersionId, true]]);
+    // Deleting the marker brings the version back.
+    await deleteVersion('lock/marker', deleted.VersionId);
+    expect(await read(p.client, 'lock/marker')).toBe('still here');
+  });
+
+  it('DeleteObjects by version reports a locked version as a per-key AccessDenied and deletes the others', async () => {
+    const locked = await put(p.client, 'lock/batch/locked', 'x');
+    await p.client.send(new PutObjectLegalHoldCommand({ Bucket: BUCKET, Key: 'lock/batch/locked', LegalHold: { Status: 'ON' } }));
+    const free = await put(p.client, 'lock/batch/free', 'y', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inDays(1) });
+    const out = await p.client.send(
+      new DeleteObjectsCommand({
+        Bucket: BUCKET,
+        BypassGovernanceRetention: true,
+        Delete: { Objects: [{ Key: 'lock/batch/locked', VersionId: locked.VersionId }, { Key: 'lock/batch/free', VersionId: free.VersionId }], Quiet: true },
+      }),
+    );
+    expect(out.Errors?.map((e) => [e.Key, e.Code])).toEqual([['lock/batch/locked', 'AccessDenied']]);
+    expect(await read(p.client, 'lock/batch/locked')).toBe('x');
+    expect(await refusal(head('lock/batch/free'))).toMatchObject({ status: 404 });
+  });
+
+  it('retention ends on the stand-in clock: once past the date the version can be deleted without bypass', async () => {
+    const { VersionId } = await put(p.client, 'lock/expires', 'x', { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: inDays(2) });
+    expect(await refusal(deleteVersion('lock/expires', VersionId))).toEqual({ name: 'AccessDenied', status: 403 });
+    await p.s3.advanceClock(3 * DAY_MS);
+    await deleteVersion('lock/expires', VersionId);
+    expect(await refusal(head('lock/expires'))).toMatchObject({ status: 404 });
+  });
+});
