@@ -1,13 +1,13 @@
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS module of the local S3 stand-in process (see s3-server.cjs). */
-// The object operations the local S3 stand-in answers itself instead of s3rver: PutObject and
-// UploadPart (whole bodies only, digests checked, If-None-Match honoured), GET/HEAD decoration
-// (storage class, restore, lock, version), DeleteObject(s) under Object Lock, ListObjectVersions,
-// legal hold, retention and RestoreObject. See s3-server.cjs for where they are routed.
+// The write and read operations the local S3 stand-in answers itself instead of s3rver: PutObject,
+// UploadPart and CompleteMultipartUpload (whole bodies only, digests checked, If-None-Match
+// honoured), CreateMultipartUpload checks, GET/HEAD decoration (storage class, restore, lock,
+// version). Deletes, Object Lock and restores are in s3-lock-handlers.cjs; s3-server.cjs routes both.
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { checkDigests, commitObject, newVersionId, readState, receiveBody, StandInError, storedMetadata, temporaryBeside, writeState } = require('./s3-objects.cjs');
+const { checkDigests, commitObject, newVersionId, readState, receiveBody, StandInError, storedMetadata, temporaryBeside } = require('./s3-objects.cjs');
 const { emitEvent, parseXml, readSmallBody, sendFailure, sendXml, XMLNS, xmlEscape } = require('./s3-http.cjs');
 const lock = require('./s3-lock.cjs');
 const tiers = require('./s3-tiers.cjs');
@@ -25,23 +25,32 @@ function ifNoneMatch(headers) {
   return true;
 }
 
-function createHandlers({ store, clock, bucketConfig, versions }) {
-  /** Reads an XML body after checking any digest it was sent with (S3 wants one on these calls). */
-  async function xmlBody(ctx) {
-    const body = await readSmallBody(ctx.req);
-    checkDigests(ctx.headers, body);
-    return parseXml(body);
-  }
+/** Reads an XML body after checking any digest it was sent with (S3 wants one on these calls). */
+async function xmlBody(ctx) {
+  const body = await readSmallBody(ctx.req);
+  checkDigests(ctx.headers, body);
+  return parseXml(body);
+}
 
-  function currentState(bucket, key, versionId) {
-    if (!fs.existsSync(store.getResourcePath(bucket, key, 'object'))) throw noSuchKey(key);
-    const state = readState(store, bucket, key) ?? {};
-    if (versionId !== undefined && versionId !== (state.versionId ?? 'null')) {
-      throw new StandInError(404, 'NoSuchVersion', 'The specified version does not exist.');
-    }
-    return state;
+function currentState(store, bucket, key, versionId) {
+  if (!fs.existsSync(store.getResourcePath(bucket, key, 'object'))) throw noSuchKey(key);
+  const state = readState(store, bucket, key) ?? {};
+  if (versionId !== undefined && versionId !== (state.versionId ?? 'null')) {
+    throw new StandInError(404, 'NoSuchVersion', 'The specified version does not exist.');
   }
+  return state;
+}
 
+/** Runs a handler and answers its StandInError the way S3 does. */
+const guarded = (handler) => async (ctx, ...args) => {
+  try {
+    await handler(ctx, ...args);
+  } catch (error) {
+    sendFailure(ctx, error);
+  }
+};
+
+function createHandlers({ store, clock, bucketConfig }) {
   async function putObject(ctx, bucket, key) {
     const now = clock.now();
     const conditional = ifNoneMatch(ctx.headers);
@@ -138,7 +147,7 @@ function createHandlers({ store, clock, bucketConfig, versions }) {
   async function getOrHead(ctx, next, bucket, key) {
     const now = clock.now();
     const state = fs.existsSync(store.getResourcePath(bucket, key, 'object')) ? readState(store, bucket, key) ?? {} : undefined;
-    if (state && ctx.query.versionId !== undefined) currentState(bucket, key, ctx.query.versionId);
+    if (state && ctx.query.versionId !== undefined) currentState(store, bucket, key, ctx.query.versionId);
     if (state && ctx.method === 'GET' && !tiers.readable(state, now)) {
       throw new StandInError(403, 'InvalidObjectState', 'The operation is not valid for the object\'s storage class');
     }
@@ -150,124 +159,6 @@ function createHandlers({ store, clock, bucketConfig, versions }) {
     for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
   }
 
-  /** One DeleteObject (or one entry of DeleteObjects): the outcome S3 reports for it. */
-  async function deleteOne(ctx, bucket, key, versionId) {
-    const now = clock.now();
-    if (versionId === undefined) {
-      if (!fs.existsSync(store.getResourcePath(bucket, key, 'object'))) return { key };
-      const markerId = await versions.hide(bucket, key, now);
-      emitEvent(ctx, bucket, 'Delete', key);
-      return { key, deleteMarker: true, deleteMarkerVersionId: markerId };
-    }
-    const current = fs.existsSync(store.getResourcePath(bucket, key, 'object')) ? readState(store, bucket, key) ?? {} : undefined;
-    if (current && (current.versionId ?? 'null') === versionId) {
-      const refusal = lock.deleteRefusal(current, ctx.headers, now);
-      if (refusal) return { key, versionId, error: refusal };
-      await store.deleteObject(bucket, key);
-      emitEvent(ctx, bucket, 'Delete', key);
-      return { key, versionId };
-    }
-    const marker = versions.findMarker(bucket, versionId);
-    if (marker && marker.key === key) {
-      versions.removeMarker(bucket, marker);
-      return { key, versionId, deleteMarker: true, deleteMarkerVersionId: versionId };
-    }
-    const noncurrent = versions.find(bucket, versionId);
-    if (noncurrent && noncurrent.key === key) {
-      const refusal = lock.deleteRefusal(noncurrent.state, ctx.headers, now);
-      if (refusal) return { key, versionId, error: refusal };
-      versions.remove(noncurrent);
-    }
-    return { key, versionId };
-  }
-
-  async function deleteObject(ctx, bucket, key) {
-    const outcome = await deleteOne(ctx, bucket, key, ctx.query.versionId);
-    if (outcome.error) throw outcome.error;
-    if (outcome.deleteMarker) ctx.set('x-amz-delete-marker', 'true');
-    if (outcome.deleteMarkerVersionId ?? outcome.versionId) ctx.set('x-amz-version-id', outcome.deleteMarkerVersionId ?? outcome.versionId);
-    ctx.status = 204;
-  }
-
-  async function deleteObjects(ctx, bucket) {
-    const request = (await xmlBody(ctx)).Delete;
-    if (!request || !Array.isArray(request.Object) || request.Object.length === 0 || request.Object.length > 1000) {
-      throw new StandInError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
-    }
-    const quiet = String(request.Quiet).toLowerCase() === 'true';
-    const parts = [];
-    for (const entry of request.Object) {
-      const key = String(entry.Key ?? '');
-      const versionId = entry.VersionId === undefined ? undefined : String(entry.VersionId);
-      const outcome = await deleteOne(ctx, bucket, key, versionId);
-      const version = versionId === undefined ? '' : `<VersionId>${xmlEscape(versionId)}</VersionId>`;
-      if (outcome.error) {
-        parts.push(`<Error><Key>${xmlEscape(key)}</Key>${version}<Code>${outcome.error.code}</Code><Message>${xmlEscape(outcome.error.message)}</Message></Error>`);
-      } else if (!quiet) {
-        const marker = outcome.deleteMarker ? `<DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>${outcome.deleteMarkerVersionId}</DeleteMarkerVersionId>` : '';
-        parts.push(`<Deleted><Key>${xmlEscape(key)}</Key>${version}${marker}</Deleted>`);
-      }
-    }
-    sendXml(ctx, 200, `<DeleteResult xmlns="${XMLNS}">${parts.join('')}</DeleteResult>`);
-  }
-
-  async function legalHold(ctx, bucket, key) {
-    if (!bucketConfig.objectLock) throw new StandInError(400, 'InvalidRequest', 'Bucket is missing Object Lock Configuration');
-    const state = currentState(bucket, key, ctx.query.versionId);
-    if (ctx.method === 'GET') {
-      if (!state.legalHold) throw new StandInError(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');
-      sendXml(ctx, 200, `<LegalHold xmlns="${XMLNS}"><Status>${state.legalHold}</Status></LegalHold>`);
-      return;
-    }
-    const status = lock.legalHoldFrom(await xmlBody(ctx));
-    writeState(store, bucket, key, { ...state, legalHold: status });
-    ctx.status = 200;
-    ctx.body = '';
-  }
-
-  async function retention(ctx, bucket, key) {
-    if (!bucketConfig.objectLock) throw new StandInError(400, 'InvalidRequest', 'Bucket is missing Object Lock Configuration');
-    const state = currentState(bucket, key, ctx.query.versionId);
-    if (ctx.method === 'GET') {
-      if (!state.retention) throw new StandInError(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');
-      const { mode, until } = state.retention;
-      sendXml(ctx, 200, `<Retention xmlns="${XMLNS}"><Mode>${mode}</Mode><RetainUntilDate>${until}</RetainUntilDate></Retention>`);
-      return;
-    }
-    const next = lock.nextRetention(state, await xmlBody(ctx), ctx.headers, clock.now());
-    writeState(store, bucket, key, { ...state, retention: next });
-    ctx.status = 200;
-    ctx.body = '';
-  }
-
-  async function restore(ctx, bucket, key) {
-    const state = currentState(bucket, key, ctx.query.versionId);
-    const status = tiers.requestRestore(state, await xmlBody(ctx), clock.now(), bucketConfig.restoreDelayMs);
-    writeState(store, bucket, key, state);
-    ctx.status = status;
-    ctx.body = '';
-  }
-
-  function objectLockConfiguration(ctx) {
-    const config = bucketConfig.objectLock;
-    if (!config) throw new StandInError(404, 'ObjectLockConfigurationNotFoundError', 'Object Lock configuration does not exist for this bucket');
-    sendXml(
-      ctx,
-      200,
-      `<ObjectLockConfiguration xmlns="${XMLNS}"><ObjectLockEnabled>Enabled</ObjectLockEnabled>` +
-        `<Rule><DefaultRetention><Mode>${config.mode}</Mode><Days>${config.days}</Days></DefaultRetention></Rule></ObjectLockConfiguration>`,
-    );
-  }
-
-  /** Runs a handler and answers its StandInError the way S3 does. */
-  const guarded = (handler) => async (ctx, ...args) => {
-    try {
-      await handler(ctx, ...args);
-    } catch (error) {
-      sendFailure(ctx, error);
-    }
-  };
-
   return {
     putObject: guarded(putObject),
     uploadPart: guarded(uploadPart),
@@ -275,14 +166,7 @@ function createHandlers({ store, clock, bucketConfig, versions }) {
     checkInitiate,
     dateUpload,
     getOrHead: guarded(getOrHead),
-    deleteObject: guarded(deleteObject),
-    deleteObjects: guarded(deleteObjects),
-    legalHold: guarded(legalHold),
-    retention: guarded(retention),
-    restore: guarded(restore),
-    objectLockConfiguration: guarded(objectLockConfiguration),
-    guarded,
   };
 }
 
-module.exports = { createHandlers, ifNoneMatch };
+module.exports = { createHandlers, currentState, guarded, ifNoneMatch, xmlBody };

@@ -17,7 +17,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const S3rver = require('s3rver');
 const authentication = require('s3rver/lib/middleware/authentication');
-const { createHandlers } = require('./s3-handlers.cjs');
+const { createHandlers, guarded } = require('./s3-handlers.cjs');
+const { createLockHandlers } = require('./s3-lock-handlers.cjs');
 const { sendError, sendXml, xmlEscape } = require('./s3-http.cjs');
 const { fixListedStorageClasses, listVersions } = require('./s3-listing.cjs');
 const { byteCompare, patchDelete, patchListing } = require('./s3-store.cjs');
@@ -218,7 +219,7 @@ async function main() {
   const clock = createClock(options.clockOffsetMs);
   const versions = createVersions(store);
   const bucketConfig = options.bucketConfig;
-  const handlers = createHandlers({ store, clock, bucketConfig, versions });
+  const handlers = { ...createHandlers({ store, clock, bucketConfig, versions }), ...createLockHandlers({ store, clock, bucketConfig, versions }), guarded };
   // Koa composes `middleware` when the server starts listening, so this runs before s3rver's routes.
   server.middleware.unshift(ferryExtensions(options.directory, { handlers, store, versions }));
   patchListing(store);
