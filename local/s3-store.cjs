@@ -13,6 +13,8 @@ const { commitObject, newVersionId, STATE, StandInError, storedMetadata } = requ
 const { lockFromHeaders } = require('./s3-lock.cjs');
 
 const OBJECT_SUFFIX = '._S3rver_object';
+/** S3's minimum for every part of a multipart upload but the last. */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
 
 function byteCompare(a, b) {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -90,7 +92,7 @@ function patchDelete(store) {
 const INVALID_PART =
   "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.";
 
-/** Checks the listed parts against what was stored; returns their MD5s and SHA-256s (raw). */
+/** Checks the listed parts against what was stored, and their sizes; returns their MD5s and SHA-256s (raw). */
 async function checkParts(uploadDir, upload, parts) {
   const md5s = [];
   const sha256s = [];
@@ -103,6 +105,10 @@ async function checkParts(uploadDir, upload, parts) {
     const checksumMissing = upload['x-amz-checksum-algorithm'] === 'SHA256' && part.sha256 === undefined;
     if (md5 === undefined || md5 !== part.etag || checksumMissing || (part.sha256 !== undefined && part.sha256 !== sha256)) {
       throw new StandInError(400, 'InvalidPart', INVALID_PART);
+    }
+    const size = (await fs.promises.stat(path.join(uploadDir, String(part.number)))).size;
+    if (part !== parts[parts.length - 1] && size < MIN_PART_SIZE) {
+      throw new StandInError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.');
     }
     md5s.push(Buffer.from(md5, 'hex'));
     sha256s.push(Buffer.from(sha256 ?? '', 'base64'));

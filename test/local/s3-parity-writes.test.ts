@@ -104,3 +104,18 @@ describe('digests', () => {
     expect((await readBytes(p.client, 'torn/part')).equals(whole)).toBe(true);
   });
 });
+
+describe('multipart completion', () => {
+  it('refuses a part other than the last under 5 MiB with 400 EntityTooSmall, as S3 does', async () => {
+    const key = 'mpu/small';
+    const { UploadId } = await p.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    const parts = [];
+    for (const PartNumber of [1, 2]) {
+      const out = await p.client.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body: randomBytes(1024) }));
+      parts.push({ PartNumber, ETag: out.ETag! });
+    }
+    const complete = new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: parts } });
+    expect(await refusal(p.client.send(complete))).toEqual({ name: 'EntityTooSmall', status: 400 });
+    expect(await refusal(p.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })))).toMatchObject({ status: 404 });
+  });
+});
