@@ -79,6 +79,7 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStoreHar
     multipartTests(t);
     conditionalPutTests(t);
     checksumTests(t);
+    storageClassTests(t);
     keyTests(t);
   });
 }
@@ -368,6 +369,51 @@ function conditionalPutTests(t: ContractContext): void {
         await store.put(key, Buffer.from('replaced'), { ifNoneMatch: true });
         expect((await readAll((await store.get(key)).body)).toString()).toBe('replaced');
       }
+    });
+
+    it('completeMultipart with ifNoneMatch refuses to replace an existing object where conditionalPut is declared', async () => {
+      const key = `${fresh()}pack.tar`;
+      await store.put(key, Buffer.from('published'));
+      const uploadId = await store.createMultipart(key);
+      const part = await store.uploadPart(key, uploadId, 1, Buffer.from('impostor'));
+      if (!store.features.conditionalPut) {
+        await store.abortMultipart(key, uploadId);
+        return;
+      }
+      await expect(store.completeMultipart(key, uploadId, [part], { ifNoneMatch: true })).rejects.toBeInstanceOf(AlreadyExistsError);
+      expect((await readAll((await store.get(key)).body)).toString()).toBe('published');
+      await store.abortMultipart(key, uploadId);
+    });
+  });
+}
+
+function storageClassTests(t: ContractContext): void {
+  describe('storage classes', () => {
+    let store: BlobStore;
+    const { fresh } = t;
+    beforeAll(() => {
+      store = t.store;
+    });
+
+    it('reports the storage class a put or a multipart upload asked for in head and list, STANDARD by default', async () => {
+      const prefix = fresh();
+      await store.put(`${prefix}a-default`, Buffer.from('a'));
+      await store.put(`${prefix}b-ia`, Buffer.from('b'), { storageClass: 'STANDARD_IA' });
+      await store.put(`${prefix}c-instant`, Buffer.from('c'), { storageClass: 'GLACIER_IR' });
+      const uploadId = await store.createMultipart(`${prefix}d-deep`, { storageClass: 'DEEP_ARCHIVE' });
+      await store.completeMultipart(`${prefix}d-deep`, uploadId, [await store.uploadPart(`${prefix}d-deep`, uploadId, 1, Buffer.from('d'))]);
+      const expected = { 'a-default': 'STANDARD', 'b-ia': 'STANDARD_IA', 'c-instant': 'GLACIER_IR', 'd-deep': 'DEEP_ARCHIVE' };
+      const heads = await Promise.all(Object.keys(expected).map(async (name) => [name, (await store.head(`${prefix}${name}`))?.storageClass]));
+      expect(Object.fromEntries(heads)).toEqual(expected);
+      const listed = await collect(store.list(prefix));
+      expect(Object.fromEntries(listed.map((item) => [item.key.slice(prefix.length), item.storageClass]))).toEqual(expected);
+    });
+
+    it('reads a GLACIER_IR object at once, whole and by range', async () => {
+      const key = `${fresh()}instant.tar`;
+      await store.put(key, Buffer.from('0123456789'), { storageClass: 'GLACIER_IR' });
+      expect((await readAll((await store.get(key)).body)).toString()).toBe('0123456789');
+      expect((await readAll((await store.get(key, { start: 3, end: 5 })).body)).toString()).toBe('345');
     });
   });
 }
