@@ -59,7 +59,7 @@ function createHandlers({ store, clock, bucketConfig }) {
     const objectPath = store.getResourcePath(bucket, key, 'object');
     const temporary = temporaryBeside(objectPath);
     const got = await receiveBody(ctx.req, temporary);
-    const sha256 = ctx.headers['x-amz-checksum-sha256'];
+    const sha256 = ctx.headers['x-amz-checksum-sha256'] ?? got.trailers['x-amz-checksum-sha256'];
     const state = { versionId: newVersionId(), storageClass, ...objectLock, createdAt: now.toISOString(), ...(sha256 ? { sha256 } : {}) };
     commitObject(store, bucket, key, temporary, { ifNoneMatch: conditional, metadata: storedMetadata(ctx.headers), md5Hex: got.md5Hex, state, now });
     ctx.status = 200;
@@ -76,7 +76,7 @@ function createHandlers({ store, clock, bucketConfig }) {
       throw new StandInError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
     }
     const upload = JSON.parse(fs.readFileSync(path.join(uploadDir, 'metadata'), 'utf8'));
-    const sha256 = ctx.headers['x-amz-checksum-sha256'];
+    const sha256 = ctx.headers['x-amz-checksum-sha256'] ?? (/x-amz-checksum-sha256/i.test(ctx.headers['x-amz-trailer'] ?? '') ? 'trailer' : undefined);
     if (upload['x-amz-checksum-algorithm'] === 'SHA256' && sha256 === undefined) {
       throw new StandInError(400, 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null');
     }

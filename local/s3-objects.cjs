@@ -17,6 +17,7 @@ const { Transform } = require('node:stream');
 const { pipeline } = require('node:stream/promises');
 const zlib = require('node:zlib');
 const S3Object = require('s3rver/lib/models/object');
+const { createChunkedDecoder } = require('./s3-chunked.cjs');
 
 const STATE = 'ferry.json';
 
@@ -84,22 +85,31 @@ function hasher() {
  * match a digest header. The temporary file is gone whenever this rejects.
  */
 async function receiveBody(req, temporary, { createDirectory = true } = {}) {
-  const declared = req.headers['content-length'];
+  const chunked = /aws-chunked/.test(req.headers['content-encoding'] ?? '');
+  const declared = chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length'];
   if (declared === undefined) throw new StandInError(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
-  if (/aws-chunked/.test(req.headers['content-encoding'] ?? '')) {
-    throw new StandInError(501, 'NotImplemented', 'The local S3 does not decode aws-chunked bodies: send the checksum as a header.');
-  }
   const wanted = requestedDigests(req.headers);
   if (createDirectory) await fs.promises.mkdir(path.dirname(temporary), { recursive: true });
   const { transform, result } = hasher();
+  const { decoder, trailers } = createChunkedDecoder();
   try {
-    await pipeline(req, transform, fs.createWriteStream(temporary));
+    await pipeline(req, ...(chunked ? [decoder] : []), transform, fs.createWriteStream(temporary));
   } catch (error) {
     await fs.promises.rm(temporary, { force: true });
     if (error.code === 'ENOENT') throw error;
     throw new StandInError(400, 'IncompleteBody', 'The request body was cut off before Content-Length bytes arrived.');
   }
   const got = result();
+  // Trailing checksums (aws-chunked) are checked like the same headers.
+  let fromTrailers;
+  try {
+    fromTrailers = requestedDigests(trailers);
+  } catch (error) {
+    await fs.promises.rm(temporary, { force: true });
+    throw error;
+  }
+  Object.assign(wanted, fromTrailers);
+  got.trailers = trailers;
   const problem = got.size !== Number(declared)
     ? new StandInError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.')
     : digestMismatch(wanted, got);
@@ -139,6 +149,12 @@ function storedMetadata(headers) {
   const out = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name === 'x-amz-storage-class') continue;
+    if (name === 'content-encoding') {
+      // aws-chunked describes the request, not the object: S3 keeps only the other codings.
+      const kept = String(value).split(',').map((c) => c.trim()).filter((c) => c && c !== 'aws-chunked').join(',');
+      if (kept) out[name] = kept;
+      continue;
+    }
     if (S3Object.ALLOWED_METADATA.includes(name) || name.startsWith('x-amz-meta-')) out[name] = value;
   }
   return out;

@@ -1,11 +1,13 @@
 // The local S3 refuses the writes AWS S3 refuses: conditional writes (If-None-Match: *), digests
 // that do not match the bytes, and torn bodies. Real SDK v3 client, real HTTP, the stand-in process.
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
+  PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,5 +119,35 @@ describe('multipart completion', () => {
     const complete = new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: parts } });
     expect(await refusal(p.client.send(complete))).toEqual({ name: 'EntityTooSmall', status: 400 });
     expect(await refusal(p.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })))).toMatchObject({ status: 404 });
+  });
+});
+
+describe('aws-chunked bodies', () => {
+  it('stores the decoded bytes of a streamed PutObject with a trailing SHA-256, not its chunk framing', async () => {
+    const body = randomBytes(100_000);
+    await p.client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'chunked/ok', Body: Readable.from([body.subarray(0, 60_000), body.subarray(60_000)]), ContentLength: body.length, ChecksumAlgorithm: 'SHA256' }),
+    );
+    expect((await readBytes(p.client, 'chunked/ok')).equals(body)).toBe(true);
+    expect((await p.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'chunked/ok' }))).ContentEncoding).toBeUndefined();
+  });
+
+  it('refuses an aws-chunked body whose trailing SHA-256 does not match (400 BadDigest) and stores nothing', async () => {
+    const data = Buffer.from('chunked bytes');
+    const framed = Buffer.concat([
+      Buffer.from(`${data.length.toString(16)}\r\n`),
+      data,
+      Buffer.from(`\r\n0\r\nx-amz-checksum-sha256:${sha256(Buffer.from('other'))}\r\n\r\n`),
+    ]);
+    const headers = {
+      'content-encoding': 'aws-chunked',
+      'content-length': String(framed.length),
+      'x-amz-decoded-content-length': String(data.length),
+      'x-amz-trailer': 'x-amz-checksum-sha256',
+      'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+    };
+    const res = await fetch(`${p.s3.endpoint}/${BUCKET}/chunked/bad`, { method: 'PUT', headers, body: framed });
+    expect([res.status, /<Code>(\w+)<\/Code>/.exec(await res.text())?.[1]]).toEqual([400, 'BadDigest']);
+    expect(await refusal(p.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'chunked/bad' })))).toMatchObject({ status: 404 });
   });
 });
