@@ -53,7 +53,8 @@ function entryXml(entry) {
 /** ListObjectVersions: per key, newest first; paged by key-marker and version-id-marker. */
 function listVersions(ctx, store, versions, bucket) {
   const prefix = String(ctx.query.prefix ?? '');
-  const maxKeys = Math.min(1000, Number(ctx.query['max-keys'] ?? 1000));
+  const asked = Number(ctx.query['max-keys'] ?? 1000);
+  const maxKeys = Number.isInteger(asked) && asked >= 0 ? Math.min(1000, asked) : 1000;
   const entries = currentVersions(store, bucket, prefix);
   for (const v of versions.list(bucket, prefix)) {
     entries.push({ ...v, latest: false });

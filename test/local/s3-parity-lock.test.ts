@@ -12,6 +12,7 @@ import {
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import { DEFAULT_CONFIG, parseDeploymentConfig } from '../../infra/config.ts';
 import { BUCKET, DAY_MS, put, read, refusal, startParity, type Parity } from './s3-parity-harness.ts';
 
@@ -123,6 +124,18 @@ describe('Object Lock', () => {
     expect(out.Errors?.map((e) => [e.Key, e.Code])).toEqual([['lock/batch/locked', 'AccessDenied']]);
     expect(await read(p.client, 'lock/batch/locked')).toBe('x');
     expect(await refusal(head('lock/batch/free'))).toMatchObject({ status: 404 });
+  });
+
+  it("the purge's S3ObjectDeleter (every version by id) reports a locked pack as retained and deletes an unlocked one for good", async () => {
+    await put(p.client, 'purge/locked.tar', 'x');
+    await put(p.client, 'purge/free.tar', 'y', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inDays(1) });
+    await p.client.send(new PutObjectRetentionCommand({ Bucket: BUCKET, Key: 'purge/free.tar', Retention: {}, BypassGovernanceRetention: true }));
+    await deleteVersion('purge/free.tar', undefined);
+    const outcome = await new S3ObjectDeleter(p.client, BUCKET).deleteObjects(['purge/locked.tar', 'purge/free.tar']);
+    expect(outcome.deleted).toEqual(['purge/free.tar']);
+    expect(outcome.retained.map((r) => [r.key, r.reason.split(':')[0]])).toEqual([['purge/locked.tar', 'AccessDenied']]);
+    const versions = await p.client.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: 'purge/' }));
+    expect([...(versions.Versions ?? []), ...(versions.DeleteMarkers ?? [])].map((v) => v.Key)).toEqual(['purge/locked.tar']);
   });
 
   it('retention ends on the stand-in clock: once past the date the version can be deleted without bypass', async () => {
