@@ -25,10 +25,14 @@ function ifNoneMatch(headers) {
   return true;
 }
 
-/** Reads an XML body after checking any digest it was sent with (S3 wants one on these calls). */
-async function xmlBody(ctx) {
+/**
+ * Reads an XML body after checking any digest it was sent with (S3 wants one on these calls). On
+ * CompleteMultipartUpload x-amz-checksum-* describes the object, not the XML: only Content-MD5 is the body's.
+ */
+async function xmlBody(ctx, { objectChecksums = false } = {}) {
   const body = await readSmallBody(ctx.req);
-  checkDigests(ctx.headers, body);
+  const headers = objectChecksums ? { 'content-md5': ctx.headers['content-md5'] } : ctx.headers;
+  checkDigests(headers, body);
   return parseXml(body);
 }
 
@@ -104,7 +108,7 @@ function createHandlers({ store, clock, bucketConfig }) {
 
   async function complete(ctx, bucket, key) {
     const conditional = ifNoneMatch(ctx.headers);
-    const request = (await xmlBody(ctx)).CompleteMultipartUpload;
+    const request = (await xmlBody(ctx, { objectChecksums: true })).CompleteMultipartUpload;
     const listed = [].concat(request?.Part ?? []);
     if (listed.length === 0) throw new StandInError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
     const parts = listed.map((p) => ({

@@ -79,14 +79,17 @@ describe('digests', () => {
     expect((await readBytes(p.client, 'digest/part')).equals(good)).toBe(true);
   });
 
-  it('CompleteMultipartUpload checks each part SHA-256 and reports the composite sha256(part SHA-256s)-N', async () => {
+  it('CompleteMultipartUpload checks each part SHA-256 and the composite sha256(part SHA-256s)-N it is sent, and reports the composite', async () => {
     const body = randomBytes(2048);
     const { uploadId, part } = await multipart('digest/composite', body, true);
     const wrong = { ...part, ChecksumSHA256: sha256(Buffer.from('x')) };
     const refused = p.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'digest/composite', UploadId: uploadId, MultipartUpload: { Parts: [wrong] } }));
     expect(await refusal(refused)).toEqual({ name: 'InvalidPart', status: 400 });
-    const done = await p.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'digest/composite', UploadId: uploadId, MultipartUpload: { Parts: [part] } }));
     const composite = `${sha256(Buffer.from(sha256(body), 'base64'))}-1`;
+    const complete = (ChecksumSHA256: string) =>
+      p.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'digest/composite', UploadId: uploadId, ChecksumSHA256, MultipartUpload: { Parts: [part] } }));
+    expect(await refusal(complete(`${sha256(Buffer.from('x'))}-1`))).toEqual({ name: 'BadDigest', status: 400 });
+    const done = await complete(composite);
     expect(done.ChecksumSHA256).toBe(composite);
   });
 
