@@ -24,6 +24,8 @@ export interface ApiServerDeps {
   audit?: Audit;
   clock?: Clock;
   log?: Log;
+  /** Stores built with one function's own credentials (its role, through the local IAM gateway); default `blobs`/`catalogue`. */
+  functions?: Partial<Record<'ingest' | 'catalogue' | 'replay' | 'artefacts', Pick<ApiServerDeps, 'blobs' | 'catalogue'>>>;
 }
 
 export interface ApiServer {
@@ -138,12 +140,13 @@ async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<stri
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<ApiServer> {
   const log = deps.log ?? jsonLog;
   const shared = { audit: deps.audit ?? stdoutAudit(), clock: deps.clock ?? systemClock, log };
+  const as = (fn: keyof NonNullable<ApiServerDeps['functions']>) => deps.functions?.[fn] ?? deps;
   const handlers = {
-    catalogue: createCatalogueHandler({ catalogue: deps.catalogue, ...shared }),
-    replay: createReplayHandler({ catalogue: deps.catalogue, blobs: deps.blobs, ...shared }),
-    artefacts: createArtefactsHandler({ catalogue: deps.catalogue, ...shared }),
+    catalogue: createCatalogueHandler({ catalogue: as('catalogue').catalogue, ...shared }),
+    replay: createReplayHandler({ catalogue: as('replay').catalogue, blobs: as('replay').blobs, ...shared }),
+    artefacts: createArtefactsHandler({ catalogue: as('artefacts').catalogue, ...shared }),
   };
-  const ingestHandler = createIngestHandler({ blobs: deps.blobs, catalogue: deps.catalogue, log });
+  const ingestHandler = createIngestHandler({ blobs: as('ingest').blobs, catalogue: as('ingest').catalogue, log });
 
   async function ingestRoute(req: IncomingMessage): Promise<HttpResult> {
     let event: unknown;

@@ -9,6 +9,7 @@ import { LOCAL_BUCKET, LOCAL_REGION, LOCAL_TABLE } from '../core/deployment.ts';
 import { startApiServer } from './api-server.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
+import { startLocalIam, type LocalCredentials, type LocalIamOptions, type PrincipalName } from './iam-gateway/index.ts';
 
 // The embedded local cloud: s3rver and dynalite on loopback, the Lambda handlers in process
 // behind a local HTTP server, and S3 notifications for manifests delivered to the ingest
@@ -22,11 +23,26 @@ export interface LocalCloudOptions {
   /** Where to write the address file the CLI reads (`cloud.json`). */
   addressFile?: string;
   log?: (message: string) => void;
+  /**
+   * Put the IAM gateway (local/iam-gateway/) in front of S3 and DynamoDB for these sites: the
+   * catalogue functions then call them with their own roles, and `iam` hands out each
+   * principal's credentials. Absent: no signature or policy is checked.
+   */
+  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision'>;
+}
+
+/** The local cloud's IAM: gateway endpoints and every principal's credentials. */
+export interface LocalCloudIam {
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  credentialsFile: string;
+  credentialsOf(principal: PrincipalName): LocalCredentials;
 }
 
 export interface LocalCloud {
   bucket: string;
   table: string;
+  /** The stand-ins themselves (no IAM): provisioning, operator tools, test assertions. */
   s3Endpoint: string;
   dynamoEndpoint: string;
   apiUrl: string;
@@ -38,6 +54,8 @@ export interface LocalCloud {
   drain(): Promise<void>;
   /** Ingest failures seen so far (key and reason). */
   ingestErrors: { key: string; error: string }[];
+  /** Present when started with `iam`. */
+  iam?: LocalCloudIam;
   stop(): Promise<void>;
 }
 
@@ -71,12 +89,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const blobs = new S3BlobStore(s3Client, LOCAL_BUCKET, { features: { verifiesChecksums: false, conditionalPut: false } });
   const catalogue = new DynamoCatalogue(doc, LOCAL_TABLE);
   // The audit trail and the functions' logs go to files, as CloudWatch would keep them.
+  const iam = options.iam ? await startGateways(options, s3.endpoint, dynamo.endpoint, credentials).catch(async (e: unknown) => {
+    await Promise.all([s3.stop(), dynamo.stop()]);
+    throw e;
+  }) : undefined;
   const auditFile = join(options.directory, 'audit.jsonl');
   const logFile = join(options.directory, 'functions.log');
   const audit = (event: AuditEvent) => appendFileSync(auditFile, `${JSON.stringify(event)}\n`);
   const functionLog = (level: string, message: string, detail?: Record<string, unknown>) =>
     appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), level, message, ...detail })}\n`);
-  const api = await startApiServer({ blobs, catalogue, audit, log: functionLog }, { port: options.apiPort ?? 0 });
+  const api = await startApiServer({ blobs, catalogue, audit, log: functionLog, functions: iam?.functions }, { port: options.apiPort ?? 0 });
   ingest = async (event) => {
     const keys = event.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => r.s3.object.key);
     if (keys.length === 0) return;
@@ -103,6 +125,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     blobs,
     catalogue,
     ingestErrors,
+    iam: iam?.cloudIam,
     async drain() {
       // Notifications arrive asynchronously over IPC; wait until the queue stays empty.
       for (let settled = 0; settled < 3; ) {
@@ -114,8 +137,31 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     },
     async stop() {
       await api.stop();
+      await iam?.stop();
       await Promise.all([s3.stop(), dynamo.stop()]);
       if (options.addressFile) rmSync(options.addressFile, { force: true });
     },
+  };
+}
+
+/** The gateways, and the catalogue functions' stores built with their own roles' credentials through them. */
+async function startGateways(options: LocalCloudOptions, s3Endpoint: string, dynamoEndpoint: string, standIn: LocalCredentials) {
+  const iam = await startLocalIam({ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, ...options.iam! });
+  const [s3Gateway, dynamoGateway] = await Promise.all([iam.gateway('s3', s3Endpoint, standIn), iam.gateway('dynamodb', dynamoEndpoint, standIn)]);
+  const stores = (fn: string) => {
+    const credentials = iam.credentialsOf(`function:${fn}`);
+    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: s3Gateway.endpoint, credentials });
+    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: dynamoGateway.endpoint, credentials });
+    return { blobs: new S3BlobStore(s3, LOCAL_BUCKET, { features: { verifiesChecksums: false, conditionalPut: false } }), catalogue: new DynamoCatalogue(doc, LOCAL_TABLE) };
+  };
+  return {
+    functions: { ingest: stores('ingest'), catalogue: stores('catalogue'), replay: stores('replay'), artefacts: stores('artefacts') },
+    cloudIam: {
+      s3Endpoint: s3Gateway.endpoint,
+      dynamoEndpoint: dynamoGateway.endpoint,
+      credentialsFile: iam.credentialsFile,
+      credentialsOf: (principal: PrincipalName) => iam.credentialsOf(principal),
+    } satisfies LocalCloudIam,
+    stop: () => iam.stop(),
   };
 }
