@@ -29,10 +29,18 @@ export interface StartOptions {
 
 const SITE = 'demo';
 
-function agentYaml(recorderRoot: string, stateDir: string): string {
+/** The demo agent talks to S3 through the IAM gateway, signing as its site's agent role. */
+function agentYaml(recorderRoot: string, stateDir: string, cloud: LocalCloud): string {
+  const iam = cloud.iam!;
+  const { accessKeyId, secretAccessKey } = iam.credentialsOf(`agent:${SITE}`);
   return `# Demo agent configuration written by \`ferry start\`.
 site: ${SITE}
 state: ${stateDir}
+cloud:
+  bucket: ${cloud.bucket}
+  endpoint: ${iam.s3Endpoint}
+  api: ${cloud.apiUrl}
+  credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: ${JSON.stringify(secretAccessKey)} }
 shipping:
   pollSeconds: 3
 sources:
@@ -61,12 +69,13 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
   if (!Number.isInteger(perBatch) || perBatch < 1) throw new Error(`--per-batch must be a whole number ≥ 1 (got ${opts.perBatch})`);
 
   say('Starting the embedded local cloud (S3 stand-in, DynamoDB stand-in, catalogue API)…');
-  const cloud = await startLocalCloud({ directory: join(home, 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile() });
+  const cloud = await startLocalCloud({ directory: join(home, 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] } });
   say(`  web page       ${cloud.apiUrl}/  (search and play calls in a browser)\n  catalogue API  ${cloud.apiUrl}\n  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}\n  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`);
+  say(`  IAM gateway    S3 ${cloud.iam!.s3Endpoint}, DynamoDB ${cloud.iam!.dynamoEndpoint} (SigV4 + the synthesized policies; keys in ${cloud.iam!.credentialsFile})`);
 
   const recorderRoot = join(demo, 'recorder');
   const configFile = join(demo, 'agent.yaml');
-  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state')));
+  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state'), cloud), { mode: 0o600 });
   say(`\nDemo site "${SITE}": a recorder writing ${batches} batches of ${perBatch} calls (8 kHz) into ${recorderRoot}`);
   const generated = await generateBatches({ root: recorderRoot, firstBatch: 1, batches, perBatch, seconds: [3, 9], start: new Date(Date.UTC(2023, 10, 6, 8, 0)), seed: 7, sidecar: 'xml' });
 

@@ -17,6 +17,10 @@ import { LocalActivityService } from './activity-service.ts';
 import { startActivityServer, type ActivityServer } from './activity-server.ts';
 import { LOCAL_S3_CREDENTIALS } from './s3-process.ts';
 import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
+import type { LocalCloudIam } from './cloud.ts';
+import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
+import type { WorkflowFunctionName } from '../infra/workflows/state-names.ts';
 
 // The orchestration of one site on the embedded local cloud: the workflow handlers on the
 // local stand-ins (lock and run records in dynalite's catalogue table, deletions and restore
@@ -25,7 +29,7 @@ import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
 
 export interface LocalOrchestrationOptions {
   /** The running local cloud (local/cloud.ts): its stores and endpoints. */
-  cloud: { blobs: BlobStore; catalogue: CatalogueStore; s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string };
+  cloud: { blobs: BlobStore; catalogue: CatalogueStore; s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string; iam?: LocalCloudIam };
   site: string;
   purge: SitePurgeSettings;
   config?: WorkflowConfigInput;
@@ -62,25 +66,54 @@ function printAlerts(say: (line: string) => void): Notifier {
   };
 }
 
+/**
+ * Each workflow function's clients. With the cloud's IAM gateway: signed as the function's own
+ * role, through the gateway (what the function may do is what the app grants it). Without: the
+ * stand-ins directly, one shared client pair.
+ */
+function functionClients(cloud: LocalOrchestrationOptions['cloud']) {
+  const direct = () => {
+    const credentials = { ...LOCAL_S3_CREDENTIALS };
+    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: cloud.s3Endpoint, credentials });
+    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: cloud.dynamoEndpoint, credentials });
+    return { s3, doc, blobs: cloud.blobs, catalogue: cloud.catalogue };
+  };
+  const shared = cloud.iam ? undefined : direct();
+  return (fn: WorkflowFunctionName) => {
+    if (shared) return shared;
+    const iam = cloud.iam!;
+    const credentials = iam.credentialsOf(`function:${fn}`);
+    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: iam.s3Endpoint, credentials });
+    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: iam.dynamoEndpoint, credentials });
+    const blobs = new S3BlobStore(s3, cloud.bucket, { features: { verifiesChecksums: false, conditionalPut: false } });
+    return { s3, doc, blobs, catalogue: new DynamoCatalogue(doc, cloud.table) };
+  };
+}
+
 export async function startLocalOrchestration(options: LocalOrchestrationOptions): Promise<LocalOrchestration> {
   const { cloud } = options;
   const clock = options.clock ?? systemClock;
   const log: Log = options.log ?? (() => undefined);
-  const credentials = { ...LOCAL_S3_CREDENTIALS };
-  const s3 = createS3Client({ region: LOCAL_REGION, endpoint: cloud.s3Endpoint, credentials });
-  const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: cloud.dynamoEndpoint, credentials });
-  const locks = dynamoLockStore(doc, cloud.table, clock);
+  const clientsOf = functionClients(cloud);
+  const [lock, window, purge, recall] = (['lock', 'window', 'purge', 'recall'] as const).map(clientsOf);
   const activity = new LocalActivityService();
   const workflows = await LocalWorkflows.create({
     site: options.site,
     purge: options.purge,
     config: options.config,
     handlers: {
-      lock: createLockHandler({ locks, log }),
-      window: createWindowHandler({ blobs: cloud.blobs, runs: new DynamoRunStore(doc, cloud.table), clock, log }),
+      lock: createLockHandler({ locks: dynamoLockStore(lock!.doc, cloud.table, clock), log }),
+      window: createWindowHandler({ blobs: window!.blobs, runs: new DynamoRunStore(window!.doc, cloud.table), clock, log }),
       // s3rver keeps no versions: delete by key (AWS: by version, see adapters/s3-purge.ts).
-      purge: createPurgeHandler({ blobs: cloud.blobs, catalogue: cloud.catalogue, deleter: new S3ObjectDeleter(s3, cloud.bucket, { versions: false }), locks, clock, log }),
-      recall: createRecallHandler({ catalogue: cloud.catalogue, archive: new S3ArchiveStore(s3, cloud.bucket), clock, log }),
+      purge: createPurgeHandler({
+        blobs: purge!.blobs,
+        catalogue: purge!.catalogue,
+        deleter: new S3ObjectDeleter(purge!.s3, cloud.bucket, { versions: false }),
+        locks: dynamoLockStore(purge!.doc, cloud.table, clock),
+        clock,
+        log,
+      }),
+      recall: createRecallHandler({ catalogue: recall!.catalogue, archive: new S3ArchiveStore(recall!.s3, cloud.bucket), clock, log }),
     },
     activity,
     notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
@@ -99,8 +132,10 @@ export async function startLocalOrchestration(options: LocalOrchestrationOptions
     async stop() {
       activity.stop();
       await server?.stop();
-      s3.destroy();
-      doc.destroy();
+      for (const c of new Set([lock!, window!, purge!, recall!])) {
+        c.s3.destroy();
+        c.doc.destroy();
+      }
     },
   };
 }
