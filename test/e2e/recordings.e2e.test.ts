@@ -35,14 +35,16 @@ const ids = (entries: { rid: string }[]) => entries.map((e) => e.rid).sort();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
-  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
+  // With the IAM gateway: the agent signs as site e2e's agent role, ingest and the catalogue API as theirs.
+  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: ['e2e'] } });
+  const agentKey = cloud.iam!.credentialsOf('agent:e2e');
   const root = join(dir, 'recorder');
   recordings = await generateBatches({ root, firstBatch: 1, batches: 10, perBatch: 100, seconds: 1.875, start: new Date('2024-03-01T08:00:00Z'), seed: 42, sidecar: 'xml' });
   for (const r of recordings) originals.set(r.metadata.callId, readFileSync(join(root, r.relativePath)));
   const config = parseAgentConfig(`
 site: e2e
 state: ${join(dir, 'state')}
-cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: { accessKeyId: S3RVER, secretAccessKey: S3RVER } }
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, credentials: { accessKeyId: ${agentKey.accessKeyId}, secretAccessKey: "${agentKey.secretAccessKey}" } }
 sources:
   - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
 `);
