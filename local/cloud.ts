@@ -37,6 +37,8 @@ export interface LocalCloudIam {
   dynamoEndpoint: string;
   credentialsFile: string;
   credentialsOf(principal: PrincipalName): LocalCredentials;
+  /** Puts a gateway in front of a local activity server whose activity stands for `site`'s; returns its endpoint. */
+  guardActivity(upstream: string, localActivityArn: string, site: string): Promise<string>;
 }
 
 export interface LocalCloud {
@@ -161,6 +163,11 @@ async function startGateways(options: LocalCloudOptions, s3Endpoint: string, dyn
       dynamoEndpoint: dynamoGateway.endpoint,
       credentialsFile: iam.credentialsFile,
       credentialsOf: (principal: PrincipalName) => iam.credentialsOf(principal),
+      async guardActivity(upstream: string, localActivityArn: string, site: string) {
+        const deployed = iam.deployment.siteActivities.get(site);
+        if (!deployed) throw new Error(`the local deployment has no site ${site}`);
+        return (await iam.gateway('states', upstream, standIn, { [localActivityArn]: deployed })).endpoint;
+      },
     } satisfies LocalCloudIam,
     stop: () => iam.stop(),
   };

@@ -127,7 +127,8 @@ export async function startLocalOrchestration(options: LocalOrchestrationOptions
     workflows,
     activity,
     activityArn,
-    activityEndpoint: server?.endpoint,
+    // With IAM, the agent in another process reaches its activity through the gateway, as its site's agent role.
+    activityEndpoint: server && cloud.iam ? await cloud.iam.guardActivity(server.endpoint, activityArn, options.site) : server?.endpoint,
     activityClient: () => activity.client(activityArn),
     async stop() {
       activity.stop();

@@ -29,7 +29,9 @@ export interface LocalDeployment {
   bucketPolicy: PolicyDocument;
   dataKeyPolicy: PolicyDocument;
   principals: Map<PrincipalName, DeployedPrincipal>;
-  /** The deployed activity ARN of a site's agent activity, from its name. */
+  /** Site → the ARN of its agent activity. */
+  siteActivities: Map<string, string>;
+  /** The deployed ARN of an activity, from its name. */
   activityArn(name: string): string;
 }
 
@@ -75,11 +77,13 @@ export async function loadLocalDeployment(options: DeploymentOptions): Promise<L
       resolver.resolve(stack, raw[stack]!.Resources![id]!.Properties![property]) as PolicyDocument;
 
     const principals = new Map<PrincipalName, DeployedPrincipal>();
+    const siteActivities = new Map<string, string>();
     const role = (name: PrincipalName, stack: string, construct: Construct) =>
       principals.set(name, { name, arn: attr(stack, construct, 'Arn'), policies: resolver.policiesOfRole(stack, logicalId(construct)) });
     for (const site of stacks.processing.sites) {
       role(`agent:${site.site}`, processing, site.agentRole);
       role(`dr:${site.site}`, processing, site.drRole);
+      siteActivities.set(site.site, resolver.resolveString(processing, { Ref: logicalId(site.activity) }));
     }
     for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) role(`function:${name}`, processing, fnRole);
     for (const [name, fnRole] of Object.entries(workflowRoles)) role(`function:${name}`, processing, fnRole);
@@ -96,6 +100,7 @@ export async function loadLocalDeployment(options: DeploymentOptions): Promise<L
       bucketPolicy: resourcePolicy(stateful, logicalId(stacks.stateful.dataBucket.policy!), 'PolicyDocument'),
       dataKeyPolicy: resourcePolicy(stateful, logicalId(stacks.stateful.dataKey), 'KeyPolicy'),
       principals,
+      siteActivities,
       activityArn: (name) => `arn:${partition}:states:${region}:${account}:activity:${name}`,
     };
   } finally {

@@ -27,6 +27,8 @@ export interface GatewayOptions {
   credentials: CredentialTable;
   /** Local bucket name → deployed bucket name (S3). */
   buckets?: Record<string, string>;
+  /** Local activity ARN → deployed activity ARN (Step Functions; otherwise mapped by name). */
+  activities?: Record<string, string>;
   /** Local table name → deployed schema (DynamoDB). */
   tables?: Record<string, TableSchema>;
   clock?: Clock;
@@ -94,6 +96,7 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
   const bucketArn = (name: string) => `arn:${deployment.env.partition}:s3:::${options.buckets?.[name] ?? name}`;
   const tableSchema = (name: string): TableSchema => options.tables?.[name] ?? { arn: `arn:${deployment.env.partition}:dynamodb:${deployment.env.region}:${deployment.env.account}:table/${name}`, partitionKey: '', indexes: {} };
   const mapStatesArn = (arn: string) => {
+    if (options.activities?.[arn]) return options.activities[arn];
     const m = /^arn:[\w-]+:states:[^:]*:[^:]*:activity:(.+)$/.exec(arn);
     return m ? deployment.activityArn(m[1]!) : arn;
   };

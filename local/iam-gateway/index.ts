@@ -35,7 +35,7 @@ export interface LocalIam {
   /** Credentials of one principal (`agent:{site}`, `dr:{site}`, `function:{name}`, `officer`). */
   credentialsOf(principal: PrincipalName): LocalCredentials;
   /** A gateway in front of one stand-in; stopped with the rest. */
-  gateway(service: GatewayOptions['service'], upstream: string, upstreamCredentials: LocalCredentials): Promise<IamGateway>;
+  gateway(service: GatewayOptions['service'], upstream: string, upstreamCredentials: LocalCredentials, activities?: Record<string, string>): Promise<IamGateway>;
   stop(): Promise<void>;
 }
 
@@ -51,7 +51,7 @@ export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam>
     credentials,
     credentialsFile,
     credentialsOf: (principal) => credentials.of(principal),
-    async gateway(service, upstream, upstreamCredentials) {
+    async gateway(service, upstream, upstreamCredentials, activities) {
       const gateway = await startIamGateway({
         service,
         upstream,
@@ -60,6 +60,7 @@ export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam>
         credentials,
         buckets: { [options.bucket]: deployment.bucketName },
         tables: { [options.table]: { arn: deployment.tableArn, partitionKey: CATALOGUE_TABLE.partitionKey.name, indexes } },
+        activities,
         clock: options.clock,
         onDecision: options.onDecision,
       });

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetActivityTaskCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNServiceException } from '@aws-sdk/client-sfn';
+import { createSfnClient } from '../../adapters/sfn-activity-client.ts';
+import { startActivityServer, type ActivityServer } from '../../local/activity-server.ts';
+import { LocalActivityService } from '../../local/activity-service.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
@@ -179,5 +183,50 @@ describe('function roles', () => {
     const windowS3 = s3As(iam.credentialsOf('function:window'));
     expect((await windowS3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'manifests/site-b/recordings/2024/05/01/p1.json' }))).ContentLength).toBe(1);
     expect((await s3Error(windowS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'manifests/site-b/recordings/2024/05/01/p1.json' })))).name).toBe('AccessDenied');
+  });
+});
+
+describe('site activities (Step Functions)', () => {
+  const LOCAL_ACTIVITY = 'arn:aws:states:us-east-1:000000000000:activity:local-site-a';
+  const service = new LocalActivityService();
+  let server: ActivityServer;
+  let endpoint: string;
+  const sfnAs = (principal: string) => {
+    const client = createSfnClient({ endpoint, credentials: iam.credentialsOf(principal), maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  };
+  const sfnError = async (promise: Promise<unknown>) => {
+    const error = await promise.then(() => undefined, (e: unknown) => e);
+    if (!(error instanceof SFNServiceException)) throw new Error(`expected a Step Functions error, got ${String(error)}`);
+    return { name: error.name, status: error.$metadata.httpStatusCode };
+  };
+
+  beforeAll(async () => {
+    server = await startActivityServer(service, { pollWaitMs: 200 });
+    endpoint = (await iam.gateway('states', server.endpoint, { accessKeyId: 'x', secretAccessKey: 'x' }, { [LOCAL_ACTIVITY]: iam.deployment.siteActivities.get('site-a')! })).endpoint;
+  });
+  afterAll(async () => {
+    service.stop();
+    await server?.stop();
+  });
+
+  it("site-a's agent polls and answers its own activity", async () => {
+    const done = service.run(LOCAL_ACTIVITY, { job: 1 });
+    const agentA = sfnAs('agent:site-a');
+    const task = await agentA.send(new GetActivityTaskCommand({ activityArn: LOCAL_ACTIVITY }));
+    expect(JSON.parse(task.input!)).toEqual({ job: 1 });
+    await agentA.send(new SendTaskSuccessCommand({ taskToken: task.taskToken!, output: '{"ok":true}' }));
+    expect(await done).toEqual({ ok: true });
+  });
+
+  it("site-b's agent can neither poll site-a's activity nor answer its tasks (400 AccessDeniedException)", async () => {
+    const done = service.run(LOCAL_ACTIVITY, { job: 2 });
+    expect(await sfnError(sfnAs('agent:site-b').send(new GetActivityTaskCommand({ activityArn: LOCAL_ACTIVITY })))).toEqual({ name: 'AccessDeniedException', status: 400 });
+    const task = await sfnAs('agent:site-a').send(new GetActivityTaskCommand({ activityArn: LOCAL_ACTIVITY }));
+    const forged = sfnAs('agent:site-b').send(new SendTaskFailureCommand({ taskToken: task.taskToken!, error: 'Forged' }));
+    expect((await sfnError(forged)).name).toBe('AccessDeniedException');
+    await sfnAs('agent:site-a').send(new SendTaskSuccessCommand({ taskToken: task.taskToken!, output: '{}' }));
+    expect(await done).toEqual({});
   });
 });
