@@ -31,7 +31,8 @@ export class Authorizer {
   check(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument): Denial | undefined {
     const context = { ...commonContext(principalArn, this.deployment.env.account), ...check.context };
     const policies = resourcePolicy ? [...identity, resourcePolicy] : identity;
-    const { decision } = evaluate(policies, { action: check.action, resource: check.resource, context, principal: { type: 'AWS', id: principalArn } });
+    const principal = { type: 'AWS' as const, id: principalArn };
+    const { decision } = evaluate(policies, { action: check.action, resource: check.resource, context, principal });
     if (decision === 'allow') return undefined;
     const kind = resourcePolicy ? 'an identity-based or resource-based policy' : 'an identity-based policy';
     return { action: check.action, resource: check.resource, decision, message: this.message(principalArn, check, decision, kind) };
@@ -40,14 +41,18 @@ export class Authorizer {
   /** S3 using the data key for the caller (SSE-KMS): kms:ViaService is S3 in the deployment's region. */
   checkDataKey(principalArn: string, identity: PolicyDocument[], action: string): Denial | undefined {
     const { env, dataKeyArn, dataKeyPolicy } = this.deployment;
-    const check: AccessCheck = { action, resource: dataKeyArn, context: { 'kms:ViaService': `s3.${env.region}.amazonaws.com`, 'kms:CallerAccount': env.account } };
+    const kmsContext = { 'kms:ViaService': `s3.${env.region}.amazonaws.com`, 'kms:CallerAccount': env.account };
+    const check: AccessCheck = { action, resource: dataKeyArn, context: kmsContext };
     const context = { ...commonContext(principalArn, env.account), ...check.context };
-    const asCaller = (id: string, policies: PolicyDocument[]) => evaluate(policies, { action, resource: dataKeyArn, context, principal: { type: 'AWS', id } }).decision;
+    const asCaller = (id: string, policies: PolicyDocument[]) =>
+      evaluate(policies, { action, resource: dataKeyArn, context, principal: { type: 'AWS', id } }).decision;
     const byKey = asCaller(principalArn, [dataKeyPolicy]);
     const byIdentity = asCaller(principalArn, identity);
     const delegated = asCaller(`arn:${env.partition}:iam::${env.account}:root`, [dataKeyPolicy]) === 'allow';
-    if (byKey !== 'explicit-deny' && byIdentity !== 'explicit-deny' && (byKey === 'allow' || (delegated && byIdentity === 'allow'))) return undefined;
-    const decision = byKey === 'explicit-deny' || byIdentity === 'explicit-deny' ? 'explicit-deny' : 'implicit-deny';
-    return { action, resource: dataKeyArn, decision, message: this.message(principalArn, check, decision, 'the key policy or an identity-based policy') };
+    const denied = byKey === 'explicit-deny' || byIdentity === 'explicit-deny';
+    if (!denied && (byKey === 'allow' || (delegated && byIdentity === 'allow'))) return undefined;
+    const decision = denied ? 'explicit-deny' : 'implicit-deny';
+    const message = this.message(principalArn, check, decision, 'the key policy or an identity-based policy');
+    return { action, resource: dataKeyArn, decision, message };
   }
 }

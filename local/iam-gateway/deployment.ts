@@ -65,14 +65,17 @@ export async function loadLocalDeployment(options: DeploymentOptions): Promise<L
     const app = createFerryApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     const config = parseDeploymentConfig({ sites: options.sites.map((name) => ({ name, retentionDays: 3650 })) });
     let workflowRoles: Record<string, Construct> = {};
-    const workflows = workflowsFactory({ onBuilt: (built) => (workflowRoles = Object.fromEntries(Object.entries(built.functions).map(([n, fn]) => [n, fn.role! as unknown as Construct]))) });
+    const workflows = workflowsFactory({
+      onBuilt: (built) => (workflowRoles = Object.fromEntries(Object.entries(built.functions).map(([n, fn]) => [n, fn.role! as unknown as Construct]))),
+    });
     const stacks = buildFerry(app, config, { nag: false, workflows });
     const raw = Object.fromEntries(app.synth().stacks.map((s) => [s.stackName, s.template as CfnTemplate]));
     options.editTemplates?.(raw);
     const resolver = new TemplateResolver(raw, FAKE_ENV);
     const stateful = stacks.stateful.stackName;
     const processing = stacks.processing.stackName;
-    const attr = (stack: string, construct: Construct, name: string) => resolver.resolveString(stack, { 'Fn::GetAtt': [logicalId(construct), name] });
+    const attr = (stack: string, construct: Construct, name: string) =>
+      resolver.resolveString(stack, { 'Fn::GetAtt': [logicalId(construct), name] });
     const resourcePolicy = (stack: string, id: string, property: string) =>
       resolver.resolve(stack, raw[stack]!.Resources![id]!.Properties![property]) as PolicyDocument;
 

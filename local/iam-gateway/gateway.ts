@@ -46,14 +46,20 @@ type Refusal = { status: number; code: string; message: string };
 function refuse(res: ServerResponse, service: Service, r: Refusal): void {
   const requestId = randomUUID();
   if (service === 's3') {
-    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${r.code}</Code><Message>${escapeXml(r.message)}</Message><RequestId>${requestId}</RequestId></Error>`;
+    const xml =
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${r.code}</Code>` +
+      `<Message>${escapeXml(r.message)}</Message><RequestId>${requestId}</RequestId></Error>`;
     res.writeHead(r.status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml), 'x-amz-request-id': requestId });
     res.end(xml);
     return;
   }
   const prefix = service === 'dynamodb' ? 'com.amazon.coral.service#' : '';
   const body = JSON.stringify({ __type: `${prefix}${r.code}`, message: r.message });
-  res.writeHead(r.status, { 'Content-Type': 'application/x-amz-json-1.0', 'Content-Length': Buffer.byteLength(body), 'x-amzn-RequestId': requestId });
+  res.writeHead(r.status, {
+    'Content-Type': 'application/x-amz-json-1.0',
+    'Content-Length': Buffer.byteLength(body),
+    'x-amzn-RequestId': requestId,
+  });
   res.end(body);
 }
 
@@ -63,9 +69,22 @@ function escapeXml(text: string): string {
 
 /** How each service names a signature failure (S3: 403 with its own codes; JSON services: 400). */
 function signatureRefusal(service: Service, f: SignatureFailure): Refusal {
-  if (service === 's3') return { status: 403, code: f.code === 'MissingAuthentication' ? 'AccessDenied' : f.code === 'IncompleteSignature' ? 'AuthorizationHeaderMalformed' : f.code, message: f.message };
-  const code = { MissingAuthentication: 'MissingAuthenticationTokenException', InvalidAccessKeyId: 'UnrecognizedClientException', SignatureDoesNotMatch: 'InvalidSignatureException', RequestTimeTooSkewed: 'InvalidSignatureException', IncompleteSignature: 'IncompleteSignatureException' }[f.code];
-  return { status: 400, code, message: f.message };
+  const s3Codes: Record<SignatureFailure['code'], string> = {
+    MissingAuthentication: 'AccessDenied',
+    InvalidAccessKeyId: 'InvalidAccessKeyId',
+    SignatureDoesNotMatch: 'SignatureDoesNotMatch',
+    RequestTimeTooSkewed: 'RequestTimeTooSkewed',
+    IncompleteSignature: 'AuthorizationHeaderMalformed',
+  };
+  const jsonCodes: Record<SignatureFailure['code'], string> = {
+    MissingAuthentication: 'MissingAuthenticationTokenException',
+    InvalidAccessKeyId: 'UnrecognizedClientException',
+    SignatureDoesNotMatch: 'InvalidSignatureException',
+    RequestTimeTooSkewed: 'InvalidSignatureException',
+    IncompleteSignature: 'IncompleteSignatureException',
+  };
+  const code = (service === 's3' ? s3Codes : jsonCodes)[f.code];
+  return { status: service === 's3' ? 403 : 400, code, message: f.message };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -94,7 +113,9 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
   /** Step Functions: which activity each task token belongs to (learnt from GetActivityTask answers). */
   const activityOfToken = new Map<string, string>();
   const bucketArn = (name: string) => `arn:${deployment.env.partition}:s3:::${options.buckets?.[name] ?? name}`;
-  const tableSchema = (name: string): TableSchema => options.tables?.[name] ?? { arn: `arn:${deployment.env.partition}:dynamodb:${deployment.env.region}:${deployment.env.account}:table/${name}`, partitionKey: '', indexes: {} };
+  const { partition, region, account } = deployment.env;
+  const tableArn = (name: string) => `arn:${partition}:dynamodb:${region}:${account}:table/${name}`;
+  const tableSchema = (name: string): TableSchema => options.tables?.[name] ?? { arn: tableArn(name), partitionKey: '', indexes: {} };
   const mapStatesArn = (arn: string) => {
     if (options.activities?.[arn]) return options.activities[arn];
     const m = /^arn:[\w-]+:states:[^:]*:[^:]*:activity:(.+)$/.exec(arn);
@@ -107,7 +128,9 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
       const body = incoming.body && incoming.body.length > 0 ? (JSON.parse(incoming.body.toString('utf8')) as Record<string, unknown>) : {};
       const target = String(incoming.headers['x-amz-target'] ?? '');
       const mapped: JsonAuthorisation =
-        service === 'dynamodb' ? authoriseDynamo(target, body, tableSchema, `arn:${deployment.env.partition}:dynamodb:${deployment.env.region}:${deployment.env.account}:table/*`) : authoriseStates(target, body, mapStatesArn, (t) => activityOfToken.get(t));
+        service === 'dynamodb'
+          ? authoriseDynamo(target, body, tableSchema, tableArn('*'))
+          : authoriseStates(target, body, mapStatesArn, (t) => activityOfToken.get(t));
       for (const check of mapped.checks) {
         const denial = authorizer.check(caller.arn, identity, check);
         if (denial) return { checks: mapped.checks, denial };
@@ -116,7 +139,11 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     }
     const mapped = authoriseS3(incoming, bucketArn);
     const checks = mapped.deleteObjectsIn
-      ? deleteObjectsKeys(incoming.body?.toString('utf8') ?? '').map((k) => ({ action: k.versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource: `${mapped.deleteObjectsIn}/${k.key}`, context: {} }))
+      ? deleteObjectsKeys(incoming.body?.toString('utf8') ?? '').map((k) => ({
+          action: k.versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject',
+          resource: `${mapped.deleteObjectsIn}/${k.key}`,
+          context: {},
+        }))
       : mapped.checks;
     const tls = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
     for (const check of checks) {
@@ -145,7 +172,10 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
         res.end(text);
       });
     });
-    up.on('error', (e) => (res.headersSent ? res.destroy(e) : refuse(res, service, { status: 502, code: 'ServiceUnavailable', message: `stand-in unreachable: ${e.message}` })));
+    up.on('error', (e) => {
+      if (res.headersSent) res.destroy(e);
+      else refuse(res, service, { status: 502, code: 'ServiceUnavailable', message: `stand-in unreachable: ${e.message}` });
+    });
     res.on('close', () => up.destroy());
     if (incoming.body) up.end(incoming.body);
     else req.pipe(up);
@@ -155,7 +185,8 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     const { path, query } = parseUrl(req.url ?? '/');
     // JSON bodies are small and part of the decision; S3 bodies stream through (their hash is a header).
     const buffer = service !== 's3' || (req.method === 'POST' && 'delete' in query);
-    const incoming: IncomingSigned = { method: req.method ?? 'GET', path, query, headers: req.headers, body: buffer ? await readBody(req) : undefined };
+    const body = buffer ? await readBody(req) : undefined;
+    const incoming: IncomingSigned = { method: req.method ?? 'GET', path, query, headers: req.headers, body };
     // A refused streamed body is drained, as S3 does, so the connection stays usable.
     if (!buffer) res.on('finish', () => req.resume());
     const caller = await verifySignature(incoming, options.credentials, clock.now());
@@ -164,17 +195,22 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     try {
       decision = authorise(caller, incoming);
     } catch (error) {
-      return refuse(res, service, { status: 400, code: service === 's3' ? 'InvalidRequest' : 'ValidationException', message: `cannot read the request: ${(error as Error).message}` });
+      const code = service === 's3' ? 'InvalidRequest' : 'ValidationException';
+      return refuse(res, service, { status: 400, code, message: `cannot read the request: ${(error as Error).message}` });
     }
     options.onDecision?.({ principal: caller.principal, checks: decision.checks, denial: decision.denial });
-    if (decision.unknown) return refuse(res, service, { status: service === 's3' ? 403 : 400, code: service === 's3' ? 'AccessDenied' : 'AccessDeniedException', message: `the local IAM gateway does not know how to authorise ${decision.unknown}` });
-    if (decision.denial) return refuse(res, service, { status: service === 's3' ? 403 : 400, code: service === 's3' ? 'AccessDenied' : 'AccessDeniedException', message: decision.denial.message });
+    // S3 answers a denial 403 AccessDenied; the JSON services 400 AccessDeniedException.
+    const denied = (message: string) =>
+      refuse(res, service, service === 's3' ? { status: 403, code: 'AccessDenied', message } : { status: 400, code: 'AccessDeniedException', message });
+    if (decision.unknown) return denied(`the local IAM gateway does not know how to authorise ${decision.unknown}`);
+    if (decision.denial) return denied(decision.denial.message);
     await forward(req, res, incoming);
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) refuse(res, service, { status: 500, code: 'InternalError', message: error instanceof Error ? error.message : String(error) });
+      const message = error instanceof Error ? error.message : String(error);
+      if (!res.headersSent) refuse(res, service, { status: 500, code: 'InternalError', message });
       else res.destroy();
     });
   });

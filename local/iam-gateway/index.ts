@@ -35,7 +35,12 @@ export interface LocalIam {
   /** Credentials of one principal (`agent:{site}`, `dr:{site}`, `function:{name}`, `officer`). */
   credentialsOf(principal: PrincipalName): LocalCredentials;
   /** A gateway in front of one stand-in; stopped with the rest. */
-  gateway(service: GatewayOptions['service'], upstream: string, upstreamCredentials: LocalCredentials, activities?: Record<string, string>): Promise<IamGateway>;
+  gateway(
+    service: GatewayOptions['service'],
+    upstream: string,
+    upstreamCredentials: LocalCredentials,
+    activities?: Record<string, string>,
+  ): Promise<IamGateway>;
   stop(): Promise<void>;
 }
 

@@ -43,23 +43,32 @@ function queryLeadingKeys(body: Body, partitionKey: string): string[] | undefine
   return undefined;
 }
 
-function tableCheck(op: string, tables: (name: string) => TableSchema, tableName: string, body: Body, leading: (schema: TableSchema, pk: string) => string[] | undefined): AccessCheck {
+type Tables = (name: string) => TableSchema;
+type LeadingKeys = (schema: TableSchema, pk: string) => string[] | undefined;
+
+function tableCheck(op: string, tables: Tables, tableName: string, body: Body, leading: LeadingKeys): AccessCheck {
   const schema = tables(tableName);
   const index = body.IndexName as string | undefined;
   const pk = index ? (schema.indexes[index] ?? '') : schema.partitionKey;
   return {
     action: `dynamodb:${op}`,
     resource: index ? `${schema.arn}/index/${index}` : schema.arn,
-    context: { 'dynamodb:LeadingKeys': leading(schema, pk), 'dynamodb:Select': body.Select as string | undefined, 'dynamodb:ReturnValues': body.ReturnValues as string | undefined },
+    context: {
+      'dynamodb:LeadingKeys': leading(schema, pk),
+      'dynamodb:Select': body.Select as string | undefined,
+      'dynamodb:ReturnValues': body.ReturnValues as string | undefined,
+    },
   };
 }
 
 type BatchRequest = { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } };
 
-export function authoriseDynamo(target: string, body: Body, tables: (name: string) => TableSchema, tableArnPattern: string): JsonAuthorisation {
+export function authoriseDynamo(target: string, body: Body, tables: Tables, tableArnPattern: string): JsonAuthorisation {
   const op = target.startsWith('DynamoDB_20120810.') ? target.slice('DynamoDB_20120810.'.length) : '';
   if (!op) return { checks: [], unknown: target || '(no X-Amz-Target)' };
-  const single = (leading: (pk: string) => string[] | undefined) => ({ checks: [tableCheck(op, tables, String(body.TableName ?? ''), body, (_, pk) => leading(pk))] });
+  const single = (leading: (pk: string) => string[] | undefined) => ({
+    checks: [tableCheck(op, tables, String(body.TableName ?? ''), body, (_, pk) => leading(pk))],
+  });
   switch (op) {
     case 'GetItem':
     case 'DeleteItem':
@@ -88,7 +97,12 @@ export function authoriseDynamo(target: string, body: Body, tables: (name: strin
   }
 }
 
-export function authoriseStates(target: string, body: Body, mapArn: (arn: string) => string, activityOfToken: (token: string) => string | undefined): JsonAuthorisation {
+export function authoriseStates(
+  target: string,
+  body: Body,
+  mapArn: (arn: string) => string,
+  activityOfToken: (token: string) => string | undefined,
+): JsonAuthorisation {
   const op = target.startsWith('AWSStepFunctions.') ? target.slice('AWSStepFunctions.'.length) : '';
   if (!op) return { checks: [], unknown: target || '(no X-Amz-Target)' };
   const arn = (body.activityArn ?? body.stateMachineArn ?? body.executionArn) as string | undefined;

@@ -77,7 +77,9 @@ function bucketCall(method: string, bucket: string, query: S3Request['query']): 
     if (!action) return { checks: [], unknown: `${method} /${bucket}?${sub}` };
     return { checks: [{ action, resource: bucket, context: sub === 'versions' || sub === 'uploads' ? listContext(query) : {} }] };
   }
-  if (method === 'GET' || method === 'HEAD') return { checks: [{ action: 's3:ListBucket', resource: bucket, context: method === 'GET' ? listContext(query) : {} }] };
+  if (method === 'GET' || method === 'HEAD') {
+    return { checks: [{ action: 's3:ListBucket', resource: bucket, context: method === 'GET' ? listContext(query) : {} }] };
+  }
   if (method === 'PUT') return { checks: [{ action: 's3:CreateBucket', resource: bucket, context: {} }] };
   if (method === 'DELETE') return { checks: [{ action: 's3:DeleteBucket', resource: bucket, context: {} }] };
   return { checks: [], unknown: `${method} /${bucket}` };
@@ -113,8 +115,10 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
       return { checks, kms: 'kms:GenerateDataKey' };
     }
     case 'POST':
-      if ('uploads' in query) return { checks: [{ action: 's3:PutObject', resource: object, context: writeContext(headers, false) }], kms: 'kms:GenerateDataKey' };
-      if (uploadId) return { checks: [{ action: 's3:PutObject', resource: object, context: writeContext(headers, true) }], kms: 'kms:GenerateDataKey' };
+      // CreateMultipartUpload creates nothing visible yet; CompleteMultipartUpload creates the object.
+      if ('uploads' in query || uploadId) {
+        return { checks: [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query)) }], kms: 'kms:GenerateDataKey' };
+      }
       return { checks: [], unknown: `POST ${req.path}` };
     case 'DELETE':
       if (uploadId) return { checks: [{ action: 's3:AbortMultipartUpload', resource: object, context: {} }] };

@@ -21,10 +21,15 @@ export interface IncomingSigned {
   body?: Buffer;
 }
 
-export type SignatureFailure = { code: 'MissingAuthentication' | 'InvalidAccessKeyId' | 'SignatureDoesNotMatch' | 'RequestTimeTooSkewed' | 'IncompleteSignature'; message: string };
+export type SignatureFailure = {
+  code: 'MissingAuthentication' | 'InvalidAccessKeyId' | 'SignatureDoesNotMatch' | 'RequestTimeTooSkewed' | 'IncompleteSignature';
+  message: string;
+};
 
 const MAX_SKEW_MS = 15 * 60_000;
-const AUTH = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;.-]+), ?Signature=([0-9a-f]{64})$/;
+const AUTH = new RegExp(
+  '^AWS4-HMAC-SHA256 Credential=([^/]+)/(\\d{8})/([^/]+)/([^/]+)/aws4_request, ?SignedHeaders=([a-z0-9;.-]+), ?Signature=([0-9a-f]{64})$',
+);
 
 /** node:crypto behind the hash interface the signer takes. */
 class NodeSha256 {
@@ -61,7 +66,11 @@ function parseAmzDate(text: string | undefined): Date | undefined {
 }
 
 /** The principal whose secret produced the request's signature, or why there is none. */
-export async function verifySignature(request: IncomingSigned, table: CredentialTable, now: Date): Promise<CredentialEntry | SignatureFailure> {
+export async function verifySignature(
+  request: IncomingSigned,
+  table: CredentialTable,
+  now: Date,
+): Promise<CredentialEntry | SignatureFailure> {
   const auth = header(request.headers, 'authorization');
   if (!auth) return { code: 'MissingAuthentication', message: 'Request is missing Authentication Token' };
   const m = AUTH.exec(auth);
@@ -71,7 +80,9 @@ export async function verifySignature(request: IncomingSigned, table: Credential
   if (!entry) return { code: 'InvalidAccessKeyId', message: `The AWS Access Key Id ${keyId} you provided does not exist in our records.` };
   const date = parseAmzDate(header(request.headers, 'x-amz-date'));
   if (!date) return { code: 'IncompleteSignature', message: 'X-Amz-Date is missing or malformed' };
-  if (Math.abs(date.getTime() - now.getTime()) > MAX_SKEW_MS) return { code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
+  if (Math.abs(date.getTime() - now.getTime()) > MAX_SKEW_MS) {
+    return { code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
+  }
   const signed = signedList!.split(';');
   const headers: Record<string, string> = {};
   for (const name of signed) {
@@ -85,13 +96,20 @@ export async function verifySignature(request: IncomingSigned, table: Credential
   );
   const expected = /Signature=([0-9a-f]{64})/.exec(String(again.headers.authorization))?.[1] ?? '';
   if (expected.length !== signature!.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature!))) {
-    return { code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' };
+    const message = 'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
+    return { code: 'SignatureDoesNotMatch', message };
   }
   return entry;
 }
 
 /** The headers to send upstream: the request signed again with the stand-in's own key, for `host`. */
-export async function resign(request: IncomingSigned, service: Service, region: string, host: string, credentials: LocalCredentials): Promise<Record<string, string>> {
+export async function resign(
+  request: IncomingSigned,
+  service: Service,
+  region: string,
+  host: string,
+  credentials: LocalCredentials,
+): Promise<Record<string, string>> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined || ['authorization', 'x-amz-date', 'x-amz-security-token', 'host', 'connection'].includes(name)) continue;
@@ -99,6 +117,7 @@ export async function resign(request: IncomingSigned, service: Service, region: 
   }
   headers.host = host;
   // A streamed body is not hashed again: the client's hash header (UNSIGNED-PAYLOAD for Ferry's clients) goes on.
-  const signed = await signer(service, region, credentials).sign({ method: request.method, protocol: 'http:', hostname: host, path: request.path, query: request.query, headers, body: request.body });
+  const { method, path, query, body } = request;
+  const signed = await signer(service, region, credentials).sign({ method, protocol: 'http:', hostname: host, path, query, headers, body });
   return signed.headers as Record<string, string>;
 }

@@ -64,7 +64,7 @@ beforeAll(async () => {
   iam = await startLocalIam({ directory: dir, sites: ['site-a', 'site-b'], bucket: BUCKET, table: TABLE });
   s3Gateway = (await iam.gateway('s3', s3.endpoint, LOCAL_S3_CREDENTIALS)).endpoint;
   dynamoGateway = (await iam.gateway('dynamodb', dynamo.endpoint, { accessKeyId: 'x', secretAccessKey: 'x' })).endpoint;
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const c of clients) c.destroy();

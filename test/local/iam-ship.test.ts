@@ -69,7 +69,7 @@ describe('shipping through the IAM gateway', () => {
   let shipped: Awaited<ReturnType<typeof ship>>;
   beforeAll(async () => {
     shipped = await ship();
-  }, 120_000);
+  }, 180_000);
 
   it('ships, ingests and serves the packs with every component on its own role', async () => {
     expect(shipped.report).toMatchObject({ packs: 2, recordings: 10, failed: 0 });
@@ -86,5 +86,5 @@ describe('shipping through the IAM gateway', () => {
     expect(denied.report.packs).toBe(0);
     expect(denied.report.failed).toBe(2);
     expect(denied.logged).toMatch(/AccessDenied|not authorized to perform: s3:PutObject/);
-  }, 120_000);
+  }, 180_000);
 });
