@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { authoriseDynamo, authoriseStates, type TableSchema } from '../../local/iam-gateway/json-request.ts';
+import { authoriseS3, deleteObjectsKeys, type S3Request } from '../../local/iam-gateway/s3-request.ts';
+
+// The one mapping from requests to IAM: action, resource and the condition keys Ferry's
+// policies depend on. Pure, no network.
+
+const bucketArn = (name: string) => `arn:aws:s3:::${name === 'ferry-data' ? 'ferry-data-111122223333-eu-west-1' : name}`;
+const OBJECT = 'arn:aws:s3:::ferry-data-111122223333-eu-west-1/recordings/site-a/p 1.tar';
+const s3 = (method: string, path: string, query: S3Request['query'] = {}, headers: S3Request['headers'] = {}) => authoriseS3({ method, path, query, headers }, bucketArn);
+
+describe('S3 requests', () => {
+  it('maps object reads, HEAD without the data key, and %-escaped keys onto the deployed bucket', () => {
+    expect(s3('GET', '/ferry-data/recordings/site-a/p%201.tar')).toEqual({ checks: [{ action: 's3:GetObject', resource: OBJECT, context: {} }], kms: 'kms:Decrypt' });
+    expect(s3('HEAD', '/ferry-data/recordings/site-a/p%201.tar')).toEqual({ checks: [{ action: 's3:GetObject', resource: OBJECT, context: {} }] });
+    expect(s3('GET', '/ferry-data/recordings/site-a/p%201.tar', { versionId: 'v1' }).checks[0]!.action).toBe('s3:GetObjectVersion');
+  });
+
+  it('marks PutObject and CompleteMultipartUpload as creating, CreateMultipartUpload and UploadPart as not', () => {
+    const creation = (r: ReturnType<typeof s3>) => r.checks[0]!.context['s3:ObjectCreationOperation'];
+    expect(creation(s3('PUT', '/ferry-data/k', {}, { 'if-none-match': '*' }))).toBe(true);
+    expect(s3('PUT', '/ferry-data/k', {}, { 'if-none-match': '*' }).checks[0]!.context['s3:if-none-match']).toBe('*');
+    expect(creation(s3('POST', '/ferry-data/k', { uploads: '' }))).toBe(false);
+    expect(creation(s3('PUT', '/ferry-data/k', { partNumber: '1', uploadId: 'u' }))).toBe(false);
+    expect(creation(s3('POST', '/ferry-data/k', { uploadId: 'u' }))).toBe(true);
+    expect(s3('DELETE', '/ferry-data/k', { uploadId: 'u' }).checks[0]!.action).toBe('s3:AbortMultipartUpload');
+  });
+
+  it('checks CopyObject as a write of the target and a read of the source', () => {
+    const copy = s3('PUT', '/ferry-data/a', {}, { 'x-amz-copy-source': '/ferry-data/recordings/site-b/x.tar' });
+    expect(copy.checks.map((c) => [c.action, c.resource])).toEqual([
+      ['s3:PutObject', 'arn:aws:s3:::ferry-data-111122223333-eu-west-1/a'],
+      ['s3:GetObject', 'arn:aws:s3:::ferry-data-111122223333-eu-west-1/recordings/site-b/x.tar'],
+    ]);
+  });
+
+  it('maps listings with s3:prefix, and object-lock sub-resources to their own actions', () => {
+    expect(s3('GET', '/ferry-data', { 'list-type': '2', prefix: 'manifests/site-a/' }).checks[0]).toMatchObject({ action: 's3:ListBucket', context: { 's3:prefix': 'manifests/site-a/' } });
+    expect(s3('GET', '/ferry-data', { uploads: '' }).checks[0]!.action).toBe('s3:ListBucketMultipartUploads');
+    expect(s3('PUT', '/ferry-data/k', { retention: '' }).checks[0]!.action).toBe('s3:PutObjectRetention');
+    expect(s3('PUT', '/ferry-data/k', { 'legal-hold': '' }).checks[0]!.action).toBe('s3:PutObjectLegalHold');
+  });
+
+  it('leaves DeleteObjects to a per-key check and reads the keys from its body', () => {
+    expect(s3('POST', '/ferry-data', { delete: '' })).toEqual({ checks: [], deleteObjectsIn: 'arn:aws:s3:::ferry-data-111122223333-eu-west-1' });
+    const body = '<Delete><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>v</VersionId></Object></Delete>';
+    expect(deleteObjectsKeys(body)).toEqual([{ key: 'a&b', versioned: false }, { key: 'c', versioned: true }]);
+  });
+
+  it('names a call it cannot map instead of letting it through', () => {
+    expect(s3('PATCH', '/ferry-data/k').unknown).toBe('PATCH /ferry-data/k');
+    expect(s3('POST', '/ferry-data/k').unknown).toBe('POST /ferry-data/k');
+  });
+});
+
+describe('DynamoDB and Step Functions requests', () => {
+  const TABLE = 'arn:aws:dynamodb:eu-west-1:111122223333:table/t';
+  const tables = (): TableSchema => ({ arn: TABLE, partitionKey: 'pk', indexes: { byTime: 'timePk' } });
+  const dynamo = (op: string, body: Record<string, unknown>) => authoriseDynamo(`DynamoDB_20120810.${op}`, body, tables, `${TABLE}*`);
+
+  it('takes dynamodb:LeadingKeys from the key, the item, a key condition or every item of a batch', () => {
+    const leading = (r: ReturnType<typeof dynamo>) => r.checks.map((c) => c.context['dynamodb:LeadingKeys']);
+    expect(leading(dynamo('GetItem', { TableName: 'x', Key: { pk: { S: 'LOCK#a' }, sk: { S: 'LOCK' } } }))).toEqual([['LOCK#a']]);
+    expect(leading(dynamo('PutItem', { TableName: 'x', Item: { pk: { S: 'RUN#a' } } }))).toEqual([['RUN#a']]);
+    const query = { TableName: 'x', KeyConditionExpression: '#p = :v AND sk > :s', ExpressionAttributeNames: { '#p': 'pk' }, ExpressionAttributeValues: { ':v': { S: 'REC#a' }, ':s': { S: '0' } } };
+    expect(leading(dynamo('Query', query))).toEqual([['REC#a']]);
+    const batch = { RequestItems: { x: [{ PutRequest: { Item: { pk: { S: 'REC#1' } } } }, { DeleteRequest: { Key: { pk: { S: 'PACK#2' } } } }] } };
+    expect(leading(dynamo('BatchWriteItem', batch))).toEqual([['REC#1', 'PACK#2']]);
+  });
+
+  it("uses the index ARN and the index's partition key for an index query", () => {
+    const q = dynamo('Query', { TableName: 'x', IndexName: 'byTime', KeyConditionExpression: 'timePk = :t', ExpressionAttributeValues: { ':t': { S: 'a#2024' } } });
+    expect(q.checks[0]).toMatchObject({ action: 'dynamodb:Query', resource: `${TABLE}/index/byTime`, context: { 'dynamodb:LeadingKeys': ['a#2024'] } });
+  });
+
+  it('maps an activity call to its activity, and a task token to the activity that issued it', () => {
+    const map = (arn: string) => arn.replace('local', 'deployed');
+    expect(authoriseStates('AWSStepFunctions.GetActivityTask', { activityArn: 'local' }, map, () => undefined).checks[0]).toMatchObject({ action: 'states:GetActivityTask', resource: 'deployed' });
+    expect(authoriseStates('AWSStepFunctions.SendTaskSuccess', { taskToken: 't' }, map, (t) => (t === 't' ? 'the-activity' : undefined)).checks[0]!.resource).toBe('the-activity');
+    expect(authoriseDynamo('', {}, tables, '*').unknown).toBe('(no X-Amz-Target)');
+  });
+});
