@@ -87,6 +87,12 @@ describe('signatures', () => {
     expect((await s3Error(put(s3As({ ...LOCAL_S3_CREDENTIALS }), 'recordings/site-a/k'))).name).toBe('InvalidAccessKeyId');
   });
 
+  it('refuses a request signed more than 15 minutes off with 403 RequestTimeTooSkewed', async () => {
+    const late = s3As(iam.credentialsOf('agent:site-a'));
+    late.config.systemClockOffset = -20 * 60_000;
+    expect(await s3Error(put(late, 'recordings/site-a/late'))).toEqual({ name: 'RequestTimeTooSkewed', status: 403 });
+  });
+
   it('answers a DynamoDB call with an unknown key as DynamoDB does (400 UnrecognizedClientException)', async () => {
     const doc = dynamoAs({ accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'x' });
     expect(await dynamoError(doc.send(new GetCommand({ TableName: TABLE, Key: { pk: 'LOCK#site-a', sk: 'LOCK' } })))).toEqual({ name: 'UnrecognizedClientException', status: 400 });
