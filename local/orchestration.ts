@@ -1,34 +1,33 @@
-import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
-import { dynamoLockStore } from '../adapters/dynamo-lock.ts';
-import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
-import { S3ArchiveStore } from '../adapters/s3-archive.ts';
-import { S3ObjectDeleter } from '../adapters/s3-purge.ts';
 import type { ActivityClient } from '../core/activity.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
 import { LOCAL_REGION } from '../core/deployment.ts';
-import type { Alert, BlobStore, CatalogueStore, Notifier } from '../core/ports.ts';
-import type { SitePurgeSettings, WorkflowConfigInput } from '../core/workflow-config.ts';
-import { createLockHandler } from '../functions/lock/handler.ts';
-import { createPurgeHandler } from '../functions/purge/handler.ts';
-import { createRecallHandler } from '../functions/recall/handler.ts';
-import { createWindowHandler } from '../functions/window/handler.ts';
-import type { Log } from '../functions/shared/log.ts';
+import type { Alert, Notifier } from '../core/ports.ts';
+import type { SitePurgeSettings } from '../core/workflow-config.ts';
+import type { RenderedWorkflows } from '../infra/workflows/render.ts';
+import type { WorkflowFunctionName } from '../infra/workflows/state-names.ts';
 import { LocalActivityService } from './activity-service.ts';
 import { startActivityServer, type ActivityServer } from './activity-server.ts';
+import { buildFunctionBundles } from './function-bundles.ts';
+import { LocalLambda, standInEnvironment } from './local-lambda.ts';
 import { LOCAL_S3_CREDENTIALS } from './s3-process.ts';
 import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
+import { generatedWorkflows } from './workflow-definitions.ts';
 
-// The orchestration of one site on the embedded local cloud: the workflow handlers on the
-// local stand-ins (lock and run records in dynalite's catalogue table, deletions and restore
-// state on s3rver), the synthesized state machines run locally, the site's activity served
-// in process and, on request, over HTTP for an agent in another process.
+// The orchestration of one site on the embedded local cloud, from the deployment's own
+// artefacts: the state machines as CDK synthesized them (local/workflows.generated.json) and
+// the workflow functions as CDK bundles them (local/function-bundles.ts), each in a runtime of
+// its own with the environment CDK gives it, pointed at the stand-ins (locks and run records in
+// dynalite, deletions and restores on s3rver). The site's activity is served in process and,
+// on request, over HTTP for an agent in another process.
+
+const WORKFLOW_FUNCTIONS: readonly WorkflowFunctionName[] = ['lock', 'window', 'purge', 'recall'];
 
 export interface LocalOrchestrationOptions {
-  /** The running local cloud (local/cloud.ts): its stores and endpoints. */
-  cloud: { blobs: BlobStore; catalogue: CatalogueStore; s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string };
+  /** The running local cloud (local/cloud.ts): its endpoints and names. */
+  cloud: { s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string };
   site: string;
   purge: SitePurgeSettings;
-  config?: WorkflowConfigInput;
+  /** The site's definitions; absent: the generated ones of the local deployment (LOCAL_WORKFLOW_SITES). */
+  definitions?: RenderedWorkflows;
   /** Where alerts go (default: printed by `say`). */
   notifier?: Notifier;
   say?: (line: string) => void;
@@ -36,8 +35,10 @@ export interface LocalOrchestrationOptions {
   pauseMs?: number;
   /** Serve the activity over HTTP (for `ferry agent run` in another process); port 0 = any. */
   activityPort?: number;
-  clock?: Clock;
-  log?: Log;
+  /** Each log line of a function (its CloudWatch log); absent: dropped. */
+  onFunctionLog?: (fn: WorkflowFunctionName, line: string) => void;
+  /** Where the function bundles are built (default: node_modules/.cache/ferry-functions). */
+  bundleDir?: string;
   onEvent?: (event: ExecutionEvent) => void;
 }
 
@@ -62,34 +63,52 @@ function printAlerts(say: (line: string) => void): Notifier {
   };
 }
 
+/** The four workflow functions, each from its bundle; stops those started if one fails. */
+async function startWorkflowFunctions(options: LocalOrchestrationOptions): Promise<Record<WorkflowFunctionName, LocalLambda>> {
+  const bundles = await buildFunctionBundles(WORKFLOW_FUNCTIONS, { dir: options.bundleDir });
+  const cloud = { ...options.cloud, credentials: { ...LOCAL_S3_CREDENTIALS }, region: LOCAL_REGION };
+  // CDK sets PURGE_DELETE_VERSIONS=true (Object Lock buckets are versioned); s3rver keeps no versions.
+  const environment = standInEnvironment(cloud, { PURGE_DELETE_VERSIONS: 'false' });
+  const started = await Promise.allSettled(
+    WORKFLOW_FUNCTIONS.map((fn) => LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment, onLog: options.onFunctionLog && ((line) => options.onFunctionLog?.(fn, line)) })),
+  );
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    throw failed.reason;
+  }
+  const lambdas = started.map((s) => (s as PromiseFulfilledResult<LocalLambda>).value);
+  return Object.fromEntries(WORKFLOW_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<WorkflowFunctionName, LocalLambda>;
+}
+
 export async function startLocalOrchestration(options: LocalOrchestrationOptions): Promise<LocalOrchestration> {
-  const { cloud } = options;
-  const clock = options.clock ?? systemClock;
-  const log: Log = options.log ?? (() => undefined);
-  const credentials = { ...LOCAL_S3_CREDENTIALS };
-  const s3 = createS3Client({ region: LOCAL_REGION, endpoint: cloud.s3Endpoint, credentials });
-  const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: cloud.dynamoEndpoint, credentials });
-  const locks = dynamoLockStore(doc, cloud.table, clock);
+  const definitions = options.definitions ?? generatedWorkflows(options.site, options.purge);
+  const functions = await startWorkflowFunctions(options);
   const activity = new LocalActivityService();
-  const workflows = await LocalWorkflows.create({
-    site: options.site,
-    purge: options.purge,
-    config: options.config,
-    handlers: {
-      lock: createLockHandler({ locks, log }),
-      window: createWindowHandler({ blobs: cloud.blobs, runs: new DynamoRunStore(doc, cloud.table), clock, log }),
-      // s3rver keeps no versions: delete by key (AWS: by version, see adapters/s3-purge.ts).
-      purge: createPurgeHandler({ blobs: cloud.blobs, catalogue: cloud.catalogue, deleter: new S3ObjectDeleter(s3, cloud.bucket, { versions: false }), locks, clock, log }),
-      recall: createRecallHandler({ catalogue: cloud.catalogue, archive: new S3ArchiveStore(s3, cloud.bucket), clock, log }),
-    },
-    activity,
-    notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
-    pauseMs: options.pauseMs,
-    onEvent: options.onEvent,
-  });
-  const activityArn = workflows.definitions.activityArn;
+  const stopFunctions = () => Promise.all(Object.values(functions).map((f) => f.stop()));
+  let workflows: LocalWorkflows;
   let server: ActivityServer | undefined;
-  if (options.activityPort !== undefined) server = await startActivityServer(activity, { port: options.activityPort });
+  try {
+    workflows = await LocalWorkflows.create({
+      site: options.site,
+      definitions,
+      handlers: {
+        lock: (event) => functions.lock.invoke(event),
+        window: (event) => functions.window.invoke(event),
+        purge: (event) => functions.purge.invoke(event),
+        recall: (event) => functions.recall.invoke(event),
+      },
+      activity,
+      notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
+      pauseMs: options.pauseMs,
+      onEvent: options.onEvent,
+    });
+    if (options.activityPort !== undefined) server = await startActivityServer(activity, { port: options.activityPort });
+  } catch (error) {
+    await stopFunctions();
+    throw error;
+  }
+  const activityArn = workflows.definitions.activityArn;
   return {
     workflows,
     activity,
@@ -99,8 +118,7 @@ export async function startLocalOrchestration(options: LocalOrchestrationOptions
     async stop() {
       activity.stop();
       await server?.stop();
-      s3.destroy();
-      doc.destroy();
+      await stopFunctions();
     },
   };
 }

@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, version as esbuildVersion } from 'esbuild';
+import { FUNCTION_BUNDLE, FUNCTION_NAMES, esbuildOptions, functionEntry, type BundledFunctionName } from '../infra/function-bundling.ts';
+
+// The function bundles the local cloud runs: built from infra/function-bundling.ts, the very
+// options the CDK NodejsFunctions deploy with (minified, keepNames, node22, ESM, SDK bundled),
+// into a cache directory. A bundle is rebuilt only when one of its input files or the options
+// changed, so a start after the first costs a few file stats.
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where bundles go unless told otherwise (inside node_modules: bare imports resolve, git ignores it). */
+export const DEFAULT_BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'ferry-functions');
+
+interface Stamp {
+  key: string;
+  inputs: Record<string, { size: number; mtimeMs: number }>;
+}
+
+function optionsKey(): string {
+  return createHash('sha256').update(JSON.stringify({ FUNCTION_BUNDLE, esbuildVersion })).digest('hex');
+}
+
+function isFresh(stampFile: string, key: string): boolean {
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as Stamp;
+  } catch {
+    return false;
+  }
+  if (stamp.key !== key) return false;
+  for (const [file, seen] of Object.entries(stamp.inputs)) {
+    try {
+      const st = statSync(file);
+      if (st.size !== seen.size || st.mtimeMs !== seen.mtimeMs) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Builds (or reuses) the bundle of each named function; returns the path of each `.mjs`.
+ * Every bundle exports `handler`, exactly as Lambda loads it.
+ */
+export async function buildFunctionBundles(
+  names: readonly BundledFunctionName[] = FUNCTION_NAMES,
+  options: { dir?: string } = {},
+): Promise<Record<BundledFunctionName, string>> {
+  const dir = options.dir ?? DEFAULT_BUNDLE_DIR;
+  mkdirSync(dir, { recursive: true });
+  const paths = {} as Record<BundledFunctionName, string>;
+  const key = optionsKey();
+  for (const name of names) {
+    const outfile = join(dir, name, 'index.mjs');
+    const stampFile = join(dir, name, 'inputs.json');
+    paths[name] = outfile;
+    if (isFresh(stampFile, key)) continue;
+    const result = await build({ ...esbuildOptions(), entryPoints: [functionEntry(name)], outfile, metafile: true, absWorkingDir: ROOT, logLevel: 'error' });
+    const inputs: Stamp['inputs'] = {};
+    for (const input of Object.keys(result.metafile.inputs)) {
+      const file = resolve(ROOT, input);
+      const st = statSync(file);
+      inputs[file] = { size: st.size, mtimeMs: st.mtimeMs };
+    }
+    writeFileSync(stampFile, JSON.stringify({ key, inputs } satisfies Stamp));
+  }
+  return paths;
+}
