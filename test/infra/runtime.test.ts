@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { Duration } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import { FUNCTION_BUNDLE, FUNCTION_NODE_MAJOR } from '../../infra/function-bundling.ts';
+import { ferryFunctionProps } from '../../infra/functions.ts';
 import { buildWorkflows } from '../../infra/workflows/build.ts';
 import { synthFerry, type Synthesized } from './fixture.ts';
 
@@ -37,6 +39,13 @@ describe('Node runtime', () => {
 
   it('bundles the functions for that same major', () => {
     expect(FUNCTION_BUNDLE.target).toBe(`node${running}`);
+  });
+
+  it('the CDK bundles each function minified with keepNames, from the options the local cloud builds with', () => {
+    const props = ferryFunctionProps('handler.ts', { description: 'x', timeout: Duration.seconds(1), memorySize: 128, role: undefined as never, logGroup: undefined as never, environment: {} });
+    const { format, target, minify, keepNames, sourcemap, mainFields, external, banner } = FUNCTION_BUNDLE;
+    expect(props.bundling).toMatchObject({ format, target, minify, keepNames, sourceMap: sourcemap, mainFields, externalModules: external, banner, forceDockerBundling: false });
+    expect(keepNames && minify).toBe(true);
   });
 
   it('installs that major with the package and requires it', () => {
