@@ -60,7 +60,8 @@ export async function buildFunctionBundles(
     const stampFile = join(dir, name, 'inputs.json');
     paths[name] = outfile;
     if (isFresh(stampFile, key)) continue;
-    const result = await build({ ...esbuildOptions(), entryPoints: [functionEntry(name)], outfile, metafile: true, absWorkingDir: ROOT, logLevel: 'error' });
+    const entryPoints = [functionEntry(name)];
+    const result = await build({ ...esbuildOptions(), entryPoints, outfile, metafile: true, absWorkingDir: ROOT, logLevel: 'error' });
     const inputs: Stamp['inputs'] = {};
     for (const input of Object.keys(result.metafile.inputs)) {
       const file = resolve(ROOT, input);

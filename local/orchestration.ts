@@ -69,8 +69,9 @@ async function startWorkflowFunctions(options: LocalOrchestrationOptions): Promi
   const cloud = { ...options.cloud, credentials: { ...LOCAL_S3_CREDENTIALS }, region: LOCAL_REGION };
   // CDK sets PURGE_DELETE_VERSIONS=true (Object Lock buckets are versioned); s3rver keeps no versions.
   const environment = standInEnvironment(cloud, { PURGE_DELETE_VERSIONS: 'false' });
+  const onLog = (fn: WorkflowFunctionName) => options.onFunctionLog && ((line: string) => options.onFunctionLog?.(fn, line));
   const started = await Promise.allSettled(
-    WORKFLOW_FUNCTIONS.map((fn) => LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment, onLog: options.onFunctionLog && ((line) => options.onFunctionLog?.(fn, line)) })),
+    WORKFLOW_FUNCTIONS.map((fn) => LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment, onLog: onLog(fn) })),
   );
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) {

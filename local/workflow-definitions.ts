@@ -26,7 +26,10 @@ export function generatedWorkflows(site: string, purge: SitePurgeSettings): Rend
   const entry = file.sites.find((s) => s.site === site);
   if (!entry || !isDeepStrictEqual(entry.purge, purge)) {
     const known = file.sites.map((s) => `${s.site} ${JSON.stringify(s.purge)}`).join(', ');
-    throw new Error(`no synthesized workflows for site ${site} with purge ${JSON.stringify(purge)} (have: ${known}); add it to LOCAL_WORKFLOW_SITES and run \`npm run render-workflows\``);
+    throw new Error(
+      `no synthesized workflows for site ${site} with purge ${JSON.stringify(purge)} (have: ${known}); ` +
+        'add it to LOCAL_WORKFLOW_SITES and run `npm run render-workflows`',
+    );
   }
   return entry.definitions;
 }

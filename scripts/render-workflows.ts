@@ -8,7 +8,8 @@ import { GENERATED_WORKFLOWS_FILE, LOCAL_WORKFLOW_SITES, type GeneratedWorkflows
 // fails until then).
 
 export function renderLocalWorkflows(): GeneratedWorkflows {
-  return { sites: LOCAL_WORKFLOW_SITES.map(({ site, purge }) => ({ site, purge, definitions: renderWorkflowDefinitions({ site, purge }) })) };
+  const sites = LOCAL_WORKFLOW_SITES.map(({ site, purge }) => ({ site, purge, definitions: renderWorkflowDefinitions({ site, purge }) }));
+  return { sites };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

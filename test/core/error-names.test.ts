@@ -28,7 +28,8 @@ function exportedErrorClasses(): string[] {
       }
     }
   }
-  const isError = (name: string, seen = 0): boolean => name === 'Error' || (seen < 20 && parents.has(name) && isError(parents.get(name)!, seen + 1));
+  const isError = (name: string, depth = 0): boolean =>
+    name === 'Error' || (depth < 20 && parents.has(name) && isError(parents.get(name)!, depth + 1));
   return [...exported].filter((c) => isError(c)).sort();
 }
 
@@ -36,7 +37,8 @@ async function bundledNames(options: { keepNames: boolean }): Promise<{ cls: str
   const dir = join(ROOT, 'node_modules', '.cache', 'ferry-test');
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, `error-samples-${options.keepNames ? 'kept' : 'minified'}.mjs`);
-  await build({ ...esbuildOptions({ keepNames: options.keepNames }), sourcemap: false, packages: 'external', entryPoints: [join(ROOT, 'test', 'support', 'error-samples.ts')], outfile, logLevel: 'error' });
+  const entryPoints = [join(ROOT, 'test', 'support', 'error-samples.ts')];
+  await build({ ...esbuildOptions({ keepNames: options.keepNames }), sourcemap: false, packages: 'external', entryPoints, outfile, logLevel: 'error' });
   const bundle = (await import(`${pathToFileURL(outfile).href}?t=${Date.now()}`)) as { sampleNames(): { cls: string; name: string }[] };
   return bundle.sampleNames();
 }
@@ -52,7 +54,8 @@ describe('error names', () => {
     const offenders: string[] = [];
     for (const dir of SOURCE_DIRS) {
       for (const file of readdirSync(join(ROOT, dir), { recursive: true }).map(String)) {
-        if (file.endsWith('.ts') && /new\.target\.name|this\.constructor\.name/.test(readFileSync(join(ROOT, dir, file), 'utf8'))) offenders.push(relative(ROOT, join(ROOT, dir, file)));
+        const path = join(ROOT, dir, file);
+        if (file.endsWith('.ts') && /new\.target\.name|this\.constructor\.name/.test(readFileSync(path, 'utf8'))) offenders.push(relative(ROOT, path));
       }
     }
     expect(offenders).toEqual([]);

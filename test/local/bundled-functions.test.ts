@@ -29,7 +29,9 @@ beforeAll(async () => {
   await dynamoLockStore(doc, LOCAL_TABLE, systemClock).acquire({ site: 'site-a', holder: 'other-execution', operation: 'purge' });
   doc.destroy();
   ({ lock: bundle } = await buildFunctionBundles(['lock']));
-  const cloud = { s3Endpoint: 'http://127.0.0.1:9', dynamoEndpoint: dynamo.endpoint, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, credentials, region: LOCAL_REGION };
+  // No S3 in this test: the lock function touches only the table.
+  const s3Endpoint = 'http://127.0.0.1:9';
+  const cloud = { s3Endpoint, dynamoEndpoint: dynamo.endpoint, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, credentials, region: LOCAL_REGION };
   lock = await LocalLambda.start({ functionName: 'ferry-lock', bundle, environment: standInEnvironment(cloud) });
 }, 120_000);
 
@@ -60,7 +62,8 @@ describe('the bundled lock function', () => {
   });
 
   it('grants a free lock through the same bundle', async () => {
-    const grant = (await lock.invoke({ action: 'acquire', site: 'site-b', operation: 'backup', holder: 'this-execution', staleAfterSeconds: 43_200 })) as { token: number };
+    const event = { action: 'acquire', site: 'site-b', operation: 'backup', holder: 'this-execution', staleAfterSeconds: 43_200 };
+    const grant = (await lock.invoke(event)) as { token: number };
     expect(grant.token).toBeGreaterThan(0);
   });
 });

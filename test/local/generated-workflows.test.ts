@@ -18,7 +18,8 @@ describe('generated workflow definitions', () => {
   });
 
   it('refuses a site or purge setting it has no synthesized definitions for, naming the fix', () => {
-    expect(() => generatedWorkflows('demo', { retentionDays: 30, keepFullCycles: 2 })).toThrow(/no synthesized workflows for site demo.*npm run render-workflows/);
+    const shorter = { retentionDays: 30, keepFullCycles: 2 };
+    expect(() => generatedWorkflows('demo', shorter)).toThrow(/no synthesized workflows for site demo.*npm run render-workflows/);
     expect(() => generatedWorkflows('elsewhere', { retentionDays: 3650, keepFullCycles: 2 })).toThrow(/site elsewhere/);
   });
 });

@@ -14,6 +14,7 @@ import {
 import { LockHeldError, LockLostError } from '../../core/lock.ts';
 import { ManifestError } from '../../core/manifest.ts';
 import { AgentStoppedError } from '../../agent/activity-worker.ts';
+import { StateLockedError } from '../../agent/state/state-lock.ts';
 import { IngestFailedError } from '../../functions/ingest/handler.ts';
 import { ActivityApiError } from '../../local/activity-service.ts';
 import { ApiError } from '../../cli/api-client.ts';
@@ -26,7 +27,8 @@ import { DeploymentConfigError } from '../../infra/config.ts';
 // (`ErrorEquals`), Lambda's `errorType`, the HTTP error middleware and operators match on it.
 // test/core/error-names.test.ts checks the list is complete and bundles it minified.
 
-const held = { site: 'site-a', token: 1, holder: 'other', operation: 'backup' as const, acquiredAt: '2026-01-01T00:00:00Z', heartbeatAt: '2026-01-01T00:00:00Z' };
+const at = '2026-01-01T00:00:00Z';
+const held = { site: 'site-a', token: 1, holder: 'other', operation: 'backup' as const, acquiredAt: at, heartbeatAt: at };
 
 export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] = [
   { cls: 'FerryError', name: 'FerryError', make: () => new FerryError('fatal', 'x') },
@@ -43,6 +45,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'LockLostError', name: 'LockLostError', make: () => new LockLostError('site-a', 1, 'x') },
   { cls: 'TaskLostError', name: 'TaskLostError', make: () => new TaskLostError('x') },
   { cls: 'ManifestError', name: 'ManifestError', make: () => new ManifestError('x') },
+  { cls: 'StateLockedError', name: 'StateLockedError', make: () => new StateLockedError('x') },
   { cls: 'AgentStoppedError', name: 'AgentStoppedError', make: () => new AgentStoppedError() },
   { cls: 'IngestFailedError', name: 'IngestFailedError', make: () => new IngestFailedError([]) },
   // Named after the Step Functions API error code it stands for.
