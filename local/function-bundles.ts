@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, version as esbuildVersion } from 'esbuild';
@@ -22,6 +22,14 @@ interface Stamp {
 
 function optionsKey(): string {
   return createHash('sha256').update(JSON.stringify({ FUNCTION_BUNDLE, esbuildVersion })).digest('hex');
+}
+
+/** Whole files only: tests and processes building at once never load a half-written bundle. */
+function writeAtomically(path: string, contents: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, path);
 }
 
 function isFresh(stampFile: string, key: string): boolean {
@@ -61,14 +69,17 @@ export async function buildFunctionBundles(
     paths[name] = outfile;
     if (isFresh(stampFile, key)) continue;
     const entryPoints = [functionEntry(name)];
-    const result = await build({ ...esbuildOptions(), entryPoints, outfile, metafile: true, absWorkingDir: ROOT, logLevel: 'error' });
+    const how = { metafile: true, write: false, absWorkingDir: ROOT, logLevel: 'error' } as const;
+    const result = await build({ ...esbuildOptions(), entryPoints, outfile, ...how });
+    // The source map first, so a loaded bundle always finds its own map.
+    for (const file of [...result.outputFiles].sort((a) => (a.path.endsWith('.map') ? -1 : 1))) writeAtomically(file.path, file.contents);
     const inputs: Stamp['inputs'] = {};
     for (const input of Object.keys(result.metafile.inputs)) {
       const file = resolve(ROOT, input);
       const st = statSync(file);
       inputs[file] = { size: st.size, mtimeMs: st.mtimeMs };
     }
-    writeFileSync(stampFile, JSON.stringify({ key, inputs } satisfies Stamp));
+    writeAtomically(stampFile, JSON.stringify({ key, inputs } satisfies Stamp));
   }
   return paths;
 }
