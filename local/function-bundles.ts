@@ -72,7 +72,8 @@ export async function buildFunctionBundles(
     const how = { metafile: true, write: false, absWorkingDir: ROOT, logLevel: 'error' } as const;
     const result = await build({ ...esbuildOptions(), entryPoints, outfile, ...how });
     // The source map first, so a loaded bundle always finds its own map.
-    for (const file of [...result.outputFiles].sort((a) => (a.path.endsWith('.map') ? -1 : 1))) writeAtomically(file.path, file.contents);
+    const isMap = (f: { path: string }) => f.path.endsWith('.map');
+    for (const file of [...result.outputFiles.filter(isMap), ...result.outputFiles.filter((f) => !isMap(f))]) writeAtomically(file.path, file.contents);
     const inputs: Stamp['inputs'] = {};
     for (const input of Object.keys(result.metafile.inputs)) {
       const file = resolve(ROOT, input);
