@@ -73,7 +73,8 @@ export async function buildFunctionBundles(
     const result = await build({ ...esbuildOptions(), entryPoints, outfile, ...how });
     // The source map first, so a loaded bundle always finds its own map.
     const isMap = (f: { path: string }) => f.path.endsWith('.map');
-    for (const file of [...result.outputFiles.filter(isMap), ...result.outputFiles.filter((f) => !isMap(f))]) writeAtomically(file.path, file.contents);
+    const ordered = [...result.outputFiles.filter(isMap), ...result.outputFiles.filter((f) => !isMap(f))];
+    for (const file of ordered) writeAtomically(file.path, file.contents);
     const inputs: Stamp['inputs'] = {};
     for (const input of Object.keys(result.metafile.inputs)) {
       const file = resolve(ROOT, input);
