@@ -22,7 +22,10 @@ describe.runIf(systemMajor > 0 && systemMajor < 22)('bin/ferry.mjs on an older s
     const env = { ...process.env, NODE_OPTIONS: `--require ${probe}` };
     const r = spawnSync(SYSTEM_NODE, [join(ROOT, 'bin', 'ferry.mjs'), '--version'], { encoding: 'utf8', env });
     const versions = [...r.stderr.matchAll(/^node (\d+)\./gm)].map((m) => Number(m[1]));
-    expect(versions).toEqual([systemMajor, 22]);
+    // The system Node first; every process after it (the CLI may re-exec itself) on Node 22.
+    expect(versions[0]).toBe(systemMajor);
+    expect(versions.length).toBeGreaterThan(1);
+    expect(versions.slice(1).every((major) => major === 22)).toBe(true);
     expect(r.stdout.trim()).toBe('0.1.0');
     expect(r.status).toBe(0);
   });
