@@ -4,15 +4,28 @@
 // (`npm run build`, run by `npm install`), which starts in a fraction of the time and memory of
 // compiling TypeScript at start-up. The bundle is used only when it is newer than every
 // source file, so a changed tree never runs stale code. Everything else runs from source.
-import { statSync, readdirSync } from 'node:fs';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-// The AWS SDK warns on Node 20 about future releases; the pinned versions support it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
+
+// Ferry runs on Node 22 (the Lambda runtime's major). Started by an older system Node (e.g.
+// `./bin/ferry.mjs` outside npm scripts), it hands over to the Node 22 that `npm install`
+// brings (the `node` package) rather than fail later in the middle of a command.
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  const node22 = join(root, 'node_modules', '.bin', 'node');
+  if (!existsSync(node22)) {
+    console.error(`ferry needs Node.js 22 or later (this is ${process.version}); run npm install, which brings it`);
+    process.exit(1);
+  }
+  // Ctrl-C and SIGTERM are the child's to handle (it stops cleanly); this process waits for it.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => undefined);
+  const child = spawnSync(node22, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
 const bundle = join(root, 'dist', 'ferry-agent.mjs');
 
 function bundleIsFresh() {

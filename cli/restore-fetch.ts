@@ -23,7 +23,9 @@ export const APPLY_SCRIPT = 'apply.sh';
 /** Room for restore-plan.json and apply.sh. */
 const METADATA_ALLOWANCE = 1024 * 1024;
 
-export class InsufficientSpaceError extends InvalidInputError {}
+export class InsufficientSpaceError extends InvalidInputError {
+  override readonly name: string = 'InsufficientSpaceError';
+}
 
 export interface FetchProgress {
   file: string;

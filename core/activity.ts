@@ -26,6 +26,7 @@ export interface ActivityClient {
 
 /** The task is over for the workflow (heartbeat or task timeout, execution stopped, unknown token). Stop working on it. */
 export class TaskLostError extends FerryError {
+  override readonly name: string = 'TaskLostError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('conflict', message, options);
   }

@@ -1,9 +1,12 @@
 // Error catalogue. Names are stable strings: Step Functions `ErrorEquals` and the HTTP
-// error middleware match on them. Every error carries the cause it wraps.
+// error middleware match on them. Each class states its name as a literal: the functions are
+// bundled minified, where a name read from the class at run time would be a mangled
+// one (test/core/error-names.test.ts). Every error carries the cause it wraps.
 
 export type ErrorKind = 'invalid-input' | 'not-found' | 'conflict' | 'range' | 'integrity' | 'transient' | 'fatal';
 
 export class FerryError extends Error {
+  override readonly name: string = 'FerryError';
   readonly kind: ErrorKind;
   /** True when the same call may succeed later (network, throttling, 5xx). */
   readonly retryable: boolean;
@@ -11,17 +14,18 @@ export class FerryError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryable = options?.retryable ?? kind === 'transient';
-    this.name = new.target.name;
   }
 }
 
 export class InvalidInputError extends FerryError {
+  override readonly name: string = 'InvalidInputError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('invalid-input', message, options);
   }
 }
 
 export class NotFoundError extends FerryError {
+  override readonly name: string = 'NotFoundError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('not-found', message, options);
   }
@@ -29,12 +33,14 @@ export class NotFoundError extends FerryError {
 
 /** A conditional write lost: the object or item already exists. */
 export class AlreadyExistsError extends FerryError {
+  override readonly name: string = 'AlreadyExistsError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('conflict', message, options);
   }
 }
 
 export class RangeNotSatisfiableError extends FerryError {
+  override readonly name: string = 'RangeNotSatisfiableError';
   constructor(
     message: string,
     readonly size: number,
@@ -45,12 +51,14 @@ export class RangeNotSatisfiableError extends FerryError {
 
 /** What was read back is not what was written: size or checksum differ. */
 export class IntegrityError extends FerryError {
+  override readonly name: string = 'IntegrityError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('integrity', message, { ...options, retryable: true });
   }
 }
 
 export class TransientError extends FerryError {
+  override readonly name: string = 'TransientError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('transient', message, options);
   }
@@ -58,6 +66,7 @@ export class TransientError extends FerryError {
 
 /** A source file vanished or changed while it was being read (the recorder evicted it). */
 export class SourceChangedError extends FerryError {
+  override readonly name: string = 'SourceChangedError';
   constructor(
     message: string,
     readonly path: string,
@@ -68,6 +77,7 @@ export class SourceChangedError extends FerryError {
 }
 
 export class ConfigError extends FerryError {
+  override readonly name: string = 'ConfigError';
   constructor(readonly problems: string[]) {
     super('invalid-input', `invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -97,6 +107,7 @@ export function messageOf(error: unknown): string {
 
 /** A source file exists but cannot be read (permissions, I/O error); it stays in the backlog. */
 export class UnreadableSourceError extends FerryError {
+  override readonly name: string = 'UnreadableSourceError';
   constructor(
     message: string,
     readonly path: string,

@@ -78,6 +78,7 @@ export interface ReleaseResult {
 
 /** The site's lock is held by another operation or execution. The workflow retries it. */
 export class LockHeldError extends FerryError {
+  override readonly name: string = 'LockHeldError';
   constructor(
     readonly lock: HeldLock,
     readonly ageMs: number,
@@ -90,6 +91,7 @@ export class LockHeldError extends FerryError {
 
 /** The caller's token no longer holds the lock (released, or cleared as stale and taken by another). Not retryable: stop work. */
 export class LockLostError extends FerryError {
+  override readonly name: string = 'LockLostError';
   constructor(
     readonly site: string,
     readonly token: number,

@@ -98,4 +98,6 @@ export function serializeManifest(manifest: PackManifest): Buffer {
   return Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`, 'utf8');
 }
 
-export class ManifestError extends InvalidInputError {}
+export class ManifestError extends InvalidInputError {
+  override readonly name: string = 'ManifestError';
+}

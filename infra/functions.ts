@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { DeploymentConfig } from './config.ts';
+import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { objectsArn, viaService } from './names.ts';
 
@@ -24,11 +25,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay';
 
-/** Entry file of a function folder (`functions/{name}/handler.ts`), exporting `handler`. */
-export function functionEntry(name: FunctionName): string {
-  return join(ROOT, 'functions', name, 'handler.ts');
-}
+export { functionEntry };
 
+/** The Lambda runtime: the same Node major as FUNCTION_NODE_MAJOR, the one the tools and tests run on (test/infra/runtime.test.ts). */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 /**
@@ -49,16 +48,17 @@ export function ferryFunctionProps(entry: string, p: { description: string; time
     environment: { ...p.environment, NODE_OPTIONS: '--enable-source-maps' },
     projectRoot: ROOT,
     depsLockFilePath: join(ROOT, 'package-lock.json'),
+    // The one bundling definition (infra/function-bundling.ts), which the local cloud builds from too.
     bundling: {
       forceDockerBundling: false,
       format: OutputFormat.ESM,
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      minify: true,
-      sourceMap: true,
-      // The SDK is bundled, not taken from the runtime: the versions in package-lock.json are the ones tested.
-      externalModules: [],
-      banner: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+      target: FUNCTION_BUNDLE.target,
+      mainFields: [...FUNCTION_BUNDLE.mainFields],
+      minify: FUNCTION_BUNDLE.minify,
+      keepNames: FUNCTION_BUNDLE.keepNames,
+      sourceMap: FUNCTION_BUNDLE.sourcemap,
+      externalModules: [...FUNCTION_BUNDLE.external],
+      banner: FUNCTION_BUNDLE.banner,
     },
   };
 }

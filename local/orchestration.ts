@@ -1,38 +1,34 @@
-import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
-import { dynamoLockStore } from '../adapters/dynamo-lock.ts';
-import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
-import { S3ArchiveStore } from '../adapters/s3-archive.ts';
-import { S3ObjectDeleter } from '../adapters/s3-purge.ts';
 import type { ActivityClient } from '../core/activity.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
 import { LOCAL_REGION } from '../core/deployment.ts';
-import type { Alert, BlobStore, CatalogueStore, Notifier } from '../core/ports.ts';
-import type { SitePurgeSettings, WorkflowConfigInput } from '../core/workflow-config.ts';
-import { createLockHandler } from '../functions/lock/handler.ts';
-import { createPurgeHandler } from '../functions/purge/handler.ts';
-import { createRecallHandler } from '../functions/recall/handler.ts';
-import { createWindowHandler } from '../functions/window/handler.ts';
-import type { Log } from '../functions/shared/log.ts';
+import type { Alert, Notifier } from '../core/ports.ts';
+import type { SitePurgeSettings } from '../core/workflow-config.ts';
+import type { RenderedWorkflows } from '../infra/workflows/render.ts';
+import type { WorkflowFunctionName } from '../infra/workflows/state-names.ts';
 import { LocalActivityService } from './activity-service.ts';
 import { startActivityServer, type ActivityServer } from './activity-server.ts';
+import { buildFunctionBundles } from './function-bundles.ts';
+import { LocalLambda, standInEnvironment } from './local-lambda.ts';
 import { LOCAL_S3_CREDENTIALS } from './s3-process.ts';
 import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
 import type { LocalCloudIam } from './cloud.ts';
-import { S3BlobStore } from '../adapters/s3-blob-store.ts';
-import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
-import type { WorkflowFunctionName } from '../infra/workflows/state-names.ts';
+import { generatedWorkflows } from './workflow-definitions.ts';
 
-// The orchestration of one site on the embedded local cloud: the workflow handlers on the
-// local stand-ins (lock and run records in dynalite's catalogue table, deletions and restore
-// state on s3rver), the synthesized state machines run locally, the site's activity served
-// in process and, on request, over HTTP for an agent in another process.
+// The orchestration of one site on the embedded local cloud, from the deployment's own
+// artefacts: the state machines as CDK synthesized them (local/workflows.generated.json) and
+// the workflow functions as CDK bundles them (local/function-bundles.ts), each in a runtime of
+// its own with the environment CDK gives it, pointed at the stand-ins (locks and run records in
+// dynalite, deletions and restores on s3rver). The site's activity is served in process and,
+// on request, over HTTP for an agent in another process.
+
+const WORKFLOW_FUNCTIONS: readonly WorkflowFunctionName[] = ['lock', 'window', 'purge', 'recall'];
 
 export interface LocalOrchestrationOptions {
-  /** The running local cloud (local/cloud.ts): its stores and endpoints. */
-  cloud: { blobs: BlobStore; catalogue: CatalogueStore; s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string; iam?: LocalCloudIam };
+  /** The running local cloud (local/cloud.ts): its endpoints and names, and its IAM gateway when it runs one. */
+  cloud: { s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string; iam?: LocalCloudIam };
   site: string;
   purge: SitePurgeSettings;
-  config?: WorkflowConfigInput;
+  /** The site's definitions; absent: the generated ones of the local deployment (LOCAL_WORKFLOW_SITES). */
+  definitions?: RenderedWorkflows;
   /** Where alerts go (default: printed by `say`). */
   notifier?: Notifier;
   say?: (line: string) => void;
@@ -40,8 +36,10 @@ export interface LocalOrchestrationOptions {
   pauseMs?: number;
   /** Serve the activity over HTTP (for `ferry agent run` in another process); port 0 = any. */
   activityPort?: number;
-  clock?: Clock;
-  log?: Log;
+  /** Each log line of a function (its CloudWatch log); absent: dropped. */
+  onFunctionLog?: (fn: WorkflowFunctionName, line: string) => void;
+  /** Where the function bundles are built (default: node_modules/.cache/ferry-functions). */
+  bundleDir?: string;
   onEvent?: (event: ExecutionEvent) => void;
 }
 
@@ -66,77 +64,71 @@ function printAlerts(say: (line: string) => void): Notifier {
   };
 }
 
-/**
- * Each workflow function's clients. With the cloud's IAM gateway: signed as the function's own
- * role, through the gateway (what the function may do is what the app grants it). Without: the
- * stand-ins directly, one shared client pair.
- */
-function functionClients(cloud: LocalOrchestrationOptions['cloud']) {
-  const direct = () => {
-    const credentials = { ...LOCAL_S3_CREDENTIALS };
-    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: cloud.s3Endpoint, credentials });
-    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: cloud.dynamoEndpoint, credentials });
-    return { s3, doc, blobs: cloud.blobs, catalogue: cloud.catalogue };
+/** The four workflow functions, each from its bundle; stops those started if one fails. */
+async function startWorkflowFunctions(options: LocalOrchestrationOptions): Promise<Record<WorkflowFunctionName, LocalLambda>> {
+  const bundles = await buildFunctionBundles(WORKFLOW_FUNCTIONS, { dir: options.bundleDir });
+  // With the IAM gateway each function signs as its own role, through the gateway (what it may do
+  // is what the app grants it); without, it talks to the stand-ins directly.
+  const environmentOf = (fn: WorkflowFunctionName) => {
+    const iam = options.cloud.iam;
+    const cloud = iam
+      ? { ...options.cloud, s3Endpoint: iam.s3Endpoint, dynamoEndpoint: iam.dynamoEndpoint, credentials: iam.credentialsOf(`function:${fn}`), region: LOCAL_REGION }
+      : { ...options.cloud, credentials: { ...LOCAL_S3_CREDENTIALS }, region: LOCAL_REGION };
+    // CDK sets PURGE_DELETE_VERSIONS=true (Object Lock buckets are versioned); locally the purge deletes by key.
+    return standInEnvironment(cloud, { PURGE_DELETE_VERSIONS: 'false' });
   };
-  const shared = cloud.iam ? undefined : direct();
-  return (fn: WorkflowFunctionName) => {
-    if (shared) return shared;
-    const iam = cloud.iam!;
-    const credentials = iam.credentialsOf(`function:${fn}`);
-    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: iam.s3Endpoint, credentials });
-    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: iam.dynamoEndpoint, credentials });
-    const blobs = new S3BlobStore(s3, cloud.bucket, { features: { verifiesChecksums: false, conditionalPut: false } });
-    return { s3, doc, blobs, catalogue: new DynamoCatalogue(doc, cloud.table) };
-  };
+  const onLog = (fn: WorkflowFunctionName) => options.onFunctionLog && ((line: string) => options.onFunctionLog?.(fn, line));
+  const started = await Promise.allSettled(
+    WORKFLOW_FUNCTIONS.map((fn) => LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: onLog(fn) })),
+  );
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    throw failed.reason;
+  }
+  const lambdas = started.map((s) => (s as PromiseFulfilledResult<LocalLambda>).value);
+  return Object.fromEntries(WORKFLOW_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<WorkflowFunctionName, LocalLambda>;
 }
 
 export async function startLocalOrchestration(options: LocalOrchestrationOptions): Promise<LocalOrchestration> {
-  const { cloud } = options;
-  const clock = options.clock ?? systemClock;
-  const log: Log = options.log ?? (() => undefined);
-  const clientsOf = functionClients(cloud);
-  const [lock, window, purge, recall] = (['lock', 'window', 'purge', 'recall'] as const).map(clientsOf);
+  const definitions = options.definitions ?? generatedWorkflows(options.site, options.purge);
+  const functions = await startWorkflowFunctions(options);
   const activity = new LocalActivityService();
-  const workflows = await LocalWorkflows.create({
-    site: options.site,
-    purge: options.purge,
-    config: options.config,
-    handlers: {
-      lock: createLockHandler({ locks: dynamoLockStore(lock!.doc, cloud.table, clock), log }),
-      window: createWindowHandler({ blobs: window!.blobs, runs: new DynamoRunStore(window!.doc, cloud.table), clock, log }),
-      // s3rver keeps no versions: delete by key (AWS: by version, see adapters/s3-purge.ts).
-      purge: createPurgeHandler({
-        blobs: purge!.blobs,
-        catalogue: purge!.catalogue,
-        deleter: new S3ObjectDeleter(purge!.s3, cloud.bucket, { versions: false }),
-        locks: dynamoLockStore(purge!.doc, cloud.table, clock),
-        clock,
-        log,
-      }),
-      recall: createRecallHandler({ catalogue: recall!.catalogue, archive: new S3ArchiveStore(recall!.s3, cloud.bucket), clock, log }),
-    },
-    activity,
-    notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
-    pauseMs: options.pauseMs,
-    onEvent: options.onEvent,
-  });
-  const activityArn = workflows.definitions.activityArn;
+  const stopFunctions = () => Promise.all(Object.values(functions).map((f) => f.stop()));
+  let workflows: LocalWorkflows;
   let server: ActivityServer | undefined;
-  if (options.activityPort !== undefined) server = await startActivityServer(activity, { port: options.activityPort });
+  try {
+    workflows = await LocalWorkflows.create({
+      site: options.site,
+      definitions,
+      handlers: {
+        lock: (event) => functions.lock.invoke(event),
+        window: (event) => functions.window.invoke(event),
+        purge: (event) => functions.purge.invoke(event),
+        recall: (event) => functions.recall.invoke(event),
+      },
+      activity,
+      notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
+      pauseMs: options.pauseMs,
+      onEvent: options.onEvent,
+    });
+    if (options.activityPort !== undefined) server = await startActivityServer(activity, { port: options.activityPort });
+  } catch (error) {
+    await stopFunctions();
+    throw error;
+  }
+  const activityArn = workflows.definitions.activityArn;
   return {
     workflows,
     activity,
     activityArn,
     // With IAM, the agent in another process reaches its activity through the gateway, as its site's agent role.
-    activityEndpoint: server && cloud.iam ? await cloud.iam.guardActivity(server.endpoint, activityArn, options.site) : server?.endpoint,
+    activityEndpoint: server && options.cloud.iam ? await options.cloud.iam.guardActivity(server.endpoint, activityArn, options.site) : server?.endpoint,
     activityClient: () => activity.client(activityArn),
     async stop() {
       activity.stop();
       await server?.stop();
-      for (const c of new Set([lock!, window!, purge!, recall!])) {
-        c.s3.destroy();
-        c.doc.destroy();
-      }
+      await stopFunctions();
     },
   };
 }

@@ -1,35 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { AlertSeverity, Notifier } from '../core/ports.ts';
-import type { SitePurgeSettings, WorkflowConfigInput } from '../core/workflow-config.ts';
 import type { AslDefinition, RenderedWorkflows } from '../infra/workflows/render.ts';
 import type { WorkflowFunctionName } from '../infra/workflows/state-names.ts';
 import type { LocalActivityService } from './activity-service.ts';
 
 // Runs the workflows' synthesized definitions (infra/workflows/render.ts: the same constructs
-// the processing stack deploys) with aws-local-stepfunctions. Every Task is overridden
+// the processing stack deploys, rendered at build time into local/workflows.generated.json or
+// by a test) with aws-local-stepfunctions. Every Task is overridden
 // locally: Lambda tasks call the handlers in process, SNS publish goes to a Notifier, the
 // activity goes to a LocalActivityService (where the agent's worker polls). Wait states and
 // Retry pauses keep their real durations unless `pauseMs` shortens them; `onPause` is told
 // how long each shortened pause would have been, so a test clock can move as if it had passed.
-
-/** aws-local-stepfunctions 3 uses Promise.withResolvers (Node 22); Node 20 lacks it. */
-export function polyfillPromiseWithResolvers(): void {
-  const P = Promise as unknown as { withResolvers?: <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } };
-  P.withResolvers ??= <T>() => {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-    return { promise, resolve, reject };
-  };
-}
 
 export type TaskHandler = (event: unknown) => Promise<unknown>;
 export type LocalHandlers = Record<WorkflowFunctionName, TaskHandler>;
 
 export interface LocalWorkflowOptions {
   site: string;
-  purge: SitePurgeSettings;
-  config?: WorkflowConfigInput;
+  /** The site's three state machines as CDK synthesizes them. */
+  definitions: RenderedWorkflows;
   handlers: LocalHandlers;
   activity: LocalActivityService;
   /** Where SNS publish tasks go. */
@@ -161,11 +150,10 @@ export class LocalWorkflows {
     private readonly options: LocalWorkflowOptions,
   ) {}
 
-  /** Synthesizes the definitions (about half a second) and prepares the three state machines. */
+  /** Prepares the three state machines of the site's definitions. */
   static async create(options: LocalWorkflowOptions): Promise<LocalWorkflows> {
-    polyfillPromiseWithResolvers();
-    const [{ StateMachine }, { renderWorkflowDefinitions }] = await Promise.all([import('aws-local-stepfunctions'), import('../infra/workflows/render.ts')]);
-    const definitions = renderWorkflowDefinitions({ site: options.site, purge: options.purge, config: options.config });
+    const { StateMachine } = await import('aws-local-stepfunctions');
+    const definitions = structuredClone(options.definitions);
     // Validated by assertValid before the first run instead (once per definition per process:
     // asl-validator compiles its schemas on every call, about a second each).
     const machine = (d: AslDefinition) => new StateMachine(structuredClone(d) as never, { validationOptions: { noValidate: true } }) as unknown as StateMachineRunner;

@@ -1,5 +1,3 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -12,6 +10,7 @@ import { Construct } from 'constructs';
 import { classPrefix, type DataClass } from '../../core/layout.ts';
 import type { WorkflowConfigInput } from '../../core/workflow-config.ts';
 import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
+import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import { objectsArn, viaService } from '../names.ts';
@@ -23,8 +22,6 @@ import type { WorkflowFunctionName } from './state-names.ts';
 // role and retained log group, the state machines (addWorkflows), the EventBridge schedules
 // per site, and per scheduled site a CloudWatch alarm when no backup window started for a day
 // (the "verify every day that it happened" rule: catches a schedule that never fired).
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface WorkflowsFactoryOptions {
   /** Orchestration numbers (CVP defaults): core/workflow-config.ts. */
@@ -56,7 +53,7 @@ function buildFunction(scope: Construct, name: WorkflowFunctionName, context: Wo
     scope,
     id,
     // What functions/shared/workflow-deps.ts reads. Object Lock buckets are versioned: the purge deletes by version.
-    ferryFunctionProps(join(ROOT, 'functions', name, 'handler.ts'), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true' } }),
+    ferryFunctionProps(functionEntry(name), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true' } }),
   );
   acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x like every Ferry function: the Node line the handlers and their bundled dependencies are tested on');
   return fn;

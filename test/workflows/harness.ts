@@ -14,6 +14,7 @@ import { createLockHandler } from '../../functions/lock/handler.ts';
 import { createPurgeHandler } from '../../functions/purge/handler.ts';
 import { createRecallHandler } from '../../functions/recall/handler.ts';
 import { createWindowHandler } from '../../functions/window/handler.ts';
+import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import { LocalActivityService } from '../../local/activity-service.ts';
 import { LocalWorkflows, type ExecutionEvent, type ExecutionOutcome } from '../../local/stepfunctions.ts';
 
@@ -47,8 +48,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
   const log = () => undefined;
   const workflows = await LocalWorkflows.create({
     site: SITE,
-    purge: options.purge ?? { retentionDays: 365, keepFullCycles: 2 },
-    config: options.config,
+    definitions: renderWorkflowDefinitions({ site: SITE, purge: options.purge ?? { retentionDays: 365, keepFullCycles: 2 }, config: options.config }),
     handlers: {
       lock: createLockHandler({ locks, log }),
       window: createWindowHandler({ blobs, runs, clock, log }),

@@ -4,15 +4,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityWorker } from '../../agent/activity-worker.ts';
 import { silentLogger } from '../../agent/log.ts';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { createSfnClient, SfnActivityClient } from '../../adapters/sfn-activity-client.ts';
 import { systemClock } from '../../core/clock.ts';
+import { LOCAL_REGION } from '../../core/deployment.ts';
 import type { Alert } from '../../core/ports.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { LOCAL_S3_CREDENTIALS } from '../../local/s3-process.ts';
+import type { ExecutionEvent } from '../../local/stepfunctions.ts';
+import { WINDOW_STATES } from '../../infra/workflows/state-names.ts';
+import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
 import { publishPack } from './purge-fixtures.ts';
 
-// The workflows on the embedded local cloud, through the real SDK everywhere: the lock and
-// run records in dynalite, deletions on s3rver, and an agent worker polling the activity
+// The workflows on the embedded local cloud, through the real SDK everywhere: the workflow
+// functions from their minified bundles (as CDK deploys them), the lock and run records in dynalite, deletions on s3rver, and an agent worker polling the activity
 // over HTTP with SfnActivityClient, as `ferry agent run` would from its own process.
 
 const SITE = 'local-site';
@@ -20,11 +27,15 @@ let dir: string;
 let cloud: LocalCloud;
 let orchestration: LocalOrchestration;
 const alerts: Alert[] = [];
+const events: { listener?: (event: ExecutionEvent) => void } = {};
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-wf-'));
   cloud = await startLocalCloud({ directory: dir, fresh: true });
-  orchestration = await startLocalOrchestration({ cloud, site: SITE, purge: { retentionDays: 365, keepFullCycles: 2 }, pauseMs: 0, activityPort: 0, notifier: { notify: async (a) => void alerts.push(a) } });
+  const purge = { retentionDays: 365, keepFullCycles: 2 };
+  // A site of the test's own: its definitions synthesized here (the demo's are generated at build time).
+  const definitions = renderWorkflowDefinitions({ site: SITE, purge });
+  orchestration = await startLocalOrchestration({ cloud, site: SITE, purge, definitions, pauseMs: 0, onEvent: (e) => events.listener?.(e), activityPort: 0, notifier: { notify: async (a) => void alerts.push(a) } });
 });
 
 afterAll(async () => {
@@ -66,5 +77,40 @@ describe('workflows on the local cloud', () => {
 
     const recall = await orchestration.workflows.runRecall({ site: SITE, packKey: young.packKey, requester: 'ops' }).done;
     expect(recall.status).toBe('SUCCEEDED'); // s3rver keeps everything in STANDARD: available at once
+  });
+
+  it('retries a busy lock with the LockHeldError retrier of the synthesized definition, then acquires it once freed', async () => {
+    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: cloud.dynamoEndpoint, credentials: { ...LOCAL_S3_CREDENTIALS } });
+    const locks = dynamoLockStore(doc, cloud.table, systemClock);
+    const held = await locks.acquire({ site: SITE, holder: 'arn:aws:states:us-east-1:000000000000:execution:other:purge', operation: 'purge' });
+    const busy = await publishPack(cloud, SITE, new Date(), 'busy', [1]);
+    await cloud.drain();
+    const client = orchestration.activityClient();
+    const summary = { packs: 1, recordings: 1, bytes: busy.pack.length, failed: 0, lost: 0, manifests: [busy.manifestKey] };
+    const worker = new ActivityWorker({ client, site: SITE, runBackup: async () => summary, clock: systemClock, log: silentLogger, workerName: 'local-agent' });
+    const controller = new AbortController();
+    const polling = worker.run(controller.signal);
+    // The other holder lets go after the second retry.
+    let released: Promise<unknown> | undefined;
+    let retries = 0;
+    events.listener = (e) => {
+      if (e.type === 'StateRetried' && e.state?.name === WINDOW_STATES.acquire && ++retries === 2) released = locks.release(SITE, held.token);
+    };
+    try {
+      const window = await orchestration.workflows.runBackupWindow().done;
+      await released;
+      const retried = window.events.filter((e) => e.type === 'StateRetried' && e.state?.name === WINDOW_STATES.acquire);
+      expect(retried.length).toBeGreaterThanOrEqual(2);
+      expect(retried.every((e) => e.retry?.retrier.ErrorEquals.join() === 'LockHeldError')).toBe(true);
+      const entered = window.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name);
+      expect(entered).not.toContain(WINDOW_STATES.whoHolds);
+      expect(entered).toContain(WINDOW_STATES.dispatch);
+      expect(window.status).toBe('SUCCEEDED');
+    } finally {
+      events.listener = undefined;
+      controller.abort();
+      await polling;
+      doc.destroy();
+    }
   });
 });

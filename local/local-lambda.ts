@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
+
+// One deployed function on the local cloud: its bundle loaded in a worker thread with its own
+// environment (what CDK sets on the function, pointed at the stand-ins), invoked with a JSON
+// event. A failed invocation rejects with a FunctionError named by the runtime's errorType,
+// as Step Functions sees a Lambda error.
+
+/** A function's error as Lambda reports it: `name` is the errorType. */
+class FunctionError extends Error {
+  constructor(
+    readonly errorType: string,
+    readonly errorMessage: string,
+  ) {
+    super(errorMessage);
+    // The errorType is the function's own error name (a literal in core/errors.ts), not this class's.
+    this.name = errorType;
+  }
+}
+
+export interface LocalLambdaOptions {
+  functionName: string;
+  /** The bundle's `index.mjs` (local/function-bundles.ts). */
+  bundle: string;
+  /** The function's whole environment: nothing of this process's leaks in. */
+  environment: Record<string, string>;
+  /** Each line the function writes to stdout or stderr (its CloudWatch log). Absent: dropped. */
+  onLog?: (line: string) => void;
+}
+
+type Reply = { id: string; ok: true; payload: string } | { id: string; ok: false; errorType: string; errorMessage: string };
+
+export class LocalLambda {
+  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private exited?: Error;
+
+  private constructor(
+    readonly functionName: string,
+    private readonly worker: Worker,
+  ) {
+    worker.on('message', (m: Reply | { ready: true }) => {
+      if (!('id' in m)) return;
+      const call = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.ok) call?.resolve(JSON.parse(m.payload));
+      else call?.reject(new FunctionError(m.errorType, m.errorMessage));
+    });
+    worker.on('exit', (code) => this.fail(new Error(`function ${functionName}: runtime exited (code ${code})`)));
+    worker.on('error', (error) => this.fail(error));
+  }
+
+  /** Starts the function's runtime and waits until its bundle is loaded. */
+  static async start(options: LocalLambdaOptions): Promise<LocalLambda> {
+    const worker = new Worker(new URL('./lambda-runtime.mjs', import.meta.url), {
+      workerData: { bundle: options.bundle, functionName: options.functionName },
+      env: { ...options.environment, AWS_LAMBDA_FUNCTION_NAME: options.functionName },
+      stdout: true,
+      stderr: true,
+    });
+    for (const stream of [worker.stdout, worker.stderr]) {
+      if (options.onLog) createInterface({ input: stream }).on('line', options.onLog);
+      else stream.resume();
+    }
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`function ${options.functionName}: bundle did not load (exit ${code})`)));
+    });
+    return new LocalLambda(options.functionName, worker);
+  }
+
+  /** Runs the handler on a copy of `event` (JSON, as Lambda receives it). */
+  invoke(event: unknown): Promise<unknown> {
+    if (this.exited) return Promise.reject(this.exited);
+    const id = randomUUID();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, event: JSON.parse(JSON.stringify(event ?? null)) });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.exited ??= new Error(`function ${this.functionName} stopped`);
+    await this.worker.terminate();
+  }
+
+  private fail(error: Error): void {
+    this.exited ??= error;
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+}
+
+/** Where the stand-ins are, as a function's environment needs them. */
+export interface StandInCloud {
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  bucket: string;
+  table: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  region: string;
+}
+
+/**
+ * A function's environment on the local cloud: the names CDK sets (infra/functions.ts,
+ * infra/workflows/build.ts) plus the SDK's standard variables pointing at the stand-ins.
+ */
+export function standInEnvironment(cloud: StandInCloud, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    BUCKET: cloud.bucket,
+    TABLE: cloud.table,
+    AWS_REGION: cloud.region,
+    AWS_ENDPOINT_URL_S3: cloud.s3Endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamoEndpoint,
+    AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
+    ...extra,
+  };
+}

@@ -1,0 +1,18 @@
+import { writeFileSync } from 'node:fs';
+import { renderWorkflowDefinitions } from '../infra/workflows/render.ts';
+import { GENERATED_WORKFLOWS_FILE, LOCAL_WORKFLOW_SITES, type GeneratedWorkflows } from '../local/workflow-definitions.ts';
+
+// Synthesizes the workflows of the local deployment's sites with the CDK constructs the
+// processing stack deploys, and writes their ASL to local/workflows.generated.json, which the
+// local cloud runs. Run after changing infra/workflows/ (test/local/generated-workflows.test.ts
+// fails until then).
+
+export function renderLocalWorkflows(): GeneratedWorkflows {
+  const sites = LOCAL_WORKFLOW_SITES.map(({ site, purge }) => ({ site, purge, definitions: renderWorkflowDefinitions({ site, purge }) }));
+  return { sites };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(GENERATED_WORKFLOWS_FILE, `${JSON.stringify(renderLocalWorkflows(), null, 2)}\n`);
+  process.stdout.write(`wrote ${GENERATED_WORKFLOWS_FILE.pathname}\n`);
+}

@@ -1,0 +1,63 @@
+import { TaskLostError } from '../../core/activity.ts';
+import {
+  AlreadyExistsError,
+  ConfigError,
+  FerryError,
+  IntegrityError,
+  InvalidInputError,
+  NotFoundError,
+  RangeNotSatisfiableError,
+  SourceChangedError,
+  TransientError,
+  UnreadableSourceError,
+} from '../../core/errors.ts';
+import { LockHeldError, LockLostError } from '../../core/lock.ts';
+import { ManifestError } from '../../core/manifest.ts';
+import { AgentStoppedError } from '../../agent/activity-worker.ts';
+import { StateLockedError } from '../../agent/state/state-lock.ts';
+import { IngestFailedError } from '../../functions/ingest/handler.ts';
+import { ActivityApiError } from '../../local/activity-service.ts';
+import { ApiError } from '../../cli/api-client.ts';
+import { NoCloudError } from '../../cli/cloud.ts';
+import { RestoreRefusedError } from '../../cli/restore-commands.ts';
+import { InsufficientSpaceError } from '../../cli/restore-fetch.ts';
+import { DeploymentConfigError } from '../../infra/config.ts';
+
+// One instance of every exported error class, with the name it must carry: Step Functions
+// (`ErrorEquals`), Lambda's `errorType`, the HTTP error middleware and operators match on it.
+// test/core/error-names.test.ts checks the list is complete and bundles it minified.
+
+const at = '2026-01-01T00:00:00Z';
+const held = { site: 'site-a', token: 1, holder: 'other', operation: 'backup' as const, acquiredAt: at, heartbeatAt: at };
+
+export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] = [
+  { cls: 'FerryError', name: 'FerryError', make: () => new FerryError('fatal', 'x') },
+  { cls: 'InvalidInputError', name: 'InvalidInputError', make: () => new InvalidInputError('x') },
+  { cls: 'NotFoundError', name: 'NotFoundError', make: () => new NotFoundError('x') },
+  { cls: 'AlreadyExistsError', name: 'AlreadyExistsError', make: () => new AlreadyExistsError('x') },
+  { cls: 'RangeNotSatisfiableError', name: 'RangeNotSatisfiableError', make: () => new RangeNotSatisfiableError('x', 1) },
+  { cls: 'IntegrityError', name: 'IntegrityError', make: () => new IntegrityError('x') },
+  { cls: 'TransientError', name: 'TransientError', make: () => new TransientError('x') },
+  { cls: 'SourceChangedError', name: 'SourceChangedError', make: () => new SourceChangedError('x', '/p') },
+  { cls: 'ConfigError', name: 'ConfigError', make: () => new ConfigError(['a: b']) },
+  { cls: 'UnreadableSourceError', name: 'UnreadableSourceError', make: () => new UnreadableSourceError('x', '/p') },
+  { cls: 'LockHeldError', name: 'LockHeldError', make: () => new LockHeldError(held, 0) },
+  { cls: 'LockLostError', name: 'LockLostError', make: () => new LockLostError('site-a', 1, 'x') },
+  { cls: 'TaskLostError', name: 'TaskLostError', make: () => new TaskLostError('x') },
+  { cls: 'ManifestError', name: 'ManifestError', make: () => new ManifestError('x') },
+  { cls: 'StateLockedError', name: 'StateLockedError', make: () => new StateLockedError('x') },
+  { cls: 'AgentStoppedError', name: 'AgentStoppedError', make: () => new AgentStoppedError() },
+  { cls: 'IngestFailedError', name: 'IngestFailedError', make: () => new IngestFailedError([]) },
+  // Named after the Step Functions API error code it stands for.
+  { cls: 'ActivityApiError', name: 'TaskTimedOut', make: () => new ActivityApiError('TaskTimedOut', 'x') },
+  { cls: 'ApiError', name: 'ApiError', make: () => new ApiError(500, {}, 'x') },
+  { cls: 'NoCloudError', name: 'NoCloudError', make: () => new NoCloudError() },
+  { cls: 'RestoreRefusedError', name: 'RestoreRefusedError', make: () => new RestoreRefusedError({ reason: 'x' } as never) },
+  { cls: 'InsufficientSpaceError', name: 'InsufficientSpaceError', make: () => new InsufficientSpaceError('x') },
+  { cls: 'DeploymentConfigError', name: 'DeploymentConfigError', make: () => new DeploymentConfigError(['x']) },
+];
+
+/** What a bundle of this module reports: each class and the name its instance carries. */
+export function sampleNames(): { cls: string; name: string }[] {
+  return ERROR_SAMPLES.map((s) => ({ cls: s.cls, name: s.make().name }));
+}
