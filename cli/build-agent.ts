@@ -81,7 +81,7 @@ export function buildStore(config: AgentConfig): { store: BlobStore; standIn: bo
   const cloud = resolveCloud(config.cloud);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   const standIn = cloud.endpoint !== undefined;
-  const store = new S3BlobStore(client, cloud.bucket, standIn ? { features: { verifiesChecksums: false, conditionalPut: false } } : undefined);
+  const store = new S3BlobStore(client, cloud.bucket, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined);
   return { store, standIn, verifyConfigured: cloud.verify };
 }
 

@@ -14,13 +14,13 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
     const s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
     const { doc } = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
     const standIn = env.AWS_ENDPOINT_URL_S3 !== undefined;
-    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE) };
+    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE) };
   }
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
   const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
   const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
-  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false } }), catalogue: new DynamoCatalogue(doc, local.table) };
+  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table) };
 }
 
 export function renderRebuild(r: RebuildReport): string {

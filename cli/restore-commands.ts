@@ -98,7 +98,7 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(
 export function fetchStore(opts: CloudOptions): BlobStore {
   const cloud = cloudFor(opts);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
-  return new S3BlobStore(client, cloud.bucket, cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false } } : undefined);
+  return new S3BlobStore(client, cloud.bucket, cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined);
 }
 
 export function renderFetch(r: FetchReport): string {

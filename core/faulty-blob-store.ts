@@ -129,8 +129,9 @@ export class FaultyBlobStore implements BlobStore {
     return this.call('put', key, () => {
       const damaged = this.damage('put', key, body);
       if (!damaged) return this.inner.put(key, body, options);
-      const { sha256, ...rest } = options ?? {};
-      return this.inner.put(key, damaged.body, damaged.keepChecksum ? { ...rest, ...(sha256 === undefined ? {} : { sha256 }) } : rest);
+      const { sha256, md5, ...rest } = options ?? {};
+      const checksums = { ...(sha256 === undefined ? {} : { sha256 }), ...(md5 === undefined ? {} : { md5 }) };
+      return this.inner.put(key, damaged.body, damaged.keepChecksum ? { ...rest, ...checksums } : rest);
     });
   }
 
@@ -154,11 +155,11 @@ export class FaultyBlobStore implements BlobStore {
     return this.call('createMultipart', key, () => this.inner.createMultipart(key, options));
   }
 
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string): Promise<CompletedPart> {
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string, md5?: string): Promise<CompletedPart> {
     return this.call('uploadPart', key, () => {
       const damaged = this.damage('uploadPart', key, body);
-      if (!damaged) return this.inner.uploadPart(key, uploadId, partNumber, body, sha256);
-      return this.inner.uploadPart(key, uploadId, partNumber, damaged.body, damaged.keepChecksum ? sha256 : undefined);
+      if (!damaged) return this.inner.uploadPart(key, uploadId, partNumber, body, sha256, md5);
+      return this.inner.uploadPart(key, uploadId, partNumber, damaged.body, damaged.keepChecksum ? sha256 : undefined, damaged.keepChecksum ? md5 : undefined);
     });
   }
 

@@ -96,7 +96,7 @@ export class MemoryBlobStore implements BlobStore {
   constructor(options: MemoryBlobStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.minPartSize = options.minPartSize ?? 0;
-    this.features = { verifiesChecksums: true, conditionalPut: true, ...options.features };
+    this.features = { verifiesChecksums: true, conditionalPut: true, md5ETags: true, ...options.features };
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag?: string }> {

@@ -39,6 +39,8 @@ export interface PutOptions {
   sha256?: string;
   /** Refuse to replace an existing object (If-None-Match: *); throws AlreadyExistsError. */
   ifNoneMatch?: boolean;
+  /** Base64 MD5 of the body (Content-MD5), when the caller already took it; S3 adapters compute it otherwise. */
+  md5?: string;
 }
 
 export interface CompletedPart {
@@ -60,6 +62,11 @@ export interface BlobStoreFeatures {
   verifiesChecksums: boolean;
   /** The store honours If-None-Match: * on put. */
   conditionalPut: boolean;
+  /**
+   * The ETag of a part or of a single-PUT object is the MD5 of the bytes stored (S3 without
+   * SSE-KMS, the stand-ins, most S3-compatible stores), so a writer can check it. Absent: unknown.
+   */
+  md5ETags?: boolean;
 }
 
 export interface BlobStore {
@@ -76,8 +83,11 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Starts a multipart upload and returns its id. */
   createMultipart(key: string, options?: Omit<PutOptions, 'sha256' | 'ifNoneMatch'>): Promise<string>;
-  /** Uploads one part (1-based). Parts other than the last must be at least 5 MiB on S3. */
-  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string): Promise<CompletedPart>;
+  /**
+   * Uploads one part (1-based). Parts other than the last must be at least 5 MiB on S3. `sha256`
+   * and `md5` (base64) are checksums of the body a verifying store checks; IntegrityError on a mismatch.
+   */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string, md5?: string): Promise<CompletedPart>;
   /** Assembles the parts in order into the object. NotFoundError when the upload is unknown; with ifNoneMatch, AlreadyExistsError when the key exists. */
   completeMultipart(key: string, uploadId: string, parts: CompletedPart[], options?: { ifNoneMatch?: boolean }): Promise<{ etag?: string }>;
   /** Discards an upload and its parts; aborting an unknown or finished upload succeeds (idempotent). */

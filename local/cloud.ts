@@ -88,7 +88,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const s3Client = createS3Client({ region: LOCAL_REGION, endpoint: s3.endpoint, credentials });
   const { client, doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: dynamo.endpoint, credentials });
   await createCatalogueTable(client, LOCAL_TABLE);
-  const blobs = new S3BlobStore(s3Client, LOCAL_BUCKET, { features: { verifiesChecksums: false, conditionalPut: false } });
+  const blobs = new S3BlobStore(s3Client, LOCAL_BUCKET, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
   const catalogue = new DynamoCatalogue(doc, LOCAL_TABLE);
   // The audit trail and the functions' logs go to files, as CloudWatch would keep them.
   const iam = options.iam ? await startGateways(options, s3.endpoint, dynamo.endpoint, credentials).catch(async (e: unknown) => {

@@ -15,6 +15,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { S3BlobStore, translateS3Error } from '../../adapters/s3-blob-store.ts';
@@ -67,6 +68,7 @@ const cases: Array<[string, Error, ErrorClass, string]> = [
   ['an unnamed 502', sdkError('UnknownError', 502), TransientError, 'transient'],
   ['an unnamed 429', sdkError('UnknownError', 429), TransientError, 'transient'],
   ['RequestTimeout', sdkError('RequestTimeout', 400), TransientError, 'transient'],
+  ['MalformedXML (an XML body the SDK wrote, torn on the way)', sdkError('MalformedXML', 400), TransientError, 'transient'],
   ['ECONNRESET', networkError('ECONNRESET'), TransientError, 'transient'],
   ['ECONNREFUSED', networkError('ECONNREFUSED'), TransientError, 'transient'],
   ['ETIMEDOUT', networkError('ETIMEDOUT'), TransientError, 'transient'],
@@ -155,6 +157,18 @@ describe('S3BlobStore requests', () => {
     const part = await store.uploadPart('k', 'u', 1, Buffer.from('abc'));
     expect(part).toEqual({ partNumber: 1, etag: '"p1"', sha256: 'c3VtMQ==' });
     expect(s3.commandCalls(UploadPartCommand)[0]?.args[0].input).toMatchObject({ ChecksumAlgorithm: 'SHA256', UploadId: 'u', PartNumber: 1 });
+  });
+
+  it('sends a Content-MD5 with every put and part: the one given, else the MD5 of the body', async () => {
+    s3.on(PutObjectCommand).resolves({ ETag: '"e"' });
+    s3.on(UploadPartCommand).resolves({ ETag: '"p"' });
+    const md5 = (text: string) => createHash('md5').update(text).digest('base64');
+    await store.put('manifests/site-a/m.json', Buffer.from('{}'));
+    await store.put('recordings/site-a/p.tar', Buffer.from('tar'), { md5: 'Z2l2ZW4=' });
+    await store.uploadPart('k', 'u', 1, Buffer.from('abc'));
+    await store.uploadPart('k', 'u', 2, Buffer.from('def'), undefined, 'cGFydA==');
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.ContentMD5)).toEqual([md5('{}'), 'Z2l2ZW4=']);
+    expect(s3.commandCalls(UploadPartCommand).map((c) => c.args[0].input.ContentMD5)).toEqual([md5('abc'), 'cGFydA==']);
   });
 
   it('pages through ListObjectsV2 with the continuation token', async () => {

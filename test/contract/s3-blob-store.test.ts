@@ -8,7 +8,7 @@ import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { startLocalS3, type LocalS3, type LocalS3Event } from '../../local/s3-process.ts';
 import { blobStoreContract, collect, readAll, sha256 } from './blob-store-contract.ts';
 
-const STAND_IN = { verifiesChecksums: true, conditionalPut: true };
+const STAND_IN = { verifiesChecksums: true, conditionalPut: true, md5ETags: true };
 
 interface StandIn {
   s3: LocalS3;
