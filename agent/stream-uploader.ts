@@ -1,8 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart } from '../core/ports.ts';
-import { SourceChangedError } from '../core/errors.ts';
-import { AlreadyExistsError } from '../core/errors.ts';
+import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, TransientError } from '../core/errors.ts';
 import { PartPool } from './part-pool.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
@@ -11,6 +10,12 @@ import { PartPool } from './part-pool.ts';
 // partConcurrency + 1 buffers. Whatever the object size, memory is bounded by the pool. An
 // object that fits in one part is sent as a single PUT (one request instead of three). Used by
 // PackBuilder (tar packs) and by artefact shipping (one file, byte for byte).
+//
+// Every write carries the MD5 (and, where the store checks it, the SHA-256) the uploader took of
+// the bytes, so the store refuses a torn body. Where the store's ETags are MD5s, the uploader also
+// checks each answer and sends a part again when the store kept something else, and completes
+// the upload with the ETags it computed: a damaged part can never be assembled into the object.
+// Every upload started is completed or aborted, including those a lost answer hid from it.
 
 export interface StreamUploaderOptions {
   key: string;
@@ -19,7 +24,7 @@ export interface StreamUploaderOptions {
   partConcurrency: number;
   /** The agent's shared part buffers; its partSize wins. */
   pool?: PartPool;
-  /** Also take the MD5 of each part, to give the S3 ETag the object should have (`etag` mode). */
+  /** Kept for callers: the S3 ETag of what was sent is always computed now. */
   etag?: boolean;
   contentType?: string;
   storageClass?: string;
@@ -32,11 +37,18 @@ export interface UploadResult {
   size: number;
   sha256: string;
   parts: number;
-  /** With the `etag` option: the S3 ETag of what was sent (MD5, or md5(part MD5s)-N). */
+  /** The S3 ETag of what was sent (MD5, or md5(part MD5s)-N). */
   etag?: string;
 }
 
-export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> & { readonly features?: BlobStore['features'] };
+export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> &
+  Partial<Pick<BlobStore, 'head' | 'listMultipart'>> & { readonly features?: BlobStore['features'] };
+
+/** Times one part is sent when the store keeps other bytes than those sent (a torn body accepted). */
+const PART_SENDS = 3;
+/** Times a complete is sent when it fails on the way (after the SDK's own retries). */
+const COMPLETE_SENDS = 3;
+const unquote = (etag: string | undefined) => etag?.replace(/"/g, '');
 
 export class StreamUploader {
   private readonly pool: PartPool;
@@ -46,6 +58,8 @@ export class StreamUploader {
   private offset = 0;
   private readonly objectHash = createHash('sha256');
   private uploadId: string | undefined;
+  /** A create was sent: its upload, or strays of lost answers, may exist even without an id. */
+  private createSent = false;
   private partNumber = 0;
   private readonly parts: CompletedPart[] = [];
   private readonly partMd5s: Buffer[] = [];
@@ -59,9 +73,11 @@ export class StreamUploader {
   ) {
     this.pool = options.pool ?? new PartPool(options.partSize, options.partConcurrency + 1);
     this.sendChecksums = store.features?.verifiesChecksums ?? true;
+    this.md5ETags = store.features?.md5ETags ?? false;
   }
 
   private readonly sendChecksums: boolean;
+  private readonly md5ETags: boolean;
 
   /** Bytes written so far (the offset the next byte will have in the object). */
   get position(): number {
@@ -123,21 +139,23 @@ export class StreamUploader {
   private async flush(): Promise<void> {
     this.throwIfFailed();
     if (this.uploadId === undefined) {
+      this.createSent = true;
       this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass });
       this.options.onUploadStarted?.(this.uploadId);
+      // A lost answer to a create the store carried out makes the SDK create a second upload.
+      await this.abortOthers(this.uploadId);
     }
     const buffer = this.buffer as Buffer;
     const body = buffer.subarray(0, this.fill);
     this.buffer = undefined;
     this.fill = 0;
     const partNumber = ++this.partNumber;
-    if (this.options.etag) this.partMd5s[partNumber - 1] = createHash('md5').update(body).digest();
-    // A per-part SHA-256 only helps a store that checks it (AWS S3); others ignore it, and the
-    // object is verified after publishing anyway.
+    const md5 = createHash('md5').update(body).digest();
+    this.partMd5s[partNumber - 1] = md5;
+    // A per-part SHA-256 only helps a store that checks it (AWS S3); the MD5 goes everywhere.
     const sha256 = this.sendChecksums ? createHash('sha256').update(body).digest('base64') : undefined;
     const uploadId = this.uploadId;
-    const task = this.store
-      .uploadPart(this.options.key, uploadId, partNumber, body, sha256)
+    const task = this.sendPart(uploadId, partNumber, body, md5, sha256)
       .then((part) => {
         this.parts.push(part);
       })
@@ -150,6 +168,38 @@ export class StreamUploader {
       });
     this.inflight.add(task);
     this.throwIfFailed();
+  }
+
+  /**
+   * Sends one part. Where ETags are MD5s, the store's answer must be the MD5 sent; another one
+   * means it kept other bytes (a torn body accepted), and the part is sent again.
+   */
+  private async sendPart(uploadId: string, partNumber: number, body: Buffer, md5: Buffer, sha256: string | undefined): Promise<CompletedPart> {
+    const expected = md5.toString('hex');
+    for (let send = 1; ; send++) {
+      let part: CompletedPart;
+      try {
+        part = await this.store.uploadPart(this.options.key, uploadId, partNumber, body, sha256, md5.toString('base64'));
+      } catch (error) {
+        // The store refused bytes that did not match their checksum (BadDigest): torn on the way.
+        if (error instanceof IntegrityError && send < PART_SENDS) continue;
+        throw error;
+      }
+      if (!this.md5ETags) return part;
+      // Completed with the ETag computed here, never with one the store made up.
+      if (unquote(part.etag) === expected) return { ...part, etag: `"${expected}"` };
+      if (send === PART_SENDS) {
+        throw new IntegrityError(`part ${partNumber} of ${this.options.key} was stored as ETag ${part.etag} ${send} times, expected "${expected}"`);
+      }
+    }
+  }
+
+  /** Aborts every open upload at the key but `keep`; uploads of other keys are not ours. */
+  private async abortOthers(keep?: string): Promise<void> {
+    if (!this.store.listMultipart) return;
+    const strays: string[] = [];
+    for await (const u of this.store.listMultipart(this.options.key)) if (u.key === this.options.key && u.uploadId !== keep) strays.push(u.uploadId);
+    for (const id of strays) await this.store.abortMultipart(this.options.key, id);
   }
 
   private throwIfFailed(): void {
@@ -168,14 +218,20 @@ export class StreamUploader {
       const digest = this.objectHash.digest();
       const sha256 = this.sendChecksums ? digest.toString('base64') : undefined;
       // Taken before the buffer goes back to the pool.
-      const etag = this.options.etag ? `"${createHash('md5').update(body).digest('hex')}"` : undefined;
+      const md5 = createHash('md5').update(body).digest();
+      const etag = `"${md5.toString('hex')}"`;
+      let stored: string | undefined;
       try {
-        await this.writeOnce(() => this.store.put(this.options.key, body, { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, ifNoneMatch: true }));
+        const put = { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, md5: md5.toString('base64'), ifNoneMatch: true };
+        await this.writeOnce(async () => (stored = (await this.store.put(this.options.key, body, put)).etag));
       } finally {
         this.giveBack();
       }
       this.finished = true;
-      return { size: this.offset, sha256: digest.toString('hex'), parts: 1, ...(etag ? { etag } : {}) };
+      if (this.md5ETags && stored !== undefined && unquote(stored) !== unquote(etag)) {
+        throw new IntegrityError(`${this.options.key} was stored as ETag ${stored}, expected ${etag}: the store kept other bytes than those sent`);
+      }
+      return { size: this.offset, sha256: digest.toString('hex'), parts: 1, etag };
     }
     if (this.fill > 0) await this.flush();
     this.giveBack();
@@ -184,12 +240,39 @@ export class StreamUploader {
     await beforeCommit?.();
     const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
     const uploadId = this.uploadId;
-    const existed = await this.writeOnce(() => this.store.completeMultipart(this.options.key, uploadId, parts, { ifNoneMatch: true }));
+    const etag = `"${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${parts.length}"`;
+    let existed = false;
+    for (let send = 1; ; send++) {
+      try {
+        existed = await this.writeOnce(() => this.store.completeMultipart(this.options.key, uploadId, parts, { ifNoneMatch: true }));
+        break;
+      } catch (error) {
+        // Every part is stored: a complete that failed on the way is sent again, not the parts.
+        if (error instanceof TransientError && send < COMPLETE_SENDS) continue;
+        if (!(error instanceof NotFoundError)) throw error;
+        await this.confirmCompleted(uploadId, etag, error);
+        break;
+      }
+    }
     if (existed) await this.store.abortMultipart(this.options.key, uploadId);
     this.options.onUploadEnded?.(uploadId);
     this.finished = true;
-    const etag = this.options.etag ? `"${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${parts.length}"` : undefined;
-    return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length, ...(etag ? { etag } : {}) };
+    return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length, etag };
+  }
+
+  /**
+   * NoSuchUpload in answer to a complete: the SDK's retry of a complete whose answer was lost
+   * finds the upload already turned into the object. Accepted when the object at the key has
+   * the size sent and, where ETags are MD5s, the ETag of these parts; anything else is damage.
+   */
+  private async confirmCompleted(uploadId: string, etag: string, error: NotFoundError): Promise<void> {
+    const info = await this.store.head?.(this.options.key);
+    const same = info !== undefined && info.size === this.offset && (!this.md5ETags || unquote(info.etag) === unquote(etag));
+    if (same) return;
+    const found = info ? `${info.size} bytes, ETag ${info.etag}` : 'nothing';
+    throw new IntegrityError(`upload ${uploadId} of ${this.options.key} vanished and the key holds ${found}, expected ${this.offset} bytes, ETag ${etag}`, {
+      cause: error,
+    });
   }
 
   /**
@@ -221,5 +304,7 @@ export class StreamUploader {
       this.options.onUploadEnded?.(this.uploadId);
       this.finished = true;
     }
+    // A create whose every answer was lost still left uploads at the key: find and abort them.
+    if (this.createSent) await this.abortOthers();
   }
 }
