@@ -78,13 +78,20 @@ async function manifestHolds(store: BlobStore, manifestKey: string, packKey: str
   if (!(await store.head(manifestKey))) return false;
   try {
     const manifest = parseManifest(await readAll(store, manifestKey));
-    if (manifest.packKey !== packKey) return false;
-    await verifyObject(store, packKey, manifest.pack, verify);
+    // The manifest may name another attempt at the pack than the one interrupted (core/layout.ts).
+    if (manifest.packKey !== packKey && !sameAttempts(manifest.packKey, packKey)) return false;
+    await verifyObject(store, manifest.packKey, manifest.pack, verify);
     return true;
   } catch (error) {
     log.warn('manifest found after interruption does not hold; shipping again', { manifestKey, error: messageOf(error) });
     return false;
   }
+}
+
+/** Whether two keys are attempts at one pack: `{prefix}.tar` or `{prefix}-{n}.tar`, one prefix. */
+function sameAttempts(a: string, b: string): boolean {
+  const prefix = (key: string) => key.replace(/(-[1-9][0-9]*)?\.tar$/, '');
+  return prefix(a) === prefix(b);
 }
 
 export async function readAll(store: Pick<BlobStore, 'get'>, key: string): Promise<Buffer> {

@@ -4,8 +4,8 @@ import { join, posix } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
-import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
-import { packKey, packManifestKey } from '../core/layout.ts';
+import { MANIFEST_FORMAT, parseManifest, serializeManifest } from '../core/manifest.ts';
+import { packAttemptOf, packAttemptsPrefix, packKey, packManifestKey } from '../core/layout.ts';
 import { packId as makePackId, recordingId } from '../core/ids.ts';
 import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
 import { readAll } from './recover.ts';
@@ -20,6 +20,8 @@ import type { BatchWork } from './sources/recordings.ts';
 // Ships one batch as one pack: read-only streaming into the store, a last check that the
 // recorder did not evict the batch meanwhile, verification of what was published, then the
 // manifest — the commit record — last. Until the manifest exists the pack does not exist.
+// Objects are write-once: a pack whose publish went wrong is shipped again under the next
+// attempt's key (core/layout.ts), and its manifest names the attempt that counts and the dead ones.
 
 const MAX_SIDECAR_BYTES = 1024 * 1024;
 
@@ -61,7 +63,40 @@ export function planPack(ctx: Pick<ShipContext, 'site'>, work: BatchWork) {
   });
   const id = makePackId(ctx.site, work.source, work.batch, stamps.map((s) => ({ path: s.name, size: s.size, mtimeMs: s.mtimeMs })));
   const at = new Date(work.oldestMs);
-  return { packId: id, packKey: packKey(ctx.site, id, at), manifestKey: packManifestKey(ctx.site, id, at), stamps };
+  return { packId: id, packKey: packKey(ctx.site, id, at), attempts: packAttemptsPrefix(ctx.site, id, at), manifestKey: packManifestKey(ctx.site, id, at), stamps };
+}
+
+type PackPlan = ReturnType<typeof planPack>;
+
+/**
+ * The key this attempt publishes under: the one after the last attempt the store holds. The
+ * earlier attempts' objects never became the pack (else its manifest would exist): they are dead.
+ */
+async function nextAttempt(ctx: Pick<ShipContext, 'site' | 'store'>, plan: PackPlan): Promise<{ key: string; dead: string[] }> {
+  const dead: string[] = [];
+  let last = -1;
+  for await (const o of ctx.store.list(plan.attempts)) {
+    const n = packAttemptOf(plan.attempts, o.key);
+    if (n === undefined) continue;
+    dead.push(o.key);
+    last = Math.max(last, n);
+  }
+  return { key: last < 0 ? plan.packKey : `${plan.attempts}-${last + 1}.tar`, dead };
+}
+
+/** The batch's manifest when an earlier attempt already committed it (its answer lost, or a crash) and its pack verifies. */
+async function committedBefore(ctx: Pick<ShipContext, 'store' | 'verify'>, plan: PackPlan, work: BatchWork): Promise<PackManifest | undefined> {
+  if (!(await ctx.store.head(plan.manifestKey))) return undefined;
+  const manifest = parseManifest(await readAll(ctx.store, plan.manifestKey));
+  const paths = work.recordings.map((r) => (work.batch ? posix.join(work.batch, r.name) : r.name)).sort();
+  const same =
+    manifest.packId === plan.packId &&
+    packAttemptOf(plan.attempts, manifest.packKey) !== undefined &&
+    manifest.batch.files === plan.stamps.length &&
+    JSON.stringify(manifest.members.map((m) => m.path).sort()) === JSON.stringify(paths);
+  if (!same) throw new IntegrityError(`a different manifest is already published at ${plan.manifestKey} and cannot be replaced (write-once)`);
+  await verifyObject(ctx.store, manifest.packKey, manifest.pack, ctx.verify);
+  return manifest;
 }
 
 /** Opens a source file read-only (no lock), never through a symbolic link; errors classified. */
@@ -93,9 +128,18 @@ export async function assertUnchanged(path: string, stamp: FileStamp): Promise<v
 export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
   const plan = planPack(ctx, work);
   const dir = join(ctx.sourceRoot, work.batch);
-  ctx.journal.begin({ packId: plan.packId, source: work.source, batch: work.batch, packKey: plan.packKey, manifestKey: plan.manifestKey, files: plan.stamps });
+  const begin = (key: string) => ({ packId: plan.packId, source: work.source, batch: work.batch, packKey: key, manifestKey: plan.manifestKey, files: plan.stamps });
+  const committed = await committedBefore(ctx, plan, work);
+  if (committed) {
+    const bytes = committed.members.reduce((n, m) => n + m.length, 0);
+    ctx.journal.begin(begin(committed.packKey));
+    ctx.journal.published(plan.packId, committed.members.length, bytes);
+    return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [] };
+  }
+  const attempt = await nextAttempt(ctx, plan);
+  ctx.journal.begin(begin(attempt.key));
   const builder = new PackBuilder(ctx.store, {
-    key: plan.packKey,
+    key: attempt.key,
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
     pool: ctx.pool,
@@ -115,23 +159,24 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
     const pack = await builder.finish(async () => {
       for (const stamp of plan.stamps) await assertUnchanged(join(dir, stamp.name), stamp);
     });
-    await verifyObject(ctx.store, plan.packKey, pack, ctx.verify);
+    await verifyObject(ctx.store, attempt.key, pack, ctx.verify);
     const manifest: PackManifest = {
       format: MANIFEST_FORMAT,
       kind: 'recordings',
       site: ctx.site,
       source: work.source,
       packId: plan.packId,
-      packKey: plan.packKey,
+      packKey: attempt.key,
       createdAt: ctx.clock.now().toISOString(),
       batch: { path: work.batch, files: plan.stamps.length },
       pack: { size: pack.size, sha256: pack.sha256, parts: pack.parts, partSize: ctx.partSize },
       members,
+      ...(attempt.dead.length > 0 ? { superseded: attempt.dead } : {}),
     };
     await publishManifest(ctx, plan.manifestKey, serializeManifest(manifest));
     const bytes = members.reduce((n, m) => n + m.length, 0);
     ctx.journal.published(plan.packId, members.length, bytes);
-    return { packId: plan.packId, packKey: plan.packKey, manifestKey: plan.manifestKey, recordings: members.length, bytes, issues };
+    return { packId: plan.packId, packKey: attempt.key, manifestKey: plan.manifestKey, recordings: members.length, bytes, issues };
   } catch (error) {
     await builder.abort().catch(() => undefined);
     throw error;
@@ -202,7 +247,7 @@ async function readSidecar(ctx: Pick<ShipContext, 'openFile'>, path: string, sta
 export async function publishManifest(ctx: Pick<ShipContext, 'store'>, key: string, bytes: Buffer): Promise<void> {
   const sha256 = createHash('sha256').update(bytes).digest();
   try {
-    await ctx.store.put(key, bytes, { contentType: 'application/json', sha256: sha256.toString('base64'), ifNoneMatch: true });
+    await putRefusingTorn(ctx.store, key, bytes, sha256);
   } catch (error) {
     if (!(error instanceof AlreadyExistsError)) throw error;
     const existing = await readAll(ctx.store, key);
@@ -211,6 +256,19 @@ export async function publishManifest(ctx: Pick<ShipContext, 'store'>, key: stri
   }
   // Manifests are small: always read back, whatever the verify mode.
   await verifyObject(ctx.store, key, { size: bytes.length, sha256: sha256.toString('hex') }, 'read-back');
+}
+
+/** Puts the manifest, again when the store refused a body torn on the way (its checksum did not match). */
+async function putRefusingTorn(store: BlobStore, key: string, bytes: Buffer, sha256: Buffer): Promise<void> {
+  const options = { contentType: 'application/json', sha256: sha256.toString('base64'), ifNoneMatch: true };
+  for (let send = 1; ; send++) {
+    try {
+      await store.put(key, bytes, options);
+      return;
+    } catch (error) {
+      if (!(error instanceof IntegrityError) || send === 3) throw error;
+    }
+  }
 }
 
 function sameCommit(a: Buffer, b: Buffer): boolean {

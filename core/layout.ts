@@ -26,9 +26,27 @@ export function sitePrefix(dataClass: DataClass, site: string): string {
   return `${dataClass}/${site}/`;
 }
 
-/** `recordings/{site}/{yyyy}/{mm}/{dd}/{packId}.tar`; the date is the batch's oldest recording. */
-export function packKey(site: string, packId: string, at: Date): string {
-  return `${sitePrefix('recordings', site)}${datePath(at)}/${packId}.tar`;
+/**
+ * `recordings/{site}/{yyyy}/{mm}/{dd}/{packId}.tar`; the date is the batch's oldest recording.
+ * Published objects are write-once, so a pack whose publish went wrong (a torn part, a failed
+ * verification) is shipped again under a new key: attempt n > 0 is `{packId}-{n}.tar`. The
+ * pack's manifest names the attempt that counts and lists the dead ones for the purge.
+ */
+export function packKey(site: string, packId: string, at: Date, attempt = 0): string {
+  if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`pack attempt ${attempt} is not a whole number >= 0`);
+  return `${packAttemptsPrefix(site, packId, at)}${attempt === 0 ? '' : `-${attempt}`}.tar`;
+}
+
+/** The prefix every attempt at one pack's key starts with (pack ids have a fixed length). */
+export function packAttemptsPrefix(site: string, packId: string, at: Date): string {
+  return `${sitePrefix('recordings', site)}${datePath(at)}/${packId}`;
+}
+
+/** The attempt number of a key built by packKey for this prefix; undefined for any other key. */
+export function packAttemptOf(prefix: string, key: string): number | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const match = /^(?:-([1-9][0-9]{0,5}))?\.tar$/.exec(key.slice(prefix.length));
+  return match ? Number(match[1] ?? 0) : undefined;
 }
 
 /** `manifests/{site}/recordings/{yyyy}/{mm}/{dd}/{packId}.json`: the commit record of a pack. */

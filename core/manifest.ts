@@ -60,6 +60,11 @@ export const packManifestSchema = z.object({
     partSize: z.number().int().positive(),
   }),
   members: z.array(manifestMemberSchema).min(1),
+  /**
+   * Keys of earlier attempts at this pack that did not count (a publish that went wrong;
+   * objects are write-once, so each attempt has its own key): the purge deletes them with the pack.
+   */
+  superseded: z.array(z.string().min(1)).optional(),
 });
 export type PackManifest = z.infer<typeof packManifestSchema>;
 
