@@ -106,21 +106,41 @@ interface Upstream {
   body: Buffer;
 }
 
-function forward(target: URL, req: IncomingMessage, body: Buffer, head?: { path: string }): Promise<Upstream> {
-  const method = head ? 'HEAD' : (req.method ?? 'GET');
-  const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
+/** Sends the request upstream; `probe` sends a bodiless look-up of the proxy's own instead. */
+function forward(target: URL, req: IncomingMessage, body: Buffer, probe?: { path: string; method: 'HEAD' | 'GET' }): Promise<Upstream> {
+  const method = probe?.method ?? req.method ?? 'GET';
+  const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host, 'content-length': String(body.length) };
   delete headers['transfer-encoding'];
-  if (head) delete headers['if-none-match'];
+  if (probe) {
+    delete headers['if-none-match'];
+    delete headers['content-md5'];
+    delete headers['content-type'];
+  }
   return new Promise((resolve, reject) => {
-    const out = request({ host: target.hostname, port: target.port, method, path: head?.path ?? req.url, headers }, (res) => {
+    const out = request({ host: target.hostname, port: target.port, method, path: probe?.path ?? req.url, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
     out.on('error', reject);
-    out.end(method === 'HEAD' ? undefined : body);
+    out.end(probe ? undefined : body);
   });
+}
+
+/**
+ * If-None-Match: * as S3 checks it: the key exists. For a complete, S3 first answers NoSuchUpload
+ * to an upload that is no longer open (the retry of a complete whose answer was lost).
+ */
+async function preconditionFails(target: URL, req: IncomingMessage, url: URL, r: ProxiedRequest): Promise<boolean> {
+  if (r.operation !== 'put' && r.operation !== 'completeMultipart') return false;
+  if (r.operation === 'completeMultipart') {
+    const [, bucket = '', ...key] = url.pathname.split('/');
+    const listing = `/${bucket}?uploads&prefix=${encodeURIComponent(decodeURIComponent(key.join('/')))}`;
+    const open = await forward(target, req, Buffer.alloc(0), { path: listing, method: 'GET' });
+    if (!open.body.toString('utf8').includes(`<UploadId>${url.searchParams.get('uploadId') ?? ''}</UploadId>`)) return false;
+  }
+  return (await forward(target, req, Buffer.alloc(0), { path: url.pathname, method: 'HEAD' })).status === 200;
 }
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
@@ -163,9 +183,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (fault === 'slow-down-503') return s3Error(res, 503, 'SlowDown', 'injected fault');
     if (fault === 'reset-before') return void req.socket.destroy();
     if (fault === 'torn-body' && body.length > 1) body = body.subarray(0, Math.floor(body.length * (0.25 + random() * 0.5)));
-    if (req.headers['if-none-match'] === '*' && (options.enforceIfNoneMatch ?? true) && (r.operation === 'put' || r.operation === 'completeMultipart')) {
-      const head = await forward(target, req, Buffer.alloc(0), { path: url.pathname });
-      if (head.status === 200) return log('precondition-412', r), s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    if (req.headers['if-none-match'] === '*' && (options.enforceIfNoneMatch ?? true) && (await preconditionFails(target, req, url, r))) {
+      return log('precondition-412', r), s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
     }
     const md5 = req.headers['content-md5'];
     if (options.checkContentMd5 && typeof md5 === 'string' && createHash('md5').update(body).digest('base64') !== md5) {
