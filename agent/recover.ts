@@ -1,5 +1,6 @@
 import type { BlobStore } from '../core/ports.ts';
 import { parseManifest } from '../core/manifest.ts';
+import { packAttemptsPrefixOf } from '../core/layout.ts';
 import { parseArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
 import { messageOf } from '../core/errors.ts';
 import type { Journal } from './journal.ts';
@@ -79,19 +80,13 @@ async function manifestHolds(store: BlobStore, manifestKey: string, packKey: str
   try {
     const manifest = parseManifest(await readAll(store, manifestKey));
     // The manifest may name another attempt at the pack than the one interrupted (core/layout.ts).
-    if (manifest.packKey !== packKey && !sameAttempts(manifest.packKey, packKey)) return false;
+    if (manifest.packKey !== packKey && (packAttemptsPrefixOf(manifest.packKey) ?? manifest.packKey) !== packAttemptsPrefixOf(packKey)) return false;
     await verifyObject(store, manifest.packKey, manifest.pack, verify);
     return true;
   } catch (error) {
     log.warn('manifest found after interruption does not hold; shipping again', { manifestKey, error: messageOf(error) });
     return false;
   }
-}
-
-/** Whether two keys are attempts at one pack: `{prefix}.tar` or `{prefix}-{n}.tar`, one prefix. */
-function sameAttempts(a: string, b: string): boolean {
-  const prefix = (key: string) => key.replace(/(-[1-9][0-9]*)?\.tar$/, '');
-  return prefix(a) === prefix(b);
 }
 
 export async function readAll(store: Pick<BlobStore, 'get'>, key: string): Promise<Buffer> {

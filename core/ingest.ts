@@ -1,7 +1,7 @@
 import { normalizeIso } from './catalogue-table.ts';
 import { IntegrityError, InvalidInputError, messageOf } from './errors.ts';
 import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
-import { isArtefactManifestKey, isPackManifestKey, parseKey, sitePrefix } from './layout.ts';
+import { isArtefactManifestKey, isPackManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -38,8 +38,10 @@ function checkPlacement(manifestKey: string, manifest: PackManifest): void {
     throw new InvalidInputError(`manifest ${manifestKey} names pack ${manifest.packId}, which does not match its key`);
   }
   const packKey = manifest.packKey;
-  if (!packKey.startsWith(sitePrefix('recordings', site)) || !packKey.endsWith(`/${manifest.packId}.tar`) || packKey.includes('..')) {
-    throw new InvalidInputError(`manifest ${manifestKey} points at pack ${packKey}, outside recordings/${site}/ or not named ${manifest.packId}.tar`);
+  // Attempt n > 0 at a pack is `{packId}-{n}.tar` (core/layout.ts: objects are write-once).
+  const named = packKey.endsWith(`/${manifest.packId}.tar`) || packAttemptsPrefixOf(packKey)?.endsWith(`/${manifest.packId}`) === true;
+  if (!packKey.startsWith(sitePrefix('recordings', site)) || !named || packKey.includes('..')) {
+    throw new InvalidInputError(`manifest ${manifestKey} points at pack ${packKey}, outside recordings/${site}/ or not named ${manifest.packId}.tar or ${manifest.packId}-{attempt}.tar`);
   }
 }
 

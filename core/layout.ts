@@ -42,6 +42,12 @@ export function packAttemptsPrefix(site: string, packId: string, at: Date): stri
   return `${sitePrefix('recordings', site)}${datePath(at)}/${packId}`;
 }
 
+/** The attempts prefix of a key built by packKey (any attempt); undefined for any other key. */
+export function packAttemptsPrefixOf(key: string): string | undefined {
+  const match = /^(recordings\/[^/]+\/\d{4}\/\d{2}\/\d{2}\/p[0-9a-f]{23})(?:-[1-9][0-9]{0,5})?\.tar$/.exec(key);
+  return match?.[1];
+}
+
 /** The attempt number of a key built by packKey for this prefix; undefined for any other key. */
 export function packAttemptOf(prefix: string, key: string): number | undefined {
   if (!key.startsWith(prefix)) return undefined;

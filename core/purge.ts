@@ -2,7 +2,7 @@ import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
 import { causeText, composeAlert, lockBusyAlert, type TaskError } from './alert-text.ts';
 import { messageOf } from './errors.ts';
 import { entriesOf } from './ingest.ts';
-import { isPackManifestKey, sitePrefix } from './layout.ts';
+import { isPackManifestKey, packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import type { HeldLock, LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
@@ -16,6 +16,8 @@ import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
 //  - deletePurgeBatch: proves the lock is still ours (fencing), deletes each object, then its
 //    manifest once the object is gone; Object Lock refusals are reported, never forced;
 //  - purgeReport: one message saying what went, what stayed and why.
+// A pack's manifest lists the dead attempts at it (objects are write-once, so a publish that went
+// wrong was shipped again under another key): they go with the pack, just before it.
 
 export interface DeleteOutcome {
   deleted: string[];
@@ -112,30 +114,50 @@ async function withHolds(deps: PurgePlanDeps, site: string, pack: Omit<PackCandi
 }
 
 /** Packs whose manifest date is not after the cutoff day, until `enough` of them may go. */
-async function gatherPacks(deps: PurgePlanDeps, input: PurgePlanInput, counters: { unreadable: number }): Promise<{ packs: PackCandidate[]; more: boolean }> {
+async function gatherPacks(
+  deps: PurgePlanDeps,
+  input: PurgePlanInput,
+  counters: { unreadable: number },
+): Promise<{ packs: PackCandidate[]; dead: Map<string, string[]>; more: boolean }> {
   const cutoff = retentionCutoff({ now: input.now, retentionDays: input.settings.retentionDays });
   const prefix = `${sitePrefix('manifests', input.site)}recordings/`;
   const lastDay = dayOf(cutoff);
   const packs: PackCandidate[] = [];
+  const dead = new Map<string, string[]>();
   let deletable = 0;
   for await (const info of deps.blobs.list(prefix)) {
     // Keys are `…/recordings/yyyy/mm/dd/{packId}.json`, listed in key (so date) order; a pack
     // dated after the cutoff day holds a recording younger than the retention.
     if (info.key.slice(prefix.length, prefix.length + 10) > lastDay) break;
     if (!info.key.endsWith('.json')) continue;
-    if (deletable >= input.maxTargets) return { packs, more: true };
+    if (deletable >= input.maxTargets) return { packs, dead, more: true };
     try {
       const manifest = parseManifest(await readText(deps.blobs, info.key));
       const members = entriesOf(manifest, info.key).map((e) => ({ rid: e.rid, start: e.start }));
       const pack = await withHolds(deps, input.site, { packKey: manifest.packKey, manifestKey: info.key, source: manifest.source }, members);
       if (!pack.packKey.startsWith(sitePrefix('recordings', input.site))) throw new Error(`pack ${pack.packKey} is outside the site's prefix`);
       packs.push(pack);
+      dead.set(pack.packKey, deadAttempts(manifest.packKey, manifest.superseded));
       if (packMayGo(pack, cutoff)) deletable++;
     } catch {
       counters.unreadable++;
     }
   }
-  return { packs, more: false };
+  return { packs, dead, more: false };
+}
+
+/** The superseded keys a manifest lists that really are other attempts at its pack (never another object). */
+function deadAttempts(packKey: string, superseded: string[] = []): string[] {
+  const prefix = packAttemptsPrefixOf(packKey);
+  return superseded.filter((key) => key !== packKey && prefix !== undefined && packAttemptsPrefixOf(key) === prefix);
+}
+
+/** Each pack target preceded by the dead attempts at it; they carry no manifest of their own. */
+function withDeadAttempts(targets: PurgeTarget[], dead: Map<string, string[]>): PurgeTarget[] {
+  return targets.flatMap((t) => [
+    ...(t.kind === 'pack' ? (dead.get(t.key) ?? []) : []).map((key) => ({ key, kind: t.kind, source: t.source, reason: `dead attempt at pack ${t.key}, which goes` })),
+    t,
+  ]);
 }
 
 const SEQUENCE = /^(.*)\.(\d+)$/;
@@ -170,14 +192,14 @@ async function gatherArtefacts(deps: PurgePlanDeps, site: string, counters: { un
 
 export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Promise<PurgePlanResult> {
   const counters = { unreadable: 0 };
-  const { packs, more } = await gatherPacks(deps, input, counters);
+  const { packs, dead, more } = await gatherPacks(deps, input, counters);
   const artefacts = await gatherArtefacts(deps, input.site, counters);
   const plan = planRetention({ rules: { now: input.now, ...input.settings }, packs, artefacts, maxTargets: input.maxTargets });
   for (const t of plan.targets) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
   return {
     site: input.site,
-    batches: batchTargets(plan.targets, input.batchObjects),
+    batches: batchTargets(withDeadAttempts(plan.targets, dead), input.batchObjects),
     summary: {
       targets: plan.targets.length,
       packs: count('pack'),

@@ -152,6 +152,9 @@ describe('publishing through a faulty link under write-once rules', () => {
     expect(m!.packKey).toMatch(/\/p[0-9a-f]{23}-1\.tar$/);
     expect(m!.superseded).toEqual([m!.packKey.replace(/-1\.tar$/, '.tar')]);
     expect(sha256(await readAll(r.direct, m!.packKey))).toBe(m!.pack.sha256);
+    const catalogue = new MemoryCatalogue();
+    for await (const o of r.direct.list('manifests/')) await ingestManifest({ blobs: r.direct, catalogue }, o.key);
+    expect((await catalogue.searchRecordings({ site: 'site-a' })).items.map((e) => e.packKey)).toEqual(Array(10).fill(m!.packKey));
   });
 
   it('catalogues 200 recordings exactly once through 10 % faults, with no damaged pack named, no upload left open and no alert', async () => {

@@ -95,6 +95,24 @@ describe('ingestManifest', () => {
     await expect(ingestManifest(deps, 'backups/site-a/x.json')).rejects.toThrow(/not a recordings manifest key/);
     expect(deps.catalogue.size).toBe(0);
   });
+
+  it('catalogues a pack published under a later attempt\'s key, and refuses another pack\'s attempt', async () => {
+    const deps = setup();
+    const f = fixture('site-a');
+    const attempt = f.packKey.replace(/\.tar$/, '-2.tar');
+    await deps.blobs.put(attempt, f.pack);
+    await deps.blobs.put(f.manifestKey, serializeManifest({ ...f.manifest, packKey: attempt, superseded: [f.packKey] }));
+    await ingestManifest(deps, f.manifestKey);
+    expect(await deps.catalogue.getRecording('site-a', f.manifest.members[0]!.rid)).toMatchObject({ packKey: attempt });
+
+    const other = setup();
+    const g = fixture('site-a');
+    const elsewhere = g.packKey.replace(g.manifest.packId, `p${'1'.repeat(23)}`).replace(/\.tar$/, '-1.tar');
+    await other.blobs.put(elsewhere, g.pack);
+    await other.blobs.put(g.manifestKey, serializeManifest({ ...g.manifest, packKey: elsewhere }));
+    await expect(ingestManifest(other, g.manifestKey)).rejects.toThrow(/not named/);
+    expect(other.catalogue.size).toBe(0);
+  });
 });
 
 describe('rebuildCatalogue', () => {

@@ -34,6 +34,32 @@ describe('planPurge', () => {
     expect(plan.summary).toMatchObject({ targets: 1, packs: 1, keptPacks: 1, keptPacksHeld: 1, keptFulls: 1, unreadable: 1, truncated: false });
   });
 
+  it('deletes the dead attempts a manifest lists with their pack, just before it, and nothing else it names', async () => {
+    const deps = await site();
+    const old = buildPack('site-a', [{ path: 'o/call-0.wav', body: audio(1, 600), meta: { start: daysAgo(NOW, 400).toISOString() } }], { day: '2025-04-01T00:00:00Z' });
+    const young = await publishPack(deps, 'site-a', NOW, 'young', [3]);
+    const dead = old.packKey.replace(/\.tar$/, '-1.tar');
+    const packKey = old.packKey.replace(/\.tar$/, '-2.tar');
+    const manifest = { ...old.manifest, packKey, superseded: [old.packKey, dead, young.packKey] };
+    for (const key of [old.packKey, dead, packKey]) await deps.blobs.put(key, old.pack);
+    await deps.blobs.put(old.manifestKey, Buffer.from(JSON.stringify(manifest)));
+    await ingestManifest(deps, old.manifestKey);
+    const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
+    expect(plan.batches.flatMap((b) => b.targets.map((t) => [t.key, t.then]))).toEqual([
+      [old.packKey, undefined],
+      [dead, undefined],
+      [packKey, old.manifestKey],
+    ]);
+    expect(plan.summary).toMatchObject({ targets: 1, packs: 1 });
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(deps.blobs), locks, ...deps }, 'site-a', g.token, plan.batches[0]!);
+    expect(result).toMatchObject({ deleted: 4, failedCount: 0 });
+    const left = [];
+    for await (const o of deps.blobs.list('recordings/')) left.push(o.key);
+    expect(left).toEqual([young.packKey]);
+  });
+
   it('stops reading manifests once maxTargets packs may go, and says the plan is truncated', async () => {
     const deps = await site();
     for (let i = 0; i < 5; i++) await publishPack(deps, 'site-a', NOW, `p${i}`, [400 + i]);
