@@ -100,6 +100,6 @@ describe('FaultyBlobStore', () => {
     faulty.clear();
     await faulty.put('a', body);
     expect(await read(faulty, 'a')).toBe('0123456789');
-    expect(faulty.features).toEqual({ verifiesChecksums: true, conditionalPut: false });
+    expect(faulty.features).toEqual({ verifiesChecksums: true, conditionalPut: false, md5ETags: true });
   });
 });
