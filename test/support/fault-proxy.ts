@@ -2,9 +2,10 @@
 // only, bodies bounded, decisions drawn from a seeded generator. It can answer 500 InternalError
 // or 503 SlowDown without forwarding, reset the connection before forwarding, forward and then
 // reset (the store did the work, the client never hears of it), or forward a torn body with its
-// length adjusted (the store accepts it unless it checks Content-MD5). It plays two AWS rules the
-// stand-in does not enforce yet: If-None-Match: * on an existing key answers 412, and, when asked
-// to, a Content-MD5 that does not match the body answers 400 BadDigest.
+// length adjusted (the store accepts it unless it checks Content-MD5). It can play two AWS rules
+// for a stand-in that does not enforce them: If-None-Match: * on an existing key answers 412, and
+// a Content-MD5 that does not match the body answers 400 BadDigest; or play a store that checks
+// no checksum at all, by not forwarding them.
 import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +36,11 @@ export interface FaultProxyOptions {
   enforceIfNoneMatch?: boolean;
   /** Answer 400 BadDigest to a body that does not match its Content-MD5 (AWS S3 does); default false. */
   checkContentMd5?: boolean;
+  /**
+   * Play a store that checks no checksum (older stand-ins, some S3-compatible stores): Content-MD5
+   * and x-amz-checksum-* headers are not forwarded, so a torn body is stored and answered 200.
+   */
+  storeIgnoresChecksums?: boolean;
   /** Largest request body accepted (413 beyond); default 16 MiB. */
   maxBodyBytes?: number;
 }
@@ -189,6 +195,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const md5 = req.headers['content-md5'];
     if (options.checkContentMd5 && typeof md5 === 'string' && createHash('md5').update(body).digest('base64') !== md5) {
       return log('bad-digest-400', r), s3Error(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
+    }
+    if (options.storeIgnoresChecksums) {
+      for (const h of Object.keys(req.headers)) if (h === 'content-md5' || h.startsWith('x-amz-checksum-')) delete req.headers[h];
     }
     const up = await forward(target, req, body);
     if (fault === 'reset-after') return void req.socket.destroy();
