@@ -214,7 +214,14 @@ export class S3BlobStore implements BlobStore {
     return out.UploadId;
   }
 
-  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array, sha256?: string, md5?: string): Promise<CompletedPart> {
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array,
+    sha256?: string,
+    md5?: string,
+  ): Promise<CompletedPart> {
     const checksum = this.features.verifiesChecksums || sha256 !== undefined;
     const out = await this.call('uploadPart', key, () =>
       this.client.send(

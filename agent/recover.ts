@@ -80,7 +80,8 @@ async function manifestHolds(store: BlobStore, manifestKey: string, packKey: str
   try {
     const manifest = parseManifest(await readAll(store, manifestKey));
     // The manifest may name another attempt at the pack than the one interrupted (core/layout.ts).
-    if (manifest.packKey !== packKey && (packAttemptsPrefixOf(manifest.packKey) ?? manifest.packKey) !== packAttemptsPrefixOf(packKey)) return false;
+    const samePack = manifest.packKey === packKey || (packAttemptsPrefixOf(manifest.packKey) ?? manifest.packKey) === packAttemptsPrefixOf(packKey);
+    if (!samePack) return false;
     await verifyObject(store, manifest.packKey, manifest.pack, verify);
     return true;
   } catch (error) {

@@ -63,7 +63,13 @@ export function planPack(ctx: Pick<ShipContext, 'site'>, work: BatchWork) {
   });
   const id = makePackId(ctx.site, work.source, work.batch, stamps.map((s) => ({ path: s.name, size: s.size, mtimeMs: s.mtimeMs })));
   const at = new Date(work.oldestMs);
-  return { packId: id, packKey: packKey(ctx.site, id, at), attempts: packAttemptsPrefix(ctx.site, id, at), manifestKey: packManifestKey(ctx.site, id, at), stamps };
+  return {
+    packId: id,
+    packKey: packKey(ctx.site, id, at),
+    attempts: packAttemptsPrefix(ctx.site, id, at),
+    manifestKey: packManifestKey(ctx.site, id, at),
+    stamps,
+  };
 }
 
 type PackPlan = ReturnType<typeof planPack>;
@@ -85,7 +91,11 @@ async function nextAttempt(ctx: Pick<ShipContext, 'site' | 'store'>, plan: PackP
 }
 
 /** The batch's manifest when an earlier attempt already committed it (its answer lost, or a crash) and its pack verifies. */
-async function committedBefore(ctx: Pick<ShipContext, 'store' | 'verify'>, plan: PackPlan, work: BatchWork): Promise<PackManifest | undefined> {
+async function committedBefore(
+  ctx: Pick<ShipContext, 'store' | 'verify'>,
+  plan: PackPlan,
+  work: BatchWork,
+): Promise<PackManifest | undefined> {
   if (!(await ctx.store.head(plan.manifestKey))) return undefined;
   const manifest = parseManifest(await readAll(ctx.store, plan.manifestKey));
   const paths = work.recordings.map((r) => (work.batch ? posix.join(work.batch, r.name) : r.name)).sort();
@@ -94,7 +104,9 @@ async function committedBefore(ctx: Pick<ShipContext, 'store' | 'verify'>, plan:
     packAttemptOf(plan.attempts, manifest.packKey) !== undefined &&
     manifest.batch.files === plan.stamps.length &&
     JSON.stringify(manifest.members.map((m) => m.path).sort()) === JSON.stringify(paths);
-  if (!same) throw new IntegrityError(`a different manifest is already published at ${plan.manifestKey} and cannot be replaced (write-once)`);
+  if (!same) {
+    throw new IntegrityError(`a different manifest is already published at ${plan.manifestKey} and cannot be replaced (write-once)`);
+  }
   await verifyObject(ctx.store, manifest.packKey, manifest.pack, ctx.verify);
   return manifest;
 }
@@ -128,13 +140,14 @@ export async function assertUnchanged(path: string, stamp: FileStamp): Promise<v
 export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
   const plan = planPack(ctx, work);
   const dir = join(ctx.sourceRoot, work.batch);
-  const begin = (key: string) => ({ packId: plan.packId, source: work.source, batch: work.batch, packKey: key, manifestKey: plan.manifestKey, files: plan.stamps });
+  const { packId, manifestKey, stamps: files } = plan;
+  const begin = (key: string) => ({ packId, source: work.source, batch: work.batch, packKey: key, manifestKey, files });
   const committed = await committedBefore(ctx, plan, work);
   if (committed) {
     const bytes = committed.members.reduce((n, m) => n + m.length, 0);
     ctx.journal.begin(begin(committed.packKey));
     ctx.journal.published(plan.packId, committed.members.length, bytes);
-    return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [] };
+    return { packId, packKey: committed.packKey, manifestKey, recordings: committed.members.length, bytes, issues: [] };
   }
   const attempt = await nextAttempt(ctx, plan);
   ctx.journal.begin(begin(attempt.key));

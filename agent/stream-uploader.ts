@@ -174,7 +174,7 @@ export class StreamUploader {
    * Sends one part. Where ETags are MD5s, the store's answer must be the MD5 sent; another one
    * means it kept other bytes (a torn body accepted), and the part is sent again.
    */
-  private async sendPart(uploadId: string, partNumber: number, body: Buffer, md5: Buffer, sha256: string | undefined): Promise<CompletedPart> {
+  private async sendPart(uploadId: string, partNumber: number, body: Buffer, md5: Buffer, sha256?: string): Promise<CompletedPart> {
     const expected = md5.toString('hex');
     for (let send = 1; ; send++) {
       let part: CompletedPart;
@@ -189,7 +189,8 @@ export class StreamUploader {
       // Completed with the ETag computed here, never with one the store made up.
       if (unquote(part.etag) === expected) return { ...part, etag: `"${expected}"` };
       if (send === PART_SENDS) {
-        throw new IntegrityError(`part ${partNumber} of ${this.options.key} was stored as ETag ${part.etag} ${send} times, expected "${expected}"`);
+        const what = `part ${partNumber} of ${this.options.key}`;
+        throw new IntegrityError(`${what} was stored as ETag ${part.etag} ${send} times, expected "${expected}"`);
       }
     }
   }
@@ -198,7 +199,9 @@ export class StreamUploader {
   private async abortOthers(keep?: string): Promise<void> {
     if (!this.store.listMultipart) return;
     const strays: string[] = [];
-    for await (const u of this.store.listMultipart(this.options.key)) if (u.key === this.options.key && u.uploadId !== keep) strays.push(u.uploadId);
+    for await (const u of this.store.listMultipart(this.options.key)) {
+      if (u.key === this.options.key && u.uploadId !== keep) strays.push(u.uploadId);
+    }
     for (const id of strays) await this.store.abortMultipart(this.options.key, id);
   }
 
@@ -222,14 +225,15 @@ export class StreamUploader {
       const etag = `"${md5.toString('hex')}"`;
       let stored: string | undefined;
       try {
-        const put = { contentType: this.options.contentType, storageClass: this.options.storageClass, sha256, md5: md5.toString('base64'), ifNoneMatch: true };
+        const { contentType, storageClass } = this.options;
+        const put = { contentType, storageClass, sha256, md5: md5.toString('base64'), ifNoneMatch: true };
         await this.writeOnce(async () => (stored = (await this.store.put(this.options.key, body, put)).etag));
       } finally {
         this.giveBack();
       }
       this.finished = true;
       if (this.md5ETags && stored !== undefined && unquote(stored) !== unquote(etag)) {
-        throw new IntegrityError(`${this.options.key} was stored as ETag ${stored}, expected ${etag}: the store kept other bytes than those sent`);
+        throw new IntegrityError(`${this.options.key} was stored as ETag ${stored}, expected ${etag}: the store kept other bytes than sent`);
       }
       return { size: this.offset, sha256: digest.toString('hex'), parts: 1, etag };
     }
@@ -270,9 +274,8 @@ export class StreamUploader {
     const same = info !== undefined && info.size === this.offset && (!this.md5ETags || unquote(info.etag) === unquote(etag));
     if (same) return;
     const found = info ? `${info.size} bytes, ETag ${info.etag}` : 'nothing';
-    throw new IntegrityError(`upload ${uploadId} of ${this.options.key} vanished and the key holds ${found}, expected ${this.offset} bytes, ETag ${etag}`, {
-      cause: error,
-    });
+    const expected = `${this.offset} bytes, ETag ${etag}`;
+    throw new IntegrityError(`upload ${uploadId} of ${this.options.key} vanished and the key holds ${found}, expected ${expected}`, { cause: error });
   }
 
   /**

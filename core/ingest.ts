@@ -41,7 +41,8 @@ function checkPlacement(manifestKey: string, manifest: PackManifest): void {
   // Attempt n > 0 at a pack is `{packId}-{n}.tar` (core/layout.ts: objects are write-once).
   const named = packKey.endsWith(`/${manifest.packId}.tar`) || packAttemptsPrefixOf(packKey)?.endsWith(`/${manifest.packId}`) === true;
   if (!packKey.startsWith(sitePrefix('recordings', site)) || !named || packKey.includes('..')) {
-    throw new InvalidInputError(`manifest ${manifestKey} points at pack ${packKey}, outside recordings/${site}/ or not named ${manifest.packId}.tar or ${manifest.packId}-{attempt}.tar`);
+    const names = `${manifest.packId}.tar or ${manifest.packId}-{attempt}.tar`;
+    throw new InvalidInputError(`manifest ${manifestKey} points at pack ${packKey}, outside recordings/${site}/ or not named ${names}`);
   }
 }
 

@@ -154,10 +154,10 @@ function deadAttempts(packKey: string, superseded: string[] = []): string[] {
 
 /** Each pack target preceded by the dead attempts at it; they carry no manifest of their own. */
 function withDeadAttempts(targets: PurgeTarget[], dead: Map<string, string[]>): PurgeTarget[] {
-  return targets.flatMap((t) => [
-    ...(t.kind === 'pack' ? (dead.get(t.key) ?? []) : []).map((key) => ({ key, kind: t.kind, source: t.source, reason: `dead attempt at pack ${t.key}, which goes` })),
-    t,
-  ]);
+  return targets.flatMap((t) => {
+    const keys = t.kind === 'pack' ? (dead.get(t.key) ?? []) : [];
+    return [...keys.map((key) => ({ key, kind: t.kind, source: t.source, reason: `dead attempt at pack ${t.key}, which goes` })), t];
+  });
 }
 
 const SEQUENCE = /^(.*)\.(\d+)$/;
