@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAKE_ENV, TemplateResolver, type CfnTemplate, type FakeEnvironment } from '../../infra/cfn-resolve.ts';
@@ -8,8 +9,8 @@ import type { PolicyDocument } from '../../infra/policy-eval.ts';
 // factory, synthesized (no bundling, no nag) with the local sites, intrinsics resolved with a
 // fixed fake account/region/partition (infra/cfn-resolve.ts). What comes out is every
 // principal's identity policies, the bucket policy and the data key's key policy: exactly what
-// `cdk deploy` would put in the account. aws-cdk-lib is imported on demand, as the local
-// Step Functions do (local/stepfunctions.ts), so the agent bundle never pulls it in.
+// `cdk deploy` would put in the account. The synth runs at build time for the local sites
+// (local/iam-deployment.generated.json) and only for other site lists (tests) at run time.
 
 /** `agent:{site}`, `dr:{site}`, `function:{name}`, `officer`. */
 export type PrincipalName = string;
@@ -49,7 +50,31 @@ interface Construct {
   node: { defaultChild?: unknown };
 }
 
-export async function loadLocalDeployment(options: DeploymentOptions): Promise<LocalDeployment> {
+/**
+ * What IAM needs of the synthesized app, as plain data: the raw templates and where each
+ * principal, the bucket, the table, the data key and each site's activity sit in them.
+ * `npm run render-workflows` writes it for the local sites to local/iam-deployment.generated.json
+ * (a test checks it equals a fresh synth), so `ferry start` needs no aws-cdk-lib at run time.
+ */
+export interface DeploymentSnapshot {
+  sites: string[];
+  templates: Record<string, CfnTemplate>;
+  stateful: string;
+  processing: string;
+  bucket: string;
+  bucketPolicy: string;
+  table: string;
+  dataKey: string;
+  /** Principal name → [stack, logical id of its role]. */
+  roles: Record<PrincipalName, [string, string]>;
+  /** Site → logical id of its activity (processing stack). */
+  activities: Record<string, string>;
+}
+
+export const GENERATED_DEPLOYMENT_FILE = new URL('../iam-deployment.generated.json', import.meta.url);
+
+/** Synthesizes the app (no bundling, no nag) for `sites`: needs aws-cdk-lib (build time, tests). */
+export async function synthesizeDeployment(sites: string[]): Promise<DeploymentSnapshot> {
   const [{ CfnElement, Stack }, { createFerryApp, buildFerry }, { parseDeploymentConfig }, { workflowsFactory }] = await Promise.all([
     import('aws-cdk-lib'),
     import('../../infra/ferry-app.ts'),
@@ -63,50 +88,78 @@ export async function loadLocalDeployment(options: DeploymentOptions): Promise<L
   const outdir = mkdtempSync(join(tmpdir(), 'ferry-iam-'));
   try {
     const app = createFerryApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const config = parseDeploymentConfig({ sites: options.sites.map((name) => ({ name, retentionDays: 3650 })) });
+    const config = parseDeploymentConfig({ sites: sites.map((name) => ({ name, retentionDays: 3650 })) });
     let workflowRoles: Record<string, Construct> = {};
     const workflows = workflowsFactory({
       onBuilt: (built) => (workflowRoles = Object.fromEntries(Object.entries(built.functions).map(([n, fn]) => [n, fn.role! as unknown as Construct]))),
     });
     const stacks = buildFerry(app, config, { nag: false, workflows });
-    const raw = Object.fromEntries(app.synth().stacks.map((s) => [s.stackName, s.template as CfnTemplate]));
-    options.editTemplates?.(raw);
-    const resolver = new TemplateResolver(raw, FAKE_ENV);
+    const templates = Object.fromEntries(app.synth().stacks.map((s) => [s.stackName, s.template as CfnTemplate]));
     const stateful = stacks.stateful.stackName;
     const processing = stacks.processing.stackName;
-    const attr = (stack: string, construct: Construct, name: string) =>
-      resolver.resolveString(stack, { 'Fn::GetAtt': [logicalId(construct), name] });
-    const resourcePolicy = (stack: string, id: string, property: string) =>
-      resolver.resolve(stack, raw[stack]!.Resources![id]!.Properties![property]) as PolicyDocument;
-
-    const principals = new Map<PrincipalName, DeployedPrincipal>();
-    const siteActivities = new Map<string, string>();
-    const role = (name: PrincipalName, stack: string, construct: Construct) =>
-      principals.set(name, { name, arn: attr(stack, construct, 'Arn'), policies: resolver.policiesOfRole(stack, logicalId(construct)) });
+    const roles: Record<PrincipalName, [string, string]> = {};
+    const activities: Record<string, string> = {};
     for (const site of stacks.processing.sites) {
-      role(`agent:${site.site}`, processing, site.agentRole);
-      role(`dr:${site.site}`, processing, site.drRole);
-      siteActivities.set(site.site, resolver.resolveString(processing, { Ref: logicalId(site.activity) }));
+      roles[`agent:${site.site}`] = [processing, logicalId(site.agentRole)];
+      roles[`dr:${site.site}`] = [processing, logicalId(site.drRole)];
+      activities[site.site] = logicalId(site.activity);
     }
-    for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) role(`function:${name}`, processing, fnRole);
-    for (const [name, fnRole] of Object.entries(workflowRoles)) role(`function:${name}`, processing, fnRole);
-    const { account, region, partition } = FAKE_ENV;
-    principals.set(OFFICER, { name: OFFICER, arn: `arn:${partition}:iam::${account}:role/ferry-officer`, policies: [] });
-
-    const table = stacks.stateful.table as unknown as Construct;
+    for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
+    for (const [name, fnRole] of Object.entries(workflowRoles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
     return {
-      env: FAKE_ENV,
-      bucketName: resolver.resolveString(stateful, { Ref: logicalId(stacks.stateful.dataBucket as unknown as Construct) }),
-      tableName: resolver.resolveString(stateful, { Ref: logicalId(table) }),
-      tableArn: attr(stateful, table, 'Arn'),
-      dataKeyArn: attr(stateful, stacks.stateful.dataKey, 'Arn'),
-      bucketPolicy: resourcePolicy(stateful, logicalId(stacks.stateful.dataBucket.policy!), 'PolicyDocument'),
-      dataKeyPolicy: resourcePolicy(stateful, logicalId(stacks.stateful.dataKey), 'KeyPolicy'),
-      principals,
-      siteActivities,
-      activityArn: (name) => `arn:${partition}:states:${region}:${account}:activity:${name}`,
+      sites: [...sites],
+      templates,
+      stateful,
+      processing,
+      bucket: logicalId(stacks.stateful.dataBucket as unknown as Construct),
+      bucketPolicy: logicalId(stacks.stateful.dataBucket.policy!),
+      table: logicalId(stacks.stateful.table as unknown as Construct),
+      dataKey: logicalId(stacks.stateful.dataKey),
+      roles,
+      activities,
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The generated snapshot when it is for exactly `sites`; otherwise a fresh synth (needs aws-cdk-lib). */
+async function snapshotFor(sites: string[]): Promise<DeploymentSnapshot> {
+  if (existsSync(GENERATED_DEPLOYMENT_FILE)) {
+    const generated = JSON.parse(readFileSync(GENERATED_DEPLOYMENT_FILE, 'utf8')) as DeploymentSnapshot;
+    if (isDeepStrictEqual([...generated.sites].sort(), [...sites].sort())) return generated;
+  }
+  return synthesizeDeployment(sites);
+}
+
+export async function loadLocalDeployment(options: DeploymentOptions): Promise<LocalDeployment> {
+  const snapshot = await snapshotFor(options.sites);
+  return resolveDeployment(snapshot, options.editTemplates);
+}
+
+/** Every principal's policies, the bucket and key policies, with intrinsics resolved in the fake account. */
+export function resolveDeployment(snapshot: DeploymentSnapshot, editTemplates?: DeploymentOptions['editTemplates']): LocalDeployment {
+  const raw = structuredClone(snapshot.templates);
+  editTemplates?.(raw);
+  const resolver = new TemplateResolver(raw, FAKE_ENV);
+  const { stateful, processing } = snapshot;
+  const attr = (stack: string, id: string, name: string) => resolver.resolveString(stack, { 'Fn::GetAtt': [id, name] });
+  const resourcePolicy = (stack: string, id: string, property: string) => resolver.resolve(stack, raw[stack]!.Resources![id]!.Properties![property]) as PolicyDocument;
+  const principals = new Map<PrincipalName, DeployedPrincipal>();
+  for (const [name, [stack, id]] of Object.entries(snapshot.roles)) principals.set(name, { name, arn: attr(stack, id, 'Arn'), policies: resolver.policiesOfRole(stack, id) });
+  const siteActivities = new Map(Object.entries(snapshot.activities).map(([site, id]) => [site, resolver.resolveString(processing, { Ref: id })]));
+  const { account, region, partition } = FAKE_ENV;
+  principals.set(OFFICER, { name: OFFICER, arn: `arn:${partition}:iam::${account}:role/ferry-officer`, policies: [] });
+  return {
+    env: FAKE_ENV,
+    bucketName: resolver.resolveString(stateful, { Ref: snapshot.bucket }),
+    tableName: resolver.resolveString(stateful, { Ref: snapshot.table }),
+    tableArn: attr(stateful, snapshot.table, 'Arn'),
+    dataKeyArn: attr(stateful, snapshot.dataKey, 'Arn'),
+    bucketPolicy: resourcePolicy(stateful, snapshot.bucketPolicy, 'PolicyDocument'),
+    dataKeyPolicy: resourcePolicy(stateful, snapshot.dataKey, 'KeyPolicy'),
+    principals,
+    siteActivities,
+    activityArn: (name) => `arn:${partition}:states:${region}:${account}:activity:${name}`,
+  };
 }
