@@ -62,12 +62,28 @@ export function normalizeIso(value: string, field: string): string {
   return at.toISOString();
 }
 
+/**
+ * The first segment of each kind of item's partition key. IAM scopes a function to the items it
+ * may touch with `dynamodb:LeadingKeys` on these (infra/workflows/build.ts), so the key builders
+ * and the policies read one list.
+ */
+export const ITEM_PREFIXES = { recording: 'REC#', pack: 'PACK#', artefact: 'ART#', artefactSource: 'ARTSRC#', lock: 'LOCK#', run: 'RUN#' } as const;
+export type ItemKind = keyof typeof ITEM_PREFIXES;
+
+/** What the purge removes from the catalogue once the objects are gone (CatalogueStore forgetPack, forgetArtefact). */
+export const PURGE_FORGETS: readonly ItemKind[] = ['recording', 'pack', 'artefact'];
+
+/** `REC#*`-style patterns for a `dynamodb:LeadingKeys` condition. */
+export function leadingKeyPatterns(kinds: readonly ItemKind[]): string[] {
+  return kinds.map((kind) => `${ITEM_PREFIXES[kind]}*`);
+}
+
 export function recordingKey(site: string, rid: string): { pk: string; sk: string } {
-  return { pk: `REC#${site}#${rid}`, sk: 'REC' };
+  return { pk: `${ITEM_PREFIXES.recording}${site}#${rid}`, sk: 'REC' };
 }
 
 export function packRecordKey(site: string, packId: string): { pk: string; sk: string } {
-  return { pk: `PACK#${site}#${packId}`, sk: 'PACK' };
+  return { pk: `${ITEM_PREFIXES.pack}${site}#${packId}`, sk: 'PACK' };
 }
 
 export function sortKeyOf(entry: Pick<CatalogueEntry, 'start' | 'rid'>): string {
