@@ -141,7 +141,7 @@ describe('alerts', () => {
 
 describe('sites as configuration', () => {
   it('gives every site its own activity, agent role and DR role, with outputs', () => {
-    const three = synthFerry({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 400 }] });
+    const three = synthFerry({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 600 }] });
     three.processingTemplate.resourceCountIs('AWS::StepFunctions::Activity', 3);
     three.processingTemplate.hasResourceProperties('AWS::StepFunctions::Activity', { Name: 'Ferry-site-c-agent' });
     const outputs = Object.keys(three.processingTemplate.toJSON().Outputs);
@@ -154,7 +154,7 @@ describe('sites as configuration', () => {
       sites: [
         {
           name: 'site-a',
-          retentionDays: 365,
+          retentionDays: 730,
           agent: { principal: 'arn:aws:iam::111122223333:user/ferry-site-a', rolesAnywhereTrustAnchorArn: 'arn:aws:rolesanywhere:eu-west-1:111122223333:trust-anchor/abc-123' },
           drReaders: ['444455556666'],
         },
