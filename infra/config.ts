@@ -37,6 +37,8 @@ export const siteSchema = z
       .default({}),
     /** Who may assume the site's read-only DR role; none means the role exists but nobody can use it yet. */
     drReaders: z.array(principal).default([]),
+    /** Who may assume the site's compliance officer role (search, replay, recall); none: principals tagged ferry-officer-site={site}. */
+    officers: z.array(principal).default([]),
   })
   .strict();
 export type SiteConfig = z.infer<typeof siteSchema>;

@@ -57,13 +57,21 @@ export class ProcessingStack extends Stack {
       catalogueFunction: this.functions.catalogue,
       artefactsFunction: this.functions.artefacts,
       replayFunction: this.functions.replay,
+      sites: config.sites.map((site) => site.name),
       logsKey,
       accessLogRetentionDays: config.logs.auditRetentionDays,
     });
     this.alerts = new AlertTopic(this, 'Alerts');
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
     this.sites = config.sites.map(
-      (site) => new SiteAccess(this, `Site-${site.name}`, { site, bucketName, dataKeyArn: dataKey.keyArn, stackPrefix: config.stackPrefix }),
+      (site) =>
+        new SiteAccess(this, `Site-${site.name}`, {
+          site,
+          bucketName,
+          dataKeyArn: dataKey.keyArn,
+          stackPrefix: config.stackPrefix,
+          entryPoints: { invokeArn: (method, path) => this.api.invokeArn(method, path), replayArn: this.api.siteReplayArns[site.name]! },
+        }),
     );
 
     this.workflowContext = {
@@ -82,6 +90,9 @@ export class ProcessingStack extends Stack {
 
     new CfnOutput(this, 'CatalogueApiUrl', { value: this.api.url, description: 'Catalogue API (SigV4, service execute-api)' });
     new CfnOutput(this, 'ReplayUrl', { value: this.api.replayUrl.url, description: 'Replay Function URL (SigV4, service lambda; presign for short-lived links)' });
+    for (const [site, url] of Object.entries(this.api.siteReplayUrls)) {
+      new CfnOutput(this, `ReplayUrl-${site}`, { key: `ReplayUrl${site.replace(/[^A-Za-z0-9]/g, '')}`, value: url.url, description: `replay Function URL of site ${site} (its officer and DR roles)` });
+    }
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
     new CfnOutput(this, 'IngestDeadLetterQueueUrl', { value: this.ingestDeadLetters.queue.queueUrl, description: 'failed ingest events, to re-drive (docs/deploy.md)' });
   }

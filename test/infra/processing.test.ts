@@ -109,13 +109,10 @@ describe('functions', () => {
 });
 
 describe('authenticated entry points', () => {
-  it('serves replay through a streaming Function URL with IAM auth', () => {
-    synth.processingTemplate.hasResourceProperties('AWS::Lambda::Url', {
-      AuthType: 'AWS_IAM',
-      InvokeMode: 'RESPONSE_STREAM',
-      TargetFunctionArn: { 'Fn::GetAtt': [logicalId(synth.processing.functions.replay), 'Arn'] },
-    });
-    expect(Object.keys(synth.processingTemplate.findResources('AWS::Lambda::Url'))).toHaveLength(1);
+  it('serves replay through streaming Function URLs with IAM auth: one for all sites, one per site on its alias', () => {
+    const urls = Object.values(synth.processingTemplate.findResources('AWS::Lambda::Url')).map((u) => u.Properties);
+    for (const url of urls) expect(url).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM', TargetFunctionArn: { 'Fn::GetAtt': [logicalId(synth.processing.functions.replay), 'Arn'] } });
+    expect(urls.map((u) => u.Qualifier ?? '(unqualified)').sort()).toEqual(['(unqualified)', 'site-site-a', 'site-site-b']);
   });
 
   it('exposes exactly the catalogue routes, every one IAM-authorized', () => {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import { workflowsFactory, type BuiltWorkflows } from '../../infra/workflows/build.ts';
@@ -39,5 +40,66 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('LOCK#site-a') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+  });
+});
+
+const { account, region } = FAKE_ENV;
+const apiArn = (method: string, path: string) => {
+  const apiId = synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(synth.processing.api.api) });
+  return `arn:aws:execute-api:${region}:${account}:${apiId}/$default/${method}${path}`;
+};
+const replayFunction = () => synth.resolver.resolveString(synth.processing.stackName, { 'Fn::GetAtt': [logicalId(synth.processing.functions.replay), 'Arn'] });
+/** A request through a Function URL with IAM auth, as Lambda authorizes it since October 2025: both actions. */
+const viaUrl = { 'lambda:FunctionUrlAuthType': 'AWS_IAM', 'lambda:InvokedViaFunctionUrl': true };
+const site = (name: string) => synth.processing.sites.find((s) => s.site === name)!;
+
+describe("site-a's officer role", () => {
+  it('searches, reads and recalls site-a recordings on the API, nothing of site-b, no artefacts', () => {
+    const p = rolePolicies(site('site-a').officerRole);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/recordings') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/recordings/r0123') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('POST', '/sites/site-a/recordings/r0123/recall') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-b/recordings') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('POST', '/sites/site-b/recordings/r0123/recall') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/artefacts') })).toBe(false);
+  });
+
+  it("replays through site-a's replay URL with both Function URL actions, not site-b's, never a direct invoke", () => {
+    const p = rolePolicies(site('site-a').officerRole);
+    const own = `${replayFunction()}:site-site-a`;
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: own, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: own, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: replayFunction(), context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: own })).toBe(false);
+  });
+
+  it('has a Function URL with IAM auth and response streaming on its own replay alias', () => {
+    synth.processingTemplate.hasResourceProperties('AWS::Lambda::Alias', { Name: 'site-site-a' });
+    const urls = Object.values(synth.processingTemplate.findResources('AWS::Lambda::Url'));
+    const aliasQualified = urls.filter((u) => (u.Properties as { Qualifier?: string }).Qualifier === 'site-site-a');
+    expect(aliasQualified).toHaveLength(1);
+    expect(aliasQualified[0]!.Properties).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
+  });
+});
+
+describe("site-a's DR role", () => {
+  it("plans restores and lists artefacts of site-a only, and finds its recordings", () => {
+    const p = rolePolicies(site('site-a').drRole);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/sources/db/restore-plan') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/artefacts') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/recordings') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-b/sources/db/restore-plan') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-b/artefacts') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('POST', '/sites/site-a/recordings/r0123/recall') })).toBe(false);
+  });
+
+  it("replays site-a's calls through site-a's replay URL only", () => {
+    const p = rolePolicies(site('site-a').drRole);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-a`, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-a`, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
   });
 });
