@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   AlreadyExistsError,
+  ArchivedError,
   FerryError,
   IntegrityError,
   InvalidInputError,
@@ -66,6 +67,8 @@ interface SdkErrorShape {
   Code?: string;
   code?: string;
   ActualObjectSize?: string | number;
+  /** InvalidObjectState: the class the object is in. */
+  StorageClass?: string;
   $metadata?: { httpStatusCode?: number };
   $response?: { headers?: Record<string, string | undefined> };
 }
@@ -96,6 +99,10 @@ export function translateS3Error(error: unknown, operation: string, key: string)
     return rangeError;
   }
   if (CONFLICT.has(name) || status === 412) return new AlreadyExistsError(what, { cause: error });
+  if (name === 'InvalidObjectState') {
+    const storageClass = e.StorageClass ?? 'an archive class';
+    return new ArchivedError(`${key} is in the archive tier (${storageClass}); request a recall and play it once it is restored (S3 ${operation}: ${messageOf(error)})`, storageClass, { cause: error });
+  }
   if (INTEGRITY.has(name)) return new IntegrityError(what, { cause: error });
   if (INVALID.has(name)) return new InvalidInputError(what, { cause: error });
   if (TRANSIENT.has(name) || NETWORK_CODES.has(e.code ?? '') || (status !== undefined && TRANSIENT_STATUS.has(status))) {

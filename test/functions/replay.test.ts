@@ -127,3 +127,24 @@ describe('replay through a site replay URL', () => {
     expect((await get('site-b', ridB, FN)).statusCode).toBe(200);
   });
 });
+
+describe('replay of an archived pack', () => {
+  it('answers 409 ArchivedError with the recall hint, never 500, and audits nothing', async () => {
+    const { translateS3Error } = await import('../../adapters/s3-blob-store.ts');
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const f = buildPack('site-a', [{ path: 'a/old.wav', body: audio(3, 500) }]);
+    await publish(blobs, f);
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const archived = { get: async (key: string) => Promise.reject(translateS3Error(Object.assign(new Error('not valid for the storage class'), { name: 'InvalidObjectState', StorageClass: 'DEEP_ARCHIVE' }), 'get', key)) };
+    const trail = auditTrail();
+    const handler = createHandler({ blobs: archived, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+    const rid = f.manifest.members[0]!.rid;
+    const res = await handler(httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid } }));
+    expect(res.statusCode).toBe(409);
+    const body = JSON.parse(res.body as string) as { error: string; message: string };
+    expect(body.error).toBe('ArchivedError');
+    expect(body.message).toMatch(/is in the archive tier \(DEEP_ARCHIVE\); request a recall/);
+    expect(trail.events).toEqual([]);
+  });
+});
