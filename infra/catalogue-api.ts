@@ -24,6 +24,11 @@ export const API_ROUTES = {
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
 } as const;
 
+/** Routes that change something, by method: the recall starts the recall workflow (functions/catalogue). */
+export const API_POST_ROUTES = {
+  '/sites/{site}/recordings/{rid}/recall': 'catalogue',
+} as const;
+
 export interface CatalogueApiProps {
   /** Sites that get their own replay alias and URL. */
   sites: string[];
@@ -57,6 +62,9 @@ export class CatalogueApi extends Construct {
     };
     for (const [path, target] of Object.entries(API_ROUTES)) {
       this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: integrations[target] });
+    }
+    for (const [path, target] of Object.entries(API_POST_ROUTES)) {
+      this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration: integrations[target] });
     }
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {

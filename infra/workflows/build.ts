@@ -134,6 +134,16 @@ function schedules(scope: Construct, context: WorkflowContext, built: Workflows)
   }
 }
 
+/**
+ * The catalogue API's recall route starts the recall workflow: the catalogue function learns
+ * its ARN and may start exactly that state machine (no other, no stop, no describe).
+ */
+function letCatalogueStartRecalls(context: WorkflowContext, built: Workflows): void {
+  const recallArn = built.recall.stateMachine.stateMachineArn;
+  context.functions.catalogue.addEnvironment('RECALL_STATE_MACHINE_ARN', recallArn);
+  context.functions.catalogue.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRecall', actions: ['states:StartExecution'], resources: [recallArn] }));
+}
+
 /** The WorkflowsFactory for `buildFerry(app, config, { workflows: workflowsFactory() })`. */
 export function workflowsFactory(options: WorkflowsFactoryOptions = {}): WorkflowsFactory {
   return (scope, context) => {
@@ -151,6 +161,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name) })),
     });
     schedules(root, context, built);
+    letCatalogueStartRecalls(context, built);
     options.onBuilt?.({ ...built, functions });
   };
 }

@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
-import { API_ROUTES } from '../../infra/catalogue-api.ts';
+import { API_POST_ROUTES, API_ROUTES } from '../../infra/catalogue-api.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import type { WorkflowContext } from '../../infra/extension.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
@@ -117,7 +117,8 @@ describe('authenticated entry points', () => {
 
   it('exposes exactly the catalogue routes, every one IAM-authorized', () => {
     const routes = Object.values(synth.processingTemplate.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(Object.keys(API_ROUTES).map((p) => `GET ${p}`).sort());
+    const expected = [...Object.keys(API_ROUTES).map((p) => `GET ${p}`), ...Object.keys(API_POST_ROUTES).map((p) => `POST ${p}`)];
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(expected.sort());
     for (const route of routes) expect(route.AuthorizationType).toBe('AWS_IAM');
     expect(routes.some((r) => r.AuthorizationType === 'NONE' || r.AuthorizationType === undefined)).toBe(false);
   });

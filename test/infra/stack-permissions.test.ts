@@ -103,3 +103,24 @@ describe("site-a's DR role", () => {
     expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
   });
 });
+
+describe('the catalogue function and the recall workflow', () => {
+  const machineArn = (machine: { node: unknown }) => synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(machine as never) });
+
+  it('may start exactly the recall state machine, nothing else of Step Functions', () => {
+    const p = rolePolicies(synth.processing.functions.roles.catalogue);
+    const recall = machineArn(built.recall.stateMachine);
+    expect(isAllowed(p, { action: 'states:StartExecution', resource: recall })).toBe(true);
+    expect(isAllowed(p, { action: 'states:StartExecution', resource: machineArn(built.sites['site-a']!.purge.stateMachine) })).toBe(false);
+    expect(isAllowed(p, { action: 'states:StopExecution', resource: recall })).toBe(false);
+  });
+
+  it('learns the recall state machine from RECALL_STATE_MACHINE_ARN', () => {
+    const fn = synth.processingTemplate.toJSON().Resources[logicalId(synth.processing.functions.catalogue)];
+    expect(fn.Properties.Environment.Variables.RECALL_STATE_MACHINE_ARN).toEqual({ Ref: logicalId(built.recall.stateMachine) });
+  });
+
+  it('the API routes POST …/recordings/{rid}/recall to the catalogue function, IAM-authorized', () => {
+    synth.processingTemplate.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /sites/{site}/recordings/{rid}/recall', AuthorizationType: 'AWS_IAM' });
+  });
+});
