@@ -11,6 +11,9 @@ import type { CatalogueEntry, PackRecord, RecordingPage, RecordingQuery } from '
 // `startRid = {start as UTC ISO}#{rid}`, unique per site and ordered like the results
 // (start ascending, then rid), so the last emitted `startRid` is a cursor valid on any index.
 // Index partition attributes are absent when the metadata is: the indexes are sparse.
+// The time index is sharded (`timePk = {site}#{shard}`, TIME_SHARDS shards by a hash of the rid):
+// an agent catching up on a backlog writes one site's entries at once, which on a single
+// partition key would throttle. A time search queries every shard and merges by sort key.
 
 export type KeyType = 'S';
 
@@ -41,6 +44,23 @@ export const CATALOGUE_TABLE = {
   billing: 'PAY_PER_REQUEST',
   globalSecondaryIndexes: Object.values(CATALOGUE_INDEXES),
 } as const;
+
+/**
+ * Partitions of one site's time index. Changing it moves entries between partitions: run
+ * `ferry catalogue rebuild` after a change (the catalogue is a cache of the manifests).
+ */
+export const TIME_SHARDS = 8;
+
+/** The time shard of a recording: FNV-1a of its id, so an entry always lands on the same shard. */
+export function timeShardOf(rid: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < rid.length; i++) hash = Math.imul(hash ^ rid.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % TIME_SHARDS;
+}
+
+function timePartition(site: string, shard: number): string {
+  return `${site}#${shard}`;
+}
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -115,7 +135,7 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     meta: defined({ ...meta }),
     legalHold: entry.legalHold,
     [SORT_KEY.name]: sortKeyOf(entry),
-    timePk: site,
+    timePk: timePartition(site, timeShardOf(entry.rid)),
     agentPk: meta.agent === undefined ? undefined : `${site}#${meta.agent}`,
     callIdPk: meta.callId === undefined ? undefined : `${site}#${meta.callId}`,
     callerPk: meta.caller === undefined ? undefined : `${site}#${normalizeNumber(meta.caller)}`,
@@ -188,7 +208,7 @@ export interface FilterClause {
 }
 
 export interface SearchPlan {
-  /** One query per branch, merged by sort key (a number search has two: caller and called). */
+  /** One query per branch, merged by sort key (a number search has two: caller and called; a time search one per shard). */
   branches: { index: IndexDefinition; partitionValue: string }[];
   /** Exclusive lower bound of the sort key (cursor or `from`). */
   after?: string;
@@ -253,7 +273,7 @@ export function planSearch(query: RecordingQuery): SearchPlan {
       partitionValue: value,
     }));
   } else {
-    branches = [{ index: CATALOGUE_INDEXES.byTime, partitionValue: site }];
+    branches = Array.from({ length: TIME_SHARDS }, (_, shard) => ({ index: CATALOGUE_INDEXES.byTime, partitionValue: timePartition(site, shard) }));
   }
   return { branches, after, upTo, filters, limit };
 }
