@@ -101,7 +101,10 @@ export function translateS3Error(error: unknown, operation: string, key: string)
   if (CONFLICT.has(name) || status === 412) return new AlreadyExistsError(what, { cause: error });
   if (name === 'InvalidObjectState') {
     const storageClass = e.StorageClass ?? 'an archive class';
-    return new ArchivedError(`${key} is in the archive tier (${storageClass}); request a recall and play it once it is restored (S3 ${operation}: ${messageOf(error)})`, storageClass, { cause: error });
+    const message =
+      `${key} is in the archive tier (${storageClass}); request a recall and play it once it is restored ` +
+      `(S3 ${operation}: ${messageOf(error)})`;
+    return new ArchivedError(message, storageClass, { cause: error });
   }
   if (INTEGRITY.has(name)) return new IntegrityError(what, { cause: error });
   if (INVALID.has(name)) return new InvalidInputError(what, { cause: error });

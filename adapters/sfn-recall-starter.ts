@@ -6,7 +6,16 @@ import type { RecallRequest, RecallStarter } from '../core/recall.ts';
 // as input (`{ site, rid, requester }`, what infra/workflows/recall.ts reads). The catalogue
 // function's role may start exactly this state machine.
 
-const TRANSIENT = new Set(['ThrottlingException', 'ExecutionLimitExceeded', 'ServiceUnavailable', 'InternalServerError', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT']);
+const TRANSIENT = new Set([
+  'ThrottlingException',
+  'ExecutionLimitExceeded',
+  'ServiceUnavailable',
+  'InternalServerError',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+]);
 
 function translate(error: unknown): Error {
   if (error instanceof FerryError) return error;

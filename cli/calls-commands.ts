@@ -103,7 +103,8 @@ export interface RecallStarted {
 /** Asks the catalogue API to recall a call whose pack is in the archive tier; the workflow notifies when it plays. */
 export async function recallCall(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStarted> {
   const { site, rid } = splitId(id, opts.site);
-  const res = await fetch(`${apiBaseFor(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`, { method: 'POST' });
+  const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`;
+  const res = await fetch(url, { method: 'POST' });
   const text = await res.text();
   let body: Record<string, unknown>;
   try {
@@ -111,7 +112,8 @@ export async function recallCall(id: string, opts: { site?: string; api?: string
   } catch {
     body = { message: text };
   }
-  if (!res.ok) throw new ApiError(res.status, body, `catalogue API answered ${res.status}: ${typeof body.message === 'string' ? body.message : text}`);
+  const said = typeof body.message === 'string' ? body.message : text;
+  if (!res.ok) throw new ApiError(res.status, body, `catalogue API answered ${res.status}: ${said}`);
   return body as unknown as RecallStarted;
 }
 

@@ -87,7 +87,14 @@ export function normalizeIso(value: string, field: string): string {
  * may touch with `dynamodb:LeadingKeys` on these (infra/workflows/build.ts), so the key builders
  * and the policies read one list.
  */
-export const ITEM_PREFIXES = { recording: 'REC#', pack: 'PACK#', artefact: 'ART#', artefactSource: 'ARTSRC#', lock: 'LOCK#', run: 'RUN#' } as const;
+export const ITEM_PREFIXES = {
+  recording: 'REC#',
+  pack: 'PACK#',
+  artefact: 'ART#',
+  artefactSource: 'ARTSRC#',
+  lock: 'LOCK#',
+  run: 'RUN#',
+} as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 
 /** What the purge removes from the catalogue once the objects are gone (CatalogueStore forgetPack, forgetArtefact). */
@@ -273,7 +280,10 @@ export function planSearch(query: RecordingQuery): SearchPlan {
       partitionValue: value,
     }));
   } else {
-    branches = Array.from({ length: TIME_SHARDS }, (_, shard) => ({ index: CATALOGUE_INDEXES.byTime, partitionValue: timePartition(site, shard) }));
+    branches = Array.from({ length: TIME_SHARDS }, (_, shard) => ({
+      index: CATALOGUE_INDEXES.byTime,
+      partitionValue: timePartition(site, shard),
+    }));
   }
   return { branches, after, upTo, filters, limit };
 }

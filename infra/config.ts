@@ -127,7 +127,8 @@ export function deepArchiveRetentionProblem(retentionDays: number, toDeepArchive
   if (retentionDays < toDeepArchiveDays || retentionDays >= minimum) return undefined;
   return (
     `${retentionDays} days would delete packs within Deep Archive's ${DEEP_ARCHIVE_MINIMUM_DAYS}-day minimum storage duration ` +
-    `(packs move there at ${toDeepArchiveDays} days (lifecycle.packsToDeepArchiveDays), and S3 bills an early deletion as if kept ${DEEP_ARCHIVE_MINIMUM_DAYS} days): ` +
+    `(packs move there at ${toDeepArchiveDays} days (lifecycle.packsToDeepArchiveDays), ` +
+    `and S3 bills an early deletion as if kept ${DEEP_ARCHIVE_MINIMUM_DAYS} days): ` +
     `use at least ${minimum}, or less than ${toDeepArchiveDays} to purge packs before they are archived`
   );
 }

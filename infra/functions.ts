@@ -133,7 +133,12 @@ export class FerryFunctions extends Construct {
       id,
       // The names functions/shared/deps.ts reads; AWS_REGION is set by Lambda itself.
       {
-        ...ferryFunctionProps(functionEntry(spec.name), { ...spec, role, logGroup, environment: { BUCKET: bucketName, TABLE: table.tableName } }),
+        ...ferryFunctionProps(functionEntry(spec.name), {
+          ...spec,
+          role,
+          logGroup,
+          environment: { BUCKET: bucketName, TABLE: table.tableName },
+        }),
         // CDK grants the role sqs:SendMessage on this queue and nothing more.
         ...(spec.name === 'ingest' && this.props.ingestDeadLetterQueue ? { deadLetterQueue: this.props.ingestDeadLetterQueue } : {}),
       },

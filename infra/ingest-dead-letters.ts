@@ -32,8 +32,9 @@ export class IngestDeadLetters extends Construct {
   alarmTo(topic: sns.ITopic): cloudwatch.Alarm {
     this.alarm ??= new cloudwatch.Alarm(this, 'Waiting', {
       alarmDescription:
-        'Ferry ingest: at least one manifest could not be catalogued after retries, so its recordings or artefact are missing from the catalogue. ' +
-        'What to do: read the function logs for the error, fix its cause, then re-drive the queue as docs/deploy.md (Ingest failures) says.',
+        'Ferry ingest: at least one manifest could not be catalogued after retries, ' +
+        'so its recordings or artefact are missing from the catalogue. What to do: read the function logs for the error, ' +
+        'fix its cause, then re-drive the queue as docs/deploy.md (Ingest failures) says.',
       metric: this.queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -91,10 +91,17 @@ export class ProcessingStack extends Stack {
     new CfnOutput(this, 'CatalogueApiUrl', { value: this.api.url, description: 'Catalogue API (SigV4, service execute-api)' });
     new CfnOutput(this, 'ReplayUrl', { value: this.api.replayUrl.url, description: 'Replay Function URL (SigV4, service lambda; presign for short-lived links)' });
     for (const [site, url] of Object.entries(this.api.siteReplayUrls)) {
-      new CfnOutput(this, `ReplayUrl-${site}`, { key: `ReplayUrl${site.replace(/[^A-Za-z0-9]/g, '')}`, value: url.url, description: `replay Function URL of site ${site} (its officer and DR roles)` });
+      new CfnOutput(this, `ReplayUrl-${site}`, {
+        key: `ReplayUrl${site.replace(/[^A-Za-z0-9]/g, '')}`,
+        value: url.url,
+        description: `replay Function URL of site ${site} (its officer and DR roles)`,
+      });
     }
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
-    new CfnOutput(this, 'IngestDeadLetterQueueUrl', { value: this.ingestDeadLetters.queue.queueUrl, description: 'failed ingest events, to re-drive (docs/deploy.md)' });
+    new CfnOutput(this, 'IngestDeadLetterQueueUrl', {
+      value: this.ingestDeadLetters.queue.queueUrl,
+      description: 'failed ingest events, to re-drive (docs/deploy.md)',
+    });
   }
 
   /**

@@ -72,7 +72,8 @@ export class SiteAccess extends Construct {
           ? new iam.CompositePrincipal(...site.drReaders.map(toPrincipal))
           : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-dr-site': site.name } }),
     });
-    for (const statement of [...drReaderStatements(scopeOf), ...drApiStatements(site.name, props.entryPoints)]) this.drRole.addToPolicy(statement);
+    const drStatements = [...drReaderStatements(scopeOf), ...drApiStatements(site.name, props.entryPoints)];
+    for (const statement of drStatements) this.drRole.addToPolicy(statement);
 
     this.officerRole = new iam.Role(this, 'OfficerRole', {
       description: `Ferry compliance officer of site ${site.name}: search, replay and recall its recordings`,
@@ -96,11 +97,12 @@ export class SiteAccess extends Construct {
 
   /** The per-site route wildcards (`…/recordings/*`): one recording id, or a source name, of this site only. */
   private acknowledgeRoutes(site: string, entry: SiteEntryPoints): void {
-    for (const path of [`/sites/${site}/recordings/*`, `/sites/${site}/recordings/*/recall`]) {
-      acknowledgeWildcardResource(this.officerRole, entry.invokeArn(path.endsWith('recall') ? 'POST' : 'GET', path), `the officer of site ${site} reads or recalls any recording of that site and of no other`);
-    }
+    const officerWhy = `the officer of site ${site} reads or recalls any recording of that site and of no other`;
+    acknowledgeWildcardResource(this.officerRole, entry.invokeArn('GET', `/sites/${site}/recordings/*`), officerWhy);
+    acknowledgeWildcardResource(this.officerRole, entry.invokeArn('POST', `/sites/${site}/recordings/*/recall`), officerWhy);
+    const drWhy = `the DR reader of site ${site} plans restores of any source and reads any recording of that site only`;
     for (const path of [`/sites/${site}/recordings/*`, `/sites/${site}/sources/*/restore-plan`]) {
-      acknowledgeWildcardResource(this.drRole, entry.invokeArn('GET', path), `the DR reader of site ${site} plans restores of any source and reads any recording of that site only`);
+      acknowledgeWildcardResource(this.drRole, entry.invokeArn('GET', path), drWhy);
     }
   }
 
@@ -130,6 +132,10 @@ export class SiteAccess extends Construct {
     new CfnOutput(this, 'AgentExternalId', { key: `AgentExternalId${key}`, value: this.externalId, description: `external_id of site ${this.site}'s agent profile` });
     new CfnOutput(this, 'ActivityArn', { key: `ActivityArn${key}`, value: this.activity.activityArn, description: `activity site ${this.site}'s agent polls` });
     new CfnOutput(this, 'DrRoleArn', { key: `DrRoleArn${key}`, value: this.drRole.roleArn, description: `read-only DR role of site ${this.site}` });
-    new CfnOutput(this, 'OfficerRoleArn', { key: `OfficerRoleArn${key}`, value: this.officerRole.roleArn, description: `compliance officer role of site ${this.site}` });
+    new CfnOutput(this, 'OfficerRoleArn', {
+      key: `OfficerRoleArn${key}`,
+      value: this.officerRole.roleArn,
+      description: `compliance officer role of site ${this.site}`,
+    });
   }
 }

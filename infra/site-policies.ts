@@ -111,8 +111,18 @@ export interface SiteEntryPoints {
  */
 function replayThroughUrl(replayArn: string): iam.PolicyStatement[] {
   return [
-    new iam.PolicyStatement({ sid: 'ReplayUrl', actions: ['lambda:InvokeFunctionUrl'], resources: [replayArn], conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } }),
-    new iam.PolicyStatement({ sid: 'ReplayUrlInvoke', actions: ['lambda:InvokeFunction'], resources: [replayArn], conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } } }),
+    new iam.PolicyStatement({
+      sid: 'ReplayUrl',
+      actions: ['lambda:InvokeFunctionUrl'],
+      resources: [replayArn],
+      conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReplayUrlInvoke',
+      actions: ['lambda:InvokeFunction'],
+      resources: [replayArn],
+      conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+    }),
   ];
 }
 

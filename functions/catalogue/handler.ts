@@ -47,13 +47,18 @@ async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
 /** Starts the recall of the recording's pack; the workflow notifies the requester when it plays again. */
 async function recall(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
   const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
-  if (!deps.recall) return json(501, { error: 'NotImplemented', message: 'recall is not available here: no recall workflow is deployed with this catalogue' });
+  if (!deps.recall) {
+    const message = 'recall is not available here: no recall workflow is deployed with this catalogue';
+    return json(501, { error: 'NotImplemented', message });
+  }
   const entry = await deps.catalogue.getRecording(site, rid);
   if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
   const principal = principalOf(event);
   const { execution } = await deps.recall.startRecall({ site, rid, requester: principal ?? 'unknown' });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'recall', site, rid, principal });
-  const message = `recall of ${site}/${rid} started (pack ${entry.packKey}); the requester (${principal ?? 'unknown'}) is notified on the alert topic when it can be played`;
+  const message =
+    `recall of ${site}/${rid} started (pack ${entry.packKey}); ` +
+    `the requester (${principal ?? 'unknown'}) is notified on the alert topic when it can be played`;
   return json(202, { site, rid, packKey: entry.packKey, execution, message });
 }
 

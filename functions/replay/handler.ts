@@ -39,7 +39,9 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     });
     // A site's replay URL (its alias) is what IAM grants that site's roles: it serves that site only.
     const boundTo = replaySiteOf(context?.invokedFunctionArn);
-    if (boundTo !== undefined && boundTo !== site) return json(403, { error: 'ForbiddenError', message: `this replay URL serves site ${boundTo} only, not ${site}` });
+    if (boundTo !== undefined && boundTo !== site) {
+      return json(403, { error: 'ForbiddenError', message: `this replay URL serves site ${boundTo} only, not ${site}` });
+    }
     const asDownload = download === '1' || download === 'true';
     const result = await openRecording(deps, site, rid, header(event, 'range'), {
       headOnly: method === 'HEAD',

@@ -60,11 +60,15 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
 export function recallStarterFromEnv(env: Record<string, string | undefined>): RecallStarter | undefined {
   const cfg = parseEnv(recallEnvSchema, env);
   if (!cfg.RECALL_STATE_MACHINE_ARN) return undefined;
-  return new SfnRecallStarter(createSfnClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SFN }), cfg.RECALL_STATE_MACHINE_ARN);
+  const sfn = createSfnClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SFN });
+  return new SfnRecallStarter(sfn, cfg.RECALL_STATE_MACHINE_ARN);
 }
 
 const recallEnvSchema = z.object({
-  RECALL_STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]+$/, 'must be a state machine ARN').optional(),
+  RECALL_STATE_MACHINE_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]+$/, 'must be a state machine ARN')
+    .optional(),
   AWS_REGION: z.string().min(1).optional(),
   AWS_ENDPOINT_URL_SFN: z.string().url().optional(),
 });

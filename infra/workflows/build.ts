@@ -141,7 +141,8 @@ function schedules(scope: Construct, context: WorkflowContext, built: Workflows)
 function letCatalogueStartRecalls(context: WorkflowContext, built: Workflows): void {
   const recallArn = built.recall.stateMachine.stateMachineArn;
   context.functions.catalogue.addEnvironment('RECALL_STATE_MACHINE_ARN', recallArn);
-  context.functions.catalogue.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRecall', actions: ['states:StartExecution'], resources: [recallArn] }));
+  const start = new iam.PolicyStatement({ sid: 'StartRecall', actions: ['states:StartExecution'], resources: [recallArn] });
+  context.functions.catalogue.addToRolePolicy(start);
 }
 
 /** The WorkflowsFactory for `buildFerry(app, config, { workflows: workflowsFactory() })`. */
