@@ -124,3 +124,21 @@ describe('the catalogue function and the recall workflow', () => {
     synth.processingTemplate.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /sites/{site}/recordings/{rid}/recall', AuthorizationType: 'AWS_IAM' });
   });
 });
+
+describe('who may assume the officer role', () => {
+  const trustOf = (s: Synthesized, name: string) => {
+    const role = s.processing.sites.find((x) => x.site === name)!.officerRole;
+    return JSON.stringify(s.processingTemplate.toJSON().Resources[logicalId(role)].Properties.AssumeRolePolicyDocument);
+  };
+
+  it('by default principals of this account tagged ferry-officer-site={site}', () => {
+    expect(trustOf(synth, 'site-a')).toContain('"StringEquals":{"aws:PrincipalTag/ferry-officer-site":"site-a"}');
+  });
+
+  it('the principals listed in sites[].officers when given, with no tag condition', () => {
+    const custom = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730, officers: ['arn:aws:iam::444455556666:role/compliance'] }] });
+    const trust = trustOf(custom, 'site-a');
+    expect(trust).toContain('arn:aws:iam::444455556666:role/compliance');
+    expect(trust).not.toContain('ferry-officer-site');
+  });
+});
