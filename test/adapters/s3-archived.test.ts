@@ -52,3 +52,21 @@ describe('an archived object', () => {
     expect(body.message).toContain('request a recall');
   });
 });
+
+describe('an archived object on the local S3 stand-in (real SDK, real HTTP)', () => {
+  it('a ranged GET of a DEEP_ARCHIVE pack rejects with ArchivedError; a STANDARD one reads', async () => {
+    s3.restore(); // the stand-in, not the mock, answers here
+    const { startParity, put } = await import('../local/s3-parity-harness.ts');
+    const parity = await startParity();
+    try {
+      await put(parity.client, KEY, 'archived bytes', { StorageClass: 'DEEP_ARCHIVE' });
+      await put(parity.client, 'recordings/site-a/2024/01/01/p2.tar', 'instant bytes');
+      const real = new S3BlobStore(parity.client, 'ferry-data');
+      await expect(real.get(KEY, { start: 0, end: 3 })).rejects.toMatchObject({ name: 'ArchivedError', kind: 'conflict' });
+      const ok = await real.get('recordings/site-a/2024/01/01/p2.tar', { start: 0, end: 3 });
+      expect(ok.length).toBe(4);
+    } finally {
+      await parity.cleanup();
+    }
+  });
+});
