@@ -122,7 +122,7 @@ export class UnreadableSourceError extends FerryError {
  * be recalled before it can be read. A conflict with the object's state, not a fault: HTTP 409.
  */
 export class ArchivedError extends FerryError {
-  override readonly name = 'ArchivedError';
+  override readonly name: string = 'ArchivedError';
   constructor(
     message: string,
     readonly storageClass: string,
