@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   AlreadyExistsError,
+  ArchivedError,
   FerryError,
   IntegrityError,
   InvalidInputError,
@@ -69,6 +70,8 @@ interface SdkErrorShape {
   Code?: string;
   code?: string;
   ActualObjectSize?: string | number;
+  /** InvalidObjectState: the class the object is in. */
+  StorageClass?: string;
   $metadata?: { httpStatusCode?: number };
   $response?: { headers?: Record<string, string | undefined> };
 }
@@ -99,6 +102,13 @@ export function translateS3Error(error: unknown, operation: string, key: string)
     return rangeError;
   }
   if (CONFLICT.has(name) || status === 412) return new AlreadyExistsError(what, { cause: error });
+  if (name === 'InvalidObjectState') {
+    const storageClass = e.StorageClass ?? 'an archive class';
+    const message =
+      `${key} is in the archive tier (${storageClass}); request a recall and play it once it is restored ` +
+      `(S3 ${operation}: ${messageOf(error)})`;
+    return new ArchivedError(message, storageClass, { cause: error });
+  }
   if (INTEGRITY.has(name)) return new IntegrityError(what, { cause: error });
   if (INVALID.has(name)) return new InvalidInputError(what, { cause: error });
   if (TRANSIENT.has(name) || NETWORK_CODES.has(e.code ?? '') || (status !== undefined && TRANSIENT_STATUS.has(status))) {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CatalogueEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
-import { apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
+import { ApiError, apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
 
 // The compliance officer's commands: search the catalogue and play a call, through the same
 // HTTP API a browser uses (so the CLI sees exactly what the API serves, audit included).
@@ -92,6 +92,31 @@ export async function replayLink(id: string, opts: { site?: string; replayUrl?: 
   return { url: await presignReplayLink({ replayUrl, region, site, rid, expiresInSeconds: opts.expires === undefined ? 300 : Number(opts.expires), download: opts.download }), signed: true };
 }
 
+export interface RecallStarted {
+  site: string;
+  rid: string;
+  packKey: string;
+  execution: string;
+  message: string;
+}
+
+/** Asks the catalogue API to recall a call whose pack is in the archive tier; the workflow notifies when it plays. */
+export async function recallCall(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStarted> {
+  const { site, rid } = splitId(id, opts.site);
+  const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`;
+  const res = await fetch(url, { method: 'POST' });
+  const text = await res.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { message: text };
+  }
+  const said = typeof body.message === 'string' ? body.message : text;
+  if (!res.ok) throw new ApiError(res.status, body, `catalogue API answered ${res.status}: ${said}`);
+  return body as unknown as RecallStarted;
+}
+
 export function registerCallsCommands(program: Command): void {
   const calls = program.command('calls').description('find and play recorded calls from the catalogue');
   calls
@@ -127,6 +152,17 @@ export function registerCallsCommands(program: Command): void {
       const link = await replayLink(id, opts);
       process.stdout.write(`${link.url}\n`);
       if (!link.signed) process.stderr.write('(local cloud: no authentication, so the link is not signed)\n');
+    });
+  calls
+    .command('recall')
+    .description('recall a call whose pack is in the archive tier (Deep Archive); a notice follows when it can be played')
+    .argument('<id>', 'SITE/RID as printed by `ferry calls search`')
+    .option('--site <site>', 'site, when ID has none')
+    .option('--api <url>', 'catalogue API base URL')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (id: string, opts: { site?: string; api?: string; config?: string }) => {
+      const r = await recallCall(id, opts);
+      process.stdout.write(`${r.message}\nexecution ${r.execution}\n`);
     });
   calls
     .command('play')

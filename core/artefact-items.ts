@@ -1,4 +1,4 @@
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, normalizeIso, type CatalogueItem } from './catalogue-table.ts';
+import { DEFAULT_PAGE_SIZE, ITEM_PREFIXES, MAX_PAGE_SIZE, normalizeIso, type CatalogueItem } from './catalogue-table.ts';
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord } from './ports.ts';
@@ -18,11 +18,11 @@ const SEQUENCE_WIDTH = 12;
 const HIGH = '~';
 
 export function artefactPk(site: string): string {
-  return `ART#${site}`;
+  return `${ITEM_PREFIXES.artefact}${site}`;
 }
 
 export function artefactSourcePk(site: string): string {
-  return `ARTSRC#${site}`;
+  return `${ITEM_PREFIXES.artefactSource}${site}`;
 }
 
 function sequenceKey(sequence: number | undefined): string {

@@ -11,6 +11,9 @@ import type { CatalogueEntry, PackRecord, RecordingPage, RecordingQuery } from '
 // `startRid = {start as UTC ISO}#{rid}`, unique per site and ordered like the results
 // (start ascending, then rid), so the last emitted `startRid` is a cursor valid on any index.
 // Index partition attributes are absent when the metadata is: the indexes are sparse.
+// The time index is sharded (`timePk = {site}#{shard}`, TIME_SHARDS shards by a hash of the rid):
+// an agent catching up on a backlog writes one site's entries at once, which on a single
+// partition key would throttle. A time search queries every shard and merges by sort key.
 
 export type KeyType = 'S';
 
@@ -42,6 +45,23 @@ export const CATALOGUE_TABLE = {
   globalSecondaryIndexes: Object.values(CATALOGUE_INDEXES),
 } as const;
 
+/**
+ * Partitions of one site's time index. Changing it moves entries between partitions: run
+ * `ferry catalogue rebuild` after a change (the catalogue is a cache of the manifests).
+ */
+export const TIME_SHARDS = 8;
+
+/** The time shard of a recording: FNV-1a of its id, so an entry always lands on the same shard. */
+export function timeShardOf(rid: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < rid.length; i++) hash = Math.imul(hash ^ rid.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % TIME_SHARDS;
+}
+
+function timePartition(site: string, shard: number): string {
+  return `${site}#${shard}`;
+}
+
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
@@ -62,12 +82,35 @@ export function normalizeIso(value: string, field: string): string {
   return at.toISOString();
 }
 
+/**
+ * The first segment of each kind of item's partition key. IAM scopes a function to the items it
+ * may touch with `dynamodb:LeadingKeys` on these (infra/workflows/build.ts), so the key builders
+ * and the policies read one list.
+ */
+export const ITEM_PREFIXES = {
+  recording: 'REC#',
+  pack: 'PACK#',
+  artefact: 'ART#',
+  artefactSource: 'ARTSRC#',
+  lock: 'LOCK#',
+  run: 'RUN#',
+} as const;
+export type ItemKind = keyof typeof ITEM_PREFIXES;
+
+/** What the purge removes from the catalogue once the objects are gone (CatalogueStore forgetPack, forgetArtefact). */
+export const PURGE_FORGETS: readonly ItemKind[] = ['recording', 'pack', 'artefact'];
+
+/** `REC#*`-style patterns for a `dynamodb:LeadingKeys` condition. */
+export function leadingKeyPatterns(kinds: readonly ItemKind[]): string[] {
+  return kinds.map((kind) => `${ITEM_PREFIXES[kind]}*`);
+}
+
 export function recordingKey(site: string, rid: string): { pk: string; sk: string } {
-  return { pk: `REC#${site}#${rid}`, sk: 'REC' };
+  return { pk: `${ITEM_PREFIXES.recording}${site}#${rid}`, sk: 'REC' };
 }
 
 export function packRecordKey(site: string, packId: string): { pk: string; sk: string } {
-  return { pk: `PACK#${site}#${packId}`, sk: 'PACK' };
+  return { pk: `${ITEM_PREFIXES.pack}${site}#${packId}`, sk: 'PACK' };
 }
 
 export function sortKeyOf(entry: Pick<CatalogueEntry, 'start' | 'rid'>): string {
@@ -99,7 +142,7 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     meta: defined({ ...meta }),
     legalHold: entry.legalHold,
     [SORT_KEY.name]: sortKeyOf(entry),
-    timePk: site,
+    timePk: timePartition(site, timeShardOf(entry.rid)),
     agentPk: meta.agent === undefined ? undefined : `${site}#${meta.agent}`,
     callIdPk: meta.callId === undefined ? undefined : `${site}#${meta.callId}`,
     callerPk: meta.caller === undefined ? undefined : `${site}#${normalizeNumber(meta.caller)}`,
@@ -172,7 +215,7 @@ export interface FilterClause {
 }
 
 export interface SearchPlan {
-  /** One query per branch, merged by sort key (a number search has two: caller and called). */
+  /** One query per branch, merged by sort key (a number search has two: caller and called; a time search one per shard). */
   branches: { index: IndexDefinition; partitionValue: string }[];
   /** Exclusive lower bound of the sort key (cursor or `from`). */
   after?: string;
@@ -237,7 +280,10 @@ export function planSearch(query: RecordingQuery): SearchPlan {
       partitionValue: value,
     }));
   } else {
-    branches = [{ index: CATALOGUE_INDEXES.byTime, partitionValue: site }];
+    branches = Array.from({ length: TIME_SHARDS }, (_, shard) => ({
+      index: CATALOGUE_INDEXES.byTime,
+      partitionValue: timePartition(site, shard),
+    }));
   }
   return { branches, after, upTo, filters, limit };
 }

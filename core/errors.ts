@@ -116,3 +116,18 @@ export class UnreadableSourceError extends FerryError {
     super('fatal', message, options);
   }
 }
+
+/**
+ * The object is in an archive storage class (Deep Archive, Glacier Flexible Retrieval) and must
+ * be recalled before it can be read. A conflict with the object's state, not a fault: HTTP 409.
+ */
+export class ArchivedError extends FerryError {
+  override readonly name: string = 'ArchivedError';
+  constructor(
+    message: string,
+    readonly storageClass: string,
+    options?: { cause?: unknown },
+  ) {
+    super('conflict', message, options);
+  }
+}

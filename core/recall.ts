@@ -158,3 +158,9 @@ export class MemoryArchiveStore implements ArchiveStore {
     return 'started';
   }
 }
+
+/** Starts the recall workflow (the deployed state machine, or the local runner). */
+export interface RecallStarter {
+  /** Not idempotent: each call starts an execution (a second recall of a restoring pack only polls and notifies again). */
+  startRecall(request: RecallRequest): Promise<{ execution: string }>;
+}

@@ -121,3 +121,21 @@ export async function openRecording(
   }
   return { status, headers, body: blob.body, entry };
 }
+
+// ---- per-site replay URLs ----
+// IAM cannot scope a Function URL by path, so each site has its own alias of the replay
+// function with its own URL: a role is granted one site's alias, and the handler refuses a
+// request, through a site's alias, for another site's recording.
+
+const REPLAY_ALIAS_PREFIX = 'site-';
+
+/** The replay alias of a site (`site-{site}`: a Lambda alias must not be all digits, a site name may be). */
+export function replayAliasName(site: string): string {
+  return `${REPLAY_ALIAS_PREFIX}${site}`;
+}
+
+/** The site a replay invocation is bound to, from the function ARN it was invoked through; undefined when unqualified. */
+export function replaySiteOf(invokedFunctionArn: string | undefined): string | undefined {
+  const qualifier = invokedFunctionArn?.split(':')[7];
+  return qualifier?.startsWith(REPLAY_ALIAS_PREFIX) ? qualifier.slice(REPLAY_ALIAS_PREFIX.length) : undefined;
+}

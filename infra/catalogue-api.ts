@@ -7,6 +7,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { replayAliasName } from '../core/replay.ts';
 
 // The two authenticated entry points for compliance officers:
 //  - the catalogue API, an HTTP API whose every route takes IAM (SigV4) authorization;
@@ -23,7 +24,14 @@ export const API_ROUTES = {
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
 } as const;
 
+/** Routes that change something, by method: the recall starts the recall workflow (functions/catalogue). */
+export const API_POST_ROUTES = {
+  '/sites/{site}/recordings/{rid}/recall': 'catalogue',
+} as const;
+
 export interface CatalogueApiProps {
+  /** Sites that get their own replay alias and URL. */
+  sites: string[];
   catalogueFunction: lambda.IFunction;
   artefactsFunction: lambda.IFunction;
   replayFunction: lambda.IFunction;
@@ -35,6 +43,11 @@ export class CatalogueApi extends Construct {
   readonly api: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
   readonly replayUrl: lambda.FunctionUrl;
+  /** One replay URL per site, on the site's alias of the replay function. */
+  readonly siteReplayUrls: Record<string, lambda.FunctionUrl>;
+  /** ARN of each site's replay alias, the resource its roles are granted. */
+  readonly siteReplayArns: Record<string, string>;
+  private readonly replayFunction: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: CatalogueApiProps) {
     super(scope, id);
@@ -49,6 +62,9 @@ export class CatalogueApi extends Construct {
     };
     for (const [path, target] of Object.entries(API_ROUTES)) {
       this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: integrations[target] });
+    }
+    for (const [path, target] of Object.entries(API_POST_ROUTES)) {
+      this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration: integrations[target] });
     }
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
@@ -75,10 +91,23 @@ export class CatalogueApi extends Construct {
       },
     });
 
-    this.replayUrl = props.replayFunction.addFunctionUrl({
-      authType: lambda.FunctionUrlAuthType.AWS_IAM,
-      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
-    });
+    const urlOptions = { authType: lambda.FunctionUrlAuthType.AWS_IAM, invokeMode: lambda.InvokeMode.RESPONSE_STREAM };
+    this.replayFunction = props.replayFunction;
+    this.replayUrl = props.replayFunction.addFunctionUrl(urlOptions);
+    this.siteReplayUrls = {};
+    this.siteReplayArns = {};
+    for (const site of props.sites) {
+      const aliasName = replayAliasName(site);
+      const alias = new lambda.Alias(this, `Replay-${site}`, { aliasName, version: props.replayFunction.latestVersion });
+      this.siteReplayUrls[site] = alias.addFunctionUrl(urlOptions);
+      // Written out rather than alias.functionArn (a Ref): the same ARN Lambda authorizes the URL call against.
+      this.siteReplayArns[site] = `${props.replayFunction.functionArn}:${aliasName}`;
+    }
+  }
+
+  /** `arn:…:execute-api:…:{api}/$default/{method}{path}` of a request path (IAM globs allowed). */
+  invokeArn(method: 'GET' | 'POST', path: string): string {
+    return this.api.arnForExecuteApi(method, path, this.stage.stageName);
   }
 
   /** The API's base URL (the `$default` stage has no path segment). */

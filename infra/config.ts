@@ -37,6 +37,8 @@ export const siteSchema = z
       .default({}),
     /** Who may assume the site's read-only DR role; none means the role exists but nobody can use it yet. */
     drReaders: z.array(principal).default([]),
+    /** Who may assume the site's compliance officer role (search, replay, recall); none: principals tagged ferry-officer-site={site}. */
+    officers: z.array(principal).default([]),
   })
   .strict();
 export type SiteConfig = z.infer<typeof siteSchema>;
@@ -108,16 +110,37 @@ export const deploymentConfigSchema = z
           message: `must be at least objectLock.defaultRetentionDays (${config.objectLock.defaultRetentionDays}): locked objects cannot be purged earlier`,
         });
       }
+      const archiveProblem = deepArchiveRetentionProblem(site.retentionDays, config.lifecycle.packsToDeepArchiveDays);
+      if (archiveProblem) ctx.addIssue({ code: 'custom', path: ['sites', i, 'retentionDays'], message: archiveProblem });
     });
   });
+/** S3 bills an object deleted from Deep Archive for at least this many days there. */
+export const DEEP_ARCHIVE_MINIMUM_DAYS = 180;
+
+/**
+ * A pack purged at `retentionDays` that went to Deep Archive at `toDeepArchiveDays` must have
+ * stayed there 180 days, or S3 bills the rest of the 180 as an early deletion on every pack.
+ * Purging before the transition is fine: the pack never reaches Deep Archive.
+ */
+export function deepArchiveRetentionProblem(retentionDays: number, toDeepArchiveDays: number): string | undefined {
+  const minimum = toDeepArchiveDays + DEEP_ARCHIVE_MINIMUM_DAYS;
+  if (retentionDays < toDeepArchiveDays || retentionDays >= minimum) return undefined;
+  return (
+    `${retentionDays} days would delete packs within Deep Archive's ${DEEP_ARCHIVE_MINIMUM_DAYS}-day minimum storage duration ` +
+    `(packs move there at ${toDeepArchiveDays} days (lifecycle.packsToDeepArchiveDays), ` +
+    `and S3 bills an early deletion as if kept ${DEEP_ARCHIVE_MINIMUM_DAYS} days): ` +
+    `use at least ${minimum}, or less than ${toDeepArchiveDays} to purge packs before they are archived`
+  );
+}
+
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
 
 /** Two demo sites, governance lock for 30 days, default tiers, no replication. */
 export const DEFAULT_CONFIG: DeploymentConfigInput = {
   sites: [
-    { name: 'site-a', retentionDays: 365, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } },
-    { name: 'site-b', retentionDays: 730, schedule: { backupCron: '30 2 * * ? *', purgeCron: '0 6 ? * SUN *' } },
+    { name: 'site-a', retentionDays: 730, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } },
+    { name: 'site-b', retentionDays: 2555, schedule: { backupCron: '30 2 * * ? *', purgeCron: '0 6 ? * SUN *' } },
   ],
 };
 

@@ -7,6 +7,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { DeploymentConfig } from './config.ts';
@@ -70,6 +71,8 @@ export interface FerryFunctionsProps {
   logsKey: kms.IKey;
   table: dynamodb.ITable;
   indexArns: string[];
+  /** Where Lambda puts an ingest event that failed after its retries (S3 invokes the ingest asynchronously). */
+  ingestDeadLetterQueue?: sqs.IQueue;
 }
 
 interface FunctionSpec {
@@ -129,7 +132,16 @@ export class FerryFunctions extends Construct {
       this,
       id,
       // The names functions/shared/deps.ts reads; AWS_REGION is set by Lambda itself.
-      ferryFunctionProps(functionEntry(spec.name), { ...spec, role, logGroup, environment: { BUCKET: bucketName, TABLE: table.tableName } }),
+      {
+        ...ferryFunctionProps(functionEntry(spec.name), {
+          ...spec,
+          role,
+          logGroup,
+          environment: { BUCKET: bucketName, TABLE: table.tableName },
+        }),
+        // CDK grants the role sqs:SendMessage on this queue and nothing more.
+        ...(spec.name === 'ingest' && this.props.ingestDeadLetterQueue ? { deadLetterQueue: this.props.ingestDeadLetterQueue } : {}),
+      },
     );
     acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x, the Node line the handlers and their bundled dependencies are tested on; moving to 24.x is a deliberate upgrade');
     return { fn, logGroup, role };

@@ -10,6 +10,7 @@ import { CatalogueApi } from './catalogue-api.ts';
 import type { DeploymentConfig } from './config.ts';
 import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
 import { FerryFunctions } from './functions.ts';
+import { IngestDeadLetters } from './ingest-dead-letters.ts';
 import { acknowledge } from './nag.ts';
 import { bucketArn } from './names.ts';
 import { SiteAccess } from './site-access.ts';
@@ -33,6 +34,7 @@ export class ProcessingStack extends Stack {
   readonly functions: FerryFunctions;
   readonly api: CatalogueApi;
   readonly alerts: AlertTopic;
+  readonly ingestDeadLetters: IngestDeadLetters;
   readonly sites: SiteAccess[];
   readonly workflowContext: WorkflowContext;
 
@@ -40,18 +42,36 @@ export class ProcessingStack extends Stack {
     super(scope, id, props);
     const { config, bucketName, dataKey, logsKey, catalogueTable, catalogueIndexArns } = props;
 
-    this.functions = new FerryFunctions(this, 'Functions', { config, bucketName, dataKey, logsKey, table: catalogueTable, indexArns: catalogueIndexArns });
+    this.ingestDeadLetters = new IngestDeadLetters(this, 'IngestDeadLetters');
+    this.functions = new FerryFunctions(this, 'Functions', {
+      config,
+      bucketName,
+      dataKey,
+      logsKey,
+      table: catalogueTable,
+      indexArns: catalogueIndexArns,
+      ingestDeadLetterQueue: this.ingestDeadLetters.queue,
+    });
     this.notifyIngest(bucketName);
     this.api = new CatalogueApi(this, 'Catalogue', {
       catalogueFunction: this.functions.catalogue,
       artefactsFunction: this.functions.artefacts,
       replayFunction: this.functions.replay,
+      sites: config.sites.map((site) => site.name),
       logsKey,
       accessLogRetentionDays: config.logs.auditRetentionDays,
     });
     this.alerts = new AlertTopic(this, 'Alerts');
+    this.ingestDeadLetters.alarmTo(this.alerts.topic);
     this.sites = config.sites.map(
-      (site) => new SiteAccess(this, `Site-${site.name}`, { site, bucketName, dataKeyArn: dataKey.keyArn, stackPrefix: config.stackPrefix }),
+      (site) =>
+        new SiteAccess(this, `Site-${site.name}`, {
+          site,
+          bucketName,
+          dataKeyArn: dataKey.keyArn,
+          stackPrefix: config.stackPrefix,
+          entryPoints: { invokeArn: (method, path) => this.api.invokeArn(method, path), replayArn: this.api.siteReplayArns[site.name]! },
+        }),
     );
 
     this.workflowContext = {
@@ -70,7 +90,18 @@ export class ProcessingStack extends Stack {
 
     new CfnOutput(this, 'CatalogueApiUrl', { value: this.api.url, description: 'Catalogue API (SigV4, service execute-api)' });
     new CfnOutput(this, 'ReplayUrl', { value: this.api.replayUrl.url, description: 'Replay Function URL (SigV4, service lambda; presign for short-lived links)' });
+    for (const [site, url] of Object.entries(this.api.siteReplayUrls)) {
+      new CfnOutput(this, `ReplayUrl-${site}`, {
+        key: `ReplayUrl${site.replace(/[^A-Za-z0-9]/g, '')}`,
+        value: url.url,
+        description: `replay Function URL of site ${site} (its officer and DR roles)`,
+      });
+    }
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
+    new CfnOutput(this, 'IngestDeadLetterQueueUrl', {
+      value: this.ingestDeadLetters.queue.queueUrl,
+      description: 'failed ingest events, to re-drive (docs/deploy.md)',
+    });
   }
 
   /**

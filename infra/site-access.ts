@@ -7,7 +7,7 @@ import type { SiteConfig } from './config.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
 import { sitePrefixes } from '../core/layout.ts';
 import { objectsArn } from './names.ts';
-import { agentStatements, drReaderStatements } from './site-policies.ts';
+import { agentStatements, drApiStatements, drReaderStatements, officerStatements, type SiteEntryPoints } from './site-policies.ts';
 
 // One site's identities in the cloud: its activity (the agent polls it; no inbound connection
 // to the site), its agent role (add-only, see site-policies.ts) and its DR read role.
@@ -25,6 +25,8 @@ export interface SiteAccessProps {
   bucketName: string;
   dataKeyArn: string;
   stackPrefix: string;
+  /** The catalogue API routes and replay URL of this site. */
+  entryPoints: SiteEntryPoints;
 }
 
 export function defaultExternalId(site: string): string {
@@ -40,6 +42,7 @@ export class SiteAccess extends Construct {
   readonly activity: sfn.Activity;
   readonly agentRole: iam.Role;
   readonly drRole: iam.Role;
+  readonly officerRole: iam.Role;
   readonly externalId: string;
 
   constructor(scope: Construct, id: string, props: SiteAccessProps) {
@@ -69,7 +72,20 @@ export class SiteAccess extends Construct {
           ? new iam.CompositePrincipal(...site.drReaders.map(toPrincipal))
           : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-dr-site': site.name } }),
     });
-    for (const statement of drReaderStatements(scopeOf)) this.drRole.addToPolicy(statement);
+    const drStatements = [...drReaderStatements(scopeOf), ...drApiStatements(site.name, props.entryPoints)];
+    for (const statement of drStatements) this.drRole.addToPolicy(statement);
+
+    this.officerRole = new iam.Role(this, 'OfficerRole', {
+      description: `Ferry compliance officer of site ${site.name}: search, replay and recall its recordings`,
+      // Nobody listed: principals of this account tagged ferry-officer-site={site} (and allowed sts:AssumeRole) may use it.
+      assumedBy:
+        site.officers.length > 0
+          ? new iam.CompositePrincipal(...site.officers.map(toPrincipal))
+          : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-officer-site': site.name } }),
+      maxSessionDuration: Duration.hours(12),
+    });
+    for (const statement of officerStatements(site.name, props.entryPoints)) this.officerRole.addToPolicy(statement);
+    this.acknowledgeRoutes(site.name, props.entryPoints);
 
     for (const prefix of sitePrefixes(site.name)) {
       const arn = objectsArn(bucketName, prefix);
@@ -77,6 +93,17 @@ export class SiteAccess extends Construct {
       acknowledgeWildcardResource(this.drRole, arn, `the DR reader of site ${site.name} reads any object under ${prefix} and nothing outside that site`);
     }
     this.outputs();
+  }
+
+  /** The per-site route wildcards (`…/recordings/*`): one recording id, or a source name, of this site only. */
+  private acknowledgeRoutes(site: string, entry: SiteEntryPoints): void {
+    const officerWhy = `the officer of site ${site} reads or recalls any recording of that site and of no other`;
+    acknowledgeWildcardResource(this.officerRole, entry.invokeArn('GET', `/sites/${site}/recordings/*`), officerWhy);
+    acknowledgeWildcardResource(this.officerRole, entry.invokeArn('POST', `/sites/${site}/recordings/*/recall`), officerWhy);
+    const drWhy = `the DR reader of site ${site} plans restores of any source and reads any recording of that site only`;
+    for (const path of [`/sites/${site}/recordings/*`, `/sites/${site}/sources/*/restore-plan`]) {
+      acknowledgeWildcardResource(this.drRole, entry.invokeArn('GET', path), drWhy);
+    }
   }
 
   private trustRolesAnywhere(site: string, trustAnchorArn: string, stackPrefix: string): void {
@@ -105,5 +132,10 @@ export class SiteAccess extends Construct {
     new CfnOutput(this, 'AgentExternalId', { key: `AgentExternalId${key}`, value: this.externalId, description: `external_id of site ${this.site}'s agent profile` });
     new CfnOutput(this, 'ActivityArn', { key: `ActivityArn${key}`, value: this.activity.activityArn, description: `activity site ${this.site}'s agent polls` });
     new CfnOutput(this, 'DrRoleArn', { key: `DrRoleArn${key}`, value: this.drRole.roleArn, description: `read-only DR role of site ${this.site}` });
+    new CfnOutput(this, 'OfficerRoleArn', {
+      key: `OfficerRoleArn${key}`,
+      value: this.officerRole.roleArn,
+      description: `compliance officer role of site ${this.site}`,
+    });
   }
 }

@@ -96,3 +96,62 @@ export function drReaderStatements(scope: SiteScope): iam.PolicyStatement[] {
     }),
   ];
 }
+
+/** What a site's roles reach of the catalogue API and the replay URL. */
+export interface SiteEntryPoints {
+  /** execute-api ARN of a request path of the catalogue API. */
+  invokeArn(method: 'GET' | 'POST', path: string): string;
+  /** ARN of the site's replay alias (its own Function URL). */
+  replayArn: string;
+}
+
+/**
+ * Replay through the site's own Function URL. Function URLs created since October 2025 need
+ * both actions; InvokeFunction only when it comes through the URL, so no direct invoke.
+ */
+function replayThroughUrl(replayArn: string): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'ReplayUrl',
+      actions: ['lambda:InvokeFunctionUrl'],
+      resources: [replayArn],
+      conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReplayUrlInvoke',
+      actions: ['lambda:InvokeFunction'],
+      resources: [replayArn],
+      conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+    }),
+  ];
+}
+
+/** The routes of one site a compliance officer uses: search, one entry, recall; and replay. */
+export function officerStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
+  const base = `/sites/${site}/recordings`;
+  return [
+    new iam.PolicyStatement({
+      sid: 'SiteRecordings',
+      actions: ['execute-api:Invoke'],
+      resources: [entry.invokeArn('GET', base), entry.invokeArn('GET', `${base}/*`), entry.invokeArn('POST', `${base}/*/recall`)],
+    }),
+    ...replayThroughUrl(entry.replayArn),
+  ];
+}
+
+/** What a DR site needs of its primary beyond S3: list artefacts, plan restores, find and replay calls. */
+export function drApiStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'RestorePlanAndCalls',
+      actions: ['execute-api:Invoke'],
+      resources: [
+        entry.invokeArn('GET', `/sites/${site}/artefacts`),
+        entry.invokeArn('GET', `/sites/${site}/sources/*/restore-plan`),
+        entry.invokeArn('GET', `/sites/${site}/recordings`),
+        entry.invokeArn('GET', `/sites/${site}/recordings/*`),
+      ],
+    }),
+    ...replayThroughUrl(entry.replayArn),
+  ];
+}

@@ -4,19 +4,23 @@ import type { Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
+import type { RecallStarter } from '../../core/recall.ts';
 import type { Audit } from '../shared/audit.ts';
-import { cloudDeps } from '../shared/deps.ts';
+import { cloudDeps, recallStarterFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
 import { searchParamsSchema, siteSchema } from '../shared/params.ts';
 
-// Catalogue API: GET /sites/{site}/recordings?from&to&agent&number&callId&limit&cursor
-// and GET /sites/{site}/recordings/{rid}. Validate, call the catalogue, audit, answer.
+// Catalogue API: GET /sites/{site}/recordings?from&to&agent&number&callId&limit&cursor,
+// GET /sites/{site}/recordings/{rid} and POST /sites/{site}/recordings/{rid}/recall (starts the
+// recall workflow for the recording's pack). Validate, call the catalogue, audit, answer.
 
 export interface CatalogueHandlerDeps {
   catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording'>;
+  /** Absent where no recall workflow is deployed: the recall route answers 501. */
+  recall?: RecallStarter;
   audit: Audit;
   clock: Clock;
   log?: Log;
@@ -40,16 +44,35 @@ async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   return json(200, entry);
 }
 
+/** Starts the recall of the recording's pack; the workflow notifies the requester when it plays again. */
+async function recall(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
+  const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
+  if (!deps.recall) {
+    const message = 'recall is not available here: no recall workflow is deployed with this catalogue';
+    return json(501, { error: 'NotImplemented', message });
+  }
+  const entry = await deps.catalogue.getRecording(site, rid);
+  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  const principal = principalOf(event);
+  const { execution } = await deps.recall.startRecall({ site, rid, requester: principal ?? 'unknown' });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'recall', site, rid, principal });
+  const message =
+    `recall of ${site}/${rid} started (pack ${entry.packKey}); ` +
+    `the requester (${principal ?? 'unknown'}) is notified on the alert topic when it can be played`;
+  return json(202, { site, rid, packKey: entry.packKey, execution, message });
+}
+
 export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, HttpResult> {
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
     const rid = event.pathParameters?.rid;
+    if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return recall(deps, event, site, rid);
     return rid === undefined ? search(deps, event, site) : getOne(deps, event, site, rid);
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);
 }
 
-export const handler = lazyHandler(() => createHandler(cloudDeps()));
+export const handler = lazyHandler(() => createHandler({ ...cloudDeps(), recall: recallStarterFromEnv(process.env) }));
 
 /** The same factory under a name that says which function it builds (for composition roots). */
 export const createCatalogueHandler = createHandler;

@@ -2,18 +2,19 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
-import { openRecording, type OpenRecordingDeps } from '../../core/replay.ts';
+import { openRecording, replaySiteOf, type OpenRecordingDeps } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
 import { cloudDeps } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
-import { header, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { header, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
 import { siteSchema } from '../shared/params.ts';
 import { streamed, replayPathParameters } from '../shared/streaming.ts';
 
 // Replay: GET|HEAD /sites/{site}/recordings/{rid}/audio[?download=1] with optional Range.
 // Streams one member out of its pack by byte range (core/replay.ts never reads outside it).
+// Invoked through a site's alias (its own Function URL), it serves that site's recordings only.
 
 export interface ReplayHandlerDeps extends OpenRecordingDeps {
   audit: Audit;
@@ -28,7 +29,7 @@ const requestSchema = z.object({
 });
 
 export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpResult> {
-  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+  const chain = middy(async (event: HttpEvent, context: { invokedFunctionArn?: string }): Promise<HttpResult> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = replayPathParameters(event);
     const { site, rid, download } = requestSchema.parse({
@@ -36,6 +37,11 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       rid: path.rid,
       download: event.queryStringParameters?.download,
     });
+    // A site's replay URL (its alias) is what IAM grants that site's roles: it serves that site only.
+    const boundTo = replaySiteOf(context?.invokedFunctionArn);
+    if (boundTo !== undefined && boundTo !== site) {
+      return json(403, { error: 'ForbiddenError', message: `this replay URL serves site ${boundTo} only, not ${site}` });
+    }
     const asDownload = download === '1' || download === 'true';
     const result = await openRecording(deps, site, rid, header(event, 'range'), {
       headOnly: method === 'HEAD',

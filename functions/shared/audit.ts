@@ -2,7 +2,8 @@
 // listen and download are distinct). A port-like function so the sink can later be a
 // table or a stream; today a JSON line on stdout, which CloudWatch Logs keeps.
 
-export type AuditAction = 'search' | 'listen' | 'download';
+/** `recall`: a restore from the archive tier was asked for. */
+export type AuditAction = 'search' | 'listen' | 'download' | 'recall';
 
 export interface AuditEvent {
   at: string;

@@ -2,9 +2,12 @@ import { z } from 'zod';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { createSfnClient } from '../../adapters/sfn-activity-client.ts';
+import { SfnRecallStarter } from '../../adapters/sfn-recall-starter.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
+import type { RecallStarter } from '../../core/recall.ts';
 import { stdoutAudit, type Audit } from './audit.ts';
 import { jsonLog, type Log } from './log.ts';
 
@@ -52,6 +55,23 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
     log: jsonLog,
   };
 }
+
+/** The recall workflow the catalogue function starts (RECALL_STATE_MACHINE_ARN, set by the stack); undefined when not deployed. */
+export function recallStarterFromEnv(env: Record<string, string | undefined>): RecallStarter | undefined {
+  const cfg = parseEnv(recallEnvSchema, env);
+  if (!cfg.RECALL_STATE_MACHINE_ARN) return undefined;
+  const sfn = createSfnClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SFN });
+  return new SfnRecallStarter(sfn, cfg.RECALL_STATE_MACHINE_ARN);
+}
+
+const recallEnvSchema = z.object({
+  RECALL_STATE_MACHINE_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]+$/, 'must be a state machine ARN')
+    .optional(),
+  AWS_REGION: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL_SFN: z.string().url().optional(),
+});
 
 let cached: FunctionDeps | undefined;
 

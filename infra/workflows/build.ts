@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { leadingKeyPatterns, PURGE_FORGETS } from '../../core/catalogue-table.ts';
 import { classPrefix, type DataClass } from '../../core/layout.ts';
 import type { WorkflowConfigInput } from '../../core/workflow-config.ts';
 import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
@@ -76,10 +77,10 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   const decryptViaS3 = (fn: NodejsFunction, actions = ['kms:Decrypt']) =>
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'DataKeyViaS3', actions, resources: [context.dataKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('s3') } } }));
   // Lock: its own items only.
-  tableItems(fns.lock, context, 'LockItems', ['dynamodb:GetItem', 'dynamodb:PutItem'], ['LOCK#*'], true);
+  tableItems(fns.lock, context, 'LockItems', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Window: HEAD the manifests the agent reported (HEAD is s3:GetObject), write run records.
   objects(fns.window, context, 'HeadManifests', ['s3:GetObject'], ['manifests'], 'the window verify HEADs the manifests an agent reports, under that site prefix (checked in code against the window site)');
-  tableItems(fns.window, context, 'RunRecords', ['dynamodb:PutItem'], ['RUN#*'], true);
+  tableItems(fns.window, context, 'RunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['run']), true);
   // Purge: read manifests, legal holds and its lock; delete objects and their versions, never bypassing Object Lock.
   const purgeable: DataClass[] = ['recordings', 'manifests', 'backups', 'logs'];
   objects(fns.purge, context, 'ReadManifests', ['s3:GetObject'], ['manifests'], 'the purge planner reads the manifests (commit records) of the site it purges');
@@ -94,9 +95,12 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   );
   objects(fns.purge, context, 'DeleteExpired', ['s3:DeleteObject', 's3:DeleteObjectVersion'], purgeable, 'the purge deletes only what the retention plan allows (core/retention.ts), fenced by the site lock; Object Lock still refuses protected versions');
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:PutObjectLegalHold'], resources: ['*'] }));
-  tableItems(fns.purge, context, 'LegalHoldsAndLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], ['REC#*', 'LOCK#*'], true);
+  tableItems(fns.purge, context, 'LegalHolds', ['dynamodb:GetItem'], leadingKeyPatterns(['recording']), false);
+  tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
+  // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
+  tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);
   // Recall: look up the recording, HEAD and restore its pack.
-  tableItems(fns.recall, context, 'ReadRecording', ['dynamodb:GetItem'], ['REC#*'], false);
+  tableItems(fns.recall, context, 'ReadRecording', ['dynamodb:GetItem'], leadingKeyPatterns(['recording']), false);
   objects(fns.recall, context, 'RestorePacks', ['s3:GetObject', 's3:RestoreObject'], ['recordings'], 'the recall HEADs a pack (storage class, restore state) and asks S3 to restore it from Deep Archive');
   decryptViaS3(fns.recall, ['kms:Decrypt', 'kms:GenerateDataKey']);
 }
@@ -130,6 +134,17 @@ function schedules(scope: Construct, context: WorkflowContext, built: Workflows)
   }
 }
 
+/**
+ * The catalogue API's recall route starts the recall workflow: the catalogue function learns
+ * its ARN and may start exactly that state machine (no other, no stop, no describe).
+ */
+function letCatalogueStartRecalls(context: WorkflowContext, built: Workflows): void {
+  const recallArn = built.recall.stateMachine.stateMachineArn;
+  context.functions.catalogue.addEnvironment('RECALL_STATE_MACHINE_ARN', recallArn);
+  const start = new iam.PolicyStatement({ sid: 'StartRecall', actions: ['states:StartExecution'], resources: [recallArn] });
+  context.functions.catalogue.addToRolePolicy(start);
+}
+
 /** The WorkflowsFactory for `buildFerry(app, config, { workflows: workflowsFactory() })`. */
 export function workflowsFactory(options: WorkflowsFactoryOptions = {}): WorkflowsFactory {
   return (scope, context) => {
@@ -147,6 +162,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name) })),
     });
     schedules(root, context, built);
+    letCatalogueStartRecalls(context, built);
     options.onBuilt?.({ ...built, functions });
   };
 }

@@ -163,6 +163,21 @@ function paginates(fresh: () => Promise<CatalogueStore>): void {
       expect(rids(ranged.items)).toEqual(rids(entries.slice(33, 100)));
     });
 
+    it('pages a time search in start-then-rid order across the time shards, entries with one start time included', async () => {
+      const store = await fresh();
+      // 60 calls in 12 instants: ties at one start are ordered by rid, whatever shard each rid is on.
+      const entries = Array.from({ length: 60 }, (_, i) => makeEntry('site-a', i, { start: at(Math.floor(i / 5)) }));
+      await store.putRecordings(entries);
+      const expected = [...entries].sort((a, b) => (a.start === b.start ? (a.rid < b.rid ? -1 : 1) : a.start < b.start ? -1 : 1));
+      for (const limit of [1, 4, 7, 60]) {
+        const { items, pages } = await all(store, { site: 'site-a', limit });
+        expect(rids(items), `limit ${limit}`).toEqual(rids(expected));
+        expect(pages.slice(0, -1).every((n) => n === limit)).toBe(true);
+      }
+      const ranged = await all(store, { site: 'site-a', from: at(3), to: at(5), limit: 4 });
+      expect(rids(ranged.items)).toEqual(rids(expected.filter((e) => e.start >= at(3) && e.start <= at(5))));
+    });
+
     it('rejects a malformed cursor, a bad limit and from after to with InvalidInputError', async () => {
       const store = await fresh();
       await store.putRecordings([makeEntry('site-a', 0), makeEntry('site-a', 1)]);

@@ -94,3 +94,57 @@ describe('replay handler', () => {
     expect(res.statusCode).toBe(404);
   });
 });
+
+describe('replay through a site replay URL', () => {
+  const FN = 'arn:aws:lambda:eu-west-1:111122223333:function:ferry-replay';
+
+  async function handlerFor() {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const packs = { a: buildPack('site-a', [{ path: 'a/one.wav', body: audio(1, 800) }]), b: buildPack('site-b', [{ path: 'b/one.wav', body: audio(2, 800) }]) };
+    for (const f of Object.values(packs)) {
+      await publish(blobs, f);
+      await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    }
+    const trail = auditTrail();
+    const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+    const get = (site: string, rid: string, invokedFunctionArn: string) =>
+      handler(httpEvent('GET', `/sites/${site}/recordings/${rid}/audio`, { pathParameters: { site, rid } }), { invokedFunctionArn });
+    return { get, trail, ridA: packs.a.manifest.members[0]!.rid, ridB: packs.b.manifest.members[0]!.rid };
+  }
+
+  it("serves the alias's own site, and refuses another site's recording with 403 naming the site, unaudited", async () => {
+    const { get, trail, ridA, ridB } = await handlerFor();
+    expect((await get('site-a', ridA, `${FN}:site-site-a`)).statusCode).toBe(200);
+    const refused = await get('site-b', ridB, `${FN}:site-site-a`);
+    expect(refused.statusCode).toBe(403);
+    expect(JSON.parse(refused.body as string)).toEqual({ error: 'ForbiddenError', message: 'this replay URL serves site site-a only, not site-b' });
+    expect(trail.events.map((e) => e.site)).toEqual(['site-a']);
+  });
+
+  it('serves every site through the unqualified function URL', async () => {
+    const { get, ridB } = await handlerFor();
+    expect((await get('site-b', ridB, FN)).statusCode).toBe(200);
+  });
+});
+
+describe('replay of an archived pack', () => {
+  it('answers 409 ArchivedError with the recall hint, never 500, and audits nothing', async () => {
+    const { translateS3Error } = await import('../../adapters/s3-blob-store.ts');
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const f = buildPack('site-a', [{ path: 'a/old.wav', body: audio(3, 500) }]);
+    await publish(blobs, f);
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const archived = { get: async (key: string) => Promise.reject(translateS3Error(Object.assign(new Error('not valid for the storage class'), { name: 'InvalidObjectState', StorageClass: 'DEEP_ARCHIVE' }), 'get', key)) };
+    const trail = auditTrail();
+    const handler = createHandler({ blobs: archived, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+    const rid = f.manifest.members[0]!.rid;
+    const res = await handler(httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid } }));
+    expect(res.statusCode).toBe(409);
+    const body = JSON.parse(res.body as string) as { error: string; message: string };
+    expect(body.error).toBe('ArchivedError');
+    expect(body.message).toMatch(/is in the archive tier \(DEEP_ARCHIVE\); request a recall/);
+    expect(trail.events).toEqual([]);
+  });
+});

@@ -48,11 +48,23 @@ describe('deployment configuration', () => {
   });
 
   it('refuses a site listed twice and a retention shorter than the Object Lock', () => {
-    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 400 }, { name: 'a', retentionDays: 400 }] })).toEqual(['sites[1].name: site "a" is listed twice']);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90 }, { name: 'a', retentionDays: 90 }] })).toEqual(['sites[1].name: site "a" is listed twice']);
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 20 }] })).toEqual([
       'sites[0].retentionDays: must be at least objectLock.defaultRetentionDays (30): locked objects cannot be purged earlier',
     ]);
     expect(problemsOf({ sites: [] })).toEqual(['sites: at least one site is required']);
+  });
+
+  it('refuses a recordings retention that would delete packs inside the Deep Archive minimum storage duration', () => {
+    const problems = problemsOf({ sites: [{ name: 'a', retentionDays: 400 }] });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^sites\[0\]\.retentionDays: 400 days would delete packs within Deep Archive's 180-day minimum storage duration/);
+    expect(problems[0]).toContain('at 365 days (lifecycle.packsToDeepArchiveDays)');
+    expect(problems[0]).toContain('at least 545');
+    // The bound moves with the transition; before the transition or past the minimum is fine.
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 400 }], lifecycle: { packsToDeepArchiveDays: 200 } })).toEqual([]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 545 }] })).toEqual([]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 364 }] })).toEqual([]);
   });
 
   it('keeps Deep Archive at least 90 days after Glacier IR', () => {

@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
-import { API_ROUTES } from '../../infra/catalogue-api.ts';
+import { API_POST_ROUTES, API_ROUTES } from '../../infra/catalogue-api.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import type { WorkflowContext } from '../../infra/extension.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
@@ -109,18 +109,16 @@ describe('functions', () => {
 });
 
 describe('authenticated entry points', () => {
-  it('serves replay through a streaming Function URL with IAM auth', () => {
-    synth.processingTemplate.hasResourceProperties('AWS::Lambda::Url', {
-      AuthType: 'AWS_IAM',
-      InvokeMode: 'RESPONSE_STREAM',
-      TargetFunctionArn: { 'Fn::GetAtt': [logicalId(synth.processing.functions.replay), 'Arn'] },
-    });
-    expect(Object.keys(synth.processingTemplate.findResources('AWS::Lambda::Url'))).toHaveLength(1);
+  it('serves replay through streaming Function URLs with IAM auth: one for all sites, one per site on its alias', () => {
+    const urls = Object.values(synth.processingTemplate.findResources('AWS::Lambda::Url')).map((u) => u.Properties);
+    for (const url of urls) expect(url).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM', TargetFunctionArn: { 'Fn::GetAtt': [logicalId(synth.processing.functions.replay), 'Arn'] } });
+    expect(urls.map((u) => u.Qualifier ?? '(unqualified)').sort()).toEqual(['(unqualified)', 'site-site-a', 'site-site-b']);
   });
 
   it('exposes exactly the catalogue routes, every one IAM-authorized', () => {
     const routes = Object.values(synth.processingTemplate.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(Object.keys(API_ROUTES).map((p) => `GET ${p}`).sort());
+    const expected = [...Object.keys(API_ROUTES).map((p) => `GET ${p}`), ...Object.keys(API_POST_ROUTES).map((p) => `POST ${p}`)];
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(expected.sort());
     for (const route of routes) expect(route.AuthorizationType).toBe('AWS_IAM');
     expect(routes.some((r) => r.AuthorizationType === 'NONE' || r.AuthorizationType === undefined)).toBe(false);
   });
@@ -141,7 +139,7 @@ describe('alerts', () => {
 
 describe('sites as configuration', () => {
   it('gives every site its own activity, agent role and DR role, with outputs', () => {
-    const three = synthFerry({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 400 }] });
+    const three = synthFerry({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 600 }] });
     three.processingTemplate.resourceCountIs('AWS::StepFunctions::Activity', 3);
     three.processingTemplate.hasResourceProperties('AWS::StepFunctions::Activity', { Name: 'Ferry-site-c-agent' });
     const outputs = Object.keys(three.processingTemplate.toJSON().Outputs);
@@ -154,7 +152,7 @@ describe('sites as configuration', () => {
       sites: [
         {
           name: 'site-a',
-          retentionDays: 365,
+          retentionDays: 730,
           agent: { principal: 'arn:aws:iam::111122223333:user/ferry-site-a', rolesAnywhereTrustAnchorArn: 'arn:aws:rolesanywhere:eu-west-1:111122223333:trust-anchor/abc-123' },
           drReaders: ['444455556666'],
         },

@@ -1,6 +1,7 @@
 import { TaskLostError } from '../../core/activity.ts';
 import {
   AlreadyExistsError,
+  ArchivedError,
   ConfigError,
   FerryError,
   IntegrityError,
@@ -41,6 +42,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'SourceChangedError', name: 'SourceChangedError', make: () => new SourceChangedError('x', '/p') },
   { cls: 'ConfigError', name: 'ConfigError', make: () => new ConfigError(['a: b']) },
   { cls: 'UnreadableSourceError', name: 'UnreadableSourceError', make: () => new UnreadableSourceError('x', '/p') },
+  { cls: 'ArchivedError', name: 'ArchivedError', make: () => new ArchivedError('x', 'DEEP_ARCHIVE') },
   { cls: 'LockHeldError', name: 'LockHeldError', make: () => new LockHeldError(held, 0) },
   { cls: 'LockLostError', name: 'LockLostError', make: () => new LockLostError('site-a', 1, 'x') },
   { cls: 'TaskLostError', name: 'TaskLostError', make: () => new TaskLostError('x') },

@@ -17,7 +17,7 @@ describe('workflows in the processing stack', () => {
     const t = s.processingTemplate;
     t.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     t.resourceCountIs('AWS::Events::Rule', 4);
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 3); // a missed window per scheduled site, failed ingests
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 2 * * ? *)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'Ferry-site-a-backup-window' });
     expect(Object.keys(built!.sites)).toEqual(['site-a', 'site-b']);

@@ -1,0 +1,144 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
+import { DEFAULT_CONFIG } from '../../infra/config.ts';
+import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
+import { workflowsFactory, type BuiltWorkflows } from '../../infra/workflows/build.ts';
+import { logicalId, synthFerry, type Synthesized } from './fixture.ts';
+
+// What the deployed stack's principals may do, read from the synthesized templates with the
+// offline evaluator: the purge on the catalogue, officers and DR readers on the API and replay,
+// the catalogue function on the recall workflow.
+
+
+let synth: Synthesized;
+let built: BuiltWorkflows;
+let table: string;
+
+beforeAll(() => {
+  synth = synthFerry(DEFAULT_CONFIG, { workflows: workflowsFactory({ onBuilt: (b) => (built = b) }) });
+  table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+});
+
+const rolePolicies = (role: { node: unknown } & object): PolicyDocument[] => synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(role as never));
+const leading = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
+
+describe('the purge function on the catalogue', () => {
+  it('may BatchWriteItem (delete) the recording, pack and artefact items it forgets, and nothing else', () => {
+    const p = rolePolicies(built.functions.purge.role!);
+    for (const pk of ['REC#site-a#r1', 'PACK#site-a#p1', 'ART#site-a']) {
+      expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading(pk) }), pk).toBe(true);
+    }
+    for (const pk of ['ARTSRC#site-a', 'RUN#site-a', 'LOCK#site-a']) {
+      expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading(pk) }), pk).toBe(false);
+    }
+    expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:Scan', resource: table })).toBe(false);
+  });
+
+  it('still reads legal holds and holds its lock', () => {
+    const p = rolePolicies(built.functions.purge.role!);
+    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('LOCK#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+  });
+});
+
+const { account, region } = FAKE_ENV;
+const apiArn = (method: string, path: string) => {
+  const apiId = synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(synth.processing.api.api) });
+  return `arn:aws:execute-api:${region}:${account}:${apiId}/$default/${method}${path}`;
+};
+const replayFunction = () => synth.resolver.resolveString(synth.processing.stackName, { 'Fn::GetAtt': [logicalId(synth.processing.functions.replay), 'Arn'] });
+/** A request through a Function URL with IAM auth, as Lambda authorizes it since October 2025: both actions. */
+const viaUrl = { 'lambda:FunctionUrlAuthType': 'AWS_IAM', 'lambda:InvokedViaFunctionUrl': true };
+const site = (name: string) => synth.processing.sites.find((s) => s.site === name)!;
+
+describe("site-a's officer role", () => {
+  it('searches, reads and recalls site-a recordings on the API, nothing of site-b, no artefacts', () => {
+    const p = rolePolicies(site('site-a').officerRole);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/recordings') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/recordings/r0123') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('POST', '/sites/site-a/recordings/r0123/recall') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-b/recordings') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('POST', '/sites/site-b/recordings/r0123/recall') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/artefacts') })).toBe(false);
+  });
+
+  it("replays through site-a's replay URL with both Function URL actions, not site-b's, never a direct invoke", () => {
+    const p = rolePolicies(site('site-a').officerRole);
+    const own = `${replayFunction()}:site-site-a`;
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: own, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: own, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: replayFunction(), context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: own })).toBe(false);
+  });
+
+  it('has a Function URL with IAM auth and response streaming on its own replay alias', () => {
+    synth.processingTemplate.hasResourceProperties('AWS::Lambda::Alias', { Name: 'site-site-a' });
+    const urls = Object.values(synth.processingTemplate.findResources('AWS::Lambda::Url'));
+    const aliasQualified = urls.filter((u) => (u.Properties as { Qualifier?: string }).Qualifier === 'site-site-a');
+    expect(aliasQualified).toHaveLength(1);
+    expect(aliasQualified[0]!.Properties).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
+  });
+});
+
+describe("site-a's DR role", () => {
+  it("plans restores and lists artefacts of site-a only, and finds its recordings", () => {
+    const p = rolePolicies(site('site-a').drRole);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/sources/db/restore-plan') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/artefacts') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/recordings') })).toBe(true);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-b/sources/db/restore-plan') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-b/artefacts') })).toBe(false);
+    expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('POST', '/sites/site-a/recordings/r0123/recall') })).toBe(false);
+  });
+
+  it("replays site-a's calls through site-a's replay URL only", () => {
+    const p = rolePolicies(site('site-a').drRole);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-a`, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-a`, context: viaUrl })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunctionUrl', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: `${replayFunction()}:site-site-b`, context: viaUrl })).toBe(false);
+  });
+});
+
+describe('the catalogue function and the recall workflow', () => {
+  const machineArn = (machine: { node: unknown }) => synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(machine as never) });
+
+  it('may start exactly the recall state machine, nothing else of Step Functions', () => {
+    const p = rolePolicies(synth.processing.functions.roles.catalogue);
+    const recall = machineArn(built.recall.stateMachine);
+    expect(isAllowed(p, { action: 'states:StartExecution', resource: recall })).toBe(true);
+    expect(isAllowed(p, { action: 'states:StartExecution', resource: machineArn(built.sites['site-a']!.purge.stateMachine) })).toBe(false);
+    expect(isAllowed(p, { action: 'states:StopExecution', resource: recall })).toBe(false);
+  });
+
+  it('learns the recall state machine from RECALL_STATE_MACHINE_ARN', () => {
+    const fn = synth.processingTemplate.toJSON().Resources[logicalId(synth.processing.functions.catalogue)];
+    expect(fn.Properties.Environment.Variables.RECALL_STATE_MACHINE_ARN).toEqual({ Ref: logicalId(built.recall.stateMachine) });
+  });
+
+  it('the API routes POST …/recordings/{rid}/recall to the catalogue function, IAM-authorized', () => {
+    synth.processingTemplate.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /sites/{site}/recordings/{rid}/recall', AuthorizationType: 'AWS_IAM' });
+  });
+});
+
+describe('who may assume the officer role', () => {
+  const trustOf = (s: Synthesized, name: string) => {
+    const role = s.processing.sites.find((x) => x.site === name)!.officerRole;
+    return JSON.stringify(s.processingTemplate.toJSON().Resources[logicalId(role)].Properties.AssumeRolePolicyDocument);
+  };
+
+  it('by default principals of this account tagged ferry-officer-site={site}', () => {
+    expect(trustOf(synth, 'site-a')).toContain('"StringEquals":{"aws:PrincipalTag/ferry-officer-site":"site-a"}');
+  });
+
+  it('the principals listed in sites[].officers when given, with no tag condition', () => {
+    const custom = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730, officers: ['arn:aws:iam::444455556666:role/compliance'] }] });
+    const trust = trustOf(custom, 'site-a');
+    expect(trust).toContain('arn:aws:iam::444455556666:role/compliance');
+    expect(trust).not.toContain('ferry-officer-site');
+  });
+});
