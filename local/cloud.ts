@@ -28,7 +28,7 @@ export interface LocalCloudOptions {
    * catalogue functions then call them with their own roles, and `iam` hands out each
    * principal's credentials. Absent: no signature or policy is checked.
    */
-  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision'>;
+  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision' | 'snapshot'>;
 }
 
 /** The local cloud's IAM: gateway endpoints and every principal's credentials. */

@@ -1,7 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { FAKE_ENV, TemplateResolver, type CfnTemplate, type FakeEnvironment } from '../../infra/cfn-resolve.ts';
 import type { PolicyDocument } from '../../infra/policy-eval.ts';
 
@@ -41,14 +39,12 @@ export interface DeploymentOptions {
   sites: string[];
   /** Test hook: edits the synthesized templates (by stack name) before anything is read from them. */
   editTemplates?: (templates: Record<string, CfnTemplate>) => void;
+  /** The synthesized deployment; absent: the generated one (local/iam-deployment.generated.json), which must be for `sites`. */
+  snapshot?: DeploymentSnapshot;
 }
 
 /** The compliance officer: the app grants officers no direct access to the stand-ins (only the API). */
 export const OFFICER: PrincipalName = 'officer';
-
-interface Construct {
-  node: { defaultChild?: unknown };
-}
 
 /**
  * What IAM needs of the synthesized app, as plain data: the raw templates and where each
@@ -73,68 +69,19 @@ export interface DeploymentSnapshot {
 
 export const GENERATED_DEPLOYMENT_FILE = new URL('../iam-deployment.generated.json', import.meta.url);
 
-/** Synthesizes the app (no bundling, no nag) for `sites`: needs aws-cdk-lib (build time, tests). */
-export async function synthesizeDeployment(sites: string[]): Promise<DeploymentSnapshot> {
-  const [{ CfnElement, Stack }, { createFerryApp, buildFerry }, { parseDeploymentConfig }, { workflowsFactory }] = await Promise.all([
-    import('aws-cdk-lib'),
-    import('../../infra/ferry-app.ts'),
-    import('../../infra/config.ts'),
-    import('../../infra/workflows/build.ts'),
-  ]);
-  const logicalId = (construct: Construct): string => {
-    const element = (CfnElement.isCfnElement(construct) ? construct : construct.node.defaultChild) as InstanceType<typeof CfnElement>;
-    return Stack.of(element).getLogicalId(element);
-  };
-  const outdir = mkdtempSync(join(tmpdir(), 'ferry-iam-'));
-  try {
-    const app = createFerryApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const config = parseDeploymentConfig({ sites: sites.map((name) => ({ name, retentionDays: 3650 })) });
-    let workflowRoles: Record<string, Construct> = {};
-    const workflows = workflowsFactory({
-      onBuilt: (built) => (workflowRoles = Object.fromEntries(Object.entries(built.functions).map(([n, fn]) => [n, fn.role! as unknown as Construct]))),
-    });
-    const stacks = buildFerry(app, config, { nag: false, workflows });
-    const templates = Object.fromEntries(app.synth().stacks.map((s) => [s.stackName, s.template as CfnTemplate]));
-    const stateful = stacks.stateful.stackName;
-    const processing = stacks.processing.stackName;
-    const roles: Record<PrincipalName, [string, string]> = {};
-    const activities: Record<string, string> = {};
-    for (const site of stacks.processing.sites) {
-      roles[`agent:${site.site}`] = [processing, logicalId(site.agentRole)];
-      roles[`dr:${site.site}`] = [processing, logicalId(site.drRole)];
-      activities[site.site] = logicalId(site.activity);
-    }
-    for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
-    for (const [name, fnRole] of Object.entries(workflowRoles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
-    return {
-      sites: [...sites],
-      templates,
-      stateful,
-      processing,
-      bucket: logicalId(stacks.stateful.dataBucket as unknown as Construct),
-      bucketPolicy: logicalId(stacks.stateful.dataBucket.policy!),
-      table: logicalId(stacks.stateful.table as unknown as Construct),
-      dataKey: logicalId(stacks.stateful.dataKey),
-      roles,
-      activities,
-    };
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
+/** The given snapshot, or the generated one when it is for exactly `sites`. */
+function snapshotFor(sites: string[], given?: DeploymentSnapshot): DeploymentSnapshot {
+  if (given) return given;
+  const generated = existsSync(GENERATED_DEPLOYMENT_FILE) ? (JSON.parse(readFileSync(GENERATED_DEPLOYMENT_FILE, 'utf8')) as DeploymentSnapshot) : undefined;
+  if (generated && isDeepStrictEqual([...generated.sites].sort(), [...sites].sort())) return generated;
+  throw new Error(
+    `no synthesized deployment for the sites ${sites.join(', ')} (the generated one has ${generated?.sites.join(', ') ?? 'none'}): ` +
+      'run `npm run render-workflows`, or pass a snapshot from local/iam-gateway/synthesize.ts',
+  );
 }
 
-/** The generated snapshot when it is for exactly `sites`; otherwise a fresh synth (needs aws-cdk-lib). */
-async function snapshotFor(sites: string[]): Promise<DeploymentSnapshot> {
-  if (existsSync(GENERATED_DEPLOYMENT_FILE)) {
-    const generated = JSON.parse(readFileSync(GENERATED_DEPLOYMENT_FILE, 'utf8')) as DeploymentSnapshot;
-    if (isDeepStrictEqual([...generated.sites].sort(), [...sites].sort())) return generated;
-  }
-  return synthesizeDeployment(sites);
-}
-
-export async function loadLocalDeployment(options: DeploymentOptions): Promise<LocalDeployment> {
-  const snapshot = await snapshotFor(options.sites);
-  return resolveDeployment(snapshot, options.editTemplates);
+export function loadLocalDeployment(options: DeploymentOptions): LocalDeployment {
+  return resolveDeployment(snapshotFor(options.sites, options.snapshot), options.editTemplates);
 }
 
 /** Every principal's policies, the bucket and key policies, with intrinsics resolved in the fake account. */

@@ -3,7 +3,7 @@ import { CATALOGUE_TABLE } from '../../core/catalogue-table.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
 import { CredentialTable, type LocalCredentials } from './credentials.ts';
-import { loadLocalDeployment, type LocalDeployment, type PrincipalName } from './deployment.ts';
+import { loadLocalDeployment, type DeploymentSnapshot, type LocalDeployment, type PrincipalName } from './deployment.ts';
 import { startIamGateway, type GatewayOptions, type IamGateway } from './gateway.ts';
 
 // IAM for the embedded local cloud. Owns: the deployment's principals and policies as the CDK
@@ -24,6 +24,8 @@ export interface LocalIamOptions {
   table: string;
   /** Test hook: edit the synthesized templates (e.g. strip a statement) before policies are read. */
   editTemplates?: (templates: Record<string, CfnTemplate>) => void;
+  /** The synthesized deployment (local/iam-gateway/synthesize.ts); absent: the generated one for the local sites. */
+  snapshot?: DeploymentSnapshot;
   clock?: Clock;
   onDecision?: GatewayOptions['onDecision'];
 }
@@ -45,7 +47,7 @@ export interface LocalIam {
 }
 
 export async function startLocalIam(options: LocalIamOptions): Promise<LocalIam> {
-  const deployment = await loadLocalDeployment({ sites: options.sites, editTemplates: options.editTemplates });
+  const deployment = loadLocalDeployment({ sites: options.sites, editTemplates: options.editTemplates, snapshot: options.snapshot });
   const credentials = CredentialTable.generate([...deployment.principals.values()]);
   const credentialsFile = join(options.directory, 'credentials.json');
   credentials.write(credentialsFile);

@@ -14,6 +14,7 @@ import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
 import { startLocalIam, type LocalCredentials, type LocalIam } from '../../local/iam-gateway/index.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
+import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 
 // The IAM gateway in front of the real stand-ins, driven by real SDK v3 clients over HTTP:
 // signatures are verified, and every call is decided by the policies the CDK app synthesizes.
@@ -61,7 +62,7 @@ beforeAll(async () => {
   const admin = createDynamoClients({ endpoint: dynamo.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   await createCatalogueTable(admin.client, TABLE);
   admin.client.destroy();
-  iam = await startLocalIam({ directory: dir, sites: ['site-a', 'site-b'], bucket: BUCKET, table: TABLE });
+  iam = await startLocalIam({ directory: dir, sites: ['site-a', 'site-b'], bucket: BUCKET, table: TABLE, snapshot: await synthesizeDeployment(['site-a', 'site-b']) });
   s3Gateway = (await iam.gateway('s3', s3.endpoint, LOCAL_S3_CREDENTIALS)).endpoint;
   dynamoGateway = (await iam.gateway('dynamodb', dynamo.endpoint, { accessKeyId: 'x', secretAccessKey: 'x' })).endpoint;
 }, 180_000);
