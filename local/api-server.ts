@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -139,11 +140,13 @@ async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<stri
 
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<ApiServer> {
   const log = deps.log ?? jsonLog;
-  const shared = { audit: deps.audit ?? stdoutAudit(), clock: deps.clock ?? systemClock, log };
+  // Random per server, like the secret the stack generates for the deployment.
+  const cursorKey = randomBytes(32).toString('base64url');
+  const shared = { audit: deps.audit ?? stdoutAudit(), clock: deps.clock ?? systemClock, log, cursorKey };
   const as = (fn: keyof NonNullable<ApiServerDeps['functions']>) => deps.functions?.[fn] ?? deps;
   const handlers = {
     catalogue: createCatalogueHandler({ catalogue: as('catalogue').catalogue, ...shared }),
-    replay: createReplayHandler({ catalogue: as('replay').catalogue, blobs: as('replay').blobs, ...shared }),
+    replay: createReplayHandler({ catalogue: as('replay').catalogue, blobs: as('replay').blobs, audit: shared.audit, clock: shared.clock, log }),
     artefacts: createArtefactsHandler({ catalogue: as('artefacts').catalogue, ...shared }),
   };
   const ingestHandler = createIngestHandler({ blobs: as('ingest').blobs, catalogue: as('ingest').catalogue, log });

@@ -5,7 +5,8 @@ import { NAME_PATTERN } from '../../core/layout.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import { planRestoreFromCatalogue } from '../../core/restore-source.ts';
 import type { Audit } from '../shared/audit.ts';
-import { cloudDeps } from '../shared/deps.ts';
+import { openCursor, sealCursor } from '../../core/paging.ts';
+import { cloudDeps, cursorKeyFrom } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -22,6 +23,8 @@ export interface ArtefactsHandlerDeps {
   catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources'>;
   audit: Audit;
   clock: Clock;
+  /** HMAC key of the listing cursors (the deployment's CURSOR_KEY). */
+  cursorKey: string;
   log?: Log;
 }
 
@@ -44,10 +47,12 @@ const planSchema = z
 
 async function list(deps: ArtefactsHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
   const query = listSchema.parse(event.queryStringParameters ?? {});
-  const page = await deps.catalogue.listArtefacts({ site, ...query });
-  const { cursor: _cursor, ...audited } = query;
+  const { cursor, ...audited } = query;
+  const scope = { listing: 'artefacts', site, query: audited };
+  const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
+  const page = await deps.catalogue.listArtefacts({ site, ...audited, cursor: inner });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { artefacts: 'list', ...audited }, principal: principalOf(event) });
-  return json(200, { items: page.items, cursor: page.cursor ?? null });
+  return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
 }
 
 async function restorePlan(deps: ArtefactsHandlerDeps, event: HttpEvent, site: string, rawSource: string | undefined): Promise<HttpResult> {
@@ -68,7 +73,7 @@ export function createHandler(deps: ArtefactsHandlerDeps): Handler<HttpEvent, Ht
   return asHandler(chain);
 }
 
-export const handler = lazyHandler(() => createHandler(cloudDeps()));
+export const handler = lazyHandler(() => createHandler({ ...cloudDeps(), cursorKey: cursorKeyFrom(process.env) }));
 
 /** The same factory under a name that says which function it builds (for composition roots). */
 export const createArtefactsHandler = createHandler;

@@ -6,7 +6,8 @@ import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import type { Audit } from '../shared/audit.ts';
-import { cloudDeps, recallStarterFromEnv } from '../shared/deps.ts';
+import { openCursor, sealCursor } from '../../core/paging.ts';
+import { cloudDeps, cursorKeyFrom, recallStarterFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
@@ -23,6 +24,8 @@ export interface CatalogueHandlerDeps {
   recall?: RecallStarter;
   audit: Audit;
   clock: Clock;
+  /** HMAC key of the listing cursors (the deployment's CURSOR_KEY). */
+  cursorKey: string;
   log?: Log;
 }
 
@@ -30,10 +33,12 @@ const ridSchema = z.string().regex(RECORDING_ID_PATTERN, 'must be a recording id
 
 async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
   const query = searchParamsSchema.parse(event.queryStringParameters ?? {});
-  const page = await deps.catalogue.searchRecordings({ site, ...query });
-  const { cursor: _cursor, ...audited } = query;
+  const { cursor, ...audited } = query;
+  const scope = { listing: 'recordings', site, query: audited };
+  const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
+  const page = await deps.catalogue.searchRecordings({ site, ...audited, cursor: inner });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
-  return json(200, { items: page.items, cursor: page.cursor ?? null });
+  return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
 }
 
 async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
@@ -72,7 +77,7 @@ export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, Ht
   return asHandler(chain);
 }
 
-export const handler = lazyHandler(() => createHandler({ ...cloudDeps(), recall: recallStarterFromEnv(process.env) }));
+export const handler = lazyHandler(() => createHandler({ ...cloudDeps(), recall: recallStarterFromEnv(process.env), cursorKey: cursorKeyFrom(process.env) }));
 
 /** The same factory under a name that says which function it builds (for composition roots). */
 export const createCatalogueHandler = createHandler;

@@ -73,6 +73,11 @@ const recallEnvSchema = z.object({
   AWS_ENDPOINT_URL_SFN: z.string().url().optional(),
 });
 
+/** The HMAC key of the listing cursors, from CURSOR_KEY (a secret generated for the deployment). */
+export function cursorKeyFrom(env: Record<string, string | undefined>): string {
+  return parseEnv(z.object({ CURSOR_KEY: z.string().min(32, 'the cursor key (at least 32 characters) is required') }), env).CURSOR_KEY;
+}
+
 let cached: FunctionDeps | undefined;
 
 /** The process's deps, built on first use and kept for the life of the execution environment. */

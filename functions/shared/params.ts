@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../core/catalogue-table.ts';
 import { NAME_PATTERN } from '../../core/layout.ts';
+import { SEALED_CURSOR_PATTERN } from '../../core/paging.ts';
 
 // Request parameter schemas shared by the HTTP functions. Messages name the parameter's
 // rule; the error middleware prefixes each with the parameter's name.
@@ -19,8 +20,8 @@ export const limitSchema = z
   .refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, `must be an integer from 1 to ${MAX_PAGE_SIZE}`)
   .default(String(DEFAULT_PAGE_SIZE));
 
-/** An opaque cursor handed back unchanged. */
-export const cursorSchema = z.string().regex(/^[A-Za-z0-9_-]{1,1024}$/, 'is malformed: pass back the cursor of the previous page unchanged');
+/** An opaque cursor handed back unchanged (sealed: see core/paging.ts). */
+export const cursorSchema = z.string().regex(SEALED_CURSOR_PATTERN, 'is malformed: pass back the cursor of the previous page unchanged');
 const text = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
 
 export const searchParamsSchema = z

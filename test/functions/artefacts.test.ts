@@ -14,10 +14,10 @@ async function setup() {
   const segments = [1, 2, 3].map((i) => makeSegment(i, min(10 * (i - 1)), min(10 * i - 1)));
   for (const a of [F1, ...segments, makeSegment(5, min(40), min(49))]) await catalogue.putArtefact(a);
   const trail = auditTrail();
-  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined });
   const plan = (query: Record<string, string> | undefined, source = 'db', site = 'site-a') =>
     handler(httpEvent('GET', `/sites/${site}/sources/${source}/restore-plan`, { pathParameters: { site, source }, query, principal: 'dba@example.com' }));
-  const list = (query?: Record<string, string>) => handler(httpEvent('GET', '/sites/site-a/artefacts', { pathParameters: { site: 'site-a' }, query }));
+  const list = (query?: Record<string, string>, site = 'site-a') => handler(httpEvent('GET', `/sites/${site}/artefacts`, { pathParameters: { site }, query }));
   return { F1, segments, trail, plan, list };
 }
 
@@ -33,6 +33,18 @@ describe('artefacts handler', () => {
     expect(rest.cursor).toBeNull();
     expect((body(await list({ source: 'db', role: 'full' })) as { items: { artefactId: string }[] }).items.map((a) => a.artefactId)).toEqual([F1.artefactId]);
     expect(trail.events[0]).toMatchObject({ action: 'search', site: 'site-a', query: { artefacts: 'list', limit: 3 } });
+  });
+
+  it('refuses with 400 naming cursor a cursor from another site, another source or altered', async () => {
+    const { list } = await setup();
+    const page = body(await list({ limit: '2' })) as { cursor: string };
+    for (const [query, site] of [[{ limit: '2', cursor: page.cursor }, 'site-b'], [{ limit: '2', source: 'db', cursor: page.cursor }, 'site-a']] as const) {
+      const res = await list(query, site);
+      expect(res.statusCode, `${site} ${JSON.stringify(query)}`).toBe(400);
+      expect(body(res).message).toMatch(/^cursor/);
+    }
+    const altered = `${page.cursor.slice(0, 3)}${page.cursor[3] === 'A' ? 'B' : 'A'}${page.cursor.slice(4)}`;
+    expect((await list({ limit: '2', cursor: altered })).statusCode).toBe(400);
   });
 
   it('answers a plan with 200: the full, the segments to T and the commands', async () => {

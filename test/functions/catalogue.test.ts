@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeCursor } from '../../core/catalogue-table.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import { createHandler } from '../../functions/catalogue/handler.ts';
@@ -9,13 +10,17 @@ import { auditTrail, httpEvent } from '../support/http-event.ts';
 async function setup(catalogue: CatalogueStore = new MemoryCatalogue()) {
   const entries = Array.from({ length: 12 }, (_, i) => makeEntry('site-a', i));
   await catalogue.putRecordings(entries);
+  // site-b: the same start times and agents as site-a, so a cursor from one would resume the other.
+  await catalogue.putRecordings(Array.from({ length: 12 }, (_, i) => makeEntry('site-b', i)));
   const trail = auditTrail();
   const logged: unknown[] = [];
-  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, log: (...args) => void logged.push(args) });
+  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, cursorKey: CURSOR_KEY, log: (...args) => void logged.push(args) });
   const search = (query?: Record<string, string>, site = 'site-a') =>
     handler(httpEvent('GET', `/sites/${site}/recordings`, { pathParameters: { site }, query, principal: 'officer@example.com' }));
-  return { entries, trail, handler, search, logged };
+  return { entries, trail, handler, search, logged, catalogue };
 }
+
+const CURSOR_KEY = 'k'.repeat(32);
 
 const body = (res: HttpResult) => JSON.parse(res.body as string) as Record<string, unknown>;
 
@@ -46,6 +51,39 @@ describe('catalogue handler', () => {
     expect(body(missing)).toEqual({ error: 'NotFoundError', message: expect.stringMatching(/no recording/) });
   });
 
+  it("refuses with 400 naming cursor a cursor from another site's listing (instead of skipping that site's first items)", async () => {
+    const { search } = await setup();
+    const fromA = body(await search({ limit: '2' }, 'site-a')) as { cursor: string };
+    const onB = await search({ limit: '2', cursor: fromA.cursor }, 'site-b');
+    expect(onB.statusCode).toBe(400);
+    expect(body(onB)).toMatchObject({ error: 'InvalidInputError', message: expect.stringMatching(/^cursor/) });
+  });
+
+  it('refuses with 400 naming cursor a cursor used with other search parameters, but not with another page size', async () => {
+    const { search } = await setup();
+    const byAgent = body(await search({ agent: 'agent-1', limit: '1' })) as { cursor: string };
+    const otherAgent = await search({ agent: 'agent-2', limit: '1', cursor: byAgent.cursor });
+    expect(otherAgent.statusCode).toBe(400);
+    expect(body(otherAgent).message).toMatch(/^cursor/);
+    const biggerPages = await search({ agent: 'agent-1', limit: '5', cursor: byAgent.cursor });
+    expect(biggerPages.statusCode).toBe(200);
+  });
+
+  it('refuses with 400 naming cursor a forged cursor: a bare store cursor, an altered one, one sealed with another key', async () => {
+    const { search, entries, catalogue } = await setup();
+    const bare = encodeCursor(`${entries[5]!.start}#${entries[5]!.rid}`);
+    const sealed = (body(await search({ limit: '2' })) as { cursor: string }).cursor;
+    const altered = `${sealed.slice(0, 5)}${sealed[5] === 'A' ? 'B' : 'A'}${sealed.slice(6)}`;
+    const otherDeployment = createHandler({ catalogue, audit: () => undefined, clock: { now: () => new Date(0) }, cursorKey: 'x'.repeat(32) });
+    const event = httpEvent('GET', '/sites/site-a/recordings', { pathParameters: { site: 'site-a' }, query: { limit: '2' } });
+    const foreignKey = (body(await otherDeployment(event)) as { cursor: string }).cursor;
+    for (const cursor of [bare, altered, foreignKey]) {
+      const res = await search({ limit: '2', cursor });
+      expect(res.statusCode, cursor).toBe(400);
+      expect(body(res).message).toMatch(/cursor/);
+    }
+  });
+
   it.each([
     [{ from: 'yesterday' }, /from: must be an ISO 8601 date-time/],
     [{ to: '2026-03-01' }, /to: must be an ISO 8601 date-time/],
@@ -54,7 +92,7 @@ describe('catalogue handler', () => {
     [{ limit: '1001' }, /limit: must be an integer from 1 to 1000/],
     [{ limit: 'ten' }, /limit: must be an integer/],
     [{ cursor: 'not a cursor!' }, /cursor: is malformed/],
-    [{ cursor: 'abc' }, /cursor is malformed/],
+    [{ cursor: 'abc' }, /cursor/],
     [{ agent: '' }, /agent: must not be empty/],
     [{ agnet: 'typo' }, /agnet: unknown parameter/],
   ])('answers 400 naming the parameter for %o', async (query, message) => {

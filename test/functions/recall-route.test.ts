@@ -16,7 +16,7 @@ async function setup(options: { starter?: boolean } = {}) {
   const started: RecallRequest[] = [];
   const recall = { startRecall: async (r: RecallRequest) => (started.push(r), { execution: 'arn:aws:states:eu-west-1:111122223333:execution:Ferry-recall:x1' }) };
   const trail = auditTrail();
-  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined, ...(options.starter === false ? {} : { recall }) });
+  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined, ...(options.starter === false ? {} : { recall }) });
   const post = (site: string, rid: string) => handler(httpEvent('POST', `/sites/${site}/recordings/${rid}/recall`, { pathParameters: { site, rid }, principal: 'officer@example.com' }));
   return { entry, started, trail, post };
 }
