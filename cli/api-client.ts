@@ -1,9 +1,11 @@
 import type { CloudConfig } from '../core/config.ts';
+import { signedFetch } from '../adapters/sigv4.ts';
 import { loadConfig } from './build-agent.ts';
-import { resolveApi, resolveCloud } from './cloud.ts';
+import { resolveApi, resolveCloud, resolveReplay, type EndpointTarget } from './cloud.ts';
 
 // The catalogue API as the CLI uses it (calls, backups, restore): JSON in, JSON out, the status
-// kept so a refusal (422) can be told from a failure.
+// kept so a refusal (422) can be told from a failure. Every request is SigV4-signed, as the
+// deployed API (API Gateway, IAM authorization) and replay URL (Function URL, AWS_IAM) require.
 
 export interface CloudOptions {
   api?: string;
@@ -26,17 +28,28 @@ export function configuredCloud(opts: CloudOptions): CloudConfig | undefined {
   return opts.config ? loadConfig(opts.config).cloud : undefined;
 }
 
-export function apiBaseFor(opts: CloudOptions): string {
-  return resolveApi(configuredCloud(opts), opts.api).replace(/\/$/, '');
+/** The catalogue API: its base URL, region and signing credentials. */
+export function apiFor(opts: CloudOptions): EndpointTarget {
+  return resolveApi(configuredCloud(opts), opts.api);
+}
+
+/** The replay URL: its base URL, region and signing credentials. */
+export function replayFor(opts: CloudOptions & { replayUrl?: string }): EndpointTarget {
+  return resolveReplay(configuredCloud(opts), opts.replayUrl);
 }
 
 export function cloudFor(opts: CloudOptions): CloudConfig {
   return resolveCloud(configuredCloud(opts));
 }
 
-/** GETs JSON; a non-2xx answer becomes an ApiError carrying the status and the body. */
-export async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
+/** A GET to the API (service execute-api) or the replay URL (service lambda), signed. */
+export function signedGet(target: EndpointTarget, pathAndQuery: string, service: 'execute-api' | 'lambda' = 'execute-api'): Promise<Response> {
+  return signedFetch(`${target.url}${pathAndQuery}`, { service, region: target.region, credentials: target.credentials });
+}
+
+/** GETs JSON from the API; a non-2xx answer becomes an ApiError carrying the status and the body. */
+export async function getJson<T>(target: EndpointTarget, pathAndQuery: string): Promise<T> {
+  const res = await signedGet(target, pathAndQuery);
   const text = await res.text();
   let body: unknown;
   try {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ArtefactEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
-import { apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
+import { apiFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
 
 // `ferry backups list`: what the catalogue holds of a site's database backups, log segments
@@ -15,13 +15,13 @@ export interface ListOptions extends CloudOptions {
 }
 
 export async function listBackups(opts: ListOptions): Promise<ArtefactEntry[]> {
-  const base = apiBaseFor(opts);
+  const api = apiFor(opts);
   const params = new URLSearchParams({ limit: '1000' });
   if (opts.source) params.set('source', opts.source);
   if (opts.role) params.set('role', opts.role);
   return collectPages((cursor) => {
     if (cursor) params.set('cursor', cursor);
-    return getJson<Page<ArtefactEntry>>(`${base}/sites/${encodeURIComponent(opts.site)}/artefacts?${params}`);
+    return getJson<Page<ArtefactEntry>>(api, `/sites/${encodeURIComponent(opts.site)}/artefacts?${params}`);
   });
 }
 

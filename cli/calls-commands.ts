@@ -6,10 +6,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CatalogueEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
-import { ApiError, apiBaseFor, getJson, type CloudOptions } from './api-client.ts';
+import { signedFetch } from '../adapters/sigv4.ts';
+import { ApiError, apiFor, getJson, replayFor, signedGet, type CloudOptions } from './api-client.ts';
 
 // The compliance officer's commands: search the catalogue and play a call, through the same
-// HTTP API a browser uses (so the CLI sees exactly what the API serves, audit included).
+// HTTP endpoints as deployed (so the CLI sees exactly what they serve, audit included): the
+// catalogue API, signed for execute-api, and the replay URL, signed for lambda.
 
 interface SearchOptions extends CloudOptions {
   site: string;
@@ -24,12 +26,12 @@ interface SearchOptions extends CloudOptions {
 }
 
 export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]> {
-  const base = apiBaseFor(opts);
+  const api = apiFor(opts);
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) if (v) params.set(k, v);
   return collectPages(async (cursor) => {
     if (cursor) params.set('cursor', cursor);
-    const page = await getJson<Page<CatalogueEntry>>(`${base}/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
+    const page = await getJson<Page<CatalogueEntry>>(api, `/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
     return opts.all ? page : { items: page.items };
   });
 }
@@ -51,12 +53,11 @@ function splitId(id: string, site?: string): { site: string; rid: string } {
 }
 
 /** Downloads one recording to `out` (via a temporary name) and checks its SHA-256 against the catalogue. */
-export async function playCall(id: string, opts: { out: string; site?: string; api?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
-  const base = apiBaseFor(opts);
+export async function playCall(id: string, opts: { out: string; site?: string; api?: string; replayUrl?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
   const { site, rid } = splitId(id, opts.site);
-  const path = `${base}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}`;
-  const entry = await getJson<CatalogueEntry>(path);
-  const res = await fetch(`${path}/audio`);
+  const path = `/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}`;
+  const entry = await getJson<CatalogueEntry>(apiFor(opts), path);
+  const res = await signedGet(replayFor(opts), `${path}/audio`, 'lambda');
   if (!res.ok || !res.body) throw new Error(`replay answered ${res.status}: ${await res.text()}`);
   const tmp = `${opts.out}.part`;
   const hash = createHash('sha256');
@@ -78,18 +79,14 @@ export async function playCall(id: string, opts: { out: string; site?: string; a
   }
 }
 
-/** A link a browser can play: presigned for the cloud's IAM-authenticated replay URL, plain on the local cloud. */
-export async function replayLink(id: string, opts: { site?: string; replayUrl?: string; region?: string; expires?: string; download?: boolean; api?: string; config?: string }): Promise<{ url: string; signed: boolean }> {
+/** A link a browser can play: SigV4-presigned for the replay URL (the stack's, or the local cloud's). */
+export async function replayLink(id: string, opts: { site?: string; replayUrl?: string; region?: string; expires?: string; download?: boolean; config?: string }): Promise<{ url: string }> {
   const { site, rid } = splitId(id, opts.site);
-  const replayUrl = opts.replayUrl ?? process.env.FERRY_REPLAY_URL;
-  if (!replayUrl) {
-    const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio${opts.download ? '?download=1' : ''}`;
-    return { url, signed: false };
-  }
+  const replay = replayFor(opts);
   const { presignReplayLink } = await import('../adapters/replay-link.ts');
-  const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  if (!region) throw new Error('the replay URL needs a region: set AWS_REGION or pass --region');
-  return { url: await presignReplayLink({ replayUrl, region, site, rid, expiresInSeconds: opts.expires === undefined ? 300 : Number(opts.expires), download: opts.download }), signed: true };
+  const expiresInSeconds = opts.expires === undefined ? 300 : Number(opts.expires);
+  const region = opts.region ?? replay.region;
+  return { url: await presignReplayLink({ replayUrl: replay.url, region, site, rid, expiresInSeconds, download: opts.download, credentials: replay.credentials }) };
 }
 
 export interface RecallStarted {
@@ -103,8 +100,9 @@ export interface RecallStarted {
 /** Asks the catalogue API to recall a call whose pack is in the archive tier; the workflow notifies when it plays. */
 export async function recallCall(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStarted> {
   const { site, rid } = splitId(id, opts.site);
-  const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`;
-  const res = await fetch(url, { method: 'POST' });
+  const api = apiFor(opts);
+  const url = `${api.url}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`;
+  const res = await signedFetch(url, { service: 'execute-api', region: api.region, credentials: api.credentials, method: 'POST' });
   const text = await res.text();
   let body: Record<string, unknown>;
   try {
@@ -145,13 +143,11 @@ export function registerCallsCommands(program: Command): void {
     .option('--expires <seconds>', 'link lifetime in seconds (1-3600)', '300')
     .option('--download', 'a download link instead of a listen link')
     .option('--replay-url <url>', 'the replay Function URL (stack output ReplayUrl; or FERRY_REPLAY_URL)')
-    .option('--region <region>', 'AWS region of the replay URL (or AWS_REGION)')
-    .option('--api <url>', 'catalogue API base URL (local cloud)')
+    .option('--region <region>', 'AWS region of the replay URL (default: from its host name, else AWS_REGION)')
     .option('-c, --config <file>', 'agent config whose cloud to use')
-    .action(async (id: string, opts: { site?: string; expires?: string; download?: boolean; replayUrl?: string; region?: string; api?: string; config?: string }) => {
+    .action(async (id: string, opts: { site?: string; expires?: string; download?: boolean; replayUrl?: string; region?: string; config?: string }) => {
       const link = await replayLink(id, opts);
       process.stdout.write(`${link.url}\n`);
-      if (!link.signed) process.stderr.write('(local cloud: no authentication, so the link is not signed)\n');
     });
   calls
     .command('recall')
@@ -171,8 +167,9 @@ export function registerCallsCommands(program: Command): void {
     .requiredOption('--out <file>', 'where to write the audio')
     .option('--site <site>', 'site, when ID has none')
     .option('--api <url>', 'catalogue API base URL')
+    .option('--replay-url <url>', 'the replay Function URL (stack output ReplayUrl; or FERRY_REPLAY_URL)')
     .option('-c, --config <file>', 'agent config whose cloud to use')
-    .action(async (id: string, opts: { out: string; site?: string; api?: string; config?: string }) => {
+    .action(async (id: string, opts: { out: string; site?: string; api?: string; replayUrl?: string; config?: string }) => {
       const r = await playCall(id, opts);
       process.stdout.write(`wrote ${opts.out}: ${r.bytes} bytes, ${r.entry.contentType}, sha256 ${r.sha256} (matches the catalogue)\n`);
     });

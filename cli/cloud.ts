@@ -1,21 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CloudConfig } from '../core/config.ts';
+import type { LocalCloudInfo } from '../local/cloud.ts';
 
 // Where the commands find a cloud: the agent config's `cloud:` block, else the standard
-// environment (FERRY_BUCKET, FERRY_API_URL, AWS_ENDPOINT_URL_S3…), else the embedded local
-// cloud that `ferry start` left running (its address file under FERRY_HOME).
+// environment (FERRY_BUCKET, FERRY_API_URL, FERRY_REPLAY_URL, AWS_ENDPOINT_URL_S3…), else the
+// embedded local cloud that `ferry start` left running (its address file under FERRY_HOME).
 
-export interface LocalCloudInfo {
-  bucket: string;
-  table: string;
-  region: string;
-  s3: string;
-  dynamo: string;
-  api: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
-  pid: number;
-}
+export type { LocalCloudInfo };
 
 export function ferryHome(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.FERRY_HOME ?? '.ferry-local');
@@ -58,11 +50,44 @@ export function resolveCloud(configured: CloudConfig | undefined, env: NodeJS.Pr
   return { bucket: local.bucket, region: local.region, endpoint: local.s3, api: local.api, verify: 'auto', credentials: local.credentials };
 }
 
-export function resolveApi(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (explicit) return explicit;
-  if (configured?.api) return configured.api;
-  if (env.FERRY_API_URL) return env.FERRY_API_URL;
+/** Where an HTTP endpoint of the cloud is, and how to sign for it. */
+export interface EndpointTarget {
+  url: string;
+  region: string;
+  /** Absent: the AWS SDK's standard credential chain (env, profiles, SSO, roles). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The region in an API Gateway or Function URL host name (…execute-api.eu-west-2.amazonaws.com, …lambda-url.eu-west-2.on.aws). */
+export function regionOfUrl(url: string): string | undefined {
+  return /\.(?:execute-api|lambda-url)\.([a-z]{2}(?:-[a-z]+)+-\d)\./.exec(new URL(url).hostname)?.[1];
+}
+
+function target(url: string, configured: CloudConfig | undefined, env: NodeJS.ProcessEnv, local?: LocalCloudInfo): EndpointTarget {
+  const region = regionOfUrl(url) ?? configured?.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? local?.region ?? 'us-east-1';
+  const credentials = configured?.credentials ?? local?.credentials;
+  return { url: url.replace(/\/$/, ''), region, ...(credentials ? { credentials } : {}) };
+}
+
+export function resolveApi(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
+  const url = explicit ?? configured?.api ?? env.FERRY_API_URL;
+  if (url) return target(url, configured, env, localFor(url, env));
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
-  return local.api;
+  return target(local.api, undefined, env, local);
+}
+
+export function resolveReplay(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
+  const url = explicit ?? configured?.replay ?? env.FERRY_REPLAY_URL;
+  if (url) return target(url, configured, env, localFor(url, env));
+  const local = readLocalCloud(env);
+  if (!local) throw new NoCloudError();
+  return target(local.replay, undefined, env, local);
+}
+
+/** The running local cloud when `url` is one of its endpoints (so its local key signs). */
+function localFor(url: string, env: NodeJS.ProcessEnv): LocalCloudInfo | undefined {
+  const local = readLocalCloud(env);
+  const origin = new URL(url).origin;
+  return local && (new URL(local.api).origin === origin || new URL(local.replay).origin === origin) ? local : undefined;
 }

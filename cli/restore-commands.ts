@@ -3,7 +3,7 @@ import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
-import { ApiError, apiBaseFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
+import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
 import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
 
@@ -41,9 +41,9 @@ export async function requestPlan(opts: RestoreOptions): Promise<RestorePlanResu
   checkAt(opts.at);
   const params = new URLSearchParams({ at: opts.at });
   if (opts.logSource) params.set('logSource', opts.logSource);
-  const url = `${apiBaseFor(opts)}/sites/${encodeURIComponent(opts.site)}/sources/${encodeURIComponent(opts.source)}/restore-plan?${params}`;
+  const path = `/sites/${encodeURIComponent(opts.site)}/sources/${encodeURIComponent(opts.source)}/restore-plan?${params}`;
   try {
-    return await getJson<RestorePlan>(url);
+    return await getJson<RestorePlan>(apiFor(opts), path);
   } catch (error) {
     if (error instanceof ApiError && error.status === 422 && error.body.ok === false) return error.body as unknown as RestoreRefusal;
     throw error;

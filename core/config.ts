@@ -69,6 +69,8 @@ export const cloudSchema = z
     endpoint: z.string().url().optional(),
     /** Catalogue API base URL (used by the `calls` commands). */
     api: z.string().url().optional(),
+    /** Replay URL (the stack's Function URL output; used by `calls play` and `calls link`). */
+    replay: z.string().url().optional(),
     /** How a published object is verified: read it back, or trust the store's own SHA-256 check. */
     verify: z.enum(['auto', 'etag', 'read-back', 'checksum']).default('auto'),
     credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),

@@ -1,71 +1,46 @@
-import { randomBytes } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import { presignReplayLink } from '../adapters/replay-link.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
-import type { BlobStore, CatalogueStore } from '../core/ports.ts';
+import { RECORDING_ID_PATTERN } from '../core/ids.ts';
+import type { CatalogueStore } from '../core/ports.ts';
 import { createHandler as createArtefactsHandler } from '../functions/artefacts/handler.ts';
 import { createHandler as createCatalogueHandler } from '../functions/catalogue/handler.ts';
-import { IngestFailedError, createHandler as createIngestHandler } from '../functions/ingest/handler.ts';
-import { createHandler as createReplayHandler } from '../functions/replay/handler.ts';
 import { stdoutAudit, type Audit } from '../functions/shared/audit.ts';
-import { errorResponse } from '../functions/shared/errors.ts';
-import { json, type HttpEvent, type HttpResult } from '../functions/shared/http.ts';
+import { json, type HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
+import { siteSchema } from '../functions/shared/params.ts';
+import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef } from './http-endpoint.ts';
 
-// Local stand-in for API Gateway + Lambda: a plain node:http server that turns each request
-// into an HTTP API v2 event, runs the same handlers the cloud runs, and pipes their result.
-// Also POST /internal/s3-events, where the local S3's notifications can be forwarded, and the
-// compliance officer's page (web/): GET / and its assets under /web/.
+// Local stand-in for the catalogue API (API Gateway HTTP API, IAM authorization on every
+// route): the same handlers the cloud runs, behind SigV4 verification (service execute-api).
+// It also serves the compliance officer's page (web/): GET / and its assets under /web/. The
+// page cannot sign requests, so it uses a local session instead: a random token, handed out in
+// the page's address by `ferry start`, sent back as `X-Ferry-Session`; with it, the page may
+// search and ask for presigned replay links (GET /local/replay-link). Replay is elsewhere.
+
+export interface LocalCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 export interface ApiServerDeps {
-  blobs: BlobStore;
   catalogue: CatalogueStore;
+  /** The keys SigV4 signatures are checked against. */
+  credentials: LocalCredentials[];
+  region: string;
+  /** The page's session: its token, and where (and as whom) replay links are minted. */
+  session?: { token: string; replayUrl: string; credentials: LocalCredentials };
+  /** Secret for the cursors of the listings. */
+  cursorKey: string;
   audit?: Audit;
   clock?: Clock;
   log?: Log;
-  /** Stores built with one function's own credentials (its role, through the local IAM gateway); default `blobs`/`catalogue`. */
-  functions?: Partial<Record<'ingest' | 'catalogue' | 'replay' | 'artefacts', Pick<ApiServerDeps, 'blobs' | 'catalogue'>>>;
 }
-
-export interface ApiServer {
-  url: string;
-  /** Runs the ingest handler on an S3 event, as the S3 → Lambda trigger would. */
-  ingest(event: unknown): Promise<unknown>;
-  stop(): Promise<void>;
-}
-
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-  'Access-Control-Allow-Headers': 'Range, If-Range, Authorization, Content-Type',
-  'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, Content-Disposition',
-};
-
-type Route = { name: 'catalogue' | 'replay' | 'artefacts'; pathParameters: Record<string, string> };
 
 const SEGMENT = '([^/]+)';
-const ROUTES: { pattern: RegExp; name: Route['name']; params: string[] }[] = [
-  { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), name: 'catalogue', params: ['site'] },
-  { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/?$`), name: 'catalogue', params: ['site', 'rid'] },
-  { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/audio/?$`), name: 'replay', params: ['site', 'rid'] },
-  { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), name: 'artefacts', params: ['site'] },
-  { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), name: 'artefacts', params: ['site', 'source'] },
-];
-
-function route(path: string): Route | undefined {
-  for (const r of ROUTES) {
-    const m = r.pattern.exec(path);
-    if (!m) continue;
-    try {
-      return { name: r.name, pathParameters: Object.fromEntries(r.params.map((p, i) => [p, decodeURIComponent(m[i + 1]!)])) };
-    } catch {
-      return undefined; // a malformed %-escape: no such route
-    }
-  }
-  return undefined;
-}
 
 // Only these files are served, looked up by exact path: a request path never reaches the
 // file system, so there is no traversal to defend against.
@@ -75,136 +50,76 @@ const WEB_FILES = new Map([
   ['/web/app.js', { file: 'app.js', type: 'text/javascript; charset=utf-8' }],
   ['/web/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
 ]);
-const WEB_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+function csp(replayOrigin: string): string {
+  return `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ${replayOrigin}; media-src 'self' ${replayOrigin}; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+}
 
 /** Read per request, so an edited page shows on reload. */
-async function webFile(asset: { file: string; type: string }, method: string): Promise<HttpResult> {
+async function webFile(asset: { file: string; type: string }, method: string, policy: string): Promise<HttpResult> {
   if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD' });
   const body = await readFile(new URL(asset.file, WEB_DIR));
-  const headers = { 'Content-Type': asset.type, 'Content-Length': String(body.length), 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': WEB_CSP };
+  const headers = { 'Content-Type': asset.type, 'Content-Length': String(body.length), 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': policy };
   return { statusCode: 200, headers, body: body.toString('utf8') };
 }
 
-/** The HTTP API v2 event API Gateway would build for this request. */
-export function toHttpEvent(req: IncomingMessage, url: URL, pathParameters: Record<string, string>, body?: string): HttpEvent {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+const linkSchema = z
+  .object({
+    site: siteSchema,
+    rid: z.string({ required_error: 'is required' }).regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)'),
+    download: z.enum(['1', '0'], { message: 'must be 1 or 0' }).optional(),
+  })
+  .strict('unknown parameter (allowed: site, rid, download)');
+
+/** GET /local/replay-link?site&rid[&download=1]: a five-minute presigned GET and HEAD pair for the page. */
+async function replayLink(session: NonNullable<ApiServerDeps['session']>, region: string, url: URL, clock: Clock): Promise<HttpResult> {
+  const parsed = linkSchema.safeParse(Object.fromEntries(url.searchParams));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = issue.path.join('.') || ('keys' in issue ? String((issue as { keys: string[] }).keys[0]) : 'query');
+    return json(400, { error: 'InvalidInputError', message: `${name}: ${issue.message}` });
   }
-  const query: Record<string, string> = {};
-  // API Gateway joins repeated parameters with commas.
-  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
-  return {
-    version: '2.0',
-    routeKey: `${req.method} ${url.pathname}`,
-    rawPath: url.pathname,
-    rawQueryString: url.search.replace(/^\?/, ''),
-    headers,
-    queryStringParameters: Object.keys(query).length ? query : undefined,
-    pathParameters,
-    body,
-    isBase64Encoded: false,
-    requestContext: { http: { method: req.method ?? 'GET', path: url.pathname, sourceIp: req.socket.remoteAddress, userAgent: headers['user-agent'] } },
-  };
+  const { site, rid, download } = parsed.data;
+  const base = { replayUrl: session.replayUrl, region, site, rid, download: download === '1', credentials: session.credentials, now: clock.now() };
+  const [get, head] = await Promise.all([presignReplayLink(base), presignReplayLink({ ...base, method: 'HEAD' })]);
+  return json(200, { url: get, head, expiresInSeconds: 300 });
 }
 
-function send(req: IncomingMessage, res: ServerResponse, result: HttpResult): void {
-  res.writeHead(result.statusCode, { ...result.headers, ...CORS });
-  const { body } = result;
-  if (req.method === 'HEAD') {
-    if (body instanceof Readable) body.destroy();
-    res.end();
-    return;
-  }
-  if (typeof body === 'string') {
-    res.end(body);
-    return;
-  }
-  // A failure mid-stream cannot change the status any more: cut the connection so the
-  // client sees a truncated body rather than a complete-looking one.
-  body.on('error', () => res.destroy());
-  res.on('close', () => body.destroy());
-  body.pipe(res);
+function sameToken(given: string | string[] | undefined, token: string): boolean {
+  return typeof given === 'string' && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
-async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new Error(`request body over ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<ApiServer> {
+export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<HttpEndpoint> {
   const log = deps.log ?? jsonLog;
-  // Random per server, like the secret the stack generates for the deployment.
-  const cursorKey = randomBytes(32).toString('base64url');
-  const shared = { audit: deps.audit ?? stdoutAudit(), clock: deps.clock ?? systemClock, log, cursorKey };
-  const as = (fn: keyof NonNullable<ApiServerDeps['functions']>) => deps.functions?.[fn] ?? deps;
-  const handlers = {
-    catalogue: createCatalogueHandler({ catalogue: as('catalogue').catalogue, ...shared }),
-    replay: createReplayHandler({ catalogue: as('replay').catalogue, blobs: as('replay').blobs, audit: shared.audit, clock: shared.clock, log }),
-    artefacts: createArtefactsHandler({ catalogue: as('artefacts').catalogue, ...shared }),
-  };
-  const ingestHandler = createIngestHandler({ blobs: as('ingest').blobs, catalogue: as('ingest').catalogue, log });
+  const clock = deps.clock ?? systemClock;
+  const shared = { audit: deps.audit ?? stdoutAudit(), clock, log, cursorKey: deps.cursorKey };
+  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, ...shared });
+  const artefacts = createArtefactsHandler({ catalogue: deps.catalogue, ...shared });
+  const routes: RouteDef[] = [
+    { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), params: ['site'], handler: catalogue },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/?$`), params: ['site', 'rid'], handler: catalogue },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), params: ['site'], handler: artefacts },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
+  ];
+  const session = deps.session;
+  const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined =>
+    session && sameToken(req.headers['x-ferry-session'], session.token) ? { accessKey: session.credentials.accessKeyId, principal: `${session.credentials.accessKeyId} (web page session)` } : undefined;
+  const policy = csp(session ? new URL(session.replayUrl).origin : '');
 
-  async function ingestRoute(req: IncomingMessage): Promise<HttpResult> {
-    let event: unknown;
-    try {
-      event = JSON.parse(await readBody(req));
-    } catch (error) {
-      return json(400, { error: 'InvalidInputError', message: `body must be an S3 event as JSON: ${(error as Error).message}` });
-    }
-    try {
-      return json(200, await ingestHandler(event));
-    } catch (error) {
-      // Local tooling wants the detail (which manifest, why); the cloud handler's errors stay in logs.
-      if (error instanceof IngestFailedError) return json(500, { error: error.name, message: error.message, failures: error.failures });
-      return errorResponse(error, log);
-    }
-  }
-
-  async function dispatch(req: IncomingMessage): Promise<HttpResult> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const method = req.method ?? 'GET';
-    if (url.pathname === '/internal/s3-events') {
-      return method === 'POST' ? ingestRoute(req) : json(405, { error: 'MethodNotAllowed', message: 'use POST' }, { Allow: 'POST' });
-    }
-    const asset = WEB_FILES.get(url.pathname);
-    if (asset) return webFile(asset, method);
-    const matched = route(url.pathname);
-    if (!matched) return json(404, { error: 'NotFound', message: `no route for ${method} ${url.pathname}` });
-    if (method === 'OPTIONS') return { statusCode: 204, headers: { 'Access-Control-Max-Age': '600' }, body: '' };
-    if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD, OPTIONS' });
-    return handlers[matched.name](toHttpEvent(req, url, matched.pathParameters));
-  }
-
-  const server = createServer((req, res) => {
-    dispatch(req)
-      .then((result) => send(req, res, result))
-      .catch((error: unknown) => {
-        if (res.headersSent) return res.destroy();
-        send(req, res, errorResponse(error, log));
-      });
+  return startHttpEndpoint({
+    routes,
+    auth: { service: 'execute-api', region: deps.region, secrets: new Map(deps.credentials.map((c) => [c.accessKeyId, c.secretAccessKey])), now: () => clock.now() },
+    log,
+    sessionIdentity,
+    async unauthenticated(req, url) {
+      const method = req.method ?? 'GET';
+      const asset = WEB_FILES.get(url.pathname);
+      if (asset) return webFile(asset, method, policy);
+      if (url.pathname !== '/local/replay-link') return undefined;
+      if (!session || !sessionIdentity(req)) return json(403, { message: 'Missing Authentication Token' }, { 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' });
+      if (method !== 'GET') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET' });
+      return replayLink(session, deps.region, url, clock);
+    },
+    ...opts,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    ingest: (event) => ingestHandler(event),
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
 }

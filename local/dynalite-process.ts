@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface LocalDynamo {
   endpoint: string;
+  /** The child's process id. */
+  pid: number;
   /** Stops the child; resolves once it has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -67,7 +69,7 @@ export async function startLocalDynamo(opts: LocalDynamoOptions = {}): Promise<L
   child.stderr?.removeListener('data', collect);
   child.stdout?.resume();
   child.stderr?.resume();
-  return { endpoint: `http://127.0.0.1:${port}`, stop: stopper(child) };
+  return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid ?? -1, stop: stopper(child) };
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {

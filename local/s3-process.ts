@@ -75,6 +75,8 @@ export interface LocalS3 {
    * IPC, not over any S3 route.
    */
   advanceClock(ms: number): Promise<{ now: Date; reports: LifecycleReport[] }>;
+  /** The child's process id. */
+  pid: number;
   /** Sends SIGTERM and resolves when the child has exited (idempotent). */
   stop(): Promise<void>;
 }
@@ -142,6 +144,7 @@ export function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
           credentials: { ...LOCAL_S3_CREDENTIALS },
           bucketConfig,
           advanceClock,
+          pid: child.pid ?? -1,
           stop: () => stopChild(child, exited),
         });
       }

@@ -1,6 +1,10 @@
 // The compliance officer's page: search the catalogue API, list calls page by page, replay one.
 // Plain browser JavaScript, no build step. Every URL is relative to the page, so the page works
 // under whatever base path serves it. Data from the catalogue is only ever set as text.
+// The API takes SigV4 signatures, which a page cannot make: on the local cloud the page uses
+// the session token `ferry start` puts in its address (#session=…), sent as X-Ferry-Session,
+// and plays each call from a short-lived presigned link to the replay endpoint that the API
+// mints for the session (GET local/replay-link).
 
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
@@ -53,8 +57,20 @@ function recordingsUrl(site, params) {
   return `sites/${encodeURIComponent(site)}/recordings?${query}`;
 }
 
-function audioUrl(site, rid, asDownload) {
-  return `sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/audio${asDownload ? '?download=1' : ''}`;
+/** The session token: from the address the first time (then dropped from it), else kept for this tab. */
+function sessionToken() {
+  const fromHash = new URLSearchParams(location.hash.replace(/^#/, '')).get('session');
+  if (fromHash) {
+    sessionStorage.setItem('ferry-session', fromHash);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('ferry-session') ?? '';
+}
+
+function replayLinkUrl(site, rid, asDownload) {
+  const query = new URLSearchParams({ site, rid });
+  if (asDownload) query.set('download', '1');
+  return `local/replay-link?${query}`;
 }
 
 /** datetime-local value (local wall time) → ISO UTC; throws a message naming the field. */
@@ -84,7 +100,7 @@ function readForm() {
 async function getJson(url) {
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: 'application/json' } });
+    response = await fetch(url, { headers: { Accept: 'application/json', 'X-Ferry-Session': sessionToken() } });
   } catch {
     throw new Error('The catalogue API could not be reached. Check the connection and try again.');
   }
@@ -130,7 +146,7 @@ function addRow(site, entry) {
   row.insertCell().append(button);
   // The whole row is a mouse target; the button is the keyboard one (Enter or Space on it
   // fires a click that bubbles here, so both take the same path).
-  row.addEventListener('click', () => play(site, entry, row));
+  row.addEventListener('click', () => void play(site, entry, row));
 }
 
 function updateStatus() {
@@ -182,16 +198,28 @@ function search() {
   return loadPage();
 }
 
-function play(site, entry, row) {
+/** The HEAD twin of the link playing now: a presigned link is valid for one method only. */
+let currentHead = null;
+
+async function play(site, entry, row) {
   clearError();
   for (const other of tbody.querySelectorAll('tr[aria-current]')) other.removeAttribute('aria-current');
   row.setAttribute('aria-current', 'true');
   const meta = entry.meta ?? {};
   $('player-title').textContent = `Call ${meta.callId ?? entry.rid}`;
   $('player-details').textContent = [localText(entry.start), meta.agent, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, durationText(entry)].filter(Boolean).join(' · ');
+  let listen;
+  let save;
+  try {
+    [listen, save] = await Promise.all([getJson(replayLinkUrl(site, entry.rid, false)), getJson(replayLinkUrl(site, entry.rid, true))]);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
   // The browser fetches the audio itself, with Range requests, from the replay endpoint.
-  audio.src = audioUrl(site, entry.rid, false);
-  download.href = audioUrl(site, entry.rid, true);
+  currentHead = listen.head;
+  audio.src = listen.url;
+  download.href = save.url;
   download.setAttribute('aria-label', `Download call ${meta.callId ?? entry.rid}`);
   player.hidden = false;
   audio.play().catch(() => undefined); // autoplay may be refused; the controls remain
@@ -199,10 +227,9 @@ function play(site, entry, row) {
 
 /** A media error says nothing about why: ask the replay endpoint (HEAD discloses no audio). */
 async function explainAudioError() {
-  const src = audio.getAttribute('src');
-  if (!src) return;
+  if (!audio.getAttribute('src') || !currentHead) return;
   try {
-    const response = await fetch(src, { method: 'HEAD' });
+    const response = await fetch(currentHead, { method: 'HEAD' });
     if (!response.ok) {
       showError(`The recording could not be loaded (HTTP ${response.status}${response.status === 404 ? ': no such recording in this site' : ''}).`);
       return;
@@ -215,6 +242,7 @@ async function explainAudioError() {
 }
 
 function init() {
+  sessionToken();
   const params = new URLSearchParams(location.search);
   $('site').value = params.get('site') ?? 'demo';
   $('zone').textContent = Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local';

@@ -20,7 +20,7 @@ export interface HttpEvent {
     requestId?: string;
     authorizer?: {
       jwt?: { claims?: Record<string, string | number | boolean | string[] | undefined> };
-      iam?: { userArn?: string };
+      iam?: { userArn?: string; accessKey?: string };
       lambda?: Record<string, unknown>;
     };
   };

@@ -2,10 +2,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
-import { startApiServer, type ApiServer } from '../../local/api-server.ts';
+import { startApiServer } from '../../local/api-server.ts';
+import type { HttpEndpoint } from '../../local/http-endpoint.ts';
+import { TEST_KEY, TEST_REGION } from '../support/signed.ts';
 import type { RestorePlan } from '../../core/restore-plan.ts';
 import { listBackups } from '../../cli/backups-commands.ts';
 import { renderPlan, requestPlan } from '../../cli/restore-commands.ts';
@@ -15,12 +16,14 @@ import { makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
 // against a real HTTP API (over an in-memory catalogue).
 
 const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
-let server: ApiServer;
+let server: HttpEndpoint;
+// The CLI signs with the standard credential chain; here, the environment's keys.
+const KEY_ENV = { AWS_ACCESS_KEY_ID: TEST_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey, AWS_REGION: TEST_REGION };
 
 function ferry(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const home = mkdtempSync(join(tmpdir(), 'ferry-home-'));
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: home, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: home, ...KEY_ENV, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -35,7 +38,8 @@ beforeAll(async () => {
     makeSegment(4, min(30), min(33), { partial: true }),
   ];
   for (const a of artefacts) await catalogue.putArtefact(a);
-  server = await startApiServer({ blobs: new MemoryBlobStore(), catalogue, audit: () => undefined, log: () => undefined });
+  for (const [k, v] of Object.entries(KEY_ENV)) vi.stubEnv(k, v);
+  server = await startApiServer({ catalogue, credentials: [TEST_KEY], region: TEST_REGION, cursorKey: 'k'.repeat(32), audit: () => undefined, log: () => undefined });
 });
 
 afterAll(async () => {

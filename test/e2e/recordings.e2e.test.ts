@@ -13,6 +13,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { collectPages } from '../../core/paging.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { apiGet, replayGet } from '../support/signed.ts';
 
 // End to end on the embedded local cloud, through the real AWS SDK, real HTTP and real files:
 // ship 1,000 recordings, let the recorder evict them all, then find each one by every
@@ -26,7 +27,7 @@ const originals = new Map<string, Buffer>();
 async function search(params: Record<string, string>): Promise<CatalogueEntry[]> {
   return collectPages(async (cursor) => {
     const q = new URLSearchParams({ ...params, limit: '37', ...(cursor ? { cursor } : {}) });
-    const res = await fetch(`${cloud.apiUrl}/sites/e2e/recordings?${q}`);
+    const res = await apiGet(`${cloud.apiUrl}/sites/e2e/recordings?${q}`, { credentials: cloud.credentials });
     expect(res.status).toBe(200);
     return (await res.json()) as { items: CatalogueEntry[]; cursor?: string };
   });
@@ -75,7 +76,7 @@ describe('recordings end to end on the local cloud', () => {
     for (const r of recordings) {
       const [entry, ...rest] = await search({ callId: r.metadata.callId });
       expect(rest).toEqual([]);
-      const res = await fetch(`${cloud.apiUrl}/sites/e2e/recordings/${entry!.rid}/audio`);
+      const res = await replayGet(`${cloud.replayUrl}/sites/e2e/recordings/${entry!.rid}/audio`, { credentials: cloud.credentials });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('audio/wav');
       const body = Buffer.from(await res.arrayBuffer());
@@ -104,7 +105,7 @@ describe('recordings end to end on the local cloud', () => {
     const r = recordings[17]!;
     const original = originals.get(r.metadata.callId)!;
     const [entry] = await search({ callId: r.metadata.callId });
-    const url = `${cloud.apiUrl}/sites/e2e/recordings/${entry!.rid}/audio`;
+    const url = `${cloud.replayUrl}/sites/e2e/recordings/${entry!.rid}/audio`;
     const cases: [string, Buffer][] = [
       ['bytes=0-43', original.subarray(0, 44)],
       ['bytes=1000-1999', original.subarray(1000, 2000)],
@@ -112,15 +113,15 @@ describe('recordings end to end on the local cloud', () => {
       [`bytes=${original.length - 10}-`, original.subarray(original.length - 10)],
     ];
     for (const [range, want] of cases) {
-      const res = await fetch(url, { headers: { range } });
+      const res = await replayGet(url, { headers: { range }, credentials: cloud.credentials });
       expect(res.status, range).toBe(206);
       expect(res.headers.get('content-range')).toMatch(new RegExp(`^bytes \\d+-\\d+/${original.length}$`));
       expect(Buffer.from(await res.arrayBuffer()).equals(want), range).toBe(true);
     }
-    const bad = await fetch(url, { headers: { range: `bytes=${original.length}-` } });
+    const bad = await replayGet(url, { headers: { range: `bytes=${original.length}-` }, credentials: cloud.credentials });
     expect(bad.status).toBe(416);
     expect(bad.headers.get('content-range')).toBe(`bytes */${original.length}`);
-    const head = await fetch(url, { method: 'HEAD' });
+    const head = await replayGet(url, { method: 'HEAD', credentials: cloud.credentials });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(original.length));
     expect(head.headers.get('accept-ranges')).toBe('bytes');

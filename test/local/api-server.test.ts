@@ -1,16 +1,26 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sigV4Signer } from '../../adapters/sigv4.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { ingestManifest } from '../../core/ingest.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
-import { startApiServer, type ApiServer } from '../../local/api-server.ts';
+import { startApiServer } from '../../local/api-server.ts';
+import type { HttpEndpoint } from '../../local/http-endpoint.ts';
+import { startReplayServer } from '../../local/replay-server.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+import { apiGet, replayGet, TEST_KEY, TEST_REGION } from '../support/signed.ts';
 
-let server: ApiServer;
+// The local catalogue API as the deployed one behaves (API Gateway, IAM authorization): real
+// HTTP, SigV4 verified, the caller's access key id handed to the handlers as the principal.
+
+let api: HttpEndpoint;
+let replay: HttpEndpoint;
 let f: PackFixture;
 const blobs = new MemoryBlobStore();
 const catalogue = new MemoryCatalogue();
 const audits: AuditEvent[] = [];
+const SESSION = 'session-token-for-the-page-0123456789';
 const members = [
   { path: 'batch/one.wav', body: audio(1, 5000), meta: { agent: 'ann', caller: '+441', start: '2026-03-01T08:00:00Z' } },
   { path: 'batch/two.wav', body: audio(2, 3000), meta: { agent: 'bob', called: '+441', start: '2026-03-01T09:00:00Z' } },
@@ -19,123 +29,131 @@ const members = [
 beforeAll(async () => {
   f = buildPack('site-a', members);
   await publish(blobs, f);
-  server = await startApiServer({ blobs, catalogue, audit: (e) => void audits.push(e), log: () => undefined }, {});
+  await ingestManifest({ blobs, catalogue }, f.manifestKey);
+  const common = { catalogue, credentials: [TEST_KEY], region: TEST_REGION, audit: (e: AuditEvent) => void audits.push(e), log: () => undefined };
+  replay = await startReplayServer({ ...common, blobs });
+  api = await startApiServer({ ...common, cursorKey: 'k'.repeat(32), session: { token: SESSION, replayUrl: replay.url, credentials: TEST_KEY } });
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await Promise.all([api?.stop(), replay?.stop()]);
 });
 
 const rid = (i: number) => f.manifest.members[i]!.rid;
 
-describe('local API server (real HTTP)', () => {
-  it('ingests an S3 event posted to /internal/s3-events', async () => {
-    const res = await fetch(`${server.url}/internal/s3-events`, {
-      method: 'POST',
-      body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { object: { key: f.manifestKey } } }] }),
-    });
+describe('local catalogue API (real HTTP, SigV4)', () => {
+  it('searches and pages for a signed caller, and audits the access key id as the principal', async () => {
+    const res = await apiGet(`${api.url}/sites/site-a/recordings?number=${encodeURIComponent('+441')}&limit=1`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ ingested: [{ recordings: 2 }] });
-    const bad = await fetch(`${server.url}/internal/s3-events`, { method: 'POST', body: '{' });
-    expect(bad.status).toBe(400);
-    const failing = await fetch(`${server.url}/internal/s3-events`, {
-      method: 'POST',
-      body: JSON.stringify({ Records: [{ s3: { object: { key: 'manifests/site-a/recordings/2026/03/01/p00000000000000000000000.json' } } }] }),
-    });
-    expect(failing.status).toBe(500);
-    expect(await failing.json()).toMatchObject({ error: 'IngestFailedError', failures: [{ key: expect.stringContaining('p000') }] });
-  });
-
-  it('searches the catalogue with CORS for local use', async () => {
-    const res = await fetch(`${server.url}/sites/site-a/recordings?number=${encodeURIComponent('+441')}&limit=1`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const page = (await res.json()) as { items: { rid: string }[]; cursor: string };
     expect(page.items.map((e) => e.rid)).toEqual([rid(0)]);
-    const next = (await (await fetch(`${server.url}/sites/site-a/recordings?number=%2B441&limit=1&cursor=${page.cursor}`)).json()) as { items: { rid: string }[]; cursor: null };
+    const next = (await (await apiGet(`${api.url}/sites/site-a/recordings?number=%2B441&limit=1&cursor=${page.cursor}`)).json()) as { items: { rid: string }[]; cursor: null };
     expect(next).toEqual({ items: [expect.objectContaining({ rid: rid(1) })], cursor: null });
-    const one = await fetch(`${server.url}/sites/site-a/recordings/${rid(1)}`);
+    const one = await apiGet(`${api.url}/sites/site-a/recordings/${rid(1)}`);
     expect(((await one.json()) as { meta: { agent: string } }).meta.agent).toBe('bob');
-    const bad = await fetch(`${server.url}/sites/site-a/recordings?limit=5000`);
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { message: string }).message).toMatch(/limit/);
+    expect(audits.at(-1)).toMatchObject({ action: 'search', rid: rid(1), principal: TEST_KEY.accessKeyId });
   });
 
-  it('replays the whole recording (200), a range (206) and refuses an unsatisfiable range (416)', async () => {
-    const whole = await fetch(`${server.url}/sites/site-a/recordings/${rid(0)}/audio`);
-    expect(whole.status).toBe(200);
-    expect(Buffer.from(await whole.arrayBuffer())).toEqual(members[0]!.body);
-    expect(whole.headers.get('content-length')).toBe('5000');
-    expect(whole.headers.get('etag')).toBe(`"${f.manifest.members[0]!.sha256}"`);
-
-    const part = await fetch(`${server.url}/sites/site-a/recordings/${rid(1)}/audio`, { headers: { Range: 'bytes=-100' } });
-    expect(part.status).toBe(206);
-    expect(part.headers.get('content-range')).toBe('bytes 2900-2999/3000');
-    expect(Buffer.from(await part.arrayBuffer())).toEqual(members[1]!.body.subarray(2900));
-
-    const open = await fetch(`${server.url}/sites/site-a/recordings/${rid(1)}/audio`, { headers: { Range: 'bytes=2990-' } });
-    expect(open.status).toBe(206);
-    expect(Buffer.from(await open.arrayBuffer())).toEqual(members[1]!.body.subarray(2990));
-
-    const beyond = await fetch(`${server.url}/sites/site-a/recordings/${rid(1)}/audio`, { headers: { Range: 'bytes=3000-' } });
-    expect(beyond.status).toBe(416);
-    expect(beyond.headers.get('content-range')).toBe('bytes */3000');
-    await beyond.arrayBuffer();
-    expect(audits.filter((a) => a.action === 'listen')).toHaveLength(3);
+  it('refuses an unsigned request with 403 Missing Authentication Token, as API Gateway does', async () => {
+    const res = await fetch(`${api.url}/sites/site-a/recordings`);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
   });
 
-  it('answers HEAD with headers and no body', async () => {
-    const head = await fetch(`${server.url}/sites/site-a/recordings/${rid(0)}/audio`, { method: 'HEAD', headers: { Range: 'bytes=0-9' } });
-    expect(head.status).toBe(206);
-    expect(head.headers.get('content-length')).toBe('10');
-    expect(head.headers.get('accept-ranges')).toBe('bytes');
-    expect((await head.arrayBuffer()).byteLength).toBe(0);
+  it('refuses with 403 a wrong secret, an unknown key, a replay-scoped signature and a query changed after signing', async () => {
+    const wrongSecret = await apiGet(`${api.url}/sites/site-a/recordings`, { credentials: { ...TEST_KEY, secretAccessKey: 'not-the-secret' } });
+    expect(wrongSecret.status).toBe(403);
+    expect(wrongSecret.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+    expect(((await wrongSecret.json()) as { message: string }).message).toMatch(/signature we calculated does not match/);
+    const unknown = await apiGet(`${api.url}/sites/site-a/recordings`, { credentials: { accessKeyId: 'AKIDNOBODY', secretAccessKey: 'x' } });
+    expect(unknown.status).toBe(403);
+    expect(unknown.headers.get('x-amzn-errortype')).toBe('UnrecognizedClientException');
+    const forLambda = await replayGet(`${api.url}/sites/site-a/recordings`);
+    expect(forLambda.status).toBe(403);
+    const signed = await apiGet(`${api.url}/sites/site-a/recordings?agent=ann`);
+    expect(signed.status).toBe(200);
+    // Headers signed for ?agent=ann, sent with ?agent=bob: the signature no longer fits.
+    const { hostname, port } = new URL(api.url);
+    const s = await sigV4Signer('execute-api', TEST_REGION, TEST_KEY).sign({ method: 'GET', protocol: 'http:', hostname, path: '/sites/site-a/recordings', query: { agent: 'ann' }, headers: { host: `${hostname}:${port}` } });
+    const replayed = await new Promise<number>((resolve, reject) => {
+      request({ hostname, port, path: '/sites/site-a/recordings?agent=bob', headers: s.headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject).end();
+    });
+    expect(replayed).toBe(403);
+  });
+
+  it('refuses a __proto__ query parameter with 400 naming it, like any unknown parameter', async () => {
+    const res = await apiGet(`${api.url}/sites/site-a/recordings?__proto__=x`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/__proto__: unknown parameter/);
+    const constructor = await apiGet(`${api.url}/sites/site-a/recordings?constructor=x`);
+    expect(constructor.status).toBe(400);
+  });
+
+  it('has no route that triggers ingest: POST /internal/s3-events is 404', async () => {
+    const res = await fetch(`${api.url}/internal/s3-events`, { method: 'POST', body: JSON.stringify({ Records: [{ s3: { object: { key: f.manifestKey } } }] }) });
+    expect(res.status).toBe(404);
+  });
+
+  it('serves no audio: replay is its own endpoint', async () => {
+    const res = await apiGet(`${api.url}/sites/site-a/recordings/${rid(0)}/audio`);
+    expect(res.status).toBe(404);
   });
 
   it('answers preflight, 404 JSON for unknown routes and recordings, 405 for other methods', async () => {
-    const pre = await fetch(`${server.url}/sites/site-a/recordings/${rid(0)}/audio`, { method: 'OPTIONS' });
+    const pre = await fetch(`${api.url}/sites/site-a/recordings`, { method: 'OPTIONS' });
     expect(pre.status).toBe(204);
-    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Range/);
-    const unknown = await fetch(`${server.url}/nope`);
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+    const unknown = await fetch(`${api.url}/nope`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: 'NotFound' });
-    const absent = await fetch(`${server.url}/sites/site-a/recordings/r00000000000000000000000/audio`);
+    const absent = await apiGet(`${api.url}/sites/site-a/recordings/r00000000000000000000000`);
     expect(absent.status).toBe(404);
     expect(await absent.json()).toMatchObject({ error: 'NotFoundError' });
-    const post = await fetch(`${server.url}/sites/site-a/recordings`, { method: 'POST' });
+    const post = await fetch(`${api.url}/sites/site-a/recordings`, { method: 'POST' });
     expect(post.status).toBe(405);
   });
 
-  it('serves the web page at / and its assets under /web/ with the right content types', async () => {
-    const page = await fetch(`${server.url}/`);
+  it("lets the page's session search, and mint presigned replay links that the replay endpoint plays", async () => {
+    const session = { 'X-Ferry-Session': SESSION };
+    const search = await fetch(`${api.url}/sites/site-a/recordings?agent=bob`, { headers: session });
+    expect(search.status).toBe(200);
+    expect(audits.at(-1)).toMatchObject({ action: 'search', principal: `${TEST_KEY.accessKeyId} (web page session)` });
+    expect((await fetch(`${api.url}/sites/site-a/recordings`, { headers: { 'X-Ferry-Session': 'guess' } })).status).toBe(403);
+    expect((await fetch(`${api.url}/local/replay-link?site=site-a&rid=${rid(0)}`)).status).toBe(403);
+    const bad = await fetch(`${api.url}/local/replay-link?site=site-a&rid=nope`, { headers: session });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/^rid:/);
+    const link = (await (await fetch(`${api.url}/local/replay-link?site=site-a&rid=${rid(0)}`, { headers: session })).json()) as { url: string; head: string };
+    expect(new URL(link.url).origin).toBe(replay.url);
+    const played = await fetch(link.url);
+    expect(played.status).toBe(200);
+    expect(Buffer.from(await played.arrayBuffer())).toEqual(members[0]!.body);
+    expect((await fetch(link.head, { method: 'HEAD' })).status).toBe(200);
+    // A link is for one method: the GET link does not answer HEAD.
+    expect((await fetch(link.url, { method: 'HEAD' })).status).toBe(403);
+  });
+
+  it('serves the web page at / with a policy that allows media and requests to the replay endpoint only besides itself', async () => {
+    const page = await fetch(`${api.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(page.headers.get('content-security-policy')).toContain(`media-src 'self' ${replay.url};`);
     const html = await page.text();
-    expect(html).toMatch(/<audio id="audio" controls/);
-    // Relative references only, so the page works under any base path.
     expect(html).toContain('src="web/app.js"');
-    expect(html).toContain('href="web/style.css"');
-    expect(Number(page.headers.get('content-length'))).toBe(Buffer.byteLength(html));
-    const js = await fetch(`${server.url}/web/app.js`);
+    const js = await fetch(`${api.url}/web/app.js`);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(await js.text()).toContain('/audio');
-    const css = await fetch(`${server.url}/web/style.css`);
-    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
-    expect(css.headers.get('x-content-type-options')).toBe('nosniff');
-    await css.arrayBuffer();
-    const head = await fetch(`${server.url}/`, { method: 'HEAD' });
-    expect(head.status).toBe(200);
-    expect((await head.arrayBuffer()).byteLength).toBe(0);
-    const post = await fetch(`${server.url}/`, { method: 'POST' });
-    expect(post.status).toBe(405);
+    await js.text();
+    expect((await fetch(`${api.url}/`, { method: 'POST' })).status).toBe(405);
   });
 
   it('serves only the known web files: no other file, no directory traversal', async () => {
     // fetch() would normalise '..' away, so these paths go out as raw request lines.
     const rawGet = (path: string) =>
       new Promise<number>((resolve, reject) => {
-        const { hostname, port } = new URL(server.url);
+        const { hostname, port } = new URL(api.url);
         request({ hostname, port, path }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);

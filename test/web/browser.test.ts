@@ -10,6 +10,7 @@ import { buildAgent } from '../../cli/build-agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { collectPages } from '../../core/paging.ts';
+import { apiGet } from '../support/signed.ts';
 
 // The compliance officer's page in a real browser (Debian's Chromium, `apt-get install
 // chromium`), against the embedded local cloud: recordings shipped and then deleted from the
@@ -29,7 +30,7 @@ let page: Page;
 
 async function searchApi(params: Record<string, string>): Promise<CatalogueEntry[]> {
   return collectPages(async (cursor) => {
-    const res = await fetch(`${cloud.apiUrl}/sites/${SITE}/recordings?${new URLSearchParams({ ...params, ...(cursor ? { cursor } : {}) })}`);
+    const res = await apiGet(`${cloud.apiUrl}/sites/${SITE}/recordings?${new URLSearchParams({ ...params, ...(cursor ? { cursor } : {}) })}`, { credentials: cloud.credentials });
     expect(res.status).toBe(200);
     return (await res.json()) as { items: CatalogueEntry[]; cursor: string | null };
   });
@@ -96,7 +97,9 @@ describe('compliance web page in Chromium', () => {
       }
     });
 
-    await page.goto(`${cloud.apiUrl}/?site=${SITE}`);
+    // The address `ferry start` prints carries the page's session; the page drops it from the bar.
+    await page.goto(`${cloud.apiUrl}/?site=${SITE}#${new URL(cloud.webUrl).hash.slice(1)}`);
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe('');
     await expect.poll(() => page.inputValue('#site')).toBe(SITE);
 
     const agent = recordings[0]!.metadata.agent;
@@ -126,10 +129,16 @@ describe('compliance web page in Chromium', () => {
         setTimeout(() => reject(new Error('no loadedmetadata within 10 s')), 10_000);
       });
     });
+    // Played from the replay endpoint (not the API's), through a presigned link.
+    expect(new URL(media.src).origin).toBe(cloud.replayUrl);
     expect(new URL(media.src).pathname).toBe(`/sites/${SITE}/recordings/${target.rid}/audio`);
+    expect(new URL(media.src).searchParams.get('X-Amz-Credential')).toMatch(new RegExp(`^${cloud.credentials.accessKeyId}/\\d{8}/us-east-1/lambda/aws4_request$`));
     expect(media.error).toBeNull();
     expect(Math.abs(media.duration - recording.metadata.durationSec)).toBeLessThan(0.1);
-    expect(await page.getAttribute('#download', 'href')).toBe(`sites/${SITE}/recordings/${target.rid}/audio?download=1`);
+    const href = new URL((await page.getAttribute('#download', 'href')) ?? '');
+    expect(`${href.origin}${href.pathname}`).toBe(`${cloud.replayUrl}/sites/${SITE}/recordings/${target.rid}/audio`);
+    expect(href.searchParams.get('download')).toBe('1');
+    expect(href.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
     expect(await page.textContent('#player-title')).toBe(`Call ${target.meta.callId}`);
     expect(await page.getAttribute(`#results tbody tr[data-rid="${target.rid}"]`, 'aria-current')).toBe('true');
 
@@ -183,7 +192,7 @@ describe('compliance web page in Chromium', () => {
     const from = '2024-05-07T00:00:00';
     const to = '2024-05-06T00:00:00';
     await submitSearch({ from, to });
-    const refused = await fetch(`${cloud.apiUrl}/sites/${SITE}/recordings?from=${from}Z&to=${to}Z`);
+    const refused = await apiGet(`${cloud.apiUrl}/sites/${SITE}/recordings?from=${from}Z&to=${to}Z`, { credentials: cloud.credentials });
     expect(refused.status).toBe(400);
     const { message } = (await refused.json()) as { message: string };
     expect(message).toMatch(/from: must not be after to/);

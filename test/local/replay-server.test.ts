@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { presignReplayLink } from '../../adapters/replay-link.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { AuditEvent } from '../../functions/shared/audit.ts';
+import type { HttpEndpoint } from '../../local/http-endpoint.ts';
+import { startReplayServer } from '../../local/replay-server.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+import { apiGet, replayGet, TEST_KEY, TEST_REGION } from '../support/signed.ts';
+
+// The local replay endpoint as the deployed Function URL (AWS_IAM auth) behaves: its own
+// server, SigV4 for service lambda in the header or presigned in the query, Range support.
+
+let replay: HttpEndpoint;
+let f: PackFixture;
+const audits: AuditEvent[] = [];
+const members = [
+  { path: 'batch/one.wav', body: audio(1, 5000), meta: { agent: 'ann', start: '2026-03-01T08:00:00Z' } },
+  { path: 'batch/two.wav', body: audio(2, 3000), meta: { agent: 'bob', start: '2026-03-01T09:00:00Z' } },
+];
+
+beforeAll(async () => {
+  const blobs = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  f = buildPack('site-a', members);
+  await publish(blobs, f);
+  await ingestManifest({ blobs, catalogue }, f.manifestKey);
+  replay = await startReplayServer({ catalogue, blobs, credentials: [TEST_KEY], region: TEST_REGION, audit: (e) => void audits.push(e), log: () => undefined });
+});
+
+afterAll(async () => {
+  await replay?.stop();
+});
+
+const rid = (i: number) => f.manifest.members[i]!.rid;
+const audioUrl = (i: number) => `${replay.url}/sites/site-a/recordings/${rid(i)}/audio`;
+
+describe('local replay endpoint (real HTTP, SigV4 for lambda)', () => {
+  it('streams the whole recording (200), a range (206), refuses an unsatisfiable range (416), and audits the access key id', async () => {
+    const whole = await replayGet(audioUrl(0));
+    expect(whole.status).toBe(200);
+    expect(Buffer.from(await whole.arrayBuffer())).toEqual(members[0]!.body);
+    const part = await replayGet(audioUrl(1), { headers: { range: 'bytes=-100' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe('bytes 2900-2999/3000');
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(members[1]!.body.subarray(2900));
+    const beyond = await replayGet(audioUrl(1), { headers: { range: 'bytes=3000-' } });
+    expect(beyond.status).toBe(416);
+    await beyond.arrayBuffer();
+    expect(audits.filter((a) => a.action === 'listen').map((a) => a.principal)).toEqual([TEST_KEY.accessKeyId, TEST_KEY.accessKeyId]);
+  });
+
+  it('refuses unsigned requests and signatures for execute-api with 403', async () => {
+    const unsigned = await fetch(audioUrl(0));
+    expect(unsigned.status).toBe(403);
+    expect(await unsigned.json()).toEqual({ message: 'Missing Authentication Token' });
+    expect((await apiGet(audioUrl(0))).status).toBe(403);
+  });
+
+  it('plays a presigned link (a browser needs nothing else) and refuses it once expired or altered', async () => {
+    const link = await presignReplayLink({ replayUrl: replay.url, region: TEST_REGION, site: 'site-a', rid: rid(0), credentials: TEST_KEY, expiresInSeconds: 60 });
+    const ok = await fetch(link, { headers: { Range: 'bytes=0-9' } });
+    expect(ok.status).toBe(206);
+    expect(Buffer.from(await ok.arrayBuffer())).toEqual(members[0]!.body.subarray(0, 10));
+    const old = await presignReplayLink({ replayUrl: replay.url, region: TEST_REGION, site: 'site-a', rid: rid(0), credentials: TEST_KEY, expiresInSeconds: 60, now: new Date(Date.now() - 120_000) });
+    const expired = await fetch(old);
+    expect(expired.status).toBe(403);
+    expect(((await expired.json()) as { message: string }).message).toMatch(/expired/);
+    const other = link.replace(rid(0), rid(1));
+    expect((await fetch(other)).status).toBe(403);
+    const download = new URL(link);
+    download.searchParams.set('download', '1');
+    expect((await fetch(download)).status).toBe(403);
+  });
+});
