@@ -18,9 +18,14 @@ import type { Agent } from '../agent/agent.ts';
 // `ferry start` (npm start): the whole story on one machine with no AWS account. It starts the
 // local cloud, a demo site whose simulated recorder writes batches of 8 kHz calls and evicts
 // the oldest, runs the agent, and then finds and replays a call the recorder already deleted.
+// `--no-demo` runs the local cloud alone. On every way out (done, error, Ctrl-C, SIGTERM) the
+// stand-ins' child processes are stopped; if this process is killed outright, they see their
+// IPC channel close and exit on their own.
 
 export interface StartOptions {
   once?: boolean;
+  /** false with --no-demo: the local cloud only. */
+  demo?: boolean;
   port?: string;
   batches?: string;
   perBatch?: string;
@@ -29,25 +34,17 @@ export interface StartOptions {
 
 const SITE = 'demo';
 
-/** The demo agent talks to S3 through the IAM gateway, signing as its site's agent role. */
-function agentYaml(recorderRoot: string, stateDir: string, cloud: LocalCloud): string {
-  const iam = cloud.iam!;
-  const { accessKeyId, secretAccessKey } = iam.credentialsOf(`agent:${SITE}`);
+function agentYaml(recorderRoot: string, stateDir: string, perBatch: number): string {
   return `# Demo agent configuration written by \`ferry start\`.
 site: ${SITE}
 state: ${stateDir}
-cloud:
-  bucket: ${cloud.bucket}
-  endpoint: ${iam.s3Endpoint}
-  api: ${cloud.apiUrl}
-  credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: ${JSON.stringify(secretAccessKey)} }
 shipping:
   pollSeconds: 3
 sources:
   - name: contactstore
     type: recordings
     path: ${recorderRoot}
-    closeAfterFiles: 50
+    closeAfterFiles: ${perBatch}
     quietSeconds: 2
     settleSeconds: 0
 `;
@@ -58,24 +55,30 @@ async function shipPass(agent: Agent, say: (m: string) => void): Promise<void> {
   say(`  agent: shipped ${r.packs} pack(s), ${r.recordings} recording(s), ${formatBytes(r.bytes)}${r.lost ? `; ${r.lost} lost` : ''}`);
 }
 
-export async function runStart(opts: StartOptions, say: (m: string) => void = (m) => process.stdout.write(`${m}\n`)): Promise<{ cloud: LocalCloud; evictedCallId: string; verified: boolean }> {
-  const home = ferryHome();
-  const demo = join(home, 'demo');
-  if (!opts.keep) rmSync(demo, { recursive: true, force: true });
-  mkdirSync(demo, { recursive: true });
+function demoCounts(opts: StartOptions): { batches: number; perBatch: number } {
   const batches = Number(opts.batches ?? 6);
   const perBatch = Number(opts.perBatch ?? 50);
   if (!Number.isInteger(batches) || batches < 3) throw new Error(`--batches must be a whole number ≥ 3 (got ${opts.batches})`);
   if (!Number.isInteger(perBatch) || perBatch < 1) throw new Error(`--per-batch must be a whole number ≥ 1 (got ${opts.perBatch})`);
+  return { batches, perBatch };
+}
 
-  say('Starting the embedded local cloud (S3 stand-in, DynamoDB stand-in, catalogue API)…');
-  const cloud = await startLocalCloud({ directory: join(home, 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] } });
-  say(`  web page       ${cloud.apiUrl}/  (search and play calls in a browser)\n  catalogue API  ${cloud.apiUrl}\n  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}\n  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`);
-  say(`  IAM gateway    S3 ${cloud.iam!.s3Endpoint}, DynamoDB ${cloud.iam!.dynamoEndpoint} (SigV4 + the synthesized policies; keys in ${cloud.iam!.credentialsFile})`);
+export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
+  say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');
+  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile() });
+  say(describeCloud(cloud));
+  return cloud;
+}
 
+/** Runs the demo against a started local cloud; `signal` ends the endless part (without --once). */
+export async function runDemo(cloud: LocalCloud, opts: StartOptions, say: (m: string) => void, signal?: AbortSignal): Promise<{ evictedCallId: string; verified: boolean }> {
+  const { batches, perBatch } = demoCounts(opts);
+  const demo = join(ferryHome(), 'demo');
+  if (!opts.keep) rmSync(demo, { recursive: true, force: true });
+  mkdirSync(demo, { recursive: true });
   const recorderRoot = join(demo, 'recorder');
   const configFile = join(demo, 'agent.yaml');
-  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state'), cloud), { mode: 0o600 });
+  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state'), perBatch));
   say(`\nDemo site "${SITE}": a recorder writing ${batches} batches of ${perBatch} calls (8 kHz) into ${recorderRoot}`);
   const generated = await generateBatches({ root: recorderRoot, firstBatch: 1, batches, perBatch, seconds: [3, 9], start: new Date(Date.UTC(2023, 10, 6, 8, 0)), seed: 7, sidecar: 'xml' });
 
@@ -97,7 +100,7 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
   const entry = found[0];
   if (!entry) throw new Error(`demo: evicted call ${victim.metadata.callId} is not in the catalogue`);
   const out = join(demo, 'evicted-call.wav');
-  const played = await playCall(`${SITE}/${entry.rid}`, { out, api: cloud.apiUrl });
+  const played = await playCall(`${SITE}/${entry.rid}`, { out, api: cloud.apiUrl, replayUrl: cloud.replayUrl });
   const verified = played.sha256 === victim.sha256;
   say(`\nCall ${victim.metadata.callId} (agent ${entry.meta.agent}, ${entry.meta.caller} → ${entry.meta.called}, ${entry.start}) was deleted by the recorder,`);
   say(`and replayed from the cloud tier into ${out}: ${played.bytes} bytes, ${verified ? 'byte-identical to the original' : 'DIFFERENT from the original'}.`);
@@ -106,27 +109,26 @@ export async function runStart(opts: StartOptions, say: (m: string) => void = (m
   say(`  ./bin/ferry.mjs calls search --site ${SITE} --agent "${entry.meta.agent}" --from 2023-11-06T00:00:00Z --to 2023-11-30T00:00:00Z`);
   say(`  ./bin/ferry.mjs calls play ${SITE}/${entry.rid} --out call.wav`);
   say(`  ./bin/ferry.mjs agent status --config ${configFile}`);
-  say(`  browser: ${cloud.apiUrl}/sites/${SITE}/recordings/${entry.rid}/audio`);
+  say(`  ./bin/ferry.mjs calls link ${SITE}/${entry.rid}     # a presigned replay link, valid 5 minutes`);
+  say(`  browser: ${cloud.webUrl}`);
   if (!verified) throw new Error('demo: replayed audio differs from the original');
   await runOrchestrationDemo(cloud, agent, say);
-  if (opts.once) {
+  if (opts.once || signal?.aborted) {
     agent.close();
-    return { cloud, evictedCallId: victim.metadata.callId ?? '', verified };
+    return { evictedCallId: victim.metadata.callId ?? '', verified };
   }
 
   say('\nThe recorder keeps writing a batch every 20 s and evicting the oldest; the agent ships them. Ctrl-C stops.');
-  const controller = new AbortController();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
   const timer = setInterval(() => {
     recorder.writeBatch().then(
       (w) => say(`  recorder: wrote batch ${w.batch}${w.evicted.length ? `, deleted ${w.evicted.join(', ')}` : ''}`),
       (e: unknown) => say(`  recorder: ${String(e)}`),
     );
   }, 20_000);
-  await agent.run(controller.signal);
+  await agent.run(signal ?? new AbortController().signal);
   clearInterval(timer);
   agent.close();
-  return { cloud, evictedCallId: victim.metadata.callId ?? '', verified };
+  return { evictedCallId: victim.metadata.callId ?? '', verified };
 }
 
 /**
@@ -161,17 +163,82 @@ async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: st
   }
 }
 
+function describeCloud(cloud: LocalCloud): string {
+  return [
+    `  web page       ${cloud.webUrl}`,
+    '                 (search and play calls in a browser; the #session part is the page\'s local session)',
+    `  catalogue API  ${cloud.apiUrl}   (SigV4, service execute-api, region ${cloud.region})`,
+    `  replay URL     ${cloud.replayUrl}   (SigV4, service lambda, or presigned links)`,
+    `  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}`,
+    `  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`,
+    `  credentials    access key ${cloud.credentials.accessKeyId}, secret ${cloud.credentials.secretAccessKey} (every local endpoint)`,
+  ].join('\n');
+}
+
+/** What an operator needs to point a second site's agent at this local cloud. */
+function secondSiteHelp(cloud: LocalCloud): string {
+  return `
+The local cloud is up (no demo site). To ship from a site of your own, write an agent config:
+
+  site: site-b
+  state: ./site-b-state
+  cloud:
+    bucket: ${cloud.bucket}
+    region: ${cloud.region}
+    endpoint: ${cloud.s3Endpoint}
+    api: ${cloud.apiUrl}
+    replay: ${cloud.replayUrl}
+    credentials: { accessKeyId: ${cloud.credentials.accessKeyId}, secretAccessKey: ${cloud.credentials.secretAccessKey} }
+  sources:
+    - { name: contactstore, type: recordings, path: /path/to/recordings }
+
+then \`./bin/ferry.mjs agent run --config site-b.yaml\`, and \`./bin/ferry.mjs calls search --site site-b\`.
+The CLI finds this cloud by itself (${localCloudFile()}). Ctrl-C stops it.`;
+}
+
+function untilSignal(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+/** Starts the cloud, runs the demo (or waits), and stops the cloud on every way out. */
+export async function startCommand(opts: StartOptions, say: (m: string) => void = (m) => process.stdout.write(`${m}\n`)): Promise<void> {
+  if (opts.demo !== false) demoCounts(opts); // refuse bad counts before starting anything
+  const stopping = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping.signal.aborted) return;
+    say(`\n${sig}: stopping the local cloud…`);
+    stopping.abort();
+    process.exitCode = sig === 'SIGINT' ? 130 : 143;
+    // The demo's steps finish what they are doing first; do not wait more than a moment.
+    setTimeout(() => void Promise.resolve(cloud?.stop()).finally(() => process.exit(process.exitCode)), 2000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let cloud: LocalCloud | undefined;
+  try {
+    cloud = await startCloud(opts, say);
+    if (opts.demo === false) {
+      say(secondSiteHelp(cloud));
+      if (!opts.once) await untilSignal(stopping.signal);
+    } else {
+      await runDemo(cloud, opts, say, stopping.signal);
+    }
+  } finally {
+    await cloud?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
     .description('start the embedded local cloud and a demo site, ship, evict, and replay an evicted call (no AWS account)')
     .option('--once', 'run the demo once and exit 0 (for scripts)')
-    .option('--port <port>', 'catalogue API port', String(DEFAULT_API_PORT))
+    .option('--no-demo', 'the local cloud only: print its endpoints and credentials, run until Ctrl-C')
+    .option('--port <port>', 'catalogue API port (0: any free port)', String(DEFAULT_API_PORT))
     .option('--batches <n>', 'demo batches', '6')
     .option('--per-batch <n>', 'recordings per batch', '50')
     .option('--keep', 'keep the previous local cloud data')
-    .action(async (opts: StartOptions) => {
-      const { cloud } = await runStart(opts);
-      await cloud.stop();
-    });
+    .action((opts: StartOptions) => startCommand(opts));
 }

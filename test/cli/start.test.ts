@@ -1,0 +1,125 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalCloudInfo } from '../../local/cloud.ts';
+
+// `ferry start` as an operator runs it: a real process, its stand-ins' child processes, and
+// every way it can end. No child may outlive it.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+const started: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, ms = 60_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `ferry start --no-demo` in the background, once its address file is written. */
+async function startCloudOnly(): Promise<{ proc: ChildProcess; info: LocalCloudInfo; home: string; out: () => string }> {
+  const home = mkdtempSync(join(tmpdir(), 'ferry-start-'));
+  const proc = spawn(process.execPath, [BIN, 'start', '--no-demo', '--port', '0'], { env: { ...process.env, FERRY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const file = join(home, 'cloud.json');
+  const info = await waitFor('cloud.json', () => (existsSync(file) && /Ctrl-C stops it/.test(out) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalCloudInfo) : undefined));
+  return { proc, info, home, out: () => out };
+}
+
+function exited(proc: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
+  return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+describe('ferry start', () => {
+  it('--once --batches 3 --per-batch 1 ships, replays an evicted call and exits 0 with no child left', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'ferry-start-'));
+    const proc = spawn(process.execPath, [BIN, 'start', '--once', '--batches', '3', '--per-batch', '1', '--port', '0'], { env: { ...process.env, FERRY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(proc);
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    let children: LocalCloudInfo['children'] | undefined;
+    const file = join(home, 'cloud.json');
+    const watch = setInterval(() => {
+      if (!children && existsSync(file)) children = (JSON.parse(readFileSync(file, 'utf8')) as LocalCloudInfo).children;
+    }, 50);
+    const end = await exited(proc);
+    clearInterval(watch);
+    expect(end, out).toEqual({ code: 0, signal: null });
+    expect(out).toMatch(/shipped 3 pack\(s\), 3 recording\(s\)/);
+    expect(out).toMatch(/byte-identical to the original/);
+    expect(children).toBeDefined();
+    await waitFor('children to exit', () => (alive(children!.s3) || alive(children!.dynamo) ? undefined : true), 10_000);
+    expect(existsSync(file)).toBe(false);
+  }, 180_000);
+
+  it('--no-demo runs the local cloud alone: prints both endpoints, the local credentials and a second site config', async () => {
+    const { proc, info, home, out } = await startCloudOnly();
+    expect(out()).toContain(`catalogue API  ${info.api}`);
+    expect(out()).toContain(`replay URL     ${info.replay}`);
+    expect(info.api).not.toBe(info.replay);
+    expect(out()).toContain(`access key ${info.credentials.accessKeyId}, secret ${info.credentials.secretAccessKey}`);
+    expect(out()).toMatch(/site: site-b[\s\S]*api: http:\/\/127\.0\.0\.1:\d+[\s\S]*replay: http:\/\/127\.0\.0\.1:\d+/);
+    expect(out()).not.toMatch(/Demo site/);
+    // The CLI finds it and signs its requests: an empty site is an empty answer, not a 403.
+    const env = { ...process.env, FERRY_HOME: home };
+    const search = spawnSync(process.execPath, [BIN, 'calls', 'search', '--site', 'site-b'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(search.stderr).toBe('');
+    expect(search.stdout).toBe('no recordings found\n');
+    const link = spawnSync(process.execPath, [BIN, 'calls', 'link', 'site-b/r0123456789abcdef0123456'], { env, encoding: 'utf8', timeout: 30_000 });
+    const url = new URL(link.stdout.trim());
+    expect(`${url.origin}${url.pathname}`).toBe(`${info.replay}/sites/site-b/recordings/r0123456789abcdef0123456/audio`);
+    expect(url.searchParams.get('X-Amz-Credential')).toMatch(/\/lambda\/aws4_request$/);
+    proc.kill('SIGINT');
+    expect((await exited(proc)).code).toBe(130);
+  }, 120_000);
+
+  it.each(['SIGINT', 'SIGTERM', 'SIGKILL'] as const)('leaves no child process running when the parent gets %s', async (signal) => {
+    const { proc, info } = await startCloudOnly();
+    const { s3, dynamo } = info.children;
+    expect(alive(s3) && alive(dynamo)).toBe(true);
+    proc.kill(signal);
+    const end = await exited(proc);
+    if (signal === 'SIGKILL') expect(end.signal).toBe('SIGKILL');
+    else expect(end.code).toBe(signal === 'SIGINT' ? 130 : 143);
+    await waitFor(`children of a ${signal}ed parent to exit`, () => (alive(s3) || alive(dynamo) ? undefined : true), 10_000);
+  }, 120_000);
+
+  it('stops the children when the demo fails after the cloud started, and exits 1 instead of hanging', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'ferry-start-'));
+    // A file where the demo's directory goes (kept by --keep): the demo fails once the cloud is up.
+    writeFileSync(join(home, 'demo'), 'not a directory');
+    const proc = spawn(process.execPath, [BIN, 'start', '--once', '--keep', '--port', '0'], { env: { ...process.env, FERRY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(proc);
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const children = await waitFor('cloud.json', () => (existsSync(join(home, 'cloud.json')) ? (JSON.parse(readFileSync(join(home, 'cloud.json'), 'utf8')) as LocalCloudInfo).children : undefined));
+    const end = await exited(proc);
+    expect(end, out).toEqual({ code: 1, signal: null });
+    expect(out).toMatch(/^ferry: .*demo/m);
+    await waitFor('children to exit', () => (alive(children.s3) || alive(children.dynamo) ? undefined : true), 10_000);
+  }, 120_000);
+});
