@@ -7,6 +7,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
@@ -98,9 +99,17 @@ export class FerryFunctions extends Construct {
   readonly replay: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
+  /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
+  readonly cursorKey: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, private readonly props: FerryFunctionsProps) {
     super(scope, id);
+    // Generated once per deployment, never written in the template or the repository.
+    this.cursorKey = new secretsmanager.Secret(this, 'CursorKey', {
+      description: 'Ferry: HMAC key sealing the catalogue listing cursors to their site and search',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    acknowledge(this.cursorKey, 'AwsSolutions-SMG4', undefined, 'the key only seals short-lived listing cursors; replacing it ends open listings and nothing else, so it is replaced by redeploying rather than by a rotation function');
     const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay) };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
@@ -137,7 +146,7 @@ export class FerryFunctions extends Construct {
           ...spec,
           role,
           logGroup,
-          environment: { BUCKET: bucketName, TABLE: table.tableName },
+          environment: { BUCKET: bucketName, TABLE: table.tableName, ...this.cursorEnv(spec.name) },
         }),
         // CDK grants the role sqs:SendMessage on this queue and nothing more.
         ...(spec.name === 'ingest' && this.props.ingestDeadLetterQueue ? { deadLetterQueue: this.props.ingestDeadLetterQueue } : {}),
@@ -145,6 +154,11 @@ export class FerryFunctions extends Construct {
     );
     acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x, the Node line the handlers and their bundled dependencies are tested on; moving to 24.x is a deliberate upgrade');
     return { fn, logGroup, role };
+  }
+
+  /** CURSOR_KEY (functions/shared/deps.ts) for the functions that hand out listing cursors. */
+  private cursorEnv(name: FunctionName): Record<string, string> {
+    return name === 'catalogue' || name === 'artefacts' ? { CURSOR_KEY: this.cursorKey.secretValue.unsafeUnwrap() } : {};
   }
 
   private allow(fn: NodejsFunction, sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>): void {

@@ -2,10 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { loadDeps } from '../../functions/shared/deps.ts';
+import { cursorKeyFrom, loadDeps } from '../../functions/shared/deps.ts';
 import { lazyHandler } from '../../functions/shared/lambda.ts';
 
 describe('functions composition root', () => {
+  it('takes the cursor key from CURSOR_KEY and refuses to start without one of at least 32 characters', () => {
+    expect(cursorKeyFrom({ CURSOR_KEY: 'k'.repeat(64) })).toBe('k'.repeat(64));
+    for (const env of [{}, { CURSOR_KEY: 'short' }]) {
+      expect(() => cursorKeyFrom(env)).toThrow(ConfigError);
+      expect(() => cursorKeyFrom(env)).toThrow(/CURSOR_KEY/);
+    }
+  });
+
   it('lists every missing or bad variable', () => {
     const error = (() => {
       try {

@@ -34,6 +34,19 @@ describe('functions', () => {
     expect(env.TABLE).toBe(synth.resolver.resolveString(synth.stateful.stackName, { Ref: logicalId(synth.stateful.table) }));
   });
 
+  it.each(fnNames)('%s gets CURSOR_KEY from the generated secret exactly when it hands out listing cursors', (name) => {
+    const fn = resources[logicalId(synth.processing.functions[name])]!;
+    const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    if (name !== 'catalogue' && name !== 'artefacts') {
+      expect(vars.CURSOR_KEY).toBeUndefined();
+      return;
+    }
+    const secretId = logicalId(synth.processing.functions.cursorKey);
+    expect(JSON.stringify(vars.CURSOR_KEY)).toContain(`{"Ref":"${secretId}"}`);
+    expect(JSON.stringify(vars.CURSOR_KEY)).toContain('{{resolve:secretsmanager:');
+    expect(resources[secretId]).toMatchObject({ Type: 'AWS::SecretsManager::Secret', Properties: { GenerateSecretString: { PasswordLength: 64 } } });
+  });
+
   it.each(fnNames)('%s logs to its own retained, KMS-encrypted log group', (name) => {
     const fn = resources[logicalId(synth.processing.functions[name])]!;
     const group = synth.processing.functions.logGroups[name];
