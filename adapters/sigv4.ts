@@ -28,9 +28,13 @@ export class NodeSha256 {
 
 export type SigningCredentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
 
-/** A signer; without credentials, the SDK's standard chain (env, profiles, SSO, roles). */
-export function sigV4Signer(service: 'execute-api' | 'lambda', region: string, credentials?: SigningCredentials): SignatureV4 {
-  return new SignatureV4({ service, region, credentials: credentials ?? defaultProvider(), sha256: NodeSha256, uriEscapePath: true });
+/**
+ * A signer; without credentials, the SDK's standard chain (env, profiles, SSO, roles).
+ * `applyChecksum: false` signs exactly the headers given (a verifier recomputing what another
+ * client, e.g. curl, signed must not add x-amz-content-sha256 of its own).
+ */
+export function sigV4Signer(service: 'execute-api' | 'lambda', region: string, credentials?: SigningCredentials, o: { applyChecksum?: boolean } = {}): SignatureV4 {
+  return new SignatureV4({ service, region, credentials: credentials ?? defaultProvider(), sha256: NodeSha256, uriEscapePath: true, applyChecksum: o.applyChecksum ?? true });
 }
 
 export interface SignedFetchOptions {

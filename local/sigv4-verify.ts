@@ -123,13 +123,14 @@ async function recompute(
     if (value === undefined) return undefined;
     headers[name] = value;
   }
-  const signer = sigV4Signer(k.service, k.region, { accessKeyId: k.accessKeyId, secretAccessKey: k.secret });
+  const signer = sigV4Signer(k.service, k.region, { accessKeyId: k.accessKeyId, secretAccessKey: k.secret }, { applyChecksum: false });
+  const signableHeaders = new Set(parsed.signedHeaders);
   const request = { method: req.method, protocol: 'http:', hostname: 'localhost', path: req.rawPath, query, headers };
   if (presigned) {
-    const signed = await signer.presign(request, { signingDate: k.signingDate, expiresIn: parsed.expires });
+    const signed = await signer.presign(request, { signingDate: k.signingDate, expiresIn: parsed.expires, signableHeaders });
     const sig = signed.query?.['X-Amz-Signature'];
     return typeof sig === 'string' ? sig : undefined;
   }
-  const signed = await signer.sign(request, { signingDate: k.signingDate });
+  const signed = await signer.sign(request, { signingDate: k.signingDate, signableHeaders });
   return /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization))?.[1];
 }

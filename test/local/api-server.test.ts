@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sigV4Signer } from '../../adapters/sigv4.ts';
@@ -14,6 +16,7 @@ import { apiGet, replayGet, TEST_KEY, TEST_REGION } from '../support/signed.ts';
 // The local catalogue API as the deployed one behaves (API Gateway, IAM authorization): real
 // HTTP, SigV4 verified, the caller's access key id handed to the handlers as the principal.
 
+const run = promisify(execFile);
 let api: HttpEndpoint;
 let replay: HttpEndpoint;
 let f: PackFixture;
@@ -52,6 +55,14 @@ describe('local catalogue API (real HTTP, SigV4)', () => {
     const one = await apiGet(`${api.url}/sites/site-a/recordings/${rid(1)}`);
     expect(((await one.json()) as { meta: { agent: string } }).meta.agent).toBe('bob');
     expect(audits.at(-1)).toMatchObject({ action: 'search', rid: rid(1), principal: TEST_KEY.accessKeyId });
+  });
+
+  it('accepts a signature made by another SigV4 client (curl --aws-sigv4), which signs only host and x-amz-date', async () => {
+    // Asynchronously: the server answers from this very process.
+    const curl = async (secret: string) =>
+      (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '20', '--aws-sigv4', `aws:amz:${TEST_REGION}:execute-api`, '--user', `${TEST_KEY.accessKeyId}:${secret}`, `${api.url}/sites/site-a/recordings?limit=1`])).stdout;
+    expect(await curl(TEST_KEY.secretAccessKey)).toBe('200');
+    expect(await curl('not-the-secret')).toBe('403');
   });
 
   it('refuses an unsigned request with 403 Missing Authentication Token, as API Gateway does', async () => {
