@@ -33,8 +33,15 @@ export type SigningCredentials = AwsCredentialIdentity | AwsCredentialIdentityPr
  * `applyChecksum: false` signs exactly the headers given (a verifier recomputing what another
  * client, e.g. curl, signed must not add x-amz-content-sha256 of its own).
  */
-export function sigV4Signer(service: 'execute-api' | 'lambda', region: string, credentials?: SigningCredentials, o: { applyChecksum?: boolean } = {}): SignatureV4 {
-  return new SignatureV4({ service, region, credentials: credentials ?? defaultProvider(), sha256: NodeSha256, uriEscapePath: true, applyChecksum: o.applyChecksum ?? true });
+export function sigV4Signer(
+  service: 'execute-api' | 'lambda',
+  region: string,
+  credentials?: SigningCredentials,
+  o: { applyChecksum?: boolean } = {},
+): SignatureV4 {
+  const applyChecksum = o.applyChecksum ?? true;
+  const signing = { credentials: credentials ?? defaultProvider(), sha256: NodeSha256 };
+  return new SignatureV4({ service, region, ...signing, uriEscapePath: true, applyChecksum });
 }
 
 export interface SignedFetchOptions {

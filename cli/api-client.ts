@@ -43,7 +43,7 @@ export function cloudFor(opts: CloudOptions): CloudConfig {
 }
 
 /** A GET to the API (service execute-api) or the replay URL (service lambda), signed. */
-export function signedGet(target: EndpointTarget, pathAndQuery: string, service: 'execute-api' | 'lambda' = 'execute-api'): Promise<Response> {
+export function signedGet(target: EndpointTarget, pathAndQuery: string, service: 'execute-api' | 'lambda' = 'execute-api') {
   return signedFetch(`${target.url}${pathAndQuery}`, { service, region: target.region, credentials: target.credentials });
 }
 

@@ -43,7 +43,9 @@ export interface CursorScope {
 
 const MAC_CHARS = 43; // 32 bytes of HMAC-SHA256 in base64url
 export const SEALED_CURSOR_PATTERN = /^[A-Za-z0-9_-]{44,2048}$/;
-const FOREIGN = 'cursor does not belong to this listing (another site or other search parameters) or was altered: pass back the cursor of the previous page of the same search unchanged';
+const FOREIGN =
+  'cursor does not belong to this listing (another site or other search parameters) or was altered: ' +
+  'pass back the cursor of the previous page of the same search unchanged';
 
 function scopeText(scope: CursorScope): string {
   const query = Object.keys(scope.query)

@@ -109,7 +109,8 @@ export class FerryFunctions extends Construct {
       description: 'Ferry: HMAC key sealing the catalogue listing cursors to their site and search',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
-    acknowledge(this.cursorKey, 'AwsSolutions-SMG4', undefined, 'the key only seals short-lived listing cursors; replacing it ends open listings and nothing else, so it is replaced by redeploying rather than by a rotation function');
+    const why = 'the key only seals short-lived listing cursors; replacing it ends open listings and nothing else, so it is replaced by redeploying';
+    acknowledge(this.cursorKey, 'AwsSolutions-SMG4', undefined, why);
     const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay) };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;

@@ -52,14 +52,23 @@ const WEB_FILES = new Map([
 ]);
 
 function csp(replayOrigin: string): string {
-  return `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ${replayOrigin}; media-src 'self' ${replayOrigin}; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+  return [
+    "default-src 'none'; script-src 'self'; style-src 'self'",
+    `connect-src 'self' ${replayOrigin}; media-src 'self' ${replayOrigin}`,
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  ].join('; ');
 }
 
 /** Read per request, so an edited page shows on reload. */
 async function webFile(asset: { file: string; type: string }, method: string, policy: string): Promise<HttpResult> {
-  if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD' });
+  if (method !== 'GET' && method !== 'HEAD') {
+    return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD' });
+  }
   const body = await readFile(new URL(asset.file, WEB_DIR));
-  const headers = { 'Content-Type': asset.type, 'Content-Length': String(body.length), 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': policy };
+  const headers = {
+    ...{ 'Content-Type': asset.type, 'Content-Length': String(body.length), 'Cache-Control': 'no-cache' },
+    ...{ 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': policy },
+  };
   return { statusCode: 200, headers, body: body.toString('utf8') };
 }
 
@@ -80,9 +89,18 @@ async function replayLink(session: NonNullable<ApiServerDeps['session']>, region
     return json(400, { error: 'InvalidInputError', message: `${name}: ${issue.message}` });
   }
   const { site, rid, download } = parsed.data;
-  const base = { replayUrl: session.replayUrl, region, site, rid, download: download === '1', credentials: session.credentials, now: clock.now() };
-  const [get, head] = await Promise.all([presignReplayLink(base), presignReplayLink({ ...base, method: 'HEAD' })]);
+  const base = { replayUrl: session.replayUrl, region, site, rid, download: download === '1' };
+  const signing = { credentials: session.credentials, now: clock.now() };
+  const [get, head] = await Promise.all([
+    presignReplayLink({ ...base, ...signing }),
+    presignReplayLink({ ...base, ...signing, method: 'HEAD' }),
+  ]);
   return json(200, { url: get, head, expiresInSeconds: 300 });
+}
+
+/** Secret access key by access key id, for SigV4 verification. */
+export function secretsOf(credentials: LocalCredentials[]): Map<string, string> {
+  return new Map(credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
 }
 
 function sameToken(given: string | string[] | undefined, token: string): boolean {
@@ -102,13 +120,16 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
   ];
   const session = deps.session;
-  const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined =>
-    session && sameToken(req.headers['x-ferry-session'], session.token) ? { accessKey: session.credentials.accessKeyId, principal: `${session.credentials.accessKeyId} (web page session)` } : undefined;
+  const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined => {
+    if (!session || !sameToken(req.headers['x-ferry-session'], session.token)) return undefined;
+    const key = session.credentials.accessKeyId;
+    return { accessKey: key, principal: `${key} (web page session)` };
+  };
   const policy = csp(session ? new URL(session.replayUrl).origin : '');
 
   return startHttpEndpoint({
     routes,
-    auth: { service: 'execute-api', region: deps.region, secrets: new Map(deps.credentials.map((c) => [c.accessKeyId, c.secretAccessKey])), now: () => clock.now() },
+    auth: { service: 'execute-api', region: deps.region, secrets: secretsOf(deps.credentials), now: () => clock.now() },
     log,
     sessionIdentity,
     async unauthenticated(req, url) {
@@ -116,7 +137,9 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
       const asset = WEB_FILES.get(url.pathname);
       if (asset) return webFile(asset, method, policy);
       if (url.pathname !== '/local/replay-link') return undefined;
-      if (!session || !sessionIdentity(req)) return json(403, { message: 'Missing Authentication Token' }, { 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' });
+      if (!session || !sessionIdentity(req)) {
+        return json(403, { message: 'Missing Authentication Token' }, { 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' });
+      }
       if (method !== 'GET') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET' });
       return replayLink(session, deps.region, url, clock);
     },

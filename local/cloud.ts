@@ -123,7 +123,8 @@ async function wire(
   // Random per local cloud, like the secret the stack generates: the page's session token
   // and the key that seals listing cursors.
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
-  const api = await startApiServer({ ...shared, session, cursorKey: randomBytes(32).toString('base64url') }, { port: options.apiPort ?? 0 });
+  const cursorKey = randomBytes(32).toString('base64url');
+  const api = await startApiServer({ ...shared, session, cursorKey }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
 
   const webUrl = `${api.url}/#session=${session.token}`;

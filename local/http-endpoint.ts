@@ -41,7 +41,8 @@ export interface HttpEndpoint {
 const CORS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-  'Access-Control-Allow-Headers': 'Range, If-Range, Authorization, Content-Type, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token, X-Ferry-Session',
+  'Access-Control-Allow-Headers':
+    'Range, If-Range, Authorization, Content-Type, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token, X-Ferry-Session',
   'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, Content-Disposition',
 };
 
@@ -117,7 +118,9 @@ export async function startHttpEndpoint(o: EndpointOptions): Promise<HttpEndpoin
     const matched = match(o.routes, url.pathname);
     if (!matched) return json(404, { error: 'NotFound', message: `no route for ${method} ${url.pathname}` });
     if (method === 'OPTIONS') return { statusCode: 204, headers: { 'Access-Control-Max-Age': '600' }, body: '' };
-    if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD, OPTIONS' });
+    if (method !== 'GET' && method !== 'HEAD') {
+      return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD, OPTIONS' });
+    }
     let identity = o.sessionIdentity?.(req);
     if (!identity) {
       const verdict = await verifySigV4({ method, rawPath, searchParams: url.searchParams, headers: req.headers }, o.auth);

@@ -4,7 +4,7 @@ import { createHandler as createReplayHandler } from '../functions/replay/handle
 import { stdoutAudit, type Audit } from '../functions/shared/audit.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
-import type { LocalCredentials } from './api-server.ts';
+import { secretsOf, type LocalCredentials } from './api-server.ts';
 
 // Local stand-in for the replay Function URL (AWS_IAM auth, response streaming): its own
 // endpoint, apart from the catalogue API as in the stack, with SigV4 verified for service
@@ -26,7 +26,7 @@ export function startReplayServer(deps: ReplayServerDeps, opts: { port?: number;
   const replay = createReplayHandler({ catalogue: deps.catalogue, blobs: deps.blobs, audit: deps.audit ?? stdoutAudit(), clock, log });
   return startHttpEndpoint({
     routes: [{ pattern: /^\/sites\/([^/]+)\/recordings\/([^/]+)\/audio\/?$/, params: ['site', 'rid'], handler: replay }],
-    auth: { service: 'lambda', region: deps.region, secrets: new Map(deps.credentials.map((c) => [c.accessKeyId, c.secretAccessKey])), now: () => clock.now() },
+    auth: { service: 'lambda', region: deps.region, secrets: secretsOf(deps.credentials), now: () => clock.now() },
     log,
     ...opts,
   });

@@ -35,6 +35,7 @@ const CREDENTIAL = /^([A-Za-z0-9]{3,128})\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/
 const AUTH_HEADER = /^AWS4-HMAC-SHA256 Credential=([^,\s]+),\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$/;
 
 const refuse = (errorType: SigV4Refusal['errorType'], message: string): SigV4Refusal => ({ ok: false, errorType, message });
+const invalid = (message: string) => refuse('InvalidSignatureException', message);
 const mismatch = () =>
   refuse(
     'InvalidSignatureException',
@@ -61,11 +62,12 @@ interface Parsed {
 function parse(req: SigV4Request): Parsed | SigV4Refusal {
   const q = req.searchParams;
   if (q.has('X-Amz-Signature')) {
-    if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return refuse('InvalidSignatureException', 'X-Amz-Algorithm must be AWS4-HMAC-SHA256');
+    if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return invalid('X-Amz-Algorithm must be AWS4-HMAC-SHA256');
     const expires = Number(q.get('X-Amz-Expires'));
-    if (!Number.isInteger(expires) || expires < 1 || expires > 604_800) return refuse('InvalidSignatureException', 'X-Amz-Expires must be 1-604800 seconds');
+    if (!Number.isInteger(expires) || expires < 1 || expires > 604_800) return invalid('X-Amz-Expires must be 1-604800 seconds');
     const signedHeaders = (q.get('X-Amz-SignedHeaders') ?? '').split(';');
-    return { credential: q.get('X-Amz-Credential') ?? '', signedHeaders, signature: q.get('X-Amz-Signature') ?? '', date: q.get('X-Amz-Date') ?? undefined, expires };
+    const credential = q.get('X-Amz-Credential') ?? '';
+    return { credential, signedHeaders, signature: q.get('X-Amz-Signature') ?? '', date: q.get('X-Amz-Date') ?? undefined, expires };
   }
   const header = req.headers.authorization;
   if (header === undefined) return refuse('MissingAuthenticationTokenException', 'Missing Authentication Token');
@@ -89,13 +91,13 @@ export async function verifySigV4(req: SigV4Request, policy: SigV4Policy): Promi
   const secret = policy.secrets.get(accessKeyId);
   if (secret === undefined) return refuse('UnrecognizedClientException', 'The security token included in the request is invalid.');
   if (service !== policy.service || region !== policy.region) {
-    return refuse('InvalidSignatureException', `Credential should be scoped to a valid region (${policy.region}) and service (${policy.service})`);
+    return invalid(`Credential should be scoped to a valid region (${policy.region}) and service (${policy.service})`);
   }
   const signingDate = parseAmzDate(parsed.date);
-  if (!signingDate || parsed.date?.slice(0, 8) !== day) return refuse('InvalidSignatureException', 'X-Amz-Date is missing or does not match the credential date');
+  if (!signingDate || parsed.date?.slice(0, 8) !== day) return invalid('X-Amz-Date is missing or does not match the credential date');
   const now = policy.now().getTime();
   if (parsed.expires !== undefined) {
-    if (now > signingDate.getTime() + parsed.expires * 1000) return refuse('InvalidSignatureException', 'Signature expired: the link is no longer valid');
+    if (now > signingDate.getTime() + parsed.expires * 1000) return invalid('Signature expired: the link is no longer valid');
   } else if (Math.abs(now - signingDate.getTime()) > MAX_SKEW_MS) {
     return refuse('InvalidSignatureException', 'Signature expired: the request time is too far from the server time');
   }

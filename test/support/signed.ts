@@ -6,10 +6,16 @@ import { signedFetch } from '../../adapters/sigv4.ts';
 export const TEST_KEY = Object.freeze({ accessKeyId: 'AKIDFERRYTEST', secretAccessKey: 'ferry-test-secret' });
 export const TEST_REGION = 'us-east-1';
 
-export function apiGet(url: string, o: { headers?: Record<string, string>; method?: 'GET' | 'HEAD'; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}): Promise<Response> {
-  return signedFetch(url, { service: 'execute-api', region: TEST_REGION, credentials: o.credentials ?? TEST_KEY, headers: o.headers, method: o.method });
+interface GetOptions {
+  headers?: Record<string, string>;
+  method?: 'GET' | 'HEAD';
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-export function replayGet(url: string, o: { headers?: Record<string, string>; method?: 'GET' | 'HEAD'; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}): Promise<Response> {
-  return signedFetch(url, { service: 'lambda', region: TEST_REGION, credentials: o.credentials ?? TEST_KEY, headers: o.headers, method: o.method });
+export function apiGet(url: string, o: GetOptions = {}): Promise<Response> {
+  return signedFetch(url, { service: 'execute-api', region: TEST_REGION, ...o, credentials: o.credentials ?? TEST_KEY });
+}
+
+export function replayGet(url: string, o: GetOptions = {}): Promise<Response> {
+  return signedFetch(url, { service: 'lambda', region: TEST_REGION, ...o, credentials: o.credentials ?? TEST_KEY });
 }
