@@ -34,10 +34,19 @@ export interface StartOptions {
 
 const SITE = 'demo';
 
-function agentYaml(recorderRoot: string, stateDir: string, perBatch: number): string {
+/** The demo agent talks to S3 through the IAM gateway, signing as its site's agent role. */
+function agentYaml(recorderRoot: string, stateDir: string, perBatch: number, cloud: LocalCloud): string {
+  const iam = cloud.iam!;
+  const { accessKeyId, secretAccessKey } = iam.credentialsOf(`agent:${SITE}`);
   return `# Demo agent configuration written by \`ferry start\`.
 site: ${SITE}
 state: ${stateDir}
+cloud:
+  bucket: ${cloud.bucket}
+  endpoint: ${iam.s3Endpoint}
+  api: ${cloud.apiUrl}
+  replay: ${cloud.replayUrl}
+  credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: ${JSON.stringify(secretAccessKey)} }
 shipping:
   pollSeconds: 3
 sources:
@@ -65,7 +74,7 @@ function demoCounts(opts: StartOptions): { batches: number; perBatch: number } {
 
 export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
   say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');
-  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile() });
+  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] } });
   say(describeCloud(cloud));
   return cloud;
 }
@@ -78,7 +87,7 @@ export async function runDemo(cloud: LocalCloud, opts: StartOptions, say: (m: st
   mkdirSync(demo, { recursive: true });
   const recorderRoot = join(demo, 'recorder');
   const configFile = join(demo, 'agent.yaml');
-  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state'), perBatch));
+  writeFileSync(configFile, agentYaml(recorderRoot, join(demo, 'state'), perBatch, cloud), { mode: 0o600 });
   say(`\nDemo site "${SITE}": a recorder writing ${batches} batches of ${perBatch} calls (8 kHz) into ${recorderRoot}`);
   const generated = await generateBatches({ root: recorderRoot, firstBatch: 1, batches, perBatch, seconds: [3, 9], start: new Date(Date.UTC(2023, 10, 6, 8, 0)), seed: 7, sidecar: 'xml' });
 
@@ -172,6 +181,7 @@ function describeCloud(cloud: LocalCloud): string {
     `  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}`,
     `  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`,
     `  credentials    access key ${cloud.credentials.accessKeyId}, secret ${cloud.credentials.secretAccessKey} (every local endpoint)`,
+    ...(cloud.iam ? [`  IAM gateway    S3 ${cloud.iam.s3Endpoint}, DynamoDB ${cloud.iam.dynamoEndpoint} (SigV4 + the synthesized policies; keys in ${cloud.iam.credentialsFile})`] : []),
   ].join('\n');
 }
 

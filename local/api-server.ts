@@ -28,6 +28,8 @@ export interface LocalCredentials {
 
 export interface ApiServerDeps {
   catalogue: CatalogueStore;
+  /** The artefacts function's own store (its role, through the local IAM gateway); default `catalogue`. */
+  artefactsCatalogue?: CatalogueStore;
   /** The keys SigV4 signatures are checked against. */
   credentials: LocalCredentials[];
   region: string;
@@ -112,7 +114,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
   const clock = deps.clock ?? systemClock;
   const shared = { audit: deps.audit ?? stdoutAudit(), clock, log, cursorKey: deps.cursorKey };
   const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, ...shared });
-  const artefacts = createArtefactsHandler({ catalogue: deps.catalogue, ...shared });
+  const artefacts = createArtefactsHandler({ catalogue: deps.artefactsCatalogue ?? deps.catalogue, ...shared });
   const routes: RouteDef[] = [
     { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/?$`), params: ['site', 'rid'], handler: catalogue },

@@ -13,6 +13,7 @@ import { startReplayServer } from './replay-server.ts';
 import { createS3EventDelivery } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
+import { startLocalIam, type LocalCredentials, type LocalIamOptions, type PrincipalName } from './iam-gateway/index.ts';
 
 // The embedded local cloud, in the deployed topology: s3rver and dynalite on loopback (child
 // processes), the catalogue API and the replay URL as two endpoints (API Gateway and a Function
@@ -28,6 +29,22 @@ export interface LocalCloudOptions {
   /** Where to write the address file the CLI reads (`cloud.json`). */
   addressFile?: string;
   log?: (message: string) => void;
+  /**
+   * Put the IAM gateway (local/iam-gateway/) in front of S3 and DynamoDB for these sites: the
+   * catalogue functions then call them with their own roles, and `iam` hands out each
+   * principal's credentials. Absent: no signature or policy is checked there.
+   */
+  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision'>;
+}
+
+/** The local cloud's IAM: gateway endpoints and every principal's credentials. */
+export interface LocalCloudIam {
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  credentialsFile: string;
+  credentialsOf(principal: PrincipalName): LocalCredentials;
+  /** Puts a gateway in front of a local activity server whose activity stands for `site`'s; returns its endpoint. */
+  guardActivity(upstream: string, localActivityArn: string, site: string): Promise<string>;
 }
 
 /** What `cloud.json` holds: where everything is, and the local credentials. */
@@ -51,6 +68,7 @@ export interface LocalCloud {
   bucket: string;
   table: string;
   region: string;
+  /** The stand-ins themselves (no IAM): provisioning, operator tools, test assertions. */
   s3Endpoint: string;
   dynamoEndpoint: string;
   /** The catalogue API (SigV4, service execute-api). */
@@ -70,6 +88,8 @@ export interface LocalCloud {
   drain(): Promise<void>;
   /** Ingest failures seen so far (key and reason). */
   ingestErrors: { key: string; error: string }[];
+  /** Present when started with `iam`. */
+  iam?: LocalCloudIam;
   stop(): Promise<void>;
 }
 
@@ -115,16 +135,20 @@ async function wire(
   const audit = (event: AuditEvent) => appendFileSync(auditFile, `${JSON.stringify(event)}\n`);
   const log = (level: string, message: string, detail?: Record<string, unknown>) =>
     appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), level, message, ...detail })}\n`);
-  events.attach(createIngestHandler({ blobs, catalogue, log }));
+  const iam = options.iam ? await startGateways(options, s3.endpoint, dynamo.endpoint, credentials) : undefined;
+  if (iam) stops.unshift(() => iam.stop());
+  // Each function on its own role (through the IAM gateway) when there is one.
+  const as = (fn: 'ingest' | 'catalogue' | 'replay' | 'artefacts') => iam?.functions[fn] ?? { blobs, catalogue };
+  events.attach(createIngestHandler({ ...as('ingest'), log }));
 
-  const shared = { catalogue, credentials: [credentials], region: LOCAL_REGION, audit, log };
-  const replay = await startReplayServer({ ...shared, blobs }, { port: options.replayPort ?? 0 });
+  const shared = { credentials: [credentials], region: LOCAL_REGION, audit, log };
+  const replay = await startReplayServer({ ...shared, ...as('replay') }, { port: options.replayPort ?? 0 });
   stops.push(() => replay.stop());
   // Random per local cloud, like the secret the stack generates: the page's session token
   // and the key that seals listing cursors.
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
   const cursorKey = randomBytes(32).toString('base64url');
-  const api = await startApiServer({ ...shared, session, cursorKey }, { port: options.apiPort ?? 0 });
+  const api = await startApiServer({ ...shared, catalogue: as('catalogue').catalogue, artefactsCatalogue: as('artefacts').catalogue, session, cursorKey }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
 
   const webUrl = `${api.url}/#session=${session.token}`;
@@ -139,7 +163,36 @@ async function wire(
     ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, s3Endpoint: s3.endpoint, dynamoEndpoint: dynamo.endpoint },
     ...{ apiUrl: api.url, replayUrl: replay.url, webUrl, credentials, auditFile, blobs, catalogue, children },
     ingestErrors: events.errors,
+    ...(iam ? { iam: iam.cloudIam } : {}),
     drain: () => events.drain(),
     stop: stopAll,
+  };
+}
+
+/** The gateways, and the functions' stores built with their own roles' credentials through them. */
+async function startGateways(options: LocalCloudOptions, s3Endpoint: string, dynamoEndpoint: string, standIn: LocalCredentials) {
+  const iam = await startLocalIam({ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, ...options.iam! });
+  const [s3Gateway, dynamoGateway] = await Promise.all([iam.gateway('s3', s3Endpoint, standIn), iam.gateway('dynamodb', dynamoEndpoint, standIn)]);
+  const stores = (fn: string) => {
+    const credentials = iam.credentialsOf(`function:${fn}`);
+    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: s3Gateway.endpoint, credentials });
+    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: dynamoGateway.endpoint, credentials });
+    const features = { verifiesChecksums: false, conditionalPut: false };
+    return { blobs: new S3BlobStore(s3, LOCAL_BUCKET, { features }), catalogue: new DynamoCatalogue(doc, LOCAL_TABLE) };
+  };
+  return {
+    functions: { ingest: stores('ingest'), catalogue: stores('catalogue'), replay: stores('replay'), artefacts: stores('artefacts') },
+    cloudIam: {
+      s3Endpoint: s3Gateway.endpoint,
+      dynamoEndpoint: dynamoGateway.endpoint,
+      credentialsFile: iam.credentialsFile,
+      credentialsOf: (principal: PrincipalName) => iam.credentialsOf(principal),
+      async guardActivity(upstream: string, localActivityArn: string, site: string) {
+        const deployed = iam.deployment.siteActivities.get(site);
+        if (!deployed) throw new Error(`the local deployment has no site ${site}`);
+        return (await iam.gateway('states', upstream, standIn, { [localActivityArn]: deployed })).endpoint;
+      },
+    } satisfies LocalCloudIam,
+    stop: () => iam.stop(),
   };
 }
