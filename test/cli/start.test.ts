@@ -43,8 +43,17 @@ async function startCloudOnly(): Promise<{ proc: ChildProcess; info: LocalCloudI
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   const file = join(home, 'cloud.json');
-  const info = await waitFor('cloud.json', () => (existsSync(file) && /Ctrl-C stops it/.test(out) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalCloudInfo) : undefined));
+  const info = await waitFor('cloud.json', () => (/Ctrl-C stops it/.test(out) ? readInfo(file) : undefined));
   return { proc, info, home, out: () => out };
+}
+
+/** cloud.json once it is written whole (it may be read while being written). */
+function readInfo(file: string): LocalCloudInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalCloudInfo;
+  } catch {
+    return undefined;
+  }
 }
 
 function exited(proc: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -63,7 +72,7 @@ describe('ferry start', () => {
     let children: LocalCloudInfo['children'] | undefined;
     const file = join(home, 'cloud.json');
     const watch = setInterval(() => {
-      if (!children && existsSync(file)) children = (JSON.parse(readFileSync(file, 'utf8')) as LocalCloudInfo).children;
+      children ??= readInfo(file)?.children;
     }, 50);
     const end = await exited(proc);
     clearInterval(watch);
@@ -116,7 +125,7 @@ describe('ferry start', () => {
     let out = '';
     proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    const children = await waitFor('cloud.json', () => (existsSync(join(home, 'cloud.json')) ? (JSON.parse(readFileSync(join(home, 'cloud.json'), 'utf8')) as LocalCloudInfo).children : undefined));
+    const children = await waitFor('cloud.json', () => readInfo(join(home, 'cloud.json'))?.children);
     const end = await exited(proc);
     expect(end, out).toEqual({ code: 1, signal: null });
     expect(out).toMatch(/^ferry: .*demo/m);
