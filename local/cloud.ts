@@ -34,7 +34,7 @@ export interface LocalCloudOptions {
    * catalogue functions then call them with their own roles, and `iam` hands out each
    * principal's credentials. Absent: no signature or policy is checked there.
    */
-  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision'>;
+  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision' | 'snapshot'>;
 }
 
 /** The local cloud's IAM: gateway endpoints and every principal's credentials. */
