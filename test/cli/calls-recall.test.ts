@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../cli/api-client.ts';
 import { recallCall } from '../../cli/calls-commands.ts';
 
@@ -9,15 +9,23 @@ import { recallCall } from '../../cli/calls-commands.ts';
 
 let server: Server | undefined;
 
+// The CLI signs with the standard credential chain: here, the environment's keys.
+beforeEach(() => {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDFERRYTEST');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'ferry-test-secret');
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+});
+
 afterEach(async () => {
+  vi.unstubAllEnvs();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   server = undefined;
 });
 
-async function api(status: number, body: unknown): Promise<{ base: string; seen: { method?: string; url?: string }[] }> {
-  const seen: { method?: string; url?: string }[] = [];
+async function api(status: number, body: unknown): Promise<{ base: string; seen: { method?: string; url?: string; signedBy?: string }[] }> {
+  const seen: { method?: string; url?: string; signedBy?: string }[] = [];
   server = createServer((req: IncomingMessage, res) => {
-    seen.push({ method: req.method, url: req.url });
+    seen.push({ method: req.method, url: req.url, signedBy: /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] });
     res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
@@ -29,7 +37,7 @@ describe('ferry calls recall', () => {
     const started = { site: 'site-a', rid: 'r0123', packKey: 'recordings/site-a/p.tar', execution: 'arn:x', message: 'recall of site-a/r0123 started' };
     const { base, seen } = await api(202, started);
     expect(await recallCall('site-a/r0123', { api: base })).toEqual(started);
-    expect(seen).toEqual([{ method: 'POST', url: '/sites/site-a/recordings/r0123/recall' }]);
+    expect(seen).toEqual([{ method: 'POST', url: '/sites/site-a/recordings/r0123/recall', signedBy: 'AKIDFERRYTEST' }]);
   });
 
   it("fails with the API's status and message when the recall is refused", async () => {

@@ -9,6 +9,7 @@ import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { apiGet } from '../support/signed.ts';
 
 // A real ship (agent → S3 through the IAM gateway → S3 notification → ingest with its own role
 // → catalogue API with its own role) decided by the policies the CDK app synthesizes. Take the
@@ -75,7 +76,7 @@ describe('shipping through the IAM gateway', () => {
   it('ships, ingests and serves the packs with every component on its own role', async () => {
     expect(shipped.report).toMatchObject({ packs: 2, recordings: 10, failed: 0 });
     expect(shipped.cloud.ingestErrors).toEqual([]);
-    const res = await fetch(`${shipped.cloud.apiUrl}/sites/${SITE}/recordings?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`);
+    const res = await apiGet(`${shipped.cloud.apiUrl}/sites/${SITE}/recordings?from=2024-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`, { credentials: shipped.cloud.credentials });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { items: unknown[] }).items).toHaveLength(10);
     // Every one of them went through the gateway, allowed as its own principal.
