@@ -9,6 +9,7 @@ import { buildAgent, loadConfig } from './build-agent.ts';
 import { ferryHome, localCloudFile } from './cloud.ts';
 import { searchCalls, playCall } from './calls-commands.ts';
 import { createLogger, silentLogger } from '../agent/log.ts';
+import { localRecallStarter } from '../local/api-server.ts';
 import { startLocalOrchestration } from '../local/orchestration.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
 import { systemClock } from '../core/clock.ts';
@@ -121,10 +122,26 @@ export async function runDemo(cloud: LocalCloud, opts: StartOptions, say: (m: st
   say(`  ./bin/ferry.mjs calls link ${SITE}/${entry.rid}     # a presigned replay link, valid 5 minutes`);
   say(`  browser: ${cloud.webUrl}`);
   if (!verified) throw new Error('demo: replayed audio differs from the original');
-  await runOrchestrationDemo(cloud, agent, say);
+  const stopOrchestration = await runOrchestrationDemo(cloud, agent, say);
+  try {
+    return await keepShipping(agent, recorder, opts, say, signal, { evictedCallId: victim.metadata.callId ?? '', verified });
+  } finally {
+    await stopOrchestration();
+  }
+}
+
+/** Without --once: the recorder keeps writing and the agent keeps shipping until `signal`. */
+async function keepShipping<T>(
+  agent: Agent,
+  recorder: SimulatedRecorder,
+  opts: StartOptions,
+  say: (m: string) => void,
+  signal: AbortSignal | undefined,
+  result: T,
+): Promise<T> {
   if (opts.once || signal?.aborted) {
     agent.close();
-    return { evictedCallId: victim.metadata.callId ?? '', verified };
+    return result;
   }
 
   say('\nThe recorder keeps writing a batch every 20 s and evicting the oldest; the agent ships them. Ctrl-C stops.');
@@ -137,7 +154,7 @@ export async function runDemo(cloud: LocalCloud, opts: StartOptions, say: (m: st
   await agent.run(signal ?? new AbortController().signal);
   clearInterval(timer);
   agent.close();
-  return { evictedCallId: victim.metadata.callId ?? '', verified };
+  return result;
 }
 
 /**
@@ -145,7 +162,7 @@ export async function runDemo(cloud: LocalCloud, opts: StartOptions, say: (m: st
  * backup window (lock, job to the agent through its activity, verify, release, record) and a
  * purge (lock, plan, delete, release, report). Waits are shortened; the rules are the real ones.
  */
-async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: string) => void): Promise<void> {
+async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: string) => void): Promise<() => Promise<void>> {
   say('\nOrchestration (the synthesized Step Functions definitions, run locally):');
   const orchestration = await startLocalOrchestration({
     cloud,
@@ -160,16 +177,25 @@ async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: st
   });
   const stopWorker = new AbortController();
   const polling = new ActivityWorker({ client: orchestration.activityClient(), site: SITE, runBackup: () => agent.cycle(), clock: systemClock, log: silentLogger, workerName: 'demo-agent' }).run(stopWorker.signal);
+  let shown = false;
   try {
     say('  backup window (on demand):');
     say(`  backup window: ${(await orchestration.workflows.runBackupWindow({ onDemand: true }).done).status}`);
     say('  purge:');
     say(`  purge: ${(await orchestration.workflows.runPurge().done).status}`);
+    shown = true;
   } finally {
     stopWorker.abort();
     await polling;
-    await orchestration.stop();
+    if (!shown) await orchestration.stop();
   }
+  // The site's recall workflow stays up with the demo: `ferry calls recall` reaches it through the API.
+  const unwire = cloud.wireRecall(SITE, localRecallStarter(orchestration.workflows));
+  say(`  recall: ./bin/ferry.mjs calls recall ${SITE}/ID starts this site's recall workflow`);
+  return async () => {
+    unwire();
+    await orchestration.stop();
+  };
 }
 
 function describeCloud(cloud: LocalCloud): string {

@@ -6,10 +6,11 @@ import { presignReplayLink } from '../adapters/replay-link.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../core/ids.ts';
 import type { CatalogueStore } from '../core/ports.ts';
+import type { RecallRequest, RecallStarter } from '../core/recall.ts';
 import { createHandler as createArtefactsHandler } from '../functions/artefacts/handler.ts';
 import { createHandler as createCatalogueHandler } from '../functions/catalogue/handler.ts';
 import { stdoutAudit, type Audit } from '../functions/shared/audit.ts';
-import { json, type HttpResult } from '../functions/shared/http.ts';
+import { json, type HttpEvent, type HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import { siteSchema } from '../functions/shared/params.ts';
 import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef } from './http-endpoint.ts';
@@ -37,6 +38,11 @@ export interface ApiServerDeps {
   session?: { token: string; replayUrl: string; credentials: LocalCredentials };
   /** Secret for the cursors of the listings. */
   cursorKey: string;
+  /**
+   * The recall workflow of a site, asked per request (orchestration comes and goes with `ferry
+   * start`); undefined: the recall route answers 501, as the deployed function does without one.
+   */
+  recallFor?: (site: string) => RecallStarter | undefined;
   audit?: Audit;
   clock?: Clock;
   log?: Log;
@@ -100,6 +106,20 @@ async function replayLink(session: NonNullable<ApiServerDeps['session']>, region
   return json(200, { url: get, head, expiresInSeconds: 300 });
 }
 
+/** A site's local recall workflow (local/stepfunctions.ts) as the recall starter the catalogue function takes. */
+export function localRecallStarter(workflows: {
+  runRecall(input: RecallRequest): { executionArn: string; done: Promise<unknown> };
+}): RecallStarter {
+  return {
+    async startRecall(request) {
+      const execution = workflows.runRecall(request);
+      // The outcome reaches the requester through the workflow's notifier, as in the cloud.
+      execution.done.catch(() => undefined);
+      return { execution: execution.executionArn };
+    },
+  };
+}
+
 /** Secret access key by access key id, for SigV4 verification. */
 export function secretsOf(credentials: LocalCredentials[]): Map<string, string> {
   return new Map(credentials.map((c) => [c.accessKeyId, c.secretAccessKey]));
@@ -115,9 +135,27 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
   const shared = { audit: deps.audit ?? stdoutAudit(), clock, log, cursorKey: deps.cursorKey };
   const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, ...shared });
   const artefacts = createArtefactsHandler({ catalogue: deps.artefactsCatalogue ?? deps.catalogue, ...shared });
+  const recallHandlers = new WeakMap<RecallStarter, typeof catalogue>();
+  // The site's recall workflow is looked up when asked for: orchestration starts after the API.
+  const recall = async (event: HttpEvent): Promise<HttpResult> => {
+    const starter = deps.recallFor?.(event.pathParameters?.site ?? '');
+    if (!starter) return catalogue(event); // answers 501 for a valid rid
+    let withRecall = recallHandlers.get(starter);
+    if (!withRecall) {
+      withRecall = createCatalogueHandler({ catalogue: deps.catalogue, recall: starter, ...shared });
+      recallHandlers.set(starter, withRecall);
+    }
+    return withRecall(event);
+  };
   const routes: RouteDef[] = [
     { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/?$`), params: ['site', 'rid'], handler: catalogue },
+    {
+      pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/recall/?$`),
+      params: ['site', 'rid'],
+      handler: recall,
+      methods: ['POST'],
+    },
     { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), params: ['site'], handler: artefacts },
     { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
   ];

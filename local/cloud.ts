@@ -12,6 +12,7 @@ import { startApiServer } from './api-server.ts';
 import { startReplayServer } from './replay-server.ts';
 import { createS3EventDelivery } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
+import type { RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
 import { startLocalIam, type LocalCredentials, type LocalIamOptions, type PrincipalName } from './iam-gateway/index.ts';
 
@@ -90,6 +91,8 @@ export interface LocalCloud {
   ingestErrors: { key: string; error: string }[];
   /** Present when started with `iam`. */
   iam?: LocalCloudIam;
+  /** Routes the API's recall requests for `site` to its recall workflow (until the returned function is called: 501 again). */
+  wireRecall(site: string, starter: RecallStarter): () => void;
   stop(): Promise<void>;
 }
 
@@ -148,7 +151,10 @@ async function wire(
   // and the key that seals listing cursors.
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
   const cursorKey = randomBytes(32).toString('base64url');
-  const api = await startApiServer({ ...shared, catalogue: as('catalogue').catalogue, artefactsCatalogue: as('artefacts').catalogue, session, cursorKey }, { port: options.apiPort ?? 0 });
+  const recalls = new Map<string, RecallStarter>();
+  const stores = { catalogue: as('catalogue').catalogue, artefactsCatalogue: as('artefacts').catalogue };
+  const recallFor = (site: string) => recalls.get(site);
+  const api = await startApiServer({ ...shared, ...stores, session, cursorKey, recallFor }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
 
   const webUrl = `${api.url}/#session=${session.token}`;
@@ -165,6 +171,10 @@ async function wire(
     ingestErrors: events.errors,
     ...(iam ? { iam: iam.cloudIam } : {}),
     drain: () => events.drain(),
+    wireRecall(site, starter) {
+      recalls.set(site, starter);
+      return () => void (recalls.get(site) === starter && recalls.delete(site));
+    },
     stop: stopAll,
   };
 }

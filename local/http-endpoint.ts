@@ -16,6 +16,8 @@ export interface RouteDef {
   pattern: RegExp;
   params: string[];
   handler: RouteHandler;
+  /** What the route answers besides OPTIONS (default GET and HEAD); other methods get 405. */
+  methods?: readonly string[];
 }
 
 /** Who a request is from; undefined sends it on to SigV4 verification. */
@@ -118,8 +120,10 @@ export async function startHttpEndpoint(o: EndpointOptions): Promise<HttpEndpoin
     const matched = match(o.routes, url.pathname);
     if (!matched) return json(404, { error: 'NotFound', message: `no route for ${method} ${url.pathname}` });
     if (method === 'OPTIONS') return { statusCode: 204, headers: { 'Access-Control-Max-Age': '600' }, body: '' };
-    if (method !== 'GET' && method !== 'HEAD') {
-      return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD, OPTIONS' });
+    const methods = matched.route.methods ?? ['GET', 'HEAD'];
+    if (!methods.includes(method)) {
+      const allow = [...methods, 'OPTIONS'].join(', ');
+      return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: allow });
     }
     let identity = o.sessionIdentity?.(req);
     if (!identity) {

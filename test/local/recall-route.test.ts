@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signedFetch } from '../../adapters/sigv4.ts';
+import type { RecallRequest } from '../../core/recall.ts';
+import type { AuditEvent } from '../../functions/shared/audit.ts';
+import { localRecallStarter, startApiServer } from '../../local/api-server.ts';
+import type { HttpEndpoint } from '../../local/http-endpoint.ts';
+import type { LocalExecution } from '../../local/stepfunctions.ts';
+import { TEST_KEY, TEST_REGION } from '../support/signed.ts';
+import { SITE, workflowHarness, type Harness } from '../workflows/harness.ts';
+import { publishPack } from '../workflows/purge-fixtures.ts';
+
+// The recall route on the local catalogue API: real HTTP, a request signed as `ferry calls recall`
+// signs it (POST, service execute-api), routed to the catalogue function with the site's local
+// recall workflow (the synthesized state machine, run by aws-local-stepfunctions) as its starter.
+
+let h: Harness;
+let api: HttpEndpoint;
+const started: LocalExecution[] = [];
+const audits: AuditEvent[] = [];
+
+beforeAll(async () => {
+  h = await workflowHarness({ config: { recallPollSeconds: 3600, recallMaxPolls: 1 } });
+  const workflows = {
+    runRecall: (input: RecallRequest) => {
+      const execution = h.workflows.runRecall(input);
+      started.push(execution);
+      return execution;
+    },
+  };
+  const starter = localRecallStarter(workflows);
+  api = await startApiServer({
+    ...{ catalogue: h.catalogue, credentials: [TEST_KEY], region: TEST_REGION, cursorKey: 'k'.repeat(32) },
+    ...{ audit: (e: AuditEvent) => void audits.push(e), log: () => undefined },
+    recallFor: (site) => (site === SITE ? starter : undefined),
+  });
+});
+
+afterAll(async () => {
+  await api?.stop();
+  h?.activity.stop();
+});
+
+const recall = (path: string, method: 'POST' | 'GET' = 'POST') =>
+  signedFetch(`${api.url}${path}`, { service: 'execute-api', region: TEST_REGION, credentials: TEST_KEY, method });
+
+describe('recall route of the local catalogue API', () => {
+  it('answers 202 for an archived call and starts the site recall workflow, which asks S3 for a restore', async () => {
+    const pack = await publishPack(h, SITE, h.clock.now(), 'archived', [500]);
+    const rid = pack.manifest.members[0]!.rid;
+    h.archive.set(pack.packKey, { storageClass: 'DEEP_ARCHIVE' });
+
+    const res = await recall(`/sites/${SITE}/recordings/${rid}/recall`);
+
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { site: string; rid: string; packKey: string; execution: string };
+    expect(body).toMatchObject({ site: SITE, rid, packKey: pack.packKey });
+    expect(started.map((e) => e.executionArn)).toEqual([body.execution]);
+    expect(body.execution).toMatch(new RegExp(`:execution:ferry-recall-${SITE}:`));
+    await started[0]!.done;
+    expect(h.archive.requests).toEqual([{ key: pack.packKey, days: 7, tier: 'Standard' }]);
+    expect(h.alerts.at(-1)?.message).toContain(`asked for by ${TEST_KEY.accessKeyId}`);
+    expect(audits.at(-1)).toMatchObject({ action: 'recall', site: SITE, rid, principal: TEST_KEY.accessKeyId });
+  });
+
+  it('answers 404 naming the call for an unknown recording, and starts no execution', async () => {
+    const before = started.length;
+    const res = await recall(`/sites/${SITE}/recordings/r0000000000000000000000a/recall`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { message: string }).message).toBe(`no recording r0000000000000000000000a in site ${SITE}`);
+    expect(started).toHaveLength(before);
+  });
+
+  it('answers 501 for a site without a local recall workflow, as the deployed function without one does', async () => {
+    const before = started.length;
+    const res = await recall('/sites/site-b/recordings/r0000000000000000000000a/recall');
+    expect(res.status).toBe(501);
+    expect(await res.json()).toMatchObject({ error: 'NotImplemented' });
+    expect(started).toHaveLength(before);
+  });
+
+  it('answers 400 naming rid for a malformed recording id, and 405 allowing POST for a GET of the recall path', async () => {
+    const bad = await recall(`/sites/${SITE}/recordings/not-a-rid/recall`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/rid/);
+    const get = await recall(`/sites/${SITE}/recordings/r0000000000000000000000a/recall`, 'GET');
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
+  });
+});
