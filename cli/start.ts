@@ -145,6 +145,7 @@ async function keepShipping<T>(
   }
 
   say('\nThe recorder keeps writing a batch every 20 s and evicting the oldest; the agent ships them. Ctrl-C stops.');
+  say(`Recall an archived call through the catalogue API: ./bin/ferry.mjs calls recall ${SITE}/ID (this site's recall workflow).`);
   const timer = setInterval(() => {
     recorder.writeBatch().then(
       (w) => say(`  recorder: wrote batch ${w.batch}${w.evicted.length ? `, deleted ${w.evicted.join(', ')}` : ''}`),
@@ -191,7 +192,6 @@ async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: st
   }
   // The site's recall workflow stays up with the demo: `ferry calls recall` reaches it through the API.
   const unwire = cloud.wireRecall(SITE, localRecallStarter(orchestration.workflows));
-  say(`  recall: ./bin/ferry.mjs calls recall ${SITE}/ID starts this site's recall workflow`);
   return async () => {
     unwire();
     await orchestration.stop();

@@ -1,10 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import type { RecallRequest } from '../../core/recall.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
 import { localRecallStarter, startApiServer } from '../../local/api-server.ts';
 import type { HttpEndpoint } from '../../local/http-endpoint.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import type { LocalExecution } from '../../local/stepfunctions.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 import { TEST_KEY, TEST_REGION } from '../support/signed.ts';
 import { SITE, workflowHarness, type Harness } from '../workflows/harness.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
@@ -85,5 +91,41 @@ describe('recall route of the local catalogue API', () => {
     const get = await recall(`/sites/${SITE}/recordings/r0000000000000000000000a/recall`, 'GET');
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST, OPTIONS');
+  });
+});
+
+describe('recall route of the embedded local cloud', () => {
+  let dir: string;
+  let cloud: LocalCloud;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-recall-'));
+    cloud = await startLocalCloud({ directory: dir, fresh: true });
+  });
+
+  afterAll(async () => {
+    await cloud?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 501 until a recall workflow is wired for the site, 202 while it is, and 501 again once unwired', async () => {
+    const f = buildPack('site-c', [{ path: 'b/one.wav', body: audio(3, 800), meta: { start: '2026-03-01T08:00:00Z' } }]);
+    await publish(cloud.blobs, f);
+    await ingestManifest({ blobs: cloud.blobs, catalogue: cloud.catalogue }, f.manifestKey);
+    const rid = f.manifest.members[0]!.rid;
+    const asked: RecallRequest[] = [];
+    const starter = { startRecall: async (r: RecallRequest) => (asked.push(r), { execution: `arn:local:${asked.length}` }) };
+    const signing = { service: 'execute-api', region: cloud.region, credentials: cloud.credentials, method: 'POST' } as const;
+    const post = () => signedFetch(`${cloud.apiUrl}/sites/site-c/recordings/${rid}/recall`, signing);
+
+    expect((await post()).status).toBe(501);
+    const unwire = cloud.wireRecall('site-c', starter);
+    const res = await post();
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ rid, packKey: f.packKey, execution: 'arn:local:1' });
+    expect(asked).toEqual([{ site: 'site-c', rid, requester: cloud.credentials.accessKeyId }]);
+    unwire();
+    expect((await post()).status).toBe(501);
+    expect(asked).toHaveLength(1);
   });
 });
