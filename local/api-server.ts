@@ -21,6 +21,8 @@ import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef
 // page cannot sign requests, so it uses a local session instead: a random token, handed out in
 // the page's address by `ferry start`, sent back as `X-Ferry-Session`; with it, the page may
 // search and ask for presigned replay links (GET /local/replay-link). Replay is elsewhere.
+// The recall route (POST) starts a site's local recall workflow when `ferry start` runs one for
+// it (`recallFor`); otherwise it answers 501, as the deployed function without a workflow does.
 
 export interface LocalCredentials {
   accessKeyId: string;
