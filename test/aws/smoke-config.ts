@@ -50,10 +50,14 @@ export function windowStateMachineArn(activityArn: string, stackPrefix: string, 
  * Every missing output is named in one error, so a wrong file or site is fixed in one go.
  */
 export function readStackOutputs(json: unknown, site: string): SmokeTargets {
-  if (typeof json !== 'object' || json === null) throw new Error('stack outputs: expected the JSON object cdk deploy --outputs-file writes');
+  if (typeof json !== 'object' || json === null) {
+    throw new Error('stack outputs: expected the JSON object cdk deploy --outputs-file writes');
+  }
   const stacks = json as Record<string, Record<string, string>>;
   const stateful = Object.keys(stacks).filter((k) => k.endsWith('-stateful'));
-  if (stateful.length !== 1) throw new Error(`stack outputs: expected one {prefix}-stateful stack, found ${stateful.length ? stateful.join(', ') : 'none'}`);
+  if (stateful.length !== 1) {
+    throw new Error(`stack outputs: expected one {prefix}-stateful stack, found ${stateful.length ? stateful.join(', ') : 'none'}`);
+  }
   const stackPrefix = stateful[0]!.slice(0, -'-stateful'.length);
   const all = { ...stacks[`${stackPrefix}-stateful`], ...stacks[`${stackPrefix}-processing`] };
   const key = outputKeyOf(site);
@@ -90,7 +94,9 @@ export const profileOf = (role: SmokeRole): string => `ferry-smoke-${role}`;
  */
 export function awsConfigFile(base: string, t: SmokeTargets, sourceProfile: string): string {
   const profile = (role: SmokeRole, arn: string, extra: string[] = []) =>
-    [`[profile ${profileOf(role)}]`, `role_arn = ${arn}`, ...extra, `source_profile = ${sourceProfile}`, `role_session_name = ${profileOf(role)}`, `region = ${t.region}`].join('\n');
+    [`[profile ${profileOf(role)}]`, `role_arn = ${arn}`, ...extra, `source_profile = ${sourceProfile}`]
+      .concat([`role_session_name = ${profileOf(role)}`, `region = ${t.region}`])
+      .join('\n');
   return [
     base.trimEnd(),
     profile('agent', t.agentRoleArn, [`external_id = ${t.agentExternalId}`]),
@@ -105,7 +111,8 @@ export const ENV_SOURCE_PROFILE = 'ferry-smoke-source';
 
 export function credentialsFileFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return undefined;
-  const lines = [`[${ENV_SOURCE_PROFILE}]`, `aws_access_key_id = ${env.AWS_ACCESS_KEY_ID}`, `aws_secret_access_key = ${env.AWS_SECRET_ACCESS_KEY}`];
+  const lines = [`[${ENV_SOURCE_PROFILE}]`, `aws_access_key_id = ${env.AWS_ACCESS_KEY_ID}`];
+  lines.push(`aws_secret_access_key = ${env.AWS_SECRET_ACCESS_KEY}`);
   if (env.AWS_SESSION_TOKEN) lines.push(`aws_session_token = ${env.AWS_SESSION_TOKEN}`);
   return `${lines.join('\n')}\n`;
 }
@@ -115,7 +122,13 @@ export function credentialsFileFromEnv(env: NodeJS.ProcessEnv): string | undefin
  * would win over it (environment keys come first in the SDK's chain), no local cloud, no stray
  * endpoint, and the deployed API and replay URL.
  */
-export function roleEnv(env: NodeJS.ProcessEnv, role: SmokeRole, files: { config: string; credentials?: string; home: string }, t: SmokeTargets): NodeJS.ProcessEnv {
+export interface SmokeFiles {
+  config: string;
+  credentials?: string;
+  home: string;
+}
+
+export function roleEnv(env: NodeJS.ProcessEnv, role: SmokeRole, files: SmokeFiles, t: SmokeTargets): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
   for (const name of Object.keys(out)) {
     if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|ENDPOINT_URL.*|PROFILE|DEFAULT_PROFILE)$/.test(name)) delete out[name];
@@ -167,7 +180,9 @@ export function agentConfigYaml(t: SmokeTargets, p: SmokeSitePaths, withActivity
 /** The purge function among the deployment's functions (CDK names it `{prefix}-processing-…Purge…`). */
 export function purgeFunctionName(names: string[], stackPrefix: string): string {
   const found = names.filter((n) => n.startsWith(`${stackPrefix}-processing`) && /Purge/.test(n));
-  if (found.length !== 1) throw new Error(`expected one purge function of ${stackPrefix}-processing, found ${found.length ? found.join(', ') : 'none'}`);
+  if (found.length !== 1) {
+    throw new Error(`expected one purge function of ${stackPrefix}-processing, found ${found.length ? found.join(', ') : 'none'}`);
+  }
   return found[0]!;
 }
 

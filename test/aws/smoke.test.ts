@@ -46,6 +46,7 @@ let restoreAt: string;
 let agentConfig: string;
 
 const envOf = (role: SmokeRole) => roleEnv(process.env, role, files, t);
+const searchArgs = (callId: string) => ['calls', 'search', '--site', t.site, '--call-id', callId, '--json'];
 
 async function ferry(role: SmokeRole, args: string[]): Promise<string> {
   try {
@@ -104,7 +105,9 @@ describe.skipIf(!gate.enabled)(gate.title, () => {
     const now = Date.now();
     const paths = { state: join(dir, 'state'), recordings: join(dir, 'recorder'), database: join(dir, 'db') };
     // A fresh seed and start each run: the bucket refuses to overwrite what an earlier run published.
-    recordings = await generateBatches({ root: paths.recordings, firstBatch: 1, batches: 1, perBatch: 5, seconds: 2, start: new Date(now - 3600_000), seed: now % 1e9, sidecar: 'xml' });
+    const start = new Date(now - 3600_000);
+    const batch = { firstBatch: 1, batches: 1, perBatch: 5, seconds: 2, start, seed: now % 1e9, sidecar: 'xml' as const };
+    recordings = await generateBatches({ root: paths.recordings, ...batch });
     writeDatabase(paths.database, now);
     agentConfig = join(dir, 'agent.yaml');
     writeFileSync(agentConfig, agentConfigYaml(t, paths, false));
@@ -124,7 +127,7 @@ describe.skipIf(!gate.enabled)(gate.title, () => {
   it('finds the shipped call with `ferry calls search` as the site officer', async () => {
     const callId = recordings[0]!.metadata.callId;
     const found = await eventually('catalogue entry after ingest', 120, async () => {
-      const items = JSON.parse(await ferry('officer', ['calls', 'search', '--site', t.site, '--call-id', callId, '--json'])) as { rid: string }[];
+      const items = JSON.parse(await ferry('officer', searchArgs(callId))) as { rid: string }[];
       return items.length ? items : undefined;
     });
     expect(found).toHaveLength(1);
@@ -132,7 +135,7 @@ describe.skipIf(!gate.enabled)(gate.title, () => {
 
   it('replays a byte range of that call through a presigned `ferry calls link`, byte-identical to the original', async () => {
     const rec = recordings[0]!;
-    const [entry] = JSON.parse(await ferry('officer', ['calls', 'search', '--site', t.site, '--call-id', rec.metadata.callId, '--json'])) as { rid: string }[];
+    const [entry] = JSON.parse(await ferry('officer', searchArgs(rec.metadata.callId))) as { rid: string }[];
     const link = (await ferry('officer', ['calls', 'link', `${t.site}/${entry!.rid}`, '--expires', '120'])).trim();
     expect(link).toMatch(/^https:\/\/.*X-Amz-Signature=/);
     const original = readFileSync(join(dir, 'recorder', rec.relativePath));
@@ -153,14 +156,16 @@ describe.skipIf(!gate.enabled)(gate.title, () => {
     agent.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
     try {
       const sfn = new SFNClient({ region: t.region });
-      const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: t.windowStateMachineArn, name: `smoke-${Date.now()}`, input: '{"onDemand":true}' }));
+      const start = { stateMachineArn: t.windowStateMachineArn, name: `smoke-${Date.now()}`, input: '{"onDemand":true}' };
+      const started = await sfn.send(new StartExecutionCommand(start));
       const done = await eventually('backup window execution', 600, async () => {
         const d = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
         return d.status === 'RUNNING' || d.status === 'PENDING_REDRIVE' ? undefined : d;
       });
       const output = JSON.parse(done.output ?? '{}') as { record?: { outcome?: string; reasons?: string[] } };
-      expect({ status: done.status, outcome: output.record?.outcome, reasons: output.record?.reasons, agentLog: done.status === 'SUCCEEDED' ? '' : log })
-        .toMatchObject({ status: 'SUCCEEDED', outcome: 'FULL' });
+      const agentLog = done.status === 'SUCCEEDED' ? '' : log;
+      const seen = { status: done.status, outcome: output.record?.outcome, reasons: output.record?.reasons, agentLog };
+      expect(seen).toMatchObject({ status: 'SUCCEEDED', outcome: 'FULL' });
     } finally {
       agent.kill('SIGTERM');
     }
@@ -169,9 +174,12 @@ describe.skipIf(!gate.enabled)(gate.title, () => {
   it('plans a purge of the site without deleting anything (the purge function’s plan step)', async () => {
     const lambda = new LambdaClient({ region: t.region });
     const names: string[] = [];
-    for await (const page of paginateListFunctions({ client: lambda }, {})) names.push(...(page.Functions ?? []).map((f) => f.FunctionName!));
+    for await (const page of paginateListFunctions({ client: lambda }, {})) {
+      names.push(...(page.Functions ?? []).map((f) => f.FunctionName!));
+    }
     const fn = purgeFunctionName(names, t.stackPrefix);
-    const res = await lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(JSON.stringify(purgePlanEvent(t.site, 36_500))) }));
+    const payload = Buffer.from(JSON.stringify(purgePlanEvent(t.site, 36_500)));
+    const res = await lambda.send(new InvokeCommand({ FunctionName: fn, Payload: payload }));
     const body = JSON.parse(Buffer.from(res.Payload ?? []).toString('utf8')) as { summary?: { packs: number } };
     expect({ error: res.FunctionError, body }).toMatchObject({ error: undefined, body: { summary: { packs: 0 } } });
   }, 120_000);
