@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ActivityApiError, type LocalActivityService } from './activity-service.ts';
+import { listenLocal } from './listen.ts';
 
 // The activity half of the Step Functions API on loopback (AWS JSON 1.0 protocol:
 // `X-Amz-Target: AWSStepFunctions.GetActivityTask`, JSON bodies, errors as `__type`), so an
@@ -59,14 +59,6 @@ export async function startActivityServer(service: LocalActivityService, options
       }
     })();
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, stop } = await listenLocal(server, { port: options.port });
+  return { endpoint: url, stop };
 }

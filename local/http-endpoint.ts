@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { errorResponse } from '../functions/shared/errors.ts';
 import { json, type HttpEvent, type HttpResult } from '../functions/shared/http.ts';
 import type { Log } from '../functions/shared/log.ts';
 import { verifySigV4, type SigV4Policy } from './sigv4-verify.ts';
+import { listenLocal } from './listen.ts';
 
 // One local HTTP endpoint standing in for an AWS front door (API Gateway with IAM
 // authorization, or a Lambda Function URL with AWS_IAM auth): routes, SigV4 verification, the
@@ -142,20 +142,5 @@ export async function startHttpEndpoint(o: EndpointOptions): Promise<HttpEndpoin
         send(req, res, errorResponse(error, o.log));
       });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  return listenLocal(server, { port: o.port, host: o.host });
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { Authorizer, type Denial } from './authorizer.ts';
 import type { CredentialEntry, CredentialTable, LocalCredentials } from './credentials.ts';
@@ -8,6 +7,7 @@ import type { LocalDeployment } from './deployment.ts';
 import { authoriseDynamo, authoriseStates, type JsonAuthorisation, type TableSchema } from './json-request.ts';
 import { authoriseS3, deleteObjectsKeys, type AccessCheck } from './s3-request.ts';
 import { resign, verifySignature, type IncomingSigned, type Service, type SignatureFailure } from './sigv4.ts';
+import { listenLocal } from '../listen.ts';
 
 // A loopback reverse proxy in front of one stand-in (s3rver, dynalite, the local activity
 // server) that does what AWS does before a request reaches the service: verify its SigV4
@@ -214,14 +214,6 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, stop } = await listenLocal(server, {});
+  return { endpoint: url, stop };
 }

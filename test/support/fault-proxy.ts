@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRng } from '../../scripts/demo/audio.ts';
 
 export const FAULT_KINDS = ['error-500', 'slow-down-503', 'reset-before', 'reset-after', 'torn-body'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -67,18 +68,6 @@ export interface FaultProxy {
 
 const MAX_LOG = 10_000;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function operationOf(method: string, query: URLSearchParams): ProxiedRequest['operation'] {
   if (method === 'PUT') return query.has('uploadId') ? 'uploadPart' : 'put';
@@ -152,7 +141,7 @@ async function preconditionFails(target: URL, req: IncomingMessage, url: URL, r:
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
   if (!LOOPBACK.has(target.hostname)) throw new Error(`fault proxy forwards to loopback only, not ${target.hostname}`);
-  const random = generator(options.seed);
+  const random = createRng(options.seed);
   const kinds = options.kinds ?? FAULT_KINDS;
   const limit = options.maxBodyBytes ?? 16 * 1024 * 1024;
   let rate = options.rate ?? 0;
