@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { lstat, stat, access } from 'node:fs/promises';
-import { constants, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { recheckBatch, unreadableDirectory } from './sources/source-checks.ts';
 import type { AgentConfig, ArtefactSourceConfig, RecordingsSourceConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
@@ -195,7 +195,7 @@ export class Agent {
       return;
     }
     const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
-    const { ready, pending } = await this.scanAndSelect(source, report, keep, isShipped);
+    const { ready, pending, batchesSeen } = await this.scanAndSelect(source, report, keep, isShipped);
     // Each batch's records are let go as soon as it is shipped: memory falls as the backlog does.
     await this.shipAll(source, ready, report, (batch) => {
       const left = pending.get(batch)?.filter((f) => !isShipped(batch, f) && !this.lossLog.has(source.name, batch, f)) ?? [];
@@ -203,13 +203,11 @@ export class Agent {
       else pending.delete(batch);
     });
     report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: now() });
-    this.savePending(source, pending, keep);
+    this.savePending(source, pending, batchesSeen);
   }
 
-  private savePending(source: RecordingsSourceConfig, pending: ReadonlyMap<string, FileStamp[]>, keep: ReadonlySet<string>): void {
-    const prefix = `${source.name}\t`;
-    const seen = [...keep].filter((k) => k.startsWith(prefix)).length;
-    this.observations.setPending(source.name, pending, seen, this.deps.clock.now());
+  private savePending(source: RecordingsSourceConfig, pending: ReadonlyMap<string, FileStamp[]>, batchesSeen: number): void {
+    this.observations.setPending(source.name, pending, batchesSeen, this.deps.clock.now());
     this.observations.save();
   }
 
@@ -252,15 +250,15 @@ export class Agent {
         details: { source: source.name, path: source.path },
       });
       for (const batch of saved.batches.keys()) keep.add(batchKey(source.name, batch));
-      return { ready: [], pending: saved.batches };
+      return { ready: [], pending: saved.batches, batchesSeen: saved.batchesSeen };
     }
     await this.alerts.resolve(emptyKey, this.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
     if (saved) report.lost += await this.reportLosses(source, saved.batches, saved.lastScan, scanned);
     const { ready } = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
     const pending = pendingView(scanned, isShipped, source.extensions);
     // Saved before shipping: a pass killed midway leaves the next one this view to compare with.
-    this.savePending(source, pending, keep);
-    return { ready, pending };
+    this.savePending(source, pending, scanned.length);
+    return { ready, pending, batchesSeen: scanned.length };
   }
 
   private runner(source: ArtefactSourceConfig): ArtefactRunner {
@@ -474,49 +472,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-/** Why `path` cannot serve as a source root (gone, not a directory, unreadable), or undefined. */
-export async function unreadableDirectory(path: string): Promise<string | undefined> {
-  try {
-    const st = await stat(path);
-    if (!st.isDirectory()) return `${path} is not a directory`;
-    await access(path, constants.R_OK | constants.X_OK);
-    return undefined;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return `${path} does not exist`;
-    if (code === 'EACCES' || code === 'EPERM') return `${path} cannot be read by the agent (permission denied)`;
-    if (code === 'ENOTDIR') return `${path} is not a directory (a parent is a file)`;
-    return `${path} cannot be read (${code ?? messageOf(error)})`;
-  }
-}
-
-/** Re-examines a batch whose pack was refused: which recordings vanished, which changed, which sidecars vanished. */
-async function recheckBatch(root: string, work: BatchWork): Promise<{ gone: FileStamp[]; changed: FileStamp[]; sidecarsGone: string[] }> {
-  const dir = join(root, work.batch);
-  const state = async (f: FileStamp): Promise<'same' | 'gone' | 'changed'> => {
-    try {
-      const st = await lstat(join(dir, f.name));
-      return st.isFile() && st.size === f.size && Math.trunc(st.mtimeMs) === Math.trunc(f.mtimeMs) ? 'same' : 'changed';
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' || code === 'ENOTDIR' ? 'gone' : 'changed';
-    }
-  };
-  const gone: FileStamp[] = [];
-  const changed: FileStamp[] = [];
-  const sidecarsGone: string[] = [];
-  for (const f of work.recordings) {
-    const s = await state(f);
-    if (s === 'gone') gone.push(f);
-    else if (s === 'changed') changed.push(f);
-    else {
-      const sidecar = work.sidecars.get(f.name);
-      const ss = sidecar ? await state(sidecar) : 'same';
-      if (ss === 'gone') sidecarsGone.push(f.name);
-      else if (ss === 'changed') changed.push(f);
-    }
-  }
-  return { gone, changed, sidecarsGone };
 }

@@ -11,7 +11,8 @@ import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
-import { unreadableDirectory, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
+import type { AgentStatusFile, CycleReport } from '../agent/agent.ts';
+import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 
@@ -26,7 +27,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json-logs', 'JSON log lines even on a terminal')
     .action(async (opts: { config: string; once?: boolean; jsonLogs?: boolean }) => {
       const config = loadConfig(opts.config);
-      checkSitePaths(config);
+      await checkSitePaths(config);
       leanHeap();
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;
@@ -57,9 +58,9 @@ export function registerAgentCommands(program: Command): void {
     .command('check')
     .description('check the configuration and the paths it names (state directory, every source path), then exit')
     .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
-    .action((opts: { config: string }) => {
+    .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
-      checkSitePaths(config);
+      await checkSitePaths(config);
       process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
     });
 

@@ -1,6 +1,7 @@
 import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
 import { systemClock } from '../core/clock.ts';
 import { createS3Client } from '../adapters/aws-clients.ts';
@@ -53,7 +54,7 @@ function fileProblem(error: unknown): string {
  * readable directory at every source path. A mistyped mount must not back up nothing in
  * silence. Every problem is listed with its setting, like the schema's own.
  */
-export function checkSitePaths(config: AgentConfig): void {
+export async function checkSitePaths(config: AgentConfig): Promise<void> {
   const problems: string[] = [];
   try {
     const st = statSync(config.state, { throwIfNoEntry: false });
@@ -65,15 +66,9 @@ export function checkSitePaths(config: AgentConfig): void {
   } catch (error) {
     problems.push(`state: ${config.state} ${fileProblem(error)}`);
   }
-  config.sources.forEach((source, i) => {
-    try {
-      const st = statSync(source.path);
-      if (!st.isDirectory()) problems.push(`sources[${i}].path: ${source.path} is not a directory`);
-      else accessSync(source.path, constants.R_OK | constants.X_OK);
-    } catch (error) {
-      problems.push(`sources[${i}].path: ${source.path} ${fileProblem(error)}`);
-    }
-  });
+  // The same answer every pass of the agent gives (and alerts) when a source root goes away.
+  const sourceProblems = await Promise.all(config.sources.map((source) => unreadableDirectory(source.path)));
+  sourceProblems.forEach((problem, i) => problem && problems.push(`sources[${i}].path: ${problem}`));
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
