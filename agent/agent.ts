@@ -19,7 +19,7 @@ import { PartPool } from './part-pool.ts';
 import { Observations } from './state/observations.ts';
 import { LossLog, type LossEntry } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
-import { AlertBook, type AlertState } from './state/alert-book.ts';
+import { AlertBook, sourceReadable, type AlertState } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import { StateLock } from './state/state-lock.ts';
 
@@ -216,20 +216,9 @@ export class Agent {
    * directory, a root that is suddenly empty), alerted with memory; undefined when it can.
    */
   private async sourceProblem(source: RecordingsSourceConfig): Promise<string | undefined> {
-    const key = `source-unavailable:${source.name}`;
     const problem = await unreadableDirectory(source.path);
-    if (!problem) {
-      await this.alerts.resolve(key, this.deps.config.site, `Source ${source.name} (${source.path}) can be read again; shipping resumes.`);
-      return undefined;
-    }
-    this.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
-    await this.alerts.raise(key, {
-      severity: 'critical',
-      site: this.deps.config.site,
-      subject: `source ${source.name} cannot be read`,
-      message: `${problem}. Nothing of this source is shipped, and recordings the recorder evicts meanwhile cannot be saved: check the mount and the agent's permissions.`,
-      details: { source: source.name, path: source.path },
-    });
+    if (problem) this.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
+    await sourceReadable(this.alerts, this.deps.config.site, source, problem);
     return problem;
   }
 

@@ -13,7 +13,7 @@ import { findLostVersions } from './sources/stability.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
 import type { LossLog } from './state/loss-log.ts';
-import type { AlertBook } from './state/alert-book.ts';
+import { sourceReadable, type AlertBook } from './state/alert-book.ts';
 import { planRotated, rotatedSelector, type ArtefactPlan } from './sources/rotated.ts';
 import { planArchive, archiveSelector } from './sources/archive.ts';
 import { detectBasename, parseIndex, planBinlog, segmentSelector, type Gap } from './sources/binlog.ts';
@@ -86,16 +86,11 @@ export class ArtefactRunner {
     } catch (error) {
       const problem = `cannot scan ${this.source.path}: ${messageOf(error)}`;
       log.warn('source cannot be scanned', { source: this.source.name, error: problem });
-      await this.deps.alerts.raise(`source-unavailable:${this.source.name}`, {
-        severity: 'critical',
-        site: this.deps.site,
-        subject: `source ${this.source.name} cannot be read`,
-        message: `${problem}. Nothing of this source is shipped until it can be read again: check the mount and the agent's permissions.`,
-      });
+      await sourceReadable(this.deps.alerts, this.deps.site, this.source, problem);
       out.status = { ...out.status, problem };
       return out;
     }
-    await this.deps.alerts.resolve(`source-unavailable:${this.source.name}`, this.deps.site, `Source ${this.source.name} (${this.source.path}) can be read again.`);
+    await sourceReadable(this.deps.alerts, this.deps.site, this.source);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
     out.lost = await this.reportLosses(scan.files);

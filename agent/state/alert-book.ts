@@ -84,3 +84,24 @@ export class AlertBook {
     writeFileAtomic(this.file, `${JSON.stringify({ format: 1, open: Object.fromEntries(this.open) } satisfies AlertsFile, null, 1)}\n`);
   }
 }
+
+/**
+ * The one alert for a source whose root cannot be read (recordings or artefacts alike): raised
+ * with `problem`, resolved when called without one.
+ */
+export async function sourceReadable(alerts: AlertBook, site: string, source: { name: string; path: string }, problem?: string): Promise<void> {
+  const key = `source-unavailable:${source.name}`;
+  if (!problem) {
+    await alerts.resolve(key, site, `Source ${source.name} (${source.path}) can be read again; shipping resumes.`);
+    return;
+  }
+  await alerts.raise(key, {
+    severity: 'critical',
+    site,
+    subject: `source ${source.name} cannot be read`,
+    message:
+      `${problem}. Nothing of this source is shipped until it can be read again, and what the site removes meanwhile cannot be saved: ` +
+      "check the mount and the agent's permissions.",
+    details: { source: source.name, path: source.path },
+  });
+}
