@@ -2,7 +2,7 @@
 // Data class first, then site, so lifecycle rules filter by prefix and IAM scopes by site.
 // The agent, the functions, the local cloud and the CDK stack all build keys from here.
 
-export const DATA_CLASSES = ['recordings', 'manifests', 'backups', 'logs', 'archives'] as const;
+export const DATA_CLASSES = ['recordings', 'manifests', 'backups', 'logs', 'archives', 'trees'] as const;
 export type DataClass = (typeof DATA_CLASSES)[number];
 
 /** Site and source names appear in keys and IAM conditions: keep them boring. */
@@ -111,6 +111,35 @@ export function artefactManifestKey(site: string, type: ArtefactSourceType, sour
 export function isArtefactManifestKey(key: string): boolean {
   const parsed = parseKey(key);
   return parsed?.dataClass === 'manifests' && /^(backups|logs|archives)\/[a-z0-9][a-z0-9-]*\/a[0-9a-f]{23}\.json$/.test(parsed.rest);
+}
+
+// ---- Tree sources (file shares): see core/tree-manifest.ts for the format ----
+
+/** `trees/{site}/{source}/packs/{yyyy}/{mm}/{dd}/{packId}[-n].tar`: a content pack (write-once; attempt n > 0 after a bad publish). */
+export function treePackKey(site: string, source: string, packId: string, at: Date, attempt = 0): string {
+  if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`pack attempt ${attempt} is not a whole number >= 0`);
+  return `${sitePrefix('trees', site)}${source}/packs/${datePath(at)}/${packId}${attempt === 0 ? '' : `-${attempt}`}.tar`;
+}
+
+/** `trees/{site}/{source}/index/{snapshotId}.jsonl.gz`: a snapshot's file list. */
+export function treeIndexKey(site: string, source: string, snapshotId: string): string {
+  return `${sitePrefix('trees', site)}${source}/index/${snapshotId}.jsonl.gz`;
+}
+
+/** `manifests/{site}/trees/{source}/{yyyy}/{mm}/{dd}/{snapshotId}.json`: the commit record of a snapshot (date: takenAt). */
+export function treeSnapshotManifestKey(site: string, source: string, snapshotId: string, takenAt: Date): string {
+  return `${treeSnapshotManifestPrefix(site, source)}${datePath(takenAt)}/${snapshotId}.json`;
+}
+
+/** Prefix of every snapshot manifest of one tree source (or of every tree source of the site). */
+export function treeSnapshotManifestPrefix(site: string, source?: string): string {
+  return `${sitePrefix('manifests', site)}trees/${source === undefined ? '' : `${source}/`}`;
+}
+
+/** True for the key of a tree snapshot manifest (what ingest catalogues as a snapshot). */
+export function isTreeSnapshotManifestKey(key: string): boolean {
+  const parsed = parseKey(key);
+  return parsed?.dataClass === 'manifests' && /^trees\/[a-z0-9][a-z0-9-]*\/\d{4}\/\d{2}\/\d{2}\/s[0-9a-f]{23}\.json$/.test(parsed.rest);
 }
 
 // ---- Prefixes per data class, for lifecycle rules and IAM policies (infra/) ----

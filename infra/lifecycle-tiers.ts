@@ -35,6 +35,8 @@ export function tiersByClass(config: LifecycleConfig): Record<DataClass, Tier[]>
     backups: [{ storageClass: 'STANDARD_IA', afterDays: config.backupsToIaDays }],
     logs: [{ storageClass: 'STANDARD_IA', afterDays: config.backupsToIaDays }],
     archives: [{ storageClass: 'STANDARD_IA', afterDays: config.archivesToIaDays }],
+    // File-share snapshot packs are shared by many snapshots and restored whole: instant reads, no archive tier.
+    trees: [{ storageClass: 'STANDARD_IA', afterDays: config.archivesToIaDays }],
   };
 }
 

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { InvalidInputError } from './errors.ts';
+import { parseRecord } from './manifest.ts';
+
+// A `tree` source (file shares: meeting content, address books, compliance logs) is shipped as
+// incremental snapshots, the restic/kopia way:
+//
+//   trees/{site}/{source}/packs/{yyyy}/{mm}/{dd}/{packId}[-n].tar   content packs: plain POSIX tar,
+//        one member per distinct content (member name = its SHA-256), written once, shared by
+//        every later snapshot that still holds that content
+//   trees/{site}/{source}/index/{snapshotId}.jsonl.gz               the snapshot's file list: one
+//        JSON line per entry (TreeEntry), sorted by path, gzip; streamed, never held whole
+//   manifests/{site}/trees/{source}/{yyyy}/{mm}/{dd}/{snapshotId}.json   the snapshot manifest:
+//        small, written LAST; names the index (with its SHA-256) and every pack the snapshot
+//        needs. A snapshot without its manifest does not exist for anyone.
+//
+// The catalogue, the purge and retention read the manifest only; restore streams the index.
+
+export const TREE_SNAPSHOT_FORMAT = 'ferry.tree-snapshot/1';
+export const TREE_INDEX_FORMAT = 'ferry.tree-index/1';
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');
+const isoTime = z.string().datetime({ offset: true });
+
+export const SNAPSHOT_ID_PATTERN = /^s[0-9a-f]{23}$/;
+export const TREE_PACK_ID_PATTERN = /^t[0-9a-f]{23}$/;
+
+/** One path in a snapshot (one line of the index). Paths are relative, `/`-separated. */
+export const treeEntrySchema = z
+  .object({
+    /** Relative path, UTF-8. For a name that is not valid UTF-8 this is a lossy rendering and `pathBytes` holds the truth. */
+    path: z.string().min(1),
+    /** Base64 of the raw path bytes, present only when the name is not valid UTF-8. */
+    pathBytes: z.string().optional(),
+    type: z.enum(['file', 'dir', 'symlink']),
+    /** File mode bits (permissions, `& 0o7777`). */
+    mode: z.number().int().nonnegative(),
+    mtime: isoTime,
+    /** Files: byte length; dirs and links: 0. */
+    size: z.number().int().nonnegative(),
+    /** Files: SHA-256 of the content. */
+    sha256: sha256Hex.optional(),
+    /** Files: index into the manifest's `packs` array, and the content's data offset in that tar. */
+    pack: z.number().int().nonnegative().optional(),
+    offset: z.number().int().nonnegative().optional(),
+    /** Symlinks: the link text, stored as is, never followed. */
+    target: z.string().optional(),
+  })
+  .strict();
+export type TreeEntry = z.infer<typeof treeEntrySchema>;
+
+/** First line of the index: what follows, so a reader refuses an index it does not know. */
+export const treeIndexHeaderSchema = z.object({
+  format: z.literal(TREE_INDEX_FORMAT),
+  snapshotId: z.string().regex(SNAPSHOT_ID_PATTERN),
+  entries: z.number().int().nonnegative(),
+});
+
+export const treeSnapshotManifestSchema = z.object({
+  format: z.literal(TREE_SNAPSHOT_FORMAT),
+  kind: z.literal('tree-snapshot'),
+  site: z.string().min(1),
+  source: z.string().min(1),
+  snapshotId: z.string().regex(SNAPSHOT_ID_PATTERN),
+  /** When the walk of the tree started: the snapshot's point in time (restore `--at` compares with this). */
+  takenAt: isoTime,
+  /** When the manifest was written (after every pack and the index). */
+  createdAt: isoTime,
+  /** The snapshot this one was made incrementally from, if any. */
+  parent: z.string().regex(SNAPSHOT_ID_PATTERN).optional(),
+  counts: z.object({
+    files: z.number().int().nonnegative(),
+    dirs: z.number().int().nonnegative(),
+    symlinks: z.number().int().nonnegative(),
+    /** Files read this time (new or changed); the rest were taken from the parent unread. */
+    filesRead: z.number().int().nonnegative(),
+    /** Problems reported (unreadable, special, changed while read, vanished): see `problems`. */
+    problems: z.number().int().nonnegative(),
+  }),
+  bytes: z.object({
+    /** Sum of file sizes in the snapshot (what a full restore writes). */
+    total: z.number().int().nonnegative(),
+    /** Bytes of content newly packed by this snapshot (what it added to the store). */
+    added: z.number().int().nonnegative(),
+  }),
+  index: z.object({ key: z.string().min(1), size: z.number().int().positive(), sha256: sha256Hex }),
+  /** Every pack any entry points at (entries use the position in this array). */
+  packs: z.array(z.object({ key: z.string().min(1), size: z.number().int().positive(), sha256: sha256Hex })),
+  /** Up to 100 problems, each naming the path and what happened; `counts.problems` has the total. */
+  problems: z.array(z.object({ path: z.string(), problem: z.string() })).max(100),
+});
+export type TreeSnapshotManifest = z.infer<typeof treeSnapshotManifestSchema>;
+
+export function parseTreeSnapshotManifest(bytes: Uint8Array | string): TreeSnapshotManifest {
+  return parseRecord(treeSnapshotManifestSchema, bytes, 'tree snapshot manifest', (message, options) => new InvalidInputError(message, options));
+}
+
+/** What the catalogue holds per snapshot and the API lists (`GET /sites/{site}/snapshots`). */
+export interface SnapshotSummary {
+  site: string;
+  source: string;
+  snapshotId: string;
+  takenAt: string;
+  manifestKey: string;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  problems: number;
+  bytesTotal: number;
+  bytesAdded: number;
+  packs: number;
+}
+
+export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: string): SnapshotSummary {
+  return {
+    site: manifest.site,
+    source: manifest.source,
+    snapshotId: manifest.snapshotId,
+    takenAt: manifest.takenAt,
+    manifestKey,
+    files: manifest.counts.files,
+    dirs: manifest.counts.dirs,
+    symlinks: manifest.counts.symlinks,
+    problems: manifest.counts.problems,
+    bytesTotal: manifest.bytes.total,
+    bytesAdded: manifest.bytes.added,
+    packs: manifest.packs.length,
+  };
+}
