@@ -1,0 +1,172 @@
+import { z } from 'zod';
+
+// Retention of tree snapshots (file shares), restic `forget --keep-daily/--keep-weekly/
+// --keep-monthly` semantics, and which objects may go once snapshots are forgotten. Pure: the
+// inputs are plain lists (gathered from the snapshot manifests and a listing of the source's
+// packs and indexes by core/tree-purge.ts), the output says what to forget and why.
+//
+// Keep rules, per source, over its snapshots newest first (times in UTC):
+//  - the newest snapshot is always kept;
+//  - keepDaily N: the newest snapshot of each of the N most recent days that have a snapshot;
+//    keepWeekly (ISO weeks) and keepMonthly likewise. A snapshot may satisfy several rules.
+// Everything else is forgotten: its manifest and its index go. A pack goes only when NO kept
+// snapshot lists it (packs are shared between snapshots: content is stored once). A pack or an
+// index no manifest at all names (left by a purge that stopped half-way, or by a snapshot the
+// agent never finished) goes once it is older than `orphanGraceDays`: a snapshot being written
+// now has its packs out before its manifest, so a young unreferenced pack is not an orphan yet.
+
+export const treeRetentionSchema = z
+  .object({
+    keepDaily: z.number().int().min(0).max(10_000).default(14),
+    keepWeekly: z.number().int().min(0).max(10_000).default(8),
+    keepMonthly: z.number().int().min(0).max(10_000).default(12),
+    /** Unreferenced packs and indexes younger than this are left alone (a snapshot may be in flight). */
+    orphanGraceDays: z.number().int().min(1).max(365).default(7),
+  })
+  .strict();
+export type TreeRetention = z.infer<typeof treeRetentionSchema>;
+export type TreeRetentionInput = z.input<typeof treeRetentionSchema>;
+
+/** A site's policy, with optional per-source overrides (each a whole or partial policy on top of the site's). */
+export const siteTreeRetentionSchema = treeRetentionSchema.extend({
+  sources: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a source name'), treeRetentionSchema.partial().strict()).default({}),
+});
+export type SiteTreeRetention = z.infer<typeof siteTreeRetentionSchema>;
+export type SiteTreeRetentionInput = z.input<typeof siteTreeRetentionSchema>;
+
+export const DEFAULT_TREE_RETENTION: TreeRetention = treeRetentionSchema.parse({});
+
+/** The policy of one source: the site's, overridden by the source's own entry. */
+export function retentionFor(policy: SiteTreeRetention, source: string): TreeRetention {
+  const { sources, ...site } = policy;
+  return { ...site, ...(sources[source] ?? {}) };
+}
+
+export interface SnapshotFacts {
+  snapshotId: string;
+  takenAt: string;
+  manifestKey: string;
+  indexKey: string;
+  /** Every pack key the snapshot's manifest lists. */
+  packs: string[];
+}
+
+export interface StoredObject {
+  key: string;
+  lastModified?: Date;
+}
+
+export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly';
+
+export interface TreeRetentionPlan {
+  kept: { snapshot: SnapshotFacts; reasons: KeepReason[] }[];
+  forgotten: SnapshotFacts[];
+  /** Packs no kept snapshot lists: listed by a forgotten one, or orphans past the grace period. */
+  packs: { key: string; reason: string }[];
+  /** Indexes of forgotten snapshots, and orphan indexes past the grace period. */
+  indexes: { key: string; reason: string }[];
+}
+
+const DAY_MS = 86_400_000;
+
+function dayKey(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/** ISO 8601 week `yyyy-Www` (Monday first; week 1 holds the year's first Thursday), UTC. */
+export function isoWeekKey(at: Date): string {
+  const d = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+  const weekday = (d.getUTCDay() + 6) % 7; // Monday 0
+  d.setUTCDate(d.getUTCDate() - weekday + 3); // the Thursday of this week decides the year
+  const year = d.getUTCFullYear();
+  const jan4 = new Date(Date.UTC(year, 0, 4));
+  const week = 1 + Math.round(((d.getTime() - jan4.getTime()) / DAY_MS - 3 + ((jan4.getUTCDay() + 6) % 7)) / 7);
+  return `${year}-W${String(week).padStart(2, '0')}`;
+}
+
+function monthKey(at: Date): string {
+  return at.toISOString().slice(0, 7);
+}
+
+const RULES: { reason: Exclude<KeepReason, 'newest'>; count: (p: TreeRetention) => number; bucket: (at: Date) => string }[] = [
+  { reason: 'daily', count: (p) => p.keepDaily, bucket: dayKey },
+  { reason: 'weekly', count: (p) => p.keepWeekly, bucket: isoWeekKey },
+  { reason: 'monthly', count: (p) => p.keepMonthly, bucket: monthKey },
+];
+
+/** Newest first; ties by snapshot id (descending) so the order never depends on the listing's. */
+function newestFirst(a: SnapshotFacts, b: SnapshotFacts): number {
+  const ta = Date.parse(a.takenAt);
+  const tb = Date.parse(b.takenAt);
+  if (ta !== tb) return tb - ta;
+  return a.snapshotId < b.snapshotId ? 1 : a.snapshotId > b.snapshotId ? -1 : 0;
+}
+
+/** Which snapshots of one source the policy keeps (restic's algorithm: walk newest first, one per new bucket while the rule has count left). */
+export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention): { kept: TreeRetentionPlan['kept']; forgotten: SnapshotFacts[] } {
+  const ordered = [...snapshots].sort(newestFirst);
+  const left = RULES.map((r) => r.count(policy));
+  const lastBucket: (string | undefined)[] = RULES.map(() => undefined);
+  const kept: TreeRetentionPlan['kept'] = [];
+  const forgotten: SnapshotFacts[] = [];
+  ordered.forEach((snapshot, i) => {
+    const at = new Date(snapshot.takenAt);
+    const reasons: KeepReason[] = i === 0 ? ['newest'] : [];
+    RULES.forEach((rule, r) => {
+      const bucket = rule.bucket(at);
+      if (left[r]! > 0 && bucket !== lastBucket[r]) {
+        reasons.push(rule.reason);
+        left[r]!--;
+      }
+      lastBucket[r] = bucket;
+    });
+    if (reasons.length > 0) kept.push({ snapshot, reasons });
+    else forgotten.push(snapshot);
+  });
+  return { kept, forgotten };
+}
+
+export interface TreeRetentionInput {
+  now: Date;
+  policy: TreeRetention;
+  /** Every readable snapshot of the source (an unreadable manifest means: plan nothing for the source). */
+  snapshots: SnapshotFacts[];
+  /** Every object under the source's `packs/` (for orphans); omit to skip the orphan sweep. */
+  storedPacks?: StoredObject[];
+  /** Every object under the source's `index/`. */
+  storedIndexes?: StoredObject[];
+}
+
+/** What one source's retention forgets and which of its objects may go. Never a pack a kept snapshot lists. */
+export function planTreeRetention(input: TreeRetentionInput): TreeRetentionPlan {
+  const { kept, forgotten } = keepSnapshots(input.snapshots, input.policy);
+  const keptPacks = new Set(kept.flatMap((k) => k.snapshot.packs));
+  const keptIndexes = new Set(kept.map((k) => k.snapshot.indexKey));
+  const known = new Set(input.snapshots.flatMap((s) => s.packs));
+  const knownIndexes = new Set(input.snapshots.map((s) => s.indexKey));
+  const graceCutoff = input.now.getTime() - input.policy.orphanGraceDays * DAY_MS;
+  const pastGrace = (o: StoredObject) => o.lastModified !== undefined && o.lastModified.getTime() < graceCutoff;
+
+  const packs = new Map<string, string>();
+  for (const snapshot of forgotten) {
+    for (const key of snapshot.packs) {
+      if (!keptPacks.has(key) && !packs.has(key)) packs.set(key, `listed only by forgotten snapshot(s), first ${snapshot.snapshotId} (${snapshot.takenAt})`);
+    }
+  }
+  for (const o of input.storedPacks ?? []) {
+    if (!known.has(o.key) && !packs.has(o.key) && pastGrace(o)) packs.set(o.key, `listed by no snapshot manifest, older than ${input.policy.orphanGraceDays} day(s)`);
+  }
+  const indexes = new Map<string, string>();
+  for (const snapshot of forgotten) {
+    if (!keptIndexes.has(snapshot.indexKey)) indexes.set(snapshot.indexKey, `index of forgotten snapshot ${snapshot.snapshotId} (${snapshot.takenAt})`);
+  }
+  for (const o of input.storedIndexes ?? []) {
+    if (!knownIndexes.has(o.key) && !indexes.has(o.key) && pastGrace(o)) indexes.set(o.key, `index of no snapshot manifest, older than ${input.policy.orphanGraceDays} day(s)`);
+  }
+  return {
+    kept,
+    forgotten,
+    packs: [...packs].map(([key, reason]) => ({ key, reason })),
+    indexes: [...indexes].map(([key, reason]) => ({ key, reason })),
+  };
+}

@@ -1,0 +1,132 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isoWeekKey, keepSnapshots, planTreeRetention, retentionFor, siteTreeRetentionSchema, treeRetentionSchema, type SnapshotFacts, type TreeRetention } from '../../core/tree-retention.ts';
+
+// Snapshot retention, pure. Property tests over random histories of snapshots of one source
+// (random times, random sharing of packs between snapshots, random stray packs and indexes):
+// no kept snapshot ever loses a pack or its index, the newest is always kept, and the daily,
+// weekly and monthly rules keep the newest snapshot of exactly as many periods as configured.
+
+const DAY = 86_400_000;
+const NOW = new Date('2026-06-01T12:00:00.000Z');
+const PACKS = Array.from({ length: 30 }, (_, i) => `trees/s/share/packs/2026/01/01/t${String(i).padStart(23, '0')}.tar`);
+
+const historyArb = fc.record({
+  policy: fc.record({ keepDaily: fc.integer({ min: 0, max: 10 }), keepWeekly: fc.integer({ min: 0, max: 6 }), keepMonthly: fc.integer({ min: 0, max: 4 }), orphanGraceDays: fc.integer({ min: 1, max: 30 }) }),
+  snapshots: fc.array(fc.record({ ageMinutes: fc.integer({ min: 0, max: 400 * 24 * 60 }), packs: fc.uniqueArray(fc.integer({ min: 0, max: PACKS.length - 1 }), { maxLength: 6 }) }), { maxLength: 40 }),
+  strays: fc.uniqueArray(fc.record({ pack: fc.integer({ min: 0, max: PACKS.length - 1 }), ageDays: fc.integer({ min: 0, max: 60 }) }), { maxLength: 10, selector: (s) => s.pack }),
+});
+type History = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
+
+function snapshotsOf(h: History): SnapshotFacts[] {
+  return h.snapshots.map((s, i) => {
+    const id = `s${String(i).padStart(23, '0')}`;
+    return {
+      snapshotId: id,
+      takenAt: new Date(NOW.getTime() - s.ageMinutes * 60_000).toISOString(),
+      manifestKey: `manifests/s/trees/share/2026/01/01/${id}.json`,
+      indexKey: `trees/s/share/index/${id}.jsonl.gz`,
+      packs: s.packs.map((p) => PACKS[p]!),
+    };
+  });
+}
+
+/** The newest snapshot of each of the `n` most recent periods that have one. */
+function expectedNewestPerPeriod(snapshots: SnapshotFacts[], n: number, bucket: (at: Date) => string): Set<string> {
+  const newest = new Map<string, SnapshotFacts>();
+  for (const s of snapshots) {
+    const b = bucket(new Date(s.takenAt));
+    const have = newest.get(b);
+    if (!have || Date.parse(s.takenAt) > Date.parse(have.takenAt) || (s.takenAt === have.takenAt && s.snapshotId > have.snapshotId)) newest.set(b, s);
+  }
+  return new Set([...newest.entries()].sort(([a], [b]) => (a < b ? 1 : -1)).slice(0, n).map(([, s]) => s.snapshotId));
+}
+
+const day = (at: Date) => at.toISOString().slice(0, 10);
+const month = (at: Date) => at.toISOString().slice(0, 7);
+
+describe('tree snapshot retention (property)', () => {
+  it('keeps every pack and index a kept snapshot lists, always keeps the newest, and keeps the newest of the last N days, weeks and months', () => {
+    fc.assert(
+      fc.property(historyArb, (h) => {
+        const policy: TreeRetention = h.policy;
+        const snapshots = snapshotsOf(h);
+        const storedPacks = h.strays.map((s) => ({ key: PACKS[s.pack]!, lastModified: new Date(NOW.getTime() - s.ageDays * DAY) }));
+        const storedIndexes = snapshots.map((s) => ({ key: s.indexKey, lastModified: new Date(0) }));
+        const plan = planTreeRetention({ now: NOW, policy, snapshots, storedPacks, storedIndexes });
+        const keptIds = new Set(plan.kept.map((k) => k.snapshot.snapshotId));
+
+        // Every snapshot is either kept or forgotten, once.
+        expect(plan.kept.length + plan.forgotten.length).toBe(snapshots.length);
+        // No byte lost: nothing deleted is listed by a kept snapshot.
+        const deleted = new Set([...plan.packs, ...plan.indexes].map((t) => t.key));
+        for (const k of plan.kept) {
+          for (const pack of k.snapshot.packs) expect(deleted.has(pack)).toBe(false);
+          expect(deleted.has(k.snapshot.indexKey)).toBe(false);
+        }
+        // The newest is always kept.
+        if (snapshots.length > 0) {
+          const newest = [...snapshots].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt) || (a.snapshotId < b.snapshotId ? 1 : -1))[0]!;
+          expect(keptIds.has(newest.snapshotId)).toBe(true);
+        }
+        // Each rule keeps the newest snapshot of exactly min(N, periods) periods.
+        const byRule = (reason: string) => new Set(plan.kept.filter((k) => k.reasons.includes(reason as never)).map((k) => k.snapshot.snapshotId));
+        expect(byRule('daily')).toEqual(expectedNewestPerPeriod(snapshots, policy.keepDaily, day));
+        expect(byRule('weekly')).toEqual(expectedNewestPerPeriod(snapshots, policy.keepWeekly, isoWeekKey));
+        expect(byRule('monthly')).toEqual(expectedNewestPerPeriod(snapshots, policy.keepMonthly, month));
+        // Nothing else is kept.
+        for (const k of plan.kept) expect(k.reasons.length).toBeGreaterThan(0);
+        // A forgotten snapshot's packs that no kept snapshot lists all go, and so does its index.
+        const keptPacks = new Set(plan.kept.flatMap((k) => k.snapshot.packs));
+        for (const f of plan.forgotten) {
+          for (const pack of f.packs) if (!keptPacks.has(pack)) expect(deleted.has(pack)).toBe(true);
+          expect(deleted.has(f.indexKey)).toBe(true);
+        }
+        // A stray pack no manifest lists goes only past the grace period.
+        const listed = new Set(snapshots.flatMap((s) => s.packs));
+        for (const stray of storedPacks) {
+          if (listed.has(stray.key)) continue;
+          const old = stray.lastModified.getTime() < NOW.getTime() - policy.orphanGraceDays * DAY;
+          expect(deleted.has(stray.key)).toBe(old);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('tree snapshot retention', () => {
+  it('keeps 14 daily, 8 weekly and 12 monthly snapshots and a 7-day orphan grace by default', () => {
+    expect(treeRetentionSchema.parse({})).toEqual({ keepDaily: 14, keepWeekly: 8, keepMonthly: 12, orphanGraceDays: 7 });
+  });
+
+  it('numbers ISO weeks from the week holding the year first Thursday', () => {
+    expect(isoWeekKey(new Date('2026-01-01T00:00:00Z'))).toBe('2026-W01'); // a Thursday
+    expect(isoWeekKey(new Date('2027-01-01T00:00:00Z'))).toBe('2026-W53'); // a Friday: last week of 2026
+    expect(isoWeekKey(new Date('2024-12-30T00:00:00Z'))).toBe('2025-W01'); // a Monday
+    expect(isoWeekKey(new Date('2026-06-01T23:59:59Z'))).toBe('2026-W23');
+  });
+
+  it('keeps the last snapshot of each day, not the first', () => {
+    const s = (id: number, at: string): SnapshotFacts => ({ snapshotId: `s${String(id).padStart(23, '0')}`, takenAt: at, manifestKey: `m${id}`, indexKey: `i${id}`, packs: [] });
+    const history = [s(1, '2026-05-30T08:00:00Z'), s(2, '2026-05-30T20:00:00Z'), s(3, '2026-05-31T08:00:00Z'), s(4, '2026-05-31T09:00:00Z')];
+    const { kept, forgotten } = keepSnapshots(history, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 });
+    expect(kept.map((k) => [k.snapshot.snapshotId.slice(-1), k.reasons])).toEqual([
+      ['4', ['newest', 'daily']],
+      ['2', ['daily']],
+    ]);
+    expect(forgotten.map((f) => f.snapshotId.slice(-1))).toEqual(['3', '1']);
+  });
+
+  it('overrides the site policy per source, field by field', () => {
+    const policy = siteTreeRetentionSchema.parse({ keepDaily: 7, sources: { share: { keepWeekly: 52 } } });
+    expect(retentionFor(policy, 'share')).toEqual({ keepDaily: 7, keepWeekly: 52, keepMonthly: 12, orphanGraceDays: 7 });
+    expect(retentionFor(policy, 'other')).toEqual({ keepDaily: 7, keepWeekly: 8, keepMonthly: 12, orphanGraceDays: 7 });
+  });
+
+  it('refuses a negative count naming the field', () => {
+    const parsed = siteTreeRetentionSchema.safeParse({ keepDaily: -1 });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['keepDaily']);
+  });
+});
