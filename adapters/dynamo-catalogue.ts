@@ -29,6 +29,8 @@ import {
   planArtefactQuery,
   sourceRecordToItem,
 } from '../core/artefact-items.ts';
+import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from '../core/snapshot-items.ts';
+import type { SnapshotSummary } from '../core/tree-manifest.ts';
 import { FerryError, TransientError, messageOf } from '../core/errors.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
@@ -158,6 +160,41 @@ export class DynamoCatalogue implements CatalogueStore {
     const records: ArtefactSourceRecord[] = [];
     for await (const item of this.queryAll(input)) records.push(itemToSourceRecord(item));
     return records;
+  }
+
+  async putSnapshot(summary: SnapshotSummary): Promise<void> {
+    await this.writeChunk([snapshotToItem(summary)]);
+  }
+
+  async listSnapshots(query: SnapshotQuery): Promise<SnapshotPage> {
+    const plan = planSnapshotQuery(query);
+    // Backwards (newest first); the cursor is an exclusive upper end, `at` without a source a filter in code.
+    const hi = plan.before !== undefined && plan.before <= plan.hi ? plan.before : plan.hi;
+    const names: Record<string, string> = { '#pk': 'pk', '#sk': 'sk' };
+    const values: Record<string, unknown> = { ':pk': plan.pk, ':hi': hi };
+    const condition = plan.lo === undefined ? '#pk = :pk AND #sk <= :hi' : '#pk = :pk AND #sk BETWEEN :lo AND :hi';
+    if (plan.lo !== undefined) values[':lo'] = plan.lo;
+    const filtered = plan.at !== undefined && plan.lo === undefined;
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ScanIndexForward: false,
+      // The cursor's own key is inside the range (<=) and dropped below, hence one more.
+      Limit: filtered ? undefined : plan.limit + 2,
+    };
+    const found: Item[] = [];
+    for await (const item of this.queryAll(input)) {
+      if (!matchesSnapshotPlan(item, plan)) continue;
+      found.push(item);
+      if (found.length > plan.limit) break;
+    }
+    return snapshotPageOf(found, plan.limit);
+  }
+
+  async forgetSnapshot(summary: Pick<SnapshotSummary, 'site' | 'source' | 'takenAt' | 'snapshotId'>): Promise<void> {
+    await this.sendBatch([{ DeleteRequest: { Key: { pk: snapshotPk(summary.site), sk: snapshotSk(summary) } } }]);
   }
 
   /** Every item a Query returns, following LastEvaluatedKey. */

@@ -24,7 +24,7 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
 }
 
 export function renderRebuild(r: RebuildReport): string {
-  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s); ${r.failed.length} failed`];
+  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s), ${r.snapshots} tree snapshot(s); ${r.failed.length} failed`];
   for (const f of r.failed.slice(0, 20)) lines.push(`  ${f.key}: ${f.reason}`);
   if (r.failed.length > 20) lines.push(`  … and ${r.failed.length - 20} more`);
   return `${lines.join('\n')}\n`;

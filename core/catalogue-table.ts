@@ -92,13 +92,14 @@ export const ITEM_PREFIXES = {
   pack: 'PACK#',
   artefact: 'ART#',
   artefactSource: 'ARTSRC#',
+  snapshot: 'SNAP#',
   lock: 'LOCK#',
   run: 'RUN#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 
-/** What the purge removes from the catalogue once the objects are gone (CatalogueStore forgetPack, forgetArtefact). */
-export const PURGE_FORGETS: readonly ItemKind[] = ['recording', 'pack', 'artefact'];
+/** What the purge removes from the catalogue (CatalogueStore forgetPack, forgetArtefact, forgetSnapshot). */
+export const PURGE_FORGETS: readonly ItemKind[] = ['recording', 'pack', 'artefact', 'snapshot'];
 
 /** `REC#*`-style patterns for a `dynamodb:LeadingKeys` condition. */
 export function leadingKeyPatterns(kinds: readonly ItemKind[]): string[] {

@@ -1,7 +1,8 @@
 import { normalizeIso } from './catalogue-table.ts';
 import { IntegrityError, InvalidInputError, messageOf } from './errors.ts';
 import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
-import { isArtefactManifestKey, isPackManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
+import { ingestTreeSnapshot, type TreeIngestDeps } from './ingest-tree.ts';
+import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -105,6 +106,8 @@ export interface RebuildReport {
   recordings: number;
   /** Artefact manifests (backups, log segments, archives) among the ok ones. */
   artefacts: number;
+  /** Tree snapshot manifests among the ok ones. */
+  snapshots: number;
   failed: { key: string; reason: string }[];
 }
 
@@ -115,13 +118,13 @@ export interface RebuildOptions {
   concurrency?: number;
 }
 
-/** Re-ingests every manifest, packs and artefacts (of one site, or all); one bad manifest never stops the rest. */
+/** Re-ingests every manifest, packs, artefacts and tree snapshots (of one site, or all); one bad manifest never stops the rest. */
 export async function rebuildCatalogue(
-  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] },
+  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'] },
   options: RebuildOptions = {},
 ): Promise<RebuildReport> {
   const prefix = options.site === undefined ? 'manifests/' : sitePrefix('manifests', options.site);
-  const report: RebuildReport = { ok: 0, recordings: 0, artefacts: 0, failed: [] };
+  const report: RebuildReport = { ok: 0, recordings: 0, artefacts: 0, snapshots: 0, failed: [] };
   const listing = deps.blobs.list(prefix)[Symbol.asyncIterator]();
   // Workers share one listing; next() calls are chained so no iterator sees two at once.
   let chain: Promise<unknown> = Promise.resolve();
@@ -136,11 +139,15 @@ export async function rebuildCatalogue(
     for (let next = await nextKey(); !next.done; next = await nextKey()) {
       const { key } = next.value;
       const artefact = isArtefactManifestKey(key);
-      if (!artefact && !isPackManifestKey(key)) continue;
+      const snapshot = isTreeSnapshotManifestKey(key);
+      if (!artefact && !snapshot && !isPackManifestKey(key)) continue;
       try {
         if (artefact) {
           await ingestArtefact(deps, key);
           report.artefacts++;
+        } else if (snapshot) {
+          await ingestTreeSnapshot(deps, key);
+          report.snapshots++;
         } else {
           // Await first: `x += await y` would read x before the await and lose other workers' counts.
           const { recordings } = await ingestManifest(deps, key);

@@ -12,6 +12,8 @@ import {
   type CatalogueItem,
 } from './catalogue-table.ts';
 import { artefactPageOf, artefactSourcePk, artefactToItem, itemToSourceRecord, matchesArtefactPlan, planArtefactQuery, sourceRecordToItem } from './artefact-items.ts';
+import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from './snapshot-items.ts';
+import type { SnapshotSummary } from './tree-manifest.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from './ports.ts';
 
 /**
@@ -88,6 +90,25 @@ export class MemoryCatalogue implements CatalogueStore {
       .filter((item) => item.pk === pk)
       .sort((a, b) => (a.sk < b.sk ? -1 : 1))
       .map(itemToSourceRecord);
+  }
+
+  async putSnapshot(summary: SnapshotSummary): Promise<void> {
+    const item = snapshotToItem(summary);
+    this.items.set(keyOf(item), structuredClone(item));
+  }
+
+  async listSnapshots(query: SnapshotQuery): Promise<SnapshotPage> {
+    const plan = planSnapshotQuery(query);
+    const found = [...this.items.values()]
+      .filter((item) => matchesSnapshotPlan(item, plan))
+      .sort((a, b) => (a.sk < b.sk ? 1 : a.sk > b.sk ? -1 : 0))
+      .slice(0, plan.limit + 1)
+      .map((item) => structuredClone(item));
+    return snapshotPageOf(found, plan.limit);
+  }
+
+  async forgetSnapshot(summary: Pick<SnapshotSummary, 'site' | 'source' | 'takenAt' | 'snapshotId'>): Promise<void> {
+    this.items.delete(keyOf({ pk: snapshotPk(summary.site), sk: snapshotSk(summary) }));
   }
 
   /** Number of stored items (recordings, packs, artefacts and their source records); for tests. */

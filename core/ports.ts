@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { CallMetadata } from './manifest.ts';
+import type { SnapshotPage, SnapshotQuery } from './snapshot-items.ts';
+import type { SnapshotSummary } from './tree-manifest.ts';
 
 // Ports: the narrow interfaces the domain needs from the outside world. Each method states
 // its contract; every implementation (memory fake, S3, DynamoDB) passes the same contract suite.
@@ -230,6 +232,16 @@ export interface CatalogueStore {
   listArtefacts(query: ArtefactQuery): Promise<ArtefactPage>;
   /** Every source of the site that has shipped an artefact, by source name; [] when none. */
   listArtefactSources(site: string): Promise<ArtefactSourceRecord[]>;
+  /** Writes one tree snapshot's summary; the same snapshot again replaces it (idempotent). InvalidInputError on a bad summary. */
+  putSnapshot(summary: SnapshotSummary): Promise<void>;
+  /**
+   * One page of a site's tree snapshots, by Query only: newest first within a source (sources in
+   * descending name order when no source is given); `at` keeps those taken at or before it.
+   * InvalidInputError on a bad cursor, limit or time.
+   */
+  listSnapshots(query: SnapshotQuery): Promise<SnapshotPage>;
+  /** Removes a purged snapshot's summary (idempotent). */
+  forgetSnapshot(summary: Pick<SnapshotSummary, 'site' | 'source' | 'takenAt' | 'snapshotId'>): Promise<void>;
 }
 
 export type AlertSeverity = 'info' | 'warning' | 'critical';

@@ -1,4 +1,4 @@
-import { isArtefactManifestKey, isPackManifestKey } from '../core/layout.ts';
+import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey } from '../core/layout.ts';
 import { decodeS3Key } from '../functions/ingest/handler.ts';
 import type { LocalS3Event } from './s3-process.ts';
 
@@ -22,7 +22,7 @@ export function manifestRecords(event: LocalS3Event): LocalS3Event['Records'] {
   return event.Records.filter((r) => {
     if (!r.eventName.startsWith('ObjectCreated')) return false;
     const key = decodeS3Key(r.s3.object.key);
-    return isPackManifestKey(key) || isArtefactManifestKey(key);
+    return isPackManifestKey(key) || isArtefactManifestKey(key) || isTreeSnapshotManifestKey(key);
   });
 }
 

@@ -3,22 +3,24 @@ import { z } from 'zod';
 import { messageOf } from '../../core/errors.ts';
 import { ingestManifest, type IngestDeps, type IngestResult } from '../../core/ingest.ts';
 import { ingestArtefact, type ArtefactIngestDeps, type ArtefactIngestResult } from '../../core/ingest-artefact.ts';
-import { isArtefactManifestKey, isPackManifestKey } from '../../core/layout.ts';
+import { ingestTreeSnapshot, type TreeIngestDeps, type TreeIngestResult } from '../../core/ingest-tree.ts';
+import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey } from '../../core/layout.ts';
 import { cloudDeps } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 
 // Ingest: S3 ObjectCreated notifications → ingestManifest for each pack manifest key,
-// ingestArtefact for each artefact manifest key (backups, log segments, archives). Every key
+// ingestArtefact for each artefact manifest key (backups, log segments, archives),
+// ingestTreeSnapshot for each tree snapshot manifest key (file shares). Every key
 // is tried; failures are thrown together afterwards so the invocation is retried (ingest is
 // idempotent, so the keys that succeeded are harmlessly written again).
 
 export interface IngestHandlerDeps extends IngestDeps {
-  catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'];
+  catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'];
   log?: Log;
 }
 
-export type IngestedManifest = IngestResult | ArtefactIngestResult;
+export type IngestedManifest = IngestResult | ArtefactIngestResult | TreeIngestResult;
 
 const s3EventSchema = z.object({
   Records: z.array(
@@ -44,7 +46,7 @@ export function decodeS3Key(key: string): string {
 
 export function manifestKeysOf(event: S3Event): string[] {
   const keys = event.Records.filter((r) => r.eventName === undefined || r.eventName.startsWith('ObjectCreated')).map((r) => decodeS3Key(r.s3.object.key));
-  return [...new Set(keys)].filter((key) => isPackManifestKey(key) || isArtefactManifestKey(key));
+  return [...new Set(keys)].filter((key) => isPackManifestKey(key) || isArtefactManifestKey(key) || isTreeSnapshotManifestKey(key));
 }
 
 export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { ingested: IngestedManifest[] }> {
@@ -55,7 +57,7 @@ export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { inges
     const failures: { key: string; error: string }[] = [];
     for (const key of keys) {
       try {
-        const result = isArtefactManifestKey(key) ? await ingestArtefact(deps, key) : await ingestManifest(deps, key);
+        const result = isArtefactManifestKey(key) ? await ingestArtefact(deps, key) : isTreeSnapshotManifestKey(key) ? await ingestTreeSnapshot(deps, key) : await ingestManifest(deps, key);
         ingested.push(result);
         log('info', 'manifest ingested', { ...result });
       } catch (error) {

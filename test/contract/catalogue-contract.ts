@@ -3,6 +3,7 @@ import { InvalidInputError } from '../../core/errors.ts';
 import type { CatalogueEntry, CatalogueStore, RecordingQuery } from '../../core/ports.ts';
 import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
 import { artefactCatalogueContract } from './artefact-catalogue-contract.ts';
+import { snapshotCatalogueContract } from './snapshot-catalogue-contract.ts';
 import { collectPages } from '../../core/paging.ts';
 
 // One behaviour for every CatalogueStore (memory, DynamoDB on dynalite, DynamoDB in AWS).
@@ -23,6 +24,7 @@ export function catalogueContract(name: string, fresh: () => Promise<CatalogueSt
     writesAndFinds(fresh);
     paginates(fresh);
     artefactCatalogueContract(fresh);
+    snapshotCatalogueContract(fresh);
   });
 }
 

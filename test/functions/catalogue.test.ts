@@ -125,6 +125,9 @@ describe('catalogue handler', () => {
       putArtefact: async () => undefined,
       listArtefacts: async () => ({ items: [] }),
       listArtefactSources: async () => [],
+      putSnapshot: async () => undefined,
+      listSnapshots: async () => ({ items: [] }),
+      forgetSnapshot: async () => undefined,
       getRecording: async () => {
         throw new Error('secret table arn:aws:dynamodb:eu-west-1:123:table/x');
       },
