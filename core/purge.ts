@@ -8,6 +8,8 @@ import type { HeldLock, LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import type { Alert, BlobStore, CatalogueStore } from './ports.ts';
 import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
+import { DEFAULT_SITE_TREE_RETENTION } from './tree-retention.ts';
+import { deleteTreeTargets, isTreeTarget, planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
 import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
 
 // The purge's three steps around the pure planner (core/retention.ts):
@@ -89,6 +91,8 @@ export interface PurgePlanResult {
     /** Manifests that could not be read: their objects are kept. */
     unreadable: number;
     truncated: boolean;
+    /** Tree snapshots (file shares): core/tree-purge.ts. */
+    trees?: TreePurgeSummary;
   };
 }
 
@@ -194,12 +198,15 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const counters = { unreadable: 0 };
   const { packs, dead, more } = await gatherPacks(deps, input, counters);
   const artefacts = await gatherArtefacts(deps, input.site, counters);
-  const plan = planRetention({ rules: { now: input.now, ...input.settings }, packs, artefacts, maxTargets: input.maxTargets });
+  const { trees: treePolicy, ...rules } = input.settings;
+  const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });
   for (const t of plan.targets) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
+  const batches = batchTargets(withDeadAttempts(plan.targets, dead), input.batchObjects);
+  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: treePolicy ?? DEFAULT_SITE_TREE_RETENTION, maxTargets: input.maxTargets - plan.targets.length, onTarget: input.onTarget });
   return {
     site: input.site,
-    batches: batchTargets(withDeadAttempts(plan.targets, dead), input.batchObjects),
+    batches: [...batches, ...treeBatches(trees.targets, input.batchObjects, batches.length)],
     summary: {
       targets: plan.targets.length,
       packs: count('pack'),
@@ -210,7 +217,8 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       keptFulls: plan.kept.fulls,
       keptSegments: plan.kept.segments,
       unreadable: counters.unreadable,
-      truncated: plan.truncated || more,
+      truncated: plan.truncated || more || trees.summary.truncated,
+      trees: trees.summary,
     },
   };
 }
@@ -234,8 +242,8 @@ const LISTED = 20;
 export interface PurgeDeleteDeps {
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
-  blobs: Pick<BlobStore, 'get'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact'>;
+  blobs: Pick<BlobStore, 'get' | 'list'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot'>;
 }
 
 /**
@@ -257,6 +265,11 @@ async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey
 export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
   // LockLostError here stops the purge: whoever cleared our lock may be running a backup.
   await deps.locks.heartbeat(site, token);
+  if (batch.targets.some(isTreeTarget)) {
+    const tree = await deleteTreeTargets(deps, site, batch.targets);
+    const { deleted, retained, failed, targetsDone } = tree;
+    return { index: batch.index, deleted: deleted.length, targetsDone, retained: retained.slice(0, LISTED), retainedCount: retained.length, failed: failed.slice(0, LISTED), failedCount: failed.length };
+  }
   const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
   const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
   if (foreign.length) throw new Error(`purge batch ${batch.index} names keys outside site ${site}: ${foreign.slice(0, 3).join(', ')}`);
@@ -314,6 +327,11 @@ function planLines(plan: PurgePlanResult): string[] {
     `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
   ];
   if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
+  const t = s.trees;
+  if (t && (t.snapshots || t.packs || t.indexes || t.keptSnapshots || t.skippedSources.length)) {
+    const skipped = t.skippedSources.length ? `; left alone (a manifest could not be read): ${t.skippedSources.join(', ')}` : '';
+    lines.push(`  tree snapshots: ${t.snapshots} forgotten, ${t.keptSnapshots} kept; ${t.packs} pack(s) no kept snapshot lists, ${t.indexes} orphan index(es)${skipped}`);
+  }
   return lines;
 }
 

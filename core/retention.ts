@@ -57,7 +57,8 @@ export interface RetentionRules {
   timeMarginHours?: number;
 }
 
-export type TargetKind = 'pack' | 'full' | 'segment';
+/** Tree snapshot kinds (snapshot, tree-index, tree-pack) are planned and deleted by core/tree-purge.ts. */
+export type TargetKind = 'pack' | 'full' | 'segment' | 'snapshot' | 'tree-index' | 'tree-pack';
 
 export interface PurgeTarget {
   key: string;

@@ -25,7 +25,7 @@ export const treeRetentionSchema = z
   })
   .strict();
 export type TreeRetention = z.infer<typeof treeRetentionSchema>;
-export type TreeRetentionInput = z.input<typeof treeRetentionSchema>;
+export type TreeRetentionPolicyInput = z.input<typeof treeRetentionSchema>;
 
 /** A site's policy, with optional per-source overrides (each a whole or partial policy on top of the site's). */
 export const siteTreeRetentionSchema = treeRetentionSchema.extend({
@@ -35,6 +35,7 @@ export type SiteTreeRetention = z.infer<typeof siteTreeRetentionSchema>;
 export type SiteTreeRetentionInput = z.input<typeof siteTreeRetentionSchema>;
 
 export const DEFAULT_TREE_RETENTION: TreeRetention = treeRetentionSchema.parse({});
+export const DEFAULT_SITE_TREE_RETENTION: SiteTreeRetention = siteTreeRetentionSchema.parse({});
 
 /** The policy of one source: the site's, overridden by the source's own entry. */
 export function retentionFor(policy: SiteTreeRetention, source: string): TreeRetention {
@@ -126,7 +127,7 @@ export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention)
   return { kept, forgotten };
 }
 
-export interface TreeRetentionInput {
+export interface TreeRetentionPlanInput {
   now: Date;
   policy: TreeRetention;
   /** Every readable snapshot of the source (an unreadable manifest means: plan nothing for the source). */
@@ -138,7 +139,7 @@ export interface TreeRetentionInput {
 }
 
 /** What one source's retention forgets and which of its objects may go. Never a pack a kept snapshot lists. */
-export function planTreeRetention(input: TreeRetentionInput): TreeRetentionPlan {
+export function planTreeRetention(input: TreeRetentionPlanInput): TreeRetentionPlan {
   const { kept, forgotten } = keepSnapshots(input.snapshots, input.policy);
   const keptPacks = new Set(kept.flatMap((k) => k.snapshot.packs));
   const keptIndexes = new Set(kept.map((k) => k.snapshot.indexKey));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { zodProblems } from './config.ts';
+import { siteTreeRetentionSchema } from './tree-retention.ts';
 
 // The orchestration's numbers, as data: the CDK constructs write them into the state machine
 // definitions (Retry intervals and attempts, heartbeat and timeout seconds, task parameters)
@@ -59,6 +60,8 @@ export const sitePurgeSchema = z
     retentionDays: z.number().int().min(1).max(36_500),
     /** Full backups kept per source (CVP and rostrvm keep 2 cycles by default), with every log segment the oldest of them needs. */
     keepFullCycles: z.number().int().min(1).max(1000).default(2),
+    /** Tree snapshots kept per source (core/tree-retention.ts): daily, weekly, monthly, and the orphan grace period; absent: the defaults. */
+    trees: siteTreeRetentionSchema.optional(),
   })
   .strict();
 export type SitePurgeSettings = z.infer<typeof sitePurgeSchema>;

@@ -20,6 +20,7 @@ import { replayAliasName } from '../core/replay.ts';
 export const API_ROUTES = {
   '/sites/{site}/recordings': 'catalogue',
   '/sites/{site}/recordings/{rid}': 'catalogue',
+  '/sites/{site}/snapshots': 'catalogue',
   '/sites/{site}/artefacts': 'artefacts',
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
 } as const;
@@ -52,7 +53,7 @@ export class CatalogueApi extends Construct {
   constructor(scope: Construct, id: string, props: CatalogueApiProps) {
     super(scope, id);
     this.api = new apigw.HttpApi(this, 'HttpApi', {
-      description: 'Ferry catalogue API: recordings and artefacts (IAM authorization on every route)',
+      description: 'Ferry catalogue API: recordings, artefacts and tree snapshots (IAM authorization on every route)',
       defaultAuthorizer: new HttpIamAuthorizer(),
       createDefaultStage: false,
     });

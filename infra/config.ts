@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../core/layout.ts';
+import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
 
 // The deployment's configuration: sites, Object Lock, tiers, replication, log retention.
 // Adding a site is one entry in `sites`. The CDK app reads it once (defaults below, or a JSON
@@ -21,6 +22,13 @@ export const siteSchema = z
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
     /** Recordings younger than this are never purged. */
     retentionDays: days(1),
+    /**
+     * Tree snapshots (file shares) the purge keeps per source: the newest always, plus the newest of
+     * each of the last keepDaily days, keepWeekly ISO weeks and keepMonthly months (UTC; defaults
+     * 14, 8, 12); unreferenced packs older than orphanGraceDays (7) go. `sources: { name: {…} }`
+     * overrides any of them for one source. Absent: the defaults.
+     */
+    trees: siteTreeRetentionSchema.optional(),
     agent: z
       .object({
         /**

@@ -126,20 +126,20 @@ function replayThroughUrl(replayArn: string): iam.PolicyStatement[] {
   ];
 }
 
-/** The routes of one site a compliance officer uses: search, one entry, recall; and replay. */
+/** The routes of one site a compliance officer uses: search, one entry, recall, the file-share snapshots; and replay. */
 export function officerStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
   const base = `/sites/${site}/recordings`;
   return [
     new iam.PolicyStatement({
       sid: 'SiteRecordings',
       actions: ['execute-api:Invoke'],
-      resources: [entry.invokeArn('GET', base), entry.invokeArn('GET', `${base}/*`), entry.invokeArn('POST', `${base}/*/recall`)],
+      resources: [entry.invokeArn('GET', base), entry.invokeArn('GET', `${base}/*`), entry.invokeArn('POST', `${base}/*/recall`), entry.invokeArn('GET', `/sites/${site}/snapshots`)],
     }),
     ...replayThroughUrl(entry.replayArn),
   ];
 }
 
-/** What a DR site needs of its primary beyond S3: list artefacts, plan restores, find and replay calls. */
+/** What a DR site needs of its primary beyond S3: list artefacts and tree snapshots, plan restores, find and replay calls. */
 export function drApiStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
   return [
     new iam.PolicyStatement({
@@ -147,6 +147,7 @@ export function drApiStatements(site: string, entry: SiteEntryPoints): iam.Polic
       actions: ['execute-api:Invoke'],
       resources: [
         entry.invokeArn('GET', `/sites/${site}/artefacts`),
+        entry.invokeArn('GET', `/sites/${site}/snapshots`),
         entry.invokeArn('GET', `/sites/${site}/sources/*/restore-plan`),
         entry.invokeArn('GET', `/sites/${site}/recordings`),
         entry.invokeArn('GET', `/sites/${site}/recordings/*`),

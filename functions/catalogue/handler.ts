@@ -12,14 +12,17 @@ import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
-import { searchParamsSchema, siteSchema } from '../shared/params.ts';
+import { cursorSchema, isoTime, limitSchema, searchParamsSchema, siteSchema } from '../shared/params.ts';
+import { NAME_PATTERN } from '../../core/layout.ts';
 
 // Catalogue API: GET /sites/{site}/recordings?from&to&agent&number&callId&limit&cursor,
-// GET /sites/{site}/recordings/{rid} and POST /sites/{site}/recordings/{rid}/recall (starts the
-// recall workflow for the recording's pack). Validate, call the catalogue, audit, answer.
+// GET /sites/{site}/recordings/{rid}, POST /sites/{site}/recordings/{rid}/recall (starts the
+// recall workflow for the recording's pack) and GET /sites/{site}/snapshots?source&at&limit&cursor
+// (tree snapshots, newest first; `limit=1&at=T` is the restore point of T). Validate, call the
+// catalogue, audit, answer.
 
 export interface CatalogueHandlerDeps {
-  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording'>;
+  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'listSnapshots'>;
   /** Absent where no recall workflow is deployed: the recall route answers 501. */
   recall?: RecallStarter;
   audit: Audit;
@@ -38,6 +41,26 @@ async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
   const page = await deps.catalogue.searchRecordings({ site, ...audited, cursor: inner });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
+  return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
+}
+
+const snapshotsSchema = z
+  .object({
+    source: z.string().regex(NAME_PATTERN, 'must be a source name: 1-63 lowercase letters, digits or dashes').optional(),
+    at: isoTime.optional(),
+    limit: limitSchema,
+    cursor: cursorSchema.optional(),
+  })
+  .strict('unknown parameter (allowed: source, at, limit, cursor)');
+
+/** Tree snapshots of the site (file shares), newest first within a source; `at` keeps those taken at or before it. */
+async function snapshots(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
+  const query = snapshotsSchema.parse(event.queryStringParameters ?? {});
+  const { cursor, ...audited } = query;
+  const scope = { listing: 'snapshots', site, query: audited };
+  const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
+  const page = await deps.catalogue.listSnapshots({ site, ...audited, cursor: inner });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { snapshots: 'list', ...audited }, principal: principalOf(event) });
   return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
 }
 
@@ -70,6 +93,7 @@ async function recall(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
 export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, HttpResult> {
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
+    if (/\/snapshots\/?$/.test(event.rawPath)) return snapshots(deps, event, site);
     const rid = event.pathParameters?.rid;
     if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return recall(deps, event, site, rid);
     return rid === undefined ? search(deps, event, site) : getOne(deps, event, site, rid);

@@ -14,7 +14,7 @@ import { workflowDeps } from '../shared/workflow-deps.ts';
 // The purge's steps: plan (core/retention.ts over the manifests and legal holds), delete one
 // batch (fenced by the lock token), report (the text the workflow publishes).
 
-const targetSchema = z.object({ key: z.string().min(1), then: z.string().min(1).optional(), kind: z.enum(['pack', 'full', 'segment']) });
+const targetSchema = z.object({ key: z.string().min(1), then: z.string().min(1).optional(), kind: z.enum(['pack', 'full', 'segment', 'snapshot', 'tree-index', 'tree-pack']) });
 const batchSchema = z.object({ index: z.number().int().nonnegative(), targets: z.array(targetSchema).min(1).max(1000) });
 
 export const purgeEventSchema = z.discriminatedUnion('action', [
@@ -34,7 +34,7 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 
 export interface PurgeHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get'>;
-  catalogue: Pick<CatalogueStore, 'getRecording' | 'forgetPack' | 'forgetArtefact'>;
+  catalogue: Pick<CatalogueStore, 'getRecording' | 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot'>;
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
   clock: Clock;

@@ -82,7 +82,7 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   objects(fns.window, context, 'HeadManifests', ['s3:GetObject'], ['manifests'], 'the window verify HEADs the manifests an agent reports, under that site prefix (checked in code against the window site)');
   tableItems(fns.window, context, 'RunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['run']), true);
   // Purge: read manifests, legal holds and its lock; delete objects and their versions, never bypassing Object Lock.
-  const purgeable: DataClass[] = ['recordings', 'manifests', 'backups', 'logs'];
+  const purgeable: DataClass[] = ['recordings', 'manifests', 'backups', 'logs', 'trees'];
   objects(fns.purge, context, 'ReadManifests', ['s3:GetObject'], ['manifests'], 'the purge planner reads the manifests (commit records) of the site it purges');
   decryptViaS3(fns.purge);
   fns.purge.addToRolePolicy(
@@ -159,7 +159,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       config: options.config,
       logs: { encryptionKey: context.logsKey },
       namePrefix: context.config.stackPrefix,
-      sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name) })),
+      sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name), ...(s.config.trees ? { trees: s.config.trees } : {}) })),
     });
     schedules(root, context, built);
     letCatalogueStartRecalls(context, built);

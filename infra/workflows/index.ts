@@ -1,5 +1,6 @@
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { SiteTreeRetentionInput } from '../../core/tree-retention.ts';
 import type { SitePurgeSettings } from '../../core/workflow-config.ts';
 import { BackupWindowWorkflow } from './backup-window.ts';
 import type { WorkflowCommonProps } from './common.ts';
@@ -22,6 +23,8 @@ export interface WorkflowSite {
   retentionDays: number;
   /** Full backups kept per source (default 2). */
   keepFullCycles?: number;
+  /** Tree snapshots kept per source (core/tree-retention.ts); absent: the defaults. */
+  trees?: SiteTreeRetentionInput;
 }
 
 export type WorkflowsProps = Omit<WorkflowCommonProps, 'stateMachineName'> & {
@@ -43,7 +46,7 @@ export function addWorkflows(scope: Construct, props: WorkflowsProps): Workflows
   const sites: Workflows['sites'] = {};
   for (const site of siteList) {
     const scopeOfSite = new Construct(root, `Site-${site.name}`);
-    const purge: SitePurgeSettings = { retentionDays: site.retentionDays, keepFullCycles: site.keepFullCycles ?? 2 };
+    const purge = { retentionDays: site.retentionDays, keepFullCycles: site.keepFullCycles ?? 2, ...(site.trees ? { trees: site.trees } : {}) } as SitePurgeSettings;
     sites[site.name] = {
       backupWindow: new BackupWindowWorkflow(scopeOfSite, 'BackupWindow', { ...common, site: site.name, activity: site.activity, stateMachineName: name(`${site.name}-backup-window`) }),
       purge: new PurgeWorkflow(scopeOfSite, 'Purge', { ...common, site: site.name, purge, stateMachineName: name(`${site.name}-purge`) }),

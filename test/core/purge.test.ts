@@ -102,7 +102,7 @@ describe('deletePurgeBatch', () => {
     const blobs = new MemoryBlobStore();
     const a = buildPack('site-a', [{ path: '000001/a1.wav', body: audio(1) }]);
     await publish(blobs, a);
-    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined };
+    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined, forgetSnapshot: async () => undefined, putSnapshot: async () => undefined };
     const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
     const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
     const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: a.packKey, then: a.manifestKey }]));
