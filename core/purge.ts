@@ -8,7 +8,7 @@ import type { HeldLock, LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import type { Alert, BlobStore, CatalogueStore } from './ports.ts';
 import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
-import { DEFAULT_SITE_TREE_RETENTION } from './tree-retention.ts';
+import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { deleteTreeTargets, isTreeTarget, planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
 import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
 
@@ -203,7 +203,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   for (const t of plan.targets) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
   const batches = batchTargets(withDeadAttempts(plan.targets, dead), input.batchObjects);
-  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: treePolicy ?? DEFAULT_SITE_TREE_RETENTION, maxTargets: input.maxTargets - plan.targets.length, onTarget: input.onTarget });
+  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: input.maxTargets - plan.targets.length, onTarget: input.onTarget });
   return {
     site: input.site,
     batches: [...batches, ...treeBatches(trees.targets, input.batchObjects, batches.length)],

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../core/clock.ts';
+import { ingestTreeSnapshot } from '../../core/ingest-tree.ts';
+import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { BlobStoreDeleter, deletePurgeBatch, planPurge, purgeReport, type ObjectDeleter } from '../../core/purge.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { parseTreeSnapshotManifest, treeEntrySchema, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import type { SiteTreeRetentionInput } from '../../core/tree-retention.ts';
+import { DEFAULT_WORKFLOW_CONFIG, sitePurgeSchema, type SitePurgeSettings } from '../../core/workflow-config.ts';
+import { publishSnapshot, publishTreePack, type SnapshotFixture, type TreePackFixture } from '../support/tree-fixtures.ts';
+
+// The purge of tree snapshots over memory stores: what the trees policy forgets goes (catalogue
+// item, manifest, index, packs no kept snapshot lists), every kept snapshot still restores byte
+// for byte, and a purge stopped half-way leaves only orphans that a later purge finds.
+
+const DAY = 86_400_000;
+const START = new Date('2026-03-01T22:00:00.000Z');
+const SITE = 'site-a';
+
+async function readAll(blobs: Pick<BlobStore, 'get'>, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const { body } = await blobs.get(key, range);
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+/** Restores a snapshot in memory from its manifest: every file of the index read from its pack by offset, its SHA-256 checked. */
+async function restoresExactly(blobs: Pick<BlobStore, 'get'>, manifestKey: string): Promise<number> {
+  const m: TreeSnapshotManifest = parseTreeSnapshotManifest(await readAll(blobs, manifestKey));
+  const lines = gunzipSync(await readAll(blobs, m.index.key)).toString('utf8').trim().split('\n').slice(1);
+  for (const line of lines) {
+    const e = treeEntrySchema.parse(JSON.parse(line));
+    const bytes = await readAll(blobs, m.packs[e.pack!]!.key, { start: e.offset!, end: e.offset! + e.size - 1 });
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(e.sha256);
+  }
+  return lines.length;
+}
+
+/** Six nightly snapshots of one share; each adds a pack and keeps listing the first (content shared across the history). */
+async function history(clock: ManualClock) {
+  const blobs = new MemoryBlobStore({ clock });
+  const catalogue = new MemoryCatalogue();
+  const packs: TreePackFixture[] = [];
+  const snaps: SnapshotFixture[] = [];
+  for (let d = 0; d < 6; d++) {
+    const at = new Date(START.getTime() + d * DAY);
+    clock.set(at);
+    packs.push(await publishTreePack(blobs, SITE, 'share', at, [`day ${d} minutes`, `day ${d} slides`]));
+    const listed = d === 0 ? [packs[0]!] : [packs[0]!, packs[d]!];
+    snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt: at.toISOString(), packs: listed }));
+    await ingestTreeSnapshot({ blobs, catalogue }, snaps[d]!.manifestKey);
+  }
+  return { blobs, catalogue, packs, snaps };
+}
+
+const settings = (trees: SiteTreeRetentionInput): SitePurgeSettings => sitePurgeSchema.parse({ retentionDays: 3650, keepFullCycles: 2, trees });
+
+async function purge(deps: { blobs: MemoryBlobStore; catalogue: MemoryCatalogue }, now: Date, trees: SiteTreeRetentionInput, deleter: ObjectDeleter = new BlobStoreDeleter(deps.blobs)) {
+  const plan = await planPurge(deps, { site: SITE, settings: settings(trees), now, maxTargets: 500, batchObjects: 4 });
+  const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
+  const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
+  const results = [];
+  for (const batch of plan.batches) results.push(await deletePurgeBatch({ deleter, locks, blobs: deps.blobs, catalogue: deps.catalogue }, SITE, token, batch));
+  return { plan, results };
+}
+
+describe('tree snapshot purge', () => {
+  it('forgets what the policy does not keep, deletes packs only no kept snapshot lists, and every kept snapshot still restores exactly', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    const now = new Date(START.getTime() + 6 * DAY);
+    const { plan, results } = await purge(deps, now, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0 });
+    expect(plan.summary.trees).toMatchObject({ snapshots: 4, keptSnapshots: 2, packs: 3, indexes: 0, skippedSources: [], truncated: false });
+    expect(results.reduce((n, r) => n + r.failedCount + r.retainedCount, 0)).toBe(0);
+
+    const [kept, forgotten] = [deps.snaps.slice(4), deps.snaps.slice(0, 4)];
+    for (const s of kept) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBe(4);
+    for (const s of forgotten) {
+      expect(await deps.blobs.head(s.manifestKey)).toBeUndefined();
+      expect(await deps.blobs.head(s.manifest.index.key)).toBeUndefined();
+    }
+    expect(await deps.blobs.head(deps.packs[0]!.key)).toBeDefined(); // shared with the kept ones
+    for (const p of deps.packs.slice(1, 4)) expect(await deps.blobs.head(p.key)).toBeUndefined();
+    const listed = (await deps.catalogue.listSnapshots({ site: SITE, source: 'share' })).items.map((s) => s.snapshotId);
+    expect(listed).toEqual(kept.map((s) => s.manifest.snapshotId).reverse());
+
+    const report = purgeReport({ site: SITE, startedAt: now.toISOString(), plan, deleted: results }, now, DEFAULT_WORKFLOW_CONFIG);
+    expect(report.outcome).toBe('DONE');
+    expect(report.alert.message).toMatch(/tree snapshots: 4 forgotten, 2 kept; 3 pack\(s\) no kept snapshot lists, 0 orphan index\(es\)/);
+  });
+
+  it('a purge stopped after the manifests leaves orphans that the next purge deletes once past the grace period', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    const now = new Date(START.getTime() + 6 * DAY);
+    // Every index and pack deletion fails this time: only catalogue items and manifests go.
+    const real = new BlobStoreDeleter(deps.blobs);
+    const crashing: ObjectDeleter = { deleteObjects: async (keys) => (keys.every((k) => k.endsWith('.json')) ? real.deleteObjects(keys) : { deleted: [], retained: [], failed: keys.map((key) => ({ key, reason: 'stopped' })) }) };
+    await purge(deps, now, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0 }, crashing);
+    expect(await deps.blobs.head(deps.snaps[0]!.manifestKey)).toBeUndefined();
+    expect(await deps.blobs.head(deps.snaps[0]!.manifest.index.key)).toBeDefined();
+    expect(await deps.blobs.head(deps.packs[3]!.key)).toBeDefined();
+
+    // Within the grace period of the young orphans: only the older ones go.
+    const soon = await purge(deps, now, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 4 });
+    expect(soon.plan.summary.trees).toMatchObject({ snapshots: 0, packs: 1, indexes: 2 });
+    expect(await deps.blobs.head(deps.packs[1]!.key)).toBeUndefined();
+    expect(await deps.blobs.head(deps.packs[2]!.key)).toBeDefined();
+
+    const later = await purge(deps, new Date(now.getTime() + 8 * DAY), { keepDaily: 2, keepWeekly: 0, keepMonthly: 0 });
+    expect(later.plan.summary.trees).toMatchObject({ snapshots: 0, packs: 2, indexes: 2 });
+    for (const p of deps.packs.slice(1, 4)) expect(await deps.blobs.head(p.key)).toBeUndefined();
+    for (const s of deps.snaps.slice(4)) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBe(4);
+  });
+
+  it('never deletes a planned pack that a snapshot published since the plan lists', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    const now = new Date(START.getTime() + 6 * DAY);
+    const plan = await planPurge(deps, { site: SITE, settings: settings({ keepDaily: 1, keepWeekly: 0, keepMonthly: 0 }), now, maxTargets: 500, batchObjects: 100 });
+    // The agent publishes a snapshot that lists an old pack (content back after a rename) before the deletes run.
+    const late = await publishSnapshot(deps.blobs, { site: SITE, source: 'share', takenAt: now.toISOString(), packs: [deps.packs[0]!, deps.packs[2]!] });
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
+    const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
+    const results = [];
+    for (const batch of plan.batches) results.push(await deletePurgeBatch({ deleter: new BlobStoreDeleter(deps.blobs), locks, blobs: deps.blobs, catalogue: deps.catalogue }, SITE, token, batch));
+    expect(results.flatMap((r) => r.failed)).toEqual([{ key: deps.packs[2]!.key, reason: expect.stringMatching(/kept: a snapshot manifest still lists it/) }]);
+    expect(await restoresExactly(deps.blobs, late.manifestKey)).toBe(4);
+  });
+
+  it('keeps a snapshot whose manifest Object Lock protects, in the store and in the catalogue, with all its packs', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    const now = new Date(START.getTime() + 6 * DAY);
+    const locked = deps.snaps[1]!.manifestKey;
+    const deleter = new BlobStoreDeleter(deps.blobs, (key) => (key === locked ? '2026-09-01' : undefined));
+    const { results } = await purge(deps, now, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0 }, deleter);
+    expect(results.flatMap((r) => r.retained)).toEqual([{ key: locked, reason: expect.stringMatching(/Object Lock/) }]);
+    expect(await restoresExactly(deps.blobs, locked)).toBe(4);
+    const listed = (await deps.catalogue.listSnapshots({ site: SITE, source: 'share' })).items.map((s) => s.snapshotId);
+    expect(listed).toContain(deps.snaps[1]!.manifest.snapshotId);
+  });
+
+  it('leaves a source alone when one of its manifests cannot be read, and says so', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    await deps.blobs.put('manifests/site-a/trees/share/2026/03/09/s00000000000000000000009.json', Buffer.from('{ torn'));
+    const now = new Date(START.getTime() + 60 * DAY);
+    const { plan } = await purge(deps, now, { keepDaily: 1, keepWeekly: 0, keepMonthly: 0 });
+    expect(plan.summary.trees).toMatchObject({ snapshots: 0, packs: 0, skippedSources: ['share'], unreadable: 1 });
+    for (const s of deps.snaps) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBe(s === deps.snaps[0] ? 2 : 4);
+  });
+});
