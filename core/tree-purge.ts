@@ -123,9 +123,16 @@ export async function planTreePurge(
   return { targets, summary };
 }
 
-/** Tree targets in batches of their own (the delete step handles them in its own order), numbered from `first`. */
+/**
+ * Tree targets in batches of their own (the delete step handles them in its own order), one
+ * source per batch, numbered from `first`. Batches run side by side: a source whose targets fit
+ * one batch has its manifests deleted before its packs are checked; a larger one may see a pack
+ * still listed by a manifest another batch is deleting, and that pack waits for the next purge.
+ */
 export function treeBatches(targets: PurgeTarget[], objects: number, first: number): PurgeBatch[] {
-  return batchTargets(targets, objects).map((b, i) => ({ ...b, index: first + i }));
+  const bySource = new Map<string, PurgeTarget[]>();
+  for (const t of targets) bySource.set(t.source, [...(bySource.get(t.source) ?? []), t]);
+  return [...bySource.values()].flatMap((list) => batchTargets(list, objects)).map((b, i) => ({ ...b, index: first + i }));
 }
 
 // ---- delete ----
