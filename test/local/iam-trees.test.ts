@@ -11,13 +11,18 @@ import { parseTreeSnapshotManifest, treeEntrySchema, type SnapshotSummary } from
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import type { PrincipalName } from '../../local/iam-gateway/deployment.ts';
+import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
+import { sitePurgeSchema } from '../../core/workflow-config.ts';
+import { startLocalOrchestration } from '../../local/orchestration.ts';
+import type { Alert } from '../../core/ports.ts';
 import { apiGet } from '../support/signed.ts';
 import { publishSnapshot, publishTreePack } from '../support/tree-fixtures.ts';
 
 // Tree snapshots through the IAM gateway, every step on the role the CDK app gives it: site-a's
 // agent publishes packs, index and manifest; ingest (its own role) catalogues the snapshot; the
 // API lists it; site-a's DR role lists and reads the manifest, index and packs and restores
-// every file byte for byte, and is refused site-b's.
+// every file byte for byte, and is refused site-b's; the purge (its own role) forgets a snapshot
+// the site's trees policy does not keep.
 
 const dirs: string[] = [];
 let cloud: LocalCloud;
@@ -82,4 +87,27 @@ describe('tree snapshots through the IAM gateway', () => {
     await expect(readAll(dr, foreign.manifestKey)).rejects.toThrow(/AccessDenied|not authorized|denied/i);
     await expect(readAll(dr, foreign.manifest.packs[0]!.key)).rejects.toThrow(/AccessDenied|not authorized|denied/i);
   });
+
+  it('the purge, on its own role, forgets the snapshot a newer one replaces and deletes what only it listed', async () => {
+    const agentA = storeAs('agent:site-a');
+    const at = new Date('2026-03-02T22:00:00.000Z');
+    const pack = await publishTreePack(agentA, 'site-a', 'share', at, ['meeting content v2']);
+    const newer = await publishSnapshot(agentA, { site: 'site-a', source: 'share', takenAt: at.toISOString(), packs: [pack] });
+    await cloud.drain();
+    const purge = sitePurgeSchema.parse({ retentionDays: 3650, trees: { keepDaily: 1, keepWeekly: 0, keepMonthly: 0 } });
+    const alerts: Alert[] = [];
+    const orchestration = await startLocalOrchestration({ cloud, site: 'site-a', purge, definitions: renderWorkflowDefinitions({ site: 'site-a', purge }), pauseMs: 0, notifier: { notify: async (a) => void alerts.push(a) } });
+    try {
+      const outcome = await orchestration.workflows.runPurge().done;
+      expect(outcome.status).toBe('SUCCEEDED');
+    } finally {
+      await orchestration.stop();
+    }
+    expect(alerts[0]?.message).toMatch(/tree snapshots: 1 forgotten, 1 kept; 1 pack\(s\) no kept snapshot lists/);
+    expect(alerts[0]).toMatchObject({ severity: 'info', subject: 'Ferry site-a: purge done - 3 object(s) deleted' });
+    for (const key of [published.manifestKey, published.manifest.index.key, published.manifest.packs[0]!.key]) expect(await cloud.blobs.head(key), key).toBeUndefined();
+    expect(await cloud.blobs.head(newer.manifestKey)).toBeDefined();
+    const res = await apiGet(`${cloud.apiUrl}/sites/site-a/snapshots?source=share`, { credentials: cloud.credentials });
+    expect(((await res.json()) as { items: SnapshotSummary[] }).items.map((s) => s.snapshotId)).toEqual([newer.manifest.snapshotId]);
+  }, 180_000);
 });
