@@ -111,7 +111,7 @@ export class MemoryCatalogue implements CatalogueStore {
     this.items.delete(keyOf({ pk: snapshotPk(summary.site), sk: snapshotSk(summary) }));
   }
 
-  /** Number of stored items (recordings, packs, artefacts and their source records); for tests. */
+  /** Number of stored items (recordings, packs, artefacts and their source records, tree snapshots); for tests. */
   get size(): number {
     return this.items.size;
   }
