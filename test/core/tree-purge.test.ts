@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { ingestTreeSnapshot } from '../../core/ingest-tree.ts';
@@ -154,4 +155,43 @@ describe('tree snapshot purge', () => {
     expect(plan.summary.trees).toMatchObject({ snapshots: 0, packs: 0, skippedSources: ['share'], unreadable: 1 });
     for (const s of deps.snaps) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBe(s === deps.snaps[0] ? 2 : 4);
   });
+});
+
+describe('tree snapshot purge (property)', () => {
+  it('over random histories, policies, batch sizes and batch orders, every surviving manifest restores exactly and only forgotten snapshots are gone', async () => {
+    const historyArb = fc.record({
+      snapshots: fc.array(fc.record({ ageHours: fc.integer({ min: 0, max: 60 * 24 }), packs: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 4 }) }), { minLength: 1, maxLength: 8 }),
+      policy: fc.record({ keepDaily: fc.integer({ min: 0, max: 4 }), keepWeekly: fc.integer({ min: 0, max: 3 }), keepMonthly: fc.integer({ min: 0, max: 2 }) }),
+      batchObjects: fc.integer({ min: 1, max: 6 }),
+      order: fc.func(fc.integer()),
+    });
+    await fc.assert(
+      fc.asyncProperty(historyArb, async (h) => {
+        const now = new Date(START.getTime() + 70 * DAY);
+        const clock = new ManualClock(START);
+        const blobs = new MemoryBlobStore({ clock });
+        const catalogue = new MemoryCatalogue();
+        const packs = await Promise.all(Array.from({ length: 8 }, (_, i) => publishTreePack(blobs, SITE, 'share', START, [`content ${i}`, `more ${i}`])));
+        const snaps: SnapshotFixture[] = [];
+        for (const [i, s] of h.snapshots.entries()) {
+          const takenAt = new Date(now.getTime() - s.ageHours * 3_600_000 - i).toISOString();
+          snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt, packs: s.packs.map((p) => packs[p]!) }));
+          await ingestTreeSnapshot({ blobs, catalogue }, snaps.at(-1)!.manifestKey);
+        }
+        const plan = await planPurge({ blobs, catalogue }, { site: SITE, settings: settings(h.policy), now, maxTargets: 500, batchObjects: h.batchObjects });
+        const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
+        const { token } = await locks.acquire({ site: SITE, holder: 'p', operation: 'purge' });
+        const batches = [...plan.batches].sort((a, b) => h.order(a.index) - h.order(b.index));
+        for (const batch of batches) await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, SITE, token, batch);
+
+        const alive: SnapshotFixture[] = [];
+        for (const s of snaps) if (await blobs.head(s.manifestKey)) alive.push(s);
+        expect(alive.length).toBe(plan.summary.trees!.keptSnapshots);
+        for (const s of alive) expect(await restoresExactly(blobs, s.manifestKey)).toBe(s.manifest.counts.files);
+        const listed = (await catalogue.listSnapshots({ site: SITE, limit: 1000 })).items.map((x) => x.manifestKey).sort();
+        expect(listed).toEqual(alive.map((s) => s.manifestKey).sort());
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
 });
