@@ -1,0 +1,98 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { buildFunctionBundles } from '../../local/function-bundles.ts';
+import { functionEnvironment, generatedSnapshot } from '../../local/function-environment.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+import { apiGet, replayGet } from '../support/signed.ts';
+
+// The local cloud's API, replay URL and bucket notification run the functions CDK deploys: the
+// bundles built with the shared options, in their own Lambda runtime, with the environment the
+// synthesized app sets. Proven by marking the built bundles (a string only they hold) before
+// the cloud starts: the answers carry the mark, which the TypeScript sources do not have.
+
+const RID_RULE = 'must be a recording id (r + 23 hex digits)';
+const CATALOGUE_MARK = 'must be a recording id (r + 23 hex digits; catalogue bundle)';
+const REPLAY_MARK = 'must be a recording id (r + 23 hex digits; replay bundle)';
+
+let dir: string;
+let cloud: LocalCloud;
+let f: PackFixture;
+const body = audio(7, 6000);
+
+function mark(bundle: string, original: string, marked: string): void {
+  const text = readFileSync(bundle, 'utf8');
+  expect(text.includes(original), `${bundle} holds ${original}`).toBe(true);
+  writeFileSync(bundle, text.replaceAll(original, marked));
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-api-bundles-'));
+  const bundleDir = join(dir, 'bundles');
+  const bundles = await buildFunctionBundles(['ingest', 'catalogue', 'artefacts', 'replay'], { dir: bundleDir });
+  mark(bundles.catalogue, RID_RULE, CATALOGUE_MARK);
+  mark(bundles.replay, RID_RULE, REPLAY_MARK);
+  mark(bundles.ingest, '"manifest ingested"', '"manifest ingested by the ingest bundle"');
+  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, bundleDir });
+  f = buildPack('site-a', [{ path: 'b/one.wav', body }]);
+  await publish(cloud.blobs, f);
+  await cloud.drain();
+}, 120_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const as = () => ({ credentials: cloud.credentials });
+
+describe('the local API and replay URL answer from the deployed bundles', () => {
+  it('the catalogue API answers from the catalogue bundle (its marked validation message)', async () => {
+    const res = await apiGet(`${cloud.apiUrl}/sites/site-a/recordings/not-a-rid`, as());
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toContain(CATALOGUE_MARK);
+  });
+
+  it('the replay URL answers from the replay bundle, streamed by the runtime: whole (200), ranged (206), HEAD', async () => {
+    const bad = await replayGet(`${cloud.replayUrl}/sites/site-a/recordings/not-a-rid/audio`, as());
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain(REPLAY_MARK);
+    const url = `${cloud.replayUrl}/sites/site-a/recordings/${f.manifest.members[0]!.rid}/audio`;
+    const whole = await replayGet(url, as());
+    expect(whole.status).toBe(200);
+    expect(Buffer.from(await whole.arrayBuffer())).toEqual(body);
+    const ranged = await replayGet(url, { ...as(), headers: { Range: 'bytes=1000-2999' } });
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get('content-range')).toBe(`bytes 1000-2999/${body.length}`);
+    expect(Buffer.from(await ranged.arrayBuffer())).toEqual(body.subarray(1000, 3000));
+    const head = await replayGet(url, { ...as(), method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(body.length));
+  });
+
+  it("the S3 notification ran the ingest bundle (its marked log line is in the functions' log)", () => {
+    const lines = readFileSync(join(dir, 'cloud', 'functions.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'manifest ingested by the ingest bundle', manifestKey: f.manifestKey }));
+  });
+});
+
+describe('function environments come from the synthesized app', () => {
+  const local = { BUCKET: 'local-bucket', TABLE: 'local-table', CURSOR_KEY: 'c'.repeat(32), RECALL_STATE_MACHINE_ARN: 'arn:recall' };
+
+  it('gives each function exactly the variables the app sets on it, computed ones replaced by their local stand-ins', () => {
+    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, NODE_OPTIONS: '--enable-source-maps' });
+    expect(functionEnvironment('replay', local)).toEqual({ BUCKET: 'local-bucket', TABLE: 'local-table', NODE_OPTIONS: '--enable-source-maps' });
+  });
+
+  it('refuses to start a function the app gives a computed variable the local cloud cannot stand in for, naming it', () => {
+    const snapshot = structuredClone(generatedSnapshot());
+    const [stack, role] = snapshot.roles['function:artefacts']!;
+    const fn = Object.values(snapshot.templates[stack]!.Resources!).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r.Properties?.Role).includes(role),
+    )!;
+    (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.ALERT_TOPIC = { Ref: 'AlertsTopic' };
+    expect(() => functionEnvironment('artefacts', local, snapshot)).toThrow(/function artefacts: the CDK app sets ALERT_TOPIC from .*no stand-in/);
+  });
+});
