@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedFetch } from '../../adapters/sigv4.ts';
+import type { RecallRequest } from '../../core/recall.ts';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
@@ -34,14 +35,18 @@ const replay = (cloud: LocalCloud, as: Caller, f: PackFixture, headers: Record<s
 async function cloudWithPacks(editTemplates?: (t: Record<string, CfnTemplate>) => void) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-api-iam-'));
   dirs.push(dir);
-  const cloud = await startLocalCloud({ directory: dir, fresh: true, iam: { sites: [A, B], snapshot, editTemplates } });
+  const denials: { principal: string; action: string }[] = [];
+  const onDecision = (d: { principal: string; denial?: { action: string } }) => void (d.denial && denials.push({ principal: d.principal, action: d.denial.action }));
+  const cloud = await startLocalCloud({ directory: dir, fresh: true, iam: { sites: [A, B], snapshot, editTemplates, onDecision } });
   clouds.push(cloud);
   const packs = { [A]: buildPack(A, [{ path: 'b/1.wav', body: audio(1, 4000) }]), [B]: buildPack(B, [{ path: 'b/2.wav', body: audio(2, 4000) }]) };
   for (const f of Object.values(packs)) await publish(cloud.blobs, f);
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
   const as = (principal: string) => cloud.iam!.credentialsOf(principal);
-  return { cloud, packs, as };
+  const recalls: RecallRequest[] = [];
+  cloud.wireRecall(A, { startRecall: async (r) => (recalls.push(r), { execution: `arn:local:recall:${recalls.length}` }) });
+  return { cloud, packs, as, recalls, denials };
 }
 
 /** Test hook: drops the statements with these Sids from the policies of the roles whose logical id matches. */
@@ -116,6 +121,15 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     expect((await replay(c.cloud, dr, c.packs[B]!)).status).toBe(403);
   });
 
+  it("lets a site's officer ask for a recall, which the catalogue function starts as its own role (StartExecution); the DR role may not", async () => {
+    const rid = c.packs[A]!.manifest.members[0]!.rid;
+    const asked = await api(c.cloud, c.as(`officer:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST');
+    expect(asked.status).toBe(202);
+    expect(c.recalls).toEqual([{ site: A, rid, requester: expect.stringMatching(/:role\/.*officer/i) }]);
+    expect((await api(c.cloud, c.as(`dr:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST')).status).toBe(403);
+    expect(c.recalls).toHaveLength(1);
+  });
+
   it("refuses a function's role at the API: only the roles the app grants it may call", async () => {
     const res = await api(c.cloud, c.as('function:ingest'), `/sites/${A}/recordings`);
     expect(res.status).toBe(403);
@@ -131,6 +145,7 @@ describe('IAM at the local front doors follows the app: a grant taken out of it 
       withoutStatements(/SitesiteaOfficerRole/, ['ReplayUrlInvoke']),
       withoutStatements(/SitesitebOfficerRole/, ['ReplayUrl']),
       withoutStatements(/SitesiteaDrRole/, ['RestorePlanAndCalls']),
+      withoutStatements(/FunctionsCatalogueRole/, ['StartRecall']),
     ];
     c = await cloudWithPacks((templates) => edits.forEach((edit) => edit(templates)));
   }, 120_000);
@@ -148,6 +163,14 @@ describe('IAM at the local front doors follows the app: a grant taken out of it 
     const played = await replay(c.cloud, c.as(`officer:${B}`), c.packs[B]!);
     expect(played.status).toBe(403);
     expect(((await played.json()) as { message: string }).message).toMatch(/not authorized to perform: lambda:InvokeFunctionUrl on resource/);
+  });
+
+  it("fails the recall (500, nothing started) when the catalogue function's role lost states:StartExecution", async () => {
+    const rid = c.packs[A]!.manifest.members[0]!.rid;
+    const asked = await api(c.cloud, c.as(`officer:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST');
+    expect(asked.status).toBe(500);
+    expect(c.recalls).toEqual([]);
+    expect(c.denials).toContainEqual({ principal: 'function:catalogue', action: 'states:StartExecution' });
   });
 
   it('refuses the DR role the restore plan once its execute-api grant is gone, while its S3 replay grant still plays', async () => {
