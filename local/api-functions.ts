@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { RecallRequest, RecallStarter } from '../core/recall.ts';
+import type { AuditEvent } from '../functions/shared/audit.ts';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.ts';
 import { buildFunctionBundles } from './function-bundles.ts';
 import { deployedRecallStateMachineArn, functionEnvironment, generatedSnapshot } from './function-environment.ts';
@@ -37,7 +38,10 @@ export interface ApiFunctionsOptions {
   snapshot?: DeploymentSnapshot;
   /** Where the bundles are built (default: node_modules/.cache/ferry-functions). */
   bundleDir?: string;
-  onLog?(fn: ApiFunctionName, line: string): void;
+  /** The audit lines the functions write (functions/shared/audit.ts), as CloudWatch keeps them in their log groups. */
+  onAudit?(event: AuditEvent): void;
+  /** Every other log line, as JSON. */
+  onLog?(line: string): void;
 }
 
 export interface ApiFunctions {
@@ -75,6 +79,28 @@ async function startRecallEndpoint(stateMachineArn: string, recallFor: (site: st
   return listenLocal(server);
 }
 
+function parseLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Audit lines to the audit trail, the rest to the log (a line that is not JSON is wrapped, naming its function). */
+function logSink(options: ApiFunctionsOptions, fn: ApiFunctionName) {
+  if (!options.onAudit && !options.onLog) return undefined;
+  return (line: string) => {
+    const parsed = parseLine(line);
+    if (parsed?.type === 'audit') {
+      const { type: _type, ...event } = parsed;
+      return options.onAudit?.(event as unknown as AuditEvent);
+    }
+    options.onLog?.(parsed ? line : JSON.stringify({ function: `ferry-${fn}`, message: line }));
+  };
+}
+
 function asResult(fn: string, value: unknown): HttpResult {
   const result = value as Partial<HttpResult> | null;
   if (!result || typeof result.statusCode !== 'number') throw new Error(`function ${fn} returned no HTTP response`);
@@ -105,7 +131,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
           functionName: `ferry-${fn}`,
           bundle: bundles[fn],
           environment: environmentOf(fn),
-          onLog: options.onLog && ((line) => options.onLog?.(fn, line)),
+          onLog: logSink(options, fn),
         }),
       ),
     );

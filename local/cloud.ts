@@ -159,12 +159,8 @@ async function wire(
     recallFor: (site) => recalls.get(site),
     guardStates: iam?.guardStates,
     snapshot: options.iam?.snapshot,
-    // Audit lines (functions/shared/audit.ts) to the audit trail, the rest to the functions' log.
-    onLog: (fn, line) => {
-      const { type, ...event } = parseLine(line);
-      if (type === 'audit') audit(event as unknown as AuditEvent);
-      else appendFileSync(logFile, `${line.startsWith('{') ? line : JSON.stringify({ function: fn, message: line })}\n`);
-    },
+    onAudit: audit,
+    onLog: (line) => appendFileSync(logFile, `${line}\n`),
   });
   stops.push(() => functions.stop());
   events.attach((event) => functions.functions.ingest.invoke(event));
@@ -201,16 +197,7 @@ async function wire(
   };
 }
 
-function parseLine(line: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(line);
-    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-/** The gateways, and the functions' stores built with their own roles' credentials through them. */
+/** The gateways, and IAM at the API and replay URL. */
 async function startGateways(options: LocalCloudOptions, s3Endpoint: string, dynamoEndpoint: string, standIn: LocalCredentials) {
   const iam = await startLocalIam({ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, ...options.iam! });
   const [s3Gateway, dynamoGateway] = await Promise.all([iam.gateway('s3', s3Endpoint, standIn), iam.gateway('dynamodb', dynamoEndpoint, standIn)]);
