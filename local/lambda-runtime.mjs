@@ -19,6 +19,9 @@ class ResponseStream extends Writable {
     super();
     this.id = id;
     this.headSent = false;
+    // A client that goes away ends the stream; the handler learns it from its pending write or
+    // pipeline, never as an uncaught 'error' that would take the whole runtime down.
+    this.on('error', () => undefined);
   }
 
   sendHead(metadata = { statusCode: 200, headers: {} }) {
@@ -27,11 +30,26 @@ class ResponseStream extends Writable {
     parentPort.postMessage({ id: this.id, stream: 'head', statusCode: metadata.statusCode ?? 200, headers: metadata.headers ?? {} });
   }
 
+  // One chunk in flight: the next write waits until the parent took this one (its reader wants
+  // more), so a slow client slows the function down instead of filling memory.
   _write(chunk, _encoding, callback) {
     this.sendHead();
     const data = new Uint8Array(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength));
+    this.taken = callback;
     parentPort.postMessage({ id: this.id, stream: 'chunk', data }, [data.buffer]);
-    callback();
+  }
+
+  took() {
+    const callback = this.taken;
+    this.taken = undefined;
+    callback?.();
+  }
+
+  _destroy(error, callback) {
+    const pending = this.taken;
+    this.taken = undefined;
+    pending?.(error ?? new Error('the client went away: the response stream was closed'));
+    callback(error);
   }
 }
 
@@ -73,8 +91,9 @@ async function invokeStreaming(id, event, invocationContext) {
   }
 }
 
-parentPort.on('message', async ({ id, event, cancel, invokedFunctionArn }) => {
-  if (cancel) return open.get(id)?.destroy(new Error('the client went away'));
+parentPort.on('message', async ({ id, event, cancel, took, invokedFunctionArn }) => {
+  if (cancel) return open.get(id)?.destroy();
+  if (took) return open.get(id)?.took();
   const invocationContext = { ...context, awsRequestId: id, ...(invokedFunctionArn ? { invokedFunctionArn } : {}) };
   if (handler[STREAMING]) return invokeStreaming(id, event, invocationContext);
   try {

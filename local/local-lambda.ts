@@ -54,7 +54,7 @@ export interface InvocationOptions {
 
 export class LocalLambda {
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  private readonly bodies = new Map<string, Readable>();
+  private readonly bodies = new Map<string, { owed: boolean; body: Readable }>();
   private exited?: Error;
 
   private constructor(
@@ -112,24 +112,32 @@ export class LocalLambda {
     if (m.stream === 'head') {
       const call = this.pending.get(m.id);
       this.pending.delete(m.id);
-      const body = new Readable({ read: () => undefined });
-      body.on('close', () => {
+      // The runtime sends the next chunk once told the last one was taken: when the reader wants
+      // more (backpressure from the client down to the function).
+      const stream = { owed: false, body: new Readable({ read: () => stream.owed && this.took(m.id, stream) }) };
+      stream.body.on('close', () => {
         // Closed before the function finished writing: the client went away.
         if (this.bodies.delete(m.id) && !this.exited) this.worker.postMessage({ id: m.id, cancel: true });
       });
-      this.bodies.set(m.id, body);
-      call?.resolve({ statusCode: m.statusCode, headers: m.headers, body } satisfies StreamedResponse);
+      this.bodies.set(m.id, stream);
+      call?.resolve({ statusCode: m.statusCode, headers: m.headers, body: stream.body } satisfies StreamedResponse);
       return;
     }
-    const body = this.bodies.get(m.id);
-    if (!body) return;
+    const stream = this.bodies.get(m.id);
+    if (!stream) return;
     if (m.stream === 'chunk') {
-      body.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+      if (stream.body.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))) this.took(m.id, stream);
+      else stream.owed = true;
       return;
     }
     this.bodies.delete(m.id);
-    if (m.stream === 'end') body.push(null);
-    else body.destroy(new Error(`function ${this.functionName}: the response stream failed: ${m.errorMessage}`));
+    if (m.stream === 'end') stream.body.push(null);
+    else stream.body.destroy(new Error(`function ${this.functionName}: the response stream failed: ${m.errorMessage}`));
+  }
+
+  private took(id: string, stream: { owed: boolean }): void {
+    stream.owed = false;
+    if (!this.exited) this.worker.postMessage({ id, took: true });
   }
 
   async stop(): Promise<void> {
@@ -141,7 +149,7 @@ export class LocalLambda {
     this.exited ??= error;
     for (const call of this.pending.values()) call.reject(error);
     this.pending.clear();
-    for (const body of this.bodies.values()) body.destroy(error);
+    for (const { body } of this.bodies.values()) body.destroy(error);
     this.bodies.clear();
   }
 }

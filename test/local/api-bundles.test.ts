@@ -21,6 +21,8 @@ let dir: string;
 let cloud: LocalCloud;
 let f: PackFixture;
 const body = audio(7, 6000);
+// Many chunks: the runtime sends one at a time as the reader takes them.
+const long = audio(8, 2_000_000);
 
 function mark(bundle: string, original: string, marked: string): void {
   const text = readFileSync(bundle, 'utf8');
@@ -36,7 +38,10 @@ beforeAll(async () => {
   mark(bundles.replay, RID_RULE, REPLAY_MARK);
   mark(bundles.ingest, '"manifest ingested"', '"manifest ingested by the ingest bundle"');
   cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, bundleDir });
-  f = buildPack('site-a', [{ path: 'b/one.wav', body }]);
+  f = buildPack('site-a', [
+    { path: 'b/one.wav', body },
+    { path: 'b/two.wav', body: long },
+  ]);
   await publish(cloud.blobs, f);
   await cloud.drain();
 }, 120_000);
@@ -70,6 +75,18 @@ describe('the local API and replay URL answer from the deployed bundles', () => 
     const head = await replayGet(url, { ...as(), method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(body.length));
+  });
+
+  it('the replay function outlives a HEAD and a client that goes away mid-stream: the next listen plays whole', async () => {
+    const url = `${cloud.replayUrl}/sites/site-a/recordings/${f.manifest.members[1]!.rid}/audio`;
+    expect((await replayGet(url, { ...as(), method: 'HEAD' })).status).toBe(200);
+    const first = await replayGet(url, as());
+    const reader = first.body!.getReader();
+    expect((await reader.read()).value!.length).toBeGreaterThan(0);
+    await reader.cancel();
+    const again = await replayGet(url, as());
+    expect(again.status).toBe(200);
+    expect(Buffer.from(await again.arrayBuffer())).toEqual(long);
   });
 
   it("the S3 notification ran the ingest bundle (its marked log line is in the functions' log)", () => {
