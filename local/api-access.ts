@@ -34,7 +34,10 @@ export function deployedEntryPoints(snapshot: DeploymentSnapshot): DeployedEntry
   if (api.length !== 1 || typeof stage !== 'string') throw new Error('the synthesized deployment has no single HTTP API with a stage');
   const apiId = new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(snapshot.processing, { Ref: api[0]! });
   const { partition, region, account } = FAKE_ENV;
-  return { apiArnPrefix: `arn:${partition}:execute-api:${region}:${account}:${apiId}/${stage}`, replayFunctionArn: deployedFunctionArn(snapshot, 'replay') };
+  return {
+    apiArnPrefix: `arn:${partition}:execute-api:${region}:${account}:${apiId}/${stage}`,
+    replayFunctionArn: deployedFunctionArn(snapshot, 'replay'),
+  };
 }
 
 /** The one place a front-door request becomes IAM checks. */
@@ -113,7 +116,9 @@ export class FrontDoorAccess {
       return denial ? { allowed: false, message: denial.message } : { allowed: true, principal: this.administratorArn() };
     }
     const caller = this.iam.credentials.lookup(accessKeyId);
-    if (!caller) return { allowed: false, message: `The security token included in the request is invalid: unknown access key ${accessKeyId}` };
+    if (!caller) {
+      return { allowed: false, message: `The security token included in the request is invalid: unknown access key ${accessKeyId}` };
+    }
     const policies = this.iam.deployment.principals.get(caller.principal)?.policies ?? [];
     for (const check of checks) {
       const denial = this.authorizer.check(caller.arn, policies, check);

@@ -66,15 +66,18 @@ async function startRecallEndpoint(stateMachineArn: string, recallFor: (site: st
     if (req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution') {
       return send(res, 400, { __type: 'UnknownOperationException', message: `the local recall endpoint serves StartExecution only` });
     }
-    if (body.stateMachineArn !== stateMachineArn) return send(res, 400, { __type: 'StateMachineDoesNotExist', message: `no state machine ${body.stateMachineArn}` });
+    const missing = (message: string) => send(res, 400, { __type: 'StateMachineDoesNotExist', message });
+    if (body.stateMachineArn !== stateMachineArn) return missing(`no state machine ${body.stateMachineArn}`);
     const request = JSON.parse(body.input ?? '{}') as RecallRequest;
     const starter = recallFor(request.site);
-    if (!starter) return send(res, 400, { __type: 'StateMachineDoesNotExist', message: `no local recall workflow runs for site ${request.site}` });
+    if (!starter) return missing(`no local recall workflow runs for site ${request.site}`);
     const { execution } = await starter.startRecall(request);
     send(res, 200, { executionArn: execution, startDate: Date.now() / 1000 });
   };
   const server = createServer((req, res) => {
-    answer(req, res).catch((error: unknown) => send(res, 500, { __type: 'InternalFailure', message: String((error as Error)?.message ?? error) }));
+    answer(req, res).catch((error: unknown) => {
+      send(res, 500, { __type: 'InternalFailure', message: error instanceof Error ? error.message : String(error) });
+    });
   });
   return listenLocal(server);
 }
@@ -138,10 +141,8 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
     for (const s of started) if (s.status === 'fulfilled') stops.push(() => s.value.stop());
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, (started[i] as PromiseFulfilledResult<LocalLambda>).value])) as Record<
-      ApiFunctionName,
-      LocalLambda
-    >;
+    const lambdas = started.map((s) => (s as PromiseFulfilledResult<LocalLambda>).value);
+    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, lambdas[i]!])) as Record<ApiFunctionName, LocalLambda>;
     return {
       functions,
       route: (fn) => async (event) => asResult(fn, await functions[fn].invoke(event)),

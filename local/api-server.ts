@@ -165,7 +165,12 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
 
   return startHttpEndpoint({
     routes,
-    auth: { service: 'execute-api', region: deps.region, secrets: iam ? iam.secrets() : secretsOf(deps.credentials), now: () => clock.now() },
+    auth: {
+      service: 'execute-api',
+      region: deps.region,
+      secrets: iam ? iam.secrets() : secretsOf(deps.credentials),
+      now: () => clock.now(),
+    },
     authorize: iam && ((key, request) => iam.api(key, request.method, request.path)),
     log,
     sessionIdentity,

@@ -35,7 +35,9 @@ function functionResource(snapshot: DeploymentSnapshot, name: string): { stack: 
     const arn = (r.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
     return r.Type === 'AWS::Lambda::Function' && arn?.[0] === roleId;
   });
-  if (found.length !== 1) throw new Error(`the synthesized deployment has ${found.length} functions with the role of ${name}, expected one`);
+  if (found.length !== 1) {
+    throw new Error(`the synthesized deployment has ${found.length} functions with the role of ${name}, expected one`);
+  }
   const [id, resource] = found[0]!;
   const environment = resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
   return { stack, id, variables: environment?.Variables ?? {} };
@@ -55,7 +57,11 @@ export function deployedRecallStateMachineArn(snapshot: DeploymentSnapshot): str
 }
 
 /** The variables CDK sets on function `name`, with local values for what CloudFormation computes. */
-export function functionEnvironment(name: string, local: LocalValues, snapshot: DeploymentSnapshot = generatedSnapshot()): Record<string, string> {
+export function functionEnvironment(
+  name: string,
+  local: LocalValues,
+  snapshot: DeploymentSnapshot = generatedSnapshot(),
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [variable, value] of Object.entries(functionResource(snapshot, name).variables)) {
     if (typeof value === 'string') env[variable] = value;

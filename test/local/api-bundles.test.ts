@@ -90,8 +90,10 @@ describe('the local API and replay URL answer from the deployed bundles', () => 
   });
 
   it("the S3 notification ran the ingest bundle (its marked log line is in the functions' log)", () => {
-    const lines = readFileSync(join(dir, 'cloud', 'functions.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ message: 'manifest ingested by the ingest bundle', manifestKey: f.manifestKey }));
+    const lines = readFileSync(join(dir, 'cloud', 'functions.log'), 'utf8').trim().split('\n');
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const ingested = { message: 'manifest ingested by the ingest bundle', manifestKey: f.manifestKey };
+    expect(logged).toContainEqual(expect.objectContaining(ingested));
   });
 });
 
@@ -100,7 +102,8 @@ describe('function environments come from the synthesized app', () => {
 
   it('gives each function exactly the variables the app sets on it, computed ones replaced by their local stand-ins', () => {
     expect(functionEnvironment('catalogue', local)).toEqual({ ...local, NODE_OPTIONS: '--enable-source-maps' });
-    expect(functionEnvironment('replay', local)).toEqual({ BUCKET: 'local-bucket', TABLE: 'local-table', NODE_OPTIONS: '--enable-source-maps' });
+    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', NODE_OPTIONS: '--enable-source-maps' };
+    expect(functionEnvironment('replay', local)).toEqual(replay);
   });
 
   it('refuses to start a function the app gives a computed variable the local cloud cannot stand in for, naming it', () => {
@@ -110,6 +113,7 @@ describe('function environments come from the synthesized app', () => {
       (r) => r.Type === 'AWS::Lambda::Function' && JSON.stringify(r.Properties?.Role).includes(role),
     )!;
     (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.ALERT_TOPIC = { Ref: 'AlertsTopic' };
-    expect(() => functionEnvironment('artefacts', local, snapshot)).toThrow(/function artefacts: the CDK app sets ALERT_TOPIC from .*no stand-in/);
+    const refusal = /function artefacts: the CDK app sets ALERT_TOPIC from .*no stand-in/;
+    expect(() => functionEnvironment('artefacts', local, snapshot)).toThrow(refusal);
   });
 });

@@ -36,10 +36,15 @@ async function cloudWithPacks(editTemplates?: (t: Record<string, CfnTemplate>) =
   const dir = mkdtempSync(join(tmpdir(), 'ferry-api-iam-'));
   dirs.push(dir);
   const denials: { principal: string; action: string }[] = [];
-  const onDecision = (d: { principal: string; denial?: { action: string } }) => void (d.denial && denials.push({ principal: d.principal, action: d.denial.action }));
+  const onDecision = (d: { principal: string; denial?: { action: string } }) => {
+    if (d.denial) denials.push({ principal: d.principal, action: d.denial.action });
+  };
   const cloud = await startLocalCloud({ directory: dir, fresh: true, iam: { sites: [A, B], snapshot, editTemplates, onDecision } });
   clouds.push(cloud);
-  const packs = { [A]: buildPack(A, [{ path: 'b/1.wav', body: audio(1, 4000) }]), [B]: buildPack(B, [{ path: 'b/2.wav', body: audio(2, 4000) }]) };
+  const packs = {
+    [A]: buildPack(A, [{ path: 'b/1.wav', body: audio(1, 4000) }]),
+    [B]: buildPack(B, [{ path: 'b/2.wav', body: audio(2, 4000) }]),
+  };
   for (const f of Object.values(packs)) await publish(cloud.blobs, f);
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
@@ -85,7 +90,8 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     const played = await replay(c.cloud, officer, c.packs[A]!, { Range: 'bytes=0-99' });
     expect(played.status).toBe(206);
     expect(Buffer.from(await played.arrayBuffer())).toEqual(audio(1, 4000).subarray(0, 100));
-    const audited = readFileSync(c.cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; principal: string });
+    const lines = readFileSync(c.cloud.auditFile, 'utf8').trim().split('\n');
+    const audited = lines.map((l) => JSON.parse(l) as { action: string; principal: string });
     expect(audited.map((e) => e.action)).toEqual(['search', 'listen']);
     expect(audited[0]!.principal).toMatch(/^arn:aws:iam::\d{12}:role\/.*officer/i);
   });
@@ -96,13 +102,15 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
       const res = await api(c.cloud, officer, path);
       expect(res.status, path).toBe(403);
       expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
-      expect(((await res.json()) as { message: string }).message).toMatch(new RegExp(`not authorized to perform: execute-api:Invoke on resource: .*/GET/sites/${B}/`));
+      const { message } = (await res.json()) as { message: string };
+      expect(message).toMatch(new RegExp(`not authorized to perform: execute-api:Invoke on resource: .*/GET/sites/${B}/`));
     }
     const recall = await api(c.cloud, officer, `/sites/${B}/recordings/${c.packs[B]!.manifest.members[0]!.rid}/recall`, 'POST');
     expect(recall.status).toBe(403);
     const played = await replay(c.cloud, officer, c.packs[B]!);
     expect(played.status).toBe(403);
-    expect(((await played.json()) as { message: string }).message).toMatch(/lambda:InvokeFunctionUrl on resource: ".*:function:[^:]+:site-site-b"/);
+    const { message } = (await played.json()) as { message: string };
+    expect(message).toMatch(/lambda:InvokeFunctionUrl on resource: ".*:function:[^:]+:site-site-b"/);
     // The officer of a site has no business with its backups (that is the DR role's).
     expect((await api(c.cloud, officer, `/sites/${A}/artefacts`)).status).toBe(403);
   });
@@ -121,7 +129,7 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     expect((await replay(c.cloud, dr, c.packs[B]!)).status).toBe(403);
   });
 
-  it("lets a site's officer ask for a recall, which the catalogue function starts as its own role (StartExecution); the DR role may not", async () => {
+  it("lets a site's officer ask for a recall, started by the catalogue function's own role (StartExecution); not the DR role", async () => {
     const rid = c.packs[A]!.manifest.members[0]!.rid;
     const asked = await api(c.cloud, c.as(`officer:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST');
     expect(asked.status).toBe(202);
@@ -150,7 +158,7 @@ describe('IAM at the local front doors follows the app: a grant taken out of it 
     c = await cloudWithPacks((templates) => edits.forEach((edit) => edit(templates)));
   }, 120_000);
 
-  it('refuses the replay URL when the caller holds lambda:InvokeFunctionUrl but not lambda:InvokeFunction, and the API still answers', async () => {
+  it('refuses the replay URL to a caller with lambda:InvokeFunctionUrl but not lambda:InvokeFunction; the API still answers', async () => {
     const officer = c.as(`officer:${A}`);
     const played = await replay(c.cloud, officer, c.packs[A]!);
     expect(played.status).toBe(403);
@@ -162,7 +170,8 @@ describe('IAM at the local front doors follows the app: a grant taken out of it 
   it('refuses the replay URL when the caller holds lambda:InvokeFunction but not lambda:InvokeFunctionUrl', async () => {
     const played = await replay(c.cloud, c.as(`officer:${B}`), c.packs[B]!);
     expect(played.status).toBe(403);
-    expect(((await played.json()) as { message: string }).message).toMatch(/not authorized to perform: lambda:InvokeFunctionUrl on resource/);
+    const { message } = (await played.json()) as { message: string };
+    expect(message).toMatch(/not authorized to perform: lambda:InvokeFunctionUrl on resource/);
   });
 
   it("fails the recall (500, nothing started) when the catalogue function's role lost states:StartExecution", async () => {

@@ -23,7 +23,10 @@ export function sourceFunctions(deps: SourceFunctionsDeps) {
   const cursorKey = deps.cursorKey ?? 'k'.repeat(32);
   return {
     functions: {
-      catalogue: createCatalogueHandler({ ...shared, catalogue: deps.catalogue, cursorKey, ...(deps.recall ? { recall: deps.recall } : {}) }),
+      catalogue: createCatalogueHandler({
+        ...{ ...shared, catalogue: deps.catalogue, cursorKey },
+        ...(deps.recall ? { recall: deps.recall } : {}),
+      }),
       artefacts: createArtefactsHandler({ ...shared, catalogue: deps.catalogue, cursorKey }),
     },
     replay: deps.blobs ? createReplayHandler({ ...shared, catalogue: deps.catalogue, blobs: deps.blobs }) : undefined,
