@@ -45,11 +45,14 @@ export interface ApiFunctionsOptions {
 }
 
 export interface ApiFunctions {
-  functions: Record<ApiFunctionName, LocalLambda>;
+  /** The runtimes running now (one is replaced when it died). */
+  readonly functions: Record<ApiFunctionName, LocalLambda>;
   /** An API route's handler: API Gateway's Lambda proxy integration (payload 2.0) to the function. */
   route(fn: 'catalogue' | 'artefacts'): (event: HttpEvent) => Promise<HttpResult>;
   /** The replay Function URL's handler, invoked through `invokedFunctionArn` (the site's alias). */
   replay(event: HttpEvent, options?: InvocationOptions): Promise<HttpResult>;
+  /** The bucket notification's invocation of the ingest function. */
+  ingest(event: unknown): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -128,26 +131,39 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
         ...{ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
       };
     };
-    const started = await Promise.allSettled(
-      API_FUNCTIONS.map((fn) =>
-        LocalLambda.start({
-          functionName: `ferry-${fn}`,
-          bundle: bundles[fn],
-          environment: environmentOf(fn),
-          onLog: logSink(options, fn),
-        }),
-      ),
-    );
-    for (const s of started) if (s.status === 'fulfilled') stops.push(() => s.value.stop());
+    const start = (fn: ApiFunctionName) =>
+      LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: logSink(options, fn) });
+    const started = await Promise.allSettled(API_FUNCTIONS.map(start));
+    const lambdas = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    stops.push(() => Promise.all(Object.values(functions).map((f) => f?.stop())).then(() => undefined));
+    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<ApiFunctionName, LocalLambda>;
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    const lambdas = started.map((s) => (s as PromiseFulfilledResult<LocalLambda>).value);
-    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, lambdas[i]!])) as Record<ApiFunctionName, LocalLambda>;
+    let stopped = false;
+    // As Lambda replaces an execution environment whose runtime died: the invocations in flight
+    // fail, the next one gets a fresh runtime.
+    const replacing = new Map<ApiFunctionName, Promise<LocalLambda>>();
+    const current = async (fn: ApiFunctionName): Promise<LocalLambda> => {
+      if (functions[fn].running || stopped) return functions[fn];
+      let fresh = replacing.get(fn);
+      if (!fresh) {
+        fresh = start(fn).then((lambda) => (functions[fn] = lambda));
+        replacing.set(fn, fresh);
+        void fresh.finally(() => replacing.delete(fn)).catch(() => undefined);
+      }
+      return fresh;
+    };
     return {
-      functions,
-      route: (fn) => async (event) => asResult(fn, await functions[fn].invoke(event)),
-      replay: async (event, invocation) => asResult('replay', await functions.replay.invoke(event, invocation)),
-      stop: async () => void (await Promise.all(stops.splice(0).map((stop) => stop()))),
+      get functions() {
+        return functions;
+      },
+      route: (fn) => async (event) => asResult(fn, await (await current(fn)).invoke(event)),
+      replay: async (event, invocation) => asResult('replay', await (await current('replay')).invoke(event, invocation)),
+      ingest: async (event) => (await current('ingest')).invoke(event),
+      stop: async () => {
+        stopped = true;
+        await Promise.all(stops.splice(0).map((stop) => stop()));
+      },
     };
   } catch (error) {
     await Promise.all(stops.splice(0).map((stop) => stop()));

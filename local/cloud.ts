@@ -163,7 +163,7 @@ async function wire(
     onLog: (line) => appendFileSync(logFile, `${line}\n`),
   });
   stops.push(() => functions.stop());
-  events.attach((event) => functions.functions.ingest.invoke(event));
+  events.attach((event) => functions.ingest(event));
 
   const front = iam?.front(credentials);
   const shared = { credentials: [credentials], region: LOCAL_REGION, log, iam: front };

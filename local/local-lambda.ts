@@ -140,6 +140,11 @@ export class LocalLambda {
     if (!this.exited) this.worker.postMessage({ id, took: true });
   }
 
+  /** False once the runtime exited (a crash, or stop()): it answers no more invocations. */
+  get running(): boolean {
+    return this.exited === undefined;
+  }
+
   async stop(): Promise<void> {
     this.exited ??= new Error(`function ${this.functionName} stopped`);
     await this.worker.terminate();

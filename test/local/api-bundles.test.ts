@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiFunctions } from '../../local/api-functions.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
-import { buildFunctionBundles } from '../../local/function-bundles.ts';
+import { buildFunctionBundles, DEFAULT_BUNDLE_DIR } from '../../local/function-bundles.ts';
 import { functionEnvironment, generatedSnapshot } from '../../local/function-environment.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
 import { apiGet, replayGet } from '../support/signed.ts';
@@ -31,8 +32,11 @@ function mark(bundle: string, original: string, marked: string): void {
 }
 
 beforeAll(async () => {
+  await buildFunctionBundles(['ingest', 'catalogue', 'artefacts', 'replay']);
   dir = mkdtempSync(join(tmpdir(), 'ferry-api-bundles-'));
+  // A copy of the shared cache (built if need be), so marking it touches no other test's bundles.
   const bundleDir = join(dir, 'bundles');
+  cpSync(DEFAULT_BUNDLE_DIR, bundleDir, { recursive: true, filter: (path) => !path.endsWith('.tmp') });
   const bundles = await buildFunctionBundles(['ingest', 'catalogue', 'artefacts', 'replay'], { dir: bundleDir });
   mark(bundles.catalogue, RID_RULE, CATALOGUE_MARK);
   mark(bundles.replay, RID_RULE, REPLAY_MARK);
@@ -94,6 +98,28 @@ describe('the local API and replay URL answer from the deployed bundles', () => 
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const ingested = { message: 'manifest ingested by the ingest bundle', manifestKey: f.manifestKey };
     expect(logged).toContainEqual(expect.objectContaining(ingested));
+  });
+});
+
+describe('API function runtimes', () => {
+  it('replaces a runtime that no longer runs, as Lambda replaces an execution environment, once for concurrent calls', async () => {
+    const fns = await startApiFunctions({
+      ...{ bucket: 'local-bucket', table: 'local-table', region: 'us-east-1', s3Endpoint: 'http://127.0.0.1:9', dynamoEndpoint: 'http://127.0.0.1:9' },
+      ...{ credentialsOf: () => ({ accessKeyId: 'k', secretAccessKey: 's' }), cursorKey: 'c'.repeat(32), recallFor: () => undefined },
+    });
+    try {
+      const event = { rawPath: '/sites/site-a/recordings/bad', pathParameters: { site: 'site-a', rid: 'bad' } };
+      const ask = () => fns.route('catalogue')({ ...event, requestContext: { http: { method: 'GET' } } });
+      expect((await ask()).statusCode).toBe(400);
+      const first = fns.functions.catalogue;
+      await first.stop();
+      const answers = await Promise.all([ask(), ask()]);
+      expect(answers.map((a) => a.statusCode)).toEqual([400, 400]);
+      expect(fns.functions.catalogue).not.toBe(first);
+      expect(fns.functions.catalogue.running).toBe(true);
+    } finally {
+      await fns.stop();
+    }
   });
 });
 
