@@ -5,24 +5,24 @@ import { z } from 'zod';
 import { presignReplayLink } from '../adapters/replay-link.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../core/ids.ts';
-import type { CatalogueStore } from '../core/ports.ts';
 import type { RecallRequest, RecallStarter } from '../core/recall.ts';
-import { createHandler as createArtefactsHandler } from '../functions/artefacts/handler.ts';
-import { createHandler as createCatalogueHandler } from '../functions/catalogue/handler.ts';
-import { stdoutAudit, type Audit } from '../functions/shared/audit.ts';
-import { json, type HttpEvent, type HttpResult } from '../functions/shared/http.ts';
+import { json, type HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import { siteSchema } from '../functions/shared/params.ts';
-import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef } from './http-endpoint.ts';
+import type { FrontDoorAccess } from './api-access.ts';
+import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef, type RouteHandler } from './http-endpoint.ts';
 
 // Local stand-in for the catalogue API (API Gateway HTTP API, IAM authorization on every
-// route): the same handlers the cloud runs, behind SigV4 verification (service execute-api).
+// route): the functions the cloud runs (in the local cloud, their deployed bundles:
+// local/api-functions.ts), behind SigV4 verification (service execute-api) and, with the
+// local IAM, the evaluation of execute-api:Invoke on the route (local/api-access.ts).
 // It also serves the compliance officer's page (web/): GET / and its assets under /web/. The
 // page cannot sign requests, so it uses a local session instead: a random token, handed out in
 // the page's address by `ferry start`, sent back as `X-Ferry-Session`; with it, the page may
 // search and ask for presigned replay links (GET /local/replay-link). Replay is elsewhere.
-// The recall route (POST) starts a site's local recall workflow when `ferry start` runs one for
-// it (`recallFor`); otherwise it answers 501, as the deployed function without a workflow does.
+// The recall route (POST) reaches the catalogue function, which starts the recall workflow,
+// only for a site whose local recall workflow runs (`recallWired`); otherwise it answers 501,
+// as the deployed function without a workflow does.
 
 export interface LocalCredentials {
   accessKeyId: string;
@@ -30,22 +30,21 @@ export interface LocalCredentials {
 }
 
 export interface ApiServerDeps {
-  catalogue: CatalogueStore;
-  /** The artefacts function's own store (its role, through the local IAM gateway); default `catalogue`. */
-  artefactsCatalogue?: CatalogueStore;
-  /** The keys SigV4 signatures are checked against. */
+  /** The functions behind the routes, as API Gateway's Lambda integration invokes them. */
+  functions: { catalogue: RouteHandler; artefacts: RouteHandler };
+  /** The keys SigV4 signatures are checked against when there is no `iam`. */
   credentials: LocalCredentials[];
+  /** IAM: the keys are the deployment's principals, each request evaluated against their policies. */
+  iam?: FrontDoorAccess;
   region: string;
   /** The page's session: its token, and where (and as whom) replay links are minted. */
   session?: { token: string; replayUrl: string; credentials: LocalCredentials };
-  /** Secret for the cursors of the listings. */
-  cursorKey: string;
   /**
-   * The recall workflow of a site, asked per request (orchestration comes and goes with `ferry
-   * start`); undefined: the recall route answers 501, as the deployed function does without one.
+   * Whether a site's recall workflow runs, asked per request (orchestration comes and goes with
+   * `ferry start`); false: the recall route answers 501, as the deployed function does without
+   * one. Absent: every recall reaches the catalogue function.
    */
-  recallFor?: (site: string) => RecallStarter | undefined;
-  audit?: Audit;
+  recallWired?: (site: string) => boolean;
   clock?: Clock;
   log?: Log;
 }
@@ -134,20 +133,14 @@ function sameToken(given: string | string[] | undefined, token: string): boolean
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<HttpEndpoint> {
   const log = deps.log ?? jsonLog;
   const clock = deps.clock ?? systemClock;
-  const shared = { audit: deps.audit ?? stdoutAudit(), clock, log, cursorKey: deps.cursorKey };
-  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, ...shared });
-  const artefacts = createArtefactsHandler({ catalogue: deps.artefactsCatalogue ?? deps.catalogue, ...shared });
-  const recallHandlers = new WeakMap<RecallStarter, typeof catalogue>();
-  // The site's recall workflow is looked up when asked for: orchestration starts after the API.
-  const recall = async (event: HttpEvent): Promise<HttpResult> => {
-    const starter = deps.recallFor?.(event.pathParameters?.site ?? '');
-    if (!starter) return catalogue(event); // answers 501 for a valid rid
-    let withRecall = recallHandlers.get(starter);
-    if (!withRecall) {
-      withRecall = createCatalogueHandler({ catalogue: deps.catalogue, recall: starter, ...shared });
-      recallHandlers.set(starter, withRecall);
+  const { catalogue, artefacts } = deps.functions;
+  const recall: RouteHandler = async (event) => {
+    const site = event.pathParameters?.site ?? '';
+    if (deps.recallWired && siteSchema.safeParse(site).success && !deps.recallWired(site)) {
+      const message = `recall is not available here: no recall workflow runs for site ${site} on this local cloud`;
+      return json(501, { error: 'NotImplemented', message });
     }
-    return withRecall(event);
+    return catalogue(event);
   };
   const routes: RouteDef[] = [
     { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), params: ['site'], handler: catalogue },
@@ -169,10 +162,17 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     return { accessKey: key, principal: `${key} (web page session)` };
   };
   const policy = csp(session ? new URL(session.replayUrl).origin : '');
+  const iam = deps.iam;
 
   return startHttpEndpoint({
     routes,
-    auth: { service: 'execute-api', region: deps.region, secrets: secretsOf(deps.credentials), now: () => clock.now() },
+    auth: {
+      service: 'execute-api',
+      region: deps.region,
+      secrets: iam ? iam.secrets() : secretsOf(deps.credentials),
+      now: () => clock.now(),
+    },
+    authorize: iam && ((key, request) => iam.api(key, request.method, request.path)),
     log,
     sessionIdentity,
     async unauthenticated(req, url) {

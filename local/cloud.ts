@@ -7,8 +7,10 @@ import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts'
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { DynamoCatalogue, createCatalogueTable } from '../adapters/dynamo-catalogue.ts';
 import { LOCAL_BUCKET, LOCAL_REGION, LOCAL_TABLE } from '../core/deployment.ts';
-import { createHandler as createIngestHandler } from '../functions/ingest/handler.ts';
+import { FrontDoorAccess, deployedEntryPoints } from './api-access.ts';
+import { startApiFunctions, type ApiFunctionName } from './api-functions.ts';
 import { startApiServer } from './api-server.ts';
+import { generatedSnapshot } from './function-environment.ts';
 import { startReplayServer } from './replay-server.ts';
 import { createS3EventDelivery } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
@@ -18,8 +20,10 @@ import { startLocalIam, type LocalCredentials, type LocalIamOptions, type Princi
 
 // The embedded local cloud, in the deployed topology: s3rver and dynalite on loopback (child
 // processes), the catalogue API and the replay URL as two endpoints (API Gateway and a Function
-// URL in the stack), both verifying SigV4, and the S3 bucket notification for manifests
-// delivered to the ingest handler as S3 → Lambda does. No account, no Docker.
+// URL in the stack), both verifying SigV4 (and, with the IAM gateway, evaluating the caller's
+// policies), and the S3 bucket notification for manifests delivered to the ingest function as
+// S3 → Lambda does. The functions run from their deployed bundles (local/api-functions.ts).
+// No account, no Docker.
 
 export interface LocalCloudOptions {
   directory: string;
@@ -36,6 +40,8 @@ export interface LocalCloudOptions {
    * principal's credentials. Absent: no signature or policy is checked there.
    */
   iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision' | 'snapshot'>;
+  /** Where the function bundles are built (default: node_modules/.cache/ferry-functions). */
+  bundleDir?: string;
 }
 
 /** The local cloud's IAM: gateway endpoints and every principal's credentials. */
@@ -140,21 +146,33 @@ async function wire(
     appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), level, message, ...detail })}\n`);
   const iam = options.iam ? await startGateways(options, s3.endpoint, dynamo.endpoint, credentials) : undefined;
   if (iam) stops.unshift(() => iam.stop());
-  // Each function on its own role (through the IAM gateway) when there is one.
-  const as = (fn: 'ingest' | 'catalogue' | 'replay' | 'artefacts') => iam?.functions[fn] ?? { blobs, catalogue };
-  events.attach(createIngestHandler({ ...as('ingest'), log }));
-
-  const shared = { credentials: [credentials], region: LOCAL_REGION, audit, log };
-  const replay = await startReplayServer({ ...shared, ...as('replay') }, { port: options.replayPort ?? 0 });
-  stops.push(() => replay.stop());
   // Random per local cloud, like the secret the stack generates: the page's session token
   // and the key that seals listing cursors.
-  const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
   const cursorKey = randomBytes(32).toString('base64url');
   const recalls = new Map<string, RecallStarter>();
-  const stores = { catalogue: as('catalogue').catalogue, artefactsCatalogue: as('artefacts').catalogue };
-  const recallFor = (site: string) => recalls.get(site);
-  const api = await startApiServer({ ...shared, ...stores, session, cursorKey, recallFor }, { port: options.apiPort ?? 0 });
+  // Each function from its bundle, as its own role through the IAM gateway when there is one.
+  const functions = await startApiFunctions({
+    ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, cursorKey, bundleDir: options.bundleDir },
+    s3Endpoint: iam?.cloudIam.s3Endpoint ?? s3.endpoint,
+    dynamoEndpoint: iam?.cloudIam.dynamoEndpoint ?? dynamo.endpoint,
+    credentialsOf: (fn: ApiFunctionName) => iam?.cloudIam.credentialsOf(`function:${fn}`) ?? credentials,
+    recallFor: (site) => recalls.get(site),
+    guardStates: iam?.guardStates,
+    snapshot: options.iam?.snapshot,
+    onAudit: audit,
+    onLog: (line) => appendFileSync(logFile, `${line}\n`),
+  });
+  stops.push(() => functions.stop());
+  events.attach((event) => functions.ingest(event));
+
+  const front = iam?.front(credentials);
+  const shared = { credentials: [credentials], region: LOCAL_REGION, log, iam: front };
+  const replay = await startReplayServer({ ...shared, replay: functions.replay }, { port: options.replayPort ?? 0 });
+  stops.push(() => replay.stop());
+  const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
+  const routes = { catalogue: functions.route('catalogue'), artefacts: functions.route('artefacts') };
+  const recallWired = (site: string) => recalls.has(site);
+  const api = await startApiServer({ ...shared, functions: routes, session, recallWired }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
 
   const webUrl = `${api.url}/#session=${session.token}`;
@@ -179,19 +197,17 @@ async function wire(
   };
 }
 
-/** The gateways, and the functions' stores built with their own roles' credentials through them. */
+/** The gateways, and IAM at the API and replay URL. */
 async function startGateways(options: LocalCloudOptions, s3Endpoint: string, dynamoEndpoint: string, standIn: LocalCredentials) {
   const iam = await startLocalIam({ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, ...options.iam! });
   const [s3Gateway, dynamoGateway] = await Promise.all([iam.gateway('s3', s3Endpoint, standIn), iam.gateway('dynamodb', dynamoEndpoint, standIn)]);
-  const stores = (fn: string) => {
-    const credentials = iam.credentialsOf(`function:${fn}`);
-    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: s3Gateway.endpoint, credentials });
-    const { doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: dynamoGateway.endpoint, credentials });
-    const features = { verifiesChecksums: false, conditionalPut: false };
-    return { blobs: new S3BlobStore(s3, LOCAL_BUCKET, { features }), catalogue: new DynamoCatalogue(doc, LOCAL_TABLE) };
-  };
+  const entryPoints = deployedEntryPoints(options.iam!.snapshot ?? generatedSnapshot());
   return {
-    functions: { ingest: stores('ingest'), catalogue: stores('catalogue'), replay: stores('replay'), artefacts: stores('artefacts') },
+    /** IAM at the API and replay URL; the local cloud's own key stands for the account administrator. */
+    front: (administrator: LocalCredentials) =>
+      new FrontDoorAccess({ deployment: iam.deployment, credentials: iam.credentials, entryPoints, administrators: [administrator] }),
+    /** The gateway in front of a local Step Functions endpoint (the recall's StartExecution). */
+    guardStates: async (upstream: string) => (await iam.gateway('states', upstream, standIn)).endpoint,
     cloudIam: {
       s3Endpoint: s3Gateway.endpoint,
       dynamoEndpoint: dynamoGateway.endpoint,

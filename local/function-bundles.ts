@@ -51,9 +51,33 @@ function isFresh(stampFile: string, key: string): boolean {
   return true;
 }
 
+/** Builds made or checked in this process, by output file: each bundle is built at most once per process. */
+const built = new Map<string, Promise<void>>();
+
+async function buildOne(name: BundledFunctionName, dir: string, key: string): Promise<void> {
+  const outfile = join(dir, name, 'index.mjs');
+  const stampFile = join(dir, name, 'inputs.json');
+  if (isFresh(stampFile, key)) return;
+  const entryPoints = [functionEntry(name)];
+  const how = { metafile: true, write: false, absWorkingDir: ROOT, logLevel: 'error' } as const;
+  const result = await build({ ...esbuildOptions(), entryPoints, outfile, ...how });
+  // The source map first, so a loaded bundle always finds its own map.
+  const isMap = (f: { path: string }) => f.path.endsWith('.map');
+  const ordered = [...result.outputFiles.filter(isMap), ...result.outputFiles.filter((f) => !isMap(f))];
+  for (const file of ordered) writeAtomically(file.path, file.contents);
+  const inputs: Stamp['inputs'] = {};
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const file = resolve(ROOT, input);
+    const st = statSync(file);
+    inputs[file] = { size: st.size, mtimeMs: st.mtimeMs };
+  }
+  writeAtomically(stampFile, JSON.stringify({ key, inputs } satisfies Stamp));
+}
+
 /**
  * Builds (or reuses) the bundle of each named function; returns the path of each `.mjs`.
- * Every bundle exports `handler`, exactly as Lambda loads it.
+ * Every bundle exports `handler`, exactly as Lambda loads it. Within one process a bundle is
+ * built (or found fresh) once: the workflow and API functions of a local cloud share it.
  */
 export async function buildFunctionBundles(
   names: readonly BundledFunctionName[] = FUNCTION_NAMES,
@@ -65,23 +89,15 @@ export async function buildFunctionBundles(
   const key = optionsKey();
   for (const name of names) {
     const outfile = join(dir, name, 'index.mjs');
-    const stampFile = join(dir, name, 'inputs.json');
     paths[name] = outfile;
-    if (isFresh(stampFile, key)) continue;
-    const entryPoints = [functionEntry(name)];
-    const how = { metafile: true, write: false, absWorkingDir: ROOT, logLevel: 'error' } as const;
-    const result = await build({ ...esbuildOptions(), entryPoints, outfile, ...how });
-    // The source map first, so a loaded bundle always finds its own map.
-    const isMap = (f: { path: string }) => f.path.endsWith('.map');
-    const ordered = [...result.outputFiles.filter(isMap), ...result.outputFiles.filter((f) => !isMap(f))];
-    for (const file of ordered) writeAtomically(file.path, file.contents);
-    const inputs: Stamp['inputs'] = {};
-    for (const input of Object.keys(result.metafile.inputs)) {
-      const file = resolve(ROOT, input);
-      const st = statSync(file);
-      inputs[file] = { size: st.size, mtimeMs: st.mtimeMs };
+    let building = built.get(outfile);
+    if (!building) {
+      building = buildOne(name, dir, key);
+      built.set(outfile, building);
+      // A failed build is tried again by the next caller.
+      building.catch(() => built.delete(outfile));
     }
-    writeAtomically(stampFile, JSON.stringify({ key, inputs } satisfies Stamp));
+    await building;
   }
   return paths;
 }

@@ -23,9 +23,17 @@ export interface RouteDef {
 /** Who a request is from; undefined sends it on to SigV4 verification. */
 export type LocalIdentity = { accessKey: string; principal: string };
 
+/** IAM after the signature: who the key is and whether its policies allow this request (local/api-access.ts). */
+export type Authorize = (
+  accessKeyId: string,
+  request: { method: string; path: string; pathParameters: Record<string, string> },
+) => { allowed: true; principal: string } | { allowed: false; message: string };
+
 export interface EndpointOptions {
   routes: RouteDef[];
   auth: SigV4Policy;
+  /** Absent: a valid signature is enough (the caller is its key id). */
+  authorize?: Authorize;
   log: Log;
   /** Answers requests outside the authenticated routes (the web page); undefined = not mine. */
   unauthenticated?: (req: IncomingMessage, url: URL) => Promise<HttpResult | undefined>;
@@ -130,6 +138,10 @@ export async function startHttpEndpoint(o: EndpointOptions): Promise<HttpEndpoin
       const verdict = await verifySigV4({ method, rawPath, searchParams: url.searchParams, headers: req.headers }, o.auth);
       if (!verdict.ok) return json(403, { message: verdict.message }, { 'x-amzn-ErrorType': verdict.errorType });
       identity = { accessKey: verdict.accessKeyId, principal: verdict.accessKeyId };
+      const access = o.authorize?.(verdict.accessKeyId, { method, path: rawPath, pathParameters: matched.pathParameters });
+      // Refused as API Gateway and Function URLs refuse an IAM denial.
+      if (access && !access.allowed) return json(403, { message: access.message }, { 'x-amzn-ErrorType': 'AccessDeniedException' });
+      if (access) identity = { accessKey: verdict.accessKeyId, principal: access.principal };
     }
     return matched.route.handler(toHttpEvent(req, url, matched.pathParameters, identity));
   }

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 
 // One deployed function on the local cloud: its bundle loaded in a worker thread with its own
 // environment (what CDK sets on the function, pointed at the stand-ins), invoked with a JSON
 // event. A failed invocation rejects with a FunctionError named by the runtime's errorType,
-// as Step Functions sees a Lambda error.
+// as Step Functions sees a Lambda error. A streaming function (awslambda.streamifyResponse, see
+// lambda-runtime.mjs) resolves as soon as its metadata is written, with its body as a Readable
+// that the chunks flow into; destroying that Readable tells the function the client went away.
 
 /** A function's error as Lambda reports it: `name` is the errorType. */
-class FunctionError extends Error {
+export class FunctionError extends Error {
   constructor(
     readonly errorType: string,
     readonly errorMessage: string,
@@ -29,18 +32,40 @@ export interface LocalLambdaOptions {
   onLog?: (line: string) => void;
 }
 
-type Reply = { id: string; ok: true; payload: string } | { id: string; ok: false; errorType: string; errorMessage: string };
+type Reply =
+  | { id: string; ok: true; payload: string }
+  | { id: string; ok: false; errorType: string; errorMessage: string }
+  | { id: string; stream: 'head'; statusCode: number; headers: Record<string, string> }
+  | { id: string; stream: 'chunk'; data: Uint8Array }
+  | { id: string; stream: 'end' }
+  | { id: string; stream: 'error'; errorMessage: string };
+
+/** What a streaming function wrote: its metadata, and its body as it comes. */
+export interface StreamedResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Readable;
+}
+
+/** What the invocation is made through (the Lambda context's invokedFunctionArn: an alias, a URL's qualifier). */
+export interface InvocationOptions {
+  invokedFunctionArn?: string;
+}
 
 export class LocalLambda {
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly bodies = new Map<string, { owed: boolean; body: Readable }>();
   private exited?: Error;
 
   private constructor(
     readonly functionName: string,
+    /** The bundle this function runs (the file its runtime imported). */
+    readonly bundle: string,
     private readonly worker: Worker,
   ) {
     worker.on('message', (m: Reply | { ready: true }) => {
       if (!('id' in m)) return;
+      if ('stream' in m) return this.streamed(m);
       const call = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.ok) call?.resolve(JSON.parse(m.payload));
@@ -67,17 +92,57 @@ export class LocalLambda {
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`function ${options.functionName}: bundle did not load (exit ${code})`)));
     });
-    return new LocalLambda(options.functionName, worker);
+    return new LocalLambda(options.functionName, options.bundle, worker);
   }
 
-  /** Runs the handler on a copy of `event` (JSON, as Lambda receives it). */
-  invoke(event: unknown): Promise<unknown> {
+  /**
+   * Runs the handler on a copy of `event` (JSON, as Lambda receives it). Resolves with the
+   * handler's result, or for a streaming function with a StreamedResponse.
+   */
+  invoke(event: unknown, options: InvocationOptions = {}): Promise<unknown> {
     if (this.exited) return Promise.reject(this.exited);
     const id = randomUUID();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, event: JSON.parse(JSON.stringify(event ?? null)) });
+      this.worker.postMessage({ id, event: JSON.parse(JSON.stringify(event ?? null)), ...options });
     });
+  }
+
+  private streamed(m: Extract<Reply, { stream: string }>): void {
+    if (m.stream === 'head') {
+      const call = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      // The runtime sends the next chunk once told the last one was taken: when the reader wants
+      // more (backpressure from the client down to the function).
+      const stream = { owed: false, body: new Readable({ read: () => stream.owed && this.took(m.id, stream) }) };
+      stream.body.on('close', () => {
+        // Closed before the function finished writing: the client went away.
+        if (this.bodies.delete(m.id) && !this.exited) this.worker.postMessage({ id: m.id, cancel: true });
+      });
+      this.bodies.set(m.id, stream);
+      call?.resolve({ statusCode: m.statusCode, headers: m.headers, body: stream.body } satisfies StreamedResponse);
+      return;
+    }
+    const stream = this.bodies.get(m.id);
+    if (!stream) return;
+    if (m.stream === 'chunk') {
+      if (stream.body.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))) this.took(m.id, stream);
+      else stream.owed = true;
+      return;
+    }
+    this.bodies.delete(m.id);
+    if (m.stream === 'end') stream.body.push(null);
+    else stream.body.destroy(new Error(`function ${this.functionName}: the response stream failed: ${m.errorMessage}`));
+  }
+
+  private took(id: string, stream: { owed: boolean }): void {
+    stream.owed = false;
+    if (!this.exited) this.worker.postMessage({ id, took: true });
+  }
+
+  /** False once the runtime exited (a crash, or stop()): it answers no more invocations. */
+  get running(): boolean {
+    return this.exited === undefined;
   }
 
   async stop(): Promise<void> {
@@ -89,6 +154,8 @@ export class LocalLambda {
     this.exited ??= error;
     for (const call of this.pending.values()) call.reject(error);
     this.pending.clear();
+    for (const { body } of this.bodies.values()) body.destroy(error);
+    this.bodies.clear();
   }
 }
 

@@ -10,7 +10,7 @@ import type { PolicyDocument } from '../../infra/policy-eval.ts';
 // `cdk deploy` would put in the account. The synth runs at build time for the local sites
 // (local/iam-deployment.generated.json) and only for other site lists (tests) at run time.
 
-/** `agent:{site}`, `dr:{site}`, `function:{name}`, `officer`. */
+/** `agent:{site}`, `dr:{site}`, `officer:{site}`, `function:{name}`, `officer`. */
 export type PrincipalName = string;
 
 export interface DeployedPrincipal {
@@ -43,7 +43,7 @@ export interface DeploymentOptions {
   snapshot?: DeploymentSnapshot;
 }
 
-/** The compliance officer: the app grants officers no direct access to the stand-ins (only the API). */
+/** A compliance officer with no site: the app grants it nothing (each site's officer role is `officer:{site}`). */
 export const OFFICER: PrincipalName = 'officer';
 
 /**

@@ -41,6 +41,7 @@ export async function synthesizeDeployment(sites: string[]): Promise<DeploymentS
     for (const site of stacks.processing.sites) {
       roles[`agent:${site.site}`] = [processing, logicalId(site.agentRole)];
       roles[`dr:${site.site}`] = [processing, logicalId(site.drRole)];
+      roles[`officer:${site.site}`] = [processing, logicalId(site.officerRole)];
       activities[site.site] = logicalId(site.activity);
     }
     for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];

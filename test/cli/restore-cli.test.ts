@@ -7,6 +7,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { startApiServer } from '../../local/api-server.ts';
 import type { HttpEndpoint } from '../../local/http-endpoint.ts';
 import { TEST_KEY, TEST_REGION } from '../support/signed.ts';
+import { sourceFunctions } from '../support/source-functions.ts';
 import type { RestorePlan } from '../../core/restore-plan.ts';
 import { listBackups } from '../../cli/backups-commands.ts';
 import { renderPlan, requestPlan } from '../../cli/restore-commands.ts';
@@ -39,7 +40,7 @@ beforeAll(async () => {
   ];
   for (const a of artefacts) await catalogue.putArtefact(a);
   for (const [k, v] of Object.entries(KEY_ENV)) vi.stubEnv(k, v);
-  server = await startApiServer({ catalogue, credentials: [TEST_KEY], region: TEST_REGION, cursorKey: 'k'.repeat(32), audit: () => undefined, log: () => undefined });
+  server = await startApiServer({ ...sourceFunctions({ catalogue }), credentials: [TEST_KEY], region: TEST_REGION, log: () => undefined });
 });
 
 afterAll(async () => {

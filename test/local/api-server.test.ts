@@ -12,6 +12,7 @@ import type { HttpEndpoint } from '../../local/http-endpoint.ts';
 import { startReplayServer } from '../../local/replay-server.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
 import { apiGet, replayGet, TEST_KEY, TEST_REGION } from '../support/signed.ts';
+import { sourceFunctions } from '../support/source-functions.ts';
 
 // The local catalogue API as the deployed one behaves (API Gateway, IAM authorization): real
 // HTTP, SigV4 verified, the caller's access key id handed to the handlers as the principal.
@@ -33,9 +34,10 @@ beforeAll(async () => {
   f = buildPack('site-a', members);
   await publish(blobs, f);
   await ingestManifest({ blobs, catalogue }, f.manifestKey);
-  const common = { catalogue, credentials: [TEST_KEY], region: TEST_REGION, audit: (e: AuditEvent) => void audits.push(e), log: () => undefined };
-  replay = await startReplayServer({ ...common, blobs });
-  api = await startApiServer({ ...common, cursorKey: 'k'.repeat(32), session: { token: SESSION, replayUrl: replay.url, credentials: TEST_KEY } });
+  const common = { credentials: [TEST_KEY], region: TEST_REGION, log: () => undefined };
+  const { functions, replay: replayFunction } = sourceFunctions({ catalogue, blobs, audit: (e: AuditEvent) => void audits.push(e) });
+  replay = await startReplayServer({ ...common, replay: replayFunction! });
+  api = await startApiServer({ ...common, functions, session: { token: SESSION, replayUrl: replay.url, credentials: TEST_KEY } });
 });
 
 afterAll(async () => {

@@ -12,6 +12,7 @@ import type { LocalExecution } from '../../local/stepfunctions.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 import { TEST_KEY, TEST_REGION } from '../support/signed.ts';
+import { sourceFunctions } from '../support/source-functions.ts';
 import { SITE, workflowHarness, type Harness } from '../workflows/harness.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
@@ -34,10 +35,10 @@ beforeAll(async () => {
     },
   };
   const starter = localRecallStarter(workflows);
+  const { functions } = sourceFunctions({ catalogue: h.catalogue, recall: starter, audit: (e: AuditEvent) => void audits.push(e) });
   api = await startApiServer({
-    ...{ catalogue: h.catalogue, credentials: [TEST_KEY], region: TEST_REGION, cursorKey: 'k'.repeat(32) },
-    ...{ audit: (e: AuditEvent) => void audits.push(e), log: () => undefined },
-    recallFor: (site) => (site === SITE ? starter : undefined),
+    ...{ functions, credentials: [TEST_KEY], region: TEST_REGION, log: () => undefined },
+    recallWired: (site) => site === SITE,
   });
 });
 

@@ -8,6 +8,7 @@ import type { HttpEndpoint } from '../../local/http-endpoint.ts';
 import { startReplayServer } from '../../local/replay-server.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
 import { apiGet, replayGet, TEST_KEY, TEST_REGION } from '../support/signed.ts';
+import { sourceFunctions } from '../support/source-functions.ts';
 
 // The local replay endpoint as the deployed Function URL (AWS_IAM auth) behaves: its own
 // server, SigV4 for service lambda in the header or presigned in the query, Range support.
@@ -26,7 +27,8 @@ beforeAll(async () => {
   f = buildPack('site-a', members);
   await publish(blobs, f);
   await ingestManifest({ blobs, catalogue }, f.manifestKey);
-  replay = await startReplayServer({ catalogue, blobs, credentials: [TEST_KEY], region: TEST_REGION, audit: (e) => void audits.push(e), log: () => undefined });
+  const { replay: replayFunction } = sourceFunctions({ catalogue, blobs, audit: (e) => void audits.push(e) });
+  replay = await startReplayServer({ replay: replayFunction!, credentials: [TEST_KEY], region: TEST_REGION, log: () => undefined });
 });
 
 afterAll(async () => {

@@ -1,0 +1,172 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { RecallRequest, RecallStarter } from '../core/recall.ts';
+import type { AuditEvent } from '../functions/shared/audit.ts';
+import type { HttpEvent, HttpResult } from '../functions/shared/http.ts';
+import { buildFunctionBundles } from './function-bundles.ts';
+import { deployedRecallStateMachineArn, functionEnvironment, generatedSnapshot } from './function-environment.ts';
+import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
+import { listenLocal } from './listen.ts';
+import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
+
+// The functions behind the local catalogue API, the replay URL and the bucket notification,
+// run as they deploy: each from the bundle CDK builds (local/function-bundles.ts), in its own
+// runtime, with the environment the CDK app gives it (local/function-environment.ts) pointed
+// at the stand-ins (through the IAM gateway, as its own role, when the local cloud runs one).
+// The catalogue function starts recalls as deployed, with StartExecution of the recall state
+// machine: locally a Step Functions endpoint serving that one call, which hands the request
+// to the site's local recall workflow.
+
+export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay';
+const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay'];
+
+export interface ApiFunctionsOptions {
+  bucket: string;
+  table: string;
+  region: string;
+  /** Where each function's S3 and DynamoDB calls go (the stand-ins, or the IAM gateway in front of them). */
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  /** What each function signs with (its role's key through the gateway, else the stand-ins' key). */
+  credentialsOf(fn: ApiFunctionName): { accessKeyId: string; secretAccessKey: string };
+  /** HMAC key of the listing cursors (the stack's generated CURSOR_KEY). */
+  cursorKey: string;
+  /** The site's recall workflow, asked per request; undefined: StartExecution is refused. */
+  recallFor(site: string): RecallStarter | undefined;
+  /** Puts something (the IAM gateway) in front of the local Step Functions endpoint; returns its endpoint. */
+  guardStates?(upstream: string): Promise<string>;
+  /** The synthesized deployment the environments are read from (default: the generated one). */
+  snapshot?: DeploymentSnapshot;
+  /** Where the bundles are built (default: node_modules/.cache/ferry-functions). */
+  bundleDir?: string;
+  /** The audit lines the functions write (functions/shared/audit.ts), as CloudWatch keeps them in their log groups. */
+  onAudit?(event: AuditEvent): void;
+  /** Every other log line, as JSON. */
+  onLog?(line: string): void;
+}
+
+export interface ApiFunctions {
+  /** The runtimes running now (one is replaced when it died). */
+  readonly functions: Record<ApiFunctionName, LocalLambda>;
+  /** An API route's handler: API Gateway's Lambda proxy integration (payload 2.0) to the function. */
+  route(fn: 'catalogue' | 'artefacts'): (event: HttpEvent) => Promise<HttpResult>;
+  /** The replay Function URL's handler, invoked through `invokedFunctionArn` (the site's alias). */
+  replay(event: HttpEvent, options?: InvocationOptions): Promise<HttpResult>;
+  /** The bucket notification's invocation of the ingest function. */
+  ingest(event: unknown): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** The local Step Functions StartExecution of the recall state machine (AWS JSON 1.0). */
+async function startRecallEndpoint(stateMachineArn: string, recallFor: (site: string) => RecallStarter | undefined) {
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0' });
+    res.end(JSON.stringify(body));
+  };
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { stateMachineArn?: string; input?: string };
+    if (req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution') {
+      return send(res, 400, { __type: 'UnknownOperationException', message: `the local recall endpoint serves StartExecution only` });
+    }
+    const missing = (message: string) => send(res, 400, { __type: 'StateMachineDoesNotExist', message });
+    if (body.stateMachineArn !== stateMachineArn) return missing(`no state machine ${body.stateMachineArn}`);
+    const request = JSON.parse(body.input ?? '{}') as RecallRequest;
+    const starter = recallFor(request.site);
+    if (!starter) return missing(`no local recall workflow runs for site ${request.site}`);
+    const { execution } = await starter.startRecall(request);
+    send(res, 200, { executionArn: execution, startDate: Date.now() / 1000 });
+  };
+  const server = createServer((req, res) => {
+    answer(req, res).catch((error: unknown) => {
+      send(res, 500, { __type: 'InternalFailure', message: error instanceof Error ? error.message : String(error) });
+    });
+  });
+  return listenLocal(server);
+}
+
+function parseLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Audit lines to the audit trail, the rest to the log (a line that is not JSON is wrapped, naming its function). */
+function logSink(options: ApiFunctionsOptions, fn: ApiFunctionName) {
+  if (!options.onAudit && !options.onLog) return undefined;
+  return (line: string) => {
+    const parsed = parseLine(line);
+    if (parsed?.type === 'audit') {
+      const { type: _type, ...event } = parsed;
+      return options.onAudit?.(event as unknown as AuditEvent);
+    }
+    options.onLog?.(parsed ? line : JSON.stringify({ function: `ferry-${fn}`, message: line }));
+  };
+}
+
+function asResult(fn: string, value: unknown): HttpResult {
+  const result = value as Partial<HttpResult> | null;
+  if (!result || typeof result.statusCode !== 'number') throw new Error(`function ${fn} returned no HTTP response`);
+  return { statusCode: result.statusCode, headers: result.headers ?? {}, body: result.body ?? '' };
+}
+
+export async function startApiFunctions(options: ApiFunctionsOptions): Promise<ApiFunctions> {
+  const snapshot = options.snapshot ?? generatedSnapshot();
+  const recallArn = deployedRecallStateMachineArn(snapshot);
+  const recall = recallArn ? await startRecallEndpoint(recallArn, options.recallFor) : undefined;
+  const stops: (() => Promise<void>)[] = recall ? [() => recall.stop()] : [];
+  try {
+    const sfnEndpoint = recall && (options.guardStates ? await options.guardStates(recall.url) : recall.url);
+    const bundles = await buildFunctionBundles(API_FUNCTIONS, { dir: options.bundleDir });
+    const local = { BUCKET: options.bucket, TABLE: options.table, CURSOR_KEY: options.cursorKey, RECALL_STATE_MACHINE_ARN: recallArn };
+    const environmentOf = (fn: ApiFunctionName) => {
+      const credentials = options.credentialsOf(fn);
+      return {
+        ...functionEnvironment(fn, local, snapshot),
+        ...{ AWS_REGION: options.region, AWS_ENDPOINT_URL_S3: options.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: options.dynamoEndpoint },
+        ...(sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: sfnEndpoint } : {}),
+        ...{ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+      };
+    };
+    const start = (fn: ApiFunctionName) =>
+      LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: logSink(options, fn) });
+    const started = await Promise.allSettled(API_FUNCTIONS.map(start));
+    const lambdas = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    stops.push(() => Promise.all(Object.values(functions).map((f) => f?.stop())).then(() => undefined));
+    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<ApiFunctionName, LocalLambda>;
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    let stopped = false;
+    // As Lambda replaces an execution environment whose runtime died: the invocations in flight
+    // fail, the next one gets a fresh runtime.
+    const replacing = new Map<ApiFunctionName, Promise<LocalLambda>>();
+    const current = async (fn: ApiFunctionName): Promise<LocalLambda> => {
+      if (functions[fn].running || stopped) return functions[fn];
+      let fresh = replacing.get(fn);
+      if (!fresh) {
+        fresh = start(fn).then((lambda) => (functions[fn] = lambda));
+        replacing.set(fn, fresh);
+        void fresh.finally(() => replacing.delete(fn)).catch(() => undefined);
+      }
+      return fresh;
+    };
+    return {
+      get functions() {
+        return functions;
+      },
+      route: (fn) => async (event) => asResult(fn, await (await current(fn)).invoke(event)),
+      replay: async (event, invocation) => asResult('replay', await (await current('replay')).invoke(event, invocation)),
+      ingest: async (event) => (await current('ingest')).invoke(event),
+      stop: async () => {
+        stopped = true;
+        await Promise.all(stops.splice(0).map((stop) => stop()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(stops.splice(0).map((stop) => stop()));
+    throw error;
+  }
+}

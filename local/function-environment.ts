@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { FAKE_ENV, TemplateResolver } from '../infra/cfn-resolve.ts';
+import { GENERATED_DEPLOYMENT_FILE, type DeploymentSnapshot } from './iam-gateway/deployment.ts';
+
+// The environment of a deployed function on the local cloud, read from the synthesized
+// deployment (local/iam-deployment.generated.json, or a snapshot a test synthesized): every
+// variable the CDK app sets on the function, and only those. A literal is passed as CDK sets
+// it; a value CloudFormation computes (the bucket's name, the table's, the cursor secret, the
+// recall state machine's ARN) is replaced by its local stand-in. A variable the app sets that
+// the local cloud cannot stand in for fails the start, naming it, instead of running the
+// function without it.
+
+/** Local values of the variables the CDK app computes. */
+export interface LocalValues {
+  BUCKET: string;
+  TABLE: string;
+  CURSOR_KEY?: string;
+  RECALL_STATE_MACHINE_ARN?: string;
+}
+
+let generated: DeploymentSnapshot | undefined;
+
+/** The build-time snapshot of the deployment (its function definitions do not depend on the sites). */
+export function generatedSnapshot(): DeploymentSnapshot {
+  generated ??= JSON.parse(readFileSync(GENERATED_DEPLOYMENT_FILE, 'utf8')) as DeploymentSnapshot;
+  return generated;
+}
+
+/** Logical id and stack of the function whose execution role is the principal `function:{name}`. */
+function functionResource(snapshot: DeploymentSnapshot, name: string): { stack: string; id: string; variables: Record<string, unknown> } {
+  const role = snapshot.roles[`function:${name}`];
+  if (!role) throw new Error(`the synthesized deployment has no function ${name}`);
+  const [stack, roleId] = role;
+  const found = Object.entries(snapshot.templates[stack]?.Resources ?? {}).filter(([, r]) => {
+    const arn = (r.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
+    return r.Type === 'AWS::Lambda::Function' && arn?.[0] === roleId;
+  });
+  if (found.length !== 1) {
+    throw new Error(`the synthesized deployment has ${found.length} functions with the role of ${name}, expected one`);
+  }
+  const [id, resource] = found[0]!;
+  const environment = resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
+  return { stack, id, variables: environment?.Variables ?? {} };
+}
+
+/** The deployed ARN of the function `name` (in the fake account the local IAM evaluates in). */
+export function deployedFunctionArn(snapshot: DeploymentSnapshot, name: string): string {
+  const { stack, id } = functionResource(snapshot, name);
+  return new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, { 'Fn::GetAtt': [id, 'Arn'] });
+}
+
+/** The deployed recall state machine's ARN, as the catalogue function's RECALL_STATE_MACHINE_ARN resolves. */
+export function deployedRecallStateMachineArn(snapshot: DeploymentSnapshot): string | undefined {
+  const { stack, variables } = functionResource(snapshot, 'catalogue');
+  const value = variables.RECALL_STATE_MACHINE_ARN;
+  return value === undefined ? undefined : new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, value as never);
+}
+
+/** The variables CDK sets on function `name`, with local values for what CloudFormation computes. */
+export function functionEnvironment(
+  name: string,
+  local: LocalValues,
+  snapshot: DeploymentSnapshot = generatedSnapshot(),
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [variable, value] of Object.entries(functionResource(snapshot, name).variables)) {
+    if (typeof value === 'string') env[variable] = value;
+    else if (local[variable as keyof LocalValues] !== undefined) env[variable] = local[variable as keyof LocalValues]!;
+    else {
+      throw new Error(
+        `function ${name}: the CDK app sets ${variable} from ${JSON.stringify(value)}, which the local cloud has no stand-in for ` +
+          '(add it to local/function-environment.ts)',
+      );
+    }
+  }
+  return env;
+}

@@ -1,0 +1,192 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signedFetch } from '../../adapters/sigv4.ts';
+import type { RecallRequest } from '../../core/recall.ts';
+import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
+import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+
+// IAM at the local catalogue API and replay URL, decided by the policies the CDK app
+// synthesizes: real HTTP, requests signed with the SDK's SigV4 signer as each principal of the
+// deployment (a site's officer role, its DR role). A route's execute-api:Invoke, and both
+// Function URL actions for replay, must be granted, or the answer is 403 AccessDeniedException.
+
+const A = 'site-a';
+const B = 'site-b';
+const dirs: string[] = [];
+const clouds: LocalCloud[] = [];
+let snapshot: DeploymentSnapshot;
+
+type Caller = { accessKeyId: string; secretAccessKey: string };
+const api = (cloud: LocalCloud, as: Caller, path: string, method: 'GET' | 'POST' = 'GET') =>
+  signedFetch(`${cloud.apiUrl}${path}`, { service: 'execute-api', region: cloud.region, credentials: as, method });
+const replay = (cloud: LocalCloud, as: Caller, f: PackFixture, headers: Record<string, string> = {}) =>
+  signedFetch(`${cloud.replayUrl}/sites/${f.manifest.site}/recordings/${f.manifest.members[0]!.rid}/audio`, {
+    service: 'lambda',
+    region: cloud.region,
+    credentials: as,
+    headers,
+  });
+
+async function cloudWithPacks(editTemplates?: (t: Record<string, CfnTemplate>) => void) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-api-iam-'));
+  dirs.push(dir);
+  const denials: { principal: string; action: string }[] = [];
+  const onDecision = (d: { principal: string; denial?: { action: string } }) => {
+    if (d.denial) denials.push({ principal: d.principal, action: d.denial.action });
+  };
+  const cloud = await startLocalCloud({ directory: dir, fresh: true, iam: { sites: [A, B], snapshot, editTemplates, onDecision } });
+  clouds.push(cloud);
+  const packs = {
+    [A]: buildPack(A, [{ path: 'b/1.wav', body: audio(1, 4000) }]),
+    [B]: buildPack(B, [{ path: 'b/2.wav', body: audio(2, 4000) }]),
+  };
+  for (const f of Object.values(packs)) await publish(cloud.blobs, f);
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  const as = (principal: string) => cloud.iam!.credentialsOf(principal);
+  const recalls: RecallRequest[] = [];
+  cloud.wireRecall(A, { startRecall: async (r) => (recalls.push(r), { execution: `arn:local:recall:${recalls.length}` }) });
+  return { cloud, packs, as, recalls, denials };
+}
+
+/** Test hook: drops the statements with these Sids from the policies of the roles whose logical id matches. */
+function withoutStatements(role: RegExp, sids: string[]) {
+  return (templates: Record<string, CfnTemplate>) => {
+    for (const template of Object.values(templates)) {
+      for (const resource of Object.values(template.Resources ?? {})) {
+        const props = resource.Properties as { Roles?: { Ref?: string }[]; PolicyDocument?: { Statement: { Sid?: string }[] } } | undefined;
+        if (resource.Type !== 'AWS::IAM::Policy' || !props?.Roles?.some((r) => role.test(r.Ref ?? ''))) continue;
+        props.PolicyDocument!.Statement = props.PolicyDocument!.Statement.filter((s) => !sids.includes(s.Sid ?? ''));
+      }
+    }
+  };
+}
+
+beforeAll(async () => {
+  snapshot = await synthesizeDeployment([A, B]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(clouds.map((c) => c.stop()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('IAM at the local catalogue API and replay URL, as the app grants it', () => {
+  let c: Awaited<ReturnType<typeof cloudWithPacks>>;
+  beforeAll(async () => {
+    c = await cloudWithPacks();
+  }, 120_000);
+
+  it("lets a site's officer search and replay its own site, and audits the officer's role as the caller", async () => {
+    const officer = c.as(`officer:${A}`);
+    const search = await api(c.cloud, officer, `/sites/${A}/recordings?from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z`);
+    expect(search.status).toBe(200);
+    expect(((await search.json()) as { items: { rid: string }[] }).items.map((e) => e.rid)).toEqual([c.packs[A]!.manifest.members[0]!.rid]);
+    const played = await replay(c.cloud, officer, c.packs[A]!, { Range: 'bytes=0-99' });
+    expect(played.status).toBe(206);
+    expect(Buffer.from(await played.arrayBuffer())).toEqual(audio(1, 4000).subarray(0, 100));
+    const lines = readFileSync(c.cloud.auditFile, 'utf8').trim().split('\n');
+    const audited = lines.map((l) => JSON.parse(l) as { action: string; principal: string });
+    expect(audited.map((e) => e.action)).toEqual(['search', 'listen']);
+    expect(audited[0]!.principal).toMatch(/^arn:aws:iam::\d{12}:role\/.*officer/i);
+  });
+
+  it("refuses a site's officer every route and the replay of another site with 403 AccessDeniedException", async () => {
+    const officer = c.as(`officer:${A}`);
+    for (const path of [`/sites/${B}/recordings`, `/sites/${B}/recordings/${c.packs[B]!.manifest.members[0]!.rid}`]) {
+      const res = await api(c.cloud, officer, path);
+      expect(res.status, path).toBe(403);
+      expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+      const { message } = (await res.json()) as { message: string };
+      expect(message).toMatch(new RegExp(`not authorized to perform: execute-api:Invoke on resource: .*/GET/sites/${B}/`));
+    }
+    const recall = await api(c.cloud, officer, `/sites/${B}/recordings/${c.packs[B]!.manifest.members[0]!.rid}/recall`, 'POST');
+    expect(recall.status).toBe(403);
+    const played = await replay(c.cloud, officer, c.packs[B]!);
+    expect(played.status).toBe(403);
+    const { message } = (await played.json()) as { message: string };
+    expect(message).toMatch(/lambda:InvokeFunctionUrl on resource: ".*:function:[^:]+:site-site-b"/);
+    // The officer of a site has no business with its backups (that is the DR role's).
+    expect((await api(c.cloud, officer, `/sites/${A}/artefacts`)).status).toBe(403);
+  });
+
+  it('lets the DR role of a primary list its artefacts, plan a restore, find and replay its calls; nothing of another site', async () => {
+    const dr = c.as(`dr:${A}`);
+    const list = await api(c.cloud, dr, `/sites/${A}/artefacts`);
+    expect(list.status).toBe(200);
+    // Allowed through IAM: the answer is the artefacts function's own (no such source yet).
+    const plan = await api(c.cloud, dr, `/sites/${A}/sources/db/restore-plan?at=2026-03-01T00:00:00Z`);
+    expect(plan.headers.get('x-amzn-errortype')).toBeNull();
+    expect([200, 404, 422]).toContain(plan.status);
+    expect((await api(c.cloud, dr, `/sites/${A}/recordings`)).status).toBe(200);
+    expect((await replay(c.cloud, dr, c.packs[A]!, { Range: 'bytes=10-19' })).status).toBe(206);
+    expect((await api(c.cloud, dr, `/sites/${B}/artefacts`)).status).toBe(403);
+    expect((await replay(c.cloud, dr, c.packs[B]!)).status).toBe(403);
+  });
+
+  it("lets a site's officer ask for a recall, started by the catalogue function's own role (StartExecution); not the DR role", async () => {
+    const rid = c.packs[A]!.manifest.members[0]!.rid;
+    const asked = await api(c.cloud, c.as(`officer:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST');
+    expect(asked.status).toBe(202);
+    expect(c.recalls).toEqual([{ site: A, rid, requester: expect.stringMatching(/:role\/.*officer/i) }]);
+    expect((await api(c.cloud, c.as(`dr:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST')).status).toBe(403);
+    expect(c.recalls).toHaveLength(1);
+  });
+
+  it("refuses a function's role at the API: only the roles the app grants it may call", async () => {
+    const res = await api(c.cloud, c.as('function:ingest'), `/sites/${A}/recordings`);
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+  });
+});
+
+describe('IAM at the local front doors follows the app: a grant taken out of it is refused at run time', () => {
+  let c: Awaited<ReturnType<typeof cloudWithPacks>>;
+  beforeAll(async () => {
+    // Site A's officer loses lambda:InvokeFunction, site B's lambda:InvokeFunctionUrl, site A's DR role its API grant.
+    const edits = [
+      withoutStatements(/SitesiteaOfficerRole/, ['ReplayUrlInvoke']),
+      withoutStatements(/SitesitebOfficerRole/, ['ReplayUrl']),
+      withoutStatements(/SitesiteaDrRole/, ['RestorePlanAndCalls']),
+      withoutStatements(/FunctionsCatalogueRole/, ['StartRecall']),
+    ];
+    c = await cloudWithPacks((templates) => edits.forEach((edit) => edit(templates)));
+  }, 120_000);
+
+  it('refuses the replay URL to a caller with lambda:InvokeFunctionUrl but not lambda:InvokeFunction; the API still answers', async () => {
+    const officer = c.as(`officer:${A}`);
+    const played = await replay(c.cloud, officer, c.packs[A]!);
+    expect(played.status).toBe(403);
+    expect(played.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+    expect(((await played.json()) as { message: string }).message).toMatch(/not authorized to perform: lambda:InvokeFunction on resource/);
+    expect((await api(c.cloud, officer, `/sites/${A}/recordings`)).status).toBe(200);
+  });
+
+  it('refuses the replay URL when the caller holds lambda:InvokeFunction but not lambda:InvokeFunctionUrl', async () => {
+    const played = await replay(c.cloud, c.as(`officer:${B}`), c.packs[B]!);
+    expect(played.status).toBe(403);
+    const { message } = (await played.json()) as { message: string };
+    expect(message).toMatch(/not authorized to perform: lambda:InvokeFunctionUrl on resource/);
+  });
+
+  it("fails the recall (500, nothing started) when the catalogue function's role lost states:StartExecution", async () => {
+    const rid = c.packs[A]!.manifest.members[0]!.rid;
+    const asked = await api(c.cloud, c.as(`officer:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST');
+    expect(asked.status).toBe(500);
+    expect(c.recalls).toEqual([]);
+    expect(c.denials).toContainEqual({ principal: 'function:catalogue', action: 'states:StartExecution' });
+  });
+
+  it('refuses the DR role the restore plan once its execute-api grant is gone, while its S3 replay grant still plays', async () => {
+    const dr = c.as(`dr:${A}`);
+    const plan = await api(c.cloud, dr, `/sites/${A}/sources/db/restore-plan?at=2026-03-01T00:00:00Z`);
+    expect(plan.status).toBe(403);
+    expect(((await plan.json()) as { message: string }).message).toMatch(/execute-api:Invoke/);
+    expect((await replay(c.cloud, dr, c.packs[A]!)).status).toBe(200);
+  });
+});
