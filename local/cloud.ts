@@ -17,13 +17,16 @@ import type { BlobStore, CatalogueStore } from '../core/ports.ts';
 import type { RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
 import { startLocalIam, type LocalCredentials, type LocalIamOptions, type PrincipalName } from './iam-gateway/index.ts';
+import { LOCAL_WORKFLOW_SITES } from './workflow-definitions.ts';
 
 // The embedded local cloud, in the deployed topology: s3rver and dynalite on loopback (child
 // processes), the catalogue API and the replay URL as two endpoints (API Gateway and a Function
 // URL in the stack), both verifying SigV4 (and, with the IAM gateway, evaluating the caller's
 // policies), and the S3 bucket notification for manifests delivered to the ingest function as
 // S3 → Lambda does. The functions run from their deployed bundles (local/api-functions.ts).
-// No account, no Docker.
+// No account, no Docker. The IAM gateway (local/iam-gateway/) is on by default: agents,
+// functions and tools sign as principals of the deployment and get what its synthesized
+// policies allow.
 
 export interface LocalCloudOptions {
   directory: string;
@@ -35,13 +38,21 @@ export interface LocalCloudOptions {
   addressFile?: string;
   log?: (message: string) => void;
   /**
-   * Put the IAM gateway (local/iam-gateway/) in front of S3 and DynamoDB for these sites: the
-   * catalogue functions then call them with their own roles, and `iam` hands out each
-   * principal's credentials. Absent: no signature or policy is checked there.
+   * The IAM gateway (local/iam-gateway/) in front of S3, DynamoDB and the local Step Functions
+   * calls, and IAM at the API and replay URL, for the deployment's sites (default: the generated
+   * local deployment, `ferry start`'s sites; other sites need their synthesized `snapshot`). The
+   * functions call the stand-ins with their own roles and `iam` hands out each principal's
+   * credentials. `false` only for tests of a raw stand-in itself, and the caller says why in a
+   * comment: nothing is checked then.
    */
-  iam?: Pick<LocalIamOptions, 'sites' | 'editTemplates' | 'onDecision' | 'snapshot'>;
+  iam?: false | LocalCloudIamOptions;
   /** Where the function bundles are built (default: node_modules/.cache/ferry-functions). */
   bundleDir?: string;
+}
+
+export interface LocalCloudIamOptions extends Pick<LocalIamOptions, 'editTemplates' | 'onDecision' | 'snapshot'> {
+  /** The deployment's sites; default: the snapshot's, else the generated local deployment's. */
+  sites?: string[];
 }
 
 /** The local cloud's IAM: gateway endpoints and every principal's credentials. */
@@ -69,6 +80,8 @@ export interface LocalCloudInfo {
   pid: number;
   /** The stand-ins' child processes. */
   children: { s3: number; dynamo: number };
+  /** The IAM gateway, when it runs: its endpoints and every principal's keys (owner-only file). */
+  iam?: { s3: string; dynamo: string; credentialsFile: string };
 }
 
 export interface LocalCloud {
@@ -84,7 +97,7 @@ export interface LocalCloud {
   replayUrl: string;
   /** The compliance officer's page, session token included. */
   webUrl: string;
-  /** The one local key pair: S3, DynamoDB, the API and replay all accept it. */
+  /** The stand-ins' own key pair (the account administrator's: no policy applies); the API and replay accept it too. */
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** JSON lines: every search, listen and download. */
   auditFile: string;
@@ -95,8 +108,10 @@ export interface LocalCloud {
   drain(): Promise<void>;
   /** Ingest failures seen so far (key and reason). */
   ingestErrors: { key: string; error: string }[];
-  /** Present when started with `iam`. */
+  /** Present unless started with `iam: false`. */
   iam?: LocalCloudIam;
+  /** Moves the S3 stand-in's clock forward (Object Lock retention, lifecycle transitions, restores). */
+  advanceClock(ms: number): Promise<void>;
   /** Routes the API's recall requests for `site` to its recall workflow (until the returned function is called: 501 again). */
   wireRecall(site: string, starter: RecallStarter): () => void;
   stop(): Promise<void>;
@@ -126,7 +141,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
 async function wire(
   options: LocalCloudOptions,
-  s3: { endpoint: string; pid: number },
+  s3: { endpoint: string; pid: number; advanceClock(ms: number): Promise<unknown> },
   dynamo: { endpoint: string; pid: number },
   events: ReturnType<typeof createS3EventDelivery>,
   stops: (() => Promise<void>)[],
@@ -144,7 +159,8 @@ async function wire(
   const audit = (event: AuditEvent) => appendFileSync(auditFile, `${JSON.stringify(event)}\n`);
   const log = (level: string, message: string, detail?: Record<string, unknown>) =>
     appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), level, message, ...detail })}\n`);
-  const iam = options.iam ? await startGateways(options, s3.endpoint, dynamo.endpoint, credentials) : undefined;
+  const iamOptions = options.iam === false ? undefined : withSites(options.iam ?? {});
+  const iam = iamOptions ? await startGateways(options, iamOptions, s3.endpoint, dynamo.endpoint, credentials) : undefined;
   if (iam) stops.unshift(() => iam.stop());
   // Random per local cloud, like the secret the stack generates: the page's session token
   // and the key that seals listing cursors.
@@ -158,7 +174,7 @@ async function wire(
     credentialsOf: (fn: ApiFunctionName) => iam?.cloudIam.credentialsOf(`function:${fn}`) ?? credentials,
     recallFor: (site) => recalls.get(site),
     guardStates: iam?.guardStates,
-    snapshot: options.iam?.snapshot,
+    snapshot: iamOptions?.snapshot,
     onAudit: audit,
     onLog: (line) => appendFileSync(logFile, `${line}\n`),
   });
@@ -180,6 +196,7 @@ async function wire(
   const info: LocalCloudInfo = {
     ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, s3: s3.endpoint, dynamo: dynamo.endpoint },
     ...{ api: api.url, replay: replay.url, web: webUrl, credentials, pid: process.pid, children },
+    ...(iam ? { iam: { s3: iam.cloudIam.s3Endpoint, dynamo: iam.cloudIam.dynamoEndpoint, credentialsFile: iam.cloudIam.credentialsFile } } : {}),
   };
   if (options.addressFile) writeFileSync(options.addressFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
 
@@ -189,6 +206,7 @@ async function wire(
     ingestErrors: events.errors,
     ...(iam ? { iam: iam.cloudIam } : {}),
     drain: () => events.drain(),
+    advanceClock: async (ms) => void (await s3.advanceClock(ms)),
     wireRecall(site, starter) {
       recalls.set(site, starter);
       return () => void (recalls.get(site) === starter && recalls.delete(site));
@@ -198,10 +216,21 @@ async function wire(
 }
 
 /** The gateways, and IAM at the API and replay URL. */
-async function startGateways(options: LocalCloudOptions, s3Endpoint: string, dynamoEndpoint: string, standIn: LocalCredentials) {
-  const iam = await startLocalIam({ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, ...options.iam! });
+/** The IAM options with their sites: given, the snapshot's, or the generated local deployment's. */
+function withSites(iam: LocalCloudIamOptions): LocalCloudIamOptions & { sites: string[] } {
+  return { ...iam, sites: iam.sites ?? iam.snapshot?.sites ?? LOCAL_WORKFLOW_SITES.map((s) => s.site) };
+}
+
+async function startGateways(
+  options: LocalCloudOptions,
+  iamOptions: LocalCloudIamOptions & { sites: string[] },
+  s3Endpoint: string,
+  dynamoEndpoint: string,
+  standIn: LocalCredentials,
+) {
+  const iam = await startLocalIam({ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, ...iamOptions });
   const [s3Gateway, dynamoGateway] = await Promise.all([iam.gateway('s3', s3Endpoint, standIn), iam.gateway('dynamodb', dynamoEndpoint, standIn)]);
-  const entryPoints = deployedEntryPoints(options.iam!.snapshot ?? generatedSnapshot());
+  const entryPoints = deployedEntryPoints(iamOptions.snapshot ?? generatedSnapshot());
   return {
     /** IAM at the API and replay URL; the local cloud's own key stands for the account administrator. */
     front: (administrator: LocalCredentials) =>

@@ -12,6 +12,7 @@ import { LOCAL_S3_CREDENTIALS } from './s3-process.ts';
 import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
 import type { LocalCloudIam } from './cloud.ts';
 import { generatedWorkflows } from './workflow-definitions.ts';
+import { functionEnvironment } from './function-environment.ts';
 
 // The orchestration of one site on the embedded local cloud, from the deployment's own
 // artefacts: the state machines as CDK synthesized them (local/workflows.generated.json) and
@@ -74,8 +75,11 @@ async function startWorkflowFunctions(options: LocalOrchestrationOptions): Promi
     const cloud = iam
       ? { ...options.cloud, s3Endpoint: iam.s3Endpoint, dynamoEndpoint: iam.dynamoEndpoint, credentials: iam.credentialsOf(`function:${fn}`), region: LOCAL_REGION }
       : { ...options.cloud, credentials: { ...LOCAL_S3_CREDENTIALS }, region: LOCAL_REGION };
-    // CDK sets PURGE_DELETE_VERSIONS=true (Object Lock buckets are versioned); locally the purge deletes by key.
-    return standInEnvironment(cloud, { PURGE_DELETE_VERSIONS: 'false' });
+    // The settings the app gives the function (PURGE_DELETE_VERSIONS: the bucket is versioned under
+    // Object Lock, and the stand-in keeps versions and lock rules as S3 does); the endpoints, names
+    // and keys are the local cloud's.
+    const app = functionEnvironment(fn, { BUCKET: options.cloud.bucket, TABLE: options.cloud.table });
+    return { ...app, ...standInEnvironment(cloud) };
   };
   const onLog = (fn: WorkflowFunctionName) => options.onFunctionLog && ((line: string) => options.onFunctionLog?.(fn, line));
   const started = await Promise.allSettled(

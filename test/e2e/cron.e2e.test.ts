@@ -3,7 +3,8 @@ import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { agentCloudYaml, startTestCloud } from '../support/local-cloud.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import { readAll } from '../../agent/recover.ts';
 import { collectPages } from '../../core/paging.ts';
@@ -39,7 +40,7 @@ const present = () => readdirSync(root).sort().flatMap((b) => readdirSync(join(r
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-cron-e2e-'));
-  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: ['cron'] });
   root = join(dir, 'recorder');
   mkdirSync(root);
   configFile = join(dir, 'agent.yaml');
@@ -48,7 +49,7 @@ beforeAll(async () => {
     `
 site: cron
 state: ${join(dir, 'state')}
-cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: { accessKeyId: S3RVER, secretAccessKey: S3RVER } }
+cloud: ${agentCloudYaml(cloud, 'cron')}
 shipping: { partSizeMiB: 5, packConcurrency: 2, partConcurrency: 2, attempts: 2 }
 sources:
   - name: contactstore

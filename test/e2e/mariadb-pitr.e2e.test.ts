@@ -7,7 +7,8 @@ import { buildAgent } from '../../cli/build-agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import type { RestorePlan } from '../../core/restore-plan.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { agentCloudYaml, principalCloudYaml, startTestCloud } from '../support/local-cloud.ts';
 import { findMariaDbTool, startMariaDb, type MariaDb } from '../support/mariadb.ts';
 
 // The real round trip: a MariaDB server with binary logging, a full dump that records its
@@ -40,7 +41,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-pitr-'));
   const dumps = join(dir, 'dumps');
   mkdirSync(dumps);
-  [cloud, db] = await Promise.all([startLocalCloud({ directory: join(dir, 'cloud'), fresh: true }), startMariaDb()]);
+  [cloud, db] = await Promise.all([startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: ['site-a', 'site-b'] }), startMariaDb()]);
 
   // Segment 1: the schema, two rows, then the full dump (it records its position in segment 1).
   await db.exec("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, item VARCHAR(40), qty INT) ENGINE=InnoDB; INSERT INTO shop.orders VALUES (1, 'anchor', 1), (2, 'bolt', 2);");
@@ -64,11 +65,10 @@ beforeAll(async () => {
   await db.flushBinaryLogs();
 
   // Site A's agent ships the dump and the closed segments.
-  const credentials = '{ accessKeyId: S3RVER, secretAccessKey: S3RVER }';
   const config = parseAgentConfig(`
 site: site-a
 state: ${join(dir, 'state-a')}
-cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: ${credentials} }
+cloud: ${agentCloudYaml(cloud, 'site-a')}
 sources:
   - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql"], path: ${dumps}, stableSeconds: 0 }
   - { name: shop-binlog, type: binlog, path: ${db.datadir}, basename: mysql-bin, partialIntervalSeconds: 0 }
@@ -85,11 +85,12 @@ sources:
   await db.stop();
   db = undefined;
 
-  // Site B: its own agent config, whose cloud block reaches the catalogue API and (read-only) site A's objects.
+  // Site B: its own config, whose cloud block reaches the catalogue API and (read-only) site A's
+  // objects as site A's DR reader, the role the deployment gives a secondary site.
   mkdirSync(join(dir, 'site-b'));
   writeFileSync(
     join(dir, 'site-b.yaml'),
-    `site: site-b\nstate: ${join(dir, 'state-b')}\ncloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, api: ${cloud.apiUrl}, credentials: ${credentials} }\nsources:\n  - { name: local-db, type: rotated, profile: generic, patterns: ["*.sql"], path: ${join(dir, 'site-b')} }\n`,
+    `site: site-b\nstate: ${join(dir, 'state-b')}\ncloud: ${principalCloudYaml(cloud, 'dr:site-a', { api: cloud.apiUrl })}\nsources:\n  - { name: local-db, type: rotated, profile: generic, patterns: ["*.sql"], path: ${join(dir, 'site-b')} }\n`,
   );
 }, 120_000);
 

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
 import { generateBatches, type GeneratedRecording } from '../../scripts/demo/site.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
@@ -12,7 +13,6 @@ import { rebuildCatalogue } from '../../core/ingest.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { collectPages } from '../../core/paging.ts';
-import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { apiGet, replayGet } from '../support/signed.ts';
 
 // End to end on the embedded local cloud, through the real AWS SDK, real HTTP and real files:
@@ -38,7 +38,7 @@ const ids = (entries: { rid: string }[]) => entries.map((e) => e.rid).sort();
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
   // With the IAM gateway: the agent signs as site e2e's agent role, ingest and the catalogue API as theirs.
-  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: ['e2e'], snapshot: await synthesizeDeployment(['e2e']) } });
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: ['e2e'] });
   const agentKey = cloud.iam!.credentialsOf('agent:e2e');
   const root = join(dir, 'recorder');
   recordings = await generateBatches({ root, firstBatch: 1, batches: 10, perBatch: 100, seconds: 1.875, start: new Date('2024-03-01T08:00:00Z'), seed: 42, sidecar: 'xml' });

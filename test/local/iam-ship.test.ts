@@ -6,9 +6,9 @@ import { createLogger } from '../../agent/log.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
-import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
 import { apiGet } from '../support/signed.ts';
 
 // A real ship (agent → S3 through the IAM gateway → S3 notification → ingest with its own role
@@ -42,7 +42,7 @@ async function ship(editTemplates?: (t: Record<string, CfnTemplate>) => void) {
   dirs.push(dir);
   const principals = new Set<string>();
   const onDecision = (d: { principal: string; denial?: unknown }) => void (d.denial ? undefined : principals.add(d.principal));
-  const cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: [SITE], editTemplates, onDecision, snapshot: await synthesizeDeployment([SITE]) } });
+  const cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE], iam: { editTemplates, onDecision } });
   clouds.push(cloud);
   const root = join(dir, 'recorder');
   await generateBatches({ root, firstBatch: 1, batches: 2, perBatch: 5, seconds: 1, start: new Date('2024-03-01T08:00:00Z'), seed: 3, sidecar: 'xml' });

@@ -7,7 +7,8 @@ import type { RecallRequest } from '../../core/recall.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
 import { localRecallStarter, startApiServer } from '../../local/api-server.ts';
 import type { HttpEndpoint } from '../../local/http-endpoint.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
 import type { LocalExecution } from '../../local/stepfunctions.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
@@ -101,7 +102,7 @@ describe('recall route of the embedded local cloud', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ferry-recall-'));
-    cloud = await startLocalCloud({ directory: dir, fresh: true });
+    cloud = await startTestCloud({ directory: dir, fresh: true, sites: ['site-c'] });
   });
 
   afterAll(async () => {

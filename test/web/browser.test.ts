@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { agentCloudYaml, startTestCloud } from '../support/local-cloud.ts';
 import { generateBatches, type GeneratedRecording } from '../../scripts/demo/site.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
@@ -52,7 +53,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-web-'));
   const root = join(dir, 'recorder');
   const [started, generated] = await Promise.all([
-    startLocalCloud({ directory: join(dir, 'cloud'), fresh: true }),
+    startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] }),
     generateBatches({ root, firstBatch: 1, batches: 2, perBatch: 20, seconds: [2, 4], start: new Date('2024-05-06T08:00:00Z'), seed: 11, sidecar: 'xml' }),
   ]);
   cloud = started;
@@ -61,7 +62,7 @@ beforeAll(async () => {
     parseAgentConfig(`
 site: ${SITE}
 state: ${join(dir, 'state')}
-cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: { accessKeyId: S3RVER, secretAccessKey: S3RVER } }
+cloud: ${agentCloudYaml(cloud, SITE)}
 sources:
   - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
 `),

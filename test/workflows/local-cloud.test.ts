@@ -10,7 +10,10 @@ import { createSfnClient, SfnActivityClient } from '../../adapters/sfn-activity-
 import { systemClock } from '../../core/clock.ts';
 import { LOCAL_REGION } from '../../core/deployment.ts';
 import type { Alert } from '../../core/ports.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../adapters/aws-clients.ts';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-process.ts';
 import type { ExecutionEvent } from '../../local/stepfunctions.ts';
 import { WINDOW_STATES } from '../../infra/workflows/state-names.ts';
@@ -20,7 +23,8 @@ import { publishPack } from './purge-fixtures.ts';
 
 // The workflows on the embedded local cloud, through the real SDK everywhere: the workflow
 // functions from their minified bundles (as CDK deploys them), the lock and run records in dynalite, deletions on s3rver, and an agent worker polling the activity
-// over HTTP with SfnActivityClient, as `ferry agent run` would from its own process.
+// over HTTP with SfnActivityClient, as `ferry agent run` would from its own process. Every call
+// goes through the IAM gateway, each component signing as its role of the synthesized app.
 
 const SITE = 'local-site';
 let dir: string;
@@ -31,7 +35,7 @@ const events: { listener?: (event: ExecutionEvent) => void } = {};
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-wf-'));
-  cloud = await startLocalCloud({ directory: dir, fresh: true });
+  cloud = await startTestCloud({ directory: dir, fresh: true, sites: [SITE] });
   const purge = { retentionDays: 365, keepFullCycles: 2 };
   // A site of the test's own: its definitions synthesized here (the demo's are generated at build time).
   const definitions = renderWorkflowDefinitions({ site: SITE, purge });
@@ -45,13 +49,13 @@ afterAll(async () => {
 });
 
 describe('workflows on the local cloud', () => {
-  it('runs a backup window with an agent polling over HTTP, then a purge that deletes on s3rver', async () => {
+  it('runs a backup window with an agent polling over HTTP, then a purge that deletes every version once Object Lock lets it', async () => {
     const now = new Date();
     const old = await publishPack(cloud, SITE, now, 'old', [500, 501]);
     const young = await publishPack(cloud, SITE, now, 'young', [5]);
     await cloud.drain();
 
-    const client = new SfnActivityClient(createSfnClient({ endpoint: orchestration.activityEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }), orchestration.activityArn);
+    const client = new SfnActivityClient(createSfnClient({ endpoint: orchestration.activityEndpoint, credentials: cloud.iam!.credentialsOf(`agent:${SITE}`) }), orchestration.activityArn);
     const worker = new ActivityWorker({
       client,
       site: SITE,
@@ -68,15 +72,29 @@ describe('workflows on the local cloud', () => {
     controller.abort();
     await polling;
 
+    // Just shipped, the old calls' objects are under the bucket's default Object Lock retention
+    // (30 days): the purge (versioned deletes, as the app configures it) leaves them in place.
+    expect((await orchestration.workflows.runPurge().done).status).toBe('SUCCEEDED');
+    expect(await cloud.blobs.head(old.packKey)).toBeDefined();
+    expect(alerts.map((a) => a.subject)).toEqual([expect.stringMatching(new RegExp(`^Ferry ${SITE}: purge`))]);
+    expect(alerts[0]!.subject).not.toMatch(/purge done - 2 object/);
+
+    await cloud.advanceClock(31 * 24 * 3600 * 1000);
     const purge = await orchestration.workflows.runPurge().done;
     expect(purge.status).toBe('SUCCEEDED');
     expect(await cloud.blobs.head(old.packKey)).toBeUndefined();
     expect(await cloud.blobs.head(old.manifestKey)).toBeUndefined();
     expect(await cloud.blobs.head(young.packKey)).toBeDefined();
-    expect(alerts.map((a) => a.subject)).toEqual([`Ferry ${SITE}: purge done - 2 object(s) deleted`]);
+    expect(alerts.at(-1)!.subject).toBe(`Ferry ${SITE}: purge done - 2 object(s) deleted`);
+    // Every version went, not just the current one behind a delete marker.
+    const s3 = createS3Client({ region: LOCAL_REGION, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
+    const left = await s3.send(new ListObjectVersionsCommand({ Bucket: cloud.bucket, Prefix: old.packKey }));
+    s3.destroy();
+    expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])]).toEqual([]);
 
+    // The lifecycle moved the young pack to Glacier Instant Retrieval at 30 days: readable at once.
     const recall = await orchestration.workflows.runRecall({ site: SITE, packKey: young.packKey, requester: 'ops' }).done;
-    expect(recall.status).toBe('SUCCEEDED'); // s3rver keeps everything in STANDARD: available at once
+    expect(recall.status).toBe('SUCCEEDED');
   });
 
   it('retries a busy lock with the LockHeldError retrier of the synthesized definition, then acquires it once freed', async () => {
@@ -85,7 +103,7 @@ describe('workflows on the local cloud', () => {
     const held = await locks.acquire({ site: SITE, holder: 'arn:aws:states:us-east-1:000000000000:execution:other:purge', operation: 'purge' });
     const busy = await publishPack(cloud, SITE, new Date(), 'busy', [1]);
     await cloud.drain();
-    const client = orchestration.activityClient();
+    const client = new SfnActivityClient(createSfnClient({ endpoint: orchestration.activityEndpoint, credentials: cloud.iam!.credentialsOf(`agent:${SITE}`) }), orchestration.activityArn);
     const summary = { packs: 1, recordings: 1, bytes: busy.pack.length, failed: 0, lost: 0, manifests: [busy.manifestKey] };
     const worker = new ActivityWorker({ client, site: SITE, runBackup: async () => summary, clock: systemClock, log: silentLogger, workerName: 'local-agent' });
     const controller = new AbortController();
