@@ -195,12 +195,22 @@ export class StreamUploader {
     }
   }
 
-  /** Aborts every open upload at the key but `keep`; uploads of other keys are not ours. */
+  /**
+   * Aborts every open upload at the key but `keep`; uploads of other keys are not ours. Where the
+   * listing is refused (an agent role is not granted s3:ListBucketMultipartUploads: IAM cannot
+   * scope it to a site, infra/site-policies.ts) no stray can be found: the upload goes on and the
+   * bucket's lifecycle rule aborts what a lost create answer left open.
+   */
   private async abortOthers(keep?: string): Promise<void> {
     if (!this.store.listMultipart) return;
     const strays: string[] = [];
-    for await (const u of this.store.listMultipart(this.options.key)) {
-      if (u.key === this.options.key && u.uploadId !== keep) strays.push(u.uploadId);
+    try {
+      for await (const u of this.store.listMultipart(this.options.key)) {
+        if (u.key === this.options.key && u.uploadId !== keep) strays.push(u.uploadId);
+      }
+    } catch (error) {
+      if (!isAccessDenied(error)) throw error;
+      return;
     }
     for (const id of strays) await this.store.abortMultipart(this.options.key, id);
   }
@@ -310,4 +320,10 @@ export class StreamUploader {
     // A create whose every answer was lost still left uploads at the key: find and abort them.
     if (this.createSent) await this.abortOthers();
   }
+}
+
+/** A refusal by access policy (S3 AccessDenied), whether raw from the SDK or translated by the adapter. */
+function isAccessDenied(error: unknown): boolean {
+  const names = [error, (error as { cause?: unknown } | undefined)?.cause].map((e) => (e as { name?: string } | undefined)?.name);
+  return names.includes('AccessDenied');
 }

@@ -120,3 +120,24 @@ describe('shared part pool', () => {
     await expect(after.finish()).resolves.toMatchObject({ parts: 4 });
   });
 });
+
+describe('stream uploader where open uploads cannot be listed', () => {
+  it('publishes a multipart upload when listing open uploads is refused (AccessDenied, as for an agent role), and fails on any other listing error', async () => {
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const refusing = (name: string): BlobStore =>
+      Object.assign(Object.create(store) as BlobStore, {
+        listMultipart: async function* () {
+          throw Object.assign(new Error(`S3 listMultipart: ${name}`), { name: 'FerryError', cause: Object.assign(new Error(name), { name }) });
+        },
+      });
+    const body = randomBytes(200 * 1024);
+    const denied = new StreamUploader(refusing('AccessDenied'), { key: 'denied', partSize: 64 * 1024, partConcurrency: 1 });
+    await denied.write(body);
+    await expect(denied.finish()).resolves.toMatchObject({ parts: 4, size: body.length });
+    expect((await readAll(store, 'denied')).equals(body)).toBe(true);
+
+    const broken = new StreamUploader(refusing('InternalError'), { key: 'broken', partSize: 64 * 1024, partConcurrency: 1 });
+    await expect(broken.write(body).then(() => broken.finish())).rejects.toThrow(/InternalError/);
+    await broken.abort().catch(() => undefined);
+  });
+});
