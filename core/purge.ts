@@ -6,6 +6,7 @@ import { isPackManifestKey, packAttemptsPrefixOf, sitePrefix } from './layout.ts
 import { artefactEntryOf } from './ingest-artefact.ts';
 import type { HeldLock, LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
+import { findOrphanPacks } from './orphan-sweep.ts';
 import type { Alert, BlobStore, CatalogueStore } from './ports.ts';
 import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { siteTreeRetentionSchema } from './tree-retention.ts';
@@ -90,6 +91,8 @@ export interface PurgePlanResult {
     keptSegments: number;
     /** Manifests that could not be read: their objects are kept. */
     unreadable: number;
+    /** Pack attempts that never got a manifest, past the grace period (core/orphan-sweep.ts). */
+    orphans: number;
     truncated: boolean;
     /** Tree snapshots (file shares): core/tree-purge.ts. */
     trees?: TreePurgeSummary;
@@ -198,12 +201,14 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const counters = { unreadable: 0 };
   const { packs, dead, more } = await gatherPacks(deps, input, counters);
   const artefacts = await gatherArtefacts(deps, input.site, counters);
-  const { trees: treePolicy, ...rules } = input.settings;
+  const { trees: treePolicy, orphanGraceDays, ...rules } = input.settings;
   const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });
-  for (const t of plan.targets) input.onTarget?.(t);
+  const orphans = await findOrphanPacks(deps.blobs, { site: input.site, now: input.now, graceDays: orphanGraceDays, limit: input.maxTargets - plan.targets.length });
+  for (const t of [...plan.targets, ...orphans]) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
-  const batches = batchTargets(withDeadAttempts(plan.targets, dead), input.batchObjects);
-  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: input.maxTargets - plan.targets.length, onTarget: input.onTarget });
+  const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects);
+  const budget = input.maxTargets - plan.targets.length - orphans.length;
+  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, onTarget: input.onTarget });
   return {
     site: input.site,
     batches: [...batches, ...treeBatches(trees.targets, input.batchObjects, batches.length)],
@@ -217,6 +222,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       keptFulls: plan.kept.fulls,
       keptSegments: plan.kept.segments,
       unreadable: counters.unreadable,
+      orphans: orphans.length,
       truncated: plan.truncated || more || trees.summary.truncated,
       trees: trees.summary,
     },
@@ -327,6 +333,7 @@ function planLines(plan: PurgePlanResult): string[] {
     `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
   ];
   if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
+  if (s.orphans) lines.push(`  ${s.orphans} pack attempt(s) that never got a manifest (past the grace period)`);
   const t = s.trees;
   if (t && (t.snapshots || t.packs || t.indexes || t.keptSnapshots || t.skippedSources.length)) {
     const skipped = t.skippedSources.length ? `; left alone (a manifest could not be read): ${t.skippedSources.join(', ')}` : '';

@@ -62,6 +62,8 @@ export const sitePurgeSchema = z
     keepFullCycles: z.number().int().min(1).max(1000).default(2),
     /** Tree snapshots kept per source (core/tree-retention.ts): daily, weekly, monthly, and the orphan grace period; absent: the defaults. */
     trees: siteTreeRetentionSchema.optional(),
+    /** Pack attempts with no manifest are deleted once older than this (default 7: core/orphan-sweep.ts). */
+    orphanGraceDays: z.number().int().min(1).max(3650).optional(),
   })
   .strict();
 export type SitePurgeSettings = z.infer<typeof sitePurgeSchema>;

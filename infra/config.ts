@@ -22,6 +22,8 @@ export const siteSchema = z
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
     /** Recordings younger than this are never purged. */
     retentionDays: days(1),
+    /** A pack attempt that never got a manifest is purged once older than this (default 7, core/orphan-sweep.ts). */
+    orphanGraceDays: days(1).optional(),
     /**
      * Tree snapshots (file shares) the purge keeps per source: the newest always, plus the newest of
      * each of the last keepDaily days, keepWeekly ISO weeks and keepMonthly months (UTC; defaults

@@ -159,7 +159,11 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       config: options.config,
       logs: { encryptionKey: context.logsKey },
       namePrefix: context.config.stackPrefix,
-      sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name), ...(s.config.trees ? { trees: s.config.trees } : {}) })),
+      sites: context.sites.map((s) => ({
+        ...{ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name) },
+        ...(s.config.orphanGraceDays === undefined ? {} : { orphanGraceDays: s.config.orphanGraceDays }),
+        ...(s.config.trees ? { trees: s.config.trees } : {}),
+      })),
     });
     schedules(root, context, built);
     letCatalogueStartRecalls(context, built);

@@ -25,6 +25,8 @@ export interface WorkflowSite {
   keepFullCycles?: number;
   /** Tree snapshots kept per source (core/tree-retention.ts); absent: the defaults. */
   trees?: SiteTreeRetentionInput;
+  /** Pack attempts with no manifest are purged once older than this (default: core/orphan-sweep.ts). */
+  orphanGraceDays?: number;
 }
 
 export type WorkflowsProps = Omit<WorkflowCommonProps, 'stateMachineName'> & {
@@ -46,7 +48,12 @@ export function addWorkflows(scope: Construct, props: WorkflowsProps): Workflows
   const sites: Workflows['sites'] = {};
   for (const site of siteList) {
     const scopeOfSite = new Construct(root, `Site-${site.name}`);
-    const purge = { retentionDays: site.retentionDays, keepFullCycles: site.keepFullCycles ?? 2, ...(site.trees ? { trees: site.trees } : {}) } as SitePurgeSettings;
+    const purge = {
+      retentionDays: site.retentionDays,
+      keepFullCycles: site.keepFullCycles ?? 2,
+      ...(site.orphanGraceDays === undefined ? {} : { orphanGraceDays: site.orphanGraceDays }),
+      ...(site.trees ? { trees: site.trees } : {}),
+    } as SitePurgeSettings;
     sites[site.name] = {
       backupWindow: new BackupWindowWorkflow(scopeOfSite, 'BackupWindow', { ...common, site: site.name, activity: site.activity, stateMachineName: name(`${site.name}-backup-window`) }),
       purge: new PurgeWorkflow(scopeOfSite, 'Purge', { ...common, site: site.name, purge, stateMachineName: name(`${site.name}-purge`) }),

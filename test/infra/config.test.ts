@@ -55,6 +55,12 @@ describe('deployment configuration', () => {
     expect(problemsOf({ sites: [] })).toEqual(['sites: at least one site is required']);
   });
 
+  it("takes a site's orphanGraceDays (absent: the purge's default) and refuses one under a day", () => {
+    expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90, orphanGraceDays: 14 }] }).sites[0]!.orphanGraceDays).toBe(14);
+    expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90 }] }).sites[0]!.orphanGraceDays).toBeUndefined();
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, orphanGraceDays: 0 }] })).toEqual([expect.stringMatching(/^sites\[0\]\.orphanGraceDays: /)]);
+  });
+
   it('refuses a recordings retention that would delete packs inside the Deep Archive minimum storage duration', () => {
     const problems = problemsOf({ sites: [{ name: 'a', retentionDays: 400 }] });
     expect(problems).toHaveLength(1);

@@ -68,6 +68,12 @@ describe('workflow definitions', () => {
     expect(d.States[P.plan]!.Parameters).toMatchObject({ settings: { retentionDays: 365, keepFullCycles: 2 } });
   });
 
+  it("purge: a site's orphanGraceDays reaches the plan's settings; without it the function's default applies", () => {
+    expect((defaults.purge.States[P.plan]!.Parameters as { settings: object }).settings).not.toHaveProperty('orphanGraceDays');
+    const graced = renderWorkflowDefinitions({ site: 'site-a', purge: { retentionDays: 365, keepFullCycles: 2, orphanGraceDays: 3 } });
+    expect(graced.purge.States[P.plan]!.Parameters).toMatchObject({ settings: { orphanGraceDays: 3 } });
+  });
+
   it('the numbers are data: another configuration renders other numbers', () => {
     expect(tight.backupWindow.States[W.acquire]!.Retry).toContainEqual({ ErrorEquals: ['LockHeldError'], IntervalSeconds: 60, MaxAttempts: 0, BackoffRate: 1 });
     expect(tight.backupWindow.States[W.dispatch]).toMatchObject({ HeartbeatSeconds: 1, TimeoutSeconds: 2 });
