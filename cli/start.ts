@@ -10,7 +10,9 @@ import { ferryHome, localCloudFile } from './cloud.ts';
 import { searchCalls, playCall } from './calls-commands.ts';
 import { createLogger, silentLogger } from '../agent/log.ts';
 import { localRecallStarter } from '../local/api-server.ts';
-import { startLocalOrchestration } from '../local/orchestration.ts';
+import { startLocalOrchestration, type LocalOrchestration } from '../local/orchestration.ts';
+import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
+import type { ActivityClient } from '../core/activity.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
 import { systemClock } from '../core/clock.ts';
 import { formatBytes } from './progress.ts';
@@ -171,13 +173,15 @@ async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: st
     // The demo's calls are from 2023: a ten-year retention keeps them all.
     purge: { retentionDays: 3650, keepFullCycles: 2 },
     pauseMs: 20,
+    // The agent polls its activity over HTTP, through the IAM gateway, as its site's agent role.
+    activityPort: 0,
     say,
     onEvent: (e) => {
       if (e.type === 'StateEntered' && e.state) say(`    → ${e.state.name}`);
     },
   });
   const stopWorker = new AbortController();
-  const polling = new ActivityWorker({ client: orchestration.activityClient(), site: SITE, runBackup: () => agent.cycle(), clock: systemClock, log: silentLogger, workerName: 'demo-agent' }).run(stopWorker.signal);
+  const polling = new ActivityWorker({ client: gatewayActivityClient(cloud, orchestration), site: SITE, runBackup: () => agent.cycle(), clock: systemClock, log: silentLogger, workerName: 'demo-agent' }).run(stopWorker.signal);
   let shown = false;
   try {
     say('  backup window (on demand):');
@@ -198,6 +202,13 @@ async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: st
   };
 }
 
+/** The demo agent's activity client: the Step Functions API of the local cloud, signed as `agent:demo`. */
+function gatewayActivityClient(cloud: LocalCloud, orchestration: LocalOrchestration): ActivityClient {
+  if (!orchestration.activityEndpoint || !cloud.iam) return orchestration.activityClient();
+  const sfn = createSfnClient({ region: cloud.region, endpoint: orchestration.activityEndpoint, credentials: cloud.iam.credentialsOf(`agent:${SITE}`) });
+  return new SfnActivityClient(sfn, orchestration.activityArn);
+}
+
 function describeCloud(cloud: LocalCloud): string {
   return [
     `  web page       ${cloud.webUrl}`,
@@ -206,8 +217,8 @@ function describeCloud(cloud: LocalCloud): string {
     `  replay URL     ${cloud.replayUrl}   (SigV4, service lambda, or presigned links)`,
     `  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}`,
     `  DynamoDB       ${cloud.dynamoEndpoint}  table ${cloud.table}`,
-    `  credentials    access key ${cloud.credentials.accessKeyId}, secret ${cloud.credentials.secretAccessKey} (every local endpoint)`,
-    ...(cloud.iam ? [`  IAM gateway    S3 ${cloud.iam.s3Endpoint}, DynamoDB ${cloud.iam.dynamoEndpoint} (SigV4 + the synthesized policies; keys in ${cloud.iam.credentialsFile})`] : []),
+    `  credentials    access key ${cloud.credentials.accessKeyId}, secret ${cloud.credentials.secretAccessKey} (the administrator's: the stand-ins above, the API and replay; no policy applies)`,
+    ...(cloud.iam ? [`  IAM gateway    S3 ${cloud.iam.s3Endpoint}, DynamoDB ${cloud.iam.dynamoEndpoint} (SigV4 + the synthesized policies; each role's keys in ${cloud.iam.credentialsFile})`] : []),
   ].join('\n');
 }
 
@@ -229,6 +240,9 @@ The local cloud is up (no demo site). To ship from a site of your own, write an 
     - { name: contactstore, type: recordings, path: /path/to/recordings }
 
 then \`./bin/ferry.mjs agent run --config site-b.yaml\`, and \`./bin/ferry.mjs calls search --site site-b\`.
+This ships with the administrator's key, straight to the S3 stand-in (no policy checked). To ship as
+a site's agent role, through the IAM gateway (${cloud.iam?.s3Endpoint ?? 'not running'}), use site ${SITE}
+and the \`agent:${SITE}\` keys from ${cloud.iam?.credentialsFile ?? 'its credentials file'}.
 The CLI finds this cloud by itself (${localCloudFile()}). Ctrl-C stops it.`;
 }
 
