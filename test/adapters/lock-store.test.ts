@@ -97,6 +97,8 @@ let doc: DynamoDBDocumentClient;
 let tables = 0;
 
 beforeAll(async () => {
+  // dynalite alone, no IAM gateway: a contract suite of the adapter on tables of its own (IAM on
+  // the lock items is test/local/iam-gateway.test.ts's and the workflows' through the local cloud).
   dynamo = await startLocalDynamo({});
   client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

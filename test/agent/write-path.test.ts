@@ -40,6 +40,10 @@ async function rig(proxyOptions: Omit<FaultProxyOptions, 'target'>): Promise<Rig
   const dir = mkdtempSync(join(tmpdir(), 'ferry-write-path-'));
   const root = join(dir, 'rec');
   mkdirSync(root);
+  // The S3 stand-in alone, not the local cloud with its IAM gateway: this exercises the publish
+  // path against a store that lets the agent list open uploads (the stand-in's own key). An agent
+  // role may not (no s3:ListBucketMultipartUploads): there a lost create's stray is left to the
+  // bucket lifecycle, as test/e2e/crash.e2e.test.ts shows through the gateway.
   const s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
   const proxy = await startFaultProxy({ target: s3.endpoint, ...proxyOptions });
   const client = createS3Client({ endpoint: proxy.endpoint, credentials: s3.credentials, maxAttempts: 4 });

@@ -13,7 +13,9 @@ import { LocalLambda, standInEnvironment } from '../../local/local-lambda.ts';
 
 // The lock function as it deploys: its minified bundle (built with the CDK's own options), in
 // a runtime of its own, against dynalite. A held lock must reach Step Functions as
-// errorType LockHeldError, the name the workflows' Retry and Catch match.
+// errorType LockHeldError, the name the workflows' Retry and Catch match. dynalite alone, no IAM
+// gateway: what is checked is the bundle's error names (the lock role's grants are checked through
+// the gateway by test/workflows/local-cloud.test.ts).
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 let dir: string;
