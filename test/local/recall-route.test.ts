@@ -117,7 +117,8 @@ describe('recall route of the embedded local cloud', () => {
     const rid = f.manifest.members[0]!.rid;
     const asked: RecallRequest[] = [];
     const starter = { startRecall: async (r: RecallRequest) => (asked.push(r), { execution: `arn:local:${asked.length}` }) };
-    const signing = { service: 'execute-api', region: cloud.region, credentials: cloud.credentials, method: 'POST' } as const;
+    // As the site's compliance officer, the principal a user recalls with.
+    const signing = { service: 'execute-api', region: cloud.region, credentials: cloud.iam!.credentialsOf('officer:site-c'), method: 'POST' } as const;
     const post = () => signedFetch(`${cloud.apiUrl}/sites/site-c/recordings/${rid}/recall`, signing);
 
     expect((await post()).status).toBe(501);
@@ -125,7 +126,7 @@ describe('recall route of the embedded local cloud', () => {
     const res = await post();
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ rid, packKey: f.packKey, execution: 'arn:local:1' });
-    expect(asked).toEqual([{ site: 'site-c', rid, requester: cloud.credentials.accessKeyId }]);
+    expect(asked).toEqual([{ site: 'site-c', rid, requester: expect.stringMatching(/^arn:aws:iam::\d{12}:role\/.*[Oo]fficer/) }]);
     unwire();
     expect((await post()).status).toBe(501);
     expect(asked).toHaveLength(1);
