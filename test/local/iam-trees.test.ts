@@ -94,6 +94,9 @@ describe('tree snapshots through the IAM gateway', () => {
     const pack = await publishTreePack(agentA, 'site-a', 'share', at, ['meeting content v2']);
     const newer = await publishSnapshot(agentA, { site: 'site-a', source: 'share', takenAt: at.toISOString(), packs: [pack] });
     await cloud.drain();
+    // Just written, every version is under the bucket's default Object Lock retention (30 days),
+    // which the purge's versioned deletes respect as on S3: let it run out first.
+    await cloud.advanceClock(31 * 24 * 3600 * 1000);
     const purge = sitePurgeSchema.parse({ retentionDays: 3650, trees: { keepDaily: 1, keepWeekly: 0, keepMonthly: 0 } });
     const alerts: Alert[] = [];
     const orchestration = await startLocalOrchestration({ cloud, site: 'site-a', purge, definitions: renderWorkflowDefinitions({ site: 'site-a', purge }), pauseMs: 0, notifier: { notify: async (a) => void alerts.push(a) } });
