@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { constants, type BigIntStats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts';
+
+// Reading one file of a tree so that what is stored is one version of it, never a mix: the
+// file is opened without following links and without a lock (O_RDONLY takes none), and its
+// size, mtime and identity must be the same before the read, after it, and as the walk saw
+// them. Otherwise SourceChangedError, and the caller tries again.
+
+/** Files up to this size are read whole into memory (one read); larger ones are streamed twice (hash, then pack). */
+export const SMALL_FILE_BYTES = 4 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+export function sameVersion(a: BigIntStats, b: BigIntStats): boolean {
+  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev;
+}
+
+export async function openSourceFile(abs: Buffer, shown: string): Promise<FileHandle> {
+  try {
+    return await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new SourceChangedError(`${shown} was deleted before it was read`, shown, { cause: error });
+    if (code === 'ELOOP') throw new SourceChangedError(`${shown} became a symbolic link; not followed`, shown, { cause: error });
+    throw new UnreadableSourceError(`${shown} cannot be read (${code ?? (error as Error).message})`, shown, { cause: error });
+  }
+}
+
+async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): Promise<void> {
+  const now = await file.stat({ bigint: true });
+  if (!now.isFile() || !sameVersion(now, seen)) throw new SourceChangedError(`${shown} changed while it was read`, shown);
+}
+
+/** Reads a small file whole; its content is exactly the version the walk saw. */
+export async function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string): Promise<{ body: Buffer; sha256: Buffer }> {
+  const file = await openSourceFile(abs, shown);
+  try {
+    await checkStill(file, seen, shown);
+    const size = Number(seen.size);
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await file.read(body, at, size - at, at);
+      if (bytesRead === 0) throw new SourceChangedError(`${shown} shrank while it was read`, shown);
+      at += bytesRead;
+    }
+    const { bytesRead: extra } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
+    if (extra !== 0) throw new SourceChangedError(`${shown} grew while it was read`, shown);
+    await checkStill(file, seen, shown);
+    return { body, sha256: createHash('sha256').update(body).digest() };
+  } catch (error) {
+    throw classify(error, shown);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Hashes a large file by streaming it; its content is exactly the version the walk saw. */
+export async function hashLargeFile(abs: Buffer, seen: BigIntStats, shown: string): Promise<Buffer> {
+  const file = await openSourceFile(abs, shown);
+  try {
+    await checkStill(file, seen, shown);
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    const size = Number(seen.size);
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await file.read(buffer, 0, Math.min(CHUNK, size - at), at);
+      if (bytesRead === 0) throw new SourceChangedError(`${shown} shrank while it was read`, shown);
+      hash.update(buffer.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+    await checkStill(file, seen, shown);
+    return hash.digest();
+  } catch (error) {
+    throw classify(error, shown);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Runs `use` with the file open, after checking it is still the version the walk saw. */
+export async function withStableFile<T>(abs: Buffer, seen: BigIntStats, shown: string, use: (file: FileHandle, unchanged: () => Promise<void>) => Promise<T>): Promise<T> {
+  const file = await openSourceFile(abs, shown);
+  try {
+    await checkStill(file, seen, shown);
+    return await use(file, () => checkStill(file, seen, shown));
+  } catch (error) {
+    throw classify(error, shown);
+  } finally {
+    await file.close();
+  }
+}
+
+function classify(error: unknown, shown: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') return new UnreadableSourceError(`${shown} cannot be read (${code})`, shown, { cause: error });
+  return error;
+}
