@@ -16,9 +16,12 @@ export function sameVersion(a: BigIntStats, b: BigIntStats): boolean {
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev;
 }
 
-export async function openSourceFile(abs: Buffer, shown: string): Promise<FileHandle> {
+/** Opens a file of the tree; tests inject failures here. */
+export type OpenTreeFile = (path: Buffer, flags: number) => Promise<FileHandle>;
+
+export async function openSourceFile(abs: Buffer, shown: string, openFile: OpenTreeFile = open): Promise<FileHandle> {
   try {
-    return await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+    return await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new SourceChangedError(`${shown} was deleted before it was read`, shown, { cause: error });
@@ -33,8 +36,8 @@ async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): P
 }
 
 /** Reads a small file whole; its content is exactly the version the walk saw. */
-export async function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string): Promise<{ body: Buffer; sha256: Buffer }> {
-  const file = await openSourceFile(abs, shown);
+export async function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile?: OpenTreeFile): Promise<{ body: Buffer; sha256: Buffer }> {
+  const file = await openSourceFile(abs, shown, openFile);
   try {
     await checkStill(file, seen, shown);
     const size = Number(seen.size);
@@ -57,8 +60,8 @@ export async function readSmallFile(abs: Buffer, seen: BigIntStats, shown: strin
 }
 
 /** Hashes a large file by streaming it; its content is exactly the version the walk saw. */
-export async function hashLargeFile(abs: Buffer, seen: BigIntStats, shown: string): Promise<Buffer> {
-  const file = await openSourceFile(abs, shown);
+export async function hashLargeFile(abs: Buffer, seen: BigIntStats, shown: string, openFile?: OpenTreeFile): Promise<Buffer> {
+  const file = await openSourceFile(abs, shown, openFile);
   try {
     await checkStill(file, seen, shown);
     const hash = createHash('sha256');
@@ -80,8 +83,14 @@ export async function hashLargeFile(abs: Buffer, seen: BigIntStats, shown: strin
 }
 
 /** Runs `use` with the file open, after checking it is still the version the walk saw. */
-export async function withStableFile<T>(abs: Buffer, seen: BigIntStats, shown: string, use: (file: FileHandle, unchanged: () => Promise<void>) => Promise<T>): Promise<T> {
-  const file = await openSourceFile(abs, shown);
+export async function withStableFile<T>(
+  abs: Buffer,
+  seen: BigIntStats,
+  shown: string,
+  use: (file: FileHandle, unchanged: () => Promise<void>) => Promise<T>,
+  openFile?: OpenTreeFile,
+): Promise<T> {
+  const file = await openSourceFile(abs, shown, openFile);
   try {
     await checkStill(file, seen, shown);
     return await use(file, () => checkStill(file, seen, shown));

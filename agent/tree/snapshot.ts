@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { BlobStore } from '../../core/ports.ts';
@@ -22,8 +22,8 @@ import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PreviousIndex, type LocalEntry } from './local-index.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
-import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile } from './read-file.ts';
-import { TreeVanishedError, specialName, walkTree, type WalkItem } from './walk.ts';
+import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile } from './read-file.ts';
+import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime (ns), inode and device is taken from it unread.
@@ -48,6 +48,8 @@ export interface TreeSnapshotContext {
   readAttempts?: number;
   /** Pause before reading a changed file again (ms). */
   retryDelayMs?: number;
+  /** Opens files and lists directories of the tree; tests inject failures here. */
+  fs?: { open?: OpenTreeFile; readdir?: ReadTreeDir };
 }
 
 /** `last.json`: the newest snapshot this agent published for the source. */
@@ -172,14 +174,15 @@ class Snapshot {
   private async read(item: WalkItem, st: BigIntStats, shown: string) {
     const mtime = new Date(Number(st.mtimeNs / 1_000_000n));
     if (st.size <= BigInt(SMALL_FILE_BYTES)) {
-      const { body, sha256 } = await readSmallFile(item.abs, st, shown);
+      const { body, sha256 } = await readSmallFile(item.abs, st, shown, this.ctx.fs?.open);
       const location = this.packer.locate(sha256) ?? (await this.packer.addSmall(sha256, body, mtime));
       return { sha: sha256, location };
     }
-    const sha256 = await hashLargeFile(item.abs, st, shown);
+    const sha256 = await hashLargeFile(item.abs, st, shown, this.ctx.fs?.open);
     const known = this.packer.locate(sha256);
     if (known) return { sha: sha256, location: known };
-    const location = await withStableFile(item.abs, st, shown, (file, unchanged) => this.packer.addLarge(sha256, file, Number(st.size), mtime, shown, unchanged));
+    const pack = (file: FileHandle, unchanged: () => Promise<void>) => this.packer.addLarge(sha256, file, Number(st.size), mtime, shown, unchanged);
+    const location = await withStableFile(item.abs, st, shown, pack, this.ctx.fs?.open);
     return { sha: sha256, location };
   }
 }
@@ -261,7 +264,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : () => true;
   try {
-    for await (const item of walkTree(source.path, { excluded, onProblem: (p, why) => snap.problem(p, why) })) {
+    for await (const item of walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) })) {
       const made = await snap.entry(item, prev, included);
       if (!made) continue;
       await indexBody.write(made.entry);

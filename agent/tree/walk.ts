@@ -20,7 +20,12 @@ export interface WalkItem {
   kind: WalkKind;
 }
 
+/** Lists a directory's names as bytes; tests inject failures here. */
+export type ReadTreeDir = (path: Buffer) => Promise<Buffer[]>;
+const readNames: ReadTreeDir = (path) => readdir(path, { encoding: 'buffer' });
+
 export interface WalkOptions {
+  readdir?: ReadTreeDir;
   /** Paths (relative, UTF-8 rendering) to leave out; an excluded directory is not entered. */
   excluded?: (path: string) => boolean;
   onProblem: (path: string, problem: string) => void;
@@ -51,7 +56,7 @@ export async function* walkTree(root: string, options: WalkOptions): AsyncGenera
   const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
   let names: Buffer[];
   try {
-    names = await readdir(rootBytes, { encoding: 'buffer' });
+    names = await (options.readdir ?? readNames)(rootBytes);
   } catch (error) {
     throw new TreeVanishedError(`${root} cannot be listed (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`, { cause: error });
   }
@@ -79,7 +84,7 @@ async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options
     if (kind !== 'dir') continue;
     let children: Buffer[];
     try {
-      children = await readdir(abs, { encoding: 'buffer' });
+      children = await (options.readdir ?? readNames)(abs);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
