@@ -227,8 +227,15 @@ async function freeBytesAt(target: string): Promise<number> {
   return Number(fs.bavail) * Number(fs.bsize);
 }
 
+/**
+ * The entry's mtime as seconds for utimes. Half a microsecond above the millisecond: the
+ * seconds are a double, and 1796267982.195 held as 1796267982.194999981 would land a
+ * millisecond early.
+ */
+const timeOf = (entry: TreeEntry) => (Date.parse(entry.mtime) + 0.0005) / 1000;
+
 function applyMeta(path: Buffer, entry: TreeEntry): Promise<void> {
-  const t = new Date(entry.mtime);
+  const t = timeOf(entry);
   return chmod(path, entry.mode & 0o7777).then(() => utimes(path, t, t));
 }
 
@@ -356,8 +363,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
         continue;
       }
       await symlink(entry.target ?? '', path);
-      const t = new Date(entry.mtime);
-      await lutimes(path, t, t);
+      await lutimes(path, timeOf(entry), timeOf(entry));
       report.symlinks++;
     }
     // Directory times last, deepest first: writing into a directory changes its mtime.

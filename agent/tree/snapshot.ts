@@ -64,6 +64,8 @@ export interface LastSnapshot {
   problems: number;
   bytesTotal: number;
   bytesAdded: number;
+  /** The root directory's device and inode when it was taken: an empty root that is another directory now is an unmounted share. */
+  root?: { dev: string; ino: string };
 }
 
 export interface TreeSnapshotResult {
@@ -274,8 +276,10 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     await Promise.all([indexBody.close(), localNext.close(), prev.close()]);
     const after = await rootIdentity(source.path);
     if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
-    if (indexBody.lines === 0 && last && last.files + last.dirs > 0) {
-      throw new TreeVanishedError(`${source.path} is empty, and the last snapshot (${last.takenAt}) held ${last.files} files: not taken (is the share mounted?)`);
+    // Emptied on purpose, the same directory is empty; an unmounted share leaves another (empty) one.
+    const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
+    if (indexBody.lines === 0 && swapped && last.files + last.dirs > 0) {
+      throw new TreeVanishedError(`${source.path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
     }
     const index = await publishIndex(ctx, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file);
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
@@ -301,7 +305,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);
     await publishManifest({ store }, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
     renameSync(localNext.file, join(dir, 'index.local.gz'));
-    const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded };
+    const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
     writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return { manifest, manifestKey };
   } catch (error) {

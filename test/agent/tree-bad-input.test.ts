@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdirSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -139,7 +139,7 @@ describe('tree snapshot: bad input', () => {
     expect(await keysUnder(store, 'trees/site-a/share/index/')).toEqual([]);
   });
 
-  it('refuses an empty root when the last snapshot held files (an unmounted share), and snapshots again once it is back', async () => {
+  it('refuses an empty root that is another directory than last time (an unmounted share), not one emptied on purpose', async () => {
     const site = treeSite();
     write(join(site.root, 'a'), 'a');
     const store = new MemoryBlobStore();
@@ -147,7 +147,13 @@ describe('tree snapshot: bad input', () => {
     renameSync(site.root, `${site.root}.away`);
     mkdirSync(site.root);
     site.clock.advance(60_000);
-    await expect(snapshot(site, store)).rejects.toThrow(/is empty, and the last snapshot .* held 1 files: not taken \(is the share mounted\?\)/);
+    await expect(snapshot(site, store)).rejects.toThrow(/is empty and is not the directory the last snapshot \(.*, 1 files\) was taken of: not taken \(is the share mounted\?\)/);
     expect(await treeManifests(store)).toHaveLength(1);
+    rmSync(site.root, { recursive: true });
+    renameSync(`${site.root}.away`, site.root);
+    rmSync(join(site.root, 'a'));
+    site.clock.advance(60_000);
+    const { manifest } = await snapshot(site, store);
+    expect(manifest.counts.files).toBe(0);
   });
 });

@@ -55,13 +55,14 @@ export function picture(root: string, withDirTimes = true): Map<string, string> 
     for (const name of readdirSync(abs, { encoding: 'buffer' })) {
       const a = Buffer.concat([abs, Buffer.from('/'), name]);
       const r = rel ? `${rel}/${name.toString('latin1')}` : name.toString('latin1');
-      const st = lstatSync(a);
-      const mode = (st.mode & 0o7777).toString(8);
+      const st = lstatSync(a, { bigint: true });
+      const mode = (st.mode & 0o7777n).toString(8);
+      const ms = st.mtimeNs / 1_000_000n; // exact: a float mtimeMs can round up past the millisecond
       if (st.isSymbolicLink()) out.set(r, `link ${readlinkSync(a, { encoding: 'buffer' }).toString('latin1')}`);
       else if (st.isDirectory()) {
-        out.set(r, `dir ${mode}${withDirTimes ? ` ${Math.trunc(st.mtimeMs)}` : ''}`);
+        out.set(r, `dir ${mode}${withDirTimes ? ` ${ms}` : ''}`);
         walk(a, r);
-      } else if (st.isFile()) out.set(r, `file ${mode} ${Math.trunc(st.mtimeMs)} ${readFileSync(a).toString('base64')}`);
+      } else if (st.isFile()) out.set(r, `file ${mode} ${ms} ${readFileSync(a).toString('base64')}`);
     }
   };
   walk(Buffer.from(root), '');
