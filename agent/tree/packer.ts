@@ -55,6 +55,36 @@ interface OpenPack {
 
 const inflightFile = (dir: string) => join(dir, 'inflight.json');
 
+/**
+ * The store as tree packs use it. A site's agent role may not list multipart uploads (IAM has
+ * no prefix condition for it: infra/site-policies.ts), so a refused listing lists nothing:
+ * uploads are aborted by the ids `inflight.json` recorded, and the bucket's lifecycle aborts
+ * any orphan a lost create answer left.
+ */
+export function treeStore(store: BlobStore): BlobStore {
+  return {
+    features: store.features,
+    put: (...a) => store.put(...a),
+    head: (...a) => store.head(...a),
+    get: (...a) => store.get(...a),
+    list: (...a) => store.list(...a),
+    delete: (...a) => store.delete(...a),
+    createMultipart: (...a) => store.createMultipart(...a),
+    uploadPart: (...a) => store.uploadPart(...a),
+    completeMultipart: (...a) => store.completeMultipart(...a),
+    abortMultipart: (...a) => store.abortMultipart(...a),
+    async *listMultipart(prefix) {
+      const found = [];
+      try {
+        for await (const u of store.listMultipart(prefix)) found.push(u);
+      } catch {
+        return;
+      }
+      yield* found;
+    },
+  };
+}
+
 function readInflight(dir: string): Inflight {
   const file = inflightFile(dir);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Inflight) : {};
@@ -86,7 +116,7 @@ export class TreePacker {
     const key = treePackKey(this.ctx.site, this.ctx.source, packId, this.ctx.at);
     this.inflight[key] = { no, uploadIds: [] };
     this.saveInflight();
-    const builder = new PackBuilder(this.ctx.store, {
+    const builder = new PackBuilder(treeStore(this.ctx.store), {
       key,
       partSize: this.ctx.partSize,
       partConcurrency: this.ctx.partConcurrency,
@@ -202,7 +232,7 @@ export async function recoverInflightPacks(ctx: Pick<PackerContext, 'store' | 'd
       }
     }
     for (const id of pack.uploadIds) await ctx.store.abortMultipart(key, id);
-    for await (const u of ctx.store.listMultipart(key)) if (u.key === key) await ctx.store.abortMultipart(key, u.uploadId);
+    for await (const u of treeStore(ctx.store).listMultipart(key)) if (u.key === key && !pack.uploadIds.includes(u.uploadId)) await ctx.store.abortMultipart(key, u.uploadId);
     aborted++;
   }
   rmSync(inflightFile(ctx.dir), { force: true });

@@ -20,7 +20,7 @@ import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PreviousIndex, type LocalEntry } from './local-index.ts';
-import { TreePacker, recoverInflightPacks } from './packer.ts';
+import { TreePacker, recoverInflightPacks, treeStore } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile } from './read-file.ts';
 import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
@@ -206,7 +206,7 @@ async function rootIdentity(path: string): Promise<{ dev: bigint; ino: bigint }>
 
 /** Publishes the index (header line, then the entries written during the walk) and returns where it is. */
 async function publishIndex(ctx: TreeSnapshotContext, key: string, header: object, bodyFile: string) {
-  const uploader = new StreamUploader(ctx.store, { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
+  const uploader = new StreamUploader(treeStore(ctx.store), { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
   try {
     await uploader.write(gzipSync(`${JSON.stringify(header)}\n`));
     const file = await open(bodyFile, 'r');
