@@ -277,28 +277,112 @@ async function restoreFile(blobs: Store, manifest: TreeSnapshotManifest, entry: 
   await rename(part, final);
 }
 
+/** Bytes still to fetch (files not already in DIR at their size), for the free-space check: a re-run needs less. */
+async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: Buffer | undefined, included: (path: string) => boolean) {
+  let needed = 0;
+  let filesTotal = 0;
+  let bytesTotal = 0;
+  for await (const e of entries(file, manifest)) {
+    const parts = safeComponents(e);
+    if (e.type !== 'file' || !included(e.path)) continue;
+    filesTotal++;
+    bytesTotal += e.size;
+    const st = root ? await lstatOrUndefined(Buffer.concat([root, ...parts.flatMap((p) => [SLASH, p])])) : undefined;
+    if (!st || !st.isFile() || st.size !== e.size) needed += e.size;
+  }
+  return { needed, filesTotal, bytesTotal };
+}
+
+/** One restore's writing: files (a few at a time), then links, then directory times. */
+class TreeWriter {
+  readonly dirs: { path: Buffer; entry: TreeEntry }[] = [];
+  readonly links: { parts: Buffer[]; entry: TreeEntry }[] = [];
+  private readonly inflight = new Set<Promise<void>>();
+  private failure: unknown;
+  private filesDone = 0;
+  private bytesDone = 0;
+
+  constructor(
+    private readonly opts: TreeRestoreOptions,
+    private readonly guard: DirGuard,
+    readonly report: TreeRestoreReport,
+    private readonly totals: { filesTotal: number; bytesTotal: number },
+  ) {}
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  async file(e: TreeEntry, parts: Buffer[]): Promise<void> {
+    const task: Promise<void> = this.writeFile(e, parts)
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.inflight.delete(task));
+    this.inflight.add(task);
+    if (this.inflight.size >= (this.opts.concurrency ?? 8)) await Promise.race(this.inflight);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.inflight);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async writeFile(e: TreeEntry, parts: Buffer[]): Promise<void> {
+    const final = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
+    const st = await lstatOrUndefined(final);
+    if (st && !st.isFile()) throw new InvalidInputError(`refusing ${show(final)}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
+    if (st && st.size === e.size && (await sha256Of(final)) === e.sha256) {
+      this.report.files.present++;
+      this.bytesDone += e.size;
+    } else {
+      await restoreFile(this.opts.blobs, this.opts.manifest, e, final, (n) => {
+        this.bytesDone += n;
+        this.report.bytesDownloaded += n;
+      });
+      this.report.files.restored++;
+    }
+    await applyMeta(final, e);
+    this.filesDone++;
+    this.opts.onProgress?.({ filesDone: this.filesDone, ...this.totals, bytesDone: this.bytesDone, path: e.path });
+  }
+
+  /** Links last: no file of this restore is ever written through one. An existing path is left alone and reported. */
+  async createLinks(): Promise<void> {
+    for (const { parts, entry } of this.links) {
+      const path = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
+      const st = await lstatOrUndefined(path);
+      if (st) {
+        if (st.isSymbolicLink() && (await readlink(path, { encoding: 'buffer' })).toString('utf8') === entry.target) continue;
+        this.report.problems.push({ path: entry.path, problem: 'something else is already there; the link was not created' });
+        continue;
+      }
+      await symlink(entry.target ?? '', path);
+      await lutimes(path, timeOf(entry), timeOf(entry));
+      this.report.symlinks++;
+    }
+  }
+
+  /** Directory modes and times last, deepest first: writing into a directory changes its mtime. */
+  async finishDirs(): Promise<void> {
+    for (const { path, entry } of this.dirs.reverse()) {
+      await applyMeta(path, entry);
+      this.report.dirs++;
+    }
+  }
+}
+
 /** Restores the snapshot (or the included part of it) into `to`; see the header for the guarantees. */
 export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestoreReport> {
   const { blobs, manifest } = opts;
   const target = resolve(opts.to);
   const existing = await lstat(target).catch(() => undefined);
   if (existing && !existing.isDirectory()) throw new InvalidInputError(`${target} exists and is not a directory`);
-  const included = opts.include?.length ? treePathMatcher(opts.include) : () => true;
+  const filtered = (opts.include?.length ?? 0) > 0;
+  const included = filtered ? treePathMatcher(opts.include!) : () => true;
   const index = await fetchIndex(blobs, manifest);
   try {
-    // First pass: what is still to fetch, for the free-space check (a re-run needs less).
-    let needed = 0;
-    let filesTotal = 0;
-    let bytesTotal = 0;
-    const root = Buffer.from(existing ? await realpath(target) : target);
-    for await (const e of entries(index.file, manifest)) {
-      const parts = safeComponents(e);
-      if (e.type !== 'file' || !included(e.path)) continue;
-      filesTotal++;
-      bytesTotal += e.size;
-      const st = existing ? await lstatOrUndefined(Buffer.concat([root, SLASH, Buffer.concat(parts.flatMap((p, i) => (i ? [SLASH, p] : [p])))])) : undefined;
-      if (!st || !st.isFile() || st.size !== e.size) needed += e.size;
-    }
+    const { needed, filesTotal, bytesTotal } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
     const free = opts.freeBytes ?? (await freeBytesAt(existing ? target : dirname(target)));
     if (needed > free) {
       throw new InsufficientSpaceError(`not enough disk space in ${target}: the snapshot needs ${formatBytes(needed)} more (${filesTotal} file(s), ${formatBytes(bytesTotal)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
@@ -306,71 +390,18 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     await mkdir(target, { recursive: true });
     const guard = new DirGuard(Buffer.from(await realpath(target)));
     const report: TreeRestoreReport = { snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, dir: target, files: { restored: 0, present: 0 }, dirs: 0, symlinks: 0, bytesDownloaded: 0, problems: [] };
-    const dirs: { path: Buffer; entry: TreeEntry }[] = [];
-    const links: { parts: Buffer[]; entry: TreeEntry }[] = [];
-    let filesDone = 0;
-    let bytesDone = 0;
-    const inflight = new Set<Promise<void>>();
-    let failure: unknown;
-    const one = async (e: TreeEntry, parts: Buffer[]) => {
-      const final = join2(await guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
-      const st = await lstatOrUndefined(final);
-      if (st && !st.isFile()) throw new InvalidInputError(`refusing ${show(final)}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
-      if (st && st.size === e.size && (await sha256Of(final)) === e.sha256) {
-        report.files.present++;
-        bytesDone += e.size;
-      } else {
-        await restoreFile(blobs, manifest, e, final, (n) => {
-          bytesDone += n;
-          report.bytesDownloaded += n;
-        });
-        report.files.restored++;
-      }
-      await applyMeta(final, e);
-      filesDone++;
-      opts.onProgress?.({ filesDone, filesTotal, bytesDone, bytesTotal, path: e.path });
-    };
+    const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal });
     for await (const e of entries(index.file, manifest)) {
-      if (failure) break;
+      if (writer.failed) break;
       const parts = safeComponents(e);
-      if (e.type === 'dir') {
-        if (!included(e.path) && opts.include?.length) continue;
-        dirs.push({ path: await guard.ensure(parts), entry: e });
-        continue;
-      }
-      if (!included(e.path)) continue;
-      if (e.type === 'symlink') {
-        links.push({ parts, entry: e });
-        continue;
-      }
-      const task: Promise<void> = one(e, parts)
-        .catch((error: unknown) => {
-          failure ??= error;
-        })
-        .finally(() => inflight.delete(task));
-      inflight.add(task);
-      if (inflight.size >= (opts.concurrency ?? 8)) await Promise.race(inflight);
+      // With --include, only the directories that hold what is included are made (on the way).
+      if (e.type === 'dir' && !filtered) writer.dirs.push({ path: await guard.ensure(parts), entry: e });
+      else if (e.type === 'symlink' && included(e.path)) writer.links.push({ parts, entry: e });
+      else if (e.type === 'file' && included(e.path)) await writer.file(e, parts);
     }
-    await Promise.all(inflight);
-    if (failure) throw failure;
-    // Links last: no file of this restore is ever written through one.
-    for (const { parts, entry } of links) {
-      const path = join2(await guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
-      const st = await lstatOrUndefined(path);
-      if (st) {
-        if (st.isSymbolicLink() && (await readlink(path, { encoding: 'buffer' })).toString('utf8') === entry.target) continue;
-        report.problems.push({ path: entry.path, problem: 'something else is already there; the link was not created' });
-        continue;
-      }
-      await symlink(entry.target ?? '', path);
-      await lutimes(path, timeOf(entry), timeOf(entry));
-      report.symlinks++;
-    }
-    // Directory times last, deepest first: writing into a directory changes its mtime.
-    for (const { path, entry } of dirs.reverse()) {
-      await applyMeta(path, entry);
-      report.dirs++;
-    }
+    await writer.drain();
+    await writer.createLinks();
+    await writer.finishDirs();
     return report;
   } finally {
     await index.cleanup();
