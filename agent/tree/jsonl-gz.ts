@@ -12,6 +12,9 @@ export class JsonlGzWriter {
   private readonly gzip: Gzip;
   private readonly out: WriteStream;
   private closed: Promise<void> | undefined;
+  /** Lines not handed to gzip yet: one zlib call per 64 KB, not per line (each call costs more than the line). */
+  private pending: string[] = [];
+  private pendingBytes = 0;
   lines = 0;
 
   constructor(readonly file: string) {
@@ -22,17 +25,31 @@ export class JsonlGzWriter {
 
   async write(value: unknown): Promise<void> {
     this.lines++;
-    if (!this.gzip.write(`${JSON.stringify(value)}\n`)) await once(this.gzip, 'drain');
+    const line = `${JSON.stringify(value)}\n`;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= 64 * 1024) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.gzip.write(chunk)) await once(this.gzip, 'drain');
   }
 
   /** Ends the stream and waits until every byte is on disk. */
   close(): Promise<void> {
-    this.closed ??= new Promise<void>((resolve, reject) => {
-      this.out.once('error', reject);
-      this.gzip.once('error', reject);
-      this.out.once('close', () => resolve());
-      this.gzip.end();
-    });
+    this.closed ??= this.flush().then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          this.out.once('error', reject);
+          this.gzip.once('error', reject);
+          this.out.once('close', () => resolve());
+          this.gzip.end();
+        }),
+    );
     return this.closed;
   }
 }

@@ -35,23 +35,28 @@ async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): P
   if (!now.isFile() || !sameVersion(now, seen)) throw new SourceChangedError(`${shown} changed while it was read`, shown);
 }
 
-/** Reads a small file whole; its content is exactly the version the walk saw. */
+/**
+ * Reads a small file whole; its content is exactly the version the walk saw. Four calls (open,
+ * read, fstat, close): the walk's lstat came before the open, so an fstat after the read that
+ * still shows that size, mtime and inode proves the bytes read are that version's.
+ */
 export async function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile?: OpenTreeFile): Promise<{ body: Buffer; sha256: Buffer }> {
   const file = await openSourceFile(abs, shown, openFile);
   try {
-    await checkStill(file, seen, shown);
     const size = Number(seen.size);
-    const body = Buffer.allocUnsafe(size);
+    // One byte more than expected: a file that grew fills it.
+    const body = Buffer.allocUnsafe(size + 1);
     let at = 0;
-    while (at < size) {
-      const { bytesRead } = await file.read(body, at, size - at, at);
-      if (bytesRead === 0) throw new SourceChangedError(`${shown} shrank while it was read`, shown);
+    for (;;) {
+      const { bytesRead } = await file.read(body, at, size + 1 - at, at);
+      if (bytesRead === 0) break;
       at += bytesRead;
+      if (at > size) throw new SourceChangedError(`${shown} grew while it was read`, shown);
     }
-    const { bytesRead: extra } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
-    if (extra !== 0) throw new SourceChangedError(`${shown} grew while it was read`, shown);
+    if (at < size) throw new SourceChangedError(`${shown} shrank while it was read`, shown);
     await checkStill(file, seen, shown);
-    return { body, sha256: createHash('sha256').update(body).digest() };
+    const content = body.subarray(0, size);
+    return { body: content, sha256: createHash('sha256').update(content).digest() };
   } catch (error) {
     throw classify(error, shown);
   } finally {
