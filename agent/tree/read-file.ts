@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts';
 
@@ -21,12 +21,9 @@ export type OpenTreeFile = (path: Buffer, flags: number) => Promise<FileHandle>;
 
 export async function openSourceFile(abs: Buffer, shown: string, openFile: OpenTreeFile = open): Promise<FileHandle> {
   try {
-    return await openFile(abs, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+    return await openFile(abs, READ_FLAGS);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new SourceChangedError(`${shown} was deleted before it was read`, shown, { cause: error });
-    if (code === 'ELOOP') throw new SourceChangedError(`${shown} became a symbolic link; not followed`, shown, { cause: error });
-    throw new UnreadableSourceError(`${shown} cannot be read (${code ?? (error as Error).message})`, shown, { cause: error });
+    throw openError(error, shown);
   }
 }
 
@@ -35,32 +32,52 @@ async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): P
   if (!now.isFile() || !sameVersion(now, seen)) throw new SourceChangedError(`${shown} changed while it was read`, shown);
 }
 
+/** Opens a file of the tree synchronously (small files); tests inject failures here. */
+export type OpenTreeFileSync = (path: Buffer, flags: number) => number;
+
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
+
+function openError(error: unknown, shown: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new SourceChangedError(`${shown} was deleted before it was read`, shown, { cause: error });
+  if (code === 'ELOOP') return new SourceChangedError(`${shown} became a symbolic link; not followed`, shown, { cause: error });
+  return new UnreadableSourceError(`${shown} cannot be read (${code ?? (error as Error).message})`, shown, { cause: error });
+}
+
 /**
- * Reads a small file whole; its content is exactly the version the walk saw. Four calls (open,
- * read, fstat, close): the walk's lstat came before the open, so an fstat after the read that
- * still shows that size, mtime and inode proves the bytes read are that version's.
+ * Reads a small file whole; its content is exactly the version the walk saw. Synchronous on
+ * purpose: four calls (open, read, fstat, close) on a file of a few KB take microseconds each,
+ * a trip through libuv's thread pool many times that, and a share holds millions of such files.
+ * The walk's lstat came before the open, so an fstat after the read that still shows that size,
+ * mtime and inode proves the bytes read are that version's.
  */
-export async function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile?: OpenTreeFile): Promise<{ body: Buffer; sha256: Buffer }> {
-  const file = await openSourceFile(abs, shown, openFile);
+export function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile: OpenTreeFileSync = openSync): { body: Buffer; sha256: Buffer } {
+  let fd: number;
+  try {
+    fd = openFile(abs, READ_FLAGS);
+  } catch (error) {
+    throw openError(error, shown);
+  }
   try {
     const size = Number(seen.size);
     // One byte more than expected: a file that grew fills it.
     const body = Buffer.allocUnsafe(size + 1);
     let at = 0;
     for (;;) {
-      const { bytesRead } = await file.read(body, at, size + 1 - at, at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
+      const n = readSync(fd, body, at, size + 1 - at, at);
+      if (n === 0) break;
+      at += n;
       if (at > size) throw new SourceChangedError(`${shown} grew while it was read`, shown);
     }
     if (at < size) throw new SourceChangedError(`${shown} shrank while it was read`, shown);
-    await checkStill(file, seen, shown);
+    const now = fstatSync(fd, { bigint: true });
+    if (!now.isFile() || !sameVersion(now, seen)) throw new SourceChangedError(`${shown} changed while it was read`, shown);
     const content = body.subarray(0, size);
     return { body: content, sha256: createHash('sha256').update(content).digest() };
   } catch (error) {
     throw classify(error, shown);
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 

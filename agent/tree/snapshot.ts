@@ -22,7 +22,7 @@ import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PreviousIndex, type LocalEntry } from './local-index.ts';
 import { TreePacker, recoverInflightPacks, treeStore } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
-import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile } from './read-file.ts';
+import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
@@ -49,7 +49,7 @@ export interface TreeSnapshotContext {
   /** Pause before reading a changed file again (ms). */
   retryDelayMs?: number;
   /** Opens files and lists directories of the tree; tests inject failures here. */
-  fs?: { open?: OpenTreeFile; readdir?: ReadTreeDir };
+  fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir };
 }
 
 /** `last.json`: the newest snapshot this agent published for the source. */
@@ -176,7 +176,7 @@ class Snapshot {
   private async read(item: WalkItem, st: BigIntStats, shown: string) {
     const mtime = new Date(Number(st.mtimeNs / 1_000_000n));
     if (st.size <= BigInt(SMALL_FILE_BYTES)) {
-      const { body, sha256 } = await readSmallFile(item.abs, st, shown, this.ctx.fs?.open);
+      const { body, sha256 } = readSmallFile(item.abs, st, shown, this.ctx.fs?.openSync);
       const location = this.packer.locate(sha256) ?? (await this.packer.addSmall(sha256, body, mtime));
       return { sha: sha256, location };
     }

@@ -1,4 +1,5 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { messageOf } from '../../core/errors.ts';
 
@@ -71,7 +72,9 @@ async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options
     if (options.excluded?.(rel.toString('utf8'))) continue;
     let stat: BigIntStats;
     try {
-      stat = await lstat(abs, { bigint: true });
+      // Synchronous on purpose: a metadata call answered from the inode cache takes microseconds,
+      // a trip through libuv's thread pool many times that, and the walk does one per path.
+      stat = lstatSync(abs, { bigint: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // Deleted between the listing and now: it simply is not in this snapshot.

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -40,7 +40,10 @@ describe('tree snapshot: bad input', () => {
     const store = new MemoryBlobStore();
     const { manifest } = await snapshot(site, store, {
       fs: {
-        open: (p, flags) => (p.toString().endsWith('locked.txt') ? Promise.reject(eacces()) : open(p, flags)),
+        openSync: (p, flags) => {
+          if (p.toString().endsWith('locked.txt')) throw eacces();
+          return openSync(p, flags);
+        },
         readdir: (p) => (p.toString().endsWith('/closed') ? Promise.reject(eacces()) : readdir(p, { encoding: 'buffer' })),
       },
     });
@@ -59,10 +62,10 @@ describe('tree snapshot: bad input', () => {
     const store = new MemoryBlobStore();
     const { manifest } = await snapshot(site, store, {
       fs: {
-        open: async (p, flags) => {
-          const handle = await open(p, flags);
+        openSync: (p, flags) => {
+          const fd = openSync(p, flags);
           if (++opens === 1) write(path, 'version 2, longer', new Date('2026-02-01T09:00:00Z'));
-          return handle;
+          return fd;
         },
       },
     });
@@ -81,10 +84,10 @@ describe('tree snapshot: bad input', () => {
     const store = new MemoryBlobStore();
     const { manifest } = await snapshot(site, store, {
       fs: {
-        open: async (p, flags) => {
-          const handle = await open(p, flags);
+        openSync: (p, flags) => {
+          const fd = openSync(p, flags);
           if (p.toString().endsWith('busy.db')) write(path, `v${++n} ${'x'.repeat(n)}`, new Date(T.getTime() + n * 1000));
-          return handle;
+          return fd;
         },
       },
     });
@@ -127,10 +130,10 @@ describe('tree snapshot: bad input', () => {
     await expect(
       snapshot(site, store, {
         fs: {
-          open: async (p, flags) => {
-            const handle = await open(p, flags);
+          openSync: (p, flags) => {
+            const fd = openSync(p, flags);
             renameSync(site.root, `${site.root}.gone`);
-            return handle;
+            return fd;
           },
         },
       }),
