@@ -209,12 +209,17 @@ export class TreePacker {
 /**
  * After a run that was killed: a pack that reached its commit and is in the store whole is
  * adopted (its contents recorded, so they are not stored twice); every other upload is aborted.
+ * Uploads are aborted first and the key looked at after: a complete the killed process had
+ * already sent can still be carried out by the store, and only once the uploads are gone does
+ * the key say for good whether the pack exists.
  */
 export async function recoverInflightPacks(ctx: Pick<PackerContext, 'store' | 'dir' | 'content'>): Promise<{ adopted: number; aborted: number }> {
   const inflight = readInflight(ctx.dir);
   let adopted = 0;
   let aborted = 0;
   for (const [key, pack] of Object.entries(inflight)) {
+    for (const id of pack.uploadIds) await ctx.store.abortMultipart(key, id);
+    for await (const u of treeStore(ctx.store).listMultipart(key)) if (u.key === key && !pack.uploadIds.includes(u.uploadId)) await ctx.store.abortMultipart(key, u.uploadId);
     const info = pack.members ? await ctx.store.head(key) : undefined;
     if (info && pack.members) {
       const hash = createHash('sha256');
@@ -226,13 +231,13 @@ export async function recoverInflightPacks(ctx: Pick<PackerContext, 'store' | 'd
       }
       if (size === info.size) {
         const members = pack.members.map(([sha, offset]) => ({ sha256: Buffer.from(sha, 'hex'), offset }));
-        if (!ctx.content.pack(pack.no)) ctx.content.commitPack({ no: pack.no, key, size, sha256: hash.digest('hex') }, members);
+        // Recorded again even when its pack line made it: a kill between that line and the
+        // content records would otherwise leave its contents unknown, and packed a second time.
+        ctx.content.commitPack({ no: pack.no, key, size, sha256: hash.digest('hex') }, members);
         adopted++;
         continue;
       }
     }
-    for (const id of pack.uploadIds) await ctx.store.abortMultipart(key, id);
-    for await (const u of treeStore(ctx.store).listMultipart(key)) if (u.key === key && !pack.uploadIds.includes(u.uploadId)) await ctx.store.abortMultipart(key, u.uploadId);
     aborted++;
   }
   rmSync(inflightFile(ctx.dir), { force: true });
