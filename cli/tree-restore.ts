@@ -205,6 +205,12 @@ class DirGuard {
   private readonly known = new Set<string>();
   constructor(private readonly root: Buffer) {}
 
+  /** The directory's path in DIR when this restore checked or made it, else undefined. */
+  seen(parts: Buffer[]): Buffer | undefined {
+    const path = Buffer.concat([this.root, ...parts.flatMap((p) => [SLASH, p])]);
+    return this.known.has(path.toString('latin1')) ? path : undefined;
+  }
+
   async ensure(parts: Buffer[]): Promise<Buffer> {
     let path = this.root;
     for (const part of parts) {
@@ -222,9 +228,16 @@ class DirGuard {
   }
 }
 
+/** Free bytes where DIR is, or would be created (the nearest directory above it that exists). */
 async function freeBytesAt(target: string): Promise<number> {
-  const fs = await statfs(target);
-  return Number(fs.bavail) * Number(fs.bsize);
+  for (let path = target; ; path = dirname(path)) {
+    const st = await lstat(path).catch(() => undefined);
+    if (st) {
+      const fs = await statfs(path);
+      return Number(fs.bavail) * Number(fs.bsize);
+    }
+    if (dirname(path) === path) throw new InvalidInputError(`no existing directory above ${target}`);
+  }
 }
 
 /**
@@ -295,7 +308,8 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
 
 /** One restore's writing: files (a few at a time), then links, then directory times. */
 class TreeWriter {
-  readonly dirs: { path: Buffer; entry: TreeEntry }[] = [];
+  /** Directories to give their mode and mtime at the end; with --include, only those made on the way. */
+  readonly dirs: { parts: Buffer[]; entry: TreeEntry }[] = [];
   readonly links: { parts: Buffer[]; entry: TreeEntry }[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private failure: unknown;
@@ -365,7 +379,9 @@ class TreeWriter {
 
   /** Directory modes and times last, deepest first: writing into a directory changes its mtime. */
   async finishDirs(): Promise<void> {
-    for (const { path, entry } of this.dirs.reverse()) {
+    for (const { parts, entry } of this.dirs.reverse()) {
+      const path = this.guard.seen(parts);
+      if (!path) continue;
       await applyMeta(path, entry);
       this.report.dirs++;
     }
@@ -383,7 +399,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   const index = await fetchIndex(blobs, manifest);
   try {
     const { needed, filesTotal, bytesTotal } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
-    const free = opts.freeBytes ?? (await freeBytesAt(existing ? target : dirname(target)));
+    const free = opts.freeBytes ?? (await freeBytesAt(target));
     if (needed > free) {
       throw new InsufficientSpaceError(`not enough disk space in ${target}: the snapshot needs ${formatBytes(needed)} more (${filesTotal} file(s), ${formatBytes(bytesTotal)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
     }
@@ -395,7 +411,10 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
       if (writer.failed) break;
       const parts = safeComponents(e);
       // With --include, only the directories that hold what is included are made (on the way).
-      if (e.type === 'dir' && !filtered) writer.dirs.push({ path: await guard.ensure(parts), entry: e });
+      if (e.type === 'dir') {
+        if (!filtered) await guard.ensure(parts);
+        writer.dirs.push({ parts, entry: e });
+      }
       else if (e.type === 'symlink' && included(e.path)) writer.links.push({ parts, entry: e });
       else if (e.type === 'file' && included(e.path)) await writer.file(e, parts);
     }

@@ -77,8 +77,9 @@ describe('tree restore', () => {
   it('restores only --include paths, and streams one file with --stdout', async () => {
     const { site, store, manifest } = await share();
     const to = join(site.dir, 'part');
-    await restoreTree({ blobs: store, manifest, to, include: ['docs/*.xml'] });
-    expect([...picture(to, false).keys()]).toEqual(['docs', 'docs/a.xml']);
+    await restoreTree({ blobs: store, manifest, to: join(to, 'new', 'deeper'), include: ['docs/*.xml'] });
+    // The directory made on the way gets its stored mode and mtime too.
+    expect(picture(join(to, 'new', 'deeper'))).toEqual(new Map([...picture(site.root)].filter(([k]) => k === 'docs' || k === 'docs/a.xml')));
     const out = sink();
     await streamTreeFile(store, manifest, 'docs/a.xml', out.stream);
     expect(out.text()).toBe('<a/>');
