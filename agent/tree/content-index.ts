@@ -37,7 +37,10 @@ export class ContentIndex {
   constructor(dir: string) {
     this.contentFile = join(dir, 'content.bin');
     this.packsFile = join(dir, 'packs.jsonl');
+    const stored = existsSync(this.contentFile) ? readFileSync(this.contentFile) : Buffer.alloc(0);
+    // Sized for what is stored at the start (load under 0.6), so loading never rehashes.
     this.slots = INITIAL_SLOTS;
+    while (this.slots * 6 < (stored.length / SLOT) * 10) this.slots *= 2;
     this.table = Buffer.alloc(this.slots * SLOT);
     if (existsSync(this.packsFile)) {
       for (const line of readFileSync(this.packsFile, 'utf8').split('\n')) {
@@ -50,13 +53,10 @@ export class ContentIndex {
         }
       }
     }
-    if (existsSync(this.contentFile)) {
-      const bytes = readFileSync(this.contentFile);
-      const whole = bytes.length - (bytes.length % SLOT);
-      for (let at = 0; at < whole; at += SLOT) {
-        const pack = bytes.readUInt32BE(at + SHA) - 1;
-        if (this.packs.has(pack)) this.insert(bytes.subarray(at, at + SHA), pack, bytes.readDoubleBE(at + SHA + 4));
-      }
+    const whole = stored.length - (stored.length % SLOT);
+    for (let at = 0; at < whole; at += SLOT) {
+      const pack = stored.readUInt32BE(at + SHA) - 1;
+      if (this.packs.has(pack)) this.insert(stored.subarray(at, at + SHA), pack, stored.readDoubleBE(at + SHA + 4));
     }
   }
 
