@@ -224,6 +224,33 @@ async function publishIndex(ctx: TreeSnapshotContext, key: string, header: objec
   }
 }
 
+/** A pack the snapshot reuses was removed (by the cloud's purge) while the snapshot was taken. */
+export class PackGoneError extends Error {
+  override readonly name = 'PackGoneError';
+}
+
+/**
+ * The one race with the purge (docs/restore.md): content reused from a pack that only forgotten
+ * snapshots listed, and the pack deleted before this manifest is out. Every pack the manifest
+ * names is looked at just before it is published; when one is gone nothing is published, the
+ * content index forgets that pack, and the next pass packs its content again.
+ */
+async function assertPacksPresent(ctx: TreeSnapshotContext, content: ContentIndex, keys: string[]): Promise<void> {
+  const gone: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      if (!(await ctx.store.head(key))) gone.push(key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker));
+  if (gone.length === 0) return;
+  const goneSet = new Set(gone);
+  content.retainPacks(new Set(content.allPacks().map((p) => p.key).filter((k) => !goneSet.has(k))));
+  throw new PackGoneError(`${gone.length} pack(s) this snapshot reuses were removed meanwhile (${gone[0]}…): not published; their content is packed again next pass`);
+}
+
 /**
  * Takes one snapshot and publishes it. Throws TreeVanishedError (nothing published) when the
  * root cannot be read, disappears or is swapped during the walk, or is suddenly empty.
@@ -302,6 +329,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
       packs,
       problems: snap.problems,
     };
+    await assertPacksPresent(ctx, content, packs.map((p) => p.key));
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);
     await publishManifest({ store }, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
     renameSync(localNext.file, join(dir, 'index.local.gz'));

@@ -159,4 +159,25 @@ describe('tree snapshot: bad input', () => {
     const { manifest } = await snapshot(site, store);
     expect(manifest.counts.files).toBe(0);
   });
+
+  it('publishes nothing when a pack it reuses is purged meanwhile, and packs that content again next pass', async () => {
+    const site = treeSite();
+    write(join(site.root, 'kept.txt'), 'kept content');
+    const store = new MemoryBlobStore();
+    const first = await snapshot(site, store);
+    write(join(site.root, 'new.txt'), 'new content');
+    site.clock.advance(60_000);
+    const purge = (p: Buffer, flags: number) => {
+      // While the second snapshot reads new.txt, the purge deletes the first snapshot's pack.
+      if (p.toString().endsWith('new.txt')) void store.delete(first.manifest.packs[0]!.key);
+      return openSync(p, flags);
+    };
+    await expect(snapshot(site, store, { fs: { openSync: purge } })).rejects.toThrow(/1 pack\(s\) this snapshot reuses were removed meanwhile .*: not published/);
+    expect(await treeManifests(store)).toHaveLength(1);
+    site.clock.advance(60_000);
+    const { manifest } = await snapshot(site, store);
+    for (const p of manifest.packs) expect(await store.head(p.key)).toBeDefined();
+    await restoreTree({ blobs: store, manifest, to: join(site.dir, 'r') });
+    expect(picture(join(site.dir, 'r'))).toEqual(picture(site.root));
+  });
 });
