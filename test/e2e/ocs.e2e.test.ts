@@ -145,6 +145,11 @@ describe('OCS 2007 R2 site end to end', () => {
     expect(keys.filter((k) => k.includes('/backups/lcscmd/'))).toHaveLength(4);
   });
 
+  it('catalogues every snapshot manifest without an ingest error', async () => {
+    await cloud.drain();
+    expect(cloud.ingestErrors).toEqual([]);
+  });
+
   it('lists one snapshot a day for the DR site', async () => {
     const r = await ferry(['snapshots', 'list', '--site', 'ocs', '--source', 'meetings', '--json', '--config', drConfig]);
     expect(r.stderr).toBe('');
