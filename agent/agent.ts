@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { recheckBatch, unreadableDirectory } from './sources/source-checks.ts';
 import type { AgentConfig, ArtefactSourceConfig, RecordingsSourceConfig } from '../core/config.ts';
+import { cycleTree, type TreeSourceStatus } from './sources/tree.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
@@ -66,7 +67,7 @@ export interface RecordingsSourceStatus {
   problem?: string;
 }
 
-export type SourceStatus = RecordingsSourceStatus | ArtefactSourceStatus;
+export type SourceStatus = RecordingsSourceStatus | ArtefactSourceStatus | TreeSourceStatus;
 
 /** `status.json` in the state directory: written by the agent after every pass, read by `agent status`. */
 export interface AgentStatusFile {
@@ -145,6 +146,12 @@ export class Agent {
     };
   }
 
+  private treeDeps() {
+    const { config, store, clock, verify, log } = this.deps;
+    const { partSizeMiB, partConcurrency } = config.shipping;
+    return { site: config.site, store, clock, verify, state: config.state, partSize: partSizeMiB * 1024 * 1024, partConcurrency, pool: this.pool, log, alerts: this.alerts };
+  }
+
   /** One pass at a time: the run loop and a backup window's job never overlap. */
   private readonly gate = oneAtATime(() => this.cycleOnce());
 
@@ -166,6 +173,13 @@ export class Agent {
     for (const source of this.deps.config.sources) {
       if (source.type === 'recordings') {
         await this.cycleRecordings(source, report, keep);
+        continue;
+      }
+      if (source.type === 'tree') {
+        const t = await cycleTree(this.treeDeps(), source);
+        report.manifests.push(...t.manifests);
+        report.failed += t.failed;
+        report.sources.push(t.status);
         continue;
       }
       const runner = this.runner(source);

@@ -11,6 +11,7 @@ import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
+import type { TreeSourceStatus } from '../agent/sources/tree.ts';
 import type { AgentStatusFile, CycleReport } from '../agent/agent.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
@@ -106,6 +107,8 @@ export interface StatusReport {
   agent?: { pid: number; updatedAt: string; lastError?: string };
   /** Backups, binlogs and archives, as of the agent's last pass. */
   artefactSources: ArtefactSourceStatus[];
+  /** Tree sources (file shares) and their last snapshot, as of the agent's last pass. */
+  treeSources: TreeSourceStatus[];
 }
 
 /** Fresh, read-only view: scans the sources now and reads the journal without writing it. */
@@ -132,7 +135,8 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   const statusFile = join(config.state, 'status.json');
   const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as Partial<AgentStatusFile>) : undefined;
   const losses = new LossLog(config.state, { readOnly: true });
-  const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings');
+  const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings' && s.type !== 'tree');
+  const treeSources = (last?.sources ?? []).filter((s): s is TreeSourceStatus => s.type === 'tree');
   const now = systemClock.now().getTime();
   return {
     site: config.site,
@@ -145,6 +149,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
     artefactSources,
+    treeSources,
   };
 }
 
@@ -168,6 +173,11 @@ export function renderStatus(s: StatusReport): string {
     const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
     const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
     lines.push(`${`${a.name} (${a.type})`.padEnd(18)}${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}`);
+  }
+  for (const t of s.treeSources) {
+    const l = t.lastSnapshot;
+    const last = l ? `last snapshot ${l.takenAt}: ${l.files} files, ${formatBytes(l.bytesTotal)} (${l.filesRead} read, ${formatBytes(l.bytesAdded)} added)${l.problems ? `, ${l.problems} problem(s)` : ''}` : 'no snapshot yet';
+    lines.push(`${`${t.name} (tree)`.padEnd(18)}${last}${t.problem ? `; last attempt failed: ${t.problem}` : ''}`);
   }
   for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)}cannot be scanned: ${src.problem}`);
   for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);

@@ -6,6 +6,7 @@ import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/res
 import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
 import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
+import { registerTreeRestoreCommand } from './tree-commands.ts';
 
 // `ferry restore plan` and `ferry restore fetch`: the point-in-time plan from the catalogue
 // API, then its files straight from S3. A secondary site runs the very same commands with
@@ -131,7 +132,8 @@ function refused(r: RestoreRefusal, opts: RestoreOptions): void {
 }
 
 export function registerRestoreCommands(program: Command): void {
-  const restore = program.command('restore').description('point-in-time restore of a database from its offsite backups and logs');
+  const restore = program.command('restore').description('point-in-time restore of a database from its offsite backups and logs, or of a file share (tree)');
+  registerTreeRestoreCommand(restore);
   addCommon(restore.command('plan').description('which full backup and log segments reach T, and the commands to apply them')).action(async (opts: RestoreOptions) => {
     const result = await requestPlan(opts);
     if (!result.ok) return refused(result, opts);

@@ -43,8 +43,37 @@ export const recordingsSourceSchema = z
   .strict();
 export type RecordingsSourceConfig = z.infer<typeof recordingsSourceSchema>;
 
-export const sourceSchema = z.discriminatedUnion('type', [recordingsSourceSchema, rotatedSourceSchema, binlogSourceSchema, archiveSourceSchema]);
-export type SourceConfig = RecordingsSourceConfig | RotatedSourceConfig | BinlogSourceConfig | ArchiveSourceConfig;
+/** A path glob for tree sources: `*` and `?` within one name, `**` across directories, matched against the relative path. */
+const treeGlob = z.string().superRefine((g, ctx) => {
+  if (g.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a pattern cannot be empty' });
+  else if (g.startsWith('/') || g.split('/').includes('..')) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${g}" must be relative to the source's path (no leading / and no ..)` });
+  else if (g.includes('\\')) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${g}" contains \\; separate directories with /` });
+});
+
+/**
+ * A directory tree (file shares: OCS meeting content, address book files, compliance logs)
+ * shipped as incremental snapshots (core/tree-manifest.ts).
+ */
+export const treeSourceSchema = z
+  .object({
+    name: name('source name'),
+    type: z.literal('tree'),
+    /** The tree's root directory. */
+    path: z.string().min(1, 'path is required'),
+    /** Only paths matching one of these globs are kept (default: everything). Directories are always walked. */
+    include: z.array(treeGlob).min(1, 'include cannot be empty (leave it out to keep everything)').optional(),
+    /** Paths matching one of these are left out, and a matching directory is not walked. */
+    exclude: z.array(treeGlob).default([]),
+    /** A snapshot is taken at most this often (0: every pass). */
+    everySeconds: seconds.default(0),
+    /** Content packs are closed at about this size. */
+    packTargetMiB: z.number().int().min(1).max(4096).default(64),
+  })
+  .strict();
+export type TreeSourceConfig = z.infer<typeof treeSourceSchema>;
+
+export const sourceSchema = z.discriminatedUnion('type', [recordingsSourceSchema, rotatedSourceSchema, binlogSourceSchema, archiveSourceSchema, treeSourceSchema]);
+export type SourceConfig = RecordingsSourceConfig | RotatedSourceConfig | BinlogSourceConfig | ArchiveSourceConfig | TreeSourceConfig;
 
 /** Profile rules checked across fields, then per-profile defaults filled. */
 const sourcesSchema = z
@@ -55,7 +84,7 @@ const sourcesSchema = z
     sources.forEach((s, i) => {
       if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `duplicate source name "${s.name}"` });
       seen.add(s.name);
-      if (s.type === 'recordings') return;
+      if (s.type === 'recordings' || s.type === 'tree') return;
       for (const p of checkArtefactSource(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, ...p.path], message: p.message });
     });
   })

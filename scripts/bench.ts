@@ -10,12 +10,16 @@
 //   small  N × ~30 KB demo recordings with XML sidecars (default 10,000)  Ferry, rclone, aws-cli
 //   large  N × ~2 MB demo recordings with XML sidecars  (default 500)     Ferry, rclone, aws-cli
 //   tree   N × 2 KB files, no sidecars                  (default 200,000) Ferry only: peak RSS
+//   share  N files of 0.5-4 KB as a `tree` source (file share): first snapshot, then a second one
+//          after 1 % changed (default 100,000)         Ferry; restic (rclone backend) when installed
 // See docs/benchmarks.md for the figures and what they mean.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { startLocalS3, type LocalS3 } from '../local/s3-process.ts';
+import { runShareBench, shareTable } from './bench/share.ts';
 import { countTree, generateRecordings, generateTree, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
 import { row, scenarioTable, verdicts, verdictTable, round, type RunDetail } from './bench/report.ts';
@@ -33,6 +37,8 @@ interface Options {
   cpuProf: boolean;
   ferryVerify?: VerifyMode;
   counts: Record<Scenario, number>;
+  /** Files of the `share` scenario (a tree source); 0 skips it. */
+  share: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -46,10 +52,11 @@ function parseOptions(argv: string[]): Options {
       small: { type: 'string', default: '10000' },
       large: { type: 'string', default: '500' },
       tree: { type: 'string', default: '200000' },
+      share: { type: 'string', default: '100000' },
     },
     strict: true,
   });
-  const count = (name: Scenario) => {
+  const count = (name: Scenario | 'share') => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
     return n;
@@ -57,7 +64,7 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), tree: count('tree') } };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), tree: count('tree') }, share: count('share') };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -177,6 +184,17 @@ async function scenarioRun(ctx: Context, scenario: Scenario): Promise<void> {
   if (!ctx.opts.keep) rmSync(facts.root, { recursive: true, force: true });
 }
 
+/** The `share` scenario (scripts/bench/share.ts): a tree source, first and incremental snapshot. */
+async function shareRun(ctx: Context): Promise<void> {
+  const resticBin = spawnSync('which', ['restic'], { encoding: 'utf8' }).stdout.trim();
+  if (!resticBin || !ctx.peers.rclone) say('[share] restic (with rclone) is not installed: `apt-get install -y restic rclone`; its runs are skipped');
+  const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'share-restic' } : undefined;
+  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say });
+  for (const run of r.runs) if (!run.ok) ctx.failures.push(`share/${run.tool} ${run.pass}: see ${run.logFile}`);
+  if (ctx.opts.json) for (const run of r.runs) process.stdout.write(`${JSON.stringify({ scenario: 'share', ...run })}\n`);
+  else process.stdout.write(`\n${shareTable(ctx.opts.share, r.bytes, r.changed, r.runs)}\n`);
+}
+
 async function main(): Promise<number> {
   // As bin/ferry.mjs does: the pinned SDK supports Node 20; its notice about future releases is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -194,7 +212,7 @@ async function main(): Promise<number> {
   if (opts.ferryVerify) out(`Ferry runs with cloud.verify: ${opts.ferryVerify} (investigation: not the default measurement)`);
   const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   mkdirSync(join(work, 's3'));
-  const buckets = ['warmup', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`]))];
+  const buckets = ['warmup', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic'];
   const s3 = await startLocalS3({ directory: join(work, 's3'), buckets });
   const ctx: Context = { opts, work, s3, s3Pid: findDescendant('s3-server.cjs'), client: benchS3Client(s3.endpoint, s3.credentials), peers, runs: [], failures: [] };
   const cleanup = async () => {
@@ -210,6 +228,7 @@ async function main(): Promise<number> {
     say(`work directory ${work}; local S3 ${s3.endpoint}`);
     await warmUp(ctx.client, 'warmup');
     for (const scenario of scenarios) await scenarioRun(ctx, scenario);
+    if (opts.share > 0) await shareRun(ctx);
     const list = verdicts(ctx.runs);
     if (list.length > 0) out(`\n${verdictTable(list)}`);
     out(`machine after the run: ${machine()}`);

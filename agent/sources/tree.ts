@@ -1,0 +1,92 @@
+import type { TreeSourceConfig } from '../../core/config.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import type { Clock } from '../../core/clock.ts';
+import { messageOf } from '../../core/errors.ts';
+import type { Logger } from '../log.ts';
+import type { PartPool } from '../part-pool.ts';
+import type { VerifyMode } from '../verify.ts';
+import { sourceReadable, type AlertBook } from '../state/alert-book.ts';
+import { readLastSnapshot, takeTreeSnapshot, type LastSnapshot } from '../tree/snapshot.ts';
+import { TreeVanishedError } from '../tree/walk.ts';
+import { unreadableDirectory } from './source-checks.ts';
+
+// A tree source in the agent's pass: a snapshot when one is due (`everySeconds` after the last
+// one; every pass when 0), with the source-unavailable alert the other sources raise. The
+// snapshot itself is agent/tree/snapshot.ts; what the last one was is in the state directory,
+// so an agent run from cron keeps the schedule.
+
+export interface TreeSourceStatus {
+  name: string;
+  type: 'tree';
+  lastSnapshot?: LastSnapshot;
+  /** Why the last attempt published nothing, when it did not. */
+  problem?: string;
+  lastScan: string;
+}
+
+export interface TreeRunnerDeps {
+  site: string;
+  store: BlobStore;
+  clock: Clock;
+  verify: VerifyMode;
+  state: string;
+  partSize: number;
+  partConcurrency: number;
+  pool?: PartPool;
+  log: Logger;
+  alerts: AlertBook;
+  retryDelayMs?: number;
+}
+
+export interface TreeCycle {
+  status: TreeSourceStatus;
+  manifests: string[];
+  bytes: number;
+  failed: number;
+}
+
+export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig): Promise<TreeCycle> {
+  const now = deps.clock.now();
+  const last = readLastSnapshot(deps.state, source.name);
+  const status = (problem?: string): TreeSourceStatus => ({
+    name: source.name,
+    type: 'tree',
+    ...(readLastSnapshot(deps.state, source.name) ? { lastSnapshot: readLastSnapshot(deps.state, source.name) } : {}),
+    ...(problem ? { problem } : {}),
+    lastScan: now.toISOString(),
+  });
+  const unreadable = await unreadableDirectory(source.path);
+  await sourceReadable(deps.alerts, deps.site, source, unreadable);
+  if (unreadable) {
+    deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem: unreadable });
+    return { status: status(unreadable), manifests: [], bytes: 0, failed: 0 };
+  }
+  if (last && now.getTime() - Date.parse(last.takenAt) < source.everySeconds * 1000) {
+    return { status: status(), manifests: [], bytes: 0, failed: 0 };
+  }
+  try {
+    const started = performance.now();
+    const { manifest, manifestKey } = await takeTreeSnapshot({ ...deps, source, retryDelayMs: deps.retryDelayMs });
+    deps.log.info('tree snapshot published', {
+      source: source.name,
+      snapshot: manifest.snapshotId,
+      files: manifest.counts.files,
+      read: manifest.counts.filesRead,
+      added: manifest.bytes.added,
+      problems: manifest.counts.problems,
+      ms: Math.round(performance.now() - started),
+    });
+    await deps.alerts.resolve(`tree-failed:${source.name}`, deps.site, `Source ${source.name} has a new snapshot (${manifest.takenAt}).`);
+    return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: 0 };
+  } catch (error) {
+    const message = messageOf(error);
+    deps.log.error('tree snapshot not published', { source: source.name, error: message });
+    await deps.alerts.raise(`tree-failed:${source.name}`, {
+      severity: error instanceof TreeVanishedError ? 'critical' : 'warning',
+      site: deps.site,
+      subject: `no snapshot of ${source.name}`,
+      message: `${message}. Nothing was published for this snapshot; the last one stays the newest. It is tried again next pass.`,
+    });
+    return { status: status(message), manifests: [], bytes: 0, failed: 1 };
+  }
+}

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import type { BlobStore } from '../../core/ports.ts';
+import { treePackKey } from '../../core/layout.ts';
+import { SourceChangedError } from '../../core/errors.ts';
+import { PackBuilder } from '../pack-builder.ts';
+import type { PartPool } from '../part-pool.ts';
+import { verifyObject, type VerifyMode } from '../verify.ts';
+import { writeFileAtomic } from '../state/atomic-file.ts';
+import type { ContentIndex, ContentLocation } from './content-index.ts';
+
+// Content packs of a tree source: plain tar, one member per distinct content, named by its
+// SHA-256 (core/tree-manifest.ts). Small files (read whole into memory, so a file that changes
+// while read is never half-written anywhere) share one pack, closed at the target size. A large
+// file streams into a pack of its own after a first read that hashed it: when the second read
+// hashes otherwise (the file changed meanwhile) that pack is aborted before it is published,
+// and nothing torn is ever stored. A pack's contents enter the content index only after it is
+// published and verified. `inflight.json` names every pack under way (upload ids; members once
+// it commits), so a run killed at any point is cleaned up or adopted by the next one.
+
+export interface PackerContext {
+  store: BlobStore;
+  site: string;
+  source: string;
+  snapshotId: string;
+  at: Date;
+  /** The source's state directory. */
+  dir: string;
+  content: ContentIndex;
+  verify: VerifyMode;
+  partSize: number;
+  partConcurrency: number;
+  pool?: PartPool;
+  packTargetBytes: number;
+}
+
+interface InflightPack {
+  no: number;
+  uploadIds: string[];
+  /** Written just before the pack is committed: [sha256 hex, data offset]. */
+  members?: [string, number][];
+}
+
+type Inflight = Record<string, InflightPack>;
+
+interface OpenPack {
+  no: number;
+  key: string;
+  builder: PackBuilder;
+  members: { sha256: Buffer; offset: number }[];
+  pending: Map<string, number>;
+}
+
+const inflightFile = (dir: string) => join(dir, 'inflight.json');
+
+/**
+ * The store as tree packs use it. A site's agent role may not list multipart uploads (IAM has
+ * no prefix condition for it: infra/site-policies.ts), so a refused listing lists nothing:
+ * uploads are aborted by the ids `inflight.json` recorded, and the bucket's lifecycle aborts
+ * any orphan a lost create answer left.
+ */
+export function treeStore(store: BlobStore): BlobStore {
+  return {
+    features: store.features,
+    put: (...a) => store.put(...a),
+    head: (...a) => store.head(...a),
+    get: (...a) => store.get(...a),
+    list: (...a) => store.list(...a),
+    delete: (...a) => store.delete(...a),
+    createMultipart: (...a) => store.createMultipart(...a),
+    uploadPart: (...a) => store.uploadPart(...a),
+    completeMultipart: (...a) => store.completeMultipart(...a),
+    abortMultipart: (...a) => store.abortMultipart(...a),
+    async *listMultipart(prefix) {
+      const found = [];
+      try {
+        for await (const u of store.listMultipart(prefix)) found.push(u);
+      } catch {
+        return;
+      }
+      yield* found;
+    },
+  };
+}
+
+function readInflight(dir: string): Inflight {
+  const file = inflightFile(dir);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Inflight) : {};
+}
+
+export class TreePacker {
+  private open: OpenPack | undefined;
+  private seq = 0;
+  private nextNo: number;
+  private readonly inflight: Inflight = {};
+  bytesAdded = 0;
+  packsPublished = 0;
+
+  constructor(private readonly ctx: PackerContext) {
+    this.nextNo = ctx.content.nextPackNo;
+  }
+
+  /** Where the content is (published, or in the pack being filled), or undefined. */
+  locate(sha256: Buffer): ContentLocation | undefined {
+    const found = this.ctx.content.get(sha256);
+    if (found) return found;
+    const offset = this.open?.pending.get(sha256.toString('hex'));
+    return offset === undefined ? undefined : { pack: this.open!.no, offset };
+  }
+
+  private start(): OpenPack {
+    const no = this.nextNo++;
+    const packId = `t${createHash('sha256').update(`${this.ctx.site}\0${this.ctx.source}\0${this.ctx.snapshotId}\0${this.seq++}`).digest('hex').slice(0, 23)}`;
+    const key = treePackKey(this.ctx.site, this.ctx.source, packId, this.ctx.at);
+    this.inflight[key] = { no, uploadIds: [] };
+    this.saveInflight();
+    const builder = new PackBuilder(treeStore(this.ctx.store), {
+      key,
+      partSize: this.ctx.partSize,
+      partConcurrency: this.ctx.partConcurrency,
+      pool: this.ctx.pool,
+      etag: this.ctx.verify === 'etag',
+      contentType: 'application/x-tar',
+      onUploadStarted: (id) => {
+        this.inflight[key]?.uploadIds.push(id);
+        this.saveInflight();
+      },
+    });
+    return { no, key, builder, members: [], pending: new Map() };
+  }
+
+  /** Adds a small file's content (already read and hashed) to the shared pack. */
+  async addSmall(sha256: Buffer, body: Buffer, mtime: Date): Promise<ContentLocation> {
+    this.open ??= this.start();
+    const open = this.open;
+    const slice = await open.builder.addBuffer(sha256.toString('hex'), body, mtime);
+    open.members.push({ sha256, offset: slice.offset });
+    open.pending.set(sha256.toString('hex'), slice.offset);
+    this.bytesAdded += body.length;
+    const location = { pack: open.no, offset: slice.offset };
+    if (open.builder.position >= this.ctx.packTargetBytes) {
+      this.open = undefined;
+      await this.publish(open);
+    }
+    return location;
+  }
+
+  /**
+   * Streams a large file into a pack of its own; `sha256` is what a first read hashed. Throws
+   * SourceChangedError (and publishes nothing) when this read differs or `unchanged` throws.
+   */
+  async addLarge(sha256: Buffer, file: FileHandle, size: number, mtime: Date, path: string, unchanged: () => Promise<void>): Promise<ContentLocation> {
+    const pack = this.start();
+    try {
+      const slice = await pack.builder.addFile(sha256.toString('hex'), file, size, mtime, path);
+      if (slice.sha256 !== sha256.toString('hex')) throw new SourceChangedError(`${path} changed while it was read (its content hashed differently twice)`, path);
+      await unchanged();
+      pack.members.push({ sha256, offset: slice.offset });
+      await this.publish(pack);
+      this.bytesAdded += size;
+      return { pack: pack.no, offset: slice.offset };
+    } catch (error) {
+      await pack.builder.abort().catch(() => undefined);
+      delete this.inflight[pack.key];
+      this.saveInflight();
+      throw error;
+    }
+  }
+
+  private async publish(pack: OpenPack): Promise<void> {
+    const result = await pack.builder.finish(async () => {
+      const entry = this.inflight[pack.key]!;
+      entry.members = pack.members.map((m) => [m.sha256.toString('hex'), m.offset]);
+      this.saveInflight();
+    });
+    await verifyObject(this.ctx.store, pack.key, result, this.ctx.verify);
+    this.ctx.content.commitPack({ no: pack.no, key: pack.key, size: result.size, sha256: result.sha256 }, pack.members);
+    delete this.inflight[pack.key];
+    this.saveInflight();
+    this.packsPublished++;
+  }
+
+  /** Publishes the pack being filled, if any. */
+  async finish(): Promise<void> {
+    const open = this.open;
+    this.open = undefined;
+    if (open) await this.publish(open);
+  }
+
+  /** Discards the pack being filled (after a failure); its uploads are aborted. */
+  async abort(): Promise<void> {
+    const open = this.open;
+    this.open = undefined;
+    if (!open) return;
+    await open.builder.abort().catch(() => undefined);
+    delete this.inflight[open.key];
+    this.saveInflight();
+  }
+
+  private saveInflight(): void {
+    const file = inflightFile(this.ctx.dir);
+    if (Object.keys(this.inflight).length === 0) rmSync(file, { force: true });
+    else writeFileAtomic(file, JSON.stringify(this.inflight));
+  }
+}
+
+/**
+ * After a run that was killed: a pack that reached its commit and is in the store whole is
+ * adopted (its contents recorded, so they are not stored twice); every other upload is aborted.
+ * Uploads are aborted first and the key looked at after: a complete the killed process had
+ * already sent can still be carried out by the store, and only once the uploads are gone does
+ * the key say for good whether the pack exists.
+ */
+export async function recoverInflightPacks(ctx: Pick<PackerContext, 'store' | 'dir' | 'content'>): Promise<{ adopted: number; aborted: number }> {
+  const inflight = readInflight(ctx.dir);
+  let adopted = 0;
+  let aborted = 0;
+  for (const [key, pack] of Object.entries(inflight)) {
+    for (const id of pack.uploadIds) await ctx.store.abortMultipart(key, id);
+    for await (const u of treeStore(ctx.store).listMultipart(key)) if (u.key === key && !pack.uploadIds.includes(u.uploadId)) await ctx.store.abortMultipart(key, u.uploadId);
+    const info = pack.members ? await ctx.store.head(key) : undefined;
+    if (info && pack.members) {
+      const hash = createHash('sha256');
+      let size = 0;
+      const { body } = await ctx.store.get(key);
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      if (size === info.size) {
+        const members = pack.members.map(([sha, offset]) => ({ sha256: Buffer.from(sha, 'hex'), offset }));
+        // Recorded again even when its pack line made it: a kill between that line and the
+        // content records would otherwise leave its contents unknown, and packed a second time.
+        ctx.content.commitPack({ no: pack.no, key, size, sha256: hash.digest('hex') }, members);
+        adopted++;
+        continue;
+      }
+    }
+    aborted++;
+  }
+  rmSync(inflightFile(ctx.dir), { force: true });
+  return { adopted, aborted };
+}

@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { lstat, readlink, stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { BlobStore } from '../../core/ports.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { TreeSourceConfig } from '../../core/config.ts';
+import { sitePrefix, treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
+import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
+import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import { StreamUploader } from '../stream-uploader.ts';
+import type { PartPool } from '../part-pool.ts';
+import { verifyObject, type VerifyMode } from '../verify.ts';
+import { publishManifest } from '../ship-batch.ts';
+import { writeFileAtomic } from '../state/atomic-file.ts';
+import type { Logger } from '../log.ts';
+import { ContentIndex } from './content-index.ts';
+import { JsonlGzWriter } from './jsonl-gz.ts';
+import { PreviousIndex, type LocalEntry } from './local-index.ts';
+import { TreePacker, recoverInflightPacks, treeStore } from './packer.ts';
+import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
+import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
+import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
+
+// One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
+// index: a file with the same size, mtime (ns), inode and device is taken from it unread.
+// New and changed files are read, hashed and, when the content is not stored yet, packed.
+// Then the index is published, then the manifest, LAST: until then the snapshot does not
+// exist. Only then does the local index become the one the next snapshot compares with.
+// State per source lives in `{state}/trees/{source}/` (docs/operations.md).
+
+export interface TreeSnapshotContext {
+  site: string;
+  source: TreeSourceConfig;
+  store: BlobStore;
+  clock: Clock;
+  verify: VerifyMode;
+  /** The agent's state directory. */
+  state: string;
+  partSize: number;
+  partConcurrency: number;
+  pool?: PartPool;
+  log?: Logger;
+  /** Times a file that changes while it is read is read again before it is reported. */
+  readAttempts?: number;
+  /** Pause before reading a changed file again (ms). */
+  retryDelayMs?: number;
+  /** Opens files and lists directories of the tree; tests inject failures here. */
+  fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir };
+}
+
+/** `last.json`: the newest snapshot this agent published for the source. */
+export interface LastSnapshot {
+  snapshotId: string;
+  takenAt: string;
+  manifestKey: string;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  filesRead: number;
+  problems: number;
+  bytesTotal: number;
+  bytesAdded: number;
+  /** The root directory's device and inode when it was taken: an empty root that is another directory now is an unmounted share. */
+  root?: { dev: string; ino: string };
+}
+
+export interface TreeSnapshotResult {
+  manifest: TreeSnapshotManifest;
+  manifestKey: string;
+}
+
+export function treeStateDir(state: string, source: string): string {
+  return join(state, 'trees', source);
+}
+
+export function readLastSnapshot(state: string, source: string): LastSnapshot | undefined {
+  const file = join(treeStateDir(state, source), 'last.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LastSnapshot) : undefined;
+}
+
+const MAX_PROBLEMS = 100;
+const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
+
+class Snapshot {
+  readonly dir: string;
+  readonly problems: { path: string; problem: string }[] = [];
+  problemCount = 0;
+  counts = { files: 0, dirs: 0, symlinks: 0, filesRead: 0 };
+  bytesTotal = 0;
+  readonly positions = new Map<number, number>();
+
+  constructor(
+    readonly ctx: TreeSnapshotContext,
+    readonly packer: TreePacker,
+  ) {
+    this.dir = treeStateDir(ctx.state, ctx.source.name);
+  }
+
+  problem(path: string, problem: string): void {
+    this.problemCount++;
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push({ path, problem });
+    if (this.problemCount <= MAX_PROBLEMS) this.ctx.log?.warn('tree snapshot problem', { source: this.ctx.source.name, path, problem });
+  }
+
+  position(pack: number): number {
+    let p = this.positions.get(pack);
+    if (p === undefined) this.positions.set(pack, (p = this.positions.size));
+    return p;
+  }
+
+  /** The entry for one walked item (undefined: left out, reported when it is a problem). */
+  async entry(item: WalkItem, prev: PreviousIndex, included: (path: string) => boolean): Promise<{ entry: TreeEntry; local: LocalEntry } | undefined> {
+    const shown = item.rel.toString('utf8');
+    const prior = await prev.seek(item.rel);
+    if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
+    if (item.kind !== 'dir' && !included(shown)) return undefined;
+    const base = { ...entryPath(item.rel), mode: Number(item.stat.mode & 0o7777n), mtime: iso(item.stat.mtimeNs) };
+    const identity = { ino: String(item.stat.ino), dev: String(item.stat.dev), mtimeNs: String(item.stat.mtimeNs) };
+    if (item.kind === 'dir') {
+      this.counts.dirs++;
+      const entry: TreeEntry = { ...base, type: 'dir', size: 0 };
+      return { entry, local: { ...entry, ...identity } };
+    }
+    if (item.kind === 'symlink') {
+      let target: Buffer;
+      try {
+        target = await readlink(item.abs, { encoding: 'buffer' });
+      } catch (error) {
+        return void this.problem(shown, `link cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`);
+      }
+      if (!isUtf8(target)) this.problem(shown, 'link target is not valid UTF-8; stored with replacement characters');
+      this.counts.symlinks++;
+      const entry: TreeEntry = { ...base, type: 'symlink', size: 0, target: target.toString('utf8') };
+      return { entry, local: { ...entry, ...identity } };
+    }
+    return this.file(item, prior, shown);
+  }
+
+  private async file(item: WalkItem, prior: LocalEntry | undefined, shown: string): Promise<{ entry: TreeEntry; local: LocalEntry } | undefined> {
+    let st = item.stat;
+    const unchanged =
+      prior?.type === 'file' && prior.sha256 !== undefined && prior.size === Number(st.size) && prior.mtimeNs === String(st.mtimeNs) && prior.ino === String(st.ino) && prior.dev === String(st.dev);
+    let sha: Buffer | undefined;
+    let location = unchanged ? this.packer.locate((sha = Buffer.from(prior.sha256!, 'hex'))) : undefined;
+    if (!location) {
+      const attempts = this.ctx.readAttempts ?? 3;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          ({ sha, location } = await this.read(item, st, shown));
+          this.counts.filesRead++;
+          break;
+        } catch (error) {
+          if (error instanceof UnreadableSourceError) return void this.problem(shown, error.message.replace(`${shown} `, ''));
+          if (!(error instanceof SourceChangedError)) throw error;
+          const again = await lstatOrUndefined(item.abs);
+          if (!again) return undefined; // deleted meanwhile: not in this snapshot
+          if (!again.isFile()) return void this.problem(shown, 'changed type while it was read; not in this snapshot');
+          if (attempt >= attempts) return void this.problem(shown, `changed while it was read ${attempts} times; not in this snapshot`);
+          st = again;
+          await new Promise((r) => setTimeout(r, (this.ctx.retryDelayMs ?? 100) * attempt));
+        }
+      }
+    }
+    this.counts.files++;
+    this.bytesTotal += Number(st.size);
+    const base = { ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs) };
+    const local: LocalEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), ino: String(st.ino), dev: String(st.dev), mtimeNs: String(st.mtimeNs) };
+    const entry: TreeEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), pack: this.position(location!.pack), offset: location!.offset };
+    return { entry, local };
+  }
+
+  private async read(item: WalkItem, st: BigIntStats, shown: string) {
+    const mtime = new Date(Number(st.mtimeNs / 1_000_000n));
+    if (st.size <= BigInt(SMALL_FILE_BYTES)) {
+      const { body, sha256 } = readSmallFile(item.abs, st, shown, this.ctx.fs?.openSync);
+      const location = this.packer.locate(sha256) ?? (await this.packer.addSmall(sha256, body, mtime));
+      return { sha: sha256, location };
+    }
+    const sha256 = await hashLargeFile(item.abs, st, shown, this.ctx.fs?.open);
+    const known = this.packer.locate(sha256);
+    if (known) return { sha: sha256, location: known };
+    const pack = (file: FileHandle, unchanged: () => Promise<void>) => this.packer.addLarge(sha256, file, Number(st.size), mtime, shown, unchanged);
+    const location = await withStableFile(item.abs, st, shown, pack, this.ctx.fs?.open);
+    return { sha: sha256, location };
+  }
+}
+
+async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
+  return lstat(abs, { bigint: true }).catch(() => undefined);
+}
+
+async function rootIdentity(path: string): Promise<{ dev: bigint; ino: bigint }> {
+  try {
+    const st = await stat(path, { bigint: true });
+    if (!st.isDirectory()) throw new TreeVanishedError(`${path} is not a directory`);
+    return { dev: st.dev, ino: st.ino };
+  } catch (error) {
+    if (error instanceof TreeVanishedError) throw error;
+    throw new TreeVanishedError(`${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`, { cause: error });
+  }
+}
+
+/** Publishes the index (header line, then the entries written during the walk) and returns where it is. */
+async function publishIndex(ctx: TreeSnapshotContext, key: string, header: object, bodyFile: string) {
+  const uploader = new StreamUploader(treeStore(ctx.store), { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
+  try {
+    await uploader.write(gzipSync(`${JSON.stringify(header)}\n`));
+    const file = await open(bodyFile, 'r');
+    try {
+      await uploader.copyFrom(file, (await file.stat()).size, bodyFile, { exact: true });
+    } finally {
+      await file.close();
+    }
+    const result = await uploader.finish();
+    await verifyObject(ctx.store, key, result, ctx.verify);
+    return { key, size: result.size, sha256: result.sha256 };
+  } catch (error) {
+    await uploader.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A pack the snapshot reuses was removed (by the cloud's purge) while the snapshot was taken. */
+export class PackGoneError extends Error {
+  override readonly name = 'PackGoneError';
+}
+
+/**
+ * The one race with the purge (docs/restore.md): content reused from a pack that only forgotten
+ * snapshots listed, and the pack deleted before this manifest is out. Every pack the manifest
+ * names is looked at just before it is published; when one is gone nothing is published, the
+ * content index forgets that pack, and the next pass packs its content again.
+ */
+async function assertPacksPresent(ctx: TreeSnapshotContext, content: ContentIndex, keys: string[]): Promise<void> {
+  const gone: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      if (!(await ctx.store.head(key))) gone.push(key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker));
+  if (gone.length === 0) return;
+  const goneSet = new Set(gone);
+  content.retainPacks(new Set(content.allPacks().map((p) => p.key).filter((k) => !goneSet.has(k))));
+  throw new PackGoneError(`${gone.length} pack(s) this snapshot reuses were removed meanwhile (${gone[0]}…): not published; their content is packed again next pass`);
+}
+
+/**
+ * Takes one snapshot and publishes it. Throws TreeVanishedError (nothing published) when the
+ * root cannot be read, disappears or is swapped during the walk, or is suddenly empty.
+ */
+export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSnapshotResult> {
+  const { site, source, store, clock } = ctx;
+  const dir = treeStateDir(ctx.state, source.name);
+  const work = join(dir, 'work');
+  mkdirSync(work, { recursive: true });
+  const content = new ContentIndex(dir);
+  const recovered = await recoverInflightPacks({ store, dir, content });
+  if (recovered.adopted + recovered.aborted > 0) ctx.log?.info('tree packs of an interrupted snapshot recovered', { source: source.name, ...recovered });
+  const present = new Set<string>();
+  for await (const o of store.list(`${sitePrefix('trees', site)}${source.name}/packs/`)) present.add(o.key);
+  const gone = content.retainPacks(present);
+  if (gone.length > 0) ctx.log?.info('tree packs removed by the purge are no longer used', { source: source.name, packs: gone.length });
+
+  const root = await rootIdentity(source.path);
+  const takenAt = clock.now();
+  const snapshotId = `s${createHash('sha256').update(`${site}\0${source.name}\0${takenAt.toISOString()}`).digest('hex').slice(0, 23)}`;
+  const last = readLastSnapshot(ctx.state, source.name);
+  const packer = new TreePacker({
+    store,
+    site,
+    source: source.name,
+    snapshotId,
+    at: takenAt,
+    dir,
+    content,
+    verify: ctx.verify,
+    partSize: ctx.partSize,
+    partConcurrency: ctx.partConcurrency,
+    pool: ctx.pool,
+    packTargetBytes: source.packTargetMiB * 1024 * 1024,
+  });
+  const snap = new Snapshot(ctx, packer);
+  const prev = new PreviousIndex(last ? join(dir, 'index.local.gz') : undefined);
+  const indexBody = new JsonlGzWriter(join(work, 'index.body.gz'));
+  const localNext = new JsonlGzWriter(join(work, 'index.local.gz'));
+  const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
+  const included = source.include ? treePathMatcher(source.include) : () => true;
+  try {
+    for await (const item of walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) })) {
+      const made = await snap.entry(item, prev, included);
+      if (!made) continue;
+      await indexBody.write(made.entry);
+      await localNext.write(made.local);
+    }
+    await packer.finish();
+    await Promise.all([indexBody.close(), localNext.close(), prev.close()]);
+    const after = await rootIdentity(source.path);
+    if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
+    // Emptied on purpose, the same directory is empty; an unmounted share leaves another (empty) one.
+    const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
+    if (indexBody.lines === 0 && swapped && last.files + last.dirs > 0) {
+      throw new TreeVanishedError(`${source.path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
+    }
+    const index = await publishIndex(ctx, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file);
+    const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
+      const p = content.pack(no);
+      if (!p) throw new Error(`pack ${no} of snapshot ${snapshotId} was never published`);
+      return { key: p.key, size: p.size, sha256: p.sha256 };
+    });
+    const manifest: TreeSnapshotManifest = {
+      format: TREE_SNAPSHOT_FORMAT,
+      kind: 'tree-snapshot',
+      site,
+      source: source.name,
+      snapshotId,
+      takenAt: takenAt.toISOString(),
+      createdAt: clock.now().toISOString(),
+      ...(last ? { parent: last.snapshotId } : {}),
+      counts: { ...snap.counts, problems: snap.problemCount },
+      bytes: { total: snap.bytesTotal, added: packer.bytesAdded },
+      index,
+      packs,
+      problems: snap.problems,
+    };
+    await assertPacksPresent(ctx, content, packs.map((p) => p.key));
+    const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);
+    await publishManifest({ store }, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
+    renameSync(localNext.file, join(dir, 'index.local.gz'));
+    const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
+    writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    return { manifest, manifestKey };
+  } catch (error) {
+    await packer.abort();
+    await Promise.allSettled([indexBody.close(), localNext.close(), prev.close()]);
+    throw error;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,99 @@
+import { readdir } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { messageOf } from '../../core/errors.ts';
+
+// The walk of a tree: depth-first, siblings in byte order of their names, so it yields paths in
+// the snapshot order (paths.ts) and can be merge-joined with the previous snapshot's index
+// without holding either in memory. Only one directory's listing per level is held. Nothing is
+// followed: a symbolic link is yielded as a link, a directory reached through one is never
+// entered. What cannot be read is reported through `onProblem` and the walk goes on; a root that
+// cannot be read at all is an error (TreeVanishedError).
+
+export type WalkKind = 'file' | 'dir' | 'symlink' | 'special';
+
+export interface WalkItem {
+  /** Path relative to the root, `/`-separated bytes. */
+  rel: Buffer;
+  /** Absolute path bytes (fs calls take Buffers, so any name works). */
+  abs: Buffer;
+  stat: BigIntStats;
+  kind: WalkKind;
+}
+
+/** Lists a directory's names as bytes; tests inject failures here. */
+export type ReadTreeDir = (path: Buffer) => Promise<Buffer[]>;
+const readNames: ReadTreeDir = (path) => readdir(path, { encoding: 'buffer' });
+
+export interface WalkOptions {
+  readdir?: ReadTreeDir;
+  /** Paths (relative, UTF-8 rendering) to leave out; an excluded directory is not entered. */
+  excluded?: (path: string) => boolean;
+  onProblem: (path: string, problem: string) => void;
+}
+
+export class TreeVanishedError extends Error {
+  override readonly name = 'TreeVanishedError';
+}
+
+export function kindOf(st: BigIntStats): WalkKind {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  return 'special';
+}
+
+export function specialName(st: BigIntStats): string {
+  if (st.isFIFO()) return 'a named pipe (fifo)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'a special file';
+}
+
+const SLASH = Buffer.from('/');
+
+export async function* walkTree(root: string, options: WalkOptions): AsyncGenerator<WalkItem> {
+  const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
+  let names: Buffer[];
+  try {
+    names = await (options.readdir ?? readNames)(rootBytes);
+  } catch (error) {
+    throw new TreeVanishedError(`${root} cannot be listed (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`, { cause: error });
+  }
+  yield* walkDir(rootBytes, Buffer.alloc(0), names, options);
+}
+
+async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options: WalkOptions): AsyncGenerator<WalkItem> {
+  names.sort(Buffer.compare);
+  for (const name of names) {
+    const rel = relDir.length === 0 ? name : Buffer.concat([relDir, SLASH, name]);
+    const abs = Buffer.concat([absDir, SLASH, name]);
+    if (options.excluded?.(rel.toString('utf8'))) continue;
+    let stat: BigIntStats;
+    try {
+      // Synchronous on purpose: a metadata call answered from the inode cache takes microseconds,
+      // a trip through libuv's thread pool many times that, and the walk does one per path.
+      stat = lstatSync(abs, { bigint: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Deleted between the listing and now: it simply is not in this snapshot.
+      if (code === 'ENOENT') continue;
+      options.onProblem(rel.toString('utf8'), `cannot be examined (${code ?? messageOf(error)})`);
+      continue;
+    }
+    const kind = kindOf(stat);
+    yield { rel, abs, stat, kind };
+    if (kind !== 'dir') continue;
+    let children: Buffer[];
+    try {
+      children = await (options.readdir ?? readNames)(abs);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      options.onProblem(rel.toString('utf8'), `directory cannot be read (${code ?? messageOf(error)}); its contents are not in this snapshot`);
+      continue;
+    }
+    yield* walkDir(abs, rel, children, options);
+  }
+}

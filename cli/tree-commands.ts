@@ -1,0 +1,135 @@
+import type { Command } from 'commander';
+import { InvalidInputError } from '../core/errors.ts';
+import type { CloudOptions } from './api-client.ts';
+import { formatBytes } from './progress.ts';
+import { fetchStore } from './restore-commands.ts';
+import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
+import type { SnapshotSummary } from '../core/tree-manifest.ts';
+
+// `ferry restore tree` and `ferry snapshots list`: tree sources (file shares) restored from the
+// store alone, with the same store and credentials as `ferry restore fetch` (a DR site: its own
+// config, read-only on the primary's prefixes). Exit 3: no snapshot at or before T.
+
+export const EXIT_NO_SNAPSHOT = 3;
+
+interface TreeRestoreCliOptions extends CloudOptions {
+  site: string;
+  source: string;
+  at?: string;
+  to?: string;
+  include?: string[];
+  stdout?: string;
+  json?: boolean;
+}
+
+/** `--at`: ISO 8601 with a zone (a time without one is ambiguous across sites), or `now`. */
+export function parseAt(at: string | undefined, now = new Date()): Date {
+  if (at === undefined || at === 'now') return now;
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(at.trim())) throw new InvalidInputError(`--at needs a time zone, e.g. ${at.trim()}Z (UTC) or ${at.trim()}+01:00`);
+  const t = new Date(at.trim());
+  if (Number.isNaN(t.getTime())) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not an ISO 8601 time`);
+  return t;
+}
+
+function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(p: TreeRestoreProgress): void; end(): void } {
+  if (!stream.isTTY) return { update: () => undefined, end: () => undefined };
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const now = performance.now();
+      if (now - last < 100 && p.filesDone !== p.filesTotal) return;
+      last = now;
+      shown = true;
+      const width = 30;
+      const filled = p.bytesTotal === 0 ? width : Math.round((p.bytesDone / p.bytesTotal) * width);
+      stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  file ${p.filesDone}/${p.filesTotal} ${p.path.slice(-60)}\x1b[K`);
+    },
+    end() {
+      if (shown) stream.write('\n');
+    },
+  };
+}
+
+export function renderTreeRestore(r: TreeRestoreReport): string {
+  const lines = [
+    `restored snapshot ${r.snapshotId} (taken ${r.takenAt}) into ${r.dir}, every file verified against its SHA-256:`,
+    `  files     ${r.files.restored} restored, ${r.files.present} already there and verified`,
+    `  dirs      ${r.dirs}`,
+    `  links     ${r.symlinks}`,
+    `  download  ${formatBytes(r.bytesDownloaded)}`,
+    ...r.problems.map((p) => `  NOT RESTORED ${p.path}: ${p.problem}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderSnapshots(rows: SnapshotSummary[]): string {
+  if (rows.length === 0) return 'no snapshots\n';
+  const table = [
+    ['taken', 'source', 'snapshot', 'files', 'bytes', 'added', 'problems'],
+    ...rows.map((s) => [s.takenAt, s.source, s.snapshotId, String(s.files), formatBytes(s.bytesTotal), formatBytes(s.bytesAdded), String(s.problems)]),
+  ];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  return `${table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+/** Runs `ferry restore tree` against a store (the CLI's, or a test's). */
+export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<number> {
+  const at = parseAt(opts.at);
+  if (!opts.to && !opts.stdout) throw new InvalidInputError('say where to restore: --to <dir> for the tree (or the --include part of it), or --stdout <path> for one file');
+  if (opts.to && opts.stdout) throw new InvalidInputError('--to and --stdout cannot be used together');
+  const found = await findSnapshot(blobs, opts.site, opts.source, at);
+  if (!found) {
+    out.stderr.write(`ferry: no snapshot of source ${opts.source} of site ${opts.site} taken at or before ${at.toISOString()} (\`ferry snapshots list --site ${opts.site}\` lists them)\n`);
+    return EXIT_NO_SNAPSHOT;
+  }
+  if (opts.stdout) {
+    await streamTreeFile(blobs, found.manifest, opts.stdout, out.stdout);
+    return 0;
+  }
+  const bar = opts.json ? undefined : progressPrinter(out.stderr);
+  const injected = process.env.FERRY_TEST_FREE_BYTES;
+  try {
+    const report = await restoreTree({ blobs, manifest: found.manifest, to: opts.to!, include: opts.include, freeBytes: injected === undefined ? undefined : Number(injected), onProgress: (p) => bar?.update(p) });
+    bar?.end();
+    out.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderTreeRestore(report));
+    return report.problems.length > 0 ? 1 : 0;
+  } catch (error) {
+    bar?.end();
+    throw error;
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerTreeRestoreCommand(restore: Command): void {
+  restore
+    .command('tree')
+    .description('restore a tree source (file share) as it was at T: the newest snapshot at or before T, verified, resumable')
+    .requiredOption('--site <site>', 'site whose tree to restore (a DR site names the primary)')
+    .requiredOption('--source <name>', 'the tree source')
+    .option('--at <time>', 'ISO 8601 time with a zone (e.g. 2026-03-01T14:05:00+01:00), or now', 'now')
+    .option('--to <dir>', 'directory to restore into (created if needed; nothing is written outside it)')
+    .option('--include <glob>', 'restore only matching paths (`*` within a name, `**` across directories); repeatable', collect)
+    .option('--stdout <path>', 'stream this one file to standard output instead of restoring the tree')
+    .option('--json', 'JSON report')
+    .option('-c, --config <file>', 'agent config whose cloud to use (a DR site: its own)')
+    .action(async (opts: TreeRestoreCliOptions) => {
+      process.exitCode = await runTreeRestore(opts, fetchStore(opts), { stdout: process.stdout, stderr: process.stderr });
+    });
+}
+
+export function registerSnapshotsCommands(program: Command): void {
+  const snapshots = program.command('snapshots').description('snapshots of tree sources (file shares)');
+  snapshots
+    .command('list')
+    .description('every snapshot of the site (or of one source), oldest first, from the store')
+    .requiredOption('--site <site>', 'site (a DR site names the primary)')
+    .option('--source <name>', 'only this tree source')
+    .option('--json', 'JSON output')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (opts: CloudOptions & { site: string; source?: string; json?: boolean }) => {
+      const rows = await listSnapshots(fetchStore(opts), opts.site, opts.source);
+      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderSnapshots(rows));
+    });
+}

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runMeasured, type Measured } from './measure.ts';
+
+// The `share` scenario: a file share as a `tree` source. N small files (0.5-4 KB, 100 per
+// directory) are snapshotted once, 1 % of them are rewritten, and the tree is snapshotted again.
+// What counts (issue: file shares): the second snapshot's time against the first's, how many
+// files it read (the agent's log says), and the agent's peak RSS. restic, when installed, backs
+// up the same tree states to the same s3rver through its rclone backend, for a side-by-side.
+
+const REPO = join(import.meta.dirname, '..', '..');
+const FERRY_BIN = join(REPO, 'bin', 'ferry.mjs');
+
+export interface ShareTarget {
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface ShareRun {
+  tool: string;
+  pass: 'first' | 'second';
+  seconds: number;
+  peakRssMb: number;
+  /** Files the snapshot read (Ferry's log); undefined for restic. */
+  filesRead?: number;
+  files?: number;
+  /** The snapshot itself (Ferry's log: walk, read, pack, publish), without process start-up. */
+  snapshotSeconds?: number;
+  ok: boolean;
+  logFile: string;
+}
+
+export interface ShareOptions {
+  work: string;
+  files: number;
+  target: ShareTarget;
+  ferryBucket: string;
+  /** restic and rclone binaries, when both are installed; resticBucket must exist. */
+  restic?: { bin: string; bucket: string };
+  say: (line: string) => void;
+}
+
+const peak = (m: Measured) => Math.max(m.peakTreeRssMb, m.mainHwmMb);
+
+/** Writes the share: `d{i}/f{j}.bin`, 100 files a directory, random content (no dedup to help). */
+export function generateShare(root: string, files: number): number {
+  let bytes = 0;
+  const mtime = new Date('2026-02-01T08:00:00Z');
+  for (let i = 0; i < files; i++) {
+    const dir = join(root, `d${String(Math.floor(i / 100)).padStart(5, '0')}`);
+    if (i % 100 === 0) mkdirSync(dir, { recursive: true });
+    const body = randomBytes(512 + ((i * 7919) % 3584));
+    const path = join(dir, `f${i % 100}.bin`);
+    writeFileSync(path, body);
+    utimesSync(path, mtime, mtime);
+    bytes += body.length;
+  }
+  return bytes;
+}
+
+/** Rewrites every hundredth file with new content and a new mtime. */
+export function changeOnePercent(root: string, files: number): number {
+  let changed = 0;
+  const mtime = new Date('2026-02-02T08:00:00Z');
+  for (let i = 37; i < files; i += 100) {
+    const path = join(root, `d${String(Math.floor(i / 100)).padStart(5, '0')}`, `f${i % 100}.bin`);
+    writeFileSync(path, randomBytes(512 + ((i * 31) % 3584)));
+    utimesSync(path, mtime, mtime);
+    changed++;
+  }
+  return changed;
+}
+
+async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
+  const dir = join(o.work, 'ferry-share');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'agent.yaml');
+  writeFileSync(
+    config,
+    `site: bench
+state: ${join(dir, 'state')}
+cloud: { bucket: ${o.ferryBucket}, endpoint: ${o.target.endpoint}, credentials: { accessKeyId: ${o.target.credentials.accessKeyId}, secretAccessKey: ${o.target.credentials.secretAccessKey} } }
+shipping: { partSizeMiB: 8 }
+sources:
+  - { name: share, type: tree, path: "${root}" }
+`,
+  );
+  const logFile = join(o.work, `share-ferry-${pass}.log`);
+  const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const m = await runMeasured(process.execPath, [FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
+  const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"tree snapshot published"'));
+  const fields = line ? (JSON.parse(line) as { read?: number; files?: number; ms?: number }) : {};
+  const snapshotSeconds = fields.ms === undefined ? undefined : fields.ms / 1000;
+  return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
+}
+
+async function resticPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RESTIC_PASSWORD: 'bench',
+    RESTIC_REPOSITORY: `rclone:ferry:${o.restic!.bucket}/repo`,
+    RCLONE_CONFIG_FERRY_TYPE: 's3',
+    RCLONE_CONFIG_FERRY_PROVIDER: 'Other',
+    RCLONE_CONFIG_FERRY_ENDPOINT: o.target.endpoint,
+    RCLONE_CONFIG_FERRY_ACCESS_KEY_ID: o.target.credentials.accessKeyId,
+    RCLONE_CONFIG_FERRY_SECRET_ACCESS_KEY: o.target.credentials.secretAccessKey,
+    RCLONE_CONFIG_FERRY_FORCE_PATH_STYLE: 'true',
+    RCLONE_CONFIG_FERRY_REGION: 'us-east-1',
+    RESTIC_CACHE_DIR: join(o.work, 'restic-cache'),
+  };
+  delete env.AWS_CA_BUNDLE; // rclone chokes on the one set here
+  const logFile = join(o.work, `share-restic-${pass}.log`);
+  if (pass === 'first') await runMeasured(o.restic!.bin, ['init'], { logFile, env });
+  const m = await runMeasured(o.restic!.bin, ['backup', '--quiet', root], { logFile, env });
+  return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), ok: m.code === 0, logFile };
+}
+
+export async function runShareBench(o: ShareOptions): Promise<{ runs: ShareRun[]; bytes: number; changed: number }> {
+  const root = join(o.work, 'data', 'share');
+  const started = performance.now();
+  const bytes = generateShare(root, o.files);
+  o.say(`[share] ${o.files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB, generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const runs: ShareRun[] = [await ferryPass(o, root, 'first')];
+  if (o.restic) runs.push(await resticPass(o, root, 'first'));
+  const changed = changeOnePercent(root, o.files);
+  runs.push(await ferryPass(o, root, 'second'));
+  if (o.restic) runs.push(await resticPass(o, root, 'second'));
+  return { runs, bytes, changed };
+}
+
+export function shareTable(files: number, bytes: number, changed: number, runs: ShareRun[]): string {
+  const first = (tool: string) => runs.find((r) => r.tool === tool && r.pass === 'first');
+  const rows = runs.map((r) => {
+    const ratio = r.pass === 'second' && first(r.tool) ? `${((r.seconds / first(r.tool)!.seconds) * 100).toFixed(1)} %` : '';
+    const own = r.snapshotSeconds === undefined ? '' : r.snapshotSeconds.toFixed(1);
+    const ownFirst = first(r.tool)?.snapshotSeconds;
+    const ownRatio = r.pass === 'second' && r.snapshotSeconds !== undefined && ownFirst ? `${((r.snapshotSeconds / ownFirst) * 100).toFixed(1)} %` : '';
+    return [r.tool, r.pass, r.seconds.toFixed(1), ratio, own, ownRatio, r.filesRead === undefined ? '' : String(r.filesRead), r.peakRssMb.toFixed(0), r.ok ? 'ok' : `FAILED (${r.logFile})`];
+  });
+  const head = ['tool', 'snapshot', 'seconds', 'of first', 'snapshot s (log)', 'of first', 'files read', 'peak RSS MB', ''];
+  const widths = head.map((_, c) => Math.max(head[c]!.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    `share: ${files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB; second snapshot after ${changed.toLocaleString('en-GB')} files changed`,
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}

@@ -1,0 +1,92 @@
+import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContentIndex } from '../../agent/tree/content-index.ts';
+import { JsonlGzWriter } from '../../agent/tree/jsonl-gz.ts';
+import { PreviousIndex, type LocalEntry } from '../../agent/tree/local-index.ts';
+import { compareTreePaths, treePathMatcher } from '../../agent/tree/paths.ts';
+import { walkTree } from '../../agent/tree/walk.ts';
+
+// The pieces of a snapshot on their own: the one path order, the walk that yields it, the
+// merge-join reader of the previous index, and the content index that makes dedup work.
+
+const b = (s: string) => Buffer.from(s);
+const sha = (s: string) => createHash('sha256').update(s).digest();
+const tmp = () => mkdtempSync(join(tmpdir(), 'ferry-tree-parts-'));
+
+describe('tree path order', () => {
+  it('puts a directory right before its contents, siblings in byte order', () => {
+    const paths = ['a-c', 'a/b', 'a', 'A', 'a/b/c', 'a.x', 'é'];
+    expect(paths.map(b).sort(compareTreePaths).map(String)).toEqual(['A', 'a', 'a/b', 'a/b/c', 'a-c', 'a.x', 'é']);
+  });
+
+  it('is the order the walk yields, whatever order the directory lists in', async () => {
+    const root = join(tmp(), 'r');
+    for (const d of ['a', 'a/b', 'a-c', 'z']) mkdirSync(join(root, d), { recursive: true });
+    for (const f of ['a/b/1', 'a/2', 'a-c/3', 'a.x', 'z/4']) writeFileSync(join(root, f), f);
+    const seen: string[] = [];
+    for await (const item of walkTree(root, { onProblem: () => undefined })) seen.push(item.rel.toString());
+    expect(seen).toEqual(['a', 'a/2', 'a/b', 'a/b/1', 'a-c', 'a-c/3', 'a.x', 'z', 'z/4']);
+    expect([...seen].map(b).sort(compareTreePaths).map(String)).toEqual(seen);
+  });
+
+  it('matches globs: * within a name, ** across directories, a bare pattern at any depth', () => {
+    const m = treePathMatcher(['*.tmp', 'Temp/**', 'docs/*/x.xml']);
+    expect(['a.tmp', 'd/e/f.tmp', 'Temp/a/b', 'docs/1/x.xml'].filter(m)).toHaveLength(4);
+    expect(['a.tmpx', 'temp/a', 'docs/1/2/x.xml', 'Temp'].filter(m)).toEqual([]);
+  });
+});
+
+describe('previous index merge-join', () => {
+  it('answers each path asked in order, treating skipped paths as deleted', async () => {
+    const file = join(tmp(), 'index.local.gz');
+    const w = new JsonlGzWriter(file);
+    const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0' });
+    for (const p of ['a', 'a/b', 'a-c', 'z']) await w.write(entry(p));
+    await w.close();
+    const prev = new PreviousIndex(file);
+    expect((await prev.seek(b('a')))?.path).toBe('a');
+    expect(await prev.seek(b('a/a'))).toBeUndefined(); // new path between two old ones
+    expect((await prev.seek(b('a-c')))?.path).toBe('a-c'); // a/b skipped: deleted
+    expect(await prev.seek(b('zz'))).toBeUndefined();
+    await prev.close();
+    expect(await new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
+  });
+});
+
+describe('content index', () => {
+  it('finds 50,000 contents after growing, and again after a reload from its files', () => {
+    const dir = tmp();
+    const index = new ContentIndex(dir);
+    const members = Array.from({ length: 50_000 }, (_, i) => ({ sha256: sha(`c${i}`), offset: i * 512 }));
+    index.commitPack({ no: 0, key: 'trees/s/t/packs/2026/01/01/p0.tar', size: 1, sha256: 'a'.repeat(64) }, members.slice(0, 30_000));
+    index.commitPack({ no: 1, key: 'trees/s/t/packs/2026/01/01/p1.tar', size: 1, sha256: 'b'.repeat(64) }, members.slice(30_000));
+    const again = new ContentIndex(dir);
+    expect(again.size).toBe(50_000);
+    expect(again.get(sha('c29999'))).toEqual({ pack: 0, offset: 29_999 * 512 });
+    expect(again.get(sha('c30000'))).toEqual({ pack: 1, offset: 30_000 * 512 });
+    expect(again.get(sha('absent'))).toBeUndefined();
+    expect(again.nextPackNo).toBe(2);
+  });
+
+  it("forgets the contents of a pack the store no longer holds (the cloud's purge removed it)", () => {
+    const index = new ContentIndex(tmp());
+    index.commitPack({ no: 0, key: 'k0', size: 1, sha256: 'a'.repeat(64) }, [{ sha256: sha('x'), offset: 512 }]);
+    index.commitPack({ no: 1, key: 'k1', size: 1, sha256: 'b'.repeat(64) }, [{ sha256: sha('y'), offset: 512 }]);
+    expect(index.retainPacks(new Set(['k1']))).toEqual(['k0']);
+    expect(index.get(sha('x'))).toBeUndefined();
+    expect(index.get(sha('y'))).toEqual({ pack: 1, offset: 512 });
+  });
+
+  it('ignores a record torn by a crash at the end of its file', () => {
+    const dir = tmp();
+    const index = new ContentIndex(dir);
+    index.commitPack({ no: 0, key: 'k0', size: 1, sha256: 'a'.repeat(64) }, [{ sha256: sha('x'), offset: 512 }]);
+    writeFileSync(join(dir, 'content.bin'), Buffer.alloc(20, 7), { flag: 'a' });
+    const again = new ContentIndex(dir);
+    expect(again.size).toBe(1);
+    expect(again.get(sha('x'))).toEqual({ pack: 0, offset: 512 });
+  });
+});

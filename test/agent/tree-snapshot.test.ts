@@ -1,0 +1,80 @@
+import { describe, it, expect } from 'vitest';
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { restoreTree } from '../../cli/tree-restore.ts';
+import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
+
+const write = (path: string, text: string | Buffer, mtime = new Date('2026-02-01T08:00:00Z')) => {
+  writeFileSync(path, text);
+  utimesSync(path, mtime, mtime);
+};
+
+describe('tree snapshot', () => {
+  it('restores the first snapshot byte-identical with modes, mtimes, empty files, links and a non-UTF-8 name', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'Meeting Content/conf 1'), { recursive: true });
+    write(join(site.root, 'Meeting Content/conf 1/slides.pptx'), Buffer.alloc(70_000, 7));
+    write(join(site.root, 'Meeting Content/conf 1/notes ü é.xml'), '<notes/>');
+    write(join(site.root, 'empty.txt'), '');
+    chmodSync(join(site.root, 'empty.txt'), 0o600);
+    write(Buffer.concat([Buffer.from(`${site.root}/latin1-`), Buffer.from([0xe9]), Buffer.from('.txt')]) as unknown as string, 'café in latin-1');
+    symlinkSync('Meeting Content/conf 1/slides.pptx', join(site.root, 'latest'));
+    const store = new MemoryBlobStore();
+    const { manifest } = await snapshot(site, store);
+    expect(manifest.counts).toMatchObject({ files: 4, dirs: 2, symlinks: 1, filesRead: 4, problems: 0 });
+    const to = join(site.dir, 'restored');
+    const report = await restoreTree({ blobs: store, manifest, to });
+    expect(report.files).toEqual({ restored: 4, present: 0 });
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('reads only new and changed files the second time; identical content is stored once', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 20; i++) write(join(site.root, `f${i}.txt`), `file ${i}`);
+    const store = new MemoryBlobStore();
+    await snapshot(site, store);
+    site.clock.advance(3600_000);
+    write(join(site.root, 'f3.txt'), 'changed', new Date('2026-02-02T08:00:00Z'));
+    write(join(site.root, 'copy-of-f4.txt'), 'file 4');
+    rmSync(join(site.root, 'f5.txt'));
+    const { manifest } = await snapshot(site, store);
+    expect(manifest.counts).toMatchObject({ files: 20, filesRead: 2 });
+    expect(manifest.bytes.added).toBe('changed'.length);
+    const to = join(site.dir, 'restored');
+    await restoreTree({ blobs: store, manifest, to });
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('keeps a renamed folder without reading or storing its files again (same inode, same content)', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'old name'));
+    for (let i = 0; i < 5; i++) write(join(site.root, 'old name', `m${i}.dat`), Buffer.alloc(10_000, i));
+    const store = new MemoryBlobStore();
+    await snapshot(site, store);
+    renameSync(join(site.root, 'old name'), join(site.root, 'new name'));
+    site.clock.advance(60_000);
+    const { manifest } = await snapshot(site, store);
+    // Renamed paths are new to the merge-join, so they are read, but no content is added.
+    expect(manifest.bytes.added).toBe(0);
+    await restoreTree({ blobs: store, manifest, to: join(site.dir, 'r') });
+    expect(picture(join(site.dir, 'r'))).toEqual(picture(site.root));
+  });
+
+  it('skips and reports a fifo, and never follows a symbolic link to a directory', async () => {
+    const site = treeSite();
+    write(join(site.root, 'a.txt'), 'a');
+    execFileSync('mkfifo', [join(site.root, 'pipe')]);
+    const outside = join(site.dir, 'outside');
+    mkdirSync(outside);
+    write(join(outside, 'secret.txt'), 'not in the share');
+    symlinkSync(outside, join(site.root, 'link-to-outside'));
+    const store = new MemoryBlobStore();
+    const { manifest } = await snapshot(site, store);
+    expect(manifest.counts).toMatchObject({ files: 1, symlinks: 1, problems: 1 });
+    expect(manifest.problems).toEqual([{ path: 'pipe', problem: 'skipped: a named pipe (fifo)' }]);
+    const all = await treeManifests(store);
+    expect(all).toHaveLength(1);
+  });
+});

@@ -1,0 +1,70 @@
+import { mkdtempSync, mkdirSync, readdirSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type TreeSourceConfig } from '../../core/config.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { isTreeSnapshotManifestKey } from '../../core/layout.ts';
+import { parseTreeSnapshotManifest, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import { readAll } from '../../agent/recover.ts';
+import { takeTreeSnapshot, type TreeSnapshotContext } from '../../agent/tree/snapshot.ts';
+
+// Harness for tree-source tests: a share directory, a state directory, a tree source config,
+// snapshots taken on a ManualClock, and a byte-exact picture of a directory to compare a
+// restore with (type, mode, mtime in ms, content, link target; names as raw bytes).
+
+export interface TreeSite {
+  dir: string;
+  root: string;
+  state: string;
+  source: TreeSourceConfig;
+  clock: ManualClock;
+}
+
+export function treeSite(extra = ''): TreeSite {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-tree-'));
+  const root = join(dir, 'share');
+  mkdirSync(root);
+  const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+sources:
+  - { name: share, type: tree, path: "${root}"${extra} }
+`);
+  return { dir, root, state: config.state, source: config.sources[0] as TreeSourceConfig, clock: new ManualClock(new Date('2026-03-01T10:00:00Z')) };
+}
+
+export function snapshotContext(site: TreeSite, store: BlobStore, over: Partial<TreeSnapshotContext> = {}): TreeSnapshotContext {
+  return { site: 'site-a', source: site.source, store, clock: site.clock, verify: 'read-back', state: site.state, partSize: 5 * 1024 * 1024, partConcurrency: 2, retryDelayMs: 1, ...over };
+}
+
+export function snapshot(site: TreeSite, store: BlobStore, over: Partial<TreeSnapshotContext> = {}) {
+  return takeTreeSnapshot(snapshotContext(site, store, over));
+}
+
+export async function treeManifests(store: BlobStore): Promise<TreeSnapshotManifest[]> {
+  const out: TreeSnapshotManifest[] = [];
+  for await (const o of store.list('manifests/')) if (isTreeSnapshotManifestKey(o.key)) out.push(parseTreeSnapshotManifest(await readAll(store, o.key)));
+  return out;
+}
+
+/** Every path under `root` (raw bytes as latin1 keys) with what a restore must reproduce. */
+export function picture(root: string, withDirTimes = true): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (abs: Buffer, rel: string) => {
+    for (const name of readdirSync(abs, { encoding: 'buffer' })) {
+      const a = Buffer.concat([abs, Buffer.from('/'), name]);
+      const r = rel ? `${rel}/${name.toString('latin1')}` : name.toString('latin1');
+      const st = lstatSync(a, { bigint: true });
+      const mode = (st.mode & 0o7777n).toString(8);
+      const ms = st.mtimeNs / 1_000_000n; // exact: a float mtimeMs can round up past the millisecond
+      if (st.isSymbolicLink()) out.set(r, `link ${readlinkSync(a, { encoding: 'buffer' }).toString('latin1')}`);
+      else if (st.isDirectory()) {
+        out.set(r, `dir ${mode}${withDirTimes ? ` ${ms}` : ''}`);
+        walk(a, r);
+      } else if (st.isFile()) out.set(r, `file ${mode} ${ms} ${readFileSync(a).toString('base64')}`);
+    }
+  };
+  walk(Buffer.from(root), '');
+  return out;
+}

@@ -1,0 +1,145 @@
+import { describe, it, expect } from 'vitest';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { treeSnapshotManifestKey } from '../../core/layout.ts';
+import type { TreeEntry, TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import { readAll } from '../../agent/recover.ts';
+import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, InsufficientSpaceError } from '../../cli/tree-restore.ts';
+import { parseAt, renderSnapshots, runTreeRestore } from '../../cli/tree-commands.ts';
+import { picture, snapshot, treeSite } from '../agent/tree-support.ts';
+
+// Restoring a tree from the store: the newest snapshot at or before T, byte-identical, and
+// nothing ever written outside DIR whatever the index says or DIR holds.
+
+const T = new Date('2026-02-01T08:00:00Z');
+const write = (path: string, data: string | Buffer) => {
+  writeFileSync(path, data);
+  utimesSync(path, T, T);
+};
+
+async function share() {
+  const site = treeSite();
+  mkdirSync(join(site.root, 'docs'));
+  write(join(site.root, 'docs', 'a.xml'), '<a/>');
+  write(join(site.root, 'docs', 'b.bin'), Buffer.alloc(50_000, 9));
+  write(join(site.root, 'top.txt'), 'top');
+  const store = new MemoryBlobStore();
+  const { manifest } = await snapshot(site, store);
+  return { site, store, manifest };
+}
+
+/** Publishes a copy of the snapshot whose index entries were edited (what a tampered or buggy index looks like). */
+async function tampered(store: MemoryBlobStore, m: TreeSnapshotManifest, edit: (e: TreeEntry[]) => TreeEntry[]): Promise<TreeSnapshotManifest> {
+  const lines = gunzipSync(await readAll(store, m.index.key)).toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const entries = edit(lines.slice(1) as TreeEntry[]);
+  const snapshotId = `s${'f'.repeat(23)}`;
+  const body = gzipSync(`${[{ ...lines[0], snapshotId, entries: entries.length }, ...entries].map((l) => JSON.stringify(l)).join('\n')}\n`);
+  const key = m.index.key.replace(m.snapshotId, snapshotId);
+  await store.put(key, body);
+  const manifest = { ...m, snapshotId, index: { key, size: body.length, sha256: createHash('sha256').update(body).digest('hex') } };
+  await store.put(treeSnapshotManifestKey(m.site, m.source, snapshotId, new Date(m.takenAt)), Buffer.from(JSON.stringify(manifest)));
+  return manifest;
+}
+
+const sink = () => {
+  const chunks: Buffer[] = [];
+  return { stream: new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), text: () => Buffer.concat(chunks).toString() };
+};
+
+describe('tree restore', () => {
+  it('picks the newest snapshot at or before T, and none before the first', async () => {
+    const { site, store, manifest: first } = await share();
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    write(join(site.root, 'top.txt'), 'top, day 2');
+    const { manifest: second } = await snapshot(site, store);
+    expect((await findSnapshot(store, 'site-a', 'share', new Date('2026-03-02T08:59:59Z')))?.manifest.snapshotId).toBe(first.snapshotId);
+    expect((await findSnapshot(store, 'site-a', 'share', new Date('2026-03-02T09:00:00Z')))?.manifest.snapshotId).toBe(second.snapshotId);
+    expect(await findSnapshot(store, 'site-a', 'share', new Date('2026-03-01T09:59:59Z'))).toBeUndefined();
+    const rows = await listSnapshots(store, 'site-a');
+    expect(rows.map((r) => [r.snapshotId, r.files])).toEqual([[first.snapshotId, 3], [second.snapshotId, 3]]);
+    expect(renderSnapshots(rows).split('\n')[0]).toMatch(/^taken\s+source\s+snapshot\s+files\s+bytes\s+added\s+problems$/);
+    const err = { write: (s: string) => ((err.text += s), true), text: '', isTTY: false } as unknown as NodeJS.WriteStream & { text: string };
+    const code = await runTreeRestore({ site: 'site-a', source: 'share', at: '2026-03-01T09:00:00Z', to: join(site.dir, 'never') }, store, { stdout: sink().stream, stderr: err });
+    expect(code).toBe(3);
+    expect(err.text).toMatch(/no snapshot of source share of site site-a taken at or before 2026-03-01T09:00:00.000Z/);
+    expect(existsSync(join(site.dir, 'never'))).toBe(false);
+  });
+
+  it('needs a zone in --at', () => {
+    expect(() => parseAt('2026-03-01T10:00:00')).toThrow(/--at needs a time zone/);
+    expect(parseAt('2026-03-01T10:00:00+01:00').toISOString()).toBe('2026-03-01T09:00:00.000Z');
+  });
+
+  it('restores only --include paths, and streams one file with --stdout', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'part');
+    await restoreTree({ blobs: store, manifest, to: join(to, 'new', 'deeper'), include: ['docs/*.xml'] });
+    // The directory made on the way gets its stored mode and mtime too.
+    expect(picture(join(to, 'new', 'deeper'))).toEqual(new Map([...picture(site.root)].filter(([k]) => k === 'docs' || k === 'docs/a.xml')));
+    const out = sink();
+    await streamTreeFile(store, manifest, 'docs/a.xml', out.stream);
+    expect(out.text()).toBe('<a/>');
+    await expect(streamTreeFile(store, manifest, 'docs', sink().stream)).rejects.toThrow(/docs is a directory in snapshot/);
+    await expect(streamTreeFile(store, manifest, 'nope', sink().stream)).rejects.toThrow(/no nope in snapshot/);
+  });
+
+  it('resumes: files already there and verified are kept, a leftover .part and a damaged file are fetched again', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'r');
+    await restoreTree({ blobs: store, manifest, to });
+    writeFileSync(join(to, 'docs', 'b.bin'), Buffer.alloc(50_000, 1)); // same size, other bytes
+    writeFileSync(join(to, 'top.txt.part'), 'half');
+    rmSync(join(to, 'top.txt'));
+    const again = await restoreTree({ blobs: store, manifest, to });
+    expect(again.files).toEqual({ restored: 2, present: 1 });
+    expect(readdirSync(to).sort()).toEqual(['docs', 'top.txt']);
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('checks free space before writing anything', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'small');
+    await expect(restoreTree({ blobs: store, manifest, to, freeBytes: 1000 })).rejects.toThrow(InsufficientSpaceError);
+    expect(existsSync(to)).toBe(false);
+  });
+
+  it('refuses index paths that climb out of DIR or are absolute, writing nothing outside', async () => {
+    const { site, store, manifest } = await share();
+    for (const bad of ['../escaped.txt', '/etc/escaped.txt', 'docs/../../escaped.txt', 'docs//x']) {
+      const evil = await tampered(store, manifest, (es) => es.map((e) => (e.path === 'top.txt' ? { ...e, path: bad } : e)));
+      await expect(restoreTree({ blobs: store, manifest: evil, to: join(site.dir, 'in') })).rejects.toThrow(/refusing path .* from the index/);
+    }
+    expect(existsSync(join(site.dir, 'escaped.txt'))).toBe(false);
+  });
+
+  it('never writes through a symbolic link already in DIR', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'r');
+    const outside = join(site.dir, 'outside');
+    mkdirSync(to);
+    mkdirSync(outside);
+    symlinkSync(outside, join(to, 'docs'));
+    await expect(restoreTree({ blobs: store, manifest, to })).rejects.toThrow(/refusing to restore below .*docs: it is a symbolic link/);
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('refuses content that does not match its SHA-256 and keeps nothing under its name', async () => {
+    const { site, store, manifest } = await share();
+    const evil = await tampered(store, manifest, (es) => es.map((e) => (e.path === 'top.txt' ? { ...e, sha256: 'a'.repeat(64) } : e)));
+    const to = join(site.dir, 'r');
+    await expect(restoreTree({ blobs: store, manifest: evil, to, concurrency: 1 })).rejects.toThrow(/top.txt does not match its SHA-256/);
+    expect(existsSync(join(to, 'top.txt'))).toBe(false);
+    expect(existsSync(join(to, 'top.txt.part'))).toBe(false);
+  });
+
+  it('refuses an index whose bytes differ from what its manifest says', async () => {
+    const { site, store, manifest } = await share();
+    const wrong = { ...manifest, index: { ...manifest.index, sha256: 'b'.repeat(64) } };
+    await expect(restoreTree({ blobs: store, manifest: wrong, to: join(site.dir, 'r') })).rejects.toThrow(/its manifest says .*: refused/);
+    expect(readFileSync(join(site.root, 'top.txt'), 'utf8')).toBe('top');
+  });
+});

@@ -1,0 +1,179 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { buildStore } from '../../cli/build-agent.ts';
+import { picture } from '../agent/tree-support.ts';
+
+// The OCS 2007 R2 front end of the seed, end to end on the local cloud with its IAM gateway: SQL
+// full backups (.bak) and the LCSCmd XML export as rotated sources, the meeting-content and
+// address-book share as a tree source (README, "Microsoft OCS 2007 R2"). The site changes over
+// several days (uploads, deletions, a renamed conference folder, one large file); the agent
+// signs as the site's agent role; the DR site's read-only role then restores every day's share
+// byte-identical through `ferry restore tree`, and streams one file with --stdout.
+// The large file is FERRY_OCS_LARGE_MB (default 20) MB; the issue asks for 200 MB, which this
+// test takes unchanged with FERRY_OCS_LARGE_MB=200 (about a minute more here).
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+const LARGE_MB = Number(process.env.FERRY_OCS_LARGE_MB ?? 20);
+const DAY = 86_400_000;
+let cloud: LocalCloud;
+let dir: string;
+let share: string;
+let sql: string;
+let lcs: string;
+let drConfig: string;
+const days: { at: string; picture: Map<string, string>; sample: { path: string; sha256: string } }[] = [];
+
+function ferry(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: join(dir, 'home') }, encoding: 'buffer', maxBuffer: 1 << 30, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
+    });
+  });
+}
+
+const put = (path: string, data: string | Buffer, at: Date) => {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, data);
+  utimesSync(path, at, at);
+};
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const web = (...p: string[]) => join(share, 'Web Components', 'Data MCU Web', 'Web', ...p);
+const meta = (...p: string[]) => join(share, 'Web Components', 'Data MCU Web', 'Non-Web', ...p);
+
+/** One day of an OCS front end: the nightly SQL fulls and LCSCmd export, and what users did to the share. */
+function day(n: number, at: Date): { path: string } {
+  const stamp = at.toISOString().slice(0, 10);
+  for (const db of ['rtc', 'rtcconfig']) put(join(sql, `${db}_full.bak`), randomBytes(200_000), new Date(at.getTime() - 3600_000));
+  put(join(lcs, 'global-pool.xml'), `<lcscmd day="${stamp}"/>`, new Date(at.getTime() - 3600_000));
+  if (n === 0) {
+    for (let c = 0; c < 6; c++) {
+      put(web(`conf-${c}`, 'deck.pptx'), randomBytes(30_000), at);
+      put(web(`conf-${c}`, 'Q&A log.txt'), `questions of conference ${c}`, at);
+      put(meta(`conf-${c}`, 'metadata.xml'), `<meeting id="${c}" uploaded="${stamp}"/>`, at);
+    }
+    put(join(share, 'Address Book Files', 'F-0001.lsabs'), randomBytes(50_000), at);
+    put(join(share, 'Compliance', `uploads ${stamp}.xml`), '<uploads/>', at);
+    return { path: 'Web Components/Data MCU Web/Web/conf-0/deck.pptx' };
+  }
+  if (n === 1) {
+    put(web('conf-6', 'poll résultats.csv'), 'yes,no\n3,4\n', at);
+    put(web('conf-6', 'recording.wmv'), randomBytes(LARGE_MB * 1024 * 1024), at);
+    rmSync(web('conf-2'), { recursive: true });
+    put(join(share, 'Compliance', `uploads ${stamp}.xml`), '<uploads n="2"/>', at);
+    return { path: 'Web Components/Data MCU Web/Web/conf-6/recording.wmv' };
+  }
+  if (n === 2) {
+    renameSync(web('conf-3'), web('conf-3 (archived)'));
+    put(join(share, 'Address Book Files', 'F-0001.lsabs'), randomBytes(50_000), at);
+    put(join(share, 'Address Book Files', 'D-0002.dabs'), randomBytes(8_000), at);
+    return { path: 'Address Book Files/D-0002.dabs' };
+  }
+  rmSync(web('conf-6', 'recording.wmv'));
+  put(web('conf-4', 'deck.pptx'), randomBytes(31_000), at);
+  return { path: 'Web Components/Data MCU Web/Web/conf-4/deck.pptx' };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-ocs-'));
+  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: ['ocs'], snapshot: await synthesizeDeployment(['ocs']) } });
+  share = join(dir, 'ocs-share');
+  sql = join(dir, 'sql-backups');
+  lcs = join(dir, 'lcscmd');
+  for (const d of [share, sql, lcs]) mkdirSync(d);
+  const agentKey = cloud.iam!.credentialsOf('agent:ocs');
+  const config = parseAgentConfig(`
+site: ocs
+state: ${join(dir, 'state')}
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, credentials: { accessKeyId: ${agentKey.accessKeyId}, secretAccessKey: "${agentKey.secretAccessKey}" } }
+sources:
+  - { name: sql, type: rotated, profile: generic, path: "${sql}", patterns: ["*.bak"], stableSeconds: 0 }
+  - { name: lcscmd, type: rotated, profile: generic, path: "${lcs}", patterns: ["*.xml"], stableSeconds: 0 }
+  - { name: meetings, type: tree, path: "${share}", exclude: ["*.tmp"], everySeconds: 43200 }
+`);
+  const drKey = cloud.iam!.credentialsOf('dr:ocs');
+  drConfig = join(dir, 'dr.yaml');
+  writeFileSync(
+    drConfig,
+    `
+site: ocs-dr
+state: ${join(dir, 'dr-state')}
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, credentials: { accessKeyId: ${drKey.accessKeyId}, secretAccessKey: "${drKey.secretAccessKey}" } }
+sources:
+  - { name: standby-share, type: tree, path: "${join(dir, 'standby')}" }
+`,
+  );
+  const clock = new ManualClock(new Date('2026-03-02T02:00:00Z'));
+  const agent = new Agent({ config, store: buildStore(config).store, clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag' });
+  try {
+    for (let n = 0; n < 4; n++) {
+      const { path } = day(n, clock.now());
+      clock.advance(60_000);
+      // Two passes a day: the second is inside everySeconds and takes no snapshot.
+      const first = await agent.cycle();
+      const second = await agent.cycle();
+      expect(first.failed + second.failed).toBe(0);
+      expect(first.manifests.filter((k) => k.includes('/trees/'))).toHaveLength(1);
+      expect(second.manifests.filter((k) => k.includes('/trees/'))).toHaveLength(0);
+      days.push({ at: clock.now().toISOString(), picture: picture(share), sample: { path, sha256: sha(readFileSync(join(share, path))) } });
+      clock.advance(DAY - 60_000);
+    }
+  } finally {
+    agent.close();
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('OCS 2007 R2 site end to end', () => {
+  it('ships the SQL fulls and the LCSCmd export of every day as rotated artefacts', async () => {
+    const keys: string[] = [];
+    for await (const o of cloud.blobs.list('manifests/ocs/backups/')) keys.push(o.key);
+    expect(keys.filter((k) => k.includes('/backups/sql/'))).toHaveLength(8);
+    expect(keys.filter((k) => k.includes('/backups/lcscmd/'))).toHaveLength(4);
+  });
+
+  it('catalogues every snapshot manifest without an ingest error', async () => {
+    await cloud.drain();
+    expect(cloud.ingestErrors).toEqual([]);
+  });
+
+  it('lists one snapshot a day for the DR site', async () => {
+    const r = await ferry(['snapshots', 'list', '--site', 'ocs', '--source', 'meetings', '--json', '--config', drConfig]);
+    expect(r.stderr).toBe('');
+    const rows = JSON.parse(r.stdout.toString()) as { files: number; bytesAdded: number }[];
+    expect(rows).toHaveLength(4);
+    expect(rows[1]!.bytesAdded).toBeGreaterThanOrEqual(LARGE_MB * 1024 * 1024);
+    expect(rows[3]!.bytesAdded).toBe(31_000);
+  });
+
+  it('restores the share of every day byte-identical through the DR role', async () => {
+    for (const [i, d] of days.entries()) {
+      const to = join(dir, `restore-day-${i}`);
+      const r = await ferry(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--to', to, '--config', drConfig]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(picture(to)).toEqual(d.picture);
+    }
+  }, 240_000);
+
+  it('streams one file of a day with --stdout, verified', async () => {
+    for (const d of days) {
+      const r = await ferry(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--stdout', d.sample.path, '--config', drConfig]);
+      expect(r.code).toBe(0);
+      expect(sha(r.stdout)).toBe(d.sample.sha256);
+    }
+  }, 120_000);
+});
