@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './agent-commands.ts';
 import { registerInstallCommands } from './install-commands.ts';
@@ -19,4 +21,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ferry: ${messageOf(error)}\n`);
     return error instanceof ConfigError ? 2 : 1;
   }
+}
+
+// Run as a file of its own (`node ferry-agent.mjs agent run …`: the single-file agent on a site
+// host), the bundle runs its command; imported by bin/ferry.mjs, it only exports main.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }
