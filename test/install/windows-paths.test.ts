@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { win32 } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, win32 } from 'node:path';
 import { parseAgentConfig } from '../../core/config.ts';
 import { controlCharacterProblems, resolveConfigPaths } from '../../cli/build-agent.ts';
 import { relativePathProblems } from '../../cli/install-commands.ts';
@@ -64,5 +65,14 @@ describe('Windows paths in the agent config', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^sources\[0\]\.path: "D:\\rostrvm\\u0007rchive" contains a control character: .*single quotes/);
     expect(controlCharacterProblems(parseAgentConfig(YAML, CONFIG_FILE))).toEqual([]);
+  });
+
+  it('accepts the configuration docs/install-windows.md shows, with its paths as written', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/install-windows.md'), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+    const parsed = parseAgentConfig(yaml, CONFIG_FILE);
+    expect(controlCharacterProblems(parsed)).toEqual([]);
+    expect(relativePathProblems(yaml, win32.isAbsolute)).toEqual([]);
+    expect(resolveConfigPaths(parsed, CONFIG_FILE, win32).sources.map((s) => s.path)).toEqual(['\\\\ocs-fs01\\MeetingContent\\', 'D:\\Backups\\OCS', 'D:\\rostrvm\\archive']);
   });
 });
