@@ -43,6 +43,8 @@ export function systemdUnit(u: UnitInput): string {
 Description=Ferry offsite backup agent (site ${u.site})
 Wants=network-online.target
 After=network-online.target remote-fs.target
+# A recorder share mounted over NFS or SMB is mounted before the agent starts.
+RequiresMountsFor=${paths.map(quote).join(' ')}
 
 [Service]
 Type=simple

@@ -67,6 +67,7 @@ describe('ferry agent install', () => {
     expect(lines).toContain('RestartSec=15');
     expect(lines).toContain(`ReadOnlyPaths=${s.recordings} "${s.archives}"`);
     expect(lines).toContain(`ReadWritePaths=${s.state}`);
+    expect(lines).toContain(`RequiresMountsFor=${s.recordings} "${s.archives}" ${s.state}`);
     expect(lines.filter((l) => l.startsWith('ReadWritePaths='))).toHaveLength(1);
     expect(lines.find((l) => l.startsWith('ExecStart='))).toBe(`ExecStart=${process.execPath} ${BIN} agent run --config ${s.config} --json-logs`);
     expect(r.stdout).toContain('systemctl daemon-reload && systemctl enable --now ferry-agent@london-cc');
