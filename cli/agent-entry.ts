@@ -1,13 +1,18 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './agent-commands.ts';
+import { registerInstallCommands } from './install-commands.ts';
 import { ConfigError, messageOf } from '../core/errors.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
-// commands, so the long-running service on a site carries nothing else.
+// commands (and `agent install`, so a host with only the bundle can install it as a service),
+// so the long-running service on a site carries nothing else.
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('ferry').version('0.1.0').showHelpAfterError().exitOverride();
   registerAgentCommands(program);
+  registerInstallCommands(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -16,4 +21,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ferry: ${messageOf(error)}\n`);
     return error instanceof ConfigError ? 2 : 1;
   }
+}
+
+// Run as a file of its own (`node ferry-agent.mjs agent run …`: the single-file agent on a site
+// host), the bundle runs its command; imported by bin/ferry.mjs, it only exports main.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }

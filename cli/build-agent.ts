@@ -1,5 +1,5 @@
 import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import nodePath, { type PlatformPath } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
@@ -20,14 +20,37 @@ import { ActivityWorker } from '../agent/activity-worker.ts';
 // environment and builds clients.
 
 export function loadConfig(file: string): AgentConfig {
-  const text = readConfigFile(file);
-  const config = parseAgentConfig(text, file);
-  // Relative paths in the file are relative to the file, not to wherever the agent was started.
-  const base = dirname(resolve(file));
+  const config = parseAgentConfig(readConfigFile(file), file);
+  const problems = controlCharacterProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return resolveConfigPaths(config, file);
+}
+
+/**
+ * A Windows path in a double-quoted YAML string loses its backslashes to escapes
+ * ("D:\rostrvm" is D:, a carriage return, "ostrvm"); no real path holds a control character.
+ */
+export function controlCharacterProblems(config: Pick<AgentConfig, 'state' | 'sources'>): string[] {
+  const hint = 'contains a control character: a backslash read as an escape in a double-quoted YAML string? Write Windows paths unquoted, in single quotes, or with forward slashes';
+  const bad = (p: string) => /[\x00-\x1f\x7f]/.test(p);
+  return [
+    ...(bad(config.state) ? [`state: ${JSON.stringify(config.state)} ${hint}`] : []),
+    ...config.sources.flatMap((s, i) => (bad(s.path) ? [`sources[${i}].path: ${JSON.stringify(s.path)} ${hint}`] : [])),
+  ];
+}
+
+/**
+ * Relative paths in the file are relative to the file, not to wherever the agent was started;
+ * every path comes out absolute and normalised in the host's own syntax (on Windows
+ * `D:/Recordings` → `D:\Recordings`, `//nas/share` → `\\nas\share`). `paths` is the host's
+ * path module; tests pass `path.win32` to check the Windows behaviour on any host.
+ */
+export function resolveConfigPaths(config: AgentConfig, file: string, paths: Pick<PlatformPath, 'resolve' | 'dirname'> = nodePath): AgentConfig {
+  const base = paths.dirname(paths.resolve(file));
   return {
     ...config,
-    state: resolve(base, config.state),
-    sources: config.sources.map((s) => ({ ...s, path: resolve(base, s.path) })),
+    state: paths.resolve(base, config.state),
+    sources: config.sources.map((s) => ({ ...s, path: paths.resolve(base, s.path) })),
   };
 }
 

@@ -9,12 +9,20 @@ import { ConfigError, messageOf } from '../core/errors.ts';
 type Register = (program: Command) => void;
 const GROUPS: Record<string, () => Promise<Register>> = {
   start: async () => (await import('./start.ts')).registerStartCommand,
-  agent: async () => (await import('./agent-commands.ts')).registerAgentCommands,
+  agent: async () => {
+    const [{ registerAgentCommands }, { registerInstallCommands }] = await Promise.all([import('./agent-commands.ts'), import('./install-commands.ts')]);
+    return (program) => {
+      registerAgentCommands(program);
+      registerInstallCommands(program);
+    };
+  },
   calls: async () => (await import('./calls-commands.ts')).registerCallsCommands,
   catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
   backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
   snapshots: async () => (await import('./tree-commands.ts')).registerSnapshotsCommands,
+  // `agent install` joins the agent group; `cost estimate` is its own group.
+  cost: async () => (await import('./cost-commands.ts')).registerCostCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */

@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_CONFIG, deepArchiveRetentionProblem, parseDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
+import { tiersByClass } from '../infra/lifecycle-tiers.ts';
+import { ConfigError } from '../core/errors.ts';
+import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, type CostInput } from '../core/cost.ts';
+import { priceTable, priceTableNames } from '../core/cost-prices.ts';
+
+// `ferry cost estimate`: the deployment's tiers (its config's lifecycle, the same data the CDK
+// rules and the local S3 use) and one site's volumes, priced from a dated table in core/prices/.
+
+interface EstimateOptions {
+  config?: string;
+  site?: string;
+  callsPerDay: string;
+  codec: string;
+  avgSeconds: string;
+  retentionDays?: string;
+  backupGbPerDay: string;
+  backupRetentionDays: string;
+  recordingsPerPack: string;
+  partSizeMib: string;
+  prices?: string;
+  json?: boolean;
+}
+
+export function registerCostCommands(program: Command): void {
+  const cost = program.command('cost').description('what a site costs to keep offsite');
+  cost
+    .command('estimate')
+    .description('storage, request and retrieval cost by tier, per month and over the retention, from a dated price table')
+    .option('--config <file>', 'deployment configuration (JSON or YAML; default: the built-in two-site deployment)')
+    .option('--site <name>', "site whose retention is used (default: the config's first site)")
+    .option('--calls-per-day <n>', 'recorded calls a day', '10000')
+    .option('--codec <codec>', `recording codec: ${Object.keys(CODEC_BYTES_PER_SECOND).join(' | ')}`, 'g711')
+    .option('--avg-seconds <s>', 'average recording length', '180')
+    .option('--retention-days <d>', "recordings' retention (default: the site's retentionDays)")
+    .option('--backup-gb-per-day <x>', 'database backups and logs shipped a day, GB', '0')
+    .option('--backup-retention-days <d>', 'how long backups are kept', '90')
+    .option('--recordings-per-pack <n>', 'recordings per pack (the source closeAfterFiles)', '100')
+    .option('--part-size-mib <n>', 'upload part size (shipping.partSizeMiB)', '8')
+    .option('--prices <name>', `price table (${priceTableNames().join(', ')}; default the newest)`)
+    .option('--json', 'machine-readable output')
+    .action((opts: EstimateOptions) => {
+      const deployment = loadDeployment(opts.config);
+      const site = opts.site === undefined ? deployment.sites[0]! : deployment.sites.find((s) => s.name === opts.site);
+      if (!site) throw new ConfigError([`--site ${opts.site}: not in the deployment (sites: ${deployment.sites.map((s) => s.name).join(', ')})`]);
+      const tiers = tiersByClass(deployment.lifecycle);
+      const input: CostInput = {
+        callsPerDay: number(opts.callsPerDay, '--calls-per-day'),
+        codec: codec(opts.codec),
+        avgSeconds: number(opts.avgSeconds, '--avg-seconds'),
+        retentionDays: opts.retentionDays === undefined ? site.retentionDays : number(opts.retentionDays, '--retention-days'),
+        backupGbPerDay: number(opts.backupGbPerDay, '--backup-gb-per-day'),
+        backupRetentionDays: number(opts.backupRetentionDays, '--backup-retention-days'),
+        recordingsPerPack: number(opts.recordingsPerPack, '--recordings-per-pack'),
+        partSizeMiB: number(opts.partSizeMib, '--part-size-mib'),
+        tiers: { recordings: tiers.recordings, backups: tiers.backups },
+      };
+      const { name, table } = priceTable(opts.prices);
+      let estimate: CostEstimate;
+      try {
+        estimate = estimateCost(input, table);
+      } catch (error) {
+        if (error instanceof RangeError) throw new ConfigError(error.message.split('; '));
+        throw error;
+      }
+      // The deployment check refuses such a retention; an estimate with --retention-days says why it costs more.
+      const archive = deepArchiveRetentionProblem(input.retentionDays, deployment.lifecycle.packsToDeepArchiveDays);
+      const warnings = archive ? [`retention ${archive}`] : [];
+      const prices = { table: name, region: table.region, asOf: table.asOf, currency: table.currency, sources: table.sources };
+      if (opts.json) process.stdout.write(`${JSON.stringify({ site: site.name, input, prices, warnings, ...estimate }, null, 2)}\n`);
+      else process.stdout.write(renderEstimate(site.name, input, prices, estimate) + warnings.map((w) => `WARNING ${w}\n`).join(''));
+    });
+}
+
+function loadDeployment(file: string | undefined): DeploymentConfig {
+  if (file === undefined) return parseDeploymentConfig(DEFAULT_CONFIG);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')); // JSON is YAML too
+  } catch (error) {
+    throw new ConfigError([`--config ${file}: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  try {
+    return parseDeploymentConfig(raw);
+  } catch (error) {
+    throw new ConfigError([`--config ${file}: ${(error as Error).message}`]);
+  }
+}
+
+function number(text: string, option: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new ConfigError([`${option}: "${text}" is not a number`]);
+  return n;
+}
+
+function codec(text: string): Codec {
+  if (text in CODEC_BYTES_PER_SECOND) return text as Codec;
+  throw new ConfigError([`--codec: "${text}" is not one of ${Object.keys(CODEC_BYTES_PER_SECOND).join(', ')}`]);
+}
+
+const usd = (v: number) => (v === 0 ? '0' : v < 0.01 ? v.toPrecision(2) : v.toFixed(2));
+const gb = (v: number) => (v < 10 ? v.toFixed(2) : Math.round(v).toLocaleString('en-US'));
+
+export function renderEstimate(site: string, input: CostInput, prices: { table: string; asOf: string; region: string; sources: string[] }, e: CostEstimate): string {
+  const head = ['data', 'class', 'age (days)', 'objects', 'billed GB', '$/month storage', '$/month requests', `$ over ${input.retentionDays} d`, '$ replay one', '$ retrieve all'];
+  const rows = e.lines.map((l) => [
+    l.dataClass,
+    l.storageClass,
+    `${l.fromDay}-${l.toDay}`,
+    Math.round(l.objects).toLocaleString('en-US'),
+    gb(l.billedGb),
+    usd(l.storagePerMonth),
+    usd(l.requestsPerMonth),
+    usd(l.overRetention),
+    l.replayOne === undefined ? '' : usd(l.replayOne),
+    usd(l.retrieveAll),
+  ]);
+  rows.push(['catalogue', 'DynamoDB', '', '', '', usd(e.catalogue.perMonth), '', usd(e.catalogue.overRetention), '', '']);
+  rows.push(['ingest', 'Lambda+GET', '', '', '', '', usd(e.functions.perMonth), usd(e.functions.overRetention), '', '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const v = e.volumes;
+  return [
+    `site ${site}: ${input.callsPerDay} calls/day × ${input.avgSeconds} s ${input.codec} = ${gb(v.recordingsGbPerDay)} GB/day in ${v.packsPerDay} pack(s) of ${input.recordingsPerPack}; backups ${input.backupGbPerDay} GB/day`,
+    `recordings kept ${input.retentionDays} days, backups ${input.backupRetentionDays} days; prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
+    '',
+    fmt(head),
+    ...rows.map(fmt),
+    '',
+    `total per month (steady state)          $${usd(e.total.perMonth)}`,
+    `total over the first ${input.retentionDays} days (from empty)  $${usd(e.total.overRetention)}`,
+    `prices from ${prices.sources.join(', ')}; check them there before quoting`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,178 @@
+import type { PriceTable, StorageClass } from './cost-prices.ts';
+
+// `ferry cost estimate`: what a site's volumes cost in the deployment's tiers, from a dated
+// price table. A model, stated so an operator can check it by hand (docs/operations.md):
+// - a month is 30 days; a GB is 2^30 bytes (as S3 bills);
+// - recordings are packed `recordingsPerPack` to a tar (512-byte header per member, members
+//   padded to 512 bytes, 1 KiB end), uploaded in `partSizeMiB` parts (create + parts +
+//   complete requests, or one PUT when it fits in one part), with one manifest each that stays
+//   in Standard, read once by the ingest function, which writes one catalogue item per
+//   recording and one per pack;
+// - an object is billed in a class for at least that class's minimum duration, at least its
+//   minimum size, plus the archive classes' per-object overhead (part at the Standard rate);
+// - "per month" is the steady state once the retention is full; "over the retention" is
+//   everything billed from a fresh start until the first objects reach their retention.
+
+export const CODEC_BYTES_PER_SECOND = { g711: 8000, g729: 1000, opus: 2000 } as const;
+export type Codec = keyof typeof CODEC_BYTES_PER_SECOND;
+
+/** A lifecycle step (infra/lifecycle-tiers.ts `Tier`, structurally). */
+export interface CostTier {
+  storageClass: Exclude<StorageClass, 'STANDARD'>;
+  afterDays: number;
+}
+
+export interface CostInput {
+  callsPerDay: number;
+  codec: Codec;
+  avgSeconds: number;
+  retentionDays: number;
+  recordingsPerPack: number;
+  partSizeMiB: number;
+  backupGbPerDay: number;
+  backupRetentionDays: number;
+  tiers: { recordings: CostTier[]; backups: CostTier[] };
+}
+
+export type CostDataClass = 'recordings' | 'manifests' | 'backups';
+
+export interface CostLine {
+  dataClass: CostDataClass;
+  storageClass: StorageClass;
+  /** Age of the objects in this class: from `fromDay` to `toDay`. */
+  fromDay: number;
+  toDay: number;
+  /** Steady state: objects and billed GB in this class. */
+  objects: number;
+  billedGb: number;
+  storagePerMonth: number;
+  /** Uploads (into Standard) and lifecycle transitions into this class. */
+  requestsPerMonth: number;
+  overRetention: number;
+  /** Reading one recording back from this class (replay by byte range; Deep Archive: restore its pack first). */
+  replayOne?: number;
+  /** Reading everything in this class back once (a DR restore). */
+  retrieveAll: number;
+}
+
+export interface CostEstimate {
+  volumes: { recordingBytes: number; packBytes: number; packsPerDay: number; recordingsGbPerDay: number; backupGbPerDay: number };
+  lines: CostLine[];
+  catalogue: { perMonth: number; overRetention: number };
+  functions: { perMonth: number; overRetention: number };
+  total: { perMonth: number; overRetention: number };
+}
+
+const DAYS_PER_MONTH = 30;
+const CATALOGUE_ITEM_BYTES = 1024;
+const MANIFEST_BYTES_PER_MEMBER = 600;
+
+interface Stream {
+  dataClass: CostDataClass;
+  objectsPerDay: number;
+  objectBytes: number;
+  putsPerObject: number;
+  retentionDays: number;
+  tiers: CostTier[];
+  /** Per-GB reads for replay: one recording of this size. */
+  replayBytes?: number;
+}
+
+export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate {
+  checkInput(input);
+  const gib = prices.gibibyteBytes;
+  const recordingBytes = input.callsPerDay > 0 ? input.avgSeconds * CODEC_BYTES_PER_SECOND[input.codec] : 0;
+  const memberBytes = 512 + Math.ceil(recordingBytes / 512) * 512;
+  const packBytes = input.recordingsPerPack * memberBytes + 1024;
+  const packsPerDay = Math.ceil(input.callsPerDay / input.recordingsPerPack);
+  const partBytes = input.partSizeMiB * 1024 * 1024;
+  const uploadRequests = (bytes: number) => (bytes <= partBytes ? 1 : Math.ceil(bytes / partBytes) + 2);
+  const backupBytes = input.backupGbPerDay * gib;
+  const streams: Stream[] = [
+    { dataClass: 'recordings', objectsPerDay: packsPerDay, objectBytes: packBytes, putsPerObject: uploadRequests(packBytes), retentionDays: input.retentionDays, tiers: input.tiers.recordings, replayBytes: recordingBytes },
+    { dataClass: 'manifests', objectsPerDay: packsPerDay, objectBytes: 1024 + MANIFEST_BYTES_PER_MEMBER * input.recordingsPerPack, putsPerObject: 1, retentionDays: input.retentionDays, tiers: [] },
+  ];
+  if (input.backupGbPerDay > 0) {
+    streams.push({ dataClass: 'backups', objectsPerDay: 1, objectBytes: backupBytes, putsPerObject: uploadRequests(backupBytes) + 1, retentionDays: input.backupRetentionDays, tiers: input.tiers.backups });
+  }
+  const lines = streams.flatMap((s) => streamLines(s, prices, packBytes));
+  const catalogue = catalogueCost(input, packsPerDay, prices);
+  const invocationsPerMonth = packsPerDay * DAYS_PER_MONTH;
+  const functionsPerMonth = (invocationsPerMonth * prices.lambda.requestsPerMillion) / 1e6 + (invocationsPerMonth * prices.s3.STANDARD.getPer1000) / 1000;
+  const functions = { perMonth: functionsPerMonth, overRetention: (functionsPerMonth * input.retentionDays) / DAYS_PER_MONTH };
+  const sum = (pick: (l: { perMonth: number; overRetention: number }) => number) =>
+    lines.reduce((t, l) => t + pick({ perMonth: l.storagePerMonth + l.requestsPerMonth, overRetention: l.overRetention }), 0) + pick(catalogue) + pick(functions);
+  return {
+    volumes: { recordingBytes, packBytes, packsPerDay, recordingsGbPerDay: (packsPerDay * packBytes) / gib, backupGbPerDay: input.backupGbPerDay },
+    lines,
+    catalogue,
+    functions,
+    total: { perMonth: sum((l) => l.perMonth), overRetention: sum((l) => l.overRetention) },
+  };
+}
+
+function checkInput(input: CostInput): void {
+  const problems: string[] = [];
+  const positive = (v: number, what: string, allowZero = false) => {
+    if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) problems.push(`${what} must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${v})`);
+  };
+  positive(input.callsPerDay, '--calls-per-day', true);
+  positive(input.avgSeconds, '--avg-seconds');
+  positive(input.retentionDays, '--retention-days');
+  positive(input.backupGbPerDay, '--backup-gb-per-day', true);
+  positive(input.backupRetentionDays, '--backup-retention-days');
+  positive(input.recordingsPerPack, '--recordings-per-pack');
+  if (!(input.codec in CODEC_BYTES_PER_SECOND)) problems.push(`--codec must be one of ${Object.keys(CODEC_BYTES_PER_SECOND).join(', ')} (got ${input.codec})`);
+  if (problems.length > 0) throw new RangeError(problems.join('; '));
+}
+
+/** The classes an object passes through before its retention ends, with its age in each. */
+function segments(tiers: CostTier[], retentionDays: number): { storageClass: StorageClass; from: number; to: number }[] {
+  const steps: { storageClass: StorageClass; afterDays: number }[] = [{ storageClass: 'STANDARD', afterDays: 0 }, ...[...tiers].sort((a, b) => a.afterDays - b.afterDays)];
+  return steps
+    .map((step, i) => ({ storageClass: step.storageClass, from: step.afterDays, to: Math.min(steps[i + 1]?.afterDays ?? Infinity, retentionDays) }))
+    .filter((seg) => seg.from < retentionDays);
+}
+
+function streamLines(stream: Stream, prices: PriceTable, packBytes: number): CostLine[] {
+  const gib = prices.gibibyteBytes;
+  const std = prices.s3.STANDARD;
+  return segments(stream.tiers, stream.retentionDays).map((seg, i) => {
+    const p = prices.s3[seg.storageClass];
+    const days = seg.to - seg.from;
+    const billedDays = Math.max(days, p.minimumDays);
+    const inClassBytes = Math.max(stream.objectBytes, p.minimumObjectBytes) + p.overheadBytesInClass;
+    const objects = stream.objectsPerDay * days;
+    const billedObjects = stream.objectsPerDay * billedDays;
+    const billedGb = (billedObjects * inClassBytes) / gib;
+    const overheadGb = (billedObjects * p.overheadBytesAtStandard) / gib;
+    const storagePerMonth = billedGb * p.storagePerGbMonth + overheadGb * std.storagePerGbMonth;
+    const perObjectRequests = i === 0 ? (stream.putsPerObject * std.putPer1000) / 1000 : p.transitionInPer1000 / 1000;
+    const requestsPerMonth = stream.objectsPerDay * DAYS_PER_MONTH * perObjectRequests;
+    // From a fresh start to day `retention`, the stock in this class grows from 0 to `days` days of objects, then holds.
+    const gbDays = (stream.objectsPerDay * (days * days) / 2 + stream.objectsPerDay * days * (stream.retentionDays - seg.to)) / gib;
+    const overRetention =
+      (gbDays * (inClassBytes * p.storagePerGbMonth + p.overheadBytesAtStandard * std.storagePerGbMonth)) / DAYS_PER_MONTH +
+      (requestsPerMonth * stream.retentionDays) / DAYS_PER_MONTH;
+    const readPer1000 = seg.storageClass === 'DEEP_ARCHIVE' ? (p.restoreRequestPer1000 ?? 0) + std.getPer1000 : p.getPer1000;
+    const retrieveAll = (stream.objectsPerDay * days * readPer1000) / 1000 + ((stream.objectsPerDay * days * stream.objectBytes) / gib) * p.retrievalPerGb;
+    const replayOne =
+      stream.replayBytes === undefined
+        ? undefined
+        : seg.storageClass === 'DEEP_ARCHIVE'
+          ? readPer1000 / 1000 + (packBytes / gib) * p.retrievalPerGb
+          : p.getPer1000 / 1000 + (stream.replayBytes / gib) * p.retrievalPerGb;
+    return { dataClass: stream.dataClass, storageClass: seg.storageClass, fromDay: seg.from, toDay: seg.to, objects, billedGb, storagePerMonth, requestsPerMonth, overRetention, replayOne, retrieveAll };
+  });
+}
+
+function catalogueCost(input: CostInput, packsPerDay: number, prices: PriceTable): { perMonth: number; overRetention: number } {
+  const writesPerMonth = (input.callsPerDay + packsPerDay) * DAYS_PER_MONTH;
+  const writes = (writesPerMonth * prices.dynamodb.writeRequestUnitsPerMillion) / 1e6;
+  const dailyGb = (input.callsPerDay * CATALOGUE_ITEM_BYTES) / prices.gibibyteBytes;
+  const D = input.retentionDays;
+  return {
+    perMonth: writes + dailyGb * D * prices.dynamodb.storagePerGbMonth,
+    overRetention: (writes * D) / DAYS_PER_MONTH + (((dailyGb * D * D) / 2) * prices.dynamodb.storagePerGbMonth) / DAYS_PER_MONTH,
+  };
+}

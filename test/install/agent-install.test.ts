@@ -1,0 +1,145 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { install, systemdUnit } from '../../cli/install-commands.ts';
+
+// `ferry agent install` as an administrator runs it: the config checked first, a hardened unit
+// that can read the recorder's paths and write only the state directory, and how to enable it.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+
+function ferry(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, FERRY_HOME: mkdtempSync(join(tmpdir(), 'ferry-home-')) } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const defaults = { user: 'ferry', unitDir: '/nonexistent/units', restartSec: '30' };
+const installing = (opts: Partial<Parameters<typeof install>[0]> & { config: string }) => install({ ...defaults, ...opts });
+
+function site() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-install-'));
+  const recordings = join(dir, 'contactstore');
+  const archives = join(dir, 'Voice Archive');
+  mkdirSync(recordings);
+  mkdirSync(archives);
+  const config = join(dir, 'agent.yaml');
+  writeFileSync(
+    config,
+    `site: london-cc\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${recordings} }\n  - { name: arch, type: archive, path: "${archives}" }\n`,
+  );
+  return { dir, config, recordings, archives, state: join(dir, 'state') };
+}
+
+const HARDENING = [
+  'NoNewPrivileges=yes',
+  'ProtectSystem=strict',
+  'ProtectHome=yes',
+  'PrivateTmp=yes',
+  'PrivateDevices=yes',
+  'CapabilityBoundingSet=',
+  'AmbientCapabilities=',
+  'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX',
+  'RestrictSUIDSGID=yes',
+  'ProtectKernelTunables=yes',
+  'ProtectKernelModules=yes',
+  'ProtectControlGroups=yes',
+  'RestrictNamespaces=yes',
+  'LockPersonality=yes',
+  'SystemCallFilter=@system-service',
+  'Restart=on-failure',
+  'StandardOutput=journal',
+  'StandardError=journal',
+];
+
+describe('ferry agent install', () => {
+  it('writes a unit with every hardening directive, the sources read-only and only the state directory writable', () => {
+    const s = site();
+    const units = join(s.dir, 'units');
+    const r = ferry(['agent', 'install', '--config', s.config, '--user', 'ferry', '--unit-dir', units, '--restart-sec', '15']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const unit = readFileSync(join(units, 'ferry-agent@london-cc.service'), 'utf8');
+    const lines = unit.split('\n');
+    for (const directive of HARDENING) expect(lines, directive).toContain(directive);
+    expect(lines).toContain('User=ferry');
+    expect(lines).toContain('RestartSec=15');
+    expect(lines).toContain(`ReadOnlyPaths=${s.recordings} "${s.archives}"`);
+    expect(lines).toContain(`ReadWritePaths=${s.state}`);
+    expect(lines).toContain(`RequiresMountsFor=${s.recordings} "${s.archives}" ${s.state}`);
+    expect(lines.filter((l) => l.startsWith('ReadWritePaths='))).toHaveLength(1);
+    expect(lines.find((l) => l.startsWith('ExecStart='))).toBe(`ExecStart=${process.execPath} ${BIN} agent run --config ${s.config} --json-logs`);
+    expect(r.stdout).toContain('systemctl daemon-reload && systemctl enable --now ferry-agent@london-cc');
+  });
+
+  it('prints the unit and writes nothing with --dry-run', async () => {
+    const s = site();
+    const units = join(s.dir, 'units');
+    expect(await installing({ config: s.config, unitDir: units, dryRun: true })).toContain('ProtectSystem=strict');
+    expect(existsSync(units)).toBe(false);
+  });
+
+  it('prints a cron.d line that runs one pass at a time as the service user', async () => {
+    const s = site();
+    const out = await installing({ config: s.config, user: 'rec', cron: true });
+    expect(out).toMatch(new RegExp(`^\\*/5 \\* \\* \\* \\* rec flock -n /run/lock/ferry-agent-london-cc.lock .* agent run --config ${s.config} --once --json-logs`, 'm'));
+  });
+
+  it('refuses an invalid config with exit 2, naming the setting, and writes no unit', () => {
+    const s = site();
+    writeFileSync(s.config, `site: London CC\nstate: ${s.state}\nsources:\n  - { name: cs, type: recordings, path: ${join(s.dir, 'missing')} }\n`);
+    const units = join(s.dir, 'units');
+    const r = ferry(['agent', 'install', '--config', s.config, '--unit-dir', units]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('site: site must be 1-63 lowercase letters, digits or dashes');
+    expect(existsSync(units)).toBe(false);
+  });
+
+  it('refuses a source path that does not exist, as agent check does', async () => {
+    const s = site();
+    writeFileSync(s.config, `site: lon\nstate: ${s.state}\nsources:\n  - { name: cs, type: recordings, path: ${join(s.dir, 'recordngs')} }\n`);
+    await expect(installing({ config: s.config, dryRun: true })).rejects.toThrow(`sources[0].path: ${join(s.dir, 'recordngs')} does not exist`);
+  });
+
+  it('refuses relative paths in the config and a relative --unit-dir, naming each', async () => {
+    const s = site();
+    writeFileSync(s.config, `site: lon\nstate: state\nsources:\n  - { name: cs, type: recordings, path: contactstore }\n`);
+    const refused = installing({ config: s.config, dryRun: true });
+    await expect(refused).rejects.toThrow('state: "state" is a relative path; a service needs an absolute one');
+    await expect(refused).rejects.toThrow('sources[0].path: "contactstore" is a relative path; a service needs an absolute one');
+    await expect(installing({ config: site().config, unitDir: 'units' })).rejects.toThrow('--unit-dir: "units" is a relative path');
+  });
+
+  it('keeps a state directory under /home reachable (ProtectHome=read-only, not yes)', () => {
+    const unit = systemdUnit({ site: 's', configFile: '/etc/ferry/s.yaml', user: 'ferry', node: '/usr/bin/node', entry: '/opt/ferry/ferry-agent.mjs', sourcePaths: ['/mnt/rec'], stateDir: '/home/ferry/state', restartSec: 30 });
+    expect(unit).toContain('ProtectHome=read-only\n');
+    expect(unit).toContain('ReadWritePaths=/home/ferry/state\n');
+  });
+});
+
+const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+const noAnalyze = analyze.error ? `systemd-analyze is not installed (${(analyze.error as NodeJS.ErrnoException).code}); apt-get install systemd to run this check` : undefined;
+if (noAnalyze) console.warn(`SKIPPED systemd-analyze verify: ${noAnalyze}`);
+
+describe.skipIf(noAnalyze !== undefined)('the unit as systemd reads it', () => {
+  it('passes systemd-analyze verify with no warning about any of its lines', async () => {
+    const s = site();
+    const units = join(s.dir, 'units');
+    await installing({ config: s.config, unitDir: units });
+    const file = join(units, 'ferry-agent@london-cc.service');
+    const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+    // verify exits 0 on a directive it ignores (unknown key, bad value): those are warnings naming the file.
+    const aboutUnit = r.stderr.split('\n').filter((l) => l.includes('ferry-agent@london-cc'));
+    expect(aboutUnit).toEqual([]);
+    expect(r.status).toBe(0);
+  });
+
+  it('would catch a misspelt directive (the check above can fail)', () => {
+    const s = site();
+    const file = join(s.dir, 'ferry-agent@bad.service');
+    writeFileSync(file, systemdUnit({ site: 'bad', configFile: s.config, user: 'ferry', node: process.execPath, entry: BIN, sourcePaths: [s.recordings], stateDir: s.state, restartSec: 30 }).replace('ProtectSystem=strict', 'ProtectSystem=strickt'));
+    const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+    expect(r.stderr).toMatch(/ferry-agent@bad\.service:\d+: Failed to parse protect system value/);
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { estimateCost, type CostInput } from '../../core/cost.ts';
+import { priceTable } from '../../core/cost-prices.ts';
+import P from '../../core/prices/aws-s3-eu-west-1-2026-11.json' with { type: 'json' };
+
+// The arithmetic of `ferry cost estimate` on one small case worked out by hand below (from the
+// price table's figures, not from the estimator), and the command as an operator runs it.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+const GiB = 2 ** 30;
+
+// 1,000 calls a day of 100 s G.711 (8,000 B/s) = 800,000 B each; a tar member is a 512-byte
+// header + the data padded to 512 (1,563 blocks) = 800,768 B; a pack of 100 + 1 KiB end =
+// 80,077,824 B; 10 packs a day; 8 MiB parts: 10 parts + create + complete = 12 requests.
+// Kept 400 days: Standard 0-30, Glacier IR 30-365, Deep Archive 365-400 (billed 180 days).
+const input: CostInput = {
+  callsPerDay: 1000,
+  codec: 'g711',
+  avgSeconds: 100,
+  retentionDays: 400,
+  recordingsPerPack: 100,
+  partSizeMiB: 8,
+  backupGbPerDay: 0,
+  backupRetentionDays: 90,
+  tiers: { recordings: [{ storageClass: 'GLACIER_IR', afterDays: 30 }, { storageClass: 'DEEP_ARCHIVE', afterDays: 365 }], backups: [] },
+};
+const PACK = 80_077_824;
+const MANIFEST = 1024 + 600 * 100;
+
+describe('cost estimate arithmetic', () => {
+  const e = estimateCost(input, priceTable('aws-s3-eu-west-1-2026-11').table);
+  const line = (data: string, cls: string) => e.lines.find((l) => l.dataClass === data && l.storageClass === cls)!;
+
+  it('sizes the pack from the codec, the tar framing and the pack size', () => {
+    expect(e.volumes).toMatchObject({ recordingBytes: 800_000, packBytes: PACK, packsPerDay: 10 });
+  });
+
+  it('prices each tier of the recordings per month as worked out by hand, Deep Archive at its 180-day minimum and per-object overhead', () => {
+    const std = 10 * 30 * PACK / GiB * P.s3.STANDARD.storagePerGbMonth;
+    const stdRequests = 10 * 30 * 12 * P.s3.STANDARD.putPer1000 / 1000;
+    const gir = 10 * 335 * PACK / GiB * P.s3.GLACIER_IR.storagePerGbMonth;
+    const girTransitions = 10 * 30 * P.s3.GLACIER_IR.transitionInPer1000 / 1000;
+    const da = 10 * 180 * (PACK + 32_768) / GiB * P.s3.DEEP_ARCHIVE.storagePerGbMonth + 10 * 180 * 8192 / GiB * P.s3.STANDARD.storagePerGbMonth;
+    const daTransitions = 10 * 30 * P.s3.DEEP_ARCHIVE.transitionInPer1000 / 1000;
+    expect(line('recordings', 'STANDARD').storagePerMonth).toBeCloseTo(std, 9);
+    expect(line('recordings', 'STANDARD').requestsPerMonth).toBeCloseTo(stdRequests, 9);
+    expect(line('recordings', 'GLACIER_IR').storagePerMonth).toBeCloseTo(gir, 9);
+    expect(line('recordings', 'GLACIER_IR').requestsPerMonth).toBeCloseTo(girTransitions, 9);
+    expect(line('recordings', 'DEEP_ARCHIVE').storagePerMonth).toBeCloseTo(da, 9);
+    expect(line('recordings', 'DEEP_ARCHIVE').requestsPerMonth).toBeCloseTo(daTransitions, 9);
+    expect(line('recordings', 'DEEP_ARCHIVE').objects).toBe(350);
+  });
+
+  it('totals storage, requests, manifests, catalogue and ingest per month as worked out by hand', () => {
+    const recordings =
+      10 * 30 * PACK / GiB * 0.023 + 10 * 30 * 12 * 0.005 / 1000 +
+      10 * 335 * PACK / GiB * 0.004 + 10 * 30 * 0.02 / 1000 +
+      (10 * 180 * (PACK + 32_768) / GiB) * 0.00099 + (10 * 180 * 8192 / GiB) * 0.023 + 10 * 30 * 0.05 / 1000;
+    const manifests = 10 * 400 * MANIFEST / GiB * 0.023 + 10 * 30 * 0.005 / 1000;
+    const catalogue = (1000 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 / GiB * 400 * 0.283;
+    const ingest = 300 * 0.2 / 1e6 + 300 * 0.0004 / 1000;
+    // The literal prices above are the table's: a changed table must fail here, not pass silently.
+    expect([P.s3.STANDARD.storagePerGbMonth, P.s3.GLACIER_IR.storagePerGbMonth, P.s3.DEEP_ARCHIVE.storagePerGbMonth, P.dynamodb.writeRequestUnitsPerMillion]).toEqual([0.023, 0.004, 0.00099, 0.7063]);
+    expect(e.total.perMonth).toBeCloseTo(recordings + manifests + catalogue + ingest, 9);
+  });
+
+  it('sums the first retention period from an empty bucket: the stock in each tier ramps up, then holds', () => {
+    // Glacier IR holds ages 30-365: empty until day 30, growing to 335 days of packs by day 365, then full to day 400.
+    const gbDays = 10 * (335 * 335 / 2 + 335 * 35) * PACK / GiB;
+    const expected = gbDays * P.s3.GLACIER_IR.storagePerGbMonth / 30 + (10 * 30 * P.s3.GLACIER_IR.transitionInPer1000 / 1000) * 400 / 30;
+    expect(line('recordings', 'GLACIER_IR').overRetention).toBeCloseTo(expected, 9);
+  });
+
+  it('prices replaying one recording: a range GET and its bytes from Glacier IR, a restore of its whole pack from Deep Archive', () => {
+    expect(line('recordings', 'GLACIER_IR').replayOne).toBeCloseTo(P.s3.GLACIER_IR.getPer1000 / 1000 + 800_000 / GiB * P.s3.GLACIER_IR.retrievalPerGb, 12);
+    expect(line('recordings', 'DEEP_ARCHIVE').replayOne).toBeCloseTo((P.s3.DEEP_ARCHIVE.restoreRequestPer1000 + P.s3.STANDARD.getPer1000) / 1000 + PACK / GiB * P.s3.DEEP_ARCHIVE.retrievalPerGb, 12);
+  });
+
+  it('rejects a negative volume naming the option', () => {
+    expect(() => estimateCost({ ...input, callsPerDay: -1 }, priceTable().table)).toThrow(/--calls-per-day must be a non-negative number/);
+  });
+});
+
+function ferry(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, FERRY_HOME: mkdtempSync(join(tmpdir(), 'ferry-home-')) } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ferry cost estimate', () => {
+  it("takes the tiers from the deployment config and the retention from --site, and names the price table's date and source", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-cost-'));
+    const config = join(dir, 'deploy.yaml');
+    writeFileSync(config, 'sites:\n  - { name: lon, retentionDays: 60 }\n  - { name: par, retentionDays: 2555 }\nlifecycle: { packsToGlacierIrDays: 45, packsToDeepArchiveDays: 400 }\n');
+    const r = ferry(['cost', 'estimate', '--config', config, '--site', 'par', '--calls-per-day', '500', '--json']);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { site: string; input: CostInput; prices: { asOf: string; sources: string[] }; lines: { dataClass: string; storageClass: string; fromDay: number; toDay: number }[] };
+    expect(out.site).toBe('par');
+    expect(out.input.retentionDays).toBe(2555);
+    expect(out.lines.filter((l) => l.dataClass === 'recordings').map((l) => [l.storageClass, l.fromDay, l.toDay])).toEqual([['STANDARD', 0, 45], ['GLACIER_IR', 45, 400], ['DEEP_ARCHIVE', 400, 2555]]);
+    expect(out.prices.asOf).toBe('2026-11');
+    expect(out.prices.sources).toContain('https://aws.amazon.com/s3/pricing/');
+  });
+
+  it('prints a table with a row per tier and the totals', () => {
+    const r = ferry(['cost', 'estimate', '--calls-per-day', '1000', '--backup-gb-per-day', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^recordings\s+DEEP_ARCHIVE\s+365-730 /m);
+    expect(r.stdout).toMatch(/^backups\s+STANDARD_IA\s+30-90 /m);
+    expect(r.stdout).toMatch(/total per month \(steady state\)\s+\$\d+\.\d\d/);
+  });
+
+  it('refuses an unknown codec and an unknown site, naming each, with exit 2', () => {
+    const codec = ferry(['cost', 'estimate', '--codec', 'amr']);
+    expect(codec.code).toBe(2);
+    expect(codec.stderr).toContain('--codec: "amr" is not one of g711, g729, opus');
+    const site = ferry(['cost', 'estimate', '--site', 'nowhere']);
+    expect(site.code).toBe(2);
+    expect(site.stderr).toContain('--site nowhere: not in the deployment (sites: site-a, site-b)');
+  });
+
+  it('warns when the retention would delete packs inside Deep Archive\'s minimum, as the deployment check does', () => {
+    const r = ferry(['cost', 'estimate', '--retention-days', '400', '--json']);
+    expect((JSON.parse(r.stdout) as { warnings: string[] }).warnings.join('\n')).toMatch(/180-day minimum storage duration/);
+  });
+});
