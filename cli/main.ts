@@ -14,6 +14,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
   backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
+  fleet: async () => (await import('./fleet-commands.ts')).registerFleetCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */

@@ -127,19 +127,32 @@ function sourceReasons(s: HeartbeatSource): string[] {
   return out;
 }
 
+function withHeartbeat(row: FleetRow, hb: Heartbeat, now: Date): void {
+  row.lastHeartbeat = hb.at;
+  row.heartbeatAgeSeconds = ageSeconds(hb.at, now);
+  row.agentVersion = hb.agentVersion;
+  row.losses = hb.losses;
+  row.sources = hb.sources.map((s) => (s.lastGood ? { ...s, lastGoodAgeSeconds: ageSeconds(s.lastGood.at, now) } : { ...s }));
+}
+
+function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined): string[] {
+  const warn: string[] = [];
+  if (lastRun?.outcome === 'PARTIAL') warn.push(`last window PARTIAL: ${lastRun.reasons[0] ?? ''}`.trim());
+  if (!hb) return warn;
+  if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
+  if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
+  if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
+  for (const s of hb.sources) warn.push(...sourceReasons(s));
+  return warn;
+}
+
 /** One site's row: SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
 export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const silentAfterMinutes = input.silentAfterMinutes ?? DEFAULT_SILENT_AFTER_MINUTES;
   const hb = input.heartbeat;
   const cron = input.backupCron ? new Cron(input.backupCron) : undefined;
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
-  if (hb) {
-    row.lastHeartbeat = hb.at;
-    row.heartbeatAgeSeconds = ageSeconds(hb.at, now);
-    row.agentVersion = hb.agentVersion;
-    row.losses = hb.losses;
-    row.sources = hb.sources.map((s) => (s.lastGood ? { ...s, lastGoodAgeSeconds: ageSeconds(s.lastGood.at, now) } : { ...s }));
-  }
+  if (hb) withHeartbeat(row, hb, now);
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, reasons: input.lastRun.reasons };
   if (cron) row.nextWindow = cron.next(now)?.toISOString();
   const missed = cron ? missedWindow(cron, input.lastRun, now) : undefined;
@@ -151,12 +164,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const late: string[] = [];
   if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
   if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
-  const warn: string[] = [];
-  if (input.lastRun?.outcome === 'PARTIAL') warn.push(`last window PARTIAL: ${input.lastRun.reasons[0] ?? ''}`.trim());
-  if (hb && hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
-  if (hb && hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
-  if (hb?.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
-  for (const s of hb?.sources ?? []) warn.push(...sourceReasons(s));
+  const warn = warnReasons(hb, input.lastRun);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
   row.reasons = [...silent, ...late, ...warn];
