@@ -17,6 +17,8 @@ import type { RunOutcome, RunRecord } from './window.ts';
 // heartbeat with one LIST page and one GET whatever the history.
 
 export const HEARTBEAT_FORMAT = 'ferry.heartbeat/1';
+/** Days the bucket keeps a heartbeat (lifecycle rule `expire-heartbeats`, infra/lifecycle.ts). */
+export const HEARTBEAT_KEEP_DAYS = 31;
 const INVERT_FROM = 9_999_999_999_999;
 
 export function heartbeatPrefix(site: string): string {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
+import { HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import { logicalId, synthFerry, type Synthesized } from '../infra/fixture.ts';
@@ -43,5 +44,14 @@ describe("the dead-man's switch in the CDK app", () => {
     for (const cls of ['recordings', 'manifests', 'backups']) expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/${cls}/site-a/x` })).toBe(false);
     expect(isAllowed(policies, { action: 's3:PutObject', resource: `${BUCKET}/heartbeats/site-a/x` })).toBe(false);
     expect(policies.some((p) => [p.Statement].flat().some((s) => [s.Action ?? []].flat().includes('sns:Publish')))).toBe(true);
+  });
+});
+
+describe('heartbeats in the data bucket', () => {
+  it(`expire after ${HEARTBEAT_KEEP_DAYS} days by a lifecycle rule on heartbeats/ alone`, () => {
+    const stateful = synth.statefulTemplate.toJSON().Resources as Record<string, { Type: string; Properties: { LifecycleConfiguration?: { Rules: Array<Record<string, unknown>> } } }>;
+    const bucket = Object.values(stateful).find((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.LifecycleConfiguration?.Rules.some((rule) => rule.Id === 'expire-heartbeats'));
+    const rule = bucket!.Properties.LifecycleConfiguration!.Rules.find((r) => r.Id === 'expire-heartbeats');
+    expect(rule).toMatchObject({ Prefix: 'heartbeats/', ExpirationInDays: HEARTBEAT_KEEP_DAYS, Status: 'Enabled' });
   });
 });
