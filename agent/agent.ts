@@ -23,6 +23,7 @@ import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook, sourceReadable, type AlertState } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import { StateLock } from './state/state-lock.ts';
+import { HeartbeatWriter } from './heartbeat.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
@@ -195,6 +196,7 @@ export class Agent {
     if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
+    await new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, agentVersion: this.deps.agentVersion ?? 'dev' }).write({ ...this.statusSnapshot(), manifests: report.manifests });
     return report;
   }
 

@@ -23,6 +23,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   snapshots: async () => (await import('./tree-commands.ts')).registerSnapshotsCommands,
   // `agent install` joins the agent group; `cost estimate` is its own group.
   cost: async () => (await import('./cost-commands.ts')).registerCostCommands,
+  fleet: async () => (await import('./fleet-commands.ts')).registerFleetCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */

@@ -20,6 +20,8 @@ export const siteSchema = z
     name,
     /** When the backup window and the purge run (UTC); absent means on demand only. */
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
+    /** The dead-man's switch alerts when the site's agent sends no heartbeat for this long (core/fleet.ts). */
+    silentAfterMinutes: z.number().int().min(10).max(7 * 24 * 60).default(90),
     /** Recordings younger than this are never purged. */
     retentionDays: days(1),
     /** A pack attempt that never got a manifest is purged once older than this (default 7, core/orphan-sweep.ts). */

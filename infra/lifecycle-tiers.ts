@@ -32,6 +32,8 @@ export function tiersByClass(config: LifecycleConfig): Record<DataClass, Tier[]>
       { storageClass: 'DEEP_ARCHIVE', afterDays: config.packsToDeepArchiveDays },
     ],
     manifests: [],
+    // One small object per agent pass, read newest first by the fleet status: instant class, no tiers.
+    heartbeats: [],
     backups: [{ storageClass: 'STANDARD_IA', afterDays: config.backupsToIaDays }],
     logs: [{ storageClass: 'STANDARD_IA', afterDays: config.backupsToIaDays }],
     archives: [{ storageClass: 'STANDARD_IA', afterDays: config.archivesToIaDays }],

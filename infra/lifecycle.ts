@@ -2,6 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { LifecycleConfig } from './config.ts';
 import { transitionRules } from './lifecycle-tiers.ts';
+import { HEARTBEAT_KEEP_DAYS } from '../core/fleet.ts';
+import { classPrefix } from '../core/layout.ts';
 
 // Lifecycle rules of the data bucket: the tiers of lifecycle-tiers.ts (one rule per data class,
 // filtered by the prefixes of core/layout.ts, shared with the local S3 stand-in) as CDK rules.
@@ -22,5 +24,9 @@ export function lifecycleRules(config: LifecycleConfig): s3.LifecycleRule[] {
     noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays),
   };
   const markers: s3.LifecycleRule = { id: 'expired-delete-markers', expiredObjectDeleteMarker: true };
-  return [...transitions, housekeeping, markers];
+  // One heartbeat per agent pass (at most every 5 min): only the newest matters to the fleet
+  // status and the dead-man's switch; a month is kept for looking back. Versions under Object
+  // Lock stay until their retention date, then go with the noncurrent versions.
+  const heartbeats: s3.LifecycleRule = { id: 'expire-heartbeats', prefix: classPrefix('heartbeats'), expiration: Duration.days(HEARTBEAT_KEEP_DAYS) };
+  return [...transitions, housekeeping, markers, heartbeats];
 }

@@ -10,6 +10,7 @@ import { CatalogueApi } from './catalogue-api.ts';
 import type { DeploymentConfig } from './config.ts';
 import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
 import { FerryFunctions } from './functions.ts';
+import { DeadmanSwitch } from './fleet.ts';
 import { IngestDeadLetters } from './ingest-dead-letters.ts';
 import { acknowledge } from './nag.ts';
 import { bucketArn } from './names.ts';
@@ -34,6 +35,7 @@ export class ProcessingStack extends Stack {
   readonly functions: FerryFunctions;
   readonly api: CatalogueApi;
   readonly alerts: AlertTopic;
+  readonly deadman: DeadmanSwitch;
   readonly ingestDeadLetters: IngestDeadLetters;
   readonly sites: SiteAccess[];
   readonly workflowContext: WorkflowContext;
@@ -63,6 +65,7 @@ export class ProcessingStack extends Stack {
     });
     this.alerts = new AlertTopic(this, 'Alerts');
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
+    this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
     this.sites = config.sites.map(
       (site) =>
         new SiteAccess(this, `Site-${site.name}`, {

@@ -1,0 +1,164 @@
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AgentConfig } from '../core/config.ts';
+import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
+import { isPackManifestKey } from '../core/layout.ts';
+import type { Clock } from '../core/clock.ts';
+import type { BlobStore } from '../core/ports.ts';
+import type { ArtefactRecord } from './artefact-ledger.ts';
+import type { Logger } from './log.ts';
+import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
+
+// The agent's heartbeat: after a pass, one small new object under the site's own
+// `heartbeats/{site}/` prefix (core/fleet.ts says why there), PUT with If-None-Match
+// as the write-once role requires. What the cloud cannot see by itself goes in: per source the
+// last good offsite copy, the recordings backlog and its time to loss, the binlog RPO, losses.
+//
+// Time to loss: the recorder evicts its oldest batch when the disk is full, so the oldest
+// unshipped batch is safe at least until the free space is written full. Estimate:
+// free bytes (statfs of the source path) / write rate, the rate being the bytes that appeared
+// in the source between two passes (shipped + change in backlog), kept in `heartbeat.json` in
+// the state directory so that cron passes (separate processes) measure it too. A lower bound:
+// batches older than ours that are still on disk go first and buy more time.
+//
+// Written at most every `HEARTBEAT_MIN_SECONDS` (passes run every 30 s by default; 2,880 objects
+// a day per site would be noise) — the dead-man's switch allows 90 min by default. A failed
+// heartbeat is logged and never fails the pass.
+
+export const HEARTBEAT_MIN_SECONDS = 300;
+
+export interface PassView {
+  totals: { bytes: number; lostBatches: number; lostArtefacts: number };
+  sources: Array<{ name: string; type: string; backlog: { batches?: number; bytes: number; oldest?: { sinceMs: number } }; problem?: string }>;
+  lastCycle?: { failed: number; lost: number };
+  lastError?: string;
+  /** Manifest keys published in this pass, in order. */
+  manifests: readonly string[];
+}
+
+export interface HeartbeatDeps {
+  config: Pick<AgentConfig, 'site' | 'state' | 'sources'>;
+  store: Pick<BlobStore, 'put'>;
+  clock: Clock;
+  log: Logger;
+  agentVersion: string;
+  artefacts: { records(source: string): ArtefactRecord[] };
+  /** Free bytes on the file system holding `path` (tests inject). */
+  freeBytes?: (path: string) => Promise<number | undefined>;
+}
+
+interface SourceMemory {
+  /** Bytes seen at the source so far (shipped + backlog) at the last pass, and when. */
+  seenBytes?: number;
+  seenAt?: string;
+  /** Backlog bytes at the last pass. */
+  backlogBytes?: number;
+  /** Bytes per second, smoothed. */
+  rate?: number;
+  lastGood?: { at: string; key: string };
+}
+
+interface HeartbeatMemory {
+  lastWritten?: string;
+  shippedBytes?: number;
+  sources: Record<string, SourceMemory>;
+}
+
+async function statfsFree(path: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(path);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+const newest = (records: ArtefactRecord[], partial?: boolean) => records.filter((r) => partial === undefined || r.partial === partial).sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
+
+export class HeartbeatWriter {
+  private readonly file: string;
+  private readonly memory: HeartbeatMemory;
+
+  constructor(private readonly deps: HeartbeatDeps) {
+    this.file = join(deps.config.state, 'heartbeat.json');
+    this.memory = readJsonFile<HeartbeatMemory>(this.file) ?? { sources: {} };
+    this.memory.sources ??= {};
+  }
+
+  /** Builds the heartbeat of this pass and remembers what the next one compares with. */
+  async build(pass: PassView): Promise<Heartbeat> {
+    const now = this.deps.clock.now();
+    const shippedDelta = Math.max(0, pass.totals.bytes - (this.memory.shippedBytes ?? pass.totals.bytes));
+    this.memory.shippedBytes = pass.totals.bytes;
+    const packManifests = pass.manifests.filter(isPackManifestKey);
+    const recordingSources = this.deps.config.sources.filter((s) => s.type === 'recordings');
+    const sources: HeartbeatSource[] = [];
+    for (const source of this.deps.config.sources) {
+      const status = pass.sources.find((s) => s.name === source.name);
+      const mem = (this.memory.sources[source.name] ??= {});
+      const out: HeartbeatSource = { name: source.name, type: source.type, ...(status?.problem ? { problem: status.problem } : {}) };
+      if (source.type === 'recordings') {
+        // The journal does not say which recordings source a pack came from; with one source
+        // (the usual site) every pack manifest of the pass is its own.
+        if (packManifests.length > 0 && recordingSources.length === 1) mem.lastGood = { at: now.toISOString(), key: packManifests.at(-1)! };
+        if (status) await this.recordings(source.path, status.backlog, shippedDelta, mem, now, out);
+      } else {
+        const records = this.deps.artefacts.records(source.name);
+        const final = newest(records, false);
+        if (final) mem.lastGood = { at: final.at, key: final.key };
+        if (source.type === 'binlog') {
+          const any = newest(records);
+          if (any) out.rpoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(any.at)) / 1000));
+        }
+      }
+      if (mem.lastGood) out.lastGood = mem.lastGood;
+      sources.push(out);
+    }
+    return {
+      format: HEARTBEAT_FORMAT,
+      site: this.deps.config.site,
+      at: now.toISOString(),
+      agentVersion: this.deps.agentVersion,
+      sources,
+      losses: pass.totals.lostBatches + pass.totals.lostArtefacts,
+      lastPass: { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) },
+    };
+  }
+
+  private async recordings(path: string, backlog: PassView['sources'][number]['backlog'], shippedDelta: number, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
+    out.pendingBatches = backlog.batches ?? 0;
+    if (backlog.oldest) out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
+    // With one recordings source the shipped bytes are its own; with several the rate is shared out evenly (rough, and still a lower bound).
+    const share = shippedDelta / Math.max(1, this.deps.config.sources.filter((s) => s.type === 'recordings').length);
+    const seen = (mem.seenBytes ?? 0) + share + backlog.bytes - (mem.backlogBytes ?? 0);
+    if (mem.seenAt !== undefined && mem.seenBytes !== undefined) {
+      const seconds = (now.getTime() - Date.parse(mem.seenAt)) / 1000;
+      const rate = seconds > 0 ? Math.max(0, seen - mem.seenBytes) / seconds : undefined;
+      if (rate !== undefined) mem.rate = mem.rate === undefined ? rate : 0.5 * mem.rate + 0.5 * rate;
+    }
+    mem.seenBytes = seen;
+    mem.seenAt = now.toISOString();
+    mem.backlogBytes = backlog.bytes;
+    const free = await (this.deps.freeBytes ?? statfsFree)(path);
+    if (out.pendingBatches > 0 && free !== undefined && mem.rate !== undefined && mem.rate > 0) out.timeToLossSeconds = Math.round(free / mem.rate);
+  }
+
+  /** Writes the pass's heartbeat unless one went out less than HEARTBEAT_MIN_SECONDS ago; never throws. */
+  async write(pass: PassView): Promise<string | undefined> {
+    try {
+      const heartbeat = await this.build(pass);
+      const due = !this.memory.lastWritten || Date.parse(heartbeat.at) - Date.parse(this.memory.lastWritten) >= HEARTBEAT_MIN_SECONDS * 1000;
+      let key: string | undefined;
+      if (due) {
+        key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
+        await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' });
+        this.memory.lastWritten = heartbeat.at;
+      }
+      writeFileAtomic(this.file, JSON.stringify(this.memory));
+      return key;
+    } catch (error) {
+      this.deps.log.warn('heartbeat not written', { error: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
+import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
+import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import { formatDuration } from '../core/alert-text.ts';
+import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../core/fleet-read.ts';
+import type { FleetRow } from '../core/fleet.ts';
+import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
+import { NoCloudError, readLocalCloud } from './cloud.ts';
+
+// `ferry fleet status`: one row per site of the deployment, worst first, from the heartbeats in
+// the bucket and the window runs in the catalogue table. Needs read access to `heartbeats/` and
+// the table (an operator's credentials, or the local cloud's).
+
+export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps {
+  const standIn = { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } };
+  if (env.FERRY_BUCKET && env.FERRY_TABLE) {
+    const region = env.AWS_REGION ?? 'us-east-1';
+    const s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
+    const { doc } = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
+    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, env.AWS_ENDPOINT_URL_S3 ? standIn : undefined), runs: new DynamoRunStore(doc, env.FERRY_TABLE) };
+  }
+  const local = readLocalCloud(env);
+  if (!local) throw new NoCloudError();
+  const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
+  const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
+  return { blobs: new S3BlobStore(s3, local.bucket, standIn), runs: new DynamoRunStore(doc, local.table) };
+}
+
+export function fleetSites(config: DeploymentConfig): FleetSiteConfig[] {
+  return config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, backupCron: s.schedule?.backupCron }));
+}
+
+const age = (seconds: number | undefined) => (seconds === undefined ? '-' : formatDuration(seconds * 1000));
+
+function sourceCell(s: FleetRow['sources'][number]): string {
+  const parts = [`${s.name}: last good ${s.lastGood ? `${age(s.lastGoodAgeSeconds)} ago` : 'never'}`];
+  if (s.pendingBatches !== undefined) parts.push(`backlog ${s.pendingBatches}${s.oldestPendingSeconds !== undefined ? ` (oldest ${age(s.oldestPendingSeconds)})` : ''}`);
+  if (s.timeToLossSeconds !== undefined) parts.push(`loss in ${age(s.timeToLossSeconds)}`);
+  if (s.rpoSeconds !== undefined) parts.push(`RPO ${age(s.rpoSeconds)}`);
+  return parts.join(', ');
+}
+
+export function renderFleet(rows: FleetRow[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const window = r.lastWindow ? `${r.lastWindow.outcome} ${r.lastWindow.startedAt}` : 'none';
+    lines.push(`${r.state.padEnd(6)} ${r.site}  heartbeat ${r.lastHeartbeat ? `${age(r.heartbeatAgeSeconds)} ago` : 'never'}  losses ${r.losses ?? '-'}  last window ${window}  next ${r.nextWindow ?? 'on demand'}`);
+    for (const s of r.sources) lines.push(`         ${sourceCell(s)}`);
+    for (const reason of r.reasons) lines.push(`         ! ${reason}`);
+  }
+  const counts = ['SILENT', 'LATE', 'WARN', 'OK'].map((s) => `${rows.filter((r) => r.state === s).length} ${s}`).join(', ');
+  lines.push(`${rows.length} site(s): ${counts}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerFleetCommands(program: Command): void {
+  const fleet = program.command('fleet').description('every site of the deployment at a glance');
+  fleet
+    .command('status')
+    .description('per site: heartbeat age, last good copy per source, backlog and time to loss, RPO, losses, windows; worst first')
+    .option('--deployment <file>', 'deployment config (JSON) naming the sites; default: $FERRY_DEPLOYMENT or the built-in demo sites')
+    .option('--json', 'JSON output')
+    .action(async (opts: { deployment?: string; json?: boolean }) => {
+      const config = loadDeploymentConfig(opts.deployment ?? process.env.FERRY_DEPLOYMENT);
+      const rows = await readFleet(fleetTarget(), fleetSites(config), new Date());
+      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderFleet(rows));
+      if (rows.some((r) => r.state === 'SILENT' || r.state === 'LATE')) process.exitCode = 3;
+    });
+}

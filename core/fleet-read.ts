@@ -1,0 +1,144 @@
+import { composeAlert } from './alert-text.ts';
+import { messageOf } from './errors.ts';
+import { heartbeatPrefix, heartbeatSchema, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
+import type { Alert, BlobStore, Notifier } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
+import type { RunStore } from './window.ts';
+
+// Reading the fleet (heartbeats from the bucket, window runs from the catalogue table) and the
+// dead-man's switch built on it. Requests per site: one LIST page (heartbeat keys sort newest
+// first) + one GET + one Query, run side by side, so 20 sites answer in the time of a few
+// round trips; test/fleet/fleet-read.test.ts counts them.
+
+export interface FleetSiteConfig {
+  name: string;
+  silentAfterMinutes?: number;
+  backupCron?: string;
+}
+
+export interface FleetReadDeps {
+  blobs: Pick<BlobStore, 'list' | 'get'>;
+  runs: Pick<RunStore, 'recentRuns'>;
+}
+
+const MAX_HEARTBEAT_BYTES = 256 * 1024;
+
+/** The site's newest heartbeat; undefined when it has none. A heartbeat that does not parse is an error naming its key. */
+export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string): Promise<Heartbeat | undefined> {
+  for await (const item of blobs.list(heartbeatPrefix(site))) {
+    const text = (await readSmallObject(blobs, item.key, MAX_HEARTBEAT_BYTES, 'heartbeat')).toString('utf8');
+    const parsed = heartbeatSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new TypeError(`heartbeat ${item.key}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+  }
+  return undefined;
+}
+
+async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig): Promise<FleetSiteInput> {
+  const [heartbeat, runs] = await Promise.all([latestHeartbeat(deps.blobs, site.name), deps.runs.recentRuns(site.name, 1)]);
+  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, heartbeat, lastRun: runs[0] };
+}
+
+/** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */
+export async function readFleet(deps: FleetReadDeps, sites: readonly FleetSiteConfig[], now: Date): Promise<FleetRow[]> {
+  const rows = await Promise.all(
+    sites.map(async (site) => {
+      try {
+        return judgeSite(await siteInput(deps, site), now);
+      } catch (error) {
+        const row = judgeSite({ site: site.name, silentAfterMinutes: site.silentAfterMinutes }, now);
+        row.reasons = [`cannot read the site's heartbeat or runs: ${messageOf(error)}`];
+        return row;
+      }
+    }),
+  );
+  return sortFleet(rows);
+}
+
+// ---- dead-man's switch ----
+
+/** What the switch remembers per site between its runs (kept in the catalogue table, not in memory). */
+export interface DeadmanState {
+  site: string;
+  /** Open since; absent when the site is fine. */
+  openSince?: string;
+  lastSent?: string;
+  /** The condition last alerted, e.g. "silent" or "missed 2026-12-03T02:00:00.000Z". */
+  condition?: string;
+}
+
+export interface DeadmanStore {
+  /** The site's state; undefined before the first run that saw it. */
+  get(site: string): Promise<DeadmanState | undefined>;
+  /** Replaces the site's state (idempotent). */
+  put(state: DeadmanState): Promise<void>;
+}
+
+export class MemoryDeadmanStore implements DeadmanStore {
+  readonly states = new Map<string, DeadmanState>();
+  async get(site: string): Promise<DeadmanState | undefined> {
+    const s = this.states.get(site);
+    return s && { ...s };
+  }
+  async put(state: DeadmanState): Promise<void> {
+    this.states.set(state.site, { ...state });
+  }
+}
+
+export const DEADMAN_REPEAT_HOURS = 24;
+
+export interface DeadmanOutcome {
+  site: string;
+  action: 'raised' | 'repeated' | 'resolved' | 'none';
+  state: FleetRow['state'];
+}
+
+/** The dead-man condition of a row: the site is silent, or a scheduled window did not run. */
+function condition(row: FleetRow): string | undefined {
+  if (row.state === 'SILENT') return 'silent';
+  if (row.missedWindow) return `missed ${row.missedWindow}`;
+  return undefined;
+}
+
+function deadmanAlert(row: FleetRow, since: string, now: Date, repeated: boolean): Alert {
+  const silent = row.state === 'SILENT';
+  const subject = `Ferry ${row.site}: ${silent ? 'agent silent' : 'backup window did not run'}${repeated ? ' (still)' : ''}`;
+  const todo = silent
+    ? [`check the Ferry agent on the site host of ${row.site}: is it running (cron or service), can it reach S3`, 'run `ferry agent run --once` there and look at its log']
+    : [`look at the backup window's executions for ${row.site} (was the schedule disabled, did the state machine fail to start)`, 'start the backup window on demand'];
+  const alert = composeAlert({ severity: 'critical', site: row.site, subject, what: row.reasons.join('; '), since, now, details: row.lastHeartbeat ? [`Last heartbeat: ${row.lastHeartbeat}`] : ['Last heartbeat: never'], todo });
+  return { ...alert, key: `deadman:${row.site}` };
+}
+
+/**
+ * One pass of the dead-man's switch over the rows: raises once per condition, repeats at most
+ * every `repeatHours`, resolves (with a message) when the site is back. The state is written
+ * after the notification: a crash in between sends the alert again at the next pass, never loses it.
+ */
+export async function runDeadman(deps: { store: DeadmanStore; notifier: Notifier }, rows: readonly FleetRow[], now: Date, repeatHours = DEADMAN_REPEAT_HOURS): Promise<DeadmanOutcome[]> {
+  const out: DeadmanOutcome[] = [];
+  for (const row of rows) {
+    const state = (await deps.store.get(row.site)) ?? { site: row.site };
+    const cond = condition(row);
+    const nowIso = now.toISOString();
+    if (!cond) {
+      if (state.openSince) {
+        await deps.notifier.notify({ severity: 'info', site: row.site, key: `deadman:${row.site}`, subject: `Ferry ${row.site}: resolved - agent heard from again`, message: `Site: ${row.site}\nThe condition "${state.condition}" raised ${state.openSince} is over (state now ${row.state}).` });
+        await deps.store.put({ site: row.site });
+        out.push({ site: row.site, action: 'resolved', state: row.state });
+      } else out.push({ site: row.site, action: 'none', state: row.state });
+      continue;
+    }
+    const fresh = !state.openSince || state.condition !== cond;
+    const due = fresh || !state.lastSent || now.getTime() - Date.parse(state.lastSent) >= repeatHours * 3600_000;
+    if (!due) {
+      out.push({ site: row.site, action: 'none', state: row.state });
+      continue;
+    }
+    const since = fresh ? (row.state === 'SILENT' ? (row.lastHeartbeat ?? nowIso) : (row.missedWindow ?? nowIso)) : state.openSince!;
+    await deps.notifier.notify(deadmanAlert(row, since, now, !fresh));
+    await deps.store.put({ site: row.site, openSince: fresh ? nowIso : state.openSince, lastSent: nowIso, condition: cond });
+    out.push({ site: row.site, action: fresh ? 'raised' : 'repeated', state: row.state });
+  }
+  return out;
+}

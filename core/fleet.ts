@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { Cron } from './fleet-cron.ts';
+import { assertName, sitePrefix } from './layout.ts';
+import type { RunOutcome, RunRecord } from './window.ts';
+
+// Fleet status: what each site's agent last said about itself (its heartbeat) and what the
+// cloud knows of its windows, judged into one row per site with a state an operator can sort
+// on. Pure: the readers (cli/fleet-commands.ts, functions/deadman) fetch, this module judges.
+//
+// Where the heartbeat lives: the agent's role may only ADD objects under its own site's
+// prefixes (infra/site-policies.ts), so a heartbeat is a new small object per pass, PUT with
+// If-None-Match, in its own data class `heartbeats/{site}/` (core/layout.ts): the site's role
+// gets it from the same prefix list as every other class, lifecycle can treat it apart, and
+// nothing that lists manifests (ingest, rebuild, purge) ever sees it. A catalogue API route
+// would have given the write-once role its first execute-api grant and a second way in. The
+// key holds the time inverted (newest sorts first), so the cloud reads a site's latest
+// heartbeat with one LIST page and one GET whatever the history.
+
+export const HEARTBEAT_FORMAT = 'ferry.heartbeat/1';
+/** Days the bucket keeps a heartbeat (lifecycle rule `expire-heartbeats`, infra/lifecycle.ts). */
+export const HEARTBEAT_KEEP_DAYS = 31;
+const INVERT_FROM = 9_999_999_999_999;
+
+export function heartbeatPrefix(site: string): string {
+  assertName('site', site);
+  return sitePrefix('heartbeats', site);
+}
+
+/** `heartbeats/{site}/{9999999999999 - ms}.json`: newest first in key order. */
+export function heartbeatKey(site: string, at: Date): string {
+  return `${heartbeatPrefix(site)}${String(INVERT_FROM - at.getTime()).padStart(13, '0')}.json`;
+}
+
+const iso = z.string().datetime({ offset: true });
+const lastGood = z.object({ at: iso, key: z.string().min(1) }).strict();
+
+export const heartbeatSourceSchema = z
+  .object({
+    name: z.string().min(1),
+    type: z.string().min(1),
+    /** The newest copy of this source that is offsite and committed (its manifest published). */
+    lastGood: lastGood.optional(),
+    /** Recordings: batches seen and not shipped. */
+    pendingBatches: z.number().int().nonnegative().optional(),
+    /** Recordings: age of the oldest unshipped batch. */
+    oldestPendingSeconds: z.number().nonnegative().optional(),
+    /** Recordings: estimated time until the recorder evicts the oldest unshipped batch (free space / write rate). */
+    timeToLossSeconds: z.number().nonnegative().optional(),
+    /** Binlog: age of the newest shipped position (final or partial segment). */
+    rpoSeconds: z.number().nonnegative().optional(),
+    /** Why the source could not be scanned at the last pass. */
+    problem: z.string().optional(),
+  })
+  .strict();
+export type HeartbeatSource = z.infer<typeof heartbeatSourceSchema>;
+
+export const heartbeatSchema = z
+  .object({
+    format: z.literal(HEARTBEAT_FORMAT),
+    site: z.string().min(1),
+    at: iso,
+    agentVersion: z.string().min(1),
+    sources: z.array(heartbeatSourceSchema),
+    /** Batches and artefact versions lost before they were shipped, since the agent was installed. */
+    losses: z.number().int().nonnegative(),
+    /** The agent's last pass: when, and what failed or was lost in it. */
+    lastPass: z.object({ at: iso, failed: z.number().int().nonnegative(), lost: z.number().int().nonnegative(), error: z.string().optional() }).strict(),
+  })
+  .strict();
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+// ---- judgement ----
+
+export const FLEET_STATES = ['SILENT', 'LATE', 'WARN', 'OK'] as const;
+export type FleetState = (typeof FLEET_STATES)[number];
+
+export const DEFAULT_SILENT_AFTER_MINUTES = 90;
+/** A recordings backlog that the recorder will evict within this horizon is a warning. */
+export const TIME_TO_LOSS_WARN_SECONDS = 24 * 3600;
+/** How long after its scheduled time a window may take before it counts as not run. */
+export const WINDOW_GRACE_MINUTES = 60;
+
+export interface FleetSiteInput {
+  site: string;
+  silentAfterMinutes?: number;
+  /** EventBridge cron of the backup window (UTC); absent: on demand only. */
+  backupCron?: string;
+  heartbeat?: Heartbeat;
+  /** The site's newest window run, if any. */
+  lastRun?: RunRecord;
+}
+
+export interface FleetSourceRow extends HeartbeatSource {
+  lastGoodAgeSeconds?: number;
+}
+
+export interface FleetRow {
+  site: string;
+  state: FleetState;
+  /** Why the state is not OK, one line each. */
+  reasons: string[];
+  lastHeartbeat?: string;
+  heartbeatAgeSeconds?: number;
+  agentVersion?: string;
+  silentAfterMinutes: number;
+  sources: FleetSourceRow[];
+  losses?: number;
+  lastWindow?: { startedAt: string; outcome: RunOutcome; reasons: string[] };
+  nextWindow?: string;
+  /** A scheduled window that should have run (plus grace) and has no run record since. */
+  missedWindow?: string;
+}
+
+const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
+
+/** The scheduled time of the window that should have finished by now with no run at or after it. */
+export function missedWindow(cron: Cron, lastRun: RunRecord | undefined, now: Date): Date | undefined {
+  const due = cron.previous(new Date(now.getTime() - WINDOW_GRACE_MINUTES * 60_000));
+  if (!due) return undefined;
+  // A run started from a minute before the schedule on counts (EventBridge may fire early by seconds).
+  if (lastRun && Date.parse(lastRun.startedAt) >= due.getTime() - 60_000) return undefined;
+  return due;
+}
+
+function sourceReasons(s: HeartbeatSource): string[] {
+  const out: string[] = [];
+  if (s.problem) out.push(`${s.name}: ${s.problem}`);
+  if (s.timeToLossSeconds !== undefined && s.timeToLossSeconds < TIME_TO_LOSS_WARN_SECONDS) out.push(`${s.name}: oldest unshipped batch is evicted in about ${Math.round(s.timeToLossSeconds / 3600)} h`);
+  return out;
+}
+
+function withHeartbeat(row: FleetRow, hb: Heartbeat, now: Date): void {
+  row.lastHeartbeat = hb.at;
+  row.heartbeatAgeSeconds = ageSeconds(hb.at, now);
+  row.agentVersion = hb.agentVersion;
+  row.losses = hb.losses;
+  row.sources = hb.sources.map((s) => (s.lastGood ? { ...s, lastGoodAgeSeconds: ageSeconds(s.lastGood.at, now) } : { ...s }));
+}
+
+function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined): string[] {
+  const warn: string[] = [];
+  if (lastRun?.outcome === 'PARTIAL') warn.push(`last window PARTIAL: ${lastRun.reasons[0] ?? ''}`.trim());
+  if (!hb) return warn;
+  if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
+  if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
+  if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
+  for (const s of hb.sources) warn.push(...sourceReasons(s));
+  return warn;
+}
+
+/** One site's row: SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
+export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
+  const silentAfterMinutes = input.silentAfterMinutes ?? DEFAULT_SILENT_AFTER_MINUTES;
+  const hb = input.heartbeat;
+  const cron = input.backupCron ? new Cron(input.backupCron) : undefined;
+  const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
+  if (hb) withHeartbeat(row, hb, now);
+  if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, reasons: input.lastRun.reasons };
+  if (cron) row.nextWindow = cron.next(now)?.toISOString();
+  const missed = cron ? missedWindow(cron, input.lastRun, now) : undefined;
+  if (missed) row.missedWindow = missed.toISOString();
+
+  const silent: string[] = [];
+  if (!hb) silent.push('no heartbeat received yet');
+  else if (row.heartbeatAgeSeconds! > silentAfterMinutes * 60) silent.push(`no heartbeat for ${Math.round(row.heartbeatAgeSeconds! / 60)} min (silent after ${silentAfterMinutes} min)`);
+  const late: string[] = [];
+  if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
+  if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
+  const warn = warnReasons(hb, input.lastRun);
+
+  row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
+  row.reasons = [...silent, ...late, ...warn];
+  return row;
+}
+
+/** Worst first: by state, then the longest silence, then site name. */
+export function sortFleet(rows: FleetRow[]): FleetRow[] {
+  const rank = (s: FleetState) => FLEET_STATES.indexOf(s);
+  return [...rows].sort((a, b) => rank(a.state) - rank(b.state) || (b.heartbeatAgeSeconds ?? Number.MAX_SAFE_INTEGER) - (a.heartbeatAgeSeconds ?? Number.MAX_SAFE_INTEGER) || a.site.localeCompare(b.site));
+}

@@ -1,0 +1,68 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { DynamoDeadmanStore } from '../../adapters/dynamo-deadman.ts';
+import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
+import { SnsNotifier, createSnsClient } from '../../adapters/sns-notifier.ts';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { readFleet, runDeadman, type DeadmanOutcome, type DeadmanStore, type FleetReadDeps, type FleetSiteConfig } from '../../core/fleet-read.ts';
+import type { Notifier } from '../../core/ports.ts';
+import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import { jsonLog, type Log } from '../shared/log.ts';
+
+// The dead-man's switch, run on a schedule (EventBridge, infra/fleet.ts): reads every
+// configured site's newest heartbeat and window run, and alerts each site that is silent longer
+// than its `silentAfterMinutes` or whose scheduled window did not run — whatever the site's
+// schedule, so a site without a backup cron is still watched. Raised once, repeated at most
+// daily, resolved when the site is back (core/fleet-read.ts; the state is on the table).
+
+const siteSchema = z.object({ name: z.string().min(1), silentAfterMinutes: z.number().int().positive().optional(), backupCron: z.string().optional() }).strict();
+
+const envSchema = baseEnvSchema.extend({
+  TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
+  /** The deployment's sites as JSON: [{ name, silentAfterMinutes, backupCron? }]. */
+  FLEET_SITES: z.string().transform((text, ctx) => {
+    try {
+      return z.array(siteSchema).min(1).parse(JSON.parse(text));
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `FLEET_SITES must be a JSON list of sites: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  }),
+  AWS_ENDPOINT_URL_SNS: z.string().url().optional(),
+});
+
+export interface DeadmanHandlerDeps extends FleetReadDeps {
+  sites: FleetSiteConfig[];
+  store: DeadmanStore;
+  notifier: Notifier;
+  clock: Clock;
+  log?: Log;
+}
+
+export function createHandler(deps: DeadmanHandlerDeps): Handler<unknown, { outcomes: DeadmanOutcome[] }> {
+  const log = deps.log ?? jsonLog;
+  const chain = middy(async (): Promise<{ outcomes: DeadmanOutcome[] }> => {
+    const now = deps.clock.now();
+    const rows = await readFleet(deps, deps.sites, now);
+    const outcomes = await runDeadman(deps, rows, now);
+    for (const o of outcomes) if (o.action !== 'none') log(o.action === 'resolved' ? 'info' : 'warn', `dead-man ${o.action}`, { ...o });
+    return { outcomes };
+  });
+  return asHandler(chain);
+}
+
+export function loadDeadmanDeps(env: Record<string, string | undefined>): DeadmanHandlerDeps {
+  const cfg = parseEnv(envSchema, env);
+  const { doc, blobs } = baseClients(cfg);
+  return {
+    sites: cfg.FLEET_SITES,
+    blobs,
+    runs: new DynamoRunStore(doc, cfg.TABLE),
+    store: new DynamoDeadmanStore(doc, cfg.TABLE),
+    notifier: new SnsNotifier(createSnsClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SNS }), cfg.TOPIC_ARN),
+    clock: systemClock,
+  };
+}
+
+export const handler = lazyHandler(() => createHandler(loadDeadmanDeps(process.env)));

@@ -1,0 +1,57 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
+import { HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
+import { DEFAULT_CONFIG } from '../../infra/config.ts';
+import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
+import { logicalId, synthFerry, type Synthesized } from '../infra/fixture.ts';
+
+// The dead-man's switch in the CDK app: scheduled by EventBridge, configured with every site's
+// silence limit, and a role that reads heartbeats and nothing else of the bucket.
+
+const { account, region } = FAKE_ENV;
+const BUCKET = `arn:aws:s3:::ferry-data-${account}-${region}`;
+let synth: Synthesized;
+let resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+let policies: PolicyDocument[];
+
+beforeAll(() => {
+  synth = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } }, { name: 'site-b', retentionDays: 730, silentAfterMinutes: 45 }] });
+  resources = synth.processingTemplate.toJSON().Resources;
+  policies = synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.deadman.role));
+}, 120_000);
+
+describe("the dead-man's switch in the CDK app", () => {
+  it('runs every 15 minutes from an EventBridge rule targeting its function', () => {
+    const rule = resources[logicalId(synth.processing.deadman.rule)]!;
+    expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+    expect(JSON.stringify(rule.Properties.Targets)).toContain(logicalId(synth.processing.deadman.fn));
+  });
+
+  it("receives every site's silence limit and window schedule, the default 90 min where none is set", () => {
+    const fn = resources[logicalId(synth.processing.deadman.fn)]!;
+    const env = synth.resolver.resolve(synth.processing.stackName, (fn.Properties.Environment as { Variables: unknown }).Variables) as Record<string, string>;
+    expect(JSON.parse(env.FLEET_SITES!)).toEqual([
+      { name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *' },
+      { name: 'site-b', silentAfterMinutes: 45 },
+    ]);
+    expect(env.TOPIC_ARN).toMatch(/^arn:aws:sns:/);
+  });
+
+  it('may read heartbeats of any site, but no recordings, manifests or backups, and may publish alerts', () => {
+    expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/heartbeats/site-a/0000000000001.json` })).toBe(true);
+    expect(isAllowed(policies, { action: 's3:ListBucket', resource: BUCKET, context: { 's3:prefix': 'heartbeats/site-b/' } })).toBe(true);
+    expect(isAllowed(policies, { action: 's3:ListBucket', resource: BUCKET, context: { 's3:prefix': 'recordings/site-b/' } })).toBe(false);
+    for (const cls of ['recordings', 'manifests', 'backups']) expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/${cls}/site-a/x` })).toBe(false);
+    expect(isAllowed(policies, { action: 's3:PutObject', resource: `${BUCKET}/heartbeats/site-a/x` })).toBe(false);
+    expect(policies.some((p) => [p.Statement].flat().some((s) => [s.Action ?? []].flat().includes('sns:Publish')))).toBe(true);
+  });
+});
+
+describe('heartbeats in the data bucket', () => {
+  it(`expire after ${HEARTBEAT_KEEP_DAYS} days by a lifecycle rule on heartbeats/ alone`, () => {
+    const stateful = synth.statefulTemplate.toJSON().Resources as Record<string, { Type: string; Properties: { LifecycleConfiguration?: { Rules: Array<Record<string, unknown>> } } }>;
+    const bucket = Object.values(stateful).find((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.LifecycleConfiguration?.Rules.some((rule) => rule.Id === 'expire-heartbeats'));
+    const rule = bucket!.Properties.LifecycleConfiguration!.Rules.find((r) => r.Id === 'expire-heartbeats');
+    expect(rule).toMatchObject({ Prefix: 'heartbeats/', ExpirationInDays: HEARTBEAT_KEEP_DAYS, Status: 'Enabled' });
+  });
+});

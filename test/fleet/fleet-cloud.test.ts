@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../agent/log.ts';
+import { buildAgent } from '../../cli/build-agent.ts';
+import { main } from '../../cli/main.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { heartbeatPrefix, type FleetRow } from '../../core/fleet.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { generateBatches } from '../../scripts/demo/site.ts';
+
+// The heartbeat for real: the agent of site-a ships to the local S3 with the real SDK, its
+// heartbeat lands under heartbeats/site-a/, and `ferry fleet status --json` reads the fleet back
+// from the stand-ins. (That the site's write-once role allows exactly this key is asserted on
+// the synthesized statements in fleet.test.ts; a full IAM-gateway start costs ~50 s here.)
+
+const dirs: string[] = [];
+const clouds: LocalCloud[] = [];
+afterAll(async () => {
+  await Promise.all(clouds.map((c) => c.stop()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('heartbeats in the local S3, read by `ferry fleet status`', () => {
+  it('lists site-a OK with its last good pack and site-b, which never reported, SILENT first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fleet-'));
+    dirs.push(dir);
+    const cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
+    clouds.push(cloud);
+    const root = join(dir, 'recorder');
+    await generateBatches({ root, firstBatch: 1, batches: 2, perBatch: 5, seconds: 1, start: new Date('2024-03-01T08:00:00Z'), seed: 3, sidecar: 'xml' });
+    const { accessKeyId, secretAccessKey } = cloud.credentials;
+    const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: "${secretAccessKey}" } }
+shipping: { attempts: 1 }
+sources:
+  - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
+`);
+    const logged: string[] = [];
+    const agent = buildAgent(config, { log: createLogger({ json: true, level: 'debug', write: (line) => logged.push(line) }) });
+    try {
+      expect((await agent.cycle()).packs).toBeGreaterThan(0);
+    } finally {
+      agent.close();
+    }
+    expect(logged.join('\n')).not.toContain('heartbeat not written');
+    const keys: string[] = [];
+    for await (const o of cloud.blobs.list(heartbeatPrefix('site-a'))) keys.push(o.key);
+    expect(keys).toHaveLength(1);
+
+    const deployment = join(dir, 'deployment.json');
+    writeFileSync(deployment, JSON.stringify({ sites: [{ name: 'site-a', retentionDays: 730 }, { name: 'site-b', retentionDays: 730, silentAfterMinutes: 30 }] }));
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const env = { ...process.env };
+    Object.assign(process.env, { FERRY_BUCKET: cloud.bucket, FERRY_TABLE: cloud.table, AWS_ENDPOINT_URL_S3: cloud.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamoEndpoint, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_REGION: cloud.region });
+    let code: number;
+    try {
+      code = await main(['fleet', 'status', '--json', '--deployment', deployment]);
+    } finally {
+      write.mockRestore();
+      process.env = env;
+      process.exitCode = undefined;
+    }
+    expect(code).toBe(3);
+    const rows = JSON.parse(out.join('')) as FleetRow[];
+    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['site-b:SILENT', 'site-a:OK']);
+    expect(rows[0]).toMatchObject({ silentAfterMinutes: 30, reasons: ['no heartbeat received yet'] });
+    expect(rows[1]!.sources).toEqual([expect.objectContaining({ name: 'contactstore', type: 'recordings', pendingBatches: 0, lastGood: expect.objectContaining({ key: expect.stringMatching(/^manifests\/site-a\/recordings\/.*\.json$/) }) })]);
+  }, 60_000);
+});

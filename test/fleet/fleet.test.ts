@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { Cron } from '../../core/fleet-cron.ts';
+import { HEARTBEAT_FORMAT, heartbeatKey, heartbeatPrefix, judgeSite, sortFleet, type Heartbeat } from '../../core/fleet.ts';
+import { MemoryDeadmanStore, readFleet, runDeadman } from '../../core/fleet-read.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { MemoryRunStore, type RunRecord } from '../../core/window.ts';
+import { agentStatements } from '../../infra/site-policies.ts';
+import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
+
+const NOW = new Date('2026-12-03T10:00:00.000Z');
+const minutesAgo = (m: number) => new Date(NOW.getTime() - m * 60_000);
+
+function heartbeat(site: string, at: Date, extra: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    format: HEARTBEAT_FORMAT,
+    site,
+    at: at.toISOString(),
+    agentVersion: '0.1.0',
+    sources: [{ name: 'cs', type: 'recordings', pendingBatches: 2, oldestPendingSeconds: 600, timeToLossSeconds: 5 * 86400, lastGood: { at: at.toISOString(), key: `manifests/${site}/recordings/x.json` } }],
+    losses: 0,
+    lastPass: { at: at.toISOString(), failed: 0, lost: 0 },
+    ...extra,
+  };
+}
+
+function run(site: string, startedAt: Date, outcome: RunRecord['outcome'], reasons: string[] = []): RunRecord {
+  return { site, startedAt: startedAt.toISOString(), finishedAt: startedAt.toISOString(), outcome, mode: 'scheduled', reasons, packs: 1, recordings: 1, bytes: 1, failed: 0, lost: 0, manifestsMissing: 0 };
+}
+
+describe('EventBridge cron evaluation', () => {
+  it('finds the next and the previous daily 02:00 window and the Sunday purge', () => {
+    const daily = new Cron('0 2 * * ? *');
+    expect(daily.next(NOW)?.toISOString()).toBe('2026-12-04T02:00:00.000Z');
+    expect(daily.previous(NOW)?.toISOString()).toBe('2026-12-03T02:00:00.000Z');
+    // 2026-12-03 is a Thursday; SUN is day 1 in EventBridge.
+    expect(new Cron('0 5 ? * SUN *').next(NOW)?.toISOString()).toBe('2026-12-06T05:00:00.000Z');
+    expect(new Cron('*/15 * * * ? *').next(NOW)?.toISOString()).toBe('2026-12-03T10:15:00.000Z');
+  });
+
+  it('refuses an expression it cannot evaluate, naming the field', () => {
+    expect(() => new Cron('0 2 L * ? *')).toThrow(/"L".*not supported/);
+    expect(() => new Cron('0 25 * * ? *')).toThrow(/"25" is not in 0-23/);
+  });
+});
+
+describe('judging one site', () => {
+  it('is SILENT with no heartbeat within silentAfterMinutes, and OK just inside it', () => {
+    expect(judgeSite({ site: 'a', silentAfterMinutes: 30, heartbeat: heartbeat('a', minutesAgo(31)) }, NOW)).toMatchObject({ state: 'SILENT', reasons: [expect.stringContaining('no heartbeat for 31 min')] });
+    expect(judgeSite({ site: 'a', silentAfterMinutes: 30, heartbeat: heartbeat('a', minutesAgo(29)) }, NOW).state).toBe('OK');
+    expect(judgeSite({ site: 'a' }, NOW)).toMatchObject({ state: 'SILENT', reasons: ['no heartbeat received yet'] });
+  });
+
+  it('is LATE when the scheduled window did not run, and not once it ran', () => {
+    const input = { site: 'a', backupCron: '0 2 * * ? *', heartbeat: heartbeat('a', minutesAgo(5)) };
+    expect(judgeSite({ ...input, lastRun: run('a', new Date('2026-12-02T02:00:05Z'), 'FULL') }, NOW)).toMatchObject({ state: 'LATE', missedWindow: '2026-12-03T02:00:00.000Z', nextWindow: '2026-12-04T02:00:00.000Z' });
+    expect(judgeSite({ ...input, lastRun: run('a', new Date('2026-12-03T02:00:05Z'), 'FULL') }, NOW)).toMatchObject({ state: 'OK', lastWindow: { outcome: 'FULL' } });
+  });
+
+  it('is WARN for a PARTIAL window or a backlog the recorder evicts within a day, with the reason', () => {
+    const partial = judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(5)), lastRun: run('a', minutesAgo(60), 'PARTIAL', ['2 batch(es) could not be shipped']) }, NOW);
+    expect(partial).toMatchObject({ state: 'WARN', reasons: ['last window PARTIAL: 2 batch(es) could not be shipped'] });
+    const hb = heartbeat('a', minutesAgo(5));
+    hb.sources[0]!.timeToLossSeconds = 3 * 3600;
+    expect(judgeSite({ site: 'a', heartbeat: hb }, NOW)).toMatchObject({ state: 'WARN', reasons: ['cs: oldest unshipped batch is evicted in about 3 h'] });
+  });
+
+  it('sorts worst first: SILENT, LATE, WARN, OK, the longest silence first', () => {
+    const rows = [
+      judgeSite({ site: 'ok', heartbeat: heartbeat('ok', minutesAgo(1)) }, NOW),
+      judgeSite({ site: 'silent-1', heartbeat: heartbeat('silent-1', minutesAgo(100)) }, NOW),
+      judgeSite({ site: 'late', backupCron: '0 2 * * ? *', heartbeat: heartbeat('late', minutesAgo(1)) }, NOW),
+      judgeSite({ site: 'silent-2', heartbeat: heartbeat('silent-2', minutesAgo(500)) }, NOW),
+      judgeSite({ site: 'warn', heartbeat: heartbeat('warn', minutesAgo(1), { lastPass: { at: NOW.toISOString(), failed: 1, lost: 0 } }) }, NOW),
+    ];
+    expect(sortFleet(rows).map((r) => `${r.site}:${r.state}`)).toEqual(['silent-2:SILENT', 'silent-1:SILENT', 'late:LATE', 'warn:WARN', 'ok:OK']);
+  });
+});
+
+/** Counts the store's requests: a LIST page is one request however many keys it returns. */
+function counting(store: BlobStore) {
+  const counts = { list: 0, get: 0 };
+  const blobs: Pick<BlobStore, 'list' | 'get'> = {
+    list: (prefix) => {
+      counts.list++;
+      return store.list(prefix);
+    },
+    get: (key, range) => {
+      counts.get++;
+      return store.get(key, range);
+    },
+  };
+  return { counts, blobs };
+}
+
+describe('reading a fleet of 20 sites', () => {
+  it('reads each site with one listing, one GET and one run query, and names exactly the sites with problems', async () => {
+    const store = new MemoryBlobStore();
+    const runs = new MemoryRunStore();
+    let queries = 0;
+    const countingRuns = { recentRuns: (site: string, limit: number) => (queries++, runs.recentRuns(site, limit)) };
+    const sites = Array.from({ length: 20 }, (_, i) => ({ name: `site-${String(i).padStart(2, '0')}`, backupCron: '0 2 * * ? *', silentAfterMinutes: 90 }));
+    for (const [i, s] of sites.entries()) {
+      // Many heartbeats each: the newest must win without reading the others.
+      for (let m = 0; m < 12; m++) {
+        const silentSite = i === 3 || i === 11;
+        const at = minutesAgo((silentSite ? 200 : 5) + m * 5);
+        await store.put(heartbeatKey(s.name, at), Buffer.from(JSON.stringify(heartbeat(s.name, at, m === 0 && i === 7 ? { lastPass: { at: at.toISOString(), failed: 0, lost: 4 } } : {}))));
+      }
+      if (i !== 15) await runs.putRun(run(s.name, new Date('2026-12-03T02:00:10Z'), i === 18 ? 'FAILED' : 'FULL', i === 18 ? ['States.Timeout: agent did not answer'] : []));
+    }
+    const { counts, blobs } = counting(store);
+    const rows = await readFleet({ blobs, runs: countingRuns }, sites, NOW);
+    expect(counts).toEqual({ list: 20, get: 20 });
+    expect(queries).toBe(20);
+    expect(rows).toHaveLength(20);
+    const notOk = rows.filter((r) => r.state !== 'OK').map((r) => `${r.site}:${r.state}`);
+    expect(notOk).toEqual(['site-03:SILENT', 'site-11:SILENT', 'site-15:LATE', 'site-18:LATE', 'site-07:WARN']);
+    expect(rows.find((r) => r.site === 'site-00')).toMatchObject({ heartbeatAgeSeconds: 300, sources: [{ name: 'cs', pendingBatches: 2, lastGoodAgeSeconds: 300 }] });
+  });
+
+  it('reports a site whose heartbeat does not parse as SILENT with the key and the field, not as an error for the fleet', async () => {
+    const store = new MemoryBlobStore();
+    const key = heartbeatKey('bad', minutesAgo(1));
+    await store.put(key, Buffer.from(JSON.stringify({ ...heartbeat('bad', minutesAgo(1)), losses: -1 })));
+    const [row] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'bad' }], NOW);
+    expect(row).toMatchObject({ site: 'bad', state: 'SILENT', reasons: [expect.stringMatching(new RegExp(`${key}: losses`))] });
+  });
+});
+
+describe("the dead-man's switch", () => {
+  it('raises once for a silent site, repeats at most daily, and resolves when the agent is heard again', async () => {
+    const store = new MemoryDeadmanStore();
+    const sent: Alert[] = [];
+    const deps = { store, notifier: { notify: async (a: Alert) => void sent.push(a) } };
+    const at = (h: number) => new Date(NOW.getTime() + h * 3600_000);
+    const silentRow = (now: Date) => judgeSite({ site: 'a', silentAfterMinutes: 90, heartbeat: heartbeat('a', minutesAgo(120)) }, now);
+    expect(await runDeadman(deps, [silentRow(at(0))], at(0))).toEqual([{ site: 'a', action: 'raised', state: 'SILENT' }]);
+    expect(await runDeadman(deps, [silentRow(at(0.25))], at(0.25))).toEqual([{ site: 'a', action: 'none', state: 'SILENT' }]);
+    expect(await runDeadman(deps, [silentRow(at(23.9))], at(23.9))).toEqual([{ site: 'a', action: 'none', state: 'SILENT' }]);
+    expect(await runDeadman(deps, [silentRow(at(24))], at(24))).toEqual([{ site: 'a', action: 'repeated', state: 'SILENT' }]);
+    const back = judgeSite({ site: 'a', heartbeat: heartbeat('a', at(24.1)) }, at(24.2));
+    expect(await runDeadman(deps, [back], at(24.2))).toEqual([{ site: 'a', action: 'resolved', state: 'OK' }]);
+    expect(sent.map((a) => `${a.severity}:${a.subject}`)).toEqual(['critical:Ferry a: agent silent', 'critical:Ferry a: agent silent (still)', 'info:Ferry a: resolved - agent heard from again']);
+    expect(sent[0]!.message).toContain(`Last heartbeat: ${minutesAgo(120).toISOString()}`);
+    expect(store.states.get('a')).toEqual({ site: 'a' });
+  });
+
+  it('alerts a window that did not run even while the agent keeps sending heartbeats', async () => {
+    const sent: Alert[] = [];
+    const row = judgeSite({ site: 'b', backupCron: '0 2 * * ? *', heartbeat: heartbeat('b', minutesAgo(2)), lastRun: run('b', new Date('2026-12-02T02:00:00Z'), 'FULL') }, NOW);
+    const out = await runDeadman({ store: new MemoryDeadmanStore(), notifier: { notify: async (a) => void sent.push(a) } }, [row], NOW);
+    expect(out).toEqual([{ site: 'b', action: 'raised', state: 'LATE' }]);
+    expect(sent[0]).toMatchObject({ subject: 'Ferry b: backup window did not run', key: 'deadman:b' });
+    expect(sent[0]!.message).toContain('the window due 2026-12-03T02:00:00.000Z did not run');
+  });
+});
+
+describe("the site agent's write-once role and heartbeats", () => {
+  // The statements the CDK app attaches to the role; the partition token resolved as in the commercial partition.
+  const statements = agentStatements({ site: 'site-a', bucketName: 'data', dataKeyArn: 'arn:aws:kms:us-east-1:1:key/k', activityArn: 'arn:aws:states:us-east-1:1:activity:a' }).map((s) => s.toStatementJson());
+  const policy = { Version: '2012-10-17', Statement: JSON.parse(JSON.stringify(statements).replace(/\$\{Token\[AWS\.Partition\.\d+\]\}/g, 'aws')) } as PolicyDocument;
+  const put = (key: string, ifNoneMatch: boolean) => isAllowed([policy], { action: 's3:PutObject', resource: `arn:aws:s3:::data/${key}`, context: { 's3:if-none-match': ifNoneMatch ? '*' : undefined, 's3:ObjectCreationOperation': true } });
+
+  it("may add a heartbeat under its own site's prefix only, and never overwrite one", () => {
+    expect(heartbeatPrefix('site-a')).toBe('heartbeats/site-a/');
+    expect(put(heartbeatKey('site-a', NOW), true)).toBe(true);
+    expect(put(heartbeatKey('site-a', NOW), false)).toBe(false);
+    expect(put(heartbeatKey('site-b', NOW), true)).toBe(false);
+  });
+});

@@ -1,0 +1,85 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ArtefactRecord } from '../../agent/artefact-ledger.ts';
+import { HEARTBEAT_MIN_SECONDS, HeartbeatWriter, type PassView } from '../../agent/heartbeat.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { heartbeatPrefix, heartbeatSchema } from '../../core/fleet.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { readAll } from '../../agent/recover.ts';
+
+const MiB = 1024 * 1024;
+
+function setup(records: ArtefactRecord[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-'));
+  mkdirSync(join(dir, 'state'));
+  const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+sources:
+  - { name: cs, type: recordings, path: ${dir} }
+  - { name: db, type: binlog, path: ${dir} }
+`);
+  const store = new MemoryBlobStore();
+  const clock = new ManualClock(new Date('2026-12-03T10:00:00Z'));
+  let free = 100 * MiB;
+  // A new writer per pass, as a cron-driven agent makes one per process.
+  const writer = () => new HeartbeatWriter({ config, store, clock, log: silentLogger, agentVersion: '1.2.3', artefacts: { records: (s) => records.filter((r) => r.source === s) }, freeBytes: async () => free });
+  return { config, store, clock, writer, setFree: (b: number) => (free = b) };
+}
+
+const pass = (shippedBytes: number, backlogBytes: number, batches: number, oldestMs?: number): PassView => ({
+  totals: { bytes: shippedBytes, lostBatches: 1, lostArtefacts: 2 },
+  sources: [{ name: 'cs', type: 'recordings', backlog: { batches, bytes: backlogBytes, ...(oldestMs === undefined ? {} : { oldest: { sinceMs: oldestMs } }) } }],
+  lastCycle: { failed: 0, lost: 0 },
+  manifests: ['manifests/site-a/recordings/2026/12/03/p0123456789abcdef0123456.json'],
+});
+
+async function heartbeats(store: MemoryBlobStore) {
+  const out = [];
+  for await (const o of store.list(heartbeatPrefix('site-a'))) out.push(heartbeatSchema.parse(JSON.parse((await readAll(store, o.key)).toString('utf8'))));
+  return out;
+}
+
+describe('the agent heartbeat', () => {
+  it('estimates time to loss from the free space and the write rate observed between passes', async () => {
+    const h = setup();
+    await h.writer().write(pass(0, 10 * MiB, 3, h.clock.now().getTime() - 3600_000));
+    // 10 minutes later: 30 MiB shipped and the backlog grew by 30 MiB: 60 MiB in 600 s = 0.1 MiB/s.
+    h.clock.advance(600_000);
+    h.setFree(36 * MiB);
+    await h.writer().write(pass(30 * MiB, 40 * MiB, 5, h.clock.now().getTime() - 4200_000));
+    const [newest, first] = await heartbeats(h.store);
+    expect(first!.sources[0]!.timeToLossSeconds).toBeUndefined();
+    expect(newest!.sources[0]).toMatchObject({ name: 'cs', pendingBatches: 5, oldestPendingSeconds: 4200, timeToLossSeconds: 360 });
+    expect(newest!.sources[0]!.lastGood).toEqual({ at: '2026-12-03T10:10:00.000Z', key: 'manifests/site-a/recordings/2026/12/03/p0123456789abcdef0123456.json' });
+    expect(newest).toMatchObject({ site: 'site-a', agentVersion: '1.2.3', losses: 3 });
+  });
+
+  it('reports the binlog RPO as the age of the newest shipped position, partial or final', async () => {
+    const rec = (name: string, at: string, partial: boolean): ArtefactRecord => ({ source: 'db', name, size: 1, mtimeMs: 0, sha256: 'x', artefactId: `a${name}`, key: `logs/site-a/db/${name}`, partial, at });
+    const h = setup([rec('rtmbinlog.000001', '2026-12-03T09:00:00Z', false), rec('rtmbinlog.000002', '2026-12-03T09:55:00Z', true)]);
+    await h.writer().write(pass(0, 0, 0));
+    const [hb] = await heartbeats(h.store);
+    expect(hb!.sources[1]).toEqual({ name: 'db', type: 'binlog', rpoSeconds: 300, lastGood: { at: '2026-12-03T09:00:00Z', key: 'logs/site-a/db/rtmbinlog.000001' } });
+  });
+
+  it(`writes at most one heartbeat every ${HEARTBEAT_MIN_SECONDS} s, each a new object`, async () => {
+    const h = setup();
+    await h.writer().write(pass(0, 0, 0));
+    h.clock.advance(60_000);
+    expect(await h.writer().write(pass(0, 0, 0))).toBeUndefined();
+    h.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    expect(await h.writer().write(pass(0, 0, 0))).toMatch(/^heartbeats\/site-a\/\d{13}\.json$/);
+    expect(await heartbeats(h.store)).toHaveLength(2);
+  });
+
+  it('never fails the pass when the store refuses the heartbeat', async () => {
+    const h = setup();
+    const failing = new HeartbeatWriter({ config: h.config, store: { put: async () => Promise.reject(new Error('AccessDenied')) }, clock: h.clock, log: silentLogger, agentVersion: 'x', artefacts: { records: () => [] } });
+    await expect(failing.write(pass(0, 0, 0))).resolves.toBeUndefined();
+  });
+});
