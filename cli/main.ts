@@ -14,6 +14,10 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
   backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
+  // Daily report, monthly attestation, scrub and restore drills.
+  report: async () => (await import('./report-commands.ts')).registerReportCommands,
+  verify: async () => (await import('./verify-commands.ts')).registerVerifyCommands,
+  drill: async () => (await import('./drill-commands.ts')).registerDrillCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */
