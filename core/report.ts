@@ -109,51 +109,72 @@ function age(ms: number): string {
 
 const hhmm = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}Z`;
 
-function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): SourceLine {
+type Judged = { shipped: string; problems: string[] };
+
+function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
   const problems: string[] = [];
-  let shipped = '';
-  const newest = f.newest[e.name];
-  if (e.type === 'recordings') {
-    const packs = f.packs.filter((p) => p.source === e.name);
-    const recordings = packs.reduce((n, p) => n + p.members, 0);
-    shipped = `${packs.length} batch(es), ${recordings} recording(s) shipped`;
-    const lost = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
-    if (lost.length > 0) {
-      const shown = lost.slice(0, 5).map((l) => l.path).join(', ');
-      problems.push(`${lost.length} recording(s) lost before they could be shipped: ${shown}${lost.length > 5 ? ', …' : ''}`);
-    }
-    const bound = (e.maxUnshippedHours ?? 24) * HOUR;
-    for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
-      const waited = judged - Date.parse(u.since);
-      if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
-    }
-    if (packs.length === 0 && !f.signals) problems.push('no batch shipped in the day');
-  } else if (e.type === 'rotated') {
-    const window = (e.everyHours ?? 24) * HOUR;
-    const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
-    const recent = [newest, ...fulls].filter((a): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged);
-    const best = recent.sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
-    shipped = best ? `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes` : `no full backup in the last ${age(window)}`;
-    if (!best) problems.push(`the expected backup is not offsite: no full backup taken in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newest ? `${newest.name} taken ${hhmm(newest.takenAt)}` : 'none ever'})`);
-  } else if (e.type === 'binlog') {
-    const bound = (e.rpoMinutes ?? 60) * 60_000;
-    const segments = f.artefacts.filter((a) => a.source === e.name && a.role === 'segment');
-    const newestAt = newest ? Date.parse(newest.span?.to ?? newest.takenAt) : undefined;
-    shipped = `${segments.length} segment(s) shipped${newest ? `, newest event ${hhmm(new Date(newestAt!).toISOString())}` : ''}`;
-    if (newestAt === undefined) problems.push('no binlog segment has ever been shipped');
-    else if (judged - newestAt > bound) problems.push(`binlog RPO ${age(judged - newestAt)} exceeds its bound of ${age(bound)} (newest shipped event ${hhmm(new Date(newestAt).toISOString())})`);
-  } else if (e.type === 'archive') {
-    const archives = f.artefacts.filter((a) => a.source === e.name);
-    shipped = `${archives.length} archive(s) shipped`;
-  } else {
-    const window = (e.everyHours ?? 24) * HOUR;
-    const snaps = f.snapshots.filter((s) => s.source === e.name);
-    const newestAt = f.newestSnapshot[e.name];
-    shipped = `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`;
-    if (newestAt === undefined || Date.parse(newestAt) <= judged - window) problems.push(`no snapshot in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newestAt ? hhmm(newestAt) : 'none ever'})`);
-    const troubled = snaps.filter((s) => s.problems > 0);
-    if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) recorded files they could not read`);
+  const packs = f.packs.filter((p) => p.source === e.name);
+  const recordings = packs.reduce((n, p) => n + p.members, 0);
+  const lost = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
+  if (lost.length > 0) {
+    const shown = lost.slice(0, 5).map((l) => l.path).join(', ');
+    problems.push(`${lost.length} recording(s) lost before they could be shipped: ${shown}${lost.length > 5 ? ', …' : ''}`);
   }
+  const bound = (e.maxUnshippedHours ?? 24) * HOUR;
+  for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
+    const waited = judged - Date.parse(u.since);
+    if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
+  }
+  if (packs.length === 0 && !f.signals) problems.push('no batch shipped in the day');
+  return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
+}
+
+function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const window = (e.everyHours ?? 24) * HOUR;
+  const newest = f.newest[e.name];
+  const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
+  const inWindow = (a: ArtefactEntry | undefined): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged;
+  const best = [newest, ...fulls].filter(inWindow).sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
+  if (best) return { shipped: `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes`, problems: [] };
+  const was = newest ? `${newest.name} taken ${hhmm(newest.takenAt)}` : 'none ever';
+  return {
+    shipped: `no full backup in the last ${age(window)}`,
+    problems: [`the expected backup is not offsite: no full backup taken in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${was})`],
+  };
+}
+
+function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const bound = (e.rpoMinutes ?? 60) * 60_000;
+  const newest = f.newest[e.name];
+  const segments = f.artefacts.filter((a) => a.source === e.name && a.role === 'segment');
+  if (!newest) return { shipped: `${segments.length} segment(s) shipped`, problems: ['no binlog segment has ever been shipped'] };
+  const newestAt = Date.parse(newest.span?.to ?? newest.takenAt);
+  const at = hhmm(new Date(newestAt).toISOString());
+  const problems = judged - newestAt > bound ? [`binlog RPO ${age(judged - newestAt)} exceeds its bound of ${age(bound)} (newest shipped event ${at})`] : [];
+  return { shipped: `${segments.length} segment(s) shipped, newest event ${at}`, problems };
+}
+
+function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const window = (e.everyHours ?? 24) * HOUR;
+  const snaps = f.snapshots.filter((s) => s.source === e.name);
+  const newestAt = f.newestSnapshot[e.name];
+  const problems: string[] = [];
+  if (newestAt === undefined || Date.parse(newestAt) <= judged - window) problems.push(`no snapshot in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newestAt ? hhmm(newestAt) : 'none ever'})`);
+  const troubled = snaps.filter((s) => s.problems > 0);
+  if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) recorded files they could not read`);
+  return { shipped: `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`, problems };
+}
+
+const JUDGES: Record<SourceType, (e: ExpectedSource, f: SiteDayFacts, judged: number) => Judged> = {
+  recordings: judgeRecordings,
+  rotated: judgeRotated,
+  binlog: judgeBinlog,
+  archive: (e, f) => ({ shipped: `${f.artefacts.filter((a) => a.source === e.name).length} archive(s) shipped`, problems: [] }),
+  tree: judgeTree,
+};
+
+function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): SourceLine {
+  const { shipped, problems } = JUDGES[e.type](e, f, judged);
   return { source: e.name, type: e.type, ok: problems.length === 0, shipped, problems };
 }
 
@@ -219,6 +240,42 @@ async function allArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, si
   return out;
 }
 
+/** Recordings: manifests under the day's date and the days before (a batch is dated by its oldest recording). */
+async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, start: number, judged: number, lookback: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
+  const packs: SiteDayFacts['packs'] = [];
+  for (let back = lookback; back >= 0; back--) {
+    const prefix = `${sitePrefix('manifests', site)}recordings/${datePath(start - back * 24 * HOUR)}/`;
+    for await (const info of blobs.list(prefix)) {
+      if (!info.key.endsWith('.json')) continue;
+      let m;
+      try {
+        m = parseManifest(await readSmallObject(blobs, info.key, 16 * 1024 * 1024, 'manifest'));
+      } catch (error) {
+        throw new Error(`manifest ${info.key} cannot be read: ${messageOf(error)}`, { cause: error });
+      }
+      if (!expected.has(m.source)) expected.set(m.source, { name: m.source, type: 'recordings' });
+      if (within(m.createdAt, start, judged + 1)) packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
+    }
+  }
+  return packs;
+}
+
+async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>, site: string, start: number, judged: number, expected: Map<string, ExpectedSource>) {
+  const snapshots: SiteDayFacts['snapshots'] = [];
+  const newestSnapshot: SiteDayFacts['newestSnapshot'] = {};
+  let cursor: string | undefined;
+  do {
+    const page = await catalogue.listSnapshots({ site, at: new Date(judged).toISOString(), limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const s of page.items) {
+      if (!expected.has(s.source)) expected.set(s.source, { name: s.source, type: 'tree' });
+      if (!newestSnapshot[s.source] || s.takenAt > newestSnapshot[s.source]!) newestSnapshot[s.source] = s.takenAt;
+      if (within(s.takenAt, start, judged + 1)) snapshots.push({ source: s.source, takenAt: s.takenAt, problems: s.problems });
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return { snapshots, newestSnapshot };
+}
+
 /** Reads what the catalogue and the bucket hold about one site's day. */
 export async function gatherSiteDay(
   deps: { blobs: Pick<BlobStore, 'list' | 'get'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> },
@@ -231,21 +288,7 @@ export async function gatherSiteDay(
   const judged = Math.min(end, now);
   const expected = new Map<string, ExpectedSource>();
 
-  // Recordings: manifests under the day's date and the days before (a batch is dated by its oldest recording).
-  const packs: SiteDayFacts['packs'] = [];
-  for (let back = options.lookbackDays ?? 2; back >= 0; back--) {
-    const prefix = `${sitePrefix('manifests', site)}recordings/${datePath(start - back * 24 * HOUR)}/`;
-    for await (const info of deps.blobs.list(prefix)) {
-      if (!info.key.endsWith('.json')) continue;
-      try {
-        const m = parseManifest(await readSmallObject(deps.blobs, info.key, 16 * 1024 * 1024, 'manifest'));
-        if (!expected.has(m.source)) expected.set(m.source, { name: m.source, type: 'recordings' });
-        if (within(m.createdAt, start, judged + 1)) packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
-      } catch (error) {
-        throw new Error(`manifest ${info.key} cannot be read: ${messageOf(error)}`, { cause: error });
-      }
-    }
-  }
+  const packs = await gatherPacks(deps.blobs, site, start, judged, options.lookbackDays ?? 2, expected);
 
   const artefacts: ArtefactEntry[] = [];
   const newest: SiteDayFacts['newest'] = {};
@@ -257,18 +300,7 @@ export async function gatherSiteDay(
     newest[record.source] = [...all].sort((a, b) => at(b) - at(a))[0];
   }
 
-  const snapshots: SiteDayFacts['snapshots'] = [];
-  const newestSnapshot: SiteDayFacts['newestSnapshot'] = {};
-  let cursor: string | undefined;
-  do {
-    const page = await deps.catalogue.listSnapshots({ site, at: new Date(judged).toISOString(), limit: 1000, ...(cursor ? { cursor } : {}) });
-    for (const s of page.items) {
-      if (!expected.has(s.source)) expected.set(s.source, { name: s.source, type: 'tree' });
-      if (!newestSnapshot[s.source] || s.takenAt > newestSnapshot[s.source]!) newestSnapshot[s.source] = s.takenAt;
-      if (within(s.takenAt, start, judged + 1)) snapshots.push({ source: s.source, takenAt: s.takenAt, problems: s.problems });
-    }
-    cursor = page.cursor;
-  } while (cursor);
+  const { snapshots, newestSnapshot } = await gatherSnapshots(deps.catalogue, site, start, judged, expected);
 
   for (const e of options.expect ?? []) expected.set(e.name, { ...expected.get(e.name), ...e });
   const signals = await options.signals?.(site, day);

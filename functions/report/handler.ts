@@ -1,10 +1,10 @@
 import middy from '@middy/core';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { attestMonth, storeAttestation, type Retention } from '../../core/attest.ts';
 import { messageOf } from '../../core/errors.ts';
-import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
+import { createSnsClient, SnsNotifier } from '../../adapters/sns-notifier.ts';
+import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -25,14 +25,13 @@ export const reportEventSchema = z
   })
   .passthrough();
 
-export interface ReportPublisher {
-  publish(subject: string, message: string): Promise<void>;
-}
+const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical' };
 
 export interface ReportHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
   catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'>;
-  publisher: ReportPublisher;
+  /** The report topic: site and severity (info FULL, warning PARTIAL, critical FAILED) go in message attributes for filter policies. */
+  notifier: Notifier;
   sites: string[];
   clock: Clock;
   retention?: (key: string) => Promise<Retention | undefined>;
@@ -60,13 +59,13 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
       try {
         const report = await dailyReport(deps, site, day, { now: () => deps.clock.now() });
         const key = await storeDailyReport(deps.blobs, report);
-        await deps.publisher.publish(reportSubject(report), `${renderDailyReport(report)}\nKept as ${key}\n`);
+        await deps.notifier.notify({ severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
         run.reports.push({ site, status: report.status, key });
         log(report.status === 'FULL' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
       } catch (error) {
         run.reports.push({ site, status: 'ERROR', error: messageOf(error) });
         log('error', 'daily report failed', { site, day, error: messageOf(error) });
-        await deps.publisher.publish(`[Ferry] ERROR ${site} ${day}: no daily report`, `The daily report of ${site} for ${day} could not be made: ${messageOf(error)}\n`).catch(() => undefined);
+        await deps.notifier.notify({ severity: 'critical', site, subject: `[Ferry] ERROR ${site} ${day}: no daily report`, message: `The daily report of ${site} for ${day} could not be made: ${messageOf(error)}\n`, key: `daily-report:${site}:${day}` });
       }
     }
     const month = event.attestMonth ?? (now.getUTCDate() === 1 ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7) : undefined);
@@ -96,13 +95,8 @@ const envSchema = baseEnvSchema.extend({
 export function loadReportDeps(env: Record<string, string | undefined>): ReportHandlerDeps {
   const cfg = parseEnv(envSchema, env);
   const { blobs, catalogue } = baseClients(cfg);
-  const sns = new SNSClient({ ...(env.AWS_ENDPOINT_URL_SNS ? { endpoint: env.AWS_ENDPOINT_URL_SNS } : {}) });
-  const publisher: ReportPublisher = {
-    async publish(subject, message) {
-      await sns.send(new PublishCommand({ TopicArn: cfg.REPORT_TOPIC_ARN, Subject: subject, Message: message }));
-    },
-  };
-  return { blobs, catalogue, publisher, sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean), clock: systemClock };
+  const notifier = new SnsNotifier(createSnsClient({ ...(env.AWS_ENDPOINT_URL_SNS ? { endpoint: env.AWS_ENDPOINT_URL_SNS } : {}) }), cfg.REPORT_TOPIC_ARN);
+  return { blobs, catalogue, notifier, sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean), clock: systemClock };
 }
 
 export const handler = lazyHandler(() => createHandler(loadReportDeps(process.env)));

@@ -4,16 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { createHandler, type ReportRun } from '../../functions/report/handler.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { Alert } from '../../core/ports.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
 
 function rig(now: string) {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
-  const published: { subject: string; message: string }[] = [];
+  const published: Alert[] = [];
   const handler = createHandler({
     blobs,
     catalogue,
-    publisher: { publish: async (subject, message) => void published.push({ subject, message }) },
+    notifier: { notify: async (alert) => void published.push(alert) },
     sites: ['site-a', 'site-b'],
     clock: { now: () => new Date(now) },
     log: () => undefined,
@@ -33,7 +34,10 @@ describe('scheduled report function', () => {
       ['site-b', 'FAILED', true],
     ]);
     expect(run.attestations).toEqual([]);
-    expect(published.map((p) => p.subject)).toEqual(['[Ferry] FULL site-a 2026-03-01: every source shipped', '[Ferry] FAILED site-b 2026-03-01: 2 problem(s)']);
+    expect(published.map((p) => [p.subject, p.severity])).toEqual([
+      ['[Ferry] FULL site-a 2026-03-01: every source shipped', 'info'],
+      ['[Ferry] FAILED site-b 2026-03-01: 2 problem(s)', 'critical'],
+    ]);
     expect(published[1]!.message).toContain('db (rotated): no full backup in the last 24 h');
   });
 
