@@ -348,7 +348,7 @@ export function reportSubject(r: DailyReport): string {
 export function renderDailyReport(r: DailyReport): string {
   const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
   for (const s of r.sources) {
-    lines.push(`  ${s.ok ? 'ok     ' : 'MISSING'} ${s.source} (${s.type}): ${s.shipped}`);
+    lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
     for (const p of s.problems) lines.push(`          - ${p}`);
   }
   if (r.scrub) lines.push('', `  scrub: ${r.scrub.runs} run(s), ${r.scrub.objects} object(s) read, ${r.scrub.problems.length} damaged`);
