@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
-import { messageOf } from './errors.ts';
+import { ArchivedError, messageOf } from './errors.ts';
 import { isArtefactManifestKey, isPackManifestKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest, type TarSlice } from './manifest.ts';
 import type { BlobStore } from './ports.ts';
@@ -61,6 +61,8 @@ export interface ScrubResult {
   problems: VerifyProblem[];
   /** Keys read and found whole. */
   verified: string[];
+  /** Keys in an archive tier (Deep Archive): not readable without a recall, so not checked. */
+  archived: string[];
 }
 
 interface Target {
@@ -154,6 +156,7 @@ export async function verifySite(blobs: Pick<BlobStore, 'list' | 'get'>, options
   const seed = options.seed ?? startedAt;
   const problems: VerifyProblem[] = [];
   const verified: string[] = [];
+  const archived: string[] = [];
   const targets: Target[] = [];
 
   for await (const info of blobs.list(sitePrefix('manifests', options.site))) {
@@ -189,7 +192,8 @@ export async function verifySite(blobs: Pick<BlobStore, 'list' | 'get'>, options
       if (result.problems.length === 0) verified.push(t.key);
       for (const p of result.problems) problems.push({ key: t.key, manifestKey: t.manifestKey, ...p });
     } catch (error) {
-      problems.push({ key: t.key, manifestKey: t.manifestKey, reason: `cannot be read: ${messageOf(error)}` });
+      if (error instanceof ArchivedError) archived.push(t.key);
+      else problems.push({ key: t.key, manifestKey: t.manifestKey, reason: `cannot be read: ${messageOf(error)}` });
     }
     done += 1;
     options.onProgress?.({ objects: done, of: picked.length, bytes, problems: problems.length, key: t.key });
@@ -208,6 +212,7 @@ export async function verifySite(blobs: Pick<BlobStore, 'list' | 'get'>, options
     bytes,
     problems,
     verified,
+    archived,
   };
 }
 
@@ -232,6 +237,7 @@ export function renderScrub(r: ScrubResult): string {
   const lines = [
     `${r.problems.length === 0 ? 'OK' : 'DAMAGED'}: ${r.site}: read ${r.objects} of ${r.candidates} object(s) (sample ${pct}), ${r.members} member(s), ${r.bytes} bytes; ${r.problems.length} problem(s)`,
   ];
+  if (r.archived.length > 0) lines.push(`  ${r.archived.length} object(s) in an archive tier were not read (recall them first to check them)`);
   for (const p of r.problems) lines.push(`  ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
   return `${lines.join('\n')}\n`;
 }

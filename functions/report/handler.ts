@@ -5,6 +5,7 @@ import { attestMonth, storeAttestation, type Retention } from '../../core/attest
 import { messageOf } from '../../core/errors.ts';
 import { createSnsClient, SnsNotifier } from '../../adapters/sns-notifier.ts';
 import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
+import { recordScrub, verifySite } from '../../core/verify.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -35,13 +36,29 @@ export interface ReportHandlerDeps {
   sites: string[];
   clock: Clock;
   retention?: (key: string) => Promise<Retention | undefined>;
+  /** The scheduled scrub: this share of each site's objects is read back and checked every run (0: none). */
+  scrubSample?: number;
   log?: Log;
 }
 
 export interface ReportRun {
   day: string;
   reports: { site: string; status: ReportStatus | 'ERROR'; key?: string; error?: string }[];
+  scrubs: { site: string; objects: number; problems: number; key?: string; error?: string }[];
   attestations: { site: string; month: string; json?: string; markdown?: string; error?: string }[];
+}
+
+/** Reads back a sample of the site's objects; the result is kept for the next daily report (today's). */
+async function scrub(deps: ReportHandlerDeps, site: string, sample: number, log: Log): Promise<ReportRun['scrubs'][number]> {
+  try {
+    const result = await verifySite(deps.blobs, { site, sample, now: () => deps.clock.now() });
+    const key = await recordScrub(deps.blobs, result);
+    log(result.problems.length ? 'error' : 'info', 'scrub', { site, objects: result.objects, problems: result.problems.length, key });
+    return { site, objects: result.objects, problems: result.problems.length, key };
+  } catch (error) {
+    log('error', 'scrub failed', { site, error: messageOf(error) });
+    return { site, objects: 0, problems: 0, error: messageOf(error) };
+  }
 }
 
 export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportRun> {
@@ -53,7 +70,8 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
     const sites = event.sites ?? deps.sites;
     const unknown = sites.filter((s) => !deps.sites.includes(s));
     if (unknown.length > 0) throw new RangeError(`sites not in this deployment: ${unknown.join(', ')}`);
-    const run: ReportRun = { day, reports: [], attestations: [] };
+    const run: ReportRun = { day, reports: [], scrubs: [], attestations: [] };
+    if (deps.scrubSample) for (const site of sites) run.scrubs.push(await scrub(deps, site, deps.scrubSample, log));
     // One site's failure must not cost the others their report: each is reported on its own.
     for (const site of sites) {
       try {
@@ -90,13 +108,15 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
 const envSchema = baseEnvSchema.extend({
   SITES: z.string().min(1, 'the comma-separated site list is required'),
   REPORT_TOPIC_ARN: z.string().min(1, 'the report topic ARN is required'),
+  /** Share of each site's objects the daily scrub reads, 0..1 (default 0.02). */
+  SCRUB_SAMPLE: z.coerce.number().min(0).max(1).default(0.02),
 });
 
 export function loadReportDeps(env: Record<string, string | undefined>): ReportHandlerDeps {
   const cfg = parseEnv(envSchema, env);
   const { blobs, catalogue } = baseClients(cfg);
   const notifier = new SnsNotifier(createSnsClient({ ...(env.AWS_ENDPOINT_URL_SNS ? { endpoint: env.AWS_ENDPOINT_URL_SNS } : {}) }), cfg.REPORT_TOPIC_ARN);
-  return { blobs, catalogue, notifier, sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean), clock: systemClock };
+  return { blobs, catalogue, notifier, sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean), clock: systemClock, scrubSample: cfg.SCRUB_SAMPLE };
 }
 
 export const handler = lazyHandler(() => createHandler(loadReportDeps(process.env)));

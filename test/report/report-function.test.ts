@@ -5,9 +5,12 @@ import { createHandler, type ReportRun } from '../../functions/report/handler.ts
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert } from '../../core/ports.ts';
+import { ArchivedError } from '../../core/errors.ts';
+import { verifySite } from '../../core/verify.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
-function rig(now: string) {
+function rig(now: string, scrubSample?: number) {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
   const published: Alert[] = [];
@@ -18,6 +21,7 @@ function rig(now: string) {
     sites: ['site-a', 'site-b'],
     clock: { now: () => new Date(now) },
     log: () => undefined,
+    ...(scrubSample ? { scrubSample } : {}),
   });
   return { blobs, catalogue, published, handler };
 }
@@ -55,4 +59,50 @@ describe('scheduled report function', () => {
     const { handler } = rig('2026-03-02T06:00:00.000Z');
     await expect(handler({ sites: ['site-z'] })).rejects.toThrow('sites not in this deployment: site-z');
   });
+
+  it("scrubs a sample of each site's objects every run, and the day's report lists the damage found", async () => {
+    const { blobs, handler } = rig('2026-03-02T06:00:00.000Z', 1);
+    const pack = buildPack('site-a', [0, 1].map((i) => ({ path: `b1/call-${i}.wav`, body: audio(i, 900) })));
+    await publish(blobs, pack);
+    const damaged = Buffer.from(pack.pack);
+    damaged.writeUInt8(damaged.readUInt8(pack.manifest.members[0]!.offset) ^ 1, pack.manifest.members[0]!.offset);
+    await blobs.put(pack.packKey, damaged);
+    const run = (await handler({})) as ReportRun;
+    expect(run.scrubs.map((s) => [s.site, s.objects, s.problems])).toEqual([
+      ['site-a', 1, 2],
+      ['site-b', 0, 0],
+    ]);
+    const nextDay: Alert[] = [];
+    const reportRun = (await createHandlerWith(blobs, nextDay)({})) as ReportRun;
+    expect(reportRun.reports.find((r) => r.site === 'site-a')?.status).not.toBe('FULL');
+    expect(nextDay.find((p) => p.site === 'site-a')?.message).toContain(`${pack.packKey} member b1/call-0.wav: member SHA-256`);
+  });
 });
+
+describe('scrub of archived objects', () => {
+  it('counts an object in an archive tier as not read, not as damaged', async () => {
+    const blobs = new MemoryBlobStore();
+    const pack = buildPack('site-a', [{ path: 'b1/call.wav', body: audio(1, 500) }]);
+    await publish(blobs, pack);
+    const store = {
+      list: (prefix: string) => blobs.list(prefix),
+      get: async (key: string) => {
+        if (key === pack.packKey) throw new ArchivedError(`${key} is in the archive tier`, 'DEEP_ARCHIVE');
+        return blobs.get(key);
+      },
+    };
+    const result = await verifySite(store, { site: 'site-a' });
+    expect([result.problems, result.archived]).toEqual([[], [pack.packKey]]);
+  });
+});
+
+function createHandlerWith(blobs: MemoryBlobStore, published: Alert[]) {
+  return createHandler({
+    blobs,
+    catalogue: new MemoryCatalogue(),
+    notifier: { notify: async (alert) => void published.push(alert) },
+    sites: ['site-a', 'site-b'],
+    clock: { now: () => new Date('2026-03-03T06:00:00.000Z') },
+    log: () => undefined,
+  });
+}
