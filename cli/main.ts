@@ -24,6 +24,10 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   // `agent install` joins the agent group; `cost estimate` is its own group.
   cost: async () => (await import('./cost-commands.ts')).registerCostCommands,
   fleet: async () => (await import('./fleet-commands.ts')).registerFleetCommands,
+  // Daily report, monthly attestation, scrub and restore drills.
+  report: async () => (await import('./report-commands.ts')).registerReportCommands,
+  verify: async () => (await import('./verify-commands.ts')).registerVerifyCommands,
+  drill: async () => (await import('./drill-commands.ts')).registerDrillCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */

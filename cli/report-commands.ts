@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../adapters/aws-clients.ts';
+import { attestMonth, renderAttestationMarkdown, storeAttestation, type Retention } from '../core/attest.ts';
+import { assertName } from '../core/layout.ts';
+import { assertDay } from '../core/report-keys.ts';
+import { dailyReport, renderDailyReport, storeDailyReport } from '../core/report.ts';
+import { catalogueTarget } from './catalogue-commands.ts';
+import { readLocalCloud, NoCloudError } from './cloud.ts';
+
+// `ferry report daily` and `ferry report attest`: the same reports the scheduled function
+// keeps in the bucket, on demand, for one site.
+
+const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
+/** Object Lock retention of a key through the S3 API (undefined when the bucket has none, or the key none). */
+export function retentionReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<Retention | undefined> {
+  const local = env.FERRY_BUCKET ? undefined : readLocalCloud(env);
+  if (!env.FERRY_BUCKET && !local) throw new NoCloudError();
+  const bucket = env.FERRY_BUCKET ?? local!.bucket;
+  const client = local
+    ? createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials })
+    : createS3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_S3 });
+  return async (key) => {
+    try {
+      const out = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key }));
+      const until = out.Retention?.RetainUntilDate;
+      return until ? { mode: out.Retention?.Mode ?? 'UNKNOWN', until: new Date(until).toISOString() } : undefined;
+    } catch {
+      // No Object Lock configuration, or no retention on this object: it is simply not locked.
+      return undefined;
+    }
+  };
+}
+
+export function registerReportCommands(program: Command): void {
+  const report = program.command('report').description("a site's daily report and monthly attestation");
+  report
+    .command('daily')
+    .description('FULL, PARTIAL or FAILED for one site and day, with what is missing and why')
+    .requiredOption('--site <site>', 'site')
+    .option('--date <YYYY-MM-DD>', 'the day (UTC; default: yesterday)')
+    .option('--store', 'also keep the report in the bucket (reports/{site}/daily/…)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { site: string; date?: string; store?: boolean; json?: boolean }) => {
+      assertName('site', opts.site);
+      const day = opts.date ?? yesterday();
+      assertDay(day);
+      const target = catalogueTarget();
+      const r = await dailyReport(target, opts.site, day);
+      const key = opts.store ? await storeDailyReport(target.blobs, r) : undefined;
+      process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderDailyReport(r));
+      if (key) process.stderr.write(`kept as ${key}\n`);
+      process.exitCode = r.status === 'FULL' ? 0 : 1;
+    });
+  report
+    .command('attest')
+    .description('every pack and backup of a month: where it is, immutable until when, last verified when (Markdown, or --json)')
+    .requiredOption('--site <site>', 'site')
+    .requiredOption('--month <YYYY-MM>', 'the month (UTC)')
+    .option('--store', 'also keep it in the bucket (reports/{site}/attest/…)')
+    .option('--json', 'JSON output')
+    .action(async (opts: { site: string; month: string; store?: boolean; json?: boolean }) => {
+      assertName('site', opts.site);
+      const target = catalogueTarget();
+      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, retention: retentionReader() });
+      const keys = opts.store ? await storeAttestation(target.blobs, a) : undefined;
+      process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : renderAttestationMarkdown(a));
+      if (keys) process.stderr.write(`kept as ${keys.json} and ${keys.markdown}\n`);
+    });
+}

@@ -1,0 +1,362 @@
+import { messageOf } from './errors.ts';
+import { sitePrefix } from './layout.ts';
+import { parseManifest } from './manifest.ts';
+import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
+import { assertDay, dailyReportKey, drillPrefix, putOnce } from './report-keys.ts';
+import { readScrubs, type ScrubResult } from './verify.ts';
+
+// The daily report of one site, from the catalogue and the bucket alone (nothing the agent
+// says about itself is needed, though what it reports is used when present): FULL when every
+// source shipped what it should have in the day, PARTIAL naming what is missing and why,
+// FAILED when nothing arrived at all. The judgement (computeDailyReport) is a pure function
+// of the facts gathered (gatherSiteDay), so it is tested on its own.
+
+export const DAILY_REPORT_FORMAT = 'ferry.daily-report/1';
+
+export type SourceType = 'recordings' | 'rotated' | 'binlog' | 'archive' | 'tree';
+
+export interface ExpectedSource {
+  name: string;
+  type: SourceType;
+  /** rotated, tree: a new copy at least this often (default 24). */
+  everyHours?: number;
+  /** binlog: the newest shipped event is at most this old when the day is judged (default 60). */
+  rpoMinutes?: number;
+  /** recordings: no batch waits longer than this to ship (default 24). */
+  maxUnshippedHours?: number;
+}
+
+/** What the site's agent reported about itself (its heartbeat), when the cloud has it. */
+export interface AgentSignals {
+  /** Recordings lost before they could be shipped, reported in the day. */
+  lost: { source: string; path: string; at: string; reason?: string }[];
+  /** The oldest batch not yet shipped, per recordings source. */
+  unshipped: { source: string; batch: string; since: string }[];
+}
+
+export interface DrillResult {
+  format: 'ferry.drill/1';
+  site: string;
+  source: string;
+  startedAt: string;
+  finishedAt: string;
+  ok: boolean;
+  /** The point restored to and what was fetched and verified. */
+  target?: string;
+  artefacts: number;
+  bytes: number;
+  applied?: { dsn: string; check: string; result: string };
+  problems: string[];
+}
+
+export interface SiteDayFacts {
+  site: string;
+  day: string;
+  /** The instant the day is judged at: its end, or now when the day is not over. */
+  judgedAt: string;
+  expected: ExpectedSource[];
+  /** Packs whose manifest was written in the day. */
+  packs: { source: string; packId: string; createdAt: string; members: number }[];
+  /** Artefacts written in the day, and the newest of each source whenever written. */
+  artefacts: ArtefactEntry[];
+  newest: Record<string, ArtefactEntry | undefined>;
+  snapshots: { source: string; takenAt: string; problems: number }[];
+  newestSnapshot: Record<string, string | undefined>;
+  signals?: AgentSignals;
+  scrubs: ScrubResult[];
+  drills: DrillResult[];
+}
+
+export type ReportStatus = 'FULL' | 'PARTIAL' | 'FAILED';
+
+export interface SourceLine {
+  source: string;
+  type: SourceType;
+  ok: boolean;
+  shipped: string;
+  problems: string[];
+}
+
+export interface DailyReport {
+  format: typeof DAILY_REPORT_FORMAT;
+  site: string;
+  day: string;
+  status: ReportStatus;
+  judgedAt: string;
+  generatedAt: string;
+  sources: SourceLine[];
+  /** Every problem, each naming its source: what is missing and why. */
+  problems: string[];
+  scrub?: { runs: number; objects: number; problems: { key: string; member?: string; reason: string }[] };
+  drills?: { source: string; ok: boolean; target?: string; problems: string[] }[];
+}
+
+const HOUR = 3_600_000;
+
+export function dayBounds(day: string): { start: number; end: number } {
+  assertDay(day);
+  const start = Date.parse(`${day}T00:00:00.000Z`);
+  return { start, end: start + 24 * HOUR };
+}
+
+function age(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.round(minutes / 6) / 10;
+  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} d`;
+}
+
+const hhmm = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}Z`;
+
+type Judged = { shipped: string; problems: string[] };
+
+function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const problems: string[] = [];
+  const packs = f.packs.filter((p) => p.source === e.name);
+  const recordings = packs.reduce((n, p) => n + p.members, 0);
+  const lost = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
+  if (lost.length > 0) {
+    const shown = lost.slice(0, 5).map((l) => l.path).join(', ');
+    problems.push(`${lost.length} recording(s) lost before they could be shipped: ${shown}${lost.length > 5 ? ', …' : ''}`);
+  }
+  const bound = (e.maxUnshippedHours ?? 24) * HOUR;
+  for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
+    const waited = judged - Date.parse(u.since);
+    if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
+  }
+  if (packs.length === 0 && !f.signals) problems.push('no batch shipped in the day');
+  return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
+}
+
+function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const window = (e.everyHours ?? 24) * HOUR;
+  const newest = f.newest[e.name];
+  const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
+  const inWindow = (a: ArtefactEntry | undefined): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged;
+  const best = [newest, ...fulls].filter(inWindow).sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
+  if (best) return { shipped: `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes`, problems: [] };
+  const was = newest ? `${newest.name} taken ${hhmm(newest.takenAt)}` : 'none ever';
+  return {
+    shipped: `no full backup in the last ${age(window)}`,
+    problems: [`the expected backup is not offsite: no full backup taken in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${was})`],
+  };
+}
+
+function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const bound = (e.rpoMinutes ?? 60) * 60_000;
+  const newest = f.newest[e.name];
+  const segments = f.artefacts.filter((a) => a.source === e.name && a.role === 'segment');
+  if (!newest) return { shipped: `${segments.length} segment(s) shipped`, problems: ['no binlog segment has ever been shipped'] };
+  const newestAt = Date.parse(newest.span?.to ?? newest.takenAt);
+  const at = hhmm(new Date(newestAt).toISOString());
+  const problems = judged - newestAt > bound ? [`binlog RPO ${age(judged - newestAt)} exceeds its bound of ${age(bound)} (newest shipped event ${at})`] : [];
+  return { shipped: `${segments.length} segment(s) shipped, newest event ${at}`, problems };
+}
+
+function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const window = (e.everyHours ?? 24) * HOUR;
+  const snaps = f.snapshots.filter((s) => s.source === e.name);
+  const newestAt = f.newestSnapshot[e.name];
+  const problems: string[] = [];
+  if (newestAt === undefined || Date.parse(newestAt) <= judged - window) problems.push(`no snapshot in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newestAt ? hhmm(newestAt) : 'none ever'})`);
+  const troubled = snaps.filter((s) => s.problems > 0);
+  if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) recorded files they could not read`);
+  return { shipped: `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`, problems };
+}
+
+const JUDGES: Record<SourceType, (e: ExpectedSource, f: SiteDayFacts, judged: number) => Judged> = {
+  recordings: judgeRecordings,
+  rotated: judgeRotated,
+  binlog: judgeBinlog,
+  archive: (e, f) => ({ shipped: `${f.artefacts.filter((a) => a.source === e.name).length} archive(s) shipped`, problems: [] }),
+  tree: judgeTree,
+};
+
+function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): SourceLine {
+  const { shipped, problems } = JUDGES[e.type](e, f, judged);
+  return { source: e.name, type: e.type, ok: problems.length === 0, shipped, problems };
+}
+
+/** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day. */
+export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
+  dayBounds(f.day);
+  const judged = Date.parse(f.judgedAt);
+  const sources = f.expected.map((e) => judgeSource(e, f, judged)).sort((a, b) => a.source.localeCompare(b.source));
+  const problems = sources.flatMap((s) => s.problems.map((p) => `${s.source}: ${p}`));
+  let scrub: DailyReport['scrub'];
+  if (f.scrubs.length > 0) {
+    const found = f.scrubs.flatMap((s) => s.problems.map((p) => ({ key: p.key, ...(p.member ? { member: p.member } : {}), reason: p.reason })));
+    scrub = { runs: f.scrubs.length, objects: f.scrubs.reduce((n, s) => n + s.objects, 0), problems: found };
+    for (const p of found) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
+  }
+  let drills: DailyReport['drills'];
+  if (f.drills.length > 0) {
+    drills = f.drills.map((d) => ({ source: d.source, ok: d.ok, ...(d.target ? { target: d.target } : {}), problems: d.problems }));
+    for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
+  }
+  if (f.expected.length === 0) problems.unshift('no source of this site has ever shipped anything');
+  const arrived = f.packs.length + f.artefacts.length + f.snapshots.length;
+  const status: ReportStatus = arrived === 0 ? 'FAILED' : problems.length > 0 ? 'PARTIAL' : 'FULL';
+  if (arrived === 0) problems.unshift('nothing arrived from the site in the day');
+  return {
+    format: DAILY_REPORT_FORMAT,
+    site: f.site,
+    day: f.day,
+    status,
+    judgedAt: f.judgedAt,
+    generatedAt,
+    sources,
+    problems,
+    ...(scrub ? { scrub } : {}),
+    ...(drills ? { drills } : {}),
+  };
+}
+
+export interface GatherOptions {
+  now?: () => Date;
+  /** Per-source overrides of the defaults (everyHours, rpoMinutes, maxUnshippedHours), or extra sources expected. */
+  expect?: ExpectedSource[];
+  /** What the agent reported about itself for the day, when the cloud has it. */
+  signals?: (site: string, day: string) => Promise<AgentSignals | undefined>;
+  /** Days before the report's day whose packs make a recordings source expected (default 2). */
+  lookbackDays?: number;
+}
+
+const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '/');
+const within = (iso: string, start: number, end: number) => {
+  const t = Date.parse(iso);
+  return t >= start && t < end;
+};
+
+async function allArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, site: string, source: string): Promise<ArtefactEntry[]> {
+  const out: ArtefactEntry[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await catalogue.listArtefacts({ site, source, limit: 1000, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return out;
+}
+
+/** Recordings: manifests under the day's date and the days before (a batch is dated by its oldest recording). */
+async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, start: number, judged: number, lookback: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
+  const packs: SiteDayFacts['packs'] = [];
+  for (let back = lookback; back >= 0; back--) {
+    const prefix = `${sitePrefix('manifests', site)}recordings/${datePath(start - back * 24 * HOUR)}/`;
+    for await (const info of blobs.list(prefix)) {
+      if (!info.key.endsWith('.json')) continue;
+      let m;
+      try {
+        m = parseManifest(await readSmallObject(blobs, info.key, 16 * 1024 * 1024, 'manifest'));
+      } catch (error) {
+        throw new Error(`manifest ${info.key} cannot be read: ${messageOf(error)}`, { cause: error });
+      }
+      if (!expected.has(m.source)) expected.set(m.source, { name: m.source, type: 'recordings' });
+      if (within(m.createdAt, start, judged + 1)) packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
+    }
+  }
+  return packs;
+}
+
+async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>, site: string, start: number, judged: number, expected: Map<string, ExpectedSource>) {
+  const snapshots: SiteDayFacts['snapshots'] = [];
+  const newestSnapshot: SiteDayFacts['newestSnapshot'] = {};
+  let cursor: string | undefined;
+  do {
+    const page = await catalogue.listSnapshots({ site, at: new Date(judged).toISOString(), limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const s of page.items) {
+      if (!expected.has(s.source)) expected.set(s.source, { name: s.source, type: 'tree' });
+      if (!newestSnapshot[s.source] || s.takenAt > newestSnapshot[s.source]!) newestSnapshot[s.source] = s.takenAt;
+      if (within(s.takenAt, start, judged + 1)) snapshots.push({ source: s.source, takenAt: s.takenAt, problems: s.problems });
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return { snapshots, newestSnapshot };
+}
+
+/** Reads what the catalogue and the bucket hold about one site's day. */
+export async function gatherSiteDay(
+  deps: { blobs: Pick<BlobStore, 'list' | 'get'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> },
+  site: string,
+  day: string,
+  options: GatherOptions = {},
+): Promise<SiteDayFacts> {
+  const { start, end } = dayBounds(day);
+  const now = (options.now ?? (() => new Date()))().getTime();
+  const judged = Math.min(end, now);
+  const expected = new Map<string, ExpectedSource>();
+
+  const packs = await gatherPacks(deps.blobs, site, start, judged, options.lookbackDays ?? 2, expected);
+
+  const artefacts: ArtefactEntry[] = [];
+  const newest: SiteDayFacts['newest'] = {};
+  for (const record of await deps.catalogue.listArtefactSources(site)) {
+    expected.set(record.source, { name: record.source, type: record.sourceType });
+    const all = (await allArtefacts(deps.catalogue, site, record.source)).filter((a) => Date.parse(a.createdAt) <= judged);
+    artefacts.push(...all.filter((a) => within(a.createdAt, start, judged + 1)));
+    const at = (a: ArtefactEntry) => Date.parse(a.role === 'segment' ? (a.span?.to ?? a.takenAt) : a.takenAt);
+    newest[record.source] = [...all].sort((a, b) => at(b) - at(a))[0];
+  }
+
+  const { snapshots, newestSnapshot } = await gatherSnapshots(deps.catalogue, site, start, judged, expected);
+
+  for (const e of options.expect ?? []) expected.set(e.name, { ...expected.get(e.name), ...e });
+  const signals = await options.signals?.(site, day);
+  if (signals) for (const l of [...signals.lost, ...signals.unshipped]) if (!expected.has(l.source)) expected.set(l.source, { name: l.source, type: 'recordings' });
+
+  const scrubs = await readScrubs(deps.blobs, site, day);
+  const drills: DrillResult[] = [];
+  for await (const info of deps.blobs.list(drillPrefix(site, day))) {
+    if (!info.key.endsWith('.json')) continue;
+    drills.push(JSON.parse((await readSmallObject(deps.blobs, info.key, 1024 * 1024, 'drill result')).toString('utf8')) as DrillResult);
+  }
+
+  return {
+    site,
+    day,
+    judgedAt: new Date(judged).toISOString(),
+    expected: [...expected.values()],
+    packs,
+    artefacts,
+    newest,
+    snapshots,
+    newestSnapshot,
+    ...(signals ? { signals } : {}),
+    scrubs,
+    drills,
+  };
+}
+
+export async function dailyReport(deps: Parameters<typeof gatherSiteDay>[0], site: string, day: string, options: GatherOptions = {}): Promise<DailyReport> {
+  const facts = await gatherSiteDay(deps, site, day, options);
+  return computeDailyReport(facts, (options.now ?? (() => new Date()))().toISOString());
+}
+
+/** Keeps the report in the bucket under a new key (write-once); returns the key. */
+export async function storeDailyReport(blobs: Pick<BlobStore, 'put'>, report: DailyReport): Promise<string> {
+  return putOnce(blobs, dailyReportKey(report.site, report.day, report.generatedAt), Buffer.from(`${JSON.stringify(report, null, 1)}\n`), 'application/json');
+}
+
+/** The subject line of the report's email: status first, so a mailbox rule can sort on it. */
+export function reportSubject(r: DailyReport): string {
+  const why = r.status === 'FULL' ? 'every source shipped' : `${r.problems.length} problem(s)`;
+  return `[Ferry] ${r.status} ${r.site} ${r.day}: ${why}`.slice(0, 99);
+}
+
+export function renderDailyReport(r: DailyReport): string {
+  const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
+  for (const s of r.sources) {
+    lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
+    for (const p of s.problems) lines.push(`          - ${p}`);
+  }
+  if (r.scrub) lines.push('', `  scrub: ${r.scrub.runs} run(s), ${r.scrub.objects} object(s) read, ${r.scrub.problems.length} damaged`);
+  for (const p of r.scrub?.problems ?? []) lines.push(`          - ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
+  for (const d of r.drills ?? []) {
+    lines.push(`  drill ${d.source}: ${d.ok ? 'restored and verified' : 'FAILED'}${d.target ? ` (${d.target})` : ''}`);
+    for (const p of d.problems) lines.push(`          - ${p}`);
+  }
+  if (r.problems.length > 0 && r.sources.length === 0) for (const p of r.problems) lines.push(`  - ${p}`);
+  return `${lines.join('\n')}\n`;
+}

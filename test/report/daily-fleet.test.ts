@@ -1,0 +1,91 @@
+// Daily reports over a fleet of 20 simulated sites in one catalogue and one bucket, with
+// problems injected into some: the reports name exactly those sites, and say why.
+import { describe, expect, it } from 'vitest';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { serializeManifest } from '../../core/manifest.ts';
+import { dailyReport, renderDailyReport, storeDailyReport, type AgentSignals } from '../../core/report.ts';
+import { dailyReportPrefix } from '../../core/report-keys.ts';
+import { makeFull, makeSegment } from '../support/artefact-fixtures.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+
+const DAY = '2026-03-02';
+const at = (day: string, hhmm: string) => `${day}T${hhmm}:00.000Z`;
+const SITES = Array.from({ length: 20 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
+const MISSING_BACKUP = 'site-03';
+const LOST_BATCH = 'site-07';
+const STALE_BINLOG = 'site-11';
+const SILENT = 'site-15';
+
+async function shipDay(blobs: MemoryBlobStore, catalogue: MemoryCatalogue, site: string, day: string, opts: { full?: boolean; binlogUntil?: string }) {
+  for (let b = 0; b < 3; b++) {
+    const fixture = buildPack(site, [0, 1].map((i) => ({ path: `${day}/b${b}/call-${i}.wav`, body: audio(b * 10 + i, 600) })), { day: `${day}T00:00:00Z`, seed: `${day}/${b}` });
+    fixture.manifest.createdAt = at(day, `0${b + 1}:30`);
+    fixture.manifestBytes = serializeManifest(fixture.manifest);
+    await publish(blobs, fixture);
+  }
+  if (opts.full !== false) await catalogue.putArtefact(makeFull(at(day, '02:05'), { site, source: 'db', name: `db-${day}.sql` }));
+  const until = Date.parse(at(day, opts.binlogUntil ?? '23:50'));
+  let seq = Date.parse(at(day, '00:00')) / 60_000 / 30;
+  for (let t = Date.parse(at(day, '00:00')); t <= until; t += 30 * 60_000) {
+    await catalogue.putArtefact(makeSegment(seq++, new Date(t - 30 * 60_000).toISOString(), new Date(t).toISOString(), { site, source: 'binlog' }));
+  }
+}
+
+describe('daily report over a fleet of 20 sites', () => {
+  it('is FULL for every healthy site and PARTIAL or FAILED for exactly the sites with a missing backup, a lost batch, a stale binlog or nothing shipped, each saying why', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    for (const site of SITES) {
+      await shipDay(blobs, catalogue, site, '2026-03-01', {});
+      if (site === SILENT) continue;
+      await shipDay(blobs, catalogue, site, DAY, { full: site !== MISSING_BACKUP, ...(site === STALE_BINLOG ? { binlogUntil: '12:00' } : {}) });
+    }
+    const signals = async (site: string): Promise<AgentSignals> => ({
+      lost: site === LOST_BATCH ? [{ source: 'contactstore', path: '/rec/000124/call-7.wav', at: at(DAY, '04:00'), reason: 'evicted by the recorder' }] : [],
+      unshipped: [],
+    });
+    const now = () => new Date('2026-03-03T00:30:00Z');
+
+    const reports = await Promise.all(SITES.map((site) => dailyReport({ blobs, catalogue }, site, DAY, { now, signals })));
+    const status = Object.fromEntries(reports.map((r) => [r.site, r.status]));
+    const notFull = Object.fromEntries(Object.entries(status).filter(([, s]) => s !== 'FULL'));
+    expect(notFull).toEqual({ [MISSING_BACKUP]: 'PARTIAL', [LOST_BATCH]: 'PARTIAL', [STALE_BINLOG]: 'PARTIAL', [SILENT]: 'FAILED' });
+
+    const problems = (site: string) => reports.find((r) => r.site === site)!.problems;
+    expect(problems(MISSING_BACKUP)).toEqual([expect.stringMatching(/^db: the expected backup is not offsite: no full backup taken in the 24 h before 2026-03-03 00:00Z \(newest: db-2026-03-01\.sql taken 2026-03-01 02:05Z\)$/)]);
+    expect(problems(LOST_BATCH)).toEqual(['contactstore: 1 recording(s) lost before they could be shipped: /rec/000124/call-7.wav']);
+    expect(problems(STALE_BINLOG)).toEqual([expect.stringMatching(/^binlog: binlog RPO 12 h exceeds its bound of 60 min \(newest shipped event 2026-03-02 12:00Z\)$/)]);
+    expect(problems(SILENT)[0]).toBe('nothing arrived from the site in the day');
+    expect(problems(SILENT)).toContain('db: the expected backup is not offsite: no full backup taken in the 24 h before 2026-03-03 00:00Z (newest: db-2026-03-01.sql taken 2026-03-01 02:05Z)');
+    expect(problems('site-01')).toEqual([]);
+
+    const healthy = reports.find((r) => r.site === 'site-01')!;
+    expect(healthy.sources.map((s) => [s.source, s.type, s.ok])).toEqual([
+      ['binlog', 'binlog', true],
+      ['contactstore', 'recordings', true],
+      ['db', 'rotated', true],
+    ]);
+    expect(renderDailyReport(healthy)).toContain('contactstore (recordings): 3 batch(es), 6 recording(s) shipped');
+  });
+
+  it('keeps each run of a report under a new key, never replacing an earlier one', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-01', DAY, {});
+    const now = () => new Date('2026-03-03T00:30:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-01', DAY, { now });
+    const first = await storeDailyReport(blobs, report);
+    const second = await storeDailyReport(blobs, report);
+    expect(first).toBe('reports/site-01/daily/2026/03/02/20260303T003000000Z.json');
+    expect(second).toBe('reports/site-01/daily/2026/03/02/20260303T003000000Z-1.json');
+    const keys: string[] = [];
+    for await (const info of blobs.list(dailyReportPrefix('site-01', DAY))) keys.push(info.key);
+    expect(keys.sort()).toEqual([first, second].sort());
+  });
+
+  it('refuses a date that is not a calendar day, naming it', async () => {
+    const blobs = new MemoryBlobStore();
+    await expect(dailyReport({ blobs, catalogue: new MemoryCatalogue() }, 'site-01', '2026-02-30')).rejects.toThrow('date "2026-02-30" must be a calendar day written YYYY-MM-DD');
+  });
+});

@@ -1,0 +1,108 @@
+// The scheduled report function: every site's daily report kept in the bucket and published to
+// the report topic (the publisher is the SNS edge), and on the 1st the month's attestations.
+import { describe, expect, it } from 'vitest';
+import { createHandler, type ReportRun } from '../../functions/report/handler.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { Alert } from '../../core/ports.ts';
+import { ArchivedError } from '../../core/errors.ts';
+import { verifySite } from '../../core/verify.ts';
+import { makeFull } from '../support/artefact-fixtures.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+
+function rig(now: string, scrubSample?: number) {
+  const blobs = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  const published: Alert[] = [];
+  const handler = createHandler({
+    blobs,
+    catalogue,
+    notifier: { notify: async (alert) => void published.push(alert) },
+    sites: ['site-a', 'site-b'],
+    clock: { now: () => new Date(now) },
+    log: () => undefined,
+    ...(scrubSample ? { scrubSample } : {}),
+  });
+  return { blobs, catalogue, published, handler };
+}
+
+describe('scheduled report function', () => {
+  it("keeps and publishes yesterday's report of every site, FULL or FAILED as the catalogue says", async () => {
+    const { catalogue, published, handler } = rig('2026-03-02T06:00:00.000Z');
+    await catalogue.putArtefact(makeFull('2026-03-01T03:05:00.000Z', { site: 'site-a', source: 'db' }));
+    await catalogue.putArtefact(makeFull('2026-02-28T03:05:00.000Z', { site: 'site-b', source: 'db' }));
+    const run = (await handler({})) as ReportRun;
+    expect(run.day).toBe('2026-03-01');
+    expect(run.reports.map((r) => [r.site, r.status, r.key?.startsWith(`reports/${r.site}/daily/2026/03/01/`)])).toEqual([
+      ['site-a', 'FULL', true],
+      ['site-b', 'FAILED', true],
+    ]);
+    expect(run.attestations).toEqual([]);
+    expect(published.map((p) => [p.subject, p.severity])).toEqual([
+      ['[Ferry] FULL site-a 2026-03-01: every source shipped', 'info'],
+      ['[Ferry] FAILED site-b 2026-03-01: 2 problem(s)', 'critical'],
+    ]);
+    expect(published[1]!.message).toContain('db (rotated): no full backup in the last 24 h');
+  });
+
+  it('on the 1st also keeps the attestation of the month before for every site', async () => {
+    const { published, handler } = rig('2026-04-01T06:00:00.000Z');
+    const run = (await handler({})) as ReportRun;
+    expect(run.attestations.map((a) => [a.site, a.month, a.markdown?.startsWith(`reports/${a.site}/attest/2026/03/`)])).toEqual([
+      ['site-a', '2026-03', true],
+      ['site-b', '2026-03', true],
+    ]);
+    expect(published).toHaveLength(2);
+  });
+
+  it('refuses a site that is not in the deployment, naming it', async () => {
+    const { handler } = rig('2026-03-02T06:00:00.000Z');
+    await expect(handler({ sites: ['site-z'] })).rejects.toThrow('sites not in this deployment: site-z');
+  });
+
+  it("scrubs a sample of each site's objects every run, and the day's report lists the damage found", async () => {
+    const { blobs, handler } = rig('2026-03-02T06:00:00.000Z', 1);
+    const pack = buildPack('site-a', [0, 1].map((i) => ({ path: `b1/call-${i}.wav`, body: audio(i, 900) })));
+    await publish(blobs, pack);
+    const damaged = Buffer.from(pack.pack);
+    damaged.writeUInt8(damaged.readUInt8(pack.manifest.members[0]!.offset) ^ 1, pack.manifest.members[0]!.offset);
+    await blobs.put(pack.packKey, damaged);
+    const run = (await handler({})) as ReportRun;
+    expect(run.scrubs.map((s) => [s.site, s.objects, s.problems])).toEqual([
+      ['site-a', 1, 2],
+      ['site-b', 0, 0],
+    ]);
+    const nextDay: Alert[] = [];
+    const reportRun = (await createHandlerWith(blobs, nextDay)({})) as ReportRun;
+    expect(reportRun.reports.find((r) => r.site === 'site-a')?.status).not.toBe('FULL');
+    expect(nextDay.find((p) => p.site === 'site-a')?.message).toContain(`${pack.packKey} member b1/call-0.wav: member SHA-256`);
+  });
+});
+
+describe('scrub of archived objects', () => {
+  it('counts an object in an archive tier as not read, not as damaged', async () => {
+    const blobs = new MemoryBlobStore();
+    const pack = buildPack('site-a', [{ path: 'b1/call.wav', body: audio(1, 500) }]);
+    await publish(blobs, pack);
+    const store = {
+      list: (prefix: string) => blobs.list(prefix),
+      get: async (key: string) => {
+        if (key === pack.packKey) throw new ArchivedError(`${key} is in the archive tier`, 'DEEP_ARCHIVE');
+        return blobs.get(key);
+      },
+    };
+    const result = await verifySite(store, { site: 'site-a' });
+    expect([result.problems, result.archived]).toEqual([[], [pack.packKey]]);
+  });
+});
+
+function createHandlerWith(blobs: MemoryBlobStore, published: Alert[]) {
+  return createHandler({
+    blobs,
+    catalogue: new MemoryCatalogue(),
+    notifier: { notify: async (alert) => void published.push(alert) },
+    sites: ['site-a', 'site-b'],
+    clock: { now: () => new Date('2026-03-03T06:00:00.000Z') },
+    log: () => undefined,
+  });
+}
