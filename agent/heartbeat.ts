@@ -27,9 +27,16 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 
 export const HEARTBEAT_MIN_SECONDS = 300;
 
+export interface PassBacklog {
+  batches?: number;
+  bytes: number;
+  oldest?: { sinceMs: number };
+}
+
 export interface PassView {
   totals: { bytes: number; lostBatches: number; lostArtefacts: number };
-  sources: Array<{ name: string; type: string; backlog: { batches?: number; bytes: number; oldest?: { sinceMs: number } }; problem?: string }>;
+  /** A tree source has no backlog (a snapshot is whole or absent). */
+  sources: Array<{ name: string; type: string; backlog?: PassBacklog; problem?: string }>;
   lastCycle?: { failed: number; lost: number };
   lastError?: string;
   /** Manifest keys published in this pass, in order. */
@@ -101,7 +108,7 @@ export class HeartbeatWriter {
         // The journal does not say which recordings source a pack came from; with one source
         // (the usual site) every pack manifest of the pass is its own.
         if (packManifests.length > 0 && recordingSources.length === 1) mem.lastGood = { at: now.toISOString(), key: packManifests.at(-1)! };
-        if (status) await this.recordings(source.path, status.backlog, shippedDelta, mem, now, out);
+        if (status?.backlog) await this.recordings(source.path, status.backlog, shippedDelta, mem, now, out);
       } else {
         const records = this.deps.artefacts.records(source.name);
         const final = newest(records, false);
@@ -125,7 +132,7 @@ export class HeartbeatWriter {
     };
   }
 
-  private async recordings(path: string, backlog: PassView['sources'][number]['backlog'], shippedDelta: number, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
+  private async recordings(path: string, backlog: PassBacklog, shippedDelta: number, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
     out.pendingBatches = backlog.batches ?? 0;
     if (backlog.oldest) out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
     // With one recordings source the shipped bytes are its own; with several the rate is shared out evenly (rough, and still a lower bound).
