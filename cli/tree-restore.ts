@@ -34,9 +34,9 @@ import { formatBytes } from './progress.ts';
 
 export type Store = Pick<BlobStore, 'get' | 'list'>;
 
-export class InsufficientSpaceError extends InvalidInputError {
-  override readonly name: string = 'InsufficientSpaceError';
-}
+// The same refusal as `ferry restore fetch`: one class, one name operators match on.
+export { InsufficientSpaceError } from './restore-fetch.ts';
+import { InsufficientSpaceError } from './restore-fetch.ts';
 
 /** Every snapshot manifest key of the site (or of one source), in key order (by day). */
 async function manifestKeys(blobs: Store, site: string, source?: string): Promise<string[]> {

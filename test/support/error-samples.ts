@@ -23,6 +23,9 @@ import { NoCloudError } from '../../cli/cloud.ts';
 import { RestoreRefusedError } from '../../cli/restore-commands.ts';
 import { InsufficientSpaceError } from '../../cli/restore-fetch.ts';
 import { DeploymentConfigError } from '../../infra/config.ts';
+import { FunctionError } from '../../local/local-lambda.ts';
+import { PackGoneError } from '../../agent/tree/snapshot.ts';
+import { TreeVanishedError } from '../../agent/tree/walk.ts';
 
 // One instance of every exported error class, with the name it must carry: Step Functions
 // (`ErrorEquals`), Lambda's `errorType`, the HTTP error middleware and operators match on it.
@@ -57,6 +60,10 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'RestoreRefusedError', name: 'RestoreRefusedError', make: () => new RestoreRefusedError({ reason: 'x' } as never) },
   { cls: 'InsufficientSpaceError', name: 'InsufficientSpaceError', make: () => new InsufficientSpaceError('x') },
   { cls: 'DeploymentConfigError', name: 'DeploymentConfigError', make: () => new DeploymentConfigError(['x']) },
+  { cls: 'PackGoneError', name: 'PackGoneError', make: () => new PackGoneError('x') },
+  { cls: 'TreeVanishedError', name: 'TreeVanishedError', make: () => new TreeVanishedError('x') },
+  // Carries the errorType the function reported, whatever the class is called.
+  { cls: 'FunctionError', name: 'LockHeldError', make: () => new FunctionError('LockHeldError', 'x') },
 ];
 
 /** What a bundle of this module reports: each class and the name its instance carries. */
