@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { install, systemdUnit } from '../../cli/install-commands.ts';
 
 // `ferry agent install` as an administrator runs it: the config checked first, a hardened unit
@@ -69,7 +69,9 @@ describe('ferry agent install', () => {
     expect(lines).toContain(`ReadWritePaths=${s.state}`);
     expect(lines).toContain(`RequiresMountsFor=${s.recordings} "${s.archives}" ${s.state}`);
     expect(lines.filter((l) => l.startsWith('ReadWritePaths='))).toHaveLength(1);
-    expect(lines.find((l) => l.startsWith('ExecStart='))).toBe(`ExecStart=${process.execPath} ${BIN} agent run --config ${s.config} --json-logs`);
+    // The entry is the script running the command: bin/ferry.mjs, or the single-file build it hands agent commands to when that is fresh.
+    const entries = [BIN, join(dirname(BIN), '..', 'dist', 'ferry-agent.mjs')].map((e) => `ExecStart=${process.execPath} ${resolve(e)} agent run --config ${s.config} --json-logs`);
+    expect(entries).toContain(lines.find((l) => l.startsWith('ExecStart=')));
     expect(r.stdout).toContain('systemctl daemon-reload && systemctl enable --now ferry-agent@london-cc');
   });
 

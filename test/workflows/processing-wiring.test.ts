@@ -11,12 +11,13 @@ import { synthFerry } from '../infra/fixture.ts';
 // the missed-window alarm per site, with no unacknowledged finding.
 
 describe('workflows in the processing stack', () => {
-  it('synthesizes with cdk-nag clean: 4 functions, a window and a purge per site, one recall, schedules, alarms', () => {
+  it('synthesizes with cdk-nag clean: 4 functions, a window and a purge per site, one recall, schedules (windows, purges, the dead-man check), alarms', () => {
     let built: BuiltWorkflows | undefined;
     const s = synthFerry(DEFAULT_CONFIG, { nag: true, workflows: workflowsFactory({ onBuilt: (b) => (built = b) }) });
     const t = s.processingTemplate;
     t.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
-    t.resourceCountIs('AWS::Events::Rule', 4);
+    t.resourceCountIs('AWS::Events::Rule', 5);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
     t.resourceCountIs('AWS::CloudWatch::Alarm', 3); // a missed window per scheduled site, failed ingests
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 2 * * ? *)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'Ferry-site-a-backup-window' });
