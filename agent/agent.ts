@@ -22,6 +22,8 @@ import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook, sourceReadable, type AlertState } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import { StateLock } from './state/state-lock.ts';
+import { BandwidthSchedule } from '../core/bandwidth.ts';
+import { Throttle, throttledStore } from './bandwidth.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
@@ -47,6 +49,27 @@ export interface AgentDeps {
   onProgress?: (p: Progress) => void;
   /** Opens source files (tests inject failures here). */
   openFile?: ShipContext['openFile'];
+  /** Called after every pass with each source's share of it (the metrics server listens here). */
+  onPass?: (pass: PassOutcome) => void;
+}
+
+/** One source's share of a pass. */
+export interface SourcePass {
+  source: string;
+  type: SourceStatus['type'];
+  packs: number;
+  bytes: number;
+  artefacts: number;
+  failed: number;
+  lost: number;
+  status: SourceStatus;
+}
+
+export interface PassOutcome {
+  at: Date;
+  sources: SourcePass[];
+  /** Set when the pass threw (it is retried next poll). */
+  error?: string;
 }
 
 export interface Progress {
@@ -96,6 +119,19 @@ export interface CycleReport {
   sources: SourceStatus[];
   /** Manifest keys published in this cycle (a backup window verifies each). */
   manifests: string[];
+  /** Recordings were left for the next pass when this pass's time slice ran out (the next pass starts at once). */
+  more?: boolean;
+}
+
+/**
+ * How long one pass may keep taking recordings batches before it ends and lets every source
+ * have its turn again: a quarter of the shortest binlog partial interval, at most a minute, so a
+ * backlog of thousands of batches never holds a binlog partial back by more than that.
+ */
+export function passSliceMs(config: AgentConfig): number {
+  let slice = 60_000;
+  for (const s of config.sources) if (s.type === 'binlog' && s.partialIntervalSeconds > 0) slice = Math.min(slice, (s.partialIntervalSeconds * 1000) / 4);
+  return Math.max(250, slice);
 }
 
 const COMPACT_AFTER_LINES = 5000;
@@ -115,7 +151,15 @@ export class Agent {
   /** Part buffers for every upload (packs and artefacts): partSize × packConcurrency × (partConcurrency + 1) at most. */
   private readonly pool: PartPool;
 
-  constructor(private readonly deps: AgentDeps) {
+  /** The bandwidth limit every upload of this agent shares. */
+  readonly throttle: Throttle;
+  private readonly deps: AgentDeps;
+  private passDeadline = Infinity;
+
+  constructor(deps: AgentDeps) {
+    const schedule = deps.config.bandwidth ? new BandwidthSchedule(deps.config.bandwidth) : BandwidthSchedule.unlimited();
+    this.throttle = new Throttle(schedule, () => deps.clock.now());
+    this.deps = { ...deps, store: throttledStore(deps.store, this.throttle) };
     mkdirSync(deps.config.state, { recursive: true });
     this.lock = StateLock.acquire(deps.config.state, deps.clock.now());
     this.journal = new Journal(deps.config.state);
@@ -163,24 +207,53 @@ export class Agent {
     const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
-    for (const source of this.deps.config.sources) {
-      if (source.type === 'recordings') {
-        await this.cycleRecordings(source, report, keep);
-        continue;
+    // Sources run side by side; recordings stop taking batches when the pass's slice is over, so
+    // a backlog of any size hands the turn back to the other sources (binlogs) every slice.
+    this.passDeadline = this.deps.clock.now().getTime() + passSliceMs(this.deps.config);
+    const runs = await Promise.allSettled(this.deps.config.sources.map((source) => this.cycleSource(source, keep, keepArtefacts)));
+    const passes: SourcePass[] = [];
+    for (const run of runs) {
+      if (run.status === 'rejected') {
+        this.deps.onPass?.({ at: this.deps.clock.now(), sources: passes, error: messageOf(run.reason) });
+        throw run.reason;
       }
-      const runner = this.runner(source);
-      const r = await runner.cycle();
-      for (const k of runner.present) keepArtefacts.add(k);
-      report.artefacts += r.artefacts;
-      report.manifests.push(...r.manifests);
-      report.artefactBytes += r.bytes;
+      const r = run.value;
+      report.packs += r.packs;
+      report.recordings += r.recordings;
+      report.bytes += r.bytes;
       report.failed += r.failed;
       report.lost += r.lost;
-      report.sources.push(r.status);
+      report.artefacts += r.artefacts;
+      report.artefactBytes += r.artefactBytes;
+      report.manifests.push(...r.manifests);
+      report.sources.push(...r.sources);
+      if (r.more) report.more = true;
+      const status = r.sources[0] as SourceStatus;
+      passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
+    this.deps.onPass?.({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
+    return report;
+  }
+
+  /** One source's share of a pass, in a report of its own (merged in source order). */
+  private async cycleSource(source: AgentConfig['sources'][number], keep: Set<string>, keepArtefacts: Set<string>): Promise<CycleReport> {
+    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
+    if (source.type === 'recordings') {
+      await this.cycleRecordings(source, report, keep);
+      return report;
+    }
+    const runner = this.runner(source);
+    const r = await runner.cycle();
+    for (const k of runner.present) keepArtefacts.add(k);
+    report.artefacts += r.artefacts;
+    report.manifests.push(...r.manifests);
+    report.artefactBytes += r.bytes;
+    report.failed += r.failed;
+    report.lost += r.lost;
+    report.sources.push(r.status);
     return report;
   }
 
@@ -316,6 +389,12 @@ export class Agent {
     progress();
     const worker = async () => {
       for (let work = ready.shift(); work; work = ready.shift()) {
+        if (this.deps.clock.now().getTime() >= this.passDeadline) {
+          // The slice is over: what is left waits for the next pass (which starts at once).
+          ready.unshift(work);
+          report.more = true;
+          break;
+        }
         const outcome = await this.shipWithRetry(source, ctx, work);
         report.lost += outcome.lost;
         if (outcome.result) {
@@ -411,13 +490,14 @@ export class Agent {
   async run(signal: AbortSignal): Promise<void> {
     const pollMs = this.deps.config.shipping.pollSeconds * 1000;
     while (!signal.aborted) {
+      let more = false;
       try {
-        await this.cycle();
+        more = (await this.cycle()).more === true;
       } catch (error) {
         this.lastError = messageOf(error);
         this.deps.log.error('cycle failed', { error: messageOf(error) });
       }
-      await sleep(pollMs, signal);
+      if (!more) await sleep(pollMs, signal);
     }
   }
 

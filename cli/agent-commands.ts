@@ -15,6 +15,7 @@ import type { AgentStatusFile, CycleReport } from '../agent/agent.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
+import { BandwidthSchedule } from '../core/bandwidth.ts';
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('run the on-prem agent or look at its state');
@@ -106,6 +107,8 @@ export interface StatusReport {
   agent?: { pid: number; updatedAt: string; lastError?: string };
   /** Backups, binlogs and archives, as of the agent's last pass. */
   artefactSources: ArtefactSourceStatus[];
+  /** The upload limit in force now and the next scheduled change (`bandwidth` in the config). */
+  bandwidth: { limit: string; timezone: string; next?: { at: string; limit: string } };
 }
 
 /** Fresh, read-only view: scans the sources now and reads the journal without writing it. */
@@ -145,6 +148,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
     artefactSources,
+    bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },
   };
 }
 
@@ -163,6 +167,7 @@ export function renderStatus(s: StatusReport): string {
     `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
     `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
     `in flight         ${s.inflight} pack(s)`,
+    `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
   for (const a of s.artefactSources) {
     const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
