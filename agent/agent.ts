@@ -124,15 +124,11 @@ export interface CycleReport {
 }
 
 /**
- * How long one pass may keep taking recordings batches before it ends and lets every source
- * have its turn again: a quarter of the shortest binlog partial interval, at most a minute, so a
- * backlog of thousands of batches never holds a binlog partial back by more than that.
+ * How long one pass keeps taking recordings batches before it ends (status written, losses
+ * looked for, the rest taken up by the next pass at once). Other sources do not wait for it:
+ * they run again every pollSeconds while recordings ship (see cycleOnce).
  */
-export function passSliceMs(config: AgentConfig): number {
-  let slice = 60_000;
-  for (const s of config.sources) if (s.type === 'binlog' && s.partialIntervalSeconds > 0) slice = Math.min(slice, (s.partialIntervalSeconds * 1000) / 4);
-  return Math.max(250, slice);
-}
+export const RECORDINGS_SLICE_MS = 60_000;
 
 const COMPACT_AFTER_LINES = 5000;
 
@@ -153,8 +149,9 @@ export class Agent {
 
   /** The bandwidth limit every upload of this agent shares. */
   readonly throttle: Throttle;
+  /** Set when run() is told to stop: the pass takes no new batches (those in flight finish). */
+  private stopping = false;
   private readonly deps: AgentDeps;
-  private passDeadline = Infinity;
 
   constructor(deps: AgentDeps) {
     const schedule = deps.config.bandwidth ? new BandwidthSchedule(deps.config.bandwidth) : BandwidthSchedule.unlimited();
@@ -207,10 +204,40 @@ export class Agent {
     const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
-    // Sources run side by side; recordings stop taking batches when the pass's slice is over, so
-    // a backlog of any size hands the turn back to the other sources (binlogs) every slice.
-    this.passDeadline = this.deps.clock.now().getTime() + passSliceMs(this.deps.config);
-    const runs = await Promise.allSettled(this.deps.config.sources.map((source) => this.cycleSource(source, keep, keepArtefacts)));
+    // Sources run side by side; recordings stop taking batches when their slice of the pass is
+    // over, so a backlog of any size hands the turn back to the other sources (binlogs) every slice.
+    // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
+    // the whole slice), every other source runs again each pollSeconds, as it would between idle
+    // passes: a binlog partial is never held back by recordings.
+    const recordings = this.deps.config.sources.filter((s) => s.type === 'recordings');
+    let recordingsDone: () => void = () => undefined;
+    const recordingsEnded = new Promise<void>((resolve) => (recordingsDone = resolve));
+    const recordingRuns = Promise.allSettled(recordings.map((source) => this.cycleSource(source, keep, keepArtefacts))).finally(() => recordingsDone());
+    let recordingsRunning = recordings.length > 0;
+    void recordingsEnded.then(() => (recordingsRunning = false));
+    const repeatMs = this.deps.config.shipping.pollSeconds * 1000;
+    const artefactRuns = Promise.allSettled(
+      this.deps.config.sources
+        .filter((s) => s.type !== 'recordings')
+        .map(async (source) => {
+          const total = await this.cycleSource(source, keep, keepArtefacts);
+          while (recordingsRunning) {
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([recordingsEnded, new Promise((r) => (timer = setTimeout(r, repeatMs)))]);
+            clearTimeout(timer);
+            if (!recordingsRunning) break;
+            const again = await this.cycleSource(source, keep, keepArtefacts);
+            mergeReport(total, { ...again, sources: [] });
+            total.sources = again.sources; // the latest status
+          }
+          return total;
+        }),
+    );
+    const [recordingResults, artefactResults] = await Promise.all([recordingRuns, artefactRuns]);
+    const bySource = new Map<string, PromiseSettledResult<CycleReport>>();
+    recordings.forEach((s, i) => bySource.set(s.name, recordingResults[i] as PromiseSettledResult<CycleReport>));
+    this.deps.config.sources.filter((s) => s.type !== 'recordings').forEach((s, i) => bySource.set(s.name, artefactResults[i] as PromiseSettledResult<CycleReport>));
+    const runs = this.deps.config.sources.map((s) => bySource.get(s.name) as PromiseSettledResult<CycleReport>);
     const passes: SourcePass[] = [];
     for (const run of runs) {
       if (run.status === 'rejected') {
@@ -218,16 +245,7 @@ export class Agent {
         throw run.reason;
       }
       const r = run.value;
-      report.packs += r.packs;
-      report.recordings += r.recordings;
-      report.bytes += r.bytes;
-      report.failed += r.failed;
-      report.lost += r.lost;
-      report.artefacts += r.artefacts;
-      report.artefactBytes += r.artefactBytes;
-      report.manifests.push(...r.manifests);
-      report.sources.push(...r.sources);
-      if (r.more) report.more = true;
+      mergeReport(report, r);
       const status = r.sources[0] as SourceStatus;
       passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
@@ -387,9 +405,12 @@ export class Agent {
     let done = 0;
     const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: total, recordings: report.recordings, bytes: report.bytes });
     progress();
+    // The slice starts with shipping (a scan of thousands of batches is not shipping time); every
+    // worker takes at least one batch, so a slow store still drains the backlog.
+    const deadline = this.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
     const worker = async () => {
-      for (let work = ready.shift(); work; work = ready.shift()) {
-        if (this.deps.clock.now().getTime() >= this.passDeadline) {
+      for (let work = ready.shift(), first = true; work; work = ready.shift(), first = false) {
+        if (!first && (this.stopping || this.deps.clock.now().getTime() >= deadline)) {
           // The slice is over: what is left waits for the next pass (which starts at once).
           ready.unshift(work);
           report.more = true;
@@ -489,6 +510,7 @@ export class Agent {
   /** Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll. */
   async run(signal: AbortSignal): Promise<void> {
     const pollMs = this.deps.config.shipping.pollSeconds * 1000;
+    signal.addEventListener('abort', () => (this.stopping = true), { once: true });
     while (!signal.aborted) {
       let more = false;
       try {
@@ -527,6 +549,20 @@ export class Agent {
     this.lossLog.close();
     this.lock.release();
   }
+}
+
+/** Adds `r` (one source's share of a pass) to `into`. */
+function mergeReport(into: CycleReport, r: CycleReport): void {
+  into.packs += r.packs;
+  into.recordings += r.recordings;
+  into.bytes += r.bytes;
+  into.failed += r.failed;
+  into.lost += r.lost;
+  into.artefacts += r.artefacts;
+  into.artefactBytes += r.artefactBytes;
+  into.manifests.push(...r.manifests);
+  into.sources.push(...r.sources);
+  if (r.more) into.more = true;
 }
 
 /** Sleeps `ms`, or less when the signal aborts; leaves no listener behind either way. */
