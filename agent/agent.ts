@@ -149,6 +149,8 @@ export class Agent {
 
   /** The bandwidth limit every upload of this agent shares. */
   readonly throttle: Throttle;
+  /** Told after every pass (and every pass that threw), after `deps.onPass`: the metrics server listens here. */
+  readonly passListeners: ((pass: PassOutcome) => void)[] = [];
   /** Set when run() is told to stop: the pass takes no new batches (those in flight finish). */
   private stopping = false;
   private readonly deps: AgentDeps;
@@ -241,7 +243,7 @@ export class Agent {
     const passes: SourcePass[] = [];
     for (const run of runs) {
       if (run.status === 'rejected') {
-        this.deps.onPass?.({ at: this.deps.clock.now(), sources: passes, error: messageOf(run.reason) });
+        this.passDone({ at: this.deps.clock.now(), sources: passes, error: messageOf(run.reason) });
         throw run.reason;
       }
       const r = run.value;
@@ -249,11 +251,16 @@ export class Agent {
       const status = r.sources[0] as SourceStatus;
       passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
-    this.deps.onPass?.({ at: this.deps.clock.now(), sources: passes });
+    this.passDone({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
     return report;
+  }
+
+  private passDone(pass: PassOutcome): void {
+    this.deps.onPass?.(pass);
+    for (const listener of this.passListeners) listener(pass);
   }
 
   /** One source's share of a pass, in a report of its own (merged in source order). */
