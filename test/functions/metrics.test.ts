@@ -13,6 +13,9 @@ import { LocalLambda, standInEnvironment } from '../../local/local-lambda.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { createHandler as createIngestHandler } from '../../functions/ingest/handler.ts';
+import { createHandler as createReplayHandler } from '../../functions/replay/handler.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { auditTrail, httpEvent } from '../support/http-event.ts';
 import type { Count } from '../../functions/shared/metrics.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
@@ -98,5 +101,24 @@ describe('ingest counts', () => {
       ['ManifestsIngested', 'site-a'],
       ['ManifestsNotIngested', 'site-b'],
     ]);
+  });
+});
+
+describe('replay counts', () => {
+  it('counts a listen that sends audio, by site; HEAD and a refused request count nothing', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const f = buildPack('site-a', [{ path: 'b/one.wav', body: audio(1, 4000) }]);
+    await publish(blobs, f);
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const trail = auditTrail();
+    const counted: Parameters<Count>[] = [];
+    const handler = createReplayHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined, count: (...a) => void counted.push(a) });
+    const rid = f.manifest.members[0]!.rid;
+    const call = (method: string, r = rid) => handler(httpEvent(method, `/sites/site-a/recordings/${r}/audio`, { pathParameters: { site: 'site-a', rid: r }, headers: {} }));
+    expect((await call('GET')).statusCode).toBe(200);
+    expect((await call('HEAD')).statusCode).toBe(200);
+    expect((await call('GET', 'not-a-rid')).statusCode).toBe(400);
+    expect(counted).toEqual([['Replays', 'site-a']]);
   });
 });
