@@ -206,40 +206,29 @@ export class Agent {
     const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
-    // Sources run side by side; recordings stop taking batches when their slice of the pass is
-    // over, so a backlog of any size hands the turn back to the other sources (binlogs) every slice.
     // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
     // the whole slice), every other source runs again each pollSeconds, as it would between idle
     // passes: a binlog partial is never held back by recordings.
-    const recordings = this.deps.config.sources.filter((s) => s.type === 'recordings');
-    let recordingsDone: () => void = () => undefined;
-    const recordingsEnded = new Promise<void>((resolve) => (recordingsDone = resolve));
-    const recordingRuns = Promise.allSettled(recordings.map((source) => this.cycleSource(source, keep, keepArtefacts))).finally(() => recordingsDone());
-    let recordingsRunning = recordings.length > 0;
-    void recordingsEnded.then(() => (recordingsRunning = false));
+    const sources = this.deps.config.sources;
+    const recordingRuns = sources.filter((s) => s.type === 'recordings').map((source) => this.cycleSource(source, keep, keepArtefacts));
+    let recordingsRunning = recordingRuns.length > 0;
+    const recordingsEnded = Promise.allSettled(recordingRuns).then(() => void (recordingsRunning = false));
     const repeatMs = this.deps.config.shipping.pollSeconds * 1000;
-    const artefactRuns = Promise.allSettled(
-      this.deps.config.sources
-        .filter((s) => s.type !== 'recordings')
-        .map(async (source) => {
-          const total = await this.cycleSource(source, keep, keepArtefacts);
-          while (recordingsRunning) {
-            let timer: NodeJS.Timeout | undefined;
-            await Promise.race([recordingsEnded, new Promise((r) => (timer = setTimeout(r, repeatMs)))]);
-            clearTimeout(timer);
-            if (!recordingsRunning) break;
-            const again = await this.cycleSource(source, keep, keepArtefacts);
-            mergeReport(total, { ...again, sources: [] });
-            total.sources = again.sources; // the latest status
-          }
-          return total;
-        }),
-    );
-    const [recordingResults, artefactResults] = await Promise.all([recordingRuns, artefactRuns]);
-    const bySource = new Map<string, PromiseSettledResult<CycleReport>>();
-    recordings.forEach((s, i) => bySource.set(s.name, recordingResults[i] as PromiseSettledResult<CycleReport>));
-    this.deps.config.sources.filter((s) => s.type !== 'recordings').forEach((s, i) => bySource.set(s.name, artefactResults[i] as PromiseSettledResult<CycleReport>));
-    const runs = this.deps.config.sources.map((s) => bySource.get(s.name) as PromiseSettledResult<CycleReport>);
+    const again = async (source: ArtefactSourceConfig): Promise<CycleReport> => {
+      const total = await this.cycleSource(source, keep, keepArtefacts);
+      while (recordingsRunning) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([recordingsEnded, new Promise((r) => (timer = setTimeout(r, repeatMs)))]);
+        clearTimeout(timer);
+        if (!recordingsRunning) break;
+        const next = await this.cycleSource(source, keep, keepArtefacts);
+        mergeReport(total, { ...next, sources: [] });
+        total.sources = next.sources; // the latest status
+      }
+      return total;
+    };
+    let nextRecording = 0;
+    const runs = await Promise.allSettled(sources.map((s) => (s.type === 'recordings' ? (recordingRuns[nextRecording++] as Promise<CycleReport>) : again(s))));
     const passes: SourcePass[] = [];
     for (const run of runs) {
       if (run.status === 'rejected') {
