@@ -24,6 +24,8 @@ import { AlertBook, sourceReadable, type AlertState } from './state/alert-book.t
 import { writeFileAtomic } from './state/atomic-file.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
+import { BandwidthSchedule } from '../core/bandwidth.ts';
+import { Throttle, throttledStore } from './bandwidth.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
@@ -49,6 +51,27 @@ export interface AgentDeps {
   onProgress?: (p: Progress) => void;
   /** Opens source files (tests inject failures here). */
   openFile?: ShipContext['openFile'];
+  /** Called after every pass with each source's share of it (the metrics server listens here). */
+  onPass?: (pass: PassOutcome) => void;
+}
+
+/** One source's share of a pass. */
+export interface SourcePass {
+  source: string;
+  type: SourceStatus['type'];
+  packs: number;
+  bytes: number;
+  artefacts: number;
+  failed: number;
+  lost: number;
+  status: SourceStatus;
+}
+
+export interface PassOutcome {
+  at: Date;
+  sources: SourcePass[];
+  /** Set when the pass threw (it is retried next poll). */
+  error?: string;
 }
 
 export interface Progress {
@@ -98,7 +121,16 @@ export interface CycleReport {
   sources: SourceStatus[];
   /** Manifest keys published in this cycle (a backup window verifies each). */
   manifests: string[];
+  /** Recordings were left for the next pass when this pass's time slice ran out (the next pass starts at once). */
+  more?: boolean;
 }
+
+/**
+ * How long one pass keeps taking recordings batches before it ends (status written, losses
+ * looked for, the rest taken up by the next pass at once). Other sources do not wait for it:
+ * they run again every pollSeconds while recordings ship (see cycleOnce).
+ */
+export const RECORDINGS_SLICE_MS = 60_000;
 
 const COMPACT_AFTER_LINES = 5000;
 
@@ -117,7 +149,18 @@ export class Agent {
   /** Part buffers for every upload (packs and artefacts): partSize × packConcurrency × (partConcurrency + 1) at most. */
   private readonly pool: PartPool;
 
-  constructor(private readonly deps: AgentDeps) {
+  /** The bandwidth limit every upload of this agent shares. */
+  readonly throttle: Throttle;
+  /** Told after every pass (and every pass that threw), after `deps.onPass`: the metrics server listens here. */
+  readonly passListeners: ((pass: PassOutcome) => void)[] = [];
+  /** Set when run() is told to stop: the pass takes no new batches (those in flight finish). */
+  private stopping = false;
+  private readonly deps: AgentDeps;
+
+  constructor(deps: AgentDeps) {
+    const schedule = deps.config.bandwidth ? new BandwidthSchedule(deps.config.bandwidth) : BandwidthSchedule.unlimited();
+    this.throttle = new Throttle(schedule, () => deps.clock.now());
+    this.deps = { ...deps, store: throttledStore(deps.store, this.throttle) };
     mkdirSync(deps.config.state, { recursive: true });
     this.lock = StateLock.acquire(deps.config.state, deps.clock.now());
     this.journal = new Journal(deps.config.state);
@@ -171,32 +214,76 @@ export class Agent {
     const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
-    for (const source of this.deps.config.sources) {
-      if (source.type === 'recordings') {
-        await this.cycleRecordings(source, report, keep);
-        continue;
+    // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
+    // the whole slice), every other source runs again each pollSeconds, as it would between idle
+    // passes: a binlog partial is never held back by recordings.
+    const sources = this.deps.config.sources;
+    const recordingRuns = sources.filter((s) => s.type === 'recordings').map((source) => this.cycleSource(source, keep, keepArtefacts));
+    let recordingsRunning = recordingRuns.length > 0;
+    const recordingsEnded = Promise.allSettled(recordingRuns).then(() => void (recordingsRunning = false));
+    const repeatMs = this.deps.config.shipping.pollSeconds * 1000;
+    const again = async (source: AgentConfig['sources'][number]): Promise<CycleReport> => {
+      const total = await this.cycleSource(source, keep, keepArtefacts);
+      while (recordingsRunning) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([recordingsEnded, new Promise((r) => (timer = setTimeout(r, repeatMs)))]);
+        clearTimeout(timer);
+        if (!recordingsRunning) break;
+        const next = await this.cycleSource(source, keep, keepArtefacts);
+        mergeReport(total, { ...next, sources: [] });
+        total.sources = next.sources; // the latest status
       }
-      if (source.type === 'tree') {
-        const t = await cycleTree(this.treeDeps(), source);
-        report.manifests.push(...t.manifests);
-        report.failed += t.failed;
-        report.sources.push(t.status);
-        continue;
+      return total;
+    };
+    let nextRecording = 0;
+    const runs = await Promise.allSettled(sources.map((s) => (s.type === 'recordings' ? (recordingRuns[nextRecording++] as Promise<CycleReport>) : again(s))));
+    const passes: SourcePass[] = [];
+    for (const run of runs) {
+      if (run.status === 'rejected') {
+        this.passDone({ at: this.deps.clock.now(), sources: passes, error: messageOf(run.reason) });
+        throw run.reason;
       }
-      const runner = this.runner(source);
-      const r = await runner.cycle();
-      for (const k of runner.present) keepArtefacts.add(k);
-      report.artefacts += r.artefacts;
-      report.manifests.push(...r.manifests);
-      report.artefactBytes += r.bytes;
-      report.failed += r.failed;
-      report.lost += r.lost;
-      report.sources.push(r.status);
+      const r = run.value;
+      mergeReport(report, r);
+      const status = r.sources[0] as SourceStatus;
+      passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
+    this.passDone({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
     await new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, agentVersion: this.deps.agentVersion ?? 'dev' }).write({ ...this.statusSnapshot(), manifests: report.manifests });
+    return report;
+  }
+
+  private passDone(pass: PassOutcome): void {
+    this.deps.onPass?.(pass);
+    for (const listener of this.passListeners) listener(pass);
+  }
+
+  /** One source's share of a pass, in a report of its own (merged in source order). */
+  private async cycleSource(source: AgentConfig['sources'][number], keep: Set<string>, keepArtefacts: Set<string>): Promise<CycleReport> {
+    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
+    if (source.type === 'recordings') {
+      await this.cycleRecordings(source, report, keep);
+      return report;
+    }
+    if (source.type === 'tree') {
+      const t = await cycleTree(this.treeDeps(), source);
+      report.manifests.push(...t.manifests);
+      report.failed += t.failed;
+      report.sources.push(t.status);
+      return report;
+    }
+    const runner = this.runner(source);
+    const r = await runner.cycle();
+    for (const k of runner.present) keepArtefacts.add(k);
+    report.artefacts += r.artefacts;
+    report.manifests.push(...r.manifests);
+    report.artefactBytes += r.bytes;
+    report.failed += r.failed;
+    report.lost += r.lost;
+    report.sources.push(r.status);
     return report;
   }
 
@@ -330,8 +417,17 @@ export class Agent {
     let done = 0;
     const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: total, recordings: report.recordings, bytes: report.bytes });
     progress();
+    // The slice starts with shipping (a scan of thousands of batches is not shipping time); every
+    // worker takes at least one batch, so a slow store still drains the backlog.
+    const deadline = this.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
     const worker = async () => {
-      for (let work = ready.shift(); work; work = ready.shift()) {
+      for (let work = ready.shift(), first = true; work; work = ready.shift(), first = false) {
+        if (!first && (this.stopping || this.deps.clock.now().getTime() >= deadline)) {
+          // The slice is over: what is left waits for the next pass (which starts at once).
+          ready.unshift(work);
+          report.more = true;
+          break;
+        }
         const outcome = await this.shipWithRetry(source, ctx, work);
         report.lost += outcome.lost;
         if (outcome.result) {
@@ -426,14 +522,16 @@ export class Agent {
   /** Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll. */
   async run(signal: AbortSignal): Promise<void> {
     const pollMs = this.deps.config.shipping.pollSeconds * 1000;
+    signal.addEventListener('abort', () => (this.stopping = true), { once: true });
     while (!signal.aborted) {
+      let more = false;
       try {
-        await this.cycle();
+        more = (await this.cycle()).more === true;
       } catch (error) {
         this.lastError = messageOf(error);
         this.deps.log.error('cycle failed', { error: messageOf(error) });
       }
-      await sleep(pollMs, signal);
+      if (!more) await sleep(pollMs, signal);
     }
   }
 
@@ -463,6 +561,20 @@ export class Agent {
     this.lossLog.close();
     this.lock.release();
   }
+}
+
+/** Adds `r` (one source's share of a pass) to `into`. */
+function mergeReport(into: CycleReport, r: CycleReport): void {
+  into.packs += r.packs;
+  into.recordings += r.recordings;
+  into.bytes += r.bytes;
+  into.failed += r.failed;
+  into.lost += r.lost;
+  into.artefacts += r.artefacts;
+  into.artefactBytes += r.artefactBytes;
+  into.manifests.push(...r.manifests);
+  into.sources.push(...r.sources);
+  if (r.more) into.more = true;
 }
 
 /** Sleeps `ms`, or less when the signal aborts; leaves no listener behind either way. */

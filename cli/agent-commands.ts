@@ -16,6 +16,8 @@ import type { AgentStatusFile, CycleReport } from '../agent/agent.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
+import { BandwidthSchedule } from '../core/bandwidth.ts';
+import { startMetricsServer } from '../agent/metrics-server.ts';
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('run the on-prem agent or look at its state');
@@ -46,8 +48,13 @@ export function registerAgentCommands(program: Command): void {
           const controller = new AbortController();
           for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
           const worker = buildActivityWorker(config, a, log);
-          log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured' });
-          await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
+          const served = config.metrics ? await startMetricsServer(a, config.metrics, { pollSeconds: config.shipping.pollSeconds }) : undefined;
+          log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
+          try {
+            await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
+          } finally {
+            await served?.close();
+          }
           bar?.end();
         }
       } finally {
@@ -109,6 +116,8 @@ export interface StatusReport {
   artefactSources: ArtefactSourceStatus[];
   /** Tree sources (file shares) and their last snapshot, as of the agent's last pass. */
   treeSources: TreeSourceStatus[];
+  /** The upload limit in force now and the next scheduled change (`bandwidth` in the config). */
+  bandwidth: { limit: string; timezone: string; next?: { at: string; limit: string } };
 }
 
 /** Fresh, read-only view: scans the sources now and reads the journal without writing it. */
@@ -150,6 +159,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
     artefactSources,
     treeSources,
+    bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },
   };
 }
 
@@ -168,6 +178,7 @@ export function renderStatus(s: StatusReport): string {
     `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
     `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
     `in flight         ${s.inflight} pack(s)`,
+    `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
   for (const a of s.artefactSources) {
     const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';

@@ -13,6 +13,7 @@ import {
   type BinlogSourceConfig,
   type ArchiveSourceConfig,
 } from './artefact-sources.ts';
+import { bandwidthSchema } from './bandwidth.ts';
 
 export type { RotatedSourceConfig, BinlogSourceConfig, ArchiveSourceConfig, ArtefactSourceConfig } from './artefact-sources.ts';
 
@@ -140,6 +141,17 @@ export const alertsSchema = z
   .strict()
   .default({});
 
+/** `/healthz` and Prometheus `/metrics` while the agent runs as a service. */
+export const metricsSchema = z
+  .object({
+    /** host:port to listen on (port 0: any free port). */
+    listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'listen looks like "127.0.0.1:9464"'),
+    /** /healthz answers 503 when no pass completed (and nothing was uploaded) for this long. */
+    staleSeconds: z.number().positive().optional(),
+  })
+  .strict();
+export type MetricsConfig = z.infer<typeof metricsSchema>;
+
 export const agentConfigSchema = z
   .object({
     site: name('site'),
@@ -148,6 +160,9 @@ export const agentConfigSchema = z
     cloud: cloudSchema.optional(),
     shipping: shippingSchema,
     alerts: alertsSchema,
+    /** One limit for all uploads, on a weekly schedule (agent/bandwidth.ts). */
+    bandwidth: bandwidthSchema.optional(),
+    metrics: metricsSchema.optional(),
     sources: sourcesSchema,
   })
   .strict();

@@ -8,6 +8,7 @@ import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey } f
 import { cloudDeps } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
+import { emfCount, type Count } from '../shared/metrics.ts';
 
 // Ingest: S3 ObjectCreated notifications → ingestManifest for each pack manifest key,
 // ingestArtefact for each artefact manifest key (backups, log segments, archives),
@@ -18,6 +19,7 @@ import { jsonLog, type Log } from '../shared/log.ts';
 export interface IngestHandlerDeps extends IngestDeps {
   catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'];
   log?: Log;
+  count?: Count;
 }
 
 export type IngestedManifest = IngestResult | ArtefactIngestResult | TreeIngestResult;
@@ -49,8 +51,14 @@ export function manifestKeysOf(event: S3Event): string[] {
   return [...new Set(keys)].filter((key) => isPackManifestKey(key) || isArtefactManifestKey(key) || isTreeSnapshotManifestKey(key));
 }
 
+/** The site segment of a manifest key (`manifests/<site>/…`), when it has one. */
+function siteOfKey(key: string): string | undefined {
+  return key.split('/')[1] || undefined;
+}
+
 export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { ingested: IngestedManifest[] }> {
   const log = deps.log ?? jsonLog;
+  const count = deps.count ?? emfCount;
   const chain = middy(async (event: unknown): Promise<{ ingested: IngestedManifest[] }> => {
     const keys = manifestKeysOf(s3EventSchema.parse(event));
     const ingested: IngestedManifest[] = [];
@@ -60,10 +68,12 @@ export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { inges
         const result = isArtefactManifestKey(key) ? await ingestArtefact(deps, key) : isTreeSnapshotManifestKey(key) ? await ingestTreeSnapshot(deps, key) : await ingestManifest(deps, key);
         ingested.push(result);
         log('info', 'manifest ingested', { ...result });
+        count('ManifestsIngested', siteOfKey(key));
       } catch (error) {
         const name = error instanceof Error ? error.name : 'Error';
         failures.push({ key, error: `${name}: ${messageOf(error)}` });
         log('error', 'manifest not ingested', { key, error: name, detail: messageOf(error) });
+        count('ManifestsNotIngested', siteOfKey(key));
       }
     }
     if (failures.length > 0) throw new IngestFailedError(failures);

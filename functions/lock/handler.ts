@@ -1,8 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
-import { LOCK_OPERATIONS, type HeldLock, type LockGrant, type LockStore, type ReleaseResult } from '../../core/lock.ts';
+import { LOCK_OPERATIONS, LockHeldError, type HeldLock, type LockGrant, type LockStore, type ReleaseResult } from '../../core/lock.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
+import { emfCount, type Count } from '../shared/metrics.ts';
 import { siteName, taskErrors } from '../shared/task.ts';
 import { workflowDeps } from '../shared/workflow-deps.ts';
 
@@ -23,15 +24,25 @@ export type LockResult = LockGrant | HeldLock | ReleaseResult | null;
 export interface LockHandlerDeps {
   locks: LockStore;
   log?: Log;
+  count?: Count;
 }
 
 export function createHandler(deps: LockHandlerDeps): Handler<unknown, LockResult> {
   const log = deps.log ?? jsonLog;
+  const count = deps.count ?? emfCount;
   const chain = middy(async (raw: unknown): Promise<LockResult> => {
     const event = lockEventSchema.parse(raw);
     switch (event.action) {
       case 'acquire': {
-        const grant = await deps.locks.acquire({ site: event.site, holder: event.holder, operation: event.operation, staleAfterMs: event.staleAfterSeconds * 1000 });
+        let grant: LockGrant;
+        try {
+          grant = await deps.locks.acquire({ site: event.site, holder: event.holder, operation: event.operation, staleAfterMs: event.staleAfterSeconds * 1000 });
+        } catch (error) {
+          // The workflow waits and retries: each refusal is one lock wait.
+          if (error instanceof LockHeldError) count('LockWaits', event.site);
+          throw error;
+        }
+        count('LocksAcquired', event.site);
         if (grant.cleared) log('warn', 'stale lock cleared', { site: event.site, cleared: grant.cleared, by: event.holder });
         log('info', 'lock acquired', { site: event.site, operation: event.operation, holder: event.holder, token: grant.token, reentered: grant.reentered });
         return grant;

@@ -9,6 +9,7 @@ import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { header, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import type { Log } from '../shared/log.ts';
+import { emfCount, type Count } from '../shared/metrics.ts';
 import { siteSchema } from '../shared/params.ts';
 import { streamed, replayPathParameters } from '../shared/streaming.ts';
 
@@ -20,6 +21,7 @@ export interface ReplayHandlerDeps extends OpenRecordingDeps {
   audit: Audit;
   clock: Clock;
   log?: Log;
+  count?: Count;
 }
 
 const requestSchema = z.object({
@@ -52,6 +54,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     // several lines; HEAD and 416 disclose no audio and are not audited.
     if (result.body !== undefined && method !== 'HEAD') {
       await deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event) });
+      (deps.count ?? emfCount)('Replays', site);
     }
     return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };
   }).use(httpErrors({ log: deps.log }));

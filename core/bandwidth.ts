@@ -1,0 +1,160 @@
+import { z } from 'zod';
+
+// The bandwidth schedule (pure; the throttle is agent/bandwidth.ts). One bandwidth limit for everything the agent uploads (packs, artefacts, manifests), with a
+// weekly schedule in the site's time zone: e.g. 2 MiB/s 08:00-18:00 Mon-Fri, unlimited
+// otherwise. The limit is a token bucket shared by every upload stream: each body sent to the
+// store (a single PUT or one multipart part) first reserves its bytes, a quarter-second's worth
+// at a time, so concurrent streams interleave and the limit is re-read from the schedule as the
+// reservation goes on (a boundary crossed mid-part takes effect at once). The rate holds on
+// average over a part; on the wire a part still leaves at link speed once reserved.
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kbit: 125, Mbit: 125e3, Gbit: 125e6 };
+const RATE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB|kbit|Mbit|Gbit)\/s$/;
+const TIME = /^([01]\d|2[0-3]):([0-5]\d)$|^24:00$/;
+
+/** Bytes per second, or undefined for "unlimited". */
+export type Rate = number | undefined;
+
+export function parseRate(text: string): Rate {
+  if (text === 'unlimited') return undefined;
+  const m = RATE.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a rate: write "unlimited" or e.g. "2MiB/s", "500KiB/s", "20Mbit/s"`);
+  const bytes = Number(m[1]) * (UNITS[m[2] as string] as number);
+  if (!(bytes >= 1)) throw new Error(`"${text}" is below 1 byte per second`);
+  return bytes;
+}
+
+export function formatRate(rate: Rate): string {
+  if (rate === undefined) return 'unlimited';
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (rate >= size) return `${Number((rate / size).toFixed(2))} ${unit}/s`;
+  }
+  return `${Math.round(rate)} B/s`;
+}
+
+/** "Mon-Fri", "Sat,Sun", "Mon", "daily" → the set of weekday numbers (0 = Sunday). */
+export function parseDays(text: string): Set<number> {
+  if (text === 'daily' || text === 'Mon-Sun') return new Set([0, 1, 2, 3, 4, 5, 6]);
+  const out = new Set<number>();
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const [a, b] = part.split('-');
+    const from = DAYS.indexOf(a as (typeof DAYS)[number]);
+    const to = b === undefined ? from : DAYS.indexOf(b as (typeof DAYS)[number]);
+    if (from < 0 || to < 0) throw new Error(`"${text}" is not a set of days: write e.g. "Mon-Fri", "Sat,Sun" or "daily"`);
+    for (let d = from; ; d = (d + 1) % 7) {
+      out.add(d);
+      if (d === to) break;
+    }
+  }
+  return out;
+}
+
+const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const rateText = z.string().superRefine((text, ctx) => {
+  try {
+    parseRate(text);
+  } catch (error) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+  }
+});
+
+export const bandwidthSchema = z
+  .object({
+    /** IANA time zone the schedule's days and times are in (the site's). */
+    timezone: z.string().refine(validTimeZone, (tz) => ({ message: `unknown time zone "${tz}" (use an IANA name such as Europe/London)` })).default('UTC'),
+    /** The limit outside every scheduled window. */
+    default: rateText.default('unlimited'),
+    /** Windows in the week; the first one that covers an instant gives its limit. */
+    schedule: z
+      .array(
+        z
+          .object({
+            days: z.string().superRefine((text, ctx) => {
+              try {
+                parseDays(text);
+              } catch (error) {
+                ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+              }
+            }),
+            from: z.string().regex(TIME, 'times look like "08:00"'),
+            to: z.string().regex(TIME, 'times look like "18:00" (or "24:00" for midnight at the end of the day)'),
+            limit: rateText,
+          })
+          .strict()
+          .refine((w) => !TIME.test(w.from) || !TIME.test(w.to) || minutesOf(w.from) < minutesOf(w.to), {
+            message: '"from" must be before "to"; write a window across midnight as two windows',
+            path: ['to'],
+          }),
+      )
+      .default([]),
+  })
+  .strict();
+export type BandwidthConfig = z.infer<typeof bandwidthSchema>;
+
+interface Window {
+  days: Set<number>;
+  from: number;
+  to: number;
+  limit: Rate;
+}
+
+/** A weekly limit schedule, compiled once: `limitAt` is a pure function of the instant. */
+export class BandwidthSchedule {
+  private readonly windows: Window[];
+  private readonly fallback: Rate;
+  private readonly format: Intl.DateTimeFormat;
+
+  constructor(readonly config: BandwidthConfig) {
+    this.fallback = parseRate(config.default);
+    this.windows = config.schedule.map((w) => ({ days: parseDays(w.days), from: minutesOf(w.from), to: minutesOf(w.to), limit: parseRate(w.limit) }));
+    this.format = new Intl.DateTimeFormat('en-US', { timeZone: config.timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
+
+  static unlimited(): BandwidthSchedule {
+    return new BandwidthSchedule({ timezone: 'UTC', default: 'unlimited', schedule: [] });
+  }
+
+  /** Weekday (0 = Sunday) and minute of the day at `at` in the schedule's time zone. */
+  local(at: Date): { day: number; minute: number } {
+    const parts = this.format.formatToParts(at);
+    const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+    return { day: DAYS.indexOf(get('weekday') as (typeof DAYS)[number]), minute: Number(get('hour')) * 60 + Number(get('minute')) };
+  }
+
+  /** Bytes per second allowed at `at` (undefined: unlimited). */
+  limitAt(at: Date): Rate {
+    const { day, minute } = this.local(at);
+    for (const w of this.windows) if (w.days.has(day) && minute >= w.from && minute < w.to) return w.limit;
+    return this.fallback;
+  }
+
+  /** The first instant after `at` at which the limit changes, and the new limit; undefined when it never does. */
+  nextChange(at: Date): { at: Date; limit: Rate } | undefined {
+    if (this.windows.length === 0) return undefined;
+    const now = this.limitAt(at);
+    // Boundaries are whole local minutes; stepping UTC minutes finds them across DST changes too.
+    const start = Math.floor(at.getTime() / 60_000) * 60_000 + 60_000;
+    for (let t = start; t <= start + 8 * 86_400_000; t += 60_000) {
+      const limit = this.limitAt(new Date(t));
+      if (limit !== now) return { at: new Date(t), limit };
+    }
+    return undefined;
+  }
+
+  /** "2 MiB/s until 2026-03-02 18:00 Europe/London, then unlimited" */
+  describe(at: Date): { limit: string; next?: { at: string; limit: string } } {
+    const next = this.nextChange(at);
+    return { limit: formatRate(this.limitAt(at)), ...(next ? { next: { at: next.at.toISOString(), limit: formatRate(next.limit) } } : {}) };
+  }
+}

@@ -1,0 +1,129 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../adapters/aws-clients.ts';
+import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { BandwidthSchedule, parseRate } from '../../core/bandwidth.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+const MiB = 1024 * 1024;
+const london = new BandwidthSchedule({ timezone: 'Europe/London', default: 'unlimited', schedule: [{ days: 'Mon-Fri', from: '08:00', to: '18:00', limit: '2MiB/s' }] });
+
+describe('bandwidth schedule', () => {
+  it.each([
+    ['Friday 07:59 GMT (winter time), before the window', '2026-03-27T07:59:00Z', undefined],
+    ['Friday 08:00 GMT, the window opens', '2026-03-27T08:00:00Z', 2 * MiB],
+    ['Friday 17:59 GMT', '2026-03-27T17:59:59Z', 2 * MiB],
+    ['Friday 18:00 GMT, the window has closed', '2026-03-27T18:00:00Z', undefined],
+    ['Saturday noon', '2026-03-28T12:00:00Z', undefined],
+    ['Monday 07:30 UTC = 08:30 BST after the clocks went forward', '2026-03-30T07:30:00Z', 2 * MiB],
+    ['Monday 17:30 UTC = 18:30 BST', '2026-03-30T17:30:00Z', undefined],
+    ['Monday 26 Oct 08:30 UTC = 08:30 GMT after the clocks went back', '2026-10-26T08:30:00Z', 2 * MiB],
+  ])('at %s the limit is the one the site-local time calls for', (_what, at, limit) => {
+    expect(london.limitAt(new Date(at))).toBe(limit);
+  });
+
+  it('names the next change in UTC, across a DST change (Friday 18:00 GMT, then Monday 08:00 BST = 07:00 UTC)', () => {
+    expect(london.nextChange(new Date('2026-03-27T12:00:00Z'))).toEqual({ at: new Date('2026-03-27T18:00:00Z'), limit: undefined });
+    expect(london.nextChange(new Date('2026-03-27T19:00:00Z'))).toEqual({ at: new Date('2026-03-30T07:00:00Z'), limit: 2 * MiB });
+    expect(london.describe(new Date('2026-03-27T12:00:00Z'))).toEqual({ limit: '2 MiB/s', next: { at: '2026-03-27T18:00:00.000Z', limit: 'unlimited' } });
+    expect(BandwidthSchedule.unlimited().nextChange(new Date())).toBeUndefined();
+  });
+
+  it('the first window that covers an instant wins', () => {
+    const s = new BandwidthSchedule({ timezone: 'UTC', default: '10MiB/s', schedule: [{ days: 'Mon', from: '09:00', to: '10:00', limit: '1MiB/s' }, { days: 'daily', from: '00:00', to: '24:00', limit: '5MiB/s' }] });
+    expect(s.limitAt(new Date('2026-03-30T09:30:00Z'))).toBe(MiB);
+    expect(s.limitAt(new Date('2026-03-30T10:30:00Z'))).toBe(5 * MiB);
+  });
+
+  it('reads rates in bytes and bits', () => {
+    expect(parseRate('500KiB/s')).toBe(500 * 1024);
+    expect(parseRate('20Mbit/s')).toBe(2_500_000);
+    expect(parseRate('unlimited')).toBeUndefined();
+    expect(() => parseRate('fast')).toThrow(/not a rate/);
+  });
+
+  it('config errors name the path of every bad bandwidth setting', () => {
+    const yaml = `site: a
+state: /tmp/x
+bandwidth:
+  timezone: Europe/Londn
+  default: lots
+  schedule:
+    - { days: Mon-Fry, from: "18:00", to: "08:00", limit: 2MiB/s }
+sources:
+  - { name: cs, type: recordings, path: /tmp/r }
+`;
+    let problems: string[] = [];
+    try {
+      parseAgentConfig(yaml);
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems.join('\n')).toMatch(/bandwidth\.timezone: unknown time zone "Europe\/Londn"/);
+    expect(problems.join('\n')).toMatch(/bandwidth\.default: "lots" is not a rate/);
+    expect(problems.join('\n')).toMatch(/bandwidth\.schedule\[0\]\.days: "Mon-Fry" is not a set of days/);
+  });
+
+  it('a window that ends before it starts is refused at bandwidth.schedule[n].to', () => {
+    expect(() =>
+      parseAgentConfig(`site: a
+state: /tmp/x
+bandwidth: { schedule: [{ days: daily, from: "22:00", to: "06:00", limit: 1MiB/s }] }
+sources: [{ name: cs, type: recordings, path: /tmp/r }]
+`),
+    ).toThrow(/bandwidth\.schedule\[0\]\.to: "from" must be before "to"/);
+  });
+});
+
+describe('bandwidth limit against the local S3', () => {
+  let dir: string;
+  let s3: LocalS3;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-bandwidth-'));
+    s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
+  });
+  afterAll(async () => {
+    await s3.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('3 MiB shipped as three packs side by side under a 1 MiB/s limit takes about 3 s (at most ~1.2 MiB/s)', async () => {
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    writeTree(root, 3, 2, { size: MiB / 2 }); // 3 batches of 2 × 512 KiB
+    const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 3 }
+bandwidth: { timezone: Europe/London, default: 1MiB/s }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
+`);
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials, maxAttempts: 2 });
+    const store = new S3BlobStore(client, 'ferry-data', { features: { verifiesChecksums: false, conditionalPut: true, md5ETags: true } });
+    const agent = new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag' });
+    try {
+      const started = performance.now();
+      const report = await agent.cycle();
+      const seconds = (performance.now() - started) / 1000;
+      expect(report).toMatchObject({ packs: 3, failed: 0 });
+      const sent = agent.throttle.bytesSent;
+      expect(sent).toBeGreaterThan(3 * MiB);
+      expect(seconds).toBeGreaterThan(2.5);
+      expect(sent / seconds).toBeLessThan(1.2 * MiB);
+      expect(seconds).toBeLessThan(15);
+      expect(agent.throttle.limit).toBe(MiB);
+    } finally {
+      agent.close();
+      client.destroy();
+    }
+  });
+});
