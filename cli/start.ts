@@ -213,6 +213,7 @@ function describeCloud(cloud: LocalCloud): string {
   return [
     `  web page       ${cloud.webUrl}`,
     '                 (search and play calls in a browser; the #session part is the page\'s local session)',
+    `  fleet page     ${cloud.webUrl.replace('/#session=', '/fleet.html#session=')}   (every site's backup status, GET /fleet)`,
     `  catalogue API  ${cloud.apiUrl}   (SigV4, service execute-api, region ${cloud.region})`,
     `  replay URL     ${cloud.replayUrl}   (SigV4, service lambda, or presigned links)`,
     `  S3             ${cloud.s3Endpoint}  bucket ${cloud.bucket}`,

@@ -77,6 +77,13 @@ export type FleetState = (typeof FLEET_STATES)[number];
 export const DEFAULT_SILENT_AFTER_MINUTES = 90;
 /** A recordings backlog that the recorder will evict within this horizon is a warning. */
 export const TIME_TO_LOSS_WARN_SECONDS = 24 * 3600;
+/**
+ * A binlog whose newest shipped position is older than this is a warning: twelve times the
+ * default partial-segment interval (300 s), so a pass or two that failed does not raise it and
+ * a binlog source stuck for an hour does. (A database with no writes at all ages too: the
+ * agent ships a partial segment only when the log grew.)
+ */
+export const RPO_WARN_SECONDS = 3600;
 /** How long after its scheduled time a window may take before it counts as not run. */
 export const WINDOW_GRACE_MINUTES = 60;
 
@@ -126,6 +133,7 @@ function sourceReasons(s: HeartbeatSource): string[] {
   const out: string[] = [];
   if (s.problem) out.push(`${s.name}: ${s.problem}`);
   if (s.timeToLossSeconds !== undefined && s.timeToLossSeconds < TIME_TO_LOSS_WARN_SECONDS) out.push(`${s.name}: oldest unshipped batch is evicted in about ${Math.round(s.timeToLossSeconds / 3600)} h`);
+  if (s.rpoSeconds !== undefined && s.rpoSeconds > RPO_WARN_SECONDS) out.push(`${s.name}: newest shipped binlog position is ${Math.round(s.rpoSeconds / 60)} min old (RPO above ${RPO_WARN_SECONDS / 60} min)`);
   return out;
 }
 

@@ -23,6 +23,7 @@ export const API_ROUTES = {
   '/sites/{site}/snapshots': 'catalogue',
   '/sites/{site}/artefacts': 'artefacts',
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
+  '/fleet': 'fleet',
 } as const;
 
 /** Routes that change something, by method: the recall starts the recall workflow (functions/catalogue). */
@@ -35,6 +36,8 @@ export interface CatalogueApiProps {
   sites: string[];
   catalogueFunction: lambda.IFunction;
   artefactsFunction: lambda.IFunction;
+  /** GET /fleet: every site's status (functions/fleet). */
+  fleetFunction: lambda.IFunction;
   replayFunction: lambda.IFunction;
   logsKey: kms.IKey;
   accessLogRetentionDays: number;
@@ -53,13 +56,14 @@ export class CatalogueApi extends Construct {
   constructor(scope: Construct, id: string, props: CatalogueApiProps) {
     super(scope, id);
     this.api = new apigw.HttpApi(this, 'HttpApi', {
-      description: 'Ferry catalogue API: recordings, artefacts and tree snapshots (IAM authorization on every route)',
+      description: 'Ferry catalogue API: recordings, artefacts, tree snapshots and fleet status (IAM authorization on every route)',
       defaultAuthorizer: new HttpIamAuthorizer(),
       createDefaultStage: false,
     });
     const integrations = {
       catalogue: new HttpLambdaIntegration('Catalogue', props.catalogueFunction),
       artefacts: new HttpLambdaIntegration('Artefacts', props.artefactsFunction),
+      fleet: new HttpLambdaIntegration('Fleet', props.fleetFunction),
     };
     for (const [path, target] of Object.entries(API_ROUTES)) {
       this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: integrations[target] });

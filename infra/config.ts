@@ -80,6 +80,11 @@ export const deploymentConfigSchema = z
     /** Fixed environment; absent keeps the stacks environment-agnostic (synth needs no credentials). */
     env: z.object({ account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region such as eu-west-1') }).strict().optional(),
     sites: z.array(siteSchema).min(1, 'at least one site is required'),
+    /**
+     * Who may assume the fleet reader role (GET /fleet: every site's status, no call data, no
+     * object); none: principals of this account tagged ferry-fleet-reader=true.
+     */
+    fleetReaders: z.array(principal).default([]),
     objectLock: z
       .object({
         /** governance: privileged users (s3:BypassGovernanceRetention) can shorten it; compliance: nobody can, not even root. */

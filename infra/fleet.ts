@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { classPrefix } from '../core/layout.ts';
 import type { AlertTopic } from './alerts.ts';
 import type { DeploymentConfig } from './config.ts';
-import { ferryFunctionProps, functionEntry } from './functions.ts';
+import { ferryFunctionProps, fleetSitesEnv, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
 
@@ -28,11 +28,6 @@ export interface FleetProps {
   logsKey: kms.IKey;
   table: dynamodb.ITable;
   alerts: AlertTopic;
-}
-
-/** The sites as the dead-man function reads them (FLEET_SITES). */
-export function fleetSitesEnv(config: DeploymentConfig): string {
-  return JSON.stringify(config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, ...(s.schedule ? { backupCron: s.schedule.backupCron } : {}) })));
 }
 
 export class DeadmanSwitch extends Construct {
@@ -72,5 +67,36 @@ export class DeadmanSwitch extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(DEADMAN_RATE_MINUTES)),
       targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
     });
+  }
+}
+
+/** Who may read the fleet status: the deployment's operators (none listed: principals tagged ferry-fleet-reader=true). */
+export interface FleetReaderProps {
+  readers: string[];
+  /** execute-api ARN of a request path of the catalogue API. */
+  invokeArn(method: 'GET', path: string): string;
+}
+
+/**
+ * The fleet reader: one role for the whole deployment that may call GET /fleet and nothing
+ * else. Not a site's officer role: an officer sees one site's calls and no other site, while the
+ * fleet view spans every site; and not the officers of every site at once: whoever watches
+ * backups needs no call. The view holds no call data (ages, counts, outcomes), so an on-call
+ * operator gets it without any access to recordings, objects or the table.
+ */
+export class FleetReader extends Construct {
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: FleetReaderProps) {
+    super(scope, id);
+    this.role = new iam.Role(this, 'Role', {
+      description: 'Ferry fleet reader: the status of every site (GET /fleet); no call, no object',
+      assumedBy:
+        props.readers.length > 0
+          ? new iam.CompositePrincipal(...props.readers.map((r) => (/^\d{12}$/.test(r) ? new iam.AccountPrincipal(r) : new iam.ArnPrincipal(r))))
+          : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-fleet-reader': 'true' } }),
+      maxSessionDuration: Duration.hours(12),
+    });
+    this.role.addToPolicy(new iam.PolicyStatement({ sid: 'FleetStatus', actions: ['execute-api:Invoke'], resources: [props.invokeArn('GET', '/fleet')] }));
   }
 }

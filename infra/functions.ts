@@ -14,9 +14,9 @@ import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { DeploymentConfig } from './config.ts';
 import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
-import { objectsArn, viaService } from './names.ts';
+import { bucketArn, objectsArn, viaService } from './names.ts';
 
-// The Lambda handlers of functions/ (ingest, catalogue, artefacts, replay), bundled by the
+// The Lambda handlers of functions/ (ingest, catalogue, artefacts, replay, fleet), bundled by the
 // local esbuild (no Docker), each with its own role holding exactly what its handler calls and
 // its own KMS-encrypted, retained log group. The catalogue, artefacts and replay log groups are
 // the audit trail (functions/shared/audit.ts writes one JSON line per search, listen and
@@ -25,7 +25,7 @@ import { objectsArn, viaService } from './names.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay';
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet';
 
 export { functionEntry };
 
@@ -90,13 +90,21 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   artefacts: { name: 'artefacts', description: 'Ferry: artefacts API (backups list, restore plan)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
   // Streams one recording out of its pack; an hour of 8 kHz audio at a slow client takes a while.
   replay: { name: 'replay', description: 'Ferry: replay (byte-range stream from the pack)', timeout: Duration.minutes(5), memorySize: 512, audited: true },
+  // Reads every site's newest heartbeat and window run side by side: a few round trips.
+  fleet: { name: 'fleet', description: 'Ferry: fleet status API (every site at a glance)', timeout: Duration.seconds(25), memorySize: 256, audited: false },
 };
+
+/** The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman, functions/fleet). */
+export function fleetSitesEnv(config: DeploymentConfig): string {
+  return JSON.stringify(config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, ...(s.schedule ? { backupCron: s.schedule.backupCron } : {}) })));
+}
 
 export class FerryFunctions extends Construct {
   readonly ingest: NodejsFunction;
   readonly catalogue: NodejsFunction;
   readonly artefacts: NodejsFunction;
   readonly replay: NodejsFunction;
+  readonly fleet: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
   /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
@@ -111,17 +119,19 @@ export class FerryFunctions extends Construct {
     });
     const why = 'the key only seals short-lived listing cursors; replacing it ends open listings and nothing else, so it is replaced by redeploying';
     acknowledge(this.cursorKey, 'AwsSolutions-SMG4', undefined, why);
-    const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay) };
+    const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay), fleet: this.build(SPECS.fleet) };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
     this.artefacts = built.artefacts.fn;
     this.replay = built.replay.fn;
-    this.logGroups = { ingest: built.ingest.logGroup, catalogue: built.catalogue.logGroup, artefacts: built.artefacts.logGroup, replay: built.replay.logGroup };
-    this.roles = { ingest: built.ingest.role, catalogue: built.catalogue.role, artefacts: built.artefacts.role, replay: built.replay.role };
+    this.fleet = built.fleet.fn;
+    this.logGroups = { ingest: built.ingest.logGroup, catalogue: built.catalogue.logGroup, artefacts: built.artefacts.logGroup, replay: built.replay.logGroup, fleet: built.fleet.logGroup };
+    this.roles = { ingest: built.ingest.role, catalogue: built.catalogue.role, artefacts: built.artefacts.role, replay: built.replay.role, fleet: built.fleet.role };
     this.grantIngest();
     this.grantCatalogue();
     this.grantArtefacts();
     this.grantReplay();
+    this.grantFleet();
   }
 
   private build(spec: FunctionSpec): { fn: NodejsFunction; logGroup: logs.LogGroup; role: iam.Role } {
@@ -147,7 +157,7 @@ export class FerryFunctions extends Construct {
           ...spec,
           role,
           logGroup,
-          environment: { BUCKET: bucketName, TABLE: table.tableName, ...this.cursorEnv(spec.name) },
+          environment: { BUCKET: bucketName, TABLE: table.tableName, ...this.cursorEnv(spec.name), ...(spec.name === 'fleet' ? { FLEET_SITES: fleetSitesEnv(config) } : {}) },
         }),
         // CDK grants the role sqs:SendMessage on this queue and nothing more.
         ...(spec.name === 'ingest' && this.props.ingestDeadLetterQueue ? { deadLetterQueue: this.props.ingestDeadLetterQueue } : {}),
@@ -216,5 +226,17 @@ export class FerryFunctions extends Construct {
     this.allow(this.replay, 'ReadPacks', ['s3:GetObject'], [packs]);
     this.decryptViaS3(this.replay);
     acknowledgeWildcardResource(this.roles.replay, packs, 'replay streams a byte range of any site pack for compliance officers; the URL takes SigV4 (IAM) callers only and every listen is audited');
+  }
+
+  /** Every site's newest heartbeat (heartbeats/, nothing else of the bucket) and newest window run (a Query); no write. */
+  private grantFleet(): void {
+    const { bucketName, table } = this.props;
+    const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
+    this.allow(this.fleet, 'ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
+    this.allow(this.fleet, 'ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
+    this.decryptViaS3(this.fleet);
+    this.allow(this.fleet, 'ReadRuns', ['dynamodb:Query'], [table.tableArn]);
+    this.tableKey(this.fleet, false);
+    acknowledgeWildcardResource(this.roles.fleet, heartbeats, 'the fleet status reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data');
   }
 }

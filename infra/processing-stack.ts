@@ -10,7 +10,7 @@ import { CatalogueApi } from './catalogue-api.ts';
 import type { DeploymentConfig } from './config.ts';
 import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
 import { FerryFunctions } from './functions.ts';
-import { DeadmanSwitch } from './fleet.ts';
+import { DeadmanSwitch, FleetReader } from './fleet.ts';
 import { IngestDeadLetters } from './ingest-dead-letters.ts';
 import { acknowledge } from './nag.ts';
 import { bucketArn } from './names.ts';
@@ -36,6 +36,7 @@ export class ProcessingStack extends Stack {
   readonly api: CatalogueApi;
   readonly alerts: AlertTopic;
   readonly deadman: DeadmanSwitch;
+  readonly fleetReader: FleetReader;
   readonly ingestDeadLetters: IngestDeadLetters;
   readonly sites: SiteAccess[];
   readonly workflowContext: WorkflowContext;
@@ -58,6 +59,7 @@ export class ProcessingStack extends Stack {
     this.api = new CatalogueApi(this, 'Catalogue', {
       catalogueFunction: this.functions.catalogue,
       artefactsFunction: this.functions.artefacts,
+      fleetFunction: this.functions.fleet,
       replayFunction: this.functions.replay,
       sites: config.sites.map((site) => site.name),
       logsKey,
@@ -66,6 +68,7 @@ export class ProcessingStack extends Stack {
     this.alerts = new AlertTopic(this, 'Alerts');
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
     this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
+    this.fleetReader = new FleetReader(this, 'FleetReader', { readers: config.fleetReaders, invokeArn: (method, path) => this.api.invokeArn(method, path) });
     this.sites = config.sites.map(
       (site) =>
         new SiteAccess(this, `Site-${site.name}`, {
@@ -101,6 +104,7 @@ export class ProcessingStack extends Stack {
       });
     }
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
+    new CfnOutput(this, 'FleetReaderRoleArn', { value: this.fleetReader.role.roleArn, description: 'role that may read every site\'s status (GET /fleet)' });
     new CfnOutput(this, 'IngestDeadLetterQueueUrl', {
       value: this.ingestDeadLetters.queue.queueUrl,
       description: 'failed ingest events, to re-drive (docs/deploy.md)',

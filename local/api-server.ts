@@ -16,10 +16,11 @@ import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef
 // route): the functions the cloud runs (in the local cloud, their deployed bundles:
 // local/api-functions.ts), behind SigV4 verification (service execute-api) and, with the
 // local IAM, the evaluation of execute-api:Invoke on the route (local/api-access.ts).
-// It also serves the compliance officer's page (web/): GET / and its assets under /web/. The
-// page cannot sign requests, so it uses a local session instead: a random token, handed out in
-// the page's address by `ferry start`, sent back as `X-Ferry-Session`; with it, the page may
-// search and ask for presigned replay links (GET /local/replay-link). Replay is elsewhere.
+// It also serves the compliance officer's page (web/): GET / and its assets under /web/, and the
+// fleet page (GET /fleet.html, which reads GET /fleet). A page cannot sign requests, so it uses
+// a local session instead: a random token, handed out in the page's address by `ferry start`,
+// sent back as `X-Ferry-Session`; with it, the page may search, read the fleet and ask for
+// presigned replay links (GET /local/replay-link). Replay is elsewhere.
 // The recall route (POST) reaches the catalogue function, which starts the recall workflow,
 // only for a site whose local recall workflow runs (`recallWired`); otherwise it answers 501,
 // as the deployed function without a workflow does.
@@ -31,7 +32,8 @@ export interface LocalCredentials {
 
 export interface ApiServerDeps {
   /** The functions behind the routes, as API Gateway's Lambda integration invokes them. */
-  functions: { catalogue: RouteHandler; artefacts: RouteHandler };
+  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only). */
+  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler };
   /** The keys SigV4 signatures are checked against when there is no `iam`. */
   credentials: LocalCredentials[];
   /** IAM: the keys are the deployment's principals, each request evaluated against their policies. */
@@ -58,6 +60,8 @@ const WEB_FILES = new Map([
   ['/', { file: 'index.html', type: 'text/html; charset=utf-8' }],
   ['/web/app.js', { file: 'app.js', type: 'text/javascript; charset=utf-8' }],
   ['/web/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
+  ['/fleet.html', { file: 'fleet.html', type: 'text/html; charset=utf-8' }],
+  ['/web/fleet.js', { file: 'fleet.js', type: 'text/javascript; charset=utf-8' }],
 ]);
 
 function csp(replayOrigin: string): string {
@@ -133,7 +137,7 @@ function sameToken(given: string | string[] | undefined, token: string): boolean
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<HttpEndpoint> {
   const log = deps.log ?? jsonLog;
   const clock = deps.clock ?? systemClock;
-  const { catalogue, artefacts } = deps.functions;
+  const { catalogue, artefacts, fleet } = deps.functions;
   const recall: RouteHandler = async (event) => {
     const site = event.pathParameters?.site ?? '';
     if (deps.recallWired && siteSchema.safeParse(site).success && !deps.recallWired(site)) {
@@ -154,6 +158,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), params: ['site'], handler: artefacts },
     { pattern: new RegExp(`^/sites/${SEGMENT}/snapshots/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
+    ...(fleet ? [{ pattern: /^\/fleet\/?$/, params: [], handler: fleet }] : []),
   ];
   const session = deps.session;
   const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined => {

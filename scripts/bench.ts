@@ -2,7 +2,7 @@
 // local S3 stand-in, in one run. Not a test: it never fails on a missed target, it prints.
 // It exits non-zero only when a tool crashed or did not ship everything.
 //
-//   npm run bench [-- --json] [-- --small N --large N --tree N] [-- --keep]
+//   npm run bench [-- --json] [-- --small N --large N --tree N --share N --fleet N] [-- --keep]
 //   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
 //                       [-- --ferry-verify etag|read-back|checksum] (Ferry's verify mode instead of its default, to measure what each costs)
 //
@@ -12,6 +12,8 @@
 //   tree   N × 2 KB files, no sidecars                  (default 200,000) Ferry only: peak RSS
 //   share  N files of 0.5-4 KB as a `tree` source (file share): first snapshot, then a second one
 //          after 1 % changed (default 100,000)         Ferry; restic (rclone backend) when installed
+//   fleet  N simulated sites (heartbeats, window runs, a problem on every fourth): how long
+//          `ferry fleet status --json` takes to answer (default 20; target under 2 s)
 // See docs/benchmarks.md for the figures and what they mean.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -19,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { startLocalS3, type LocalS3 } from '../local/s3-process.ts';
+import { fleetTable, runFleetBench } from './bench/fleet.ts';
 import { runShareBench, shareTable } from './bench/share.ts';
 import { countTree, generateRecordings, generateTree, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
@@ -39,6 +42,8 @@ interface Options {
   counts: Record<Scenario, number>;
   /** Files of the `share` scenario (a tree source); 0 skips it. */
   share: number;
+  /** Sites of the `fleet` scenario; 0 skips it. */
+  fleet: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -53,10 +58,11 @@ function parseOptions(argv: string[]): Options {
       large: { type: 'string', default: '500' },
       tree: { type: 'string', default: '200000' },
       share: { type: 'string', default: '100000' },
+      fleet: { type: 'string', default: '20' },
     },
     strict: true,
   });
-  const count = (name: Scenario | 'share') => {
+  const count = (name: Scenario | 'share' | 'fleet') => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
     return n;
@@ -64,7 +70,7 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), tree: count('tree') }, share: count('share') };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), tree: count('tree') }, share: count('share'), fleet: count('fleet') };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -184,6 +190,14 @@ async function scenarioRun(ctx: Context, scenario: Scenario): Promise<void> {
   if (!ctx.opts.keep) rmSync(facts.root, { recursive: true, force: true });
 }
 
+/** The `fleet` scenario (scripts/bench/fleet.ts): `ferry fleet status` over N simulated sites. */
+async function fleetRun(ctx: Context): Promise<void> {
+  const r = await runFleetBench({ work: ctx.work, sites: ctx.opts.fleet, s3: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, bucket: 'fleet', say });
+  for (const p of r.problems) ctx.failures.push(`fleet: ${p}`);
+  if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ scenario: 'fleet', sites: r.sites, cliSeconds: r.cliSeconds, cliWarmSeconds: r.cliWarmSeconds, startSeconds: r.startSeconds, readSeconds: r.readSeconds, notOk: r.notOk })}\n`);
+  else process.stdout.write(`\n${fleetTable(r)}\n`);
+}
+
 /** The `share` scenario (scripts/bench/share.ts): a tree source, first and incremental snapshot. */
 async function shareRun(ctx: Context): Promise<void> {
   const resticBin = spawnSync('which', ['restic'], { encoding: 'utf8' }).stdout.trim();
@@ -212,7 +226,7 @@ async function main(): Promise<number> {
   if (opts.ferryVerify) out(`Ferry runs with cloud.verify: ${opts.ferryVerify} (investigation: not the default measurement)`);
   const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   mkdirSync(join(work, 's3'));
-  const buckets = ['warmup', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic'];
+  const buckets = ['warmup', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic', 'fleet'];
   const s3 = await startLocalS3({ directory: join(work, 's3'), buckets });
   const ctx: Context = { opts, work, s3, s3Pid: findDescendant('s3-server.cjs'), client: benchS3Client(s3.endpoint, s3.credentials), peers, runs: [], failures: [] };
   const cleanup = async () => {
@@ -229,6 +243,7 @@ async function main(): Promise<number> {
     await warmUp(ctx.client, 'warmup');
     for (const scenario of scenarios) await scenarioRun(ctx, scenario);
     if (opts.share > 0) await shareRun(ctx);
+    if (opts.fleet > 0) await fleetRun(ctx);
     const list = verdicts(ctx.runs);
     if (list.length > 0) out(`\n${verdictTable(list)}`);
     out(`machine after the run: ${machine()}`);

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { readFleet, runDeadman, type DeadmanOutcome, type DeadmanStore, type FleetReadDeps, type FleetSiteConfig } from '../../core/fleet-read.ts';
 import type { Notifier } from '../../core/ports.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
+import { fleetSitesSchema } from '../shared/fleet-sites.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 
@@ -16,19 +17,10 @@ import { jsonLog, type Log } from '../shared/log.ts';
 // schedule, so a site without a backup cron is still watched. Raised once, repeated at most
 // daily, resolved when the site is back (core/fleet-read.ts; the state is on the table).
 
-const siteSchema = z.object({ name: z.string().min(1), silentAfterMinutes: z.number().int().positive().optional(), backupCron: z.string().optional() }).strict();
-
 const envSchema = baseEnvSchema.extend({
   TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
   /** The deployment's sites as JSON: [{ name, silentAfterMinutes, backupCron? }]. */
-  FLEET_SITES: z.string().transform((text, ctx) => {
-    try {
-      return z.array(siteSchema).min(1).parse(JSON.parse(text));
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `FLEET_SITES must be a JSON list of sites: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  }),
+  FLEET_SITES: fleetSitesSchema,
   AWS_ENDPOINT_URL_SNS: z.string().url().optional(),
 });
 

@@ -10,7 +10,7 @@ import type { PolicyDocument } from '../../infra/policy-eval.ts';
 // `cdk deploy` would put in the account. The synth runs at build time for the local sites
 // (local/iam-deployment.generated.json) and only for other site lists (tests) at run time.
 
-/** `agent:{site}`, `dr:{site}`, `officer:{site}`, `function:{name}`, `officer`. */
+/** `agent:{site}`, `dr:{site}`, `officer:{site}`, `function:{name}`, `officer`, `fleet-reader`. */
 export type PrincipalName = string;
 
 export interface DeployedPrincipal {
@@ -45,6 +45,9 @@ export interface DeploymentOptions {
 
 /** A compliance officer with no site: the app grants it nothing (each site's officer role is `officer:{site}`). */
 export const OFFICER: PrincipalName = 'officer';
+
+/** The deployment's fleet reader (GET /fleet only): infra/fleet.ts FleetReader. */
+export const FLEET_READER: PrincipalName = 'fleet-reader';
 
 /**
  * What IAM needs of the synthesized app, as plain data: the raw templates and where each

@@ -12,7 +12,7 @@ import { startIamGateway, type GatewayOptions, type IamGateway } from './gateway
 // json-request.ts), the decision (authorizer.ts) and the proxies (gateway.ts).
 // Imports infra/ (policy evaluator, resolver, the app) and core/; nothing from agent/ or functions/.
 
-export { OFFICER, type LocalDeployment, type PrincipalName } from './deployment.ts';
+export { FLEET_READER, OFFICER, type LocalDeployment, type PrincipalName } from './deployment.ts';
 export type { LocalCredentials } from './credentials.ts';
 
 export interface LocalIamOptions {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
-import type { DeploymentSnapshot, PrincipalName } from './deployment.ts';
+import { FLEET_READER, type DeploymentSnapshot, type PrincipalName } from './deployment.ts';
 
 // Synthesizes the CDK app (no bundling, no nag) into the snapshot the IAM gateway evaluates.
 // Needs aws-cdk-lib, a devDependency: it runs at build time (`npm run render-workflows`) and in
@@ -44,6 +44,7 @@ export async function synthesizeDeployment(sites: string[]): Promise<DeploymentS
       roles[`officer:${site.site}`] = [processing, logicalId(site.officerRole)];
       activities[site.site] = logicalId(site.activity);
     }
+    roles[FLEET_READER] = [processing, logicalId(stacks.processing.fleetReader.role)];
     for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
     for (const [name, fnRole] of Object.entries(workflowRoles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
     return {

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+
+// FLEET_SITES, the deployment's sites as the functions that read the fleet take them
+// (functions/deadman, functions/fleet): JSON written by the CDK app (infra/fleet.ts fleetSitesEnv).
+
+const siteSchema = z.object({ name: z.string().min(1), silentAfterMinutes: z.number().int().positive().optional(), backupCron: z.string().optional() }).strict();
+
+/** FLEET_SITES: a JSON list of [{ name, silentAfterMinutes?, backupCron? }], at least one. */
+export const fleetSitesSchema = z.string().transform((text, ctx) => {
+  try {
+    return z.array(siteSchema).min(1).parse(JSON.parse(text));
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `FLEET_SITES must be a JSON list of sites: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});

@@ -1,0 +1,207 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
+import { readFleet } from '../../core/fleet-read.ts';
+import { heartbeatKey, type FleetRow } from '../../core/fleet.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
+import { fleetSitesOf, simulatedHeartbeat, writeSimulatedFleet, type SimulatedSite } from '../../scripts/demo/fleet.ts';
+import { deploymentFor } from '../support/local-cloud.ts';
+import { apiGet } from '../support/signed.ts';
+
+// The fleet status console page in a real browser (Debian's Chromium) against the embedded
+// local cloud: GET /fleet served by the fleet function's deployed bundle behind the local IAM,
+// five simulated sites with problems injected (a silent agent, a lost batch, a stale binlog, a
+// failed window) read back through it, and the page showing each problem on its own site.
+// Set FERRY_FLEET_SCREENSHOT=docs/fleet.png to keep the screenshot the test takes.
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const SITES: SimulatedSite[] = [
+  { name: 'north', backupCron: '30 2 * * ? *' },
+  { name: 'east', problem: 'silent' },
+  { name: 'south', problem: 'lost-batch' },
+  { name: 'west', problem: 'stale-binlog' },
+  { name: 'harbour', problem: 'failed-window', backupCron: '0 2 * * ? *' },
+];
+
+/**
+ * The deployment of SITES with their schedules: the synthesized app gives its sites none, so
+ * the FLEET_SITES the app writes on its fleet readers (infra/functions.ts fleetSitesEnv) is
+ * replaced by the one a deployment config with these schedules would give.
+ */
+function withSchedules(snapshot: DeploymentSnapshot): DeploymentSnapshot {
+  const copy = structuredClone(snapshot);
+  let found = 0;
+  for (const template of Object.values(copy.templates)) {
+    for (const resource of Object.values(template.Resources ?? {})) {
+      const variables = (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+      if (resource.Type !== 'AWS::Lambda::Function' || typeof variables?.FLEET_SITES !== 'string') continue;
+      variables.FLEET_SITES = JSON.stringify(fleetSitesOf(SITES).map((s) => ({ silentAfterMinutes: 90, ...s })));
+      found += 1;
+    }
+  }
+  expect(found).toBeGreaterThan(0);
+  return copy;
+}
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+let page: Page;
+let runs: DynamoRunStore;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-fleet-page-'));
+  const names = SITES.map((s) => s.name);
+  const snapshot = withSchedules(await deploymentFor(names));
+  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: names, snapshot } });
+  const { doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+  runs = new DynamoRunStore(doc, cloud.table);
+  await writeSimulatedFleet({ blobs: cloud.blobs, runs }, SITES, new Date());
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
+  page = await context.newPage();
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const fleetUrl = () => `${cloud.apiUrl}/fleet`;
+const keysOf = (principal: string) => cloud.iam!.credentialsOf(principal);
+
+describe('GET /fleet (fleet function bundle behind the local IAM)', () => {
+  it('answers the fleet reader with the rows `ferry fleet status --json` reads, as of X-Ferry-As-Of', async () => {
+    const res = await apiGet(fleetUrl(), { credentials: keysOf('fleet-reader') });
+    expect(res.status).toBe(200);
+    const asOf = res.headers.get('x-ferry-as-of');
+    expect(asOf).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const body = (await res.json()) as FleetRow[];
+    // The CLI's reader, with the administrator's keys straight at the stand-ins, at the same instant.
+    const expected = await readFleet({ blobs: cloud.blobs, runs }, fleetSitesOf(SITES), new Date(asOf!));
+    expect(body).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(body.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+  });
+
+  it("refuses a site's officer and agent roles (AccessDenied), and the fleet reader any other route", async () => {
+    for (const principal of ['officer:north', 'agent:north', 'dr:north']) {
+      const res = await apiGet(fleetUrl(), { credentials: keysOf(principal) });
+      expect({ principal, status: res.status }).toEqual({ principal, status: 403 });
+      expect(res.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+    }
+    const other = await apiGet(`${cloud.apiUrl}/sites/north/recordings`, { credentials: keysOf('fleet-reader') });
+    expect(other.status).toBe(403);
+  });
+
+  it('answers a query parameter with 400 naming it', async () => {
+    const res = await apiGet(`${fleetUrl()}?site=north`, { credentials: keysOf('fleet-reader') });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe('invalid request: site: unknown parameter (GET /fleet takes none)');
+  });
+});
+
+/** The rows the page shows: site, state text, and the text of every cell. */
+function shownRows(): Promise<{ site: string; state: string; cells: string[] }[]> {
+  return page.$$eval('#fleet tbody tr', (trs) =>
+    trs.map((tr) => ({
+      site: (tr as HTMLElement).dataset.site ?? '',
+      state: tr.querySelector('.state')?.textContent?.replace(/^\W+/, '') ?? '',
+      cells: [...tr.children].map((c) => (c as HTMLElement).innerText.replace(/\s+/g, ' ').trim()),
+    })),
+  );
+}
+
+const COLUMN = { why: 2, heartbeat: 3, sources: 4, lost: 5, lastWindow: 6, nextWindow: 7 };
+
+describe('fleet page in Chromium', () => {
+  it('shows every site worst first, each injected problem on its own site, in words as well as colour', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    await page.goto(`${cloud.apiUrl}/fleet.html?refresh=2#${new URL(cloud.webUrl).hash.slice(1)}`);
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe('');
+    await page.waitForSelector('#fleet tbody tr');
+    const rows = await shownRows();
+    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+    const bySite = Object.fromEntries(rows.map((r) => [r.site, r.cells]));
+
+    // The silent agent: its heartbeat is three hours old, and it is why.
+    expect(bySite.east![COLUMN.heartbeat]).toBe('3 h ago');
+    expect(bySite.east![COLUMN.why]).toBe('no heartbeat for 180 min (silent after 90 min)');
+    // The lost batch: counted, and named as the reason.
+    expect(bySite.south![COLUMN.lost]).toBe('3');
+    expect(bySite.south![COLUMN.why]).toBe('1 lost in the last pass');
+    // The stale binlog: its RPO in the sources, the warning in why.
+    expect(bySite.west![COLUMN.sources]).toContain('db (binlog): last good 4 h 2 min ago; binlog RPO 4 h');
+    expect(bySite.west![COLUMN.why]).toBe('db: newest shipped binlog position is 240 min old (RPO above 60 min)');
+    // The failed window: last window FAILED, the next one scheduled.
+    expect(bySite.harbour![COLUMN.lastWindow]).toMatch(/^FAILED \d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(bySite.harbour![COLUMN.nextWindow]).toMatch(/^\d{4}-\d\d-\d\d 02:00$/);
+    expect(bySite.harbour![COLUMN.why]).toBe('last window FAILED: the agent did not pick the job up within its timeout');
+    // The healthy site: per source the last good copy and its age, backlog, time to loss, RPO.
+    expect(bySite.north![COLUMN.sources]).toBe(
+      'contactstore (recordings): last good 10 min ago; backlog 1 batch, oldest 4 min; time to loss 5 d db (binlog): last good 5 min ago; binlog RPO 3 min',
+    );
+    expect(bySite.north![COLUMN.why]).toBe('—');
+    for (const cells of Object.values(bySite)) expect(cells.filter((c) => c === '')).toEqual([]);
+    // Not colour alone: each state is a word in its badge; the marks are hidden from screen readers.
+    expect(await page.$$eval('#fleet .state [aria-hidden="true"]', (m) => m.length)).toBe(5);
+
+    // Data as of the function's reading, and the count announced in the live region.
+    expect(await page.getAttribute('#as-of-time', 'datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await page.isVisible('#as-of')).toBe(true);
+    expect(await page.getAttribute('#status', 'aria-live')).toBe('polite');
+    expect(await page.textContent('#status')).toMatch(/^5 sites: 1 SILENT, 1 LATE, 2 WARN, 1 OK\. Updated /);
+    expect(await page.$$eval('#fleet thead th[scope="col"]', (ths) => ths.length)).toBe(8);
+    expect(await page.$$eval('#fleet tbody th[scope="row"]', (ths) => ths.map((t) => t.textContent))).toEqual(['east', 'harbour', 'south', 'west', 'north']);
+
+    await page.screenshot({ path: process.env.FERRY_FLEET_SCREENSHOT ?? join(dir, 'fleet.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('refreshes by itself: the silent site that reports again moves down to OK without a reload', async () => {
+    // Worst first, then the longest since its heartbeat: east's is now the newest.
+    const before = await page.getAttribute('#as-of-time', 'datetime');
+    const heartbeat = simulatedHeartbeat({ name: 'east' }, new Date());
+    await cloud.blobs.put(heartbeatKey('east', new Date(heartbeat.at)), Buffer.from(JSON.stringify(heartbeat)));
+    await expect.poll(async () => (await shownRows()).map((r) => `${r.site}:${r.state}`), { timeout: 15_000 }).toEqual(['harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK', 'east:OK']);
+    expect(await page.getAttribute('#as-of-time', 'datetime')).not.toBe(before);
+  });
+
+  it('keeps the last table marked stale and says why when a refresh is refused', async () => {
+    // A session that is not the page's: the API refuses it as AWS refuses an unsigned request.
+    await page.evaluate(() => sessionStorage.setItem('ferry-session', 'not-the-session'));
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await expect.poll(() => page.textContent('#error')).toMatch(/^The fleet status was refused \(HTTP 403\): /);
+    expect(await page.isVisible('#error')).toBe(true);
+    expect(await page.textContent('#as-of-note')).toBe('(stale: the last refresh failed)');
+    expect(await page.textContent('#status')).toBe('The last refresh failed; the table shows older data.');
+    expect((await shownRows()).length).toBe(5);
+  });
+
+  it('says so when the deployment has no sites, and when nothing could be loaded', async () => {
+    const fresh = await browser.newPage();
+    try {
+      // A deployment always has a site (the config refuses none): the empty answer is given here.
+      await fresh.route(/\/fleet$/, (route) => route.fulfill({ status: 200, contentType: 'application/json', headers: { 'X-Ferry-As-Of': new Date().toISOString() }, body: '[]' }));
+      await fresh.goto(`${cloud.apiUrl}/fleet.html`);
+      await expect.poll(() => fresh.textContent('#status')).toBe('No sites.');
+      expect(await fresh.isVisible('#empty')).toBe(true);
+      expect(await fresh.isVisible('#fleet')).toBe(false);
+      await fresh.unroute(/\/fleet$/);
+      await fresh.goto(`${cloud.apiUrl}/fleet.html`);
+      await expect.poll(() => fresh.textContent('#status')).toBe('The fleet status could not be loaded.');
+      expect(await fresh.textContent('#error')).toMatch(/^The fleet status was refused \(HTTP 403\): /);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

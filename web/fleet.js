@@ -1,0 +1,237 @@
+// The fleet page: GET fleet (the same rows as `ferry fleet status --json`, worst first) shown as
+// one table row per site, refreshed on a timer. Plain browser JavaScript, no build step; every
+// URL is relative to the page; data from the API is only ever set as text. The state is said in
+// words as well as in colour. On the local cloud the page authenticates with the session token
+// `ferry start` puts in its address (#session=…), sent as X-Ferry-Session, as the calls page does.
+// `?refresh=N` sets the refresh period in seconds (default 30, at least 2).
+
+const $ = (id) => document.getElementById(id);
+const tbody = document.querySelector('#fleet tbody');
+const table = $('fleet');
+const statusLine = $('status');
+const errorBox = $('error');
+const asOf = $('as-of');
+const asOfTime = $('as-of-time');
+const asOfNote = $('as-of-note');
+const empty = $('empty');
+const refreshButton = $('refresh');
+
+const STATES = ['SILENT', 'LATE', 'WARN', 'OK'];
+const STATE_MARK = { SILENT: '■', LATE: '▲', WARN: '●', OK: '✓' };
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** The session token: from the address the first time (then dropped from it), else kept for this tab. */
+function sessionToken() {
+  const fromHash = new URLSearchParams(location.hash.replace(/^#/, '')).get('session');
+  if (fromHash) {
+    sessionStorage.setItem('ferry-session', fromHash);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('ferry-session') ?? '';
+}
+
+function refreshSeconds() {
+  const asked = Number(new URLSearchParams(location.search).get('refresh'));
+  return Number.isFinite(asked) && asked >= 2 ? asked : 30;
+}
+
+/** 45 s, 12 min, 3 h 20 min, 2 d 4 h. */
+function age(seconds) {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+/** ISO → `YYYY-MM-DD HH:MM` in the browser's zone. */
+function localText(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function timeElement(iso, text) {
+  const time = document.createElement('time');
+  time.dateTime = iso;
+  time.title = iso;
+  time.textContent = text ?? localText(iso);
+  return time;
+}
+
+function cell(row, className) {
+  const td = row.insertCell();
+  if (className) td.className = className;
+  return td;
+}
+
+function stateBadge(state) {
+  const span = document.createElement('span');
+  span.className = `state state-${state.toLowerCase()}`;
+  const mark = document.createElement('span');
+  mark.setAttribute('aria-hidden', 'true');
+  mark.textContent = `${STATE_MARK[state] ?? '?'} `;
+  span.append(mark, state);
+  return span;
+}
+
+/** One source as a list item: what is offsite and how old, and what waits (with the risk). */
+function sourceItem(source) {
+  const li = document.createElement('li');
+  li.dataset.source = source.name;
+  const name = document.createElement('strong');
+  name.textContent = source.name;
+  const parts = [];
+  parts.push(source.lastGood ? `last good ${age(source.lastGoodAgeSeconds)} ago` : 'nothing offsite yet');
+  if (source.pendingBatches !== undefined) {
+    const oldest = source.oldestPendingSeconds !== undefined && source.pendingBatches > 0 ? `, oldest ${age(source.oldestPendingSeconds)}` : '';
+    parts.push(`backlog ${source.pendingBatches} batch${source.pendingBatches === 1 ? '' : 'es'}${oldest}`);
+  }
+  if (source.timeToLossSeconds !== undefined) parts.push(`time to loss ${age(source.timeToLossSeconds)}`);
+  if (source.rpoSeconds !== undefined) parts.push(`binlog RPO ${age(source.rpoSeconds)}`);
+  if (source.problem) parts.push(`problem: ${source.problem}`);
+  li.append(name, ` (${source.type}): ${parts.join('; ')}`);
+  if (source.lastGood) li.title = `last good copy ${source.lastGood.key} at ${source.lastGood.at}`;
+  return li;
+}
+
+function addRow(site) {
+  const row = tbody.insertRow();
+  row.dataset.site = site.site;
+  row.dataset.state = site.state;
+  row.className = `row-${String(site.state).toLowerCase()}`;
+  cell(row).append(stateBadge(site.state));
+  const name = document.createElement('th');
+  name.scope = 'row';
+  name.textContent = site.site;
+  row.append(name);
+
+  const why = cell(row, 'why');
+  if (site.reasons.length) {
+    const list = document.createElement('ul');
+    for (const reason of site.reasons) {
+      const li = document.createElement('li');
+      li.textContent = reason;
+      list.append(li);
+    }
+    why.append(list);
+  } else why.textContent = '—';
+
+  const heartbeat = cell(row);
+  if (site.lastHeartbeat) heartbeat.append(timeElement(site.lastHeartbeat, `${age(site.heartbeatAgeSeconds)} ago`));
+  else heartbeat.textContent = 'never';
+
+  const sources = cell(row, 'sources');
+  if (site.sources.length) {
+    const list = document.createElement('ul');
+    for (const source of site.sources) list.append(sourceItem(source));
+    sources.append(list);
+  } else sources.textContent = site.lastHeartbeat ? 'no sources reported' : 'unknown (no heartbeat)';
+
+  cell(row, 'num').textContent = site.losses === undefined ? '—' : String(site.losses);
+
+  const last = cell(row);
+  if (site.lastWindow) {
+    last.append(`${site.lastWindow.outcome} `, timeElement(site.lastWindow.startedAt));
+    if (site.lastWindow.reasons.length) last.title = site.lastWindow.reasons.join('\n');
+  } else last.textContent = 'none yet';
+
+  const next = cell(row);
+  if (site.nextWindow) next.append(timeElement(site.nextWindow));
+  else next.textContent = 'on demand';
+
+}
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+}
+
+function clearError() {
+  errorBox.textContent = '';
+  errorBox.hidden = true;
+}
+
+/** GET the fleet; a non-2xx answer throws with the API's own message. */
+async function fetchFleet() {
+  let response;
+  try {
+    response = await fetch('fleet', { headers: { Accept: 'application/json', 'X-Ferry-Session': sessionToken() } });
+  } catch {
+    throw new Error('The fleet status could not be reached. Check the connection; the page tries again at the next refresh.');
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  if (!response.ok) {
+    const message = typeof body?.message === 'string' ? body.message : response.statusText || 'request failed';
+    throw new Error(`${response.status >= 500 ? 'The fleet status failed' : 'The fleet status was refused'} (HTTP ${response.status}): ${message}`);
+  }
+  if (!Array.isArray(body)) throw new Error('The fleet status answered with something that is not a list of sites.');
+  return { rows: body, asOf: response.headers.get('X-Ferry-As-Of') ?? new Date().toISOString() };
+}
+
+function summary(rows) {
+  const counts = STATES.map((s) => [s, rows.filter((r) => r.state === s).length]).filter(([, n]) => n > 0);
+  return `${rows.length} site${rows.length === 1 ? '' : 's'}: ${counts.map(([s, n]) => `${n} ${s}`).join(', ')}`;
+}
+
+let loading = false;
+let timer;
+
+async function refresh() {
+  if (loading) return;
+  loading = true;
+  table.setAttribute('aria-busy', 'true');
+  refreshButton.disabled = true;
+  try {
+    const { rows, asOf: at } = await fetchFleet();
+    clearError();
+    tbody.replaceChildren();
+    for (const site of rows) addRow(site);
+    empty.hidden = rows.length > 0;
+    table.hidden = rows.length === 0;
+    asOfTime.dateTime = at;
+    asOfTime.textContent = `${localText(at)}:${pad(new Date(at).getSeconds())}`;
+    asOfTime.title = at;
+    asOfNote.textContent = `(refreshed every ${refreshSeconds()} s)`;
+    asOf.hidden = false;
+    asOf.classList.remove('stale');
+    statusLine.textContent = rows.length ? `${summary(rows)}. Updated ${localText(at)}:${pad(new Date(at).getSeconds())}.` : 'No sites.';
+  } catch (error) {
+    showError(error.message);
+    if (tbody.rows.length) {
+      // What is shown stays, marked as old: "data as of" keeps the time it was read.
+      asOfNote.textContent = '(stale: the last refresh failed)';
+      asOf.classList.add('stale');
+      statusLine.textContent = 'The last refresh failed; the table shows older data.';
+    } else statusLine.textContent = 'The fleet status could not be loaded.';
+  } finally {
+    table.removeAttribute('aria-busy');
+    refreshButton.disabled = false;
+    loading = false;
+  }
+}
+
+function schedule() {
+  clearTimeout(timer);
+  timer = setTimeout(() => void refresh().finally(schedule), refreshSeconds() * 1000);
+}
+
+function init() {
+  sessionToken();
+  refreshButton.addEventListener('click', () => {
+    void refresh().finally(schedule);
+  });
+  void refresh().finally(schedule);
+}
+
+init();
