@@ -190,7 +190,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     await uploader.copyFrom(file, size, o.path, { exact: !partial, hash });
     const result = await uploader.finish(async () => {
       if (hash.digest('hex') !== o.sha256) throw new SourceChangedError(`${o.path} changed between hashing and uploading`, o.path);
-      if (!partial) await assertUnchanged(o.path, work.stamp);
+      if (!partial) assertUnchanged(o.path, work.stamp);
     });
     await verifyObject(ctx.store, o.key, { size, sha256: o.sha256, etag: result.etag }, ctx.verify);
     return result.parts;

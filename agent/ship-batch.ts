@@ -1,9 +1,9 @@
-import { open, readFile, lstat, type FileHandle } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
-import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
+import type { CallMetadata, ManifestMember, PackManifest, TarSlice } from '../core/manifest.ts';
 import { MANIFEST_FORMAT, parseManifest, serializeManifest } from '../core/manifest.ts';
 import { packAttemptOf, packAttemptsPrefix, packKey, packManifestKey } from '../core/layout.ts';
 import { packId as makePackId, recordingId } from '../core/ids.ts';
@@ -24,6 +24,14 @@ import type { BatchWork } from './sources/recordings.ts';
 // attempt's key (core/layout.ts), and its manifest names the attempt that counts and the dead ones.
 
 const MAX_SIDECAR_BYTES = 1024 * 1024;
+/**
+ * Recordings up to this size are read whole with synchronous calls (open, fstat, read, close):
+ * on a file of tens of KB each takes microseconds, a trip through libuv's thread pool many
+ * times that, and a recorder writes tens of thousands of such files a day. Larger ones are
+ * streamed into the part buffer (bounded memory).
+ */
+export const SMALL_RECORDING_BYTES = 1024 * 1024;
+const READ_ONLY = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 export interface MetadataExtractor {
   extract(input: { fileName: string; relativePath: string; mtime: Date; sidecar?: { name: string; bytes: Uint8Array } }): { meta: CallMetadata; issues: string[] };
@@ -44,6 +52,8 @@ export interface ShipContext {
   agentVersion: string;
   /** Opens a source file; injectable so tests can simulate unreadable files. */
   openFile?: (path: string, flags: number) => Promise<FileHandle>;
+  /** Opens a small source file synchronously (see SMALL_RECORDING_BYTES); injectable likewise. */
+  openFileSync?: (path: string, flags: number) => number;
 }
 
 export interface ShipResult {
@@ -115,20 +125,57 @@ async function committedBefore(
 export async function openReadOnly(ctx: Pick<ShipContext, 'openFile'>, path: string): Promise<FileHandle> {
   try {
     // O_NOFOLLOW: a recording replaced by a symlink is not followed; O_RDONLY takes no lock.
-    return await (ctx.openFile ?? open)(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return await (ctx.openFile ?? open)(path, READ_ONLY);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new SourceChangedError(`${path} disappeared before it was read`, path, { cause: error });
-    if (code === 'ELOOP') throw new SourceChangedError(`${path} became a symbolic link; not followed`, path, { cause: error });
-    throw new UnreadableSourceError(`${path} cannot be read (${code ?? (error as Error).message})`, path, { cause: error });
+    throw openError(error, path);
   }
 }
 
-/** Throws SourceChangedError unless the file still has the scanned size and mtime. */
-export async function assertUnchanged(path: string, stamp: FileStamp): Promise<void> {
+function openError(error: unknown, path: string): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new SourceChangedError(`${path} disappeared before it was read`, path, { cause: error });
+  if (code === 'ELOOP') return new SourceChangedError(`${path} became a symbolic link; not followed`, path, { cause: error });
+  return new UnreadableSourceError(`${path} cannot be read (${code ?? (error as Error).message})`, path, { cause: error });
+}
+
+/**
+ * Reads a small file whole, read-only and without following links, synchronously (see
+ * SMALL_RECORDING_BYTES). It must hold exactly the scanned size: one read asks for a byte
+ * more, so a file that grew or shrank since the scan is refused without a second read.
+ */
+export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: string, stamp: FileStamp): Buffer {
+  let fd: number;
+  try {
+    fd = (ctx.openFileSync ?? openSync)(path, READ_ONLY);
+  } catch (error) {
+    throw openError(error, path);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned (${stamp.size} → ${st.size})`, path);
+    const body = Buffer.allocUnsafe(stamp.size + 1);
+    let got = 0;
+    for (let n = -1; n !== 0 && got < body.length; got += n) n = readSync(fd, body, got, body.length - got, got);
+    if (got > stamp.size) throw new SourceChangedError(`${path} grew while it was read (more than ${stamp.size} bytes)`, path);
+    if (got < stamp.size) throw new SourceChangedError(`${path} shrank while it was read (${got} of ${stamp.size} bytes)`, path);
+    return body.subarray(0, stamp.size);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') throw new UnreadableSourceError(`${path} cannot be read (${code})`, path, { cause: error });
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Throws SourceChangedError unless the file still has the scanned size and mtime. Synchronous:
+ * one lstat a file, for every file of a pack before it is committed (see readSmallFile).
+ */
+export function assertUnchanged(path: string, stamp: FileStamp): void {
   let st;
   try {
-    st = await lstat(path);
+    st = lstatSync(path);
   } catch (error) {
     throw new SourceChangedError(`${path} was deleted while its batch was packed`, path, { cause: error });
   }
@@ -170,7 +217,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
       issues.push(...member.issues);
     }
     const pack = await builder.finish(async () => {
-      for (const stamp of plan.stamps) await assertUnchanged(join(dir, stamp.name), stamp);
+      for (const stamp of plan.stamps) assertUnchanged(join(dir, stamp.name), stamp);
     });
     await verifyObject(ctx.store, attempt.key, pack, ctx.verify);
     const manifest: PackManifest = {
@@ -213,19 +260,9 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
     }
   }
   const path = join(dir, rec.name);
-  const file = await openReadOnly(ctx, path);
-  let slice;
-  try {
-    const st = await file.stat();
-    if (st.size !== rec.size) throw new SourceChangedError(`${path} changed size since it was scanned (${rec.size} → ${st.size})`, path);
-    slice = await builder.addFile(relativePath, file, rec.size, new Date(rec.mtimeMs), path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') throw new UnreadableSourceError(`${path} cannot be read (${code})`, path, { cause: error });
-    throw error;
-  } finally {
-    await file.close();
-  }
+  const slice = readsSync(ctx, rec.size)
+    ? await builder.addBuffer(relativePath, readSmallFile(ctx, path, rec), new Date(rec.mtimeMs))
+    : await streamRecording(ctx, builder, path, relativePath, rec);
   const mtime = new Date(rec.mtimeMs);
   const { meta, issues } = ctx.extractor.extract({ fileName: rec.name, relativePath, mtime, sidecar });
   return {
@@ -240,8 +277,32 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
   };
 }
 
-async function readSidecar(ctx: Pick<ShipContext, 'openFile'>, path: string, stamp: FileStamp): Promise<Buffer> {
+/**
+ * Whether a file of this size is read whole and synchronously. An opener injected without a
+ * synchronous twin (tests simulating unreadable files) keeps every read on it.
+ */
+function readsSync(ctx: Pick<ShipContext, 'openFile' | 'openFileSync'>, size: number): boolean {
+  return size <= SMALL_RECORDING_BYTES && (ctx.openFileSync !== undefined || ctx.openFile === undefined);
+}
+
+async function streamRecording(ctx: ShipContext, builder: PackBuilder, path: string, relativePath: string, rec: FileStamp): Promise<TarSlice> {
+  const file = await openReadOnly(ctx, path);
+  try {
+    const st = await file.stat();
+    if (st.size !== rec.size) throw new SourceChangedError(`${path} changed size since it was scanned (${rec.size} → ${st.size})`, path);
+    return await builder.addFile(relativePath, file, rec.size, new Date(rec.mtimeMs), path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') throw new UnreadableSourceError(`${path} cannot be read (${code})`, path, { cause: error });
+    throw error;
+  } finally {
+    await file.close();
+  }
+}
+
+async function readSidecar(ctx: Pick<ShipContext, 'openFile' | 'openFileSync'>, path: string, stamp: FileStamp): Promise<Buffer> {
   if (stamp.size > MAX_SIDECAR_BYTES) throw new UnreadableSourceError(`${path} is ${stamp.size} bytes; sidecars are limited to ${MAX_SIDECAR_BYTES}`, path);
+  if (readsSync(ctx, stamp.size)) return readSmallFile(ctx, path, stamp);
   const file = await openReadOnly(ctx, path);
   try {
     const bytes = await readFile(file);

@@ -2,14 +2,17 @@
 // local S3 stand-in, in one run. Not a test: it never fails on a missed target, it prints.
 // It exits non-zero only when a tool crashed or did not ship everything.
 //
-//   npm run bench [-- --json] [-- --small N --large N --tree N --share N --fleet N] [-- --keep]
+//   npm run bench [-- --json] [-- --small N --large N --batch N --tree N --share N --fleet N] [-- --keep]
 //   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
 //                       [-- --ferry-verify etag|read-back|checksum] (Ferry's verify mode instead of its default, to measure what each costs)
 //
 // Scenarios (N = recordings, in batches of 100; 0 skips a scenario):
-//   small  N × ~30 KB demo recordings with XML sidecars (default 10,000)  Ferry, rclone, aws-cli
+//   small  N × ~30 KB demo recordings with XML sidecars (default 10,000)  Ferry, rclone, aws-cli,
+//          and the store's ceiling: one multipart upload of the same bytes (bench/agent-rows.ts)
 //   large  N × ~2 MB demo recordings with XML sidecars  (default 500)     Ferry, rclone, aws-cli
-//   tree   N × 2 KB files, no sidecars                  (default 200,000) Ferry only: peak RSS
+//   batch  N × ~2 MB recordings in ONE batch (one pack)  (default 100)    Ferry, rclone, aws-cli
+//   tree   N × 2 KB files, no sidecars (default 1,000,000; generated once into
+//          $FERRY_BENCH_CACHE or ~/.cache/ferry-bench and reused)   Ferry only: peak RSS, first pack
 //   share  N files of 0.5-4 KB as a `tree` source (file share): first snapshot, then a second one
 //          after 1 % changed (default 100,000)         Ferry; restic (rclone backend) when installed
 //   fleet  N simulated sites (heartbeats, window runs, a problem on every fourth): how long
@@ -23,16 +26,17 @@ import { spawnSync } from 'node:child_process';
 import { startLocalS3, type LocalS3 } from '../local/s3-process.ts';
 import { fleetTable, runFleetBench } from './bench/fleet.ts';
 import { runShareBench, shareTable } from './bench/share.ts';
-import { countTree, generateRecordings, generateTree, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
+import { generateRecordings, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
+import { agentVerdicts, cachedTree, loadNow, measureCeiling, type Ceiling } from './bench/agent-rows.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
-import { row, scenarioTable, verdicts, verdictTable, round, type RunDetail } from './bench/report.ts';
+import { row, scenarioTable, verdictTable, round, type RunDetail } from './bench/report.ts';
 import { ferryStartProblem, findPeers, runAwsCli, runFerry, runRclone, type Target, type ToolRun, type Availability } from './bench/tools.ts';
 import { cpuSecondsOf, findDescendant, killActiveTools } from './bench/measure.ts';
 import { benchS3Client, checkCopyBucket, checkFerryBucket, warmUp } from './bench/verify.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { VerifyMode } from '../agent/verify.ts';
 
-type Scenario = 'small' | 'large' | 'tree';
+type Scenario = 'small' | 'large' | 'batch' | 'tree';
 
 interface Options {
   json: boolean;
@@ -56,7 +60,8 @@ function parseOptions(argv: string[]): Options {
       'ferry-verify': { type: 'string' },
       small: { type: 'string', default: '10000' },
       large: { type: 'string', default: '500' },
-      tree: { type: 'string', default: '200000' },
+      batch: { type: 'string', default: '100' },
+      tree: { type: 'string', default: '1000000' },
       share: { type: 'string', default: '100000' },
       fleet: { type: 'string', default: '20' },
     },
@@ -70,11 +75,16 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), tree: count('tree') }, share: count('share'), fleet: count('fleet') };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet') };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const MIB = 1024 * 1024;
+
+/** `uptime` as the shell prints it (load averages over 1, 5 and 15 minutes). */
+function uptime(): string {
+  return spawnSync('uptime', { encoding: 'utf8' }).stdout?.trim() || `load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
 
 function machine(): string {
   const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)} GiB`;
@@ -92,6 +102,7 @@ interface Context {
   s3Pid?: number;
   runs: RunDetail[];
   failures: string[];
+  ceiling?: Ceiling;
 }
 
 function target(ctx: Context, bucket: string): Target {
@@ -108,14 +119,17 @@ async function ferryRun(ctx: Context, scenario: Scenario, facts: TreeFacts): Pro
   const bucket = `${scenario}-ferry`;
   const nodeFlags = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.work, 'profiles', scenario)] : [];
   const serverCpu = serverCpuMeter(ctx);
-  const run = await runFerry({ scenario, root: facts.root, workDir: ctx.work, target: target(ctx, bucket), metadataYaml: scenario === 'tree' ? TREE_METADATA_YAML : undefined, nodeFlags, verify: ctx.opts.ferryVerify });
+  const run = await runFerry({ scenario, root: facts.root, workDir: ctx.work, target: target(ctx, bucket), metadataYaml: scenario === 'tree' ? TREE_METADATA_YAML : undefined, nodeFlags, verify: ctx.opts.ferryVerify,
+    // A run of --once ships for one slice; each further run scans the whole tree again, which on
+    // a million files takes minutes: the tree row measures one run (first pack, peak RSS).
+    maxRuns: scenario === 'tree' ? 1 : undefined });
   const check = await checkFerryBucket(ctx.client, bucket, { batches: facts.batches, recordings: facts.recordings });
   const problems = [crashed(run), ...check.problems].filter((p): p is string => p !== undefined);
   const summary = summarizeFerryLog(run.logFile, run.startedAt);
   say(`  ${describeFerryLog(summary)}`);
   if (summary.errors.length > 0) say(`  ferry stderr/errors: ${summary.errors.slice(0, 3).join(' | ')}`);
   say(`  bucket ${bucket}: ${check.packs} pack(s) (.tar), ${check.manifests} manifest(s), ${check.batches} batch(es), ${check.members} recording(s) in manifests, ${(check.storedBytes / MIB).toFixed(1)} MB stored`);
-  return detail(scenario, 'ferry', facts, run, serverCpu(), check.packs + check.manifests, problems);
+  return { ...detail(scenario, 'ferry', facts, run, serverCpu(), check.packs + check.manifests, problems), ...(summary.firstPackAfterSec === undefined ? {} : { firstPackSec: round(summary.firstPackAfterSec, 2) }) };
 }
 
 async function peerRun(ctx: Context, scenario: Scenario, facts: TreeFacts, tool: 'rclone' | 'aws-cli'): Promise<RunDetail | undefined> {
@@ -148,8 +162,9 @@ function detail(scenario: Scenario, tool: string, facts: TreeFacts, run: ToolRun
     serverCpuSeconds: round(serverCpuSeconds, 1),
     ok: problems.length === 0,
     problems,
+    load: loadNow(),
   };
-  say(`  ${tool}: ${r.seconds} s, ${r.filesPerSec} files/s, ${r.mbPerSec} MB/s, peak RSS ${r.peakRssMb} MB, CPU ${r.cpuSeconds} s (s3rver ${r.serverCpuSeconds} s)${r.ok ? '' : ` — FAILED: ${problems.join('; ')}`}`);
+  say(`  ${tool}: ${r.seconds} s, ${r.filesPerSec} files/s, ${r.mbPerSec} MB/s, peak RSS ${r.peakRssMb} MB, CPU ${r.cpuSeconds} s (s3rver ${r.serverCpuSeconds} s), load ${r.load}${r.ok ? '' : ` — FAILED: ${problems.join('; ')}`}`);
   say(`    $ ${run.commandLine}`);
   return r;
 }
@@ -162,14 +177,21 @@ async function generate(ctx: Context, scenario: Scenario): Promise<TreeFacts> {
   const facts =
     scenario === 'small' ? await generateRecordings(root, n, 1.875, 1)
     : scenario === 'large' ? await generateRecordings(root, n, 131, 2)
-    : (generateTree(root, n), countTree(root));
+    : scenario === 'batch' ? await generateRecordings(root, n, 131, 3, n)
+    : cachedTree(n, undefined, say);
   say(`[${scenario}] ${facts.batches} batch(es), ${facts.recordings} recording(s), ${facts.diskFiles} file(s) on disk, ${(facts.bytes / MIB).toFixed(1)} MB; generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return facts;
 }
 
 async function scenarioRun(ctx: Context, scenario: Scenario): Promise<void> {
   const facts = await generate(ctx, scenario);
+  say(`[${scenario}] uptime: ${uptime()}`);
   const results: RunDetail[] = [await ferryRun(ctx, scenario, facts)];
+  if (scenario === 'small') {
+    ctx.ceiling = await measureCeiling(ctx.client, 'ceiling', facts.bytes, () => serverCpuMeter(ctx));
+    const c = ctx.ceiling;
+    say(`  ceiling: one multipart upload of ${(c.bytes / MIB).toFixed(1)} MB (${c.parts} parts of 8 MiB, ${c.partConcurrency} in flight): ${c.seconds} s, ${c.mbPerSec} MB/s (s3rver CPU ${c.serverCpuSeconds} s)`);
+  }
   if (scenario !== 'tree') {
     for (const tool of ['rclone', 'aws-cli'] as const) {
       const r = await peerRun(ctx, scenario, facts, tool);
@@ -183,11 +205,13 @@ async function scenarioRun(ctx: Context, scenario: Scenario): Promise<void> {
   if (ctx.opts.json) {
     say(table);
     for (const r of results) {
-      const { scenario: s, tool, files, bytes, seconds, filesPerSec, mbPerSec, peakRssMb } = r;
-      process.stdout.write(`${JSON.stringify({ scenario: s, tool, files, bytes, seconds, filesPerSec, mbPerSec, peakRssMb })}\n`);
+      const { scenario: s, tool, files, bytes, seconds, filesPerSec, mbPerSec, peakRssMb, cpuSeconds, serverCpuSeconds, firstPackSec, load } = r;
+      process.stdout.write(`${JSON.stringify({ scenario: s, tool, files, bytes, seconds, filesPerSec, mbPerSec, peakRssMb, cpuSeconds, serverCpuSeconds, firstPackSec, load })}\n`);
     }
+    if (scenario === 'small' && ctx.ceiling) process.stdout.write(`${JSON.stringify({ scenario, tool: 'ceiling', ...ctx.ceiling, load: loadNow() })}\n`);
   } else process.stdout.write(`\n${table}\n`);
-  if (!ctx.opts.keep) rmSync(facts.root, { recursive: true, force: true });
+  // The tree lives in its cache for the next run.
+  if (!ctx.opts.keep && scenario !== 'tree') rmSync(facts.root, { recursive: true, force: true });
 }
 
 /** The `fleet` scenario (scripts/bench/fleet.ts): `ferry fleet status` over N simulated sites. */
@@ -214,7 +238,7 @@ async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const opts = parseOptions(process.argv.slice(2));
   const out = opts.json ? say : (line: string) => process.stdout.write(`${line}\n`);
-  const scenarios = (['small', 'large', 'tree'] as const).filter((s) => opts.counts[s] > 0);
+  const scenarios = (['small', 'large', 'batch', 'tree'] as const).filter((s) => opts.counts[s] > 0);
   const peers = findPeers();
   for (const line of peers.missing) say(line);
   const ferryProblem = ferryStartProblem();
@@ -223,10 +247,11 @@ async function main(): Promise<number> {
     return 1;
   }
   out(`machine: ${machine()}`);
+  out(`uptime: ${uptime()}`);
   if (opts.ferryVerify) out(`Ferry runs with cloud.verify: ${opts.ferryVerify} (investigation: not the default measurement)`);
   const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   mkdirSync(join(work, 's3'));
-  const buckets = ['warmup', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic', 'fleet'];
+  const buckets = ['warmup', 'ceiling', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic', 'fleet'];
   const s3 = await startLocalS3({ directory: join(work, 's3'), buckets });
   const ctx: Context = { opts, work, s3, s3Pid: findDescendant('s3-server.cjs'), client: benchS3Client(s3.endpoint, s3.credentials), peers, runs: [], failures: [] };
   const cleanup = async () => {
@@ -244,9 +269,10 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) await scenarioRun(ctx, scenario);
     if (opts.share > 0) await shareRun(ctx);
     if (opts.fleet > 0) await fleetRun(ctx);
-    const list = verdicts(ctx.runs);
+    const list = agentVerdicts(ctx.runs, ctx.ceiling);
     if (list.length > 0) out(`\n${verdictTable(list)}`);
     out(`machine after the run: ${machine()}`);
+    out(`uptime: ${uptime()}`);
   } finally {
     ctx.client.destroy();
     await cleanup();

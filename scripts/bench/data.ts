@@ -43,10 +43,13 @@ export function countTree(root: string): TreeFacts {
 
 let bank: Promise<PhraseBank> | undefined;
 
-/** Demo recordings of a fixed length: 1.875 s ≈ 30 KB, 131 s ≈ 2 MB (8 kHz, 16-bit). */
-export async function generateRecordings(root: string, recordings: number, seconds: number, seed: number): Promise<TreeFacts> {
+/**
+ * Demo recordings of a fixed length: 1.875 s ≈ 30 KB, 131 s ≈ 2 MB (8 kHz, 16-bit), in batches
+ * of 100, or of `perBatch` (the one-batch scenario puts them all in one).
+ */
+export async function generateRecordings(root: string, recordings: number, seconds: number, seed: number, perBatchOverride?: number): Promise<TreeFacts> {
   bank ??= loadPhraseBank({ log: () => undefined });
-  const { batches, perBatch } = batchShape(recordings);
+  const { batches, perBatch } = perBatchOverride ? { batches: Math.ceil(recordings / perBatchOverride), perBatch: perBatchOverride } : batchShape(recordings);
   mkdirSync(root, { recursive: true });
   await generateBatches({ root, firstBatch: 1, batches, perBatch, seconds, start: new Date('2025-01-06T08:00:00Z'), seed, sidecar: 'xml', bank: await bank });
   return countTree(root);

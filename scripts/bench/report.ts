@@ -29,6 +29,10 @@ export interface RunDetail extends ResultRow {
   serverCpuSeconds: number;
   ok: boolean;
   problems: string[];
+  /** Ferry only: seconds from spawn to its first published pack (from its log). */
+  firstPackSec?: number;
+  /** The 1-minute load average when the run ended. */
+  load?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -85,38 +89,7 @@ export interface Verdict {
   outcome: 'PASS' | 'MISS' | 'n/a';
 }
 
-function ratio(what: string, a: RunDetail | undefined, b: RunDetail | undefined, key: 'filesPerSec' | 'mbPerSec', min: number): Verdict {
-  const target = `≥ ${min}×`;
-  if (!a || !b) return { what, value: 'peer or Ferry not run', target, outcome: 'n/a' };
-  if (!a.ok || !b.ok) return { what, value: 'a run failed', target, outcome: 'n/a' };
-  const r = a[key] / b[key];
-  return { what, value: `${r.toFixed(2)}× (${fmt(a[key], 1)} / ${fmt(b[key], 1)})`, target, outcome: r >= min ? 'PASS' : 'MISS' };
-}
-
-export function verdicts(runs: RunDetail[]): Verdict[] {
-  const find = (scenario: string, tool: string) => runs.find((r) => r.scenario === scenario && r.tool === tool);
-  const out: Verdict[] = [];
-  if (runs.some((r) => r.scenario === 'small')) {
-    out.push(ratio('small: Ferry files/s ÷ rclone files/s', find('small', 'ferry'), find('small', 'rclone'), 'filesPerSec', 3));
-    out.push(ratio('small: Ferry files/s ÷ aws-cli files/s', find('small', 'ferry'), find('small', 'aws-cli'), 'filesPerSec', 5));
-  }
-  if (runs.some((r) => r.scenario === 'large')) {
-    const peers = runs.filter((r) => r.scenario === 'large' && r.tool !== 'ferry' && r.ok).sort((x, y) => y.mbPerSec - x.mbPerSec);
-    const best = peers[0];
-    const v = ratio(`large: Ferry MB/s ÷ best peer MB/s${best ? ` (${best.tool})` : ''}`, find('large', 'ferry'), best, 'mbPerSec', 0.9);
-    out.push(v);
-  }
-  const tree = find('tree', 'ferry');
-  if (tree) {
-    out.push({
-      what: `tree: Ferry peak RSS, ${fmt(tree.files)} files`,
-      value: `${fmt(tree.peakRssMb, 1)} MB (main VmHWM ${fmt(tree.mainHwmMb, 1)} MB)`,
-      target: '≤ 200 MB',
-      outcome: tree.ok ? (tree.peakRssMb <= 200 ? 'PASS' : 'MISS') : 'n/a',
-    });
-  }
-  return out;
-}
+// The targets and verdicts of the agent's rows: scripts/bench/agent-rows.ts.
 
 export function verdictTable(list: Verdict[]): string {
   return pad([['check', 'measured', 'target', ''], ...list.map((v) => [v.what, v.value, v.target, v.outcome])]);

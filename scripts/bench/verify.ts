@@ -52,7 +52,8 @@ interface ManifestShape {
 
 /** Reads every manifest Ferry wrote; expects exactly one pack and one manifest per batch. */
 export async function checkFerryBucket(s3: S3Client, bucket: string, expect: { batches: number; recordings: number }): Promise<FerryBucketCheck> {
-  const objects = await listObjects(s3, bucket);
+  // The agent's heartbeat (heartbeats/{site}/…) is its health signal, not shipped data.
+  const objects = (await listObjects(s3, bucket)).filter((o) => !o.key.startsWith('heartbeats/'));
   const packs = objects.filter((o) => o.key.startsWith('recordings/') && o.key.endsWith('.tar'));
   const manifests = objects.filter((o) => o.key.startsWith('manifests/') && o.key.endsWith('.json'));
   const packKeys = new Set(packs.map((p) => p.key));
