@@ -38,7 +38,9 @@ export function registerAgentCommands(program: Command): void {
       const a = buildAgent(config, { log, onProgress: (p) => bar?.update(p) });
       try {
         if (opts.once) {
-          const report = await a.cycle();
+          let stop = false;
+          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (stop = true));
+          const report = await cycleUntilDrained(a, () => stop);
           bar?.end();
           const summary = `shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}; failed ${report.failed}; lost ${report.lost}`;
           if (interactive) process.stderr.write(`${summary}\n`);
@@ -88,6 +90,25 @@ export function registerAgentCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(renderStatus(status));
     });
+}
+
+/**
+ * `agent run --once`: passes one after another while the last one left recordings for the next
+ * (a pass ships for one time slice so other sources keep their turn), so a cron run drains the
+ * backlog it found instead of shipping one slice and waiting for the next cron tick. Stops after
+ * the pass in progress when `stopping()` turns true (SIGTERM). Counts are summed; `sources` is
+ * the last pass's.
+ */
+export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }, stopping: () => boolean = () => false): Promise<CycleReport> {
+  const total = await agent.cycle();
+  for (let last = total; last.more && !stopping(); ) {
+    last = await agent.cycle();
+    for (const k of ['packs', 'recordings', 'bytes', 'failed', 'lost', 'artefacts', 'artefactBytes'] as const) total[k] += last[k];
+    total.manifests.push(...last.manifests);
+    total.sources = last.sources;
+    total.more = last.more;
+  }
+  return total;
 }
 
 /**
