@@ -436,9 +436,10 @@ class TreeWriter {
     this.opts.onProgress?.({ filesDone: this.filesDone, ...this.totals, bytesDone: this.bytesDone, path: e.path });
   }
 
-  /** Files already there and verified are kept (a re-run); the rest of the run is fetched with one ranged GET. */
+  /** Files already there and verified are kept (a re-run); the rest of the run is fetched with one ranged GET per stretch between kept files. */
   private async writeRun(run: { entry: TreeEntry; parts: Buffer[] }[]): Promise<void> {
-    const fetch: { entry: TreeEntry; final: Buffer }[] = [];
+    const stretches: { entry: TreeEntry; final: Buffer }[][] = [];
+    let kept = true;
     for (const { entry: e, parts } of run) {
       const final = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
       const st = await lstatOrUndefined(final);
@@ -448,18 +449,24 @@ class TreeWriter {
         this.bytesDone += e.size;
         await applyMeta(final, e);
         this.done(e);
-      } else fetch.push({ entry: e, final });
+        kept = true;
+        continue;
+      }
+      if (kept) stretches.push([]);
+      stretches.at(-1)!.push({ entry: e, final });
+      kept = false;
     }
-    if (fetch.length === 0) return;
-    if (fetch[0]!.entry.size > 0) this.report.gets++;
-    await restoreRun(this.opts.blobs, this.opts.manifest, fetch, (n) => {
-      this.bytesDone += n;
-      this.report.bytesDownloaded += n;
-    });
-    for (const { entry: e, final } of fetch) {
-      this.report.files.restored++;
-      await applyMeta(final, e);
-      this.done(e);
+    for (const fetch of stretches) {
+      if (fetch[0]!.entry.size > 0) this.report.gets++;
+      await restoreRun(this.opts.blobs, this.opts.manifest, fetch, (n) => {
+        this.bytesDone += n;
+        this.report.bytesDownloaded += n;
+      });
+      for (const { entry: e, final } of fetch) {
+        this.report.files.restored++;
+        await applyMeta(final, e);
+        this.done(e);
+      }
     }
   }
 
