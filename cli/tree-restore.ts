@@ -167,8 +167,10 @@ export interface TreeRestoreOptions {
   include?: string[];
   /** Free bytes to assume instead of asking the file system (tests). */
   freeBytes?: number;
-  /** Files fetched at once. */
+  /** Ranged GETs under way at once (each fetches one run of files). */
   concurrency?: number;
+  /** Largest ranged GET that fetches several files (default RUN_MAX_BYTES; 0: one GET per file, to measure what runs save). */
+  runMaxBytes?: number;
   onProgress?: (p: TreeRestoreProgress) => void;
 }
 
@@ -406,7 +408,7 @@ class TreeWriter {
       prev.offset !== undefined &&
       e.offset >= prev.offset + prev.size &&
       e.offset - (prev.offset + prev.size) <= RUN_MAX_GAP &&
-      e.offset + e.size - this.run[0]!.entry.offset! <= RUN_MAX_BYTES;
+      e.offset + e.size - this.run[0]!.entry.offset! <= (this.opts.runMaxBytes ?? RUN_MAX_BYTES);
     if (!joins) await this.flush();
     this.run.push({ entry: e, parts });
   }

@@ -34,6 +34,8 @@ export interface PackerContext {
   partConcurrency: number;
   pool?: PartPool;
   packTargetBytes: number;
+  /** Told of each pack once it is published and verified (the agent logs it: the bench's time to the first pack). */
+  onPublished?: (pack: { key: string; size: number }) => void;
 }
 
 interface InflightPack {
@@ -180,6 +182,7 @@ export class TreePacker {
     delete this.inflight[pack.key];
     this.saveInflight();
     this.packsPublished++;
+    this.ctx.onPublished?.({ key: pack.key, size: result.size });
   }
 
   /** Publishes the pack being filled, if any. */

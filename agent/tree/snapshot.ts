@@ -314,6 +314,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     partConcurrency: ctx.partConcurrency,
     pool: ctx.pool,
     packTargetBytes: source.packTargetMiB * 1024 * 1024,
+    onPublished: (p) => ctx.log?.info('tree pack published', { source: source.name, key: p.key, size: p.size }),
   });
   const snap = new Snapshot(ctx, packer);
   const prev = new PreviousIndex(last ? join(dir, 'index.local.gz') : undefined);
