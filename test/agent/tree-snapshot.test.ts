@@ -50,6 +50,13 @@ describe('tree snapshot', () => {
     expect(picture(to)).toEqual(picture(site.root));
   });
 
+  it('closes the first pack of a snapshot at 8 MiB, the next ones at the source target', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 5; i++) write(join(site.root, `f${i}.bin`), Buffer.alloc(3 * 1024 * 1024, i + 1));
+    const { manifest } = await snapshot(site, new MemoryBlobStore());
+    expect(manifest.packs.map((p) => Math.round(p.size / (1024 * 1024)))).toEqual([9, 6]);
+  });
+
   it('reads only new and changed files the second time; identical content is stored once', async () => {
     const site = treeSite();
     for (let i = 0; i < 20; i++) write(join(site.root, `f${i}.txt`), `file ${i}`);
