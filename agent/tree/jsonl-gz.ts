@@ -17,6 +17,8 @@ export class JsonlGzWriter {
   /** Lines not compressed yet: one zlib call per 256 KB, not per line (each call costs more than the line). */
   private pending: string[] = [];
   private pendingBytes = 0;
+  /** Whether a gzip member was written: an empty file is not valid gzip, so close writes an empty member. */
+  private members = 0;
   lines = 0;
 
   /** `level`: gzip level; 1 for files only this agent reads (four times faster, about a fifth larger). */
@@ -39,12 +41,14 @@ export class JsonlGzWriter {
     if (this.pendingBytes >= CHUNK_BYTES) this.flush();
   }
 
+  /** Compresses what is pending as one gzip member (at close, an empty one when there never was one). */
   private flush(): void {
-    if (this.pending.length === 0 || this.fd === undefined) return;
+    if (this.fd === undefined || (this.pending.length === 0 && this.members > 0)) return;
     const member = gzipSync(this.pending.join(''), { level: this.level });
     this.pending = [];
     this.pendingBytes = 0;
     for (let at = 0; at < member.length; ) at += writeSync(this.fd, member, at);
+    this.members++;
   }
 
   /** Writes what is pending and closes the file (its bytes are in the page cache: the caller syncs what must survive a crash). */

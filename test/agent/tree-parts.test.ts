@@ -69,6 +69,14 @@ describe('gzip JSON lines', () => {
     expect(read).toEqual([...written, { raw: true }]);
     expect(w.lines).toBe(30_001);
   });
+
+  it('writes a readable file with no lines when nothing was written (an empty tree)', async () => {
+    const file = join(tmp(), 'empty.gz');
+    await new JsonlGzWriter(file).close();
+    const read: unknown[] = [];
+    for await (const v of readJsonlGzFile(file)) read.push(v);
+    expect(read).toEqual([]);
+  });
 });
 
 describe('content index', () => {
