@@ -57,7 +57,7 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     `  files     ${r.files.restored} restored, ${r.files.present} already there and verified`,
     `  dirs      ${r.dirs}`,
     `  links     ${r.symlinks}`,
-    `  download  ${formatBytes(r.bytesDownloaded)}`,
+    `  download  ${formatBytes(r.bytesDownloaded)} in ${r.gets} ranged GET(s)`,
     ...r.problems.map((p) => `  NOT RESTORED ${p.path}: ${p.problem}`),
   ];
   return `${lines.join('\n')}\n`;

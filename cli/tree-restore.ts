@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, mkdtemp, open, readlink, realpath, rename, rm, statfs, symlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, mkdtemp, open, readlink, realpath, rename, rm, statfs, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, Writable } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { IntegrityError, InvalidInputError, NotFoundError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { treeSnapshotManifestPrefix } from '../core/layout.ts';
@@ -167,8 +167,10 @@ export interface TreeRestoreOptions {
   include?: string[];
   /** Free bytes to assume instead of asking the file system (tests). */
   freeBytes?: number;
-  /** Files fetched at once. */
+  /** Ranged GETs under way at once (each fetches one run of files). */
   concurrency?: number;
+  /** Largest ranged GET that fetches several files (default RUN_MAX_BYTES; 0: one GET per file, to measure what runs save). */
+  runMaxBytes?: number;
   onProgress?: (p: TreeRestoreProgress) => void;
 }
 
@@ -180,6 +182,8 @@ export interface TreeRestoreReport {
   dirs: number;
   symlinks: number;
   bytesDownloaded: number;
+  /** Ranged GETs made: one per run of files that lie together in one pack (at most RUN_MAX_BYTES). */
+  gets: number;
   /** Paths not restored, and why (an existing link or file in the way). */
   problems: { path: string; problem: string }[];
 }
@@ -252,43 +256,106 @@ function applyMeta(path: Buffer, entry: TreeEntry): Promise<void> {
   return chmod(path, entry.mode & 0o7777).then(() => utimes(path, t, t));
 }
 
-/** Fetches one file into `.part`, verifies it, and renames it; throws IntegrityError on a mismatch. */
-async function restoreFile(blobs: Store, manifest: TreeSnapshotManifest, entry: TreeEntry, final: Buffer, onBytes: (n: number) => void): Promise<void> {
-  const part = Buffer.concat([final, Buffer.from('.part')]);
+/** Where an entry's content is: its pack's key, checked before anything is fetched. */
+function packKeyOf(manifest: TreeSnapshotManifest, entry: TreeEntry): string | undefined {
   const packKey = entry.pack === undefined ? undefined : manifest.packs[entry.pack]?.key;
   if (entry.sha256 === undefined || (entry.size > 0 && (packKey === undefined || entry.offset === undefined))) {
     throw new IntegrityError(`the index entry of ${entry.path} does not say where its content is`);
   }
+  return packKey;
+}
+
+/** One file being written: `.part` open, its bytes hashed as they arrive. */
+interface PartFile {
+  entry: TreeEntry;
+  final: Buffer;
+  part: Buffer;
+  handle: FileHandle;
+  hash: Hash;
+}
+
+async function openPart(entry: TreeEntry, final: Buffer): Promise<PartFile> {
+  const part = Buffer.concat([final, Buffer.from('.part')]);
   const handle = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'ELOOP' ? new InvalidInputError(`refusing ${show(part)}: it is a symbolic link, and is never followed`, { cause: error }) : error;
   });
-  const hash = createHash('sha256');
-  try {
-    if (entry.size > 0) {
-      const { body } = await blobs.get(packKey!, { start: entry.offset!, end: entry.offset! + entry.size - 1 });
-      const sink = new Writable({
-        write(chunk: Buffer, _e, cb) {
-          hash.update(chunk);
-          handle.write(chunk).then(() => {
-            onBytes(chunk.length);
-            cb();
-          }, cb);
-        },
-      });
-      await pipeline(body, sink);
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  const st = await lstat(part);
-  const sha = hash.digest('hex');
-  if (st.size !== entry.size || sha !== entry.sha256) {
-    await rm(part, { force: true });
-    throw new IntegrityError(`${entry.path} does not match its SHA-256 (${st.size} bytes sha256 ${sha.slice(0, 12)}…, expected ${entry.size} bytes ${entry.sha256.slice(0, 12)}…): nothing kept under its name`);
-  }
-  await rename(part, final);
+  return { entry, final, part, handle, hash: createHash('sha256') };
 }
+
+/** Syncs and closes the `.part`, checks size and SHA-256, and only then renames it; throws IntegrityError on a mismatch. */
+async function commitPart(f: PartFile): Promise<void> {
+  try {
+    await f.handle.sync();
+  } finally {
+    await f.handle.close();
+  }
+  const st = await lstat(f.part);
+  const sha = f.hash.digest('hex');
+  const { entry } = f;
+  if (st.size !== entry.size || sha !== entry.sha256) {
+    await rm(f.part, { force: true });
+    throw new IntegrityError(`${entry.path} does not match its SHA-256 (${st.size} bytes sha256 ${sha.slice(0, 12)}…, expected ${entry.size} bytes ${entry.sha256?.slice(0, 12)}…): nothing kept under its name`);
+  }
+  await rename(f.part, f.final);
+}
+
+/**
+ * Fetches the content of files that lie one after another in the same pack with ONE ranged GET
+ * (from the first one's data to the last one's end; the tar headers and padding between them
+ * are skipped), writing each into its own `.part`, verified and renamed as soon as its last byte
+ * is in. A run stopped half way leaves the files before it complete and verified (a re-run keeps
+ * them) and at most one `.part` (a re-run writes it again).
+ */
+async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: { entry: TreeEntry; final: Buffer }[], onBytes: (n: number) => void): Promise<void> {
+  const first = files[0]!.entry;
+  const last = files.at(-1)!.entry;
+  const key = packKeyOf(manifest, first);
+  for (const f of files) packKeyOf(manifest, f.entry);
+  if (first.size === 0) {
+    // Empty content needs no bytes from any pack (a run holds it alone).
+    await commitPart(await openPart(first, files[0]!.final));
+    return;
+  }
+  const { body } = await blobs.get(key!, { start: first.offset!, end: last.offset! + last.size - 1 });
+  let pos = first.offset!;
+  let i = 0;
+  let current: PartFile | undefined;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (let at = 0; at < chunk.length && i < files.length; ) {
+        const e = files[i]!.entry;
+        if (pos < e.offset!) {
+          const skip = Math.min(e.offset! - pos, chunk.length - at);
+          pos += skip;
+          at += skip;
+          continue;
+        }
+        current ??= await openPart(e, files[i]!.final);
+        const take = Math.min(e.offset! + e.size - pos, chunk.length - at);
+        const slice = chunk.subarray(at, at + take);
+        current.hash.update(slice);
+        await current.handle.write(slice);
+        onBytes(take);
+        pos += take;
+        at += take;
+        if (pos === e.offset! + e.size) {
+          const done = current;
+          current = undefined;
+          i++;
+          await commitPart(done);
+        }
+      }
+    }
+  } finally {
+    if (current) await current.handle.close().catch(() => undefined);
+  }
+  if (i < files.length) throw new IntegrityError(`${key} ended before the content of ${files[i]!.entry.path} was complete: nothing kept under its name`);
+}
+
+/** Files whose content lies close together in one pack are fetched with one ranged GET of at most this many bytes. */
+export const RUN_MAX_BYTES = 8 * 1024 * 1024;
+/** Bytes between two members' data that a run reads through (tar headers and padding are 512 to 1,535). */
+const RUN_MAX_GAP = 64 * 1024;
 
 /** Bytes still to fetch (files not already in DIR at their size), for the free-space check: a re-run needs less. */
 async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: Buffer | undefined, included: (path: string) => boolean) {
@@ -327,8 +394,31 @@ class TreeWriter {
     return this.failure !== undefined;
   }
 
+  /** Files waiting to be fetched together (one pack, close together, in order). */
+  private run: { entry: TreeEntry; parts: Buffer[] }[] = [];
+  /** Queues a file; files that follow each other in one pack are fetched with one ranged GET. */
   async file(e: TreeEntry, parts: Buffer[]): Promise<void> {
-    const task: Promise<void> = this.writeFile(e, parts)
+    const prev = this.run.at(-1)?.entry;
+    const joins =
+      prev !== undefined &&
+      e.size > 0 &&
+      prev.size > 0 &&
+      e.pack === prev.pack &&
+      e.offset !== undefined &&
+      prev.offset !== undefined &&
+      e.offset >= prev.offset + prev.size &&
+      e.offset - (prev.offset + prev.size) <= RUN_MAX_GAP &&
+      e.offset + e.size - this.run[0]!.entry.offset! <= (this.opts.runMaxBytes ?? RUN_MAX_BYTES);
+    if (!joins) await this.flush();
+    this.run.push({ entry: e, parts });
+  }
+
+  /** Starts fetching the queued run; waits while as many runs as allowed are under way. */
+  private async flush(): Promise<void> {
+    if (this.run.length === 0) return;
+    const run = this.run;
+    this.run = [];
+    const task: Promise<void> = this.writeRun(run)
       .catch((error: unknown) => {
         this.failure ??= error;
       })
@@ -338,27 +428,48 @@ class TreeWriter {
   }
 
   async drain(): Promise<void> {
+    if (!this.failed) await this.flush();
     await Promise.all(this.inflight);
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private async writeFile(e: TreeEntry, parts: Buffer[]): Promise<void> {
-    const final = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
-    const st = await lstatOrUndefined(final);
-    if (st && !st.isFile()) throw new InvalidInputError(`refusing ${show(final)}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
-    if (st && st.size === e.size && (await sha256Of(final)) === e.sha256) {
-      this.report.files.present++;
-      this.bytesDone += e.size;
-    } else {
-      await restoreFile(this.opts.blobs, this.opts.manifest, e, final, (n) => {
+  private done(e: TreeEntry): void {
+    this.filesDone++;
+    this.opts.onProgress?.({ filesDone: this.filesDone, ...this.totals, bytesDone: this.bytesDone, path: e.path });
+  }
+
+  /** Files already there and verified are kept (a re-run); the rest of the run is fetched with one ranged GET per stretch between kept files. */
+  private async writeRun(run: { entry: TreeEntry; parts: Buffer[] }[]): Promise<void> {
+    const stretches: { entry: TreeEntry; final: Buffer }[][] = [];
+    let kept = true;
+    for (const { entry: e, parts } of run) {
+      const final = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
+      const st = await lstatOrUndefined(final);
+      if (st && !st.isFile()) throw new InvalidInputError(`refusing ${show(final)}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
+      if (st && st.size === e.size && (await sha256Of(final)) === e.sha256) {
+        this.report.files.present++;
+        this.bytesDone += e.size;
+        await applyMeta(final, e);
+        this.done(e);
+        kept = true;
+        continue;
+      }
+      if (kept) stretches.push([]);
+      stretches.at(-1)!.push({ entry: e, final });
+      kept = false;
+    }
+    for (const fetch of stretches) {
+      if (fetch[0]!.entry.size > 0) this.report.gets++;
+      await restoreRun(this.opts.blobs, this.opts.manifest, fetch, (n) => {
         this.bytesDone += n;
         this.report.bytesDownloaded += n;
       });
-      this.report.files.restored++;
+      for (const { entry: e, final } of fetch) {
+        this.report.files.restored++;
+        await applyMeta(final, e);
+        this.done(e);
+      }
     }
-    await applyMeta(final, e);
-    this.filesDone++;
-    this.opts.onProgress?.({ filesDone: this.filesDone, ...this.totals, bytesDone: this.bytesDone, path: e.path });
   }
 
   /** Links last: no file of this restore is ever written through one. An existing path is left alone and reported. */
@@ -405,7 +516,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     }
     await mkdir(target, { recursive: true });
     const guard = new DirGuard(Buffer.from(await realpath(target)));
-    const report: TreeRestoreReport = { snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, dir: target, files: { restored: 0, present: 0 }, dirs: 0, symlinks: 0, bytesDownloaded: 0, problems: [] };
+    const report: TreeRestoreReport = { snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, dir: target, files: { restored: 0, present: 0 }, dirs: 0, symlinks: 0, bytesDownloaded: 0, gets: 0, problems: [] };
     const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal });
     for await (const e of entries(index.file, manifest)) {
       if (writer.failed) break;

@@ -2,7 +2,7 @@
 // local S3 stand-in, in one run. Not a test: it never fails on a missed target, it prints.
 // It exits non-zero only when a tool crashed or did not ship everything.
 //
-//   npm run bench [-- --json] [-- --small N --large N --batch N --tree N --share N --fleet N] [-- --keep]
+//   npm run bench [-- --json] [-- --small N --large N --batch N --tree N --share N --tree-1m N --fleet N] [-- --keep]
 //   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
 //                       [-- --ferry-verify etag|read-back|checksum] (Ferry's verify mode instead of its default, to measure what each costs)
 //
@@ -14,7 +14,11 @@
 //   tree   N × 2 KB files, no sidecars (default 1,000,000; generated once into
 //          $FERRY_BENCH_CACHE or ~/.cache/ferry-bench and reused)   Ferry only: peak RSS, first pack
 //   share  N files of 0.5-4 KB as a `tree` source (file share): first snapshot, then a second one
-//          after 1 % changed (default 100,000)         Ferry; restic (rclone backend) when installed
+//          after 1 % changed (default 100,000), then a restore of it with and without runs of files
+//                                                      Ferry; restic (rclone backend) when installed
+//   tree-1m N files of 2 KB in directories of 100 as a `tree` source, one snapshot (default 0:
+//          skipped; the issue's figure is 1,000,000): peak RSS, time to the first pack. The tree
+//          is written once under $FERRY_BENCH_CACHE and reused     Ferry; restic when installed
 //   fleet  N simulated sites (heartbeats, window runs, a problem on every fourth): how long
 //          `ferry fleet status --json` takes to answer (default 20; target under 2 s)
 // See docs/benchmarks.md for the figures and what they mean.
@@ -25,7 +29,8 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { startLocalS3, type LocalS3 } from '../local/s3-process.ts';
 import { fleetTable, runFleetBench } from './bench/fleet.ts';
-import { runShareBench, shareTable } from './bench/share.ts';
+import { resticEnv, restoreTable, runShareBench, shareTable } from './bench/share.ts';
+import { runTree1mBench, tree1mTable } from './bench/tree-1m.ts';
 import { generateRecordings, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
 import { agentVerdicts, cachedTree, loadNow, measureCeiling, type Ceiling } from './bench/agent-rows.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
@@ -48,6 +53,8 @@ interface Options {
   share: number;
   /** Sites of the `fleet` scenario; 0 skips it. */
   fleet: number;
+  /** Files of the `tree-1m` scenario (one snapshot of a large tree source); 0 skips it. */
+  tree1m: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -64,10 +71,11 @@ function parseOptions(argv: string[]): Options {
       tree: { type: 'string', default: '1000000' },
       share: { type: 'string', default: '100000' },
       fleet: { type: 'string', default: '20' },
+      'tree-1m': { type: 'string', default: '0' },
     },
     strict: true,
   });
-  const count = (name: Scenario | 'share' | 'fleet') => {
+  const count = (name: Scenario | 'share' | 'fleet' | 'tree-1m') => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
     return n;
@@ -75,7 +83,7 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet') };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), tree1m: count('tree-1m') };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -229,8 +237,21 @@ async function shareRun(ctx: Context): Promise<void> {
   const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'share-restic' } : undefined;
   const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say });
   for (const run of r.runs) if (!run.ok) ctx.failures.push(`share/${run.tool} ${run.pass}: see ${run.logFile}`);
-  if (ctx.opts.json) for (const run of r.runs) process.stdout.write(`${JSON.stringify({ scenario: 'share', ...run })}\n`);
-  else process.stdout.write(`\n${shareTable(ctx.opts.share, r.bytes, r.changed, r.runs)}\n`);
+  if (ctx.opts.json) {
+    for (const run of r.runs) process.stdout.write(`${JSON.stringify({ scenario: 'share', ...run })}\n`);
+    for (const run of r.restores) process.stdout.write(`${JSON.stringify({ scenario: 'share-restore', ...run })}\n`);
+  } else process.stdout.write(`\n${shareTable(ctx.opts.share, r.bytes, r.changed, r.runs)}\n${restoreTable(r.restores)}\n`);
+}
+
+/** The `tree-1m` scenario (scripts/bench/tree-1m.ts): peak RSS and time to the first pack on a large tree source. */
+async function tree1mRun(ctx: Context): Promise<void> {
+  const resticBin = spawnSync('which', ['restic'], { encoding: 'utf8' }).stdout.trim();
+  const target = { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials };
+  const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'tree1m-restic', env: (bucket: string) => resticEnv(target, bucket, ctx.work) } : undefined;
+  const runs = await runTree1mBench({ work: ctx.work, files: ctx.opts.tree1m, target, ferryBucket: 'tree1m-ferry', restic, say });
+  for (const run of runs) if (!run.ok) ctx.failures.push(`tree-1m/${run.tool}: see ${run.logFile}`);
+  if (ctx.opts.json) for (const run of runs) process.stdout.write(`${JSON.stringify({ scenario: 'tree-1m', ...run })}\n`);
+  else process.stdout.write(`\n${tree1mTable(runs)}\n`);
 }
 
 async function main(): Promise<number> {
@@ -251,7 +272,7 @@ async function main(): Promise<number> {
   if (opts.ferryVerify) out(`Ferry runs with cloud.verify: ${opts.ferryVerify} (investigation: not the default measurement)`);
   const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   mkdirSync(join(work, 's3'));
-  const buckets = ['warmup', 'ceiling', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic', 'fleet'];
+  const buckets = ['warmup', 'ceiling', ...scenarios.flatMap((s) => (s === 'tree' ? [`${s}-ferry`] : [`${s}-ferry`, `${s}-rclone`, `${s}-aws-cli`])), 'share-ferry', 'share-restic', 'fleet', 'tree1m-ferry', 'tree1m-restic'];
   const s3 = await startLocalS3({ directory: join(work, 's3'), buckets });
   const ctx: Context = { opts, work, s3, s3Pid: findDescendant('s3-server.cjs'), client: benchS3Client(s3.endpoint, s3.credentials), peers, runs: [], failures: [] };
   const cleanup = async () => {
@@ -268,6 +289,7 @@ async function main(): Promise<number> {
     await warmUp(ctx.client, 'warmup');
     for (const scenario of scenarios) await scenarioRun(ctx, scenario);
     if (opts.share > 0) await shareRun(ctx);
+    if (opts.tree1m > 0) await tree1mRun(ctx);
     if (opts.fleet > 0) await fleetRun(ctx);
     const list = agentVerdicts(ctx.runs, ctx.ceiling);
     if (list.length > 0) out(`\n${verdictTable(list)}`);

@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PreviousIndex, type LocalEntry } from './local-index.ts';
+import { PreviousIndex, publishedPrefix, type LocalEntry, type PriorEntry } from './local-index.ts';
 import { TreePacker, recoverInflightPacks, treeStore } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
@@ -83,6 +83,13 @@ export function readLastSnapshot(state: string, source: string): LastSnapshot | 
 }
 
 const MAX_PROBLEMS = 100;
+
+/** One path's line in the published index and in the agent's local index. */
+interface Lines {
+  published: string;
+  local: string;
+}
+const lines = (entry: TreeEntry, local: LocalEntry): Lines => ({ published: JSON.stringify(entry), local: JSON.stringify(local) });
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 class Snapshot {
@@ -112,18 +119,27 @@ class Snapshot {
     return p;
   }
 
-  /** The entry for one walked item (undefined: left out, reported when it is a problem). */
-  async entry(item: WalkItem, prev: PreviousIndex, included: (path: string) => boolean): Promise<{ entry: TreeEntry; local: LocalEntry } | undefined> {
+  /**
+   * The index lines (published, local) for one walked item; undefined: left out (reported when
+   * it is a problem). A file unchanged since the previous snapshot (same size, mtime, inode,
+   * device and mode, its content still stored) is carried over from its previous line without
+   * being read, parsed into a new entry or serialised again.
+   */
+  async entry(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
+    const prior = await prev.seekLine(item.rel);
+    if (item.kind === 'file') {
+      const carried = this.carryOver(item.stat, prior);
+      if (carried && (!included || included(item.rel.toString('utf8')))) return carried;
+    }
     const shown = item.rel.toString('utf8');
-    const prior = await prev.seek(item.rel);
     if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
-    if (item.kind !== 'dir' && !included(shown)) return undefined;
+    if (item.kind !== 'dir' && included && !included(shown)) return undefined;
     const base = { ...entryPath(item.rel), mode: Number(item.stat.mode & 0o7777n), mtime: iso(item.stat.mtimeNs) };
     const identity = { ino: String(item.stat.ino), dev: String(item.stat.dev), mtimeNs: String(item.stat.mtimeNs) };
     if (item.kind === 'dir') {
       this.counts.dirs++;
       const entry: TreeEntry = { ...base, type: 'dir', size: 0 };
-      return { entry, local: { ...entry, ...identity } };
+      return lines(entry, { ...entry, ...identity });
     }
     if (item.kind === 'symlink') {
       let target: Buffer;
@@ -135,12 +151,25 @@ class Snapshot {
       if (!isUtf8(target)) this.problem(shown, 'link target is not valid UTF-8; stored with replacement characters');
       this.counts.symlinks++;
       const entry: TreeEntry = { ...base, type: 'symlink', size: 0, target: target.toString('utf8') };
-      return { entry, local: { ...entry, ...identity } };
+      return lines(entry, { ...entry, ...identity });
     }
-    return this.file(item, prior, shown);
+    return this.file(item, prior?.entry, shown);
   }
 
-  private async file(item: WalkItem, prior: LocalEntry | undefined, shown: string): Promise<{ entry: TreeEntry; local: LocalEntry } | undefined> {
+  /** The lines of an unchanged file, taken from its previous local line; undefined when it must be looked at again. */
+  private carryOver(st: BigIntStats, prior: PriorEntry | undefined): Lines | undefined {
+    const p = prior?.entry;
+    if (p?.type !== 'file' || p.sha256 === undefined) return undefined;
+    if (p.size !== Number(st.size) || p.mtimeNs !== String(st.mtimeNs) || p.ino !== String(st.ino) || p.dev !== String(st.dev) || p.mode !== Number(st.mode & 0o7777n)) return undefined;
+    const location = this.packer.locate(Buffer.from(p.sha256, 'hex'));
+    const prefix = location && publishedPrefix(prior!.line);
+    if (!prefix) return undefined;
+    this.counts.files++;
+    this.bytesTotal += p.size;
+    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: prior!.line };
+  }
+
+  private async file(item: WalkItem, prior: LocalEntry | undefined, shown: string): Promise<Lines | undefined> {
     let st = item.stat;
     const unchanged =
       prior?.type === 'file' && prior.sha256 !== undefined && prior.size === Number(st.size) && prior.mtimeNs === String(st.mtimeNs) && prior.ino === String(st.ino) && prior.dev === String(st.dev);
@@ -170,7 +199,7 @@ class Snapshot {
     const base = { ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs) };
     const local: LocalEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), ino: String(st.ino), dev: String(st.dev), mtimeNs: String(st.mtimeNs) };
     const entry: TreeEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), pack: this.position(location!.pack), offset: location!.offset };
-    return { entry, local };
+    return lines(entry, local);
   }
 
   private async read(item: WalkItem, st: BigIntStats, shown: string) {
@@ -285,19 +314,20 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     partConcurrency: ctx.partConcurrency,
     pool: ctx.pool,
     packTargetBytes: source.packTargetMiB * 1024 * 1024,
+    onPublished: (p) => ctx.log?.info('tree pack published', { source: source.name, key: p.key, size: p.size }),
   });
   const snap = new Snapshot(ctx, packer);
   const prev = new PreviousIndex(last ? join(dir, 'index.local.gz') : undefined);
   const indexBody = new JsonlGzWriter(join(work, 'index.body.gz'));
-  const localNext = new JsonlGzWriter(join(work, 'index.local.gz'));
+  const localNext = new JsonlGzWriter(join(work, 'index.local.gz'), 1);
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
-  const included = source.include ? treePathMatcher(source.include) : () => true;
+  const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
     for await (const item of walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) })) {
       const made = await snap.entry(item, prev, included);
       if (!made) continue;
-      await indexBody.write(made.entry);
-      await localNext.write(made.local);
+      indexBody.writeLine(made.published);
+      localNext.writeLine(made.local);
     }
     await packer.finish();
     await Promise.all([indexBody.close(), localNext.close(), prev.close()]);

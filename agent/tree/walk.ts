@@ -1,5 +1,4 @@
-import { readdir } from 'node:fs/promises';
-import { lstatSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { messageOf } from '../../core/errors.ts';
 
@@ -22,8 +21,10 @@ export interface WalkItem {
 }
 
 /** Lists a directory's names as bytes; tests inject failures here. */
-export type ReadTreeDir = (path: Buffer) => Promise<Buffer[]>;
-const readNames: ReadTreeDir = (path) => readdir(path, { encoding: 'buffer' });
+export type ReadTreeDir = (path: Buffer) => Buffer[] | Promise<Buffer[]>;
+// Synchronous for the reason the lstat is (below): one listing of 100 names is a fraction of a
+// millisecond, a thread-pool trip on a loaded machine can be several.
+const readNames: ReadTreeDir = (path) => readdirSync(path, { encoding: 'buffer' });
 
 export interface WalkOptions {
   readdir?: ReadTreeDir;

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMeasured, type Measured } from './measure.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { buildStore } from '../../cli/build-agent.ts';
+import { findSnapshot, restoreTree } from '../../cli/tree-restore.ts';
 
 // The `share` scenario: a file share as a `tree` source. N small files (0.5-4 KB, 100 per
 // directory) are snapshotted once, 1 % of them are rewritten, and the tree is snapshotted again.
@@ -31,6 +34,15 @@ export interface ShareRun {
   logFile: string;
 }
 
+/** One full restore of the second snapshot, in this process (the CLI's restoreTree) against the same store. */
+export interface RestoreRun {
+  mode: 'one GET per file' | 'runs of files';
+  seconds: number;
+  gets: number;
+  files: number;
+  mb: number;
+}
+
 export interface ShareOptions {
   work: string;
   files: number;
@@ -39,6 +51,8 @@ export interface ShareOptions {
   /** restic and rclone binaries, when both are installed; resticBucket must exist. */
   restic?: { bin: string; bucket: string };
   say: (line: string) => void;
+  /** Set by the first Ferry pass: its agent config (the restores read the store through it). */
+  config?: string;
 }
 
 const peak = (m: Measured) => Math.max(m.peakTreeRssMb, m.mainHwmMb);
@@ -87,6 +101,7 @@ sources:
 `,
   );
   const logFile = join(o.work, `share-ferry-${pass}.log`);
+  o.config = config;
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const m = await runMeasured(process.execPath, [FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
   const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"tree snapshot published"'));
@@ -95,28 +110,51 @@ sources:
   return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
 }
 
-async function resticPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
+/** restic's environment for a repository in `bucket` of the s3rver, through its rclone backend. */
+export function resticEnv(target: ShareTarget, bucket: string, work: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RESTIC_PASSWORD: 'bench',
-    RESTIC_REPOSITORY: `rclone:ferry:${o.restic!.bucket}/repo`,
+    RESTIC_REPOSITORY: `rclone:ferry:${bucket}/repo`,
     RCLONE_CONFIG_FERRY_TYPE: 's3',
     RCLONE_CONFIG_FERRY_PROVIDER: 'Other',
-    RCLONE_CONFIG_FERRY_ENDPOINT: o.target.endpoint,
-    RCLONE_CONFIG_FERRY_ACCESS_KEY_ID: o.target.credentials.accessKeyId,
-    RCLONE_CONFIG_FERRY_SECRET_ACCESS_KEY: o.target.credentials.secretAccessKey,
+    RCLONE_CONFIG_FERRY_ENDPOINT: target.endpoint,
+    RCLONE_CONFIG_FERRY_ACCESS_KEY_ID: target.credentials.accessKeyId,
+    RCLONE_CONFIG_FERRY_SECRET_ACCESS_KEY: target.credentials.secretAccessKey,
     RCLONE_CONFIG_FERRY_FORCE_PATH_STYLE: 'true',
     RCLONE_CONFIG_FERRY_REGION: 'us-east-1',
-    RESTIC_CACHE_DIR: join(o.work, 'restic-cache'),
+    RESTIC_CACHE_DIR: join(work, 'restic-cache'),
   };
   delete env.AWS_CA_BUNDLE; // rclone chokes on the one set here
+  return env;
+}
+
+async function resticPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
+  const env = resticEnv(o.target, o.restic!.bucket, o.work);
   const logFile = join(o.work, `share-restic-${pass}.log`);
   if (pass === 'first') await runMeasured(o.restic!.bin, ['init'], { logFile, env });
   const m = await runMeasured(o.restic!.bin, ['backup', '--quiet', root], { logFile, env });
   return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), ok: m.code === 0, logFile };
 }
 
-export async function runShareBench(o: ShareOptions): Promise<{ runs: ShareRun[]; bytes: number; changed: number }> {
+/** Restores the newest snapshot twice, once the way restore worked before runs (one ranged GET per file), once with runs. */
+async function restores(o: ShareOptions): Promise<RestoreRun[]> {
+  const config = parseAgentConfig(readFileSync(o.config!, 'utf8'));
+  const { store } = buildStore(config);
+  const found = await findSnapshot(store, 'bench', 'share', new Date(Date.now() + 86_400_000));
+  if (!found) throw new Error('share: no snapshot to restore');
+  const out: RestoreRun[] = [];
+  for (const [mode, runMaxBytes] of [['one GET per file', 0], ['runs of files', undefined]] as const) {
+    const to = join(o.work, 'restore', mode.replace(/ /g, '-'));
+    const started = performance.now();
+    const r = await restoreTree({ blobs: store, manifest: found.manifest, to, runMaxBytes });
+    out.push({ mode, seconds: (performance.now() - started) / 1000, gets: r.gets, files: r.files.restored, mb: r.bytesDownloaded / 1048576 });
+    rmSync(to, { recursive: true, force: true });
+  }
+  return out;
+}
+
+export async function runShareBench(o: ShareOptions): Promise<{ runs: ShareRun[]; bytes: number; changed: number; restores: RestoreRun[] }> {
   const root = join(o.work, 'data', 'share');
   const started = performance.now();
   const bytes = generateShare(root, o.files);
@@ -126,7 +164,9 @@ export async function runShareBench(o: ShareOptions): Promise<{ runs: ShareRun[]
   const changed = changeOnePercent(root, o.files);
   runs.push(await ferryPass(o, root, 'second'));
   if (o.restic) runs.push(await resticPass(o, root, 'second'));
-  return { runs, bytes, changed };
+  const restored = runs.every((r) => r.tool !== 'ferry' || r.ok) ? await restores(o) : [];
+  for (const r of restored) o.say(`[share] restore, ${r.mode}: ${r.files.toLocaleString('en-GB')} files, ${r.mb.toFixed(1)} MB in ${r.gets.toLocaleString('en-GB')} GET(s), ${r.seconds.toFixed(1)} s`);
+  return { runs, bytes, changed, restores: restored };
 }
 
 export function shareTable(files: number, bytes: number, changed: number, runs: ShareRun[]): string {
@@ -147,4 +187,11 @@ export function shareTable(files: number, bytes: number, changed: number, runs: 
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map(line),
   ].join('\n');
+}
+
+export function restoreTable(runs: RestoreRun[]): string {
+  if (runs.length === 0) return '';
+  const base = runs[0]!.seconds;
+  const rows = runs.map((r) => `| ${r.mode.padEnd(16)} | ${String(r.files).padStart(7)} | ${r.mb.toFixed(1).padStart(7)} | ${String(r.gets).padStart(7)} | ${r.seconds.toFixed(1).padStart(7)} | ${((base / r.seconds) || 0).toFixed(2).padStart(6)}× |`);
+  return ['restore of the second snapshot (every file verified):', '| fetch            |   files |      MB |    GETs | seconds | speed-up |', '|------------------|---------|---------|---------|---------|----------|', ...rows].join('\n');
 }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
-import { JsonlGzWriter } from '../../agent/tree/jsonl-gz.ts';
+import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
 import { PreviousIndex, type LocalEntry } from '../../agent/tree/local-index.ts';
 import { compareTreePaths, treePathMatcher } from '../../agent/tree/paths.ts';
 import { walkTree } from '../../agent/tree/walk.ts';
@@ -53,6 +53,29 @@ describe('previous index merge-join', () => {
     expect(await prev.seek(b('zz'))).toBeUndefined();
     await prev.close();
     expect(await new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
+  });
+});
+
+describe('gzip JSON lines', () => {
+  it('reads back every line written across many gzip members, a character cut by a chunk boundary included', async () => {
+    const file = join(tmp(), 'lines.gz');
+    const w = new JsonlGzWriter(file, 1);
+    const written = Array.from({ length: 30_000 }, (_, i) => ({ i, name: `é€😀 ${'x'.repeat(i % 37)}` }));
+    for (const v of written) w.write(v);
+    w.writeLine('{"raw":true}');
+    await w.close();
+    const read: unknown[] = [];
+    for await (const v of readJsonlGzFile(file)) read.push(v);
+    expect(read).toEqual([...written, { raw: true }]);
+    expect(w.lines).toBe(30_001);
+  });
+
+  it('writes a readable file with no lines when nothing was written (an empty tree)', async () => {
+    const file = join(tmp(), 'empty.gz');
+    await new JsonlGzWriter(file).close();
+    const read: unknown[] = [];
+    for await (const v of readJsonlGzFile(file)) read.push(v);
+    expect(read).toEqual([]);
   });
 });
 

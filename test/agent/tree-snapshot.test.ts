@@ -2,7 +2,9 @@ import { describe, it, expect } from 'vitest';
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { readAll } from '../../agent/recover.ts';
 import { restoreTree } from '../../cli/tree-restore.ts';
 import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
 
@@ -28,6 +30,31 @@ describe('tree snapshot', () => {
     const report = await restoreTree({ blobs: store, manifest, to });
     expect(report.files).toEqual({ restored: 4, present: 0 });
     expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('carries an unchanged file into the next index line for line, and gives a file whose mode alone changed its new mode without reading it', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 5; i++) write(join(site.root, `f${i} "q" é.txt`), `file ${i}`);
+    const store = new MemoryBlobStore();
+    const { manifest: first } = await snapshot(site, store);
+    site.clock.advance(3600_000);
+    chmodSync(join(site.root, 'f2 "q" é.txt'), 0o600);
+    utimesSync(join(site.root, 'f2 "q" é.txt'), new Date('2026-02-01T08:00:00Z'), new Date('2026-02-01T08:00:00Z'));
+    const { manifest: second } = await snapshot(site, store);
+    expect(second.counts).toMatchObject({ files: 5, filesRead: 0 });
+    const lines = async (key: string) => gunzipSync(await readAll(store, key)).toString().trim().split('\n').slice(1);
+    const [before, after] = [await lines(first.index.key), await lines(second.index.key)];
+    expect(after.filter((l, i) => l !== before[i]).map((l) => (JSON.parse(l) as { path: string; mode: number }))).toEqual([expect.objectContaining({ path: 'f2 "q" é.txt', mode: 0o600 })]);
+    const to = join(site.dir, 'restored');
+    await restoreTree({ blobs: store, manifest: second, to });
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('closes the first pack of a snapshot at 8 MiB, the next ones at the source target', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 5; i++) write(join(site.root, `f${i}.bin`), Buffer.alloc(3 * 1024 * 1024, i + 1));
+    const { manifest } = await snapshot(site, new MemoryBlobStore());
+    expect(manifest.packs.map((p) => Math.round(p.size / (1024 * 1024)))).toEqual([9, 6]);
   });
 
   it('reads only new and changed files the second time; identical content is stored once', async () => {

@@ -100,6 +100,29 @@ describe('tree restore', () => {
     expect(picture(to)).toEqual(picture(site.root));
   });
 
+  it('fetches files that lie together in one pack with one ranged GET, and files apart with one each', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 40; i++) write(join(site.root, `f${String(i).padStart(2, '0')}.txt`), `content ${i} `.repeat(i * 50));
+    write(join(site.root, 'g-big.bin'), Buffer.alloc(5 * 1024 * 1024, 3)); // a large file: a pack, and a GET, of its own
+    const store = new MemoryBlobStore();
+    const { manifest } = await snapshot(site, store);
+    const gets: string[] = [];
+    const counting = { list: store.list.bind(store), get: (key: string, range?: { start: number; end: number }) => (range && gets.push(key), store.get(key, range)) };
+    const to = join(site.dir, 'r');
+    const report = await restoreTree({ blobs: counting, manifest, to });
+    expect(report.files).toEqual({ restored: 41, present: 0 });
+    expect(picture(to)).toEqual(picture(site.root));
+    expect(report.gets).toBe(gets.length);
+    expect(gets.length).toBe(2); // f01…f39 in one run (f00 is empty: no GET), the large one alone
+    rmSync(join(to, 'f07.txt'));
+    writeFileSync(join(to, 'f20.txt'), 'damaged');
+    const again = await restoreTree({ blobs: counting, manifest, to });
+    expect(again.files).toEqual({ restored: 2, present: 39 });
+    expect(again.gets).toBe(2); // the files kept between them are not fetched again
+    expect(again.bytesDownloaded).toBe(manifest.bytes.total - 5 * 1024 * 1024 - [...Array(40).keys()].filter((i) => i !== 7 && i !== 20).reduce((n, i) => n + `content ${i} `.length * i * 50, 0));
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
   it('checks free space before writing anything', async () => {
     const { site, store, manifest } = await share();
     const to = join(site.dir, 'small');

@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { parseAgentConfig } from '../../core/config.ts';
@@ -19,11 +19,17 @@ import { picture } from '../agent/tree-support.ts';
 // several days (uploads, deletions, a renamed conference folder, one large file); the agent
 // signs as the site's agent role; the DR site's read-only role then restores every day's share
 // byte-identical through `ferry restore tree`, and streams one file with --stdout.
-// The large file is FERRY_OCS_LARGE_MB (default 20) MB; the issue asks for 200 MB, which this
-// test takes unchanged with FERRY_OCS_LARGE_MB=200 (about a minute more here).
+// The large file is FERRY_OCS_LARGE_MB (default 20) MB. The issue asks for 200 MB, which this
+// test takes unchanged with FERRY_OCS_LARGE_MB=200: the file is written, compared and streamed
+// out in 1 MiB pieces (nothing holds it whole) and the time limits grow with it. It is not the
+// default because its bytes cross the local cloud many times (read twice by the agent, 200 MB
+// through the IAM gateway into s3rver, 200 MB back for each of the two days' restores and the
+// --stdout stream): on this shared 2-core machine under load 20 the days alone took over 300 s.
 
 const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const LARGE_MB = Number(process.env.FERRY_OCS_LARGE_MB ?? 20);
+/** Time limits grow with the large file (about 3 s a MB on a loaded machine). */
+const SLACK_MS = LARGE_MB * 3_000;
 const DAY = 86_400_000;
 let cloud: LocalCloud;
 let dir: string;
@@ -33,9 +39,51 @@ let lcs: string;
 let drConfig: string;
 const days: { at: string; picture: Map<string, string>; sample: { path: string; sha256: string } }[] = [];
 
+/** Runs the CLI with its stdout hashed as it streams (a 200 MB file is never held here). */
+function ferryHashed(args: string[]): Promise<{ code: number; sha256: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: join(dir, 'home') }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 + SLACK_MS });
+    const hash = createHash('sha256');
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => hash.update(c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? 1, sha256: hash.digest('hex'), stderr }));
+  });
+}
+
+/** Writes `mb` MiB of content that differs in every MiB, one MiB at a time. */
+function putLarge(path: string, mb: number, at: Date): void {
+  mkdirSync(join(path, '..'), { recursive: true });
+  const block = randomBytes(1024 * 1024);
+  const fd = openSync(path, 'w');
+  try {
+    for (let i = 0; i < mb; i++) {
+      block.writeUInt32BE(i, 0);
+      writeSync(fd, block);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  utimesSync(path, at, at);
+}
+
+/** SHA-256 of a file, read 1 MiB at a time. */
+function shaOfFile(path: string): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buffer)) > 0; ) hash.update(buffer.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
 function ferry(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: join(dir, 'home') }, encoding: 'buffer', maxBuffer: 1 << 30, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, FERRY_HOME: join(dir, 'home') }, encoding: 'buffer', maxBuffer: 1 << 30, timeout: 120_000 + SLACK_MS }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
     });
   });
@@ -46,7 +94,6 @@ const put = (path: string, data: string | Buffer, at: Date) => {
   writeFileSync(path, data);
   utimesSync(path, at, at);
 };
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const web = (...p: string[]) => join(share, 'Web Components', 'Data MCU Web', 'Web', ...p);
 const meta = (...p: string[]) => join(share, 'Web Components', 'Data MCU Web', 'Non-Web', ...p);
 
@@ -67,7 +114,7 @@ function day(n: number, at: Date): { path: string } {
   }
   if (n === 1) {
     put(web('conf-6', 'poll résultats.csv'), 'yes,no\n3,4\n', at);
-    put(web('conf-6', 'recording.wmv'), randomBytes(LARGE_MB * 1024 * 1024), at);
+    putLarge(web('conf-6', 'recording.wmv'), LARGE_MB, at);
     rmSync(web('conf-2'), { recursive: true });
     put(join(share, 'Compliance', `uploads ${stamp}.xml`), '<uploads n="2"/>', at);
     return { path: 'Web Components/Data MCU Web/Web/conf-6/recording.wmv' };
@@ -124,13 +171,13 @@ sources:
       expect(first.failed + second.failed).toBe(0);
       expect(first.manifests.filter((k) => k.includes('/trees/'))).toHaveLength(1);
       expect(second.manifests.filter((k) => k.includes('/trees/'))).toHaveLength(0);
-      days.push({ at: clock.now().toISOString(), picture: picture(share), sample: { path, sha256: sha(readFileSync(join(share, path))) } });
+      days.push({ at: clock.now().toISOString(), picture: picture(share), sample: { path, sha256: shaOfFile(join(share, path)) } });
       clock.advance(DAY - 60_000);
     }
   } finally {
     agent.close();
   }
-}, 300_000);
+}, 300_000 + SLACK_MS);
 
 afterAll(async () => {
   await cloud?.stop();
@@ -167,13 +214,14 @@ describe('OCS 2007 R2 site end to end', () => {
       expect(r.code).toBe(0);
       expect(picture(to)).toEqual(d.picture);
     }
-  }, 240_000);
+  }, 240_000 + SLACK_MS);
 
   it('streams one file of a day with --stdout, verified', async () => {
     for (const d of days) {
-      const r = await ferry(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--stdout', d.sample.path, '--config', drConfig]);
+      const r = await ferryHashed(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--stdout', d.sample.path, '--config', drConfig]);
+      expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(sha(r.stdout)).toBe(d.sample.sha256);
+      expect(r.sha256).toBe(d.sample.sha256);
     }
-  }, 120_000);
+  }, 120_000 + SLACK_MS);
 });
