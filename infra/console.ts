@@ -135,7 +135,6 @@ export class ConsoleHosting extends Construct {
     });
     acknowledge(pool, 'AwsSolutions-COG2', undefined, 'TOTP MFA is enabled for every officer to enrol; making it REQUIRED waits for the console enrolment page, and deployments can set it in the pool');
     acknowledge(pool, 'AwsSolutions-COG8', undefined, 'the Plus feature plan (threat protection) is a paid per-user option left to the deployment; only admin-created officers can sign in');
-    acknowledge(pool, 'AwsSolutions-COG3', undefined, 'threat protection (Plus feature plan) is a paid per-user option left to the deployment; sign-in is already limited to admin-created officers');
     for (const group of consoleGroups(sites)) {
       new cognito.CfnUserPoolGroup(this, `Group-${group}`, { userPoolId: pool.userPoolId, groupName: group, description: groupDescription(group) });
     }

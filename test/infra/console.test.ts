@@ -58,7 +58,8 @@ describe('console sign-in', () => {
     for (const route of consoleRoutes) expect(route).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: authorizerId } });
     const consoleFn = logicalId(synth.processing.functions.console);
     for (const route of consoleRoutes) {
-      const integrationId = String(route.Target['Fn::Join' as never][1][1].Ref);
+      const target = route.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
+      const integrationId = target['Fn::Join'][1][1].Ref;
       expect(JSON.stringify(resources[integrationId]!.Properties.IntegrationUri)).toContain(consoleFn);
     }
   });
