@@ -15,6 +15,11 @@ export interface ReplayLinkOptions {
   credentials?: SigningCredentials;
   /** GET (default) or HEAD: a presigned link is valid for one method only. */
   method?: 'GET' | 'HEAD';
+  /**
+   * The officer the link is minted for (the console signs with its own role): part of the
+   * signed query, so it cannot be changed, and written by replay into the audit line.
+   */
+  officer?: string;
   /** Signing time (tests). */
   now?: Date;
 }
@@ -26,7 +31,7 @@ export async function presignReplayLink(o: ReplayLinkOptions): Promise<string> {
   const path = `${base.pathname.replace(/\/$/, '')}/sites/${encodeURIComponent(o.site)}/recordings/${encodeURIComponent(o.rid)}/audio`;
   const signer = sigV4Signer('lambda', o.region, o.credentials);
   const signed = await signer.presign(
-    { method: o.method ?? 'GET', protocol: base.protocol, hostname: base.hostname, path, headers: { host: base.host }, query: o.download ? { download: '1' } : {} },
+    { method: o.method ?? 'GET', protocol: base.protocol, hostname: base.hostname, path, headers: { host: base.host }, query: { ...(o.download ? { download: '1' } : {}), ...(o.officer ? { officer: o.officer } : {}) } },
     { expiresIn, ...(o.now ? { signingDate: o.now } : {}) },
   );
   const url = new URL(`${base.protocol}//${base.host}${path}`);

@@ -178,6 +178,8 @@ function physical(env: FakeEnvironment, id: string, type: string, name: string):
       return { ref: `arn:${p}:sns:${r}:${a}:${name}`, atts: { TopicArn: `arn:${p}:sns:${r}:${a}:${name}`, TopicName: name } };
     case 'AWS::Lambda::Function':
       return { ref: name, atts: { Arn: `arn:${p}:lambda:${r}:${a}:function:${name}` } };
+    case 'AWS::Lambda::Url':
+      return { ref: id, atts: { FunctionUrl: `https://url${id.toLowerCase()}.lambda-url.${r}.on.aws/`, FunctionArn: `arn:${p}:lambda:${r}:${a}:function:${id}` } };
     case 'AWS::ApiGatewayV2::Api':
       return { ref: `api${id.toLowerCase()}`, atts: { ApiEndpoint: `https://api${id.toLowerCase()}.execute-api.${r}.amazonaws.com` } };
     default:

@@ -25,7 +25,7 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet';
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console';
 
 export { functionEntry };
 
@@ -92,6 +92,8 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   replay: { name: 'replay', description: 'Ferry: replay (byte-range stream from the pack)', timeout: Duration.minutes(5), memorySize: 512, audited: true },
   // Reads every site's newest heartbeat and window run side by side: a few round trips.
   fleet: { name: 'fleet', description: 'Ferry: fleet status API (every site at a glance)', timeout: Duration.seconds(25), memorySize: 256, audited: false },
+  // The compliance console's API (Cognito JWT): search, get, recall, replay links (infra/console.ts).
+  console: { name: 'console', description: 'Ferry: console API (officers signed in with Cognito)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
 };
 
 /** The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman, functions/fleet). */
@@ -105,6 +107,7 @@ export class FerryFunctions extends Construct {
   readonly artefacts: NodejsFunction;
   readonly replay: NodejsFunction;
   readonly fleet: NodejsFunction;
+  readonly console: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
   /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
@@ -119,19 +122,29 @@ export class FerryFunctions extends Construct {
     });
     const why = 'the key only seals short-lived listing cursors; replacing it ends open listings and nothing else, so it is replaced by redeploying';
     acknowledge(this.cursorKey, 'AwsSolutions-SMG4', undefined, why);
-    const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay), fleet: this.build(SPECS.fleet) };
+    const built = {
+      ingest: this.build(SPECS.ingest),
+      catalogue: this.build(SPECS.catalogue),
+      artefacts: this.build(SPECS.artefacts),
+      replay: this.build(SPECS.replay),
+      fleet: this.build(SPECS.fleet),
+      console: this.build(SPECS.console),
+    };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
     this.artefacts = built.artefacts.fn;
     this.replay = built.replay.fn;
     this.fleet = built.fleet.fn;
-    this.logGroups = { ingest: built.ingest.logGroup, catalogue: built.catalogue.logGroup, artefacts: built.artefacts.logGroup, replay: built.replay.logGroup, fleet: built.fleet.logGroup };
-    this.roles = { ingest: built.ingest.role, catalogue: built.catalogue.role, artefacts: built.artefacts.role, replay: built.replay.role, fleet: built.fleet.role };
+    this.console = built.console.fn;
+    const names = Object.keys(built) as FunctionName[];
+    this.logGroups = Object.fromEntries(names.map((n) => [n, built[n].logGroup])) as Record<FunctionName, logs.LogGroup>;
+    this.roles = Object.fromEntries(names.map((n) => [n, built[n].role])) as Record<FunctionName, iam.Role>;
     this.grantIngest();
     this.grantCatalogue();
     this.grantArtefacts();
     this.grantReplay();
     this.grantFleet();
+    this.grantConsole();
   }
 
   private build(spec: FunctionSpec): { fn: NodejsFunction; logGroup: logs.LogGroup; role: iam.Role } {
@@ -169,7 +182,7 @@ export class FerryFunctions extends Construct {
 
   /** CURSOR_KEY (functions/shared/deps.ts) for the functions that hand out listing cursors. */
   private cursorEnv(name: FunctionName): Record<string, string> {
-    return name === 'catalogue' || name === 'artefacts' ? { CURSOR_KEY: this.cursorKey.secretValue.unsafeUnwrap() } : {};
+    return name === 'catalogue' || name === 'artefacts' || name === 'console' ? { CURSOR_KEY: this.cursorKey.secretValue.unsafeUnwrap() } : {};
   }
 
   private allow(fn: NodejsFunction, sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>): void {
@@ -209,6 +222,13 @@ export class FerryFunctions extends Construct {
     const { table, indexArns } = this.props;
     this.allow(this.catalogue, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
     this.tableKey(this.catalogue, false);
+  }
+
+  /** The catalogue's reads (its search and get code runs in the console); replay links: infra/console.ts. */
+  private grantConsole(): void {
+    const { table, indexArns } = this.props;
+    this.allow(this.console, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
+    this.tableKey(this.console, false);
   }
 
   /** Lists artefacts and plans restores from the catalogue's main table (no index, no S3). */

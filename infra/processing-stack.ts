@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { classPrefix } from '../core/layout.ts';
 import { AlertTopic } from './alerts.ts';
 import { CatalogueApi } from './catalogue-api.ts';
+import { ConsoleHosting } from './console.ts';
 import type { DeploymentConfig } from './config.ts';
 import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
 import { FerryFunctions } from './functions.ts';
@@ -34,6 +35,7 @@ export interface ProcessingStackProps extends StackProps {
 export class ProcessingStack extends Stack {
   readonly functions: FerryFunctions;
   readonly api: CatalogueApi;
+  readonly console: ConsoleHosting;
   readonly alerts: AlertTopic;
   readonly deadman: DeadmanSwitch;
   readonly fleetReader: FleetReader;
@@ -65,6 +67,7 @@ export class ProcessingStack extends Stack {
       logsKey,
       accessLogRetentionDays: config.logs.auditRetentionDays,
     });
+    this.console = new ConsoleHosting(this, 'Console', { sites: config.sites.map((site) => site.name), api: this.api, consoleFunction: this.functions.console });
     this.alerts = new AlertTopic(this, 'Alerts');
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
     this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });

@@ -16,8 +16,8 @@ import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
 // machine: locally a Step Functions endpoint serving that one call, which hands the request
 // to the site's local recall workflow.
 
-export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet';
-const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet'];
+export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console';
+const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console'];
 
 export interface ApiFunctionsOptions {
   bucket: string;
@@ -30,6 +30,8 @@ export interface ApiFunctionsOptions {
   credentialsOf(fn: ApiFunctionName): { accessKeyId: string; secretAccessKey: string };
   /** HMAC key of the listing cursors (the stack's generated CURSOR_KEY). */
   cursorKey: string;
+  /** The console function's user pool (the local Cognito stand-in) and the replay URL each site's links go to. */
+  console: { issuer: string; clientId: string; replayUrls: Record<string, string> };
   /** The site's recall workflow, asked per request; undefined: StartExecution is refused. */
   recallFor(site: string): RecallStarter | undefined;
   /** Puts something (the IAM gateway) in front of the local Step Functions endpoint; returns its endpoint. */
@@ -48,7 +50,7 @@ export interface ApiFunctions {
   /** The runtimes running now (one is replaced when it died). */
   readonly functions: Record<ApiFunctionName, LocalLambda>;
   /** An API route's handler: API Gateway's Lambda proxy integration (payload 2.0) to the function. */
-  route(fn: 'catalogue' | 'artefacts' | 'fleet'): (event: HttpEvent) => Promise<HttpResult>;
+  route(fn: 'catalogue' | 'artefacts' | 'fleet' | 'console'): (event: HttpEvent) => Promise<HttpResult>;
   /** The replay Function URL's handler, invoked through `invokedFunctionArn` (the site's alias). */
   replay(event: HttpEvent, options?: InvocationOptions): Promise<HttpResult>;
   /** The bucket notification's invocation of the ingest function. */
@@ -121,7 +123,10 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
   try {
     const sfnEndpoint = recall && (options.guardStates ? await options.guardStates(recall.url) : recall.url);
     const bundles = await buildFunctionBundles(API_FUNCTIONS, { dir: options.bundleDir });
-    const local = { BUCKET: options.bucket, TABLE: options.table, CURSOR_KEY: options.cursorKey, RECALL_STATE_MACHINE_ARN: recallArn };
+    const local = {
+      ...{ BUCKET: options.bucket, TABLE: options.table, CURSOR_KEY: options.cursorKey, RECALL_STATE_MACHINE_ARN: recallArn },
+      ...{ CONSOLE_ISSUER: options.console.issuer, CONSOLE_CLIENT_ID: options.console.clientId, CONSOLE_REPLAY_URLS: JSON.stringify(options.console.replayUrls) },
+    };
     const environmentOf = (fn: ApiFunctionName) => {
       const credentials = options.credentialsOf(fn);
       return {

@@ -10,7 +10,7 @@ import { json, type HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import { siteSchema } from '../functions/shared/params.ts';
 import type { FrontDoorAccess } from './api-access.ts';
-import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef, type RouteHandler } from './http-endpoint.ts';
+import { startHttpEndpoint, toHttpEvent, type HttpEndpoint, type LocalIdentity, type RouteDef, type RouteHandler } from './http-endpoint.ts';
 
 // Local stand-in for the catalogue API (API Gateway HTTP API, IAM authorization on every
 // route): the functions the cloud runs (in the local cloud, their deployed bundles:
@@ -21,6 +21,8 @@ import { startHttpEndpoint, type HttpEndpoint, type LocalIdentity, type RouteDef
 // a local session instead: a random token, handed out in the page's address by `ferry start`,
 // sent back as `X-Ferry-Session`; with it, the page may search, read the fleet and ask for
 // presigned replay links (GET /local/replay-link). Replay is elsewhere.
+// The console routes (/console/…, core/console-access.ts) go to the console function, which
+// verifies the caller's Cognito token itself (the local Cognito stand-in's, local/cognito-server.ts).
 // The recall route (POST) reaches the catalogue function, which starts the recall workflow,
 // only for a site whose local recall workflow runs (`recallWired`); otherwise it answers 501,
 // as the deployed function without a workflow does.
@@ -32,8 +34,8 @@ export interface LocalCredentials {
 
 export interface ApiServerDeps {
   /** The functions behind the routes, as API Gateway's Lambda integration invokes them. */
-  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only). */
-  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler };
+  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only); `console` absent: no /console routes. */
+  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler; console?: RouteHandler };
   /** The keys SigV4 signatures are checked against when there is no `iam`. */
   credentials: LocalCredentials[];
   /** IAM: the keys are the deployment's principals, each request evaluated against their policies. */
@@ -182,6 +184,13 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     sessionIdentity,
     async unauthenticated(req, url) {
       const method = req.method ?? 'GET';
+      // The console routes take a Cognito token, not SigV4 (on AWS: the JWT authorizer, then
+      // the function's own check; here the function's check alone, on the same token).
+      const consoleFn = deps.functions.console;
+      if (consoleFn && /^\/console(\/|$)/.test(url.pathname)) {
+        if (method === 'OPTIONS') return { statusCode: 204, headers: { 'Access-Control-Max-Age': '600' }, body: '' };
+        return consoleFn(toHttpEvent(req, url, {}));
+      }
       const asset = WEB_FILES.get(url.pathname);
       if (asset) return webFile(asset, method, policy);
       if (url.pathname !== '/local/replay-link') return undefined;

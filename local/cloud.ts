@@ -10,8 +10,10 @@ import { LOCAL_BUCKET, LOCAL_REGION, LOCAL_TABLE } from '../core/deployment.ts';
 import { FrontDoorAccess, deployedEntryPoints } from './api-access.ts';
 import { startApiFunctions, type ApiFunctionName } from './api-functions.ts';
 import { startApiServer } from './api-server.ts';
+import { demoPassword, startCognitoStandIn } from './cognito-server.ts';
+import { siteGroup } from '../core/console-access.ts';
 import { generatedSnapshot } from './function-environment.ts';
-import { startReplayServer } from './replay-server.ts';
+import { startReplayServer, type ReplayFunction } from './replay-server.ts';
 import { createS3EventDelivery } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
 import type { RecallStarter } from '../core/recall.ts';
@@ -65,6 +67,20 @@ export interface LocalCloudIam {
   guardActivity(upstream: string, localActivityArn: string, site: string): Promise<string>;
 }
 
+/** Where the console signs in, and the demo officer `ferry start` prints. */
+export interface ConsoleSignIn {
+  /** The console API's base (`{apiUrl}/console`). */
+  apiUrl: string;
+  /** Where InitiateAuth (USER_PASSWORD_AUTH) is posted. */
+  cognitoEndpoint: string;
+  issuer: string;
+  userPoolId: string;
+  clientId: string;
+  demo: { username: string; password: string; groups: string[] };
+  /** Adds an officer (tests: a second site's officer). */
+  addUser(user: { username: string; password: string; groups: string[] }): void;
+}
+
 /** What `cloud.json` holds: where everything is, and the local credentials. */
 export interface LocalCloudInfo {
   bucket: string;
@@ -101,6 +117,8 @@ export interface LocalCloud {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** JSON lines: every search, listen and download. */
   auditFile: string;
+  /** The compliance console's sign-in (the local Cognito stand-in) and its demo officer (officer of the first site). */
+  console: ConsoleSignIn;
   blobs: BlobStore;
   catalogue: CatalogueStore;
   children: { s3: number; dynamo: number };
@@ -165,10 +183,23 @@ async function wire(
   // Random per local cloud, like the secret the stack generates: the page's session token
   // and the key that seals listing cursors.
   const cursorKey = randomBytes(32).toString('base64url');
+  const sites = iamOptions?.sites ?? LOCAL_WORKFLOW_SITES.map((s) => s.site);
+  const cognito = await startCognitoStandIn({ region: LOCAL_REGION });
+  stops.push(() => cognito.stop());
+  const demo = { username: 'demo-officer', password: demoPassword(), groups: [siteGroup(sites[0]!)] };
+  cognito.addUser(demo);
+  // The replay endpoint first (its function bound once it runs): the console function's
+  // environment names it, as the stack gives the console each site's replay URL.
+  const bound: { replay?: ReplayFunction } = {};
+  const front = iam?.front(credentials);
+  const shared = { credentials: [credentials], region: LOCAL_REGION, log, iam: front };
+  const replay = await startReplayServer({ ...shared, replay: (event, invocation) => bound.replay!(event, invocation) }, { port: options.replayPort ?? 0 });
+  stops.push(() => replay.stop());
   const recalls = new Map<string, RecallStarter>();
   // Each function from its bundle, as its own role through the IAM gateway when there is one.
   const functions = await startApiFunctions({
     ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, cursorKey, bundleDir: options.bundleDir },
+    console: { issuer: cognito.issuer, clientId: cognito.clientId, replayUrls: Object.fromEntries(sites.map((site) => [site, replay.url])) },
     s3Endpoint: iam?.cloudIam.s3Endpoint ?? s3.endpoint,
     dynamoEndpoint: iam?.cloudIam.dynamoEndpoint ?? dynamo.endpoint,
     credentialsOf: (fn: ApiFunctionName) => iam?.cloudIam.credentialsOf(`function:${fn}`) ?? credentials,
@@ -181,12 +212,12 @@ async function wire(
   stops.push(() => functions.stop());
   events.attach((event) => functions.ingest(event));
 
-  const front = iam?.front(credentials);
-  const shared = { credentials: [credentials], region: LOCAL_REGION, log, iam: front };
-  const replay = await startReplayServer({ ...shared, replay: functions.replay }, { port: options.replayPort ?? 0 });
-  stops.push(() => replay.stop());
+  bound.replay = functions.replay;
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
-  const routes = { catalogue: functions.route('catalogue'), artefacts: functions.route('artefacts'), fleet: functions.route('fleet') };
+  const routes = {
+    ...{ catalogue: functions.route('catalogue'), artefacts: functions.route('artefacts') },
+    ...{ fleet: functions.route('fleet'), console: functions.route('console') },
+  };
   const recallWired = (site: string) => recalls.has(site);
   const api = await startApiServer({ ...shared, functions: routes, session, recallWired }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
@@ -203,6 +234,11 @@ async function wire(
   return {
     ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, s3Endpoint: s3.endpoint, dynamoEndpoint: dynamo.endpoint },
     ...{ apiUrl: api.url, replayUrl: replay.url, webUrl, credentials, auditFile, blobs, catalogue, children },
+    console: {
+      ...{ apiUrl: `${api.url}/console`, cognitoEndpoint: cognito.endpoint, issuer: cognito.issuer, userPoolId: cognito.poolId, clientId: cognito.clientId },
+      demo,
+      addUser: (user) => cognito.addUser(user),
+    },
     ingestErrors: events.errors,
     ...(iam ? { iam: iam.cloudIam } : {}),
     drain: () => events.drain(),

@@ -16,6 +16,10 @@ export interface LocalValues {
   TABLE: string;
   CURSOR_KEY?: string;
   RECALL_STATE_MACHINE_ARN?: string;
+  /** The console function's user pool (the local Cognito stand-in) and each site's replay URL (JSON). */
+  CONSOLE_ISSUER?: string;
+  CONSOLE_CLIENT_ID?: string;
+  CONSOLE_REPLAY_URLS?: string;
 }
 
 let generated: DeploymentSnapshot | undefined;

@@ -28,16 +28,19 @@ const requestSchema = z.object({
   site: siteSchema,
   rid: z.string({ required_error: 'is required' }).regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)'),
   download: z.enum(['1', 'true', '0', 'false'], { message: 'must be 1, true, 0 or false' }).optional(),
+  // Set by the console in the links it signs (part of the signature, so not changeable by the holder).
+  officer: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
 });
 
 export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpResult> {
   const chain = middy(async (event: HttpEvent, context: { invokedFunctionArn?: string }): Promise<HttpResult> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = replayPathParameters(event);
-    const { site, rid, download } = requestSchema.parse({
+    const { site, rid, download, officer } = requestSchema.parse({
       site: path.site,
       rid: path.rid,
       download: event.queryStringParameters?.download,
+      officer: event.queryStringParameters?.officer,
     });
     // A site's replay URL (its alias) is what IAM grants that site's roles: it serves that site only.
     const boundTo = replaySiteOf(context?.invokedFunctionArn);
@@ -53,7 +56,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     // Audited when bytes go out. Players fetch in several ranges, so one listen may log
     // several lines; HEAD and 416 disclose no audio and are not audited.
     if (result.body !== undefined && method !== 'HEAD') {
-      await deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event) });
+      await deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) });
       (deps.count ?? emfCount)('Replays', site);
     }
     return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };

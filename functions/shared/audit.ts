@@ -12,6 +12,8 @@ export interface AuditEvent {
   rid?: string;
   query?: Record<string, string | number>;
   principal?: string;
+  /** The officer a console-minted replay link was signed for (the principal is then the console's role). */
+  officer?: string;
 }
 
 /** Must not lose events silently: a sink that cannot record throws, and the request fails. */

@@ -140,9 +140,11 @@ function schedules(scope: Construct, context: WorkflowContext, built: Workflows)
  */
 function letCatalogueStartRecalls(context: WorkflowContext, built: Workflows): void {
   const recallArn = built.recall.stateMachine.stateMachineArn;
-  context.functions.catalogue.addEnvironment('RECALL_STATE_MACHINE_ARN', recallArn);
-  const start = new iam.PolicyStatement({ sid: 'StartRecall', actions: ['states:StartExecution'], resources: [recallArn] });
-  context.functions.catalogue.addToRolePolicy(start);
+  // The console's recall route is the catalogue's own code, run as the signed-in officer.
+  for (const fn of [context.functions.catalogue, context.functions.console]) {
+    fn.addEnvironment('RECALL_STATE_MACHINE_ARN', recallArn);
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRecall', actions: ['states:StartExecution'], resources: [recallArn] }));
+  }
 }
 
 /** The WorkflowsFactory for `buildFerry(app, config, { workflows: workflowsFactory() })`. */

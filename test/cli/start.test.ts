@@ -106,6 +106,19 @@ describe('ferry start', () => {
     expect(out()).toContain(`access key ${info.credentials.accessKeyId}, secret ${info.credentials.secretAccessKey}`);
     expect(out()).toMatch(/site: site-b[\s\S]*api: http:\/\/127\.0\.0\.1:\d+[\s\S]*replay: http:\/\/127\.0\.0\.1:\d+/);
     expect(out()).not.toMatch(/Demo site/);
+    // The console's sign-in: the printed demo officer signs in at the printed stand-in and reaches the printed console API.
+    const [, consoleApi] = /console API +(\S+)/.exec(out())!;
+    const [, cognito, clientId] = /console sign-in (\S+) .*client (\w+)\)/.exec(out())!;
+    const [, username, password] = /demo officer +(\S+) \/ (\S+)/.exec(out())!;
+    const signIn = await fetch(cognito!, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
+      body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: clientId, AuthParameters: { USERNAME: username, PASSWORD: password } }),
+    });
+    const token = ((await signIn.json()) as { AuthenticationResult: { AccessToken: string } }).AuthenticationResult.AccessToken;
+    const me = await fetch(`${consoleApi}/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ username: 'demo-officer', sites: ['demo'] });
     // The CLI finds it and signs its requests: an empty site is an empty answer, not a 403.
     const env = { ...process.env, FERRY_HOME: home };
     const search = spawnSync(process.execPath, [BIN, 'calls', 'search', '--site', 'site-b'], { env, encoding: 'utf8', timeout: 30_000 });

@@ -34,7 +34,7 @@ beforeAll(() => {
   synth = synthFerry(DEFAULT_CONFIG, { nag: true, bundle: true, validate: true });
   console.log(`bundled, validated and nagged synth: ${Date.now() - started} ms`);
   report = JSON.parse(readFileSync(join(synth.outdir, 'validation-report.json'), 'utf8')) as Report;
-}, 120_000);
+}, 300_000);
 
 describe('cdk-nag AwsSolutions', () => {
   it('reports no unacknowledged finding (errors and warnings) and no other validation issue', () => {
@@ -99,10 +99,10 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('offline synth', () => {
-  it('bundles the five handlers (ingest, catalogue, artefacts, replay, dead-man) with the local esbuild into ESM assets', () => {
+  it('bundles the seven handlers (ingest, catalogue, artefacts, replay, fleet, console, dead-man) with the local esbuild into ESM assets', () => {
     const assets = readdirSync(synth.outdir).filter((d) => d.startsWith('asset.'));
     const bundles = assets.filter((d) => existsSync(join(synth.outdir, d, 'index.mjs')));
-    expect(bundles).toHaveLength(5);
+    expect(bundles).toHaveLength(7);
     for (const dir of bundles) {
       const code = readFileSync(join(synth.outdir, dir, 'index.mjs'), 'utf8');
       expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);

@@ -106,6 +106,7 @@ describe('API function runtimes', () => {
     const fns = await startApiFunctions({
       ...{ bucket: 'local-bucket', table: 'local-table', region: 'us-east-1', s3Endpoint: 'http://127.0.0.1:9', dynamoEndpoint: 'http://127.0.0.1:9' },
       ...{ credentialsOf: () => ({ accessKeyId: 'k', secretAccessKey: 's' }), cursorKey: 'c'.repeat(32), recallFor: () => undefined },
+      console: { issuer: 'http://127.0.0.1:9/pool', clientId: 'client', replayUrls: { 'site-a': 'http://127.0.0.1:9' } },
     });
     try {
       const event = { rawPath: '/sites/site-a/recordings/bad', pathParameters: { site: 'site-a', rid: 'bad' } };

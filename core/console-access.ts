@@ -1,0 +1,68 @@
+// The compliance console's routes and who may see which site. Pure: the console function
+// (functions/console) enforces it per request, the CDK app (infra/console.ts) builds the
+// Cognito groups and the API routes from the same table, and the tests iterate it.
+
+/** Cognito groups: `admin` and `officer-all` see every configured site, `officer-<site>` that site only. */
+export const ADMIN_GROUP = 'admin';
+export const ALL_SITES_GROUP = 'officer-all';
+export const SITE_GROUP_PREFIX = 'officer-';
+
+export function siteGroup(site: string): string {
+  return `${SITE_GROUP_PREFIX}${site}`;
+}
+
+/** Every group a deployment with these sites has. */
+export function consoleGroups(sites: readonly string[]): string[] {
+  return [ADMIN_GROUP, ALL_SITES_GROUP, ...sites.map(siteGroup)];
+}
+
+/**
+ * The configured sites a member of `groups` may see, in configuration order. A group naming a
+ * site that is not configured grants nothing; no group, no site.
+ */
+export function sitesAllowed(groups: readonly string[], configured: readonly string[]): string[] {
+  if (groups.includes(ADMIN_GROUP) || groups.includes(ALL_SITES_GROUP)) return [...configured];
+  const named = new Set(groups.filter((g) => g.startsWith(SITE_GROUP_PREFIX)).map((g) => g.slice(SITE_GROUP_PREFIX.length)));
+  return configured.filter((site) => named.has(site));
+}
+
+export interface ConsoleRoute {
+  method: 'GET' | 'POST';
+  /** API Gateway route path (`{site}`, `{rid}` are path parameters). */
+  path: string;
+  /** What the console function does with it. */
+  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall';
+}
+
+/** Every console route; each one takes the JWT authorizer in the stack and the token check in the function. */
+export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
+  { method: 'GET', path: '/console/me', action: 'me' },
+  { method: 'GET', path: '/console/sites', action: 'sites' },
+  { method: 'GET', path: '/console/sites/{site}/recordings', action: 'search' },
+  { method: 'GET', path: '/console/sites/{site}/recordings/{rid}', action: 'get' },
+  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/play-link', action: 'play-link' },
+  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/download-link', action: 'download-link' },
+  { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall' },
+];
+
+/** The route a request path matches, with its path parameters (raw, not yet validated). */
+export function matchConsoleRoute(method: string, rawPath: string): { route: ConsoleRoute; params: Record<string, string> } | { allowed: string[] } | undefined {
+  const path = rawPath.replace(/\/+$/, '');
+  const methods: string[] = [];
+  for (const route of CONSOLE_ROUTES) {
+    const names: string[] = [];
+    const pattern = new RegExp(`^${route.path.replace(/\{(\w+)\}/g, (_, name: string) => (names.push(name), '([^/]+)'))}$`);
+    const match = pattern.exec(path);
+    if (!match) continue;
+    if (route.method !== method.toUpperCase()) {
+      methods.push(route.method);
+      continue;
+    }
+    const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+    return { route, params };
+  }
+  return methods.length > 0 ? { allowed: methods } : undefined;
+}
+
+/** Longest a minted replay link lives (the deployment's replay links are SigV4 presigns). */
+export const REPLAY_LINK_SECONDS = 300;

@@ -1,0 +1,162 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { cognitoTokenVerifier, UnauthorizedError, type ConsoleCaller, type TokenVerifier } from '../../adapters/console-token.ts';
+import { presignReplayLink } from '../../adapters/replay-link.ts';
+import type { Clock } from '../../core/clock.ts';
+import { matchConsoleRoute, REPLAY_LINK_SECONDS, sitesAllowed, type ConsoleRoute } from '../../core/console-access.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
+import type { CatalogueStore } from '../../core/ports.ts';
+import type { RecallStarter } from '../../core/recall.ts';
+import { createCatalogueHandler } from '../catalogue/handler.ts';
+import type { Audit } from '../shared/audit.ts';
+import { cloudDeps, cursorKeyFrom, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
+import { errorResponse, httpErrors } from '../shared/errors.ts';
+import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import type { Log } from '../shared/log.ts';
+import { siteSchema } from '../shared/params.ts';
+
+// The compliance console's API (routes: core/console-access.ts). Every request: the bearer
+// token verified here (API Gateway's JWT authorizer checked it already; this is the second
+// check, and the only one where no authorizer runs), the site checked against the caller's
+// Cognito groups, server-side, before anything else is read or validated. Search, get and
+// recall are the catalogue function's own code, run as the verified officer. Play and
+// download links are minted here: the site's replay Function URL presigned with this
+// function's role, the officer named in the signed query so replay's audit line says who.
+
+export interface ReplayLinkRequest {
+  site: string;
+  rid: string;
+  download: boolean;
+  officer: string;
+}
+
+/** Mints a short-lived replay link (a SigV4 presign of the site's replay URL) for an officer. */
+export type ReplayLinkMinter = (request: ReplayLinkRequest) => Promise<string>;
+
+export interface ConsoleHandlerDeps {
+  verifier: TokenVerifier;
+  /** The deployment's sites, in configuration order. */
+  sites: string[];
+  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'listSnapshots'>;
+  recall?: RecallStarter;
+  links: ReplayLinkMinter;
+  audit: Audit;
+  clock: Clock;
+  cursorKey: string;
+  log?: Log;
+}
+
+const ridSchema = z.string({ required_error: 'is required' }).regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)');
+const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
+
+function unauthorized(message: string): HttpResult {
+  return json(401, { error: 'UnauthorizedError', message }, { 'WWW-Authenticate': 'Bearer' });
+}
+
+function forbidden(caller: ConsoleCaller, site: string): HttpResult {
+  return json(403, { error: 'ForbiddenError', message: `${caller.username} may not see site ${site} (groups: ${caller.groups.join(', ') || 'none'})` });
+}
+
+/** The catalogue function's event for a console request: its path without `/console`, as the verified officer. */
+function asCatalogueEvent(event: HttpEvent, caller: ConsoleCaller, path: string, params: Record<string, string>): HttpEvent {
+  return {
+    ...event,
+    rawPath: path,
+    pathParameters: params,
+    requestContext: { ...event.requestContext, authorizer: { jwt: { claims: { 'cognito:username': caller.username } } } },
+  };
+}
+
+async function link(deps: ConsoleHandlerDeps, event: HttpEvent, caller: ConsoleCaller, site: string, rawRid: string, download: boolean) {
+  const { rid } = z.object({ rid: ridSchema, query: noQuery }).parse({ rid: rawRid, query: event.queryStringParameters ?? {} });
+  if (!(await deps.catalogue.getRecording(site, rid))) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  const url = await deps.links({ site, rid, download, officer: caller.username });
+  const expiresAt = new Date(deps.clock.now().getTime() + REPLAY_LINK_SECONDS * 1000).toISOString();
+  return json(200, { url, expiresInSeconds: REPLAY_LINK_SECONDS, expiresAt, kind: download ? 'download' : 'play' });
+}
+
+async function route(deps: ConsoleHandlerDeps, catalogue: Handler<HttpEvent, HttpResult>, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }): Promise<HttpResult> {
+  const { route: r, params } = matched;
+  const allowed = sitesAllowed(caller.groups, deps.sites);
+  if (r.action === 'me' || r.action === 'sites') {
+    noQuery.parse(event.queryStringParameters ?? {});
+    if (r.action === 'sites') return json(200, { sites: allowed.map((name) => ({ name })) });
+    return json(200, { username: caller.username, groups: caller.groups, sites: allowed });
+  }
+  const { site } = z.object({ site: siteSchema }).parse({ site: params.site });
+  // Scope before anything else about the request: site B's officer learns nothing of site A.
+  if (!allowed.includes(site)) {
+    return deps.sites.includes(site) ? forbidden(caller, site) : json(404, { error: 'NotFoundError', message: `no site ${site} in this deployment` });
+  }
+  const rid = params.rid ?? '';
+  if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');
+  const path = event.rawPath.replace(/^\/console/, '');
+  return catalogue(asCatalogueEvent(event, caller, path, params));
+}
+
+export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {
+  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
+  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+    const authorization = header(event, 'authorization');
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    if (!token) return unauthorized('sign in: the request needs an Authorization: Bearer <access token> header');
+    let caller: ConsoleCaller;
+    try {
+      caller = await deps.verifier.verify(token);
+    } catch (error) {
+      if (error instanceof UnauthorizedError) return unauthorized(error.message);
+      return errorResponse(error, deps.log);
+    }
+    const method = event.requestContext.http.method.toUpperCase();
+    const matched = matchConsoleRoute(method, event.rawPath);
+    if (!matched) return json(404, { error: 'NotFoundError', message: `no console route ${method} ${event.rawPath}` });
+    if ('allowed' in matched) {
+      return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed on ${event.rawPath}` }, { Allow: matched.allowed.join(', ') });
+    }
+    return route(deps, catalogue, event, caller, matched);
+  }).use(httpErrors({ log: deps.log }));
+  return asHandler(chain);
+}
+
+const consoleEnvSchema = z.object({
+  CONSOLE_ISSUER: z.string().url('must be the user pool issuer URL'),
+  CONSOLE_CLIENT_ID: z.string().min(1, 'the console app client id is required'),
+  CONSOLE_JWKS_URI: z.string().url().optional(),
+  /** JSON: site → that site's replay Function URL. */
+  CONSOLE_REPLAY_URLS: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return z.record(z.string().url()).parse(JSON.parse(s));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of site to replay URL' });
+        return z.NEVER;
+      }
+    }),
+  AWS_REGION: z.string().min(1, 'is required'),
+});
+
+/** The composition root: Cognito verifier, replay URLs and sites from the environment the stack sets. */
+export function consoleDepsFromEnv(env: Record<string, string | undefined>): ConsoleHandlerDeps {
+  const cfg = parseEnv(consoleEnvSchema, env);
+  const replayUrls = cfg.CONSOLE_REPLAY_URLS;
+  const links: ReplayLinkMinter = async ({ site, rid, download, officer }) => {
+    const replayUrl = replayUrls[site];
+    if (!replayUrl) throw new NotFoundError(`no replay URL for site ${site}`);
+    return presignReplayLink({ replayUrl, region: cfg.AWS_REGION, site, rid, download, officer, expiresInSeconds: REPLAY_LINK_SECONDS });
+  };
+  return {
+    ...cloudDeps(),
+    verifier: cognitoTokenVerifier({ issuer: cfg.CONSOLE_ISSUER, clientId: cfg.CONSOLE_CLIENT_ID, jwksUri: cfg.CONSOLE_JWKS_URI }),
+    sites: Object.keys(replayUrls),
+    links,
+    recall: recallStarterFromEnv(env),
+    cursorKey: cursorKeyFrom(env),
+  };
+}
+
+export const handler = lazyHandler(() => createHandler(consoleDepsFromEnv(process.env)));
+
+export const createConsoleHandler = createHandler;

@@ -1,0 +1,205 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { cognitoTokenVerifier } from '../../adapters/console-token.ts';
+import { CONSOLE_ROUTES } from '../../core/console-access.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { RecallRequest } from '../../core/recall.ts';
+import { createHandler, type ReplayLinkRequest } from '../../functions/console/handler.ts';
+import type { HttpResult } from '../../functions/shared/http.ts';
+import { sign, TokenIssuer } from '../../local/cognito-tokens.ts';
+import { makeEntry } from '../support/catalogue-fixtures.ts';
+import { auditTrail, httpEvent } from '../support/http-event.ts';
+
+// The console function with real Cognito-shaped access tokens signed by a test key, verified
+// by aws-jwt-verify against that key's JWKS (cached: no network), over the in-memory catalogue.
+
+const ISSUER = 'https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Test0001';
+const CLIENT = 'console-client-1';
+const issuer = new TokenIssuer(ISSUER);
+const now = () => Math.floor(Date.now() / 1000);
+
+function token(username: string, groups: string[], extra?: Record<string, unknown>) {
+  return issuer.accessToken({ username, groups, clientId: CLIENT, issuedAt: now(), extra });
+}
+
+async function setup(options: { recall?: boolean } = {}) {
+  const catalogue = new MemoryCatalogue();
+  const a = Array.from({ length: 5 }, (_, i) => makeEntry('site-a', i));
+  const b = Array.from({ length: 5 }, (_, i) => makeEntry('site-b', i));
+  await catalogue.putRecordings([...a, ...b]);
+  const trail = auditTrail();
+  const minted: ReplayLinkRequest[] = [];
+  const started: RecallRequest[] = [];
+  const recall = { startRecall: async (r: RecallRequest) => (started.push(r), { execution: 'arn:aws:states:eu-west-2:111122223333:execution:recall:x' }) };
+  const handler = createHandler({
+    verifier: cognitoTokenVerifier({ issuer: ISSUER, clientId: CLIENT, jwks: issuer.jwks() as never }),
+    sites: ['site-a', 'site-b'],
+    catalogue,
+    ...(options.recall === false ? {} : { recall }),
+    links: async (r) => (minted.push(r), `https://replay-${r.site}.example/sites/${r.site}/recordings/${r.rid}/audio?X-Amz-Expires=300`),
+    audit: trail.audit,
+    clock: trail.clock,
+    cursorKey: 'k'.repeat(32),
+    log: () => undefined,
+  });
+  const call = (method: string, path: string, opts: { bearer?: string; query?: Record<string, string> } = {}) =>
+    handler(httpEvent(method, path, { query: opts.query, headers: opts.bearer === undefined ? {} : { authorization: `Bearer ${opts.bearer}` } }));
+  return { a, b, trail, minted, started, call };
+}
+
+const body = (res: HttpResult) => JSON.parse(res.body as string) as Record<string, unknown>;
+const officerA = () => token('alice', ['officer-site-a']);
+
+/** A concrete path of a route, for a site and a recording. */
+function pathOf(template: string, site: string, rid: string): string {
+  return template.replace('{site}', site).replace('{rid}', rid);
+}
+
+describe('console handler: sign-in', () => {
+  it('answers /console/me with the user, groups and the sites the groups allow', async () => {
+    const { call } = await setup();
+    const res = await call('GET', '/console/me', { bearer: officerA() });
+    expect(res.statusCode).toBe(200);
+    expect(body(res)).toEqual({ username: 'alice', groups: ['officer-site-a'], sites: ['site-a'] });
+    const all = await call('GET', '/console/sites', { bearer: token('olga', ['officer-all']) });
+    expect(body(all)).toEqual({ sites: [{ name: 'site-a' }, { name: 'site-b' }] });
+    const none = await call('GET', '/console/sites', { bearer: token('nobody', []) });
+    expect(body(none)).toEqual({ sites: [] });
+  });
+
+  it.each([
+    ['no Authorization header', undefined, /Bearer/],
+    ['a token that is not a JWT', 'not-a-token', /not a JWT/],
+    ['an expired token', issuer.accessToken({ username: 'alice', groups: ['officer-site-a'], clientId: CLIENT, issuedAt: now() - 7200 }), /expired/i],
+    ['a token issued to another app client', issuer.accessToken({ username: 'alice', groups: ['admin'], clientId: 'other', issuedAt: now() }), /another client/],
+    ['an ID token instead of an access token', token('alice', ['admin'], { token_use: 'id' }), /not an access token/],
+    ['a token from another issuer', token('alice', ['admin'], { iss: 'https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Other' }), /issuer/i],
+  ])('answers 401 for %s, on every route', async (_, bearer, message) => {
+    const { call, a, trail } = await setup();
+    for (const route of CONSOLE_ROUTES) {
+      const res = await call(route.method, pathOf(route.path, 'site-a', a[0]!.rid), { bearer });
+      expect(res.statusCode, `${route.method} ${route.path}`).toBe(401);
+      expect(res.headers['WWW-Authenticate']).toBe('Bearer');
+      expect(body(res)).toMatchObject({ error: 'UnauthorizedError', message: expect.stringMatching(message) });
+    }
+    expect(trail.events).toEqual([]);
+  });
+
+  it('answers 401 for a forged token: the real key id, groups raised to admin, signed with another key', async () => {
+    const { call } = await setup();
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const real = JSON.parse(Buffer.from(officerA().split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const forged = sign({ alg: 'RS256', kid: issuer.kid, typ: 'JWT' }, { ...real, 'cognito:groups': ['admin'] }, other);
+    const res = await call('GET', '/console/sites', { bearer: forged });
+    expect(res.statusCode).toBe(401);
+    expect(body(res).message).toMatch(/signature/i);
+  });
+});
+
+describe('console handler: site scoping', () => {
+  it("answers 403 to site-a's officer on every site route of site-b, and reads or mints nothing", async () => {
+    const { call, b, trail, minted, started } = await setup();
+    const siteRoutes = CONSOLE_ROUTES.filter((r) => r.path.includes('{site}'));
+    expect(siteRoutes.length).toBeGreaterThanOrEqual(5);
+    for (const route of siteRoutes) {
+      // A malformed recording id too: scope is checked before anything else about the request.
+      for (const rid of [b[0]!.rid, 'not-a-rid']) {
+        const res = await call(route.method, pathOf(route.path, 'site-b', rid), { bearer: officerA() });
+        expect(res.statusCode, `${route.method} ${route.path} ${rid}`).toBe(403);
+        expect(body(res)).toMatchObject({ error: 'ForbiddenError', message: expect.stringContaining('site-b') });
+      }
+    }
+    expect(trail.events).toEqual([]);
+    expect(minted).toEqual([]);
+    expect(started).toEqual([]);
+  });
+
+  it('lets officer-all and admin into every configured site, and answers 404 for a site the deployment lacks', async () => {
+    const { call, b } = await setup();
+    for (const groups of [['officer-all'], ['admin']]) {
+      const res = await call('GET', `/console/sites/site-b/recordings/${b[1]!.rid}`, { bearer: token('chief', groups) });
+      expect(res.statusCode).toBe(200);
+    }
+    const missing = await call('GET', '/console/sites/site-z/recordings', { bearer: token('chief', ['admin']) });
+    expect(missing.statusCode).toBe(404);
+    expect(body(missing).message).toMatch(/no site site-z/);
+  });
+});
+
+describe('console handler: routes', () => {
+  it('searches with the catalogue search, audited as the signed-in officer', async () => {
+    const { call, a, trail } = await setup();
+    const res = await call('GET', '/console/sites/site-a/recordings', { bearer: officerA(), query: { agent: 'agent-1', limit: '10' } });
+    expect(res.statusCode).toBe(200);
+    expect((body(res).items as { rid: string }[]).map((i) => i.rid)).toEqual([a[1]!.rid]);
+    expect(trail.events).toEqual([{ at: '2026-04-01T12:00:00.000Z', action: 'search', site: 'site-a', query: { agent: 'agent-1', limit: 10 }, principal: 'alice' }]);
+  });
+
+  it('returns the full catalogue record with its SHA-256', async () => {
+    const { call, a } = await setup();
+    const res = await call('GET', `/console/sites/site-a/recordings/${a[2]!.rid}`, { bearer: officerA() });
+    expect(res.statusCode).toBe(200);
+    expect(body(res)).toMatchObject({ rid: a[2]!.rid, sha256: a[2]!.sha256, packKey: a[2]!.packKey, meta: a[2]!.meta });
+  });
+
+  it.each([
+    [{ limit: '0' }, 'limit'],
+    [{ from: 'yesterday' }, 'from'],
+    [{ colour: 'red' }, 'colour'],
+    [{ from: '2026-03-02T00:00:00Z', to: '2026-03-01T00:00:00Z' }, 'from'],
+  ])('answers 400 naming the field for the search query %j', async (query, field) => {
+    const { call } = await setup();
+    const res = await call('GET', '/console/sites/site-a/recordings', { bearer: officerA(), query });
+    expect(res.statusCode).toBe(400);
+    expect(body(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(`${field}:`) });
+  });
+
+  it('answers 400 naming the field for a bad site name, a bad recording id and an unknown parameter', async () => {
+    const { call, a } = await setup();
+    const badSite = await call('GET', '/console/sites/Site_A/recordings', { bearer: token('chief', ['admin']) });
+    expect(badSite.statusCode).toBe(400);
+    expect(body(badSite).message).toMatch(/^invalid request: site:/);
+    const badRid = await call('POST', '/console/sites/site-a/recordings/r123/play-link', { bearer: officerA() });
+    expect(body(badRid).message).toMatch(/rid: must be a recording id/);
+    const extra = await call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/play-link`, { bearer: officerA(), query: { ttl: '9999' } });
+    expect(extra.statusCode).toBe(400);
+    expect(body(extra).message).toMatch(/ttl/);
+    const meExtra = await call('GET', '/console/me', { bearer: officerA(), query: { as: 'admin' } });
+    expect(meExtra.statusCode).toBe(400);
+  });
+
+  it('mints play and download links for the signed-in officer, valid 300 s, after checking the recording exists', async () => {
+    const { call, a, minted } = await setup();
+    const play = await call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/play-link`, { bearer: officerA() });
+    expect(play.statusCode).toBe(200);
+    expect(body(play)).toEqual({ url: expect.stringContaining(`/sites/site-a/recordings/${a[0]!.rid}/audio`), expiresInSeconds: 300, expiresAt: '2026-04-01T12:05:00.000Z', kind: 'play' });
+    const download = await call('POST', `/console/sites/site-a/recordings/${a[1]!.rid}/download-link`, { bearer: officerA() });
+    expect(body(download).kind).toBe('download');
+    expect(minted).toEqual([
+      { site: 'site-a', rid: a[0]!.rid, download: false, officer: 'alice' },
+      { site: 'site-a', rid: a[1]!.rid, download: true, officer: 'alice' },
+    ]);
+    const missing = await call('POST', '/console/sites/site-a/recordings/r00000000000000000000000/play-link', { bearer: officerA() });
+    expect(missing.statusCode).toBe(404);
+    expect(minted).toHaveLength(2);
+  });
+
+  it('starts a recall as the officer (202), or answers 501 where no recall workflow is deployed', async () => {
+    const { call, a, started } = await setup();
+    const res = await call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/recall`, { bearer: officerA() });
+    expect(res.statusCode).toBe(202);
+    expect(started).toEqual([{ site: 'site-a', rid: a[0]!.rid, requester: 'alice' }]);
+    const without = await setup({ recall: false });
+    const none = await without.call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/recall`, { bearer: officerA() });
+    expect(none.statusCode).toBe(501);
+  });
+
+  it('answers 405 with Allow for a wrong method and 404 for an unknown console path', async () => {
+    const { call, a } = await setup();
+    const wrong = await call('GET', `/console/sites/site-a/recordings/${a[0]!.rid}/play-link`, { bearer: officerA() });
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers.Allow).toBe('POST');
+    const unknown = await call('GET', '/console/elsewhere', { bearer: officerA() });
+    expect(unknown.statusCode).toBe(404);
+  });
+});

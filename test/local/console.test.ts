@@ -1,0 +1,103 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+
+// The console through the local cloud, over real HTTP: sign in against the Cognito stand-in
+// (InitiateAuth, USER_PASSWORD_AUTH), call the console API (the console function's bundle,
+// verifying the token with aws-jwt-verify against the stand-in's JWKS), mint a play link (a
+// presign of the site's replay URL by the console function's own role, checked by the local
+// IAM against the synthesized grant) and play it with a Range header.
+
+const A = 'site-a';
+const B = 'site-b';
+let dir: string;
+let cloud: LocalCloud;
+let packs: Record<string, PackFixture>;
+const bodies = { [A]: audio(1, 6000), [B]: audio(2, 6000) };
+
+async function signIn(username: string, password: string) {
+  return fetch(cloud.console.cognitoEndpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
+    body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: cloud.console.clientId, AuthParameters: { USERNAME: username, PASSWORD: password } }),
+  });
+}
+
+async function accessToken(): Promise<string> {
+  const res = await signIn(cloud.console.demo.username, cloud.console.demo.password);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { AuthenticationResult: { AccessToken: string } }).AuthenticationResult.AccessToken;
+}
+
+const consoleCall = (token: string | undefined, path: string, method = 'GET') =>
+  fetch(`${cloud.console.apiUrl}${path}`, { method, headers: token ? { Authorization: `Bearer ${token}` } : {} });
+
+beforeAll(async () => {
+  const snapshot = await synthesizeDeployment([A, B]);
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-'));
+  cloud = await startLocalCloud({ directory: dir, fresh: true, iam: { sites: [A, B], snapshot } });
+  packs = { [A]: buildPack(A, [{ path: 'b/1.wav', body: bodies[A]! }]), [B]: buildPack(B, [{ path: 'b/2.wav', body: bodies[B]! }]) };
+  for (const f of Object.values(packs)) await publish(cloud.blobs, f);
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+}, 240_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the console on the local cloud', () => {
+  it("signs the demo officer in (and refuses a wrong password), who sees the first site only", async () => {
+    const wrong = await signIn(cloud.console.demo.username, 'Not-the-password-1');
+    expect(wrong.status).toBe(400);
+    expect(await wrong.json()).toMatchObject({ __type: 'NotAuthorizedException' });
+    const me = await consoleCall(await accessToken(), '/me');
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual({ username: 'demo-officer', groups: ['officer-site-a'], sites: [A] });
+    expect((await consoleCall(undefined, '/me')).status).toBe(401);
+  });
+
+  it('searches, mints a play link and plays it with a Range header: 206 with exactly those bytes, audited as the officer', async () => {
+    const token = await accessToken();
+    const rid = packs[A]!.manifest.members[0]!.rid;
+    const search = await consoleCall(token, `/sites/${A}/recordings`);
+    expect(search.status).toBe(200);
+    expect(((await search.json()) as { items: { rid: string }[] }).items.map((i) => i.rid)).toEqual([rid]);
+    const minted = await consoleCall(token, `/sites/${A}/recordings/${rid}/play-link`, 'POST');
+    expect(minted.status).toBe(200);
+    const { url, expiresInSeconds } = (await minted.json()) as { url: string; expiresInSeconds: number };
+    expect(expiresInSeconds).toBe(300);
+    expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('300');
+    expect(new URL(url).searchParams.get('officer')).toBe('demo-officer');
+    const played = await fetch(url, { headers: { Range: 'bytes=100-1099' } });
+    expect(played.status).toBe(206);
+    expect(Buffer.from(await played.arrayBuffer()).equals(bodies[A]!.subarray(100, 1100))).toBe(true);
+    const audit = readFileSync(cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit).toContainEqual(expect.objectContaining({ action: 'search', site: A, principal: 'demo-officer' }));
+    expect(audit).toContainEqual(expect.objectContaining({ action: 'listen', site: A, rid, officer: 'demo-officer', principal: expect.stringContaining('role/') }));
+  });
+
+  it("refuses site-b to site-a's officer: search, record and play link all 403", async () => {
+    const token = await accessToken();
+    const rid = packs[B]!.manifest.members[0]!.rid;
+    for (const [path, method] of [[`/sites/${B}/recordings`, 'GET'], [`/sites/${B}/recordings/${rid}`, 'GET'], [`/sites/${B}/recordings/${rid}/play-link`, 'POST']] as const) {
+      const res = await consoleCall(token, path, method);
+      expect(res.status, path).toBe(403);
+      expect(await res.json()).toMatchObject({ error: 'ForbiddenError' });
+    }
+  });
+
+  it('refuses a link with the officer changed (the officer is part of the signature)', async () => {
+    const token = await accessToken();
+    const rid = packs[A]!.manifest.members[0]!.rid;
+    const { url } = (await (await consoleCall(token, `/sites/${A}/recordings/${rid}/download-link`, 'POST')).json()) as { url: string };
+    const tampered = new URL(url);
+    tampered.searchParams.set('officer', 'someone-else');
+    expect((await fetch(tampered)).status).toBe(403);
+  });
+});
