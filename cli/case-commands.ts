@@ -46,6 +46,7 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
     rids = [...new Set([...members, ...rids])];
   }
   const out = resolve(opts.out);
+  if (await stat(out).then(() => true, () => false)) throw new InvalidInputError(`out: ${out} exists; a bundle is never overwritten`);
   const partial = `${out}.partial`;
   const principal = await target.principal();
   const at = clock.now();

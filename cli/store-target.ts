@@ -20,8 +20,10 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
   let local = false;
   if (env.FERRY_BUCKET && env.FERRY_TABLE) {
     const region = env.AWS_REGION ?? 'us-east-1';
-    s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
-    clients = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
+    // Keys given in `env` are used as given; otherwise the SDK's chain (profiles, SSO, roles).
+    const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+    s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3, ...(credentials ? { credentials } : {}) });
+    clients = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, ...(credentials ? { credentials } : {}) });
     ({ FERRY_BUCKET: bucket, FERRY_TABLE: table } = env as { FERRY_BUCKET: string; FERRY_TABLE: string });
     local = env.AWS_ENDPOINT_URL_S3 !== undefined;
   } else {
