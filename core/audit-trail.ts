@@ -106,7 +106,7 @@ export async function appendAudit(deps: AuditChainDeps, event: AuditEvent): Prom
     const body: Omit<AuditRecord, 'hash'> = { v: 1, site: event.site, seq: (head?.seq ?? 0) + 1, prev: head?.hash ?? GENESIS, event };
     const record: AuditRecord = { ...body, hash: recordHash(body) };
     if (!(await deps.heads.advance(event.site, head, { seq: record.seq, hash: record.hash }))) continue;
-    await deps.blobs.put(auditRecordKey(event.site, record.seq), Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json' });
+    await deps.blobs.put(auditRecordKey(event.site, record.seq), Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json', ifNoneMatch: true });
     return record;
   }
   throw new TransientError(`audit chain of site ${event.site}: the head moved ${attempts} times in a row; the event was not recorded`);
