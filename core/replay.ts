@@ -77,7 +77,6 @@ function contentTypeOf(entry: CatalogueEntry): string {
  */
 export function recordingName(entry: Pick<CatalogueEntry, 'path'>): string | undefined {
   const base = entry.path.split('/').pop() ?? '';
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
   const cleaned = Array.from(base.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()).slice(-200).join('');
   return cleaned === '' || /^\.+$/.test(cleaned) ? undefined : cleaned;
 }
