@@ -43,7 +43,7 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
     heads: new DynamoAuditHeads(doc, table),
     /** The rids of a case (legal hold's case records: `members`), undefined when there is no such case. */
     async caseMembers(site: string, caseId: string): Promise<string[] | undefined> {
-      const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { pk: `CASE#${site}#${caseId}`, sk: 'CASE' }, ConsistentRead: true }));
+      const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { pk: `CASE#${site}`, sk: caseId }, ConsistentRead: true }));
       return Item && Array.isArray(Item.members) ? (Item.members as string[]) : undefined;
     },
     /** Who is asking, as the audit trail names a CLI user: FERRY_PRINCIPAL, else user@host and the access key id. */

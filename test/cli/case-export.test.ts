@@ -52,7 +52,7 @@ beforeAll(async () => {
   fixture = buildPack(SITE, [{ path: 'b/日本語の通話.wav', body: audio(1, 200_000) }, { path: 'b/two.wav', body: audio(2, 3000) }, { path: 'b/three.wav', body: audio(3, 5000) }]);
   await publish(blobs, fixture);
   await ingestManifest({ blobs, catalogue: new DynamoCatalogue(doc, TABLE) }, fixture.manifestKey);
-  await doc.send(new PutCommand({ TableName: TABLE, Item: { pk: `CASE#${SITE}#C-7`, sk: 'CASE', members: [fixture.manifest.members[0]!.rid, fixture.manifest.members[2]!.rid] } }));
+  await doc.send(new PutCommand({ TableName: TABLE, Item: { pk: `CASE#${SITE}`, sk: 'C-7', type: 'case', members: [fixture.manifest.members[0]!.rid, fixture.manifest.members[2]!.rid] } }));
   client.destroy();
 }, 60_000);
 
