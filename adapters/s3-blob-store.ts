@@ -181,6 +181,7 @@ export class S3BlobStore implements BlobStore {
       length,
       contentType: out.ContentType,
       etag: out.ETag,
+      ...(out.VersionId ? { versionId: out.VersionId } : {}),
     };
   }
 

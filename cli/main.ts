@@ -28,6 +28,9 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   report: async () => (await import('./report-commands.ts')).registerReportCommands,
   verify: async () => (await import('./verify-commands.ts')).registerVerifyCommands,
   drill: async () => (await import('./drill-commands.ts')).registerDrillCommands,
+  // Case export with chain of custody, and the audit trail.
+  case: async () => (await import('./case-commands.ts')).registerCaseCommands,
+  audit: async () => (await import('./audit-commands.ts')).registerAuditCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */

@@ -31,6 +31,8 @@ export interface BlobBody {
   length: number;
   contentType?: string;
   etag?: string;
+  /** The object version read, where the store keeps versions (custody reports name it). */
+  versionId?: string;
 }
 
 export interface PutOptions {

@@ -69,11 +69,53 @@ function contentTypeOf(entry: CatalogueEntry): string {
   return TOKEN.test(entry.contentType) && entry.contentType.length <= 200 ? entry.contentType : 'application/octet-stream';
 }
 
-/** A filename made of boring characters only: the recorder's path is not trusted in a header. */
+/**
+ * The recording's own file name, as the recorder wrote it: the last segment of its path
+ * (manifest paths are POSIX, so a backslash is part of the name), with control characters
+ * removed and at most 200 characters kept from the end (the extension survives). Undefined
+ * when nothing usable is left (`..`, empty).
+ */
+export function recordingName(entry: Pick<CatalogueEntry, 'path'>): string | undefined {
+  const base = entry.path.split('/').pop() ?? '';
+  const cleaned = Array.from(base.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()).slice(-200).join('');
+  return cleaned === '' || /^\.+$/.test(cleaned) ? undefined : cleaned;
+}
+
+/**
+ * The ASCII fallback for clients that ignore `filename*`: every run of characters outside
+ * [A-Za-z0-9._-] becomes one `_` (so no quote, backslash, semicolon or CR/LF reaches the
+ * header); when no letter or digit is left of the stem, the recording id keeps the extension.
+ */
 export function safeFilename(entry: Pick<CatalogueEntry, 'path' | 'rid'>): string {
-  const base = entry.path.split(/[\\/]/).pop() ?? '';
-  const cleaned = base.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(-100);
-  return cleaned.length > 0 && /[A-Za-z0-9]/.test(cleaned) ? cleaned : entry.rid;
+  const name = recordingName(entry) ?? '';
+  const cleaned = name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-100);
+  const dot = cleaned.lastIndexOf('.');
+  const ext = dot >= 0 ? cleaned.slice(dot) : '';
+  const stem = (dot >= 0 ? cleaned.slice(0, dot) : cleaned).replace(/^[._]+/, '');
+  if (/[A-Za-z0-9]/.test(stem)) return `${stem}${ext}`;
+  return /^\.[A-Za-z0-9]{1,8}$/.test(ext) ? `${entry.rid}${ext}` : entry.rid;
+}
+
+/** RFC 8187 ext-value: UTF-8, every byte outside attr-char percent-encoded. */
+function extValue(value: string): string {
+  let out = "UTF-8''";
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += /[A-Za-z0-9!#$&+\-.^_`|~]/.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * Content-Disposition (RFC 6266): an ASCII `filename` every client understands, and the real
+ * name in `filename*` (UTF-8, RFC 8187) that current browsers prefer; the latter is left out
+ * when the name is plain ASCII already equal to the fallback.
+ */
+export function contentDisposition(disposition: 'inline' | 'attachment', entry: Pick<CatalogueEntry, 'path' | 'rid'>): string {
+  const fallback = safeFilename(entry);
+  const real = recordingName(entry);
+  const header = `${disposition}; filename="${fallback}"`;
+  return real === undefined || real === fallback ? header : `${header}; filename*=${extValue(real)}`;
 }
 
 function baseHeaders(entry: CatalogueEntry, disposition: 'inline' | 'attachment'): Record<string, string> {
@@ -82,7 +124,7 @@ function baseHeaders(entry: CatalogueEntry, disposition: 'inline' | 'attachment'
     'Accept-Ranges': 'bytes',
     ETag: `"${entry.sha256}"`,
     'Cache-Control': 'private, max-age=0',
-    'Content-Disposition': `${disposition}; filename="${safeFilename(entry)}"`,
+    'Content-Disposition': contentDisposition(disposition, entry),
   };
 }
 

@@ -84,6 +84,9 @@ interface FunctionSpec {
   audited: boolean;
 }
 
+/** The functions that write audit events (search, listen, download, recall) to the durable trail. */
+const AUDIT_CHAIN_WRITERS: ReadonlySet<'catalogue' | 'artefacts' | 'replay' | 'console'> = new Set(['catalogue', 'artefacts', 'replay', 'console'] as const);
+
 const SPECS: Record<FunctionName, FunctionSpec> = {
   ingest: { name: 'ingest', description: 'Ferry: ingest (manifest to catalogue entries)', timeout: Duration.seconds(60), memorySize: 512, audited: false },
   catalogue: { name: 'catalogue', description: 'Ferry: catalogue API (search, get)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
@@ -145,6 +148,7 @@ export class FerryFunctions extends Construct {
     this.grantReplay();
     this.grantFleet();
     this.grantConsole();
+    for (const name of AUDIT_CHAIN_WRITERS) this.grantAuditTrail(built[name].fn);
   }
 
   private build(spec: FunctionSpec): { fn: NodejsFunction; logGroup: logs.LogGroup; role: iam.Role } {
@@ -170,7 +174,14 @@ export class FerryFunctions extends Construct {
           ...spec,
           role,
           logGroup,
-          environment: { BUCKET: bucketName, TABLE: table.tableName, ...this.cursorEnv(spec.name), ...(spec.name === 'fleet' ? { FLEET_SITES: fleetSitesEnv(config) } : {}) },
+          // AUDIT_TRAIL=chain: the functions that audit append to the durable, hash-chained trail.
+          environment: {
+            BUCKET: bucketName,
+            TABLE: table.tableName,
+            ...this.cursorEnv(spec.name),
+            ...(spec.name === 'fleet' ? { FLEET_SITES: fleetSitesEnv(config) } : {}),
+            ...((AUDIT_CHAIN_WRITERS as ReadonlySet<FunctionName>).has(spec.name) ? { AUDIT_TRAIL: 'chain' } : {}),
+          },
         }),
         // CDK grants the role sqs:SendMessage on this queue and nothing more.
         ...(spec.name === 'ingest' && this.props.ingestDeadLetterQueue ? { deadLetterQueue: this.props.ingestDeadLetterQueue } : {}),
@@ -258,5 +269,20 @@ export class FerryFunctions extends Construct {
     this.allow(this.fleet, 'ReadRuns', ['dynamodb:Query'], [table.tableArn]);
     this.tableKey(this.fleet, false);
     acknowledgeWildcardResource(this.roles.fleet, heartbeats, 'the fleet status reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data');
+  }
+
+  /**
+   * The audit trail (core/audit-trail.ts): each site's chain head item (`AUDIT#{site}`, read
+   * and moved by a conditional PutItem) and new records under `audit/` (PutObject with
+   * If-None-Match, as the bucket policy demands; default Object Lock retention keeps them).
+   */
+  private grantAuditTrail(fn: NodejsFunction): void {
+    const { bucketName, table, dataKey } = this.props;
+    this.allow(fn, 'AuditChainHead', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } });
+    this.allow(fn, 'AuditChainHeadKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+    const records = objectsArn(bucketName, 'audit/');
+    this.allow(fn, 'AppendAuditRecords', ['s3:PutObject'], [records]);
+    this.allow(fn, 'AuditRecordsKey', ['kms:GenerateDataKey', 'kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    acknowledgeWildcardResource(fn.role!, records, 'audited functions append audit records of any site (one object per record, write-once, under Object Lock); they can neither read nor delete them');
   }
 }

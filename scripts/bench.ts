@@ -21,6 +21,8 @@
 //          is written once under $FERRY_BENCH_CACHE and reused     Ferry; restic when installed
 //   fleet  N simulated sites (heartbeats, window runs, a problem on every fourth): how long
 //          `ferry fleet status --json` takes to answer (default 20; target under 2 s)
+//   export (`npm run bench -- export [--gb N]`, alone): a case export of N GiB (default 2) by
+//          `ferry case export`, its peak RSS against 256 MB, then `ferry case verify`
 // See docs/benchmarks.md for the figures and what they mean.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -255,6 +257,8 @@ async function tree1mRun(ctx: Context): Promise<void> {
 }
 
 async function main(): Promise<number> {
+  // `npm run bench -- export [--gb N]`: the case export scenario alone (scripts/bench/export.ts).
+  if (process.argv[2] === 'export') return (await import('./bench/export.ts')).runExportBench(process.argv.slice(3));
   // As bin/ferry.mjs does: the pinned SDK supports Node 20; its notice about future releases is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const opts = parseOptions(process.argv.slice(2));

@@ -53,15 +53,22 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       disposition: asDownload ? 'attachment' : 'inline',
       ifRange: header(event, 'if-range'),
     });
-    // Audited when bytes go out. Players fetch in several ranges, so one listen may log
-    // several lines; HEAD and 416 disclose no audio and are not audited.
-    if (result.body !== undefined && method !== 'HEAD') {
+    // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
+    // fetches one play in several ranges (and seeks), so a listen is recorded once per play:
+    // by the response that starts at byte 0. A download is recorded whenever bytes go out.
+    if (result.body !== undefined && method !== 'HEAD' && (asDownload || startsAtZero(result.headers))) {
       await deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) });
       (deps.count ?? emfCount)('Replays', site);
     }
     return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);
+}
+
+/** True for a full body (200) or a partial one starting at the first byte. */
+function startsAtZero(headers: Record<string, string>): boolean {
+  const range = headers['Content-Range'];
+  return range === undefined || range.startsWith('bytes 0-');
 }
 
 // Deployed behind a Function URL with response streaming (API Gateway cannot stream).

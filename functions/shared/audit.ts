@@ -2,23 +2,23 @@
 // listen and download are distinct). A port-like function so the sink can later be a
 // table or a stream; today a JSON line on stdout, which CloudWatch Logs keeps.
 
-/** `recall`: a restore from the archive tier was asked for. */
-export type AuditAction = 'search' | 'listen' | 'download' | 'recall';
+import { appendAudit, type AuditChainDeps, type AuditEvent } from '../../core/audit-trail.ts';
 
-export interface AuditEvent {
-  at: string;
-  action: AuditAction;
-  site: string;
-  rid?: string;
-  query?: Record<string, string | number>;
-  principal?: string;
-  /** The officer a console-minted replay link was signed for (the principal is then the console's role). */
-  officer?: string;
-}
+// The event type and its actions (search, listen, download, hold, release, export, recall)
+// are core/audit-trail.ts's, which also keeps the durable, hash-chained trail.
+export type { AuditAction, AuditEvent } from '../../core/audit-trail.ts';
 
 /** Must not lose events silently: a sink that cannot record throws, and the request fails. */
 export type Audit = (event: AuditEvent) => void | Promise<void>;
 
 export function stdoutAudit(write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Audit {
   return (event) => write(JSON.stringify({ type: 'audit', ...event }));
+}
+
+/** The durable trail: each event appended to its site's hash chain under `audit/` (Object Lock), and logged too. */
+export function chainAudit(deps: AuditChainDeps, also: Audit = stdoutAudit()): Audit {
+  return async (event: AuditEvent) => {
+    await appendAudit(deps, event);
+    await also(event);
+  };
 }

@@ -8,7 +8,8 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
-import { stdoutAudit, type Audit } from './audit.ts';
+import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import { chainAudit, stdoutAudit, type Audit } from './audit.ts';
 import { jsonLog, type Log } from './log.ts';
 
 // Composition root of the functions: the only place that reads the environment and builds
@@ -29,6 +30,8 @@ export const baseEnvSchema = z.object({
   AWS_REGION: z.string().min(1).optional(),
   AWS_ENDPOINT_URL_S3: z.string().url().optional(),
   AWS_ENDPOINT_URL_DYNAMODB: z.string().url().optional(),
+  /** `chain`: audit events go to the durable hash-chained trail (and the log); absent: the log only. */
+  AUDIT_TRAIL: z.enum(['chain', 'log']).optional(),
 });
 
 /** Parses the environment; ConfigError lists every problem. */
@@ -46,11 +49,12 @@ export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
 }
 
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
-  const { blobs, catalogue } = baseClients(parseEnv(baseEnvSchema, env));
+  const cfg = parseEnv(baseEnvSchema, env);
+  const { blobs, catalogue, doc } = baseClients(cfg);
   return {
     blobs,
     catalogue,
-    audit: stdoutAudit(),
+    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ heads: new DynamoAuditHeads(doc, cfg.TABLE), blobs }) : stdoutAudit(),
     clock: systemClock,
     log: jsonLog,
   };

@@ -5,7 +5,7 @@ import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { BlobStore, ByteRange } from '../../core/ports.ts';
-import { openRecording, parseRangeHeader, safeFilename } from '../../core/replay.ts';
+import { contentDisposition, openRecording, parseRangeHeader, safeFilename } from '../../core/replay.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
 describe('parseRangeHeader', () => {
@@ -85,7 +85,7 @@ describe('openRecording', () => {
       'Accept-Ranges': 'bytes',
       ETag: `"${m.sha256}"`,
       'Cache-Control': 'private, max-age=0',
-      'Content-Disposition': 'inline; filename="second_call_.wav"',
+      'Content-Disposition': expect.stringMatching(/^inline; filename="second_call_.wav"; filename\*=UTF-8''/),
     });
     expect(res.headers['Content-Range']).toBeUndefined();
   });
@@ -162,10 +162,38 @@ describe('openRecording', () => {
 });
 
 describe('safeFilename', () => {
-  it('keeps boring characters only and falls back to the rid', () => {
+  it('keeps boring characters only and falls back to the rid with the extension', () => {
     expect(safeFilename({ path: 'dir/ok-name_1.wav', rid: 'r1' })).toBe('ok-name_1.wav');
-    expect(safeFilename({ path: 'dir\\evil"\r\nX-Header: 1.wav', rid: 'r1' })).toBe('evil_X-Header_1.wav');
+    expect(safeFilename({ path: 'dir/evil"\r\nX-Header: 1.wav', rid: 'r1' })).toBe('evil_X-Header_1.wav');
+    expect(safeFilename({ path: 'dir/back\\slash.wav', rid: 'r1' })).toBe('back_slash.wav');
     expect(safeFilename({ path: '../..', rid: 'r1' })).toBe('r1');
     expect(safeFilename({ path: 'éé', rid: 'r1' })).toBe('r1');
+    expect(safeFilename({ path: 'b/日本語の通話.wav', rid: 'r1' })).toBe('r1.wav');
+  });
+});
+
+/** What a browser does with the header (RFC 6266 §4.3): filename* when present, else filename. */
+function parsedName(header: string): { fallback: string; real: string } {
+  const fallback = /filename="([^"]*)"/.exec(header)![1]!;
+  const star = /filename\*=UTF-8''([^;\s]*)/.exec(header)?.[1];
+  return { fallback, real: star === undefined ? fallback : decodeURIComponent(star) };
+}
+
+describe('contentDisposition', () => {
+  it.each([
+    ['日本語の通話.wav', 'r1.wav'],
+    ['back\\slash.wav', 'back_slash.wav'],
+    ['a "quoted"; name=x.wav', 'a_quoted_name_x.wav'],
+    ["it's (1)*.wav", 'it_s_1_.wav'],
+    ['100% done.wav', '100_done.wav'],
+  ])('round-trips %j through filename* with an ASCII fallback %j', (name, fallback) => {
+    const header = contentDisposition('attachment', { path: `batch/${name}`, rid: 'r1' });
+    expect(header).toMatch(/^attachment; filename="[A-Za-z0-9._-]+"; filename\*=UTF-8''[A-Za-z0-9!#$&+\-.^_`|~%]+$/);
+    expect(parsedName(header)).toEqual({ fallback, real: name });
+  });
+
+  it('sends filename alone when the name is plain already, and drops control characters', () => {
+    expect(contentDisposition('inline', { path: 'b/one.wav', rid: 'r1' })).toBe('inline; filename="one.wav"');
+    expect(parsedName(contentDisposition('inline', { path: 'b/x\r\ny.wav', rid: 'r1' })).real).toBe('xy.wav');
   });
 });

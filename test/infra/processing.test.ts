@@ -82,8 +82,19 @@ describe('functions', () => {
     const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
     expect(isAllowed(p, { action: 'dynamodb:Query', resource: `${table}/index/byAgent` })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table })).toBe(true);
-    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['REC#site-a#r1'] } })).toBe(false);
     expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/recordings/site-a/x.tar` })).toBe(false);
+  });
+
+  it.each(['catalogue', 'artefacts', 'replay'] as const)('%s appends to the audit trail only: its chain head item and new audit/ records', (name) => {
+    const p = policiesOf(name);
+    const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['LOCK#site-a'] } })).toBe(false);
+    expect(isAllowed(p, { action: 's3:PutObject', resource: `${BUCKET}/audit/site-a/000000000001.json` })).toBe(true);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/audit/site-a/000000000001.json` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:DeleteObject', resource: `${BUCKET}/audit/site-a/000000000001.json` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:PutObject', resource: `${BUCKET}/recordings/site-a/x.tar` })).toBe(false);
   });
 
   it('artefacts reads the main table only', () => {

@@ -2,7 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
 import { signedFetch } from '../../adapters/sigv4.ts';
+import { readTrail } from '../../cli/audit-commands.ts';
+import { verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
 import type { RecallRequest } from '../../core/recall.ts';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
@@ -94,6 +98,16 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     const audited = lines.map((l) => JSON.parse(l) as { action: string; principal: string });
     expect(audited.map((e) => e.action)).toEqual(['search', 'listen']);
     expect(audited[0]!.principal).toMatch(/^arn:aws:iam::\d{12}:role\/.*officer/i);
+    // The functions appended both events to the site's durable chain, through the IAM gateway as their own roles.
+    const { client, doc } = createDynamoClients({ region: c.cloud.region, endpoint: c.cloud.dynamoEndpoint, credentials: c.cloud.credentials });
+    try {
+      const chain = verifyAuditChain(A, await readTrail(c.cloud.blobs, A), await new DynamoAuditHeads(doc, c.cloud.table).get(A));
+      expect(chain).toMatchObject({ ok: true, records: 2 });
+      const events = (await readTrail(c.cloud.blobs, A)).map((r) => (JSON.parse(r.text) as AuditRecord).event.action);
+      expect(events).toEqual(['search', 'listen']);
+    } finally {
+      client.destroy();
+    }
   });
 
   it("refuses a site's officer every route and the replay of another site with 403 AccessDeniedException", async () => {

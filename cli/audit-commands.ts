@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { text } from 'node:stream/consumers';
+import { AUDIT_ACTIONS, auditCsv, auditPrefix, matchesAudit, verifyAuditChain, type AuditAction, type AuditFilter, type AuditRecord } from '../core/audit-trail.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import type { BlobStore } from '../core/ports.ts';
+import { storeTarget } from './store-target.ts';
+
+// `ferry audit verify` and `ferry audit search`: the durable audit trail (core/audit-trail.ts),
+// read straight from the bucket with the caller's credentials.
+
+/** Every stored record of a site's trail, as text, in key (= chain) order. */
+export async function readTrail(blobs: Pick<BlobStore, 'list' | 'get'>, site: string): Promise<{ key: string; text: string }[]> {
+  const out: { key: string; text: string }[] = [];
+  for await (const info of blobs.list(auditPrefix(site))) out.push({ key: info.key, text: await text((await blobs.get(info.key)).body) });
+  return out;
+}
+
+/** Parses the search options; InvalidInputError names the bad one. */
+export function auditFilter(opts: { from?: string; to?: string; principal?: string; action?: string }): AuditFilter {
+  const date = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const d = new Date(value);
+    if (Number.isNaN(d.getTime())) throw new InvalidInputError(`${name}: "${value}" is not an ISO date/time`);
+    return d;
+  };
+  if (opts.action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(opts.action)) throw new InvalidInputError(`action: must be one of ${AUDIT_ACTIONS.join(', ')}`);
+  const filter: AuditFilter = { from: date('from', opts.from), to: date('to', opts.to), principal: opts.principal, action: opts.action as AuditAction | undefined };
+  if (filter.from && filter.to && filter.from >= filter.to) throw new InvalidInputError('to: must be after from');
+  return filter;
+}
+
+export function registerAuditCommands(program: Command): void {
+  const group = program.command('audit').description('the tamper-evident audit trail');
+  group
+    .command('verify')
+    .description("check a site's hash chain; exit 1 naming the first broken link")
+    .requiredOption('--site <site>', 'the site')
+    .option('--json', 'JSON output')
+    .action(async (opts: { site: string; json?: boolean }) => {
+      const target = storeTarget();
+      try {
+        const verdict = verifyAuditChain(opts.site, await readTrail(target.blobs, opts.site), await target.heads.get(opts.site));
+        if (opts.json) process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+        else if (verdict.ok) process.stdout.write(`OK: the audit trail of ${opts.site} holds ${verdict.records} record(s), each linked to the one before\n`);
+        else process.stdout.write(`BROKEN at ${verdict.key}: ${verdict.problem}\n`);
+        process.exitCode = verdict.ok ? 0 : 1;
+      } finally {
+        target.close();
+      }
+    });
+  group
+    .command('search')
+    .description("search a site's audit trail by time, principal and action")
+    .requiredOption('--site <site>', 'the site')
+    .option('--from <iso>', 'from this time (inclusive)')
+    .option('--to <iso>', 'until this time (exclusive)')
+    .option('--principal <who>', 'only this principal (exact)')
+    .option('--action <action>', `only this action (${AUDIT_ACTIONS.join(', ')})`)
+    .option('--csv', 'CSV output (RFC 4180)')
+    .action(async (opts: { site: string; from?: string; to?: string; principal?: string; action?: string; csv?: boolean }) => {
+      const filter = auditFilter(opts);
+      const target = storeTarget();
+      try {
+        const records = (await readTrail(target.blobs, opts.site)).map((r) => JSON.parse(r.text) as AuditRecord).filter((r) => matchesAudit(r.event, filter));
+        if (opts.csv) process.stdout.write(auditCsv(records));
+        else for (const r of records) process.stdout.write(`${JSON.stringify({ seq: r.seq, ...r.event })}\n`);
+      } finally {
+        target.close();
+      }
+    });
+}

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { appendAudit } from '../core/audit-trail.ts';
+import { verifyBundle, writeCaseBundle, type ExportSummary } from '../core/case-export.ts';
+import { InvalidInputError, NotFoundError } from '../core/errors.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { storeTarget } from './store-target.ts';
+
+// `ferry case export` and `ferry case verify`: the compliance officer's bundle with chain of
+// custody (core/case-export.ts). Export runs where the officer is, with their credentials,
+// streaming from S3 to a local file: no Lambda time or disk limit bounds a large case.
+
+export interface ExportOptions {
+  site: string;
+  case?: string;
+  rid?: string[];
+  reason: string;
+  out: string;
+}
+
+export interface ExportResult {
+  file: string;
+  bytes: number;
+  sha256: string;
+  recordings: number;
+  root: string;
+  auditSeq: number;
+}
+
+/**
+ * Writes the bundle to `{out}.partial`, audits the export (action `export`, with the bundle's
+ * SHA-256), then renames it to `out`: a failed export leaves no file, and no bundle exists
+ * that the trail does not record.
+ */
+export async function exportCase(target: ReturnType<typeof storeTarget>, opts: ExportOptions, clock: Clock = systemClock): Promise<ExportResult> {
+  if (opts.case === undefined && (opts.rid ?? []).length === 0) throw new InvalidInputError('give --case <id> or at least one --rid <rid>');
+  let rids = opts.rid ?? [];
+  if (opts.case !== undefined) {
+    const members = await target.caseMembers(opts.site, opts.case);
+    if (!members) throw new NotFoundError(`case: no case ${opts.case} in site ${opts.site}`);
+    rids = [...new Set([...members, ...rids])];
+  }
+  const out = resolve(opts.out);
+  if (await stat(out).then(() => true, () => false)) throw new InvalidInputError(`out: ${out} exists; a bundle is never overwritten`);
+  const partial = `${out}.partial`;
+  const principal = await target.principal();
+  const at = clock.now();
+  const file = createWriteStream(partial, { flags: 'wx' });
+  const tee = new PassThrough({ highWaterMark: 1 << 20 });
+  const hash = createHash('sha256');
+  tee.on('data', (c: Buffer) => hash.update(c));
+  tee.pipe(file);
+  let summary: ExportSummary;
+  try {
+    summary = await writeCaseBundle(target, { site: opts.site, rids, caseId: opts.case, reason: opts.reason, principal, at }, tee);
+    tee.end();
+    await finished(file);
+    const fh = await open(partial, 'r+');
+    await fh.sync().finally(() => fh.close());
+  } catch (error) {
+    tee.destroy();
+    file.destroy();
+    await rm(partial, { force: true });
+    throw error;
+  }
+  const sha256 = hash.digest('hex');
+  try {
+    const record = await appendAudit(target, {
+      at: at.toISOString(),
+      action: 'export',
+      site: opts.site,
+      principal,
+      detail: { ...(opts.case ? { case: opts.case } : {}), reason: opts.reason, bundle: basename(out), sha256, bytes: summary.bytes, rids },
+    });
+    await rename(partial, out);
+    return { file: out, bytes: summary.bytes, sha256, recordings: rids.length, root: summary.root, auditSeq: record.seq };
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+/** Verifies a bundle file offline; exit code 1 and each bad file named on failure. */
+export async function verifyBundleFile(path: string): Promise<Awaited<ReturnType<typeof verifyBundle>> & { sha256: string }> {
+  const size = (await stat(path)).size;
+  const fh = await open(path, 'r');
+  try {
+    const whole = createHash('sha256');
+    const verdict = await verifyBundle(async (position, length) => {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, position);
+      return buf.subarray(0, bytesRead);
+    }, size);
+    for await (const chunk of fh.createReadStream({ start: 0, autoClose: false })) whole.update(chunk as Buffer);
+    return { ...verdict, sha256: whole.digest('hex') };
+  } finally {
+    await fh.close();
+  }
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerCaseCommands(program: Command): void {
+  const group = program.command('case').description('case export with chain of custody');
+  group
+    .command('export')
+    .description('export recordings (a case, or chosen ids) into one bundle: recordings, catalogue records, SHA-256 manifest, custody report')
+    .requiredOption('--site <site>', 'the site of the recordings')
+    .option('--case <id>', "a case's members (legal hold cases)")
+    .option('--rid <rid>', 'a recording id (repeat for several)', collect)
+    .requiredOption('--reason <text>', 'why the export is made (kept in the custody report and the audit trail)')
+    .requiredOption('--out <file>', 'the bundle to write (a tar; refused if it exists)')
+    .option('--json', 'JSON output')
+    .action(async (opts: ExportOptions & { json?: boolean }) => {
+      const target = storeTarget();
+      try {
+        const r = await exportCase(target, opts);
+        process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `exported ${r.recordings} recording(s) to ${r.file}\n  ${r.bytes} bytes, SHA-256 ${r.sha256}\n  audited as record ${r.auditSeq} of site ${opts.site}'s trail\n  check it any time with: ferry case verify ${r.file}\n`);
+      } finally {
+        target.close();
+      }
+    });
+  group
+    .command('verify')
+    .description("re-check every file's SHA-256 in a bundle, offline; exit 1 naming each bad file")
+    .argument('<bundle>', 'the bundle file')
+    .option('--sha256 <hex>', "the bundle's own SHA-256 as the export printed it (and the audit trail keeps)")
+    .option('--json', 'JSON output')
+    .action(async (path: string, opts: { sha256?: string; json?: boolean }) => {
+      const verdict = await verifyBundleFile(path);
+      if (opts.sha256 !== undefined && opts.sha256.toLowerCase() !== verdict.sha256) {
+        verdict.problems.unshift({ path: basename(path), problem: `the bundle's SHA-256 is ${verdict.sha256}, not ${opts.sha256}` });
+        verdict.ok = false;
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+      else if (verdict.ok) process.stdout.write(`OK: ${verdict.checked} file(s) of ${verdict.root} match the manifest; bundle SHA-256 ${verdict.sha256}\n`);
+      else {
+        process.stdout.write(`BAD: ${verdict.problems.length} problem(s) in ${path}\n`);
+        for (const p of verdict.problems) process.stdout.write(`  ${p.path}: ${p.problem}\n`);
+      }
+      process.exitCode = verdict.ok ? 0 : 1;
+    });
+}

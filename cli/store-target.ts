@@ -1,0 +1,60 @@
+import { userInfo, hostname } from 'node:os';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
+import { DynamoAuditHeads } from '../adapters/dynamo-audit-heads.ts';
+import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
+import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import { readLocalCloud, NoCloudError } from './cloud.ts';
+
+// The store itself (bucket and catalogue table), for the commands an officer or a DR operator
+// runs with their own AWS credentials: case export (no Lambda time or disk limit on a large
+// case) and the audit trail. FERRY_BUCKET + FERRY_TABLE (and the standard AWS credential
+// chain), else the embedded local cloud `ferry start` left running.
+
+export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
+  const standIn = { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } };
+  let s3;
+  let clients;
+  let bucket: string;
+  let table: string;
+  let local = false;
+  if (env.FERRY_BUCKET && env.FERRY_TABLE) {
+    const region = env.AWS_REGION ?? 'us-east-1';
+    // Keys given in `env` are used as given; otherwise the SDK's chain (profiles, SSO, roles).
+    const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+    s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3, ...(credentials ? { credentials } : {}) });
+    clients = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, ...(credentials ? { credentials } : {}) });
+    ({ FERRY_BUCKET: bucket, FERRY_TABLE: table } = env as { FERRY_BUCKET: string; FERRY_TABLE: string });
+    local = env.AWS_ENDPOINT_URL_S3 !== undefined;
+  } else {
+    const cloud = readLocalCloud(env);
+    if (!cloud) throw new NoCloudError();
+    s3 = createS3Client({ region: cloud.region, endpoint: cloud.s3, credentials: cloud.credentials });
+    clients = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamo, credentials: cloud.credentials });
+    bucket = cloud.bucket;
+    table = cloud.table;
+    local = true;
+  }
+  const blobs = new S3BlobStore(s3, bucket, local ? standIn : undefined);
+  const doc = clients.doc;
+  return {
+    blobs,
+    catalogue: new DynamoCatalogue(doc, table),
+    heads: new DynamoAuditHeads(doc, table),
+    /** The rids of a case (legal hold's case records: `members`), undefined when there is no such case. */
+    async caseMembers(site: string, caseId: string): Promise<string[] | undefined> {
+      const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { pk: `CASE#${site}`, sk: caseId }, ConsistentRead: true }));
+      return Item && Array.isArray(Item.members) ? (Item.members as string[]) : undefined;
+    },
+    /** Who is asking, as the audit trail names a CLI user: FERRY_PRINCIPAL, else user@host and the access key id. */
+    async principal(): Promise<string> {
+      if (env.FERRY_PRINCIPAL) return env.FERRY_PRINCIPAL;
+      const key = await s3.config.credentials().then((c) => c.accessKeyId).catch(() => undefined);
+      return `${userInfo().username}@${hostname()}${key ? ` (${key})` : ''}`;
+    },
+    close(): void {
+      s3.destroy();
+      clients.client.destroy();
+    },
+  };
+}

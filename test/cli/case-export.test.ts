@@ -1,0 +1,130 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
+import { createCatalogueTable, DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
+import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { auditFilter, readTrail } from '../../cli/audit-commands.ts';
+import { exportCase, verifyBundleFile } from '../../cli/case-commands.ts';
+import { storeTarget } from '../../cli/store-target.ts';
+import { auditRecordKey, verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
+import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+
+// Case export from the store (S3 stand-in with Object Lock and versions, DynamoDB on dynalite)
+// to a file, the export audited in the site's chain; then the bundle and the chain checked by
+// the real `ferry` command, as an auditor would.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+const BUCKET = 'ferry-data';
+const TABLE = 'catalogue';
+const SITE = 'site-a';
+
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let fixture: PackFixture;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-case-'));
+  [s3, dynamo] = await Promise.all([startLocalS3({ directory: join(dir, 's3'), buckets: [BUCKET] }), startLocalDynamo({})]);
+  env = {
+    ...process.env,
+    FERRY_BUCKET: BUCKET,
+    FERRY_TABLE: TABLE,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    FERRY_PRINCIPAL: 'officer-jane',
+    FERRY_HOME: join(dir, 'home'),
+  };
+  const { client, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: s3.credentials });
+  await createCatalogueTable(client, TABLE);
+  const blobs = new S3BlobStore(createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials }), BUCKET, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
+  fixture = buildPack(SITE, [{ path: 'b/日本語の通話.wav', body: audio(1, 200_000) }, { path: 'b/two.wav', body: audio(2, 3000) }, { path: 'b/three.wav', body: audio(3, 5000) }]);
+  await publish(blobs, fixture);
+  await ingestManifest({ blobs, catalogue: new DynamoCatalogue(doc, TABLE) }, fixture.manifestKey);
+  await doc.send(new PutCommand({ TableName: TABLE, Item: { pk: `CASE#${SITE}`, sk: 'C-7', type: 'case', members: [fixture.manifest.members[0]!.rid, fixture.manifest.members[2]!.rid] } }));
+  client.destroy();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([s3?.stop(), dynamo?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function ferry(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ferry case export and verify, ferry audit verify and search', () => {
+  it("exports a case's members to a bundle that verifies, with its export audited in the site's chain", async () => {
+    const target = storeTarget(env);
+    const out = join(dir, 'case-c7.tar');
+    try {
+      const result = await exportCase(target, { site: SITE, case: 'C-7', reason: 'court order 2026-118', out });
+      expect(result).toMatchObject({ file: out, recordings: 2, auditSeq: 1 });
+      expect(existsSync(`${out}.partial`)).toBe(false);
+      const verdict = await verifyBundleFile(out);
+      expect(verdict).toMatchObject({ ok: true, checked: 5, sha256: result.sha256 });
+      const trail = await readTrail(target.blobs, SITE);
+      expect(verifyAuditChain(SITE, trail, await target.heads.get(SITE))).toMatchObject({ ok: true, records: 1 });
+      const record = JSON.parse(trail[0]!.text) as AuditRecord;
+      expect(record.event).toMatchObject({ action: 'export', principal: 'officer-jane', detail: { case: 'C-7', reason: 'court order 2026-118', sha256: result.sha256 } });
+      await expect(exportCase(target, { site: SITE, case: 'C-7', reason: 'again', out })).rejects.toThrow(/never overwritten/);
+      await expect(exportCase(target, { site: SITE, case: 'C-404', reason: 'court order', out: join(dir, 'x.tar') })).rejects.toThrow(/no case C-404/);
+      expect(existsSync(join(dir, 'x.tar.partial'))).toBe(false);
+    } finally {
+      target.close();
+    }
+  }, 30_000);
+
+  it('ferry case verify exits 0 on the bundle and 1 naming the altered file of a tampered copy', () => {
+    const out = join(dir, 'case-c7.tar');
+    const good = ferry(['case', 'verify', out]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/^OK: 5 file\(s\)/);
+    const bad = join(dir, 'tampered.tar');
+    copyFileSync(out, bad);
+    const bytes = readFileSync(bad);
+    const at = bytes.indexOf(Buffer.from('"reason": "court order 2026-118"'));
+    bytes.write('"reason": "court order 2026-119"', at);
+    writeFileSync(bad, bytes);
+    const r = ferry(['case', 'verify', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/custody\.json: SHA-256 .* is not the manifest's/);
+  }, 60_000);
+
+  it('ferry audit search filters by action and writes CSV; ferry audit verify names an edited record', async () => {
+    const csv = ferry(['audit', 'search', '--site', SITE, '--action', 'export', '--csv']);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split('\r\n');
+    expect(lines[0]).toBe('seq,at,site,action,principal,officer,rid,query,detail,hash');
+    expect(lines.slice(1).map((l) => l.split(',').slice(2, 5))).toEqual([[SITE, 'export', 'officer-jane']]);
+    expect(() => auditFilter({ action: 'peek' })).toThrow(/action: must be one of/);
+    expect(() => auditFilter({ from: 'yesterday' })).toThrow(/from: "yesterday" is not an ISO date/);
+    expect(ferry(['audit', 'verify', '--site', SITE]).code).toBe(0);
+
+    const target = storeTarget(env);
+    try {
+      const [first] = await readTrail(target.blobs, SITE);
+      const edited = JSON.parse(first!.text) as AuditRecord;
+      edited.event.principal = 'nobody';
+      await target.blobs.put(auditRecordKey(SITE, 1), Buffer.from(JSON.stringify(edited)));
+    } finally {
+      target.close();
+    }
+    const broken = ferry(['audit', 'verify', '--site', SITE]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/^BROKEN at audit\/site-a\/000000000001\.json: record 1 was altered/);
+  }, 60_000);
+});

@@ -1,0 +1,138 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
+import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import {
+  appendAudit,
+  auditCsv,
+  auditRecordKey,
+  matchesAudit,
+  MemoryAuditHeads,
+  verifyAuditChain,
+  type AuditEvent,
+  type AuditHeadStore,
+  type AuditRecord,
+} from '../../core/audit-trail.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
+
+const SITE = 'site-a';
+const event = (i: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
+  at: new Date(Date.UTC(2026, 3, 1, 12, i)).toISOString(),
+  action: 'listen',
+  site: SITE,
+  rid: `r${String(i).padStart(23, '0')}`,
+  principal: i % 2 === 0 ? 'officer-a' : 'officer-b',
+  ...over,
+});
+
+async function stored(blobs: MemoryBlobStore, site = SITE): Promise<{ key: string; text: string }[]> {
+  const out: { key: string; text: string }[] = [];
+  for await (const info of blobs.list(`audit/${site}/`)) {
+    const blob = await blobs.get(info.key);
+    const chunks: Buffer[] = [];
+    for await (const c of blob.body) chunks.push(c as Buffer);
+    out.push({ key: info.key, text: Buffer.concat(chunks).toString('utf8') });
+  }
+  return out;
+}
+
+function chainContract(name: string, makeHeads: () => Promise<AuditHeadStore>) {
+  describe(`audit chain on ${name}`, () => {
+    it('links 12 concurrent writers into one chain 1..12 without a fork, and the chain verifies', async () => {
+      const heads = await makeHeads();
+      const blobs = new MemoryBlobStore();
+      const written = await Promise.all(Array.from({ length: 12 }, (_, i) => appendAudit({ heads, blobs, attempts: 50 }, event(i))));
+      expect(written.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+      const verdict = verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE));
+      expect(verdict).toMatchObject({ ok: true, records: 12 });
+    });
+  });
+}
+
+chainContract('the in-memory head', async () => new MemoryAuditHeads());
+
+let dynamo: LocalDynamo;
+let client: DynamoDBClient;
+let tables = 0;
+beforeAll(async () => {
+  dynamo = await startLocalDynamo({});
+  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+});
+afterAll(async () => {
+  client?.destroy();
+  await dynamo?.stop();
+});
+chainContract('DynamoDB (dynalite)', async () => {
+  const table = `catalogue-audit-${++tables}`;
+  await createCatalogueTable(client, table);
+  return new DynamoAuditHeads(DynamoDBDocumentClient.from(client), table);
+});
+
+describe('verifyAuditChain', () => {
+  async function chainOf(n: number) {
+    const heads = new MemoryAuditHeads();
+    const blobs = new MemoryBlobStore();
+    for (let i = 1; i <= n; i++) await appendAudit({ heads, blobs }, event(i));
+    return { heads, blobs };
+  }
+
+  it('names an edited record: its content no longer hashes to its hash', async () => {
+    const { heads, blobs } = await chainOf(5);
+    const records = await stored(blobs);
+    const third = JSON.parse(records[2]!.text) as AuditRecord;
+    third.event.principal = 'someone-else';
+    await blobs.put(auditRecordKey(SITE, 3), Buffer.from(JSON.stringify(third)));
+    const verdict = verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE));
+    expect(verdict).toMatchObject({ ok: false, seq: 3, key: 'audit/site-a/000000000003.json' });
+    expect(!verdict.ok && verdict.problem).toMatch(/altered/);
+  });
+
+  it('names an edit that recomputed the hash: the next record no longer links to it', async () => {
+    const { heads, blobs } = await chainOf(5);
+    const text = (await stored(blobs))[1]!.text;
+    const { hash: _old, ...body } = JSON.parse(text) as AuditRecord;
+    body.event.action = 'search';
+    const { recordHash } = await import('../../core/audit-trail.ts');
+    await blobs.put(auditRecordKey(SITE, 2), Buffer.from(JSON.stringify({ ...body, hash: recordHash(body) })));
+    const verdict = verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE));
+    expect(verdict).toMatchObject({ ok: false, seq: 3 });
+    expect(!verdict.ok && verdict.problem).toMatch(/does not link to record 2/);
+  });
+
+  it('names a deleted record in the middle, and a deleted last record against the head', async () => {
+    const { heads, blobs } = await chainOf(4);
+    await blobs.delete(auditRecordKey(SITE, 2));
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: false, seq: 2, problem: expect.stringMatching(/missing/) });
+    const tail = await chainOf(4);
+    await tail.blobs.delete(auditRecordKey(SITE, 4));
+    expect(verifyAuditChain(SITE, await stored(tail.blobs), await tail.heads.get(SITE))).toMatchObject({ ok: false, seq: 4, problem: expect.stringMatching(/missing/) });
+  });
+});
+
+describe('audit search and CSV', () => {
+  const records = Array.from({ length: 6 }, (_, i) => ({ seq: i + 1, event: event(i, { action: i < 3 ? 'listen' : 'download' }) }));
+
+  it('filters by [from, to), principal and action together', () => {
+    const from = new Date(Date.UTC(2026, 3, 1, 12, 1));
+    const to = new Date(Date.UTC(2026, 3, 1, 12, 5));
+    expect(records.filter((r) => matchesAudit(r.event, { from, to })).map((r) => r.seq)).toEqual([2, 3, 4, 5]);
+    expect(records.filter((r) => matchesAudit(r.event, { from, to, principal: 'officer-a' })).map((r) => r.seq)).toEqual([3, 5]);
+    expect(records.filter((r) => matchesAudit(r.event, { action: 'download', principal: 'officer-b' })).map((r) => r.seq)).toEqual([4, 6]);
+  });
+
+  it('a search by principal also finds what a console-minted link played for that officer (principal is the console role)', () => {
+    const played = event(1, { principal: 'arn:aws:sts::1:assumed-role/console/fn', officer: 'jane' });
+    expect(matchesAudit(played, { principal: 'jane' })).toBe(true);
+    expect(matchesAudit(played, { principal: 'arn:aws:sts::1:assumed-role/console/fn' })).toBe(true);
+    expect(matchesAudit(played, { principal: 'john' })).toBe(false);
+  });
+
+  it('writes RFC 4180 CSV: quotes commas and quotes, and defuses spreadsheet formulas', () => {
+    const csv = auditCsv([{ v: 1, site: SITE, seq: 1, prev: '0', hash: 'h', event: event(1, { principal: '=HYPERLINK("x")', query: { agent: 'a,b' } }) }]);
+    const [header, line] = csv.split('\r\n');
+    expect(header).toBe('seq,at,site,action,principal,officer,rid,query,detail,hash');
+    expect(line).toBe(`1,2026-04-01T12:01:00.000Z,site-a,listen,"'=HYPERLINK(""x"")",,r00000000000000000000001,"{""agent"":""a,b""}",,h`);
+  });
+});

@@ -1,0 +1,109 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { verifyBundle, writeCaseBundle, type ExportRequest } from '../../core/case-export.ts';
+import { IntegrityError, InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+async function setup() {
+  const blobs = new MemoryBlobStore();
+  const catalogue = new MemoryCatalogue();
+  const members = [
+    { path: 'b/日本語の通話.wav', body: audio(1, 3000) },
+    { path: 'b/back\\slash.wav', body: audio(2, 1001) },
+    { path: 'b/plain.wav', body: audio(3, 0) },
+  ];
+  const f = buildPack('site-a', members);
+  await publish(blobs, f);
+  await ingestManifest({ blobs, catalogue }, f.manifestKey);
+  const rids = f.manifest.members.map((m) => m.rid);
+  const request: ExportRequest = { site: 'site-a', rids, caseId: 'CASE-42', reason: 'subject access request 2026/17', principal: 'arn:aws:iam::123456789012:role/officer-site-a', at: new Date('2026-04-02T09:30:00Z') };
+  return { blobs, catalogue, members, f, rids, request };
+}
+
+async function bundleOf(deps: Parameters<typeof writeCaseBundle>[0], request: ExportRequest) {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const summary = await writeCaseBundle(deps, request, out);
+  out.end();
+  return { summary, bytes: Buffer.concat(chunks) };
+}
+
+const readerOf = (bytes: Buffer) => async (pos: number, len: number) => bytes.subarray(pos, pos + len);
+
+describe('case export bundle', () => {
+  it('holds each recording under its real name, its catalogue record, custody and manifests, and verifies', async () => {
+    const { blobs, catalogue, members, f, request } = await setup();
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
+    expect(summary.bytes).toBe(bytes.length);
+    const verdict = await verifyBundle(readerOf(bytes), bytes.length);
+    expect(verdict).toEqual({ ok: true, root: 'case-CASE-42-20260402T093000Z', checked: 7, problems: [] });
+
+    // The ordinary tar tool opens it, and the bytes are the recorder's.
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+    dirs.push(dir);
+    execFileSync('tar', ['-xf', '-', '-C', dir], { input: bytes });
+    const root = join(dir, summary.root);
+    const rid0 = f.manifest.members[0]!.rid;
+    expect(readFileSync(join(root, 'recordings', `${rid0}_日本語の通話.wav`))).toEqual(members[0]!.body);
+    expect(readFileSync(join(root, 'recordings', `${f.manifest.members[1]!.rid}_back_slash.wav`))).toEqual(members[1]!.body);
+    const custody = JSON.parse(readFileSync(join(root, 'custody.json'), 'utf8'));
+    expect(custody).toMatchObject({ requestedBy: request.principal, case: 'CASE-42', reason: request.reason, exportedAt: '2026-04-02T09:30:00.000Z' });
+    expect(custody.recordings[0]).toMatchObject({ rid: rid0, sha256: f.manifest.members[0]!.sha256, pack: { key: f.packKey, offset: f.manifest.members[0]!.offset } });
+    const csv = readFileSync(join(root, 'manifest.csv'), 'utf8').split('\r\n');
+    expect(csv[0]).toBe('path,bytes,sha256');
+    expect(csv).toContain(`recordings/${rid0}_日本語の通話.wav,3000,${f.manifest.members[0]!.sha256}`);
+    expect(JSON.parse(readFileSync(join(root, 'metadata', `${rid0}.json`), 'utf8'))).toMatchObject({ rid: rid0, path: 'b/日本語の通話.wav' });
+  });
+
+  it('fails verification naming the altered recording when one byte of it changes', async () => {
+    const { blobs, catalogue, request, f } = await setup();
+    const { bytes } = await bundleOf({ blobs, catalogue }, request);
+    const tampered = Buffer.from(bytes);
+    const rid1 = f.manifest.members[1]!.rid;
+    const at = tampered.indexOf(Buffer.from(`${rid1}_back_slash.wav`)) ; // the header of that member
+    const body = Math.ceil((at + 1) / 512) * 512 + 100; // inside its body (a ustar header is one block)
+    tampered[body] = tampered[body]! ^ 0xff;
+    const verdict = await verifyBundle(readerOf(tampered), tampered.length);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.problems).toEqual([{ path: `recordings/${rid1}_back_slash.wav`, problem: expect.stringMatching(/altered/) }]);
+  });
+
+  it('fails verification naming what is missing when the bundle is cut short', async () => {
+    const { blobs, catalogue, request } = await setup();
+    const { bytes } = await bundleOf({ blobs, catalogue }, request);
+    const cut = bytes.subarray(0, bytes.length - 1024 - 3 * 512); // the CSV manifest and the end are gone
+    const verdict = await verifyBundle(readerOf(cut), cut.length);
+    expect(verdict.problems.map((p) => p.path)).toContain('manifest.csv');
+  });
+
+  it('refuses an unknown rid and a missing reason before writing a byte', async () => {
+    const { blobs, catalogue, request } = await setup();
+    const out = new PassThrough();
+    let written = 0;
+    out.on('data', (c: Buffer) => (written += c.length));
+    await expect(writeCaseBundle({ blobs, catalogue }, { ...request, rids: [...request.rids, 'r00000000000000000000dead'] }, out)).rejects.toThrow(NotFoundError);
+    await expect(writeCaseBundle({ blobs, catalogue }, { ...request, reason: '' }, out)).rejects.toThrow(/reason/);
+    await expect(writeCaseBundle({ blobs, catalogue }, { ...request, rids: [] }, out)).rejects.toThrow(InvalidInputError);
+    expect(written).toBe(0);
+  });
+
+  it('stops with IntegrityError when a pack no longer holds the catalogued bytes', async () => {
+    const { blobs, catalogue, request, f } = await setup();
+    const corrupt = Buffer.from(f.pack);
+    const m = f.manifest.members[0]!;
+    corrupt[m.offset + 10] = corrupt[m.offset + 10]! ^ 0xff;
+    await blobs.put(f.packKey, corrupt);
+    await expect(bundleOf({ blobs, catalogue }, request)).rejects.toThrow(IntegrityError);
+  });
+});
