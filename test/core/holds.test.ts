@@ -215,7 +215,7 @@ describe('purge with legal holds', () => {
     const pack = await publishPack(w, SITE, NOW, 'torn', [400, 410]);
     await placeHold(w.deps, { site: SITE, rid: pack.manifest.members[1]!.rid, reason: 'r', principal: 'alice' });
     const torn = Buffer.from(pack.pack);
-    torn[pack.manifest.members[1]!.offset] ^= 0xff;
+    torn[pack.manifest.members[1]!.offset]! ^= 0xff;
     await w.blobs.put(pack.packKey, torn);
     const { results } = await purge(w);
     expect(results[0]!.failed[0]!.reason).toContain('not copied out');
