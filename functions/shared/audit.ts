@@ -2,8 +2,8 @@
 // listen and download are distinct). A port-like function so the sink can later be a
 // table or a stream; today a JSON line on stdout, which CloudWatch Logs keeps.
 
-/** `recall`: a restore from the archive tier was asked for. */
-export type AuditAction = 'search' | 'listen' | 'download' | 'recall';
+/** `recall`: a restore from the archive tier was asked for. `hold`, `release`: a legal hold placed or released (functions/holds; query has caseId, reason, reference). */
+export type AuditAction = 'search' | 'listen' | 'download' | 'recall' | 'hold' | 'release';
 
 export interface AuditEvent {
   at: string;
