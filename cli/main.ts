@@ -17,6 +17,9 @@ const GROUPS: Record<string, () => Promise<Register>> = {
     };
   },
   calls: async () => (await import('./calls-commands.ts')).registerCallsCommands,
+  // Legal hold: `ferry hold …` and `ferry case …` share one module.
+  hold: async () => (await import('./hold-commands.ts')).registerHoldCommands,
+  case: async () => (await import('./hold-commands.ts')).registerHoldCommands,
   catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
   backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,

@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { DeploymentConfig } from './config.ts';
 import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
@@ -25,7 +26,7 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet';
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'holds';
 
 export { functionEntry };
 
@@ -92,6 +93,8 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   replay: { name: 'replay', description: 'Ferry: replay (byte-range stream from the pack)', timeout: Duration.minutes(5), memorySize: 512, audited: true },
   // Reads every site's newest heartbeat and window run side by side: a few round trips.
   fleet: { name: 'fleet', description: 'Ferry: fleet status API (every site at a glance)', timeout: Duration.seconds(25), memorySize: 256, audited: false },
+  // A case hold sets Object Lock legal hold on every member's pack: a few hundred S3 calls.
+  holds: { name: 'holds', description: 'Ferry: legal holds and cases (hold records, S3 Object Lock legal hold)', timeout: Duration.seconds(29), memorySize: 512, audited: true },
 };
 
 /** The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman, functions/fleet). */
@@ -105,6 +108,7 @@ export class FerryFunctions extends Construct {
   readonly artefacts: NodejsFunction;
   readonly replay: NodejsFunction;
   readonly fleet: NodejsFunction;
+  readonly holds: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
   /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
@@ -119,19 +123,21 @@ export class FerryFunctions extends Construct {
     });
     const why = 'the key only seals short-lived listing cursors; replacing it ends open listings and nothing else, so it is replaced by redeploying';
     acknowledge(this.cursorKey, 'AwsSolutions-SMG4', undefined, why);
-    const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay), fleet: this.build(SPECS.fleet) };
+    const built = { ingest: this.build(SPECS.ingest), catalogue: this.build(SPECS.catalogue), artefacts: this.build(SPECS.artefacts), replay: this.build(SPECS.replay), fleet: this.build(SPECS.fleet), holds: this.build(SPECS.holds) };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
     this.artefacts = built.artefacts.fn;
     this.replay = built.replay.fn;
     this.fleet = built.fleet.fn;
-    this.logGroups = { ingest: built.ingest.logGroup, catalogue: built.catalogue.logGroup, artefacts: built.artefacts.logGroup, replay: built.replay.logGroup, fleet: built.fleet.logGroup };
-    this.roles = { ingest: built.ingest.role, catalogue: built.catalogue.role, artefacts: built.artefacts.role, replay: built.replay.role, fleet: built.fleet.role };
+    this.holds = built.holds.fn;
+    this.logGroups = { ingest: built.ingest.logGroup, catalogue: built.catalogue.logGroup, artefacts: built.artefacts.logGroup, replay: built.replay.logGroup, fleet: built.fleet.logGroup, holds: built.holds.logGroup };
+    this.roles = { ingest: built.ingest.role, catalogue: built.catalogue.role, artefacts: built.artefacts.role, replay: built.replay.role, fleet: built.fleet.role, holds: built.holds.role };
     this.grantIngest();
     this.grantCatalogue();
     this.grantArtefacts();
     this.grantReplay();
     this.grantFleet();
+    this.grantHolds();
   }
 
   private build(spec: FunctionSpec): { fn: NodejsFunction; logGroup: logs.LogGroup; role: iam.Role } {
@@ -215,6 +221,27 @@ export class FerryFunctions extends Construct {
   private grantArtefacts(): void {
     this.allow(this.artefacts, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [this.props.table.tableArn]);
     this.tableKey(this.artefacts, false);
+  }
+
+  /**
+   * Legal holds: its own items (HOLD#, CASE#) read and written, recording entries read, the
+   * manifests read (which calls share a pack, before a release turns the legal hold off), and
+   * S3 Object Lock legal hold set on packs and manifests. No delete, no retention, no bypass.
+   */
+  private grantHolds(): void {
+    const { bucketName, table } = this.props;
+    const own = leadingKeyPatterns(['hold', 'case']);
+    this.allow(this.holds, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
+    this.allow(this.holds, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(this.holds, true);
+    const manifests = objectsArn(bucketName, classPrefix('manifests'));
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    this.allow(this.holds, 'ReadManifests', ['s3:GetObject'], [manifests]);
+    this.decryptViaS3(this.holds);
+    this.allow(this.holds, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
+    this.holds.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
+    acknowledgeWildcardResource(this.roles.holds, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
+    acknowledgeWildcardResource(this.roles.holds, packs, 'legal hold is set on the pack of any held call of the sites the API caller may reach; the API takes SigV4 (IAM) callers only and every hold is audited');
   }
 
   /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */

@@ -32,8 +32,8 @@ export interface LocalCredentials {
 
 export interface ApiServerDeps {
   /** The functions behind the routes, as API Gateway's Lambda integration invokes them. */
-  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only). */
-  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler };
+  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only). `holds` absent: no legal hold routes. */
+  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler; holds?: RouteHandler };
   /** The keys SigV4 signatures are checked against when there is no `iam`. */
   credentials: LocalCredentials[];
   /** IAM: the keys are the deployment's principals, each request evaluated against their policies. */
@@ -134,6 +134,18 @@ function sameToken(given: string | string[] | undefined, token: string): boolean
   return typeof given === 'string' && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
+/** The legal hold routes (functions/holds), as infra/catalogue-api.ts declares them. */
+function holdRoutes(holds: RouteHandler | undefined): RouteDef[] {
+  if (!holds) return [];
+  return [
+    { pattern: new RegExp(`^/sites/${SEGMENT}/holds/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/holds/release/?$`), params: ['site'], handler: holds, methods: ['POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/?$`), params: ['site', 'case'], handler: holds },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/calls/?$`), params: ['site', 'case'], handler: holds, methods: ['POST'] },
+  ];
+}
+
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<HttpEndpoint> {
   const log = deps.log ?? jsonLog;
   const clock = deps.clock ?? systemClock;
@@ -159,6 +171,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     { pattern: new RegExp(`^/sites/${SEGMENT}/snapshots/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
     ...(fleet ? [{ pattern: /^\/fleet\/?$/, params: [], handler: fleet }] : []),
+    ...holdRoutes(deps.functions.holds),
   ];
   const session = deps.session;
   const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined => {

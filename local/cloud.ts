@@ -186,7 +186,7 @@ async function wire(
   const replay = await startReplayServer({ ...shared, replay: functions.replay }, { port: options.replayPort ?? 0 });
   stops.push(() => replay.stop());
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
-  const routes = { catalogue: functions.route('catalogue'), artefacts: functions.route('artefacts'), fleet: functions.route('fleet') };
+  const routes = { catalogue: functions.route('catalogue'), artefacts: functions.route('artefacts'), fleet: functions.route('fleet'), holds: functions.route('holds') };
   const recallWired = (site: string) => recalls.has(site);
   const api = await startApiServer({ ...shared, functions: routes, session, recallWired }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
