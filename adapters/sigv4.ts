@@ -50,6 +50,8 @@ export interface SignedFetchOptions {
   credentials?: SigningCredentials;
   method?: 'GET' | 'HEAD' | 'POST';
   headers?: Record<string, string>;
+  /** A request body (JSON for the API's POST routes); signed as the payload. */
+  body?: string;
 }
 
 /** fetch() with a SigV4 Authorization header over method, path, query and `host`. */
@@ -69,8 +71,9 @@ export async function signedFetch(url: string, o: SignedFetchOptions): Promise<R
     path: target.pathname,
     query,
     headers: { host: target.host, ...o.headers },
+    ...(o.body === undefined ? {} : { body: o.body }),
   });
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(signed.headers)) if (k !== 'host') headers[k] = v;
-  return fetch(url, { method, headers });
+  return fetch(url, { method, headers, ...(o.body === undefined ? {} : { body: o.body }) });
 }

@@ -1,3 +1,4 @@
+import { caseGroup } from './hold-commands.ts';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
@@ -106,7 +107,7 @@ export async function verifyBundleFile(path: string): Promise<Awaited<ReturnType
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerCaseCommands(program: Command): void {
-  const group = program.command('case').description('case export with chain of custody');
+  const group = caseGroup(program);
   group
     .command('export')
     .description('export recordings (a case, or chosen ids) into one bundle: recordings, catalogue records, SHA-256 manifest, custody report')

@@ -17,6 +17,8 @@ const GROUPS: Record<string, () => Promise<Register>> = {
     };
   },
   calls: async () => (await import('./calls-commands.ts')).registerCallsCommands,
+  // Legal hold: `ferry hold …` and `ferry case …` share one module.
+  hold: async () => (await import('./hold-commands.ts')).registerHoldCommands,
   catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
   backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
@@ -29,7 +31,13 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   verify: async () => (await import('./verify-commands.ts')).registerVerifyCommands,
   drill: async () => (await import('./drill-commands.ts')).registerDrillCommands,
   // Case export with chain of custody, and the audit trail.
-  case: async () => (await import('./case-commands.ts')).registerCaseCommands,
+  case: async () => {
+    const [{ registerCaseRecordCommands }, { registerCaseCommands }] = await Promise.all([import('./hold-commands.ts'), import('./case-commands.ts')]);
+    return (program) => {
+      registerCaseRecordCommands(program);
+      registerCaseCommands(program);
+    };
+  },
   audit: async () => (await import('./audit-commands.ts')).registerAuditCommands,
 };
 

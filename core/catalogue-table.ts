@@ -95,6 +95,9 @@ export const ITEM_PREFIXES = {
   snapshot: 'SNAP#',
   lock: 'LOCK#',
   run: 'RUN#',
+  /** Legal holds (core/hold-items.ts): never written by ingest or rebuild. */
+  hold: 'HOLD#',
+  case: 'CASE#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 
@@ -141,7 +144,6 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     path: entry.path,
     start: normalizeIso(entry.start, 'start'),
     meta: defined({ ...meta }),
-    legalHold: entry.legalHold,
     [SORT_KEY.name]: sortKeyOf(entry),
     timePk: timePartition(site, timeShardOf(entry.rid)),
     agentPk: meta.agent === undefined ? undefined : `${site}#${meta.agent}`,
@@ -167,7 +169,6 @@ export function itemToEntry(item: Record<string, unknown>): CatalogueEntry {
     start: item.start as string,
     meta: (item.meta ?? {}) as CatalogueEntry['meta'],
   };
-  if (item.legalHold !== undefined) entry.legalHold = Boolean(item.legalHold);
   return entry;
 }
 

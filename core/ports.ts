@@ -117,8 +117,6 @@ export interface CatalogueEntry {
   /** Start of the call (ISO, UTC); falls back to the file time when metadata lacks it. */
   start: string;
   meta: CallMetadata;
-  /** Set by legal hold (issue: compliance); purge never deletes a held entry's pack. */
-  legalHold?: boolean;
 }
 
 export interface RecordingQuery {

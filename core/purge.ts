@@ -4,6 +4,8 @@ import { messageOf } from './errors.ts';
 import { entriesOf } from './ingest.ts';
 import { isPackManifestKey, packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
+import { copyOutHeld, type CopyOutDeps, type CopyOutResult } from './copy-out.ts';
+import { heldRids, type HoldStore } from './hold-items.ts';
 import type { HeldLock, LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
@@ -15,8 +17,10 @@ import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
 
 // The purge's three steps around the pure planner (core/retention.ts):
 //  - planPurge: gathers candidates from the manifests (the commit records: what exists) and
-//    legal holds from the catalogue, and cuts the plan into delete batches;
-//  - deletePurgeBatch: proves the lock is still ours (fencing), deletes each object, then its
+//    legal holds from their own records (core/hold-items.ts, never touched by ingest), and cuts
+//    the plan into delete batches;
+//  - deletePurgeBatch: proves the lock is still ours (fencing), copies the held calls of a pack
+//    out first where the plan says so (core/copy-out.ts), deletes each object, then its
 //    manifest once the object is gone; Object Lock refusals are reported, never forced;
 //  - purgeReport: one message saying what went, what stayed and why.
 // A pack's manifest lists the dead attempts at it (objects are write-once, so a publish that went
@@ -87,6 +91,8 @@ export interface PurgePlanResult {
     segments: number;
     keptPacks: number;
     keptPacksHeld: number;
+    /** Packs that go once their held calls are copied out to their own held pack. */
+    copiedOut: number;
     keptFulls: number;
     keptSegments: number;
     /** Manifests that could not be read: their objects are kept. */
@@ -101,7 +107,7 @@ export interface PurgePlanResult {
 
 export interface PurgePlanDeps {
   blobs: Pick<BlobStore, 'list' | 'get'>;
-  catalogue: Pick<CatalogueStore, 'getRecording'>;
+  holds: Pick<HoldStore, 'listHolds'>;
 }
 
 async function readText(blobs: Pick<BlobStore, 'get'>, key: string): Promise<string> {
@@ -115,9 +121,8 @@ function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '/');
 }
 
-async function withHolds(deps: PurgePlanDeps, site: string, pack: Omit<PackCandidate, 'members'>, members: { rid: string; start: string }[]): Promise<PackCandidate> {
-  const held = await Promise.all(members.map(async (m) => (await deps.catalogue.getRecording(site, m.rid))?.legalHold === true));
-  return { ...pack, members: members.map((m, i) => ({ ...m, legalHold: held[i]! })) };
+function withHolds(held: Set<string>, pack: Omit<PackCandidate, 'members'>, members: { rid: string; start: string }[]): PackCandidate {
+  return { ...pack, members: members.map((m) => ({ ...m, legalHold: held.has(m.rid) })) };
 }
 
 /** Packs whose manifest date is not after the cutoff day, until `enough` of them may go. */
@@ -132,6 +137,9 @@ async function gatherPacks(
   const packs: PackCandidate[] = [];
   const dead = new Map<string, string[]>();
   let deletable = 0;
+  // Holds are read once, before the manifests: a hold placed during the listing is still
+  // honoured by Object Lock, which refuses the delete.
+  const held = await heldRids(deps.holds, input.site);
   for await (const info of deps.blobs.list(prefix)) {
     // Keys are `…/recordings/yyyy/mm/dd/{packId}.json`, listed in key (so date) order; a pack
     // dated after the cutoff day holds a recording younger than the retention.
@@ -141,7 +149,7 @@ async function gatherPacks(
     try {
       const manifest = parseManifest(await readText(deps.blobs, info.key));
       const members = entriesOf(manifest, info.key).map((e) => ({ rid: e.rid, start: e.start }));
-      const pack = await withHolds(deps, input.site, { packKey: manifest.packKey, manifestKey: info.key, source: manifest.source }, members);
+      const pack = withHolds(held, { packKey: manifest.packKey, manifestKey: info.key, source: manifest.source }, members);
       if (!pack.packKey.startsWith(sitePrefix('recordings', input.site))) throw new Error(`pack ${pack.packKey} is outside the site's prefix`);
       packs.push(pack);
       dead.set(pack.packKey, deadAttempts(manifest.packKey, manifest.superseded));
@@ -219,6 +227,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       segments: count('segment'),
       keptPacks: plan.kept.packs,
       keptPacksHeld: plan.kept.packsHeld,
+      copiedOut: plan.kept.copiedOut,
       keptFulls: plan.kept.fulls,
       keptSegments: plan.kept.segments,
       unreadable: counters.unreadable,
@@ -250,6 +259,11 @@ export interface PurgeDeleteDeps {
   locks: Pick<LockStore, 'heartbeat'>;
   blobs: Pick<BlobStore, 'get' | 'list'>;
   catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot'>;
+  /**
+   * Copy-out of held calls (core/copy-out.ts), with legal hold ON on the copies and OFF on the
+   * pack they leave. Absent: a pack planned for copy-out is kept and reported failed.
+   */
+  copyOut?: CopyOutDeps;
 }
 
 /**
@@ -257,11 +271,12 @@ export interface PurgeDeleteDeps {
  * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
  * so a failure here is retried by the next purge (deleting an absent object is a no-op).
  */
-async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string): Promise<void> {
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<void> {
   const text = await readText(deps.blobs, manifestKey);
   if (isPackManifestKey(manifestKey)) {
     const m = parseManifest(text);
-    await deps.catalogue.forgetPack(site, m.packId, m.members.map((x) => x.rid));
+    // Copied-out calls are catalogued in their new pack now: their entries stay.
+    await deps.catalogue.forgetPack(site, m.packId, m.members.map((x) => x.rid).filter((rid) => !keep.includes(rid)));
   } else {
     await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
   }
@@ -280,13 +295,18 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
   if (foreign.length) throw new Error(`purge batch ${batch.index} names keys outside site ${site}: ${foreign.slice(0, 3).join(', ')}`);
 
-  const first = await deps.deleter.deleteObjects(batch.targets.map((t) => t.key));
+  const { ready, copies, copyFailed } = await copyOut(deps, site, batch.targets);
+  const first = await deps.deleter.deleteObjects(ready.map((t) => t.key));
+  first.failed.push(...copyFailed);
   const gone = new Set(first.deleted);
   const forgetFailed: { key: string; reason: string }[] = [];
   const dependents: string[] = [];
-  for (const t of batch.targets.filter((x) => x.then && gone.has(x.key))) {
+  for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
     try {
-      await forgetCatalogued(deps, site, t.then!);
+      await forgetCatalogued(deps, site, t.then!, t.keep);
+      // Point the kept calls at their copy again, in case the old manifest was ingested once more meanwhile.
+      const copy = copies.get(t.key);
+      if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids);
       dependents.push(t.then!);
     } catch (error) {
       forgetFailed.push({ key: t.then!, reason: `catalogue entries not removed, manifest kept for the next purge: ${error instanceof Error ? error.message : String(error)}` });
@@ -299,12 +319,39 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   return {
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,
-    targetsDone: batch.targets.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then))).length,
+    targetsDone: ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then))).length,
     retained: retained.slice(0, LISTED),
     retainedCount: retained.length,
     failed: failed.slice(0, LISTED),
     failedCount: failed.length,
   };
+}
+
+/**
+ * Copies the held calls of each `keep` target out to their own held pack, then sets legal
+ * hold OFF on the pack they leave (its held calls now live, held, elsewhere). A target whose
+ * copy-out failed is not deleted: it is reported failed and the next purge tries again.
+ */
+async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch['targets']) {
+  const ready: PurgeBatch['targets'] = [];
+  const copies = new Map<string, CopyOutResult>();
+  const copyFailed: { key: string; reason: string }[] = [];
+  for (const t of targets) {
+    if (!t.keep?.length || !t.then) {
+      ready.push(t);
+      continue;
+    }
+    try {
+      if (!deps.copyOut) throw new Error('this purge cannot copy out (no copy-out dependencies)');
+      copies.set(t.key, await copyOutHeld(deps.copyOut, site, t.then, t.keep));
+      await deps.copyOut.holder.setLegalHold(t.key, false);
+      await deps.copyOut.holder.setLegalHold(t.then, false);
+      ready.push(t);
+    } catch (error) {
+      copyFailed.push({ key: t.key, reason: `held calls not copied out, pack kept for the next purge: ${messageOf(error)}` });
+    }
+  }
+  return { ready, copies, copyFailed };
 }
 
 // ---- report ----
@@ -332,6 +379,7 @@ function planLines(plan: PurgePlanResult): string[] {
     `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}`,
     `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
   ];
+  if (s.copiedOut) lines.push(`  legal hold: ${s.copiedOut} pack(s) whose held calls were copied out to their own held pack, so the rest could go`);
   if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
   if (s.orphans) lines.push(`  ${s.orphans} pack attempt(s) that never got a manifest (past the grace period)`);
   const t = s.trees;

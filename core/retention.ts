@@ -67,14 +67,21 @@ export interface PurgeTarget {
   kind: TargetKind;
   source: string;
   reason: string;
+  /**
+   * Pack whose only blockers are calls on legal hold: those calls (rids) are first copied out
+   * to their own held pack and re-catalogued there (core/copy-out.ts), then this pack goes.
+   */
+  keep?: string[];
 }
 
 export interface RetentionPlan {
   targets: PurgeTarget[];
   kept: {
     packs: number;
-    /** Packs kept only because of a member on legal hold. */
+    /** Packs kept only because of a member on legal hold (every member held: nothing to copy out). */
     packsHeld: number;
+    /** Packs planned to go after their held calls are copied out (targets with `keep`). */
+    copiedOut: number;
     fulls: number;
     segments: number;
   };
@@ -154,14 +161,23 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
   const targets: PurgeTarget[] = [];
   let keptPacks = 0;
   let packsHeld = 0;
+  let copiedOut = 0;
   const packs = [...input.packs].sort((a, b) => (a.packKey < b.packKey ? -1 : a.packKey > b.packKey ? 1 : 0));
   for (const pack of packs) {
     if (packMayGo(pack, cutoff)) {
       targets.push({ key: pack.packKey, then: pack.manifestKey, kind: 'pack', source: pack.source, reason: `all ${pack.members.length} recording(s) older than ${rules.retentionDays} days, none on legal hold` });
       continue;
     }
+    const held = pack.members.filter((m) => m.legalHold);
+    const heldOnly = held.length > 0 && pack.members.every((m) => m.legalHold || memberMayGo(m, cutoff));
+    if (heldOnly && held.length < pack.members.length) {
+      // Every other call may go: copy the held ones out, then the pack goes (the issue's "beyond the peers").
+      copiedOut++;
+      const reason = `${pack.members.length - held.length} recording(s) older than ${rules.retentionDays} days; the ${held.length} on legal hold are copied out to their own held pack first`;
+      targets.push({ key: pack.packKey, then: pack.manifestKey, kind: 'pack', source: pack.source, reason, keep: held.map((m) => m.rid) });
+      continue;
+    }
     keptPacks++;
-    const heldOnly = pack.members.some((m) => m.legalHold) && pack.members.every((m) => m.legalHold || memberMayGo(m, cutoff));
     if (heldOnly) packsHeld++;
   }
   const artefactPlan = planArtefacts(input.artefacts, rules.keepFullCycles, (rules.timeMarginHours ?? 24) * 3_600_000);
@@ -169,13 +185,13 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
   const max = input.maxTargets ?? Number.POSITIVE_INFINITY;
   return {
     targets: targets.slice(0, max),
-    kept: { packs: keptPacks, packsHeld, fulls: artefactPlan.keptFulls, segments: artefactPlan.keptSegments },
+    kept: { packs: keptPacks, packsHeld, copiedOut, fulls: artefactPlan.keptFulls, segments: artefactPlan.keptSegments },
     truncated: targets.length > max,
   };
 }
 
 /** What the delete step needs of a target; the reasons stay in the planner's log (the workflow state is limited to 256 KB). */
-export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind'>;
+export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep'>;
 
 export interface PurgeBatch {
   index: number;
@@ -188,13 +204,13 @@ export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatc
   let current: BatchTarget[] = [];
   let size = 0;
   for (const t of targets) {
-    const weight = t.then ? 2 : 1;
+    const weight = (t.then ? 2 : 1) + (t.keep ? 2 : 0);
     if (current.length > 0 && size + weight > objects) {
       batches.push({ index: batches.length, targets: current });
       current = [];
       size = 0;
     }
-    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind });
+    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}) });
     size += weight;
   }
   if (current.length > 0) batches.push({ index: batches.length, targets: current });

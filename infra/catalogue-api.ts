@@ -24,11 +24,18 @@ export const API_ROUTES = {
   '/sites/{site}/artefacts': 'artefacts',
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
   '/fleet': 'fleet',
+  '/sites/{site}/holds': 'holds',
+  '/sites/{site}/cases/{case}': 'holds',
 } as const;
 
 /** Routes that change something, by method: the recall starts the recall workflow (functions/catalogue). */
 export const API_POST_ROUTES = {
   '/sites/{site}/recordings/{rid}/recall': 'catalogue',
+  // Legal hold (functions/holds): place, release, cases.
+  '/sites/{site}/holds': 'holds',
+  '/sites/{site}/holds/release': 'holds',
+  '/sites/{site}/cases': 'holds',
+  '/sites/{site}/cases/{case}/calls': 'holds',
 } as const;
 
 export interface CatalogueApiProps {
@@ -38,6 +45,7 @@ export interface CatalogueApiProps {
   artefactsFunction: lambda.IFunction;
   /** GET /fleet: every site's status (functions/fleet). */
   fleetFunction: lambda.IFunction;
+  holdsFunction: lambda.IFunction;
   replayFunction: lambda.IFunction;
   logsKey: kms.IKey;
   accessLogRetentionDays: number;
@@ -64,6 +72,7 @@ export class CatalogueApi extends Construct {
       catalogue: new HttpLambdaIntegration('Catalogue', props.catalogueFunction),
       artefacts: new HttpLambdaIntegration('Artefacts', props.artefactsFunction),
       fleet: new HttpLambdaIntegration('Fleet', props.fleetFunction),
+      holds: new HttpLambdaIntegration('Holds', props.holdsFunction),
     };
     for (const [path, target] of Object.entries(API_ROUTES)) {
       this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: integrations[target] });

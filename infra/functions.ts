@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { DeploymentConfig } from './config.ts';
 import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
@@ -25,7 +26,7 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console';
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds';
 
 export { functionEntry };
 
@@ -85,7 +86,7 @@ interface FunctionSpec {
 }
 
 /** The functions that write audit events (search, listen, download, recall) to the durable trail. */
-const AUDIT_CHAIN_WRITERS: ReadonlySet<'catalogue' | 'artefacts' | 'replay' | 'console'> = new Set(['catalogue', 'artefacts', 'replay', 'console'] as const);
+const AUDIT_CHAIN_WRITERS: ReadonlySet<'catalogue' | 'artefacts' | 'replay' | 'console' | 'holds'> = new Set(['catalogue', 'artefacts', 'replay', 'console', 'holds'] as const);
 
 const SPECS: Record<FunctionName, FunctionSpec> = {
   ingest: { name: 'ingest', description: 'Ferry: ingest (manifest to catalogue entries)', timeout: Duration.seconds(60), memorySize: 512, audited: false },
@@ -97,6 +98,8 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   fleet: { name: 'fleet', description: 'Ferry: fleet status API (every site at a glance)', timeout: Duration.seconds(25), memorySize: 256, audited: false },
   // The compliance console's API (Cognito JWT): search, get, recall, replay links (infra/console.ts).
   console: { name: 'console', description: 'Ferry: console API (officers signed in with Cognito)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
+  // A case hold sets Object Lock legal hold on every member's pack: a few hundred S3 calls.
+  holds: { name: 'holds', description: 'Ferry: legal holds and cases (hold records, S3 Object Lock legal hold)', timeout: Duration.seconds(29), memorySize: 512, audited: true },
 };
 
 /** The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman, functions/fleet). */
@@ -111,6 +114,7 @@ export class FerryFunctions extends Construct {
   readonly replay: NodejsFunction;
   readonly fleet: NodejsFunction;
   readonly console: NodejsFunction;
+  readonly holds: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
   /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
@@ -132,6 +136,7 @@ export class FerryFunctions extends Construct {
       replay: this.build(SPECS.replay),
       fleet: this.build(SPECS.fleet),
       console: this.build(SPECS.console),
+      holds: this.build(SPECS.holds),
     };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
@@ -139,6 +144,7 @@ export class FerryFunctions extends Construct {
     this.replay = built.replay.fn;
     this.fleet = built.fleet.fn;
     this.console = built.console.fn;
+    this.holds = built.holds.fn;
     const names = Object.keys(built) as FunctionName[];
     this.logGroups = Object.fromEntries(names.map((n) => [n, built[n].logGroup])) as Record<FunctionName, logs.LogGroup>;
     this.roles = Object.fromEntries(names.map((n) => [n, built[n].role])) as Record<FunctionName, iam.Role>;
@@ -148,6 +154,7 @@ export class FerryFunctions extends Construct {
     this.grantReplay();
     this.grantFleet();
     this.grantConsole();
+    this.grantHolds();
     for (const name of AUDIT_CHAIN_WRITERS) this.grantAuditTrail(built[name].fn);
   }
 
@@ -246,6 +253,27 @@ export class FerryFunctions extends Construct {
   private grantArtefacts(): void {
     this.allow(this.artefacts, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [this.props.table.tableArn]);
     this.tableKey(this.artefacts, false);
+  }
+
+  /**
+   * Legal holds: its own items (HOLD#, CASE#) read and written, recording entries read, the
+   * manifests read (which calls share a pack, before a release turns the legal hold off), and
+   * S3 Object Lock legal hold set on packs and manifests. No delete, no retention, no bypass.
+   */
+  private grantHolds(): void {
+    const { bucketName, table } = this.props;
+    const own = leadingKeyPatterns(['hold', 'case']);
+    this.allow(this.holds, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
+    this.allow(this.holds, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(this.holds, true);
+    const manifests = objectsArn(bucketName, classPrefix('manifests'));
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    this.allow(this.holds, 'ReadManifests', ['s3:GetObject'], [manifests]);
+    this.decryptViaS3(this.holds);
+    this.allow(this.holds, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
+    this.holds.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
+    acknowledgeWildcardResource(this.roles.holds, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
+    acknowledgeWildcardResource(this.roles.holds, packs, 'legal hold is set on the pack of any held call of the sites the API caller may reach; the API takes SigV4 (IAM) callers only and every hold is audited');
   }
 
   /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */

@@ -62,6 +62,7 @@ export class ProcessingStack extends Stack {
       catalogueFunction: this.functions.catalogue,
       artefactsFunction: this.functions.artefacts,
       fleetFunction: this.functions.fleet,
+      holdsFunction: this.functions.holds,
       replayFunction: this.functions.replay,
       sites: config.sites.map((site) => site.name),
       logsKey,

@@ -16,8 +16,8 @@ import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
 // machine: locally a Step Functions endpoint serving that one call, which hands the request
 // to the site's local recall workflow.
 
-export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console';
-const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console'];
+export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds';
+const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console', 'holds'];
 
 export interface ApiFunctionsOptions {
   bucket: string;
@@ -50,7 +50,7 @@ export interface ApiFunctions {
   /** The runtimes running now (one is replaced when it died). */
   readonly functions: Record<ApiFunctionName, LocalLambda>;
   /** An API route's handler: API Gateway's Lambda proxy integration (payload 2.0) to the function. */
-  route(fn: 'catalogue' | 'artefacts' | 'fleet' | 'console'): (event: HttpEvent) => Promise<HttpResult>;
+  route(fn: 'catalogue' | 'artefacts' | 'fleet' | 'console' | 'holds'): (event: HttpEvent) => Promise<HttpResult>;
   /** The replay Function URL's handler, invoked through `invokedFunctionArn` (the site's alias). */
   replay(event: HttpEvent, options?: InvocationOptions): Promise<HttpResult>;
   /** The bucket notification's invocation of the ingest function. */

@@ -34,8 +34,8 @@ export interface LocalCredentials {
 
 export interface ApiServerDeps {
   /** The functions behind the routes, as API Gateway's Lambda integration invokes them. */
-  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only); `console` absent: no /console routes. */
-  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler; console?: RouteHandler };
+  /** `fleet` absent: no GET /fleet (a front door for the catalogue routes only); `console` absent: no /console routes; `holds` absent: no legal hold routes. */
+  functions: { catalogue: RouteHandler; artefacts: RouteHandler; fleet?: RouteHandler; console?: RouteHandler; holds?: RouteHandler };
   /** The keys SigV4 signatures are checked against when there is no `iam`. */
   credentials: LocalCredentials[];
   /** IAM: the keys are the deployment's principals, each request evaluated against their policies. */
@@ -136,6 +136,18 @@ function sameToken(given: string | string[] | undefined, token: string): boolean
   return typeof given === 'string' && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
+/** The legal hold routes (functions/holds), as infra/catalogue-api.ts declares them. */
+function holdRoutes(holds: RouteHandler | undefined): RouteDef[] {
+  if (!holds) return [];
+  return [
+    { pattern: new RegExp(`^/sites/${SEGMENT}/holds/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/holds/release/?$`), params: ['site'], handler: holds, methods: ['POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/?$`), params: ['site', 'case'], handler: holds },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/calls/?$`), params: ['site', 'case'], handler: holds, methods: ['POST'] },
+  ];
+}
+
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<HttpEndpoint> {
   const log = deps.log ?? jsonLog;
   const clock = deps.clock ?? systemClock;
@@ -161,6 +173,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     { pattern: new RegExp(`^/sites/${SEGMENT}/snapshots/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
     ...(fleet ? [{ pattern: /^\/fleet\/?$/, params: [], handler: fleet }] : []),
+    ...holdRoutes(deps.functions.holds),
   ];
   const session = deps.session;
   const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined => {

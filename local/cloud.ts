@@ -216,7 +216,7 @@ async function wire(
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
   const routes = {
     ...{ catalogue: functions.route('catalogue'), artefacts: functions.route('artefacts') },
-    ...{ fleet: functions.route('fleet'), console: functions.route('console') },
+    ...{ fleet: functions.route('fleet'), console: functions.route('console'), holds: functions.route('holds') },
   };
   const recallWired = (site: string) => recalls.has(site);
   const api = await startApiServer({ ...shared, functions: routes, session, recallWired }, { port: options.apiPort ?? 0 });

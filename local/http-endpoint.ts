@@ -70,6 +70,17 @@ function match(routes: RouteDef[], path: string): { route: RouteDef; pathParamet
 }
 
 /** The HTTP API v2 event API Gateway would build for this request. */
+async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function toHttpEvent(req: IncomingMessage, url: URL, pathParameters: Record<string, string>, identity?: LocalIdentity): HttpEvent {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -143,7 +154,14 @@ export async function startHttpEndpoint(o: EndpointOptions): Promise<HttpEndpoin
       if (access && !access.allowed) return json(403, { message: access.message }, { 'x-amzn-ErrorType': 'AccessDeniedException' });
       if (access) identity = { accessKey: verdict.accessKeyId, principal: access.principal };
     }
-    return matched.route.handler(toHttpEvent(req, url, matched.pathParameters, identity));
+    const event = toHttpEvent(req, url, matched.pathParameters, identity);
+    // A POST's JSON body (the legal hold routes), as API Gateway hands it on: text, at most 1 MiB.
+    if (method === 'POST') {
+      const body = await readBody(req, 1024 * 1024);
+      if (body === undefined) return { statusCode: 413, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ error: 'PayloadTooLarge', message: 'body: larger than 1 MiB' }) };
+      if (body.length) event.body = body;
+    }
+    return matched.route.handler(event);
   }
 
   const server = createServer((req, res) => {

@@ -72,16 +72,26 @@ function createLockHandlers({ store, clock, bucketConfig, versions }) {
     sendXml(ctx, 200, `<DeleteResult xmlns="${XMLNS}">${parts.join('')}</DeleteResult>`);
   }
 
+  /** The version a legal-hold request names: the current one, or (as S3 allows) a noncurrent one by id. */
+  function heldVersion(bucket, key, versionId) {
+    const noncurrent = versionId === undefined ? undefined : versions.find(bucket, versionId);
+    if (noncurrent && noncurrent.key === key) {
+      return { state: noncurrent.state, write: (next) => versions.writeState(noncurrent, next) };
+    }
+    const state = currentState(store, bucket, key, versionId);
+    return { state, write: (next) => writeState(store, bucket, key, next) };
+  }
+
   async function legalHold(ctx, bucket, key) {
     if (!bucketConfig.objectLock) throw new StandInError(400, 'InvalidRequest', 'Bucket is missing Object Lock Configuration');
-    const state = currentState(store, bucket, key, ctx.query.versionId);
+    const { state, write } = heldVersion(bucket, key, ctx.query.versionId);
     if (ctx.method === 'GET') {
       if (!state.legalHold) throw new StandInError(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration');
       sendXml(ctx, 200, `<LegalHold xmlns="${XMLNS}"><Status>${state.legalHold}</Status></LegalHold>`);
       return;
     }
     const status = lock.legalHoldFrom(await xmlBody(ctx));
-    writeState(store, bucket, key, { ...state, legalHold: status });
+    write({ ...state, legalHold: status });
     ctx.status = 200;
     ctx.body = '';
   }

@@ -91,6 +91,11 @@ function createVersions(store) {
       fs.rmSync(entry.dir, { recursive: true, force: true });
     },
 
+    /** Replaces a noncurrent version's state (its legal hold: S3 sets it per version). */
+    writeState(entry, state) {
+      fs.writeFileSync(path.join(entry.dir, STATE), JSON.stringify(state));
+    },
+
     /** Lifecycle NoncurrentVersionExpiration: drops unlocked versions noncurrent for longer than ageMs. */
     expire(bucket, ageMs, now) {
       const expired = [];

@@ -1,6 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
+import type { HoldStore } from '../../core/hold-items.ts';
+import type { ObjectHolder } from '../../core/holds.ts';
+import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { LockStore } from '../../core/lock.ts';
 import type { PurgeTarget } from '../../core/retention.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
@@ -12,9 +15,16 @@ import { siteName, taskConfigSchema, taskErrorSchema, taskErrors } from '../shar
 import { workflowDeps } from '../shared/workflow-deps.ts';
 
 // The purge's steps: plan (core/retention.ts over the manifests and legal holds), delete one
-// batch (fenced by the lock token), report (the text the workflow publishes).
+// batch (fenced by the lock token; held calls of a pack that otherwise goes are copied out
+// first), report (the text the workflow publishes).
 
-const targetSchema = z.object({ key: z.string().min(1), then: z.string().min(1).optional(), kind: z.enum(['pack', 'full', 'segment', 'snapshot', 'tree-index', 'tree-pack']) });
+const targetSchema = z.object({
+  key: z.string().min(1),
+  then: z.string().min(1).optional(),
+  kind: z.enum(['pack', 'full', 'segment', 'snapshot', 'tree-index', 'tree-pack']),
+  /** Held calls to copy out before the pack goes (core/copy-out.ts). */
+  keep: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
+});
 const batchSchema = z.object({ index: z.number().int().nonnegative(), targets: z.array(targetSchema).min(1).max(1000) });
 
 export const purgeEventSchema = z.discriminatedUnion('action', [
@@ -33,8 +43,12 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 ]);
 
 export interface PurgeHandlerDeps {
-  blobs: Pick<BlobStore, 'list' | 'get'>;
-  catalogue: Pick<CatalogueStore, 'getRecording' | 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot'>;
+  blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack'>;
+  /** Legal holds: their own records, read by the planner. */
+  holds: Pick<HoldStore, 'listHolds'>;
+  /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */
+  holder: ObjectHolder;
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
   clock: Clock;
@@ -54,7 +68,8 @@ export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeRes
       return plan;
     }
     if (event.action === 'delete') {
-      const result = await deletePurgeBatch(deps, event.site, event.token, event.batch);
+      const copyOut = { blobs: deps.blobs, catalogue: deps.catalogue, holder: deps.holder, clock: deps.clock };
+      const result = await deletePurgeBatch({ ...deps, copyOut }, event.site, event.token, event.batch);
       log(result.failedCount || result.retainedCount ? 'warn' : 'info', 'purge batch done', { site: event.site, ...result });
       return result;
     }

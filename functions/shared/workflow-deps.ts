@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { S3ArchiveStore } from '../../adapters/s3-archive.ts';
+import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
+import type { HoldStore } from '../../core/hold-items.ts';
+import type { ObjectHolder } from '../../core/holds.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import type { LockStore } from '../../core/lock.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
@@ -21,6 +25,8 @@ export interface WorkflowDeps {
   locks: LockStore;
   runs: RunStore;
   deleter: ObjectDeleter;
+  holds: HoldStore;
+  holder: ObjectHolder;
   archive: ArchiveStore;
   clock: Clock;
   log: Log;
@@ -41,6 +47,8 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     locks: dynamoLockStore(doc, cfg.TABLE, systemClock),
     runs: new DynamoRunStore(doc, cfg.TABLE),
     deleter: new S3ObjectDeleter(s3, cfg.BUCKET, { versions }),
+    holds: new DynamoHoldStore(doc, cfg.TABLE),
+    holder: new S3ObjectHolder(s3, cfg.BUCKET),
     archive: new S3ArchiveStore(s3, cfg.BUCKET),
     clock: systemClock,
     log: jsonLog,

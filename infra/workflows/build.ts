@@ -84,7 +84,7 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   // Purge: read manifests, legal holds and its lock; delete objects and their versions, never bypassing Object Lock.
   const purgeable: DataClass[] = ['recordings', 'manifests', 'backups', 'logs', 'trees'];
   objects(fns.purge, context, 'ReadManifests', ['s3:GetObject'], ['manifests'], 'the purge planner reads the manifests (commit records) of the site it purges');
-  decryptViaS3(fns.purge);
+  decryptViaS3(fns.purge, ['kms:Decrypt', 'kms:GenerateDataKey']);
   fns.purge.addToRolePolicy(
     new iam.PolicyStatement({
       sid: 'ListForPurge',
@@ -94,8 +94,13 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
     }),
   );
   objects(fns.purge, context, 'DeleteExpired', ['s3:DeleteObject', 's3:DeleteObjectVersion'], purgeable, 'the purge deletes only what the retention plan allows (core/retention.ts), fenced by the site lock; Object Lock still refuses protected versions');
-  fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:PutObjectLegalHold'], resources: ['*'] }));
-  tableItems(fns.purge, context, 'LegalHolds', ['dynamodb:GetItem'], leadingKeyPatterns(['recording']), false);
+  fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
+  tableItems(fns.purge, context, 'LegalHolds', ['dynamodb:Query'], leadingKeyPatterns(['hold']), false);
+  // Copy-out (core/copy-out.ts): held calls of an expiring pack are copied to their own pack and
+  // manifest (PutObject, ranged GET of the pack), put under legal hold, re-catalogued there; the
+  // pack they leave has its legal hold turned OFF only after the copy is verified and catalogued.
+  objects(fns.purge, context, 'CopyOutHeldCalls', ['s3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold'], ['recordings', 'manifests'], 'the purge copies held calls of an expiring pack into their own held pack of the same site (checked in code), verified by SHA-256 before the manifest is written');
+  tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], leadingKeyPatterns(['recording', 'pack']), true);
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
   tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);

@@ -8,6 +8,7 @@ import { DEFAULT_ORPHAN_GRACE_DAYS, findOrphanPacks } from '../../core/orphan-sw
 import { BlobStoreDeleter, deletePurgeBatch, planPurge, purgeReport } from '../../core/purge.ts';
 import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
 import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
+import { MemoryHoldStore } from '../../core/memory-holds.ts';
 
 // The orphan sweep: pack attempts whose manifest never came are deleted once past the grace
 // period; a pack whose manifest exists, or could still come, never is.
@@ -83,7 +84,7 @@ describe('the purge with the orphan sweep', () => {
     const orphan = packKey('site-a', id(9), BATCH_DAY);
     await blobs.put(orphan, body);
     clock.advance(10 * DAY);
-    const plan = await planPurge({ blobs, catalogue }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
+    const plan = await planPurge({ blobs, holds: new MemoryHoldStore() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
     expect(plan.summary).toMatchObject({ targets: 0, orphans: 1 });
     expect(plan.batches.flatMap((b) => b.targets)).toEqual([{ key: orphan, kind: 'pack' }]);
     const locks = new SiteLocks(new MemoryLockTable(), clock);
@@ -99,7 +100,7 @@ describe('the purge with the orphan sweep', () => {
     const { clock, blobs } = store();
     await blobs.put(packKey('site-a', id(9), BATCH_DAY), body);
     clock.advance(2 * DAY);
-    const plan = await planPurge({ blobs, catalogue: new MemoryCatalogue() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
+    const plan = await planPurge({ blobs, holds: new MemoryHoldStore() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
     expect(plan.summary.orphans).toBe(0);
     expect(plan.batches).toEqual([]);
   });

@@ -9,6 +9,7 @@ import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
 import { daysAgo, publishArtefact, publishPack } from '../workflows/purge-fixtures.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { buildPack, publish, audio } from '../support/pack-fixture.ts';
+import { MemoryHoldStore } from '../../core/memory-holds.ts';
 
 // The purge and recall use-cases around the pure planner, over memory stores.
 
@@ -17,7 +18,7 @@ const NOW = new Date('2026-06-01T00:00:00.000Z');
 async function site() {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
-  return { blobs, catalogue };
+  return { blobs, catalogue, holds: new MemoryHoldStore() };
 }
 
 describe('planPurge', () => {

@@ -53,16 +53,22 @@ function rollForwardNeeds(full: Artefact, seg: Artefact): boolean {
 }
 
 describe('retention planner (property)', () => {
-  it('never deletes a pack with a member younger than the retention or on legal hold; deletes every other pack', () => {
+  it('never deletes a pack with a member younger than the retention; a pack with held members goes only after exactly those are copied out', () => {
     fc.assert(
       fc.property(historyArb, (h) => {
         const { packs, fulls, segments } = build(h);
         const plan = planRetention({ rules: { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles }, packs, artefacts: [...fulls, ...segments], maxTargets: h.maxTargets });
-        const deleted = new Set(plan.targets.filter((t) => t.kind === 'pack').map((t) => t.key));
+        const deleted = new Map(plan.targets.filter((t) => t.kind === 'pack').map((t) => [t.key, t]));
         for (const [i, pack] of packs.entries()) {
-          const mayGo = pack.members.length > 0 && h.packs[i]!.every((m) => !m.hold && m.ageDays > h.retentionDays);
-          if (deleted.has(pack.packKey)) expect(mayGo).toBe(true);
-          else if (h.maxTargets === undefined) expect(mayGo).toBe(false);
+          const members = h.packs[i]!;
+          const held = pack.members.filter((m) => m.legalHold).map((m) => m.rid);
+          // Every member old enough or held, and at least one not held: the pack may go, its held calls copied out.
+          const mayGo = pack.members.length > 0 && held.length < members.length && members.every((m) => m.hold || m.ageDays > h.retentionDays);
+          const target = deleted.get(pack.packKey);
+          if (target) {
+            expect(mayGo).toBe(true);
+            expect(target.keep ?? []).toEqual(held);
+          } else if (h.maxTargets === undefined) expect(mayGo).toBe(false);
         }
         // A pack's manifest goes with it, after it.
         for (const t of plan.targets.filter((t) => t.kind === 'pack')) expect(t.then).toBe(packs.find((p) => p.packKey === t.key)?.manifestKey);
@@ -112,7 +118,7 @@ describe('retention planner (property)', () => {
         const { packs, fulls, segments } = build(h);
         const { targets } = planRetention({ rules: { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles }, packs, artefacts: [...fulls, ...segments] });
         const batches = batchTargets(targets, size);
-        expect(batches.flatMap((b) => b.targets)).toEqual(targets.map(({ key, then, kind }) => ({ key, ...(then ? { then } : {}), kind })));
+        expect(batches.flatMap((b) => b.targets)).toEqual(targets.map(({ key, then, kind, keep }) => ({ key, ...(then ? { then } : {}), kind, ...(keep ? { keep } : {}) })));
         for (const [i, b] of batches.entries()) {
           expect(b.index).toBe(i);
           expect(b.targets.reduce((n, t) => n + (t.then ? 2 : 1), 0)).toBeLessThanOrEqual(size);
@@ -126,11 +132,15 @@ describe('retention planner (property)', () => {
 describe('retention planner (examples)', () => {
   const rules = { now: NOW, retentionDays: 365, keepFullCycles: 2 };
 
-  it('one young or held member keeps the whole pack', () => {
-    const pack = (members: [number, boolean][]): PackCandidate => ({ packKey: `recordings/s/p${members.length}${members[0]![1]}.tar`, manifestKey: 'm', source: 'x', members: members.map(([d, hold], i) => ({ rid: `r${i}`, start: ago(d), legalHold: hold })) });
-    const plan = planRetention({ rules, packs: [pack([[400, false], [364, false]]), pack([[400, false], [500, true], [600, false]]), pack([[366, false]])], artefacts: [] });
-    expect(plan.targets.map((t) => t.key)).toEqual(['recordings/s/p1false.tar']);
-    expect(plan.kept).toMatchObject({ packs: 2, packsHeld: 1 });
+  it('one young member keeps the whole pack; held members are copied out when every other member may go; an all-held pack is kept', () => {
+    const pack = (name: string, members: [number, boolean][]): PackCandidate => ({ packKey: `recordings/s/${name}.tar`, manifestKey: `m/${name}`, source: 'x', members: members.map(([d, hold], i) => ({ rid: `r${i}`, start: ago(d), legalHold: hold })) });
+    const packs = [pack('young', [[400, false], [364, false]]), pack('held-old', [[400, false], [500, true], [600, false]]), pack('old', [[366, false]]), pack('all-held', [[400, true]]), pack('held-young', [[400, true], [10, false]])];
+    const plan = planRetention({ rules, packs, artefacts: [] });
+    expect(plan.targets.map((t) => [t.key, t.keep])).toEqual([
+      ['recordings/s/held-old.tar', ['r1']],
+      ['recordings/s/old.tar', undefined],
+    ]);
+    expect(plan.kept).toMatchObject({ packs: 3, packsHeld: 1, copiedOut: 1 });
   });
 
   it('keeps an empty pack and one with an unreadable start', () => {

@@ -13,6 +13,7 @@ import { parseTreeSnapshotManifest, treeEntrySchema, type TreeSnapshotManifest }
 import type { SiteTreeRetentionInput } from '../../core/tree-retention.ts';
 import { DEFAULT_WORKFLOW_CONFIG, sitePurgeSchema, type SitePurgeSettings } from '../../core/workflow-config.ts';
 import { publishSnapshot, publishTreePack, type SnapshotFixture, type TreePackFixture } from '../support/tree-fixtures.ts';
+import { MemoryHoldStore } from '../../core/memory-holds.ts';
 
 // The purge of tree snapshots over memory stores: what the trees policy forgets goes (catalogue
 // item, manifest, index, packs no kept snapshot lists), every kept snapshot still restores byte
@@ -55,12 +56,12 @@ async function history(clock: ManualClock) {
     snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt: at.toISOString(), packs: listed }));
     await ingestTreeSnapshot({ blobs, catalogue }, snaps[d]!.manifestKey);
   }
-  return { blobs, catalogue, packs, snaps };
+  return { blobs, catalogue, holds: new MemoryHoldStore(), packs, snaps };
 }
 
 const settings = (trees: SiteTreeRetentionInput): SitePurgeSettings => sitePurgeSchema.parse({ retentionDays: 3650, keepFullCycles: 2, trees });
 
-async function purge(deps: { blobs: MemoryBlobStore; catalogue: MemoryCatalogue }, now: Date, trees: SiteTreeRetentionInput, deleter: ObjectDeleter = new BlobStoreDeleter(deps.blobs)) {
+async function purge(deps: { blobs: MemoryBlobStore; catalogue: MemoryCatalogue; holds: MemoryHoldStore }, now: Date, trees: SiteTreeRetentionInput, deleter: ObjectDeleter = new BlobStoreDeleter(deps.blobs)) {
   const plan = await planPurge(deps, { site: SITE, settings: settings(trees), now, maxTargets: 500, batchObjects: 4 });
   const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
@@ -178,7 +179,7 @@ describe('tree snapshot purge (property)', () => {
           snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt, packs: s.packs.map((p) => packs[p]!) }));
           await ingestTreeSnapshot({ blobs, catalogue }, snaps.at(-1)!.manifestKey);
         }
-        const plan = await planPurge({ blobs, catalogue }, { site: SITE, settings: settings(h.policy), now, maxTargets: 500, batchObjects: h.batchObjects });
+        const plan = await planPurge({ blobs, holds: new MemoryHoldStore() }, { site: SITE, settings: settings(h.policy), now, maxTargets: 500, batchObjects: h.batchObjects });
         const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
         const { token } = await locks.acquire({ site: SITE, holder: 'p', operation: 'purge' });
         const batches = [...plan.batches].sort((a, b) => h.order(a.index) - h.order(b.index));

@@ -35,11 +35,48 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(p, { action: 'dynamodb:Scan', resource: table })).toBe(false);
   });
 
-  it('still reads legal holds and holds its lock', () => {
+  it('reads the legal hold records (never writes them), holds its lock, and re-catalogues copied-out calls', () => {
     const p = rolePolicies(built.functions.purge.role!);
-    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('HOLD#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('LOCK#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('RUN#site-a') })).toBe(false);
+  });
+
+  it('may set legal hold on packs and manifests (copy-out) but never bypasses governance or shortens retention', () => {
+    const p = rolePolicies(built.functions.purge.role!);
+    const bucket = `ferry-data-${account}-${region}`;
+    for (const key of ['recordings/site-a/2025/01/01/p1.tar', 'manifests/site-a/recordings/2025/01/01/p1.json']) {
+      expect(isAllowed(p, { action: 's3:PutObjectLegalHold', resource: `arn:aws:s3:::${bucket}/${key}` }), key).toBe(true);
+      expect(isAllowed(p, { action: 's3:BypassGovernanceRetention', resource: `arn:aws:s3:::${bucket}/${key}` }), key).toBe(false);
+      expect(isAllowed(p, { action: 's3:PutObjectRetention', resource: `arn:aws:s3:::${bucket}/${key}` }), key).toBe(false);
+    }
+    expect(isAllowed(p, { action: 's3:PutObjectLegalHold', resource: `arn:aws:s3:::${bucket}/backups/site-a/db/x.rbk` })).toBe(false);
+  });
+});
+
+describe('the holds function', () => {
+  it('reads and writes hold and case records, reads recordings, never writes a recording', () => {
+    const p = rolePolicies(synth.processing.functions.roles.holds);
+    for (const pk of ['HOLD#site-a', 'CASE#site-a']) {
+      for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']) expect(isAllowed(p, { action, resource: table, context: leading(pk) }), `${action} ${pk}`).toBe(true);
+    }
+    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('LOCK#site-a') })).toBe(false);
+  });
+
+  it('sets S3 legal hold on packs and manifests and can delete nothing, bypass nothing', () => {
+    const p = rolePolicies(synth.processing.functions.roles.holds);
+    const bucket = `ferry-data-${account}-${region}`;
+    const pack = `arn:aws:s3:::${bucket}/recordings/site-a/2025/01/01/p1.tar`;
+    expect(isAllowed(p, { action: 's3:PutObjectLegalHold', resource: pack })).toBe(true);
+    expect(isAllowed(p, { action: 's3:PutObjectLegalHold', resource: `arn:aws:s3:::${bucket}/manifests/site-a/recordings/2025/01/01/p1.json` })).toBe(true);
+    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:PutObject']) {
+      expect(isAllowed(p, { action, resource: pack }), action).toBe(false);
+    }
   });
 });
 

@@ -17,6 +17,7 @@ import { createWindowHandler } from '../../functions/window/handler.ts';
 import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import { LocalActivityService } from '../../local/activity-service.ts';
 import { LocalWorkflows, type ExecutionEvent, type ExecutionOutcome } from '../../local/stepfunctions.ts';
+import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 
 // Everything a workflow test needs, in memory: the handlers with memory stores and a manual
 // clock, the synthesized definitions run by the local runner with pauses shortened to 0 ms
@@ -37,9 +38,11 @@ export async function workflowHarness(options: HarnessOptions = {}) {
   const runs = new MemoryRunStore();
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
+  const holds = new MemoryHoldStore();
+  const holder = new MemoryObjectHolder();
   const objectLock = new Map<string, string>();
   const hooks: { beforeDelete?: (keys: string[]) => Promise<void> } = {};
-  const inner = new BlobStoreDeleter(blobs, (key) => objectLock.get(key));
+  const inner = new BlobStoreDeleter(blobs, (key) => objectLock.get(key) ?? (holder.isHeld(key) ? 'its legal hold is released' : undefined));
   const deleter: ObjectDeleter = { deleteObjects: async (keys) => (await hooks.beforeDelete?.(keys), inner.deleteObjects(keys)) };
   const archive = new MemoryArchiveStore();
   const alerts: Alert[] = [];
@@ -52,7 +55,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
     handlers: {
       lock: createLockHandler({ locks, log }),
       window: createWindowHandler({ blobs, runs, clock, log }),
-      purge: createPurgeHandler({ blobs, catalogue, deleter, locks, clock, log }),
+      purge: createPurgeHandler({ blobs, catalogue, holds, holder, deleter, locks, clock, log }),
       recall: createRecallHandler({ catalogue, archive, clock, log }),
     },
     activity,
@@ -81,7 +84,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
     return { stop: async () => (controller.abort(), await running) };
   }
 
-  return { clock, lockTable, locks, runs, blobs, catalogue, objectLock, hooks, archive, alerts, pauses, activity, workflows, holdLock, startWorker };
+  return { clock, lockTable, locks, runs, blobs, catalogue, holds, holder, objectLock, hooks, archive, alerts, pauses, activity, workflows, holdLock, startWorker };
 }
 
 export type Harness = Awaited<ReturnType<typeof workflowHarness>>;

@@ -4,6 +4,8 @@ import { ingestManifest } from '../../core/ingest.ts';
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../../core/layout.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+import type { HoldStore } from '../../core/hold-items.ts';
+import type { ObjectHolder } from '../../core/holds.ts';
 
 // Histories for purge tests: recording packs with call starts at given ages (published and
 // ingested, as the agent and the ingest function would), and backup/log artefacts with their
@@ -11,7 +13,8 @@ import { audio, buildPack, publish, type PackFixture } from '../support/pack-fix
 
 const DAY = 86_400_000;
 
-export async function publishPack(deps: { blobs: BlobStore; catalogue: CatalogueStore }, site: string, now: Date, name: string, ageDays: number[], opts: { hold?: number[] } = {}): Promise<PackFixture> {
+/** With `hold`, the given members are put on legal hold as the hold function does: a hold record, and Object Lock legal hold on the pack and manifest when a holder is given. */
+export async function publishPack(deps: { blobs: BlobStore; catalogue: CatalogueStore; holds?: HoldStore; holder?: ObjectHolder }, site: string, now: Date, name: string, ageDays: number[], opts: { hold?: number[] } = {}): Promise<PackFixture> {
   const oldest = Math.max(...ageDays);
   const fixture = buildPack(
     site,
@@ -21,8 +24,10 @@ export async function publishPack(deps: { blobs: BlobStore; catalogue: Catalogue
   await publish(deps.blobs, fixture);
   await ingestManifest(deps, fixture.manifestKey);
   for (const i of opts.hold ?? []) {
-    const entry = await deps.catalogue.getRecording(site, fixture.manifest.members[i]!.rid);
-    await deps.catalogue.putRecordings([{ ...entry!, legalHold: true }]);
+    if (!deps.holds) throw new Error('publishPack: a hold needs deps.holds');
+    await deps.holds.putHold({ site, rid: fixture.manifest.members[i]!.rid, scope: { kind: 'call' }, reason: 'litigation', placedBy: 'test', placedAt: now.toISOString() });
+    await deps.holder?.setLegalHold(fixture.packKey, true);
+    await deps.holder?.setLegalHold(fixture.manifestKey, true);
   }
   return fixture;
 }

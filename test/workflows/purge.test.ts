@@ -32,6 +32,7 @@ describe('purge', () => {
     const young = await publishPack(h, SITE, now, 'young', [10, 20]);
     const mixed = await publishPack(h, SITE, now, 'mixed', [400, 30]);
     const held = await publishPack(h, SITE, now, 'held', [400, 401], { hold: [1] });
+    await publishPack(h, SITE, now, 'all-held', [400], { hold: [0] });
     const fulls = [];
     for (const [i, days] of [40, 30, 20, 10].entries()) {
       fulls.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
@@ -47,19 +48,28 @@ describe('purge', () => {
 
     expect(await exists(old.packKey)).toBe(false);
     expect(await exists(old.manifestKey)).toBe(false);
-    for (const kept of [young, mixed, held]) {
+    for (const kept of [young, mixed]) {
       expect(await exists(kept.packKey)).toBe(true);
       expect(await exists(kept.manifestKey)).toBe(true);
     }
+    // The held call of `held` was copied out to its own held pack; the rest of that pack went.
+    expect(await exists(held.packKey)).toBe(false);
+    const heldRid = held.manifest.members[1]!.rid;
+    const moved = await h.catalogue.getRecording(SITE, heldRid);
+    expect(moved?.packKey).not.toBe(held.packKey);
+    expect(await exists(moved!.packKey)).toBe(true);
+    expect(h.holder.isHeld(moved!.packKey) && h.holder.isHeld(moved!.manifestKey)).toBe(true);
+    expect(await h.catalogue.getRecording(SITE, held.manifest.members[0]!.rid)).toBeUndefined();
     // Two newest fulls (takenAt 20 and 10 days ago) kept; the oldest kept one starts at rtmbinlog.000120.
     expect(await Promise.all(fulls.map((f) => exists(f.key)))).toEqual([false, false, true, true]);
     expect(await Promise.all(fulls.map((f) => exists(f.manifestKey)))).toEqual([false, false, true, true]);
     for (const s of segments) expect([s.seq, await exists(s.key)]).toEqual([s.seq, s.seq >= 120]);
 
     expect(h.alerts).toHaveLength(1);
-    expect(h.alerts[0]).toMatchObject({ severity: 'info', subject: `Ferry ${SITE}: purge done - 14 object(s) deleted` });
-    expect(h.alerts[0]!.message).toContain('planned: 1 pack(s), 2 full backup(s), 4 log segment(s)');
+    expect(h.alerts[0]).toMatchObject({ severity: 'info', subject: `Ferry ${SITE}: purge done - 16 object(s) deleted` });
+    expect(h.alerts[0]!.message).toContain('planned: 2 pack(s), 2 full backup(s), 4 log segment(s)');
     expect(h.alerts[0]!.message).toContain('kept: 2 pack(s) dated before the retention cutoff but holding a younger or held recording (1 only because of a legal hold); 2 full backup(s), 3 log segment(s)');
+    expect(h.alerts[0]!.message).toContain('legal hold: 1 pack(s) whose held calls were copied out to their own held pack, so the rest could go');
     expect(await h.locks.describe(SITE)).toBeUndefined();
   });
 

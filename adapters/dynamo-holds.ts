@@ -1,0 +1,88 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { AlreadyExistsError, FerryError, NotFoundError, TransientError, messageOf } from '../core/errors.ts';
+import { casePk, caseToItem, holdPk, holdToItem, itemToCase, itemToHold, type CaseRecord, type HoldRecord, type HoldStore } from '../core/hold-items.ts';
+
+// HoldStore on the catalogue table (items laid out by core/hold-items.ts): holds in one
+// partition per site (`HOLD#{site}`), cases in another (`CASE#{site}`). Query, never Scan.
+
+const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
+
+function translate(error: unknown, operation: string): FerryError {
+  if (error instanceof FerryError) return error;
+  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
+  const message = `DynamoDB ${operation} failed: ${name}: ${messageOf(error)}`;
+  if (TRANSIENT.has(name)) return new TransientError(message, { cause: error });
+  return new FerryError('fatal', message, { cause: error });
+}
+
+export class DynamoHoldStore implements HoldStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async putHold(hold: HoldRecord): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: holdToItem(hold) }));
+    } catch (error) {
+      throw translate(error, 'PutItem');
+    }
+  }
+
+  async listHolds(site: string): Promise<HoldRecord[]> {
+    return (await this.query({ TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': holdPk(site) } })).map(itemToHold);
+  }
+
+  async holdsOf(site: string, rid: string): Promise<HoldRecord[]> {
+    const input: QueryCommandInput = {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :rid)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': holdPk(site), ':rid': `${rid}#` },
+    };
+    return (await this.query(input)).map(itemToHold);
+  }
+
+  async createCase(record: CaseRecord): Promise<void> {
+    await this.putCase(record, 'attribute_not_exists(pk)', () => new AlreadyExistsError(`case ${record.caseId} already exists in site ${record.site}`));
+  }
+
+  async updateCase(record: CaseRecord): Promise<void> {
+    await this.putCase(record, 'attribute_exists(pk)', () => new NotFoundError(`no case ${record.caseId} in site ${record.site}`));
+  }
+
+  async getCase(site: string, caseId: string): Promise<CaseRecord | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: casePk(site), sk: caseId } }));
+      return out.Item ? itemToCase(out.Item) : undefined;
+    } catch (error) {
+      throw translate(error, 'GetItem');
+    }
+  }
+
+  private async putCase(record: CaseRecord, condition: string, lost: () => Error): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: caseToItem(record), ConditionExpression: condition }));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') throw lost();
+      throw translate(error, 'PutItem');
+    }
+  }
+
+  private async query(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      let out;
+      try {
+        out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      } catch (error) {
+        throw translate(error, 'Query');
+      }
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}

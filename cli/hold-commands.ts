@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import { signedFetch } from '../adapters/sigv4.ts';
+import { ApiError, apiFor, getJson, type CloudOptions } from './api-client.ts';
+
+// Legal hold from the command line, through the same API routes as deployed (functions/holds):
+//   ferry hold place|release|list, ferry case create|show|add.
+// Each prints the API's JSON answer with --json, else one line a person reads.
+
+interface SiteOptions extends CloudOptions {
+  site: string;
+  json?: boolean;
+}
+
+/** POSTs JSON to the API, signed; a non-2xx answer becomes an ApiError naming what was wrong. */
+async function postJson<T>(opts: CloudOptions, path: string, body: unknown): Promise<T> {
+  const api = apiFor(opts);
+  const res = await signedFetch(`${api.url}${path}`, { service: 'execute-api', region: api.region, credentials: api.credentials, method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const text = await res.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { message: text };
+  }
+  if (!res.ok) throw new ApiError(res.status, parsed, `catalogue API answered ${res.status}: ${typeof parsed.message === 'string' ? parsed.message : text}`);
+  return parsed as T;
+}
+
+const sitePath = (site: string) => `/sites/${encodeURIComponent(site)}`;
+
+function target(opts: { rid?: string; case?: string }): { rid?: string; caseId?: string } {
+  if ((opts.rid === undefined) === (opts.case === undefined)) throw new Error('give exactly one of --rid or --case');
+  return opts.rid !== undefined ? { rid: opts.rid } : { caseId: opts.case };
+}
+
+const print = (json: boolean | undefined, value: unknown, line: string) => process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${line}\n`);
+
+interface HoldOutcome {
+  holds: { rid: string }[];
+  objects: string[];
+}
+
+const common = (c: Command) => c.requiredOption('--site <site>', 'site name').option('--json', 'JSON output').option('--api <url>', 'catalogue API base URL').option('-c, --config <file>', 'agent config whose cloud to use');
+
+/** The `case` group, created by whichever of the case modules registers first (records here, export in case-commands.ts). */
+export function caseGroup(program: Command): Command {
+  return program.commands.find((c) => c.name() === 'case') ?? program.command('case').description('cases: named sets of calls with a reason and a reference; their export with chain of custody');
+}
+
+export function registerHoldCommands(program: Command): void {
+  const hold = program.command('hold').description('legal hold on a call or a case: nothing held can be purged or deleted');
+  common(hold.command('place').description('place a legal hold (sets S3 Object Lock legal hold on the objects concerned)'))
+    .option('--rid <rid>', 'recording id')
+    .option('--case <id>', 'case id')
+    .requiredOption('--reason <text>', 'why the hold is placed')
+    .option('--reference <text>', 'matter or ticket reference')
+    .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string; reference?: string }) => {
+      const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds`, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
+      print(opts.json, out, `held: ${out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)`);
+    });
+  common(hold.command('release').description('release a legal hold (a reason is required)'))
+    .option('--rid <rid>', 'recording id')
+    .option('--case <id>', 'case id')
+    .requiredOption('--reason <text>', 'why the hold is released')
+    .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string }) => {
+      const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds/release`, { ...target(opts), reason: opts.reason });
+      print(opts.json, out, `released: ${out.holds.length} hold(s); legal hold OFF on ${out.objects.length} object(s) (objects still holding another held call stay ON)`);
+    });
+  common(hold.command('list').description('active legal holds of a site'))
+    .option('--rid <rid>', 'only this recording')
+    .option('--history', 'released holds too (who released, when, why)')
+    .action(async (opts: SiteOptions & { rid?: string; history?: boolean }) => {
+      const q = new URLSearchParams({ ...(opts.rid ? { rid: opts.rid } : {}), ...(opts.history ? { history: 'true' } : {}) });
+      const out = await getJson<{ active: Record<string, unknown>[]; released?: Record<string, unknown>[] }>(apiFor(opts), `${sitePath(opts.site)}/holds${q.size ? `?${q}` : ''}`);
+      const row = (h: Record<string, unknown>) => {
+        const scope = h.scope as { kind: string; caseId?: string };
+        const released = h.releasedAt ? `  released ${String(h.releasedAt)} by ${String(h.releasedBy)}: ${String(h.releaseReason)}` : '';
+        return `${String(h.rid)}  ${scope.kind === 'case' ? `case ${scope.caseId}` : 'call'}  placed ${String(h.placedAt)} by ${String(h.placedBy)}: ${String(h.reason)}${released}`;
+      };
+      const lines = [...out.active.map(row), ...(out.released ?? []).map(row), `${out.active.length} active hold(s)${out.released ? `, ${out.released.length} released` : ''}`];
+      print(opts.json, out, lines.join('\n'));
+    });
+
+}
+
+/** `ferry case create|show|add`: the case records legal holds work on. */
+export function registerCaseRecordCommands(program: Command): void {
+  const cases = caseGroup(program);
+  common(cases.command('create').description('create a case'))
+    .requiredOption('--name <name>', 'case name')
+    .requiredOption('--reason <text>', 'why the case exists')
+    .option('--reference <text>', 'matter or ticket reference')
+    .option('--id <id>', 'case id (default: generated)')
+    .option('--rid <rid...>', 'calls to put in the case')
+    .action(async (opts: SiteOptions & { name: string; reason: string; reference?: string; id?: string; rid?: string[] }) => {
+      const body = { name: opts.name, reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}), ...(opts.id ? { caseId: opts.id } : {}), ...(opts.rid ? { rids: opts.rid } : {}) };
+      const out = await postJson<{ caseId: string; members: string[] }>(opts, `${sitePath(opts.site)}/cases`, body);
+      print(opts.json, out, `case ${out.caseId} created with ${out.members.length} call(s)`);
+    });
+  common(cases.command('show').description('one case, its calls and their holds').argument('<case>', 'case id')).action(async (id: string, opts: SiteOptions) => {
+    const out = await getJson<{ caseId: string; name: string; reason: string; members: string[]; held?: { by: string; at: string; reason: string } }>(apiFor(opts), `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}`);
+    const held = out.held ? `on hold since ${out.held.at} (by ${out.held.by}: ${out.held.reason})` : 'not on hold';
+    print(opts.json, out, [`case ${out.caseId}: ${out.name} (${out.reason}); ${held}`, ...out.members, `${out.members.length} call(s)`].join('\n'));
+  });
+  common(cases.command('add').description('add calls to a case (held at once when the case is on hold)').argument('<case>', 'case id'))
+    .requiredOption('--rid <rid...>', 'calls to add')
+    .action(async (id: string, opts: SiteOptions & { rid: string[] }) => {
+      const out = await postJson<{ added: string[]; objects: string[] }>(opts, `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}/calls`, { rids: opts.rid });
+      print(opts.json, out, `added ${out.added.length} call(s) to case ${id}${out.objects.length ? `; legal hold ON on ${out.objects.length} object(s)` : ''}`);
+    });
+}

@@ -1,0 +1,159 @@
+import { ITEM_PREFIXES } from './catalogue-table.ts';
+
+// Legal holds and cases as catalogue items. They are their own records, never written by
+// ingest or `catalogue rebuild` (those write REC#/PACK# items only), so a re-ingest of a
+// manifest cannot wipe a hold. One partition per site for each kind: a site has few holds
+// and cases, and the purge reads every hold of its site with one Query.
+//
+// Hold: `pk=HOLD#{site}, sk={rid}#{placedAt}#{scope}`. A record is never deleted: a release
+//   writes releasedBy/At/Reason on it, so the history (who placed, who released, why) stays.
+// Case: `pk=CASE#{site}, sk={caseId}`, with its member list and, while the case is held,
+//   `held` (who placed the case hold, when, why).
+
+/** Who placed a hold: on the call itself, or because the call is a member of a held case. */
+export type HoldScope = { kind: 'call' } | { kind: 'case'; caseId: string };
+
+export interface HoldRecord {
+  site: string;
+  rid: string;
+  scope: HoldScope;
+  reason: string;
+  reference?: string;
+  placedBy: string;
+  /** ISO, UTC. */
+  placedAt: string;
+  releasedBy?: string;
+  releasedAt?: string;
+  releaseReason?: string;
+}
+
+export interface CaseHold {
+  by: string;
+  at: string;
+  reason: string;
+  reference?: string;
+}
+
+export interface CaseRecord {
+  site: string;
+  caseId: string;
+  name: string;
+  reason: string;
+  reference?: string;
+  createdBy: string;
+  createdAt: string;
+  /** Recording ids, in the order they were added. */
+  members: string[];
+  /** Present while the case is on hold. */
+  held?: CaseHold;
+}
+
+export function holdPk(site: string): string {
+  return `${ITEM_PREFIXES.hold}${site}`;
+}
+
+export function casePk(site: string): string {
+  return `${ITEM_PREFIXES.case}${site}`;
+}
+
+export function scopeKey(scope: HoldScope): string {
+  return scope.kind === 'call' ? 'call' : `case:${scope.caseId}`;
+}
+
+export function holdSk(hold: Pick<HoldRecord, 'rid' | 'placedAt' | 'scope'>): string {
+  return `${hold.rid}#${hold.placedAt}#${scopeKey(hold.scope)}`;
+}
+
+export function isActive(hold: HoldRecord): boolean {
+  return hold.releasedAt === undefined;
+}
+
+function defined<T extends Record<string, unknown>>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function holdToItem(hold: HoldRecord): Record<string, unknown> & { pk: string; sk: string } {
+  return defined({
+    pk: holdPk(hold.site),
+    sk: holdSk(hold),
+    type: 'hold',
+    site: hold.site,
+    rid: hold.rid,
+    scope: scopeKey(hold.scope),
+    reason: hold.reason,
+    reference: hold.reference,
+    placedBy: hold.placedBy,
+    placedAt: hold.placedAt,
+    releasedBy: hold.releasedBy,
+    releasedAt: hold.releasedAt,
+    releaseReason: hold.releaseReason,
+  });
+}
+
+export function itemToHold(item: Record<string, unknown>): HoldRecord {
+  const scope = String(item.scope);
+  return defined({
+    site: String(item.site),
+    rid: String(item.rid),
+    scope: scope.startsWith('case:') ? { kind: 'case' as const, caseId: scope.slice('case:'.length) } : { kind: 'call' as const },
+    reason: String(item.reason),
+    reference: item.reference as string | undefined,
+    placedBy: String(item.placedBy),
+    placedAt: String(item.placedAt),
+    releasedBy: item.releasedBy as string | undefined,
+    releasedAt: item.releasedAt as string | undefined,
+    releaseReason: item.releaseReason as string | undefined,
+  });
+}
+
+export function caseToItem(record: CaseRecord): Record<string, unknown> & { pk: string; sk: string } {
+  return defined({
+    pk: casePk(record.site),
+    sk: record.caseId,
+    type: 'case',
+    site: record.site,
+    caseId: record.caseId,
+    name: record.name,
+    reason: record.reason,
+    reference: record.reference,
+    createdBy: record.createdBy,
+    createdAt: record.createdAt,
+    members: [...record.members],
+    held: record.held ? defined({ ...record.held }) : undefined,
+  });
+}
+
+export function itemToCase(item: Record<string, unknown>): CaseRecord {
+  return defined({
+    site: String(item.site),
+    caseId: String(item.caseId),
+    name: String(item.name),
+    reason: String(item.reason),
+    reference: item.reference as string | undefined,
+    createdBy: String(item.createdBy),
+    createdAt: String(item.createdAt),
+    members: Array.isArray(item.members) ? item.members.map(String) : [],
+    held: item.held ? (defined({ ...(item.held as CaseHold) }) as CaseHold) : undefined,
+  });
+}
+
+/** The port the hold use-cases and the purge read and write holds through. */
+export interface HoldStore {
+  /** Writes one hold record (a new hold, or the same one now released); same key replaces (idempotent). */
+  putHold(hold: HoldRecord): Promise<void>;
+  /** Every hold record of the site, active and released, in rid then placedAt order; [] when none. */
+  listHolds(site: string): Promise<HoldRecord[]>;
+  /** The hold records of one recording (active and released); [] when none. */
+  holdsOf(site: string, rid: string): Promise<HoldRecord[]>;
+  /** Creates a case; AlreadyExistsError when the case id is taken. */
+  createCase(record: CaseRecord): Promise<void>;
+  /** Replaces an existing case (members, held); NotFoundError when absent. */
+  updateCase(record: CaseRecord): Promise<void>;
+  /** One case, or undefined when absent. */
+  getCase(site: string, caseId: string): Promise<CaseRecord | undefined>;
+}
+
+/** The recording ids of the site with at least one active hold. */
+export async function heldRids(holds: Pick<HoldStore, 'listHolds'>, site: string): Promise<Set<string>> {
+  return new Set((await holds.listHolds(site)).filter(isActive).map((h) => h.rid));
+}

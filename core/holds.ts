@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from './clock.ts';
+import { InvalidInputError, NotFoundError } from './errors.ts';
+import { isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope, type HoldStore } from './hold-items.ts';
+import { parseManifest } from './manifest.ts';
+import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
+
+// Legal hold, enforced twice: a hold is its own catalogue record (core/hold-items.ts), which the
+// purge consults, and placing it also sets S3 Object Lock legal hold ON on the objects that
+// hold the call (its pack and the pack's manifest), so nothing, not the purge and not an
+// administrator with governance bypass, can delete them. Releasing the last hold on every
+// call of a pack sets the legal hold OFF again; retention then takes its course.
+//
+// A case is a named set of calls with a reason and a reference; holding the case holds each
+// member (one hold record per member, scope `case:{id}`), and a call added to a held case is
+// held at once. Records are never deleted: a release writes who, when and why on the record.
+//
+// Order: the record first, then Object Lock. A failure in between leaves the call held by its
+// record (the purge honours it) and the request fails; asking again sets the lock (idempotent).
+
+/** Sets S3 Object Lock legal hold on an object (its current version). */
+export interface ObjectHolder {
+  /** ON or OFF; idempotent. NotFoundError when the object is absent. */
+  setLegalHold(key: string, on: boolean): Promise<void>;
+}
+
+export interface HoldDeps {
+  holds: HoldStore;
+  catalogue: Pick<CatalogueStore, 'getRecording'>;
+  blobs: Pick<BlobStore, 'get' | 'head'>;
+  holder: ObjectHolder;
+  clock: Clock;
+}
+
+export const CASE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_TEXT = 1000;
+
+export interface HoldTarget {
+  site: string;
+  rid?: string;
+  caseId?: string;
+}
+
+export interface PlaceHoldInput extends HoldTarget {
+  reason: string;
+  reference?: string;
+  principal: string;
+}
+
+export interface ReleaseHoldInput extends HoldTarget {
+  reason: string;
+  principal: string;
+}
+
+export interface HoldOutcome {
+  site: string;
+  rid?: string;
+  caseId?: string;
+  /** The hold records written (placed or released); on a repeated place, the active ones. */
+  holds: HoldRecord[];
+  /** Objects whose legal hold was set (ON on place, OFF on release). */
+  objects: string[];
+}
+
+function required(value: string | undefined, field: string): string {
+  const text = value?.trim() ?? '';
+  if (!text) throw new InvalidInputError(`${field}: is required`);
+  if (text.length > MAX_TEXT) throw new InvalidInputError(`${field}: must be at most ${MAX_TEXT} characters`);
+  return text;
+}
+
+function oneTarget(input: HoldTarget): { rid: string; caseId?: undefined } | { caseId: string; rid?: undefined } {
+  if ((input.rid === undefined) === (input.caseId === undefined)) throw new InvalidInputError('rid, caseId: give exactly one of rid or caseId');
+  return input.rid !== undefined ? { rid: input.rid } : { caseId: input.caseId! };
+}
+
+async function recording(deps: Pick<HoldDeps, 'catalogue'>, site: string, rid: string): Promise<CatalogueEntry> {
+  const entry = await deps.catalogue.getRecording(site, rid);
+  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  return entry;
+}
+
+async function existingCase(deps: Pick<HoldDeps, 'holds'>, site: string, caseId: string): Promise<CaseRecord> {
+  const found = await deps.holds.getCase(site, caseId);
+  if (!found) throw new NotFoundError(`no case ${caseId} in site ${site}`);
+  return found;
+}
+
+/** The objects a call lives in: its pack and the pack's manifest. */
+function objectsOf(entry: CatalogueEntry): string[] {
+  return [entry.packKey, entry.manifestKey];
+}
+
+async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: boolean): Promise<string[]> {
+  const unique = [...new Set(keys)];
+  for (const key of unique) await deps.holder.setLegalHold(key, on);
+  return unique;
+}
+
+/** Holds one call under a scope: a new record unless one is active for that scope. */
+async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }): Promise<{ hold: HoldRecord; objects: string[] }> {
+  const entry = await recording(deps, site, rid);
+  const active = (await deps.holds.holdsOf(site, rid)).find((h) => isActive(h) && scopeKey(h.scope) === scopeKey(scope));
+  const hold = active ?? { site, rid, scope, reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), placedBy: input.principal, placedAt: deps.clock.now().toISOString() };
+  if (!active) await deps.holds.putHold(hold);
+  return { hold, objects: await lockObjects(deps, objectsOf(entry), true) };
+}
+
+export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<HoldOutcome> {
+  const target = oneTarget(input);
+  const reason = required(input.reason, 'reason');
+  const reference = input.reference?.trim() || undefined;
+  const who = { reason, reference, principal: input.principal };
+  if (target.rid !== undefined) {
+    const { hold, objects } = await holdCall(deps, input.site, target.rid, { kind: 'call' }, who);
+    return { site: input.site, rid: target.rid, holds: [hold], objects };
+  }
+  const record = await existingCase(deps, input.site, target.caseId);
+  if (!record.held) {
+    const held = { by: input.principal, at: deps.clock.now().toISOString(), reason, ...(reference ? { reference } : {}) };
+    await deps.holds.updateCase({ ...record, held });
+  }
+  const holds: HoldRecord[] = [];
+  const objects: string[] = [];
+  for (const rid of record.members) {
+    const placed = await holdCall(deps, input.site, rid, { kind: 'case', caseId: record.caseId }, who);
+    holds.push(placed.hold);
+    objects.push(...placed.objects);
+  }
+  return { site: input.site, caseId: record.caseId, holds, objects: [...new Set(objects)] };
+}
+
+/**
+ * Sets legal hold OFF on the objects of the given calls where no call of the same pack is
+ * still held (a pack is one object: one held member keeps the whole pack under legal hold).
+ */
+async function unlockWhereFree(deps: HoldDeps, site: string, rids: string[]): Promise<string[]> {
+  const stillHeld = new Set((await deps.holds.listHolds(site)).filter(isActive).map((h) => h.rid));
+  const off: string[] = [];
+  const seen = new Set<string>();
+  for (const rid of rids) {
+    if (stillHeld.has(rid)) continue;
+    const entry = await deps.catalogue.getRecording(site, rid);
+    if (!entry || seen.has(entry.manifestKey)) continue;
+    seen.add(entry.manifestKey);
+    const manifest = parseManifest(await readSmallObject(deps.blobs, entry.manifestKey, 16 * 1024 * 1024, 'manifest'));
+    if (manifest.members.some((m) => stillHeld.has(m.rid))) continue;
+    off.push(...(await lockObjects(deps, objectsOf(entry), false)));
+  }
+  return off;
+}
+
+export async function releaseHold(deps: HoldDeps, input: ReleaseHoldInput): Promise<HoldOutcome> {
+  const target = oneTarget(input);
+  const reason = required(input.reason, 'reason');
+  const at = deps.clock.now().toISOString();
+  const release = (h: HoldRecord): HoldRecord => ({ ...h, releasedBy: input.principal, releasedAt: at, releaseReason: reason });
+  let released: HoldRecord[];
+  if (target.rid !== undefined) {
+    released = (await deps.holds.holdsOf(input.site, target.rid)).filter((h) => isActive(h) && h.scope.kind === 'call').map(release);
+    if (released.length === 0) {
+      const byCase = (await deps.holds.holdsOf(input.site, target.rid)).filter(isActive).map((h) => scopeKey(h.scope));
+      const note = byCase.length ? ` (it is held as a member of ${byCase.join(', ')}: release the case)` : '';
+      throw new NotFoundError(`no hold placed on recording ${target.rid} in site ${input.site} is active${note}`);
+    }
+  } else {
+    const record = await existingCase(deps, input.site, target.caseId);
+    if (!record.held) throw new NotFoundError(`case ${record.caseId} in site ${input.site} is not on hold`);
+    const scope = scopeKey({ kind: 'case', caseId: record.caseId });
+    released = (await deps.holds.listHolds(input.site)).filter((h) => isActive(h) && scopeKey(h.scope) === scope).map(release);
+    const { held: _held, ...rest } = record;
+    await deps.holds.updateCase(rest);
+  }
+  for (const h of released) await deps.holds.putHold(h);
+  const objects = await unlockWhereFree(deps, input.site, [...new Set(released.map((h) => h.rid))]);
+  return { site: input.site, ...target, holds: released, objects };
+}
+
+export interface HoldListing {
+  site: string;
+  /** Active holds, one per (call, scope). */
+  active: HoldRecord[];
+  /** Released holds: the history. Present when asked for. */
+  released?: HoldRecord[];
+}
+
+export async function listHolds(deps: Pick<HoldDeps, 'holds'>, site: string, options: { history?: boolean; rid?: string } = {}): Promise<HoldListing> {
+  const all = options.rid ? await deps.holds.holdsOf(site, options.rid) : await deps.holds.listHolds(site);
+  return { site, active: all.filter(isActive), ...(options.history ? { released: all.filter((h) => !isActive(h)) } : {}) };
+}
+
+// ---- cases ----
+
+export interface CreateCaseInput {
+  site: string;
+  caseId?: string;
+  name: string;
+  reason: string;
+  reference?: string;
+  principal: string;
+  rids?: string[];
+}
+
+function generatedCaseId(site: string, name: string, at: string): string {
+  return `case-${at.slice(0, 10).replace(/-/g, '')}-${createHash('sha256').update(`${site}\0${name}\0${at}`).digest('hex').slice(0, 8)}`;
+}
+
+export async function createCase(deps: HoldDeps, input: CreateCaseInput): Promise<CaseRecord> {
+  const name = required(input.name, 'name');
+  const reason = required(input.reason, 'reason');
+  const at = deps.clock.now().toISOString();
+  const caseId = input.caseId ?? generatedCaseId(input.site, name, at);
+  if (!CASE_ID_PATTERN.test(caseId)) throw new InvalidInputError('caseId: must be 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
+  const rids = [...new Set(input.rids ?? [])];
+  for (const rid of rids) await recording(deps, input.site, rid);
+  const reference = input.reference?.trim() || undefined;
+  const record: CaseRecord = { site: input.site, caseId, name, reason, ...(reference ? { reference } : {}), createdBy: input.principal, createdAt: at, members: rids };
+  await deps.holds.createCase(record);
+  return record;
+}
+
+export interface CaseView extends CaseRecord {
+  /** Active holds on the members (any scope), by rid. */
+  memberHolds: Record<string, HoldRecord[]>;
+}
+
+export async function showCase(deps: Pick<HoldDeps, 'holds'>, site: string, caseId: string): Promise<CaseView> {
+  const record = await existingCase(deps, site, caseId);
+  const active = (await deps.holds.listHolds(site)).filter(isActive);
+  const memberHolds: Record<string, HoldRecord[]> = {};
+  for (const rid of record.members) memberHolds[rid] = active.filter((h) => h.rid === rid);
+  return { ...record, memberHolds };
+}
+
+/** Adds calls to a case (already present ones are skipped); a held case holds them at once. */
+export async function addCaseCalls(deps: HoldDeps, input: { site: string; caseId: string; rids: string[]; principal: string }): Promise<{ case: CaseRecord; added: string[]; objects: string[] }> {
+  if (input.rids.length === 0) throw new InvalidInputError('rids: must list at least one recording id');
+  const record = await existingCase(deps, input.site, input.caseId);
+  const added = [...new Set(input.rids)].filter((rid) => !record.members.includes(rid));
+  for (const rid of added) await recording(deps, input.site, rid);
+  const updated = { ...record, members: [...record.members, ...added] };
+  await deps.holds.updateCase(updated);
+  const objects: string[] = [];
+  if (record.held) {
+    const who = { reason: record.held.reason, reference: record.held.reference, principal: input.principal };
+    for (const rid of added) objects.push(...(await holdCall(deps, input.site, rid, { kind: 'case', caseId: record.caseId }, who)).objects);
+  }
+  return { case: updated, added, objects: [...new Set(objects)] };
+}

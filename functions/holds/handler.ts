@@ -1,0 +1,132 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
+import { InvalidInputError } from '../../core/errors.ts';
+import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
+import { addCaseCalls, CASE_ID_PATTERN, createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
+import type { Audit } from '../shared/audit.ts';
+import { stdoutAudit } from '../shared/audit.ts';
+import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
+import { httpErrors } from '../shared/errors.ts';
+import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
+import { jsonLog, type Log } from '../shared/log.ts';
+import { siteSchema } from '../shared/params.ts';
+import { systemClock } from '../../core/clock.ts';
+
+// Legal hold API (thin: validation here, the rules in core/holds.ts):
+//   POST /sites/{site}/holds                 {rid | caseId, reason, reference?}  place
+//   POST /sites/{site}/holds/release         {rid | caseId, reason}              release
+//   GET  /sites/{site}/holds?rid&history     active holds (and released ones with history=true)
+//   POST /sites/{site}/cases                 {name, reason, reference?, caseId?, rids?}
+//   GET  /sites/{site}/cases/{case}
+//   POST /sites/{site}/cases/{case}/calls    {rids}
+// Every place and release is audited (actions `hold`, `release`).
+
+export interface HoldsHandlerDeps extends HoldDeps {
+  audit: Audit;
+  log?: Log;
+}
+
+const rid = z.string().regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)');
+const caseId = z.string().regex(CASE_ID_PATTERN, 'must be a case id: 1-64 letters, digits, dots, dashes or underscores');
+const text = (max: number) => z.string({ required_error: 'is required', invalid_type_error: 'must be a string' }).trim().min(1, 'is required').max(max, `must be at most ${max} characters`);
+const target = { rid: rid.optional(), caseId: caseId.optional() };
+const oneOf = (v: { rid?: string; caseId?: string }) => (v.rid === undefined) !== (v.caseId === undefined);
+const oneOfIssue = { message: 'give exactly one of rid or caseId', path: ['rid'] };
+
+const placeSchema = z.object({ ...target, reason: text(1000), reference: text(256).optional() }).strict().refine(oneOf, oneOfIssue);
+const releaseSchema = z.object({ ...target, reason: text(1000) }).strict().refine(oneOf, oneOfIssue);
+const listSchema = z.object({ rid: rid.optional(), history: z.enum(['true', 'false']).optional() }).strict('unknown parameter (allowed: rid, history)');
+const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason: text(1000), reference: text(256).optional(), rids: z.array(rid).max(1000).optional() }).strict();
+const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one recording id').max(1000) }).strict();
+
+function body(event: HttpEvent): unknown {
+  if (!event.body) return {};
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new InvalidInputError('body: must be a JSON object');
+  }
+}
+
+function who(event: HttpEvent): string {
+  return principalOf(event) ?? 'unknown';
+}
+
+type Route = (deps: HoldsHandlerDeps, event: HttpEvent, site: string) => Promise<HttpResult>;
+
+const place: Route = async (deps, event, site) => {
+  const input = placeSchema.parse(body(event));
+  const principal = who(event);
+  const out = await placeHold(deps, { site, ...input, principal });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
+  return json(201, out);
+};
+
+const release: Route = async (deps, event, site) => {
+  const input = releaseSchema.parse(body(event));
+  const principal = who(event);
+  const out = await releaseHold(deps, { site, ...input, principal });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason } });
+  return json(200, out);
+};
+
+const list: Route = async (deps, event, site) => {
+  const q = listSchema.parse(event.queryStringParameters ?? {});
+  return json(200, await listHolds(deps, site, { history: q.history === 'true', ...(q.rid ? { rid: q.rid } : {}) }));
+};
+
+const newCase: Route = async (deps, event, site) => {
+  const input = caseSchema.parse(body(event));
+  return json(201, await createCase(deps, { site, ...input, principal: who(event) }));
+};
+
+function caseParam(event: HttpEvent): string {
+  return z.object({ case: caseId }).parse({ case: event.pathParameters?.case }).case;
+}
+
+const getCase: Route = async (deps, event, site) => json(200, await showCase(deps, site, caseParam(event)));
+
+const addCalls: Route = async (deps, event, site) => {
+  const id = caseParam(event);
+  const { rids } = callsSchema.parse(body(event));
+  const principal = who(event);
+  const out = await addCaseCalls(deps, { site, caseId: id, rids, principal });
+  // A call added to a held case is held from now on: that is a hold, audited as one per call.
+  if (out.case.held) for (const r of out.added) await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, rid: r, principal, query: { caseId: id, reason: out.case.held.reason } });
+  return json(200, out);
+};
+
+/** The route of a request: method and the path after `/sites/{site}`. */
+function routeOf(event: HttpEvent): Route | undefined {
+  const method = event.requestContext.http.method.toUpperCase();
+  const rest = event.rawPath.replace(/^\/sites\/[^/]+/, '').replace(/\/$/, '');
+  if (rest === '/holds') return method === 'POST' ? place : method === 'GET' ? list : undefined;
+  if (rest === '/holds/release') return method === 'POST' ? release : undefined;
+  if (rest === '/cases') return method === 'POST' ? newCase : undefined;
+  if (/^\/cases\/[^/]+$/.test(rest)) return method === 'GET' ? getCase : undefined;
+  if (/^\/cases\/[^/]+\/calls$/.test(rest)) return method === 'POST' ? addCalls : undefined;
+  return undefined;
+}
+
+export function createHandler(deps: HoldsHandlerDeps): Handler<HttpEvent, HttpResult> {
+  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+    const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
+    const route = routeOf(event);
+    if (!route) return json(404, { error: 'NotFoundError', message: `no route ${event.requestContext.http.method} ${event.rawPath}` });
+    return route(deps, event, site);
+  }).use(httpErrors({ log: deps.log }));
+  return asHandler(chain);
+}
+
+export function loadHoldsDeps(env: Record<string, string | undefined>): HoldsHandlerDeps {
+  const cfg = parseEnv(baseEnvSchema, env);
+  const { s3, doc, blobs, catalogue } = baseClients(cfg);
+  return { holds: new DynamoHoldStore(doc, cfg.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: stdoutAudit(), log: jsonLog };
+}
+
+export const handler = lazyHandler(() => createHandler(loadHoldsDeps(process.env)));
+export const createHoldsHandler = createHandler;

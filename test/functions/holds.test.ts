@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../core/clock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
+import { createHoldsHandler } from '../../functions/holds/handler.ts';
+import type { AuditEvent } from '../../functions/shared/audit.ts';
+import type { HttpResult } from '../../functions/shared/http.ts';
+import { httpEvent } from '../support/http-event.ts';
+import { publishPack } from '../workflows/purge-fixtures.ts';
+
+// The legal hold routes over the real use-cases with memory stores: status codes, JSON
+// shapes, 400s naming the bad field, audit events.
+
+const SITE = 'site-a';
+const NOW = new Date('2026-06-01T00:00:00.000Z');
+
+async function setup() {
+  const clock = new ManualClock(NOW);
+  const blobs = new MemoryBlobStore({ clock });
+  const catalogue = new MemoryCatalogue();
+  const holds = new MemoryHoldStore();
+  const holder = new MemoryObjectHolder();
+  const events: AuditEvent[] = [];
+  const handler = createHoldsHandler({ holds, catalogue, blobs, holder, clock, audit: (e) => void events.push(e), log: () => undefined });
+  const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'p', [10, 20]);
+  const call = (method: string, path: string, body?: unknown, query?: Record<string, string>) =>
+    handler({ ...httpEvent(method, path, { pathParameters: { site: path.split('/')[2]!, ...(path.includes('/cases/') ? { case: path.split('/')[4]! } : {}) }, query, principal: 'alice@example.com' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { handler, call, pack, holder, events, rid: pack.manifest.members[0]!.rid };
+}
+
+const parse = (r: HttpResult) => JSON.parse(r.body as string) as Record<string, unknown>;
+
+describe('legal hold routes', () => {
+  it('POST /holds places a hold (201), sets legal hold on the pack and manifest, and is audited as hold', async () => {
+    const s = await setup();
+    const r = await s.call('POST', `/sites/${SITE}/holds`, { rid: s.rid, reason: 'litigation', reference: 'LIT-7' });
+    expect(r.statusCode).toBe(201);
+    expect(parse(r)).toMatchObject({ site: SITE, rid: s.rid, holds: [{ rid: s.rid, placedBy: 'alice@example.com', reason: 'litigation', reference: 'LIT-7' }], objects: [s.pack.packKey, s.pack.manifestKey] });
+    expect(s.holder.isHeld(s.pack.packKey)).toBe(true);
+    expect(s.events).toEqual([{ at: NOW.toISOString(), action: 'hold', site: SITE, rid: s.rid, principal: 'alice@example.com', query: { reason: 'litigation', reference: 'LIT-7' } }]);
+    const listed = parse(await s.call('GET', `/sites/${SITE}/holds`));
+    expect((listed.active as unknown[]).length).toBe(1);
+  });
+
+  it('release without a reason is a 400 naming the field reason; with one it is 200 and audited as release', async () => {
+    const s = await setup();
+    await s.call('POST', `/sites/${SITE}/holds`, { rid: s.rid, reason: 'litigation' });
+    const missing = await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid });
+    expect(missing.statusCode).toBe(400);
+    expect(parse(missing)).toMatchObject({ error: 'InvalidInputError', issues: [{ field: 'reason', message: 'is required' }] });
+    const blank = await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid, reason: '   ' });
+    expect(parse(blank)).toMatchObject({ issues: [{ field: 'reason' }] });
+    const ok = await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid, reason: 'settled' });
+    expect(ok.statusCode).toBe(200);
+    expect(s.events.map((e) => e.action)).toEqual(['hold', 'release']);
+    expect(s.events[1]).toMatchObject({ rid: s.rid, query: { reason: 'settled' } });
+    expect(s.holder.isHeld(s.pack.packKey)).toBe(false);
+    const history = parse(await s.call('GET', `/sites/${SITE}/holds`, undefined, { history: 'true' }));
+    expect(history).toMatchObject({ active: [], released: [{ rid: s.rid, releasedBy: 'alice@example.com', releaseReason: 'settled' }] });
+  });
+
+  it('bad input is a 4xx naming what is wrong, never a 5xx', async () => {
+    const s = await setup();
+    const cases: [string, string, unknown, number, string][] = [
+      ['POST', `/sites/${SITE}/holds`, { reason: 'x' }, 400, 'rid'],
+      ['POST', `/sites/${SITE}/holds`, { rid: 'nope', reason: 'x' }, 400, 'rid'],
+      ['POST', `/sites/${SITE}/holds`, { rid: s.rid, caseId: 'c1', reason: 'x' }, 400, 'rid'],
+      ['POST', `/sites/${SITE}/holds`, { rid: s.rid, reason: 'x', colour: 'red' }, 400, 'colour'],
+      ['POST', `/sites/Bad_Site/holds`, { rid: s.rid, reason: 'x' }, 400, 'site'],
+      ['POST', `/sites/${SITE}/holds`, { rid: 'r0123456789abcdef0123456', reason: 'x' }, 404, 'r0123456789abcdef0123456'],
+      ['POST', `/sites/${SITE}/cases`, { reason: 'x' }, 400, 'name'],
+      ['POST', `/sites/${SITE}/cases/nope/calls`, { rids: [s.rid] }, 404, 'nope'],
+      ['POST', `/sites/${SITE}/cases/c1/calls`, { rids: [] }, 400, 'rids'],
+      ['GET', `/sites/${SITE}/cases/bad$id`, undefined, 400, 'case'],
+    ];
+    for (const [method, path, body, status, names] of cases) {
+      const r = await s.call(method, path, body);
+      expect([path, r.statusCode]).toEqual([path, status]);
+      expect(r.body as string).toContain(names);
+    }
+    const notJson = await s.handler({ ...httpEvent('POST', `/sites/${SITE}/holds`, { pathParameters: { site: SITE } }), body: '{oops' });
+    expect([notJson.statusCode, parse(notJson).message]).toEqual([400, 'body: must be a JSON object']);
+  });
+
+  it('cases: create, add calls, hold the case, show it with its members’ holds', async () => {
+    const s = await setup();
+    const created = await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-1', name: 'Smith v Acme', reason: 'subpoena', reference: 'SUB-42' });
+    expect([created.statusCode, parse(created)]).toEqual([201, expect.objectContaining({ caseId: 'CASE-1', members: [], createdBy: 'alice@example.com' })]);
+    expect((await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-1', name: 'again', reason: 'x' })).statusCode).toBe(409);
+    await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-1', reason: 'subpoena' });
+    const added = await s.call('POST', `/sites/${SITE}/cases/CASE-1/calls`, { rids: [s.rid] });
+    expect(parse(added)).toMatchObject({ added: [s.rid], objects: [s.pack.packKey, s.pack.manifestKey] });
+    const shown = parse(await s.call('GET', `/sites/${SITE}/cases/CASE-1`));
+    expect(shown).toMatchObject({ caseId: 'CASE-1', members: [s.rid], held: { by: 'alice@example.com', reason: 'subpoena' }, memberHolds: { [s.rid]: [{ scope: { kind: 'case', caseId: 'CASE-1' } }] } });
+    expect(s.events.map((e) => [e.action, e.rid, e.query?.caseId])).toEqual([['hold', undefined, 'CASE-1'], ['hold', s.rid, 'CASE-1']]);
+  });
+});
