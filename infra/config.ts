@@ -32,6 +32,8 @@ export const siteSchema = z
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
     /** The dead-man's switch alerts when the site's agent sends no heartbeat for this long (core/fleet.ts). */
     silentAfterMinutes: z.number().int().min(10).max(7 * 24 * 60).default(90),
+    /** The dead-man's switch alerts a scheduled window with no record this long after its time (it writes one as it starts). */
+    windowGraceMinutes: z.number().int().min(5).max(24 * 60).default(60),
     /** Recordings younger than this are never purged. */
     retentionDays: days(1),
     /** A pack attempt that never got a manifest is purged once older than this (default 7, core/orphan-sweep.ts). */
