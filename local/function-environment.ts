@@ -16,6 +16,8 @@ export interface LocalValues {
   TABLE: string;
   CURSOR_KEY?: string;
   RECALL_STATE_MACHINE_ARN?: string;
+  /** The alert topic the scheduled functions publish to (a local SNS stand-in's topic). */
+  TOPIC_ARN?: string;
 }
 
 let generated: DeploymentSnapshot | undefined;
