@@ -60,7 +60,7 @@ export class ScheduledReports extends Construct {
 
   constructor(scope: Construct, id: string, props: ReportsProps) {
     super(scope, id);
-    const { config, bucketName, dataKey, logsKey, table, alerts } = props;
+    const { config, bucketName, logsKey, table, alerts } = props;
     this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
