@@ -1,12 +1,14 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { subjectLine } from '../core/alert-text.ts';
-import { messageOf } from '../core/errors.ts';
+import { NotDeliveredError, messageOf } from '../core/errors.ts';
 import type { Alert, Notifier } from '../core/ports.ts';
 import type { AwsClientOptions } from './aws-clients.ts';
 
 // Notifier on an SNS topic. Subject, site and severity go in message attributes too, so a
-// subscription filter policy can route (pager for critical, mail for the rest). Best effort,
-// as the Notifier contract says: a failed publish is logged, never thrown at the caller.
+// subscription filter policy can route (pager for critical, mail for the rest). A failed
+// publish is never silent: it is logged as an error, handed to `onError` (the functions count
+// it as the AlertsNotDelivered metric) and thrown as NotDeliveredError, so the scheduled
+// function that sent it fails and its retries and dead-letter queue catch it.
 
 export function createSnsClient(opts: AwsClientOptions = {}): SNSClient {
   const region = opts.region ?? (opts.endpoint === undefined ? undefined : 'us-east-1');
@@ -29,18 +31,27 @@ export function snsPublishInput(topicArn: string, alert: Alert) {
   };
 }
 
+export type NotDelivered = (message: string, error: unknown, alert: Alert) => void;
+
+/** The default report of a failed publish: one error line on stderr (CloudWatch keeps it). */
+export const logNotDelivered: NotDelivered = (message, error, alert) =>
+  console.error(JSON.stringify({ level: 'error', message, site: alert.site, subject: alert.subject, error: messageOf(error), errorName: (error as { name?: string } | undefined)?.name }));
+
 export class SnsNotifier implements Notifier {
   constructor(
     private readonly sns: SNSClient,
     private readonly topicArn: string,
-    private readonly onError: (message: string, error: unknown) => void = (message, error) => console.error(JSON.stringify({ level: 'error', message, error: messageOf(error) })),
+    private readonly onError: NotDelivered = logNotDelivered,
   ) {}
 
+  /** Publishes the alert; throws NotDeliveredError (after `onError`) when SNS did not take it. */
   async notify(alert: Alert): Promise<void> {
     try {
       await this.sns.send(new PublishCommand(snsPublishInput(this.topicArn, alert)));
     } catch (error) {
-      this.onError(`alert not delivered to ${this.topicArn}: ${alert.subject}`, error);
+      const message = `alert not delivered to ${this.topicArn}: ${alert.subject}`;
+      this.onError(message, error, alert);
+      throw new NotDeliveredError(`${message}: ${messageOf(error)}`, { cause: error });
     }
   }
 }

@@ -5,7 +5,7 @@ import { DEFAULT_CONFIG, deepArchiveRetentionProblem, parseDeploymentConfig, typ
 import { tiersByClass } from '../infra/lifecycle-tiers.ts';
 import { ConfigError } from '../core/errors.ts';
 import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, type CostInput } from '../core/cost.ts';
-import { priceTable, priceTableNames } from '../core/cost-prices.ts';
+import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
 
 // `ferry cost estimate`: the deployment's tiers (its config's lifecycle, the same data the CDK
 // rules and the local S3 use) and one site's volumes, priced from a dated table in core/prices/.
@@ -69,6 +69,8 @@ export function registerCostCommands(program: Command): void {
       // The deployment check refuses such a retention; an estimate with --retention-days says why it costs more.
       const archive = deepArchiveRetentionProblem(input.retentionDays, deployment.lifecycle.packsToDeepArchiveDays);
       const warnings = archive ? [`retention ${archive}`] : [];
+      const stale = priceTableAgeWarning(table, new Date());
+      if (stale) warnings.push(stale);
       const prices = { table: name, region: table.region, asOf: table.asOf, currency: table.currency, sources: table.sources };
       if (opts.json) process.stdout.write(`${JSON.stringify({ site: site.name, input, prices, warnings, ...estimate }, null, 2)}\n`);
       else process.stdout.write(renderEstimate(site.name, input, prices, estimate) + warnings.map((w) => `WARNING ${w}\n`).join(''));

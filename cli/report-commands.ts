@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../adapters/aws-clients.ts';
-import { attestMonth, renderAttestationMarkdown, storeAttestation, type Retention } from '../core/attest.ts';
+import { s3RetentionReader } from '../adapters/s3-retention.ts';
+import { attestMonth, renderAttestationCsv, renderAttestationMarkdown, storeAttestation, type Retention } from '../core/attest.ts';
+import { ConfigError } from '../core/errors.ts';
 import { assertName } from '../core/layout.ts';
 import { assertDay } from '../core/report-keys.ts';
 import { dailyReport, renderDailyReport, storeDailyReport } from '../core/report.ts';
@@ -21,16 +22,12 @@ export function retentionReader(env: NodeJS.ProcessEnv = process.env): (key: str
   const client = local
     ? createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials })
     : createS3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_S3 });
-  return async (key) => {
-    try {
-      const out = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key }));
-      const until = out.Retention?.RetainUntilDate;
-      return until ? { mode: out.Retention?.Mode ?? 'UNKNOWN', until: new Date(until).toISOString() } : undefined;
-    } catch {
-      // No Object Lock configuration, or no retention on this object: it is simply not locked.
-      return undefined;
-    }
-  };
+  return s3RetentionReader(client, bucket);
+}
+
+/** The data bucket's name as the attestation states it (FERRY_BUCKET, or the local cloud's). */
+function bucketName(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.FERRY_BUCKET ?? readLocalCloud(env)?.bucket;
 }
 
 export function registerReportCommands(program: Command): void {
@@ -55,17 +52,19 @@ export function registerReportCommands(program: Command): void {
     });
   report
     .command('attest')
-    .description('every pack and backup of a month: where it is, immutable until when, last verified when (Markdown, or --json)')
+    .description('every pack and backup of a month: where it is, immutable until when, last verified when (Markdown, --csv or --json)')
     .requiredOption('--site <site>', 'site')
     .requiredOption('--month <YYYY-MM>', 'the month (UTC)')
     .option('--store', 'also keep it in the bucket (reports/{site}/attest/…)')
     .option('--json', 'JSON output')
-    .action(async (opts: { site: string; month: string; store?: boolean; json?: boolean }) => {
+    .option('--csv', 'CSV output, one row per pack or backup (for a spreadsheet)')
+    .action(async (opts: { site: string; month: string; store?: boolean; json?: boolean; csv?: boolean }) => {
       assertName('site', opts.site);
+      if (opts.json && opts.csv) throw new ConfigError(['--json and --csv: choose one output format']);
       const target = catalogueTarget();
-      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, retention: retentionReader() });
+      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, bucket: bucketName(), retention: retentionReader() });
       const keys = opts.store ? await storeAttestation(target.blobs, a) : undefined;
-      process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : renderAttestationMarkdown(a));
-      if (keys) process.stderr.write(`kept as ${keys.json} and ${keys.markdown}\n`);
+      process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : opts.csv ? renderAttestationCsv(a) : renderAttestationMarkdown(a));
+      if (keys) process.stderr.write(`kept as ${keys.json}, ${keys.markdown} and ${keys.csv}\n`);
     });
 }

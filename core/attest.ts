@@ -43,6 +43,8 @@ export interface Attestation {
   format: typeof ATTESTATION_FORMAT;
   site: string;
   month: string;
+  /** The data bucket every key is in, when the caller knows it. */
+  bucket?: string;
   generatedAt: string;
   summary: { items: number; packs: number; backups: number; segments: number; archives: number; missing: number; unlocked: number; neverVerified: number; bytes: number };
   items: AttestedItem[];
@@ -53,6 +55,8 @@ export interface Attestation {
 export interface AttestOptions {
   site: string;
   month: string;
+  /** The data bucket's name, stated in the attestation (and each CSV row). */
+  bucket?: string;
   now?: () => Date;
   /** Object Lock retention of a key, when the store has it. */
   retention?: (key: string) => Promise<Retention | undefined>;
@@ -101,6 +105,7 @@ export async function attestMonth(blobs: Pick<BlobStore, 'list' | 'get' | 'head'
     format: ATTESTATION_FORMAT,
     site: options.site,
     month: options.month,
+    ...(options.bucket ? { bucket: options.bucket } : {}),
     generatedAt: now().toISOString(),
     summary: {
       items: items.length,
@@ -152,9 +157,69 @@ export function checkAttestationMarkdown(markdown: string): boolean {
   return createHash('sha256').update(markdown.slice(0, at)).digest('hex') === stated;
 }
 
-/** Keeps both forms in the bucket (write-once, new keys each run); returns their keys. */
-export async function storeAttestation(blobs: Pick<BlobStore, 'put'>, a: Attestation): Promise<{ json: string; markdown: string }> {
+/** The CSV columns, in order: one row per pack or backup of the month. */
+export const ATTESTATION_CSV_COLUMNS = [
+  'site',
+  'month',
+  'kind',
+  'source',
+  'id',
+  'name',
+  'bucket',
+  'key',
+  'storage_class',
+  'present',
+  'immutable_until',
+  'retention_mode',
+  'last_verified',
+  'shipped_at',
+  'size_bytes',
+  'sha256',
+  'manifest_key',
+] as const;
+
+/**
+ * One field as RFC 4180 writes it (quoted when it holds a comma, quote or line break). A field a
+ * spreadsheet would run as a formula (=, +, -, @ first: a batch name comes from the recorder's
+ * disk) is prefixed with a quote mark so it is shown, never evaluated.
+ */
+export function csvField(value: string | number | boolean | undefined): string {
+  let text = value === undefined ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The attestation as CSV for an auditor's spreadsheet: a header, then one row per item (CRLF line ends, UTF-8). */
+export function renderAttestationCsv(a: Attestation): string {
+  const rows = a.items.map((i) => {
+    const row: Record<(typeof ATTESTATION_CSV_COLUMNS)[number], string | number | boolean | undefined> = {
+      site: a.site,
+      month: a.month,
+      kind: i.kind,
+      source: i.source,
+      id: i.id,
+      name: i.name,
+      bucket: a.bucket,
+      key: i.key,
+      storage_class: i.present ? i.storageClass : 'MISSING',
+      present: i.present,
+      immutable_until: i.retainUntil ?? 'not locked',
+      retention_mode: i.retentionMode,
+      last_verified: i.lastVerified ?? 'never',
+      shipped_at: i.shippedAt,
+      size_bytes: i.size,
+      sha256: i.sha256,
+      manifest_key: i.manifestKey,
+    };
+    return ATTESTATION_CSV_COLUMNS.map((c) => csvField(row[c])).join(',');
+  });
+  return [ATTESTATION_CSV_COLUMNS.join(','), ...rows].map((line) => `${line}\r\n`).join('');
+}
+
+/** Keeps the three forms in the bucket (write-once, new keys each run); returns their keys. */
+export async function storeAttestation(blobs: Pick<BlobStore, 'put'>, a: Attestation): Promise<{ json: string; markdown: string; csv: string }> {
   const json = await putOnce(blobs, attestationKey(a.site, a.month, a.generatedAt, 'json'), Buffer.from(`${JSON.stringify(a, null, 1)}\n`), 'application/json');
   const markdown = await putOnce(blobs, attestationKey(a.site, a.month, a.generatedAt, 'md'), Buffer.from(renderAttestationMarkdown(a)), 'text/markdown; charset=utf-8');
-  return { json, markdown };
+  const csv = await putOnce(blobs, attestationKey(a.site, a.month, a.generatedAt, 'csv'), Buffer.from(renderAttestationCsv(a)), 'text/csv; charset=utf-8; header=present');
+  return { json, markdown, csv };
 }

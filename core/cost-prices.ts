@@ -61,3 +61,16 @@ export function priceTable(name?: string): { name: string; table: PriceTable } {
   if (raw === undefined) throw new Error(`no price table "${chosen}"; there are: ${priceTableNames().join(', ')}`);
   return { name: chosen, table: priceTableSchema.parse(raw) };
 }
+
+/** A price table older than this is still used, with a warning to check the prices. */
+export const PRICE_TABLE_STALE_DAYS = 180;
+
+/**
+ * The warning for a table whose prices were taken more than PRICE_TABLE_STALE_DAYS before `now`
+ * (counted from the first day of its `asOf` month); undefined while it is recent enough.
+ */
+export function priceTableAgeWarning(table: Pick<PriceTable, 'asOf' | 'sources'>, now: Date): string | undefined {
+  const days = Math.floor((now.getTime() - Date.parse(`${table.asOf}-01T00:00:00Z`)) / 86_400_000);
+  if (days <= PRICE_TABLE_STALE_DAYS) return undefined;
+  return `the price table is ${days} days old (prices as of ${table.asOf}, more than ${PRICE_TABLE_STALE_DAYS}): check them at ${table.sources.join(', ')} and add a newer dated table under core/prices/`;
+}

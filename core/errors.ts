@@ -64,6 +64,14 @@ export class TransientError extends FerryError {
   }
 }
 
+/** An alert or report could not be handed to its channel (SNS Publish failed): the run must fail so its retry and dead-letter queue see it. */
+export class NotDeliveredError extends FerryError {
+  override readonly name: string = 'NotDeliveredError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('transient', message, options);
+  }
+}
+
 /** A source file vanished or changed while it was being read (the recorder evicted it). */
 export class SourceChangedError extends FerryError {
   override readonly name: string = 'SourceChangedError';

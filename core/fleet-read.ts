@@ -1,5 +1,5 @@
 import { composeAlert } from './alert-text.ts';
-import { messageOf } from './errors.ts';
+import { NotDeliveredError, messageOf } from './errors.ts';
 import { heartbeatPrefix, heartbeatSchema, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
 import type { Alert, BlobStore, Notifier } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -14,6 +14,8 @@ export interface FleetSiteConfig {
   name: string;
   silentAfterMinutes?: number;
   backupCron?: string;
+  windowGraceMinutes?: number;
+  windowMaxMinutes?: number;
 }
 
 export interface FleetReadDeps {
@@ -36,7 +38,7 @@ export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: strin
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig): Promise<FleetSiteInput> {
   const [heartbeat, runs] = await Promise.all([latestHeartbeat(deps.blobs, site.name), deps.runs.recentRuns(site.name, 1)]);
-  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, heartbeat, lastRun: runs[0] };
+  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, heartbeat, lastRun: runs[0] };
 }
 
 /** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */
@@ -97,12 +99,14 @@ export interface DeadmanOutcome {
 function condition(row: FleetRow): string | undefined {
   if (row.state === 'SILENT') return 'silent';
   if (row.missedWindow) return `missed ${row.missedWindow}`;
+  if (row.stuckWindow) return `stuck ${row.stuckWindow}`;
   return undefined;
 }
 
 function deadmanAlert(row: FleetRow, since: string, now: Date, repeated: boolean): Alert {
   const silent = row.state === 'SILENT';
-  const subject = `Ferry ${row.site}: ${silent ? 'agent silent' : 'backup window did not run'}${repeated ? ' (still)' : ''}`;
+  const what = silent ? 'agent silent' : row.missedWindow ? 'backup window did not run' : 'backup window did not finish';
+  const subject = `Ferry ${row.site}: ${what}${repeated ? ' (still)' : ''}`;
   const todo = silent
     ? [`check the Ferry agent on the site host of ${row.site}: is it running (cron or service), can it reach S3`, 'run `ferry agent run --once` there and look at its log']
     : [`look at the backup window's executions for ${row.site} (was the schedule disabled, did the state machine fail to start)`, 'start the backup window on demand'];
@@ -117,28 +121,37 @@ function deadmanAlert(row: FleetRow, since: string, now: Date, repeated: boolean
  */
 export async function runDeadman(deps: { store: DeadmanStore; notifier: Notifier }, rows: readonly FleetRow[], now: Date, repeatHours = DEADMAN_REPEAT_HOURS): Promise<DeadmanOutcome[]> {
   const out: DeadmanOutcome[] = [];
+  const undelivered: string[] = [];
   for (const row of rows) {
-    const state = (await deps.store.get(row.site)) ?? { site: row.site };
-    const cond = condition(row);
-    const nowIso = now.toISOString();
-    if (!cond) {
-      if (state.openSince) {
-        await deps.notifier.notify({ severity: 'info', site: row.site, key: `deadman:${row.site}`, subject: `Ferry ${row.site}: resolved - agent heard from again`, message: `Site: ${row.site}\nThe condition "${state.condition}" raised ${state.openSince} is over (state now ${row.state}).` });
-        await deps.store.put({ site: row.site });
-        out.push({ site: row.site, action: 'resolved', state: row.state });
-      } else out.push({ site: row.site, action: 'none', state: row.state });
-      continue;
-    }
-    const fresh = !state.openSince || state.condition !== cond;
-    const due = fresh || !state.lastSent || now.getTime() - Date.parse(state.lastSent) >= repeatHours * 3600_000;
-    if (!due) {
+    try {
+      out.push(await deadmanPass(deps, row, now, repeatHours));
+    } catch (error) {
+      if (!(error instanceof NotDeliveredError)) throw error;
+      // Not written to the state: the next pass sends it again. The other sites still get theirs.
+      undelivered.push(`${row.site}: ${messageOf(error)}`);
       out.push({ site: row.site, action: 'none', state: row.state });
-      continue;
     }
-    const since = fresh ? (row.state === 'SILENT' ? (row.lastHeartbeat ?? nowIso) : (row.missedWindow ?? nowIso)) : state.openSince!;
-    await deps.notifier.notify(deadmanAlert(row, since, now, !fresh));
-    await deps.store.put({ site: row.site, openSince: fresh ? nowIso : state.openSince, lastSent: nowIso, condition: cond });
-    out.push({ site: row.site, action: fresh ? 'raised' : 'repeated', state: row.state });
   }
+  if (undelivered.length > 0) throw new NotDeliveredError(`dead-man alert(s) not delivered: ${undelivered.join('; ')}`);
   return out;
+}
+
+async function deadmanPass(deps: { store: DeadmanStore; notifier: Notifier }, row: FleetRow, now: Date, repeatHours: number): Promise<DeadmanOutcome> {
+  const state = (await deps.store.get(row.site)) ?? { site: row.site };
+  const cond = condition(row);
+  const nowIso = now.toISOString();
+  if (!cond) {
+    if (!state.openSince) return { site: row.site, action: 'none', state: row.state };
+    const over = state.condition === 'silent' ? 'agent heard from again' : state.condition?.startsWith('missed') ? 'a backup window ran since' : 'the backup window finished';
+    await deps.notifier.notify({ severity: 'info', site: row.site, key: `deadman:${row.site}`, subject: `Ferry ${row.site}: resolved - ${over}`, message: `Site: ${row.site}\nThe condition "${state.condition}" raised ${state.openSince} is over (state now ${row.state}).` });
+    await deps.store.put({ site: row.site });
+    return { site: row.site, action: 'resolved', state: row.state };
+  }
+  const fresh = !state.openSince || state.condition !== cond;
+  const due = fresh || !state.lastSent || now.getTime() - Date.parse(state.lastSent) >= repeatHours * 3600_000;
+  if (!due) return { site: row.site, action: 'none', state: row.state };
+  const since = fresh ? (row.state === 'SILENT' ? (row.lastHeartbeat ?? nowIso) : (row.missedWindow ?? row.stuckWindow ?? nowIso)) : state.openSince!;
+  await deps.notifier.notify(deadmanAlert(row, since, now, !fresh));
+  await deps.store.put({ site: row.site, openSince: fresh ? nowIso : state.openSince, lastSent: nowIso, condition: cond });
+  return { site: row.site, action: fresh ? 'raised' : 'repeated', state: row.state };
 }

@@ -84,14 +84,20 @@ export const TIME_TO_LOSS_WARN_SECONDS = 24 * 3600;
  * agent ships a partial segment only when the log grew.)
  */
 export const RPO_WARN_SECONDS = 3600;
-/** How long after its scheduled time a window may take before it counts as not run. */
+/** Default of a site's `windowGraceMinutes`: how long after its scheduled time a window may take to start before it counts as not run. */
 export const WINDOW_GRACE_MINUTES = 60;
+/** Default of a site's `windowMaxMinutes`: how long a started window may take (lock wait, job, record) before it counts as stuck. */
+export const WINDOW_MAX_MINUTES = 6 * 60;
 
 export interface FleetSiteInput {
   site: string;
   silentAfterMinutes?: number;
   /** EventBridge cron of the backup window (UTC); absent: on demand only. */
   backupCron?: string;
+  /** A scheduled window with no record this long after its time did not run (default WINDOW_GRACE_MINUTES). */
+  windowGraceMinutes?: number;
+  /** A window started this long ago and not finished is stuck (default WINDOW_MAX_MINUTES; the deployment sets its lock wait + job timeout + grace). */
+  windowMaxMinutes?: number;
   heartbeat?: Heartbeat;
   /** The site's newest window run, if any. */
   lastRun?: RunRecord;
@@ -112,21 +118,34 @@ export interface FleetRow {
   silentAfterMinutes: number;
   sources: FleetSourceRow[];
   losses?: number;
-  lastWindow?: { startedAt: string; outcome: RunOutcome; reasons: string[] };
+  lastWindow?: { startedAt: string; outcome: RunOutcome | 'RUNNING'; state: 'started' | 'finished'; reasons: string[] };
   nextWindow?: string;
   /** A scheduled window that should have run (plus grace) and has no run record since. */
   missedWindow?: string;
+  /** A window that started (its record says so) and has not finished within its maximum. */
+  stuckWindow?: string;
 }
 
 const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
 
-/** The scheduled time of the window that should have finished by now with no run at or after it. */
-export function missedWindow(cron: Cron, lastRun: RunRecord | undefined, now: Date): Date | undefined {
-  const due = cron.previous(new Date(now.getTime() - WINDOW_GRACE_MINUTES * 60_000));
+/**
+ * The scheduled time of a window that should have started by now (its time plus the grace) and
+ * has no record at or after it. The window writes its record as it starts, so a window that is
+ * waiting on the site lock (a purge holds it; scheduled windows wait up to 4 h) has a record and
+ * is not missed, however long it waits.
+ */
+export function missedWindow(cron: Cron, lastRun: RunRecord | undefined, now: Date, graceMinutes = WINDOW_GRACE_MINUTES): Date | undefined {
+  const due = cron.previous(new Date(now.getTime() - graceMinutes * 60_000));
   if (!due) return undefined;
   // A run started from a minute before the schedule on counts (EventBridge may fire early by seconds).
   if (lastRun && Date.parse(lastRun.startedAt) >= due.getTime() - 60_000) return undefined;
   return due;
+}
+
+/** The start of a window whose record says it started and that has not finished within `maxMinutes`. */
+export function stuckWindow(lastRun: RunRecord | undefined, now: Date, maxMinutes = WINDOW_MAX_MINUTES): string | undefined {
+  if (!lastRun || (lastRun.state ?? 'finished') === 'finished') return undefined;
+  return now.getTime() - Date.parse(lastRun.startedAt) > maxMinutes * 60_000 ? lastRun.startedAt : undefined;
 }
 
 function sourceReasons(s: HeartbeatSource): string[] {
@@ -163,16 +182,19 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const cron = input.backupCron ? new Cron(input.backupCron) : undefined;
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
   if (hb) withHeartbeat(row, hb, now);
-  if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, reasons: input.lastRun.reasons };
+  if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
   if (cron) row.nextWindow = cron.next(now)?.toISOString();
-  const missed = cron ? missedWindow(cron, input.lastRun, now) : undefined;
+  const missed = cron ? missedWindow(cron, input.lastRun, now, input.windowGraceMinutes) : undefined;
   if (missed) row.missedWindow = missed.toISOString();
+  const stuck = stuckWindow(input.lastRun, now, input.windowMaxMinutes);
+  if (stuck) row.stuckWindow = stuck;
 
   const silent: string[] = [];
   if (!hb) silent.push('no heartbeat received yet');
   else if (row.heartbeatAgeSeconds! > silentAfterMinutes * 60) silent.push(`no heartbeat for ${Math.round(row.heartbeatAgeSeconds! / 60)} min (silent after ${silentAfterMinutes} min)`);
   const late: string[] = [];
   if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
+  if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
   if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
   const warn = warnReasons(hb, input.lastRun);
 

@@ -257,6 +257,10 @@ export interface Alert {
 }
 
 export interface Notifier {
-  /** Best effort from the caller's view: implementations log and swallow delivery failures. */
+  /**
+   * Hands the alert to its channel. The agent's notifiers are best effort (they log and swallow a
+   * failure: the agent goes on shipping); the cloud's SnsNotifier logs, counts and throws
+   * NotDeliveredError, so a scheduled function fails and its retry and dead-letter queue see it.
+   */
   notify(alert: Alert): Promise<void>;
 }

@@ -33,8 +33,8 @@ export function dailyReportPrefix(site: string, day: string): string {
   return `${REPORTS_PREFIX}${site}/daily/${dayPath(day)}/`;
 }
 
-/** `reports/{site}/attest/{yyyy}/{mm}/{generatedAt}.{json|md}`. */
-export function attestationKey(site: string, month: string, generatedAt: string, ext: 'json' | 'md'): string {
+/** `reports/{site}/attest/{yyyy}/{mm}/{generatedAt}.{json|md|csv}`. */
+export function attestationKey(site: string, month: string, generatedAt: string, ext: 'json' | 'md' | 'csv'): string {
   return `${REPORTS_PREFIX}${site}/attest/${month.replace('-', '/')}/${stamp(generatedAt)}.${ext}`;
 }
 

@@ -151,11 +151,21 @@ export interface WindowRun {
   releaseError?: TaskError;
 }
 
+/**
+ * Where a window is: `started` (its record is written as it starts, before it waits on the site
+ * lock, so a window waiting its turn is never mistaken for one that did not run), `finished`
+ * (the record step replaced it with the outcome). Records written before this field existed are finished.
+ */
+export type RunState = 'started' | 'finished';
+
 export interface RunRecord {
   site: string;
   startedAt: string;
-  finishedAt: string;
-  outcome: RunOutcome;
+  /** Absent while the window runs. */
+  finishedAt?: string;
+  /** RUNNING while the window runs (state `started`). */
+  outcome: RunOutcome | 'RUNNING';
+  state?: RunState;
   mode: WindowRun['mode'];
   /** One line per problem; empty for a clean FULL run. */
   reasons: string[];
@@ -170,7 +180,7 @@ export interface RunRecord {
 }
 
 export interface WindowJudgement {
-  record: RunRecord;
+  record: RunRecord & { outcome: RunOutcome };
   alert?: Alert;
 }
 
@@ -265,11 +275,12 @@ export function judgeWindow(run: WindowRun, now: Date, config: WorkflowConfig): 
   }
   if (run.releaseError) reasons.push(`the lock was not released (${causeText(run.releaseError, 200)}): it is cleared once older than ${config.staleLockHours} h`);
   const r = run.report;
-  const record: RunRecord = {
+  const record: RunRecord & { outcome: RunOutcome } = {
     site: run.site,
     startedAt: run.startedAt,
     finishedAt: now.toISOString(),
     outcome,
+    state: 'finished',
     mode: run.mode,
     reasons,
     packs: r?.packs ?? 0,
@@ -285,6 +296,11 @@ export function judgeWindow(run: WindowRun, now: Date, config: WorkflowConfig): 
 }
 
 // ---- run records ----
+
+/** The record a window writes as it starts (replaced by the record step under the same key). */
+export function startedRunRecord(site: string, startedAt: string, mode: WindowRun['mode'], execution?: string): RunRecord {
+  return { site, startedAt, outcome: 'RUNNING', state: 'started', mode, reasons: [], packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, manifestsMissing: 0, ...(execution ? { execution } : {}) };
+}
 
 /** Where a run record lives in the catalogue table: newest last in the site's partition. */
 export function runItemKey(site: string, startedAt: string): { pk: string; sk: string } {

@@ -12,6 +12,16 @@ const name = z.string().regex(NAME_PATTERN, 'must be 1-63 lowercase letters, dig
 const days = (min: number) => z.number().int().min(min).max(36_500);
 /** An AWS account id or an IAM principal ARN (role, user, root). */
 const principal = z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/, 'must be a 12-digit account id or an IAM role/user/root ARN');
+/** True for a time zone name the runtime (and so EventBridge Scheduler's IANA database) knows. */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** EventBridge Scheduler / EventBridge cron body: six fields, e.g. `0 2 * * ? *`. */
 const cron = z.string().regex(/^\S+( \S+){5}$/, 'must be a six-field cron expression, e.g. "0 2 * * ? *"');
 
@@ -22,6 +32,8 @@ export const siteSchema = z
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
     /** The dead-man's switch alerts when the site's agent sends no heartbeat for this long (core/fleet.ts). */
     silentAfterMinutes: z.number().int().min(10).max(7 * 24 * 60).default(90),
+    /** The dead-man's switch alerts a scheduled window with no record this long after its time (it writes one as it starts). */
+    windowGraceMinutes: z.number().int().min(5).max(24 * 60).default(60),
     /** Recordings younger than this are never purged. */
     retentionDays: days(1),
     /** A pack attempt that never got a manifest is purged once older than this (default 7, core/orphan-sweep.ts). */
@@ -101,6 +113,21 @@ export const deploymentConfigSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * The scheduled reports (infra/reports.ts): the daily report of every site at `dailyHour`
+     * o'clock and the monthly attestation on the 1st, both in `timeZone` (EventBridge Scheduler
+     * takes the zone, so the hour holds across daylight saving); the day and month reported are
+     * UTC. `scrubSample` of each site's stored objects is read back before each daily report.
+     */
+    reports: z
+      .object({
+        timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "Europe/London" or "UTC"').default('UTC'),
+        dailyHour: z.number().int().min(0).max(23).default(6),
+        /** Share of each site's packs and backups the daily scrub reads back whole, 0..1. */
+        scrubSample: z.number().min(0).max(1).default(0.02),
+      })
+      .strict()
+      .default({}),
     logs: z
       .object({
         /** CloudWatch retention of the ingest function's logs. */

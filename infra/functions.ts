@@ -12,6 +12,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
+import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds, type WorkflowConfig } from '../core/workflow-config.ts';
 import type { DeploymentConfig } from './config.ts';
 import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
@@ -102,9 +103,20 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   holds: { name: 'holds', description: 'Ferry: legal holds and cases (hold records, S3 Object Lock legal hold)', timeout: Duration.seconds(29), memorySize: 512, audited: true },
 };
 
-/** The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman, functions/fleet). */
-export function fleetSitesEnv(config: DeploymentConfig): string {
-  return JSON.stringify(config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, ...(s.schedule ? { backupCron: s.schedule.backupCron } : {}) })));
+/**
+ * The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman,
+ * functions/fleet). A started window may take its longest lock wait (scheduled: retried every
+ * 10 min for 4 h) plus the agent's job timeout before it counts as stuck, and the grace on top.
+ */
+export function fleetSitesEnv(config: DeploymentConfig, workflow: WorkflowConfig = DEFAULT_WORKFLOW_CONFIG): string {
+  const longest = Math.ceil((lockWaitSeconds(workflow, 'backup') + workflow.activityTimeoutSeconds) / 60);
+  return JSON.stringify(
+    config.sites.map((s) => ({
+      name: s.name,
+      silentAfterMinutes: s.silentAfterMinutes,
+      ...(s.schedule ? { backupCron: s.schedule.backupCron, windowGraceMinutes: s.windowGraceMinutes, windowMaxMinutes: longest + s.windowGraceMinutes } : {}),
+    })),
+  );
 }
 
 export class FerryFunctions extends Construct {

@@ -13,6 +13,7 @@ import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
 import { FerryFunctions } from './functions.ts';
 import { DeadmanSwitch, FleetReader } from './fleet.ts';
 import { IngestDeadLetters } from './ingest-dead-letters.ts';
+import { ScheduledReports } from './reports.ts';
 import { acknowledge } from './nag.ts';
 import { bucketArn } from './names.ts';
 import { SiteAccess } from './site-access.ts';
@@ -39,6 +40,7 @@ export class ProcessingStack extends Stack {
   readonly alerts: AlertTopic;
   readonly deadman: DeadmanSwitch;
   readonly fleetReader: FleetReader;
+  readonly reports: ScheduledReports;
   readonly ingestDeadLetters: IngestDeadLetters;
   readonly sites: SiteAccess[];
   readonly workflowContext: WorkflowContext;
@@ -73,6 +75,7 @@ export class ProcessingStack extends Stack {
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
     this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
     this.fleetReader = new FleetReader(this, 'FleetReader', { readers: config.fleetReaders, invokeArn: (method, path) => this.api.invokeArn(method, path) });
+    this.reports = new ScheduledReports(this, 'Reports', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
     this.sites = config.sites.map(
       (site) =>
         new SiteAccess(this, `Site-${site.name}`, {

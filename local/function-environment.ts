@@ -20,6 +20,8 @@ export interface LocalValues {
   CONSOLE_ISSUER?: string;
   CONSOLE_CLIENT_ID?: string;
   CONSOLE_REPLAY_URLS?: string;
+  /** The alert topic the scheduled functions publish to (a local SNS stand-in's topic). */
+  TOPIC_ARN?: string;
 }
 
 let generated: DeploymentSnapshot | undefined;

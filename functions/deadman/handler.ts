@@ -10,12 +10,16 @@ import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { fleetSitesSchema } from '../shared/fleet-sites.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
+import { emfCount, notDeliveredReporter } from '../shared/metrics.ts';
 
 // The dead-man's switch, run on a schedule (EventBridge, infra/fleet.ts): reads every
 // configured site's newest heartbeat and window run, and alerts each site that is silent longer
 // than its `silentAfterMinutes` or whose scheduled window did not run — whatever the site's
 // schedule, so a site without a backup cron is still watched. Raised once, repeated at most
-// daily, resolved when the site is back (core/fleet-read.ts; the state is on the table).
+// daily, resolved when the site is back (core/fleet-read.ts; the state is on the table). A
+// window's own record (written as it starts, replaced when it finishes) tells a window waiting
+// on the site lock from one that did not run. A publish SNS did not take fails the invocation
+// (after every site was tried), so the failure is logged, counted and retried at the next pass.
 
 const envSchema = baseEnvSchema.extend({
   TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
@@ -52,7 +56,7 @@ export function loadDeadmanDeps(env: Record<string, string | undefined>): Deadma
     blobs,
     runs: new DynamoRunStore(doc, cfg.TABLE),
     store: new DynamoDeadmanStore(doc, cfg.TABLE),
-    notifier: new SnsNotifier(createSnsClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SNS }), cfg.TOPIC_ARN),
+    notifier: new SnsNotifier(createSnsClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SNS }), cfg.TOPIC_ARN, notDeliveredReporter(jsonLog, emfCount)),
     clock: systemClock,
   };
 }

@@ -2,26 +2,34 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { attestMonth, storeAttestation, type Retention } from '../../core/attest.ts';
-import { messageOf } from '../../core/errors.ts';
+import { NotDeliveredError, messageOf } from '../../core/errors.ts';
 import { createSnsClient, SnsNotifier } from '../../adapters/sns-notifier.ts';
+import { s3RetentionReader } from '../../adapters/s3-retention.ts';
 import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
 import { recordScrub, verifySite } from '../../core/verify.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
+import { emfCount, notDeliveredReporter } from '../shared/metrics.ts';
 
-// The scheduled report function: once a day, for every site of the deployment, the daily
-// report of the day before (kept in the bucket, published to the report topic, whose email
-// subscribers read it as is); on the 1st of a month, also the attestation of the month before.
+// The scheduled report function (infra/reports.ts). `{ "run": "daily" }` (EventBridge Scheduler,
+// every day): a scrub reads back a sample of each site's objects, then each site's daily report
+// of the day before is kept in the bucket and published to the alert topic (whose e-mail
+// subscribers read it as is). `{ "run": "monthly" }` (on the 1st): each site's attestation of
+// the month before is kept in the bucket. Every site is done even when one fails; then a site
+// that could not be reported or attested, or a publish SNS did not take, fails the invocation
+// (NotDeliveredError or ReportRunError), so Lambda retries it and its dead-letter queue keeps it.
 
 export const reportEventSchema = z
   .object({
+    /** daily (default): scrub, then the daily reports; monthly: the attestations of the month before (UTC). */
+    run: z.enum(['daily', 'monthly']).default('daily'),
     /** The day to report (YYYY-MM-DD); default: yesterday (UTC). */
     day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').optional(),
     /** Only these sites; default: every site of the deployment. */
     sites: z.array(z.string().min(1)).optional(),
-    /** Also write the attestation of this month (YYYY-MM); default: the month before, on the 1st. */
+    /** Also write the attestation of this month (YYYY-MM); a monthly run defaults to the month before. */
     attestMonth: z.string().regex(/^\d{4}-\d{2}$/, 'must be YYYY-MM').optional(),
   })
   .passthrough();
@@ -34,6 +42,8 @@ export interface ReportHandlerDeps {
   /** The report topic: site and severity (info FULL, warning PARTIAL, critical FAILED) go in message attributes for filter policies. */
   notifier: Notifier;
   sites: string[];
+  /** The data bucket's name, stated in each attestation. */
+  bucket?: string;
   clock: Clock;
   retention?: (key: string) => Promise<Retention | undefined>;
   /** The scheduled scrub: this share of each site's objects is read back and checked every run (0: none). */
@@ -45,7 +55,7 @@ export interface ReportRun {
   day: string;
   reports: { site: string; status: ReportStatus | 'ERROR'; key?: string; error?: string }[];
   scrubs: { site: string; objects: number; problems: number; key?: string; error?: string }[];
-  attestations: { site: string; month: string; json?: string; markdown?: string; error?: string }[];
+  attestations: { site: string; month: string; json?: string; markdown?: string; csv?: string; error?: string }[];
 }
 
 /** Reads back a sample of the site's objects; the result is kept for the next daily report (today's). */
@@ -61,6 +71,60 @@ async function scrub(deps: ReportHandlerDeps, site: string, sample: number, log:
   }
 }
 
+/** The month before the one `now` is in (UTC), YYYY-MM. */
+export function previousMonth(now: Date): string {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+}
+
+/** Some site's report or attestation could not be made (each one is named in the message and the run's log). */
+export class ReportRunError extends Error {
+  override readonly name: string = 'ReportRunError';
+}
+
+type Step = { failures: string[]; undelivered: string[] };
+
+async function notifyAll(deps: ReportHandlerDeps, step: Step, alert: Parameters<Notifier['notify']>[0]): Promise<void> {
+  try {
+    await deps.notifier.notify(alert);
+  } catch (error) {
+    // Logged and counted by the notifier; the other sites still get theirs, the run fails at the end.
+    step.undelivered.push(`${alert.site}: ${messageOf(error)}`);
+  }
+}
+
+async function dailyReports(deps: ReportHandlerDeps, sites: string[], day: string, run: ReportRun, step: Step, log: Log): Promise<void> {
+  for (const site of sites) {
+    try {
+      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now() });
+      const key = await storeDailyReport(deps.blobs, report);
+      run.reports.push({ site, status: report.status, key });
+      log(report.status === 'FULL' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
+      await notifyAll(deps, step, { severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
+    } catch (error) {
+      run.reports.push({ site, status: 'ERROR', error: messageOf(error) });
+      step.failures.push(`daily report of ${site}: ${messageOf(error)}`);
+      log('error', 'daily report failed', { site, day, error: messageOf(error) });
+      await notifyAll(deps, step, { severity: 'critical', site, subject: `[Ferry] ERROR ${site} ${day}: no daily report`, message: `The daily report of ${site} for ${day} could not be made: ${messageOf(error)}\n`, key: `daily-report:${site}:${day}` });
+    }
+  }
+}
+
+async function attestations(deps: ReportHandlerDeps, sites: string[], month: string, run: ReportRun, step: Step, log: Log): Promise<void> {
+  for (const site of sites) {
+    try {
+      const a = await attestMonth(deps.blobs, { site, month, ...(deps.bucket ? { bucket: deps.bucket } : {}), now: () => deps.clock.now(), ...(deps.retention ? { retention: deps.retention } : {}) });
+      const keys = await storeAttestation(deps.blobs, a);
+      run.attestations.push({ site, month, json: keys.json, markdown: keys.markdown, csv: keys.csv });
+      log('info', 'attestation', { site, month, items: a.summary.items, missing: a.summary.missing, sha256: a.sha256 });
+    } catch (error) {
+      run.attestations.push({ site, month, error: messageOf(error) });
+      step.failures.push(`attestation of ${site} for ${month}: ${messageOf(error)}`);
+      log('error', 'attestation failed', { site, month, error: messageOf(error) });
+      await notifyAll(deps, step, { severity: 'critical', site, subject: `[Ferry] ERROR ${site} ${month}: no attestation`, message: `The attestation of ${site} for ${month} could not be made: ${messageOf(error)}\n`, key: `attestation:${site}:${month}` });
+    }
+  }
+}
+
 export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportRun> {
   const log = deps.log ?? jsonLog;
   const chain = middy(async (raw: unknown): Promise<ReportRun> => {
@@ -71,35 +135,16 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
     const unknown = sites.filter((s) => !deps.sites.includes(s));
     if (unknown.length > 0) throw new RangeError(`sites not in this deployment: ${unknown.join(', ')}`);
     const run: ReportRun = { day, reports: [], scrubs: [], attestations: [] };
-    if (deps.scrubSample) for (const site of sites) run.scrubs.push(await scrub(deps, site, deps.scrubSample, log));
-    // One site's failure must not cost the others their report: each is reported on its own.
-    for (const site of sites) {
-      try {
-        const report = await dailyReport(deps, site, day, { now: () => deps.clock.now() });
-        const key = await storeDailyReport(deps.blobs, report);
-        await deps.notifier.notify({ severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
-        run.reports.push({ site, status: report.status, key });
-        log(report.status === 'FULL' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
-      } catch (error) {
-        run.reports.push({ site, status: 'ERROR', error: messageOf(error) });
-        log('error', 'daily report failed', { site, day, error: messageOf(error) });
-        await deps.notifier.notify({ severity: 'critical', site, subject: `[Ferry] ERROR ${site} ${day}: no daily report`, message: `The daily report of ${site} for ${day} could not be made: ${messageOf(error)}\n`, key: `daily-report:${site}:${day}` });
-      }
+    const step: Step = { failures: [], undelivered: [] };
+    if (event.run === 'daily') {
+      if (deps.scrubSample) for (const site of sites) run.scrubs.push(await scrub(deps, site, deps.scrubSample, log));
+      // One site's failure must not cost the others their report: each is reported on its own.
+      await dailyReports(deps, sites, day, run, step, log);
     }
-    const month = event.attestMonth ?? (now.getUTCDate() === 1 ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7) : undefined);
-    if (month) {
-      for (const site of sites) {
-        try {
-          const a = await attestMonth(deps.blobs, { site, month, now: () => deps.clock.now(), ...(deps.retention ? { retention: deps.retention } : {}) });
-          const keys = await storeAttestation(deps.blobs, a);
-          run.attestations.push({ site, month, json: keys.json, markdown: keys.markdown });
-          log('info', 'attestation', { site, month, items: a.summary.items, missing: a.summary.missing, sha256: a.sha256 });
-        } catch (error) {
-          run.attestations.push({ site, month, error: messageOf(error) });
-          log('error', 'attestation failed', { site, month, error: messageOf(error) });
-        }
-      }
-    }
+    const month = event.attestMonth ?? (event.run === 'monthly' ? previousMonth(now) : undefined);
+    if (month) await attestations(deps, sites, month, run, step, log);
+    if (step.undelivered.length > 0) throw new NotDeliveredError(`${step.undelivered.length} message(s) not published: ${step.undelivered.join('; ')}`);
+    if (step.failures.length > 0) throw new ReportRunError(`${step.failures.length} site report(s) failed: ${step.failures.join('; ')}`);
     return run;
   });
   return asHandler(chain);
@@ -107,16 +152,27 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
 
 const envSchema = baseEnvSchema.extend({
   SITES: z.string().min(1, 'the comma-separated site list is required'),
-  REPORT_TOPIC_ARN: z.string().min(1, 'the report topic ARN is required'),
+  TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
+  AWS_ENDPOINT_URL_SNS: z.string().url().optional(),
   /** Share of each site's objects the daily scrub reads, 0..1 (default 0.02). */
   SCRUB_SAMPLE: z.coerce.number().min(0).max(1).default(0.02),
 });
 
 export function loadReportDeps(env: Record<string, string | undefined>): ReportHandlerDeps {
   const cfg = parseEnv(envSchema, env);
-  const { blobs, catalogue } = baseClients(cfg);
-  const notifier = new SnsNotifier(createSnsClient({ ...(env.AWS_ENDPOINT_URL_SNS ? { endpoint: env.AWS_ENDPOINT_URL_SNS } : {}) }), cfg.REPORT_TOPIC_ARN);
-  return { blobs, catalogue, notifier, sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean), clock: systemClock, scrubSample: cfg.SCRUB_SAMPLE };
+  const { s3, blobs, catalogue } = baseClients(cfg);
+  const sns = createSnsClient({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_SNS });
+  const notifier = new SnsNotifier(sns, cfg.TOPIC_ARN, notDeliveredReporter(jsonLog, emfCount));
+  return {
+    blobs,
+    catalogue,
+    notifier,
+    sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean),
+    bucket: cfg.BUCKET,
+    clock: systemClock,
+    scrubSample: cfg.SCRUB_SAMPLE,
+    retention: s3RetentionReader(s3, cfg.BUCKET),
+  };
 }
 
 export const handler = lazyHandler(() => createHandler(loadReportDeps(process.env)));

@@ -3,9 +3,19 @@ import { z } from 'zod';
 // FLEET_SITES, the deployment's sites as the functions that read the fleet take them
 // (functions/deadman, functions/fleet): JSON written by the CDK app (infra/fleet.ts fleetSitesEnv).
 
-const siteSchema = z.object({ name: z.string().min(1), silentAfterMinutes: z.number().int().positive().optional(), backupCron: z.string().optional() }).strict();
+const siteSchema = z
+  .object({
+    name: z.string().min(1),
+    silentAfterMinutes: z.number().int().positive().optional(),
+    backupCron: z.string().optional(),
+    /** A scheduled window with no record this long after its time did not run. */
+    windowGraceMinutes: z.number().int().positive().optional(),
+    /** A window started this long ago without finishing is stuck. */
+    windowMaxMinutes: z.number().int().positive().optional(),
+  })
+  .strict();
 
-/** FLEET_SITES: a JSON list of [{ name, silentAfterMinutes?, backupCron? }], at least one. */
+/** FLEET_SITES: a JSON list of [{ name, silentAfterMinutes?, backupCron?, windowGraceMinutes?, windowMaxMinutes? }], at least one. */
 export const fleetSitesSchema = z.string().transform((text, ctx) => {
   try {
     return z.array(siteSchema).min(1).parse(JSON.parse(text));

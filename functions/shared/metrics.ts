@@ -5,7 +5,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 // the site as a dimension; no PutMetricData call, no extra permission. Handlers see only the
 // small `Count` function; tests inject their own.
 
-export type Count = (name: 'ManifestsIngested' | 'ManifestsNotIngested' | 'Replays' | 'LockWaits' | 'LocksAcquired', site: string | undefined, value?: number) => void;
+export type Count = (name: 'ManifestsIngested' | 'ManifestsNotIngested' | 'Replays' | 'LockWaits' | 'LocksAcquired' | 'AlertsNotDelivered', site: string | undefined, value?: number) => void;
 
 export const METRICS_NAMESPACE = 'Ferry';
 
@@ -23,3 +23,11 @@ export const emfCount: Count = (name, site, value = 1) => {
   if (site) single.addDimension('site', site);
   single.addMetric(name, MetricUnit.Count, value);
 };
+
+/** A failed SNS publish, as the functions report it: an error log line and the AlertsNotDelivered metric (by site). */
+export function notDeliveredReporter(log: (level: 'error', message: string, detail: Record<string, unknown>) => void, count: Count) {
+  return (message: string, error: unknown, alert: { site: string; subject: string }): void => {
+    log('error', message, { site: alert.site, subject: alert.subject, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    count('AlertsNotDelivered', alert.site);
+  };
+}

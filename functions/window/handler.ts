@@ -4,13 +4,14 @@ import type { Clock } from '../../core/clock.ts';
 import { InvalidInputError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { workflowConfig } from '../../core/workflow-config.ts';
-import { judgeWindow, verifyWindow, windowReportSchema, type RunOutcome, type RunStore, type VerifyResult, type WindowRun } from '../../core/window.ts';
+import { judgeWindow, startedRunRecord, verifyWindow, windowReportSchema, type RunOutcome, type RunStore, type VerifyResult, type WindowRun } from '../../core/window.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { siteName, taskConfigSchema, taskErrorSchema, taskErrors } from '../shared/task.ts';
 import { workflowDeps } from '../shared/workflow-deps.ts';
 
 // The backup window's own steps (dispatch is the agent's activity, not a function):
+// start — the run record, state `started`, written before the lock wait (core/fleet.ts reads it);
 // verify — did the manifests the agent reported arrive; record — FULL/PARTIAL/FAILED into the
 // run records, and the alert text when one is due (the workflow publishes it).
 
@@ -37,6 +38,7 @@ const windowRunSchema = z
   .passthrough();
 
 export const windowEventSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('start'), site: siteName, startedAt: z.string().datetime({ offset: true }), mode: z.enum(['scheduled', 'on-demand']), execution: z.string().optional() }),
   z.object({ action: z.literal('verify'), site: siteName, report: windowReportSchema }),
   z.object({
     action: z.literal('record'),
@@ -62,10 +64,15 @@ export interface WindowHandlerDeps {
   log?: Log;
 }
 
-export function createHandler(deps: WindowHandlerDeps): Handler<unknown, VerifyResult | RecordResult> {
+export function createHandler(deps: WindowHandlerDeps): Handler<unknown, VerifyResult | RecordResult | { state: 'started' }> {
   const log = deps.log ?? jsonLog;
-  const chain = middy(async (raw: unknown): Promise<VerifyResult | RecordResult> => {
+  const chain = middy(async (raw: unknown): Promise<VerifyResult | RecordResult | { state: 'started' }> => {
     const event = windowEventSchema.parse(raw);
+    if (event.action === 'start') {
+      await deps.runs.putRun(startedRunRecord(event.site, event.startedAt, event.mode, event.execution));
+      log('info', 'window started', { site: event.site, startedAt: event.startedAt, mode: event.mode });
+      return { state: 'started' };
+    }
     if (event.action === 'verify') {
       if (event.report.site !== event.site) throw new InvalidInputError(`the report is from site ${event.report.site}, the window is site ${event.site}'s`);
       const result = await verifyWindow(deps, event.site, event.report);

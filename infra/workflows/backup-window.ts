@@ -9,7 +9,7 @@ import { invoke, publishAt, publishFallback, stateMachine, type WorkflowCommonPr
 import { WINDOW_STATES as S } from './state-names.ts';
 
 // The backup window of one site (Standard workflow, CVP semantics):
-//   acquire the lock (scheduled: Retry on LockHeldError every 10 min, 24 times = 4 h;
+//   record the start (the run record, state `started`) → acquire the lock (scheduled: Retry on LockHeldError every 10 min, 24 times = 4 h;
 //   on demand: once) → dispatch the job to the site's agent through its activity, with
 //   HeartbeatSeconds → verify what arrived → release → record FULL/PARTIAL/FAILED →
 //   publish an alert on failure, partial run and missed window (lock never obtained).
@@ -114,10 +114,21 @@ export class BackupWindowWorkflow extends Construct {
     publish.next(outcome);
     record.next(new sfn.Choice(this, S.alertDue).when(sfn.Condition.isPresent('$.record.alert'), publish).otherwise(outcome));
 
+    // The window's record is written as it starts (state `started`), before any lock wait, so the
+    // dead-man's switch tells a window waiting its turn from one that did not run. A failure to
+    // write it does not stop the window; the record step replaces it either way.
+    const startPayload = { action: 'start', site, startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'), mode: sfn.JsonPath.stringAt('$.mode'), execution: sfn.JsonPath.stringAt('$$.Execution.Id') };
+    const recordStart = invoke(this, S.start, functions.window, startPayload, sfn.JsonPath.DISCARD);
+    recordStart.addCatch(acquire, { errors: ['States.ALL'], resultPath: '$.startError' });
+    recordStart.next(acquire);
+    const recordStartOnDemand = invoke(this, S.startOnDemand, functions.window, startPayload, sfn.JsonPath.DISCARD);
+    recordStartOnDemand.addCatch(acquireOnce, { errors: ['States.ALL'], resultPath: '$.startError' });
+    recordStartOnDemand.next(acquireOnce);
+
     const onDemand = sfn.Condition.and(sfn.Condition.isPresent('$.onDemand'), sfn.Condition.booleanEquals('$.onDemand', true));
     const start = new sfn.Choice(this, S.mode)
-      .when(onDemand, new sfn.Pass(this, S.onDemand, { result: sfn.Result.fromString('on-demand'), resultPath: '$.mode' }).next(acquireOnce))
-      .otherwise(new sfn.Pass(this, S.scheduled, { result: sfn.Result.fromString('scheduled'), resultPath: '$.mode' }).next(acquire));
+      .when(onDemand, new sfn.Pass(this, S.onDemand, { result: sfn.Result.fromString('on-demand'), resultPath: '$.mode' }).next(recordStartOnDemand))
+      .otherwise(new sfn.Pass(this, S.scheduled, { result: sfn.Result.fromString('scheduled'), resultPath: '$.mode' }).next(recordStart));
 
     const timeout = Duration.seconds(lockWaitSeconds(config, 'backup') + config.activityTimeoutSeconds + 3600);
     this.stateMachine = stateMachine(this, props, start, timeout, `Ferry backup window of site ${site}`, [functions.lock, functions.window]);

@@ -5,6 +5,8 @@ export const WINDOW_STATES = {
   mode: 'Scheduled or on demand',
   scheduled: 'Scheduled run',
   onDemand: 'On-demand run',
+  start: 'Record start',
+  startOnDemand: 'Record on-demand start',
   acquire: 'Acquire lock',
   acquireOnce: 'Acquire lock once',
   whoHolds: 'Who holds the lock',

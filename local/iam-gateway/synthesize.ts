@@ -47,6 +47,9 @@ export async function synthesizeDeployment(sites: string[]): Promise<DeploymentS
     roles[FLEET_READER] = [processing, logicalId(stacks.processing.fleetReader.role)];
     for (const [name, fnRole] of Object.entries(stacks.processing.functions.roles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
     for (const [name, fnRole] of Object.entries(workflowRoles)) roles[`function:${name}`] = [processing, logicalId(fnRole)];
+    // The scheduled functions: their roles too, so the local cloud runs them as deployed.
+    roles['function:deadman'] = [processing, logicalId(stacks.processing.deadman.role)];
+    roles['function:report'] = [processing, logicalId(stacks.processing.reports.role)];
     return {
       sites: [...sites],
       templates,

@@ -7,6 +7,7 @@ import { parseRestoreHeader, S3ArchiveStore } from '../../adapters/s3-archive.ts
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import { SfnActivityClient } from '../../adapters/sfn-activity-client.ts';
 import { SnsNotifier } from '../../adapters/sns-notifier.ts';
+import { notDeliveredReporter } from '../../functions/shared/metrics.ts';
 import { TaskLostError } from '../../core/activity.ts';
 import { TransientError } from '../../core/errors.ts';
 
@@ -92,10 +93,9 @@ describe('S3ArchiveStore', () => {
 });
 
 describe('SnsNotifier', () => {
-  it('publishes subject, message and routing attributes; a failed publish is reported, not thrown', async () => {
-    sns.on(PublishCommand).resolvesOnce({ MessageId: '1' }).rejects(new Error('network down'));
-    const errors: string[] = [];
-    const notifier = new SnsNotifier(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:t', (m) => errors.push(m));
+  it('publishes subject, message and routing attributes', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: '1' });
+    const notifier = new SnsNotifier(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:t', () => undefined);
     await notifier.notify({ severity: 'critical', site: 'site-a', subject: 'Ferry — ' + 'x'.repeat(150), message: 'm' });
     expect(sns.commandCalls(PublishCommand)[0]!.args[0].input).toMatchObject({
       TopicArn: 'arn:aws:sns:eu-west-1:1:t',
@@ -103,8 +103,26 @@ describe('SnsNotifier', () => {
       MessageAttributes: { site: { DataType: 'String', StringValue: 'site-a' }, severity: { DataType: 'String', StringValue: 'critical' } },
     });
     expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject?.length).toBeLessThanOrEqual(100);
-    await notifier.notify({ severity: 'info', site: 's', subject: 's', message: 'm' });
-    expect(errors).toHaveLength(1);
+  });
+
+  it('a failed publish is reported to onError (log and metric) and thrown as NotDeliveredError with the SDK error as cause', async () => {
+    const refused = Object.assign(new Error('User is not authorized to perform: SNS:Publish'), { name: 'AuthorizationErrorException' });
+    sns.on(PublishCommand).rejects(refused);
+    const reported: Array<{ message: string; error: unknown; site: string }> = [];
+    const notifier = new SnsNotifier(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:t', (message, error, alert) => reported.push({ message, error, site: alert.site }));
+    const error = await notifier.notify({ severity: 'critical', site: 'site-a', subject: 'Ferry site-a: agent silent', message: 'm' }).then(() => undefined, (e: unknown) => e as Error);
+    expect(error?.name).toBe('NotDeliveredError');
+    expect(error?.message).toContain('not authorized to perform: SNS:Publish');
+    expect(error?.cause).toBe(refused);
+    expect(reported).toEqual([{ message: 'alert not delivered to arn:aws:sns:eu-west-1:1:t: Ferry site-a: agent silent', error: refused, site: 'site-a' }]);
+  });
+
+  it('the functions report a failed publish as an error log line and an AlertsNotDelivered count for the site', () => {
+    const lines: Array<[string, string, Record<string, unknown>]> = [];
+    const counts: Array<[string, string | undefined]> = [];
+    notDeliveredReporter((level, message, detail) => lines.push([level, message, detail]), (name, site) => counts.push([name, site]))('alert not delivered to t: s', new Error('down'), { site: 'site-a', subject: 's' });
+    expect(lines).toEqual([['error', 'alert not delivered to t: s', { site: 'site-a', subject: 's', error: 'Error: down' }]]);
+    expect(counts).toEqual([['AlertsNotDelivered', 'site-a']]);
   });
 });
 

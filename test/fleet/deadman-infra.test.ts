@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
 import { HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
+import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds } from '../../core/workflow-config.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import { logicalId, synthFerry, type Synthesized } from '../infra/fixture.ts';
@@ -27,11 +28,12 @@ describe("the dead-man's switch in the CDK app", () => {
     expect(JSON.stringify(rule.Properties.Targets)).toContain(logicalId(synth.processing.deadman.fn));
   });
 
-  it("receives every site's silence limit and window schedule, the default 90 min where none is set", () => {
+  it("receives every site's silence limit, window schedule, grace and longest window, the default 90 min where none is set", () => {
     const fn = resources[logicalId(synth.processing.deadman.fn)]!;
     const env = synth.resolver.resolve(synth.processing.stackName, (fn.Properties.Environment as { Variables: unknown }).Variables) as Record<string, string>;
     expect(JSON.parse(env.FLEET_SITES!)).toEqual([
-      { name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *' },
+      // The longest window: the 4 h lock wait and the agent's job timeout, plus the grace.
+      { name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *', windowGraceMinutes: 60, windowMaxMinutes: Math.ceil((lockWaitSeconds(DEFAULT_WORKFLOW_CONFIG, 'backup') + DEFAULT_WORKFLOW_CONFIG.activityTimeoutSeconds) / 60) + 60 },
       { name: 'site-b', silentAfterMinutes: 45 },
     ]);
     expect(env.TOPIC_ARN).toMatch(/^arn:aws:sns:/);

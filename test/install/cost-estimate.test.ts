@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { PRICE_TABLE_STALE_DAYS, priceTableAgeWarning } from '../../core/cost-prices.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -125,5 +126,19 @@ describe('ferry cost estimate', () => {
   it('warns when the retention would delete packs inside Deep Archive\'s minimum, as the deployment check does', () => {
     const r = ferry(['cost', 'estimate', '--retention-days', '400', '--json']);
     expect((JSON.parse(r.stdout) as { warnings: string[] }).warnings.join('\n')).toMatch(/180-day minimum storage duration/);
+  });
+});
+
+describe('the age of the price table', () => {
+  const table = { asOf: '2026-11', sources: ['https://aws.amazon.com/s3/pricing/'] };
+
+  it(`says nothing up to ${PRICE_TABLE_STALE_DAYS} days after the first of its month`, () => {
+    expect(priceTableAgeWarning(table, new Date('2027-04-30T00:00:00Z'))).toBeUndefined();
+  });
+
+  it('warns past that, naming its age, its date and where to check the prices', () => {
+    expect(priceTableAgeWarning(table, new Date('2027-05-01T00:00:00Z'))).toBe(
+      'the price table is 181 days old (prices as of 2026-11, more than 180): check them at https://aws.amazon.com/s3/pricing/ and add a newer dated table under core/prices/',
+    );
   });
 });

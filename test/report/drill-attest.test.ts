@@ -73,7 +73,7 @@ describe('monthly attestation', () => {
     expect(checkAttestationMarkdown(md.replace('COMPLIANCE', 'GOVERNANCE'))).toBe(false);
 
     const keys = await storeAttestation(blobs, a);
-    expect(keys).toEqual({ json: 'reports/site-a/attest/2026/03/20260301T120000000Z.json', markdown: 'reports/site-a/attest/2026/03/20260301T120000000Z.md' });
+    expect(keys).toEqual({ json: 'reports/site-a/attest/2026/03/20260301T120000000Z.json', markdown: 'reports/site-a/attest/2026/03/20260301T120000000Z.md', csv: 'reports/site-a/attest/2026/03/20260301T120000000Z.csv' });
     const empty = await attestMonth(blobs, { site: 'site-a', month: '2026-04', now });
     expect(empty.summary.items).toBe(0);
   });

@@ -5,7 +5,7 @@ import { createHandler, type ReportRun } from '../../functions/report/handler.ts
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert } from '../../core/ports.ts';
-import { ArchivedError } from '../../core/errors.ts';
+import { ArchivedError, NotDeliveredError } from '../../core/errors.ts';
 import { verifySite } from '../../core/verify.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
@@ -45,14 +45,47 @@ describe('scheduled report function', () => {
     expect(published[1]!.message).toContain('db (rotated): no full backup in the last 24 h');
   });
 
-  it('on the 1st also keeps the attestation of the month before for every site', async () => {
-    const { published, handler } = rig('2026-04-01T06:00:00.000Z');
-    const run = (await handler({})) as ReportRun;
-    expect(run.attestations.map((a) => [a.site, a.month, a.markdown?.startsWith(`reports/${a.site}/attest/2026/03/`)])).toEqual([
+  it('the monthly run keeps the attestation of the month before for every site as JSON, Markdown and CSV, and no daily report', async () => {
+    const { blobs, published, handler } = rig('2026-04-01T06:30:00.000Z');
+    const run = (await handler({ run: 'monthly' })) as ReportRun;
+    expect(run.attestations.map((a) => [a.site, a.month, [a.json, a.markdown, a.csv].every((k) => k?.startsWith(`reports/${a.site}/attest/2026/03/`))])).toEqual([
       ['site-a', '2026-03', true],
       ['site-b', '2026-03', true],
     ]);
-    expect(published).toHaveLength(2);
+    expect(run.reports).toEqual([]);
+    expect(published).toHaveLength(0);
+    expect((await blobs.head(run.attestations[0]!.csv!))?.size).toBeGreaterThan(0);
+  });
+
+  it('the daily run on the 1st makes no attestation (the monthly schedule does)', async () => {
+    const { handler } = rig('2026-04-01T06:00:00.000Z');
+    expect(((await handler({ run: 'daily' })) as ReportRun).attestations).toEqual([]);
+  });
+
+  it('publishes every site even when one publish fails, then fails the run naming the site, so the retry and dead-letter queue see it', async () => {
+    const blobs = new MemoryBlobStore();
+    const sent: string[] = [];
+    const handler = createHandler({
+      blobs,
+      catalogue: new MemoryCatalogue(),
+      notifier: {
+        notify: async (alert) => {
+          if (alert.site === 'site-a') throw new NotDeliveredError('SNS said no');
+          sent.push(alert.site);
+        },
+      },
+      sites: ['site-a', 'site-b'],
+      clock: { now: () => new Date('2026-03-02T06:00:00.000Z') },
+      log: () => undefined,
+    });
+    const error = await handler({}).then(() => undefined, (e: unknown) => e as Error);
+    expect(error?.name).toBe('NotDeliveredError');
+    expect(error?.message).toMatch(/1 message\(s\) not published: site-a: SNS said no/);
+    expect(sent).toEqual(['site-b']);
+    // Both reports were kept before the publish: nothing is lost for the retry.
+    const kept: string[] = [];
+    for await (const info of blobs.list('reports/site-b/daily/')) kept.push(info.key);
+    expect(kept).toHaveLength(1);
   });
 
   it('refuses a site that is not in the deployment, naming it', async () => {

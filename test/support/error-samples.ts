@@ -6,6 +6,7 @@ import {
   FerryError,
   IntegrityError,
   InvalidInputError,
+  NotDeliveredError,
   NotFoundError,
   RangeNotSatisfiableError,
   SourceChangedError,
@@ -17,6 +18,7 @@ import { ManifestError } from '../../core/manifest.ts';
 import { AgentStoppedError } from '../../agent/activity-worker.ts';
 import { StateLockedError } from '../../agent/state/state-lock.ts';
 import { IngestFailedError } from '../../functions/ingest/handler.ts';
+import { ReportRunError } from '../../functions/report/handler.ts';
 import { ActivityApiError } from '../../local/activity-service.ts';
 import { ApiError } from '../../cli/api-client.ts';
 import { NoCloudError } from '../../cli/cloud.ts';
@@ -38,6 +40,8 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'FerryError', name: 'FerryError', make: () => new FerryError('fatal', 'x') },
   { cls: 'InvalidInputError', name: 'InvalidInputError', make: () => new InvalidInputError('x') },
   { cls: 'NotFoundError', name: 'NotFoundError', make: () => new NotFoundError('x') },
+  { cls: 'ReportRunError', name: 'ReportRunError', make: () => new ReportRunError('x') },
+  { cls: 'NotDeliveredError', name: 'NotDeliveredError', make: () => new NotDeliveredError('x') },
   { cls: 'AlreadyExistsError', name: 'AlreadyExistsError', make: () => new AlreadyExistsError('x') },
   { cls: 'RangeNotSatisfiableError', name: 'RangeNotSatisfiableError', make: () => new RangeNotSatisfiableError('x', 1) },
   { cls: 'IntegrityError', name: 'IntegrityError', make: () => new IntegrityError('x') },

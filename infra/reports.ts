@@ -1,0 +1,155 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { classPrefix, type DataClass } from '../core/layout.ts';
+import { REPORTS_PREFIX } from '../core/report-keys.ts';
+import type { AlertTopic } from './alerts.ts';
+import type { DeploymentConfig } from './config.ts';
+import { ferryFunctionProps, functionEntry } from './functions.ts';
+import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
+import { bucketArn, objectsArn, viaService } from './names.ts';
+
+// The scheduled reports (functions/report), run by EventBridge Scheduler in the deployment's
+// time zone (`reports.timeZone`, so `reports.dailyHour` stays the local hour across daylight
+// saving):
+//  - daily at dailyHour:00: the scrub reads back a sample of each site's packs and backups, then
+//    each site's daily report of the day before (UTC) is kept under reports/ and published to the
+//    alert topic;
+//  - monthly on the 1st at dailyHour:30: each site's attestation of the month before (UTC),
+//    kept under reports/ as JSON, Markdown and CSV.
+// Scheduler invokes the function asynchronously: a run that fails (a publish SNS did not take, a
+// site that could not be reported) is retried twice by Lambda and then kept in the dead-letter
+// queue, as is an invocation Scheduler could not deliver; one message there raises an alarm on
+// the alert topic. The role reads manifests and the objects they name, and writes reports/ only,
+// write-once (the handler PUTs with If-None-Match; the bucket's Object Lock keeps what is written).
+
+/** The data classes whose objects the scrub reads back and the attestation HEADs (by their manifests). */
+export const REPORT_READ_CLASSES: readonly DataClass[] = ['manifests', 'recordings', 'backups', 'logs', 'archives'];
+
+export interface ReportsProps {
+  config: DeploymentConfig;
+  bucketName: string;
+  dataKey: kms.IKey;
+  logsKey: kms.IKey;
+  table: dynamodb.ITable;
+  alerts: AlertTopic;
+}
+
+/** The two schedule expressions (EventBridge Scheduler cron, evaluated in `reports.timeZone`). */
+export function reportSchedules(config: DeploymentConfig): { daily: string; monthly: string; timeZone: string } {
+  const hour = config.reports.dailyHour;
+  return { daily: `cron(0 ${hour} * * ? *)`, monthly: `cron(30 ${hour} 1 * ? *)`, timeZone: config.reports.timeZone };
+}
+
+export class ScheduledReports extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: iam.Role;
+  readonly schedulerRole: iam.Role;
+  readonly daily: scheduler.CfnSchedule;
+  readonly monthly: scheduler.CfnSchedule;
+  readonly deadLetters: sqs.Queue;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: ReportsProps) {
+    super(scope, id);
+    const { config, bucketName, logsKey, table, alerts } = props;
+    this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logs.functionRetentionDays, encryptionKey: logsKey, removalPolicy: RemovalPolicy.RETAIN });
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Ferry: scheduled reports, scrub and attestations: execution role' });
+    this.grant(props, logGroup);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      ...ferryFunctionProps(functionEntry('report'), {
+        description: 'Ferry: scheduled scrub, daily reports and monthly attestations',
+        // A scrub reads a share of every site's packs whole: give it the longest a Lambda may run.
+        timeout: Duration.minutes(15),
+        memorySize: 1024,
+        role: this.role,
+        logGroup,
+        environment: {
+          BUCKET: bucketName,
+          TABLE: table.tableName,
+          TOPIC_ARN: alerts.topic.topicArn,
+          SITES: config.sites.map((s) => s.name).join(','),
+          SCRUB_SAMPLE: String(config.reports.scrubSample),
+        },
+      }),
+      deadLetterQueue: this.deadLetters,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+    });
+    acknowledge(this.fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x, the Node line the handlers and their bundled dependencies are tested on; moving to 24.x is a deliberate upgrade');
+
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'), description: 'Ferry: EventBridge Scheduler invoking the report function' });
+    this.schedulerRole.addToPolicy(new iam.PolicyStatement({ sid: 'InvokeReports', actions: ['lambda:InvokeFunction'], resources: [this.fn.functionArn] }));
+    this.schedulerRole.addToPolicy(new iam.PolicyStatement({ sid: 'UndeliveredToDeadLetters', actions: ['sqs:SendMessage'], resources: [this.deadLetters.queueArn] }));
+    const when = reportSchedules(config);
+    this.daily = this.schedule('Daily', when.daily, when.timeZone, { run: 'daily' }, `Ferry: scrub and daily report of every site, ${String(config.reports.dailyHour).padStart(2, '0')}:00 ${when.timeZone}`);
+    this.monthly = this.schedule('Monthly', when.monthly, when.timeZone, { run: 'monthly' }, `Ferry: monthly attestation of every site, the 1st at ${String(config.reports.dailyHour).padStart(2, '0')}:30 ${when.timeZone}`);
+
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'Failed', {
+      alarmDescription:
+        'Ferry reports: a scheduled daily report or attestation run failed after its retries (a report not published, a site not reported, ' +
+        'or the schedule could not invoke the function). What to do: read the report function logs for the error, fix its cause, ' +
+        'then run it again (docs/operations.md, Daily report).',
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm.addAlarmAction(new cwActions.SnsAction(alerts.topic));
+  }
+
+  private schedule(id: string, expression: string, timeZone: string, input: Record<string, unknown>, description: string): scheduler.CfnSchedule {
+    return new scheduler.CfnSchedule(this, id, {
+      description,
+      scheduleExpression: expression,
+      scheduleExpressionTimezone: timeZone,
+      flexibleTimeWindow: { mode: 'OFF' },
+      state: 'ENABLED',
+      target: {
+        arn: this.fn.functionArn,
+        roleArn: this.schedulerRole.roleArn,
+        input: JSON.stringify(input),
+        retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 6 * 3600 },
+        deadLetterConfig: { arn: this.deadLetters.queueArn },
+      },
+    });
+  }
+
+  private grant(props: ReportsProps, logGroup: logs.LogGroup): void {
+    const { bucketName, dataKey, table, alerts } = props;
+    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) => this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    allow('OwnLogGroup', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
+    const readable = REPORT_READ_CLASSES.map((c) => objectsArn(bucketName, classPrefix(c)));
+    const reports = objectsArn(bucketName, REPORTS_PREFIX);
+    // GetObject also authorises HEAD; retention is what the attestation calls "immutable until".
+    allow('ReadStoredObjects', ['s3:GetObject', 's3:GetObjectRetention'], readable);
+    allow('ListManifestsAndReports', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('manifests')}*`, `${REPORTS_PREFIX}*`] } });
+    // Earlier scrubs and drills (read by the report), and the new reports (written once).
+    allow('ReadAndAddReports', ['s3:GetObject', 's3:PutObject'], [reports]);
+    allow('DataKeyViaS3', ['kms:Decrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    allow('ReadCatalogue', ['dynamodb:Query'], [table.tableArn]);
+    allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+    alerts.grantPublish(this.role);
+    for (const c of REPORT_READ_CLASSES) {
+      acknowledgeWildcardResource(this.role, objectsArn(bucketName, classPrefix(c)), `the scrub reads back a sample of every site's ${c} objects whole and the attestation checks they are still there and locked`);
+    }
+    acknowledgeWildcardResource(this.role, reports, "the report function keeps every site's daily reports, scrubs and attestations under reports/{site}/, outside every agent's prefixes, each under a new key");
+  }
+}
