@@ -17,6 +17,10 @@
 //          after 1 % changed (default 100,000)         Ferry; restic (rclone backend) when installed
 //   fleet  N simulated sites (heartbeats, window runs, a problem on every fourth): how long
 //          `ferry fleet status --json` takes to answer (default 20; target under 2 s)
+// The cloud rows (scripts/bench/cloud-rows.ts), each on a fresh local cloud as `ferry start` runs it:
+//   ingest  N manifests of 100 calls (default 2,000)    ingest function vs raw BatchWriteItem
+//   replay  N concurrent players (default 50)           replay URL vs raw ranged GET: time to first byte
+//   search  a catalogue of N calls (default 1,000,000)  catalogue API vs raw Query: page latency
 // See docs/benchmarks.md for the figures and what they mean.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -28,6 +32,7 @@ import { fleetTable, runFleetBench } from './bench/fleet.ts';
 import { runShareBench, shareTable } from './bench/share.ts';
 import { generateRecordings, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
 import { agentVerdicts, cachedTree, loadNow, measureCeiling, type Ceiling } from './bench/agent-rows.ts';
+import { runCloudScenarios, type CloudCounts } from './bench/cloud-rows.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
 import { row, scenarioTable, verdictTable, round, type RunDetail } from './bench/report.ts';
 import { ferryStartProblem, findPeers, runAwsCli, runFerry, runRclone, type Target, type ToolRun, type Availability } from './bench/tools.ts';
@@ -48,6 +53,8 @@ interface Options {
   share: number;
   /** Sites of the `fleet` scenario; 0 skips it. */
   fleet: number;
+  /** The cloud rows; 0 skips one. */
+  cloud: CloudCounts;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -64,10 +71,13 @@ function parseOptions(argv: string[]): Options {
       tree: { type: 'string', default: '1000000' },
       share: { type: 'string', default: '100000' },
       fleet: { type: 'string', default: '20' },
+      ingest: { type: 'string', default: '2000' },
+      replay: { type: 'string', default: '50' },
+      search: { type: 'string', default: '1000000' },
     },
     strict: true,
   });
-  const count = (name: Scenario | 'share' | 'fleet') => {
+  const count = (name: Scenario | 'share' | 'fleet' | keyof CloudCounts) => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
     return n;
@@ -75,7 +85,7 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet') };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -269,7 +279,10 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) await scenarioRun(ctx, scenario);
     if (opts.share > 0) await shareRun(ctx);
     if (opts.fleet > 0) await fleetRun(ctx);
-    const list = agentVerdicts(ctx.runs, ctx.ceiling);
+    const cloud = await runCloudScenarios(opts.cloud, work, say);
+    ctx.failures.push(...cloud.failures);
+    if (opts.json) for (const r of cloud.rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+    const list = [...agentVerdicts(ctx.runs, ctx.ceiling), ...cloud.verdicts];
     if (list.length > 0) out(`\n${verdictTable(list)}`);
     out(`machine after the run: ${machine()}`);
     out(`uptime: ${uptime()}`);
