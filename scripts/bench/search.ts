@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { QueryCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
@@ -20,7 +20,7 @@ import { AGENTS, BENCH_SITE, BENCH_SOURCE, inParallel, latencySummary, startBenc
 // function's role. Ferry and raw alternate query by query; latency per page.
 //
 // The catalogue is loaded once per size with parallel BatchWriteItem straight into a dynalite
-// directory kept in the bench cache (FERRY_BENCH_CACHE, default $TMPDIR/ferry-bench-cache) and
+// directory kept in the bench cache (FERRY_BENCH_CACHE, default ~/.cache/ferry-bench, shared with the tree rows) and
 // reused by later runs: loading a million items takes long (the figure is printed).
 
 export interface SearchRow {
@@ -40,7 +40,7 @@ const SEARCHES = 20;
 const PAGES_PER_SEARCH = 5;
 
 export function benchCacheDir(): string {
-  return process.env.FERRY_BENCH_CACHE ?? join(tmpdir(), 'ferry-bench-cache');
+  return process.env.FERRY_BENCH_CACHE ?? join(homedir(), '.cache', 'ferry-bench');
 }
 
 function syntheticEntry(n: number): CatalogueEntry {
