@@ -23,6 +23,10 @@
 //          `ferry fleet status --json` takes to answer (default 20; target under 2 s)
 //   export (`npm run bench -- export [--gb N]`, alone): a case export of N GiB (default 2) by
 //          `ferry case export`, its peak RSS against 256 MB, then `ferry case verify`
+// The cloud rows (scripts/bench/cloud-rows.ts), each on a fresh local cloud as `ferry start` runs it:
+//   ingest  N manifests of 100 calls (default 2,000)    ingest function vs raw BatchWriteItem
+//   replay  N concurrent players (default 50)           replay URL vs raw ranged GET: time to first byte
+//   search  a catalogue of N calls (default 1,000,000)  catalogue API vs raw Query: page latency
 // See docs/benchmarks.md for the figures and what they mean.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -35,6 +39,7 @@ import { resticEnv, restoreTable, runShareBench, shareTable } from './bench/shar
 import { runTree1mBench, tree1mTable } from './bench/tree-1m.ts';
 import { generateRecordings, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
 import { agentVerdicts, cachedTree, loadNow, measureCeiling, type Ceiling } from './bench/agent-rows.ts';
+import { runCloudScenarios, type CloudCounts } from './bench/cloud-rows.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
 import { row, scenarioTable, verdictTable, round, type RunDetail } from './bench/report.ts';
 import { ferryStartProblem, findPeers, runAwsCli, runFerry, runRclone, type Target, type ToolRun, type Availability } from './bench/tools.ts';
@@ -57,6 +62,8 @@ interface Options {
   fleet: number;
   /** Files of the `tree-1m` scenario (one snapshot of a large tree source); 0 skips it. */
   tree1m: number;
+  /** The cloud rows; 0 skips one. */
+  cloud: CloudCounts;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -74,10 +81,13 @@ function parseOptions(argv: string[]): Options {
       share: { type: 'string', default: '100000' },
       fleet: { type: 'string', default: '20' },
       'tree-1m': { type: 'string', default: '0' },
+      ingest: { type: 'string', default: '2000' },
+      replay: { type: 'string', default: '50' },
+      search: { type: 'string', default: '1000000' },
     },
     strict: true,
   });
-  const count = (name: Scenario | 'share' | 'fleet' | 'tree-1m') => {
+  const count = (name: Scenario | 'share' | 'fleet' | 'tree-1m' | keyof CloudCounts) => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
     return n;
@@ -85,7 +95,7 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), tree1m: count('tree-1m') };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -295,7 +305,10 @@ async function main(): Promise<number> {
     if (opts.share > 0) await shareRun(ctx);
     if (opts.tree1m > 0) await tree1mRun(ctx);
     if (opts.fleet > 0) await fleetRun(ctx);
-    const list = agentVerdicts(ctx.runs, ctx.ceiling);
+    const cloud = await runCloudScenarios(opts.cloud, work, say);
+    ctx.failures.push(...cloud.failures);
+    if (opts.json) for (const r of cloud.rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+    const list = [...agentVerdicts(ctx.runs, ctx.ceiling), ...cloud.verdicts];
     if (list.length > 0) out(`\n${verdictTable(list)}`);
     out(`machine after the run: ${machine()}`);
     out(`uptime: ${uptime()}`);

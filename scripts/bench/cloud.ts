@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
+import { cpuSecondsOf } from './measure.ts';
+import { round } from './report.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MANIFEST_FORMAT, type CallMetadata, type PackManifest } from '../../core/manifest.ts';
+import { packKey, packManifestKey } from '../../core/layout.ts';
+
+// The cloud rows of the bench (replay, ingest, search): the local cloud as `ferry start` runs
+// it for users (local/cloud.ts: the functions from their CDK bundles in the local Lambda
+// runtime, the IAM gateway in front of s3rver and dynalite, the catalogue API and the replay
+// URL verifying SigV4 and IAM), started in this process. Each raw baseline goes to the same
+// store through the same gateway, signed with the AWS SDK as the function's own role (what
+// the function itself may do), in the same run. Ratios only: both sides share the machine.
+
+export const BENCH_SITE = 'demo';
+export const BENCH_SOURCE = 'rec';
+
+export interface BenchCloud {
+  cloud: LocalCloud;
+  /** S3 through the IAM gateway as `principal`. */
+  s3As(principal: string): S3Client;
+  /** DynamoDB through the IAM gateway as `principal`. */
+  dynamoAs(principal: string): DynamoDBDocumentClient;
+  /** CPU seconds of the stand-ins (s3rver, dynalite) since start. */
+  standInCpu(): { s3: number; dynamo: number };
+  stop(): Promise<void>;
+}
+
+export async function startBenchCloud(directory: string, options: { fresh?: boolean } = {}): Promise<BenchCloud> {
+  const cloud = await startLocalCloud({ directory, fresh: options.fresh ?? true });
+  const iam = cloud.iam;
+  if (!iam) throw new Error('the local cloud started without its IAM gateway');
+  const clients: { destroy(): void }[] = [];
+  const s3As = (principal: string) => {
+    const c = createS3Client({ region: cloud.region, endpoint: iam.s3Endpoint, credentials: iam.credentialsOf(principal) });
+    clients.push(c);
+    return c;
+  };
+  const dynamoAs = (principal: string) => {
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: iam.dynamoEndpoint, credentials: iam.credentialsOf(principal) });
+    clients.push(client);
+    return doc;
+  };
+  const base = { s3: cpuSecondsOf(cloud.children.s3), dynamo: cpuSecondsOf(cloud.children.dynamo) };
+  return {
+    cloud,
+    s3As,
+    dynamoAs,
+    standInCpu: () => ({ s3: cpuSecondsOf(cloud.children.s3) - base.s3, dynamo: cpuSecondsOf(cloud.children.dynamo) - base.dynamo }),
+    async stop() {
+      for (const c of clients) c.destroy();
+      await cloud.stop();
+    },
+  };
+}
+
+/** The p-th percentile (0-100) of samples, nearest rank. */
+export function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function latencySummary(samplesMs: number[]): { n: number; p50Ms: number; p99Ms: number; meanMs: number } {
+  const mean = samplesMs.reduce((a, b) => a + b, 0) / Math.max(1, samplesMs.length);
+  return { n: samplesMs.length, p50Ms: round(percentile(samplesMs, 50), 2), p99Ms: round(percentile(samplesMs, 99), 2), meanMs: round(mean, 2) };
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `concurrency` at once. */
+export async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) await work(i);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
+}
+
+const hex = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
+
+/** A recording id (r + 23 hex) for synthetic call n. */
+export const syntheticRid = (n: number) => `r${hex(`rid:${n}`, 23)}`;
+/** A pack id (p + 23 hex) for synthetic pack n. */
+export const syntheticPackId = (n: number) => `p${hex(`pack:${n}`, 23)}`;
+export const syntheticSha = (n: number) => hex(`sha:${n}`, 64);
+
+/** Agents calls are spread over: a search by agent reads one of them. */
+export const AGENTS = 200;
+
+/** The call metadata of synthetic call n: one call a minute from 2023-01-01, 200 agents. */
+export function syntheticMeta(n: number): CallMetadata {
+  const start = new Date(Date.UTC(2023, 0, 1) + n * 60_000).toISOString();
+  return {
+    callId: `c${n}`,
+    start,
+    durationSec: 60,
+    agent: `agent-${n % AGENTS}`,
+    caller: `+4420${String(7_000_000 + (n % 900_000)).padStart(7, '0')}`,
+    called: '+442079460000',
+    direction: 'inbound',
+    codec: 'pcm_s16le',
+  };
+}
+
+/** Synthetic pack n: `members` calls of `memberBytes` each, as a manifest would describe them (not a real tar: only its size and ranges matter here). */
+export interface SyntheticPack {
+  manifest: PackManifest;
+  manifestKey: string;
+  /** The pack's bytes: each member's bytes at its offset. */
+  size: number;
+}
+
+export function syntheticPack(n: number, members: number, memberBytes: number): SyntheticPack {
+  const packId = syntheticPackId(n);
+  const first = n * members;
+  const at = new Date(Date.UTC(2023, 0, 1) + first * 60_000);
+  const key = packKey(BENCH_SITE, packId, at);
+  const slot = 512 + memberBytes;
+  const manifest: PackManifest = {
+    format: MANIFEST_FORMAT,
+    kind: 'recordings',
+    site: BENCH_SITE,
+    source: BENCH_SOURCE,
+    packId,
+    packKey: key,
+    createdAt: at.toISOString(),
+    batch: { path: `batch-${n}`, files: members },
+    pack: { size: members * slot, sha256: syntheticSha(-n - 1), parts: 1, partSize: members * slot },
+    members: Array.from({ length: members }, (_, i) => {
+      const call = first + i;
+      const meta = syntheticMeta(call);
+      const name = `batch-${n}/${call}.wav`;
+      return { name, offset: i * slot + 512, length: memberBytes, sha256: syntheticSha(call), rid: syntheticRid(call), path: name, contentType: 'audio/wav', mtime: meta.start!, meta, issues: [] };
+    }),
+  };
+  return { manifest, manifestKey: packManifestKey(BENCH_SITE, packId, at), size: members * slot };
+}

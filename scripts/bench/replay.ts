@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { presignReplayLink } from '../../adapters/replay-link.ts';
+import { entriesOf } from '../../core/ingest.ts';
+import { BENCH_SITE, inParallel, latencySummary, syntheticPack, type BenchCloud } from './cloud.ts';
+
+// replay: P players at once, each playing its own recording through the replay URL as the
+// page does (a presigned link, signed once as the site's compliance officer), fetching it in
+// successive 64 KiB ranges. Measured: time to first byte of each ranged GET. The raw baseline
+// is a ranged GET of the same bytes of the pack straight from the store (the AWS SDK, through
+// the S3 gateway as the replay function's role), with as many at once. Rounds alternate
+// Ferry / raw so a change in the machine's load hits both.
+
+export interface ReplayRow {
+  scenario: 'replay';
+  tool: 'ferry' | 'raw-get';
+  players: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  ok: boolean;
+  problems: string[];
+}
+
+const MEMBER_BYTES = 1024 * 1024;
+const PER_PACK = 10;
+const RANGE_BYTES = 64 * 1024;
+const RANGES_PER_PLAY = 8;
+const ROUNDS = 3;
+
+interface Play {
+  rid: string;
+  packKey: string;
+  /** Offset of the recording in its pack. */
+  offset: number;
+  /** The pack's bytes, to check what came back. */
+  pack: Buffer;
+  link?: string;
+}
+
+async function seed(bench: BenchCloud, players: number): Promise<Play[]> {
+  const agent = bench.s3As(`agent:${BENCH_SITE}`);
+  const plays: Play[] = [];
+  const packs = Math.ceil(players / PER_PACK);
+  for (let n = 0; n < packs; n++) {
+    const p = syntheticPack(1_000_000 + n, PER_PACK, MEMBER_BYTES);
+    const body = randomBytes(p.size);
+    await agent.send(new PutObjectCommand({ Bucket: bench.cloud.bucket, Key: p.manifest.packKey, Body: body, IfNoneMatch: '*' }));
+    // Catalogued directly (ingest is its own row): what the replay function looks up.
+    await bench.cloud.catalogue.putRecordings(entriesOf(p.manifest, p.manifestKey));
+    for (const m of p.manifest.members) plays.push({ rid: m.rid, packKey: p.manifest.packKey, offset: m.offset, pack: body });
+  }
+  return plays.slice(0, players);
+}
+
+type Fetch = (play: Play, start: number, end: number) => Promise<{ ttfbMs: number; body: Buffer }>;
+
+function ferryFetch(agent: Agent): Fetch {
+  return (play, start, end) =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      let ttfbMs = -1;
+      const req = request(play.link!, { agent, headers: { Range: `bytes=${start}-${end}` } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => {
+          if (ttfbMs < 0) ttfbMs = performance.now() - t0;
+          chunks.push(c);
+        });
+        res.on('end', () => (res.statusCode === 206 ? resolve({ ttfbMs, body: Buffer.concat(chunks) }) : reject(new Error(`replay answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+}
+
+function rawFetch(s3: S3Client, bucket: string): Fetch {
+  return async (play, start, end) => {
+    const t0 = performance.now();
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: play.packKey, Range: `bytes=${play.offset + start}-${play.offset + end}` }));
+    const chunks: Buffer[] = [];
+    let ttfbMs = -1;
+    for await (const c of out.Body as AsyncIterable<Buffer>) {
+      if (ttfbMs < 0) ttfbMs = performance.now() - t0;
+      chunks.push(c);
+    }
+    return { ttfbMs, body: Buffer.concat(chunks) };
+  };
+}
+
+/** Every player at once, each fetching its recording range after range; TTFB of every request. */
+async function round(plays: Play[], fetch: Fetch, problems: string[]): Promise<number[]> {
+  const samples: number[] = [];
+  await inParallel(plays.length, plays.length, async (i) => {
+    const play = plays[i]!;
+    for (let r = 0; r < RANGES_PER_PLAY; r++) {
+      const start = r * RANGE_BYTES;
+      const end = start + RANGE_BYTES - 1;
+      try {
+        const { ttfbMs, body } = await fetch(play, start, end);
+        samples.push(ttfbMs);
+        if (!body.equals(play.pack.subarray(play.offset + start, play.offset + end + 1))) problems.push(`${play.rid} bytes ${start}-${end}: wrong bytes`);
+      } catch (error) {
+        problems.push(`${play.rid} bytes ${start}-${end}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  });
+  return samples;
+}
+
+export async function runReplayBench(bench: BenchCloud, players: number, say: (line: string) => void): Promise<ReplayRow[]> {
+  const plays = await seed(bench, players);
+  const officer = bench.cloud.iam!.credentialsOf(`officer:${BENCH_SITE}`);
+  for (const play of plays) {
+    play.link = await presignReplayLink({ replayUrl: bench.cloud.replayUrl, region: bench.cloud.region, site: BENCH_SITE, rid: play.rid, credentials: officer, expiresInSeconds: 3600 });
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const s3 = bench.s3As('function:replay');
+  const ferry = ferryFetch(agent);
+  const raw = rawFetch(s3, bench.cloud.bucket);
+  // One warm-up round each (cold runtime, first connections), not counted.
+  const warm: string[] = [];
+  await round(plays.slice(0, 5), ferry, warm);
+  await round(plays.slice(0, 5), raw, warm);
+  const samples = { ferry: [] as number[], raw: [] as number[] };
+  const problems = { ferry: warm.slice(0, 3), raw: [] as string[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    samples.ferry.push(...(await round(plays, ferry, problems.ferry)));
+    samples.raw.push(...(await round(plays, raw, problems.raw)));
+  }
+  agent.destroy();
+  const row = (tool: ReplayRow['tool'], s: number[], p: string[]): ReplayRow => ({ scenario: 'replay', tool, players: plays.length, requests: s.length, ...latencySummary(s), ok: p.length === 0, problems: p.slice(0, 3) });
+  const rows = [row('ferry', samples.ferry, problems.ferry), row('raw-get', samples.raw, problems.raw)];
+  for (const r of rows) say(`  ${r.tool}: ${r.requests} ranged GETs of ${RANGE_BYTES / 1024} KiB, TTFB p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, mean ${r.meanMs} ms${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
+  return rows;
+}
