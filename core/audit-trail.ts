@@ -91,7 +91,7 @@ export interface AuditHeadStore {
 export interface AuditChainDeps {
   heads: AuditHeadStore;
   blobs: Pick<BlobStore, 'put'>;
-  /** Attempts at taking the next seq when other writers keep winning (default 8). */
+  /** Attempts at taking the next seq when other writers keep winning (default 40, with jittered backoff). */
   attempts?: number;
 }
 
@@ -102,8 +102,11 @@ export interface AuditChainDeps {
  * silently.
  */
 export async function appendAudit(deps: AuditChainDeps, event: AuditEvent): Promise<AuditRecord> {
-  const attempts = deps.attempts ?? 8;
+  const attempts = deps.attempts ?? 40;
   for (let attempt = 0; attempt < attempts; attempt++) {
+    // Writers that lost the race back off with jitter (full jitter, capped at 250 ms): a burst of
+    // concurrent requests of one site (a player's searches, a page of listens) all get recorded.
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
     const head = await deps.heads.get(event.site);
     const body: Omit<AuditRecord, 'hash'> = { v: 1, site: event.site, seq: (head?.seq ?? 0) + 1, prev: head?.hash ?? GENESIS, event };
     const record: AuditRecord = { ...body, hash: recordHash(body) };

@@ -48,6 +48,14 @@ function chainContract(name: string, makeHeads: () => Promise<AuditHeadStore>) {
       const verdict = verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE));
       expect(verdict).toMatchObject({ ok: true, records: 12 });
     });
+
+    it('records a burst of 40 concurrent events with the default attempts (losers back off with jitter), none refused', async () => {
+      const heads = await makeHeads();
+      const blobs = new MemoryBlobStore();
+      const written = await Promise.all(Array.from({ length: 40 }, (_, i) => appendAudit({ heads, blobs }, event(i))));
+      expect(written.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 40 });
+    }, 30_000);
   });
 }
 

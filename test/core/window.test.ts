@@ -36,7 +36,7 @@ describe('judgeWindow', () => {
   it('FULL: no alert, a clean record', () => {
     const { record, alert } = judgeWindow({ ...base, lock: { site: 'site-a', holder: 'arn:exec', operation: 'backup', acquiredAt: START, heartbeatAt: START, token: 4, reentered: false }, report: report(), verify: verified, release: { site: 'site-a', token: 4, outcome: 'released' } }, NOW, DEFAULT_WORKFLOW_CONFIG);
     expect(alert).toBeUndefined();
-    expect(record).toEqual({ site: 'site-a', startedAt: START, finishedAt: NOW.toISOString(), outcome: 'FULL', mode: 'scheduled', reasons: [], packs: 2, recordings: 200, bytes: 10, failed: 0, lost: 0, manifestsMissing: 0, lockToken: 4, execution: 'arn:exec' });
+    expect(record).toEqual({ site: 'site-a', startedAt: START, finishedAt: NOW.toISOString(), state: 'finished', outcome: 'FULL', mode: 'scheduled', reasons: [], packs: 2, recordings: 200, bytes: 10, failed: 0, lost: 0, manifestsMissing: 0, lockToken: 4, execution: 'arn:exec' });
   });
 
   it('missed window: FAILED, a critical alert naming the holder, since when, and what to do', () => {

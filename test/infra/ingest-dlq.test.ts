@@ -15,9 +15,11 @@ beforeAll(() => {
 describe('ingest dead letters', () => {
   it('the ingest function sends failed events to an encrypted, TLS-only queue kept 14 days', () => {
     const t = synth.processingTemplate;
+    // Two queues: the ingest dead letters and the scheduled reports' (infra/reports.ts).
     const queues = t.findResources('AWS::SQS::Queue');
-    expect(Object.keys(queues)).toHaveLength(1);
-    const [queueId, queue] = Object.entries(queues)[0]!;
+    expect(Object.keys(queues)).toHaveLength(2);
+    const dlqOfIngest = JSON.stringify(t.toJSON().Resources[logicalId(synth.processing.functions.ingest)].Properties.DeadLetterConfig);
+    const [queueId, queue] = Object.entries(queues).find(([id]) => dlqOfIngest.includes(`"${id}"`))!;
     expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
     const fn = t.toJSON().Resources[logicalId(synth.processing.functions.ingest)];
     expect(fn.Properties.DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] } });

@@ -128,8 +128,8 @@ describe('function environments come from the synthesized app', () => {
   const local = { BUCKET: 'local-bucket', TABLE: 'local-table', CURSOR_KEY: 'c'.repeat(32), RECALL_STATE_MACHINE_ARN: 'arn:recall' };
 
   it('gives each function exactly the variables the app sets on it, computed ones replaced by their local stand-ins', () => {
-    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, NODE_OPTIONS: '--enable-source-maps' });
-    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', NODE_OPTIONS: '--enable-source-maps' };
+    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps' });
+    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps' };
     expect(functionEnvironment('replay', local)).toEqual(replay);
   });
 

@@ -1,4 +1,5 @@
 import { TaskLostError } from '../../core/activity.ts';
+import { UnauthorizedError } from '../../adapters/console-token.ts';
 import {
   AlreadyExistsError,
   ArchivedError,
@@ -42,6 +43,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'NotFoundError', name: 'NotFoundError', make: () => new NotFoundError('x') },
   { cls: 'ReportRunError', name: 'ReportRunError', make: () => new ReportRunError('x') },
   { cls: 'NotDeliveredError', name: 'NotDeliveredError', make: () => new NotDeliveredError('x') },
+  { cls: 'UnauthorizedError', name: 'UnauthorizedError', make: () => new UnauthorizedError('x') },
   { cls: 'AlreadyExistsError', name: 'AlreadyExistsError', make: () => new AlreadyExistsError('x') },
   { cls: 'RangeNotSatisfiableError', name: 'RangeNotSatisfiableError', make: () => new RangeNotSatisfiableError('x', 1) },
   { cls: 'IntegrityError', name: 'IntegrityError', make: () => new IntegrityError('x') },

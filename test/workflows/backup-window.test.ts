@@ -47,7 +47,7 @@ describe('backup window', () => {
     shippingWorker(3);
     const outcome = await h.workflows.runBackupWindow().done;
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(statesOf(outcome)).toEqual([S.mode, S.scheduled, S.acquire, S.dispatch, S.verify, S.release, S.record, S.alertDue, S.outcome, S.done]);
+    expect(statesOf(outcome)).toEqual([S.mode, S.scheduled, S.start, S.acquire, S.dispatch, S.verify, S.release, S.record, S.alertDue, S.outcome, S.done]);
     const [run] = await h.runs.recentRuns(SITE, 1);
     expect(run).toMatchObject({ outcome: 'FULL', mode: 'scheduled', packs: 3, recordings: 300, manifestsMissing: 0, reasons: [] });
     expect(h.alerts).toEqual([]);

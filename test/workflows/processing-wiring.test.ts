@@ -18,7 +18,7 @@ describe('workflows in the processing stack', () => {
     t.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
     t.resourceCountIs('AWS::Events::Rule', 5);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 3); // a missed window per scheduled site, failed ingests
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 4); // a missed window per scheduled site, failed ingests, failed scheduled reports
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 2 * * ? *)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'Ferry-site-a-backup-window' });
     expect(Object.keys(built!.sites)).toEqual(['site-a', 'site-b']);
