@@ -38,3 +38,38 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): {
     },
   };
 }
+
+/** What a byte-counted file transfer reports to `bytePrinter`. */
+export interface ByteStep {
+  bytesDone: number;
+  bytesTotal: number;
+  /** The last step: always drawn, however soon after the one before. */
+  finished: boolean;
+  /** After the bar, e.g. `file 3/10 name.wav`. */
+  label: string;
+}
+
+/**
+ * A one-line bar of bytes done on a terminal (nothing when the stream is not a TTY), redrawn at
+ * most every 100 ms; `end()` moves past it. Shared by restore fetch and tree restore.
+ */
+export function bytePrinter<P>(step: (p: P) => ByteStep, stream: NodeJS.WriteStream = process.stderr): { update(p: P): void; end(): void } {
+  if (!stream.isTTY) return { update: () => undefined, end: () => undefined };
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const s = step(p);
+      const now = performance.now();
+      if (now - last < 100 && !s.finished) return;
+      last = now;
+      shown = true;
+      const width = 30;
+      const filled = s.bytesTotal === 0 ? width : Math.round((s.bytesDone / s.bytesTotal) * width);
+      stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(s.bytesDone)} / ${formatBytes(s.bytesTotal)}  ${s.label}\x1b[K`);
+    },
+    end() {
+      if (shown) stream.write('\n');
+    },
+  };
+}

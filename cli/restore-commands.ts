@@ -4,7 +4,7 @@ import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
 import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
-import { formatBytes } from './progress.ts';
+import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
 import { registerTreeRestoreCommand } from './tree-commands.ts';
 
@@ -76,23 +76,7 @@ export function renderRefusal(r: RestoreRefusal, opts: { site: string; source: s
 }
 
 function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(p: FetchProgress): void; end(): void } {
-  if (!stream.isTTY) return { update: () => undefined, end: () => undefined };
-  let last = 0;
-  let shown = false;
-  return {
-    update(p) {
-      const now = performance.now();
-      if (now - last < 100 && p.bytesDone !== p.bytesTotal) return;
-      last = now;
-      shown = true;
-      const width = 30;
-      const filled = p.bytesTotal === 0 ? width : Math.round((p.bytesDone / p.bytesTotal) * width);
-      stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  file ${p.index + 1}/${p.files} ${p.file}\x1b[K`);
-    },
-    end() {
-      if (shown) stream.write('\n');
-    },
-  };
+  return bytePrinter((p: FetchProgress) => ({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, finished: p.bytesDone === p.bytesTotal, label: `file ${p.index + 1}/${p.files} ${p.file}` }), stream);
 }
 
 /** The fetch's store: S3 (or the stand-in) as the configured cloud says; reads only. */

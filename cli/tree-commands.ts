@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
-import { formatBytes } from './progress.ts';
+import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchStore } from './restore-commands.ts';
 import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
@@ -32,23 +32,7 @@ export function parseAt(at: string | undefined, now = new Date()): Date {
 }
 
 function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(p: TreeRestoreProgress): void; end(): void } {
-  if (!stream.isTTY) return { update: () => undefined, end: () => undefined };
-  let last = 0;
-  let shown = false;
-  return {
-    update(p) {
-      const now = performance.now();
-      if (now - last < 100 && p.filesDone !== p.filesTotal) return;
-      last = now;
-      shown = true;
-      const width = 30;
-      const filled = p.bytesTotal === 0 ? width : Math.round((p.bytesDone / p.bytesTotal) * width);
-      stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  file ${p.filesDone}/${p.filesTotal} ${p.path.slice(-60)}\x1b[K`);
-    },
-    end() {
-      if (shown) stream.write('\n');
-    },
-  };
+  return bytePrinter((p: TreeRestoreProgress) => ({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, finished: p.filesDone === p.filesTotal, label: `file ${p.filesDone}/${p.filesTotal} ${p.path.slice(-60)}` }), stream);
 }
 
 export function renderTreeRestore(r: TreeRestoreReport): string {
