@@ -564,7 +564,8 @@ export class Agent {
 }
 
 /** Adds `r` (one source's share of a pass) to `into`. */
-function mergeReport(into: CycleReport, r: CycleReport): void {
+/** Adds `r`'s counts, manifests and sources to `into` (and its `more`). */
+export function mergeReport(into: CycleReport, r: CycleReport): void {
   into.packs += r.packs;
   into.recordings += r.recordings;
   into.bytes += r.bytes;

@@ -12,7 +12,7 @@ import { createLogger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
-import type { AgentStatusFile, CycleReport } from '../agent/agent.ts';
+import { mergeReport, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
@@ -103,8 +103,7 @@ export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }
   const total = await agent.cycle();
   for (let last = total; last.more && !stopping(); ) {
     last = await agent.cycle();
-    for (const k of ['packs', 'recordings', 'bytes', 'failed', 'lost', 'artefacts', 'artefactBytes'] as const) total[k] += last[k];
-    total.manifests.push(...last.manifests);
+    mergeReport(total, { ...last, sources: [] });
     total.sources = last.sources;
     total.more = last.more;
   }

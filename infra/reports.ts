@@ -1,9 +1,8 @@
+import type { FleetProps } from './fleet.ts';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -11,7 +10,6 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { classPrefix, type DataClass } from '../core/layout.ts';
 import { REPORTS_PREFIX } from '../core/report-keys.ts';
-import type { AlertTopic } from './alerts.ts';
 import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
@@ -34,14 +32,8 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 /** The data classes whose objects the scrub reads back and the attestation HEADs (by their manifests). */
 export const REPORT_READ_CLASSES: readonly DataClass[] = ['manifests', 'recordings', 'backups', 'logs', 'archives'];
 
-export interface ReportsProps {
-  config: DeploymentConfig;
-  bucketName: string;
-  dataKey: kms.IKey;
-  logsKey: kms.IKey;
-  table: dynamodb.ITable;
-  alerts: AlertTopic;
-}
+/** The same deployment pieces the dead-man's switch is built from. */
+export type ReportsProps = FleetProps;
 
 /** The two schedule expressions (EventBridge Scheduler cron, evaluated in `reports.timeZone`). */
 export function reportSchedules(config: DeploymentConfig): { daily: string; monthly: string; timeZone: string } {
