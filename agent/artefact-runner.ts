@@ -77,8 +77,11 @@ export class ArtefactRunner {
     private readonly source: ArtefactSourceConfig,
   ) {}
 
+  private gapCheck: { gaps: Gap[]; files: SiteFile[] } | undefined;
+
   async cycle(): Promise<ArtefactCycle> {
     const { clock, log } = this.deps;
+    this.gapCheck = undefined;
     const out: ArtefactCycle = { status: this.status([], undefined), artefacts: 0, bytes: 0, failed: 0, lost: 0, manifests: [] };
     let scan: Scan;
     try {
@@ -95,7 +98,9 @@ export class ArtefactRunner {
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
     out.lost = await this.reportLosses(scan.files);
     const plan = scan.plan(clock.now().getTime());
-    if (plan.gaps) await this.reportGaps(plan.gaps, scan.files);
+    // Judged once every source of the pass is done (settleGaps): a full backup shipped by
+    // another source in this same pass may bridge the gap.
+    this.gapCheck = plan.gaps ? { gaps: plan.gaps, files: scan.files } : undefined;
     for (const work of plan.ready) {
       const outcome = await this.shipWithRetry(work);
       if (outcome?.status === 'published') {
@@ -183,6 +188,13 @@ export class ArtefactRunner {
       });
     }
     return count;
+  }
+
+  /** Raises, repeats or resolves the gap alerts of the last cycle's scan; the agent calls it after every source of a pass. */
+  async settleGaps(): Promise<void> {
+    const check = this.gapCheck;
+    this.gapCheck = undefined;
+    if (check) await this.reportGaps(check.gaps, check.files);
   }
 
   /**

@@ -271,6 +271,30 @@ describe('alerts with memory', () => {
     await cronPass(s.config, store, alerts, clock);
     expect(gapAlerts()).toHaveLength(3); // the two raised ones and the resolution, nothing after
   });
+  it('resolves a binlog gap in the same pass as the full that bridges it, however slowly the full uploads beside the binlog source', async () => {
+    const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
+  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
+    for (const n of [1, 2, 4, 5]) writeSegment(s.root, n, n === 5);
+    const memory = new MemoryBlobStore();
+    let slow = false;
+    const pause = () => (slow ? new Promise((r) => setTimeout(r, 50)) : Promise.resolve());
+    // Every write waits while `slow`: the binlog source scans long before the full is offsite.
+    const store: BlobStore = Object.assign(Object.create(memory) as BlobStore, {
+      put: async (...args: Parameters<BlobStore['put']>) => (await pause(), memory.put(...args)),
+      uploadPart: async (...args: Parameters<BlobStore['uploadPart']>) => (await pause(), memory.uploadPart(...args)),
+    });
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.subject === 'binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+    writeAt(join(s.root, 'full-after-gap.sql'), bytesOf(5000, 7), clock.now());
+    clock.advance(60_000);
+    slow = true;
+    const bridged = await cronPass(s.config, store, alerts, clock);
+    expect(bridged.report.artefacts).toBeGreaterThanOrEqual(1);
+    expect(alerts.filter((a) => a.subject === 'resolved: binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+    expect(bridged.status.openAlerts).toEqual([]);
+  });
 });
 
 describe('the continuous agent', () => {
