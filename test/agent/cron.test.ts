@@ -280,8 +280,8 @@ describe('alerts with memory', () => {
     const pause = () => (slow ? new Promise((r) => setTimeout(r, 50)) : Promise.resolve());
     // Every write waits while `slow`: the binlog source scans long before the full is offsite.
     const store: BlobStore = Object.assign(Object.create(memory) as BlobStore, {
-      put: async (...args: Parameters<BlobStore['put']>) => (await pause(), memory.put(...args)),
-      uploadPart: async (...args: Parameters<BlobStore['uploadPart']>) => (await pause(), memory.uploadPart(...args)),
+      put: async (...args: Parameters<BlobStore['put']>) => (await pause(), (memory as BlobStore).put(...args)),
+      uploadPart: async (...args: Parameters<BlobStore['uploadPart']>) => (await pause(), (memory as BlobStore).uploadPart(...args)),
     });
     const alerts: Alert[] = [];
     const clock = new ManualClock(new Date());
