@@ -1,19 +1,18 @@
 import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
-import { causeText, composeAlert, lockBusyAlert, type TaskError } from './alert-text.ts';
 import { messageOf } from './errors.ts';
 import { entriesOf } from './ingest.ts';
 import { isPackManifestKey, packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import { copyOutHeld, type CopyOutDeps, type CopyOutResult } from './copy-out.ts';
 import { heldRids, type HoldStore } from './hold-items.ts';
-import type { HeldLock, LockStore } from './lock.ts';
+import type { LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
-import type { Alert, BlobStore, CatalogueStore } from './ports.ts';
+import type { BlobStore, CatalogueStore } from './ports.ts';
 import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { deleteTreeTargets, isTreeTarget, planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
-import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
+import type { SitePurgeSettings } from './workflow-config.ts';
 
 // The purge's three steps around the pure planner (core/retention.ts):
 //  - planPurge: gathers candidates from the manifests (the commit records: what exists) and
@@ -22,7 +21,7 @@ import type { SitePurgeSettings, WorkflowConfig } from './workflow-config.ts';
 //  - deletePurgeBatch: proves the lock is still ours (fencing), copies the held calls of a pack
 //    out first where the plan says so (core/copy-out.ts), deletes each object, then its
 //    manifest once the object is gone; Object Lock refusals are reported, never forced;
-//  - purgeReport: one message saying what went, what stayed and why.
+//  - purgeReport (core/purge-report.ts): one message saying what went, what stayed and why.
 // A pack's manifest lists the dead attempts at it (objects are write-once, so a publish that went
 // wrong was shipped again under another key): they go with the pack, just before it.
 
@@ -352,74 +351,4 @@ async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch[
     }
   }
   return { ready, copies, copyFailed };
-}
-
-// ---- report ----
-
-export interface PurgeRun {
-  site: string;
-  startedAt: string;
-  execution?: string;
-  lockError?: TaskError;
-  heldBy?: HeldLock | null;
-  plan?: PurgePlanResult;
-  /** Shape of the Map state's output: one result per batch. */
-  deleted?: BatchResult[];
-  error?: TaskError;
-}
-
-export interface PurgeReport {
-  outcome: 'DONE' | 'INCOMPLETE' | 'FAILED' | 'NOT-STARTED';
-  alert: Alert;
-}
-
-function planLines(plan: PurgePlanResult): string[] {
-  const s = plan.summary;
-  const lines = [
-    `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}`,
-    `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
-  ];
-  if (s.copiedOut) lines.push(`  legal hold: ${s.copiedOut} pack(s) whose held calls were copied out to their own held pack, so the rest could go`);
-  if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
-  if (s.orphans) lines.push(`  ${s.orphans} pack attempt(s) that never got a manifest (past the grace period)`);
-  const t = s.trees;
-  if (t && (t.snapshots || t.packs || t.indexes || t.keptSnapshots || t.skippedSources.length)) {
-    const skipped = t.skippedSources.length ? `; left alone (a manifest could not be read): ${t.skippedSources.join(', ')}` : '';
-    lines.push(`  tree snapshots: ${t.snapshots} forgotten, ${t.keptSnapshots} kept; ${t.packs} pack(s) no kept snapshot lists, ${t.indexes} orphan index(es)${skipped}`);
-  }
-  return lines;
-}
-
-export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): PurgeReport {
-  const base = { site: run.site, since: run.startedAt, now, execution: run.execution };
-  if (run.lockError) {
-    const alert = lockBusyAlert({ ...base, operation: 'purge', retried: true, retryIntervalSeconds: config.lockRetryIntervalSeconds, maxAttempts: config.purgeLockMaxAttempts, staleLockHours: config.staleLockHours, heldBy: run.heldBy ?? undefined });
-    return { outcome: 'NOT-STARTED', alert };
-  }
-  const results = run.deleted ?? [];
-  const deleted = results.reduce((n, r) => n + r.deleted, 0);
-  const retained = results.flatMap((r) => r.retained);
-  const retainedCount = results.reduce((n, r) => n + r.retainedCount, 0);
-  const failedCount = results.reduce((n, r) => n + r.failedCount, 0);
-  const details = [...(run.plan ? planLines(run.plan) : []), `  deleted: ${deleted} object(s)`];
-  if (retainedCount) details.push(`  skipped (Object Lock, not forced): ${retainedCount}: ${retained.slice(0, 5).map((r) => r.key).join(', ')}${retainedCount > 5 ? ', …' : ''}`);
-  if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`);
-  if (run.error) {
-    return {
-      outcome: 'FAILED',
-      alert: composeAlert({ ...base, severity: 'critical', subject: `Ferry ${run.site}: purge FAILED`, what: `the purge stopped: ${run.error.Error}: ${causeText(run.error)}`, details, todo: [run.error.Error === 'LockLostError' ? `the purge lost its lock (cleared as stale?): raise staleLockHours (now ${config.staleLockHours} h) above the longest purge, then let the next scheduled purge run` : 'look at the execution history and the purge function log; the next scheduled purge starts over safely'] }),
-    };
-  }
-  const incomplete = retainedCount > 0 || failedCount > 0;
-  return {
-    outcome: incomplete ? 'INCOMPLETE' : 'DONE',
-    alert: composeAlert({
-      ...base,
-      severity: failedCount ? 'warning' : 'info',
-      subject: `Ferry ${run.site}: purge ${incomplete ? 'done with skips' : 'done'} - ${deleted} object(s) deleted`,
-      what: incomplete ? 'nothing failed for good, but not every planned object could be deleted' : 'nothing (this is the purge report)',
-      details,
-      todo: incomplete ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing', 'failed deletions are tried again by the next purge'] : ['nothing'],
-    }),
-  };
 }
