@@ -8,7 +8,9 @@ import {
 import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   CATALOGUE_TABLE,
+  DURATION_SORT_WINDOW,
   SORT_KEY_NAME,
+  durationPageOf,
   entryToItem,
   itemToEntry,
   itemToPack,
@@ -18,6 +20,7 @@ import {
   pageOf,
   planSearch,
   recordingKey,
+  sortsByDuration,
   type SearchPlan,
 } from '../core/catalogue-table.ts';
 import {
@@ -157,16 +160,18 @@ export class DynamoCatalogue implements CatalogueStore {
   async searchRecordings(query: RecordingQuery): Promise<RecordingPage> {
     const plan = planSearch(query);
     const streams = plan.branches.map((_, i) => this.queryBranch(plan, i));
+    // A duration sort reads every match (one more than the window proves there are too many).
+    const enough = sortsByDuration(plan) ? DURATION_SORT_WINDOW + 1 : plan.limit + 1;
     const found: Item[] = [];
     try {
-      for await (const item of mergeBySortKey(streams)) {
+      for await (const item of mergeBySortKey(streams, plan.sort === '-start')) {
         found.push(item);
-        if (found.length > plan.limit) break;
+        if (found.length >= enough) break;
       }
     } finally {
       await Promise.all(streams.map((s) => s.return(undefined)));
     }
-    return pageOf(found, plan.limit);
+    return sortsByDuration(plan) ? durationPageOf(found, plan) : pageOf(found, plan.limit, plan.sort);
   }
 
   async putArtefact(entry: ArtefactEntry): Promise<void> {
@@ -281,16 +286,18 @@ function queryInput(tableName: string, plan: SearchPlan, branch: number): QueryC
   const names: Record<string, string> = { '#p': index.partitionKey.name };
   const values: Record<string, unknown> = { ':p': partitionValue };
   let condition = '#p = :p';
-  if (plan.after !== undefined || plan.upTo !== undefined) names['#s'] = SORT_KEY_NAME;
-  if (plan.after !== undefined && plan.upTo !== undefined) {
+  // A `-start` cursor is an exclusive upper end: inside the inclusive range, dropped by matchesPlan.
+  const hi = plan.before !== undefined && (plan.upTo === undefined || plan.before < plan.upTo) ? plan.before : plan.upTo;
+  if (plan.after !== undefined || hi !== undefined) names['#s'] = SORT_KEY_NAME;
+  if (plan.after !== undefined && hi !== undefined) {
     condition += ' AND #s BETWEEN :lo AND :hi';
-    Object.assign(values, { ':lo': plan.after, ':hi': plan.upTo });
+    Object.assign(values, { ':lo': plan.after, ':hi': hi });
   } else if (plan.after !== undefined) {
     condition += ' AND #s > :lo';
     values[':lo'] = plan.after;
-  } else if (plan.upTo !== undefined) {
+  } else if (hi !== undefined) {
     condition += ' AND #s <= :hi';
-    values[':hi'] = plan.upTo;
+    values[':hi'] = hi;
   }
   const clauses = plan.filters.map((clause, c) =>
     clause.anyOf
@@ -301,6 +308,7 @@ function queryInput(tableName: string, plan: SearchPlan, branch: number): QueryC
       })
       .join(' OR '),
   );
+  clauses.push(...metaClauses(plan, names, values));
   return {
     TableName: tableName,
     IndexName: index.indexName,
@@ -308,13 +316,38 @@ function queryInput(tableName: string, plan: SearchPlan, branch: number): QueryC
     FilterExpression: clauses.length ? clauses.map((c) => `(${c})`).join(' AND ') : undefined,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
-    // Without filters a page needs limit+1 items; with them, let DynamoDB fill its 1 MB page.
-    Limit: clauses.length ? undefined : plan.limit + 1,
+    ScanIndexForward: plan.sort !== '-start',
+    // Without filters a page needs limit+1 items (and the cursor's own); with them, or for a
+    // duration sort (every match), let DynamoDB fill its 1 MB page.
+    Limit: clauses.length || sortsByDuration(plan) ? undefined : plan.limit + 2,
   };
 }
 
-/** Merges streams sorted by sort key into one, dropping the same item seen on two streams. */
-async function* mergeBySortKey(streams: AsyncIterator<Item>[]): AsyncGenerator<Item, void, undefined> {
+/** FilterExpression terms for the call metadata (matchesPlan checks them again on what comes back). */
+function metaClauses(plan: SearchPlan, names: Record<string, string>, values: Record<string, unknown>): string[] {
+  const { direction, minDurationSec, maxDurationSec } = plan.meta;
+  const clauses: string[] = [];
+  if (direction !== undefined || minDurationSec !== undefined || maxDurationSec !== undefined) names['#meta'] = 'meta';
+  if (direction !== undefined) {
+    Object.assign(names, { '#dir': 'direction' });
+    values[':dir'] = direction;
+    clauses.push('#meta.#dir = :dir');
+  }
+  if (minDurationSec !== undefined || maxDurationSec !== undefined) names['#dur'] = 'durationSec';
+  if (minDurationSec !== undefined) {
+    values[':dmin'] = minDurationSec;
+    clauses.push('#meta.#dur >= :dmin');
+  }
+  if (maxDurationSec !== undefined) {
+    values[':dmax'] = maxDurationSec;
+    clauses.push('#meta.#dur <= :dmax');
+  }
+  return clauses;
+}
+
+/** Merges streams sorted by sort key (descending when asked) into one, dropping the same item seen on two streams. */
+async function* mergeBySortKey(streams: AsyncIterator<Item>[], descending = false): AsyncGenerator<Item, void, undefined> {
+  const first = (a: string, b: string) => (descending ? a > b : a < b);
   const heads = await Promise.all(streams.map((s) => s.next()));
   let last: string | undefined;
   for (;;) {
@@ -323,7 +356,7 @@ async function* mergeBySortKey(streams: AsyncIterator<Item>[]): AsyncGenerator<I
       const head = heads[i]!;
       if (head.done) continue;
       const best0 = heads[best];
-      if (best < 0 || (best0 && !best0.done && (head.value[SORT_KEY_NAME] as string) < (best0.value[SORT_KEY_NAME] as string))) best = i;
+      if (best < 0 || (best0 && !best0.done && first(head.value[SORT_KEY_NAME] as string, best0.value[SORT_KEY_NAME] as string))) best = i;
     }
     if (best < 0) return;
     const item = (heads[best] as IteratorYieldResult<Item>).value;

@@ -1,6 +1,6 @@
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
-import type { CatalogueEntry, PackRecord, RecordingPage, RecordingQuery } from './ports.ts';
+import type { CatalogueEntry, PackRecord, RecordingDirection, RecordingPage, RecordingQuery, RecordingSort } from './ports.ts';
 
 // The catalogue table, as data. The CDK stack and the local cloud's CreateTable both build
 // the table from CATALOGUE_TABLE, so the two cannot drift. Key builders, the search plan and
@@ -181,22 +181,33 @@ export function itemToPack(item: Record<string, unknown>): PackRecord {
   return { site, packId, packKey, manifestKey, source, members: Number(members), size: Number(size), createdAt } as PackRecord;
 }
 
-// ---- cursor: base64url JSON of the last emitted sort key ----
+// ---- cursor: base64url JSON of the last emitted key of the search's order ----
+// `{ v: 1, after }` for the default order (the cursors handed out before sorts existed stay
+// valid); other sorts add `sort`, so a cursor only resumes a search of the same order.
 
 interface CursorBody {
   v: 1;
   after: string;
+  sort?: RecordingSort;
 }
 
-const SORT_KEY_SHAPE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[^#]+$/;
+export const RECORDING_SORTS = ['start', '-start', 'duration', '-duration'] as const satisfies readonly RecordingSort[];
+export const RECORDING_DIRECTIONS = ['inbound', 'outbound', 'internal'] as const satisfies readonly RecordingDirection[];
 
-export function encodeCursor(after: string): string {
-  const body: CursorBody = { v: 1, after };
+const SORT_KEY_SHAPE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[^#]+$/;
+const DURATION_KEY_SHAPE = /^(\d{10}|-{10})#\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[^#]+$/;
+
+function byDuration(sort: RecordingSort): boolean {
+  return sort === 'duration' || sort === '-duration';
+}
+
+export function encodeCursor(after: string, sort: RecordingSort = 'start'): string {
+  const body: CursorBody = sort === 'start' ? { v: 1, after } : { v: 1, after, sort };
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string): string {
-  const bad = () => new InvalidInputError('cursor is malformed: pass back the cursor of the previous page unchanged');
+export function decodeCursor(cursor: string, sort: RecordingSort = 'start'): string {
+  const bad = () => new InvalidInputError('cursor is malformed: pass back the cursor of the previous page unchanged', { field: 'cursor' });
   if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) throw bad();
   let body: unknown;
   try {
@@ -204,9 +215,44 @@ export function decodeCursor(cursor: string): string {
   } catch (cause) {
     throw new InvalidInputError('cursor is malformed: pass back the cursor of the previous page unchanged', { cause });
   }
-  const after = (body as Partial<CursorBody> | null)?.after;
-  if ((body as Partial<CursorBody> | null)?.v !== 1 || typeof after !== 'string' || !SORT_KEY_SHAPE.test(after)) throw bad();
+  const parsed = (body ?? {}) as Partial<CursorBody>;
+  const after = parsed.after;
+  if (parsed.v !== 1 || typeof after !== 'string') throw bad();
+  const cursorSort = parsed.sort ?? 'start';
+  if (cursorSort !== sort) throw new InvalidInputError(`cursor belongs to a search sorted by ${String(cursorSort)}, not ${sort}: start again from the first page`, { field: 'cursor' });
+  if (!(byDuration(sort) ? DURATION_KEY_SHAPE : SORT_KEY_SHAPE).test(after)) throw bad();
   return after;
+}
+
+/**
+ * The key a duration sort orders by: the duration in whole milliseconds (10 digits, floored), then
+ * the start sort key. A call without a duration gets dashes: the comparator puts it last either way.
+ */
+export function durationKeyOf(item: Record<string, unknown>): string {
+  const seconds = (item.meta as { durationSec?: unknown } | undefined)?.durationSec;
+  const ms = typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? Math.min(9_999_999_999, Math.floor(seconds * 1000)) : undefined;
+  return `${ms === undefined ? '-'.repeat(10) : String(ms).padStart(10, '0')}#${String(item[SORT_KEY.name])}`;
+}
+
+/** Order of two keys of the plan's sort: negative when `a` comes first. */
+export function compareKeys(a: string, b: string, sort: RecordingSort): number {
+  if (byDuration(sort)) {
+    const aNone = a.startsWith('-');
+    const bNone = b.startsWith('-');
+    if (aNone !== bNone) return aNone ? 1 : -1; // no duration: last, ascending or descending
+    const durationOrder = sort === '-duration' && !aNone ? -1 : 1;
+    const [ad, as] = [a.slice(0, 10), a.slice(11)];
+    const [bd, bs] = [b.slice(0, 10), b.slice(11)];
+    if (ad !== bd) return (ad < bd ? -1 : 1) * durationOrder;
+    return as < bs ? -1 : as > bs ? 1 : 0; // same duration: by start, then rid
+  }
+  const order = a < b ? -1 : a > b ? 1 : 0;
+  return sort === '-start' ? -order : order;
+}
+
+/** The key of an item in the plan's order (the start sort key, or the duration key). */
+export function orderKeyOf(item: Record<string, unknown>, sort: RecordingSort): string {
+  return byDuration(sort) ? durationKeyOf(item) : (item[SORT_KEY.name] as string);
 }
 
 // ---- search plan ----
@@ -216,16 +262,37 @@ export interface FilterClause {
   anyOf: { attribute: string; value: string }[];
 }
 
+/** Conditions on the entry's call metadata (not index attributes): `meta.direction`, `meta.durationSec`. */
+export interface MetaFilter {
+  direction?: RecordingDirection;
+  /** Inclusive bounds, seconds. */
+  minDurationSec?: number;
+  maxDurationSec?: number;
+}
+
 export interface SearchPlan {
   /** One query per branch, merged by sort key (a number search has two: caller and called; a time search one per shard). */
   branches: { index: IndexDefinition; partitionValue: string }[];
-  /** Exclusive lower bound of the sort key (cursor or `from`). */
+  /** Exclusive lower bound of the sort key (`from`, or the cursor of an ascending start sort). */
   after?: string;
   /** Inclusive upper bound of the sort key (`to`). */
   upTo?: string;
+  /** Exclusive upper bound of the sort key: the cursor of a `-start` sort. */
+  before?: string;
   filters: FilterClause[];
+  meta: MetaFilter;
+  sort: RecordingSort;
+  /** Duration sorts: the cursor's duration key; results resume after it in the sorted window. */
+  resumeAfter?: string;
   limit: number;
 }
+
+/**
+ * Most calls a duration sort orders. The indexes are all in start order, so a duration sort reads
+ * every match (index Query, filtered) and sorts in memory: bounded, it stays one Lambda request at
+ * any catalogue size (10,000 items are about 6 MB of reads). A broader search is refused naming `sort`.
+ */
+export const DURATION_SORT_WINDOW = 10_000;
 
 function numberClause(site: string, number: string): FilterClause {
   const value = `${site}#${normalizeNumber(number)}`;
@@ -260,12 +327,17 @@ export function planSearch(query: RecordingQuery): SearchPlan {
   const from = query.from === undefined ? undefined : normalizeIso(query.from, 'from');
   const to = query.to === undefined ? undefined : normalizeIso(query.to, 'to');
   if (from !== undefined && to !== undefined && from > to) throw new InvalidInputError(`from (${from}) must not be after to (${to})`);
-  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const sort = checkSort(query.sort);
+  const meta = metaFilterOf(query);
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort);
 
   // `{from}#` and `{to}#~` sort before/after every key of that instant (rids are [0-9a-z]).
   const fromKey = from === undefined ? undefined : `${from}#`;
-  const after = cursor !== undefined && (fromKey === undefined || cursor > fromKey) ? cursor : fromKey;
   const upTo = to === undefined ? undefined : `${to}#~`;
+  const ascending = sort === 'start' && cursor !== undefined && (fromKey === undefined || cursor > fromKey);
+  const after = ascending ? cursor : fromKey;
+  const before = sort === '-start' ? cursor : undefined;
+  const resumeAfter = byDuration(sort) ? cursor : undefined;
 
   const filters: FilterClause[] = [];
   let branches: SearchPlan['branches'];
@@ -287,7 +359,43 @@ export function planSearch(query: RecordingQuery): SearchPlan {
       partitionValue: timePartition(site, shard),
     }));
   }
-  return { branches, after, upTo, filters, limit };
+  return { branches, after, upTo, before, filters, meta, sort, resumeAfter, limit };
+}
+
+function checkSort(sort: RecordingSort | undefined): RecordingSort {
+  if (sort === undefined) return 'start';
+  if (!(RECORDING_SORTS as readonly string[]).includes(sort)) throw new InvalidInputError(`sort must be one of ${RECORDING_SORTS.join(', ')}, got "${String(sort)}"`);
+  return sort;
+}
+
+function wholeSeconds(field: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidInputError(`${field} must be a whole number of seconds (0 or more), got ${String(value)}`);
+  return value;
+}
+
+function metaFilterOf(query: RecordingQuery): MetaFilter {
+  const { direction } = query;
+  if (direction !== undefined && !(RECORDING_DIRECTIONS as readonly string[]).includes(direction)) {
+    throw new InvalidInputError(`direction must be one of ${RECORDING_DIRECTIONS.join(', ')}, got "${String(direction)}"`);
+  }
+  const minDurationSec = wholeSeconds('minDuration', query.minDuration);
+  const maxDurationSec = wholeSeconds('maxDuration', query.maxDuration);
+  if (minDurationSec !== undefined && maxDurationSec !== undefined && minDurationSec > maxDurationSec) {
+    throw new InvalidInputError(`minDuration (${minDurationSec}) must not be more than maxDuration (${maxDurationSec})`);
+  }
+  return Object.fromEntries(Object.entries({ direction, minDurationSec, maxDurationSec }).filter(([, v]) => v !== undefined)) as MetaFilter;
+}
+
+/** Whether an entry's call metadata satisfies the plan's direction and duration conditions. */
+export function matchesMeta(item: Record<string, unknown>, filter: MetaFilter): boolean {
+  const meta = (item.meta ?? {}) as { direction?: unknown; durationSec?: unknown };
+  if (filter.direction !== undefined && meta.direction !== filter.direction) return false;
+  if (filter.minDurationSec === undefined && filter.maxDurationSec === undefined) return true;
+  const duration = meta.durationSec;
+  if (typeof duration !== 'number' || !Number.isFinite(duration)) return false;
+  if (filter.minDurationSec !== undefined && duration < filter.minDurationSec) return false;
+  return filter.maxDurationSec === undefined || duration <= filter.maxDurationSec;
 }
 
 /** Whether an item found on a branch's index satisfies the plan's range and filters. */
@@ -296,6 +404,8 @@ export function matchesPlan(item: Record<string, unknown>, plan: SearchPlan): bo
   if (typeof key !== 'string') return false;
   if (plan.after !== undefined && key <= plan.after) return false;
   if (plan.upTo !== undefined && key > plan.upTo) return false;
+  if (plan.before !== undefined && key >= plan.before) return false;
+  if (!matchesMeta(item, plan.meta)) return false;
   return plan.filters.every((clause) => clause.anyOf.some(({ attribute, value }) => item[attribute] === value));
 }
 
@@ -303,11 +413,35 @@ export function matchesPlan(item: Record<string, unknown>, plan: SearchPlan): bo
  * Builds a page from up to limit+1 matching items in sort-key order: the extra item only
  * proves that more follow, so a cursor is never handed out for an empty next page.
  */
-export function pageOf(items: Record<string, unknown>[], limit: number): RecordingPage {
+export function pageOf(items: Record<string, unknown>[], limit: number, sort: RecordingSort = 'start'): RecordingPage {
   const page = items.slice(0, limit);
   const last = page.at(-1);
-  if (items.length > limit && last) return { items: page.map(itemToEntry), cursor: encodeCursor(last[SORT_KEY.name] as string) };
+  if (items.length > limit && last) return { items: page.map(itemToEntry), cursor: encodeCursor(orderKeyOf(last, sort), sort) };
   return { items: page.map(itemToEntry) };
+}
+
+/**
+ * A duration sort's page from every match of the search (any order, each once): refused naming
+ * `sort` beyond DURATION_SORT_WINDOW matches, else sorted, resumed after the cursor, cut to limit+1.
+ */
+export function durationPageOf(matches: Record<string, unknown>[], plan: SearchPlan): RecordingPage {
+  if (matches.length > DURATION_SORT_WINDOW) {
+    throw new InvalidInputError(
+      `sort: ordering by duration takes at most ${DURATION_SORT_WINDOW} matching calls and this search matches more; ` +
+        'narrow it (from/to, agent, number, callId, direction, minDuration/maxDuration) or sort by start',
+      { field: 'sort' },
+    );
+  }
+  const keyed = matches.map((item) => ({ key: durationKeyOf(item), item }));
+  keyed.sort((a, b) => compareKeys(a.key, b.key, plan.sort));
+  const resume = plan.resumeAfter;
+  const rest = resume === undefined ? keyed : keyed.filter(({ key }) => compareKeys(key, resume, plan.sort) > 0);
+  return pageOf(rest.slice(0, plan.limit + 1).map(({ item }) => item), plan.limit, plan.sort);
+}
+
+/** Whether the plan orders by duration (a bounded in-memory sort of every match). */
+export function sortsByDuration(plan: Pick<SearchPlan, 'sort'>): boolean {
+  return byDuration(plan.sort);
 }
 
 export const SORT_KEY_NAME = SORT_KEY.name;

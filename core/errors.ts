@@ -19,8 +19,11 @@ export class FerryError extends Error {
 
 export class InvalidInputError extends FerryError {
   override readonly name: string = 'InvalidInputError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The request field at fault, when one is (HTTP answers list it in `issues`). */
+  readonly field?: string;
+  constructor(message: string, options?: { cause?: unknown; field?: string }) {
     super('invalid-input', message, options);
+    if (options?.field !== undefined) this.field = options.field;
   }
 }
 

@@ -1,5 +1,7 @@
 import {
   SORT_KEY_NAME,
+  compareKeys,
+  durationPageOf,
   entryToItem,
   itemToEntry,
   matchesPlan,
@@ -9,6 +11,7 @@ import {
   pageOf,
   planSearch,
   recordingKey,
+  sortsByDuration,
   type CatalogueItem,
 } from './catalogue-table.ts';
 import { artefactPageOf, artefactSourcePk, artefactToItem, itemToSourceRecord, matchesArtefactPlan, planArtefactQuery, sourceRecordToItem } from './artefact-items.ts';
@@ -62,11 +65,12 @@ export class MemoryCatalogue implements CatalogueStore {
       const onBranch = plan.branches.some((b) => item[b.index.partitionKey.name] === b.partitionValue);
       if (onBranch && matchesPlan(item, plan)) found.set(item[SORT_KEY_NAME] as string, item);
     }
+    if (sortsByDuration(plan)) return durationPageOf([...found.values()].map((item) => structuredClone(item)), plan);
     const sorted = [...found.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => compareKeys(a, b, plan.sort))
       .slice(0, plan.limit + 1)
       .map(([, item]) => structuredClone(item));
-    return pageOf(sorted, plan.limit);
+    return pageOf(sorted, plan.limit, plan.sort);
   }
 
   async putArtefact(entry: ArtefactEntry): Promise<void> {

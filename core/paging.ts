@@ -44,7 +44,7 @@ export interface CursorScope {
 const MAC_CHARS = 43; // 32 bytes of HMAC-SHA256 in base64url
 export const SEALED_CURSOR_PATTERN = /^[A-Za-z0-9_-]{44,2048}$/;
 const FOREIGN =
-  'cursor does not belong to this listing (another site or other search parameters) or was altered: ' +
+  'cursor does not belong to this listing (another site, other search parameters or another sort) or was altered: ' +
   'pass back the cursor of the previous page of the same search unchanged';
 
 function scopeText(scope: CursorScope): string {
@@ -67,10 +67,10 @@ export function sealCursor(inner: string, scope: CursorScope, key: string): stri
 
 /** The store's cursor inside `sealed`; InvalidInputError naming `cursor` when it is foreign or altered. */
 export function openCursor(sealed: string, scope: CursorScope, key: string): string {
-  if (!SEALED_CURSOR_PATTERN.test(sealed)) throw new InvalidInputError(FOREIGN);
+  if (!SEALED_CURSOR_PATTERN.test(sealed)) throw new InvalidInputError(FOREIGN, { field: 'cursor' });
   const payload = sealed.slice(0, -MAC_CHARS);
   const given = Buffer.from(sealed.slice(-MAC_CHARS));
   const expected = Buffer.from(mac(key, scope, payload));
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new InvalidInputError(FOREIGN);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new InvalidInputError(FOREIGN, { field: 'cursor' });
   return Buffer.from(payload, 'base64url').toString('utf8');
 }

@@ -128,11 +128,22 @@ export interface RecordingQuery {
   /** Matches caller or called. */
   number?: string;
   callId?: string;
+  /** `meta.direction` equals it. */
+  direction?: RecordingDirection;
+  /** Inclusive bounds on `meta.durationSec`, whole seconds; an entry without a duration never matches either. */
+  minDuration?: number;
+  maxDuration?: number;
+  /** Order of the results (default `start`: call start ascending, then rid). */
+  sort?: RecordingSort;
   /** Page size, 1..1000. */
   limit?: number;
-  /** Opaque cursor from the previous page. */
+  /** Opaque cursor from the previous page (of a search with the same sort). */
   cursor?: string;
 }
+
+export type RecordingDirection = 'inbound' | 'outbound' | 'internal';
+/** `start`/`-start`: by call start (then rid), ascending/descending; `duration`/`-duration`: by duration (then start, rid), calls without one last. */
+export type RecordingSort = 'start' | '-start' | 'duration' | '-duration';
 
 export interface RecordingPage {
   items: CatalogueEntry[];
@@ -215,7 +226,11 @@ export interface CatalogueStore {
   putPack(pack: PackRecord): Promise<void>;
   /** One entry, or undefined when absent. */
   getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
-  /** Newest-first is not promised: results are ordered by call start ascending, then rid. InvalidInputError on a bad cursor. */
+  /**
+   * Results in the query's sort (default: call start ascending, then rid). InvalidInputError on a
+   * bad cursor (or one from a search with another sort), and on a duration sort of a search that
+   * matches more than DURATION_SORT_WINDOW calls (naming `sort`).
+   */
   searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
   /** Removes a purged pack's recording entries and its pack record (idempotent: absent entries are fine). */
   forgetPack(site: string, packId: string, rids: string[]): Promise<void>;

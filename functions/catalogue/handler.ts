@@ -37,7 +37,8 @@ const ridSchema = z.string().regex(RECORDING_ID_PATTERN, 'must be a recording id
 async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
   const query = searchParamsSchema.parse(event.queryStringParameters ?? {});
   const { cursor, ...audited } = query;
-  const scope = { listing: 'recordings', site, query: audited };
+  // The cursor is bound to the search and its order (no sort = `start`): another sort's is refused.
+  const scope = { listing: 'recordings', site, query: { ...audited, sort: audited.sort ?? 'start' } };
   const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
   const page = await deps.catalogue.searchRecordings({ site, ...audited, cursor: inner });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { ZodError } from 'zod';
-import { FerryError, httpStatusOf, messageOf } from '../../core/errors.ts';
+import { FerryError, InvalidInputError, httpStatusOf, messageOf } from '../../core/errors.ts';
 import { json, type HttpEvent, type HttpResult } from './http.ts';
 import { jsonLog, type Log } from './log.ts';
 
@@ -14,6 +14,9 @@ export function errorResponse(error: unknown, log: Log = jsonLog): HttpResult {
     return json(400, { error: 'InvalidInputError', message, issues });
   }
   const status = httpStatusOf(error);
+  if (error instanceof InvalidInputError && error.field !== undefined) {
+    return json(400, { error: error.name, message: error.message, issues: [{ field: error.field, message: error.message }] });
+  }
   if (error instanceof FerryError && status < 500) return json(status, { error: error.name, message: error.message });
   // 5xx: the caller learns the class of failure, the log gets the detail (keys, SDK errors).
   log('error', 'request failed', { error: error instanceof Error ? error.name : 'Error', detail: messageOf(error), stack: error instanceof Error ? error.stack : undefined });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../core/catalogue-table.ts';
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, RECORDING_DIRECTIONS, RECORDING_SORTS } from '../../core/catalogue-table.ts';
 import { NAME_PATTERN } from '../../core/layout.ts';
 import { SEALED_CURSOR_PATTERN } from '../../core/paging.ts';
 
@@ -22,6 +22,8 @@ export const limitSchema = z
 
 /** An opaque cursor handed back unchanged (sealed: see core/paging.ts). */
 export const cursorSchema = z.string().regex(SEALED_CURSOR_PATTERN, 'is malformed: pass back the cursor of the previous page unchanged');
+/** Whole seconds of a call's duration (0 to 9,999,999). */
+const seconds = z.string().regex(/^\d{1,7}$/, 'must be a whole number of seconds (0 to 9999999)').transform(Number);
 const text = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
 
 export const searchParamsSchema = z
@@ -31,13 +33,21 @@ export const searchParamsSchema = z
     agent: text.optional(),
     number: text.optional(),
     callId: text.optional(),
+    direction: z.enum(RECORDING_DIRECTIONS, { errorMap: () => ({ message: `must be one of ${RECORDING_DIRECTIONS.join(', ')}` }) }).optional(),
+    minDuration: seconds.optional(),
+    maxDuration: seconds.optional(),
+    sort: z.enum(RECORDING_SORTS, { errorMap: () => ({ message: `must be one of ${RECORDING_SORTS.join(', ')}` }) }).optional(),
     limit: limitSchema,
     cursor: cursorSchema.optional(),
   })
-  .strict('unknown parameter (allowed: from, to, agent, number, callId, limit, cursor)')
+  .strict('unknown parameter (allowed: from, to, agent, number, callId, direction, minDuration, maxDuration, sort, limit, cursor)')
   .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), {
     message: 'must not be after to',
     path: ['from'],
+  })
+  .refine((q) => q.minDuration === undefined || q.maxDuration === undefined || q.minDuration <= q.maxDuration, {
+    message: 'must not be more than maxDuration',
+    path: ['minDuration'],
   });
 
 export type SearchParams = z.infer<typeof searchParamsSchema>;

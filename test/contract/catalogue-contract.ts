@@ -23,6 +23,7 @@ export function catalogueContract(name: string, fresh: () => Promise<CatalogueSt
   describe(`CatalogueStore contract: ${name}`, () => {
     writesAndFinds(fresh);
     paginates(fresh);
+    filtersAndSorts(fresh);
     artefactCatalogueContract(fresh);
     snapshotCatalogueContract(fresh);
   });
@@ -196,6 +197,88 @@ function paginates(fresh: () => Promise<CatalogueStore>): void {
       const second = await store.searchRecordings({ site: 'site-a', limit: 1, cursor: first.cursor });
       expect(second.items).toHaveLength(1);
       expect(second.cursor).toBeUndefined();
+    });
+  });
+}
+
+/** 40 calls: direction cycles inbound/outbound/internal/none, durations i*7 mod 50 seconds (ties), every 6th without one. */
+function variedEntries(): CatalogueEntry[] {
+  const directions = ['inbound', 'outbound', 'internal', undefined] as const;
+  return Array.from({ length: 40 }, (_, i) => {
+    const base = makeEntry('site-a', i);
+    const meta = { ...base.meta, direction: directions[i % 4], durationSec: i % 6 === 5 ? undefined : ((i * 7) % 50) + (i % 3 === 0 ? 0.25 : 0) };
+    return { ...base, meta: Object.fromEntries(Object.entries(meta).filter(([, v]) => v !== undefined)) as CatalogueEntry['meta'] };
+  });
+}
+
+const byStart = (a: CatalogueEntry, b: CatalogueEntry) => (a.start === b.start ? (a.rid < b.rid ? -1 : 1) : a.start < b.start ? -1 : 1);
+/** Longer/shorter by duration (ms, floored), ties by start then rid, calls without a duration last. */
+function byDurationThenStart(descending: boolean) {
+  return (a: CatalogueEntry, b: CatalogueEntry) => {
+    const da = a.meta.durationSec === undefined ? undefined : Math.floor(a.meta.durationSec * 1000);
+    const db = b.meta.durationSec === undefined ? undefined : Math.floor(b.meta.durationSec * 1000);
+    if (da === undefined || db === undefined) return da === db ? byStart(a, b) : da === undefined ? 1 : -1;
+    return da !== db ? (descending ? db - da : da - db) : byStart(a, b);
+  };
+}
+
+function filtersAndSorts(fresh: () => Promise<CatalogueStore>): void {
+  describe('direction and duration filters, sorts', () => {
+    it('filters by direction and by inclusive whole-second duration bounds; an entry without a duration never matches a duration bound', async () => {
+      const store = await fresh();
+      const entries = variedEntries();
+      await store.putRecordings(entries);
+      const want = (f: (e: CatalogueEntry) => boolean) => rids(entries.filter(f));
+      expect(rids((await all(store, { site: 'site-a', direction: 'outbound' })).items)).toEqual(want((e) => e.meta.direction === 'outbound'));
+      const d = (e: CatalogueEntry) => e.meta.durationSec;
+      expect(rids((await all(store, { site: 'site-a', minDuration: 21 })).items)).toEqual(want((e) => d(e) !== undefined && d(e)! >= 21));
+      expect(rids((await all(store, { site: 'site-a', maxDuration: 14 })).items)).toEqual(want((e) => d(e) !== undefined && d(e)! <= 14));
+      expect(rids((await all(store, { site: 'site-a', minDuration: 0 })).items)).toEqual(want((e) => d(e) !== undefined));
+      const band = await all(store, { site: 'site-a', minDuration: 14, maxDuration: 21, direction: 'inbound', limit: 1 });
+      expect(rids(band.items)).toEqual(want((e) => d(e) !== undefined && d(e)! >= 14 && d(e)! <= 21 && e.meta.direction === 'inbound'));
+      expect(band.items.length).toBeGreaterThan(0);
+      // Call 3 lasts 21.25 s: above maxDuration 21 (the bound is on the seconds, not a rounded value), within 22.
+      expect(d(entries[3]!)).toBe(21.25);
+      expect(rids((await all(store, { site: 'site-a', maxDuration: 21 })).items)).not.toContain(entries[3]!.rid);
+      expect(rids((await all(store, { site: 'site-a', maxDuration: 22, agent: entries[3]!.meta.agent })).items)).toContain(entries[3]!.rid);
+    });
+
+    it('sorts by start descending and by duration either way (ties by start, calls without a duration last), every page full, nothing lost or repeated', async () => {
+      const store = await fresh();
+      const entries = variedEntries();
+      await store.putRecordings(entries);
+      const cases: [RecordingQuery['sort'], (a: CatalogueEntry, b: CatalogueEntry) => number][] = [
+        ['start', byStart],
+        ['-start', (a, b) => -byStart(a, b)],
+        ['duration', byDurationThenStart(false)],
+        ['-duration', byDurationThenStart(true)],
+      ];
+      for (const [sort, order] of cases) {
+        for (const limit of [1, 7, 40]) {
+          const { items, pages } = await all(store, { site: 'site-a', sort, limit });
+          expect(rids(items), `${sort} limit ${limit}`).toEqual(rids([...entries].sort(order)));
+          expect(pages.slice(0, -1).every((n) => n === limit), `${sort} limit ${limit}`).toBe(true);
+        }
+        const filtered = await all(store, { site: 'site-a', sort, direction: 'inbound', from: at(3), to: at(30), limit: 2 });
+        expect(rids(filtered.items), `${sort} filtered`).toEqual(rids(entries.filter((e) => e.meta.direction === 'inbound' && e.start >= at(3) && e.start <= at(30)).sort(order)));
+        const byNumber = await all(store, { site: 'site-a', sort, number: '2001', limit: 2 });
+        expect(rids(byNumber.items), `${sort} by number`).toEqual(rids(entries.filter((e) => e.meta.called === '2001').sort(order)));
+      }
+    });
+
+    it('refuses a cursor from a search with another sort, naming the cursor, and bad filter values naming the field', async () => {
+      const store = await fresh();
+      await store.putRecordings(variedEntries());
+      const first = await store.searchRecordings({ site: 'site-a', sort: 'duration', limit: 3 });
+      expect(first.cursor).toBeTypeOf('string');
+      await expect(store.searchRecordings({ site: 'site-a', sort: '-duration', limit: 3, cursor: first.cursor })).rejects.toThrow(/cursor.*sorted by duration/);
+      await expect(store.searchRecordings({ site: 'site-a', limit: 3, cursor: first.cursor })).rejects.toThrow(InvalidInputError);
+      const plain = await store.searchRecordings({ site: 'site-a', limit: 3 });
+      await expect(store.searchRecordings({ site: 'site-a', sort: '-start', cursor: plain.cursor })).rejects.toThrow(/cursor/);
+      await expect(store.searchRecordings({ site: 'site-a', minDuration: 30, maxDuration: 10 })).rejects.toThrow(/minDuration/);
+      await expect(store.searchRecordings({ site: 'site-a', minDuration: 1.5 })).rejects.toThrow(/minDuration/);
+      await expect(store.searchRecordings({ site: 'site-a', direction: 'sideways' as never })).rejects.toThrow(/direction/);
+      await expect(store.searchRecordings({ site: 'site-a', sort: 'agent' as never })).rejects.toThrow(/sort/);
     });
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CATALOGUE_INDEXES, TIME_SHARDS, entryToItem, planSearch, timeShardOf } from '../../core/catalogue-table.ts';
+import { CATALOGUE_INDEXES, DURATION_SORT_WINDOW, TIME_SHARDS, durationPageOf, entryToItem, planSearch, timeShardOf } from '../../core/catalogue-table.ts';
+import { InvalidInputError } from '../../core/errors.ts';
 import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 // The time index is sharded: one partition per site would take every write of an agent that
@@ -31,5 +32,22 @@ describe('time index shards', () => {
     const plan = planSearch({ site: 'site-b', from: '2026-03-01T00:00:00Z' });
     expect(plan.branches).toEqual(Array.from({ length: TIME_SHARDS }, (_, s) => ({ index: CATALOGUE_INDEXES.byTime, partitionValue: `site-b#${s}` })));
     expect(plan.after).toBe('2026-03-01T00:00:00.000Z#');
+  });
+});
+
+describe('duration sort window', () => {
+  it(`sorts up to ${DURATION_SORT_WINDOW} matches and refuses one more with InvalidInputError naming sort`, () => {
+    const plan = planSearch({ site: 'site-a', sort: '-duration', limit: 3 });
+    const items = Array.from({ length: DURATION_SORT_WINDOW }, (_, i) => entryToItem(makeEntry('site-a', i, { meta: { durationSec: i % 100 } })));
+    expect(durationPageOf(items, plan).items.map((e) => e.meta.durationSec)).toEqual([99, 99, 99]);
+    const over = [...items, entryToItem(makeEntry('site-a', DURATION_SORT_WINDOW))];
+    let error: unknown;
+    try {
+      durationPageOf(over, plan);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error).toMatchObject({ field: 'sort', message: expect.stringMatching(/^sort: ordering by duration takes at most 10000/) });
   });
 });

@@ -39,6 +39,30 @@ describe('catalogue handler', () => {
     expect(trail.events).toHaveLength(2);
   });
 
+  it('filters by direction and duration and sorts by -duration, paging with a cursor that only that sort accepts (400 naming cursor otherwise)', async () => {
+    const catalogue = new MemoryCatalogue();
+    const { search, entries } = await setup(catalogue);
+    const timed = entries.map((e, i) => ({ ...e, meta: { ...e.meta, direction: i % 2 ? ('outbound' as const) : ('inbound' as const), durationSec: 10 + i } }));
+    await catalogue.putRecordings(timed);
+    const query = { direction: 'inbound', minDuration: '12', maxDuration: '20', sort: '-duration', limit: '2' };
+    const first = await search(query);
+    expect(first.statusCode).toBe(200);
+    const page1 = body(first) as { items: { rid: string; meta: { durationSec: number } }[]; cursor: string };
+    expect(page1.items.map((e) => e.meta.durationSec)).toEqual([20, 18]);
+    const page2 = body(await search({ ...query, cursor: page1.cursor })) as { items: { meta: { durationSec: number } }[]; cursor: string };
+    expect(page2.items.map((e) => e.meta.durationSec)).toEqual([16, 14]);
+    const page3 = body(await search({ ...query, cursor: page2.cursor })) as { items: { meta: { durationSec: number } }[]; cursor: string | null };
+    expect(page3.items.map((e) => e.meta.durationSec)).toEqual([12]);
+    expect(page3.cursor).toBeNull();
+    const otherSort = await search({ ...query, sort: 'duration', cursor: page1.cursor });
+    expect(otherSort.statusCode).toBe(400);
+    expect(body(otherSort)).toMatchObject({ error: 'InvalidInputError', issues: [{ field: 'cursor', message: expect.stringMatching(/another sort/) }] });
+    const noSort = await search({ limit: '2' });
+    const startCursor = (body(noSort) as { cursor: string }).cursor;
+    expect((await search({ limit: '2', sort: 'start', cursor: startCursor })).statusCode).toBe(200);
+    expect((await search({ limit: '2', sort: '-start', cursor: startCursor })).statusCode).toBe(400);
+  });
+
   it('returns one entry, or 404 for an unknown one', async () => {
     const { handler, entries, trail } = await setup();
     const rid = entries[3]!.rid;
@@ -95,6 +119,11 @@ describe('catalogue handler', () => {
     [{ cursor: 'abc' }, /cursor/],
     [{ agent: '' }, /agent: must not be empty/],
     [{ agnet: 'typo' }, /agnet: unknown parameter/],
+    [{ direction: 'sideways' }, /direction: must be one of inbound, outbound, internal/],
+    [{ minDuration: '1.5' }, /minDuration: must be a whole number of seconds/],
+    [{ maxDuration: '-3' }, /maxDuration: must be a whole number of seconds/],
+    [{ minDuration: '60', maxDuration: '30' }, /minDuration: must not be more than maxDuration/],
+    [{ sort: 'agent' }, /sort: must be one of start, -start, duration, -duration/],
   ])('answers 400 naming the parameter for %o', async (query, message) => {
     const { search, trail } = await setup();
     const res = await search(query);
