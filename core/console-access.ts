@@ -31,7 +31,7 @@ export interface ConsoleRoute {
   /** API Gateway route path (`{site}`, `{rid}` are path parameters). */
   path: string;
   /** What the console function does with it. */
-  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall';
+  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'audit';
 }
 
 /** Every console route; each one takes the JWT authorizer in the stack and the token check in the function. */
@@ -43,6 +43,7 @@ export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/play-link', action: 'play-link' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/download-link', action: 'download-link' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall' },
+  { method: 'GET', path: '/console/sites/{site}/audit', action: 'audit' },
 ];
 
 /** The route a request path matches, with its path parameters (raw, not yet validated). */

@@ -21,6 +21,7 @@ export const API_ROUTES = {
   '/sites/{site}/recordings': 'catalogue',
   '/sites/{site}/recordings/{rid}': 'catalogue',
   '/sites/{site}/snapshots': 'catalogue',
+  '/sites/{site}/audit': 'catalogue',
   '/sites/{site}/artefacts': 'artefacts',
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
   '/fleet': 'fleet',

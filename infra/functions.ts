@@ -323,6 +323,12 @@ export class FerryFunctions extends Construct {
     const records = objectsArn(bucketName, 'audit/');
     this.allow(fn, 'AppendAuditRecords', ['s3:PutObject'], [records]);
     this.allow(fn, 'AuditRecordsKey', ['kms:GenerateDataKey', 'kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
-    acknowledgeWildcardResource(fn.role!, records, 'audited functions append audit records of any site (one object per record, write-once, under Object Lock); they can neither read nor delete them');
+    // The catalogue (IAM route) and the console serve the audit view: they read records too (GET …/audit).
+    const reader = fn === this.catalogue || fn === this.console;
+    if (reader) this.allow(fn, 'ReadAuditRecords', ['s3:GetObject'], [records]);
+    const why = reader
+      ? 'the audit view reads and audited requests append records of any site the caller may see (one object per record, write-once, under Object Lock); it cannot delete them'
+      : 'audited functions append audit records of any site (one object per record, write-once, under Object Lock); they can neither read nor delete them';
+    acknowledgeWildcardResource(fn.role!, records, why);
   }
 }

@@ -126,14 +126,21 @@ function replayThroughUrl(replayArn: string): iam.PolicyStatement[] {
   ];
 }
 
-/** The routes of one site a compliance officer uses: search, one entry, recall, the file-share snapshots; and replay. */
+/** The routes of one site a compliance officer uses: search, one entry, recall, the file-share snapshots, the audit view; and replay. */
 export function officerStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
   const base = `/sites/${site}/recordings`;
   return [
     new iam.PolicyStatement({
       sid: 'SiteRecordings',
       actions: ['execute-api:Invoke'],
-      resources: [entry.invokeArn('GET', base), entry.invokeArn('GET', `${base}/*`), entry.invokeArn('POST', `${base}/*/recall`), entry.invokeArn('GET', `/sites/${site}/snapshots`)],
+      resources: [
+        entry.invokeArn('GET', base),
+        entry.invokeArn('GET', `${base}/*`),
+        entry.invokeArn('POST', `${base}/*/recall`),
+        entry.invokeArn('GET', `/sites/${site}/snapshots`),
+        // The audit view of the site (functions/catalogue): who searched, listened, downloaded, held, exported, recalled.
+        entry.invokeArn('GET', `/sites/${site}/audit`),
+      ],
     }),
     ...replayThroughUrl(entry.replayArn),
   ];

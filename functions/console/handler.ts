@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { cognitoTokenVerifier, UnauthorizedError, type ConsoleCaller, type TokenVerifier } from '../../adapters/console-token.ts';
 import { presignReplayLink } from '../../adapters/replay-link.ts';
+import type { AuditReader } from '../../core/audit-query.ts';
 import type { Clock } from '../../core/clock.ts';
 import { matchConsoleRoute, REPLAY_LINK_SECONDS, sitesAllowed, type ConsoleRoute } from '../../core/console-access.ts';
 import { NotFoundError } from '../../core/errors.ts';
@@ -41,6 +42,8 @@ export interface ConsoleHandlerDeps {
   sites: string[];
   catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'listSnapshots'>;
   recall?: RecallStarter;
+  /** The audit trail's records (GET …/audit); absent: that route answers 501. */
+  auditTrail?: AuditReader;
   links: ReplayLinkMinter;
   audit: Audit;
   clock: Clock;
@@ -97,7 +100,7 @@ async function route(deps: ConsoleHandlerDeps, catalogue: Handler<HttpEvent, Htt
 }
 
 export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {
-  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
+  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const authorization = header(event, 'authorization');
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];

@@ -9,6 +9,7 @@ import { ConfigError } from '../../core/errors.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import { blobAuditReader, type AuditReader } from '../../core/audit-query.ts';
 import { chainAudit, stdoutAudit, type Audit } from './audit.ts';
 import { jsonLog, type Log } from './log.ts';
 
@@ -19,6 +20,8 @@ export interface FunctionDeps {
   blobs: BlobStore;
   catalogue: CatalogueStore;
   audit: Audit;
+  /** The durable trail's records, read by the audit view (GET …/audit). */
+  auditTrail: AuditReader;
   clock: Clock;
   log: Log;
 }
@@ -51,10 +54,12 @@ export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
   const cfg = parseEnv(baseEnvSchema, env);
   const { blobs, catalogue, doc } = baseClients(cfg);
+  const heads = new DynamoAuditHeads(doc, cfg.TABLE);
   return {
     blobs,
     catalogue,
-    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ heads: new DynamoAuditHeads(doc, cfg.TABLE), blobs }) : stdoutAudit(),
+    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ heads, blobs }) : stdoutAudit(),
+    auditTrail: blobAuditReader({ heads, blobs }),
     clock: systemClock,
     log: jsonLog,
   };

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { cognitoTokenVerifier } from '../../adapters/console-token.ts';
 import { CONSOLE_ROUTES } from '../../core/console-access.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { appendAudit, MemoryAuditHeads } from '../../core/audit-trail.ts';
+import { blobAuditReader } from '../../core/audit-query.ts';
 import type { RecallRequest } from '../../core/recall.ts';
 import { createHandler, type ReplayLinkRequest } from '../../functions/console/handler.ts';
 import type { HttpResult } from '../../functions/shared/http.ts';
@@ -30,12 +33,21 @@ async function setup(options: { recall?: boolean } = {}) {
   const trail = auditTrail();
   const minted: ReplayLinkRequest[] = [];
   const started: RecallRequest[] = [];
+  // The durable trail of site-a, read by the audit view: a search, a listen through a console link, a hold of a case member.
+  const heads = new MemoryAuditHeads();
+  const blobs = new MemoryBlobStore();
+  const chain = { heads, blobs };
+  await appendAudit(chain, { at: '2026-04-01T09:00:00.000Z', action: 'search', site: 'site-a', query: { agent: 'agent-1' }, principal: 'alice' });
+  await appendAudit(chain, { at: '2026-04-01T09:05:00.000Z', action: 'listen', site: 'site-a', rid: a[1]!.rid, principal: 'arn:aws:sts::111122223333:assumed-role/console/x', officer: 'bob' });
+  await appendAudit(chain, { at: '2026-04-01T09:10:00.000Z', action: 'hold', site: 'site-a', rid: a[2]!.rid, principal: 'alice', query: { caseId: 'C-17', reason: '=court order' } });
+  await appendAudit(chain, { at: '2026-04-01T09:20:00.000Z', action: 'search', site: 'site-b', principal: 'carol' });
   const recall = { startRecall: async (r: RecallRequest) => (started.push(r), { execution: 'arn:aws:states:eu-west-2:111122223333:execution:recall:x' }) };
   const handler = createHandler({
     verifier: cognitoTokenVerifier({ issuer: ISSUER, clientId: CLIENT, jwks: issuer.jwks() as never }),
     sites: ['site-a', 'site-b'],
     catalogue,
     ...(options.recall === false ? {} : { recall }),
+    auditTrail: blobAuditReader(chain),
     links: async (r) => (minted.push(r), `https://replay-${r.site}.example/sites/${r.site}/recordings/${r.rid}/audio?X-Amz-Expires=300`),
     audit: trail.audit,
     clock: trail.clock,
@@ -192,6 +204,57 @@ describe('console handler: routes', () => {
     const without = await setup({ recall: false });
     const none = await without.call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/recall`, { bearer: officerA() });
     expect(none.statusCode).toBe(501);
+  });
+
+  it("lists the site's audit trail newest first, filtered by action, principal (or officer) and time, paged with a cursor, and audits the read", async () => {
+    const { call, a, trail } = await setup();
+    const all = await call('GET', '/console/sites/site-a/audit', { bearer: officerA() });
+    expect(all.statusCode).toBe(200);
+    const items = (body(all) as { items: Record<string, unknown>[] }).items;
+    expect(items.map((i) => i.action)).toEqual(['hold', 'listen', 'search']);
+    expect(items[0]).toMatchObject({ seq: 3, at: '2026-04-01T09:10:00.000Z', site: 'site-a', action: 'hold', principal: 'alice', rid: a[2]!.rid, case: 'C-17', hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(items[1]).toMatchObject({ action: 'listen', officer: 'bob' });
+    expect(body(all).cursor).toBeNull();
+    expect(trail.events.at(-1)).toMatchObject({ action: 'search', site: 'site-a', principal: 'alice', query: { audit: 'json' } });
+    const bob = await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query: { principal: 'bob' } });
+    expect((body(bob) as { items: { action: string }[] }).items.map((i) => i.action)).toEqual(['listen']);
+    const searches = await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query: { action: 'search', from: '2026-04-01T08:00:00Z', to: '2026-04-01T09:05:00Z' } });
+    expect((body(searches) as { items: { seq: number }[] }).items.map((i) => i.seq)).toEqual([1]);
+    const page1 = body(await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query: { limit: '2' } })) as { items: { seq: number }[]; cursor: string };
+    expect(page1.items.map((i) => i.seq)).toEqual([3, 2]);
+    const page2 = body(await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query: { limit: '2', cursor: page1.cursor } })) as { items: { seq: number }[]; cursor: string | null };
+    expect(page2.items.map((i) => i.seq)).toEqual([1]);
+    expect(page2.cursor).toBeNull();
+    const foreign = await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query: { limit: '2', action: 'hold', cursor: page1.cursor } });
+    expect(foreign.statusCode).toBe(400);
+    expect(body(foreign)).toMatchObject({ issues: [{ field: 'cursor' }] });
+  });
+
+  it('answers the audit trail as CSV with a header row, the same filters, and a formula-looking cell defused', async () => {
+    const { call } = await setup();
+    const res = await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query: { format: 'csv', action: 'hold' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['Content-Type']).toMatch(/^text\/csv/);
+    const lines = (res.body as string).split('\r\n');
+    expect(lines[0]).toBe('seq,at,site,action,principal,officer,rid,query,detail,hash');
+    expect(lines).toHaveLength(3); // header, the hold, after the final CRLF nothing
+    expect(lines[1]).toMatch(/^3,2026-04-01T09:10:00.000Z,site-a,hold,alice,,r[0-9a-f]{23},/);
+    expect(lines[1]).toContain('=court order');
+  });
+
+  it.each([
+    [{ action: 'peek' }, 'action', /must be one of search, listen, download, hold, release, export, recall/],
+    [{ from: 'yesterday' }, 'from', /ISO 8601/],
+    [{ from: '2026-04-02T00:00:00Z', to: '2026-04-01T00:00:00Z' }, 'from', /must not be after to/],
+    [{ format: 'xlsx' }, 'format', /json or csv/],
+    [{ limit: '0' }, 'limit', /from 1 to 1000/],
+    [{ principal: '' }, 'principal', /must not be empty/],
+    [{ site: 'x' }, 'site', /unknown parameter/],
+  ])('answers 400 naming the field for an audit query %o', async (query, field, message) => {
+    const { call } = await setup();
+    const res = await call('GET', '/console/sites/site-a/audit', { bearer: officerA(), query });
+    expect(res.statusCode).toBe(400);
+    expect(body(res)).toMatchObject({ error: 'InvalidInputError', issues: [{ field, message: expect.stringMatching(message) }] });
   });
 
   it('answers 405 with Allow for a wrong method and 404 for an unknown console path', async () => {

@@ -1,0 +1,109 @@
+import { auditRecordKey, matchesAudit, type AuditFilter, type AuditRecord, type ChainHead } from './audit-trail.ts';
+import { NotFoundError } from './errors.ts';
+import type { BlobStore } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
+
+// Reading a site's audit trail for the audit view (console and IAM API): newest first, by seq,
+// from the chain head down. A page stops at `limit` matches or after `budget` records read, so
+// one request stays bounded whatever the trail's length; the cursor is the seq to go on below.
+
+export interface AuditReader {
+  /** The site's chain head (last seq); undefined before the first record. */
+  head(site: string): Promise<ChainHead | undefined>;
+  /** Record `seq` of the site's chain; undefined when it is missing (a gap `ferry audit verify` reports). */
+  read(site: string, seq: number): Promise<AuditRecord | undefined>;
+}
+
+/** The records of `audit/{site}/` in a BlobStore, with the chain head from its head store. */
+export function blobAuditReader(deps: { heads: { get(site: string): Promise<ChainHead | undefined> }; blobs: Pick<BlobStore, 'get'> }): AuditReader {
+  return {
+    head: (site) => deps.heads.get(site),
+    async read(site, seq) {
+      try {
+        const text = (await readSmallObject(deps.blobs, auditRecordKey(site, seq), 1024 * 1024, 'audit record')).toString('utf8');
+        return JSON.parse(text) as AuditRecord;
+      } catch (error) {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+export interface AuditPageQuery {
+  site: string;
+  filter: AuditFilter;
+  limit: number;
+  /** Read records with a seq below this one (the previous page's cursor); absent: from the head. */
+  below?: number;
+  /** Most records read for one page (default AUDIT_PAGE_BUDGET). */
+  budget?: number;
+  /** Records read at once (default 16). */
+  concurrency?: number;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  /** Where the next page starts (records below this seq); absent when the trail is read to its start. */
+  below?: number;
+}
+
+/** Records one page reads at most: a page may hold fewer than `limit` matches, with a cursor to go on. */
+export const AUDIT_PAGE_BUDGET = 2000;
+/**
+ * Records are appended in time order, give or take the clocks of concurrent writers: reading
+ * newest first, the page stops once records are this much older than `from`.
+ */
+export const AUDIT_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** One page of the site's trail, newest first, filtered (from ≤ at < to, principal, action). */
+export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery): Promise<AuditPage> {
+  const head = await reader.head(query.site);
+  let next = Math.min((head?.seq ?? 0) + 1, query.below ?? Number.MAX_SAFE_INTEGER) - 1;
+  const budget = query.budget ?? AUDIT_PAGE_BUDGET;
+  const concurrency = query.concurrency ?? 16;
+  const oldest = query.filter.from ? query.filter.from.getTime() - AUDIT_CLOCK_SKEW_MS : undefined;
+  const records: AuditRecord[] = [];
+  let read = 0;
+  while (next >= 1 && read < budget) {
+    const seqs = Array.from({ length: Math.min(concurrency, next, budget - read) }, (_, i) => next - i);
+    const batch = await Promise.all(seqs.map((seq) => reader.read(query.site, seq)));
+    for (let i = 0; i < batch.length; i++) {
+      const record = batch[i];
+      read++;
+      next = seqs[i]! - 1;
+      if (record && oldest !== undefined && Date.parse(record.event.at) < oldest) return { records };
+      if (record && matchesAudit(record.event, query.filter)) records.push(record);
+      if (records.length >= query.limit) return next >= 1 ? { records, below: next + 1 } : { records };
+    }
+  }
+  return next >= 1 ? { records, below: next + 1 } : { records };
+}
+
+/** A record as the audit view lists it: the event's fields flat, the case named, the chain position kept. */
+export interface AuditItem {
+  seq: number;
+  at: string;
+  site: string;
+  action: string;
+  principal?: string;
+  officer?: string;
+  rid?: string;
+  case?: string;
+  query?: Record<string, string | number>;
+  details?: Record<string, string | number | string[]>;
+  hash: string;
+}
+
+export function auditItemOf(record: AuditRecord): AuditItem {
+  const e = record.event;
+  const caseId = e.detail?.caseId ?? e.detail?.case ?? e.query?.caseId ?? e.query?.case;
+  const item: AuditItem = { seq: record.seq, at: e.at, site: e.site, action: e.action, hash: record.hash };
+  if (e.principal !== undefined) item.principal = e.principal;
+  if (e.officer !== undefined) item.officer = e.officer;
+  if (e.rid !== undefined) item.rid = e.rid;
+  if (typeof caseId === 'string') item.case = caseId;
+  if (e.query !== undefined) item.query = e.query;
+  if (e.detail !== undefined) item.details = e.detail;
+  return item;
+}
