@@ -82,6 +82,24 @@ describe('the console on the local cloud', () => {
     expect(audit).toContainEqual(expect.objectContaining({ action: 'listen', site: A, rid, officer: 'demo-officer', principal: expect.stringContaining('role/') }));
   });
 
+  it("lists the officer's search and listen in the site's audit view (read from the hash-chained trail in the bucket), as JSON and as CSV", async () => {
+    const token = await accessToken();
+    const rid = packs[A]!.manifest.members[0]!.rid;
+    const res = await consoleCall(token, `/sites/${A}/audit?action=listen`);
+    expect(res.status).toBe(200);
+    const { items, cursor } = (await res.json()) as { items: Record<string, unknown>[]; cursor: string | null };
+    expect(items).toContainEqual(expect.objectContaining({ action: 'listen', site: A, rid, officer: 'demo-officer', hash: expect.stringMatching(/^[0-9a-f]{64}$/) }));
+    expect(items.every((i) => i.action === 'listen')).toBe(true);
+    expect(cursor).toBeNull();
+    const csv = await consoleCall(token, `/sites/${A}/audit?format=csv&principal=demo-officer`);
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).trim().split('\r\n');
+    expect(lines[0]).toBe('seq,at,site,action,principal,officer,rid,query,detail,hash');
+    expect(lines.slice(1).some((l) => l.includes(',search,demo-officer,'))).toBe(true);
+    expect((await consoleCall(token, `/sites/${B}/audit`)).status).toBe(403);
+  });
+
   it("refuses site-b to site-a's officer: search, record and play link all 403", async () => {
     const token = await accessToken();
     const rid = packs[B]!.manifest.members[0]!.rid;
