@@ -169,6 +169,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
       handler: recall,
       methods: ['POST'],
     },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/audit/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), params: ['site'], handler: artefacts },
     { pattern: new RegExp(`^/sites/${SEGMENT}/snapshots/?$`), params: ['site'], handler: catalogue },
     { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
