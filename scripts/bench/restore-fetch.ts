@@ -30,6 +30,8 @@ export interface RestoreFetchRow {
   peakRssMb: number;
   cpuSeconds: number;
   serverCpuSeconds: number;
+  /** Ferry only: what its CLI takes to start and exit (`ferry restore fetch --help`), measured just before: part of `seconds`. */
+  startupSeconds?: number;
   ok: boolean;
   problems: string[];
   load: number;
@@ -45,7 +47,7 @@ const minute = (m: number) => new Date(T0 + m * 60_000).toISOString();
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const FERRY_BIN = join(REPO, 'bin', 'ferry.mjs');
 
-interface Seeded {
+export interface Seeded {
   entries: ArtefactEntry[];
   bytes: number;
   /** The time the plan restores to: inside the last segment. */
@@ -87,7 +89,7 @@ function entry(over: Pick<ArtefactEntry, 'source' | 'sourceType' | 'role' | 'nam
 }
 
 /** A full backup of half the bytes and 16 binlog segments of the rest, stored and catalogued (as ingest would from their manifests). */
-async function seed(s3: S3Client, bucket: string, catalogue: { putArtefact(e: ArtefactEntry): Promise<void> }, totalMb: number): Promise<Seeded> {
+export async function seedRestorePlan(s3: S3Client, bucket: string, catalogue: { putArtefact(e: ArtefactEntry): Promise<void> }, totalMb: number): Promise<Seeded> {
   const fullSize = Math.round((totalMb * MIB) / 2);
   const segmentSize = Math.round((totalMb * MIB - fullSize) / SEGMENTS);
   const specs = [
@@ -136,7 +138,7 @@ export async function runRestoreFetchBench(o: RestoreFetchOptions): Promise<Rest
   const admin = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
   try {
     const t0 = performance.now();
-    const seeded = await seed(admin, cloud.bucket, cloud.catalogue, o.mb);
+    const seeded = await seedRestorePlan(admin, cloud.bucket, cloud.catalogue, o.mb);
     o.say(`[restore-fetch] a plan of ${seeded.entries.length} files, ${(seeded.bytes / MIB).toFixed(0)} MB, stored and catalogued in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const expected = new Map(seeded.entries.map((e) => [e.name, e]));
     const rows: RestoreFetchRow[] = [];
@@ -149,10 +151,11 @@ export async function runRestoreFetchBench(o: RestoreFetchOptions): Promise<Rest
     mkdirSync(ferryHome, { recursive: true });
     const ferryArgs = [...(o.nodeFlags ?? []), FERRY_BIN, 'restore', 'fetch', '--site', BENCH_SITE, '--source', SOURCE, '--at', seeded.at, '--to', ferryDir, '--api', cloud.apiUrl, '--json'];
     const ferryEnv = { ...process.env, ...credentials, FERRY_HOME: ferryHome, FERRY_BUCKET: cloud.bucket, AWS_ENDPOINT_URL_S3: cloud.s3Endpoint, AWS_REGION: cloud.region, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    const startup = await runMeasured(process.execPath, [FERRY_BIN, 'restore', 'fetch', '--help'], { logFile: join(o.work, 'restore-fetch-ferry-help.log'), env: ferryEnv, cwd: REPO });
     let cpu0 = s3Cpu();
     const ferry = await runMeasured(process.execPath, ferryArgs, { logFile: join(o.work, 'restore-fetch-ferry.log'), env: ferryEnv, cwd: REPO, timeoutMs: 30 * 60_000 });
     const ferryProblems = check(ferry, filesUnder(ferryDir), new Map([...expected].map(([name, e]) => [name, e.size])), ['restore-plan.json', 'apply.sh']);
-    rows.push(result('ferry', seeded, ferry, s3Cpu() - cpu0, ferryProblems));
+    rows.push({ ...result('ferry', seeded, ferry, s3Cpu() - cpu0, ferryProblems), startupSeconds: round(startup.seconds, 2) });
     o.say(`    $ node ${ferryArgs.slice(ferryArgs.indexOf(FERRY_BIN)).map((a) => (a === FERRY_BIN ? 'bin/ferry.mjs' : a)).join(' ')}`);
     rmSync(ferryDir, { recursive: true, force: true });
 
@@ -169,7 +172,7 @@ export async function runRestoreFetchBench(o: RestoreFetchOptions): Promise<Rest
       o.say(`    $ ${o.aws} ${args.join(' ')}`);
       rmSync(awsDir, { recursive: true, force: true });
     }
-    for (const r of rows) o.say(`  ${r.tool}: ${r.files} files, ${(r.bytes / MIB).toFixed(0)} MB in ${r.seconds} s, ${r.mbPerSec} MB/s, peak RSS ${r.peakRssMb} MB, CPU ${r.cpuSeconds} s (s3rver ${r.serverCpuSeconds} s), load ${r.load}${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
+    for (const r of rows) o.say(`  ${r.tool}: ${r.files} files, ${(r.bytes / MIB).toFixed(0)} MB in ${r.seconds} s, ${r.mbPerSec} MB/s, peak RSS ${r.peakRssMb} MB, CPU ${r.cpuSeconds} s (s3rver ${r.serverCpuSeconds} s)${r.startupSeconds === undefined ? '' : `, CLI start-up alone ${r.startupSeconds} s`}, load ${r.load}${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
     return rows;
   } finally {
     admin.destroy();
