@@ -1,6 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../adapters/aws-clients.ts';
@@ -145,7 +146,10 @@ export async function runRestoreFetchBench(o: RestoreFetchOptions): Promise<Rest
     const s3Cpu = () => cpuSecondsOf(cloud.children.s3);
     const credentials = { AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey };
 
-    // Ferry: its real CLI, plan through the API, files from the store.
+    // Ferry: its real CLI, plan through the API, files from the store. `ferry restore` runs from
+    // the single-file bundle (as on a site host) only when it is newer than every source: build it.
+    const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed, so Ferry's CLI would run from source: ${build.stderr}`);
     const ferryDir = join(o.work, 'restore-ferry');
     const ferryHome = join(o.work, 'restore-ferry-home');
     mkdirSync(ferryHome, { recursive: true });
