@@ -2,8 +2,9 @@
 // Entry point of the `ferry` command.
 // The agent is a long-running service on the recorder's site: it runs from a prebuilt bundle
 // (`npm run build`, run by `npm install`), which starts in a fraction of the time and memory of
-// compiling TypeScript at start-up. The bundle is used only when it is newer than every
-// source file, so a changed tree never runs stale code. Everything else runs from source.
+// compiling TypeScript at start-up; so do the `restore` commands, which the bundle also holds.
+// The bundle is used only when it is newer than every source file, so a changed tree never
+// runs stale code. Everything else runs from source.
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,8 @@ function bundleIsFresh() {
 }
 
 let main;
-if (args.find((a) => !a.startsWith('-')) === 'agent' && process.env.FERRY_FROM_SOURCE === undefined && bundleIsFresh()) {
+// The bundle holds the `agent` and `restore` commands (cli/agent-entry.ts).
+if (['agent', 'restore'].includes(args.find((a) => !a.startsWith('-'))) && process.env.FERRY_FROM_SOURCE === undefined && bundleIsFresh()) {
   ({ main } = await import(bundle));
 } else {
   const { register } = await import('tsx/esm/api');

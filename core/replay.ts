@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { IntegrityError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+import type { Clock } from './clock.ts';
 
 // Replay: one recording streamed out of its pack by byte range. The member's bytes are
 // [offset, offset+length) of the pack; every read is mapped inside that window, so a client
@@ -162,6 +163,36 @@ export async function openRecording(
     throw new IntegrityError(`pack ${entry.packKey} returned ${blob.length} bytes for ${rid}, expected ${length}: the pack is shorter than its manifest says`);
   }
   return { status, headers, body: blob.body, entry };
+}
+
+/** How long, and how many, catalogue entries a replay execution environment keeps. */
+export const REMEMBERED_RECORDINGS = { ttlMs: 30_000, max: 1000 };
+
+/**
+ * getRecording with a short memory, for replay: a player fetches one play in many ranged
+ * requests, and each would otherwise look the same entry up again before its ranged GET. The
+ * entry of a published pack does not change (ingest writes the same values again; a purge
+ * removes the pack, and the store then answers 404 for it, cached entry or not). Only found
+ * entries are kept, so a recording catalogued a moment ago is never hidden; each is kept
+ * `ttlMs` from its lookup, at most `max` of them (the oldest goes first).
+ */
+export function rememberRecordings(catalogue: Pick<CatalogueStore, 'getRecording'>, clock: Clock, limits = REMEMBERED_RECORDINGS): Pick<CatalogueStore, 'getRecording'> {
+  const kept = new Map<string, { entry: CatalogueEntry; until: number }>();
+  return {
+    async getRecording(site, rid) {
+      const key = `${site}/${rid}`;
+      const now = clock.now().getTime();
+      const hit = kept.get(key);
+      if (hit && hit.until > now) return hit.entry;
+      kept.delete(key);
+      const entry = await catalogue.getRecording(site, rid);
+      if (entry) {
+        if (kept.size >= limits.max) kept.delete(kept.keys().next().value!);
+        kept.set(key, { entry, until: now + limits.ttlMs });
+      }
+      return entry;
+    },
+  };
 }
 
 // ---- per-site replay URLs ----

@@ -27,6 +27,7 @@
 //   ingest  N manifests of 100 calls (default 2,000)    ingest function vs raw BatchWriteItem
 //   replay  N concurrent players (default 50)           replay URL vs raw ranged GET: time to first byte
 //   search  a catalogue of N calls (default 1,000,000)  catalogue API vs raw Query: page latency
+//   restore-fetch a plan of N MB (default 2,048)         `ferry restore fetch` vs `aws s3 cp`: MB/s
 // See docs/benchmarks.md for the figures and what they mean.
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -84,10 +85,11 @@ function parseOptions(argv: string[]): Options {
       ingest: { type: 'string', default: '2000' },
       replay: { type: 'string', default: '50' },
       search: { type: 'string', default: '1000000' },
+      'restore-fetch': { type: 'string', default: '2048' },
     },
     strict: true,
   });
-  const count = (name: Scenario | 'share' | 'fleet' | 'tree-1m' | keyof CloudCounts) => {
+  const count = (name: Scenario | 'share' | 'fleet' | 'tree-1m' | 'ingest' | 'replay' | 'search' | 'restore-fetch') => {
     const n = Number(values[name]);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number ≥ 0 (0 skips the scenario), not ${values[name]}`);
     return n;
@@ -95,7 +97,7 @@ function parseOptions(argv: string[]): Options {
   const ferryVerify = values['ferry-verify'];
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search') } };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -305,7 +307,7 @@ async function main(): Promise<number> {
     if (opts.share > 0) await shareRun(ctx);
     if (opts.tree1m > 0) await tree1mRun(ctx);
     if (opts.fleet > 0) await fleetRun(ctx);
-    const cloud = await runCloudScenarios(opts.cloud, work, say);
+    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws });
     ctx.failures.push(...cloud.failures);
     if (opts.json) for (const r of cloud.rows) process.stdout.write(`${JSON.stringify(r)}\n`);
     const list = [...agentVerdicts(ctx.runs, ctx.ceiling), ...cloud.verdicts];

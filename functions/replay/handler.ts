@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
-import { openRecording, replaySiteOf, type OpenRecordingDeps } from '../../core/replay.ts';
+import { openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
 import { cloudDeps } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -72,7 +72,13 @@ function startsAtZero(headers: Record<string, string>): boolean {
 }
 
 // Deployed behind a Function URL with response streaming (API Gateway cannot stream).
-export const handler = streamed(lazyHandler(() => createHandler(cloudDeps())));
+// A play's ranged requests look its entry up once per execution environment (core/replay.ts).
+export const handler = streamed(
+  lazyHandler(() => {
+    const deps = cloudDeps();
+    return createHandler({ ...deps, catalogue: rememberRecordings(deps.catalogue, deps.clock) });
+  }),
+);
 
 /** The same factory under a name that says which function it builds (for composition roots). */
 export const createReplayHandler = createHandler;

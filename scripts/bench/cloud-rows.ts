@@ -3,9 +3,10 @@ import { startBenchCloud, type BenchCloud } from './cloud.ts';
 import { runIngestBench, type IngestRow } from './ingest.ts';
 import { runReplayBench, type ReplayRow } from './replay.ts';
 import { runSearchBench, type SearchRow } from './search.ts';
+import { runRestoreFetchBench, type RestoreFetchRow } from './restore-fetch.ts';
 import type { Verdict } from './report.ts';
 
-// The cloud rows of `npm run bench` (replay, ingest, search), each against one fresh local
+// The cloud rows of `npm run bench` (replay, ingest, search, restore fetch), each against one fresh local
 // cloud started for it, the raw baseline in the same run. Sizes: 0 skips a scenario.
 
 export interface CloudCounts {
@@ -15,9 +16,16 @@ export interface CloudCounts {
   ingest: number;
   /** Calls in the catalogue searched. */
   search: number;
+  /** MB (MiB) of the restore plan fetched. */
+  restoreFetch: number;
 }
 
-export type CloudRow = ReplayRow | IngestRow | SearchRow;
+export interface CloudPeers {
+  /** The AWS CLI, for the restore-fetch row; absent: Ferry alone. */
+  aws?: string;
+}
+
+export type CloudRow = ReplayRow | IngestRow | SearchRow | RestoreFetchRow;
 
 export interface CloudResults {
   rows: CloudRow[];
@@ -32,7 +40,7 @@ const ratioVerdict = (what: string, value: number, detail: string, target: strin
   outcome: ok ? (pass ? 'PASS' : 'MISS') : 'n/a',
 });
 
-export async function runCloudScenarios(counts: CloudCounts, work: string, say: (line: string) => void): Promise<CloudResults> {
+export async function runCloudScenarios(counts: CloudCounts, work: string, say: (line: string) => void, peers: CloudPeers = {}): Promise<CloudResults> {
   const out: CloudResults = { rows: [], verdicts: [], failures: [] };
   const withCloud = async (name: string, run: (bench: BenchCloud) => Promise<CloudRow[]>): Promise<CloudRow[]> => {
     say(`[${name}] starting the local cloud (functions from their bundles, IAM gateway)…`);
@@ -48,6 +56,7 @@ export async function runCloudScenarios(counts: CloudCounts, work: string, say: 
     ['replay', counts.replay, () => withCloud('replay', (b) => runReplayBench(b, counts.replay, say))],
     // Its own cloud, on the cached catalogue.
     ['search', counts.search, () => runSearchBench(counts.search, work, say)],
+    ['restore-fetch', counts.restoreFetch, () => runRestoreFetchBench({ work, mb: counts.restoreFetch, aws: peers.aws, say })],
   ];
   for (const [name, n, run] of scenarios) {
     if (n === 0) continue;
@@ -80,6 +89,12 @@ export function cloudVerdicts(rows: CloudRow[]): Verdict[] {
   if (fs && rs) {
     const v = fs.p50Ms / rs.p50Ms;
     verdicts.push(ratioVerdict(`search: page latency p50 ÷ raw Query (${fs.calls.toLocaleString('en-GB')} calls)`, v, `${fs.p50Ms} ms / ${rs.p50Ms} ms`, '≤ 1.5×', v <= 1.5, fs.ok && rs.ok));
+  }
+  const fetch = rows.filter((r): r is RestoreFetchRow => r.scenario === 'restore-fetch');
+  const [ff, af] = [fetch.find((r) => r.tool === 'ferry'), fetch.find((r) => r.tool === 'aws-cli')];
+  if (ff && af) {
+    const v = ff.mbPerSec / af.mbPerSec;
+    verdicts.push(ratioVerdict(`restore fetch: MB/s ÷ aws s3 cp (${Math.round(ff.bytes / 2 ** 20)} MB plan)`, v, `${ff.mbPerSec} / ${af.mbPerSec} MB/s`, '≥ 1.0×', v >= 1.0, ff.ok && af.ok));
   }
   return verdicts;
 }

@@ -26,7 +26,7 @@ export interface ToolRun extends Measured {
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const FERRY_BIN = join(REPO, 'bin', 'ferry.mjs');
-/** Debian's AWS CLI v2; an older `aws` may come first on PATH. */
+/** Debian's AWS CLI v2 (an older `aws` may come first on PATH); when it is absent, the `aws` on PATH (v1 on some machines). */
 export const AWS_CLI = '/usr/bin/aws';
 /** Transfers run sequentially, so a stuck tool must not hold the bench for ever. */
 const TOOL_TIMEOUT_MS = 45 * 60_000;
@@ -47,10 +47,10 @@ export interface Availability {
 
 export function findPeers(): Availability {
   const rclone = which('rclone');
-  const aws = existsSync(AWS_CLI) ? AWS_CLI : undefined;
+  const aws = existsSync(AWS_CLI) ? AWS_CLI : which('aws');
   const missing: string[] = [];
   if (!rclone) missing.push('rclone is missing: install it with `apt-get install -y rclone` (Debian package); its runs are skipped');
-  if (!aws) missing.push(`${AWS_CLI} is missing: install it with \`apt-get install -y awscli\` (Debian package, AWS CLI v2); its runs are skipped`);
+  if (!aws) missing.push(`${AWS_CLI} (or an \`aws\` on PATH) is missing: install it with \`apt-get install -y awscli\` (Debian package, AWS CLI v2); its runs are skipped`);
   return { rclone, aws, missing };
 }
 
@@ -177,5 +177,5 @@ export async function runAwsCli(bin: string, scenario: string, root: string, wor
   const args = ['--endpoint-url', target.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', root, `s3://${target.bucket}/${prefix}`];
   const logFile = join(workDir, `${scenario}-aws-cli.log`);
   const m = await runMeasured(bin, args, { logFile, env, timeoutMs: TOOL_TIMEOUT_MS });
-  return { ...m, tool: 'aws-cli', commandLine: show(AWS_CLI, args), logFile };
+  return { ...m, tool: 'aws-cli', commandLine: show(bin, args), logFile };
 }

@@ -19,20 +19,32 @@ import { min, publishArtefact } from '../support/artefact-fixtures.ts';
 
 const GB = 1024 ** 3;
 
-/** A store whose next get delivers `afterBytes` bytes and then fails, like a dropped connection. */
+/** A store whose n-th get from now delivers `afterBytes` bytes and then fails, like a dropped connection; it counts GETs in flight. */
 class CuttingStore {
   readonly gets: { key: string; range?: ByteRange }[] = [];
-  private cut: number | undefined;
+  private cut: { at: number; bytes: number } | undefined;
+  private active = 0;
+  maxActive = 0;
   constructor(readonly inner: BlobStore) {}
-  cutNextGetAfter(bytes: number): this {
-    this.cut = bytes;
+  cutGetAfter(n: number, bytes: number): this {
+    this.cut = { at: this.gets.length + n - 1, bytes };
     return this;
   }
   async get(key: string, range?: ByteRange): Promise<BlobBody> {
-    this.gets.push({ key, range });
+    const index = this.gets.push({ key, range }) - 1;
+    this.maxActive = Math.max(this.maxActive, ++this.active);
     const got = await this.inner.get(key, range);
-    const cut = this.cut;
-    if (cut === undefined) return got;
+    // A GET is in flight until its body has been read to the end.
+    const done = () => void this.active--;
+    const cut = this.cut?.at === index ? this.cut.bytes : undefined;
+    if (cut === undefined) {
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(c as Buffer);
+      await new Promise((r) => setImmediate(r));
+      done();
+      return { ...got, body: Readable.from([Buffer.concat(chunks)]) };
+    }
+    done();
     this.cut = undefined;
     const chunks: Buffer[] = [];
     for await (const c of got.body) chunks.push(c as Buffer);
@@ -103,21 +115,52 @@ describe('restore fetch', () => {
     expect(listing(dir)).toEqual([]);
   });
 
-  it('resumes an interrupted download from its .part with a ranged GET, and re-hashes the whole file', async () => {
+  it('resumes an interrupted download from its .part (the ranges written whole) with ranged GETs from its end, and re-hashes the whole file', async () => {
     const { blobs, plan, bodies, dir } = await scenario();
-    const store = new CuttingStore(blobs).cutNextGetAfter(100_000);
-    const err = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB }).catch((e: unknown) => e);
+    const tuning = { rangeBytes: 64 * 1024, inFlight: 4 };
+    // The third range of full.sql breaks mid-way: the two before it are written, the rest of the file is not.
+    const store = new CuttingStore(blobs).cutGetAfter(3, 10_000);
+    const err = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IntegrityError);
     expect((err as Error).message).toMatch(/fetching full.sql was interrupted \(socket hang up\): run the same command again to resume/);
     expect(listing(dir)).toEqual(['full.sql.part']);
     const kept = statSync(join(dir, 'full.sql.part')).size;
-    expect(kept).toBeGreaterThan(0);
-    expect(kept).toBeLessThan(bodies.get('full.sql')!.length);
-    const report = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB });
+    expect(kept).toBe(2 * 64 * 1024);
+    const before = store.gets.length;
+    const report = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning });
     expect(report.files.map((f) => f.status)).toEqual(['resumed', 'fetched', 'fetched']);
-    expect(store.gets[1]).toEqual({ key: plan.files[0]!.key, range: { start: kept, end: bodies.get('full.sql')!.length - 1 } });
+    const again = store.gets.slice(before).filter((g) => g.key === plan.files[0]!.key);
+    expect(again[0]).toEqual({ key: plan.files[0]!.key, range: { start: kept, end: kept + 64 * 1024 - 1 } });
+    expect(again.at(-1)!.range!.end).toBe(bodies.get('full.sql')!.length - 1);
+    expect(again.every((g) => g.range!.start >= kept)).toBe(true);
     expect(report.bytesDownloaded).toBe(plan.totalBytes - kept);
     expect(readFileSync(join(dir, 'full.sql')).equals(bodies.get('full.sql')!)).toBe(true);
+  });
+
+  it('keeps at most `inFlight` ranged GETs of `rangeBytes` at once, across files, and writes every file whole and in order', async () => {
+    const { blobs, plan, bodies, dir } = await scenario();
+    const store = new CuttingStore(blobs);
+    const report = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning: { rangeBytes: 32 * 1024, inFlight: 3 } });
+    expect(report.files.map((f) => f.status)).toEqual(['fetched', 'fetched', 'fetched']);
+    expect(store.maxActive).toBe(3);
+    expect(store.gets.every((g) => g.range !== undefined && g.range.end - g.range.start + 1 <= 32 * 1024)).toBe(true);
+    expect(store.gets).toHaveLength(plan.files.reduce((n, f) => n + Math.ceil(f.size / (32 * 1024)), 0));
+    for (const name of ['full.sql', 'mysql-bin.000002', 'mysql-bin.000003']) expect(readFileSync(join(dir, name)).equals(bodies.get(name)!)).toBe(true);
+  });
+
+  it('treats a store that answers fewer bytes than the range asked for as an interruption, keeping nothing under the name', async () => {
+    const { blobs, plan, dir } = await scenario();
+    const short: Pick<BlobStore, 'get'> = {
+      async get(key, range) {
+        const got = await blobs.get(key, range);
+        const chunks: Buffer[] = [];
+        for await (const c of got.body) chunks.push(c as Buffer);
+        return { ...got, body: Readable.from([Buffer.concat(chunks).subarray(1)]) };
+      },
+    };
+    const size = plan.files[0]!.size;
+    await expect(fetchPlan({ plan, dir, blobs: short, freeBytes: GB })).rejects.toThrow(`fetching full.sql was interrupted (the store sent ${size - 1} of the ${size} bytes asked for (bytes 0-${size - 1}))`);
+    expect(listing(dir)).toEqual(['full.sql.part']);
   });
 
   it('refuses a file whose SHA-256 does not match, keeping nothing under its name (also a bad resumed prefix)', async () => {

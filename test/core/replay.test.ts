@@ -5,7 +5,9 @@ import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { BlobStore, ByteRange } from '../../core/ports.ts';
-import { contentDisposition, openRecording, parseRangeHeader, safeFilename } from '../../core/replay.ts';
+import { contentDisposition, openRecording, parseRangeHeader, rememberRecordings, safeFilename } from '../../core/replay.ts';
+import { ManualClock } from '../../core/clock.ts';
+import type { CatalogueEntry } from '../../core/ports.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
 describe('parseRangeHeader', () => {
@@ -195,5 +197,43 @@ describe('contentDisposition', () => {
   it('sends filename alone when the name is plain already, and drops control characters', () => {
     expect(contentDisposition('inline', { path: 'b/one.wav', rid: 'r1' })).toBe('inline; filename="one.wav"');
     expect(parsedName(contentDisposition('inline', { path: 'b/x\r\ny.wav', rid: 'r1' })).real).toBe('xy.wav');
+  });
+});
+
+describe('rememberRecordings', () => {
+  const entry = (rid: string) => ({ site: 's', rid, packKey: `recordings/s/${rid}.tar` }) as unknown as CatalogueEntry;
+  function counting(found: Set<string>) {
+    const lookups: string[] = [];
+    return { lookups, getRecording: async (_site: string, rid: string) => (lookups.push(rid), found.has(rid) ? entry(rid) : undefined) };
+  }
+
+  it('looks an entry up once for the requests of a play within the TTL, and again after it', async () => {
+    const clock = new ManualClock();
+    const inner = counting(new Set(['r1']));
+    const remembered = rememberRecordings(inner, clock, { ttlMs: 30_000, max: 10 });
+    for (let i = 0; i < 8; i++) expect((await remembered.getRecording('s', 'r1'))?.rid).toBe('r1');
+    expect(inner.lookups).toEqual(['r1']);
+    clock.advance(30_000);
+    await remembered.getRecording('s', 'r1');
+    expect(inner.lookups).toEqual(['r1', 'r1']);
+  });
+
+  it('never remembers a missing entry, so a recording catalogued a moment later is found', async () => {
+    const found = new Set<string>();
+    const inner = counting(found);
+    const remembered = rememberRecordings(inner, new ManualClock());
+    expect(await remembered.getRecording('s', 'r2')).toBeUndefined();
+    found.add('r2');
+    expect((await remembered.getRecording('s', 'r2'))?.rid).toBe('r2');
+    expect(inner.lookups).toEqual(['r2', 'r2']);
+  });
+
+  it('keeps at most `max` entries, dropping the oldest, and keeps sites apart', async () => {
+    const inner = counting(new Set(['a', 'b', 'c']));
+    const remembered = rememberRecordings(inner, new ManualClock(), { ttlMs: 30_000, max: 2 });
+    for (const rid of ['a', 'b', 'c', 'c', 'b', 'a']) await remembered.getRecording('s', rid);
+    expect(inner.lookups).toEqual(['a', 'b', 'c', 'a']);
+    await remembered.getRecording('other', 'a');
+    expect(inner.lookups).toEqual(['a', 'b', 'c', 'a', 'a']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execSync, spawnSync } from 'node:child_process';
+import { execFile, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
@@ -7,6 +7,11 @@ import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { rebuildCatalogue } from '../../core/ingest.ts';
+import { startApiServer } from '../../local/api-server.ts';
+import { sourceFunctions } from '../support/source-functions.ts';
+import { min, publishArtefact } from '../support/artefact-fixtures.ts';
 
 // The single-file agent as a site host gets it: the file `npm run build` makes, copied alone
 // into an empty folder (no node_modules anywhere above it), run by a plain Node 22 binary.
@@ -46,6 +51,16 @@ function agent(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** As `agent`, without blocking this process (the API it talks to runs here). */
+function agentAsync(args: string[], extraEnv: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { PATH: '/usr/bin:/bin', HOME: dir, FERRY_HOME: join(dir, 'home'), ...extraEnv };
+  return new Promise((resolve) => {
+    execFile(NODE, ['ferry-agent.mjs', ...args], { cwd: host, encoding: 'utf8', env, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
 describe('the single-file agent', () => {
   it('is one file in a folder with no node_modules at or above it', () => {
     expect(readdirSync(host)).toEqual(['ferry-agent.mjs']);
@@ -76,6 +91,28 @@ describe('the single-file agent', () => {
     expect(keys.filter((k) => k.startsWith('manifests/single/'))).toHaveLength(2);
     expect(keys.filter((k) => k.startsWith('recordings/single/') && k.endsWith('.tar'))).toHaveLength(2);
     expect(recordings).toHaveLength(10);
+  });
+
+  it('fetches a point-in-time restore plan from the cloud with no node_modules (a DR host with only this file)', async () => {
+    const store = new S3BlobStore(createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials }), 'ferry-data');
+    const full = Buffer.from('-- full dump\n'.repeat(1000));
+    const segment = Buffer.from('binlog events\n'.repeat(500));
+    await publishArtefact(store, { site: 'single', source: 'db', sourceType: 'rotated', role: 'full', name: 'full.sql', body: full, takenAt: min(0), extra: { position: { logFile: 'mysql-bin.000001', logPos: 4 } } });
+    await publishArtefact(store, { site: 'single', source: 'binlog', sourceType: 'binlog', role: 'segment', name: 'mysql-bin.000001', body: segment, takenAt: min(9), extra: { sequence: 1, series: 'mysql-bin', span: { from: min(0), to: min(9) } } });
+    const catalogue = new MemoryCatalogue();
+    await rebuildCatalogue({ blobs: store, catalogue });
+    const api = await startApiServer({ ...sourceFunctions({ catalogue }), credentials: [s3.credentials], region: 'us-east-1', log: () => undefined });
+    try {
+      const env = { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1', FERRY_BUCKET: 'ferry-data', AWS_ENDPOINT_URL_S3: s3.endpoint };
+      const r = await agentAsync(['restore', 'fetch', '--site', 'single', '--source', 'db', '--at', min(5), '--to', 'restored', '--api', api.url, '--json'], env);
+      expect(r.stderr).not.toMatch(/Cannot find (module|package)/);
+      expect(r.code).toBe(0);
+      expect(readdirSync(join(host, 'restored')).sort()).toEqual(['apply.sh', 'full.sql', 'mysql-bin.000001', 'restore-plan.json']);
+      expect(readFileSync(join(host, 'restored', 'full.sql')).equals(full)).toBe(true);
+      expect(readFileSync(join(host, 'restored', 'mysql-bin.000001')).equals(segment)).toBe(true);
+    } finally {
+      await api.stop();
+    }
   });
 
   it('refuses a missing config with exit 2 and the setting named, as the full CLI does', () => {
