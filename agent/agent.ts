@@ -325,9 +325,11 @@ export class Agent {
       // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
       // next pending view is committed as soon as the walk ends (on a backlog, long before the
       // shipping does): a pass killed before that leaves the previous view to compare with.
+      const started = performance.now();
       const walking = walk.walk().then(() => {
         next.commit();
         this.observations.pendingCommitted(source.name, batches.length, this.deps.clock.now());
+        this.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
       });
       walking.catch(() => undefined); // awaited below, after the workers stop
       try {
