@@ -9,8 +9,10 @@ import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal, batchKey, type FileStamp, type Totals } from './journal.ts';
 import type { Logger } from './log.ts';
-import { scanBatches, type ScannedBatch } from './sources/scan.ts';
-import { selectWork, findLosses, pendingView, backlogOf, batchDone, type Backlog, type BatchWork } from './sources/recordings.ts';
+import { listBatches } from './sources/scan.ts';
+import type { Backlog, BatchWork } from './sources/recordings.ts';
+import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
+import type { PendingViewWriter } from './state/pending-view.ts';
 import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import { recoverInflight } from './recover.ts';
 import type { VerifyMode } from './verify.ts';
@@ -291,29 +293,78 @@ export class Agent {
 
   private async cycleRecordings(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
     const now = () => this.deps.clock.now().toISOString();
+    const savedView = () => backlogOfView(source.name, this.observations.previousPending(source.name), (batch) => keep.add(batchKey(source.name, batch)));
     const problem = await this.sourceProblem(source);
     if (problem) {
       // Keep the saved view: what was pending is neither shipped nor known lost, and stays reported as pending.
-      const saved = this.observations.pending(source.name);
-      report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, saved?.batches ?? new Map()), lastScan: saved?.lastScan ?? now(), problem });
-      for (const batch of saved?.batches.keys() ?? []) keep.add(batchKey(source.name, batch));
+      report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: this.observations.lastPass(source.name)?.lastScan ?? now(), problem });
       return;
     }
-    const isShipped = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f);
-    const { ready, pending, batchesSeen } = await this.scanAndSelect(source, report, keep, isShipped);
-    // Each batch's records are let go as soon as it is shipped: memory falls as the backlog does.
-    await this.shipAll(source, ready, report, (batch) => {
-      const left = pending.get(batch)?.filter((f) => !isShipped(batch, f) && !this.lossLog.has(source.name, batch, f)) ?? [];
-      if (left.length > 0) pending.set(batch, left);
-      else pending.delete(batch);
-    });
-    report.sources.push({ name: source.name, type: 'recordings', backlog: backlogOf(source.name, pending), lastScan: now() });
-    this.savePending(source, pending, batchesSeen);
+    const warn = this.warnOnce(source);
+    const batches = await listBatches(source.path, source.batchDepth, warn);
+    for (const batch of batches) keep.add(batchKey(source.name, batch));
+    const last = this.observations.lastPass(source.name);
+    const emptyKey = `source-empty:${source.name}`;
+    if (batches.length === 0 && last && last.batchesSeen > 0) {
+      // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
+      // unmounted share than an eviction of everything. Nothing is called lost until it is back.
+      await this.alerts.raise(emptyKey, {
+        severity: 'critical',
+        site: this.deps.config.site,
+        subject: `source ${source.name} is suddenly empty`,
+        message: `${source.path} held ${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'} at the last pass (${last.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
+        details: { source: source.name, path: source.path },
+      });
+      report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: now() });
+      return;
+    }
+    await this.alerts.resolve(emptyKey, this.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
+    const next = this.observations.pendingWriter(source.name);
+    try {
+      const walk = this.walkOf(source, batches, { next, warn, lastSeen: last?.lastScan });
+      // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
+      // next pending view is committed as soon as the walk ends (on a backlog, long before the
+      // shipping does): a pass killed before that leaves the previous view to compare with.
+      const started = performance.now();
+      const walking = walk.walk().then(() => {
+        next.commit();
+        this.observations.pendingCommitted(source.name, batches.length, this.deps.clock.now());
+        this.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
+      });
+      walking.catch(() => undefined); // awaited below, after the workers stop
+      try {
+        await this.shipAll(source, walk, report);
+      } finally {
+        if (this.stopping) walk.stop();
+        await walking.catch(() => undefined);
+      }
+      await walking;
+      // The view was written as the walk went; what shipped (or was found lost) since leaves it.
+      const left = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f) || this.lossLog.has(source.name, batch, f);
+      if (report.packs > 0 || report.lost > 0 || walk.lost > 0) this.observations.prunePending(source.name, left);
+      report.lost += walk.lost;
+      report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now() });
+    } finally {
+      next.close();
+    }
   }
 
-  private savePending(source: RecordingsSourceConfig, pending: ReadonlyMap<string, FileStamp[]>, batchesSeen: number): void {
-    this.observations.setPending(source.name, pending, batchesSeen, this.deps.clock.now());
-    this.observations.save();
+  private walkOf(source: RecordingsSourceConfig, batches: string[], o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string }): RecordingsWalk {
+    const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
+    return new RecordingsWalk(
+      {
+        source,
+        clock: this.deps.clock,
+        journal: this.journal,
+        resolver: createMetadataExtractor(source.metadata),
+        previous: this.observations.previousPending(source.name),
+        next: o.next,
+        warn: o.warn,
+        lost: (batch, files, when) => this.reportLost(source, batch, files, reason[when], when === 'between passes' ? o.lastSeen : undefined),
+        lookahead: this.deps.config.shipping.packConcurrency * 2,
+      },
+      batches,
+    );
   }
 
   /**
@@ -325,34 +376,6 @@ export class Agent {
     if (problem) this.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
     await sourceReadable(this.alerts, this.deps.config.site, source, problem);
     return problem;
-  }
-
-  /** Scans, reports losses and picks the work; the scan itself is not kept past this point. */
-  private async scanAndSelect(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>, isShipped: (batch: string, f: FileStamp) => boolean) {
-    const scanned = await this.scan(source);
-    for (const b of scanned) keep.add(batchKey(source.name, b.batch));
-    const saved = this.observations.pending(source.name);
-    const emptyKey = `source-empty:${source.name}`;
-    if (scanned.length === 0 && saved && saved.batchesSeen > 0) {
-      // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
-      // unmounted share than an eviction of everything. Nothing is called lost until it is back.
-      await this.alerts.raise(emptyKey, {
-        severity: 'critical',
-        site: this.deps.config.site,
-        subject: `source ${source.name} is suddenly empty`,
-        message: `${source.path} held ${saved.batchesSeen} batch director${saved.batchesSeen === 1 ? 'y' : 'ies'} at the last pass (${saved.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
-        details: { source: source.name, path: source.path },
-      });
-      for (const batch of saved.batches.keys()) keep.add(batchKey(source.name, batch));
-      return { ready: [], pending: saved.batches, batchesSeen: saved.batchesSeen };
-    }
-    await this.alerts.resolve(emptyKey, this.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
-    if (saved) report.lost += await this.reportLosses(source, saved.batches, saved.lastScan, scanned);
-    const { ready } = selectWork(source, scanned, isShipped, createMetadataExtractor(source.metadata), this.deps.clock);
-    const pending = pendingView(scanned, isShipped, source.extensions);
-    // Saved before shipping: a pass killed midway leaves the next one this view to compare with.
-    this.savePending(source, pending, scanned.length);
-    return { ready, pending, batchesSeen: scanned.length };
   }
 
   private runner(source: ArtefactSourceConfig): ArtefactRunner {
@@ -379,25 +402,14 @@ export class Agent {
     return best;
   }
 
-  private async scan(source: RecordingsSourceConfig): Promise<ScannedBatch[]> {
+  /** Logs each scan warning (a link not followed, a stray file) once per path and pass. */
+  private warnOnce(source: RecordingsSourceConfig): (message: string, path: string) => void {
     const warned = new Set<string>();
-    return scanBatches(source.path, {
-      depth: source.batchDepth,
-      isDone: batchDone(this.journal, source),
-      onWarning: (message, path) => {
-        if (warned.has(path)) return;
-        warned.add(path);
-        this.deps.log.warn(message, { source: source.name, path });
-      },
-    });
-  }
-
-  private async reportLosses(source: RecordingsSourceConfig, previous: ReadonlyMap<string, readonly FileStamp[]>, lastSeen: string | undefined, scanned: ScannedBatch[]): Promise<number> {
-    let lost = 0;
-    for (const loss of findLosses(previous, scanned, (batch, f) => this.journal.isShipped(source.name, batch, f))) {
-      lost += await this.reportLost(source, loss.batch, loss.files, 'deleted by the recorder before it was shipped', lastSeen);
-    }
-    return lost;
+    return (message, path) => {
+      if (warned.has(path)) return;
+      warned.add(path);
+      this.deps.log.warn(message, { source: source.name, path });
+    };
   }
 
   private reportLost(source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
@@ -412,24 +424,26 @@ export class Agent {
     });
   }
 
-  /** Ships `ready` in order, `packConcurrency` at a time, taking each item off the list as it starts. */
-  private async shipAll(source: RecordingsSourceConfig, ready: BatchWork[], report: CycleReport, onDone: (batch: string) => void): Promise<void> {
+  /** Ships what the walk hands out, in its order, `packConcurrency` at a time, until the slice ends. */
+  private async shipAll(source: RecordingsSourceConfig, walk: RecordingsWalk, report: CycleReport): Promise<void> {
     const ctx = this.shipContext(source);
-    const total = ready.length;
     let done = 0;
-    const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: total, recordings: report.recordings, bytes: report.bytes });
+    const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: walk.readyFound, recordings: report.recordings, bytes: report.bytes });
     progress();
-    // The slice starts with shipping (a scan of thousands of batches is not shipping time); every
-    // worker takes at least one batch, so a slow store still drains the backlog.
+    // The slice starts with shipping; every worker takes at least one batch, so a slow store
+    // still drains the backlog.
     const deadline = this.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
+    const left = (batch: string) => (f: FileStamp) => this.journal.isShipped(source.name, batch, f) || this.lossLog.has(source.name, batch, f);
     const worker = async () => {
-      for (let work = ready.shift(), first = true; work; work = ready.shift(), first = false) {
+      for (let first = true; ; first = false) {
         if (!first && (this.stopping || this.deps.clock.now().getTime() >= deadline)) {
           // The slice is over: what is left waits for the next pass (which starts at once).
-          ready.unshift(work);
-          report.more = true;
+          if (this.stopping) walk.stop();
+          if (await walk.hasMore()) report.more = true;
           break;
         }
+        const work = await walk.next();
+        if (!work) break;
         const outcome = await this.shipWithRetry(source, ctx, work);
         report.lost += outcome.lost;
         if (outcome.result) {
@@ -438,7 +452,7 @@ export class Agent {
           report.recordings += outcome.result.recordings;
           report.bytes += outcome.result.bytes;
         } else if (!outcome.evicted) report.failed++;
-        onDone(work.batch);
+        walk.done(work, left(work.batch));
         done++;
         progress();
       }

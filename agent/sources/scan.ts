@@ -2,6 +2,7 @@ import { opendir, lstat } from 'node:fs/promises';
 import { lstatSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { FileStamp } from '../journal.ts';
+import { compareBatches } from './batch-order.ts';
 
 // Walks a recordings root read-only. Batch directories sit `depth` levels below the root.
 // Symbolic links are never followed (a link could lead out of the root or into a loop);
@@ -54,11 +55,14 @@ function isGone(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Lists batch directories below root; a directory evicted mid-scan is simply absent. */
-export async function scanBatches(root: string, options: ScanOptions): Promise<ScannedBatch[]> {
-  const warn = options.onWarning ?? (() => undefined);
+/**
+ * The batch directories below root (`depth` levels down), in compareBatches order: one listing
+ * per directory above the batches, nothing inside them. A directory evicted mid-listing is
+ * simply absent.
+ */
+export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined): Promise<string[]> {
   let level: string[] = [''];
-  for (let d = 0; d < options.depth; d++) {
+  for (let d = 0; d < depth; d++) {
     const nextLevel: string[] = [];
     for (const rel of level) {
       let entries;
@@ -72,11 +76,18 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
         const childRel = rel ? posix.join(rel, e.name) : e.name;
         if (e.kind === 'dir') nextLevel.push(childRel);
         else if (e.kind === 'link') warn('symbolic link not followed', childRel);
-        else if (e.kind === 'file' && d === options.depth - 1 && options.depth > 0) warn('file outside a batch directory ignored', childRel);
+        else if (e.kind === 'file' && d === depth - 1 && depth > 0) warn('file outside a batch directory ignored', childRel);
       }
     }
-    level = nextLevel.sort();
+    level = nextLevel.sort(compareBatches);
   }
+  return level;
+}
+
+/** Lists batch directories below root and every file in them; a directory evicted mid-scan is simply absent. */
+export async function scanBatches(root: string, options: ScanOptions): Promise<ScannedBatch[]> {
+  const warn = options.onWarning ?? (() => undefined);
+  const level = await listBatches(root, options.depth, warn);
   const batches = await mapLimit(level, 8, async (rel) => {
     const b = await scanBatch(root, rel, warn);
     return b && options.isDone?.(b.batch, b.files) ? { batch: b.batch, dirMtimeMs: b.dirMtimeMs, files: new Map(), done: true as const } : b;
@@ -84,7 +95,8 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
   return batches.filter((b): b is ScannedBatch => b !== undefined);
 }
 
-async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void): Promise<ScannedBatch | undefined> {
+/** One batch directory and the lstat of each file in it; undefined when the directory is gone. */
+export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void): Promise<ScannedBatch | undefined> {
   const dir = join(root, rel);
   let entries;
   let dirStat;

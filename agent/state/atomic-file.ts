@@ -18,7 +18,7 @@ export function writeFileAtomic(file: string, text: string): void {
   fsyncDirectory(dirname(file));
 }
 
-function fsyncDirectory(dir: string): void {
+export function fsyncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');

@@ -1,7 +1,9 @@
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { StabilityTracker, type StabilityEntry } from '../sources/stability.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
+import { PendingViewReader, PendingViewWriter } from './pending-view.ts';
 
 // What the agent saw of each source, kept in the state directory so that every conclusion
 // drawn from two observations (a file stable for `stableSeconds`, a pending recording that is
@@ -9,9 +11,15 @@ import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
 // processes: a cron-driven `--once`, a restart, a `kill -9`. Rewritten atomically at the end of
 // each source's pass; a crash before that leaves the previous observation, which at worst makes
 // a file wait one more window and finds the same losses again (the loss log records each once).
+// The recordings each source has pending are kept beside it, one file per source, in the
+// streaming format of state/pending-view.ts (`pending/<source>.jsonl`).
 
 interface SourceFile {
-  /** Recordings: batch → listing of the files seen and not shipped ("name\tsize\tmtime", NUL-separated). */
+  /**
+   * Recordings, as agents before the streaming scan kept them: batch → listing of the files seen
+   * and not shipped ("name\tsize\tmtime", NUL-separated). Read once, then replaced by the
+   * source's pending view file.
+   */
   pending?: Record<string, string>;
   /** Recordings: how many batch directories the last scan found (an empty root after that is suspicious). */
   batchesSeen?: number;
@@ -29,7 +37,6 @@ interface ObservationsFile {
 }
 
 const SEP = '\0';
-const encode = (files: readonly FileStamp[]) => files.map((f) => `${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`).join(SEP);
 function decode(text: string): FileStamp[] {
   if (text === '') return [];
   return text.split(SEP).map((item) => {
@@ -46,10 +53,12 @@ export interface PendingView {
 
 export class Observations {
   private readonly file: string;
+  private readonly directory: string;
   private readonly sources: Record<string, SourceFile>;
   private readonly trackers = new Map<string, StabilityTracker>();
 
   constructor(directory: string) {
+    this.directory = directory;
     this.file = join(directory, 'observations.json');
     this.sources = readJsonFile<ObservationsFile>(this.file)?.sources ?? {};
   }
@@ -58,18 +67,71 @@ export class Observations {
     return (this.sources[source] ??= {});
   }
 
-  /** The recordings seen and not shipped at the last pass of any process (empty before the first). */
-  pending(source: string): PendingView | undefined {
-    const s = this.sources[source];
-    if (!s?.pending) return undefined;
-    return { batches: new Map(Object.entries(s.pending).map(([b, list]) => [b, decode(list)])), batchesSeen: s.batchesSeen ?? 0, lastScan: s.lastScan };
+  private pendingFile(source: string): string {
+    return join(this.directory, 'pending', `${encodeURIComponent(source)}.jsonl`);
   }
 
-  setPending(source: string, batches: ReadonlyMap<string, readonly FileStamp[]>, batchesSeen: number, at: Date): void {
+  /** The recordings seen and not shipped at the last pass of any process, streamed in batch order (empty before the first pass). */
+  previousPending(source: string): PendingViewReader {
+    const file = this.pendingFile(source);
+    if (existsSync(file)) return PendingViewReader.open(file);
+    const legacy = this.sources[source]?.pending;
+    if (legacy) return PendingViewReader.of(Object.entries(legacy).map(([batch, list]) => ({ batch, files: decode(list) })));
+    return PendingViewReader.empty();
+  }
+
+  /** Whether a pass of any process has recorded a pending view for the source. */
+  hasPending(source: string): boolean {
+    return existsSync(this.pendingFile(source)) || this.sources[source]?.pending !== undefined;
+  }
+
+  /** The writer of the source's next pending view; `pendingCommitted` after its commit. */
+  pendingWriter(source: string): PendingViewWriter {
+    mkdirSync(join(this.directory, 'pending'), { recursive: true });
+    return new PendingViewWriter(this.pendingFile(source));
+  }
+
+  /** Records that a pass committed the source's pending view, having found `batchesSeen` batch directories. */
+  pendingCommitted(source: string, batchesSeen: number, at: Date): void {
     const s = this.of(source);
-    s.pending = Object.fromEntries([...batches].map(([b, files]) => [b, encode(files)]));
+    delete s.pending;
     s.batchesSeen = batchesSeen;
     s.lastScan = at.toISOString();
+    this.save();
+  }
+
+  /**
+   * Rewrites the source's pending view without the files `gone` says are no longer pending
+   * (shipped or recorded lost since the view was written), streaming, atomically.
+   */
+  prunePending(source: string, gone: (batch: string, file: FileStamp) => boolean): void {
+    if (!existsSync(this.pendingFile(source))) return;
+    const reader = this.previousPending(source);
+    const writer = this.pendingWriter(source);
+    try {
+      for (let e = reader.take(); e; e = reader.take()) writer.add(e.batch, e.files.filter((f) => !gone(e.batch, f)));
+      writer.commit();
+    } finally {
+      reader.close();
+      writer.close();
+    }
+  }
+
+  /** How many batch directories the last pass found, and when (undefined before the first pass). */
+  lastPass(source: string): { batchesSeen: number; lastScan?: string } | undefined {
+    if (!this.hasPending(source)) return undefined;
+    const s = this.sources[source];
+    return { batchesSeen: s?.batchesSeen ?? 0, lastScan: s?.lastScan };
+  }
+
+  /** The whole pending view in memory (status tools and tests; a pass streams it instead). */
+  pending(source: string): PendingView | undefined {
+    const last = this.lastPass(source);
+    if (!last) return undefined;
+    const batches = new Map<string, FileStamp[]>();
+    const reader = this.previousPending(source);
+    for (let e = reader.take(); e; e = reader.take()) batches.set(e.batch, e.files);
+    return { batches, ...last };
   }
 
   /** The source's stability tracker, restored from the last pass; `save()` keeps its changes. */

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, readdirSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,13 @@ async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], 
   }
 }
 
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !condition(); ) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function shippedPaths(store: BlobStore): Promise<string[]> {
   const out: string[] = [];
   for await (const o of store.list('manifests/')) out.push(...parseManifest(await readAll(store, o.key)).members.map((m) => m.path));
@@ -59,12 +66,14 @@ describe('a cron-driven agent (--once) under eviction', () => {
     writeTree(s.root, 4, 10);
     const store = new MemoryBlobStore();
     const alerts: Alert[] = [];
-    // While the first pack goes out, the recorder deletes batches 2 and 3 and half of batch 4.
+    // While the first pack goes out, the recorder deletes batches 2 and 3 and half of batch 4,
+    // which the agent has seen by then (the walk has written batch 4 to the pending view).
     let evicted = false;
     const evicting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
       put: async (key: string, body: Uint8Array, opts?: Parameters<BlobStore['put']>[2]) => {
         if (!evicted && key.endsWith('.tar')) {
           evicted = true;
+          await until(() => ['cs.jsonl', 'cs.jsonl.tmp'].some((f) => existsSync(join(s.config.state, 'pending', f)) && readFileSync(join(s.config.state, 'pending', f), 'utf8').includes('"000004"')));
           rmSync(join(s.root, '000002'), { recursive: true });
           rmSync(join(s.root, '000003'), { recursive: true });
           for (const name of readdirSync(join(s.root, '000004')).sort().slice(0, 10)) rmSync(join(s.root, '000004', name));

@@ -1,0 +1,246 @@
+import type { Clock } from '../core/clock.ts';
+import type { RecordingsSourceConfig } from '../core/config.ts';
+import type { FileStamp } from './journal.ts';
+import { numberedBatches, compareBatches } from './sources/batch-order.ts';
+import { batchDone, pendingView, selectWork, type Backlog, type BatchWork, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
+import { scanBatch, type ScannedBatch } from './sources/scan.ts';
+import type { PendingEntry, PendingViewReader, PendingViewWriter, ViewLine } from './state/pending-view.ts';
+
+// One pass over a recordings root as a stream: batch directories are visited one at a time in
+// compareBatches order, and for each the walk (1) compares it with the previous pass's pending
+// view (a pending recording that is gone and not shipped is a loss), (2) writes its pending
+// recordings to the next view, and (3) hands it to the ship workers when it is closed. Nothing
+// is held per file beyond the batch in hand and `lookahead` batches queued with their records;
+// other ready batches are queued by name and read again when a worker takes them.
+//
+// On a root whose batch names are the recorder's numbering (batch-order.ts) the walk order is
+// the age order, so the first closed batch ships as soon as it has been seen. Otherwise the
+// whole root is walked first and ready batches ship oldest file first, as before.
+
+export interface WalkDeps {
+  source: RecordingsSourceConfig;
+  clock: Clock;
+  journal: ShippedIndex;
+  resolver: SidecarResolver;
+  previous: PendingViewReader;
+  next: PendingViewWriter;
+  warn: (message: string, path: string) => void;
+  /** Records pending files of `batch` that are gone; resolves to how many were newly lost. */
+  lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping') => Promise<number>;
+  /** Ready batches queued with their file records (the rest are queued by name). */
+  lookahead: number;
+}
+
+interface Ready {
+  batch: string;
+  oldestMs: number;
+  line: ViewLine;
+  work?: BatchWork;
+}
+
+interface BatchSummary {
+  recordings: number;
+  bytes: number;
+  oldestMs: number;
+}
+
+export class RecordingsWalk {
+  /** Recordings newly found lost by this walk. */
+  lost = 0;
+  /** The most batches held with their file records at once (memory is bounded by `lookahead`). */
+  maxHeld = 0;
+  /** Ready batches found so far. */
+  readyFound = 0;
+  readonly ordered: boolean;
+  private readonly queue: Ready[] = [];
+  private held = 0;
+  private walking = true;
+  private stopped = false;
+  private failure: unknown;
+  private waiters: (() => void)[] = [];
+  private readonly summary = new Map<string, BatchSummary>();
+  private readonly isDone: (batch: string, files: ReadonlyMap<string, FileStamp>) => boolean;
+
+  constructor(
+    private readonly deps: WalkDeps,
+    private readonly batches: readonly string[],
+  ) {
+    this.ordered = numberedBatches(batches);
+    this.isDone = batchDone(deps.journal, deps.source);
+  }
+
+  private isShipped = (batch: string, f: FileStamp): boolean => this.deps.journal.isShipped(this.deps.source.name, batch, f);
+
+  /** Walks the root; resolves when the next view is complete (not committed: the caller commits it). Rejects on a scan error. */
+  async walk(): Promise<void> {
+    const later: Ready[] = [];
+    try {
+      let i = 0;
+      for (; i < this.batches.length && !this.stopped; i++) {
+        const ready = await this.visit(this.batches[i] as string);
+        if (!ready) continue;
+        this.readyFound++;
+        if (!this.ordered) later.push(ready);
+        else this.push(ready);
+      }
+      const { previous } = this.deps;
+      if (this.stopped) {
+        // Stopped early: what the old view holds past this point is carried over unexamined.
+        for (let e = previous.take(); e; e = previous.take()) this.carry(e);
+      } else {
+        for (let e = previous.take(); e; e = previous.take()) await this.gone(e, undefined);
+      }
+      later.sort((x, y) => x.oldestMs - y.oldestMs || compareBatches(x.batch, y.batch));
+      for (const r of later) this.push(r);
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    } finally {
+      this.deps.previous.close();
+      this.walking = false;
+      this.wakeAll();
+    }
+  }
+
+  /** No further batch directories are visited (the agent is stopping); the old view's rest is carried over. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async visit(batch: string): Promise<Ready | undefined> {
+    const { previous, next, source } = this.deps;
+    // Batches of the old view before this one are not on disk any more.
+    for (let e = previous.peek(); e && compareBatches(e.batch, batch) < 0; e = previous.peek()) await this.gone(previous.take() as PendingEntry, undefined);
+    const before = previous.peek()?.batch === batch ? previous.take() : undefined;
+    const scanned = await scanBatch(source.path, batch, this.deps.warn);
+    if (!scanned) {
+      if (before) await this.gone(before, undefined);
+      return undefined;
+    }
+    const done = this.isDone(batch, scanned.files);
+    if (before) await this.gone(before, done ? undefined : scanned.files);
+    if (done) return undefined;
+    const pending = pendingView([scanned], this.isShipped, source.extensions).get(batch) ?? [];
+    const line = next.add(batch, pending);
+    if (!line) return undefined;
+    this.summary.set(batch, summarize(pending));
+    const work = this.select(scanned);
+    return work ? { batch, oldestMs: work.oldestMs, line, work } : undefined;
+  }
+
+  private select(scanned: ScannedBatch): BatchWork | undefined {
+    return selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock).ready[0];
+  }
+
+  /** The pending files of `entry` not among `present` (undefined: the batch is gone or done) and not shipped are lost. */
+  private async gone(entry: PendingEntry, present: ReadonlyMap<string, FileStamp> | undefined, when: 'between passes' | 'while shipping' = 'between passes'): Promise<void> {
+    const files = entry.files.filter((f) => !present?.has(f.name) && !this.isShipped(entry.batch, f)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (files.length > 0) this.lost += await this.deps.lost(entry.batch, files, when);
+  }
+
+  private carry(entry: PendingEntry): void {
+    if (this.deps.next.add(entry.batch, entry.files)) this.summary.set(entry.batch, summarize(entry.files));
+  }
+
+  private push(ready: Ready): void {
+    if (this.ordered && this.held < this.deps.lookahead && ready.work) {
+      this.held++;
+      this.maxHeld = Math.max(this.maxHeld, this.held);
+    } else delete ready.work;
+    this.queue.push(ready);
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The next batch to ship, oldest first; undefined when the walk is over and nothing is left. */
+  async next(): Promise<BatchWork | undefined> {
+    for (;;) {
+      const item = this.queue.shift();
+      if (item?.work) {
+        this.held--;
+        return item.work;
+      }
+      if (item) {
+        const work = await this.reread(item);
+        if (work) return work;
+        continue;
+      }
+      if (!this.walking || this.failure !== undefined) return undefined;
+      await this.wait();
+    }
+  }
+
+  /** Whether a batch is still waiting to ship (waits for the walk to queue one or end). */
+  async hasMore(): Promise<boolean> {
+    while (this.queue.length === 0 && this.walking && this.failure === undefined) await this.wait();
+    return this.queue.length > 0;
+  }
+
+  /** A batch queued by name: read again now; its pending files that vanished since the walk saw them are lost. */
+  private async reread(item: Ready): Promise<BatchWork | undefined> {
+    const pending = this.deps.next.readAt(item.line);
+    const scanned = await scanBatch(this.deps.source.path, item.batch, this.deps.warn);
+    await this.gone({ batch: item.batch, files: pending }, scanned?.files, 'while shipping');
+    // It was closed when the walk saw it: a recorder evicting part of it does not reopen it
+    // (the rest ships now, as it would had the pack been under way).
+    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock).ready[0] : undefined;
+  }
+
+  /** A worker finished with `work`: its recordings shipped or lost leave the backlog. */
+  done(work: BatchWork, left: (f: FileStamp) => boolean): void {
+    const s = this.summary.get(work.batch);
+    if (!s) return;
+    for (const f of work.recordings) {
+      if (!left(f)) continue;
+      s.recordings--;
+      s.bytes -= f.size;
+    }
+    if (s.recordings <= 0) this.summary.delete(work.batch);
+  }
+
+  /** What is not shipped: the pending view as the walk wrote it, less what shipped since. */
+  backlog(): Backlog {
+    const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
+    for (const [batch, s] of this.summary) {
+      backlog.batches++;
+      backlog.recordings += s.recordings;
+      backlog.bytes += Math.max(0, s.bytes);
+      if (!backlog.oldest || s.oldestMs < backlog.oldest.sinceMs) backlog.oldest = { source: this.deps.source.name, batch, sinceMs: s.oldestMs };
+    }
+    return backlog;
+  }
+}
+
+function summarize(files: readonly FileStamp[]): BatchSummary {
+  let bytes = 0;
+  let oldestMs = Infinity;
+  for (const f of files) {
+    bytes += f.size;
+    oldestMs = Math.min(oldestMs, f.mtimeMs);
+  }
+  return { recordings: files.length, bytes, oldestMs };
+}
+
+/** The backlog a pending view describes, streamed (a source that cannot be scanned reports its last view). */
+export function backlogOfView(source: string, view: PendingViewReader, each: (batch: string) => void = () => undefined): Backlog {
+  const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
+  for (let e = view.take(); e; e = view.take()) {
+    each(e.batch);
+    const s = summarize(e.files);
+    backlog.batches++;
+    backlog.recordings += s.recordings;
+    backlog.bytes += s.bytes;
+    if (!backlog.oldest || s.oldestMs < backlog.oldest.sinceMs) backlog.oldest = { source, batch: e.batch, sinceMs: s.oldestMs };
+  }
+  view.close();
+  return backlog;
+}

@@ -1,0 +1,76 @@
+// The order in which a recordings root is walked, and whether that order is also the age order.
+//
+// ContactStore numbers its batch directories (`000001`, `000002`, …) and evicts the lowest
+// number first, so on such a root the names alone say which batch is oldest: the agent can pack
+// the first closed batch as soon as it has seen it, without stat'ing a million files first
+// (docs/benchmarks.md, the 1,000,000-file tree). Any other naming falls back to the age of
+// each batch's files, which needs the whole root scanned before the first pack.
+
+const RUNS = /\d+|\D+/g;
+
+function compareRuns(a: string, b: string): number {
+  const da = a.charCodeAt(0) >= 48 && a.charCodeAt(0) <= 57;
+  const db = b.charCodeAt(0) >= 48 && b.charCodeAt(0) <= 57;
+  if (da && db) {
+    // Numbers by value whatever their width (`9` before `10`); leading zeros only break ties below.
+    const x = a.replace(/^0+(?=\d)/, '');
+    const y = b.replace(/^0+(?=\d)/, '');
+    if (x.length !== y.length) return x.length - y.length;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareNames(a: string, b: string): number {
+  const ra = a.match(RUNS) ?? [];
+  const rb = b.match(RUNS) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const c = compareRuns(ra[i] as string, rb[i] as string);
+    if (c !== 0) return c;
+  }
+  if (ra.length !== rb.length) return ra.length - rb.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A total order on batch paths (POSIX, relative to the root): component by component, numbers
+ * by value. The scan walks in this order and the pending view (state/pending-view.ts) is kept
+ * sorted by it, so the two can be compared batch by batch without holding either in memory.
+ * Changing it needs a new PENDING_VIEW_ORDER.
+ */
+export function compareBatches(a: string, b: string): number {
+  if (a === b) return 0;
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const c = compareNames(pa[i] as string, pb[i] as string);
+    if (c !== 0) return c;
+  }
+  return pa.length - pb.length || (a < b ? -1 : 1);
+}
+
+/** The name of compareBatches, written in the pending view's header. */
+export const BATCH_ORDER = 'numeric-path-1';
+
+const NUMBERED = /^(\D*)(\d+)(\D*)$/;
+
+/**
+ * Whether the batch names are the recorder's numbering: at each depth every name is one number
+ * between the same prefix and suffix (`000123`, `batch-17`, `2024/000017`). Then the walk order
+ * is taken as the age order (the recorder numbers new batches upwards and evicts from the
+ * bottom). Anything else (names, dates in another format, a mix) is ordered by age instead.
+ */
+export function numberedBatches(batches: readonly string[]): boolean {
+  const shapes: (string | undefined)[] = [];
+  for (const batch of batches) {
+    const parts = batch.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const m = NUMBERED.exec(parts[i] as string);
+      if (!m) return false;
+      const shape = `${m[1]}\0${m[3]}`;
+      if (shapes[i] === undefined) shapes[i] = shape;
+      else if (shapes[i] !== shape) return false;
+    }
+  }
+  return true;
+}

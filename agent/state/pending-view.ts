@@ -1,0 +1,202 @@
+import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { BATCH_ORDER, compareBatches } from '../sources/batch-order.ts';
+import type { FileStamp } from '../journal.ts';
+import { fsyncDirectory } from './atomic-file.ts';
+
+// The recordings a source had seen and not shipped at its last pass, one line per batch, sorted
+// by compareBatches: the next pass walks the root in the same order and compares the two batch
+// by batch (a pending file that is gone now and was not shipped is a loss), so neither the view
+// nor the scan is ever held whole in memory. A million pending recordings are ~35 MB on disk
+// and a few KB in memory.
+//
+//   {"ferry":"pending-view","format":1,"order":"numeric-path-1"}
+//   ["000001",[["c000001-0.wav",2048,1733212345678],["c000001-1.wav",2048,1733212345679]]]
+//   ["000002",[…]]
+//
+// A pass writes the next view to `<file>.tmp` as it walks, then fsyncs and renames it over the
+// old one (and fsyncs the directory): a crash at any moment leaves the old view or the new one,
+// never a torn one. A pass that stops early copies the old view's remaining lines unchanged.
+
+export interface PendingEntry {
+  batch: string;
+  files: FileStamp[];
+}
+
+/** Where a batch's line sits in a view being written (read back with PendingViewWriter.readAt). */
+export interface ViewLine {
+  offset: number;
+  length: number;
+}
+
+const HEADER = { ferry: 'pending-view', format: 1, order: BATCH_ORDER };
+
+export function encodeEntry(batch: string, files: readonly FileStamp[]): string {
+  return JSON.stringify([batch, files.map((f) => [f.name, f.size, Math.trunc(f.mtimeMs)])]);
+}
+
+function decodeEntry(line: string, file: string): PendingEntry {
+  try {
+    const [batch, files] = JSON.parse(line) as [string, [string, number, number][]];
+    if (typeof batch !== 'string' || !Array.isArray(files)) throw new Error('not ["batch", [[name, size, mtime], …]]');
+    return { batch, files: files.map(([name, size, mtimeMs]) => ({ name, size, mtimeMs })) };
+  } catch (error) {
+    throw new Error(`state file ${file} is damaged (${(error as Error).message}); move it aside to start its records afresh`, { cause: error });
+  }
+}
+
+/** Reads a file line by line in 1 MiB chunks (synchronously: a pass reads it between its own awaits). */
+class LineReader {
+  private fd: number | undefined;
+  private readonly buf = Buffer.allocUnsafe(1024 * 1024);
+  private readonly decoder = new StringDecoder('utf8');
+  private lines: string[] = [];
+  private rest = '';
+
+  constructor(file: string) {
+    this.fd = openSync(file, 'r');
+  }
+
+  next(): string | undefined {
+    while (this.lines.length === 0) {
+      if (this.fd === undefined) return undefined;
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+      if (n === 0) {
+        this.close();
+        const last = this.rest + this.decoder.end();
+        this.rest = '';
+        if (last !== '') this.lines.push(last);
+        break;
+      }
+      const parts = (this.rest + this.decoder.write(this.buf.subarray(0, n))).split('\n');
+      this.rest = parts.pop() ?? '';
+      this.lines = parts.reverse();
+    }
+    return this.lines.pop();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** The previous view, batch by batch in compareBatches order. */
+export class PendingViewReader {
+  private ahead: PendingEntry | undefined;
+  private last: string | undefined;
+
+  private constructor(
+    private readonly pull: () => PendingEntry | undefined,
+    private readonly release: () => void,
+  ) {
+    this.ahead = this.pull();
+  }
+
+  static empty(): PendingViewReader {
+    return new PendingViewReader(() => undefined, () => undefined);
+  }
+
+  /** Entries held in memory (a view of an older format or order): sorted here. */
+  static of(entries: PendingEntry[]): PendingViewReader {
+    const sorted = [...entries].sort((a, b) => compareBatches(a.batch, b.batch));
+    let i = 0;
+    return new PendingViewReader(() => sorted[i++], () => undefined);
+  }
+
+  /** Streams `file`; a missing file is an empty view. A view written in another order is read whole and sorted. */
+  static open(file: string): PendingViewReader {
+    if (!existsSync(file)) return PendingViewReader.empty();
+    const lines = new LineReader(file);
+    const header = lines.next();
+    let order: unknown;
+    try {
+      order = header === undefined ? BATCH_ORDER : (JSON.parse(header) as { order?: unknown }).order;
+    } catch {
+      order = undefined;
+    }
+    const pull = (): PendingEntry | undefined => {
+      for (let line = lines.next(); line !== undefined; line = lines.next()) if (line !== '') return decodeEntry(line, file);
+      return undefined;
+    };
+    if (order === BATCH_ORDER) return new PendingViewReader(pull, () => lines.close());
+    const all: PendingEntry[] = [];
+    for (let e = pull(); e; e = pull()) all.push(e);
+    return PendingViewReader.of(all);
+  }
+
+  peek(): PendingEntry | undefined {
+    return this.ahead;
+  }
+
+  take(): PendingEntry | undefined {
+    const e = this.ahead;
+    if (e === undefined) return undefined;
+    if (this.last !== undefined && compareBatches(this.last, e.batch) >= 0) throw new Error(`the pending view is out of order (${e.batch} after ${this.last}); move it aside to start its records afresh`);
+    this.last = e.batch;
+    this.ahead = this.pull();
+    return e;
+  }
+
+  close(): void {
+    this.ahead = undefined;
+    this.release();
+  }
+}
+
+/** The next view, written as the pass walks; `commit()` puts it in place atomically. */
+export class PendingViewWriter {
+  private readonly tmp: string;
+  private fd: number | undefined;
+  private offset = 0;
+  private last: string | undefined;
+  private committed = false;
+
+  constructor(private readonly file: string) {
+    this.tmp = `${file}.tmp`;
+    this.fd = openSync(this.tmp, 'w+');
+    this.write(`${JSON.stringify(HEADER)}\n`);
+  }
+
+  private write(text: string): ViewLine {
+    if (this.fd === undefined || this.committed) throw new Error('pending view already committed');
+    const bytes = Buffer.from(text, 'utf8');
+    const at = this.offset;
+    writeSync(this.fd, bytes, 0, bytes.length, at);
+    this.offset += bytes.length;
+    return { offset: at, length: bytes.length };
+  }
+
+  /** Appends a batch's pending files (batches must come in compareBatches order; an empty list writes nothing). */
+  add(batch: string, files: readonly FileStamp[]): ViewLine | undefined {
+    if (files.length === 0) return undefined;
+    if (this.last !== undefined && compareBatches(this.last, batch) >= 0) throw new Error(`pending view written out of order: ${batch} after ${this.last}`);
+    this.last = batch;
+    return this.write(`${encodeEntry(batch, files)}\n`);
+  }
+
+  /** A line written earlier by this writer (the ship workers read a batch's pending files back instead of holding them). */
+  readAt(line: ViewLine): FileStamp[] {
+    if (this.fd === undefined) throw new Error('pending view already closed');
+    const buf = Buffer.allocUnsafe(line.length);
+    readSync(this.fd, buf, 0, line.length, line.offset);
+    return decodeEntry(buf.toString('utf8').trimEnd(), this.tmp).files;
+  }
+
+  commit(): void {
+    if (this.fd === undefined || this.committed) return;
+    fsyncSync(this.fd);
+    renameSync(this.tmp, this.file);
+    fsyncDirectory(dirname(this.file));
+    this.committed = true;
+  }
+
+  /** Closes the file (after commit, or to abandon an uncommitted view: the old one stays). */
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    if (!this.committed) rmSync(this.tmp, { force: true });
+  }
+}
