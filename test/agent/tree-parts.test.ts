@@ -43,7 +43,7 @@ describe('previous index merge-join', () => {
   it('answers each path asked in order, treating skipped paths as deleted', async () => {
     const file = join(tmp(), 'index.local.gz');
     const w = new JsonlGzWriter(file);
-    const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0' });
+    const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0', ctimeNs: '0' });
     for (const p of ['a', 'a/b', 'a-c', 'z']) await w.write(entry(p));
     await w.close();
     const prev = new PreviousIndex(file);
