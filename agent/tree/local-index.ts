@@ -96,18 +96,23 @@ export class PreviousIndex {
   /**
    * The previous line at `rel`, skipping (as deleted) every earlier path; undefined when it had
    * none. `head` (lineHead of the path, when its bytes are valid UTF-8) recognises the line of
-   * the same path without parsing it; any other line is parsed to be ordered.
+   * the same path without parsing it; any other line is parsed to be ordered. Paths are asked
+   * in strictly increasing order, so a line found is used up.
    */
   async seekLine(rel: Buffer, head?: string): Promise<PriorEntry | undefined> {
     while (!this.done) {
       if (!this.head) await this.advance();
       if (!this.head) return undefined;
-      if (head !== undefined && this.head.prior.line.startsWith(head)) return this.head.prior;
-      this.head.bytes ??= entryPathBytes(this.head.prior.entry);
+      const found = this.head.prior;
+      if (head !== undefined && found.line.startsWith(head)) {
+        this.head = undefined;
+        return found;
+      }
+      this.head.bytes ??= entryPathBytes(found.entry);
       const c = compareTreePaths(this.head.bytes, rel);
-      if (c === 0) return this.head.prior;
       if (c > 0) return undefined;
       this.head = undefined;
+      if (c === 0) return found;
     }
     return undefined;
   }

@@ -1,12 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
-import { PreviousIndex, type LocalEntry } from '../../agent/tree/local-index.ts';
-import { compareTreePaths, treePathMatcher } from '../../agent/tree/paths.ts';
+import { PreviousIndex, identityOf, lineHead, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
+import { compareTreePaths, entryPath, treePathMatcher } from '../../agent/tree/paths.ts';
 import { walkTree } from '../../agent/tree/walk.ts';
 
 // The pieces of a snapshot on their own: the one path order, the walk that yields it, the
@@ -53,6 +53,34 @@ describe('previous index merge-join', () => {
     expect(await prev.seek(b('zz'))).toBeUndefined();
     await prev.close();
     expect(await new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
+  });
+
+  it('recognises the line of a path in UTF-8 by its start, without parsing it', async () => {
+    const file = join(tmp(), 'index.local.gz');
+    const w = new JsonlGzWriter(file);
+    w.writeLine('{"path":"a","mode":420,"not json');
+    w.writeLine(JSON.stringify({ path: 'b', type: 'dir', mode: 0o755, mtime: '2026-01-01T00:00:00.000Z', size: 0 }));
+    await w.close();
+    const prev = new PreviousIndex(file);
+    expect((await prev.seekLine(b('a'), lineHead('a')))?.line).toBe('{"path":"a","mode":420,"not json');
+    expect((await prev.seek(b('b')))?.type).toBe('dir');
+    await prev.close();
+  });
+
+  it('takes the hash of an unchanged file from its line only when mode, size, inode, device, mtime and ctime are all the same', () => {
+    const root = tmp();
+    writeFileSync(join(root, 'f'), 'content');
+    const st = lstatSync(join(root, 'f'), { bigint: true });
+    const hash = sha('content').toString('hex');
+    const local: LocalEntry = { ...entryPath(b('dir/f')), mode: Number(st.mode & 0o7777n), mtime: new Date(Number(st.mtimeNs / 1_000_000n)).toISOString(), type: 'file', size: 7, sha256: hash, ...identityOf(st) };
+    const line = JSON.stringify(local);
+    expect(unchangedFileSha(line, lineHead('dir/f'), st)).toBe(hash);
+    expect(unchangedFileSha(line, lineHead('dir/g'), st)).toBeUndefined();
+    for (const field of ['mode', 'size', 'ino', 'dev', 'mtimeNs', 'ctimeNs'] as const) {
+      const other = { ...st, isFile: () => true, [field]: st[field] + 1n } as typeof st;
+      expect(unchangedFileSha(line, lineHead('dir/f'), other), field).toBeUndefined();
+    }
+    expect(unchangedFileSha(JSON.stringify({ ...local, ctimeNs: undefined }), lineHead('dir/f'), st)).toBeUndefined(); // an older agent's line
   });
 });
 
