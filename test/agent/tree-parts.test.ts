@@ -122,6 +122,22 @@ describe('content index', () => {
     expect(again.nextPackNo).toBe(2);
   });
 
+  it('holds 150,000 contents across record chunks in under 75 bytes each, a content packed again pointing at its newer pack', () => {
+    const dir = tmp();
+    const index = new ContentIndex(dir);
+    const members = Array.from({ length: 150_000 }, (_, i) => ({ sha256: sha(`c${i}`), offset: i * 512 }));
+    index.commitPack({ no: 0, key: 'p0', size: 1, sha256: 'a'.repeat(64) }, members.slice(0, 70_000));
+    index.commitPack({ no: 1, key: 'p1', size: 1, sha256: 'b'.repeat(64) }, members.slice(70_000));
+    index.commitPack({ no: 2, key: 'p2', size: 1, sha256: 'c'.repeat(64) }, [{ sha256: sha('c5'), offset: 7 }]);
+    for (const held of [index, new ContentIndex(dir)]) {
+      expect(held.size).toBe(150_000);
+      expect(held.heldBytes).toBeLessThan(150_000 * 75);
+      expect(members.every((m, i) => i === 5 || held.get(m.sha256)?.offset === m.offset)).toBe(true);
+      expect(held.get(sha('c5'))).toEqual({ pack: 2, offset: 7 });
+      expect(held.get(sha('c150000'))).toBeUndefined();
+    }
+  });
+
   it("forgets the contents of a pack the store no longer holds (the cloud's purge removed it)", () => {
     const index = new ContentIndex(tmp());
     index.commitPack({ no: 0, key: 'k0', size: 1, sha256: 'a'.repeat(64) }, [{ sha256: sha('x'), offset: 512 }]);
