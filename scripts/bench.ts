@@ -14,7 +14,9 @@
 //   tree   N × 2 KB files, no sidecars (default 1,000,000; generated once into
 //          $FERRY_BENCH_CACHE or ~/.cache/ferry-bench and reused)   Ferry only: peak RSS, first pack
 //   share  N files of 0.5-4 KB as a `tree` source (file share): first snapshot, then a second one
-//          after 1 % changed (default 100,000), then a restore of it with and without runs of files
+//          after 1 % changed (default 100,000; the tree is written once under $FERRY_BENCH_CACHE
+//          and reused, so 1,000,000 works), then up to 200,000 files a restore of it with and
+//          without runs of files: time, files read, peak RSS and VmHWM
 //                                                      Ferry; restic (rclone backend) when installed
 //   tree-1m N files of 2 KB in directories of 100 as a `tree` source, one snapshot (default 0:
 //          skipped; the issue's figure is 1,000,000): peak RSS, time to the first pack. The tree
@@ -247,7 +249,8 @@ async function shareRun(ctx: Context): Promise<void> {
   const resticBin = spawnSync('which', ['restic'], { encoding: 'utf8' }).stdout.trim();
   if (!resticBin || !ctx.peers.rclone) say('[share] restic (with rclone) is not installed: `apt-get install -y restic rclone`; its runs are skipped');
   const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'share-restic' } : undefined;
-  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say });
+  const nodeFlags = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.work, 'profiles', 'share')] : [];
+  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say, nodeFlags });
   for (const run of r.runs) if (!run.ok) ctx.failures.push(`share/${run.tool} ${run.pass}: see ${run.logFile}`);
   if (ctx.opts.json) {
     for (const run of r.runs) process.stdout.write(`${JSON.stringify({ scenario: 'share', ...run })}\n`);
