@@ -30,6 +30,8 @@ export interface ShareRun {
   peakRssMb: number;
   /** The main process's own high-water mark (VmHWM). */
   hwmMb: number;
+  /** CPU seconds of the tool's process tree (less noisy than wall time on a shared machine). */
+  cpuSeconds: number;
   /** Files the snapshot read (Ferry's log); undefined for restic. */
   filesRead?: number;
   files?: number;
@@ -87,7 +89,7 @@ sources:
   const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"tree snapshot published"'));
   const fields = line ? (JSON.parse(line) as { read?: number; files?: number; ms?: number }) : {};
   const snapshotSeconds = fields.ms === undefined ? undefined : fields.ms / 1000;
-  return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
+  return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
 }
 
 /** restic's environment for a repository in `bucket` of the s3rver, through its rclone backend. */
@@ -114,7 +116,7 @@ async function resticPass(o: ShareOptions, root: string, pass: ShareRun['pass'])
   const logFile = join(o.work, `share-restic-${pass}.log`);
   if (pass === 'first') await runMeasured(o.restic!.bin, ['init'], { logFile, env });
   const m = await runMeasured(o.restic!.bin, ['backup', '--quiet', root], { logFile, env });
-  return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, ok: m.code === 0, logFile };
+  return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, ok: m.code === 0, logFile };
 }
 
 /** Restores the newest snapshot twice, once the way restore worked before runs (one ranged GET per file), once with runs. */
@@ -154,9 +156,11 @@ export function shareTable(files: number, bytes: number, changed: number, runs: 
     const own = r.snapshotSeconds === undefined ? '' : r.snapshotSeconds.toFixed(1);
     const ownFirst = first(r.tool)?.snapshotSeconds;
     const ownRatio = r.pass === 'second' && r.snapshotSeconds !== undefined && ownFirst ? `${((r.snapshotSeconds / ownFirst) * 100).toFixed(1)} %` : '';
-    return [r.tool, r.pass, r.seconds.toFixed(1), ratio, own, ownRatio, r.filesRead === undefined ? '' : String(r.filesRead), r.peakRssMb.toFixed(0), r.hwmMb.toFixed(0), r.ok ? 'ok' : `FAILED (${r.logFile})`];
+    const cpuFirst = first(r.tool)?.cpuSeconds;
+    const cpuRatio = r.pass === 'second' && cpuFirst ? `${((r.cpuSeconds / cpuFirst) * 100).toFixed(1)} %` : '';
+    return [r.tool, r.pass, r.seconds.toFixed(1), ratio, own, ownRatio, r.cpuSeconds.toFixed(1), cpuRatio, r.filesRead === undefined ? '' : String(r.filesRead), r.peakRssMb.toFixed(0), r.hwmMb.toFixed(0), r.ok ? 'ok' : `FAILED (${r.logFile})`];
   });
-  const head = ['tool', 'snapshot', 'seconds', 'of first', 'snapshot s (log)', 'of first', 'files read', 'peak RSS MB', 'VmHWM MB', ''];
+  const head = ['tool', 'snapshot', 'seconds', 'of first', 'snapshot s (log)', 'of first', 'CPU s', 'of first', 'files read', 'peak RSS MB', 'VmHWM MB', ''];
   const widths = head.map((_, c) => Math.max(head[c]!.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [
