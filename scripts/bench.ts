@@ -3,6 +3,7 @@
 // It exits non-zero only when a tool crashed or did not ship everything.
 //
 //   npm run bench [-- --json] [-- --small N --large N --batch N --tree N --share N --tree-1m N --fleet N] [-- --keep]
+//                 [-- --share-restore auto|yes|no]
 //   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
 //                       [-- --ferry-verify etag|read-back|checksum] (Ferry's verify mode instead of its default, to measure what each costs)
 //
@@ -14,7 +15,9 @@
 //   tree   N × 2 KB files, no sidecars (default 1,000,000; generated once into
 //          $FERRY_BENCH_CACHE or ~/.cache/ferry-bench and reused)   Ferry only: peak RSS, first pack
 //   share  N files of 0.5-4 KB as a `tree` source (file share): first snapshot, then a second one
-//          after 1 % changed (default 100,000), then a restore of it with and without runs of files
+//          after 1 % changed (default 100,000; the tree is written once under $FERRY_BENCH_CACHE
+//          and reused, so 1,000,000 works), then up to 200,000 files a restore of it with and
+//          without runs of files: time, files read, peak RSS and VmHWM
 //                                                      Ferry; restic (rclone backend) when installed
 //   tree-1m N files of 2 KB in directories of 100 as a `tree` source, one snapshot (default 0:
 //          skipped; the issue's figure is 1,000,000): peak RSS, time to the first pack. The tree
@@ -59,6 +62,8 @@ interface Options {
   counts: Record<Scenario, number>;
   /** Files of the `share` scenario (a tree source); 0 skips it. */
   share: number;
+  /** Whether the share scenario restores its second snapshot (`auto`: up to 200,000 files). */
+  shareRestore?: boolean;
   /** Sites of the `fleet` scenario; 0 skips it. */
   fleet: number;
   /** Files of the `tree-1m` scenario (one snapshot of a large tree source); 0 skips it. */
@@ -80,6 +85,7 @@ function parseOptions(argv: string[]): Options {
       batch: { type: 'string', default: '100' },
       tree: { type: 'string', default: '1000000' },
       share: { type: 'string', default: '100000' },
+      'share-restore': { type: 'string', default: 'auto' },
       fleet: { type: 'string', default: '20' },
       'tree-1m': { type: 'string', default: '0' },
       ingest: { type: 'string', default: '2000' },
@@ -95,9 +101,11 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const ferryVerify = values['ferry-verify'];
+  const shareRestore = { auto: undefined, yes: true, no: false }[values['share-restore'] as 'auto' | 'yes' | 'no'];
+  if (!['auto', 'yes', 'no'].includes(values['share-restore'] as string)) throw new Error(`--share-restore must be auto, yes or no, not ${values['share-restore']}`);
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -249,7 +257,8 @@ async function shareRun(ctx: Context): Promise<void> {
   const resticBin = spawnSync('which', ['restic'], { encoding: 'utf8' }).stdout.trim();
   if (!resticBin || !ctx.peers.rclone) say('[share] restic (with rclone) is not installed: `apt-get install -y restic rclone`; its runs are skipped');
   const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'share-restic' } : undefined;
-  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say });
+  const nodeFlags = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.work, 'profiles', 'share')] : [];
+  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say, nodeFlags, restores: ctx.opts.shareRestore });
   for (const run of r.runs) if (!run.ok) ctx.failures.push(`share/${run.tool} ${run.pass}: see ${run.logFile}`);
   if (ctx.opts.json) {
     for (const run of r.runs) process.stdout.write(`${JSON.stringify({ scenario: 'share', ...run })}\n`);

@@ -1,21 +1,50 @@
 import { existsSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import type { TreeEntry } from '../../core/tree-manifest.ts';
 import { compareTreePaths, entryPathBytes } from './paths.ts';
 import { readLineBatchesFile } from './jsonl-gz.ts';
 
 // The agent's own copy of a snapshot's file list (state dir, gzip JSON lines, snapshot order):
 // the published entry without its pack position (that comes from the content index) plus what
-// tells an unchanged file without reading it: inode, device and the mtime in nanoseconds.
-// Written as JSON.stringify({...entry, ...identity}): the published line of an entry is its
-// local line cut before `,"ino":`, which is how an unchanged path is carried into the next
-// snapshot without being serialised again (publishedPrefix).
+// tells an unchanged file without reading it: inode, device, and the mtime and ctime in
+// nanoseconds. The ctime is there because the mtime can be put back (`touch -r`, a copy tool
+// keeping times) after a rewrite of the same size, while the ctime cannot be set by anyone.
+// Written as JSON.stringify({...entry, ...identity}) with the identity last, so an unchanged
+// file's line is recognised, and carried into the next snapshot, by comparing strings: nothing
+// is parsed or serialised again for it (unchangedFileSha, publishedPrefix).
 
-export type LocalEntry = Omit<TreeEntry, 'pack' | 'offset'> & { ino: string; dev: string; mtimeNs: string };
+export type LocalEntry = Omit<TreeEntry, 'pack' | 'offset'> & { ino: string; dev: string; mtimeNs: string; ctimeNs: string };
 
-/** A previous entry with the line it was read from. */
-export interface PriorEntry {
-  entry: LocalEntry;
-  line: string;
+/** What identifies one version of a path, as its local line holds it (in this key order). */
+export function identityOf(st: BigIntStats): Pick<LocalEntry, 'ino' | 'dev' | 'mtimeNs' | 'ctimeNs'> {
+  return { ino: String(st.ino), dev: String(st.dev), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+}
+
+/** The end of a local line from its identity on: `,"ino":…,"ctimeNs":"…"}`. */
+const identityTail = (st: BigIntStats) => `,"ino":"${st.ino}","dev":"${st.dev}","mtimeNs":"${st.mtimeNs}","ctimeNs":"${st.ctimeNs}"}`;
+
+/** The start of the local (and published) line of a path whose bytes are valid UTF-8: `{"path":"…","mode":`. */
+export const lineHead = (path: string) => `{"path":${JSON.stringify(path)},"mode":`;
+
+const ISO_LENGTH = '2026-01-01T00:00:00.000Z'.length;
+const SHA_HEX = 64;
+
+/**
+ * The SHA-256 (hex) of a file unchanged since `line` was written, read from the line without
+ * parsing it: the line must be a file's, at the path `head` starts (lineHead), with the mode,
+ * size, inode, device, mtime and ctime of `st`. Undefined when anything differs or the line is
+ * not in the shape this writer gives it (an older agent's line: the file is looked at again).
+ */
+export function unchangedFileSha(line: string, head: string, st: BigIntStats): string | undefined {
+  const start = `${head}${Number(st.mode & 0o7777n)},"mtime":"`;
+  const middle = `","type":"file","size":${st.size},"sha256":"`;
+  const tail = `"${identityTail(st)}`;
+  if (line.length !== start.length + ISO_LENGTH + middle.length + SHA_HEX + tail.length) return undefined;
+  if (!line.startsWith(start) || !line.endsWith(tail)) return undefined;
+  const shaAt = line.length - tail.length - SHA_HEX;
+  if (!line.startsWith(middle, shaAt - middle.length)) return undefined;
+  const sha = line.slice(shaAt, shaAt + SHA_HEX);
+  return /^[0-9a-f]{64}$/.test(sha) ? sha : undefined;
 }
 
 /** The published line of a local line without its closing brace (add `,"pack":…,"offset":…}` or `}`); undefined when the line is not in the expected shape. */
@@ -24,12 +53,22 @@ export function publishedPrefix(line: string): string | undefined {
   return at > 0 ? line.slice(0, at) : undefined;
 }
 
+/** A previous line; its entry is parsed only when asked for (an unchanged file's never is). */
+export class PriorEntry {
+  private parsed: LocalEntry | undefined;
+  constructor(readonly line: string) {}
+
+  get entry(): LocalEntry {
+    return (this.parsed ??= JSON.parse(this.line) as LocalEntry);
+  }
+}
+
 /** Streams a local index and answers "what did the previous snapshot hold at this path", for paths asked in snapshot order. */
 export class PreviousIndex {
   private readonly batches: AsyncGenerator<string[]> | undefined;
   private lines: string[] = [];
   private next = 0;
-  private head: { prior: PriorEntry; bytes: Buffer } | undefined;
+  private head: { prior: PriorEntry; bytes?: Buffer } | undefined;
   private done: boolean;
   entries = 0;
 
@@ -38,7 +77,7 @@ export class PreviousIndex {
     this.done = this.batches === undefined;
   }
 
-  /** Reads the next entry; an await only when a batch of lines is used up. */
+  /** Reads the next line; an await only when a batch of lines is used up. */
   private async advance(): Promise<void> {
     while (this.next >= this.lines.length) {
       const batch = await this.batches!.next();
@@ -50,21 +89,30 @@ export class PreviousIndex {
       this.lines = batch.value;
       this.next = 0;
     }
-    const line = this.lines[this.next++]!;
-    const entry = JSON.parse(line) as LocalEntry;
     this.entries++;
-    this.head = { prior: { entry, line }, bytes: entryPathBytes(entry) };
+    this.head = { prior: new PriorEntry(this.lines[this.next++]!) };
   }
 
-  /** The previous entry at `rel` (with its line), skipping (as deleted) every earlier path; undefined when it had none. */
-  async seekLine(rel: Buffer): Promise<PriorEntry | undefined> {
+  /**
+   * The previous line at `rel`, skipping (as deleted) every earlier path; undefined when it had
+   * none. `head` (lineHead of the path, when its bytes are valid UTF-8) recognises the line of
+   * the same path without parsing it; any other line is parsed to be ordered. Paths are asked
+   * in strictly increasing order, so a line found is used up.
+   */
+  async seekLine(rel: Buffer, head?: string): Promise<PriorEntry | undefined> {
     while (!this.done) {
       if (!this.head) await this.advance();
       if (!this.head) return undefined;
+      const found = this.head.prior;
+      if (head !== undefined && found.line.startsWith(head)) {
+        this.head = undefined;
+        return found;
+      }
+      this.head.bytes ??= entryPathBytes(found.entry);
       const c = compareTreePaths(this.head.bytes, rel);
-      if (c === 0) return this.head.prior;
       if (c > 0) return undefined;
       this.head = undefined;
+      if (c === 0) return found;
     }
     return undefined;
   }

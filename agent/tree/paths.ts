@@ -1,3 +1,5 @@
+import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
+
 // Paths of a tree snapshot: relative, `/`-separated, held as bytes so that names which are not
 // valid UTF-8 (a Windows share copied by an old tool, a Latin-1 name) round-trip exactly. The
 // one order every part agrees on (the walk, the index, the merge-join with the previous
@@ -17,9 +19,9 @@ export function compareTreePaths(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** True when the bytes are valid UTF-8 that decodes and encodes back to themselves. */
+/** True when the bytes are valid UTF-8 (so they decode and encode back to themselves). */
 export function isUtf8(bytes: Buffer): boolean {
-  return Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+  return bufferIsUtf8(bytes);
 }
 
 /** The `path` / `pathBytes` pair of an index entry for raw path bytes. */

@@ -5,15 +5,16 @@ import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts'
 
 // Reading one file of a tree so that what is stored is one version of it, never a mix: the
 // file is opened without following links and without a lock (O_RDONLY takes none), and its
-// size, mtime and identity must be the same before the read, after it, and as the walk saw
+// size, mtime, ctime and identity must be the same before the read, after it, and as the walk saw
 // them. Otherwise SourceChangedError, and the caller tries again.
 
 /** Files up to this size are read whole into memory (one read); larger ones are streamed twice (hash, then pack). */
 export const SMALL_FILE_BYTES = 4 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
+/** The same version of a file: a rewrite of the same size with its mtime put back still moves the ctime. */
 export function sameVersion(a: BigIntStats, b: BigIntStats): boolean {
-  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino && a.dev === b.dev;
+  return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino && a.dev === b.dev;
 }
 
 /** Opens a file of the tree; tests inject failures here. */

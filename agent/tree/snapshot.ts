@@ -19,14 +19,14 @@ import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PreviousIndex, publishedPrefix, type LocalEntry, type PriorEntry } from './local-index.ts';
+import { PreviousIndex, identityOf, lineHead, publishedPrefix, unchangedFileSha, type LocalEntry, type PriorEntry } from './local-index.ts';
 import { TreePacker, recoverInflightPacks, treeStore } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
-// index: a file with the same size, mtime (ns), inode and device is taken from it unread.
+// index: a file with the same size, mtime and ctime (ns), inode and device is taken from it unread.
 // New and changed files are read, hashed and, when the content is not stored yet, packed.
 // Then the index is published, then the manifest, LAST: until then the snapshot does not
 // exist. Only then does the local index become the one the next snapshot compares with.
@@ -121,21 +121,22 @@ class Snapshot {
 
   /**
    * The index lines (published, local) for one walked item; undefined: left out (reported when
-   * it is a problem). A file unchanged since the previous snapshot (same size, mtime, inode,
-   * device and mode, its content still stored) is carried over from its previous line without
-   * being read, parsed into a new entry or serialised again.
+   * it is a problem). A file unchanged since the previous snapshot (same size, mtime, ctime,
+   * inode, device and mode, its content still stored) is carried over from its previous line
+   * without being read, parsed into a new entry or serialised again.
    */
   async entry(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
-    const prior = await prev.seekLine(item.rel);
-    if (item.kind === 'file') {
-      const carried = this.carryOver(item.stat, prior);
-      if (carried && (!included || included(item.rel.toString('utf8')))) return carried;
-    }
     const shown = item.rel.toString('utf8');
+    const head = isUtf8(item.rel) ? lineHead(shown) : undefined;
+    const prior = await prev.seekLine(item.rel, head);
+    if (item.kind === 'file') {
+      const carried = this.carryOver(item.stat, prior, head);
+      if (carried && (!included || included(shown))) return carried;
+    }
     if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
     if (item.kind !== 'dir' && included && !included(shown)) return undefined;
     const base = { ...entryPath(item.rel), mode: Number(item.stat.mode & 0o7777n), mtime: iso(item.stat.mtimeNs) };
-    const identity = { ino: String(item.stat.ino), dev: String(item.stat.dev), mtimeNs: String(item.stat.mtimeNs) };
+    const identity = identityOf(item.stat);
     if (item.kind === 'dir') {
       this.counts.dirs++;
       const entry: TreeEntry = { ...base, type: 'dir', size: 0 };
@@ -153,26 +154,32 @@ class Snapshot {
       const entry: TreeEntry = { ...base, type: 'symlink', size: 0, target: target.toString('utf8') };
       return lines(entry, { ...entry, ...identity });
     }
-    return this.file(item, prior?.entry, shown);
+    return this.file(item, prior, shown);
   }
 
-  /** The lines of an unchanged file, taken from its previous local line; undefined when it must be looked at again. */
-  private carryOver(st: BigIntStats, prior: PriorEntry | undefined): Lines | undefined {
-    const p = prior?.entry;
-    if (p?.type !== 'file' || p.sha256 === undefined) return undefined;
-    if (p.size !== Number(st.size) || p.mtimeNs !== String(st.mtimeNs) || p.ino !== String(st.ino) || p.dev !== String(st.dev) || p.mode !== Number(st.mode & 0o7777n)) return undefined;
-    const location = this.packer.locate(Buffer.from(p.sha256, 'hex'));
-    const prefix = location && publishedPrefix(prior!.line);
+  /**
+   * The lines of an unchanged file, taken from its previous local line; undefined when it must
+   * be looked at again. A path in UTF-8 is compared as a string (unchangedFileSha); another one
+   * through its parsed entry.
+   */
+  private carryOver(st: BigIntStats, prior: PriorEntry | undefined, head: string | undefined): Lines | undefined {
+    if (!prior) return undefined;
+    const sha = head !== undefined ? unchangedFileSha(prior.line, head, st) : sameFile(prior.entry, st) ? prior.entry.sha256 : undefined;
+    if (sha === undefined) return undefined;
+    const location = this.packer.locate(Buffer.from(sha, 'hex'));
+    const prefix = location && publishedPrefix(prior.line);
     if (!prefix) return undefined;
     this.counts.files++;
-    this.bytesTotal += p.size;
-    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: prior!.line };
+    this.bytesTotal += Number(st.size);
+    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: prior.line };
   }
 
-  private async file(item: WalkItem, prior: LocalEntry | undefined, shown: string): Promise<Lines | undefined> {
+  private async file(item: WalkItem, priorLine: PriorEntry | undefined, shown: string): Promise<Lines | undefined> {
     let st = item.stat;
-    const unchanged =
-      prior?.type === 'file' && prior.sha256 !== undefined && prior.size === Number(st.size) && prior.mtimeNs === String(st.mtimeNs) && prior.ino === String(st.ino) && prior.dev === String(st.dev);
+    // Its previous line was not carried over, yet the content is the same version (a mode that
+    // changed without its ctime): not read again when the store still holds that content.
+    const prior = priorLine?.entry;
+    const unchanged = prior !== undefined && sameContent(prior, st);
     let sha: Buffer | undefined;
     let location = unchanged ? this.packer.locate((sha = Buffer.from(prior.sha256!, 'hex'))) : undefined;
     if (!location) {
@@ -197,7 +204,7 @@ class Snapshot {
     this.counts.files++;
     this.bytesTotal += Number(st.size);
     const base = { ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs) };
-    const local: LocalEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), ino: String(st.ino), dev: String(st.dev), mtimeNs: String(st.mtimeNs) };
+    const local: LocalEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), ...identityOf(st) };
     const entry: TreeEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), pack: this.position(location!.pack), offset: location!.offset };
     return lines(entry, local);
   }
@@ -216,6 +223,24 @@ class Snapshot {
     const location = await withStableFile(item.abs, st, shown, pack, this.ctx.fs?.open);
     return { sha: sha256, location };
   }
+}
+
+/** The same version of the file's content: size, mtime, ctime, inode and device as the previous line says. */
+function sameContent(p: LocalEntry, st: BigIntStats): boolean {
+  return (
+    p.type === 'file' &&
+    p.sha256 !== undefined &&
+    p.size === Number(st.size) &&
+    p.mtimeNs === String(st.mtimeNs) &&
+    p.ctimeNs === String(st.ctimeNs) &&
+    p.ino === String(st.ino) &&
+    p.dev === String(st.dev)
+  );
+}
+
+/** The same file, mode included: its previous line can be carried over as it is. */
+function sameFile(p: LocalEntry, st: BigIntStats): boolean {
+  return sameContent(p, st) && p.mode === Number(st.mode & 0o7777n);
 }
 
 async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {

@@ -1,16 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMeasured, type Measured } from './measure.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { buildStore } from '../../cli/build-agent.ts';
 import { findSnapshot, restoreTree } from '../../cli/tree-restore.ts';
+import { cachedShareTree, changeOnePercent } from './share-tree.ts';
 
 // The `share` scenario: a file share as a `tree` source. N small files (0.5-4 KB, 100 per
-// directory) are snapshotted once, 1 % of them are rewritten, and the tree is snapshotted again.
-// What counts (issue: file shares): the second snapshot's time against the first's, how many
-// files it read (the agent's log says), and the agent's peak RSS. restic, when installed, backs
-// up the same tree states to the same s3rver through its rclone backend, for a side-by-side.
+// directory, kept in the bench cache: share-tree.ts) are snapshotted once, 1 % of them are
+// rewritten, and the tree is snapshotted again. What counts (issue: file shares): the second
+// snapshot's time against the first's, how many files it read (the agent's log says), and the
+// agent's peak RSS (its own VmHWM, and the highest sum over its process tree). restic, when
+// installed, backs up the same tree states to the same s3rver through its rclone backend, for a
+// side-by-side. Above 200,000 files the restores are left out (minutes of GETs that say
+// nothing the smaller run does not).
 
 const REPO = join(import.meta.dirname, '..', '..');
 const FERRY_BIN = join(REPO, 'bin', 'ferry.mjs');
@@ -25,6 +28,10 @@ export interface ShareRun {
   pass: 'first' | 'second';
   seconds: number;
   peakRssMb: number;
+  /** The main process's own high-water mark (VmHWM). */
+  hwmMb: number;
+  /** CPU seconds of the tool's process tree (less noisy than wall time on a shared machine). */
+  cpuSeconds: number;
   /** Files the snapshot read (Ferry's log); undefined for restic. */
   filesRead?: number;
   files?: number;
@@ -53,38 +60,13 @@ export interface ShareOptions {
   say: (line: string) => void;
   /** Set by the first Ferry pass: its agent config (the restores read the store through it). */
   config?: string;
+  /** Node flags for the agent runs (`--cpu-prof …`). */
+  nodeFlags?: string[];
+  /** Restore the second snapshot both ways (default: up to 200,000 files). */
+  restores?: boolean;
 }
 
 const peak = (m: Measured) => Math.max(m.peakTreeRssMb, m.mainHwmMb);
-
-/** Writes the share: `d{i}/f{j}.bin`, 100 files a directory, random content (no dedup to help). */
-export function generateShare(root: string, files: number): number {
-  let bytes = 0;
-  const mtime = new Date('2026-02-01T08:00:00Z');
-  for (let i = 0; i < files; i++) {
-    const dir = join(root, `d${String(Math.floor(i / 100)).padStart(5, '0')}`);
-    if (i % 100 === 0) mkdirSync(dir, { recursive: true });
-    const body = randomBytes(512 + ((i * 7919) % 3584));
-    const path = join(dir, `f${i % 100}.bin`);
-    writeFileSync(path, body);
-    utimesSync(path, mtime, mtime);
-    bytes += body.length;
-  }
-  return bytes;
-}
-
-/** Rewrites every hundredth file with new content and a new mtime. */
-export function changeOnePercent(root: string, files: number): number {
-  let changed = 0;
-  const mtime = new Date('2026-02-02T08:00:00Z');
-  for (let i = 37; i < files; i += 100) {
-    const path = join(root, `d${String(Math.floor(i / 100)).padStart(5, '0')}`, `f${i % 100}.bin`);
-    writeFileSync(path, randomBytes(512 + ((i * 31) % 3584)));
-    utimesSync(path, mtime, mtime);
-    changed++;
-  }
-  return changed;
-}
 
 async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
   const dir = join(o.work, 'ferry-share');
@@ -103,11 +85,11 @@ sources:
   const logFile = join(o.work, `share-ferry-${pass}.log`);
   o.config = config;
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-  const m = await runMeasured(process.execPath, [FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
+  const m = await runMeasured(process.execPath, [...(o.nodeFlags ?? []), FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
   const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"tree snapshot published"'));
   const fields = line ? (JSON.parse(line) as { read?: number; files?: number; ms?: number }) : {};
   const snapshotSeconds = fields.ms === undefined ? undefined : fields.ms / 1000;
-  return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
+  return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
 }
 
 /** restic's environment for a repository in `bucket` of the s3rver, through its rclone backend. */
@@ -134,7 +116,7 @@ async function resticPass(o: ShareOptions, root: string, pass: ShareRun['pass'])
   const logFile = join(o.work, `share-restic-${pass}.log`);
   if (pass === 'first') await runMeasured(o.restic!.bin, ['init'], { logFile, env });
   const m = await runMeasured(o.restic!.bin, ['backup', '--quiet', root], { logFile, env });
-  return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), ok: m.code === 0, logFile };
+  return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, ok: m.code === 0, logFile };
 }
 
 /** Restores the newest snapshot twice, once the way restore worked before runs (one ranged GET per file), once with runs. */
@@ -155,16 +137,14 @@ async function restores(o: ShareOptions): Promise<RestoreRun[]> {
 }
 
 export async function runShareBench(o: ShareOptions): Promise<{ runs: ShareRun[]; bytes: number; changed: number; restores: RestoreRun[] }> {
-  const root = join(o.work, 'data', 'share');
-  const started = performance.now();
-  const bytes = generateShare(root, o.files);
-  o.say(`[share] ${o.files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB, generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const { root, bytes } = cachedShareTree(o.files, o.say);
+  o.say(`[share] ${o.files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB`);
   const runs: ShareRun[] = [await ferryPass(o, root, 'first')];
   if (o.restic) runs.push(await resticPass(o, root, 'first'));
   const changed = changeOnePercent(root, o.files);
   runs.push(await ferryPass(o, root, 'second'));
   if (o.restic) runs.push(await resticPass(o, root, 'second'));
-  const restored = runs.every((r) => r.tool !== 'ferry' || r.ok) ? await restores(o) : [];
+  const restored = (o.restores ?? o.files <= 200_000) && runs.every((r) => r.tool !== 'ferry' || r.ok) ? await restores(o) : [];
   for (const r of restored) o.say(`[share] restore, ${r.mode}: ${r.files.toLocaleString('en-GB')} files, ${r.mb.toFixed(1)} MB in ${r.gets.toLocaleString('en-GB')} GET(s), ${r.seconds.toFixed(1)} s`);
   return { runs, bytes, changed, restores: restored };
 }
@@ -176,9 +156,11 @@ export function shareTable(files: number, bytes: number, changed: number, runs: 
     const own = r.snapshotSeconds === undefined ? '' : r.snapshotSeconds.toFixed(1);
     const ownFirst = first(r.tool)?.snapshotSeconds;
     const ownRatio = r.pass === 'second' && r.snapshotSeconds !== undefined && ownFirst ? `${((r.snapshotSeconds / ownFirst) * 100).toFixed(1)} %` : '';
-    return [r.tool, r.pass, r.seconds.toFixed(1), ratio, own, ownRatio, r.filesRead === undefined ? '' : String(r.filesRead), r.peakRssMb.toFixed(0), r.ok ? 'ok' : `FAILED (${r.logFile})`];
+    const cpuFirst = first(r.tool)?.cpuSeconds;
+    const cpuRatio = r.pass === 'second' && cpuFirst ? `${((r.cpuSeconds / cpuFirst) * 100).toFixed(1)} %` : '';
+    return [r.tool, r.pass, r.seconds.toFixed(1), ratio, own, ownRatio, r.cpuSeconds.toFixed(1), cpuRatio, r.filesRead === undefined ? '' : String(r.filesRead), r.peakRssMb.toFixed(0), r.hwmMb.toFixed(0), r.ok ? 'ok' : `FAILED (${r.logFile})`];
   });
-  const head = ['tool', 'snapshot', 'seconds', 'of first', 'snapshot s (log)', 'of first', 'files read', 'peak RSS MB', ''];
+  const head = ['tool', 'snapshot', 'seconds', 'of first', 'snapshot s (log)', 'of first', 'CPU s', 'of first', 'files read', 'peak RSS MB', 'VmHWM MB', ''];
   const widths = head.map((_, c) => Math.max(head[c]!.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [

@@ -1,12 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
-import { PreviousIndex, type LocalEntry } from '../../agent/tree/local-index.ts';
-import { compareTreePaths, treePathMatcher } from '../../agent/tree/paths.ts';
+import { PreviousIndex, identityOf, lineHead, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
+import { compareTreePaths, entryPath, treePathMatcher } from '../../agent/tree/paths.ts';
 import { walkTree } from '../../agent/tree/walk.ts';
 
 // The pieces of a snapshot on their own: the one path order, the walk that yields it, the
@@ -43,7 +43,7 @@ describe('previous index merge-join', () => {
   it('answers each path asked in order, treating skipped paths as deleted', async () => {
     const file = join(tmp(), 'index.local.gz');
     const w = new JsonlGzWriter(file);
-    const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0' });
+    const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0', ctimeNs: '0' });
     for (const p of ['a', 'a/b', 'a-c', 'z']) await w.write(entry(p));
     await w.close();
     const prev = new PreviousIndex(file);
@@ -53,6 +53,34 @@ describe('previous index merge-join', () => {
     expect(await prev.seek(b('zz'))).toBeUndefined();
     await prev.close();
     expect(await new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
+  });
+
+  it('recognises the line of a path in UTF-8 by its start, without parsing it', async () => {
+    const file = join(tmp(), 'index.local.gz');
+    const w = new JsonlGzWriter(file);
+    w.writeLine('{"path":"a","mode":420,"not json');
+    w.writeLine(JSON.stringify({ path: 'b', type: 'dir', mode: 0o755, mtime: '2026-01-01T00:00:00.000Z', size: 0 }));
+    await w.close();
+    const prev = new PreviousIndex(file);
+    expect((await prev.seekLine(b('a'), lineHead('a')))?.line).toBe('{"path":"a","mode":420,"not json');
+    expect((await prev.seek(b('b')))?.type).toBe('dir');
+    await prev.close();
+  });
+
+  it('takes the hash of an unchanged file from its line only when mode, size, inode, device, mtime and ctime are all the same', () => {
+    const root = tmp();
+    writeFileSync(join(root, 'f'), 'content');
+    const st = lstatSync(join(root, 'f'), { bigint: true });
+    const hash = sha('content').toString('hex');
+    const local: LocalEntry = { ...entryPath(b('dir/f')), mode: Number(st.mode & 0o7777n), mtime: new Date(Number(st.mtimeNs / 1_000_000n)).toISOString(), type: 'file', size: 7, sha256: hash, ...identityOf(st) };
+    const line = JSON.stringify(local);
+    expect(unchangedFileSha(line, lineHead('dir/f'), st)).toBe(hash);
+    expect(unchangedFileSha(line, lineHead('dir/g'), st)).toBeUndefined();
+    for (const field of ['mode', 'size', 'ino', 'dev', 'mtimeNs', 'ctimeNs'] as const) {
+      const other = { ...st, isFile: () => true, [field]: st[field] + 1n } as typeof st;
+      expect(unchangedFileSha(line, lineHead('dir/f'), other), field).toBeUndefined();
+    }
+    expect(unchangedFileSha(JSON.stringify({ ...local, ctimeNs: undefined }), lineHead('dir/f'), st)).toBeUndefined(); // an older agent's line
   });
 });
 
@@ -92,6 +120,22 @@ describe('content index', () => {
     expect(again.get(sha('c30000'))).toEqual({ pack: 1, offset: 30_000 * 512 });
     expect(again.get(sha('absent'))).toBeUndefined();
     expect(again.nextPackNo).toBe(2);
+  });
+
+  it('holds 150,000 contents across record chunks in under 75 bytes each, a content packed again pointing at its newer pack', () => {
+    const dir = tmp();
+    const index = new ContentIndex(dir);
+    const members = Array.from({ length: 150_000 }, (_, i) => ({ sha256: sha(`c${i}`), offset: i * 512 }));
+    index.commitPack({ no: 0, key: 'p0', size: 1, sha256: 'a'.repeat(64) }, members.slice(0, 70_000));
+    index.commitPack({ no: 1, key: 'p1', size: 1, sha256: 'b'.repeat(64) }, members.slice(70_000));
+    index.commitPack({ no: 2, key: 'p2', size: 1, sha256: 'c'.repeat(64) }, [{ sha256: sha('c5'), offset: 7 }]);
+    for (const held of [index, new ContentIndex(dir)]) {
+      expect(held.size).toBe(150_000);
+      expect(held.heldBytes).toBeLessThan(150_000 * 75);
+      expect(members.every((m, i) => i === 5 || held.get(m.sha256)?.offset === m.offset)).toBe(true);
+      expect(held.get(sha('c5'))).toEqual({ pack: 2, offset: 7 });
+      expect(held.get(sha('c150000'))).toBeUndefined();
+    }
   });
 
   it("forgets the contents of a pack the store no longer holds (the cloud's purge removed it)", () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -32,7 +32,7 @@ describe('tree snapshot', () => {
     expect(picture(to)).toEqual(picture(site.root));
   });
 
-  it('carries an unchanged file into the next index line for line, and gives a file whose mode alone changed its new mode without reading it', async () => {
+  it('carries an unchanged file into the next index line for line, and reads a file whose mode changed again (its ctime moved) without storing it twice', async () => {
     const site = treeSite();
     for (let i = 0; i < 5; i++) write(join(site.root, `f${i} "q" é.txt`), `file ${i}`);
     const store = new MemoryBlobStore();
@@ -41,12 +41,42 @@ describe('tree snapshot', () => {
     chmodSync(join(site.root, 'f2 "q" é.txt'), 0o600);
     utimesSync(join(site.root, 'f2 "q" é.txt'), new Date('2026-02-01T08:00:00Z'), new Date('2026-02-01T08:00:00Z'));
     const { manifest: second } = await snapshot(site, store);
-    expect(second.counts).toMatchObject({ files: 5, filesRead: 0 });
+    expect(second.counts).toMatchObject({ files: 5, filesRead: 1 });
+    expect(second.bytes.added).toBe(0);
     const lines = async (key: string) => gunzipSync(await readAll(store, key)).toString().trim().split('\n').slice(1);
     const [before, after] = [await lines(first.index.key), await lines(second.index.key)];
     expect(after.filter((l, i) => l !== before[i]).map((l) => (JSON.parse(l) as { path: string; mode: number }))).toEqual([expect.objectContaining({ path: 'f2 "q" é.txt', mode: 0o600 })]);
     const to = join(site.dir, 'restored');
     await restoreTree({ blobs: store, manifest: second, to });
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('reads a file rewritten with the same size and its mtime put back (touch -r), and reads nothing of a tree left as it was', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'conf'));
+    for (let i = 0; i < 5; i++) write(join(site.root, 'conf', `deck${i}.pptx`), `slides ${i} version 1`);
+    const store = new MemoryBlobStore();
+    await snapshot(site, store);
+    const path = join(site.root, 'conf', 'deck3.pptx');
+    const reference = join(site.dir, 'reference');
+    execFileSync('cp', ['-p', path, reference]);
+    const was = lstatSync(path, { bigint: true });
+    writeFileSync(path, 'slides 3 version 2');
+    execFileSync('touch', ['-r', reference, path]);
+    const now = lstatSync(path, { bigint: true });
+    // What makes the case: size, mtime and inode as before; only the ctime tells.
+    expect([now.size, now.mtimeNs, now.ino]).toEqual([was.size, was.mtimeNs, was.ino]);
+    expect(now.ctimeNs).not.toBe(was.ctimeNs);
+    site.clock.advance(3600_000);
+    const { manifest: second } = await snapshot(site, store);
+    expect(second.counts).toMatchObject({ files: 5, filesRead: 1 });
+    expect(second.bytes.added).toBe('slides 3 version 2'.length);
+    site.clock.advance(3600_000);
+    const { manifest: third } = await snapshot(site, store);
+    expect(third.counts).toMatchObject({ files: 5, filesRead: 0 });
+    expect(third.bytes.added).toBe(0);
+    const to = join(site.dir, 'restored');
+    await restoreTree({ blobs: store, manifest: third, to });
     expect(picture(to)).toEqual(picture(site.root));
   });
 

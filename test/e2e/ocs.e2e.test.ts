@@ -21,10 +21,15 @@ import { picture } from '../agent/tree-support.ts';
 // byte-identical through `ferry restore tree`, and streams one file with --stdout.
 // The large file is FERRY_OCS_LARGE_MB (default 20) MB. The issue asks for 200 MB, which this
 // test takes unchanged with FERRY_OCS_LARGE_MB=200: the file is written, compared and streamed
-// out in 1 MiB pieces (nothing holds it whole) and the time limits grow with it. It is not the
-// default because its bytes cross the local cloud many times (read twice by the agent, 200 MB
+// out in 1 MiB pieces (nothing here holds it whole) and the time limits grow with it. It is not
+// the default because its bytes cross the local cloud many times (read twice by the agent, 200 MB
 // through the IAM gateway into s3rver, 200 MB back for each of the two days' restores and the
-// --stdout stream): on this shared 2-core machine under load 20 the days alone took over 300 s.
+// --stdout stream). Measured on this shared 2-core machine, same load (18-24), 2026-12-03:
+// 20 MB 204 s, largest process 711 MB; 200 MB 392 s, largest process 898 MB. Twice the time of
+// the whole file for one case, and a peak that grows with the file (the agent and the local
+// cloud share the test's process here; which part holds the extra 190 MB is not traced yet) is
+// not what every run of the suite should pay: run it with 200 before
+// a release (README, "Microsoft OCS 2007 R2").
 
 const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const LARGE_MB = Number(process.env.FERRY_OCS_LARGE_MB ?? 20);

@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type TreeSourceConfig } from '../../core/config.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { takeTreeSnapshot } from '../../agent/tree/snapshot.ts';
+import { summarize } from './profile-summary.ts';
+import { cachedShareTree, changeOnePercent } from './share-tree.ts';
+
+// Where the second snapshot of the share's time goes, without process start-up or a store in
+// another process: the snapshot code on an in-memory store, the cached share tree (share-tree.ts),
+// a first snapshot, 1 % of the files rewritten, a second snapshot under the V8 profiler. Prints
+// both times, the ratio, files read, the profile by area and by function, and keeps the profile:
+//   node --import tsx scripts/bench/share-profile.ts [--files 100000] [--top 25] [--out DIR]
+// Investigation only (the `share` scenario of `npm run bench` is what is reported).
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, top: { type: 'string', default: '25' }, out: { type: 'string' } } });
+  const files = Number(values.files);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const tree = cachedShareTree(files, say);
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-share-profile-'));
+  try {
+    const config = parseAgentConfig(`site: bench\nstate: ${join(dir, 'state')}\nsources:\n  - { name: share, type: tree, path: "${tree.root}" }\n`);
+    const clock = new ManualClock(new Date('2026-03-01T10:00:00Z'));
+    const store = new MemoryBlobStore();
+    const ctx = { site: 'bench', source: config.sources[0] as TreeSourceConfig, store, clock, verify: 'checksum' as const, state: config.state, partSize: 8 << 20, partConcurrency: 4 };
+    let started = performance.now();
+    const first = await takeTreeSnapshot(ctx);
+    const firstMs = performance.now() - started;
+    changeOnePercent(tree.root, files);
+    clock.advance(3_600_000);
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+    started = performance.now();
+    const second = await takeTreeSnapshot(ctx);
+    const secondMs = performance.now() - started;
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    const out = join(values.out ?? tmpdir(), `share-second-${files}-${Date.now()}.cpuprofile`);
+    writeFileSync(out, JSON.stringify(profile));
+    say(`first snapshot ${(firstMs / 1000).toFixed(2)} s (${first.manifest.counts.filesRead} read); second ${(secondMs / 1000).toFixed(2)} s (${second.manifest.counts.filesRead} read), ${((100 * secondMs) / firstMs).toFixed(1)} % of the first, ${((1000 * secondMs) / files).toFixed(1)} µs a path; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    const s = summarize(profile as Parameters<typeof summarize>[0]);
+    const top = Number(values.top);
+    const line = ([k, ms]: [string, number]) => `${ms.toFixed(0).padStart(7)} ms ${((100 * ms) / s.totalMs).toFixed(1).padStart(5)}%  ${k}`;
+    say(`profile ${out}: ${s.totalMs.toFixed(0)} ms\nby area\n${s.byArea.slice(0, top).map(line).join('\n')}\nby function (self)\n${s.byFunction.slice(0, top).map(line).join('\n')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
