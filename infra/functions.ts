@@ -254,11 +254,14 @@ export class FerryFunctions extends Construct {
     this.tableKey(this.catalogue, false);
   }
 
-  /** The catalogue's reads (its search and get code runs in the console); replay links: infra/console.ts. */
+  /**
+   * The catalogue's reads (its search and get code runs in the console) and the holds
+   * function's grants (so does its code, for officers); replay links: infra/console.ts.
+   */
   private grantConsole(): void {
     const { table, indexArns } = this.props;
     this.allow(this.console, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
-    this.tableKey(this.console, false);
+    this.grantHoldRecords(this.console, this.roles.console, 'the console function checks the officer\'s Cognito groups against the site first, and every hold is audited');
   }
 
   /** Lists artefacts and plans restores from the catalogue's main table (no index, no S3). */
@@ -273,19 +276,27 @@ export class FerryFunctions extends Construct {
    * S3 Object Lock legal hold set on packs and manifests. No delete, no retention, no bypass.
    */
   private grantHolds(): void {
+    this.grantHoldRecords(this.holds, this.roles.holds, 'the API takes SigV4 (IAM) callers only and every hold is audited');
+  }
+
+  /**
+   * What placing and releasing holds and managing cases needs: the holds function's, and the
+   * console's, which runs the same code in process for a signed-in officer of the site.
+   */
+  private grantHoldRecords(fn: NodejsFunction, role: iam.Role, callers: string): void {
     const { bucketName, table } = this.props;
     const own = leadingKeyPatterns(['hold', 'case']);
-    this.allow(this.holds, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
-    this.allow(this.holds, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
-    this.tableKey(this.holds, true);
+    this.allow(fn, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
+    this.allow(fn, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(fn, true);
     const manifests = objectsArn(bucketName, classPrefix('manifests'));
     const packs = objectsArn(bucketName, classPrefix('recordings'));
-    this.allow(this.holds, 'ReadManifests', ['s3:GetObject'], [manifests]);
-    this.decryptViaS3(this.holds);
-    this.allow(this.holds, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
-    this.holds.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
-    acknowledgeWildcardResource(this.roles.holds, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
-    acknowledgeWildcardResource(this.roles.holds, packs, 'legal hold is set on the pack of any held call of the sites the API caller may reach; the API takes SigV4 (IAM) callers only and every hold is audited');
+    this.allow(fn, 'ReadManifests', ['s3:GetObject'], [manifests]);
+    this.decryptViaS3(fn);
+    this.allow(fn, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
+    acknowledgeWildcardResource(role, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
+    acknowledgeWildcardResource(role, packs, `legal hold is set on the pack of any held call of the sites the caller may reach; ${callers}`);
   }
 
   /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */

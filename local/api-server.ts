@@ -142,7 +142,7 @@ function holdRoutes(holds: RouteHandler | undefined): RouteDef[] {
   return [
     { pattern: new RegExp(`^/sites/${SEGMENT}/holds/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
     { pattern: new RegExp(`^/sites/${SEGMENT}/holds/release/?$`), params: ['site'], handler: holds, methods: ['POST'] },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
     { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/?$`), params: ['site', 'case'], handler: holds },
     { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/calls/?$`), params: ['site', 'case'], handler: holds, methods: ['POST'] },
   ];

@@ -57,9 +57,10 @@ describe('the purge function on the catalogue', () => {
   });
 });
 
-describe('the holds function', () => {
+// The console runs the holds function's code in process for officers, so it has the same grants.
+describe.each(['holds', 'console'] as const)('the %s function on legal holds', (fn) => {
   it('reads and writes hold and case records, reads recordings, never writes a recording', () => {
-    const p = rolePolicies(synth.processing.functions.roles.holds);
+    const p = rolePolicies(synth.processing.functions.roles[fn]);
     for (const pk of ['HOLD#site-a', 'CASE#site-a']) {
       for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']) expect(isAllowed(p, { action, resource: table, context: leading(pk) }), `${action} ${pk}`).toBe(true);
     }
@@ -69,7 +70,7 @@ describe('the holds function', () => {
   });
 
   it('sets S3 legal hold on packs and manifests and can delete nothing, bypass nothing', () => {
-    const p = rolePolicies(synth.processing.functions.roles.holds);
+    const p = rolePolicies(synth.processing.functions.roles[fn]);
     const bucket = `ferry-data-${account}-${region}`;
     const pack = `arn:aws:s3:::${bucket}/recordings/site-a/2025/01/01/p1.tar`;
     expect(isAllowed(p, { action: 's3:PutObjectLegalHold', resource: pack })).toBe(true);
