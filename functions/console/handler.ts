@@ -11,9 +11,12 @@ import type { CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
+import { lambdaExportStarter, s3BundleLinks } from '../../adapters/export-links.ts';
 import type { HoldDeps } from '../../core/holds.ts';
 import { createCatalogueHandler } from '../catalogue/handler.ts';
 import { createHoldsHandler } from '../holds/handler.ts';
+import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts';
 import type { Audit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
@@ -52,6 +55,8 @@ export interface ConsoleHandlerDeps {
   links: ReplayLinkMinter;
   /** Legal holds and cases (functions/holds runs with these, as the officer). */
   holds: Omit<HoldDeps, 'clock'>;
+  /** Case exports (functions/console/exports.ts); absent: the export routes answer 501. */
+  exports?: ConsoleExportDeps;
   audit: Audit;
   clock: Clock;
   cursorKey: string;
@@ -107,6 +112,9 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   }
   const rid = params.rid ?? '';
   if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');
+  const exportsContext = { exports: deps.exports, holds: deps.holds.holds, catalogue: deps.catalogue, clock: deps.clock };
+  if (r.action === 'export') return startExport(exportsContext, event, site, caller.username);
+  if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '');
   const path = event.rawPath.replace(/^\/console/, '');
   const delegate = r.action === 'holds' ? delegates.holds : delegates.catalogue;
   return delegate(asOfficerEvent(event, caller, path, params));
@@ -153,6 +161,10 @@ const consoleEnvSchema = z.object({
       }
     }),
   AWS_REGION: z.string().min(1, 'is required'),
+  /** The export function (infra/functions.ts), invoked asynchronously for each case export. */
+  EXPORT_FUNCTION_NAME: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL_LAMBDA: z.string().url().optional(),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
 });
 
 /** The composition root: Cognito verifier, replay URLs and sites from the environment the stack sets. */
@@ -172,6 +184,11 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     sites: Object.keys(replayUrls),
     links,
     holds: { holds: new DynamoHoldStore(doc, base.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, base.BUCKET) },
+    exports: {
+      statuses: new DynamoExportStatusStore(doc, base.TABLE),
+      ...(cfg.EXPORT_FUNCTION_NAME ? { starter: lambdaExportStarter({ functionName: cfg.EXPORT_FUNCTION_NAME, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_LAMBDA }) } : {}),
+      links: s3BundleLinks({ bucket: base.BUCKET, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 }),
+    },
     recall: recallStarterFromEnv(env),
     cursorKey: cursorKeyFrom(env),
   };

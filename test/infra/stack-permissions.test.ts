@@ -81,6 +81,35 @@ describe.each(['holds', 'console'] as const)('the %s function on legal holds', (
   });
 });
 
+describe('case exports from the console', () => {
+  const bucket = () => `arn:aws:s3:::ferry-data-${account}-${region}`;
+  const exportFn = () => synth.resolver.resolveString(synth.processing.stackName, { 'Fn::GetAtt': [logicalId(synth.processing.functions.export), 'Arn'] });
+
+  it('the export function reads packs and recording entries, writes bundles under exports/ only, and ends EXPORT# status records', () => {
+    const p = rolePolicies(synth.processing.functions.roles.export);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/recordings/site-a/2025/01/01/p1.tar` })).toBe(true);
+    for (const action of ['s3:PutObject', 's3:AbortMultipartUpload']) expect(isAllowed(p, { action, resource: `${bucket()}/exports/site-a/x.tar` }), action).toBe(true);
+    expect(isAllowed(p, { action: 's3:PutObject', resource: `${bucket()}/recordings/site-a/2025/01/01/p1.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/manifests/site-a/x.json` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:DeleteObject', resource: `${bucket()}/exports/site-a/x.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('EXPORT#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
+  });
+
+  it('the console starts the export function and nothing else of Lambda, reads bundles (to presign) but cannot write them, and writes EXPORT# records', () => {
+    const p = rolePolicies(synth.processing.functions.roles.console);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: exportFn() })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: replayFunction() })).toBe(false);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/exports/site-a/x.tar` })).toBe(true);
+    expect(isAllowed(p, { action: 's3:PutObject', resource: `${bucket()}/exports/site-a/x.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/recordings/site-a/2025/01/01/p1.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('EXPORT#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+  });
+});
+
 const { account, region } = FAKE_ENV;
 const apiArn = (method: string, path: string) => {
   const apiId = synth.resolver.resolveString(synth.processing.stackName, { Ref: logicalId(synth.processing.api.api) });
