@@ -61,6 +61,10 @@ export class DynamoHoldStore implements HoldStore {
     }
   }
 
+  async listCases(site: string): Promise<CaseRecord[]> {
+    return (await this.query({ TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': casePk(site) } })).map(itemToCase);
+  }
+
   private async putCase(record: CaseRecord, condition: string, lost: () => Error): Promise<void> {
     try {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: caseToItem(record), ConditionExpression: condition }));

@@ -34,14 +34,15 @@ export type SigningCredentials = AwsCredentialIdentity | AwsCredentialIdentityPr
  * client, e.g. curl, signed must not add x-amz-content-sha256 of its own).
  */
 export function sigV4Signer(
-  service: 'execute-api' | 'lambda',
+  service: 'execute-api' | 'lambda' | 's3',
   region: string,
   credentials?: SigningCredentials,
   o: { applyChecksum?: boolean } = {},
 ): SignatureV4 {
   const applyChecksum = o.applyChecksum ?? true;
   const signing = { credentials: credentials ?? defaultProvider(), sha256: NodeSha256 };
-  return new SignatureV4({ service, region, ...signing, uriEscapePath: true, applyChecksum });
+  // S3 signs the path as sent (no second escaping); the other services escape it again.
+  return new SignatureV4({ service, region, ...signing, uriEscapePath: service !== 's3', applyChecksum });
 }
 
 export interface SignedFetchOptions {

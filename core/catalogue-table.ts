@@ -98,6 +98,8 @@ export const ITEM_PREFIXES = {
   /** Legal holds (core/hold-items.ts): never written by ingest or rebuild. */
   hold: 'HOLD#',
   case: 'CASE#',
+  /** Console case exports' status records (core/exports.ts). */
+  export: 'EXPORT#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 

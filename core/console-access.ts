@@ -31,7 +31,8 @@ export interface ConsoleRoute {
   /** API Gateway route path (`{site}`, `{rid}` are path parameters). */
   path: string;
   /** What the console function does with it. */
-  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'audit';
+  /** `holds`: legal holds and cases, the holds function's routes (functions/holds) under `/console`. */
+  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'audit' | 'holds' | 'export' | 'export-status';
 }
 
 /** Every console route; each one takes the JWT authorizer in the stack and the token check in the function. */
@@ -44,6 +45,15 @@ export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/download-link', action: 'download-link' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall' },
   { method: 'GET', path: '/console/sites/{site}/audit', action: 'audit' },
+  { method: 'GET', path: '/console/sites/{site}/holds', action: 'holds' },
+  { method: 'POST', path: '/console/sites/{site}/holds', action: 'holds' },
+  { method: 'POST', path: '/console/sites/{site}/holds/release', action: 'holds' },
+  { method: 'GET', path: '/console/sites/{site}/cases', action: 'holds' },
+  { method: 'POST', path: '/console/sites/{site}/cases', action: 'holds' },
+  { method: 'GET', path: '/console/sites/{site}/cases/{case}', action: 'holds' },
+  { method: 'POST', path: '/console/sites/{site}/cases/{case}/calls', action: 'holds' },
+  { method: 'POST', path: '/console/sites/{site}/exports', action: 'export' },
+  { method: 'GET', path: '/console/sites/{site}/exports/{exportId}', action: 'export-status' },
 ];
 
 /** The route a request path matches, with its path parameters (raw, not yet validated). */

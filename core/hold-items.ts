@@ -151,6 +151,8 @@ export interface HoldStore {
   updateCase(record: CaseRecord): Promise<void>;
   /** One case, or undefined when absent. */
   getCase(site: string, caseId: string): Promise<CaseRecord | undefined>;
+  /** Every case of the site, in case id order; [] when none. */
+  listCases(site: string): Promise<CaseRecord[]>;
 }
 
 /** The recording ids of the site with at least one active hold. */

@@ -220,6 +220,11 @@ export async function createCase(deps: HoldDeps, input: CreateCaseInput): Promis
   return record;
 }
 
+/** Every case of the site (members and hold state), in case id order. */
+export async function listCases(deps: Pick<HoldDeps, 'holds'>, site: string): Promise<{ site: string; items: CaseRecord[] }> {
+  return { site, items: await deps.holds.listCases(site) };
+}
+
 export interface CaseView extends CaseRecord {
   /** Active holds on the members (any scope), by rid. */
   memberHolds: Record<string, HoldRecord[]>;

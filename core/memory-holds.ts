@@ -42,6 +42,14 @@ export class MemoryHoldStore implements HoldStore {
     const item = this.items.get(key);
     return item ? itemToCase(structuredClone(item)) : undefined;
   }
+
+  async listCases(site: string): Promise<CaseRecord[]> {
+    const pk = caseToItem({ site, caseId: '', name: '', reason: '', createdBy: '', createdAt: '', members: [] }).pk;
+    return [...this.items.values()]
+      .filter((i) => i.pk === pk)
+      .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1))
+      .map((i) => itemToCase(structuredClone(i)));
+  }
 }
 
 /** ObjectHolder in memory: the legal hold status of each key, as S3 keeps it per object. */

@@ -26,6 +26,7 @@ export const API_ROUTES = {
   '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
   '/fleet': 'fleet',
   '/sites/{site}/holds': 'holds',
+  '/sites/{site}/cases': 'holds',
   '/sites/{site}/cases/{case}': 'holds',
 } as const;
 

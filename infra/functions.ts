@@ -27,7 +27,7 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds';
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds' | 'export';
 
 export { functionEntry };
 
@@ -87,7 +87,7 @@ interface FunctionSpec {
 }
 
 /** The functions that write audit events (search, listen, download, recall) to the durable trail. */
-const AUDIT_CHAIN_WRITERS: ReadonlySet<'catalogue' | 'artefacts' | 'replay' | 'console' | 'holds'> = new Set(['catalogue', 'artefacts', 'replay', 'console', 'holds'] as const);
+const AUDIT_CHAIN_WRITERS: ReadonlySet<'catalogue' | 'artefacts' | 'replay' | 'console' | 'holds' | 'export'> = new Set(['catalogue', 'artefacts', 'replay', 'console', 'holds', 'export'] as const);
 
 const SPECS: Record<FunctionName, FunctionSpec> = {
   ingest: { name: 'ingest', description: 'Ferry: ingest (manifest to catalogue entries)', timeout: Duration.seconds(60), memorySize: 512, audited: false },
@@ -101,6 +101,8 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   console: { name: 'console', description: 'Ferry: console API (officers signed in with Cognito)', timeout: Duration.seconds(25), memorySize: 512, audited: true },
   // A case hold sets Object Lock legal hold on every member's pack: a few hundred S3 calls.
   holds: { name: 'holds', description: 'Ferry: legal holds and cases (hold records, S3 Object Lock legal hold)', timeout: Duration.seconds(29), memorySize: 512, audited: true },
+  // A console case export (up to 1000 calls) streamed into a multipart upload: Lambda's longest run.
+  export: { name: 'export', description: 'Ferry: console case export (bundle streamed to exports/)', timeout: Duration.minutes(15), memorySize: 1024, audited: true },
 };
 
 /**
@@ -127,6 +129,7 @@ export class FerryFunctions extends Construct {
   readonly fleet: NodejsFunction;
   readonly console: NodejsFunction;
   readonly holds: NodejsFunction;
+  readonly export: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
   /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
@@ -149,6 +152,7 @@ export class FerryFunctions extends Construct {
       fleet: this.build(SPECS.fleet),
       console: this.build(SPECS.console),
       holds: this.build(SPECS.holds),
+      export: this.build(SPECS.export),
     };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
@@ -157,6 +161,7 @@ export class FerryFunctions extends Construct {
     this.fleet = built.fleet.fn;
     this.console = built.console.fn;
     this.holds = built.holds.fn;
+    this.export = built.export.fn;
     const names = Object.keys(built) as FunctionName[];
     this.logGroups = Object.fromEntries(names.map((n) => [n, built[n].logGroup])) as Record<FunctionName, logs.LogGroup>;
     this.roles = Object.fromEntries(names.map((n) => [n, built[n].role])) as Record<FunctionName, iam.Role>;
@@ -167,6 +172,7 @@ export class FerryFunctions extends Construct {
     this.grantFleet();
     this.grantConsole();
     this.grantHolds();
+    this.grantExport();
     for (const name of AUDIT_CHAIN_WRITERS) this.grantAuditTrail(built[name].fn);
   }
 
@@ -254,11 +260,14 @@ export class FerryFunctions extends Construct {
     this.tableKey(this.catalogue, false);
   }
 
-  /** The catalogue's reads (its search and get code runs in the console); replay links: infra/console.ts. */
+  /**
+   * The catalogue's reads (its search and get code runs in the console) and the holds
+   * function's grants (so does its code, for officers); replay links: infra/console.ts.
+   */
   private grantConsole(): void {
     const { table, indexArns } = this.props;
     this.allow(this.console, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
-    this.tableKey(this.console, false);
+    this.grantHoldRecords(this.console, this.roles.console, 'the console function checks the officer\'s Cognito groups against the site first, and every hold is audited');
   }
 
   /** Lists artefacts and plans restores from the catalogue's main table (no index, no S3). */
@@ -273,19 +282,55 @@ export class FerryFunctions extends Construct {
    * S3 Object Lock legal hold set on packs and manifests. No delete, no retention, no bypass.
    */
   private grantHolds(): void {
+    this.grantHoldRecords(this.holds, this.roles.holds, 'the API takes SigV4 (IAM) callers only and every hold is audited');
+  }
+
+  /**
+   * What placing and releasing holds and managing cases needs: the holds function's, and the
+   * console's, which runs the same code in process for a signed-in officer of the site.
+   */
+  private grantHoldRecords(fn: NodejsFunction, role: iam.Role, callers: string): void {
     const { bucketName, table } = this.props;
     const own = leadingKeyPatterns(['hold', 'case']);
-    this.allow(this.holds, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
-    this.allow(this.holds, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
-    this.tableKey(this.holds, true);
+    this.allow(fn, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
+    this.allow(fn, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(fn, true);
     const manifests = objectsArn(bucketName, classPrefix('manifests'));
     const packs = objectsArn(bucketName, classPrefix('recordings'));
-    this.allow(this.holds, 'ReadManifests', ['s3:GetObject'], [manifests]);
-    this.decryptViaS3(this.holds);
-    this.allow(this.holds, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
-    this.holds.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
-    acknowledgeWildcardResource(this.roles.holds, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
-    acknowledgeWildcardResource(this.roles.holds, packs, 'legal hold is set on the pack of any held call of the sites the API caller may reach; the API takes SigV4 (IAM) callers only and every hold is audited');
+    this.allow(fn, 'ReadManifests', ['s3:GetObject'], [manifests]);
+    this.decryptViaS3(fn);
+    this.allow(fn, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
+    acknowledgeWildcardResource(role, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
+    acknowledgeWildcardResource(role, packs, `legal hold is set on the pack of any held call of the sites the caller may reach; ${callers}`);
+  }
+
+  /**
+   * Case exports: the console starts the export function (asynchronous Invoke) after writing a
+   * `running` status record (EXPORT# items), and presigns the finished bundle's download with
+   * its own role (GetObject on exports/, nothing else). The export function reads the calls'
+   * catalogue entries and case records and their packs, writes the bundle under exports/ by
+   * multipart upload (PutObject, AbortMultipartUpload), and ends the status record.
+   */
+  private grantExport(): void {
+    const { bucketName, table } = this.props;
+    const exportsArn = objectsArn(bucketName, 'exports/');
+    const statusKeys = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['export']) } };
+    this.console.addEnvironment('EXPORT_FUNCTION_NAME', this.export.functionName);
+    this.allow(this.console, 'StartExport', ['lambda:InvokeFunction'], [this.export.functionArn]);
+    this.allow(this.console, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
+    this.allow(this.console, 'ReadBundles', ['s3:GetObject'], [exportsArn]);
+    acknowledgeWildcardResource(this.roles.console, exportsArn, 'the console presigns the download of a finished bundle of a site the officer may see (after its Cognito group check); exports/ holds bundles only');
+
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    this.allow(this.export, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
+    this.allow(this.export, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(this.export, true);
+    this.allow(this.export, 'ReadPacks', ['s3:GetObject'], [packs]);
+    this.allow(this.export, 'WriteBundles', ['s3:PutObject', 's3:AbortMultipartUpload'], [exportsArn]);
+    this.allow(this.export, 'ObjectsKey', ['kms:Decrypt', 'kms:GenerateDataKey'], [this.props.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    acknowledgeWildcardResource(this.roles.export, packs, 'an export reads the byte range of each exported call from its pack, for any site an officer may export (checked by the console before it starts the export)');
+    acknowledgeWildcardResource(this.roles.export, exportsArn, 'the export writes the bundle it was started for under exports/{site}/ by multipart upload; exports/ holds bundles only');
   }
 
   /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */

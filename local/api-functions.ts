@@ -14,10 +14,14 @@ import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
 // at the stand-ins (through the IAM gateway, as its own role, when the local cloud runs one).
 // The catalogue function starts recalls as deployed, with StartExecution of the recall state
 // machine: locally a Step Functions endpoint serving that one call, which hands the request
-// to the site's local recall workflow.
+// to the site's local recall workflow. The console starts case exports as deployed too, with an
+// asynchronous Lambda Invoke of the export function: locally a Lambda endpoint serving that one
+// call (InvocationType Event: 202 at once, the export runs in its runtime afterwards).
 
-export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds';
-const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console', 'holds'];
+export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds' | 'export';
+const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console', 'holds', 'export'];
+/** The local name of the export function, which the console invokes through the local Lambda endpoint. */
+export const LOCAL_EXPORT_FUNCTION = 'ferry-export';
 
 export interface ApiFunctionsOptions {
   bucket: string;
@@ -87,6 +91,42 @@ async function startRecallEndpoint(stateMachineArn: string, recallFor: (site: st
   return listenLocal(server);
 }
 
+/**
+ * The local Lambda Invoke endpoint (`POST /2015-03-31/functions/{name}/invocations`) for the
+ * functions other functions invoke. Event invocations answer 202 and run afterwards, as Lambda's
+ * asynchronous invocation does; RequestResponse answers the function's result. Unknown names 404.
+ */
+async function startInvokeEndpoint(invokable: Record<string, (payload: unknown) => Promise<unknown>>, onLog?: (line: string) => void) {
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(status === 202 ? '' : JSON.stringify(body));
+  };
+  const inFlight = new Set<Promise<unknown>>();
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(req.url?.split('?')[0] ?? '');
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== 'POST' || !match) return send(res, 404, { Type: 'User', message: `no local Lambda route ${req.method} ${req.url}` });
+    const name = decodeURIComponent(match[1]!);
+    const invoke = invokable[name];
+    if (!invoke) return send(res, 404, { Type: 'User', __type: 'ResourceNotFoundException', message: `Function not found: ${name}` });
+    const payload = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
+    if (req.headers['x-amz-invocation-type'] === 'Event') {
+      const run = invoke(payload)
+        .catch((error: unknown) => onLog?.(JSON.stringify({ function: name, level: 'error', message: `asynchronous invocation failed: ${error instanceof Error ? error.message : String(error)}` })))
+        .finally(() => inFlight.delete(run));
+      inFlight.add(run);
+      return send(res, 202, undefined);
+    }
+    send(res, 200, await invoke(payload));
+  };
+  const server = createServer((req, res) => {
+    answer(req, res).catch((error: unknown) => send(res, 500, { Type: 'Service', message: error instanceof Error ? error.message : String(error) }));
+  });
+  const listening = await listenLocal(server);
+  return { url: listening.url, stop: async () => (await Promise.allSettled([...inFlight]), listening.stop()) };
+}
+
 function parseLine(line: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(line);
@@ -123,7 +163,12 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
   try {
     const sfnEndpoint = recall && (options.guardStates ? await options.guardStates(recall.url) : recall.url);
     const bundles = await buildFunctionBundles(API_FUNCTIONS, { dir: options.bundleDir });
+    // Bound below, once the runtimes run: the endpoint must be known to the console's environment first.
+    const invokable: Record<string, (payload: unknown) => Promise<unknown>> = {};
+    const lambdaEndpoint = await startInvokeEndpoint(invokable, options.onLog);
+    stops.push(() => lambdaEndpoint.stop());
     const local = {
+      EXPORT_FUNCTION_NAME: LOCAL_EXPORT_FUNCTION,
       ...{ BUCKET: options.bucket, TABLE: options.table, CURSOR_KEY: options.cursorKey, RECALL_STATE_MACHINE_ARN: recallArn },
       ...{ CONSOLE_ISSUER: options.console.issuer, CONSOLE_CLIENT_ID: options.console.clientId, CONSOLE_REPLAY_URLS: JSON.stringify(options.console.replayUrls) },
     };
@@ -133,6 +178,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
         ...functionEnvironment(fn, local, snapshot),
         ...{ AWS_REGION: options.region, AWS_ENDPOINT_URL_S3: options.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: options.dynamoEndpoint },
         ...(sfnEndpoint ? { AWS_ENDPOINT_URL_SFN: sfnEndpoint } : {}),
+        AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint.url,
         ...{ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
       };
     };
@@ -158,6 +204,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
       }
       return fresh;
     };
+    invokable[LOCAL_EXPORT_FUNCTION] = async (payload) => (await current('export')).invoke(payload);
     return {
       get functions() {
         return functions;

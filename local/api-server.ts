@@ -10,7 +10,7 @@ import { json, type HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import { siteSchema } from '../functions/shared/params.ts';
 import type { FrontDoorAccess } from './api-access.ts';
-import { startHttpEndpoint, toHttpEvent, type HttpEndpoint, type LocalIdentity, type RouteDef, type RouteHandler } from './http-endpoint.ts';
+import { readBody, startHttpEndpoint, toHttpEvent, type HttpEndpoint, type LocalIdentity, type RouteDef, type RouteHandler } from './http-endpoint.ts';
 
 // Local stand-in for the catalogue API (API Gateway HTTP API, IAM authorization on every
 // route): the functions the cloud runs (in the local cloud, their deployed bundles:
@@ -142,7 +142,7 @@ function holdRoutes(holds: RouteHandler | undefined): RouteDef[] {
   return [
     { pattern: new RegExp(`^/sites/${SEGMENT}/holds/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
     { pattern: new RegExp(`^/sites/${SEGMENT}/holds/release/?$`), params: ['site'], handler: holds, methods: ['POST'] },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['POST'] },
+    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
     { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/?$`), params: ['site', 'case'], handler: holds },
     { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/calls/?$`), params: ['site', 'case'], handler: holds, methods: ['POST'] },
   ];
@@ -203,7 +203,14 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
       const consoleFn = deps.functions.console;
       if (consoleFn && /^\/console(\/|$)/.test(url.pathname)) {
         if (method === 'OPTIONS') return { statusCode: 204, headers: { 'Access-Control-Max-Age': '600' }, body: '' };
-        return consoleFn(toHttpEvent(req, url, {}));
+        const event = toHttpEvent(req, url, {});
+        // The console's POST bodies (holds, cases, exports), as API Gateway hands them on: text, at most 1 MiB.
+        if (method === 'POST') {
+          const body = await readBody(req, 1024 * 1024);
+          if (body === undefined) return json(413, { error: 'PayloadTooLarge', message: 'body: larger than 1 MiB' });
+          if (body.length) event.body = body;
+        }
+        return consoleFn(event);
       }
       const asset = WEB_FILES.get(url.pathname);
       if (asset) return webFile(asset, method, policy);

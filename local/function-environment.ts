@@ -20,6 +20,8 @@ export interface LocalValues {
   CONSOLE_ISSUER?: string;
   CONSOLE_CLIENT_ID?: string;
   CONSOLE_REPLAY_URLS?: string;
+  /** The export function's name, which the console invokes (the local Lambda endpoint serves it). */
+  EXPORT_FUNCTION_NAME?: string;
   /** The alert topic the scheduled functions publish to (a local SNS stand-in's topic). */
   TOPIC_ARN?: string;
 }

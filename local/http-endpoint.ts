@@ -70,7 +70,7 @@ function match(routes: RouteDef[], path: string): { route: RouteDef; pathParamet
 }
 
 /** The HTTP API v2 event API Gateway would build for this request. */
-async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+export async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -9,9 +9,16 @@ import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
+import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
+import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
+import { lambdaExportStarter, s3BundleLinks } from '../../adapters/export-links.ts';
+import type { HoldDeps } from '../../core/holds.ts';
 import { createCatalogueHandler } from '../catalogue/handler.ts';
+import { createHoldsHandler } from '../holds/handler.ts';
+import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts';
 import type { Audit } from '../shared/audit.ts';
-import { cloudDeps, cursorKeyFrom, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
+import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
 import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -22,7 +29,8 @@ import { siteSchema } from '../shared/params.ts';
 // token verified here (API Gateway's JWT authorizer checked it already; this is the second
 // check, and the only one where no authorizer runs), the site checked against the caller's
 // Cognito groups, server-side, before anything else is read or validated. Search, get and
-// recall are the catalogue function's own code, run as the verified officer. Play and
+// recall are the catalogue function's own code, and holds and cases the holds function's, each
+// run in process as the verified officer. Play and
 // download links are minted here: the site's replay Function URL presigned with this
 // function's role, the officer named in the signed query so replay's audit line says who.
 
@@ -45,6 +53,10 @@ export interface ConsoleHandlerDeps {
   /** The audit trail's records (GET …/audit); absent: that route answers 501. */
   auditTrail?: AuditReader;
   links: ReplayLinkMinter;
+  /** Legal holds and cases (functions/holds runs with these, as the officer). */
+  holds: Omit<HoldDeps, 'clock'>;
+  /** Case exports (functions/console/exports.ts); absent: the export routes answer 501. */
+  exports?: ConsoleExportDeps;
   audit: Audit;
   clock: Clock;
   cursorKey: string;
@@ -62,8 +74,8 @@ function forbidden(caller: ConsoleCaller, site: string): HttpResult {
   return json(403, { error: 'ForbiddenError', message: `${caller.username} may not see site ${site} (groups: ${caller.groups.join(', ') || 'none'})` });
 }
 
-/** The catalogue function's event for a console request: its path without `/console`, as the verified officer. */
-function asCatalogueEvent(event: HttpEvent, caller: ConsoleCaller, path: string, params: Record<string, string>): HttpEvent {
+/** The catalogue's or holds function's event for a console request: its path without `/console`, as the verified officer. */
+function asOfficerEvent(event: HttpEvent, caller: ConsoleCaller, path: string, params: Record<string, string>): HttpEvent {
   return {
     ...event,
     rawPath: path,
@@ -80,7 +92,12 @@ async function link(deps: ConsoleHandlerDeps, event: HttpEvent, caller: ConsoleC
   return json(200, { url, expiresInSeconds: REPLAY_LINK_SECONDS, expiresAt, kind: download ? 'download' : 'play' });
 }
 
-async function route(deps: ConsoleHandlerDeps, catalogue: Handler<HttpEvent, HttpResult>, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }): Promise<HttpResult> {
+interface Delegates {
+  catalogue: Handler<HttpEvent, HttpResult>;
+  holds: Handler<HttpEvent, HttpResult>;
+}
+
+async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }): Promise<HttpResult> {
   const { route: r, params } = matched;
   const allowed = sitesAllowed(caller.groups, deps.sites);
   if (r.action === 'me' || r.action === 'sites') {
@@ -95,12 +112,17 @@ async function route(deps: ConsoleHandlerDeps, catalogue: Handler<HttpEvent, Htt
   }
   const rid = params.rid ?? '';
   if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');
+  const exportsContext = { exports: deps.exports, holds: deps.holds.holds, catalogue: deps.catalogue, clock: deps.clock };
+  if (r.action === 'export') return startExport(exportsContext, event, site, caller.username);
+  if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '');
   const path = event.rawPath.replace(/^\/console/, '');
-  return catalogue(asCatalogueEvent(event, caller, path, params));
+  const delegate = r.action === 'holds' ? delegates.holds : delegates.catalogue;
+  return delegate(asOfficerEvent(event, caller, path, params));
 }
 
 export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {
   const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
+  const holds = createHoldsHandler({ ...deps.holds, clock: deps.clock, audit: deps.audit, log: deps.log });
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const authorization = header(event, 'authorization');
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
@@ -118,7 +140,7 @@ export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, Http
     if ('allowed' in matched) {
       return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed on ${event.rawPath}` }, { Allow: matched.allowed.join(', ') });
     }
-    return route(deps, catalogue, event, caller, matched);
+    return route(deps, { catalogue, holds }, event, caller, matched);
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);
 }
@@ -139,11 +161,17 @@ const consoleEnvSchema = z.object({
       }
     }),
   AWS_REGION: z.string().min(1, 'is required'),
+  /** The export function (infra/functions.ts), invoked asynchronously for each case export. */
+  EXPORT_FUNCTION_NAME: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL_LAMBDA: z.string().url().optional(),
+  AWS_ENDPOINT_URL_S3: z.string().url().optional(),
 });
 
 /** The composition root: Cognito verifier, replay URLs and sites from the environment the stack sets. */
 export function consoleDepsFromEnv(env: Record<string, string | undefined>): ConsoleHandlerDeps {
   const cfg = parseEnv(consoleEnvSchema, env);
+  const base = parseEnv(baseEnvSchema, env);
+  const { s3, doc, catalogue, blobs } = baseClients(base);
   const replayUrls = cfg.CONSOLE_REPLAY_URLS;
   const links: ReplayLinkMinter = async ({ site, rid, download, officer }) => {
     const replayUrl = replayUrls[site];
@@ -155,6 +183,12 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     verifier: cognitoTokenVerifier({ issuer: cfg.CONSOLE_ISSUER, clientId: cfg.CONSOLE_CLIENT_ID, jwksUri: cfg.CONSOLE_JWKS_URI }),
     sites: Object.keys(replayUrls),
     links,
+    holds: { holds: new DynamoHoldStore(doc, base.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, base.BUCKET) },
+    exports: {
+      statuses: new DynamoExportStatusStore(doc, base.TABLE),
+      ...(cfg.EXPORT_FUNCTION_NAME ? { starter: lambdaExportStarter({ functionName: cfg.EXPORT_FUNCTION_NAME, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_LAMBDA }) } : {}),
+      links: s3BundleLinks({ bucket: base.BUCKET, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 }),
+    },
     recall: recallStarterFromEnv(env),
     cursorKey: cursorKeyFrom(env),
   };

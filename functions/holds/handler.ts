@@ -4,7 +4,7 @@ import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { InvalidInputError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
-import { addCaseCalls, CASE_ID_PATTERN, createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
+import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import type { Audit } from '../shared/audit.ts';
 import { stdoutAudit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
@@ -20,6 +20,7 @@ import { systemClock } from '../../core/clock.ts';
 //   POST /sites/{site}/holds/release         {rid | caseId, reason}              release
 //   GET  /sites/{site}/holds?rid&history     active holds (and released ones with history=true)
 //   POST /sites/{site}/cases                 {name, reason, reference?, caseId?, rids?}
+//   GET  /sites/{site}/cases                 every case of the site
 //   GET  /sites/{site}/cases/{case}
 //   POST /sites/{site}/cases/{case}/calls    {rids}
 // Every place and release is audited (actions `hold`, `release`).
@@ -40,6 +41,7 @@ const placeSchema = z.object({ ...target, reason: text(1000), reference: text(25
 const releaseSchema = z.object({ ...target, reason: text(1000) }).strict().refine(oneOf, oneOfIssue);
 const listSchema = z.object({ rid: rid.optional(), history: z.enum(['true', 'false']).optional() }).strict('unknown parameter (allowed: rid, history)');
 const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason: text(1000), reference: text(256).optional(), rids: z.array(rid).max(1000).optional() }).strict();
+const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
 const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one recording id').max(1000) }).strict();
 
 function body(event: HttpEvent): unknown {
@@ -84,6 +86,11 @@ const newCase: Route = async (deps, event, site) => {
   return json(201, await createCase(deps, { site, ...input, principal: who(event) }));
 };
 
+const allCases: Route = async (deps, event, site) => {
+  noQuery.parse(event.queryStringParameters ?? {});
+  return json(200, await listCases(deps, site));
+};
+
 function caseParam(event: HttpEvent): string {
   return z.object({ case: caseId }).parse({ case: event.pathParameters?.case }).case;
 }
@@ -106,7 +113,7 @@ function routeOf(event: HttpEvent): Route | undefined {
   const rest = event.rawPath.replace(/^\/sites\/[^/]+/, '').replace(/\/$/, '');
   if (rest === '/holds') return method === 'POST' ? place : method === 'GET' ? list : undefined;
   if (rest === '/holds/release') return method === 'POST' ? release : undefined;
-  if (rest === '/cases') return method === 'POST' ? newCase : undefined;
+  if (rest === '/cases') return method === 'POST' ? newCase : method === 'GET' ? allCases : undefined;
   if (/^\/cases\/[^/]+$/.test(rest)) return method === 'GET' ? getCase : undefined;
   if (/^\/cases\/[^/]+\/calls$/.test(rest)) return method === 'POST' ? addCalls : undefined;
   return undefined;

@@ -93,6 +93,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The query parameters of a presigned request's signature, which never go upstream. */
+const PRESIGN_PARAMS = /^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Security-Token|Content-Sha256)$/;
+
 function parseUrl(url: string): { path: string; query: Record<string, string | string[]> } {
   const q = url.indexOf('?');
   const query: Record<string, string | string[]> = {};
@@ -204,6 +207,13 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
       refuse(res, service, service === 's3' ? { status: 403, code: 'AccessDenied', message } : { status: 400, code: 'AccessDeniedException', message });
     if (decision.unknown) return denied(`the local IAM gateway does not know how to authorise ${decision.unknown}`);
     if (decision.denial) return denied(decision.denial.message);
+    // A presigned request goes upstream signed by the gateway alone (one auth mechanism, as S3 demands).
+    if (!incoming.headers.authorization && 'X-Amz-Signature' in incoming.query) {
+      const query = Object.fromEntries(Object.entries(incoming.query).filter(([name]) => !PRESIGN_PARAMS.test(name)));
+      const search = new URLSearchParams(Object.entries(query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x] as [string, string]))).toString();
+      req.url = search ? `${incoming.path}?${search}` : incoming.path;
+      return forward(req, res, { ...incoming, query });
+    }
     await forward(req, res, incoming);
   }
 

@@ -72,6 +72,7 @@ export async function verifySignature(
   now: Date,
 ): Promise<CredentialEntry | SignatureFailure> {
   const auth = header(request.headers, 'authorization');
+  if (!auth && typeof request.query['X-Amz-Signature'] === 'string') return verifyPresigned(request, table, now);
   if (!auth) return { code: 'MissingAuthentication', message: 'Request is missing Authentication Token' };
   const m = AUTH.exec(auth);
   if (!m) return { code: 'IncompleteSignature', message: 'Authorization header is not a well-formed AWS4-HMAC-SHA256 signature' };
@@ -98,6 +99,50 @@ export async function verifySignature(
   if (expected.length !== signature!.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature!))) {
     const message = 'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
     return { code: 'SignatureDoesNotMatch', message };
+  }
+  return entry;
+}
+
+const PRESIGN_CREDENTIAL = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/;
+
+/**
+ * A presigned (query) request, as S3 checks one: the X-Amz-* parameters parsed, the link not
+ * expired, and the signature recomputed over the rest of the query and the signed headers,
+ * with the payload UNSIGNED-PAYLOAD (the console's bundle download links).
+ */
+async function verifyPresigned(request: IncomingSigned, table: CredentialTable, now: Date): Promise<CredentialEntry | SignatureFailure> {
+  const q = (name: string) => (typeof request.query[name] === 'string' ? (request.query[name] as string) : undefined);
+  const credential = PRESIGN_CREDENTIAL.exec(q('X-Amz-Credential') ?? '');
+  const date = parseAmzDate(q('X-Amz-Date'));
+  const expires = Number(q('X-Amz-Expires'));
+  const signedList = q('X-Amz-SignedHeaders');
+  const signature = q('X-Amz-Signature') ?? '';
+  if (q('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || !credential || !date || !signedList || !Number.isInteger(expires) || expires < 1 || expires > 604_800) {
+    return { code: 'IncompleteSignature', message: 'the presigned query is not a well-formed AWS4-HMAC-SHA256 signature' };
+  }
+  const [, keyId, , region, service] = credential as unknown as string[];
+  const entry = table.lookup(keyId!);
+  if (!entry) return { code: 'InvalidAccessKeyId', message: `The AWS Access Key Id ${keyId} you provided does not exist in our records.` };
+  if (now.getTime() > date.getTime() + expires * 1000) return { code: 'RequestTimeTooSkewed', message: 'Request has expired' };
+  const signed = signedList.split(';');
+  const headers: Record<string, string> = {};
+  for (const name of signed) {
+    const value = header(request.headers, name);
+    if (value === undefined) return { code: 'SignatureDoesNotMatch', message: `signed header ${name} is absent` };
+    headers[name] = value;
+  }
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(request.query)) {
+    if (!/^X-Amz-(Algorithm|Credential|Date|Expires|SignedHeaders|Signature|Content-Sha256)$/.test(name)) query[name] = value;
+  }
+  headers['x-amz-content-sha256'] = q('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD';
+  const again = await signer(service as Service, region!, entry).presign(
+    { method: request.method, protocol: 'http:', hostname: '', path: request.path, query, headers },
+    { signingDate: date, expiresIn: expires, signableHeaders: new Set(signed) },
+  );
+  const expected = String(again.query?.['X-Amz-Signature'] ?? '');
+  if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
+    return { code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' };
   }
   return entry;
 }

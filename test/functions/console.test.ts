@@ -6,6 +6,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { appendAudit, MemoryAuditHeads } from '../../core/audit-trail.ts';
 import { blobAuditReader } from '../../core/audit-query.ts';
+import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import type { RecallRequest } from '../../core/recall.ts';
 import { createHandler, type ReplayLinkRequest } from '../../functions/console/handler.ts';
 import type { HttpResult } from '../../functions/shared/http.ts';
@@ -48,6 +49,7 @@ async function setup(options: { recall?: boolean } = {}) {
     catalogue,
     ...(options.recall === false ? {} : { recall }),
     auditTrail: blobAuditReader(chain),
+    holds: { holds: new MemoryHoldStore(), catalogue, blobs: new MemoryBlobStore(), holder: new MemoryObjectHolder() },
     links: async (r) => (minted.push(r), `https://replay-${r.site}.example/sites/${r.site}/recordings/${r.rid}/audio?X-Amz-Expires=300`),
     audit: trail.audit,
     clock: trail.clock,
@@ -62,9 +64,9 @@ async function setup(options: { recall?: boolean } = {}) {
 const body = (res: HttpResult) => JSON.parse(res.body as string) as Record<string, unknown>;
 const officerA = () => token('alice', ['officer-site-a']);
 
-/** A concrete path of a route, for a site and a recording. */
+/** A concrete path of a route, for a site and a recording (and a case). */
 function pathOf(template: string, site: string, rid: string): string {
-  return template.replace('{site}', site).replace('{rid}', rid);
+  return template.replace('{site}', site).replace('{rid}', rid).replace('{case}', 'case-1');
 }
 
 describe('console handler: sign-in', () => {

@@ -57,9 +57,10 @@ describe('the purge function on the catalogue', () => {
   });
 });
 
-describe('the holds function', () => {
+// The console runs the holds function's code in process for officers, so it has the same grants.
+describe.each(['holds', 'console'] as const)('the %s function on legal holds', (fn) => {
   it('reads and writes hold and case records, reads recordings, never writes a recording', () => {
-    const p = rolePolicies(synth.processing.functions.roles.holds);
+    const p = rolePolicies(synth.processing.functions.roles[fn]);
     for (const pk of ['HOLD#site-a', 'CASE#site-a']) {
       for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']) expect(isAllowed(p, { action, resource: table, context: leading(pk) }), `${action} ${pk}`).toBe(true);
     }
@@ -69,7 +70,7 @@ describe('the holds function', () => {
   });
 
   it('sets S3 legal hold on packs and manifests and can delete nothing, bypass nothing', () => {
-    const p = rolePolicies(synth.processing.functions.roles.holds);
+    const p = rolePolicies(synth.processing.functions.roles[fn]);
     const bucket = `ferry-data-${account}-${region}`;
     const pack = `arn:aws:s3:::${bucket}/recordings/site-a/2025/01/01/p1.tar`;
     expect(isAllowed(p, { action: 's3:PutObjectLegalHold', resource: pack })).toBe(true);
@@ -77,6 +78,35 @@ describe('the holds function', () => {
     for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectRetention', 's3:PutObject']) {
       expect(isAllowed(p, { action, resource: pack }), action).toBe(false);
     }
+  });
+});
+
+describe('case exports from the console', () => {
+  const bucket = () => `arn:aws:s3:::ferry-data-${account}-${region}`;
+  const exportFn = () => synth.resolver.resolveString(synth.processing.stackName, { 'Fn::GetAtt': [logicalId(synth.processing.functions.export), 'Arn'] });
+
+  it('the export function reads packs and recording entries, writes bundles under exports/ only, and ends EXPORT# status records', () => {
+    const p = rolePolicies(synth.processing.functions.roles.export);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/recordings/site-a/2025/01/01/p1.tar` })).toBe(true);
+    for (const action of ['s3:PutObject', 's3:AbortMultipartUpload']) expect(isAllowed(p, { action, resource: `${bucket()}/exports/site-a/x.tar` }), action).toBe(true);
+    expect(isAllowed(p, { action: 's3:PutObject', resource: `${bucket()}/recordings/site-a/2025/01/01/p1.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/manifests/site-a/x.json` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:DeleteObject', resource: `${bucket()}/exports/site-a/x.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('EXPORT#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
+  });
+
+  it('the console starts the export function and nothing else of Lambda, reads bundles (to presign) but cannot write them, and writes EXPORT# records', () => {
+    const p = rolePolicies(synth.processing.functions.roles.console);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: exportFn() })).toBe(true);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: replayFunction() })).toBe(false);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/exports/site-a/x.tar` })).toBe(true);
+    expect(isAllowed(p, { action: 's3:PutObject', resource: `${bucket()}/exports/site-a/x.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket()}/recordings/site-a/2025/01/01/p1.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('EXPORT#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
   });
 });
 

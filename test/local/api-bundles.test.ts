@@ -121,7 +121,8 @@ describe('API function runtimes', () => {
     } finally {
       await fns.stop();
     }
-  });
+    // Eight runtimes start (the export function's among them): a shared two-core machine needs more than 30 s.
+  }, 90_000);
 });
 
 describe('function environments come from the synthesized app', () => {

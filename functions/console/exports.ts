@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { checkExportRequest } from '../../core/case-export.ts';
+import type { Clock } from '../../core/clock.ts';
+import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import {
+  EXPORT_ID_PATTERN,
+  exportKey,
+  MAX_CONSOLE_EXPORT_CALLS,
+  newExportId,
+  type ExportStarter,
+  type ExportStatus,
+  type ExportStatusStore,
+} from '../../core/exports.ts';
+import type { HoldStore } from '../../core/hold-items.ts';
+import { CASE_ID_PATTERN } from '../../core/holds.ts';
+import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
+import type { CatalogueStore } from '../../core/ports.ts';
+import { json, type HttpEvent, type HttpResult } from '../shared/http.ts';
+
+// The console's case export routes. POST checks everything a client can get wrong (the body,
+// the case, every call) and answers 202 at once: the export itself runs in the export function,
+// started asynchronously, because a large case outlives an API request (30 s). GET answers the
+// status record and, once the bundle is complete, a download link presigned for 300 s by this
+// function's role, which may read the exports/ prefix and nothing else of the bundle store.
+
+/** Longest a bundle download link lives. */
+export const EXPORT_LINK_SECONDS = 300;
+
+/** Presigns a GET of a bundle (`exports/…`) that downloads as `filename`. */
+export type BundleLinkMinter = (key: string, filename: string, expiresInSeconds: number) => Promise<string>;
+
+export interface ConsoleExportDeps {
+  statuses: ExportStatusStore;
+  /** Absent where no export function is deployed: POST answers 501 NotImplemented. */
+  starter?: ExportStarter;
+  links: BundleLinkMinter;
+  /** 8 hex digits for a new export id (tests fix it). */
+  random?: () => string;
+}
+
+const rid = z.string().regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)');
+const text = z.string({ required_error: 'is required', invalid_type_error: 'must be a string' }).trim().min(3, 'must be at least 3 characters (why the calls leave the archive)').max(1000, 'must be at most 1000 characters');
+const startSchema = z
+  .object({
+    caseId: z.string().regex(CASE_ID_PATTERN, 'must be a case id: 1-64 letters, digits, dots, dashes or underscores').optional(),
+    rids: z.array(rid).min(1, 'must list at least one recording id').max(MAX_CONSOLE_EXPORT_CALLS, `at most ${MAX_CONSOLE_EXPORT_CALLS} recordings per export`).optional(),
+    reason: text,
+  })
+  .strict()
+  .refine((v) => (v.caseId === undefined) !== (v.rids === undefined), { message: 'give exactly one of caseId or rids', path: ['rids'] });
+
+function body(event: HttpEvent): unknown {
+  if (!event.body) return {};
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new InvalidInputError('body: must be a JSON object');
+  }
+}
+
+interface Context {
+  exports?: ConsoleExportDeps;
+  holds: Pick<HoldStore, 'getCase'>;
+  catalogue: Pick<CatalogueStore, 'getRecording'>;
+  clock: Clock;
+}
+
+const notDeployed = () => json(501, { error: 'NotImplemented', message: 'case export is not deployed here (no export function)' });
+
+/** The calls of the request: the case's members, or the listed ones; every one must exist. */
+async function callsOf(ctx: Context, site: string, input: { caseId?: string; rids?: string[] }): Promise<string[]> {
+  let rids = input.rids ?? [];
+  if (input.caseId !== undefined) {
+    const record = await ctx.holds.getCase(site, input.caseId);
+    if (!record) throw new NotFoundError(`caseId: no case ${input.caseId} in site ${site}`);
+    if (record.members.length === 0) throw new InvalidInputError(`caseId: case ${input.caseId} has no calls to export`);
+    if (record.members.length > MAX_CONSOLE_EXPORT_CALLS) throw new InvalidInputError(`caseId: case ${input.caseId} has ${record.members.length} calls; the console exports at most ${MAX_CONSOLE_EXPORT_CALLS} (use ferry case export)`);
+    rids = record.members;
+  }
+  for (const r of rids) if (!(await ctx.catalogue.getRecording(site, r))) throw new NotFoundError(`rids: no recording ${r} in site ${site}`);
+  return rids;
+}
+
+export async function startExport(ctx: Context, event: HttpEvent, site: string, officer: string): Promise<HttpResult> {
+  const deps = ctx.exports;
+  if (!deps?.starter) return notDeployed();
+  const starter = deps.starter;
+  const input = startSchema.parse(body(event));
+  const rids = await callsOf(ctx, site, input);
+  const at = ctx.clock.now();
+  checkExportRequest({ site, rids, caseId: input.caseId, reason: input.reason, principal: officer, at });
+  const exportId = newExportId(at, deps.random ?? (() => randomBytes(4).toString('hex')));
+  const status: ExportStatus = {
+    site,
+    exportId,
+    state: 'running',
+    requestedBy: officer,
+    requestedAt: at.toISOString(),
+    ...(input.caseId ? { caseId: input.caseId } : {}),
+    reason: input.reason,
+    calls: rids.length,
+    key: exportKey(site, exportId),
+    bytes: 0,
+  };
+  await deps.statuses.create(status);
+  try {
+    await starter.start({ site, exportId, rids, ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, principal: officer, at: status.requestedAt });
+  } catch (error) {
+    await deps.statuses.finish({ ...status, state: 'failed', error: 'the export could not be started', finishedAt: ctx.clock.now().toISOString() });
+    throw error;
+  }
+  return json(202, { site, exportId, state: 'running', calls: rids.length, ...(input.caseId ? { caseId: input.caseId } : {}) });
+}
+
+const statusParams = z.object({ exportId: z.string().regex(EXPORT_ID_PATTERN, 'must be an export id (exp-{yyyymmddThhmmssZ}-{8 hex})'), query: z.object({}).strict('unknown parameter (this route takes none)') });
+
+export async function exportStatus(ctx: Context, event: HttpEvent, site: string, rawId: string): Promise<HttpResult> {
+  const deps = ctx.exports;
+  if (!deps) return notDeployed();
+  const { exportId } = statusParams.parse({ exportId: rawId, query: event.queryStringParameters ?? {} });
+  const status = await deps.statuses.get(site, exportId);
+  if (!status) throw new NotFoundError(`no export ${exportId} in site ${site}`);
+  const answer = {
+    site,
+    exportId,
+    state: status.state,
+    calls: status.calls,
+    bytes: status.bytes,
+    ...(status.caseId ? { caseId: status.caseId } : {}),
+    reason: status.reason,
+    requestedBy: status.requestedBy,
+    requestedAt: status.requestedAt,
+    ...(status.finishedAt ? { finishedAt: status.finishedAt } : {}),
+    ...(status.sha256 ? { sha256: status.sha256 } : {}),
+    ...(status.error ? { error: status.error } : {}),
+  };
+  if (status.state !== 'done') return json(200, answer);
+  const filename = `${status.root ?? exportId}.tar`;
+  const url = await deps.links(status.key, filename, EXPORT_LINK_SECONDS);
+  const expiresAt = new Date(ctx.clock.now().getTime() + EXPORT_LINK_SECONDS * 1000).toISOString();
+  return json(200, { ...answer, filename, url, expiresInSeconds: EXPORT_LINK_SECONDS, expiresAt });
+}

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyBundle } from '../../core/case-export.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+
+// A compliance officer's case, end to end through the local cloud over real HTTP, every
+// function from its bundle and every AWS call through the local IAM gateway as the function's
+// own role: sign in (Cognito stand-in), create a case, add a call, hold the case (S3 Object
+// Lock legal hold), export it (the console invokes the export function asynchronously through
+// the local Lambda endpoint; the bundle is streamed to exports/ by multipart upload), poll until
+// done, download the bundle through the presigned link (checked by the gateway as the console's
+// role), verify it offline, and release the hold with a reason.
+
+const A = 'site-a';
+const B = 'site-b';
+let dir: string;
+let cloud: LocalCloud;
+let pack: PackFixture;
+
+async function accessToken(): Promise<string> {
+  const res = await fetch(cloud.console.cognitoEndpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
+    body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: cloud.console.clientId, AuthParameters: { USERNAME: cloud.console.demo.username, PASSWORD: cloud.console.demo.password } }),
+  });
+  return ((await res.json()) as { AuthenticationResult: { AccessToken: string } }).AuthenticationResult.AccessToken;
+}
+
+const call = async (token: string, method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${cloud.console.apiUrl}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+};
+
+beforeAll(async () => {
+  const snapshot = await synthesizeDeployment([A, B]);
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-cases-'));
+  cloud = await startLocalCloud({ directory: dir, fresh: true, iam: { sites: [A, B], snapshot } });
+  pack = buildPack(A, [
+    { path: 'b/1.wav', body: audio(1, 6000) },
+    { path: 'b/2.wav', body: audio(2, 3000) },
+  ]);
+  await publish(cloud.blobs, pack);
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+}, 300_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a case through the console on the local cloud', () => {
+  it('creates a case, adds a call, holds it, exports it, downloads and verifies the bundle, and releases the hold with a reason', async () => {
+    const token = await accessToken();
+    const [r1, r2] = pack.manifest.members.map((m) => m.rid);
+    const created = await call(token, 'POST', `/sites/${A}/cases`, { caseId: 'C-17', name: 'Smith v Acme', reason: 'court order 118/2026', rids: [r1] });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ caseId: 'C-17', createdBy: 'demo-officer', members: [r1] });
+    expect((await call(token, 'POST', `/sites/${A}/cases/C-17/calls`, { rids: [r2] })).json).toMatchObject({ added: [r2] });
+    const held = await call(token, 'POST', `/sites/${A}/holds`, { caseId: 'C-17', reason: 'court order 118/2026' });
+    expect(held.status).toBe(201);
+    expect(held.json.objects).toEqual([pack.packKey, pack.manifestKey]);
+    expect((await call(token, 'GET', `/sites/${A}/cases`)).json).toMatchObject({ items: [{ caseId: 'C-17', members: [r1, r2], held: { by: 'demo-officer' } }] });
+
+    const started = await call(token, 'POST', `/sites/${A}/exports`, { caseId: 'C-17', reason: 'court order 118/2026' });
+    expect(started.status).toBe(202);
+    expect(started.json).toMatchObject({ state: 'running', calls: 2 });
+    const exportId = started.json.exportId as string;
+    let status = started.json;
+    for (let i = 0; i < 120 && status.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      status = (await call(token, 'GET', `/sites/${A}/exports/${exportId}`)).json;
+    }
+    expect(status, String(status.error)).toMatchObject({ state: 'done', calls: 2, expiresInSeconds: 300 });
+    const download = await fetch(status.url as string);
+    expect(download.status, await download.clone().text()).toBe(200);
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(status.sha256);
+    expect(bytes.length).toBe(status.bytes);
+    const verdict = await verifyBundle(async (p, l) => bytes.subarray(p, p + l), bytes.length);
+    expect(verdict).toMatchObject({ ok: true, problems: [], root: expect.stringMatching(/^case-C-17-/) });
+    // The link is the console role's presign: altered, the gateway refuses it.
+    const tampered = new URL(status.url as string);
+    tampered.pathname = tampered.pathname.replace(exportId, 'exp-20000101T000000Z-00000000');
+    expect((await fetch(tampered)).status).toBe(403);
+
+    const released = await call(token, 'POST', `/sites/${A}/holds/release`, { caseId: 'C-17', reason: 'order lifted' });
+    expect(released.status).toBe(200);
+    expect(released.json.objects).toEqual([pack.packKey, pack.manifestKey]);
+
+    const audit = readFileSync(cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const action of ['hold', 'export', 'release']) expect(audit, action).toContainEqual(expect.objectContaining({ action, site: A, principal: 'demo-officer' }));
+  }, 120_000);
+
+  it("refuses site-b's case, hold and export routes to site-a's officer", async () => {
+    const token = await accessToken();
+    for (const [method, path] of [['GET', `/sites/${B}/cases`], ['POST', `/sites/${B}/holds`], ['POST', `/sites/${B}/exports`]] as const) {
+      expect((await call(token, method, path, method === 'POST' ? { caseId: 'C-17', reason: 'court order' } : undefined)).status, path).toBe(403);
+    }
+  });
+});
