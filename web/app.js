@@ -6,6 +6,8 @@
 // and plays each call from a short-lived presigned link to the replay endpoint that the API
 // mints for the session (GET local/replay-link).
 
+import { durationText, isoFromLocal, localText, zoneName } from './shared.js';
+
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
 
@@ -23,24 +25,6 @@ const download = $('download');
 let current = null;
 /** Bumped on every new search, so a late answer to an older one is dropped. */
 let generation = 0;
-
-const pad = (n) => String(n).padStart(2, '0');
-
-function localText(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
-function durationText(entry) {
-  let seconds = entry.meta?.durationSec;
-  if (seconds === undefined && entry.meta?.start && entry.meta?.end) seconds = (Date.parse(entry.meta.end) - Date.parse(entry.meta.start)) / 1000;
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '—';
-  const whole = Math.round(seconds);
-  const h = Math.floor(whole / 3600);
-  const m = Math.floor((whole % 3600) / 60);
-  return h > 0 ? `${h}:${pad(m)}:${pad(whole % 60)}` : `${m}:${pad(whole % 60)}`;
-}
 
 function showError(message) {
   errorBox.textContent = message;
@@ -71,14 +55,6 @@ function replayLinkUrl(site, rid, asDownload) {
   const query = new URLSearchParams({ site, rid });
   if (asDownload) query.set('download', '1');
   return `local/replay-link?${query}`;
-}
-
-/** datetime-local value (local wall time) → ISO UTC; throws a message naming the field. */
-function isoFromLocal(label, value) {
-  if (!value) return undefined;
-  const date = new Date(value); // a date-time without offset is local time
-  if (Number.isNaN(date.getTime())) throw new Error(`${label} is not a valid date and time.`);
-  return date.toISOString();
 }
 
 function readForm() {
@@ -245,7 +221,7 @@ function init() {
   sessionToken();
   const params = new URLSearchParams(location.search);
   $('site').value = params.get('site') ?? 'demo';
-  $('zone').textContent = Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local';
+  $('zone').textContent = zoneName();
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void search();

@@ -5,6 +5,8 @@
 // `ferry start` puts in its address (#session=…), sent as X-Ferry-Session, as the calls page does.
 // `?refresh=N` sets the refresh period in seconds (default 30, at least 2).
 
+import { localText as localMinutes, pad } from './shared.js';
+
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#fleet tbody');
 const table = $('fleet');
@@ -18,8 +20,6 @@ const refreshButton = $('refresh');
 
 const STATES = ['SILENT', 'LATE', 'WARN', 'OK'];
 const STATE_MARK = { SILENT: '■', LATE: '▲', WARN: '●', OK: '✓' };
-
-const pad = (n) => String(n).padStart(2, '0');
 
 /** The session token: from the address the first time (then dropped from it), else kept for this tab. */
 function sessionToken() {
@@ -50,11 +50,7 @@ function age(seconds) {
 }
 
 /** ISO → `YYYY-MM-DD HH:MM` in the browser's zone. */
-function localText(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
+const localText = (iso) => localMinutes(iso, { seconds: false });
 
 function timeElement(iso, text) {
   const time = document.createElement('time');

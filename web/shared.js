@@ -1,0 +1,37 @@
+// Helpers the Ferry pages share (call recordings, fleet status, compliance console): times in
+// the browser's own zone, call durations, and reading a datetime-local field. Plain browser
+// JavaScript, no dependencies; imported as an ES module by each page's script.
+
+export const pad = (n) => String(n).padStart(2, '0');
+
+/** The browser's time zone, as the pages name it beside every time they show. */
+export function zoneName() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local time';
+}
+
+/** `yyyy-mm-dd hh:mm[:ss]` in the browser's zone; an unreadable value is shown as given. */
+export function localText(iso, { seconds = true } = {}) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+}
+
+/** A call's length as `m:ss` or `h:mm:ss`, from its metadata; `—` when it has none. */
+export function durationText(entry) {
+  let seconds = entry.meta?.durationSec;
+  if (seconds === undefined && entry.meta?.start && entry.meta?.end) seconds = (Date.parse(entry.meta.end) - Date.parse(entry.meta.start)) / 1000;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '—';
+  const whole = Math.round(seconds);
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  return h > 0 ? `${h}:${pad(m)}:${pad(whole % 60)}` : `${m}:${pad(whole % 60)}`;
+}
+
+/** A datetime-local value (wall time in the browser's zone) as ISO UTC; throws a message naming the field. */
+export function isoFromLocal(label, value) {
+  if (!value) return undefined;
+  const date = new Date(value); // a date-time without offset is local time
+  if (Number.isNaN(date.getTime())) throw new Error(`${label} is not a valid date and time.`);
+  return date.toISOString();
+}
