@@ -215,6 +215,7 @@ function describeCloud(cloud: LocalCloud): string {
     '                 (search and play calls in a browser; the #session part is the page\'s local session)',
     `  fleet page     ${cloud.webUrl.replace('/#session=', '/fleet.html#session=')}   (every site's backup status, GET /fleet)`,
     `  catalogue API  ${cloud.apiUrl}   (SigV4, service execute-api, region ${cloud.region})`,
+    `  console        ${cloud.console.pageUrl}   (the compliance console: sign in as the demo officer below)`,
     `  console API    ${cloud.console.apiUrl}   (Authorization: Bearer <access token>; docs/console.md)`,
     `  console sign-in ${cloud.console.cognitoEndpoint}  (Cognito stand-in: InitiateAuth USER_PASSWORD_AUTH, pool ${cloud.console.userPoolId}, client ${cloud.console.clientId})`,
     `  demo officer   ${cloud.console.demo.username} / ${cloud.console.demo.password}   (groups ${cloud.console.demo.groups.join(', ')})`,

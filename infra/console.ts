@@ -101,7 +101,8 @@ export class ConsoleHosting extends Construct {
     });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'Ferry compliance console',
-      defaultRootObject: 'index.html',
+      // The console is the deployment's page; index.html (the local cloud's session page) needs `ferry start`.
+      defaultRootObject: 'console.html',
       minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       defaultBehavior: {
@@ -186,6 +187,8 @@ export class ConsoleHosting extends Construct {
       userPoolId: this.userPool.userPoolId,
       clientId: this.client.userPoolClientId,
       issuer: `https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX}/${this.userPool.userPoolId}`,
+      // Where the page posts InitiateAuth (the local cloud serves its stand-in's here).
+      cognitoEndpoint: `https://cognito-idp.${Aws.REGION}.${Aws.URL_SUFFIX}/`,
     };
     const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
       sources: [s3deploy.Source.asset(join(ROOT, 'web')), s3deploy.Source.jsonData('config.json', config)],

@@ -49,6 +49,8 @@ export interface ApiServerDeps {
    * one. Absent: every recall reaches the catalogue function.
    */
   recallWired?: (site: string) => boolean;
+  /** The console's sign-in (the Cognito stand-in): config.json is served from it and the API's own URL. */
+  consoleSignIn?: Omit<ConsoleWebConfig, 'apiUrl'>;
   clock?: Clock;
   log?: Log;
 }
@@ -64,7 +66,41 @@ const WEB_FILES = new Map([
   ['/web/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
   ['/fleet.html', { file: 'fleet.html', type: 'text/html; charset=utf-8' }],
   ['/web/fleet.js', { file: 'fleet.js', type: 'text/javascript; charset=utf-8' }],
+  ['/web/shared.js', { file: 'shared.js', type: 'text/javascript; charset=utf-8' }],
 ]);
+
+// The compliance console (web/console.html): served from web/ with the files beside it, as the
+// deployment's CloudFront serves web/ at its root, and with the config.json the deploy writes.
+const CONSOLE_FILES = new Map([
+  ['/web/console.html', { file: 'console.html', type: 'text/html; charset=utf-8' }],
+  ['/web/console.css', { file: 'console.css', type: 'text/css; charset=utf-8' }],
+  ...['console.js', 'console-api.js', 'console-ui.js', 'console-call.js', 'console-cases.js', 'console-audit.js'].map(
+    (file) => [`/web/${file}`, { file, type: 'text/javascript; charset=utf-8' }] as const,
+  ),
+]);
+
+/** What the console page reads from `config.json` (infra/console.ts writes the deployed one). */
+export interface ConsoleWebConfig {
+  region: string;
+  /** The API base the console routes hang under (`{apiUrl}console/…`), ending in `/`. */
+  apiUrl: string;
+  userPoolId: string;
+  clientId: string;
+  issuer: string;
+  /** Where InitiateAuth is posted (Cognito's regional endpoint; locally the stand-in). */
+  cognitoEndpoint: string;
+}
+
+/** The console page's policy: as the deployment's (infra/console.ts consoleCsp), with the local origins. */
+function consoleCsp(config: ConsoleWebConfig, replayOrigin: string): string {
+  const api = new URL(config.apiUrl).origin;
+  const cognito = new URL(config.cognitoEndpoint).origin;
+  return [
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:",
+    `connect-src 'self' ${api} ${cognito} ${replayOrigin}; media-src 'self' ${replayOrigin}`,
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  ].join('; ');
+}
 
 function csp(replayOrigin: string): string {
   return [
@@ -182,10 +218,14 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     const key = session.credentials.accessKeyId;
     return { accessKey: key, principal: `${key} (web page session)` };
   };
-  const policy = csp(session ? new URL(session.replayUrl).origin : '');
+  const replayOrigin = session ? new URL(session.replayUrl).origin : '';
+  const policy = csp(replayOrigin);
   const iam = deps.iam;
+  // The endpoint's own URL, known once it listens: the console's config names it as the API.
+  const self: { url?: string } = {};
+  const consoleConfig = (): ConsoleWebConfig | undefined => deps.consoleSignIn && self.url ? { ...deps.consoleSignIn, apiUrl: `${self.url}/` } : undefined;
 
-  return startHttpEndpoint({
+  const endpoint = await startHttpEndpoint({
     routes,
     auth: {
       service: 'execute-api',
@@ -214,6 +254,13 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
       }
       const asset = WEB_FILES.get(url.pathname);
       if (asset) return webFile(asset, method, policy);
+      const config = consoleConfig();
+      const consoleAsset = config && CONSOLE_FILES.get(url.pathname);
+      if (consoleAsset) return webFile(consoleAsset, method, consoleCsp(config, replayOrigin));
+      if (config && url.pathname === '/web/config.json') {
+        if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed here` }, { Allow: 'GET, HEAD' });
+        return json(200, config, { 'Cache-Control': 'no-cache' });
+      }
       if (url.pathname !== '/local/replay-link') return undefined;
       if (!session || !sessionIdentity(req)) {
         return json(403, { message: 'Missing Authentication Token' }, { 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' });
@@ -223,4 +270,6 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     },
     ...opts,
   });
+  self.url = endpoint.url;
+  return endpoint;
 }

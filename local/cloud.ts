@@ -71,6 +71,8 @@ export interface LocalCloudIam {
 export interface ConsoleSignIn {
   /** The console API's base (`{apiUrl}/console`). */
   apiUrl: string;
+  /** The console's web page (web/console.html, with the config.json it reads beside it). */
+  pageUrl: string;
   /** Where InitiateAuth (USER_PASSWORD_AUTH) is posted. */
   cognitoEndpoint: string;
   issuer: string;
@@ -78,7 +80,7 @@ export interface ConsoleSignIn {
   clientId: string;
   demo: { username: string; password: string; groups: string[] };
   /** Adds an officer (tests: a second site's officer). */
-  addUser(user: { username: string; password: string; groups: string[] }): void;
+  addUser(user: { username: string; password: string; groups: string[]; temporary?: boolean }): void;
 }
 
 /** What `cloud.json` holds: where everything is, and the local credentials. */
@@ -219,7 +221,8 @@ async function wire(
     ...{ fleet: functions.route('fleet'), console: functions.route('console'), holds: functions.route('holds') },
   };
   const recallWired = (site: string) => recalls.has(site);
-  const api = await startApiServer({ ...shared, functions: routes, session, recallWired }, { port: options.apiPort ?? 0 });
+  const consoleSignIn = { region: LOCAL_REGION, userPoolId: cognito.poolId, clientId: cognito.clientId, issuer: cognito.issuer, cognitoEndpoint: `${cognito.endpoint}/` };
+  const api = await startApiServer({ ...shared, functions: routes, session, recallWired, consoleSignIn }, { port: options.apiPort ?? 0 });
   stops.push(() => api.stop());
 
   const webUrl = `${api.url}/#session=${session.token}`;
@@ -235,7 +238,7 @@ async function wire(
     ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, s3Endpoint: s3.endpoint, dynamoEndpoint: dynamo.endpoint },
     ...{ apiUrl: api.url, replayUrl: replay.url, webUrl, credentials, auditFile, blobs, catalogue, children },
     console: {
-      ...{ apiUrl: `${api.url}/console`, cognitoEndpoint: cognito.endpoint, issuer: cognito.issuer, userPoolId: cognito.poolId, clientId: cognito.clientId },
+      ...{ apiUrl: `${api.url}/console`, pageUrl: `${api.url}/web/console.html`, cognitoEndpoint: cognito.endpoint, issuer: cognito.issuer, userPoolId: cognito.poolId, clientId: cognito.clientId },
       demo,
       addUser: (user) => cognito.addUser(user),
     },

@@ -102,6 +102,8 @@ describe('console hosting', () => {
     const config = distribution.Properties.DistributionConfig as { Origins: Record<string, unknown>[]; DefaultCacheBehavior: Record<string, unknown>; DefaultRootObject: string };
     expect(config.Origins[0]).toMatchObject({ OriginAccessControlId: { 'Fn::GetAtt': [oac[0]![0], 'Id'] }, S3OriginConfig: { OriginAccessIdentity: '' } });
     expect(config.DefaultCacheBehavior).toMatchObject({ ViewerProtocolPolicy: 'https-only' });
+    // The distribution's root is the console (web/console.html), not the local cloud's session page.
+    expect(config.DefaultRootObject).toBe('console.html');
     const bucketId = logicalId(synth.processing.console.assets);
     expect(resources[bucketId]!.Properties).toMatchObject({
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },

@@ -1,0 +1,385 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../agent/log.ts';
+import { buildAgent } from '../../cli/build-agent.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { siteGroup } from '../../core/console-access.ts';
+import type { Alert } from '../../core/ports.ts';
+import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
+import { localRecallStarter } from '../../local/api-server.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { demoPassword } from '../../local/cognito-server.ts';
+import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
+import { generateBatches, type GeneratedRecording } from '../../scripts/demo/site.ts';
+import { agentCloudYaml, startTestCloud } from '../support/local-cloud.ts';
+import { buildPack } from '../support/pack-fixture.ts';
+
+// The compliance console (web/console.html) in a real browser (Debian's Chromium) against the
+// embedded local cloud with its Cognito stand-in: the officer signs in, searches, opens a call,
+// plays it (the <audio> element fetches the replay URL with Range requests), downloads it, and
+// an officer of another site is refused. The page is opened as http://localhost:…, the API
+// and the sign-in answer at http://127.0.0.1:…: every call is cross-origin, as deployed
+// (CloudFront, API Gateway, Cognito), so CORS and the CSP are exercised, not assumed.
+// FERRY_CONSOLE_SCREENSHOTS=docs keeps the screenshots (docs/console-*.png).
+
+const SITE = 'console-a';
+const OTHER = 'console-b';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+const SHOTS = process.env.FERRY_CONSOLE_SCREENSHOTS;
+
+let dir: string;
+let cloud: LocalCloud;
+let orchestration: LocalOrchestration;
+let recordings: GeneratedRecording[];
+let archived: { rid: string; callId: string; sha256: string };
+/** A long call (over 2 MiB: more than Chromium buffers ahead), so a seek near its end is a new Range request. */
+let long: { rid: string; callId: string; sha256: string; fileName: string };
+const alerts: Alert[] = [];
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+const officerB = { username: 'officer-b', password: demoPassword(), groups: [siteGroup(OTHER)] };
+
+/** A 16-bit mono 8 kHz WAV of `seconds` (a tone), as a recorder would write. */
+function wav(seconds: number): Buffer {
+  const samples = 8000 * seconds;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i += 1) data.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), i * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(8000, 24);
+  header.writeUInt32LE(16000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+/** The page's address as a browser on another origin than the API's would have it. */
+const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}${hash}`;
+
+async function signIn(p: Page, username: string, password: string): Promise<void> {
+  await p.fill('#username', username);
+  await p.fill('#password', password);
+  await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+/** The rows of the results table: rid and the text of each cell. */
+function rows(p: Page = page): Promise<{ rid: string; cells: string[] }[]> {
+  return p.$$eval('#results tbody tr', (trs) => trs.map((tr) => ({ rid: (tr as HTMLElement).dataset.rid ?? '', cells: [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '') })));
+}
+
+async function searched(p: Page = page): Promise<void> {
+  await p.waitForFunction(() => !document.querySelector('#results')?.hasAttribute('aria-busy') && !/Searching/.test(document.getElementById('status')?.textContent ?? ''));
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: SHOTS ? join(SHOTS, `console-${name}.png`) : join(dir, `console-${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-web-'));
+  const root = join(dir, 'recorder');
+  const [started, generated] = await Promise.all([
+    startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE, OTHER] }),
+    generateBatches({ root, firstBatch: 1, batches: 1, perBatch: 14, seconds: [3, 5], start: new Date('2024-05-06T08:00:00Z'), seed: 21, sidecar: 'xml' }),
+  ]);
+  cloud = started;
+  recordings = generated;
+  const agent = buildAgent(
+    parseAgentConfig(`
+site: ${SITE}
+state: ${join(dir, 'state')}
+cloud: ${agentCloudYaml(cloud, SITE)}
+sources:
+  - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
+`),
+    { log: silentLogger },
+  );
+  expect(await agent.cycle()).toMatchObject({ packs: 1, recordings: 14, failed: 0 });
+  agent.close();
+  rmSync(root, { recursive: true });
+
+  // A call whose pack reached Deep Archive (as the lifecycle puts year-old packs there).
+  const body = wav(3);
+  const fixture = buildPack(SITE, [{ path: 'archive/2023/old-call.wav', body, meta: { callId: 'ARCH-0001', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'inbound', durationSec: 3, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'archived' });
+  await cloud.blobs.put(fixture.packKey, fixture.pack, { storageClass: 'DEEP_ARCHIVE' });
+  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+  const longBody = wav(150);
+  const longPack = buildPack(SITE, [{ path: 'long/Board meeting – 6 May.wav', body: longBody, meta: { callId: 'LONG-0001', agent: 'Lena Long', caller: '+442079460002', called: '+442079460998', direction: 'outbound', durationSec: 150, start: '2024-05-06T12:00:00Z' } }], { day: '2024-05-06T00:00:00Z', seed: 'long' });
+  await cloud.blobs.put(longPack.packKey, longPack.pack);
+  await cloud.blobs.put(longPack.manifestKey, longPack.manifestBytes, { contentType: 'application/json' });
+  const longMember = longPack.manifest.members[0]!;
+  long = { rid: longMember.rid, callId: 'LONG-0001', sha256: longMember.sha256, fileName: 'Board meeting – 6 May.wav' };
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  const member = fixture.manifest.members[0]!;
+  archived = { rid: member.rid, callId: 'ARCH-0001', sha256: member.sha256 };
+
+  // The site's recall workflow (the synthesized state machine), pauses shortened.
+  const purge = { retentionDays: 3650, keepFullCycles: 2 };
+  orchestration = await startLocalOrchestration({ cloud, site: SITE, purge, definitions: renderWorkflowDefinitions({ site: SITE, purge }), pauseMs: 300, notifier: { notify: async (a) => void alerts.push(a) } });
+  cloud.wireRecall(SITE, localRecallStarter(orchestration.workflows));
+  cloud.console.addUser(officerB);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  context = await browser.newContext({ timezoneId: 'Europe/Paris', locale: 'en-GB', viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => void (m.type() === 'error' && !/status of 4\d\d/.test(m.text()) && pageErrors.push(m.text())));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await orchestration?.stop();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('compliance console in Chromium', () => {
+  it('serves config.json in the deployed shape and the page under a CSP of its own and the API, Cognito and replay origins', async () => {
+    const config = (await (await fetch(`${cloud.apiUrl}/web/config.json`)).json()) as Record<string, string>;
+    expect(config).toEqual({
+      region: cloud.region,
+      apiUrl: `${cloud.apiUrl}/`,
+      userPoolId: cloud.console.userPoolId,
+      clientId: cloud.console.clientId,
+      issuer: cloud.console.issuer,
+      cognitoEndpoint: `${cloud.console.cognitoEndpoint}/`,
+    });
+    const res = await fetch(cloud.console.pageUrl);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain(`connect-src 'self' ${cloud.apiUrl} ${cloud.console.cognitoEndpoint} ${cloud.replayUrl}`);
+    expect(csp).toContain(`media-src 'self' ${cloud.replayUrl}`);
+    expect(await res.text()).not.toMatch(/<script>|<style>|style="/);
+  });
+
+  it('refuses a wrong password with a clear message, then signs the demo officer in and lists only their site', async () => {
+    await page.goto(consoleUrl());
+    await page.waitForSelector('#signin-view:not([hidden])');
+    await shot('signin');
+    await signIn(page, cloud.console.demo.username, 'not-the-password');
+    await expect.poll(() => page.textContent('#signin-error')).toBe('Wrong user name or password.');
+    expect(await page.isVisible('#signin-error')).toBe(true);
+
+    await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+    await page.waitForSelector('#search-view:not([hidden])');
+    expect(await page.textContent('#who')).toBe(cloud.console.demo.username);
+    expect(await page.$$eval('#site option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual([SITE]);
+    expect(await page.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search`);
+    // The token is this tab's only: no cookie, nothing in localStorage.
+    expect(await context.cookies()).toEqual([]);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate(() => JSON.parse(sessionStorage.getItem('ferry-console-token') ?? '{}').username)).toBe(cloud.console.demo.username);
+    expect(await page.textContent('#zone')).toBe('Europe/Paris');
+  });
+
+  it('searches by agent and pages with Next and Previous on the API cursor; a row opens the call', async () => {
+    await searched();
+    expect((await rows()).length).toBe(16);
+    await page.selectOption('#limit', '10');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await searched();
+    const first = await rows();
+    expect(first).toHaveLength(10);
+    expect(await page.textContent('#status')).toBe('10 calls on this page (calls 1–10), more available.');
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await searched();
+    const second = await rows();
+    expect(second).toHaveLength(6);
+    expect(await page.textContent('#status')).toBe('6 calls on this page (calls 11–16).');
+    expect(await page.isDisabled('#next')).toBe(true);
+    expect(new Set([...first, ...second].map((r) => r.rid)).size).toBe(16);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await searched();
+    expect((await rows()).map((r) => r.rid)).toEqual(first.map((r) => r.rid));
+
+    const agent = recordings[0]!.metadata.agent;
+    await page.fill('#agent', agent);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await searched();
+    const wanted = recordings.filter((r) => r.metadata.agent === agent);
+    const shown = await rows();
+    expect(shown.map((r) => r.cells[3])).toEqual(wanted.map(() => agent));
+    expect(shown.map((r) => r.cells[2]).sort()).toEqual(wanted.map((r) => r.metadata.callId).sort());
+    // Start in the browser's zone (Paris: UTC+2 in May).
+    const target = recordings.find((r) => r.metadata.callId === shown[0]!.cells[2])!;
+    const start = new Date(target.metadata.start);
+    start.setUTCHours(start.getUTCHours() + 2);
+    expect(shown[0]!.cells[1]).toBe(start.toISOString().slice(0, 19).replace('T', ' '));
+    await shot('search');
+
+    await page.click(`#results tbody tr[data-rid="${shown[0]!.rid}"] td:nth-child(4)`);
+    await page.waitForSelector('#call-body:not([hidden])');
+    expect(await page.textContent('#call-title')).toBe(`Call ${target.metadata.callId}`);
+    const sha256 = target.sha256;
+    expect(await page.textContent('#sha256')).toBe(sha256);
+    const record = await page.$$eval('#record dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+    expect(record).toMatchObject({ 'Recording id': shown[0]!.rid, Site: SITE, 'SHA-256': sha256, 'meta.callId': target.metadata.callId, 'meta.agent': agent });
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expect.poll(() => page.textContent('#copy-state')).toMatch(/^(Copied\.|Selected: press Ctrl\+C)/);
+  });
+
+  it('plays the call in the page from a play link minted per play: the position advances and a seek is a Range request answered 206', async () => {
+    const audioRequests: { range?: string; status: number }[] = [];
+    page.on('response', (res) => {
+      if (/\/recordings\/r[0-9a-f]{23}\/audio$/.test(new URL(res.url()).pathname) && res.request().method() === 'GET') audioRequests.push({ range: res.request().headers().range, status: res.status() });
+    });
+    const minted: string[] = [];
+    page.on('request', (req) => void (/\/play-link$/.test(req.url()) && req.method() === 'POST' && minted.push(req.url())));
+    await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${long.rid}`));
+    await page.waitForSelector('#call-body:not([hidden])');
+    // An office line, not loopback: the seek lands beyond what has arrived.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 400_000, uploadThroughput: -1 });
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    const played = await page.$eval('#audio', async (el) => {
+      const audio = el as HTMLAudioElement;
+      audio.muted = true;
+      const t0 = performance.now();
+      while ((audio.paused || audio.currentTime < 0.3) && performance.now() - t0 < 8000) await new Promise((r) => setTimeout(r, 50));
+      const first = audio.currentTime;
+      audio.currentTime = audio.duration - 5; // seek near the end
+      const t1 = performance.now();
+      while (audio.currentTime < audio.duration - 4.7 && !audio.error && performance.now() - t1 < 8000) await new Promise((r) => setTimeout(r, 50));
+      audio.pause();
+      return { first, after: audio.currentTime, duration: audio.duration, error: audio.error?.code ?? null, src: audio.src };
+    });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
+    expect(played.error).toBeNull();
+    expect(played.first).toBeGreaterThanOrEqual(0.3);
+    expect(Math.abs(played.duration - 150)).toBeLessThan(0.1);
+    expect(played.after).toBeGreaterThan(played.duration - 4.7);
+    expect(minted).toHaveLength(1);
+    // Played from the site's replay URL through a presigned link naming the officer.
+    const src = new URL(played.src);
+    expect(src.origin).toBe(cloud.replayUrl);
+    expect(src.searchParams.get('officer')).toBe(cloud.console.demo.username);
+    expect(audioRequests.some((r) => r.range?.startsWith('bytes=') && r.status === 206)).toBe(true);
+    // A seek past what was buffered asks for a range that does not start at 0.
+    expect(audioRequests.some((r) => /^bytes=[1-9]\d*-/.test(r.range ?? '') && r.status === 206)).toBe(true);
+    // Play again: a new link.
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await expect.poll(() => minted.length).toBe(2);
+    await page.$eval('#audio', (el) => (el as HTMLAudioElement).pause());
+    await shot('call');
+  });
+
+  it('downloads the call under its real name, byte for byte', async () => {
+    expect(await page.textContent('#call-title')).toBe(`Call ${long.callId}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()]);
+    // Not ASCII (an en dash): the replay's RFC 6266 filename* carries it.
+    expect(download.suggestedFilename()).toBe(long.fileName);
+    const saved = join(dir, 'downloaded.wav');
+    await download.saveAs(saved);
+    expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(long.sha256);
+  });
+
+  it('shows an archived call as in the archive tier, requests its recall, announces when it is playable and plays it', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${archived.rid}`));
+    await page.waitForSelector('#call-body:not([hidden])');
+    await expect.poll(() => page.textContent('#archive-state')).toMatch(/^In the archive tier \(DEEP_ARCHIVE\): request a recall/);
+    expect(await page.isDisabled('#play')).toBe(true);
+    await page.getByRole('button', { name: 'Request recall' }).click();
+    await expect.poll(() => page.textContent('#archive-state')).toMatch(/^Recall in progress/);
+    await shot('recall');
+    // Deep Archive restores within 12 hours: the stand-in's clock moves past them.
+    await cloud.advanceClock(13 * 3600 * 1000);
+    await expect.poll(() => page.textContent('#notice'), { timeout: 30_000 }).toBe(`Call ${archived.callId} is playable now (recalled from the archive tier).`);
+    expect(await page.textContent('#archive-state')).toMatch(/^Recalled: playable until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Paris\)\.$/);
+    expect(alerts.some((a) => /recall/i.test(`${a.subject} ${a.message}`))).toBe(true);
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    const played = await page.$eval('#audio', async (el) => {
+      const audio = el as HTMLAudioElement;
+      audio.muted = true;
+      const t0 = performance.now();
+      while (audio.currentTime < 0.3 && !audio.error && performance.now() - t0 < 8000) await new Promise((r) => setTimeout(r, 50));
+      audio.pause();
+      return { at: audio.currentTime, error: audio.error?.code ?? null };
+    });
+    expect(played).toMatchObject({ error: null });
+    expect(played.at).toBeGreaterThanOrEqual(0.3);
+  });
+
+  it("tells an officer of another site that site A is refused, with the API's reason", async () => {
+    const other = await context.browser()!.newContext({ timezoneId: 'UTC', locale: 'en-GB' });
+    const p = await other.newPage();
+    try {
+      await p.goto(consoleUrl(`#site=${SITE}&view=search`));
+      await signIn(p, officerB.username, officerB.password);
+      await p.waitForSelector('#search-view:not([hidden])');
+      expect(await p.$$eval('#site option', (os) => os.map((o) => o.textContent))).toEqual([OTHER, `${SITE} (not one of your sites)`]);
+      await expect.poll(() => p.textContent('#error')).toBe(`The search was refused (HTTP 403): ${officerB.username} may not see site ${SITE} (groups: ${siteGroup(OTHER)})`);
+      expect(await p.$$eval('#results tbody tr', (trs) => trs.length)).toBe(0);
+      // Their own site works.
+      await p.selectOption('#site', OTHER);
+      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      expect(await p.isVisible('#error')).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('goes back to sign-in saying why when the API refuses the token (expired or revoked), and signs out on request', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=search`));
+    await page.waitForSelector('#search-view:not([hidden])');
+    // A token the pool did not sign, as an expired one is: the console API answers 401.
+    await page.evaluate(() => {
+      const session = JSON.parse(sessionStorage.getItem('ferry-console-token')!);
+      sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, accessToken: `${session.accessToken.slice(0, -8)}AAAAAAAA` }));
+    });
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForSelector('#signin-view:not([hidden])');
+    expect(await page.textContent('#signin-error')).toMatch(/^Your session has ended \(.+\)\. Sign in again\.$/);
+    expect(await page.evaluate(() => sessionStorage.getItem('ferry-console-token'))).toBeNull();
+    await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+    await page.waitForSelector('#search-view:not([hidden])');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForSelector('#signin-view:not([hidden])');
+    expect(await page.textContent('#signin-error')).toBe('You signed out.');
+    expect(await page.evaluate(() => sessionStorage.getItem('ferry-console-token'))).toBeNull();
+  });
+
+  it('asks an officer with a temporary password for a new one (NEW_PASSWORD_REQUIRED), refusing a weak one', async () => {
+    const temporary = { username: 'new-officer', password: demoPassword(), groups: [siteGroup(SITE)], temporary: true };
+    cloud.console.addUser(temporary);
+    const other = await context.browser()!.newContext({ timezoneId: 'UTC', locale: 'en-GB' });
+    const p = await other.newPage();
+    try {
+      await p.goto(consoleUrl());
+      await signIn(p, temporary.username, temporary.password);
+      await p.waitForSelector('#newpw-view:not([hidden])');
+      await p.fill('#new-password', 'short');
+      await p.fill('#new-password-again', 'short');
+      await p.getByRole('button', { name: 'Set password and sign in' }).click();
+      await expect.poll(() => p.textContent('#newpw-error')).toBe('That password is not accepted: Password does not conform to policy: Password not long enough');
+      const chosen = demoPassword();
+      await p.fill('#new-password', chosen);
+      await p.fill('#new-password-again', chosen);
+      await p.getByRole('button', { name: 'Set password and sign in' }).click();
+      await p.waitForSelector('#search-view:not([hidden])');
+      expect(await p.textContent('#who')).toBe(temporary.username);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('raised no page error and broke no CSP rule on the way', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

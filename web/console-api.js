@@ -1,0 +1,169 @@
+// The console's two remote parties: Cognito (sign-in) and the console API (everything else).
+// The access token lives in this tab's sessionStorage only (gone when the tab closes, never in a
+// cookie, never sent anywhere but the console API); the page never holds AWS credentials: play,
+// download and bundle links are minted by the API after its site check. Both parties are other
+// origins when deployed (CloudFront serves the page; API Gateway and Cognito answer CORS).
+
+const TOKEN_KEY = 'ferry-console-token';
+
+/** An API or Cognito refusal: `status` (HTTP), `name` (the error name), and the party's own message. */
+export class ApiError extends Error {
+  constructor(status, name, message, issues) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.errorName = name;
+    this.issues = issues ?? [];
+  }
+}
+
+/** Thrown when the token is missing, expired or refused (401): the page goes back to sign-in. */
+export class SignedOutError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'SignedOutError';
+  }
+}
+
+/** config.json beside the page: `{ region, apiUrl, userPoolId, clientId, issuer, cognitoEndpoint? }`. */
+export async function loadConfig() {
+  const response = await fetch('config.json', { cache: 'no-cache' });
+  if (!response.ok) throw new Error(`The console's configuration (config.json) could not be read (HTTP ${response.status}).`);
+  const config = await response.json();
+  for (const field of ['apiUrl', 'clientId', 'region']) {
+    if (typeof config[field] !== 'string' || !config[field]) throw new Error(`The console's configuration (config.json) has no ${field}.`);
+  }
+  return {
+    ...config,
+    apiUrl: config.apiUrl.endsWith('/') ? config.apiUrl : `${config.apiUrl}/`,
+    cognitoEndpoint: config.cognitoEndpoint ?? `https://cognito-idp.${config.region}.amazonaws.com/`,
+  };
+}
+
+// ---- Cognito (AWS JSON 1.1, the protocol the SDK speaks) ----
+
+async function cognito(config, operation, body) {
+  let response;
+  try {
+    response = await fetch(config.cognitoEndpoint, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `AWSCognitoIdentityProviderService.${operation}` },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'NetworkError', 'The sign-in service could not be reached. Check the connection and try again.');
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const name = String(answer.__type ?? 'Error').split('#').pop();
+    throw new ApiError(response.status, name, answer.message ?? answer.Message ?? response.statusText);
+  }
+  return answer;
+}
+
+/** What a sign-in step gives: a session (signed in) or a challenge to answer. */
+function outcome(answer, username) {
+  if (answer.AuthenticationResult?.AccessToken) {
+    const { AccessToken, ExpiresIn } = answer.AuthenticationResult;
+    return { signedIn: storeToken(AccessToken, ExpiresIn, username) };
+  }
+  if (answer.ChallengeName === 'NEW_PASSWORD_REQUIRED') return { challenge: { name: answer.ChallengeName, session: answer.Session, username } };
+  throw new ApiError(400, 'UnsupportedChallenge', `The sign-in asks for ${answer.ChallengeName ?? 'a step'} this console cannot do yet; ask your administrator.`);
+}
+
+/** InitiateAuth with USER_PASSWORD_AUTH. Wrong credentials: an ApiError saying so. */
+export async function signIn(config, username, password) {
+  try {
+    const answer = await cognito(config, 'InitiateAuth', { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: config.clientId, AuthParameters: { USERNAME: username, PASSWORD: password } });
+    return outcome(answer, username);
+  } catch (error) {
+    if (error.errorName === 'NotAuthorizedException' || error.errorName === 'UserNotFoundException') {
+      throw new ApiError(error.status, error.errorName, 'Wrong user name or password.');
+    }
+    throw error;
+  }
+}
+
+/** RespondToAuthChallenge NEW_PASSWORD_REQUIRED: the officer's own password replaces the temporary one. */
+export async function setNewPassword(config, challenge, password) {
+  const answer = await cognito(config, 'RespondToAuthChallenge', {
+    ChallengeName: 'NEW_PASSWORD_REQUIRED',
+    ClientId: config.clientId,
+    Session: challenge.session,
+    ChallengeResponses: { USERNAME: challenge.username, NEW_PASSWORD: password },
+  });
+  return outcome(answer, challenge.username);
+}
+
+// ---- the token ----
+
+function claimsOf(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '=')));
+  } catch {
+    return {};
+  }
+}
+
+function storeToken(accessToken, expiresIn, username) {
+  const claims = claimsOf(accessToken);
+  // The token's own expiry wins; ExpiresIn is the fallback.
+  const expiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now() + Number(expiresIn ?? 3600) * 1000;
+  const session = { accessToken, expiresAt, username: claims.username ?? username };
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(session));
+  return session;
+}
+
+/** The session kept for this tab, if it has not expired. */
+export function currentSession() {
+  try {
+    const session = JSON.parse(sessionStorage.getItem(TOKEN_KEY) ?? 'null');
+    if (session?.accessToken && session.expiresAt > Date.now()) return session;
+  } catch {
+    // an unreadable entry is no session
+  }
+  sessionStorage.removeItem(TOKEN_KEY);
+  return undefined;
+}
+
+export function forgetSession() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// ---- the console API ----
+
+/** `GET|POST {apiUrl}console/{path}`; JSON in and out. 401 → SignedOutError; other refusals → ApiError. */
+export async function api(config, path, { method = 'GET', query, body, accept = 'application/json' } = {}) {
+  const session = currentSession();
+  if (!session) throw new SignedOutError('Your session has ended. Sign in again.');
+  const url = new URL(`console/${path}`, config.apiUrl);
+  for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(name, String(value));
+  const headers = { Accept: accept, Authorization: `Bearer ${session.accessToken}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'NetworkError', 'The console API could not be reached. Check the connection and try again.');
+  }
+  if (accept !== 'application/json' && response.ok) return response;
+  const answer = await response.json().catch(() => undefined);
+  if (response.status === 401) {
+    forgetSession();
+    throw new SignedOutError(`Your session has ended (${answer?.message ?? 'the token was refused'}). Sign in again.`);
+  }
+  if (!response.ok) {
+    const message = typeof answer?.message === 'string' ? answer.message : response.statusText || 'request failed';
+    throw new ApiError(response.status, answer?.error ?? 'Error', message, answer?.issues);
+  }
+  return answer;
+}
+
+/** The words a refusal is shown with: what was refused, the status, and the API's own message. */
+export function refusalText(what, error) {
+  if (!(error instanceof ApiError)) return `${what} failed: ${error.message}`;
+  if (error.status === 0) return error.message;
+  const kind = error.status === 403 ? 'was refused' : error.status === 404 ? 'found nothing' : error.status === 501 ? 'is not available here' : error.status >= 500 ? 'failed' : 'was refused';
+  return `${what} ${kind} (HTTP ${error.status}): ${error.message}`;
+}

@@ -1,0 +1,324 @@
+// One call: its full catalogue record and SHA-256, play in the page (an <audio> element fed a
+// play link minted per play: the browser seeks with HTTP Range requests against the replay
+// URL), download (the file keeps its real name: the replay answers Content-Disposition), the
+// archive state with recall (requested, polled, "playable until …", a notice when playable),
+// and the call's legal holds (place, release with a reason) and cases.
+
+import { refusalText } from './console-api.js';
+import { loadCaseOptions } from './console-cases.js';
+import { $, busy, clearError, el, followDownload, notify, required, showError, timeEl, whenText } from './console-ui.js';
+import { durationText, localText } from './shared.js';
+
+/** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
+const LINK_REUSE_MS = 240_000;
+
+const call = {
+  ctx: undefined,
+  entry: undefined,
+  /** When the audio's current link was minted. */
+  mintedAt: 0,
+  pollTimer: undefined,
+  /** The recall state last shown, to announce the change to "available" once. */
+  recallState: undefined,
+};
+
+const ridPath = () => call.ctx.sitePath(`recordings/${call.entry.rid}`);
+
+// ---- the record ----
+
+function addFact(dl, term, value) {
+  dl.append(el('dt', term));
+  const dd = el('dd');
+  if (value instanceof Node) dd.append(value);
+  else dd.textContent = value === undefined || value === null || value === '' ? '—' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  dl.append(dd);
+}
+
+function renderRecord(entry) {
+  const dl = $('record');
+  dl.replaceChildren();
+  const start = el('span');
+  start.append(timeEl(entry.start), ` (${entry.start} UTC)`);
+  addFact(dl, 'Recording id', entry.rid);
+  addFact(dl, 'Site', entry.site);
+  addFact(dl, 'Source', entry.source);
+  addFact(dl, 'Start', start);
+  addFact(dl, 'Duration', durationText(entry));
+  addFact(dl, 'Original path', entry.path);
+  addFact(dl, 'Content type', entry.contentType);
+  addFact(dl, 'Bytes', entry.length);
+  addFact(dl, 'SHA-256', entry.sha256);
+  addFact(dl, 'Pack', entry.packKey);
+  addFact(dl, 'Offset in pack', entry.offset);
+  addFact(dl, 'Manifest', entry.manifestKey);
+  for (const [name, value] of Object.entries(entry.meta ?? {})) addFact(dl, `meta.${name}`, value);
+  const shown = new Set(['rid', 'site', 'source', 'start', 'path', 'contentType', 'length', 'sha256', 'packKey', 'offset', 'manifestKey', 'meta', 'archive', 'packId']);
+  for (const [name, value] of Object.entries(entry)) if (!shown.has(name)) addFact(dl, name, value);
+}
+
+// ---- play and download ----
+
+async function mint(kind) {
+  return call.ctx.api(`${ridPath()}/${kind}-link`, { method: 'POST' });
+}
+
+async function play() {
+  clearError();
+  const audio = $('audio');
+  try {
+    const link = await busy($('play'), 'Asking for a play link…', () => mint('play'));
+    call.mintedAt = Date.now();
+    audio.src = link.url;
+    await audio.play().catch(() => undefined); // autoplay may be refused; the controls remain
+  } catch (error) {
+    showError(refusalText('The play link', error));
+  }
+}
+
+/** The native Play after the link aged: a fresh link, same position. */
+async function refreshLinkIfOld() {
+  const audio = $('audio');
+  if (!audio.getAttribute('src') || Date.now() - call.mintedAt < LINK_REUSE_MS) return;
+  const at = audio.currentTime;
+  try {
+    const link = await mint('play');
+    call.mintedAt = Date.now();
+    audio.src = link.url;
+    audio.currentTime = at;
+    await audio.play().catch(() => undefined);
+  } catch (error) {
+    showError(refusalText('The play link', error));
+  }
+}
+
+async function download() {
+  clearError();
+  try {
+    const link = await busy($('download'), 'Asking for a download link…', () => mint('download'));
+    followDownload(link.url);
+  } catch (error) {
+    showError(refusalText('The download link', error));
+  }
+}
+
+function audioFailed() {
+  const audio = $('audio');
+  if (!audio.getAttribute('src')) return;
+  const archived = call.entry?.archive && call.entry.archive.state !== 'online' && call.entry.archive.state !== 'restored';
+  showError(archived
+    ? 'This call is in the archive tier: it cannot be played until a recall makes it available.'
+    : `The recording could not be played${audio.error?.message ? ` (${audio.error.message})` : ''}. Press Play again for a new link; if the call is in the archive tier, request a recall.`);
+}
+
+// ---- archive and recall ----
+
+const ARCHIVE_WORDS = {
+  online: (a) => `Online (${a.storageClass ?? 'STANDARD'}): plays at once.`,
+  archived: (a) => `In the archive tier (${a.storageClass ?? 'DEEP_ARCHIVE'}): request a recall to play it. A recall takes up to 12 hours; you will be told here when it is playable.`,
+  restoring: () => 'Recall in progress: the archive is restoring this call’s pack. This page checks by itself.',
+  restored: (a) => `Recalled: playable until ${a.availableUntil ? whenText(a.availableUntil) : 'the recall expires'}.`,
+};
+
+const RECALL_WORDS = {
+  none: () => undefined,
+  restoring: (r) => `Recall in progress${r.requestedAt ? ` since ${whenText(r.requestedAt)}` : ''}: the archive is restoring this call’s pack. This page checks by itself.`,
+  available: (r) => `Recalled: playable until ${r.availableUntil ? whenText(r.availableUntil) : 'the recall expires'}.`,
+  'gave-up': () => 'The recall did not complete in time (gave up). Request a new recall, or ask an operator to look at the recall workflow.',
+};
+
+/** The state shown: a recall's when one was asked for, else the pack's archive state. */
+function archiveWords(archive, recall) {
+  if (recall?.state && recall.state !== 'none') return { state: recall.state, words: RECALL_WORDS[recall.state]?.(recall) };
+  if (!archive) return { state: undefined, words: '' };
+  return { state: archive.state, words: ARCHIVE_WORDS[archive.state]?.(archive) ?? `Storage: ${archive.storageClass ?? archive.state}.` };
+}
+
+function showArchive(archive, recall) {
+  const { state, words } = archiveWords(archive, recall);
+  const box = $('archive-state');
+  box.textContent = words ?? '';
+  box.dataset.state = state ?? 'unknown';
+  const playable = !state || ['online', 'restored', 'available'].includes(state);
+  $('play').disabled = !playable;
+  $('download').disabled = !playable;
+  // No archive state reported (an older API): the recall stays offered, the API judges.
+  $('recall').hidden = !(state === 'archived' || state === 'gave-up' || (!archive && !recall));
+  if (call.recallState === 'restoring' && (state === 'available' || state === 'restored')) {
+    notify(`Call ${call.entry.meta?.callId ?? call.entry.rid} is playable now (recalled from the archive tier).`);
+  }
+  call.recallState = state;
+  clearTimeout(call.pollTimer);
+  if (state === 'restoring') call.pollTimer = setTimeout(() => void refreshArchive(), call.ctx.pollSeconds() * 1000);
+}
+
+async function recallState() {
+  try {
+    return await call.ctx.api(`${ridPath()}/recall`);
+  } catch (error) {
+    if (error.status === 404 || error.status === 405 || error.status === 501) return undefined; // no state route here
+    throw error;
+  }
+}
+
+async function refreshArchive() {
+  const rid = call.entry?.rid;
+  try {
+    const [entry, recall] = await Promise.all([call.ctx.api(ridPath()), recallState()]);
+    if (call.entry?.rid !== rid) return;
+    call.entry = entry;
+    showArchive(entry.archive, recall);
+  } catch (error) {
+    showError(refusalText('Checking the recall', error));
+  }
+}
+
+async function requestRecall() {
+  clearError();
+  try {
+    const answer = await busy($('recall'), 'Requesting…', () => call.ctx.api(`${ridPath()}/recall`, { method: 'POST' }));
+    notify(answer.state === 'available' ? 'The call is already available: play it.' : 'Recall requested: the archive tier is restoring the call. You will be told here when it is playable.');
+    call.recallState = 'restoring';
+    showArchive(call.entry.archive, { state: answer.state ?? 'restoring', requestedAt: answer.requestedAt ?? new Date().toISOString(), availableUntil: answer.availableUntil });
+  } catch (error) {
+    showError(refusalText('The recall', error));
+  }
+}
+
+// ---- holds ----
+
+function holdText(hold) {
+  const scope = hold.scope?.kind === 'case' ? `as a member of case ${hold.scope.caseId}` : 'on this call';
+  const by = hold.placedBy ? ` by ${hold.placedBy}` : '';
+  const since = hold.placedAt ? ` since ${whenText(hold.placedAt)}` : '';
+  const ref = hold.reference ? ` (reference ${hold.reference})` : '';
+  return `Held ${scope}${since}${by}: ${hold.reason}${ref}`;
+}
+
+async function loadHolds() {
+  const list = $('holds-list');
+  const status = $('holds-state');
+  list.replaceChildren();
+  status.textContent = 'Loading holds…';
+  try {
+    const answer = await call.ctx.api(call.ctx.sitePath('holds'), { query: { rid: call.entry.rid } });
+    const holds = (answer.items ?? answer.active ?? []).filter((h) => !h.releasedAt && (!h.rid || h.rid === call.entry.rid));
+    for (const hold of holds) list.append(el('li', holdText(hold)));
+    status.textContent = holds.length ? `ON HOLD: ${holds.length} active hold${holds.length === 1 ? '' : 's'}; the call cannot be deleted.` : 'Not on hold.';
+    status.dataset.held = String(holds.length > 0);
+  } catch (error) {
+    status.textContent = refusalText('The holds', error);
+  }
+}
+
+async function placeHold(event) {
+  event.preventDefault();
+  clearError();
+  try {
+    const reason = required('hold-reason', 'The reason for the hold');
+    const reference = $('hold-reference').value.trim();
+    await busy(event.submitter, 'Placing…', () => call.ctx.api(call.ctx.sitePath('holds'), { method: 'POST', body: { rid: call.entry.rid, reason, ...(reference ? { reference } : {}) } }));
+    $('hold-reason').value = '';
+    $('hold-reference').value = '';
+    notify(`Hold placed on call ${call.entry.meta?.callId ?? call.entry.rid}.`);
+    await loadHolds();
+  } catch (error) {
+    showError(refusalText('Placing the hold', error));
+  }
+}
+
+async function releaseHold(event) {
+  event.preventDefault();
+  clearError();
+  try {
+    const reason = required('release-reason', 'The reason for the release');
+    await busy(event.submitter, 'Releasing…', () => call.ctx.api(call.ctx.sitePath('holds/release'), { method: 'POST', body: { rid: call.entry.rid, reason } }));
+    $('release-reason').value = '';
+    notify(`Hold released on call ${call.entry.meta?.callId ?? call.entry.rid}.`);
+    await loadHolds();
+  } catch (error) {
+    showError(refusalText('Releasing the hold', error));
+  }
+}
+
+async function addToCase(event) {
+  event.preventDefault();
+  clearError();
+  const caseId = $('call-case').value;
+  if (!caseId) {
+    showError('Choose the case to add this call to.');
+    $('call-case').focus();
+    return;
+  }
+  try {
+    await call.ctx.api(call.ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: [call.entry.rid] } });
+    notify(`Call ${call.entry.meta?.callId ?? call.entry.rid} added to case ${caseId}.`);
+    await loadHolds();
+  } catch (error) {
+    showError(refusalText(`Adding the call to case ${caseId}`, error));
+  }
+}
+
+async function copyHash() {
+  const state = $('copy-state');
+  try {
+    await navigator.clipboard.writeText(call.entry.sha256);
+    state.textContent = 'Copied.';
+  } catch {
+    // No clipboard permission (an http page, a policy): select the text for Ctrl+C instead.
+    getSelection()?.selectAllChildren($('sha256'));
+    state.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+  }
+}
+
+// ---- the view ----
+
+let wired = false;
+
+function wire() {
+  if (wired) return;
+  wired = true;
+  $('play').addEventListener('click', () => void play());
+  $('audio').addEventListener('play', () => void refreshLinkIfOld());
+  $('audio').addEventListener('error', audioFailed);
+  $('download').addEventListener('click', () => void download());
+  $('recall').addEventListener('click', () => void requestRecall());
+  $('copy-sha').addEventListener('click', () => void copyHash());
+  $('hold-form').addEventListener('submit', (e) => void placeHold(e));
+  $('release-form').addEventListener('submit', (e) => void releaseHold(e));
+  $('call-case-form').addEventListener('submit', (e) => void addToCase(e));
+}
+
+export async function openCall(ctx, rid) {
+  wire();
+  call.ctx = ctx;
+  clearTimeout(call.pollTimer);
+  const audio = $('audio');
+  audio.pause();
+  audio.removeAttribute('src');
+  audio.load();
+  $('call-body').hidden = true;
+  $('call-loading').hidden = false;
+  $('call-loading').textContent = 'Loading the call…';
+  $('call-title').textContent = 'Call';
+  $('call-summary').textContent = '';
+  $('copy-state').textContent = '';
+  call.recallState = undefined;
+  let entry;
+  try {
+    entry = await ctx.api(ctx.sitePath(`recordings/${encodeURIComponent(rid)}`));
+  } catch (error) {
+    $('call-loading').textContent = 'The call could not be loaded.';
+    showError(refusalText('Opening the call', error));
+    return;
+  }
+  call.entry = entry;
+  const meta = entry.meta ?? {};
+  $('call-title').textContent = `Call ${meta.callId ?? entry.rid}`;
+  $('call-summary').textContent = [localText(entry.start), meta.agent, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, meta.direction, durationText(entry)].filter(Boolean).join(' · ');
+  $('sha256').textContent = entry.sha256;
+  renderRecord(entry);
+  $('call-loading').hidden = true;
+  $('call-body').hidden = false;
+  showArchive(entry.archive, await recallState().catch(() => undefined));
+  await Promise.all([loadHolds(), loadCaseOptions(ctx, $('call-case'))]);
+}

@@ -1,0 +1,197 @@
+// Cases (a named set of calls with a reason and a reference): list, create, show one with its
+// calls, hold or release the whole case; and exports (a case or chosen calls → one bundle),
+// polled until done, then the bundle's link, its SHA-256 and the command that verifies it.
+
+import { refusalText } from './console-api.js';
+import { $, busy, bytesText, cell, clearError, el, notify, required, showError, timeEl, whenText } from './console-ui.js';
+
+const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined };
+
+const caseIdOf = (c) => c.case ?? c.caseId;
+const callsOf = (c) => (Array.isArray(c.calls) ? c.calls : Array.isArray(c.members) ? c.members : undefined);
+
+async function listCases(ctx) {
+  const answer = await ctx.api(ctx.sitePath('cases'));
+  return answer.items ?? [];
+}
+
+/** Fills a <select> with the site's cases (first option kept: "Choose a case…"). */
+export async function loadCaseOptions(ctx, select) {
+  const keep = select.value;
+  try {
+    const cases = await listCases(ctx);
+    select.replaceChildren(select.options[0], ...cases.map((c) => el('option', `${caseIdOf(c)}${c.reason ? ` — ${c.reason}` : ''}`, { value: caseIdOf(c) })));
+    select.value = keep;
+  } catch {
+    // The list is a convenience: the case view says why it could not be read.
+  }
+}
+
+async function renderCases(ctx) {
+  const tbody = $('cases').tBodies[0];
+  const status = $('cases-status');
+  status.textContent = 'Loading cases…';
+  try {
+    const cases = await listCases(ctx);
+    tbody.replaceChildren();
+    for (const c of cases) {
+      const row = tbody.insertRow();
+      const link = el('a', caseIdOf(c), { href: `#${new URLSearchParams({ site: ctx.site(), view: 'cases', case: caseIdOf(c) })}` });
+      cell(row, link);
+      cell(row, c.reason);
+      cell(row, c.reference);
+      const calls = callsOf(c);
+      cell(row, typeof c.calls === 'number' ? c.calls : calls?.length ?? 0, 'num');
+      cell(row, c.held ? 'ON HOLD' : 'no', c.held ? 'held' : undefined);
+      cell(row, timeEl(c.createdAt));
+      cell(row, c.createdBy);
+    }
+    status.textContent = cases.length ? `${cases.length} case${cases.length === 1 ? '' : 's'} in site ${ctx.site()}.` : `No cases in site ${ctx.site()} yet: create one below.`;
+  } catch (error) {
+    status.textContent = 'The cases could not be loaded.';
+    showError(refusalText('Listing the cases', error));
+  }
+}
+
+function caseSummary(c, caseId) {
+  const parts = [c.name && c.name !== caseId ? c.name : undefined, `reason: ${c.reason ?? '—'}`, c.reference ? `reference ${c.reference}` : undefined];
+  if (c.createdAt) parts.push(`created ${whenText(c.createdAt)}`);
+  if (c.createdBy) parts.push(`by ${c.createdBy}`);
+  return parts.filter(Boolean).join(' · ');
+}
+
+function addMemberRow(ctx, tbody, member, holds) {
+  const rid = typeof member === 'string' ? member : member.rid;
+  const row = tbody.insertRow();
+  row.dataset.rid = rid;
+  cell(row, el('a', typeof member === 'object' && member.meta?.callId ? `${member.meta.callId} (${rid})` : rid, { href: `#${new URLSearchParams({ site: ctx.site(), view: 'call', rid })}` }));
+  const active = holds[rid]?.length ?? (typeof member === 'object' && member.held ? 1 : 0);
+  cell(row, active ? `ON HOLD (${active})` : 'no');
+}
+
+async function renderCase(ctx, caseId) {
+  const panel = $('case-detail');
+  panel.hidden = false;
+  $('case-title').textContent = `Case ${caseId}`;
+  $('case-summary').textContent = 'Loading the case…';
+  const tbody = $('case-calls').tBodies[0];
+  tbody.replaceChildren();
+  try {
+    const c = await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}`));
+    casesState.current = caseId;
+    $('case-summary').textContent = caseSummary(c, caseId);
+    const held = c.held && typeof c.held === 'object' ? c.held : c.held ? {} : undefined;
+    $('case-hold').textContent = held ? `ON HOLD${held.at ? ` since ${whenText(held.at)}` : ''}${held.by ? ` by ${held.by}` : ''}${held.reason ? `: ${held.reason}` : ''}` : 'Not on hold as a case.';
+    $('case-hold').dataset.held = String(Boolean(held));
+    const calls = callsOf(c) ?? [];
+    for (const member of calls) addMemberRow(ctx, tbody, member, c.memberHolds ?? {});
+    if (calls.length === 0) cell(tbody.insertRow(), 'No calls in this case yet: add them from a call or from the search results.').colSpan = 2;
+  } catch (error) {
+    $('case-summary').textContent = 'The case could not be loaded.';
+    showError(refusalText(`Opening case ${caseId}`, error));
+  }
+}
+
+async function createCase(event) {
+  event.preventDefault();
+  clearError();
+  const ctx = casesState.ctx;
+  try {
+    const caseId = required('case-id', 'The case id');
+    const reason = required('case-reason', 'The reason');
+    const reference = $('case-reference').value.trim();
+    await busy(event.submitter, 'Creating…', () => ctx.api(ctx.sitePath('cases'), { method: 'POST', body: { case: caseId, reason, ...(reference ? { reference } : {}) } }));
+    for (const id of ['case-id', 'case-reason', 'case-reference']) $(id).value = '';
+    notify(`Case ${caseId} created.`);
+    ctx.navigate({ view: 'cases', case: caseId });
+  } catch (error) {
+    showError(refusalText('Creating the case', error));
+  }
+}
+
+async function holdCase(event, release) {
+  event.preventDefault();
+  clearError();
+  const ctx = casesState.ctx;
+  const caseId = casesState.current;
+  try {
+    const reason = required(release ? 'case-release-reason' : 'case-hold-reason', release ? 'The reason for the release' : 'The reason for the hold');
+    const reference = release ? '' : $('case-hold-reference').value.trim();
+    const body = { case: caseId, reason, ...(reference ? { reference } : {}) };
+    await busy(event.submitter, release ? 'Releasing…' : 'Placing…', () => ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body }));
+    for (const id of ['case-hold-reason', 'case-hold-reference', 'case-release-reason']) $(id).value = '';
+    notify(release ? `Hold released on case ${caseId}.` : `Hold placed on case ${caseId}: every call of the case is held.`);
+    await Promise.all([renderCase(ctx, caseId), renderCases(ctx)]);
+  } catch (error) {
+    showError(refusalText(release ? `Releasing case ${caseId}` : `Holding case ${caseId}`, error));
+  }
+}
+
+// ---- exports ----
+
+const EXPORT_WORDS = { running: 'Export running: the bundle is being written…', done: 'Export done: the bundle is ready.', failed: 'Export FAILED.' };
+
+function renderExport(status) {
+  $('export-panel').hidden = false;
+  const state = $('export-state');
+  state.textContent = `${EXPORT_WORDS[status.state] ?? `Export ${status.state}`}${status.error ? ` ${status.error}` : ''}`;
+  state.dataset.state = status.state;
+  const dl = $('export-facts');
+  dl.replaceChildren();
+  const fact = (term, value) => dl.append(el('dt', term), el('dd', value ?? '—'));
+  fact('Export', status.exportId);
+  fact('Calls', status.calls);
+  fact('Size', bytesText(status.bytes));
+  if (status.sha256) fact('Bundle SHA-256', status.sha256);
+  if (status.expiresAt) fact('Link valid until', whenText(status.expiresAt));
+  const link = $('export-download');
+  link.hidden = !(status.state === 'done' && status.url);
+  if (status.url) link.href = status.url;
+  $('export-verify').hidden = status.state !== 'done';
+  $('export-command').textContent = `ferry case verify BUNDLE.tar${status.sha256 ? ` --sha256 ${status.sha256}` : ''}`;
+}
+
+async function pollExport(ctx, exportId) {
+  clearTimeout(casesState.exportTimer);
+  if (casesState.exportId !== exportId) return;
+  try {
+    const status = await ctx.api(ctx.sitePath(`exports/${encodeURIComponent(exportId)}`));
+    if (casesState.exportId !== exportId) return;
+    renderExport(status);
+    if (status.state === 'running') casesState.exportTimer = setTimeout(() => void pollExport(ctx, exportId), ctx.pollSeconds() * 1000);
+    else notify(status.state === 'done' ? `Export ${exportId} is ready to download.` : `Export ${exportId} failed.`);
+  } catch (error) {
+    showError(refusalText('Checking the export', error));
+  }
+}
+
+/** POST exports `{ case }` or `{ rids }`, then poll its state until done or failed. */
+export async function startExport(ctx, body) {
+  clearError();
+  const what = body.case ? `case ${body.case}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
+  try {
+    const answer = await ctx.api(ctx.sitePath('exports'), { method: 'POST', body });
+    casesState.exportId = answer.exportId;
+    renderExport({ ...answer, state: answer.state ?? 'running' });
+    notify(`Export of ${what} started.`);
+    $('export-panel').scrollIntoView({ block: 'nearest' });
+    casesState.exportTimer = setTimeout(() => void pollExport(ctx, answer.exportId), Math.min(1000, ctx.pollSeconds() * 1000));
+  } catch (error) {
+    showError(refusalText(`The export of ${what}`, error));
+  }
+}
+
+let wired = false;
+
+export async function openCases(ctx, caseId) {
+  casesState.ctx = ctx;
+  if (!wired) {
+    wired = true;
+    $('case-form').addEventListener('submit', (e) => void createCase(e));
+    $('case-hold-form').addEventListener('submit', (e) => void holdCase(e, false));
+    $('case-release-form').addEventListener('submit', (e) => void holdCase(e, true));
+    $('export-case').addEventListener('click', () => void ctx.startExport({ case: casesState.current }));
+  }
+  $('case-detail').hidden = !caseId;
+  await Promise.all([renderCases(ctx), caseId ? renderCase(ctx, caseId) : Promise.resolve()]);
+}

@@ -1,0 +1,365 @@
+// The compliance console: sign in (Cognito), pick one of the sites the officer's groups allow,
+// search calls, open one (record, SHA-256, play, download, recall, holds), cases and exports,
+// and the audit trail. Plain browser JavaScript modules, no build step, no inline script or
+// style (the deployment's CSP is `default-src 'self'`). Where the page is, is in the address
+// (`#site=…&view=search|call|cases|audit&rid=…&case=…`), so Back and bookmarks work.
+// `?poll=N` sets how often (seconds) recall and export states are polled (default 15).
+
+import { ApiError, api, currentSession, forgetSession, loadConfig, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
+import { openCall } from './console-call.js';
+import { loadCaseOptions, openCases, startExport } from './console-cases.js';
+import { openAudit } from './console-audit.js';
+import { $, cell, clearError, el, notify, showError, timeEl } from './console-ui.js';
+import { durationText, isoFromLocal, zoneName } from './shared.js';
+
+const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'audit'];
+
+const state = {
+  config: undefined,
+  sites: [],
+  /** A NEW_PASSWORD_REQUIRED challenge being answered. */
+  challenge: undefined,
+  expiryTimer: undefined,
+  /** The search the table shows: its site and filters, the cursors of the pages seen, which page. */
+  search: undefined,
+  /** Calls ticked in the results, across pages: rid → entry. */
+  selected: new Map(),
+};
+
+const pollSeconds = () => Math.max(1, Number(new URLSearchParams(location.search).get('poll')) || 15);
+
+function route() {
+  return Object.fromEntries(new URLSearchParams(location.hash.replace(/^#/, '')));
+}
+
+function navigate(params) {
+  const next = new URLSearchParams({ site: currentSite(), ...params });
+  for (const [k, v] of [...next]) if (!v) next.delete(k);
+  location.hash = next.toString();
+}
+
+function currentSite() {
+  return route().site ?? $('site').value ?? '';
+}
+
+/** What the views get: the config, the site, the API as the signed-in officer, navigation. */
+const ctx = {
+  get config() {
+    return state.config;
+  },
+  site: () => currentSite(),
+  pollSeconds,
+  navigate,
+  api: (path, options) => api(state.config, path, options).catch(handleSignedOut),
+  sitePath: (path) => `sites/${encodeURIComponent(currentSite())}/${path}`,
+  selectedRids: () => [...state.selected.keys()],
+  startExport: (body) => startExport(ctx, body),
+};
+
+function handleSignedOut(error) {
+  // A request still in flight when the officer signed out has nothing more to say.
+  if (error instanceof SignedOutError && $('signin-view').hidden) signOut(error.message);
+  throw error;
+}
+
+function show(view) {
+  for (const name of VIEWS) $(`${name}-view`).hidden = name !== view;
+  const signedIn = view !== 'signin' && view !== 'newpw';
+  $('account').hidden = !signedIn;
+  $('tabs').hidden = !signedIn;
+  for (const link of $('tabs').querySelectorAll('a')) {
+    const current = link.dataset.view === view || (view === 'call' && link.dataset.view === 'search');
+    if (current) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+    link.href = `#${new URLSearchParams({ site: currentSite(), view: link.dataset.view })}`;
+  }
+}
+
+// ---- 1. sign in, set a new password, sign out, expiry ----
+
+function signOut(message) {
+  forgetSession();
+  clearTimeout(state.expiryTimer);
+  state.search = undefined;
+  state.selected.clear();
+  $('results').tBodies[0].replaceChildren();
+  const audio = $('audio');
+  audio.pause();
+  audio.removeAttribute('src');
+  notify('');
+  clearError();
+  show('signin');
+  $('signin-error').textContent = message ?? '';
+  $('signin-error').hidden = !message;
+  $('password').value = '';
+  $('username').focus();
+}
+
+async function signedIn(session) {
+  clearTimeout(state.expiryTimer);
+  // The token's own expiry sends the officer back to sign in, with the reason.
+  state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${new Date(session.expiresAt).toLocaleTimeString()} (${zoneName()}). Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
+  $('who').textContent = session.username;
+  try {
+    const answer = await ctx.api('sites');
+    state.sites = answer.sites.map((s) => s.name);
+  } catch (error) {
+    if (error instanceof SignedOutError) return;
+    show('search');
+    showError(refusalText('Listing your sites', error));
+    return;
+  }
+  const select = $('site');
+  select.replaceChildren(...state.sites.map((name) => el('option', name, { value: name })));
+  await render();
+}
+
+async function submitSignIn(event) {
+  event.preventDefault();
+  const box = $('signin-error');
+  box.hidden = true;
+  const username = $('username').value.trim();
+  const password = $('password').value;
+  if (!username || !password) {
+    box.textContent = !username ? 'Enter your user name.' : 'Enter your password.';
+    box.hidden = false;
+    (!username ? $('username') : $('password')).focus();
+    return;
+  }
+  const button = event.submitter ?? $('signin').querySelector('button');
+  button.disabled = true;
+  try {
+    const result = await signIn(state.config, username, password);
+    $('password').value = '';
+    if (result.challenge) {
+      state.challenge = result.challenge;
+      show('newpw');
+      $('new-password').focus();
+      return;
+    }
+    await signedIn(result.signedIn);
+  } catch (error) {
+    box.textContent = error instanceof ApiError ? error.message : `Sign-in failed: ${error.message}`;
+    box.hidden = false;
+    $('password').focus();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function submitNewPassword(event) {
+  event.preventDefault();
+  const box = $('newpw-error');
+  box.hidden = true;
+  const password = $('new-password').value;
+  if (password !== $('new-password-again').value) {
+    box.textContent = 'The two passwords differ.';
+    box.hidden = false;
+    return;
+  }
+  try {
+    const result = await setNewPassword(state.config, state.challenge, password);
+    state.challenge = undefined;
+    $('new-password').value = '';
+    $('new-password-again').value = '';
+    await signedIn(result.signedIn);
+  } catch (error) {
+    box.textContent = error instanceof ApiError && error.errorName === 'InvalidPasswordException' ? `That password is not accepted: ${error.message}` : error.message;
+    box.hidden = false;
+  }
+}
+
+// ---- 3. search ----
+
+const FILTERS = ['agent', 'number', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort'];
+
+function readSearch() {
+  const params = { limit: $('limit').value };
+  const from = isoFromLocal('From', $('from').value);
+  const to = isoFromLocal('To', $('to').value);
+  if (from) params.from = from;
+  if (to) params.to = to;
+  for (const name of FILTERS) {
+    const value = $(name).value.trim();
+    if (value) params[name] = value;
+  }
+  for (const name of ['minDuration', 'maxDuration']) {
+    if (params[name] !== undefined && !/^\d+$/.test(params[name])) throw new Error(`${name === 'minDuration' ? 'Shortest' : 'Longest'} must be a whole number of seconds.`);
+  }
+  return params;
+}
+
+function toggleSelected(entry, on) {
+  if (on) state.selected.set(entry.rid, entry);
+  else state.selected.delete(entry.rid);
+  const n = state.selected.size;
+  $('selected-count').textContent = n === 0 ? 'No calls selected' : `${n} call${n === 1 ? '' : 's'} selected`;
+  $('selection').disabled = n === 0;
+}
+
+function addRow(entry) {
+  const meta = entry.meta ?? {};
+  const row = $('results').tBodies[0].insertRow();
+  row.dataset.rid = entry.rid;
+  const box = el('input', undefined, { type: 'checkbox', 'aria-label': `Select call ${meta.callId ?? entry.rid}` });
+  box.checked = state.selected.has(entry.rid);
+  box.addEventListener('click', (e) => e.stopPropagation());
+  box.addEventListener('change', () => toggleSelected(entry, box.checked));
+  cell(row, box);
+  cell(row, timeEl(entry.start));
+  cell(row, meta.callId ?? entry.rid, 'mono');
+  cell(row, meta.agent);
+  cell(row, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, 'mono');
+  cell(row, meta.direction);
+  cell(row, durationText(entry), 'num');
+  const open = el('button', 'Open', { type: 'button', className: 'play', 'aria-label': `Open call ${meta.callId ?? entry.rid}` });
+  cell(row, open);
+  // The row is the mouse target; the button the keyboard one (its click bubbles here).
+  row.addEventListener('click', () => navigate({ view: 'call', rid: entry.rid }));
+}
+
+async function loadSearchPage(index) {
+  const search = state.search;
+  const mine = search;
+  const table = $('results');
+  table.setAttribute('aria-busy', 'true');
+  $('prev').disabled = true;
+  $('next').disabled = true;
+  $('status').textContent = 'Searching…';
+  try {
+    const cursor = search.cursors[index];
+    const page = await ctx.api(`sites/${encodeURIComponent(search.site)}/recordings`, { query: { ...search.params, ...(cursor ? { cursor } : {}) } });
+    if (mine !== state.search) return;
+    search.index = index;
+    search.cursors[index + 1] = page.cursor ?? null;
+    search.items = page.items;
+    renderResults();
+  } catch (error) {
+    if (mine !== state.search) return;
+    showError(refusalText('The search', error));
+    $('status').textContent = 'The search failed.';
+  } finally {
+    if (mine === state.search) table.removeAttribute('aria-busy');
+  }
+}
+
+function renderResults() {
+  const { items, index, cursors, params } = state.search;
+  $('results').tBodies[0].replaceChildren();
+  for (const entry of items) addRow(entry);
+  const more = Boolean(cursors[index + 1]);
+  const first = index * Number(params.limit) + 1;
+  if (items.length === 0) $('status').textContent = index === 0 ? 'No calls match this search.' : 'No more calls.';
+  else $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${first}–${first + items.length - 1})${more ? ', more available' : ''}.`;
+  $('page-label').textContent = items.length ? `Page ${index + 1}` : '';
+  $('prev').disabled = index === 0;
+  $('next').disabled = !more;
+}
+
+function submitSearch(event) {
+  event?.preventDefault();
+  clearError();
+  let params;
+  try {
+    params = readSearch();
+  } catch (error) {
+    showError(error.message);
+    return Promise.resolve();
+  }
+  state.search = { site: currentSite(), params, cursors: [null], index: 0, items: [] };
+  return loadSearchPage(0);
+}
+
+// ---- views ----
+
+async function render() {
+  if (!currentSession()) {
+    signOut();
+    return;
+  }
+  const r = route();
+  const site = r.site ?? state.sites[0];
+  if (!site) {
+    show('search');
+    showError('Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>).');
+    return;
+  }
+  if (!r.site || !r.view) {
+    location.replace(`#${new URLSearchParams({ site, view: r.view ?? 'search' })}`);
+    return;
+  }
+  const select = $('site');
+  // A site from the address that is not one of the officer's is still asked for: the API judges.
+  if (![...select.options].some((o) => o.value === site)) select.append(el('option', `${site} (not one of your sites)`, { value: site }));
+  select.value = site;
+  clearError();
+  const view = VIEWS.includes(r.view) && r.view !== 'signin' && r.view !== 'newpw' ? r.view : 'search';
+  show(view);
+  if (view === 'search') {
+    if (!state.search || state.search.site !== site) {
+      state.selected.clear();
+      toggleSelected({}, false);
+      await submitSearch();
+    }
+    void loadCaseOptions(ctx, $('selection-case'));
+  } else if (view === 'call') await openCall(ctx, r.rid ?? '');
+  else if (view === 'cases') await openCases(ctx, r.case);
+  else if (view === 'audit') await openAudit(ctx);
+}
+
+function wire() {
+  $('zone').textContent = zoneName();
+  $('signin').addEventListener('submit', (e) => void submitSignIn(e));
+  $('newpw').addEventListener('submit', (e) => void submitNewPassword(e));
+  $('sign-out').addEventListener('click', () => signOut('You signed out.'));
+  $('site').addEventListener('change', () => navigate({ site: $('site').value, view: route().view === 'call' ? 'search' : route().view }));
+  $('search').addEventListener('submit', (e) => void submitSearch(e));
+  $('search').addEventListener('reset', (e) => {
+    e.preventDefault();
+    for (const name of ['from', 'to', 'agent', 'number', 'callId', 'minDuration', 'maxDuration']) $(name).value = '';
+    $('direction').value = '';
+    $('sort').value = '';
+    clearError();
+  });
+  $('prev').addEventListener('click', () => void loadSearchPage(state.search.index - 1));
+  $('next').addEventListener('click', () => void loadSearchPage(state.search.index + 1));
+  $('add-selected').addEventListener('click', () => void addSelectedToCase());
+  $('export-selected').addEventListener('click', () => {
+    navigate({ view: 'cases' });
+    void ctx.startExport({ rids: ctx.selectedRids() });
+  });
+  window.addEventListener('hashchange', () => void render());
+}
+
+async function addSelectedToCase() {
+  clearError();
+  const caseId = $('selection-case').value;
+  if (!caseId) {
+    showError('Choose the case to add the selected calls to.');
+    $('selection-case').focus();
+    return;
+  }
+  try {
+    const rids = ctx.selectedRids();
+    await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids } });
+    notify(`${rids.length} call${rids.length === 1 ? '' : 's'} added to case ${caseId}.`);
+  } catch (error) {
+    showError(refusalText(`Adding calls to case ${caseId}`, error));
+  }
+}
+
+async function boot() {
+  wire();
+  try {
+    state.config = await loadConfig();
+  } catch (error) {
+    show('signin');
+    showError(error.message);
+    return;
+  }
+  const session = currentSession();
+  if (session) await signedIn(session);
+  else signOut();
+}
+
+void boot();
