@@ -21,9 +21,12 @@ function readFilters() {
 }
 
 function detailsText(item) {
-  const details = item.details ?? item.detail ?? item.query;
-  if (details === undefined || details === null) return '';
-  return typeof details === 'string' ? details : JSON.stringify(details);
+  const parts = [];
+  for (const value of [item.query, item.details ?? item.detail]) {
+    if (value === undefined || value === null) continue;
+    parts.push(typeof value === 'string' ? value : Object.entries(value).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' ? JSON.stringify(v) : v}`).join('; '));
+  }
+  return parts.join(' · ');
 }
 
 async function loadPage(index) {

@@ -97,13 +97,15 @@ async function createCase(event) {
   clearError();
   const ctx = casesState.ctx;
   try {
-    const caseId = required('case-id', 'The case id');
+    const name = required('case-name', 'The case name');
     const reason = required('case-reason', 'The reason');
+    const caseId = $('case-id').value.trim();
     const reference = $('case-reference').value.trim();
-    await busy(event.submitter, 'Creating…', () => ctx.api(ctx.sitePath('cases'), { method: 'POST', body: { case: caseId, reason, ...(reference ? { reference } : {}) } }));
-    for (const id of ['case-id', 'case-reason', 'case-reference']) $(id).value = '';
-    notify(`Case ${caseId} created.`);
-    ctx.navigate({ view: 'cases', case: caseId });
+    const body = { name, reason, ...(caseId ? { caseId } : {}), ...(reference ? { reference } : {}) };
+    const created = await busy(event.submitter, 'Creating…', () => ctx.api(ctx.sitePath('cases'), { method: 'POST', body }));
+    for (const id of ['case-name', 'case-id', 'case-reason', 'case-reference']) $(id).value = '';
+    notify(`Case ${caseIdOf(created)} created.`);
+    ctx.navigate({ view: 'cases', case: caseIdOf(created) });
   } catch (error) {
     showError(refusalText('Creating the case', error));
   }
@@ -117,7 +119,7 @@ async function holdCase(event, release) {
   try {
     const reason = required(release ? 'case-release-reason' : 'case-hold-reason', release ? 'The reason for the release' : 'The reason for the hold');
     const reference = release ? '' : $('case-hold-reference').value.trim();
-    const body = { case: caseId, reason, ...(reference ? { reference } : {}) };
+    const body = { caseId, reason, ...(reference ? { reference } : {}) };
     await busy(event.submitter, release ? 'Releasing…' : 'Placing…', () => ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body }));
     for (const id of ['case-hold-reason', 'case-hold-reference', 'case-release-reason']) $(id).value = '';
     notify(release ? `Hold released on case ${caseId}.` : `Hold placed on case ${caseId}: every call of the case is held.`);
@@ -165,10 +167,10 @@ async function pollExport(ctx, exportId) {
   }
 }
 
-/** POST exports `{ case }` or `{ rids }`, then poll its state until done or failed. */
+/** POST exports `{ caseId | rids, reason }`, then poll its state until done or failed. */
 export async function startExport(ctx, body) {
   clearError();
-  const what = body.case ? `case ${body.case}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
+  const what = body.caseId ? `case ${body.caseId}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
   try {
     const answer = await ctx.api(ctx.sitePath('exports'), { method: 'POST', body });
     casesState.exportId = answer.exportId;
@@ -181,6 +183,18 @@ export async function startExport(ctx, body) {
   }
 }
 
+async function exportCase(event) {
+  event.preventDefault();
+  clearError();
+  try {
+    const reason = required('export-case-reason', 'The reason for the export');
+    await busy(event.submitter, 'Starting…', () => startExport(casesState.ctx, { caseId: casesState.current, reason }));
+    $('export-case-reason').value = '';
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
 let wired = false;
 
 export async function openCases(ctx, caseId) {
@@ -190,7 +204,7 @@ export async function openCases(ctx, caseId) {
     $('case-form').addEventListener('submit', (e) => void createCase(e));
     $('case-hold-form').addEventListener('submit', (e) => void holdCase(e, false));
     $('case-release-form').addEventListener('submit', (e) => void holdCase(e, true));
-    $('export-case').addEventListener('click', () => void ctx.startExport({ case: casesState.current }));
+    $('export-case-form').addEventListener('submit', (e) => void exportCase(e));
   }
   $('case-detail').hidden = !caseId;
   await Promise.all([renderCases(ctx), caseId ? renderCase(ctx, caseId) : Promise.resolve()]);

@@ -9,7 +9,7 @@ import { ApiError, api, currentSession, forgetSession, loadConfig, refusalText, 
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { openAudit } from './console-audit.js';
-import { $, cell, clearError, el, notify, showError, timeEl } from './console-ui.js';
+import { $, cell, clearError, el, notify, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, zoneName } from './shared.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'audit'];
@@ -325,8 +325,17 @@ function wire() {
   $('next').addEventListener('click', () => void loadSearchPage(state.search.index + 1));
   $('add-selected').addEventListener('click', () => void addSelectedToCase());
   $('export-selected').addEventListener('click', () => {
+    clearError();
+    let reason;
+    try {
+      reason = required('selection-reason', 'The reason for the export');
+    } catch (error) {
+      showError(error.message);
+      return;
+    }
+    const rids = ctx.selectedRids();
     navigate({ view: 'cases' });
-    void ctx.startExport({ rids: ctx.selectedRids() });
+    void ctx.startExport({ rids, reason });
   });
   window.addEventListener('hashchange', () => void render());
 }

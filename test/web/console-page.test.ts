@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectLegalHoldCommand } from '@aws-sdk/client-s3';
 import { silentLogger } from '../../agent/log.ts';
+import { createS3Client } from '../../adapters/aws-clients.ts';
 import { buildAgent } from '../../cli/build-agent.ts';
+import { verifyBundle } from '../../core/case-export.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { siteGroup } from '../../core/console-access.ts';
 import type { Alert } from '../../core/ports.ts';
@@ -39,6 +42,7 @@ let recordings: GeneratedRecording[];
 let archived: { rid: string; callId: string; sha256: string };
 /** A long call (over 2 MiB: more than Chromium buffers ahead), so a seek near its end is a new Range request. */
 let long: { rid: string; callId: string; sha256: string; fileName: string };
+let longPackKey: string;
 const alerts: Alert[] = [];
 let browser: Browser;
 let context: BrowserContext;
@@ -85,6 +89,16 @@ async function searched(p: Page = page): Promise<void> {
   await p.waitForFunction(() => !document.querySelector('#results')?.hasAttribute('aria-busy') && !/Searching/.test(document.getElementById('status')?.textContent ?? ''));
 }
 
+/** The pack's S3 Object Lock legal hold, read with the administrator's keys. */
+async function legalHold(key: string): Promise<string | undefined> {
+  const s3 = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
+  try {
+    return (await s3.send(new GetObjectLegalHoldCommand({ Bucket: cloud.bucket, Key: key }))).LegalHold?.Status;
+  } finally {
+    s3.destroy();
+  }
+}
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: SHOTS ? join(SHOTS, `console-${name}.png`) : join(dir, `console-${name}.png`), fullPage: true });
 }
@@ -122,6 +136,7 @@ sources:
   await cloud.blobs.put(longPack.packKey, longPack.pack);
   await cloud.blobs.put(longPack.manifestKey, longPack.manifestBytes, { contentType: 'application/json' });
   const longMember = longPack.manifest.members[0]!;
+  longPackKey = longPack.packKey;
   long = { rid: longMember.rid, callId: 'LONG-0001', sha256: longMember.sha256, fileName: 'Board meeting – 6 May.wav' };
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
@@ -290,6 +305,92 @@ describe('compliance console in Chromium', () => {
     expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(long.sha256);
   });
 
+  it('places a hold on the call with a reason and reference, shows it, and releases it only with a reason', async () => {
+    await page.fill('#hold-reason', 'Complaint 2026/118 under investigation');
+    await page.fill('#hold-reference', 'CMP-118');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await expect.poll(() => page.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+    expect(await page.textContent('#holds-list')).toMatch(new RegExp(`^Held on this call since .+ by ${cloud.console.demo.username}: Complaint 2026/118 under investigation \(reference CMP-118\)$`));
+    expect(await page.textContent('#notice')).toBe(`Hold placed on call ${long.callId}.`);
+    // The Object Lock legal hold is on the call's pack, as the holds function sets it.
+    expect(await legalHold(longPackKey)).toBe('ON');
+
+    // Without a reason, the release is refused by the page, naming the field.
+    await page.getByRole('button', { name: 'Release hold' }).click();
+    expect(await page.textContent('#error')).toBe('Releasing the hold failed: The reason for the release is required.');
+    expect(await page.getAttribute('#release-reason', 'aria-invalid')).toBe('true');
+    expect(await page.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+    await page.fill('#release-reason', 'Complaint closed without action');
+    await page.getByRole('button', { name: 'Release hold' }).click();
+    await expect.poll(() => page.textContent('#holds-state')).toBe('Not on hold.');
+    expect(await page.isVisible('#error')).toBe(false);
+    expect(await legalHold(longPackKey)).toBe('OFF');
+  });
+
+  it('creates a case, adds the call and search rows to it, holds and releases the case', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=cases`));
+    await expect.poll(() => page.textContent('#cases-status')).toBe(`No cases in site ${SITE} yet: create one below.`);
+    await page.fill('#case-name', 'Smith v Acme');
+    await page.fill('#case-id', 'C-2026-17');
+    await page.fill('#case-reason', 'Court order 118/2026');
+    await page.fill('#case-reference', 'HC-118');
+    await page.getByRole('button', { name: 'Create case' }).click();
+    await page.waitForSelector('#case-detail:not([hidden])');
+    await expect.poll(() => page.textContent('#case-title')).toBe('Case C-2026-17');
+    expect(await page.textContent('#cases-status')).toBe(`1 case in site ${SITE}.`);
+
+    // The long call from its own page, two search rows from the results.
+    await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${long.rid}`));
+    await page.waitForSelector('#call-body:not([hidden])');
+    await expect.poll(() => page.$$eval('#call-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('C-2026-17');
+    await page.selectOption('#call-case', 'C-2026-17');
+    await page.getByRole('button', { name: 'Add to case' }).click();
+    await expect.poll(() => page.textContent('#notice')).toBe(`Call ${long.callId} added to case C-2026-17.`);
+    await page.goto(consoleUrl(`#site=${SITE}&view=search`));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await searched();
+    const [a, b] = (await rows()).filter((r) => r.rid !== long.rid && r.rid !== archived.rid);
+    for (const r of [a!, b!]) await page.check(`#results tbody tr[data-rid="${r.rid}"] input[type="checkbox"]`);
+    expect(await page.textContent('#selected-count')).toBe('2 calls selected');
+    await expect.poll(() => page.$$eval('#selection-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('C-2026-17');
+    await page.selectOption('#selection-case', 'C-2026-17');
+    await page.getByRole('button', { name: 'Add to case' }).click();
+    await expect.poll(() => page.textContent('#notice')).toBe('2 calls added to case C-2026-17.');
+
+    await page.goto(consoleUrl(`#site=${SITE}&view=cases&case=C-2026-17`));
+    await expect.poll(() => page.$$eval('#case-calls tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.rid).sort())).toEqual([long.rid, a!.rid, b!.rid].sort());
+    await page.fill('#case-hold-reason', 'Court order 118/2026');
+    await page.getByRole('button', { name: 'Place hold on the case' }).click();
+    await expect.poll(() => page.textContent('#case-hold')).toMatch(/^ON HOLD since .+: Court order 118\/2026$/);
+    expect(await page.$$eval('#case-calls tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent))).toEqual(['ON HOLD (1)', 'ON HOLD (1)', 'ON HOLD (1)']);
+    await page.getByRole('button', { name: 'Release the case' }).click();
+    expect(await page.textContent('#error')).toBe("Releasing case C-2026-17 failed: The reason for the release is required.");
+    await page.fill('#case-release-reason', 'Order lifted');
+    await page.getByRole('button', { name: 'Release the case' }).click();
+    await expect.poll(() => page.textContent('#case-hold')).toBe('Not on hold as a case.');
+    await shot('cases');
+  });
+
+  it('exports the case, polls it to done, downloads the bundle and its hashes verify (the SHA-256 the page shows)', async () => {
+    await page.fill('#export-case-reason', 'Disclosure to the court, order 118/2026');
+    await page.getByRole('button', { name: 'Export this case' }).click();
+    await expect.poll(() => page.textContent('#export-state'), { timeout: 30_000 }).toBe('Export done: the bundle is ready.');
+    const facts = await page.$$eval('#export-facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+    expect(facts.Calls).toBe('3');
+    const sha256 = facts['Bundle SHA-256']!;
+    expect(sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(await page.textContent('#export-command')).toBe(`ferry case verify BUNDLE.tar --sha256 ${sha256}`);
+    await shot('export');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the bundle' }).click()]);
+    const saved = join(dir, 'bundle.tar');
+    await download.saveAs(saved);
+    const bytes = readFileSync(saved);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(sha256);
+    const verdict = await verifyBundle(async (position, length) => bytes.subarray(position, position + length), bytes.length);
+    expect(verdict).toMatchObject({ ok: true, problems: [] });
+    expect(verdict.checked).toBeGreaterThanOrEqual(3 * 2 + 3);
+  });
+
   it('shows an archived call as in the archive tier, requests its recall, announces when it is playable and plays it', async () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${archived.rid}`));
     await page.waitForSelector('#call-body:not([hidden])');
@@ -314,6 +415,29 @@ describe('compliance console in Chromium', () => {
     });
     expect(played).toMatchObject({ error: null });
     expect(played.at).toBeGreaterThanOrEqual(0.3);
+  });
+
+  it('lists each of those actions in the audit view, filters by action and exports the same as CSV', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+    await expect.poll(() => page.textContent('#audit-status')).toMatch(/^\d+ records? on page 1/);
+    const actions = async () => new Set(await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.action)));
+    for (const action of ['search', 'listen', 'download', 'hold', 'release', 'export', 'recall']) {
+      await expect.poll(async () => (await actions()).has(action) || (await page.isEnabled('#audit-next')), { timeout: 5000 }).toBe(true);
+    }
+    await shot('audit');
+    await page.selectOption('#audit-action', 'release');
+    await page.getByRole('button', { name: 'Search the trail' }).click();
+    await expect.poll(async () => [...(await actions())]).toEqual(['release']);
+    const released = await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    expect(released.some((t) => t.includes('Complaint closed without action'))).toBe(true);
+    expect(released.some((t) => t.includes('Order lifted'))).toBe(true);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    expect(csv.suggestedFilename()).toMatch(new RegExp(`^audit-${SITE}-\\d{8}T\\d{6}Z\\.csv$`));
+    const text = readFileSync(await csv.path(), 'utf8');
+    const lines = text.trim().split(/\r?\n/);
+    expect(lines[0]).toMatch(/action/);
+    expect(lines.slice(1).every((l) => l.includes('release'))).toBe(true);
+    expect(lines.length - 1).toBe(released.length);
   });
 
   it("tells an officer of another site that site A is refused, with the API's reason", async () => {
