@@ -99,6 +99,20 @@ async function legalHold(key: string): Promise<string | undefined> {
   }
 }
 
+/** Signs in as the demo officer when the page asks, and opens a call. */
+async function openCallPage(rid: string): Promise<void> {
+  await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${rid}`));
+  await page.waitForSelector('#signin-view:not([hidden]), #call-body:not([hidden])');
+  if (await page.isVisible('#signin-view')) await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+  await page.waitForSelector('#call-body:not([hidden])');
+}
+
+/** The text of `selector`, or the page's error when it shows one (so a failed poll says why). */
+async function textOrError(selector: string, p: Page = page): Promise<string | null> {
+  if (await p.isVisible('#error')) return `error: ${await p.textContent('#error')}`;
+  return p.textContent(selector);
+}
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: SHOTS ? join(SHOTS, `console-${name}.png`) : join(dir, `console-${name}.png`), fullPage: true });
 }
@@ -152,6 +166,7 @@ sources:
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   context = await browser.newContext({ timezoneId: 'Europe/Paris', locale: 'en-GB', viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
+  page.setDefaultTimeout(10_000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => void (m.type() === 'error' && !/status of 4\d\d/.test(m.text()) && pageErrors.push(m.text())));
 }, 180_000);
@@ -296,6 +311,7 @@ describe('compliance console in Chromium', () => {
   });
 
   it('downloads the call under its real name, byte for byte', async () => {
+    await openCallPage(long.rid);
     expect(await page.textContent('#call-title')).toBe(`Call ${long.callId}`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download', exact: true }).click()]);
     // Not ASCII (an en dash): the replay's RFC 6266 filename* carries it.
@@ -306,11 +322,14 @@ describe('compliance console in Chromium', () => {
   });
 
   it('places a hold on the call with a reason and reference, shows it, and releases it only with a reason', async () => {
+    await openCallPage(long.rid);
     await page.fill('#hold-reason', 'Complaint 2026/118 under investigation');
     await page.fill('#hold-reference', 'CMP-118');
     await page.getByRole('button', { name: 'Place hold' }).click();
-    await expect.poll(() => page.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
-    expect(await page.textContent('#holds-list')).toMatch(new RegExp(`^Held on this call since .+ by ${cloud.console.demo.username}: Complaint 2026/118 under investigation \(reference CMP-118\)$`));
+    await expect.poll(() => textOrError('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+    const held = (await page.textContent('#holds-list')) ?? '';
+    expect(held).toMatch(/^Held on this call since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Paris\) by /);
+    expect(held.endsWith(`by ${cloud.console.demo.username}: Complaint 2026/118 under investigation (reference CMP-118)`)).toBe(true);
     expect(await page.textContent('#notice')).toBe(`Hold placed on call ${long.callId}.`);
     // The Object Lock legal hold is on the call's pack, as the holds function sets it.
     expect(await legalHold(longPackKey)).toBe('ON');
@@ -322,21 +341,21 @@ describe('compliance console in Chromium', () => {
     expect(await page.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
     await page.fill('#release-reason', 'Complaint closed without action');
     await page.getByRole('button', { name: 'Release hold' }).click();
-    await expect.poll(() => page.textContent('#holds-state')).toBe('Not on hold.');
+    await expect.poll(() => textOrError('#holds-state')).toBe('Not on hold.');
     expect(await page.isVisible('#error')).toBe(false);
     expect(await legalHold(longPackKey)).toBe('OFF');
   });
 
   it('creates a case, adds the call and search rows to it, holds and releases the case', async () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=cases`));
-    await expect.poll(() => page.textContent('#cases-status')).toBe(`No cases in site ${SITE} yet: create one below.`);
+    await expect.poll(() => textOrError('#cases-status')).toBe(`No cases in site ${SITE} yet: create one below.`);
     await page.fill('#case-name', 'Smith v Acme');
     await page.fill('#case-id', 'C-2026-17');
     await page.fill('#case-reason', 'Court order 118/2026');
     await page.fill('#case-reference', 'HC-118');
     await page.getByRole('button', { name: 'Create case' }).click();
     await page.waitForSelector('#case-detail:not([hidden])');
-    await expect.poll(() => page.textContent('#case-title')).toBe('Case C-2026-17');
+    await expect.poll(() => textOrError('#case-title')).toBe('Case C-2026-17');
     expect(await page.textContent('#cases-status')).toBe(`1 case in site ${SITE}.`);
 
     // The long call from its own page, two search rows from the results.
@@ -345,7 +364,7 @@ describe('compliance console in Chromium', () => {
     await expect.poll(() => page.$$eval('#call-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('C-2026-17');
     await page.selectOption('#call-case', 'C-2026-17');
     await page.getByRole('button', { name: 'Add to case' }).click();
-    await expect.poll(() => page.textContent('#notice')).toBe(`Call ${long.callId} added to case C-2026-17.`);
+    await expect.poll(() => textOrError('#notice')).toBe(`Call ${long.callId} added to case C-2026-17.`);
     await page.goto(consoleUrl(`#site=${SITE}&view=search`));
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await searched();
@@ -355,26 +374,26 @@ describe('compliance console in Chromium', () => {
     await expect.poll(() => page.$$eval('#selection-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('C-2026-17');
     await page.selectOption('#selection-case', 'C-2026-17');
     await page.getByRole('button', { name: 'Add to case' }).click();
-    await expect.poll(() => page.textContent('#notice')).toBe('2 calls added to case C-2026-17.');
+    await expect.poll(() => textOrError('#notice')).toBe('2 calls added to case C-2026-17.');
 
     await page.goto(consoleUrl(`#site=${SITE}&view=cases&case=C-2026-17`));
     await expect.poll(() => page.$$eval('#case-calls tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.rid).sort())).toEqual([long.rid, a!.rid, b!.rid].sort());
     await page.fill('#case-hold-reason', 'Court order 118/2026');
     await page.getByRole('button', { name: 'Place hold on the case' }).click();
-    await expect.poll(() => page.textContent('#case-hold')).toMatch(/^ON HOLD since .+: Court order 118\/2026$/);
+    await expect.poll(() => textOrError('#case-hold')).toMatch(/^ON HOLD since .+: Court order 118\/2026$/);
     expect(await page.$$eval('#case-calls tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent))).toEqual(['ON HOLD (1)', 'ON HOLD (1)', 'ON HOLD (1)']);
     await page.getByRole('button', { name: 'Release the case' }).click();
     expect(await page.textContent('#error')).toBe("Releasing case C-2026-17 failed: The reason for the release is required.");
     await page.fill('#case-release-reason', 'Order lifted');
     await page.getByRole('button', { name: 'Release the case' }).click();
-    await expect.poll(() => page.textContent('#case-hold')).toBe('Not on hold as a case.');
+    await expect.poll(() => textOrError('#case-hold')).toBe('Not on hold as a case.');
     await shot('cases');
   });
 
   it('exports the case, polls it to done, downloads the bundle and its hashes verify (the SHA-256 the page shows)', async () => {
     await page.fill('#export-case-reason', 'Disclosure to the court, order 118/2026');
     await page.getByRole('button', { name: 'Export this case' }).click();
-    await expect.poll(() => page.textContent('#export-state'), { timeout: 30_000 }).toBe('Export done: the bundle is ready.');
+    await expect.poll(() => textOrError('#export-state'), { timeout: 30_000 }).toBe('Export done: the bundle is ready.');
     const facts = await page.$$eval('#export-facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
     expect(facts.Calls).toBe('3');
     const sha256 = facts['Bundle SHA-256']!;
@@ -389,19 +408,19 @@ describe('compliance console in Chromium', () => {
     const verdict = await verifyBundle(async (position, length) => bytes.subarray(position, position + length), bytes.length);
     expect(verdict).toMatchObject({ ok: true, problems: [] });
     expect(verdict.checked).toBeGreaterThanOrEqual(3 * 2 + 3);
-  });
+  }, 60_000);
 
   it('shows an archived call as in the archive tier, requests its recall, announces when it is playable and plays it', async () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${archived.rid}`));
     await page.waitForSelector('#call-body:not([hidden])');
-    await expect.poll(() => page.textContent('#archive-state')).toMatch(/^In the archive tier \(DEEP_ARCHIVE\): request a recall/);
+    await expect.poll(() => textOrError('#archive-state')).toMatch(/^In the archive tier \(DEEP_ARCHIVE\): request a recall/);
     expect(await page.isDisabled('#play')).toBe(true);
     await page.getByRole('button', { name: 'Request recall' }).click();
-    await expect.poll(() => page.textContent('#archive-state')).toMatch(/^Recall in progress/);
+    await expect.poll(() => textOrError('#archive-state')).toMatch(/^Recall in progress/);
     await shot('recall');
     // Deep Archive restores within 12 hours: the stand-in's clock moves past them.
     await cloud.advanceClock(13 * 3600 * 1000);
-    await expect.poll(() => page.textContent('#notice'), { timeout: 30_000 }).toBe(`Call ${archived.callId} is playable now (recalled from the archive tier).`);
+    await expect.poll(() => textOrError('#notice'), { timeout: 30_000 }).toBe(`Call ${archived.callId} is playable now (recalled from the archive tier).`);
     expect(await page.textContent('#archive-state')).toMatch(/^Recalled: playable until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Paris\)\.$/);
     expect(alerts.some((a) => /recall/i.test(`${a.subject} ${a.message}`))).toBe(true);
     await page.getByRole('button', { name: 'Play', exact: true }).click();
@@ -415,11 +434,11 @@ describe('compliance console in Chromium', () => {
     });
     expect(played).toMatchObject({ error: null });
     expect(played.at).toBeGreaterThanOrEqual(0.3);
-  });
+  }, 60_000);
 
   it('lists each of those actions in the audit view, filters by action and exports the same as CSV', async () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
-    await expect.poll(() => page.textContent('#audit-status')).toMatch(/^\d+ records? on page 1/);
+    await expect.poll(() => textOrError('#audit-status')).toMatch(/^\d+ records? on page 1/);
     const actions = async () => new Set(await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.action)));
     for (const action of ['search', 'listen', 'download', 'hold', 'release', 'export', 'recall']) {
       await expect.poll(async () => (await actions()).has(action) || (await page.isEnabled('#audit-next')), { timeout: 5000 }).toBe(true);
@@ -438,7 +457,7 @@ describe('compliance console in Chromium', () => {
     expect(lines[0]).toMatch(/action/);
     expect(lines.slice(1).every((l) => l.includes('release'))).toBe(true);
     expect(lines.length - 1).toBe(released.length);
-  });
+  }, 60_000);
 
   it("tells an officer of another site that site A is refused, with the API's reason", async () => {
     const other = await context.browser()!.newContext({ timezoneId: 'UTC', locale: 'en-GB' });
