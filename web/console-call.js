@@ -160,11 +160,18 @@ async function recallState() {
   }
 }
 
+/**
+ * One poll: the recall state route (it reads no recording, so it is not a search in the audit
+ * trail); the record again only where that route is missing, or once the call is playable.
+ */
 async function refreshArchive() {
   const rid = call.entry?.rid;
   try {
-    const [entry, recall] = await Promise.all([call.ctx.api(ridPath()), recallState()]);
+    let recall = await recallState();
+    let entry = call.entry;
+    if (!recall || recall.state === 'available') entry = await call.ctx.api(ridPath());
     if (call.entry?.rid !== rid) return;
+    if (recall?.state === 'none') recall = undefined;
     call.entry = entry;
     showArchive(entry.archive, recall);
   } catch (error) {

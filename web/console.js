@@ -10,7 +10,7 @@ import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { openAudit } from './console-audit.js';
 import { $, cell, clearError, el, notify, required, showError, timeEl } from './console-ui.js';
-import { durationText, isoFromLocal, zoneName } from './shared.js';
+import { durationText, isoFromLocal, localText, zoneName } from './shared.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'audit'];
 
@@ -98,7 +98,7 @@ function signOut(message) {
 async function signedIn(session) {
   clearTimeout(state.expiryTimer);
   // The token's own expiry sends the officer back to sign in, with the reason.
-  state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${new Date(session.expiresAt).toLocaleTimeString()} (${zoneName()}). Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
+  state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${localText(new Date(session.expiresAt).toISOString()).slice(11)} (${zoneName()}). Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
   $('who').textContent = session.username;
   try {
     const answer = await ctx.api('sites');

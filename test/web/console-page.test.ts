@@ -71,8 +71,8 @@ function wav(seconds: number): Buffer {
   return Buffer.concat([header, data]);
 }
 
-/** The page's address as a browser on another origin than the API's would have it. */
-const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}${hash}`;
+/** The page's address as a browser on another origin than the API's would have it (recall and export states polled every second). */
+const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}?poll=1${hash}`;
 
 async function signIn(p: Page, username: string, password: string): Promise<void> {
   await p.fill('#username', username);
@@ -495,6 +495,21 @@ describe('compliance console in Chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForSelector('#signin-view:not([hidden])');
     expect(await page.textContent('#signin-error')).toBe('You signed out.');
+    expect(await page.evaluate(() => sessionStorage.getItem('ferry-console-token'))).toBeNull();
+  });
+
+  it("returns to sign-in by itself when the token's lifetime ends, naming the time in the officer's zone", async () => {
+    await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+    await page.waitForSelector('#search-view:not([hidden])');
+    // As if the hour of the access token were nearly over: two seconds left.
+    await page.evaluate(() => {
+      const session = JSON.parse(sessionStorage.getItem('ferry-console-token')!);
+      sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, expiresAt: Date.now() + 2000 }));
+    });
+    await page.reload();
+    await page.waitForSelector('#search-view:not([hidden])');
+    await page.waitForSelector('#signin-view:not([hidden])', { timeout: 8000 });
+    expect(await page.textContent('#signin-error')).toMatch(/^Your session expired at \d\d:\d\d:\d\d \(Europe\/Paris\)\. Sign in again\.$/);
     expect(await page.evaluate(() => sessionStorage.getItem('ferry-console-token'))).toBeNull();
   });
 
