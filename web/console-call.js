@@ -212,6 +212,8 @@ async function loadHolds() {
     for (const hold of holds) list.append(el('li', holdText(hold)));
     status.textContent = holds.length ? `ON HOLD: ${holds.length} active hold${holds.length === 1 ? '' : 's'}; the call cannot be deleted.` : 'Not on hold.';
     status.dataset.held = String(holds.length > 0);
+    // Only a hold placed on this call itself is released here; a case's hold is released on the case.
+    $('release-form').hidden = !holds.some((h) => h.scope?.kind !== 'case');
   } catch (error) {
     status.textContent = refusalText('The holds', error);
   }
