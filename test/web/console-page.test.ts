@@ -263,6 +263,34 @@ describe('compliance console in Chromium', () => {
     await expect.poll(() => page.textContent('#copy-state')).toMatch(/^(Copied\.|Selected: press Ctrl\+C)/);
   });
 
+  it('filters by direction and duration and sorts longest first, paging on the sorted cursor', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=search`));
+    await searched();
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    await page.selectOption('#direction', 'inbound');
+    await page.fill('#minDuration', '4');
+    await page.selectOption('#sort', '-duration');
+    await page.selectOption('#limit', '10');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await searched();
+    const wanted = [...recordings.filter((r) => r.metadata.direction === 'inbound' && r.metadata.durationSec >= 4).map((r) => ({ callId: r.metadata.callId, seconds: r.metadata.durationSec }))];
+    const shown: string[][] = [];
+    for (;;) {
+      shown.push(...(await rows()).map((r) => r.cells));
+      if (await page.isDisabled('#next')) break;
+      await page.getByRole('button', { name: 'Next page' }).click();
+      await searched();
+    }
+    expect(shown.map((c) => c[5])).toEqual(wanted.map(() => 'inbound'));
+    expect(shown.map((c) => c[2]).sort()).toEqual(wanted.map((w) => w.callId).sort());
+    const seconds = shown.map((c) => c[6]!.split(':').reduce((m, x) => m * 60 + Number(x), 0));
+    expect(seconds).toEqual([...seconds].sort((x, y) => y - x));
+    // A bad duration is the page's to refuse, naming the field.
+    await page.fill('#maxDuration', '2.5');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    expect(await page.textContent('#error')).toBe('Longest must be a whole number of seconds.');
+  });
+
   it('plays the call in the page from a play link minted per play: the position advances and a seek is a Range request answered 206', async () => {
     const audioRequests: { range?: string; status: number }[] = [];
     page.on('response', (res) => {
