@@ -294,6 +294,9 @@ async function render() {
   select.value = site;
   clearError();
   const view = VIEWS.includes(r.view) && r.view !== 'signin' && r.view !== 'newpw' ? r.view : 'search';
+  // A notice belongs to the view it was given in.
+  if (view !== state.view) notify('');
+  state.view = view;
   show(view);
   if (view === 'search') {
     if (!state.search || state.search.site !== site) {
