@@ -173,6 +173,15 @@ async function refreshArchive() {
     if (call.entry?.rid !== rid) return;
     if (recall?.state === 'none') recall = undefined;
     call.entry = entry;
+    if (!recall && !entry.archive) {
+      // An API that reports neither the recall's state nor the pack's tier: say so, stop asking.
+      clearTimeout(call.pollTimer);
+      $('archive-state').textContent = 'Recall requested. This deployment does not report its progress: the operators’ notice (SNS) says when the call is restored; then press Play.';
+      $('archive-state').dataset.state = 'restoring';
+      $('play').disabled = false;
+      $('download').disabled = false;
+      return;
+    }
     showArchive(entry.archive, recall);
   } catch (error) {
     showError(refusalText('Checking the recall', error));
