@@ -16,7 +16,7 @@ import type { HoldStore } from '../../core/hold-items.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
-import { json, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { json, jsonBody, type HttpEvent, type HttpResult } from '../shared/http.ts';
 
 // The console's case export routes. POST checks everything a client can get wrong (the body,
 // the case, every call) and answers 202 at once: the export itself runs in the export function,
@@ -50,16 +50,6 @@ const startSchema = z
   .strict()
   .refine((v) => (v.caseId === undefined) !== (v.rids === undefined), { message: 'give exactly one of caseId or rids', path: ['rids'] });
 
-function body(event: HttpEvent): unknown {
-  if (!event.body) return {};
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    throw new InvalidInputError('body: must be a JSON object');
-  }
-}
-
 interface Context {
   exports?: ConsoleExportDeps;
   holds: Pick<HoldStore, 'getCase'>;
@@ -87,7 +77,7 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
   const deps = ctx.exports;
   if (!deps?.starter) return notDeployed();
   const starter = deps.starter;
-  const input = startSchema.parse(body(event));
+  const input = startSchema.parse(jsonBody(event));
   const rids = await callsOf(ctx, site, input);
   const at = ctx.clock.now();
   checkExportRequest({ site, rids, caseId: input.caseId, reason: input.reason, principal: officer, at });

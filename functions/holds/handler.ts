@@ -2,14 +2,13 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
-import { InvalidInputError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import type { Audit } from '../shared/audit.ts';
 import { stdoutAudit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
-import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
+import { json, jsonBody, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { siteSchema } from '../shared/params.ts';
@@ -44,16 +43,6 @@ const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason
 const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
 const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one recording id').max(1000) }).strict();
 
-function body(event: HttpEvent): unknown {
-  if (!event.body) return {};
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    throw new InvalidInputError('body: must be a JSON object');
-  }
-}
-
 function who(event: HttpEvent): string {
   return principalOf(event) ?? 'unknown';
 }
@@ -61,7 +50,7 @@ function who(event: HttpEvent): string {
 type Route = (deps: HoldsHandlerDeps, event: HttpEvent, site: string) => Promise<HttpResult>;
 
 const place: Route = async (deps, event, site) => {
-  const input = placeSchema.parse(body(event));
+  const input = placeSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await placeHold(deps, { site, ...input, principal });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
@@ -69,7 +58,7 @@ const place: Route = async (deps, event, site) => {
 };
 
 const release: Route = async (deps, event, site) => {
-  const input = releaseSchema.parse(body(event));
+  const input = releaseSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await releaseHold(deps, { site, ...input, principal });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason } });
@@ -82,7 +71,7 @@ const list: Route = async (deps, event, site) => {
 };
 
 const newCase: Route = async (deps, event, site) => {
-  const input = caseSchema.parse(body(event));
+  const input = caseSchema.parse(jsonBody(event));
   return json(201, await createCase(deps, { site, ...input, principal: who(event) }));
 };
 
@@ -99,7 +88,7 @@ const getCase: Route = async (deps, event, site) => json(200, await showCase(dep
 
 const addCalls: Route = async (deps, event, site) => {
   const id = caseParam(event);
-  const { rids } = callsSchema.parse(body(event));
+  const { rids } = callsSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await addCaseCalls(deps, { site, caseId: id, rids, principal });
   // A call added to a held case is held from now on: that is a hold, audited as one per call.

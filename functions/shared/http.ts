@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { InvalidInputError } from '../../core/errors.ts';
 
 // The slice of API Gateway HTTP API (payload 2.0) events and results the functions use.
 // Declared here rather than pulled from @types/aws-lambda: the local server builds the
@@ -54,4 +55,15 @@ export function principalOf(event: HttpEvent): string | undefined {
   if (auth?.iam?.userArn) return auth.iam.userArn;
   const lambda = auth?.lambda?.principal;
   return typeof lambda === 'string' ? lambda : undefined;
+}
+
+/** The request's JSON body (`{}` when there is none); a body that is not JSON is the client's mistake (400 naming `body`). */
+export function jsonBody(event: HttpEvent): unknown {
+  if (!event.body) return {};
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new InvalidInputError('body: must be a JSON object');
+  }
 }
