@@ -68,20 +68,26 @@ export interface ShareOptions {
 
 const peak = (m: Measured) => Math.max(m.peakTreeRssMb, m.mainHwmMb);
 
-async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
-  const dir = join(o.work, 'ferry-share');
-  mkdirSync(dir, { recursive: true });
+/** An agent configuration in `dir` with one tree source, shipping to the bench's store; its path. */
+export function writeTreeAgentConfig(dir: string, target: ShareTarget, bucket: string, source: string, root: string): string {
   const config = join(dir, 'agent.yaml');
   writeFileSync(
     config,
     `site: bench
 state: ${join(dir, 'state')}
-cloud: { bucket: ${o.ferryBucket}, endpoint: ${o.target.endpoint}, credentials: { accessKeyId: ${o.target.credentials.accessKeyId}, secretAccessKey: ${o.target.credentials.secretAccessKey} } }
+cloud: { bucket: ${bucket}, endpoint: ${target.endpoint}, credentials: { accessKeyId: ${target.credentials.accessKeyId}, secretAccessKey: ${target.credentials.secretAccessKey} } }
 shipping: { partSizeMiB: 8 }
 sources:
-  - { name: share, type: tree, path: "${root}" }
+  - { name: ${source}, type: tree, path: "${root}" }
 `,
   );
+  return config;
+}
+
+async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']): Promise<ShareRun> {
+  const dir = join(o.work, 'ferry-share');
+  mkdirSync(dir, { recursive: true });
+  const config = writeTreeAgentConfig(dir, o.target, o.ferryBucket, 'share', root);
   const logFile = join(o.work, `share-ferry-${pass}.log`);
   o.config = config;
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };

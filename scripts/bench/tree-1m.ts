@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTree, type TreeFacts } from './data.ts';
 import { runMeasured } from './measure.ts';
+import { writeTreeAgentConfig } from './share.ts';
 
 // The `tree-1m` scenario: a share of N files of 2 KB (default 1,000,000) in directories of 100
 // (the recorder's batch layout), snapshotted once as a `tree` source. What counts (issue:
@@ -59,17 +60,7 @@ async function ferryPass(o: Tree1mOptions, facts: TreeFacts): Promise<Tree1mRun>
   const dir = join(o.work, 'ferry-tree-1m');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const config = join(dir, 'agent.yaml');
-  writeFileSync(
-    config,
-    `site: bench
-state: ${join(dir, 'state')}
-cloud: { bucket: ${o.ferryBucket}, endpoint: ${o.target.endpoint}, credentials: { accessKeyId: ${o.target.credentials.accessKeyId}, secretAccessKey: ${o.target.credentials.secretAccessKey} } }
-shipping: { partSizeMiB: 8 }
-sources:
-  - { name: tree1m, type: tree, path: "${facts.root}" }
-`,
-  );
+  const config = writeTreeAgentConfig(dir, o.target, o.ferryBucket, 'tree1m', facts.root);
   const logFile = join(o.work, 'tree-1m-ferry.log');
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   const m = await runMeasured(process.execPath, [FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
