@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { cognitoTokenVerifier } from '../../adapters/console-token.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { runExport, type ExportJob } from '../../core/exports.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -8,21 +7,14 @@ import { MemoryExportStatusStore } from '../../core/memory-exports.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { createHandler } from '../../functions/console/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
-import type { HttpResult } from '../../functions/shared/http.ts';
-import { TokenIssuer } from '../../local/cognito-tokens.ts';
-import { httpEvent } from '../support/http-event.ts';
+import { consoleCaller, officerA, parseJson, testConsoleVerifier } from '../support/console-handler.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
 // The console's export routes: POST checks the request and starts the export (here the
 // starter queues the job, run by the test as the export function would), GET answers the
 // status and, once done, a 300 s download link for the bundle.
 
-const ISSUER = 'https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Test0001';
-const CLIENT = 'console-client-1';
-const issuer = new TokenIssuer(ISSUER);
 const NOW = new Date('2026-06-01T00:00:00.000Z');
-const token = (username: string, groups: string[]) => issuer.accessToken({ username, groups, clientId: CLIENT, issuedAt: Math.floor(Date.now() / 1000) });
-const officerA = () => token('alice', ['officer-site-a']);
 
 async function setup(options: { deployed?: boolean } = {}) {
   const clock = new ManualClock(NOW);
@@ -35,7 +27,7 @@ async function setup(options: { deployed?: boolean } = {}) {
   const links: { key: string; filename: string; expiresIn: number }[] = [];
   const a = await publishPack({ blobs, catalogue }, 'site-a', NOW, 'a', [10, 20]);
   const handler = createHandler({
-    verifier: cognitoTokenVerifier({ issuer: ISSUER, clientId: CLIENT, jwks: issuer.jwks() as never }),
+    verifier: testConsoleVerifier(),
     sites: ['site-a', 'site-b'],
     catalogue,
     holds: { holds, catalogue, blobs, holder: new MemoryObjectHolder() },
@@ -51,15 +43,13 @@ async function setup(options: { deployed?: boolean } = {}) {
     cursorKey: 'k'.repeat(32),
     log: () => undefined,
   });
-  const call = (method: string, path: string, opts: { bearer?: string; body?: unknown; query?: Record<string, string> } = {}) =>
-    handler({ ...httpEvent(method, path, { query: opts.query, headers: opts.bearer === undefined ? {} : { authorization: `Bearer ${opts.bearer}` } }), ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }) });
+  const call = consoleCaller(handler);
   const runJobs = async () => {
     for (const job of jobs.splice(0)) await runExport({ blobs, catalogue, store: blobs, statuses, clock, audit: async (e) => void events.push(e) }, job, (await statuses.get(job.site, job.exportId))!);
   };
   return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, statuses, jobs, links, events, runJobs };
 }
 
-const parse = (r: HttpResult) => JSON.parse(r.body as string) as Record<string, unknown>;
 const base = '/console/sites/site-a';
 const ID = 'exp-20260601T000000Z-0badcafe';
 
@@ -68,13 +58,13 @@ describe('console export routes', () => {
     const s = await setup();
     const started = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'subject access request 44' } });
     expect(started.statusCode).toBe(202);
-    expect(parse(started)).toEqual({ site: 'site-a', exportId: ID, state: 'running', calls: 2 });
+    expect(parseJson(started)).toEqual({ site: 'site-a', exportId: ID, state: 'running', calls: 2 });
     expect(s.jobs).toEqual([{ site: 'site-a', exportId: ID, rids: s.rids, reason: 'subject access request 44', principal: 'alice', at: NOW.toISOString() }]);
     const running = await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() });
-    expect(parse(running)).toMatchObject({ exportId: ID, state: 'running', calls: 2, requestedBy: 'alice' });
-    expect(parse(running).url).toBeUndefined();
+    expect(parseJson(running)).toMatchObject({ exportId: ID, state: 'running', calls: 2, requestedBy: 'alice' });
+    expect(parseJson(running).url).toBeUndefined();
     await s.runJobs();
-    const done = parse(await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() }));
+    const done = parseJson(await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() }));
     expect(done).toMatchObject({ state: 'done', calls: 2, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), filename: 'export-site-a-20260601T000000Z.tar', expiresInSeconds: 300, expiresAt: '2026-06-01T00:05:00.000Z' });
     expect(done.url).toBe(`https://bucket.example/exports/site-a/${ID}.tar?X-Amz-Expires=300`);
     expect(s.links).toEqual([{ key: `exports/site-a/${ID}.tar`, filename: 'export-site-a-20260601T000000Z.tar', expiresIn: 300 }]);
@@ -102,7 +92,7 @@ describe('console export routes', () => {
     const s = await setup();
     const res = await s.call('POST', `${base}/exports`, { bearer: officerA(), body });
     expect(res.statusCode).toBe(400);
-    expect(parse(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(field) });
+    expect(parseJson(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(field) });
     expect(s.jobs).toEqual([]);
     expect(s.statuses.records.size).toBe(0);
   });
@@ -113,13 +103,13 @@ describe('console export routes', () => {
     expect((await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: many, reason: 'court order' } })).statusCode).toBe(400);
     const unknown = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: ['r000000000000000000dead1'], reason: 'court order' } });
     expect(unknown.statusCode).toBe(404);
-    expect(parse(unknown).message).toMatch(/rids: no recording r000000000000000000dead1/);
+    expect(parseJson(unknown).message).toMatch(/rids: no recording r000000000000000000dead1/);
     const noCase = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { caseId: 'C-404', reason: 'court order' } });
     expect(noCase.statusCode).toBe(404);
-    expect(parse(noCase).message).toMatch(/caseId: no case C-404/);
+    expect(parseJson(noCase).message).toMatch(/caseId: no case C-404/);
     const badId = await s.call('GET', `${base}/exports/not-an-id`, { bearer: officerA() });
     expect(badId.statusCode).toBe(400);
-    expect(parse(badId).message).toMatch(/exportId/);
+    expect(parseJson(badId).message).toMatch(/exportId/);
     expect((await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() })).statusCode).toBe(404);
     expect(s.jobs).toEqual([]);
   });
@@ -138,6 +128,6 @@ describe('console export routes', () => {
     const s = await setup({ deployed: false });
     const res = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'court order' } });
     expect(res.statusCode).toBe(501);
-    expect(parse(res).error).toBe('NotImplemented');
+    expect(parseJson(res).error).toBe('NotImplemented');
   });
 });

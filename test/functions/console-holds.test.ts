@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { cognitoTokenVerifier } from '../../adapters/console-token.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { CONSOLE_ROUTES } from '../../core/console-access.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -7,22 +6,15 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { createHandler } from '../../functions/console/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
-import type { HttpResult } from '../../functions/shared/http.ts';
-import { TokenIssuer } from '../../local/cognito-tokens.ts';
-import { httpEvent } from '../support/http-event.ts';
+import { consoleCaller, officerA, parseJson, testConsoleVerifier } from '../support/console-handler.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
 // The console's legal hold and case routes: the holds function's code run in process for the
 // signed-in officer (real Cognito-shaped tokens verified by aws-jwt-verify against a test
 // key), over memory stores holding a published, ingested pack per site.
 
-const ISSUER = 'https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Test0001';
-const CLIENT = 'console-client-1';
-const issuer = new TokenIssuer(ISSUER);
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
-const token = (username: string, groups: string[]) => issuer.accessToken({ username, groups, clientId: CLIENT, issuedAt: Math.floor(Date.now() / 1000) });
-const officerA = () => token('alice', ['officer-site-a']);
 
 async function setup() {
   const clock = new ManualClock(NOW);
@@ -34,7 +26,7 @@ async function setup() {
   const a = await publishPack({ blobs, catalogue }, 'site-a', NOW, 'a', [10, 20, 30]);
   const b = await publishPack({ blobs, catalogue }, 'site-b', NOW, 'b', [10]);
   const handler = createHandler({
-    verifier: cognitoTokenVerifier({ issuer: ISSUER, clientId: CLIENT, jwks: issuer.jwks() as never }),
+    verifier: testConsoleVerifier(),
     sites: ['site-a', 'site-b'],
     catalogue,
     holds: { holds, catalogue, blobs, holder },
@@ -44,16 +36,11 @@ async function setup() {
     cursorKey: 'k'.repeat(32),
     log: () => undefined,
   });
-  const call = (method: string, path: string, opts: { bearer?: string; body?: unknown; query?: Record<string, string> } = {}) =>
-    handler({
-      ...httpEvent(method, path, { query: opts.query, headers: opts.bearer === undefined ? {} : { authorization: `Bearer ${opts.bearer}` } }),
-      ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
-    });
+  const call = consoleCaller(handler);
   const rids = a.manifest.members.map((m) => m.rid);
   return { call, a, b, rids, holder, holds, events };
 }
 
-const parse = (r: HttpResult) => JSON.parse(r.body as string) as Record<string, unknown>;
 const base = '/console/sites/site-a';
 
 describe('console legal hold routes', () => {
@@ -61,12 +48,12 @@ describe('console legal hold routes', () => {
     const s = await setup();
     const placed = await s.call('POST', `${base}/holds`, { bearer: officerA(), body: { rid: s.rids[0], reason: 'litigation', reference: 'LIT-7' } });
     expect(placed.statusCode).toBe(201);
-    expect(parse(placed)).toMatchObject({ site: 'site-a', rid: s.rids[0], holds: [{ rid: s.rids[0], placedBy: 'alice', reason: 'litigation', reference: 'LIT-7' }], objects: [s.a.packKey, s.a.manifestKey] });
+    expect(parseJson(placed)).toMatchObject({ site: 'site-a', rid: s.rids[0], holds: [{ rid: s.rids[0], placedBy: 'alice', reason: 'litigation', reference: 'LIT-7' }], objects: [s.a.packKey, s.a.manifestKey] });
     expect(s.holder.isHeld(s.a.packKey)).toBe(true);
     expect(s.events).toEqual([{ at: NOW.toISOString(), action: 'hold', site: 'site-a', rid: s.rids[0], principal: 'alice', query: { reason: 'litigation', reference: 'LIT-7' } }]);
     const listed = await s.call('GET', `${base}/holds`, { bearer: officerA() });
     expect(listed.statusCode).toBe(200);
-    expect(parse(listed)).toMatchObject({ site: 'site-a', active: [{ rid: s.rids[0], placedBy: 'alice' }] });
+    expect(parseJson(listed)).toMatchObject({ site: 'site-a', active: [{ rid: s.rids[0], placedBy: 'alice' }] });
   });
 
   it('refuses a release without a reason (400 naming reason), releases with one (200) as the officer and audits release', async () => {
@@ -74,10 +61,10 @@ describe('console legal hold routes', () => {
     await s.call('POST', `${base}/holds`, { bearer: officerA(), body: { rid: s.rids[0], reason: 'litigation' } });
     const missing = await s.call('POST', `${base}/holds/release`, { bearer: officerA(), body: { rid: s.rids[0] } });
     expect(missing.statusCode).toBe(400);
-    expect(parse(missing)).toMatchObject({ error: 'InvalidInputError', issues: [{ field: 'reason', message: 'is required' }] });
+    expect(parseJson(missing)).toMatchObject({ error: 'InvalidInputError', issues: [{ field: 'reason', message: 'is required' }] });
     const released = await s.call('POST', `${base}/holds/release`, { bearer: officerA(), body: { rid: s.rids[0], reason: 'settled' } });
     expect(released.statusCode).toBe(200);
-    expect(parse(released)).toMatchObject({ holds: [{ rid: s.rids[0], releasedBy: 'alice', releaseReason: 'settled' }], objects: [s.a.packKey, s.a.manifestKey] });
+    expect(parseJson(released)).toMatchObject({ holds: [{ rid: s.rids[0], releasedBy: 'alice', releaseReason: 'settled' }], objects: [s.a.packKey, s.a.manifestKey] });
     expect(s.holder.isHeld(s.a.packKey)).toBe(false);
     expect(s.events.map((e) => [e.action, e.principal])).toEqual([
       ['hold', 'alice'],
@@ -94,7 +81,7 @@ describe('console legal hold routes', () => {
     const s = await setup();
     const res = await s.call('POST', `${base}/holds`, { bearer: officerA(), body });
     expect(res.statusCode).toBe(400);
-    expect(parse(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(field) });
+    expect(parseJson(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(field) });
     expect(s.events).toEqual([]);
   });
 
@@ -113,18 +100,18 @@ describe('console case routes', () => {
     const s = await setup();
     const created = await s.call('POST', `${base}/cases`, { bearer: officerA(), body: { caseId: 'C-17', name: 'Smith v Acme', reason: 'court order 118', reference: 'REF-1', rids: [s.rids[0]] } });
     expect(created.statusCode).toBe(201);
-    expect(parse(created)).toMatchObject({ site: 'site-a', caseId: 'C-17', name: 'Smith v Acme', reason: 'court order 118', reference: 'REF-1', createdBy: 'alice', createdAt: NOW.toISOString(), members: [s.rids[0]] });
+    expect(parseJson(created)).toMatchObject({ site: 'site-a', caseId: 'C-17', name: 'Smith v Acme', reason: 'court order 118', reference: 'REF-1', createdBy: 'alice', createdAt: NOW.toISOString(), members: [s.rids[0]] });
     const listed = await s.call('GET', `${base}/cases`, { bearer: officerA() });
     expect(listed.statusCode).toBe(200);
-    expect(parse(listed)).toMatchObject({ site: 'site-a', items: [{ caseId: 'C-17', members: [s.rids[0]] }] });
+    expect(parseJson(listed)).toMatchObject({ site: 'site-a', items: [{ caseId: 'C-17', members: [s.rids[0]] }] });
     const added = await s.call('POST', `${base}/cases/C-17/calls`, { bearer: officerA(), body: { rids: [s.rids[1], s.rids[0]] } });
     expect(added.statusCode).toBe(200);
-    expect(parse(added)).toMatchObject({ added: [s.rids[1]], case: { members: [s.rids[0], s.rids[1]] } });
+    expect(parseJson(added)).toMatchObject({ added: [s.rids[1]], case: { members: [s.rids[0], s.rids[1]] } });
     const held = await s.call('POST', `${base}/holds`, { bearer: officerA(), body: { caseId: 'C-17', reason: 'court order 118' } });
     expect(held.statusCode).toBe(201);
     const shown = await s.call('GET', `${base}/cases/C-17`, { bearer: officerA() });
     expect(shown.statusCode).toBe(200);
-    const view = parse(shown) as { held?: { by: string }; memberHolds: Record<string, unknown[]> };
+    const view = parseJson(shown) as { held?: { by: string }; memberHolds: Record<string, unknown[]> };
     expect(view.held).toMatchObject({ by: 'alice', reason: 'court order 118' });
     expect(Object.keys(view.memberHolds)).toEqual([s.rids[0], s.rids[1]]);
     expect(view.memberHolds[s.rids[1]!]).toHaveLength(1);
@@ -134,16 +121,16 @@ describe('console case routes', () => {
     const s = await setup();
     const noName = await s.call('POST', `${base}/cases`, { bearer: officerA(), body: { reason: 'x' } });
     expect(noName.statusCode).toBe(400);
-    expect(parse(noName)).toMatchObject({ issues: [{ field: 'name' }] });
+    expect(parseJson(noName)).toMatchObject({ issues: [{ field: 'name' }] });
     const badId = await s.call('GET', `${base}/cases/bad%20id`, { bearer: officerA() });
     expect(badId.statusCode).toBe(400);
-    expect(parse(badId).message).toMatch(/case:/);
+    expect(parseJson(badId).message).toMatch(/case:/);
     const emptyCalls = await s.call('POST', `${base}/cases/C-1/calls`, { bearer: officerA(), body: { rids: [] } });
     expect(emptyCalls.statusCode).toBe(400);
-    expect(parse(emptyCalls)).toMatchObject({ issues: [{ field: 'rids' }] });
+    expect(parseJson(emptyCalls)).toMatchObject({ issues: [{ field: 'rids' }] });
     const listExtra = await s.call('GET', `${base}/cases`, { bearer: officerA(), query: { all: 'yes' } });
     expect(listExtra.statusCode).toBe(400);
-    expect(parse(listExtra).message).toMatch(/all/);
+    expect(parseJson(listExtra).message).toMatch(/all/);
     const unknown = await s.call('GET', `${base}/cases/C-404`, { bearer: officerA() });
     expect(unknown.statusCode).toBe(404);
   });
