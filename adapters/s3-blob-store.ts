@@ -216,6 +216,7 @@ export class S3BlobStore implements BlobStore {
           ContentType: options.contentType,
           Metadata: options.metadata,
           StorageClass: options.storageClass as StorageClass | undefined,
+          ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: options.retainUntil } : {}),
           // With an algorithm declared, S3 checks every part's SHA-256 and reports it back.
           ...(this.features.verifiesChecksums ? { ChecksumAlgorithm: 'SHA256' } : {}),
         }),

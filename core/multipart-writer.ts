@@ -23,7 +23,7 @@ export class MultipartWriter extends Writable {
   constructor(
     private readonly store: MultipartStore,
     readonly key: string,
-    private readonly options: { partSize?: number; contentType?: string } = {},
+    private readonly options: { partSize?: number; contentType?: string; retainUntil?: Date } = {},
   ) {
     super();
     this.buffer = Buffer.alloc(Math.max(options.partSize ?? 8 * 1024 * 1024, MIN_PART_SIZE));
@@ -47,7 +47,8 @@ export class MultipartWriter extends Writable {
   }
 
   private async sendPart(): Promise<void> {
-    this.uploadId ??= await this.store.createMultipart(this.key, this.options.contentType ? { contentType: this.options.contentType } : {});
+    const { contentType, retainUntil } = this.options;
+    this.uploadId ??= await this.store.createMultipart(this.key, { ...(contentType ? { contentType } : {}), ...(retainUntil ? { retainUntil } : {}) });
     const body = this.buffer.subarray(0, this.fill);
     // Where the store checks checksums (S3), each part carries its SHA-256 and a torn part is refused.
     const sha256 = this.store.features?.verifiesChecksums ? createHash('sha256').update(body).digest('base64') : undefined;

@@ -45,6 +45,11 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
   /** Base64 MD5 of the body (Content-MD5), when the caller already took it; S3 adapters compute it otherwise. */
   md5?: string;
+  /**
+   * Object Lock: GOVERNANCE retention until this date instead of the bucket's default retention
+   * (a copy that must be able to expire sooner, such as a case export). Needs s3:PutObjectRetention.
+   */
+  retainUntil?: Date;
 }
 
 export interface CompletedPart {

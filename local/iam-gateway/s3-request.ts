@@ -69,6 +69,12 @@ function writeContext(headers: S3Request['headers'], creating: boolean): AccessC
   };
 }
 
+/** A write that sets its own Object Lock retention needs s3:PutObjectRetention as well, as on S3. */
+function retentionCheck(headers: S3Request['headers'], object: string): AccessCheck[] {
+  const sets = first(headers['x-amz-object-lock-mode']) !== undefined || first(headers['x-amz-object-lock-retain-until-date']) !== undefined;
+  return sets ? [{ action: 's3:PutObjectRetention', resource: object, context: {} }] : [];
+}
+
 function bucketCall(method: string, bucket: string, query: S3Request['query']): S3Authorisation {
   if (method === 'POST' && 'delete' in query) return { checks: [], deleteObjectsIn: bucket };
   const sub = Object.keys(query).find((k) => k in BUCKET_SUBRESOURCES);
@@ -109,7 +115,7 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
     case 'PUT': {
       // UploadPart creates nothing visible; PutObject and CopyObject create the object.
       const creating = !('partNumber' in query && uploadId);
-      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating) }];
+      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating) }, ...retentionCheck(headers, object)];
       const source = first(headers['x-amz-copy-source']);
       if (source) checks.push({ action: 's3:GetObject', resource: copySourceArn(source, mapBucketArn), context: {} });
       return { checks, kms: 'kms:GenerateDataKey' };
@@ -117,7 +123,8 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
     case 'POST':
       // CreateMultipartUpload creates nothing visible yet; CompleteMultipartUpload creates the object.
       if ('uploads' in query || uploadId) {
-        return { checks: [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query)) }], kms: 'kms:GenerateDataKey' };
+        const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query)) }];
+        return { checks: [...checks, ...retentionCheck(headers, object)], kms: 'kms:GenerateDataKey' };
       }
       return { checks: [], unknown: `POST ${req.path}` };
     case 'DELETE':

@@ -26,6 +26,15 @@ describe('S3 requests', () => {
     expect(s3('DELETE', '/ferry-data/k', { uploadId: 'u' }).checks[0]!.action).toBe('s3:AbortMultipartUpload');
   });
 
+  it('checks s3:PutObjectRetention as well when a PutObject or CreateMultipartUpload sets its own retention, and not otherwise', () => {
+    const lock = { 'x-amz-object-lock-mode': 'GOVERNANCE', 'x-amz-object-lock-retain-until-date': '2030-01-01T00:00:00Z' };
+    const object = 'arn:aws:s3:::ferry-data-111122223333-eu-west-1/k';
+    for (const [method, query] of [['PUT', {}], ['POST', { uploads: '' }]] as const) {
+      expect(s3(method, '/ferry-data/k', query, lock).checks.map((c) => [c.action, c.resource]), method).toEqual([['s3:PutObject', object], ['s3:PutObjectRetention', object]]);
+      expect(s3(method, '/ferry-data/k', query).checks.map((c) => c.action), method).toEqual(['s3:PutObject']);
+    }
+  });
+
   it('checks CopyObject as a write of the target and a read of the source', () => {
     const copy = s3('PUT', '/ferry-data/a', {}, { 'x-amz-copy-source': '/ferry-data/recordings/site-b/x.tar' });
     expect(copy.checks.map((c) => [c.action, c.resource])).toEqual([
