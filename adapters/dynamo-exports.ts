@@ -5,7 +5,9 @@ import { ITEM_PREFIXES } from '../core/catalogue-table.ts';
 import type { ExportStatus, ExportStatusStore } from '../core/exports.ts';
 
 // Export status records on the catalogue table: `pk = EXPORT#{site}, sk = {exportId}`, the
-// status's fields beside the keys. The console writes `running`; the export function the end.
+// status's fields beside the keys. The console writes `running`; the export function takes it
+// and writes the end; a console read past the deadline may write `failed`. Every rewrite is
+// conditional on the record still running, so the first to end it wins.
 
 const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
 
@@ -18,6 +20,8 @@ function translate(error: unknown, operation: string): FerryError {
   return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
 }
 
+const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+
 export class DynamoExportStatusStore implements ExportStatusStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -28,17 +32,36 @@ export class DynamoExportStatusStore implements ExportStatusStore {
     try {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: exportPk(status.site), sk: status.exportId, ...status }, ConditionExpression: 'attribute_not_exists(pk)' }));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') {
+      if (isConditionFailure(error)) {
         throw new AlreadyExistsError(`export ${status.exportId} already exists in site ${status.site}`);
       }
       throw translate(error, 'PutItem');
     }
   }
 
-  async finish(status: ExportStatus): Promise<void> {
+  async claim(status: ExportStatus): Promise<boolean> {
+    return this.replaceIf(status, '#state = :running AND attribute_not_exists(startedAt)');
+  }
+
+  async finish(status: ExportStatus): Promise<boolean> {
+    return this.replaceIf(status, '#state = :running');
+  }
+
+  /** Conditional PutItem: false when the condition does not hold (the record moved on). */
+  private async replaceIf(status: ExportStatus, condition: string): Promise<boolean> {
     try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: exportPk(status.site), sk: status.exportId, ...status } }));
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: exportPk(status.site), sk: status.exportId, ...status },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':running': 'running' },
+        }),
+      );
+      return true;
     } catch (error) {
+      if (isConditionFailure(error)) return false;
       throw translate(error, 'PutItem');
     }
   }

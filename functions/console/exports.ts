@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { checkExportRequest } from '../../core/case-export.ts';
 import type { Clock } from '../../core/clock.ts';
 import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import { judgeOverdue, requestedDeadline } from '../../core/export-deadline.ts';
 import {
   EXPORT_ID_PATTERN,
   exportKey,
@@ -35,6 +36,10 @@ export interface ConsoleExportDeps {
   /** Absent where no export function is deployed: POST answers 501 NotImplemented. */
   starter?: ExportStarter;
   links: BundleLinkMinter;
+  /** The export function's timeout (its CDK value): the record's deadline (core/export-deadline.ts). Default 900. */
+  timeoutSeconds?: number;
+  /** Days a bundle is kept (the exports/ lifecycle rule): the record's TTL. Default 7. */
+  keepDays?: number;
   /** 8 hex digits for a new export id (tests fix it). */
   random?: () => string;
 }
@@ -93,6 +98,8 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
     calls: rids.length,
     key: exportKey(site, exportId),
     bytes: 0,
+    deadline: requestedDeadline(at, deps.timeoutSeconds ?? 900),
+    ttl: Math.floor(at.getTime() / 1000) + (deps.keepDays ?? 7) * 86_400,
   };
   await deps.statuses.create(status);
   try {
@@ -106,11 +113,21 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
 
 const statusParams = z.object({ exportId: z.string().regex(EXPORT_ID_PATTERN, 'must be an export id (exp-{yyyymmddThhmmssZ}-{8 hex})'), query: z.object({}).strict('unknown parameter (this route takes none)') });
 
+/**
+ * The record as the officer should see it: a running export past its deadline is judged failed
+ * and that is persisted (conditionally: if the export ended meanwhile, its own end is answered).
+ */
+async function judged(statuses: ExportStatusStore, status: ExportStatus | undefined, now: Date): Promise<ExportStatus | undefined> {
+  const failed = status && judgeOverdue(status, now);
+  if (!failed) return status;
+  return (await statuses.finish(failed)) ? failed : statuses.get(failed.site, failed.exportId);
+}
+
 export async function exportStatus(ctx: Context, event: HttpEvent, site: string, rawId: string): Promise<HttpResult> {
   const deps = ctx.exports;
   if (!deps) return notDeployed();
   const { exportId } = statusParams.parse({ exportId: rawId, query: event.queryStringParameters ?? {} });
-  const status = await deps.statuses.get(site, exportId);
+  const status = await judged(deps.statuses, await deps.statuses.get(site, exportId), ctx.clock.now());
   if (!status) throw new NotFoundError(`no export ${exportId} in site ${site}`);
   const answer = {
     site,

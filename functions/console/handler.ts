@@ -163,6 +163,9 @@ const consoleEnvSchema = z.object({
   AWS_REGION: z.string().min(1, 'is required'),
   /** The export function (infra/functions.ts), invoked asynchronously for each case export. */
   EXPORT_FUNCTION_NAME: z.string().min(1).optional(),
+  /** The export function's timeout and how long a bundle is kept (the CDK values): each record's deadline and TTL. */
+  EXPORT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(900).default(900),
+  EXPORT_KEEP_DAYS: z.coerce.number().int().min(1).max(36_500).default(7),
   AWS_ENDPOINT_URL_LAMBDA: z.string().url().optional(),
   AWS_ENDPOINT_URL_S3: z.string().url().optional(),
 });
@@ -188,6 +191,8 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
       statuses: new DynamoExportStatusStore(doc, base.TABLE),
       ...(cfg.EXPORT_FUNCTION_NAME ? { starter: lambdaExportStarter({ functionName: cfg.EXPORT_FUNCTION_NAME, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_LAMBDA }) } : {}),
       links: s3BundleLinks({ bucket: base.BUCKET, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 }),
+      timeoutSeconds: cfg.EXPORT_TIMEOUT_SECONDS,
+      keepDays: cfg.EXPORT_KEEP_DAYS,
     },
     recall: recallStarterFromEnv(env),
     cursorKey: cursorKeyFrom(env),

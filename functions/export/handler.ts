@@ -3,6 +3,7 @@ import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
 import { EXPORT_ID_PATTERN, MAX_CONSOLE_EXPORT_CALLS, runExport, type ExportJob, type ExportStatus, type RunExportDeps } from '../../core/exports.ts';
+import { judgeOverdue, startedDeadline } from '../../core/export-deadline.ts';
 import { baseClients, baseEnvSchema, loadDeps, parseEnv } from '../shared/deps.ts';
 import { lazyHandler, type Handler } from '../shared/lambda.ts';
 import type { Log } from '../shared/log.ts';
@@ -10,8 +11,11 @@ import type { Log } from '../shared/log.ts';
 // The console's case export, invoked asynchronously by the console function (InvocationType
 // Event) with the job it checked and recorded as `running`: streams the bundle into the store
 // under exports/ by multipart upload, audits it, and marks the record done (or failed, with the
-// upload aborted). Lambda retries an asynchronous invocation that throws; this one never throws
-// for the export's own failures (they end in the record), only when the record is unreachable.
+// upload aborted). It takes the job first (a conditional write of startedAt and its deadline),
+// so a second delivery of the same event does nothing: one export id, at most one bundle. It is
+// deployed with no retry (infra/functions.ts); an invocation that dies leaves the record running
+// until its deadline, when the console judges it failed (core/export-deadline.ts). It never
+// throws for the export's own failures (they end in the record), only when the record is unreachable.
 
 export const exportJobSchema = z
   .object({
@@ -25,17 +29,26 @@ export const exportJobSchema = z
   })
   .strict();
 
+const exportEnvSchema = baseEnvSchema.extend({ EXPORT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(900), EXPORT_KEEP_DAYS: z.coerce.number().int().min(1).max(365) });
+
 export interface ExportHandlerDeps extends RunExportDeps {
+  /** The function's own timeout (EXPORT_TIMEOUT_SECONDS, the CDK value): the deadline it claims. */
+  timeoutSeconds: number;
   log?: Log;
 }
 
 export function createHandler(deps: ExportHandlerDeps): Handler<unknown, ExportStatus> {
   return async (raw: unknown) => {
     const job: ExportJob = exportJobSchema.parse(raw);
-    const running = await deps.statuses.get(job.site, job.exportId);
-    if (!running) throw new Error(`no status record for export ${job.exportId} of site ${job.site}`);
-    // A retried invocation of an export that already ended does nothing again.
-    if (running.state !== 'running') return running;
+    const stored = await deps.statuses.get(job.site, job.exportId);
+    if (!stored) throw new Error(`no status record for export ${job.exportId} of site ${job.site}`);
+    // A second delivery of a job, or one that ended (or was judged failed), does nothing again.
+    if (stored.state !== 'running' || stored.startedAt !== undefined) return stored;
+    const now = deps.clock.now();
+    const overdue = judgeOverdue(stored, now);
+    if (overdue) return (await deps.statuses.finish(overdue)) ? overdue : ((await deps.statuses.get(job.site, job.exportId)) ?? overdue);
+    const running: ExportStatus = { ...stored, startedAt: now.toISOString(), deadline: startedDeadline(now, deps.timeoutSeconds) };
+    if (!(await deps.statuses.claim(running))) return (await deps.statuses.get(job.site, job.exportId)) ?? stored;
     const out = await runExport(deps, job, running);
     deps.log?.(out.state === 'done' ? 'info' : 'error', `export ${out.state}`, { site: job.site, exportId: job.exportId, calls: out.calls, bytes: out.bytes, ...(out.error ? { error: out.error } : {}) });
     return out;
@@ -43,7 +56,7 @@ export function createHandler(deps: ExportHandlerDeps): Handler<unknown, ExportS
 }
 
 export function loadExportDeps(env: Record<string, string | undefined>): ExportHandlerDeps {
-  const cfg = parseEnv(baseEnvSchema, env);
+  const cfg = parseEnv(exportEnvSchema, env);
   const { doc } = baseClients(cfg);
   const base = loadDeps(env);
   return {
@@ -53,6 +66,8 @@ export function loadExportDeps(env: Record<string, string | undefined>): ExportH
     statuses: new DynamoExportStatusStore(doc, cfg.TABLE),
     audit: async (event) => base.audit(event),
     clock: base.clock,
+    timeoutSeconds: cfg.EXPORT_TIMEOUT_SECONDS,
+    keepDays: cfg.EXPORT_KEEP_DAYS,
     log: base.log,
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { verifyBundle } from '../../core/case-export.ts';
 import { ManualClock } from '../../core/clock.ts';
+import { judgeOverdue, requestedDeadline } from '../../core/export-deadline.ts';
 import { exportKey, newExportId, runExport, type ExportJob, type ExportStatus } from '../../core/exports.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -27,7 +28,7 @@ async function setup(sizes = [3000, 1001]) {
   const events: AuditEvent[] = [];
   const exportId = newExportId(NOW, () => '0badcafe');
   const job: ExportJob = { site: 'site-a', exportId, rids: f.manifest.members.map((m) => m.rid), caseId: 'C-17', reason: 'court order 118', principal: 'alice', at: NOW.toISOString() };
-  const running: ExportStatus = { site: 'site-a', exportId, state: 'running', requestedBy: 'alice', requestedAt: NOW.toISOString(), caseId: 'C-17', reason: 'court order 118', calls: job.rids.length, key: exportKey('site-a', exportId), bytes: 0 };
+  const running: ExportStatus = { site: 'site-a', exportId, state: 'running', requestedBy: 'alice', requestedAt: NOW.toISOString(), caseId: 'C-17', reason: 'court order 118', calls: job.rids.length, key: exportKey('site-a', exportId), bytes: 0, deadline: requestedDeadline(NOW, 900) };
   await statuses.create(running);
   const deps = { blobs, catalogue, store: blobs, statuses, clock, audit: async (e: AuditEvent) => void events.push(e) };
   return { blobs, catalogue, statuses, events, job, running, deps, f };
@@ -85,6 +86,52 @@ describe('console case export', () => {
     expect(parts.length).toBe(2);
     expect(parts[0]).toBe(MIN_PART_SIZE);
     expect(parts.reduce((a, b) => a + b, 0)).toBe(done.bytes);
+  });
+
+  it('aborts and publishes nothing when the record was judged failed while the bundle was written; the record stays failed', async () => {
+    const s = await setup([MIN_PART_SIZE + 1000, 1000]);
+    const judged = judgeOverdue(s.running, new Date(NOW.getTime() + 23 * 60_000))!;
+    // The console judges the record while the export streams: the store's first part triggers it.
+    const store = { ...s.blobs, features: s.blobs.features, createMultipart: async (...a: Parameters<MemoryBlobStore['createMultipart']>) => (await s.statuses.finish(judged), s.blobs.createMultipart(...a)), uploadPart: s.blobs.uploadPart.bind(s.blobs), completeMultipart: s.blobs.completeMultipart.bind(s.blobs), abortMultipart: s.blobs.abortMultipart.bind(s.blobs) };
+    const out = await runExport({ ...s.deps, store, partSize: MIN_PART_SIZE }, s.job, s.running);
+    expect(out).toEqual(judged);
+    expect(await s.statuses.get('site-a', s.job.exportId)).toEqual(judged);
+    expect(await s.blobs.head(s.running.key)).toBeUndefined();
+    expect(await uploads(s.blobs)).toEqual([]);
+    expect(s.events).toEqual([]);
+  });
+
+  it('refuses to complete the upload of an export past its deadline even when nobody judged it yet', async () => {
+    const s = await setup();
+    s.deps.clock.set(new Date(NOW.getTime() + 23 * 60_000));
+    const out = await runExport(s.deps, s.job, s.running);
+    expect(out).toMatchObject({ state: 'failed', error: 'the export did not finish within 22 minutes; request it again' });
+    expect(await s.blobs.head(s.running.key)).toBeUndefined();
+  });
+
+  it('does not flip a record judged failed back to done when the finisher completed in the instant after its check', async () => {
+    const s = await setup();
+    const judged = judgeOverdue(s.running, new Date(NOW.getTime() + 23 * 60_000))!;
+    const complete = s.blobs.completeMultipart.bind(s.blobs);
+    const store = { ...s.blobs, features: s.blobs.features, createMultipart: s.blobs.createMultipart.bind(s.blobs), uploadPart: s.blobs.uploadPart.bind(s.blobs), abortMultipart: s.blobs.abortMultipart.bind(s.blobs), completeMultipart: async (...a: Parameters<MemoryBlobStore['completeMultipart']>) => (await s.statuses.finish(judged), complete(...a)) };
+    const out = await runExport({ ...s.deps, store }, s.job, s.running);
+    expect(out).toEqual(judged);
+    expect(await s.statuses.get('site-a', s.job.exportId)).toEqual(judged);
+  });
+
+  it('answers the finished record when a late judge tries to fail an export that ended: the judge writes nothing', async () => {
+    const s = await setup();
+    const done = await runExport(s.deps, s.job, s.running);
+    expect(await s.statuses.finish(judgeOverdue(s.running, new Date(NOW.getTime() + 23 * 60_000))!)).toBe(false);
+    expect(await s.statuses.get('site-a', s.job.exportId)).toEqual(done);
+  });
+
+  it('writes the bundle with a GOVERNANCE retention ending keepDays after the request, not the bucket default', async () => {
+    const s = await setup();
+    const asked: unknown[] = [];
+    const store = { ...s.blobs, features: s.blobs.features, uploadPart: s.blobs.uploadPart.bind(s.blobs), completeMultipart: s.blobs.completeMultipart.bind(s.blobs), abortMultipart: s.blobs.abortMultipart.bind(s.blobs), createMultipart: (...a: Parameters<MemoryBlobStore['createMultipart']>) => (asked.push(a[1]), s.blobs.createMultipart(...a)) };
+    expect((await runExport({ ...s.deps, store, keepDays: 7 }, s.job, s.running)).state).toBe('done');
+    expect(asked).toEqual([{ contentType: 'application/x-tar', retainUntil: new Date('2026-04-09T09:30:00Z') }]);
   });
 
   it('a writer that is aborted leaves nothing under its key', async () => {

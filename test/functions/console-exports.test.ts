@@ -6,6 +6,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryExportStatusStore } from '../../core/memory-exports.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { createHandler } from '../../functions/console/handler.ts';
+import { createExportHandler } from '../../functions/export/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
 import { consoleCaller, officerA, parseJson, testConsoleVerifier } from '../support/console-handler.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
@@ -36,6 +37,8 @@ async function setup(options: { deployed?: boolean } = {}) {
       ...(options.deployed === false ? {} : { starter: { start: async (job: ExportJob) => void jobs.push(job) } }),
       links: async (key, filename, expiresIn) => (links.push({ key, filename, expiresIn }), `https://bucket.example/${key}?X-Amz-Expires=${expiresIn}`),
       random: () => '0badcafe',
+      timeoutSeconds: 900,
+      keepDays: 7,
     },
     links: async () => 'https://replay.example/',
     audit: (e) => void events.push(e),
@@ -44,10 +47,11 @@ async function setup(options: { deployed?: boolean } = {}) {
     log: () => undefined,
   });
   const call = consoleCaller(handler);
+  const exportFunction = createExportHandler({ blobs, catalogue, store: blobs, statuses, clock, audit: async (e) => void events.push(e), timeoutSeconds: 900 });
   const runJobs = async () => {
     for (const job of jobs.splice(0)) await runExport({ blobs, catalogue, store: blobs, statuses, clock, audit: async (e) => void events.push(e) }, job, (await statuses.get(job.site, job.exportId))!);
   };
-  return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, statuses, jobs, links, events, runJobs };
+  return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, statuses, jobs, links, events, runJobs, exportFunction, clock, blobs };
 }
 
 const base = '/console/sites/site-a';
@@ -129,5 +133,38 @@ describe('console export routes', () => {
     const res = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'court order' } });
     expect(res.statusCode).toBe(501);
     expect(parseJson(res).error).toBe('NotImplemented');
+  });
+
+  it('records a deadline 22 minutes out (queue wait, timeout, margin) and a TTL 7 days out on the running record', async () => {
+    const s = await setup();
+    await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'court order 118' } });
+    expect(await s.statuses.get('site-a', ID)).toMatchObject({ state: 'running', deadline: '2026-06-01T00:22:00.000Z', ttl: NOW.getTime() / 1000 + 7 * 86_400 });
+  });
+
+  it('answers failed with the reason once a running export is past its deadline, and persists it; the export started late then publishes nothing', async () => {
+    const s = await setup();
+    await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'court order 118' } });
+    s.clock.advance(22 * 60_000);
+    expect(parseJson(await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() })).state).toBe('running');
+    s.clock.advance(1000);
+    const judged = await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() });
+    expect(judged.statusCode).toBe(200);
+    expect(parseJson(judged)).toMatchObject({ state: 'failed', error: 'the export did not finish within 22 minutes; request it again', finishedAt: '2026-06-01T00:22:01.000Z' });
+    expect(parseJson(judged).url).toBeUndefined();
+    expect(await s.statuses.get('site-a', ID)).toMatchObject({ state: 'failed', error: expect.stringContaining('22 minutes') });
+    expect(await s.exportFunction(s.jobs[0])).toMatchObject({ state: 'failed' });
+    expect(await s.blobs.head(`exports/site-a/${ID}.tar`)).toBeUndefined();
+    expect(s.events).toEqual([]);
+  });
+
+  it('the export function takes a job once: a second delivery of the same event writes no second bundle and changes nothing', async () => {
+    const s = await setup();
+    await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'court order 118' } });
+    const [first, second] = await Promise.all([s.exportFunction(s.jobs[0]), s.exportFunction(s.jobs[0])]);
+    expect([first.state, second.state].sort()).toEqual(['done', 'running']);
+    expect(await s.statuses.get('site-a', ID)).toMatchObject({ state: 'done', startedAt: NOW.toISOString(), deadline: '2026-06-01T00:17:00.000Z' });
+    expect(s.events.filter((e) => e.action === 'export')).toHaveLength(1);
+    expect(await s.exportFunction(s.jobs[0])).toMatchObject({ state: 'done' });
+    expect(s.events.filter((e) => e.action === 'export')).toHaveLength(1);
   });
 });
