@@ -43,6 +43,8 @@ export const CATALOGUE_TABLE = {
   sortKey: { name: 'sk', type: 'S' },
   billing: 'PAY_PER_REQUEST',
   globalSecondaryIndexes: Object.values(CATALOGUE_INDEXES),
+  /** Epoch seconds after which DynamoDB deletes an item that carries it (export records); dynalite ignores it. */
+  timeToLiveAttribute: 'ttl',
 } as const;
 
 /**

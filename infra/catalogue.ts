@@ -26,6 +26,8 @@ export class CatalogueTable extends Construct {
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: props.key,
       deletionProtection: true,
+      // Items that carry it expire (console export records, with their bundles: infra/lifecycle.ts).
+      timeToLiveAttribute: CATALOGUE_TABLE.timeToLiveAttribute,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     for (const index of CATALOGUE_TABLE.globalSecondaryIndexes) {

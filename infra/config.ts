@@ -77,6 +77,11 @@ export const lifecycleSchema = z
     abortIncompleteMultipartDays: days(1).default(7),
     /** A noncurrent version (only the purge makes them) is kept this long, then expired. */
     noncurrentVersionExpirationDays: days(1).default(30),
+    /**
+     * Console case exports (exports/: personal data, a 300 s link) are deleted this many days after
+     * they are written, with their status records (the table's TTL).
+     */
+    exportsExpireDays: days(1).max(365).default(7),
   })
   .strict()
   .refine((l) => l.packsToDeepArchiveDays >= l.packsToGlacierIrDays + 90, {

@@ -11,6 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { leadingKeyPatterns } from '../core/catalogue-table.ts';
+import { EXPORT_MAX_EVENT_AGE_SECONDS } from '../core/export-deadline.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds, type WorkflowConfig } from '../core/workflow-config.ts';
 import type { DeploymentConfig } from './config.ts';
@@ -317,6 +318,17 @@ export class FerryFunctions extends Construct {
     const exportsArn = objectsArn(bucketName, 'exports/');
     const statusKeys = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['export']) } };
     this.console.addEnvironment('EXPORT_FUNCTION_NAME', this.export.functionName);
+    // One value for the function's timeout and the deadlines both sides compute (core/export-deadline.ts).
+    const timeout = String(SPECS.export.timeout.toSeconds());
+    this.console.addEnvironment('EXPORT_TIMEOUT_SECONDS', timeout);
+    const keepDays = String(this.props.config.lifecycle.exportsExpireDays);
+    this.console.addEnvironment('EXPORT_KEEP_DAYS', keepDays);
+    this.export.addEnvironment('EXPORT_TIMEOUT_SECONDS', timeout);
+    this.export.addEnvironment('EXPORT_KEEP_DAYS', keepDays);
+    // No retry: a retried export could race its first attempt for the same bundle (the job is
+    // claimed once, so a retry would only find it taken); an event that waits longer than the
+    // deadline allows for is dropped, and the console judges the record failed at its deadline.
+    this.export.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(EXPORT_MAX_EVENT_AGE_SECONDS) });
     this.allow(this.console, 'StartExport', ['lambda:InvokeFunction'], [this.export.functionArn]);
     this.allow(this.console, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
     this.allow(this.console, 'ReadBundles', ['s3:GetObject'], [exportsArn]);
@@ -327,7 +339,9 @@ export class FerryFunctions extends Construct {
     this.allow(this.export, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
     this.tableKey(this.export, true);
     this.allow(this.export, 'ReadPacks', ['s3:GetObject'], [packs]);
-    this.allow(this.export, 'WriteBundles', ['s3:PutObject', 's3:AbortMultipartUpload'], [exportsArn]);
+    // PutObjectRetention: the bundle's retention ends when the exports/ lifecycle rule expires it
+    // (GOVERNANCE, never the bucket's default, which would keep personal data past its days).
+    this.allow(this.export, 'WriteBundles', ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], [exportsArn]);
     this.allow(this.export, 'ObjectsKey', ['kms:Decrypt', 'kms:GenerateDataKey'], [this.props.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     acknowledgeWildcardResource(this.roles.export, packs, 'an export reads the byte range of each exported call from its pack, for any site an officer may export (checked by the console before it starts the export)');
     acknowledgeWildcardResource(this.roles.export, exportsArn, 'the export writes the bundle it was started for under exports/{site}/ by multipart upload; exports/ holds bundles only');

@@ -4,6 +4,7 @@ import type { LifecycleConfig } from './config.ts';
 import { transitionRules } from './lifecycle-tiers.ts';
 import { HEARTBEAT_KEEP_DAYS } from '../core/fleet.ts';
 import { classPrefix } from '../core/layout.ts';
+import { EXPORTS_PREFIX } from '../core/exports.ts';
 
 // Lifecycle rules of the data bucket: the tiers of lifecycle-tiers.ts (one rule per data class,
 // filtered by the prefixes of core/layout.ts, shared with the local S3 stand-in) as CDK rules.
@@ -28,5 +29,15 @@ export function lifecycleRules(config: LifecycleConfig): s3.LifecycleRule[] {
   // status and the dead-man's switch; a month is kept for looking back. Versions under Object
   // Lock stay until their retention date, then go with the noncurrent versions.
   const heartbeats: s3.LifecycleRule = { id: 'expire-heartbeats', prefix: classPrefix('heartbeats'), expiration: Duration.days(HEARTBEAT_KEEP_DAYS) };
-  return [...transitions, housekeeping, markers, heartbeats];
+  // Case exports hold personal data and are fetched within minutes (the link lives 300 s): the
+  // bundle expires after exportsExpireDays, its noncurrent version (Object Lock permitting: the
+  // export writes it with a retention that ends by then) a day later, a torn upload after a day.
+  const exports: s3.LifecycleRule = {
+    id: 'expire-exports',
+    prefix: EXPORTS_PREFIX,
+    expiration: Duration.days(config.exportsExpireDays),
+    noncurrentVersionExpiration: Duration.days(1),
+    abortIncompleteMultipartUploadAfter: Duration.days(1),
+  };
+  return [...transitions, housekeeping, markers, heartbeats, exports];
 }

@@ -3,7 +3,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
+import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
+import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { verifyBundle } from '../../core/case-export.ts';
+import { startedDeadline } from '../../core/export-deadline.ts';
+import type { ExportStatus } from '../../core/exports.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
@@ -14,7 +19,8 @@ import { audio, buildPack, publish, type PackFixture } from '../support/pack-fix
 // Lock legal hold), export it (the console invokes the export function asynchronously through
 // the local Lambda endpoint; the bundle is streamed to exports/ by multipart upload), poll until
 // done, download the bundle through the presigned link (checked by the gateway as the console's
-// role), verify it offline, and release the hold with a reason.
+// role), verify it offline, and release the hold with a reason. An export whose invocation died
+// is answered, and recorded, as failed once past its deadline.
 
 const A = 'site-a';
 const B = 'site-b';
@@ -88,6 +94,13 @@ describe('a case through the console on the local cloud', () => {
     expect(bytes.length).toBe(status.bytes);
     const verdict = await verifyBundle(async (p, l) => bytes.subarray(p, p + l), bytes.length);
     expect(verdict).toMatchObject({ ok: true, problems: [], root: expect.stringMatching(/^case-C-17-/) });
+    // Written under a GOVERNANCE retention that ends with the bundle's 7 days, not the bucket's 30-day default.
+    const s3 = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
+    const { Retention } = await s3.send(new GetObjectRetentionCommand({ Bucket: cloud.bucket, Key: `exports/${A}/${exportId}.tar` }));
+    expect(Retention?.Mode).toBe('GOVERNANCE');
+    const days = (Retention!.RetainUntilDate!.getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThanOrEqual(7);
     // The link is the console role's presign: altered, the gateway refuses it.
     const tampered = new URL(status.url as string);
     tampered.pathname = tampered.pathname.replace(exportId, 'exp-20000101T000000Z-00000000');
@@ -100,6 +113,22 @@ describe('a case through the console on the local cloud', () => {
     const audit = readFileSync(cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const action of ['hold', 'export', 'release']) expect(audit, action).toContainEqual(expect.objectContaining({ action, site: A, principal: 'demo-officer' }));
   }, 120_000);
+
+  it('answers failed with the reason for an export whose invocation died (running, past its deadline), and records it as the console role', async () => {
+    const token = await accessToken();
+    const store = new DynamoExportStatusStore(createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials }).doc, cloud.table);
+    // What a dead invocation leaves: the record the console wrote and the function took, never ended.
+    const requestedAt = new Date(Date.now() - 30 * 60_000);
+    const exportId = 'exp-20000101T000000Z-deadbeef';
+    const startedAt = new Date(requestedAt.getTime() + 60_000);
+    const dead: ExportStatus = { site: A, exportId, state: 'running', requestedBy: 'demo-officer', requestedAt: requestedAt.toISOString(), reason: 'court order 118/2026', calls: 2, key: `exports/${A}/${exportId}.tar`, bytes: 0, startedAt: startedAt.toISOString(), deadline: startedDeadline(startedAt, 900) };
+    await store.create(dead);
+    const res = await call(token, 'GET', `/sites/${A}/exports/${exportId}`);
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ state: 'failed', error: 'the export did not finish within 17 minutes; request it again' });
+    expect(res.json.url).toBeUndefined();
+    expect(await store.get(A, exportId)).toMatchObject({ state: 'failed', error: expect.stringContaining('17 minutes'), finishedAt: expect.any(String) });
+  });
 
   it("refuses site-b's case, hold and export routes to site-a's officer", async () => {
     const token = await accessToken();
