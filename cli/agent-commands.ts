@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
-import { createMetadataExtractor } from '../core/metadata.ts';
 import { Journal } from '../agent/journal.ts';
-import { scanBatches } from '../agent/sources/scan.ts';
-import { selectWork, batchDone, type Backlog } from '../agent/sources/recordings.ts';
+import type { Backlog } from '../agent/sources/recordings.ts';
+import { backlogOfView } from '../agent/recordings-walk.ts';
+import { Observations } from '../agent/state/observations.ts';
 import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
@@ -123,7 +123,12 @@ export function onceExitCode(report: Pick<CycleReport, 'failed' | 'lost'>): numb
 export interface StatusReport {
   site: string;
   backlog: Backlog & { oldestBatch?: string; oldestAgeSec?: number };
-  sources: { name: string; backlog: Backlog; problem?: string }[];
+  /**
+   * Recordings sources, from the pending view the agent's last pass left in the state directory
+   * (`pending/{source}.jsonl`), as of `lastScan`. `noPassYet`: the agent has not completed a pass
+   * of the source, so its backlog is not known (status never walks the root itself).
+   */
+  sources: { name: string; backlog: Backlog; lastScan?: string; noPassYet?: true; problem?: string }[];
   totals: { packs: number; recordings: number; bytes: number; lostBatches: number; lostRecordings: number; lostArtefacts: number };
   inflight: number;
   /** The last ten losses; `lossRecords` counts them all and `agent status --losses` lists them all. */
@@ -140,22 +145,28 @@ export interface StatusReport {
   bandwidth: { limit: string; timezone: string; next?: { at: string; limit: string } };
 }
 
-/** Fresh, read-only view: scans the sources now and reads the journal without writing it. */
+/**
+ * Read-only: the state directory only. The recordings backlog is the pending view of the agent's
+ * last pass, streamed batch by batch (what a million pending recordings cost is one line at a
+ * time, not the root: status never walks it); the journal is read without being written.
+ */
 export async function collectStatus(configFile: string): Promise<StatusReport> {
   const config = loadConfig(configFile);
   const journal = new Journal(config.state, { readOnly: true });
+  const observations = new Observations(config.state);
   const total: Backlog = { batches: 0, recordings: 0, bytes: 0 };
-  const sources = [];
+  const sources: StatusReport['sources'] = [];
   for (const source of config.sources) {
     if (source.type !== 'recordings') continue; // artefact sources report through the agent's status (statusSnapshot)
+    // One look at the root (is it there and readable?), as the agent alerts it; no walk.
     const problem = await unreadableDirectory(source.path);
-    if (problem) {
-      sources.push({ name: source.name, backlog: { batches: 0, recordings: 0, bytes: 0 }, problem });
+    const last = observations.lastPass(source.name);
+    if (!last) {
+      sources.push({ name: source.name, backlog: { batches: 0, recordings: 0, bytes: 0 }, noPassYet: true, ...(problem ? { problem } : {}) });
       continue;
     }
-    const scanned = await scanBatches(source.path, { depth: source.batchDepth, isDone: batchDone(journal, source) });
-    const { backlog } = selectWork(source, scanned, (b, f) => journal.isShipped(source.name, b, f), createMetadataExtractor(source.metadata), systemClock);
-    sources.push({ name: source.name, backlog });
+    const backlog = backlogOfView(source.name, observations.previousPending(source.name));
+    sources.push({ name: source.name, backlog, ...(last.lastScan ? { lastScan: last.lastScan } : {}), ...(problem ? { problem } : {}) });
     total.batches += backlog.batches;
     total.recordings += backlog.recordings;
     total.bytes += backlog.bytes;
@@ -211,6 +222,7 @@ export function renderStatus(s: StatusReport): string {
     lines.push(`${`${t.name} (tree)`.padEnd(18)}${last}${t.problem ? `; last attempt failed: ${t.problem}` : ''}`);
   }
   for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)}cannot be scanned: ${src.problem}`);
+  for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)}no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);
   for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);
   if (s.lossRecords > 5) lines.push(`  (${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths)`);
   for (const a of s.openAlerts) lines.push(`ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})`);

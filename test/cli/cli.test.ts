@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTree } from '../support/recorder-tree.ts';
+import { viewOfTree, writePendingView } from '../support/pending-view.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { Journal } from '../../agent/journal.ts';
 import { renderBar } from '../../cli/progress.ts';
@@ -48,6 +49,8 @@ describe('ferry CLI', () => {
     const lostFiles = ['a.wav', 'b.wav'].map((name) => ({ name, size: 10, mtimeMs: 1, path: join(root, '000000', name) }));
     losses.record({ source: 'rec', batch: '000000', kind: 'recordings', files: lostFiles, reason: 'deleted by the recorder before it was shipped', at: '2026-01-01T00:00:00.000Z' });
     losses.close();
+    // What the agent's last pass left: every recording of the tree pending.
+    writePendingView(state, 'rec', viewOfTree(root));
     const file = join(dir, 'agent.yaml');
     writeFileSync(file, `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${root} }\n`);
     const json = ferry(['agent', 'status', '--config', file, '--json']);

@@ -1,0 +1,65 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collectStatus, renderStatus } from '../../cli/agent-commands.ts';
+import { writePendingView, type ViewEntry } from '../support/pending-view.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// `ferry agent status` reads the agent's state directory, never the recordings root: the
+// backlog is the pending view of the agent's last pass, streamed.
+
+function site() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-status-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const state = join(dir, 'state');
+  const config = join(dir, 'agent.yaml');
+  writeFileSync(config, `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${root} }\n`);
+  return { root, state, config };
+}
+
+/** `batches` batches of 100 recordings of 2 KB, generated a line at a time. */
+function* bigView(batches: number, oldestMs: number): Generator<ViewEntry> {
+  for (let b = 1; b <= batches; b++) {
+    const batch = String(b).padStart(6, '0');
+    yield { batch, files: Array.from({ length: 100 }, (_, i) => ({ name: `c${batch}-${i}.wav`, size: 2048, mtimeMs: oldestMs + b * 1000 + i })) };
+  }
+}
+
+describe('agent status from the pending view', () => {
+  it('reports the backlog of the view (250,000 recordings) over an empty root: the count comes from the state directory, not a walk', async () => {
+    const s = site();
+    const oldest = Date.now() - 3 * 3600_000;
+    writePendingView(s.state, 'rec', bigView(2500, oldest), new Date('2026-03-01T10:00:00Z'));
+    const status = await collectStatus(s.config);
+    expect(status.backlog).toMatchObject({ batches: 2500, recordings: 250_000, bytes: 250_000 * 2048, oldestBatch: '000001' });
+    expect(status.backlog.oldestAgeSec).toBeGreaterThan(3 * 3600 - 60);
+    expect(status.sources).toEqual([{ name: 'rec', backlog: expect.objectContaining({ batches: 2500 }), lastScan: '2026-03-01T10:00:00.000Z' }]);
+    expect(renderStatus(status)).toMatch(/^backlog\s+2500 batch\(es\), 250000 recording\(s\), 512\.0 MB$/m);
+  });
+
+  it('does not count recordings in the root that the last pass did not see', async () => {
+    const s = site();
+    writeTree(s.root, 3, 4);
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    expect((await collectStatus(s.config)).backlog).toMatchObject({ batches: 1, recordings: 100 });
+  });
+
+  it('says the agent has made no pass of the source instead of scanning its root', async () => {
+    const s = site();
+    writeTree(s.root, 3, 4);
+    const status = await collectStatus(s.config);
+    expect(status.sources).toEqual([{ name: 'rec', backlog: { batches: 0, recordings: 0, bytes: 0 }, noPassYet: true }]);
+    expect(renderStatus(status)).toMatch(/^SOURCE rec\s+no pass yet: its backlog is counted by the agent's passes/m);
+  });
+
+  it('reports the view and the problem when the root is gone', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(2, Date.now() - 60_000));
+    const config = s.config.replace('agent.yaml', 'gone.yaml');
+    writeFileSync(config, `site: s\nstate: ${s.state}\nsources:\n  - { name: rec, type: recordings, path: ${join(s.root, 'missing')} }\n`);
+    const status = await collectStatus(config);
+    expect(status.sources[0]).toMatchObject({ name: 'rec', backlog: { batches: 2, recordings: 200 }, problem: expect.any(String) });
+  });
+});
