@@ -111,6 +111,12 @@ export interface RunExportDeps extends ExportDeps {
   keepDays?: number;
 }
 
+/** Ends the record with `status` unless it already ended; answers the record as stored after. */
+export async function endExport(statuses: ExportStatusStore, status: ExportStatus): Promise<ExportStatus> {
+  if (await statuses.finish(status)) return status;
+  return (await statuses.get(status.site, status.exportId)) ?? status;
+}
+
 /** Throws when the record was judged failed (or the deadline passed) while the bundle was written: it must not be published. */
 async function checkStillRunning(deps: RunExportDeps, job: ExportJob): Promise<void> {
   const stored = await deps.statuses.get(job.site, job.exportId);
@@ -148,6 +154,5 @@ export async function runExport(deps: RunExportDeps, job: ExportJob, running: Ex
     await writer.abort().catch(() => undefined);
     ended = { ...running, state: 'failed', error: messageOf(error), finishedAt: deps.clock.now().toISOString() };
   }
-  if (await deps.statuses.finish(ended)) return ended;
-  return (await deps.statuses.get(job.site, job.exportId)) ?? ended;
+  return endExport(deps.statuses, ended);
 }

@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.ts';
 import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { judgeOverdue, requestedDeadline } from '../../core/export-deadline.ts';
 import {
+  endExport,
   EXPORT_ID_PATTERN,
   exportKey,
   MAX_CONSOLE_EXPORT_CALLS,
@@ -120,7 +121,7 @@ const statusParams = z.object({ exportId: z.string().regex(EXPORT_ID_PATTERN, 'm
 async function judged(statuses: ExportStatusStore, status: ExportStatus | undefined, now: Date): Promise<ExportStatus | undefined> {
   const failed = status && judgeOverdue(status, now);
   if (!failed) return status;
-  return (await statuses.finish(failed)) ? failed : statuses.get(failed.site, failed.exportId);
+  return endExport(statuses, failed);
 }
 
 export async function exportStatus(ctx: Context, event: HttpEvent, site: string, rawId: string): Promise<HttpResult> {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
-import { EXPORT_ID_PATTERN, MAX_CONSOLE_EXPORT_CALLS, runExport, type ExportJob, type ExportStatus, type RunExportDeps } from '../../core/exports.ts';
+import { endExport, EXPORT_ID_PATTERN, MAX_CONSOLE_EXPORT_CALLS, runExport, type ExportJob, type ExportStatus, type RunExportDeps } from '../../core/exports.ts';
 import { judgeOverdue, startedDeadline } from '../../core/export-deadline.ts';
 import { baseClients, baseEnvSchema, loadDeps, parseEnv } from '../shared/deps.ts';
 import { lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -37,8 +37,40 @@ export interface ExportHandlerDeps extends RunExportDeps {
   log?: Log;
 }
 
+/** Time left before Lambda stops the invocation (its context), or undefined outside Lambda. */
+function remainingMs(context: unknown): number | undefined {
+  const get = (context as { getRemainingTimeInMillis?: () => number } | undefined)?.getRemainingTimeInMillis;
+  return typeof get === 'function' ? get.call(context) : undefined;
+}
+
+/** How long before Lambda's timeout the watchdog ends the record: time for one conditional write. */
+export const WATCHDOG_MARGIN_MS = 15_000;
+
+/**
+ * Runs the export, but ends its record as failed WATCHDOG_MARGIN_MS before Lambda's timeout
+ * kills the invocation, so the officer learns of a timeout at once instead of at the deadline.
+ * The export left running then finds its record ended and publishes nothing (runExport checks it
+ * before completing the upload); if Lambda kills it first, the exports/ rule aborts the upload.
+ */
+async function withWatchdog(deps: ExportHandlerDeps, running: ExportStatus, remaining: number | undefined, run: () => Promise<ExportStatus>): Promise<ExportStatus> {
+  if (remaining === undefined) return run();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<ExportStatus>((resolve, reject) => {
+    timer = setTimeout(() => {
+      const minutes = Math.ceil(deps.timeoutSeconds / 60);
+      const failed: ExportStatus = { ...running, state: 'failed', error: `the export did not finish within ${minutes} minutes; request it again`, finishedAt: deps.clock.now().toISOString() };
+      endExport(deps.statuses, failed).then(resolve, reject);
+    }, Math.max(0, remaining - WATCHDOG_MARGIN_MS));
+  });
+  try {
+    return await Promise.race([run(), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createHandler(deps: ExportHandlerDeps): Handler<unknown, ExportStatus> {
-  return async (raw: unknown) => {
+  return async (raw: unknown, context?: unknown) => {
     const job: ExportJob = exportJobSchema.parse(raw);
     const stored = await deps.statuses.get(job.site, job.exportId);
     if (!stored) throw new Error(`no status record for export ${job.exportId} of site ${job.site}`);
@@ -46,10 +78,10 @@ export function createHandler(deps: ExportHandlerDeps): Handler<unknown, ExportS
     if (stored.state !== 'running' || stored.startedAt !== undefined) return stored;
     const now = deps.clock.now();
     const overdue = judgeOverdue(stored, now);
-    if (overdue) return (await deps.statuses.finish(overdue)) ? overdue : ((await deps.statuses.get(job.site, job.exportId)) ?? overdue);
+    if (overdue) return endExport(deps.statuses, overdue);
     const running: ExportStatus = { ...stored, startedAt: now.toISOString(), deadline: startedDeadline(now, deps.timeoutSeconds) };
     if (!(await deps.statuses.claim(running))) return (await deps.statuses.get(job.site, job.exportId)) ?? stored;
-    const out = await runExport(deps, job, running);
+    const out = await withWatchdog(deps, running, remainingMs(context), () => runExport(deps, job, running));
     deps.log?.(out.state === 'done' ? 'info' : 'error', `export ${out.state}`, { site: job.site, exportId: job.exportId, calls: out.calls, bytes: out.bytes, ...(out.error ? { error: out.error } : {}) });
     return out;
   };

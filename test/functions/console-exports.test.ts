@@ -6,7 +6,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryExportStatusStore } from '../../core/memory-exports.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { createHandler } from '../../functions/console/handler.ts';
-import { createExportHandler } from '../../functions/export/handler.ts';
+import { createExportHandler, WATCHDOG_MARGIN_MS } from '../../functions/export/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
 import { consoleCaller, officerA, parseJson, testConsoleVerifier } from '../support/console-handler.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
@@ -51,7 +51,7 @@ async function setup(options: { deployed?: boolean } = {}) {
   const runJobs = async () => {
     for (const job of jobs.splice(0)) await runExport({ blobs, catalogue, store: blobs, statuses, clock, audit: async (e) => void events.push(e) }, job, (await statuses.get(job.site, job.exportId))!);
   };
-  return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, statuses, jobs, links, events, runJobs, exportFunction, clock, blobs };
+  return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, statuses, jobs, links, events, runJobs, exportFunction, clock, blobs, catalogue };
 }
 
 const base = '/console/sites/site-a';
@@ -166,5 +166,23 @@ describe('console export routes', () => {
     expect(s.events.filter((e) => e.action === 'export')).toHaveLength(1);
     expect(await s.exportFunction(s.jobs[0])).toMatchObject({ state: 'done' });
     expect(s.events.filter((e) => e.action === 'export')).toHaveLength(1);
+  });
+
+  it('ends the record failed just before Lambda would time the invocation out, and the export left running publishes nothing', async () => {
+    const s = await setup();
+    await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'court order 118' } });
+    // Every read of a pack takes 200 ms; Lambda says 50 ms are left before the watchdog's margin.
+    const slow = Object.create(s.blobs) as MemoryBlobStore;
+    slow.get = async (...a: Parameters<MemoryBlobStore['get']>) => (await new Promise((r) => setTimeout(r, 200)), s.blobs.get(...a));
+    const handler = createExportHandler({ blobs: slow, catalogue: s.catalogue, store: s.blobs, statuses: s.statuses, clock: s.clock, audit: async (e) => void s.events.push(e), timeoutSeconds: 900 });
+    const started = Date.now();
+    const out = await handler(s.jobs[0], { getRemainingTimeInMillis: () => WATCHDOG_MARGIN_MS + 50 });
+    expect(Date.now() - started).toBeLessThan(190);
+    expect(out).toMatchObject({ state: 'failed', error: 'the export did not finish within 15 minutes; request it again' });
+    expect(await s.statuses.get('site-a', ID)).toMatchObject({ state: 'failed' });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await s.blobs.head(`exports/site-a/${ID}.tar`)).toBeUndefined();
+    expect(await s.statuses.get('site-a', ID)).toMatchObject({ state: 'failed', error: expect.stringContaining('15 minutes') });
+    expect(s.events).toEqual([]);
   });
 });
