@@ -1,30 +1,40 @@
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
-import { createGunzip, gzipSync } from 'node:zlib';
+import { createGunzip, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 
-// Gzip JSON-lines files, written and read in chunks: a snapshot's index (and the agent's own
-// copy of it) is never held whole in memory. Concatenated gzip members read as one stream,
-// which is how an index gets its header line after its entries are counted, and how the
-// writer works: every ~256 KB of lines becomes one gzip member, compressed and written
-// synchronously. A snapshot writes two lines per path of the share; through a zlib stream each
-// line cost a trip to the thread pool and a wait for it, which a loaded machine makes long.
+// Gzip JSON-lines files, written and read in chunks: a snapshot's published index is never held
+// whole in memory. Concatenated gzip members read as one stream, which is how an index gets its
+// header line after its entries are counted, and how the writer works: every ~256 KB of lines
+// becomes one gzip member, compressed on libuv's thread pool while the walk goes on (at most
+// MAX_IN_FLIGHT at once) and written in order. A snapshot writes a line per path; compressing
+// them on the main thread was a fifth of an incremental snapshot's time, and through a zlib
+// stream each line cost a trip to the thread pool and a wait for it.
 
 const CHUNK_BYTES = 256 * 1024;
+/** Members being compressed at once: bounds the memory (4 × 256 KB of lines) and keeps a core for the walk. */
+const MAX_IN_FLIGHT = 4;
+
+const gzipAsync = promisify(gzip);
 
 export class JsonlGzWriter {
   private fd: number | undefined;
   /** Lines not compressed yet: one zlib call per 256 KB, not per line (each call costs more than the line). */
   private pending: string[] = [];
   private pendingBytes = 0;
-  /** Whether a gzip member was written: an empty file is not valid gzip, so close writes an empty member. */
+  /** Whether a gzip member was started: an empty file is not valid gzip, so close writes an empty member. */
   private members = 0;
+  /** Members compressed or being compressed, not written yet, oldest first; each resolves once written. */
+  private inFlight: Promise<void>[] = [];
+  private written: Promise<void> = Promise.resolve();
+  private failed: unknown;
   lines = 0;
 
-  /** `level`: gzip level; 1 for files only this agent reads (four times faster, about a fifth larger). */
+  /** `level`: gzip level; 1 compresses index lines about a third faster than 6, for 2 % more bytes. */
   constructor(
     readonly file: string,
-    private readonly level = 6,
+    private readonly level = 1,
   ) {
     this.fd = openSync(file, 'w');
   }
@@ -33,7 +43,7 @@ export class JsonlGzWriter {
     this.writeLine(JSON.stringify(value));
   }
 
-  /** Writes a line already serialised (without its newline): one copied through unchanged from a previous index. */
+  /** Writes a line already serialised (without its newline); await `settle()` when `backlogged`. */
   writeLine(line: string): void {
     this.lines++;
     this.pending.push(line, '\n');
@@ -41,14 +51,38 @@ export class JsonlGzWriter {
     if (this.pendingBytes >= CHUNK_BYTES) this.flush();
   }
 
-  /** Compresses what is pending as one gzip member (at close, an empty one when there never was one). */
+  /** True when as many members are being compressed as may be: the caller awaits settle() before writing more. */
+  get backlogged(): boolean {
+    return this.inFlight.length >= MAX_IN_FLIGHT;
+  }
+
+  /** Waits for the oldest member in flight to be written; throws what compressing or writing threw. */
+  async settle(): Promise<void> {
+    await this.inFlight[0];
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  /** Starts compressing what is pending as one gzip member (at close, an empty one when there never was one). */
   private flush(): void {
     if (this.fd === undefined || (this.pending.length === 0 && this.members > 0)) return;
-    const member = gzipSync(this.pending.join(''), { level: this.level });
+    const compressed = gzipAsync(this.pending.join(''), { level: this.level });
     this.pending = [];
     this.pendingBytes = 0;
-    for (let at = 0; at < member.length; ) at += writeSync(this.fd, member, at);
     this.members++;
+    const done = (this.written = Promise.all([compressed, this.written]).then(
+      ([member]) => {
+        if (this.failed !== undefined || this.fd === undefined) return;
+        for (let at = 0; at < member.length; ) at += writeSync(this.fd, member, at);
+      },
+      (error: unknown) => {
+        this.failed ??= error;
+      },
+    ));
+    const settled = done.catch((error: unknown) => {
+      this.failed ??= error;
+    });
+    this.inFlight.push(settled);
+    void settled.then(() => this.inFlight.shift());
   }
 
   /** Writes what is pending and closes the file (its bytes are in the page cache: the caller syncs what must survive a crash). */
@@ -56,8 +90,10 @@ export class JsonlGzWriter {
     if (this.fd === undefined) return;
     try {
       this.flush();
+      await Promise.all(this.inFlight);
+      if (this.failed !== undefined) throw this.failed;
     } finally {
-      closeSync(this.fd);
+      if (this.fd !== undefined) closeSync(this.fd);
       this.fd = undefined;
     }
   }

@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { join } from 'node:path';
 import type { TreeEntry } from '../../core/tree-manifest.ts';
 import { compareTreePaths, entryPathBytes } from './paths.ts';
 import { readLineBatchesFile } from './jsonl-gz.ts';
+import { LineFileReader, LineFileWriter } from './line-file.ts';
 
-// The agent's own copy of a snapshot's file list (state dir, gzip JSON lines, snapshot order):
+// The agent's own copy of a snapshot's file list (state dir, plain JSON lines, snapshot order):
 // the published entry without its pack position (that comes from the content index) plus what
 // tells an unchanged file without reading it: inode, device, and the mtime and ctime in
 // nanoseconds. The ctime is there because the mtime can be put back (`touch -r`, a copy tool
@@ -63,45 +65,66 @@ export class PriorEntry {
   }
 }
 
+/** The local index of a source's last snapshot in its state directory. */
+export const LOCAL_INDEX = 'index.local.jsonl';
+/** Where an agent before the plain local index kept it (gzip): read once, then replaced. */
+const LEGACY_LOCAL_INDEX = 'index.local.gz';
+
+/**
+ * The local index of the last snapshot in `dir` (undefined when there is none), converted from
+ * the gzip file an older agent wrote when that is all there is: once, streamed, replaced only
+ * when the plain copy is complete.
+ */
+export async function localIndexFile(dir: string): Promise<string | undefined> {
+  const file = join(dir, LOCAL_INDEX);
+  if (existsSync(file)) return file;
+  const legacy = join(dir, LEGACY_LOCAL_INDEX);
+  if (!existsSync(legacy)) return undefined;
+  const part = `${file}.part`;
+  const out = new LineFileWriter(part);
+  try {
+    for await (const batch of readLineBatchesFile(legacy)) for (const line of batch) out.writeLine(line);
+  } finally {
+    out.close();
+  }
+  renameSync(part, file);
+  rmSync(legacy, { force: true });
+  return file;
+}
+
 /** Streams a local index and answers "what did the previous snapshot hold at this path", for paths asked in snapshot order. */
 export class PreviousIndex {
-  private readonly batches: AsyncGenerator<string[]> | undefined;
-  private lines: string[] = [];
-  private next = 0;
+  private readonly reader: LineFileReader | undefined;
   private head: { prior: PriorEntry; bytes?: Buffer } | undefined;
   private done: boolean;
   entries = 0;
 
   constructor(file: string | undefined) {
-    this.batches = file && existsSync(file) ? readLineBatchesFile(file) : undefined;
-    this.done = this.batches === undefined;
+    this.reader = file && existsSync(file) ? new LineFileReader(file) : undefined;
+    this.done = this.reader === undefined;
   }
 
-  /** Reads the next line; an await only when a batch of lines is used up. */
-  private async advance(): Promise<void> {
-    while (this.next >= this.lines.length) {
-      const batch = await this.batches!.next();
-      if (batch.done) {
-        this.done = true;
-        this.head = undefined;
-        return;
-      }
-      this.lines = batch.value;
-      this.next = 0;
+  private advance(): void {
+    const line = this.reader!.next();
+    if (line === undefined) {
+      this.done = true;
+      this.head = undefined;
+      return;
     }
     this.entries++;
-    this.head = { prior: new PriorEntry(this.lines[this.next++]!) };
+    this.head = { prior: new PriorEntry(line) };
   }
 
   /**
    * The previous line at `rel`, skipping (as deleted) every earlier path; undefined when it had
    * none. `head` (lineHead of the path, when its bytes are valid UTF-8) recognises the line of
    * the same path without parsing it; any other line is parsed to be ordered. Paths are asked
-   * in strictly increasing order, so a line found is used up.
+   * in strictly increasing order, so a line found is used up. Synchronous: the file is read in
+   * chunks of 1 MiB from the page cache.
    */
-  async seekLine(rel: Buffer, head?: string): Promise<PriorEntry | undefined> {
+  seekLine(rel: Buffer, head?: string): PriorEntry | undefined {
     while (!this.done) {
-      if (!this.head) await this.advance();
+      if (!this.head) this.advance();
       if (!this.head) return undefined;
       const found = this.head.prior;
       if (head !== undefined && found.line.startsWith(head)) {
@@ -118,11 +141,11 @@ export class PreviousIndex {
   }
 
   /** The previous entry at `rel`, skipping (as deleted) every earlier path; undefined when it had none. */
-  async seek(rel: Buffer): Promise<LocalEntry | undefined> {
-    return (await this.seekLine(rel))?.entry;
+  seek(rel: Buffer): LocalEntry | undefined {
+    return this.seekLine(rel)?.entry;
   }
 
-  async close(): Promise<void> {
-    await this.batches?.return(undefined);
+  close(): void {
+    this.reader?.close();
   }
 }

@@ -1,26 +1,26 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { lstat, readlink, stat } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type { BlobStore } from '../../core/ports.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
 import { sitePrefix, treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
 import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
-import { StreamUploader } from '../stream-uploader.ts';
 import type { PartPool } from '../part-pool.ts';
-import { verifyObject, type VerifyMode } from '../verify.ts';
+import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
 import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PreviousIndex, identityOf, lineHead, publishedPrefix, unchangedFileSha, type LocalEntry, type PriorEntry } from './local-index.ts';
-import { TreePacker, recoverInflightPacks, treeStore } from './packer.ts';
+import { PackGoneError, assertPacksPresent, publishIndex, rootIdentity } from './snapshot-steps.ts';
+import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, publishedPrefix, unchangedFileSha, type LocalEntry, type PriorEntry } from './local-index.ts';
+import { LineFileWriter } from './line-file.ts';
+import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
@@ -31,6 +31,8 @@ import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkIt
 // Then the index is published, then the manifest, LAST: until then the snapshot does not
 // exist. Only then does the local index become the one the next snapshot compares with.
 // State per source lives in `{state}/trees/{source}/` (docs/operations.md).
+
+export { PackGoneError };
 
 export interface TreeSnapshotContext {
   site: string;
@@ -119,20 +121,39 @@ class Snapshot {
     return p;
   }
 
+  /** Writes the lines of every walked item: an unchanged file's without an await. */
+  async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LineFileWriter): Promise<void> {
+    for await (const run of runs) {
+      for (const item of run) {
+        let made = this.entry(item, prev, included);
+        if (made instanceof Promise) made = await made;
+        if (!made) continue;
+        published.writeLine(made.published);
+        local.writeLine(made.local);
+        if (published.backlogged) await published.settle();
+      }
+    }
+  }
+
   /**
    * The index lines (published, local) for one walked item; undefined: left out (reported when
    * it is a problem). A file unchanged since the previous snapshot (same size, mtime, ctime,
    * inode, device and mode, its content still stored) is carried over from its previous line
-   * without being read, parsed into a new entry or serialised again.
+   * without being read, parsed into a new entry or serialised again, and without an await:
+   * `carried` is that path, `entry` the one for everything else.
    */
-  async entry(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
+  entry(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined): Lines | Promise<Lines | undefined> | undefined {
     const shown = item.rel.toString('utf8');
     const head = isUtf8(item.rel) ? lineHead(shown) : undefined;
-    const prior = await prev.seekLine(item.rel, head);
+    const prior = prev.seekLine(item.rel, head);
     if (item.kind === 'file') {
       const carried = this.carryOver(item.stat, prior, head);
       if (carried && (!included || included(shown))) return carried;
     }
+    return this.looked(item, prior, shown, included);
+  }
+
+  private async looked(item: WalkItem, prior: PriorEntry | undefined, shown: string, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
     if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
     if (item.kind !== 'dir' && included && !included(shown)) return undefined;
     const base = { ...entryPath(item.rel), mode: Number(item.stat.mode & 0o7777n), mtime: iso(item.stat.mtimeNs) };
@@ -243,66 +264,19 @@ function sameFile(p: LocalEntry, st: BigIntStats): boolean {
   return sameContent(p, st) && p.mode === Number(st.mode & 0o7777n);
 }
 
+/** Closes files after a failure: the first error is the one to report. */
+function closeQuietly(...files: { close(): void }[]): void {
+  for (const file of files) {
+    try {
+      file.close();
+    } catch {
+      // already failing
+    }
+  }
+}
+
 async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
   return lstat(abs, { bigint: true }).catch(() => undefined);
-}
-
-async function rootIdentity(path: string): Promise<{ dev: bigint; ino: bigint }> {
-  try {
-    const st = await stat(path, { bigint: true });
-    if (!st.isDirectory()) throw new TreeVanishedError(`${path} is not a directory`);
-    return { dev: st.dev, ino: st.ino };
-  } catch (error) {
-    if (error instanceof TreeVanishedError) throw error;
-    throw new TreeVanishedError(`${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`, { cause: error });
-  }
-}
-
-/** Publishes the index (header line, then the entries written during the walk) and returns where it is. */
-async function publishIndex(ctx: TreeSnapshotContext, key: string, header: object, bodyFile: string) {
-  const uploader = new StreamUploader(treeStore(ctx.store), { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
-  try {
-    await uploader.write(gzipSync(`${JSON.stringify(header)}\n`));
-    const file = await open(bodyFile, 'r');
-    try {
-      await uploader.copyFrom(file, (await file.stat()).size, bodyFile, { exact: true });
-    } finally {
-      await file.close();
-    }
-    const result = await uploader.finish();
-    await verifyObject(ctx.store, key, result, ctx.verify);
-    return { key, size: result.size, sha256: result.sha256 };
-  } catch (error) {
-    await uploader.abort().catch(() => undefined);
-    throw error;
-  }
-}
-
-/** A pack the snapshot reuses was removed (by the cloud's purge) while the snapshot was taken. */
-export class PackGoneError extends Error {
-  override readonly name = 'PackGoneError';
-}
-
-/**
- * The one race with the purge (docs/restore.md): content reused from a pack that only forgotten
- * snapshots listed, and the pack deleted before this manifest is out. Every pack the manifest
- * names is looked at just before it is published; when one is gone nothing is published, the
- * content index forgets that pack, and the next pass packs its content again.
- */
-async function assertPacksPresent(ctx: TreeSnapshotContext, content: ContentIndex, keys: string[]): Promise<void> {
-  const gone: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      if (!(await ctx.store.head(key))) gone.push(key);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker));
-  if (gone.length === 0) return;
-  const goneSet = new Set(gone);
-  content.retainPacks(new Set(content.allPacks().map((p) => p.key).filter((k) => !goneSet.has(k))));
-  throw new PackGoneError(`${gone.length} pack(s) this snapshot reuses were removed meanwhile (${gone[0]}…): not published; their content is packed again next pass`);
 }
 
 /**
@@ -342,20 +316,17 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     onPublished: (p) => ctx.log?.info('tree pack published', { source: source.name, key: p.key, size: p.size }),
   });
   const snap = new Snapshot(ctx, packer);
-  const prev = new PreviousIndex(last ? join(dir, 'index.local.gz') : undefined);
+  const prev = new PreviousIndex(last ? await localIndexFile(dir) : undefined);
   const indexBody = new JsonlGzWriter(join(work, 'index.body.gz'));
-  const localNext = new JsonlGzWriter(join(work, 'index.local.gz'), 1);
+  const localNext = new LineFileWriter(join(work, LOCAL_INDEX));
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
-    for await (const item of walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) })) {
-      const made = await snap.entry(item, prev, included);
-      if (!made) continue;
-      indexBody.writeLine(made.published);
-      localNext.writeLine(made.local);
-    }
+    await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
     await packer.finish();
-    await Promise.all([indexBody.close(), localNext.close(), prev.close()]);
+    await indexBody.close();
+    localNext.close();
+    prev.close();
     const after = await rootIdentity(source.path);
     if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
     // Emptied on purpose, the same directory is empty; an unmounted share leaves another (empty) one.
@@ -387,13 +358,14 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     await assertPacksPresent(ctx, content, packs.map((p) => p.key));
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);
     await publishManifest({ store }, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
-    renameSync(localNext.file, join(dir, 'index.local.gz'));
+    renameSync(localNext.file, join(dir, LOCAL_INDEX));
     const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
     writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return { manifest, manifestKey };
   } catch (error) {
     await packer.abort();
-    await Promise.allSettled([indexBody.close(), localNext.close(), prev.close()]);
+    await indexBody.close().catch(() => undefined);
+    closeQuietly(localNext, prev);
     throw error;
   } finally {
     rmSync(work, { recursive: true, force: true });

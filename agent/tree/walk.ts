@@ -54,7 +54,13 @@ export function specialName(st: BigIntStats): string {
 
 const SLASH = Buffer.from('/');
 
-export async function* walkTree(root: string, options: WalkOptions): AsyncGenerator<WalkItem> {
+/**
+ * The walk, in runs: consecutive items in snapshot order, a run ending at each directory (whose
+ * contents come next) and at the end of a listing. One await per run rather than per path: an
+ * async generator costs a few promises per item and level, as much as the rest of the work for
+ * an unchanged file.
+ */
+export async function* walkTree(root: string, options: WalkOptions): AsyncGenerator<WalkItem[]> {
   const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
   let names: Buffer[];
   try {
@@ -65,8 +71,9 @@ export async function* walkTree(root: string, options: WalkOptions): AsyncGenera
   yield* walkDir(rootBytes, Buffer.alloc(0), names, options);
 }
 
-async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options: WalkOptions): AsyncGenerator<WalkItem> {
+async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options: WalkOptions): AsyncGenerator<WalkItem[]> {
   names.sort(Buffer.compare);
+  let run: WalkItem[] = [];
   for (const name of names) {
     const rel = relDir.length === 0 ? name : Buffer.concat([relDir, SLASH, name]);
     const abs = Buffer.concat([absDir, SLASH, name]);
@@ -84,8 +91,10 @@ async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options
       continue;
     }
     const kind = kindOf(stat);
-    yield { rel, abs, stat, kind };
+    run.push({ rel, abs, stat, kind });
     if (kind !== 'dir') continue;
+    yield run;
+    run = [];
     let children: Buffer[];
     try {
       children = await (options.readdir ?? readNames)(abs);
@@ -97,4 +106,5 @@ async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options
     }
     yield* walkDir(abs, rel, children, options);
   }
+  if (run.length > 0) yield run;
 }

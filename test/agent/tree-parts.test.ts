@@ -1,11 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
-import { PreviousIndex, identityOf, lineHead, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
+import { LineFileReader, LineFileWriter } from '../../agent/tree/line-file.ts';
+import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
 import { compareTreePaths, entryPath, treePathMatcher } from '../../agent/tree/paths.ts';
 import { walkTree } from '../../agent/tree/walk.ts';
 
@@ -27,7 +28,7 @@ describe('tree path order', () => {
     for (const d of ['a', 'a/b', 'a-c', 'z']) mkdirSync(join(root, d), { recursive: true });
     for (const f of ['a/b/1', 'a/2', 'a-c/3', 'a.x', 'z/4']) writeFileSync(join(root, f), f);
     const seen: string[] = [];
-    for await (const item of walkTree(root, { onProblem: () => undefined })) seen.push(item.rel.toString());
+    for await (const run of walkTree(root, { onProblem: () => undefined })) for (const item of run) seen.push(item.rel.toString());
     expect(seen).toEqual(['a', 'a/2', 'a/b', 'a/b/1', 'a-c', 'a-c/3', 'a.x', 'z', 'z/4']);
     expect([...seen].map(b).sort(compareTreePaths).map(String)).toEqual(seen);
   });
@@ -40,31 +41,44 @@ describe('tree path order', () => {
 });
 
 describe('previous index merge-join', () => {
-  it('answers each path asked in order, treating skipped paths as deleted', async () => {
-    const file = join(tmp(), 'index.local.gz');
-    const w = new JsonlGzWriter(file);
-    const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0', ctimeNs: '0' });
-    for (const p of ['a', 'a/b', 'a-c', 'z']) await w.write(entry(p));
-    await w.close();
+  const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0', ctimeNs: '0' });
+
+  it('answers each path asked in order, treating skipped paths as deleted', () => {
+    const file = join(tmp(), LOCAL_INDEX);
+    const w = new LineFileWriter(file);
+    for (const p of ['a', 'a/b', 'a-c', 'z']) w.writeLine(JSON.stringify(entry(p)));
+    w.close();
     const prev = new PreviousIndex(file);
-    expect((await prev.seek(b('a')))?.path).toBe('a');
-    expect(await prev.seek(b('a/a'))).toBeUndefined(); // new path between two old ones
-    expect((await prev.seek(b('a-c')))?.path).toBe('a-c'); // a/b skipped: deleted
-    expect(await prev.seek(b('zz'))).toBeUndefined();
-    await prev.close();
-    expect(await new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
+    expect(prev.seek(b('a'))?.path).toBe('a');
+    expect(prev.seek(b('a/a'))).toBeUndefined(); // new path between two old ones
+    expect(prev.seek(b('a-c'))?.path).toBe('a-c'); // a/b skipped: deleted
+    expect(prev.seek(b('zz'))).toBeUndefined();
+    prev.close();
+    expect(new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
   });
 
-  it('recognises the line of a path in UTF-8 by its start, without parsing it', async () => {
-    const file = join(tmp(), 'index.local.gz');
-    const w = new JsonlGzWriter(file);
+  it('recognises the line of a path in UTF-8 by its start, without parsing it', () => {
+    const file = join(tmp(), LOCAL_INDEX);
+    const w = new LineFileWriter(file);
     w.writeLine('{"path":"a","mode":420,"not json');
     w.writeLine(JSON.stringify({ path: 'b', type: 'dir', mode: 0o755, mtime: '2026-01-01T00:00:00.000Z', size: 0 }));
-    await w.close();
+    w.close();
     const prev = new PreviousIndex(file);
-    expect((await prev.seekLine(b('a'), lineHead('a')))?.line).toBe('{"path":"a","mode":420,"not json');
-    expect((await prev.seek(b('b')))?.type).toBe('dir');
-    await prev.close();
+    expect(prev.seekLine(b('a'), lineHead('a'))?.line).toBe('{"path":"a","mode":420,"not json');
+    expect(prev.seek(b('b'))?.type).toBe('dir');
+    prev.close();
+  });
+
+  it('converts the gzip local index an older agent left into the plain file once, line for line, and drops the gzip file', async () => {
+    const dir = tmp();
+    const w = new JsonlGzWriter(join(dir, 'index.local.gz'), 1);
+    for (const p of ['a', 'a/b', 'z']) w.write(entry(p));
+    await w.close();
+    const file = await localIndexFile(dir);
+    expect(file).toBe(join(dir, LOCAL_INDEX));
+    expect(existsSync(join(dir, 'index.local.gz'))).toBe(false);
+    expect(readFileSync(file!, 'utf8')).toBe(['a', 'a/b', 'z'].map((p) => `${JSON.stringify(entry(p))}\n`).join(''));
+    expect(await localIndexFile(tmp())).toBeUndefined();
   });
 
   it('takes the hash of an unchanged file from its line only when mode, size, inode, device, mtime and ctime are all the same', () => {
@@ -81,6 +95,34 @@ describe('previous index merge-join', () => {
       expect(unchangedFileSha(line, lineHead('dir/f'), other), field).toBeUndefined();
     }
     expect(unchangedFileSha(JSON.stringify({ ...local, ctimeNs: undefined }), lineHead('dir/f'), st)).toBeUndefined(); // an older agent's line
+  });
+});
+
+describe('plain JSON lines (the local index)', () => {
+  it('reads back every line written across many 1 MiB chunks, a character cut by a chunk boundary included', () => {
+    const file = join(tmp(), 'lines.jsonl');
+    const w = new LineFileWriter(file);
+    // The first line puts a 4-byte character across the first 1 MiB boundary.
+    const written = [`${'x'.repeat(1024 * 1024 - 2)}😀`, ...Array.from({ length: 60_000 }, (_, i) => JSON.stringify({ i, name: `é€😀 ${'x'.repeat(i % 37)}` }))];
+    for (const line of written) w.writeLine(line);
+    w.close();
+    expect(readFileSync(file).subarray(1024 * 1024 - 2, 1024 * 1024 + 2).toString('utf8')).toBe('😀');
+    expect(statSync(file).size).toBeGreaterThan(3 * 1024 * 1024);
+    const r = new LineFileReader(file);
+    const read: string[] = [];
+    for (let line = r.next(); line !== undefined; line = r.next()) read.push(line);
+    expect(read).toEqual(written);
+    expect(w.lines).toBe(60_001);
+  });
+
+  it('reads a file with no lines as no lines, and a last line without its newline', () => {
+    const empty = join(tmp(), 'empty.jsonl');
+    new LineFileWriter(empty).close();
+    expect(new LineFileReader(empty).next()).toBeUndefined();
+    const cut = join(tmp(), 'cut.jsonl');
+    writeFileSync(cut, '{"a":1}\n\n{"b":2}');
+    const r = new LineFileReader(cut);
+    expect([r.next(), r.next(), r.next()]).toEqual(['{"a":1}', '{"b":2}', undefined]);
   });
 });
 

@@ -1,0 +1,71 @@
+import { stat, open } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { messageOf } from '../../core/errors.ts';
+import { StreamUploader } from '../stream-uploader.ts';
+import { verifyObject } from '../verify.ts';
+import type { ContentIndex } from './content-index.ts';
+import { treeStore } from './packer.ts';
+import type { TreeSnapshotContext } from './snapshot.ts';
+import { TreeVanishedError } from './walk.ts';
+
+// The steps of a snapshot around its walk: the root's identity (a share swapped or unmounted
+// during the snapshot), publishing the index, and the last look at the packs it reuses before
+// its manifest goes out (snapshot.ts).
+
+export async function rootIdentity(path: string): Promise<{ dev: bigint; ino: bigint }> {
+  try {
+    const st = await stat(path, { bigint: true });
+    if (!st.isDirectory()) throw new TreeVanishedError(`${path} is not a directory`);
+    return { dev: st.dev, ino: st.ino };
+  } catch (error) {
+    if (error instanceof TreeVanishedError) throw error;
+    throw new TreeVanishedError(`${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`, { cause: error });
+  }
+}
+
+/** Publishes the index (header line, then the entries written during the walk) and returns where it is. */
+export async function publishIndex(ctx: TreeSnapshotContext, key: string, header: object, bodyFile: string) {
+  const uploader = new StreamUploader(treeStore(ctx.store), { key, partSize: ctx.partSize, partConcurrency: ctx.partConcurrency, pool: ctx.pool, contentType: 'application/gzip' });
+  try {
+    await uploader.write(gzipSync(`${JSON.stringify(header)}\n`));
+    const file = await open(bodyFile, 'r');
+    try {
+      await uploader.copyFrom(file, (await file.stat()).size, bodyFile, { exact: true });
+    } finally {
+      await file.close();
+    }
+    const result = await uploader.finish();
+    await verifyObject(ctx.store, key, result, ctx.verify);
+    return { key, size: result.size, sha256: result.sha256 };
+  } catch (error) {
+    await uploader.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A pack the snapshot reuses was removed (by the cloud's purge) while the snapshot was taken. */
+export class PackGoneError extends Error {
+  override readonly name = 'PackGoneError';
+}
+
+/**
+ * The one race with the purge (docs/restore.md): content reused from a pack that only forgotten
+ * snapshots listed, and the pack deleted before this manifest is out. Every pack the manifest
+ * names is looked at just before it is published; when one is gone nothing is published, the
+ * content index forgets that pack, and the next pass packs its content again.
+ */
+export async function assertPacksPresent(ctx: TreeSnapshotContext, content: ContentIndex, keys: string[]): Promise<void> {
+  const gone: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      if (!(await ctx.store.head(key))) gone.push(key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, keys.length) }, worker));
+  if (gone.length === 0) return;
+  const goneSet = new Set(gone);
+  content.retainPacks(new Set(content.allPacks().map((p) => p.key).filter((k) => !goneSet.has(k))));
+  throw new PackGoneError(`${gone.length} pack(s) this snapshot reuses were removed meanwhile (${gone[0]}…): not published; their content is packed again next pass`);
+}
