@@ -80,10 +80,7 @@ export class ContentIndex {
           got += n;
         }
         if (got < want) break;
-        for (let r = 0; r < got; r += RECORD) {
-          const pack = piece.readUInt32BE(r + SHA) - 1;
-          if (this.packs.has(pack)) this.insert(piece.subarray(r, r + SHA), pack, piece.readDoubleBE(r + SHA + 4));
-        }
+        for (let r = 0; r < got; r += RECORD) if (this.packs.has(piece.readUInt32BE(r + SHA) - 1)) this.insertRecord(piece, r);
         at += got;
       }
     } finally {
@@ -136,18 +133,24 @@ export class ContentIndex {
     return this.dead.has(pack) ? undefined : { pack, offset: chunk.readDoubleBE(at + SHA + 4) };
   }
 
-  /** The record number of this content, or -1; `slot` is told where the probe ended. */
-  private find(sha256: Buffer, slot?: { at: number }): number {
+  /** The record number of this content, or -1. */
+  private find(sha256: Buffer): number {
+    const found = this.probe(sha256, 0);
+    return found < 0 ? -1 : found;
+  }
+
+  /**
+   * Looks up the SHA-256 at `bytes[from…from+32]`: its record number, or `-1 - slot` with the
+   * empty slot where it would go (no object per look-up: a load makes one per content).
+   */
+  private probe(bytes: Buffer, from: number): number {
     const mask = this.table.length - 1;
-    for (let i = sha256.readUInt32BE(0) & mask; ; i = (i + 1) & mask) {
+    for (let i = bytes.readUInt32BE(from) & mask; ; i = (i + 1) & mask) {
       const held = this.table[i]!;
-      if (held === 0) {
-        if (slot) slot.at = i;
-        return -1;
-      }
+      if (held === 0) return -1 - i;
       const record = held - 1;
       const at = (record & (CHUNK_RECORDS - 1)) * RECORD;
-      if (this.chunks[record >>> CHUNK_SHIFT]!.compare(sha256, 0, SHA, at, at + SHA) === 0) return record;
+      if (this.chunks[record >>> CHUNK_SHIFT]!.compare(bytes, from, from + SHA, at, at + SHA) === 0) return record;
     }
   }
 
@@ -177,22 +180,32 @@ export class ContentIndex {
   }
 
   private insert(sha256: Buffer, pack: number, offset: number): void {
-    const slot = { at: 0 };
-    let record = this.find(sha256, slot);
-    if (record < 0) {
-      if ((this.used + 1) * 2 > this.table.length) {
-        this.grow();
-        this.find(sha256, slot);
-      }
-      record = this.used++;
-      if (record >>> CHUNK_SHIFT === this.chunks.length) this.chunks.push(Buffer.alloc(CHUNK_RECORDS * RECORD));
-      sha256.copy(this.chunks[record >>> CHUNK_SHIFT]!, (record & (CHUNK_RECORDS - 1)) * RECORD, 0, SHA);
-      this.table[slot.at] = record + 1;
+    const at = this.place(sha256, 0);
+    const chunk = this.chunks[at >>> CHUNK_SHIFT]!;
+    const byte = (at & (CHUNK_RECORDS - 1)) * RECORD;
+    chunk.writeUInt32BE(pack + 1, byte + SHA);
+    chunk.writeDoubleBE(offset, byte + SHA + 4);
+  }
+
+  /** Inserts the record at `bytes[from…from+RECORD]` as content.bin holds it (the later record of a content wins). */
+  private insertRecord(bytes: Buffer, from: number): void {
+    const at = this.place(bytes, from);
+    bytes.copy(this.chunks[at >>> CHUNK_SHIFT]!, (at & (CHUNK_RECORDS - 1)) * RECORD + SHA, from + SHA, from + RECORD);
+  }
+
+  /** The record of the SHA-256 at `bytes[from…]`, made (its hash copied in) when there is none. */
+  private place(bytes: Buffer, from: number): number {
+    let found = this.probe(bytes, from);
+    if (found >= 0) return found;
+    if ((this.used + 1) * 2 > this.table.length) {
+      this.grow();
+      found = this.probe(bytes, from);
     }
-    const chunk = this.chunks[record >>> CHUNK_SHIFT]!;
-    const at = (record & (CHUNK_RECORDS - 1)) * RECORD;
-    chunk.writeUInt32BE(pack + 1, at + SHA);
-    chunk.writeDoubleBE(offset, at + SHA + 4);
+    const record = this.used++;
+    if (record >>> CHUNK_SHIFT === this.chunks.length) this.chunks.push(Buffer.alloc(CHUNK_RECORDS * RECORD));
+    bytes.copy(this.chunks[record >>> CHUNK_SHIFT]!, (record & (CHUNK_RECORDS - 1)) * RECORD, from, from + SHA);
+    this.table[-1 - found] = record + 1;
+    return record;
   }
 
   /** Doubles the table; the records stay where they are. */

@@ -101,6 +101,7 @@ class Snapshot {
   counts = { files: 0, dirs: 0, symlinks: 0, filesRead: 0 };
   bytesTotal = 0;
   readonly positions = new Map<number, number>();
+  private readonly shaKey = Buffer.alloc(32);
 
   constructor(
     readonly ctx: TreeSnapshotContext,
@@ -187,7 +188,9 @@ class Snapshot {
     if (!prior) return undefined;
     const sha = head !== undefined ? unchangedFileSha(prior.line, head, st) : sameFile(prior.entry, st) ? prior.entry.sha256 : undefined;
     if (sha === undefined) return undefined;
-    const location = this.packer.locate(Buffer.from(sha, 'hex'));
+    // Decoded into one reused buffer (the look-up keeps nothing of it); `sha` is 64 hex digits.
+    this.shaKey.write(sha, 'hex');
+    const location = this.packer.locate(this.shaKey);
     const prefix = location && publishedPrefix(prior.line);
     if (!prefix) return undefined;
     this.counts.files++;

@@ -68,15 +68,17 @@ export async function* walkTree(root: string, options: WalkOptions): AsyncGenera
   } catch (error) {
     throw new TreeVanishedError(`${root} cannot be listed (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`, { cause: error });
   }
-  yield* walkDir(rootBytes, Buffer.alloc(0), names, options);
+  yield* walkDir(rootBytes, rootBytes.length + 1, names, options);
 }
 
-async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options: WalkOptions): AsyncGenerator<WalkItem[]> {
+/** `relAt`: where the relative path starts in an absolute one (after the root and its slash). */
+async function* walkDir(absDir: Buffer, relAt: number, names: Buffer[], options: WalkOptions): AsyncGenerator<WalkItem[]> {
   names.sort(Buffer.compare);
   let run: WalkItem[] = [];
   for (const name of names) {
-    const rel = relDir.length === 0 ? name : Buffer.concat([relDir, SLASH, name]);
     const abs = Buffer.concat([absDir, SLASH, name]);
+    // The relative path is a view of the absolute one: one buffer a path, not two.
+    const rel = abs.subarray(relAt);
     if (options.excluded?.(rel.toString('utf8'))) continue;
     let stat: BigIntStats;
     try {
@@ -104,7 +106,7 @@ async function* walkDir(absDir: Buffer, relDir: Buffer, names: Buffer[], options
       options.onProblem(rel.toString('utf8'), `directory cannot be read (${code ?? messageOf(error)}); its contents are not in this snapshot`);
       continue;
     }
-    yield* walkDir(abs, rel, children, options);
+    yield* walkDir(abs, relAt, children, options);
   }
   if (run.length > 0) yield run;
 }
