@@ -141,7 +141,7 @@ class Snapshot {
    * it is a problem). A file unchanged since the previous snapshot (same size, mtime, ctime,
    * inode, device and mode, its content still stored) is carried over from its previous line
    * without being read, parsed into a new entry or serialised again, and without an await:
-   * `carried` is that path, `entry` the one for everything else.
+   * `carryOver` is that path, `looked` the one for everything else.
    */
   entry(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined): Lines | Promise<Lines | undefined> | undefined {
     const shown = item.rel.toString('utf8');
