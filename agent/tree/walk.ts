@@ -55,8 +55,14 @@ export function specialName(st: BigIntStats): string {
 const SLASH = Buffer.from('/');
 
 /**
+ * Items in one run at most: a directory of a million files is not held as a million stats (and
+ * a file is looked at soon after its lstat).
+ */
+export const MAX_RUN = 256;
+
+/**
  * The walk, in runs: consecutive items in snapshot order, a run ending at each directory (whose
- * contents come next) and at the end of a listing. One await per run rather than per path: an
+ * contents come next), at the end of a listing and after MAX_RUN items. One await per run rather than per path: an
  * async generator costs a few promises per item and level, as much as the rest of the work for
  * an unchanged file.
  */
@@ -94,7 +100,12 @@ async function* walkDir(absDir: Buffer, relAt: number, names: Buffer[], options:
     }
     const kind = kindOf(stat);
     run.push({ rel, abs, stat, kind });
-    if (kind !== 'dir') continue;
+    if (kind !== 'dir') {
+      if (run.length < MAX_RUN) continue;
+      yield run;
+      run = [];
+      continue;
+    }
     yield run;
     run = [];
     let children: Buffer[];

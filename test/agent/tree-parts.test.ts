@@ -8,7 +8,7 @@ import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
 import { LineFileReader, LineFileWriter } from '../../agent/tree/line-file.ts';
 import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
 import { compareTreePaths, entryPath, treePathMatcher } from '../../agent/tree/paths.ts';
-import { walkTree } from '../../agent/tree/walk.ts';
+import { MAX_RUN, walkTree } from '../../agent/tree/walk.ts';
 
 // The pieces of a snapshot on their own: the one path order, the walk that yields it, the
 // merge-join reader of the previous index, and the content index that makes dedup work.
@@ -31,6 +31,17 @@ describe('tree path order', () => {
     for await (const run of walkTree(root, { onProblem: () => undefined })) for (const item of run) seen.push(item.rel.toString());
     expect(seen).toEqual(['a', 'a/2', 'a/b', 'a/b/1', 'a-c', 'a-c/3', 'a.x', 'z', 'z/4']);
     expect([...seen].map(b).sort(compareTreePaths).map(String)).toEqual(seen);
+  });
+
+  it('yields a flat directory of 1,000 files in runs of at most MAX_RUN items, in order', async () => {
+    const root = join(tmp(), 'flat');
+    mkdirSync(root);
+    const names = Array.from({ length: 1000 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+    for (const n of names) writeFileSync(join(root, n), n);
+    const runs: string[][] = [];
+    for await (const run of walkTree(root, { onProblem: () => undefined })) runs.push(run.map((i) => i.rel.toString()));
+    expect(Math.max(...runs.map((r) => r.length))).toBe(MAX_RUN);
+    expect(runs.flat()).toEqual(names);
   });
 
   it('matches globs: * within a name, ** across directories, a bare pattern at any depth', () => {
