@@ -102,19 +102,49 @@ export interface AuditChainDeps {
  * silently.
  */
 export async function appendAudit(deps: AuditChainDeps, event: AuditEvent): Promise<AuditRecord> {
+  const [record] = await takeSeqs(deps, event.site, [event]);
+  await writeRecord(deps, record!);
+  return record!;
+}
+
+/**
+ * Appends several events of one site as consecutive records with one move of the head (one
+ * compare-and-set for all of them, in the order given), then writes the records at once.
+ * Resolves when the head has moved, with each record's write: a write that fails rejects for
+ * its own event only (its seq is then a gap `verifyAuditChain` reports); a head that cannot
+ * be moved rejects the whole call, and no record is written.
+ */
+export async function appendAuditEvents(deps: AuditChainDeps, events: readonly AuditEvent[]): Promise<Promise<AuditRecord>[]> {
+  const site = events[0]?.site;
+  if (site === undefined) return [];
+  if (events.some((e) => e.site !== site)) throw new RangeError('appendAuditEvents: every event must be of the same site');
+  const records = await takeSeqs(deps, site, events);
+  return records.map((record) => writeRecord(deps, record).then(() => record));
+}
+
+/** Moves the head past `events` (compare-and-set, retried with jitter when another writer won); the records to write. */
+async function takeSeqs(deps: AuditChainDeps, site: string, events: readonly AuditEvent[]): Promise<AuditRecord[]> {
   const attempts = deps.attempts ?? 40;
   for (let attempt = 0; attempt < attempts; attempt++) {
     // Writers that lost the race back off with jitter (full jitter, capped at 250 ms): a burst of
     // concurrent requests of one site (a player's searches, a page of listens) all get recorded.
     if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
-    const head = await deps.heads.get(event.site);
-    const body: Omit<AuditRecord, 'hash'> = { v: 1, site: event.site, seq: (head?.seq ?? 0) + 1, prev: head?.hash ?? GENESIS, event };
-    const record: AuditRecord = { ...body, hash: recordHash(body) };
-    if (!(await deps.heads.advance(event.site, head, { seq: record.seq, hash: record.hash }))) continue;
-    await deps.blobs.put(auditRecordKey(event.site, record.seq), Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json', ifNoneMatch: true });
-    return record;
+    const head = await deps.heads.get(site);
+    const records: AuditRecord[] = [];
+    let prev = { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS };
+    for (const event of events) {
+      const body: Omit<AuditRecord, 'hash'> = { v: 1, site, seq: prev.seq + 1, prev: prev.hash, event };
+      const record: AuditRecord = { ...body, hash: recordHash(body) };
+      records.push(record);
+      prev = { seq: record.seq, hash: record.hash };
+    }
+    if (await deps.heads.advance(site, head, prev)) return records;
   }
-  throw new TransientError(`audit chain of site ${event.site}: the head moved ${attempts} times in a row; the event was not recorded`);
+  throw new TransientError(`audit chain of site ${site}: the head moved ${attempts} times in a row; the event was not recorded`);
+}
+
+async function writeRecord(deps: AuditChainDeps, record: AuditRecord): Promise<void> {
+  await deps.blobs.put(auditRecordKey(record.site, record.seq), Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json', ifNoneMatch: true });
 }
 
 /** In-memory head store (tests, the local cloud without a table). */

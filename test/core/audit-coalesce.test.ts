@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { coalescedAudit } from '../../core/audit-coalesce.ts';
+import { auditRecordKey, MemoryAuditHeads, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { BlobStore } from '../../core/ports.ts';
+
+const SITE = 'site-a';
+const event = (i: number, site = SITE): AuditEvent => ({ at: new Date(Date.UTC(2026, 3, 1, 12, 0, i)).toISOString(), action: 'listen', site, rid: `r${String(i).padStart(23, '0')}`, principal: 'officer-a' });
+
+/** The in-memory head, counting the moves it was asked for. */
+class CountingHeads extends MemoryAuditHeads {
+  advances = 0;
+  /** The move (1, 2, …) that fails as an unreachable store would. */
+  failing = 0;
+  override async advance(site: string, from: ChainHead | undefined, to: ChainHead): Promise<boolean> {
+    if (++this.advances === this.failing) throw new Error('the head store is unreachable');
+    return super.advance(site, from, to);
+  }
+}
+
+async function stored(blobs: MemoryBlobStore, site = SITE): Promise<{ key: string; text: string }[]> {
+  const out: { key: string; text: string }[] = [];
+  for await (const info of blobs.list(`audit/${site}/`)) {
+    const chunks: Buffer[] = [];
+    for await (const c of (await blobs.get(info.key)).body) chunks.push(c as Buffer);
+    out.push({ key: info.key, text: Buffer.concat(chunks).toString('utf8') });
+  }
+  return out;
+}
+
+describe('coalescedAudit (group commit of a site audit chain within one process)', () => {
+  it('records a burst of 50 concurrent events with 2 moves of the head (the first alone, the other 49 together), and the chain verifies 1..50', async () => {
+    const heads = new CountingHeads();
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ heads, blobs });
+    const written = await Promise.all(Array.from({ length: 50 }, (_, i) => append(event(i))));
+    expect(heads.advances).toBe(2);
+    expect(written.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 50 });
+  });
+
+  it('gives seqs in the order of the calls, and each caller the record of its own event', async () => {
+    const append = coalescedAudit({ heads: new MemoryAuditHeads(), blobs: new MemoryBlobStore() });
+    const written = await Promise.all(Array.from({ length: 7 }, (_, i) => append(event(i))));
+    expect(written.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(written.map((r) => r.event.rid)).toEqual(Array.from({ length: 7 }, (_, i) => event(i).rid));
+  });
+
+  it('moves at most maxBatch events at once: 10 concurrent events with maxBatch 4 take 1 + 4 + 4 + 1 moves', async () => {
+    const heads = new CountingHeads();
+    const append = coalescedAudit({ heads, blobs: new MemoryBlobStore() }, { maxBatch: 4 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => append(event(i))));
+    expect(heads.advances).toBe(4);
+  });
+
+  it('keeps sites apart: each site its own chain 1..n', async () => {
+    const heads = new MemoryAuditHeads();
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ heads, blobs });
+    const written = await Promise.all(Array.from({ length: 12 }, (_, i) => append(event(i, i % 2 ? 'site-b' : SITE))));
+    expect(written.filter((r) => r.site === 'site-b').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(verifyAuditChain(SITE, await stored(blobs, SITE), await heads.get(SITE))).toMatchObject({ ok: true, records: 6 });
+    expect(verifyAuditChain('site-b', await stored(blobs, 'site-b'), await heads.get('site-b'))).toMatchObject({ ok: true, records: 6 });
+  });
+
+  it('a record that cannot be written fails its own event only; the others are recorded and verify reports the gap at that seq', async () => {
+    const heads = new MemoryAuditHeads();
+    const blobs = new MemoryBlobStore();
+    const broken = auditRecordKey(SITE, 3);
+    const flaky: Pick<BlobStore, 'put'> = {
+      put: (key, body, opts) => (key === broken ? Promise.reject(new Error('store refused the write')) : blobs.put(key, body, opts)),
+    };
+    const append = coalescedAudit({ heads, blobs: flaky });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => append(event(i))));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: false, seq: 3, problem: expect.stringMatching(/missing/) });
+  });
+
+  it('a head that cannot be moved fails every event of that batch and writes none of them; the next event is recorded after the last good one', async () => {
+    const heads = new CountingHeads();
+    heads.failing = 2;
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ heads, blobs });
+    // The first event moves the head alone; the two that arrive meanwhile form the second move, which fails.
+    const results = await Promise.allSettled([append(event(0)), append(event(1)), append(event(2))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    const later: AuditRecord = await append(event(3));
+    expect(later.seq).toBe(2);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 2 });
+  });
+});
