@@ -110,26 +110,33 @@ export async function appendAudit(deps: AuditChainDeps, event: AuditEvent): Prom
 /**
  * Appends several events of one site as consecutive records with one move of the head (one
  * compare-and-set for all of them, in the order given), then writes the records at once.
- * Resolves when the head has moved, with each record's write: a write that fails rejects for
- * its own event only (its seq is then a gap `verifyAuditChain` reports); a head that cannot
- * be moved rejects the whole call, and no record is written.
+ * Resolves when the head has moved, with the new head and each record's write: a write that
+ * fails rejects for its own event only (its seq is then a gap `verifyAuditChain` reports); a
+ * head that cannot be moved rejects the whole call, and no record is written.
  */
-export async function appendAuditEvents(deps: AuditChainDeps, events: readonly AuditEvent[]): Promise<Promise<AuditRecord>[]> {
+export async function appendAuditEvents(
+  deps: AuditChainDeps,
+  events: readonly AuditEvent[],
+  /** The head as this writer last left it: tried first, without reading it (a stale one costs one failed move). */
+  known?: ChainHead,
+): Promise<{ head?: ChainHead; written: Promise<AuditRecord>[] }> {
   const site = events[0]?.site;
-  if (site === undefined) return [];
+  if (site === undefined) return { written: [] };
   if (events.some((e) => e.site !== site)) throw new RangeError('appendAuditEvents: every event must be of the same site');
-  const records = await takeSeqs(deps, site, events);
-  return records.map((record) => writeRecord(deps, record).then(() => record));
+  const records = await takeSeqs(deps, site, events, known);
+  const last = records.at(-1)!;
+  return { head: { seq: last.seq, hash: last.hash }, written: records.map((record) => writeRecord(deps, record).then(() => record)) };
 }
 
 /** Moves the head past `events` (compare-and-set, retried with jitter when another writer won); the records to write. */
-async function takeSeqs(deps: AuditChainDeps, site: string, events: readonly AuditEvent[]): Promise<AuditRecord[]> {
+async function takeSeqs(deps: AuditChainDeps, site: string, events: readonly AuditEvent[], known?: ChainHead): Promise<AuditRecord[]> {
   const attempts = deps.attempts ?? 40;
   for (let attempt = 0; attempt < attempts; attempt++) {
     // Writers that lost the race back off with jitter (full jitter, capped at 250 ms): a burst of
     // concurrent requests of one site (a player's searches, a page of listens) all get recorded.
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
-    const head = await deps.heads.get(site);
+    // A known head that proved stale is not a lost race: the head is read at once.
+    if (attempt > 0 && !(attempt === 1 && known)) await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
+    const head = attempt === 0 && known ? known : await deps.heads.get(site);
     const records: AuditRecord[] = [];
     let prev = { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS };
     for (const event of events) {

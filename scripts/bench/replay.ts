@@ -55,6 +55,7 @@ async function seed(bench: BenchCloud, players: number): Promise<Play[]> {
   return plays.slice(0, players);
 }
 
+const traced: { ferry?: Fetch } = {};
 type Fetch = (play: Play, start: number, end: number) => Promise<{ ttfbMs: number; body: Buffer }>;
 
 function ferryFetch(agent: Agent): Fetch {
@@ -101,6 +102,7 @@ async function round(plays: Play[], fetch: Fetch, problems: string[]): Promise<n
       try {
         const { ttfbMs, body } = await fetch(play, start, end);
         samples.push(ttfbMs);
+        if (process.env.TRACE_REPLAY) console.error(`TRACE ${fetch === traced.ferry ? 'ferry' : 'raw'} r=${r} ttfb=${ttfbMs.toFixed(0)}`);
         if (!body.equals(play.pack.subarray(play.offset + start, play.offset + end + 1))) problems.push(`${play.rid} bytes ${start}-${end}: wrong bytes`);
       } catch (error) {
         problems.push(`${play.rid} bytes ${start}-${end}: ${error instanceof Error ? error.message : String(error)}`);
@@ -119,6 +121,7 @@ export async function runReplayBench(bench: BenchCloud, players: number, say: (l
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const s3 = bench.s3As('function:replay');
   const ferry = ferryFetch(agent);
+  traced.ferry = ferry;
   const raw = rawFetch(s3, bench.cloud.bucket);
   // One warm-up round each (cold runtime, first connections), not counted.
   const warm: string[] = [];

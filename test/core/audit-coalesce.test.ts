@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
-import { auditRecordKey, MemoryAuditHeads, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
+import { appendAudit, auditRecordKey, MemoryAuditHeads, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { BlobStore } from '../../core/ports.ts';
 
@@ -10,8 +10,13 @@ const event = (i: number, site = SITE): AuditEvent => ({ at: new Date(Date.UTC(2
 /** The in-memory head, counting the moves it was asked for. */
 class CountingHeads extends MemoryAuditHeads {
   advances = 0;
+  reads = 0;
   /** The move (1, 2, …) that fails as an unreachable store would. */
   failing = 0;
+  override async get(site: string): Promise<ChainHead | undefined> {
+    this.reads++;
+    return super.get(site);
+  }
   override async advance(site: string, from: ChainHead | undefined, to: ChainHead): Promise<boolean> {
     if (++this.advances === this.failing) throw new Error('the head store is unreachable');
     return super.advance(site, from, to);
@@ -87,5 +92,27 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     const later: AuditRecord = await append(event(3));
     expect(later.seq).toBe(2);
     expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 2 });
+  });
+
+  it('moves from the head it last set without reading it again: a second event reads the head 0 times', async () => {
+    const heads = new CountingHeads();
+    const append = coalescedAudit({ heads, blobs: new MemoryBlobStore() });
+    await append(event(0));
+    const readsBefore = heads.reads;
+    expect((await append(event(1))).seq).toBe(2);
+    expect(heads.reads - readsBefore).toBe(0);
+    expect(heads.advances).toBe(2);
+  });
+
+  it('links after another writer that moved the head meanwhile (its remembered head is stale): one chain 1..3 that verifies', async () => {
+    const heads = new CountingHeads();
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ heads, blobs });
+    await append(event(0));
+    // Another execution environment appends to the same site's chain.
+    await appendAudit({ heads, blobs }, event(1));
+    const mine = await append(event(2));
+    expect(mine.seq).toBe(3);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 3 });
   });
 });

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
 import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import { coalescedAudit } from '../../core/audit-coalesce.ts';
 import {
   appendAudit,
   auditCsv,
@@ -56,6 +57,15 @@ function chainContract(name: string, makeHeads: () => Promise<AuditHeadStore>) {
       expect(written.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 40 });
     }, 30_000);
+
+    it('records a burst of 50 concurrent events through the group commit (coalescedAudit), one chain 1..50 that verifies', async () => {
+      const heads = await makeHeads();
+      const blobs = new MemoryBlobStore();
+      const append = coalescedAudit({ heads, blobs });
+      const written = await Promise.all(Array.from({ length: 50 }, (_, i) => append(event(i))));
+      expect(written.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 50 });
+    });
   });
 }
 
