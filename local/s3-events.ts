@@ -3,8 +3,15 @@ import { decodeS3Key } from '../functions/ingest/handler.ts';
 import type { LocalS3Event } from './s3-process.ts';
 
 // The local S3's event notifications, delivered as the bucket notification of the stack
-// delivers them: ObjectCreated events for manifests go to the ingest function, in order, one
-// at a time. Nothing else can trigger ingest: there is no route for it.
+// delivers them: ObjectCreated events for manifests go to the ingest function. As S3 invokes
+// a function asynchronously, several notifications are handled at once (at most
+// `concurrency`), so one slow manifest does not hold up the others; two notifications of the
+// same key are still handled one after the other, in the order they came (ingest is
+// idempotent, and a re-put manifest is ingested after the first). Nothing else can trigger
+// ingest: there is no route for it.
+
+/** Ingest invocations at once by default (the stack reserves no concurrency; S3 invokes many). */
+export const DEFAULT_INGEST_CONCURRENCY = 4;
 
 export interface S3EventDelivery {
   /** Takes one notification from the local S3 (queued until a target is attached). */
@@ -26,23 +33,49 @@ export function manifestRecords(event: LocalS3Event): LocalS3Event['Records'] {
   });
 }
 
-export function createS3EventDelivery(log: (message: string) => void = () => undefined): S3EventDelivery {
+export function createS3EventDelivery(log: (message: string) => void = () => undefined, options: { concurrency?: number } = {}): S3EventDelivery {
+  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_INGEST_CONCURRENCY);
   const errors: { key: string; error: string }[] = [];
   const pending: LocalS3Event[] = [];
+  const waiting: LocalS3Event[] = [];
+  const running = new Set<Promise<void>>();
+  /** Keys with a notification being handled: a later one of the same key waits for it. */
+  const busy = new Set<string>();
   let target: ((event: LocalS3Event) => Promise<unknown>) | undefined;
-  let queue: Promise<void> = Promise.resolve();
+  /** Moves with every notification taken or finished (drain waits until it stays put). */
+  let moves = 0;
 
-  const run = (event: LocalS3Event, ingest: (event: LocalS3Event) => Promise<unknown>) => {
-    queue = queue.then(async () => {
-      try {
-        await ingest(event);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        for (const r of event.Records) errors.push({ key: decodeS3Key(r.s3.object.key), error: message });
-        log(`ingest failed: ${message}`);
-      }
-    });
-  };
+  const keysOf = (event: LocalS3Event) => event.Records.map((r) => decodeS3Key(r.s3.object.key));
+
+  async function handle(event: LocalS3Event, ingest: (event: LocalS3Event) => Promise<unknown>): Promise<void> {
+    try {
+      await ingest(event);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      for (const key of keysOf(event)) errors.push({ key, error: message });
+      log(`ingest failed: ${message}`);
+    }
+  }
+
+  // Starts waiting notifications while fewer than `concurrency` run, oldest first, skipping
+  // (for now) any whose key is being handled, so each key keeps its order.
+  function pump(): void {
+    while (target && running.size < concurrency) {
+      const i = waiting.findIndex((e) => !keysOf(e).some((k) => busy.has(k)));
+      if (i < 0) return;
+      const event = waiting.splice(i, 1)[0]!;
+      const keys = keysOf(event);
+      for (const k of keys) busy.add(k);
+      moves++;
+      const done: Promise<void> = handle(event, target).finally(() => {
+        for (const k of keys) busy.delete(k);
+        running.delete(done);
+        moves++;
+        pump();
+      });
+      running.add(done);
+    }
+  }
 
   return {
     errors,
@@ -50,20 +83,22 @@ export function createS3EventDelivery(log: (message: string) => void = () => und
       const records = manifestRecords(event);
       if (records.length === 0) return;
       const filtered = { ...event, Records: records };
-      if (target) run(filtered, target);
-      else pending.push(filtered);
+      if (!target) return void pending.push(filtered);
+      waiting.push(filtered);
+      pump();
     },
     attach(ingest) {
       target = ingest;
-      for (const e of pending.splice(0)) run(e, ingest);
+      waiting.push(...pending.splice(0));
+      pump();
     },
     async drain() {
-      // Notifications arrive asynchronously over IPC; wait until the queue stays settled.
+      // Notifications arrive asynchronously over IPC; wait until nothing runs or waits, three times in a row.
       for (let settled = 0; settled < 3; ) {
-        const current = queue;
-        await current;
+        const seen = moves;
+        await Promise.all([...running]);
         await new Promise((r) => setTimeout(r, 50));
-        settled = current === queue ? settled + 1 : 0;
+        settled = seen === moves && running.size === 0 && waiting.length === 0 ? settled + 1 : 0;
       }
     },
   };

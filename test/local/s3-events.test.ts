@@ -3,7 +3,8 @@ import { createS3EventDelivery, manifestRecords } from '../../local/s3-events.ts
 import type { LocalS3Event } from '../../local/s3-process.ts';
 
 // The local S3's notifications reach ingest as the stack's bucket notification sends them:
-// ObjectCreated on manifest keys only, in order, failures kept rather than thrown.
+// ObjectCreated on manifest keys only, several at once as S3 invokes a function (each key in
+// its order), failures kept rather than thrown.
 
 const record = (eventName: string, key: string) => ({ eventName, eventTime: '2026-03-01T00:00:00Z', s3: { bucket: { name: 'ferry-data' }, object: { key } } });
 const PACK_MANIFEST = 'manifests/site-a/recordings/2026/03/01/p0123456789abcdef0123456.json';
@@ -23,7 +24,7 @@ describe('local S3 event delivery', () => {
     expect(manifestRecords(event).map((r) => `${r.eventName} ${r.s3.object.key}`)).toEqual([`ObjectCreated:Put ${PACK_MANIFEST}`, `ObjectCreated:CompleteMultipartUpload ${ARTEFACT_MANIFEST}`]);
   });
 
-  it('delivers in order, holds events that arrive before ingest is attached, keeps failures and drains', async () => {
+  it('holds events that arrive before ingest is attached, keeps failures and drains', async () => {
     const delivery = createS3EventDelivery();
     const seen: string[] = [];
     delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
@@ -36,7 +37,53 @@ describe('local S3 event delivery', () => {
     });
     delivery.deliver({ Records: [record('ObjectCreated:Put', ARTEFACT_MANIFEST)] });
     await delivery.drain();
-    expect(seen).toEqual([PACK_MANIFEST, ARTEFACT_MANIFEST]);
+    expect(seen.sort()).toEqual([ARTEFACT_MANIFEST, PACK_MANIFEST].sort());
     expect(delivery.errors).toEqual([{ key: ARTEFACT_MANIFEST, error: 'manifest not found' }]);
+  });
+
+  it('handles notifications of different manifests at once: two fast ones finish while a stalled one is still being ingested', async () => {
+    const delivery = createS3EventDelivery();
+    const seen: string[] = [];
+    const manifests = [0, 1, 2].map((n) => PACK_MANIFEST.replace('p0123', `p${n}123`));
+    delivery.attach(async (event) => {
+      const key = event.Records[0]!.s3.object.key;
+      // The first stalls 200 ms: one at a time, the others would wait behind it.
+      await new Promise((r) => setTimeout(r, key === manifests[0] ? 200 : 0));
+      seen.push(key);
+    });
+    for (const key of manifests) delivery.deliver({ Records: [record('ObjectCreated:Put', key)] });
+    await delivery.drain();
+    expect(seen).toEqual([manifests[1], manifests[2], manifests[0]]);
+  });
+
+  it('handles two notifications of the same key one after the other, in the order they came', async () => {
+    const delivery = createS3EventDelivery();
+    const seen: string[] = [];
+    let call = 0;
+    delivery.attach(async () => {
+      const n = ++call;
+      await new Promise((r) => setTimeout(r, n === 1 ? 50 : 0));
+      seen.push(`put ${n}`);
+    });
+    delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
+    delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
+    await delivery.drain();
+    expect(seen).toEqual(['put 1', 'put 2']);
+  });
+
+  it('never runs more than `concurrency` ingests at once, and handles every notification', async () => {
+    const delivery = createS3EventDelivery(undefined, { concurrency: 2 });
+    let running = 0;
+    let most = 0;
+    let handled = 0;
+    delivery.attach(async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 10));
+      running--;
+      handled++;
+    });
+    for (let n = 0; n < 7; n++) delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST.replace('p0123', `p${n}123`))] });
+    await delivery.drain();
+    expect({ most, handled }).toEqual({ most: 2, handled: 7 });
   });
 });
