@@ -161,10 +161,17 @@ async function freeBytesAt(target: string): Promise<number> {
 export interface FetchTuning {
   rangeBytes: number;
   inFlight: number;
+  /** Bytes written to a .part between two flushes to disk started in the background (0: only the final fsync). */
+  flushBytes: number;
 }
 
-/** What `aws s3 cp` does by default (8 MiB chunks, 10 requests), a little leaner: 64 MiB of ranges in memory at most. */
-export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8 };
+/**
+ * What `aws s3 cp` does by default (8 MiB chunks, 10 requests), a little leaner: 64 MiB of ranges
+ * in memory at most. A large file is flushed to disk as it is written (fdatasync every 64 MiB,
+ * one at a time, while the download goes on): with much RAM the kernel would otherwise keep a
+ * whole 1 GB file dirty and write it all during the final fsync, after the network is done.
+ */
+export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024 };
 
 interface Range {
   key: string;
@@ -224,7 +231,7 @@ class RangeReader {
 }
 
 /** Appends the file's missing ranges to its .part, hashing the whole file on the way (a resumed .part's bytes first); returns the SHA-256. */
-async function download(state: FileState, reader: RangeReader, onBytes: (n: number) => void): Promise<string> {
+async function download(state: FileState, reader: RangeReader, flushBytes: number, onBytes: (n: number) => void): Promise<string> {
   const { part } = state;
   const hash = createHash('sha256');
   if (state.have > 0) {
@@ -246,14 +253,29 @@ async function download(state: FileState, reader: RangeReader, onBytes: (n: numb
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${part}: it is a symbolic link, and is never followed`, { cause: error });
     throw error;
   }
+  // One background flush at a time; its failure is the download's, reported before the final fsync.
+  let flushing: Promise<void> | undefined;
+  let flushError: unknown;
+  let unflushed = 0;
   try {
     for await (const bytes of reader.of(state)) {
       await handle.write(bytes);
       hash.update(bytes);
       onBytes(bytes.length);
+      unflushed += bytes.length;
+      if (flushBytes > 0 && unflushed >= flushBytes && !flushing) {
+        unflushed = 0;
+        flushing = handle.datasync().then(
+          () => void (flushing = undefined),
+          (error: unknown) => void ((flushError ??= error), (flushing = undefined)),
+        );
+      }
     }
+    await flushing;
+    if (flushError) throw flushError;
     await handle.sync();
   } finally {
+    await flushing;
     await handle.close();
   }
   return hash.digest('hex');
@@ -304,13 +326,14 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
 
   const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT) };
   let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : s.have), 0);
-  const reader = new RangeReader(states, opts.blobs, { ...FETCH_TUNING, ...opts.tuning });
+  const tuning = { ...FETCH_TUNING, ...opts.tuning };
+  const reader = new RangeReader(states, opts.blobs, tuning);
   for (const [index, state] of states.entries()) {
     const progress = () => opts.onProgress?.({ file: state.file.name, index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
     if (!state.present) {
       let sha256: string;
       try {
-        sha256 = await download(state, reader, (n) => {
+        sha256 = await download(state, reader, tuning.flushBytes, (n) => {
           bytesDone += n;
           report.bytesDownloaded += n;
           progress();

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { open } from 'node:fs/promises';
+import { describe, expect, it, vi } from 'vitest';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import { rebuildCatalogue } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -146,6 +147,30 @@ describe('restore fetch', () => {
     expect(store.gets.every((g) => g.range !== undefined && g.range.end - g.range.start + 1 <= 32 * 1024)).toBe(true);
     expect(store.gets).toHaveLength(plan.files.reduce((n, f) => n + Math.ceil(f.size / (32 * 1024)), 0));
     for (const name of ['full.sql', 'mysql-bin.000002', 'mysql-bin.000003']) expect(readFileSync(join(dir, name)).equals(bodies.get(name)!)).toBe(true);
+  });
+
+  it('flushes a file to disk every `flushBytes` while it downloads (fdatasync), then fsyncs it, and publishes it whole', async () => {
+    const { blobs, plan, bodies, dir } = await scenario();
+    // FileHandle is not exported: its prototype, from a handle.
+    const probe = await open(join(dir, '..', 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void>; sync(): Promise<void> };
+    await probe.close();
+    const datasync = vi.spyOn(proto, 'datasync');
+    const sync = vi.spyOn(proto, 'sync');
+    try {
+      const report = await fetchPlan({ plan, dir, blobs, freeBytes: GB, tuning: { rangeBytes: 32 * 1024, inFlight: 3, flushBytes: 64 * 1024 } });
+      expect(report.files.map((f) => f.status)).toEqual(['fetched', 'fetched', 'fetched']);
+      const full = bodies.get('full.sql')!.length;
+      expect(full).toBeGreaterThan(2 * 64 * 1024);
+      // At most one flush per 64 KiB written (one at a time, so fewer when the disk is slow), at least one for the large file.
+      expect(datasync.mock.calls.length).toBeGreaterThanOrEqual(1);
+      expect(datasync.mock.calls.length).toBeLessThanOrEqual(Math.floor(plan.totalBytes / (64 * 1024)));
+      expect(sync.mock.calls.length).toBeGreaterThanOrEqual(3);
+      for (const name of ['full.sql', 'mysql-bin.000002', 'mysql-bin.000003']) expect(readFileSync(join(dir, name)).equals(bodies.get(name)!)).toBe(true);
+    } finally {
+      datasync.mockRestore();
+      sync.mockRestore();
+    }
   });
 
   it('treats a store that answers fewer bytes than the range asked for as an interruption, keeping nothing under the name', async () => {
