@@ -179,18 +179,23 @@ interface Range {
   end: number;
 }
 
-/** One range, whole, in memory: a short or long answer is an error (the range is fetched again on resume). */
-async function readRange(blobs: FetchOptions['blobs'], r: Range): Promise<Buffer> {
+/**
+ * One range, whole, in memory, as the chunks the store sent (kept as they came: copying 8 MiB
+ * into one buffer cost a memcpy of every byte and a large allocation per range). A short or long
+ * answer is an error (the range is fetched again on resume).
+ */
+async function readRange(blobs: FetchOptions['blobs'], r: Range): Promise<Buffer[]> {
   const { body } = await blobs.get(r.key, { start: r.start, end: r.end });
-  const out = Buffer.allocUnsafe(r.end - r.start + 1);
+  const expected = r.end - r.start + 1;
+  const chunks: Buffer[] = [];
   let at = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (at + chunk.length > out.length) throw new Error(`the store sent more than the ${out.length} bytes asked for (bytes ${r.start}-${r.end})`);
-    chunk.copy(out, at);
     at += chunk.length;
+    if (at > expected) throw new Error(`the store sent more than the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
+    chunks.push(chunk);
   }
-  if (at !== out.length) throw new Error(`the store sent ${at} of the ${out.length} bytes asked for (bytes ${r.start}-${r.end})`);
-  return out;
+  if (at !== expected) throw new Error(`the store sent ${at} of the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
+  return chunks;
 }
 
 /**
@@ -201,7 +206,7 @@ async function readRange(blobs: FetchOptions['blobs'], r: Range): Promise<Buffer
  */
 class RangeReader {
   private readonly ranges: Range[] = [];
-  private readonly ahead = new Map<number, Promise<Buffer>>();
+  private readonly ahead = new Map<number, Promise<Buffer[]>>();
   private started = 0;
   /** Index of the first range of each file state. */
   private readonly first = new Map<FileState, { from: number; to: number }>();
@@ -215,7 +220,7 @@ class RangeReader {
   }
 
   /** The ranges of `state`, in order, each once its bytes are here. */
-  async *of(state: FileState): AsyncGenerator<Buffer> {
+  async *of(state: FileState): AsyncGenerator<Buffer[]> {
     const { from, to } = this.first.get(state)!;
     for (let i = from; i < to; i++) {
       while (this.started < this.ranges.length && this.started < i + this.tuning.inFlight) {
@@ -258,11 +263,17 @@ async function download(state: FileState, reader: RangeReader, flushBytes: numbe
   let flushError: unknown;
   let unflushed = 0;
   try {
-    for await (const bytes of reader.of(state)) {
-      await handle.write(bytes);
-      hash.update(bytes);
-      onBytes(bytes.length);
-      unflushed += bytes.length;
+    for await (const chunks of reader.of(state)) {
+      const { bytesWritten } = await handle.writev(chunks);
+      let length = 0;
+      for (const chunk of chunks) {
+        hash.update(chunk);
+        length += chunk.length;
+      }
+      // A short write (a full disk) leaves a .part that is still a prefix: stop here, resumable.
+      if (bytesWritten !== length) throw new Error(`wrote ${bytesWritten} of ${length} bytes to ${part}`);
+      onBytes(length);
+      unflushed += length;
       if (flushBytes > 0 && unflushed >= flushBytes && !flushing) {
         unflushed = 0;
         flushing = handle.datasync().then(
