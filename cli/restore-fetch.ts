@@ -7,7 +7,6 @@ import { Writable } from 'node:stream';
 import { IntegrityError, InvalidInputError, messageOf } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { renderApplyScript } from '../core/restore-commands.ts';
-import { BackgroundHash } from './background-hash.ts';
 import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
 import { formatBytes } from './progress.ts';
 
@@ -237,13 +236,14 @@ class RangeReader {
 }
 
 /** Appends the file's missing ranges to its .part, hashing the whole file on the way (a resumed .part's bytes first); returns the SHA-256. */
-async function download(state: FileState, reader: RangeReader, hash: BackgroundHash, flushBytes: number, onBytes: (n: number) => void): Promise<string> {
+async function download(state: FileState, reader: RangeReader, flushBytes: number, onBytes: (n: number) => void): Promise<string> {
   const { part } = state;
+  const hash = createHash('sha256');
   if (state.have > 0) {
     const prefix = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW);
     const into = new Writable({
       write(chunk: Buffer, _encoding, callback) {
-        hash.update([chunk]);
+        hash.update(chunk);
         callback();
       },
     });
@@ -265,8 +265,11 @@ async function download(state: FileState, reader: RangeReader, hash: BackgroundH
   try {
     for await (const chunks of reader.of(state)) {
       const { bytesWritten } = await handle.writev(chunks);
-      hash.update(chunks);
-      const length = chunks.reduce((n, chunk) => n + chunk.length, 0);
+      let length = 0;
+      for (const chunk of chunks) {
+        hash.update(chunk);
+        length += chunk.length;
+      }
       // A short write (a full disk) leaves a .part that is still a prefix: stop here, resumable.
       if (bytesWritten !== length) throw new Error(`wrote ${bytesWritten} of ${length} bytes to ${part}`);
       onBytes(length);
@@ -286,7 +289,7 @@ async function download(state: FileState, reader: RangeReader, hash: BackgroundH
     await flushing;
     await handle.close();
   }
-  return hash.digest();
+  return hash.digest('hex');
 }
 
 /** The .part holds the whole file and `sha256` (hashed as its bytes were written) is the plan's: it takes its final name. */
@@ -336,29 +339,24 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : s.have), 0);
   const tuning = { ...FETCH_TUNING, ...opts.tuning };
   const reader = new RangeReader(states, opts.blobs, tuning);
-  const hash = new BackgroundHash();
-  try {
-    for (const [index, state] of states.entries()) {
-      const progress = () => opts.onProgress?.({ file: state.file.name, index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
-      if (!state.present) {
-        let sha256: string;
-        try {
-          sha256 = await download(state, reader, hash, tuning.flushBytes, (n) => {
-            bytesDone += n;
-            report.bytesDownloaded += n;
-            progress();
-          });
-        } catch (error) {
-          if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
-          throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): run the same command again to resume`, { cause: error });
-        }
-        await verifyAndPublish(state, sha256);
+  for (const [index, state] of states.entries()) {
+    const progress = () => opts.onProgress?.({ file: state.file.name, index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
+    if (!state.present) {
+      let sha256: string;
+      try {
+        sha256 = await download(state, reader, tuning.flushBytes, (n) => {
+          bytesDone += n;
+          report.bytesDownloaded += n;
+          progress();
+        });
+      } catch (error) {
+        if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
+        throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): run the same command again to resume`, { cause: error });
       }
-      progress();
-      report.files.push({ name: state.file.name, size: state.file.size, status: state.present ? 'present' : state.have > 0 ? 'resumed' : 'fetched' });
+      await verifyAndPublish(state, sha256);
     }
-  } finally {
-    await hash.close();
+    progress();
+    report.files.push({ name: state.file.name, size: state.file.size, status: state.present ? 'present' : state.have > 0 ? 'resumed' : 'fetched' });
   }
   await writeVerbatim(report.planFile, `${JSON.stringify(plan, null, 2)}\n`, 0o644);
   await writeVerbatim(report.script, renderApplyScript(plan.steps, { site: plan.site, source: plan.source, at: plan.at, stopAt: plan.stopAt }), 0o755);
