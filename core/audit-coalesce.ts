@@ -4,8 +4,8 @@ import { appendAuditEvents, type AuditChainDeps, type AuditEvent, type AuditReco
 // take the next seq on that site's one head (a compare-and-set), so N requests at once are N
 // writers racing for one item: each round one wins and the others read, back off and try
 // again, and the last of a burst waits about N head round trips. A process that serves many
-// requests at once (the local cloud runs each function in one runtime for all invocations;
-// a batch job; the CLI) instead moves the head once for every event that arrived while the
+// requests at once (the local cloud runs each function in one runtime for all its
+// invocations) instead moves the head once for every event that arrived while the
 // previous move was in flight: a burst of 50 listens costs two moves, not 50. It also keeps
 // the head it last set and moves from it without reading it first (one round trip a move
 // instead of two; if another process moved the head meanwhile, the move fails and the head is
