@@ -49,9 +49,20 @@ export interface Evaluation {
 
 const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
+/** Compiled patterns: policies hold a few hundred, and every request evaluates them (a bound keeps odd callers from growing it). */
+const compiled = new Map<string, RegExp>();
+const COMPILED_MAX = 10_000;
+
 function globToRegExp(pattern: string, flags: string): RegExp {
+  const key = `${flags}:${pattern}`;
+  const known = compiled.get(key);
+  if (known) return known;
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, flags);
+  // No `g` or `y` flag: test() keeps no state, so one RegExp serves every call.
+  const re = new RegExp(`^${body}$`, flags);
+  if (compiled.size >= COMPILED_MAX) compiled.clear();
+  compiled.set(key, re);
+  return re;
 }
 
 export function globMatch(pattern: string, value: string, caseInsensitive = false): boolean {

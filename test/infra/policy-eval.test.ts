@@ -92,6 +92,18 @@ describe('policy evaluator', () => {
   });
 });
 
+describe('globMatch with compiled patterns kept between calls', () => {
+  it('answers the same on every call, and keeps case-sensitive and case-insensitive matches of one pattern apart', () => {
+    for (let n = 0; n < 3; n++) {
+      expect(globMatch('arn:aws:s3:::bucket/recordings/site-a/*', 'arn:aws:s3:::bucket/recordings/site-a/p1.tar')).toBe(true);
+      expect(globMatch('arn:aws:s3:::bucket/recordings/site-a/*', 'arn:aws:s3:::bucket/recordings/site-b/p1.tar')).toBe(false);
+    }
+    expect(globMatch('S3:Get*', 's3:getobject', true)).toBe(true);
+    expect(globMatch('S3:Get*', 's3:getobject', false)).toBe(false);
+    expect(globMatch('S3:Get*', 's3:getobject', true)).toBe(true);
+  });
+});
+
 describe('template resolver', () => {
   const stateful = {
     Resources: {
