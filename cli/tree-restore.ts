@@ -1,6 +1,6 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, mkdtemp, open, readlink, realpath, rename, rm, statfs, symlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, mkdtemp, open, readlink, realpath, rm, statfs, symlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -22,6 +22,7 @@ import { readAll } from '../agent/recover.ts';
 import { readJsonlGzFile } from '../agent/tree/jsonl-gz.ts';
 import { entryPathBytes, treePathMatcher } from '../agent/tree/paths.ts';
 import { formatBytes } from './progress.ts';
+import { PartFile } from './tree-part-file.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
 // manifests/{site}/trees/, the index, ranged GETs of the packs), so a DR site restores the
@@ -265,40 +266,6 @@ function packKeyOf(manifest: TreeSnapshotManifest, entry: TreeEntry): string | u
   return packKey;
 }
 
-/** One file being written: `.part` open, its bytes hashed as they arrive. */
-interface PartFile {
-  entry: TreeEntry;
-  final: Buffer;
-  part: Buffer;
-  handle: FileHandle;
-  hash: Hash;
-}
-
-async function openPart(entry: TreeEntry, final: Buffer): Promise<PartFile> {
-  const part = Buffer.concat([final, Buffer.from('.part')]);
-  const handle = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((error: NodeJS.ErrnoException) => {
-    throw error.code === 'ELOOP' ? new InvalidInputError(`refusing ${show(part)}: it is a symbolic link, and is never followed`, { cause: error }) : error;
-  });
-  return { entry, final, part, handle, hash: createHash('sha256') };
-}
-
-/** Syncs and closes the `.part`, checks size and SHA-256, and only then renames it; throws IntegrityError on a mismatch. */
-async function commitPart(f: PartFile): Promise<void> {
-  try {
-    await f.handle.sync();
-  } finally {
-    await f.handle.close();
-  }
-  const st = await lstat(f.part);
-  const sha = f.hash.digest('hex');
-  const { entry } = f;
-  if (st.size !== entry.size || sha !== entry.sha256) {
-    await rm(f.part, { force: true });
-    throw new IntegrityError(`${entry.path} does not match its SHA-256 (${st.size} bytes sha256 ${sha.slice(0, 12)}…, expected ${entry.size} bytes ${entry.sha256?.slice(0, 12)}…): nothing kept under its name`);
-  }
-  await rename(f.part, f.final);
-}
-
 /**
  * Fetches the content of files that lie one after another in the same pack with ONE ranged GET
  * (from the first one's data to the last one's end; the tar headers and padding between them
@@ -313,7 +280,7 @@ async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: {
   for (const f of files) packKeyOf(manifest, f.entry);
   if (first.size === 0) {
     // Empty content needs no bytes from any pack (a run holds it alone).
-    await commitPart(await openPart(first, files[0]!.final));
+    await (await PartFile.open(first, files[0]!.final)).commit();
     return;
   }
   const { body } = await blobs.get(key!, { start: first.offset!, end: last.offset! + last.size - 1 });
@@ -330,11 +297,9 @@ async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: {
           at += skip;
           continue;
         }
-        current ??= await openPart(e, files[i]!.final);
+        current ??= await PartFile.open(e, files[i]!.final);
         const take = Math.min(e.offset! + e.size - pos, chunk.length - at);
-        const slice = chunk.subarray(at, at + take);
-        current.hash.update(slice);
-        await current.handle.write(slice);
+        await current.write(chunk.subarray(at, at + take));
         onBytes(take);
         pos += take;
         at += take;
@@ -342,12 +307,12 @@ async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: {
           const done = current;
           current = undefined;
           i++;
-          await commitPart(done);
+          await done.commit();
         }
       }
     }
   } finally {
-    if (current) await current.handle.close().catch(() => undefined);
+    if (current) await current.close();
   }
   if (i < files.length) throw new IntegrityError(`${key} ended before the content of ${files[i]!.entry.path} was complete: nothing kept under its name`);
 }
