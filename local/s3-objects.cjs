@@ -53,14 +53,21 @@ function requestedDigests(headers) {
   return wanted;
 }
 
-function hasher() {
-  const hashes = { md5: crypto.createHash('md5'), sha256: crypto.createHash('sha256'), sha1: crypto.createHash('sha1') };
+/**
+ * Hashes a body on its way to disk. MD5 (the ETag) and SHA-256 (kept per part for the composite
+ * checksum) always; SHA-1 and CRC32 only when `all` (a body whose trailers may carry any
+ * checksum) or named in `extra`: each is a pass over every byte, and most writes ask for neither.
+ */
+function hasher({ all = true, extra = [] } = {}) {
+  const wanted = (name) => all || extra.includes(name);
+  const hashes = { md5: crypto.createHash('md5'), sha256: crypto.createHash('sha256'), ...(wanted('sha1') ? { sha1: crypto.createHash('sha1') } : {}) };
+  const withCrc = wanted('crc32');
   let crc = 0;
   let size = 0;
   const transform = new Transform({
     transform(chunk, _encoding, callback) {
       for (const h of Object.values(hashes)) h.update(chunk);
-      crc = zlib.crc32(chunk, crc);
+      if (withCrc) crc = zlib.crc32(chunk, crc);
       size += chunk.length;
       callback(null, chunk);
     },
@@ -72,8 +79,8 @@ function hasher() {
       size,
       md5Hex: hashes.md5.digest('hex'),
       sha256: hashes.sha256.digest('base64'),
-      sha1: hashes.sha1.digest('base64'),
-      crc32: crcBytes.toString('base64'),
+      ...(hashes.sha1 ? { sha1: hashes.sha1.digest('base64') } : {}),
+      ...(withCrc ? { crc32: crcBytes.toString('base64') } : {}),
     };
   };
   return { transform, result };
@@ -90,10 +97,11 @@ async function receiveBody(req, temporary, { createDirectory = true } = {}) {
   if (declared === undefined) throw new StandInError(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
   const wanted = requestedDigests(req.headers);
   if (createDirectory) await fs.promises.mkdir(path.dirname(temporary), { recursive: true });
-  const { transform, result } = hasher();
   const { decoder, trailers } = createChunkedDecoder();
+  // An aws-chunked body's trailers are known only at its end: every digest is taken for it.
+  const { transform, result } = hasher({ all: chunked, extra: Object.keys(wanted) });
   try {
-    await pipeline(req, ...(chunked ? [decoder] : []), transform, fs.createWriteStream(temporary));
+    await pipeline(req, ...(chunked ? [decoder] : []), transform, fs.createWriteStream(temporary, { highWaterMark: 1024 * 1024 }));
   } catch (error) {
     await fs.promises.rm(temporary, { force: true });
     if (error.code === 'ENOENT') throw error;
