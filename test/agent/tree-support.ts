@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, mkdirSync, openSync, readdirSync, lstatSync, readFileSync, readSync, readlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, mkdirSync, openSync, readdirSync, lstatSync, readFileSync, readSync, readlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../core/clock.ts';
@@ -50,6 +50,20 @@ export async function treeManifests(store: BlobStore): Promise<TreeSnapshotManif
 }
 
 /** A file's bytes as base64 (a difference shows), or above 64 KiB their SHA-256, read 1 MiB at a time (a 200 MB file is never held). */
+/** Writes `mib` MiB of random content that differs in every MiB, one MiB at a time (a large file is never held whole). */
+export function writeLargeFile(path: string, mib: number): void {
+  const block = randomBytes(1024 * 1024);
+  const fd = openSync(path, 'w');
+  try {
+    for (let i = 0; i < mib; i++) {
+      block.writeUInt32BE(i, 0);
+      writeSync(fd, block);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function content(path: Buffer, size: bigint): string {
   if (size <= 65_536n) return readFileSync(path).toString('base64');
   const hash = createHash('sha256');
