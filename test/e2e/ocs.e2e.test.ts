@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile, spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ import { ManualClock } from '../../core/clock.ts';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { buildStore } from '../../cli/build-agent.ts';
-import { picture } from '../agent/tree-support.ts';
+import { picture, writeLargeFile } from '../agent/tree-support.ts';
 
 // The OCS 2007 R2 front end of the seed, end to end on the local cloud with its IAM gateway: SQL
 // full backups (.bak) and the LCSCmd XML export as rotated sources, the meeting-content and
@@ -19,20 +19,25 @@ import { picture } from '../agent/tree-support.ts';
 // several days (uploads, deletions, a renamed conference folder, one large file); the agent
 // signs as the site's agent role; the DR site's read-only role then restores every day's share
 // byte-identical through `ferry restore tree`, and streams one file with --stdout.
-// The large file is FERRY_OCS_LARGE_MB (default 20) MB. The issue asks for 200 MB, which this
-// test takes unchanged with FERRY_OCS_LARGE_MB=200: the file is written, compared and streamed
-// out in 1 MiB pieces (nothing here holds it whole) and the time limits grow with it. It is not
-// the default because its bytes cross the local cloud many times (read twice by the agent, 200 MB
-// through the IAM gateway into s3rver, 200 MB back for each of the two days' restores and the
-// --stdout stream). Measured on this shared 2-core machine, same load (18-24), 2026-12-03:
-// 20 MB 204 s, largest process 711 MB; 200 MB 392 s, largest process 898 MB. Twice the time of
-// the whole file for one case, and a peak that grows with the file (the agent and the local
-// cloud share the test's process here; which part holds the extra 190 MB is not traced yet) is
-// not what every run of the suite should pay: run it with 200 before
-// a release (README, "Microsoft OCS 2007 R2").
+// The large file is FERRY_OCS_LARGE_MB (default 200, as the issue asks) MB: it is written,
+// compared and streamed out in 1 MiB pieces (nothing here holds it whole), and the time limits
+// grow with it. FERRY_OCS_LARGE_MB=20 gives a quicker run while working on the test.
+// Where its cost goes, traced (docs/benchmarks.md, "One large file: the OCS end-to-end test"):
+// the agent and the local cloud share the test's process, and its growth with a 200 MB file
+// (about 130 MB) is bounded, not a copy of the file: the agent's part pool (8 MiB × 4 packs ×
+// 3, lent whole to a lone upload) fills to its 96 MiB cap, which a 20 MB file never reaches,
+// plus socket buffers; a 400 MB file costs the same. test/local/large-body-memory.test.ts
+// proves that bound for the uploader, the IAM gateway and the S3 stand-in. Measured on this
+// shared 2-core machine, 2026-12-03, each pair run at the same time (same load):
+//   before: 20 MB 171 s, largest process 932 MB   after: 200 MB 201 s, 953 MB  (load 22-27)
+//   before: 200 MB 251 s, 950 MB                  after: 20 MB 233 s, 799 MB   (load 26-30)
+//   after:  20 MB 124 s, 878 MB                   after: 200 MB 137 s, 1006 MB (load 17-24)
+// So 200 MB costs 13-29 s more than 20 MB did: it is the default. (The figures measured before,
+// 20 MB 204 s and 200 MB 392 s, were not reproduced side by side; the per-MB work left is the
+// hashing each hop does by design and the local cloud's copies on disk.)
 
 const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
-const LARGE_MB = Number(process.env.FERRY_OCS_LARGE_MB ?? 20);
+const LARGE_MB = Number(process.env.FERRY_OCS_LARGE_MB ?? 200);
 /** Time limits grow with the large file (about 3 s a MB on a loaded machine). */
 const SLACK_MS = LARGE_MB * 3_000;
 const DAY = 86_400_000;
@@ -57,19 +62,10 @@ function ferryHashed(args: string[]): Promise<{ code: number; sha256: string; st
   });
 }
 
-/** Writes `mb` MiB of content that differs in every MiB, one MiB at a time. */
+/** Writes `mb` MiB of content that differs in every MiB, dated `at`. */
 function putLarge(path: string, mb: number, at: Date): void {
   mkdirSync(join(path, '..'), { recursive: true });
-  const block = randomBytes(1024 * 1024);
-  const fd = openSync(path, 'w');
-  try {
-    for (let i = 0; i < mb; i++) {
-      block.writeUInt32BE(i, 0);
-      writeSync(fd, block);
-    }
-  } finally {
-    closeSync(fd);
-  }
+  writeLargeFile(path, mb);
   utimesSync(path, at, at);
 }
 
