@@ -32,6 +32,7 @@ import { picture, writeLargeFile } from '../agent/tree-support.ts';
 //   before: 20 MB 171 s, largest process 932 MB   after: 200 MB 201 s, 953 MB  (load 22-27)
 //   before: 200 MB 251 s, 950 MB                  after: 20 MB 233 s, 799 MB   (load 26-30)
 //   after:  20 MB 124 s, 878 MB                   after: 200 MB 137 s, 1006 MB (load 17-24)
+//   after:  20 MB 141 s, 885 MB                   after: 200 MB 157 s, 948 MB  (load 15-22)
 // So 200 MB costs 13-29 s more than 20 MB did: it is the default. (The figures measured before,
 // 20 MB 204 s and 200 MB 392 s, were not reproduced side by side; the per-MB work left is the
 // hashing each hop does by design and the local cloud's copies on disk.)
