@@ -42,7 +42,7 @@ import { fleetTable, runFleetBench } from './bench/fleet.ts';
 import { resticEnv, restoreTable, runShareBench, shareTable } from './bench/share.ts';
 import { runTree1mBench, tree1mTable } from './bench/tree-1m.ts';
 import { generateRecordings, TREE_METADATA_YAML, type TreeFacts } from './bench/data.ts';
-import { agentVerdicts, cachedTree, loadNow, measureCeiling, type Ceiling } from './bench/agent-rows.ts';
+import { agentVerdicts, cachedTree, loadNow, measureCeilingMedian, type Ceiling } from './bench/agent-rows.ts';
 import { runCloudScenarios, type CloudCounts } from './bench/cloud-rows.ts';
 import { describeFerryLog, summarizeFerryLog } from './bench/ferry-log.ts';
 import { row, scenarioTable, verdictTable, round, type RunDetail } from './bench/report.ts';
@@ -218,9 +218,9 @@ async function scenarioRun(ctx: Context, scenario: Scenario): Promise<void> {
   say(`[${scenario}] uptime: ${uptime()}`);
   const results: RunDetail[] = [await ferryRun(ctx, scenario, facts)];
   if (scenario === 'small') {
-    ctx.ceiling = await measureCeiling(ctx.client, 'ceiling', facts.bytes, () => serverCpuMeter(ctx));
+    ctx.ceiling = await measureCeilingMedian(ctx.client, 'ceiling', facts.bytes, () => serverCpuMeter(ctx));
     const c = ctx.ceiling;
-    say(`  ceiling: one multipart upload of ${(c.bytes / MIB).toFixed(1)} MB (${c.parts} parts of 8 MiB, ${c.partConcurrency} in flight): ${c.seconds} s, ${c.mbPerSec} MB/s (s3rver CPU ${c.serverCpuSeconds} s)`);
+    say(`  ceiling: median of ${c.samples?.length ?? 1} multipart uploads of ${(c.bytes / MIB).toFixed(1)} MB (${c.parts} parts of 8 MiB, ${c.partConcurrency} in flight): ${c.seconds} s, ${c.mbPerSec} MB/s (s3rver CPU ${c.serverCpuSeconds} s); each: ${c.samples?.join(', ')} MB/s`);
   }
   if (scenario !== 'tree') {
     for (const tool of ['rclone', 'aws-cli'] as const) {

@@ -24,6 +24,29 @@ export interface Ceiling {
   partConcurrency: number;
   /** CPU seconds the store spent taking it (same machine: how much of the ceiling is the store). */
   serverCpuSeconds: number;
+  /** MB/s of every upload taken; the row is the median one. */
+  samples?: number[];
+}
+
+/** Uploads the ceiling takes in one run: one upload moved 4× between two runs on a loaded machine. */
+export const CEILING_UPLOADS = 3;
+
+/**
+ * The store's ceiling as the median of `uploads` uploads of the same bytes, one after the other
+ * (each into its own key): the row is the upload with the median MB/s, with every MB/s beside it.
+ */
+export async function measureCeilingMedian(client: S3Client, bucket: string, bytes: number, serverCpu: () => () => number, uploads = CEILING_UPLOADS): Promise<Ceiling> {
+  const taken: Ceiling[] = [];
+  for (let n = 0; n < uploads; n++) taken.push(await measureCeiling(client, bucket, bytes, serverCpu, 4, `ceiling-${n + 1}.bin`));
+  return medianCeiling(taken);
+}
+
+/** The upload with the median MB/s (the lower middle one of an even count), every MB/s in `samples` in the order taken. */
+export function medianCeiling(taken: Ceiling[]): Ceiling {
+  if (taken.length === 0) throw new RangeError('the ceiling needs at least one upload');
+  const sorted = [...taken].sort((a, b) => a.mbPerSec - b.mbPerSec);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] as Ceiling;
+  return { ...median, samples: taken.map((c) => c.mbPerSec) };
 }
 
 /**
@@ -31,11 +54,10 @@ export interface Ceiling {
  * flight) from memory, so nothing is measured but the client sending and the store taking it.
  * Ferry's small-file throughput is compared with it in the same run.
  */
-export async function measureCeiling(client: S3Client, bucket: string, bytes: number, serverCpu: () => () => number, partConcurrency = 4): Promise<Ceiling> {
+export async function measureCeiling(client: S3Client, bucket: string, bytes: number, serverCpu: () => () => number, partConcurrency = 4, key = 'ceiling.bin'): Promise<Ceiling> {
   const partSize = 8 * MIB;
   const parts = Math.max(1, Math.ceil(bytes / partSize));
   const body = randomBytes(partSize);
-  const key = 'ceiling.bin';
   const cpu = serverCpu();
   const started = performance.now();
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));

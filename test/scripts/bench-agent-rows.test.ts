@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { agentVerdicts } from '../../scripts/bench/agent-rows.ts';
+import { agentVerdicts, medianCeiling } from '../../scripts/bench/agent-rows.ts';
 import { row, type RunDetail } from '../../scripts/bench/report.ts';
 
 // The agent rows' verdicts: each a ratio of two figures of the same run, judged against the
@@ -38,5 +38,19 @@ describe('bench verdicts of the agent rows', () => {
     expect(tree({ peakRssMb: 250, firstPackSec: 3 }).map((v) => v.outcome)).toEqual(['PASS', 'PASS']);
     expect(tree({ peakRssMb: 535, firstPackSec: 117.7 }).map((v) => v.outcome)).toEqual(['MISS', 'MISS']);
     expect(tree({ peakRssMb: 100 }).map((v) => v.outcome)).toEqual(['PASS', 'n/a']);
+  });
+});
+
+describe('the store ceiling of a run', () => {
+  const upload = (mbPerSec: number, seconds: number) => ({ bytes: 1, seconds, mbPerSec, parts: 1, partConcurrency: 4, serverCpuSeconds: 1 });
+
+  it('is the upload with the median MB/s, every upload listed in the order taken', () => {
+    const c = medianCeiling([upload(7.2, 8), upload(26.6, 2.2), upload(18, 3.2)]);
+    expect(c).toMatchObject({ mbPerSec: 18, seconds: 3.2, samples: [7.2, 26.6, 18] });
+  });
+
+  it('takes the lower middle of an even count and refuses none', () => {
+    expect(medianCeiling([upload(40, 1), upload(10, 4)]).mbPerSec).toBe(10);
+    expect(() => medianCeiling([])).toThrow(RangeError);
   });
 });
