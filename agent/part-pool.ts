@@ -33,7 +33,8 @@ export class PartPool {
     if (buffer) return Promise.resolve(buffer);
     if (this.allocated < this.capacity) {
       this.allocated++;
-      return Promise.resolve(Buffer.allocUnsafeSlow(this.partSize));
+      // Shared memory: a filled part goes to the hasher's thread without a copy (agent/part-hasher.ts).
+      return Promise.resolve(Buffer.from(new SharedArrayBuffer(this.partSize)));
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart } from '../core/ports.ts';
 import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, TransientError } from '../core/errors.ts';
 import { PartPool } from './part-pool.ts';
+import { sharedPartHasher, type PartHashing } from './part-hasher.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
 // store, with no temporary copy on the site's disk. Part buffers come from a PartPool: the
@@ -12,7 +13,7 @@ import { PartPool } from './part-pool.ts';
 // PackBuilder (tar packs) and by artefact shipping (one file, byte for byte).
 //
 // Every write carries the MD5 (and, where the store checks it, the SHA-256) the uploader took of
-// the bytes, so the store refuses a torn body. Where the store's ETags are MD5s, the uploader also
+// the bytes (on the hasher's thread, agent/part-hasher.ts, fed each filled part buffer in order), so the store refuses a torn body. Where the store's ETags are MD5s, the uploader also
 // checks each answer and sends a part again when the store kept something else, and completes
 // the upload with the ETags it computed: a damaged part can never be assembled into the object.
 // Every upload started is completed or aborted, including those a lost answer hid from it.
@@ -24,6 +25,8 @@ export interface StreamUploaderOptions {
   partConcurrency: number;
   /** The agent's shared part buffers; its partSize wins. */
   pool?: PartPool;
+  /** Where part buffers are hashed (the object's SHA-256, each part's MD5); the process's hasher thread by default. */
+  hasher?: PartHashing;
   /** Kept for callers: the S3 ETag of what was sent is always computed now. */
   etag?: boolean;
   contentType?: string;
@@ -56,7 +59,9 @@ export class StreamUploader {
   private buffer: Buffer | undefined;
   private fill = 0;
   private offset = 0;
-  private readonly objectHash = createHash('sha256');
+  private readonly hasher: PartHashing;
+  /** This upload's object hash on the hasher. */
+  private readonly stream: number;
   private uploadId: string | undefined;
   /** A create was sent: its upload, or strays of lost answers, may exist even without an id. */
   private createSent = false;
@@ -72,6 +77,8 @@ export class StreamUploader {
     private readonly options: StreamUploaderOptions,
   ) {
     this.pool = options.pool ?? new PartPool(options.partSize, options.partConcurrency + 1);
+    this.hasher = options.hasher ?? sharedPartHasher();
+    this.stream = this.hasher.open();
     this.sendChecksums = store.features?.verifiesChecksums ?? true;
     this.md5ETags = store.features?.md5ETags ?? false;
   }
@@ -132,7 +139,6 @@ export class StreamUploader {
   }
 
   private account(bytes: Uint8Array): void {
-    this.objectHash.update(bytes);
     this.offset += bytes.length;
   }
 
@@ -150,12 +156,15 @@ export class StreamUploader {
     this.buffer = undefined;
     this.fill = 0;
     const partNumber = ++this.partNumber;
-    const md5 = createHash('md5').update(body).digest();
-    this.partMd5s[partNumber - 1] = md5;
-    // A per-part SHA-256 only helps a store that checks it (AWS S3); the MD5 goes everywhere.
-    const sha256 = this.sendChecksums ? createHash('sha256').update(body).digest('base64') : undefined;
+    // Posted now, so the hasher takes the parts in order; the main thread fills the next buffer
+    // meanwhile. A per-part SHA-256 only helps a store that checks it (AWS S3); the MD5 goes everywhere.
+    const digests = this.hasher.part(this.stream, body, { sha256: this.sendChecksums });
     const uploadId = this.uploadId;
-    const task = this.sendPart(uploadId, partNumber, body, md5, sha256)
+    const task = digests
+      .then(({ md5, sha256 }) => {
+        this.partMd5s[partNumber - 1] = md5;
+        return this.sendPart(uploadId, partNumber, body, md5, sha256?.toString('base64'));
+      })
       .then((part) => {
         this.parts.push(part);
       })
@@ -226,12 +235,14 @@ export class StreamUploader {
   async finish(beforeCommit?: () => Promise<void>): Promise<UploadResult> {
     if (this.uploadId === undefined) {
       const body = (await this.target()).subarray(0, this.fill);
+      // The body is the whole object: the hasher takes its MD5 and SHA-256 while the last checks run.
+      const hashed = Promise.all([this.hasher.part(this.stream, body, { sha256: false }), this.hasher.digest(this.stream)]);
+      // Awaited below; abort() waits for it before the buffer goes back to the pool.
+      this.inflight.add(hashed.then(() => undefined, () => undefined));
       await beforeCommit?.();
-      // The body is the whole object: its digest is the one computed on the way in.
-      const digest = this.objectHash.digest();
+      const [{ md5 }, hex] = await hashed;
+      const digest = Buffer.from(hex, 'hex');
       const sha256 = this.sendChecksums ? digest.toString('base64') : undefined;
-      // Taken before the buffer goes back to the pool.
-      const md5 = createHash('md5').update(body).digest();
       const etag = `"${md5.toString('hex')}"`;
       let stored: string | undefined;
       try {
@@ -251,6 +262,7 @@ export class StreamUploader {
     this.giveBack();
     await Promise.all(this.inflight);
     this.throwIfFailed();
+    const sha256 = await this.hasher.digest(this.stream);
     await beforeCommit?.();
     const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
     const uploadId = this.uploadId;
@@ -271,7 +283,7 @@ export class StreamUploader {
     if (existed) await this.store.abortMultipart(this.options.key, uploadId);
     this.options.onUploadEnded?.(uploadId);
     this.finished = true;
-    return { size: this.offset, sha256: this.objectHash.digest('hex'), parts: parts.length, etag };
+    return { size: this.offset, sha256, parts: parts.length, etag };
   }
 
   /**
@@ -312,6 +324,7 @@ export class StreamUploader {
   async abort(): Promise<void> {
     await Promise.allSettled(this.inflight);
     this.giveBack();
+    this.hasher.drop(this.stream);
     if (this.uploadId !== undefined && !this.finished) {
       await this.store.abortMultipart(this.options.key, this.uploadId);
       this.options.onUploadEnded?.(this.uploadId);
