@@ -140,8 +140,11 @@ function openError(error: unknown, path: string): Error {
 
 /**
  * Reads a small file whole, read-only and without following links, synchronously (see
- * SMALL_RECORDING_BYTES). It must hold exactly the scanned size: one read asks for a byte
- * more, so a file that grew or shrank since the scan is refused without a second read.
+ * SMALL_RECORDING_BYTES): open, fstat, one read, close. It must hold exactly the scanned size:
+ * the read asks for a byte more, so a file that grew since the fstat is refused, and one that
+ * came back short is read on only until the scanned size (or the end). Once the scanned size is
+ * in hand no read is made to see the end of the file: growth after this read is the check
+ * before commit's to catch (assertUnchanged: size and mtime of every file of the pack).
  */
 export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: string, stamp: FileStamp): Buffer {
   let fd: number;
@@ -155,7 +158,7 @@ export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: stri
     if (!st.isFile() || st.size !== stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned (${stamp.size} → ${st.size})`, path);
     const body = Buffer.allocUnsafe(stamp.size + 1);
     let got = 0;
-    for (let n = -1; n !== 0 && got < body.length; got += n) n = readSync(fd, body, got, body.length - got, got);
+    for (let n = -1; n !== 0 && got < stamp.size; got += n) n = readSync(fd, body, got, body.length - got, got);
     if (got > stamp.size) throw new SourceChangedError(`${path} grew while it was read (more than ${stamp.size} bytes)`, path);
     if (got < stamp.size) throw new SourceChangedError(`${path} shrank while it was read (${got} of ${stamp.size} bytes)`, path);
     return body.subarray(0, stamp.size);

@@ -1,7 +1,8 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, constants } from 'node:fs';
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import fs, { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { syncBuiltinESMExports } from 'node:module';
 import { readSmallFile, assertUnchanged } from '../../agent/ship-batch.ts';
 import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts';
 import type { FileStamp } from '../../agent/journal.ts';
@@ -27,6 +28,22 @@ describe('reading a small file whole', () => {
     const body = Buffer.from('RIFF....WAVEfmt '.repeat(2000));
     const { path, stamp } = fileWith('a.wav', body);
     expect(readSmallFile({}, path, stamp).equals(body)).toBe(true);
+  });
+
+  it('reads a file that has its scanned size with one read call (none to look for its end)', () => {
+    const body = Buffer.alloc(30_044, 7);
+    const { path, stamp } = fileWith('a.wav', body);
+    const reads = vi.spyOn(fs, 'readSync');
+    syncBuiltinESMExports();
+    try {
+      expect(readSmallFile({}, path, stamp).equals(body)).toBe(true);
+      expect(reads).toHaveBeenCalledTimes(1);
+      // It asked for a byte more than scanned: a file that grew since the fstat shows it.
+      expect((reads.mock.calls[0] as unknown[] | undefined)?.[3]).toBe(30_045);
+    } finally {
+      reads.mockRestore();
+      syncBuiltinESMExports();
+    }
   });
 
   it('refuses a file that grew since the scan with SourceChangedError', () => {
