@@ -1,4 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { readPlainXml } from './sidecar-xml.ts';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { callMetadataSchema, type CallMetadata } from './manifest.ts';
@@ -143,6 +144,10 @@ function parseDocument(name: string, bytes: Uint8Array): { doc: unknown; issue?:
       return { issue: `${name}: sidecar is not valid JSON (${(e as Error).message})` };
     }
   }
+  // Plain XML (what recorders write) is checked and read in one pass; anything else, and every
+  // document that is not well formed, is read the general way below (core/sidecar-xml.ts).
+  const plain = readPlainXml(text);
+  if (plain) return { doc: plain };
   const valid = XMLValidator.validate(text);
   if (valid !== true) return { issue: `${name}: sidecar is not valid XML (${valid.err.msg} at line ${valid.err.line})` };
   // A DOCTYPE can declare entities, external ones (file://, http://) included. None is ever
