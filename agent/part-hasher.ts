@@ -63,7 +63,7 @@ parentPort.on('message', (m) => {
 
 export class PartHasher implements PartHashing {
   private worker: Worker | undefined;
-  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { worker: Worker; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private nextStream = 1;
 
@@ -97,9 +97,9 @@ export class PartHasher implements PartHashing {
   private ask(id: number, request: Request): Promise<Reply> {
     const worker = this.start();
     return new Promise<Reply>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { worker, resolve, reject });
       // Only while answers are awaited does the worker keep the process alive.
-      if (this.waiting.size === 1) worker.ref();
+      worker.ref();
       worker.postMessage(request);
     });
   }
@@ -109,11 +109,12 @@ export class PartHasher implements PartHashing {
     const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'ferry part hasher' });
     worker.unref();
     worker.on('message', (reply: Reply) => this.settle(reply));
-    // A worker that died fails every answer awaited (those uploads fail and are shipped again);
-    // the next request starts a new one.
+    // A worker that died fails every answer awaited from it (those uploads fail and are shipped
+    // again); the next request starts a new one.
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
       for (const [id, w] of this.waiting) {
+        if (w.worker !== worker) continue;
         this.waiting.delete(id);
         w.reject(error);
       }
@@ -128,7 +129,7 @@ export class PartHasher implements PartHashing {
     const w = this.waiting.get(reply.id);
     if (!w) return;
     this.waiting.delete(reply.id);
-    if (this.waiting.size === 0) this.worker?.unref();
+    if (![...this.waiting.values()].some((other) => other.worker === w.worker)) w.worker.unref();
     if (reply.error !== undefined) w.reject(new Error(`part hasher: ${reply.error}`));
     else w.resolve(reply);
   }

@@ -59,6 +59,16 @@ describe('part hasher', () => {
     const t = hasher.open();
     expect((await hasher.part(t, big, { sha256: false })).md5.toString('hex')).toBe(md5(big));
   });
+
+  it('fails only what waits on the stopped thread, not what its successor was already asked', async () => {
+    const big = shared(randomBytes(4 * 1024 * 1024));
+    const before = hasher.part(hasher.open(), big, { sha256: true });
+    const stopping = hasher.close();
+    const after = hasher.part(hasher.open(), big, { sha256: false });
+    await expect(before).rejects.toThrow(/exited/);
+    await stopping;
+    expect((await after).md5.toString('hex')).toBe(md5(big));
+  });
 });
 
 describe('stream uploader with the part hasher', () => {
