@@ -72,9 +72,12 @@ export class PartHasher implements PartHashing {
   }
 
   async part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): Promise<PartDigests> {
-    if (!(bytes.buffer instanceof SharedArrayBuffer)) throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
+    if (!(bytes.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
+    }
     const id = this.nextId++;
-    const reply = await this.ask(id, { op: 'part', id, stream, buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength, sha256: options.sha256 });
+    const { byteOffset: offset, byteLength: length } = bytes;
+    const reply = await this.ask(id, { op: 'part', id, stream, buffer: bytes.buffer, offset, length, sha256: options.sha256 });
     return { md5: Buffer.from(reply.md5 as Uint8Array), ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}) };
   }
 

@@ -13,7 +13,8 @@ import { sharedPartHasher, type PartHashing } from './part-hasher.ts';
 // PackBuilder (tar packs) and by artefact shipping (one file, byte for byte).
 //
 // Every write carries the MD5 (and, where the store checks it, the SHA-256) the uploader took of
-// the bytes (on the hasher's thread, agent/part-hasher.ts, fed each filled part buffer in order), so the store refuses a torn body. Where the store's ETags are MD5s, the uploader also
+// the bytes (on the hasher's thread, agent/part-hasher.ts, fed each filled part buffer in order),
+// so the store refuses a torn body. Where the store's ETags are MD5s, the uploader also
 // checks each answer and sends a part again when the store kept something else, and completes
 // the upload with the ETags it computed: a damaged part can never be assembled into the object.
 // Every upload started is completed or aborted, including those a lost answer hid from it.

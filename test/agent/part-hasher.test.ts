@@ -101,7 +101,12 @@ describe('stream uploader with the part hasher', () => {
 
   it('hashes a one-part object on the hasher too: its SHA-256 and ETag are those of the bytes', async () => {
     const lengths: number[] = [];
-    const watched: PartHashing = { open: () => hasher.open(), part: (s, b, o) => (lengths.push(b.byteLength), hasher.part(s, b, o)), digest: (s) => hasher.digest(s), drop: (s) => hasher.drop(s) };
+    const watched: PartHashing = {
+      open: () => hasher.open(),
+      part: (s, b, o) => (lengths.push(b.byteLength), hasher.part(s, b, o)),
+      digest: (s) => hasher.digest(s),
+      drop: (s) => hasher.drop(s),
+    };
     const store = new MemoryBlobStore();
     const uploader = new StreamUploader(store, { key: 'one.tar', partSize: 1024 * 1024, partConcurrency: 1, hasher: watched });
     const data = randomBytes(5000);

@@ -8,7 +8,13 @@ import type { CallMetadata } from '../../core/manifest.ts';
 // core/metadata.ts's options) for the plain XML recorders write, and hand everything else back
 // (undefined) to that general path: it must never accept a document the validator refuses.
 
-const general = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, parseAttributeValue: false, trimValues: true });
+const general = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+});
 
 const meta: Required<CallMetadata> = {
   callId: 'c-0042',
@@ -92,7 +98,9 @@ describe('plain sidecar XML read in one pass', () => {
       for (let k = 1 + rnd(3); k > 0; k--) {
         const at = rnd(text.length + 1);
         const op = rnd(3);
-        text = op === 0 ? text.slice(0, at) + text.slice(at + 1) : op === 1 ? text.slice(0, at) + alphabet[rnd(alphabet.length)] + text.slice(at) : text.slice(0, at) + alphabet[rnd(alphabet.length)] + text.slice(at + 1);
+        const char = alphabet[rnd(alphabet.length)] as string;
+        // Delete a character, insert one, or replace one.
+        text = text.slice(0, at) + (op === 0 ? '' : char) + text.slice(op === 1 ? at : at + 1);
       }
       const doc = readPlainXml(text);
       if (doc === undefined) continue;
