@@ -1,138 +1,40 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { recheckBatch, unreadableDirectory } from './sources/source-checks.ts';
-import type { AgentConfig, ArtefactSourceConfig, RecordingsSourceConfig } from '../core/config.ts';
-import { cycleTree, type TreeSourceStatus } from './sources/tree.ts';
-import type { BlobStore, Notifier } from '../core/ports.ts';
-import type { Clock } from '../core/clock.ts';
-import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
-import { createMetadataExtractor } from '../core/metadata.ts';
-import { Journal, batchKey, type FileStamp, type Totals } from './journal.ts';
-import type { Logger } from './log.ts';
-import { listBatches } from './sources/scan.ts';
-import type { Backlog, BatchWork } from './sources/recordings.ts';
-import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
-import type { PendingViewWriter } from './state/pending-view.ts';
-import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
+import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
+import { cycleTree } from './sources/tree.ts';
+import { messageOf } from '../core/errors.ts';
+import { Journal } from './journal.ts';
 import { recoverInflight } from './recover.ts';
-import type { VerifyMode } from './verify.ts';
-import { ArtefactRunner, type ArtefactSourceStatus } from './artefact-runner.ts';
+import { ArtefactRunner } from './artefact-runner.ts';
 import { oneAtATime } from './activity-worker.ts';
 import { PartPool } from './part-pool.ts';
 import { Observations } from './state/observations.ts';
-import { LossLog, type LossEntry } from './state/loss-log.ts';
+import { LossLog } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
-import { AlertBook, sourceReadable, type AlertState } from './state/alert-book.ts';
+import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { Throttle, throttledStore } from './bandwidth.ts';
+import { cycleRecordings } from './recordings-pass.ts';
+import type { RecordingsState } from './ship-recordings.ts';
+import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
+
+export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
+export { mergeReport } from './agent-types.ts';
+export type { AgentDeps, AgentStatusFile, CycleReport, PassOutcome, Progress, RecordingsSourceStatus, SourcePass, SourceStatus } from './agent-types.ts';
 
 // The agent: one composition of journal, sources and shipping for one site. `cycle()` is one
 // pass (scan every source, report losses, ship what is closed, oldest first); `run()` repeats
-// it until stopped. Each pack is retried a few times on transient or integrity failures.
-// Recordings sources are packed here; artefact sources (rotated backups, binlog segments,
-// archives) each have an ArtefactRunner.
+// it until stopped. Recordings sources are packed and shipped by recordings-pass and
+// ship-recordings; artefact sources (rotated backups, binlog segments, archives) each have an
+// ArtefactRunner; tree sources are cycled by sources/tree.
 //
 // Nothing the agent concludes from one pass to the next lives in process memory: the journal
 // (what shipped), the observations (what was seen and not shipped, first-seen times), the loss
 // log and the alert book are files in the state directory, so an agent run from cron, restarted
 // or killed behaves as one that runs for ever (docs/operations.md).
-
-export interface AgentDeps {
-  config: AgentConfig;
-  store: BlobStore;
-  clock: Clock;
-  log: Logger;
-  notifier: Notifier;
-  verify: VerifyMode;
-  agentVersion?: string;
-  /** Delay before retry n (1-based); tests shorten it. */
-  retryDelayMs?: (attempt: number) => number;
-  onProgress?: (p: Progress) => void;
-  /** Opens source files (tests inject failures here). */
-  openFile?: ShipContext['openFile'];
-  /** Called after every pass with each source's share of it (the metrics server listens here). */
-  onPass?: (pass: PassOutcome) => void;
-}
-
-/** One source's share of a pass. */
-export interface SourcePass {
-  source: string;
-  type: SourceStatus['type'];
-  packs: number;
-  bytes: number;
-  artefacts: number;
-  failed: number;
-  lost: number;
-  status: SourceStatus;
-}
-
-export interface PassOutcome {
-  at: Date;
-  sources: SourcePass[];
-  /** Set when the pass threw (it is retried next poll). */
-  error?: string;
-}
-
-export interface Progress {
-  phase: 'scan' | 'ship' | 'done';
-  packsDone: number;
-  packsTotal: number;
-  recordings: number;
-  bytes: number;
-}
-
-export interface RecordingsSourceStatus {
-  name: string;
-  type: 'recordings';
-  backlog: Backlog;
-  lastScan: string;
-  /** Why the source could not be scanned, when it could not. */
-  problem?: string;
-}
-
-export type SourceStatus = RecordingsSourceStatus | ArtefactSourceStatus | TreeSourceStatus;
-
-/** `status.json` in the state directory: written by the agent after every pass, read by `agent status`. */
-export interface AgentStatusFile {
-  site: string;
-  updatedAt: string;
-  pid: number;
-  totals: Totals & { lostArtefacts: number };
-  sources: SourceStatus[];
-  lastCycle?: Omit<CycleReport, 'sources' | 'manifests'>;
-  inflight: number;
-  recentLosses: LossEntry[];
-  /** Loss records in the loss log (`agent status --losses` lists them all). */
-  lossRecords: number;
-  openAlerts: AlertState[];
-  lastError?: string;
-}
-
-export interface CycleReport {
-  packs: number;
-  recordings: number;
-  bytes: number;
-  failed: number;
-  lost: number;
-  /** Artefacts published (backups, segments and partials, archives) and their bytes. */
-  artefacts: number;
-  artefactBytes: number;
-  sources: SourceStatus[];
-  /** Manifest keys published in this cycle (a backup window verifies each). */
-  manifests: string[];
-  /** Recordings were left for the next pass when this pass's time slice ran out (the next pass starts at once). */
-  more?: boolean;
-}
-
-/**
- * How long one pass keeps taking recordings batches before it ends (status written, losses
- * looked for, the rest taken up by the next pass at once). Other sources do not wait for it:
- * they run again every pollSeconds while recordings ship (see cycleOnce).
- */
-export const RECORDINGS_SLICE_MS = 60_000;
 
 const COMPACT_AFTER_LINES = 5000;
 
@@ -158,6 +60,8 @@ export class Agent {
   /** Set when run() is told to stop: the pass takes no new batches (those in flight finish). */
   private stopping = false;
   private readonly deps: AgentDeps;
+  /** What the recordings part of a pass uses (recordings-pass.ts). */
+  private readonly recordings: RecordingsState;
 
   constructor(deps: AgentDeps) {
     const schedule = deps.config.bandwidth ? new BandwidthSchedule(deps.config.bandwidth) : BandwidthSchedule.unlimited();
@@ -172,24 +76,8 @@ export class Agent {
     this.alerts = new AlertBook(deps.config.state, { notifier: deps.notifier, now: () => deps.clock.now(), repeatHours: deps.config.alerts.repeatHours });
     const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
     this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
-  }
-
-  private shipContext(source: RecordingsSourceConfig): ShipContext {
-    const { config, store, clock, verify } = this.deps;
-    return {
-      site: config.site,
-      sourceRoot: source.path,
-      store,
-      journal: this.journal,
-      extractor: createMetadataExtractor(source.metadata),
-      clock,
-      verify,
-      partSize: config.shipping.partSizeMiB * 1024 * 1024,
-      partConcurrency: config.shipping.partConcurrency,
-      pool: this.pool,
-      agentVersion: this.deps.agentVersion ?? 'dev',
-      openFile: this.deps.openFile,
-    };
+    const { journal, observations, lossLog, losses, alerts, pool } = this;
+    this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
   }
 
   private treeDeps() {
@@ -204,7 +92,6 @@ export class Agent {
   cycle(): Promise<CycleReport> {
     return this.gate();
   }
-
   private async cycleOnce(): Promise<CycleReport> {
     const { log } = this.deps;
     if (!this.recovered) {
@@ -213,7 +100,7 @@ export class Agent {
       this.recovered = true;
     }
     await this.losses.deliverPending();
-    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
+    const report = emptyReport();
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
     // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
@@ -267,9 +154,9 @@ export class Agent {
 
   /** One source's share of a pass, in a report of its own (merged in source order). */
   private async cycleSource(source: AgentConfig['sources'][number], keep: Set<string>, keepArtefacts: Set<string>): Promise<CycleReport> {
-    const report: CycleReport = { packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, artefacts: 0, artefactBytes: 0, sources: [], manifests: [] };
+    const report = emptyReport();
     if (source.type === 'recordings') {
-      await this.cycleRecordings(source, report, keep);
+      await cycleRecordings(this.recordings, source, report, keep);
       return report;
     }
     if (source.type === 'tree') {
@@ -289,93 +176,6 @@ export class Agent {
     report.lost += r.lost;
     report.sources.push(r.status);
     return report;
-  }
-
-  private async cycleRecordings(source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
-    const now = () => this.deps.clock.now().toISOString();
-    const savedView = () => backlogOfView(source.name, this.observations.previousPending(source.name), (batch) => keep.add(batchKey(source.name, batch)));
-    const problem = await this.sourceProblem(source);
-    if (problem) {
-      // Keep the saved view: what was pending is neither shipped nor known lost, and stays reported as pending.
-      report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: this.observations.lastPass(source.name)?.lastScan ?? now(), problem });
-      return;
-    }
-    const warn = this.warnOnce(source);
-    const batches = await listBatches(source.path, source.batchDepth, warn);
-    for (const batch of batches) keep.add(batchKey(source.name, batch));
-    const last = this.observations.lastPass(source.name);
-    const emptyKey = `source-empty:${source.name}`;
-    if (batches.length === 0 && last && last.batchesSeen > 0) {
-      // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
-      // unmounted share than an eviction of everything. Nothing is called lost until it is back.
-      await this.alerts.raise(emptyKey, {
-        severity: 'critical',
-        site: this.deps.config.site,
-        subject: `source ${source.name} is suddenly empty`,
-        message: `${source.path} held ${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'} at the last pass (${last.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
-        details: { source: source.name, path: source.path },
-      });
-      report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: now() });
-      return;
-    }
-    await this.alerts.resolve(emptyKey, this.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
-    const next = this.observations.pendingWriter(source.name);
-    try {
-      const walk = this.walkOf(source, batches, { next, warn, lastSeen: last?.lastScan });
-      // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
-      // next pending view is committed as soon as the walk ends (on a backlog, long before the
-      // shipping does): a pass killed before that leaves the previous view to compare with.
-      const started = performance.now();
-      const walking = walk.walk().then(() => {
-        next.commit();
-        this.observations.pendingCommitted(source.name, batches.length, this.deps.clock.now());
-        this.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
-      });
-      walking.catch(() => undefined); // awaited below, after the workers stop
-      try {
-        await this.shipAll(source, walk, report);
-      } finally {
-        if (this.stopping) walk.stop();
-        await walking.catch(() => undefined);
-      }
-      await walking;
-      // The view was written as the walk went; what shipped (or was found lost) since leaves it.
-      const left = (batch: string, f: FileStamp) => this.journal.isShipped(source.name, batch, f) || this.lossLog.has(source.name, batch, f);
-      if (report.packs > 0 || report.lost > 0 || walk.lost > 0) this.observations.prunePending(source.name, left);
-      report.lost += walk.lost;
-      report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now() });
-    } finally {
-      next.close();
-    }
-  }
-
-  private walkOf(source: RecordingsSourceConfig, batches: string[], o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string }): RecordingsWalk {
-    const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
-    return new RecordingsWalk(
-      {
-        source,
-        clock: this.deps.clock,
-        journal: this.journal,
-        resolver: createMetadataExtractor(source.metadata),
-        previous: this.observations.previousPending(source.name),
-        next: o.next,
-        warn: o.warn,
-        lost: (batch, files, when) => this.reportLost(source, batch, files, reason[when], when === 'between passes' ? o.lastSeen : undefined),
-        lookahead: this.deps.config.shipping.packConcurrency * 2,
-      },
-      batches,
-    );
-  }
-
-  /**
-   * Why the source cannot be scanned now (a mount gone, a path that is no longer a readable
-   * directory, a root that is suddenly empty), alerted with memory; undefined when it can.
-   */
-  private async sourceProblem(source: RecordingsSourceConfig): Promise<string | undefined> {
-    const problem = await unreadableDirectory(source.path);
-    if (problem) this.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
-    await sourceReadable(this.alerts, this.deps.config.site, source, problem);
-    return problem;
   }
 
   private runner(source: ArtefactSourceConfig): ArtefactRunner {
@@ -402,138 +202,6 @@ export class Agent {
     return best;
   }
 
-  /** Logs each scan warning (a link not followed, a stray file) once per path and pass. */
-  private warnOnce(source: RecordingsSourceConfig): (message: string, path: string) => void {
-    const warned = new Set<string>();
-    return (message, path) => {
-      if (warned.has(path)) return;
-      warned.add(path);
-      this.deps.log.warn(message, { source: source.name, path });
-    };
-  }
-
-  private reportLost(source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
-    return this.losses.report({
-      source: source.name,
-      batch,
-      kind: 'recordings',
-      files: files.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, batch, f.name) })),
-      reason,
-      at: this.deps.clock.now().toISOString(),
-      ...(lastSeen ? { lastSeen } : {}),
-    });
-  }
-
-  /** Ships what the walk hands out, in its order, `packConcurrency` at a time, until the slice ends. */
-  private async shipAll(source: RecordingsSourceConfig, walk: RecordingsWalk, report: CycleReport): Promise<void> {
-    const ctx = this.shipContext(source);
-    let done = 0;
-    const progress = () => this.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: walk.readyFound, recordings: report.recordings, bytes: report.bytes });
-    progress();
-    // The slice starts with shipping; every worker takes at least one batch, so a slow store
-    // still drains the backlog.
-    const deadline = this.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
-    const left = (batch: string) => (f: FileStamp) => this.journal.isShipped(source.name, batch, f) || this.lossLog.has(source.name, batch, f);
-    const worker = async () => {
-      for (let first = true; ; first = false) {
-        if (!first && (this.stopping || this.deps.clock.now().getTime() >= deadline)) {
-          // The slice is over: what is left waits for the next pass (which starts at once).
-          if (this.stopping) walk.stop();
-          if (await walk.hasMore()) report.more = true;
-          break;
-        }
-        const work = await walk.next();
-        if (!work) break;
-        const outcome = await this.shipWithRetry(source, ctx, work);
-        report.lost += outcome.lost;
-        if (outcome.result) {
-          report.packs++;
-          report.manifests.push(outcome.result.manifestKey);
-          report.recordings += outcome.result.recordings;
-          report.bytes += outcome.result.bytes;
-        } else if (!outcome.evicted) report.failed++;
-        walk.done(work, left(work.batch));
-        done++;
-        progress();
-      }
-    };
-    await Promise.all(Array.from({ length: this.deps.config.shipping.packConcurrency }, worker));
-  }
-
-  private async shipWithRetry(source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
-    const { log, config } = this.deps;
-    const attempts = config.shipping.attempts;
-    const failedKey = `ship-failed:${work.source}:${work.batch}`;
-    let lost = 0;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const started = performance.now();
-        const result = await shipBatch(ctx, work);
-        log.info('pack published', { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
-        for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
-        await this.alerts.resolve(failedKey, config.site, `Batch ${work.batch} of source ${work.source} is offsite now.`);
-        for (const r of work.recordings) {
-          const path = join(ctx.sourceRoot, work.batch, r.name);
-          await this.alerts.resolve(`unreadable:${work.source}:${path}`, config.site, `${path} could be read and is offsite now.`);
-        }
-        return { result, lost };
-      } catch (error) {
-        this.journalAbandon(work, error);
-        if (error instanceof UnreadableSourceError) {
-          // Ship the rest of the batch now; the unreadable recording stays in the backlog and is tried next pass.
-          const name = error.path.slice(error.path.lastIndexOf('/') + 1);
-          const rest = work.recordings.filter((r) => r.name !== name);
-          log.warn('recording cannot be read; shipping the rest of its batch, will try it again next pass', { batch: work.batch, path: error.path, error: error.message });
-          await this.alerts.raise(`unreadable:${work.source}:${error.path}`, { severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${error.message}. The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
-          if (rest.length === work.recordings.length || rest.length === 0) return { lost };
-          work = { ...work, recordings: rest };
-          attempt--;
-          continue;
-        }
-        if (error instanceof SourceChangedError) {
-          // Member by member: what vanished is lost (reported now), what changed waits for the
-          // next pass, what is still as scanned ships now.
-          const check = await recheckBatch(ctx.sourceRoot, work);
-          if (check.gone.length > 0) lost += await this.reportLost(source, work.batch, check.gone, 'deleted by the recorder while its batch was being shipped');
-          const dropped = new Set([...check.gone, ...check.changed].map((f) => f.name));
-          for (const name of check.sidecarsGone) work.sidecars.delete(name);
-          const rest = work.recordings.filter((r) => !dropped.has(r.name));
-          if (rest.length === 0) {
-            log.warn('batch evicted before it could be shipped', { batch: work.batch, lost: check.gone.length, changed: check.changed.length });
-            return { lost, ...(check.changed.length === 0 ? { evicted: true as const } : {}) };
-          }
-          if (dropped.size > 0 || check.sidecarsGone.length > 0) {
-            log.warn('batch changed while it was packed; shipping what is unchanged now', { batch: work.batch, gone: check.gone.length, changed: check.changed.length, reason: error.message });
-            work = { ...work, recordings: rest };
-            attempt--;
-            continue;
-          }
-          log.warn('batch changed while it was packed; not published, will look again', { batch: work.batch, reason: error.message });
-          return { lost };
-        }
-        const retryable = error instanceof FerryError ? error.retryable : true;
-        this.lastError = `${work.batch}: ${messageOf(error)}`;
-        log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
-        if (!retryable || attempt === attempts) {
-          await this.alerts.raise(failedKey, {
-            severity: 'warning',
-            site: config.site,
-            subject: `batch ${work.batch} could not be shipped`,
-            message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.`,
-          });
-          return { lost };
-        }
-        await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
-      }
-    }
-    return { lost };
-  }
-
-  private journalAbandon(work: BatchWork, error: unknown): void {
-    for (const p of this.journal.inflightPacks()) {
-      if (p.batch === work.batch && p.source === work.source) this.journal.abandoned(p.packId, messageOf(error));
-    }
-  }
 
   /** Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll. */
   async run(signal: AbortSignal): Promise<void> {
@@ -577,21 +245,6 @@ export class Agent {
     this.lossLog.close();
     this.lock.release();
   }
-}
-
-/** Adds `r` (one source's share of a pass) to `into`. */
-/** Adds `r`'s counts, manifests and sources to `into` (and its `more`). */
-export function mergeReport(into: CycleReport, r: CycleReport): void {
-  into.packs += r.packs;
-  into.recordings += r.recordings;
-  into.bytes += r.bytes;
-  into.failed += r.failed;
-  into.lost += r.lost;
-  into.artefacts += r.artefacts;
-  into.artefactBytes += r.artefactBytes;
-  into.manifests.push(...r.manifests);
-  into.sources.push(...r.sources);
-  if (r.more) into.more = true;
 }
 
 /** Sleeps `ms`, or less when the signal aborts; leaves no listener behind either way. */

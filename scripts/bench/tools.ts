@@ -109,7 +109,7 @@ export async function runFerry(o: FerryRunOptions): Promise<ToolRun> {
   const args = [...(o.nodeFlags ?? []), FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'];
   const logFile = join(o.workDir, `${o.scenario}-ferry.log`);
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-  // `--once` ships for one time slice and says `more` when work is left (agent/agent.ts): run it
+  // `--once` ships for one time slice and says `more` when work is left (agent/ship-recordings.ts): run it
   // again, as cron would, until nothing is left; every run's time, CPU and memory count.
   let total: Measured | undefined;
   for (let run = 1; run <= (o.maxRuns ?? MAX_ONCE_RUNS); run++) {

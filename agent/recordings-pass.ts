@@ -1,0 +1,112 @@
+import type { RecordingsSourceConfig } from '../core/config.ts';
+import { createMetadataExtractor } from '../core/metadata.ts';
+import { unreadableDirectory } from './sources/source-checks.ts';
+import { batchKey, type FileStamp } from './journal.ts';
+import { listBatches } from './sources/scan.ts';
+import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
+import type { PendingViewWriter } from './state/pending-view.ts';
+import { sourceReadable } from './state/alert-book.ts';
+import { reportLost, shipAll, type RecordingsState } from './ship-recordings.ts';
+import type { CycleReport } from './agent-types.ts';
+
+// A recordings source's share of one pass: check that the source can be scanned (alerting when a
+// mount is gone or a root is suddenly empty), list its batches, walk them (what is closed, what
+// was lost between passes) while shipping what the walk finds, then write the pending view.
+
+/** Runs one pass over a recordings source; adds its counts and status to `report`, its batches to `keep`. */
+export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
+  const now = () => s.deps.clock.now().toISOString();
+  const savedView = () => backlogOfView(source.name, s.observations.previousPending(source.name), (batch) => keep.add(batchKey(source.name, batch)));
+  const problem = await sourceProblem(s, source);
+  if (problem) {
+    // Keep the saved view: what was pending is neither shipped nor known lost, and stays reported as pending.
+    report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: s.observations.lastPass(source.name)?.lastScan ?? now(), problem });
+    return;
+  }
+  const warn = warnOnce(s, source);
+  const batches = await listBatches(source.path, source.batchDepth, warn);
+  for (const batch of batches) keep.add(batchKey(source.name, batch));
+  const last = s.observations.lastPass(source.name);
+  const emptyKey = `source-empty:${source.name}`;
+  if (batches.length === 0 && last && last.batchesSeen > 0) {
+    // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
+    // unmounted share than an eviction of everything. Nothing is called lost until it is back.
+    await s.alerts.raise(emptyKey, {
+      severity: 'critical',
+      site: s.deps.config.site,
+      subject: `source ${source.name} is suddenly empty`,
+      message: `${source.path} held ${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'} at the last pass (${last.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
+      details: { source: source.name, path: source.path },
+    });
+    report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: now() });
+    return;
+  }
+  await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
+  const next = s.observations.pendingWriter(source.name);
+  try {
+    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan });
+    // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
+    // next pending view is committed as soon as the walk ends (on a backlog, long before the
+    // shipping does): a pass killed before that leaves the previous view to compare with.
+    const started = performance.now();
+    const walking = walk.walk().then(() => {
+      next.commit();
+      s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now());
+      s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
+    });
+    walking.catch(() => undefined); // awaited below, after the workers stop
+    try {
+      await shipAll(s, source, walk, report);
+    } finally {
+      if (s.stopping()) walk.stop();
+      await walking.catch(() => undefined);
+    }
+    await walking;
+    // The view was written as the walk went; what shipped (or was found lost) since leaves it.
+    const left = (batch: string, f: FileStamp) => s.journal.isShipped(source.name, batch, f) || s.lossLog.has(source.name, batch, f);
+    if (report.packs > 0 || report.lost > 0 || walk.lost > 0) s.observations.prunePending(source.name, left);
+    report.lost += walk.lost;
+    report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now() });
+  } finally {
+    next.close();
+  }
+}
+
+function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: string[], o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string }): RecordingsWalk {
+  const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
+  return new RecordingsWalk(
+    {
+      source,
+      clock: s.deps.clock,
+      journal: s.journal,
+      resolver: createMetadataExtractor(source.metadata),
+      previous: s.observations.previousPending(source.name),
+      next: o.next,
+      warn: o.warn,
+      lost: (batch, files, when) => reportLost(s, source, batch, files, reason[when], when === 'between passes' ? o.lastSeen : undefined),
+      lookahead: s.deps.config.shipping.packConcurrency * 2,
+    },
+    batches,
+  );
+}
+
+/**
+ * Why the source cannot be scanned now (a mount gone, a path that is no longer a readable
+ * directory, a root that is suddenly empty), alerted with memory; undefined when it can.
+ */
+async function sourceProblem(s: RecordingsState, source: RecordingsSourceConfig): Promise<string | undefined> {
+  const problem = await unreadableDirectory(source.path);
+  if (problem) s.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
+  await sourceReadable(s.alerts, s.deps.config.site, source, problem);
+  return problem;
+}
+
+/** Logs each scan warning (a link not followed, a stray file) once per path and pass. */
+function warnOnce(s: RecordingsState, source: RecordingsSourceConfig): (message: string, path: string) => void {
+  const warned = new Set<string>();
+  return (message, path) => {
+    if (warned.has(path)) return;
+    warned.add(path);
+    s.deps.log.warn(message, { source: source.name, path });
+  };
+}

@@ -1,0 +1,184 @@
+import { join } from 'node:path';
+import type { RecordingsSourceConfig } from '../core/config.ts';
+import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
+import { createMetadataExtractor } from '../core/metadata.ts';
+import { recheckBatch } from './sources/source-checks.ts';
+import type { Journal, FileStamp } from './journal.ts';
+import type { BatchWork } from './sources/recordings.ts';
+import type { RecordingsWalk } from './recordings-walk.ts';
+import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
+import type { PartPool } from './part-pool.ts';
+import type { Observations } from './state/observations.ts';
+import type { LossLog } from './state/loss-log.ts';
+import type { LossReporter } from './state/loss-reporter.ts';
+import type { AlertBook } from './state/alert-book.ts';
+import type { AgentDeps, CycleReport } from './agent-types.ts';
+
+// Shipping a recordings source's batches within one pass: `packConcurrency` workers take what the
+// walk hands out until the time slice ends; each pack is retried a few times on transient or
+// integrity failures, and a batch the recorder changed or evicted meanwhile is shipped in part,
+// reported lost in part, or left for the next pass.
+
+/**
+ * How long one pass keeps taking recordings batches before it ends (status written, losses
+ * looked for, the rest taken up by the next pass at once). Other sources do not wait for it:
+ * they run again every pollSeconds while recordings ship (see Agent.cycleOnce).
+ */
+export const RECORDINGS_SLICE_MS = 60_000;
+
+/** What the recordings part of a pass uses of the agent: its deps (store throttled) and state files. */
+export interface RecordingsState {
+  deps: AgentDeps;
+  journal: Journal;
+  observations: Observations;
+  lossLog: LossLog;
+  losses: LossReporter;
+  alerts: AlertBook;
+  pool: PartPool;
+  /** True once the agent is told to stop: no new batches are taken (those in flight finish). */
+  stopping: () => boolean;
+  /** Keeps the message as the agent's last error (shown in its status). */
+  onError: (message: string) => void;
+}
+
+function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipContext {
+  const { config, store, clock, verify } = s.deps;
+  return {
+    site: config.site,
+    sourceRoot: source.path,
+    store,
+    journal: s.journal,
+    extractor: createMetadataExtractor(source.metadata),
+    clock,
+    verify,
+    partSize: config.shipping.partSizeMiB * 1024 * 1024,
+    partConcurrency: config.shipping.partConcurrency,
+    pool: s.pool,
+    agentVersion: s.deps.agentVersion ?? 'dev',
+    openFile: s.deps.openFile,
+  };
+}
+
+/** Records recordings of a batch as lost (loss log, alert); resolves to how many were recorded. */
+export function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
+  return s.losses.report({
+    source: source.name,
+    batch,
+    kind: 'recordings',
+    files: files.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, batch, f.name) })),
+    reason,
+    at: s.deps.clock.now().toISOString(),
+    ...(lastSeen ? { lastSeen } : {}),
+  });
+}
+
+/** Ships what the walk hands out, in its order, `packConcurrency` at a time, until the slice ends. */
+export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig, walk: RecordingsWalk, report: CycleReport): Promise<void> {
+  const ctx = shipContext(s, source);
+  let done = 0;
+  const progress = () => s.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: walk.readyFound, recordings: report.recordings, bytes: report.bytes });
+  progress();
+  // The slice starts with shipping; every worker takes at least one batch, so a slow store
+  // still drains the backlog.
+  const deadline = s.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
+  const left = (batch: string) => (f: FileStamp) => s.journal.isShipped(source.name, batch, f) || s.lossLog.has(source.name, batch, f);
+  const worker = async () => {
+    for (let first = true; ; first = false) {
+      if (!first && (s.stopping() || s.deps.clock.now().getTime() >= deadline)) {
+        // The slice is over: what is left waits for the next pass (which starts at once).
+        if (s.stopping()) walk.stop();
+        if (await walk.hasMore()) report.more = true;
+        break;
+      }
+      const work = await walk.next();
+      if (!work) break;
+      const outcome = await shipWithRetry(s, source, ctx, work);
+      report.lost += outcome.lost;
+      if (outcome.result) {
+        report.packs++;
+        report.manifests.push(outcome.result.manifestKey);
+        report.recordings += outcome.result.recordings;
+        report.bytes += outcome.result.bytes;
+      } else if (!outcome.evicted) report.failed++;
+      walk.done(work, left(work.batch));
+      done++;
+      progress();
+    }
+  };
+  await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, worker));
+}
+
+async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
+  const { log, config } = s.deps;
+  const attempts = config.shipping.attempts;
+  const failedKey = `ship-failed:${work.source}:${work.batch}`;
+  let lost = 0;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const started = performance.now();
+      const result = await shipBatch(ctx, work);
+      log.info('pack published', { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
+      for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
+      await s.alerts.resolve(failedKey, config.site, `Batch ${work.batch} of source ${work.source} is offsite now.`);
+      for (const r of work.recordings) {
+        const path = join(ctx.sourceRoot, work.batch, r.name);
+        await s.alerts.resolve(`unreadable:${work.source}:${path}`, config.site, `${path} could be read and is offsite now.`);
+      }
+      return { result, lost };
+    } catch (error) {
+      journalAbandon(s.journal, work, error);
+      if (error instanceof UnreadableSourceError) {
+        // Ship the rest of the batch now; the unreadable recording stays in the backlog and is tried next pass.
+        const name = error.path.slice(error.path.lastIndexOf('/') + 1);
+        const rest = work.recordings.filter((r) => r.name !== name);
+        log.warn('recording cannot be read; shipping the rest of its batch, will try it again next pass', { batch: work.batch, path: error.path, error: error.message });
+        await s.alerts.raise(`unreadable:${work.source}:${error.path}`, { severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${error.message}. The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
+        if (rest.length === work.recordings.length || rest.length === 0) return { lost };
+        work = { ...work, recordings: rest };
+        attempt--;
+        continue;
+      }
+      if (error instanceof SourceChangedError) {
+        // Member by member: what vanished is lost (reported now), what changed waits for the
+        // next pass, what is still as scanned ships now.
+        const check = await recheckBatch(ctx.sourceRoot, work);
+        if (check.gone.length > 0) lost += await reportLost(s, source, work.batch, check.gone, 'deleted by the recorder while its batch was being shipped');
+        const dropped = new Set([...check.gone, ...check.changed].map((f) => f.name));
+        for (const name of check.sidecarsGone) work.sidecars.delete(name);
+        const rest = work.recordings.filter((r) => !dropped.has(r.name));
+        if (rest.length === 0) {
+          log.warn('batch evicted before it could be shipped', { batch: work.batch, lost: check.gone.length, changed: check.changed.length });
+          return { lost, ...(check.changed.length === 0 ? { evicted: true as const } : {}) };
+        }
+        if (dropped.size > 0 || check.sidecarsGone.length > 0) {
+          log.warn('batch changed while it was packed; shipping what is unchanged now', { batch: work.batch, gone: check.gone.length, changed: check.changed.length, reason: error.message });
+          work = { ...work, recordings: rest };
+          attempt--;
+          continue;
+        }
+        log.warn('batch changed while it was packed; not published, will look again', { batch: work.batch, reason: error.message });
+        return { lost };
+      }
+      const retryable = error instanceof FerryError ? error.retryable : true;
+      s.onError(`${work.batch}: ${messageOf(error)}`);
+      log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
+      if (!retryable || attempt === attempts) {
+        await s.alerts.raise(failedKey, {
+          severity: 'warning',
+          site: config.site,
+          subject: `batch ${work.batch} could not be shipped`,
+          message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.`,
+        });
+        return { lost };
+      }
+      await new Promise((r) => setTimeout(r, s.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
+    }
+  }
+  return { lost };
+}
+
+function journalAbandon(journal: Journal, work: BatchWork, error: unknown): void {
+  for (const p of journal.inflightPacks()) {
+    if (p.batch === work.batch && p.source === work.source) journal.abandoned(p.packId, messageOf(error));
+  }
+}
