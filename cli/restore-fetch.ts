@@ -9,6 +9,7 @@ import type { BlobStore } from '../core/ports.ts';
 import { renderApplyScript } from '../core/restore-commands.ts';
 import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
 import { formatBytes } from './progress.ts';
+import { lstatOrUndefined, sha256Of } from './local-files.ts';
 
 // `ferry restore fetch`: downloads a plan's files into DIR, straight from S3 (the DR role
 // reads another site's prefixes), and writes restore-plan.json and apply.sh beside them.
@@ -98,22 +99,6 @@ export function localPlan(plan: RestorePlan): RestorePlan {
     if (!/^[0-9a-f]{64}$/.test(f.sha256) || !Number.isSafeInteger(f.size) || f.size < 0) throw new InvalidInputError(`the plan's entry for ${f.name} has no valid size and SHA-256`);
   }
   return again;
-}
-
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  await pipeline(handle.createReadStream(), hash); // the stream closes the handle
-  return hash.digest('hex');
 }
 
 interface FileState {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { constants, createWriteStream } from 'node:fs';
-import { chmod, lstat, lutimes, mkdir, mkdtemp, open, readlink, realpath, rm, statfs, symlink, utimes } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { chmod, lstat, lutimes, mkdir, mkdtemp, readlink, realpath, rm, statfs, symlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,7 @@ import { readJsonlGzFile } from '../agent/tree/jsonl-gz.ts';
 import { entryPathBytes, treePathMatcher } from '../agent/tree/paths.ts';
 import { formatBytes } from './progress.ts';
 import { PartFile } from './tree-part-file.ts';
+import { lstatOrUndefined, sha256Of } from './local-files.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
 // manifests/{site}/trees/, the index, ranged GETs of the packs), so a DR site restores the
@@ -187,22 +188,6 @@ export interface TreeRestoreReport {
   gets: number;
   /** Paths not restored, and why (an existing link or file in the way). */
   problems: { path: string; problem: string }[];
-}
-
-async function lstatOrUndefined(path: Buffer) {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-async function sha256Of(path: Buffer): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  await pipeline(handle.createReadStream(), hash);
-  return hash.digest('hex');
 }
 
 /** Directories of DIR checked (or made) already; each is a real directory, never a link. */
