@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { replayAliasName } from '../core/replay.ts';
+import { API_POST_ROUTES, API_ROUTES } from '../core/api-routes.ts';
 
 // The two authenticated entry points for compliance officers:
 //  - the catalogue API, an HTTP API whose every route takes IAM (SigV4) authorization;
@@ -16,29 +17,8 @@ import { replayAliasName } from '../core/replay.ts';
 // Replay links are SigV4-presigned requests (X-Amz-Expires=300): a browser can follow one for
 // five minutes, then it is refused. Nothing is ever anonymous; who asked is in the audit trail.
 
-/** Every route of the API and the function behind it (functions/catalogue, functions/artefacts). */
-export const API_ROUTES = {
-  '/sites/{site}/recordings': 'catalogue',
-  '/sites/{site}/recordings/{rid}': 'catalogue',
-  '/sites/{site}/snapshots': 'catalogue',
-  '/sites/{site}/audit': 'catalogue',
-  '/sites/{site}/artefacts': 'artefacts',
-  '/sites/{site}/sources/{source}/restore-plan': 'artefacts',
-  '/fleet': 'fleet',
-  '/sites/{site}/holds': 'holds',
-  '/sites/{site}/cases': 'holds',
-  '/sites/{site}/cases/{case}': 'holds',
-} as const;
-
-/** Routes that change something, by method: the recall starts the recall workflow (functions/catalogue). */
-export const API_POST_ROUTES = {
-  '/sites/{site}/recordings/{rid}/recall': 'catalogue',
-  // Legal hold (functions/holds): place, release, cases.
-  '/sites/{site}/holds': 'holds',
-  '/sites/{site}/holds/release': 'holds',
-  '/sites/{site}/cases': 'holds',
-  '/sites/{site}/cases/{case}/calls': 'holds',
-} as const;
+// The routes are declared in core/api-routes.ts (the local stand-in serves the same).
+export { API_POST_ROUTES, API_ROUTES };
 
 export interface CatalogueApiProps {
   /** Sites that get their own replay alias and URL. */

@@ -9,6 +9,7 @@ import type { RecallRequest, RecallStarter } from '../core/recall.ts';
 import { json, type HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import { siteSchema } from '../functions/shared/params.ts';
+import { API_POST_ROUTES, API_ROUTES, RECALL_ROUTE, type ApiFunction } from '../core/api-routes.ts';
 import type { FrontDoorAccess } from './api-access.ts';
 import { readBody, startHttpEndpoint, toHttpEvent, type HttpEndpoint, type LocalIdentity, type RouteDef, type RouteHandler } from './http-endpoint.ts';
 
@@ -172,16 +173,30 @@ function sameToken(given: string | string[] | undefined, token: string): boolean
   return typeof given === 'string' && given.length === token.length && timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
-/** The legal hold routes (functions/holds), as infra/catalogue-api.ts declares them. */
-function holdRoutes(holds: RouteHandler | undefined): RouteDef[] {
-  if (!holds) return [];
-  return [
-    { pattern: new RegExp(`^/sites/${SEGMENT}/holds/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/holds/release/?$`), params: ['site'], handler: holds, methods: ['POST'] },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/?$`), params: ['site'], handler: holds, methods: ['GET', 'POST'] },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/?$`), params: ['site', 'case'], handler: holds },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/cases/${SEGMENT}/calls/?$`), params: ['site', 'case'], handler: holds, methods: ['POST'] },
-  ];
+/** A route path in API Gateway's syntax as a pattern: each `{name}` is one segment, a trailing slash is allowed. */
+function routePattern(path: string): Pick<RouteDef, 'pattern' | 'params'> {
+  return { pattern: new RegExp(`^${path.replace(/\{\w+\}/g, SEGMENT)}/?$`), params: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!) };
+}
+
+/**
+ * The API's routes as the deployment declares them (core/api-routes.ts), each to its function.
+ * Every function of the table is named here; a route whose function is undefined is not served.
+ * A GET-only route answers GET and HEAD (the endpoint's default); a route that takes POST
+ * answers the methods declared.
+ */
+function apiRoutes(functions: { [F in ApiFunction]: RouteHandler | undefined }, handlerFor: (path: string, fn: RouteHandler) => RouteHandler): RouteDef[] {
+  const gets: Record<string, ApiFunction> = API_ROUTES;
+  const posts: Record<string, ApiFunction> = API_POST_ROUTES;
+  const routes: RouteDef[] = [];
+  for (const path of new Set([...Object.keys(gets), ...Object.keys(posts)])) {
+    const [get, post] = [gets[path], posts[path]];
+    if (get && post && get !== post) throw new Error(`${path}: GET and POST go to different functions (${get}, ${post}); one local route cannot serve both`);
+    const fn = functions[(get ?? post)!];
+    if (!fn) continue;
+    const methods = post ? (get ? ['GET', 'POST'] : ['POST']) : undefined;
+    routes.push({ ...routePattern(path), handler: handlerFor(path, fn), ...(methods ? { methods } : {}) });
+  }
+  return routes;
 }
 
 export async function startApiServer(deps: ApiServerDeps, opts: { port?: number; host?: string } = {}): Promise<HttpEndpoint> {
@@ -196,22 +211,7 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     }
     return catalogue(event);
   };
-  const routes: RouteDef[] = [
-    { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/?$`), params: ['site'], handler: catalogue },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/?$`), params: ['site', 'rid'], handler: catalogue },
-    {
-      pattern: new RegExp(`^/sites/${SEGMENT}/recordings/${SEGMENT}/recall/?$`),
-      params: ['site', 'rid'],
-      handler: recall,
-      methods: ['POST'],
-    },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/audit/?$`), params: ['site'], handler: catalogue },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/artefacts/?$`), params: ['site'], handler: artefacts },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/snapshots/?$`), params: ['site'], handler: catalogue },
-    { pattern: new RegExp(`^/sites/${SEGMENT}/sources/${SEGMENT}/restore-plan/?$`), params: ['site', 'source'], handler: artefacts },
-    ...(fleet ? [{ pattern: /^\/fleet\/?$/, params: [], handler: fleet }] : []),
-    ...holdRoutes(deps.functions.holds),
-  ];
+  const routes = apiRoutes({ catalogue, artefacts, fleet, holds: deps.functions.holds }, (path, fn) => (path === RECALL_ROUTE ? recall : fn));
   const session = deps.session;
   const sessionIdentity = (req: IncomingMessage): LocalIdentity | undefined => {
     if (!session || !sameToken(req.headers['x-ferry-session'], session.token)) return undefined;
