@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AlreadyExistsError, FerryError, messageOf, TransientError } from '../core/errors.ts';
+import { AlreadyExistsError } from '../core/errors.ts';
+import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 import { ITEM_PREFIXES } from '../core/catalogue-table.ts';
 import type { ExportStatus, ExportStatusStore } from '../core/exports.ts';
 
@@ -9,18 +9,7 @@ import type { ExportStatus, ExportStatusStore } from '../core/exports.ts';
 // and writes the end; a console read past the deadline may write `failed`. Every rewrite is
 // conditional on the record still running, so the first to end it wins.
 
-const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
-
 export const exportPk = (site: string) => `${ITEM_PREFIXES.export}${site}`;
-
-function translate(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
-  const message = `DynamoDB ${operation} failed: ${name}: ${messageOf(error)}`;
-  return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
-}
-
-const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
 
 export class DynamoExportStatusStore implements ExportStatusStore {
   constructor(
@@ -32,10 +21,10 @@ export class DynamoExportStatusStore implements ExportStatusStore {
     try {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: exportPk(status.site), sk: status.exportId, ...status }, ConditionExpression: 'attribute_not_exists(pk)' }));
     } catch (error) {
-      if (isConditionFailure(error)) {
+      if (conditionFailed(error)) {
         throw new AlreadyExistsError(`export ${status.exportId} already exists in site ${status.site}`);
       }
-      throw translate(error, 'PutItem');
+      throw translateDynamoError(error, 'PutItem');
     }
   }
 
@@ -61,8 +50,8 @@ export class DynamoExportStatusStore implements ExportStatusStore {
       );
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw translate(error, 'PutItem');
+      if (conditionFailed(error)) return false;
+      throw translateDynamoError(error, 'PutItem');
     }
   }
 
@@ -73,7 +62,7 @@ export class DynamoExportStatusStore implements ExportStatusStore {
       const { pk: _pk, sk: _sk, ...status } = out.Item;
       return status as ExportStatus;
     } catch (error) {
-      throw translate(error, 'GetItem');
+      throw translateDynamoError(error, 'GetItem');
     }
   }
 }

@@ -102,6 +102,8 @@ export const ITEM_PREFIXES = {
   case: 'CASE#',
   /** Console case exports' status records (core/exports.ts). */
   export: 'EXPORT#',
+  /** Recall status records (core/recall-status.ts): written by the recall workflow only, never by ingest or rebuild. */
+  recall: 'RECALL#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 

@@ -4,12 +4,15 @@ import type { Clock } from './clock.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { NAME_PATTERN, sitePrefix } from './layout.ts';
 import type { Alert, CatalogueStore } from './ports.ts';
+import type { RecallStatusRecord, RecallStatusStore } from './recall-status.ts';
 import type { WorkflowConfig } from './workflow-config.ts';
 
 // Recall: a recording whose pack went to Deep Archive cannot be replayed until S3 restores a
 // temporary copy (hours). The workflow asks for the restore, polls on a Wait state, and tells
 // the requester when the recording plays again (or that it gave up). Packs in Glacier Instant
 // Retrieval or Standard need nothing: the recall answers "available" at once.
+// Each step writes the pack's recall status record (core/recall-status.ts) before it answers, so
+// the console shows the state the workflow is in; the notice goes out after the write.
 
 /** Storage classes whose objects must be restored before they can be read. */
 export const ARCHIVED_CLASSES: ReadonlySet<string> = new Set(['DEEP_ARCHIVE', 'GLACIER']);
@@ -57,7 +60,14 @@ export type RecallState = z.infer<typeof recallStateSchema>;
 export interface RecallDeps {
   catalogue: Pick<CatalogueStore, 'getRecording'>;
   archive: ArchiveStore;
+  /** The recall status records the console and the catalogue API read. */
+  statuses: RecallStatusStore;
   clock: Clock;
+}
+
+function recordOf(state: RecallState, now: Date): RecallStatusRecord {
+  const { site, rid, packKey, requester, requestedAt, storageClass, polls, availableUntil } = state;
+  return { site, ...(rid ? { rid } : {}), packKey, state: state.state, requester, requestedAt, storageClass, polls, ...(availableUntil ? { availableUntil } : {}), updatedAt: now.toISOString() };
 }
 
 function notice(state: Omit<RecallState, 'notice'>, now: Date, config: WorkflowConfig): Alert {
@@ -109,24 +119,32 @@ export async function requestRecall(deps: RecallDeps, request: RecallRequest, co
   const status = await deps.archive.archiveStatus(packKey);
   if (!status) throw new NotFoundError(`pack ${packKey} is not in the bucket (purged?)`);
   const base = { site: request.site, ...(request.rid ? { rid: request.rid } : {}), packKey, requester: request.requester, requestedAt: now.toISOString(), storageClass: status.storageClass, polls: 0 };
+  let state: RecallState;
   if (!ARCHIVED_CLASSES.has(status.storageClass) || (status.restore && !status.restore.ongoing)) {
-    return withNotice({ ...base, state: 'available', ...(status.restore?.expiresAt ? { availableUntil: status.restore.expiresAt } : {}) }, now, config);
+    state = withNotice({ ...base, state: 'available', ...(status.restore?.expiresAt ? { availableUntil: status.restore.expiresAt } : {}) }, now, config);
+  } else {
+    if (!status.restore) await deps.archive.requestRestore(packKey, config.recallDays, config.recallTier);
+    state = { ...base, state: 'restoring' };
   }
-  if (!status.restore) await deps.archive.requestRestore(packKey, config.recallDays, config.recallTier);
-  return { ...base, state: 'restoring' };
+  // A new request (after a gave-up, or once a restored copy expired) takes the record over.
+  await deps.statuses.put(recordOf(state, now));
+  return state;
 }
 
 /** Each poll: restored yet? Gives up after recallMaxPolls checks. */
-export async function checkRecall(deps: Pick<RecallDeps, 'archive' | 'clock'>, state: RecallState, config: WorkflowConfig): Promise<RecallState> {
+export async function checkRecall(deps: Pick<RecallDeps, 'archive' | 'statuses' | 'clock'>, state: RecallState, config: WorkflowConfig): Promise<RecallState> {
   const now = deps.clock.now();
   const status = await deps.archive.archiveStatus(state.packKey);
   if (!status) throw new NotFoundError(`pack ${state.packKey} disappeared while it was being restored`);
   const polls = state.polls + 1;
   const { notice: _old, ...rest } = state;
-  if (status.restore && !status.restore.ongoing) {
-    return withNotice({ ...rest, polls, state: 'available', ...(status.restore.expiresAt ? { availableUntil: status.restore.expiresAt } : {}) }, now, config);
-  }
-  return withNotice({ ...rest, polls, state: polls >= config.recallMaxPolls ? 'gave-up' : 'restoring' }, now, config);
+  const next =
+    status.restore && !status.restore.ongoing
+      ? withNotice({ ...rest, polls, state: 'available', storageClass: status.storageClass, ...(status.restore.expiresAt ? { availableUntil: status.restore.expiresAt } : {}) }, now, config)
+      : withNotice({ ...rest, polls, storageClass: status.storageClass, state: polls >= config.recallMaxPolls ? 'gave-up' : 'restoring' }, now, config);
+  // Only while the record is still this request's: a newer request of the same pack owns it.
+  await deps.statuses.put(recordOf(next, now), { ifRequestedAt: state.requestedAt });
+  return next;
 }
 
 /** ArchiveStore in memory: tests say which keys are archived and complete restores by hand. */

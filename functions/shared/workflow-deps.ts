@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { S3ArchiveStore } from '../../adapters/s3-archive.ts';
+import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
+import type { RecallStatusStore } from '../../core/recall-status.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
@@ -28,6 +30,7 @@ export interface WorkflowDeps {
   holds: HoldStore;
   holder: ObjectHolder;
   archive: ArchiveStore;
+  statuses: RecallStatusStore;
   clock: Clock;
   log: Log;
 }
@@ -50,6 +53,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     holds: new DynamoHoldStore(doc, cfg.TABLE),
     holder: new S3ObjectHolder(s3, cfg.BUCKET),
     archive: new S3ArchiveStore(s3, cfg.BUCKET),
+    statuses: new DynamoRecallStatusStore(doc, cfg.TABLE),
     clock: systemClock,
     log: jsonLog,
   };

@@ -104,8 +104,9 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
   tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);
-  // Recall: look up the recording, HEAD and restore its pack.
+  // Recall: look up the recording, HEAD and restore its pack, write the pack's recall status record (RECALL# items only).
   tableItems(fns.recall, context, 'ReadRecording', ['dynamodb:GetItem'], leadingKeyPatterns(['recording']), false);
+  tableItems(fns.recall, context, 'RecallStatus', ['dynamodb:PutItem'], leadingKeyPatterns(['recall']), true);
   objects(fns.recall, context, 'RestorePacks', ['s3:GetObject', 's3:RestoreObject'], ['recordings'], 'the recall HEADs a pack (storage class, restore state) and asks S3 to restore it from Deep Archive');
   decryptViaS3(fns.recall, ['kms:Decrypt', 'kms:GenerateDataKey']);
 }

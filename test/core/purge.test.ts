@@ -6,6 +6,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { BlobStoreDeleter, deletePurgeBatch, planPurge, type ObjectDeleter } from '../../core/purge.ts';
 import { purgeReport } from '../../core/purge-report.ts';
 import { checkRecall, MemoryArchiveStore, requestRecall } from '../../core/recall.ts';
+import { MemoryRecallStatusStore } from '../../core/recall-status.ts';
 import { DEFAULT_WORKFLOW_CONFIG } from '../../core/workflow-config.ts';
 import { daysAgo, publishArtefact, publishPack } from '../workflows/purge-fixtures.ts';
 import { ingestManifest } from '../../core/ingest.ts';
@@ -142,21 +143,22 @@ describe('recall use-cases', () => {
     const archive = new MemoryArchiveStore();
     archive.set(pack.packKey, { storageClass: 'DEEP_ARCHIVE' });
     const clock = new ManualClock(NOW);
+    const statuses = new MemoryRecallStatusStore();
     const config = { ...DEFAULT_WORKFLOW_CONFIG, recallMaxPolls: 2 };
-    let state = await requestRecall({ catalogue: deps.catalogue, archive, clock }, { site: 'site-a', rid: pack.manifest.members[0]!.rid, requester: 'r' }, config);
+    let state = await requestRecall({ catalogue: deps.catalogue, archive, statuses, clock }, { site: 'site-a', rid: pack.manifest.members[0]!.rid, requester: 'r' }, config);
     expect(state).toMatchObject({ state: 'restoring', packKey: pack.packKey, polls: 0 });
     // Asking again while the restore runs does not request a second one.
-    await requestRecall({ catalogue: deps.catalogue, archive, clock }, { site: 'site-a', packKey: pack.packKey, requester: 'r' }, config);
+    await requestRecall({ catalogue: deps.catalogue, archive, statuses, clock }, { site: 'site-a', packKey: pack.packKey, requester: 'r' }, config);
     expect(archive.requests).toHaveLength(1);
-    state = await checkRecall({ archive, clock }, state, config);
+    state = await checkRecall({ archive, statuses, clock }, state, config);
     expect(state.state).toBe('restoring');
-    state = await checkRecall({ archive, clock }, state, config);
+    state = await checkRecall({ archive, statuses, clock }, state, config);
     expect(state).toMatchObject({ state: 'gave-up', polls: 2, notice: { severity: 'warning' } });
   });
 
   it('refuses a pack of another site', async () => {
     const archive = new MemoryArchiveStore();
     const deps = await site();
-    await expect(requestRecall({ catalogue: deps.catalogue, archive, clock: new ManualClock(NOW) }, { site: 'site-a', packKey: 'recordings/site-b/x.tar', requester: 'r' }, DEFAULT_WORKFLOW_CONFIG)).rejects.toThrow(/not a pack of site site-a/);
+    await expect(requestRecall({ catalogue: deps.catalogue, archive, statuses: new MemoryRecallStatusStore(), clock: new ManualClock(NOW) }, { site: 'site-a', packKey: 'recordings/site-b/x.tar', requester: 'r' }, DEFAULT_WORKFLOW_CONFIG)).rejects.toThrow(/not a pack of site site-a/);
   });
 });

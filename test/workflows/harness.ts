@@ -7,6 +7,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert } from '../../core/ports.ts';
 import { BlobStoreDeleter, type ObjectDeleter } from '../../core/purge.ts';
 import { MemoryArchiveStore } from '../../core/recall.ts';
+import { MemoryRecallStatusStore } from '../../core/recall-status.ts';
 import type { BackupSummary, WindowJob } from '../../core/window.ts';
 import { MemoryRunStore } from '../../core/window.ts';
 import type { SitePurgeSettings, WorkflowConfigInput } from '../../core/workflow-config.ts';
@@ -45,6 +46,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
   const inner = new BlobStoreDeleter(blobs, (key) => objectLock.get(key) ?? (holder.isHeld(key) ? 'its legal hold is released' : undefined));
   const deleter: ObjectDeleter = { deleteObjects: async (keys) => (await hooks.beforeDelete?.(keys), inner.deleteObjects(keys)) };
   const archive = new MemoryArchiveStore();
+  const statuses = new MemoryRecallStatusStore();
   const alerts: Alert[] = [];
   const pauses: { seconds: number; state: string }[] = [];
   const activity = new LocalActivityService();
@@ -56,7 +58,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
       lock: createLockHandler({ locks, log }),
       window: createWindowHandler({ blobs, runs, clock, log }),
       purge: createPurgeHandler({ blobs, catalogue, holds, holder, deleter, locks, clock, log }),
-      recall: createRecallHandler({ catalogue, archive, clock, log }),
+      recall: createRecallHandler({ catalogue, archive, statuses, clock, log }),
     },
     activity,
     notifier: { notify: async (a) => void alerts.push(a) },
@@ -84,7 +86,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
     return { stop: async () => (controller.abort(), await running) };
   }
 
-  return { clock, lockTable, locks, runs, blobs, catalogue, holds, holder, objectLock, hooks, archive, alerts, pauses, activity, workflows, holdLock, startWorker };
+  return { clock, lockTable, locks, runs, blobs, catalogue, holds, holder, objectLock, hooks, archive, statuses, alerts, pauses, activity, workflows, holdLock, startWorker };
 }
 
 export type Harness = Awaited<ReturnType<typeof workflowHarness>>;

@@ -4,7 +4,8 @@ import { SITE, statesOf, workflowHarness, type Harness } from './harness.ts';
 import { publishPack } from './purge-fixtures.ts';
 
 // Recall of a Deep Archive pack, executed locally from its synthesized definition: restore
-// request, Wait (shortened; the clock moves by recallPollSeconds each time), check, notify.
+// request, Wait (shortened; the clock moves by recallPollSeconds each time), check, notify; each
+// step writes the pack's recall status record.
 
 let h: Harness;
 
@@ -37,6 +38,8 @@ describe('recall', () => {
     expect(h.alerts[0]).toMatchObject({ severity: 'info', site: SITE, subject: `Ferry ${SITE}: recall ready - ${rid}` });
     expect(h.alerts[0]!.message).toContain('asked for by alice@example.com can be played and downloaded again until 2099-01-08T00:00:00.000Z');
     expect((h.alerts[0]!.details as { attributes: Record<string, { StringValue: string }> }).attributes.requester?.StringValue).toBe('alice@example.com');
+    // The status record the console reads: written by the request and every check, available at the end.
+    expect(await h.statuses.get(SITE, pack.packKey)).toMatchObject({ state: 'available', rid, requester: 'alice@example.com', polls: 3, availableUntil: '2099-01-08T00:00:00.000Z' });
   });
 
   it('answers at once for a pack that needs no restore (Glacier Instant Retrieval)', async () => {
@@ -55,6 +58,7 @@ describe('recall', () => {
     expect(outcome.status).toBe('FAILED');
     expect(statesOf(outcome).filter((s) => s === R.check)).toHaveLength(5);
     expect(h.alerts[0]).toMatchObject({ severity: 'warning', subject: `Ferry ${SITE}: recall not ready after 5 h` });
+    expect(await h.statuses.get(SITE, pack.packKey)).toMatchObject({ state: 'gave-up', requester: 'carol', polls: 5 });
   });
 
   it('alerts when the recording does not exist', async () => {

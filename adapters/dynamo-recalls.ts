@@ -1,0 +1,39 @@
+import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { recallPk, type RecallStatusRecord, type RecallStatusStore } from '../core/recall-status.ts';
+
+// Recall status records on the catalogue table: `pk = RECALL#{site}, sk = {packKey}`, the record's
+// fields beside the keys. The recall function writes them (PutItem, conditional for a check);
+// the catalogue and console functions read them (GetItem).
+
+export class DynamoRecallStatusStore implements RecallStatusStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async put(record: RecallStatusRecord, options: { ifRequestedAt?: string } = {}): Promise<boolean> {
+    const owned = options.ifRequestedAt === undefined ? {} : {
+      ConditionExpression: 'attribute_not_exists(pk) OR requestedAt = :requestedAt',
+      ExpressionAttributeValues: { ':requestedAt': options.ifRequestedAt },
+    };
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: recallPk(record.site), sk: record.packKey, type: 'recall', ...record }, ...owned }));
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw translateDynamoError(error, 'PutItem');
+    }
+  }
+
+  async get(site: string, packKey: string): Promise<RecallStatusRecord | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: recallPk(site), sk: packKey } }));
+      if (!out.Item) return undefined;
+      const { pk: _pk, sk: _sk, type: _type, ...record } = out.Item;
+      return record as RecallStatusRecord;
+    } catch (error) {
+      throw translateDynamoError(error, 'GetItem');
+    }
+  }
+}
