@@ -7,6 +7,8 @@
 export const API_ROUTES = {
   '/sites/{site}/recordings': 'catalogue',
   '/sites/{site}/recordings/{rid}': 'catalogue',
+  // The recall status of the recording's pack (the POST of the same path starts a recall).
+  '/sites/{site}/recordings/{rid}/recall': 'catalogue',
   '/sites/{site}/snapshots': 'catalogue',
   '/sites/{site}/audit': 'catalogue',
   '/sites/{site}/artefacts': 'artefacts',

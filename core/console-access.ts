@@ -32,7 +32,8 @@ export interface ConsoleRoute {
   path: string;
   /** What the console function does with it. */
   /** `holds`: legal holds and cases, the holds function's routes (functions/holds) under `/console`. */
-  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'audit' | 'holds' | 'export' | 'export-status';
+  /** `recall-status`: the recall status of the call's pack (not audited: the page polls it). */
+  action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'recall-status' | 'audit' | 'holds' | 'export' | 'export-status';
 }
 
 /** Every console route; each one takes the JWT authorizer in the stack and the token check in the function. */
@@ -44,6 +45,7 @@ export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/play-link', action: 'play-link' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/download-link', action: 'download-link' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall' },
+  { method: 'GET', path: '/console/sites/{site}/recordings/{rid}/recall', action: 'recall-status' },
   { method: 'GET', path: '/console/sites/{site}/audit', action: 'audit' },
   { method: 'GET', path: '/console/sites/{site}/holds', action: 'holds' },
   { method: 'POST', path: '/console/sites/{site}/holds', action: 'holds' },

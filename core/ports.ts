@@ -231,6 +231,8 @@ export interface CatalogueStore {
   putPack(pack: PackRecord): Promise<void>;
   /** One entry, or undefined when absent. */
   getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
+  /** The pack record ingest wrote for a pack's manifest (its createdAt and size), or undefined when absent. */
+  getPack(site: string, packId: string): Promise<PackRecord | undefined>;
   /**
    * Results in the query's sort (default: call start ascending, then rid). InvalidInputError on a
    * bad cursor (or one from a search with another sort), and on a duration sort of a search that

@@ -18,6 +18,7 @@ import type { DeploymentConfig } from './config.ts';
 import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
+import { tiersByClass } from './lifecycle-tiers.ts';
 
 // The Lambda handlers of functions/ (ingest, catalogue, artefacts, replay, fleet), bundled by the
 // local esbuild (no Docker), each with its own role holding exactly what its handler calls and
@@ -105,6 +106,14 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   // A console case export (up to 1000 calls) streamed into a multipart upload: Lambda's longest run.
   export: { name: 'export', description: 'Ferry: console case export (bundle streamed to exports/)', timeout: Duration.minutes(15), memorySize: 1024, audited: true },
 };
+
+/**
+ * PACK_TIERS of the functions that report a recording's archive state (catalogue, console): the
+ * packs' transitions, from the very tiers the bucket's lifecycle rules are built from.
+ */
+export function packTiersEnv(config: DeploymentConfig): string {
+  return JSON.stringify(tiersByClass(config.lifecycle).recordings);
+}
 
 /**
  * The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman,
@@ -205,6 +214,7 @@ export class FerryFunctions extends Construct {
             BUCKET: bucketName,
             TABLE: table.tableName,
             ...this.cursorEnv(spec.name),
+            ...(spec.name === 'catalogue' || spec.name === 'console' ? { PACK_TIERS: packTiersEnv(config) } : {}),
             ...(spec.name === 'fleet' ? { FLEET_SITES: fleetSitesEnv(config) } : {}),
             ...((AUDIT_CHAIN_WRITERS as ReadonlySet<FunctionName>).has(spec.name) ? { AUDIT_TRAIL: 'chain' } : {}),
           },

@@ -26,7 +26,7 @@ import { readBody, startHttpEndpoint, toHttpEvent, type HttpEndpoint, type Local
 // verifies the caller's Cognito token itself (the local Cognito stand-in's, local/cognito-server.ts).
 // The recall route (POST) reaches the catalogue function, which starts the recall workflow,
 // only for a site whose local recall workflow runs (`recallWired`); otherwise it answers 501,
-// as the deployed function without a workflow does.
+// as the deployed function without a workflow does. Its GET (the recall status) always reaches it.
 
 export interface LocalCredentials {
   accessKeyId: string;
@@ -205,6 +205,8 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
   const { catalogue, artefacts, fleet } = deps.functions;
   const recall: RouteHandler = async (event) => {
     const site = event.pathParameters?.site ?? '';
+    // GET is the recall status (the records the workflow wrote): answered wired or not.
+    if (event.requestContext.http.method.toUpperCase() === 'GET') return catalogue(event);
     if (deps.recallWired && siteSchema.safeParse(site).success && !deps.recallWired(site)) {
       const message = `recall is not available here: no recall workflow runs for site ${site} on this local cloud`;
       return json(501, { error: 'NotImplemented', message });

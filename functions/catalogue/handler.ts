@@ -1,11 +1,8 @@
 import middy from '@middy/core';
 import { z } from 'zod';
-import type { Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
-import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
-import type { RecallStarter } from '../../core/recall.ts';
-import type { Audit } from '../shared/audit.ts';
+import { archiveOf, recallStatus, ridSchema, startRecall, type RecallRouteDeps } from './recall.ts';
 import { openCursor, sealCursor } from '../../core/paging.ts';
 import { cloudDeps, cursorKeyFrom, recallStarterFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -18,25 +15,20 @@ import { auditItemOf, searchAuditPage, type AuditReader } from '../../core/audit
 import { AUDIT_ACTIONS, auditCsv } from '../../core/audit-trail.ts';
 
 // Catalogue API: GET /sites/{site}/recordings?from&to&agent&number&callId&limit&cursor,
-// GET /sites/{site}/recordings/{rid}, POST /sites/{site}/recordings/{rid}/recall (starts the
-// recall workflow for the recording's pack) and GET /sites/{site}/snapshots?source&at&limit&cursor
+// GET /sites/{site}/recordings/{rid} (with its pack's `archive` state), POST and GET
+// /sites/{site}/recordings/{rid}/recall (start the recall workflow for the recording's pack; its
+// status: functions/catalogue/recall.ts) and GET /sites/{site}/snapshots?source&at&limit&cursor
 // (tree snapshots, newest first; `limit=1&at=T` is the restore point of T). Validate, call the
 // catalogue, audit, answer.
 
-export interface CatalogueHandlerDeps {
-  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'listSnapshots'>;
+export interface CatalogueHandlerDeps extends RecallRouteDeps {
+  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'getPack' | 'listSnapshots'>;
   /** The audit trail's records, for GET …/audit (absent: that route answers 501). */
   auditTrail?: AuditReader;
-  /** Absent where no recall workflow is deployed: the recall route answers 501. */
-  recall?: RecallStarter;
-  audit: Audit;
-  clock: Clock;
   /** HMAC key of the listing cursors (the deployment's CURSOR_KEY). */
   cursorKey: string;
   log?: Log;
 }
-
-const ridSchema = z.string().regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)');
 
 async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
   const query = searchParamsSchema.parse(event.queryStringParameters ?? {});
@@ -73,26 +65,9 @@ async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
   const entry = await deps.catalogue.getRecording(site, rid);
   if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  const archive = await archiveOf(deps, entry);
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, rid, principal: principalOf(event) });
-  return json(200, entry);
-}
-
-/** Starts the recall of the recording's pack; the workflow notifies the requester when it plays again. */
-async function recall(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
-  const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
-  if (!deps.recall) {
-    const message = 'recall is not available here: no recall workflow is deployed with this catalogue';
-    return json(501, { error: 'NotImplemented', message });
-  }
-  const entry = await deps.catalogue.getRecording(site, rid);
-  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
-  const principal = principalOf(event);
-  const { execution } = await deps.recall.startRecall({ site, rid, requester: principal ?? 'unknown' });
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'recall', site, rid, principal });
-  const message =
-    `recall of ${site}/${rid} started (pack ${entry.packKey}); ` +
-    `the requester (${principal ?? 'unknown'}) is notified on the alert topic when it can be played`;
-  return json(202, { site, rid, packKey: entry.packKey, execution, message });
+  return json(200, archive ? { ...entry, archive } : entry);
 }
 
 const auditParamsSchema = z
@@ -134,7 +109,8 @@ export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, Ht
     if (/\/snapshots\/?$/.test(event.rawPath)) return snapshots(deps, event, site);
     if (/\/audit\/?$/.test(event.rawPath)) return auditView(deps, event, site);
     const rid = event.pathParameters?.rid;
-    if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return recall(deps, event, site, rid);
+    if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return startRecall(deps, event, site, rid);
+    if (rid !== undefined && /\/recall\/?$/.test(event.rawPath)) return recallStatus(deps, event, site, rid);
     return rid === undefined ? search(deps, event, site) : getOne(deps, event, site, rid);
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);

@@ -9,6 +9,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
+import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
@@ -18,7 +19,7 @@ import { createCatalogueHandler } from '../catalogue/handler.ts';
 import { createHoldsHandler } from '../holds/handler.ts';
 import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts';
 import type { Audit } from '../shared/audit.ts';
-import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
+import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
 import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -28,8 +29,8 @@ import { siteSchema } from '../shared/params.ts';
 // The compliance console's API (routes: core/console-access.ts). Every request: the bearer
 // token verified here (API Gateway's JWT authorizer checked it already; this is the second
 // check, and the only one where no authorizer runs), the site checked against the caller's
-// Cognito groups, server-side, before anything else is read or validated. Search, get and
-// recall are the catalogue function's own code, and holds and cases the holds function's, each
+// Cognito groups, server-side, before anything else is read or validated. Search, get, recall
+// and the recall status are the catalogue function's own code, and holds and cases the holds function's, each
 // run in process as the verified officer. Play and
 // download links are minted here: the site's replay Function URL presigned with this
 // function's role, the officer named in the signed query so replay's audit line says who.
@@ -48,8 +49,11 @@ export interface ConsoleHandlerDeps {
   verifier: TokenVerifier;
   /** The deployment's sites, in configuration order. */
   sites: string[];
-  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'listSnapshots'>;
+  catalogue: Pick<CatalogueStore, 'searchRecordings' | 'getRecording' | 'getPack' | 'listSnapshots'>;
   recall?: RecallStarter;
+  /** Recall status records and the packs' lifecycle tiers (GET …/recall, a recording's `archive`): functions/catalogue/recall.ts. */
+  recalls?: Pick<RecallStatusStore, 'get'>;
+  packTiers?: PackTier[];
   /** The audit trail's records (GET …/audit); absent: that route answers 501. */
   auditTrail?: AuditReader;
   links: ReplayLinkMinter;
@@ -121,7 +125,8 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
 }
 
 export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {
-  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
+  const { recalls, packTiers } = deps;
+  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, recalls, packTiers, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
   const holds = createHoldsHandler({ ...deps.holds, clock: deps.clock, audit: deps.audit, log: deps.log });
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const authorization = header(event, 'authorization');
@@ -150,16 +155,7 @@ const consoleEnvSchema = z.object({
   CONSOLE_CLIENT_ID: z.string().min(1, 'the console app client id is required'),
   CONSOLE_JWKS_URI: z.string().url().optional(),
   /** JSON: site → that site's replay Function URL. */
-  CONSOLE_REPLAY_URLS: z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return z.record(z.string().url()).parse(JSON.parse(s));
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of site to replay URL' });
-        return z.NEVER;
-      }
-    }),
+  CONSOLE_REPLAY_URLS: jsonVariable(z.record(z.string().url()), 'must be a JSON object of site to replay URL'),
   AWS_REGION: z.string().min(1, 'is required'),
   /** The export function (infra/functions.ts), invoked asynchronously for each case export. */
   EXPORT_FUNCTION_NAME: z.string().min(1).optional(),

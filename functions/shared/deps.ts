@@ -9,6 +9,8 @@ import { ConfigError } from '../../core/errors.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
+import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { blobAuditReader, type AuditReader } from '../../core/audit-query.ts';
 import { chainAudit, stdoutAudit, type Audit } from './audit.ts';
 import { jsonLog, type Log } from './log.ts';
@@ -22,8 +24,26 @@ export interface FunctionDeps {
   audit: Audit;
   /** The durable trail's records, read by the audit view (GET …/audit). */
   auditTrail: AuditReader;
+  /** Recall status records (written by the recall workflow), read by the recall status routes. */
+  recalls: Pick<RecallStatusStore, 'get'>;
+  /** The packs' lifecycle tiers (PACK_TIERS): a recording's archive state is predicted from them; absent, not reported. */
+  packTiers?: PackTier[];
   clock: Clock;
   log: Log;
+}
+
+const packTiersSchema = z.array(z.object({ storageClass: z.string().min(1), afterDays: z.number().int().positive() }).strict());
+
+/** An environment variable holding JSON of `schema`; `message` names what it must be. */
+export function jsonVariable<S extends z.ZodTypeAny>(schema: S, message: string) {
+  return z.string().transform((s, ctx): z.infer<S> => {
+    try {
+      return schema.parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+  });
 }
 
 /** What every function reads from its environment; a function with more extends it. */
@@ -35,6 +55,8 @@ export const baseEnvSchema = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.string().url().optional(),
   /** `chain`: audit events go to the durable hash-chained trail (and the log); absent: the log only. */
   AUDIT_TRAIL: z.enum(['chain', 'log']).optional(),
+  /** JSON: the packs' lifecycle transitions (infra/lifecycle-tiers.ts), `[{ storageClass, afterDays }]`. */
+  PACK_TIERS: jsonVariable(packTiersSchema, 'must be a JSON array of { storageClass, afterDays }').optional(),
 });
 
 /** Parses the environment; ConfigError lists every problem. */
@@ -60,6 +82,8 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
     catalogue,
     audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ heads, blobs }) : stdoutAudit(),
     auditTrail: blobAuditReader({ heads, blobs }),
+    recalls: new DynamoRecallStatusStore(doc, cfg.TABLE),
+    ...(cfg.PACK_TIERS ? { packTiers: cfg.PACK_TIERS } : {}),
     clock: systemClock,
     log: jsonLog,
   };

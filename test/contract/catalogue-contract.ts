@@ -67,6 +67,16 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect(rids((await store.searchRecordings({ site: 'site-a', agent: entries[1]!.meta.agent })).items)).not.toContain(changed.rid);
     });
 
+    it('returns the pack record ingest wrote (createdAt, size), undefined when absent or of another site', async () => {
+      const store = await fresh();
+      const e = makeEntry('site-a', 1);
+      const pack = { site: 'site-a', packId: e.packId, packKey: e.packKey, manifestKey: e.manifestKey, source: 's', members: 1, size: 200_000, createdAt: at(0) };
+      expect(await store.getPack('site-a', e.packId)).toBeUndefined();
+      await store.putPack(pack);
+      expect(await store.getPack('site-a', e.packId)).toEqual(pack);
+      expect(await store.getPack('site-b', e.packId)).toBeUndefined();
+    });
+
     it('keeps sites apart and orders by start, then rid', async () => {
       const store = await fresh();
       const sameStart = [10, 11].map((i) => makeEntry('site-a', i, { start: at(3) }));

@@ -149,6 +149,7 @@ describe('catalogue handler', () => {
     const broken: CatalogueStore = {
       putRecordings: async () => undefined,
       putPack: async () => undefined,
+      getPack: async () => undefined,
       forgetPack: async () => undefined,
       forgetArtefact: async () => undefined,
       putArtefact: async () => undefined,
