@@ -11,6 +11,8 @@ import { durationText, localText } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
 const LINK_REUSE_MS = 240_000;
+/** After a request, a status of `none` this long means the workflow has not written its first step yet. */
+const RECALL_START_GRACE_MS = 120_000;
 
 const call = {
   ctx: undefined,
@@ -20,6 +22,8 @@ const call = {
   pollTimer: undefined,
   /** The recall state last shown, to announce the change to "available" once. */
   recallState: undefined,
+  /** When this page asked for a recall (ms), until the workflow's record answers for it. */
+  requestedAt: undefined,
 };
 
 const ridPath = () => call.ctx.sitePath(`recordings/${call.entry.rid}`);
@@ -172,6 +176,11 @@ async function refreshArchive() {
     if (!recall || recall.state === 'available') entry = await call.ctx.api(ridPath());
     if (call.entry?.rid !== rid) return;
     if (recall?.state === 'none') recall = undefined;
+    // Just asked: the recall workflow may not have written its status record yet (or the record is
+    // still an earlier request's, a minute older or more); keep waiting for it.
+    const earlier = recall && call.requestedAt && Date.parse(recall.requestedAt ?? '') < call.requestedAt - 60_000;
+    if ((!recall || earlier) && call.requestedAt && Date.now() - call.requestedAt < RECALL_START_GRACE_MS) recall = { state: 'restoring', requestedAt: new Date(call.requestedAt).toISOString() };
+    else if (recall) call.requestedAt = undefined;
     call.entry = entry;
     if (!recall && !entry.archive) {
       // An API that reports neither the recall's state nor the pack's tier: say so, stop asking.
@@ -194,6 +203,7 @@ async function requestRecall() {
     const answer = await busy($('recall'), 'Requesting…', () => call.ctx.api(`${ridPath()}/recall`, { method: 'POST' }));
     notify(answer.state === 'available' ? 'The call is already available: play it.' : 'Recall requested: the archive tier is restoring the call. You will be told here when it is playable.');
     call.recallState = 'restoring';
+    call.requestedAt = Date.now();
     showArchive(call.entry.archive, { state: answer.state ?? 'restoring', requestedAt: answer.requestedAt ?? new Date().toISOString(), availableUntil: answer.availableUntil });
   } catch (error) {
     showError(refusalText('The recall', error));
@@ -321,6 +331,7 @@ export async function openCall(ctx, rid) {
   $('call-summary').textContent = '';
   $('copy-state').textContent = '';
   call.recallState = undefined;
+  call.requestedAt = undefined;
   let entry;
   try {
     entry = await ctx.api(ctx.sitePath(`recordings/${encodeURIComponent(rid)}`));

@@ -1,6 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCatalogueTable, DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import { ingestManifest, rebuildCatalogue } from '../../core/ingest.ts';
@@ -8,7 +6,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import { MemoryRecallStatusStore, type RecallStatusRecord, type RecallStatusStore } from '../../core/recall-status.ts';
-import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
+import { localDynamoForSuite } from '../support/local-dynamo.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
 // One behaviour for every RecallStatusStore (memory, DynamoDB on dynalite): a record per pack,
@@ -60,25 +58,12 @@ function recallStatusContract(name: string, fresh: () => Promise<{ statuses: Rec
 
 recallStatusContract('MemoryRecallStatusStore', async () => ({ statuses: new MemoryRecallStatusStore(), catalogue: new MemoryCatalogue() }));
 
-let dynamo: LocalDynamo;
-let client: DynamoDBClient;
-let doc: DynamoDBDocumentClient;
+const dynamo = localDynamoForSuite();
 let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startLocalDynamo({});
-  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  doc = DynamoDBDocumentClient.from(client);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await dynamo?.stop();
-});
 
 // The records share the catalogue's table with its entries, as deployed.
 recallStatusContract('DynamoRecallStatusStore on dynalite', async () => {
   const table = `recalls-${++tables}`;
-  await createCatalogueTable(client, table);
-  return { statuses: new DynamoRecallStatusStore(doc, table), catalogue: new DynamoCatalogue(doc, table) };
+  await createCatalogueTable(dynamo.client, table);
+  return { statuses: new DynamoRecallStatusStore(dynamo.doc, table), catalogue: new DynamoCatalogue(dynamo.doc, table) };
 });

@@ -129,7 +129,12 @@ describe('function environments come from the synthesized app', () => {
   const local = { BUCKET: 'local-bucket', TABLE: 'local-table', CURSOR_KEY: 'c'.repeat(32), RECALL_STATE_MACHINE_ARN: 'arn:recall' };
 
   it('gives each function exactly the variables the app sets on it, computed ones replaced by their local stand-ins', () => {
-    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps' });
+    // PACK_TIERS: the packs' lifecycle tiers of the default deployment, a literal the app sets.
+    const PACK_TIERS = JSON.stringify([
+      { storageClass: 'GLACIER_IR', afterDays: 30 },
+      { storageClass: 'DEEP_ARCHIVE', afterDays: 365 },
+    ]);
+    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', PACK_TIERS, NODE_OPTIONS: '--enable-source-maps' });
     const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps' };
     expect(functionEnvironment('replay', local)).toEqual(replay);
   });

@@ -36,7 +36,7 @@ beforeAll(async () => {
     },
   };
   const starter = localRecallStarter(workflows);
-  const { functions } = sourceFunctions({ catalogue: h.catalogue, recall: starter, audit: (e: AuditEvent) => void audits.push(e) });
+  const { functions } = sourceFunctions({ catalogue: h.catalogue, recall: starter, recalls: h.statuses, audit: (e: AuditEvent) => void audits.push(e) });
   api = await startApiServer({
     ...{ functions, credentials: [TEST_KEY], region: TEST_REGION, log: () => undefined },
     recallWired: (site) => site === SITE,
@@ -86,13 +86,29 @@ describe('recall route of the local catalogue API', () => {
     expect(started).toHaveLength(before);
   });
 
-  it('answers 400 naming rid for a malformed recording id, and 405 allowing POST for a GET of the recall path', async () => {
-    const bad = await recall(`/sites/${SITE}/recordings/not-a-rid/recall`);
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { message: string }).message).toMatch(/rid/);
-    const get = await recall(`/sites/${SITE}/recordings/r0000000000000000000000a/recall`, 'GET');
-    expect(get.status).toBe(405);
-    expect(get.headers.get('allow')).toBe('POST, OPTIONS');
+  it('answers 400 naming rid for a malformed recording id, on POST and on GET', async () => {
+    for (const method of ['POST', 'GET'] as const) {
+      const bad = await recall(`/sites/${SITE}/recordings/not-a-rid/recall`, method);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { message: string }).message).toMatch(/rid/);
+    }
+  });
+
+  it('answers GET of the recall path with the status record the workflow wrote, and 404 for an unknown call', async () => {
+    const pack = await publishPack(h, SITE, h.clock.now(), 'status', [500]);
+    const rid = pack.manifest.members[0]!.rid;
+    h.archive.set(pack.packKey, { storageClass: 'DEEP_ARCHIVE' });
+    expect(await (await recall(`/sites/${SITE}/recordings/${rid}/recall`, 'GET')).json()).toMatchObject({ rid, state: 'none' });
+    const res = await recall(`/sites/${SITE}/recordings/${rid}/recall`);
+    const { execution } = (await res.json()) as { execution: string };
+    await started.find((e) => e.executionArn === execution)!.done;
+    // recallMaxPolls 1: one check, the restore still running, the workflow gave up.
+    const status = await recall(`/sites/${SITE}/recordings/${rid}/recall`, 'GET');
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ site: SITE, rid, packKey: pack.packKey, state: 'gave-up', requester: TEST_KEY.accessKeyId, polls: 1 });
+    expect((await recall(`/sites/${SITE}/recordings/r0000000000000000000000a/recall`, 'GET')).status).toBe(404);
+    // The status route answers whether or not a workflow is wired.
+    expect((await recall('/sites/site-b/recordings/r0000000000000000000000a/recall', 'GET')).status).toBe(404);
   });
 });
 
@@ -130,5 +146,19 @@ describe('recall route of the embedded local cloud', () => {
     unwire();
     expect((await post()).status).toBe(501);
     expect(asked).toHaveLength(1);
+  });
+
+  it("answers an officer's GET of the recall status and the recording's archive state from the deployed catalogue bundle", async () => {
+    const f = buildPack('site-c', [{ path: 'b/two.wav', body: audio(4, 800), meta: { start: '2026-03-01T08:00:00Z' } }]);
+    await publish(cloud.blobs, f);
+    await ingestManifest({ blobs: cloud.blobs, catalogue: cloud.catalogue }, f.manifestKey);
+    const rid = f.manifest.members[0]!.rid;
+    const signing = { service: 'execute-api', region: cloud.region, credentials: cloud.iam!.credentialsOf('officer:site-c'), method: 'GET' } as const;
+    const status = await signedFetch(`${cloud.apiUrl}/sites/site-c/recordings/${rid}/recall`, signing);
+    expect(status.status).toBe(200);
+    expect(await status.json()).toEqual({ site: 'site-c', rid, packKey: f.packKey, state: 'none' });
+    const entry = (await (await signedFetch(`${cloud.apiUrl}/sites/site-c/recordings/${rid}`, signing)).json()) as { archive?: unknown };
+    // A pack under 128 KiB: S3 never moves it out of Standard.
+    expect(entry.archive).toEqual({ state: 'online', storageClass: 'STANDARD' });
   });
 });

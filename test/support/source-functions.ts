@@ -1,6 +1,7 @@
 import { systemClock } from '../../core/clock.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
+import type { RecallStatusStore } from '../../core/recall-status.ts';
 import { createArtefactsHandler } from '../../functions/artefacts/handler.ts';
 import { createCatalogueHandler } from '../../functions/catalogue/handler.ts';
 import { createReplayHandler } from '../../functions/replay/handler.ts';
@@ -16,6 +17,8 @@ export interface SourceFunctionsDeps {
   audit?: Audit;
   cursorKey?: string;
   recall?: RecallStarter;
+  /** The recall status records the catalogue reads (GET …/recall). */
+  recalls?: Pick<RecallStatusStore, 'get'>;
 }
 
 export function sourceFunctions(deps: SourceFunctionsDeps) {
@@ -26,6 +29,7 @@ export function sourceFunctions(deps: SourceFunctionsDeps) {
       catalogue: createCatalogueHandler({
         ...{ ...shared, catalogue: deps.catalogue, cursorKey },
         ...(deps.recall ? { recall: deps.recall } : {}),
+        ...(deps.recalls ? { recalls: deps.recalls } : {}),
       }),
       artefacts: createArtefactsHandler({ ...shared, catalogue: deps.catalogue, cursorKey }),
     },

@@ -140,9 +140,10 @@ sources:
   agent.close();
   rmSync(root, { recursive: true });
 
-  // A call whose pack reached Deep Archive (as the lifecycle puts year-old packs there).
-  const body = wav(3);
-  const fixture = buildPack(SITE, [{ path: 'archive/2023/old-call.wav', body, meta: { callId: 'ARCH-0001', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'inbound', durationSec: 3, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'archived' });
+  // A call whose pack reached Deep Archive (as the lifecycle puts year-old packs there): uploaded in
+  // 2023 and over 128 KiB (S3 moves nothing smaller), so the console predicts the archive tier too.
+  const body = wav(10);
+  const fixture = buildPack(SITE, [{ path: 'archive/2023/old-call.wav', body, meta: { callId: 'ARCH-0001', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'archived', createdAt: '2023-01-05T11:00:00.000Z' });
   await cloud.blobs.put(fixture.packKey, fixture.pack, { storageClass: 'DEEP_ARCHIVE' });
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
   const longBody = wav(150);
@@ -439,15 +440,30 @@ describe('compliance console in Chromium', () => {
     expect(verdict.checked).toBe(7);
   }, 60_000);
 
-  it('requests the recall of a call whose pack is in Deep Archive; once the recall workflow restored it, the call plays', async () => {
+  it('shows an archived call as in the archive tier, requests its recall, shows it in progress, announces by itself when it is playable, and plays it', async () => {
+    const reloads: string[] = [];
+    page.on('framenavigated', (f) => void (f === page.mainFrame() && reloads.push(f.url())));
     await openCallPage(archived.rid);
+    // Before any request: the tier predicted from the lifecycle rule; no play, a recall offered.
+    await expect.poll(() => textOrError('#archive-state')).toMatch(/^In the archive tier \(DEEP_ARCHIVE\): request a recall to play it\./);
+    expect(await page.isDisabled('#play')).toBe(true);
+    expect(await page.isVisible('#recall')).toBe(true);
+    await shot('archive');
+    const navigations = reloads.length;
+
     await page.getByRole('button', { name: 'Request recall' }).click();
     await expect.poll(() => textOrError('#notice')).toBe('Recall requested: the archive tier is restoring the call. You will be told here when it is playable.');
-    await expect.poll(() => textOrError('#archive-state')).toMatch(/^Recall (in progress|requested)/);
+    await expect.poll(() => textOrError('#archive-state')).toMatch(/^Recall in progress since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Paris\): the archive is restoring/);
+    expect(await page.isVisible('#recall')).toBe(false);
     await shot('recall');
     // Deep Archive restores within 12 hours: the stand-in's clock moves past them, the workflow notices.
     await cloud.advanceClock(13 * 3600 * 1000);
     await expect.poll(() => alerts.map((a) => a.subject).join('\n'), { timeout: 30_000 }).toMatch(/recall/i);
+    // The page, polling the recall status, says so by itself: no reload.
+    await expect.poll(() => textOrError('#notice'), { timeout: 15_000 }).toBe(`Call ${archived.callId} is playable now (recalled from the archive tier).`);
+    expect(await page.textContent('#archive-state')).toMatch(/^Recalled: playable until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Paris\)\.$/);
+    expect(reloads.length).toBe(navigations);
+    expect(await page.isDisabled('#play')).toBe(false);
     await page.getByRole('button', { name: 'Play', exact: true }).click();
     const played = await page.$eval('#audio', async (el) => {
       const audio = el as HTMLAudioElement;
