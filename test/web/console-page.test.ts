@@ -385,7 +385,7 @@ describe('compliance console in Chromium', () => {
     await page.getByRole('button', { name: 'Create case' }).click();
     await page.waitForSelector('#case-detail:not([hidden])');
     await expect.poll(() => textOrError('#case-title')).toBe('Case C-2026-17');
-    expect(await page.textContent('#cases-status')).toBe(`1 case in site ${SITE}.`);
+    await expect.poll(() => textOrError('#cases-status')).toBe(`1 case in site ${SITE}.`);
 
     // The long call from its own page, two search rows from the results.
     await page.goto(consoleUrl(`#site=${SITE}&view=call&rid=${long.rid}`));
