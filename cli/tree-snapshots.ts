@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { IntegrityError } from '../core/errors.ts';
+import type { BlobStore } from '../core/ports.ts';
+import { treeSnapshotManifestPrefix } from '../core/layout.ts';
+import {
+  TREE_INDEX_FORMAT,
+  parseTreeSnapshotManifest,
+  snapshotSummary,
+  treeEntrySchema,
+  treeIndexHeaderSchema,
+  type SnapshotSummary,
+  type TreeEntry,
+  type TreeSnapshotManifest,
+} from '../core/tree-manifest.ts';
+import { readAll } from '../agent/recover.ts';
+import { readJsonlGzFile } from '../agent/tree/jsonl-gz.ts';
+
+// Tree snapshots as the store holds them: their manifests under manifests/{site}/trees/ (listed,
+// found by time) and each snapshot's index, downloaded and checked before anything trusts it.
+
+export type Store = Pick<BlobStore, 'get' | 'list'>;
+
+/** Every snapshot manifest key of the site (or of one source), in key order (by day). */
+async function manifestKeys(blobs: Store, site: string, source?: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of blobs.list(treeSnapshotManifestPrefix(site, source))) if (o.key.endsWith('.json')) keys.push(o.key);
+  return keys;
+}
+
+export async function readManifest(blobs: Store, key: string): Promise<TreeSnapshotManifest> {
+  return parseTreeSnapshotManifest(await readAll(blobs, key));
+}
+
+/** Every snapshot of the site (or of one source), oldest first. */
+export async function listSnapshots(blobs: Store, site: string, source?: string): Promise<SnapshotSummary[]> {
+  const out: SnapshotSummary[] = [];
+  for (const key of await manifestKeys(blobs, site, source)) out.push(snapshotSummary(await readManifest(blobs, key), key));
+  return out.sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.source.localeCompare(b.source));
+}
+
+const dayOf = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\/[^/]+$/.exec(key)?.[1] ?? '';
+
+/**
+ * The newest snapshot taken at or before `at`. Keys are grouped by the day they were taken, so
+ * only the manifests of the newest day that has one at or before `at` are read.
+ */
+export async function findSnapshot(blobs: Store, site: string, source: string, at: Date): Promise<{ key: string; manifest: TreeSnapshotManifest } | undefined> {
+  const limit = at.toISOString().slice(0, 10).replace(/-/g, '/');
+  const byDay = new Map<string, string[]>();
+  for (const key of await manifestKeys(blobs, site, source)) {
+    const day = dayOf(key);
+    if (day && day <= limit) byDay.set(day, [...(byDay.get(day) ?? []), key]);
+  }
+  for (const day of [...byDay.keys()].sort().reverse()) {
+    let best: { key: string; manifest: TreeSnapshotManifest } | undefined;
+    for (const key of byDay.get(day)!) {
+      const manifest = await readManifest(blobs, key);
+      if (Date.parse(manifest.takenAt) <= at.getTime() && (!best || manifest.takenAt > best.manifest.takenAt)) best = { key, manifest };
+    }
+    if (best) return best;
+  }
+  return undefined;
+}
+
+/** Downloads the snapshot's index to a temporary file and checks its size and SHA-256 before anything trusts it. */
+export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): Promise<{ file: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-tree-index-'));
+  const file = join(dir, 'index.jsonl.gz');
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const { body } = await blobs.get(manifest.index.key);
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    await pipeline(body, tap, createWriteStream(file));
+    const sha = hash.digest('hex');
+    if (size !== manifest.index.size || sha !== manifest.index.sha256) {
+      throw new IntegrityError(`the index ${manifest.index.key} is ${size} bytes sha256 ${sha.slice(0, 12)}…, its manifest says ${manifest.index.size} bytes sha256 ${manifest.index.sha256.slice(0, 12)}…: refused`);
+    }
+    return { file, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** The entries of a verified index file, each checked against the schema, in snapshot order. */
+export async function* entries(file: string, manifest: TreeSnapshotManifest): AsyncGenerator<TreeEntry> {
+  let header = true;
+  let count = 0;
+  let expected = 0;
+  for await (const line of readJsonlGzFile(file)) {
+    if (header) {
+      const h = treeIndexHeaderSchema.safeParse(line);
+      if (!h.success || h.data.snapshotId !== manifest.snapshotId) throw new IntegrityError(`the index of ${manifest.snapshotId} does not start with a ${TREE_INDEX_FORMAT} header for it`);
+      expected = h.data.entries;
+      header = false;
+      continue;
+    }
+    const e = treeEntrySchema.safeParse(line);
+    if (!e.success) throw new IntegrityError(`entry ${count + 1} of the index of ${manifest.snapshotId} is not valid: ${e.error.issues[0]?.message}`);
+    count++;
+    yield e.data;
+  }
+  if (header || count !== expected) throw new IntegrityError(`the index of ${manifest.snapshotId} holds ${count} entries, its header says ${expected}`);
+}
