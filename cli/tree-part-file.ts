@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { IntegrityError, InvalidInputError } from '../core/errors.ts';
 import type { TreeEntry } from '../core/tree-manifest.ts';
+import { show } from './tree-restore-dir.ts';
 
 // One file of a tree restore being written: `<name>.part`, opened without following a link,
 // its bytes hashed as they arrive and written in batches, renamed to its name only once its
@@ -13,8 +14,6 @@ import type { TreeEntry } from '../core/tree-manifest.ts';
 
 /** Bytes gathered before one writev: few enough to stay small in memory, many enough to make a file of 200 MB a few hundred writes. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
-
-const show = (b: Buffer) => b.toString('utf8');
 
 export class PartFile {
   private readonly hash: Hash = createHash('sha256');
