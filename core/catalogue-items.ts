@@ -1,0 +1,94 @@
+import { InvalidInputError } from './errors.ts';
+import { ITEM_PREFIXES, SORT_KEY_NAME, timePartition, timeShardOf } from './catalogue-schema.ts';
+import type { CatalogueEntry, PackRecord } from './ports.ts';
+
+// Catalogue items: key builders and the conversions between entries and stored items.
+
+export type CatalogueItem = Record<string, unknown> & { pk: string; sk: string };
+
+/** Phone numbers are matched without the punctuation people type: "+44 (20) 7946-0000" = "+442079460000". */
+export function normalizeNumber(value: string): string {
+  return value.replace(/[\s().-]/g, '');
+}
+
+/** ISO time in the one sortable form (UTC, milliseconds); InvalidInputError naming the field otherwise. */
+export function normalizeIso(value: string, field: string): string {
+  const at = new Date(value);
+  const year = at.getUTCFullYear();
+  if (Number.isNaN(at.getTime()) || year < 1 || year > 9999) {
+    throw new InvalidInputError(`${field} must be an ISO 8601 date-time, got "${value}"`);
+  }
+  return at.toISOString();
+}
+
+export function recordingKey(site: string, rid: string): { pk: string; sk: string } {
+  return { pk: `${ITEM_PREFIXES.recording}${site}#${rid}`, sk: 'REC' };
+}
+
+export function packRecordKey(site: string, packId: string): { pk: string; sk: string } {
+  return { pk: `${ITEM_PREFIXES.pack}${site}#${packId}`, sk: 'PACK' };
+}
+
+export function sortKeyOf(entry: Pick<CatalogueEntry, 'start' | 'rid'>): string {
+  return `${normalizeIso(entry.start, 'start')}#${entry.rid}`;
+}
+
+/** Drops undefined values (DynamoDB rejects them; the memory store must look the same). */
+function defined<T extends Record<string, unknown>>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function entryToItem(entry: CatalogueEntry): CatalogueItem {
+  const { site, meta } = entry;
+  return defined({
+    ...recordingKey(site, entry.rid),
+    type: 'recording',
+    site,
+    rid: entry.rid,
+    source: entry.source,
+    packId: entry.packId,
+    packKey: entry.packKey,
+    manifestKey: entry.manifestKey,
+    offset: entry.offset,
+    length: entry.length,
+    sha256: entry.sha256,
+    contentType: entry.contentType,
+    path: entry.path,
+    start: normalizeIso(entry.start, 'start'),
+    meta: defined({ ...meta }),
+    [SORT_KEY_NAME]: sortKeyOf(entry),
+    timePk: timePartition(site, timeShardOf(entry.rid)),
+    agentPk: meta.agent === undefined ? undefined : `${site}#${meta.agent}`,
+    callIdPk: meta.callId === undefined ? undefined : `${site}#${meta.callId}`,
+    callerPk: meta.caller === undefined ? undefined : `${site}#${normalizeNumber(meta.caller)}`,
+    calledPk: meta.called === undefined ? undefined : `${site}#${normalizeNumber(meta.called)}`,
+  });
+}
+
+export function itemToEntry(item: Record<string, unknown>): CatalogueEntry {
+  const entry: CatalogueEntry = {
+    site: item.site as string,
+    rid: item.rid as string,
+    source: item.source as string,
+    packId: item.packId as string,
+    packKey: item.packKey as string,
+    manifestKey: item.manifestKey as string,
+    offset: Number(item.offset),
+    length: Number(item.length),
+    sha256: item.sha256 as string,
+    contentType: item.contentType as string,
+    path: item.path as string,
+    start: item.start as string,
+    meta: (item.meta ?? {}) as CatalogueEntry['meta'],
+  };
+  return entry;
+}
+
+export function packToItem(pack: PackRecord): CatalogueItem {
+  return { ...packRecordKey(pack.site, pack.packId), type: 'pack', ...pack };
+}
+
+export function itemToPack(item: Record<string, unknown>): PackRecord {
+  const { site, packId, packKey, manifestKey, source, members, size, createdAt } = item;
+  return { site, packId, packKey, manifestKey, source, members: Number(members), size: Number(size), createdAt } as PackRecord;
+}
