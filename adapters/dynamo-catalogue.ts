@@ -1,15 +1,6 @@
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  ResourceInUseException,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
-  CATALOGUE_TABLE,
   DURATION_SORT_WINDOW,
-  SORT_KEY_NAME,
   durationPageOf,
   entryToItem,
   itemToEntry,
@@ -34,9 +25,13 @@ import {
 } from '../core/artefact-items.ts';
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from '../core/snapshot-items.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
-import { FerryError, TransientError, messageOf } from '../core/errors.ts';
+import { TransientError } from '../core/errors.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
+import { translateCatalogueError as translate } from './dynamo-errors.ts';
+import { mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
+
+export { createCatalogueTable } from './dynamo-catalogue-table.ts';
 
 type Item = Record<string, unknown>;
 
@@ -54,25 +49,6 @@ export interface DynamoCatalogueOptions {
 }
 
 const BATCH_SIZE = 25;
-const TRANSIENT = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'ECONNRESET',
-  'ECONNREFUSED',
-]);
-
-/** SDK errors become FerryErrors classified by behaviour: retry (TransientError) or give up. */
-function translate(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string; code?: string } | undefined)?.name ?? (error as { code?: string } | undefined)?.code ?? 'Error';
-  const message = `DynamoDB ${operation} failed: ${name}: ${messageOf(error)}`;
-  if (TRANSIENT.has(name)) return new TransientError(message, { cause: error });
-  return new FerryError('fatal', message, { cause: error });
-}
 
 /** CatalogueStore on one DynamoDB table laid out by core/catalogue-table.ts. Query only, never Scan. */
 export class DynamoCatalogue implements CatalogueStore {
@@ -251,7 +227,7 @@ export class DynamoCatalogue implements CatalogueStore {
   /** Every matching item of one branch, in sort-key order, one Query page at a time. */
   private async *queryBranch(plan: SearchPlan, branch: number): AsyncGenerator<Item, void, undefined> {
     // BETWEEN includes the cursor's own key; matchesPlan drops it (and re-checks the filters).
-    for await (const item of this.queryAll(queryInput(this.tableName, plan, branch))) if (matchesPlan(item, plan)) yield item;
+    for await (const item of this.queryAll(recordingQueryInput(this.tableName, plan, branch))) if (matchesPlan(item, plan)) yield item;
   }
 
   private async writeChunk(items: Item[]): Promise<void> {
@@ -281,133 +257,3 @@ export class DynamoCatalogue implements CatalogueStore {
   }
 }
 
-function queryInput(tableName: string, plan: SearchPlan, branch: number): QueryCommandInput {
-  const { index, partitionValue } = plan.branches[branch]!;
-  const names: Record<string, string> = { '#p': index.partitionKey.name };
-  const values: Record<string, unknown> = { ':p': partitionValue };
-  let condition = '#p = :p';
-  // A `-start` cursor is an exclusive upper end: inside the inclusive range, dropped by matchesPlan.
-  const hi = plan.before !== undefined && (plan.upTo === undefined || plan.before < plan.upTo) ? plan.before : plan.upTo;
-  if (plan.after !== undefined || hi !== undefined) names['#s'] = SORT_KEY_NAME;
-  if (plan.after !== undefined && hi !== undefined) {
-    condition += ' AND #s BETWEEN :lo AND :hi';
-    Object.assign(values, { ':lo': plan.after, ':hi': hi });
-  } else if (plan.after !== undefined) {
-    condition += ' AND #s > :lo';
-    values[':lo'] = plan.after;
-  } else if (hi !== undefined) {
-    condition += ' AND #s <= :hi';
-    values[':hi'] = hi;
-  }
-  const clauses = plan.filters.map((clause, c) =>
-    clause.anyOf
-      .map(({ attribute, value }, a) => {
-        names[`#f${c}_${a}`] = attribute;
-        values[`:f${c}_${a}`] = value;
-        return `#f${c}_${a} = :f${c}_${a}`;
-      })
-      .join(' OR '),
-  );
-  clauses.push(...metaClauses(plan, names, values));
-  return {
-    TableName: tableName,
-    IndexName: index.indexName,
-    KeyConditionExpression: condition,
-    FilterExpression: clauses.length ? clauses.map((c) => `(${c})`).join(' AND ') : undefined,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-    ScanIndexForward: plan.sort !== '-start',
-    // Without filters a page needs limit+1 items (and the cursor's own); with them, or for a
-    // duration sort (every match), let DynamoDB fill its 1 MB page.
-    Limit: clauses.length || sortsByDuration(plan) ? undefined : plan.limit + 2,
-  };
-}
-
-/** FilterExpression terms for the call metadata (matchesPlan checks them again on what comes back). */
-function metaClauses(plan: SearchPlan, names: Record<string, string>, values: Record<string, unknown>): string[] {
-  const { direction, minDurationSec, maxDurationSec } = plan.meta;
-  const clauses: string[] = [];
-  if (direction !== undefined || minDurationSec !== undefined || maxDurationSec !== undefined) names['#meta'] = 'meta';
-  if (direction !== undefined) {
-    Object.assign(names, { '#dir': 'direction' });
-    values[':dir'] = direction;
-    clauses.push('#meta.#dir = :dir');
-  }
-  if (minDurationSec !== undefined || maxDurationSec !== undefined) names['#dur'] = 'durationSec';
-  if (minDurationSec !== undefined) {
-    values[':dmin'] = minDurationSec;
-    clauses.push('#meta.#dur >= :dmin');
-  }
-  if (maxDurationSec !== undefined) {
-    values[':dmax'] = maxDurationSec;
-    clauses.push('#meta.#dur <= :dmax');
-  }
-  return clauses;
-}
-
-/** Merges streams sorted by sort key (descending when asked) into one, dropping the same item seen on two streams. */
-async function* mergeBySortKey(streams: AsyncIterator<Item>[], descending = false): AsyncGenerator<Item, void, undefined> {
-  const first = (a: string, b: string) => (descending ? a > b : a < b);
-  const heads = await Promise.all(streams.map((s) => s.next()));
-  let last: string | undefined;
-  for (;;) {
-    let best = -1;
-    for (let i = 0; i < heads.length; i++) {
-      const head = heads[i]!;
-      if (head.done) continue;
-      const best0 = heads[best];
-      if (best < 0 || (best0 && !best0.done && first(head.value[SORT_KEY_NAME] as string, best0.value[SORT_KEY_NAME] as string))) best = i;
-    }
-    if (best < 0) return;
-    const item = (heads[best] as IteratorYieldResult<Item>).value;
-    heads[best] = await streams[best]!.next();
-    const key = item[SORT_KEY_NAME] as string;
-    if (key !== last) yield item;
-    last = key;
-  }
-}
-
-/** Creates the catalogue table from CATALOGUE_TABLE (on demand) and waits until it and its indexes are ACTIVE. Idempotent. */
-export async function createCatalogueTable(client: DynamoDBClient, tableName: string, options: { timeoutMs?: number } = {}): Promise<void> {
-  const attributes = new Map<string, string>([
-    [CATALOGUE_TABLE.partitionKey.name, CATALOGUE_TABLE.partitionKey.type],
-    [CATALOGUE_TABLE.sortKey.name, CATALOGUE_TABLE.sortKey.type],
-  ]);
-  for (const gsi of CATALOGUE_TABLE.globalSecondaryIndexes) {
-    attributes.set(gsi.partitionKey.name, gsi.partitionKey.type);
-    attributes.set(gsi.sortKey.name, gsi.sortKey.type);
-  }
-  const input: CreateTableCommandInput = {
-    TableName: tableName,
-    BillingMode: CATALOGUE_TABLE.billing,
-    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType: AttributeType as 'S' })),
-    KeySchema: [
-      { AttributeName: CATALOGUE_TABLE.partitionKey.name, KeyType: 'HASH' },
-      { AttributeName: CATALOGUE_TABLE.sortKey.name, KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: CATALOGUE_TABLE.globalSecondaryIndexes.map((gsi) => ({
-      IndexName: gsi.indexName,
-      KeySchema: [
-        { AttributeName: gsi.partitionKey.name, KeyType: 'HASH' },
-        { AttributeName: gsi.sortKey.name, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: gsi.projection },
-    })),
-  };
-  try {
-    await client.send(new CreateTableCommand(input));
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw translate(error, 'CreateTable');
-  }
-  await waitUntilActive(client, tableName, options.timeoutMs ?? 60_000);
-}
-
-async function waitUntilActive(client: DynamoDBClient, tableName: string, timeoutMs: number): Promise<void> {
-  for (let waited = 0; ; waited += 100) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
-    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
-    if (waited >= timeoutMs) throw new TransientError(`table ${tableName} not ACTIVE after ${timeoutMs} ms (status ${Table?.TableStatus})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
