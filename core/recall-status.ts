@@ -15,8 +15,8 @@ import type { PackRecord } from './ports.ts';
 // its day may still be instantly readable; a recall then answers "available" at once, because the
 // workflow asks S3 itself.
 
-/** Storage classes that need a restore before a read (as core/recall.ts ARCHIVED_CLASSES). */
-const ARCHIVE_CLASSES: ReadonlySet<string> = new Set(['DEEP_ARCHIVE', 'GLACIER']);
+/** Storage classes whose objects must be restored before they can be read. */
+export const ARCHIVED_CLASSES: ReadonlySet<string> = new Set(['DEEP_ARCHIVE', 'GLACIER']);
 /** S3 lifecycle does not transition objects under 128 KiB (its default since September 2024). */
 export const MIN_TRANSITION_BYTES = 128 * 1024;
 /** How late S3 may run a due transition: a recall that found the pack instantly readable holds this long. */
@@ -102,7 +102,7 @@ export function predictedClass(pack: Pick<PackRecord, 'createdAt' | 'size'>, tie
   let archiveAt: Date | undefined;
   for (const tier of [...tiers].sort((a, b) => a.afterDays - b.afterDays)) {
     const due = transitionDueAt(pack.createdAt, tier.afterDays);
-    if (ARCHIVE_CLASSES.has(tier.storageClass) && (archiveAt === undefined || due < archiveAt)) archiveAt = due;
+    if (ARCHIVED_CLASSES.has(tier.storageClass) && (archiveAt === undefined || due < archiveAt)) archiveAt = due;
     if (due.getTime() <= now.getTime()) storageClass = tier.storageClass;
   }
   return { storageClass, ...(archiveAt ? { archiveAt: archiveAt.toISOString() } : {}) };
@@ -121,7 +121,7 @@ export interface ArchiveView {
 export function archiveView(pack: Pick<PackRecord, 'createdAt' | 'size'>, tiers: readonly PackTier[], recall: RecallView, now: Date): ArchiveView {
   const { storageClass, archiveAt } = predictedClass(pack, tiers, now);
   const when = archiveAt ? { archiveAt } : {};
-  if (!ARCHIVE_CLASSES.has(storageClass)) return { state: 'online', storageClass, ...when };
+  if (!ARCHIVED_CLASSES.has(storageClass)) return { state: 'online', storageClass, ...when };
   if (recall.state === 'restoring') return { state: 'restoring', storageClass, ...when };
   if (recall.state === 'available') {
     return recall.availableUntil ? { state: 'restored', storageClass, availableUntil: recall.availableUntil, ...when } : { state: 'online', storageClass: recall.storageClass ?? storageClass, ...when };

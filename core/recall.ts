@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { NAME_PATTERN, sitePrefix } from './layout.ts';
 import type { Alert, CatalogueStore } from './ports.ts';
-import type { RecallStatusRecord, RecallStatusStore } from './recall-status.ts';
+import { ARCHIVED_CLASSES, type RecallStatusRecord, type RecallStatusStore } from './recall-status.ts';
 import type { WorkflowConfig } from './workflow-config.ts';
 
 // Recall: a recording whose pack went to Deep Archive cannot be replayed until S3 restores a
@@ -13,9 +13,6 @@ import type { WorkflowConfig } from './workflow-config.ts';
 // Retrieval or Standard need nothing: the recall answers "available" at once.
 // Each step writes the pack's recall status record (core/recall-status.ts) before it answers, so
 // the console shows the state the workflow is in; the notice goes out after the write.
-
-/** Storage classes whose objects must be restored before they can be read. */
-export const ARCHIVED_CLASSES: ReadonlySet<string> = new Set(['DEEP_ARCHIVE', 'GLACIER']);
 
 export interface ArchiveStatus {
   storageClass: string;
