@@ -1,20 +1,12 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuditHeadStore, ChainHead } from '../core/audit-trail.ts';
-import { FerryError, TransientError, messageOf } from '../core/errors.ts';
+import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // Each site's audit chain head on the catalogue table (item `pk=AUDIT#{site}, sk=HEAD`):
 // a strongly consistent GetItem, and one PutItem conditioned on the seq read (or on the
 // item's absence), so of two writers taking the same seq exactly one wins.
 
-const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
-
-function translate(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
-  const message = `DynamoDB ${operation} (audit head) failed: ${name}: ${messageOf(error)}`;
-  return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
-}
+const translate = (error: unknown, operation: string) => translateDynamoError(error, operation, 'audit head');
 
 export function auditHeadKey(site: string): { pk: string; sk: string } {
   return { pk: `AUDIT#${site}`, sk: 'HEAD' };
@@ -48,7 +40,7 @@ export class DynamoAuditHeads implements AuditHeadStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      if (conditionFailed(error)) return false;
       throw translate(error, 'PutItem');
     }
   }

@@ -1,7 +1,7 @@
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CATALOGUE_TABLE } from '../core/catalogue-table.ts';
 import { TransientError } from '../core/errors.ts';
-import { translateCatalogueError as translate } from './dynamo-errors.ts';
+import { translateDynamoError as translate } from './dynamo-errors.ts';
 
 /** Creates the catalogue table from CATALOGUE_TABLE (on demand) and waits until it and its indexes are ACTIVE. Idempotent. */
 export async function createCatalogueTable(client: DynamoDBClient, tableName: string, options: { timeoutMs?: number } = {}): Promise<void> {

@@ -28,7 +28,7 @@ import type { SnapshotSummary } from '../core/tree-manifest.ts';
 import { TransientError } from '../core/errors.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
-import { translateCatalogueError as translate } from './dynamo-errors.ts';
+import { translateDynamoError as translate } from './dynamo-errors.ts';
 import { mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
 
 export { createCatalogueTable } from './dynamo-catalogue-table.ts';

@@ -1,25 +1,21 @@
 import { FerryError, messageOf, TransientError } from '../core/errors.ts';
 
-// DynamoDB SDK errors as Ferry errors, for the small item stores on the catalogue table
-// (export status, recall status) and the catalogue store itself: throttling and service trouble are transient, the rest fatal.
+// DynamoDB SDK errors as Ferry errors, for every store on the catalogue table (the catalogue,
+// holds, locks, runs, audit heads, export and recall status): throttling and service trouble
+// are transient, the rest fatal.
 
 const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
 
-export function translateDynamoError(error: unknown, operation: string): FerryError {
+/**
+ * The SDK error as a FerryError classified by behaviour: retry (TransientError) or give up.
+ * `what` names the store in the message ("DynamoDB PutItem (lock) failed: …"); an error without
+ * a name is named by its `code`.
+ */
+export function translateDynamoError(error: unknown, operation: string, what?: string): FerryError {
   if (error instanceof FerryError) return error;
-  return classify(error, operation, (error as { name?: string } | undefined)?.name ?? 'Error');
-}
-
-/** The catalogue store's translation: as translateDynamoError, naming an error without a name by its `code`. */
-export function translateCatalogueError(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string; code?: string } | undefined)?.name ?? (error as { code?: string } | undefined)?.code ?? 'Error';
-  return classify(error, operation, name);
-}
-
-/** SDK errors become FerryErrors classified by behaviour: retry (TransientError) or give up. */
-function classify(error: unknown, operation: string, name: string): FerryError {
-  const message = `DynamoDB ${operation} failed: ${name}: ${messageOf(error)}`;
+  const e = error as { name?: string; code?: string } | undefined;
+  const name = e?.name ?? e?.code ?? 'Error';
+  const message = `DynamoDB ${operation}${what ? ` (${what})` : ''} failed: ${name}: ${messageOf(error)}`;
   return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
 }
 

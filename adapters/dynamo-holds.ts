@@ -1,20 +1,12 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { AlreadyExistsError, FerryError, NotFoundError, TransientError, messageOf } from '../core/errors.ts';
+import { AlreadyExistsError, NotFoundError } from '../core/errors.ts';
 import { casePk, caseToItem, holdPk, holdToItem, itemToCase, itemToHold, type CaseRecord, type HoldRecord, type HoldStore } from '../core/hold-items.ts';
+import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // HoldStore on the catalogue table (items laid out by core/hold-items.ts): holds in one
 // partition per site (`HOLD#{site}`), cases in another (`CASE#{site}`). Query, never Scan.
 
-const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
-
-function translate(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
-  const message = `DynamoDB ${operation} failed: ${name}: ${messageOf(error)}`;
-  if (TRANSIENT.has(name)) return new TransientError(message, { cause: error });
-  return new FerryError('fatal', message, { cause: error });
-}
+const translate = (error: unknown, operation: string) => translateDynamoError(error, operation);
 
 export class DynamoHoldStore implements HoldStore {
   constructor(
@@ -69,7 +61,7 @@ export class DynamoHoldStore implements HoldStore {
     try {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: caseToItem(record), ConditionExpression: condition }));
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') throw lost();
+      if (conditionFailed(error)) throw lost();
       throw translate(error, 'PutItem');
     }
   }

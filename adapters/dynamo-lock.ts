@@ -1,8 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../core/clock.ts';
-import { FerryError, TransientError, messageOf } from '../core/errors.ts';
 import { SiteLocks, lockItemKey, type LockOperation, type LockState, type LockStore, type LockTable } from '../core/lock.ts';
+import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // The site lock on the catalogue table (item `pk=LOCK#{site}, sk=LOCK`). Reads are strongly
 // consistent GetItems; every change is one PutItem conditioned on the revision read (or on
@@ -11,14 +10,7 @@ import { SiteLocks, lockItemKey, type LockOperation, type LockState, type LockSt
 
 type Item = Record<string, unknown>;
 
-const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
-
-function translate(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
-  const message = `DynamoDB ${operation} (lock) failed: ${name}: ${messageOf(error)}`;
-  return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
-}
+const translate = (error: unknown, operation: string) => translateDynamoError(error, operation, 'lock');
 
 function toItem(state: LockState, revision: number): Item {
   return {
@@ -70,7 +62,7 @@ export class DynamoLockTable implements LockTable {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: toItem(state, (expected ?? 0) + 1), ...condition }));
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      if (conditionFailed(error)) return false;
       throw translate(error, 'PutItem');
     }
   }

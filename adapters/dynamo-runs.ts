@@ -1,18 +1,11 @@
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { FerryError, TransientError, messageOf } from '../core/errors.ts';
 import { runItemKey, type RunRecord, type RunStore } from '../core/window.ts';
+import { translateDynamoError } from './dynamo-errors.ts';
 
 // Backup window run records on the catalogue table: `pk=RUN#{site}, sk={startedAt}`, so a
 // site's runs are one Query, newest first, and "did last night's window happen" is one call.
 
-const TRANSIENT = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'ServiceUnavailable', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED']);
-
-function translate(error: unknown, operation: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
-  const message = `DynamoDB ${operation} (runs) failed: ${name}: ${messageOf(error)}`;
-  return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
-}
+const translate = (error: unknown, operation: string) => translateDynamoError(error, operation, 'runs');
 
 export class DynamoRunStore implements RunStore {
   constructor(
