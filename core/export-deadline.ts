@@ -40,6 +40,10 @@ export function isOverdue(status: ExportStatus, now: Date): boolean {
 export function judgeOverdue(status: ExportStatus, now: Date): ExportStatus | undefined {
   if (!isOverdue(status, now)) return undefined;
   const from = new Date(status.startedAt ?? status.requestedAt).getTime();
-  const minutes = Math.ceil((deadlineOf(status).getTime() - from) / 60_000);
+  return failedForTime(status, Math.ceil((deadlineOf(status).getTime() - from) / 60_000), now);
+}
+
+/** The `failed` record of an export that did not finish within `minutes`, with the reason an officer reads. */
+export function failedForTime(status: ExportStatus, minutes: number, now: Date): ExportStatus {
   return { ...status, state: 'failed', error: `the export did not finish within ${minutes} minutes; request it again`, finishedAt: now.toISOString() };
 }

@@ -3,7 +3,7 @@ import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
 import { endExport, EXPORT_ID_PATTERN, MAX_CONSOLE_EXPORT_CALLS, runExport, type ExportJob, type ExportStatus, type RunExportDeps } from '../../core/exports.ts';
-import { judgeOverdue, startedDeadline } from '../../core/export-deadline.ts';
+import { judgeOverdue, startedDeadline, failedForTime } from '../../core/export-deadline.ts';
 import { baseClients, baseEnvSchema, loadDeps, parseEnv } from '../shared/deps.ts';
 import { lazyHandler, type Handler } from '../shared/lambda.ts';
 import type { Log } from '../shared/log.ts';
@@ -57,9 +57,7 @@ async function withWatchdog(deps: ExportHandlerDeps, running: ExportStatus, rema
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<ExportStatus>((resolve, reject) => {
     timer = setTimeout(() => {
-      const minutes = Math.ceil(deps.timeoutSeconds / 60);
-      const failed: ExportStatus = { ...running, state: 'failed', error: `the export did not finish within ${minutes} minutes; request it again`, finishedAt: deps.clock.now().toISOString() };
-      endExport(deps.statuses, failed).then(resolve, reject);
+      endExport(deps.statuses, failedForTime(running, Math.ceil(deps.timeoutSeconds / 60), deps.clock.now())).then(resolve, reject);
     }, Math.max(0, remaining - WATCHDOG_MARGIN_MS));
   });
   try {
