@@ -4,11 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { LocalCloud } from '../../local/cloud.ts';
-import { agentCloudYaml, startTestCloud } from '../support/local-cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { shipRecorder } from '../support/ship-recorder.ts';
 import { generateBatches, type GeneratedRecording } from '../../scripts/demo/site.ts';
-import { parseAgentConfig } from '../../core/config.ts';
-import { buildAgent } from '../../cli/build-agent.ts';
-import { silentLogger } from '../../agent/log.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { collectPages } from '../../core/paging.ts';
 import { apiGet } from '../support/signed.ts';
@@ -58,18 +56,7 @@ beforeAll(async () => {
   ]);
   cloud = started;
   recordings = generated;
-  const agent = buildAgent(
-    parseAgentConfig(`
-site: ${SITE}
-state: ${join(dir, 'state')}
-cloud: ${agentCloudYaml(cloud, SITE)}
-sources:
-  - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
-`),
-    { log: silentLogger },
-  );
-  const report = await agent.cycle();
-  agent.close();
+  const report = await shipRecorder(cloud, SITE, dir, root);
   expect(report).toMatchObject({ packs: 2, recordings: 40, failed: 0 });
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);

@@ -5,11 +5,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectLegalHoldCommand } from '@aws-sdk/client-s3';
-import { silentLogger } from '../../agent/log.ts';
 import { createS3Client } from '../../adapters/aws-clients.ts';
-import { buildAgent } from '../../cli/build-agent.ts';
 import { verifyBundle } from '../../core/case-export.ts';
-import { parseAgentConfig } from '../../core/config.ts';
 import { siteGroup } from '../../core/console-access.ts';
 import type { Alert } from '../../core/ports.ts';
 import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
@@ -18,7 +15,8 @@ import type { LocalCloud } from '../../local/cloud.ts';
 import { demoPassword } from '../../local/cognito-server.ts';
 import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
 import { generateBatches, type GeneratedRecording } from '../../scripts/demo/site.ts';
-import { agentCloudYaml, startTestCloud } from '../support/local-cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { shipRecorder } from '../support/ship-recorder.ts';
 import { buildPack } from '../support/pack-fixture.ts';
 
 // The compliance console (web/console.html) in a real browser (Debian's Chromium) against the
@@ -126,18 +124,7 @@ beforeAll(async () => {
   ]);
   cloud = started;
   recordings = generated;
-  const agent = buildAgent(
-    parseAgentConfig(`
-site: ${SITE}
-state: ${join(dir, 'state')}
-cloud: ${agentCloudYaml(cloud, SITE)}
-sources:
-  - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
-`),
-    { log: silentLogger },
-  );
-  expect(await agent.cycle()).toMatchObject({ packs: 1, recordings: 14, failed: 0 });
-  agent.close();
+  expect(await shipRecorder(cloud, SITE, dir, root)).toMatchObject({ packs: 1, recordings: 14, failed: 0 });
   rmSync(root, { recursive: true });
 
   // A call whose pack reached Deep Archive (as the lifecycle puts year-old packs there): uploaded in
