@@ -36,7 +36,7 @@ export function manifestRecords(event: LocalS3Event): LocalS3Event['Records'] {
 export function createS3EventDelivery(log: (message: string) => void = () => undefined, options: { concurrency?: number } = {}): S3EventDelivery {
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_INGEST_CONCURRENCY);
   const errors: { key: string; error: string }[] = [];
-  const pending: LocalS3Event[] = [];
+  /** Notifications not started yet (all of them until a target is attached). */
   const waiting: LocalS3Event[] = [];
   const running = new Set<Promise<void>>();
   /** Keys with a notification being handled: a later one of the same key waits for it. */
@@ -83,22 +83,21 @@ export function createS3EventDelivery(log: (message: string) => void = () => und
       const records = manifestRecords(event);
       if (records.length === 0) return;
       const filtered = { ...event, Records: records };
-      if (!target) return void pending.push(filtered);
       waiting.push(filtered);
       pump();
     },
     attach(ingest) {
       target = ingest;
-      waiting.push(...pending.splice(0));
       pump();
     },
     async drain() {
-      // Notifications arrive asynchronously over IPC; wait until nothing runs or waits, three times in a row.
+      // Notifications arrive asynchronously over IPC; wait until nothing runs or waits, three times in a row
+      // (notifications kept for a target not attached yet are not waited for).
       for (let settled = 0; settled < 3; ) {
         const seen = moves;
         await Promise.all([...running]);
         await new Promise((r) => setTimeout(r, 50));
-        settled = seen === moves && running.size === 0 && waiting.length === 0 ? settled + 1 : 0;
+        settled = seen === moves && running.size === 0 && (waiting.length === 0 || !target) ? settled + 1 : 0;
       }
     },
   };
