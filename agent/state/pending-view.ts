@@ -1,9 +1,9 @@
 import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { BATCH_ORDER, compareBatches } from '../sources/batch-order.ts';
 import type { FileStamp } from '../journal.ts';
 import { fsyncDirectory } from './atomic-file.ts';
+import { LineFileReader } from '../line-file.ts';
 
 // The recordings a source had seen and not shipped at its last pass, one line per batch, sorted
 // by compareBatches: the next pass walks the root in the same order and compares the two batch
@@ -46,42 +46,6 @@ function decodeEntry(line: string, file: string): PendingEntry {
   }
 }
 
-/** Reads a file line by line in 1 MiB chunks (synchronously: a pass reads it between its own awaits). */
-class LineReader {
-  private fd: number | undefined;
-  private readonly buf = Buffer.allocUnsafe(1024 * 1024);
-  private readonly decoder = new StringDecoder('utf8');
-  private lines: string[] = [];
-  private rest = '';
-
-  constructor(file: string) {
-    this.fd = openSync(file, 'r');
-  }
-
-  next(): string | undefined {
-    while (this.lines.length === 0) {
-      if (this.fd === undefined) return undefined;
-      const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
-      if (n === 0) {
-        this.close();
-        const last = this.rest + this.decoder.end();
-        this.rest = '';
-        if (last !== '') this.lines.push(last);
-        break;
-      }
-      const parts = (this.rest + this.decoder.write(this.buf.subarray(0, n))).split('\n');
-      this.rest = parts.pop() ?? '';
-      this.lines = parts.reverse();
-    }
-    return this.lines.pop();
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
-}
-
 /** The previous view, batch by batch in compareBatches order. */
 export class PendingViewReader {
   private ahead: PendingEntry | undefined;
@@ -108,7 +72,7 @@ export class PendingViewReader {
   /** Streams `file`; a missing file is an empty view. A view written in another order is read whole and sorted. */
   static open(file: string): PendingViewReader {
     if (!existsSync(file)) return PendingViewReader.empty();
-    const lines = new LineReader(file);
+    const lines = new LineFileReader(file);
     const header = lines.next();
     let order: unknown;
     try {
@@ -117,8 +81,8 @@ export class PendingViewReader {
       order = undefined;
     }
     const pull = (): PendingEntry | undefined => {
-      for (let line = lines.next(); line !== undefined; line = lines.next()) if (line !== '') return decodeEntry(line, file);
-      return undefined;
+      const line = lines.next();
+      return line === undefined ? undefined : decodeEntry(line, file);
     };
     if (order === BATCH_ORDER) return new PendingViewReader(pull, () => lines.close());
     const all: PendingEntry[] = [];

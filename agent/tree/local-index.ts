@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TreeEntry } from '../../core/tree-manifest.ts';
 import { compareTreePaths, entryPathBytes } from './paths.ts';
 import { readLineBatchesFile } from './jsonl-gz.ts';
-import { LineFileReader, LineFileWriter } from './line-file.ts';
+import { LineFileReader, LineFileWriter } from '../line-file.ts';
 
 // The agent's own copy of a snapshot's file list (state dir, plain JSON lines, snapshot order):
 // the published entry without its pack position (that comes from the content index) plus what

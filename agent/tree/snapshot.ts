@@ -19,7 +19,7 @@ import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, publishedPrefix, unchangedFileSha, type LocalEntry, type PriorEntry } from './local-index.ts';
-import { LineFileWriter } from './line-file.ts';
+import { LineFileWriter } from '../line-file.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
-import { LineFileReader, LineFileWriter } from '../../agent/tree/line-file.ts';
+import { LineFileReader, LineFileWriter } from '../../agent/line-file.ts';
 import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
 import { compareTreePaths, entryPath, treePathMatcher } from '../../agent/tree/paths.ts';
 import { MAX_RUN, walkTree } from '../../agent/tree/walk.ts';

@@ -2,8 +2,8 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
 // Plain (uncompressed) JSON-lines files, written and read synchronously in large chunks: the
-// agent's local index, which only the agent reads and which a snapshot reads once and writes
-// once, a line per path. Compressing it cost more CPU per unchanged path (gzip of its line on
+// agent's own state files read once per pass (the tree's local index, a line per path, which a
+// snapshot reads once and writes once; the recordings' pending view, a line per batch). Compressing it cost more CPU per unchanged path (gzip of its line on
 // write, gunzip on the next read) than everything else the snapshot does for that path but the
 // lstat; the price is about four times the bytes in the state directory (docs/operations.md).
 // Synchronous for the reason the walk's lstat is: these bytes are in the page cache, and a
