@@ -114,6 +114,9 @@ function audioFailed() {
     : `The recording could not be played${audio.error?.message ? ` (${audio.error.message})` : ''}. Press Play again for a new link; if the call is in the archive tier, request a recall.`);
 }
 
+/** The open call as the officer knows it: its call id, else its recording id. */
+const callName = () => call.entry.meta?.callId ?? call.entry.rid;
+
 // ---- archive and recall ----
 
 const ARCHIVE_WORDS = {
@@ -148,7 +151,7 @@ function showArchive(archive, recall) {
   // No archive state reported (an older API): the recall stays offered, the API judges.
   $('recall').hidden = !(state === 'archived' || state === 'gave-up' || (!archive && !recall));
   if (call.recallState === 'restoring' && (state === 'available' || state === 'restored')) {
-    notify(`Call ${call.entry.meta?.callId ?? call.entry.rid} is playable now (recalled from the archive tier).`);
+    notify(`Call ${callName()} is playable now (recalled from the archive tier).`);
   }
   call.recallState = state;
   clearTimeout(call.pollTimer);
@@ -247,7 +250,7 @@ async function placeHold(event) {
     await busy(event.submitter, 'Placing…', () => call.ctx.api(call.ctx.sitePath('holds'), { method: 'POST', body: { rid: call.entry.rid, reason, ...(reference ? { reference } : {}) } }));
     $('hold-reason').value = '';
     $('hold-reference').value = '';
-    notify(`Hold placed on call ${call.entry.meta?.callId ?? call.entry.rid}.`);
+    notify(`Hold placed on call ${callName()}.`);
     await loadHolds();
   } catch (error) {
     showError(refusalText('Placing the hold', error));
@@ -261,7 +264,7 @@ async function releaseHold(event) {
     const reason = required('release-reason', 'The reason for the release');
     await busy(event.submitter, 'Releasing…', () => call.ctx.api(call.ctx.sitePath('holds/release'), { method: 'POST', body: { rid: call.entry.rid, reason } }));
     $('release-reason').value = '';
-    notify(`Hold released on call ${call.entry.meta?.callId ?? call.entry.rid}.`);
+    notify(`Hold released on call ${callName()}.`);
     await loadHolds();
   } catch (error) {
     showError(refusalText('Releasing the hold', error));
@@ -279,7 +282,7 @@ async function addToCase(event) {
   }
   try {
     await call.ctx.api(call.ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: [call.entry.rid] } });
-    notify(`Call ${call.entry.meta?.callId ?? call.entry.rid} added to case ${caseId}.`);
+    notify(`Call ${callName()} added to case ${caseId}.`);
     await loadHolds();
   } catch (error) {
     showError(refusalText(`Adding the call to case ${caseId}`, error));
