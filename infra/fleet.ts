@@ -10,7 +10,8 @@ import { Construct } from 'constructs';
 import { classPrefix } from '../core/layout.ts';
 import type { AlertTopic } from './alerts.ts';
 import type { DeploymentConfig } from './config.ts';
-import { ferryFunctionProps, fleetSitesEnv, functionEntry } from './functions.ts';
+import { fleetSitesEnv } from './function-env.ts';
+import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
 

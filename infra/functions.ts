@@ -13,12 +13,11 @@ import { Construct } from 'constructs';
 import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { EXPORT_MAX_EVENT_AGE_SECONDS } from '../core/export-deadline.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
-import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds, type WorkflowConfig } from '../core/workflow-config.ts';
 import type { DeploymentConfig } from './config.ts';
 import { FUNCTION_BUNDLE, functionEntry } from './function-bundling.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
-import { tiersByClass } from './lifecycle-tiers.ts';
+import { fleetSitesEnv, packTiersEnv } from './function-env.ts';
 
 // The Lambda handlers of functions/ (ingest, catalogue, artefacts, replay, fleet), bundled by the
 // local esbuild (no Docker), each with its own role holding exactly what its handler calls and
@@ -106,30 +105,6 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   // A console case export (up to 1000 calls) streamed into a multipart upload: Lambda's longest run.
   export: { name: 'export', description: 'Ferry: console case export (bundle streamed to exports/)', timeout: Duration.minutes(15), memorySize: 1024, audited: true },
 };
-
-/**
- * PACK_TIERS of the functions that report a recording's archive state (catalogue, console): the
- * packs' transitions, from the very tiers the bucket's lifecycle rules are built from.
- */
-export function packTiersEnv(config: DeploymentConfig): string {
-  return JSON.stringify(tiersByClass(config.lifecycle).recordings);
-}
-
-/**
- * The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman,
- * functions/fleet). A started window may take its longest lock wait (scheduled: retried every
- * 10 min for 4 h) plus the agent's job timeout before it counts as stuck, and the grace on top.
- */
-export function fleetSitesEnv(config: DeploymentConfig, workflow: WorkflowConfig = DEFAULT_WORKFLOW_CONFIG): string {
-  const longest = Math.ceil((lockWaitSeconds(workflow, 'backup') + workflow.activityTimeoutSeconds) / 60);
-  return JSON.stringify(
-    config.sites.map((s) => ({
-      name: s.name,
-      silentAfterMinutes: s.silentAfterMinutes,
-      ...(s.schedule ? { backupCron: s.schedule.backupCron, windowGraceMinutes: s.windowGraceMinutes, windowMaxMinutes: longest + s.windowGraceMinutes } : {}),
-    })),
-  );
-}
 
 export class FerryFunctions extends Construct {
   readonly ingest: NodejsFunction;

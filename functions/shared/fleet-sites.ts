@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 // FLEET_SITES, the deployment's sites as the functions that read the fleet take them
-// (functions/deadman, functions/fleet): JSON written by the CDK app (infra/fleet.ts fleetSitesEnv).
+// (functions/deadman, functions/fleet): JSON written by the CDK app (infra/function-env.ts fleetSitesEnv).
 
 const siteSchema = z
   .object({

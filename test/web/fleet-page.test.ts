@@ -32,7 +32,7 @@ const SITES: SimulatedSite[] = [
 
 /**
  * The deployment of SITES with their schedules: the synthesized app gives its sites none, so
- * the FLEET_SITES the app writes on its fleet readers (infra/functions.ts fleetSitesEnv) is
+ * the FLEET_SITES the app writes on its fleet readers (infra/function-env.ts fleetSitesEnv) is
  * replaced by the one a deployment config with these schedules would give.
  */
 function withSchedules(snapshot: DeploymentSnapshot): DeploymentSnapshot {
