@@ -115,6 +115,43 @@ export async function recallCall(id: string, opts: { site?: string; api?: string
   return body as unknown as RecallStarted;
 }
 
+/** The recall of a call's pack as the catalogue API answers it (`GET …/recordings/{rid}/recall`). */
+export interface RecallStatus {
+  site: string;
+  rid: string;
+  packKey: string;
+  state: 'none' | 'restoring' | 'available' | 'gave-up';
+  requestedAt?: string;
+  requester?: string;
+  availableUntil?: string;
+  polls?: number;
+  updatedAt?: string;
+  storageClass?: string;
+  expiredAt?: string;
+}
+
+export async function recallStatusOf(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStatus> {
+  const { site, rid } = splitId(id, opts.site);
+  return getJson<RecallStatus>(apiFor(opts), `/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`);
+}
+
+/** One line an operator reads: where the recall stands and what to do next. */
+export function renderRecallStatus(s: RecallStatus): string {
+  const call = `${s.site}/${s.rid}`;
+  switch (s.state) {
+    case 'none':
+      return s.expiredAt
+        ? `${call}: no recall in progress; the last restored copy stopped being playable at ${s.expiredAt} (\`ferry calls recall ${call}\` to recall it again)\n`
+        : `${call}: no recall requested (\`ferry calls recall ${call}\` if the call is in the archive tier)\n`;
+    case 'restoring':
+      return `${call}: recall in progress since ${s.requestedAt ?? '?'}${s.requester ? ` (requested by ${s.requester})` : ''}; ${s.polls ?? 0} check(s) so far${s.updatedAt ? `, last at ${s.updatedAt}` : ''}\n`;
+    case 'available':
+      return `${call}: recalled, playable${s.availableUntil ? ` until ${s.availableUntil}` : ''} (\`ferry calls play ${call} --out FILE\`)\n`;
+    case 'gave-up':
+      return `${call}: the recall gave up after ${s.polls ?? 0} check(s)${s.updatedAt ? ` (last at ${s.updatedAt})` : ''}; request it again with \`ferry calls recall ${call}\`\n`;
+  }
+}
+
 export function registerCallsCommands(program: Command): void {
   const calls = program.command('calls').description('find and play recorded calls from the catalogue');
   calls
@@ -159,6 +196,18 @@ export function registerCallsCommands(program: Command): void {
     .action(async (id: string, opts: { site?: string; api?: string; config?: string }) => {
       const r = await recallCall(id, opts);
       process.stdout.write(`${r.message}\nexecution ${r.execution}\n`);
+    });
+  calls
+    .command('recall-status')
+    .description("where a call's recall stands: none, restoring, available (until when) or gave-up")
+    .argument('<id>', 'SITE/RID as printed by `ferry calls search`')
+    .option('--site <site>', 'site, when ID has none')
+    .option('--api <url>', 'catalogue API base URL')
+    .option('--json', 'JSON output')
+    .option('-c, --config <file>', 'agent config whose cloud to use')
+    .action(async (id: string, opts: { site?: string; api?: string; json?: boolean; config?: string }) => {
+      const s = await recallStatusOf(id, opts);
+      process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderRecallStatus(s));
     });
   calls
     .command('play')
