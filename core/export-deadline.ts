@@ -1,8 +1,9 @@
 import type { ExportStatus } from './exports.ts';
 
 // When a console export counts as dead. The export function runs asynchronously; an invocation
-// that dies (timeout, out of memory, crash, an event Lambda dropped after throttling) ends
-// nothing, so its record would say `running` forever. Each record therefore carries a deadline,
+// that fails is reported to its on-failure destination, which ends the record at once
+// (core/export-failure.ts), but a record Lambda could not deliver, or a destination that failed,
+// would leave it saying `running` forever. Each record therefore carries a deadline,
 // and a read past it judges the export `failed` and persists that with a conditional write (the
 // same one a finishing export uses: whichever ends the record first wins, the other sees false).
 //

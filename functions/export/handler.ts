@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
+import { InvalidInputError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
 import { endExport, EXPORT_ID_PATTERN, MAX_CONSOLE_EXPORT_CALLS, runExport, type ExportJob, type ExportStatus, type RunExportDeps } from '../../core/exports.ts';
@@ -13,9 +14,11 @@ import type { Log } from '../shared/log.ts';
 // under exports/ by multipart upload, audits it, and marks the record done (or failed, with the
 // upload aborted). It takes the job first (a conditional write of startedAt and its deadline),
 // so a second delivery of the same event does nothing: one export id, at most one bundle. It is
-// deployed with no retry (infra/functions.ts); an invocation that dies leaves the record running
-// until its deadline, when the console judges it failed (core/export-deadline.ts). It never
-// throws for the export's own failures (they end in the record), only when the record is unreachable.
+// deployed with no retry (infra/functions.ts); an invocation that fails (throws, times out, runs
+// out of memory) goes to its on-failure destination, functions/export-failed, which marks the
+// record failed at once; one that dies unreported is judged failed at its deadline
+// (core/export-deadline.ts). It never throws for the export's own failures (they end in the
+// record), only when the record is unreachable or the job is not one the console sends.
 
 export const exportJobSchema = z
   .object({
@@ -67,9 +70,16 @@ async function withWatchdog(deps: ExportHandlerDeps, running: ExportStatus, rema
   }
 }
 
+/** The job, or an InvalidInputError naming every bad field (what the on-failure destination records as the reason). */
+function parseJob(raw: unknown): ExportJob {
+  const parsed = exportJobSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new InvalidInputError(`invalid export job: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+}
+
 export function createHandler(deps: ExportHandlerDeps): Handler<unknown, ExportStatus> {
   return async (raw: unknown, context?: unknown) => {
-    const job: ExportJob = exportJobSchema.parse(raw);
+    const job: ExportJob = parseJob(raw);
     const stored = await deps.statuses.get(job.site, job.exportId);
     if (!stored) throw new Error(`no status record for export ${job.exportId} of site ${job.site}`);
     // A second delivery of a job, or one that ended (or was judged failed), does nothing again.

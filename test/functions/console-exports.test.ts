@@ -186,3 +186,11 @@ describe('console export routes', () => {
     expect(s.events).toEqual([]);
   });
 });
+
+describe('export function input', () => {
+  it('rejects a job that is not one the console sends with an InvalidInputError naming each bad field (the reason its destination records)', async () => {
+    const s = await setup();
+    const job = { site: 'site-a', exportId: ID, rids: ['not-a-recording'], reason: 'x', principal: 'alice', at: 'yesterday' };
+    await expect(s.exportFunction(job)).rejects.toMatchObject({ name: 'InvalidInputError', message: 'invalid export job: rids.0: Invalid; at: Invalid datetime' });
+  });
+});
