@@ -28,7 +28,7 @@ import { fleetSitesEnv, packTiersEnv } from './function-env.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds' | 'export';
+export type FunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds' | 'export' | 'export-failed';
 
 export { functionEntry };
 
@@ -104,6 +104,8 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
   holds: { name: 'holds', description: 'Ferry: legal holds and cases (hold records, S3 Object Lock legal hold)', timeout: Duration.seconds(29), memorySize: 512, audited: true },
   // A console case export (up to 1000 calls) streamed into a multipart upload: Lambda's longest run.
   export: { name: 'export', description: 'Ferry: console case export (bundle streamed to exports/)', timeout: Duration.minutes(15), memorySize: 1024, audited: true },
+  // The export's on-failure destination: one read and one conditional write of the export's record.
+  'export-failed': { name: 'export-failed', description: 'Ferry: marks a console export failed when its invocation fails', timeout: Duration.seconds(30), memorySize: 256, audited: false },
 };
 
 export class FerryFunctions extends Construct {
@@ -115,6 +117,7 @@ export class FerryFunctions extends Construct {
   readonly console: NodejsFunction;
   readonly holds: NodejsFunction;
   readonly export: NodejsFunction;
+  readonly exportFailed: NodejsFunction;
   readonly logGroups: Record<FunctionName, logs.LogGroup>;
   readonly roles: Record<FunctionName, iam.Role>;
   /** The HMAC key that seals the listing cursors of the catalogue and artefacts APIs. */
@@ -138,6 +141,7 @@ export class FerryFunctions extends Construct {
       console: this.build(SPECS.console),
       holds: this.build(SPECS.holds),
       export: this.build(SPECS.export),
+      'export-failed': this.build(SPECS['export-failed']),
     };
     this.ingest = built.ingest.fn;
     this.catalogue = built.catalogue.fn;
@@ -147,6 +151,7 @@ export class FerryFunctions extends Construct {
     this.console = built.console.fn;
     this.holds = built.holds.fn;
     this.export = built.export.fn;
+    this.exportFailed = built['export-failed'].fn;
     const names = Object.keys(built) as FunctionName[];
     this.logGroups = Object.fromEntries(names.map((n) => [n, built[n].logGroup])) as Record<FunctionName, logs.LogGroup>;
     this.roles = Object.fromEntries(names.map((n) => [n, built[n].role])) as Record<FunctionName, iam.Role>;
@@ -163,7 +168,7 @@ export class FerryFunctions extends Construct {
 
   private build(spec: FunctionSpec): { fn: NodejsFunction; logGroup: logs.LogGroup; role: iam.Role } {
     const { config, logsKey, bucketName, table } = this.props;
-    const id = spec.name.charAt(0).toUpperCase() + spec.name.slice(1);
+    const id = spec.name.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       retention: spec.audited ? config.logs.auditRetentionDays : config.logs.functionRetentionDays,
       encryptionKey: logsKey,
@@ -296,7 +301,8 @@ export class FerryFunctions extends Construct {
    * `running` status record (EXPORT# items), and presigns the finished bundle's download with
    * its own role (GetObject on exports/, nothing else). The export function reads the calls'
    * catalogue entries and case records and their packs, writes the bundle under exports/ by
-   * multipart upload (PutObject, AbortMultipartUpload), and ends the status record.
+   * multipart upload (PutObject, AbortMultipartUpload), and ends the status record; a failed
+   * invocation's record goes to export-failed, which may read and end status records only.
    */
   private grantExport(): void {
     const { bucketName, table } = this.props;
@@ -311,9 +317,13 @@ export class FerryFunctions extends Construct {
     this.export.addEnvironment('EXPORT_TIMEOUT_SECONDS', timeout);
     this.export.addEnvironment('EXPORT_KEEP_DAYS', keepDays);
     // No retry: a retried export could race its first attempt for the same bundle (the job is
-    // claimed once, so a retry would only find it taken); an event that waits longer than the
-    // deadline allows for is dropped, and the console judges the record failed at its deadline.
-    this.export.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(EXPORT_MAX_EVENT_AGE_SECONDS) });
+    // claimed once, so a retry would only find it taken). A failed invocation (an error, a
+    // timeout, the runtime's exit or out of memory, an event older than the deadline allows for)
+    // goes to the export-failed function, which marks the record failed at once; the deadline
+    // stays for what Lambda never reports. A function cannot be its own destination.
+    this.export.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(EXPORT_MAX_EVENT_AGE_SECONDS), onFailure: this.failureDestination(this.export, this.exportFailed) });
+    this.allow(this.exportFailed, 'EndExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
+    this.tableKey(this.exportFailed, true);
     this.allow(this.console, 'StartExport', ['lambda:InvokeFunction'], [this.export.functionArn]);
     this.allow(this.console, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
     this.allow(this.console, 'ReadBundles', ['s3:GetObject'], [exportsArn]);
@@ -330,6 +340,16 @@ export class FerryFunctions extends Construct {
     this.allow(this.export, 'ObjectsKey', ['kms:Decrypt', 'kms:GenerateDataKey'], [this.props.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     acknowledgeWildcardResource(this.roles.export, packs, 'an export reads the byte range of each exported call from its pack, for any site an officer may export (checked by the console before it starts the export)');
     acknowledgeWildcardResource(this.roles.export, exportsArn, 'the export writes the bundle it was started for under exports/{site}/ by multipart upload; exports/ holds bundles only');
+  }
+
+  /** `target` as `source`'s on-failure destination, invoked with `source`'s role: InvokeFunction on it unqualified (CDK's LambdaDestination adds `…:*`). */
+  private failureDestination(source: NodejsFunction, target: NodejsFunction): lambda.IDestination {
+    return {
+      bind: () => {
+        this.allow(source, 'InvokeFailureDestination', ['lambda:InvokeFunction'], [target.functionArn]);
+        return { destination: target.functionArn };
+      },
+    };
   }
 
   /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */

@@ -48,10 +48,44 @@ describe('case export expiry', () => {
 });
 
 describe('case export invocation', () => {
+  const exportConfigs = () =>
+    Object.values(resources(synth, 'processingTemplate'))
+      .filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig')
+      .filter((c) => JSON.stringify(c.Properties.FunctionName).includes(logicalId(synth.processing.functions.export)));
+  const arnOf = (fn: 'export' | 'exportFailed' | 'console') => synth.resolver.resolveString(synth.processing.stackName, { 'Fn::GetAtt': [logicalId(synth.processing.functions[fn]), 'Arn'] });
+  const policiesOf = (role: 'export' | 'export-failed'): PolicyDocument[] => synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.functions.roles[role]));
+
   it('never retries the export function and drops an event older than the deadline allows for', () => {
-    const configs = Object.values(resources(synth, 'processingTemplate')).filter((r) => r.Type === 'AWS::Lambda::EventInvokeConfig');
-    const forExport = configs.filter((c) => JSON.stringify(c.Properties.FunctionName).includes(logicalId(synth.processing.functions.export)));
-    expect(forExport.map((c) => ({ retries: c.Properties.MaximumRetryAttempts, age: c.Properties.MaximumEventAgeInSeconds }))).toEqual([{ retries: 0, age: EXPORT_MAX_EVENT_AGE_SECONDS }]);
+    expect(exportConfigs().map((c) => ({ retries: c.Properties.MaximumRetryAttempts, age: c.Properties.MaximumEventAgeInSeconds }))).toEqual([{ retries: 0, age: EXPORT_MAX_EVENT_AGE_SECONDS }]);
+  });
+
+  it('sends a failed export invocation to the export-failed function (OnFailure destination), not to itself', () => {
+    const configs = exportConfigs();
+    expect(configs).toHaveLength(1);
+    expect(configs[0]!.Properties.DestinationConfig).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(synth.processing.functions.exportFailed), 'Arn'] } } });
+    expect(logicalId(synth.processing.functions.exportFailed)).not.toBe(logicalId(synth.processing.functions.export));
+  });
+
+  it("lets the export function's role invoke its destination and no other function", () => {
+    const invoke = (resource: string) => isAllowed(policiesOf('export'), { action: 'lambda:InvokeFunction', resource });
+    expect(invoke(arnOf('exportFailed'))).toBe(true);
+    expect(invoke(`${arnOf('exportFailed')}:1`)).toBe(false);
+    expect(invoke(arnOf('export'))).toBe(false);
+    expect(invoke(arnOf('console'))).toBe(false);
+  });
+
+  it('lets the destination read and write export records only, nothing of the bundles, recordings or other records', () => {
+    const p = policiesOf('export-failed');
+    const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+    const item = (action: string, key: string) => isAllowed(p, { action, resource: table, context: { 'dynamodb:LeadingKeys': [key] } });
+    expect(item('dynamodb:GetItem', 'EXPORT#site-a')).toBe(true);
+    expect(item('dynamodb:PutItem', 'EXPORT#site-a')).toBe(true);
+    expect(item('dynamodb:PutItem', 'HOLD#site-a')).toBe(false);
+    expect(item('dynamodb:GetItem', 'REC#site-a')).toBe(false);
+    expect(item('dynamodb:DeleteItem', 'EXPORT#site-a')).toBe(false);
+    const bucket = `arn:aws:s3:::ferry-data-${FAKE_ENV.account}-${FAKE_ENV.region}`;
+    expect(isAllowed(p, { action: 's3:GetObject', resource: `${bucket}/exports/site-a/x.tar` })).toBe(false);
+    expect(isAllowed(p, { action: 'lambda:InvokeFunction', resource: arnOf('export') })).toBe(false);
   });
 
   it("gives the console and the export function the export function's own timeout, the one value deadlines come from", () => {
