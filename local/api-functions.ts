@@ -3,9 +3,11 @@ import type { RecallRequest, RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.ts';
 import { buildFunctionBundles } from './function-bundles.ts';
-import { deployedRecallStateMachineArn, functionEnvironment, generatedSnapshot } from './function-environment.ts';
+import { deployedFunctionArn, deployedRecallStateMachineArn, functionEnvironment, functionResource, generatedSnapshot } from './function-environment.ts';
 import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 import { listenLocal } from './listen.ts';
+import { failureDestination, functionTimeoutSeconds } from './async-destinations.ts';
+import { startInvokeEndpoint, type InvokableFunction } from './lambda-endpoint.ts';
 import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
 
 // The functions behind the local catalogue API, the replay URL and the bucket notification,
@@ -16,10 +18,13 @@ import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
 // machine: locally a Step Functions endpoint serving that one call, which hands the request
 // to the site's local recall workflow. The console starts case exports as deployed too, with an
 // asynchronous Lambda Invoke of the export function: locally a Lambda endpoint serving that one
-// call (InvocationType Event: 202 at once, the export runs in its runtime afterwards).
+// call (InvocationType Event: 202 at once, the export runs in its runtime afterwards; a failed
+// invocation's record goes to its on-failure destination, the export-failed function, as the
+// deployment's EventInvokeConfig says: local/lambda-endpoint.ts). Each runtime has its function's
+// deployed timeout and memory.
 
-export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds' | 'export';
-const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console', 'holds', 'export'];
+export type ApiFunctionName = 'ingest' | 'catalogue' | 'artefacts' | 'replay' | 'fleet' | 'console' | 'holds' | 'export' | 'export-failed';
+const API_FUNCTIONS: readonly ApiFunctionName[] = ['ingest', 'catalogue', 'artefacts', 'replay', 'fleet', 'console', 'holds', 'export', 'export-failed'];
 /** The local name of the export function, which the console invokes through the local Lambda endpoint. */
 export const LOCAL_EXPORT_FUNCTION = 'ferry-export';
 
@@ -59,6 +64,8 @@ export interface ApiFunctions {
   replay(event: HttpEvent, options?: InvocationOptions): Promise<HttpResult>;
   /** The bucket notification's invocation of the ingest function. */
   ingest(event: unknown): Promise<unknown>;
+  /** The local Lambda Invoke endpoint the console starts exports through (AWS_ENDPOINT_URL_LAMBDA). */
+  readonly lambdaEndpoint: string;
   stop(): Promise<void>;
 }
 
@@ -89,42 +96,6 @@ async function startRecallEndpoint(stateMachineArn: string, recallFor: (site: st
     });
   });
   return listenLocal(server);
-}
-
-/**
- * The local Lambda Invoke endpoint (`POST /2015-03-31/functions/{name}/invocations`) for the
- * functions other functions invoke. Event invocations answer 202 and run afterwards, as Lambda's
- * asynchronous invocation does; RequestResponse answers the function's result. Unknown names 404.
- */
-async function startInvokeEndpoint(invokable: Record<string, (payload: unknown) => Promise<unknown>>, onLog?: (line: string) => void) {
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { 'Content-Type': 'application/json' });
-    res.end(status === 202 ? '' : JSON.stringify(body));
-  };
-  const inFlight = new Set<Promise<unknown>>();
-  const answer = async (req: IncomingMessage, res: ServerResponse) => {
-    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(req.url?.split('?')[0] ?? '');
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (req.method !== 'POST' || !match) return send(res, 404, { Type: 'User', message: `no local Lambda route ${req.method} ${req.url}` });
-    const name = decodeURIComponent(match[1]!);
-    const invoke = invokable[name];
-    if (!invoke) return send(res, 404, { Type: 'User', __type: 'ResourceNotFoundException', message: `Function not found: ${name}` });
-    const payload = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
-    if (req.headers['x-amz-invocation-type'] === 'Event') {
-      const run = invoke(payload)
-        .catch((error: unknown) => onLog?.(JSON.stringify({ function: name, level: 'error', message: `asynchronous invocation failed: ${error instanceof Error ? error.message : String(error)}` })))
-        .finally(() => inFlight.delete(run));
-      inFlight.add(run);
-      return send(res, 202, undefined);
-    }
-    send(res, 200, await invoke(payload));
-  };
-  const server = createServer((req, res) => {
-    answer(req, res).catch((error: unknown) => send(res, 500, { Type: 'Service', message: error instanceof Error ? error.message : String(error) }));
-  });
-  const listening = await listenLocal(server);
-  return { url: listening.url, stop: async () => (await Promise.allSettled([...inFlight]), listening.stop()) };
 }
 
 function parseLine(line: string): Record<string, unknown> | undefined {
@@ -164,7 +135,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
     const sfnEndpoint = recall && (options.guardStates ? await options.guardStates(recall.url) : recall.url);
     const bundles = await buildFunctionBundles(API_FUNCTIONS, { dir: options.bundleDir });
     // Bound below, once the runtimes run: the endpoint must be known to the console's environment first.
-    const invokable: Record<string, (payload: unknown) => Promise<unknown>> = {};
+    const invokable: Record<string, InvokableFunction> = {};
     const lambdaEndpoint = await startInvokeEndpoint(invokable, options.onLog);
     stops.push(() => lambdaEndpoint.stop());
     const local = {
@@ -182,8 +153,12 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
         ...{ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
       };
     };
+    const limits = (fn: ApiFunctionName) => {
+      const memory = functionResource(snapshot, fn).properties.MemorySize;
+      return { timeoutSeconds: functionTimeoutSeconds(snapshot, fn), ...(typeof memory === 'number' ? { memoryMb: memory } : {}) };
+    };
     const start = (fn: ApiFunctionName) =>
-      LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: logSink(options, fn) });
+      LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: logSink(options, fn), ...limits(fn) });
     const started = await Promise.allSettled(API_FUNCTIONS.map(start));
     const lambdas = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
     stops.push(() => Promise.all(Object.values(functions).map((f) => f?.stop())).then(() => undefined));
@@ -204,7 +179,15 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
       }
       return fresh;
     };
-    invokable[LOCAL_EXPORT_FUNCTION] = async (payload) => (await current('export')).invoke(payload);
+    const onFailure = failureDestination(snapshot, 'export');
+    if (onFailure && !(API_FUNCTIONS as readonly string[]).includes(onFailure.name)) throw new Error(`the export function's on-failure destination ${onFailure.name} does not run on the local cloud`);
+    invokable[LOCAL_EXPORT_FUNCTION] = {
+      arn: deployedFunctionArn(snapshot, 'export'),
+      invoke: async (payload) => (await current('export')).invoke(payload),
+      ...(onFailure
+        ? { onFailure: { ...onFailure, deliver: async (record) => (await current(onFailure.name as ApiFunctionName)).invoke(record) } }
+        : {}),
+    };
     return {
       get functions() {
         return functions;
@@ -212,6 +195,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
       route: (fn) => async (event) => asResult(fn, await (await current(fn)).invoke(event)),
       replay: async (event, invocation) => asResult('replay', await (await current('replay')).invoke(event, invocation)),
       ingest: async (event) => (await current('ingest')).invoke(event),
+      lambdaEndpoint: lambdaEndpoint.url,
       stop: async () => {
         stopped = true;
         await Promise.all(stops.splice(0).map((stop) => stop()));

@@ -113,6 +113,8 @@ export interface LocalCloud {
   apiUrl: string;
   /** The replay endpoint (SigV4, service lambda; presigned links too). */
   replayUrl: string;
+  /** The Lambda Invoke endpoint the console starts exports through (their Event invocations, failures to the on-failure destination). */
+  lambdaEndpoint: string;
   /** The compliance officer's page, session token included. */
   webUrl: string;
   /** The stand-ins' own key pair (the account administrator's: no policy applies); the API and replay accept it too. */
@@ -236,7 +238,7 @@ async function wire(
 
   return {
     ...{ bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, s3Endpoint: s3.endpoint, dynamoEndpoint: dynamo.endpoint },
-    ...{ apiUrl: api.url, replayUrl: replay.url, webUrl, credentials, auditFile, blobs, catalogue, children },
+    ...{ apiUrl: api.url, replayUrl: replay.url, lambdaEndpoint: functions.lambdaEndpoint, webUrl, credentials, auditFile, blobs, catalogue, children },
     console: {
       ...{ apiUrl: `${api.url}/console`, pageUrl: `${api.url}/web/console.html`, cognitoEndpoint: cognito.endpoint, issuer: cognito.issuer, userPoolId: cognito.poolId, clientId: cognito.clientId },
       demo,

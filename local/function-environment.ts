@@ -35,7 +35,10 @@ export function generatedSnapshot(): DeploymentSnapshot {
 }
 
 /** Logical id and stack of the function whose execution role is the principal `function:{name}`. */
-function functionResource(snapshot: DeploymentSnapshot, name: string): { stack: string; id: string; variables: Record<string, unknown> } {
+export function functionResource(
+  snapshot: DeploymentSnapshot,
+  name: string,
+): { stack: string; id: string; roleId: string; variables: Record<string, unknown>; properties: Record<string, unknown> } {
   const role = snapshot.roles[`function:${name}`];
   if (!role) throw new Error(`the synthesized deployment has no function ${name}`);
   const [stack, roleId] = role;
@@ -48,7 +51,7 @@ function functionResource(snapshot: DeploymentSnapshot, name: string): { stack: 
   }
   const [id, resource] = found[0]!;
   const environment = resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
-  return { stack, id, variables: environment?.Variables ?? {} };
+  return { stack, id, roleId, variables: environment?.Variables ?? {}, properties: resource.Properties ?? {} };
 }
 
 /** The deployed ARN of the function `name` (in the fake account the local IAM evaluates in). */

@@ -67,7 +67,9 @@ globalThis.awslambda = {
 };
 
 const { handler } = await import(pathToFileURL(workerData.bundle).href);
-const context = { functionName: workerData.functionName, awsRequestId: '', getRemainingTimeInMillis: () => 900_000 };
+const context = { functionName: workerData.functionName, awsRequestId: '' };
+// Lambda's time left before the invocation's timeout (the parent's deadline); 900 s without one.
+const remaining = (deadline) => () => (deadline === undefined ? 900_000 : Math.max(0, deadline - Date.now()));
 const open = new Map();
 
 function failure(id, error) {
@@ -91,10 +93,10 @@ async function invokeStreaming(id, event, invocationContext) {
   }
 }
 
-parentPort.on('message', async ({ id, event, cancel, took, invokedFunctionArn }) => {
+parentPort.on('message', async ({ id, event, cancel, took, invokedFunctionArn, deadline }) => {
   if (cancel) return open.get(id)?.destroy();
   if (took) return open.get(id)?.took();
-  const invocationContext = { ...context, awsRequestId: id, ...(invokedFunctionArn ? { invokedFunctionArn } : {}) };
+  const invocationContext = { ...context, awsRequestId: id, getRemainingTimeInMillis: remaining(deadline), ...(invokedFunctionArn ? { invokedFunctionArn } : {}) };
   if (handler[STREAMING]) return invokeStreaming(id, event, invocationContext);
   try {
     const result = await handler(event, invocationContext);

@@ -30,6 +30,10 @@ export interface LocalLambdaOptions {
   environment: Record<string, string>;
   /** Each line the function writes to stdout or stderr (its CloudWatch log). Absent: dropped. */
   onLog?: (line: string) => void;
+  /** The function's timeout (its template's Timeout): an invocation still running then fails and its runtime is stopped. Absent: none. */
+  timeoutSeconds?: number;
+  /** The function's memory (MemorySize), the runtime's heap limit: past it the runtime dies as out of memory. Absent: Node's default. */
+  memoryMb?: number;
 }
 
 type Reply =
@@ -62,6 +66,7 @@ export class LocalLambda {
     /** The bundle this function runs (the file its runtime imported). */
     readonly bundle: string,
     private readonly worker: Worker,
+    private readonly timeoutSeconds?: number,
   ) {
     worker.on('message', (m: Reply | { ready: true }) => {
       if (!('id' in m)) return;
@@ -71,8 +76,12 @@ export class LocalLambda {
       if (m.ok) call?.resolve(JSON.parse(m.payload));
       else call?.reject(new FunctionError(m.errorType, m.errorMessage));
     });
-    worker.on('exit', (code) => this.fail(new Error(`function ${functionName}: runtime exited (code ${code})`)));
-    worker.on('error', (error) => this.fail(error));
+    // As Lambda reports a runtime that ended mid-invocation (Runtime.ExitError, Runtime.OutOfMemory).
+    worker.on('exit', (code) => this.fail(new FunctionError('Runtime.ExitError', `function ${functionName}: Runtime exited with error: exit status ${code}`)));
+    worker.on('error', (error: Error & { code?: string }) => {
+      if (error.code !== 'ERR_WORKER_OUT_OF_MEMORY') return this.fail(error);
+      this.fail(new FunctionError('Runtime.OutOfMemory', `function ${functionName}: Runtime exited with error: signal: killed (out of memory)`));
+    });
   }
 
   /** Starts the function's runtime and waits until its bundle is loaded. */
@@ -80,6 +89,7 @@ export class LocalLambda {
     const worker = new Worker(new URL('./lambda-runtime.mjs', import.meta.url), {
       workerData: { bundle: options.bundle, functionName: options.functionName },
       env: { ...options.environment, AWS_LAMBDA_FUNCTION_NAME: options.functionName },
+      ...(options.memoryMb ? { resourceLimits: { maxOldGenerationSizeMb: options.memoryMb } } : {}),
       stdout: true,
       stderr: true,
     });
@@ -92,7 +102,7 @@ export class LocalLambda {
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`function ${options.functionName}: bundle did not load (exit ${code})`)));
     });
-    return new LocalLambda(options.functionName, options.bundle, worker);
+    return new LocalLambda(options.functionName, options.bundle, worker, options.timeoutSeconds);
   }
 
   /**
@@ -102,10 +112,24 @@ export class LocalLambda {
   invoke(event: unknown, options: InvocationOptions = {}): Promise<unknown> {
     if (this.exited) return Promise.reject(this.exited);
     const id = randomUUID();
+    const timeoutMs = this.timeoutSeconds === undefined ? undefined : this.timeoutSeconds * 1000;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, event: JSON.parse(JSON.stringify(event ?? null)), ...options });
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.timedOut(id), timeoutMs);
+      const settle = <T>(fn: (v: T) => void) => (v: T) => (clearTimeout(timer), fn(v));
+      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      this.worker.postMessage({ id, event: JSON.parse(JSON.stringify(event ?? null)), ...options, ...(deadline ? { deadline } : {}) });
     });
+  }
+
+  /** As Lambda ends an invocation at its timeout: it fails as timed out, and the runtime is stopped (the next invocation gets a fresh one). */
+  private timedOut(id: string): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    this.pending.delete(id);
+    call.reject(new FunctionError('Sandbox.Timedout', `function ${this.functionName}: Task timed out after ${this.timeoutSeconds!.toFixed(2)} seconds`));
+    this.fail(new FunctionError('Runtime.ExitError', `function ${this.functionName}: the runtime was stopped when an invocation timed out`));
+    void this.worker.terminate();
   }
 
   private streamed(m: Extract<Reply, { stream: string }>): void {
