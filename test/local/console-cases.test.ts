@@ -7,7 +7,7 @@ import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { verifyBundle } from '../../core/case-export.ts';
-import { startedDeadline } from '../../core/export-deadline.ts';
+import { requestedDeadline, startedDeadline } from '../../core/export-deadline.ts';
 import type { ExportStatus } from '../../core/exports.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
@@ -19,8 +19,10 @@ import { audio, buildPack, publish, type PackFixture } from '../support/pack-fix
 // Lock legal hold), export it (the console invokes the export function asynchronously through
 // the local Lambda endpoint; the bundle is streamed to exports/ by multipart upload), poll until
 // done, download the bundle through the presigned link (checked by the gateway as the console's
-// role), verify it offline, and release the hold with a reason. An export whose invocation died
-// is answered, and recorded, as failed once past its deadline.
+// role), verify it offline, and release the hold with a reason. An export whose invocation failed
+// is marked failed at once by its on-failure destination (a late failure leaves a done export
+// done); one whose invocation died unreported is answered, and recorded, as failed once past its
+// deadline.
 
 const A = 'site-a';
 const B = 'site-b';
@@ -45,6 +47,28 @@ const call = async (token: string, method: string, path: string, body?: unknown)
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 };
+
+const exportStore = () => new DynamoExportStatusStore(createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials }).doc, cloud.table);
+
+const runningRecord = (exportId: string, requestedAt: Date): ExportStatus => ({
+  ...{ site: A, exportId, state: 'running', requestedBy: 'demo-officer', requestedAt: requestedAt.toISOString(), reason: 'court order 118/2026' },
+  ...{ calls: 1, key: `exports/${A}/${exportId}.tar`, bytes: 0 },
+});
+
+/** What the console does to start an export: an asynchronous Invoke of the export function (202). */
+async function invokeExport(job: unknown): Promise<void> {
+  const res = await fetch(`${cloud.lambdaEndpoint}/2015-03-31/functions/ferry-export/invocations`, { method: 'POST', headers: { 'X-Amz-Invocation-Type': 'Event' }, body: JSON.stringify(job) });
+  expect(res.status).toBe(202);
+}
+
+async function pollUntilEnded(token: string, exportId: string): Promise<Record<string, unknown>> {
+  let status: Record<string, unknown> = { state: 'running' };
+  for (let i = 0; i < 60 && status.state === 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    status = (await call(token, 'GET', `/sites/${A}/exports/${exportId}`)).json;
+  }
+  return status;
+}
 
 beforeAll(async () => {
   const snapshot = await synthesizeDeployment([A, B]);
@@ -129,6 +153,32 @@ describe('a case through the console on the local cloud', () => {
     expect(res.json.url).toBeUndefined();
     expect(await store.get(A, exportId)).toMatchObject({ state: 'failed', error: expect.stringContaining('17 minutes'), finishedAt: expect.any(String) });
   });
+
+  it('answers failed within seconds, naming the error, when the export invocation throws (its on-failure destination marks it), long before its deadline', async () => {
+    const token = await accessToken();
+    const store = exportStore();
+    const exportId = 'exp-20260101T000000Z-0000fa11';
+    const requestedAt = new Date();
+    await store.create({ ...runningRecord(exportId, requestedAt), deadline: requestedDeadline(requestedAt, 900) });
+    // A job the export function rejects (its schema throws): an unhandled error, as Lambda sees it.
+    await invokeExport({ site: A, exportId, rids: ['not-a-recording'], reason: 'court order 118/2026', principal: 'demo-officer', at: requestedAt.toISOString() });
+    const status = await pollUntilEnded(token, exportId);
+    expect(Date.now() - requestedAt.getTime()).toBeLessThan(30_000);
+    expect(status).toMatchObject({ state: 'failed', error: 'the export function failed: invalid export job: rids.0: Invalid' });
+    expect(await store.get(A, exportId)).toMatchObject({ state: 'failed', finishedAt: expect.any(String) });
+  }, 60_000);
+
+  it('leaves a done export done when a failure record of its id arrives late (conditional write)', async () => {
+    const store = exportStore();
+    const exportId = 'exp-20260101T000000Z-00000d0e';
+    const done: ExportStatus = { ...runningRecord(exportId, new Date()), state: 'done', bytes: 4096, sha256: 'a'.repeat(64), finishedAt: new Date().toISOString() };
+    await store.create(done);
+    await invokeExport({ site: A, exportId, rids: ['not-a-recording'], reason: 'late', principal: 'demo-officer', at: done.requestedAt });
+    const logFile = join(dir, 'functions.log');
+    for (let i = 0; i < 60 && !(readFileSync(logFile, 'utf8').includes(`export ${exportId} already done`)); i++) await new Promise((r) => setTimeout(r, 500));
+    expect(readFileSync(logFile, 'utf8')).toContain(`export ${exportId} already done`);
+    expect(await store.get(A, exportId)).toEqual(done);
+  }, 60_000);
 
   it("refuses site-b's case, hold and export routes to site-a's officer", async () => {
     const token = await accessToken();
