@@ -1,16 +1,12 @@
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { QueryCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { signedFetch } from '../../adapters/sigv4.ts';
-import { CATALOGUE_INDEXES, entryToItem } from '../../core/catalogue-table.ts';
-import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
-import { LOCAL_REGION, LOCAL_TABLE } from '../../core/deployment.ts';
-import { startLocalDynamo } from '../../local/dynalite-process.ts';
-import { LOCAL_S3_CREDENTIALS } from '../../local/s3-process.ts';
+import { CATALOGUE_INDEXES } from '../../core/catalogue-table.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
-import { AGENTS, BENCH_SITE, BENCH_SOURCE, inParallel, latencySummary, startBenchCloud, syntheticMeta, syntheticPackId, syntheticRid, syntheticSha, type BenchCloud } from './cloud.ts';
+import { loadCatalogueDirect } from './catalogue-load.ts';
+import { AGENTS, BENCH_SITE, BENCH_SOURCE, latencySummary, startBenchCloud, syntheticMeta, syntheticPackId, syntheticRid, syntheticSha, type BenchCloud } from './cloud.ts';
 
 // search: a catalogue of N calls (one a minute, 200 agents), searched by agent as an officer
 // pages through results on the page: GET /sites/{site}/recordings?agent=…&limit=50 through the
@@ -19,9 +15,10 @@ import { AGENTS, BENCH_SITE, BENCH_SOURCE, inParallel, latencySummary, startBenc
 // ExclusiveStartKey from the previous page), through the DynamoDB gateway as the catalogue
 // function's role. Ferry and raw alternate query by query; latency per page.
 //
-// The catalogue is loaded once per size with parallel BatchWriteItem straight into a dynalite
-// directory kept in the bench cache (FERRY_BENCH_CACHE, default ~/.cache/ferry-bench, shared with the tree rows) and
-// reused by later runs: loading a million items takes long (the figure is printed).
+// The catalogue is loaded once per size straight into a dynalite directory (catalogue-load.ts:
+// dynalite's own store functions, not its HTTP front) kept in the bench cache (FERRY_BENCH_CACHE,
+// default ~/.cache/ferry-bench, shared with the tree rows) and reused by later runs (the loading
+// time is printed).
 
 export interface SearchRow {
   scenario: 'search';
@@ -43,7 +40,7 @@ export function benchCacheDir(): string {
   return process.env.FERRY_BENCH_CACHE ?? join(homedir(), '.cache', 'ferry-bench');
 }
 
-function syntheticEntry(n: number): CatalogueEntry {
+export function syntheticEntry(n: number): CatalogueEntry {
   const meta = syntheticMeta(n);
   const packId = syntheticPackId(Math.floor(n / 100));
   return {
@@ -73,27 +70,10 @@ export async function catalogueOf(calls: number, say: (line: string) => void): P
   const loading = `${dir}.loading`;
   rmSync(loading, { recursive: true, force: true });
   mkdirSync(loading, { recursive: true });
-  const dynamo = await startLocalDynamo({ directory: loading });
-  const { client, doc } = createDynamoClients({ region: LOCAL_REGION, endpoint: dynamo.endpoint, credentials: { ...LOCAL_S3_CREDENTIALS } });
-  try {
-    await createCatalogueTable(client, LOCAL_TABLE);
-    const started = performance.now();
-    const requests = Math.ceil(calls / 25);
-    let done = 0;
-    await inParallel(requests, 16, async (r) => {
-      let pending = Array.from({ length: Math.min(25, calls - r * 25) }, (_, i) => ({ PutRequest: { Item: entryToItem(syntheticEntry(r * 25 + i)) } }));
-      while (pending.length > 0) {
-        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [LOCAL_TABLE]: pending } }));
-        pending = (out.UnprocessedItems?.[LOCAL_TABLE] ?? []) as typeof pending;
-      }
-      if (++done % 2000 === 0) say(`  loaded ${(done * 25).toLocaleString('en-GB')} calls, ${((done * 25) / ((performance.now() - started) / 1000)).toFixed(0)} items/s`);
-    });
-    const seconds = (performance.now() - started) / 1000;
-    say(`[search] loaded ${calls.toLocaleString('en-GB')} calls with parallel BatchWriteItem (16 in flight) in ${seconds.toFixed(0)} s (${(calls / seconds).toFixed(0)} items/s)`);
-  } finally {
-    client.destroy();
-    await dynamo.stop();
-  }
+  const started = performance.now();
+  await loadCatalogueDirect(loading, calls, syntheticEntry, say);
+  const seconds = (performance.now() - started) / 1000;
+  say(`[search] loaded ${calls.toLocaleString('en-GB')} calls straight into dynalite's store in ${seconds.toFixed(0)} s (${(calls / seconds).toFixed(0)} items/s)`);
   renameSync(loading, dir);
   return dir;
 }
