@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { alongsideAudit } from './alongside-audit.ts';
 import { IntegrityError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import type { Clock } from './clock.ts';
@@ -53,6 +54,12 @@ export interface OpenRecordingOptions {
   disposition?: 'inline' | 'attachment';
   /** If-Range: the range applies only while the validator still matches (our ETag). */
   ifRange?: string;
+  /**
+   * Called once bytes are about to go out (not for HEAD or 416), with the response's headers;
+   * the record it returns (undefined: nothing to record) is written while the pack's range is
+   * opened, and the response waits for it (core/alongside-audit.ts).
+   */
+  audit?: (headers: Record<string, string>) => Promise<void> | undefined;
 }
 
 export interface ReplayResponse {
@@ -155,9 +162,11 @@ export async function openRecording(
   headers['Content-Length'] = String(length);
 
   if (options.headOnly) return { status, headers, entry };
+  const recorded = options.audit?.(headers) ?? Promise.resolve();
   // A zero-length member has no byte to ask the store for.
-  if (length === 0) return { status, headers, body: Readable.from([]), entry };
-  const blob = await deps.blobs.get(entry.packKey, { start: entry.offset + start, end: entry.offset + end });
+  if (length === 0) return { status, headers, body: await alongsideAudit(recorded, Promise.resolve(Readable.from([]))), entry };
+  const read = deps.blobs.get(entry.packKey, { start: entry.offset + start, end: entry.offset + end });
+  const blob = await alongsideAudit(recorded, read, (opened) => opened.body.destroy());
   if (blob.length !== length) {
     blob.body.destroy();
     throw new IntegrityError(`pack ${entry.packKey} returned ${blob.length} bytes for ${rid}, expected ${length}: the pack is shorter than its manifest says`);

@@ -48,18 +48,24 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       return json(403, { error: 'ForbiddenError', message: `this replay URL serves site ${boundTo} only, not ${site}` });
     }
     const asDownload = download === '1' || download === 'true';
+    // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
+    // fetches one play in several ranges (and seeks), so a listen is recorded once per play:
+    // by the response that starts at byte 0. A download is recorded whenever bytes go out.
+    // The record is written while the pack's range is opened; the bytes wait for it. If the
+    // range then cannot be read (a purged pack), the listen stays recorded as attempted.
+    let audited = false;
+    const audit = (headers: Record<string, string>) => {
+      if (!asDownload && !startsAtZero(headers)) return undefined;
+      audited = true;
+      return Promise.resolve(deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) }));
+    };
     const result = await openRecording(deps, site, rid, header(event, 'range'), {
       headOnly: method === 'HEAD',
       disposition: asDownload ? 'attachment' : 'inline',
       ifRange: header(event, 'if-range'),
+      audit,
     });
-    // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
-    // fetches one play in several ranges (and seeks), so a listen is recorded once per play:
-    // by the response that starts at byte 0. A download is recorded whenever bytes go out.
-    if (result.body !== undefined && method !== 'HEAD' && (asDownload || startsAtZero(result.headers))) {
-      await deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) });
-      (deps.count ?? emfCount)('Replays', site);
-    }
+    if (audited) (deps.count ?? emfCount)('Replays', site);
     return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);

@@ -29,3 +29,4 @@ export function chainAudit(deps: AuditChainDeps, also: Audit = stdoutAudit()): A
     await also(event);
   };
 }
+

@@ -163,7 +163,7 @@ describe('replay through a site replay URL', () => {
 });
 
 describe('replay of an archived pack', () => {
-  it('answers 409 ArchivedError with the recall hint, never 500, and audits nothing', async () => {
+  it('answers 409 ArchivedError with the recall hint, never 500; the listen stays recorded as attempted (its record is written while the range is opened)', async () => {
     const { translateS3Error } = await import('../../adapters/s3-blob-store.ts');
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
@@ -179,7 +179,7 @@ describe('replay of an archived pack', () => {
     const body = JSON.parse(res.body as string) as { error: string; message: string };
     expect(body.error).toBe('ArchivedError');
     expect(body.message).toMatch(/is in the archive tier \(DEEP_ARCHIVE\); request a recall/);
-    expect(trail.events).toEqual([]);
+    expect(trail.events).toEqual([{ at: '2026-04-01T12:00:00.000Z', action: 'listen', site: 'site-a', rid, principal: undefined }]);
   });
 });
 
