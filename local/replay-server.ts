@@ -3,6 +3,7 @@ import type { HttpEvent, HttpResult } from '../functions/shared/http.ts';
 import { jsonLog, type Log } from '../functions/shared/log.ts';
 import type { FrontDoorAccess } from './api-access.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
+import { VerifiedLinks } from './sigv4-verify.ts';
 import { secretsOf, type LocalCredentials } from './api-server.ts';
 
 // Local stand-in for the replay Function URLs (AWS_IAM auth, response streaming): its own
@@ -38,7 +39,7 @@ export function startReplayServer(deps: ReplayServerDeps, opts: { port?: number;
   };
   return startHttpEndpoint({
     routes: [{ pattern: /^\/sites\/([^/]+)\/recordings\/([^/]+)\/audio\/?$/, params: ['site', 'rid'], handler }],
-    auth: { service: 'lambda', region: deps.region, secrets: iam ? iam.secrets() : secretsOf(deps.credentials), now: () => clock.now() },
+    auth: { service: 'lambda', region: deps.region, secrets: iam ? iam.secrets() : secretsOf(deps.credentials), now: () => clock.now(), verified: new VerifiedLinks() },
     authorize: iam && ((key, request) => iam.replay(key, request.pathParameters.site ?? '')),
     log,
     ...opts,

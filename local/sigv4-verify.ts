@@ -28,6 +28,31 @@ export interface SigV4Policy {
   /** Secret access key by access key id. */
   secrets: ReadonlyMap<string, string>;
   now: () => Date;
+  /** Presigned links whose signature was already recomputed (a player fetches one link in many ranges). */
+  verified?: VerifiedLinks;
+}
+
+/**
+ * The presigned requests whose signature matched, by everything the signature was computed
+ * from: method, raw path, the whole query (X-Amz-Signature, -Date, -Expires and -Credential
+ * included), the signed headers' values, and the secret it matched with. A request equal in all
+ * of them has the same signature, so recomputing it again (a canonical request, its hash and an
+ * HMAC) is skipped; every other check (the key still known with that secret, scope, expiry)
+ * still runs on every request, and a different signature, link or secret is a miss. At most
+ * `max` links are kept, the oldest dropped first.
+ */
+export class VerifiedLinks {
+  private readonly links = new Map<string, string>();
+  constructor(private readonly max = 2000) {}
+
+  has(material: string, secret: string): boolean {
+    return this.links.get(material) === secret;
+  }
+
+  add(material: string, secret: string): void {
+    if (this.links.size >= this.max) this.links.delete(this.links.keys().next().value!);
+    this.links.set(material, secret);
+  }
 }
 
 const MAX_SKEW_MS = 5 * 60_000;
@@ -102,8 +127,23 @@ export async function verifySigV4(req: SigV4Request, policy: SigV4Policy): Promi
     return refuse('InvalidSignatureException', 'Signature expired: the request time is too far from the server time');
   }
   if (!parsed.signedHeaders.includes('host')) return refuse('InvalidSignatureException', "SignedHeaders must include 'host'");
+  const material = parsed.expires === undefined || !policy.verified ? undefined : linkMaterial(req, parsed, policy.service, region);
+  if (material !== undefined && policy.verified!.has(material, secret)) return { ok: true, accessKeyId };
   const expected = await recompute(req, parsed, { accessKeyId, secret, region, signingDate, service: policy.service });
-  return expected !== undefined && sameHex(expected, parsed.signature) ? { ok: true, accessKeyId } : mismatch();
+  if (expected === undefined || !sameHex(expected, parsed.signature)) return mismatch();
+  if (material !== undefined) policy.verified!.add(material, secret);
+  return { ok: true, accessKeyId };
+}
+
+/** What a presigned request's signature is computed from (undefined when a signed header is absent). */
+function linkMaterial(req: SigV4Request, parsed: Parsed, service: string, region: string): string | undefined {
+  const values: string[] = [];
+  for (const name of parsed.signedHeaders) {
+    const value = headerValue(req.headers, name);
+    if (value === undefined) return undefined;
+    values.push(`${name}:${value}`);
+  }
+  return [service, region, req.method, req.rawPath, req.searchParams.toString(), ...values].join('\n');
 }
 
 async function recompute(
