@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
@@ -60,8 +61,25 @@ function attributeMap(item: Item): Item {
   return out;
 }
 
-/** Creates the catalogue table in `directory` and writes `count` entries (`entryOf(0..count-1)`) into it. */
+/** Where a load in progress notes how many entries are written (beside the directory, not in LevelDB's own). */
+export const writtenFile = (directory: string) => `${directory}.written`;
+
+/** How many entries an interrupted load of `directory` had written; undefined when none was started there. */
+export function writtenSoFar(directory: string): number | undefined {
+  return existsSync(writtenFile(directory)) ? Number(readFileSync(writtenFile(directory), 'utf8')) : undefined;
+}
+
+/**
+ * Creates the catalogue table in `directory` and writes `count` entries (`entryOf(0..count-1)`)
+ * into it; a load that was interrupted goes on from the last batch it noted.
+ */
 export async function loadCatalogueDirect(directory: string, count: number, entryOf: (n: number) => CatalogueEntry, say: (line: string) => void): Promise<void> {
+  const resumeAt = writtenSoFar(directory);
+  if (resumeAt !== undefined) {
+    say(`  going on with the load in ${directory} from entry ${resumeAt.toLocaleString('en-GB')}`);
+    await writeCatalogueItems(directory, resumeAt, count, entryOf, say);
+    return;
+  }
   const dynamo = await startLocalDynamo({ directory });
   const { client } = createDynamoClients({ region: LOCAL_REGION, endpoint: dynamo.endpoint, credentials: { ...LOCAL_S3_CREDENTIALS } });
   try {
@@ -98,9 +116,11 @@ export async function writeCatalogueItems(directory: string, from: number, count
       }
       await Promise.all([...groups].map(([db, ops]) => new Promise<void>((resolve, reject) => db.batch(ops, (err) => (err ? reject(err) : resolve())))));
       const done = Math.min(count, first + ITEMS_PER_BATCH);
+      writeFileSync(writtenFile(directory), String(done));
       if (done % 50_000 === 0) say(`  loaded ${done.toLocaleString('en-GB')} calls, ${((done - from) / ((performance.now() - started) / 1000)).toFixed(0)} items/s`);
     }
   } finally {
     await store.db.close();
   }
+  rmSync(writtenFile(directory), { force: true });
 }

@@ -5,7 +5,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import { CATALOGUE_INDEXES } from '../../core/catalogue-table.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
-import { loadCatalogueDirect } from './catalogue-load.ts';
+import { loadCatalogueDirect, writtenSoFar } from './catalogue-load.ts';
 import { AGENTS, BENCH_SITE, BENCH_SOURCE, latencySummary, startBenchCloud, syntheticMeta, syntheticPackId, syntheticRid, syntheticSha, type BenchCloud } from './cloud.ts';
 
 // search: a catalogue of N calls (one a minute, 200 agents), searched by agent as an officer
@@ -68,7 +68,8 @@ export async function catalogueOf(calls: number, say: (line: string) => void): P
     return dir;
   }
   const loading = `${dir}.loading`;
-  rmSync(loading, { recursive: true, force: true });
+  // An interrupted load goes on where it stopped (a million items take a while); anything else there is started again.
+  if (writtenSoFar(loading) === undefined) rmSync(loading, { recursive: true, force: true });
   mkdirSync(loading, { recursive: true });
   const started = performance.now();
   await loadCatalogueDirect(loading, calls, syntheticEntry, say);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { CATALOGUE_TABLE, entryToItem } from '../../core/catalogue-table.ts';
 import { LOCAL_REGION, LOCAL_TABLE } from '../../core/deployment.ts';
 import { startLocalDynamo } from '../../local/dynalite-process.ts';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-process.ts';
-import { loadCatalogueDirect } from '../../scripts/bench/catalogue-load.ts';
+import { loadCatalogueDirect, writtenFile } from '../../scripts/bench/catalogue-load.ts';
 import { syntheticEntry } from '../../scripts/bench/search.ts';
 
 // The search row's catalogue is written straight into dynalite's store; what a dynalite on that
@@ -50,11 +50,17 @@ async function served(directory: string, fill?: (doc: DynamoDBDocumentClient) =>
 }
 
 describe('bench catalogue loading straight into dynalite', () => {
-  it('serves the table and every index row for row as after the same entries went through BatchWriteItem', async () => {
+  it('serves the table and every index row for row as after the same entries went through BatchWriteItem, also when the load was interrupted and went on', async () => {
     const direct = mkdtempSync(join(tmpdir(), 'api-direct-'));
     const viaApi = mkdtempSync(join(tmpdir(), 'api-batch-'));
     dirs.push(direct, viaApi);
-    await loadCatalogueDirect(direct, COUNT, syntheticEntry, () => {});
+    // Loaded in two goes: the first half, then a load interrupted there goes on from it.
+    await loadCatalogueDirect(direct, COUNT / 2, syntheticEntry, () => {});
+    writeFileSync(writtenFile(direct), String(COUNT / 2));
+    const said: string[] = [];
+    await loadCatalogueDirect(direct, COUNT, syntheticEntry, (line) => said.push(line));
+    expect(said.join('\n')).toMatch(/going on with the load .* from entry 300/);
+    expect(existsSync(writtenFile(direct))).toBe(false);
     const expected = await served(viaApi, async (doc) => {
       await createCatalogueTable(doc, LOCAL_TABLE);
       for (let from = 0; from < COUNT; from += 25) {
