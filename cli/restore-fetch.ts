@@ -1,25 +1,24 @@
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, rename, rm, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { IntegrityError, InvalidInputError, messageOf } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { renderApplyScript } from '../core/restore-commands.ts';
 import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
 import { formatBytes } from './progress.ts';
 import { lstatOrUndefined, sha256Of } from './local-files.ts';
+import { HoldBudget, PartFile } from './part-file.ts';
+import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } from './range-record.ts';
 
 // `ferry restore fetch`: downloads a plan's files into DIR, straight from S3 (the DR role
 // reads another site's prefixes), and writes restore-plan.json and apply.sh beside them.
-// Free space is checked before anything is written. Each file streams to `<name>.part`, is
-// hashed whole as it is written, and takes its final name only once its SHA-256 matches: a final
-// name always holds verified bytes. Bytes come as ranged GETs of 8 MiB, several in flight ahead
-// of the writer (in plan order, across files), and are written in order. An existing `.part` is
-// resumed with ranged GETs from its end. Names come from
-// the catalogue, so they are checked: no separators, no `..`, no option-like names, and no
-// symbolic link in DIR is ever followed.
+// Free space is checked before anything is written. Bytes come as ranged GETs of 8 MiB, several
+// in flight (in plan order, across files); each range is written into `<name>.part` at its offset
+// as it arrives, and recorded whole in `<name>.part.ranges` once flushed (`range-record.ts`), so a
+// resumed fetch GETs only the ranges not recorded. Each file is hashed in order as its whole
+// prefix grows (`part-file.ts`), fsynced, and takes its final name only once its SHA-256 matches:
+// a final name always holds verified bytes. Names come from the catalogue, so they are checked:
+// no separators, no `..`, no option-like names, and no symbolic link in DIR is ever followed.
 
 export const PLAN_FILE = 'restore-plan.json';
 export const APPLY_SCRIPT = 'apply.sh';
@@ -74,7 +73,7 @@ export function checkLocalName(name: unknown): string {
   if (/[\\/]/.test(name) || /^[A-Za-z]:/.test(name)) throw bad('a path, not a plain file name');
   if (/[\x00-\x1f\x7f]/.test(name)) throw bad('it holds control characters');
   if (name.startsWith('-')) throw bad('it would read as a command option');
-  if (name.endsWith('.part') || RESERVED.has(name)) throw bad('reserved for the fetch itself');
+  if (name.endsWith('.part') || name.endsWith(`.part${RECORD_SUFFIX}`) || RESERVED.has(name)) throw bad('reserved for the fetch itself');
   return name;
 }
 
@@ -103,32 +102,47 @@ export function localPlan(plan: RestorePlan): RestorePlan {
 
 interface FileState {
   file: PlanFile;
+  index: number;
   final: string;
   part: string;
+  record: string;
   present: boolean;
-  /** Bytes of a usable .part. */
-  have: number;
+  /** Ranges of the .part recorded whole by an earlier fetch. */
+  done: Interval[];
+  recordOnDisk: boolean;
+}
+
+/** A path in DIR that must be a regular file when it exists: never a link to follow. */
+async function regularOrAbsent(path: string) {
+  const st = await lstatOrUndefined(path);
+  if (st && !st.isFile()) throw new InvalidInputError(`refusing ${path}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
+  return st;
 }
 
 /** What is already in DIR for each file; refuses symbolic links and final files that differ from the plan. */
 async function inspect(dir: string | undefined, files: PlanFile[], target: string): Promise<FileState[]> {
   const states: FileState[] = [];
-  for (const file of files) {
+  for (const [index, file] of files.entries()) {
     const final = join(target, file.name);
     const part = `${final}.part`;
-    const [fs, ps] = dir ? await Promise.all([lstatOrUndefined(final), lstatOrUndefined(part)]) : [undefined, undefined];
-    for (const [path, st] of [[final, fs], [part, ps]] as const) {
-      if (st && !st.isFile()) throw new InvalidInputError(`refusing ${path}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
-    }
+    const record = `${part}${RECORD_SUFFIX}`;
+    const [fs, ps, rs] = dir ? await Promise.all([regularOrAbsent(final), regularOrAbsent(part), regularOrAbsent(record)]) : [undefined, undefined, undefined];
     let present = false;
     if (fs) {
       present = fs.size === file.size && (await sha256Of(final)) === file.sha256;
       if (!present) throw new InvalidInputError(`${final} exists and does not match the plan (${file.size} bytes, sha256 ${file.sha256.slice(0, 12)}…): move it away first`);
+      // Left by a fetch stopped between the rename and the record's removal.
+      if (rs) await rm(record, { force: true });
     }
-    states.push({ file, final, part, present, have: ps && ps.size <= file.size ? ps.size : 0 });
+    // A .part without a record of this file (or with a torn header) is fetched again whole.
+    const text = !present && ps && rs ? await readRecord(record) : undefined;
+    const done = (text !== undefined && parseRecord(text, file, ps!.size)) || [];
+    states.push({ file, index, final, part, record, present, done, recordOnDisk: !present && rs !== undefined });
   }
   return states;
 }
+
+const bytesOf = (ranges: Interval[]) => ranges.reduce((sum, r) => sum + r.end - r.start + 1, 0);
 
 /** Free bytes where DIR is (or would be created). */
 async function freeBytesAt(target: string): Promise<number> {
@@ -142,35 +156,40 @@ async function freeBytesAt(target: string): Promise<number> {
   }
 }
 
-/** Bytes per ranged GET, and GETs in flight at most: memory holds at most their product. */
+/**
+ * Bytes per ranged GET and GETs in flight at most (memory holds at most their product for the
+ * ranges being received), plus `holdBytes` of ranges written ahead of the hash and kept for it.
+ */
 export interface FetchTuning {
   rangeBytes: number;
   inFlight: number;
-  /** Bytes written to a .part between two flushes to disk started in the background (0: only the final fsync). */
+  /**
+   * Bytes written to a .part between two flushes to disk started in the background; the ranges
+   * written before a flush are recorded whole once it is done (0: only the final fsync, and
+   * nothing recorded before the fetch stops).
+   */
   flushBytes: number;
+  /** Bytes of ranges written ahead of the hash kept in memory for it (across files); beyond, they are read back from the file. */
+  holdBytes: number;
 }
 
 /**
  * What `aws s3 cp` does by default (8 MiB chunks, 10 requests), a little leaner: 64 MiB of ranges
- * in memory at most. A large file is flushed to disk as it is written (fdatasync every 64 MiB,
- * one at a time, while the download goes on): with much RAM the kernel would otherwise keep a
- * whole 1 GB file dirty and write it all during the final fsync, after the network is done.
+ * in flight. A large file is flushed to disk as it is written (fdatasync every 64 MiB, one at a
+ * time, while the download goes on), which is also when its whole ranges are recorded: with much
+ * RAM the kernel would otherwise keep a whole 1 GB file dirty and write it all during the final
+ * fsync, after the network is done. Memory: at most rangeBytes × inFlight + holdBytes of ranges
+ * (128 MiB), plus 1 MiB of read-back buffer per open .part.
  */
-export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024 };
-
-interface Range {
-  key: string;
-  start: number;
-  end: number;
-}
+export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024 };
 
 /**
  * One range, whole, in memory, as the chunks the store sent (kept as they came: copying 8 MiB
  * into one buffer cost a memcpy of every byte and a large allocation per range). A short or long
  * answer is an error (the range is fetched again on resume).
  */
-async function readRange(blobs: FetchOptions['blobs'], r: Range): Promise<Buffer[]> {
-  const { body } = await blobs.get(r.key, { start: r.start, end: r.end });
+async function readRange(blobs: FetchOptions['blobs'], key: string, r: Interval): Promise<Buffer[]> {
+  const { body } = await blobs.get(key, { start: r.start, end: r.end });
   const expected = r.end - r.start + 1;
   const chunks: Buffer[] = [];
   let at = 0;
@@ -183,111 +202,95 @@ async function readRange(blobs: FetchOptions['blobs'], r: Range): Promise<Buffer
   return chunks;
 }
 
-/**
- * The plan's missing bytes as ranged GETs in plan order, up to `inFlight` ahead of the writer, so
- * a large file and a run of small ones both keep the store busy. Files are still written one after
- * the other, each range in order: a .part is always a prefix of its file, and an error stops the
- * fetch at the file it hit (ranges fetched ahead for later files are dropped, never written).
- */
-class RangeReader {
-  private readonly ranges: Range[] = [];
-  private readonly ahead = new Map<number, Promise<Buffer[]>>();
-  private started = 0;
-  /** Index of the first range of each file state. */
-  private readonly first = new Map<FileState, { from: number; to: number }>();
-
-  constructor(states: FileState[], private readonly blobs: FetchOptions['blobs'], private readonly tuning: FetchTuning) {
-    for (const s of states) {
-      const from = this.ranges.length;
-      if (!s.present) for (let start = s.have; start < s.file.size; start += tuning.rangeBytes) this.ranges.push({ key: s.file.key, start, end: Math.min(s.file.size, start + tuning.rangeBytes) - 1 });
-      this.first.set(s, { from, to: this.ranges.length });
-    }
-  }
-
-  /** The ranges of `state`, in order, each once its bytes are here. */
-  async *of(state: FileState): AsyncGenerator<Buffer[]> {
-    const { from, to } = this.first.get(state)!;
-    for (let i = from; i < to; i++) {
-      while (this.started < this.ranges.length && this.started < i + this.tuning.inFlight) {
-        const p = readRange(this.blobs, this.ranges[this.started]!);
-        p.catch(() => undefined); // an error is reported when its range is reached, not before
-        this.ahead.set(this.started++, p);
-      }
-      const p = this.ahead.get(i)!;
-      this.ahead.delete(i);
-      yield await p;
-    }
-  }
-}
-
-/** Appends the file's missing ranges to its .part, hashing the whole file on the way (a resumed .part's bytes first); returns the SHA-256. */
-async function download(state: FileState, reader: RangeReader, flushBytes: number, onBytes: (n: number) => void): Promise<string> {
-  const { part } = state;
-  const hash = createHash('sha256');
-  if (state.have > 0) {
-    const prefix = await open(part, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const into = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        callback();
-      },
-    });
-    await pipeline(prefix.createReadStream({ end: state.have - 1 }), into); // the stream closes the handle
-  }
-  // O_NOFOLLOW: a symbolic link planted as the .part after inspection is refused, not followed.
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (state.have > 0 ? constants.O_APPEND : constants.O_TRUNC);
-  let handle: FileHandle;
-  try {
-    handle = await open(part, flags, 0o644);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${part}: it is a symbolic link, and is never followed`, { cause: error });
-    throw error;
-  }
-  // One background flush at a time; its failure is the download's, reported before the final fsync.
-  let flushing: Promise<void> | undefined;
-  let flushError: unknown;
-  let unflushed = 0;
-  try {
-    for await (const chunks of reader.of(state)) {
-      const { bytesWritten } = await handle.writev(chunks);
-      let length = 0;
-      for (const chunk of chunks) {
-        hash.update(chunk);
-        length += chunk.length;
-      }
-      // A short write (a full disk) leaves a .part that is still a prefix: stop here, resumable.
-      if (bytesWritten !== length) throw new Error(`wrote ${bytesWritten} of ${length} bytes to ${part}`);
-      onBytes(length);
-      unflushed += length;
-      if (flushBytes > 0 && unflushed >= flushBytes && !flushing) {
-        unflushed = 0;
-        flushing = handle.datasync().then(
-          () => void (flushing = undefined),
-          (error: unknown) => void ((flushError ??= error), (flushing = undefined)),
-        );
-      }
-    }
-    await flushing;
-    if (flushError) throw flushError;
-    await handle.sync();
-  } finally {
-    await flushing;
-    await handle.close();
-  }
-  return hash.digest('hex');
-}
-
-/** The .part holds the whole file and `sha256` (hashed as its bytes were written) is the plan's: it takes its final name. */
+/** The .part holds the whole file and `sha256` (hashed in order as its prefix grew) is the plan's: it takes its final name. */
 async function verifyAndPublish(state: FileState, sha256: string): Promise<void> {
-  const { file, final, part } = state;
+  const { file, final, part, record } = state;
   const st = await lstat(part);
   if (st.size !== file.size) throw new IntegrityError(`${part} holds ${st.size} of ${file.size} bytes: run the fetch again to resume`);
   if (sha256 !== file.sha256) {
+    await rm(record, { force: true });
     await rm(part, { force: true });
     throw new IntegrityError(`${file.name} does not match its SHA-256 (got ${sha256.slice(0, 12)}…, expected ${file.sha256.slice(0, 12)}…): refused, nothing kept under its name`);
   }
   if (await lstatOrUndefined(final)) throw new InvalidInputError(`${final} appeared during the fetch: refusing to replace it`);
   await rename(part, final);
+  // After the rename: a record left by a crash here is removed by the next fetch (the final name is verified then).
+  await rm(record, { force: true });
+}
+
+interface Job {
+  state: FileState;
+  range: Interval;
+}
+
+/**
+ * Fetches the plan's missing ranges, `inFlight` GETs at a time in plan order (across files), each
+ * written at its offset as soon as it is here; a file whose ranges are all written is fsynced,
+ * checked and renamed in the background while the GETs go on. The first error stops new GETs;
+ * the ranges in flight are still written, every open .part is flushed and its whole ranges
+ * recorded, and the error of the earliest file in plan order is thrown.
+ */
+async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: FetchTuning, onBytes: (s: FileState, n: number) => void): Promise<void> {
+  const jobs: Job[] = [];
+  const left = new Map<FileState, number>();
+  for (const state of states) {
+    if (state.present) continue;
+    const ranges = missingRanges(state.done, state.file.size, tuning.rangeBytes);
+    for (const range of ranges) jobs.push({ state, range });
+    left.set(state, ranges.length);
+  }
+  const hold = new HoldBudget(tuning.holdBytes);
+  const parts = new Map<FileState, Promise<PartFile>>();
+  const partOf = (state: FileState) => {
+    let p = parts.get(state);
+    if (!p) {
+      p = PartFile.open({ owner: state.file, part: state.part, record: state.record, done: state.done, recordOnDisk: state.recordOnDisk }, tuning.flushBytes, hold);
+      p.catch(() => undefined); // reported by whoever awaits it
+      parts.set(state, p);
+    }
+    return p;
+  };
+  const failures: { state: FileState; error: unknown }[] = [];
+  const finished = new Set<FileState>();
+  const publishing: Promise<void>[] = [];
+  const publish = (state: FileState) => {
+    const p = (async () => {
+      const sha256 = await (await partOf(state)).finish();
+      finished.add(state);
+      await verifyAndPublish(state, sha256);
+    })();
+    publishing.push(p.catch((error: unknown) => void failures.push({ state, error })));
+  };
+  for (const [state, n] of left) if (n === 0) publish(state);
+
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length && failures.length === 0) {
+      const { state, range } = jobs[next++]!;
+      try {
+        const part = partOf(state);
+        const chunks = await readRange(opts.blobs, state.file.key, range);
+        await (await part).write(range, chunks);
+        onBytes(state, range.end - range.start + 1);
+        const n = left.get(state)! - 1;
+        left.set(state, n);
+        if (n === 0 && failures.length === 0) publish(state);
+      } catch (error) {
+        failures.push({ state, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, tuning.inFlight) }, worker));
+  await Promise.all(publishing);
+  if (failures.length === 0) return;
+
+  for (const [state, p] of parts) {
+    if (finished.has(state)) continue;
+    await p.then((part) => part.abort()).catch(() => undefined); // the first failure is what is reported
+  }
+  const { state, error } = failures.reduce((a, b) => (b.state.index < a.state.index ? b : a));
+  if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
+  throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): run the same command again to resume`, { cause: error });
 }
 
 async function writeVerbatim(path: string, text: string, mode: number): Promise<void> {
@@ -313,7 +316,7 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   const dir = existing ? await realpath(target) : undefined;
   const states = await inspect(dir, plan.files, dir ?? target);
 
-  const needed = states.reduce((sum, s) => sum + (s.present ? 0 : s.file.size - s.have), 0) + METADATA_ALLOWANCE;
+  const needed = states.reduce((sum, s) => sum + (s.present ? 0 : s.file.size - bytesOf(s.done)), 0) + METADATA_ALLOWANCE;
   const free = opts.freeBytes ?? (await freeBytesAt(target));
   if (needed > free) {
     throw new InsufficientSpaceError(`not enough disk space in ${target}: the plan needs ${formatBytes(needed)} more (${plan.files.length} file(s), ${formatBytes(plan.totalBytes)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
@@ -321,28 +324,17 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   await mkdir(target, { recursive: true });
 
   const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT) };
-  let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : s.have), 0);
-  const tuning = { ...FETCH_TUNING, ...opts.tuning };
-  const reader = new RangeReader(states, opts.blobs, tuning);
-  for (const [index, state] of states.entries()) {
-    const progress = () => opts.onProgress?.({ file: state.file.name, index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
-    if (!state.present) {
-      let sha256: string;
-      try {
-        sha256 = await download(state, reader, tuning.flushBytes, (n) => {
-          bytesDone += n;
-          report.bytesDownloaded += n;
-          progress();
-        });
-      } catch (error) {
-        if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
-        throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): run the same command again to resume`, { cause: error });
-      }
-      await verifyAndPublish(state, sha256);
-    }
-    progress();
-    report.files.push({ name: state.file.name, size: state.file.size, status: state.present ? 'present' : state.have > 0 ? 'resumed' : 'fetched' });
+  let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : bytesOf(s.done)), 0);
+  const progress = (state: FileState) => opts.onProgress?.({ file: state.file.name, index: state.index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
+  await fetchRanges(states, opts, { ...FETCH_TUNING, ...opts.tuning }, (state, n) => {
+    bytesDone += n;
+    report.bytesDownloaded += n;
+    progress(state);
+  });
+  for (const state of states) {
+    report.files.push({ name: state.file.name, size: state.file.size, status: state.present ? 'present' : state.done.length > 0 ? 'resumed' : 'fetched' });
   }
+  if (states.length > 0) progress(states.at(-1)!);
   await writeVerbatim(report.planFile, `${JSON.stringify(plan, null, 2)}\n`, 0o644);
   await writeVerbatim(report.script, renderApplyScript(plan.steps, { site: plan.site, source: plan.source, at: plan.at, stopAt: plan.stopAt }), 0o755);
   return report;

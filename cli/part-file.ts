@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { InvalidInputError } from '../core/errors.ts';
+import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts';
+
+// One `.part` of `ferry restore fetch` while its ranges arrive in any order: each range is written
+// at its offset as soon as it is here, the file is hashed in order as its whole prefix grows, and
+// the ranges written are claimed in the record (`range-record.ts`) only after a flush to disk
+// that began after they were written. A range that completes ahead of the hash is hashed from
+// memory while the hold budget allows, else read back from the file (the page cache) when the
+// prefix reaches it.
+
+/** Bytes of ranges kept in memory for the hash, across files, at most. */
+export class HoldBudget {
+  constructor(private free: number) {}
+  take(n: number): boolean {
+    if (n > this.free) return false;
+    this.free -= n;
+    return true;
+  }
+  give(n: number): void {
+    this.free += n;
+  }
+}
+
+export interface PartTarget {
+  owner: RecordOwner;
+  part: string;
+  record: string;
+  /** Ranges recorded whole by an earlier fetch (merged). */
+  done: Interval[];
+  recordOnDisk: boolean;
+}
+
+/** Bytes read back at a time from a range that was not held for the hash. */
+const READ_BACK = 1024 * 1024;
+
+export class PartFile {
+  private readonly hash = createHash('sha256');
+  /** Bytes of the prefix hashed so far. */
+  private hashed = 0;
+  /** Ranges written and not hashed yet, by first byte; with their bytes when held. */
+  private readonly waiting = new Map<number, { end: number; chunks?: Buffer[] }>();
+  private hashing: Promise<void> = Promise.resolve();
+  private hashError: unknown;
+  private unrecorded: Interval[] = [];
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
+  private flushError: unknown;
+  private readBuffer: Buffer | undefined;
+
+  private constructor(
+    private readonly target: PartTarget,
+    private readonly handle: FileHandle,
+    private readonly record: RangeRecord,
+    private readonly flushBytes: number,
+    private readonly hold: HoldBudget,
+  ) {
+    for (const r of target.done) this.waiting.set(r.start, { end: r.end });
+    this.advance();
+  }
+
+  /** Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is refused, not followed. */
+  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget): Promise<PartFile> {
+    const record = await RangeRecord.start(target.record, target.owner, target.done, target.recordOnDisk);
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (target.done.length > 0 ? 0 : constants.O_TRUNC);
+    try {
+      return new PartFile(target, await open(target.part, flags, 0o644), record, flushBytes, hold);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${target.part}: it is a symbolic link, and is never followed`, { cause: error });
+      throw error;
+    }
+  }
+
+  /** Writes one range at its offset; resolves once written (the hash and the flush go on behind). */
+  async write(r: Interval, chunks: Buffer[]): Promise<void> {
+    const length = r.end - r.start + 1;
+    const { bytesWritten } = await this.handle.writev(chunks, r.start);
+    // A short write (a full disk): the range is not claimed, so a resumed fetch fetches it again.
+    if (bytesWritten !== length) throw new Error(`wrote ${bytesWritten} of ${length} bytes to ${this.target.part}`);
+    this.waiting.set(r.start, { end: r.end, chunks: this.hold.take(length) ? chunks : undefined });
+    this.unrecorded.push(r);
+    this.unflushed += length;
+    this.advance();
+    if (this.flushBytes > 0 && this.unflushed >= this.flushBytes && !this.flushing) this.flushing = this.flush();
+  }
+
+  /** Hashes every range now contiguous with the prefix, one pass at a time. */
+  private advance(): void {
+    this.hashing = this.hashing.then(async () => {
+      try {
+        for (let w = this.waiting.get(this.hashed); w && this.hashError === undefined; w = this.waiting.get(this.hashed)) {
+          this.waiting.delete(this.hashed);
+          if (w.chunks) {
+            for (const c of w.chunks) this.hash.update(c);
+            this.hold.give(w.end - this.hashed + 1);
+          } else await this.readBack(this.hashed, w.end);
+          this.hashed = w.end + 1;
+        }
+      } catch (error) {
+        this.hashError ??= error;
+      }
+    });
+  }
+
+  private async readBack(start: number, end: number): Promise<void> {
+    this.readBuffer ??= Buffer.allocUnsafe(READ_BACK);
+    for (let at = start; at <= end; ) {
+      const { bytesRead } = await this.handle.read(this.readBuffer, 0, Math.min(READ_BACK, end - at + 1), at);
+      if (bytesRead === 0) throw new Error(`${this.target.part} ends at ${at}, before byte ${end} it should hold`);
+      this.hash.update(this.readBuffer.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  }
+
+  /** Flushes what is written (fdatasync), then claims it in the record; one at a time, in the background. */
+  private async flush(): Promise<void> {
+    const batch = this.unrecorded.splice(0);
+    this.unflushed = 0;
+    try {
+      await this.handle.datasync();
+      await this.record.append(batch);
+    } catch (error) {
+      this.flushError ??= error;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Every range written: fsyncs the file, closes it, and returns its SHA-256 (hashed in order). */
+  async finish(): Promise<string> {
+    try {
+      await this.hashing;
+      await this.flushing;
+      if (this.hashError !== undefined) throw this.hashError;
+      if (this.flushError !== undefined) throw this.flushError;
+      if (this.hashed !== this.target.owner.size) throw new Error(`${this.target.part}: ${this.hashed} of ${this.target.owner.size} bytes are whole`);
+      await this.handle.sync();
+    } finally {
+      await this.close();
+    }
+    return this.hash.digest('hex');
+  }
+
+  /** The fetch stops: what is written is flushed and claimed, so a resumed fetch keeps it. */
+  async abort(): Promise<void> {
+    try {
+      await this.hashing;
+      await this.flushing;
+      if (this.flushError === undefined && this.unrecorded.length > 0) {
+        await this.handle.datasync();
+        await this.record.append(this.unrecorded.splice(0));
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  private async close(): Promise<void> {
+    for (const [start, w] of this.waiting) if (w.chunks) this.hold.give(w.end - start + 1);
+    this.waiting.clear();
+    await this.record.close();
+    await this.handle.close();
+  }
+}
