@@ -134,8 +134,8 @@ async function inspect(dir: string | undefined, files: PlanFile[], target: strin
       // Left by a fetch stopped between the rename and the record's removal.
       if (rs) await rm(record, { force: true });
     }
-    // A .part without a record of this file (or with a torn header) is fetched again whole.
-    const text = !present && ps && rs ? await readRecord(record) : undefined;
+    // A .part without a record of this file (or with a torn header), or longer than the file, is fetched again whole.
+    const text = !present && ps && rs && ps.size <= file.size ? await readRecord(record) : undefined;
     const done = (text !== undefined && parseRecord(text, file, ps!.size)) || [];
     states.push({ file, index, final, part, record, present, done, recordOnDisk: !present && rs !== undefined });
   }

@@ -146,14 +146,16 @@ describe('restore fetch, ranges at their offsets', () => {
         appendFileSync(record, `${64 * KIB} ${128 * KIB - 1} 0123456789abcdef\n${128 * KIB} 19`);
       },
     ],
+    ['a .part longer than the file', 0, async (record: string, f: PlanFile) => void (await RangeRecord.start(record, f, [{ start: 0, end: 64 * KIB - 1 }], true))],
     ['a claim past the end of the .part', 64 * KIB, async (record: string, f: PlanFile) => void (await RangeRecord.start(record, f, [{ start: 0, end: 64 * KIB - 1 }, { start: 64 * KIB, end: f.size - 1 }], true))],
   ])('falls back safely on %s: GETs every range not truly recorded and ends byte-identical', async (_, trusted, writeRecord) => {
     const { blobs, plan, bodies, dir } = await scenario();
     mkdirSync(dir);
     const full = plan.files[0]!;
     const part = join(dir, 'full.sql.part');
-    // Garbage beyond the trusted bytes; for the claim past the end, the .part stops at the trusted bytes.
-    partWith(part, bodies.get('full.sql')!, trusted, _.startsWith('a claim past') ? trusted : full.size);
+    // Garbage beyond the trusted bytes; for the claim past the end, the .part stops at the trusted bytes; one byte too many for the longer .part.
+    const length = _.startsWith('a claim past') ? trusted : _.startsWith('a .part longer') ? full.size + 1 : full.size;
+    partWith(part, bodies.get('full.sql')!, _.startsWith('a .part longer') ? 64 * KIB : trusted, length);
     await writeRecord(`${part}.ranges`, full);
     const store = new CuttingStore(blobs);
     const report = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning: { rangeBytes: 64 * KIB, inFlight: 2 } });
