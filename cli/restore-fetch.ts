@@ -171,6 +171,8 @@ export interface FetchTuning {
   flushBytes: number;
   /** Bytes of ranges written ahead of the hash kept in memory for it (across files); beyond, they are read back from the file. */
   holdBytes: number;
+  /** Bytes of ranges received and waiting for their write, at most, before a new GET waits for the disk. */
+  writeQueueBytes: number;
 }
 
 /**
@@ -178,10 +180,11 @@ export interface FetchTuning {
  * in flight. A large file is flushed to disk as it is written (fdatasync every 64 MiB, one at a
  * time, while the download goes on), which is also when its whole ranges are recorded: with much
  * RAM the kernel would otherwise keep a whole 1 GB file dirty and write it all during the final
- * fsync, after the network is done. Memory: at most rangeBytes × inFlight + holdBytes of ranges
- * (128 MiB), plus 1 MiB of read-back buffer per open .part.
+ * fsync, after the network is done. Memory: at most rangeBytes × inFlight + writeQueueBytes +
+ * holdBytes of ranges (192 MiB; a range counts once, so 128 MiB when none is held for the hash
+ * while queued), plus 1 MiB of read-back buffer per open .part.
  */
-export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024 };
+export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024, writeQueueBytes: 64 * 1024 * 1024 };
 
 /**
  * One range, whole, in memory, as the chunks the store sent (kept as they came: copying 8 MiB
@@ -263,24 +266,45 @@ async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: Fetc
   };
   for (const [state, n] of left) if (n === 0) publish(state);
 
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length && failures.length === 0) {
-      const { state, range } = jobs[next++]!;
+  // A GET's slot is free once its bytes are here: their write goes on behind it (a write can wait
+  // seconds behind a flush on a busy disk), up to `writeQueueBytes` of ranges waiting for the disk.
+  const writing = new Set<Promise<void>>();
+  let queued = 0;
+  const write = (state: FileState, range: Interval, chunks: Buffer[]) => {
+    const length = range.end - range.start + 1;
+    queued += length;
+    const w = (async () => {
       try {
-        const part = partOf(state);
-        const chunks = await readRange(opts.blobs, state.file.key, range);
-        await (await part).write(range, chunks);
-        onBytes(state, range.end - range.start + 1);
+        await (await partOf(state)).write(range, chunks);
+        onBytes(state, length);
         const n = left.get(state)! - 1;
         left.set(state, n);
         if (n === 0 && failures.length === 0) publish(state);
       } catch (error) {
         failures.push({ state, error });
       }
+    })().finally(() => {
+      queued -= length;
+      writing.delete(w);
+    });
+    writing.add(w);
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length && failures.length === 0) {
+      while (queued > tuning.writeQueueBytes && writing.size > 0) await Promise.race(writing);
+      if (next >= jobs.length || failures.length > 0) break;
+      const { state, range } = jobs[next++]!;
+      try {
+        void partOf(state);
+        write(state, range, await readRange(opts.blobs, state.file.key, range));
+      } catch (error) {
+        failures.push({ state, error });
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, tuning.inFlight) }, worker));
+  while (writing.size > 0) await Promise.all(writing);
   await Promise.all(publishing);
   if (failures.length === 0) return;
 
