@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
-import type { Totals } from './journal.ts';
+import type { JournalSync, Totals } from './journal.ts';
 import type { Logger } from './log.ts';
 import type { Backlog } from './sources/recordings.ts';
 import type { ShipContext } from './ship-batch.ts';
@@ -28,6 +28,8 @@ export interface AgentDeps {
   onProgress?: (p: Progress) => void;
   /** Opens source files (tests inject failures here). */
   openFile?: ShipContext['openFile'];
+  /** Makes the journal's appended lines durable (fdatasync by default; tests stop a process there). */
+  syncJournal?: JournalSync;
   /** Called after every pass with each source's share of it (the metrics server listens here). */
   onPass?: (pass: PassOutcome) => void;
 }

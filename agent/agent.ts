@@ -69,7 +69,7 @@ export class Agent {
     this.deps = { ...deps, store: throttledStore(deps.store, this.throttle) };
     mkdirSync(deps.config.state, { recursive: true });
     this.lock = StateLock.acquire(deps.config.state, deps.clock.now());
-    this.journal = new Journal(deps.config.state);
+    this.journal = new Journal(deps.config.state, deps.syncJournal ? { sync: deps.syncJournal } : {});
     this.observations = new Observations(deps.config.state);
     this.lossLog = new LossLog(deps.config.state);
     this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
@@ -140,7 +140,7 @@ export class Agent {
     // Sources ran side by side: a gap is judged only now, when a full shipped in this pass counts.
     for (const s of sources) if (s.type === 'binlog') await this.runners.get(s.name)?.settleGaps();
     this.passDone({ at: this.deps.clock.now(), sources: passes });
-    if (this.journal.lineCount > COMPACT_AFTER_LINES) this.journal.compact(keep, keepArtefacts);
+    if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
     await new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, agentVersion: this.deps.agentVersion ?? 'dev' }).write({ ...this.statusSnapshot(), manifests: report.manifests });

@@ -1,10 +1,17 @@
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, existsSync, fdatasync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
 
-// Crash-safe journal: append-only JSON lines, fsynced before the step they record is taken
-// as done. A torn last line (crash mid-append) is ignored on load. Compaction writes a
-// snapshot to a temporary file, fsyncs it, and renames it over the journal (atomic).
+// Crash-safe journal: append-only JSON lines, made durable before the step they record is
+// taken. Every append returns a promise that resolves once its line is written and synced
+// (fdatasync) through libuv's thread pool, so the main thread goes on filling other packs while
+// the disk works; the caller awaits it before the step the line guards. Lines reach the file in
+// the order they were appended (one writer, first in first out), and the lines appended while a
+// sync is under way go out together with one sync after it (group commit). A torn last line
+// (crash mid-append) is ignored on load, and the next append starts on a line of its own.
+// Compaction writes a snapshot to a temporary file, fsyncs it, and renames it over the journal
+// (atomic); it waits for the appends under way.
 
 export interface FileStamp {
   /** File name inside the batch directory. */
@@ -71,6 +78,18 @@ const keysOf = (list: string): string[] => (list === '' ? [] : list.split(SEP));
 /** The listing of `files`, to compare with a batch's shipped listing in one step. */
 const stampListing = (files: Iterable<FileStamp>): string => listing([...files].map(stampKey));
 
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+/** Makes what was written to `fd` durable; injectable so tests can stop a process right there. */
+export type JournalSync = (fd: number) => Promise<void>;
+
+interface Waiting {
+  line: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 export class Journal {
   private readonly file: string;
   private fd: number | undefined;
@@ -82,13 +101,21 @@ export class Journal {
   private readonly inflight = new Map<string, InflightPack>();
   private losses: LossRecord[] = [];
   private readonly art = new ArtefactLedger();
+  /** Lines appended and not yet written, in order; `flushing` is the writer while it runs. */
+  private waiting: Waiting[] = [];
+  private flushing: Promise<void> | undefined;
+  /** The file ends in a torn line: the next write starts with a newline. */
+  private tornTail = false;
+  private closing = false;
+  private readonly sync: JournalSync;
   readonly totals: Totals = { packs: 0, recordings: 0, bytes: 0, lostBatches: 0, lostRecordings: 0, artefacts: 0, artefactBytes: 0, lostArtefacts: 0 };
 
   /** `readOnly` loads the state without taking the journal for writing (for `status`). */
   constructor(
     readonly directory: string,
-    options: { readOnly?: boolean } = {},
+    options: { readOnly?: boolean; sync?: JournalSync } = {},
   ) {
+    this.sync = options.sync ?? fdatasyncAsync;
     if (!options.readOnly) mkdirSync(directory, { recursive: true });
     this.file = join(directory, 'journal.jsonl');
     this.load();
@@ -98,6 +125,7 @@ export class Journal {
   private load(): void {
     if (!existsSync(this.file)) return;
     const text = readFileSync(this.file, 'utf8');
+    this.tornTail = text.length > 0 && !text.endsWith('\n');
     for (const line of text.split('\n')) {
       if (!line) continue;
       let event: Event;
@@ -168,44 +196,83 @@ export class Journal {
     }
   }
 
-  private append(event: Event): void {
-    if (this.fd === undefined) throw new Error('journal is closed');
+  /**
+   * Applies the event to the state now and queues its line; resolves once the line is durable.
+   * The caller awaits it before the step it guards (crash safety depends on that order). A
+   * failed write or sync rejects every line of its group; later appends are tried again.
+   */
+  private append(event: Event): Promise<void> {
+    if (this.fd === undefined || this.closing) return Promise.reject(new Error('journal is closed'));
     this.apply(event);
-    writeSync(this.fd, `${JSON.stringify(event)}\n`);
-    fsyncSync(this.fd);
     this.lines++;
+    const durable = new Promise<void>((resolve, reject) => this.waiting.push({ line: `${JSON.stringify(event)}\n`, resolve, reject }));
+    this.flushing ??= this.flush();
+    return durable;
   }
 
-  begin(pack: Omit<InflightPack, 'uploads'>): void {
-    this.append({ e: 'begin', pack });
-  }
-  uploadStarted(packId: string, uploadId: string): void {
-    this.append({ e: 'upload', packId, uploadId });
-  }
-  uploadEnded(packId: string, uploadId: string): void {
-    this.append({ e: 'upload-end', packId, uploadId });
-  }
-  published(packId: string, recordings: number, bytes: number): void {
-    this.append({ e: 'published', packId, recordings, bytes });
-  }
-  abandoned(packId: string, reason: string): void {
-    this.append({ e: 'abandoned', packId, reason });
-  }
-  lost(loss: LossRecord): void {
-    this.append({ e: 'lost', loss });
+  /** Writes what waits, in order, one write and one sync a group, until nothing waits. */
+  private async flush(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const group = this.waiting;
+      this.waiting = [];
+      try {
+        await this.writeAll(`${this.tornTail ? '\n' : ''}${group.map((w) => w.line).join('')}`);
+        this.tornTail = false;
+        await this.sync(this.fd as number);
+        for (const w of group) w.resolve();
+      } catch (error) {
+        // Part of the group may be on disk: whatever comes next starts on a line of its own.
+        this.tornTail = true;
+        for (const w of group) w.reject(error);
+      }
+    }
+    this.flushing = undefined;
+    if (this.closing) this.closeNow();
   }
 
-  artefactBegin(art: Omit<InflightArtefact, 'uploads'>): void {
-    this.append({ e: 'art-begin', art });
+  private async writeAll(text: string): Promise<void> {
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesWritten } = await writeAsync(this.fd as number, bytes, at, bytes.length - at, null);
+      at += bytesWritten;
+    }
   }
-  artefactPublished(artefactId: string, at: string): void {
-    this.append({ e: 'art-published', artefactId, at });
+
+  /** Resolves when every line appended so far was written (or failed to be). */
+  async settled(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
-  artefactKnown(record: ArtefactRecord): void {
-    this.append({ e: 'art-known', record });
+
+  begin(pack: Omit<InflightPack, 'uploads'>): Promise<void> {
+    return this.append({ e: 'begin', pack });
   }
-  artefactAbandoned(artefactId: string, reason: string): void {
-    this.append({ e: 'art-abandoned', artefactId, reason });
+  uploadStarted(packId: string, uploadId: string): Promise<void> {
+    return this.append({ e: 'upload', packId, uploadId });
+  }
+  uploadEnded(packId: string, uploadId: string): Promise<void> {
+    return this.append({ e: 'upload-end', packId, uploadId });
+  }
+  published(packId: string, recordings: number, bytes: number): Promise<void> {
+    return this.append({ e: 'published', packId, recordings, bytes });
+  }
+  abandoned(packId: string, reason: string): Promise<void> {
+    return this.append({ e: 'abandoned', packId, reason });
+  }
+  lost(loss: LossRecord): Promise<void> {
+    return this.append({ e: 'lost', loss });
+  }
+
+  artefactBegin(art: Omit<InflightArtefact, 'uploads'>): Promise<void> {
+    return this.append({ e: 'art-begin', art });
+  }
+  artefactPublished(artefactId: string, at: string): Promise<void> {
+    return this.append({ e: 'art-published', artefactId, at });
+  }
+  artefactKnown(record: ArtefactRecord): Promise<void> {
+    return this.append({ e: 'art-known', record });
+  }
+  artefactAbandoned(artefactId: string, reason: string): Promise<void> {
+    return this.append({ e: 'art-abandoned', artefactId, reason });
   }
   /** Shipped artefact versions, by file state and content (read-only view). */
   get artefacts(): Pick<ArtefactLedger, 'shipped' | 'withContent' | 'lastPartial' | 'records'> {
@@ -240,7 +307,8 @@ export class Journal {
    * lets it forget batches the recorder has evicted, so the journal stays small for ever;
    * `keepArtefactNames` (source\tname still on the site) does the same for artefact versions.
    */
-  compact(keepBatches?: ReadonlySet<string>, keepArtefactNames?: ReadonlySet<string>): void {
+  async compact(keepBatches?: ReadonlySet<string>, keepArtefactNames?: ReadonlySet<string>): Promise<void> {
+    await this.settled();
     const shipped: Record<string, string[]> = {};
     for (const [k, v] of this.shipped) if (!keepBatches || keepBatches.has(k)) shipped[k] = keysOf(v);
     const art = this.art.snapshot(keepArtefactNames);
@@ -253,6 +321,7 @@ export class Journal {
     if (this.fd !== undefined) closeSync(this.fd);
     renameSync(tmp, this.file);
     this.fd = openSync(this.file, 'a');
+    this.tornTail = false;
     this.lines = 1;
     if (keepBatches) for (const k of [...this.shipped.keys()]) if (!keepBatches.has(k)) this.shipped.delete(k);
     if (keepArtefactNames) this.art.restore(art);
@@ -262,9 +331,16 @@ export class Journal {
     return this.lines;
   }
 
+  /** Takes no more lines; the file is closed once the lines already appended are written. */
   close(): void {
+    if (this.flushing) this.closing = true;
+    else this.closeNow();
+  }
+
+  private closeNow(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.closing = false;
   }
 }
 

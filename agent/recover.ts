@@ -21,11 +21,11 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
     out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads, log);
     if (await manifestHolds(store, pack.manifestKey, pack.packKey, verify, log)) {
       const manifest = parseManifest(await readAll(store, pack.manifestKey));
-      journal.published(pack.packId, manifest.members.length, manifest.members.reduce((n, m) => n + m.length, 0));
+      await journal.published(pack.packId, manifest.members.length, manifest.members.reduce((n, m) => n + m.length, 0));
       out.published++;
       log.info('recovered a pack published before the interruption', { pack: pack.packId, batch: pack.batch });
     } else {
-      journal.abandoned(pack.packId, 'interrupted before its manifest was published');
+      await journal.abandoned(pack.packId, 'interrupted before its manifest was published');
       out.abandoned++;
       log.info('interrupted pack will be shipped again', { pack: pack.packId, batch: pack.batch });
     }
@@ -34,11 +34,11 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
     out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, log);
     const manifest = await artefactHolds(store, art.manifestKey, art.key, verify, log);
     if (manifest) {
-      journal.artefactPublished(art.artefactId, manifest.createdAt);
+      await journal.artefactPublished(art.artefactId, manifest.createdAt);
       out.published++;
       log.info('recovered an artefact published before the interruption', { artefact: art.artefactId, name: art.name });
     } else {
-      journal.artefactAbandoned(art.artefactId, 'interrupted before its manifest was published');
+      await journal.artefactAbandoned(art.artefactId, 'interrupted before its manifest was published');
       out.abandoned++;
       log.info('interrupted artefact will be shipped again', { artefact: art.artefactId, name: art.name });
     }
@@ -56,7 +56,7 @@ async function abortUploads(store: BlobStore, journal: Journal, id: string, key:
   }
   for (const uploadId of uploads) {
     await store.abortMultipart(key, uploadId);
-    journal.uploadEnded(id, uploadId);
+    await journal.uploadEnded(id, uploadId);
   }
   return uploads.size;
 }

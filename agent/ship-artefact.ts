@@ -81,14 +81,14 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     const first = await readPass(file, work, path);
     const known = ctx.journal.artefacts.withContent(work.source, stamp.name, first.sha256, partial);
     if (known) {
-      ctx.journal.artefactKnown({ ...known, size: stamp.size, mtimeMs: stamp.mtimeMs });
+      await ctx.journal.artefactKnown({ ...known, size: stamp.size, mtimeMs: stamp.mtimeMs });
       return { status: 'unchanged', artefactId: known.artefactId };
     }
     const { span, spanSource, takenAt } = describe(work, first);
     const id = makeArtefactId(ctx.site, work.source, stamp.name, first.sha256, partial);
     const key = artefactKey(ctx.site, work.sourceType, work.source, id, stamp.name, takenAt, partial);
     const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id);
-    ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }) });
+    await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }) });
     try {
       const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256 });
       const manifest: ArtefactManifest = {
@@ -116,10 +116,10 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
         createdAt: ctx.clock.now().toISOString(),
       };
       await publishManifest(ctx, manifestKey, serializeArtefactManifest(manifest));
-      ctx.journal.artefactPublished(id, ctx.clock.now().toISOString());
+      await ctx.journal.artefactPublished(id, ctx.clock.now().toISOString());
       return { status: 'published', artefactId: id, key, manifestKey, size: stamp.size, manifest, ...(first.binlog ? { binlog: first.binlog } : {}) };
     } catch (error) {
-      ctx.journal.artefactAbandoned(id, messageOf(error));
+      await ctx.journal.artefactAbandoned(id, messageOf(error));
       throw error;
     }
   } finally {

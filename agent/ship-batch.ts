@@ -195,12 +195,13 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
   const committed = await committedBefore(ctx, plan, work);
   if (committed) {
     const bytes = committed.members.reduce((n, m) => n + m.length, 0);
-    ctx.journal.begin(begin(committed.packKey));
-    ctx.journal.published(plan.packId, committed.members.length, bytes);
+    await ctx.journal.begin(begin(committed.packKey));
+    await ctx.journal.published(plan.packId, committed.members.length, bytes);
     return { packId, packKey: committed.packKey, manifestKey, recordings: committed.members.length, bytes, issues: [] };
   }
   const attempt = await nextAttempt(ctx, plan);
-  ctx.journal.begin(begin(attempt.key));
+  // The begin line is durable before anything is sent under the key (recovery finds the upload).
+  await ctx.journal.begin(begin(attempt.key));
   const builder = new PackBuilder(ctx.store, {
     key: attempt.key,
     partSize: ctx.partSize,
@@ -238,7 +239,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
     };
     await publishManifest(ctx, plan.manifestKey, serializeManifest(manifest));
     const bytes = members.reduce((n, m) => n + m.length, 0);
-    ctx.journal.published(plan.packId, members.length, bytes);
+    await ctx.journal.published(plan.packId, members.length, bytes);
     return { packId: plan.packId, packKey: attempt.key, manifestKey: plan.manifestKey, recordings: members.length, bytes, issues };
   } catch (error) {
     await builder.abort().catch(() => undefined);

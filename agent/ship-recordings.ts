@@ -126,7 +126,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
       }
       return { result, lost };
     } catch (error) {
-      journalAbandon(s.journal, work, error);
+      await journalAbandon(s.journal, work, error);
       if (error instanceof UnreadableSourceError) {
         // Ship the rest of the batch now; the unreadable recording stays in the backlog and is tried next pass.
         const name = error.path.slice(error.path.lastIndexOf('/') + 1);
@@ -177,8 +177,8 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
   return { lost };
 }
 
-function journalAbandon(journal: Journal, work: BatchWork, error: unknown): void {
+async function journalAbandon(journal: Journal, work: BatchWork, error: unknown): Promise<void> {
   for (const p of journal.inflightPacks()) {
-    if (p.batch === work.batch && p.source === work.source) journal.abandoned(p.packId, messageOf(error));
+    if (p.batch === work.batch && p.source === work.source) await journal.abandoned(p.packId, messageOf(error));
   }
 }

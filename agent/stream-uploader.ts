@@ -32,9 +32,9 @@ export interface StreamUploaderOptions {
   etag?: boolean;
   contentType?: string;
   storageClass?: string;
-  /** Called with the upload id before any part is sent, so a crash can always abort it. */
-  onUploadStarted?: (uploadId: string) => void;
-  onUploadEnded?: (uploadId: string) => void;
+  /** Called with the upload id before any part is sent (and awaited), so a crash can always abort it. */
+  onUploadStarted?: (uploadId: string) => void | Promise<void>;
+  onUploadEnded?: (uploadId: string) => void | Promise<void>;
 }
 
 export interface UploadResult {
@@ -148,7 +148,7 @@ export class StreamUploader {
     if (this.uploadId === undefined) {
       this.createSent = true;
       this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass });
-      this.options.onUploadStarted?.(this.uploadId);
+      await this.options.onUploadStarted?.(this.uploadId);
       // A lost answer to a create the store carried out makes the SDK create a second upload.
       await this.abortOthers(this.uploadId);
     }
@@ -282,7 +282,7 @@ export class StreamUploader {
       }
     }
     if (existed) await this.store.abortMultipart(this.options.key, uploadId);
-    this.options.onUploadEnded?.(uploadId);
+    await this.options.onUploadEnded?.(uploadId);
     this.finished = true;
     return { size: this.offset, sha256, parts: parts.length, etag };
   }
@@ -328,7 +328,7 @@ export class StreamUploader {
     this.hasher.drop(this.stream);
     if (this.uploadId !== undefined && !this.finished) {
       await this.store.abortMultipart(this.options.key, this.uploadId);
-      this.options.onUploadEnded?.(this.uploadId);
+      await this.options.onUploadEnded?.(this.uploadId);
       this.finished = true;
     }
     // A create whose every answer was lost still left uploads at the key: find and abort them.

@@ -23,14 +23,14 @@ const art = (id: string, name: string, extra: Partial<{ size: number; mtimeMs: n
 });
 
 describe('journal: artefacts', () => {
-  it('survives a reopen: shipped versions, in-flight artefacts and their uploads, totals', () => {
+  it('survives a reopen: shipped versions, in-flight artefacts and their uploads, totals', async () => {
     const d = dir();
     const j = new Journal(d);
-    j.artefactBegin(art('a1', 'mysql-bin.000001', { sequence: 1 }));
-    j.artefactPublished('a1', '2026-01-01T00:00:00.000Z');
-    j.artefactBegin(art('a2', 'mysql-bin.000002', { sequence: 2, partial: true }));
-    j.uploadStarted('a2', 'u1');
-    j.lost({ source: 'db', batch: 'x.bak', files: ['x.bak'], reason: 'gone', at: '2026-01-01T00:00:00.000Z', kind: 'artefact' });
+    await j.artefactBegin(art('a1', 'mysql-bin.000001', { sequence: 1 }));
+    await j.artefactPublished('a1', '2026-01-01T00:00:00.000Z');
+    await j.artefactBegin(art('a2', 'mysql-bin.000002', { sequence: 2, partial: true }));
+    await j.uploadStarted('a2', 'u1');
+    await j.lost({ source: 'db', batch: 'x.bak', files: ['x.bak'], reason: 'gone', at: '2026-01-01T00:00:00.000Z', kind: 'artefact' });
     j.close();
     const k = new Journal(d);
     expect(k.artefacts.shipped('db', 'mysql-bin.000001', 100, 1000)).toMatchObject({ artefactId: 'a1', sequence: 1 });
@@ -41,16 +41,16 @@ describe('journal: artefacts', () => {
     k.close();
   });
 
-  it('compaction forgets versions of files gone from the site but keeps the newest and the highest sequence', () => {
+  it('compaction forgets versions of files gone from the site but keeps the newest and the highest sequence', async () => {
     const d = dir();
     const j = new Journal(d);
     for (const n of [1, 2, 3]) {
-      j.artefactBegin(art(`a${n}`, `mysql-bin.00000${n}`, { sequence: n }));
-      j.artefactPublished(`a${n}`, `2026-01-0${n}T00:00:00.000Z`);
+      await j.artefactBegin(art(`a${n}`, `mysql-bin.00000${n}`, { sequence: n }));
+      await j.artefactPublished(`a${n}`, `2026-01-0${n}T00:00:00.000Z`);
     }
-    j.artefactBegin(art('p1', 'x.bak'));
-    j.artefactPublished('p1', '2026-01-01T12:00:00.000Z');
-    j.compact(new Set(), new Set([artefactNameKey('db', 'mysql-bin.000002')]));
+    await j.artefactBegin(art('p1', 'x.bak'));
+    await j.artefactPublished('p1', '2026-01-01T12:00:00.000Z');
+    await j.compact(new Set(), new Set([artefactNameKey('db', 'mysql-bin.000002')]));
     j.close();
     const k = new Journal(d);
     expect(k.artefacts.records('db').map((r) => r.artefactId).sort()).toEqual(['a2', 'a3']);

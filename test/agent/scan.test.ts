@@ -35,8 +35,8 @@ describe('scan', () => {
     const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-scan-state-')));
     const first = await scanBatches(root, { depth: 1 });
     const files = [...(first[0]?.files.values() ?? [])];
-    journal.begin({ packId: 'p1', source: 'cs', batch: '000001', packKey: 'k', manifestKey: 'm', files });
-    journal.published('p1', 2, 1);
+    await journal.begin({ packId: 'p1', source: 'cs', batch: '000001', packKey: 'k', manifestKey: 'm', files });
+    await journal.published('p1', 2, 1);
     const scanned = await scanBatches(root, { depth: 1, isDone: batchDone(journal, source) });
     expect(scanned.map((b) => [b.batch, b.files.size, b.done])).toEqual([
       ['000001', 0, true],

@@ -36,14 +36,14 @@ describe('ferry CLI', () => {
     expect(r.stderr).toMatch(/ferry start/);
   });
 
-  it('shows backlog, oldest unshipped batch, losses and totals', () => {
+  it('shows backlog, oldest unshipped batch, losses and totals', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
     const root = join(dir, 'rec');
     writeTree(root, 3, 4, { ageMs: 7200_000 });
     const state = join(dir, 'state');
     const j = new Journal(state);
-    j.begin({ packId: 'p1', source: 'rec', batch: '000001', packKey: 'k', manifestKey: 'm', files: [] });
-    j.published('p1', 40, 4_000_000);
+    await j.begin({ packId: 'p1', source: 'rec', batch: '000001', packKey: 'k', manifestKey: 'm', files: [] });
+    await j.published('p1', 40, 4_000_000);
     j.close();
     const losses = new LossLog(state);
     const lostFiles = ['a.wav', 'b.wav'].map((name) => ({ name, size: 10, mtimeMs: 1, path: join(root, '000000', name) }));
