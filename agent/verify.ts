@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BlobStore } from '../core/ports.ts';
-import { IntegrityError } from '../core/errors.ts';
+import { IntegrityError, NotFoundError } from '../core/errors.ts';
 
 // A 200 from the store is not proof: some S3-compatible stores keep a torn PUT. After
 // publishing, Ferry reads back what it needs to be sure the object is exactly what it sent:
@@ -9,7 +9,7 @@ import { IntegrityError } from '../core/errors.ts';
 //   a multipart object: md5(part MD5s)-N), against the MD5 of what was sent. A store whose ETag is
 //   not that MD5 (encryption, another scheme), or any mismatch, falls back to a full read-back,
 //   which decides. The default on stand-ins and S3-compatible stores.
-// - 'read-back': the size and the SHA-256 of every byte, read back.
+// - 'read-back': the size and the SHA-256 of every byte, read back (one GET, no HEAD before it).
 
 export type VerifyMode = 'etag' | 'read-back' | 'checksum';
 
@@ -27,12 +27,18 @@ export async function verifyObject(
   expected: { size: number; sha256: string; /** S3 ETag of the bytes sent, for 'etag' */ etag?: string },
   mode: VerifyMode,
 ): Promise<void> {
-  const info = await store.head(key);
-  if (!info) throw new IntegrityError(`${key} is missing after it was published`);
-  if (info.size !== expected.size) throw new IntegrityError(`${key} holds ${info.size} bytes after publishing, expected ${expected.size}`);
-  if (mode === 'checksum') return;
-  if (mode === 'etag' && expected.etag !== undefined && info.etag !== undefined && unquote(info.etag) === unquote(expected.etag)) return;
-  const { body } = await store.get(key);
+  // A read-back counts and hashes every byte the store serves: a HEAD before it would check
+  // nothing more (a missing object is a NotFound of the GET, a wrong size a wrong count).
+  if (mode !== 'read-back') {
+    const info = await store.head(key);
+    if (!info) throw new IntegrityError(`${key} is missing after it was published`);
+    if (info.size !== expected.size) throw new IntegrityError(`${key} holds ${info.size} bytes after publishing, expected ${expected.size}`);
+    if (mode === 'checksum') return;
+    if (mode === 'etag' && expected.etag !== undefined && info.etag !== undefined && unquote(info.etag) === unquote(expected.etag)) return;
+  }
+  const { body } = await store.get(key).catch((error: unknown) => {
+    throw error instanceof NotFoundError ? new IntegrityError(`${key} is missing after it was published`, { cause: error }) : error;
+  });
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
