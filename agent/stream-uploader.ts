@@ -43,6 +43,12 @@ export interface UploadResult {
   parts: number;
   /** The S3 ETag of what was sent (MD5, or md5(part MD5s)-N). */
   etag?: string;
+  /**
+   * The store answered the single PUT with `etag`, the MD5 of what it stored (a store whose
+   * ETags are MD5s, the write not refused as already there): what an 'etag' verification's
+   * HEAD would ask it again.
+   */
+  etagAnswered?: true;
 }
 
 export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> &
@@ -257,7 +263,8 @@ export class StreamUploader {
       if (this.md5ETags && stored !== undefined && unquote(stored) !== unquote(etag)) {
         throw new IntegrityError(`${this.options.key} was stored as ETag ${stored}, expected ${etag}: the store kept other bytes than sent`);
       }
-      return { size: this.offset, sha256: digest.toString('hex'), parts: 1, etag };
+      const answered = this.md5ETags && stored !== undefined ? { etagAnswered: true as const } : {};
+      return { size: this.offset, sha256: digest.toString('hex'), parts: 1, etag, ...answered };
     }
     if (this.fill > 0) await this.flush();
     this.giveBack();

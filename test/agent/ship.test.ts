@@ -171,6 +171,18 @@ describe('agent shipping', () => {
     expect(ms.map((m) => m.pack.parts).sort()).toEqual([2, 2, 2]);
   });
 
+  it('in etag mode, sends no HEAD for a single-PUT pack the store answered with the MD5 sent, and one for a multipart pack', async () => {
+    writeTree(ctx.root, 2, 10); // ~20 KB batches: one PUT each
+    writeTree(ctx.root, 1, 10, { size: 600_000, firstBatch: 3 }); // 6 MB: multipart with 5 MiB parts
+    const store = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
+    const heads: string[] = [];
+    const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, { head: (k: string) => (heads.push(k), store.head(k)) });
+    expect(await makeAgent(ctx.config, spy, [], 'etag').cycle()).toMatchObject({ packs: 3, failed: 0 });
+    const ms = await manifests(store);
+    expect(ms.map((m) => m.pack.parts).sort()).toEqual([1, 1, 2]);
+    expect(heads.filter((k) => k.endsWith('.tar'))).toEqual(ms.filter((m) => m.pack.parts > 1).map((m) => m.packKey));
+  });
+
   it('in etag mode, reads back when the ETag is not an MD5 of the data, and still catches a torn upload', async () => {
     writeTree(ctx.root, 2, 10);
     const store = new MemoryBlobStore({ features: { verifiesChecksums: false, conditionalPut: false, md5ETags: false } });
