@@ -20,8 +20,8 @@ const gzipAsync = promisify(gzip);
 
 export class JsonlGzWriter {
   private fd: number | undefined;
-  /** Lines not compressed yet: one zlib call per 256 KB, not per line (each call costs more than the line). */
-  private pending: string[] = [];
+  /** Lines not compressed yet, as bytes: one zlib call per 256 KB, not per line (each call costs more than the line). */
+  private pending = Buffer.allocUnsafe(2 * CHUNK_BYTES);
   private pendingBytes = 0;
   /** Whether a gzip member was started: an empty file is not valid gzip, so close writes an empty member. */
   private members = 0;
@@ -46,9 +46,30 @@ export class JsonlGzWriter {
   /** Writes a line already serialised (without its newline); await `settle()` when `backlogged`. */
   writeLine(line: string): void {
     this.lines++;
-    this.pending.push(line, '\n');
-    this.pendingBytes += line.length + 1;
+    this.room(3 * line.length + 1);
+    this.pendingBytes += this.pending.write(line, this.pendingBytes, 'utf8');
+    this.pending[this.pendingBytes++] = 0x0a;
     if (this.pendingBytes >= CHUNK_BYTES) this.flush();
+  }
+
+  /**
+   * Writes a line from bytes already serialised, `src[start..end]` followed by `tail` (ASCII) and
+   * its newline: how an unchanged file's line is made from its previous one without a string.
+   */
+  writeLineFrom(src: Buffer, start: number, end: number, tail: string): void {
+    this.lines++;
+    this.room(end - start + tail.length + 1);
+    this.pendingBytes += src.copy(this.pending, this.pendingBytes, start, end);
+    this.pendingBytes += this.pending.write(tail, this.pendingBytes, 'latin1');
+    this.pending[this.pendingBytes++] = 0x0a;
+    if (this.pendingBytes >= CHUNK_BYTES) this.flush();
+  }
+
+  /** Makes room for `n` more bytes, starting a member (or a larger buffer for one long line) when needed. */
+  private room(n: number): void {
+    if (this.pendingBytes + n <= this.pending.length) return;
+    this.flush();
+    if (n > this.pending.length) this.pending = Buffer.allocUnsafe(n);
   }
 
   /** True when as many members are being compressed as may be: the caller awaits settle() before writing more. */
@@ -64,9 +85,10 @@ export class JsonlGzWriter {
 
   /** Starts compressing what is pending as one gzip member (at close, an empty one when there never was one). */
   private flush(): void {
-    if (this.fd === undefined || (this.pending.length === 0 && this.members > 0)) return;
-    const compressed = gzipAsync(this.pending.join(''), { level: this.level });
-    this.pending = [];
+    if (this.fd === undefined || (this.pendingBytes === 0 && this.members > 0)) return;
+    // The member's bytes are compressed on the thread pool: a new buffer takes the next lines.
+    const compressed = gzipAsync(this.pending.subarray(0, this.pendingBytes), { level: this.level });
+    this.pending = Buffer.allocUnsafe(2 * CHUNK_BYTES);
     this.pendingBytes = 0;
     this.members++;
     const done = (this.written = Promise.all([compressed, this.written]).then(

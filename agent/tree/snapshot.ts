@@ -18,8 +18,8 @@ import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, publishIndex, rootIdentity } from './snapshot-steps.ts';
-import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, publishedPrefix, unchangedFileSha, type LocalEntry, type PriorEntry } from './local-index.ts';
-import { LineFileWriter } from '../line-file.ts';
+import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
+import { LocalRecordWriter, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
@@ -86,12 +86,16 @@ export function readLastSnapshot(state: string, source: string): LastSnapshot | 
 
 const MAX_PROBLEMS = 100;
 
-/** One path's line in the published index and in the agent's local index. */
+/** One path's line in the published index and its record in the agent's local index. */
 interface Lines {
   published: string;
-  local: string;
+  local: RecordFields;
 }
-const lines = (entry: TreeEntry, local: LocalEntry): Lines => ({ published: JSON.stringify(entry), local: JSON.stringify(local) });
+/** The lines of an entry without pack position: its published line is the local record's prefix closed. */
+const lines = (entry: TreeEntry, item: WalkItem): Lines => {
+  const published = JSON.stringify(entry);
+  return { published, local: recordOf(item.rel, item.stat, entry.type, published.slice(0, -1)) };
+};
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 class Snapshot {
@@ -122,47 +126,54 @@ class Snapshot {
     return p;
   }
 
-  /** Writes the lines of every walked item: an unchanged file's without an await. */
-  async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LineFileWriter): Promise<void> {
+  /**
+   * Writes the lines of every walked item. A file unchanged since the previous snapshot (same
+   * size, mtime, ctime, inode, device and mode, its content still stored) is carried over from
+   * its previous record without an await, a read, a string decoded or a line serialised
+   * (`carryOver`); everything else is looked at (`looked`).
+   */
+  async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalRecordWriter): Promise<void> {
     for await (const run of runs) {
       for (const item of run) {
-        let made = this.entry(item, prev, included);
-        if (made instanceof Promise) made = await made;
-        if (!made) continue;
-        published.writeLine(made.published);
-        local.writeLine(made.local);
+        const found = prev.seekRecord(item.rel);
+        if (!(found && item.kind === 'file' && this.carryOver(item, prev, included, published, local))) {
+          const made = await this.looked(item, found ? prev.found() : undefined, item.rel.toString('utf8'), included);
+          if (!made) continue;
+          published.writeLine(made.published);
+          local.write(made.local);
+        }
         if (published.backlogged) await published.settle();
       }
     }
   }
 
   /**
-   * The index lines (published, local) for one walked item; undefined: left out (reported when
-   * it is a problem). A file unchanged since the previous snapshot (same size, mtime, ctime,
-   * inode, device and mode, its content still stored) is carried over from its previous line
-   * without being read, parsed into a new entry or serialised again, and without an await:
-   * `carryOver` is that path, `looked` the one for everything else.
+   * Carries an unchanged file over from its previous record (where `prev` stands): its published
+   * line is the record's prefix and the content's pack position, its record is copied as it is
+   * (with the unchanged records around it, as one block). False when it must be looked at.
    */
-  entry(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined): Lines | Promise<Lines | undefined> | undefined {
-    const shown = item.rel.toString('utf8');
-    const head = isUtf8(item.rel) ? lineHead(shown) : undefined;
-    const prior = prev.seekLine(item.rel, head);
-    if (item.kind === 'file') {
-      const carried = this.carryOver(item.stat, prior, head);
-      if (carried && (!included || included(shown))) return carried;
-    }
-    return this.looked(item, prior, shown, included);
+  private carryOver(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalRecordWriter): boolean {
+    const { buf, at } = prev;
+    if (!sameFileRecord(buf, at, item.stat)) return false;
+    if (included && !included(item.rel.toString('utf8'))) return false;
+    // Copied into one reused buffer: the look-up keeps nothing of it.
+    buf.copy(this.shaKey, 0, shaStart(at), shaStart(at) + 32);
+    const location = this.packer.locate(this.shaKey);
+    if (!location) return false;
+    this.counts.files++;
+    this.bytesTotal += Number(item.stat.size);
+    published.writeLineFrom(buf, prefixStart(buf, at), prefixEnd(buf, at), `,"pack":${this.position(location.pack)},"offset":${location.offset}}`);
+    local.copy(buf, at, at + recordLength(buf, at));
+    return true;
   }
 
-  private async looked(item: WalkItem, prior: PriorEntry | undefined, shown: string, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
+  private async looked(item: WalkItem, prior: RecordFields | undefined, shown: string, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
     if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
     if (item.kind !== 'dir' && included && !included(shown)) return undefined;
     const base = { ...entryPath(item.rel), mode: Number(item.stat.mode & 0o7777n), mtime: iso(item.stat.mtimeNs) };
-    const identity = identityOf(item.stat);
     if (item.kind === 'dir') {
       this.counts.dirs++;
-      const entry: TreeEntry = { ...base, type: 'dir', size: 0 };
-      return lines(entry, { ...entry, ...identity });
+      return lines({ ...base, type: 'dir', size: 0 }, item);
     }
     if (item.kind === 'symlink') {
       let target: Buffer;
@@ -173,39 +184,17 @@ class Snapshot {
       }
       if (!isUtf8(target)) this.problem(shown, 'link target is not valid UTF-8; stored with replacement characters');
       this.counts.symlinks++;
-      const entry: TreeEntry = { ...base, type: 'symlink', size: 0, target: target.toString('utf8') };
-      return lines(entry, { ...entry, ...identity });
+      return lines({ ...base, type: 'symlink', size: 0, target: target.toString('utf8') }, item);
     }
     return this.file(item, prior, shown);
   }
 
-  /**
-   * The lines of an unchanged file, taken from its previous local line; undefined when it must
-   * be looked at again. A path in UTF-8 is compared as a string (unchangedFileSha); another one
-   * through its parsed entry.
-   */
-  private carryOver(st: BigIntStats, prior: PriorEntry | undefined, head: string | undefined): Lines | undefined {
-    if (!prior) return undefined;
-    const sha = head !== undefined ? unchangedFileSha(prior.line, head, st) : sameFile(prior.entry, st) ? prior.entry.sha256 : undefined;
-    if (sha === undefined) return undefined;
-    // Decoded into one reused buffer (the look-up keeps nothing of it); `sha` is 64 hex digits.
-    this.shaKey.write(sha, 'hex');
-    const location = this.packer.locate(this.shaKey);
-    const prefix = location && publishedPrefix(prior.line);
-    if (!prefix) return undefined;
-    this.counts.files++;
-    this.bytesTotal += Number(st.size);
-    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: prior.line };
-  }
-
-  private async file(item: WalkItem, priorLine: PriorEntry | undefined, shown: string): Promise<Lines | undefined> {
+  private async file(item: WalkItem, prior: RecordFields | undefined, shown: string): Promise<Lines | undefined> {
     let st = item.stat;
-    // Its previous line was not carried over, yet the content is the same version (a mode that
+    // Its previous record was not carried over, yet the content is the same version (a mode that
     // changed without its ctime): not read again when the store still holds that content.
-    const prior = priorLine?.entry;
-    const unchanged = prior !== undefined && sameContent(prior, st);
-    let sha: Buffer | undefined;
-    let location = unchanged ? this.packer.locate((sha = Buffer.from(prior.sha256!, 'hex'))) : undefined;
+    let sha = prior !== undefined && sameContent(prior, st) ? prior.sha256 : undefined;
+    let location = sha ? this.packer.locate(sha) : undefined;
     if (!location) {
       const attempts = this.ctx.readAttempts ?? 3;
       for (let attempt = 1; ; attempt++) {
@@ -227,10 +216,8 @@ class Snapshot {
     }
     this.counts.files++;
     this.bytesTotal += Number(st.size);
-    const base = { ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs) };
-    const local: LocalEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), ...identityOf(st) };
-    const entry: TreeEntry = { ...base, type: 'file', size: Number(st.size), sha256: sha!.toString('hex'), pack: this.position(location!.pack), offset: location!.offset };
-    return lines(entry, local);
+    const prefix = JSON.stringify({ ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs), type: 'file', size: Number(st.size), sha256: sha!.toString('hex') }).slice(0, -1);
+    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: recordOf(item.rel, st, 'file', prefix, sha) };
   }
 
   private async read(item: WalkItem, st: BigIntStats, shown: string) {
@@ -249,22 +236,9 @@ class Snapshot {
   }
 }
 
-/** The same version of the file's content: size, mtime, ctime, inode and device as the previous line says. */
-function sameContent(p: LocalEntry, st: BigIntStats): boolean {
-  return (
-    p.type === 'file' &&
-    p.sha256 !== undefined &&
-    p.size === Number(st.size) &&
-    p.mtimeNs === String(st.mtimeNs) &&
-    p.ctimeNs === String(st.ctimeNs) &&
-    p.ino === String(st.ino) &&
-    p.dev === String(st.dev)
-  );
-}
-
-/** The same file, mode included: its previous line can be carried over as it is. */
-function sameFile(p: LocalEntry, st: BigIntStats): boolean {
-  return sameContent(p, st) && p.mode === Number(st.mode & 0o7777n);
+/** The same version of the file's content: size, mtime, ctime, inode and device as the previous record says. */
+function sameContent(p: RecordFields, st: BigIntStats): boolean {
+  return p.type === 'file' && p.sha256 !== undefined && p.size === st.size && p.mtimeNs === st.mtimeNs && p.ctimeNs === st.ctimeNs && p.ino === st.ino && p.dev === st.dev;
 }
 
 /** Closes files after a failure: the first error is the one to report. */
@@ -321,7 +295,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const snap = new Snapshot(ctx, packer);
   const prev = new PreviousIndex(last ? await localIndexFile(dir) : undefined);
   const indexBody = new JsonlGzWriter(join(work, 'index.body.gz'));
-  const localNext = new LineFileWriter(join(work, LOCAL_INDEX));
+  const localNext = new LocalRecordWriter(join(work, LOCAL_INDEX));
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {

@@ -1,17 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
 import { LineFileReader, LineFileWriter } from '../../agent/line-file.ts';
-import { LOCAL_INDEX, PreviousIndex, identityOf, lineHead, localIndexFile, unchangedFileSha, type LocalEntry } from '../../agent/tree/local-index.ts';
-import { compareTreePaths, entryPath, treePathMatcher } from '../../agent/tree/paths.ts';
+import { compareTreePaths, treePathMatcher } from '../../agent/tree/paths.ts';
 import { MAX_RUN, walkTree } from '../../agent/tree/walk.ts';
 
 // The pieces of a snapshot on their own: the one path order, the walk that yields it, the
-// merge-join reader of the previous index, and the content index that makes dedup work.
+// gzip and plain line files, and the content index that makes dedup work.
 
 const b = (s: string) => Buffer.from(s);
 const sha = (s: string) => createHash('sha256').update(s).digest();
@@ -51,65 +50,7 @@ describe('tree path order', () => {
   });
 });
 
-describe('previous index merge-join', () => {
-  const entry = (path: string): LocalEntry => ({ path, type: 'file', mode: 0o644, mtime: '2026-01-01T00:00:00.000Z', size: 1, sha256: sha(path).toString('hex'), ino: '1', dev: '1', mtimeNs: '0', ctimeNs: '0' });
-
-  it('answers each path asked in order, treating skipped paths as deleted', () => {
-    const file = join(tmp(), LOCAL_INDEX);
-    const w = new LineFileWriter(file);
-    for (const p of ['a', 'a/b', 'a-c', 'z']) w.writeLine(JSON.stringify(entry(p)));
-    w.close();
-    const prev = new PreviousIndex(file);
-    expect(prev.seek(b('a'))?.path).toBe('a');
-    expect(prev.seek(b('a/a'))).toBeUndefined(); // new path between two old ones
-    expect(prev.seek(b('a-c'))?.path).toBe('a-c'); // a/b skipped: deleted
-    expect(prev.seek(b('zz'))).toBeUndefined();
-    prev.close();
-    expect(new PreviousIndex(undefined).seek(b('a'))).toBeUndefined();
-  });
-
-  it('recognises the line of a path in UTF-8 by its start, without parsing it', () => {
-    const file = join(tmp(), LOCAL_INDEX);
-    const w = new LineFileWriter(file);
-    w.writeLine('{"path":"a","mode":420,"not json');
-    w.writeLine(JSON.stringify({ path: 'b', type: 'dir', mode: 0o755, mtime: '2026-01-01T00:00:00.000Z', size: 0 }));
-    w.close();
-    const prev = new PreviousIndex(file);
-    expect(prev.seekLine(b('a'), lineHead('a'))?.line).toBe('{"path":"a","mode":420,"not json');
-    expect(prev.seek(b('b'))?.type).toBe('dir');
-    prev.close();
-  });
-
-  it('converts the gzip local index an older agent left into the plain file once, line for line, and drops the gzip file', async () => {
-    const dir = tmp();
-    const w = new JsonlGzWriter(join(dir, 'index.local.gz'), 1);
-    for (const p of ['a', 'a/b', 'z']) w.write(entry(p));
-    await w.close();
-    const file = await localIndexFile(dir);
-    expect(file).toBe(join(dir, LOCAL_INDEX));
-    expect(existsSync(join(dir, 'index.local.gz'))).toBe(false);
-    expect(readFileSync(file!, 'utf8')).toBe(['a', 'a/b', 'z'].map((p) => `${JSON.stringify(entry(p))}\n`).join(''));
-    expect(await localIndexFile(tmp())).toBeUndefined();
-  });
-
-  it('takes the hash of an unchanged file from its line only when mode, size, inode, device, mtime and ctime are all the same', () => {
-    const root = tmp();
-    writeFileSync(join(root, 'f'), 'content');
-    const st = lstatSync(join(root, 'f'), { bigint: true });
-    const hash = sha('content').toString('hex');
-    const local: LocalEntry = { ...entryPath(b('dir/f')), mode: Number(st.mode & 0o7777n), mtime: new Date(Number(st.mtimeNs / 1_000_000n)).toISOString(), type: 'file', size: 7, sha256: hash, ...identityOf(st) };
-    const line = JSON.stringify(local);
-    expect(unchangedFileSha(line, lineHead('dir/f'), st)).toBe(hash);
-    expect(unchangedFileSha(line, lineHead('dir/g'), st)).toBeUndefined();
-    for (const field of ['mode', 'size', 'ino', 'dev', 'mtimeNs', 'ctimeNs'] as const) {
-      const other = { ...st, isFile: () => true, [field]: st[field] + 1n } as typeof st;
-      expect(unchangedFileSha(line, lineHead('dir/f'), other), field).toBeUndefined();
-    }
-    expect(unchangedFileSha(JSON.stringify({ ...local, ctimeNs: undefined }), lineHead('dir/f'), st)).toBeUndefined(); // an older agent's line
-  });
-});
-
-describe('plain JSON lines (the local index)', () => {
+describe('plain JSON lines', () => {
   it('reads back every line written across many 1 MiB chunks, a character cut by a chunk boundary included', () => {
     const file = join(tmp(), 'lines.jsonl');
     const w = new LineFileWriter(file);

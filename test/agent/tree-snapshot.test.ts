@@ -1,11 +1,16 @@
 import { describe, it, expect } from 'vitest';
-import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { readAll } from '../../agent/recover.ts';
 import { restoreTree } from '../../cli/tree-restore.ts';
+import { LineFileWriter } from '../../agent/line-file.ts';
+import { LOCAL_INDEX, entryOfRecord } from '../../agent/tree/local-index.ts';
+import { LocalRecordReader, decodeRecord } from '../../agent/tree/local-record.ts';
+import { treeStateDir } from '../../agent/tree/snapshot.ts';
 import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
 
 const write = (path: string, text: string | Buffer, mtime = new Date('2026-02-01T08:00:00Z')) => {
@@ -78,6 +83,56 @@ describe('tree snapshot', () => {
     const to = join(site.dir, 'restored');
     await restoreTree({ blobs: store, manifest: third, to });
     expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it('picks up the changed files inside a directory of otherwise unchanged ones, whose records are copied as blocks around them', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'conf'));
+    const names = Array.from({ length: 300 }, (_, i) => `deck${String(i).padStart(3, '0')}.pptx`);
+    for (const n of names) write(join(site.root, 'conf', n), `${n} version 1`);
+    const store = new MemoryBlobStore();
+    await snapshot(site, store);
+    // One rewritten with another size; one with the same size and its mtime put back (only the ctime tells).
+    write(join(site.root, 'conf', names[150]!), `${names[150]} version 1 and more`);
+    const same = join(site.root, 'conf', names[151]!);
+    const was = lstatSync(same, { bigint: true });
+    writeFileSync(same, `${names[151]} version 2`);
+    utimesSync(same, new Date(Number(was.mtimeNs / 1_000_000n)), new Date(Number(was.mtimeNs / 1_000_000n)));
+    site.clock.advance(3600_000);
+    const { manifest: second } = await snapshot(site, store);
+    expect(second.counts).toMatchObject({ files: 300, filesRead: 2 });
+    const lines = gunzipSync(await readAll(store, second.index.key)).toString().trim().split('\n').slice(1).map((l) => JSON.parse(l) as { path: string; sha256?: string });
+    const shaOf = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect(lines.find((l) => l.path === `conf/${names[151]}`)?.sha256).toBe(shaOf(`${names[151]} version 2`));
+    expect(lines.find((l) => l.path === `conf/${names[150]}`)?.sha256).toBe(shaOf(`${names[150]} version 1 and more`));
+    expect(lines.find((l) => l.path === `conf/${names[152]}`)?.sha256).toBe(shaOf(`${names[152]} version 1`));
+    await restoreTree({ blobs: store, manifest: second, to: join(site.dir, 'r') });
+    expect(picture(join(site.dir, 'r'))).toEqual(picture(site.root));
+    site.clock.advance(3600_000);
+    const { manifest: third } = await snapshot(site, store);
+    expect(third.counts).toMatchObject({ files: 300, filesRead: 0 });
+  });
+
+  it("carries every file over unread from the JSON-lines local index an older agent left, converted once", async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'conf'));
+    for (let i = 0; i < 30; i++) write(join(site.root, 'conf', `m${i} é.dat`), `meeting ${i}`);
+    const store = new MemoryBlobStore();
+    const { manifest: first } = await snapshot(site, store);
+    const dir = treeStateDir(site.state, site.source.name);
+    // The index as the agent before the binary records wrote it: one JSON line a path.
+    const reader = new LocalRecordReader(join(dir, LOCAL_INDEX));
+    const legacy = new LineFileWriter(join(dir, 'index.local.jsonl'));
+    while (reader.next()) legacy.writeLine(JSON.stringify(entryOfRecord(decodeRecord(reader.buf, reader.at))));
+    legacy.close();
+    reader.close();
+    rmSync(join(dir, LOCAL_INDEX));
+    site.clock.advance(3600_000);
+    const { manifest: second } = await snapshot(site, store);
+    expect(second.counts).toMatchObject({ files: 30, dirs: 1, filesRead: 0 });
+    expect(existsSync(join(dir, 'index.local.jsonl'))).toBe(false);
+    const lines = async (key: string) => gunzipSync(await readAll(store, key)).toString().trim().split('\n').slice(1);
+    expect(await lines(second.index.key)).toEqual(await lines(first.index.key));
   });
 
   it('closes the first pack of a snapshot at 8 MiB, the next ones at the source target', async () => {
