@@ -2,10 +2,10 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
 // Plain (uncompressed) JSON-lines files, written and read synchronously in large chunks: the
-// agent's own state files read once per pass (the tree's local index, a line per path, which a
-// snapshot reads once and writes once; the recordings' pending view, a line per batch). Compressing it cost more CPU per unchanged path (gzip of its line on
-// write, gunzip on the next read) than everything else the snapshot does for that path but the
-// lstat; the price is about four times the bytes in the state directory (docs/operations.md).
+// agent's own state files read once per pass (the recordings' pending view, a line per batch;
+// the tree's local index of an older agent, read once to be converted: tree/local-index.ts).
+// Uncompressed: a gzip of each line on write and a gunzip on the next read cost more CPU than
+// the rest of the work for an unchanged line (docs/operations.md).
 // Synchronous for the reason the walk's lstat is: these bytes are in the page cache, and a
 // thread-pool trip per chunk waits longest exactly when the machine is busy.
 

@@ -14,17 +14,18 @@ import { cachedShareTree, changeOnePercent } from './share-tree.ts';
 // another process: the snapshot code on an in-memory store, the cached share tree (share-tree.ts),
 // a first snapshot, 1 % of the files rewritten, a second snapshot under the V8 profiler. Prints
 // both times, the ratio, files read, the profile by area and by function, and keeps the profile:
-//   node --import tsx scripts/bench/share-profile.ts [--files 100000] [--top 25] [--out DIR] [--no-profile]
+//   node --import tsx scripts/bench/share-profile.ts [--files 100000] [--file-kb KB] [--top 25] [--out DIR] [--no-profile]
 // `--no-profile` times the second snapshot without the profiler (which slows it, not the first,
 // by several per cent). The CPU seconds of each snapshot are printed beside the wall time: on a
 // shared machine they move less than the wall time does.
 // Investigation only (the `share` scenario of `npm run bench` is what is reported).
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, top: { type: 'string', default: '25' }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, 'file-kb': { type: 'string' }, top: { type: 'string', default: '25' }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false } } });
   const files = Number(values.files);
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const tree = cachedShareTree(files, say);
+  const fileKb = values['file-kb'] === undefined ? undefined : Number(values['file-kb']);
+  const tree = cachedShareTree(files, say, fileKb);
   const dir = mkdtempSync(join(tmpdir(), 'ferry-share-profile-'));
   try {
     const config = parseAgentConfig(`site: bench\nstate: ${join(dir, 'state')}\nsources:\n  - { name: share, type: tree, path: "${tree.root}" }\n`);
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     const first = await takeTreeSnapshot(ctx);
     const firstMs = performance.now() - started;
     const firstCpu = cpuMs() - cpu;
-    changeOnePercent(tree.root, files);
+    changeOnePercent(tree.root, files, fileKb);
     clock.advance(3_600_000);
     const session = values['no-profile'] ? undefined : new Session();
     session?.connect();

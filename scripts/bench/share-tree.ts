@@ -27,18 +27,24 @@ export function benchCacheDir(): string {
 
 const dirOf = (root: string, i: number) => join(root, `d${String(Math.floor(i / 100)).padStart(5, '0')}`);
 const pathOf = (root: string, i: number) => join(dirOf(root, i), `f${i % 100}.bin`);
-/** Sizes 0.5-4 KB; the rewritten version of a file has another size as often as not. */
-const sizeOf = (i: number, generation: number) => 512 + ((i * (generation === 0 ? 7919 : 31)) % 3584);
+/**
+ * Sizes 0.5-4 KB (`fileKb` undefined), else from a quarter to 1.75 times `fileKb` KB (that on
+ * average); the rewritten version of a file has another size as often as not.
+ */
+const sizeOf = (i: number, generation: number, fileKb?: number) => {
+  const step = i * (generation === 0 ? 7919 : 31);
+  return fileKb === undefined ? 512 + (step % 3584) : fileKb * 256 + (step % (fileKb * 1536));
+};
 
-function contentOf(i: number, generation: number): Buffer {
+function contentOf(i: number, generation: number, fileKb?: number): Buffer {
   const key = createHash('sha256').update(`share-${generation}`).digest().subarray(0, 16);
   const iv = Buffer.alloc(16);
   iv.writeUInt32BE(i, 12);
-  return createCipheriv('aes-128-ctr', key, iv).update(Buffer.alloc(sizeOf(i, generation)));
+  return createCipheriv('aes-128-ctr', key, iv).update(Buffer.alloc(sizeOf(i, generation, fileKb)));
 }
 
-function writeVersion(root: string, i: number, generation: number): number {
-  const body = contentOf(i, generation);
+function writeVersion(root: string, i: number, generation: number, fileKb?: number): number {
+  const body = contentOf(i, generation, fileKb);
   const path = pathOf(root, i);
   const fd = openSync(path, 'w');
   try {
@@ -54,15 +60,16 @@ function writeVersion(root: string, i: number, generation: number): number {
 /**
  * The share of N files (`d{i/100}/f{i%100}.bin`), in its first state: written when the cache
  * has none (a marker says it is complete), else the files the last run rewrote are put back.
+ * `fileKb`: files of that size on average (`share-{N}-{kb}kb`) instead of 0.5-4 KB.
  */
-export function cachedShareTree(files: number, say: (line: string) => void): ShareTree {
-  const dir = join(benchCacheDir(), `share-${files}`);
+export function cachedShareTree(files: number, say: (line: string) => void, fileKb?: number): ShareTree {
+  const dir = join(benchCacheDir(), fileKb === undefined ? `share-${files}` : `share-${files}-${fileKb}kb`);
   const root = join(dir, 'root');
   const marker = join(dir, 'complete.json');
   if (existsSync(marker)) {
     const tree = JSON.parse(readFileSync(marker, 'utf8')) as ShareTree;
     const started = performance.now();
-    for (let i = CHANGED_FROM; i < files; i += 100) writeVersion(root, i, 0);
+    for (let i = CHANGED_FROM; i < files; i += 100) writeVersion(root, i, 0, fileKb);
     say(`[share] reusing ${dir}; ${Math.ceil((files - CHANGED_FROM) / 100).toLocaleString('en-GB')} files put back in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return tree;
   }
@@ -72,7 +79,7 @@ export function cachedShareTree(files: number, say: (line: string) => void): Sha
   let bytes = 0;
   for (let i = 0; i < files; i++) {
     if (i % 100 === 0) mkdirSync(dirOf(root, i), { recursive: true });
-    bytes += writeVersion(root, i, 0);
+    bytes += writeVersion(root, i, 0, fileKb);
   }
   const tree = { root, files, bytes };
   writeFileSync(marker, JSON.stringify(tree));
@@ -81,10 +88,10 @@ export function cachedShareTree(files: number, say: (line: string) => void): Sha
 }
 
 /** Rewrites every hundredth file with new content (often another size) and a new mtime; the count. */
-export function changeOnePercent(root: string, files: number): number {
+export function changeOnePercent(root: string, files: number, fileKb?: number): number {
   let changed = 0;
   for (let i = CHANGED_FROM; i < files; i += 100) {
-    writeVersion(root, i, 1);
+    writeVersion(root, i, 1, fileKb);
     changed++;
   }
   return changed;

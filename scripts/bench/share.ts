@@ -64,6 +64,8 @@ export interface ShareOptions {
   nodeFlags?: string[];
   /** Restore the second snapshot both ways (default: up to 200,000 files). */
   restores?: boolean;
+  /** Files of this size on average (KB) instead of 0.5-4 KB (share-tree.ts). */
+  fileKb?: number;
 }
 
 const peak = (m: Measured) => Math.max(m.peakTreeRssMb, m.mainHwmMb);
@@ -143,11 +145,11 @@ async function restores(o: ShareOptions): Promise<RestoreRun[]> {
 }
 
 export async function runShareBench(o: ShareOptions): Promise<{ runs: ShareRun[]; bytes: number; changed: number; restores: RestoreRun[] }> {
-  const { root, bytes } = cachedShareTree(o.files, o.say);
+  const { root, bytes } = cachedShareTree(o.files, o.say, o.fileKb);
   o.say(`[share] ${o.files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB`);
   const runs: ShareRun[] = [await ferryPass(o, root, 'first')];
   if (o.restic) runs.push(await resticPass(o, root, 'first'));
-  const changed = changeOnePercent(root, o.files);
+  const changed = changeOnePercent(root, o.files, o.fileKb);
   runs.push(await ferryPass(o, root, 'second'));
   if (o.restic) runs.push(await resticPass(o, root, 'second'));
   const restored = (o.restores ?? o.files <= 200_000) && runs.every((r) => r.tool !== 'ferry' || r.ok) ? await restores(o) : [];
