@@ -1,14 +1,21 @@
 import { Worker } from 'node:worker_threads';
 
-// Hashes part buffers on a worker thread, so that the main thread of the agent reads files and
-// frames tar members while the bytes already in a part buffer are hashed beside it. Per upload,
-// the worker keeps the SHA-256 of the whole object (fed every filled part, in order) and answers
-// each part with its MD5 (Content-MD5, the ETag check) and, where the store checks it, its own
-// SHA-256. Part buffers live on a SharedArrayBuffer (PartPool), so a part crosses to the worker
-// without a copy: the caller must not write to or release a buffer before its answer arrived.
-// Messages to one worker are delivered in the order they were posted, which keeps the object's
-// SHA-256 in byte order. The member SHA-256 (one per recording, in the manifest) stays on the
-// main thread: it is taken from the bytes as they are read, before they reach a part buffer.
+// Hashes part buffers on worker threads, so that the main thread of the agent reads files and
+// frames tar members while the bytes already in a part buffer are hashed beside it. Two jobs,
+// on threads of their own, because they are needed at different times:
+// - each part's digests (its MD5 for Content-MD5 and the ETag check, and its own SHA-256 where
+//   the store checks it) are needed before the part is sent: they are taken on the digest
+//   threads (parts are independent, so a lone large pack has two digested at once);
+// - the SHA-256 of the whole object is needed only at completion: it is kept, per upload, on
+//   the object thread, fed every part in order. A part never waits for it to be sent.
+// Part buffers live on a SharedArrayBuffer (PartPool), so a part crosses to a thread without a
+// copy: the caller must not write to or release a buffer before every thread is done with it
+// (`HashedPart.read`). Messages to one worker are delivered in the order they were posted, which
+// keeps the object's SHA-256 in byte order; each part names its offset in the object, and the
+// object thread refuses a part that does not follow the bytes it holds (a thread that died and
+// was replaced mid-upload), so a digest is never one of part of the bytes. The member SHA-256
+// (one per recording, in the manifest) stays on the main thread: it is taken from the bytes as
+// they are read, before they reach a part buffer.
 
 export interface PartDigests {
   md5: Buffer;
@@ -16,10 +23,22 @@ export interface PartDigests {
   sha256?: Buffer;
 }
 
+/** One part handed to the hasher. */
+export interface HashedPart {
+  /** The part's own digests: all the part waits for before it is sent. */
+  digests: Promise<PartDigests>;
+  /**
+   * Settles once no thread reads the part's bytes any more (the digests taken, the object hash
+   * fed, or the thread gone): only then may the buffer be written again or go back to the pool.
+   * Rejects when the object hash did not take the part (the upload must then fail).
+   */
+  read: Promise<void>;
+}
+
 /** What StreamUploader needs of a hasher; one object hash per upload (`stream`). */
 export interface PartHashing {
-  /** Adds the part to the stream's object hash and digests the part itself. */
-  part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): Promise<PartDigests>;
+  /** Adds the part to the stream's object hash (after the parts before it) and digests the part itself. */
+  part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): HashedPart;
   /** The object's SHA-256 (hex) of every part added, in order; the stream is then forgotten. */
   digest(stream: number): Promise<string>;
   /** Forgets a stream without a digest (an aborted upload). */
@@ -29,75 +48,58 @@ export interface PartHashing {
 }
 
 type Request =
-  | { op: 'part'; id: number; stream: number; buffer: SharedArrayBuffer; offset: number; length: number; sha256: boolean }
-  | { op: 'digest'; id: number; stream: number }
+  | { op: 'part'; id: number; buffer: SharedArrayBuffer; offset: number; length: number; sha256: boolean }
+  | { op: 'update'; id: number; stream: number; at: number; buffer: SharedArrayBuffer; offset: number; length: number }
+  | { op: 'digest'; id: number; stream: number; size: number }
   | { op: 'drop'; stream: number };
 type Reply = { id: number; md5?: Uint8Array; sha256?: Uint8Array; hex?: string; error?: string };
 
-// Plain JavaScript evaluated as the worker's script: it needs no file of its own, so it runs the
-// same from the agent's bundle and from source.
+// Plain JavaScript evaluated as each worker's script: it needs no file of its own, so it runs the
+// same from the agent's bundle and from source. A digest thread answers `part`; the object
+// thread answers `update`, `digest` and `drop`.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const objects = new Map();
 parentPort.on('message', (m) => {
   try {
-    if (m.op === 'drop') return void objects.delete(m.stream);
-    if (m.op === 'digest') {
-      const hash = objects.get(m.stream) ?? createHash('sha256');
-      objects.delete(m.stream);
-      return parentPort.postMessage({ id: m.id, hex: hash.digest('hex') });
+    if (m.op === 'part') {
+      const bytes = new Uint8Array(m.buffer, m.offset, m.length);
+      const md5 = createHash('md5').update(bytes).digest();
+      const sha256 = m.sha256 ? createHash('sha256').update(bytes).digest() : undefined;
+      return parentPort.postMessage({ id: m.id, md5, sha256 });
     }
-    const bytes = new Uint8Array(m.buffer, m.offset, m.length);
-    let hash = objects.get(m.stream);
-    if (!hash) objects.set(m.stream, (hash = createHash('sha256')));
-    hash.update(bytes);
-    const md5 = createHash('md5').update(bytes).digest();
-    const sha256 = m.sha256 ? createHash('sha256').update(bytes).digest() : undefined;
-    parentPort.postMessage({ id: m.id, md5, sha256 });
+    if (m.op === 'drop') return void objects.delete(m.stream);
+    const object = objects.get(m.stream) ?? { hash: createHash('sha256'), size: 0 };
+    if (m.op === 'digest') {
+      objects.delete(m.stream);
+      if (object.size !== m.size) throw new Error('object hash holds ' + object.size + ' bytes of stream ' + m.stream + ', expected ' + m.size);
+      return parentPort.postMessage({ id: m.id, hex: object.hash.digest('hex') });
+    }
+    if (object.size !== m.at) throw new Error('object hash holds ' + object.size + ' bytes of stream ' + m.stream + ', the part starts at ' + m.at);
+    object.hash.update(new Uint8Array(m.buffer, m.offset, m.length));
+    object.size += m.length;
+    objects.set(m.stream, object);
+    parentPort.postMessage({ id: m.id });
   } catch (error) {
     parentPort.postMessage({ id: m.id, error: String(error && error.stack || error) });
   }
 });
 `;
 
-export class PartHasher implements PartHashing {
+/** One worker thread and the answers awaited from it; a thread that died is replaced on the next request. */
+class HashThread {
   private worker: Worker | undefined;
   private readonly waiting = new Map<number, { worker: Worker; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
-  private nextStream = 1;
 
-  open(): number {
-    return this.nextStream++;
+  constructor(private readonly name: string) {}
+
+  /** Answers awaited now (to spread parts over the digest threads). */
+  get load(): number {
+    return this.waiting.size;
   }
 
-  async part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): Promise<PartDigests> {
-    if (!(bytes.buffer instanceof SharedArrayBuffer)) {
-      throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
-    }
-    const id = this.nextId++;
-    const { byteOffset: offset, byteLength: length } = bytes;
-    const reply = await this.ask(id, { op: 'part', id, stream, buffer: bytes.buffer, offset, length, sha256: options.sha256 });
-    return { md5: Buffer.from(reply.md5 as Uint8Array), ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}) };
-  }
-
-  async digest(stream: number): Promise<string> {
-    const id = this.nextId++;
-    return (await this.ask(id, { op: 'digest', id, stream })).hex as string;
-  }
-
-  drop(stream: number): void {
-    this.worker?.postMessage({ op: 'drop', stream } satisfies Request);
-  }
-
-  /** Stops the worker; answers still awaited fail. A later call starts a new one. */
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
-  }
-
-  private ask(id: number, request: Request): Promise<Reply> {
+  ask(id: number, request: Request): Promise<Reply> {
     const worker = this.start();
     return new Promise<Reply>((resolve, reject) => {
       this.waiting.set(id, { worker, resolve, reject });
@@ -107,13 +109,24 @@ export class PartHasher implements PartHashing {
     });
   }
 
+  /** Posts a request that has no answer (to the running worker only: a new one knows nothing to forget). */
+  tell(request: Request): void {
+    this.worker?.postMessage(request);
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'ferry part hasher' });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, name: this.name });
     worker.unref();
     worker.on('message', (reply: Reply) => this.settle(reply));
     // A worker that died fails every answer awaited from it (those uploads fail and are shipped
-    // again); the next request starts a new one.
+    // again); the next request starts a new one. Once it has died it reads no buffer any more.
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
       for (const [id, w] of this.waiting) {
@@ -123,7 +136,7 @@ export class PartHasher implements PartHashing {
       }
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the part hasher thread exited (code ${code})`)));
+    worker.on('exit', (code) => fail(new Error(`the ${this.name} thread exited (code ${code})`)));
     this.worker = worker;
     return worker;
   }
@@ -133,14 +146,76 @@ export class PartHasher implements PartHashing {
     if (!w) return;
     this.waiting.delete(reply.id);
     if (![...this.waiting.values()].some((other) => other.worker === w.worker)) w.worker.unref();
-    if (reply.error !== undefined) w.reject(new Error(`part hasher: ${reply.error}`));
+    if (reply.error !== undefined) w.reject(new Error(`${this.name}: ${reply.error}`));
     else w.resolve(reply);
+  }
+}
+
+/** Threads that take part digests: two, so that one part is digested while the next is. */
+export const DIGEST_THREADS = 2;
+
+export class PartHasher implements PartHashing {
+  private readonly digesters: HashThread[];
+  private readonly object = new HashThread('ferry object hasher');
+  /** Bytes posted so far per open stream: where its next part starts in the object. */
+  private readonly posted = new Map<number, number>();
+  private nextId = 1;
+  private nextStream = 1;
+
+  constructor(options: { digestThreads?: number } = {}) {
+    const n = options.digestThreads ?? DIGEST_THREADS;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`digest threads must be a positive integer, got ${n}`);
+    this.digesters = Array.from({ length: n }, (_, i) => new HashThread(`ferry part hasher ${i + 1}`));
+  }
+
+  open(): number {
+    const stream = this.nextStream++;
+    this.posted.set(stream, 0);
+    return stream;
+  }
+
+  part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): HashedPart {
+    if (!(bytes.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
+    }
+    const { buffer, byteOffset: offset, byteLength: length } = bytes;
+    const at = this.posted.get(stream);
+    if (at === undefined) throw new RangeError(`stream ${stream} is not open`);
+    this.posted.set(stream, at + length);
+    const update = this.nextId++;
+    const read = this.object.ask(update, { op: 'update', id: update, stream, at, buffer, offset, length }).then(() => undefined);
+    const id = this.nextId++;
+    const digester = this.digesters.reduce((a, b) => (b.load < a.load ? b : a));
+    const digests = digester.ask(id, { op: 'part', id, buffer, offset, length, sha256: options.sha256 }).then((reply) => ({
+      md5: Buffer.from(reply.md5 as Uint8Array),
+      ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}),
+    }));
+    // Read by both threads: done when both answered (or died), whichever way each ended.
+    const done = Promise.allSettled([read, digests]).then(() => read);
+    return { digests, read: done };
+  }
+
+  async digest(stream: number): Promise<string> {
+    const size = this.posted.get(stream) ?? 0;
+    this.posted.delete(stream);
+    const id = this.nextId++;
+    return (await this.object.ask(id, { op: 'digest', id, stream, size })).hex as string;
+  }
+
+  drop(stream: number): void {
+    this.posted.delete(stream);
+    this.object.tell({ op: 'drop', stream });
+  }
+
+  /** Stops the threads; answers still awaited fail. A later call starts new ones. */
+  async close(): Promise<void> {
+    await Promise.all([this.object, ...this.digesters].map((t) => t.close()));
   }
 }
 
 let shared: PartHasher | undefined;
 
-/** The process's hasher (one thread for every upload), started on first use. */
+/** The process's hasher (its threads serve every upload), started on first use. */
 export function sharedPartHasher(): PartHasher {
   shared ??= new PartHasher();
   return shared;

@@ -163,25 +163,23 @@ export class StreamUploader {
     this.buffer = undefined;
     this.fill = 0;
     const partNumber = ++this.partNumber;
-    // Posted now, so the hasher takes the parts in order; the main thread fills the next buffer
-    // meanwhile. A per-part SHA-256 only helps a store that checks it (AWS S3); the MD5 goes everywhere.
-    const digests = this.hasher.part(this.stream, body, { sha256: this.sendChecksums });
+    // Posted now, so the object hash takes the parts in order; the main thread fills the next
+    // buffer meanwhile. A per-part SHA-256 only helps a store that checks it (AWS S3); the MD5 goes everywhere.
+    const hashed = this.hasher.part(this.stream, body, { sha256: this.sendChecksums });
     const uploadId = this.uploadId;
-    const task = digests
-      .then(({ md5, sha256 }) => {
-        this.partMd5s[partNumber - 1] = md5;
-        return this.sendPart(uploadId, partNumber, body, md5, sha256?.toString('base64'));
-      })
-      .then((part) => {
-        this.parts.push(part);
-      })
-      .catch((error: unknown) => {
-        this.failure ??= error;
-      })
-      .finally(() => {
-        this.inflight.delete(task);
-        this.pool.release(buffer);
-      });
+    const sent = hashed.digests.then(({ md5, sha256 }) => {
+      this.partMd5s[partNumber - 1] = md5;
+      return this.sendPart(uploadId, partNumber, body, md5, sha256?.toString('base64'));
+    });
+    // The buffer goes back to the pool only when nobody reads it any more: the part was sent (or
+    // failed) and the object hash took it (or failed), whichever comes last.
+    const task: Promise<void> = Promise.allSettled([sent, hashed.read]).then(([part, read]) => {
+      if (part.status === 'fulfilled') this.parts.push(part.value);
+      else this.failure ??= part.reason;
+      if (read.status === 'rejected') this.failure ??= read.reason;
+      this.inflight.delete(task);
+      this.pool.release(buffer);
+    });
     this.inflight.add(task);
     this.throwIfFailed();
   }
@@ -243,9 +241,10 @@ export class StreamUploader {
     if (this.uploadId === undefined) {
       const body = (await this.target()).subarray(0, this.fill);
       // The body is the whole object: the hasher takes its MD5 and SHA-256 while the last checks run.
-      const hashed = Promise.all([this.hasher.part(this.stream, body, { sha256: false }), this.hasher.digest(this.stream)]);
-      // Awaited below; abort() waits for it before the buffer goes back to the pool.
-      this.inflight.add(hashed.then(() => undefined, () => undefined));
+      const part = this.hasher.part(this.stream, body, { sha256: false });
+      const hashed = Promise.all([part.digests, this.hasher.digest(this.stream), part.read]);
+      // Awaited below; abort() waits for every thread to be done with the buffer before it goes back to the pool.
+      this.inflight.add(Promise.allSettled([hashed, part.read]).then(() => undefined));
       await beforeCommit?.();
       const [{ md5 }, hex] = await hashed;
       const digest = Buffer.from(hex, 'hex');
@@ -268,9 +267,12 @@ export class StreamUploader {
     }
     if (this.fill > 0) await this.flush();
     this.giveBack();
+    // Asked now: the object thread answers once it has taken the last part, while parts are still sent.
+    const digest = this.hasher.digest(this.stream);
+    digest.catch(() => undefined);
     await Promise.all(this.inflight);
     this.throwIfFailed();
-    const sha256 = await this.hasher.digest(this.stream);
+    const sha256 = await digest;
     await beforeCommit?.();
     const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
     const uploadId = this.uploadId;

@@ -6,9 +6,9 @@ import { StreamUploader } from '../../agent/stream-uploader.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { readAll } from '../../agent/recover.ts';
 
-// The pack's SHA-256 and each part's MD5 are taken on a worker thread fed the filled part
-// buffers (shared memory, in order); what it answers must be exactly what node:crypto gives on
-// the main thread.
+// Each part's MD5 is taken on a digest thread, the pack's SHA-256 on the object thread fed the
+// filled part buffers (shared memory, in order); what they answer must be exactly what
+// node:crypto gives on the main thread.
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -26,11 +26,9 @@ describe('part hasher', () => {
     const [a1, a2, b1] = [randomBytes(300_000), randomBytes(5), randomBytes(70_000)];
     const a = hasher.open();
     const b = hasher.open();
-    const answers = await Promise.all([
-      hasher.part(a, shared(a1), { sha256: true }),
-      hasher.part(b, shared(b1), { sha256: false }),
-      hasher.part(a, shared(a2), { sha256: false }),
-    ]);
+    const parts = [hasher.part(a, shared(a1), { sha256: true }), hasher.part(b, shared(b1), { sha256: false }), hasher.part(a, shared(a2), { sha256: false })];
+    const answers = await Promise.all(parts.map((p) => p.digests));
+    await Promise.all(parts.map((p) => p.read));
     expect(answers.map((d) => d.md5.toString('hex'))).toEqual([md5(a1), md5(b1), md5(a2)]);
     expect(answers[0]?.sha256?.toString('hex')).toBe(sha256(a1));
     expect(answers[1]?.sha256).toBeUndefined();
@@ -42,48 +40,87 @@ describe('part hasher', () => {
     const whole = shared(randomBytes(1000));
     const view = whole.subarray(100, 400);
     const s = hasher.open();
-    expect((await hasher.part(s, view, { sha256: true })).md5.toString('hex')).toBe(md5(view));
+    expect((await hasher.part(s, view, { sha256: true }).digests).md5.toString('hex')).toBe(md5(view));
     expect(await hasher.digest(s)).toBe(sha256(view));
   });
 
   it('refuses a buffer that is not shared memory (it would be copied, or lost on transfer)', async () => {
-    await expect(hasher.part(hasher.open(), Buffer.alloc(10), { sha256: false })).rejects.toThrow(/SharedArrayBuffer/);
+    expect(() => hasher.part(hasher.open(), Buffer.alloc(10), { sha256: false })).toThrow(/SharedArrayBuffer/);
   });
 
-  it('fails the answers awaited when its thread is stopped, and starts a new thread for the next request', async () => {
+  it('fails the answers awaited when its threads are stopped, and starts new threads for the next request', async () => {
     const big = shared(randomBytes(4 * 1024 * 1024));
     const s = hasher.open();
     const pending = hasher.part(s, big, { sha256: true });
     await hasher.close();
-    await expect(pending).rejects.toThrow(/exited/);
+    await expect(pending.digests).rejects.toThrow(/exited/);
+    await expect(pending.read).rejects.toThrow(/exited/);
     const t = hasher.open();
-    expect((await hasher.part(t, big, { sha256: false })).md5.toString('hex')).toBe(md5(big));
+    expect((await hasher.part(t, big, { sha256: false }).digests).md5.toString('hex')).toBe(md5(big));
   });
 
-  it('fails only what waits on the stopped thread, not what its successor was already asked', async () => {
+  it('fails only what waits on the stopped threads, not what their successors were already asked', async () => {
     const big = shared(randomBytes(4 * 1024 * 1024));
     const before = hasher.part(hasher.open(), big, { sha256: true });
     const stopping = hasher.close();
     const after = hasher.part(hasher.open(), big, { sha256: false });
-    await expect(before).rejects.toThrow(/exited/);
+    await expect(before.digests).rejects.toThrow(/exited/);
+    await expect(before.read).rejects.toThrow(/exited/);
     await stopping;
-    expect((await after).md5.toString('hex')).toBe(md5(big));
+    expect((await after.digests).md5.toString('hex')).toBe(md5(big));
+    await expect(after.read).resolves.toBeUndefined();
+  });
+
+  it('refuses to go on with an object hash whose thread was replaced between two parts (it would digest only the later ones)', async () => {
+    const [p1, p2] = [randomBytes(1000), randomBytes(1000)];
+    const s = hasher.open();
+    await hasher.part(s, shared(p1), { sha256: false }).read;
+    await hasher.close();
+    const second = hasher.part(s, shared(p2), { sha256: false });
+    await expect(second.read).rejects.toThrow(/holds 0 bytes .* starts at 1000/);
+    // The part's own digests do not depend on the object hash.
+    expect((await second.digests).md5.toString('hex')).toBe(md5(p2));
+    await expect(hasher.digest(s)).rejects.toThrow(/holds \d+ bytes .* expected 2000/);
+  });
+
+  it("answers a part's digests without waiting for the object hash of the parts before it", async () => {
+    const own = new PartHasher({ digestThreads: 2 });
+    try {
+      // Threads started (two parts at once reach both digest threads).
+      const warm = [own.part(own.open(), shared(randomBytes(10)), { sha256: false }), own.part(own.open(), shared(randomBytes(10)), { sha256: false })];
+      await Promise.all(warm.map((p) => p.read));
+      // 96 MiB for the object thread (and one digest thread) to chew on, then a small part of another upload.
+      const huge = own.part(own.open(), Buffer.from(new SharedArrayBuffer(96 * 1024 * 1024)), { sha256: false });
+      let hugeRead = false;
+      void huge.read.then(() => (hugeRead = true));
+      const small = randomBytes(1000);
+      const digests = await own.part(own.open(), shared(small), { sha256: false }).digests;
+      expect(digests.md5.toString('hex')).toBe(md5(small));
+      expect(hugeRead).toBe(false);
+      await huge.read;
+    } finally {
+      await own.close();
+    }
   });
 });
+
+/** The real hasher, watched: every part of the object must reach it, none be hashed here. */
+function watch(fed: { stream: number; length: number; shared: boolean }[]): PartHashing {
+  return {
+    open: () => hasher.open(),
+    part: (stream, bytes, options) => {
+      fed.push({ stream, length: bytes.byteLength, shared: bytes.buffer instanceof SharedArrayBuffer });
+      return hasher.part(stream, bytes, options);
+    },
+    digest: (stream) => hasher.digest(stream),
+    drop: (stream) => hasher.drop(stream),
+  };
+}
 
 describe('stream uploader with the part hasher', () => {
   it('lends part buffers on shared memory and hands every filled part to the hasher thread, in order', async () => {
     const fed: { stream: number; length: number; shared: boolean }[] = [];
-    // The real hasher, watched: every part of the object must reach it, none be hashed here.
-    const watched: PartHashing = {
-      open: () => hasher.open(),
-      part: (stream, bytes, options) => {
-        fed.push({ stream, length: bytes.byteLength, shared: bytes.buffer instanceof SharedArrayBuffer });
-        return hasher.part(stream, bytes, options);
-      },
-      digest: (stream) => hasher.digest(stream),
-      drop: (stream) => hasher.drop(stream),
-    };
+    const watched = watch(fed);
     const store = new MemoryBlobStore();
     const partSize = 64 * 1024;
     const pool = new PartPool(partSize, 3);
@@ -100,19 +137,106 @@ describe('stream uploader with the part hasher', () => {
   });
 
   it('hashes a one-part object on the hasher too: its SHA-256 and ETag are those of the bytes', async () => {
-    const lengths: number[] = [];
-    const watched: PartHashing = {
-      open: () => hasher.open(),
-      part: (s, b, o) => (lengths.push(b.byteLength), hasher.part(s, b, o)),
-      digest: (s) => hasher.digest(s),
-      drop: (s) => hasher.drop(s),
-    };
+    const fed: { stream: number; length: number; shared: boolean }[] = [];
+    const watched = watch(fed);
     const store = new MemoryBlobStore();
     const uploader = new StreamUploader(store, { key: 'one.tar', partSize: 1024 * 1024, partConcurrency: 1, hasher: watched });
     const data = randomBytes(5000);
     await uploader.write(data);
     const result = await uploader.finish();
-    expect(lengths).toEqual([5000]);
+    expect(fed.map((f) => f.length)).toEqual([5000]);
     expect(result).toMatchObject({ size: 5000, sha256: sha256(data), parts: 1, etag: `"${md5(data)}"` });
+  });
+});
+
+/**
+ * A hasher whose object hash reads each part only when the test opens that part's gate (a slow
+ * object thread), in order; the part digests answer at once.
+ */
+function gatedObjectHasher() {
+  const gates: (() => void)[] = [];
+  const hash = createHash('sha256');
+  let chain = Promise.resolve();
+  const gated: PartHashing = {
+    open: () => 1,
+    part: (_stream, bytes) => {
+      let open = () => undefined as void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      gates.push(open);
+      chain = chain.then(() => gate).then(() => void hash.update(bytes));
+      return { digests: Promise.resolve({ md5: createHash('md5').update(bytes).digest() }), read: chain };
+    },
+    digest: async () => (await chain, hash.digest('hex')),
+    drop: () => undefined,
+  };
+  return { gated, gates };
+}
+
+const ticks = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+describe('part buffers and the two hashing threads', () => {
+  it("keeps a sent part's buffer out of the pool until the object hash has read it, so the pack's SHA-256 is of the bytes sent", async () => {
+    const { gated, gates } = gatedObjectHasher();
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const partSize = 64 * 1024;
+    const pool = new PartPool(partSize, 2);
+    const uploader = new StreamUploader(store, { key: 'slow-object-hash.tar', partSize, partConcurrency: 1, pool, hasher: gated });
+    const data = randomBytes(partSize * 3 + 100);
+    let written = false;
+    const writing = uploader.write(data).then(() => (written = true));
+    await ticks();
+    // Two parts sent (their MD5s came at once), neither read by the object hash: no buffer to fill the third.
+    expect(gates.length).toBe(2);
+    expect(pool.inUse).toBe(2);
+    expect(written).toBe(false);
+    gates[0]?.();
+    await ticks();
+    // The first buffer came back once read, and took the third part.
+    expect(gates.length).toBe(3);
+    expect(written).toBe(false);
+    gates[1]?.();
+    await writing;
+    const finishing = uploader.finish();
+    await ticks();
+    for (const open of gates) open();
+    const result = await finishing;
+    expect(result).toMatchObject({ size: data.length, parts: 4, sha256: sha256(data) });
+    expect(Buffer.compare(await readAll(store, 'slow-object-hash.tar'), data)).toBe(0);
+    expect(pool.inUse).toBe(0);
+  });
+
+  it("gives every part its MD5 and the pack its SHA-256 through a pool of two buffers on the real threads", async () => {
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const partSize = 64 * 1024;
+    const pool = new PartPool(partSize, 2);
+    const uploader = new StreamUploader(store, { key: 'two-buffers.tar', partSize, partConcurrency: 1, pool, hasher });
+    const data = randomBytes(partSize * 20 + 777);
+    for (let at = 0; at < data.length; at += 50_000) await uploader.write(data.subarray(at, at + 50_000));
+    const result = await uploader.finish();
+    const partMd5s = Array.from({ length: 21 }, (_, i) => createHash('md5').update(data.subarray(i * partSize, (i + 1) * partSize)).digest());
+    expect(result).toMatchObject({ size: data.length, parts: 21, sha256: sha256(data) });
+    expect(result.etag).toBe(`"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-21"`);
+    expect(Buffer.compare(await readAll(store, 'two-buffers.tar'), data)).toBe(0);
+    expect(pool.inUse).toBe(0);
+  });
+
+  it('fails the upload, and gets its buffers back, when the object hash refuses a part', async () => {
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const partSize = 64 * 1024;
+    const pool = new PartPool(partSize, 2);
+    const refusing: PartHashing = {
+      open: () => hasher.open(),
+      part: (stream, bytes, options) => {
+        const real = hasher.part(stream, bytes, options);
+        return { digests: real.digests, read: real.read.then(() => Promise.reject(new Error('object hash lost'))) };
+      },
+      digest: (stream) => hasher.digest(stream),
+      drop: (stream) => hasher.drop(stream),
+    };
+    const uploader = new StreamUploader(store, { key: 'refused.tar', partSize, partConcurrency: 1, pool, hasher: refusing });
+    await expect(uploader.write(randomBytes(partSize * 3)).then(() => uploader.finish())).rejects.toThrow(/object hash lost/);
+    await uploader.abort();
+    expect(pool.inUse).toBe(0);
+    expect(await store.head('refused.tar')).toBeUndefined();
   });
 });
