@@ -47,6 +47,13 @@ function bundleIsFresh() {
 let main;
 // The bundle holds the `agent` and `restore` commands (cli/agent-entry.ts).
 if (['agent', 'restore'].includes(args.find((a) => !a.startsWith('-'))) && process.env.FERRY_FROM_SOURCE === undefined && bundleIsFresh()) {
+  // Node keeps the bundle's compiled code on disk: every start after the first skips most of
+  // compiling the 3 MB bundle (the agent also runs from cron with --once, and a start is time
+  // before the first pack). The cache is keyed by the bundle's content, so a new build is
+  // compiled afresh. NODE_COMPILE_CACHE names its directory (default: under the system's
+  // temporary directory); NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+  const { enableCompileCache } = await import('node:module');
+  enableCompileCache?.();
   ({ main } = await import(bundle));
 } else {
   const { register } = await import('tsx/esm/api');
