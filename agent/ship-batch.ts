@@ -54,6 +54,8 @@ export interface ShipContext {
   openFile?: (path: string, flags: number) => Promise<FileHandle>;
   /** Opens a small source file synchronously (see SMALL_RECORDING_BYTES); injectable likewise. */
   openFileSync?: (path: string, flags: number) => number;
+  /** Called once every member of the pack is read (before its upload completes). */
+  onPacked?: () => void;
 }
 
 export interface ShipResult {
@@ -220,6 +222,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
       members.push(member);
       issues.push(...member.issues);
     }
+    ctx.onPacked?.();
     const pack = await builder.finish(async () => {
       for (const stamp of plan.stamps) assertUnchanged(join(dir, stamp.name), stamp);
     });

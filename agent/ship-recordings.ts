@@ -82,7 +82,21 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   // still drains the backlog.
   const deadline = s.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
   const left = (batch: string) => (f: FileStamp) => s.journal.isShipped(source.name, batch, f) || s.lossLog.has(source.name, batch, f);
-  const worker = async () => {
+  // The first batch the walk hands out (the oldest: the recorder's next to evict) is read alone;
+  // the other workers join once its members are read. Packs started together are read together
+  // and finish together, so the first pack published would otherwise wait for the reading of
+  // all of them.
+  let join = () => undefined as void;
+  const joined = new Promise<void>((resolve) => (join = resolve));
+  const worker = async (n: number) => {
+    if (n > 0) await joined;
+    try {
+      await shipEach(n === 0);
+    } finally {
+      join();
+    }
+  };
+  const shipEach = async (alone: boolean) => {
     for (let first = true; ; first = false) {
       if (!first && (s.stopping() || s.deps.clock.now().getTime() >= deadline)) {
         // The slice is over: what is left waits for the next pass (which starts at once).
@@ -92,7 +106,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
       }
       const work = await walk.next();
       if (!work) break;
-      const outcome = await shipWithRetry(s, source, ctx, work);
+      const outcome = await shipWithRetry(s, source, alone && first ? { ...ctx, onPacked: join } : ctx, work).finally(join);
       report.lost += outcome.lost;
       if (outcome.result) {
         report.packs++;
@@ -105,7 +119,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
       progress();
     }
   };
-  await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, worker));
+  await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, (_, n) => worker(n)));
 }
 
 async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
