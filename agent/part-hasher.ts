@@ -41,10 +41,18 @@ export interface PartHashing {
   part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): HashedPart;
   /** The object's SHA-256 (hex) of every part added, in order; the stream is then forgotten. */
   digest(stream: number): Promise<string>;
-  /** Forgets a stream without a digest (an aborted upload). */
+  /**
+   * The digests of an object sent whole in one request (a one-part pack): its MD5 and SHA-256 in
+   * one request to one digest thread; no object hash is kept. Settles once that thread is done
+   * with the bytes (or gone).
+   */
+  whole(bytes: Uint8Array): Promise<Required<PartDigests>>;
+  /** Forgets a stream without a digest (an aborted upload, or one sent whole). */
   drop(stream: number): void;
   /** A new stream id. */
   open(): number;
+  /** Starts a digest thread ahead of the first part (a thread takes a while to start on a loaded host). */
+  warm?(): void;
 }
 
 type Request =
@@ -97,6 +105,11 @@ class HashThread {
   /** Answers awaited now (to spread parts over the digest threads). */
   get load(): number {
     return this.waiting.size;
+  }
+
+  /** Starts the worker now rather than on the first request. */
+  warm(): void {
+    this.start();
   }
 
   ask(id: number, request: Request): Promise<Reply> {
@@ -174,25 +187,34 @@ export class PartHasher implements PartHashing {
     return stream;
   }
 
+  warm(): void {
+    this.digesters[0]?.warm();
+  }
+
   part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): HashedPart {
-    if (!(bytes.buffer instanceof SharedArrayBuffer)) {
-      throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
-    }
-    const { buffer, byteOffset: offset, byteLength: length } = bytes;
+    const { buffer, offset, length } = sharedView(bytes);
     const at = this.posted.get(stream);
     if (at === undefined) throw new RangeError(`stream ${stream} is not open`);
     this.posted.set(stream, at + length);
     const update = this.nextId++;
     const read = this.object.ask(update, { op: 'update', id: update, stream, at, buffer, offset, length }).then(() => undefined);
-    const id = this.nextId++;
-    const digester = this.digesters.reduce((a, b) => (b.load < a.load ? b : a));
-    const digests = digester.ask(id, { op: 'part', id, buffer, offset, length, sha256: options.sha256 }).then((reply) => ({
-      md5: Buffer.from(reply.md5 as Uint8Array),
-      ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}),
-    }));
+    const digests = this.digests({ buffer, offset, length }, options.sha256);
     // Read by both threads: done when both answered (or died), whichever way each ended.
     const done = Promise.allSettled([read, digests]).then(() => read);
     return { digests, read: done };
+  }
+
+  async whole(bytes: Uint8Array): Promise<Required<PartDigests>> {
+    const { md5, sha256 } = await this.digests(sharedView(bytes), true);
+    return { md5, sha256: sha256 as Buffer };
+  }
+
+  /** A part's digests, from the digest thread with the fewest answers awaited. */
+  private async digests(view: { buffer: SharedArrayBuffer; offset: number; length: number }, sha256: boolean): Promise<PartDigests> {
+    const id = this.nextId++;
+    const digester = this.digesters.reduce((a, b) => (b.load < a.load ? b : a));
+    const reply = await digester.ask(id, { op: 'part', id, ...view, sha256 });
+    return { md5: Buffer.from(reply.md5 as Uint8Array), ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}) };
   }
 
   async digest(stream: number): Promise<string> {
@@ -211,6 +233,14 @@ export class PartHasher implements PartHashing {
   async close(): Promise<void> {
     await Promise.all([this.object, ...this.digesters].map((t) => t.close()));
   }
+}
+
+/** The bytes' place in shared memory: a part crosses to a thread without a copy, or not at all. */
+function sharedView(bytes: Uint8Array): { buffer: SharedArrayBuffer; offset: number; length: number } {
+  if (!(bytes.buffer instanceof SharedArrayBuffer)) {
+    throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
+  }
+  return { buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength };
 }
 
 let shared: PartHasher | undefined;

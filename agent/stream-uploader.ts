@@ -86,6 +86,8 @@ export class StreamUploader {
     this.pool = options.pool ?? new PartPool(options.partSize, options.partConcurrency + 1);
     this.hasher = options.hasher ?? sharedPartHasher();
     this.stream = this.hasher.open();
+    // A thread started now boots while the pack's first members are read.
+    this.hasher.warm?.();
     this.sendChecksums = store.features?.verifiesChecksums ?? true;
     this.md5ETags = store.features?.md5ETags ?? false;
   }
@@ -240,14 +242,13 @@ export class StreamUploader {
   async finish(beforeCommit?: () => Promise<void>): Promise<UploadResult> {
     if (this.uploadId === undefined) {
       const body = (await this.target()).subarray(0, this.fill);
-      // The body is the whole object: the hasher takes its MD5 and SHA-256 while the last checks run.
-      const part = this.hasher.part(this.stream, body, { sha256: false });
-      const hashed = Promise.all([part.digests, this.hasher.digest(this.stream), part.read]);
-      // Awaited below; abort() waits for every thread to be done with the buffer before it goes back to the pool.
-      this.inflight.add(Promise.allSettled([hashed, part.read]).then(() => undefined));
+      // The body is the whole object: one digest thread takes its MD5 and SHA-256 while the last checks run.
+      this.hasher.drop(this.stream);
+      const hashed = this.hasher.whole(body);
+      // Awaited below; abort() waits for the thread to be done with the buffer before it goes back to the pool.
+      this.inflight.add(hashed.then(() => undefined, () => undefined));
       await beforeCommit?.();
-      const [{ md5 }, hex] = await hashed;
-      const digest = Buffer.from(hex, 'hex');
+      const { md5, sha256: digest } = await hashed;
       const sha256 = this.sendChecksums ? digest.toString('base64') : undefined;
       const etag = `"${md5.toString('hex')}"`;
       let stored: string | undefined;

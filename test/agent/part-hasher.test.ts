@@ -44,8 +44,15 @@ describe('part hasher', () => {
     expect(await hasher.digest(s)).toBe(sha256(view));
   });
 
+  it('answers an object sent whole with its MD5 and SHA-256 in one request', async () => {
+    const body = randomBytes(123_456);
+    const digests = await hasher.whole(shared(body));
+    expect([digests.md5.toString('hex'), digests.sha256.toString('hex')]).toEqual([md5(body), sha256(body)]);
+  });
+
   it('refuses a buffer that is not shared memory (it would be copied, or lost on transfer)', async () => {
     expect(() => hasher.part(hasher.open(), Buffer.alloc(10), { sha256: false })).toThrow(/SharedArrayBuffer/);
+    await expect(hasher.whole(Buffer.alloc(10))).rejects.toThrow(/SharedArrayBuffer/);
   });
 
   it('fails the answers awaited when its threads are stopped, and starts new threads for the next request', async () => {
@@ -105,12 +112,16 @@ describe('part hasher', () => {
 });
 
 /** The real hasher, watched: every part of the object must reach it, none be hashed here. */
-function watch(fed: { stream: number; length: number; shared: boolean }[]): PartHashing {
+function watch(fed: { stream: number; length: number; shared: boolean; whole?: true }[]): PartHashing {
   return {
     open: () => hasher.open(),
     part: (stream, bytes, options) => {
       fed.push({ stream, length: bytes.byteLength, shared: bytes.buffer instanceof SharedArrayBuffer });
       return hasher.part(stream, bytes, options);
+    },
+    whole: (bytes) => {
+      fed.push({ stream: 0, length: bytes.byteLength, shared: bytes.buffer instanceof SharedArrayBuffer, whole: true });
+      return hasher.whole(bytes);
     },
     digest: (stream) => hasher.digest(stream),
     drop: (stream) => hasher.drop(stream),
@@ -136,15 +147,15 @@ describe('stream uploader with the part hasher', () => {
     expect(Buffer.compare(await readAll(store, 'k.tar'), data)).toBe(0);
   });
 
-  it('hashes a one-part object on the hasher too: its SHA-256 and ETag are those of the bytes', async () => {
-    const fed: { stream: number; length: number; shared: boolean }[] = [];
+  it('hashes a one-part object whole on a digest thread: its SHA-256 and ETag are those of the bytes', async () => {
+    const fed: { stream: number; length: number; shared: boolean; whole?: true }[] = [];
     const watched = watch(fed);
     const store = new MemoryBlobStore();
     const uploader = new StreamUploader(store, { key: 'one.tar', partSize: 1024 * 1024, partConcurrency: 1, hasher: watched });
     const data = randomBytes(5000);
     await uploader.write(data);
     const result = await uploader.finish();
-    expect(fed.map((f) => f.length)).toEqual([5000]);
+    expect(fed).toEqual([{ stream: 0, length: 5000, shared: true, whole: true }]);
     expect(result).toMatchObject({ size: 5000, sha256: sha256(data), parts: 1, etag: `"${md5(data)}"` });
   });
 });
@@ -167,6 +178,7 @@ function gatedObjectHasher() {
       return { digests: Promise.resolve({ md5: createHash('md5').update(bytes).digest() }), read: chain };
     },
     digest: async () => (await chain, hash.digest('hex')),
+    whole: () => Promise.reject(new Error('not used')),
     drop: () => undefined,
   };
   return { gated, gates };
@@ -231,6 +243,7 @@ describe('part buffers and the two hashing threads', () => {
         return { digests: real.digests, read: real.read.then(() => Promise.reject(new Error('object hash lost'))) };
       },
       digest: (stream) => hasher.digest(stream),
+      whole: (bytes) => hasher.whole(bytes),
       drop: (stream) => hasher.drop(stream),
     };
     const uploader = new StreamUploader(store, { key: 'refused.tar', partSize, partConcurrency: 1, pool, hasher: refusing });

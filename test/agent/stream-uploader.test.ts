@@ -11,10 +11,11 @@ const MiB = 1024 * 1024;
 
 function recordingStore() {
   const store = new MemoryBlobStore({ minPartSize: 5 * MiB });
+  // Part sizes by part number (parts digested on two threads may be sent out of order).
   const parts: number[] = [];
   const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, {
     uploadPart: (k: string, u: string, n: number, b: Uint8Array, s?: string) => {
-      parts.push(b.length);
+      parts[n - 1] = b.length;
       return store.uploadPart(k, u, n, b, s);
     },
   });
