@@ -114,10 +114,11 @@ describe('agent shipping', () => {
   it('uses multipart with bounded parts for a large batch', async () => {
     writeTree(ctx.root, 1, 10, { size: 1_500_000 });
     const store = new MemoryBlobStore();
+    // Part sizes by part number (parts digested on two threads may be sent out of order).
     const parts: number[] = [];
     const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, {
       uploadPart: (k: string, u: string, n: number, b: Uint8Array, s?: string) => {
-        parts.push(b.length);
+        parts[n - 1] = b.length;
         return store.uploadPart(k, u, n, b, s);
       },
     });
