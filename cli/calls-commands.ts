@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CatalogueEntry } from '../core/ports.ts';
+import type { RecallView } from '../core/recall-status.ts';
 import { collectPages, type Page } from '../core/paging.ts';
 import { signedFetch } from '../adapters/sigv4.ts';
 import { ApiError, apiFor, getJson, replayFor, signedGet, type CloudOptions } from './api-client.ts';
@@ -116,19 +117,7 @@ export async function recallCall(id: string, opts: { site?: string; api?: string
 }
 
 /** The recall of a call's pack as the catalogue API answers it (`GET …/recordings/{rid}/recall`). */
-export interface RecallStatus {
-  site: string;
-  rid: string;
-  packKey: string;
-  state: 'none' | 'restoring' | 'available' | 'gave-up';
-  requestedAt?: string;
-  requester?: string;
-  availableUntil?: string;
-  polls?: number;
-  updatedAt?: string;
-  storageClass?: string;
-  expiredAt?: string;
-}
+export type RecallStatus = { site: string; rid: string; packKey: string } & RecallView;
 
 export async function recallStatusOf(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStatus> {
   const { site, rid } = splitId(id, opts.site);
