@@ -49,7 +49,6 @@ export const pathLength = (buf: Buffer, at: number) => buf.readUInt32LE(at + 80)
 export const prefixStart = (buf: Buffer, at: number) => at + HEADER + pathLength(buf, at);
 export const prefixEnd = (buf: Buffer, at: number) => prefixStart(buf, at) + buf.readUInt32LE(at + 84);
 export const shaStart = (at: number) => at + 48;
-export const hasSha = (buf: Buffer, at: number) => (buf[at + 5]! & HAS_SHA) !== 0;
 
 /**
  * True when the record at `at` is a file's, with a SHA-256, and the mode, size, inode, device,
