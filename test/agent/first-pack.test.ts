@@ -1,37 +1,23 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
-import { parseAgentConfig } from '../../core/config.ts';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { artefactSite } from '../support/artefact-agent.ts';
 
 // The first pack of a pass (the oldest batch: the recorder's next to evict) is read alone, and
 // the other ship workers join once its members are read: four packs started together would be
 // read together, and the first one published would wait for the reading of all four.
 
-function setup(packConcurrency: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-first-pack-'));
-  const root = join(dir, 'rec');
-  mkdirSync(root);
-  const config = parseAgentConfig(`
-site: site-a
-state: ${join(dir, 'state')}
-shipping: { partSizeMiB: 5, packConcurrency: ${packConcurrency}, partConcurrency: 2, attempts: 2 }
-sources:
-  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }
-`);
-  return { root, config };
-}
+const RECORDINGS = '  - { name: cs, type: recordings, path: {root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }';
 
 /** Runs one pass over four batches, logging every file the agent opens and every pack it puts, in order. */
 async function onePass(store: BlobStore = new MemoryBlobStore()) {
-  const { root, config } = setup(4);
+  const { root, config } = artefactSite(RECORDINGS, '{ partSizeMiB: 5, packConcurrency: 4, partConcurrency: 2, attempts: 2 }');
   writeTree(root, 4, 10);
   const events: string[] = [];
   const logged: BlobStore = Object.assign(Object.create(store) as BlobStore, {
