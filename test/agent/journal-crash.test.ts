@@ -1,10 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { fdatasync, fstatSync, ftruncateSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { fdatasync, fstatSync, ftruncateSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
-import { parseAgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { Agent } from '../../agent/agent.ts';
@@ -12,23 +10,18 @@ import type { JournalSync } from '../../agent/journal.ts';
 import { readAll } from '../../agent/recover.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { artefactSite } from '../support/artefact-agent.ts';
 
 // The journal's lines are synced through the thread pool while other packs go on. A crash
 // between a line's write and its sync loses the line (it never reached the disk), and the step
 // it guards must not have been taken: the restarted agent then ships every batch exactly once.
 
 function site() {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-crash-'));
-  const root = join(dir, 'rec');
-  mkdirSync(root);
+  const { dir, root, config } = artefactSite(
+    '  - { name: cs, type: recordings, path: {root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }',
+    '{ partSizeMiB: 5, packConcurrency: 2, partConcurrency: 2, attempts: 3 }',
+  );
   writeTree(root, 3, 10);
-  const config = parseAgentConfig(`
-site: site-a
-state: ${join(dir, 'state')}
-shipping: { partSizeMiB: 5, packConcurrency: 2, partConcurrency: 2, attempts: 3 }
-sources:
-  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }
-`);
   return { config, journalFile: join(dir, 'state', 'journal.jsonl') };
 }
 
@@ -72,15 +65,21 @@ async function manifests(store: BlobStore) {
   return out;
 }
 
+/** A site whose first agent dies at the first sync of a line holding `line`: that agent, and the packs it sent. */
+async function killedAt(line: string) {
+  const s = site();
+  const store = new MemoryBlobStore();
+  const packs = countingPacks(store);
+  const crash = crashingSync(s.journalFile, (lines) => lines.includes(line));
+  const first = agentOf(s.config, packs.spy, crash.sync);
+  void first.cycle();
+  await crash.reached;
+  return { s, store, packs, first };
+}
+
 describe('journal crash safety', () => {
   it('killed between the begin line’s write and its sync: nothing was sent for the pack, and the restart ships each batch once', async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const packs = countingPacks(store);
-    const crash = crashingSync(s.journalFile, (lines) => lines.includes('"e":"begin"'));
-    const first = agentOf(s.config, packs.spy, crash.sync);
-    void first.cycle();
-    await crash.reached;
+    const { s, store, packs, first } = await killedAt('"e":"begin"');
     // Give the other pack worker time to do whatever it would do without the sync.
     await new Promise((r) => setTimeout(r, 200));
     expect(packs.sent).toEqual([]);
@@ -97,13 +96,7 @@ describe('journal crash safety', () => {
   });
 
   it('killed between the published line’s write and its sync: the restart finds the manifest and does not ship that pack again', async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const packs = countingPacks(store);
-    const crash = crashingSync(s.journalFile, (lines) => lines.includes('"e":"published"'));
-    const first = agentOf(s.config, packs.spy, crash.sync);
-    void first.cycle();
-    await crash.reached;
+    const { s, store, packs, first } = await killedAt('"e":"published"');
     first.close();
     expect(readFileSync(s.journalFile, 'utf8')).not.toContain('"e":"published"');
     const before = (await manifests(store)).length;
