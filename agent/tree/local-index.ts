@@ -2,7 +2,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { TreeEntry } from '../../core/tree-manifest.ts';
-import { entryPathBytes } from './paths.ts';
+import { compareTreePaths, entryPathBytes } from './paths.ts';
 import { readLineBatchesFile } from './jsonl-gz.ts';
 import { LineFileReader } from '../line-file.ts';
 import { LocalRecordReader, LocalRecordWriter, decodeRecord, pathLength, pathStart, type RecordFields } from './local-record.ts';
@@ -95,19 +95,6 @@ export async function localIndexFile(dir: string): Promise<string | undefined> {
   return file;
 }
 
-/** Compares the path of the record at `at` in `buf` with `rel` in the snapshot order (paths.ts), in place. */
-function comparePathAt(buf: Buffer, at: number, rel: Buffer): number {
-  const start = pathStart(at);
-  const length = pathLength(buf, at);
-  const n = Math.min(length, rel.length);
-  for (let i = 0; i < n; i++) {
-    const a = buf[start + i]!;
-    const b = rel[i]!;
-    if (a !== b) return (a === 0x2f ? 0 : a) - (b === 0x2f ? 0 : b);
-  }
-  return length - rel.length;
-}
-
 /**
  * Streams a local index and answers "what did the previous snapshot hold at this path", for
  * paths asked in snapshot order. Synchronous: the file is read in chunks of 1 MiB from the page
@@ -139,7 +126,8 @@ export class PreviousIndex {
         this.done = true;
         return false;
       }
-      const c = comparePathAt(this.reader!.buf, this.reader!.at, rel);
+      const { buf, at } = this.reader!;
+      const c = compareTreePaths(buf, rel, pathStart(at), pathStart(at) + pathLength(buf, at));
       this.pending = c > 0;
       if (c >= 0) return c === 0;
     }

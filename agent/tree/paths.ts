@@ -8,15 +8,19 @@ import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
 
 const SLASH = 0x2f;
 
-/** Component-wise byte order: `a/b` < `a-c` (a directory's contents follow it), negative when a < b. */
-export function compareTreePaths(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
+/**
+ * Component-wise byte order: `a/b` < `a-c` (a directory's contents follow it), negative when a < b.
+ * `aStart`, `aEnd` compare the path at `a[aStart..aEnd]` in place (a record of the local index).
+ */
+export function compareTreePaths(a: Uint8Array, b: Uint8Array, aStart = 0, aEnd = a.length): number {
+  const length = aEnd - aStart;
+  const n = Math.min(length, b.length);
   for (let i = 0; i < n; i++) {
-    const x = a[i] === SLASH ? 0 : (a[i] as number);
+    const x = a[aStart + i] === SLASH ? 0 : (a[aStart + i] as number);
     const y = b[i] === SLASH ? 0 : (b[i] as number);
     if (x !== y) return x - y;
   }
-  return a.length - b.length;
+  return length - b.length;
 }
 
 /** True when the bytes are valid UTF-8 (so they decode and encode back to themselves). */
