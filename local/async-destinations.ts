@@ -27,17 +27,11 @@ export function functionTimeoutSeconds(snapshot: DeploymentSnapshot, name: strin
 
 /** The function whose resource has logical id `id` in `stack`, by its role's principal name. */
 function functionNamed(snapshot: DeploymentSnapshot, stack: string, id: string): string | undefined {
-  return Object.keys(snapshot.roles)
-    .filter((principal) => principal.startsWith('function:'))
-    .map((principal) => principal.slice('function:'.length))
-    .find((name) => {
-      try {
-        const found = functionResource(snapshot, name);
-        return found.stack === stack && found.id === id;
-      } catch {
-        return false;
-      }
-    });
+  const resource = snapshot.templates[stack]?.Resources?.[id];
+  if (resource?.Type !== 'AWS::Lambda::Function') return undefined;
+  const roleId = (resource.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+  const principal = Object.entries(snapshot.roles).find(([p, [s, r]]) => p.startsWith('function:') && s === stack && r === roleId);
+  return principal?.[0].slice('function:'.length);
 }
 
 /** The on-failure destination of function `name`'s asynchronous invocations, or undefined when none is configured. */
