@@ -163,8 +163,11 @@ export async function openRecording(
 
   if (options.headOnly) return { status, headers, entry };
   const recorded = options.audit?.(headers) ?? Promise.resolve();
-  // A zero-length member has no byte to ask the store for.
-  if (length === 0) return { status, headers, body: await alongsideAudit(recorded, Promise.resolve(Readable.from([]))), entry };
+  // A zero-length member has no byte to ask the store for: only its audit record to wait for.
+  if (length === 0) {
+    await recorded;
+    return { status, headers, body: Readable.from([]), entry };
+  }
   const read = deps.blobs.get(entry.packKey, { start: entry.offset + start, end: entry.offset + end });
   const blob = await alongsideAudit(recorded, read, (opened) => opened.body.destroy());
   if (blob.length !== length) {
