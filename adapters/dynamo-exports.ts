@@ -1,6 +1,6 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError } from '../core/errors.ts';
-import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
+import { conditionFailed, getRecord, translateDynamoError } from './dynamo-errors.ts';
 import { ITEM_PREFIXES } from '../core/catalogue-table.ts';
 import type { ExportStatus, ExportStatusStore } from '../core/exports.ts';
 
@@ -55,14 +55,7 @@ export class DynamoExportStatusStore implements ExportStatusStore {
     }
   }
 
-  async get(site: string, exportId: string): Promise<ExportStatus | undefined> {
-    try {
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: exportPk(site), sk: exportId } }));
-      if (!out.Item) return undefined;
-      const { pk: _pk, sk: _sk, ...status } = out.Item;
-      return status as ExportStatus;
-    } catch (error) {
-      throw translateDynamoError(error, 'GetItem');
-    }
+  get(site: string, exportId: string): Promise<ExportStatus | undefined> {
+    return getRecord<ExportStatus>(this.doc, this.tableName, { pk: exportPk(site), sk: exportId });
   }
 }

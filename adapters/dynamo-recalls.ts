@@ -1,5 +1,5 @@
-import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { conditionFailed, getRecord, translateDynamoError } from './dynamo-errors.ts';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recallPk, type RecallStatusRecord, type RecallStatusStore } from '../core/recall-status.ts';
 
 // Recall status records on the catalogue table: `pk = RECALL#{site}, sk = {packKey}`, the record's
@@ -26,14 +26,7 @@ export class DynamoRecallStatusStore implements RecallStatusStore {
     }
   }
 
-  async get(site: string, packKey: string): Promise<RecallStatusRecord | undefined> {
-    try {
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: recallPk(site), sk: packKey } }));
-      if (!out.Item) return undefined;
-      const { pk: _pk, sk: _sk, type: _type, ...record } = out.Item;
-      return record as RecallStatusRecord;
-    } catch (error) {
-      throw translateDynamoError(error, 'GetItem');
-    }
+  get(site: string, packKey: string): Promise<RecallStatusRecord | undefined> {
+    return getRecord<RecallStatusRecord>(this.doc, this.tableName, { pk: recallPk(site), sk: packKey });
   }
 }
