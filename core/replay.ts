@@ -59,7 +59,7 @@ export interface OpenRecordingOptions {
    * the record it returns (undefined: nothing to record) is written while the pack's range is
    * opened, and the response waits for it (core/alongside-audit.ts).
    */
-  audit?: (headers: Record<string, string>) => Promise<void> | undefined;
+  audit?: (headers: Record<string, string>) => void | Promise<void>;
 }
 
 export interface ReplayResponse {
@@ -162,7 +162,7 @@ export async function openRecording(
   headers['Content-Length'] = String(length);
 
   if (options.headOnly) return { status, headers, entry };
-  const recorded = options.audit?.(headers) ?? Promise.resolve();
+  const recorded = options.audit?.(headers);
   // A zero-length member has no byte to ask the store for: only its audit record to wait for.
   if (length === 0) {
     await recorded;

@@ -39,7 +39,7 @@ async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
   // The audit record is written while the Query runs (its head move and record PUT would
   // otherwise double a page's latency); the page goes out once both are done.
-  const record = Promise.resolve(deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) }));
+  const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
   const page = await alongsideAudit(record, deps.catalogue.searchRecordings({ site, ...audited, cursor: inner }));
   return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
 }
@@ -59,7 +59,7 @@ async function snapshots(deps: CatalogueHandlerDeps, event: HttpEvent, site: str
   const { cursor, ...audited } = query;
   const scope = { listing: 'snapshots', site, query: audited };
   const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
-  const record = Promise.resolve(deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { snapshots: 'list', ...audited }, principal: principalOf(event) }));
+  const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { snapshots: 'list', ...audited }, principal: principalOf(event) });
   const page = await alongsideAudit(record, deps.catalogue.listSnapshots({ site, ...audited, cursor: inner }));
   return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
 }

@@ -57,7 +57,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     const audit = (headers: Record<string, string>) => {
       if (!asDownload && !startsAtZero(headers)) return undefined;
       audited = true;
-      return Promise.resolve(deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) }));
+      return deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) });
     };
     const result = await openRecording(deps, site, rid, header(event, 'range'), {
       headOnly: method === 'HEAD',
