@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { lstat, open, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { InvalidInputError } from '../core/errors.ts';
 
 // Local file checks shared by the restores that write into DIR (`restore fetch`, `restore tree`).
 
@@ -21,4 +23,20 @@ export async function sha256Of(path: string | Buffer): Promise<string> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   await pipeline(handle.createReadStream(), hash); // the stream closes the handle
   return hash.digest('hex');
+}
+
+/**
+ * Free bytes where DIR is, or would be created (the nearest directory above it that exists).
+ * A path that cannot be looked at (other than missing) stops the walk with its error, or with
+ * `pastErrors` counts as missing (the tree restore's way).
+ */
+export async function freeBytesAt(target: string, { pastErrors = false } = {}): Promise<number> {
+  for (let path = target; ; path = dirname(path)) {
+    const st = pastErrors ? await lstat(path).catch(() => undefined) : await lstatOrUndefined(path);
+    if (st) {
+      const fs = await statfs(path);
+      return Number(fs.bavail) * Number(fs.bsize);
+    }
+    if (dirname(path) === path) throw new InvalidInputError(`no existing directory above ${target}`);
+  }
 }

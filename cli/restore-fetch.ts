@@ -1,12 +1,12 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, rm, statfs } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { lstat, mkdir, open, realpath, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { IntegrityError, InvalidInputError, messageOf } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { renderApplyScript } from '../core/restore-commands.ts';
 import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
 import { formatBytes } from './progress.ts';
-import { lstatOrUndefined, sha256Of } from './local-files.ts';
+import { freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
 import { HoldBudget, PartFile } from './part-file.ts';
 import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } from './range-record.ts';
 
@@ -143,18 +143,6 @@ async function inspect(dir: string | undefined, files: PlanFile[], target: strin
 }
 
 const bytesOf = (ranges: Interval[]) => ranges.reduce((sum, r) => sum + r.end - r.start + 1, 0);
-
-/** Free bytes where DIR is (or would be created). */
-async function freeBytesAt(target: string): Promise<number> {
-  for (let path = target; ; path = dirname(path)) {
-    const st = await lstatOrUndefined(path);
-    if (st) {
-      const fs = await statfs(path);
-      return Number(fs.bavail) * Number(fs.bsize);
-    }
-    if (dirname(path) === path) throw new InvalidInputError(`no existing directory above ${target}`);
-  }
-}
 
 /**
  * Bytes per ranged GET and GETs in flight at most (memory holds at most their product for the

@@ -1,5 +1,4 @@
-import { chmod, lstat, mkdir, statfs, utimes } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { chmod, lstat, mkdir, utimes } from 'node:fs/promises';
 import { InvalidInputError } from '../core/errors.ts';
 import type { TreeEntry } from '../core/tree-manifest.ts';
 import { entryPathBytes } from '../agent/tree/paths.ts';
@@ -59,18 +58,6 @@ export class DirGuard {
       this.known.add(id);
     }
     return path;
-  }
-}
-
-/** Free bytes where DIR is, or would be created (the nearest directory above it that exists). */
-export async function freeBytesAt(target: string): Promise<number> {
-  for (let path = target; ; path = dirname(path)) {
-    const st = await lstat(path).catch(() => undefined);
-    if (st) {
-      const fs = await statfs(path);
-      return Number(fs.bavail) * Number(fs.bsize);
-    }
-    if (dirname(path) === path) throw new InvalidInputError(`no existing directory above ${target}`);
   }
 }
 

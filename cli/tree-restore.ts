@@ -7,9 +7,9 @@ import { IntegrityError, InvalidInputError, NotFoundError } from '../core/errors
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import { treePathMatcher } from '../agent/tree/paths.ts';
 import { formatBytes } from './progress.ts';
-import { lstatOrUndefined } from './local-files.ts';
+import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
 import { entries, fetchIndex, type Store } from './tree-snapshots.ts';
-import { DirGuard, freeBytesAt, pathBelow, safeComponents } from './tree-restore-dir.ts';
+import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
 import { TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
@@ -59,7 +59,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   const index = await fetchIndex(blobs, manifest);
   try {
     const { needed, filesTotal, bytesTotal } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
-    const free = opts.freeBytes ?? (await freeBytesAt(target));
+    const free = opts.freeBytes ?? (await freeBytesAt(target, { pastErrors: true }));
     if (needed > free) {
       throw new InsufficientSpaceError(`not enough disk space in ${target}: the snapshot needs ${formatBytes(needed)} more (${filesTotal} file(s), ${formatBytes(bytesTotal)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
     }
