@@ -10,6 +10,8 @@ import type { BlobBody, BlobStore, ByteRange } from '../../core/ports.ts';
 import { planRestoreFromCatalogue } from '../../core/restore-source.ts';
 import { min, publishArtefact } from './artefact-fixtures.ts';
 
+export { readAll } from '../../agent/recover.ts';
+
 // A point-in-time plan in an in-memory store (a full backup of about 300 KB and three binlog
 // segments, two of them in the plan) and a store that cuts a GET, for the `restore fetch` tests.
 
@@ -69,12 +71,6 @@ export async function scenario() {
   const result = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'db', at: min(25), now: new Date(min(100)) });
   if (!result.ok) throw new Error(result.reason);
   return { blobs, catalogue, plan: result, bodies, dir: join(mkdtempSync(join(tmpdir(), 'ferry-restore-')), 'target') };
-}
-
-export async function readAll(blobs: BlobStore, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of (await blobs.get(key)).body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 export const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
