@@ -153,10 +153,7 @@ export class PartFile {
     try {
       await this.hashing;
       await this.flushing;
-      if (this.flushError === undefined && this.unrecorded.length > 0) {
-        await this.handle.datasync();
-        await this.record.append(this.unrecorded.splice(0));
-      }
+      if (this.flushError === undefined && this.unrecorded.length > 0) await this.flush();
     } finally {
       await this.close();
     }
