@@ -25,7 +25,8 @@ export class HoldBudget {
 }
 
 export interface PartTarget {
-  owner: RecordOwner;
+  /** The plan's file: the record is bound to it. */
+  file: RecordOwner;
   part: string;
   record: string;
   /** Ranges recorded whole by an earlier fetch (merged). */
@@ -64,7 +65,7 @@ export class PartFile {
 
   /** Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is refused, not followed. */
   static async open(target: PartTarget, flushBytes: number, hold: HoldBudget): Promise<PartFile> {
-    const record = await RangeRecord.start(target.record, target.owner, target.done, target.recordOnDisk);
+    const record = await RangeRecord.start(target.record, target.file, target.done, target.recordOnDisk);
     const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (target.done.length > 0 ? 0 : constants.O_TRUNC);
     try {
       return new PartFile(target, await open(target.part, flags, 0o644), record, flushBytes, hold);
@@ -140,7 +141,7 @@ export class PartFile {
       await this.flushing;
       if (this.hashError !== undefined) throw this.hashError;
       if (this.flushError !== undefined) throw this.flushError;
-      if (this.hashed !== this.target.owner.size) throw new Error(`${this.target.part}: ${this.hashed} of ${this.target.owner.size} bytes are whole`);
+      if (this.hashed !== this.target.file.size) throw new Error(`${this.target.part}: ${this.hashed} of ${this.target.file.size} bytes are whole`);
       await this.handle.sync();
     } finally {
       await this.close();

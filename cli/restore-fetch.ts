@@ -7,7 +7,7 @@ import { renderApplyScript } from '../core/restore-commands.ts';
 import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
-import { HoldBudget, PartFile } from './part-file.ts';
+import { HoldBudget, PartFile, type PartTarget } from './part-file.ts';
 import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } from './range-record.ts';
 
 // `ferry restore fetch`: downloads a plan's files into DIR, straight from S3 (the DR role
@@ -100,16 +100,12 @@ export function localPlan(plan: RestorePlan): RestorePlan {
   return again;
 }
 
-interface FileState {
+/** A plan file and what DIR holds of it; as a PartTarget, its .part (with its record) to fetch into. */
+interface FileState extends PartTarget {
   file: PlanFile;
   index: number;
   final: string;
-  part: string;
-  record: string;
   present: boolean;
-  /** Ranges of the .part recorded whole by an earlier fetch. */
-  done: Interval[];
-  recordOnDisk: boolean;
 }
 
 /** A path in DIR that must be a regular file when it exists: never a link to follow. */
@@ -235,7 +231,7 @@ async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: Fetc
   const partOf = (state: FileState) => {
     let p = parts.get(state);
     if (!p) {
-      p = PartFile.open({ owner: state.file, part: state.part, record: state.record, done: state.done, recordOnDisk: state.recordOnDisk }, tuning.flushBytes, hold);
+      p = PartFile.open(state, tuning.flushBytes, hold);
       p.catch(() => undefined); // reported by whoever awaits it
       parts.set(state, p);
     }
