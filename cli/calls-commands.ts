@@ -53,10 +53,15 @@ function splitId(id: string, site?: string): { site: string; rid: string } {
   return { site, rid: id };
 }
 
+/** `/sites/{site}/recordings/{rid}` of the catalogue API and the replay URL, for a SITE/RID (or RID and --site). */
+function recordingPath(id: string, site?: string): string {
+  const s = splitId(id, site);
+  return `/sites/${encodeURIComponent(s.site)}/recordings/${encodeURIComponent(s.rid)}`;
+}
+
 /** Downloads one recording to `out` (via a temporary name) and checks its SHA-256 against the catalogue. */
 export async function playCall(id: string, opts: { out: string; site?: string; api?: string; replayUrl?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
-  const { site, rid } = splitId(id, opts.site);
-  const path = `/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}`;
+  const path = recordingPath(id, opts.site);
   const entry = await getJson<CatalogueEntry>(apiFor(opts), path);
   const res = await signedGet(replayFor(opts), `${path}/audio`, 'lambda');
   if (!res.ok || !res.body) throw new Error(`replay answered ${res.status}: ${await res.text()}`);
@@ -100,9 +105,9 @@ export interface RecallStarted {
 
 /** Asks the catalogue API to recall a call whose pack is in the archive tier; the workflow notifies when it plays. */
 export async function recallCall(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStarted> {
-  const { site, rid } = splitId(id, opts.site);
+  const path = recordingPath(id, opts.site);
   const api = apiFor(opts);
-  const url = `${api.url}/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`;
+  const url = `${api.url}${path}/recall`;
   const res = await signedFetch(url, { service: 'execute-api', region: api.region, credentials: api.credentials, method: 'POST' });
   const text = await res.text();
   let body: Record<string, unknown>;
@@ -120,8 +125,8 @@ export async function recallCall(id: string, opts: { site?: string; api?: string
 export type RecallStatus = { site: string; rid: string; packKey: string } & RecallView;
 
 export async function recallStatusOf(id: string, opts: { site?: string; api?: string; config?: string }): Promise<RecallStatus> {
-  const { site, rid } = splitId(id, opts.site);
-  return getJson<RecallStatus>(apiFor(opts), `/sites/${encodeURIComponent(site)}/recordings/${encodeURIComponent(rid)}/recall`);
+  const path = recordingPath(id, opts.site);
+  return getJson<RecallStatus>(apiFor(opts), `${path}/recall`);
 }
 
 /** One line an operator reads: where the recall stands and what to do next. */
