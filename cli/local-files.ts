@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, statfs } from 'node:fs/promises';
+import { lstat, open, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidInputError } from '../core/errors.ts';
@@ -13,6 +13,16 @@ export async function lstatOrUndefined(path: string | Buffer) {
     return await lstat(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Opens with O_NOFOLLOW added: a symbolic link is refused (InvalidInputError), never followed. */
+export async function openNoFollow(path: string, flags: number, mode?: number): Promise<FileHandle> {
+  try {
+    return await open(path, flags | constants.O_NOFOLLOW, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${path}: it is a symbolic link, and is never followed`, { cause: error });
     throw error;
   }
 }

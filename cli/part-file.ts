@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { InvalidInputError } from '../core/errors.ts';
+import type { FileHandle } from 'node:fs/promises';
+import { openNoFollow } from './local-files.ts';
 import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts';
 
 // One `.part` of `ferry restore fetch` while its ranges arrive in any order: each range is written
@@ -66,13 +66,8 @@ export class PartFile {
   /** Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is refused, not followed. */
   static async open(target: PartTarget, flushBytes: number, hold: HoldBudget): Promise<PartFile> {
     const record = await RangeRecord.start(target.record, target.file, target.done, target.recordOnDisk);
-    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (target.done.length > 0 ? 0 : constants.O_TRUNC);
-    try {
-      return new PartFile(target, await open(target.part, flags, 0o644), record, flushBytes, hold);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${target.part}: it is a symbolic link, and is never followed`, { cause: error });
-      throw error;
-    }
+    const flags = constants.O_RDWR | constants.O_CREAT | (target.done.length > 0 ? 0 : constants.O_TRUNC);
+    return new PartFile(target, await openNoFollow(target.part, flags, 0o644), record, flushBytes, hold);
   }
 
   /** Writes one range at its offset; resolves once written (the hash and the flush go on behind). */

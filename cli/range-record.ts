@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { InvalidInputError } from '../core/errors.ts';
+import { openNoFollow } from './local-files.ts';
 
 // The record of which byte ranges of a `.part` are whole, kept beside it as `NAME.part.ranges`
 // while `ferry restore fetch` writes ranges at their offsets as they arrive. The rule: the record
@@ -81,11 +81,9 @@ export function parseRecord(text: string, owner: RecordOwner, partSize: number):
 export async function readRecord(path: string): Promise<string | undefined> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = await openNoFollow(path, constants.O_RDONLY);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new InvalidInputError(`refusing ${path}: it is a symbolic link, and is never followed`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   try {
