@@ -65,9 +65,9 @@ function expectedGets(dir: string, files: PlanFile[], rangeBytes: number): Map<s
   return out;
 }
 
-const getsByKey = (store: CuttingStore, from: number) => {
+const getsByKey = (store: CuttingStore) => {
   const out = new Map<string, Interval[]>();
-  for (const g of store.gets.slice(from)) out.set(g.key, [...(out.get(g.key) ?? []), g.range!]);
+  for (const g of store.gets) out.set(g.key, [...(out.get(g.key) ?? []), g.range!]);
   return out;
 };
 
@@ -124,7 +124,7 @@ describe('restore fetch, ranges at their offsets', () => {
     const store = new CuttingStore(blobs);
     const report = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning });
     expect(report.files[0]!.status).toBe('resumed');
-    const got = getsByKey(store, 0);
+    const got = getsByKey(store);
     for (const f of plan.files) expect(got.get(f.key) ?? [], f.name).toEqual(expected.get(f.key));
     expect(report.bytesDownloaded).toBe([...expected.values()].flat().reduce((n, r) => n + r.end - r.start + 1, 0));
     for (const f of plan.files) expect(readFileSync(join(dir, f.name)).equals(bodies.get(f.name)!)).toBe(true);
@@ -159,7 +159,7 @@ describe('restore fetch, ranges at their offsets', () => {
     await writeRecord(`${part}.ranges`, full);
     const store = new CuttingStore(blobs);
     const report = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning: { rangeBytes: 64 * KIB, inFlight: 2 } });
-    expect(getsByKey(store, 0).get(full.key)).toEqual(missingRanges(trusted > 0 ? [{ start: 0, end: trusted - 1 }] : [], full.size, 64 * KIB));
+    expect(getsByKey(store).get(full.key)).toEqual(missingRanges(trusted > 0 ? [{ start: 0, end: trusted - 1 }] : [], full.size, 64 * KIB));
     expect(report.files[0]!.status).toBe(trusted > 0 ? 'resumed' : 'fetched');
     for (const f of plan.files) expect(readFileSync(join(dir, f.name)).equals(bodies.get(f.name)!)).toBe(true);
     expect(listing(dir)).toEqual(['apply.sh', 'full.sql', 'mysql-bin.000002', 'mysql-bin.000003', 'restore-plan.json']);
@@ -176,7 +176,7 @@ describe('restore fetch, ranges at their offsets', () => {
     expect(listing(dir).filter((n) => n.startsWith('full.sql'))).toEqual([]);
     const store = new CuttingStore(blobs);
     await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning: { rangeBytes: 64 * KIB } });
-    expect(getsByKey(store, 0).get(full.key)).toEqual(missingRanges([], full.size, 64 * KIB));
+    expect(getsByKey(store).get(full.key)).toEqual(missingRanges([], full.size, 64 * KIB));
     expect(readFileSync(join(dir, 'full.sql')).equals(bodies.get('full.sql')!)).toBe(true);
   });
 
