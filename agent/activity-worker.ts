@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { messageOf } from '../core/errors.ts';
 import { windowJobSchema, windowReport, type BackupSummary, type WindowJob, type WindowReport } from '../core/window.ts';
 import type { Logger } from './log.ts';
+import { zodProblems } from '../core/zod-problems.ts';
 
 // The agent's side of the backup window: poll the site's activity (outbound only), run the
 // backup set the job asks for, heartbeat while it runs, answer with a report the window's
@@ -167,6 +168,6 @@ function parseJob(input: string): { ok: true; job: WindowJob } | { ok: false; re
     return { ok: false, reason: `the job input is not JSON (${input.length} characters)` };
   }
   const parsed = windowJobSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `the job input is not a ${'ferry.window-job/1'}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!parsed.success) return { ok: false, reason: `the job input is not a ${'ferry.window-job/1'}: ${zodProblems(parsed.error, '(input)').join('; ')}` };
   return { ok: true, job: parsed.data };
 }

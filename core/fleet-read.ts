@@ -4,6 +4,7 @@ import { heartbeatPrefix, heartbeatSchema, judgeSite, sortFleet, type FleetRow, 
 import type { Alert, BlobStore, Notifier } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import type { RunStore } from './window.ts';
+import { zodProblems } from './zod-problems.ts';
 
 // Reading the fleet (heartbeats from the bucket, window runs from the catalogue table) and the
 // dead-man's switch built on it. Requests per site: one LIST page (heartbeat keys sort newest
@@ -30,7 +31,7 @@ export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: strin
   for await (const item of blobs.list(heartbeatPrefix(site))) {
     const text = (await readSmallObject(blobs, item.key, MAX_HEARTBEAT_BYTES, 'heartbeat')).toString('utf8');
     const parsed = heartbeatSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new TypeError(`heartbeat ${item.key}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new TypeError(`heartbeat ${item.key}: ${zodProblems(parsed.error).join('; ')}`);
     return parsed.data;
   }
   return undefined;

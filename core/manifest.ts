@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
+import { zodProblems } from './zod-problems.ts';
 
 // The manifest is the commit record of a pack: written last, read by ingest, the only
 // source the catalogue is rebuilt from. Versioned; readers reject what they do not know.
@@ -82,7 +83,7 @@ export function parseRecord<S extends z.ZodTypeAny>(schema: S, bytes: Uint8Array
   }
   const result = schema.safeParse(json);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const problems = zodProblems(result.error);
     throw fail(`${what} is invalid: ${problems.slice(0, 10).join('; ')}`);
   }
   return result.data;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { callMetadataSchema, type CallMetadata } from './manifest.ts';
 import { compileTimeFormat, isTimeZone, type TimeParser } from './time-format.ts';
+import { zodProblems } from './zod-problems.ts';
 
 // Per-recording call metadata, read from a sidecar document (XML or JSON) and/or the file name.
 // Pure: the caller reads the files; this module never throws for bad data, it reports issues
@@ -108,7 +109,7 @@ export type MetadataConfigInput = z.input<typeof metadataConfigSchema>;
 /** Validates a `metadata:` block; the error lists every problem with its path. */
 export function parseMetadataConfig(input: unknown): MetadataConfig {
   const result = metadataConfigSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `metadata.${i.path.join('.')}: ${i.message}`));
+  if (!result.success) throw new ConfigError(zodProblems(result.error, 'metadata', 'metadata.'));
   return result.data;
 }
 

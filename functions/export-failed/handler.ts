@@ -5,6 +5,7 @@ import type { ExportStatus, ExportStatusStore } from '../../core/exports.ts';
 import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
+import { zodProblems } from '../../core/zod-problems.ts';
 
 // The export function's on-failure destination (infra/functions.ts): Lambda invokes it with the
 // invocation record of an export invocation that failed (an unhandled error, a timeout, the
@@ -27,7 +28,7 @@ export function createHandler(deps: ExportFailedDeps): Handler<unknown, ExportFa
   return async (raw: unknown) => {
     const parsed = invocationRecordSchema.safeParse(raw);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+      const problems = zodProblems(parsed.error, '(record)');
       deps.log?.('error', 'not an export invocation record; dropped', { problems });
       return { skipped: `not an export invocation record (${problems.join('; ')})` };
     }

@@ -8,6 +8,7 @@ import { judgeOverdue, startedDeadline, failedForTime } from '../../core/export-
 import { baseClients, baseEnvSchema, loadDeps, parseEnv } from '../shared/deps.ts';
 import { lazyHandler, type Handler } from '../shared/lambda.ts';
 import type { Log } from '../shared/log.ts';
+import { zodProblems } from '../../core/zod-problems.ts';
 
 // The console's case export, invoked asynchronously by the console function (InvocationType
 // Event) with the job it checked and recorded as `running`: streams the bundle into the store
@@ -74,7 +75,7 @@ async function withWatchdog(deps: ExportHandlerDeps, running: ExportStatus, rema
 function parseJob(raw: unknown): ExportJob {
   const parsed = exportJobSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  throw new InvalidInputError(`invalid export job: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(job)'}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+  throw new InvalidInputError(`invalid export job: ${zodProblems(parsed.error, '(job)').join('; ')}`, { cause: parsed.error });
 }
 
 export function createHandler(deps: ExportHandlerDeps): Handler<unknown, ExportStatus> {

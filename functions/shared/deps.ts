@@ -14,6 +14,7 @@ import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { blobAuditReader, type AuditReader } from '../../core/audit-query.ts';
 import { chainAudit, stdoutAudit, type Audit } from './audit.ts';
 import { jsonLog, type Log } from './log.ts';
+import { zodProblems } from '../../core/zod-problems.ts';
 
 // Composition root of the functions: the only place that reads the environment and builds
 // SDK clients, once per cold start (on the first invocation, never at import time).
@@ -62,7 +63,7 @@ export const baseEnvSchema = z.object({
 /** Parses the environment; ConfigError lists every problem. */
 export function parseEnv<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error));
   return parsed.data;
 }
 

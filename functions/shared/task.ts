@@ -4,6 +4,7 @@ import { InvalidInputError, messageOf } from '../../core/errors.ts';
 import { NAME_PATTERN } from '../../core/layout.ts';
 import { workflowConfigSchema } from '../../core/workflow-config.ts';
 import { jsonLog, type Log } from './log.ts';
+import { zodProblems } from '../../core/zod-problems.ts';
 
 // Plumbing of the functions called as Step Functions tasks. A task's error reaches the
 // workflow by its `name` (Retry and Catch match on it), so names must be stable: FerryErrors
@@ -24,7 +25,7 @@ export function taskErrors(options: { log?: Log; fn: string }): MiddlewareObj<un
     onError: (request) => {
       const error = request.error;
       if (error instanceof ZodError) {
-        const problems = error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+        const problems = zodProblems(error, '(input)').join('; ');
         request.error = new InvalidInputError(`${options.fn}: invalid task input: ${problems}`, { cause: error });
       }
       const e = request.error;
