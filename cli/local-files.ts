@@ -18,11 +18,11 @@ export async function lstatOrUndefined(path: string | Buffer) {
 }
 
 /** Opens with O_NOFOLLOW added: a symbolic link is refused (InvalidInputError), never followed. */
-export async function openNoFollow(path: string, flags: number, mode?: number): Promise<FileHandle> {
+export async function openNoFollow(path: string | Buffer, flags: number, mode?: number): Promise<FileHandle> {
   try {
     return await open(path, flags | constants.O_NOFOLLOW, mode);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${path}: it is a symbolic link, and is never followed`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new InvalidInputError(`refusing ${path.toString()}: it is a symbolic link, and is never followed`, { cause: error });
     throw error;
   }
 }

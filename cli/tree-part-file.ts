@@ -1,9 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { IntegrityError, InvalidInputError } from '../core/errors.ts';
+import { lstat, rename, rm, type FileHandle } from 'node:fs/promises';
+import { IntegrityError } from '../core/errors.ts';
 import type { TreeEntry } from '../core/tree-manifest.ts';
-import { show } from './tree-restore-dir.ts';
+import { openNoFollow } from './local-files.ts';
 
 // One file of a tree restore being written: `<name>.part`, opened without following a link,
 // its bytes hashed as they arrive and written in batches, renamed to its name only once its
@@ -30,9 +30,7 @@ export class PartFile {
   /** Creates (or truncates) `<final>.part`; refuses a symbolic link planted there. */
   static async open(entry: TreeEntry, final: Buffer): Promise<PartFile> {
     const part = Buffer.concat([final, Buffer.from('.part')]);
-    const handle = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'ELOOP' ? new InvalidInputError(`refusing ${show(part)}: it is a symbolic link, and is never followed`, { cause: error }) : error;
-    });
+    const handle = await openNoFollow(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
     return new PartFile(entry, final, part, handle);
   }
 

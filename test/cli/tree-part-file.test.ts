@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IntegrityError } from '../../core/errors.ts';
+import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import type { TreeEntry } from '../../core/tree-manifest.ts';
 import { PartFile, WRITE_BATCH_BYTES } from '../../cli/tree-part-file.ts';
 
@@ -57,5 +57,17 @@ describe('restored file written in batches', () => {
     await expect(part.commit()).rejects.toBeInstanceOf(IntegrityError);
     expect(existsSync(join(dir, 'damaged.bin'))).toBe(false);
     expect(existsSync(join(dir, 'damaged.bin.part'))).toBe(false);
+  });
+
+  it('refuses a symbolic link planted at the .part (a name that is not UTF-8 too) and leaves its target untouched', async () => {
+    const target = join(dir, 'outside.txt');
+    writeFileSync(target, 'not yours');
+    const final = Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]);
+    symlinkSync(target, Buffer.concat([final, Buffer.from('.part')]));
+    const content = Buffer.from('recording');
+    const opened = PartFile.open(entryOf(content, 'caf\ufffd.wav'), final);
+    await expect(opened).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(opened).rejects.toThrow(/refusing .*caf\ufffd\.wav\.part: it is a symbolic link, and is never followed/);
+    expect(readFileSync(target, 'utf8')).toBe('not yours');
   });
 });
