@@ -11,24 +11,35 @@ export function globProblem(glob: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The regular expression for the glob character at `i` when it is neither `*` nor `?`: a
+ * `[class]` (`[!…]` negated), a `[` with no `]` after it as itself, any other character as itself.
+ * `end` is the index of the class's `]` (else `i`).
+ */
+export function globAtom(glob: string, i: number): { source: string; end: number } {
+  const c = glob[i] as string;
+  if (c === '[') {
+    const end = glob.indexOf(']', i + 2);
+    if (end < 0) return { source: '\\[', end: i };
+    let body = glob.slice(i + 1, end);
+    const negate = body.startsWith('!');
+    if (negate) body = body.slice(1);
+    return { source: `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`, end };
+  }
+  return { source: c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), end: i };
+}
+
 export function globToRegExp(glob: string): RegExp {
   let source = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i] as string;
     if (c === '*') source += '.*';
     else if (c === '?') source += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) {
-        source += '\\[';
-        continue;
-      }
-      let body = glob.slice(i + 1, end);
-      const negate = body.startsWith('!');
-      if (negate) body = body.slice(1);
-      source += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
-      i = end;
-    } else source += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    else {
+      const atom = globAtom(glob, i);
+      source += atom.source;
+      i = atom.end;
+    }
   }
   return new RegExp(`^${source}$`, 'is');
 }

@@ -1,4 +1,5 @@
 import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
+import { globAtom } from '../../core/glob.ts';
 
 // Paths of a tree snapshot: relative, `/`-separated, held as bytes so that names which are not
 // valid UTF-8 (a Windows share copied by an old tool, a Latin-1 name) round-trip exactly. The
@@ -55,18 +56,11 @@ export function treeGlobToRegExp(glob: string, caseInsensitive = false): RegExp 
       i += slash ? 2 : 1;
     } else if (c === '*') source += '[^/]*';
     else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) {
-        source += '\\[';
-        continue;
-      }
-      let body = glob.slice(i + 1, end);
-      const negate = body.startsWith('!');
-      if (negate) body = body.slice(1);
-      source += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
-      i = end;
-    } else source += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    else {
+      const atom = globAtom(glob, i);
+      source += atom.source;
+      i = atom.end;
+    }
   }
   return new RegExp(`^${anyDepth ? '(?:.*/)?' : ''}${source}$`, caseInsensitive ? 'is' : 's');
 }
