@@ -48,6 +48,12 @@ describe('tree path order', () => {
     expect(['a.tmp', 'd/e/f.tmp', 'Temp/a/b', 'docs/1/x.xml'].filter(m)).toHaveLength(4);
     expect(['a.tmpx', 'temp/a', 'docs/1/2/x.xml', 'Temp'].filter(m)).toEqual([]);
   });
+
+  it('matches [classes] (negated by !) within one name, and an unclosed [ or a regex character as itself', () => {
+    const m = treePathMatcher(['day[0-9]/*.xml', 'log[!t]xt', 'a[b', '(x).+']);
+    expect(['day7/m.xml', 'q/logbxt', 'a[b', 'd/(x).+'].filter(m)).toHaveLength(4);
+    expect(['dayx/m.xml', 'day7/n/m.xml', 'logtxt', 'ab', 'xx.+', '(x)x+'].filter(m)).toEqual([]);
+  });
 });
 
 describe('plain JSON lines', () => {
