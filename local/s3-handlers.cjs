@@ -12,6 +12,7 @@ const { emitEvent, parseXml, readSmallBody, sendFailure, sendXml, XMLNS, xmlEsca
 const lock = require('./s3-lock.cjs');
 const tiers = require('./s3-tiers.cjs');
 const { completeMultipart } = require('./s3-store.cjs');
+const { placePart, recordPart } = require('./s3-parts.cjs');
 
 function noSuchKey(key) {
   return Object.assign(new StandInError(404, 'NoSuchKey', 'The specified key does not exist.'), { key });
@@ -84,22 +85,25 @@ function createHandlers({ store, clock, bucketConfig }) {
     if (upload['x-amz-checksum-algorithm'] === 'SHA256' && sha256 === undefined) {
       throw new StandInError(400, 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null');
     }
-    const partPath = path.join(uploadDir, String(partNumber));
-    const temporary = temporaryBeside(partPath);
+    const temporary = temporaryBeside(path.join(uploadDir, String(partNumber)));
+    // The length receiveBody holds the body to: a slot is sized by it before a byte arrives.
+    const chunked = /aws-chunked/.test(ctx.headers['content-encoding'] ?? '');
+    const declared = Number(ctx.headers[chunked ? 'x-amz-decoded-content-length' : 'content-length'] ?? Number.NaN);
+    const place = Number.isSafeInteger(declared) ? placePart(uploadDir, partNumber, declared) : { file: true, done: () => {} };
     let got;
     try {
-      got = await receiveBody(ctx.req, temporary, { createDirectory: false });
+      got = await receiveBody(ctx.req, temporary, { createDirectory: false, slot: place.slot });
     } catch (error) {
       if (error.code === 'ENOENT') throw new StandInError(404, 'NoSuchUpload', 'The specified upload does not exist.');
       throw error;
+    } finally {
+      place.done();
     }
     if (!fs.existsSync(path.join(uploadDir, 'key'))) {
       fs.rmSync(temporary, { force: true });
       throw new StandInError(404, 'NoSuchUpload', 'The specified upload does not exist.');
     }
-    fs.writeFileSync(`${partPath}.md5`, got.md5Hex);
-    fs.writeFileSync(`${partPath}.sha256`, got.sha256);
-    fs.renameSync(temporary, partPath);
+    recordPart(uploadDir, partNumber, { slot: place.slot, temporary, size: got.size, md5Hex: got.md5Hex, sha256: got.sha256 });
     ctx.status = 200;
     ctx.set('ETag', JSON.stringify(got.md5Hex));
     if (sha256 || upload['x-amz-checksum-algorithm'] === 'SHA256') ctx.set('x-amz-checksum-sha256', got.sha256);

@@ -89,9 +89,11 @@ function hasher({ all = true, extra = [] } = {}) {
 /**
  * Receives a request body into `temporary`. Resolves the body's size and digests; rejects with
  * StandInError when the body is torn (fewer bytes than Content-Length, connection reset) or does not
- * match a digest header. The temporary file is gone whenever this rejects.
+ * match a digest header. The temporary file is gone whenever this rejects. With `slot` ({ path,
+ * start }) the body is written into that file at that offset instead, and nothing is removed on a
+ * rejection (the caller records only a body that arrived whole; see s3-parts.cjs).
  */
-async function receiveBody(req, temporary, { createDirectory = true } = {}) {
+async function receiveBody(req, temporary, { createDirectory = true, slot } = {}) {
   const chunked = /aws-chunked/.test(req.headers['content-encoding'] ?? '');
   const declared = chunked ? req.headers['x-amz-decoded-content-length'] : req.headers['content-length'];
   if (declared === undefined) throw new StandInError(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.');
@@ -100,10 +102,14 @@ async function receiveBody(req, temporary, { createDirectory = true } = {}) {
   const { decoder, trailers } = createChunkedDecoder();
   // An aws-chunked body's trailers are known only at its end: every digest is taken for it.
   const { transform, result } = hasher({ all: chunked, extra: Object.keys(wanted) });
+  const sink = slot
+    ? fs.createWriteStream(slot.path, { flags: fs.constants.O_WRONLY | fs.constants.O_CREAT, start: slot.start, highWaterMark: 1024 * 1024 })
+    : fs.createWriteStream(temporary, { highWaterMark: 1024 * 1024 });
+  const discard = () => (slot ? Promise.resolve() : fs.promises.rm(temporary, { force: true }));
   try {
-    await pipeline(req, ...(chunked ? [decoder] : []), transform, fs.createWriteStream(temporary, { highWaterMark: 1024 * 1024 }));
+    await pipeline(req, ...(chunked ? [decoder] : []), transform, sink);
   } catch (error) {
-    await fs.promises.rm(temporary, { force: true });
+    await discard();
     if (error.code === 'ENOENT') throw error;
     throw new StandInError(400, 'IncompleteBody', 'The request body was cut off before Content-Length bytes arrived.');
   }
@@ -113,7 +119,7 @@ async function receiveBody(req, temporary, { createDirectory = true } = {}) {
   try {
     fromTrailers = requestedDigests(trailers);
   } catch (error) {
-    await fs.promises.rm(temporary, { force: true });
+    await discard();
     throw error;
   }
   Object.assign(wanted, fromTrailers);
@@ -122,7 +128,7 @@ async function receiveBody(req, temporary, { createDirectory = true } = {}) {
     ? new StandInError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.')
     : digestMismatch(wanted, got);
   if (problem) {
-    await fs.promises.rm(temporary, { force: true });
+    await discard();
     throw problem;
   }
   return got;

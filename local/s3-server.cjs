@@ -22,6 +22,7 @@ const { createLockHandlers } = require('./s3-lock-handlers.cjs');
 const { sendError, sendXml, xmlEscape } = require('./s3-http.cjs');
 const { fixListedStorageClasses, listVersions } = require('./s3-listing.cjs');
 const { byteCompare, patchDelete, patchListing } = require('./s3-store.cjs');
+const { forgetSlot } = require('./s3-parts.cjs');
 const { applyLifecycle, createClock } = require('./s3-tiers.cjs');
 const { createVersions } = require('./s3-versions.cjs');
 
@@ -103,6 +104,8 @@ async function uploadOperation(ctx, next, { handlers, bucket, key, uploadDir }) 
     return;
   }
   if (ctx.method === 'PUT' && ctx.headers['x-amz-copy-source'] === undefined) return handlers.uploadPart(ctx, uploadDir);
+  // UploadPartCopy: s3rver stores the part as a file, which must then win over a slot (s3-parts.cjs).
+  if (ctx.method === 'PUT' && Number.isInteger(Number(ctx.query.partNumber))) forgetSlot(uploadDir, Number(ctx.query.partNumber));
   if (ctx.method === 'POST') return handlers.complete(ctx, bucket, key);
   await next();
 }

@@ -11,6 +11,7 @@ const S3Object = require('s3rver/lib/models/object');
 const { walk } = require('s3rver/lib/utils');
 const { commitObject, newVersionId, STATE, StandInError, storedMetadata } = require('./s3-objects.cjs');
 const { lockFromHeaders } = require('./s3-lock.cjs');
+const { assemble, storedPart, wholeDataFile } = require('./s3-parts.cjs');
 
 const OBJECT_SUFFIX = '._S3rver_object';
 /** S3's minimum for every part of a multipart upload but the last. */
@@ -92,46 +93,32 @@ function patchDelete(store) {
 const INVALID_PART =
   "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.";
 
-/** Checks the listed parts against what was stored, and their sizes; returns their MD5s and SHA-256s (raw). */
+/**
+ * Checks the listed parts against what was stored, and their sizes; returns their MD5s and SHA-256s
+ * (raw) and where each is stored (s3-parts.cjs storedPart).
+ */
 async function checkParts(uploadDir, upload, parts) {
   const md5s = [];
   const sha256s = [];
+  const stored = [];
   let previous = 0;
   for (const part of parts) {
     if (part.number <= previous) throw new StandInError(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
     previous = part.number;
     const read = (suffix) => fs.promises.readFile(path.join(uploadDir, `${part.number}${suffix}`), 'utf8').catch(() => undefined);
-    const [md5, sha256] = await Promise.all([read('.md5'), read('.sha256')]);
+    const [md5, sha256, where] = await Promise.all([read('.md5'), read('.sha256'), storedPart(uploadDir, part.number)]);
     const checksumMissing = upload['x-amz-checksum-algorithm'] === 'SHA256' && part.sha256 === undefined;
-    if (md5 === undefined || md5 !== part.etag || checksumMissing || (part.sha256 !== undefined && part.sha256 !== sha256)) {
+    if (md5 === undefined || where === undefined || md5 !== part.etag || checksumMissing || (part.sha256 !== undefined && part.sha256 !== sha256)) {
       throw new StandInError(400, 'InvalidPart', INVALID_PART);
     }
-    const size = (await fs.promises.stat(path.join(uploadDir, String(part.number)))).size;
-    if (part !== parts[parts.length - 1] && size < MIN_PART_SIZE) {
+    if (part !== parts[parts.length - 1] && where.size < MIN_PART_SIZE) {
       throw new StandInError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.');
     }
     md5s.push(Buffer.from(md5, 'hex'));
     sha256s.push(Buffer.from(sha256 ?? '', 'base64'));
+    stored.push(where);
   }
-  return { md5s, sha256s };
-}
-
-async function assemble(uploadDir, parts, temporary) {
-  const out = await fs.promises.open(temporary, 'w');
-  let size = 0;
-  try {
-    for (const part of parts) {
-      const bytes = await fs.promises.readFile(path.join(uploadDir, String(part.number)));
-      await out.write(bytes, 0, bytes.length);
-      size += bytes.length;
-    }
-  } catch (error) {
-    await out.close();
-    await fs.promises.rm(temporary, { force: true });
-    throw error;
-  }
-  await out.close();
-  return size;
+  return { md5s, sha256s, stored };
 }
 
 /**
@@ -139,8 +126,9 @@ async function assemble(uploadDir, parts, temporary) {
  * parts carry one) against the part it stored (InvalidPart otherwise), gives the object the ETag
  * `md5(part MD5s)-N` and the composite checksum `sha256(part SHA-256s)-N`, and checks that composite
  * against x-amz-checksum-sha256 when the request sends one. `options`: ifNoneMatch, sha256, now,
- * bucketLock. The object is assembled under a temporary name and renamed into place, so a reader
- * never sees half of it; with ifNoneMatch an object that appeared meanwhile wins (412).
+ * bucketLock. The object is the upload's data file when its parts lie there end to end (no byte
+ * copied), or is assembled under a temporary name (s3-parts.cjs); either is renamed into place, so a
+ * reader never sees half of it; with ifNoneMatch an object that appeared meanwhile wins (412).
  */
 async function completeMultipart(store, bucket, uploadId, parts, options) {
   const uploadDir = path.join(store.getResourcePath(bucket, undefined, 'uploads'), uploadId);
@@ -150,14 +138,23 @@ async function completeMultipart(store, bucket, uploadId, parts, options) {
   if (options.ifNoneMatch && fs.existsSync(objectPath)) {
     throw new StandInError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
   }
-  const { md5s, sha256s } = await checkParts(uploadDir, upload, parts);
+  const { md5s, sha256s, stored } = await checkParts(uploadDir, upload, parts);
   const composite = `${crypto.createHash('sha256').update(Buffer.concat(sha256s)).digest('base64')}-${parts.length}`;
   if (options.sha256 !== undefined && options.sha256 !== composite && `${options.sha256}-${parts.length}` !== composite) {
     throw new StandInError(400, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
   }
   await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
-  const temporary = `${objectPath}.${uploadId}.assembling`;
-  const size = await assemble(uploadDir, parts, temporary);
+  const size = stored.reduce((sum, part) => sum + part.size, 0);
+  // From here to commitObject nothing is awaited when the data file is the object: no part can be
+  // written into it between the check and the rename.
+  let source = wholeDataFile(uploadDir, stored);
+  if (source === undefined) {
+    source = `${objectPath}.${uploadId}.assembling`;
+    await assemble(uploadDir, stored, source);
+  } else if (options.ifNoneMatch && fs.existsSync(objectPath)) {
+    // Checked here as well as in commitObject, which would remove the data file: the upload keeps its parts.
+    throw new StandInError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  }
   const md5Hex = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${parts.length}`;
   const withChecksum = upload['x-amz-checksum-algorithm'] === 'SHA256';
   const state = {
@@ -167,7 +164,7 @@ async function completeMultipart(store, bucket, uploadId, parts, options) {
     createdAt: options.now.toISOString(),
     ...(withChecksum ? { sha256: composite } : {}),
   };
-  commitObject(store, bucket, key, temporary, { ifNoneMatch: options.ifNoneMatch, metadata: storedMetadata(upload), md5Hex, state, now: options.now });
+  commitObject(store, bucket, key, source, { ifNoneMatch: options.ifNoneMatch, metadata: storedMetadata(upload), md5Hex, state, now: options.now });
   await fs.promises.rm(uploadDir, { recursive: true, force: true });
   return { key, size, md5Hex, versionId: state.versionId, ...(withChecksum ? { sha256: composite } : {}) };
 }

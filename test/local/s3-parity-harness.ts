@@ -14,6 +14,8 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface Parity {
   s3: LocalS3;
+  /** The stand-in's directory (its files, for tests that check where bytes lie). */
+  directory: string;
   client: S3Client;
   cleanup(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export async function startParity(options: Partial<LocalS3Options> = {}): Promis
   const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials, maxAttempts: 1 });
   return {
     s3,
+    directory,
     client,
     async cleanup() {
       client.destroy();
