@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { fileHeaders, padding, endOfArchive } from '../core/tar.ts';
 import type { TarSlice } from '../core/manifest.ts';
@@ -11,6 +11,8 @@ import { StreamUploader, type StreamUploaderOptions, type UploadResult, type Upl
 export type PackBuilderOptions = StreamUploaderOptions;
 export type PackResult = UploadResult;
 export type BuilderStore = UploaderStore;
+/** A member whose SHA-256 the hasher's threads take from the part buffers sent (see StreamUploader.rangeDigest). */
+export type PendingSlice = Omit<TarSlice, 'sha256'> & { sha256: Promise<string> };
 
 export class PackBuilder {
   private readonly uploader: StreamUploader;
@@ -24,24 +26,37 @@ export class PackBuilder {
     return this.uploader.position;
   }
 
-  /** Adds a member whose body is already in memory (sidecars, small files). */
+  /** Adds a member whose body is already in memory (sidecars, small files); its SHA-256 taken here as it is copied. */
   async addBuffer(name: string, body: Uint8Array, mtime: Date): Promise<TarSlice> {
-    await this.uploader.write(fileHeaders(name, body.length, mtime));
-    const start = this.uploader.position;
-    const hash = createHash('sha256');
-    await this.uploader.write(body, hash);
-    await this.uploader.write(Buffer.alloc(padding(body.length), 0));
-    return { name, offset: start, length: body.length, sha256: hash.digest('hex') };
+    return settle(await this.member(name, body.length, mtime, false, (hash) => this.uploader.write(body, hash)));
   }
 
   /** Adds a member read from an open file handle; the file must hold exactly `size` bytes. */
   async addFile(name: string, file: FileHandle, size: number, mtime: Date, path: string): Promise<TarSlice> {
+    return settle(await this.member(name, size, mtime, false, (hash) => this.uploader.copyFrom(file, size, path, { exact: true, hash })));
+  }
+
+  /**
+   * addBuffer with the member's SHA-256 taken off this thread, from the bytes sent: it settles once
+   * the part holding the member's last byte is hashed, by finish() at the latest.
+   */
+  stageBuffer(name: string, body: Uint8Array, mtime: Date): Promise<PendingSlice> {
+    return this.member(name, body.length, mtime, true, () => this.uploader.write(body));
+  }
+
+  /** addFile with the member's SHA-256 taken off this thread (see stageBuffer). */
+  stageFile(name: string, file: FileHandle, size: number, mtime: Date, path: string): Promise<PendingSlice> {
+    return this.member(name, size, mtime, true, () => this.uploader.copyFrom(file, size, path, { exact: true }));
+  }
+
+  private async member(name: string, size: number, mtime: Date, aside: boolean, body: (hash?: Hash) => Promise<void>): Promise<PendingSlice> {
     await this.uploader.write(fileHeaders(name, size, mtime));
-    const start = this.uploader.position;
-    const hash = createHash('sha256');
-    await this.uploader.copyFrom(file, size, path, { exact: true, hash });
+    const offset = this.uploader.position;
+    const hash = aside ? undefined : createHash('sha256');
+    const digest = hash ? undefined : this.uploader.rangeDigest(size);
+    await body(hash);
     await this.uploader.write(Buffer.alloc(padding(size), 0));
-    return { name, offset: start, length: size, sha256: hash.digest('hex') };
+    return { name, offset, length: size, sha256: digest ?? Promise.resolve((hash as Hash).digest('hex')) };
   }
 
   /**
@@ -57,4 +72,8 @@ export class PackBuilder {
   async abort(): Promise<void> {
     await this.uploader.abort();
   }
+}
+
+async function settle(slice: PendingSlice): Promise<TarSlice> {
+  return { ...slice, sha256: await slice.sha256 };
 }

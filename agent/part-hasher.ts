@@ -13,9 +13,10 @@ import { Worker } from 'node:worker_threads';
 // (`HashedPart.read`). Messages to one worker are delivered in the order they were posted, which
 // keeps the object's SHA-256 in byte order; each part names its offset in the object, and the
 // object thread refuses a part that does not follow the bytes it holds (a thread that died and
-// was replaced mid-upload), so a digest is never one of part of the bytes. The member SHA-256
-// (one per recording, in the manifest) stays on the main thread: it is taken from the bytes as
-// they are read, before they reach a part buffer.
+// was replaced mid-upload), so a digest is never one of part of the bytes. The SHA-256 of each
+// member (one per recording, in the manifest) is taken there too: the uploader names the member's
+// range in the object before the part that holds its first byte, and the object thread hashes the
+// range's bytes as the parts go by (an object sent whole: the digest thread, from the same request).
 
 export interface PartDigests {
   md5: Buffer;
@@ -35,6 +36,12 @@ export interface HashedPart {
   read: Promise<void>;
 }
 
+/** A range of an object's bytes (a tar member's body) whose own SHA-256 is wanted. */
+export interface ByteRange {
+  start: number;
+  length: number;
+}
+
 /** What StreamUploader needs of a hasher; one object hash per upload (`stream`). */
 export interface PartHashing {
   /** Adds the part to the stream's object hash (after the parts before it) and digests the part itself. */
@@ -42,11 +49,17 @@ export interface PartHashing {
   /** The object's SHA-256 (hex) of every part added, in order; the stream is then forgotten. */
   digest(stream: number): Promise<string>;
   /**
-   * The digests of an object sent whole in one request (a one-part pack): its MD5 and SHA-256 in
-   * one request to one digest thread; no object hash is kept. Settles once that thread is done
-   * with the bytes (or gone).
+   * The SHA-256 of the stream's bytes [start, start + length), taken by the object hash from the
+   * parts added after this call (it must come before the part holding `start`). Rejects when the
+   * stream is dropped or digested before the range was whole.
    */
-  whole(bytes: Uint8Array): Promise<Required<PartDigests>>;
+  range(stream: number, range: ByteRange): Promise<Buffer>;
+  /**
+   * The digests of an object sent whole in one request (a one-part pack): its MD5 and SHA-256 in
+   * one request to one digest thread, with the SHA-256 of each of `ranges` (in order); no object
+   * hash is kept. Settles once that thread is done with the bytes (or gone).
+   */
+  whole(bytes: Uint8Array, ranges?: ByteRange[]): Promise<Required<PartDigests> & { ranges: Buffer[] }>;
   /** Forgets a stream without a digest (an aborted upload, or one sent whole). */
   drop(stream: number): void;
   /** A new stream id. */
@@ -56,41 +69,62 @@ export interface PartHashing {
 }
 
 type Request =
-  | { op: 'part'; id: number; buffer: SharedArrayBuffer; offset: number; length: number; sha256: boolean }
+  | { op: 'part'; id: number; buffer: SharedArrayBuffer; offset: number; length: number; sha256: boolean; ranges?: ByteRange[] }
+  | { op: 'range'; id: number; stream: number; start: number; length: number }
   | { op: 'update'; id: number; stream: number; at: number; buffer: SharedArrayBuffer; offset: number; length: number }
   | { op: 'digest'; id: number; stream: number; size: number }
   | { op: 'drop'; stream: number };
-type Reply = { id: number; md5?: Uint8Array; sha256?: Uint8Array; hex?: string; error?: string };
+type Reply = { id: number; md5?: Uint8Array; sha256?: Uint8Array; hex?: string; ranges?: Uint8Array[]; error?: string };
 
 // Plain JavaScript evaluated as each worker's script: it needs no file of its own, so it runs the
 // same from the agent's bundle and from source. A digest thread answers `part`; the object
-// thread answers `update`, `digest` and `drop`.
+// thread answers `range`, `update`, `digest` and `drop`. A range is answered once the update
+// holding its last byte is hashed (before that update is answered, so the buffer is still lent).
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const objects = new Map();
+const fail = (id, error) => parentPort.postMessage({ id, error: String(error && error.stack || error) });
+const forget = (stream, why) => {
+  for (const r of objects.get(stream)?.ranges ?? []) fail(r.id, why);
+  objects.delete(stream);
+};
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'part') {
       const bytes = new Uint8Array(m.buffer, m.offset, m.length);
       const md5 = createHash('md5').update(bytes).digest();
       const sha256 = m.sha256 ? createHash('sha256').update(bytes).digest() : undefined;
-      return parentPort.postMessage({ id: m.id, md5, sha256 });
+      const ranges = (m.ranges ?? []).map((r) => createHash('sha256').update(bytes.subarray(r.start, r.start + r.length)).digest());
+      return parentPort.postMessage({ id: m.id, md5, sha256, ranges });
     }
-    if (m.op === 'drop') return void objects.delete(m.stream);
-    const object = objects.get(m.stream) ?? { hash: createHash('sha256'), size: 0 };
+    if (m.op === 'drop') return forget(m.stream, 'stream ' + m.stream + ' dropped before the range was hashed');
+    const object = objects.get(m.stream) ?? { hash: createHash('sha256'), size: 0, ranges: [] };
+    objects.set(m.stream, object);
     if (m.op === 'digest') {
-      objects.delete(m.stream);
+      forget(m.stream, 'stream ' + m.stream + ' digested before the range was whole');
       if (object.size !== m.size) throw new Error('object hash holds ' + object.size + ' bytes of stream ' + m.stream + ', expected ' + m.size);
       return parentPort.postMessage({ id: m.id, hex: object.hash.digest('hex') });
     }
+    if (m.op === 'range') {
+      if (m.start < object.size) throw new Error('range at ' + m.start + ' of stream ' + m.stream + ' named after ' + object.size + ' bytes were hashed');
+      if (m.length === 0) return parentPort.postMessage({ id: m.id, sha256: createHash('sha256').digest() });
+      return void object.ranges.push({ id: m.id, start: m.start, end: m.start + m.length, hash: createHash('sha256') });
+    }
     if (object.size !== m.at) throw new Error('object hash holds ' + object.size + ' bytes of stream ' + m.stream + ', the part starts at ' + m.at);
-    object.hash.update(new Uint8Array(m.buffer, m.offset, m.length));
+    const bytes = new Uint8Array(m.buffer, m.offset, m.length);
+    object.hash.update(bytes);
     object.size += m.length;
-    objects.set(m.stream, object);
+    object.ranges = object.ranges.filter((r) => {
+      if (r.start >= object.size) return true;
+      r.hash.update(bytes.subarray(Math.max(r.start - m.at, 0), Math.min(r.end, object.size) - m.at));
+      if (r.end > object.size) return true;
+      parentPort.postMessage({ id: r.id, sha256: r.hash.digest() });
+      return false;
+    });
     parentPort.postMessage({ id: m.id });
   } catch (error) {
-    parentPort.postMessage({ id: m.id, error: String(error && error.stack || error) });
+    fail(m.id, error);
   }
 });
 `;
@@ -204,17 +238,29 @@ export class PartHasher implements PartHashing {
     return { digests, read: done };
   }
 
-  async whole(bytes: Uint8Array): Promise<Required<PartDigests>> {
-    const { md5, sha256 } = await this.digests(sharedView(bytes), true);
-    return { md5, sha256: sha256 as Buffer };
+  async whole(bytes: Uint8Array, ranges: ByteRange[] = []): Promise<Required<PartDigests> & { ranges: Buffer[] }> {
+    const view = sharedView(bytes);
+    if (ranges.some((r) => r.start < 0 || r.length < 0 || r.start + r.length > view.length)) throw new RangeError('a range lies outside the object');
+    const reply = await this.digests(view, true, ranges);
+    return { md5: reply.md5, sha256: reply.sha256 as Buffer, ranges: reply.ranges };
+  }
+
+  range(stream: number, range: ByteRange): Promise<Buffer> {
+    if (!this.posted.has(stream)) return Promise.reject(new RangeError(`stream ${stream} is not open`));
+    const id = this.nextId++;
+    return this.object.ask(id, { op: 'range', id, stream, ...range }).then((reply) => Buffer.from(reply.sha256 as Uint8Array));
   }
 
   /** A part's digests, from the digest thread with the fewest answers awaited. */
-  private async digests(view: { buffer: SharedArrayBuffer; offset: number; length: number }, sha256: boolean): Promise<PartDigests> {
+  private async digests(view: { buffer: SharedArrayBuffer; offset: number; length: number }, sha256: boolean, ranges?: ByteRange[]): Promise<PartDigests & { ranges: Buffer[] }> {
     const id = this.nextId++;
     const digester = this.digesters.reduce((a, b) => (b.load < a.load ? b : a));
-    const reply = await digester.ask(id, { op: 'part', id, ...view, sha256 });
-    return { md5: Buffer.from(reply.md5 as Uint8Array), ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}) };
+    const reply = await digester.ask(id, { op: 'part', id, ...view, sha256, ...(ranges ? { ranges } : {}) });
+    return {
+      md5: Buffer.from(reply.md5 as Uint8Array),
+      ...(reply.sha256 ? { sha256: Buffer.from(reply.sha256) } : {}),
+      ranges: (reply.ranges ?? []).map((r) => Buffer.from(r)),
+    };
   }
 
   async digest(stream: number): Promise<string> {

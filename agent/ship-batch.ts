@@ -3,14 +3,14 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from '
 import { join, posix } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
-import type { CallMetadata, ManifestMember, PackManifest, TarSlice } from '../core/manifest.ts';
+import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
 import { MANIFEST_FORMAT, parseManifest, serializeManifest } from '../core/manifest.ts';
 import { packAttemptOf, packAttemptsPrefix, packKey, packManifestKey } from '../core/layout.ts';
 import { packId as makePackId, recordingId } from '../core/ids.ts';
 import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
 import { readAll } from './recover.ts';
 import { createHash } from 'node:crypto';
-import { PackBuilder } from './pack-builder.ts';
+import { PackBuilder, type PendingSlice } from './pack-builder.ts';
 import type { PartPool } from './part-pool.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { contentTypeOf } from './content-type.ts';
@@ -215,17 +215,19 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
     onUploadEnded: (id) => ctx.journal.uploadEnded(plan.packId, id),
   });
   try {
-    const members: ManifestMember[] = [];
+    const pending: PendingMember[] = [];
     const issues: string[] = [];
     for (const rec of work.recordings) {
       const member = await packRecording(ctx, work, builder, dir, rec);
-      members.push(member);
+      pending.push(member);
       issues.push(...member.issues);
     }
     ctx.onPacked?.();
     const pack = await builder.finish(async () => {
       for (const stamp of plan.stamps) assertUnchanged(join(dir, stamp.name), stamp);
     });
+    // Every member's SHA-256 was taken by the hasher's threads from the parts sent; all are in by now.
+    const members = await Promise.all(pending.map((member) => settleMember(ctx, member)));
     // In 'etag' mode the store's answer to a single PUT already named the MD5 of what it stored,
     // checked against the MD5 sent (StreamUploader.finish); a HEAD would ask the same again.
     // A multipart pack, a write found already there, or another mode is verified as before.
@@ -253,7 +255,18 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
   }
 }
 
-async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBuilder, dir: string, rec: FileStamp): Promise<ManifestMember> {
+/** A member packed whose SHA-256 (and so its recording id) the hasher's threads have yet to give. */
+type PendingMember = Omit<ManifestMember, 'sha256' | 'rid' | 'sidecar'> & { sha256: Promise<string>; sidecar?: PendingSlice };
+
+async function settleMember(ctx: Pick<ShipContext, 'site'>, member: PendingMember): Promise<ManifestMember> {
+  const [sha256, sidecarSha256] = await Promise.all([member.sha256, member.sidecar?.sha256]);
+  const { name, offset, length, sidecar, path, contentType, mtime, meta, issues } = member;
+  const rid = recordingId(ctx.site, path, sha256);
+  const sidecarSlice = sidecar ? { sidecar: { name: sidecar.name, offset: sidecar.offset, length: sidecar.length, sha256: sidecarSha256 as string } } : {};
+  return { name, offset, length, sha256, rid, path, contentType, mtime, meta, issues, ...sidecarSlice };
+}
+
+async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBuilder, dir: string, rec: FileStamp): Promise<PendingMember> {
   const relativePath = work.batch ? posix.join(work.batch, rec.name) : rec.name;
   const sidecarStamp = work.sidecars.get(rec.name);
   let sidecar: { name: string; bytes: Uint8Array } | undefined;
@@ -266,18 +279,17 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
     });
     if (bytes) {
       sidecar = { name: sidecarStamp.name, bytes };
-      sidecarSlice = await builder.addBuffer(posix.join(work.batch, sidecarStamp.name), bytes, new Date(sidecarStamp.mtimeMs));
+      sidecarSlice = await builder.stageBuffer(posix.join(work.batch, sidecarStamp.name), bytes, new Date(sidecarStamp.mtimeMs));
     }
   }
   const path = join(dir, rec.name);
   const slice = readsSync(ctx, rec.size)
-    ? await builder.addBuffer(relativePath, readSmallFile(ctx, path, rec), new Date(rec.mtimeMs))
+    ? await builder.stageBuffer(relativePath, readSmallFile(ctx, path, rec), new Date(rec.mtimeMs))
     : await streamRecording(ctx, builder, path, relativePath, rec);
   const mtime = new Date(rec.mtimeMs);
   const { meta, issues } = ctx.extractor.extract({ fileName: rec.name, relativePath, mtime, sidecar });
   return {
     ...slice,
-    rid: recordingId(ctx.site, relativePath, slice.sha256),
     path: relativePath,
     contentType: contentTypeOf(rec.name),
     mtime: mtime.toISOString(),
@@ -295,12 +307,12 @@ function readsSync(ctx: Pick<ShipContext, 'openFile' | 'openFileSync'>, size: nu
   return size <= SMALL_RECORDING_BYTES && (ctx.openFileSync !== undefined || ctx.openFile === undefined);
 }
 
-async function streamRecording(ctx: ShipContext, builder: PackBuilder, path: string, relativePath: string, rec: FileStamp): Promise<TarSlice> {
+async function streamRecording(ctx: ShipContext, builder: PackBuilder, path: string, relativePath: string, rec: FileStamp): Promise<PendingSlice> {
   const file = await openReadOnly(ctx, path);
   try {
     const st = await file.stat();
     if (st.size !== rec.size) throw new SourceChangedError(`${path} changed size since it was scanned (${rec.size} → ${st.size})`, path);
-    return await builder.addFile(relativePath, file, rec.size, new Date(rec.mtimeMs), path);
+    return await builder.stageFile(relativePath, file, rec.size, new Date(rec.mtimeMs), path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') throw new UnreadableSourceError(`${path} cannot be read (${code})`, path, { cause: error });

@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart } from '../core/ports.ts';
 import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, TransientError } from '../core/errors.ts';
 import { PartPool } from './part-pool.ts';
-import { sharedPartHasher, type PartHashing } from './part-hasher.ts';
+import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hasher.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
 // store, with no temporary copy on the site's disk. Part buffers come from a PartPool: the
@@ -76,6 +76,8 @@ export class StreamUploader {
   private readonly parts: CompletedPart[] = [];
   private readonly partMd5s: Buffer[] = [];
   private readonly inflight = new Set<Promise<void>>();
+  /** Ranges asked for by rangeDigest and not yet named to the hasher (their first byte is in no part posted). */
+  private pendingRanges: (ByteRange & { settle: (digest: Promise<Buffer>) => void })[] = [];
   private failure: unknown;
   private finished = false;
 
@@ -147,6 +149,25 @@ export class StreamUploader {
     if (extra !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
   }
 
+  /**
+   * The SHA-256 (hex) of the next `length` bytes written (a tar member's body), taken by the
+   * hasher's threads from the part buffers as they are sent, not on this thread. Settles at the
+   * latest when finish() has hashed the last part; rejects when the upload is aborted first.
+   */
+  rangeDigest(length: number): Promise<string> {
+    const digest = new Promise<Buffer>((resolve, reject) => {
+      this.pendingRanges.push({ start: this.offset, length, settle: (d) => d.then(resolve, reject) });
+    }).then((d) => d.toString('hex'));
+    // Awaited by the caller after finish; an aborted upload must not leave an unhandled rejection.
+    digest.catch(() => undefined);
+    return digest;
+  }
+
+  /** Names the pending ranges to the object hash: before the part that holds their first byte. */
+  private postRanges(): void {
+    for (const r of this.pendingRanges.splice(0)) r.settle(this.hasher.range(this.stream, { start: r.start, length: r.length }));
+  }
+
   private account(bytes: Uint8Array): void {
     this.offset += bytes.length;
   }
@@ -167,6 +188,7 @@ export class StreamUploader {
     const partNumber = ++this.partNumber;
     // Posted now, so the object hash takes the parts in order; the main thread fills the next
     // buffer meanwhile. A per-part SHA-256 only helps a store that checks it (AWS S3); the MD5 goes everywhere.
+    this.postRanges();
     const hashed = this.hasher.part(this.stream, body, { sha256: this.sendChecksums });
     const uploadId = this.uploadId;
     const sent = hashed.digests.then(({ md5, sha256 }) => {
@@ -244,7 +266,9 @@ export class StreamUploader {
       const body = (await this.target()).subarray(0, this.fill);
       // The body is the whole object: one digest thread takes its MD5 and SHA-256 while the last checks run.
       this.hasher.drop(this.stream);
-      const hashed = this.hasher.whole(body);
+      const ranges = this.pendingRanges.splice(0);
+      const hashed = this.hasher.whole(body, ranges.map(({ start, length }) => ({ start, length })));
+      ranges.forEach((r, i) => r.settle(hashed.then((d) => d.ranges[i] as Buffer)));
       // Awaited below; abort() waits for the thread to be done with the buffer before it goes back to the pool.
       this.inflight.add(hashed.then(() => undefined, () => undefined));
       await beforeCommit?.();
@@ -267,6 +291,7 @@ export class StreamUploader {
       return { size: this.offset, sha256: digest.toString('hex'), parts: 1, etag, ...answered };
     }
     if (this.fill > 0) await this.flush();
+    this.postRanges();
     this.giveBack();
     // Asked now: the object thread answers once it has taken the last part, while parts are still sent.
     const digest = this.hasher.digest(this.stream);
@@ -333,6 +358,7 @@ export class StreamUploader {
 
   /** Discards whatever was uploaded; safe to call after any failure, idempotent. */
   async abort(): Promise<void> {
+    for (const r of this.pendingRanges.splice(0)) r.settle(Promise.reject(new Error(`the upload of ${this.options.key} was aborted`)));
     await Promise.allSettled(this.inflight);
     this.giveBack();
     this.hasher.drop(this.stream);

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { PartHasher, type PartHashing } from '../../agent/part-hasher.ts';
+import { PartHasher, type ByteRange, type PartHashing } from '../../agent/part-hasher.ts';
 import { PartPool } from '../../agent/part-pool.ts';
 import { StreamUploader } from '../../agent/stream-uploader.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -119,10 +119,11 @@ function watch(fed: { stream: number; length: number; shared: boolean; whole?: t
       fed.push({ stream, length: bytes.byteLength, shared: bytes.buffer instanceof SharedArrayBuffer });
       return hasher.part(stream, bytes, options);
     },
-    whole: (bytes) => {
+    whole: (bytes, ranges) => {
       fed.push({ stream: 0, length: bytes.byteLength, shared: bytes.buffer instanceof SharedArrayBuffer, whole: true });
-      return hasher.whole(bytes);
+      return hasher.whole(bytes, ranges);
     },
+    range: (stream, range) => hasher.range(stream, range),
     digest: (stream) => hasher.digest(stream),
     drop: (stream) => hasher.drop(stream),
   };
@@ -179,6 +180,7 @@ function gatedObjectHasher() {
     },
     digest: async () => (await chain, hash.digest('hex')),
     whole: () => Promise.reject(new Error('not used')),
+    range: () => Promise.reject(new Error('not used')),
     drop: () => undefined,
   };
   return { gated, gates };
@@ -244,6 +246,7 @@ describe('part buffers and the two hashing threads', () => {
       },
       digest: (stream) => hasher.digest(stream),
       whole: (bytes) => hasher.whole(bytes),
+      range: (stream, range) => hasher.range(stream, range),
       drop: (stream) => hasher.drop(stream),
     };
     const uploader = new StreamUploader(store, { key: 'refused.tar', partSize, partConcurrency: 1, pool, hasher: refusing });
@@ -251,5 +254,111 @@ describe('part buffers and the two hashing threads', () => {
     await uploader.abort();
     expect(pool.inUse).toBe(0);
     expect(await store.head('refused.tar')).toBeUndefined();
+  });
+});
+
+// The SHA-256 of each tar member is taken by the hasher's threads from the part buffers sent
+// (the object thread, or the digest thread for an object sent whole), not on the main thread;
+// what they answer must be what node:crypto gives for the member's bytes, and a part buffer may
+// go back to the pool only once its members' bytes are hashed.
+
+describe('member ranges on the hasher threads', () => {
+  it('answers each range with the SHA-256 of its bytes: across parts, from and to a part boundary, empty, and in an object sent whole', async () => {
+    const data = randomBytes(3000);
+    const s = hasher.open();
+    const ranges: ByteRange[] = [
+      { start: 10, length: 2500 },
+      { start: 1000, length: 1000 },
+      { start: 1500, length: 0 },
+      { start: 2999, length: 1 },
+    ];
+    const digests = ranges.map((r) => hasher.range(s, r));
+    for (const at of [0, 1000, 2000]) await hasher.part(s, shared(data.subarray(at, at + 1000)), { sha256: false }).read;
+    const expected = ranges.map((r) => sha256(data.subarray(r.start, r.start + r.length)));
+    expect((await Promise.all(digests)).map((d) => d.toString('hex'))).toEqual(expected);
+    expect(await hasher.digest(s)).toBe(sha256(data));
+    const whole = await hasher.whole(shared(data), ranges);
+    expect(whole.ranges.map((d) => d.toString('hex'))).toEqual(expected);
+  });
+
+  it('fails a range still open when its stream is dropped or digested first, and one named after its first byte was hashed', async () => {
+    const dropped = hasher.open();
+    const open = hasher.range(dropped, { start: 0, length: 2000 });
+    await hasher.part(dropped, shared(randomBytes(1000)), { sha256: false }).read;
+    hasher.drop(dropped);
+    await expect(open).rejects.toThrow(/dropped/);
+    const digested = hasher.open();
+    const short = hasher.range(digested, { start: 500, length: 1000 });
+    await hasher.part(digested, shared(randomBytes(1000)), { sha256: false }).read;
+    await hasher.digest(digested);
+    await expect(short).rejects.toThrow(/digested before the range was whole/);
+    const late = hasher.open();
+    await hasher.part(late, shared(randomBytes(1000)), { sha256: false }).read;
+    await expect(hasher.range(late, { start: 10, length: 5 })).rejects.toThrow(/named after 1000 bytes were hashed/);
+    hasher.drop(late);
+  });
+});
+
+/** The real hasher, counting the ranges named to it and the ranges sent with an object sent whole. */
+function counting(seen: { ranges: number; whole: number }): PartHashing {
+  return {
+    open: () => hasher.open(),
+    part: (stream, bytes, options) => hasher.part(stream, bytes, options),
+    range: (stream, range) => (seen.ranges++, hasher.range(stream, range)),
+    whole: (bytes, ranges) => ((seen.whole += ranges?.length ?? 0), hasher.whole(bytes, ranges)),
+    digest: (stream) => hasher.digest(stream),
+    drop: (stream) => hasher.drop(stream),
+  };
+}
+
+/** Writes members (a 512-byte header of zeros, then the body) and asks each body's digest of the uploader. */
+async function writeMembers(uploader: StreamUploader, bodies: Buffer[]): Promise<Promise<string>[]> {
+  const digests = [];
+  for (const body of bodies) {
+    await uploader.write(Buffer.alloc(512));
+    digests.push(uploader.rangeDigest(body.length));
+    for (let at = 0; at < body.length; at += 7000) await uploader.write(body.subarray(at, at + 7000));
+  }
+  return digests;
+}
+
+describe('stream uploader member digests', () => {
+  it('gets every member its SHA-256 from the hasher threads, in a multipart and in a one-part upload', async () => {
+    const seen = { ranges: 0, whole: 0 };
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const bodies = [randomBytes(100_000), randomBytes(0), randomBytes(30_000), randomBytes(65_536)];
+    const multi = new StreamUploader(store, { key: 'multi.tar', partSize: 64 * 1024, partConcurrency: 2, hasher: counting(seen) });
+    const multiDigests = await writeMembers(multi, bodies);
+    expect((await multi.finish()).parts).toBeGreaterThan(1);
+    expect(await Promise.all(multiDigests)).toEqual(bodies.map(sha256));
+    expect(seen).toEqual({ ranges: 4, whole: 0 });
+
+    const one = new StreamUploader(store, { key: 'one.tar', partSize: 1024 * 1024, partConcurrency: 1, hasher: counting(seen) });
+    const oneDigests = await writeMembers(one, bodies);
+    expect((await one.finish()).parts).toBe(1);
+    expect(await Promise.all(oneDigests)).toEqual(bodies.map(sha256));
+    expect(seen).toEqual({ ranges: 4, whole: 4 });
+  });
+
+  it('rejects the digests of members of an aborted upload (no unhandled rejection) and gives its buffers back', async () => {
+    const pool = new PartPool(64 * 1024, 3);
+    const uploader = new StreamUploader(new MemoryBlobStore({ minPartSize: 1024 }), { key: 'aborted.tar', partSize: 64 * 1024, partConcurrency: 2, pool, hasher });
+    const [posted, pending] = await writeMembers(uploader, [randomBytes(100_000), randomBytes(10)]);
+    await uploader.abort();
+    await expect(posted).rejects.toThrow(/dropped/);
+    await expect(pending).rejects.toThrow(/aborted/);
+    expect(pool.inUse).toBe(0);
+  });
+
+  it("keeps a part buffer out of the pool until the object thread has hashed the members in it: through two buffers, members get the bytes sent", async () => {
+    const store = new MemoryBlobStore({ minPartSize: 1024 });
+    const pool = new PartPool(16 * 1024, 2);
+    const uploader = new StreamUploader(store, { key: 'two-buffers.tar', partSize: 16 * 1024, partConcurrency: 1, pool, hasher });
+    const bodies = Array.from({ length: 12 }, (_, i) => randomBytes(5000 + i * 3001));
+    const digests = await writeMembers(uploader, bodies);
+    const result = await uploader.finish();
+    expect(await Promise.all(digests)).toEqual(bodies.map(sha256));
+    expect(result.sha256).toBe(sha256(await readAll(store, 'two-buffers.tar')));
+    expect(pool.inUse).toBe(0);
   });
 });

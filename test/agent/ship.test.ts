@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync, symlinkSync, mkdirSync, utimesSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, symlinkSync, mkdirSync, utimesSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import { ingestManifest } from '../../core/ingest.ts';
+import { recordingId } from '../../core/ids.ts';
 import { Agent, type RecordingsSourceStatus } from '../../agent/agent.ts';
 import type { VerifyMode } from '../../agent/verify.ts';
 import { createHash } from 'node:crypto';
@@ -131,6 +132,24 @@ describe('agent shipping', () => {
     const open = [];
     for await (const u of store.listMultipart('')) open.push(u);
     expect(open).toEqual([]);
+    agent.close();
+  });
+
+  it("gives every member and sidecar in the manifest the SHA-256 of its file and the recording id of that, in a one-part and a multipart pack", async () => {
+    const small = writeTree(ctx.root, 1, 10);
+    const large = writeTree(ctx.root, 1, 10, { size: 1_500_000, firstBatch: 2 });
+    const store = new MemoryBlobStore();
+    const agent = makeAgent(ctx.config, store);
+    await agent.cycle();
+    const packs = await manifests(store);
+    expect(packs.map((m) => m.pack.parts).sort()).toEqual([1, 3]);
+    const members = packs.flatMap((m) => m.members);
+    for (const rec of [...small, ...large]) {
+      const member = members.find((x) => x.path === rec.path);
+      expect(member?.sha256).toBe(rec.sha256);
+      expect(member?.rid).toBe(recordingId('site-a', rec.path, rec.sha256));
+      expect(member?.sidecar?.sha256).toBe(sha256hex(readFileSync(join(ctx.root, rec.path.replace('.wav', '.json')))));
+    }
     agent.close();
   });
 
