@@ -20,6 +20,19 @@ async function onePass(store: BlobStore = new MemoryBlobStore()) {
   const { root, config } = artefactSite(RECORDINGS, '{ partSizeMiB: 5, packConcurrency: 4, partConcurrency: 2, attempts: 2 }');
   writeTree(root, 4, 10);
   const events: string[] = [];
+  // The first read of each later batch waits (at most 5 s) until all three later batches have
+  // asked for one: workers that joined side by side pass at once; workers that ran one after
+  // another each wait it out, and their reads are then logged one batch after the other. Without
+  // the gate the order would depend on how the machine schedules the journal's syncs.
+  const later = new Set<string>();
+  let allJoined!: () => void;
+  const gate = new Promise<void>((resolve) => (allJoined = resolve));
+  const joined = async (batch: string) => {
+    if (batch === '000001' || later.has(batch)) return;
+    later.add(batch);
+    if (later.size === 3) allJoined();
+    await Promise.race([gate, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  };
   const logged: BlobStore = Object.assign(Object.create(store) as BlobStore, {
     put: (key: string, body: Uint8Array, options?: Parameters<BlobStore['put']>[2]) => {
       if (key.endsWith('.tar')) events.push('put pack');
@@ -34,7 +47,12 @@ async function onePass(store: BlobStore = new MemoryBlobStore()) {
     notifier: { notify: async () => undefined },
     verify: 'read-back',
     retryDelayMs: () => 1,
-    openFile: (path, flags) => (events.push(`read ${basename(dirname(path))}`), open(path, flags)),
+    openFile: async (path, flags) => {
+      const batch = basename(dirname(path));
+      events.push(`read ${batch}`);
+      await joined(batch);
+      return open(path, flags);
+    },
   });
   const report = await agent.cycle();
   return { report, events };
