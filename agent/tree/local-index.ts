@@ -21,9 +21,13 @@ export const LOCAL_INDEX = 'index.local.bin';
 /** Where older agents kept it: JSON lines, plain, and before that gzip. Read once, then replaced. */
 const LEGACY_LOCAL_INDEXES = ['index.local.jsonl', 'index.local.gz'];
 
-/** The record of a path the walk met, from what its lstat says; `prefix` is its published line without pack position and closing brace. */
-export function recordOf(path: Buffer, st: BigIntStats, type: RecordFields['type'], prefix: string, sha256?: Buffer): RecordFields {
-  return { type, mode: Number(st.mode & 0o7777n), size: type === 'file' ? st.size : 0n, ino: st.ino, dev: st.dev, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256, path, prefix };
+/**
+ * The record of a path the walk met, from what its lstat says; `prefix` is its published line
+ * without pack position and closing brace; `msTimes`: whether it carries its times in ms too
+ * (a settled ctime, snapshot.ts).
+ */
+export function recordOf(path: Buffer, st: BigIntStats, type: RecordFields['type'], prefix: string, sha256?: Buffer, msTimes = false): RecordFields {
+  return { type, mode: Number(st.mode & 0o7777n), size: type === 'file' ? st.size : 0n, ino: st.ino, dev: st.dev, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256, path, prefix, msTimes };
 }
 
 /** The entry a record describes (identity as strings, as LocalEntry has always had them). */
@@ -55,6 +59,7 @@ export function recordOfLegacyLine(line: string): RecordFields | undefined {
     sha256: typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256) ? Buffer.from(e.sha256, 'hex') : undefined,
     path: entryPathBytes(e),
     prefix: JSON.stringify(published).slice(0, -1),
+    msTimes: false,
   };
 }
 

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import type { Stats } from 'node:fs';
 
 // The binary records of the agent's local index (local-index.ts): one a path, in snapshot order.
 // An unchanged file is the common case of an incremental snapshot, and its record is handled
@@ -15,7 +15,12 @@ import type { BigIntStats } from 'node:fs';
 //   32 i64 mtime ns  40 i64 ctime ns  48 32 bytes SHA-256  80 u32 path length  84 u32 prefix length
 //   88 path bytes (raw, as the walk sees them), then the prefix: the UTF-8 published line of the
 //   path without its pack position and closing brace (`{"path":…,"sha256":"…"`), so a carried
-//   file's published line is that prefix plus `,"pack":…,"offset":…}`.
+//   file's published line is that prefix plus `,"pack":…,"offset":…}`; then, with flag bit 2
+//   (ms times), the mtime and ctime in ms as f64, exactly as Node's plain `Stats` has them
+//   (`mtimeMs`, `ctimeMs`), in the record's last 16 bytes. A record without them (an agent
+//   before them wrote it, or its ctime was too recent: docs/file-shares.md, "Change detection")
+//   is compared in ns by the caller. Readers skip a record by its length, so an agent before the
+//   ms times reads these records as it did its own.
 
 export const MAGIC = Buffer.from('FERRYLX1');
 const HEADER = 88;
@@ -24,6 +29,10 @@ const TYPES = ['file', 'dir', 'symlink'] as const;
 export type RecordType = (typeof TYPES)[number];
 const HAS_SHA = 1;
 const HAS_CTIME = 2;
+const HAS_MS = 4;
+const MS_BYTES = 16;
+/** The flags of a record the walk's plain lstat can tell unchanged. */
+const COMPARABLE = HAS_SHA | HAS_CTIME | HAS_MS;
 
 /** What a record holds, in the form a new entry has it. */
 export interface RecordFields {
@@ -39,7 +48,30 @@ export interface RecordFields {
   path: Buffer;
   /** The published line without pack position and closing brace. */
   prefix: string;
+  /**
+   * Whether the record carries its times in ms as well, so that a plain lstat (no BigInt) can
+   * tell the file unchanged: only when its ctime is safely in the past (snapshot.ts).
+   */
+  msTimes: boolean;
 }
+
+/**
+ * A time in ns as Node's plain `Stats` has it in ms: the timespec's seconds times 1000 plus its
+ * nanoseconds / 1e6 (seconds rounded down, nanoseconds never negative), the same two steps in
+ * the same order, so the same double (a test compares it with `lstat` for every file of a tree).
+ */
+export function msOfNs(ns: bigint): number {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns - sec * 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return Number(sec) * 1000 + Number(nsec) / 1e6;
+}
+
+/** A u64 as the double Node's plain `Stats` has (rounded to nearest once, as the C++ cast does). */
+const u64 = (buf: Buffer, at: number) => buf.readUInt32LE(at + 4) * 0x1_0000_0000 + buf.readUInt32LE(at);
 
 /** Where the parts of the record at `at` in `buf` are. */
 export const recordLength = (buf: Buffer, at: number) => buf.readUInt32LE(at);
@@ -51,19 +83,21 @@ export const prefixEnd = (buf: Buffer, at: number) => prefixStart(buf, at) + buf
 export const shaStart = (at: number) => at + 48;
 
 /**
- * True when the record at `at` is a file's, with a SHA-256, and the mode, size, inode, device,
- * mtime and ctime of `st`: the same version of the same file.
+ * True when the record at `at` is a file's, with a SHA-256 and its times in ms, and the mode,
+ * size, inode, device, mtime and ctime of `st` (a plain lstat: no BigInt made): the same version
+ * of the same file. False for a record without ms times: the caller compares it in ns.
  */
-export function sameFileRecord(buf: Buffer, at: number, st: BigIntStats): boolean {
+export function sameFileRecord(buf: Buffer, at: number, st: Stats): boolean {
+  const ms = at + buf.readUInt32LE(at) - MS_BYTES;
   return (
     buf[at + 4] === 0 &&
-    buf[at + 5] === (HAS_SHA | HAS_CTIME) &&
-    buf.readBigInt64LE(at + 32) === st.mtimeNs &&
-    buf.readBigUInt64LE(at + 8) === st.size &&
-    buf.readBigInt64LE(at + 40) === st.ctimeNs &&
-    buf.readBigUInt64LE(at + 16) === st.ino &&
-    buf.readBigUInt64LE(at + 24) === st.dev &&
-    buf.readUInt16LE(at + 6) === Number(st.mode & 0o7777n)
+    buf[at + 5] === COMPARABLE &&
+    buf.readDoubleLE(ms) === st.mtimeMs &&
+    buf.readDoubleLE(ms + 8) === st.ctimeMs &&
+    u64(buf, at + 8) === st.size &&
+    u64(buf, at + 16) === st.ino &&
+    u64(buf, at + 24) === st.dev &&
+    buf.readUInt16LE(at + 6) === (st.mode & 0o7777)
   );
 }
 
@@ -81,6 +115,7 @@ export function decodeRecord(buf: Buffer, at: number): RecordFields {
     sha256: flags & HAS_SHA ? Buffer.from(buf.subarray(shaStart(at), shaStart(at) + 32)) : undefined,
     path: Buffer.from(buf.subarray(pathStart(at), pathStart(at) + pathLength(buf, at))),
     prefix: buf.toString('utf8', prefixStart(buf, at), prefixEnd(buf, at)),
+    msTimes: (flags & HAS_MS) !== 0,
   };
 }
 
@@ -114,13 +149,14 @@ export class LocalRecordWriter {
     this.endRun();
     this.records++;
     const prefixBytes = Buffer.byteLength(f.prefix);
-    const length = HEADER + f.path.length + prefixBytes;
+    const msTimes = f.msTimes && f.ctimeNs !== undefined;
+    const length = HEADER + f.path.length + prefixBytes + (msTimes ? MS_BYTES : 0);
     this.room(length);
     const b = this.buf;
     const at = this.used;
     b.writeUInt32LE(length, at);
     b[at + 4] = TYPES.indexOf(f.type);
-    b[at + 5] = (f.sha256 ? HAS_SHA : 0) | (f.ctimeNs !== undefined ? HAS_CTIME : 0);
+    b[at + 5] = (f.sha256 ? HAS_SHA : 0) | (f.ctimeNs !== undefined ? HAS_CTIME : 0) | (msTimes ? HAS_MS : 0);
     b.writeUInt16LE(f.mode, at + 6);
     b.writeBigUInt64LE(f.size, at + 8);
     b.writeBigUInt64LE(f.ino, at + 16);
@@ -133,6 +169,10 @@ export class LocalRecordWriter {
     b.writeUInt32LE(prefixBytes, at + 84);
     f.path.copy(b, at + HEADER);
     b.write(f.prefix, at + HEADER + f.path.length, 'utf8');
+    if (msTimes) {
+      b.writeDoubleLE(msOfNs(f.mtimeNs), at + length - MS_BYTES);
+      b.writeDoubleLE(msOfNs(f.ctimeNs!), at + length - MS_BYTES + 8);
+    }
     this.used += length;
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -19,14 +19,16 @@ import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
-import { LocalRecordWriter, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
+import { LocalRecordWriter, msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
-import { TreeVanishedError, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
+import { TreeVanishedError, kindOf, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
-// index: a file with the same size, mtime and ctime (ns), inode and device is taken from it unread.
+// index: a file with the same size, mtime and ctime, inode and device is taken from it unread
+// (times compared in ms as doubles, or in ns when the record has no ms times: docs/file-shares.md,
+// "Change detection").
 // New and changed files are read, hashed and, when the content is not stored yet, packed.
 // Then the index is published, then the manifest, LAST: until then the snapshot does not
 // exist. Only then does the local index become the one the next snapshot compares with.
@@ -50,8 +52,11 @@ export interface TreeSnapshotContext {
   readAttempts?: number;
   /** Pause before reading a changed file again (ms). */
   retryDelayMs?: number;
-  /** Opens files and lists directories of the tree; tests inject failures here. */
-  fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir };
+  /**
+   * Opens files and lists directories of the tree; tests inject failures here. `now`: the wall
+   * clock (ms) the tree's ctimes are compared with (SETTLED_MS); tests move it.
+   */
+  fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir; now?: () => number };
 }
 
 /** `last.json`: the newest snapshot this agent published for the source. */
@@ -85,6 +90,12 @@ export function readLastSnapshot(state: string, source: string): LastSnapshot | 
 }
 
 const MAX_PROBLEMS = 100;
+/**
+ * A path's record carries its times in ms (compared with a plain lstat next time) only when its
+ * ctime is at least this much older than the start of the walk; a record of a path changed more
+ * recently is compared in ns next time. Why that makes the ms comparison exact: docs/file-shares.md.
+ */
+export const SETTLED_MS = 60_000;
 
 /** One path's line in the published index and its record in the agent's local index. */
 interface Lines {
@@ -92,9 +103,9 @@ interface Lines {
   local: RecordFields;
 }
 /** The lines of an entry without pack position: its published line is the local record's prefix closed. */
-const lines = (entry: TreeEntry, item: WalkItem): Lines => {
+const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats): Lines => {
   const published = JSON.stringify(entry);
-  return { published, local: recordOf(item.rel, item.stat, entry.type, published.slice(0, -1)) };
+  return { published, local: recordOf(rel, st, entry.type, published.slice(0, -1)) };
 };
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
@@ -106,12 +117,15 @@ class Snapshot {
   bytesTotal = 0;
   readonly positions = new Map<number, number>();
   private readonly shaKey = Buffer.alloc(32);
+  /** A ctime before this (ms) is settled (SETTLED_MS): read once, before the first lstat. */
+  private readonly settledBefore: number;
 
   constructor(
     readonly ctx: TreeSnapshotContext,
     readonly packer: TreePacker,
   ) {
     this.dir = treeStateDir(ctx.state, ctx.source.name);
+    this.settledBefore = (ctx.fs?.now ?? Date.now)() - SETTLED_MS;
   }
 
   problem(path: string, problem: string): void {
@@ -170,10 +184,12 @@ class Snapshot {
   private async looked(item: WalkItem, prior: RecordFields | undefined, shown: string, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
     if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
     if (item.kind !== 'dir' && included && !included(shown)) return undefined;
-    const base = { ...entryPath(item.rel), mode: Number(item.stat.mode & 0o7777n), mtime: iso(item.stat.mtimeNs) };
+    const st = this.exactStat(item, shown);
+    if (!st) return undefined;
+    const base = { ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs) };
     if (item.kind === 'dir') {
       this.counts.dirs++;
-      return lines({ ...base, type: 'dir', size: 0 }, item);
+      return lines({ ...base, type: 'dir', size: 0 }, item.rel, st);
     }
     if (item.kind === 'symlink') {
       let target: Buffer;
@@ -184,13 +200,34 @@ class Snapshot {
       }
       if (!isUtf8(target)) this.problem(shown, 'link target is not valid UTF-8; stored with replacement characters');
       this.counts.symlinks++;
-      return lines({ ...base, type: 'symlink', size: 0, target: target.toString('utf8') }, item);
+      return lines({ ...base, type: 'symlink', size: 0, target: target.toString('utf8') }, item.rel, st);
     }
-    return this.file(item, prior, shown);
+    return this.file(item, st, prior, shown);
   }
 
-  private async file(item: WalkItem, prior: RecordFields | undefined, shown: string): Promise<Lines | undefined> {
-    let st = item.stat;
+  /**
+   * The lstat of a path that is looked at, again, in ns (the walk's has ms only; what is recorded
+   * is this one). Undefined when it is gone, or reported when it cannot be examined or is no
+   * longer of the kind the walk saw.
+   */
+  private exactStat(item: WalkItem, shown: string): BigIntStats | undefined {
+    let st: BigIntStats | undefined;
+    try {
+      st = lstatSync(item.abs, { bigint: true, throwIfNoEntry: false });
+    } catch (error) {
+      return void this.problem(shown, `cannot be examined (${(error as NodeJS.ErrnoException).code ?? messageOf(error)})`);
+    }
+    if (st && kindOf(st) !== item.kind) return void this.problem(shown, 'changed type while it was examined; not in this snapshot');
+    return st;
+  }
+
+  /** Whether a record of `st` may carry ms times: its ctime is settled (SETTLED_MS). */
+  private settled(st: BigIntStats): boolean {
+    return msOfNs(st.ctimeNs) < this.settledBefore;
+  }
+
+  private async file(item: WalkItem, walked: BigIntStats, prior: RecordFields | undefined, shown: string): Promise<Lines | undefined> {
+    let st = walked;
     // Its previous record was not carried over, yet the content is the same version (a mode that
     // changed without its ctime): not read again when the store still holds that content.
     let sha = prior !== undefined && sameContent(prior, st) ? prior.sha256 : undefined;
@@ -217,7 +254,7 @@ class Snapshot {
     this.counts.files++;
     this.bytesTotal += Number(st.size);
     const prefix = JSON.stringify({ ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs), type: 'file', size: Number(st.size), sha256: sha!.toString('hex') }).slice(0, -1);
-    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: recordOf(item.rel, st, 'file', prefix, sha) };
+    return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: recordOf(item.rel, st, 'file', prefix, sha, this.settled(st)) };
   }
 
   private async read(item: WalkItem, st: BigIntStats, shown: string) {

@@ -1,12 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonlGzWriter } from '../../agent/tree/jsonl-gz.ts';
 import { LineFileWriter } from '../../agent/line-file.ts';
 import { LOCAL_INDEX, PreviousIndex, entryOfRecord, localIndexFile, recordOf, type LocalEntry } from '../../agent/tree/local-index.ts';
-import { LocalRecordReader, LocalRecordWriter, MAGIC, decodeRecord, recordLength, sameFileRecord, type RecordFields } from '../../agent/tree/local-record.ts';
+import { LocalRecordReader, LocalRecordWriter, MAGIC, decodeRecord, msOfNs, recordLength, sameFileRecord, type RecordFields } from '../../agent/tree/local-record.ts';
 
 // The agent's local index on its own: binary records (local-record.ts), the merge-join reader of
 // the previous snapshot's records, runs of unchanged records copied as blocks, and the
@@ -27,6 +28,7 @@ const rec = (path: string | Buffer, over: Partial<RecordFields> = {}): RecordFie
   sha256: sha(String(path)),
   path: Buffer.isBuffer(path) ? path : b(path),
   prefix: prefixOf(String(path)),
+  msTimes: true,
   ...over,
 });
 
@@ -46,7 +48,7 @@ function readAllRecords(file: string): RecordFields[] {
 describe('local index records', () => {
   it('reads back 20,000 records across many 1 MiB chunks, fields and path bytes exact', () => {
     const file = join(tmp(), LOCAL_INDEX);
-    const records = Array.from({ length: 20_000 }, (_, i) => rec(Buffer.concat([b(`d${String(i).padStart(6, '0')}/é-`), Buffer.from([0xff, i & 0xff])]), { ino: BigInt(i) * 2n ** 40n, size: BigInt(i * 1000), mode: i % 2 ? 0o600 : 0o755, sha256: i % 3 ? sha(String(i)) : undefined, ctimeNs: i % 5 ? BigInt(i) : undefined, prefix: `{"path":"é${'x'.repeat(i % 300)}"` }));
+    const records = Array.from({ length: 20_000 }, (_, i) => rec(Buffer.concat([b(`d${String(i).padStart(6, '0')}/é-`), Buffer.from([0xff, i & 0xff])]), { ino: BigInt(i) * 2n ** 40n, size: BigInt(i * 1000), mode: i % 2 ? 0o600 : 0o755, sha256: i % 3 ? sha(String(i)) : undefined, ctimeNs: i % 5 ? BigInt(i) : undefined, msTimes: i % 5 !== 0 && i % 7 !== 0, prefix: `{"path":"é${'x'.repeat(i % 300)}"` }));
     writeIndex(file, records);
     expect(readFileSync(file).subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
     expect(readFileSync(file).length).toBeGreaterThan(3 * 1024 * 1024);
@@ -71,23 +73,45 @@ describe('local index records', () => {
     expect(back.filter((r) => r.size !== 1n)).toHaveLength(1);
   });
 
-  it('takes a file as unchanged only when mode, size, inode, device, mtime and ctime are all the same, and only with a hash', () => {
+  it('takes a file as unchanged only when mode, size, inode, device, mtime and ctime are all the same, and only with a hash and its ms times', () => {
     const root = tmp();
     writeFileSync(join(root, 'f'), 'content');
-    const st = lstatSync(join(root, 'f'), { bigint: true });
+    const big = lstatSync(join(root, 'f'), { bigint: true });
+    const st = lstatSync(join(root, 'f'));
     const file = join(root, LOCAL_INDEX);
-    writeIndex(file, [recordOf(b('f'), st, 'file', prefixOf('f'), sha('content')), recordOf(b('g'), st, 'file', prefixOf('g')), { ...recordOf(b('h'), st, 'file', prefixOf('h'), sha('content')), ctimeNs: undefined }]);
+    const f = (name: string, sha256: Buffer | undefined, msTimes: boolean) => recordOf(b(name), big, 'file', prefixOf(name), sha256, msTimes);
+    writeIndex(file, [f('f', sha('content'), true), f('g', undefined, true), { ...f('h', sha('content'), true), ctimeNs: undefined }, f('i', sha('content'), false)]);
     const r = new LocalRecordReader(file);
     r.next();
     expect(sameFileRecord(r.buf, r.at, st)).toBe(true);
-    for (const field of ['mode', 'size', 'ino', 'dev', 'mtimeNs', 'ctimeNs'] as const) {
-      const other = { ...st, [field]: st[field] + 1n } as typeof st;
+    for (const field of ['mode', 'size', 'ino', 'dev', 'mtimeMs', 'ctimeMs'] as const) {
+      const other = { ...st, [field]: st[field] + 1 } as typeof st;
       expect(sameFileRecord(r.buf, r.at, other), field).toBe(false);
     }
+    // Within the same millisecond: a change of 1 µs of the mtime, of 300 ns of the ctime (a double near 2026 resolves 0.24 µs).
+    expect(sameFileRecord(r.buf, r.at, { ...st, mtimeMs: st.mtimeMs + 0.001 } as typeof st), 'mtime 1 µs later').toBe(false);
+    expect(sameFileRecord(r.buf, r.at, { ...st, ctimeMs: st.ctimeMs + 0.0003 } as typeof st), 'ctime 300 ns later').toBe(false);
     r.next();
     expect(sameFileRecord(r.buf, r.at, st), 'no hash').toBe(false);
     r.next();
     expect(sameFileRecord(r.buf, r.at, st), 'no ctime (an older agent)').toBe(false);
+    r.next();
+    expect(sameFileRecord(r.buf, r.at, st), 'no ms times (an older agent, or a ctime not settled): compared in ns by the caller').toBe(false);
+  });
+
+  it("computes a time's ms from its ns exactly as a plain lstat does, before 1970, now and far ahead, to the nanosecond", () => {
+    const root = tmp();
+    const stamps = ['1960-06-01 12:00:00.999999999', '1969-12-31 23:59:59.000000001', '1970-01-01 00:00:00.5', '2026-12-03 16:40:00.123456789', '2026-12-03 16:40:00.999999999', '2038-01-19 03:14:08.000000001', '2200-01-01 00:00:00.000000250'];
+    stamps.forEach((stamp, i) => {
+      writeFileSync(join(root, `f${i}`), 'x');
+      execFileSync('touch', ['-m', '-d', `${stamp} UTC`, join(root, `f${i}`)]);
+    });
+    for (let i = 0; i < stamps.length; i++) {
+      const big = lstatSync(join(root, `f${i}`), { bigint: true });
+      const st = lstatSync(join(root, `f${i}`));
+      expect(msOfNs(big.mtimeNs), stamps[i]).toBe(st.mtimeMs);
+      expect(msOfNs(big.ctimeNs), `${stamps[i]} ctime`).toBe(st.ctimeMs);
+    }
   });
 
   it('reads a file that is not a local index of this format as empty (every path is then looked at)', () => {

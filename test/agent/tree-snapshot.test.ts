@@ -10,7 +10,7 @@ import { restoreTree } from '../../cli/tree-restore.ts';
 import { LineFileWriter } from '../../agent/line-file.ts';
 import { LOCAL_INDEX, entryOfRecord } from '../../agent/tree/local-index.ts';
 import { LocalRecordReader, decodeRecord } from '../../agent/tree/local-record.ts';
-import { treeStateDir } from '../../agent/tree/snapshot.ts';
+import { SETTLED_MS, treeStateDir } from '../../agent/tree/snapshot.ts';
 import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
 
 const write = (path: string, text: string | Buffer, mtime = new Date('2026-02-01T08:00:00Z')) => {
@@ -111,6 +111,35 @@ describe('tree snapshot', () => {
     site.clock.advance(3600_000);
     const { manifest: third } = await snapshot(site, store);
     expect(third.counts).toMatchObject({ files: 300, filesRead: 0 });
+  });
+
+  it('compares a file whose ctime is not settled in ns: carried over unread, a same-size rewrite with its mtime put back read, ms times recorded once settled', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'conf'));
+    for (let i = 0; i < 4; i++) write(join(site.root, 'conf', `deck${i}.pptx`), `slides ${i} version 1`);
+    const store = new MemoryBlobStore();
+    // The file system's clock as it is: every file was changed within SETTLED_MS of the walk.
+    const now = Date.now();
+    const msTimes = () => {
+      const reader = new LocalRecordReader(join(treeStateDir(site.state, site.source.name), LOCAL_INDEX));
+      const out: [string, boolean][] = [];
+      while (reader.next()) out.push([decodeRecord(reader.buf, reader.at).path.toString(), decodeRecord(reader.buf, reader.at).msTimes]);
+      reader.close();
+      return out.filter(([path]) => path.endsWith('.pptx'));
+    };
+    await snapshot(site, store, { fs: { now: () => now } });
+    expect(msTimes().map(([, ms]) => ms)).toEqual([false, false, false, false]);
+    write(join(site.root, 'conf', 'deck2.pptx'), 'slides 2 version 2');
+    site.clock.advance(3600_000);
+    const { manifest: second } = await snapshot(site, store, { fs: { now: () => now } });
+    expect(second.counts).toMatchObject({ files: 4, filesRead: 1 });
+    expect(second.bytes.added).toBe('slides 2 version 2'.length);
+    site.clock.advance(3600_000);
+    const { manifest: third } = await snapshot(site, store, { fs: { now: () => now + SETTLED_MS + 60_000 } });
+    expect(third.counts).toMatchObject({ files: 4, filesRead: 0 });
+    expect(msTimes().map(([, ms]) => ms)).toEqual([true, true, true, true]);
+    await restoreTree({ blobs: store, manifest: third, to: join(site.dir, 'r') });
+    expect(picture(join(site.dir, 'r'))).toEqual(picture(site.root));
   });
 
   it("carries every file over unread from the JSON-lines local index an older agent left, converted once", async () => {

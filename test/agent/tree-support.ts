@@ -35,8 +35,14 @@ sources:
   return { dir, root, state: config.state, source: config.sources[0] as TreeSourceConfig, clock: new ManualClock(new Date('2026-03-01T10:00:00Z')) };
 }
 
+/**
+ * The file system's clock an hour ahead by default: every file a test wrote is then settled
+ * (snapshot.ts, SETTLED_MS) and compared by its ms times, the way most files of a share are; a
+ * test of the settling window passes its own `fs.now`.
+ */
 export function snapshotContext(site: TreeSite, store: BlobStore, over: Partial<TreeSnapshotContext> = {}): TreeSnapshotContext {
-  return { site: 'site-a', source: site.source, store, clock: site.clock, verify: 'read-back', state: site.state, partSize: 5 * 1024 * 1024, partConcurrency: 2, retryDelayMs: 1, ...over };
+  const fs = { now: () => Date.now() + 3_600_000, ...over.fs };
+  return { site: 'site-a', source: site.source, store, clock: site.clock, verify: 'read-back', state: site.state, partSize: 5 * 1024 * 1024, partConcurrency: 2, retryDelayMs: 1, ...over, fs };
 }
 
 export function snapshot(site: TreeSite, store: BlobStore, over: Partial<TreeSnapshotContext> = {}) {
