@@ -14,14 +14,17 @@ import { cachedShareTree, changeOnePercent } from './share-tree.ts';
 // another process: the snapshot code on an in-memory store, the cached share tree (share-tree.ts),
 // a first snapshot, 1 % of the files rewritten, a second snapshot under the V8 profiler. Prints
 // both times, the ratio, files read, the profile by area and by function, and keeps the profile:
-//   node --import tsx scripts/bench/share-profile.ts [--files 100000] [--file-kb KB] [--top 25] [--out DIR] [--no-profile]
+//   node --import tsx scripts/bench/share-profile.ts [--files 100000] [--file-kb KB] [--top 25] [--out DIR] [--no-profile] [--again N]
 // `--no-profile` times the second snapshot without the profiler (which slows it, not the first,
 // by several per cent). The CPU seconds of each snapshot are printed beside the wall time: on a
-// shared machine they move less than the wall time does.
+// shared machine they move less than the wall time does. `--again N` then takes N more
+// snapshots, each after the same 1 % changed again (put back, rewritten, …), and prints each one's
+// CPU and their median: one first snapshot, several seconds, so that a difference of a tenth of
+// a CPU-second between two versions of the code shows through the noise of a loaded machine.
 // Investigation only (the `share` scenario of `npm run bench` is what is reported).
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, 'file-kb': { type: 'string' }, top: { type: 'string', default: '25' }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, 'file-kb': { type: 'string' }, top: { type: 'string', default: '25' }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false }, again: { type: 'string', default: '0' } } });
   const files = Number(values.files);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const fileKb = values['file-kb'] === undefined ? undefined : Number(values['file-kb']);
@@ -57,6 +60,20 @@ async function main(): Promise<void> {
     session?.disconnect();
     const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)} %`;
     say(`first snapshot ${(firstMs / 1000).toFixed(2)} s, CPU ${(firstCpu / 1000).toFixed(2)} s (${first.manifest.counts.filesRead} read); second ${(secondMs / 1000).toFixed(2)} s, CPU ${(secondCpu / 1000).toFixed(2)} s (${second.manifest.counts.filesRead} read): ${pct(secondMs, firstMs)} of the first (CPU ${pct(secondCpu, firstCpu)}), ${((1000 * secondMs) / files).toFixed(1)} µs a path; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    const again: number[] = [];
+    for (let n = 1; n <= Number(values.again); n++) {
+      changeOnePercent(tree.root, files, fileKb, n % 2 === 1 ? 0 : 1);
+      clock.advance(3_600_000);
+      cpu = cpuMs();
+      const next = await takeTreeSnapshot(ctx);
+      again.push(cpuMs() - cpu);
+      say(`again ${n}: CPU ${(again.at(-1)! / 1000).toFixed(2)} s (${next.manifest.counts.filesRead} read)`);
+    }
+    if (again.length > 0) {
+      const sorted = [...again, secondCpu].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      say(`median CPU of the ${sorted.length} later snapshots ${(median / 1000).toFixed(2)} s: ${pct(median, firstCpu)} of the first's`);
+    }
     if (!profile) return;
     mkdirSync(values.out ?? tmpdir(), { recursive: true });
     const out = join(values.out ?? tmpdir(), `share-second-${files}-${Date.now()}.cpuprofile`);

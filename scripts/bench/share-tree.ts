@@ -87,11 +87,11 @@ export function cachedShareTree(files: number, say: (line: string) => void, file
   return tree;
 }
 
-/** Rewrites every hundredth file with new content (often another size) and a new mtime; the count. */
-export function changeOnePercent(root: string, files: number, fileKb?: number): number {
+/** Rewrites every hundredth file with new content (often another size) and a new mtime, or (`generation` 0) puts them back; the count. */
+export function changeOnePercent(root: string, files: number, fileKb?: number, generation = 1): number {
   let changed = 0;
   for (let i = CHANGED_FROM; i < files; i += 100) {
-    writeVersion(root, i, 1, fileKb);
+    writeVersion(root, i, generation, fileKb);
     changed++;
   }
   return changed;
