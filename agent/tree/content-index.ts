@@ -21,17 +21,6 @@ const INITIAL_SLOTS = 1 << 14;
 /** content.bin is read this many records at a time. */
 const READ_RECORDS = 4096;
 
-/**
- * Whether the SHA-256s at `a[ai…]` and `b[bi…]` are the same, compared in JavaScript: a look-up
- * per unchanged file of a snapshot, and `Buffer.compare` with offsets is a call into C++ that
- * costs more than the eight word comparisons (and a probe that hits another content usually
- * differs in the first).
- */
-function sameSha(a: Buffer, ai: number, b: Buffer, bi: number): boolean {
-  for (let k = 0; k < SHA; k += 4) if (a.readInt32LE(ai + k) !== b.readInt32LE(bi + k)) return false;
-  return true;
-}
-
 export interface PackRecord {
   no: number;
   key: string;
@@ -161,7 +150,7 @@ export class ContentIndex {
       if (held === 0) return -1 - i;
       const record = held - 1;
       const at = (record & (CHUNK_RECORDS - 1)) * RECORD;
-      if (sameSha(this.chunks[record >>> CHUNK_SHIFT]!, at, bytes, from)) return record;
+      if (this.chunks[record >>> CHUNK_SHIFT]!.compare(bytes, from, from + SHA, at, at + SHA) === 0) return record;
     }
   }
 
