@@ -1,18 +1,31 @@
 import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
 import { AUDIT_ACTIONS, auditCsv, auditPrefix, matchesAudit, verifyAuditChain, type AuditAction, type AuditFilter, type AuditRecord } from '../core/audit-trail.ts';
+import type { AuditLedger } from '../core/audit-ledger.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { storeTarget } from './store-target.ts';
 
 // `ferry audit verify` and `ferry audit search`: the durable audit trail (core/audit-trail.ts),
-// read straight from the bucket with the caller's credentials.
+// read straight from the bucket and the ledger (the table) with the caller's credentials.
 
 /** Every stored record of a site's trail, as text, in key (= chain) order. */
 export async function readTrail(blobs: Pick<BlobStore, 'list' | 'get'>, site: string): Promise<{ key: string; text: string }[]> {
   const out: { key: string; text: string }[] = [];
   for await (const info of blobs.list(auditPrefix(site))) out.push({ key: info.key, text: await text((await blobs.get(info.key)).body) });
   return out;
+}
+
+/** Every record of a site's trail in chain order: the bucket's, and the ledger's not yet sealed there. */
+export async function trailRecords(target: { blobs: Pick<BlobStore, 'list' | 'get'>; ledger: Pick<AuditLedger, 'records'> }, site: string): Promise<AuditRecord[]> {
+  const bySeq = new Map<number, AuditRecord>();
+  for (const r of await target.ledger.records(site, 1, Infinity)) bySeq.set(r.seq, r);
+  // The bucket's copy is the write-once one: it wins over the ledger's (verify reports a difference).
+  for (const r of await readTrail(target.blobs, site)) {
+    const record = JSON.parse(r.text) as AuditRecord;
+    bySeq.set(record.seq, record);
+  }
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
 /** Parses the search options; InvalidInputError names the bad one. */
@@ -39,7 +52,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (opts: { site: string; json?: boolean }) => {
       const target = storeTarget();
       try {
-        const verdict = verifyAuditChain(opts.site, await readTrail(target.blobs, opts.site), await target.heads.get(opts.site));
+        const verdict = verifyAuditChain(opts.site, await readTrail(target.blobs, opts.site), await target.ledger.head(opts.site), await target.ledger.records(opts.site, 1, Infinity));
         if (opts.json) process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
         else if (verdict.ok) process.stdout.write(`OK: the audit trail of ${opts.site} holds ${verdict.records} record(s), each linked to the one before\n`);
         else process.stdout.write(`BROKEN at ${verdict.key}: ${verdict.problem}\n`);
@@ -61,7 +74,7 @@ export function registerAuditCommands(program: Command): void {
       const filter = auditFilter(opts);
       const target = storeTarget();
       try {
-        const records = (await readTrail(target.blobs, opts.site)).map((r) => JSON.parse(r.text) as AuditRecord).filter((r) => matchesAudit(r.event, filter));
+        const records = (await trailRecords(target, opts.site)).filter((r) => matchesAudit(r.event, filter));
         if (opts.csv) process.stdout.write(auditCsv(records));
         else for (const r of records) process.stdout.write(`${JSON.stringify({ seq: r.seq, ...r.event })}\n`);
       } finally {

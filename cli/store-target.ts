@@ -1,7 +1,7 @@
 import { userInfo, hostname } from 'node:os';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
-import { DynamoAuditHeads } from '../adapters/dynamo-audit-heads.ts';
+import { DynamoAuditLedger } from '../adapters/dynamo-audit-ledger.ts';
 import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
@@ -40,7 +40,7 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
   return {
     blobs,
     catalogue: new DynamoCatalogue(doc, table),
-    heads: new DynamoAuditHeads(doc, table),
+    ledger: new DynamoAuditLedger(doc, table),
     /** The rids of a case (legal hold's case records: `members`), undefined when there is no such case. */
     async caseMembers(site: string, caseId: string): Promise<string[] | undefined> {
       const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { pk: `CASE#${site}`, sk: caseId }, ConsistentRead: true }));

@@ -1,4 +1,5 @@
 import { auditRecordKey, matchesAudit, type AuditFilter, type AuditRecord, type ChainHead } from './audit-trail.ts';
+import { ledgerRecord, type AuditLedger } from './audit-ledger.ts';
 import { NotFoundError } from './errors.ts';
 import type { BlobStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -14,16 +15,19 @@ export interface AuditReader {
   read(site: string, seq: number): Promise<AuditRecord | undefined>;
 }
 
-/** The records of `audit/{site}/` in a BlobStore, with the chain head from its head store. */
-export function blobAuditReader(deps: { heads: { get(site: string): Promise<ChainHead | undefined> }; blobs: Pick<BlobStore, 'get'> }): AuditReader {
+/**
+ * The site's trail where it is: the head from the ledger, each record from the write-once bucket
+ * (`audit/{site}/`) or, not yet sealed there, from the ledger.
+ */
+export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'records'>; blobs: Pick<BlobStore, 'get'> }): AuditReader {
   return {
-    head: (site) => deps.heads.get(site),
+    head: (site) => deps.ledger.head(site),
     async read(site, seq) {
       try {
         const text = (await readSmallObject(deps.blobs, auditRecordKey(site, seq), 1024 * 1024, 'audit record')).toString('utf8');
         return JSON.parse(text) as AuditRecord;
       } catch (error) {
-        if (error instanceof NotFoundError) return undefined;
+        if (error instanceof NotFoundError) return ledgerRecord(deps.ledger, site, seq);
         throw error;
       }
     },

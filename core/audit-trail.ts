@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { IntegrityError, TransientError } from './errors.ts';
+import { AlreadyExistsError, IntegrityError, TransientError } from './errors.ts';
 import { assertName } from './layout.ts';
+import type { AuditLedger } from './audit-ledger.ts';
 import type { BlobStore } from './ports.ts';
 
 // The audit trail: one hash chain per site. Record n carries the hash of record n-1, and its
 // own hash covers its content and that link, so an edited, removed or inserted record breaks
-// the chain at a place `verifyAuditChain` names. Records are objects `audit/{site}/{seq}.json`
-// in the data bucket, whose default Object Lock retention (compliance or governance, per
-// deployment) keeps every version; the chain head (last seq and hash) lives in a store with
-// conditional writes, so two writers can never both take the same seq: the loser reads the
-// new head and links after it (no silent fork).
+// the chain at a place `verifyAuditChain` names. A record is made durable by one conditional
+// write to the ledger (core/audit-ledger.ts: the catalogue table), which is also what makes two
+// writers unable to take the same seq (the loser reads the new head and links after it: no
+// silent fork); the sealer then copies it to `audit/{site}/{seq}.json` in the data bucket, whose
+// default Object Lock retention (compliance or governance, per deployment) keeps every version.
 
 export const AUDIT_ACTIONS = ['search', 'listen', 'download', 'hold', 'release', 'export', 'recall'] as const;
 /** `listen` is recorded once per play, `download` whenever a recording's bytes are sent as a file. */
@@ -76,97 +77,111 @@ export interface ChainHead {
   hash: string;
 }
 
-/** Where each site's chain head lives: a store with a compare-and-set. */
-export interface AuditHeadStore {
-  /** The head as last advanced (strongly consistent); undefined before the first record. */
-  get(site: string): Promise<ChainHead | undefined>;
-  /**
-   * Moves the head from `from` (undefined: no head yet) to `to` only if it is still at `from`;
-   * false when another writer moved it first. Not idempotent: a retry after a lost answer
-   * sees its own head and gets false.
-   */
-  advance(site: string, from: ChainHead | undefined, to: ChainHead): Promise<boolean>;
-}
-
 export interface AuditChainDeps {
-  heads: AuditHeadStore;
+  /** Where a record is first made durable: one conditional write a record (core/audit-ledger.ts). */
+  ledger: AuditLedger;
+  /** The write-once copies (Object Lock), written by the sealer (core/audit-seal.ts). */
   blobs: Pick<BlobStore, 'put'>;
   /** Attempts at taking the next seq when other writers keep winning (default 40, with jittered backoff). */
   attempts?: number;
 }
 
 /**
- * Appends one event to its site's chain: takes the next seq on the head (compare-and-set),
- * then writes the record. If the write fails after the head moved, the chain has a gap at
- * that seq, which `verifyAuditChain` reports: the caller's request fails, nothing is lost
- * silently.
+ * Appends one event to its site's chain and seals it: the record is written to the ledger (the
+ * compare-and-set that takes the seq), then copied write-once to the bucket with everything
+ * before it not yet sealed. For callers that want the record in the bucket before they go on
+ * (the CLI); the functions' audit answers after the ledger write (core/audit-coalesce.ts).
  */
 export async function appendAudit(deps: AuditChainDeps, event: AuditEvent): Promise<AuditRecord> {
-  const [record] = await takeSeqs(deps, event.site, [event]);
-  await writeRecord(deps, record!);
-  return record!;
+  const { records } = await appendAuditEvents(deps, [event]);
+  await sealAudit(deps, event.site);
+  return records[0]!;
 }
 
 /**
- * Appends several events of one site as consecutive records with one move of the head (one
- * compare-and-set for all of them, in the order given), then writes the records at once.
- * Resolves when the head has moved, with the new head and each record's write: a write that
- * fails rejects for its own event only (its seq is then a gap `verifyAuditChain` reports); a
- * head that cannot be moved rejects the whole call, and no record is written.
+ * Appends several events of one site as consecutive records in one conditional write to the
+ * ledger (in the order given). Resolves once that write is durable, with the new head and the
+ * records; rejects when no seq could be taken, and then nothing was written.
  */
 export async function appendAuditEvents(
-  deps: AuditChainDeps,
+  deps: Pick<AuditChainDeps, 'ledger' | 'attempts'>,
   events: readonly AuditEvent[],
-  /** The head as this writer last left it: tried first, without reading it (a stale one costs one failed move). */
+  /** The head as this writer last left it: tried first, without reading it (a stale one costs one failed write). */
   known?: ChainHead,
-): Promise<{ head?: ChainHead; written: Promise<AuditRecord>[] }> {
+): Promise<{ head?: ChainHead; records: AuditRecord[] }> {
   const site = events[0]?.site;
-  if (site === undefined) return { written: [] };
+  if (site === undefined) return { records: [] };
   if (events.some((e) => e.site !== site)) throw new RangeError('appendAuditEvents: every event must be of the same site');
   const records = await takeSeqs(deps, site, events, known);
   const last = records.at(-1)!;
-  return { head: { seq: last.seq, hash: last.hash }, written: records.map((record) => writeRecord(deps, record).then(() => record)) };
+  return { head: { seq: last.seq, hash: last.hash }, records };
 }
 
-/** Moves the head past `events` (compare-and-set, retried with jitter when another writer won); the records to write. */
-async function takeSeqs(deps: AuditChainDeps, site: string, events: readonly AuditEvent[], known?: ChainHead): Promise<AuditRecord[]> {
+function chainAfter(site: string, head: ChainHead | undefined, events: readonly AuditEvent[]): AuditRecord[] {
+  const records: AuditRecord[] = [];
+  let prev = { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS };
+  for (const event of events) {
+    const body: Omit<AuditRecord, 'hash'> = { v: 1, site, seq: prev.seq + 1, prev: prev.hash, event };
+    const record: AuditRecord = { ...body, hash: recordHash(body) };
+    records.push(record);
+    prev = { seq: record.seq, hash: record.hash };
+  }
+  return records;
+}
+
+/** Writes `events` after the head (conditional write, retried with jitter when another writer won); the records written. */
+async function takeSeqs(deps: Pick<AuditChainDeps, 'ledger' | 'attempts'>, site: string, events: readonly AuditEvent[], known?: ChainHead): Promise<AuditRecord[]> {
   const attempts = deps.attempts ?? 40;
   for (let attempt = 0; attempt < attempts; attempt++) {
     // Writers that lost the race back off with jitter (full jitter, capped at 250 ms): a burst of
     // concurrent requests of one site (a player's searches, a page of listens) all get recorded.
     // A known head that proved stale is not a lost race: the head is read at once.
     if (attempt > 0 && !(attempt === 1 && known)) await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 5 * 2 ** attempt)));
-    const head = attempt === 0 && known ? known : await deps.heads.get(site);
-    const records: AuditRecord[] = [];
-    let prev = { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS };
-    for (const event of events) {
-      const body: Omit<AuditRecord, 'hash'> = { v: 1, site, seq: prev.seq + 1, prev: prev.hash, event };
-      const record: AuditRecord = { ...body, hash: recordHash(body) };
-      records.push(record);
-      prev = { seq: record.seq, hash: record.hash };
-    }
-    if (await deps.heads.advance(site, head, prev)) return records;
+    const head = attempt === 0 && known ? known : await deps.ledger.head(site);
+    const records = chainAfter(site, head, events);
+    if (await deps.ledger.append(site, records)) return records;
+    // Refused: another writer took the seq, or this write landed and its answer was lost (the
+    // client retried it). The stored records are then these very ones (same hashes).
+    const stored = await deps.ledger.records(site, records[0]!.seq, records.length);
+    if (records.every((r, i) => stored[i]?.seq === r.seq && stored[i]?.hash === r.hash)) return records;
   }
   throw new TransientError(`audit chain of site ${site}: the head moved ${attempts} times in a row; the event was not recorded`);
 }
 
-async function writeRecord(deps: AuditChainDeps, record: AuditRecord): Promise<void> {
-  await deps.blobs.put(auditRecordKey(record.site, record.seq), Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json', ifNoneMatch: true });
+// ---- sealing: from the ledger to the write-once bucket ----
+
+/**
+ * Copies the site's records not yet sealed from the ledger to `audit/{site}/{seq}.json` in the
+ * bucket, write-once (If-None-Match; the bucket's default Object Lock retention keeps them), in
+ * seq order, then raises the sealed mark. Idempotent and safe to run from several places at
+ * once: a record already in the bucket is left as it is, never overwritten (a copy that differs
+ * from the ledger's is what `verifyAuditChain` reports). Stops at the first copy that fails, the
+ * mark raised to the record before it. Resolves with the seq sealed up to.
+ */
+export async function sealAudit(deps: Pick<AuditChainDeps, 'ledger' | 'blobs'>, site: string, options: { from?: number; records?: readonly AuditRecord[] } = {}): Promise<number> {
+  const sealed = options.from === undefined ? await deps.ledger.sealed(site) : options.from - 1;
+  const records = (options.records ?? (await deps.ledger.records(site, sealed + 1, SEAL_BATCH))).filter((r) => r.seq > sealed);
+  let upTo = sealed;
+  try {
+    for (let i = 0; i < records.length; i += SEAL_CONCURRENCY) {
+      await Promise.all(records.slice(i, i + SEAL_CONCURRENCY).map((record) => copyRecord(deps.blobs, record)));
+      upTo = records[Math.min(i + SEAL_CONCURRENCY, records.length) - 1]!.seq;
+    }
+  } finally {
+    if (upTo > sealed) await deps.ledger.markSealed(site, upTo);
+  }
+  // More than a batch waited (a long pause of every writer): go on from where this one ended.
+  return !options.records && records.length >= SEAL_BATCH ? sealAudit(deps, site, { from: upTo + 1 }) : upTo;
 }
 
-/** In-memory head store (tests, the local cloud without a table). */
-export class MemoryAuditHeads implements AuditHeadStore {
-  private readonly heads = new Map<string, ChainHead>();
-  async get(site: string): Promise<ChainHead | undefined> {
-    await Promise.resolve();
-    const head = this.heads.get(site);
-    return head && { ...head };
-  }
-  async advance(site: string, from: ChainHead | undefined, to: ChainHead): Promise<boolean> {
-    await Promise.resolve();
-    if (this.heads.get(site)?.seq !== from?.seq) return false;
-    this.heads.set(site, { ...to });
-    return true;
+const SEAL_BATCH = 500;
+const SEAL_CONCURRENCY = 8;
+
+async function copyRecord(blobs: Pick<BlobStore, 'put'>, record: AuditRecord): Promise<void> {
+  try {
+    await blobs.put(auditRecordKey(record.site, record.seq), Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json', ifNoneMatch: true });
+  } catch (error) {
+    if (!(error instanceof AlreadyExistsError)) throw error;
   }
 }
 
@@ -176,14 +191,11 @@ export type AuditChainVerdict =
   | { ok: true; site: string; records: number; head?: ChainHead }
   | { ok: false; site: string; records: number; seq: number; key: string; problem: string };
 
-/**
- * Checks a site's chain from its stored records (any order) and, when given, its head:
- * seqs 1..n without gap, each record's hash recomputed, each `prev` equal to the hash before,
- * and the last record equal to the head (a removed tail shows only there). Names the first
- * broken link.
- */
-export function verifyAuditChain(site: string, stored: { key: string; text: string }[], head?: ChainHead): AuditChainVerdict {
-  const bySeq = new Map<number, { key: string; record?: AuditRecord; error?: string }>();
+type StoredRecord = { key: string; record?: AuditRecord; error?: string; conflict?: string };
+
+/** The records by seq: the bucket's, then the ledger's where the bucket has none (a ledger record unlike the bucket's noted). */
+function storedBySeq(site: string, stored: { key: string; text: string }[], ledger: readonly AuditRecord[]): Map<number, StoredRecord> {
+  const bySeq = new Map<number, StoredRecord>();
   for (const { key, text } of stored) {
     const seq = Number(/(\d+)\.json$/.exec(key)?.[1] ?? NaN);
     if (!Number.isSafeInteger(seq)) continue;
@@ -193,17 +205,36 @@ export function verifyAuditChain(site: string, stored: { key: string; text: stri
       bySeq.set(seq, { key, error: 'is not JSON' });
     }
   }
+  for (const record of ledger) {
+    const sealed = bySeq.get(record.seq);
+    if (!sealed) bySeq.set(record.seq, { key: auditRecordKey(site, record.seq), record });
+    else if (sealed.record && canonicalJson(sealed.record) !== canonicalJson(record)) sealed.conflict = `differs between the ledger (hash ${record.hash.slice(0, 12)}…) and its write-once copy (hash ${String(sealed.record.hash).slice(0, 12)}…)`;
+  }
+  return bySeq;
+}
+
+/**
+ * Checks a site's chain from its stored records (any order), the records still in the ledger
+ * (`ledger`, when given: those not yet sealed, and any sealed ones it still holds) and, when
+ * given, its head: seqs 1..n without gap, each record's hash recomputed, each `prev` equal to the
+ * hash before, a record held both in the ledger and in the bucket the same in both (the bucket's
+ * is the write-once one), and the last record equal to the head (a removed tail shows only
+ * there). Names the first broken link.
+ */
+export function verifyAuditChain(site: string, stored: { key: string; text: string }[], head?: ChainHead, ledger: readonly AuditRecord[] = []): AuditChainVerdict {
+  const bySeq = storedBySeq(site, stored, ledger);
   const last = Math.max(0, head?.seq ?? 0, ...bySeq.keys());
   let prev = GENESIS;
   const fail = (seq: number, problem: string): AuditChainVerdict => ({ ok: false, site, records: bySeq.size, seq, key: auditRecordKey(site, seq), problem });
   for (let seq = 1; seq <= last; seq++) {
     const found = bySeq.get(seq);
     if (!found) return fail(seq, head && seq <= head.seq ? `record ${seq} is missing (deleted?) although the head is at ${head.seq}` : `record ${seq} is missing (deleted?)`);
-    if (!found.record) return fail(seq, `record ${seq} ${found.error}`);
-    const r = found.record;
+    if (found.error) return fail(seq, `record ${seq} ${found.error}`);
+    const r = found.record!;
     if (r.seq !== seq || r.site !== site) return fail(seq, `record ${seq} says it is seq ${r.seq} of site ${r.site}`);
     if (recordHash(r) !== r.hash) return fail(seq, `record ${seq} was altered: its content no longer hashes to ${r.hash}`);
     if (r.prev !== prev) return fail(seq, `record ${seq} does not link to record ${seq - 1} (prev ${r.prev.slice(0, 12)}…, expected ${prev.slice(0, 12)}…)`);
+    if (found.conflict) return fail(seq, `record ${seq} ${found.conflict}`);
     prev = r.hash;
   }
   if (head && head.seq > 0 && head.hash !== prev) return fail(head.seq, `the head is at seq ${head.seq} with hash ${head.hash.slice(0, 12)}…, but the stored chain ends with ${prev.slice(0, 12)}…`);

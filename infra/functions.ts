@@ -376,13 +376,15 @@ export class FerryFunctions extends Construct {
   }
 
   /**
-   * The audit trail (core/audit-trail.ts): each site's chain head item (`AUDIT#{site}`, read
-   * and moved by a conditional PutItem) and new records under `audit/` (PutObject with
-   * If-None-Match, as the bucket policy demands; default Object Lock retention keeps them).
+   * The audit trail (core/audit-trail.ts): each site's ledger items (`AUDIT#{site}`: records
+   * written by a conditional PutItem, the newest found by a Query, the sealed mark) and the
+   * sealed records under `audit/` (PutObject with If-None-Match, as the bucket policy demands;
+   * default Object Lock retention keeps them). No DeleteItem: a function cannot remove a record
+   * from the ledger before it is sealed.
    */
   private grantAuditTrail(fn: NodejsFunction): void {
     const { bucketName, table, dataKey } = this.props;
-    this.allow(fn, 'AuditChainHead', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } });
+    this.allow(fn, 'AuditChainLedger', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } });
     this.allow(fn, 'AuditChainHeadKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     const records = objectsArn(bucketName, 'audit/');
     this.allow(fn, 'AppendAuditRecords', ['s3:PutObject'], [records]);

@@ -4,6 +4,8 @@
 
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
 import type { AuditChainDeps, AuditEvent } from '../../core/audit-trail.ts';
+import { messageOf } from '../../core/errors.ts';
+import { jsonLog, type Log } from './log.ts';
 
 // The event type and its actions (search, listen, download, hold, release, export, recall)
 // are core/audit-trail.ts's, which also keeps the durable, hash-chained trail.
@@ -17,16 +19,19 @@ export function stdoutAudit(write: (line: string) => void = (line) => process.st
 }
 
 /**
- * The durable trail: each event appended to its site's hash chain under `audit/` (Object Lock),
- * and logged too. Built once per execution environment: events that arrive while the head is
- * being moved are appended together with the next move (core/audit-coalesce.ts), so a burst
- * of requests served by one environment does not queue on the head one event at a time.
+ * The durable trail: each event appended to its site's hash chain, durable once written to the
+ * ledger (one conditional PutItem on the table), then sealed write-once under `audit/` (Object
+ * Lock) in the background; and logged too. Built once per execution environment: events that
+ * arrive while a write is in flight are appended together with the next one
+ * (core/audit-coalesce.ts), so a burst of requests served by one environment does not queue
+ * on the chain one event at a time. A seal that fails is logged; its records stay in the ledger
+ * (read there by the audit views and verification) until the next seal copies them.
  */
-export function chainAudit(deps: AuditChainDeps, also: Audit = stdoutAudit()): Audit {
-  const append = coalescedAudit(deps);
-  return async (event: AuditEvent) => {
+export function chainAudit(deps: AuditChainDeps, also: Audit = stdoutAudit(), log: Log = jsonLog): Audit & { settled(): Promise<void> } {
+  const append = coalescedAudit(deps, { onSealError: (site, error) => log('warn', 'audit records not sealed yet (they stay in the ledger)', { site, error: messageOf(error) }) });
+  const audit = async (event: AuditEvent) => {
     await append(event);
     await also(event);
   };
+  return Object.assign(audit, { settled: () => append.settled() });
 }
-

@@ -8,10 +8,10 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
-import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
-import { blobAuditReader, type AuditReader } from '../../core/audit-query.ts';
+import { auditTrailReader, type AuditReader } from '../../core/audit-query.ts';
 import { chainAudit, stdoutAudit, type Audit } from './audit.ts';
 import { jsonLog, type Log } from './log.ts';
 import { zodProblems } from '../../core/zod-problems.ts';
@@ -77,12 +77,12 @@ export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
   const cfg = parseEnv(baseEnvSchema, env);
   const { blobs, catalogue, doc } = baseClients(cfg);
-  const heads = new DynamoAuditHeads(doc, cfg.TABLE);
+  const ledger = new DynamoAuditLedger(doc, cfg.TABLE);
   return {
     blobs,
     catalogue,
-    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ heads, blobs }) : stdoutAudit(),
-    auditTrail: blobAuditReader({ heads, blobs }),
+    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ ledger, blobs }) : stdoutAudit(),
+    auditTrail: auditTrailReader({ ledger, blobs }),
     recalls: new DynamoRecallStatusStore(doc, cfg.TABLE),
     ...(cfg.PACK_TIERS ? { packTiers: cfg.PACK_TIERS } : {}),
     clock: systemClock,

@@ -77,7 +77,7 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
       const verdict = await verifyBundleFile(out);
       expect(verdict).toMatchObject({ ok: true, checked: 5, sha256: result.sha256 });
       const trail = await readTrail(target.blobs, SITE);
-      expect(verifyAuditChain(SITE, trail, await target.heads.get(SITE))).toMatchObject({ ok: true, records: 1 });
+      expect(verifyAuditChain(SITE, trail, await target.ledger.head(SITE), await target.ledger.records(SITE, 1, Infinity))).toMatchObject({ ok: true, records: 1 });
       const record = JSON.parse(trail[0]!.text) as AuditRecord;
       expect(record.event).toMatchObject({ action: 'export', principal: 'officer-jane', detail: { case: 'C-7', reason: 'court order 2026-118', sha256: result.sha256 } });
       await expect(exportCase(target, { site: SITE, case: 'C-7', reason: 'again', out })).rejects.toThrow(/never overwritten/);

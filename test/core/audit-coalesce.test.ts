@@ -1,25 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
-import { appendAudit, auditRecordKey, MemoryAuditHeads, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
+import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
+import { appendAudit, auditRecordKey, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { BlobStore } from '../../core/ports.ts';
 
 const SITE = 'site-a';
 const event = (i: number, site = SITE): AuditEvent => ({ at: new Date(Date.UTC(2026, 3, 1, 12, 0, i)).toISOString(), action: 'listen', site, rid: `r${String(i).padStart(23, '0')}`, principal: 'officer-a' });
 
-/** The in-memory head, counting the moves it was asked for. */
-class CountingHeads extends MemoryAuditHeads {
+/** The in-memory ledger, counting the writes (moves of the head) and head reads it was asked for. */
+class CountingHeads extends MemoryAuditLedger {
   advances = 0;
   reads = 0;
-  /** The move (1, 2, …) that fails as an unreachable store would. */
+  /** The write (1, 2, …) that fails as an unreachable store would. */
   failing = 0;
-  override async get(site: string): Promise<ChainHead | undefined> {
+  override async head(site: string): Promise<ChainHead | undefined> {
     this.reads++;
-    return super.get(site);
+    return super.head(site);
   }
-  override async advance(site: string, from: ChainHead | undefined, to: ChainHead): Promise<boolean> {
-    if (++this.advances === this.failing) throw new Error('the head store is unreachable');
-    return super.advance(site, from, to);
+  override async append(site: string, records: readonly AuditRecord[]): Promise<boolean> {
+    if (++this.advances === this.failing) throw new Error('the ledger is unreachable');
+    return super.append(site, records);
   }
 }
 
@@ -34,18 +35,19 @@ async function stored(blobs: MemoryBlobStore, site = SITE): Promise<{ key: strin
 }
 
 describe('coalescedAudit (group commit of a site audit chain within one process)', () => {
-  it('records a burst of 50 concurrent events with 2 moves of the head (the first alone, the other 49 together), and the chain verifies 1..50', async () => {
+  it('records a burst of 50 concurrent events with 2 writes to the ledger (the first alone, the other 49 together), and the chain verifies 1..50', async () => {
     const heads = new CountingHeads();
     const blobs = new MemoryBlobStore();
-    const append = coalescedAudit({ heads, blobs });
+    const append = coalescedAudit({ ledger: heads, blobs });
     const written = await Promise.all(Array.from({ length: 50 }, (_, i) => append(event(i))));
+    await append.settled();
     expect(heads.advances).toBe(2);
     expect(written.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 50 });
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 50 });
   });
 
   it('gives seqs in the order of the calls, and each caller the record of its own event', async () => {
-    const append = coalescedAudit({ heads: new MemoryAuditHeads(), blobs: new MemoryBlobStore() });
+    const append = coalescedAudit({ ledger: new MemoryAuditLedger(), blobs: new MemoryBlobStore() });
     const written = await Promise.all(Array.from({ length: 7 }, (_, i) => append(event(i))));
     expect(written.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(written.map((r) => r.event.rid)).toEqual(Array.from({ length: 7 }, (_, i) => event(i).rid));
@@ -53,50 +55,60 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
 
   it('moves at most maxBatch events at once: 10 concurrent events with maxBatch 4 take 1 + 4 + 4 + 1 moves', async () => {
     const heads = new CountingHeads();
-    const append = coalescedAudit({ heads, blobs: new MemoryBlobStore() }, { maxBatch: 4 });
+    const append = coalescedAudit({ ledger: heads, blobs: new MemoryBlobStore() }, { maxBatch: 4 });
     await Promise.all(Array.from({ length: 10 }, (_, i) => append(event(i))));
     expect(heads.advances).toBe(4);
   });
 
   it('keeps sites apart: each site its own chain 1..n', async () => {
-    const heads = new MemoryAuditHeads();
+    const heads = new MemoryAuditLedger();
     const blobs = new MemoryBlobStore();
-    const append = coalescedAudit({ heads, blobs });
+    const append = coalescedAudit({ ledger: heads, blobs });
     const written = await Promise.all(Array.from({ length: 12 }, (_, i) => append(event(i, i % 2 ? 'site-b' : SITE))));
+    await append.settled();
     expect(written.filter((r) => r.site === 'site-b').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(verifyAuditChain(SITE, await stored(blobs, SITE), await heads.get(SITE))).toMatchObject({ ok: true, records: 6 });
-    expect(verifyAuditChain('site-b', await stored(blobs, 'site-b'), await heads.get('site-b'))).toMatchObject({ ok: true, records: 6 });
+    expect(verifyAuditChain(SITE, await stored(blobs, SITE), await heads.head(SITE))).toMatchObject({ ok: true, records: 6 });
+    expect(verifyAuditChain('site-b', await stored(blobs, 'site-b'), await heads.head('site-b'))).toMatchObject({ ok: true, records: 6 });
   });
 
-  it('a record that cannot be written fails its own event only; the others are recorded and verify reports the gap at that seq', async () => {
-    const heads = new MemoryAuditHeads();
+  it('answers every event once it is in the ledger although the bucket refuses the copies; verify across ledger + bucket passes, and the next seal copies them', async () => {
+    const heads = new MemoryAuditLedger();
     const blobs = new MemoryBlobStore();
-    const broken = auditRecordKey(SITE, 3);
-    const flaky: Pick<BlobStore, 'put'> = {
-      put: (key, body, opts) => (key === broken ? Promise.reject(new Error('store refused the write')) : blobs.put(key, body, opts)),
-    };
-    const append = coalescedAudit({ heads, blobs: flaky });
+    let refusing = true;
+    const flaky: Pick<BlobStore, 'put'> = { put: (key, body, opts) => (refusing ? Promise.reject(new Error('store refused the write')) : blobs.put(key, body, opts)) };
+    const sealErrors: unknown[] = [];
+    const append = coalescedAudit({ ledger: heads, blobs: flaky }, { onSealError: (_site, error) => sealErrors.push(error) });
     const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => append(event(i))));
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: false, seq: 3, problem: expect.stringMatching(/missing/) });
+    await append.settled();
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect(sealErrors.length).toBeGreaterThan(0);
+    expect(await stored(blobs)).toEqual([]);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE), await heads.records(SITE, 1, Infinity))).toMatchObject({ ok: true, records: 5 });
+    refusing = false;
+    await append(event(5));
+    await append.settled();
+    expect((await stored(blobs)).map((r) => r.key)).toEqual(Array.from({ length: 6 }, (_, i) => auditRecordKey(SITE, i + 1)));
+    expect(await heads.sealed(SITE)).toBe(6);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 6 });
   });
 
   it('a head that cannot be moved fails every event of that batch and writes none of them; the next event is recorded after the last good one', async () => {
     const heads = new CountingHeads();
     heads.failing = 2;
     const blobs = new MemoryBlobStore();
-    const append = coalescedAudit({ heads, blobs });
+    const append = coalescedAudit({ ledger: heads, blobs });
     // The first event moves the head alone; the two that arrive meanwhile form the second move, which fails.
     const results = await Promise.allSettled([append(event(0)), append(event(1)), append(event(2))]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
     const later: AuditRecord = await append(event(3));
+    await append.settled();
     expect(later.seq).toBe(2);
-    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 2 });
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 2 });
   });
 
   it('moves from the head it last set without reading it again: a second event reads the head 0 times', async () => {
     const heads = new CountingHeads();
-    const append = coalescedAudit({ heads, blobs: new MemoryBlobStore() });
+    const append = coalescedAudit({ ledger: heads, blobs: new MemoryBlobStore() });
     await append(event(0));
     const readsBefore = heads.reads;
     expect((await append(event(1))).seq).toBe(2);
@@ -107,12 +119,13 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
   it('links after another writer that moved the head meanwhile (its remembered head is stale): one chain 1..3 that verifies', async () => {
     const heads = new CountingHeads();
     const blobs = new MemoryBlobStore();
-    const append = coalescedAudit({ heads, blobs });
+    const append = coalescedAudit({ ledger: heads, blobs });
     await append(event(0));
     // Another execution environment appends to the same site's chain.
-    await appendAudit({ heads, blobs }, event(1));
+    await appendAudit({ ledger: heads, blobs }, event(1));
     const mine = await append(event(2));
+    await append.settled();
     expect(mine.seq).toBe(3);
-    expect(verifyAuditChain(SITE, await stored(blobs), await heads.get(SITE))).toMatchObject({ ok: true, records: 3 });
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 3 });
   });
 });

@@ -4,8 +4,9 @@ import { cognitoTokenVerifier } from '../../adapters/console-token.ts';
 import { CONSOLE_ROUTES } from '../../core/console-access.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
-import { appendAudit, MemoryAuditHeads } from '../../core/audit-trail.ts';
-import { blobAuditReader } from '../../core/audit-query.ts';
+import { appendAudit } from '../../core/audit-trail.ts';
+import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
+import { auditTrailReader } from '../../core/audit-query.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import type { RecallRequest } from '../../core/recall.ts';
 import { createHandler, type ReplayLinkRequest } from '../../functions/console/handler.ts';
@@ -35,9 +36,9 @@ async function setup(options: { recall?: boolean } = {}) {
   const minted: ReplayLinkRequest[] = [];
   const started: RecallRequest[] = [];
   // The durable trail of site-a, read by the audit view: a search, a listen through a console link, a hold of a case member.
-  const heads = new MemoryAuditHeads();
+  const ledger = new MemoryAuditLedger();
   const blobs = new MemoryBlobStore();
-  const chain = { heads, blobs };
+  const chain = { ledger, blobs };
   await appendAudit(chain, { at: '2026-04-01T09:00:00.000Z', action: 'search', site: 'site-a', query: { agent: 'agent-1' }, principal: 'alice' });
   await appendAudit(chain, { at: '2026-04-01T09:05:00.000Z', action: 'listen', site: 'site-a', rid: a[1]!.rid, principal: 'arn:aws:sts::111122223333:assumed-role/console/x', officer: 'bob' });
   await appendAudit(chain, { at: '2026-04-01T09:10:00.000Z', action: 'hold', site: 'site-a', rid: a[2]!.rid, principal: 'alice', query: { caseId: 'C-17', reason: '=court order' } });
@@ -48,7 +49,7 @@ async function setup(options: { recall?: boolean } = {}) {
     sites: ['site-a', 'site-b'],
     catalogue,
     ...(options.recall === false ? {} : { recall }),
-    auditTrail: blobAuditReader(chain),
+    auditTrail: auditTrailReader(chain),
     holds: { holds: new MemoryHoldStore(), catalogue, blobs: new MemoryBlobStore(), holder: new MemoryObjectHolder() },
     links: async (r) => (minted.push(r), `https://replay-${r.site}.example/sites/${r.site}/recordings/${r.rid}/audio?X-Amz-Expires=300`),
     audit: trail.audit,

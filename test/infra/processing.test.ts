@@ -87,10 +87,13 @@ describe('functions', () => {
     expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/recordings/site-a/x.tar` })).toBe(false);
   });
 
-  it.each(['catalogue', 'artefacts', 'replay'] as const)('%s appends to the audit trail (its chain head item and new audit/ records), never deletes it, and only catalogue (the audit view) reads it', (name) => {
+  it.each(['catalogue', 'artefacts', 'replay'] as const)('%s appends to the audit trail (its ledger items, found by Query, and sealed audit/ records), never deletes it, and only catalogue (the audit view) reads the bucket copies', (name) => {
     const p = policiesOf(name);
     const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:UpdateItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['LOCK#site-a'] } })).toBe(false);
     expect(isAllowed(p, { action: 's3:PutObject', resource: `${BUCKET}/audit/site-a/000000000001.json` })).toBe(true);
     expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/audit/site-a/000000000001.json` })).toBe(name === 'catalogue');

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
-import { DynamoAuditHeads } from '../../adapters/dynamo-audit-heads.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import { readTrail } from '../../cli/audit-commands.ts';
 import { verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
@@ -101,8 +101,12 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     // The functions appended both events to the site's durable chain, through the IAM gateway as their own roles.
     const { client, doc } = createDynamoClients({ region: c.cloud.region, endpoint: c.cloud.dynamoEndpoint, credentials: c.cloud.credentials });
     try {
-      const chain = verifyAuditChain(A, await readTrail(c.cloud.blobs, A), await new DynamoAuditHeads(doc, c.cloud.table).get(A));
+      const ledger = new DynamoAuditLedger(doc, c.cloud.table);
+      const chain = verifyAuditChain(A, await readTrail(c.cloud.blobs, A), await ledger.head(A), await ledger.records(A, 1, Infinity));
       expect(chain).toMatchObject({ ok: true, records: 2 });
+      // The functions then sealed them (copied write-once to audit/), as their own roles too.
+      await vi.waitFor(async () => expect(await ledger.sealed(A)).toBe(2), { timeout: 20_000, interval: 200 });
+      expect(verifyAuditChain(A, await readTrail(c.cloud.blobs, A), await ledger.head(A))).toMatchObject({ ok: true, records: 2 });
       const events = (await readTrail(c.cloud.blobs, A)).map((r) => (JSON.parse(r.text) as AuditRecord).event.action);
       expect(events).toEqual(['search', 'listen']);
     } finally {

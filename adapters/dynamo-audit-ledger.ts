@@ -1,0 +1,124 @@
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AuditLedger } from '../core/audit-ledger.ts';
+import type { AuditRecord, ChainHead } from '../core/audit-trail.ts';
+import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
+
+// Each site's audit chain on the catalogue table, under `pk = AUDIT#{site}`:
+// - `sk = REC#{seq of its first record, 12 digits}`: one write of the chain (one record, or the
+//   records a group commit wrote together), PutItem conditioned on the key's absence: of two
+//   writers starting at the same seq exactly one wins. The head is the newest such item (a
+//   strongly consistent Query, newest first, Limit 1).
+// - `sk = SEALED`: the seq up to which the records are in the bucket, raised only.
+// - `sk = HEAD`: the head item of chains written before the ledger (their records are all in the
+//   bucket); read only when the site has no ledger item yet, so its chain goes on after it.
+
+const translate = (error: unknown, operation: string) => translateDynamoError(error, operation, 'audit ledger');
+const SEQ_WIDTH = 12;
+const recSk = (seq: number) => `REC#${String(seq).padStart(SEQ_WIDTH, '0')}`;
+const LAST_REC = `REC#${'9'.repeat(SEQ_WIDTH)}`;
+
+export function auditLedgerPk(site: string): string {
+  return `AUDIT#${site}`;
+}
+
+export class DynamoAuditLedger implements AuditLedger {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async head(site: string): Promise<ChainHead | undefined> {
+    const [newest] = await this.query(site, { lo: recSk(0), hi: LAST_REC, newestFirst: true, limit: 1 });
+    if (newest) return { seq: Number(newest.last), hash: String(newest.hash) };
+    const legacy = await this.get(site, 'HEAD');
+    return legacy ? { seq: Number(legacy.seq), hash: String(legacy.hash) } : undefined;
+  }
+
+  async append(site: string, records: readonly AuditRecord[]): Promise<boolean> {
+    const first = records[0]!;
+    const last = records.at(-1)!;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: auditLedgerPk(site), sk: recSk(first.seq), type: 'audit-records', site, first: first.seq, last: last.seq, hash: last.hash, records: JSON.stringify(records) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw translate(error, 'PutItem');
+    }
+  }
+
+  async records(site: string, from: number, limit: number): Promise<AuditRecord[]> {
+    // The write holding `from` (it may start before it), then the writes after it.
+    const [covering] = await this.query(site, { lo: recSk(0), hi: recSk(from), newestFirst: true, limit: 1 });
+    const out = covering && Number(covering.last) >= from ? recordsOf(covering) : [];
+    let startKey: Record<string, unknown> | undefined;
+    while (out.length < limit) {
+      const page = await this.query(site, { lo: recSk(from + 1), hi: LAST_REC, newestFirst: false, limit: 100, startKey }, (key) => (startKey = key));
+      for (const item of page) out.push(...recordsOf(item));
+      if (!startKey) break;
+    }
+    return out;
+  }
+
+  async sealed(site: string): Promise<number> {
+    return Number((await this.get(site, 'SEALED'))?.seq ?? 0);
+  }
+
+  async markSealed(site: string, seq: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: auditLedgerPk(site), sk: 'SEALED', type: 'audit-sealed', site, seq },
+          ConditionExpression: 'attribute_not_exists(pk) OR #seq < :seq',
+          ExpressionAttributeNames: { '#seq': 'seq' },
+          ExpressionAttributeValues: { ':seq': seq },
+        }),
+      );
+    } catch (error) {
+      // Already at or above it: another sealer got there first.
+      if (!conditionFailed(error)) throw translate(error, 'PutItem');
+    }
+  }
+
+  private async get(site: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return (await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: auditLedgerPk(site), sk }, ConsistentRead: true }))).Item;
+    } catch (error) {
+      throw translate(error, 'GetItem');
+    }
+  }
+
+  private async query(
+    site: string,
+    q: { lo: string; hi: string; newestFirst: boolean; limit: number; startKey?: Record<string, unknown> },
+    next?: (key: Record<string, unknown> | undefined) => void,
+  ): Promise<Record<string, unknown>[]> {
+    try {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+          ExpressionAttributeValues: { ':pk': auditLedgerPk(site), ':lo': q.lo, ':hi': q.hi },
+          ScanIndexForward: !q.newestFirst,
+          Limit: q.limit,
+          ConsistentRead: true,
+          ExclusiveStartKey: q.startKey,
+        }),
+      );
+      next?.(out.LastEvaluatedKey);
+      return out.Items ?? [];
+    } catch (error) {
+      throw translate(error, 'Query');
+    }
+  }
+}
+
+function recordsOf(item: Record<string, unknown>): AuditRecord[] {
+  return JSON.parse(String(item.records)) as AuditRecord[];
+}
