@@ -1,6 +1,6 @@
-// A request's audit record written while its work runs, instead of after it (a record is a
-// move of the site's audit head and a PUT of the record: two round trips a search page or a
-// listen would otherwise wait for on top of its own read).
+// A request's audit record written while its work runs, instead of after it (a record is one
+// conditional write to the audit ledger: a round trip a search page or a listen would otherwise
+// wait for on top of its own read).
 
 /**
  * Runs `work` while `audited` (the request's audit record, as an Audit returns it) is being

@@ -37,8 +37,8 @@ async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   // The cursor is bound to the search and its order (no sort = `start`): another sort's is refused.
   const scope = { listing: 'recordings', site, query: { ...audited, sort: audited.sort ?? 'start' } };
   const inner = cursor === undefined ? undefined : openCursor(cursor, scope, deps.cursorKey);
-  // The audit record is written while the Query runs (its head move and record PUT would
-  // otherwise double a page's latency); the page goes out once both are done.
+  // The audit record is written while the Query runs (its ledger write would otherwise
+  // double a page's latency); the page goes out once both are done.
   const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
   const page = await alongsideAudit(record, deps.catalogue.searchRecordings({ site, ...audited, cursor: inner }));
   return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
