@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
-import { AUDIT_ACTIONS, auditCsv, auditPrefix, matchesAudit, verifyAuditChain, type AuditAction, type AuditFilter, type AuditRecord } from '../core/audit-trail.ts';
+import { AUDIT_ACTIONS, auditCsv, auditPrefix, matchesAudit, sealAudit, verifyAuditChain, type AuditAction, type AuditFilter, type AuditRecord } from '../core/audit-trail.ts';
 import type { AuditLedger } from '../core/audit-ledger.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { storeTarget } from './store-target.ts';
 
-// `ferry audit verify` and `ferry audit search`: the durable audit trail (core/audit-trail.ts),
+// `ferry audit verify`, `ferry audit search` and `ferry audit seal`: the durable audit trail (core/audit-trail.ts),
 // read straight from the bucket and the ledger (the table) with the caller's credentials.
 
 /** Every stored record of a site's trail, as text, in key (= chain) order. */
@@ -57,6 +57,19 @@ export function registerAuditCommands(program: Command): void {
         else if (verdict.ok) process.stdout.write(`OK: the audit trail of ${opts.site} holds ${verdict.records} record(s), each linked to the one before\n`);
         else process.stdout.write(`BROKEN at ${verdict.key}: ${verdict.problem}\n`);
         process.exitCode = verdict.ok ? 0 : 1;
+      } finally {
+        target.close();
+      }
+    });
+  group
+    .command('seal')
+    .description("copy the site's audit records not yet in the bucket from the table to it, write-once (never overwriting)")
+    .requiredOption('--site <site>', 'the site')
+    .action(async (opts: { site: string }) => {
+      const target = storeTarget();
+      try {
+        const upTo = await sealAudit(target, opts.site);
+        process.stdout.write(`sealed: records 1..${upTo} of ${opts.site}'s audit trail are in the bucket, write-once\n`);
       } finally {
         target.close();
       }

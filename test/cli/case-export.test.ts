@@ -10,7 +10,7 @@ import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { auditFilter, readTrail } from '../../cli/audit-commands.ts';
 import { exportCase, verifyBundleFile } from '../../cli/case-commands.ts';
 import { storeTarget } from '../../cli/store-target.ts';
-import { auditRecordKey, verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
+import { appendAuditEvents, auditRecordKey, verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
@@ -126,5 +126,26 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     const broken = ferry(['audit', 'verify', '--site', SITE]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/^BROKEN at audit\/site-a\/000000000001\.json: record 1 was altered/);
+  }, 60_000);
+
+  it('ferry audit search and verify see a record still only in the table; ferry audit seal copies it to the bucket, and again changes nothing', async () => {
+    const site = 'site-s';
+    const target = storeTarget(env);
+    try {
+      await appendAuditEvents(target, [{ at: '2026-04-01T10:00:00.000Z', action: 'listen', site, rid: fixture.manifest.members[1]!.rid, principal: 'officer-jane' }]);
+      expect(await readTrail(target.blobs, site)).toEqual([]);
+      expect(ferry(['audit', 'search', '--site', site, '--action', 'listen']).stdout).toMatch(/"seq":1,.*"action":"listen"/);
+      expect(ferry(['audit', 'verify', '--site', site]).stdout).toMatch(/^OK: .* 1 record/);
+      const sealed = ferry(['audit', 'seal', '--site', site]);
+      expect(sealed.code).toBe(0);
+      expect(sealed.stdout).toMatch(/records 1\.\.1 of site-s's audit trail are in the bucket/);
+      const trail = await readTrail(target.blobs, site);
+      expect(trail.map((r) => r.key)).toEqual([auditRecordKey(site, 1)]);
+      expect(ferry(['audit', 'seal', '--site', site]).code).toBe(0);
+      expect(await readTrail(target.blobs, site)).toEqual(trail);
+      expect(verifyAuditChain(site, trail, await target.ledger.head(site))).toMatchObject({ ok: true, records: 1 });
+    } finally {
+      target.close();
+    }
   }, 60_000);
 });
