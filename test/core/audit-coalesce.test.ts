@@ -53,7 +53,7 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     expect(written.map((r) => r.event.rid)).toEqual(Array.from({ length: 7 }, (_, i) => event(i).rid));
   });
 
-  it('moves at most maxBatch events at once: 10 concurrent events with maxBatch 4 take 1 + 4 + 4 + 1 moves', async () => {
+  it('writes at most maxBatch events at once: 10 concurrent events with maxBatch 4 take 1 + 4 + 4 + 1 ledger writes', async () => {
     const heads = new CountingHeads();
     const append = coalescedAudit({ ledger: heads, blobs: new MemoryBlobStore() }, { maxBatch: 4 });
     await Promise.all(Array.from({ length: 10 }, (_, i) => append(event(i))));
@@ -92,7 +92,7 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 6 });
   });
 
-  it('a head that cannot be moved fails every event of that batch and writes none of them; the next event is recorded after the last good one', async () => {
+  it('a ledger write that fails fails every event of that batch and records none of them; the next event is recorded after the last good one', async () => {
     const heads = new CountingHeads();
     heads.failing = 2;
     const blobs = new MemoryBlobStore();
@@ -106,7 +106,7 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 2 });
   });
 
-  it('moves from the head it last set without reading it again: a second event reads the head 0 times', async () => {
+  it('writes after the head it last wrote without reading it again: a second event reads the head 0 times', async () => {
     const heads = new CountingHeads();
     const append = coalescedAudit({ ledger: heads, blobs: new MemoryBlobStore() });
     await append(event(0));
@@ -116,7 +116,7 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     expect(heads.advances).toBe(2);
   });
 
-  it('links after another writer that moved the head meanwhile (its remembered head is stale): one chain 1..3 that verifies', async () => {
+  it('links after another writer that wrote meanwhile (its remembered head is stale): one chain 1..3 that verifies', async () => {
     const heads = new CountingHeads();
     const blobs = new MemoryBlobStore();
     const append = coalescedAudit({ ledger: heads, blobs });
