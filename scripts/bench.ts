@@ -27,7 +27,8 @@
 //          `ferry fleet status --json` takes to answer (default 20; target under 2 s)
 //   export (`npm run bench -- export [--gb N]`, alone): a case export of N GiB (default 2) by
 //          `ferry case export`, its peak RSS against 256 MB, then `ferry case verify`
-// The cloud rows (scripts/bench/cloud-rows.ts), each on a fresh local cloud as `ferry start` runs it:
+// The cloud rows (scripts/bench/cloud-rows.ts), each on a fresh local cloud as `ferry start` runs it,
+// in a process of its own (the players are not the service); `--cloud-in-process`: in the bench's:
 //   ingest  N manifests of 100 calls (default 2,000)    ingest function vs raw BatchWriteItem
 //   replay  N concurrent players (default 50)           replay URL vs raw ranged GET: time to first byte
 //   search  a catalogue of N calls (default 1,000,000)  catalogue API vs raw Query: page latency
@@ -59,6 +60,8 @@ interface Options {
   json: boolean;
   keep: boolean;
   cpuProf: boolean;
+  /** The cloud rows' local cloud in the bench's own process (the old way) instead of its own. */
+  cloudInProcess: boolean;
   ferryVerify?: VerifyMode;
   counts: Record<Scenario, number>;
   /** Files of the `share` scenario (a tree source); 0 skips it. */
@@ -82,6 +85,7 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'cloud-in-process': { type: 'boolean', default: false },
       'ferry-verify': { type: 'string' },
       small: { type: 'string', default: '10000' },
       large: { type: 'string', default: '500' },
@@ -111,7 +115,7 @@ function parseOptions(argv: string[]): Options {
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
   const shareFileKb = values['share-file-kb'] === undefined ? undefined : Number(values['share-file-kb']);
   if (shareFileKb !== undefined && !(Number.isInteger(shareFileKb) && shareFileKb > 0)) throw new Error(`--share-file-kb must be a whole number of KB above 0, not ${values['share-file-kb']}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, shareFileKb, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, cloudInProcess: values['cloud-in-process'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, shareFileKb, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -322,7 +326,10 @@ async function main(): Promise<number> {
     if (opts.share > 0) await shareRun(ctx);
     if (opts.tree1m > 0) await tree1mRun(ctx);
     if (opts.fleet > 0) await fleetRun(ctx);
-    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws });
+    // The cloud rows' local cloud in its own process unless --cloud-in-process; profiled with --cpu-prof (each function worker too).
+    const cloudFlags = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(work, 'profiles', 'cloud')] : [];
+    const cloudMode = opts.cloudInProcess ? ('in-process' as const) : ('process' as const);
+    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws, cloud: { mode: cloudMode, nodeFlags: cloudFlags } });
     ctx.failures.push(...cloud.failures);
     if (opts.json) for (const r of cloud.rows) process.stdout.write(`${JSON.stringify(r)}\n`);
     const list = [...agentVerdicts(ctx.runs, ctx.ceiling), ...cloud.verdicts];

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { startBenchCloud, type BenchCloud } from './cloud.ts';
+import { startBenchCloud, type BenchCloud, type BenchCloudOptions } from './cloud.ts';
 import { runIngestBench, type IngestRow } from './ingest.ts';
 import { runReplayBench, type ReplayRow } from './replay.ts';
 import { runSearchBench, type SearchRow } from './search.ts';
@@ -23,6 +23,8 @@ export interface CloudCounts {
 export interface CloudPeers {
   /** The AWS CLI, for the restore-fetch row; absent: Ferry alone. */
   aws?: string;
+  /** Where the local cloud of the ingest, replay and search rows runs (default: its own process) and its node flags. */
+  cloud?: Pick<BenchCloudOptions, 'mode' | 'nodeFlags'>;
 }
 
 export type CloudRow = ReplayRow | IngestRow | SearchRow | RestoreFetchRow;
@@ -43,8 +45,8 @@ const ratioVerdict = (what: string, value: number, detail: string, target: strin
 export async function runCloudScenarios(counts: CloudCounts, work: string, say: (line: string) => void, peers: CloudPeers = {}): Promise<CloudResults> {
   const out: CloudResults = { rows: [], verdicts: [], failures: [] };
   const withCloud = async (name: string, run: (bench: BenchCloud) => Promise<CloudRow[]>): Promise<CloudRow[]> => {
-    say(`[${name}] starting the local cloud (functions from their bundles, IAM gateway)…`);
-    const bench = await startBenchCloud(join(work, `cloud-${name}`));
+    say(`[${name}] starting the local cloud (functions from their bundles, IAM gateway) ${peers.cloud?.mode === 'in-process' ? 'in this process' : 'in its own process'}…`);
+    const bench = await startBenchCloud(join(work, `cloud-${name}`), peers.cloud);
     try {
       return await run(bench);
     } finally {
@@ -55,7 +57,7 @@ export async function runCloudScenarios(counts: CloudCounts, work: string, say: 
     ['ingest', counts.ingest, () => withCloud('ingest', (b) => runIngestBench(b, counts.ingest, say))],
     ['replay', counts.replay, () => withCloud('replay', (b) => runReplayBench(b, counts.replay, say))],
     // Its own cloud, on the cached catalogue.
-    ['search', counts.search, () => runSearchBench(counts.search, work, say)],
+    ['search', counts.search, () => runSearchBench(counts.search, work, say, peers.cloud)],
     ['restore-fetch', counts.restoreFetch, () => runRestoreFetchBench({ work, mb: counts.restoreFetch, aws: peers.aws, say })],
   ];
   for (const [name, n, run] of scenarios) {

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { startLocalCloud } from '../../local/cloud.ts';
+import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
+import type { LocalCredentials } from '../../local/iam-gateway/credentials.ts';
+import { startCloudProcess } from './cloud-process.ts';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { cpuSecondsOf } from './measure.ts';
 import { round } from './report.ts';
@@ -11,48 +14,117 @@ import { packKey, packManifestKey } from '../../core/layout.ts';
 // The cloud rows of the bench (replay, ingest, search): the local cloud as `ferry start` runs
 // it for users (local/cloud.ts: the functions from their CDK bundles in the local Lambda
 // runtime, the IAM gateway in front of s3rver and dynalite, the catalogue API and the replay
-// URL verifying SigV4 and IAM), started in this process. Each raw baseline goes to the same
-// store through the same gateway, signed with the AWS SDK as the function's own role (what
-// the function itself may do), in the same run. Ratios only: both sides share the machine.
+// URL verifying SigV4 and IAM), started in a process of its own (cloud-process.ts; as deployed,
+// the players' CPU is not the service's) or, with `--cloud-in-process`, in the bench's. Each raw
+// baseline goes to the same store through the same gateway (in the cloud's process), signed
+// with the AWS SDK as the function's own role (what the function itself may do), in the same
+// run. Ratios only: both sides share the machine.
 
 export const BENCH_SITE = 'demo';
 export const BENCH_SOURCE = 'rec';
 
+/** Where a bench row's local cloud is: what the rows address and seed, wherever the cloud runs. */
+export interface BenchCloudView {
+  bucket: string;
+  table: string;
+  region: string;
+  apiUrl: string;
+  replayUrl: string;
+  /** The stand-ins themselves and their key (the account administrator's: no IAM), and their process ids. */
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  credentials: LocalCredentials;
+  children: { s3: number; dynamo: number };
+  /** The catalogue read and seeded directly on the DynamoDB stand-in (no IAM): set-up and checks, never measured. */
+  catalogue: DynamoCatalogue;
+}
+
+/** Where the local cloud runs: its own process (as deployed: the client's CPU is not the service's), or the bench's. */
+export type CloudMode = 'process' | 'in-process';
+
 export interface BenchCloud {
-  cloud: LocalCloud;
+  mode: CloudMode;
+  cloud: BenchCloudView;
+  /** A principal's keys (`officer:demo`, `function:replay`, …). */
+  credentialsOf(principal: string): LocalCredentials;
   /** S3 through the IAM gateway as `principal`. */
   s3As(principal: string): S3Client;
   /** DynamoDB through the IAM gateway as `principal`. */
   dynamoAs(principal: string): DynamoDBDocumentClient;
-  /** CPU seconds of the stand-ins (s3rver, dynalite) since start. */
-  standInCpu(): { s3: number; dynamo: number };
+  /** Resolves when every S3 notification received so far has been ingested. */
+  drain(): Promise<void>;
+  /** Ingest failures seen so far. */
+  ingestErrors(): Promise<{ key: string; error: string }[]>;
+  /** CPU seconds of the stand-ins (s3rver, dynalite) and of the cloud's own process (process mode; 0 in-process) since start. */
+  standInCpu(): { s3: number; dynamo: number; cloud: number };
   stop(): Promise<void>;
 }
 
-export async function startBenchCloud(directory: string, options: { fresh?: boolean } = {}): Promise<BenchCloud> {
-  const cloud = await startLocalCloud({ directory, fresh: options.fresh ?? true });
-  const iam = cloud.iam;
-  if (!iam) throw new Error('the local cloud started without its IAM gateway');
+export interface BenchCloudOptions {
+  fresh?: boolean;
+  mode?: CloudMode;
+  /** Node flags for the cloud's process (process mode), e.g. `--cpu-prof --cpu-prof-dir DIR`. */
+  nodeFlags?: string[];
+}
+
+export async function startBenchCloud(directory: string, options: BenchCloudOptions = {}): Promise<BenchCloud> {
+  const fresh = options.fresh ?? true;
+  if ((options.mode ?? 'process') === 'in-process') {
+    const cloud = await startLocalCloud({ directory, fresh });
+    const iam = cloud.iam;
+    if (!iam) throw new Error('the local cloud started without its IAM gateway');
+    const view = { ...pick(cloud), catalogue: cloud.catalogue as DynamoCatalogue };
+    const ends = { drain: () => cloud.drain(), ingestErrors: async () => [...cloud.ingestErrors], stop: () => cloud.stop() };
+    return benchClients('in-process', view, iam, (p) => iam.credentialsOf(p), undefined, ends);
+  }
+  const proc = await startCloudProcess({ directory, fresh, nodeFlags: options.nodeFlags });
+  const { info } = proc;
+  const standIn = createDynamoClients({ region: info.region, endpoint: info.dynamoEndpoint, credentials: info.credentials });
+  const view = { ...pick(info), catalogue: new DynamoCatalogue(standIn.doc, info.table) };
+  const stop = async () => {
+    standIn.client.destroy();
+    await proc.stop();
+  };
+  const ends = { drain: () => proc.drain(), ingestErrors: () => proc.ingestErrors(), stop };
+  return benchClients('process', view, info.iam, (p) => proc.credentials.of(p), proc.pid, ends);
+}
+
+const pick = (c: Omit<BenchCloudView, 'catalogue'>): Omit<BenchCloudView, 'catalogue'> => ({
+  ...{ bucket: c.bucket, table: c.table, region: c.region, apiUrl: c.apiUrl, replayUrl: c.replayUrl },
+  ...{ s3Endpoint: c.s3Endpoint, dynamoEndpoint: c.dynamoEndpoint, credentials: c.credentials, children: c.children },
+});
+
+function benchClients(
+  mode: CloudMode,
+  cloud: BenchCloudView,
+  iam: { s3Endpoint: string; dynamoEndpoint: string },
+  credentialsOf: (principal: string) => LocalCredentials,
+  cloudPid: number | undefined,
+  ends: Pick<BenchCloud, 'drain' | 'ingestErrors' | 'stop'>,
+): BenchCloud {
   const clients: { destroy(): void }[] = [];
   const s3As = (principal: string) => {
-    const c = createS3Client({ region: cloud.region, endpoint: iam.s3Endpoint, credentials: iam.credentialsOf(principal) });
+    const c = createS3Client({ region: cloud.region, endpoint: iam.s3Endpoint, credentials: credentialsOf(principal) });
     clients.push(c);
     return c;
   };
   const dynamoAs = (principal: string) => {
-    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: iam.dynamoEndpoint, credentials: iam.credentialsOf(principal) });
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: iam.dynamoEndpoint, credentials: credentialsOf(principal) });
     clients.push(client);
     return doc;
   };
-  const base = { s3: cpuSecondsOf(cloud.children.s3), dynamo: cpuSecondsOf(cloud.children.dynamo) };
+  const { children } = cloud;
+  const cpu = () => ({ s3: cpuSecondsOf(children.s3), dynamo: cpuSecondsOf(children.dynamo), cloud: cloudPid === undefined ? 0 : cpuSecondsOf(cloudPid) });
+  const base = cpu();
   return {
-    cloud,
-    s3As,
-    dynamoAs,
-    standInCpu: () => ({ s3: cpuSecondsOf(cloud.children.s3) - base.s3, dynamo: cpuSecondsOf(cloud.children.dynamo) - base.dynamo }),
+    ...{ mode, cloud, credentialsOf, s3As, dynamoAs, drain: ends.drain, ingestErrors: ends.ingestErrors },
+    standInCpu: () => {
+      const now = cpu();
+      return { s3: now.s3 - base.s3, dynamo: now.dynamo - base.dynamo, cloud: now.cloud - base.cloud };
+    },
     async stop() {
-      for (const c of clients) c.destroy();
-      await cloud.stop();
+      for (const c of clients.splice(0)) c.destroy();
+      await ends.stop();
     },
   };
 }

@@ -1,10 +1,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { entryToItem, packToItem } from '../../core/catalogue-table.ts';
 import { entriesOf } from '../../core/ingest.ts';
 import { serializeManifest } from '../../core/manifest.ts';
-import { BENCH_SITE, inParallel, syntheticPack, type BenchCloud, type SyntheticPack } from './cloud.ts';
+import { BENCH_SITE, inParallel, syntheticPack, type BenchCloud, type CloudMode, type SyntheticPack } from './cloud.ts';
 import { round } from './report.ts';
 
 // ingest: M manifests of 100 calls each reach the catalogue as they do for users: the agent
@@ -18,6 +17,8 @@ import { round } from './report.ts';
 export interface IngestRow {
   scenario: 'ingest';
   tool: 'ferry' | 'raw-batchwrite';
+  /** Where the local cloud ran. */
+  cloud: CloudMode;
   manifests: number;
   entries: number;
   seconds: number;
@@ -44,7 +45,7 @@ async function putPacks(bench: BenchCloud, packs: SyntheticPack[]): Promise<void
 async function ferryIngest(bench: BenchCloud, packs: SyntheticPack[], say: (line: string) => void): Promise<IngestRow> {
   const agent = bench.s3As(`agent:${BENCH_SITE}`);
   const bucket = bench.cloud.bucket;
-  const errorsBefore = bench.cloud.ingestErrors.length;
+  const errorsBefore = (await bench.ingestErrors()).length;
   const cpu0 = bench.standInCpu().dynamo;
   const started = performance.now();
   await inParallel(packs.length, 8, async (i) => {
@@ -52,13 +53,13 @@ async function ferryIngest(bench: BenchCloud, packs: SyntheticPack[], say: (line
     await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifestKey, Body: serializeManifest(p.manifest), ContentType: 'application/json', IfNoneMatch: '*' }));
   });
   const putSeconds = (performance.now() - started) / 1000;
-  await bench.cloud.drain();
+  await bench.drain();
   const seconds = (performance.now() - started) / 1000;
   say(`  ferry: manifests all put after ${putSeconds.toFixed(1)} s, all ingested after ${seconds.toFixed(1)} s`);
-  const problems = bench.cloud.ingestErrors.slice(errorsBefore).slice(0, 3).map((e) => `${e.key}: ${e.error}`);
+  const problems = (await bench.ingestErrors()).slice(errorsBefore).slice(0, 3).map((e) => `${e.key}: ${e.error}`);
   problems.push(...(await spotCheck(bench, packs)));
   const entries = packs.length * MEMBERS;
-  return row('ferry', packs.length, entries, seconds, bench.standInCpu().dynamo - cpu0, problems);
+  return row(bench.mode, 'ferry', packs.length, entries, seconds, bench.standInCpu().dynamo - cpu0, problems);
 }
 
 /** Every pack record, and the first and last entry of a few packs, are in the catalogue. */
@@ -71,7 +72,7 @@ async function spotCheck(bench: BenchCloud, packs: SyntheticPack[]): Promise<str
       const entry = await bench.cloud.catalogue.getRecording(BENCH_SITE, member.rid);
       if (!entry || entry.packKey !== m.packKey || entry.offset !== member.offset) problems.push(`entry ${member.rid} of pack ${m.packId} is missing or wrong`);
     }
-    if (!(await (bench.cloud.catalogue as DynamoCatalogue).getPack(BENCH_SITE, m.packId))) problems.push(`pack record ${m.packId} is missing`);
+    if (!(await bench.cloud.catalogue.getPack(BENCH_SITE, m.packId))) problems.push(`pack record ${m.packId} is missing`);
   }
   return problems.slice(0, 5);
 }
@@ -101,11 +102,11 @@ async function rawIngest(bench: BenchCloud, packs: SyntheticPack[]): Promise<Ing
     }
   });
   const seconds = (performance.now() - started) / 1000;
-  return row('raw-batchwrite', packs.length, packs.length * MEMBERS, seconds, bench.standInCpu().dynamo - cpu0, problems.slice(0, 3));
+  return row(bench.mode, 'raw-batchwrite', packs.length, packs.length * MEMBERS, seconds, bench.standInCpu().dynamo - cpu0, problems.slice(0, 3));
 }
 
-function row(tool: IngestRow['tool'], manifests: number, entries: number, seconds: number, cpu: number, problems: string[]): IngestRow {
-  return { scenario: 'ingest', tool, manifests, entries, seconds: round(seconds, 2), entriesPerSec: round(entries / seconds, 1), dynaliteCpuSeconds: round(cpu, 1), ok: problems.length === 0, problems };
+function row(mode: CloudMode, tool: IngestRow['tool'], manifests: number, entries: number, seconds: number, cpu: number, problems: string[]): IngestRow {
+  return { scenario: 'ingest', tool, cloud: mode, manifests, entries, seconds: round(seconds, 2), entriesPerSec: round(entries / seconds, 1), dynaliteCpuSeconds: round(cpu, 1), ok: problems.length === 0, problems };
 }
 
 /**

@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { presignReplayLink } from '../../adapters/replay-link.ts';
 import { entriesOf } from '../../core/ingest.ts';
-import { BENCH_SITE, inParallel, latencySummary, syntheticPack, type BenchCloud } from './cloud.ts';
+import { BENCH_SITE, inParallel, latencySummary, syntheticPack, type BenchCloud, type CloudMode } from './cloud.ts';
 
 // replay: P players at once, each playing its own recording through the replay URL as the
 // page does (a presigned link, signed once as the site's compliance officer), fetching it in
@@ -15,6 +15,8 @@ import { BENCH_SITE, inParallel, latencySummary, syntheticPack, type BenchCloud 
 export interface ReplayRow {
   scenario: 'replay';
   tool: 'ferry' | 'raw-get';
+  /** Where the local cloud ran. */
+  cloud: CloudMode;
   players: number;
   requests: number;
   p50Ms: number;
@@ -123,7 +125,7 @@ async function round(plays: Play[], fetch: Fetch, problems: string[], samples: S
 
 export async function runReplayBench(bench: BenchCloud, players: number, say: (line: string) => void): Promise<ReplayRow[]> {
   const plays = await seed(bench, players);
-  const officer = bench.cloud.iam!.credentialsOf(`officer:${BENCH_SITE}`);
+  const officer = bench.credentialsOf(`officer:${BENCH_SITE}`);
   for (const play of plays) {
     play.link = await presignReplayLink({ replayUrl: bench.cloud.replayUrl, region: bench.cloud.region, site: BENCH_SITE, rid: play.rid, credentials: officer, expiresInSeconds: 3600 });
   }
@@ -145,7 +147,7 @@ export async function runReplayBench(bench: BenchCloud, players: number, say: (l
   const row = (tool: ReplayRow['tool'], s: Samples, p: string[]): ReplayRow => {
     const [first, later] = [latencySummary(s.first), latencySummary(s.later)];
     const split = { firstRangeP50Ms: first.p50Ms, firstRangeP99Ms: first.p99Ms, laterRangesP50Ms: later.p50Ms, laterRangesP99Ms: later.p99Ms };
-    return { scenario: 'replay', tool, players: plays.length, requests: s.first.length + s.later.length, ...latencySummary([...s.first, ...s.later]), ...split, ok: p.length === 0, problems: p.slice(0, 3) };
+    return { scenario: 'replay', tool, cloud: bench.mode, players: plays.length, requests: s.first.length + s.later.length, ...latencySummary([...s.first, ...s.later]), ...split, ok: p.length === 0, problems: p.slice(0, 3) };
   };
   const rows = [row('ferry', samples.ferry, problems.ferry), row('raw-get', samples.raw, problems.raw)];
   for (const r of rows) {

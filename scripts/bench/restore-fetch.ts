@@ -134,7 +134,9 @@ export interface RestoreFetchOptions {
 }
 
 export async function runRestoreFetchBench(o: RestoreFetchOptions): Promise<RestoreFetchRow[]> {
-  const bench = await startBenchCloud(join(o.work, 'cloud-restore-fetch'));
+  // In the bench's process: both sides are CLI processes reading the store directly; the cloud's
+  // own event loop only answers Ferry's one plan request.
+  const bench = await startBenchCloud(join(o.work, 'cloud-restore-fetch'), { mode: 'in-process' });
   const { cloud } = bench;
   const admin = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
   try {

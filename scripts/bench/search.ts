@@ -6,7 +6,7 @@ import { signedFetch } from '../../adapters/sigv4.ts';
 import { CATALOGUE_INDEXES } from '../../core/catalogue-table.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { loadCatalogueDirect, writtenSoFar } from './catalogue-load.ts';
-import { AGENTS, BENCH_SITE, BENCH_SOURCE, latencySummary, startBenchCloud, syntheticMeta, syntheticPackId, syntheticRid, syntheticSha, type BenchCloud } from './cloud.ts';
+import { AGENTS, BENCH_SITE, BENCH_SOURCE, latencySummary, startBenchCloud, syntheticMeta, syntheticPackId, syntheticRid, syntheticSha, type BenchCloud, type BenchCloudOptions, type CloudMode } from './cloud.ts';
 
 // search: a catalogue of N calls (one a minute, 200 agents), searched by agent as an officer
 // pages through results on the page: GET /sites/{site}/recordings?agent=…&limit=50 through the
@@ -23,6 +23,8 @@ import { AGENTS, BENCH_SITE, BENCH_SOURCE, latencySummary, startBenchCloud, synt
 export interface SearchRow {
   scenario: 'search';
   tool: 'ferry' | 'raw-query';
+  /** Where the local cloud ran. */
+  cloud: CloudMode;
   calls: number;
   pages: number;
   p50Ms: number;
@@ -79,12 +81,12 @@ export async function catalogueOf(calls: number, say: (line: string) => void): P
   return dir;
 }
 
-export async function runSearchBench(calls: number, work: string, say: (line: string) => void): Promise<SearchRow[]> {
+export async function runSearchBench(calls: number, work: string, say: (line: string) => void, cloudOptions: BenchCloudOptions = {}): Promise<SearchRow[]> {
   const catalogue = await catalogueOf(calls, say);
   const directory = join(work, 'cloud-search');
   mkdirSync(directory, { recursive: true });
   symlinkSync(catalogue, join(directory, 'dynamo'));
-  const bench = await startBenchCloud(directory, { fresh: false });
+  const bench = await startBenchCloud(directory, { ...cloudOptions, fresh: false });
   try {
     return await measure(bench, calls, say);
   } finally {
@@ -93,7 +95,7 @@ export async function runSearchBench(calls: number, work: string, say: (line: st
 }
 
 async function measure(bench: BenchCloud, calls: number, say: (line: string) => void): Promise<SearchRow[]> {
-  const officer = bench.cloud.iam!.credentialsOf(`officer:${BENCH_SITE}`);
+  const officer = bench.credentialsOf(`officer:${BENCH_SITE}`);
   const doc = bench.dynamoAs('function:catalogue');
   const samples = { ferry: [] as number[], raw: [] as number[] };
   const problems = { ferry: [] as string[], raw: [] as string[] };
@@ -139,7 +141,7 @@ async function measure(bench: BenchCloud, calls: number, say: (line: string) => 
       startKey = last && { pk: last.pk, sk: last.sk, agentPk: last.agentPk, startRid: last.startRid };
     }
   }
-  const row = (tool: SearchRow['tool'], s: number[], p: string[]): SearchRow => ({ scenario: 'search', tool, calls, pages: s.length, ...latencySummary(s), ok: p.length === 0, problems: p.slice(0, 3) });
+  const row = (tool: SearchRow['tool'], s: number[], p: string[]): SearchRow => ({ scenario: 'search', tool, cloud: bench.mode, calls, pages: s.length, ...latencySummary(s), ok: p.length === 0, problems: p.slice(0, 3) });
   const rows = [row('ferry', samples.ferry, problems.ferry), row('raw-query', samples.raw, problems.raw)];
   for (const r of rows) say(`  ${r.tool}: ${r.pages} pages of ${PAGE} (by agent, ${calls.toLocaleString('en-GB')} calls), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, mean ${r.meanMs} ms${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
   return rows;
