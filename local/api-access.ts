@@ -72,7 +72,8 @@ export interface FrontDoorIam {
 /** Who a verified key is, and whether IAM lets it through. */
 export type AccessVerdict = { allowed: true; principal: string } | { allowed: false; message: string };
 
-const ADMINISTRATOR_POLICY: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+// One array for every request: the authorizer keeps its decisions by the identity policies' array.
+const ADMINISTRATOR_POLICIES: PolicyDocument[] = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }];
 
 export class FrontDoorAccess {
   private readonly authorizer: Authorizer;
@@ -112,7 +113,7 @@ export class FrontDoorAccess {
 
   decide(accessKeyId: string, checks: AccessCheck[]): AccessVerdict {
     if (this.administrators.has(accessKeyId)) {
-      const denial = checks.map((c) => this.authorizer.check(this.administratorArn(), [ADMINISTRATOR_POLICY], c)).find(Boolean);
+      const denial = checks.map((c) => this.authorizer.check(this.administratorArn(), ADMINISTRATOR_POLICIES, c)).find(Boolean);
       return denial ? { allowed: false, message: denial.message } : { allowed: true, principal: this.administratorArn() };
     }
     const caller = this.iam.credentials.lookup(accessKeyId);

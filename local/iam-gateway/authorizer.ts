@@ -19,8 +19,40 @@ function commonContext(principalArn: string, account: string): AccessCheck['cont
   return { 'aws:PrincipalArn': principalArn, 'aws:PrincipalAccount': account, 'aws:SecureTransport': true, 'aws:SourceIp': '127.0.0.1' };
 }
 
+/** Decisions kept at most (then all are dropped): one per principal, action, resource and context seen. */
+const DECISIONS_MAX = 20_000;
+
 export class Authorizer {
-  constructor(private readonly deployment: LocalDeployment) {}
+  /**
+   * Decisions already made, by the identity policies they were made with (a principal whose
+   * policies are replaced gets a new entry) and then by principal, action, resource, context and
+   * resource policy; all dropped when the deployment's policyVersion moves (revisePolicies), so a
+   * changed or revoked grant applies to the next request. Evaluating the synthesized policies
+   * is the same function of these inputs every time: the cache changes the cost, not the answer.
+   */
+  private decisions = new WeakMap<PolicyDocument[], Map<string, Denial | undefined>>();
+  private decisionCount = 0;
+  private version: number;
+
+  constructor(private readonly deployment: LocalDeployment) {
+    this.version = deployment.policyVersion;
+  }
+
+  /** The decision for `key` under `identity`, made by `decide` unless already known for the current policy version. */
+  private remembered(identity: PolicyDocument[], key: string, decide: () => Denial | undefined): Denial | undefined {
+    if (this.version !== this.deployment.policyVersion || this.decisionCount >= DECISIONS_MAX) {
+      this.decisions = new WeakMap();
+      this.decisionCount = 0;
+      this.version = this.deployment.policyVersion;
+    }
+    let known = this.decisions.get(identity);
+    if (!known) this.decisions.set(identity, (known = new Map()));
+    if (known.has(key)) return known.get(key);
+    const decision = decide();
+    known.set(key, decision);
+    this.decisionCount++;
+    return decision;
+  }
 
   private message(principalArn: string, check: AccessCheck, decision: Denial['decision'], kind: string): string {
     const why = decision === 'explicit-deny' ? `with an explicit deny in ${kind}` : `because no ${kind} allows the ${check.action} action`;
@@ -29,6 +61,12 @@ export class Authorizer {
 
   /** undefined when allowed, else why not. `resourcePolicy` is the bucket policy for S3 checks. */
   check(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument): Denial | undefined {
+    // The resource policy is the deployment's bucket policy when given (its changes move policyVersion too).
+    const key = `${principalArn}\n${check.action}\n${check.resource}\n${JSON.stringify(check.context)}\n${resourcePolicy ? 'with-resource-policy' : ''}`;
+    return this.remembered(identity, key, () => this.evaluateCheck(principalArn, identity, check, resourcePolicy));
+  }
+
+  private evaluateCheck(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument): Denial | undefined {
     const context = { ...commonContext(principalArn, this.deployment.env.account), ...check.context };
     const policies = resourcePolicy ? [...identity, resourcePolicy] : identity;
     const principal = { type: 'AWS' as const, id: principalArn };
@@ -40,6 +78,10 @@ export class Authorizer {
 
   /** S3 using the data key for the caller (SSE-KMS): kms:ViaService is S3 in the deployment's region. */
   checkDataKey(principalArn: string, identity: PolicyDocument[], action: string): Denial | undefined {
+    return this.remembered(identity, `${principalArn}\n${action}\ndata-key`, () => this.evaluateDataKey(principalArn, identity, action));
+  }
+
+  private evaluateDataKey(principalArn: string, identity: PolicyDocument[], action: string): Denial | undefined {
     const { env, dataKeyArn, dataKeyPolicy } = this.deployment;
     const kmsContext = { 'kms:ViaService': `s3.${env.region}.amazonaws.com`, 'kms:CallerAccount': env.account };
     const check: AccessCheck = { action, resource: dataKeyArn, context: kmsContext };

@@ -32,6 +32,11 @@ export interface LocalDeployment {
   siteActivities: Map<string, string>;
   /** The deployed ARN of an activity, from its name. */
   activityArn(name: string): string;
+  /**
+   * Bumped by every change of a policy (revisePolicies): the authorizers keep decisions only for
+   * the version they were made under, so a changed or revoked grant applies to the next request.
+   */
+  policyVersion: number;
 }
 
 export interface DeploymentOptions {
@@ -111,5 +116,23 @@ export function resolveDeployment(snapshot: DeploymentSnapshot, editTemplates?: 
     principals,
     siteActivities,
     activityArn: (name) => `arn:${partition}:states:${region}:${account}:activity:${name}`,
+    policyVersion: 0,
   };
+}
+
+/** What a change of the deployment's policies may touch: a principal's identity policies, the bucket or key policy. */
+export type PolicyRevision = { principal: PrincipalName; policies: PolicyDocument[] } | { bucketPolicy: PolicyDocument } | { dataKeyPolicy: PolicyDocument };
+
+/**
+ * Changes a policy of the running deployment, as an IAM update does in the account (tests of
+ * revocation; an operator's edit): the only way to change one, since it moves policyVersion.
+ */
+export function revisePolicies(deployment: LocalDeployment, revision: PolicyRevision): void {
+  if ('principal' in revision) {
+    const known = deployment.principals.get(revision.principal);
+    if (!known) throw new Error(`the local deployment has no principal ${revision.principal}`);
+    deployment.principals.set(revision.principal, { ...known, policies: revision.policies });
+  } else if ('bucketPolicy' in revision) deployment.bucketPolicy = revision.bucketPolicy;
+  else deployment.dataKeyPolicy = revision.dataKeyPolicy;
+  deployment.policyVersion++;
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../../core/clock.ts';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
 import { CredentialTable, type LocalCredentials } from './credentials.ts';
 import { loadLocalDeployment, type DeploymentSnapshot, type LocalDeployment, type PrincipalName } from './deployment.ts';
+export { revisePolicies, type PolicyRevision } from './deployment.ts';
 import { startIamGateway, type GatewayOptions, type IamGateway } from './gateway.ts';
 
 // IAM for the embedded local cloud. Owns: the deployment's principals and policies as the CDK

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
-import { startLocalIam, type LocalCredentials, type LocalIam } from '../../local/iam-gateway/index.ts';
+import { revisePolicies, startLocalIam, type LocalCredentials, type LocalIam } from '../../local/iam-gateway/index.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 
@@ -235,5 +235,27 @@ describe('site activities (Step Functions)', () => {
     expect((await sfnError(forged)).name).toBe('AccessDeniedException');
     await sfnAs('agent:site-a').send(new SendTaskSuccessCommand({ taskToken: task.taskToken!, output: '{}' }));
     expect(await done).toEqual({});
+  });
+});
+
+describe('decisions kept by the gateway', () => {
+  it("refuses a read of the same object at the next request once the role's grant is revoked (403 AccessDenied), and allows it once given back", async () => {
+    const key = 'recordings/site-a/2023/01/01/revoked.tar';
+    await put(s3As(iam.credentialsOf('agent:site-a')), key);
+    const replay = s3As(iam.credentialsOf('function:replay'));
+    const get = async () => {
+      const out = await replay.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      return out.Body!.transformToString();
+    };
+    expect(await get()).toBe('x');
+    expect(await get()).toBe('x');
+    const granted = iam.deployment.principals.get('function:replay')!.policies;
+    revisePolicies(iam.deployment, { principal: 'function:replay', policies: [] });
+    try {
+      expect(await s3Error(get())).toEqual({ name: 'AccessDenied', status: 403 });
+    } finally {
+      revisePolicies(iam.deployment, { principal: 'function:replay', policies: granted });
+    }
+    expect(await get()).toBe('x');
   });
 });
