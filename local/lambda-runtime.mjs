@@ -12,6 +12,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 
 const STREAMING = Symbol.for('ferry.local.streamingHandler');
+/** Bytes of a response a function may have written ahead of its reader (local-lambda.ts acknowledges them in batches). */
+const WINDOW = 512 * 1024;
 
 /** The response stream a streaming handler writes to: each chunk is posted to the parent. */
 class ResponseStream extends Writable {
@@ -30,16 +32,22 @@ class ResponseStream extends Writable {
     parentPort.postMessage({ id: this.id, stream: 'head', statusCode: metadata.statusCode ?? 200, headers: metadata.headers ?? {} });
   }
 
-  // One chunk in flight: the next write waits until the parent took this one (its reader wants
-  // more), so a slow client slows the function down instead of filling memory.
+  // Up to WINDOW bytes in flight: a write returns at once while the parent holds less than that
+  // unread, then waits until it reports bytes taken (its reader wanted more). A slow client still
+  // slows the function down instead of filling memory, and a short body (a 64 KiB range) crosses
+  // without waiting for any acknowledgement.
   _write(chunk, _encoding, callback) {
     this.sendHead();
     const data = new Uint8Array(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength));
-    this.taken = callback;
+    this.inFlight = (this.inFlight ?? 0) + data.byteLength;
     parentPort.postMessage({ id: this.id, stream: 'chunk', data }, [data.buffer]);
+    if (this.inFlight < WINDOW) callback();
+    else this.taken = callback;
   }
 
-  took() {
+  took(bytes) {
+    this.inFlight -= bytes;
+    if (this.inFlight >= WINDOW) return;
     const callback = this.taken;
     this.taken = undefined;
     callback?.();
@@ -93,9 +101,11 @@ async function invokeStreaming(id, event, invocationContext) {
   }
 }
 
-parentPort.on('message', async ({ id, event, cancel, took, invokedFunctionArn, deadline }) => {
+parentPort.on('message', async ({ id, event: eventJson, cancel, took, invokedFunctionArn, deadline }) => {
   if (cancel) return open.get(id)?.destroy();
-  if (took) return open.get(id)?.took();
+  if (took) return open.get(id)?.took(took);
+  // The event comes as JSON text (what Lambda hands the runtime), parsed here, off the caller's thread.
+  const event = JSON.parse(eventJson);
   const invocationContext = { ...context, awsRequestId: id, getRemainingTimeInMillis: remaining(deadline), ...(invokedFunctionArn ? { invokedFunctionArn } : {}) };
   if (handler[STREAMING]) return invokeStreaming(id, event, invocationContext);
   try {

@@ -44,6 +44,20 @@ type Reply =
   | { id: string; stream: 'end' }
   | { id: string; stream: 'error'; errorMessage: string };
 
+/**
+ * Bytes of a streamed body taken by its reader before the runtime is told (one message for many
+ * chunks); half the runtime's window (lambda-runtime.mjs), so a writer waiting on a full window
+ * is always released once its reader has taken half of it.
+ */
+const ACK_BYTES = 256 * 1024;
+
+/** A streamed body on its way: bytes pushed but not yet wanted by the reader, and bytes taken but not yet reported. */
+interface BodyFlow {
+  body: Readable;
+  owed: number;
+  taken: number;
+}
+
 /** What a streaming function wrote: its metadata, and its body as it comes. */
 export interface StreamedResponse {
   statusCode: number;
@@ -58,7 +72,7 @@ export interface InvocationOptions {
 
 export class LocalLambda {
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  private readonly bodies = new Map<string, { owed: boolean; body: Readable }>();
+  private readonly bodies = new Map<string, BodyFlow>();
   private exited?: Error;
 
   private constructor(
@@ -118,7 +132,8 @@ export class LocalLambda {
       const settle = <T>(fn: (v: T) => void) => (v: T) => (clearTimeout(timer), fn(v));
       this.pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-      this.worker.postMessage({ id, event: JSON.parse(JSON.stringify(event ?? null)), ...options, ...(deadline ? { deadline } : {}) });
+      // As JSON text, parsed by the runtime: one serialization on this thread, the parse on the function's.
+      this.worker.postMessage({ id, event: JSON.stringify(event ?? null), ...options, ...(deadline ? { deadline } : {}) });
     });
   }
 
@@ -136,32 +151,36 @@ export class LocalLambda {
     if (m.stream === 'head') {
       const call = this.pending.get(m.id);
       this.pending.delete(m.id);
-      // The runtime sends the next chunk once told the last one was taken: when the reader wants
-      // more (backpressure from the client down to the function).
-      const stream = { owed: false, body: new Readable({ read: () => stream.owed && this.took(m.id, stream) }) };
-      stream.body.on('close', () => {
+      // The runtime writes ahead up to its window and goes on as the reader takes what it sent
+      // (backpressure from the client down to the function), told in batches of ACK_BYTES.
+      const flow: BodyFlow = { owed: 0, taken: 0, body: new Readable({ read: () => this.took(m.id, flow, flow.owed, true) }) };
+      flow.body.on('close', () => {
         // Closed before the function finished writing: the client went away.
         if (this.bodies.delete(m.id) && !this.exited) this.worker.postMessage({ id: m.id, cancel: true });
       });
-      this.bodies.set(m.id, stream);
-      call?.resolve({ statusCode: m.statusCode, headers: m.headers, body: stream.body } satisfies StreamedResponse);
+      this.bodies.set(m.id, flow);
+      call?.resolve({ statusCode: m.statusCode, headers: m.headers, body: flow.body } satisfies StreamedResponse);
       return;
     }
-    const stream = this.bodies.get(m.id);
-    if (!stream) return;
+    const flow = this.bodies.get(m.id);
+    if (!flow) return;
     if (m.stream === 'chunk') {
-      if (stream.body.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))) this.took(m.id, stream);
-      else stream.owed = true;
+      if (flow.body.push(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))) this.took(m.id, flow, m.data.byteLength);
+      else flow.owed += m.data.byteLength;
       return;
     }
     this.bodies.delete(m.id);
-    if (m.stream === 'end') stream.body.push(null);
-    else stream.body.destroy(new Error(`function ${this.functionName}: the response stream failed: ${m.errorMessage}`));
+    if (m.stream === 'end') flow.body.push(null);
+    else flow.body.destroy(new Error(`function ${this.functionName}: the response stream failed: ${m.errorMessage}`));
   }
 
-  private took(id: string, stream: { owed: boolean }): void {
-    stream.owed = false;
-    if (!this.exited) this.worker.postMessage({ id, took: true });
+  /** The reader took `bytes` more (pushed without backpressure, or the owed ones once it wants more); the runtime hears of it every ACK_BYTES. */
+  private took(id: string, flow: BodyFlow, bytes: number, wanted = false): void {
+    if (wanted) flow.owed = 0;
+    flow.taken += bytes;
+    if (flow.taken < ACK_BYTES || this.exited) return;
+    this.worker.postMessage({ id, took: flow.taken });
+    flow.taken = 0;
   }
 
   /** False once the runtime exited (a crash, or stop()): it answers no more invocations. */
