@@ -129,7 +129,8 @@ export async function runReplayBench(bench: BenchCloud, players: number, say: (l
   for (const play of plays) {
     play.link = await presignReplayLink({ replayUrl: bench.cloud.replayUrl, region: bench.cloud.region, site: BENCH_SITE, rid: play.rid, credentials: officer, expiresInSeconds: 3600 });
   }
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle sockets closed after 30 s, before the endpoint closes them (local/listen.ts): never reused as the server drops them.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 30_000 });
   const s3 = bench.s3As('function:replay');
   const ferry = ferryFetch(agent);
   const raw = rawFetch(s3, bench.cloud.bucket);
