@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { startLocalCloud } from '../../local/cloud.ts';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import type { LocalCredentials } from '../../local/iam-gateway/credentials.ts';
-import { startCloudProcess } from './cloud-process.ts';
+import { startCloudProcess, type CloudProcessInfo } from './cloud-process.ts';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { cpuSecondsOf } from './measure.ts';
 import { round } from './report.ts';
@@ -23,18 +23,8 @@ import { packKey, packManifestKey } from '../../core/layout.ts';
 export const BENCH_SITE = 'demo';
 export const BENCH_SOURCE = 'rec';
 
-/** Where a bench row's local cloud is: what the rows address and seed, wherever the cloud runs. */
-export interface BenchCloudView {
-  bucket: string;
-  table: string;
-  region: string;
-  apiUrl: string;
-  replayUrl: string;
-  /** The stand-ins themselves and their key (the account administrator's: no IAM), and their process ids. */
-  s3Endpoint: string;
-  dynamoEndpoint: string;
-  credentials: LocalCredentials;
-  children: { s3: number; dynamo: number };
+/** Where a bench row's local cloud is (the same facts wherever it runs), and its catalogue. */
+export interface BenchCloudView extends Omit<CloudProcessInfo, 'iam'> {
   /** The catalogue read and seeded directly on the DynamoDB stand-in (no IAM): set-up and checks, never measured. */
   catalogue: DynamoCatalogue;
 }
