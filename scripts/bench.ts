@@ -329,7 +329,7 @@ async function main(): Promise<number> {
     // The cloud rows' local cloud in its own process unless --cloud-in-process; profiled with --cpu-prof (each function worker too).
     const cloudFlags = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(work, 'profiles', 'cloud')] : [];
     const cloudMode = opts.cloudInProcess ? ('in-process' as const) : ('process' as const);
-    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws, cloud: { mode: cloudMode, nodeFlags: cloudFlags } });
+    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws, cpuProf: opts.cpuProf, cloud: { mode: cloudMode, nodeFlags: cloudFlags } });
     ctx.failures.push(...cloud.failures);
     if (opts.json) for (const r of cloud.rows) process.stdout.write(`${JSON.stringify(r)}\n`);
     const list = [...agentVerdicts(ctx.runs, ctx.ceiling), ...cloud.verdicts];

@@ -25,6 +25,8 @@ export interface CloudPeers {
   aws?: string;
   /** Where the local cloud of the ingest, replay and search rows runs (default: its own process) and its node flags. */
   cloud?: Pick<BenchCloudOptions, 'mode' | 'nodeFlags'>;
+  /** `--cpu-prof`: Ferry's restore-fetch CLI writes a V8 profile under <work>/profiles/restore-fetch/. */
+  cpuProf?: boolean;
 }
 
 export type CloudRow = ReplayRow | IngestRow | SearchRow | RestoreFetchRow;
@@ -58,7 +60,7 @@ export async function runCloudScenarios(counts: CloudCounts, work: string, say: 
     ['replay', counts.replay, () => withCloud('replay', (b) => runReplayBench(b, counts.replay, say))],
     // Its own cloud, on the cached catalogue.
     ['search', counts.search, () => runSearchBench(counts.search, work, say, peers.cloud)],
-    ['restore-fetch', counts.restoreFetch, () => runRestoreFetchBench({ work, mb: counts.restoreFetch, aws: peers.aws, say })],
+    ['restore-fetch', counts.restoreFetch, () => runRestoreFetchBench({ work, mb: counts.restoreFetch, aws: peers.aws, say, nodeFlags: peers.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(work, 'profiles', 'restore-fetch')] : [] })],
   ];
   for (const [name, n, run] of scenarios) {
     if (n === 0) continue;
