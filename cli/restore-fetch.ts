@@ -7,7 +7,7 @@ import { renderApplyScript } from '../core/restore-commands.ts';
 import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
-import { HoldBudget, PartFile, type PartTarget } from './part-file.ts';
+import { HoldBudget, PartFile, RangeBuffers, type PartTarget } from './part-file.ts';
 import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } from './range-record.ts';
 
 // `ferry restore fetch`: downloads a plan's files into DIR, straight from S3 (the DR role
@@ -171,22 +171,20 @@ export interface FetchTuning {
 export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024, writeQueueBytes: 64 * 1024 * 1024 };
 
 /**
- * One range, whole, in memory, as the chunks the store sent (kept as they came: copying 8 MiB
- * into one buffer cost a memcpy of every byte and a large allocation per range). A short or long
- * answer is an error (the range is fetched again on resume).
+ * One range, whole, copied into `into` as the store sends it (a buffer of the pool, reused: the
+ * socket's chunks are garbage as soon as they are copied). A short or long answer is an error
+ * (the range is fetched again on resume).
  */
-async function readRange(blobs: FetchOptions['blobs'], key: string, r: Interval): Promise<Buffer[]> {
+async function readRange(blobs: FetchOptions['blobs'], key: string, r: Interval, into: Buffer): Promise<Buffer> {
   const { body } = await blobs.get(key, { start: r.start, end: r.end });
   const expected = r.end - r.start + 1;
-  const chunks: Buffer[] = [];
   let at = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    at += chunk.length;
-    if (at > expected) throw new Error(`the store sent more than the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
-    chunks.push(chunk);
+    if (at + chunk.length > expected) throw new Error(`the store sent more than the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
+    at += chunk.copy(into, at);
   }
   if (at !== expected) throw new Error(`the store sent ${at} of the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
-  return chunks;
+  return into.subarray(0, expected);
 }
 
 /** The .part holds the whole file and `sha256` (hashed in order as its prefix grew) is the plan's: it takes its final name. */
@@ -227,6 +225,7 @@ async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: Fetc
     left.set(state, ranges.length);
   }
   const hold = new HoldBudget(tuning.holdBytes);
+  const buffers = new RangeBuffers(tuning.rangeBytes);
   const parts = new Map<FileState, Promise<PartFile>>();
   const partOf = (state: FileState) => {
     let p = parts.get(state);
@@ -254,12 +253,16 @@ async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: Fetc
   // seconds behind a flush on a busy disk), up to `writeQueueBytes` of ranges waiting for the disk.
   const writing = new Set<Promise<void>>();
   let queued = 0;
-  const write = (state: FileState, range: Interval, chunks: Buffer[]) => {
+  const write = (state: FileState, range: Interval, bytes: Buffer, release: () => void) => {
     const length = range.end - range.start + 1;
     queued += length;
     const w = (async () => {
       try {
-        await (await partOf(state)).write(range, chunks);
+        const part = await partOf(state).catch((error: unknown) => {
+          release();
+          throw error;
+        });
+        await part.write(range, bytes, release);
         onBytes(state, length);
         const n = left.get(state)! - 1;
         left.set(state, n);
@@ -279,10 +282,18 @@ async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: Fetc
       while (queued > tuning.writeQueueBytes && writing.size > 0) await Promise.race(writing);
       if (next >= jobs.length || failures.length > 0) break;
       const { state, range } = jobs[next++]!;
+      const buffer = buffers.take();
+      let once = false;
+      const release = () => {
+        if (once) return;
+        once = true;
+        buffers.give(buffer);
+      };
       try {
         void partOf(state);
-        write(state, range, await readRange(opts.blobs, state.file.key, range));
+        write(state, range, await readRange(opts.blobs, state.file.key, range, buffer), release);
       } catch (error) {
+        release();
         failures.push({ state, error });
       }
     }

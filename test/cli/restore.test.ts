@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { open } from 'node:fs/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
@@ -12,6 +13,16 @@ import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore
 
 // `ferry restore fetch` against an in-memory store: free space first, verified files under
 // their final names only, resume after an interruption, and no way out of DIR.
+
+/** A store whose every answer is `change` of the true one. */
+function answering(blobs: Pick<BlobStore, 'get'>, change: (body: Buffer) => Buffer): Pick<BlobStore, 'get'> {
+  return {
+    async get(key, range) {
+      const got = await blobs.get(key, range);
+      return { ...got, body: Readable.from([change(await buffer(got.body as Readable))]) };
+    },
+  };
+}
 
 describe('restore fetch', () => {
   it('downloads every file verified, writes restore-plan.json and an executable apply.sh; a re-run fetches nothing', async () => {
@@ -110,18 +121,19 @@ describe('restore fetch', () => {
 
   it('treats a store that answers fewer bytes than the range asked for as an interruption, keeping nothing under the name', async () => {
     const { blobs, plan, dir } = await scenario();
-    const short: Pick<BlobStore, 'get'> = {
-      async get(key, range) {
-        const got = await blobs.get(key, range);
-        const chunks: Buffer[] = [];
-        for await (const c of got.body) chunks.push(c as Buffer);
-        return { ...got, body: Readable.from([Buffer.concat(chunks).subarray(1)]) };
-      },
-    };
+    const short = answering(blobs, (body) => body.subarray(1));
     const size = plan.files[0]!.size;
     // Every file's only range is in flight at once and every one comes short: the first file's error is reported, no range is recorded.
     await expect(fetchPlan({ plan, dir, blobs: short, freeBytes: GB })).rejects.toThrow(`fetching full.sql was interrupted (the store sent ${size - 1} of the ${size} bytes asked for (bytes 0-${size - 1}))`);
     expect(listing(dir)).toEqual(['full.sql.part', 'mysql-bin.000002.part', 'mysql-bin.000003.part']);
+  });
+
+  it('treats a store that answers more bytes than the range asked for as an interruption, never writing them', async () => {
+    const { blobs, plan, dir } = await scenario();
+    const long = answering(blobs, (body) => Buffer.concat([body, Buffer.from('x')]));
+    const size = plan.files[0]!.size;
+    await expect(fetchPlan({ plan, dir, blobs: long, freeBytes: GB })).rejects.toThrow(`fetching full.sql was interrupted (the store sent more than the ${size} bytes asked for (bytes 0-${size - 1}))`);
+    for (const name of listing(dir)) expect(statSync(join(dir, name)).size, name).toBe(0);
   });
 
   it('refuses a file whose SHA-256 does not match, keeping nothing under its name', async () => {

@@ -1,0 +1,70 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HoldBudget, PartFile, RangeBuffers } from '../../cli/part-file.ts';
+import { missingRanges } from '../../cli/range-record.ts';
+
+// One `.part` of `ferry restore fetch`: each range is written from a buffer of the pool, which
+// goes back to the pool only once nothing needs its bytes (written, and hashed when held).
+
+const KIB = 1024;
+
+async function partFor(content: Buffer, holdBytes: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-part-file-'));
+  const part = join(dir, 'full.sql.part');
+  const target = { file: { size: content.length, sha256: createHash('sha256').update(content).digest('hex') }, part, record: `${part}.ranges`, done: [], recordOnDisk: false };
+  return { part, target, file: await PartFile.open(target, 0, new HoldBudget(holdBytes)) };
+}
+
+describe('restore fetch: one .part', () => {
+  it.each([
+    ['held for the hash', 64 * KIB],
+    ['not held (read back for the hash)', 0],
+  ])('gives a range buffer back after its write, or after its hash when %s, and the file hashes to its bytes', async (_, holdBytes) => {
+    const content = randomBytes(40 * KIB);
+    const { part, target, file } = await partFor(content, holdBytes);
+    const buffers = new RangeBuffers(16 * KIB);
+    const ranges = missingRanges([], content.length, 16 * KIB);
+    const given: number[] = [];
+    const writeRange = async (i: number) => {
+      const r = ranges[i]!;
+      const b = buffers.take();
+      content.copy(b, 0, r.start, r.end + 1);
+      await file.write(r, b.subarray(0, r.end - r.start + 1), () => {
+        given.push(i);
+        buffers.give(b);
+      });
+    };
+    // The last two ranges first: ahead of the hash's prefix.
+    await writeRange(2);
+    await writeRange(1);
+    await new Promise((r) => setImmediate(r));
+    expect(given).toEqual(holdBytes > 0 ? [] : [2, 1]);
+    await writeRange(0);
+    expect(await file.finish()).toBe(target.file.sha256);
+    expect(given.sort()).toEqual([0, 1, 2]);
+    // Every buffer was given back once: the three ranges took no more than the two out before the first came.
+    expect(buffers.allocated).toBe(holdBytes > 0 ? 3 : 1);
+    expect(readFileSync(part).equals(content)).toBe(true);
+  });
+
+  it('refuses a buffer whose length is not its range, and gives it back', async () => {
+    const content = randomBytes(8 * KIB);
+    const { file } = await partFor(content, 0);
+    let given = 0;
+    await expect(file.write({ start: 0, end: content.length - 1 }, content.subarray(1), () => given++)).rejects.toThrow(/a buffer of 8191 bytes for range 0-8191/);
+    expect(given).toBe(1);
+    await file.abort();
+  });
+
+  it('hands out a buffer given back instead of allocating another', () => {
+    const buffers = new RangeBuffers(KIB);
+    const a = buffers.take();
+    buffers.give(a);
+    expect(buffers.take()).toBe(a);
+    expect(buffers.take()).not.toBe(a);
+    expect(buffers.allocated).toBe(2);
+  });
+});
