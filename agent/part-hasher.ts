@@ -130,7 +130,7 @@ parentPort.on('message', (m) => {
 `;
 
 /** One worker thread and the answers awaited from it; a thread that died is replaced on the next request. */
-class HashThread {
+export class HashThread {
   private worker: Worker | undefined;
   private readonly waiting = new Map<number, { worker: Worker; resolve: (r: Reply) => void; reject: (e: Error) => void }>();
 

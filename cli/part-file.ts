@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { openNoFollow } from './local-files.ts';
+import { sharedBuffer, type PrefixHash, type PrefixHashes } from './prefix-hash.ts';
 import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts';
 
 // One `.part` of `ferry restore fetch` while its ranges arrive in any order: each range is written
@@ -9,7 +9,8 @@ import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts'
 // its whole prefix grows, and the ranges written are claimed in the record (`range-record.ts`)
 // only after a flush to disk that began after they were written. A range that completes ahead of
 // the hash is hashed from memory while the hold budget allows, else read back from the file (the
-// page cache) when the prefix reaches it. Range buffers come from a RangeBuffers pool and go back
+// page cache) when the prefix reaches it. The hash is taken on a thread of its own
+// (`prefix-hash.ts`). Range buffers, on shared memory, come from a RangeBuffers pool and go back
 // to it once written and hashed.
 
 /** Bytes of ranges kept in memory for the hash, across files, at most. */
@@ -40,7 +41,7 @@ export class RangeBuffers {
     const b = this.free.pop();
     if (b) return b;
     this.allocated++;
-    return Buffer.allocUnsafeSlow(this.size);
+    return sharedBuffer(this.size);
   }
   give(b: Buffer): void {
     this.free.push(b);
@@ -61,7 +62,6 @@ export interface PartTarget {
 const READ_BACK = 1024 * 1024;
 
 export class PartFile {
-  private readonly hash = createHash('sha256');
   /** Bytes of the prefix hashed so far. */
   private hashed = 0;
   /** Ranges written and not hashed yet, by first byte; with their bytes (and what gives them back) when held. */
@@ -81,16 +81,17 @@ export class PartFile {
     private readonly record: RangeRecord,
     private readonly flushBytes: number,
     private readonly hold: HoldBudget,
+    private readonly hash: PrefixHash,
   ) {
     for (const r of target.done) this.waiting.set(r.start, { end: r.end });
     this.advance();
   }
 
   /** Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is refused, not followed. */
-  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget): Promise<PartFile> {
+  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget, hashes: PrefixHashes): Promise<PartFile> {
     const record = await RangeRecord.start(target.record, target.file, target.done, target.recordOnDisk);
     const flags = constants.O_RDWR | constants.O_CREAT | (target.done.length > 0 ? 0 : constants.O_TRUNC);
-    return new PartFile(target, await openNoFollow(target.part, flags, 0o644), record, flushBytes, hold);
+    return new PartFile(target, await openNoFollow(target.part, flags, 0o644), record, flushBytes, hold, hashes.open());
   }
 
   /**
@@ -135,7 +136,7 @@ export class PartFile {
         for (let w = this.waiting.get(this.hashed); w && this.hashError === undefined; w = this.waiting.get(this.hashed)) {
           this.waiting.delete(this.hashed);
           if (w.bytes) {
-            this.hash.update(w.bytes);
+            await this.hash.update(w.bytes);
             this.hold.give(w.end - this.hashed + 1);
             w.release?.();
           } else await this.readBack(this.hashed, w.end);
@@ -148,11 +149,11 @@ export class PartFile {
   }
 
   private async readBack(start: number, end: number): Promise<void> {
-    this.readBuffer ??= Buffer.allocUnsafe(READ_BACK);
+    this.readBuffer ??= sharedBuffer(READ_BACK);
     for (let at = start; at <= end; ) {
       const { bytesRead } = await this.handle.read(this.readBuffer, 0, Math.min(READ_BACK, end - at + 1), at);
       if (bytesRead === 0) throw new Error(`${this.target.part} ends at ${at}, before byte ${end} it should hold`);
-      this.hash.update(this.readBuffer.subarray(0, bytesRead));
+      await this.hash.update(this.readBuffer.subarray(0, bytesRead));
       at += bytesRead;
     }
   }
@@ -180,10 +181,13 @@ export class PartFile {
       if (this.flushError !== undefined) throw this.flushError;
       if (this.hashed !== this.target.file.size) throw new Error(`${this.target.part}: ${this.hashed} of ${this.target.file.size} bytes are whole`);
       await this.handle.sync();
+    } catch (error) {
+      this.hash.drop();
+      throw error;
     } finally {
       await this.close();
     }
-    return this.hash.digest('hex');
+    return this.hash.digest();
   }
 
   /** The fetch stops: what is written is flushed and claimed, so a resumed fetch keeps it. */
@@ -193,6 +197,7 @@ export class PartFile {
       await this.flushing;
       if (this.flushError === undefined && this.unrecorded.length > 0) await this.flush();
     } finally {
+      this.hash.drop();
       await this.close();
     }
   }

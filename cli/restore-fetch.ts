@@ -8,6 +8,7 @@ import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-pl
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
 import { HoldBudget, PartFile, RangeBuffers, type PartTarget } from './part-file.ts';
+import { PrefixHashes } from './prefix-hash.ts';
 import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } from './range-record.ts';
 
 // `ferry restore fetch`: downloads a plan's files into DIR, straight from S3 (the DR role
@@ -226,11 +227,29 @@ async function fetchRanges(states: FileState[], opts: FetchOptions, tuning: Fetc
   }
   const hold = new HoldBudget(tuning.holdBytes);
   const buffers = new RangeBuffers(tuning.rangeBytes);
+  const hashes = new PrefixHashes();
+  try {
+    await fetchJobs(jobs, left, { opts, tuning, hold, buffers, hashes, onBytes });
+  } finally {
+    await hashes.close();
+  }
+}
+
+interface FetchContext {
+  opts: FetchOptions;
+  tuning: FetchTuning;
+  hold: HoldBudget;
+  buffers: RangeBuffers;
+  hashes: PrefixHashes;
+  onBytes: (s: FileState, n: number) => void;
+}
+
+async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuning, hold, buffers, hashes, onBytes }: FetchContext): Promise<void> {
   const parts = new Map<FileState, Promise<PartFile>>();
   const partOf = (state: FileState) => {
     let p = parts.get(state);
     if (!p) {
-      p = PartFile.open(state, tuning.flushBytes, hold);
+      p = PartFile.open(state, tuning.flushBytes, hold, hashes);
       p.catch(() => undefined); // reported by whoever awaits it
       parts.set(state, p);
     }

@@ -2,20 +2,23 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { HoldBudget, PartFile, RangeBuffers } from '../../cli/part-file.ts';
 import { missingRanges } from '../../cli/range-record.ts';
+import { PrefixHashes, sharedBuffer } from '../../cli/prefix-hash.ts';
 
 // One `.part` of `ferry restore fetch`: each range is written from a buffer of the pool, which
 // goes back to the pool only once nothing needs its bytes (written, and hashed when held).
 
 const KIB = 1024;
+const hashes = new PrefixHashes();
+afterAll(() => hashes.close());
 
 async function partFor(content: Buffer, holdBytes: number) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-part-file-'));
   const part = join(dir, 'full.sql.part');
   const target = { file: { size: content.length, sha256: createHash('sha256').update(content).digest('hex') }, part, record: `${part}.ranges`, done: [], recordOnDisk: false };
-  return { part, target, file: await PartFile.open(target, 0, new HoldBudget(holdBytes)) };
+  return { part, target, file: await PartFile.open(target, 0, new HoldBudget(holdBytes), hashes) };
 }
 
 describe('restore fetch: one .part', () => {
@@ -66,5 +69,17 @@ describe('restore fetch: one .part', () => {
     expect(buffers.take()).toBe(a);
     expect(buffers.take()).not.toBe(a);
     expect(buffers.allocated).toBe(2);
+  });
+
+  it('takes the SHA-256 of shared bytes fed in order on the hash thread, and refuses bytes not on shared memory', async () => {
+    const content = randomBytes(100 * KIB);
+    const hash = hashes.open();
+    for (let at = 0; at < content.length; at += 30 * KIB) {
+      const piece = sharedBuffer(Math.min(30 * KIB, content.length - at));
+      content.copy(piece, 0, at);
+      await hash.update(piece);
+    }
+    expect(await hash.digest()).toBe(createHash('sha256').update(content).digest('hex'));
+    await expect(hashes.open().update(Buffer.alloc(1))).rejects.toThrow(/SharedArrayBuffer/);
   });
 });
