@@ -29,22 +29,23 @@ export class HoldBudget {
 /**
  * Buffers of one range each, reused: a GET's body is copied into one as it arrives, so the
  * socket's chunks die young and the garbage collector never sees hundreds of megabytes of them
- * live (a profile of the 2 GB fetch spent a fifth of its time collecting them). Allocated on
- * demand; how many are out at once is bounded by the fetch (GETs in flight, write queue, hold).
+ * live (a profile of the 2 GB fetch spent a fifth of its time collecting them). Buffers of the
+ * full range size are allocated on demand and reused; a shorter range (a file's last) gets one of
+ * its own length, so the fetch's byte budgets (write queue, hold) bound the memory as before.
  */
 export class RangeBuffers {
   private readonly free: Buffer[] = [];
   /** Buffers allocated so far. */
   allocated = 0;
   constructor(readonly size: number) {}
-  take(): Buffer {
-    const b = this.free.pop();
+  take(length: number = this.size): Buffer {
+    const b = length === this.size ? this.free.pop() : undefined;
     if (b) return b;
     this.allocated++;
-    return sharedBuffer(this.size);
+    return sharedBuffer(length);
   }
   give(b: Buffer): void {
-    this.free.push(b);
+    if (b.length === this.size) this.free.push(b);
   }
 }
 

@@ -301,7 +301,7 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
       while (queued > tuning.writeQueueBytes && writing.size > 0) await Promise.race(writing);
       if (next >= jobs.length || failures.length > 0) break;
       const { state, range } = jobs[next++]!;
-      const buffer = buffers.take();
+      const buffer = buffers.take(range.end - range.start + 1);
       let once = false;
       const release = () => {
         if (once) return;
