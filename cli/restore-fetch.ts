@@ -18,8 +18,9 @@ import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } 
 // as it arrives, and recorded whole in `<name>.part.ranges` once flushed (`range-record.ts`), so a
 // resumed fetch GETs only the ranges not recorded. Each file is hashed in order as its whole
 // prefix grows (`part-file.ts`; on a thread of its own, `prefix-hash.ts`), fsynced, and takes its
-// final name only once its SHA-256 matches: a final name always holds verified bytes. Names come from the catalogue, so they are checked:
-// no separators, no `..`, no option-like names, and no symbolic link in DIR is ever followed.
+// final name only once its SHA-256 matches: a final name always holds verified bytes. Names come
+// from the catalogue, so they are checked: no separators, no `..`, no option-like names, and no
+// symbolic link in DIR is ever followed.
 
 export const PLAN_FILE = 'restore-plan.json';
 export const APPLY_SCRIPT = 'apply.sh';
