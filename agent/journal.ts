@@ -99,6 +99,11 @@ export class Journal {
   /** The last batch looked up file by file, expanded (callers go batch by batch). */
   private expanded: { key: string; list: string; set: Set<string> } | undefined;
   private readonly inflight = new Map<string, InflightPack>();
+  /**
+   * Packs this journal saw begin and not yet publish (abandoned ones included): attempts of
+   * them may be in the store. Not kept through a compaction, like a lost journal: see begunBefore.
+   */
+  private readonly begun = new Set<string>();
   private losses: LossRecord[] = [];
   private readonly art = new ArtefactLedger();
   /** Lines appended and not yet written, in order; `flushing` is the writer while it runs. */
@@ -143,6 +148,7 @@ export class Journal {
     switch (ev.e) {
       case 'begin':
         this.inflight.set(ev.pack.packId, { ...ev.pack, uploads: [] });
+        this.begun.add(ev.pack.packId);
         break;
       case 'upload':
         // Artefact uploads are recorded under the artefact id (`a…`), pack uploads under the pack id (`p…`).
@@ -160,6 +166,7 @@ export class Journal {
         const before = this.shipped.get(key);
         this.shipped.set(key, listing([...(before === undefined ? [] : keysOf(before)), ...p.files.map(stampKey)]));
         this.inflight.delete(ev.packId);
+        this.begun.delete(ev.packId);
         this.totals.packs++;
         this.totals.recordings += ev.recordings;
         this.totals.bytes += ev.bytes;
@@ -182,6 +189,8 @@ export class Journal {
         for (const [k, v] of Object.entries(ev.shipped)) this.shipped.set(k, listing(v));
         this.inflight.clear();
         for (const p of ev.inflight) this.inflight.set(p.packId, p);
+        this.begun.clear();
+        for (const p of ev.inflight) this.begun.add(p.packId);
         Object.assign(this.totals, ev.totals);
         this.losses = ev.losses;
         this.art.restore(ev);
@@ -294,6 +303,15 @@ export class Journal {
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
     const list = this.shipped.get(batchKey(source, batch));
     return list !== undefined && stampListing(files) === list;
+  }
+  /**
+   * Whether this journal saw the pack begin and not publish: an attempt of it may be in the
+   * store. False proves nothing on its own (a compaction forgets abandoned packs, a state
+   * directory can be lost or restored from an old copy): the caller relies on the store's
+   * refusal to replace an object for what the journal does not know (agent/pack-attempts.ts).
+   */
+  begunBefore(packId: string): boolean {
+    return this.begun.has(packId);
   }
   inflightPacks(): InflightPack[] {
     return [...this.inflight.values()];

@@ -4,9 +4,8 @@ import { join, posix } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
-import { MANIFEST_FORMAT, parseManifest, serializeManifest } from '../core/manifest.ts';
-import { packAttemptOf, packAttemptsPrefix, packKey, packManifestKey } from '../core/layout.ts';
-import { packId as makePackId, recordingId } from '../core/ids.ts';
+import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
+import { recordingId } from '../core/ids.ts';
 import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
 import { readAll } from './recover.ts';
 import { createHash } from 'node:crypto';
@@ -16,6 +15,7 @@ import { verifyObject, type VerifyMode } from './verify.ts';
 import { contentTypeOf } from './content-type.ts';
 import type { Journal, FileStamp } from './journal.ts';
 import type { BatchWork } from './sources/recordings.ts';
+import { committedBefore, EarlierAttemptError, firstAttempt, mayShipUnasked, nextAttempt, noticingTakenKeys, planPack, type Attempt, type PackPlan } from './pack-attempts.ts';
 
 // Ships one batch as one pack: read-only streaming into the store, a last check that the
 // recorder did not evict the batch meanwhile, verification of what was published, then the
@@ -65,62 +65,6 @@ export interface ShipResult {
   recordings: number;
   bytes: number;
   issues: string[];
-}
-
-/** What a pack is cut from; recomputable after a crash from the journal's record. */
-export function planPack(ctx: Pick<ShipContext, 'site'>, work: BatchWork) {
-  const stamps = work.recordings.flatMap((f) => {
-    const sidecar = work.sidecars.get(f.name);
-    return sidecar ? [f, sidecar] : [f];
-  });
-  const id = makePackId(ctx.site, work.source, work.batch, stamps.map((s) => ({ path: s.name, size: s.size, mtimeMs: s.mtimeMs })));
-  const at = new Date(work.oldestMs);
-  return {
-    packId: id,
-    packKey: packKey(ctx.site, id, at),
-    attempts: packAttemptsPrefix(ctx.site, id, at),
-    manifestKey: packManifestKey(ctx.site, id, at),
-    stamps,
-  };
-}
-
-type PackPlan = ReturnType<typeof planPack>;
-
-/**
- * The key this attempt publishes under: the one after the last attempt the store holds. The
- * earlier attempts' objects never became the pack (else its manifest would exist): they are dead.
- */
-async function nextAttempt(ctx: Pick<ShipContext, 'site' | 'store'>, plan: PackPlan): Promise<{ key: string; dead: string[] }> {
-  const dead: string[] = [];
-  let last = -1;
-  for await (const o of ctx.store.list(plan.attempts)) {
-    const n = packAttemptOf(plan.attempts, o.key);
-    if (n === undefined) continue;
-    dead.push(o.key);
-    last = Math.max(last, n);
-  }
-  return { key: last < 0 ? plan.packKey : `${plan.attempts}-${last + 1}.tar`, dead };
-}
-
-/** The batch's manifest when an earlier attempt already committed it (its answer lost, or a crash) and its pack verifies. */
-async function committedBefore(
-  ctx: Pick<ShipContext, 'store' | 'verify'>,
-  plan: PackPlan,
-  work: BatchWork,
-): Promise<PackManifest | undefined> {
-  if (!(await ctx.store.head(plan.manifestKey))) return undefined;
-  const manifest = parseManifest(await readAll(ctx.store, plan.manifestKey));
-  const paths = work.recordings.map((r) => (work.batch ? posix.join(work.batch, r.name) : r.name)).sort();
-  const same =
-    manifest.packId === plan.packId &&
-    packAttemptOf(plan.attempts, manifest.packKey) !== undefined &&
-    manifest.batch.files === plan.stamps.length &&
-    JSON.stringify(manifest.members.map((m) => m.path).sort()) === JSON.stringify(paths);
-  if (!same) {
-    throw new IntegrityError(`a different manifest is already published at ${plan.manifestKey} and cannot be replaced (write-once)`);
-  }
-  await verifyObject(ctx.store, manifest.packKey, manifest.pack, ctx.verify);
-  return manifest;
 }
 
 /** Opens a source file read-only (no lock), never through a symbolic link; errors classified. */
@@ -190,21 +134,45 @@ export function assertUnchanged(path: string, stamp: FileStamp): void {
 }
 
 export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
-  const plan = planPack(ctx, work);
-  const dir = join(ctx.sourceRoot, work.batch);
-  const { packId, manifestKey, stamps: files } = plan;
-  const begin = (key: string) => ({ packId, source: work.source, batch: work.batch, packKey: key, manifestKey, files });
+  const plan = planPack(ctx.site, work);
+  if (mayShipUnasked(ctx.store, ctx.journal, plan)) {
+    try {
+      return await shipAttempt(ctx, work, plan, firstAttempt(plan), true);
+    } catch (error) {
+      if (!(error instanceof EarlierAttemptError)) throw error;
+      // An attempt this journal does not know of holds a key: ship again, the store asked first.
+    }
+  }
   const committed = await committedBefore(ctx, plan, work);
   if (committed) {
     const bytes = committed.members.reduce((n, m) => n + m.length, 0);
-    await ctx.journal.begin(begin(committed.packKey));
+    await ctx.journal.begin(beginOf(plan, work, committed.packKey));
     await ctx.journal.published(plan.packId, committed.members.length, bytes);
-    return { packId, packKey: committed.packKey, manifestKey, recordings: committed.members.length, bytes, issues: [] };
+    return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [] };
   }
-  const attempt = await nextAttempt(ctx, plan);
+  return shipAttempt(ctx, work, plan, await nextAttempt(ctx.store, plan), false);
+}
+
+const beginOf = (plan: PackPlan, work: BatchWork, key: string) => ({
+  packId: plan.packId,
+  source: work.source,
+  batch: work.batch,
+  packKey: key,
+  manifestKey: plan.manifestKey,
+  files: plan.stamps,
+});
+
+/**
+ * Sends the pack under the attempt's key and commits it. `unasked`: the store was not asked
+ * about earlier attempts (pack-attempts.ts), so a key found taken stops the attempt with
+ * EarlierAttemptError before anything is published.
+ */
+async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, attempt: Attempt, unasked: boolean): Promise<ShipResult> {
+  const dir = join(ctx.sourceRoot, work.batch);
   // The begin line is durable before anything is sent under the key (recovery finds the upload).
-  await ctx.journal.begin(begin(attempt.key));
-  const builder = new PackBuilder(ctx.store, {
+  await ctx.journal.begin(beginOf(plan, work, attempt.key));
+  const watched = noticingTakenKeys(ctx.store);
+  const builder = new PackBuilder(watched.store, {
     key: attempt.key,
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
@@ -226,6 +194,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
     const pack = await builder.finish(async () => {
       for (const stamp of plan.stamps) assertUnchanged(join(dir, stamp.name), stamp);
     });
+    if (unasked && watched.taken()) throw new EarlierAttemptError(`${attempt.key} is already in the store`);
     // Every member's SHA-256 was taken by the hasher's threads from the parts sent; all are in by now.
     const members = await Promise.all(pending.map((member) => settleMember(ctx, member)));
     // In 'etag' mode the store's answer to a single PUT already named the MD5 of what it stored,
@@ -245,7 +214,13 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
       members,
       ...(attempt.dead.length > 0 ? { superseded: attempt.dead } : {}),
     };
-    await publishManifest(ctx, plan.manifestKey, serializeManifest(manifest));
+    await publishManifest(ctx, plan.manifestKey, serializeManifest(manifest)).catch((error: unknown) => {
+      // Another manifest holds the key: it names another attempt (this one stays dead, never listed).
+      if (unasked && error instanceof IntegrityError && error.cause instanceof AlreadyExistsError) {
+        throw new EarlierAttemptError(`${plan.manifestKey} already commits another attempt`, { cause: error });
+      }
+      throw error;
+    });
     const bytes = members.reduce((n, m) => n + m.length, 0);
     await ctx.journal.published(plan.packId, members.length, bytes);
     return { packId: plan.packId, packKey: attempt.key, manifestKey: plan.manifestKey, recordings: members.length, bytes, issues };

@@ -99,7 +99,9 @@ export function buildStore(config: AgentConfig): { store: BlobStore; standIn: bo
   const cloud = resolveCloud(config.cloud);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   const standIn = cloud.endpoint !== undefined;
-  const store = new S3BlobStore(client, cloud.bucket, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined);
+  // A stand-in's refusal to replace an object is declared (cloud.writeOnce), not assumed: raw s3rver ignores it.
+  const conditionalPut = cloud.writeOnce ?? !standIn;
+  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut } });
   return { store, standIn, verifyConfigured: cloud.verify };
 }
 

@@ -47,7 +47,8 @@ export function resolveCloud(configured: CloudConfig | undefined, env: NodeJS.Pr
   }
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
-  return { bucket: local.bucket, region: local.region, endpoint: local.s3, api: local.api, verify: 'auto', credentials: local.credentials };
+  // Ferry's own local cloud honours If-None-Match: * (docs/parity.md).
+  return { bucket: local.bucket, region: local.region, endpoint: local.s3, api: local.api, verify: 'auto', writeOnce: true, credentials: local.credentials };
 }
 
 /** Where an HTTP endpoint of the cloud is, and how to sign for it. */

@@ -103,6 +103,12 @@ export const cloudSchema = z
     replay: z.string().url().optional(),
     /** How a published object is verified: read it back, or trust the store's own SHA-256 check. */
     verify: z.enum(['auto', 'etag', 'read-back', 'checksum']).default('auto'),
+    /**
+     * The store refuses to replace an object when asked (If-None-Match: *): AWS S3, Ferry's local
+     * cloud, MinIO. Lets a pack the journal never saw begin go without asking the store about
+     * earlier attempts first. Absent: true on AWS, false on another endpoint.
+     */
+    writeOnce: z.boolean().optional(),
     credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
     /** The site's Step Functions activity: the agent polls it for backup-window jobs (no inbound connection). */
     activity: z

@@ -85,7 +85,8 @@ export function ferryConfigYaml(o: FerryRunOptions, state: string): string {
   return [
     'site: bench',
     `state: ${JSON.stringify(state)}`,
-    `cloud: { bucket: ${bucket}, region: us-east-1, endpoint: ${JSON.stringify(endpoint)},${o.verify ? ` verify: ${o.verify},` : ''} credentials: { accessKeyId: ${credentials.accessKeyId}, secretAccessKey: ${credentials.secretAccessKey} } }`,
+    // The bench's store is Ferry's own stand-in, which refuses to replace an object (docs/parity.md).
+    `cloud: { bucket: ${bucket}, region: us-east-1, endpoint: ${JSON.stringify(endpoint)}, writeOnce: true,${o.verify ? ` verify: ${o.verify},` : ''} credentials: { accessKeyId: ${credentials.accessKeyId}, secretAccessKey: ${credentials.secretAccessKey} } }`,
     'shipping: { partSizeMiB: 8, packConcurrency: 4, partConcurrency: 2 }',
     'sources:',
     `  - { name: rec, type: recordings, path: ${JSON.stringify(o.root)}, closeAfterFiles: 100, quietSeconds: 0, settleSeconds: 0${o.metadataYaml ? `, metadata: ${o.metadataYaml}` : ''} }`,

@@ -181,4 +181,22 @@ describe('journal appends through the thread pool', () => {
     await written;
     expect(new Journal(d).inflightPacks().map((p) => p.packId)).toEqual(['p1']);
   });
+
+  it('knows a pack begun and not published, through a reopen and after it was abandoned; forgets it once published', async () => {
+    const d = dir();
+    const j = new Journal(d);
+    expect(j.begunBefore('p1')).toBe(false);
+    await j.begin(pack);
+    expect(j.begunBefore('p1')).toBe(true);
+    await j.abandoned('p1', 'torn');
+    j.close();
+    const k = new Journal(d);
+    expect(k.begunBefore('p1')).toBe(true);
+    expect(k.begunBefore('p2')).toBe(false);
+    await k.begin(pack);
+    await k.published('p1', 2, 30);
+    expect(k.begunBefore('p1')).toBe(false);
+    k.close();
+    expect(new Journal(d).begunBefore('p1')).toBe(false);
+  });
 });
