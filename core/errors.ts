@@ -142,3 +142,11 @@ export class ArchivedError extends FerryError {
     super('conflict', message, options);
   }
 }
+
+/** The scheduled sealer could not seal every site: the sites named stay unsealed until its next run. */
+export class AuditSealFailedError extends FerryError {
+  override readonly name: string = 'AuditSealFailedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('transient', message, options);
+  }
+}

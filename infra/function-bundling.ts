@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const FUNCTION_NAMES = ['ingest', 'catalogue', 'artefacts', 'replay', 'console', 'holds', 'export', 'export-failed', 'lock', 'window', 'purge', 'recall', 'deadman', 'fleet', 'report'] as const;
+export const FUNCTION_NAMES = ['ingest', 'catalogue', 'artefacts', 'replay', 'console', 'holds', 'export', 'export-failed', 'lock', 'window', 'purge', 'recall', 'deadman', 'fleet', 'report', 'audit-seal'] as const;
 export type BundledFunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** Node major of the Lambda runtime (nodejs22.x); the tools run on the same major (package.json `node`). */

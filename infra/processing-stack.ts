@@ -14,6 +14,7 @@ import { FerryFunctions } from './functions.ts';
 import { DeadmanSwitch, FleetReader } from './fleet.ts';
 import { IngestDeadLetters } from './ingest-dead-letters.ts';
 import { ScheduledReports } from './reports.ts';
+import { AuditSealer } from './audit-sealer.ts';
 import { acknowledge } from './nag.ts';
 import { bucketArn } from './names.ts';
 import { SiteAccess } from './site-access.ts';
@@ -41,6 +42,7 @@ export class ProcessingStack extends Stack {
   readonly deadman: DeadmanSwitch;
   readonly fleetReader: FleetReader;
   readonly reports: ScheduledReports;
+  readonly auditSealer: AuditSealer;
   readonly ingestDeadLetters: IngestDeadLetters;
   readonly sites: SiteAccess[];
   readonly workflowContext: WorkflowContext;
@@ -76,6 +78,7 @@ export class ProcessingStack extends Stack {
     this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
     this.fleetReader = new FleetReader(this, 'FleetReader', { readers: config.fleetReaders, invokeArn: (method, path) => this.api.invokeArn(method, path) });
     this.reports = new ScheduledReports(this, 'Reports', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
+    this.auditSealer = new AuditSealer(this, 'AuditSealer', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
     this.sites = config.sites.map(
       (site) =>
         new SiteAccess(this, `Site-${site.name}`, {

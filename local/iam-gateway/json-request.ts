@@ -2,8 +2,8 @@ import type { AccessCheck } from './s3-request.ts';
 
 // DynamoDB and Step Functions requests (AWS JSON protocol: `X-Amz-Target` + JSON body) → what
 // IAM authorises. DynamoDB: `dynamodb:{Operation}` on the table or index ARN, with
-// `dynamodb:LeadingKeys` (the partition key values the request touches), `dynamodb:Select`
-// and `dynamodb:ReturnValues`; a batch gives one check per table. Step Functions:
+// `dynamodb:LeadingKeys` (the partition key values the request touches), `dynamodb:Select`,
+// `dynamodb:ReturnValues` and, for a PutItem, `dynamodb:Attributes` (the item's attribute names); a batch gives one check per table. Step Functions:
 // `states:{Operation}` on the activity or state machine ARN (a task token stands for the
 // activity whose task it is).
 
@@ -57,6 +57,7 @@ function tableCheck(op: string, tables: Tables, tableName: string, body: Body, l
       'dynamodb:LeadingKeys': leading(schema, pk),
       'dynamodb:Select': body.Select as string | undefined,
       'dynamodb:ReturnValues': body.ReturnValues as string | undefined,
+      ...(op === 'PutItem' && body.Item ? { 'dynamodb:Attributes': Object.keys(body.Item as Item) } : {}),
     },
   };
 }

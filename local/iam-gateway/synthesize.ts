@@ -50,6 +50,7 @@ export async function synthesizeDeployment(sites: string[]): Promise<DeploymentS
     // The scheduled functions: their roles too, so the local cloud runs them as deployed.
     roles['function:deadman'] = [processing, logicalId(stacks.processing.deadman.role)];
     roles['function:report'] = [processing, logicalId(stacks.processing.reports.role)];
+    roles['function:audit-seal'] = [processing, logicalId(stacks.processing.auditSealer.role)];
     return {
       sites: [...sites],
       templates,

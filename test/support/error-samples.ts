@@ -3,6 +3,7 @@ import { UnauthorizedError } from '../../adapters/console-token.ts';
 import {
   AlreadyExistsError,
   ArchivedError,
+  AuditSealFailedError,
   ConfigError,
   FerryError,
   IntegrityError,
@@ -43,6 +44,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'NotFoundError', name: 'NotFoundError', make: () => new NotFoundError('x') },
   { cls: 'ReportRunError', name: 'ReportRunError', make: () => new ReportRunError('x') },
   { cls: 'NotDeliveredError', name: 'NotDeliveredError', make: () => new NotDeliveredError('x') },
+  { cls: 'AuditSealFailedError', name: 'AuditSealFailedError', make: () => new AuditSealFailedError('x') },
   { cls: 'UnauthorizedError', name: 'UnauthorizedError', make: () => new UnauthorizedError('x') },
   { cls: 'AlreadyExistsError', name: 'AlreadyExistsError', make: () => new AlreadyExistsError('x') },
   { cls: 'RangeNotSatisfiableError', name: 'RangeNotSatisfiableError', make: () => new RangeNotSatisfiableError('x', 1) },

@@ -1,0 +1,87 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import type { FleetProps } from './fleet.ts';
+import { fleetSitesEnv } from './function-env.ts';
+import { ferryFunctionProps, functionEntry } from './functions.ts';
+import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
+import { objectsArn, viaService } from './names.ts';
+
+// The scheduled audit sealer (functions/audit-seal): EventBridge runs it every
+// `AUDIT_SEAL_RATE_MINUTES` to copy every site's unsealed audit records from the ledger (the
+// catalogue table, `AUDIT#{site}`) to `audit/{site}/{seq}.json`, write-once. Its role reads the
+// ledger items, writes the sealed mark only (a PutItem whose attributes are those of the mark:
+// it cannot write a record item, which carries `records`), and PUTs audit/ objects (the bucket
+// policy demands If-None-Match); nothing else of the table or the bucket. A run that fails (a
+// site not sealed) is not retried by Lambda: the next run is the retry, and two failed runs in a
+// row raise the alarm on the alert topic.
+
+export const AUDIT_SEAL_RATE_MINUTES = 5;
+
+/** The attributes of the sealed mark (adapters/dynamo-audit-ledger.ts markSealed): all a PutItem of the sealer may carry. */
+export const AUDIT_SEAL_MARK_ATTRIBUTES = ['pk', 'sk', 'type', 'site', 'seq'] as const;
+
+export class AuditSealer extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: iam.Role;
+  readonly rule: events.Rule;
+  readonly alarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: FleetProps) {
+    super(scope, id);
+    const { config, bucketName, dataKey, logsKey, table, alerts } = props;
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logs.functionRetentionDays, encryptionKey: logsKey, removalPolicy: RemovalPolicy.RETAIN });
+    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Ferry: scheduled audit sealer: execution role' });
+    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) => this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    const ledger = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } };
+    allow('OwnLogGroup', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
+    allow('ReadAuditLedger', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn], ledger);
+    allow('WriteSealedMark', ['dynamodb:PutItem'], [table.tableArn], {
+      ...ledger,
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...AUDIT_SEAL_MARK_ATTRIBUTES] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+    });
+    allow('LedgerKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+    const records = objectsArn(bucketName, 'audit/');
+    allow('SealAuditRecords', ['s3:PutObject'], [records]);
+    allow('AuditRecordsKey', ['kms:GenerateDataKey', 'kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    acknowledgeWildcardResource(this.role, records, 'the sealer copies the audit records of every site of the deployment (one object per record, write-once, under Object Lock); it can neither read nor delete them');
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      ...ferryFunctionProps(functionEntry('audit-seal'), {
+        description: 'Ferry: scheduled audit sealer (ledger records to the write-once bucket)',
+        timeout: Duration.seconds(120),
+        memorySize: 256,
+        role: this.role,
+        logGroup,
+        environment: { BUCKET: bucketName, TABLE: table.tableName, FLEET_SITES: fleetSitesEnv(config) },
+      }),
+      retryAttempts: 0,
+    });
+    acknowledge(this.fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x, the Node line the handlers and their bundled dependencies are tested on; moving to 24.x is a deliberate upgrade');
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: `Ferry: audit sealer every ${AUDIT_SEAL_RATE_MINUTES} min`,
+      schedule: events.Schedule.rate(Duration.minutes(AUDIT_SEAL_RATE_MINUTES)),
+      targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
+    });
+    this.alarm = new cloudwatch.Alarm(this, 'Failing', {
+      alarmDescription:
+        'Ferry audit sealer: two runs in a row could not seal every site, so audit records stay only in the catalogue table (not yet write-once). ' +
+        'What to do: read the audit sealer logs ("audit seal failed", with the site and error), fix the cause, then run `ferry audit seal --site S` ' +
+        'or wait for the next run (docs/operations.md, Audit sealer).',
+      metric: this.fn.metricErrors({ period: Duration.minutes(AUDIT_SEAL_RATE_MINUTES), statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.alarm.addAlarmAction(new cwActions.SnsAction(alerts.topic));
+  }
+}
