@@ -99,10 +99,10 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('offline synth', () => {
-  it('bundles the eleven handlers (ingest, catalogue, artefacts, replay, console, holds, export, export-failed, fleet, dead-man, report) with the local esbuild into ESM assets', () => {
+  it('bundles the twelve handlers (ingest, catalogue, artefacts, replay, console, holds, export, export-failed, fleet, dead-man, report, audit sealer) with the local esbuild into ESM assets', () => {
     const assets = readdirSync(synth.outdir).filter((d) => d.startsWith('asset.'));
     const bundles = assets.filter((d) => existsSync(join(synth.outdir, d, 'index.mjs')));
-    expect(bundles).toHaveLength(11);
+    expect(bundles).toHaveLength(12);
     for (const dir of bundles) {
       const code = readFileSync(join(synth.outdir, dir, 'index.mjs'), 'utf8');
       expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);

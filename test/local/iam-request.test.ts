@@ -77,6 +77,12 @@ describe('DynamoDB and Step Functions requests', () => {
     expect(leading(dynamo('BatchWriteItem', batch))).toEqual([['REC#1', 'PACK#2']]);
   });
 
+  it("takes dynamodb:Attributes of a PutItem from its item's attribute names, and gives none to a read", () => {
+    const put = dynamo('PutItem', { TableName: 'x', Item: { pk: { S: 'AUDIT#a' }, sk: { S: 'SEALED' }, seq: { N: '3' } } });
+    expect(put.checks[0]!.context['dynamodb:Attributes']).toEqual(['pk', 'sk', 'seq']);
+    expect(dynamo('GetItem', { TableName: 'x', Key: { pk: { S: 'AUDIT#a' }, sk: { S: 'SEALED' } } }).checks[0]!.context).not.toHaveProperty('dynamodb:Attributes');
+  });
+
   it("uses the index ARN and the index's partition key for an index query", () => {
     const q = dynamo('Query', { TableName: 'x', IndexName: 'byTime', KeyConditionExpression: 'timePk = :t', ExpressionAttributeValues: { ':t': { S: 'a#2024' } } });
     expect(q.checks[0]).toMatchObject({ action: 'dynamodb:Query', resource: `${TABLE}/index/byTime`, context: { 'dynamodb:LeadingKeys': ['a#2024'] } });
