@@ -1,10 +1,9 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import type { FleetProps } from './fleet.ts';
@@ -12,6 +11,7 @@ import { fleetSitesEnv } from './function-env.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { objectsArn, viaService } from './names.ts';
+import { scheduledFunctionBase } from './scheduled-function.ts';
 
 // The scheduled audit sealer (functions/audit-seal): EventBridge runs it every
 // `AUDIT_SEAL_RATE_MINUTES` to copy every site's unsealed audit records from the ledger (the
@@ -36,11 +36,9 @@ export class AuditSealer extends Construct {
   constructor(scope: Construct, id: string, props: FleetProps) {
     super(scope, id);
     const { config, bucketName, dataKey, logsKey, table, alerts } = props;
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logs.functionRetentionDays, encryptionKey: logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Ferry: scheduled audit sealer: execution role' });
-    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) => this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    const { logGroup, role, allow } = scheduledFunctionBase(this, { config, logsKey, roleDescription: 'Ferry: scheduled audit sealer: execution role' });
+    this.role = role;
     const ledger = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } };
-    allow('OwnLogGroup', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
     allow('ReadAuditLedger', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn], ledger);
     allow('WriteSealedMark', ['dynamodb:PutItem'], [table.tableArn], {
       ...ledger,

@@ -1,10 +1,9 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { classPrefix } from '../core/layout.ts';
@@ -14,6 +13,7 @@ import { fleetSitesEnv } from './function-env.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
+import { scheduledFunctionBase } from './scheduled-function.ts';
 
 // The dead-man's switch (functions/deadman): a function EventBridge runs every
 // `DEADMAN_RATE_MINUTES`, reading every site's newest heartbeat (heartbeats/{site}/) and window
@@ -39,10 +39,8 @@ export class DeadmanSwitch extends Construct {
   constructor(scope: Construct, id: string, props: FleetProps) {
     super(scope, id);
     const { config, bucketName, dataKey, logsKey, table, alerts } = props;
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logs.functionRetentionDays, encryptionKey: logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: "Ferry: dead-man's switch: execution role" });
-    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) => this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
-    allow('OwnLogGroup', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
+    const { logGroup, role, allow } = scheduledFunctionBase(this, { config, logsKey, roleDescription: "Ferry: dead-man's switch: execution role" });
+    this.role = role;
     const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
     allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
     allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });

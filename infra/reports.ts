@@ -3,7 +3,6 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -14,6 +13,7 @@ import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
+import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
 
 // The scheduled reports (functions/report), run by EventBridge Scheduler in the deployment's
 // time zone (`reports.timeZone`, so `reports.dailyHour` stays the local hour across daylight
@@ -60,9 +60,9 @@ export class ScheduledReports extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: config.logs.functionRetentionDays, encryptionKey: logsKey, removalPolicy: RemovalPolicy.RETAIN });
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Ferry: scheduled reports, scrub and attestations: execution role' });
-    this.grant(props, logGroup);
+    const { logGroup, role, allow } = scheduledFunctionBase(this, { config, logsKey, roleDescription: 'Ferry: scheduled reports, scrub and attestations: execution role' });
+    this.role = role;
+    this.grant(props, allow);
 
     this.fn = new NodejsFunction(this, 'Function', {
       ...ferryFunctionProps(functionEntry('report'), {
@@ -124,10 +124,8 @@ export class ScheduledReports extends Construct {
     });
   }
 
-  private grant(props: ReportsProps, logGroup: logs.LogGroup): void {
+  private grant(props: ReportsProps, allow: Allow): void {
     const { bucketName, dataKey, table, alerts } = props;
-    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) => this.role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
-    allow('OwnLogGroup', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]);
     const readable = REPORT_READ_CLASSES.map((c) => objectsArn(bucketName, classPrefix(c)));
     const reports = objectsArn(bucketName, REPORTS_PREFIX);
     // GetObject also authorises HEAD; retention is what the attestation calls "immutable until".
