@@ -29,6 +29,7 @@ import { InsufficientSpaceError } from '../../cli/restore-fetch.ts';
 import { DeploymentConfigError } from '../../infra/config.ts';
 import { FunctionError } from '../../local/local-lambda.ts';
 import { PackGoneError } from '../../agent/tree/snapshot.ts';
+import { EarlierAttemptError } from '../../agent/pack-attempts.ts';
 import { TreeVanishedError } from '../../agent/tree/walk.ts';
 
 // One instance of every exported error class, with the name it must carry: Step Functions
@@ -45,6 +46,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'ReportRunError', name: 'ReportRunError', make: () => new ReportRunError('x') },
   { cls: 'NotDeliveredError', name: 'NotDeliveredError', make: () => new NotDeliveredError('x') },
   { cls: 'AuditSealFailedError', name: 'AuditSealFailedError', make: () => new AuditSealFailedError('x') },
+  { cls: 'EarlierAttemptError', name: 'EarlierAttemptError', make: () => new EarlierAttemptError('x') },
   { cls: 'UnauthorizedError', name: 'UnauthorizedError', make: () => new UnauthorizedError('x') },
   { cls: 'AlreadyExistsError', name: 'AlreadyExistsError', make: () => new AlreadyExistsError('x') },
   { cls: 'RangeNotSatisfiableError', name: 'RangeNotSatisfiableError', make: () => new RangeNotSatisfiableError('x', 1) },
