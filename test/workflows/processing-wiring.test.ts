@@ -11,14 +11,15 @@ import { synthFerry } from '../infra/fixture.ts';
 // the missed-window alarm per site, with no unacknowledged finding.
 
 describe('workflows in the processing stack', () => {
-  it('synthesizes with cdk-nag clean: 4 functions, a window and a purge per site, one recall, schedules (windows, purges, the dead-man check), alarms', () => {
+  it('synthesizes with cdk-nag clean: 4 functions, a window and a purge per site, one recall, schedules (windows, purges, the dead-man check, the audit sealer), alarms', () => {
     let built: BuiltWorkflows | undefined;
     const s = synthFerry(DEFAULT_CONFIG, { nag: true, workflows: workflowsFactory({ onBuilt: (b) => (built = b) }) });
     const t = s.processingTemplate;
     t.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
-    t.resourceCountIs('AWS::Events::Rule', 5);
+    t.resourceCountIs('AWS::Events::Rule', 6);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 4); // a missed window per scheduled site, failed ingests, failed scheduled reports
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 5); // a missed window per scheduled site, failed ingests, failed scheduled reports, failed audit seals
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 2 * * ? *)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'Ferry-site-a-backup-window' });
     expect(Object.keys(built!.sites)).toEqual(['site-a', 'site-b']);
