@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectLegalHoldCommand } from '@aws-sdk/client-s3';
+import { GetObjectLegalHoldCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../adapters/aws-clients.ts';
 import { verifyBundle } from '../../core/case-export.ts';
 import { siteGroup } from '../../core/console-access.ts';
@@ -37,7 +37,7 @@ let dir: string;
 let cloud: LocalCloud;
 let orchestration: LocalOrchestration;
 let recordings: GeneratedRecording[];
-let archived: { rid: string; callId: string; sha256: string };
+let archived: { rid: string; callId: string; sha256: string; packKey: string };
 /** A long call (over 2 MiB: more than Chromium buffers ahead), so a seek near its end is a new Range request. */
 let long: { rid: string; callId: string; sha256: string; fileName: string };
 let longPackKey: string;
@@ -85,6 +85,16 @@ function rows(p: Page = page): Promise<{ rid: string; cells: string[] }[]> {
 
 async function searched(p: Page = page): Promise<void> {
   await p.waitForFunction(() => !document.querySelector('#results')?.hasAttribute('aria-busy') && !/Searching/.test(document.getElementById('status')?.textContent ?? ''));
+}
+
+/** The pack's x-amz-restore header (absent until a restore is asked), read with the administrator's keys. */
+async function restoreHeader(key: string): Promise<string | undefined> {
+  const s3 = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
+  try {
+    return (await s3.send(new HeadObjectCommand({ Bucket: cloud.bucket, Key: key }))).Restore;
+  } finally {
+    s3.destroy();
+  }
 }
 
 /** The pack's S3 Object Lock legal hold, read with the administrator's keys. */
@@ -143,7 +153,7 @@ beforeAll(async () => {
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
   const member = fixture.manifest.members[0]!;
-  archived = { rid: member.rid, callId: 'ARCH-0001', sha256: member.sha256 };
+  archived = { rid: member.rid, callId: 'ARCH-0001', sha256: member.sha256, packKey: fixture.packKey };
 
   // The site's recall workflow (the synthesized state machine), pauses shortened.
   const purge = { retentionDays: 3650, keepFullCycles: 2 };
@@ -443,6 +453,9 @@ describe('compliance console in Chromium', () => {
     await expect.poll(() => textOrError('#archive-state')).toMatch(/^Recall in progress since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/Paris\): the archive is restoring/);
     expect(await page.isVisible('#recall')).toBe(false);
     await shot('recall');
+    // The page says "in progress" as soon as it asked; the clock moves only once the workflow has
+    // asked the store for the restore (a restore asked after the move would be 12 hours away again).
+    await expect.poll(() => restoreHeader(archived.packKey)).toMatch(/ongoing-request="true"/);
     // Deep Archive restores within 12 hours: the stand-in's clock moves past them, the workflow notices.
     await cloud.advanceClock(13 * 3600 * 1000);
     await expect.poll(() => alerts.map((a) => a.subject).join('\n'), { timeout: 30_000 }).toMatch(/recall/i);
