@@ -7,7 +7,7 @@ import type { AuditRecord, ChainHead } from './audit-trail.ts';
 // Every writer starts a write right after the last record it knew of (its own last write, or
 // the newest item read after a lost write), so the items always cover 1..n without overlap:
 // no gap, no fork. The records are then copied write-once to the bucket by the sealer
-// (core/audit-seal.ts); until then the ledger is their only copy.
+// (`sealAudit` in core/audit-trail.ts); until then the ledger is their only copy.
 
 /** The site's chain records in their first durable store. */
 export interface AuditLedger {

@@ -80,7 +80,7 @@ export interface ChainHead {
 export interface AuditChainDeps {
   /** Where a record is first made durable: one conditional write a record (core/audit-ledger.ts). */
   ledger: AuditLedger;
-  /** The write-once copies (Object Lock), written by the sealer (core/audit-seal.ts). */
+  /** The write-once copies (Object Lock), written by the sealer (`sealAudit`). */
   blobs: Pick<BlobStore, 'put'>;
   /** Attempts at taking the next seq when other writers keep winning (default 40, with jittered backoff). */
   attempts?: number;
