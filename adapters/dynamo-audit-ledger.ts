@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AuditLedger } from '../core/audit-ledger.ts';
+import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX, type AuditLedger } from '../core/audit-ledger.ts';
 import type { AuditRecord, ChainHead } from '../core/audit-trail.ts';
 import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
@@ -8,7 +8,10 @@ import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 //   records a group commit wrote together), PutItem conditioned on the key's absence: of two
 //   writers starting at the same seq exactly one wins. The head is the newest such item (a
 //   strongly consistent Query, newest first, Limit 1).
-// - `sk = SEALED`: the seq up to which the records are in the bucket, raised only.
+// - `sk = SEALED` under `pk = AUDITSEAL#{site}`: the seq up to which the records are in the
+//   bucket, raised only. Under a partition of its own so the sealer's role may write it and no
+//   record (IAM scopes PutItem by leading key). Marks written before under `AUDIT#{site}` /
+//   `SEALED` are still read (the higher of the two counts); only the new one is written.
 // - `sk = HEAD`: the head item of chains written before the ledger (their records are all in the
 //   bucket); read only when the site has no ledger item yet, so its chain goes on after it.
 
@@ -18,7 +21,12 @@ const recSk = (seq: number) => `REC#${String(seq).padStart(SEQ_WIDTH, '0')}`;
 const LAST_REC = `REC#${'9'.repeat(SEQ_WIDTH)}`;
 
 export function auditLedgerPk(site: string): string {
-  return `AUDIT#${site}`;
+  return `${AUDIT_LEDGER_KEY_PREFIX}${site}`;
+}
+
+/** The partition of the site's sealed mark. */
+export function auditSealPk(site: string): string {
+  return `${AUDIT_SEAL_KEY_PREFIX}${site}`;
 }
 
 export class DynamoAuditLedger implements AuditLedger {
@@ -30,7 +38,7 @@ export class DynamoAuditLedger implements AuditLedger {
   async head(site: string): Promise<ChainHead | undefined> {
     const [newest] = await this.query(site, { lo: recSk(0), hi: LAST_REC, newestFirst: true, limit: 1 });
     if (newest) return { seq: Number(newest.last), hash: String(newest.hash) };
-    const legacy = await this.get(site, 'HEAD');
+    const legacy = await this.get(auditLedgerPk(site), 'HEAD');
     return legacy ? { seq: Number(legacy.seq), hash: String(legacy.hash) } : undefined;
   }
 
@@ -66,7 +74,9 @@ export class DynamoAuditLedger implements AuditLedger {
   }
 
   async sealed(site: string): Promise<number> {
-    return Number((await this.get(site, 'SEALED'))?.seq ?? 0);
+    // The mark under its own partition, and one written under the ledger's before the move.
+    const [mark, older] = await Promise.all([this.get(auditSealPk(site), 'SEALED'), this.get(auditLedgerPk(site), 'SEALED')]);
+    return Math.max(Number(mark?.seq ?? 0), Number(older?.seq ?? 0));
   }
 
   async markSealed(site: string, seq: number): Promise<void> {
@@ -74,7 +84,7 @@ export class DynamoAuditLedger implements AuditLedger {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: auditLedgerPk(site), sk: 'SEALED', type: 'audit-sealed', site, seq },
+          Item: { pk: auditSealPk(site), sk: 'SEALED', type: 'audit-sealed', site, seq },
           ConditionExpression: 'attribute_not_exists(pk) OR #seq < :seq',
           ExpressionAttributeNames: { '#seq': 'seq' },
           ExpressionAttributeValues: { ':seq': seq },
@@ -86,9 +96,9 @@ export class DynamoAuditLedger implements AuditLedger {
     }
   }
 
-  private async get(site: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  private async get(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
     try {
-      return (await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: auditLedgerPk(site), sk }, ConsistentRead: true }))).Item;
+      return (await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk, sk }, ConsistentRead: true }))).Item;
     } catch (error) {
       throw translate(error, 'GetItem');
     }

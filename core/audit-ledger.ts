@@ -9,6 +9,14 @@ import type { AuditRecord, ChainHead } from './audit-trail.ts';
 // no gap, no fork. The records are then copied write-once to the bucket by the sealer
 // (`sealAudit` in core/audit-trail.ts); until then the ledger is their only copy.
 
+/**
+ * Partition-key prefixes of the ledger on the catalogue table: a site's records under
+ * `AUDIT#{site}`, its sealed mark under `AUDITSEAL#{site}`. Apart so that IAM can let the
+ * scheduled sealer write marks and nothing under a record's key (infra/audit-sealer.ts).
+ */
+export const AUDIT_LEDGER_KEY_PREFIX = 'AUDIT#';
+export const AUDIT_SEAL_KEY_PREFIX = 'AUDITSEAL#';
+
 /** The site's chain records in their first durable store. */
 export interface AuditLedger {
   /** The last record written (strongly consistent); undefined before the first. */

@@ -6,6 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX } from '../core/audit-ledger.ts';
 import type { FleetProps } from './fleet.ts';
 import { fleetSitesEnv } from './function-env.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
@@ -16,9 +17,10 @@ import { scheduledFunctionBase } from './scheduled-function.ts';
 // The scheduled audit sealer (functions/audit-seal): EventBridge runs it every
 // `AUDIT_SEAL_RATE_MINUTES` to copy every site's unsealed audit records from the ledger (the
 // catalogue table, `AUDIT#{site}`) to `audit/{site}/{seq}.json`, write-once. Its role reads the
-// ledger items, writes the sealed mark only (a PutItem whose attributes are those of the mark:
-// it cannot write a record item, which carries `records`), and PUTs audit/ objects (the bucket
-// policy demands If-None-Match); nothing else of the table or the bucket. A run that fails (a
+// ledger items and the sealed marks; it writes only the marks, which live under a partition of
+// their own (`AUDITSEAL#{site}`), so no PutItem of the sealer can land on a record's key, and
+// only with the mark's attributes; and it PUTs audit/ objects (the bucket policy demands
+// If-None-Match); nothing else of the table or the bucket. A run that fails (a
 // site not sealed) is not retried by Lambda: the next run is the retry, and two failed runs in a
 // row raise the alarm on the alert topic.
 
@@ -38,10 +40,11 @@ export class AuditSealer extends Construct {
     const { config, bucketName, dataKey, logsKey, table, alerts } = props;
     const { logGroup, role, allow } = scheduledFunctionBase(this, { config, logsKey, roleDescription: 'Ferry: scheduled audit sealer: execution role' });
     this.role = role;
-    const ledger = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } };
-    allow('ReadAuditLedger', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn], ledger);
+    // Reads both (a mark written under the ledger's partition before the move is still honoured).
+    const readable = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${AUDIT_LEDGER_KEY_PREFIX}*`, `${AUDIT_SEAL_KEY_PREFIX}*`] } };
+    allow('ReadAuditLedger', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn], readable);
     allow('WriteSealedMark', ['dynamodb:PutItem'], [table.tableArn], {
-      ...ledger,
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${AUDIT_SEAL_KEY_PREFIX}*`] },
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...AUDIT_SEAL_MARK_ATTRIBUTES] },
       StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
     });

@@ -11,6 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { leadingKeyPatterns } from '../core/catalogue-table.ts';
+import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX } from '../core/audit-ledger.ts';
 import { EXPORT_MAX_EVENT_AGE_SECONDS } from '../core/export-deadline.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { DeploymentConfig } from './config.ts';
@@ -377,14 +378,16 @@ export class FerryFunctions extends Construct {
 
   /**
    * The audit trail (core/audit-trail.ts): each site's ledger items (`AUDIT#{site}`: records
-   * written by a conditional PutItem, the newest found by a Query, the sealed mark) and the
+   * written by a conditional PutItem, the newest found by a Query; `AUDITSEAL#{site}`: the
+   * sealed mark, raised after a seal) and the
    * sealed records under `audit/` (PutObject with If-None-Match, as the bucket policy demands;
    * default Object Lock retention keeps them). No DeleteItem: a function cannot remove a record
    * from the ledger before it is sealed.
    */
   private grantAuditTrail(fn: NodejsFunction): void {
     const { bucketName, table, dataKey } = this.props;
-    this.allow(fn, 'AuditChainLedger', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AUDIT#*'] } });
+    const ledger = [`${AUDIT_LEDGER_KEY_PREFIX}*`, `${AUDIT_SEAL_KEY_PREFIX}*`];
+    this.allow(fn, 'AuditChainLedger', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ledger } });
     this.allow(fn, 'AuditChainHeadKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     const records = objectsArn(bucketName, 'audit/');
     this.allow(fn, 'AppendAuditRecords', ['s3:PutObject'], [records]);

@@ -7,7 +7,8 @@ import { logicalId, synthFerry, type Synthesized } from './fixture.ts';
 
 // The scheduled audit sealer in the CDK app: an EventBridge rule every 5 minutes targeting its
 // function, the deployment's sites in its environment, an alarm on its failed runs, and a role
-// that reads the audit ledger, writes the sealed mark only and PUTs audit/ objects only.
+// that reads the audit ledger, writes the sealed mark only (under its own partition, never a
+// record's) and PUTs audit/ objects only.
 
 const { account, region } = FAKE_ENV;
 const BUCKET = `arn:aws:s3:::ferry-data-${account}-${region}`;
@@ -53,25 +54,29 @@ describe('the scheduled audit sealer in the CDK app', () => {
     expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalId(synth.processing.alerts.topic) }]);
   });
 
-  it('may read the audit ledger items (GetItem, Query on AUDIT#…) and nothing else of the table', () => {
+  it('may read the audit ledger items and the sealed marks (GetItem, Query on AUDIT#… and AUDITSEAL#…) and nothing else of the table', () => {
     for (const action of ['dynamodb:GetItem', 'dynamodb:Query']) {
       expect(isAllowed(policies, { action, resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(true);
+      expect(isAllowed(policies, { action, resource: table, context: { 'dynamodb:LeadingKeys': ['AUDITSEAL#site-a'] } })).toBe(true);
       expect(isAllowed(policies, { action, resource: table, context: { 'dynamodb:LeadingKeys': ['REC#site-a#r1'] } })).toBe(false);
     }
     expect(isAllowed(policies, { action: 'dynamodb:Query', resource: `${table}/index/byTime`, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(false);
     for (const action of ['dynamodb:Scan', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) {
-      expect(isAllowed(policies, { action, resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } }), action).toBe(false);
+      for (const key of ['AUDIT#site-a', 'AUDITSEAL#site-a']) expect(isAllowed(policies, { action, resource: table, context: { 'dynamodb:LeadingKeys': [key] } }), `${action} ${key}`).toBe(false);
     }
   });
 
-  it('may write the sealed mark of a site, not a ledger record item, not another partition, not with the old item returned', () => {
+  it("may PutItem the sealed mark under AUDITSEAL#… only: nothing under a record's partition (AUDIT#…, even mark-shaped), no record-shaped item, no other partition, no old item returned", () => {
     const put = (keys: string[], attributes: string[], returnValues?: string) =>
       isAllowed(policies, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': keys, 'dynamodb:Attributes': attributes, 'dynamodb:ReturnValues': returnValues } });
-    expect(put(['AUDIT#site-a'], MARK)).toBe(true);
-    expect(put(['AUDIT#site-a'], MARK, 'NONE')).toBe(true);
+    expect(put(['AUDITSEAL#site-a'], MARK)).toBe(true);
+    expect(put(['AUDITSEAL#site-a'], MARK, 'NONE')).toBe(true);
+    // The ledger's partition is read-only for the sealer: a mark-shaped item there could replace a record item.
+    expect(put(['AUDIT#site-a'], MARK)).toBe(false);
     expect(put(['AUDIT#site-a'], RECORD_ITEM)).toBe(false);
-    expect(put(['AUDIT#site-a'], [...MARK, 'records'])).toBe(false);
-    expect(put(['AUDIT#site-a'], MARK, 'ALL_OLD')).toBe(false);
+    expect(put(['AUDITSEAL#site-a'], RECORD_ITEM)).toBe(false);
+    expect(put(['AUDITSEAL#site-a'], [...MARK, 'records'])).toBe(false);
+    expect(put(['AUDITSEAL#site-a'], MARK, 'ALL_OLD')).toBe(false);
     expect(put(['HOLD#site-a'], MARK)).toBe(false);
   });
 

@@ -87,11 +87,13 @@ describe('functions', () => {
     expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/recordings/site-a/x.tar` })).toBe(false);
   });
 
-  it.each(['catalogue', 'artefacts', 'replay'] as const)('%s appends to the audit trail (its ledger items, found by Query, and sealed audit/ records), never deletes it, and only catalogue (the audit view) reads the bucket copies', (name) => {
+  it.each(['catalogue', 'artefacts', 'replay'] as const)('%s appends to the audit trail (its ledger items, found by Query, the sealed mark, and sealed audit/ records), never deletes it, and only catalogue (the audit view) reads the bucket copies', (name) => {
     const p = policiesOf(name);
     const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(true);
+    // The sealed mark it raises after a background seal, under its own partition.
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDITSEAL#site-a'] } })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:UpdateItem', resource: table, context: { 'dynamodb:LeadingKeys': ['AUDIT#site-a'] } })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': ['LOCK#site-a'] } })).toBe(false);

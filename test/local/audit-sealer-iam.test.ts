@@ -1,4 +1,5 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,21 +79,47 @@ describe('the bundled audit sealer on the local cloud, as its own role through t
     expect((await readTrail(cloud.blobs, SITE)).map((r) => r.key)).toEqual(trail.map((r) => r.key));
   });
 
-  it("refuses the sealer's role a ledger record item, and a read of the sealed records, with AccessDenied", async () => {
+  it("refuses the sealer's role any PutItem onto a ledger record's partition (a record item, or a mark-shaped item on a record's key), and a read of the sealed records, with AccessDenied", async () => {
     const role = cloud.iam!.credentialsOf('function:audit-seal');
     const { client } = createDynamoClients({ region: cloud.region, endpoint: cloud.iam!.dynamoEndpoint, credentials: role });
     const s3 = createS3Client({ region: cloud.region, endpoint: cloud.iam!.s3Endpoint, credentials: role });
+    const refused = (item: Record<string, { S: string } | { N: string }>) =>
+      client.send(new PutItemCommand({ TableName: cloud.table, Item: item })).then(
+        () => 'written',
+        (e: unknown) => (e as Error).name,
+      );
     try {
       const forged = { pk: { S: `AUDIT#${SITE}` }, sk: { S: 'REC#000000000099' }, type: { S: 'audit-records' }, site: { S: SITE }, records: { S: '[]' } };
-      const put = await client.send(new PutItemCommand({ TableName: cloud.table, Item: forged })).then(() => undefined, (e: unknown) => e as Error);
-      expect(put?.name).toBe('AccessDeniedException');
-      const mark = { pk: { S: `AUDIT#${SITE}` }, sk: { S: 'SEALED' }, type: { S: 'audit-sealed' }, site: { S: SITE }, seq: { N: '3' } };
-      await expect(client.send(new PutItemCommand({ TableName: cloud.table, Item: mark }))).resolves.toBeDefined();
+      expect(await refused(forged)).toBe('AccessDeniedException');
+      // Shaped like the mark, on the key of the record item written above: it would replace that record.
+      const overRecord = { pk: { S: `AUDIT#${SITE}` }, sk: { S: 'REC#000000000001' }, type: { S: 'audit-sealed' }, site: { S: SITE }, seq: { N: '1' } };
+      expect(await refused(overRecord)).toBe('AccessDeniedException');
+      const oldMark = { pk: { S: `AUDIT#${SITE}` }, sk: { S: 'SEALED' }, type: { S: 'audit-sealed' }, site: { S: SITE }, seq: { N: '3' } };
+      expect(await refused(oldMark)).toBe('AccessDeniedException');
+      const mark = { pk: { S: `AUDITSEAL#${SITE}` }, sk: { S: 'SEALED' }, type: { S: 'audit-sealed' }, site: { S: SITE }, seq: { N: '3' } };
+      expect(await refused(mark)).toBe('written');
       const read = await s3.send(new GetObjectCommand({ Bucket: cloud.bucket, Key: auditRecordKey(SITE, 1) })).then(() => undefined, (e: unknown) => e as Error & { $metadata?: { httpStatusCode?: number } });
       expect(read?.$metadata?.httpStatusCode).toBe(403);
     } finally {
       client.destroy();
       s3.destroy();
     }
+  });
+
+  it('honours a mark written under the ledger partition before the move: the scheduled run seals from above it and writes the mark under AUDITSEAL#', async () => {
+    const site = 'demo';
+    const before = await ledger.sealed(site);
+    const head = (await ledger.head(site))!.seq;
+    await appendAuditEvents({ ledger }, [listen(10), listen(11)]);
+    // A mark as the older code wrote it (pk AUDIT#{site}), above the one under AUDITSEAL#: records up to head+1 count as sealed.
+    await admin.doc.send(new PutCommand({ TableName: cloud.table, Item: { pk: `AUDIT#${site}`, sk: 'SEALED', type: 'audit-sealed', site, seq: head + 1 } }));
+    expect(await ledger.sealed(site)).toBe(head + 1);
+    expect(((await fn.invoke(SCHEDULED)) as Run).outcomes).toEqual([{ site, sealedBefore: head + 1, sealedTo: head + 2 }]);
+    const trail = (await readTrail(cloud.blobs, site)).map((r) => r.key);
+    expect(trail).toContain(auditRecordKey(site, head + 2));
+    expect(trail).not.toContain(auditRecordKey(site, head + 1));
+    const newMark = await admin.doc.send(new GetCommand({ TableName: cloud.table, Key: { pk: `AUDITSEAL#${site}`, sk: 'SEALED' }, ConsistentRead: true }));
+    expect(newMark.Item?.seq).toBe(head + 2);
+    expect(before).toBeLessThan(head + 2);
   });
 });
