@@ -26,7 +26,7 @@ export function functionTimeoutSeconds(snapshot: DeploymentSnapshot, name: strin
 }
 
 /** The function whose resource has logical id `id` in `stack`, by its role's principal name. */
-function functionNamed(snapshot: DeploymentSnapshot, stack: string, id: string): string | undefined {
+export function functionNamed(snapshot: DeploymentSnapshot, stack: string, id: string): string | undefined {
   const resource = snapshot.templates[stack]?.Resources?.[id];
   if (resource?.Type !== 'AWS::Lambda::Function') return undefined;
   const roleId = (resource.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];

@@ -20,6 +20,8 @@ import type { RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
 import { startLocalIam, type LocalCredentials, type LocalIamOptions, type PrincipalName } from './iam-gateway/index.ts';
 import { LOCAL_WORKFLOW_SITES } from './workflow-definitions.ts';
+import { startScheduledFunctions, type LocalSchedules, type ScheduledFunctionsOptions } from './scheduled-functions.ts';
+import type { Clock } from '../core/clock.ts';
 
 // The embedded local cloud, in the deployed topology: s3rver and dynalite on loopback (child
 // processes), the catalogue API and the replay URL as two endpoints (API Gateway and a Function
@@ -50,6 +52,11 @@ export interface LocalCloudOptions {
   iam?: false | LocalCloudIamOptions;
   /** Where the function bundles are built (default: node_modules/.cache/ferry-functions). */
   bundleDir?: string;
+  /**
+   * The deployment's scheduled rules (local/scheduled-functions.ts), run on this clock, looked
+   * for every `pollMs` (0: only when the caller ticks: tests). Default: the system clock, 15 s.
+   */
+  schedules?: { clock?: Clock; pollMs?: number };
 }
 
 export interface LocalCloudIamOptions extends Pick<LocalIamOptions, 'editTemplates' | 'onDecision' | 'snapshot'> {
@@ -132,6 +139,8 @@ export interface LocalCloud {
   ingestErrors: { key: string; error: string }[];
   /** Present unless started with `iam: false`. */
   iam?: LocalCloudIam;
+  /** The deployment's scheduled functions (dead-man's switch, reports, audit sealer) and the alerts they published. */
+  schedules: LocalSchedules;
   /** Moves the S3 stand-in's clock forward (Object Lock retention, lifecycle transitions, restores). */
   advanceClock(ms: number): Promise<void>;
   /** Routes the API's recall requests for `site` to its recall workflow (until the returned function is called: 501 again). */
@@ -215,6 +224,8 @@ async function wire(
   });
   stops.push(() => functions.stop());
   events.attach((event) => functions.ingest(event));
+  const schedules = await startSchedules(options, iam, { s3: s3.endpoint, dynamo: dynamo.endpoint, credentials, snapshot: iamOptions?.snapshot, log, logFile });
+  stops.push(() => schedules.stop());
 
   bound.replay = functions.replay;
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
@@ -246,6 +257,7 @@ async function wire(
     },
     ingestErrors: events.errors,
     ...(iam ? { iam: iam.cloudIam } : {}),
+    schedules,
     drain: () => events.drain(),
     advanceClock: async (ms) => void (await s3.advanceClock(ms)),
     wireRecall(site, starter) {
@@ -256,7 +268,22 @@ async function wire(
   };
 }
 
-/** The gateways, and IAM at the API and replay URL. */
+/** The scheduled functions, as their own roles through the gateways when there are, else with the stand-ins' key. */
+function startSchedules(
+  options: LocalCloudOptions,
+  iam: Awaited<ReturnType<typeof startGateways>> | undefined,
+  standIn: { s3: string; dynamo: string; credentials: LocalCredentials; snapshot?: LocalCloudIamOptions['snapshot']; log: ScheduledFunctionsOptions['log']; logFile: string },
+): Promise<LocalSchedules> {
+  return startScheduledFunctions({
+    ...{ directory: options.directory, bucket: LOCAL_BUCKET, table: LOCAL_TABLE, region: LOCAL_REGION, bundleDir: options.bundleDir, snapshot: standIn.snapshot },
+    s3Endpoint: iam?.cloudIam.s3Endpoint ?? standIn.s3,
+    dynamoEndpoint: iam?.cloudIam.dynamoEndpoint ?? standIn.dynamo,
+    credentialsOf: (fn) => iam?.cloudIam.credentialsOf(`function:${fn}`) ?? standIn.credentials,
+    ...(iam ? { iam: { deployment: iam.local.deployment, credentials: iam.local.credentials } } : {}),
+    ...{ clock: options.schedules?.clock, pollMs: options.schedules?.pollMs, log: standIn.log, onLog: (line: string) => appendFileSync(standIn.logFile, `${line}\n`) },
+  });
+}
+
 /** The IAM options with their sites: given, the snapshot's, or the generated local deployment's. */
 function withSites(iam: LocalCloudIamOptions): LocalCloudIamOptions & { sites: string[] } {
   return { ...iam, sites: iam.sites ?? iam.snapshot?.sites ?? LOCAL_WORKFLOW_SITES.map((s) => s.site) };
@@ -289,6 +316,8 @@ async function startGateways(
         return (await iam.gateway('states', upstream, standIn, { [localActivityArn]: deployed })).endpoint;
       },
     } satisfies LocalCloudIam,
+    /** The local IAM itself (the SNS stand-in checks Publish against it). */
+    local: iam,
     stop: () => iam.stop(),
   };
 }

@@ -60,11 +60,16 @@ export function deployedFunctionArn(snapshot: DeploymentSnapshot, name: string):
   return new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, { 'Fn::GetAtt': [id, 'Arn'] });
 }
 
+/** The deployed value of the variable `variable` the CDK app sets on function `name` (resolved in the fake account), or undefined when it sets none. */
+export function deployedVariable(snapshot: DeploymentSnapshot, name: string, variable: string): string | undefined {
+  const { stack, variables } = functionResource(snapshot, name);
+  const value = variables[variable];
+  return value === undefined ? undefined : new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, value as never);
+}
+
 /** The deployed recall state machine's ARN, as the catalogue function's RECALL_STATE_MACHINE_ARN resolves. */
 export function deployedRecallStateMachineArn(snapshot: DeploymentSnapshot): string | undefined {
-  const { stack, variables } = functionResource(snapshot, 'catalogue');
-  const value = variables.RECALL_STATE_MACHINE_ARN;
-  return value === undefined ? undefined : new TemplateResolver(snapshot.templates, FAKE_ENV).resolveString(stack, value as never);
+  return deployedVariable(snapshot, 'catalogue', 'RECALL_STATE_MACHINE_ARN');
 }
 
 /** The variables CDK sets on function `name`, with local values for what CloudFormation computes. */

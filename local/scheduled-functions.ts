@@ -1,0 +1,109 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import type { BundledFunctionName } from '../infra/function-bundling.ts';
+import { functionTimeoutSeconds } from './async-destinations.ts';
+import { buildFunctionBundles } from './function-bundles.ts';
+import { deployedVariable, functionEnvironment, functionResource, generatedSnapshot } from './function-environment.ts';
+import type { CredentialTable } from './iam-gateway/credentials.ts';
+import type { DeploymentSnapshot, LocalDeployment } from './iam-gateway/deployment.ts';
+import { LocalLambda } from './local-lambda.ts';
+import { scheduledRules, type ScheduledRule } from './scheduled-rules.ts';
+import { LocalScheduler, type RuleRun } from './scheduler.ts';
+import { startSnsStandIn, type PublishedAlert } from './sns-stand-in.ts';
+
+// The deployment's scheduled functions on the local cloud (the dead-man's switch, the reports,
+// the audit sealer, and whatever else infra/ schedules): each rule read from the synthesized
+// templates (local/scheduled-rules.ts), its target function from the bundle CDK builds, in a
+// runtime of its own with the environment the app gives it and, with the IAM gateway, signing as
+// its own execution role; EventBridge's part played by local/scheduler.ts. The alert topic the
+// functions publish to is an SNS stand-in (local/sns-stand-in.ts) under the topic's deployed
+// ARN, which checks the publisher's sns:Publish grant; what it takes goes to alerts.jsonl.
+
+export interface ScheduledFunctionsOptions {
+  /** The local cloud's directory (alerts.jsonl is written there). */
+  directory: string;
+  bucket: string;
+  table: string;
+  region: string;
+  /** Where the functions' S3 and DynamoDB calls go (the stand-ins, or the IAM gateway in front of them). */
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  credentialsOf(fn: string): { accessKeyId: string; secretAccessKey: string };
+  /** The local IAM (SNS Publish is checked against it); absent: the SNS stand-in takes anything. */
+  iam?: { deployment: LocalDeployment; credentials: CredentialTable };
+  snapshot?: DeploymentSnapshot;
+  bundleDir?: string;
+  /** The scheduler's clock and poll interval (local/scheduler.ts): tests drive both. */
+  clock?: Clock;
+  pollMs?: number;
+  log(level: string, message: string, detail?: Record<string, unknown>): void;
+  /** Each line a function writes. */
+  onLog?(line: string): void;
+}
+
+/** The local cloud's schedules: what runs, and the hooks tests drive them by. */
+export interface LocalSchedules {
+  rules: ScheduledRule[];
+  /** Runs the rules due by the scheduler's clock; resolves when those runs end. */
+  tick(): Promise<RuleRun[]>;
+  /** When each rule runs next. */
+  nextRuns(): Record<string, string | undefined>;
+  /** What the functions published to the alert topic, oldest first. */
+  alerts: PublishedAlert[];
+  stop(): Promise<void>;
+}
+
+export async function startScheduledFunctions(options: ScheduledFunctionsOptions): Promise<LocalSchedules> {
+  const snapshot = options.snapshot ?? generatedSnapshot();
+  const rules = scheduledRules(snapshot);
+  const names = [...new Set(rules.map((r) => r.functionName))] as BundledFunctionName[];
+  const topics = new Set(names.map((fn) => deployedVariable(snapshot, fn, 'TOPIC_ARN')).filter((t): t is string => t !== undefined));
+  if (topics.size > 1) throw new Error(`the scheduled functions publish to ${topics.size} topics; the local SNS stand-in serves one`);
+  const [topicArn] = [...topics];
+  const alerts: PublishedAlert[] = [];
+  const alertsFile = join(options.directory, 'alerts.jsonl');
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const sns = topicArn
+      ? await startSnsStandIn({ topicArn, iam: options.iam, onPublish: (alert) => (alerts.push(alert), appendFileSync(alertsFile, `${JSON.stringify(alert)}\n`)) })
+      : undefined;
+    if (sns) stops.push(() => sns.stop());
+    const bundles = await buildFunctionBundles(names, { dir: options.bundleDir });
+    const start = (fn: BundledFunctionName) => {
+      const credentials = options.credentialsOf(fn);
+      const memory = functionResource(snapshot, fn).properties.MemorySize;
+      const environment = {
+        ...functionEnvironment(fn, { BUCKET: options.bucket, TABLE: options.table, ...(topicArn ? { TOPIC_ARN: topicArn } : {}) }, snapshot),
+        ...{ AWS_REGION: options.region, AWS_ENDPOINT_URL_S3: options.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: options.dynamoEndpoint },
+        ...(sns ? { AWS_ENDPOINT_URL_SNS: sns.endpoint } : {}),
+        ...{ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+      };
+      const limits = { timeoutSeconds: functionTimeoutSeconds(snapshot, fn), ...(typeof memory === 'number' ? { memoryMb: memory } : {}) };
+      return LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment, onLog: options.onLog, ...limits });
+    };
+    const runtimes = new Map<string, LocalLambda>();
+    stops.push(async () => void (await Promise.all([...runtimes.values()].map((f) => f.stop()))));
+    for (const fn of names) runtimes.set(fn, await start(fn));
+    // As Lambda replaces an execution environment whose runtime died (a timeout, out of memory).
+    const invoke = async (rule: ScheduledRule, event: unknown) => {
+      let fn = runtimes.get(rule.functionName)!;
+      if (!fn.running) runtimes.set(rule.functionName, (fn = await start(rule.functionName as BundledFunctionName)));
+      return fn.invoke(event);
+    };
+    const scheduler = new LocalScheduler({ rules, invoke, clock: options.clock, pollMs: options.pollMs, log: options.log });
+    stops.unshift(() => scheduler.stop());
+    return {
+      rules,
+      tick: () => scheduler.tick(),
+      nextRuns: () => scheduler.nextRuns(),
+      alerts,
+      stop: async () => {
+        for (const stop of stops.splice(0)) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.splice(0)) await stop();
+    throw error;
+  }
+}
