@@ -14,8 +14,8 @@ import { startSnsStandIn, type PublishedAlert } from './sns-stand-in.ts';
 
 // The deployment's scheduled functions on the local cloud (the dead-man's switch, the reports,
 // the audit sealer, and whatever else infra/ schedules): each rule read from the synthesized
-// templates (local/scheduled-rules.ts), its target function from the bundle CDK builds, in a
-// runtime of its own with the environment the app gives it and, with the IAM gateway, signing as
+// templates (local/scheduled-rules.ts), its target function from the bundle CDK builds, each run
+// in a fresh runtime with the environment the app gives it and, with the IAM gateway, signing as
 // its own execution role; EventBridge's part played by local/scheduler.ts. The alert topic the
 // functions publish to is an SNS stand-in (local/sns-stand-in.ts) under the topic's deployed
 // ARN, which checks the publisher's sns:Publish grant; what it takes goes to alerts.jsonl.
@@ -70,29 +70,40 @@ export async function startScheduledFunctions(options: ScheduledFunctionsOptions
       : undefined;
     if (sns) stops.push(() => sns.stop());
     const bundles = await buildFunctionBundles(names, { dir: options.bundleDir });
-    const start = (fn: BundledFunctionName) => {
+    const environmentOf = (fn: BundledFunctionName) => {
       const credentials = options.credentialsOf(fn);
-      const memory = functionResource(snapshot, fn).properties.MemorySize;
-      const environment = {
+      return {
         ...functionEnvironment(fn, { BUCKET: options.bucket, TABLE: options.table, ...(topicArn ? { TOPIC_ARN: topicArn } : {}) }, snapshot),
         ...{ AWS_REGION: options.region, AWS_ENDPOINT_URL_S3: options.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: options.dynamoEndpoint },
         ...(sns ? { AWS_ENDPOINT_URL_SNS: sns.endpoint } : {}),
         ...{ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
       };
-      const limits = { timeoutSeconds: functionTimeoutSeconds(snapshot, fn), ...(typeof memory === 'number' ? { memoryMb: memory } : {}) };
-      return LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment, onLog: options.onLog, ...limits });
     };
-    const runtimes = new Map<string, LocalLambda>();
-    stops.push(async () => void (await Promise.all([...runtimes.values()].map((f) => f.stop()))));
-    for (const fn of names) runtimes.set(fn, await start(fn));
-    // As Lambda replaces an execution environment whose runtime died (a timeout, out of memory).
+    // Each environment read now, so a variable the local cloud cannot stand in for stops the start.
+    const environments = new Map(names.map((fn) => [fn, environmentOf(fn)]));
+    // Each run in a fresh runtime, stopped when it ends (a cold start, as Lambda gives a function
+    // invoked every few minutes at most): an idle schedule holds no runtime, hence no memory.
+    const running = new Set<LocalLambda>();
     const invoke = async (rule: ScheduledRule, event: unknown) => {
-      let fn = runtimes.get(rule.functionName)!;
-      if (!fn.running) runtimes.set(rule.functionName, (fn = await start(rule.functionName as BundledFunctionName)));
-      return fn.invoke(event);
+      const fn = rule.functionName as BundledFunctionName;
+      const memory = functionResource(snapshot, fn).properties.MemorySize;
+      const limits = { timeoutSeconds: functionTimeoutSeconds(snapshot, fn), ...(typeof memory === 'number' ? { memoryMb: memory } : {}) };
+      const runtime = await LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environments.get(fn)!, onLog: options.onLog, ...limits });
+      running.add(runtime);
+      try {
+        return await runtime.invoke(event);
+      } finally {
+        running.delete(runtime);
+        await runtime.stop();
+      }
     };
     const scheduler = new LocalScheduler({ rules, invoke, clock: options.clock, pollMs: options.pollMs, log: options.log });
-    stops.unshift(() => scheduler.stop());
+    // On stop: no more runs, the runs in flight ended (their runtimes stopped), then the topic.
+    stops.unshift(async () => {
+      const ended = scheduler.stop();
+      await Promise.all([...running].map((f) => f.stop()));
+      await ended;
+    });
     return {
       rules,
       tick: () => scheduler.tick(),
