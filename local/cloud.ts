@@ -18,7 +18,7 @@ import { createS3EventDelivery } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
 import type { RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
-import { startLocalIam, type LocalCredentials, type LocalIamOptions, type PrincipalName } from './iam-gateway/index.ts';
+import { revisePolicies, startLocalIam, type LocalCredentials, type LocalIamOptions, type PolicyRevision, type PrincipalName } from './iam-gateway/index.ts';
 import { LOCAL_WORKFLOW_SITES } from './workflow-definitions.ts';
 import { startScheduledFunctions, type LocalSchedules, type ScheduledFunctionsOptions } from './scheduled-functions.ts';
 import type { Clock } from '../core/clock.ts';
@@ -72,6 +72,8 @@ export interface LocalCloudIam {
   credentialsOf(principal: PrincipalName): LocalCredentials;
   /** Puts a gateway in front of a local activity server whose activity stands for `site`'s; returns its endpoint. */
   guardActivity(upstream: string, localActivityArn: string, site: string): Promise<string>;
+  /** Changes a policy of the running deployment, as an IAM update does (tests: a grant revoked, then given back). */
+  revisePolicies(revision: PolicyRevision): void;
 }
 
 /** Where the console signs in, and the demo officer `ferry start` prints. */
@@ -315,6 +317,7 @@ async function startGateways(
         if (!deployed) throw new Error(`the local deployment has no site ${site}`);
         return (await iam.gateway('states', upstream, standIn, { [localActivityArn]: deployed })).endpoint;
       },
+      revisePolicies: (revision: PolicyRevision) => revisePolicies(iam.deployment, revision),
     } satisfies LocalCloudIam,
     /** The local IAM itself (the SNS stand-in checks Publish against it). */
     local: iam,

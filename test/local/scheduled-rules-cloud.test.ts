@@ -8,7 +8,9 @@ import { readTrail } from '../../cli/audit-commands.ts';
 import { appendAuditEvents, auditRecordKey, type AuditEvent } from '../../core/audit-trail.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat } from '../../core/fleet.ts';
+import type { PolicyDocument } from '../../infra/policy-eval.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { loadLocalDeployment } from '../../local/iam-gateway/deployment.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { LOCAL_IAM_SITES } from '../../scripts/render-workflows.ts';
 
@@ -85,5 +87,28 @@ describe("the local cloud's scheduled rules", () => {
     // The daily report comes due at 06:00 UTC the next day, as deployed.
     const next = cloud.schedules.nextRuns();
     expect(Object.entries(next).find(([name]) => name.startsWith('ReportsDaily'))?.[1]).toBe('2026-04-02T06:00:00.000Z');
+  }, 60_000);
+
+  it("logs a failing scheduled function with its rule's name and runs it again at the next tick: the sealer without its audit/ grant fails and leaves the records, with it back seals them", async () => {
+    const ledger = new DynamoAuditLedger(admin.doc, cloud.table);
+    const listen = (i: number): AuditEvent => ({ at: new Date(Date.UTC(2026, 3, 1, 9, 30, i)).toISOString(), action: 'listen', site: SITE, rid: `r${i}`, principal: 'arn:aws:iam::000000000000:role/officer' });
+    await appendAuditEvents({ ledger }, [listen(3), listen(4)]);
+    const granted = loadLocalDeployment({ sites: [SITE] }).principals.get('function:audit-seal')!.policies;
+    const without = granted.map((p): PolicyDocument => ({ ...p, Statement: [p.Statement].flat().filter((st) => st.Sid !== 'SealAuditRecords') }));
+    const sealerRuns = async () => (await cloud.schedules.tick()).filter((r) => r.rule.startsWith('AuditSealerSchedule'));
+    cloud.iam!.revisePolicies({ principal: 'function:audit-seal', policies: without });
+    clock.advance(5 * MIN);
+    const failed = await sealerRuns();
+    expect(failed.map((r) => r.outcome)).toEqual(['failed']);
+    expect(failed[0]!.error).toMatch(/demo/);
+    expect(await ledger.sealed(SITE)).toBe(2);
+    const log = readFileSync(join(dir, 'cloud', 'functions.log'), 'utf8');
+    expect(log).toMatch(/"level":"error","message":"scheduled run failed","rule":"AuditSealerSchedule[0-9A-F]{8}","function":"audit-seal"/);
+
+    cloud.iam!.revisePolicies({ principal: 'function:audit-seal', policies: granted });
+    clock.advance(5 * MIN);
+    expect((await sealerRuns()).map((r) => r.outcome)).toEqual(['succeeded']);
+    expect(await ledger.sealed(SITE)).toBe(4);
+    expect((await readTrail(cloud.blobs, SITE)).map((r) => r.key)).toEqual([1, 2, 3, 4].map((seq) => auditRecordKey(SITE, seq)));
   }, 60_000);
 });
