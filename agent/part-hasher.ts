@@ -201,18 +201,21 @@ export class HashThread {
 /** Threads that take part digests: two, so that one part is digested while the next is. */
 export const DIGEST_THREADS = 2;
 
-export class PartHasher implements PartHashing {
-  private readonly digesters: HashThread[];
-  private readonly object = new HashThread('ferry object hasher');
-  /** Bytes posted so far per open stream: where its next part starts in the object. */
+/**
+ * Object hashes kept on one thread, one per stream: a stream's bytes are fed in order (each
+ * update names its offset, and the thread refuses bytes that do not follow those it holds), then
+ * digested or dropped. The object's SHA-256 of an upload (PartHasher) and of a file fetched by
+ * `ferry restore fetch` (`cli/prefix-hash.ts`) are both taken so.
+ */
+export class ObjectStreams {
+  private readonly thread: HashThread;
+  /** Bytes posted so far per open stream: where its next bytes start in the object. */
   private readonly posted = new Map<number, number>();
   private nextId = 1;
   private nextStream = 1;
 
-  constructor(options: { digestThreads?: number } = {}) {
-    const n = options.digestThreads ?? DIGEST_THREADS;
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`digest threads must be a positive integer, got ${n}`);
-    this.digesters = Array.from({ length: n }, (_, i) => new HashThread(`ferry part hasher ${i + 1}`));
+  constructor(name: string) {
+    this.thread = new HashThread(name);
   }
 
   open(): number {
@@ -221,18 +224,69 @@ export class PartHasher implements PartHashing {
     return stream;
   }
 
+  /**
+   * Adds `bytes` (on shared memory) to the stream's hash, after the bytes added before; settles
+   * once the thread is done reading them (or is gone). Throws at once for bytes not on shared
+   * memory or a stream not open.
+   */
+  update(stream: number, bytes: Uint8Array): Promise<void> {
+    const { buffer, offset, length } = sharedView(bytes);
+    const at = this.posted.get(stream);
+    if (at === undefined) throw new RangeError(`stream ${stream} is not open`);
+    this.posted.set(stream, at + length);
+    const id = this.nextId++;
+    return this.thread.ask(id, { op: 'update', id, stream, at, buffer, offset, length }).then(() => undefined);
+  }
+
+  range(stream: number, range: ByteRange): Promise<Buffer> {
+    if (!this.posted.has(stream)) return Promise.reject(new RangeError(`stream ${stream} is not open`));
+    const id = this.nextId++;
+    return this.thread.ask(id, { op: 'range', id, stream, ...range }).then((reply) => Buffer.from(reply.sha256 as Uint8Array));
+  }
+
+  /** The SHA-256 (hex) of every byte added, in order; the stream is then forgotten. */
+  async digest(stream: number): Promise<string> {
+    const size = this.posted.get(stream) ?? 0;
+    this.posted.delete(stream);
+    const id = this.nextId++;
+    return (await this.thread.ask(id, { op: 'digest', id, stream, size })).hex as string;
+  }
+
+  /** Forgets a stream without a digest. */
+  drop(stream: number): void {
+    this.posted.delete(stream);
+    this.thread.tell({ op: 'drop', stream });
+  }
+
+  /** Stops the thread; answers still awaited fail. A later call starts a new one. */
+  async close(): Promise<void> {
+    await this.thread.close();
+  }
+}
+
+export class PartHasher implements PartHashing {
+  private readonly digesters: HashThread[];
+  private readonly object = new ObjectStreams('ferry object hasher');
+  private nextId = 1;
+
+  constructor(options: { digestThreads?: number } = {}) {
+    const n = options.digestThreads ?? DIGEST_THREADS;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`digest threads must be a positive integer, got ${n}`);
+    this.digesters = Array.from({ length: n }, (_, i) => new HashThread(`ferry part hasher ${i + 1}`));
+  }
+
+  open(): number {
+    return this.object.open();
+  }
+
   warm(): void {
     this.digesters[0]?.warm();
   }
 
   part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): HashedPart {
-    const { buffer, offset, length } = sharedView(bytes);
-    const at = this.posted.get(stream);
-    if (at === undefined) throw new RangeError(`stream ${stream} is not open`);
-    this.posted.set(stream, at + length);
-    const update = this.nextId++;
-    const read = this.object.ask(update, { op: 'update', id: update, stream, at, buffer, offset, length }).then(() => undefined);
-    const digests = this.digests({ buffer, offset, length }, options.sha256);
+    const view = sharedView(bytes);
+    const read = this.object.update(stream, bytes);
+    const digests = this.digests(view, options.sha256);
     // Read by both threads: done when both answered (or died), whichever way each ended.
     const done = Promise.allSettled([read, digests]).then(() => read);
     return { digests, read: done };
@@ -246,9 +300,7 @@ export class PartHasher implements PartHashing {
   }
 
   range(stream: number, range: ByteRange): Promise<Buffer> {
-    if (!this.posted.has(stream)) return Promise.reject(new RangeError(`stream ${stream} is not open`));
-    const id = this.nextId++;
-    return this.object.ask(id, { op: 'range', id, stream, ...range }).then((reply) => Buffer.from(reply.sha256 as Uint8Array));
+    return this.object.range(stream, range);
   }
 
   /** A part's digests, from the digest thread with the fewest answers awaited. */
@@ -263,28 +315,24 @@ export class PartHasher implements PartHashing {
     };
   }
 
-  async digest(stream: number): Promise<string> {
-    const size = this.posted.get(stream) ?? 0;
-    this.posted.delete(stream);
-    const id = this.nextId++;
-    return (await this.object.ask(id, { op: 'digest', id, stream, size })).hex as string;
+  digest(stream: number): Promise<string> {
+    return this.object.digest(stream);
   }
 
   drop(stream: number): void {
-    this.posted.delete(stream);
-    this.object.tell({ op: 'drop', stream });
+    this.object.drop(stream);
   }
 
   /** Stops the threads; answers still awaited fail. A later call starts new ones. */
   async close(): Promise<void> {
-    await Promise.all([this.object, ...this.digesters].map((t) => t.close()));
+    await Promise.all([this.object.close(), ...this.digesters.map((t) => t.close())]);
   }
 }
 
 /** The bytes' place in shared memory: a part crosses to a thread without a copy, or not at all. */
 function sharedView(bytes: Uint8Array): { buffer: SharedArrayBuffer; offset: number; length: number } {
   if (!(bytes.buffer instanceof SharedArrayBuffer)) {
-    throw new TypeError('PartHasher hashes buffers on a SharedArrayBuffer only (PartPool)');
+    throw new TypeError('the hash threads read buffers on a SharedArrayBuffer only (sharedBuffer, PartPool)');
   }
   return { buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength };
 }

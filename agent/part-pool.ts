@@ -5,6 +5,11 @@
 // alone may use every buffer the others are not using; waiters are served first come, first
 // served. Buffers are allocated on first need, so a pool that is never busy stays small.
 
+/** A buffer on shared memory: the hash threads (agent/part-hasher.ts) read it without a copy. */
+export function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
 export class PartPool {
   private readonly free: Buffer[] = [];
   private readonly waiting: ((buffer: Buffer) => void)[] = [];
@@ -33,8 +38,7 @@ export class PartPool {
     if (buffer) return Promise.resolve(buffer);
     if (this.allocated < this.capacity) {
       this.allocated++;
-      // Shared memory: a filled part goes to the hasher's thread without a copy (agent/part-hasher.ts).
-      return Promise.resolve(Buffer.from(new SharedArrayBuffer(this.partSize)));
+      return Promise.resolve(sharedBuffer(this.partSize));
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { openNoFollow } from './local-files.ts';
-import { sharedBuffer, type PrefixHash, type PrefixHashes } from './prefix-hash.ts';
+import { sharedBuffer } from '../agent/part-pool.ts';
+import type { PrefixHash, PrefixHashes } from './prefix-hash.ts';
 import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts';
 
 // One `.part` of `ferry restore fetch` while its ranges arrive in any order: each range is written

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HoldBudget, PartFile, RangeBuffers } from '../../cli/part-file.ts';
 import { missingRanges } from '../../cli/range-record.ts';
-import { PrefixHashes, sharedBuffer } from '../../cli/prefix-hash.ts';
+import { sharedBuffer } from '../../agent/part-pool.ts';
+import { PrefixHashes } from '../../cli/prefix-hash.ts';
 
 // One `.part` of `ferry restore fetch`: each range is written from a buffer of the pool, which
 // goes back to the pool only once nothing needs its bytes (written, and hashed when held).
