@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { DirectGetHandler } from './direct-get.ts';
 
 export interface AwsClientOptions {
   region?: string;
@@ -21,6 +22,11 @@ export interface AwsClientOptions {
 export interface S3ClientOptions extends AwsClientOptions {
   /** Defaults to true when an endpoint is given (stand-ins have no virtual-host DNS). */
   forcePathStyle?: boolean;
+  /**
+   * GET bodies read straight into the caller's buffer (`direct-get.ts`: `readInto` on the body),
+   * for a client that downloads many large ranges; every other request as usual.
+   */
+  directGets?: boolean;
 }
 
 const DEFAULT_MAX_SOCKETS = 64;
@@ -35,14 +41,14 @@ function requestHandler(maxSockets = DEFAULT_MAX_SOCKETS): NodeHttpHandler {
   });
 }
 
-function commonConfig(opts: AwsClientOptions) {
+function commonConfig(opts: AwsClientOptions, wrap: (h: NodeHttpHandler) => NodeHttpHandler | DirectGetHandler = (h) => h) {
   const region = opts.region ?? (opts.endpoint === undefined ? undefined : STAND_IN_REGION);
   return {
     ...(region === undefined ? {} : { region }),
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
     ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
-    requestHandler: requestHandler(opts.maxSockets),
+    requestHandler: wrap(requestHandler(opts.maxSockets)),
   };
 }
 
@@ -67,7 +73,7 @@ function signWithoutPayloadHash(client: S3Client): void {
 
 export function createS3Client(opts: S3ClientOptions = {}): S3Client {
   const config: S3ClientConfig = {
-    ...commonConfig(opts),
+    ...commonConfig(opts, opts.directGets ? (h) => new DirectGetHandler(h) : undefined),
     forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
   };
   if (opts.endpoint !== undefined) {

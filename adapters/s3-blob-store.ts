@@ -27,6 +27,7 @@ import {
   TransientError,
   messageOf,
 } from '../core/errors.ts';
+import { readsInto } from './direct-get.ts';
 import type {
   BlobBody,
   BlobInfo,
@@ -175,8 +176,10 @@ export class S3BlobStore implements BlobStore {
       ),
     );
     const length = out.ContentLength ?? 0;
+    const body = (out.Body as Readable | undefined) ?? Readable.from([]);
     return {
-      body: (out.Body as Readable | undefined) ?? Readable.from([]),
+      body,
+      ...(readsInto(body) ? { readInto: (target: Uint8Array) => body.readInto(target) } : {}),
       size: totalFromContentRange(out.ContentRange) ?? length,
       length,
       contentType: out.ContentType,

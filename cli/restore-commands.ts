@@ -79,10 +79,14 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(
   return bytePrinter((p: FetchProgress) => ({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, finished: p.bytesDone === p.bytesTotal, label: `file ${p.index + 1}/${p.files} ${p.file}` }), stream);
 }
 
-/** The fetch's store: S3 (or the stand-in) as the configured cloud says; reads only. */
-export function fetchStore(opts: CloudOptions): BlobStore {
+/**
+ * The fetch's store: S3 (or the stand-in) as the configured cloud says; reads only. `directGets`
+ * for a reader of whole ranges at once (`restore fetch`): its bodies are not paused for a slow
+ * stream reader, so a reader that streams (the tree restore) keeps the SDK's usual transport.
+ */
+export function fetchStore(opts: CloudOptions, { directGets = false } = {}): BlobStore {
   const cloud = cloudFor(opts);
-  const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
+  const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials, directGets });
   return new S3BlobStore(client, cloud.bucket, cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined);
 }
 
@@ -95,7 +99,7 @@ export function renderFetch(r: FetchReport): string {
 export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: BlobStore; onProgress?: (p: FetchProgress) => void }): Promise<FetchReport> {
   const result = await requestPlan(opts);
   if (!result.ok) throw new RestoreRefusedError(result);
-  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts), freeBytes: opts.freeBytes, onProgress: opts.onProgress });
+  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, onProgress: opts.onProgress });
 }
 
 function addCommon(cmd: Command): Command {

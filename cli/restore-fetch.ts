@@ -173,20 +173,31 @@ export interface FetchTuning {
 export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024, writeQueueBytes: 64 * 1024 * 1024 };
 
 /**
- * One range, whole, copied into `into` as the store sends it (a buffer of the pool, reused: the
- * socket's chunks are garbage as soon as they are copied). A short or long answer is an error
- * (the range is fetched again on resume).
+ * One range, whole, in `into` (a buffer of the pool, reused): read straight into it where the
+ * store offers it (`readInto`: no chunk of the body's own), else copied into it as the store sends
+ * it (the socket's chunks are garbage as soon as they are copied). A short or long answer is an
+ * error (the range is fetched again on resume).
  */
 async function readRange(blobs: FetchOptions['blobs'], key: string, r: Interval, into: Buffer): Promise<Buffer> {
-  const { body } = await blobs.get(key, { start: r.start, end: r.end });
+  const got = await blobs.get(key, { start: r.start, end: r.end });
   const expected = r.end - r.start + 1;
+  const target = into.subarray(0, expected);
   let at = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (at + chunk.length > expected) throw new Error(`the store sent more than the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
-    at += chunk.copy(into, at);
+  if (got.readInto) {
+    try {
+      at = await got.readInto(target);
+    } catch (error) {
+      if (error instanceof RangeError) throw new Error(`the store sent more than the ${expected} bytes asked for (bytes ${r.start}-${r.end})`, { cause: error });
+      throw error;
+    }
+  } else {
+    for await (const chunk of got.body as AsyncIterable<Buffer>) {
+      if (at + chunk.length > expected) throw new Error(`the store sent more than the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
+      at += chunk.copy(into, at);
+    }
   }
   if (at !== expected) throw new Error(`the store sent ${at} of the ${expected} bytes asked for (bytes ${r.start}-${r.end})`);
-  return into.subarray(0, expected);
+  return target;
 }
 
 /** The .part holds the whole file and `sha256` (hashed in order as its prefix grew) is the plan's: it takes its final name. */

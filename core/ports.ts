@@ -25,6 +25,12 @@ export interface ByteRange {
 
 export interface BlobBody {
   body: Readable;
+  /**
+   * Where the store offers it (S3 with `directGets`): reads the whole body into `target` from
+   * its start, with no chunk of its own, instead of `body`; resolves with its length. Rejects,
+   * discarding the body, when the body is longer than `target` or is cut short.
+   */
+  readInto?(target: Uint8Array): Promise<number>;
   /** Size of the whole object. */
   size: number;
   /** Bytes in this body (size, or the range's length). */

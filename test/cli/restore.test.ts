@@ -24,6 +24,27 @@ function answering(blobs: Pick<BlobStore, 'get'>, change: (body: Buffer) => Buff
   };
 }
 
+/** A store that offers `readInto` (as S3 with direct GETs does), answering `change` of the true bytes; its body stream must not be read. */
+function direct(blobs: Pick<BlobStore, 'get'>, change: (body: Buffer) => Buffer = (b) => b): Pick<BlobStore, 'get'> & { streamed: number; direct: number } {
+  const store = {
+    streamed: 0,
+    direct: 0,
+    async get(key: string, range?: { start: number; end: number }) {
+      const got = await blobs.get(key, range);
+      const bytes = change(await buffer(got.body as Readable));
+      const body = new Readable({ read: () => void (store.streamed++, body.destroy(new Error('the body stream was read'))) });
+      const readInto = async (target: Uint8Array) => {
+        store.direct++;
+        if (bytes.length > target.length) throw new RangeError(`the body holds ${bytes.length} bytes, more than the ${target.length} given for it`);
+        target.set(bytes);
+        return bytes.length;
+      };
+      return { ...got, body, readInto };
+    },
+  };
+  return store;
+}
+
 describe('restore fetch', () => {
   it('downloads every file verified, writes restore-plan.json and an executable apply.sh; a re-run fetches nothing', async () => {
     const { blobs, plan, bodies, dir } = await scenario();
@@ -134,6 +155,21 @@ describe('restore fetch', () => {
     const size = plan.files[0]!.size;
     await expect(fetchPlan({ plan, dir, blobs: long, freeBytes: GB })).rejects.toThrow(`fetching full.sql was interrupted (the store sent more than the ${size} bytes asked for (bytes 0-${size - 1}))`);
     for (const name of listing(dir)) expect(statSync(join(dir, name)).size, name).toBe(0);
+  });
+
+  it('reads each range straight into its buffer when the store offers readInto (no body stream read), and still treats a short or long answer as an interruption', async () => {
+    const { blobs, plan, bodies, dir } = await scenario();
+    const store = direct(blobs);
+    await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning: { rangeBytes: 64 * 1024 } });
+    for (const f of plan.files) expect(readFileSync(join(dir, f.name)).equals(bodies.get(f.name)!)).toBe(true);
+    expect(store.streamed).toBe(0);
+    expect(store.direct).toBe(plan.files.reduce((n, f) => n + missingRanges([], f.size, 64 * 1024).length, 0));
+    const size = plan.files[0]!.size;
+    const again = await scenario();
+    await expect(fetchPlan({ plan: again.plan, dir: again.dir, blobs: direct(again.blobs, (b) => b.subarray(1)), freeBytes: GB })).rejects.toThrow(`(the store sent ${size - 1} of the ${size} bytes asked for (bytes 0-${size - 1}))`);
+    const third = await scenario();
+    await expect(fetchPlan({ plan: third.plan, dir: third.dir, blobs: direct(third.blobs, (b) => Buffer.concat([b, Buffer.from('x')])), freeBytes: GB })).rejects.toThrow(`(the store sent more than the ${size} bytes asked for (bytes 0-${size - 1}))`);
+    for (const name of listing(third.dir)) expect(statSync(join(third.dir, name)).size, name).toBe(0);
   });
 
   it('refuses a file whose SHA-256 does not match, keeping nothing under its name', async () => {
