@@ -5,7 +5,8 @@ import type { TreeEntry } from '../../core/tree-manifest.ts';
 import { compareTreePaths, entryPathBytes } from './paths.ts';
 import { readLineBatchesFile } from './jsonl-gz.ts';
 import { LineFileReader } from '../line-file.ts';
-import { LocalRecordReader, LocalRecordWriter, decodeRecord, pathLength, pathStart, type RecordFields } from './local-record.ts';
+import { LocalRecordWriter, decodeRecord, pathLength, pathStart, type RecordFields } from './local-record.ts';
+import { LocalIndexReader, baseIdentity } from './local-delta.ts';
 
 // The agent's own copy of a snapshot's file list (state dir, binary records in snapshot order,
 // local-record.ts): every path's published line without its pack position (that comes from the
@@ -106,14 +107,23 @@ export async function localIndexFile(dir: string): Promise<string | undefined> {
  * cache. After seekRecord found a path, its record is at `buf`, `at` until the next call.
  */
 export class PreviousIndex {
-  private readonly reader: LocalRecordReader | undefined;
+  private readonly reader: LocalIndexReader | undefined;
   /** The record read but not used yet (a path after the one last asked for). */
   private pending = false;
   private done: boolean;
+  /** The base file the records are read from (with its delta, local-delta.ts), when it is one; the next index can be a delta of it. */
+  readonly base: { file: string; size: number; ino: number } | undefined;
 
   constructor(file: string | undefined) {
-    this.reader = file && existsSync(file) ? new LocalRecordReader(file) : undefined;
+    const identity = file ? baseIdentity(file) : undefined;
+    this.reader = file && identity ? new LocalIndexReader(file) : undefined;
     this.done = !this.reader?.valid;
+    this.base = file && identity && !this.done ? { file, ...identity } : undefined;
+  }
+
+  /** Where the record found is in the base file, or -1 when it is not the base's. */
+  get baseOffset(): number {
+    return this.reader!.baseOffset;
   }
 
   get buf(): Buffer {

@@ -126,6 +126,8 @@ export class LocalRecordWriter {
   private used = 0;
   /** A run of records to copy as one block: consecutive in the same source buffer. */
   private run: { src: Buffer; start: number; end: number } | undefined;
+  /** Bytes written to the file so far (the buffer's are not). */
+  private flushed = 0;
   records = 0;
 
   constructor(readonly file: string) {
@@ -143,6 +145,20 @@ export class LocalRecordWriter {
     }
     this.endRun();
     this.run = { src, start, end };
+  }
+
+  /** Where the next byte lands in the file (a delta's literal records are located by it: local-delta.ts). */
+  get position(): number {
+    return this.flushed + this.used + (this.run ? this.run.end - this.run.start : 0);
+  }
+
+  /** Appends bytes that are not a record (a delta's table of operations, after its records). */
+  appendRaw(bytes: Buffer): void {
+    this.endRun();
+    if (bytes.length > this.buf.length - this.used) this.flush();
+    if (bytes.length > this.buf.length) return this.writeOut(bytes);
+    bytes.copy(this.buf, this.used);
+    this.used += bytes.length;
   }
 
   write(f: RecordFields): void {
@@ -200,6 +216,7 @@ export class LocalRecordWriter {
 
   private writeOut(bytes: Buffer): void {
     for (let at = 0; at < bytes.length; ) at += writeSync(this.fd!, bytes, at);
+    this.flushed += bytes.length;
   }
 
   /** Writes what is pending and closes the file (its bytes are in the page cache: the caller syncs what must survive a crash). */
@@ -223,14 +240,31 @@ export class LocalRecordReader {
   at = 0;
   private end = 0;
   private next0 = 0;
+  /** The file offset of `buf[0]`, and where the records being read end. */
+  private pos = MAGIC.length;
+  private to = Infinity;
   /** False when the file is not a local index of this format (it is then read as empty). */
   readonly valid: boolean;
 
   constructor(file: string) {
     this.fd = openSync(file, 'r');
     const magic = Buffer.alloc(MAGIC.length);
-    this.valid = readSync(this.fd, magic, 0, MAGIC.length, null) === MAGIC.length && magic.equals(MAGIC);
+    this.valid = readSync(this.fd, magic, 0, MAGIC.length, 0) === MAGIC.length && magic.equals(MAGIC);
     if (!this.valid) this.close();
+  }
+
+  /** The file offset of the current record. */
+  get offset(): number {
+    return this.pos + this.at;
+  }
+
+  /** Reads the records at `from..to` of the file next (a delta's operation: local-delta.ts); false when the file is closed. */
+  range(from: number, to: number): boolean {
+    this.buf = Buffer.alloc(0);
+    this.at = this.end = this.next0 = 0;
+    this.pos = from;
+    this.to = to;
+    return this.fd !== undefined;
   }
 
   /** Moves to the next record (`buf`, `at`); false at the end of the file. */
@@ -249,12 +283,17 @@ export class LocalRecordReader {
   private fill(): boolean {
     const rest = this.end - this.next0;
     const need = rest >= 4 ? this.buf.readUInt32LE(this.next0) : 4;
-    const chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, need));
+    this.pos += this.next0;
+    // A range of a few records gets a chunk of its size, not 1 MiB.
+    const chunk = Buffer.allocUnsafe(Math.max(Math.min(CHUNK_BYTES, this.to - this.pos), need));
     this.buf.copy(chunk, 0, this.next0, this.end);
     let end = rest;
-    while (this.fd !== undefined && end < chunk.length) {
-      const n = readSync(this.fd, chunk, end, chunk.length - end, null);
-      if (n === 0) this.close();
+    while (this.fd !== undefined && end < chunk.length && this.pos + end < this.to) {
+      const n = readSync(this.fd, chunk, end, Math.min(chunk.length - end, this.to - this.pos - end), this.pos + end);
+      if (n === 0) {
+        if (this.to === Infinity) this.close();
+        break;
+      }
       end += n;
     }
     this.buf = chunk;

@@ -19,7 +19,8 @@ import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
-import { LocalRecordWriter, msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
+import { msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
+import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
@@ -146,7 +147,7 @@ class Snapshot {
    * its previous record without an await, a read, a string decoded or a line serialised
    * (`carryOver`); everything else is looked at (`looked`).
    */
-  async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalRecordWriter): Promise<void> {
+  async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalIndexWriter): Promise<void> {
     for await (const run of runs) {
       for (const item of run) {
         const found = prev.seekRecord(item.rel);
@@ -166,7 +167,7 @@ class Snapshot {
    * line is the record's prefix and the content's pack position, its record is copied as it is
    * (with the unchanged records around it, as one block). False when it must be looked at.
    */
-  private carryOver(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalRecordWriter): boolean {
+  private carryOver(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalIndexWriter): boolean {
     const { buf, at } = prev;
     if (!sameFileRecord(buf, at, item.stat)) return false;
     if (included && !included(item.rel.toString('utf8'))) return false;
@@ -177,7 +178,7 @@ class Snapshot {
     this.counts.files++;
     this.bytesTotal += Number(item.stat.size);
     published.writeLineFrom(buf, prefixStart(buf, at), prefixEnd(buf, at), `,"pack":${this.position(location.pack)},"offset":${location.offset}}`);
-    local.copy(buf, at, at + recordLength(buf, at));
+    local.copy(buf, at, at + recordLength(buf, at), prev.baseOffset);
     return true;
   }
 
@@ -332,14 +333,15 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const snap = new Snapshot(ctx, packer);
   const prev = new PreviousIndex(last ? await localIndexFile(dir) : undefined);
   const indexBody = new JsonlGzWriter(join(work, 'index.body.gz'));
-  const localNext = new LocalRecordWriter(join(work, LOCAL_INDEX));
+  // Written as a delta of the previous index's base when there is one (local-delta.ts).
+  const localNext = new LocalIndexWriter(join(work, LOCAL_INDEX), prev.base);
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
     await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
     await packer.finish();
     await indexBody.close();
-    localNext.close();
+    const { delta } = localNext.close();
     prev.close();
     const after = await rootIdentity(source.path);
     if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
@@ -372,14 +374,20 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     await assertPacksPresent(ctx, content, packs.map((p) => p.key));
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);
     await publishManifest({ store }, manifestKey, Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
-    renameSync(localNext.file, join(dir, LOCAL_INDEX));
+    // A delta names the base, which stays; a whole new base makes the old delta stale (and ignored
+    // if the process stops before it is removed: its base identity no longer matches).
+    if (delta) renameSync(localNext.file, deltaFileOf(join(dir, LOCAL_INDEX)));
+    else {
+      renameSync(localNext.file, join(dir, LOCAL_INDEX));
+      rmSync(deltaFileOf(join(dir, LOCAL_INDEX)), { force: true });
+    }
     const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
     writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return { manifest, manifestKey };
   } catch (error) {
     await packer.abort();
     await indexBody.close().catch(() => undefined);
-    closeQuietly(localNext, prev);
+    closeQuietly({ close: () => localNext.discard() }, prev);
     throw error;
   } finally {
     rmSync(work, { recursive: true, force: true });

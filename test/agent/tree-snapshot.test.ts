@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { restoreTree } from '../../cli/tree-restore.ts';
 import { LineFileWriter } from '../../agent/line-file.ts';
 import { LOCAL_INDEX, entryOfRecord } from '../../agent/tree/local-index.ts';
 import { LocalRecordReader, decodeRecord } from '../../agent/tree/local-record.ts';
+import { LocalIndexReader, deltaFileOf } from '../../agent/tree/local-delta.ts';
 import { SETTLED_MS, treeStateDir } from '../../agent/tree/snapshot.ts';
 import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
 
@@ -113,6 +114,35 @@ describe('tree snapshot', () => {
     expect(third.counts).toMatchObject({ files: 300, filesRead: 0 });
   });
 
+  it("writes an incremental snapshot's local index as a delta of the unchanged base, and the next snapshot carries every file over from base and delta", async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'conf'));
+    const names = Array.from({ length: 300 }, (_, i) => `deck${String(i).padStart(3, '0')}.pptx`);
+    for (const n of names) write(join(site.root, 'conf', n), `${n} version 1`);
+    const store = new MemoryBlobStore();
+    // Every ctime settled (a minute old), so unchanged records are copied, not rewritten.
+    const later = { fs: { now: () => Date.now() + SETTLED_MS + 60_000 } };
+    await snapshot(site, store, later);
+    const base = join(treeStateDir(site.state, site.source.name), LOCAL_INDEX);
+    const before = readFileSync(base);
+    write(join(site.root, 'conf', names[100]!), `${names[100]} version 2, longer`);
+    site.clock.advance(3600_000);
+    const { manifest: second } = await snapshot(site, store, later);
+    expect(second.counts).toMatchObject({ files: 300, filesRead: 1 });
+    expect(readFileSync(base).equals(before)).toBe(true);
+    expect(statSync(deltaFileOf(base)).size).toBeLessThan(before.length / 20);
+    write(join(site.root, 'conf', names[200]!), `${names[200]} version 2, longer`);
+    site.clock.advance(3600_000);
+    const { manifest: third } = await snapshot(site, store, later);
+    expect(third.counts).toMatchObject({ files: 300, filesRead: 1 });
+    await restoreTree({ blobs: store, manifest: third, to: join(site.dir, 'r') });
+    expect(picture(join(site.dir, 'r'))).toEqual(picture(site.root));
+    site.clock.advance(3600_000);
+    const { manifest: fourth } = await snapshot(site, store, later);
+    expect(fourth.counts).toMatchObject({ files: 300, filesRead: 0 });
+    expect(readFileSync(base).equals(before)).toBe(true);
+  });
+
   it('compares a file whose ctime is not settled in ns: carried over unread, a same-size rewrite with its mtime put back read, ms times recorded once settled', async () => {
     const site = treeSite();
     mkdirSync(join(site.root, 'conf'));
@@ -121,7 +151,7 @@ describe('tree snapshot', () => {
     // The file system's clock as it is: every file was changed within SETTLED_MS of the walk.
     const now = Date.now();
     const msTimes = () => {
-      const reader = new LocalRecordReader(join(treeStateDir(site.state, site.source.name), LOCAL_INDEX));
+      const reader = new LocalIndexReader(join(treeStateDir(site.state, site.source.name), LOCAL_INDEX));
       const out: [string, boolean][] = [];
       while (reader.next()) out.push([decodeRecord(reader.buf, reader.at).path.toString(), decodeRecord(reader.buf, reader.at).msTimes]);
       reader.close();
