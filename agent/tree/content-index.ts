@@ -125,18 +125,26 @@ export class ContentIndex {
 
   /** Where this content is stored, or undefined when no live pack holds it. */
   get(sha256: Buffer): ContentLocation | undefined {
-    const record = this.find(sha256);
-    if (record < 0) return undefined;
-    const chunk = this.chunks[record >>> CHUNK_SHIFT]!;
-    const at = (record & (CHUNK_RECORDS - 1)) * RECORD;
-    const pack = chunk.readUInt32BE(at + SHA) - 1;
-    return this.dead.has(pack) ? undefined : { pack, offset: chunk.readDoubleBE(at + SHA + 4) };
+    const record = this.recordAt(sha256, 0);
+    return record < 0 ? undefined : { pack: this.packOf(record), offset: this.offsetOf(record) };
   }
 
-  /** The record number of this content, or -1. */
-  private find(sha256: Buffer): number {
-    const found = this.probe(sha256, 0);
-    return found < 0 ? -1 : found;
+  /**
+   * The record of the content whose SHA-256 is at `bytes[from…from+32]` when a live pack holds
+   * it, else -1; with packOf and offsetOf, a look-up that copies no hash and makes no object
+   * (an incremental snapshot makes one for every unchanged file).
+   */
+  recordAt(bytes: Buffer, from: number): number {
+    const record = this.probe(bytes, from);
+    return record < 0 || this.dead.has(this.packOf(record)) ? -1 : record;
+  }
+
+  packOf(record: number): number {
+    return this.chunks[record >>> CHUNK_SHIFT]!.readUInt32BE((record & (CHUNK_RECORDS - 1)) * RECORD + SHA) - 1;
+  }
+
+  offsetOf(record: number): number {
+    return this.chunks[record >>> CHUNK_SHIFT]!.readDoubleBE((record & (CHUNK_RECORDS - 1)) * RECORD + SHA + 4);
   }
 
   /**

@@ -20,6 +20,24 @@ const MIN_OUTPUT_CHUNK = 64 * 1024;
 
 const gzipAsync = promisify(gzip);
 
+const PACK_KEY = ',"pack":';
+const OFFSET_KEY = ',"offset":';
+/** The longest packed tail: both keys, two numbers of up to 16 digits, the brace and the newline. */
+const PACKED_TAIL_MAX = PACK_KEY.length + OFFSET_KEY.length + 2 * 16 + 2;
+
+function writeAscii(b: Buffer, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) b[at + i] = text.charCodeAt(i);
+  return at + text.length;
+}
+
+/** Writes a safe non-negative integer's decimal digits, as `${n}` prints it. */
+export function writeDigits(b: Buffer, at: number, n: number): number {
+  let length = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) length++;
+  for (let i = at + length - 1, m = n; i >= at; i--, m = Math.floor(m / 10)) b[i] = 0x30 + (m % 10);
+  return at + length;
+}
+
 export class JsonlGzWriter {
   private fd: number | undefined;
   /** Lines not compressed yet, as bytes: one zlib call per 256 KB, not per line (each call costs more than the line). */
@@ -64,6 +82,26 @@ export class JsonlGzWriter {
     this.pendingBytes += src.copy(this.pending, this.pendingBytes, start, end);
     this.pendingBytes += this.pending.write(tail, this.pendingBytes, 'latin1');
     this.pending[this.pendingBytes++] = 0x0a;
+    if (this.pendingBytes >= CHUNK_BYTES) this.flush();
+  }
+
+  /**
+   * Writes the line `src[start..end]` followed by `,"pack":P,"offset":O}` and its newline, the
+   * numbers written as digits (an unchanged file's published line: no string made for it).
+   */
+  writeLineFromPacked(src: Buffer, start: number, end: number, pack: number, offset: number): void {
+    if (!Number.isSafeInteger(pack) || !Number.isSafeInteger(offset) || pack < 0 || offset < 0) return this.writeLineFrom(src, start, end, `,"pack":${pack},"offset":${offset}}`);
+    this.lines++;
+    this.room(end - start + PACKED_TAIL_MAX);
+    const b = this.pending;
+    let p = this.pendingBytes + src.copy(b, this.pendingBytes, start, end);
+    p = writeAscii(b, p, PACK_KEY);
+    p = writeDigits(b, p, pack);
+    p = writeAscii(b, p, OFFSET_KEY);
+    p = writeDigits(b, p, offset);
+    b[p++] = 0x7d;
+    b[p++] = 0x0a;
+    this.pendingBytes = p;
     if (this.pendingBytes >= CHUNK_BYTES) this.flush();
   }
 

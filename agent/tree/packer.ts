@@ -107,6 +107,11 @@ export class TreePacker {
     this.nextNo = ctx.content.nextPackNo;
   }
 
+  /** The contents already published (an unchanged file's is looked up there without a copy of its hash). */
+  get published(): ContentIndex {
+    return this.ctx.content;
+  }
+
   /** Where the content is (published, or in the pack being filled), or undefined. */
   locate(sha256: Buffer): ContentLocation | undefined {
     const found = this.ctx.content.get(sha256);

@@ -117,7 +117,6 @@ class Snapshot {
   counts = { files: 0, dirs: 0, symlinks: 0, filesRead: 0 };
   bytesTotal = 0;
   readonly positions = new Map<number, number>();
-  private readonly shaKey = Buffer.alloc(32);
   /** A ctime before this (ms) is settled (SETTLED_MS): read once, before the first lstat. */
   private readonly settledBefore: number;
 
@@ -171,13 +170,14 @@ class Snapshot {
     const { buf, at } = prev;
     if (!sameFileRecord(buf, at, item.stat)) return false;
     if (included && !included(item.rel.toString('utf8'))) return false;
-    // Copied into one reused buffer: the look-up keeps nothing of it.
-    buf.copy(this.shaKey, 0, shaStart(at), shaStart(at) + 32);
-    const location = this.packer.locate(this.shaKey);
-    if (!location) return false;
+    // Looked up where the record holds it. Content only in the pack being filled (stored again
+    // after a purge) is not found here: the file is looked at, and found there unread.
+    const content = this.packer.published;
+    const record = content.recordAt(buf, shaStart(at));
+    if (record < 0) return false;
     this.counts.files++;
-    this.bytesTotal += Number(item.stat.size);
-    published.writeLineFrom(buf, prefixStart(buf, at), prefixEnd(buf, at), `,"pack":${this.position(location.pack)},"offset":${location.offset}}`);
+    this.bytesTotal += item.stat.size;
+    published.writeLineFromPacked(buf, prefixStart(buf, at), prefixEnd(buf, at), this.position(content.packOf(record)), content.offsetOf(record));
     local.copy(buf, at, at + recordLength(buf, at), prev.baseOffset);
     return true;
   }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
 import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
 import { LineFileReader, LineFileWriter } from '../../agent/line-file.ts';
@@ -96,6 +97,24 @@ describe('gzip JSON lines', () => {
     for await (const v of readJsonlGzFile(file)) read.push(v);
     expect(read).toEqual([...written, { raw: true }]);
     expect(w.lines).toBe(30_001);
+  });
+
+  it("writes an unchanged file's pack position and offset as digits exactly as the template string did, across members and for every number width", async () => {
+    const file = join(tmp(), 'packed.gz');
+    const w = new JsonlGzWriter(file, 1);
+    const prefix = Buffer.from('xx{"path":"é/a","size":3');
+    const numbers = [0, 1, 9, 10, 99, 100, 12_345, 2 ** 31, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER, 1.5, -1];
+    const expected: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const [pack, offset] = [numbers[i % numbers.length]!, numbers[(i * 7) % numbers.length]!];
+      w.writeLineFromPacked(prefix, 2, prefix.length, pack, offset);
+      expected.push(`{"path":"é/a","size":3,"pack":${pack},"offset":${offset}}`);
+    }
+    await w.close();
+    const read: unknown[] = [];
+    for await (const v of readJsonlGzFile(file)) read.push(v);
+    expect(read).toEqual(expected.map((l) => JSON.parse(l) as unknown));
+    expect(gunzipSync(readFileSync(file)).toString('utf8')).toBe(`${expected.join('\n')}\n`);
   });
 
   it('writes a readable file with no lines when nothing was written (an empty tree)', async () => {
