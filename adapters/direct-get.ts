@@ -19,6 +19,8 @@ type HandlerOptions = Parameters<NodeHttpHandler['handle']>[1];
 type HandlerResult = Awaited<ReturnType<NodeHttpHandler['handle']>>;
 
 const SCRATCH_BYTES = 64 * 1024;
+/** How long a request may wait on a silent connection (no byte of its answer) before it fails. */
+export const DIRECT_GET_IDLE_MS = 60_000;
 
 /** A body whose bytes can be read straight into the caller's buffer. */
 export interface DirectReadable {
@@ -140,6 +142,7 @@ class Connection {
     request: HttpRequest,
     tls: ConnectionOptions,
     private readonly done: (c: Connection) => void,
+    private readonly idleMs: number,
   ) {
     const onread = { buffer: () => this.nextBuffer(), callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) };
     const host = request.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -152,11 +155,15 @@ class Connection {
     this.socket.on('error', (error) => this.close(error));
     this.socket.on('end', () => this.onEnd());
     this.socket.on('close', () => this.close(networkError('the connection closed')));
+    // A store that stops answering mid-request (a dead path, a stalled peer) would otherwise
+    // hold a restore forever: the request fails as a transient one and is sent again.
+    this.socket.on('timeout', () => this.close(networkError(`no byte from the store for ${this.idleMs / 1000} s`)));
   }
 
   send(request: HttpRequest, path: string): Promise<HandlerResult> {
     this.head = new ResponseHead();
     this.reusable = true;
+    this.socket.setTimeout(this.idleMs);
     const lines = [`GET ${path} HTTP/1.1`, ...Object.entries(request.headers).map(([k, v]) => `${k}: ${v}`)];
     this.socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
     return new Promise((resolve, reject) => {
@@ -234,6 +241,7 @@ class Connection {
     this.body = undefined;
     this.framing = undefined;
     body.end();
+    this.socket.setTimeout(0);
     if (this.reusable) this.done(this);
     else this.close(networkError('the connection is not kept alive'));
   }
@@ -281,6 +289,8 @@ export class DirectGetHandler {
     private readonly other: NodeHttpHandler,
     /** Extra TLS options (a CA for a test's server). */
     private readonly tls: ConnectionOptions = {},
+    /** A request fails when its connection stays silent this long. */
+    private readonly idleMs = DIRECT_GET_IDLE_MS,
   ) {}
 
   handle(request: HttpRequest, options: HandlerOptions = {}): Promise<HandlerResult> {
@@ -288,7 +298,7 @@ export class DirectGetHandler {
     const signal = options.abortSignal as AbortSignal | undefined;
     if (signal?.aborted) return Promise.reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
     const origin = `${request.protocol}//${request.hostname}:${request.port ?? ''}`;
-    const connection = this.idle.get(origin)?.pop() ?? new Connection(origin, request, this.tls, (c) => this.settle(c));
+    const connection = this.idle.get(origin)?.pop() ?? new Connection(origin, request, this.tls, (c) => this.settle(c), this.idleMs);
     connection.socket.ref();
     const onAbort = () => connection.close(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
     signal?.addEventListener?.('abort', onAbort, { once: true });

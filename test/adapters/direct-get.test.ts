@@ -32,6 +32,8 @@ function answer(seen: Seen) {
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
     const [start, end] = m ? [Number(m[1]), Math.min(Number(m[2]), OBJECT.length - 1)] : [0, OBJECT.length - 1];
     if (req.method === 'PUT') return void res.writeHead(200, { etag: '"x"' }).end();
+    if (key === '/b/silent') return; // never answers
+    if (key === '/b/stall') return void res.writeHead(206, { 'content-length': 1000 }).write(OBJECT.subarray(0, 100)); // then nothing
     if (key === '/b/k' || key === '/b/cut') {
       res.writeHead(m ? 206 : 200, { 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${OBJECT.length}`, etag: '"e"' });
       if (key === '/b/k') return void res.end(OBJECT.subarray(start, end + 1));
@@ -134,6 +136,18 @@ describe('GETs read straight into the caller buffer (DirectGetHandler)', () => {
     await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'p', Body: Buffer.alloc(10) }));
     expect(seen.requests.map((r) => r.method)).toEqual(['GET', 'PUT']);
     expect(seen.connections).toBe(2);
+  });
+
+  it('fails a request whose connection goes silent (no head, or a body stalled half way) after the idle time, as a transient failure', async () => {
+    const { endpoint } = await start(false);
+    const client = createS3Client({ endpoint, credentials, directGets: true, maxAttempts: 1 });
+    client.config.requestHandler = new DirectGetHandler(new NodeHttpHandler(), {}, 300);
+    const store = new S3BlobStore(client, 'b');
+    const began = Date.now();
+    await expect(store.get('silent', { start: 0, end: 9 })).rejects.toBeInstanceOf(TransientError);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250);
+    const got = await store.get('stall', { start: 0, end: 999 });
+    await expect(got.readInto!(Buffer.alloc(1000))).rejects.toThrow(/no byte from the store for 0\.3 s/);
   });
 
   it('reports a server that is gone as a transient failure', async () => {
