@@ -11,7 +11,7 @@ import { readAll } from './recover.ts';
 import { createHash } from 'node:crypto';
 import { PackBuilder, type PendingSlice } from './pack-builder.ts';
 import type { PartPool } from './part-pool.ts';
-import { verifyObject, type VerifyMode } from './verify.ts';
+import { putAnswerVerifies, verifyObject, type VerifyMode } from './verify.ts';
 import { contentTypeOf } from './content-type.ts';
 import type { Journal, FileStamp } from './journal.ts';
 import type { BatchWork } from './sources/recordings.ts';
@@ -311,31 +311,35 @@ async function readSidecar(ctx: Pick<ShipContext, 'openFile' | 'openFileSync'>, 
 }
 
 /**
- * Puts a manifest (the commit record), write-once, and reads it back. A manifest already at
+ * Puts a manifest (the commit record), write-once, and verifies it. A manifest already at
  * the key (the same batch committed before a crash) is accepted when it commits the same
  * content — everything but its creation time equal; anything else is an integrity failure.
+ * Verified like a one-PUT pack: in 'etag' mode the PUT's answer naming the MD5 sent stands for
+ * the read-back (putAnswerVerifies); any other answer, or another mode (absent: 'read-back'),
+ * reads the manifest back, and the read-back decides.
  */
-export async function publishManifest(ctx: Pick<ShipContext, 'store'>, key: string, bytes: Buffer): Promise<void> {
+export async function publishManifest(ctx: Pick<ShipContext, 'store'> & { verify?: VerifyMode }, key: string, bytes: Buffer): Promise<void> {
   const sha256 = createHash('sha256').update(bytes).digest();
+  const md5 = createHash('md5').update(bytes).digest();
+  let answered: string | undefined;
   try {
-    await putRefusingTorn(ctx.store, key, bytes, sha256);
+    answered = await putRefusingTorn(ctx.store, key, bytes, { sha256: sha256.toString('base64'), md5: md5.toString('base64') });
   } catch (error) {
     if (!(error instanceof AlreadyExistsError)) throw error;
     const existing = await readAll(ctx.store, key);
     if (sameCommit(existing, bytes)) return;
     throw new IntegrityError(`a different manifest is already published at ${key} and cannot be replaced (write-once)`, { cause: error });
   }
-  // Manifests are small: always read back, whatever the verify mode.
+  if (putAnswerVerifies(ctx.store.features, ctx.verify, answered, md5.toString('hex'))) return;
   await verifyObject(ctx.store, key, { size: bytes.length, sha256: sha256.toString('hex') }, 'read-back');
 }
 
-/** Puts the manifest, again when the store refused a body torn on the way (its checksum did not match). */
-async function putRefusingTorn(store: BlobStore, key: string, bytes: Buffer, sha256: Buffer): Promise<void> {
-  const options = { contentType: 'application/json', sha256: sha256.toString('base64'), ifNoneMatch: true };
+/** Puts the manifest, again when the store refused a body torn on the way (its checksum did not match); the answer's ETag. */
+async function putRefusingTorn(store: BlobStore, key: string, bytes: Buffer, sums: { sha256: string; md5: string }): Promise<string | undefined> {
+  const options = { contentType: 'application/json', ...sums, ifNoneMatch: true };
   for (let send = 1; ; send++) {
     try {
-      await store.put(key, bytes, options);
-      return;
+      return (await store.put(key, bytes, options)).etag;
     } catch (error) {
       if (!(error instanceof IntegrityError) || send === 3) throw error;
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BlobStore } from '../core/ports.ts';
+import type { BlobStore, BlobStoreFeatures } from '../core/ports.ts';
 import { IntegrityError, NotFoundError } from '../core/errors.ts';
 
 // A 200 from the store is not proof: some S3-compatible stores keep a torn PUT. After
@@ -20,6 +20,15 @@ export function resolveVerifyMode(configured: 'auto' | VerifyMode, storeVerifies
 }
 
 const unquote = (etag: string) => etag.replace(/"/g, '');
+
+/**
+ * Whether a single PUT's answer stands for reading the object back: in 'etag' mode, on a store
+ * whose ETag is the MD5 of what it stored, an answer naming the MD5 of the bytes sent (hex).
+ * Anything else (another mode, no ETag, another ETag) is verified by reading back.
+ */
+export function putAnswerVerifies(features: BlobStoreFeatures, mode: VerifyMode | undefined, answered: string | undefined, md5Hex: string): boolean {
+  return mode === 'etag' && features.md5ETags === true && answered !== undefined && unquote(answered) === md5Hex;
+}
 
 export async function verifyObject(
   store: Pick<BlobStore, 'head' | 'get'>,

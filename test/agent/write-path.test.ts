@@ -146,6 +146,33 @@ describe('publishing through a faulty link under write-once rules', () => {
     });
   });
 
+  it('commits a one-PUT pack with two requests in etag mode: the manifest PUT\'s answer stands for its read-back', async () => {
+    r = await rig({ seed: 3, storeIgnoresChecksums: true });
+    writeTree(r.root, 2, 10);
+    const report = await r.agent(10).cycle();
+    expect(report).toMatchObject({ packs: 2, failed: 0 });
+    // Two PUTs a pack (the pack, its manifest) and the pass's heartbeat; no HEAD, no listing, no GET.
+    expect(r.proxy.counts).toMatchObject({ put: 5, uploadPart: 0, other: 0 });
+    const ms = await manifests(r.direct);
+    expect(ms).toHaveLength(2);
+    for (const m of ms) expect(sha256(await readAll(r.direct, m.packKey))).toBe(m.pack.sha256);
+    expect(r.alerts).toEqual([]);
+  });
+
+  it('refuses a manifest the store kept torn in etag mode (its answer is not the MD5 sent): the batch is not counted published and an alert is raised', async () => {
+    r = await rig({ seed: 4, storeIgnoresChecksums: true });
+    writeTree(r.root, 1, 10);
+    r.proxy.script('torn-body', (q) => q.operation === 'put' && q.path.includes('/manifests/'));
+    const agent = r.agent(10);
+    const report = await agent.cycle();
+    expect(r.proxy.injected.map((f) => f.kind)).toEqual(['torn-body']);
+    // Its answer named the MD5 of other bytes: read back, refused, never counted (the store keeps
+    // the torn object, write-once; the batch stays in the backlog and the alert says so).
+    expect(report).toMatchObject({ packs: 0, failed: 1 });
+    expect(agent.journal.totals.recordings).toBe(0);
+    expect(r.alerts.map((a) => a.subject)).toEqual(['batch 000001 could not be shipped']);
+  });
+
   it('ships a pack whose single PUT the store kept torn again under a new key, named by the manifest with the dead one listed', async () => {
     r = await rig({ seed: 2, storeIgnoresChecksums: true });
     writeTree(r.root, 1, 10);
