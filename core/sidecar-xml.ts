@@ -4,7 +4,9 @@
 // attributes as `@_name`, text as a string or `#text`, repeated elements as arrays, values kept
 // as trimmed strings), in a single pass instead of a validation pass and a parsing pass.
 //
-// Anything outside that plain subset — an entity or character reference (`&`), a comment,
+// The five predefined entity references (`&amp;` `&lt;` `&gt;` `&quot;` `&apos;`: an agent named
+// O'Neill, a company Smith & Co) are read in text and attribute values as the parser reads them.
+// Anything outside that plain subset — any other entity or character reference, a comment,
 // CDATA, a DOCTYPE, a processing instruction other than the leading declaration, mixed text and
 // elements, a name or layout it does not know — returns undefined, and the caller reads the
 // document the general way (validator, then parser), which also names what is wrong with a
@@ -17,6 +19,17 @@ const SPACE = /[ \t\r\n]*/y;
 /** Names that would touch an object's prototype: the general path (with its own guard) decides. */
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
 const MAX_DEPTH = 64;
+const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+/** A predefined entity reference, or an `&` that starts anything else (no name: not read here). */
+const REFERENCE = /&(?:(amp|lt|gt|quot|apos);)?/g;
+
+/** Text or an attribute value with its predefined references read; undefined when another `&` is there. */
+function unescaped(raw: string): string | undefined {
+  if (!raw.includes('&')) return raw;
+  let other = false;
+  const text = raw.replace(REFERENCE, (_ref, name: string | undefined) => (name === undefined ? ((other = true), '') : (PREDEFINED[name] as string)));
+  return other ? undefined : text;
+}
 
 class Reader {
   at = 0;
@@ -56,8 +69,9 @@ class Reader {
       // A value the parser would trim or the validator refuse: the general path decides.
       if (value.includes('<') || value.trim() !== value) return undefined;
       const key = `@_${name}`;
-      if (Object.hasOwn(attrs, key)) return undefined;
-      attrs[key] = value;
+      const read = unescaped(value);
+      if (read === undefined || Object.hasOwn(attrs, key)) return undefined;
+      attrs[key] = read;
       this.at = close + 1;
     }
   }
@@ -99,7 +113,8 @@ class Reader {
       const prior = children[child];
       children[child] = prior === undefined ? value : Array.isArray(prior) ? [...(prior as unknown[]), value] : [prior, value];
     }
-    const trimmed = text.trim();
+    const trimmed = unescaped(text.trim());
+    if (trimmed === undefined) return undefined;
     if (hasChildren) return trimmed === '' ? { ...children, ...attrs } : undefined;
     if (!hasAttrs) return trimmed;
     return trimmed === '' ? attrs : { ...attrs, '#text': trimmed };
@@ -120,7 +135,7 @@ class Reader {
  * well-formed XML; undefined otherwise (read it the general way).
  */
 export function readPlainXml(text: string): Record<string, unknown> | undefined {
-  if (text.includes('&') || text.includes('<!')) return undefined;
+  if (text.includes('<!')) return undefined;
   const r = new Reader(text);
   const doc: Record<string, unknown> = {};
   if (text.startsWith('<?xml')) {

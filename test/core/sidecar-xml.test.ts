@@ -28,6 +28,7 @@ const meta: Required<CallMetadata> = {
   codec: 'pcm',
 };
 const demo = sidecarDocument('xml', meta, { fileName: 'call-0042.wav', extension: '201', timezone: 'Europe/London' });
+const escaped = sidecarDocument('xml', { ...meta, agent: "Siobhán O'Neill & <Team>" }, { fileName: 'call-"0043".wav', extension: '201', timezone: 'Europe/London' });
 
 const plain = [
   demo,
@@ -41,6 +42,11 @@ const plain = [
   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<r:Rec xmlns:r="urn:x" r:v="2">\n\t<r:Id>7</r:Id>\n</r:Rec>\n',
   '<Recording><Agent extension="201">Bob</Agent><Agent>Carol</Agent></Recording>',
   '<a>line one\n  line two</a>',
+  escaped,
+  '<a>Smith &amp; Co</a>',
+  '<a x="A&amp;B&lt;&gt;&quot;&apos;">&lt;b&gt; &quot;q&quot;</a>',
+  '<a>&amp;lt;</a>',
+  '<a>  &amp;&amp;  </a>',
 ];
 
 describe('plain sidecar XML read in one pass', () => {
@@ -52,7 +58,11 @@ describe('plain sidecar XML read in one pass', () => {
   });
 
   it.each([
-    ['an entity reference', '<a>Smith &amp; Co</a>'],
+    ['a character reference', '<a>O&#39;Neill</a>'],
+    ['a hexadecimal character reference', '<a>&#x41;</a>'],
+    ['an entity the parser does not know', '<a>&nbsp;</a>'],
+    ['a predefined entity in other case', '<a>&AMP;</a>'],
+    ['a bare ampersand in an attribute', '<a x="a & b">t</a>'],
     ['a comment', '<a><!-- c --></a>'],
     ['CDATA', '<a><![CDATA[x]]></a>'],
     ['a DOCTYPE', '<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>'],
@@ -82,6 +92,8 @@ describe('plain sidecar XML read in one pass', () => {
     '<a b>t</a>',
     '<a>t</A>',
     '<a x="1"y="2"/>',
+    '<a>a & b</a>',
+    '<a>&amp</a>',
   ])('refuses %j, which the validator refuses too', (text) => {
     expect(XMLValidator.validate(text)).not.toBe(true);
     expect(readPlainXml(text)).toBeUndefined();
@@ -90,7 +102,7 @@ describe('plain sidecar XML read in one pass', () => {
   it('never accepts a damaged document the validator refuses, and reads every one it accepts as the parser does', () => {
     let seed = 12345;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
-    const alphabet = ['<', '>', '/', '"', "'", '=', ' ', 'a', '?', '\n', '!', '-'];
+    const alphabet = ['<', '>', '/', '"', "'", '=', ' ', 'a', '?', '\n', '!', '-', '&', ';', 'p', '#'];
     let accepted = 0;
     for (let n = 0; n < 3000; n++) {
       const base = plain[rnd(plain.length)] as string;
