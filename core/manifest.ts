@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { datetimeRegex, z } from 'zod';
 import { InvalidInputError } from './errors.ts';
 import { zodProblems } from './zod-problems.ts';
 
@@ -22,6 +22,36 @@ export const callMetadataSchema = z.object({
   codec: z.string().min(1).optional(),
 });
 export type CallMetadata = z.infer<typeof callMetadataSchema>;
+
+/** isoTime's own check compiled once: zod compiles the regular expression again for every value. */
+const ISO_TIME = datetimeRegex(isoTime._def.checks.find((c) => c.kind === 'datetime') as Parameters<typeof datetimeRegex>[0]);
+const DIRECTIONS: readonly string[] = callMetadataSchema.shape.direction.unwrap().options;
+const CALL_METADATA_KEYS = Object.keys(callMetadataSchema.shape) as (keyof CallMetadata)[];
+
+/**
+ * Call metadata as callMetadataSchema.parse returns it (keys in the schema's order), checked
+ * without zod's per-value work, for the agent checks it once a recording; undefined when any key
+ * or value is not plainly valid, for the schema itself to decide and name what is wrong.
+ */
+export function plainCallMetadata(meta: Readonly<Record<string, unknown>>): CallMetadata | undefined {
+  const out: Record<string, unknown> = {};
+  let taken = 0;
+  for (const key of CALL_METADATA_KEYS) {
+    const value = meta[key];
+    if (value === undefined) {
+      if (Object.hasOwn(meta, key)) return undefined;
+      continue;
+    }
+    const valid =
+      key === 'durationSec'
+        ? typeof value === 'number' && Number.isFinite(value) && value >= 0
+        : typeof value === 'string' && (key === 'start' || key === 'end' ? ISO_TIME.test(value) : key === 'direction' ? DIRECTIONS.includes(value) : value.length > 0);
+    if (!valid) return undefined;
+    out[key] = value;
+    taken++;
+  }
+  return taken === Object.keys(meta).length ? (out as CallMetadata) : undefined;
+}
 
 /** Where one file sits inside the pack: data offset (after its tar headers) and length. */
 export const tarSliceSchema = z.object({

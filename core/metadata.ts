@@ -2,7 +2,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { readPlainXml } from './sidecar-xml.ts';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { callMetadataSchema, type CallMetadata } from './manifest.ts';
+import { callMetadataSchema, plainCallMetadata, type CallMetadata } from './manifest.ts';
 import { compileTimeFormat, isTimeZone, type TimeParser } from './time-format.ts';
 import { zodProblems } from './zod-problems.ts';
 
@@ -382,6 +382,8 @@ function deriveTimes(meta: Record<string, string | number>, input: MetadataInput
 
 /** A last guard: whatever the manifest schema would reject is dropped and reported. */
 function validated(meta: Record<string, string | number>, fileName: string, issues: string[]): CallMetadata {
+  const plain = plainCallMetadata(meta);
+  if (plain) return plain;
   const result = callMetadataSchema.safeParse(meta);
   if (result.success) return result.data;
   const rest = { ...meta };
