@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { fileHeaders, padding, endOfArchive } from '../core/tar.ts';
+import { BLOCK, fileHeaders, padding, endOfArchive } from '../core/tar.ts';
 import type { TarSlice } from '../core/manifest.ts';
 import { StreamUploader, type StreamUploaderOptions, type UploadResult, type UploaderStore } from './stream-uploader.ts';
 
@@ -13,6 +13,9 @@ export type PackResult = UploadResult;
 export type BuilderStore = UploaderStore;
 /** A member whose SHA-256 the hasher's threads take from the part buffers sent (see StreamUploader.rangeDigest). */
 export type PendingSlice = Omit<TarSlice, 'sha256'> & { sha256: Promise<string> };
+
+/** The padding after a member's body (written, never changed: the uploader copies it). */
+const ZEROS = Buffer.alloc(BLOCK, 0);
 
 export class PackBuilder {
   private readonly uploader: StreamUploader;
@@ -55,7 +58,7 @@ export class PackBuilder {
     const hash = aside ? undefined : createHash('sha256');
     const digest = hash ? undefined : this.uploader.rangeDigest(size);
     await body(hash);
-    await this.uploader.write(Buffer.alloc(padding(size), 0));
+    await this.uploader.write(ZEROS.subarray(0, padding(size)));
     return { name, offset, length: size, sha256: digest ?? Promise.resolve((hash as Hash).digest('hex')) };
   }
 

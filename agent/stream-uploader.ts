@@ -114,8 +114,8 @@ export class StreamUploader {
     while (at < bytes.length) {
       const buffer = await this.target();
       const n = Math.min(buffer.length - this.fill, bytes.length - at);
-      buffer.set(bytes.subarray(at, at + n), this.fill);
-      this.account(bytes.subarray(at, at + n));
+      buffer.set(n === bytes.length ? bytes : bytes.subarray(at, at + n), this.fill);
+      this.offset += n;
       this.fill += n;
       at += n;
       if (this.fill === buffer.length) await this.flush();

@@ -19,22 +19,36 @@ function isPlainAscii(name: string): boolean {
   return /^[\x20-\x7e]*$/.test(name);
 }
 
-function ustarHeader(name: string, size: number, mtimeSec: number, typeflag: string, mode: number): Buffer {
+/**
+ * What every header holds whatever the member: uid and gid 0, the checksum field as spaces while
+ * the sum is taken, the ustar magic and version, owner and group "ferry"; and the sum of it.
+ */
+const TEMPLATE = (() => {
   const h = Buffer.alloc(BLOCK, 0);
-  writeString(h, 0, 100, name);
-  writeString(h, 100, 8, octal(mode, 8));
   writeString(h, 108, 8, octal(0, 8));
   writeString(h, 116, 8, octal(0, 8));
-  writeString(h, 124, 12, octal(size, 12));
-  writeString(h, 136, 12, octal(Math.max(0, Math.trunc(mtimeSec)), 12));
-  h.fill(0x20, 148, 156); // checksum computed with its own field as spaces
-  writeString(h, 156, 1, typeflag);
+  h.fill(0x20, 148, 156);
   writeString(h, 257, 6, 'ustar\0');
   writeString(h, 263, 2, '00');
   writeString(h, 265, 32, 'ferry');
   writeString(h, 297, 32, 'ferry');
-  let sum = 0;
-  for (const byte of h) sum += byte;
+  return h;
+})();
+const TEMPLATE_SUM = TEMPLATE.reduce((sum, byte) => sum + byte, 0);
+/** The fields a member sets (name, mode, size, mtime, typeflag); zero in the template. */
+const MEMBER_FIELDS: readonly [number, number][] = [[0, 108], [124, 148], [156, 157]];
+
+function ustarHeader(name: string, size: number, mtimeSec: number, typeflag: string, mode: number): Buffer {
+  const h = Buffer.allocUnsafe(BLOCK);
+  TEMPLATE.copy(h);
+  writeString(h, 0, 100, name);
+  writeString(h, 100, 8, octal(mode, 8));
+  writeString(h, 124, 12, octal(size, 12));
+  writeString(h, 136, 12, octal(Math.max(0, Math.trunc(mtimeSec)), 12));
+  writeString(h, 156, 1, typeflag);
+  // The checksum: every byte with its own field as spaces (the template's sum) plus the member's.
+  let sum = TEMPLATE_SUM;
+  for (const [from, to] of MEMBER_FIELDS) for (let i = from; i < to; i++) sum += h[i] as number;
   writeString(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
   return h;
 }

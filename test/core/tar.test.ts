@@ -52,6 +52,25 @@ describe('tar', () => {
     expect(copy.reduce((s, b) => s + b, 0)).toBe(stored);
   });
 
+  it('writes every field of every header (pax ones too) as ustar defines it, each with a valid checksum', () => {
+    const field = (h: Buffer, at: number, width: number) => h.subarray(at, at + width).toString('latin1').replace(/\0.*$/s, '');
+    const mtime = new Date('2024-05-06T07:08:09Z');
+    const plain = fileHeaders('000001/call 1.wav', 30_000, mtime, 0o600);
+    const pax = fileHeaders('000001/appel-élève.wav', 1000, mtime);
+    const headers = [plain, pax.subarray(0, BLOCK), pax.subarray(pax.length - BLOCK)];
+    for (const h of headers) {
+      expect([field(h, 108, 8), field(h, 116, 8)]).toEqual(['0000000', '0000000']);
+      expect(parseInt(field(h, 136, 12), 8)).toBe(mtime.getTime() / 1000);
+      expect([field(h, 257, 6), h.subarray(263, 265).toString('latin1'), field(h, 265, 32), field(h, 297, 32)]).toEqual(['ustar', '00', 'ferry', 'ferry']);
+      const copy = Buffer.from(h);
+      copy.fill(0x20, 148, 156);
+      expect(copy.reduce((s, b) => s + b, 0)).toBe(parseInt(field(h, 148, 8), 8));
+    }
+    expect([field(plain, 0, 100), field(plain, 100, 8), parseInt(field(plain, 124, 12), 8), field(plain, 156, 1)]).toEqual(['000001/call 1.wav', '0000600', 30_000, '0']);
+    expect([field(headers[1]!, 0, 100), field(headers[1]!, 156, 1)]).toEqual(['PaxHeaders/000001/appel-_l_ve.wav', 'x']);
+    expect([field(headers[2]!, 0, 100), field(headers[2]!, 100, 8), parseInt(field(headers[2]!, 124, 12), 8)]).toEqual(['000001/appel-_l_ve.wav', '0000644', 1000]);
+  });
+
   it('rejects empty names and NUL', () => {
     expect(() => fileHeaders('', 1, new Date())).toThrow(/empty or contains NUL/);
     expect(() => fileHeaders('a\0b', 1, new Date())).toThrow(/NUL/);
