@@ -92,7 +92,7 @@ function openError(error: unknown, path: string): Error {
  * in hand no read is made to see the end of the file: growth after this read is the check
  * before commit's to catch (assertUnchanged: size and mtime of every file of the pack).
  */
-export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: string, stamp: FileStamp): Buffer {
+export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: string, stamp: FileStamp, into?: ReadBuffer): Buffer {
   let fd: number;
   try {
     fd = (ctx.openFileSync ?? openSync)(path, READ_ONLY);
@@ -102,9 +102,9 @@ export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: stri
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.size !== stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned (${stamp.size} → ${st.size})`, path);
-    const body = Buffer.allocUnsafe(stamp.size + 1);
+    const body = into ? into.take(stamp.size + 1) : Buffer.allocUnsafe(stamp.size + 1);
     let got = 0;
-    for (let n = -1; n !== 0 && got < stamp.size; got += n) n = readSync(fd, body, got, body.length - got, got);
+    for (let n = -1; n !== 0 && got < stamp.size; got += n) n = readSync(fd, body, got, stamp.size + 1 - got, got);
     if (got > stamp.size) throw new SourceChangedError(`${path} grew while it was read (more than ${stamp.size} bytes)`, path);
     if (got < stamp.size) throw new SourceChangedError(`${path} shrank while it was read (${got} of ${stamp.size} bytes)`, path);
     return body.subarray(0, stamp.size);
@@ -114,6 +114,20 @@ export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: stri
     throw error;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The memory one pack reads its small recordings into, one at a time: each is copied into the
+ * part buffer before the next is read, so a pack allocates it once instead of once a recording.
+ */
+export class ReadBuffer {
+  private buffer: Buffer | undefined;
+
+  /** At least `size` bytes, whose content the next take() may overwrite. */
+  take(size: number): Buffer {
+    if (this.buffer === undefined || this.buffer.length < size) this.buffer = Buffer.allocUnsafe(Math.max(size, 64 * 1024));
+    return this.buffer;
   }
 }
 
@@ -185,8 +199,9 @@ async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, at
   try {
     const pending: PendingMember[] = [];
     const issues: string[] = [];
+    const reads = new ReadBuffer();
     for (const rec of work.recordings) {
-      const member = await packRecording(ctx, work, builder, dir, rec);
+      const member = await packRecording(ctx, work, builder, dir, rec, reads);
       pending.push(member);
       issues.push(...member.issues);
     }
@@ -241,7 +256,7 @@ async function settleMember(ctx: Pick<ShipContext, 'site'>, member: PendingMembe
   return { name, offset, length, sha256, rid, path, contentType, mtime, meta, issues, ...sidecarSlice };
 }
 
-async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBuilder, dir: string, rec: FileStamp): Promise<PendingMember> {
+async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBuilder, dir: string, rec: FileStamp, reads: ReadBuffer): Promise<PendingMember> {
   const relativePath = work.batch ? posix.join(work.batch, rec.name) : rec.name;
   const sidecarStamp = work.sidecars.get(rec.name);
   let sidecar: { name: string; bytes: Uint8Array } | undefined;
@@ -259,7 +274,8 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
   }
   const path = join(dir, rec.name);
   const slice = readsSync(ctx, rec.size)
-    ? await builder.stageBuffer(relativePath, readSmallFile(ctx, path, rec), new Date(rec.mtimeMs))
+    ? // The recording's bytes are copied into the part buffer before stageBuffer settles (its hash is taken there).
+      await builder.stageBuffer(relativePath, readSmallFile(ctx, path, rec, reads), new Date(rec.mtimeMs))
     : await streamRecording(ctx, builder, path, relativePath, rec);
   const mtime = new Date(rec.mtimeMs);
   const { meta, issues } = ctx.extractor.extract({ fileName: rec.name, relativePath, mtime, sidecar });

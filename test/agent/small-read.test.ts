@@ -3,7 +3,7 @@ import fs, { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
-import { readSmallFile, assertUnchanged } from '../../agent/ship-batch.ts';
+import { readSmallFile, assertUnchanged, ReadBuffer } from '../../agent/ship-batch.ts';
 import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts';
 import type { FileStamp } from '../../agent/journal.ts';
 
@@ -42,6 +42,29 @@ describe('reading a small file whole', () => {
       expect((reads.mock.calls[0] as unknown[] | undefined)?.[3]).toBe(30_045);
     } finally {
       reads.mockRestore();
+      syncBuiltinESMExports();
+    }
+  });
+
+  it("reads one pack's files through one buffer, each returned as exactly its own bytes, each asking a byte more than scanned", () => {
+    const reads = new ReadBuffer();
+    const big = fileWith('big.wav', Buffer.alloc(70_000, 1));
+    const small = fileWith('small.wav', Buffer.from('RIFF small one'));
+    const grown = fileWith('grown.wav', Buffer.alloc(3000, 2));
+    writeFileSync(grown.path, Buffer.alloc(3001, 2));
+    const calls = vi.spyOn(fs, 'readSync');
+    syncBuiltinESMExports();
+    try {
+      const first = readSmallFile({}, big.path, big.stamp, reads);
+      expect(first.equals(Buffer.alloc(70_000, 1))).toBe(true);
+      const second = readSmallFile({}, small.path, small.stamp, reads);
+      expect(second.toString()).toBe('RIFF small one');
+      // The same memory: the first file's bytes are gone once the second is read into it.
+      expect(second.buffer).toBe(first.buffer);
+      expect(calls.mock.calls.map((c) => (c as unknown[])[3])).toEqual([70_001, 15]);
+      expect(() => readSmallFile({}, grown.path, grown.stamp, reads)).toThrow(SourceChangedError);
+    } finally {
+      calls.mockRestore();
       syncBuiltinESMExports();
     }
   });
