@@ -1,7 +1,5 @@
 // The one place AWS SDK clients are built. Callers (composition roots) pass every option;
 // nothing here reads process.env, so the same code targets AWS, the local stand-ins or MinIO.
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
@@ -34,11 +32,12 @@ const DEFAULT_MAX_SOCKETS = 64;
  * left to the SDK's own resolution (AWS_REGION, shared config) on purpose. */
 const STAND_IN_REGION = 'us-east-1';
 
+/**
+ * The handler builds its own keep-alive agents from these options: importing node:http here
+ * would build its ES module face, which loads the WebSocket client (undici) at every start.
+ */
 function requestHandler(maxSockets = DEFAULT_MAX_SOCKETS): NodeHttpHandler {
-  return new NodeHttpHandler({
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-  });
+  return new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets }, httpsAgent: { keepAlive: true, maxSockets } });
 }
 
 function commonConfig(opts: AwsClientOptions, wrap: (h: NodeHttpHandler) => NodeHttpHandler | DirectGetHandler = (h) => h) {

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { GetActivityTaskCommand, SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { TaskLostError, type ActivityClient, type ActivityTask } from '../core/activity.ts';
@@ -33,8 +31,9 @@ export function createSfnClient(opts: AwsClientOptions = {}): SFNClient {
     ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
     requestHandler: new NodeHttpHandler({
       requestTimeout: 70_000,
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 4 }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 4 }),
+      // Options, not agents: the handler builds them (see aws-clients.ts).
+      httpAgent: { keepAlive: true, maxSockets: 4 },
+      httpsAgent: { keepAlive: true, maxSockets: 4 },
     }),
   });
 }

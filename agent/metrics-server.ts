@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Agent, PassOutcome } from './agent.ts';
@@ -135,6 +135,8 @@ export function defaultStaleSeconds(pollSeconds: number): number {
 /** Serves /healthz and /metrics for `agent` on `config.listen` (port 0: a free port). */
 export async function startMetricsServer(agent: Agent, config: MetricsConfig, options: { pollSeconds: number; now?: () => Date }): Promise<MetricsServer & { metrics: AgentMetrics }> {
   const metrics = new AgentMetrics(agent, { staleSeconds: config.staleSeconds ?? defaultStaleSeconds(options.pollSeconds), now: options.now ?? (() => new Date()) });
+  // Imported here, not above: the agent without metrics never loads node:http's ES module face.
+  const { createServer } = await import('node:http');
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

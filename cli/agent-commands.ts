@@ -17,7 +17,6 @@ import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
-import { startMetricsServer } from '../agent/metrics-server.ts';
 
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('run the on-prem agent or look at its state');
@@ -50,7 +49,8 @@ export function registerAgentCommands(program: Command): void {
           const controller = new AbortController();
           for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
           const worker = buildActivityWorker(config, a, log);
-          const served = config.metrics ? await startMetricsServer(a, config.metrics, { pollSeconds: config.shipping.pollSeconds }) : undefined;
+          // Loaded only when configured (it brings prom-client and node:http's server).
+          const served = config.metrics ? await (await import('../agent/metrics-server.ts')).startMetricsServer(a, config.metrics, { pollSeconds: config.shipping.pollSeconds }) : undefined;
           log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
           try {
             await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
