@@ -1,6 +1,8 @@
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readFileSync, renameSync, existsSync, fdatasync, write } from 'node:fs';
+import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readSync, fstatSync, renameSync, existsSync, fdatasync, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { LineFileReader } from './line-file.ts';
+import { ShippedIndex } from './state/shipped-index.ts';
 import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
 
 // Crash-safe journal: append-only JSON lines, made durable before the step they record is
@@ -11,7 +13,10 @@ import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactS
 // sync is under way go out together with one sync after it (group commit). A torn last line
 // (crash mid-append) is ignored on load, and the next append starts on a line of its own.
 // Compaction writes a snapshot to a temporary file, fsyncs it, and renames it over the journal
-// (atomic); it waits for the appends under way.
+// (atomic); it waits for the appends under way. What shipped from each batch is not held here
+// but in the shipped index beside the journal (state/shipped-index.ts): compaction merges what
+// was published since into it first, so the snapshot need not list it, and loading streams the
+// journal line by line.
 
 export interface FileStamp {
   /** File name inside the batch directory. */
@@ -60,23 +65,13 @@ type Event =
   | { e: 'published'; packId: string; recordings: number; bytes: number }
   | { e: 'abandoned'; packId: string; reason: string }
   | { e: 'lost'; loss: LossRecord }
-  | ({ e: 'snapshot'; shipped: Record<string, string[]>; inflight: InflightPack[]; totals: Totals; losses: LossRecord[] } & Partial<ArtefactSnapshot>)
+  // `index: 1`: the shipped files are in the shipped index (`shipped` is empty); older snapshots list them.
+  | ({ e: 'snapshot'; shipped: Record<string, string[]>; index?: 1; inflight: InflightPack[]; totals: Totals; losses: LossRecord[] } & Partial<ArtefactSnapshot>)
   | ArtefactEvent;
 
 export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.trunc(f.mtimeMs)}`;
 const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
 const MAX_LOSSES_KEPT = 200;
-
-/**
- * The files shipped from one batch, as one string: their stamp keys sorted and joined by NUL
- * (the one byte a file name cannot hold). One string per batch instead of a set of strings
- * per file keeps a site with hundreds of thousands of shipped recordings in a few megabytes.
- */
-const SEP = '\0';
-const listing = (keys: Iterable<string>): string => [...new Set(keys)].sort().join(SEP);
-const keysOf = (list: string): string[] => (list === '' ? [] : list.split(SEP));
-/** The listing of `files`, to compare with a batch's shipped listing in one step. */
-const stampListing = (files: Iterable<FileStamp>): string => listing([...files].map(stampKey));
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
@@ -94,10 +89,8 @@ export class Journal {
   private readonly file: string;
   private fd: number | undefined;
   private lines = 0;
-  /** source\tbatch → listing of the files shipped from it (see `listing`). */
-  private readonly shipped = new Map<string, string>();
-  /** The last batch looked up file by file, expanded (callers go batch by batch). */
-  private expanded: { key: string; list: string; set: Set<string> } | undefined;
+  /** What shipped from each batch (source\tbatch), on disk but for the latest batches. */
+  private readonly shipped: ShippedIndex;
   private readonly inflight = new Map<string, InflightPack>();
   /**
    * Packs this journal saw begin and not yet publish (abandoned ones included): attempts of
@@ -118,21 +111,22 @@ export class Journal {
   /** `readOnly` loads the state without taking the journal for writing (for `status`). */
   constructor(
     readonly directory: string,
-    options: { readOnly?: boolean; sync?: JournalSync } = {},
+    options: { readOnly?: boolean; sync?: JournalSync; shippedHeld?: number } = {},
   ) {
     this.sync = options.sync ?? fdatasyncAsync;
     if (!options.readOnly) mkdirSync(directory, { recursive: true });
     this.file = join(directory, 'journal.jsonl');
+    this.shipped = new ShippedIndex(join(directory, 'shipped.jsonl'), { readOnly: options.readOnly, overlayLimit: options.shippedHeld });
     this.load();
     if (!options.readOnly) this.fd = openSync(this.file, 'a');
   }
 
+  /** Replays the journal line by line (it is never read whole). */
   private load(): void {
     if (!existsSync(this.file)) return;
-    const text = readFileSync(this.file, 'utf8');
-    this.tornTail = text.length > 0 && !text.endsWith('\n');
-    for (const line of text.split('\n')) {
-      if (!line) continue;
+    this.tornTail = endsTorn(this.file);
+    const lines = new LineFileReader(this.file);
+    for (let line = lines.next(); line !== undefined; line = lines.next()) {
       let event: Event;
       try {
         event = JSON.parse(line) as Event;
@@ -162,9 +156,7 @@ export class Journal {
       case 'published': {
         const p = this.inflight.get(ev.packId);
         if (!p) break;
-        const key = batchKey(p.source, p.batch);
-        const before = this.shipped.get(key);
-        this.shipped.set(key, listing([...(before === undefined ? [] : keysOf(before)), ...p.files.map(stampKey)]));
+        this.shipped.add(batchKey(p.source, p.batch), p.files.map(stampKey));
         this.inflight.delete(ev.packId);
         this.begun.delete(ev.packId);
         this.totals.packs++;
@@ -185,8 +177,11 @@ export class Journal {
         }
         break;
       case 'snapshot':
-        this.shipped.clear();
-        for (const [k, v] of Object.entries(ev.shipped)) this.shipped.set(k, listing(v));
+        if (ev.index === undefined) {
+          // A journal of an older agent: its snapshot lists everything shipped (moved to the index).
+          this.shipped.clear();
+          for (const [k, v] of Object.entries(ev.shipped)) this.shipped.add(k, v);
+        }
         this.inflight.clear();
         for (const p of ev.inflight) this.inflight.set(p.packId, p);
         this.begun.clear();
@@ -292,17 +287,21 @@ export class Journal {
   }
 
   isShipped(source: string, batch: string, file: FileStamp): boolean {
-    const key = batchKey(source, batch);
-    const list = this.shipped.get(key);
-    if (list === undefined) return false;
-    if (this.expanded?.key !== key || this.expanded.list !== list) this.expanded = { key, list, set: new Set(keysOf(list)) };
-    return this.expanded.set.has(stampKey(file));
+    return this.shipped.get(batchKey(source, batch)).has(stampKey(file));
   }
 
-  /** Whether `files` are exactly the files shipped from the batch (one comparison, no per-file lookups). */
+  /** Whether `files` are exactly the files shipped from the batch (one lookup of the batch). */
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
-    const list = this.shipped.get(batchKey(source, batch));
-    return list !== undefined && stampListing(files) === list;
+    const shipped = this.shipped.get(batchKey(source, batch));
+    if (shipped.size === 0) return false;
+    const keys = new Set([...files].map(stampKey));
+    if (keys.size !== shipped.size) return false;
+    for (const k of keys) if (!shipped.has(k)) return false;
+    return true;
+  }
+  /** Batches whose shipped files are held in memory (the rest are answered from the shipped index on disk). */
+  get shippedHeld(): number {
+    return this.shipped.held;
   }
   /**
    * Whether this journal saw the pack begin and not publish: an attempt of it may be in the
@@ -321,16 +320,16 @@ export class Journal {
   }
 
   /**
-   * Rewrites the journal as one snapshot. `keepBatches` (source\tbatch keys still on disk)
-   * lets it forget batches the recorder has evicted, so the journal stays small for ever;
+   * Rewrites the journal as one snapshot, once the shipped index holds everything published
+   * (durably: the lines that said so are dropped). `keepBatches` (source\tbatch keys still on
+   * disk) lets the index forget batches the recorder has evicted, so it stays small for ever;
    * `keepArtefactNames` (source\tname still on the site) does the same for artefact versions.
    */
   async compact(keepBatches?: ReadonlySet<string>, keepArtefactNames?: ReadonlySet<string>): Promise<void> {
     await this.settled();
-    const shipped: Record<string, string[]> = {};
-    for (const [k, v] of this.shipped) if (!keepBatches || keepBatches.has(k)) shipped[k] = keysOf(v);
+    this.shipped.merge(keepBatches);
     const art = this.art.snapshot(keepArtefactNames);
-    const snapshot: Event = { e: 'snapshot', shipped, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses, ...art };
+    const snapshot: Event = { e: 'snapshot', shipped: {}, index: 1, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses, ...art };
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w');
     writeSync(fd, `${JSON.stringify(snapshot)}\n`);
@@ -341,7 +340,6 @@ export class Journal {
     this.fd = openSync(this.file, 'a');
     this.tornTail = false;
     this.lines = 1;
-    if (keepBatches) for (const k of [...this.shipped.keys()]) if (!keepBatches.has(k)) this.shipped.delete(k);
     if (keepArtefactNames) this.art.restore(art);
   }
 
@@ -359,6 +357,20 @@ export class Journal {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     this.closing = false;
+  }
+}
+
+/** Whether the file's last byte is not a newline (a crash mid-append tore its last line). */
+function endsTorn(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 10;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,0 +1,215 @@
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { LineFileReader, LineFileWriter } from '../line-file.ts';
+import { fsyncDirectory } from './atomic-file.ts';
+
+// The recordings the journal knows were shipped, by batch, kept in the state directory rather
+// than in memory: memory must not grow with what a site has shipped (a million recordings held
+// as listings took ~30 MB, and a compaction that wrote them into the journal's snapshot line
+// several times that). Two parts:
+// - the base: a file of one line per batch, `["source\tbatch",["name\tsize\tmtime",…]]`,
+//   sorted by key (plain string order), looked up by binary search over byte offsets, read in
+//   chunks, never loaded whole;
+// - the overlay: the batches published since the base was last rewritten, in memory, at most
+//   `overlayLimit` of them; past that they are merged into the base (streamed, written to
+//   `.tmp`, fsynced, renamed into place, directory fsynced).
+// The journal's lines stay the durable record of what was published until the journal is
+// compacted, and it merges the overlay into the base first: a crash at any moment leaves the old
+// base or the new one, and the journal's lines since the old one (replayed on load, a union).
+
+/** The stamp keys ("name\tsize\tmtime") of one batch's shipped files, as a set. */
+export type Shipped = ReadonlySet<string>;
+
+const CHUNK = 64 * 1024;
+/**
+ * A batch of the overlay as one string: its stamp keys sorted and joined by NUL (the one byte a
+ * file name cannot hold): ~3 KB for 100 recordings where a set of strings takes three times that.
+ */
+const SEP = '\0';
+const listing = (keys: Iterable<string>): string => [...new Set(keys)].sort().join(SEP);
+const keysOf = (list: string | undefined): string[] => (list === undefined || list === '' ? [] : list.split(SEP));
+const EMPTY: Shipped = new Set();
+/** Expanded batches kept for repeated lookups (callers go batch by batch, a few at a time). */
+const EXPANDED_KEPT = 8;
+
+interface Line {
+  key: string;
+  text: string;
+  /** Offset of the next line. */
+  end: number;
+}
+
+const damaged = (file: string, error: unknown) =>
+  new Error(`state file ${file} is damaged (${(error as Error).message}); move it aside to start its records afresh`, { cause: error });
+
+/** A line's key alone, without parsing its files: the first JSON string of the line. */
+function keyOf(text: string, file: string): string {
+  let i = 2;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++; // a backslash escapes the next character
+    else if (c === 34) break; // the closing quote
+  }
+  try {
+    if (!text.startsWith('["') || i >= text.length) throw new Error('a line does not start with ["source\\tbatch"');
+    return JSON.parse(text.slice(1, i + 1)) as string;
+  } catch (error) {
+    throw damaged(file, error);
+  }
+}
+
+function keysOfLine(text: string, file: string): string[] {
+  try {
+    const [, keys] = JSON.parse(text) as [string, string[]];
+    if (!Array.isArray(keys)) throw new Error('not ["source\\tbatch", ["name\\tsize\\tmtime", …]]');
+    return keys;
+  } catch (error) {
+    throw damaged(file, error);
+  }
+}
+
+export class ShippedIndex {
+  /** source\tbatch → stamp keys published since the base was last rewritten. */
+  private overlay = new Map<string, string>();
+  private readonly expanded = new Map<string, Shipped>();
+  private readonly buffer = Buffer.allocUnsafe(CHUNK);
+
+  constructor(
+    readonly file: string,
+    private readonly options: { readOnly?: boolean; overlayLimit?: number } = {},
+  ) {}
+
+  /** Batches held in memory (the overlay): at most `overlayLimit` after any `add` of a writer. */
+  get held(): number {
+    return this.overlay.size;
+  }
+
+  /** Records files of a batch as shipped (a union with what it already has). */
+  add(key: string, stamps: Iterable<string>): void {
+    const before = this.overlay.get(key);
+    this.overlay.set(key, listing(before === undefined ? stamps : [...keysOf(before), ...stamps]));
+    this.expanded.delete(key);
+    if (!this.options.readOnly && this.overlay.size > (this.options.overlayLimit ?? 2048)) this.merge();
+  }
+
+  /** Forgets every batch (a snapshot of an older journal replaces them all). */
+  clear(): void {
+    this.overlay.clear();
+    this.expanded.clear();
+    if (!this.options.readOnly) rmSync(this.file, { force: true });
+  }
+
+  /** The stamp keys shipped from a batch (empty when none). */
+  get(key: string): Shipped {
+    const kept = this.expanded.get(key);
+    if (kept) return kept;
+    const base = this.lookup(key);
+    const over = this.overlay.get(key);
+    const set = base === undefined && over === undefined ? EMPTY : new Set([...(base ?? []), ...keysOf(over)]);
+    if (this.expanded.size >= EXPANDED_KEPT) this.expanded.delete(this.expanded.keys().next().value as string);
+    this.expanded.set(key, set);
+    return set;
+  }
+
+  /**
+   * Rewrites the base with the overlay merged in, streamed, atomically; `keep` (keys still on
+   * disk) drops the other batches. Empties the overlay.
+   */
+  merge(keep?: ReadonlySet<string>): void {
+    if (this.options.readOnly) throw new Error('the shipped index is open read-only');
+    const added = [...this.overlay.keys()].sort();
+    const tmp = `${this.file}.tmp`;
+    const out = new LineFileWriter(tmp);
+    /** Writes a batch's line (`keys` sorted), or `text`, the same line as the base has it. */
+    const write = (key: string, keys: readonly string[], text?: string) => {
+      if (!keep || keep.has(key)) out.writeLine(text ?? JSON.stringify([key, keys]));
+    };
+    try {
+      const base = existsSync(this.file) ? new LineFileReader(this.file) : undefined;
+      let i = 0;
+      try {
+        for (let text = base?.next(); text !== undefined; text = base?.next()) {
+          const key = keyOf(text, this.file);
+          for (; i < added.length && (added[i] as string) < key; i++) write(added[i] as string, keysOf(this.overlay.get(added[i] as string)));
+          const over = added[i] === key ? this.overlay.get(added[i++] as string) : undefined;
+          if (over === undefined) write(key, [], text);
+          else write(key, keysOf(listing([...keysOfLine(text, this.file), ...keysOf(over)])));
+        }
+      } finally {
+        base?.close();
+      }
+      for (; i < added.length; i++) write(added[i] as string, keysOf(this.overlay.get(added[i] as string)));
+      out.close();
+      const fd = openSync(tmp, 'r+');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      out.close();
+      rmSync(tmp, { force: true });
+      throw error;
+    }
+    renameSync(tmp, this.file);
+    fsyncDirectory(dirname(this.file));
+    this.overlay = new Map();
+    this.expanded.clear();
+  }
+
+  /** The base's line for `key`, by binary search over byte offsets; undefined when absent. */
+  private lookup(key: string): string[] | undefined {
+    if (!existsSync(this.file)) return undefined;
+    const fd = openSync(this.file, 'r');
+    try {
+      // lo is always the start of a line; the line for `key`, if any, starts in [lo, hi).
+      let lo = 0;
+      let hi = fstatSync(fd).size;
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2);
+        const start = mid === lo ? lo : this.lineStart(fd, mid);
+        if (start >= hi) break;
+        const line = this.readLine(fd, start);
+        if (line.key === key) return keysOfLine(line.text, this.file);
+        if (line.key < key) lo = line.end;
+        else hi = start;
+      }
+      // No line starts in [mid, hi): the few left in [lo, hi) are read in order.
+      for (let at = lo; at < hi; ) {
+        const line = this.readLine(fd, at);
+        if (line.key === key) return keysOfLine(line.text, this.file);
+        if (line.key > key) return undefined;
+        at = line.end;
+      }
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The offset of the first line that starts at or after `at` (the file's size when none does). */
+  private lineStart(fd: number, at: number): number {
+    for (let pos = at - 1; ; ) {
+      const n = readSync(fd, this.buffer, 0, CHUNK, pos);
+      if (n === 0) return pos;
+      const nl = this.buffer.subarray(0, n).indexOf(10);
+      if (nl >= 0) return pos + nl + 1;
+      pos += n;
+    }
+  }
+
+  private readLine(fd: number, start: number): Line {
+    const parts: Buffer[] = [];
+    for (let pos = start; ; ) {
+      const n = readSync(fd, this.buffer, 0, CHUNK, pos);
+      const nl = this.buffer.subarray(0, n).indexOf(10);
+      const end = nl >= 0 ? nl : n;
+      parts.push(Buffer.from(this.buffer.subarray(0, end)));
+      pos += end;
+      if (nl >= 0 || n === 0) {
+        const text = Buffer.concat(parts).toString('utf8');
+        return { key: keyOf(text, this.file), text, end: pos + (nl >= 0 ? 1 : 0) };
+      }
+    }
+  }
+}
