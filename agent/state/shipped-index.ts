@@ -11,7 +11,7 @@ import { fsyncDirectory } from './atomic-file.ts';
 //   sorted by key (plain string order), looked up by binary search over byte offsets, read in
 //   chunks, never loaded whole;
 // - the overlay: the batches published since the base was last rewritten, in memory, at most
-//   `overlayLimit` of them; past that they are merged into the base (streamed, written to
+//   `overlayLimit` of them (1,024 by default); past that they are merged into the base (streamed, written to
 //   `.tmp`, fsynced, renamed into place, directory fsynced).
 // The journal's lines stay the durable record of what was published until the journal is
 // compacted, and it merges the overlay into the base first: a crash at any moment leaves the old
@@ -20,7 +20,10 @@ import { fsyncDirectory } from './atomic-file.ts';
 /** The stamp keys ("name\tsize\tmtime") of one batch's shipped files, as a set. */
 export type Shipped = ReadonlySet<string>;
 
-const CHUNK = 64 * 1024;
+/** Bytes read at a time: about one line of a batch of 100 recordings. */
+const CHUNK = 4096;
+/** Lines after the last one read that a lookup tries before it searches. */
+const NEXT_LINES_TRIED = 4;
 /**
  * A batch of the overlay as one string: its stamp keys sorted and joined by NUL (the one byte a
  * file name cannot hold): ~3 KB for 100 recordings where a set of strings takes three times that.
@@ -29,6 +32,11 @@ const SEP = '\0';
 const listing = (keys: Iterable<string>): string => [...new Set(keys)].sort().join(SEP);
 const keysOf = (list: string | undefined): string[] => (list === undefined || list === '' ? [] : list.split(SEP));
 const EMPTY: Shipped = new Set();
+/**
+ * Batches held before a merge: ~5 MB of listings for batches of 100 recordings; a merge rewrites
+ * the base (48 MB for a million recordings), so a smaller overlay costs a merge more often.
+ */
+const OVERLAY_LIMIT = 1024;
 /** Expanded batches kept for repeated lookups (callers go batch by batch, a few at a time). */
 const EXPANDED_KEPT = 8;
 
@@ -73,6 +81,8 @@ export class ShippedIndex {
   private overlay = new Map<string, string>();
   private readonly expanded = new Map<string, Shipped>();
   private readonly buffer = Buffer.allocUnsafe(CHUNK);
+  /** The last line a lookup read, in the base file as it was then (`ino`, `size`). */
+  private cursor: { ino: number; size: number; key: string; end: number } | undefined;
 
   constructor(
     readonly file: string,
@@ -89,13 +99,14 @@ export class ShippedIndex {
     const before = this.overlay.get(key);
     this.overlay.set(key, listing(before === undefined ? stamps : [...keysOf(before), ...stamps]));
     this.expanded.delete(key);
-    if (!this.options.readOnly && this.overlay.size > (this.options.overlayLimit ?? 2048)) this.merge();
+    if (!this.options.readOnly && this.overlay.size > (this.options.overlayLimit ?? OVERLAY_LIMIT)) this.merge();
   }
 
   /** Forgets every batch (a snapshot of an older journal replaces them all). */
   clear(): void {
     this.overlay.clear();
     this.expanded.clear();
+    this.cursor = undefined;
     if (!this.options.readOnly) rmSync(this.file, { force: true });
   }
 
@@ -155,30 +166,48 @@ export class ShippedIndex {
     fsyncDirectory(dirname(this.file));
     this.overlay = new Map();
     this.expanded.clear();
+    this.cursor = undefined;
   }
 
-  /** The base's line for `key`, by binary search over byte offsets; undefined when absent. */
+  /**
+   * The base's line for `key`; undefined when absent. The walk and the ship workers look batches
+   * up in about the order the base is sorted in, so the lines right after the last one read are
+   * tried first; otherwise a binary search over byte offsets.
+   */
   private lookup(key: string): string[] | undefined {
     if (!existsSync(this.file)) return undefined;
     const fd = openSync(this.file, 'r');
     try {
+      const { size, ino } = fstatSync(fd);
+      const found = (line: Line) => {
+        this.cursor = { ino, size, key: line.key, end: line.end };
+        return line.key === key ? keysOfLine(line.text, this.file) : undefined;
+      };
+      const c = this.cursor;
+      if (c && c.ino === ino && c.size === size && c.key < key) {
+        for (let at = c.end, n = 0; n < NEXT_LINES_TRIED; n++) {
+          if (at >= size) return undefined;
+          const line = this.readLine(fd, at);
+          if (line.key >= key) return found(line);
+          at = line.end;
+        }
+      }
       // lo is always the start of a line; the line for `key`, if any, starts in [lo, hi).
       let lo = 0;
-      let hi = fstatSync(fd).size;
+      let hi = size;
       while (lo < hi) {
         const mid = Math.floor((lo + hi) / 2);
         const start = mid === lo ? lo : this.lineStart(fd, mid);
         if (start >= hi) break;
         const line = this.readLine(fd, start);
-        if (line.key === key) return keysOfLine(line.text, this.file);
+        if (line.key === key) return found(line);
         if (line.key < key) lo = line.end;
         else hi = start;
       }
       // No line starts in [mid, hi): the few left in [lo, hi) are read in order.
       for (let at = lo; at < hi; ) {
         const line = this.readLine(fd, at);
-        if (line.key === key) return keysOfLine(line.text, this.file);
-        if (line.key > key) return undefined;
+        if (line.key >= key) return found(line);
         at = line.end;
       }
       return undefined;

@@ -91,6 +91,12 @@ describe('shipped index on disk', () => {
       else expect([...got].sort()).toEqual([`${k}.wav\t1\t2`, 'x\ty\tz'].sort());
     }
     for (const absent of ['', 'rec', 'src0\t-1', 'src9\t5', 'zzz', 'rec\tnew']) expect(index.get(absent).size).toBe(0);
+    // In sorted order (the walk's way: the lines after the last one read are tried first), with absent batches between.
+    const fresh = new ShippedIndex(join(d, 'shipped.jsonl'));
+    for (const k of [...keys].sort()) {
+      expect(fresh.get(`${k}\t`).size).toBe(0);
+      expect(fresh.get(k).size).toBe(k === 'rec\tbig' ? 3000 : 2);
+    }
   });
 
   it('unites a batch published in several packs across merges, and a merge interrupted before its rename leaves the old base', () => {
