@@ -3,6 +3,7 @@ import { startLocalCloud } from '../../local/cloud.ts';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import type { LocalCredentials } from '../../local/iam-gateway/credentials.ts';
 import { startCloudProcess, type CloudProcessInfo } from './cloud-process.ts';
+import type { CpuPids } from './cpu-split.ts';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { cpuSecondsOf } from './measure.ts';
 import { round } from './report.ts';
@@ -47,6 +48,8 @@ export interface BenchCloud {
   ingestErrors(): Promise<{ key: string; error: string }[]>;
   /** CPU seconds of the stand-ins (s3rver, dynalite) and of the cloud's own process (process mode; 0 in-process) since start. */
   standInCpu(): { s3: number; dynamo: number; cloud: number };
+  /** The processes a request's CPU is read from (cpu-split.ts); the cloud's absent in-process (its CPU is the bench's). */
+  cpuPids: CpuPids;
   stop(): Promise<void>;
 }
 
@@ -108,6 +111,7 @@ function benchClients(
   const base = cpu();
   return {
     ...{ mode, cloud, credentialsOf, s3As, dynamoAs, drain: ends.drain, ingestErrors: ends.ingestErrors },
+    cpuPids: { cloud: cloudPid, s3: children.s3, dynamo: children.dynamo },
     standInCpu: () => {
       const now = cpu();
       return { s3: now.s3 - base.s3, dynamo: now.dynamo - base.dynamo, cloud: now.cloud - base.cloud };

@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { presignReplayLink } from '../../adapters/replay-link.ts';
 import { entriesOf } from '../../core/ingest.ts';
+import { CpuMeter, describeCpu, type CpuSplit } from './cpu-split.ts';
 import { BENCH_SITE, inParallel, latencySummary, syntheticPack, type BenchCloud, type CloudMode } from './cloud.ts';
 
 // replay: P players at once, each playing its own recording through the replay URL as the
@@ -28,6 +29,8 @@ export interface ReplayRow {
   /** TTFB of the other ranges of a play (not audited). */
   laterRangesP50Ms: number;
   laterRangesP99Ms: number;
+  /** CPU milliseconds a request, by place (cpu-split.ts), over this side's rounds. */
+  cpuMsPerRequest: CpuSplit & { total: number };
   ok: boolean;
   problems: string[];
 }
@@ -140,20 +143,23 @@ export async function runReplayBench(bench: BenchCloud, players: number, say: (l
   await round(plays.slice(0, 5), raw, warm);
   const samples = { ferry: { first: [], later: [] } as Samples, raw: { first: [], later: [] } as Samples };
   const problems = { ferry: warm.slice(0, 3), raw: [] as string[] };
+  const cpu = new CpuMeter<ReplayRow['tool']>(bench.cpuPids);
+  const requests = plays.length * RANGES_PER_PLAY;
   for (let r = 0; r < ROUNDS; r++) {
-    await round(plays, ferry, problems.ferry, samples.ferry);
-    await round(plays, raw, problems.raw, samples.raw);
+    await cpu.charge('ferry', requests, () => round(plays, ferry, problems.ferry, samples.ferry));
+    await cpu.charge('raw-get', requests, () => round(plays, raw, problems.raw, samples.raw));
   }
   agent.destroy();
   const row = (tool: ReplayRow['tool'], s: Samples, p: string[]): ReplayRow => {
     const [first, later] = [latencySummary(s.first), latencySummary(s.later)];
     const split = { firstRangeP50Ms: first.p50Ms, firstRangeP99Ms: first.p99Ms, laterRangesP50Ms: later.p50Ms, laterRangesP99Ms: later.p99Ms };
-    return { scenario: 'replay', tool, cloud: bench.mode, players: plays.length, requests: s.first.length + s.later.length, ...latencySummary([...s.first, ...s.later]), ...split, ok: p.length === 0, problems: p.slice(0, 3) };
+    const measured = { ...latencySummary([...s.first, ...s.later]), ...split, cpuMsPerRequest: cpu.perRequest(tool) };
+    return { scenario: 'replay', tool, cloud: bench.mode, players: plays.length, requests: s.first.length + s.later.length, ...measured, ok: p.length === 0, problems: p.slice(0, 3) };
   };
   const rows = [row('ferry', samples.ferry, problems.ferry), row('raw-get', samples.raw, problems.raw)];
   for (const r of rows) {
     const split = `first range of a play p50/p99 ${r.firstRangeP50Ms}/${r.firstRangeP99Ms} ms, later ranges ${r.laterRangesP50Ms}/${r.laterRangesP99Ms} ms`;
-    say(`  ${r.tool}: ${r.requests} ranged GETs of ${RANGE_BYTES / 1024} KiB, TTFB p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, mean ${r.meanMs} ms (${split})${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
+    say(`  ${r.tool}: ${r.requests} ranged GETs of ${RANGE_BYTES / 1024} KiB, TTFB p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, mean ${r.meanMs} ms (${split}); ${describeCpu(r.cpuMsPerRequest)}${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
   }
   return rows;
 }

@@ -6,6 +6,7 @@ import { signedFetch } from '../../adapters/sigv4.ts';
 import { CATALOGUE_INDEXES } from '../../core/catalogue-table.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { loadCatalogueDirect, writtenSoFar } from './catalogue-load.ts';
+import { CpuMeter, describeCpu, type CpuSplit } from './cpu-split.ts';
 import { AGENTS, BENCH_SITE, BENCH_SOURCE, latencySummary, startBenchCloud, syntheticMeta, syntheticPackId, syntheticRid, syntheticSha, type BenchCloud, type BenchCloudOptions, type CloudMode } from './cloud.ts';
 
 // search: a catalogue of N calls (one a minute, 200 agents), searched by agent as an officer
@@ -30,6 +31,12 @@ export interface SearchRow {
   p50Ms: number;
   p99Ms: number;
   meanMs: number;
+  /**
+   * CPU milliseconds a page, by place (cpu-split.ts), over the windows of this side's requests.
+   * Ferry's seal of a page's audit record runs after the answer, partly in the raw Query's window
+   * that follows: a share of Ferry's CPU is charged to the raw side.
+   */
+  cpuMsPerRequest: CpuSplit & { total: number };
   ok: boolean;
   problems: string[];
 }
@@ -101,6 +108,7 @@ async function measure(bench: BenchCloud, calls: number, say: (line: string) => 
   const problems = { ferry: [] as string[], raw: [] as string[] };
   const perAgent = Math.floor(calls / AGENTS);
   const pages = Math.min(PAGES_PER_SEARCH, Math.ceil(perAgent / PAGE));
+  const cpu = new CpuMeter<SearchRow['tool']>(bench.cpuPids);
   for (let s = -1; s < SEARCHES; s++) {
     // s = -1 warms both paths up (cold function, first connections); not counted.
     const agent = `agent-${(Math.max(0, s) * 37) % AGENTS}`;
@@ -111,12 +119,15 @@ async function measure(bench: BenchCloud, calls: number, say: (line: string) => 
       url.searchParams.set('agent', agent);
       url.searchParams.set('limit', String(PAGE));
       if (cursor) url.searchParams.set('cursor', cursor);
-      let t0 = performance.now();
-      const res = await signedFetch(url.toString(), { service: 'execute-api', region: bench.cloud.region, credentials: officer });
-      const body = (await res.json()) as { items?: { rid: string }[]; cursor?: string; message?: string };
-      const ferryMs = performance.now() - t0;
-      t0 = performance.now();
-      const out = await doc.send(
+      const counted = s < 0 ? 0 : 1;
+      const { res, body, ferryMs } = await cpu.charge('ferry', counted, async () => {
+        const t0 = performance.now();
+        const res = await signedFetch(url.toString(), { service: 'execute-api', region: bench.cloud.region, credentials: officer });
+        const body = (await res.json()) as { items?: { rid: string }[]; cursor?: string; message?: string };
+        return { res, body, ferryMs: performance.now() - t0 };
+      });
+      const t0 = performance.now();
+      const out = await cpu.charge('raw-query', counted, () => doc.send(
         new QueryCommand({
           TableName: bench.cloud.table,
           IndexName: CATALOGUE_INDEXES.byAgent.indexName,
@@ -126,7 +137,7 @@ async function measure(bench: BenchCloud, calls: number, say: (line: string) => 
           Limit: PAGE + 1,
           ExclusiveStartKey: startKey,
         }),
-      );
+      ));
       const rawMs = performance.now() - t0;
       if (s < 0) continue;
       samples.ferry.push(ferryMs);
@@ -141,8 +152,8 @@ async function measure(bench: BenchCloud, calls: number, say: (line: string) => 
       startKey = last && { pk: last.pk, sk: last.sk, agentPk: last.agentPk, startRid: last.startRid };
     }
   }
-  const row = (tool: SearchRow['tool'], s: number[], p: string[]): SearchRow => ({ scenario: 'search', tool, cloud: bench.mode, calls, pages: s.length, ...latencySummary(s), ok: p.length === 0, problems: p.slice(0, 3) });
+  const row = (tool: SearchRow['tool'], s: number[], p: string[]): SearchRow => ({ scenario: 'search', tool, cloud: bench.mode, calls, pages: s.length, ...latencySummary(s), cpuMsPerRequest: cpu.perRequest(tool), ok: p.length === 0, problems: p.slice(0, 3) });
   const rows = [row('ferry', samples.ferry, problems.ferry), row('raw-query', samples.raw, problems.raw)];
-  for (const r of rows) say(`  ${r.tool}: ${r.pages} pages of ${PAGE} (by agent, ${calls.toLocaleString('en-GB')} calls), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, mean ${r.meanMs} ms${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
+  for (const r of rows) say(`  ${r.tool}: ${r.pages} pages of ${PAGE} (by agent, ${calls.toLocaleString('en-GB')} calls), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, mean ${r.meanMs} ms; ${describeCpu(r.cpuMsPerRequest)}${r.ok ? '' : ` — FAILED: ${r.problems.join('; ')}`}`);
   return rows;
 }
