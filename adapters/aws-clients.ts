@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Logger } from '@smithy/types';
 import { DirectGetHandler } from './direct-get.ts';
 
 export interface AwsClientOptions {
@@ -40,6 +41,16 @@ function requestHandler(maxSockets = DEFAULT_MAX_SOCKETS): NodeHttpHandler {
   return new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets }, httpsAgent: { keepAlive: true, maxSockets } });
 }
 
+/**
+ * The SDK logs every call by evaluating `logger?.info?.({ input: filter(input), output:
+ * filter(output) })`: with its default logger (whose `info` does nothing) each call still walks
+ * its whole input and output through the sensitive-data filter (a Query of 50 entries, every
+ * attribute) to build a record nobody reads. A logger without `info` skips that: the optional
+ * call is not made, so its arguments are not evaluated. Warnings and errors still reach the
+ * SDK's default behaviour (nothing), as before.
+ */
+export const SDK_LOGGER = { trace() {}, debug() {}, warn() {}, error() {} } as unknown as Logger;
+
 function commonConfig(opts: AwsClientOptions, wrap: (h: NodeHttpHandler) => NodeHttpHandler | DirectGetHandler = (h) => h) {
   const region = opts.region ?? (opts.endpoint === undefined ? undefined : STAND_IN_REGION);
   return {
@@ -48,6 +59,7 @@ function commonConfig(opts: AwsClientOptions, wrap: (h: NodeHttpHandler) => Node
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
     ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
     requestHandler: wrap(requestHandler(opts.maxSockets)),
+    logger: SDK_LOGGER,
   };
 }
 

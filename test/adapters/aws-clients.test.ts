@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../adapters/aws-clients.ts';
+import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
@@ -25,5 +25,25 @@ describe('S3 client for an endpoint', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]?.['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
     expect(seen[0]?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=A\/.*SignedHeaders=.*x-amz-content-sha256/);
+  });
+});
+
+describe('SDK logging', () => {
+  it("gives the S3 and DynamoDB clients a logger without info (the SDK then builds no filtered log record of each call's input and output), and calls still work", async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const url = await endpoint(seen);
+    const credentials = { accessKeyId: 'A', secretAccessKey: 'B' };
+    const s3 = createS3Client({ endpoint: url, credentials });
+    const { client: dynamo } = createDynamoClients({ endpoint: url, credentials });
+    for (const logger of [s3.config.logger, dynamo.config.logger]) {
+      expect(logger.info).toBeUndefined();
+      expect(typeof logger.error).toBe('function');
+      expect(typeof logger.warn).toBe('function');
+    }
+    // The SDK calls `logger?.info?.(…)`: with no info, a call goes through as before.
+    await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }));
+    expect(seen).toHaveLength(1);
+    s3.destroy();
+    dynamo.destroy();
   });
 });
