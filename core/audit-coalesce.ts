@@ -21,6 +21,13 @@ export interface CoalescedAuditOptions {
   maxBatch?: number;
   /** Told of a background seal that failed (the records stay in the ledger until the next seal). */
   onSealError?: (site: string, error: unknown) => void;
+  /**
+   * How long the site's sealed mark may lag the records this process copied (default 1 s). Each
+   * record is still copied to the bucket right after its answer; only the mark (a write to the
+   * ledger saying where the next seal starts) is raised once for all the records copied within
+   * this time, instead of once a record: one write a second instead of one a search page.
+   */
+  markEveryMs?: number;
 }
 
 /** Appends one event; `settled()` resolves once the seals started so far have ended (tests, shutdown). */
@@ -38,7 +45,7 @@ export function coalescedAudit(deps: AuditChainDeps, options: CoalescedAuditOpti
   const waiting = new Map<string, Waiter[]>();
   /** The head each site was left at by this process's last write (absent: read it). */
   const known = new Map<string, ChainHead>();
-  const seals = sealer(deps, options.onSealError);
+  const seals = sealer(deps, options.onSealError, options.markEveryMs ?? MARK_EVERY_MS);
 
   // One writer per site: takes what waits, writes it after the head, hands each event its
   // record, and goes again while more arrived.
@@ -69,33 +76,72 @@ export function coalescedAudit(deps: AuditChainDeps, options: CoalescedAuditOpti
   return Object.assign(append, { settled: () => seals.settled() });
 }
 
+/** Default of CoalescedAuditOptions.markEveryMs. */
+export const MARK_EVERY_MS = 1000;
+
 /**
  * Seals a site's records in the background, one seal at a time per site. When the records just
- * written follow those this process last sealed, they are copied as they are (no ledger read);
- * otherwise (first seal of the process, another writer in between, a seal that failed) the
- * site is sealed from its mark, which also copies what other writers left unsealed.
+ * written follow those this process last copied, they are copied as they are (no ledger read)
+ * and the site's mark is raised at most once every `markEveryMs` (and by settled()); otherwise
+ * (first seal of the process, another writer in between, a seal that failed) the site is sealed
+ * from its mark, which also copies what other writers left unsealed, and the mark raised at once.
+ * A mark that lags only makes the next seal from the mark try copies that exist already (each
+ * refused by If-None-Match, never overwritten): the records themselves are in the bucket.
  */
-function sealer(deps: AuditChainDeps, onError: CoalescedAuditOptions['onSealError'] = () => undefined) {
+function sealer(deps: AuditChainDeps, onError: CoalescedAuditOptions['onSealError'] = () => undefined, markEveryMs = MARK_EVERY_MS) {
   const tails = new Map<string, Promise<void>>();
   const sealedTo = new Map<string, number>();
+  /** Copied but not yet marked, by site; the timer that will mark them. */
+  const unmarked = new Map<string, { upTo: number; timer: ReturnType<typeof setTimeout> }>();
+
+  /** Runs `step` after the site's seals so far, reporting its failure. */
+  const queue = (site: string, step: () => Promise<void>) => {
+    const next = (tails.get(site) ?? Promise.resolve()).then(step).catch((error: unknown) => {
+      sealedTo.delete(site);
+      onError(site, error);
+    });
+    tails.set(site, next);
+    void next.finally(() => {
+      if (tails.get(site) === next) tails.delete(site);
+    });
+  };
+  const markNow = (site: string) => {
+    const pending = unmarked.get(site);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    unmarked.delete(site);
+    queue(site, () => deps.ledger.markSealed(site, pending.upTo));
+  };
+  const markLater = (site: string, upTo: number) => {
+    const pending = unmarked.get(site);
+    if (pending) return void (pending.upTo = Math.max(pending.upTo, upTo));
+    const timer = setTimeout(() => markNow(site), markEveryMs);
+    // A lagging mark is only a hint: it never keeps a process alive.
+    timer.unref?.();
+    unmarked.set(site, { upTo, timer });
+  };
+
   return {
     seal(site: string, records: readonly AuditRecord[]): void {
-      const run = async () => {
-        const first = records[0]!.seq;
-        const upTo = sealedTo.get(site) === first - 1 ? await sealAudit(deps, site, { from: first, records }) : await sealAudit(deps, site);
-        sealedTo.set(site, upTo);
-      };
-      const next = (tails.get(site) ?? Promise.resolve()).then(run).catch((error: unknown) => {
-        sealedTo.delete(site);
-        onError(site, error);
-      });
-      tails.set(site, next);
-      void next.finally(() => {
-        if (tails.get(site) === next) tails.delete(site);
+      queue(site, async () => {
+        const done = sealedTo.get(site);
+        // Copied already (a seal from the mark may have gone past them): only the rest.
+        if (done !== undefined && done >= records[0]!.seq - 1) {
+          if (done >= records[records.length - 1]!.seq) return;
+          const upTo = await sealAudit(deps, site, { from: done + 1, records, mark: false });
+          sealedTo.set(site, upTo);
+          markLater(site, upTo);
+          return;
+        }
+        sealedTo.set(site, await sealAudit(deps, site));
       });
     },
     async settled(): Promise<void> {
-      while (tails.size > 0) await Promise.all(tails.values());
+      // A seal still running leaves a mark to raise when it ends: raise that one too.
+      while (tails.size > 0 || unmarked.size > 0) {
+        for (const site of [...unmarked.keys()]) markNow(site);
+        await Promise.all(tails.values());
+      }
     },
   };
 }

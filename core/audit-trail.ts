@@ -158,7 +158,7 @@ async function takeSeqs(deps: Pick<AuditChainDeps, 'ledger' | 'attempts'>, site:
  * from the ledger's is what `verifyAuditChain` reports). Stops at the first copy that fails, the
  * mark raised to the record before it. Resolves with the seq sealed up to.
  */
-export async function sealAudit(deps: Pick<AuditChainDeps, 'ledger' | 'blobs'>, site: string, options: { from?: number; records?: readonly AuditRecord[] } = {}): Promise<number> {
+export async function sealAudit(deps: Pick<AuditChainDeps, 'ledger' | 'blobs'>, site: string, options: { from?: number; records?: readonly AuditRecord[]; mark?: boolean } = {}): Promise<number> {
   const sealed = options.from === undefined ? await deps.ledger.sealed(site) : options.from - 1;
   const records = (options.records ?? (await deps.ledger.records(site, sealed + 1, SEAL_BATCH))).filter((r) => r.seq > sealed);
   let upTo = sealed;
@@ -168,7 +168,8 @@ export async function sealAudit(deps: Pick<AuditChainDeps, 'ledger' | 'blobs'>, 
       upTo = records[Math.min(i + SEAL_CONCURRENCY, records.length) - 1]!.seq;
     }
   } finally {
-    if (upTo > sealed) await deps.ledger.markSealed(site, upTo);
+    // `mark: false`: the caller raises the mark itself, later (core/audit-coalesce.ts).
+    if (upTo > sealed && options.mark !== false) await deps.ledger.markSealed(site, upTo);
   }
   // More than a batch waited (a long pause of every writer): go on from where this one ended.
   return !options.records && records.length >= SEAL_BATCH ? sealAudit(deps, site, { from: upTo + 1 }) : upTo;

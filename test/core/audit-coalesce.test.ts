@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
 import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
 import { appendAudit, auditRecordKey, verifyAuditChain, type AuditEvent, type AuditRecord, type ChainHead } from '../../core/audit-trail.ts';
@@ -21,6 +21,12 @@ class CountingHeads extends MemoryAuditLedger {
   override async append(site: string, records: readonly AuditRecord[]): Promise<boolean> {
     if (++this.advances === this.failing) throw new Error('the ledger is unreachable');
     return super.append(site, records);
+  }
+  /** Writes of the sealed mark. */
+  markWrites = 0;
+  override async markSealed(site: string, seq: number): Promise<void> {
+    this.markWrites++;
+    return super.markSealed(site, seq);
   }
 }
 
@@ -69,6 +75,23 @@ describe('coalescedAudit (group commit of a site audit chain within one process)
     expect(written.filter((r) => r.site === 'site-b').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(verifyAuditChain(SITE, await stored(blobs, SITE), await heads.head(SITE))).toMatchObject({ ok: true, records: 6 });
     expect(verifyAuditChain('site-b', await stored(blobs, 'site-b'), await heads.head('site-b'))).toMatchObject({ ok: true, records: 6 });
+  });
+
+  it('copies each record to the bucket right after its write, but raises the sealed mark once for the records copied within markEveryMs: 12 searches one after the other, 12 copies, 2 mark writes (the first seal, from the mark, then one for the rest)', async () => {
+    const heads = new CountingHeads();
+    const blobs = new MemoryBlobStore();
+    const append = coalescedAudit({ ledger: heads, blobs }, { markEveryMs: 300 });
+    for (let i = 0; i < 12; i++) await append(event(i));
+    await vi.waitFor(async () => expect(await stored(blobs)).toHaveLength(12), { timeout: 250, interval: 5 });
+    // The process's first seal starts from the mark and raises it; the records after it are copied without.
+    expect(heads.markWrites).toBe(1);
+    expect(await heads.sealed(SITE)).toBeLessThan(12);
+    await vi.waitFor(async () => expect(await heads.sealed(SITE)).toBe(12), { timeout: 2000, interval: 20 });
+    expect(heads.markWrites).toBe(2);
+    await append(event(12));
+    await append.settled();
+    expect([heads.markWrites, await heads.sealed(SITE)]).toEqual([3, 13]);
+    expect(verifyAuditChain(SITE, await stored(blobs), await heads.head(SITE))).toMatchObject({ ok: true, records: 13 });
   });
 
   it('answers every event once it is in the ledger although the bucket refuses the copies; verify across ledger + bucket passes, and the next seal copies them', async () => {
