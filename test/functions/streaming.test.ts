@@ -22,6 +22,15 @@ function fakeRuntime() {
 
 const event = (rawPath: string): HttpEvent => ({ rawPath, requestContext: { http: { method: 'GET' } } });
 
+/** A streamed handler whose body has sent 'abc' and not ended. */
+function unendingBody() {
+  const { runtime } = fakeRuntime();
+  const body = new Readable({ read() {} });
+  body.push(Buffer.from('abc'));
+  const wrapped = streamed(async (): Promise<HttpResult> => ({ statusCode: 200, headers: {}, body }), runtime) as unknown as (e: HttpEvent, s: Writable, c: unknown) => Promise<void>;
+  return { body, wrapped };
+}
+
 describe('response streaming for the replay Function URL', () => {
   it('pipes a streamed body with its status and headers', async () => {
     const { runtime, seen } = fakeRuntime();
@@ -50,10 +59,7 @@ describe('response streaming for the replay Function URL', () => {
   });
 
   it('rejects and cuts the response when the body fails midway', async () => {
-    const { runtime } = fakeRuntime();
-    const body = new Readable({ read() {} });
-    body.push(Buffer.from('abc'));
-    const wrapped = streamed(async (): Promise<HttpResult> => ({ statusCode: 200, headers: {}, body }), runtime) as unknown as (e: HttpEvent, s: Writable, c: unknown) => Promise<void>;
+    const { body, wrapped } = unendingBody();
     const sink = new PassThrough();
     sink.on('data', () => body.destroy(new Error('the store reset the connection')));
     sink.on('error', () => undefined);
@@ -62,10 +68,7 @@ describe('response streaming for the replay Function URL', () => {
   });
 
   it('rejects and releases the body when the response closes before the body ended (the client went away)', async () => {
-    const { runtime } = fakeRuntime();
-    const body = new Readable({ read() {} });
-    body.push(Buffer.from('abc'));
-    const wrapped = streamed(async (): Promise<HttpResult> => ({ statusCode: 200, headers: {}, body }), runtime) as unknown as (e: HttpEvent, s: Writable, c: unknown) => Promise<void>;
+    const { body, wrapped } = unendingBody();
     const sink = new PassThrough();
     sink.on('data', () => sink.destroy());
     await expect(wrapped(event('/x'), sink, {})).rejects.toThrow(/closed before the body was written|Premature close/);
