@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
 // Plain (uncompressed) JSON-lines files, written and read synchronously in large chunks: the
@@ -37,11 +37,15 @@ export class LineFileWriter {
     for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
   }
 
-  /** Writes what is pending and closes the file (its bytes are in the page cache: the caller syncs what must survive a crash). */
-  close(): void {
+  /**
+   * Writes what is pending and closes the file. Its bytes are in the page cache unless `sync`
+   * asks them on disk first (a file about to be renamed over one that must survive a crash).
+   */
+  close({ sync = false } = {}): void {
     if (this.fd === undefined) return;
     try {
       this.flush();
+      if (sync) fsyncSync(this.fd);
     } finally {
       closeSync(this.fd);
       this.fd = undefined;

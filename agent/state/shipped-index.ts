@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LineFileReader, LineFileWriter } from '../line-file.ts';
 import { fsyncDirectory } from './atomic-file.ts';
@@ -150,13 +150,7 @@ export class ShippedIndex {
         base?.close();
       }
       for (; i < added.length; i++) write(added[i] as string, keysOf(this.overlay.get(added[i] as string)));
-      out.close();
-      const fd = openSync(tmp, 'r+');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      out.close({ sync: true });
     } catch (error) {
       out.close();
       rmSync(tmp, { force: true });
