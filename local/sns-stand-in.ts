@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { messageOf } from '../core/errors.ts';
 import { Authorizer } from './iam-gateway/authorizer.ts';
 import type { CredentialTable } from './iam-gateway/credentials.ts';
 import type { LocalDeployment } from './iam-gateway/deployment.ts';
+import { escapeXml, readBody } from './iam-gateway/gateway.ts';
 import { verifySignature } from './iam-gateway/sigv4.ts';
 import { listenLocal } from './listen.ts';
 
@@ -29,10 +31,6 @@ export interface SnsStandInOptions {
 
 const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 function answer(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
@@ -41,12 +39,6 @@ function answer(res: ServerResponse, status: number, body: string): void {
 function fail(res: ServerResponse, status: number, type: 'Sender' | 'Receiver', code: string, message: string): void {
   const requestId = randomUUID();
   answer(res, status, `<ErrorResponse xmlns="${XMLNS}"><Error><Type>${type}</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 export async function startSnsStandIn(options: SnsStandInOptions): Promise<{ endpoint: string; stop(): Promise<void> }> {
@@ -75,7 +67,7 @@ export async function startSnsStandIn(options: SnsStandInOptions): Promise<{ end
     answer(res, 200, `<PublishResponse xmlns="${XMLNS}"><PublishResult><MessageId>${id}</MessageId></PublishResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`);
   };
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => fail(res, 500, 'Receiver', 'InternalError', error instanceof Error ? error.message : String(error)));
+    handle(req, res).catch((error: unknown) => fail(res, 500, 'Receiver', 'InternalError', messageOf(error)));
   });
   const listening = await listenLocal(server);
   return { endpoint: listening.url, stop: listening.stop };

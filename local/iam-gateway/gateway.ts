@@ -63,7 +63,8 @@ function refuse(res: ServerResponse, service: Service, r: Refusal): void {
   res.end(body);
 }
 
-function escapeXml(text: string): string {
+/** Text made safe inside an XML element or attribute (the S3 and SNS stand-ins' error bodies). */
+export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
@@ -87,7 +88,8 @@ function signatureRefusal(service: Service, f: SignatureFailure): Refusal {
   return { status: service === 's3' ? 403 : 400, code, message: f.message };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** A request's (or an upstream answer's) whole body. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
