@@ -22,10 +22,9 @@ import { fleetSitesEnv, packTiersEnv } from './function-env.ts';
 
 // The Lambda handlers of functions/ (ingest, catalogue, artefacts, replay, fleet), bundled by the
 // local esbuild (no Docker), each with its own role holding exactly what its handler calls and
-// its own KMS-encrypted, retained log group. The catalogue, artefacts and replay log groups are
-// the audit trail (functions/shared/audit.ts writes one JSON line per search, listen and
-// download to stdout, which CloudWatch keeps), so they keep `logs.auditRetentionDays` and
-// survive the stack.
+// its own KMS-encrypted, retained log group. The catalogue, artefacts and replay log groups hold
+// a line per search, listen and download beside the audit ledger (functions/shared/audit.ts),
+// so they keep `logs.auditRetentionDays` and survive the stack.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -377,12 +376,10 @@ export class FerryFunctions extends Construct {
   }
 
   /**
-   * The audit trail (core/audit-trail.ts): each site's ledger items (`AUDIT#{site}`: records
-   * written by a conditional PutItem, the newest found by a Query; `AUDITSEAL#{site}`: the
-   * sealed mark, raised after a seal) and the
-   * sealed records under `audit/` (PutObject with If-None-Match, as the bucket policy demands;
-   * default Object Lock retention keeps them). No DeleteItem: a function cannot remove a record
-   * from the ledger before it is sealed.
+   * The audit trail (core/audit-trail.ts): the ledger (`AUDIT#{site}`: records by a conditional
+   * PutItem, the newest by a Query; `AUDITSEAL#{site}`: the sealed mark) and the sealed records
+   * under `audit/` (PutObject with If-None-Match, as the bucket policy demands; Object Lock keeps
+   * them). No DeleteItem: a function cannot remove a record from the ledger before it is sealed.
    */
   private grantAuditTrail(fn: NodejsFunction): void {
     const { bucketName, table, dataKey } = this.props;
