@@ -11,6 +11,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { buildQueryString } from '@smithy/core/protocols';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ChunkedDecoder, ResponseHead, type BodyFraming } from './http-head.ts';
 
@@ -268,16 +269,10 @@ class Connection {
   }
 }
 
-/** `escapeUri` of the SDK's query string builder. */
-const escape = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
+/** The request line's target, its query built as the SDK's Node handler builds it (what was signed). */
 function pathOf(request: HttpRequest): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(request.query ?? {})) {
-    if (Array.isArray(value)) for (const v of value) parts.push(`${escape(key)}=${escape(v)}`);
-    else parts.push(value === null || value === undefined ? escape(key) : `${escape(key)}=${escape(value)}`);
-  }
-  return parts.length > 0 ? `${request.path}?${parts.join('&')}` : request.path;
+  const query = request.query ? buildQueryString(request.query) : '';
+  return query ? `${request.path}?${query}` : request.path;
 }
 
 export class DirectGetHandler {
