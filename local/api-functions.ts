@@ -8,6 +8,7 @@ import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 import { listenLocal } from './listen.ts';
 import { failureDestination, functionTimeoutSeconds } from './async-destinations.ts';
 import { startInvokeEndpoint, type InvokableFunction } from './lambda-endpoint.ts';
+import { LocalLambdaPool, type FunctionRuntime } from './lambda-pool.ts';
 import { LocalLambda, type InvocationOptions } from './local-lambda.ts';
 
 // The functions behind the local catalogue API, the replay URL and the bucket notification,
@@ -53,11 +54,18 @@ export interface ApiFunctionsOptions {
   onAudit?(event: AuditEvent): void;
   /** Every other log line, as JSON. */
   onLog?(line: string): void;
+  /**
+   * Runtimes (execution environments) per function, 1 unless named: more spread concurrent
+   * invocations over a pool (local/lambda-pool.ts), closer to Lambda, which gives each concurrent
+   * request an environment of its own, but each runtime costs its bundle's load, its own clients
+   * and its own caches (see docs/parity.md).
+   */
+  environments?: Partial<Record<ApiFunctionName, number>>;
 }
 
 export interface ApiFunctions {
-  /** The runtimes running now (one is replaced when it died). */
-  readonly functions: Record<ApiFunctionName, LocalLambda>;
+  /** The runtimes running now (one is replaced when it died; a pool replaces its own). */
+  readonly functions: Record<ApiFunctionName, FunctionRuntime>;
   /** An API route's handler: API Gateway's Lambda proxy integration (payload 2.0) to the function. */
   route(fn: 'catalogue' | 'artefacts' | 'fleet' | 'console' | 'holds'): (event: HttpEvent) => Promise<HttpResult>;
   /** The replay Function URL's handler, invoked through `invokedFunctionArn` (the site's alias). */
@@ -157,19 +165,23 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
       const memory = functionResource(snapshot, fn).properties.MemorySize;
       return { timeoutSeconds: functionTimeoutSeconds(snapshot, fn), ...(typeof memory === 'number' ? { memoryMb: memory } : {}) };
     };
-    const start = (fn: ApiFunctionName) =>
+    const startOne = (fn: ApiFunctionName) =>
       LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: logSink(options, fn), ...limits(fn) });
+        const start = (fn: ApiFunctionName): Promise<FunctionRuntime> => {
+      const size = options.environments?.[fn] ?? 1;
+      return size > 1 ? LocalLambdaPool.start(size, () => startOne(fn)) : startOne(fn);
+    };
     const started = await Promise.allSettled(API_FUNCTIONS.map(start));
     const lambdas = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
     stops.push(() => Promise.all(Object.values(functions).map((f) => f?.stop())).then(() => undefined));
-    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<ApiFunctionName, LocalLambda>;
+    const functions = Object.fromEntries(API_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<ApiFunctionName, FunctionRuntime>;
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     let stopped = false;
     // As Lambda replaces an execution environment whose runtime died: the invocations in flight
     // fail, the next one gets a fresh runtime.
-    const replacing = new Map<ApiFunctionName, Promise<LocalLambda>>();
-    const current = async (fn: ApiFunctionName): Promise<LocalLambda> => {
+    const replacing = new Map<ApiFunctionName, Promise<FunctionRuntime>>();
+    const current = async (fn: ApiFunctionName): Promise<FunctionRuntime> => {
       if (functions[fn].running || stopped) return functions[fn];
       let fresh = replacing.get(fn);
       if (!fresh) {

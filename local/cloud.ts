@@ -57,6 +57,8 @@ export interface LocalCloudOptions {
    * for every `pollMs` (0: only when the caller ticks: tests). Default: the system clock, 15 s.
    */
   schedules?: { clock?: Clock; pollMs?: number };
+  /** Runtimes of the replay function (default 1): concurrent invocations spread over them (local/lambda-pool.ts). */
+  replayEnvironments?: number;
 }
 
 export interface LocalCloudIamOptions extends Pick<LocalIamOptions, 'editTemplates' | 'onDecision' | 'snapshot'> {
@@ -223,6 +225,7 @@ async function wire(
     snapshot: iamOptions?.snapshot,
     onAudit: audit,
     onLog: (line) => appendFileSync(logFile, `${line}\n`),
+    environments: { replay: options.replayEnvironments ?? 1 },
   });
   stops.push(() => functions.stop());
   events.attach((event) => functions.ingest(event));

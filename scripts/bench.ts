@@ -28,7 +28,8 @@
 //   export (`npm run bench -- export [--gb N]`, alone): a case export of N GiB (default 2) by
 //          `ferry case export`, its peak RSS against 256 MB, then `ferry case verify`
 // The cloud rows (scripts/bench/cloud-rows.ts), each on a fresh local cloud as `ferry start` runs it,
-// in a process of its own (the players are not the service); `--cloud-in-process`: in the bench's:
+// in a process of its own (the players are not the service); `--cloud-in-process`: in the bench's;
+// `--replay-environments N`: the replay function in N runtimes (default 1, local/lambda-pool.ts):
 //   ingest  N manifests of 100 calls (default 2,000)    ingest function vs raw BatchWriteItem
 //   replay  N concurrent players (default 50)           replay URL vs raw ranged GET: time to first byte
 //   search  a catalogue of N calls (default 1,000,000)  catalogue API vs raw Query: page latency
@@ -62,6 +63,8 @@ interface Options {
   cpuProf: boolean;
   /** The cloud rows' local cloud in the bench's own process (the old way) instead of its own. */
   cloudInProcess: boolean;
+  /** Runtimes of the replay function in the cloud rows' local cloud (--replay-environments, default 1). */
+  replayEnvironments: number;
   ferryVerify?: VerifyMode;
   counts: Record<Scenario, number>;
   /** Files of the `share` scenario (a tree source); 0 skips it. */
@@ -86,6 +89,7 @@ function parseOptions(argv: string[]): Options {
       keep: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
       'cloud-in-process': { type: 'boolean', default: false },
+      'replay-environments': { type: 'string', default: '1' },
       'ferry-verify': { type: 'string' },
       small: { type: 'string', default: '10000' },
       large: { type: 'string', default: '500' },
@@ -109,13 +113,15 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const ferryVerify = values['ferry-verify'];
+  const replayEnvironments = Number(values['replay-environments']);
+  if (!Number.isInteger(replayEnvironments) || replayEnvironments < 1 || replayEnvironments > 16) throw new Error(`--replay-environments must be a whole number from 1 to 16, not ${values['replay-environments']}`);
   const shareRestore = { auto: undefined, yes: true, no: false }[values['share-restore'] as 'auto' | 'yes' | 'no'];
   if (!['auto', 'yes', 'no'].includes(values['share-restore'] as string)) throw new Error(`--share-restore must be auto, yes or no, not ${values['share-restore']}`);
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
   const shareFileKb = values['share-file-kb'] === undefined ? undefined : Number(values['share-file-kb']);
   if (shareFileKb !== undefined && !(Number.isInteger(shareFileKb) && shareFileKb > 0)) throw new Error(`--share-file-kb must be a whole number of KB above 0, not ${values['share-file-kb']}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, cloudInProcess: values['cloud-in-process'] ?? false, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, shareFileKb, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, cloudInProcess: values['cloud-in-process'] ?? false, replayEnvironments, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, shareFileKb, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -329,7 +335,7 @@ async function main(): Promise<number> {
     // The cloud rows' local cloud in its own process unless --cloud-in-process; profiled with --cpu-prof (each function worker too).
     const cloudFlags = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(work, 'profiles', 'cloud')] : [];
     const cloudMode = opts.cloudInProcess ? ('in-process' as const) : ('process' as const);
-    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws, cpuProf: opts.cpuProf, cloud: { mode: cloudMode, nodeFlags: cloudFlags } });
+    const cloud = await runCloudScenarios(opts.cloud, work, say, { aws: peers.aws, cpuProf: opts.cpuProf, cloud: { mode: cloudMode, nodeFlags: cloudFlags, replayEnvironments: opts.replayEnvironments } });
     ctx.failures.push(...cloud.failures);
     if (opts.json) for (const r of cloud.rows) process.stdout.write(`${JSON.stringify(r)}\n`);
     const list = [...agentVerdicts(ctx.runs, ctx.ceiling), ...cloud.verdicts];

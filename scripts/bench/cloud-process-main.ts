@@ -11,7 +11,7 @@ const send = (message: CloudProcessReady | CloudProcessReply | { type: 'failed';
   new Promise<void>((resolve) => (process.connected ? process.send!(message, () => resolve()) : resolve()));
 
 async function main(): Promise<void> {
-  const { directory, fresh } = JSON.parse(process.argv[2] ?? '{}') as { directory: string; fresh: boolean };
+  const { directory, fresh, replayEnvironments } = JSON.parse(process.argv[2] ?? '{}') as { directory: string; fresh: boolean; replayEnvironments?: number };
   let cloud: LocalCloud | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (code: number) =>
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(130));
   process.on('SIGTERM', () => void stop(143));
   try {
-    cloud = await startLocalCloud({ directory, fresh });
+    cloud = await startLocalCloud({ directory, fresh, replayEnvironments });
   } catch (error) {
     await send({ type: 'failed', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     return void stop(1);

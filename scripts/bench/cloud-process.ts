@@ -47,6 +47,8 @@ export interface CloudProcessOptions {
   fresh: boolean;
   /** Extra node flags for the cloud process (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
   nodeFlags?: string[];
+  /** Runtimes of the replay function in the cloud (LocalCloudOptions.replayEnvironments). */
+  replayEnvironments?: number;
   readyTimeoutMs?: number;
   /** How long stop() waits before SIGKILL. */
   graceMs?: number;
@@ -55,7 +57,7 @@ export interface CloudProcessOptions {
 const ENTRY = fileURLToPath(new URL('./cloud-process-main.ts', import.meta.url));
 
 export function startCloudProcess(options: CloudProcessOptions): Promise<CloudProcess> {
-  const child = fork(ENTRY, [JSON.stringify({ directory: options.directory, fresh: options.fresh })], {
+  const child = fork(ENTRY, [JSON.stringify({ directory: options.directory, fresh: options.fresh, replayEnvironments: options.replayEnvironments })], {
     execArgv: ['--import', 'tsx', ...(options.nodeFlags ?? [])],
     // Its output goes to the bench's stderr: the bench's stdout carries the JSON rows.
     stdio: ['ignore', 2, 2, 'ipc'],

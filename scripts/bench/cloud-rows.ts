@@ -24,7 +24,7 @@ export interface CloudPeers {
   /** The AWS CLI, for the restore-fetch row; absent: Ferry alone. */
   aws?: string;
   /** Where the local cloud of the ingest, replay and search rows runs (default: its own process) and its node flags. */
-  cloud?: Pick<BenchCloudOptions, 'mode' | 'nodeFlags'>;
+  cloud?: Pick<BenchCloudOptions, 'mode' | 'nodeFlags' | 'replayEnvironments'>;
   /** `--cpu-prof`: Ferry's restore-fetch CLI writes a V8 profile under <work>/profiles/restore-fetch/. */
   cpuProf?: boolean;
 }

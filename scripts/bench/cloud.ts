@@ -58,19 +58,21 @@ export interface BenchCloudOptions {
   mode?: CloudMode;
   /** Node flags for the cloud's process (process mode), e.g. `--cpu-prof --cpu-prof-dir DIR`. */
   nodeFlags?: string[];
+  /** Runtimes of the replay function (default 1; LocalCloudOptions.replayEnvironments). */
+  replayEnvironments?: number;
 }
 
 export async function startBenchCloud(directory: string, options: BenchCloudOptions = {}): Promise<BenchCloud> {
   const fresh = options.fresh ?? true;
   if ((options.mode ?? 'process') === 'in-process') {
-    const cloud = await startLocalCloud({ directory, fresh });
+    const cloud = await startLocalCloud({ directory, fresh, replayEnvironments: options.replayEnvironments });
     const iam = cloud.iam;
     if (!iam) throw new Error('the local cloud started without its IAM gateway');
     const view = { ...pick(cloud), catalogue: cloud.catalogue as DynamoCatalogue };
     const ends = { drain: () => cloud.drain(), ingestErrors: async () => [...cloud.ingestErrors], stop: () => cloud.stop() };
     return benchClients('in-process', view, iam, (p) => iam.credentialsOf(p), undefined, ends);
   }
-  const proc = await startCloudProcess({ directory, fresh, nodeFlags: options.nodeFlags });
+  const proc = await startCloudProcess({ directory, fresh, nodeFlags: options.nodeFlags, replayEnvironments: options.replayEnvironments });
   const { info } = proc;
   const standIn = createDynamoClients({ region: info.region, endpoint: info.dynamoEndpoint, credentials: info.credentials });
   const view = { ...pick(info), catalogue: new DynamoCatalogue(standIn.doc, info.table) };
