@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiFunctions } from '../../local/api-functions.ts';
+import { LocalLambdaPool } from '../../local/lambda-pool.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { buildFunctionBundles, DEFAULT_BUNDLE_DIR } from '../../local/function-bundles.ts';
 import { functionEnvironment, generatedSnapshot } from '../../local/function-environment.ts';
@@ -122,6 +123,25 @@ describe('API function runtimes', () => {
       await fns.stop();
     }
     // Eight runtimes start (the export function's among them): a shared two-core machine needs more than 30 s.
+  }, 90_000);
+
+  it('runs the replay function in a pool of 2 runtimes when asked (environments), and answers through it', async () => {
+    const fns = await startApiFunctions({
+      ...{ bucket: 'local-bucket', table: 'local-table', region: 'us-east-1', s3Endpoint: 'http://127.0.0.1:9', dynamoEndpoint: 'http://127.0.0.1:9' },
+      ...{ credentialsOf: () => ({ accessKeyId: 'k', secretAccessKey: 's' }), cursorKey: 'c'.repeat(32), recallFor: () => undefined },
+      console: { issuer: 'http://127.0.0.1:9/pool', clientId: 'client', replayUrls: { 'site-a': 'http://127.0.0.1:9' } },
+      environments: { replay: 2 },
+    });
+    try {
+      expect(fns.functions.replay).toBeInstanceOf(LocalLambdaPool);
+      expect((fns.functions.replay as LocalLambdaPool).size).toBe(2);
+      expect(fns.functions.catalogue).not.toBeInstanceOf(LocalLambdaPool);
+      const event = { rawPath: '/sites/site-a/recordings/bad/audio', pathParameters: { site: 'site-a', rid: 'bad' }, requestContext: { http: { method: 'GET' } } };
+      const answers = await Promise.all([fns.replay(event as never), fns.replay(event as never)]);
+      expect(answers.map((a) => a.statusCode)).toEqual([400, 400]);
+    } finally {
+      await fns.stop();
+    }
   }, 90_000);
 });
 
