@@ -5,7 +5,8 @@
 // compiling TypeScript at start-up; so do the `restore` commands, which the bundle also holds.
 // The bundle is used only when it is newer than every source file, so a changed tree never
 // runs stale code. Everything else runs from source.
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -29,33 +30,44 @@ if (Number(process.versions.node.split('.')[0]) < 22) {
 }
 const bundle = join(root, 'dist', 'ferry-agent.mjs');
 
-function bundleIsFresh() {
+/**
+ * Whether the bundle is newer than every source file. Asked on libuv's thread pool, beside the
+ * bundle's own loading on the main thread: the 260-odd stats took 40-120 ms of every start on a
+ * busy host when made one after another before the bundle was even read.
+ */
+async function bundleIsFresh() {
   let built;
   try {
-    built = statSync(bundle).mtimeMs;
+    built = (await stat(bundle)).mtimeMs;
   } catch {
     return false;
   }
-  for (const dir of ['core', 'adapters', 'agent', 'cli', 'functions', 'local']) {
-    for (const name of readdirSync(join(root, dir), { recursive: true })) {
-      if (String(name).endsWith('.ts') && statSync(join(root, dir, String(name))).mtimeMs > built) return false;
-    }
-  }
-  return true;
+  const sources = async (dir) => (await readdir(join(root, dir), { recursive: true })).filter((name) => name.endsWith('.ts')).map((name) => join(root, dir, name));
+  const files = (await Promise.all(['core', 'adapters', 'agent', 'cli', 'functions', 'local'].map(sources))).flat();
+  const times = await Promise.all(files.map(async (file) => (await stat(file)).mtimeMs));
+  return times.every((mtime) => mtime <= built);
 }
 
 let main;
 // The bundle holds the `agent` and `restore` commands (cli/agent-entry.ts).
-if (['agent', 'restore'].includes(args.find((a) => !a.startsWith('-'))) && process.env.FERRY_FROM_SOURCE === undefined && bundleIsFresh()) {
+if (['agent', 'restore'].includes(args.find((a) => !a.startsWith('-'))) && process.env.FERRY_FROM_SOURCE === undefined && existsSync(bundle)) {
   // Node keeps the bundle's compiled code on disk: every start after the first skips most of
-  // compiling the 3 MB bundle (the agent also runs from cron with --once, and a start is time
+  // compiling the bundle (the agent also runs from cron with --once, and a start is time
   // before the first pack). The cache is keyed by the bundle's content, so a new build is
   // compiled afresh. NODE_COMPILE_CACHE names its directory (default: under the system's
   // temporary directory); NODE_DISABLE_COMPILE_CACHE=1 turns it off.
   const { enableCompileCache } = await import('node:module');
   enableCompileCache?.();
-  ({ main } = await import(bundle));
-} else {
+  // Loaded while its freshness is checked; a stale bundle is loaded for nothing (its module code
+  // runs no command) and the sources run instead, so a changed tree never runs stale code.
+  const fresh = bundleIsFresh();
+  const loaded = await import(bundle).catch((error) => ({ error }));
+  if (await fresh) {
+    if (loaded.error) throw loaded.error;
+    main = loaded.main;
+  }
+}
+if (main === undefined) {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../cli/main.ts'));
