@@ -43,6 +43,17 @@ export async function publishIndex(ctx: TreeSnapshotContext, key: string, header
   }
 }
 
+/**
+ * `b`'s value once `a` and `b` have both settled; the first failure (of `a`, then of `b`) when
+ * either failed. Neither is left running when the caller goes on (to clean up after a failure).
+ */
+export async function bothSettled<T>(a: Promise<unknown>, b: Promise<T>): Promise<T> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'rejected') throw first.reason;
+  if (second.status === 'rejected') throw second.reason;
+  return second.value;
+}
+
 /** A pack the snapshot reuses was removed (by the cloud's purge) while the snapshot was taken. */
 export class PackGoneError extends Error {
   override readonly name = 'PackGoneError';

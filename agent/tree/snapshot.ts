@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PackGoneError, assertPacksPresent, publishIndex, rootIdentity } from './snapshot-steps.ts';
+import { PackGoneError, assertPacksPresent, bothSettled, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
 import { msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
@@ -339,18 +339,20 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
     await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
-    await packer.finish();
-    await indexBody.close();
-    const { delta } = localNext.close();
-    prev.close();
-    const after = await rootIdentity(source.path);
-    if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
-    // Emptied on purpose, the same directory is empty; an unmounted share leaves another (empty) one.
-    const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
-    if (indexBody.lines === 0 && swapped && last.files + last.dirs > 0) {
-      throw new TreeVanishedError(`${source.path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
-    }
-    const index = await publishIndex(ctx, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file);
+    // The last pack and the index go up side by side: they do not depend on each other, only the manifest needs both.
+    const { index, delta } = await bothSettled(packer.finish(), (async () => {
+      await indexBody.close();
+      const { delta } = localNext.close();
+      prev.close();
+      const after = await rootIdentity(source.path);
+      if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
+      // Emptied on purpose, the same directory is empty; an unmounted share leaves another (empty) one.
+      const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
+      if (indexBody.lines === 0 && swapped && last.files + last.dirs > 0) {
+        throw new TreeVanishedError(`${source.path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
+      }
+      return { delta, index: await publishIndex(ctx, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
+    })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
       const p = content.pack(no);
       if (!p) throw new Error(`pack ${no} of snapshot ${snapshotId} was never published`);

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { PutOptions } from '../../core/ports.ts';
 import { readAll } from '../../agent/recover.ts';
 import { restoreTree } from '../../cli/tree-restore.ts';
 import { LineFileWriter } from '../../agent/line-file.ts';
@@ -19,7 +20,43 @@ const write = (path: string, text: string | Buffer, mtime = new Date('2026-02-01
   utimesSync(path, mtime, mtime);
 };
 
+/** Holds a pack's upload (up to 2 s) until the index's begins, and records which began first. */
+class HeldPackStore extends MemoryBlobStore {
+  readonly began: string[] = [];
+  private indexBegan = () => {};
+  private readonly indexBegins = new Promise<void>((resolve) => (this.indexBegan = resolve));
+  private async begin(key: string): Promise<void> {
+    if (key.includes('/index/')) {
+      this.began.push('index');
+      this.indexBegan();
+    }
+    if (!key.includes('/packs/')) return;
+    await Promise.race([this.indexBegins, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    this.began.push('pack');
+  }
+  override async put(key: string, body: Uint8Array, options?: PutOptions) {
+    await this.begin(key);
+    return super.put(key, body, options);
+  }
+  override async createMultipart(key: string, options?: Omit<PutOptions, 'sha256' | 'ifNoneMatch'>) {
+    await this.begin(key);
+    return super.createMultipart(key, options);
+  }
+}
+
 describe('tree snapshot', () => {
+  it('uploads the index while the last pack is still being uploaded, and publishes a whole snapshot', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 20; i++) write(join(site.root, `f${i}.txt`), `file ${i}`);
+    const store = new HeldPackStore();
+    const { manifest } = await snapshot(site, store);
+    expect(store.began).toEqual(['index', 'pack']);
+    expect(manifest.counts).toMatchObject({ files: 20, filesRead: 20, problems: 0 });
+    expect(await treeManifests(store)).toHaveLength(1);
+    await restoreTree({ blobs: store, manifest, to: join(site.dir, 'r') });
+    expect(picture(join(site.dir, 'r'))).toEqual(picture(site.root));
+  });
+
   it('restores the first snapshot byte-identical with modes, mtimes, empty files, links and a non-UTF-8 name', async () => {
     const site = treeSite();
     mkdirSync(join(site.root, 'Meeting Content/conf 1'), { recursive: true });
