@@ -96,6 +96,12 @@ export function ferryConfigYaml(o: FerryRunOptions, state: string): string {
 
 /** Ferry's CLI starts at all (the tree may be mid-edit): its stderr when it does not. */
 export function ferryStartProblem(): string | undefined {
+  // The agent (and `ferry restore`) run from the single-file bundle, as on a site, only when it is
+  // newer than every source file; otherwise bin/ferry.mjs quietly runs the sources, which start
+  // and run slower. A source edited since the last build must not turn the figures into the
+  // sources' figures: build the bundle first, every run.
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO, encoding: 'utf8', timeout: 300_000 });
+  if (build.status !== 0) return `npm run build failed, so Ferry's CLI would run from source: ${(build.stderr || build.error?.message || `exit ${build.status}`).trim().split('\n').slice(0, 6).join('\n')}`;
   const r = spawnSync(process.execPath, [FERRY_BIN, '--help'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
   if (r.status === 0) return undefined;
   return (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(0, 6).join('\n');
