@@ -1,5 +1,5 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
@@ -86,11 +86,13 @@ function openError(error: unknown, path: string): Error {
 
 /**
  * Reads a small file whole, read-only and without following links, synchronously (see
- * SMALL_RECORDING_BYTES): open, fstat, one read, close. It must hold exactly the scanned size:
- * the read asks for a byte more, so a file that grew since the fstat is refused, and one that
- * came back short is read on only until the scanned size (or the end). Once the scanned size is
- * in hand no read is made to see the end of the file: growth after this read is the check
- * before commit's to catch (assertUnchanged: size and mtime of every file of the pack).
+ * SMALL_RECORDING_BYTES): open, one read, close. It must hold exactly the scanned size: the read
+ * asks for a byte more, so a file that grew since the scan is refused, and one that came back
+ * short is read on only until the scanned size (or the end). No fstat: the read's count is the
+ * size check, and anything that is no longer the scanned regular file (a directory, a device, a
+ * file replaced since) is the check before commit's to catch (assertUnchanged: an lstat of every
+ * file of the pack: regular file, size and mtime). Once the scanned size is in hand no read is
+ * made to see the end of the file: growth after this read is that check's too.
  */
 export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: string, stamp: FileStamp, into?: ReadBuffer): Buffer {
   let fd: number;
@@ -100,17 +102,17 @@ export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: stri
     throw openError(error, path);
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size !== stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned (${stamp.size} → ${st.size})`, path);
     const body = into ? into.take(stamp.size + 1) : Buffer.allocUnsafe(stamp.size + 1);
     let got = 0;
     for (let n = -1; n !== 0 && got < stamp.size; got += n) n = readSync(fd, body, got, stamp.size + 1 - got, got);
-    if (got > stamp.size) throw new SourceChangedError(`${path} grew while it was read (more than ${stamp.size} bytes)`, path);
-    if (got < stamp.size) throw new SourceChangedError(`${path} shrank while it was read (${got} of ${stamp.size} bytes)`, path);
+    if (got > stamp.size) throw new SourceChangedError(`${path} grew since it was scanned (more than ${stamp.size} bytes)`, path);
+    if (got < stamp.size) throw new SourceChangedError(`${path} changed size since it was scanned (${stamp.size} → ${got})`, path);
     return body.subarray(0, stamp.size);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EIO' || code === 'EACCES' || code === 'EPERM') throw new UnreadableSourceError(`${path} cannot be read (${code})`, path, { cause: error });
+    // The name holds a directory now (or something else that cannot be read as a file): not the file scanned.
+    if (code === 'EISDIR' || code === 'EINVAL' || code === 'EAGAIN') throw new SourceChangedError(`${path} is no longer a regular file (${code})`, path, { cause: error });
     throw error;
   } finally {
     closeSync(fd);

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
-import fs, { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, constants } from 'node:fs';
+import fs, { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, openSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
@@ -44,6 +44,28 @@ describe('reading a small file whole', () => {
       reads.mockRestore();
       syncBuiltinESMExports();
     }
+  });
+
+  it('reads a small file with open, one read and close: no fstat (the read itself checks the size)', () => {
+    const body = Buffer.alloc(30_044, 9);
+    const { path, stamp } = fileWith('a.wav', body);
+    const fstats = vi.spyOn(fs, 'fstatSync');
+    syncBuiltinESMExports();
+    try {
+      expect(readSmallFile({}, path, stamp).equals(body)).toBe(true);
+      expect(fstats).not.toHaveBeenCalled();
+    } finally {
+      fstats.mockRestore();
+      syncBuiltinESMExports();
+    }
+  });
+
+  it('refuses a name that holds a directory now, not the file scanned, with SourceChangedError', () => {
+    const { path, stamp } = fileWith('a.wav', Buffer.alloc(100, 6));
+    rmSync(path);
+    mkdirSync(path);
+    expect(() => readSmallFile({}, path, stamp)).toThrow(SourceChangedError);
+    expect(() => readSmallFile({}, path, stamp)).toThrow(/is no longer a regular file \(EISDIR\)/);
   });
 
   it("reads one pack's files through one buffer, each returned as exactly its own bytes, each asking a byte more than scanned", () => {
