@@ -32,6 +32,8 @@ const MAX_SIDECAR_BYTES = 1024 * 1024;
  */
 export const SMALL_RECORDING_BYTES = 1024 * 1024;
 const READ_ONLY = constants.O_RDONLY | constants.O_NOFOLLOW;
+/** How long a pack reads before it lets the event loop take what came in meanwhile. */
+const READ_TURN_MS = 2;
 
 export interface MetadataExtractor {
   extract(input: { fileName: string; relativePath: string; mtime: Date; sidecar?: { name: string; bytes: Uint8Array } }): { meta: CallMetadata; issues: string[] };
@@ -202,7 +204,15 @@ async function shipAttempt(ctx: ShipContext, work: BatchWork, plan: PackPlan, at
     const pending: PendingMember[] = [];
     const issues: string[] = [];
     const reads = new ReadBuffer();
+    let turn = performance.now();
     for (const rec of work.recordings) {
+      // Reading a pack never returns to the event loop by itself (every step settles at once):
+      // give it a turn now and then, so that the answers other packs wait for (their digests,
+      // the store's replies) are taken as they come instead of after every pack in hand is read.
+      if (performance.now() - turn > READ_TURN_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turn = performance.now();
+      }
       const member = await packRecording(ctx, work, builder, dir, rec, reads);
       pending.push(member);
       issues.push(...member.issues);
