@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { openNoFollow } from './local-files.ts';
 import { sharedBuffer } from '../agent/part-pool.ts';
 import type { PrefixHash, PrefixHashes } from './prefix-hash.ts';
+import { AlignedBuffers, DirectPart } from './restore-fetch-direct.ts';
 import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts';
 
 // One `.part` of `ferry restore fetch` while its ranges arrive in any order: each range is written
@@ -12,7 +13,8 @@ import { RangeRecord, type Interval, type RecordOwner } from './range-record.ts'
 // the hash is hashed from memory while the hold budget allows, else read back from the file (the
 // page cache) when the prefix reaches it. The hash is taken on a thread of its own
 // (`prefix-hash.ts`). Range buffers, on shared memory, come from a RangeBuffers pool and go back
-// to it once written and hashed.
+// to it once written and hashed; where they are aligned, ranges are written with O_DIRECT
+// (`restore-fetch-direct.ts`), not through the page cache.
 
 /** Bytes of ranges kept in memory for the hash, across files, at most. */
 export class HoldBudget {
@@ -31,19 +33,23 @@ export class HoldBudget {
  * Buffers of one range each, reused: a GET's body is copied into one as it arrives, so the
  * socket's chunks die young and the garbage collector never sees hundreds of megabytes of them
  * live (a profile of the 2 GB fetch spent a fifth of its time collecting them). Buffers of the
- * full range size are allocated on demand and reused; a shorter range (a file's last) gets one of
- * its own length, so the fetch's byte budgets (write queue, hold) bound the memory as before.
+ * full range size are allocated on demand (page-aligned, so they can be written directly) and
+ * reused; a shorter range (a file's last) gets one of its own length, so the fetch's byte budgets
+ * (write queue, hold) bound the memory as before.
  */
 export class RangeBuffers {
   private readonly free: Buffer[] = [];
+  private readonly aligned: AlignedBuffers;
   /** Buffers allocated so far. */
   allocated = 0;
-  constructor(readonly size: number) {}
+  constructor(readonly size: number) {
+    this.aligned = new AlignedBuffers(size);
+  }
   take(length: number = this.size): Buffer {
     const b = length === this.size ? this.free.pop() : undefined;
     if (b) return b;
     this.allocated++;
-    return sharedBuffer(length);
+    return length === this.size ? this.aligned.allocate() : sharedBuffer(length);
   }
   give(b: Buffer): void {
     if (b.length === this.size) this.free.push(b);
@@ -79,7 +85,7 @@ export class PartFile {
 
   private constructor(
     private readonly target: PartTarget,
-    private readonly handle: FileHandle,
+    private readonly file: DirectPart,
     private readonly record: RangeRecord,
     private readonly flushBytes: number,
     private readonly hold: HoldBudget,
@@ -89,11 +95,25 @@ export class PartFile {
     this.advance();
   }
 
-  /** Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is refused, not followed. */
-  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget, hashes: PrefixHashes): Promise<PartFile> {
+  /**
+   * Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is
+   * refused, not followed. With `direct`, aligned bytes are written with O_DIRECT where the file
+   * system allows it.
+   */
+  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget, hashes: PrefixHashes, { direct = true } = {}): Promise<PartFile> {
     const record = await RangeRecord.start(target.record, target.file, target.done, target.recordOnDisk);
     const flags = constants.O_RDWR | constants.O_CREAT | (target.done.length > 0 ? 0 : constants.O_TRUNC);
-    return new PartFile(target, await openNoFollow(target.part, flags, 0o644), record, flushBytes, hold, hashes.open());
+    const file = await DirectPart.open(target.part, await openNoFollow(target.part, flags, 0o644), direct);
+    return new PartFile(target, file, record, flushBytes, hold, hashes.open());
+  }
+
+  /** Bytes written with O_DIRECT so far. */
+  get directBytes(): number {
+    return this.file.directBytes;
+  }
+
+  private get handle(): FileHandle {
+    return this.file.buffered;
   }
 
   /**
@@ -108,9 +128,9 @@ export class PartFile {
       if (bytes.length !== length) throw new RangeError(`a buffer of ${bytes.length} bytes for range ${r.start}-${r.end}`);
       // One write at a time per file, in the order the ranges came: eight writes at once into one
       // file served a contended disk worse than one writer.
-      const written = this.writes.then(() => this.handle.write(bytes, 0, length, r.start));
+      const written = this.writes.then(() => this.file.write(bytes, r.start));
       this.writes = written.catch(() => undefined);
-      ({ bytesWritten } = await written);
+      bytesWritten = await written;
     } catch (error) {
       release();
       throw error;
@@ -212,6 +232,6 @@ export class PartFile {
     }
     this.waiting.clear();
     await this.record.close();
-    await this.handle.close();
+    await this.file.close();
   }
 }

@@ -159,6 +159,8 @@ export interface FetchTuning {
   holdBytes: number;
   /** Bytes of ranges received and waiting for their write, at most, before a new GET waits for the disk. */
   writeQueueBytes: number;
+  /** Writes aligned ranges with O_DIRECT (not through the page cache) where the file system allows it. */
+  direct: boolean;
 }
 
 /**
@@ -170,7 +172,7 @@ export interface FetchTuning {
  * holdBytes of ranges (192 MiB; a range counts once, so 128 MiB when none is held for the hash
  * while queued), plus 1 MiB of read-back buffer per open .part.
  */
-export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024, writeQueueBytes: 64 * 1024 * 1024 };
+export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024, writeQueueBytes: 64 * 1024 * 1024, direct: true };
 
 /**
  * One range, whole, in `into` (a buffer of the pool, reused): read straight into it where the
@@ -261,7 +263,7 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
   const partOf = (state: FileState) => {
     let p = parts.get(state);
     if (!p) {
-      p = PartFile.open(state, tuning.flushBytes, hold, hashes);
+      p = PartFile.open(state, tuning.flushBytes, hold, hashes, { direct: tuning.direct });
       p.catch(() => undefined); // reported by whoever awaits it
       parts.set(state, p);
     }
