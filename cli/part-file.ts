@@ -29,6 +29,9 @@ export class HoldBudget {
   }
 }
 
+/** Bytes read back at a time from a range that was not held for the hash. */
+const READ_BACK = 1024 * 1024;
+
 /**
  * Buffers of one range each, reused: a GET's body is copied into one as it arrives, so the
  * socket's chunks die young and the garbage collector never sees hundreds of megabytes of them
@@ -40,10 +43,20 @@ export class HoldBudget {
 export class RangeBuffers {
   private readonly free: Buffer[] = [];
   private readonly aligned: AlignedBuffers;
+  private readonly reads = new AlignedBuffers(READ_BACK);
+  private readonly freeReads: Buffer[] = [];
   /** Buffers allocated so far. */
   allocated = 0;
   constructor(readonly size: number) {
     this.aligned = new AlignedBuffers(size);
+  }
+
+  /** A buffer of READ_BACK bytes (aligned) to read a range back into for its hash; one per .part at most, reused. */
+  takeReadBack(): Buffer {
+    return this.freeReads.pop() ?? this.reads.allocate();
+  }
+  giveReadBack(b: Buffer): void {
+    this.freeReads.push(b);
   }
   take(length: number = this.size): Buffer {
     const b = length === this.size ? this.free.pop() : undefined;
@@ -66,9 +79,6 @@ export interface PartTarget {
   recordOnDisk: boolean;
 }
 
-/** Bytes read back at a time from a range that was not held for the hash. */
-const READ_BACK = 1024 * 1024;
-
 export class PartFile {
   /** Bytes of the prefix hashed so far. */
   private hashed = 0;
@@ -90,6 +100,7 @@ export class PartFile {
     private readonly flushBytes: number,
     private readonly hold: HoldBudget,
     private readonly hash: PrefixHash,
+    private readonly buffers: RangeBuffers | undefined,
   ) {
     for (const r of target.done) this.waiting.set(r.start, { end: r.end });
     this.advance();
@@ -97,19 +108,19 @@ export class PartFile {
 
   /**
    * Opens the `.part` (emptied when nothing of it is recorded) and its record; a symbolic link is
-   * refused, not followed. With `direct`, aligned bytes are written with O_DIRECT where the file
-   * system allows it.
+   * refused, not followed. With `direct`, aligned bytes are written (and read back) with
+   * O_DIRECT where the file system allows it; `buffers` lends the buffer a range is read back into.
    */
-  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget, hashes: PrefixHashes, { direct = true } = {}): Promise<PartFile> {
+  static async open(target: PartTarget, flushBytes: number, hold: HoldBudget, hashes: PrefixHashes, { direct = true, buffers }: { direct?: boolean; buffers?: RangeBuffers } = {}): Promise<PartFile> {
     const record = await RangeRecord.start(target.record, target.file, target.done, target.recordOnDisk);
     const flags = constants.O_RDWR | constants.O_CREAT | (target.done.length > 0 ? 0 : constants.O_TRUNC);
     const file = await DirectPart.open(target.part, await openNoFollow(target.part, flags, 0o644), direct);
-    return new PartFile(target, file, record, flushBytes, hold, hashes.open());
+    return new PartFile(target, file, record, flushBytes, hold, hashes.open(), buffers);
   }
 
-  /** Bytes written with O_DIRECT so far. */
-  get directBytes(): number {
-    return this.file.directBytes;
+  /** Bytes written, and read back for the hash, with O_DIRECT so far. */
+  get direct(): { written: number; read: number } {
+    return { written: this.file.directBytes, read: this.file.directBytesRead };
   }
 
   private get handle(): FileHandle {
@@ -171,9 +182,9 @@ export class PartFile {
   }
 
   private async readBack(start: number, end: number): Promise<void> {
-    this.readBuffer ??= sharedBuffer(READ_BACK);
+    this.readBuffer ??= this.buffers?.takeReadBack() ?? sharedBuffer(READ_BACK);
     for (let at = start; at <= end; ) {
-      const { bytesRead } = await this.handle.read(this.readBuffer, 0, Math.min(READ_BACK, end - at + 1), at);
+      const bytesRead = await this.file.read(this.readBuffer, Math.min(READ_BACK, end - at + 1), at);
       if (bytesRead === 0) throw new Error(`${this.target.part} ends at ${at}, before byte ${end} it should hold`);
       await this.hash.update(this.readBuffer.subarray(0, bytesRead));
       at += bytesRead;
@@ -231,6 +242,8 @@ export class PartFile {
       w.release?.();
     }
     this.waiting.clear();
+    if (this.readBuffer) this.buffers?.giveReadBack(this.readBuffer);
+    this.readBuffer = undefined;
     await this.record.close();
     await this.file.close();
   }

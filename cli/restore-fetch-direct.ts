@@ -25,10 +25,10 @@ const WASM_PAGE = 64 * 1024;
 /** A shared WebAssembly memory spans at most 65,536 pages (4 GiB). */
 const WASM_MAX_PAGES = 65_536;
 
-/** Shared memories handed out by AlignedBuffers: a buffer on one of them, at an aligned offset, can be written directly. */
+/** Shared memories handed out by AlignedBuffers: a buffer on one of them, at an aligned offset, can be written or read directly. */
 const alignedMemory = new WeakSet<ArrayBufferLike>();
 
-export function directWritable(bytes: Uint8Array): boolean {
+export function directCapable(bytes: Uint8Array): boolean {
   return alignedMemory.has(bytes.buffer) && bytes.byteOffset % DIRECT_ALIGN === 0;
 }
 
@@ -69,13 +69,16 @@ export class AlignedBuffers {
 const refused = (error: unknown) => (error as NodeJS.ErrnoException).code === 'EINVAL';
 
 /**
- * One `.part` opened twice: `buffered` for everything (reads, unaligned bytes, the syncs), and a
- * second O_DIRECT handle on the same inode for the aligned part of each range. The caller
- * serializes the writes of one file.
+ * One `.part` opened twice: `buffered` for everything (unaligned bytes, the syncs), and a second
+ * O_DIRECT handle on the same inode for the aligned part of each range, written or read back for
+ * the hash (a range written directly is not in the page cache: read through it, it would be read
+ * from the disk and then copied). The caller serializes the writes of one file.
  */
 export class DirectPart {
   /** Bytes written with O_DIRECT so far. */
   directBytes = 0;
+  /** Bytes read back with O_DIRECT so far. */
+  directBytesRead = 0;
 
   private constructor(
     readonly buffered: FileHandle,
@@ -87,7 +90,7 @@ export class DirectPart {
     if (!wanted) return new DirectPart(buffered, undefined);
     let direct: FileHandle | undefined;
     try {
-      direct = await openNoFollow(path, constants.O_WRONLY | constants.O_DIRECT);
+      direct = await openNoFollow(path, constants.O_RDWR | constants.O_DIRECT);
       const [a, b] = await Promise.all([buffered.stat(), direct.stat()]);
       // Replaced between the two opens: never write into another file.
       if (a.ino !== b.ino || a.dev !== b.dev) throw new Error(`${path} changed while it was opened`);
@@ -105,21 +108,45 @@ export class DirectPart {
   async write(bytes: Buffer, position: number): Promise<number> {
     let written = 0;
     const aligned = bytes.length - (bytes.length % DIRECT_ALIGN);
-    if (this.direct && aligned > 0 && position % DIRECT_ALIGN === 0 && directWritable(bytes)) {
+    if (this.direct && aligned > 0 && position % DIRECT_ALIGN === 0 && directCapable(bytes)) {
       try {
         written = (await this.direct.write(bytes, 0, aligned, position)).bytesWritten;
         this.directBytes += written;
         if (written < aligned) return written;
       } catch (error) {
-        if (!refused(error)) throw error;
-        // A stricter alignment than DIRECT_ALIGN: this file goes on through the page cache.
-        const direct = this.direct;
-        this.direct = undefined;
-        await direct.close().catch(() => undefined);
+        await this.refuse(error);
       }
     }
     if (written < bytes.length) written += (await this.buffered.write(bytes, written, bytes.length - written, position + written)).bytesWritten;
     return written;
+  }
+
+  /**
+   * Reads up to `length` bytes at `position` into `bytes` from its start: directly when the offset
+   * and the memory allow it (whole blocks, of which the bytes past `length` are not used; `bytes`
+   * must have room for them), else through the page cache. Resolves with the bytes read, at most
+   * `length` (fewer at the end of the file).
+   */
+  async read(bytes: Buffer, length: number, position: number): Promise<number> {
+    const span = Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN;
+    if (this.direct && length > 0 && span <= bytes.length && position % DIRECT_ALIGN === 0 && directCapable(bytes)) {
+      try {
+        const { bytesRead } = await this.direct.read(bytes, 0, span, position);
+        this.directBytesRead += Math.min(bytesRead, length);
+        return Math.min(bytesRead, length);
+      } catch (error) {
+        await this.refuse(error);
+      }
+    }
+    return (await this.buffered.read(bytes, 0, length, position)).bytesRead;
+  }
+
+  /** A direct read or write refused for its alignment (stricter than DIRECT_ALIGN): this file goes on through the page cache. */
+  private async refuse(error: unknown): Promise<void> {
+    if (!refused(error)) throw error;
+    const direct = this.direct;
+    this.direct = undefined;
+    await direct?.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {

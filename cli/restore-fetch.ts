@@ -263,7 +263,7 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
   const partOf = (state: FileState) => {
     let p = parts.get(state);
     if (!p) {
-      p = PartFile.open(state, tuning.flushBytes, hold, hashes, { direct: tuning.direct });
+      p = PartFile.open(state, tuning.flushBytes, hold, hashes, { direct: tuning.direct, buffers });
       p.catch(() => undefined); // reported by whoever awaits it
       parts.set(state, p);
     }

@@ -7,11 +7,12 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { HoldBudget, PartFile, RangeBuffers } from '../../cli/part-file.ts';
 import { PrefixHashes } from '../../cli/prefix-hash.ts';
 import { missingRanges } from '../../cli/range-record.ts';
-import { AlignedBuffers, DIRECT_ALIGN, directWritable } from '../../cli/restore-fetch-direct.ts';
+import { AlignedBuffers, DIRECT_ALIGN, directCapable } from '../../cli/restore-fetch-direct.ts';
 import { sharedBuffer } from '../../agent/part-pool.ts';
 
 // `ferry restore fetch` writes the aligned bytes of each range with O_DIRECT (not through the
-// page cache), from page-aligned shared buffers, and everything else through the page cache.
+// page cache), from page-aligned shared buffers, and reads a range back for its hash so; every
+// other byte goes through the page cache.
 
 const KIB = 1024;
 const hashes = new PrefixHashes();
@@ -38,8 +39,9 @@ async function fetchInto(content: Buffer, rangeBytes: number, options: { direct?
   const part = join(dir, 'full.sql.part');
   const sha256 = createHash('sha256').update(content).digest('hex');
   const target = { file: { size: content.length, sha256 }, part, record: `${part}.ranges`, done: [], recordOnDisk: false };
-  const file = await PartFile.open(target, 0, new HoldBudget(0), hashes, { direct: options.direct ?? true });
   const buffers = options.buffers ?? new RangeBuffers(rangeBytes);
+  // Nothing held for the hash: every range is read back.
+  const file = await PartFile.open(target, 0, new HoldBudget(0), hashes, { direct: options.direct ?? true, buffers: options.buffers ? undefined : buffers });
   const ranges = missingRanges([], content.length, rangeBytes);
   for (const i of options.order?.(ranges.length) ?? ranges.map((_, i) => ranges.length - 1 - i)) {
     const r = ranges[i]!;
@@ -47,9 +49,9 @@ async function fetchInto(content: Buffer, rangeBytes: number, options: { direct?
     content.copy(b, 0, r.start, r.end + 1);
     await file.write(r, b, () => buffers.give(b));
   }
-  const directBytes = file.directBytes;
   const digest = await file.finish();
-  return { dir, part, sha256, digest, directBytes };
+  const { written: directBytes, read: directRead } = file.direct;
+  return { dir, part, sha256, digest, directBytes, directRead };
 }
 
 describe('restore fetch: direct writes', () => {
@@ -59,24 +61,26 @@ describe('restore fetch: direct writes', () => {
     for (const b of full) {
       expect(b.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(b.length).toBe(64 * KIB);
-      expect(directWritable(b)).toBe(true);
+      expect(directCapable(b)).toBe(true);
     }
     // Three distinct buffers, none overlapping another.
     full[0]!.fill(1);
     full[1]!.fill(2);
     full[2]!.fill(3);
     expect([full[0]![64 * KIB - 1], full[1]![0], full[2]![0]]).toEqual([1, 2, 3]);
-    expect(directWritable(buffers.take(1000))).toBe(false);
-    expect(directWritable(sharedBuffer(64 * KIB))).toBe(false);
-    expect(directWritable(full[0]!.subarray(512))).toBe(false);
+    expect(directCapable(buffers.take(1000))).toBe(false);
+    expect(directCapable(sharedBuffer(64 * KIB))).toBe(false);
+    expect(directCapable(full[0]!.subarray(512))).toBe(false);
     // A size O_DIRECT cannot take gets plain shared buffers.
-    expect(directWritable(new AlignedBuffers(1000).allocate())).toBe(false);
+    expect(directCapable(new AlignedBuffers(1000).allocate())).toBe(false);
   });
 
-  it('writes the aligned ranges with O_DIRECT and an unaligned last range through the page cache, and the file is byte-identical with its SHA-256', async () => {
+  it('writes the aligned ranges with O_DIRECT and an unaligned last range through the page cache, reads every range back for its hash with O_DIRECT, and the file is byte-identical with its SHA-256', async () => {
     const content = randomBytes(3 * 64 * KIB + 1000);
-    const { dir, part, sha256, digest, directBytes } = await fetchInto(content, 64 * KIB);
+    const { dir, part, sha256, digest, directBytes, directRead } = await fetchInto(content, 64 * KIB);
     expect(directBytes).toBe(directSupported(dir) ? 3 * 64 * KIB : 0);
+    // The last range's bytes too: read as whole blocks directly, after the kernel wrote them out of the page cache.
+    expect(directRead).toBe(directSupported(dir) ? content.length : 0);
     expect(digest).toBe(sha256);
     expect(readFileSync(part).equals(content)).toBe(true);
   });
@@ -92,15 +96,16 @@ describe('restore fetch: direct writes', () => {
     expect(readFileSync(part).equals(content)).toBe(true);
   });
 
-  it('writes every byte through the page cache when direct writes are off, and the file is the same', async () => {
+  it('writes and reads back every byte through the page cache when direct writes are off, and the file is the same', async () => {
     const content = randomBytes(4 * 64 * KIB);
-    const { part, sha256, digest, directBytes } = await fetchInto(content, 64 * KIB, { direct: false });
+    const { part, sha256, digest, directBytes, directRead } = await fetchInto(content, 64 * KIB, { direct: false });
     expect(directBytes).toBe(0);
+    expect(directRead).toBe(0);
     expect(digest).toBe(sha256);
     expect(readFileSync(part).equals(content)).toBe(true);
   });
 
-  it('writes a range again through the page cache when the file system refuses its direct write (EINVAL), and the rest of the file goes so too', async () => {
+  it('writes a range again through the page cache when the file system refuses its direct write (EINVAL), and the rest of the file goes so too (read back so too)', async () => {
     const content = randomBytes(4 * 64 * KIB);
     const dir = scratch();
     const probe = await open(join(dir, 'probe'), 'w');
@@ -113,10 +118,11 @@ describe('restore fetch: direct writes', () => {
       if (writes++ === 0) return Promise.reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' }));
       return (write as (...a: unknown[]) => Promise<unknown>).apply(this, args);
     } as never);
-    const { part, sha256, digest, directBytes } = await fetchInto(content, 64 * KIB);
+    const { part, sha256, digest, directBytes, directRead } = await fetchInto(content, 64 * KIB);
     // Where the file system has O_DIRECT: the refused write, then the four ranges through the page cache.
     expect(writes).toBe(directSupported(dir) ? 5 : 4);
     expect(directBytes).toBe(0);
+    expect(directRead).toBe(0);
     expect(digest).toBe(sha256);
     expect(readFileSync(part).equals(content)).toBe(true);
   });
