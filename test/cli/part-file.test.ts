@@ -87,4 +87,33 @@ describe('restore fetch: one .part', () => {
     expect(await hash.digest()).toBe(createHash('sha256').update(content).digest('hex'));
     await expect(hashes.open().update(Buffer.alloc(1))).rejects.toThrow(/SharedArrayBuffer/);
   });
+
+  it('hashes two files open at once on two threads, a file opened once they are digested on the first again, and every digest is that of its own file', async () => {
+    const two = new PrefixHashes(2);
+    try {
+      const files = [randomBytes(300 * KIB), randomBytes(200 * KIB), randomBytes(100 * KIB)];
+      const feed = async (hash: ReturnType<PrefixHashes['open']>, content: Buffer) => {
+        for (let at = 0; at < content.length; at += 64 * KIB) {
+          const piece = sharedBuffer(Math.min(64 * KIB, content.length - at));
+          content.copy(piece, 0, at);
+          await hash.update(piece);
+        }
+        return hash.digest();
+      };
+      const [a, b] = [two.open(), two.open()];
+      expect([...two.used]).toEqual([0, 1]);
+      expect(await Promise.all([feed(a, files[0]!), feed(b, files[1]!)])).toEqual(files.slice(0, 2).map((f) => createHash('sha256').update(f).digest('hex')));
+      const c = two.open();
+      expect([...two.used]).toEqual([0, 1]);
+      expect(await feed(c, files[2]!)).toBe(createHash('sha256').update(files[2]!).digest('hex'));
+      // One thread at a time: a second is never started.
+      const one = new PrefixHashes(2);
+      await feed(one.open(), files[2]!);
+      await feed(one.open(), files[1]!);
+      expect([...one.used]).toEqual([0]);
+      await one.close();
+    } finally {
+      await two.close();
+    }
+  });
 });
