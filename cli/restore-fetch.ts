@@ -15,9 +15,10 @@ import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } 
 // reads another site's prefixes), and writes restore-plan.json and apply.sh beside them.
 // Free space is checked before anything is written. Bytes come as ranged GETs of 8 MiB, several
 // in flight (in plan order, across files); each range is written into `<name>.part` at its offset
-// as it arrives, and recorded whole in `<name>.part.ranges` once flushed (`range-record.ts`), so a
-// resumed fetch GETs only the ranges not recorded. Each file is hashed in order as its whole
-// prefix grows (`part-file.ts`; on a thread of its own, `prefix-hash.ts`), fsynced, and takes its
+// as it arrives (with O_DIRECT where it can be, `restore-fetch-direct.ts`), and recorded whole in
+// `<name>.part.ranges` once flushed (`range-record.ts`), so a resumed fetch GETs only the ranges
+// not recorded. Each file is hashed in order as its whole prefix grows (`part-file.ts`; on a hash
+// thread, `prefix-hash.ts`), fsynced, and takes its
 // final name only once its SHA-256 matches: a final name always holds verified bytes. Names come
 // from the catalogue, so they are checked: no separators, no `..`, no option-like names, and no
 // symbolic link in DIR is ever followed.
@@ -168,9 +169,10 @@ export interface FetchTuning {
  * in flight. A large file is flushed to disk as it is written (fdatasync every 64 MiB, one at a
  * time, while the download goes on), which is also when its whole ranges are recorded: with much
  * RAM the kernel would otherwise keep a whole 1 GB file dirty and write it all during the final
- * fsync, after the network is done. Memory: at most rangeBytes × inFlight + writeQueueBytes +
+ * fsync, after the network is done (written with O_DIRECT, the ranges are on the disk already
+ * and a flush only commits them). Memory: at most rangeBytes × inFlight + writeQueueBytes +
  * holdBytes of ranges (192 MiB; a range counts once, so 128 MiB when none is held for the hash
- * while queued), plus 1 MiB of read-back buffer per open .part.
+ * while queued), plus 1 MiB of read-back buffer per .part reading back.
  */
 export const FETCH_TUNING: FetchTuning = { rangeBytes: 8 * 1024 * 1024, inFlight: 8, flushBytes: 64 * 1024 * 1024, holdBytes: 64 * 1024 * 1024, writeQueueBytes: 64 * 1024 * 1024, direct: true };
 

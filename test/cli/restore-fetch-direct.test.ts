@@ -23,7 +23,7 @@ function scratch(): string {
   return mkdtempSync(join(tmpdir(), 'ferry-direct-'));
 }
 
-/** Whether the file system of `dir` opens files with O_DIRECT at all (tmpfs before Linux 6.6 does not). */
+/** Whether the file system of `dir` opens files with O_DIRECT at all (some do not: then every byte is written through the page cache). */
 function directSupported(dir: string): boolean {
   try {
     closeSync(openSync(join(dir, 'probe'), constants.O_WRONLY | constants.O_CREAT | constants.O_DIRECT, 0o644));
