@@ -15,11 +15,23 @@ export class PartPool {
   private readonly waiting: ((buffer: Buffer) => void)[] = [];
   private allocated = 0;
 
+  /** `parent`: this pool is a share of that one (see `share`), whose buffers it lends. */
   constructor(
     readonly partSize: number,
     readonly capacity: number,
+    private readonly parent?: PartPool,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`part pool capacity must be a positive integer, got ${capacity}`);
+  }
+
+  /**
+   * A share of this pool that lends at most `limit` of its buffers at once (the pool's own bound
+   * still holds for all its users): an upload that goes on alone for long, such as a tree
+   * snapshot's packs one after another, keeps its parts in flight to what it sends at once
+   * instead of taking every buffer the others leave free and keeping them allocated.
+   */
+  share(limit: number): PartPool {
+    return new PartPool(this.partSize, limit, this);
   }
 
   /** Buffers in the pool's hands or lent out. */
@@ -38,7 +50,7 @@ export class PartPool {
     if (buffer) return Promise.resolve(buffer);
     if (this.allocated < this.capacity) {
       this.allocated++;
-      return Promise.resolve(sharedBuffer(this.partSize));
+      return this.parent ? this.parent.acquire() : Promise.resolve(sharedBuffer(this.partSize));
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
@@ -48,6 +60,11 @@ export class PartPool {
     if (buffer.length !== this.partSize) throw new RangeError('buffer released to a pool it does not belong to');
     const next = this.waiting.shift();
     if (next) next(buffer);
-    else this.free.push(buffer);
+    else if (!this.parent) this.free.push(buffer);
+    else {
+      // A share keeps no buffer it does not use: it goes back to the pool it came from.
+      this.allocated--;
+      this.parent.release(buffer);
+    }
   }
 }

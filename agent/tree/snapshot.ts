@@ -315,6 +315,10 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const takenAt = clock.now();
   const snapshotId = `s${createHash('sha256').update(`${site}\0${source.name}\0${takenAt.toISOString()}`).digest('hex').slice(0, 23)}`;
   const last = readLastSnapshot(ctx.state, source.name);
+  // Packs go out one after another (the last beside the index, which shares these buffers): a
+  // snapshot holds what one upload sends at once, not every buffer of the agent's pool the
+  // other sources leave free (docs/operations.md).
+  const pool = ctx.pool?.share(ctx.partConcurrency + 1);
   const packer = new TreePacker({
     store,
     site,
@@ -326,7 +330,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     verify: ctx.verify,
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
-    pool: ctx.pool,
+    pool,
     packTargetBytes: source.packTargetMiB * 1024 * 1024,
     onPublished: (p) => ctx.log?.info('tree pack published', { source: source.name, key: p.key, size: p.size }),
   });
@@ -351,7 +355,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
       if (indexBody.lines === 0 && swapped && last.files + last.dirs > 0) {
         throw new TreeVanishedError(`${source.path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
       }
-      return { delta, index: await publishIndex(ctx, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
+      return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
       const p = content.pack(no);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { PutOptions } from '../../core/ports.ts';
+import { PartPool } from '../../agent/part-pool.ts';
 import { readAll } from '../../agent/recover.ts';
 import { restoreTree } from '../../cli/tree-restore.ts';
 import { LineFileWriter } from '../../agent/line-file.ts';
@@ -236,6 +237,29 @@ describe('tree snapshot', () => {
     for (let i = 0; i < 5; i++) write(join(site.root, `f${i}.bin`), Buffer.alloc(3 * 1024 * 1024, i + 1));
     const { manifest } = await snapshot(site, new MemoryBlobStore());
     expect(manifest.packs.map((p) => Math.round(p.size / (1024 * 1024)))).toEqual([9, 6]);
+  });
+
+  it("holds at most partConcurrency + 1 of the agent's part buffers while its parts upload, not every buffer the pool has free", async () => {
+    const site = treeSite();
+    for (let i = 0; i < 40; i++) write(join(site.root, `rec${i}.wav`), Buffer.alloc(60_000, i));
+    const pool = new PartPool(64 * 1024, 12);
+    let most = 0;
+    // Parts are sent slower than the files are read: without a bound, they pile up in buffers.
+    class SlowParts extends MemoryBlobStore {
+      override async uploadPart(...args: Parameters<MemoryBlobStore['uploadPart']>) {
+        most = Math.max(most, pool.inUse);
+        await new Promise((r) => setTimeout(r, 5));
+        return super.uploadPart(...args);
+      }
+    }
+    const store = new SlowParts();
+    const { manifest } = await snapshot(site, store, { pool, partSize: pool.partSize, partConcurrency: 2 });
+    expect(manifest.counts).toMatchObject({ files: 40, filesRead: 40 });
+    expect(most).toBe(3);
+    expect(pool.size).toBeLessThanOrEqual(3);
+    const to = join(site.dir, 'restored');
+    await restoreTree({ blobs: store, manifest, to });
+    expect(picture(to)).toEqual(picture(site.root));
   });
 
   it('reads only new and changed files the second time; identical content is stored once', async () => {
