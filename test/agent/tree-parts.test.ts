@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ContentIndex } from '../../agent/tree/content-index.ts';
-import { JsonlGzWriter, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
+import { JsonlGzWriter, MAX_IN_FLIGHT, readJsonlGzFile } from '../../agent/tree/jsonl-gz.ts';
 import { LineFileReader, LineFileWriter } from '../../agent/line-file.ts';
 import { compareTreePaths, treePathMatcher } from '../../agent/tree/paths.ts';
 import { MAX_RUN, walkTree } from '../../agent/tree/walk.ts';
@@ -97,6 +97,24 @@ describe('gzip JSON lines', () => {
     for await (const v of readJsonlGzFile(file)) read.push(v);
     expect(read).toEqual([...written, { raw: true }]);
     expect(w.lines).toBe(30_001);
+  });
+
+  it('takes the line buffers of written members again: at most MAX_IN_FLIGHT + 1 for 60 members (and one for a longer line), every line read back as written', async () => {
+    const file = join(tmp(), 'reused.gz');
+    const w = new JsonlGzWriter(file, 1);
+    const written: string[] = [];
+    for (let i = 0; i < 60_000; i++) {
+      // One line longer than a line buffer, which gets a buffer of its own.
+      const line = i === 30_000 ? `{"long":"${'y'.repeat(600_000)}"}` : `{"i":${i},"path":"dir ${i % 97}/é ${'x'.repeat(200 + (i % 50))}"}`;
+      w.writeLine(line);
+      written.push(line);
+      if (w.backlogged) await w.settle();
+    }
+    await w.close();
+    const read: string[] = [];
+    for await (const v of readJsonlGzFile(file)) read.push(JSON.stringify(v));
+    expect(read).toEqual(written);
+    expect(w.buffersMade).toBeLessThanOrEqual(MAX_IN_FLIGHT + 2);
   });
 
   it("writes an unchanged file's pack position and offset as digits exactly as the template string did, across members and for every number width", async () => {
