@@ -7,7 +7,6 @@ import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
 import { sourceReadable } from './state/alert-book.ts';
 import { reportLost, shipAll, type RecordingsState } from './ship-recordings.ts';
-import { sharedPartHasher } from './part-hasher.ts';
 import type { CycleReport } from './agent-types.ts';
 
 // A recordings source's share of one pass: check that the source can be scanned (alerting when a
@@ -16,10 +15,6 @@ import type { CycleReport } from './agent-types.ts';
 
 /** Runs one pass over a recordings source; adds its counts and status to `report`, its batches to `keep`. */
 export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
-  // The first pack's digests come from a hasher thread: started now, it boots (tens of ms of
-  // CPU) on the core the store leaves idle before the first upload, while the source is
-  // checked, listed and walked here, instead of after the first pack is read.
-  sharedPartHasher().warm();
   const now = () => s.deps.clock.now().toISOString();
   const savedView = () => backlogOfView(source.name, s.observations.previousPending(source.name), (batch) => keep.add(batchKey(source.name, batch)));
   const problem = await sourceProblem(s, source);

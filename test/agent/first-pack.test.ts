@@ -1,10 +1,9 @@
-import { describe, it, expect, vi } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { Agent } from '../../agent/agent.ts';
-import { PartHasher } from '../../agent/part-hasher.ts';
 import { silentLogger } from '../../agent/log.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
@@ -74,39 +73,6 @@ describe('the first pack of a pass', () => {
     expect(Math.max(firstOf('000002'), firstOf('000003'), firstOf('000004'))).toBeLessThan(Math.min(lastOf('000002'), lastOf('000003'), lastOf('000004')));
   });
 
-  it('starts the digest thread as a recordings pass begins, before the source is listed: a pass over an empty root starts it too', async () => {
-    const events: string[] = [];
-    const warm = vi.spyOn(PartHasher.prototype, 'warm').mockImplementation(() => void events.push('warm'));
-    const pass = async (batches: number) => {
-      const { root, config } = artefactSite(RECORDINGS, '{ partSizeMiB: 5, packConcurrency: 4, partConcurrency: 2, attempts: 2 }');
-      if (batches > 0) writeTree(root, batches, 10);
-      const agent = new Agent({
-        config,
-        store: new MemoryBlobStore(),
-        clock: new ManualClock(new Date()),
-        log: silentLogger,
-        notifier: { notify: async () => undefined },
-        verify: 'read-back',
-        retryDelayMs: () => 1,
-        openFile: async (path, flags) => (events.push('read'), open(path, flags)),
-      });
-      try {
-        return (await agent.cycle()).packs;
-      } finally {
-        agent.close();
-      }
-    };
-    try {
-      expect(await pass(0)).toBe(0);
-      expect(events).toEqual(['warm']);
-      events.length = 0;
-      expect(await pass(1)).toBe(1);
-      expect(events[0]).toBe('warm');
-      expect(events.filter((e) => e === 'read')).toHaveLength(20);
-    } finally {
-      warm.mockRestore();
-    }
-  });
 
   it('lets the other workers go on when the first pack fails', async () => {
     const store = new MemoryBlobStore();
