@@ -197,7 +197,9 @@ export class LocalLambda {
     this.exited ??= error;
     for (const call of this.pending.values()) call.reject(error);
     this.pending.clear();
-    for (const { body } of this.bodies.values()) body.destroy(error);
+    // A body nobody reads (yet) is ended without the error: with no listener, its 'error' event
+    // would be an uncaught exception in the process that stopped the runtime.
+    for (const { body } of this.bodies.values()) body.destroy(body.listenerCount('error') > 0 ? error : undefined);
     this.bodies.clear();
   }
 }
