@@ -167,7 +167,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
     };
     const startOne = (fn: ApiFunctionName) =>
       LocalLambda.start({ functionName: `ferry-${fn}`, bundle: bundles[fn], environment: environmentOf(fn), onLog: logSink(options, fn), ...limits(fn) });
-        const start = (fn: ApiFunctionName): Promise<FunctionRuntime> => {
+    const start = (fn: ApiFunctionName): Promise<FunctionRuntime> => {
       const size = options.environments?.[fn] ?? 1;
       return size > 1 ? LocalLambdaPool.start(size, () => startOne(fn)) : startOne(fn);
     };

@@ -5,7 +5,7 @@ import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
 import type { ContentIndex } from './content-index.ts';
 import { treeStore } from './packer.ts';
-import type { TreeSnapshotContext } from './snapshot.ts';
+import type { LastSnapshot, TreeSnapshotContext } from './snapshot.ts';
 import { TreeVanishedError } from './walk.ts';
 
 // The steps of a snapshot around its walk: the root's identity (a share swapped or unmounted
@@ -40,6 +40,20 @@ export async function publishIndex(ctx: TreeSnapshotContext, key: string, header
   } catch (error) {
     await uploader.abort().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * The root is still the directory the walk began in (`root`), and, found empty, it is the one
+ * the last snapshot was taken of: emptied on purpose, the same directory is empty; an unmounted
+ * share leaves another (empty) one.
+ */
+export async function assertRootKept(path: string, root: { dev: bigint; ino: bigint }, last: LastSnapshot | undefined, entries: number): Promise<void> {
+  const after = await rootIdentity(path);
+  if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${path} was replaced during the snapshot (another directory or mount is there now)`);
+  const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
+  if (entries === 0 && swapped && last.files + last.dirs > 0) {
+    throw new TreeVanishedError(`${path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
   }
 }
 

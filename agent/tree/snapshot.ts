@@ -17,14 +17,14 @@ import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
 import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PackGoneError, assertPacksPresent, bothSettled, publishIndex, rootIdentity } from './snapshot-steps.ts';
+import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
 import { msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
-import { TreeVanishedError, kindOf, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
+import { kindOf, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime and ctime, inode and device is taken from it unread
@@ -348,13 +348,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
       await indexBody.close();
       const { delta } = localNext.close();
       prev.close();
-      const after = await rootIdentity(source.path);
-      if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${source.path} was replaced during the snapshot (another directory or mount is there now)`);
-      // Emptied on purpose, the same directory is empty; an unmounted share leaves another (empty) one.
-      const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
-      if (indexBody.lines === 0 && swapped && last.files + last.dirs > 0) {
-        throw new TreeVanishedError(`${source.path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
-      }
+      await assertRootKept(source.path, root, last, indexBody.lines);
       return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
