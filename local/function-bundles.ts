@@ -20,8 +20,14 @@ interface Stamp {
   inputs: Record<string, { size: number; mtimeMs: number }>;
 }
 
-function optionsKey(): string {
-  return createHash('sha256').update(JSON.stringify({ FUNCTION_BUNDLE, esbuildVersion })).digest('hex');
+/**
+ * What a cached bundle was built for besides its inputs: the options, esbuild's version and the
+ * checkout. Two checkouts can share one cache (a node_modules linked into a second clone);
+ * without the checkout in the key, one would run the other's bundles, since each stamp's inputs
+ * are the other checkout's files, unchanged.
+ */
+export function bundleCacheKey(root = ROOT): string {
+  return createHash('sha256').update(JSON.stringify({ FUNCTION_BUNDLE, esbuildVersion, root })).digest('hex');
 }
 
 /** Whole files only: tests and processes building at once never load a half-written bundle. */
@@ -86,7 +92,7 @@ export async function buildFunctionBundles(
   const dir = options.dir ?? DEFAULT_BUNDLE_DIR;
   mkdirSync(dir, { recursive: true });
   const paths = {} as Record<BundledFunctionName, string>;
-  const key = optionsKey();
+  const key = bundleCacheKey();
   for (const name of names) {
     const outfile = join(dir, name, 'index.mjs');
     paths[name] = outfile;
