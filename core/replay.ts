@@ -3,6 +3,7 @@ import { alongsideAudit } from './alongside-audit.ts';
 import { IntegrityError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import type { Clock } from './clock.ts';
+import { sitePrefix } from './layout.ts';
 
 // Replay: one recording streamed out of its pack by byte range. The member's bytes are
 // [offset, offset+length) of the pack; every read is mapped inside that window, so a client
@@ -60,6 +61,21 @@ export interface OpenRecordingOptions {
    * opened, and the response waits for it (core/alongside-audit.ts).
    */
   audit?: (headers: Record<string, string>) => void | Promise<void>;
+  /**
+   * Where the link says the recording is (signed into it by whoever minted it from the
+   * catalogue): the range is opened there at once, alongside the lookup, instead of after it.
+   * Never trusted on its own: the bytes are used only when the entry found names the same pack,
+   * offset and length; otherwise the early read is released and the range opened where the
+   * entry says. Not used for HEAD, for If-Range, or for a pack outside the site's recordings.
+   */
+  place?: RecordingPlace;
+}
+
+/** A recording's bytes: [offset, offset + length) of the pack `packKey`. */
+export interface RecordingPlace {
+  packKey: string;
+  offset: number;
+  length: number;
 }
 
 export interface ReplayResponse {
@@ -144,14 +160,25 @@ export async function openRecording(
   rangeHeader: string | undefined,
   options: OpenRecordingOptions = {},
 ): Promise<ReplayResponse> {
-  const entry = await deps.catalogue.getRecording(site, rid);
-  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  const early = earlyRead(deps, site, rangeHeader, options);
+  let entry: CatalogueEntry | undefined;
+  try {
+    entry = await deps.catalogue.getRecording(site, rid);
+  } catch (error) {
+    early?.release();
+    throw error;
+  }
+  if (!entry) {
+    early?.release();
+    throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  }
   const headers = baseHeaders(entry, options.disposition ?? 'inline');
   const etag = headers.ETag!;
   const ignoreRange = options.ifRange !== undefined && options.ifRange.trim() !== etag;
   const range = ignoreRange ? FULL : parseRangeHeader(rangeHeader, entry.length);
 
   if (range.kind === 'unsatisfiable') {
+    early?.release();
     return { status: 416, headers: { ...headers, 'Content-Range': `bytes */${entry.length}`, 'Content-Length': '0' }, entry };
   }
   const start = range.kind === 'partial' ? range.start : 0;
@@ -161,6 +188,8 @@ export async function openRecording(
   if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${entry.length}`;
   headers['Content-Length'] = String(length);
 
+  const sameRead = early !== undefined && early.matches(entry, start, end);
+  if (!sameRead) early?.release();
   if (options.headOnly) return { status, headers, entry };
   const recorded = options.audit?.(headers);
   // A zero-length member has no byte to ask the store for: only its audit record to wait for.
@@ -168,13 +197,41 @@ export async function openRecording(
     await recorded;
     return { status, headers, body: Readable.from([]), entry };
   }
-  const read = deps.blobs.get(entry.packKey, { start: entry.offset + start, end: entry.offset + end });
+  const read = sameRead ? early.read : deps.blobs.get(entry.packKey, { start: entry.offset + start, end: entry.offset + end });
   const blob = await alongsideAudit(recorded, read, (opened) => opened.body.destroy());
   if (blob.length !== length) {
     blob.body.destroy();
     throw new IntegrityError(`pack ${entry.packKey} returned ${blob.length} bytes for ${rid}, expected ${length}: the pack is shorter than its manifest says`);
   }
   return { status, headers, body: blob.body, entry };
+}
+
+type Opened = Awaited<ReturnType<BlobStore['get']>>;
+
+interface EarlyRead {
+  read: Promise<Opened>;
+  /** True when the entry found puts the requested range exactly where the early read went. */
+  matches(entry: CatalogueEntry, start: number, end: number): boolean;
+  /** Closes what the early read opened, and forgets its failure (nobody waits for it). */
+  release(): void;
+}
+
+/** The range opened where the link's place says, before the lookup answers; undefined when there is nothing to open early. */
+function earlyRead(deps: OpenRecordingDeps, site: string, rangeHeader: string | undefined, options: OpenRecordingOptions): EarlyRead | undefined {
+  const place = options.place;
+  if (!place || options.headOnly || options.ifRange !== undefined || !place.packKey.startsWith(sitePrefix('recordings', site))) return undefined;
+  const range = parseRangeHeader(rangeHeader, place.length);
+  if (range.kind === 'unsatisfiable' || place.length === 0) return undefined;
+  const start = range.kind === 'partial' ? range.start : 0;
+  const end = range.kind === 'partial' ? range.end : place.length - 1;
+  const read = deps.blobs.get(place.packKey, { start: place.offset + start, end: place.offset + end });
+  // Its failure is seen by whoever uses the read; released, nobody does.
+  read.catch(() => undefined);
+  return {
+    read,
+    matches: (entry, s, e) => entry.packKey === place.packKey && entry.offset === place.offset && entry.length === place.length && s === start && e === end,
+    release: () => void read.then((opened) => opened.body.destroy(), () => undefined),
+  };
 }
 
 /** How long, and how many, catalogue entries a replay execution environment keeps. */

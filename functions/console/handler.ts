@@ -8,6 +8,7 @@ import { matchConsoleRoute, REPLAY_LINK_SECONDS, sitesAllowed, type ConsoleRoute
 import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
+import type { RecordingPlace } from '../../core/replay.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
@@ -40,6 +41,8 @@ export interface ReplayLinkRequest {
   rid: string;
   download: boolean;
   officer: string;
+  /** Where the recording is (its catalogue entry): signed into the link so replay opens the range alongside its lookup. */
+  place?: RecordingPlace;
 }
 
 /** Mints a short-lived replay link (a SigV4 presign of the site's replay URL) for an officer. */
@@ -90,8 +93,10 @@ function asOfficerEvent(event: HttpEvent, caller: ConsoleCaller, path: string, p
 
 async function link(deps: ConsoleHandlerDeps, event: HttpEvent, caller: ConsoleCaller, site: string, rawRid: string, download: boolean) {
   const { rid } = z.object({ rid: ridSchema, query: noQuery }).parse({ rid: rawRid, query: event.queryStringParameters ?? {} });
-  if (!(await deps.catalogue.getRecording(site, rid))) throw new NotFoundError(`no recording ${rid} in site ${site}`);
-  const url = await deps.links({ site, rid, download, officer: caller.username });
+  const entry = await deps.catalogue.getRecording(site, rid);
+  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
+  const place = { packKey: entry.packKey, offset: entry.offset, length: entry.length };
+  const url = await deps.links({ site, rid, download, officer: caller.username, place });
   const expiresAt = new Date(deps.clock.now().getTime() + REPLAY_LINK_SECONDS * 1000).toISOString();
   return json(200, { url, expiresInSeconds: REPLAY_LINK_SECONDS, expiresAt, kind: download ? 'download' : 'play' });
 }
@@ -172,10 +177,10 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
   const base = parseEnv(baseEnvSchema, env);
   const { s3, doc, catalogue, blobs } = baseClients(base);
   const replayUrls = cfg.CONSOLE_REPLAY_URLS;
-  const links: ReplayLinkMinter = async ({ site, rid, download, officer }) => {
+  const links: ReplayLinkMinter = async ({ site, rid, download, officer, place }) => {
     const replayUrl = replayUrls[site];
     if (!replayUrl) throw new NotFoundError(`no replay URL for site ${site}`);
-    return presignReplayLink({ replayUrl, region: cfg.AWS_REGION, site, rid, download, officer, expiresInSeconds: REPLAY_LINK_SECONDS });
+    return presignReplayLink({ replayUrl, region: cfg.AWS_REGION, site, rid, download, officer, place, expiresInSeconds: REPLAY_LINK_SECONDS });
   };
   return {
     ...cloudDeps(),

@@ -2,7 +2,8 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
-import { openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps } from '../../core/replay.ts';
+import { InvalidInputError } from '../../core/errors.ts';
+import { openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
 import { cloudDeps } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -24,24 +25,43 @@ export interface ReplayHandlerDeps extends OpenRecordingDeps {
   count?: Count;
 }
 
+const byteCount = z.string().regex(/^(0|[1-9][0-9]{0,14})$/, 'must be a whole number of bytes').transform(Number);
+
 const requestSchema = z.object({
   site: siteSchema,
   rid: z.string({ required_error: 'is required' }).regex(RECORDING_ID_PATTERN, 'must be a recording id (r + 23 hex digits)'),
   download: z.enum(['1', 'true', '0', 'false'], { message: 'must be 1, true, 0 or false' }).optional(),
   // Set by the console in the links it signs (part of the signature, so not changeable by the holder).
   officer: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  // Where the recording is, also signed in by the console (core/replay.ts: the range is opened
+  // there alongside the lookup, and used only if the catalogue's entry says the same).
+  pack: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters').optional(),
+  offset: byteCount.optional(),
+  length: byteCount.optional(),
 });
+
+function placeOf(q: { pack?: string; offset?: number; length?: number }): RecordingPlace | undefined {
+  const given = [q.pack, q.offset, q.length].filter((v) => v !== undefined).length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new InvalidInputError('pack, offset and length: give all three (where the recording is) or none');
+  return { packKey: q.pack!, offset: q.offset!, length: q.length! };
+}
 
 export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpResult> {
   const chain = middy(async (event: HttpEvent, context: { invokedFunctionArn?: string }): Promise<HttpResult> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = replayPathParameters(event);
-    const { site, rid, download, officer } = requestSchema.parse({
+    const query = event.queryStringParameters ?? {};
+    const { site, rid, download, officer, ...placed } = requestSchema.parse({
       site: path.site,
       rid: path.rid,
-      download: event.queryStringParameters?.download,
-      officer: event.queryStringParameters?.officer,
+      download: query.download,
+      officer: query.officer,
+      pack: query.pack,
+      offset: query.offset,
+      length: query.length,
     });
+    const place = placeOf(placed);
     // A site's replay URL (its alias) is what IAM grants that site's roles: it serves that site only.
     const boundTo = replaySiteOf(context?.invokedFunctionArn);
     if (boundTo !== undefined && boundTo !== site) {
@@ -64,6 +84,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       disposition: asDownload ? 'attachment' : 'inline',
       ifRange: header(event, 'if-range'),
       audit,
+      ...(place ? { place } : {}),
     });
     if (audited) (deps.count ?? emfCount)('Replays', site);
     return { statusCode: result.status, headers: result.headers, body: result.body ?? '' };

@@ -7,7 +7,7 @@ import { CpuMeter, describeCpu, type CpuSplit } from './cpu-split.ts';
 import { BENCH_SITE, inParallel, latencySummary, syntheticPack, type BenchCloud, type CloudMode } from './cloud.ts';
 
 // replay: P players at once, each playing its own recording through the replay URL as the
-// page does (a presigned link, signed once as the site's compliance officer), fetching it in
+// page does (a presigned link with the recording's place, signed once as the site's compliance officer), fetching it in
 // successive 64 KiB ranges. Measured: time to first byte of each ranged GET. The raw baseline
 // is a ranged GET of the same bytes of the pack straight from the store (the AWS SDK, through
 // the S3 gateway as the replay function's role), with as many at once. Rounds alternate
@@ -130,7 +130,9 @@ export async function runReplayBench(bench: BenchCloud, players: number, say: (l
   const plays = await seed(bench, players);
   const officer = bench.credentialsOf(`officer:${BENCH_SITE}`);
   for (const play of plays) {
-    play.link = await presignReplayLink({ replayUrl: bench.cloud.replayUrl, region: bench.cloud.region, site: BENCH_SITE, rid: play.rid, credentials: officer, expiresInSeconds: 3600 });
+    // With the recording's place, as the console mints its play links from the entry it checked.
+    const place = { packKey: play.packKey, offset: play.offset, length: MEMBER_BYTES };
+    play.link = await presignReplayLink({ replayUrl: bench.cloud.replayUrl, region: bench.cloud.region, site: BENCH_SITE, rid: play.rid, credentials: officer, expiresInSeconds: 3600, place });
   }
   // Idle sockets closed after 30 s, before the endpoint closes them (local/listen.ts): never reused as the server drops them.
   const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 30_000 });

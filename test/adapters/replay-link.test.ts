@@ -24,6 +24,17 @@ describe('short-lived replay links', () => {
     expect(new URL(await presignReplayLink({ ...base, download: true })).searchParams.get('download')).toBe('1');
   });
 
+  it('signs the recording\'s place (pack, offset, length) into the query when given', async () => {
+    const place = { packKey: 'recordings/site-a/2026/11/23/p0123456789abcdef0123456.tar', offset: 1536, length: 2000 };
+    const url = new URL(await presignReplayLink({ ...base, place }));
+    expect([url.searchParams.get('pack'), url.searchParams.get('offset'), url.searchParams.get('length')]).toEqual([place.packKey, '1536', '2000']);
+    const plain = new URL(await presignReplayLink(base));
+    expect(plain.searchParams.has('pack')).toBe(false);
+    expect(url.searchParams.get('X-Amz-Signature')).not.toBe(plain.searchParams.get('X-Amz-Signature'));
+    const moved = new URL(await presignReplayLink({ ...base, place: { ...place, offset: 1537 } }));
+    expect(moved.searchParams.get('X-Amz-Signature')).not.toBe(url.searchParams.get('X-Amz-Signature'));
+  });
+
   it('refuses a lifetime outside 1-3600 s', async () => {
     await expect(presignReplayLink({ ...base, expiresInSeconds: 0 })).rejects.toThrow(/1-3600 seconds/);
     await expect(presignReplayLink({ ...base, expiresInSeconds: 86_400 })).rejects.toThrow(/1-3600 seconds/);

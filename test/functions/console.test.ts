@@ -183,7 +183,7 @@ describe('console handler: routes', () => {
     expect(meExtra.statusCode).toBe(400);
   });
 
-  it('mints play and download links for the signed-in officer, valid 300 s, after checking the recording exists', async () => {
+  it('mints play and download links for the signed-in officer, valid 300 s, naming where the recording is, after checking it exists', async () => {
     const { call, a, minted } = await setup();
     const play = await call('POST', `/console/sites/site-a/recordings/${a[0]!.rid}/play-link`, { bearer: officerA() });
     expect(play.statusCode).toBe(200);
@@ -191,8 +191,8 @@ describe('console handler: routes', () => {
     const download = await call('POST', `/console/sites/site-a/recordings/${a[1]!.rid}/download-link`, { bearer: officerA() });
     expect(body(download).kind).toBe('download');
     expect(minted).toEqual([
-      { site: 'site-a', rid: a[0]!.rid, download: false, officer: 'alice' },
-      { site: 'site-a', rid: a[1]!.rid, download: true, officer: 'alice' },
+      { site: 'site-a', rid: a[0]!.rid, download: false, officer: 'alice', place: { packKey: a[0]!.packKey, offset: a[0]!.offset, length: a[0]!.length } },
+      { site: 'site-a', rid: a[1]!.rid, download: true, officer: 'alice', place: { packKey: a[1]!.packKey, offset: a[1]!.offset, length: a[1]!.length } },
     ]);
     const missing = await call('POST', '/console/sites/site-a/recordings/r00000000000000000000000/play-link', { bearer: officerA() });
     expect(missing.statusCode).toBe(404);

@@ -112,6 +112,9 @@ describe('replay handler', () => {
     [{ site: 'SITE' }, 400, /site: must be a site name/],
     [{ rid: 'nope' }, 400, /rid: must be a recording id/],
     [{ query: { download: 'maybe' } }, 400, /download: must be 1, true, 0 or false/],
+    [{ query: { pack: 'recordings/site-a/x.tar', offset: '-1', length: '10' } }, 400, /offset: must be a whole number of bytes/],
+    [{ query: { pack: 'recordings/site-a/x.tar', offset: '0', length: '1e3' } }, 400, /length: must be a whole number of bytes/],
+    [{ query: { pack: 'recordings/site-a/x.tar', offset: '0' } }, 400, /pack, offset and length: give all three/],
     [{ rid: 'r00000000000000000000000' }, 404, /no recording/],
     [{ site: 'site-b' }, 404, /no recording/],
   ])('answers %o with %i and a clear message', async (opts, status, message) => {
@@ -120,6 +123,18 @@ describe('replay handler', () => {
     expect(res.statusCode).toBe(status);
     expect(JSON.parse(res.body as string)).toMatchObject({ message: expect.stringMatching(message) });
     expect(trail.events).toEqual([]);
+  });
+
+  it('serves the recording\'s own bytes whether the link\'s place (pack, offset, length) is right or names other bytes', async () => {
+    const { call, members, f, trail } = await setup();
+    const [one, two] = f.manifest.members;
+    const right = await call({ range: 'bytes=0-99', query: { pack: f.packKey, offset: String(one!.offset), length: String(one!.length) } });
+    expect(right.statusCode).toBe(206);
+    expect(await bytes(right)).toEqual(members[0]!.body.subarray(0, 100));
+    const other = await call({ range: 'bytes=0-99', query: { pack: f.packKey, offset: String(two!.offset), length: String(two!.length) } });
+    expect(other.statusCode).toBe(206);
+    expect(await bytes(other)).toEqual(members[0]!.body.subarray(0, 100));
+    expect(trail.events.map((e) => e.action)).toEqual(['listen', 'listen']);
   });
 
   it('answers 404 (not 500) when the pack itself is gone', async () => {

@@ -74,6 +74,8 @@ describe('the console on the local cloud', () => {
     expect(expiresInSeconds).toBe(300);
     expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('300');
     expect(new URL(url).searchParams.get('officer')).toBe('demo-officer');
+    expect(new URL(url).searchParams.get('pack')).toBe(packs[A]!.packKey);
+    expect(new URL(url).searchParams.get('offset')).toBe(String(packs[A]!.manifest.members[0]!.offset));
     const played = await fetch(url, { headers: { Range: 'bytes=0-1099' } });
     expect(played.status).toBe(206);
     expect(Buffer.from(await played.arrayBuffer()).equals(bodies[A]!.subarray(0, 1100))).toBe(true);

@@ -75,4 +75,17 @@ describe('local replay endpoint (real HTTP, SigV4 for lambda)', () => {
     download.searchParams.set('download', '1');
     expect((await fetch(download)).status).toBe(403);
   });
+
+  it('plays a link that carries the recording\'s place (pack, offset, length), and refuses it with the place altered', async () => {
+    const m = f.manifest.members[1]!;
+    const link = await presignReplayLink({ replayUrl: replay.url, region: TEST_REGION, site: 'site-a', rid: rid(1), credentials: TEST_KEY, expiresInSeconds: 60, place: { packKey: f.packKey, offset: m.offset, length: m.length } });
+    const ok = await fetch(link, { headers: { Range: 'bytes=10-29' } });
+    expect(ok.status).toBe(206);
+    expect(Buffer.from(await ok.arrayBuffer())).toEqual(members[1]!.body.subarray(10, 30));
+    const moved = new URL(link);
+    moved.searchParams.set('offset', String(f.manifest.members[0]!.offset));
+    const refused = await fetch(moved, { headers: { Range: 'bytes=10-29' } });
+    expect(refused.status).toBe(403);
+    await refused.arrayBuffer();
+  });
 });
