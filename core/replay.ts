@@ -56,9 +56,10 @@ export interface OpenRecordingOptions {
   /** If-Range: the range applies only while the validator still matches (our ETag). */
   ifRange?: string;
   /**
-   * Called once bytes are about to go out (not for HEAD or 416), with the response's headers;
-   * the record it returns (undefined: nothing to record) is written while the pack's range is
-   * opened, and the response waits for it (core/alongside-audit.ts).
+   * Called once bytes are about to go out (not for HEAD or 416), with the response's headers
+   * (with a `place`: as the request starts, with its Content-Range as the place puts it); the
+   * record it returns (undefined: nothing to record) is written while the pack's range is
+   * opened, and the response waits for it (core/alongside-audit.ts). Called once a request.
    */
   audit?: (headers: Record<string, string>) => void | Promise<void>;
   /**
@@ -67,6 +68,10 @@ export interface OpenRecordingOptions {
    * Never trusted on its own: the bytes are used only when the entry found names the same pack,
    * offset and length; otherwise the early read is released and the range opened where the
    * entry says. Not used for HEAD, for If-Range, or for a pack outside the site's recordings.
+   * The audit record is started with the early read too (the range as the place puts it), so
+   * the first byte waits for the longest of the lookup, the record and the read, not for the
+   * lookup and then the others: a request the entry then refuses (404, 416) stays recorded as
+   * an attempt, as a listen whose pack cannot be read does.
    */
   place?: RecordingPlace;
 }
@@ -191,7 +196,7 @@ export async function openRecording(
   const sameRead = early !== undefined && early.matches(entry, start, end);
   if (!sameRead) early?.release();
   if (options.headOnly) return { status, headers, entry };
-  const recorded = options.audit?.(headers);
+  const recorded = early ? early.recorded : options.audit?.(headers);
   // A zero-length member has no byte to ask the store for: only its audit record to wait for.
   if (length === 0) {
     await recorded;
@@ -210,6 +215,8 @@ type Opened = Awaited<ReturnType<BlobStore['get']>>;
 
 interface EarlyRead {
   read: Promise<Opened>;
+  /** The audit record started with the read (options.audit with the range as the place puts it). */
+  recorded: void | Promise<void>;
   /** True when the entry found puts the requested range exactly where the early read went. */
   matches(entry: CatalogueEntry, start: number, end: number): boolean;
   /** Closes what the early read opened, and forgets its failure (nobody waits for it). */
@@ -225,10 +232,13 @@ function earlyRead(deps: OpenRecordingDeps, site: string, rangeHeader: string | 
   const start = range.kind === 'partial' ? range.start : 0;
   const end = range.kind === 'partial' ? range.end : place.length - 1;
   const read = deps.blobs.get(place.packKey, { start: place.offset + start, end: place.offset + end });
-  // Its failure is seen by whoever uses the read; released, nobody does.
+  const recorded = options.audit?.(range.kind === 'partial' ? { 'Content-Range': `bytes ${start}-${end}/${place.length}` } : {});
+  // Their failures are seen by whoever uses them; on a refusal (404, 416), nobody does.
   read.catch(() => undefined);
+  recorded?.catch(() => undefined);
   return {
     read,
+    recorded,
     matches: (entry, s, e) => entry.packKey === place.packKey && entry.offset === place.offset && entry.length === place.length && s === start && e === end,
     release: () => void read.then((opened) => opened.body.destroy(), () => undefined),
   };

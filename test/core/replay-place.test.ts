@@ -124,6 +124,41 @@ describe('openRecording with the link\'s place', () => {
     expect(s.reads.map((r) => r.key)).toEqual([s.f.packKey, s.f.packKey]);
   });
 
+  it('starts the audit record with the early read, before the lookup answers, once, and the bytes wait for it', async () => {
+    const s = await setup();
+    const m = s.f.manifest.members[1]!;
+    s.hold();
+    const records: Record<string, string>[] = [];
+    let written: () => void = () => undefined;
+    const audit = (headers: Record<string, string>) => {
+      records.push(headers);
+      return new Promise<void>((resolve) => (written = resolve));
+    };
+    let served = false;
+    const opening = openRecording(s.deps, 'site-a', m.rid, 'bytes=0-99', { place: s.placeOf(1), audit }).then((res) => ((served = true), res));
+    await turns();
+    expect(records).toEqual([{ 'Content-Range': 'bytes 0-99/2000' }]);
+    s.answer();
+    await turns();
+    expect(served).toBe(false);
+    written();
+    const res = await opening;
+    expect(await buffer(res.body!)).toEqual(s.members[1]!.body.subarray(0, 100));
+    expect(records).toHaveLength(1);
+  });
+
+  it('leaves the record of an attempt when the entry then refuses the request (404), with no unhandled failure', async () => {
+    const s = await setup();
+    const records: Record<string, string>[] = [];
+    const audit = (headers: Record<string, string>) => {
+      records.push(headers);
+      return Promise.reject(new Error('ledger unavailable'));
+    };
+    await expect(openRecording(s.deps, 'site-a', `r${'0'.repeat(23)}`, undefined, { place: s.placeOf(0), audit })).rejects.toThrow(NotFoundError);
+    expect(records).toEqual([{}]);
+    await turns();
+  });
+
   it('serves the entry\'s bytes when the early read fails (a pack the place names that is not there)', async () => {
     const s = await setup();
     const m = s.f.manifest.members[0]!;
