@@ -3,7 +3,7 @@
 // It exits non-zero only when a tool crashed or did not ship everything.
 //
 //   npm run bench [-- --json] [-- --small N --large N --batch N --tree N --share N --tree-1m N --fleet N] [-- --keep]
-//                 [-- --share-restore auto|yes|no] [-- --share-file-kb KB]
+//                 [-- --share-restore auto|yes|no] [-- --share-file-kb KB] [-- --share-cache warm|cold]
 //   investigation only: [-- --cpu-prof] (V8 profiles of each agent run, see bench/profile-summary.ts)
 //                       [-- --ferry-verify etag|read-back|checksum] (Ferry's verify mode instead of its default, to measure what each costs)
 //
@@ -18,7 +18,9 @@
 //          after 1 % changed (default 100,000; the tree is written once under $FERRY_BENCH_CACHE
 //          and reused, so 1,000,000 works), then up to 200,000 files a restore of it with and
 //          without runs of files: time, files read, peak RSS and VmHWM; `--share-file-kb KB`:
-//          files of KB on average instead (a quarter to 1.75 times it), cached apart
+//          files of KB on average instead (a quarter to 1.75 times it), cached apart;
+//          before every snapshot, the tree is read whole (`--share-cache warm`, the default) or the
+//          kernel's caches are dropped (`--share-cache cold`, root only)
 //                                                      Ferry; restic (rclone backend) when installed
 //   tree-1m N files of 2 KB in directories of 100 as a `tree` source, one snapshot (default 0:
 //          skipped; the issue's figure is 1,000,000): peak RSS, time to the first pack. The tree
@@ -73,6 +75,8 @@ interface Options {
   shareRestore?: boolean;
   /** Average file size of the share scenario in KB (undefined: 0.5-4 KB). */
   shareFileKb?: number;
+  /** `cold`: the share's snapshots each start with the kernel's caches dropped (--share-cache). */
+  shareCache: 'warm' | 'cold';
   /** Sites of the `fleet` scenario; 0 skips it. */
   fleet: number;
   /** Files of the `tree-1m` scenario (one snapshot of a large tree source); 0 skips it. */
@@ -98,6 +102,7 @@ function parseOptions(argv: string[]): Options {
       share: { type: 'string', default: '100000' },
       'share-restore': { type: 'string', default: 'auto' },
       'share-file-kb': { type: 'string' },
+      'share-cache': { type: 'string', default: 'warm' },
       fleet: { type: 'string', default: '20' },
       'tree-1m': { type: 'string', default: '0' },
       ingest: { type: 'string', default: '2000' },
@@ -119,9 +124,11 @@ function parseOptions(argv: string[]): Options {
   if (!['auto', 'yes', 'no'].includes(values['share-restore'] as string)) throw new Error(`--share-restore must be auto, yes or no, not ${values['share-restore']}`);
   const modes: readonly string[] = ['etag', 'read-back', 'checksum'] satisfies VerifyMode[];
   if (ferryVerify !== undefined && !modes.includes(ferryVerify)) throw new Error(`--ferry-verify is one of ${modes.join(', ')}`);
+  const shareCache = values['share-cache'] as 'warm' | 'cold';
+  if (!['warm', 'cold'].includes(shareCache)) throw new Error(`--share-cache must be warm or cold, not ${values['share-cache']}`);
   const shareFileKb = values['share-file-kb'] === undefined ? undefined : Number(values['share-file-kb']);
   if (shareFileKb !== undefined && !(Number.isInteger(shareFileKb) && shareFileKb > 0)) throw new Error(`--share-file-kb must be a whole number of KB above 0, not ${values['share-file-kb']}`);
-  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, cloudInProcess: values['cloud-in-process'] ?? false, replayEnvironments, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, shareFileKb, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
+  return { json: values.json ?? false, keep: values.keep ?? false, cpuProf: values['cpu-prof'] ?? false, cloudInProcess: values['cloud-in-process'] ?? false, replayEnvironments, ferryVerify: ferryVerify as VerifyMode | undefined, counts: { small: count('small'), large: count('large'), batch: count('batch'), tree: count('tree') }, share: count('share'), shareRestore, shareFileKb, shareCache, fleet: count('fleet'), tree1m: count('tree-1m'), cloud: { ingest: count('ingest'), replay: count('replay'), search: count('search'), restoreFetch: count('restore-fetch') } };
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -274,7 +281,7 @@ async function shareRun(ctx: Context): Promise<void> {
   if (!resticBin || !ctx.peers.rclone) say('[share] restic (with rclone) is not installed: `apt-get install -y restic rclone`; its runs are skipped');
   const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'share-restic' } : undefined;
   const nodeFlags = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.work, 'profiles', 'share')] : [];
-  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say, nodeFlags, restores: ctx.opts.shareRestore, fileKb: ctx.opts.shareFileKb });
+  const r = await runShareBench({ work: ctx.work, files: ctx.opts.share, target: { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials }, ferryBucket: 'share-ferry', restic, say, nodeFlags, restores: ctx.opts.shareRestore, fileKb: ctx.opts.shareFileKb, cache: ctx.opts.shareCache });
   for (const run of r.runs) if (!run.ok) ctx.failures.push(`share/${run.tool} ${run.pass}: see ${run.logFile}`);
   if (ctx.opts.json) {
     for (const run of r.runs) process.stdout.write(`${JSON.stringify({ scenario: 'share', ...run })}\n`);

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMeasured, type Measured } from './measure.ts';
 import { parseAgentConfig } from '../../core/config.ts';
@@ -37,6 +38,8 @@ export interface ShareRun {
   files?: number;
   /** The snapshot itself (Ferry's log: walk, read, pack, publish), without process start-up. */
   snapshotSeconds?: number;
+  /** Whether the caches were dropped before this snapshot (`--share-cache cold`). */
+  cache: 'warm' | 'cold';
   ok: boolean;
   logFile: string;
 }
@@ -64,6 +67,15 @@ export interface ShareOptions {
   nodeFlags?: string[];
   /** Restore the second snapshot both ways (default: up to 200,000 files). */
   restores?: boolean;
+  /**
+   * The tree's state in the kernel's caches before every snapshot (each tool's first and
+   * second): `warm` (default), every file of the tree read just before, so every snapshot finds
+   * it all cached; `cold`, the page cache, dentries and inodes dropped, as a daily snapshot finds
+   * a share it has not read since the day before. (Left as it was, the first snapshot of a run
+   * read the tree from disk, or not, depending on the rows before it, and the next tool found it
+   * cached by the one before.)
+   */
+  cache?: 'warm' | 'cold';
   /** Files of this size on average (KB) instead of 0.5-4 KB (share-tree.ts). */
   fileKb?: number;
 }
@@ -93,11 +105,46 @@ async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']):
   const logFile = join(o.work, `share-ferry-${pass}.log`);
   o.config = config;
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const cache = settle(o, root);
   const m = await runMeasured(process.execPath, [...(o.nodeFlags ?? []), FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
   const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"tree snapshot published"'));
   const fields = line ? (JSON.parse(line) as { read?: number; files?: number; ms?: number }) : {};
   const snapshotSeconds = fields.ms === undefined ? undefined : fields.ms / 1000;
-  return { tool: 'ferry', pass, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
+  return { tool: 'ferry', pass, cache, seconds: m.seconds, snapshotSeconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, filesRead: fields.read, files: fields.files, ok: m.code === 0 && line !== undefined, logFile };
+}
+
+/**
+ * Before a snapshot: `warm`, every file of the tree read (so it is all in the page cache);
+ * `cold`, everything written goes to disk and the kernel drops its page cache, dentries and
+ * inodes (root only; an error saying so otherwise).
+ */
+function settle(o: ShareOptions, root: string): 'warm' | 'cold' {
+  if (o.cache !== 'cold') {
+    readEveryFile(root, Buffer.allocUnsafe(1 << 20));
+    return 'warm';
+  }
+  execFileSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch (error) {
+    throw new Error(`--share-cache cold drops the kernel's caches, which needs root (writing /proc/sys/vm/drop_caches failed: ${(error as Error).message})`);
+  }
+  return 'cold';
+}
+
+function readEveryFile(dir: string, scratch: Buffer): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) readEveryFile(path, scratch);
+    else if (entry.isFile()) {
+      const fd = openSync(path, 'r');
+      try {
+        while (readSync(fd, scratch, 0, scratch.length, null) > 0);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
 }
 
 /** restic's environment for a repository in `bucket` of the s3rver, through its rclone backend. */
@@ -123,8 +170,9 @@ async function resticPass(o: ShareOptions, root: string, pass: ShareRun['pass'])
   const env = resticEnv(o.target, o.restic!.bucket, o.work);
   const logFile = join(o.work, `share-restic-${pass}.log`);
   if (pass === 'first') await runMeasured(o.restic!.bin, ['init'], { logFile, env });
+  const cache = settle(o, root);
   const m = await runMeasured(o.restic!.bin, ['backup', '--quiet', root], { logFile, env });
-  return { tool: 'restic', pass, seconds: m.seconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, ok: m.code === 0, logFile };
+  return { tool: 'restic', pass, cache, seconds: m.seconds, peakRssMb: peak(m), hwmMb: m.mainHwmMb, cpuSeconds: m.cpuSeconds, ok: m.code === 0, logFile };
 }
 
 /** Restores the newest snapshot twice, once the way restore worked before runs (one ranged GET per file), once with runs. */
@@ -172,7 +220,7 @@ export function shareTable(files: number, bytes: number, changed: number, runs: 
   const widths = head.map((_, c) => Math.max(head[c]!.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [
-    `share: ${files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB; second snapshot after ${changed.toLocaleString('en-GB')} files changed`,
+    `share: ${files.toLocaleString('en-GB')} files, ${(bytes / 1048576).toFixed(1)} MB; second snapshot after ${changed.toLocaleString('en-GB')} files changed${runs[0]?.cache === 'cold' ? '; the kernel\'s caches dropped before every snapshot' : ''}`,
     line(head),
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.map(line),
