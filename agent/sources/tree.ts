@@ -66,12 +66,13 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
   }
   try {
     const started = performance.now();
-    const { manifest, manifestKey } = await takeTreeSnapshot({ ...deps, source, retryDelayMs: deps.retryDelayMs });
+    const { manifest, manifestKey, readAhead } = await takeTreeSnapshot({ ...deps, source, retryDelayMs: deps.retryDelayMs });
     deps.log.info('tree snapshot published', {
       source: source.name,
       snapshot: manifest.snapshotId,
       files: manifest.counts.files,
       read: manifest.counts.filesRead,
+      readAhead,
       added: manifest.bytes.added,
       problems: manifest.counts.problems,
       ms: Math.round(performance.now() - started),

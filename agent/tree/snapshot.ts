@@ -22,6 +22,7 @@ import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-in
 import { msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
 import { TreePacker, recoverInflightPacks } from './packer.ts';
+import { ReadAhead, type ReadAheadOptions } from './read-ahead.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { kindOf, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
@@ -58,6 +59,8 @@ export interface TreeSnapshotContext {
    * clock (ms) the tree's ctimes are compared with (SETTLED_MS); tests move it.
    */
   fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir; now?: () => number };
+  /** When and how files are read ahead of the snapshot's own reads (read-ahead.ts); tests tune it. */
+  readAhead?: ReadAheadOptions;
 }
 
 /** `last.json`: the newest snapshot this agent published for the source. */
@@ -79,6 +82,8 @@ export interface LastSnapshot {
 export interface TreeSnapshotResult {
   manifest: TreeSnapshotManifest;
   manifestKey: string;
+  /** Files read ahead because the tree was read from disk (read-ahead.ts). */
+  readAhead: number;
 }
 
 export function treeStateDir(state: string, source: string): string {
@@ -108,6 +113,7 @@ const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats): Lines => {
   const published = JSON.stringify(entry);
   return { published, local: recordOf(rel, st, entry.type, published.slice(0, -1)) };
 };
+const filesIn = (run: WalkItem[]) => run.reduce((n, item) => n + (item.kind === 'file' ? 1 : 0), 0);
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 class Snapshot {
@@ -117,6 +123,8 @@ class Snapshot {
   counts = { files: 0, dirs: 0, symlinks: 0, filesRead: 0 };
   bytesTotal = 0;
   readonly positions = new Map<number, number>();
+  /** Small files read ahead when the tree is read from disk (read-ahead.ts). */
+  readonly readAhead: ReadAhead;
   /** A ctime before this (ms) is settled (SETTLED_MS): read once, before the first lstat. */
   private readonly settledBefore: number;
 
@@ -126,6 +134,7 @@ class Snapshot {
   ) {
     this.dir = treeStateDir(ctx.state, ctx.source.name);
     this.settledBefore = (ctx.fs?.now ?? Date.now)() - SETTLED_MS;
+    this.readAhead = new ReadAhead(ctx.readAhead);
   }
 
   problem(path: string, problem: string): void {
@@ -148,6 +157,8 @@ class Snapshot {
    */
   async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalIndexWriter): Promise<void> {
     for await (const run of runs) {
+      const readBefore = this.counts.filesRead;
+      this.readAhead.begin(run, SMALL_FILE_BYTES);
       for (const item of run) {
         const found = prev.seekRecord(item.rel);
         if (!(found && item.kind === 'file' && this.carryOver(item, prev, included, published, local))) {
@@ -158,6 +169,7 @@ class Snapshot {
         }
         if (published.backlogged) await published.settle();
       }
+      this.readAhead.end(filesIn(run), this.counts.filesRead - readBefore);
     }
   }
 
@@ -261,7 +273,9 @@ class Snapshot {
   private async read(item: WalkItem, st: BigIntStats, shown: string) {
     const mtime = new Date(Number(st.mtimeNs / 1_000_000n));
     if (st.size <= BigInt(SMALL_FILE_BYTES)) {
+      const started = process.hrtime.bigint();
       const { body, sha256 } = readSmallFile(item.abs, st, shown, this.ctx.fs?.openSync);
+      this.readAhead.timed(Number(process.hrtime.bigint() - started));
       const location = this.packer.locate(sha256) ?? (await this.packer.addSmall(sha256, body, mtime));
       return { sha: sha256, location };
     }
@@ -342,7 +356,11 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
-    await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
+    try {
+      await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
+    } finally {
+      await snap.readAhead.close();
+    }
     // The last pack and the index go up side by side: they do not depend on each other, only the manifest needs both.
     const { index, delta } = await bothSettled(packer.finish(), (async () => {
       await indexBody.close();
@@ -383,7 +401,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
     }
     const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
     writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    return { manifest, manifestKey };
+    return { manifest, manifestKey, readAhead: snap.readAhead.queued };
   } catch (error) {
     await packer.abort();
     await indexBody.close().catch(() => undefined);

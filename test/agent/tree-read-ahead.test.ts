@@ -1,0 +1,77 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ReadAhead } from '../../agent/tree/read-ahead.ts';
+import { restoreTree } from '../../cli/tree-restore.ts';
+import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
+
+// Read-ahead of a tree read from disk (agent/tree/read-ahead.ts): when it starts, that it keeps
+// on, and that a snapshot taken with it is the same snapshot.
+
+const SLOW = 200_000; // ns: a read from disk
+const FAST = 5_000; // ns: from the page cache
+
+describe('when read-ahead starts', () => {
+  it('stays off while the reads are from the page cache, and on a tree read from disk starts after minReads', () => {
+    const cached = new ReadAhead({ minReads: 4 });
+    for (let i = 0; i < 100; i++) cached.timed(FAST);
+    cached.end(100, 100);
+    expect(cached.active).toBe(false);
+    const cold = new ReadAhead({ minReads: 4 });
+    cold.end(100, 100);
+    for (let i = 0; i < 3; i++) cold.timed(SLOW);
+    expect(cold.active).toBe(false);
+    cold.timed(SLOW);
+    expect(cold.active).toBe(true);
+  });
+
+  it('keeps on once started though the reads it made ahead are fast, and stops while most files of the runs are not read', () => {
+    const ra = new ReadAhead({ minReads: 4 });
+    ra.end(100, 100);
+    for (let i = 0; i < 4; i++) ra.timed(SLOW);
+    expect(ra.active).toBe(true);
+    for (let i = 0; i < 100; i++) ra.timed(FAST);
+    expect(ra.active).toBe(true);
+    ra.end(100, 1);
+    ra.end(100, 1);
+    expect(ra.active).toBe(false);
+    ra.end(100, 100);
+    ra.end(100, 100);
+    expect(ra.active).toBe(true);
+  });
+});
+
+describe('a snapshot with read-ahead', () => {
+  it('hands every small file of the runs after the first to the read-ahead thread, and publishes the same snapshot, restored byte for byte', async () => {
+    const site = treeSite();
+    for (let d = 0; d < 5; d++) {
+      mkdirSync(join(site.root, `d${d}`));
+      for (let f = 0; f < 40; f++) writeFileSync(join(site.root, `d${d}`, `f${f}.bin`), Buffer.alloc(100 + d * 40 + f, d * 40 + f));
+    }
+    symlinkSync('d0/f0.bin', join(site.root, 'link'));
+    const store = new MemoryBlobStore();
+    // Every read counts as slow from the first: read-ahead is on for every run after the first.
+    const result = await snapshot(site, store, { readAhead: { slowMicros: -1, minReads: 1 } });
+    expect(result.manifest.counts.filesRead).toBe(200);
+    expect(result.readAhead).toBe(160);
+    const [manifest] = await treeManifests(store);
+    await restoreTree({ blobs: store, manifest: manifest!, to: join(site.dir, 'restored') });
+    expect(picture(join(site.dir, 'restored'))).toEqual(picture(site.root));
+  });
+
+  it('never starts on a cached tree (the defaults), nor in a snapshot that reads only the changed files', async () => {
+    const site = treeSite();
+    for (let d = 0; d < 5; d++) {
+      mkdirSync(join(site.root, `d${d}`));
+      for (let f = 0; f < 40; f++) writeFileSync(join(site.root, `d${d}`, `f${f}`), `content ${d} ${f}`);
+    }
+    const store = new MemoryBlobStore();
+    expect((await snapshot(site, store)).readAhead).toBe(0);
+    for (let d = 0; d < 5; d++) writeFileSync(join(site.root, `d${d}`, 'f7'), `changed ${d}`);
+    site.clock.advance(86_400_000);
+    const second = await snapshot(site, store, { readAhead: { slowMicros: -1, minReads: 1 } });
+    expect(second.manifest.counts.filesRead).toBe(5);
+    expect(second.readAhead).toBe(0);
+  });
+});
