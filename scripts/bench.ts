@@ -19,8 +19,8 @@
 //          and reused, so 1,000,000 works), then up to 200,000 files a restore of it with and
 //          without runs of files: time, files read, peak RSS and VmHWM; `--share-file-kb KB`:
 //          files of KB on average instead (a quarter to 1.75 times it), cached apart;
-//          before every snapshot, the tree is read whole (`--share-cache warm`, the default) or the
-//          kernel's caches are dropped (`--share-cache cold`, root only)
+//          before every snapshot (here and in tree-1m), the tree is read whole (`--share-cache warm`,
+//          the default) or the kernel's caches are dropped (`--share-cache cold`, root only)
 //                                                      Ferry; restic (rclone backend) when installed
 //   tree-1m N files of 2 KB in directories of 100 as a `tree` source, one snapshot (default 0:
 //          skipped; the issue's figure is 1,000,000): peak RSS, time to the first pack. The tree
@@ -294,7 +294,7 @@ async function tree1mRun(ctx: Context): Promise<void> {
   const resticBin = spawnSync('which', ['restic'], { encoding: 'utf8' }).stdout.trim();
   const target = { endpoint: ctx.s3.endpoint, credentials: ctx.s3.credentials };
   const restic = resticBin && ctx.peers.rclone ? { bin: resticBin, bucket: 'tree1m-restic', env: (bucket: string) => resticEnv(target, bucket, ctx.work) } : undefined;
-  const runs = await runTree1mBench({ work: ctx.work, files: ctx.opts.tree1m, target, ferryBucket: 'tree1m-ferry', restic, say });
+  const runs = await runTree1mBench({ work: ctx.work, files: ctx.opts.tree1m, target, ferryBucket: 'tree1m-ferry', restic, say, cache: ctx.opts.shareCache });
   for (const run of runs) if (!run.ok) ctx.failures.push(`tree-1m/${run.tool}: see ${run.logFile}`);
   if (ctx.opts.json) for (const run of runs) process.stdout.write(`${JSON.stringify({ scenario: 'tree-1m', ...run })}\n`);
   else process.stdout.write(`\n${tree1mTable(runs)}\n`);

@@ -118,7 +118,7 @@ async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']):
  * `cold`, everything written goes to disk and the kernel drops its page cache, dentries and
  * inodes (root only; an error saying so otherwise).
  */
-function settle(o: ShareOptions, root: string): 'warm' | 'cold' {
+export function settle(o: { cache?: 'warm' | 'cold' }, root: string): 'warm' | 'cold' {
   if (o.cache !== 'cold') {
     readEveryFile(root, Buffer.allocUnsafe(1 << 20));
     return 'warm';

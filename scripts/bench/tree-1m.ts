@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTree, type TreeFacts } from './data.ts';
 import { runMeasured } from './measure.ts';
-import { writeTreeAgentConfig } from './share.ts';
+import { settle, writeTreeAgentConfig } from './share.ts';
 
 // The `tree-1m` scenario: a share of N files of 2 KB (default 1,000,000) in directories of 100
 // (the recorder's batch layout), snapshotted once as a `tree` source. What counts (issue:
@@ -18,6 +18,8 @@ const FERRY_BIN = join(REPO, 'bin', 'ferry.mjs');
 
 export interface Tree1mRun {
   tool: string;
+  /** The state of the kernel's caches the snapshot started from (`--share-cache`: share.ts). */
+  cache: 'warm' | 'cold';
   files: number;
   seconds: number;
   /** Spawn to the first pack published (Ferry's log); undefined for restic. */
@@ -36,6 +38,8 @@ export interface Tree1mOptions {
   ferryBucket: string;
   restic?: { bin: string; bucket: string; env: (bucket: string) => NodeJS.ProcessEnv };
   say: (line: string) => void;
+  /** `cold`: the kernel's caches dropped before each snapshot; `warm` (default): the tree read whole before it. */
+  cache?: 'warm' | 'cold';
 }
 
 /** The cached tree for N files, written once (a marker file says it is complete). */
@@ -63,6 +67,7 @@ async function ferryPass(o: Tree1mOptions, facts: TreeFacts): Promise<Tree1mRun>
   const config = writeTreeAgentConfig(dir, o.target, o.ferryBucket, 'tree1m', facts.root);
   const logFile = join(o.work, 'tree-1m-ferry.log');
   const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const cache = settle(o, facts.root);
   const m = await runMeasured(process.execPath, [FERRY_BIN, 'agent', 'run', '--config', config, '--once', '--json-logs'], { logFile, env, cwd: REPO });
   const lines = readFileSync(logFile, 'utf8').split('\n');
   const firstPack = lines.find((l) => l.includes('"tree pack published"'));
@@ -71,6 +76,7 @@ async function ferryPass(o: Tree1mOptions, facts: TreeFacts): Promise<Tree1mRun>
   const fields = done ? (JSON.parse(done) as { read?: number }) : {};
   return {
     tool: 'ferry',
+    cache,
     files: facts.diskFiles,
     seconds: m.seconds,
     firstPackSeconds: at === undefined ? undefined : (at - m.startedAt) / 1000,
@@ -86,8 +92,9 @@ async function resticPass(o: Tree1mOptions, facts: TreeFacts): Promise<Tree1mRun
   const env = o.restic!.env(o.restic!.bucket);
   const logFile = join(o.work, 'tree-1m-restic.log');
   await runMeasured(o.restic!.bin, ['init'], { logFile, env });
+  const cache = settle(o, facts.root);
   const m = await runMeasured(o.restic!.bin, ['backup', '--quiet', facts.root], { logFile, env });
-  return { tool: 'restic', files: facts.diskFiles, seconds: m.seconds, peakRssMb: Math.max(m.peakTreeRssMb, m.mainHwmMb), mainHwmMb: m.mainHwmMb, ok: m.code === 0, logFile };
+  return { tool: 'restic', cache, files: facts.diskFiles, seconds: m.seconds, peakRssMb: Math.max(m.peakTreeRssMb, m.mainHwmMb), mainHwmMb: m.mainHwmMb, ok: m.code === 0, logFile };
 }
 
 export async function runTree1mBench(o: Tree1mOptions): Promise<Tree1mRun[]> {
@@ -103,5 +110,5 @@ export function tree1mTable(runs: Tree1mRun[]): string {
     (r) =>
       `| ${r.tool.padEnd(6)} | ${r.files.toLocaleString('en-GB').padStart(9)} | ${r.seconds.toFixed(1).padStart(7)} | ${(r.firstPackSeconds?.toFixed(2) ?? '').padStart(10)} | ${r.peakRssMb.toFixed(0).padStart(11)} | ${r.mainHwmMb.toFixed(0).padStart(6)} | ${r.ok ? 'ok' : `FAILED (${r.logFile})`} |`,
   );
-  return ['tree-1m: first snapshot of a tree of 2 KB files (targets: peak RSS ≤ 250 MB, first pack ≤ 3 s)', '| tool   |     files | seconds | first pack | peak RSS MB | VmHWM  |    |', '|--------|-----------|---------|------------|-------------|--------|----|', ...rows].join('\n');
+  return [`tree-1m: first snapshot of a tree of 2 KB files (targets: peak RSS ≤ 250 MB, first pack ≤ 3 s)${runs[0]?.cache === 'cold' ? '; the kernel\'s caches dropped before each' : ''}`, '| tool   |     files | seconds | first pack | peak RSS MB | VmHWM  |    |', '|--------|-----------|---------|------------|-------------|--------|----|', ...rows].join('\n');
 }
