@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 
 // The binary records of the agent's local index (local-index.ts): one a path, in snapshot order.
 // An unchanged file is the common case of an incremental snapshot, and its record is handled
@@ -81,6 +81,11 @@ export const pathLength = (buf: Buffer, at: number) => buf.readUInt32LE(at + 80)
 export const prefixStart = (buf: Buffer, at: number) => at + HEADER + pathLength(buf, at);
 export const prefixEnd = (buf: Buffer, at: number) => prefixStart(buf, at) + buf.readUInt32LE(at + 84);
 export const shaStart = (at: number) => at + 48;
+
+/** The same version of the file's content: size, mtime, ctime, inode and device as the previous record says. */
+export function sameContent(p: RecordFields, st: BigIntStats): boolean {
+  return p.type === 'file' && p.sha256 !== undefined && p.size === st.size && p.mtimeNs === st.mtimeNs && p.ctimeNs === st.ctimeNs && p.ino === st.ino && p.dev === st.dev;
+}
 
 /**
  * True when the record at `at` is a file's, with a SHA-256 and its times in ms, and the mode,

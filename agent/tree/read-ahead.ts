@@ -114,20 +114,34 @@ export class ReadAhead {
     this.recent[this.reads++ % this.recent.length] = nanoseconds / 1000;
   }
 
+  /** Runs one of the snapshot's own small reads, timed. */
+  time<T>(read: () => T): T {
+    const started = process.hrtime.bigint();
+    const result = read();
+    this.timed(Number(process.hrtime.bigint() - started));
+    return result;
+  }
+
   /** The median of the latest reads (a pause for garbage collection, or the first calls of a process, are not the disk). */
   private medianMicros(): number {
     const latest = this.recent.slice(0, Math.min(this.reads, this.recent.length)).sort();
     return latest[latest.length >> 1]!;
   }
 
-  /** A run starts: its small files are read ahead, in order, if read-ahead is on (what is left of the run before is dropped). */
-  begin(run: WalkItem[], maxBytes: number): void {
-    if (!this.active) return;
+  /**
+   * A run starts: its small files are read ahead, in order, if read-ahead is on (what is left of
+   * the run before is dropped). Returns how many files the run holds (for `end`).
+   */
+  begin(run: WalkItem[], maxBytes: number): number {
+    let files = 0;
+    for (const item of run) if (item.kind === 'file') files++;
+    if (files === 0 || !this.active) return files;
     const paths: Buffer[] = [];
     for (const item of run) if (item.kind === 'file' && item.stat.size > 0 && item.stat.size <= maxBytes) paths.push(item.abs, NUL);
-    if (paths.length === 0) return;
+    if (paths.length === 0) return files;
     this.queued += paths.length / 2;
     this.thread().postMessage(Buffer.concat(paths));
+    return files;
   }
 
   /** The run is done: `files` of it were files, `read` of those were read. */

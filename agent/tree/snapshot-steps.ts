@@ -1,16 +1,17 @@
 import { stat, open } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { messageOf } from '../../core/errors.ts';
+import { sitePrefix } from '../../core/layout.ts';
 import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
-import type { ContentIndex } from './content-index.ts';
-import { treeStore } from './packer.ts';
+import { ContentIndex } from './content-index.ts';
+import { recoverInflightPacks, treeStore } from './packer.ts';
 import type { LastSnapshot, TreeSnapshotContext } from './snapshot.ts';
 import { TreeVanishedError } from './walk.ts';
 
-// The steps of a snapshot around its walk: the root's identity (a share swapped or unmounted
-// during the snapshot), publishing the index, and the last look at the packs it reuses before
-// its manifest goes out (snapshot.ts).
+// The steps of a snapshot around its walk: the content index made to match the store, the
+// root's identity (a share swapped or unmounted during the snapshot), publishing the index, and
+// the last look at the packs it reuses before its manifest goes out (snapshot.ts).
 
 export async function rootIdentity(path: string): Promise<{ dev: bigint; ino: bigint }> {
   try {
@@ -41,6 +42,22 @@ export async function publishIndex(ctx: TreeSnapshotContext, key: string, header
     await uploader.abort().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The content index as the store has it: the packs of a snapshot that was interrupted adopted
+ * or aborted, and the packs the purge removed forgotten (their content is packed again if met).
+ */
+export async function contentOfStore(ctx: TreeSnapshotContext, dir: string): Promise<ContentIndex> {
+  const { store, site, source } = ctx;
+  const content = new ContentIndex(dir);
+  const recovered = await recoverInflightPacks({ store, dir, content });
+  if (recovered.adopted + recovered.aborted > 0) ctx.log?.info('tree packs of an interrupted snapshot recovered', { source: source.name, ...recovered });
+  const present = new Set<string>();
+  for await (const o of store.list(`${sitePrefix('trees', site)}${source.name}/packs/`)) present.add(o.key);
+  const gone = content.retainPacks(present);
+  if (gone.length > 0) ctx.log?.info('tree packs removed by the purge are no longer used', { source: source.name, packs: gone.length });
+  return content;
 }
 
 /**

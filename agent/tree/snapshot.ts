@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BlobStore } from '../../core/ports.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
-import { sitePrefix, treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
+import { treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
 import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import type { PartPool } from '../part-pool.ts';
@@ -15,13 +15,12 @@ import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
 import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
-import { ContentIndex } from './content-index.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, publishIndex, rootIdentity } from './snapshot-steps.ts';
+import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
-import { msOfNs, prefixEnd, prefixStart, recordLength, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
+import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
-import { TreePacker, recoverInflightPacks } from './packer.ts';
+import { TreePacker } from './packer.ts';
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
@@ -113,7 +112,6 @@ const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats): Lines => {
   const published = JSON.stringify(entry);
   return { published, local: recordOf(rel, st, entry.type, published.slice(0, -1)) };
 };
-const filesIn = (run: WalkItem[]) => run.reduce((n, item) => n + (item.kind === 'file' ? 1 : 0), 0);
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 class Snapshot {
@@ -156,20 +154,24 @@ class Snapshot {
    * (`carryOver`); everything else is looked at (`looked`).
    */
   async walk(runs: AsyncIterable<WalkItem[]>, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalIndexWriter): Promise<void> {
-    for await (const run of runs) {
-      const readBefore = this.counts.filesRead;
-      this.readAhead.begin(run, SMALL_FILE_BYTES);
-      for (const item of run) {
-        const found = prev.seekRecord(item.rel);
-        if (!(found && item.kind === 'file' && this.carryOver(item, prev, included, published, local))) {
-          const made = await this.looked(item, found ? prev.found() : undefined, item.rel.toString('utf8'), included);
-          if (!made) continue;
-          published.writeLine(made.published);
-          local.write(made.local);
+    try {
+      for await (const run of runs) {
+        const readBefore = this.counts.filesRead;
+        const files = this.readAhead.begin(run, SMALL_FILE_BYTES);
+        for (const item of run) {
+          const found = prev.seekRecord(item.rel);
+          if (!(found && item.kind === 'file' && this.carryOver(item, prev, included, published, local))) {
+            const made = await this.looked(item, found ? prev.found() : undefined, item.rel.toString('utf8'), included);
+            if (!made) continue;
+            published.writeLine(made.published);
+            local.write(made.local);
+          }
+          if (published.backlogged) await published.settle();
         }
-        if (published.backlogged) await published.settle();
+        this.readAhead.end(files, this.counts.filesRead - readBefore);
       }
-      this.readAhead.end(filesIn(run), this.counts.filesRead - readBefore);
+    } finally {
+      await this.readAhead.close();
     }
   }
 
@@ -273,9 +275,7 @@ class Snapshot {
   private async read(item: WalkItem, st: BigIntStats, shown: string) {
     const mtime = new Date(Number(st.mtimeNs / 1_000_000n));
     if (st.size <= BigInt(SMALL_FILE_BYTES)) {
-      const started = process.hrtime.bigint();
-      const { body, sha256 } = readSmallFile(item.abs, st, shown, this.ctx.fs?.openSync);
-      this.readAhead.timed(Number(process.hrtime.bigint() - started));
+      const { body, sha256 } = this.readAhead.time(() => readSmallFile(item.abs, st, shown, this.ctx.fs?.openSync));
       const location = this.packer.locate(sha256) ?? (await this.packer.addSmall(sha256, body, mtime));
       return { sha: sha256, location };
     }
@@ -286,11 +286,6 @@ class Snapshot {
     const location = await withStableFile(item.abs, st, shown, pack, this.ctx.fs?.open);
     return { sha: sha256, location };
   }
-}
-
-/** The same version of the file's content: size, mtime, ctime, inode and device as the previous record says. */
-function sameContent(p: RecordFields, st: BigIntStats): boolean {
-  return p.type === 'file' && p.sha256 !== undefined && p.size === st.size && p.mtimeNs === st.mtimeNs && p.ctimeNs === st.ctimeNs && p.ino === st.ino && p.dev === st.dev;
 }
 
 /** Closes files after a failure: the first error is the one to report. */
@@ -317,13 +312,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const dir = treeStateDir(ctx.state, source.name);
   const work = join(dir, 'work');
   mkdirSync(work, { recursive: true });
-  const content = new ContentIndex(dir);
-  const recovered = await recoverInflightPacks({ store, dir, content });
-  if (recovered.adopted + recovered.aborted > 0) ctx.log?.info('tree packs of an interrupted snapshot recovered', { source: source.name, ...recovered });
-  const present = new Set<string>();
-  for await (const o of store.list(`${sitePrefix('trees', site)}${source.name}/packs/`)) present.add(o.key);
-  const gone = content.retainPacks(present);
-  if (gone.length > 0) ctx.log?.info('tree packs removed by the purge are no longer used', { source: source.name, packs: gone.length });
+  const content = await contentOfStore(ctx, dir);
 
   const root = await rootIdentity(source.path);
   const takenAt = clock.now();
@@ -356,11 +345,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
-    try {
-      await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
-    } finally {
-      await snap.readAhead.close();
-    }
+    await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
     // The last pack and the index go up side by side: they do not depend on each other, only the manifest needs both.
     const { index, delta } = await bothSettled(packer.finish(), (async () => {
       await indexBody.close();
