@@ -186,14 +186,13 @@ export async function openRecording(
     early?.release();
     return { status: 416, headers: { ...headers, 'Content-Range': `bytes */${entry.length}`, 'Content-Length': '0' }, entry };
   }
-  const start = range.kind === 'partial' ? range.start : 0;
-  const end = range.kind === 'partial' ? range.end : entry.length - 1;
+  const { start, end } = boundsOf(range, entry.length);
   const length = end - start + 1;
   const status = range.kind === 'partial' ? 206 : 200;
-  if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${entry.length}`;
+  if (range.kind === 'partial') headers['Content-Range'] = contentRange(start, end, entry.length);
   headers['Content-Length'] = String(length);
 
-  const sameRead = early !== undefined && early.matches(entry, start, end);
+  const sameRead = early !== undefined && early.matches(entry);
   if (!sameRead) early?.release();
   if (options.headOnly) return { status, headers, entry };
   const recorded = early ? early.recorded : options.audit?.(headers);
@@ -211,14 +210,21 @@ export async function openRecording(
   return { status, headers, body: blob.body, entry };
 }
 
+/** The first and last byte a satisfiable range asks of a representation of `size` bytes. */
+function boundsOf(range: Exclude<RangeRequest, { kind: 'unsatisfiable' }>, size: number): { start: number; end: number } {
+  return range.kind === 'partial' ? range : { start: 0, end: size - 1 };
+}
+
+const contentRange = (start: number, end: number, size: number) => `bytes ${start}-${end}/${size}`;
+
 type Opened = Awaited<ReturnType<BlobStore['get']>>;
 
 interface EarlyRead {
   read: Promise<Opened>;
   /** The audit record started with the read (options.audit with the range as the place puts it). */
   recorded: void | Promise<void>;
-  /** True when the entry found puts the requested range exactly where the early read went. */
-  matches(entry: CatalogueEntry, start: number, end: number): boolean;
+  /** True when the entry found is where the place said (the same range of it then, as the early read has no If-Range). */
+  matches(entry: CatalogueEntry): boolean;
   /** Closes what the early read opened, and forgets its failure (nobody waits for it). */
   release(): void;
 }
@@ -229,17 +235,16 @@ function earlyRead(deps: OpenRecordingDeps, site: string, rangeHeader: string | 
   if (!place || options.headOnly || options.ifRange !== undefined || !place.packKey.startsWith(sitePrefix('recordings', site))) return undefined;
   const range = parseRangeHeader(rangeHeader, place.length);
   if (range.kind === 'unsatisfiable' || place.length === 0) return undefined;
-  const start = range.kind === 'partial' ? range.start : 0;
-  const end = range.kind === 'partial' ? range.end : place.length - 1;
+  const { start, end } = boundsOf(range, place.length);
   const read = deps.blobs.get(place.packKey, { start: place.offset + start, end: place.offset + end });
-  const recorded = options.audit?.(range.kind === 'partial' ? { 'Content-Range': `bytes ${start}-${end}/${place.length}` } : {});
+  const recorded = options.audit?.(range.kind === 'partial' ? { 'Content-Range': contentRange(start, end, place.length) } : {});
   // Their failures are seen by whoever uses them; on a refusal (404, 416), nobody does.
   read.catch(() => undefined);
   recorded?.catch(() => undefined);
   return {
     read,
     recorded,
-    matches: (entry, s, e) => entry.packKey === place.packKey && entry.offset === place.offset && entry.length === place.length && s === start && e === end,
+    matches: (entry) => entry.packKey === place.packKey && entry.offset === place.offset && entry.length === place.length,
     release: () => void read.then((opened) => opened.body.destroy(), () => undefined),
   };
 }
