@@ -157,7 +157,11 @@ function createHandlers({ store, clock, bucketConfig }) {
     const state = fs.existsSync(store.getResourcePath(bucket, key, 'object')) ? readState(store, bucket, key) ?? {} : undefined;
     if (state && ctx.query.versionId !== undefined) currentState(store, bucket, key, ctx.query.versionId);
     if (state && ctx.method === 'GET' && !tiers.readable(state, now)) {
-      throw new StandInError(403, 'InvalidObjectState', 'The operation is not valid for the object\'s storage class');
+      // S3's error names the class the object is in (the SDK reads it as `StorageClass`).
+      const storageClass = state.storageClass ?? 'GLACIER';
+      throw Object.assign(new StandInError(403, 'InvalidObjectState', 'The operation is not valid for the object\'s storage class'), {
+        detail: `<StorageClass>${xmlEscape(storageClass)}</StorageClass>`,
+      });
     }
     await next();
     if (!state || (ctx.status !== 200 && ctx.status !== 206)) return;

@@ -33,10 +33,10 @@ function sendError(ctx, status, code, message, detail = '') {
   sendXml(ctx, status, `<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>${detail}</Error>`);
 }
 
-/** Answers a StandInError (anything with status and code); rethrows s3rver's own errors (Koa renders them) and the rest. */
+/** Answers a StandInError (anything with status and code; `detail`: more of S3's elements, XML); rethrows s3rver's own errors (Koa renders them) and the rest. */
 function sendFailure(ctx, error) {
   if (!error || typeof error.status !== 'number' || typeof error.code !== 'string' || typeof error.toXML === 'function') throw error;
-  sendError(ctx, error.status, error.code, error.message);
+  sendError(ctx, error.status, error.code, error.message, typeof error.detail === 'string' ? error.detail : '');
 }
 
 /** Reads a small request body (an XML document) whole. */
