@@ -77,7 +77,7 @@ interface SdkErrorShape {
   $response?: { headers?: Record<string, string | undefined> };
 }
 
-function totalFromContentRange(contentRange: string | undefined): number | undefined {
+export function totalFromContentRange(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)\s*$/.exec(contentRange ?? '');
   return match ? Number(match[1]) : undefined;
 }
@@ -323,7 +323,7 @@ function md5Base64(body: Uint8Array): string {
   return createHash('md5').update(body).digest('base64');
 }
 
-function checkRange(range: ByteRange): void {
+export function checkRange(range: ByteRange): void {
   const { start, end } = range;
   // S3 ignores a malformed Range and sends the whole object; refuse it before it gets there.
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {

@@ -5,7 +5,7 @@ import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { InvalidInputError } from '../../core/errors.ts';
 import { openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
-import { cloudDeps } from '../shared/deps.ts';
+import { cloudDeps, rangeReaderFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { header, json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
@@ -103,7 +103,8 @@ function startsAtZero(headers: Record<string, string>): boolean {
 export const handler = streamed(
   lazyHandler(() => {
     const deps = cloudDeps();
-    return createHandler({ ...deps, catalogue: rememberRecordings(deps.catalogue, deps.clock) });
+    // Each request is one ranged GET of a pack: made without the SDK's per-call machinery.
+    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: rememberRecordings(deps.catalogue, deps.clock) });
   }),
 );
 

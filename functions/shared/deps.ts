@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { S3RangeReader } from '../../adapters/s3-range-get.ts';
 import { createSfnClient } from '../../adapters/sfn-activity-client.ts';
 import { SfnRecallStarter } from '../../adapters/sfn-recall-starter.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
@@ -72,6 +73,17 @@ export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
   const s3 = createS3Client({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 });
   const { doc } = createDynamoClients({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB });
   return { s3, doc, blobs: new S3BlobStore(s3, cfg.BUCKET), catalogue: new DynamoCatalogue(doc, cfg.TABLE) };
+}
+
+/**
+ * Ranged GETs of the bucket without the SDK's per-call machinery (adapters/s3-range-get.ts), for
+ * the replay function: the same bucket, endpoint, region and role credentials as the S3 client.
+ */
+export function rangeReaderFromEnv(env: Record<string, string | undefined>): S3RangeReader {
+  const cfg = parseEnv(baseEnvSchema, env);
+  const region = cfg.AWS_REGION ?? (cfg.AWS_ENDPOINT_URL_S3 === undefined ? undefined : 'us-east-1');
+  if (region === undefined) throw new ConfigError(['AWS_REGION: is required to address the bucket (Lambda sets it)']);
+  return new S3RangeReader({ bucket: cfg.BUCKET, region, ...(cfg.AWS_ENDPOINT_URL_S3 === undefined ? {} : { endpoint: cfg.AWS_ENDPOINT_URL_S3 }) });
 }
 
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {

@@ -94,6 +94,24 @@ describe('the local API and replay URL answer from the deployed bundles', () => 
     expect(Buffer.from(await again.arrayBuffer())).toEqual(long);
   });
 
+  it('the replay bundle answers 409 ArchivedError naming the class for a pack in DEEP_ARCHIVE, 404 for a purged pack, through the IAM gateway', async () => {
+    const archived = buildPack('site-a', [{ path: 'b/archived.wav', body: audio(9, 4000) }]);
+    await cloud.blobs.put(archived.packKey, archived.pack, { storageClass: 'DEEP_ARCHIVE' });
+    await cloud.blobs.put(archived.manifestKey, archived.manifestBytes, { contentType: 'application/json' });
+    await cloud.drain();
+    const res = await replayGet(`${cloud.replayUrl}/sites/site-a/recordings/${archived.manifest.members[0]!.rid}/audio`, { ...as(), headers: { Range: 'bytes=0-99' } });
+    expect(res.status).toBe(409);
+    const answer = (await res.json()) as { error: string; message: string };
+    expect(answer.error).toBe('ArchivedError');
+    expect(answer.message).toMatch(/archive tier \(DEEP_ARCHIVE\); request a recall/);
+    const purged = buildPack('site-a', [{ path: 'b/purged.wav', body: audio(10, 4000) }]);
+    await publish(cloud.blobs, purged);
+    await cloud.drain();
+    await cloud.blobs.delete(purged.packKey);
+    const gone = await replayGet(`${cloud.replayUrl}/sites/site-a/recordings/${purged.manifest.members[0]!.rid}/audio`, as());
+    expect(gone.status).toBe(404);
+  });
+
   it("the S3 notification ran the ingest bundle (its marked log line is in the functions' log)", () => {
     const lines = readFileSync(join(dir, 'cloud', 'functions.log'), 'utf8').trim().split('\n');
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
