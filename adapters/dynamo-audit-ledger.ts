@@ -1,4 +1,5 @@
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DocumentSender } from './dynamo-lean.ts';
 import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX, type AuditLedger } from '../core/audit-ledger.ts';
 import type { AuditRecord, ChainHead } from '../core/audit-trail.ts';
 import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
@@ -31,7 +32,7 @@ export function auditSealPk(site: string): string {
 
 export class DynamoAuditLedger implements AuditLedger {
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentSender,
     private readonly table: string,
   ) {}
 

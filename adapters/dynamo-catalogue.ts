@@ -1,4 +1,5 @@
-import { BatchWriteCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DocumentSender } from './dynamo-lean.ts';
 import {
   DURATION_SORT_WINDOW,
   durationPageOf,
@@ -58,7 +59,7 @@ export class DynamoCatalogue implements CatalogueStore {
   private readonly writeConcurrency: number;
 
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentSender,
     private readonly tableName: string,
     options: DynamoCatalogueOptions = {},
   ) {

@@ -34,7 +34,7 @@ export type SigningCredentials = AwsCredentialIdentity | AwsCredentialIdentityPr
  * client, e.g. curl, signed must not add x-amz-content-sha256 of its own).
  */
 export function sigV4Signer(
-  service: 'execute-api' | 'lambda' | 's3',
+  service: 'execute-api' | 'lambda' | 's3' | 'dynamodb',
   region: string,
   credentials?: SigningCredentials,
   o: { applyChecksum?: boolean } = {},

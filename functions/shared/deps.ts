@@ -3,6 +3,7 @@ import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { S3RangeReader } from '../../adapters/s3-range-get.ts';
+import { LeanDynamo, type DocumentSender } from '../../adapters/dynamo-lean.ts';
 import { createSfnClient } from '../../adapters/sfn-activity-client.ts';
 import { SfnRecallStarter } from '../../adapters/sfn-recall-starter.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
@@ -72,7 +73,20 @@ export function parseEnv<S extends z.ZodTypeAny>(schema: S, env: Record<string, 
 export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
   const s3 = createS3Client({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_S3 });
   const { doc } = createDynamoClients({ region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB });
-  return { s3, doc, blobs: new S3BlobStore(s3, cfg.BUCKET), catalogue: new DynamoCatalogue(doc, cfg.TABLE) };
+  const lean = leanDynamo(cfg, doc);
+  return { s3, doc, lean, blobs: new S3BlobStore(s3, cfg.BUCKET), catalogue: new DynamoCatalogue(lean, cfg.TABLE) };
+}
+
+/**
+ * The catalogue's reads and the audit's writes (GetItem, Query, PutItem) as signed requests
+ * (adapters/dynamo-lean.ts), everything else through the document client: the same table,
+ * endpoint, region and role credentials.
+ */
+function leanDynamo(cfg: z.infer<typeof baseEnvSchema>, doc: DocumentSender): DocumentSender {
+  const region = cfg.AWS_REGION ?? (cfg.AWS_ENDPOINT_URL_DYNAMODB === undefined ? undefined : 'us-east-1');
+  // Without a region (never in Lambda) the SDK resolves one from the shared config: it stays in charge.
+  if (region === undefined) return doc;
+  return new LeanDynamo({ region, ...(cfg.AWS_ENDPOINT_URL_DYNAMODB === undefined ? {} : { endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB }) }, doc);
 }
 
 /**
@@ -88,8 +102,8 @@ export function rangeReaderFromEnv(env: Record<string, string | undefined>): S3R
 
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
   const cfg = parseEnv(baseEnvSchema, env);
-  const { blobs, catalogue, doc } = baseClients(cfg);
-  const ledger = new DynamoAuditLedger(doc, cfg.TABLE);
+  const { blobs, catalogue, doc, lean } = baseClients(cfg);
+  const ledger = new DynamoAuditLedger(lean, cfg.TABLE);
   return {
     blobs,
     catalogue,

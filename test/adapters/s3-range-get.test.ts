@@ -20,7 +20,7 @@ describe('S3RangeReader against the local S3 stand-in', () => {
   const object = 'The quick brown fox jumps over the lazy dog. '.repeat(50);
   beforeAll(async () => {
     parity = await startParity();
-    reader = new S3RangeReader({ bucket: BUCKET, region: 'us-east-1', endpoint: parity.s3.endpoint, credentials: parity.s3.credentials, maxAttempts: 1 });
+    reader = new S3RangeReader({ bucket: BUCKET, region: 'us-east-1', endpoint: parity.s3.endpoint, credentials: parity.s3.credentials, retry: { maxAttempts: 1 } });
   });
   afterAll(async () => {
     reader?.destroy();
@@ -82,7 +82,7 @@ describe('S3RangeReader under faults (a stand-in server)', () => {
 
   it('retries 503 SlowDown and a reset connection, then reads: three requests, the bytes of the third', async () => {
     const { endpoint, requests } = await serve((_req, res, n) => (n === 1 ? slowDown(res) : n === 2 ? res.socket!.destroy() : partial(res)));
-    const reader = new S3RangeReader({ bucket: 'b', region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, backoff: () => 1 });
+    const reader = new S3RangeReader({ bucket: 'b', region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, retry: { backoff: () => 1 } });
     try {
       const got = await reader.get('k', { start: 0, end: 4 });
       expect(await text(got.body)).toBe('hello');
@@ -96,7 +96,7 @@ describe('S3RangeReader under faults (a stand-in server)', () => {
 
   it('gives up after maxAttempts with TransientError naming S3 code, one request an attempt', async () => {
     const { endpoint, requests } = await serve((_req, res) => slowDown(res));
-    const reader = new S3RangeReader({ bucket: 'b', region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, maxAttempts: 2, backoff: () => 1 });
+    const reader = new S3RangeReader({ bucket: 'b', region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, retry: { maxAttempts: 2, backoff: () => 1 } });
     try {
       const error = await reader.get('k', { start: 0, end: 4 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransientError);
@@ -109,7 +109,7 @@ describe('S3RangeReader under faults (a stand-in server)', () => {
 
   it('a server that never answers fails the attempt after the head timeout, as transient', async () => {
     const { endpoint, requests } = await serve(() => undefined);
-    const reader = new S3RangeReader({ bucket: 'b', region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, maxAttempts: 1, headTimeoutMs: 200 });
+    const reader = new S3RangeReader({ bucket: 'b', region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, retry: { maxAttempts: 1 }, headTimeoutMs: 200 });
     try {
       const started = Date.now();
       const error = await reader.get('k', { start: 0, end: 4 }).catch((e: unknown) => e);

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { LeanDynamo } from '../../adapters/dynamo-lean.ts';
 import { coalescedAudit } from '../../core/audit-coalesce.ts';
 import {
   appendAudit,
@@ -141,7 +142,9 @@ beforeAll(async () => {
   dynamo = await startLocalDynamo({});
   client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 });
+let lean: LeanDynamo | undefined;
 afterAll(async () => {
+  lean?.destroy();
   client?.destroy();
   await dynamo?.stop();
 });
@@ -149,6 +152,12 @@ chainContract('DynamoDB (dynalite)', async () => {
   const table = `catalogue-audit-${++tables}`;
   await createCatalogueTable(client, table);
   return new DynamoAuditLedger(DynamoDBDocumentClient.from(client), table);
+});
+chainContract('DynamoDB (dynalite), the functions\' signed requests (LeanDynamo)', async () => {
+  const table = `catalogue-audit-${++tables}`;
+  await createCatalogueTable(client, table);
+  lean ??= new LeanDynamo({ region: 'local', endpoint: dynamo.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }, DynamoDBDocumentClient.from(client));
+  return new DynamoAuditLedger(lean, table);
 });
 
 describe('verifyAuditChain', () => {

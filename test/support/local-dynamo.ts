@@ -8,6 +8,7 @@ import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process
 export interface SuiteDynamo {
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
+  endpoint: string;
 }
 
 export function localDynamoForSuite(): SuiteDynamo {
@@ -15,6 +16,7 @@ export function localDynamoForSuite(): SuiteDynamo {
   let dynamo: LocalDynamo | undefined;
   beforeAll(async () => {
     dynamo = await startLocalDynamo({});
+    suite.endpoint = dynamo.endpoint;
     suite.client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     suite.doc = DynamoDBDocumentClient.from(suite.client);
   });
