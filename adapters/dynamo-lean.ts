@@ -16,11 +16,11 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../core/errors.ts';
 import { translateDynamoError } from './dynamo-errors.ts';
 import type { SigningCredentials } from './sigv4.ts';
-import { readAll, retrying, SignedHttp, targetOf, type RetryOptions } from './signed-http.ts';
+import { awsDomain, readAll, retrying, SignedHttp, targetOf, type RetryOptions } from './signed-http.ts';
 
 export interface LeanDynamoOptions {
   region: string;
-  /** A custom endpoint (the local stand-in); absent: `https://dynamodb.{region}.amazonaws.com`. */
+  /** A custom endpoint (the local stand-in); absent: `https://dynamodb.{region}.amazonaws.com` (`.com.cn` in China). */
   endpoint?: string;
   credentials?: SigningCredentials;
   maxSockets?: number;
@@ -72,7 +72,7 @@ export class LeanDynamo implements DocumentSender {
     /** Where every command but Get, Query and Put goes. */
     private readonly fallback: DocumentSender,
   ) {
-    const { pathname: _path, ...target } = targetOf(o.endpoint ?? `https://dynamodb.${o.region}.amazonaws.com`);
+    const { pathname: _path, ...target } = targetOf(o.endpoint ?? `https://dynamodb.${o.region}.${awsDomain(o.region)}`);
     this.http = new SignedHttp({ service: 'dynamodb', region: o.region, target, ...(o.credentials ? { credentials: o.credentials } : {}), ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}), ...(o.headTimeoutMs ? { headTimeoutMs: o.headTimeoutMs } : {}) });
     this.retry = o.retry;
   }

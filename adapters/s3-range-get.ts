@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BlobBody, BlobStore, ByteRange } from '../core/ports.ts';
 import { checkRange, totalFromContentRange, translateS3Error } from './s3-blob-store.ts';
 import type { SigningCredentials } from './sigv4.ts';
-import { readText, retrying, SignedHttp, targetOf, type RetryOptions } from './signed-http.ts';
+import { awsDomain, readText, retrying, SignedHttp, targetOf, type RetryOptions } from './signed-http.ts';
 
 export interface S3RangeGetOptions {
   bucket: string;
@@ -64,7 +64,7 @@ function s3Error(status: number, headers: IncomingMessage['headers'], xml: strin
  */
 export function requestTarget(o: Pick<S3RangeGetOptions, 'bucket' | 'region' | 'endpoint'>): { protocol: 'http:' | 'https:'; hostname: string; port: number | undefined; host: string; basePath: string } {
   const pathStyle = o.endpoint !== undefined || o.bucket.includes('.');
-  const { pathname, ...target } = targetOf(o.endpoint ?? (pathStyle ? `https://s3.${o.region}.amazonaws.com` : `https://${o.bucket}.s3.${o.region}.amazonaws.com`));
+  const { pathname, ...target } = targetOf(o.endpoint ?? (pathStyle ? `https://s3.${o.region}.${awsDomain(o.region)}` : `https://${o.bucket}.s3.${o.region}.${awsDomain(o.region)}`));
   const prefix = pathname.replace(/\/+$/, '');
   return { ...target, basePath: pathStyle ? `${prefix}/${escapeKey(o.bucket)}/` : `${prefix}/` };
 }

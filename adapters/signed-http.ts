@@ -32,6 +32,11 @@ export function targetOf(url: string): HttpTarget & { pathname: string } {
   };
 }
 
+/** The domain of a region's AWS endpoints (the China regions have their own). */
+export function awsDomain(region: string): string {
+  return region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+}
+
 export interface SignedHttpOptions {
   service: 's3' | 'dynamodb';
   region: string;

@@ -172,6 +172,7 @@ describe('where the GET goes', () => {
   it('AWS: virtual-hosted over HTTPS in the region; a bucket with dots path-style; an endpoint path-style', () => {
     expect(requestTarget({ bucket: 'ferry-data-123', region: 'eu-west-2' })).toEqual({ protocol: 'https:', hostname: 'ferry-data-123.s3.eu-west-2.amazonaws.com', port: undefined, host: 'ferry-data-123.s3.eu-west-2.amazonaws.com', basePath: '/' });
     expect(requestTarget({ bucket: 'ferry.data', region: 'eu-west-2' })).toMatchObject({ hostname: 's3.eu-west-2.amazonaws.com', basePath: '/ferry.data/' });
+    expect(requestTarget({ bucket: 'ferry-data', region: 'cn-north-1' })).toMatchObject({ hostname: 'ferry-data.s3.cn-north-1.amazonaws.com.cn' });
     expect(requestTarget({ bucket: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:4566' })).toEqual({ protocol: 'http:', hostname: '127.0.0.1', port: 4566, host: '127.0.0.1:4566', basePath: '/b/' });
   });
 
