@@ -1,4 +1,4 @@
-import { BatchWriteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { DocumentSender } from './dynamo-lean.ts';
 import {
   DURATION_SORT_WINDOW,
@@ -27,7 +27,7 @@ import {
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from '../core/snapshot-items.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
 import { TransientError } from '../core/errors.ts';
-import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from '../core/ports.ts';
+import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
 import { translateDynamoError as translate } from './dynamo-errors.ts';
 import { mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
@@ -50,6 +50,8 @@ export interface DynamoCatalogueOptions {
 }
 
 const BATCH_SIZE = 25;
+/** Keys a BatchGetItem request may carry. */
+const BATCH_GET_SIZE = 100;
 
 /** CatalogueStore on one DynamoDB table laid out by core/catalogue-table.ts. Query only, never Scan. */
 export class DynamoCatalogue implements CatalogueStore {
@@ -123,6 +125,32 @@ export class DynamoCatalogue implements CatalogueStore {
     } catch (error) {
       throw translate(error, 'GetItem');
     }
+  }
+
+  async getRecordings(keys: readonly { site: string; rid: string }[]): Promise<Map<string, CatalogueEntry>> {
+    const found = new Map<string, CatalogueEntry>();
+    const distinct = [...new Map(keys.map((k) => [recordingLookupKey(k.site, k.rid), k])).values()];
+    for (let i = 0; i < distinct.length; i += BATCH_GET_SIZE) {
+      let pending: Item[] = distinct.slice(i, i + BATCH_GET_SIZE).map((k) => recordingKey(k.site, k.rid));
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        let out;
+        try {
+          out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+        } catch (error) {
+          throw translate(error, 'BatchGetItem');
+        }
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const entry = itemToEntry(item);
+          found.set(recordingLookupKey(entry.site, entry.rid), entry);
+        }
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined) ?? [];
+        if (pending.length === 0) break;
+        if (attempt >= this.maxAttempts) throw new TransientError(`DynamoDB BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts`);
+        const delay = Math.min(2000, this.baseDelayMs * 2 ** (attempt - 1));
+        await this.sleep(delay / 2 + Math.random() * (delay / 2));
+      }
+    }
+    return found;
   }
 
   async getPack(site: string, packId: string): Promise<PackRecord | undefined> {

@@ -1,16 +1,16 @@
 // The DynamoDB calls of the functions' hot paths as signed JSON requests (signed-http.ts)
-// instead of SDK calls: a replay's catalogue lookup (GetItem), a search page's Query and the
-// audit record's conditional PutItem. It takes the document client's own commands (GetCommand,
-// QueryCommand, PutCommand from lib-dynamodb), marshals them as the document client does
-// (util-dynamodb, undefined values removed) and answers with the same output shape, so the
-// adapters (dynamo-catalogue.ts, dynamo-audit-ledger.ts) are unchanged; every other command goes
-// to the document client given. Errors carry DynamoDB's own name (`ConditionalCheckFailedException`,
-// `ProvisionedThroughputExceededException`, …) and status, as the SDK's do, so
-// translateDynamoError and conditionFailed read them the same. Throttling, 5xx and network
-// errors are retried (the SDK's standard backoff); the answer's CRC32 (x-amz-crc32) is checked,
-// as the SDK's DynamoDB client checks it, and a mismatch is retried.
+// instead of SDK calls: a replay's catalogue lookups (GetItem, BatchGetItem), a search page's
+// Query and the audit record's conditional PutItem. It takes the document client's own
+// commands (GetCommand, BatchGetCommand, QueryCommand, PutCommand from lib-dynamodb), marshals
+// them as the document client does (util-dynamodb, undefined values removed) and answers with
+// the same output shape, so the adapters (dynamo-catalogue.ts, dynamo-audit-ledger.ts) are
+// unchanged; every other command goes to the document client given. Errors carry DynamoDB's own
+// name (`ConditionalCheckFailedException`, `ProvisionedThroughputExceededException`, …) and
+// status, as the SDK's do, so translateDynamoError and conditionFailed read them the same.
+// Throttling, 5xx and network errors are retried (the SDK's standard backoff); the answer's
+// CRC32 (x-amz-crc32) is checked, as the SDK's DynamoDB client checks it, and a mismatch is retried.
 import { crc32 } from 'node:zlib';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../core/errors.ts';
@@ -69,7 +69,7 @@ export class LeanDynamo implements DocumentSender {
 
   constructor(
     o: LeanDynamoOptions,
-    /** Where every command but Get, Query and Put goes. */
+    /** Where every command but Get, BatchGet, Query and Put goes. */
     private readonly fallback: DocumentSender,
   ) {
     const { pathname: _path, ...target } = targetOf(o.endpoint ?? `https://dynamodb.${o.region}.${awsDomain(o.region)}`);
@@ -81,6 +81,7 @@ export class LeanDynamo implements DocumentSender {
     if (command instanceof GetCommand) return this.get(command.input);
     if (command instanceof QueryCommand) return this.query(command.input);
     if (command instanceof PutCommand) return this.put(command.input);
+    if (command instanceof BatchGetCommand) return this.batchGet(command.input);
     return (this.fallback.send as (c: unknown, ...r: unknown[]) => unknown)(command, ...rest);
   }) as DynamoDBDocumentClient['send'];
 
@@ -103,6 +104,18 @@ export class LeanDynamo implements DocumentSender {
       ...(ExclusiveStartKey === undefined ? {} : { ExclusiveStartKey: wire(ExclusiveStartKey) }),
     });
     return { $metadata: {}, Items: out.Items?.map((item) => plain(item)!), LastEvaluatedKey: plain(out.LastEvaluatedKey), Count: out.Count, ScannedCount: out.ScannedCount };
+  }
+
+  private async batchGet(input: BatchGetCommand['input']) {
+    const { RequestItems, ...rest } = input;
+    const requests = Object.fromEntries(Object.entries(RequestItems ?? {}).map(([table, r]) => [table, { ...r, Keys: r.Keys?.map((key) => wire(key)) }]));
+    const out = await this.call<{ Responses?: Record<string, Wire[]>; UnprocessedKeys?: Record<string, { Keys?: Wire[] }> }>('BatchGetItem', { ...rest, RequestItems: requests });
+    const byTable = <T>(m: Record<string, T> | undefined, f: (v: T) => unknown) => (m === undefined ? undefined : Object.fromEntries(Object.entries(m).map(([table, v]) => [table, f(v)])));
+    return {
+      $metadata: {},
+      Responses: byTable(out.Responses, (items) => items.map((item) => plain(item)!)),
+      UnprocessedKeys: byTable(out.UnprocessedKeys, (r) => ({ ...r, Keys: r.Keys?.map((key) => plain(key)!) })),
+    };
   }
 
   private async put(input: PutCommand['input']) {

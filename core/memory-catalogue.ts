@@ -17,7 +17,7 @@ import {
 import { artefactPageOf, artefactSourcePk, artefactToItem, itemToSourceRecord, matchesArtefactPlan, planArtefactQuery, sourceRecordToItem } from './artefact-items.ts';
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from './snapshot-items.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
-import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord, CatalogueEntry, CatalogueStore, PackRecord, RecordingPage, RecordingQuery } from './ports.ts';
+import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery } from './ports.ts';
 
 /**
  * In-memory catalogue with the same items, plan and cursor as DynamoCatalogue: it stores the
@@ -50,6 +50,15 @@ export class MemoryCatalogue implements CatalogueStore {
   async getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined> {
     const item = this.items.get(keyOf(recordingKey(site, rid)));
     return item ? itemToEntry(structuredClone(item)) : undefined;
+  }
+
+  async getRecordings(keys: readonly { site: string; rid: string }[]): Promise<Map<string, CatalogueEntry>> {
+    const found = new Map<string, CatalogueEntry>();
+    for (const { site, rid } of keys) {
+      const entry = await this.getRecording(site, rid);
+      if (entry) found.set(recordingLookupKey(site, rid), entry);
+    }
+    return found;
   }
 
   /** For tests and tools: the pack record, or undefined. */

@@ -230,6 +230,11 @@ export interface ArtefactSourceRecord {
   series?: string;
 }
 
+/** The key of a recording in getRecordings' answer. */
+export function recordingLookupKey(site: string, rid: string): string {
+  return `${site}/${rid}`;
+}
+
 export interface CatalogueStore {
   /** Writes entries, batched; writing the same rid again replaces it (idempotent). */
   putRecordings(entries: CatalogueEntry[]): Promise<void>;
@@ -237,6 +242,11 @@ export interface CatalogueStore {
   putPack(pack: PackRecord): Promise<void>;
   /** One entry, or undefined when absent. */
   getRecording(site: string, rid: string): Promise<CatalogueEntry | undefined>;
+  /**
+   * The entries of many recordings at once (DynamoDB: BatchGetItem, 100 keys a request), keyed
+   * `recordingLookupKey(site, rid)`; an absent recording has no key in the map.
+   */
+  getRecordings(keys: readonly { site: string; rid: string }[]): Promise<Map<string, CatalogueEntry>>;
   /** The pack record ingest wrote for a pack's manifest (its createdAt and size), or undefined when absent. */
   getPack(site: string, packId: string): Promise<PackRecord | undefined>;
   /**

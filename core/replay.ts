@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { alongsideAudit } from './alongside-audit.ts';
 import { IntegrityError, NotFoundError } from './errors.ts';
-import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore } from './ports.ts';
 import type { Clock } from './clock.ts';
 import { sitePrefix } from './layout.ts';
 
@@ -246,6 +246,36 @@ function earlyRead(deps: OpenRecordingDeps, site: string, rangeHeader: string | 
     recorded,
     matches: (entry) => entry.packKey === place.packKey && entry.offset === place.offset && entry.length === place.length,
     release: () => void read.then((opened) => opened.body.destroy(), () => undefined),
+  };
+}
+
+/**
+ * getRecording as one BatchGetItem for every lookup started in the same turn of the event loop
+ * (at most 100 keys a request): a burst of first plays served by one execution environment (the
+ * local cloud runs one for every invocation at once) costs one request to the table instead of
+ * one a play. A lone lookup waits for nothing but the end of its turn. A failed batch fails
+ * every lookup in it.
+ */
+export function coalescedLookups(source: Pick<CatalogueStore, 'getRecordings'>, maxBatch = 100): Pick<CatalogueStore, 'getRecording'> {
+  type Waiter = { site: string; rid: string; resolve: (entry: CatalogueEntry | undefined) => void; reject: (error: unknown) => void };
+  let waiting: Waiter[] = [];
+  const flush = () => {
+    const all = waiting;
+    waiting = [];
+    for (let i = 0; i < all.length; i += maxBatch) {
+      const batch = all.slice(i, i + maxBatch);
+      source.getRecordings(batch).then(
+        (found) => batch.forEach((w) => w.resolve(found.get(recordingLookupKey(w.site, w.rid)))),
+        (error: unknown) => batch.forEach((w) => w.reject(error)),
+      );
+    }
+  };
+  return {
+    getRecording: (site, rid) =>
+      new Promise((resolve, reject) => {
+        if (waiting.length === 0) setImmediate(flush);
+        waiting.push({ site, rid, resolve, reject });
+      }),
   };
 }
 

@@ -356,7 +356,8 @@ export class FerryFunctions extends Construct {
   private grantReplay(): void {
     const { bucketName, table } = this.props;
     const packs = objectsArn(bucketName, classPrefix('recordings'));
-    this.allow(this.replay, 'ReadCatalogueEntry', ['dynamodb:GetItem'], [table.tableArn]);
+    // BatchGetItem: concurrent plays' lookups in one request (core/replay.ts coalescedLookups).
+    this.allow(this.replay, 'ReadCatalogueEntry', ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn]);
     this.tableKey(this.replay, false);
     this.allow(this.replay, 'ReadPacks', ['s3:GetObject'], [packs]);
     this.decryptViaS3(this.replay);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { InvalidInputError } from '../../core/errors.ts';
-import { openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
+import { coalescedLookups, openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
 import { cloudDeps, rangeReaderFromEnv } from '../shared/deps.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -99,12 +99,14 @@ function startsAtZero(headers: Record<string, string>): boolean {
 }
 
 // Deployed behind a Function URL with response streaming (API Gateway cannot stream).
-// A play's ranged requests look its entry up once per execution environment (core/replay.ts).
+// A play's ranged requests look its entry up once per execution environment, concurrent plays'
+// lookups in one request (core/replay.ts).
 export const handler = streamed(
   lazyHandler(() => {
     const deps = cloudDeps();
-    // Each request is one ranged GET of a pack: made without the SDK's per-call machinery.
-    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: rememberRecordings(deps.catalogue, deps.clock) });
+    // Each request is one ranged GET of a pack, made without the SDK's per-call machinery; the
+    // lookups of concurrent first plays go to the table together.
+    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: rememberRecordings(coalescedLookups(deps.catalogue), deps.clock) });
   }),
 );
 

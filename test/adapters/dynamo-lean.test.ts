@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
-import { BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { conditionFailed, translateDynamoError } from '../../adapters/dynamo-errors.ts';
 import { LeanDynamo } from '../../adapters/dynamo-lean.ts';
@@ -55,6 +55,22 @@ describe('LeanDynamo', () => {
       expect(out.Item).toEqual({ pk: 'REC#a', sk: 'r1', length: 512, tags: ['x'] });
       expect(seen[0]!.req.headers['x-amz-target']).toBe('DynamoDB_20120810.GetItem');
       expect(JSON.parse(seen[0]!.body)).toEqual({ TableName: 't', Key: { pk: { S: 'REC#a' }, sk: { S: 'r1' } } });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('sends BatchGetItem with every key marshalled, and answers the responses and unprocessed keys unmarshalled', async () => {
+    const { endpoint, seen } = await serve((res) =>
+      reply(res, 200, { Responses: { t: [{ pk: { S: 'REC#a' }, sk: { S: 'r1' }, length: { N: '7' } }] }, UnprocessedKeys: { t: { Keys: [{ pk: { S: 'REC#a' }, sk: { S: 'r2' } }] } } }),
+    );
+    const client = lean(endpoint);
+    try {
+      const out = await client.send(new BatchGetCommand({ RequestItems: { t: { Keys: [{ pk: 'REC#a', sk: 'r1' }, { pk: 'REC#a', sk: 'r2' }] } } }));
+      expect(out.Responses).toEqual({ t: [{ pk: 'REC#a', sk: 'r1', length: 7 }] });
+      expect(out.UnprocessedKeys).toEqual({ t: { Keys: [{ pk: 'REC#a', sk: 'r2' }] } });
+      expect(seen[0]!.req.headers['x-amz-target']).toBe('DynamoDB_20120810.BatchGetItem');
+      expect(JSON.parse(seen[0]!.body)).toEqual({ RequestItems: { t: { Keys: [{ pk: { S: 'REC#a' }, sk: { S: 'r1' } }, { pk: { S: 'REC#a' }, sk: { S: 'r2' } }] } } });
     } finally {
       client.destroy();
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../core/errors.ts';
-import type { CatalogueEntry, CatalogueStore, RecordingQuery } from '../../core/ports.ts';
+import { recordingLookupKey, type CatalogueEntry, type CatalogueStore, type RecordingQuery } from '../../core/ports.ts';
 import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
 import { artefactCatalogueContract } from './artefact-catalogue-contract.ts';
 import { snapshotCatalogueContract } from './snapshot-catalogue-contract.ts';
@@ -31,6 +31,20 @@ export function catalogueContract(name: string, fresh: () => Promise<CatalogueSt
 
 function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
   describe('writes and finds', () => {
+    it('getRecordings answers the entries found across sites in one map (more than 100 keys, a key twice), none for absent keys', async () => {
+      const store = await fresh();
+      const entries = [...Array.from({ length: 130 }, (_, i) => makeEntry('site-a', i)), makeEntry('site-b', 7)];
+      await store.putRecordings(entries);
+      const absent = makeEntry('site-a', 999);
+      const keys = [...entries, entries[3]!, absent, { site: 'site-c', rid: entries[0]!.rid }].map(({ site, rid }) => ({ site, rid }));
+      const found = await store.getRecordings(keys);
+      expect(found.size).toBe(131);
+      for (const e of entries) expect(found.get(recordingLookupKey(e.site, e.rid))).toEqual(e);
+      expect(found.has(recordingLookupKey('site-a', absent.rid))).toBe(false);
+      expect(found.has(recordingLookupKey('site-c', entries[0]!.rid))).toBe(false);
+      expect((await store.getRecordings([])).size).toBe(0);
+    });
+
     it('returns undefined for an absent recording and the entry once put', async () => {
       const store = await fresh();
       const e = makeEntry('site-a', 1);

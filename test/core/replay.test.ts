@@ -4,8 +4,8 @@ import { IntegrityError, NotFoundError } from '../../core/errors.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
-import type { BlobStore, ByteRange } from '../../core/ports.ts';
-import { contentDisposition, openRecording, parseRangeHeader, rememberRecordings, safeFilename } from '../../core/replay.ts';
+import { recordingLookupKey, type BlobStore, type ByteRange } from '../../core/ports.ts';
+import { coalescedLookups, contentDisposition, openRecording, parseRangeHeader, rememberRecordings, safeFilename } from '../../core/replay.ts';
 import { ManualClock } from '../../core/clock.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
@@ -235,5 +235,45 @@ describe('rememberRecordings', () => {
     expect(inner.lookups).toEqual(['a', 'b', 'c', 'a']);
     await remembered.getRecording('other', 'a');
     expect(inner.lookups).toEqual(['a', 'b', 'c', 'a', 'a']);
+  });
+});
+
+describe('coalescedLookups', () => {
+  const entry = (site: string, rid: string) => ({ site, rid, packKey: `recordings/${site}/${rid}.tar` }) as unknown as CatalogueEntry;
+  function batching(found: Set<string>, fail?: (call: number) => boolean) {
+    const calls: string[][] = [];
+    return {
+      calls,
+      getRecordings: async (keys: readonly { site: string; rid: string }[]) => {
+        calls.push(keys.map((k) => `${k.site}/${k.rid}`));
+        if (fail?.(calls.length)) throw new Error(`table unavailable (call ${calls.length})`);
+        return new Map(keys.filter((k) => found.has(k.rid)).map((k) => [recordingLookupKey(k.site, k.rid), entry(k.site, k.rid)]));
+      },
+    };
+  }
+
+  it('sends the lookups started in one turn as one request; each gets its own entry, or undefined', async () => {
+    const source = batching(new Set(['r1', 'r2']));
+    const lookups = coalescedLookups(source);
+    const answers = await Promise.all([lookups.getRecording('a', 'r1'), lookups.getRecording('b', 'r2'), lookups.getRecording('a', 'r9'), lookups.getRecording('b', 'r1')]);
+    expect(source.calls).toEqual([['a/r1', 'b/r2', 'a/r9', 'b/r1']]);
+    expect(answers.map((e) => e && `${e.site}/${e.rid}`)).toEqual(['a/r1', 'b/r2', undefined, 'b/r1']);
+  });
+
+  it('splits a burst larger than a request may carry, and lookups of a later turn go in a request of their own', async () => {
+    const source = batching(new Set(['r0']));
+    const lookups = coalescedLookups(source, 3);
+    await Promise.all(Array.from({ length: 7 }, (_, i) => lookups.getRecording('a', `r${i}`)));
+    expect(source.calls.map((c) => c.length)).toEqual([3, 3, 1]);
+    expect((await lookups.getRecording('a', 'r0'))?.rid).toBe('r0');
+    expect(source.calls).toHaveLength(4);
+  });
+
+  it('a failed request fails every lookup in it with its error; the next turn asks again', async () => {
+    const source = batching(new Set(['r1']), (call) => call === 1);
+    const lookups = coalescedLookups(source);
+    const failed = await Promise.allSettled([lookups.getRecording('a', 'r1'), lookups.getRecording('a', 'r2')]);
+    expect(failed.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['table unavailable (call 1)', 'table unavailable (call 1)']);
+    expect((await lookups.getRecording('a', 'r1'))?.rid).toBe('r1');
   });
 });
