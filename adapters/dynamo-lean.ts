@@ -15,18 +15,10 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TransientError } from '../core/errors.ts';
 import { translateDynamoError } from './dynamo-errors.ts';
-import type { SigningCredentials } from './sigv4.ts';
-import { awsDomain, readAll, retrying, SignedHttp, targetOf, type RetryOptions } from './signed-http.ts';
+import { awsDomain, readAll, retrying, signedHttpFor, targetOf, type RetryOptions, type SignedClientOptions, type SignedHttp } from './signed-http.ts';
 
-export interface LeanDynamoOptions {
-  region: string;
-  /** A custom endpoint (the local stand-in); absent: `https://dynamodb.{region}.amazonaws.com` (`.com.cn` in China). */
-  endpoint?: string;
-  credentials?: SigningCredentials;
-  maxSockets?: number;
-  headTimeoutMs?: number;
-  retry?: RetryOptions;
-}
+/** An absent endpoint is `https://dynamodb.{region}.amazonaws.com` (`.com.cn` in China). */
+export type LeanDynamoOptions = SignedClientOptions;
 
 /** What the adapters need of a document client. */
 export type DocumentSender = Pick<DynamoDBDocumentClient, 'send'>;
@@ -73,7 +65,7 @@ export class LeanDynamo implements DocumentSender {
     private readonly fallback: DocumentSender,
   ) {
     const { pathname: _path, ...target } = targetOf(o.endpoint ?? `https://dynamodb.${o.region}.${awsDomain(o.region)}`);
-    this.http = new SignedHttp({ service: 'dynamodb', region: o.region, target, ...(o.credentials ? { credentials: o.credentials } : {}), ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}), ...(o.headTimeoutMs ? { headTimeoutMs: o.headTimeoutMs } : {}) });
+    this.http = signedHttpFor('dynamodb', o, target);
     this.retry = o.retry;
   }
 

@@ -6,21 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { BlobBody, BlobStore, ByteRange } from '../core/ports.ts';
 import { checkRange, totalFromContentRange, translateS3Error } from './s3-blob-store.ts';
-import type { SigningCredentials } from './sigv4.ts';
-import { awsDomain, readText, retrying, SignedHttp, targetOf, type RetryOptions } from './signed-http.ts';
+import { awsDomain, readText, retrying, signedHttpFor, targetOf, type SignedClientOptions, type SignedHttp } from './signed-http.ts';
 
-export interface S3RangeGetOptions {
+export interface S3RangeGetOptions extends SignedClientOptions {
   bucket: string;
-  region: string;
-  /** A custom endpoint (local stand-in, MinIO): path-style requests to it. Absent: AWS, virtual-hosted over HTTPS. */
-  endpoint?: string;
-  /** The SDK's credential chain when absent (in Lambda: the function role's, from its environment). */
-  credentials?: SigningCredentials;
-  maxSockets?: number;
-  /** How long a request may wait for its answer's head before it fails (and is retried). */
-  headTimeoutMs?: number;
-  /** Attempts a GET may take and the waits between them (signed-http.ts: the SDK's defaults). */
-  retry?: RetryOptions;
 }
 
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -76,7 +65,7 @@ export class S3RangeReader implements Pick<BlobStore, 'get'> {
   constructor(private readonly o: S3RangeGetOptions) {
     const { basePath, ...target } = requestTarget(o);
     this.basePath = basePath;
-    this.http = new SignedHttp({ service: 's3', region: o.region, target, ...(o.credentials ? { credentials: o.credentials } : {}), ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}), ...(o.headTimeoutMs ? { headTimeoutMs: o.headTimeoutMs } : {}) });
+    this.http = signedHttpFor('s3', o, target);
   }
 
   /** Closes the kept-alive sockets. */

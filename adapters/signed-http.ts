@@ -48,6 +48,32 @@ export interface SignedHttpOptions {
   headTimeoutMs?: number;
 }
 
+/** What a client on SignedHttp is configured with (the range reader, LeanDynamo). */
+export interface SignedClientOptions {
+  region: string;
+  /** A custom endpoint (a local stand-in, MinIO); absent: the service's AWS endpoint over HTTPS. */
+  endpoint?: string;
+  /** The SDK's credential chain when absent (in Lambda: the function role's, from its environment). */
+  credentials?: SigningCredentials;
+  maxSockets?: number;
+  /** How long a request may wait for its answer's head before it fails (and is retried). */
+  headTimeoutMs?: number;
+  /** Attempts a request may take and the waits between them (the SDK's defaults). */
+  retry?: RetryOptions;
+}
+
+/** The SignedHttp of a client configured with `o`, sending to `target`. */
+export function signedHttpFor(service: SignedHttpOptions['service'], o: SignedClientOptions, target: HttpTarget): SignedHttp {
+  return new SignedHttp({
+    service,
+    region: o.region,
+    target,
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}),
+    ...(o.headTimeoutMs ? { headTimeoutMs: o.headTimeoutMs } : {}),
+  });
+}
+
 export interface SignedRequest {
   method: 'GET' | 'POST';
   path: string;
