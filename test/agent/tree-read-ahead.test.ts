@@ -42,6 +42,31 @@ describe('when read-ahead starts', () => {
   });
 });
 
+describe('telling the disk from a slow machine', () => {
+  /** Spins for `micros` (a read that takes that long, on the wall clock the read-ahead times). */
+  const spin = (micros: number) => {
+    const until = process.hrtime.bigint() + BigInt(Math.round(micros * 1000));
+    while (process.hrtime.bigint() < until);
+  };
+
+  it('stays off when every read, a file read again too, is slower than slowMicros: a slow machine reading from its cache', () => {
+    const ra = new ReadAhead({ minReads: 8, slowMicros: 40 });
+    ra.end(100, 100);
+    for (let i = 0; i < 8; i++) ra.time(() => spin(120));
+    expect(ra.active).toBe(false);
+  });
+
+  it('starts when the reads are slower than slowMicros and than twice the same file read again (from disk, then cached)', () => {
+    const ra = new ReadAhead({ minReads: 8, slowMicros: 40 });
+    ra.end(100, 100);
+    for (let i = 0; i < 8; i++) {
+      let calls = 0;
+      ra.time(() => spin(calls++ === 0 ? 400 : 20));
+    }
+    expect(ra.active).toBe(true);
+  });
+});
+
 describe('a snapshot with read-ahead', () => {
   it('hands every small file of the runs after the first to the read-ahead thread, and publishes the same snapshot, restored byte for byte', async () => {
     const site = treeSite();
@@ -52,7 +77,7 @@ describe('a snapshot with read-ahead', () => {
     symlinkSync('d0/f0.bin', join(site.root, 'link'));
     const store = new MemoryBlobStore();
     // Every read counts as slow from the first: read-ahead is on for every run after the first.
-    const result = await snapshot(site, store, { readAhead: { slowMicros: -1, minReads: 1 } });
+    const result = await snapshot(site, store, { readAhead: { slowMicros: -1, cachedFactor: 0, minReads: 1 } });
     expect(result.manifest.counts.filesRead).toBe(200);
     expect(result.readAhead).toBe(160);
     const [manifest] = await treeManifests(store);
@@ -70,7 +95,7 @@ describe('a snapshot with read-ahead', () => {
     expect((await snapshot(site, store)).readAhead).toBe(0);
     for (let d = 0; d < 5; d++) writeFileSync(join(site.root, `d${d}`, 'f7'), `changed ${d}`);
     site.clock.advance(86_400_000);
-    const second = await snapshot(site, store, { readAhead: { slowMicros: -1, minReads: 1 } });
+    const second = await snapshot(site, store, { readAhead: { slowMicros: -1, cachedFactor: 0, minReads: 1 } });
     expect(second.manifest.counts.filesRead).toBe(5);
     expect(second.readAhead).toBe(0);
   });
