@@ -92,7 +92,7 @@ export function sameContent(p: RecordFields, st: BigIntStats): boolean {
  * size, inode, device, mtime and ctime of `st` (a plain lstat: no BigInt made): the same version
  * of the same file. False for a record without ms times: the caller compares it in ns.
  */
-export function sameFileRecord(buf: Buffer, at: number, st: Stats): boolean {
+export function sameFileRecord(buf: Buffer, at: number, st: Pick<Stats, 'mode' | 'size' | 'ino' | 'dev' | 'mtimeMs' | 'ctimeMs'>): boolean {
   const ms = at + buf.readUInt32LE(at) - MS_BYTES;
   return (
     buf[at + 4] === 0 &&

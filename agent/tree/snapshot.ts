@@ -24,7 +24,8 @@ import { TreePacker } from './packer.ts';
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
-import { kindOf, specialName, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
+import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
+import { TreeWalkAhead } from './walk-ahead.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime and ctime, inode and device is taken from it unread
@@ -58,6 +59,8 @@ export interface TreeSnapshotContext {
    * clock (ms) the tree's ctimes are compared with (SETTLED_MS); tests move it.
    */
   fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir; now?: () => number };
+  /** Walk the tree on the snapshot's own thread (walk.ts) rather than on one of its own (walk-ahead.ts): tests and comparisons. */
+  walkOnThisThread?: boolean;
   /** When and how files are read ahead of the snapshot's own reads (read-ahead.ts); tests tune it. */
   readAhead?: ReadAheadOptions;
 }
@@ -197,7 +200,7 @@ class Snapshot {
   }
 
   private async looked(item: WalkItem, prior: RecordFields | undefined, shown: string, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
-    if (item.kind === 'special') return void this.problem(shown, `skipped: ${specialName(item.stat)}`);
+    if (item.kind === 'special') return void this.problem(shown, `skipped: ${item.special ?? 'a special file'}`);
     if (item.kind !== 'dir' && included && !included(shown)) return undefined;
     const st = this.exactStat(item, shown);
     if (!st) return undefined;
@@ -308,8 +311,20 @@ async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
  * root cannot be read, disappears or is swapped during the walk, or is suddenly empty.
  */
 export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSnapshotResult> {
-  const { site, source, store, clock } = ctx;
+  const { source } = ctx;
   const dir = treeStateDir(ctx.state, source.name);
+  // The walk on a thread of its own (walk-ahead.ts) starts now, while the indexes load; on this
+  // thread when a test injects the listings or asks for it.
+  const ahead = ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: source.exclude });
+  try {
+    return await snapshotWith(ctx, dir, ahead);
+  } finally {
+    await ahead?.stop();
+  }
+}
+
+async function snapshotWith(ctx: TreeSnapshotContext, dir: string, ahead: TreeWalkAhead | undefined): Promise<TreeSnapshotResult> {
+  const { site, source, store, clock } = ctx;
   const work = join(dir, 'work');
   mkdirSync(work, { recursive: true });
   const content = await contentOfStore(ctx, dir);
@@ -345,7 +360,9 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
-    await snap.walk(walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem: (p, why) => snap.problem(p, why) }), prev, included, indexBody, localNext);
+    const onProblem = (p: string, why: string) => snap.problem(p, why);
+    const walked = ahead ? ahead.runs(onProblem) : walkTree(source.path, { excluded, readdir: ctx.fs?.readdir, onProblem });
+    await snap.walk(walked, prev, included, indexBody, localNext);
     // The last pack and the index go up side by side: they do not depend on each other, only the manifest needs both.
     const { index, delta } = await bothSettled(packer.finish(), (async () => {
       await indexBody.close();

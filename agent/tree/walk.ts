@@ -20,9 +20,14 @@ export interface WalkItem {
    * A plain lstat: times in ms as doubles, no BigInt (a `BigIntStats` is a dozen BigInts a path,
    * the largest part of an incremental snapshot's garbage). What needs ns looks again (snapshot.ts).
    */
-  stat: Stats;
+  stat: WalkStat;
   kind: WalkKind;
+  /** What a special file is (`a named pipe (fifo)`, …): it is skipped and reported as such. */
+  special?: string;
 }
+
+/** What the snapshot uses of a path's lstat. */
+export type WalkStat = Pick<Stats, 'mode' | 'size' | 'ino' | 'dev' | 'mtimeMs' | 'ctimeMs'>;
 
 /** Lists a directory's names as bytes; tests inject failures here. */
 export type ReadTreeDir = (path: Buffer) => Buffer[] | Promise<Buffer[]>;
@@ -115,7 +120,7 @@ async function* walkDir(absDir: Buffer, relAt: number, names: string[], options:
     // Deleted between the listing and now: it simply is not in this snapshot.
     if (!stat) continue;
     const kind = kindOf(stat);
-    run.push({ rel, abs, stat, kind });
+    run.push(kind === 'special' ? { rel, abs, stat, kind, special: specialName(stat) } : { rel, abs, stat, kind });
     if (kind !== 'dir') {
       if (run.length < MAX_RUN) continue;
       yield run;

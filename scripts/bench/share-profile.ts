@@ -21,10 +21,11 @@ import { cachedShareTree, changeOnePercent } from './share-tree.ts';
 // snapshots, each after the same 1 % changed again (put back, rewritten, …), and prints each one's
 // CPU and their median: one first snapshot, several seconds, so that a difference of a tenth of
 // a CPU-second between two versions of the code shows through the noise of a loaded machine.
+// `--walk-here` walks the tree on the snapshot's own thread (walk.ts) instead of its own (walk-ahead.ts).
 // Investigation only (the `share` scenario of `npm run bench` is what is reported).
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, 'file-kb': { type: 'string' }, top: { type: 'string', default: '25' }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false }, again: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({ options: { files: { type: 'string', default: '100000' }, 'file-kb': { type: 'string' }, top: { type: 'string', default: '25' }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false }, again: { type: 'string', default: '0' }, 'walk-here': { type: 'boolean', default: false } } });
   const files = Number(values.files);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const fileKb = values['file-kb'] === undefined ? undefined : Number(values['file-kb']);
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
     const config = parseAgentConfig(`site: bench\nstate: ${join(dir, 'state')}\nsources:\n  - { name: share, type: tree, path: "${tree.root}" }\n`);
     const clock = new ManualClock(new Date('2026-03-01T10:00:00Z'));
     const store = new MemoryBlobStore();
-    const ctx = { site: 'bench', source: config.sources[0] as TreeSourceConfig, store, clock, verify: 'checksum' as const, state: config.state, partSize: 8 << 20, partConcurrency: 4 };
+    const ctx = { site: 'bench', source: config.sources[0] as TreeSourceConfig, store, clock, verify: 'checksum' as const, state: config.state, partSize: 8 << 20, partConcurrency: 4, walkOnThisThread: values['walk-here'] };
     const cpuMs = () => {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;

@@ -1,0 +1,278 @@
+import { Worker } from 'node:worker_threads';
+import { treeGlobToRegExp } from './paths.ts';
+import { MAX_RUN, TreeVanishedError, type WalkItem, type WalkKind, type WalkStat } from './walk.ts';
+
+// The walk of a tree on a thread of its own. An incremental snapshot of a share is mostly a walk:
+// a listing per directory and an lstat per path, then a comparison with the previous record
+// (100,000 files, 1 % changed: about a third of the snapshot's time in lstat and readdir alone).
+// Here those calls run on a second core, ahead of the snapshot, which takes the results in
+// batches: the same items, in the same order, in the same runs, with the same problems as the
+// walk on the snapshot's own thread (walk.ts), which is still used where tests inject listing
+// failures. The walker never runs far ahead: it waits while MAX_BATCHES_AHEAD batches are
+// unread (a tree of a million files is not held as a million stats), and stops when the
+// snapshot stops.
+
+/** Items a batch holds at least (it ends with a run); the first, fewer, so that the snapshot starts sooner. */
+const BATCH_ITEMS = 2048;
+const FIRST_BATCH_ITEMS = 256;
+/** Batches the walker may have sent and the snapshot not yet taken. */
+const MAX_BATCHES_AHEAD = 4;
+/** Numbers per item in a batch (the walker's `nums`): kind code, mode, size, ino, dev, mtimeMs, ctimeMs. */
+const FIELDS = 7;
+
+/** Kind codes: a file, a directory, a link, then special files by what they are. */
+const KINDS: WalkKind[] = ['file', 'dir', 'symlink', 'special', 'special', 'special', 'special', 'special'];
+const SPECIAL = [undefined, undefined, undefined, 'a named pipe (fifo)', 'a socket', 'a character device', 'a block device', 'a special file'];
+
+/**
+ * The walker: the same walk as walk.ts (depth first, names sorted as latin1 strings, which is
+ * byte order, nothing followed, excluded paths left out and excluded directories not entered),
+ * its results packed into a batch: the paths' bytes in one buffer, seven numbers a path in a
+ * Float64Array, the runs' ends, and problems with the item they come before. `gate[0]` counts
+ * batches sent and not taken; `gate[1]` set means stop.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { lstatSync, readdirSync } = require('node:fs');
+const { root, excludes, maxRun, batchItems, firstBatchItems, maxAhead, gate: shared } = workerData;
+let limit = firstBatchItems;
+const gate = new Int32Array(shared);
+const res = excludes.map((e) => new RegExp(e.source, e.flags));
+const excluded = res.length === 0 ? undefined : (relLatin1) => { const path = Buffer.from(relLatin1, 'latin1').toString('utf8'); return res.some((re) => re.test(path)); };
+const rootLatin1 = Buffer.from(root).toString('latin1');
+const relAt = rootLatin1.length + 1;
+let paths = [];
+let nums = [];
+let runEnds = [];
+let problems = [];
+let count = 0;
+let run = 0;
+class Stopped extends Error {}
+function code(st) {
+  if (st.isFile()) return 0;
+  if (st.isDirectory()) return 1;
+  if (st.isSymbolicLink()) return 2;
+  if (st.isFIFO()) return 3;
+  if (st.isSocket()) return 4;
+  if (st.isCharacterDevice()) return 5;
+  if (st.isBlockDevice()) return 6;
+  return 7;
+}
+function utf8(latin1) { return Buffer.from(latin1, 'latin1').toString('utf8'); }
+function problem(relLatin1, text) { problems.push(count, utf8(relLatin1), text); }
+function endRun() {
+  if (run === 0) return;
+  runEnds.push(count);
+  run = 0;
+  if (count >= limit) {
+    flush(false);
+    limit = batchItems;
+  }
+}
+function flush(last) {
+  for (;;) {
+    if (Atomics.load(gate, 1) !== 0) throw new Stopped();
+    const ahead = Atomics.load(gate, 0);
+    if (ahead < maxAhead) break;
+    Atomics.wait(gate, 0, ahead);
+  }
+  const body = Buffer.from(paths.join(''), 'latin1');
+  const ends = new Uint32Array(paths.length);
+  let at = 0;
+  for (let i = 0; i < paths.length; i++) ends[i] = at += paths[i].length;
+  const numbers = new Float64Array(nums);
+  const runs = new Uint32Array(runEnds);
+  Atomics.add(gate, 0, 1);
+  const bytes = body.buffer.byteLength === body.length && body.byteOffset === 0 ? body.buffer : body.buffer.slice(body.byteOffset, body.byteOffset + body.length);
+  parentPort.postMessage({ body: bytes, ends: ends.buffer, numbers: numbers.buffer, runs: runs.buffer, problems, last }, [bytes, ends.buffer, numbers.buffer, runs.buffer]);
+  paths = [];
+  nums = [];
+  runEnds = [];
+  problems = [];
+  count = 0;
+}
+function list(absLatin1) {
+  return readdirSync(Buffer.from(absLatin1, 'latin1'), { encoding: 'latin1' }).sort();
+}
+function walkDir(absDir, names) {
+  for (const name of names) {
+    const abs = absDir + '/' + name;
+    const rel = abs.slice(relAt);
+    if (excluded && excluded(rel)) continue;
+    let st;
+    try {
+      st = lstatSync(Buffer.from(abs, 'latin1'), { throwIfNoEntry: false });
+    } catch (error) {
+      problem(rel, 'cannot be examined (' + (error.code || error.message) + ')');
+      continue;
+    }
+    if (!st) continue;
+    const c = code(st);
+    paths.push(abs);
+    nums.push(c, st.mode, st.size, st.ino, st.dev, st.mtimeMs, st.ctimeMs);
+    count++;
+    run++;
+    if (c !== 1) {
+      if (run >= maxRun) endRun();
+      continue;
+    }
+    endRun();
+    let children;
+    try {
+      children = list(abs);
+    } catch (error) {
+      if (error.code === 'ENOENT') continue;
+      problem(rel, 'directory cannot be read (' + (error.code || error.message) + '); its contents are not in this snapshot');
+      continue;
+    }
+    walkDir(abs, children);
+  }
+  endRun();
+}
+try {
+  let names;
+  try {
+    names = list(rootLatin1);
+  } catch (error) {
+    parentPort.postMessage({ vanished: error.code || error.message });
+    names = undefined;
+  }
+  if (names) {
+    walkDir(rootLatin1, names);
+    flush(true);
+  }
+} catch (error) {
+  if (!(error instanceof Stopped)) throw error;
+}
+`;
+
+interface Batch {
+  body: ArrayBuffer;
+  ends: ArrayBuffer;
+  numbers: ArrayBuffer;
+  runs: ArrayBuffer;
+  /** Flat: item index it comes before, path, text; repeated. */
+  problems: (number | string)[];
+  last: boolean;
+}
+
+export interface WalkAheadOptions {
+  /** Globs of paths to leave out (treeGlobToRegExp); an excluded directory is not entered. */
+  exclude?: readonly string[];
+}
+
+/**
+ * The walk of walk.ts, its listings and lstats made on a thread of its own (above). The thread
+ * starts at once (a thread takes tens of milliseconds to start: the snapshot loads its previous
+ * index meanwhile); `runs()` yields the same runs as walkTree, a root that cannot be listed being
+ * a TreeVanishedError. `stop()` ends the thread, whether the runs were read to the end, in part
+ * or not at all; reading them to their end or stopping early (a `return` or a throw in the loop
+ * that reads them) stops it too.
+ */
+export class TreeWalkAhead {
+  private readonly relAt: number;
+  private readonly gate = new Int32Array(new SharedArrayBuffer(8));
+  private readonly worker: Worker;
+  private readonly inbox: (Batch | { vanished: string })[] = [];
+  private failure: Error | undefined;
+  private finished = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly root: string,
+    options: WalkAheadOptions = {},
+  ) {
+    const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
+    this.relAt = rootBytes.length + 1;
+    const excludes = (options.exclude ?? []).map((g) => {
+      const re = treeGlobToRegExp(g);
+      return { source: re.source, flags: re.flags };
+    });
+    const workerData = { root: rootBytes, excludes, maxRun: MAX_RUN, batchItems: BATCH_ITEMS, firstBatchItems: FIRST_BATCH_ITEMS, maxAhead: MAX_BATCHES_AHEAD, gate: this.gate.buffer };
+    // Small heaps: it holds one directory's names per level and a few batches.
+    const resourceLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 };
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, name: 'tree walk', workerData, resourceLimits });
+    this.worker.on('message', (m: Batch | { vanished: string }) => {
+      this.inbox.push(m);
+      this.notify();
+    });
+    this.worker.on('error', (error) => {
+      this.failure ??= new Error(`the tree walk of ${root} failed: ${error.message}`, { cause: error });
+      this.notify();
+    });
+    this.worker.on('exit', (code) => {
+      this.finished = true;
+      if (code !== 0) this.failure ??= new Error(`the tree walk of ${root} stopped (exit code ${code})`);
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    this.wake?.();
+    this.wake = undefined;
+  }
+
+  /** The runs, what cannot be examined or read reported through `onProblem` as it is met. */
+  async *runs(onProblem: (path: string, problem: string) => void): AsyncGenerator<WalkItem[]> {
+    try {
+      for (;;) {
+        while (this.inbox.length === 0) {
+          if (this.failure) throw this.failure;
+          if (this.finished) throw new Error(`the tree walk of ${this.root} ended without its last batch`);
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+        const m = this.inbox.shift()!;
+        if ('vanished' in m) throw new TreeVanishedError(`${this.root} cannot be listed (${m.vanished})`);
+        Atomics.sub(this.gate, 0, 1);
+        Atomics.notify(this.gate, 0);
+        yield* runsOf(m, this.relAt, onProblem);
+        if (m.last) return;
+      }
+    } finally {
+      await this.stop();
+    }
+  }
+
+  /** Ends the thread (waiting or walking); safe to call more than once. */
+  async stop(): Promise<void> {
+    Atomics.store(this.gate, 1, 1);
+    Atomics.notify(this.gate, 0);
+    await this.worker.terminate();
+  }
+}
+
+/** The walk of walk.ts on a thread of its own, started when the runs are first read. */
+export async function* walkTreeAhead(root: string, options: WalkAheadOptions & { onProblem: (path: string, problem: string) => void }): AsyncGenerator<WalkItem[]> {
+  yield* new TreeWalkAhead(root, options).runs(options.onProblem);
+}
+
+/** The runs of one batch, its problems reported before the items they came before. */
+function* runsOf(m: Batch, relAt: number, onProblem: (path: string, problem: string) => void): Generator<WalkItem[]> {
+  const body = Buffer.from(m.body);
+  const ends = new Uint32Array(m.ends);
+  const n = new Float64Array(m.numbers);
+  const runs = new Uint32Array(m.runs);
+  const problems = m.problems;
+  let p = 0;
+  let start = 0;
+  let item = 0;
+  const reportUpTo = (index: number) => {
+    for (; p < problems.length && (problems[p] as number) <= index; p += 3) onProblem(problems[p + 1] as string, problems[p + 2] as string);
+  };
+  for (const runEnd of runs) {
+    const run: WalkItem[] = [];
+    for (; item < runEnd; item++) {
+      reportUpTo(item);
+      const abs = body.subarray(start, ends[item]);
+      start = ends[item]!;
+      const f = item * FIELDS;
+      const code = n[f]!;
+      const stat: WalkStat = { mode: n[f + 1]!, size: n[f + 2]!, ino: n[f + 3]!, dev: n[f + 4]!, mtimeMs: n[f + 5]!, ctimeMs: n[f + 6]! };
+      const kind = KINDS[code]!;
+      run.push(kind === 'special' ? { rel: abs.subarray(relAt), abs, stat, kind, special: SPECIAL[code] } : { rel: abs.subarray(relAt), abs, stat, kind });
+    }
+    reportUpTo(item);
+    yield run;
+  }
+  reportUpTo(Number.MAX_SAFE_INTEGER);
+}

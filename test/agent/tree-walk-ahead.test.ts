@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { treePathMatcher } from '../../agent/tree/paths.ts';
+import { MAX_RUN, TreeVanishedError, walkTree, type WalkItem } from '../../agent/tree/walk.ts';
+import { TreeWalkAhead, walkTreeAhead } from '../../agent/tree/walk-ahead.ts';
+
+// The walk on a thread of its own (walk-ahead.ts) against the walk on the snapshot's thread
+// (walk.ts): the same items, stats, runs and problems, over batches, exclusions, names of any
+// bytes, links, special files and paths too long to examine; a root that cannot be listed; a
+// reader that stops early.
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'ferry-walk-ahead-'));
+
+interface Seen {
+  runs: string[][];
+  problems: string[];
+}
+
+function describeItem(i: WalkItem): string {
+  const s = i.stat;
+  return [i.rel.toString('hex'), i.abs.toString('hex'), i.kind, i.special ?? '', s.mode, s.size, s.ino, s.dev, s.mtimeMs, s.ctimeMs].join(' ');
+}
+
+async function collect(walk: (onProblem: (p: string, why: string) => void) => AsyncIterable<WalkItem[]>): Promise<Seen> {
+  const problems: string[] = [];
+  const runs: string[][] = [];
+  for await (const run of walk((p, why) => problems.push(`${p}: ${why}`))) runs.push(run.map(describeItem));
+  return { runs, problems };
+}
+
+const both = (root: string, exclude: string[] = []) =>
+  Promise.all([
+    collect((onProblem) => walkTree(root, { onProblem, excluded: exclude.length ? treePathMatcher(exclude) : undefined })),
+    collect((onProblem) => walkTreeAhead(root, { onProblem, exclude })),
+  ]);
+
+describe('the walk on a thread of its own', () => {
+  it('yields the same items, stats and runs as the walk on this thread over several batches (3,000 files, a directory over MAX_RUN)', async () => {
+    const root = join(tmp(), 'share');
+    for (let d = 0; d < 20; d++) {
+      mkdirSync(join(root, `d${d}`, 'sub'), { recursive: true });
+      for (let f = 0; f < 100; f++) writeFileSync(join(root, `d${d}`, `f${f}`), `${d}/${f}`.repeat(f));
+      writeFileSync(join(root, `d${d}`, 'sub', 'x'), 'x');
+    }
+    mkdirSync(join(root, 'flat'));
+    for (let f = 0; f < 1000; f++) writeFileSync(join(root, 'flat', `n${f}`), '');
+    const [inline, ahead] = await both(root);
+    expect(inline.runs.flat()).toHaveLength(20 * 102 + 20 + 1 + 1000);
+    expect(Math.max(...ahead.runs.map((r) => r.length))).toBe(MAX_RUN);
+    expect(ahead).toEqual(inline);
+  });
+
+  it('yields names of any bytes, links as links and special files as what they are, and leaves excluded paths and directories out, as the walk on this thread does', async () => {
+    const root = join(tmp(), 'odd');
+    mkdirSync(join(root, 'Meeting Content', 'ünïcødé 会议'), { recursive: true });
+    writeFileSync(join(root, 'Meeting Content', 'ünïcødé 会议', 'a b.xml'), '<x/>');
+    writeFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x66, 0xff, 0xfe, 0x2e, 0x62])]), 'not utf-8');
+    symlinkSync('Meeting Content', join(root, 'link'));
+    symlinkSync('/nowhere', join(root, 'dangling'));
+    execFileSync('mkfifo', [join(root, 'pipe')]);
+    mkdirSync(join(root, 'Temp', 'deep'), { recursive: true });
+    writeFileSync(join(root, 'Temp', 'deep', 'x'), 'x');
+    writeFileSync(join(root, 'scratch.tmp'), 'x');
+    const [inline, ahead] = await both(root, ['*.tmp', 'Temp']);
+    const kinds = ahead.runs.flat().map((d) => d.split(' ').slice(2, 4).join(' '));
+    expect(kinds).toContain('symlink ');
+    expect(ahead.runs.flat().some((d) => d.includes('special a named pipe (fifo)'))).toBe(true);
+    expect(ahead.runs.flat().some((d) => d.startsWith(Buffer.from([0x66, 0xff, 0xfe, 0x2e, 0x62]).toString('hex')))).toBe(true);
+    expect(ahead.runs.flat().some((d) => d.startsWith(Buffer.from('Temp').toString('hex')) || d.startsWith(Buffer.from('scratch').toString('hex')))).toBe(false);
+    expect(ahead).toEqual(inline);
+  });
+
+  it('reports a path it cannot examine (longer than the system allows) as the walk on this thread does, and goes on', async () => {
+    const base = tmp();
+    const root = join(base, 'long');
+    mkdirSync(root);
+    // 18 directories of 240-byte names: over PATH_MAX (4,096 bytes), made one `cd` at a time.
+    const name = 'n'.repeat(240);
+    execFileSync('bash', ['-c', `cd "${root}" && for i in $(seq 18); do mkdir ${name} && cd ${name}; done && echo x > file`]);
+    writeFileSync(join(root, 'after'), 'still walked');
+    try {
+      const [inline, ahead] = await both(root);
+      expect(ahead.problems.length).toBeGreaterThan(0);
+      expect(ahead.problems[0]).toMatch(/cannot be (examined|read) \(ENAMETOOLONG\)/);
+      expect(ahead.runs.flat().some((d) => d.startsWith(Buffer.from('after').toString('hex')))).toBe(true);
+      expect(ahead).toEqual(inline);
+    } finally {
+      execFileSync('rm', ['-rf', base]);
+    }
+  });
+
+  it('throws TreeVanishedError naming a root that cannot be listed', async () => {
+    const root = join(tmp(), 'gone');
+    await expect(collect((onProblem) => walkTreeAhead(root, { onProblem }))).rejects.toThrow(TreeVanishedError);
+    await expect(collect((onProblem) => walkTreeAhead(root, { onProblem }))).rejects.toThrow(`${root} cannot be listed (ENOENT)`);
+  });
+
+  it('stops its thread when the reader stops early, while the thread waits with batches unread', async () => {
+    const root = join(tmp(), 'many');
+    for (let d = 0; d < 40; d++) {
+      mkdirSync(join(root, `d${d}`), { recursive: true });
+      for (let f = 0; f < 300; f++) writeFileSync(join(root, `d${d}`, `f${f}`), '');
+    }
+    const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    const before = ports();
+    let items = 0;
+    let during = 0;
+    for await (const run of walkTreeAhead(root, { onProblem: () => undefined })) {
+      items += run.length;
+      during = ports();
+      if (items > 1000) break;
+    }
+    expect(items).toBeGreaterThan(1000);
+    expect(items).toBeLessThan(40 * 301);
+    expect(during).toBe(before + 1);
+    expect(ports()).toBe(before);
+    // And the whole tree again, to its end.
+    const again = await collect((onProblem) => walkTreeAhead(root, { onProblem }));
+    expect(again.runs.flat()).toHaveLength(40 * 301);
+    expect(ports()).toBe(before);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('ends its thread when stopped before any run was read (a snapshot that failed while loading its indexes)', async () => {
+    const root = join(tmp(), 'unread');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    const before = ports();
+    const walk = new TreeWalkAhead(root);
+    expect(ports()).toBe(before + 1);
+    await walk.stop();
+    expect(ports()).toBe(before);
+  });
+});
