@@ -313,9 +313,13 @@ async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
 export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSnapshotResult> {
   const { source } = ctx;
   const dir = treeStateDir(ctx.state, source.name);
-  // The walk on a thread of its own (walk-ahead.ts) starts now, while the indexes load; on this
-  // thread when a test injects the listings or asks for it.
-  const ahead = ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: source.exclude });
+  // An incremental snapshot walks on a thread of its own (walk-ahead.ts), started now, while the
+  // indexes load: there the walk is most of the work. A first snapshot walks on this thread: its
+  // time goes to reading every file, and the walk's thread (about 15 MB) would count against the
+  // memory of a million-file first snapshot (docs/file-shares.md). On this thread too when a test
+  // injects the listings or asks for it.
+  const incremental = readLastSnapshot(ctx.state, source.name) !== undefined;
+  const ahead = !incremental || ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: source.exclude });
   try {
     return await snapshotWith(ctx, dir, ahead);
   } finally {

@@ -190,7 +190,7 @@ export class TreeWalkAhead {
     });
     const workerData = { root: rootBytes, excludes, maxRun: MAX_RUN, batchItems: BATCH_ITEMS, firstBatchItems: FIRST_BATCH_ITEMS, maxAhead: MAX_BATCHES_AHEAD, gate: this.gate.buffer };
     // Small heaps: it holds one directory's names per level and a few batches.
-    const resourceLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 };
+    const resourceLimits = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 };
     this.worker = new Worker(WORKER_SOURCE, { eval: true, name: 'tree walk', workerData, resourceLimits });
     this.worker.on('message', (m: Batch | { vanished: string }) => {
       this.inbox.push(m);
