@@ -16,7 +16,7 @@ import { MAX_RUN, TreeVanishedError, type WalkItem, type WalkKind, type WalkStat
 const BATCH_ITEMS = 2048;
 const FIRST_BATCH_ITEMS = 256;
 /** Batches the walker may have sent and the snapshot not yet taken. */
-const MAX_BATCHES_AHEAD = 4;
+export const MAX_BATCHES_AHEAD = 4;
 /** Numbers per item in a batch (the walker's `nums`): kind code, mode, size, ino, dev, mtimeMs, ctimeMs. */
 const FIELDS = 7;
 
@@ -205,6 +205,11 @@ export class TreeWalkAhead {
       if (code !== 0) this.failure ??= new Error(`the tree walk of ${root} stopped (exit code ${code})`);
       this.notify();
     });
+  }
+
+  /** Batches the walker sent that the runs have not taken yet (tests: never above MAX_BATCHES_AHEAD). */
+  get batchesWaiting(): number {
+    return this.inbox.filter((m) => !('vanished' in m)).length;
   }
 
   private notify(): void {

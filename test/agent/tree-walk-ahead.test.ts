@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { treePathMatcher } from '../../agent/tree/paths.ts';
 import { MAX_RUN, TreeVanishedError, walkTree, type WalkItem } from '../../agent/tree/walk.ts';
-import { TreeWalkAhead, walkTreeAhead } from '../../agent/tree/walk-ahead.ts';
+import { MAX_BATCHES_AHEAD, TreeWalkAhead, walkTreeAhead } from '../../agent/tree/walk-ahead.ts';
 
 // The walk on a thread of its own (walk-ahead.ts) against the walk on the snapshot's thread
 // (walk.ts): the same items, stats, runs and problems, over batches, exclusions, names of any
@@ -133,5 +133,28 @@ describe('the walk on a thread of its own', () => {
     expect(ports()).toBe(before + 1);
     await walk.stop();
     expect(ports()).toBe(before);
+  });
+
+  it('stays at most MAX_BATCHES_AHEAD batches ahead of a reader that pauses, then yields the rest in order', async () => {
+    const root = join(tmp(), 'paused');
+    for (let d = 0; d < 40; d++) {
+      mkdirSync(join(root, `d${String(d).padStart(2, '0')}`), { recursive: true });
+      for (let f = 0; f < 300; f++) writeFileSync(join(root, `d${String(d).padStart(2, '0')}`, `f${String(f).padStart(3, '0')}`), '');
+    }
+    // 12,040 paths: a first batch of 256, then batches of about 2,048, seven in all.
+    const walk = new TreeWalkAhead(root);
+    const seen: string[] = [];
+    let most = 0;
+    for await (const run of walk.runs(() => undefined)) {
+      if (seen.length === 0) {
+        // The walker would have sent every batch by now were it not held back.
+        await new Promise((r) => setTimeout(r, 500));
+        most = walk.batchesWaiting;
+      }
+      for (const item of run) seen.push(item.rel.toString());
+    }
+    expect(most).toBe(MAX_BATCHES_AHEAD);
+    expect(seen).toHaveLength(40 * 301);
+    expect(seen).toEqual([...seen].sort());
   });
 });
