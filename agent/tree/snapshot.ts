@@ -318,16 +318,16 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   // time goes to reading every file, and the walk's thread (about 15 MB) would count against the
   // memory of a million-file first snapshot (docs/file-shares.md). On this thread too when a test
   // injects the listings or asks for it.
-  const incremental = readLastSnapshot(ctx.state, source.name) !== undefined;
-  const ahead = !incremental || ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: source.exclude });
+  const last = readLastSnapshot(ctx.state, source.name);
+  const ahead = !last || ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: source.exclude });
   try {
-    return await snapshotWith(ctx, dir, ahead);
+    return await snapshotWith(ctx, dir, last, ahead);
   } finally {
     await ahead?.stop();
   }
 }
 
-async function snapshotWith(ctx: TreeSnapshotContext, dir: string, ahead: TreeWalkAhead | undefined): Promise<TreeSnapshotResult> {
+async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSnapshot | undefined, ahead: TreeWalkAhead | undefined): Promise<TreeSnapshotResult> {
   const { site, source, store, clock } = ctx;
   const work = join(dir, 'work');
   mkdirSync(work, { recursive: true });
@@ -336,7 +336,6 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, ahead: TreeWa
   const root = await rootIdentity(source.path);
   const takenAt = clock.now();
   const snapshotId = `s${createHash('sha256').update(`${site}\0${source.name}\0${takenAt.toISOString()}`).digest('hex').slice(0, 23)}`;
-  const last = readLastSnapshot(ctx.state, source.name);
   // Packs go out one after another (the last beside the index, which shares these buffers): a
   // snapshot holds what one upload sends at once, not every buffer of the agent's pool the
   // other sources leave free (docs/operations.md).

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { treeGlobToRegExp } from './paths.ts';
-import { MAX_RUN, TreeVanishedError, type WalkItem, type WalkKind, type WalkStat } from './walk.ts';
+import { MAX_RUN, SPECIAL_NAMES, TreeVanishedError, rootPathBytes, type WalkItem, type WalkKind, type WalkStat } from './walk.ts';
 
 // The walk of a tree on a thread of its own. An incremental snapshot of a share is mostly a walk:
 // a listing per directory and an lstat per path, then a comparison with the previous record
@@ -20,9 +20,9 @@ export const MAX_BATCHES_AHEAD = 4;
 /** Numbers per item in a batch (the walker's `nums`): kind code, mode, size, ino, dev, mtimeMs, ctimeMs. */
 const FIELDS = 7;
 
-/** Kind codes: a file, a directory, a link, then special files by what they are. */
-const KINDS: WalkKind[] = ['file', 'dir', 'symlink', 'special', 'special', 'special', 'special', 'special'];
-const SPECIAL = [undefined, undefined, undefined, 'a named pipe (fifo)', 'a socket', 'a character device', 'a block device', 'a special file'];
+/** Kind codes (the walker's `code`): a file, a directory, a link, then special files in the order of SPECIAL_NAMES. */
+const KINDS: WalkKind[] = ['file', 'dir', 'symlink', ...SPECIAL_NAMES.map((): WalkKind => 'special')];
+const SPECIAL: (string | undefined)[] = [undefined, undefined, undefined, ...SPECIAL_NAMES];
 
 /**
  * The walker: the same walk as walk.ts (depth first, names sorted as latin1 strings, which is
@@ -182,7 +182,7 @@ export class TreeWalkAhead {
     private readonly root: string,
     options: WalkAheadOptions = {},
   ) {
-    const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
+    const rootBytes = rootPathBytes(root);
     this.relAt = rootBytes.length + 1;
     const excludes = (options.exclude ?? []).map((g) => {
       const re = treeGlobToRegExp(g);

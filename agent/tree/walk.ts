@@ -63,12 +63,20 @@ export function kindOf(st: Stats | BigIntStats): WalkKind {
   return 'special';
 }
 
+/** What a special file is, as reports say it (the walk's thread sends these by index: walk-ahead.ts). */
+export const SPECIAL_NAMES = ['a named pipe (fifo)', 'a socket', 'a character device', 'a block device', 'a special file'] as const;
+
 export function specialName(st: Stats | BigIntStats): string {
-  if (st.isFIFO()) return 'a named pipe (fifo)';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  return 'a special file';
+  if (st.isFIFO()) return SPECIAL_NAMES[0];
+  if (st.isSocket()) return SPECIAL_NAMES[1];
+  if (st.isCharacterDevice()) return SPECIAL_NAMES[2];
+  if (st.isBlockDevice()) return SPECIAL_NAMES[3];
+  return SPECIAL_NAMES[4];
+}
+
+/** The root's path as the walk holds it: bytes, without a trailing slash (`/` stays `/`). */
+export function rootPathBytes(root: string): Buffer {
+  return Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
 }
 
 const SLASH = 0x2f;
@@ -86,7 +94,7 @@ export const MAX_RUN = 256;
  * an unchanged file.
  */
 export async function* walkTree(root: string, options: WalkOptions): AsyncGenerator<WalkItem[]> {
-  const rootBytes = Buffer.from(root.replace(/\/+$/, '') || '/', 'utf8');
+  const rootBytes = rootPathBytes(root);
   let names: string[];
   try {
     names = await listNames(rootBytes, options.readdir);
