@@ -6,7 +6,8 @@ import type { Logger } from '../log.ts';
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
 import { sourceReadable, type AlertBook } from '../state/alert-book.ts';
-import { readLastSnapshot, takeTreeSnapshot, type LastSnapshot } from '../tree/snapshot.ts';
+import { takeTreeSnapshot } from '../tree/snapshot.ts';
+import { readLastSnapshot, type LastSnapshot } from '../tree/last-snapshot.ts';
 import { TreeVanishedError } from '../tree/walk.ts';
 import { unreadableDirectory } from './source-checks.ts';
 
@@ -48,13 +49,11 @@ export interface TreeCycle {
 export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig): Promise<TreeCycle> {
   const now = deps.clock.now();
   const last = readLastSnapshot(deps.state, source.name);
-  const status = (problem?: string): TreeSourceStatus => ({
-    name: source.name,
-    type: 'tree',
-    ...(readLastSnapshot(deps.state, source.name) ? { lastSnapshot: readLastSnapshot(deps.state, source.name) } : {}),
-    ...(problem ? { problem } : {}),
-    lastScan: now.toISOString(),
-  });
+  // Read when the status is made: after a snapshot, the one it just published.
+  const status = (problem?: string): TreeSourceStatus => {
+    const newest = readLastSnapshot(deps.state, source.name);
+    return { name: source.name, type: 'tree', ...(newest ? { lastSnapshot: newest } : {}), ...(problem ? { problem } : {}), lastScan: now.toISOString() };
+  };
   const unreadable = await unreadableDirectory(source.path);
   await sourceReadable(deps.alerts, deps.site, source, unreadable);
   if (unreadable) {

@@ -6,7 +6,8 @@ import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
 import { ContentIndex } from './content-index.ts';
 import { recoverInflightPacks, treeStore } from './packer.ts';
-import type { LastSnapshot, TreeSnapshotContext } from './snapshot.ts';
+import type { TreeSnapshotContext } from './snapshot.ts';
+import type { LastSnapshot } from './last-snapshot.ts';
 import { TreeVanishedError } from './walk.ts';
 
 // The steps of a snapshot around its walk: the content index made to match the store, the

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -13,7 +13,6 @@ import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, type TreeEntry, type TreeSnaps
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
-import { writeFileAtomic } from '../state/atomic-file.ts';
 import type { Logger } from '../log.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, publishIndex, rootIdentity } from './snapshot-steps.ts';
@@ -26,6 +25,7 @@ import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 import { TreeWalkAhead } from './walk-ahead.ts';
+import { readLastSnapshot, treeStateDir, writeLastSnapshot, type LastSnapshot } from './last-snapshot.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime and ctime, inode and device is taken from it unread
@@ -65,36 +65,11 @@ export interface TreeSnapshotContext {
   readAhead?: ReadAheadOptions;
 }
 
-/** `last.json`: the newest snapshot this agent published for the source. */
-export interface LastSnapshot {
-  snapshotId: string;
-  takenAt: string;
-  manifestKey: string;
-  files: number;
-  dirs: number;
-  symlinks: number;
-  filesRead: number;
-  problems: number;
-  bytesTotal: number;
-  bytesAdded: number;
-  /** The root directory's device and inode when it was taken: an empty root that is another directory now is an unmounted share. */
-  root?: { dev: string; ino: string };
-}
-
 export interface TreeSnapshotResult {
   manifest: TreeSnapshotManifest;
   manifestKey: string;
   /** Files read ahead because the tree was read from disk (read-ahead.ts). */
   readAhead: number;
-}
-
-export function treeStateDir(state: string, source: string): string {
-  return join(state, 'trees', source);
-}
-
-export function readLastSnapshot(state: string, source: string): LastSnapshot | undefined {
-  const file = join(treeStateDir(state, source), 'last.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LastSnapshot) : undefined;
 }
 
 const MAX_PROBLEMS = 100;
@@ -405,7 +380,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       rmSync(deltaFileOf(join(dir, LOCAL_INDEX)), { force: true });
     }
     const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
-    writeFileAtomic(join(dir, 'last.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeLastSnapshot(dir, summary);
     return { manifest, manifestKey, readAhead: snap.readAhead.queued };
   } catch (error) {
     await packer.abort();

@@ -13,7 +13,8 @@ import { LineFileWriter } from '../../agent/line-file.ts';
 import { LOCAL_INDEX, entryOfRecord } from '../../agent/tree/local-index.ts';
 import { LocalRecordReader, decodeRecord } from '../../agent/tree/local-record.ts';
 import { LocalIndexReader, deltaFileOf } from '../../agent/tree/local-delta.ts';
-import { SETTLED_MS, treeStateDir } from '../../agent/tree/snapshot.ts';
+import { SETTLED_MS } from '../../agent/tree/snapshot.ts';
+import { treeStateDir } from '../../agent/tree/last-snapshot.ts';
 import { picture, snapshot, treeManifests, treeSite } from './tree-support.ts';
 
 const write = (path: string, text: string | Buffer, mtime = new Date('2026-02-01T08:00:00Z')) => {
