@@ -61,6 +61,7 @@ function createHandlers({ store, clock, bucketConfig }) {
     const conditional = ifNoneMatch(ctx.headers);
     const storageClass = tiers.storageClassFrom(ctx.headers);
     const objectLock = lock.lockFromHeaders(ctx.headers, bucketConfig.objectLock, now);
+    lock.requireIntegrityHeader(ctx.headers, objectLock);
     const objectPath = store.getResourcePath(bucket, key, 'object');
     const temporary = temporaryBeside(objectPath);
     const got = await receiveBody(ctx.req, temporary);

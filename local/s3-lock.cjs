@@ -46,6 +46,19 @@ function lockFromHeaders(headers, bucketLock, now) {
   return lock;
 }
 
+/**
+ * S3 refuses a PutObject that puts an object under Object Lock (its own lock headers, or the
+ * bucket's default retention) without a digest of the body to check: Content-MD5 or an
+ * x-amz-checksum-* header (or trailer, announced by x-amz-trailer).
+ */
+function requireIntegrityHeader(headers, objectLock) {
+  if (!objectLock.retention && objectLock.legalHold === undefined) return;
+  if (headers['content-md5'] !== undefined) return;
+  if (Object.keys(headers).some((name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type')) return;
+  if (/^x-amz-checksum-/i.test(String(headers['x-amz-trailer'] ?? ''))) return;
+  throw new StandInError(400, 'InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+}
+
 function bypassing(headers) {
   return String(headers['x-amz-bypass-governance-retention'] ?? '').toLowerCase() === 'true';
 }
@@ -101,4 +114,4 @@ function lockHeaders(state) {
   return out;
 }
 
-module.exports = { deleteRefusal, isLocked, legalHoldFrom, lockFromHeaders, lockHeaders, nextRetention };
+module.exports = { deleteRefusal, isLocked, legalHoldFrom, lockFromHeaders, lockHeaders, nextRetention, requireIntegrityHeader };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ describe('the local cloud by default', () => {
     const put = async (credentials: { accessKeyId: string; secretAccessKey: string }, key: string) => {
       const s3 = createS3Client({ region: cloud.region, endpoint: cloud.iam!.s3Endpoint, credentials, maxAttempts: 1 });
       try {
-        await s3.send(new PutObjectCommand({ Bucket: cloud.bucket, Key: key, Body: 'x', IfNoneMatch: '*' }));
+        await s3.send(new PutObjectCommand({ Bucket: cloud.bucket, Key: key, Body: 'x', ContentMD5: createHash('md5').update('x').digest('base64'), IfNoneMatch: '*' }));
         return 'ok';
       } catch (error) {
         return (error as { name: string }).name;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,9 @@ async function dynamoError(promise: Promise<unknown>): Promise<{ name: string; s
   return { name: error.name, status: error.$metadata.httpStatusCode };
 }
 
-const put = (client: S3Client, Key: string, extra: { IfNoneMatch?: string } = { IfNoneMatch: '*' }) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x', ...extra }));
+/** A PutObject of 'x', with its Content-MD5 (a write under the bucket's Object Lock needs a digest). */
+const put = (client: S3Client, Key: string, extra: { IfNoneMatch?: string } = { IfNoneMatch: '*' }) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: 'x', ContentMD5: X_MD5, ...extra }));
+const X_MD5 = createHash('md5').update('x').digest('base64');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-iam-'));

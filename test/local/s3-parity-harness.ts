@@ -49,8 +49,14 @@ export async function refusal(call: Promise<unknown>): Promise<{ name: string; s
   return { name: error.name ?? '', status: error.$metadata?.httpStatusCode };
 }
 
+/**
+ * PutObject as Ferry's writers send it: with the body's Content-MD5 (S3 refuses a write under the
+ * bucket's Object Lock without a digest), unless `extra` names its own digest or leaves it out
+ * (`ContentMD5: undefined`).
+ */
 export async function put(client: S3Client, key: string, body: Uint8Array | string, extra: Partial<ConstructorParameters<typeof PutObjectCommand>[0]> = {}) {
-  return client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ...extra }));
+  const digest = 'ContentMD5' in extra || extra.ChecksumSHA256 !== undefined || extra.ChecksumCRC32 !== undefined ? {} : { ContentMD5: md5(typeof body === 'string' ? Buffer.from(body) : body) };
+  return client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ...digest, ...extra }));
 }
 
 export async function read(client: S3Client, key: string): Promise<string> {
@@ -70,8 +76,10 @@ export async function readBytes(client: S3Client, key: string): Promise<Buffer> 
  */
 export function tornPut(endpoint: string, path: string, sent: number, declared: number): Promise<void> {
   return new Promise((resolve) => {
-    const req = request(`${endpoint}${path}`, { method: 'PUT', headers: { 'content-length': String(declared) } });
+    // The whole body's Content-MD5 (a write under Object Lock needs a digest): only the cut stops it.
+    const body = randomBytes(declared);
+    const req = request(`${endpoint}${path}`, { method: 'PUT', headers: { 'content-length': String(declared), 'content-md5': md5(body) } });
     req.on('error', () => setTimeout(resolve, 300));
-    req.write(randomBytes(sent), () => setTimeout(() => req.destroy(), 100));
+    req.write(body.subarray(0, sent), () => setTimeout(() => req.destroy(), 100));
   });
 }

@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import { DEFAULT_CONFIG, parseDeploymentConfig } from '../../infra/config.ts';
-import { BUCKET, DAY_MS, put, read, refusal, startParity, type Parity } from './s3-parity-harness.ts';
+import { BUCKET, DAY_MS, put, read, refusal, sha256, startParity, type Parity } from './s3-parity-harness.ts';
 
 let p: Parity;
 beforeAll(async () => {
@@ -95,6 +95,16 @@ describe('Object Lock', () => {
     expect(await refusal(put(p.client, 'lock/bad', 'x', { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: inDays(-1) }))).toEqual({ name: 'InvalidArgument', status: 400 });
     expect(await refusal(put(p.client, 'lock/bad', 'x', { ObjectLockMode: 'GOVERNANCE' }))).toEqual({ name: 'InvalidArgument', status: 400 });
     expect(await refusal(head('lock/bad'))).toMatchObject({ status: 404 });
+  });
+
+  it('a PutObject under the default retention without Content-MD5 or an x-amz-checksum- header is 400 InvalidRequest and stores nothing; either digest is enough', async () => {
+    const refused = await put(p.client, 'lock/undigested', 'x', { ContentMD5: undefined }).catch((e: unknown) => e as Error & { $metadata?: { httpStatusCode?: number } });
+    expect(refused).toMatchObject({ name: 'InvalidRequest', $metadata: { httpStatusCode: 400 } });
+    expect((refused as Error).message).toMatch(/Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters/);
+    expect(await refusal(head('lock/undigested'))).toMatchObject({ status: 404 });
+    await put(p.client, 'lock/md5', 'x');
+    await put(p.client, 'lock/sha256', 'x', { ChecksumSHA256: sha256(Buffer.from('x')) });
+    expect([await read(p.client, 'lock/md5'), await read(p.client, 'lock/sha256')]).toEqual(['x', 'x']);
   });
 
   it('a plain DeleteObject hides a locked object behind a delete marker and keeps the version, as a versioned bucket does', async () => {
