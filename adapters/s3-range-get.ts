@@ -33,7 +33,7 @@ function xmlField(xml: string, name: string): string | undefined {
 }
 
 /** An error shaped as the SDK's (name, status, S3's extra fields), for translateS3Error. */
-function s3Error(status: number, headers: IncomingMessage['headers'], xml: string): Error {
+export function s3Error(status: number, headers: IncomingMessage['headers'], xml: string): Error {
   const code = xmlField(xml, 'Code') ?? (status === 404 ? 'NotFound' : `HTTP ${status}`);
   const error = new Error(xmlField(xml, 'Message') ?? `status ${status}`) as Error & Record<string, unknown>;
   error.name = code;

@@ -75,10 +75,10 @@ export function signedHttpFor(service: SignedHttpOptions['service'], o: SignedCl
 }
 
 export interface SignedRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   /** Names the request in a network error's message. */
   what: string;
 }

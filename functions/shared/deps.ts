@@ -3,6 +3,7 @@ import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { S3RangeReader } from '../../adapters/s3-range-get.ts';
+import { S3WriteOnce } from '../../adapters/s3-write-once.ts';
 import { LeanDynamo, type DocumentSender } from '../../adapters/dynamo-lean.ts';
 import { createSfnClient } from '../../adapters/sfn-activity-client.ts';
 import { SfnRecallStarter } from '../../adapters/sfn-recall-starter.ts';
@@ -78,6 +79,17 @@ export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
 }
 
 /**
+ * Where the audit seals copy each record write-once: signed PUTs (adapters/s3-write-once.ts), the
+ * same bucket, endpoint, region and role credentials as the S3 client; the S3 client itself when
+ * no region is known (never in Lambda).
+ */
+function sealWriter(cfg: z.infer<typeof baseEnvSchema>, blobs: S3BlobStore): Pick<BlobStore, 'put'> {
+  const region = cfg.AWS_REGION ?? (cfg.AWS_ENDPOINT_URL_S3 === undefined ? undefined : 'us-east-1');
+  if (region === undefined) return blobs;
+  return new S3WriteOnce({ bucket: cfg.BUCKET, region, ...(cfg.AWS_ENDPOINT_URL_S3 === undefined ? {} : { endpoint: cfg.AWS_ENDPOINT_URL_S3 }) });
+}
+
+/**
  * The catalogue's reads and the audit's writes (GetItem, Query, PutItem) as signed requests
  * (adapters/dynamo-lean.ts), everything else through the document client: the same table,
  * endpoint, region and role credentials.
@@ -107,7 +119,7 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
   return {
     blobs,
     catalogue,
-    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ ledger, blobs }) : stdoutAudit(),
+    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ ledger, blobs: sealWriter(cfg, blobs) }) : stdoutAudit(),
     auditTrail: auditTrailReader({ ledger, blobs }),
     recalls: new DynamoRecallStatusStore(doc, cfg.TABLE),
     ...(cfg.PACK_TIERS ? { packTiers: cfg.PACK_TIERS } : {}),
