@@ -319,7 +319,8 @@ export class S3BlobStore implements BlobStore {
   }
 }
 
-function md5Base64(body: Uint8Array): string {
+/** Base64 MD5 of a body: the Content-MD5 every write to the bucket carries. */
+export function md5Base64(body: Uint8Array | string): string {
   return createHash('md5').update(body).digest('base64');
 }
 

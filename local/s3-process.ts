@@ -21,6 +21,12 @@ export interface LocalS3Options {
   /** 0 (default) picks a free port. */
   port?: number;
   buckets: string[];
+  /**
+   * Buckets made without Object Lock and lifecycle rules, as a bucket made by hand would be (a
+   * peer's own repository in the bench: restic writes through rclone without Content-MD5, which
+   * S3 refuses under Object Lock, and prunes what a lock would keep).
+   */
+  plainBuckets?: string[];
   onEvent?: (event: LocalS3Event) => void;
   /** How long to wait for the server to listen; default 15 s. */
   readyTimeoutMs?: number;
@@ -93,7 +99,12 @@ export function startLocalS3(opts: LocalS3Options): Promise<LocalS3> {
   const args = ['--directory', opts.directory, '--port', String(opts.port ?? 0)];
   for (const bucket of opts.buckets) args.push('--bucket', bucket);
   const bucketConfig = localBucketConfig(opts.deployment ?? parseDeploymentConfig(DEFAULT_CONFIG), opts.restoreDelayMs);
-  const env = { ...process.env, FERRY_S3_BUCKET_CONFIG: JSON.stringify(bucketConfig), FERRY_S3_CLOCK_OFFSET_MS: String(opts.clockOffsetMs ?? 0) };
+  const env = {
+    ...process.env,
+    FERRY_S3_BUCKET_CONFIG: JSON.stringify(bucketConfig),
+    FERRY_S3_PLAIN_BUCKETS: (opts.plainBuckets ?? []).join(','),
+    FERRY_S3_CLOCK_OFFSET_MS: String(opts.clockOffsetMs ?? 0),
+  };
   const child = fork(SERVER_ENTRY, args, {
     env,
     execArgv: ['--openssl-legacy-provider'],

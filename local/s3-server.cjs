@@ -37,6 +37,8 @@ function parseOptions(argv, env) {
     port: Number(env.FERRY_S3_PORT ?? 0),
     buckets: (env.FERRY_S3_BUCKETS ?? '').split(',').filter(Boolean),
     bucketConfig: JSON.parse(env.FERRY_S3_BUCKET_CONFIG ?? '{}'),
+    // Buckets made without Object Lock and lifecycle rules (a peer's own bucket in the bench).
+    plainBuckets: (env.FERRY_S3_PLAIN_BUCKETS ?? '').split(',').filter(Boolean),
     clockOffsetMs: Number(env.FERRY_S3_CLOCK_OFFSET_MS ?? 0),
   };
   for (let i = 0; i < argv.length; i += 1) {
@@ -187,7 +189,7 @@ function ferryExtensions(rootDirectory, deps) {
     const bucketDir = path.join(rootDirectory, bucket);
     // s3rver answers NoSuchBucket (and the bucket operations it knows) itself.
     if (!fs.existsSync(bucketDir) || bucket.startsWith('.')) return next();
-    const scope = { ...deps, bucket, key, bucketDir };
+    const scope = { store: deps.store, versions: deps.versions, handlers: deps.handlersOf(bucket), bucket, key, bucketDir };
     // The same access-key check s3rver's own routes make (it verifies no SigV4 signature: docs/parity.md).
     ctx.params = { ...ctx.params, bucket, ...(key === undefined ? {} : { key }) };
     return authenticate(ctx, () => {
@@ -216,15 +218,19 @@ async function main() {
     directory: options.directory,
     silent: true,
     vhostBuckets: false,
-    configureBuckets: options.buckets.map((name) => ({ name })),
+    configureBuckets: [...options.buckets, ...options.plainBuckets].map((name) => ({ name })),
   });
   const store = server.store;
   const clock = createClock(options.clockOffsetMs);
   const versions = createVersions(store);
   const bucketConfig = options.bucketConfig;
-  const handlers = { ...createHandlers({ store, clock, bucketConfig, versions }), ...createLockHandlers({ store, clock, bucketConfig, versions }), guarded };
+  const handlersWith = (config) => ({ ...createHandlers({ store, clock, bucketConfig: config, versions }), ...createLockHandlers({ store, clock, bucketConfig: config, versions }), guarded });
+  const locked = handlersWith(bucketConfig);
+  const plain = handlersWith({ ...(bucketConfig.restoreDelayMs === undefined ? {} : { restoreDelayMs: bucketConfig.restoreDelayMs }) });
+  const plainBuckets = new Set(options.plainBuckets);
+  const handlersOf = (bucket) => (plainBuckets.has(bucket) ? plain : locked);
   // Koa composes `middleware` when the server starts listening, so this runs before s3rver's routes.
-  server.middleware.unshift(ferryExtensions(options.directory, { handlers, store, versions }));
+  server.middleware.unshift(ferryExtensions(options.directory, { handlersOf, store, versions }));
   patchListing(store);
   patchDelete(store);
   server.on('event', (event) => {

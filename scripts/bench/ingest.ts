@@ -1,4 +1,5 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { md5Base64 } from '../../adapters/s3-blob-store.ts';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { entryToItem, packToItem } from '../../core/catalogue-table.ts';
 import { entriesOf } from '../../core/ingest.ts';
@@ -38,7 +39,7 @@ async function putPacks(bench: BenchCloud, packs: SyntheticPack[]): Promise<void
   const bucket = bench.cloud.bucket;
   await inParallel(packs.length, 16, async (i) => {
     const p = packs[i]!;
-    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifest.packKey, Body: Buffer.alloc(p.size), IfNoneMatch: '*' }));
+    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifest.packKey, Body: Buffer.alloc(p.size), ContentMD5: md5Base64(Buffer.alloc(p.size)), IfNoneMatch: '*' }));
   });
 }
 
@@ -50,7 +51,7 @@ async function ferryIngest(bench: BenchCloud, packs: SyntheticPack[], say: (line
   const started = performance.now();
   await inParallel(packs.length, 8, async (i) => {
     const p = packs[i]!;
-    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifestKey, Body: serializeManifest(p.manifest), ContentType: 'application/json', IfNoneMatch: '*' }));
+    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifestKey, Body: serializeManifest(p.manifest), ContentMD5: md5Base64(serializeManifest(p.manifest)), ContentType: 'application/json', IfNoneMatch: '*' }));
   });
   const putSeconds = (performance.now() - started) / 1000;
   await bench.drain();

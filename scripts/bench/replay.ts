@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { md5Base64 } from '../../adapters/s3-blob-store.ts';
 import { Agent, request } from 'node:http';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { presignReplayLink } from '../../adapters/replay-link.ts';
@@ -58,7 +59,7 @@ async function seed(bench: BenchCloud, players: number): Promise<Play[]> {
   for (let n = 0; n < packs; n++) {
     const p = syntheticPack(1_000_000 + n, PER_PACK, MEMBER_BYTES);
     const body = randomBytes(p.size);
-    await agent.send(new PutObjectCommand({ Bucket: bench.cloud.bucket, Key: p.manifest.packKey, Body: body, IfNoneMatch: '*' }));
+    await agent.send(new PutObjectCommand({ Bucket: bench.cloud.bucket, Key: p.manifest.packKey, Body: body, ContentMD5: md5Base64(body), IfNoneMatch: '*' }));
     // Catalogued directly (ingest is its own row): what the replay function looks up.
     await bench.cloud.catalogue.putRecordings(entriesOf(p.manifest, p.manifestKey));
     for (const m of p.manifest.members) plays.push({ rid: m.rid, packKey: p.manifest.packKey, offset: m.offset, pack: body });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../adapters/aws-clients.ts';
-import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { md5Base64, S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { S3RangeReader } from '../../adapters/s3-range-get.ts';
 import { S3WriteOnce } from '../../adapters/s3-write-once.ts';
 import { startLocalS3 } from '../../local/s3-process.ts';
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   let n = 0;
   const put = { contentType: 'application/json', ifNoneMatch: true };
   try {
-    await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'pack.tar', Body: Buffer.alloc(1 << 20, 7) }));
+    await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'pack.tar', Body: Buffer.alloc(1 << 20, 7), ContentMD5: md5Base64(Buffer.alloc(1 << 20, 7)) }));
     const range = { start: 1024, end: 1024 + 32 * 1024 - 1 };
     const drain = async (body: AsyncIterable<unknown>) => {
       for await (const _ of body) void _;

@@ -1,4 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { md5Base64 } from '../../adapters/s3-blob-store.ts';
 import { createS3Client } from '../../adapters/aws-clients.ts';
 
 // After each run, the bench checks what actually landed in the tool's bucket: a fast tool that
@@ -99,7 +100,7 @@ export async function warmUp(s3: S3Client, bucket: string, requests = 300): Prom
   const worker = async () => {
     while (next < requests) {
       const i = next++;
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `warm/${i}`, Body: body }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `warm/${i}`, Body: body, ContentMD5: md5Base64(body) }));
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));

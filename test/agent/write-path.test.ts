@@ -44,7 +44,10 @@ async function rig(proxyOptions: Omit<FaultProxyOptions, 'target'>): Promise<Rig
   // path against a store that lets the agent list open uploads (the stand-in's own key). An agent
   // role may not (no s3:ListBucketMultipartUploads): there a lost create's stray is left to the
   // bucket lifecycle, as test/e2e/crash.e2e.test.ts shows through the gateway.
-  const s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
+  // A store that checks no checksum is an S3-compatible store, whose bucket has no Object Lock
+  // either (S3 refuses a write under Object Lock without a digest): a plain bucket then.
+  const plain = proxyOptions.storeIgnoresChecksums === true;
+  const s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: plain ? [] : ['ferry-data'], plainBuckets: plain ? ['ferry-data'] : [] });
   const proxy = await startFaultProxy({ target: s3.endpoint, ...proxyOptions });
   const client = createS3Client({ endpoint: proxy.endpoint, credentials: s3.credentials, maxAttempts: 4 });
   const directClient = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials, maxAttempts: 1 });

@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   ListObjectVersionsCommand,
   PutObjectLegalHoldCommand,
+  PutObjectCommand,
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,5 +155,25 @@ describe('Object Lock', () => {
     await p.s3.advanceClock(3 * DAY_MS);
     await deleteVersion('lock/expires', VersionId);
     expect(await refusal(head('lock/expires'))).toMatchObject({ status: 404 });
+  });
+});
+
+describe('a bucket made without Object Lock (plainBuckets)', () => {
+  let plain: Parity;
+  beforeAll(async () => {
+    plain = await startParity({ plainBuckets: ['plain'] });
+  });
+  afterAll(async () => {
+    await plain?.cleanup();
+  });
+
+  it('takes a PutObject without a digest, has no Object Lock configuration, and its objects can be deleted; the locked bucket beside it keeps its rules', async () => {
+    const { VersionId } = await plain.client.send(new PutObjectCommand({ Bucket: 'plain', Key: 'repo/config', Body: 'x' }));
+    expect(await refusal(plain.client.send(new GetObjectLockConfigurationCommand({ Bucket: 'plain' })))).toEqual({ name: 'ObjectLockConfigurationNotFoundError', status: 404 });
+    expect((await plain.client.send(new HeadObjectCommand({ Bucket: 'plain', Key: 'repo/config' }))).ObjectLockMode).toBeUndefined();
+    await plain.client.send(new DeleteObjectCommand({ Bucket: 'plain', Key: 'repo/config', VersionId }));
+    expect(await refusal(plain.client.send(new HeadObjectCommand({ Bucket: 'plain', Key: 'repo/config' })))).toMatchObject({ status: 404 });
+    expect(await refusal(put(plain.client, 'lock/undigested', 'x', { ContentMD5: undefined }))).toEqual({ name: 'InvalidRequest', status: 400 });
+    expect((await plain.client.send(new GetObjectLockConfigurationCommand({ Bucket: BUCKET }))).ObjectLockConfiguration?.ObjectLockEnabled).toBe('Enabled');
   });
 });
