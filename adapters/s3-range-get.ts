@@ -58,20 +58,29 @@ export function requestTarget(o: Pick<S3RangeGetOptions, 'bucket' | 'region' | '
   return { ...target, basePath: pathStyle ? `${prefix}/${escapeKey(o.bucket)}/` : `${prefix}/` };
 }
 
-export class S3RangeReader implements Pick<BlobStore, 'get'> {
-  private readonly http: SignedHttp;
+/** Signed requests to one bucket's objects (keep-alive sockets, the SDK's credentials): what the range reader and the write-once writer share. */
+export class SignedBucketRequests {
+  protected readonly http: SignedHttp;
   private readonly basePath: string;
 
-  constructor(private readonly o: S3RangeGetOptions) {
+  constructor(protected readonly o: S3RangeGetOptions) {
     const { basePath, ...target } = requestTarget(o);
     this.basePath = basePath;
     this.http = signedHttpFor('s3', o, target);
+  }
+
+  /** The request path of an object. */
+  protected pathOf(key: string): string {
+    return `${this.basePath}${escapeKey(key)}`;
   }
 
   /** Closes the kept-alive sockets. */
   destroy(): void {
     this.http.destroy();
   }
+}
+
+export class S3RangeReader extends SignedBucketRequests implements Pick<BlobStore, 'get'> {
 
   async get(key: string, range?: ByteRange): Promise<BlobBody> {
     if (range) checkRange(range);
@@ -81,7 +90,7 @@ export class S3RangeReader implements Pick<BlobStore, 'get'> {
   private async attempt(key: string, range: ByteRange | undefined): Promise<BlobBody> {
     const response = await this.http.send({
       method: 'GET',
-      path: `${this.basePath}${escapeKey(key)}`,
+      path: this.pathOf(key),
       headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...(range ? { range: `bytes=${range.start}-${range.end}` } : {}) },
       what: `GET ${key}`,
     });

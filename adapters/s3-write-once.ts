@@ -12,28 +12,17 @@ import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../core/errors.ts';
 import type { BlobStore, PutOptions } from '../core/ports.ts';
 import { translateS3Error } from './s3-blob-store.ts';
-import { escapeKey, requestTarget, s3Error, type S3RangeGetOptions } from './s3-range-get.ts';
-import { readText, retrying, signedHttpFor, type SignedHttp } from './signed-http.ts';
+import { s3Error, SignedBucketRequests, type S3RangeGetOptions } from './s3-range-get.ts';
+import { readText, retrying } from './signed-http.ts';
+
+/** The bucket and how to reach it: what the range reader takes. */
+export type S3WriteOnceOptions = S3RangeGetOptions;
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 /** The PutOptions this writer honours; any other is refused rather than silently dropped. */
 const HONOURED = new Set<keyof PutOptions>(['contentType', 'md5', 'ifNoneMatch']);
 
-export class S3WriteOnce implements Pick<BlobStore, 'put'> {
-  private readonly http: SignedHttp;
-  private readonly basePath: string;
-
-  constructor(private readonly o: S3RangeGetOptions) {
-    const { basePath, ...target } = requestTarget(o);
-    this.basePath = basePath;
-    this.http = signedHttpFor('s3', o, target);
-  }
-
-  /** Closes the kept-alive sockets. */
-  destroy(): void {
-    this.http.destroy();
-  }
-
+export class S3WriteOnce extends SignedBucketRequests implements Pick<BlobStore, 'put'> {
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag?: string }> {
     const unhonoured = Object.keys(options).filter((name) => options[name as keyof PutOptions] !== undefined && !HONOURED.has(name as keyof PutOptions));
     if (unhonoured.length > 0) throw new InvalidInputError(`S3 put ${key}: the write-once writer does not send ${unhonoured.join(', ')} (use S3BlobStore)`);
@@ -47,7 +36,7 @@ export class S3WriteOnce implements Pick<BlobStore, 'put'> {
   }
 
   private async attempt(key: string, body: Uint8Array, headers: Record<string, string>): Promise<{ etag?: string }> {
-    const response = await this.http.send({ method: 'PUT', path: `${this.basePath}${escapeKey(key)}`, headers, body, what: `PUT ${key}` });
+    const response = await this.http.send({ method: 'PUT', path: this.pathOf(key), headers, body, what: `PUT ${key}` });
     const status = response.statusCode ?? 0;
     if (status !== 200) throw s3Error(status, response.headers, await readText(response, ERROR_BODY_LIMIT));
     // The answer has no body to speak of; read it to the end so the socket is kept for the next PUT.
