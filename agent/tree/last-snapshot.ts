@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SnapshotSummary } from '../../core/tree-manifest.ts';
 import { writeFileAtomic } from '../state/atomic-file.ts';
 
 // What the agent keeps of a tree source between snapshots, under `{state}/trees/{source}/`
@@ -7,18 +8,9 @@ import { writeFileAtomic } from '../state/atomic-file.ts';
 // (whether it is incremental, the root it was taken of) and by the agent's status. The local
 // index beside it is local-index.ts's.
 
-/** `last.json`: the newest snapshot this agent published for the source. */
-export interface LastSnapshot {
-  snapshotId: string;
-  takenAt: string;
-  manifestKey: string;
-  files: number;
-  dirs: number;
-  symlinks: number;
+/** `last.json`: the newest snapshot this agent published for the source (what the catalogue lists of it, and more). */
+export interface LastSnapshot extends Pick<SnapshotSummary, 'snapshotId' | 'takenAt' | 'manifestKey' | 'files' | 'dirs' | 'symlinks' | 'problems' | 'bytesTotal' | 'bytesAdded'> {
   filesRead: number;
-  problems: number;
-  bytesTotal: number;
-  bytesAdded: number;
   /** The root directory's device and inode when it was taken: an empty root that is another directory now is an unmounted share. */
   root?: { dev: string; ino: string };
 }

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import type { BigIntStats, Stats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { WalkStat } from './walk.ts';
 
 // The binary records of the agent's local index (local-index.ts): one a path, in snapshot order.
 // An unchanged file is the common case of an incremental snapshot, and its record is handled
@@ -92,7 +93,7 @@ export function sameContent(p: RecordFields, st: BigIntStats): boolean {
  * size, inode, device, mtime and ctime of `st` (a plain lstat: no BigInt made): the same version
  * of the same file. False for a record without ms times: the caller compares it in ns.
  */
-export function sameFileRecord(buf: Buffer, at: number, st: Pick<Stats, 'mode' | 'size' | 'ino' | 'dev' | 'mtimeMs' | 'ctimeMs'>): boolean {
+export function sameFileRecord(buf: Buffer, at: number, st: WalkStat): boolean {
   const ms = at + buf.readUInt32LE(at) - MS_BYTES;
   return (
     buf[at + 4] === 0 &&

@@ -246,11 +246,6 @@ export class TreeWalkAhead {
   }
 }
 
-/** The walk of walk.ts on a thread of its own, started when the runs are first read. */
-export async function* walkTreeAhead(root: string, options: WalkAheadOptions & { onProblem: (path: string, problem: string) => void }): AsyncGenerator<WalkItem[]> {
-  yield* new TreeWalkAhead(root, options).runs(options.onProblem);
-}
-
 /** The runs of one batch, its problems reported before the items they came before. */
 function* runsOf(m: Batch, relAt: number, onProblem: (path: string, problem: string) => void): Generator<WalkItem[]> {
   const body = Buffer.from(m.body);

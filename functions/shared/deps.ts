@@ -79,14 +79,22 @@ export function baseClients(cfg: z.infer<typeof baseEnvSchema>) {
 }
 
 /**
+ * The region and endpoint signed requests go to: the function's region, or us-east-1 for a custom
+ * endpoint given without one (the stand-ins); undefined when neither is known (never in Lambda).
+ */
+function signedTarget(cfg: z.infer<typeof baseEnvSchema>, endpoint: string | undefined): { region: string; endpoint?: string } | undefined {
+  const region = cfg.AWS_REGION ?? (endpoint === undefined ? undefined : 'us-east-1');
+  return region === undefined ? undefined : { region, ...(endpoint === undefined ? {} : { endpoint }) };
+}
+
+/**
  * Where the audit seals copy each record write-once: signed PUTs (adapters/s3-write-once.ts), the
  * same bucket, endpoint, region and role credentials as the S3 client; the S3 client itself when
  * no region is known (never in Lambda).
  */
 function sealWriter(cfg: z.infer<typeof baseEnvSchema>, blobs: S3BlobStore): Pick<BlobStore, 'put'> {
-  const region = cfg.AWS_REGION ?? (cfg.AWS_ENDPOINT_URL_S3 === undefined ? undefined : 'us-east-1');
-  if (region === undefined) return blobs;
-  return new S3WriteOnce({ bucket: cfg.BUCKET, region, ...(cfg.AWS_ENDPOINT_URL_S3 === undefined ? {} : { endpoint: cfg.AWS_ENDPOINT_URL_S3 }) });
+  const target = signedTarget(cfg, cfg.AWS_ENDPOINT_URL_S3);
+  return target ? new S3WriteOnce({ bucket: cfg.BUCKET, ...target }) : blobs;
 }
 
 /**
@@ -95,10 +103,9 @@ function sealWriter(cfg: z.infer<typeof baseEnvSchema>, blobs: S3BlobStore): Pic
  * endpoint, region and role credentials.
  */
 function leanDynamo(cfg: z.infer<typeof baseEnvSchema>, doc: DocumentSender): DocumentSender {
-  const region = cfg.AWS_REGION ?? (cfg.AWS_ENDPOINT_URL_DYNAMODB === undefined ? undefined : 'us-east-1');
+  const target = signedTarget(cfg, cfg.AWS_ENDPOINT_URL_DYNAMODB);
   // Without a region (never in Lambda) the SDK resolves one from the shared config: it stays in charge.
-  if (region === undefined) return doc;
-  return new LeanDynamo({ region, ...(cfg.AWS_ENDPOINT_URL_DYNAMODB === undefined ? {} : { endpoint: cfg.AWS_ENDPOINT_URL_DYNAMODB }) }, doc);
+  return target ? new LeanDynamo(target, doc) : doc;
 }
 
 /**
@@ -107,9 +114,9 @@ function leanDynamo(cfg: z.infer<typeof baseEnvSchema>, doc: DocumentSender): Do
  */
 export function rangeReaderFromEnv(env: Record<string, string | undefined>): S3RangeReader {
   const cfg = parseEnv(baseEnvSchema, env);
-  const region = cfg.AWS_REGION ?? (cfg.AWS_ENDPOINT_URL_S3 === undefined ? undefined : 'us-east-1');
-  if (region === undefined) throw new ConfigError(['AWS_REGION: is required to address the bucket (Lambda sets it)']);
-  return new S3RangeReader({ bucket: cfg.BUCKET, region, ...(cfg.AWS_ENDPOINT_URL_S3 === undefined ? {} : { endpoint: cfg.AWS_ENDPOINT_URL_S3 }) });
+  const target = signedTarget(cfg, cfg.AWS_ENDPOINT_URL_S3);
+  if (target === undefined) throw new ConfigError(['AWS_REGION: is required to address the bucket (Lambda sets it)']);
+  return new S3RangeReader({ bucket: cfg.BUCKET, ...target });
 }
 
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {

@@ -39,7 +39,8 @@ async function putPacks(bench: BenchCloud, packs: SyntheticPack[]): Promise<void
   const bucket = bench.cloud.bucket;
   await inParallel(packs.length, 16, async (i) => {
     const p = packs[i]!;
-    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifest.packKey, Body: Buffer.alloc(p.size), ContentMD5: md5Base64(Buffer.alloc(p.size)), IfNoneMatch: '*' }));
+    const body = Buffer.alloc(p.size);
+    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifest.packKey, Body: body, ContentMD5: md5Base64(body), IfNoneMatch: '*' }));
   });
 }
 
@@ -51,7 +52,8 @@ async function ferryIngest(bench: BenchCloud, packs: SyntheticPack[], say: (line
   const started = performance.now();
   await inParallel(packs.length, 8, async (i) => {
     const p = packs[i]!;
-    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifestKey, Body: serializeManifest(p.manifest), ContentMD5: md5Base64(serializeManifest(p.manifest)), ContentType: 'application/json', IfNoneMatch: '*' }));
+    const body = serializeManifest(p.manifest);
+    await agent.send(new PutObjectCommand({ Bucket: bucket, Key: p.manifestKey, Body: body, ContentMD5: md5Base64(body), ContentType: 'application/json', IfNoneMatch: '*' }));
   });
   const putSeconds = (performance.now() - started) / 1000;
   await bench.drain();

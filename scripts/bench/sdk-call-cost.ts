@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   let n = 0;
   const put = { contentType: 'application/json', ifNoneMatch: true };
   try {
-    await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'pack.tar', Body: Buffer.alloc(1 << 20, 7), ContentMD5: md5Base64(Buffer.alloc(1 << 20, 7)) }));
+    const pack = Buffer.alloc(1 << 20, 7);
+    await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'pack.tar', Body: pack, ContentMD5: md5Base64(pack) }));
     const range = { start: 1024, end: 1024 + 32 * 1024 - 1 };
     const drain = async (body: AsyncIterable<unknown>) => {
       for await (const _ of body) void _;

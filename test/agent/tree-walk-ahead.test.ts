@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { treePathMatcher } from '../../agent/tree/paths.ts';
 import { MAX_RUN, TreeVanishedError, walkTree, type WalkItem } from '../../agent/tree/walk.ts';
-import { MAX_BATCHES_AHEAD, TreeWalkAhead, walkTreeAhead } from '../../agent/tree/walk-ahead.ts';
+import { MAX_BATCHES_AHEAD, TreeWalkAhead } from '../../agent/tree/walk-ahead.ts';
 
 // The walk on a thread of its own (walk-ahead.ts) against the walk on the snapshot's thread
 // (walk.ts): the same items, stats, runs and problems, over batches, exclusions, names of any
@@ -34,7 +34,7 @@ async function collect(walk: (onProblem: (p: string, why: string) => void) => As
 const both = (root: string, exclude: string[] = []) =>
   Promise.all([
     collect((onProblem) => walkTree(root, { onProblem, excluded: exclude.length ? treePathMatcher(exclude) : undefined })),
-    collect((onProblem) => walkTreeAhead(root, { onProblem, exclude })),
+    collect((onProblem) => new TreeWalkAhead(root, { exclude }).runs(onProblem)),
   ]);
 
 describe('the walk on a thread of its own', () => {
@@ -94,8 +94,8 @@ describe('the walk on a thread of its own', () => {
 
   it('throws TreeVanishedError naming a root that cannot be listed', async () => {
     const root = join(tmp(), 'gone');
-    await expect(collect((onProblem) => walkTreeAhead(root, { onProblem }))).rejects.toThrow(TreeVanishedError);
-    await expect(collect((onProblem) => walkTreeAhead(root, { onProblem }))).rejects.toThrow(`${root} cannot be listed (ENOENT)`);
+    await expect(collect((onProblem) => new TreeWalkAhead(root).runs(onProblem))).rejects.toThrow(TreeVanishedError);
+    await expect(collect((onProblem) => new TreeWalkAhead(root).runs(onProblem))).rejects.toThrow(`${root} cannot be listed (ENOENT)`);
   });
 
   it('stops its thread when the reader stops early, while the thread waits with batches unread', async () => {
@@ -108,7 +108,7 @@ describe('the walk on a thread of its own', () => {
     const before = ports();
     let items = 0;
     let during = 0;
-    for await (const run of walkTreeAhead(root, { onProblem: () => undefined })) {
+    for await (const run of new TreeWalkAhead(root).runs(() => undefined)) {
       items += run.length;
       during = ports();
       if (items > 1000) break;
@@ -118,7 +118,7 @@ describe('the walk on a thread of its own', () => {
     expect(during).toBe(before + 1);
     expect(ports()).toBe(before);
     // And the whole tree again, to its end.
-    const again = await collect((onProblem) => walkTreeAhead(root, { onProblem }));
+    const again = await collect((onProblem) => new TreeWalkAhead(root).runs(onProblem));
     expect(again.runs.flat()).toHaveLength(40 * 301);
     expect(ports()).toBe(before);
     rmSync(root, { recursive: true, force: true });
