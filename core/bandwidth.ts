@@ -113,12 +113,15 @@ interface Window {
 export class BandwidthSchedule {
   private readonly windows: Window[];
   private readonly fallback: Rate;
-  private readonly format: Intl.DateTimeFormat;
+  /**
+   * Made on first use: a formatter for a time zone loads the zone's rules, 30-50 ms of every
+   * agent start, and a schedule without windows (the default) never asks the time of day.
+   */
+  private format?: Intl.DateTimeFormat;
 
   constructor(readonly config: BandwidthConfig) {
     this.fallback = parseRate(config.default);
     this.windows = config.schedule.map((w) => ({ days: parseDays(w.days), from: minutesOf(w.from), to: minutesOf(w.to), limit: parseRate(w.limit) }));
-    this.format = new Intl.DateTimeFormat('en-US', { timeZone: config.timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   }
 
   static unlimited(): BandwidthSchedule {
@@ -127,6 +130,7 @@ export class BandwidthSchedule {
 
   /** Weekday (0 = Sunday) and minute of the day at `at` in the schedule's time zone. */
   local(at: Date): { day: number; minute: number } {
+    this.format ??= new Intl.DateTimeFormat('en-US', { timeZone: this.config.timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
     const parts = this.format.formatToParts(at);
     const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
     return { day: DAYS.indexOf(get('weekday') as (typeof DAYS)[number]), minute: Number(get('hour')) * 60 + Number(get('minute')) };
@@ -134,6 +138,7 @@ export class BandwidthSchedule {
 
   /** Bytes per second allowed at `at` (undefined: unlimited). */
   limitAt(at: Date): Rate {
+    if (this.windows.length === 0) return this.fallback;
     const { day, minute } = this.local(at);
     for (const w of this.windows) if (w.days.has(day) && minute >= w.from && minute < w.to) return w.limit;
     return this.fallback;

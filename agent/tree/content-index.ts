@@ -60,7 +60,12 @@ export class ContentIndex {
     if (existsSync(this.contentFile)) this.load();
   }
 
-  /** Reads content.bin in pieces (a torn last record is left out) and keeps the records of known packs. */
+  /**
+   * Reads content.bin straight into the record chunks, which hold the records in the file's own
+   * layout, so a kept record is not copied: only the table is built. Records of packs not known
+   * (their line torn) are left out and the records after them moved down over the gap; a content
+   * recorded twice keeps the later pack and offset; a torn last record is left out.
+   */
   private load(): void {
     const fd = openSync(this.contentFile, 'r');
     try {
@@ -70,17 +75,30 @@ export class ContentIndex {
       let slots = INITIAL_SLOTS;
       while (slots < (stored / RECORD) * 2) slots *= 2;
       this.table = new Uint32Array(slots);
-      const piece = Buffer.allocUnsafe(READ_RECORDS * RECORD);
       for (let at = 0; at < stored; ) {
-        const want = Math.min(piece.length, stored - at);
+        if (this.used >>> CHUNK_SHIFT === this.chunks.length) this.chunks.push(Buffer.alloc(CHUNK_RECORDS * RECORD));
+        const chunk = this.chunks[this.used >>> CHUNK_SHIFT]!;
+        const start = (this.used & (CHUNK_RECORDS - 1)) * RECORD;
+        const want = Math.min(chunk.length - start, READ_RECORDS * RECORD, stored - at);
         let got = 0;
         while (got < want) {
-          const n = readSync(fd, piece, got, want - got, at + got);
+          const n = readSync(fd, chunk, start + got, want - got, at + got);
           if (n === 0) break;
           got += n;
         }
         if (got < want) break;
-        for (let r = 0; r < got; r += RECORD) if (this.packs.has(piece.readUInt32BE(r + SHA) - 1)) this.insertRecord(piece, r);
+        for (let r = start; r < start + got; r += RECORD) {
+          if (!this.packs.has(chunk.readUInt32BE(r + SHA) - 1)) continue;
+          const found = this.probe(chunk, r);
+          if (found >= 0) {
+            chunk.copy(this.chunks[found >>> CHUNK_SHIFT]!, (found & (CHUNK_RECORDS - 1)) * RECORD + SHA, r + SHA, r + RECORD);
+            continue;
+          }
+          const record = this.used++;
+          const to = (record & (CHUNK_RECORDS - 1)) * RECORD;
+          if (to !== r) chunk.copyWithin(to, r, r + RECORD);
+          this.table[-1 - found] = record + 1;
+        }
         at += got;
       }
     } finally {
@@ -193,12 +211,6 @@ export class ContentIndex {
     const byte = (at & (CHUNK_RECORDS - 1)) * RECORD;
     chunk.writeUInt32BE(pack + 1, byte + SHA);
     chunk.writeDoubleBE(offset, byte + SHA + 4);
-  }
-
-  /** Inserts the record at `bytes[from…from+RECORD]` as content.bin holds it (the later record of a content wins). */
-  private insertRecord(bytes: Buffer, from: number): void {
-    const at = this.place(bytes, from);
-    bytes.copy(this.chunks[at >>> CHUNK_SHIFT]!, (at & (CHUNK_RECORDS - 1)) * RECORD + SHA, from + SHA, from + RECORD);
   }
 
   /** The record of the SHA-256 at `bytes[from…]`, made (its hash copied in) when there is none. */

@@ -184,6 +184,23 @@ describe('content index', () => {
     expect(index.get(sha('y'))).toEqual({ pack: 1, offset: 512 });
   });
 
+  it('on a reload, leaves out the records of a pack packs.jsonl does not name (its line torn) and finds every record after them, across record chunks', () => {
+    const dir = tmp();
+    const index = new ContentIndex(dir);
+    const members = Array.from({ length: 140_010 }, (_, i) => ({ sha256: sha(`c${i}`), offset: i * 512 }));
+    index.commitPack({ no: 0, key: 'p0', size: 1, sha256: 'a'.repeat(64) }, members.slice(0, 70_000));
+    index.commitPack({ no: 1, key: 'p1', size: 1, sha256: 'b'.repeat(64) }, members.slice(70_000, 70_010));
+    index.commitPack({ no: 2, key: 'p2', size: 1, sha256: 'c'.repeat(64) }, members.slice(70_010));
+    const packs = readFileSync(join(dir, 'packs.jsonl'), 'utf8').split('\n');
+    writeFileSync(join(dir, 'packs.jsonl'), [packs[0], packs[2], ''].join('\n'));
+    const again = new ContentIndex(dir);
+    expect(again.size).toBe(140_000);
+    expect(members.slice(70_000, 70_010).some((m) => again.get(m.sha256) !== undefined)).toBe(false);
+    expect(members.every((m, i) => (i >= 70_000 && i < 70_010) || again.get(m.sha256)?.offset === m.offset)).toBe(true);
+    expect(again.get(sha('c70010'))).toEqual({ pack: 2, offset: 70_010 * 512 });
+    expect(again.get(sha('c140009'))).toEqual({ pack: 2, offset: 140_009 * 512 });
+  });
+
   it('ignores a record torn by a crash at the end of its file', () => {
     const dir = tmp();
     const index = new ContentIndex(dir);
