@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 // Small state files the agent rewrites whole (observations, alerts): written to a temporary
@@ -27,6 +28,32 @@ export function fsyncDirectory(dir: string): void {
     // Some filesystems refuse to fsync a directory; the rename is still atomic there.
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * writeFileAtomic with its writes and syncs on libuv's thread pool, so the main thread goes on
+ * meanwhile (a sync can wait for everything the file system has pending). One at a time per
+ * file: the caller orders them (the temporary name is shared).
+ */
+export async function writeFileAtomicAsync(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+  let dir: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    dir = await open(dirname(file), 'r');
+    await dir.sync();
+  } catch {
+    // Some filesystems refuse to fsync a directory; the rename is still atomic there.
+  } finally {
+    await dir?.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore } from '../../core/ports.ts';
@@ -8,7 +9,7 @@ import { SourceChangedError } from '../../core/errors.ts';
 import { PackBuilder } from '../pack-builder.ts';
 import type { PartPool } from '../part-pool.ts';
 import { verifyObject, type VerifyMode } from '../verify.ts';
-import { writeFileAtomic } from '../state/atomic-file.ts';
+import { writeFileAtomicAsync } from '../state/atomic-file.ts';
 import type { ContentIndex, ContentLocation } from './content-index.ts';
 
 // Content packs of a tree source: plain tar, one member per distinct content, named by its
@@ -106,6 +107,9 @@ export class TreePacker {
   private seq = 0;
   private nextNo: number;
   private readonly inflight: Inflight = {};
+  /** The in-flight journal's writes, in order (saveInflight); a failed one is kept for finish() to throw. */
+  private journal: Promise<void> = Promise.resolve();
+  private journalFailure: unknown;
   bytesAdded = 0;
   packsPublished = 0;
 
@@ -131,17 +135,19 @@ export class TreePacker {
     const packId = `t${createHash('sha256').update(`${this.ctx.site}\0${this.ctx.source}\0${this.ctx.snapshotId}\0${this.seq++}`).digest('hex').slice(0, 23)}`;
     const key = treePackKey(this.ctx.site, this.ctx.source, packId, this.ctx.at);
     this.inflight[key] = { no, uploadIds: [] };
-    this.saveInflight();
-    const builder = new PackBuilder(treeStore(this.ctx.store), {
+    // Durable before the pack's first request (journalFirst), not before the walk goes on.
+    const journalled = this.saveInflight();
+    const builder = new PackBuilder(journalFirst(treeStore(this.ctx.store), journalled), {
       key,
       partSize: this.ctx.partSize,
       partConcurrency: this.ctx.partConcurrency,
       pool: this.ctx.pool,
       etag: this.ctx.verify === 'etag',
       contentType: 'application/x-tar',
+      // Recovery also lists the key's uploads, so this need not be awaited.
       onUploadStarted: (id) => {
         this.inflight[key]?.uploadIds.push(id);
-        this.saveInflight();
+        void this.saveInflight();
       },
     });
     return { no, key, builder, pending: new Map() };
@@ -183,7 +189,7 @@ export class TreePacker {
     } catch (error) {
       await pack.builder.abort().catch(() => undefined);
       delete this.inflight[pack.key];
-      this.saveInflight();
+      await this.saveInflight().catch(() => undefined);
       throw error;
     }
   }
@@ -192,21 +198,24 @@ export class TreePacker {
     const result = await pack.builder.finish(async () => {
       const entry = this.inflight[pack.key]!;
       entry.members = [...pack.pending];
-      this.saveInflight();
+      await this.saveInflight();
     });
     await verifyObject(this.ctx.store, pack.key, result, this.ctx.verify);
     this.ctx.content.commitPack({ no: pack.no, key: pack.key, size: result.size, sha256: result.sha256 }, membersOf([...pack.pending]));
     delete this.inflight[pack.key];
-    this.saveInflight();
+    // Not awaited: a crash before it lands adopts the pack again, which records nothing new.
+    void this.saveInflight();
     this.packsPublished++;
     this.ctx.onPublished?.({ key: pack.key, size: result.size });
   }
 
-  /** Publishes the pack being filled, if any. */
+  /** Publishes the pack being filled, if any, and waits for the in-flight journal's last write. */
   async finish(): Promise<void> {
     const open = this.open;
     this.open = undefined;
     if (open) await this.publish(open);
+    await this.journal;
+    if (this.journalFailure !== undefined) throw this.journalFailure;
   }
 
   /** Discards the pack being filled (after a failure); its uploads are aborted. */
@@ -216,14 +225,38 @@ export class TreePacker {
     if (!open) return;
     await open.builder.abort().catch(() => undefined);
     delete this.inflight[open.key];
-    this.saveInflight();
+    await this.saveInflight().catch(() => undefined);
   }
 
-  private saveInflight(): void {
+  /**
+   * Queues the in-flight journal as it stands now, written and synced on the thread pool after
+   * the writes queued before it (a sync can take a tenth of a second when the file system has
+   * much pending: the walk goes on meanwhile). The promise is this write's.
+   */
+  private saveInflight(): Promise<void> {
     const file = inflightFile(this.ctx.dir);
-    if (Object.keys(this.inflight).length === 0) rmSync(file, { force: true });
-    else writeFileAtomic(file, JSON.stringify(this.inflight));
+    const text = Object.keys(this.inflight).length === 0 ? undefined : JSON.stringify(this.inflight);
+    const write = this.journal.then(() => (text === undefined ? rm(file, { force: true }) : writeFileAtomicAsync(file, text)));
+    this.journal = write.catch((error: unknown) => {
+      this.journalFailure ??= error;
+    });
+    return write;
   }
+}
+
+/** The store with the pack's first request (a PUT or the start of a multipart upload) made only once `journalled` has landed. */
+function journalFirst(store: BlobStore, journalled: Promise<void>): BlobStore {
+  return {
+    ...store,
+    put: async (...a) => {
+      await journalled;
+      return store.put(...a);
+    },
+    createMultipart: async (...a) => {
+      await journalled;
+      return store.createMultipart(...a);
+    },
+  };
 }
 
 /**

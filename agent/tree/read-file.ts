@@ -22,7 +22,13 @@ export type OpenTreeFile = (path: Buffer, flags: number) => Promise<FileHandle>;
 
 export async function openSourceFile(abs: Buffer, shown: string, openFile: OpenTreeFile = open): Promise<FileHandle> {
   try {
-    return await openFile(abs, READ_FLAGS);
+    const flags = readFlags();
+    try {
+      return await openFile(abs, flags);
+    } catch (error) {
+      if (!atimeRefused(error, flags)) throw error;
+      return await openFile(abs, readFlags());
+    }
   } catch (error) {
     throw openError(error, shown);
   }
@@ -37,6 +43,26 @@ async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): P
 export type OpenTreeFileSync = (path: Buffer, flags: number) => number;
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * O_NOATIME (Linux) where the platform has it: reading a file for its backup leaves its access
+ * time as it was (as `tar --atime-preserve=system` and `rsync --noatime` do), so the share's
+ * access times stay its users' (an archiving policy may read them), and the first read of a
+ * recent file writes no inode (under relatime it would, and such a write can wait for the file
+ * system's journal). Only a file's owner, or root, may ask: the first open refused for it
+ * (EPERM) turns it off for the rest of the process, and that open is made again without it.
+ */
+let noAtime = constants.O_NOATIME ?? 0;
+
+/** The flags a tree file is opened with now. */
+export const readFlags = (): number => READ_FLAGS | noAtime;
+
+/** True (and O_NOATIME off from now on) when `error` is an open with O_NOATIME refused for it. */
+function atimeRefused(error: unknown, flags: number): boolean {
+  if ((flags & noAtime) === 0 || (error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  noAtime = 0;
+  return true;
+}
 
 function openError(error: unknown, shown: string): unknown {
   const code = (error as NodeJS.ErrnoException).code;
@@ -55,7 +81,13 @@ function openError(error: unknown, shown: string): unknown {
 export function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile: OpenTreeFileSync = openSync): { body: Buffer; sha256: Buffer } {
   let fd: number;
   try {
-    fd = openFile(abs, READ_FLAGS);
+    const flags = readFlags();
+    try {
+      fd = openFile(abs, flags);
+    } catch (error) {
+      if (!atimeRefused(error, flags)) throw error;
+      fd = openFile(abs, readFlags());
+    }
   } catch (error) {
     throw openError(error, shown);
   }
