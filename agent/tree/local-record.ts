@@ -107,6 +107,28 @@ export function sameFileRecord(buf: Buffer, at: number, st: WalkStat): boolean {
   );
 }
 
+/** The flags of a directory's record the walk's plain lstat can tell unchanged (a directory has no hash). */
+const COMPARABLE_DIR = HAS_CTIME | HAS_MS;
+
+/**
+ * True when the record at `at` is a directory's, with its times in ms, and the mode, inode,
+ * device, mtime and ctime of `st` (a plain lstat): the directory's entry is the same (a name
+ * added, removed or renamed in it moves its mtime; a chmod its ctime). Its size is not compared:
+ * a directory's entry has none.
+ */
+export function sameDirRecord(buf: Buffer, at: number, st: WalkStat): boolean {
+  const ms = at + buf.readUInt32LE(at) - MS_BYTES;
+  return (
+    buf[at + 4] === 1 &&
+    buf[at + 5] === COMPARABLE_DIR &&
+    buf.readDoubleLE(ms) === st.mtimeMs &&
+    buf.readDoubleLE(ms + 8) === st.ctimeMs &&
+    u64(buf, at + 16) === st.ino &&
+    u64(buf, at + 24) === st.dev &&
+    buf.readUInt16LE(at + 6) === (st.mode & 0o7777)
+  );
+}
+
 /** The fields of the record at `at` (for a path that is looked at again, and for tests). */
 export function decodeRecord(buf: Buffer, at: number): RecordFields {
   const flags = buf[at + 5]!;

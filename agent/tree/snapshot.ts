@@ -17,7 +17,7 @@ import type { Logger } from '../log.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
-import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
+import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameDirRecord, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
 import { TreePacker } from './packer.ts';
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.ts';
@@ -86,9 +86,9 @@ interface Lines {
   local: RecordFields;
 }
 /** The lines of an entry without pack position: its published line is the local record's prefix closed. */
-const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats): Lines => {
+const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats, msTimes = false): Lines => {
   const published = JSON.stringify(entry);
-  return { published, local: recordOf(rel, st, entry.type, published.slice(0, -1)) };
+  return { published, local: recordOf(rel, st, entry.type, published.slice(0, -1), undefined, msTimes) };
 };
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
@@ -138,7 +138,7 @@ class Snapshot {
         const files = this.readAhead.begin(run, SMALL_FILE_BYTES);
         for (const item of run) {
           const found = prev.seekRecord(item.rel);
-          if (!(found && item.kind === 'file' && this.carryOver(item, prev, included, published, local))) {
+          if (!(found && (item.kind === 'file' ? this.carryOver(item, prev, included, published, local) : item.kind === 'dir' && this.carryDir(item, prev, published, local)))) {
             const made = await this.looked(item, found ? prev.found() : undefined, item.rel.toString('utf8'), included);
             if (!made) continue;
             published.writeLine(made.published);
@@ -174,6 +174,19 @@ class Snapshot {
     return true;
   }
 
+  /**
+   * Carries an unchanged directory over from its previous record: its published line is the
+   * record's prefix closed, its record copied. False when it must be looked at.
+   */
+  private carryDir(item: WalkItem, prev: PreviousIndex, published: JsonlGzWriter, local: LocalIndexWriter): boolean {
+    const { buf, at } = prev;
+    if (!sameDirRecord(buf, at, item.stat)) return false;
+    this.counts.dirs++;
+    published.writeLineFrom(buf, prefixStart(buf, at), prefixEnd(buf, at), '}');
+    local.copy(buf, at, at + recordLength(buf, at), prev.baseOffset);
+    return true;
+  }
+
   private async looked(item: WalkItem, prior: RecordFields | undefined, shown: string, included: ((path: string) => boolean) | undefined): Promise<Lines | undefined> {
     if (item.kind === 'special') return void this.problem(shown, `skipped: ${item.special ?? 'a special file'}`);
     if (item.kind !== 'dir' && included && !included(shown)) return undefined;
@@ -182,7 +195,7 @@ class Snapshot {
     const base = { ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs) };
     if (item.kind === 'dir') {
       this.counts.dirs++;
-      return lines({ ...base, type: 'dir', size: 0 }, item.rel, st);
+      return lines({ ...base, type: 'dir', size: 0 }, item.rel, st, this.settled(st));
     }
     if (item.kind === 'symlink') {
       let target: Buffer;

@@ -1,13 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonlGzWriter } from '../../agent/tree/jsonl-gz.ts';
 import { LineFileWriter } from '../../agent/line-file.ts';
 import { LOCAL_INDEX, PreviousIndex, entryOfRecord, localIndexFile, recordOf, type LocalEntry } from '../../agent/tree/local-index.ts';
-import { LocalRecordReader, LocalRecordWriter, MAGIC, decodeRecord, msOfNs, recordLength, sameFileRecord, type RecordFields } from '../../agent/tree/local-record.ts';
+import { LocalRecordReader, LocalRecordWriter, MAGIC, decodeRecord, msOfNs, recordLength, sameDirRecord, sameFileRecord, type RecordFields } from '../../agent/tree/local-record.ts';
 
 // The agent's local index on its own: binary records (local-record.ts), the merge-join reader of
 // the previous snapshot's records, runs of unchanged records copied as blocks, and the
@@ -71,6 +71,29 @@ describe('local index records', () => {
     expect(back.map((r) => r.path.toString())).toEqual(names.filter((_, i) => i !== 7_000));
     expect(back[4_321]!.size).toBe(99n);
     expect(back.filter((r) => r.size !== 1n)).toHaveLength(1);
+  });
+
+  it('takes a directory as unchanged only when mode, inode, device, mtime and ctime are all the same, and only with its ms times; never a file record', () => {
+    const root = tmp();
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'f'), 'content');
+    const big = lstatSync(join(root, 'd'), { bigint: true });
+    const st = lstatSync(join(root, 'd'));
+    const file = join(root, LOCAL_INDEX);
+    writeIndex(file, [recordOf(b('d'), big, 'dir', prefixOf('d'), undefined, true), recordOf(b('e'), big, 'dir', prefixOf('e'), undefined, false), recordOf(b('f'), big, 'file', prefixOf('f'), sha('content'), true)]);
+    const r = new LocalRecordReader(file);
+    r.next();
+    expect(sameDirRecord(r.buf, r.at, st)).toBe(true);
+    expect(sameDirRecord(r.buf, r.at, { ...st, size: st.size + 4096 } as typeof st), 'size (a directory entry has none)').toBe(true);
+    for (const field of ['mode', 'ino', 'dev', 'mtimeMs', 'ctimeMs'] as const) {
+      const other = { ...st, [field]: st[field] + 1 } as typeof st;
+      expect(sameDirRecord(r.buf, r.at, other), field).toBe(false);
+    }
+    expect(sameDirRecord(r.buf, r.at, { ...st, ctimeMs: st.ctimeMs + 0.0003 } as typeof st), 'ctime 300 ns later').toBe(false);
+    r.next();
+    expect(sameDirRecord(r.buf, r.at, st), 'no ms times: looked at').toBe(false);
+    r.next();
+    expect(sameDirRecord(r.buf, r.at, st), 'a file').toBe(false);
   });
 
   it('takes a file as unchanged only when mode, size, inode, device, mtime and ctime are all the same, and only with a hash and its ms times', () => {

@@ -96,6 +96,37 @@ describe('tree snapshot', () => {
     expect(picture(to)).toEqual(picture(site.root));
   });
 
+  it("carries an unchanged directory's line over as it was, and records anew a directory whose mode changed (chmod) or that gained a file", async () => {
+    const site = treeSite();
+    for (const d of ['a', 'b', 'c']) {
+      mkdirSync(join(site.root, d));
+      write(join(site.root, d, 'f.txt'), `in ${d}`);
+    }
+    const store = new MemoryBlobStore();
+    const { manifest: first } = await snapshot(site, store);
+    // The directories' records carry their ms times (settled), which is what lets the next snapshot compare them with a plain lstat.
+    const reader = new LocalRecordReader(join(treeStateDir(site.state, 'share'), LOCAL_INDEX));
+    const recorded: boolean[] = [];
+    while (reader.next()) if (decodeRecord(reader.buf, reader.at).type === 'dir') recorded.push(decodeRecord(reader.buf, reader.at).msTimes);
+    reader.close();
+    expect(recorded).toEqual([true, true, true]);
+    site.clock.advance(3600_000);
+    chmodSync(join(site.root, 'b'), 0o700);
+    write(join(site.root, 'c', 'new.txt'), 'new');
+    utimesSync(join(site.root, 'c'), new Date('2026-02-01T08:00:00Z'), new Date('2026-02-01T08:00:00Z'));
+    const { manifest: second } = await snapshot(site, store);
+    expect(second.counts).toMatchObject({ dirs: 3, files: 4, filesRead: 1 });
+    const dirs = async (key: string) => new Map(gunzipSync(await readAll(store, key)).toString().trim().split('\n').slice(1).map((l) => JSON.parse(l) as { path: string; type: string; mode: number; mtime: string }).filter((e) => e.type === 'dir').map((e) => [e.path, e]));
+    const [before, after] = [await dirs(first.index.key), await dirs(second.index.key)];
+    expect(after.get('a')).toEqual(before.get('a'));
+    expect(after.get('b')).toEqual({ ...before.get('b'), mode: 0o700 });
+    expect(after.get('c')).toEqual({ ...before.get('c'), mtime: '2026-02-01T08:00:00.000Z' });
+    site.clock.advance(3600_000);
+    const third = await snapshot(site, store);
+    expect(third.manifest.counts).toMatchObject({ dirs: 3, files: 4, filesRead: 0 });
+    expect(await dirs(third.manifest.index.key)).toEqual(after);
+  });
+
   it('reads a file rewritten with the same size and its mtime put back (touch -r), and reads nothing of a tree left as it was', async () => {
     const site = treeSite();
     mkdirSync(join(site.root, 'conf'));
