@@ -94,17 +94,7 @@ export function sameContent(p: RecordFields, st: BigIntStats): boolean {
  * of the same file. False for a record without ms times: the caller compares it in ns.
  */
 export function sameFileRecord(buf: Buffer, at: number, st: WalkStat): boolean {
-  const ms = at + buf.readUInt32LE(at) - MS_BYTES;
-  return (
-    buf[at + 4] === 0 &&
-    buf[at + 5] === COMPARABLE &&
-    buf.readDoubleLE(ms) === st.mtimeMs &&
-    buf.readDoubleLE(ms + 8) === st.ctimeMs &&
-    u64(buf, at + 8) === st.size &&
-    u64(buf, at + 16) === st.ino &&
-    u64(buf, at + 24) === st.dev &&
-    buf.readUInt16LE(at + 6) === (st.mode & 0o7777)
-  );
+  return buf[at + 4] === 0 && buf[at + 5] === COMPARABLE && u64(buf, at + 8) === st.size && sameIdentityAndTimes(buf, at, st);
 }
 
 /** The flags of a directory's record the walk's plain lstat can tell unchanged (a directory has no hash). */
@@ -117,10 +107,13 @@ const COMPARABLE_DIR = HAS_CTIME | HAS_MS;
  * a directory's entry has none.
  */
 export function sameDirRecord(buf: Buffer, at: number, st: WalkStat): boolean {
+  return buf[at + 4] === 1 && buf[at + 5] === COMPARABLE_DIR && sameIdentityAndTimes(buf, at, st);
+}
+
+/** The record's mtime and ctime in ms, inode, device and mode are those of `st` (its flags say it has ms times). */
+function sameIdentityAndTimes(buf: Buffer, at: number, st: WalkStat): boolean {
   const ms = at + buf.readUInt32LE(at) - MS_BYTES;
   return (
-    buf[at + 4] === 1 &&
-    buf[at + 5] === COMPARABLE_DIR &&
     buf.readDoubleLE(ms) === st.mtimeMs &&
     buf.readDoubleLE(ms + 8) === st.ctimeMs &&
     u64(buf, at + 16) === st.ino &&
