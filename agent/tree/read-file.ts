@@ -23,12 +23,10 @@ export type OpenTreeFile = (path: Buffer, flags: number) => Promise<FileHandle>;
 export async function openSourceFile(abs: Buffer, shown: string, openFile: OpenTreeFile = open): Promise<FileHandle> {
   try {
     const flags = readFlags();
-    try {
-      return await openFile(abs, flags);
-    } catch (error) {
+    return await openFile(abs, flags).catch((error: unknown) => {
       if (!atimeRefused(error, flags)) throw error;
-      return await openFile(abs, readFlags());
-    }
+      return openFile(abs, readFlags());
+    });
   } catch (error) {
     throw openError(error, shown);
   }
@@ -64,6 +62,17 @@ function atimeRefused(error: unknown, flags: number): boolean {
   return true;
 }
 
+/** Opens with readFlags(), and once more without O_NOATIME when that is what was refused. */
+function openAllowingAtime(openFile: OpenTreeFileSync, abs: Buffer): number {
+  const flags = readFlags();
+  try {
+    return openFile(abs, flags);
+  } catch (error) {
+    if (!atimeRefused(error, flags)) throw error;
+    return openFile(abs, readFlags());
+  }
+}
+
 function openError(error: unknown, shown: string): unknown {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new SourceChangedError(`${shown} was deleted before it was read`, shown, { cause: error });
@@ -81,13 +90,7 @@ function openError(error: unknown, shown: string): unknown {
 export function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile: OpenTreeFileSync = openSync): { body: Buffer; sha256: Buffer } {
   let fd: number;
   try {
-    const flags = readFlags();
-    try {
-      fd = openFile(abs, flags);
-    } catch (error) {
-      if (!atimeRefused(error, flags)) throw error;
-      fd = openFile(abs, readFlags());
-    }
+    fd = openAllowingAtime(openFile, abs);
   } catch (error) {
     throw openError(error, shown);
   }

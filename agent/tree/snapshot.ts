@@ -138,7 +138,7 @@ class Snapshot {
         const files = this.readAhead.begin(run, SMALL_FILE_BYTES);
         for (const item of run) {
           const found = prev.seekRecord(item.rel);
-          if (!(found && (item.kind === 'file' ? this.carryOver(item, prev, included, published, local) : item.kind === 'dir' && this.carryDir(item, prev, published, local)))) {
+          if (!(found && this.carryOver(item, prev, included, published, local))) {
             const made = await this.looked(item, found ? prev.found() : undefined, item.rel.toString('utf8'), included);
             if (!made) continue;
             published.writeLine(made.published);
@@ -154,35 +154,29 @@ class Snapshot {
   }
 
   /**
-   * Carries an unchanged file over from its previous record (where `prev` stands): its published
-   * line is the record's prefix and the content's pack position, its record is copied as it is
-   * (with the unchanged records around it, as one block). False when it must be looked at.
+   * Carries an unchanged file or directory over from its previous record (where `prev` stands):
+   * its published line is the record's prefix, closed (a file's with the content's pack
+   * position), its record is copied as it is (with the unchanged records around it, as one
+   * block). False when it must be looked at.
    */
   private carryOver(item: WalkItem, prev: PreviousIndex, included: ((path: string) => boolean) | undefined, published: JsonlGzWriter, local: LocalIndexWriter): boolean {
     const { buf, at } = prev;
-    if (!sameFileRecord(buf, at, item.stat)) return false;
-    if (included && !included(item.rel.toString('utf8'))) return false;
-    // Looked up where the record holds it. Content only in the pack being filled (stored again
-    // after a purge) is not found here: the file is looked at, and found there unread.
-    const content = this.packer.published;
-    const record = content.recordAt(buf, shaStart(at));
-    if (record < 0) return false;
-    this.counts.files++;
-    this.bytesTotal += item.stat.size;
-    published.writeLineFromPacked(buf, prefixStart(buf, at), prefixEnd(buf, at), this.position(content.packOf(record)), content.offsetOf(record));
-    local.copy(buf, at, at + recordLength(buf, at), prev.baseOffset);
-    return true;
-  }
-
-  /**
-   * Carries an unchanged directory over from its previous record: its published line is the
-   * record's prefix closed, its record copied. False when it must be looked at.
-   */
-  private carryDir(item: WalkItem, prev: PreviousIndex, published: JsonlGzWriter, local: LocalIndexWriter): boolean {
-    const { buf, at } = prev;
-    if (!sameDirRecord(buf, at, item.stat)) return false;
-    this.counts.dirs++;
-    published.writeLineFrom(buf, prefixStart(buf, at), prefixEnd(buf, at), '}');
+    if (item.kind === 'dir') {
+      if (!sameDirRecord(buf, at, item.stat)) return false;
+      this.counts.dirs++;
+      published.writeLineFrom(buf, prefixStart(buf, at), prefixEnd(buf, at), '}');
+    } else {
+      if (item.kind !== 'file' || !sameFileRecord(buf, at, item.stat)) return false;
+      if (included && !included(item.rel.toString('utf8'))) return false;
+      // Looked up where the record holds it. Content only in the pack being filled (stored again
+      // after a purge) is not found here: the file is looked at, and found there unread.
+      const content = this.packer.published;
+      const record = content.recordAt(buf, shaStart(at));
+      if (record < 0) return false;
+      this.counts.files++;
+      this.bytesTotal += item.stat.size;
+      published.writeLineFromPacked(buf, prefixStart(buf, at), prefixEnd(buf, at), this.position(content.packOf(record)), content.offsetOf(record));
+    }
     local.copy(buf, at, at + recordLength(buf, at), prev.baseOffset);
     return true;
   }
