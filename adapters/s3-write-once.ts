@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../core/errors.ts';
 import type { BlobStore, PutOptions } from '../core/ports.ts';
-import { translateS3Error } from './s3-blob-store.ts';
+import { md5Base64, translateS3Error } from './s3-blob-store.ts';
 import { s3Error, SignedBucketRequests, type S3RangeGetOptions } from './s3-range-get.ts';
 import { readText, retrying } from './signed-http.ts';
 
@@ -27,7 +27,7 @@ export class S3WriteOnce extends SignedBucketRequests implements Pick<BlobStore,
     const unhonoured = Object.keys(options).filter((name) => options[name as keyof PutOptions] !== undefined && !HONOURED.has(name as keyof PutOptions));
     if (unhonoured.length > 0) throw new InvalidInputError(`S3 put ${key}: the write-once writer does not send ${unhonoured.join(', ')} (use S3BlobStore)`);
     const headers: Record<string, string> = {
-      'content-md5': options.md5 ?? createHash('md5').update(body).digest('base64'),
+      'content-md5': options.md5 ?? md5Base64(body),
       'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
       ...(options.contentType === undefined ? {} : { 'content-type': options.contentType }),
       ...(options.ifNoneMatch ? { 'if-none-match': '*' } : {}),
