@@ -3,12 +3,14 @@
 // clear 409 instead of a 500. aws-sdk-client-mock stands in for S3: no network here.
 import { GetObjectCommand, InvalidObjectState, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { S3BlobStore, translateS3Error } from '../../adapters/s3-blob-store.ts';
 import { ArchivedError, FerryError } from '../../core/errors.ts';
 import { errorResponse } from '../../functions/shared/errors.ts';
 
 const s3 = mockClient(S3Client);
+// The clients' classes stay mocked until restored: later test files in this process use the real ones.
+afterAll(() => { s3.restore(); });
 const store = new S3BlobStore(new S3Client({ region: 'eu-west-1' }), 'ferry-data');
 const KEY = 'recordings/site-a/2024/01/01/p1.tar';
 

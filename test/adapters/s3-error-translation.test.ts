@@ -17,7 +17,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { S3BlobStore, translateS3Error } from '../../adapters/s3-blob-store.ts';
 import {
   AlreadyExistsError,
@@ -30,6 +30,8 @@ import {
 } from '../../core/errors.ts';
 
 const s3 = mockClient(S3Client);
+// The clients' classes stay mocked until restored: later test files in this process use the real ones.
+afterAll(() => { s3.restore(); });
 const store = new S3BlobStore(new S3Client({ region: 'eu-west-1' }), 'ferry-data');
 
 afterEach(() => {

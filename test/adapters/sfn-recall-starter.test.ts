@@ -2,11 +2,13 @@
 // input, and classifies Step Functions errors by behaviour. aws-sdk-client-mock stands in for SFN.
 import { ExecutionLimitExceeded, SFNClient, StartExecutionCommand, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SfnRecallStarter } from '../../adapters/sfn-recall-starter.ts';
 import { TransientError } from '../../core/errors.ts';
 
 const sfn = mockClient(SFNClient);
+// The clients' classes stay mocked until restored: later test files in this process use the real ones.
+afterAll(() => { sfn.restore(); });
 const ARN = 'arn:aws:states:eu-west-1:111122223333:stateMachine:Ferry-recall';
 const starter = new SfnRecallStarter(new SFNClient({ region: 'eu-west-1' }), ARN);
 const request = { site: 'site-a', rid: 'r0123456789abcdef0123456', requester: 'arn:aws:sts::111122223333:assumed-role/officer/alice' };

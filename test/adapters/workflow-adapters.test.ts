@@ -2,7 +2,7 @@ import { DeleteObjectsCommand, HeadObjectCommand, ListObjectVersionsCommand, Res
 import { GetActivityTaskCommand, SendTaskHeartbeatCommand, SFNClient, SFNServiceException } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseRestoreHeader, S3ArchiveStore } from '../../adapters/s3-archive.ts';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import { SfnActivityClient } from '../../adapters/sfn-activity-client.ts';
@@ -19,6 +19,8 @@ import { TransientError } from '../../core/errors.ts';
 const s3 = mockClient(S3Client);
 const sns = mockClient(SNSClient);
 const sfn = mockClient(SFNClient);
+// The clients' classes stay mocked until restored: later test files in this process use the real ones.
+afterAll(() => { s3.restore(); sns.restore(); sfn.restore(); });
 
 afterEach(() => {
   s3.reset();

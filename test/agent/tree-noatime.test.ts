@@ -1,8 +1,7 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { constants, mkdirSync, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
-import { readFlags, readSmallFile } from '../../agent/tree/read-file.ts';
 import { snapshot, treeSite } from './tree-support.ts';
 
 // A snapshot reads the share without changing its access times (O_NOATIME), and where it may
@@ -28,7 +27,11 @@ describe('tree snapshot: access times', () => {
     expect(files.map((f) => statSync(f).atimeMs)).toEqual(before);
   });
 
-  it('reads a file it may not open with O_NOATIME (EPERM) without it, and stops asking for it', () => {
+  it('reads a file it may not open with O_NOATIME (EPERM) without it, and stops asking for it', async () => {
+    // A fresh copy of the module: the refusal turns O_NOATIME off for the process, and test
+    // files share their modules (isolate: false); the others keep reading with it.
+    vi.resetModules();
+    const { readFlags, readSmallFile } = await import('../../agent/tree/read-file.ts');
     const site = treeSite();
     const file = join(site.root, 'theirs.txt');
     writeFileSync(file, 'not the agent user\'s file');

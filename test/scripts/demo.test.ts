@@ -20,7 +20,9 @@ const logged: string[] = [];
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ferry-demo-test-'));
-  bank = await loadPhraseBank({ log: (line) => logged.push(line) });
+  // Its own cache: the bank is loaded once per process and options, and other test files in
+  // this process may have loaded the default one already (without this log).
+  bank = await loadPhraseBank({ cacheDir: join(work, 'voice'), log: (line) => logged.push(line) });
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
