@@ -8,6 +8,7 @@ import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
 import { recordingId } from '../core/ids.ts';
 import { AlreadyExistsError, IntegrityError, SourceChangedError, UnreadableSourceError } from '../core/errors.ts';
 import { readAll } from './recover.ts';
+import { openNoAtime, openSyncNoAtime } from './no-atime.ts';
 import { createHash } from 'node:crypto';
 import { PackBuilder, type PendingSlice } from './pack-builder.ts';
 import type { PartPool } from './part-pool.ts';
@@ -72,8 +73,9 @@ export interface ShipResult {
 /** Opens a source file read-only (no lock), never through a symbolic link; errors classified. */
 export async function openReadOnly(ctx: Pick<ShipContext, 'openFile'>, path: string): Promise<FileHandle> {
   try {
-    // O_NOFOLLOW: a recording replaced by a symlink is not followed; O_RDONLY takes no lock.
-    return await (ctx.openFile ?? open)(path, READ_ONLY);
+    // O_NOFOLLOW: a recording replaced by a symlink is not followed; O_RDONLY takes no lock;
+    // O_NOATIME where allowed: the site's files keep their access times (no-atime.ts).
+    return await openNoAtime(ctx.openFile ?? open, path, READ_ONLY);
   } catch (error) {
     throw openError(error, path);
   }
@@ -99,7 +101,7 @@ function openError(error: unknown, path: string): Error {
 export function readSmallFile(ctx: Pick<ShipContext, 'openFileSync'>, path: string, stamp: FileStamp, into?: ReadBuffer): Buffer {
   let fd: number;
   try {
-    fd = (ctx.openFileSync ?? openSync)(path, READ_ONLY);
+    fd = openSyncNoAtime(ctx.openFileSync ?? openSync, path, READ_ONLY);
   } catch (error) {
     throw openError(error, path);
   }

@@ -64,25 +64,29 @@ function pump() {
     const path = queue[head++];
     inFlight++;
     const flags = FLAGS | noAtime;
-    open(path, flags, function opened(error, fd) {
-      if (error && error.code === 'EPERM' && (flags & noAtime) !== 0) {
-        noAtime = 0;
-        return open(path, FLAGS, opened);
-      }
-      if (error) {
-        inFlight--;
-        return pump();
-      }
-      const buffer = spare.pop() || Buffer.allocUnsafe(bytes);
-      read(fd, buffer, 0, buffer.length, 0, () => {
-        spare.push(buffer);
-        close(fd, () => {
-          inFlight--;
-          pump();
-        });
+    open(path, flags, (error, fd) => {
+      if (!error || error.code !== 'EPERM' || (flags & noAtime) === 0) return readStart(error, fd);
+      // Refused for O_NOATIME when the open without it succeeds: off from then on.
+      open(path, FLAGS, (again, fd2) => {
+        if (!again) noAtime = 0;
+        readStart(again, fd2);
       });
     });
   }
+}
+function readStart(error, fd) {
+  if (error) {
+    inFlight--;
+    return pump();
+  }
+  const buffer = spare.pop() || Buffer.allocUnsafe(bytes);
+  read(fd, buffer, 0, buffer.length, 0, () => {
+    spare.push(buffer);
+    close(fd, () => {
+      inFlight--;
+      pump();
+    });
+  });
 }
 `;
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts';
+import { openNoAtime, openSyncNoAtime, withNoAtime } from '../no-atime.ts';
 
 // Reading one file of a tree so that what is stored is one version of it, never a mix: the
 // file is opened without following links and without a lock (O_RDONLY takes none), and its
@@ -17,16 +18,14 @@ export function sameVersion(a: BigIntStats, b: BigIntStats): boolean {
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.ino === b.ino && a.dev === b.dev;
 }
 
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
+
 /** Opens a file of the tree; tests inject failures here. */
 export type OpenTreeFile = (path: Buffer, flags: number) => Promise<FileHandle>;
 
 export async function openSourceFile(abs: Buffer, shown: string, openFile: OpenTreeFile = open): Promise<FileHandle> {
   try {
-    const flags = readFlags();
-    return await openFile(abs, flags).catch((error: unknown) => {
-      if (!atimeRefused(error, flags)) throw error;
-      return openFile(abs, readFlags());
-    });
+    return await openNoAtime(openFile, abs, READ_FLAGS);
   } catch (error) {
     throw openError(error, shown);
   }
@@ -40,38 +39,8 @@ async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): P
 /** Opens a file of the tree synchronously (small files); tests inject failures here. */
 export type OpenTreeFileSync = (path: Buffer, flags: number) => number;
 
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
-
-/**
- * O_NOATIME (Linux) where the platform has it: reading a file for its backup leaves its access
- * time as it was (as `tar --atime-preserve=system` and `rsync --noatime` do), so the share's
- * access times stay its users' (an archiving policy may read them), and the first read of a
- * recent file writes no inode (under relatime it would, and such a write can wait for the file
- * system's journal). Only a file's owner, or root, may ask: the first open refused for it
- * (EPERM) turns it off for the rest of the process, and that open is made again without it.
- */
-let noAtime = constants.O_NOATIME ?? 0;
-
-/** The flags a tree file is opened with now. */
-export const readFlags = (): number => READ_FLAGS | noAtime;
-
-/** True (and O_NOATIME off from now on) when `error` is an open with O_NOATIME refused for it. */
-function atimeRefused(error: unknown, flags: number): boolean {
-  if ((flags & noAtime) === 0 || (error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  noAtime = 0;
-  return true;
-}
-
-/** Opens with readFlags(), and once more without O_NOATIME when that is what was refused. */
-function openAllowingAtime(openFile: OpenTreeFileSync, abs: Buffer): number {
-  const flags = readFlags();
-  try {
-    return openFile(abs, flags);
-  } catch (error) {
-    if (!atimeRefused(error, flags)) throw error;
-    return openFile(abs, readFlags());
-  }
-}
+/** The flags a tree file is opened with now (O_NOATIME while allowed: agent/no-atime.ts). */
+export const readFlags = (): number => withNoAtime(READ_FLAGS);
 
 function openError(error: unknown, shown: string): unknown {
   const code = (error as NodeJS.ErrnoException).code;
@@ -90,7 +59,7 @@ function openError(error: unknown, shown: string): unknown {
 export function readSmallFile(abs: Buffer, seen: BigIntStats, shown: string, openFile: OpenTreeFileSync = openSync): { body: Buffer; sha256: Buffer } {
   let fd: number;
   try {
-    fd = openAllowingAtime(openFile, abs);
+    fd = openSyncNoAtime(openFile, abs, READ_FLAGS);
   } catch (error) {
     throw openError(error, shown);
   }

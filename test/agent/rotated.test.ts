@@ -1,5 +1,5 @@
-import { describe, it, expect } from 'vitest';
-import { appendFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { describe, it, expect, vi, afterAll } from 'vitest';
+import { appendFileSync, closeSync, constants, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -11,6 +11,9 @@ import { artefactSite, artefactAgent, artefactManifests, keys, writeAt, bytesOf 
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const MIN = 60_000;
+// The fresh copies one test imports (O_NOATIME off in them) are left in the module cache the next
+// test files import from: cleared, those files import fresh modules again.
+afterAll(() => vi.resetModules());
 
 describe('rotated source, Cisco CVP profile', () => {
   const cvp = () => artefactSite(`  - { name: cvp, type: rotated, profile: cvp, path: "{root}", stableSeconds: 120 }`);
@@ -71,8 +74,19 @@ describe('rotated source, Cisco CVP profile', () => {
     // atime before mtime: with relatime (or strictatime) the kernel updates atime on the next read.
     const past = new Date('2000-01-01T00:00:00Z');
     for (const f of [live, old]) utimesSync(f, past, statSync(f).mtime);
+    // Reads that record their access time: the agent asks for O_NOATIME, which the kernel refuses
+    // for a file the agent's user does not own, and then reads without it for the rest of the
+    // run. A fresh copy of the modules, whose first open was refused so, as for such a user.
+    vi.resetModules();
+    const { openSyncNoAtime } = await import('../../agent/no-atime.ts');
+    const fresh = await import('../support/artefact-agent.ts');
+    const refused = (path: string, flags: number) => {
+      if (flags & constants.O_NOATIME) throw Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' });
+      return openSync(path, flags);
+    };
+    closeSync(openSyncNoAtime(refused, site.root, constants.O_RDONLY));
     const store = new MemoryBlobStore();
-    const h = artefactAgent(site.config, store, { clock }); // plain open: nothing intercepted
+    const h = fresh.artefactAgent(site.config, store, { clock }); // plain open: nothing intercepted
     await h.agent.cycle();
     clock.advance(3 * MIN);
     expect((await h.agent.cycle()).artefacts).toBe(1);

@@ -1,4 +1,4 @@
-import { describe, it, expect, vi } from 'vitest';
+import { describe, it, expect, vi, afterAll } from 'vitest';
 import { constants, mkdirSync, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -8,6 +8,9 @@ import { snapshot, treeSite } from './tree-support.ts';
 // not ask for that (EPERM: not the files' owner, not root) it reads them all the same.
 
 const DAY = 86_400;
+// The fresh copy below is left in the module cache the next test files import from: cleared,
+// those files import fresh modules again, with O_NOATIME on.
+afterAll(() => vi.resetModules());
 
 describe('tree snapshot: access times', () => {
   it('leaves the access times of the files it reads, small and large, as they were (relatime would have moved them)', async () => {
