@@ -95,9 +95,8 @@ export class ReadAhead {
   private readonly bytes: number;
   private readonly slowMicros: number;
   private readonly cachedFactor: number;
-  /** The latest timed read (read again to time a cached read) and that time, once taken. */
+  /** The latest timed read (read again to time a cached read). */
   private lastRead: (() => unknown) | undefined;
-  private cachedMicros: number | undefined;
   private readonly minReads: number;
   private readonly minShareRead: number;
   /** How long the latest reads took (µs), a ring. */
@@ -152,15 +151,20 @@ export class ReadAhead {
   private slow(): boolean {
     const median = this.medianMicros();
     if (median <= this.slowMicros) return false;
-    const cached = this.cachedMicros ?? (this.cachedMicros = this.timeCachedRead());
+    const cached = this.timeCachedRead();
     return cached === undefined || median > this.cachedFactor * cached;
   }
 
-  /** The fastest of three reads of the file read last (µs); undefined when there is none or it fails (changed, gone). */
+  /**
+   * The middle of three reads of the file read last (µs), timed now, under the machine's load of
+   * the moment as the reads it is compared with were; undefined when there is none or it fails
+   * (changed, gone). Not the fastest of them: on a busy machine that one is the read the CPU
+   * happened not to be taken from, and against it reads from the cache looked like reads from disk.
+   */
   private timeCachedRead(): number | undefined {
     const read = this.lastRead;
     if (!read) return undefined;
-    let best = Infinity;
+    const times: number[] = [];
     for (let i = 0; i < 3; i++) {
       const started = process.hrtime.bigint();
       try {
@@ -168,9 +172,9 @@ export class ReadAhead {
       } catch {
         return undefined;
       }
-      best = Math.min(best, Number(process.hrtime.bigint() - started) / 1000);
+      times.push(Number(process.hrtime.bigint() - started) / 1000);
     }
-    return best;
+    return times.sort((a, b) => a - b)[1];
   }
 
   /** The median of the latest reads (a pause for garbage collection, or the first calls of a process, are not the disk). */

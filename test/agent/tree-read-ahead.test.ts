@@ -56,6 +56,17 @@ describe('telling the disk from a slow machine', () => {
     expect(ra.active).toBe(false);
   });
 
+  it('stays off when one of the file\'s reads again is fast but the middle one is as slow as the reads were: a busy machine reading from its cache', () => {
+    const ra = new ReadAhead({ minReads: 8, slowMicros: 40 });
+    ra.end(100, 100);
+    for (let i = 0; i < 7; i++) ra.time(() => spin(120));
+    // The last file: read at 120 µs, then again at 20 (the CPU was free for that one), 120 and 120.
+    const again = [120, 20, 120, 120];
+    ra.time(() => spin(again.shift() ?? 120));
+    expect(ra.active).toBe(false);
+    expect(again).toEqual([]);
+  });
+
   it('starts when the reads are slower than slowMicros and than twice the same file read again (from disk, then cached)', () => {
     const ra = new ReadAhead({ minReads: 8, slowMicros: 40 });
     ra.end(100, 100);
