@@ -13,7 +13,7 @@ export default defineConfig({
     // (the SDK, the CDK, the local cloud) took a quarter of the suite's CPU. A file undoes what
     // it stubs (test/support/file-isolation.ts; aws-sdk-client-mock's class mocks are restored
     // in the files that make them), and a test that needs a module's fresh state imports a
-    // fresh copy (vi.resetModules).
+    // fresh copy (freshImport).
     isolate: false,
     // Two cores: integration suites start their own stand-ins; keep parallelism modest.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

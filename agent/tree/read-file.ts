@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { SourceChangedError, UnreadableSourceError } from '../../core/errors.ts';
-import { openNoAtime, openSyncNoAtime, withNoAtime } from '../no-atime.ts';
+import { openNoAtime, openSyncNoAtime } from '../no-atime.ts';
 
 // Reading one file of a tree so that what is stored is one version of it, never a mix: the
 // file is opened without following links and without a lock (O_RDONLY takes none), and its
@@ -38,9 +38,6 @@ async function checkStill(file: FileHandle, seen: BigIntStats, shown: string): P
 
 /** Opens a file of the tree synchronously (small files); tests inject failures here. */
 export type OpenTreeFileSync = (path: Buffer, flags: number) => number;
-
-/** The flags a tree file is opened with now (O_NOATIME while allowed: agent/no-atime.ts). */
-export const readFlags = (): number => withNoAtime(READ_FLAGS);
 
 function openError(error: unknown, shown: string): unknown {
   const code = (error as NodeJS.ErrnoException).code;

@@ -1,4 +1,4 @@
-import { describe, it, expect, vi, beforeEach, afterEach, afterAll } from 'vitest';
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { constants, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { SMALL_RECORDING_BYTES } from '../../agent/ship-batch.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { freshImport } from '../support/file-isolation.ts';
 
 // The agent reads the recorder's files without changing their access times (O_NOATIME, as the
 // share's files are read), and where it may not ask for that (EPERM: not the files' owner, not
@@ -21,9 +22,6 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-rec-noatime-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-// The fresh copies below are left in the module cache the next test files import from: cleared,
-// those files import fresh modules again, with O_NOATIME on.
-afterAll(() => vi.resetModules());
 
 const isEperm = (flags: number) => (flags & constants.O_NOATIME) !== 0;
 const eperm = () => Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' });
@@ -59,8 +57,7 @@ sources:
   it('reads a small file it may not open with O_NOATIME (EPERM) without it, and stops asking for it', async () => {
     // A fresh copy of the modules: the refusal turns O_NOATIME off for the process, and test
     // files share their modules (isolate: false); the others keep reading with it.
-    vi.resetModules();
-    const { readSmallFile } = await import('../../agent/ship-batch.ts');
+    const { readSmallFile } = await freshImport(() => import('../../agent/ship-batch.ts'));
     const path = join(dir, 'theirs.wav');
     writeFileSync(path, 'the recorder user\'s file');
     const stamp = { name: 'theirs.wav', size: statSync(path).size, mtimeMs: Math.trunc(statSync(path).mtimeMs) };
@@ -77,8 +74,7 @@ sources:
   });
 
   it('opens a streamed file it may not open with O_NOATIME (EPERM) without it, and stops asking for it', async () => {
-    vi.resetModules();
-    const { openReadOnly } = await import('../../agent/ship-batch.ts');
+    const { openReadOnly } = await freshImport(() => import('../../agent/ship-batch.ts'));
     const path = join(dir, 'theirs.wav');
     writeFileSync(path, 'streamed');
     const asked: number[] = [];
@@ -96,8 +92,7 @@ sources:
   });
 
   it('throws the refusal of a file it may not open at all (EPERM with or without O_NOATIME), and still asks for O_NOATIME for the next file', async () => {
-    vi.resetModules();
-    const { readSmallFile } = await import('../../agent/ship-batch.ts');
+    const { readSmallFile } = await freshImport(() => import('../../agent/ship-batch.ts'));
     const theirs = join(dir, 'locked.wav');
     const ours = join(dir, 'ours.wav');
     writeFileSync(theirs, 'locked');
@@ -115,8 +110,7 @@ sources:
   });
 
   it('passes any other refusal on as it was, asking once', async () => {
-    vi.resetModules();
-    const { openReadOnly } = await import('../../agent/ship-batch.ts');
+    const { openReadOnly } = await freshImport(() => import('../../agent/ship-batch.ts'));
     const asked: number[] = [];
     const openFile = async (_p: string, flags: number): Promise<never> => {
       asked.push(flags);

@@ -1,4 +1,4 @@
-import { describe, it, expect, vi, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { appendFileSync, closeSync, constants, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -8,12 +8,10 @@ import { ManualClock } from '../../core/clock.ts';
 import { readAll } from '../../agent/recover.ts';
 import { DumpPositionSniffer } from '../../agent/dump-position.ts';
 import { artefactSite, artefactAgent, artefactManifests, keys, writeAt, bytesOf } from '../support/artefact-agent.ts';
+import { freshImport } from '../support/file-isolation.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const MIN = 60_000;
-// The fresh copies one test imports (O_NOATIME off in them) are left in the module cache the next
-// test files import from: cleared, those files import fresh modules again.
-afterAll(() => vi.resetModules());
 
 describe('rotated source, Cisco CVP profile', () => {
   const cvp = () => artefactSite(`  - { name: cvp, type: rotated, profile: cvp, path: "{root}", stableSeconds: 120 }`);
@@ -77,9 +75,7 @@ describe('rotated source, Cisco CVP profile', () => {
     // Reads that record their access time: the agent asks for O_NOATIME, which the kernel refuses
     // for a file the agent's user does not own, and then reads without it for the rest of the
     // run. A fresh copy of the modules, whose first open was refused so, as for such a user.
-    vi.resetModules();
-    const { openSyncNoAtime } = await import('../../agent/no-atime.ts');
-    const fresh = await import('../support/artefact-agent.ts');
+    const [{ openSyncNoAtime }, fresh] = await freshImport(() => Promise.all([import('../../agent/no-atime.ts'), import('../support/artefact-agent.ts')]));
     const refused = (path: string, flags: number) => {
       if (flags & constants.O_NOATIME) throw Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' });
       return openSync(path, flags);

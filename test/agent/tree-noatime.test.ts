@@ -1,16 +1,14 @@
-import { describe, it, expect, vi, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { constants, mkdirSync, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { snapshot, treeSite } from './tree-support.ts';
+import { freshImport } from '../support/file-isolation.ts';
 
 // A snapshot reads the share without changing its access times (O_NOATIME), and where it may
 // not ask for that (EPERM: not the files' owner, not root) it reads them all the same.
 
 const DAY = 86_400;
-// The fresh copy below is left in the module cache the next test files import from: cleared,
-// those files import fresh modules again, with O_NOATIME on.
-afterAll(() => vi.resetModules());
 
 describe('tree snapshot: access times', () => {
   it('leaves the access times of the files it reads, small and large, as they were (relatime would have moved them)', async () => {
@@ -31,10 +29,9 @@ describe('tree snapshot: access times', () => {
   });
 
   it('reads a file it may not open with O_NOATIME (EPERM) without it, and stops asking for it', async () => {
-    // A fresh copy of the module: the refusal turns O_NOATIME off for the process, and test
+    // A fresh copy of the modules: the refusal turns O_NOATIME off for the process, and test
     // files share their modules (isolate: false); the others keep reading with it.
-    vi.resetModules();
-    const { readFlags, readSmallFile } = await import('../../agent/tree/read-file.ts');
+    const [{ readSmallFile }, { withNoAtime }] = await freshImport(() => Promise.all([import('../../agent/tree/read-file.ts'), import('../../agent/no-atime.ts')]));
     const site = treeSite();
     const file = join(site.root, 'theirs.txt');
     writeFileSync(file, 'not the agent user\'s file');
@@ -50,6 +47,6 @@ describe('tree snapshot: access times', () => {
     expect(asked.map((f) => (f & constants.O_NOATIME) !== 0)).toEqual([true, false]);
     expect(read()).toBe('not the agent user\'s file');
     expect(asked.map((f) => (f & constants.O_NOATIME) !== 0)).toEqual([true, false, false]);
-    expect(readFlags() & constants.O_NOATIME).toBe(0);
+    expect(withNoAtime(0) & constants.O_NOATIME).toBe(0);
   });
 });
