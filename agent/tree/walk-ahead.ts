@@ -41,8 +41,14 @@ const res = excludes.map((e) => new RegExp(e.source, e.flags));
 const excluded = res.length === 0 ? undefined : (relLatin1) => { const path = Buffer.from(relLatin1, 'latin1').toString('utf8'); return res.some((re) => re.test(path)); };
 const rootLatin1 = Buffer.from(root).toString('latin1');
 const relAt = rootLatin1.length + 1;
-let paths = [];
-let nums = [];
+// The batch being made: the paths' bytes written straight into one buffer (an lstat is asked
+// with its path's bytes there, so a path is copied once), and seven numbers a path in a
+// Float64Array; both grow by doubling, and are handed over whole at a flush (the reader takes
+// only \`count\` items of them).
+let body = Buffer.allocUnsafe(1 << 18);
+let bodyAt = 0;
+let ends = new Uint32Array(firstBatchItems + maxRun + 64);
+let nums = new Float64Array(ends.length * 7);
 let runEnds = [];
 let problems = [];
 let count = 0;
@@ -69,6 +75,39 @@ function endRun() {
     limit = batchItems;
   }
 }
+/** The path's bytes appended to the batch's body; returns them (a view: no copy). */
+function place(absLatin1) {
+  const n = absLatin1.length;
+  if (bodyAt + n > body.length) {
+    const bigger = Buffer.allocUnsafe(Math.max(2 * body.length, bodyAt + n));
+    body.copy(bigger, 0, 0, bodyAt);
+    body = bigger;
+  }
+  body.latin1Write(absLatin1, bodyAt, n);
+  bodyAt += n;
+  return body.subarray(bodyAt - n, bodyAt);
+}
+/** Keeps the path just placed: its end, and its seven numbers. */
+function keep(c, st) {
+  if (count === ends.length) {
+    const e = new Uint32Array(2 * ends.length);
+    e.set(ends);
+    ends = e;
+    const m = new Float64Array(2 * nums.length);
+    m.set(nums);
+    nums = m;
+  }
+  ends[count] = bodyAt;
+  const f = count * 7;
+  nums[f] = c;
+  nums[f + 1] = st.mode;
+  nums[f + 2] = st.size;
+  nums[f + 3] = st.ino;
+  nums[f + 4] = st.dev;
+  nums[f + 5] = st.mtimeMs;
+  nums[f + 6] = st.ctimeMs;
+  count++;
+}
 function flush(last) {
   for (;;) {
     if (Atomics.load(gate, 1) !== 0) throw new Stopped();
@@ -76,17 +115,16 @@ function flush(last) {
     if (ahead < maxAhead) break;
     Atomics.wait(gate, 0, ahead);
   }
-  const body = Buffer.from(paths.join(''), 'latin1');
-  const ends = new Uint32Array(paths.length);
-  let at = 0;
-  for (let i = 0; i < paths.length; i++) ends[i] = at += paths[i].length;
-  const numbers = new Float64Array(nums);
   const runs = new Uint32Array(runEnds);
   Atomics.add(gate, 0, 1);
-  const bytes = body.buffer.byteLength === body.length && body.byteOffset === 0 ? body.buffer : body.buffer.slice(body.byteOffset, body.byteOffset + body.length);
-  parentPort.postMessage({ body: bytes, ends: ends.buffer, numbers: numbers.buffer, runs: runs.buffer, problems, last }, [bytes, ends.buffer, numbers.buffer, runs.buffer]);
-  paths = [];
-  nums = [];
+  // Handed over whole (the reader takes \`count\` items): the next batch gets buffers of its own.
+  const bytes = body.buffer.byteLength === body.length && body.byteOffset === 0 ? body.buffer : body.buffer.slice(body.byteOffset, body.byteOffset + bodyAt);
+  parentPort.postMessage({ body: bytes, ends: ends.buffer, numbers: nums.buffer, runs: runs.buffer, count, problems, last }, [bytes, ends.buffer, nums.buffer, runs.buffer]);
+  const items = Math.max(batchItems, count) + maxRun + 64;
+  body = Buffer.allocUnsafe(Math.max(1 << 16, bodyAt + (bodyAt >> 2)));
+  bodyAt = 0;
+  ends = new Uint32Array(items);
+  nums = new Float64Array(items * 7);
   runEnds = [];
   problems = [];
   count = 0;
@@ -97,20 +135,22 @@ function list(absLatin1) {
 function walkDir(absDir, names) {
   for (const name of names) {
     const abs = absDir + '/' + name;
-    const rel = abs.slice(relAt);
-    if (excluded && excluded(rel)) continue;
+    if (excluded && excluded(abs.slice(relAt))) continue;
+    const at = bodyAt;
     let st;
     try {
-      st = lstatSync(Buffer.from(abs, 'latin1'), { throwIfNoEntry: false });
+      st = lstatSync(place(abs), { throwIfNoEntry: false });
     } catch (error) {
-      problem(rel, 'cannot be examined (' + (error.code || error.message) + ')');
+      bodyAt = at;
+      problem(abs.slice(relAt), 'cannot be examined (' + (error.code || error.message) + ')');
       continue;
     }
-    if (!st) continue;
+    if (!st) {
+      bodyAt = at;
+      continue;
+    }
     const c = code(st);
-    paths.push(abs);
-    nums.push(c, st.mode, st.size, st.ino, st.dev, st.mtimeMs, st.ctimeMs);
-    count++;
+    keep(c, st);
     run++;
     if (c !== 1) {
       if (run >= maxRun) endRun();
@@ -122,7 +162,7 @@ function walkDir(absDir, names) {
       children = list(abs);
     } catch (error) {
       if (error.code === 'ENOENT') continue;
-      problem(rel, 'directory cannot be read (' + (error.code || error.message) + '); its contents are not in this snapshot');
+      problem(abs.slice(relAt), 'directory cannot be read (' + (error.code || error.message) + '); its contents are not in this snapshot');
       continue;
     }
     walkDir(abs, children);
@@ -151,6 +191,8 @@ interface Batch {
   ends: ArrayBuffer;
   numbers: ArrayBuffer;
   runs: ArrayBuffer;
+  /** Items in the batch (\`ends\` and \`numbers\` may have room for more). */
+  count: number;
   /** Flat: item index it comes before, path, text; repeated. */
   problems: (number | string)[];
   last: boolean;

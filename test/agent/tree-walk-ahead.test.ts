@@ -73,6 +73,23 @@ describe('the walk on a thread of its own', () => {
     expect(ahead).toEqual(inline);
   });
 
+  it('yields long paths whole when a batch holds more path bytes than the last (3,000 paths of about 700 bytes), as the walk on this thread does', async () => {
+    const root = join(tmp(), 'long-names');
+    // The first batch (256-odd short paths) sizes the next batch's buffer; the next ones hold
+    // about 2,300 paths of 700 bytes each (1.6 MB), so the buffer grows while a batch is made.
+    for (let d = 0; d < 3; d++) mkdirSync(join(root, `a${d}`), { recursive: true });
+    for (let d = 0; d < 3; d++) for (let f = 0; f < 100; f++) writeFileSync(join(root, `a${d}`, `f${f}`), '');
+    const deep = join(root, `b${'é'.repeat(100)}`, 'c'.repeat(200));
+    mkdirSync(deep, { recursive: true });
+    for (let f = 0; f < 2700; f++) writeFileSync(join(deep, `${String(f).padStart(5, '0')}${'ø'.repeat(110)}`), String(f));
+    const [inline, ahead] = await both(root);
+    const items = ahead.runs.flat();
+    expect(items).toHaveLength(3 + 300 + 2 + 2700);
+    const longest = Math.max(...items.map((d) => d.split(' ')[1]!.length / 2));
+    expect(longest).toBeGreaterThan(root.length + 600);
+    expect(ahead).toEqual(inline);
+  });
+
   it('reports a path it cannot examine (longer than the system allows) as the walk on this thread does, and goes on', async () => {
     const base = tmp();
     const root = join(base, 'long');
