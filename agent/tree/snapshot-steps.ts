@@ -51,14 +51,25 @@ export async function publishIndex(ctx: TreeSnapshotContext, key: string, header
  */
 export async function contentOfStore(ctx: TreeSnapshotContext, dir: string): Promise<ContentIndex> {
   const { store, site, source } = ctx;
+  // The listing is asked for first and read while the content index loads: one round trip to the
+  // store less before the walk. Recovery below only adopts packs already in the store (it
+  // completes no upload), so a listing begun before it names the same packs.
+  const listing = listKeys(store.list(`${sitePrefix('trees', site)}${source.name}/packs/`));
+  // Read (and its failure handled) only once the index is loaded; never left unhandled meanwhile.
+  listing.catch(() => undefined);
   const content = new ContentIndex(dir);
   const recovered = await recoverInflightPacks({ store, dir, content });
   if (recovered.adopted + recovered.aborted > 0) ctx.log?.info('tree packs of an interrupted snapshot recovered', { source: source.name, ...recovered });
-  const present = new Set<string>();
-  for await (const o of store.list(`${sitePrefix('trees', site)}${source.name}/packs/`)) present.add(o.key);
+  const present = await listing;
   const gone = content.retainPacks(present);
   if (gone.length > 0) ctx.log?.info('tree packs removed by the purge are no longer used', { source: source.name, packs: gone.length });
   return content;
+}
+
+async function listKeys(objects: AsyncIterable<{ key: string }>): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const o of objects) keys.add(o.key);
+  return keys;
 }
 
 /**
