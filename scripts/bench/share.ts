@@ -114,16 +114,18 @@ async function ferryPass(o: ShareOptions, root: string, pass: ShareRun['pass']):
 }
 
 /**
- * Before a snapshot: `warm`, every file of the tree read (so it is all in the page cache);
- * `cold`, everything written goes to disk and the kernel drops its page cache, dentries and
- * inodes (root only; an error saying so otherwise).
+ * Before a snapshot, everything written goes to disk (`sync`): the files just changed, and the
+ * packs the store wrote for the run before, which the kernel would otherwise write back about
+ * 30 s later, in the middle of whichever snapshot that falls in. Then `warm`: every file of the
+ * tree read (so it is all in the page cache); `cold`: the kernel drops its page cache, dentries
+ * and inodes (root only; an error saying so otherwise).
  */
 export function settle(o: { cache?: 'warm' | 'cold' }, root: string): 'warm' | 'cold' {
+  execFileSync('sync');
   if (o.cache !== 'cold') {
     readEveryFile(root, Buffer.allocUnsafe(1 << 20));
     return 'warm';
   }
-  execFileSync('sync');
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '3');
   } catch (error) {
