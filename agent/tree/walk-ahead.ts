@@ -44,10 +44,10 @@ const relAt = rootLatin1.length + 1;
 // The batch being made: the paths' bytes written straight into one buffer (an lstat is asked
 // with its path's bytes there, so a path is copied once), and seven numbers a path in a
 // Float64Array; both grow by doubling, and are handed over whole at a flush (the reader takes
-// only \`count\` items of them).
+// the items its runs name). The next batch starts at the size the last one reached.
 let body = Buffer.allocUnsafe(1 << 18);
 let bodyAt = 0;
-let ends = new Uint32Array(firstBatchItems + maxRun + 64);
+let ends = new Uint32Array(1024);
 let nums = new Float64Array(ends.length * 7);
 let runEnds = [];
 let problems = [];
@@ -117,10 +117,10 @@ function flush(last) {
   }
   const runs = new Uint32Array(runEnds);
   Atomics.add(gate, 0, 1);
-  // Handed over whole (the reader takes \`count\` items): the next batch gets buffers of its own.
+  // Handed over whole: the next batch gets buffers of its own.
+  const items = ends.length;
   const bytes = body.buffer.byteLength === body.length && body.byteOffset === 0 ? body.buffer : body.buffer.slice(body.byteOffset, body.byteOffset + bodyAt);
-  parentPort.postMessage({ body: bytes, ends: ends.buffer, numbers: nums.buffer, runs: runs.buffer, count, problems, last }, [bytes, ends.buffer, nums.buffer, runs.buffer]);
-  const items = Math.max(batchItems, count) + maxRun + 64;
+  parentPort.postMessage({ body: bytes, ends: ends.buffer, numbers: nums.buffer, runs: runs.buffer, problems, last }, [bytes, ends.buffer, nums.buffer, runs.buffer]);
   body = Buffer.allocUnsafe(Math.max(1 << 16, bodyAt + (bodyAt >> 2)));
   bodyAt = 0;
   ends = new Uint32Array(items);
@@ -191,8 +191,6 @@ interface Batch {
   ends: ArrayBuffer;
   numbers: ArrayBuffer;
   runs: ArrayBuffer;
-  /** Items in the batch (\`ends\` and \`numbers\` may have room for more). */
-  count: number;
   /** Flat: item index it comes before, path, text; repeated. */
   problems: (number | string)[];
   last: boolean;

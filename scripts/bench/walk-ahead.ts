@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { TreeWalkAhead } from '../../agent/tree/walk-ahead.ts';
+import { percentile } from './cloud.ts';
 import { cachedShareTree } from './share-tree.ts';
 
 // The tree walk on its own thread (agent/tree/walk-ahead.ts) alone: every run of the cached share
@@ -26,8 +27,7 @@ async function main(): Promise<void> {
     cpus.push((used.user + used.system) / 1000);
     say(`walk ${w + 1}: ${items.toLocaleString('en-GB')} items, ${walls.at(-1)!.toFixed(0)} ms, CPU ${cpus.at(-1)!.toFixed(0)} ms`);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  say(`median of ${walls.length} walks: ${median(walls).toFixed(0)} ms, CPU ${median(cpus).toFixed(0)} ms`);
+  say(`median of ${walls.length} walks: ${percentile(walls, 50).toFixed(0)} ms, CPU ${percentile(cpus, 50).toFixed(0)} ms`);
 }
 
 await main();
