@@ -24,7 +24,11 @@ export interface ReadAheadOptions {
    * timed on the spot: what a read from the page cache costs on this machine, under its load).
    */
   cachedFactor?: number;
-  /** Reads timed before deciding. */
+  /**
+   * Reads timed before each look at them. It starts after two looks in a row found them slow,
+   * `minReads` reads apart: on a loaded machine one look can catch reads from the page cache at
+   * twice their usual cost (a tree of test files, just written, was once taken for a disk).
+   */
   minReads?: number;
   /** The share of a run's files that must be read for read-ahead to pay (moving). */
   minShareRead?: number;
@@ -105,6 +109,10 @@ export class ReadAhead {
   /** The share of the runs' files read, as a moving average; undefined until a run with files ended. */
   private shareRead: number | undefined;
   private fromDisk = false;
+  /** The reads count at the latest look (undefined before the first). */
+  private lookedAt: number | undefined;
+  /** Whether the latest look found the reads slow. */
+  private slowLast = false;
   private worker: Worker | undefined;
   /** Files handed to the read-ahead thread so far (logs, tests). */
   queued = 0;
@@ -125,7 +133,12 @@ export class ReadAhead {
    */
   get active(): boolean {
     if (this.shareRead === undefined || this.shareRead < this.minShareRead) return false;
-    if (!this.fromDisk && this.reads >= this.minReads) this.fromDisk = this.slow();
+    if (!this.fromDisk && this.reads >= (this.lookedAt ?? 0) + this.minReads) {
+      this.lookedAt = this.reads;
+      const slow = this.slow();
+      this.fromDisk = slow && this.slowLast;
+      this.slowLast = slow;
+    }
     return this.fromDisk;
   }
 

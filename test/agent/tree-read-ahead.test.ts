@@ -13,7 +13,7 @@ const SLOW = 200_000; // ns: a read from disk
 const FAST = 5_000; // ns: from the page cache
 
 describe('when read-ahead starts', () => {
-  it('stays off while the reads are from the page cache, and on a tree read from disk starts after minReads', () => {
+  it('stays off while the reads are from the page cache, and on a tree read from disk starts at the second look that finds them slow, minReads reads after the first', () => {
     const cached = new ReadAhead({ minReads: 4 });
     for (let i = 0; i < 100; i++) cached.timed(FAST);
     cached.end(100, 100);
@@ -23,12 +23,30 @@ describe('when read-ahead starts', () => {
     for (let i = 0; i < 3; i++) cold.timed(SLOW);
     expect(cold.active).toBe(false);
     cold.timed(SLOW);
+    expect(cold.active).toBe(false); // the first look: slow
+    for (let i = 0; i < 3; i++) cold.timed(SLOW);
+    expect(cold.active).toBe(false); // no look yet: 3 reads since the first
+    cold.timed(SLOW);
     expect(cold.active).toBe(true);
+  });
+
+  it('stays off when a look finds the reads slow and the one before did not (one busy moment of a cached tree)', () => {
+    // 32 reads a look (the defaults): each look's median is of the reads since the one before.
+    const ra = new ReadAhead({ minReads: 32 });
+    ra.end(100, 100);
+    const looks = (nanoseconds: number) => {
+      for (let i = 0; i < 32; i++) ra.timed(nanoseconds);
+      return ra.active;
+    };
+    expect([looks(SLOW), looks(FAST), looks(SLOW), looks(FAST), looks(SLOW)]).toEqual([false, false, false, false, false]);
+    expect(looks(SLOW)).toBe(true);
   });
 
   it('keeps on once started though the reads it made ahead are fast, and stops while most files of the runs are not read', () => {
     const ra = new ReadAhead({ minReads: 4 });
     ra.end(100, 100);
+    for (let i = 0; i < 4; i++) ra.timed(SLOW);
+    expect(ra.active).toBe(false);
     for (let i = 0; i < 4; i++) ra.timed(SLOW);
     expect(ra.active).toBe(true);
     for (let i = 0; i < 100; i++) ra.timed(FAST);
@@ -67,19 +85,23 @@ describe('telling the disk from a slow machine', () => {
     expect(again).toEqual([]);
   });
 
-  it('starts when the reads are slower than slowMicros and than twice the same file read again (from disk, then cached)', () => {
+  it('starts when the reads are slower than slowMicros and than twice the same file read again (from disk, then cached), at two looks', () => {
     const ra = new ReadAhead({ minReads: 8, slowMicros: 40 });
     ra.end(100, 100);
-    for (let i = 0; i < 8; i++) {
-      let calls = 0;
-      ra.time(() => spin(calls++ === 0 ? 400 : 20));
-    }
-    expect(ra.active).toBe(true);
+    const look = () => {
+      for (let i = 0; i < 8; i++) {
+        let calls = 0;
+        ra.time(() => spin(calls++ === 0 ? 400 : 20));
+      }
+      return ra.active;
+    };
+    expect(look()).toBe(false);
+    expect(look()).toBe(true);
   });
 });
 
 describe('a snapshot with read-ahead', () => {
-  it('hands every small file of the runs after the first to the read-ahead thread, and publishes the same snapshot, restored byte for byte', async () => {
+  it('hands every small file of the runs after the second to the read-ahead thread, and publishes the same snapshot, restored byte for byte', async () => {
     const site = treeSite();
     for (let d = 0; d < 5; d++) {
       mkdirSync(join(site.root, `d${d}`));
@@ -87,10 +109,11 @@ describe('a snapshot with read-ahead', () => {
     }
     symlinkSync('d0/f0.bin', join(site.root, 'link'));
     const store = new MemoryBlobStore();
-    // Every read counts as slow from the first: read-ahead is on for every run after the first.
+    // Every read counts as slow from the first: the looks at the second and third runs' starts
+    // both find them slow, so the third run on is read ahead.
     const result = await snapshot(site, store, { readAhead: { slowMicros: -1, cachedFactor: 0, minReads: 1 } });
     expect(result.manifest.counts.filesRead).toBe(200);
-    expect(result.readAhead).toBe(160);
+    expect(result.readAhead).toBe(120);
     const [manifest] = await treeManifests(store);
     await restoreTree({ blobs: store, manifest: manifest!, to: join(site.dir, 'restored') });
     expect(picture(join(site.dir, 'restored'))).toEqual(picture(site.root));

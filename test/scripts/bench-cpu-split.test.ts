@@ -24,15 +24,20 @@ setInterval(() => {}, 1000);
 `;
 
 describe('CPU split of the cloud rows', () => {
-  it("charges a worker thread's CPU to the process's other threads, not to its main thread", async () => {
+  it("charges a worker thread's CPU to the process's other threads, and the main thread only its own CPU", async () => {
+    // The main thread's own counter, read beside each split: what it used in the window (starting
+    // the worker, a test process's other timers) is its own, however much a loaded machine makes it.
+    const ownBefore = ownCpuMs();
     const before = threadCpuNs(process.pid);
     const worker = new Worker(SPIN_WORKER, { eval: true });
     await new Promise((resolve) => worker.once('message', resolve));
     // Read while the worker still lives: an ended thread leaves /proc/<pid>/task.
     const during = threadCpuNs(process.pid);
+    const ownDuring = ownCpuMs();
     await worker.terminate();
     expect((during.others - before.others) / 1e6).toBeGreaterThan(290);
-    expect((during.main - before.main) / 1e6).toBeLessThan(100);
+    // The worker's 300 ms charged to the main thread would put it 300 ms past its own counter.
+    expect(Math.abs((during.main - before.main) / 1e6 - (ownDuring - ownBefore))).toBeLessThan(30);
   });
 
   it('charges each side only the CPU of its own windows, per request, and nothing for a warm-up (0 requests)', async () => {
