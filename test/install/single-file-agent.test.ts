@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile, execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { dirname, join, parse } from 'node:path';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { createS3Client } from '../../adapters/aws-clients.ts';
@@ -65,6 +66,15 @@ describe('the single-file agent', () => {
   it('is one file in a folder with no node_modules at or above it', () => {
     expect(readdirSync(host)).toEqual(['ferry-agent.mjs']);
     expect(noNodeModulesAbove(host)).toBe(true);
+  });
+
+  it("loads no undici when it starts: the built-ins whose ES module facade would load it are taken with require", () => {
+    // Importing node:http as an ES module reads its lazy WebSocket export, which loads undici (a
+    // start of the agent pays for it, and never uses it). scripts/build-agent.mjs, REQUIRED_BUILTINS.
+    const probe = `await import(${JSON.stringify(pathToFileURL(join(host, 'ferry-agent.mjs')).href)}); console.log(JSON.stringify(process.moduleLoadList.filter((m) => m.includes('undici'))));`;
+    const r = spawnSync(NODE, ['--input-type=module', '-e', probe], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: dir }, timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([]);
   });
 
   it('checks a config and ships a pass to the local cloud with no node_modules', async () => {

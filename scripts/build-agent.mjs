@@ -1,0 +1,43 @@
+// Builds the single-file agent (`npm run build`): cli/agent-entry.ts and everything it imports, in
+// one ES module that Node.js 22 runs alone (docs/operations.md, "A site host needs no npm install").
+// Usage: node scripts/build-agent.mjs --outfile=dist/ferry-agent.mjs
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outfile = process.argv.slice(2).find((a) => a.startsWith('--outfile='))?.slice('--outfile='.length);
+if (!outfile) {
+  console.error('usage: node scripts/build-agent.mjs --outfile=PATH');
+  process.exit(2);
+}
+
+/**
+ * Built-in modules taken with `require`, not imported as ES modules. Importing one as an ES module
+ * reads every export to build its facade, lazy ones included: `node:http`'s WebSocket getter
+ * loads undici, 50-60 ms of every start of the agent, which never uses it (`node:net` and
+ * `node:https` cost less, in the same way). The SDK's HTTP handler imports them so.
+ */
+const REQUIRED_BUILTINS = /^node:(http|https|net|tls)$/;
+
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: REQUIRED_BUILTINS }, (args) => (args.namespace === 'builtin' ? { path: args.path, external: true } : { path: args.path, namespace: 'builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ['cli/agent-entry.ts'],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  outfile,
+  logLevel: 'warning',
+  // The bundle's CommonJS modules (and the built-ins above) need a `require`.
+  banner: { js: "import{createRequire as __ferryRequire}from'node:module';const require=__ferryRequire(import.meta.url);" },
+  plugins: [builtinsByRequire],
+});
