@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 // Hashes part buffers on worker threads, so that the main thread of the agent reads files and
@@ -17,6 +18,8 @@ import { Worker } from 'node:worker_threads';
 // member (one per recording, in the manifest) is taken there too: the uploader names the member's
 // range in the object before the part that holds its first byte, and the object thread hashes the
 // range's bytes as the parts go by (an object sent whole: the digest thread, from the same request).
+// The first objects a process sends whole, up to INLINE_WHOLE_BYTES, are hashed on the calling
+// thread instead: for a few small objects a thread costs more to start than they cost to hash.
 
 export interface PartDigests {
   md5: Buffer;
@@ -146,6 +149,11 @@ export class HashThread {
     this.start();
   }
 
+  /** Whether a worker is started (booting or ready). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
   ask(id: number, request: Request): Promise<Reply> {
     const worker = this.start();
     return new Promise<Reply>((resolve, reject) => {
@@ -200,6 +208,15 @@ export class HashThread {
 
 /** Threads that take part digests: two, so that one part is digested while the next is. */
 export const DIGEST_THREADS = 2;
+
+/**
+ * Bytes of objects sent whole that a process hashes on its own thread before it starts a digest
+ * thread. Starting one took 70-135 ms of CPU here (its own copy of Node's internals and of
+ * node:crypto), what hashing 25-45 MiB costs on the calling thread (MD5 and SHA-256, 3 ms a MiB);
+ * an agent run from cron that sends a few small objects (an incremental share snapshot: a pack
+ * and its index) never pays for one, and a long run starts one once past this.
+ */
+export const INLINE_WHOLE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Object hashes kept on one thread, one per stream: a stream's bytes are fed in order (each
@@ -268,19 +285,30 @@ export class PartHasher implements PartHashing {
   private readonly digesters: HashThread[];
   private readonly object = new ObjectStreams('ferry object hasher');
   private nextId = 1;
+  /** Bytes of whole objects this thread may still hash itself while no digest thread runs (INLINE_WHOLE_BYTES). */
+  private inlineLeft: number;
+  /** Objects sent whole that were hashed on this thread (tests, logs). */
+  hashedHere = 0;
 
-  constructor(options: { digestThreads?: number } = {}) {
+  constructor(options: { digestThreads?: number; inlineWholeBytes?: number } = {}) {
     const n = options.digestThreads ?? DIGEST_THREADS;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`digest threads must be a positive integer, got ${n}`);
     this.digesters = Array.from({ length: n }, (_, i) => new HashThread(`ferry part hasher ${i + 1}`));
+    this.inlineLeft = options.inlineWholeBytes ?? INLINE_WHOLE_BYTES;
   }
 
   open(): number {
     return this.object.open();
   }
 
+  /** Whether a digest thread is started. */
+  get threaded(): boolean {
+    return this.digesters.some((d) => d.running);
+  }
+
+  /** Starts a digest thread, unless objects sent whole are still hashed on this thread (INLINE_WHOLE_BYTES). */
   warm(): void {
-    this.digesters[0]?.warm();
+    if (this.inlineLeft <= 0) this.digesters[0]?.warm();
   }
 
   part(stream: number, bytes: Uint8Array, options: { sha256: boolean }): HashedPart {
@@ -295,6 +323,14 @@ export class PartHasher implements PartHashing {
   async whole(bytes: Uint8Array, ranges: ByteRange[] = []): Promise<Required<PartDigests> & { ranges: Buffer[] }> {
     const view = sharedView(bytes);
     if (ranges.some((r) => r.start < 0 || r.length < 0 || r.start + r.length > view.length)) throw new RangeError('a range lies outside the object');
+    if (!this.threaded && view.length <= this.inlineLeft) {
+      this.inlineLeft -= view.length;
+      this.hashedHere++;
+      const at = (r: ByteRange) => bytes.subarray(r.start, r.start + r.length);
+      return { md5: createHash('md5').update(bytes).digest(), sha256: createHash('sha256').update(bytes).digest(), ranges: ranges.map((r) => createHash('sha256').update(at(r)).digest()) };
+    }
+    // Past the budget, the next uploads warm a thread ahead of their first part.
+    this.inlineLeft = 0;
     const reply = await this.digests(view, true, ranges);
     return { md5: reply.md5, sha256: reply.sha256 as Buffer, ranges: reply.ranges };
   }

@@ -88,7 +88,8 @@ export class StreamUploader {
     this.pool = options.pool ?? new PartPool(options.partSize, options.partConcurrency + 1);
     this.hasher = options.hasher ?? sharedPartHasher();
     this.stream = this.hasher.open();
-    // A thread started now boots while the pack's first members are read.
+    // A thread started now boots while the pack's first members are read (once the hasher is
+    // past the bytes it hashes on this thread, INLINE_WHOLE_BYTES).
     this.hasher.warm?.();
     this.sendChecksums = store.features?.verifiesChecksums ?? true;
     this.md5ETags = store.features?.md5ETags ?? false;
@@ -264,7 +265,8 @@ export class StreamUploader {
   async finish(beforeCommit?: () => Promise<void>): Promise<UploadResult> {
     if (this.uploadId === undefined) {
       const body = (await this.target()).subarray(0, this.fill);
-      // The body is the whole object: one digest thread takes its MD5 and SHA-256 while the last checks run.
+      // The body is the whole object: its MD5 and SHA-256 in one request (a digest thread's, or
+      // this thread's for a process's first few MiB sent whole), while the last checks run.
       this.hasher.drop(this.stream);
       const ranges = this.pendingRanges.splice(0);
       const hashed = this.hasher.whole(body, ranges.map(({ start, length }) => ({ start, length })));

@@ -18,7 +18,9 @@ const shared = (bytes: Buffer) => {
   return b;
 };
 
-const hasher = new PartHasher();
+// Objects sent whole go to a digest thread from the first here (the threads are what this file
+// tests); the hashing of a process's first few MiB on its own thread is tested below.
+const hasher = new PartHasher({ inlineWholeBytes: 0 });
 afterAll(() => hasher.close());
 
 describe('part hasher', () => {
@@ -161,6 +163,52 @@ describe('stream uploader with the part hasher', () => {
     const result = await uploader.finish();
     expect(fed).toEqual([{ stream: 0, length: 5000, shared: true, whole: true }]);
     expect(result).toMatchObject({ size: 5000, sha256: sha256(data), parts: 1, etag: `"${md5(data)}"` });
+  });
+});
+
+describe('objects sent whole at the start of a process', () => {
+  it('are hashed on the calling thread while the inline budget lasts, ranges too, and warm() starts no thread meanwhile', async () => {
+    const own = new PartHasher({ inlineWholeBytes: 10_000 });
+    try {
+      const body = randomBytes(5000);
+      own.warm();
+      const digests = await own.whole(shared(body), [{ start: 10, length: 100 }, { start: 4000, length: 1000 }]);
+      expect([digests.md5.toString('hex'), digests.sha256.toString('hex')]).toEqual([md5(body), sha256(body)]);
+      expect(digests.ranges.map((r) => r.toString('hex'))).toEqual([sha256(body.subarray(10, 110)), sha256(body.subarray(4000, 5000))]);
+      own.warm();
+      expect({ hashedHere: own.hashedHere, threaded: own.threaded }).toEqual({ hashedHere: 1, threaded: false });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('go to a digest thread once past the budget, and from then on an upload warms a thread', async () => {
+    const own = new PartHasher({ inlineWholeBytes: 10_000 });
+    try {
+      await own.whole(shared(randomBytes(6000)));
+      const second = randomBytes(6000);
+      const digests = await own.whole(shared(second));
+      expect([digests.md5.toString('hex'), digests.sha256.toString('hex')]).toEqual([md5(second), sha256(second)]);
+      expect({ hashedHere: own.hashedHere, threaded: own.threaded }).toEqual({ hashedHere: 1, threaded: true });
+      await own.close();
+      expect(own.threaded).toBe(false);
+      own.warm();
+      expect(own.threaded).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('go to the digest thread that runs already (a part was sent) though budget is left', async () => {
+    const own = new PartHasher({ inlineWholeBytes: 10_000_000 });
+    try {
+      await own.part(own.open(), shared(randomBytes(100)), { sha256: false }).digests;
+      const body = randomBytes(5000);
+      expect((await own.whole(shared(body))).sha256.toString('hex')).toBe(sha256(body));
+      expect(own.hashedHere).toBe(0);
+    } finally {
+      await own.close();
+    }
   });
 });
 
