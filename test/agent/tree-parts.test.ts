@@ -135,6 +135,17 @@ describe('gzip JSON lines', () => {
     expect(gunzipSync(readFileSync(file)).toString('utf8')).toBe(`${expected.join('\n')}\n`);
   });
 
+  it('compresses within a 4 KiB window: a gunzip with that window reads a file whose lines repeat 6 KB apart', async () => {
+    const file = join(tmp(), 'window.jsonl.gz');
+    const w = new JsonlGzWriter(file, 1);
+    const far = createHash('sha512').update('x').digest('hex').repeat(47); // 6,016 characters
+    const lines = Array.from({ length: 40 }, (_, i) => `${far}${i}`);
+    for (const line of lines) w.writeLine(line);
+    await w.close();
+    // With zlib's default 32 KiB window the repeats would be matched 6 KB back, which a 4 KiB window cannot read.
+    expect(gunzipSync(readFileSync(file), { windowBits: 12 }).toString().split('\n').slice(0, -1)).toEqual(lines);
+  });
+
   it('writes a readable file with no lines when nothing was written (an empty tree)', async () => {
     const file = join(tmp(), 'empty.gz');
     await new JsonlGzWriter(file).close();
