@@ -1,0 +1,235 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { leadingKeyPatterns } from '../core/catalogue-table.ts';
+import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX } from '../core/audit-ledger.ts';
+import { EXPORT_MAX_EVENT_AGE_SECONDS } from '../core/export-deadline.ts';
+import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
+import type { FerryFunctionsProps, FunctionName } from './functions.ts';
+import { acknowledgeWildcardResource } from './nag.ts';
+import { bucketArn, objectsArn, viaService } from './names.ts';
+
+// What each function's role may do: exactly the calls its handler makes, on the keys and items
+// it needs (infra/functions.ts builds the functions; this grants their policies). Every wildcard
+// resource says why (cdk-nag). The local cloud enforces the synthesized statements on every call
+// the functions make (infra/policy-eval.ts), and test/infra checks them in the template.
+
+/** The functions that write audit events (search, listen, download, recall) to the durable trail. */
+export const AUDIT_CHAIN_WRITERS: ReadonlySet<FunctionName> = new Set<FunctionName>(['catalogue', 'artefacts', 'replay', 'console', 'holds', 'export']);
+
+export interface GrantTargets extends FerryFunctionsProps {
+  fns: Record<FunctionName, NodejsFunction>;
+  roles: Record<FunctionName, iam.Role>;
+  /** The export function's timeout: the console and the export compute their deadlines from it. */
+  exportTimeout: Duration;
+}
+
+/** Adds every function's statements to its role (and the export's failure destination). */
+export function grantFunctionPolicies(t: GrantTargets): void {
+  const g = new Grants(t);
+  g.grantIngest();
+  g.grantCatalogue();
+  g.grantArtefacts();
+  g.grantReplay();
+  g.grantFleet();
+  g.grantConsole();
+  g.grantHolds();
+  g.grantExport();
+  for (const name of AUDIT_CHAIN_WRITERS) g.grantAuditTrail(t.fns[name]);
+}
+
+class Grants {
+  private readonly fns: Record<FunctionName, NodejsFunction>;
+
+  constructor(private readonly t: GrantTargets) {
+    this.fns = t.fns;
+  }
+
+  private allow(fn: NodejsFunction, sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>): void {
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+  }
+
+  private decryptViaS3(fn: NodejsFunction): void {
+    this.allow(fn, 'DecryptObjects', ['kms:Decrypt'], [this.t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+  }
+
+  private tableKey(fn: NodejsFunction, write: boolean): void {
+    const actions = write ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt', 'kms:DescribeKey'];
+    this.allow(fn, 'TableKey', actions, [this.t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+  }
+
+  /**
+   * Reads manifests and HEADs the object each one names (a pack, or a backup, log segment or
+   * archive: HEAD is authorised as s3:GetObject), then writes catalogue entries.
+   */
+  grantIngest(): void {
+    const { bucketName, table } = this.t;
+    const readable = DATA_CLASSES.map((dataClass) => objectsArn(bucketName, classPrefix(dataClass)));
+    this.allow(this.fns.ingest, 'ReadManifestsHeadObjects', ['s3:GetObject'], readable);
+    this.decryptViaS3(this.fns.ingest);
+    this.allow(this.fns.ingest, 'WriteCatalogue', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'], [table.tableArn]);
+    this.tableKey(this.fns.ingest, true);
+    for (const dataClass of DATA_CLASSES) {
+      const why =
+        dataClass === 'manifests'
+          ? 'ingest reads any manifest of any site: it is the one writer of the catalogue for all sites'
+          : `ingest HEADs the ${dataClass} object a manifest names (any site) to check its size before cataloguing; HEAD needs s3:GetObject`;
+      acknowledgeWildcardResource(this.t.roles.ingest, objectsArn(bucketName, classPrefix(dataClass)), why);
+    }
+  }
+
+  grantCatalogue(): void {
+    const { table, indexArns } = this.t;
+    this.allow(this.fns.catalogue, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
+    this.tableKey(this.fns.catalogue, false);
+  }
+
+  /**
+   * The catalogue's reads (its search and get code runs in the console) and the holds
+   * function's grants (so does its code, for officers); replay links: infra/console.ts.
+   */
+  grantConsole(): void {
+    const { table, indexArns } = this.t;
+    this.allow(this.fns.console, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
+    this.grantHoldRecords(this.fns.console, this.t.roles.console, 'the console function checks the officer\'s Cognito groups against the site first, and every hold is audited');
+  }
+
+  /** Lists artefacts and plans restores from the catalogue's main table (no index, no S3). */
+  grantArtefacts(): void {
+    this.allow(this.fns.artefacts, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [this.t.table.tableArn]);
+    this.tableKey(this.fns.artefacts, false);
+  }
+
+  /**
+   * Legal holds: its own items (HOLD#, CASE#) read and written, recording entries read, the
+   * manifests read (which calls share a pack, before a release turns the legal hold off), and
+   * S3 Object Lock legal hold set on packs and manifests. No delete, no retention, no bypass.
+   */
+  grantHolds(): void {
+    this.grantHoldRecords(this.fns.holds, this.t.roles.holds, 'the API takes SigV4 (IAM) callers only and every hold is audited');
+  }
+
+  /**
+   * What placing and releasing holds and managing cases needs: the holds function's, and the
+   * console's, which runs the same code in process for a signed-in officer of the site.
+   */
+  grantHoldRecords(fn: NodejsFunction, role: iam.Role, callers: string): void {
+    const { bucketName, table } = this.t;
+    const own = leadingKeyPatterns(['hold', 'case']);
+    this.allow(fn, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
+    this.allow(fn, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(fn, true);
+    const manifests = objectsArn(bucketName, classPrefix('manifests'));
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    this.allow(fn, 'ReadManifests', ['s3:GetObject'], [manifests]);
+    this.decryptViaS3(fn);
+    this.allow(fn, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
+    acknowledgeWildcardResource(role, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
+    acknowledgeWildcardResource(role, packs, `legal hold is set on the pack of any held call of the sites the caller may reach; ${callers}`);
+  }
+
+  /**
+   * Case exports: the console starts the export function (asynchronous Invoke) after writing a
+   * `running` status record (EXPORT# items), and presigns the finished bundle's download with
+   * its own role (GetObject on exports/, nothing else). The export function reads the calls'
+   * catalogue entries and case records and their packs, writes the bundle under exports/ by
+   * multipart upload (PutObject, AbortMultipartUpload), and ends the status record; a failed
+   * invocation's record goes to export-failed, which may read and end status records only.
+   */
+  grantExport(): void {
+    const { bucketName, table } = this.t;
+    const exportsArn = objectsArn(bucketName, 'exports/');
+    const statusKeys = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['export']) } };
+    this.fns.console.addEnvironment('EXPORT_FUNCTION_NAME', this.fns.export.functionName);
+    // One value for the function's timeout and the deadlines both sides compute (core/export-deadline.ts).
+    const timeout = String(this.t.exportTimeout.toSeconds());
+    this.fns.console.addEnvironment('EXPORT_TIMEOUT_SECONDS', timeout);
+    const keepDays = String(this.t.config.lifecycle.exportsExpireDays);
+    this.fns.console.addEnvironment('EXPORT_KEEP_DAYS', keepDays);
+    this.fns.export.addEnvironment('EXPORT_TIMEOUT_SECONDS', timeout);
+    this.fns.export.addEnvironment('EXPORT_KEEP_DAYS', keepDays);
+    // No retry: a retried export could race its first attempt for the same bundle (the job is
+    // claimed once, so a retry would only find it taken). A failed invocation (an error, a
+    // timeout, the runtime's exit or out of memory, an event older than the deadline allows for)
+    // goes to the export-failed function, which marks the record failed at once; the deadline
+    // stays for what Lambda never reports. A function cannot be its own destination.
+    this.fns.export.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(EXPORT_MAX_EVENT_AGE_SECONDS), onFailure: this.failureDestination(this.fns.export, this.fns['export-failed']) });
+    this.allow(this.fns['export-failed'], 'EndExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
+    this.tableKey(this.fns['export-failed'], true);
+    this.allow(this.fns.console, 'StartExport', ['lambda:InvokeFunction'], [this.fns.export.functionArn]);
+    this.allow(this.fns.console, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
+    this.allow(this.fns.console, 'ReadBundles', ['s3:GetObject'], [exportsArn]);
+    acknowledgeWildcardResource(this.t.roles.console, exportsArn, 'the console presigns the download of a finished bundle of a site the officer may see (after its Cognito group check); exports/ holds bundles only');
+
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    this.allow(this.fns.export, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
+    this.allow(this.fns.export, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    this.tableKey(this.fns.export, true);
+    this.allow(this.fns.export, 'ReadPacks', ['s3:GetObject'], [packs]);
+    // PutObjectRetention: the bundle's retention ends when the exports/ lifecycle rule expires it
+    // (GOVERNANCE, never the bucket's default, which would keep personal data past its days).
+    this.allow(this.fns.export, 'WriteBundles', ['s3:PutObject', 's3:PutObjectRetention', 's3:AbortMultipartUpload'], [exportsArn]);
+    this.allow(this.fns.export, 'ObjectsKey', ['kms:Decrypt', 'kms:GenerateDataKey'], [this.t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    acknowledgeWildcardResource(this.t.roles.export, packs, 'an export reads the byte range of each exported call from its pack, for any site an officer may export (checked by the console before it starts the export)');
+    acknowledgeWildcardResource(this.t.roles.export, exportsArn, 'the export writes the bundle it was started for under exports/{site}/ by multipart upload; exports/ holds bundles only');
+  }
+
+  /** `target` as `source`'s on-failure destination, invoked with `source`'s role: InvokeFunction on it unqualified (CDK's LambdaDestination adds `…:*`). */
+  private failureDestination(source: NodejsFunction, target: NodejsFunction): lambda.IDestination {
+    return {
+      bind: () => {
+        this.allow(source, 'InvokeFailureDestination', ['lambda:InvokeFunction'], [target.functionArn]);
+        return { destination: target.functionArn };
+      },
+    };
+  }
+
+  /** One catalogue lookup and a ranged GET of the pack; no manifests, no other data class. */
+  grantReplay(): void {
+    const { bucketName, table } = this.t;
+    const packs = objectsArn(bucketName, classPrefix('recordings'));
+    // BatchGetItem: concurrent plays' lookups in one request (core/replay.ts coalescedLookups).
+    this.allow(this.fns.replay, 'ReadCatalogueEntry', ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn]);
+    this.tableKey(this.fns.replay, false);
+    this.allow(this.fns.replay, 'ReadPacks', ['s3:GetObject'], [packs]);
+    this.decryptViaS3(this.fns.replay);
+    acknowledgeWildcardResource(this.t.roles.replay, packs, 'replay streams a byte range of any site pack for compliance officers; the URL takes SigV4 (IAM) callers only and every listen is audited');
+  }
+
+  /** Every site's newest heartbeat (heartbeats/, nothing else of the bucket) and newest window run (a Query); no write. */
+  grantFleet(): void {
+    const { bucketName, table } = this.t;
+    const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
+    this.allow(this.fns.fleet, 'ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
+    this.allow(this.fns.fleet, 'ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
+    this.decryptViaS3(this.fns.fleet);
+    this.allow(this.fns.fleet, 'ReadRuns', ['dynamodb:Query'], [table.tableArn]);
+    this.tableKey(this.fns.fleet, false);
+    acknowledgeWildcardResource(this.t.roles.fleet, heartbeats, 'the fleet status reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data');
+  }
+
+  /**
+   * The audit trail (core/audit-trail.ts): the ledger (`AUDIT#{site}`: records by a conditional
+   * PutItem, the newest by a Query; `AUDITSEAL#{site}`: the sealed mark) and the sealed records
+   * under `audit/` (PutObject with If-None-Match, as the bucket policy demands; Object Lock keeps
+   * them). No DeleteItem: a function cannot remove a record from the ledger before it is sealed.
+   */
+  grantAuditTrail(fn: NodejsFunction): void {
+    const { bucketName, table, dataKey } = this.t;
+    const ledger = [`${AUDIT_LEDGER_KEY_PREFIX}*`, `${AUDIT_SEAL_KEY_PREFIX}*`];
+    this.allow(fn, 'AuditChainLedger', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ledger } });
+    this.allow(fn, 'AuditChainHeadKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+    const records = objectsArn(bucketName, 'audit/');
+    this.allow(fn, 'AppendAuditRecords', ['s3:PutObject'], [records]);
+    this.allow(fn, 'AuditRecordsKey', ['kms:GenerateDataKey', 'kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    // The catalogue (IAM route) and the console serve the audit view: they read records too (GET …/audit).
+    const reader = fn === this.fns.catalogue || fn === this.fns.console;
+    if (reader) this.allow(fn, 'ReadAuditRecords', ['s3:GetObject'], [records]);
+    const why = reader
+      ? 'the audit view reads and audited requests append records of any site the caller may see (one object per record, write-once, under Object Lock); it cannot delete them'
+      : 'audited functions append audit records of any site (one object per record, write-once, under Object Lock); they can neither read nor delete them';
+    acknowledgeWildcardResource(fn.role!, records, why);
+  }
+}
