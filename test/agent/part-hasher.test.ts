@@ -202,7 +202,9 @@ describe('objects sent whole at the start of a process', () => {
   it('go to the digest thread that runs already (a part was sent) though budget is left', async () => {
     const own = new PartHasher({ inlineWholeBytes: 10_000_000 });
     try {
-      await own.part(own.open(), shared(randomBytes(100)), { sha256: false }).digests;
+      const sent = own.part(own.open(), shared(randomBytes(100)), { sha256: false });
+      // Both answers awaited: the object thread's too, or closing the hasher would fail it unawaited.
+      await Promise.all([sent.digests, sent.read]);
       const body = randomBytes(5000);
       expect((await own.whole(shared(body))).sha256.toString('hex')).toBe(sha256(body));
       expect(own.hashedHere).toBe(0);
