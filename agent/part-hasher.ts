@@ -287,7 +287,7 @@ export class PartHasher implements PartHashing {
   private nextId = 1;
   /** Bytes of whole objects this thread may still hash itself while no digest thread runs (INLINE_WHOLE_BYTES). */
   private inlineLeft: number;
-  /** Objects sent whole that were hashed on this thread (tests, logs). */
+  /** Objects sent whole that were hashed on this thread (tests). */
   hashedHere = 0;
 
   constructor(options: { digestThreads?: number; inlineWholeBytes?: number } = {}) {

@@ -109,8 +109,8 @@ export class ReadAhead {
   /** The share of the runs' files read, as a moving average; undefined until a run with files ended. */
   private shareRead: number | undefined;
   private fromDisk = false;
-  /** The reads count at the latest look (undefined before the first). */
-  private lookedAt: number | undefined;
+  /** The reads count at the latest look (0 before the first). */
+  private lookedAt = 0;
   /** Whether the latest look found the reads slow. */
   private slowLast = false;
   private worker: Worker | undefined;
@@ -133,7 +133,7 @@ export class ReadAhead {
    */
   get active(): boolean {
     if (this.shareRead === undefined || this.shareRead < this.minShareRead) return false;
-    if (!this.fromDisk && this.reads >= (this.lookedAt ?? 0) + this.minReads) {
+    if (!this.fromDisk && this.reads >= this.lookedAt + this.minReads) {
       this.lookedAt = this.reads;
       const slow = this.slow();
       this.fromDisk = slow && this.slowLast;
