@@ -1,9 +1,9 @@
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
-import { batchKey, type FileStamp } from './journal.ts';
+import { batchKey } from './journal.ts';
 import { listBatches } from './sources/scan.ts';
-import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
+import { RecordingsWalk, backlogOfView, leftView } from './recordings-walk.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
 import { sourceReadable } from './state/alert-book.ts';
 import { reportLost, shipAll, type RecordingsState } from './ship-recordings.ts';
@@ -16,7 +16,7 @@ import type { CycleReport } from './agent-types.ts';
 /** Runs one pass over a recordings source; adds its counts and status to `report`, its batches to `keep`. */
 export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
   const now = () => s.deps.clock.now().toISOString();
-  const savedView = () => backlogOfView(source.name, s.observations.previousPending(source.name), (batch) => keep.add(batchKey(source.name, batch)));
+  const savedView = () => backlogOfView(source.name, s.observations.previousPending(source.name), { each: (batch) => keep.add(batchKey(source.name, batch)), left: leftView(s.journal, s.lossLog, source.name) });
   const problem = await sourceProblem(s, source);
   if (problem) {
     // Keep the saved view: what was pending is neither shipped nor known lost, and stays reported as pending.
@@ -62,9 +62,10 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       await walking.catch(() => undefined);
     }
     await walking;
-    // The view was written as the walk went; what shipped (or was found lost) since leaves it.
-    const left = (batch: string, f: FileStamp) => s.journal.isShipped(source.name, batch, f) || s.lossLog.has(source.name, batch, f);
-    if (report.packs > 0 || report.lost > 0 || walk.lost > 0) s.observations.prunePending(source.name, left);
+    // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
+    // journal and the loss log, and every reader of the view leaves it out (the next walk, the
+    // backlog of a source that cannot be scanned, `ferry agent status`). Rewriting the view
+    // here without it took the whole view through memory at the end of every pass.
     report.lost += walk.lost;
     report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now() });
   } finally {
@@ -85,6 +86,7 @@ function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: str
       warn: o.warn,
       lost: (batch, files, when) => reportLost(s, source, batch, files, reason[when], when === 'between passes' ? o.lastSeen : undefined),
       lookahead: s.deps.config.shipping.packConcurrency * 2,
+      left: leftView(s.journal, s.lossLog, source.name),
     },
     batches,
   );

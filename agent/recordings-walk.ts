@@ -29,6 +29,11 @@ export interface WalkDeps {
   lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping') => Promise<number>;
   /** Ready batches queued with their file records (the rest are queued by name). */
   lookahead: number;
+  /**
+   * What left the previous view after it was written (shipped, or found lost, by its pass):
+   * taken out of what a stopped walk carries over unexamined. Defaults to the journal's shipped files.
+   */
+  left?: LeftView;
 }
 
 interface Ready {
@@ -139,7 +144,9 @@ export class RecordingsWalk {
   }
 
   private carry(entry: PendingEntry): void {
-    if (this.deps.next.add(entry.batch, entry.files)) this.summary.set(entry.batch, summarize(entry.files));
+    const left = this.deps.left ?? this.isShipped;
+    const files = entry.files.filter((f) => !left(entry.batch, f));
+    if (this.deps.next.add(entry.batch, files)) this.summary.set(entry.batch, summarize(files));
   }
 
   private push(ready: Ready): void {
@@ -230,12 +237,26 @@ function summarize(files: readonly FileStamp[]): BatchSummary {
   return { recordings: files.length, bytes, oldestMs };
 }
 
-/** The backlog a pending view describes, streamed (a source that cannot be scanned reports its last view). */
-export function backlogOfView(source: string, view: PendingViewReader, each: (batch: string) => void = () => undefined): Backlog {
+/** Whether a recording of a pending view has left it since the view was written: shipped (the journal) or recorded lost (the loss log). */
+export type LeftView = (batch: string, f: FileStamp) => boolean;
+
+/** LeftView from the journal's shipped index and the loss log (one lookup of the index a batch). */
+export function leftView(journal: { isShipped(source: string, batch: string, f: FileStamp): boolean }, losses: { has(source: string, batch: string, f: FileStamp): boolean }, source: string): LeftView {
+  return (batch, f) => journal.isShipped(source, batch, f) || losses.has(source, batch, f);
+}
+
+/**
+ * The backlog a pending view describes, streamed (a source that cannot be scanned reports its
+ * last view): `left` takes out what shipped or was found lost after the view was written;
+ * `each` is called with every batch of the view.
+ */
+export function backlogOfView(source: string, view: PendingViewReader, o: { each?: (batch: string) => void; left?: LeftView } = {}): Backlog {
   const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
   for (let e = view.take(); e; e = view.take()) {
-    each(e.batch);
-    const s = summarize(e.files);
+    o.each?.(e.batch);
+    const files = o.left ? e.files.filter((f) => !o.left?.(e.batch, f)) : e.files;
+    if (files.length === 0) continue;
+    const s = summarize(files);
     backlog.batches++;
     backlog.recordings += s.recordings;
     backlog.bytes += s.bytes;

@@ -5,7 +5,7 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { recheckBatch } from './sources/source-checks.ts';
 import type { Journal, FileStamp } from './journal.ts';
 import type { BatchWork } from './sources/recordings.ts';
-import type { RecordingsWalk } from './recordings-walk.ts';
+import { leftView, type RecordingsWalk } from './recordings-walk.ts';
 import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import type { PartPool } from './part-pool.ts';
 import type { Observations } from './state/observations.ts';
@@ -81,7 +81,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   // The slice starts with shipping; every worker takes at least one batch, so a slow store
   // still drains the backlog.
   const deadline = s.deps.clock.now().getTime() + RECORDINGS_SLICE_MS;
-  const left = (batch: string) => (f: FileStamp) => s.journal.isShipped(source.name, batch, f) || s.lossLog.has(source.name, batch, f);
+  const left = leftView(s.journal, s.lossLog, source.name);
   // The first batch the walk hands out (the oldest: the recorder's next to evict) is read alone;
   // the other workers join once its members are read. Packs started together are read together
   // and finish together, so the first pack published would otherwise wait for the reading of
@@ -114,7 +114,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
         report.recordings += outcome.result.recordings;
         report.bytes += outcome.result.bytes;
       } else if (!outcome.evicted) report.failed++;
-      walk.done(work, left(work.batch));
+      walk.done(work, (f) => left(work.batch, f));
       done++;
       progress();
     }

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import { Journal } from '../agent/journal.ts';
 import type { Backlog } from '../agent/sources/recordings.ts';
-import { backlogOfView } from '../agent/recordings-walk.ts';
+import { backlogOfView, leftView } from '../agent/recordings-walk.ts';
 import { Observations } from '../agent/state/observations.ts';
 import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
@@ -153,6 +153,7 @@ export interface StatusReport {
 export async function collectStatus(configFile: string): Promise<StatusReport> {
   const config = loadConfig(configFile);
   const journal = new Journal(config.state, { readOnly: true });
+  const losses = new LossLog(config.state, { readOnly: true });
   const observations = new Observations(config.state);
   const total: Backlog = { batches: 0, recordings: 0, bytes: 0 };
   const sources: StatusReport['sources'] = [];
@@ -165,7 +166,8 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
       sources.push({ name: source.name, backlog: { batches: 0, recordings: 0, bytes: 0 }, noPassYet: true, ...(problem ? { problem } : {}) });
       continue;
     }
-    const backlog = backlogOfView(source.name, observations.previousPending(source.name));
+    // The view as the last walk wrote it, less what shipped or was found lost since.
+    const backlog = backlogOfView(source.name, observations.previousPending(source.name), { left: leftView(journal, losses, source.name) });
     sources.push({ name: source.name, backlog, ...(last.lastScan ? { lastScan: last.lastScan } : {}), ...(problem ? { problem } : {}) });
     total.batches += backlog.batches;
     total.recordings += backlog.recordings;
@@ -174,7 +176,6 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   }
   const statusFile = join(config.state, 'status.json');
   const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as Partial<AgentStatusFile>) : undefined;
-  const losses = new LossLog(config.state, { readOnly: true });
   const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings' && s.type !== 'tree');
   const treeSources = (last?.sources ?? []).filter((s): s is TreeSourceStatus => s.type === 'tree');
   const now = systemClock.now().getTime();

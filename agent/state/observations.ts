@@ -12,7 +12,9 @@ import { PendingViewReader, PendingViewWriter } from './pending-view.ts';
 // each source's pass; a crash before that leaves the previous observation, which at worst makes
 // a file wait one more window and finds the same losses again (the loss log records each once).
 // The recordings each source has pending are kept beside it, one file per source, in the
-// streaming format of state/pending-view.ts (`pending/<source>.jsonl`).
+// streaming format of state/pending-view.ts (`pending/<source>.jsonl`): what the pass's walk saw
+// pending. What shipped or was found lost after the walk stays in it until the next walk;
+// readers take it out with the journal and the loss log (recordings-walk.ts, leftView).
 
 interface SourceFile {
   /**
@@ -100,23 +102,6 @@ export class Observations {
     this.save();
   }
 
-  /**
-   * Rewrites the source's pending view without the files `gone` says are no longer pending
-   * (shipped or recorded lost since the view was written), streaming, atomically.
-   */
-  prunePending(source: string, gone: (batch: string, file: FileStamp) => boolean): void {
-    if (!existsSync(this.pendingFile(source))) return;
-    const reader = this.previousPending(source);
-    const writer = this.pendingWriter(source);
-    try {
-      for (let e = reader.take(); e; e = reader.take()) writer.add(e.batch, e.files.filter((f) => !gone(e.batch, f)));
-      writer.commit();
-    } finally {
-      reader.close();
-      writer.close();
-    }
-  }
-
   /** How many batch directories the last pass found, and when (undefined before the first pass). */
   lastPass(source: string): { batchesSeen: number; lastScan?: string } | undefined {
     if (!this.hasPending(source)) return undefined;
@@ -124,13 +109,19 @@ export class Observations {
     return { batchesSeen: s?.batchesSeen ?? 0, lastScan: s?.lastScan };
   }
 
-  /** The whole pending view in memory (status tools and tests; a pass streams it instead). */
-  pending(source: string): PendingView | undefined {
+  /**
+   * The whole pending view in memory (status tools and tests; a pass streams it instead);
+   * `left` takes out what shipped or was found lost after the pass wrote it.
+   */
+  pending(source: string, left?: (batch: string, file: FileStamp) => boolean): PendingView | undefined {
     const last = this.lastPass(source);
     if (!last) return undefined;
     const batches = new Map<string, FileStamp[]>();
     const reader = this.previousPending(source);
-    for (let e = reader.take(); e; e = reader.take()) batches.set(e.batch, e.files);
+    for (let e = reader.take(); e; e = reader.take()) {
+      const files = left ? e.files.filter((f) => !left(e.batch, f)) : e.files;
+      if (files.length > 0) batches.set(e.batch, files);
+    }
     return { batches, ...last };
   }
 

@@ -225,6 +225,21 @@ describe('sources that cannot be read', () => {
     expect(back.report.lost).toBe(0);
   });
 
+  it('reports as the backlog of a mount that disappeared what its last pass left unshipped, not what that pass shipped after its walk', async () => {
+    const s = site();
+    writeTree(s.root, 2, 10); // closed: shipped by the first pass, after its walk wrote the view
+    writeTree(s.root, 1, 4, { firstBatch: 3, ageMs: 10_000 }); // not closed yet: pending
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    const first = await cronPass(s.config, store, alerts, clock);
+    expect(first.report.recordings).toBe(20);
+    renameSync(s.root, `${s.root}.away`); // the mount is gone
+    const gone = await cronPass(s.config, store, alerts, clock);
+    expect(gone.status.sources[0]).toMatchObject({ problem: `${s.root} does not exist`, backlog: { batches: 1, recordings: 4 } });
+    expect(gone.report.lost).toBe(0);
+  });
+
   it('calls nothing lost when a root that held batches is suddenly empty (an unmounted share) and alerts instead', async () => {
     const s = site();
     writeTree(s.root, 2, 4, { ageMs: 10_000 });

@@ -38,7 +38,7 @@ function setup(previous: PendingEntry[] = []) {
     );
     return { walk, next };
   };
-  return { root, view, walkOf, lost };
+  return { root, view, walkOf, lost, journal };
 }
 
 /** Takes every batch the walk hands out, one worker, while the walk runs. */
@@ -131,5 +131,23 @@ describe('the streaming walk of a recordings root', () => {
     expect(view).toEqual(['000005', '000007']);
     expect(s.lost).toEqual([]);
     expect(walk.backlog()).toMatchObject({ batches: 2, recordings: 2 });
+  });
+
+  it('stopped early, leaves out of what it carries over the files its journal shipped after the previous view was written', async () => {
+    const s = setup([{ batch: '000005', files: [stamp('x.wav'), stamp('z.wav')] }, { batch: '000007', files: [stamp('y.wav')] }]);
+    await s.journal.begin({ packId: 'p5', source: 'cs', batch: '000005', packKey: 'k5', manifestKey: 'm5', files: [stamp('x.wav')] });
+    await s.journal.published('p5', 1, 1);
+    await s.journal.begin({ packId: 'p7', source: 'cs', batch: '000007', packKey: 'k7', manifestKey: 'm7', files: [stamp('y.wav')] });
+    await s.journal.published('p7', 1, 1);
+    const { walk, next } = await s.walkOf();
+    walk.stop();
+    await walk.walk();
+    next.commit();
+    next.close();
+    const view: [string, string[]][] = [];
+    const r = PendingViewReader.open(s.view);
+    for (let e = r.take(); e; e = r.take()) view.push([e.batch, e.files.map((f) => f.name)]);
+    expect(view).toEqual([['000005', ['z.wav']]]);
+    expect(walk.backlog()).toMatchObject({ batches: 1, recordings: 1 });
   });
 });

@@ -11,6 +11,8 @@ import type { Alert, BlobStore } from '../../core/ports.ts';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
+import { Journal } from '../../agent/journal.ts';
+import { leftView } from '../../agent/recordings-walk.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { Observations } from '../../agent/state/observations.ts';
 import { StateLockedError } from '../../agent/state/state-lock.ts';
@@ -194,9 +196,14 @@ sources:
   const lost = new Map<string, number>();
   for (const l of lossLog.all()) for (const f of l.files) lost.set(`${l.batch}/${f.name}`, (lost.get(`${l.batch}/${f.name}`) ?? 0) + 1);
 
-  // Still pending: what the agent holds as seen and unshipped (left only when the root ended up
-  // empty, which the agent treats as an unmounted share: alerted, nothing called lost).
-  const pending = new Set([...(new Observations(config.state).pending('rec')?.batches ?? [])].flatMap(([b, files]) => files.map((f) => `${b}/${f.name}`)));
+  // Still pending: what the agent holds as seen and unshipped, as `ferry agent status` counts it
+  // (the last walk's view, less what the journal shipped and the loss log recorded since): left
+  // only when the root ended up empty, which the agent treats as an unmounted share (alerted,
+  // nothing called lost).
+  const journal = new Journal(config.state, { readOnly: true });
+  const view = new Observations(config.state).pending('rec', leftView(journal, lossLog, 'rec'));
+  journal.close();
+  const pending = new Set([...(view?.batches ?? [])].flatMap(([b, files]) => files.map((f) => `${b}/${f.name}`)));
   if (pending.size > 0) expect(recorder.present()).toEqual([]);
   for (const r of recorder.written) {
     const state = { shipped: shipped.get(r) ?? 0, lost: lost.get(r) ?? 0, pending: pending.has(r) ? 1 : 0 };

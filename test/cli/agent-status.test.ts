@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectStatus, renderStatus } from '../../cli/agent-commands.ts';
+import { Journal } from '../../agent/journal.ts';
+import { LossLog } from '../../agent/state/loss-log.ts';
 import { writePendingView, type ViewEntry } from '../support/pending-view.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 
@@ -37,6 +39,25 @@ describe('agent status from the pending view', () => {
     expect(status.backlog.oldestAgeSec).toBeGreaterThan(3 * 3600 - 60);
     expect(status.sources).toEqual([{ name: 'rec', backlog: expect.objectContaining({ batches: 2500 }), lastScan: '2026-03-01T10:00:00.000Z' }]);
     expect(renderStatus(status)).toMatch(/^backlog\s+2500 batch\(es\), 250000 recording\(s\), 512\.0 MB$/m);
+  });
+
+  it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
+    const s = site();
+    const [first, second] = [...bigView(2, Date.now() - 60_000)] as [ViewEntry, ViewEntry];
+    writePendingView(s.state, 'rec', [first, second]);
+    // After the walk wrote the view, its pass shipped the first batch whole and 30 of the
+    // second, and the recorder evicted 10 more of the second before they shipped.
+    const journal = new Journal(s.state);
+    await journal.begin({ packId: 'p1', source: 'rec', batch: first.batch, packKey: 'k1', manifestKey: 'm1', files: first.files });
+    await journal.published('p1', 100, 100 * 2048);
+    await journal.begin({ packId: 'p2', source: 'rec', batch: second.batch, packKey: 'k2', manifestKey: 'm2', files: second.files.slice(0, 30) });
+    await journal.published('p2', 30, 30 * 2048);
+    journal.close();
+    const losses = new LossLog(s.state);
+    losses.record({ source: 'rec', batch: second.batch, kind: 'recordings', files: second.files.slice(30, 40).map((f) => ({ ...f, path: join(s.root, second.batch, f.name) })), reason: 'deleted', at: new Date().toISOString() });
+    losses.close();
+    const status = await collectStatus(s.config);
+    expect(status.backlog).toMatchObject({ batches: 1, recordings: 60, bytes: 60 * 2048, oldestBatch: second.batch });
   });
 
   it('does not count recordings in the root that the last pass did not see', async () => {
