@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LineFileReader, LineFileWriter } from '../line-file.ts';
+import { LineBytesReader, LineFileWriter } from '../line-file.ts';
 import { fsyncDirectory } from './atomic-file.ts';
 
 // The recordings the journal knows were shipped, by batch, kept in the state directory rather
@@ -61,6 +61,22 @@ function keyOf(text: string, file: string): string {
   try {
     if (!text.startsWith('["') || i >= text.length) throw new Error('a line does not start with ["source\\tbatch"');
     return JSON.parse(text.slice(1, i + 1)) as string;
+  } catch (error) {
+    throw damaged(file, error);
+  }
+}
+
+/** keyOf for a line as bytes: only the key's bytes are decoded. */
+function keyOfBytes(line: Buffer, file: string): string {
+  let i = 2;
+  for (; i < line.length; i++) {
+    const c = line[i];
+    if (c === 92) i++; // a backslash escapes the next byte (an escape is ASCII)
+    else if (c === 34) break; // the closing quote
+  }
+  try {
+    if (line[0] !== 91 || line[1] !== 34 || i >= line.length) throw new Error('a line does not start with ["source\\tbatch"');
+    return JSON.parse(line.toString('utf8', 1, i + 1)) as string;
   } catch (error) {
     throw damaged(file, error);
   }
@@ -131,20 +147,22 @@ export class ShippedIndex {
     const added = [...this.overlay.keys()].sort();
     const tmp = `${this.file}.tmp`;
     const out = new LineFileWriter(tmp);
-    /** Writes a batch's line (`keys` sorted), or `text`, the same line as the base has it. */
-    const write = (key: string, keys: readonly string[], text?: string) => {
-      if (!keep || keep.has(key)) out.writeLine(text ?? JSON.stringify([key, keys]));
+    /** Writes a batch's line (`keys` sorted), or `bytes`, the same line as the base has it. */
+    const write = (key: string, keys: readonly string[], bytes?: Buffer) => {
+      if (!keep || keep.has(key)) out.writeLine(bytes ?? JSON.stringify([key, keys]));
     };
     try {
-      const base = existsSync(this.file) ? new LineFileReader(this.file) : undefined;
+      // The base's lines are copied as bytes: only their keys are decoded, and the lines of
+      // batches the overlay adds to (a few of a merge's thousands).
+      const base = existsSync(this.file) ? new LineBytesReader(this.file) : undefined;
       let i = 0;
       try {
-        for (let text = base?.next(); text !== undefined; text = base?.next()) {
-          const key = keyOf(text, this.file);
+        for (let line = base?.next(); line !== undefined; line = base?.next()) {
+          const key = keyOfBytes(line, this.file);
           for (; i < added.length && (added[i] as string) < key; i++) write(added[i] as string, keysOf(this.overlay.get(added[i] as string)));
           const over = added[i] === key ? this.overlay.get(added[i++] as string) : undefined;
-          if (over === undefined) write(key, [], text);
-          else write(key, keysOf(listing([...keysOfLine(text, this.file), ...keysOf(over)])));
+          if (over === undefined) write(key, [], line);
+          else write(key, keysOf(listing([...keysOfLine(line.toString('utf8'), this.file), ...keysOf(over)])));
         }
       } finally {
         base?.close();

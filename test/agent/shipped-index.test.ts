@@ -118,6 +118,41 @@ describe('shipped index on disk', () => {
     expect(existsSync(`${file}.tmp`)).toBe(false);
   });
 
+  it('merges by copying the base\'s lines byte for byte, a line longer than the 1 MiB read buffer and a last line without its newline included', () => {
+    const d = dir();
+    const file = join(d, 'shipped.jsonl');
+    const index = new ShippedIndex(file);
+    index.add('rec\thuge', Array.from({ length: 30_000 }, (_, i) => `${'a-long-recording-name-'.repeat(2)}${i}.wav\t2048\t1733000000000`));
+    for (const k of ['rec\t000001', 'rec\t通话/ça', 'rec\t"q"\\x', 'src\t9']) index.add(k, [`${k}.wav\t1\t2`]);
+    index.merge();
+    const before = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    expect(before.some((l) => l.length > 1024 * 1024)).toBe(true);
+    index.add('rec\t000002', ['n.wav\t1\t2']);
+    index.merge();
+    const after = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    expect(after.filter((l) => !l.startsWith('["rec\\t000002"'))).toEqual(before);
+    expect(after.map((l) => JSON.parse(l)[0] as string)).toEqual([...after.map((l) => JSON.parse(l)[0] as string)].sort());
+    expect(new ShippedIndex(file).get('rec\thuge').size).toBe(30_000);
+    // A base whose last line lost its newline (written by hand, or by another tool) is read whole.
+    writeFileSync(file, before.join('\n'));
+    const again = new ShippedIndex(file);
+    again.add('rec\t000003', ['m.wav\t1\t2']);
+    again.merge();
+    const keys = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)[0] as string);
+    expect(keys).toEqual(['rec\t"q"\\x', 'rec\t000001', 'rec\t000003', 'rec\thuge', 'rec\t通话/ça', 'src\t9']);
+  });
+
+  it('names the damaged file when a merge cannot read the base, and leaves the base as it was', () => {
+    const d = dir();
+    const file = join(d, 'shipped.jsonl');
+    writeFileSync(file, '["rec\\t1",["a\\t1\\t1"]]\nnot json\n');
+    const index = new ShippedIndex(file);
+    index.add('rec\t2', ['b\t1\t1']);
+    expect(() => index.merge()).toThrow(/shipped\.jsonl is damaged/);
+    expect(readFileSync(file, 'utf8')).toBe('["rec\\t1",["a\\t1\\t1"]]\nnot json\n');
+    expect(existsSync(`${file}.tmp`)).toBe(false);
+  });
+
   it('names the damaged file when the base cannot be read', () => {
     const d = dir();
     const file = join(d, 'shipped.jsonl');
