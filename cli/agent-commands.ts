@@ -43,7 +43,8 @@ export function registerAgentCommands(program: Command): void {
           bar?.end();
           const summary = `shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}; failed ${report.failed}; lost ${report.lost}`;
           if (interactive) process.stderr.write(`${summary}\n`);
-          else log.info('pass complete', { ...report, sources: undefined });
+          // The manifests' keys are the heartbeat's; the log line counts them (a backlog's pass publishes thousands).
+          else log.info('pass complete', { ...report, sources: undefined, manifests: report.manifests.length });
           process.exitCode = onceExitCode(report);
         } else {
           const controller = new AbortController();
