@@ -65,7 +65,11 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
     // backlog of a source that cannot be scanned, `ferry agent status`). Rewriting the view
-    // here without it took the whole view through memory at the end of every pass.
+    // here without it took the whole view through memory at the end of every pass. The journal
+    // forgets a batch's shipped files only when it compacts, at the end of a pass whose sources
+    // all completed and whose listing no longer has the batch (agent.ts, `keep`). By then this
+    // source's view has been replaced by one that names the batch not at all or only with files
+    // not shipped (a stopped walk's carry-over), or, kept as it was, has every batch in `keep`.
     report.lost += walk.lost;
     report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now() });
   } finally {
