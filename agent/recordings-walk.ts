@@ -31,9 +31,9 @@ export interface WalkDeps {
   lookahead: number;
   /**
    * What left the previous view after it was written (shipped, or found lost, by its pass):
-   * taken out of what a stopped walk carries over unexamined. Defaults to the journal's shipped files.
+   * taken out of what a stopped walk carries over unexamined.
    */
-  left?: LeftView;
+  left: LeftView;
 }
 
 interface Ready {
@@ -144,8 +144,7 @@ export class RecordingsWalk {
   }
 
   private carry(entry: PendingEntry): void {
-    const left = this.deps.left ?? this.isShipped;
-    const files = entry.files.filter((f) => !left(entry.batch, f));
+    const files = entry.files.filter((f) => !this.deps.left(entry.batch, f));
     if (this.deps.next.add(entry.batch, files)) this.summary.set(entry.batch, summarize(files));
   }
 

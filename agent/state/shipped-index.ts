@@ -50,24 +50,8 @@ interface Line {
 const damaged = (file: string, error: unknown) =>
   new Error(`state file ${file} is damaged (${(error as Error).message}); move it aside to start its records afresh`, { cause: error });
 
-/** A line's key alone, without parsing its files: the first JSON string of the line. */
-function keyOf(text: string, file: string): string {
-  let i = 2;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92) i++; // a backslash escapes the next character
-    else if (c === 34) break; // the closing quote
-  }
-  try {
-    if (!text.startsWith('["') || i >= text.length) throw new Error('a line does not start with ["source\\tbatch"');
-    return JSON.parse(text.slice(1, i + 1)) as string;
-  } catch (error) {
-    throw damaged(file, error);
-  }
-}
-
-/** keyOf for a line as bytes: only the key's bytes are decoded. */
-function keyOfBytes(line: Buffer, file: string): string {
+/** A line's key alone, without decoding its files: the first JSON string of the line, from its bytes. */
+function keyOf(line: Buffer, file: string): string {
   let i = 2;
   for (; i < line.length; i++) {
     const c = line[i];
@@ -158,7 +142,7 @@ export class ShippedIndex {
       let i = 0;
       try {
         for (let line = base?.next(); line !== undefined; line = base?.next()) {
-          const key = keyOfBytes(line, this.file);
+          const key = keyOf(line, this.file);
           for (; i < added.length && (added[i] as string) < key; i++) write(added[i] as string, keysOf(this.overlay.get(added[i] as string)));
           const over = added[i] === key ? this.overlay.get(added[i++] as string) : undefined;
           if (over === undefined) write(key, [], line);
@@ -248,8 +232,8 @@ export class ShippedIndex {
       parts.push(Buffer.from(this.buffer.subarray(0, end)));
       pos += end;
       if (nl >= 0 || n === 0) {
-        const text = Buffer.concat(parts).toString('utf8');
-        return { key: keyOf(text, this.file), text, end: pos + (nl >= 0 ? 1 : 0) };
+        const bytes = Buffer.concat(parts);
+        return { key: keyOf(bytes, this.file), text: bytes.toString('utf8'), end: pos + (nl >= 0 ? 1 : 0) };
       }
     }
   }

@@ -33,6 +33,7 @@ function setup(previous: PendingEntry[] = []) {
         warn: () => undefined,
         lost: async (batch, files, when) => (lost.push({ batch, files: files.map((f) => f.name), when }), files.length),
         lookahead,
+        left: (batch, f) => journal.isShipped('cs', batch, f),
       },
       await listBatches(root, 1),
     );
