@@ -4,7 +4,7 @@ import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
 import { batchDone, pendingView, selectWork, type Backlog, type BatchWork, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
 import { scanBatch, type ScannedBatch } from './sources/scan.ts';
-import type { PendingEntry, PendingViewReader, PendingViewWriter, ViewLine } from './state/pending-view.ts';
+import { stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
 // One pass over a recordings root as a stream: batch directories are visited one at a time in
 // compareBatches order, and for each the walk (1) compares it with the previous pass's pending
@@ -144,7 +144,7 @@ export class RecordingsWalk {
   }
 
   private carry(entry: PendingEntry): void {
-    const files = entry.files.filter((f) => !this.deps.left(entry.batch, f));
+    const files = stillPending(entry, this.deps.left);
     if (this.deps.next.add(entry.batch, files)) this.summary.set(entry.batch, summarize(files));
   }
 
@@ -236,14 +236,6 @@ function summarize(files: readonly FileStamp[]): BatchSummary {
   return { recordings: files.length, bytes, oldestMs };
 }
 
-/** Whether a recording of a pending view has left it since the view was written: shipped (the journal) or recorded lost (the loss log). */
-export type LeftView = (batch: string, f: FileStamp) => boolean;
-
-/** LeftView from the journal's shipped index and the loss log (one lookup of the index a batch). */
-export function leftView(journal: { isShipped(source: string, batch: string, f: FileStamp): boolean }, losses: { has(source: string, batch: string, f: FileStamp): boolean }, source: string): LeftView {
-  return (batch, f) => journal.isShipped(source, batch, f) || losses.has(source, batch, f);
-}
-
 /**
  * The backlog a pending view describes, streamed (a source that cannot be scanned reports its
  * last view): `left` takes out what shipped or was found lost after the view was written;
@@ -253,7 +245,7 @@ export function backlogOfView(source: string, view: PendingViewReader, o: { each
   const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
   for (let e = view.take(); e; e = view.take()) {
     o.each?.(e.batch);
-    const files = o.left ? e.files.filter((f) => !o.left?.(e.batch, f)) : e.files;
+    const files = stillPending(e, o.left);
     if (files.length === 0) continue;
     const s = summarize(files);
     backlog.batches++;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { StabilityTracker, type StabilityEntry } from '../sources/stability.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
-import { PendingViewReader, PendingViewWriter } from './pending-view.ts';
+import { PendingViewReader, PendingViewWriter, stillPending, type LeftView } from './pending-view.ts';
 
 // What the agent saw of each source, kept in the state directory so that every conclusion
 // drawn from two observations (a file stable for `stableSeconds`, a pending recording that is
@@ -14,7 +14,7 @@ import { PendingViewReader, PendingViewWriter } from './pending-view.ts';
 // The recordings each source has pending are kept beside it, one file per source, in the
 // streaming format of state/pending-view.ts (`pending/<source>.jsonl`): what the pass's walk saw
 // pending. What shipped or was found lost after the walk stays in it until the next walk;
-// readers take it out with the journal and the loss log (recordings-walk.ts, leftView).
+// readers take it out with the journal and the loss log (pending-view.ts, leftView).
 
 interface SourceFile {
   /**
@@ -113,13 +113,13 @@ export class Observations {
    * The whole pending view in memory (status tools and tests; a pass streams it instead);
    * `left` takes out what shipped or was found lost after the pass wrote it.
    */
-  pending(source: string, left?: (batch: string, file: FileStamp) => boolean): PendingView | undefined {
+  pending(source: string, left?: LeftView): PendingView | undefined {
     const last = this.lastPass(source);
     if (!last) return undefined;
     const batches = new Map<string, FileStamp[]>();
     const reader = this.previousPending(source);
     for (let e = reader.take(); e; e = reader.take()) {
-      const files = left ? e.files.filter((f) => !left(e.batch, f)) : e.files;
+      const files = stillPending(e, left);
       if (files.length > 0) batches.set(e.batch, files);
     }
     return { batches, ...last };

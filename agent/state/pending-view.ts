@@ -24,6 +24,22 @@ export interface PendingEntry {
   files: FileStamp[];
 }
 
+/**
+ * Whether a recording of a view has left it since the view was written: shipped (the journal) or
+ * recorded lost (the loss log). A view stays as its walk wrote it; every reader takes these out.
+ */
+export type LeftView = (batch: string, f: FileStamp) => boolean;
+
+/** LeftView from the journal's shipped index and the loss log (one lookup of the index a batch). */
+export function leftView(journal: { isShipped(source: string, batch: string, f: FileStamp): boolean }, losses: { has(source: string, batch: string, f: FileStamp): boolean }, source: string): LeftView {
+  return (batch, f) => journal.isShipped(source, batch, f) || losses.has(source, batch, f);
+}
+
+/** The files of a view's entry still pending: all of them, less what `left` says has left. */
+export function stillPending(entry: PendingEntry, left: LeftView | undefined): FileStamp[] {
+  return left ? entry.files.filter((f) => !left(entry.batch, f)) : entry.files;
+}
+
 /** Where a batch's line sits in a view being written (read back with PendingViewWriter.readAt). */
 export interface ViewLine {
   offset: number;

@@ -12,7 +12,7 @@ import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
 import { Journal } from '../../agent/journal.ts';
-import { leftView } from '../../agent/recordings-walk.ts';
+import { leftView } from '../../agent/state/pending-view.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { Observations } from '../../agent/state/observations.ts';
 import { StateLockedError } from '../../agent/state/state-lock.ts';
