@@ -1,5 +1,4 @@
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 
 // Plain (uncompressed) JSON-lines files, written and read synchronously in large chunks: the
 // agent's own state files read once per pass (the recordings' pending view, a line per batch;
@@ -13,46 +12,19 @@ const CHUNK_BYTES = 1024 * 1024;
 
 /** The lines of a plain JSON-lines file, one at a time, read in chunks of 1 MiB; empty lines are skipped. */
 export class LineFileReader {
-  private fd: number | undefined;
-  private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-  // A character cut in two by a chunk boundary is joined again by the decoder.
-  private readonly decoder = new StringDecoder('utf8');
-  private lines: string[] = [];
-  private at = 0;
-  private rest = '';
+  private readonly bytes: LineBytesReader;
 
   constructor(file: string) {
-    this.fd = openSync(file, 'r');
+    this.bytes = new LineBytesReader(file);
   }
 
-  /** The next line; undefined at the end of the file. */
+  /** The next line; undefined at the end of the file. A line is decoded whole, so no character is cut by a chunk's end. */
   next(): string | undefined {
-    for (;;) {
-      while (this.at < this.lines.length) {
-        const line = this.lines[this.at++]!;
-        if (line.length > 0) return line;
-      }
-      if (this.fd === undefined) return undefined;
-      const n = readSync(this.fd, this.chunk, 0, CHUNK_BYTES, null);
-      let text: string;
-      if (n === 0) {
-        text = this.rest + this.decoder.end();
-        this.rest = '';
-        this.close();
-        this.lines = [text];
-      } else {
-        text = this.rest + this.decoder.write(this.chunk.subarray(0, n));
-        this.lines = text.split('\n');
-        this.rest = this.lines.pop()!;
-      }
-      this.at = 0;
-    }
+    return this.bytes.next()?.toString('utf8');
   }
 
   close(): void {
-    if (this.fd === undefined) return;
-    closeSync(this.fd);
-    this.fd = undefined;
+    this.bytes.close();
   }
 }
 
