@@ -1,11 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, rename, rm, type FileHandle } from 'node:fs/promises';
+import { rename, rm, type FileHandle } from 'node:fs/promises';
 import { IntegrityError } from '../core/errors.ts';
 import type { TreeEntry } from '../core/tree-manifest.ts';
 import { openNoFollow } from './local-files.ts';
 
-// One file of a tree restore being written: `<name>.part`, opened without following a link,
+// One file of a tree restore being written: `<name>.part` (or, when the snapshot itself holds a
+// path of that name, the first `<name>.ferry-N.part` it does not: partSuffixOf), opened without following a link,
 // its bytes hashed as they arrive and written in batches, renamed to its name only once its
 // size and SHA-256 are the index's. A ranged GET delivers its body in socket-sized chunks
 // (16-64 KiB): writing each with its own awaited write cost one trip through the thread pool
@@ -14,6 +15,26 @@ import { openNoFollow } from './local-files.ts';
 
 /** Bytes gathered before one writev: few enough to stay small in memory, many enough to make a file of 200 MB a few hundred writes. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * What the temporary name of the file at `rel` (its path below DIR: its bytes as a latin1
+ * string) adds to its name: `.part`, unless the snapshot holds a path of that name, then the
+ * first `.ferry-N.part` such that neither `<rel>.ferry-N.part` nor `<rel>.ferry-N` is a path of
+ * the snapshot (the second's own temporary name would be the same). `taken`: the snapshot's paths
+ * that could be in the way (isPartLike), keyed the same way. A share may hold both `X` and
+ * `X.part`: writing X through `X.part` would truncate the restored `X.part`, or race with it, and
+ * rename it onto X.
+ */
+export function partSuffixOf(rel: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(`${rel}.part`)) return '.part';
+  for (let n = 1; ; n++) if (!taken.has(`${rel}.ferry-${n}.part`) && !taken.has(`${rel}.ferry-${n}`)) return `.ferry-${n}.part`;
+}
+
+/** Whether a name (its last component) could be in the way of a temporary name (partSuffixOf). */
+export const isPartLike = (name: string): boolean => name.endsWith('.part') || /\.ferry-\d+$/.test(name);
+
+/** The key of `partSuffixOf` for a path below DIR given as its components. */
+export const relKeyOf = (parts: readonly Buffer[]): string => parts.map((p) => p.toString('latin1')).join('/');
 
 export class PartFile {
   private readonly hash: Hash = createHash('sha256');
@@ -27,9 +48,12 @@ export class PartFile {
     private readonly handle: FileHandle,
   ) {}
 
-  /** Creates (or truncates) `<final>.part`; refuses a symbolic link planted there. */
-  static async open(entry: TreeEntry, final: Buffer): Promise<PartFile> {
-    const part = Buffer.concat([final, Buffer.from('.part')]);
+  /**
+   * Creates (or truncates) the file's temporary `<final><suffix>` (`.part`, or another suffix
+   * when the snapshot holds a path of that name: partSuffixOf); refuses a symbolic link planted there.
+   */
+  static async open(entry: TreeEntry, final: Buffer, suffix = '.part'): Promise<PartFile> {
+    const part = Buffer.concat([final, Buffer.from(suffix, 'latin1')]);
     const handle = await openNoFollow(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
     return new PartFile(entry, final, part, handle);
   }
@@ -56,18 +80,20 @@ export class PartFile {
 
   /** Writes what is gathered, syncs and closes the `.part`, checks size and SHA-256, and only then renames it; IntegrityError on a mismatch. */
   async commit(): Promise<void> {
+    let size: number;
     try {
       await this.flush();
       await this.handle.sync();
+      // The size of what this handle wrote, not of whatever the path names now.
+      size = (await this.handle.stat()).size;
     } finally {
       await this.handle.close();
     }
-    const st = await lstat(this.part);
     const sha = this.hash.digest('hex');
     const { entry } = this;
-    if (st.size !== entry.size || sha !== entry.sha256) {
+    if (size !== entry.size || sha !== entry.sha256) {
       await rm(this.part, { force: true });
-      throw new IntegrityError(`${entry.path} does not match its SHA-256 (${st.size} bytes sha256 ${sha.slice(0, 12)}…, expected ${entry.size} bytes ${entry.sha256?.slice(0, 12)}…): nothing kept under its name`);
+      throw new IntegrityError(`${entry.path} does not match its SHA-256 (${size} bytes sha256 ${sha.slice(0, 12)}…, expected ${entry.size} bytes ${entry.sha256?.slice(0, 12)}…): nothing kept under its name`);
     }
     await rename(this.part, this.final);
   }

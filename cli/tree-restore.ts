@@ -11,10 +11,12 @@ import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
 import { entries, fetchIndex, type Store } from './tree-snapshots.ts';
 import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
 import { TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
+import { isPartLike, relKeyOf } from './tree-part-file.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
 // manifests/{site}/trees/, the index, ranged GETs of the packs), so a DR site restores the
-// primary's tree with its own read-only role and no API. Every file is written as `.part`,
+// primary's tree with its own read-only role and no API. Every file is written as `.part` (another
+// temporary name when the snapshot holds a path of that name),
 // checked against its SHA-256 and only then renamed, with its mtime and mode; a re-run skips
 // what is already there and verified. Nothing is written outside DIR: paths from the index are
 // checked (no `..`, nothing absolute), no symbolic link in DIR is ever followed (every
@@ -32,20 +34,26 @@ export { RUN_MAX_BYTES, type TreeRestoreOptions, type TreeRestoreProgress, type 
 export { InsufficientSpaceError } from './restore-fetch.ts';
 import { InsufficientSpaceError } from './restore-fetch.ts';
 
-/** Bytes still to fetch (files not already in DIR at their size), for the free-space check: a re-run needs less. */
+/**
+ * Bytes still to fetch (files not already in DIR at their size), for the free-space check: a
+ * re-run needs less. And `partNames`: the paths of the snapshot that a restored file's temporary
+ * name could meet (isPartLike, partSuffixOf).
+ */
 async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: Buffer | undefined, included: (path: string) => boolean) {
   let needed = 0;
   let filesTotal = 0;
   let bytesTotal = 0;
+  const partNames = new Set<string>();
   for await (const e of entries(file, manifest)) {
     const parts = safeComponents(e);
+    if (isPartLike(parts.at(-1)!.toString('latin1'))) partNames.add(relKeyOf(parts));
     if (e.type !== 'file' || !included(e.path)) continue;
     filesTotal++;
     bytesTotal += e.size;
     const st = root ? await lstatOrUndefined(pathBelow(root, parts)) : undefined;
     if (!st || !st.isFile() || st.size !== e.size) needed += e.size;
   }
-  return { needed, filesTotal, bytesTotal };
+  return { needed, filesTotal, bytesTotal, partNames };
 }
 
 /** Restores the snapshot (or the included part of it) into `to`; see the header for the guarantees. */
@@ -58,7 +66,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   const included = filtered ? treePathMatcher(opts.include!) : () => true;
   const index = await fetchIndex(blobs, manifest);
   try {
-    const { needed, filesTotal, bytesTotal } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
+    const { needed, filesTotal, bytesTotal, partNames } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
     const free = opts.freeBytes ?? (await freeBytesAt(target, { pastErrors: true }));
     if (needed > free) {
       throw new InsufficientSpaceError(`not enough disk space in ${target}: the snapshot needs ${formatBytes(needed)} more (${filesTotal} file(s), ${formatBytes(bytesTotal)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
@@ -66,7 +74,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     await mkdir(target, { recursive: true });
     const guard = new DirGuard(Buffer.from(await realpath(target)));
     const report: TreeRestoreReport = { snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, dir: target, files: { restored: 0, present: 0 }, dirs: 0, symlinks: 0, bytesDownloaded: 0, gets: 0, problems: [] };
-    const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal });
+    const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal }, partNames);
     for await (const e of entries(index.file, manifest)) {
       if (writer.failed) break;
       const parts = safeComponents(e);

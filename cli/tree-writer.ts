@@ -2,7 +2,7 @@ import { lutimes, readlink, symlink } from 'node:fs/promises';
 import { IntegrityError, InvalidInputError } from '../core/errors.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import type { Store } from './tree-snapshots.ts';
-import { PartFile } from './tree-part-file.ts';
+import { PartFile, partSuffixOf, relKeyOf } from './tree-part-file.ts';
 import { lstatOrUndefined, sha256Of } from './local-files.ts';
 import { applyMeta, join2, show, timeOf, type DirGuard } from './tree-restore-dir.ts';
 
@@ -62,14 +62,14 @@ function packKeyOf(manifest: TreeSnapshotManifest, entry: TreeEntry): string | u
  * is in. A run stopped half way leaves the files before it complete and verified (a re-run keeps
  * them) and at most one `.part` (a re-run writes it again).
  */
-async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: { entry: TreeEntry; final: Buffer }[], onBytes: (n: number) => void): Promise<void> {
+async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: { entry: TreeEntry; final: Buffer; suffix: string }[], onBytes: (n: number) => void): Promise<void> {
   const first = files[0]!.entry;
   const last = files.at(-1)!.entry;
   const key = packKeyOf(manifest, first);
   for (const f of files) packKeyOf(manifest, f.entry);
   if (first.size === 0) {
     // Empty content needs no bytes from any pack (a run holds it alone).
-    await (await PartFile.open(first, files[0]!.final)).commit();
+    await (await PartFile.open(first, files[0]!.final, files[0]!.suffix)).commit();
     return;
   }
   const { body } = await blobs.get(key!, { start: first.offset!, end: last.offset! + last.size - 1 });
@@ -86,7 +86,7 @@ async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: {
           at += skip;
           continue;
         }
-        current ??= await PartFile.open(e, files[i]!.final);
+        current ??= await PartFile.open(e, files[i]!.final, files[i]!.suffix);
         const take = Math.min(e.offset! + e.size - pos, chunk.length - at);
         await current.write(chunk.subarray(at, at + take));
         onBytes(take);
@@ -126,6 +126,8 @@ export class TreeWriter {
     private readonly guard: DirGuard,
     readonly report: TreeRestoreReport,
     private readonly totals: { filesTotal: number; bytesTotal: number },
+    /** The snapshot's paths a temporary name could meet (isPartLike): no temporary name is one (partSuffixOf). */
+    private readonly partNames: ReadonlySet<string> = new Set(),
   ) {}
 
   get failed(): boolean {
@@ -178,7 +180,7 @@ export class TreeWriter {
 
   /** Files already there and verified are kept (a re-run); the rest of the run is fetched with one ranged GET per stretch between kept files. */
   private async writeRun(run: { entry: TreeEntry; parts: Buffer[] }[]): Promise<void> {
-    const stretches: { entry: TreeEntry; final: Buffer }[][] = [];
+    const stretches: { entry: TreeEntry; final: Buffer; suffix: string }[][] = [];
     let kept = true;
     for (const { entry: e, parts } of run) {
       const final = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
@@ -193,7 +195,7 @@ export class TreeWriter {
         continue;
       }
       if (kept) stretches.push([]);
-      stretches.at(-1)!.push({ entry: e, final });
+      stretches.at(-1)!.push({ entry: e, final, suffix: partSuffixOf(relKeyOf(parts), this.partNames) });
       kept = false;
     }
     for (const fetch of stretches) {

@@ -100,6 +100,26 @@ describe('tree restore', () => {
     expect(picture(to)).toEqual(picture(site.root));
   });
 
+  it('restores a share holding X beside X.part and X.ferry-1 byte-identical, and a re-run never writes X through the restored X.part', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'Logs'));
+    write(join(site.root, 'Logs', 'big.wma'), Buffer.alloc(300_000, 7));
+    write(join(site.root, 'Logs', 'big.wma.part'), 'a real file named .part');
+    write(join(site.root, 'Logs', 'big.wma.ferry-1'), 'another real file');
+    const store = new MemoryBlobStore();
+    const { manifest } = await snapshot(site, store);
+    const to = join(site.dir, 'parts');
+    const first = await restoreTree({ blobs: store, manifest, to });
+    expect(first.files).toEqual({ restored: 3, present: 0 });
+    expect(picture(to)).toEqual(picture(site.root));
+    rmSync(join(to, 'Logs', 'big.wma'));
+    const again = await restoreTree({ blobs: store, manifest, to });
+    expect(again.files).toEqual({ restored: 1, present: 2 });
+    expect(readFileSync(join(to, 'Logs', 'big.wma.part'), 'utf8')).toBe('a real file named .part');
+    expect(readdirSync(join(to, 'Logs')).sort()).toEqual(['big.wma', 'big.wma.ferry-1', 'big.wma.part']);
+    expect(picture(to)).toEqual(picture(site.root));
+  });
+
   it('fetches files that lie together in one pack with one ranged GET, and files apart with one each', async () => {
     const site = treeSite();
     for (let i = 0; i < 40; i++) write(join(site.root, `f${String(i).padStart(2, '0')}.txt`), `content ${i} `.repeat(i * 50));
