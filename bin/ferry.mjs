@@ -7,7 +7,7 @@
 // runs stale code. Everything else runs from source.
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -16,17 +16,42 @@ const args = process.argv.slice(2);
 
 // Ferry runs on Node 22 (the Lambda runtime's major). Started by an older system Node (e.g.
 // `./bin/ferry.mjs` outside npm scripts), it hands over to the Node 22 that `npm install`
-// brings (the `node` package) rather than fail later in the middle of a command.
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  const node22 = join(root, 'node_modules', '.bin', 'node');
+// brings (the `node` package) rather than fail later in the middle of a command; `FERRY_NODE`
+// names another Node to hand over to. This process then only stands for the command: SIGINT,
+// SIGTERM and SIGHUP sent to it are passed on, it exits as the command did (with its status, or
+// by the same signal), and a command whose launcher was killed outright (`kill -9`, which cannot
+// be passed on) kills itself within a second, so a PID that cron, `timeout` or an operator
+// signals stops the command, never leaving it running on its own.
+const launcher = Number(process.env.FERRY_LAUNCHER_PID);
+delete process.env.FERRY_LAUNCHER_PID;
+if (launcher > 0) {
+  setInterval(() => {
+    if (process.ppid !== launcher) process.kill(process.pid, 'SIGKILL');
+  }, 1000).unref();
+} else if (Number(process.versions.node.split('.')[0]) < 22 || process.env.FERRY_NODE) {
+  const node22 = process.env.FERRY_NODE || join(root, 'node_modules', '.bin', 'node');
   if (!existsSync(node22)) {
     console.error(`ferry needs Node.js 22 or later (this is ${process.version}); run npm install, which brings it`);
     process.exit(1);
   }
-  // Ctrl-C and SIGTERM are the child's to handle (it stops cleanly); this process waits for it.
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => undefined);
-  const child = spawnSync(node22, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
-  process.exit(child.status ?? 1);
+  const env = { ...process.env, FERRY_LAUNCHER_PID: String(process.pid) };
+  delete env.FERRY_NODE;
+  const child = spawn(node22, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit', env });
+  // A Ctrl-C at a terminal reaches the command too (the same process group): the commands
+  // that stop cleanly take a second SIGINT as the same request.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const pass = (signal) => child.kill(signal);
+  for (const signal of signals) process.on(signal, pass);
+  child.on('error', (error) => {
+    console.error(`ferry: could not start ${node22}: ${error.message}`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    for (const s of signals) process.off(s, pass);
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+  await new Promise(() => undefined); // until the command exits (above)
 }
 const bundle = join(root, 'dist', 'ferry-agent.mjs');
 

@@ -19,6 +19,28 @@ import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 
+/**
+ * Calls `stop` on SIGINT or SIGTERM, as often as they come (a Ctrl-C at a terminal reaches
+ * both the command and the `bin/ferry.mjs` launcher that passes it on: one request, two
+ * signals); the returned function stops listening.
+ */
+function stopSignals(stop: () => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  for (const sig of signals) process.on(sig, stop);
+  return () => {
+    for (const sig of signals) process.off(sig, stop);
+  };
+}
+
+async function untilStopped<T>(stop: () => void, run: () => Promise<T>): Promise<T> {
+  const off = stopSignals(stop);
+  try {
+    return await run();
+  } finally {
+    off();
+  }
+}
+
 export function registerAgentCommands(program: Command): void {
   const agent = program.command('agent').description('run the on-prem agent or look at its state');
 
@@ -39,8 +61,7 @@ export function registerAgentCommands(program: Command): void {
       try {
         if (opts.once) {
           let stop = false;
-          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (stop = true));
-          const report = await cycleUntilDrained(a, () => stop);
+          const report = await untilStopped(() => (stop = true), () => cycleUntilDrained(a, () => stop));
           bar?.end();
           const summary = `shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}; failed ${report.failed}; lost ${report.lost}`;
           if (interactive) process.stderr.write(`${summary}\n`);
@@ -49,7 +70,7 @@ export function registerAgentCommands(program: Command): void {
           process.exitCode = onceExitCode(report);
         } else {
           const controller = new AbortController();
-          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort());
+          const untilSignal = stopSignals(() => controller.abort());
           const worker = buildActivityWorker(config, a, log);
           // Loaded only when configured (it brings prom-client and node:http's server).
           const served = config.metrics ? await (await import('../agent/metrics-server.ts')).startMetricsServer(a, config.metrics, { pollSeconds: config.shipping.pollSeconds }) : undefined;
@@ -57,6 +78,7 @@ export function registerAgentCommands(program: Command): void {
           try {
             await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
           } finally {
+            untilSignal();
             await served?.close();
           }
           bar?.end();
