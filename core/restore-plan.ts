@@ -225,7 +225,12 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
   };
 }
 
-/** For each full, the times it can reach: from its completion to the end of its contiguous log chain. */
+/**
+ * For each full, the times it can reach: from its completion to the end of its contiguous log
+ * chain. A chain reaches the full's own time when it reaches the second it was taken in, as a
+ * plan at T does (binlog times are whole seconds: a full completed at 05:25:53.589 with its last
+ * event at 05:25:53 is restored at 05:25:53.589).
+ */
 function reachable(fulls: ArtefactEntry[], segments: ArtefactEntry[], fullOnly: boolean): [string, string][] {
   const spans: [string, string][] = [];
   for (const f of fulls) {
@@ -235,7 +240,7 @@ function reachable(fulls: ArtefactEntry[], segments: ArtefactEntry[], fullOnly: 
     }
     const s = startOf(f, segments);
     const end = s.start === undefined ? undefined : walk(s.slots, s.start, undefined).end;
-    if (end !== undefined && end >= f.takenAt) spans.push([f.takenAt, end]);
+    if (end !== undefined && end >= secondOf(f.takenAt)) spans.push([f.takenAt, end >= f.takenAt ? end : f.takenAt]);
   }
   return spans;
 }

@@ -153,6 +153,19 @@ describe('planRestore: refusals say why and what is reachable', () => {
     expect(refused(plan(min(83), [F2, F4, ...without(9)]))).toMatchObject({ code: 'gap', nearestReachable: min(79) });
   });
 
+  it('names the newest full as reachable when its chain ends in the second it completed in, and that time plans', () => {
+    // After a gap (segments 9 and 10 never shipped), a full completes at 01:40:00.589 (its
+    // position in segment 11); the last shipped event is at 01:40:00, in segment 11's partial.
+    const taken = iso(T0 + 100 * 60_000 + 589);
+    const F4 = makeFull(taken, { position: { logFile: 'mysql-bin.000011', logPos: 4 } });
+    const artefacts = [F2, F4, ...without(9, 10, 11, 12), seg(11, { partial: true, span: { from: min(100), to: min(100) } })];
+    const r = refused(plan(min(101), artefacts));
+    expect(r).toMatchObject({ code: 'after-last-event', nearestReachable: taken });
+    const p = ok(plan(r.nearestReachable!, artefacts));
+    expect(p.full.artefactId).toBe(F4.artefactId);
+    expect(seqs(p)).toBe('11p');
+  });
+
   it('falls back to an older full only when the newest cannot reach T but the older one can', () => {
     const reset = makeFull(min(60), { position: { logFile: 'mariadb-bin.000001', logPos: 4 } });
     const p = plan(min(65), [F1, reset, ...SEGMENTS]);
