@@ -81,10 +81,20 @@ export async function runDrill(deps: { blobs: Pick<BlobStore, 'get'>; catalogue:
     const fulls = await listAllArtefacts(deps.catalogue, { site: opts.site, source: opts.source, role: 'full' });
     const own = sources.find((s) => s.source === opts.source);
     const logSource = own?.sourceType === 'rotated' ? pairLogSource(sources, fulls, opts.logSource) : undefined;
-    const segments = logSource ? (await listAllArtefacts(deps.catalogue, { site: opts.site, source: logSource, role: 'segment' })).filter((s) => !s.partial) : [];
-    const ends = [...segments.map((s) => s.span?.to ?? s.takenAt), ...(segments.length === 0 ? fulls.map((f) => f.takenAt) : [])].sort();
-    const at = ends.at(-1) ?? startedAt;
-    const plan = await planRestoreFromCatalogue(deps.catalogue, { site: opts.site, source: opts.source, at, now: now(), ...(opts.logSource ? { logSource: opts.logSource } : {}) });
+    // The newest point anything shipped reaches: the last shipped log event (a partial snapshot's
+    // too, as `restore plan` uses them), or the newest full when it completed after that event
+    // (a quiet database's nightly dump). When that full cannot be reached (its chain does not
+    // reach its own second), the last event is drilled instead, as a restore to "now" would be.
+    const segments = logSource ? await listAllArtefacts(deps.catalogue, { site: opts.site, source: logSource, role: 'segment' }) : [];
+    const lastEvent = segments.map((s) => s.span?.to ?? s.takenAt).sort().at(-1);
+    const newestFull = fulls.map((f) => f.takenAt).sort().at(-1);
+    const planAt = (at: string) => planRestoreFromCatalogue(deps.catalogue, { site: opts.site, source: opts.source, at, now: now(), ...(opts.logSource ? { logSource: opts.logSource } : {}) });
+    let at = [lastEvent, newestFull].filter((t): t is string => t !== undefined).sort().at(-1) ?? startedAt;
+    let plan = await planAt(at);
+    if (!plan.ok && at === newestFull && lastEvent !== undefined && lastEvent < newestFull) {
+      const older = await planAt(lastEvent);
+      if (older.ok) [at, plan] = [lastEvent, older];
+    }
     if (!plan.ok) {
       problems.push(`no restore plan reaches ${at}: ${plan.reason}`);
     } else {

@@ -37,6 +37,26 @@ describe('restore drill', () => {
     expect(report.drills).toEqual([{ source: 'db', ok: true, target: result.target, problems: [] }]);
   });
 
+  it('drills up to the newest shipped event, a partial snapshot of the active log included', async () => {
+    const { blobs, catalogue } = await site();
+    await publishArtefact(blobs, { source: 'binlog', sourceType: 'binlog', role: 'segment', name: 'mysql-bin.000004', body: randomBytes(2_000), takenAt: min(36), extra: { sequence: 4, series: 'mysql-bin', partial: true, span: { from: min(30), to: min(35) } } });
+    await rebuildCatalogue({ blobs, catalogue });
+    const result = await runDrill({ blobs, catalogue }, { site: 'site-a', source: 'db', now });
+    expect(result).toMatchObject({ ok: true, artefacts: 4, problems: [], target: '2026-03-01T00:35:00.000Z from full.sql + 3 segment(s) of binlog' });
+  });
+
+  it('drills the newest full when it completed after the last shipped event, in the same second, past a gap before it', async () => {
+    const { blobs, catalogue } = await site();
+    // mysql-bin.000004 never went offsite; a new full at 00:50:00.589 holds position 000005:4,
+    // and 000005's partial snapshot has its events up to 00:50:00.
+    const taken = new Date(Date.parse(min(50)) + 589).toISOString();
+    await publishArtefact(blobs, { source: 'db', sourceType: 'rotated', role: 'full', name: 'full-2.sql', body: randomBytes(20_000), takenAt: taken, extra: { position: { logFile: 'mysql-bin.000005', logPos: 4 } } });
+    await publishArtefact(blobs, { source: 'binlog', sourceType: 'binlog', role: 'segment', name: 'mysql-bin.000005', body: randomBytes(2_000), takenAt: min(51), extra: { sequence: 5, series: 'mysql-bin', partial: true, span: { from: min(50), to: min(50) } } });
+    await rebuildCatalogue({ blobs, catalogue });
+    const result = await runDrill({ blobs, catalogue }, { site: 'site-a', source: 'db', now });
+    expect(result).toMatchObject({ ok: true, artefacts: 2, problems: [], target: `${min(50)} from full-2.sql + 1 segment(s) of binlog` });
+  });
+
   it('fails when a stored segment no longer matches its SHA-256, naming it, and the daily report turns PARTIAL', async () => {
     const { blobs, catalogue, segments } = await site();
     await blobs.put(segments[1]!.key, randomBytes(5_000));
