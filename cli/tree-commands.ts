@@ -3,7 +3,7 @@ import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchStore } from './restore-commands.ts';
-import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
+import { findSnapshot, listSnapshots, readManifest, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
 
 // `ferry restore tree` and `ferry snapshots list`: tree sources (file shares) restored from the
@@ -55,6 +55,18 @@ export function renderSnapshots(rows: SnapshotSummary[]): string {
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   return `${table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+/** The paths each snapshot left out or skipped (`snapshots list --problems`): the manifest names up to 100, its count says how many in all. */
+export function renderSnapshotProblems(rows: (SnapshotSummary & { problemPaths: { path: string; problem: string }[] })[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    if (r.problems === 0) continue;
+    lines.push('', `${r.takenAt} ${r.source} ${r.snapshotId}: ${r.problems} path(s) left out or skipped`);
+    for (const p of r.problemPaths) lines.push(`  ${p.path}: ${p.problem}`);
+    if (r.problems > r.problemPaths.length) lines.push(`  … and ${r.problems - r.problemPaths.length} more (the manifest names the first ${r.problemPaths.length}; the agent's log names every one)`);
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 /** Runs `ferry restore tree` against a store (the CLI's, or a test's). */
@@ -110,10 +122,14 @@ export function registerSnapshotsCommands(program: Command): void {
     .description('every snapshot of the site (or of one source), oldest first, from the store')
     .requiredOption('--site <site>', 'site (a DR site names the primary)')
     .option('--source <name>', 'only this tree source')
+    .option('--problems', 'also name the paths each snapshot left out or skipped, and why')
     .option('--json', 'JSON output')
     .option('-c, --config <file>', 'agent config whose cloud to use')
-    .action(async (opts: CloudOptions & { site: string; source?: string; json?: boolean }) => {
-      const rows = await listSnapshots(fetchStore(opts), opts.site, opts.source);
-      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderSnapshots(rows));
+    .action(async (opts: CloudOptions & { site: string; source?: string; json?: boolean; problems?: boolean }) => {
+      const store = fetchStore(opts);
+      const rows = await listSnapshots(store, opts.site, opts.source);
+      if (!opts.problems) return void process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderSnapshots(rows));
+      const withPaths = await Promise.all(rows.map(async (r) => ({ ...r, problemPaths: r.problems > 0 ? (await readManifest(store, r.manifestKey)).problems : [] })));
+      process.stdout.write(opts.json ? `${JSON.stringify(withPaths, null, 2)}\n` : renderSnapshots(withPaths) + renderSnapshotProblems(withPaths));
     });
 }

@@ -63,6 +63,8 @@ export interface SiteDayFacts {
   newest: Record<string, ArtefactEntry | undefined>;
   snapshots: { source: string; takenAt: string; problems: number }[];
   newestSnapshot: Record<string, string | undefined>;
+  /** Breaks in a log source's chain that came to light in the day (logGaps). */
+  logGaps?: LogGap[];
   signals?: AgentSignals;
   scrubs: ScrubResult[];
   drills: DrillResult[];
@@ -143,6 +145,54 @@ function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judge
   };
 }
 
+/** Log segments of one source that never went offsite (or only as partial snapshots) while later ones did. */
+export interface LogGap {
+  source: string;
+  /** The first and last segment missing, by name (`mysql-bin.000003`). */
+  first: string;
+  last: string;
+  /** Of those, the ones offsite only as a partial snapshot. */
+  partialOnly: string[];
+  /** The last event shipped before the break: no point in time after it is reachable from an earlier full. */
+  lastEventBefore: string;
+}
+
+const segmentName = (series: string | undefined, n: number) => `${series ?? 'segment'}.${String(n).padStart(6, '0')}`;
+
+/**
+ * The breaks in a log source's chain that came to light in the day: runs of sequence numbers
+ * with no closed segment offsite, between two that are (the segment after the break arrived in
+ * the day, so a break is reported on the day it is seen, not every day after).
+ */
+export function logGapsOf(source: string, segments: ArtefactEntry[], start: number, end: number): LogGap[] {
+  const gaps: LogGap[] = [];
+  const bySeries = new Map<string, ArtefactEntry[]>();
+  for (const s of segments) if (s.sequence !== undefined) bySeries.set(s.series ?? '', [...(bySeries.get(s.series ?? '') ?? []), s]);
+  for (const [series, list] of bySeries) {
+    const closed = new Map<number, ArtefactEntry>();
+    const partial = new Map<number, ArtefactEntry>();
+    for (const s of list) (s.partial ? partial : closed).set(s.sequence!, s);
+    const seqs = [...new Set(list.map((s) => s.sequence!))].sort((a, b) => a - b);
+    let before: ArtefactEntry | undefined;
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs[i]!;
+      const final = closed.get(seq);
+      if (!final) continue;
+      // The closed segments before this one: a break when the previous closed one is not seq - 1.
+      if (before && before.sequence! < seq - 1 && within(final.createdAt, start, end)) {
+        const from = before.sequence! + 1;
+        const to = seq - 1;
+        const partialOnly = seqs.filter((n) => n >= from && n <= to && partial.has(n)).map((n) => segmentName(series || undefined, n));
+        const lastPartial = partialOnly.length ? partial.get(Number(partialOnly[0]!.slice(-6))) : undefined;
+        const lastEventBefore = lastPartial && from === lastPartial.sequence ? (lastPartial.span?.to ?? lastPartial.takenAt) : (before.span?.to ?? before.takenAt);
+        gaps.push({ source, first: segmentName(series || undefined, from), last: segmentName(series || undefined, to), partialOnly, lastEventBefore });
+      }
+      before = final;
+    }
+  }
+  return gaps;
+}
+
 function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
   const bound = (e.rpoMinutes ?? 60) * 60_000;
   const newest = f.newest[e.name];
@@ -151,6 +201,11 @@ function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged
   const newestAt = Date.parse(newest.span?.to ?? newest.takenAt);
   const at = hhmm(new Date(newestAt).toISOString());
   const problems = judged - newestAt > bound ? [`binlog RPO ${age(judged - newestAt)} exceeds its bound of ${age(bound)} (newest shipped event ${at})`] : [];
+  for (const g of (f.logGaps ?? []).filter((x) => x.source === e.name)) {
+    const what = g.first === g.last ? `${g.first} is` : `${g.first} to ${g.last} are`;
+    const partial = g.partialOnly.length ? ` (${g.partialOnly.join(', ')} only as a partial snapshot)` : '';
+    problems.push(`the log chain is broken: ${what} not offsite${partial}; no point in time after ${hhmm(g.lastEventBefore)} can be restored from a full taken before the break`);
+  }
   return { shipped: `${segments.length} segment(s) shipped, newest event ${at}`, problems };
 }
 
@@ -161,7 +216,7 @@ function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
   const problems: string[] = [];
   if (newestAt === undefined || Date.parse(newestAt) <= judged - window) problems.push(`no snapshot in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newestAt ? hhmm(newestAt) : 'none ever'})`);
   const troubled = snaps.filter((s) => s.problems > 0);
-  if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) recorded files they could not read`);
+  if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) left paths out or skipped them (${troubled.reduce((n, s) => n + s.problems, 0)} in all: unreadable, changing while read, or special files; \`ferry snapshots list --problems\` names them)`);
   return { shipped: `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`, problems };
 }
 
@@ -292,10 +347,12 @@ export async function gatherSiteDay(
 
   const artefacts: ArtefactEntry[] = [];
   const newest: SiteDayFacts['newest'] = {};
+  const logGaps: LogGap[] = [];
   for (const record of await deps.catalogue.listArtefactSources(site)) {
     expected.set(record.source, { name: record.source, type: record.sourceType });
     const all = (await allArtefacts(deps.catalogue, site, record.source)).filter((a) => Date.parse(a.createdAt) <= judged);
     artefacts.push(...all.filter((a) => within(a.createdAt, start, judged + 1)));
+    logGaps.push(...logGapsOf(record.source, all.filter((a) => a.role === 'segment'), start, judged + 1));
     const at = (a: ArtefactEntry) => Date.parse(a.role === 'segment' ? (a.span?.to ?? a.takenAt) : a.takenAt);
     newest[record.source] = [...all].sort((a, b) => at(b) - at(a))[0];
   }
@@ -323,6 +380,7 @@ export async function gatherSiteDay(
     newest,
     snapshots,
     newestSnapshot,
+    ...(logGaps.length ? { logGaps } : {}),
     ...(signals ? { signals } : {}),
     scrubs,
     drills,

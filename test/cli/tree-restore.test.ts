@@ -9,7 +9,9 @@ import { treeSnapshotManifestKey } from '../../core/layout.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import { readAll } from '../../agent/recover.ts';
 import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, InsufficientSpaceError } from '../../cli/tree-restore.ts';
-import { parseAt, renderSnapshots, runTreeRestore } from '../../cli/tree-commands.ts';
+import { parseAt, renderSnapshotProblems, renderSnapshots, runTreeRestore } from '../../cli/tree-commands.ts';
+import { readManifest } from '../../cli/tree-restore.ts';
+import { execFileSync } from 'node:child_process';
 import { picture, snapshot, treeSite } from '../agent/tree-support.ts';
 
 // Restoring a tree from the store: the newest snapshot at or before T, byte-identical, and
@@ -67,6 +69,18 @@ describe('tree restore', () => {
     expect(code).toBe(3);
     expect(err.text).toMatch(/no snapshot of source share of site site-a taken at or before 2026-03-01T09:00:00.000Z/);
     expect(existsSync(join(site.dir, 'never'))).toBe(false);
+  });
+
+  it('names the paths a snapshot skipped, and why, for `snapshots list --problems`', async () => {
+    const { site, store } = await share();
+    execFileSync('mkfifo', [join(site.root, 'docs', 'pipe')]);
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    await snapshot(site, store);
+    const rows = await listSnapshots(store, 'site-a');
+    const withPaths = await Promise.all(rows.map(async (r) => ({ ...r, problemPaths: r.problems > 0 ? (await readManifest(store, r.manifestKey)).problems : [] })));
+    const text = renderSnapshotProblems(withPaths);
+    expect(text.trim().split('\n')).toEqual([`${rows[1]!.takenAt} share ${rows[1]!.snapshotId}: 1 path(s) left out or skipped`, expect.stringMatching(/^ {2}docs\/pipe: skipped: .*fifo/i)]);
+    expect(renderSnapshotProblems(withPaths.slice(0, 1))).toBe('');
   });
 
   it('needs a zone in --at', () => {

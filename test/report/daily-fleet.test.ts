@@ -69,6 +69,32 @@ describe('daily report over a fleet of 20 sites', () => {
     expect(renderDailyReport(healthy)).toContain('contactstore (recordings): 3 batch(es), 6 recording(s) shipped');
   });
 
+  it('names a break in the log chain on the day the segment after it arrived: the missing segments, the ones offsite only as a partial, and the last reachable event', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const seg = (n: number, from: string, to: string, over = {}) => makeSegment(n, at(DAY, from), at(DAY, to), { site: 'site-01', source: 'binlog', ...over });
+    await catalogue.putArtefact(makeFull(at(DAY, '00:05'), { site: 'site-01', source: 'db', name: 'db.sql' }));
+    for (const s of [seg(1, '00:00', '01:00'), seg(2, '01:00', '02:00'), seg(3, '02:00', '02:40', { partial: true }), seg(5, '04:00', '05:00'), seg(6, '05:00', '23:50')]) await catalogue.putArtefact(s);
+    const now = () => new Date('2026-03-03T00:30:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-01', DAY, { now });
+    const binlog = report.sources.find((s) => s.source === 'binlog')!;
+    expect(binlog.ok).toBe(false);
+    expect(binlog.problems).toEqual(['the log chain is broken: mysql-bin.000003 to mysql-bin.000004 are not offsite (mysql-bin.000003 only as a partial snapshot); no point in time after 2026-03-02 02:40Z can be restored from a full taken before the break']);
+    // The next day, nothing new broke: the same break is not reported again.
+    await catalogue.putArtefact(makeSegment(7, at('2026-03-03', '00:00'), at('2026-03-03', '23:50'), { site: 'site-01', source: 'binlog' }));
+    const next = await dailyReport({ blobs, catalogue }, 'site-01', '2026-03-03', { now: () => new Date('2026-03-04T00:30:00Z') });
+    expect(next.sources.find((s) => s.source === 'binlog')!.problems).toEqual([]);
+  });
+
+  it('says a tree snapshot left paths out or skipped them, how many, and which command names them', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const snap = (hh: string, problems: number) => ({ site: 'site-01', source: 'share', snapshotId: `s${hh.padStart(23, "0")}`, takenAt: at(DAY, `${hh}:00`), manifestKey: `manifests/site-01/trees/share/${hh}.json`, files: 10, dirs: 1, symlinks: 0, problems, bytesTotal: 100, bytesAdded: 10, packs: 1 });
+    for (const s of [snap('01', 0), snap('02', 2), snap('03', 1)]) await catalogue.putSnapshot(s);
+    const report = await dailyReport({ blobs, catalogue }, 'site-01', DAY, { now: () => new Date('2026-03-03T00:30:00Z') });
+    expect(report.sources.find((s) => s.source === 'share')!.problems).toEqual(['2 snapshot(s) left paths out or skipped them (3 in all: unreadable, changing while read, or special files; `ferry snapshots list --problems` names them)']);
+  });
+
   it('keeps each run of a report under a new key, never replacing an earlier one', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
