@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { Alert, Notifier } from '../core/ports.ts';
 import type { Logger } from './log.ts';
+import { NotDeliveredError, messageOf } from '../core/errors.ts';
 
 // Alert hooks configured per site: a command (alert JSON on stdin) and/or a webhook. Every
-// alert is also logged. Delivery failures are logged and never stop the agent.
+// alert is also logged. An alert no configured hook took (each failed) is NotDeliveredError:
+// the alert book and the loss reporter catch it, never stopping the agent, and keep the alert
+// pending, so the next pass (the next cron run) sends it again instead of counting it as sent.
 
 export function createAlertNotifier(config: { command?: string; webhook?: string }, log: Logger): Notifier & { sent: Alert[] } {
   const sent: Alert[] = [];
@@ -15,9 +18,12 @@ export function createAlertNotifier(config: { command?: string; webhook?: string
       const deliveries: Promise<void>[] = [];
       if (config.command) deliveries.push(runCommand(config.command, alert));
       if (config.webhook) deliveries.push(postWebhook(config.webhook, alert));
+      const failed: string[] = [];
       for (const r of await Promise.allSettled(deliveries)) {
-        if (r.status === 'rejected') log.error('alert delivery failed', { error: String(r.reason) });
+        if (r.status === 'rejected') failed.push(messageOf(r.reason));
       }
+      for (const error of failed) log.error('alert delivery failed', { subject: alert.subject, error });
+      if (deliveries.length > 0 && failed.length === deliveries.length) throw new NotDeliveredError(`alert "${alert.subject}" reached no hook: ${failed.join('; ')}`);
     },
   };
 }
@@ -28,14 +34,30 @@ function runCommand(command: string, alert: Alert): Promise<void> {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`alert command exited ${code}: ${stderr.trim().slice(0, 200)}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`alert command ${JSON.stringify(command)} exited ${code}${stderr.trim() ? `: ${stderr.trim().slice(0, 200)}` : ''}`))));
     // A hook that exits without reading its input must not crash the agent (EPIPE).
     child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(alert));
   });
 }
 
+/** The webhook's origin only: its path and query often hold its secret (a chat hook's token). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the webhook';
+  }
+}
+
 async function postWebhook(url: string, alert: Alert): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert), signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`alert webhook answered ${res.status}`);
+  const where = originOf(url);
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert), signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`alert webhook at ${where} could not be reached (${cause?.code ?? cause?.message ?? messageOf(error)})`);
+  }
+  if (!res.ok) throw new Error(`alert webhook at ${where} answered ${res.status}`);
 }

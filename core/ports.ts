@@ -296,9 +296,11 @@ export interface Alert {
 
 export interface Notifier {
   /**
-   * Hands the alert to its channel. The agent's notifiers are best effort (they log and swallow a
-   * failure: the agent goes on shipping); the cloud's SnsNotifier logs, counts and throws
-   * NotDeliveredError, so a scheduled function fails and its retry and dead-letter queue see it.
+   * Hands the alert to its channel; NotDeliveredError when it could not. The agent's notifier
+   * throws it only when no configured hook took the alert, and its callers (the alert book, the
+   * loss reporter) catch it, go on shipping and send the alert again on the next pass; the
+   * cloud's SnsNotifier logs, counts and throws it, so a scheduled function fails and its retry
+   * and dead-letter queue see it.
    */
   notify(alert: Alert): Promise<void>;
 }

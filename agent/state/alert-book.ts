@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import type { Alert, Notifier } from '../../core/ports.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
+import { NotDeliveredError } from '../../core/errors.ts';
 
 // Alerts for conditions (a binlog gap, a source that cannot be read) have a memory that lives
 // in the state directory, so a cron-driven agent behaves like a long-running one: an alert is
 // sent when its condition is first seen, again every `repeatHours` while it stays open, and
 // once more, as resolved, when the condition clears. Delivery is at least once: the state is
-// written after the notifier returned, and every alert carries a stable `key` receivers can
-// deduplicate on.
+// written after a hook took the alert (one no hook took is sent again by the next pass), and
+// every alert carries a stable `key` receivers can deduplicate on.
 
 export interface AlertState {
   key: string;
@@ -23,7 +24,19 @@ interface AlertsFile {
   open: Record<string, AlertState>;
 }
 
-export type RaiseOutcome = 'raised' | 'repeated' | 'quiet';
+/** `undelivered`: no hook took it (NotDeliveredError, logged by the notifier); nothing is recorded, so the next pass sends it again. */
+export type RaiseOutcome = 'raised' | 'repeated' | 'quiet' | 'undelivered';
+
+/** Whether a hook took the alert: false on NotDeliveredError (the notifier logged why), any other error thrown. */
+async function delivered(sending: Promise<void>): Promise<boolean> {
+  try {
+    await sending;
+    return true;
+  } catch (error) {
+    if (error instanceof NotDeliveredError) return false;
+    throw error;
+  }
+}
 
 export class AlertBook {
   private readonly file: string;
@@ -49,7 +62,7 @@ export class AlertBook {
     const state = this.open.get(key);
     if (state && now.getTime() - Date.parse(state.lastSentAt) < this.deps.repeatHours * 3600_000) return 'quiet';
     const subject = state ? `still open since ${state.raisedAt}: ${alert.subject}` : alert.subject;
-    await this.deps.notifier.notify({ ...alert, subject, key, details: { ...alert.details, alertState: state ? 'repeated' : 'raised' } });
+    if (!(await delivered(this.deps.notifier.notify({ ...alert, subject, key, details: { ...alert.details, alertState: state ? 'repeated' : 'raised' } })))) return 'undelivered';
     this.open.set(key, { key, subject: alert.subject, severity: alert.severity, raisedAt: state?.raisedAt ?? now.toISOString(), lastSentAt: now.toISOString(), sent: (state?.sent ?? 0) + 1 });
     this.save();
     return state ? 'repeated' : 'raised';
@@ -59,7 +72,8 @@ export class AlertBook {
   async resolve(key: string, site: string, message: string): Promise<boolean> {
     const state = this.open.get(key);
     if (!state) return false;
-    await this.deps.notifier.notify({ severity: 'info', site, subject: `resolved: ${state.subject}`, message, key, details: { alertState: 'resolved', raisedAt: state.raisedAt } });
+    // Not delivered: it stays open, and the next pass that finds the condition over resolves it again.
+    if (!(await delivered(this.deps.notifier.notify({ severity: 'info', site, subject: `resolved: ${state.subject}`, message, key, details: { alertState: 'resolved', raisedAt: state.raisedAt } })))) return false;
     this.open.delete(key);
     this.save();
     return true;

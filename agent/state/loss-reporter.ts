@@ -1,10 +1,12 @@
 import type { Alert, Notifier } from '../../core/ports.ts';
 import type { Logger } from '../log.ts';
 import type { LossEntry, LossLog } from './loss-log.ts';
+import { NotDeliveredError } from '../../core/errors.ts';
 
 // Records a loss (once per file version, durably) and alerts it (once per loss record, at
-// least once across crashes: a loss recorded by a process that stopped before it could alert
-// is alerted by the next pass). The alert's text is built from the record alone for that reason.
+// least once across crashes and failed deliveries: a loss recorded by a process that stopped
+// before it could alert, or whose alert no hook took, is alerted by the next pass). The alert's
+// text is built from the record alone for that reason.
 
 export class LossReporter {
   constructor(
@@ -25,8 +27,15 @@ export class LossReporter {
     for (const entry of this.deps.losses.unalerted()) await this.alert(entry);
   }
 
+  /** Alerts one loss; marked alerted only once a hook took it (NotDeliveredError: sent again by the next pass's deliverPending). */
   private async alert(entry: LossEntry): Promise<void> {
-    await this.deps.notifier.notify(lossAlert(this.deps.site, entry));
+    try {
+      await this.deps.notifier.notify(lossAlert(this.deps.site, entry));
+    } catch (error) {
+      if (!(error instanceof NotDeliveredError)) throw error;
+      this.deps.log.error('loss alert not delivered: it is sent again on the next pass', { source: entry.source, batch: entry.batch, error: error.message });
+      return;
+    }
     this.deps.losses.markAlerted(entry.id);
   }
 }

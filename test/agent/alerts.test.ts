@@ -1,12 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAlertNotifier } from '../../agent/alerts.ts';
 import { createLogger } from '../../agent/log.ts';
 import type { Alert } from '../../core/ports.ts';
+import { NotDeliveredError } from '../../core/errors.ts';
+import { LossLog } from '../../agent/state/loss-log.ts';
+import { LossReporter } from '../../agent/state/loss-reporter.ts';
+import { AlertBook } from '../../agent/state/alert-book.ts';
 
 const alert: Alert = { severity: 'critical', site: 'site-a', subject: '3 recording(s) lost before shipping', message: 'Batch 000001 …', details: { batch: '000001' } };
 
@@ -34,12 +38,61 @@ describe('alert hooks', () => {
     expect(lines.some((l) => JSON.parse(l).msg === `alert: ${alert.subject}`)).toBe(true);
   });
 
-  it('logs a failing hook and does not throw', async () => {
+  it('rejects with NotDeliveredError when no hook took the alert, logging each failure with the command and the webhook origin (never its path)', async () => {
+    // A port nothing listens on (one just closed).
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
     const lines: string[] = [];
-    const notifier = createAlertNotifier({ command: 'echo broken >&2; exit 3', webhook: 'http://127.0.0.1:9/nowhere' }, createLogger({ json: true, write: (l) => lines.push(l) }));
-    await expect(notifier.notify(alert)).resolves.toBeUndefined();
+    const notifier = createAlertNotifier({ command: 'echo broken >&2; exit 3', webhook: `http://127.0.0.1:${port}/hooks/SECRET-TOKEN` }, createLogger({ json: true, write: (l) => lines.push(l) }));
+    await expect(notifier.notify(alert)).rejects.toBeInstanceOf(NotDeliveredError);
     const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'alert delivery failed');
     expect(errors).toHaveLength(2);
-    expect(errors.map((e) => e.error).join()).toMatch(/exited 3: broken/);
+    expect(errors.map((e) => e.error).join('\n')).toMatch(/alert command "echo broken >&2; exit 3" exited 3: broken/);
+    expect(errors.map((e) => e.error).join('\n')).toMatch(new RegExp(`alert webhook at http://127\\.0\\.0\\.1:${port} could not be reached \\(ECONNREFUSED\\)`));
+    expect(lines.join('\n')).not.toContain('SECRET-TOKEN');
+  });
+
+  it('counts an alert delivered when one of its hooks took it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-alert-'));
+    const notifier = createAlertNotifier({ command: `cat > '${join(dir, 'a.json')}'`, webhook: 'http://127.0.0.1:9/nowhere' }, createLogger({ json: true, write: () => undefined }));
+    await expect(notifier.notify(alert)).resolves.toBeUndefined();
+    expect(JSON.parse(readFileSync(join(dir, 'a.json'), 'utf8'))).toEqual(alert);
+  });
+});
+
+describe('alerts no hook took are sent again on the next pass', () => {
+  const quiet = createLogger({ json: true, write: () => undefined });
+  const failing = createAlertNotifier({ command: 'exit 127' }, quiet);
+  const recording = (dir: string) => createAlertNotifier({ command: `cat >> '${join(dir, 'sent.jsonl')}'; echo >> '${join(dir, 'sent.jsonl')}'` }, quiet);
+  const sent = (dir: string) => (existsSync(join(dir, 'sent.jsonl')) ? readFileSync(join(dir, 'sent.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Alert) : []);
+
+  it('a loss whose alert reached no hook stays unalerted, in the state directory, until a later pass delivers it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-loss-alert-'));
+    const losses = new LossLog(join(dir, 'state'));
+    const lost = await new LossReporter({ losses, notifier: failing, log: quiet, site: 'site-a' }).report({ source: 'rec', batch: '000004', kind: 'recordings', files: [{ name: 'a.wav', size: 10, mtimeMs: 1, path: '/rec/000004/a.wav' }], reason: 'deleted before it was shipped', at: '2026-03-01T00:00:00.000Z' });
+    expect(lost).toBe(1);
+    losses.close();
+    // The next run (cron): a new process reads the state directory.
+    const again = new LossLog(join(dir, 'state'));
+    expect(again.unalerted().map((e) => e.batch)).toEqual(['000004']);
+    await new LossReporter({ losses: again, notifier: recording(dir), log: quiet, site: 'site-a' }).deliverPending();
+    expect(sent(dir).map((a) => a.subject)).toEqual(['1 recording(s) lost before shipping']);
+    expect(again.unalerted()).toEqual([]);
+    again.close();
+  });
+
+  it('a condition whose alert reached no hook is not recorded as open: the next pass raises it again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-alert-book-'));
+    const now = () => new Date('2026-03-01T00:00:00Z');
+    const raise = (book: AlertBook) => book.raise('gap:binlog', { severity: 'critical', site: 'site-a', subject: 'binlog gap in binlog: segment 3 missing', message: '…' });
+    expect(await raise(new AlertBook(dir, { notifier: failing, now, repeatHours: 24 }))).toBe('undelivered');
+    expect(AlertBook.read(dir)).toEqual([]);
+    expect(await raise(new AlertBook(dir, { notifier: recording(dir), now, repeatHours: 24 }))).toBe('raised');
+    expect(AlertBook.read(dir).map((a) => a.key)).toEqual(['gap:binlog']);
+    // Its resolution no hook took leaves it open, to be resolved again.
+    expect(await new AlertBook(dir, { notifier: failing, now, repeatHours: 24 }).resolve('gap:binlog', 'site-a', 'closed')).toBe(false);
+    expect(AlertBook.read(dir).map((a) => a.key)).toEqual(['gap:binlog']);
   });
 });
