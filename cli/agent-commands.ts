@@ -120,12 +120,15 @@ export function registerAgentCommands(program: Command): void {
  * `agent run --once`: passes one after another while the last one left recordings for the next
  * (a pass ships for one time slice so other sources keep their turn), so a cron run drains the
  * backlog it found instead of shipping one slice and waiting for the next cron tick. Stops after
- * the pass in progress when `stopping()` turns true (SIGTERM). Counts are summed; `sources` is
- * the last pass's.
+ * the pass in progress when `stopping()` turns true (SIGTERM), or after a pass that shipped
+ * nothing and failed (the store unreachable). Counts are summed; `sources` is the last pass's.
  */
 export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }, stopping: () => boolean = () => false): Promise<CycleReport> {
   const total = await agent.cycle();
-  for (let last = total; last.more && !stopping(); ) {
+  // A pass whose every attempt failed (the store unreachable, credentials refused) shipped
+  // nothing: another would fail the same way, so the run ends (exit 1) and cron tries later.
+  const stuck = (r: CycleReport) => r.failed > 0 && r.packs === 0 && r.artefacts === 0;
+  for (let last = total; last.more && !stopping() && !stuck(last); ) {
     last = await agent.cycle();
     mergeReport(total, { ...last, sources: [] });
     total.sources = last.sources;

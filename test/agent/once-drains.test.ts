@@ -19,7 +19,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(batches: number) {
+function setup(batches: number, options: { storeDown?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-once-'));
   dirs.push(dir);
   const rec = join(dir, 'rec');
@@ -38,6 +38,10 @@ sources:
   const memory = new MemoryBlobStore({ minPartSize: 5 * 1024 * 1024 });
   const store: BlobStore = Object.assign(Object.create(memory) as BlobStore, {
     put: async (...a: Parameters<BlobStore['put']>) => {
+      if (options.storeDown) {
+        offset += RECORDINGS_SLICE_MS + 1000;
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' });
+      }
       if (a[0].startsWith('manifests/')) offset += RECORDINGS_SLICE_MS + 1000;
       return memory.put(...a);
     },
@@ -64,6 +68,18 @@ describe('agent run --once drains the backlog', () => {
     expect(all.recordings).toBe(12);
     expect(all.manifests).toHaveLength(12);
     expect(all.more).toBeFalsy();
+  });
+
+  it('ends after a pass that shipped nothing and failed (the store unreachable), instead of passing again and again', async () => {
+    const { agent } = setup(12, { storeDown: true });
+    let passes = 0;
+    // Bounded here so that the old behaviour (a pass after another for ever) fails the test instead of hanging it.
+    const counting = { cycle: async () => (++passes > 5 ? { ...(await agent.cycle()), more: false } : agent.cycle()) };
+    const report = await cycleUntilDrained(counting);
+    agent.close();
+    expect(passes).toBe(1);
+    expect(report).toMatchObject({ packs: 0, more: true });
+    expect(report.failed).toBeGreaterThan(0);
   });
 
   it('stops after the pass in progress when told to stop (SIGTERM), leaving the rest for the next run', async () => {
