@@ -25,7 +25,14 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     return;
   }
   const warn = warnOnce(s, source);
-  const batches = await listBatches(source.path, source.batchDepth, warn);
+  // Directories of the root that cannot be read: left as they were (pending, not lost), alerted after the walk.
+  const unreadable = new Map<string, string>();
+  const onUnreadable = (path: string, reason: string) => {
+    if (!unreadable.has(path)) s.deps.log.error('batch directory cannot be read', { source: source.name, path, problem: reason });
+    unreadable.set(path, reason);
+  };
+  const batches = await listBatches(source.path, source.batchDepth, warn, onUnreadable);
+  const unreadablePrefixes = [...unreadable.keys()];
   for (const batch of batches) keep.add(batchKey(source.name, batch));
   const last = s.observations.lastPass(source.name);
   const emptyKey = `source-empty:${source.name}`;
@@ -45,7 +52,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
   const next = s.observations.pendingWriter(source.name);
   try {
-    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan });
+    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes });
     // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
     // next pending view is committed as soon as the walk ends (on a backlog, long before the
     // shipping does): a pass killed before that leaves the previous view to compare with.
@@ -63,6 +70,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       await walking.catch(() => undefined);
     }
     await walking;
+    await alertUnreadable(s, source, unreadable, !s.stopping());
+    report.failed += unreadable.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
     // backlog of a source that cannot be scanned, `ferry agent status`). Rewriting the view
@@ -78,7 +87,25 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   }
 }
 
-function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: string[], o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string }): RecordingsWalk {
+/**
+ * Alerts each directory of the root that could not be read (once, then every `repeatHours` while
+ * it stays so) and, after a walk that went through the whole root, resolves those readable again.
+ */
+async function alertUnreadable(s: RecordingsState, source: RecordingsSourceConfig, unreadable: ReadonlyMap<string, string>, complete: boolean): Promise<void> {
+  const prefix = `unreadable-dir:${source.name}:`;
+  for (const [path, reason] of unreadable) {
+    await s.alerts.raise(`${prefix}${path}`, {
+      severity: 'critical',
+      site: s.deps.config.site,
+      subject: `${source.name}: batch directory cannot be read: ${path}`,
+      message: `${reason}. Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
+      details: { source: source.name, path },
+    });
+  }
+  if (complete) await s.alerts.resolveOthers(prefix, new Set([...unreadable.keys()].map((p) => `${prefix}${p}`)), s.deps.config.site, (a) => `${a.subject.replace(/^.*cannot be read: /, '')} can be read again; its recordings ship as usual.`);
+}
+
+function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: string[], o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[] }): RecordingsWalk {
   const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
   return new RecordingsWalk(
     {
@@ -92,6 +119,8 @@ function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: str
       lost: (batch, files, when) => reportLost(s, source, batch, files, reason[when], when === 'between passes' ? o.lastSeen : undefined),
       lookahead: s.deps.config.shipping.packConcurrency * 2,
       left: leftView(s.journal, s.lossLog, source.name),
+      unreadable: o.unreadable,
+      unreadablePrefixes: o.unreadablePrefixes,
     },
     batches,
   );

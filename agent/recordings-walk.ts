@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.ts';
+import { UnreadableSourceError } from '../core/errors.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
@@ -17,6 +18,8 @@ import { stillPending, type LeftView, type PendingEntry, type PendingViewReader,
 // the age order, so the first closed batch ships as soon as it has been seen. Otherwise the
 // whole root is walked first and ready batches ship oldest file first, as before.
 
+const UNREADABLE = Symbol('unreadable');
+
 export interface WalkDeps {
   source: RecordingsSourceConfig;
   clock: Clock;
@@ -34,6 +37,12 @@ export interface WalkDeps {
    * taken out of what a stopped walk carries over unexamined.
    */
   left: LeftView;
+  /**
+   * A batch directory (or, in `unreadablePrefixes`, a directory above batches) that cannot be
+   * read: its recordings are carried over as they were (pending, not lost) and it is told here.
+   */
+  unreadable?: (path: string, reason: string) => void;
+  unreadablePrefixes?: readonly string[];
 }
 
 interface Ready {
@@ -93,7 +102,7 @@ export class RecordingsWalk {
         // Stopped early: what the old view holds past this point is carried over unexamined.
         for (let e = previous.take(); e; e = previous.take()) this.carry(e);
       } else {
-        for (let e = previous.take(); e; e = previous.take()) await this.gone(e, undefined);
+        for (let e = previous.take(); e; e = previous.take()) await this.goneOrHidden(e);
       }
       later.sort((x, y) => x.oldestMs - y.oldestMs || compareBatches(x.batch, y.batch));
       for (const r of later) this.push(r);
@@ -115,9 +124,13 @@ export class RecordingsWalk {
   private async visit(batch: string): Promise<Ready | undefined> {
     const { previous, next, source } = this.deps;
     // Batches of the old view before this one are not on disk any more.
-    for (let e = previous.peek(); e && compareBatches(e.batch, batch) < 0; e = previous.peek()) await this.gone(previous.take() as PendingEntry, undefined);
+    for (let e = previous.peek(); e && compareBatches(e.batch, batch) < 0; e = previous.peek()) await this.goneOrHidden(previous.take() as PendingEntry);
     const before = previous.peek()?.batch === batch ? previous.take() : undefined;
-    const scanned = await scanBatch(source.path, batch, this.deps.warn);
+    const scanned = await this.scan(batch);
+    if (scanned === UNREADABLE) {
+      if (before) this.carry(before);
+      return undefined;
+    }
     if (!scanned) {
       if (before) await this.gone(before, undefined);
       return undefined;
@@ -131,6 +144,23 @@ export class RecordingsWalk {
     this.summary.set(batch, summarize(pending));
     const work = this.select(scanned);
     return work ? { batch, oldestMs: work.oldestMs, line, work } : undefined;
+  }
+
+  /** The batch scanned; UNREADABLE (told to `unreadable`) when it cannot be examined. */
+  private async scan(batch: string): Promise<ScannedBatch | undefined | typeof UNREADABLE> {
+    try {
+      return await scanBatch(this.deps.source.path, batch, this.deps.warn);
+    } catch (error) {
+      if (!(error instanceof UnreadableSourceError)) throw error;
+      this.deps.unreadable?.(batch, error.message);
+      return UNREADABLE;
+    }
+  }
+
+  /** A batch of the previous view that the listing did not name: lost, unless it lies below a directory that could not be listed. */
+  private async goneOrHidden(entry: PendingEntry): Promise<void> {
+    if (this.deps.unreadablePrefixes?.some((p) => entry.batch.startsWith(`${p}/`))) this.carry(entry);
+    else await this.gone(entry, undefined);
   }
 
   private select(scanned: ScannedBatch): BatchWork | undefined {
@@ -194,7 +224,9 @@ export class RecordingsWalk {
   /** A batch queued by name: read again now; its pending files that vanished since the walk saw them are lost. */
   private async reread(item: Ready): Promise<BatchWork | undefined> {
     const pending = this.deps.next.readAt(item.line);
-    const scanned = await scanBatch(this.deps.source.path, item.batch, this.deps.warn);
+    const scanned = await this.scan(item.batch);
+    // Unreadable since the walk saw it: it stays pending in the view, neither shipped nor lost.
+    if (scanned === UNREADABLE) return undefined;
     await this.gone({ batch: item.batch, files: pending }, scanned?.files, 'while shipping');
     // It was closed when the walk saw it: a recorder evicting part of it does not reopen it
     // (the rest ships now, as it would had the pack been under way).

@@ -3,6 +3,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { compareBatches } from './batch-order.ts';
+import { UnreadableSourceError, messageOf } from '../../core/errors.ts';
 
 // Walks a recordings root read-only. Batch directories sit `depth` levels below the root.
 // Symbolic links are never followed (a link could lead out of the root or into a loop);
@@ -57,12 +58,17 @@ function isGone(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** Why a path cannot be examined, for an operator: its error code (EACCES, EIO, …) or message. */
+const whyNot = (error: unknown) => (error as NodeJS.ErrnoException).code ?? messageOf(error);
+
 /**
  * The batch directories below root (`depth` levels down), in compareBatches order: one listing
  * per directory above the batches, nothing inside them. A directory evicted mid-listing is
- * simply absent.
+ * simply absent. A directory above the batches that cannot be listed (permissions, I/O) is left
+ * out and told to `unreadable` (its batches are neither shipped nor lost this pass); the root's
+ * own `lost+found` (every file system's, root's only) is not a batch.
  */
-export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined): Promise<string[]> {
+export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined, unreadable?: (rel: string, reason: string) => void): Promise<string[]> {
   let level: string[] = [''];
   for (let d = 0; d < depth; d++) {
     const nextLevel: string[] = [];
@@ -72,10 +78,13 @@ export async function listBatches(root: string, depth: number, warn: (message: s
         entries = listDir(join(root, rel));
       } catch (error) {
         if (isGone(error)) continue;
-        throw error;
+        if (rel === '' || !unreadable) throw error;
+        unreadable(rel, `directory ${rel} cannot be listed (${whyNot(error)})`);
+        continue;
       }
       for (const e of entries) {
         const childRel = rel ? posix.join(rel, e.name) : e.name;
+        if (e.kind === 'dir' && d === 0 && e.name === 'lost+found') continue;
         if (e.kind === 'dir') nextLevel.push(childRel);
         else if (e.kind === 'link') warn('symbolic link not followed', childRel);
         else if (e.kind === 'file' && d === depth - 1 && depth > 0) warn('file outside a batch directory ignored', childRel);
@@ -97,7 +106,11 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
   return batches.filter((b): b is ScannedBatch => b !== undefined);
 }
 
-/** One batch directory and the lstat of each file in it; undefined when the directory is gone. */
+/**
+ * One batch directory and the lstat of each file in it; undefined when the directory is gone.
+ * UnreadableSourceError (naming the batch) when it, or a file in it, cannot be examined
+ * (permissions, I/O): the batch is then neither shipped nor lost, and the caller alerts it.
+ */
 export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void): Promise<ScannedBatch | undefined> {
   const dir = join(root, rel);
   let entries;
@@ -107,7 +120,7 @@ export async function scanBatch(root: string, rel: string, warn: (m: string, p: 
     entries = listDir(dir);
   } catch (error) {
     if (isGone(error)) return undefined;
-    throw error;
+    throw new UnreadableSourceError(`batch directory ${rel} cannot be read (${whyNot(error)})`, rel, { cause: error });
   }
   const files = new Map<string, FileStamp>();
   const regular = entries.filter((e) => {
@@ -122,7 +135,7 @@ export async function scanBatch(root: string, rel: string, warn: (m: string, p: 
       return st.isFile() ? { name: e.name, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) } : undefined;
     } catch (error) {
       if (isGone(error)) return undefined;
-      throw error;
+      throw new UnreadableSourceError(`${posix.join(rel, e.name)} in batch directory ${rel} cannot be examined (${whyNot(error)})`, rel, { cause: error });
     }
   });
   for (const s of stamps) if (s) files.set(s.name, s);

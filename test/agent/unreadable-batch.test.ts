@@ -1,0 +1,93 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// A batch directory the agent cannot read (a recorder or an admin left it with the wrong owner
+// or mode) while the agent runs from cron as its own user, as the unit `agent install` writes
+// runs it: the other batches ship, the root's lost+found is no batch, the unreadable one is
+// alerted and stays pending (never called lost), and ships once it can be read. As root the
+// agent runs as `nobody` (permission bits do not stop root); otherwise as the user running this.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+let dir: string;
+let s3: LocalS3;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-unreadable-'));
+  chmodSync(dir, 0o755);
+  s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
+});
+afterAll(async () => {
+  await s3.stop();
+  chmodSync(join(dir, 'rec', '000002'), 0o755);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function run(config: string) {
+  const r = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--config', config, '--json-logs'], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') }, ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
+  const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; [k: string]: unknown });
+  return { status: r.status, lines, stderr: r.stderr };
+}
+
+const shippedBatches = () => readdirSync(join(dir, 's3', 'ferry-data', 'manifests', 'site-a'), { recursive: true }).map(String).filter((k) => k.endsWith('.json._S3rver_object')).length;
+
+describe('a batch directory the agent cannot read', () => {
+  it('ships the others, alerts it and keeps it pending (never lost), then ships it once it can be read', async () => {
+    const rec = join(dir, 'rec');
+    mkdirSync(rec);
+    writeTree(rec, 3, 2, { size: 500 });
+    mkdirSync(join(rec, 'lost+found'), { mode: 0o700 });
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    mkdirSync(join(dir, 'home'));
+    if (asRoot) for (const d of [state, join(dir, 'home')]) chownSync(d, NOBODY, NOBODY);
+    const alerts = join(dir, 'alerts.jsonl');
+    writeFileSync(alerts, '');
+    chmodSync(alerts, 0o666);
+    const config = join(dir, 'agent.yaml');
+    writeFileSync(
+      config,
+      `site: site-a
+state: ${state}
+cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
+alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
+sources:
+  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
+`,
+    );
+    // 000002 is still being written when the first run sees it (its files are new): pending.
+    const now = new Date();
+    for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), now, now);
+    const first = run(config);
+    expect(first.status, first.stderr).toBe(0);
+    expect(shippedBatches()).toBe(2);
+
+    // Then it cannot be read: the run ships nothing of it, says so (exit 1), loses nothing.
+    chmodSync(join(rec, '000002'), 0o000);
+    const second = run(config);
+    expect(second.status, second.stderr).toBe(1);
+    expect(second.lines.find((l) => l.msg === 'batch directory cannot be read')).toMatchObject({ source: 'cs', path: '000002', problem: 'batch directory 000002 cannot be read (EACCES)' });
+    expect(second.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ lost: 0, failed: 1 });
+    const raised = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; severity: string });
+    expect(raised).toEqual([expect.objectContaining({ severity: 'critical', subject: 'cs: batch directory cannot be read: 000002' })]);
+    expect(existsSync(join(state, 'losses.jsonl')) ? readFileSync(join(state, 'losses.jsonl'), 'utf8') : '').toBe('');
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', config, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(status.stdout).backlog).toMatchObject({ batches: 1, recordings: 2 });
+
+    // Readable again and settled: it ships, and the alert is resolved.
+    chmodSync(join(rec, '000002'), 0o755);
+    const old = new Date(Date.now() - 3600_000);
+    for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), old, old);
+    const third = run(config);
+    expect(third.status, third.stderr).toBe(0);
+    expect(shippedBatches()).toBe(3);
+    const all = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string });
+    expect(all.map((a) => a.subject)).toEqual(['cs: batch directory cannot be read: 000002', 'resolved: cs: batch directory cannot be read: 000002']);
+  }, 60_000);
+});
