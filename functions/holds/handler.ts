@@ -5,8 +5,7 @@ import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import type { Audit } from '../shared/audit.ts';
-import { stdoutAudit } from '../shared/audit.ts';
-import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
+import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { json, jsonBody, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -120,8 +119,9 @@ export function createHandler(deps: HoldsHandlerDeps): Handler<HttpEvent, HttpRe
 
 export function loadHoldsDeps(env: Record<string, string | undefined>): HoldsHandlerDeps {
   const cfg = parseEnv(baseEnvSchema, env);
-  const { s3, doc, blobs, catalogue } = baseClients(cfg);
-  return { holds: new DynamoHoldStore(doc, cfg.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: stdoutAudit(), log: jsonLog };
+  const { s3, doc, blobs, catalogue, lean } = baseClients(cfg);
+  // Holds and releases go to the site's audit chain (AUDIT_TRAIL=chain, as the stack sets it), as the console's do.
+  return { holds: new DynamoHoldStore(doc, cfg.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog };
 }
 
 export const handler = lazyHandler(() => createHandler(loadHoldsDeps(process.env)));

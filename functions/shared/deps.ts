@@ -119,6 +119,15 @@ export function rangeReaderFromEnv(env: Record<string, string | undefined>): S3R
   return new S3RangeReader({ bucket: cfg.BUCKET, ...target });
 }
 
+/**
+ * The audit sink a function's environment asks for: the site's durable hash chain (ledger, then
+ * a write-once seal) when the stack set AUDIT_TRAIL=chain (every function in
+ * AUDIT_CHAIN_WRITERS), else the log. Every function that records access builds it here.
+ */
+export function auditFromEnv(cfg: z.infer<typeof baseEnvSchema>, clients: Pick<ReturnType<typeof baseClients>, 'blobs' | 'lean'>): Audit {
+  return cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ ledger: new DynamoAuditLedger(clients.lean, cfg.TABLE), blobs: sealWriter(cfg, clients.blobs) }) : stdoutAudit();
+}
+
 export function loadDeps(env: Record<string, string | undefined>): FunctionDeps {
   const cfg = parseEnv(baseEnvSchema, env);
   const { blobs, catalogue, doc, lean } = baseClients(cfg);
@@ -126,7 +135,7 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
   return {
     blobs,
     catalogue,
-    audit: cfg.AUDIT_TRAIL === 'chain' ? chainAudit({ ledger, blobs: sealWriter(cfg, blobs) }) : stdoutAudit(),
+    audit: auditFromEnv(cfg, { blobs, lean }),
     auditTrail: auditTrailReader({ ledger, blobs }),
     recalls: new DynamoRecallStatusStore(doc, cfg.TABLE),
     ...(cfg.PACK_TIERS ? { packTiers: cfg.PACK_TIERS } : {}),

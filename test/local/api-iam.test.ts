@@ -156,6 +156,27 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     expect(c.recalls).toHaveLength(1);
   });
 
+  it("records a hold and its release placed through the holds API in the site's audit chain, as the caller's role", async () => {
+    const rid = c.packs[B]!.manifest.members[0]!.rid;
+    const post = (path: string, body: unknown) =>
+      signedFetch(`${c.cloud.apiUrl}/sites/${B}${path}`, { service: 'execute-api', region: c.cloud.region, credentials: c.cloud.credentials, method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('/holds', { rid, reason: 'court order 7/2026', reference: 'R-7' })).status).toBe(201);
+    expect((await post('/holds/release', { rid, reason: 'case closed' })).status).toBe(200);
+    const { client, doc } = createDynamoClients({ region: c.cloud.region, endpoint: c.cloud.dynamoEndpoint, credentials: c.cloud.credentials });
+    try {
+      const ledger = new DynamoAuditLedger(doc, c.cloud.table);
+      const records = await ledger.records(B, 1, Infinity);
+      expect(records.map((r) => [r.event.action, r.event.rid])).toEqual([
+        ['hold', rid],
+        ['release', rid],
+      ]);
+      expect(records[0]!.event.principal).toMatch(/^arn:aws:iam::\d{12}:role\//);
+      expect(verifyAuditChain(B, await readTrail(c.cloud.blobs, B), await ledger.head(B), records)).toMatchObject({ ok: true, records: 2 });
+    } finally {
+      client.destroy();
+    }
+  });
+
   it("refuses a function's role at the API: only the roles the app grants it may call", async () => {
     const res = await api(c.cloud, c.as('function:ingest'), `/sites/${A}/recordings`);
     expect(res.status).toBe(403);
