@@ -1,3 +1,5 @@
+import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
+import { InvalidInputError } from '../core/errors.ts';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -27,23 +29,41 @@ interface SearchOptions extends CloudOptions {
 }
 
 export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]> {
-  const api = apiFor(opts);
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) if (v) params.set(k, v);
-  return collectPages(async (cursor) => {
-    if (cursor) params.set('cursor', cursor);
-    const page = await getJson<Page<CatalogueEntry>>(api, `/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
-    return opts.all ? page : { items: page.items };
-  });
+  return (await searchCallPages(opts)).items;
 }
 
-export function renderCalls(items: CatalogueEntry[]): string {
+/**
+ * The calls matching a search: every page with `all`, else the first, with `more` saying whether
+ * further calls match. A filter given empty (an unset shell variable) is refused by name, never
+ * dropped: dropped, it would list every call.
+ */
+export async function searchCallPages(opts: SearchOptions): Promise<{ items: CatalogueEntry[]; more: boolean }> {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) {
+    if (v === undefined) continue;
+    if (v.trim() === '') throw new InvalidInputError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is empty: give a value, or leave the option out`);
+    params.set(k, v);
+  }
+  const api = apiFor(opts);
+  let more = false;
+  const items = await collectPages(async (cursor) => {
+    if (cursor) params.set('cursor', cursor);
+    const page = await getJson<Page<CatalogueEntry>>(api, `/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
+    if (opts.all) return page;
+    more = Boolean(page.cursor);
+    return { items: page.items };
+  });
+  return { items, more };
+}
+
+export function renderCalls(items: CatalogueEntry[], more = false): string {
   if (items.length === 0) return 'no recordings found\n';
   const rows = items.map((e) => [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`]);
   const header = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${items.length} recording(s)\n`;
+  const count = more ? `${items.length} recording(s) shown; more match: --all lists every one (or --limit N, up to ${MAX_PAGE_SIZE} a page)` : `${items.length} recording(s)`;
+  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n`;
 }
 
 function splitId(id: string, site?: string): { site: string; rid: string } {
@@ -63,7 +83,8 @@ function recordingPath(id: string, site?: string): string {
 export async function playCall(id: string, opts: { out: string; site?: string; api?: string; replayUrl?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
   const path = recordingPath(id, opts.site);
   const entry = await getJson<CatalogueEntry>(apiFor(opts), path);
-  const res = await signedGet(replayFor(opts), `${path}/audio`, 'lambda');
+  // A copy written to a file is a download, audited as one (a listen is a play).
+  const res = await signedGet(replayFor(opts), `${path}/audio?download=1`, 'lambda');
   if (!res.ok || !res.body) throw new Error(`replay answered ${res.status}: ${await res.text()}`);
   const tmp = `${opts.out}.part`;
   const hash = createHash('sha256');
@@ -163,8 +184,9 @@ export function registerCallsCommands(program: Command): void {
     .option('--api <url>', 'catalogue API base URL')
     .option('-c, --config <file>', 'agent config whose cloud to use')
     .action(async (opts: SearchOptions) => {
-      const items = await searchCalls(opts);
-      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items));
+      const { items, more } = await searchCallPages(opts);
+      if (more && opts.json) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
+      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more));
     });
   calls
     .command('link')

@@ -6,6 +6,7 @@ import { createDynamoClients } from '../../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import { readTrail } from '../../cli/audit-commands.ts';
+import { playCall } from '../../cli/calls-commands.ts';
 import { verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
 import type { RecallRequest } from '../../core/recall.ts';
 import type { CfnTemplate } from '../../infra/cfn-resolve.ts';
@@ -175,6 +176,23 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     } finally {
       client.destroy();
     }
+  });
+
+  it('audits `ferry calls play --out FILE` as a download: a copy leaves the archive', async () => {
+    const officer = c.as(`officer:${A}`);
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: officer.accessKeyId, AWS_SECRET_ACCESS_KEY: officer.secretAccessKey, AWS_REGION: c.cloud.region });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    try {
+      const out = join(dirs[0]!, 'played.wav');
+      const played = await playCall(`${A}/${c.packs[A]!.manifest.members[0]!.rid}`, { out, api: c.cloud.apiUrl, replayUrl: c.cloud.replayUrl });
+      expect(played.bytes).toBe(audio(1, 4000).length);
+    } finally {
+      process.env = saved;
+    }
+    const audited = readFileSync(c.cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string });
+    expect(audited.at(-1)!.action).toBe('download');
   });
 
   it("refuses a function's role at the API: only the roles the app grants it may call", async () => {
