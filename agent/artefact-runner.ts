@@ -9,6 +9,7 @@ import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
+import { NOT_UTF8 } from './sources/names.ts';
 import { findLostVersions } from './sources/stability.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
@@ -65,6 +66,8 @@ export interface ArtefactCycle {
 
 interface Scan {
   files: SiteFile[];
+  /** Selected files whose names are not UTF-8, shown with their bytes: not shipped, alerted. */
+  badNames?: string[];
   plan: (nowMs: number) => ArtefactPlan & { gaps?: Gap[] };
 }
 
@@ -94,6 +97,7 @@ export class ArtefactRunner {
       return out;
     }
     await sourceReadable(this.deps.alerts, this.deps.site, this.source);
+    out.failed += await this.alertBadNames(scan.badNames ?? []);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
     out.lost = await this.reportLosses(scan.files);
@@ -127,16 +131,29 @@ export class ArtefactRunner {
 
   private isShipped = (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(this.source.name, name, size, mtimeMs) !== undefined;
 
+  /** Alerts each selected file whose name is not UTF-8 (never shipped: sources/names.ts), resolves those gone; how many there are. */
+  private async alertBadNames(names: string[]): Promise<number> {
+    const prefix = `bad-name:${this.source.name}:`;
+    for (const name of names) {
+      this.deps.log.error('name is not valid UTF-8: not shipped', { source: this.source.name, name });
+      await this.deps.alerts.raise(`${prefix}${name}`, { severity: 'critical', site: this.deps.site, subject: `${this.source.name}: name is not valid UTF-8: ${name}`, message: `${name} in ${this.source.path}: ${NOT_UTF8}. If the site overwrites or removes it first, it is lost.`, details: { source: this.source.name, name } });
+    }
+    await this.deps.alerts.resolveOthers(prefix, new Set(names.map((n) => `${prefix}${n}`)), this.deps.site, (a) => `${a.key.slice(prefix.length)} is gone or renamed.`);
+    return names.length;
+  }
+
   private async scan(): Promise<Scan> {
     const s = this.source;
     const warn = (message: string, name: string) => this.deps.log.warn(message, { source: s.name, name });
+    const badNames: string[] = [];
+    const bad = (shown: string) => badNames.push(shown);
     if (s.type === 'rotated') {
-      const files = await listSelected(s.path, rotatedSelector(s), warn);
-      return { files, plan: (now) => planRotated(s, files, this.tracker, this.isShipped, now) };
+      const files = await listSelected(s.path, rotatedSelector(s), warn, bad);
+      return { files, badNames, plan: (now) => planRotated(s, files, this.tracker, this.isShipped, now) };
     }
     if (s.type === 'archive') {
-      const files = await listSelected(s.path, archiveSelector(s), warn);
-      return { files, plan: (now) => planArchive(s, files, this.tracker, this.isShipped, now) };
+      const files = await listSelected(s.path, archiveSelector(s), warn, bad);
+      return { files, badNames, plan: (now) => planArchive(s, files, this.tracker, this.isShipped, now) };
     }
     return this.scanBinlog(s);
   }

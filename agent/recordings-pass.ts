@@ -31,7 +31,13 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     if (!unreadable.has(path)) s.deps.log.error('batch directory cannot be read', { source: source.name, path, problem: reason });
     unreadable.set(path, reason);
   };
-  const batches = await listBatches(source.path, source.batchDepth, warn, onUnreadable);
+  // Names that are not UTF-8 (batch directories, recordings): not shipped, alerted after the walk.
+  const badNames = new Map<string, string>();
+  const onBadName = (path: string, reason: string) => {
+    if (!badNames.has(path)) s.deps.log.error('name is not valid UTF-8: not shipped', { source: source.name, path });
+    badNames.set(path, reason);
+  };
+  const batches = await listBatches(source.path, source.batchDepth, warn, onUnreadable, onBadName);
   const unreadablePrefixes = [...unreadable.keys()];
   for (const batch of batches) keep.add(batchKey(source.name, batch));
   const last = s.observations.lastPass(source.name);
@@ -52,7 +58,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
   const next = s.observations.pendingWriter(source.name);
   try {
-    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes });
+    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName });
     // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
     // next pending view is committed as soon as the walk ends (on a backlog, long before the
     // shipping does): a pass killed before that leaves the previous view to compare with.
@@ -70,8 +76,17 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       await walking.catch(() => undefined);
     }
     await walking;
-    await alertUnreadable(s, source, unreadable, !s.stopping());
-    report.failed += unreadable.size;
+    await alertPaths(s, source, 'unreadable-dir', unreadable, !s.stopping(), {
+      subject: (path) => `${source.name}: batch directory cannot be read: ${path}`,
+      message: (reason) => `${reason}. Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
+      resolved: (path) => `${path} can be read again; its recordings ship as usual.`,
+    });
+    await alertPaths(s, source, 'bad-name', badNames, !s.stopping(), {
+      subject: (path) => `${source.name}: name is not valid UTF-8: ${path}`,
+      message: (reason) => `${reason}. If the recorder removes it first, it is lost.`,
+      resolved: (path) => `${path} is gone or renamed.`,
+    });
+    report.failed += unreadable.size + badNames.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
     // backlog of a source that cannot be scanned, `ferry agent status`). Rewriting the view
@@ -88,24 +103,31 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
 }
 
 /**
- * Alerts each directory of the root that could not be read (once, then every `repeatHours` while
- * it stays so) and, after a walk that went through the whole root, resolves those readable again.
+ * Alerts each path of the root that could not be examined or shipped (once, then every
+ * `repeatHours` while it stays so) and, after a walk that went through the whole root, resolves
+ * those no longer found so.
  */
-async function alertUnreadable(s: RecordingsState, source: RecordingsSourceConfig, unreadable: ReadonlyMap<string, string>, complete: boolean): Promise<void> {
-  const prefix = `unreadable-dir:${source.name}:`;
-  for (const [path, reason] of unreadable) {
-    await s.alerts.raise(`${prefix}${path}`, {
-      severity: 'critical',
-      site: s.deps.config.site,
-      subject: `${source.name}: batch directory cannot be read: ${path}`,
-      message: `${reason}. Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
-      details: { source: source.name, path },
-    });
+async function alertPaths(
+  s: RecordingsState,
+  source: RecordingsSourceConfig,
+  kind: string,
+  paths: ReadonlyMap<string, string>,
+  complete: boolean,
+  text: { subject: (path: string) => string; message: (reason: string) => string; resolved: (path: string) => string },
+): Promise<void> {
+  const prefix = `${kind}:${source.name}:`;
+  for (const [path, reason] of paths) {
+    await s.alerts.raise(`${prefix}${path}`, { severity: 'critical', site: s.deps.config.site, subject: text.subject(path), message: text.message(reason), details: { source: source.name, path } });
   }
-  if (complete) await s.alerts.resolveOthers(prefix, new Set([...unreadable.keys()].map((p) => `${prefix}${p}`)), s.deps.config.site, (a) => `${a.subject.replace(/^.*cannot be read: /, '')} can be read again; its recordings ship as usual.`);
+  if (complete) await s.alerts.resolveOthers(prefix, new Set([...paths.keys()].map((p) => `${prefix}${p}`)), s.deps.config.site, (a) => text.resolved(a.key.slice(prefix.length)));
 }
 
-function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: string[], o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[] }): RecordingsWalk {
+function walkOf(
+  s: RecordingsState,
+  source: RecordingsSourceConfig,
+  batches: string[],
+  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string, reason: string) => void },
+): RecordingsWalk {
   const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
   return new RecordingsWalk(
     {
@@ -121,6 +143,7 @@ function walkOf(s: RecordingsState, source: RecordingsSourceConfig, batches: str
       left: leftView(s.journal, s.lossLog, source.name),
       unreadable: o.unreadable,
       unreadablePrefixes: o.unreadablePrefixes,
+      badName: o.badName,
     },
     batches,
   );

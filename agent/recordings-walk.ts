@@ -43,6 +43,8 @@ export interface WalkDeps {
    */
   unreadable?: (path: string, reason: string) => void;
   unreadablePrefixes?: readonly string[];
+  /** A file of a batch whose name is not UTF-8 (sources/names.ts): not shipped, told here. */
+  badName?: (path: string, reason: string) => void;
 }
 
 interface Ready {
@@ -149,7 +151,7 @@ export class RecordingsWalk {
   /** The batch scanned; UNREADABLE (told to `unreadable`) when it cannot be examined. */
   private async scan(batch: string): Promise<ScannedBatch | undefined | typeof UNREADABLE> {
     try {
-      return await scanBatch(this.deps.source.path, batch, this.deps.warn);
+      return await scanBatch(this.deps.source.path, batch, this.deps.warn, this.deps.badName);
     } catch (error) {
       if (!(error instanceof UnreadableSourceError)) throw error;
       this.deps.unreadable?.(batch, error.message);

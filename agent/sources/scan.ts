@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { compareBatches } from './batch-order.ts';
 import { UnreadableSourceError, messageOf } from '../../core/errors.ts';
+import { NOT_UTF8, shownName, utf8Name } from './names.ts';
 
 // Walks a recordings root read-only. Batch directories sit `depth` levels below the root.
 // Symbolic links are never followed (a link could lead out of the root or into a loop);
@@ -35,9 +36,21 @@ type Entry = { name: string; kind: 'dir' | 'file' | 'link' | 'other' };
  * One directory's entries, read synchronously: a batch directory of a few hundred names takes
  * one or two getdents calls of microseconds, where iterating a directory handle costs a promise
  * an entry and a thread-pool trip every few hundred (the lstats beside it are synchronous too).
+ * Names are read as bytes: one that is not UTF-8 is told to `badName` (shown with its bytes)
+ * and left out, never looked up under a name that is not its own (names.ts).
  */
-function listDir(dir: string): Entry[] {
-  return readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, kind: d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other' }));
+function listDir(dir: string, badName?: (shown: string) => void): Entry[] {
+  const out: Entry[] = [];
+  for (const d of readdirSync(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    const bytes = d.name as unknown as Buffer;
+    const name = utf8Name(bytes);
+    if (name === undefined) {
+      if (d.isFile() || d.isDirectory()) badName?.(shownName(bytes));
+      continue;
+    }
+    out.push({ name, kind: d.isSymbolicLink() ? 'link' : d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other' });
+  }
+  return out;
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -65,17 +78,18 @@ const whyNot = (error: unknown) => (error as NodeJS.ErrnoException).code ?? mess
  * The batch directories below root (`depth` levels down), in compareBatches order: one listing
  * per directory above the batches, nothing inside them. A directory evicted mid-listing is
  * simply absent. A directory above the batches that cannot be listed (permissions, I/O) is left
- * out and told to `unreadable` (its batches are neither shipped nor lost this pass); the root's
- * own `lost+found` (every file system's, root's only) is not a batch.
+ * out and told to `unreadable` (its batches are neither shipped nor lost this pass), one whose
+ * name is not UTF-8 to `badName`; the root's own `lost+found` (every file system's, root's
+ * only) is not a batch.
  */
-export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined, unreadable?: (rel: string, reason: string) => void): Promise<string[]> {
+export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined, unreadable?: (rel: string, reason: string) => void, badName?: (rel: string, reason: string) => void): Promise<string[]> {
   let level: string[] = [''];
   for (let d = 0; d < depth; d++) {
     const nextLevel: string[] = [];
     for (const rel of level) {
       let entries;
       try {
-        entries = listDir(join(root, rel));
+        entries = listDir(join(root, rel), (shown) => badName?.(rel ? posix.join(rel, shown) : shown, NOT_UTF8));
       } catch (error) {
         if (isGone(error)) continue;
         if (rel === '' || !unreadable) throw error;
@@ -111,13 +125,13 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
  * UnreadableSourceError (naming the batch) when it, or a file in it, cannot be examined
  * (permissions, I/O): the batch is then neither shipped nor lost, and the caller alerts it.
  */
-export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void): Promise<ScannedBatch | undefined> {
+export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void, badName?: (path: string, reason: string) => void): Promise<ScannedBatch | undefined> {
   const dir = join(root, rel);
   let entries;
   let dirStat;
   try {
     dirStat = await lstat(dir);
-    entries = listDir(dir);
+    entries = listDir(dir, (shown) => badName?.(posix.join(rel, shown), NOT_UTF8));
   } catch (error) {
     if (isGone(error)) return undefined;
     throw new UnreadableSourceError(`batch directory ${rel} cannot be read (${whyNot(error)})`, rel, { cause: error });
