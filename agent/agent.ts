@@ -135,6 +135,9 @@ export class Agent {
       const r = run.value;
       mergeReport(report, r);
       const status = r.sources[0] as SourceStatus;
+      // A source that could not be scanned (its path gone, unreadable) shipped nothing it should
+      // have: something could not be shipped (`--once` exits 1), alerted by its runner.
+      if (r.failed === 0 && 'problem' in status && status.problem) report.failed++;
       passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
     // Sources ran side by side: a gap is judged only now, when a full shipped in this pass counts.

@@ -52,7 +52,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json-logs', 'JSON log lines even on a terminal')
     .action(async (opts: { config: string; once?: boolean; jsonLogs?: boolean }) => {
       const config = loadConfig(opts.config);
-      await checkSitePaths(config);
+      await checkSitePaths(config, { sources: false });
       leanHeap();
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;

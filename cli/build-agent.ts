@@ -73,11 +73,14 @@ function fileProblem(error: unknown): string {
 }
 
 /**
- * What the agent needs of the host before it runs: a state directory it can write and a
- * readable directory at every source path. A mistyped mount must not back up nothing in
- * silence. Every problem is listed with its setting, like the schema's own.
+ * What the agent needs of the host before it runs: a state directory it can write and (with
+ * `sources`, the default: `agent check`, `agent install`) a readable directory at every source
+ * path. A mistyped mount must not back up nothing in silence. Every problem is listed with its
+ * setting, like the schema's own. `agent run` checks the state directory only: a source path
+ * that is gone (an unmounted share) is that source's problem, alerted by every pass while the
+ * other sources ship, not a reason to ship none of them.
  */
-export async function checkSitePaths(config: AgentConfig): Promise<void> {
+export async function checkSitePaths(config: AgentConfig, options: { sources?: boolean } = {}): Promise<void> {
   const problems: string[] = [];
   try {
     const st = statSync(config.state, { throwIfNoEntry: false });
@@ -87,11 +90,15 @@ export async function checkSitePaths(config: AgentConfig): Promise<void> {
       accessSync(config.state, constants.W_OK | constants.X_OK);
     }
   } catch (error) {
-    problems.push(`state: ${config.state} ${fileProblem(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    // It exists and may well be readable: what fails is creating it, or writing into it.
+    problems.push(`state: ${config.state} ${code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be created or written (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}): the agent's user must own it` : fileProblem(error)}`);
   }
-  // The same answer every pass of the agent gives (and alerts) when a source root goes away.
-  const sourceProblems = await Promise.all(config.sources.map((source) => unreadableDirectory(source.path)));
-  sourceProblems.forEach((problem, i) => problem && problems.push(`sources[${i}].path: ${problem}`));
+  if (options.sources !== false) {
+    // The same answer every pass of the agent gives (and alerts) when a source root goes away.
+    const sourceProblems = await Promise.all(config.sources.map((source) => unreadableDirectory(source.path)));
+    sourceProblems.forEach((problem, i) => problem && problems.push(`sources[${i}].path: ${problem}`));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 }
 

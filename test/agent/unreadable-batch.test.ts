@@ -37,7 +37,7 @@ function run(config: string) {
 
 const shippedBatches = () => readdirSync(join(dir, 's3', 'ferry-data', 'manifests', 'site-a'), { recursive: true }).map(String).filter((k) => k.endsWith('.json._S3rver_object')).length;
 
-describe('a batch directory the agent cannot read', () => {
+describe('paths the agent cannot read, under cron', () => {
   it('ships the others, alerts it and keeps it pending (never lost), then ships it once it can be read', async () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
@@ -89,5 +89,34 @@ sources:
     expect(shippedBatches()).toBe(3);
     const all = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string });
     expect(all.map((a) => a.subject)).toEqual(['cs: batch directory cannot be read: 000002', 'resolved: cs: batch directory cannot be read: 000002']);
+  }, 60_000);
+
+  it('a source whose path is gone (an unmounted share) under cron: the other sources ship, the run exits 1 and the gone one is alerted', async () => {
+    const share = join(dir, 'share');
+    mkdirSync(share);
+    writeFileSync(join(share, 'minutes.txt'), 'kept');
+    const state = join(dir, 'state-2');
+    mkdirSync(state);
+    if (asRoot) chownSync(state, NOBODY, NOBODY);
+    const alerts = join(dir, 'alerts-2.jsonl');
+    writeFileSync(alerts, '');
+    chmodSync(alerts, 0o666);
+    const config = join(dir, 'agent-2.yaml');
+    writeFileSync(
+      config,
+      `site: site-b
+state: ${state}
+cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
+alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
+sources:
+  - { name: cs, type: recordings, path: ${join(dir, 'mnt', 'cs', 'recordings')} }
+  - { name: share, type: tree, path: ${share} }
+`,
+    );
+    const r = run(config);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.lines.find((l) => l.msg === 'tree snapshot published')).toMatchObject({ source: 'share', files: 1 });
+    const raised = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; severity: string });
+    expect(raised).toEqual([expect.objectContaining({ severity: 'critical', subject: 'source cs cannot be read' })]);
   }, 60_000);
 });

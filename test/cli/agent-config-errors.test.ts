@@ -45,14 +45,14 @@ describe('agent configuration paths', () => {
     expect(r.stderr).not.toMatch(/EEXIST|mkdir/);
   });
 
-  it('refuses a source path that does not exist or is not a directory, naming each, before shipping anything', () => {
+  it('agent check refuses a source path that does not exist or is not a directory, naming each', () => {
     const dir = siteDir();
     writeFileSync(join(dir, 'file.txt'), 'x');
     writeFileSync(
       join(dir, 'agent.yaml'),
       `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'mnt', 'recordngs')} }\n  - { name: db, type: rotated, profile: generic, patterns: ["*.bak"], path: ${join(dir, 'file.txt')} }\n`,
     );
-    for (const cmd of [['agent', 'run', '--once'], ['agent', 'check']]) {
+    for (const cmd of [['agent', 'check']]) {
       const r = ferry([...cmd, '--config', join(dir, 'agent.yaml')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`sources[0].path: ${join(dir, 'mnt', 'recordngs')} does not exist`);
