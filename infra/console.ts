@@ -176,6 +176,8 @@ export class ConsoleHosting extends Construct {
       allowOrigins: [`https://${this.distribution.distributionDomainName}`],
       allowMethods: ['GET', 'POST'],
       allowHeaders: ['authorization', 'content-type'],
+      // The audit trail's CSV pages carry their next cursor in a header the page must read.
+      exposeHeaders: ['x-ferry-cursor', 'content-disposition'],
       maxAge: 600,
     };
   }

@@ -53,7 +53,7 @@ const CORS = {
   'Access-Control-Allow-Methods': 'GET, HEAD, POST, OPTIONS',
   'Access-Control-Allow-Headers':
     'Range, If-Range, Authorization, Content-Type, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token, X-Ferry-Session',
-  'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, Content-Disposition',
+  'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, Content-Disposition, X-Ferry-Cursor',
 };
 
 function match(routes: RouteDef[], path: string): { route: RouteDef; pathParameters: Record<string, string> } | undefined {

@@ -6,7 +6,26 @@ import { $, cell, clearError, el, showError, timeEl } from './console-ui.js';
 import { isoFromLocal } from './shared.js';
 
 const PAGE = 50;
+/** Reads of the trail one page may make while the filters match nothing yet (each reads at most 2,000 records). */
+const EMPTY_READS = 10;
+/** Records a CSV export asks for at once (the API's largest page). */
+const CSV_PAGE = 1000;
 const audit = { ctx: undefined, filters: undefined, cursors: [null], index: 0, site: undefined };
+
+/** Forgets what the view read (sign-out): the next officer's session reads the trail again. */
+export function forgetAudit() {
+  audit.filters = undefined;
+  audit.cursors = [null];
+  audit.index = 0;
+  audit.site = undefined;
+  clearTable();
+}
+
+function clearTable() {
+  $('audit').tBodies[0].replaceChildren();
+  $('audit-page').textContent = '';
+  $('audit-status').textContent = '';
+}
 
 function readFilters() {
   const filters = {};
@@ -37,9 +56,18 @@ async function loadPage(index) {
   $('audit-prev').disabled = true;
   $('audit-next').disabled = true;
   try {
-    const cursor = audit.cursors[index];
-    const page = await ctx.api(ctx.sitePath('audit'), { query: { ...audit.filters, limit: PAGE, ...(cursor ? { cursor } : {}) } });
-    if (mine !== audit.filters) return;
+    // A page of the API reads at most 2,000 records of the trail: with filters that match few, a
+    // page can come back empty with more to read. It is read on (a few times) rather than shown
+    // as "no records match".
+    let cursor = audit.cursors[index];
+    let page;
+    for (let reads = 1; ; reads++) {
+      page = await ctx.api(ctx.sitePath('audit'), { query: { ...audit.filters, limit: PAGE, ...(cursor ? { cursor } : {}) } });
+      if (mine !== audit.filters) return;
+      if (page.items.length > 0 || !page.cursor || reads >= EMPTY_READS) break;
+      cursor = page.cursor;
+      status.textContent = `Reading the trail… (${reads * 2000} records read, none matching yet)`;
+    }
     audit.index = index;
     audit.cursors[index + 1] = page.cursor ?? null;
     const tbody = $('audit').tBodies[0];
@@ -57,12 +85,15 @@ async function loadPage(index) {
     }
     const more = Boolean(page.cursor);
     const n = page.items.length;
-    status.textContent = n === 0 ? (index === 0 ? 'No records match these filters.' : 'No more records.') : `${n} record${n === 1 ? '' : 's'} on page ${index + 1}${more ? ', more available' : ''}.`;
+    const none = more ? 'None found yet in the records read so far; older records remain: press Next page to read on.' : index === 0 ? 'No records match these filters.' : 'No more records.';
+    status.textContent = n === 0 ? none : `${n} record${n === 1 ? '' : 's'} on page ${index + 1}${more ? ', more available' : ''}.`;
     $('audit-page').textContent = n ? `Page ${index + 1}` : '';
     $('audit-prev').disabled = index === 0;
     $('audit-next').disabled = !more;
   } catch (error) {
     if (mine !== audit.filters) return;
+    // Rows of an earlier search must not stand under these filters.
+    clearTable();
     status.textContent = 'The trail could not be read.';
     showError(refusalText('Reading the audit trail', error));
   }
@@ -74,6 +105,8 @@ function search(event) {
   try {
     audit.filters = readFilters();
   } catch (error) {
+    audit.filters = undefined;
+    clearTable();
     showError(error.message);
     return Promise.resolve();
   }
@@ -92,9 +125,29 @@ async function exportCsv() {
     showError(error.message);
     return;
   }
+  const button = $('audit-csv');
+  button.disabled = true;
   try {
-    const response = await ctx.api(ctx.sitePath('audit'), { query: { ...filters, format: 'csv' }, accept: 'text/csv' });
-    const blob = await response.blob();
+    // Every record the filters match: page after page (the next one named in X-Ferry-Cursor),
+    // the header line once.
+    const parts = [];
+    let records = 0;
+    let cursor;
+    do {
+      const response = await ctx.api(ctx.sitePath('audit'), { query: { ...filters, format: 'csv', limit: CSV_PAGE, ...(cursor ? { cursor } : {}) }, accept: 'text/csv' });
+      const text = await response.text();
+      const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+      if (parts.length === 0) parts.push(`${lines[0]}\n`);
+      const body = lines.slice(1).join('\n');
+      if (body) {
+        parts.push(`${body}\n`);
+        records += lines.length - 1;
+      }
+      cursor = response.headers.get('X-Ferry-Cursor') || undefined;
+      $('audit-status').textContent = `Exporting the trail as CSV… ${records} record${records === 1 ? '' : 's'} so far.`;
+    } while (cursor);
+    const blob = new Blob(parts, { type: 'text/csv' });
+    $('audit-status').textContent = `Exported ${records} record${records === 1 ? '' : 's'} as CSV.`;
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     const a = el('a', '', { href: URL.createObjectURL(blob), download: `audit-${ctx.site()}-${stamp}.csv` });
     a.hidden = true;
@@ -104,6 +157,8 @@ async function exportCsv() {
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   } catch (error) {
     showError(refusalText('The CSV export', error));
+  } finally {
+    button.disabled = false;
   }
 }
 

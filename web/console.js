@@ -8,7 +8,7 @@
 import { ApiError, api, currentSession, forgetSession, loadConfig, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
-import { openAudit } from './console-audit.js';
+import { forgetAudit, openAudit } from './console-audit.js';
 import { $, cell, clearError, el, notify, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, zoneName } from './shared.js';
 
@@ -82,7 +82,8 @@ function signOut(message) {
   clearTimeout(state.expiryTimer);
   state.search = undefined;
   state.selected.clear();
-  $('results').tBodies[0].replaceChildren();
+  clearResults();
+  forgetAudit();
   const audio = $('audio');
   audio.pause();
   audio.removeAttribute('src');
@@ -236,6 +237,8 @@ async function loadSearchPage(index) {
     renderResults();
   } catch (error) {
     if (mine !== state.search) return;
+    // The rows of an earlier search (another site, other filters) must not stand under this one.
+    clearResults();
     showError(refusalText('The search', error));
     $('status').textContent = 'The search failed.';
   } finally {
@@ -256,6 +259,15 @@ function renderResults() {
   $('next').disabled = !more;
 }
 
+/** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */
+function clearResults() {
+  $('results').tBodies[0].replaceChildren();
+  $('page-label').textContent = '';
+  $('status').textContent = '';
+  $('prev').disabled = true;
+  $('next').disabled = true;
+}
+
 function submitSearch(event) {
   event?.preventDefault();
   clearError();
@@ -263,6 +275,8 @@ function submitSearch(event) {
   try {
     params = readSearch();
   } catch (error) {
+    state.search = undefined;
+    clearResults();
     showError(error.message);
     return Promise.resolve();
   }

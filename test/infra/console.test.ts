@@ -133,10 +133,12 @@ describe('console hosting', () => {
 
   it('answers CORS for the console origin only', () => {
     const [, api] = ofType('AWS::ApiGatewayV2::Api')[0]!;
-    const cors = api.Properties.CorsConfiguration as { AllowOrigins: unknown[]; AllowHeaders: string[] };
+    const cors = api.Properties.CorsConfiguration as { AllowOrigins: unknown[]; AllowHeaders: string[]; ExposeHeaders: string[] };
     expect(cors.AllowOrigins).toHaveLength(1);
     expect(JSON.stringify(cors.AllowOrigins[0])).toContain(ofType('AWS::CloudFront::Distribution')[0]![0]);
     expect(cors.AllowHeaders).toContain('authorization');
+    // The audit CSV's next page is named in X-Ferry-Cursor: the page reads it across origins.
+    expect(cors.ExposeHeaders).toContain('x-ferry-cursor');
   });
 
   it('deploys web/ and a config.json naming the API, the pool and the client into the assets bucket', () => {

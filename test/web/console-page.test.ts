@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectLegalHoldCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../adapters/aws-clients.ts';
+import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { appendAuditEvents } from '../../core/audit-trail.ts';
 import { verifyBundle } from '../../core/case-export.ts';
 import { siteGroup } from '../../core/console-access.ts';
 import type { Alert } from '../../core/ports.ts';
@@ -287,6 +289,9 @@ describe('compliance console in Chromium', () => {
     await page.fill('#maxDuration', '2.5');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     expect(await page.textContent('#error')).toBe('Longest must be a whole number of seconds.');
+    // The refused search shows no rows (those of the search before are not its answer).
+    expect(await rows()).toEqual([]);
+    await page.fill('#maxDuration', '');
   });
 
   it('plays the call in the page from a play link minted per play: the position advances and a seek is a Range request answered 206', async () => {
@@ -506,6 +511,78 @@ describe('compliance console in Chromium', () => {
     expect(lines.length - 1).toBe(released.length);
   }, 60_000);
 
+  it('reads on through a long trail: a filter matching one record past 2,000 others shows it, and Export CSV holds every record, page after page', async () => {
+    // One download, then 2,500 searches after it (each page of the API reads at most 2,000 records).
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      const ledger = new DynamoAuditLedger(doc, cloud.table);
+      const at = (i: number) => new Date(Date.UTC(2026, 0, 2, 0, 0, 0, i)).toISOString();
+      await appendAuditEvents({ ledger }, [{ at: at(0), action: 'download', site: SITE, rid: archived.rid, principal: 'officer-long-ago' }]);
+      for (let i = 0; i < 2500; i += 100) {
+        await appendAuditEvents({ ledger }, Array.from({ length: 100 }, (_, j) => ({ at: at(1 + i + j), action: 'search' as const, site: SITE, principal: 'officer-busy', query: { callId: `bulk-${i + j}` } })));
+      }
+      const total = (await ledger.head(SITE))!.seq;
+      await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+      await page.waitForSelector('#audit-view:not([hidden])');
+      await page.selectOption('#audit-action', '');
+      await page.fill('#audit-principal', 'officer-long-ago');
+      await page.getByRole('button', { name: 'Search the trail' }).click();
+      await expect.poll(() => textOrError('#audit-status'), { timeout: 10_000 }).toMatch(/^1 record on page 1/);
+      expect(await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.action))).toEqual(['download']);
+      await page.fill('#audit-principal', '');
+      await page.getByRole('button', { name: 'Search the trail' }).click();
+      await expect.poll(() => textOrError('#audit-status')).toMatch(/^50 records on page 1, more available/);
+      const [csv] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.getByRole('button', { name: 'Export CSV' }).click()]);
+      const lines = readFileSync(await csv.path(), 'utf8').trim().split(/\r?\n/);
+      // Every record from the first to the newest when the export began (this page's own reads
+      // of the trail are records too, appended after each read): seqs 1..n, each once.
+      const seqs = lines.slice(1).map((l) => Number(l.split(',')[0]));
+      expect(seqs.length).toBeGreaterThanOrEqual(total);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect([Math.min(...seqs), Math.max(...seqs)]).toEqual([1, seqs.length]);
+      await expect.poll(() => page.textContent('#audit-status')).toBe(`Exported ${seqs.length} records as CSV.`);
+    } finally {
+      client.destroy();
+    }
+  }, 120_000);
+
+  it('clears the rows of the previous search when a search fails or its input is refused, in the search and the audit views', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=search`));
+    await searched();
+    expect((await rows()).length).toBeGreaterThan(0);
+    await page.fill('#from', '2024-06-01T00:00');
+    await page.fill('#to', '2024-01-01T00:00');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.textContent('#status')).toBe('The search failed.');
+    expect(await rows()).toEqual([]);
+    expect(await page.textContent('#page-label')).toBe('');
+    await page.fill('#from', '');
+    await page.fill('#to', '');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await searched();
+    expect((await rows()).length).toBeGreaterThan(0);
+    await page.fill('#from', '275760-01-01T00:00');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.isVisible('#error')).toBe(true);
+    expect(await rows()).toEqual([]);
+    expect(await page.textContent('#status')).toBe('');
+    await page.fill('#from', '');
+
+    await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+    await page.waitForSelector('#audit-view:not([hidden])');
+    await page.getByRole('button', { name: 'Search the trail' }).click();
+    await expect.poll(() => textOrError('#audit-status')).toMatch(/records? on page 1/);
+    expect(await page.$$eval('#audit tbody tr', (trs) => trs.length)).toBeGreaterThan(0);
+    await page.fill('#audit-from', '2026-06-01T00:00');
+    await page.fill('#audit-to', '2026-01-01T00:00');
+    await page.getByRole('button', { name: 'Search the trail' }).click();
+    await expect.poll(() => page.textContent('#audit-status')).toBe('The trail could not be read.');
+    expect(await page.$$eval('#audit tbody tr', (trs) => trs.length)).toBe(0);
+    expect(await page.textContent('#audit-page')).toBe('');
+    await page.fill('#audit-from', '');
+    await page.fill('#audit-to', '');
+  });
+
   it("tells an officer of another site that site A is refused, with the API's reason", async () => {
     const other = await context.browser()!.newContext({ timezoneId: 'UTC', locale: 'en-GB' });
     const p = await other.newPage();
@@ -546,6 +623,27 @@ describe('compliance console in Chromium', () => {
     await page.waitForSelector('#signin-view:not([hidden])');
     expect(await page.textContent('#signin-error')).toBe('You signed out.');
     expect(await page.evaluate(() => sessionStorage.getItem('ferry-console-token'))).toBeNull();
+  });
+
+  it('forgets what the audit view read on sign-out: the next sign-in in the same tab reads the trail again', async () => {
+    await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+    await page.waitForSelector('#signin-view:not([hidden]), #audit-view:not([hidden])');
+    if (await page.isVisible('#signin-view')) await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+    await expect.poll(() => textOrError('#audit-status')).toMatch(/records? on page 1/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForSelector('#signin-view:not([hidden])');
+    expect(await page.$$eval('#audit tbody tr', (trs) => trs.length)).toBe(0);
+    const reads: string[] = [];
+    const onRequest = (r: { url(): string; method(): string }) => void (r.method() === 'GET' && /\/audit\?/.test(r.url()) && reads.push(r.url()));
+    page.on('request', onRequest);
+    try {
+      await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+      await page.goto(consoleUrl(`#site=${SITE}&view=audit`));
+      await expect.poll(() => textOrError('#audit-status')).toMatch(/records? on page 1/);
+      expect(reads.length).toBeGreaterThan(0);
+    } finally {
+      page.off('request', onRequest);
+    }
   });
 
   it("returns to sign-in by itself when the token's lifetime ends, naming the time in the officer's zone", async () => {
