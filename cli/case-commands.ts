@@ -1,14 +1,14 @@
 import { caseGroup } from './hold-commands.ts';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { lstat, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { appendAudit } from '../core/audit-trail.ts';
 import { verifyBundle, writeCaseBundle, type ExportSummary } from '../core/case-export.ts';
-import { InvalidInputError, NotFoundError } from '../core/errors.ts';
+import { InvalidInputError, NotFoundError, messageOf } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { storeTarget } from './store-target.ts';
 
@@ -51,7 +51,7 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
   const partial = `${out}.partial`;
   const principal = await target.principal();
   const at = clock.now();
-  const file = createWriteStream(partial, { flags: 'wx' });
+  const file = createWriteStream(partial, { fd: await openPartial(partial) });
   const tee = new PassThrough({ highWaterMark: 1 << 20 });
   const hash = createHash('sha256');
   tee.on('data', (c: Buffer) => hash.update(c));
@@ -83,6 +83,24 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Creates `{out}.partial` for writing. One left by an export that was stopped (killed, the
+ * machine down) is this command's own unfinished file: it is replaced, never a reason to fail.
+ * A path that cannot be written is named as the --out problem it is, not thrown as an fs error.
+ */
+async function openPartial(partial: string): Promise<FileHandle> {
+  const left = await lstat(partial).catch(() => undefined);
+  if (left && !left.isFile()) throw new InvalidInputError(`out: ${partial} exists and is not a file: move it away to export here`);
+  if (left) await rm(partial, { force: true });
+  try {
+    return await open(partial, 'wx', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? `${dirname(partial)} does not exist` : code === 'EACCES' || code === 'EPERM' ? `${dirname(partial)} cannot be written (permission denied)` : code === 'ENOTDIR' ? 'a parent of this path is a file' : messageOf(error);
+    throw new InvalidInputError(`out: ${resolve(partial.slice(0, -'.partial'.length))}: ${why}`);
   }
 }
 

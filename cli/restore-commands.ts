@@ -7,6 +7,7 @@ import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-cl
 import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
 import { registerTreeRestoreCommand } from './tree-commands.ts';
+import { checkAtText } from './at-time.ts';
 
 // `ferry restore plan` and `ferry restore fetch`: the point-in-time plan from the catalogue
 // API, then its files straight from S3. A secondary site runs the very same commands with
@@ -30,12 +31,9 @@ export class RestoreRefusedError extends Error {
   }
 }
 
-/** Explains a time without a zone before the API rejects it, with this machine's offset as the example. */
+/** Explains a time without a zone (or no time at all) before the API rejects it. */
 function checkAt(at: string): void {
-  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(at.trim())) return;
-  const offset = -new Date().getTimezoneOffset();
-  const zone = offset === 0 ? 'Z' : `${offset > 0 ? '+' : '-'}${String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')}:${String(Math.abs(offset) % 60).padStart(2, '0')}`;
-  throw new Error(`--at needs a time zone, e.g. ${at.trim()}${zone} (this machine's) or ${at.trim()}Z (UTC)`);
+  checkAtText(at);
 }
 
 export async function requestPlan(opts: RestoreOptions): Promise<RestorePlanResult> {

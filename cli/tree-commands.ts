@@ -3,6 +3,7 @@ import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchStore } from './restore-commands.ts';
+import { checkAtText } from './at-time.ts';
 import { findSnapshot, listSnapshots, readManifest, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
 
@@ -25,8 +26,7 @@ interface TreeRestoreCliOptions extends CloudOptions {
 /** `--at`: ISO 8601 with a zone (a time without one is ambiguous across sites), or `now`. */
 export function parseAt(at: string | undefined, now = new Date()): Date {
   if (at === undefined || at === 'now') return now;
-  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(at.trim())) throw new InvalidInputError(`--at needs a time zone, e.g. ${at.trim()}Z (UTC) or ${at.trim()}+01:00`);
-  const t = new Date(at.trim());
+  const t = new Date(checkAtText(at));
   if (Number.isNaN(t.getTime())) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not an ISO 8601 time`);
   return t;
 }

@@ -47,13 +47,36 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
   for await (const e of entries(file, manifest)) {
     const parts = safeComponents(e);
     if (isPartLike(parts.at(-1)!.toString('latin1'))) partNames.add(relKeyOf(parts));
-    if (e.type !== 'file' || !included(e.path)) continue;
+    // Asked of every entry (a directory or link too), so each --include knows whether it matched.
+    if (!included(e.path) || e.type !== 'file') continue;
     filesTotal++;
     bytesTotal += e.size;
     const st = root ? await lstatOrUndefined(pathBelow(root, parts)) : undefined;
     if (!st || !st.isFile() || st.size !== e.size) needed += e.size;
   }
   return { needed, filesTotal, bytesTotal, partNames };
+}
+
+/**
+ * The `--include` globs, each with whether it matched anything. A glob matches a path, and every
+ * path below a directory it matches: `--include "Address Book Files"` (or with a trailing `/`)
+ * restores the directory and what it holds, as tar, rsync and restic take a directory's name.
+ */
+function includeMatchers(globs: readonly string[]): { glob: string; matched: boolean; matches(path: string): boolean }[] {
+  return globs.map((glob) => {
+    const re = treePathMatcher([glob.replace(/\/+$/, '') || glob]);
+    const m = {
+      glob,
+      matched: false,
+      matches(path: string): boolean {
+        let hit = re(path);
+        for (let i = path.indexOf('/'); !hit && i > 0; i = path.indexOf('/', i + 1)) hit = re(path.slice(0, i));
+        if (hit) m.matched = true;
+        return hit;
+      },
+    };
+    return m;
+  });
 }
 
 /** Restores the snapshot (or the included part of it) into `to`; see the header for the guarantees. */
@@ -63,10 +86,15 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   const existing = await lstat(target).catch(() => undefined);
   if (existing && !existing.isDirectory()) throw new InvalidInputError(`${target} exists and is not a directory`);
   const filtered = (opts.include?.length ?? 0) > 0;
-  const included = filtered ? treePathMatcher(opts.include!) : () => true;
+  const includes = filtered ? includeMatchers(opts.include!) : [];
+  const included = filtered ? (path: string) => includes.some((i) => i.matches(path)) : () => true;
   const index = await fetchIndex(blobs, manifest);
   try {
     const { needed, filesTotal, bytesTotal, partNames } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
+    const unmatched = includes.filter((i) => !i.matched).map((i) => i.glob);
+    if (unmatched.length > 0) {
+      throw new InvalidInputError(`--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt}): paths are relative to the source's root, as \`ferry restore tree … --stdout\` and the index name them. Nothing was written.`);
+    }
     const free = opts.freeBytes ?? (await freeBytesAt(target, { pastErrors: true }));
     if (needed > free) {
       throw new InsufficientSpaceError(`not enough disk space in ${target}: the snapshot needs ${formatBytes(needed)} more (${filesTotal} file(s), ${formatBytes(bytesTotal)} in all), only ${formatBytes(free)} is free. Nothing was written.`);

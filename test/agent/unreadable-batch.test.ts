@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,12 +9,14 @@ import { writeTree } from '../support/recorder-tree.ts';
 // A batch directory the agent cannot read (a recorder or an admin left it with the wrong owner
 // or mode) while the agent runs from cron as its own user, as the unit `agent install` writes
 // runs it: the other batches ship, the root's lost+found is no batch, the unreadable one is
-// alerted and stays pending (never called lost), and ships once it can be read. As root the
-// agent runs as `nobody` (permission bits do not stop root); otherwise as the user running this.
+// alerted and stays pending (never called lost), and ships once it can be read. Permission bits
+// do not stop root: as root the agent runs without the capabilities that bypass them
+// (`setpriv`, dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH), as a service user would.
 
 const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
-const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
+/** The command line that runs the agent subject to permission bits. */
+const agentCommand = (args: string[]): [string, string[]] => (asRoot ? ['setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]]);
 let dir: string;
 let s3: LocalS3;
 
@@ -25,12 +27,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await s3.stop();
-  chmodSync(join(dir, 'rec', '000002'), 0o755);
+  for (const d of ['000002', 'lost+found']) chmodSync(join(dir, 'rec', d), 0o755);
   rmSync(dir, { recursive: true, force: true });
 });
 
 function run(config: string) {
-  const r = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--config', config, '--json-logs'], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') }, ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
+  const [command, args] = agentCommand(['agent', 'run', '--once', '--config', config, '--json-logs']);
+  const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') } });
+  if (r.error) throw r.error;
   const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; [k: string]: unknown });
   return { status: r.status, lines, stderr: r.stderr };
 }
@@ -42,11 +46,11 @@ describe('paths the agent cannot read, under cron', () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
     writeTree(rec, 3, 2, { size: 500 });
-    mkdirSync(join(rec, 'lost+found'), { mode: 0o700 });
+    // As every file system's root has it: not the agent's to read (mode 000 here, so root without its capabilities cannot either).
+    mkdirSync(join(rec, 'lost+found'), { mode: 0o000 });
     const state = join(dir, 'state');
     mkdirSync(state);
     mkdirSync(join(dir, 'home'));
-    if (asRoot) for (const d of [state, join(dir, 'home')]) chownSync(d, NOBODY, NOBODY);
     const alerts = join(dir, 'alerts.jsonl');
     writeFileSync(alerts, '');
     chmodSync(alerts, 0o666);
@@ -97,7 +101,6 @@ sources:
     writeFileSync(join(share, 'minutes.txt'), 'kept');
     const state = join(dir, 'state-2');
     mkdirSync(state);
-    if (asRoot) chownSync(state, NOBODY, NOBODY);
     const alerts = join(dir, 'alerts-2.jsonl');
     writeFileSync(alerts, '');
     chmodSync(alerts, 0o666);

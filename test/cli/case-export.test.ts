@@ -148,4 +148,16 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
       target.close();
     }
   }, 60_000);
+
+  it('names an --out it cannot create in one line, and replaces the .partial an interrupted export left', () => {
+    const missing = ferry(['case', 'export', '--site', SITE, '--case', 'C-7', '--reason', 'court order 2026-118', '--out', join(dir, 'no-such-dir', 'x.tar')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe(`ferry: out: ${join(dir, 'no-such-dir', 'x.tar')}: ${join(dir, 'no-such-dir')} does not exist`);
+    const out = join(dir, 'after-a-kill.tar');
+    writeFileSync(`${out}.partial`, 'half a bundle from an export that was killed');
+    const again = ferry(['case', 'export', '--site', SITE, '--case', 'C-7', '--reason', 'court order 2026-118', '--out', out]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+    expect(ferry(['case', 'verify', out]).code).toBe(0);
+  }, 60_000);
 });

@@ -82,7 +82,7 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
   });
 
   it('asks for a time zone rather than guessing one', async () => {
-    await expect(requestPlan({ site: 'site-a', source: 'db', at: '2026-03-01T00:25:00', api: server.url })).rejects.toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:25:00([+-]\d\d:\d\d|Z) \(this machine's\) or 2026-03-01T00:25:00Z \(UTC\)/);
+    await expect(requestPlan({ site: 'site-a', source: 'db', at: '2026-03-01T00:25:00', api: server.url })).rejects.toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:25:00(([+-]\d\d:\d\d) \(this machine's offset then\) or 2026-03-01T00:25:00Z \(UTC\)|Z \(UTC, this machine's zone\))/);
   });
 
   it('fetch refuses before writing anything when the disk is too small (injected free space)', async () => {

@@ -85,6 +85,20 @@ describe('tree restore', () => {
 
   it('needs a zone in --at', () => {
     expect(() => parseAt('2026-03-01T10:00:00')).toThrow(/--at needs a time zone/);
+    // A date alone, or no time at all, is told as such: never "garbageZ" as an example.
+    expect(() => parseAt('2026-03-01')).toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:00:00/);
+    expect(() => parseAt('yesterday')).toThrow(/^--at "yesterday" is not a time: give an ISO 8601 date-time with a zone, e\.g\. 2026-03-01T09:30:00Z \(UTC\)/);
+    expect(() => parseAt('1733375665')).toThrow(/is not a time/);
+    // This machine's offset at T, not today's: a summer time in a zone with daylight saving.
+    const tz = process.env.TZ;
+    process.env.TZ = 'Europe/London';
+    try {
+      expect(() => parseAt('2026-07-01T10:00:00')).toThrow(/2026-07-01T10:00:00\+01:00 \(this machine's offset then\) or 2026-07-01T10:00:00Z \(UTC\)/);
+      expect(() => parseAt('2026-01-01T10:00:00')).toThrow(/2026-01-01T10:00:00Z \(UTC, this machine's zone\)/);
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
     expect(parseAt('2026-03-01T10:00:00+01:00').toISOString()).toBe('2026-03-01T09:00:00.000Z');
   });
 
@@ -99,6 +113,18 @@ describe('tree restore', () => {
     expect(out.text()).toBe('<a/>');
     await expect(streamTreeFile(store, manifest, 'docs', sink().stream)).rejects.toThrow(/docs is a directory in snapshot/);
     await expect(streamTreeFile(store, manifest, 'nope', sink().stream)).rejects.toThrow(/no nope in snapshot/);
+  });
+
+  it('takes a directory name as --include for the directory and what it holds, and refuses an --include that matches nothing, writing nothing', async () => {
+    const { site, store, manifest } = await share();
+    for (const include of ['docs', 'docs/']) {
+      const to = join(site.dir, `inc-${include.length}`);
+      await restoreTree({ blobs: store, manifest, to, include: [include] });
+      expect([...picture(to).keys()].sort()).toEqual(['docs', 'docs/a.xml', 'docs/b.bin']);
+    }
+    const to = join(site.dir, 'inc-none');
+    await expect(restoreTree({ blobs: store, manifest, to, include: ['docs/**', 'nomatch/**'] })).rejects.toThrow(/^--include "nomatch\/\*\*" matches nothing in snapshot s[0-9a-f]{23} \(taken .*\): paths are relative to the source's root, .* Nothing was written\.$/);
+    expect(existsSync(to)).toBe(false);
   });
 
   it('resumes: files already there and verified are kept, a leftover .part and a damaged file are fetched again', async () => {

@@ -13,6 +13,9 @@ import { parseSample, recordScrub, verifySite } from '../../core/verify.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { publishArtefact } from '../support/artefact-fixtures.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { treeSnapshotManifestKey } from '../../core/layout.ts';
+import { noSuchSource } from '../../cli/verify-commands.ts';
 
 const BUCKET = 'ferry-data';
 let directory: string;
@@ -99,5 +102,14 @@ describe('ferry verify', () => {
     expect(() => parseSample('150%')).toThrow('--sample "150%" must be a percentage in (0%, 100%] such as 5%, or a fraction in (0, 1]');
     const { code } = await runCli(['verify', '--site', 'site-a', '--sample', '0']);
     expect(code).toBe(1);
+  });
+});
+
+describe('ferry verify --source with nothing to scrub', () => {
+  it('names a tree source as checked by restore tree, and a source the site does not have as such', async () => {
+    const blobs = new MemoryBlobStore();
+    await blobs.put(treeSnapshotManifestKey('site-a', 'share', `s${'a'.repeat(23)}`, new Date('2026-03-01T00:00:00Z')), Buffer.from('{}'));
+    expect(await noSuchSource(blobs, 'site-a', 'share')).toMatch(/^source share of site site-a is a tree source \(a file share\): verify reads recording packs and backups\. .*`ferry restore tree --site site-a --source share --to SCRATCH_DIR`.* Nothing was recorded\.$/);
+    expect(await noSuchSource(blobs, 'site-a', 'nosuch')).toMatch(/^site site-a has no source nosuch with recordings or backups offsite .* Nothing was recorded\.$/);
   });
 });

@@ -527,12 +527,13 @@ describe('compliance console in Chromium', () => {
       await page.selectOption('#audit-action', '');
       await page.fill('#audit-principal', 'officer-long-ago');
       await page.getByRole('button', { name: 'Search the trail' }).click();
-      await expect.poll(() => textOrError('#audit-status'), { timeout: 10_000 }).toMatch(/^1 record on page 1/);
+      // Two reads of 2,000 records each (a loaded machine takes seconds a read).
+      await expect.poll(() => textOrError('#audit-status'), { timeout: 60_000 }).toMatch(/^1 record on page 1/);
       expect(await page.$$eval('#audit tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.action))).toEqual(['download']);
       await page.fill('#audit-principal', '');
       await page.getByRole('button', { name: 'Search the trail' }).click();
-      await expect.poll(() => textOrError('#audit-status')).toMatch(/^50 records on page 1, more available/);
-      const [csv] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.getByRole('button', { name: 'Export CSV' }).click()]);
+      await expect.poll(() => textOrError('#audit-status'), { timeout: 30_000 }).toMatch(/^50 records on page 1, more available/);
+      const [csv] = await Promise.all([page.waitForEvent('download', { timeout: 90_000 }), page.getByRole('button', { name: 'Export CSV' }).click()]);
       const lines = readFileSync(await csv.path(), 'utf8').trim().split(/\r?\n/);
       // Every record from the first to the newest when the export began (this page's own reads
       // of the trail are records too, appended after each read): seqs 1..n, each once.
@@ -544,7 +545,7 @@ describe('compliance console in Chromium', () => {
     } finally {
       client.destroy();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('clears the rows of the previous search when a search fails or its input is refused, in the search and the audit views', async () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=search`));

@@ -1,0 +1,27 @@
+import { InvalidInputError } from '../core/errors.ts';
+
+// `--at T` of the restore commands: an ISO 8601 date-time with a zone. A time without one means
+// another instant on every machine (and at every site), so it is refused, and the refusal shows
+// what to type: the same time with this machine's offset at that time (daylight saving), or UTC.
+
+const ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
+const LOCAL_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?$/;
+
+function offsetText(minutes: number): string {
+  if (minutes === 0) return 'Z';
+  const a = Math.abs(minutes);
+  return `${minutes > 0 ? '+' : '-'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/** Throws InvalidInputError naming what is wrong with `at` (no zone, not a time), with examples; returns it trimmed otherwise. */
+export function checkAtText(at: string): string {
+  const text = at.trim();
+  if (ZONE.test(text)) return text;
+  const m = LOCAL_TIME.exec(text);
+  if (!m) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00`);
+  const local = `${m[1]}T${m[2] ?? '00:00:00'}`;
+  const here = new Date(local);
+  const offset = Number.isNaN(here.getTime()) ? 0 : -here.getTimezoneOffset();
+  const mine = offsetText(offset);
+  throw new InvalidInputError(`--at needs a time zone, e.g. ${local}${mine === 'Z' ? 'Z (UTC, this machine\'s zone)' : `${mine} (this machine's offset then) or ${local}Z (UTC)`}`);
+}
