@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
@@ -18,6 +18,7 @@ import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
+import { InvalidInputError, messageOf } from '../core/errors.ts';
 
 /**
  * Calls `stop` on SIGINT or SIGTERM, as often as they come (a Ctrl-C at a terminal reaches
@@ -177,8 +178,26 @@ export interface StatusReport {
  * last pass, streamed batch by batch (what a million pending recordings cost is one line at a
  * time, not the root: status never walks it); the journal is read without being written.
  */
+/**
+ * The state directory status reads, or why it cannot: every reader below takes a file it
+ * cannot see as absent, so a directory that is missing (a mistyped `state:`) or not readable (the
+ * agent's own user made it 0700) would show an agent that never shipped anything.
+ */
+function assertStateReadable(state: string): void {
+  try {
+    accessSync(state, constants.R_OK | constants.X_OK);
+    readdirSync(state);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InvalidInputError(`state: ${state} does not exist: the agent has not run with this configuration yet, or \`state:\` names another directory than the agent's`);
+    if (code === 'EACCES' || code === 'EPERM') throw new InvalidInputError(`state: ${state} cannot be read (permission denied): run status as the agent's user (e.g. \`sudo -u ferry ferry agent status --config …\`)`);
+    throw new InvalidInputError(`state: ${state} cannot be read (${code ?? messageOf(error)})`);
+  }
+}
+
 export async function collectStatus(configFile: string): Promise<StatusReport> {
   const config = loadConfig(configFile);
+  assertStateReadable(config.state);
   const journal = new Journal(config.state, { readOnly: true });
   const losses = new LossLog(config.state, { readOnly: true });
   const observations = new Observations(config.state);
@@ -202,7 +221,12 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     if (backlog.oldest && (!total.oldest || backlog.oldest.sinceMs < total.oldest.sinceMs)) total.oldest = backlog.oldest;
   }
   const statusFile = join(config.state, 'status.json');
-  const last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as Partial<AgentStatusFile>) : undefined;
+  let last: Partial<AgentStatusFile> | undefined;
+  try {
+    last = existsSync(statusFile) ? (JSON.parse(readFileSync(statusFile, 'utf8')) as Partial<AgentStatusFile>) : undefined;
+  } catch (error) {
+    throw new InvalidInputError(`${statusFile} cannot be read (${messageOf(error)}): the agent writes it anew at the end of its next pass`);
+  }
   const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings' && s.type !== 'tree');
   const treeSources = (last?.sources ?? []).filter((s): s is TreeSourceStatus => s.type === 'tree');
   const now = systemClock.now().getTime();
@@ -249,8 +273,8 @@ export function renderStatus(s: StatusReport): string {
     const last = l ? `last snapshot ${l.takenAt}: ${l.files} files, ${formatBytes(l.bytesTotal)} (${l.filesRead} read, ${formatBytes(l.bytesAdded)} added)${l.problems ? `, ${l.problems} problem(s)` : ''}` : 'no snapshot yet';
     lines.push(`${`${t.name} (tree)`.padEnd(18)}${last}${t.problem ? `; last attempt failed: ${t.problem}` : ''}`);
   }
-  for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)}cannot be scanned: ${src.problem}`);
-  for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)}no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);
+  for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)} cannot be scanned: ${src.problem}`);
+  for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)} no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);
   for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);
   if (s.lossRecords > 5) lines.push(`  (${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths)`);
   for (const a of s.openAlerts) lines.push(`ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})`);

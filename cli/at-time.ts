@@ -13,15 +13,22 @@ function offsetText(minutes: number): string {
   return `${minutes > 0 ? '+' : '-'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
 
-/** Throws InvalidInputError naming what is wrong with `at` (no zone, not a time), with examples; returns it trimmed otherwise. */
-export function checkAtText(at: string): string {
+/** This machine's offset from UTC (minutes east) at a local date-time `YYYY-MM-DDTHH:MM[:SS]`. */
+function localOffsetAt(local: string): number {
+  const here = new Date(local);
+  return Number.isNaN(here.getTime()) ? 0 : -here.getTimezoneOffset();
+}
+
+/**
+ * Throws InvalidInputError naming what is wrong with `at` (no zone, not a time), with examples;
+ * returns it trimmed otherwise. `offsetAt`: this machine's offset at a local time (tests).
+ */
+export function checkAtText(at: string, offsetAt: (local: string) => number = localOffsetAt): string {
   const text = at.trim();
   if (ZONE.test(text)) return text;
   const m = LOCAL_TIME.exec(text);
   if (!m) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00`);
   const local = `${m[1]}T${m[2] ?? '00:00:00'}`;
-  const here = new Date(local);
-  const offset = Number.isNaN(here.getTime()) ? 0 : -here.getTimezoneOffset();
-  const mine = offsetText(offset);
+  const mine = offsetText(offsetAt(local));
   throw new InvalidInputError(`--at needs a time zone, e.g. ${local}${mine === 'Z' ? 'Z (UTC, this machine\'s zone)' : `${mine} (this machine's offset then) or ${local}Z (UTC)`}`);
 }

@@ -22,9 +22,26 @@ export interface UnitInput {
   restartSec: number;
 }
 
-/** systemd splits path lists on spaces: quote a path that has one (systemd unquotes "…" and C escapes). */
+/**
+ * A path in a unit file: `%` doubled (systemd expands `%x` specifiers in paths and commands), and
+ * quoted when it has a space, a quote or a backslash (systemd splits lists on spaces and unquotes
+ * "…" with C escapes).
+ */
 function quote(path: string): string {
-  return /[\s"\\]/.test(path) ? `"${path.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : path;
+  const p = path.replace(/%/g, '%%');
+  return /[\s"\\]/.test(p) ? `"${p.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : p;
+}
+
+/** An ExecStart argument: a path as above, and `$` doubled (systemd expands `$VAR` there). */
+const execArg = (arg: string): string => quote(arg).replace(/\$/g, '$$$$');
+
+/**
+ * A word of a cron command line: single-quoted for the shell unless plainly safe (`'` written
+ * as `'\''`), and every `%` escaped as `\%` (cron turns an unescaped `%` into a newline, quoted or not).
+ */
+function cronWord(word: string): string {
+  const shell = /^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+  return shell.replace(/%/g, '\\%');
 }
 
 const UNDER_HOME = /^\/(home|root|run\/user)(\/|$)/;
@@ -37,7 +54,7 @@ export function systemdUnit(u: UnitInput): string {
   const paths = [...u.sourcePaths, u.stateDir];
   // ProtectHome=yes hides /home, /root and /run/user entirely; a source or the state kept there needs read-only instead.
   const protectHome = paths.some((p) => UNDER_HOME.test(p)) ? 'read-only' : 'yes';
-  const execStart = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--json-logs'].map(quote).join(' ');
+  const execStart = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--json-logs'].map(execArg).join(' ');
   return `# ${unitName(u.site)}: written by \`ferry agent install\`; re-run it after changing the config's paths.
 [Unit]
 Description=Ferry offsite backup agent (site ${u.site})
@@ -93,8 +110,9 @@ WantedBy=multi-user.target
 
 /** /etc/cron.d line: one pass every five minutes, never two at once. */
 export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'node' | 'entry'>): string {
-  const cmd = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
-  return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock ${cmd} 2>&1 | logger -t ferry-agent-${u.site}\n`;
+  const cmd = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
+  // logger's default message size is 1 KiB: a longer log line (a loss naming its paths) would be split into broken JSON.
+  return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock ${cmd} 2>&1 | logger --size 65536 -t ferry-agent-${u.site}\n`;
 }
 
 /**

@@ -62,10 +62,11 @@ state: ${state}
 cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
 alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
 sources:
-  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
+  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 100, quietSeconds: 60, settleSeconds: 1 }
 `,
     );
-    // 000002 is still being written when the first run sees it (its files are new): pending.
+    // 000002 is still being written when the first run sees it (its files are new, and it is
+    // closed by a quiet minute, not by a count): pending.
     const now = new Date();
     for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), now, now);
     const first = run(config);
@@ -122,4 +123,20 @@ sources:
     const raised = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; severity: string });
     expect(raised).toEqual([expect.objectContaining({ severity: 'critical', subject: 'source cs cannot be read' })]);
   }, 60_000);
+
+  it('agent status on a state directory it cannot read says so (exit 1), not an agent that never shipped', () => {
+    const state = join(dir, 'state-3');
+    mkdirSync(state);
+    const config = join(dir, 'agent-3.yaml');
+    writeFileSync(config, `site: site-c\nstate: ${state}\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    chmodSync(state, 0o000);
+    try {
+      const [command, args] = agentCommand(['agent', 'status', '--config', config]);
+      const r = spawnSync(command, args, { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(`ferry: state: ${state} cannot be read (permission denied): run status as the agent's user (e.g. \`sudo -u ferry ferry agent status --config …\`)`);
+    } finally {
+      chmodSync(state, 0o755);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,8 @@ function site() {
   const root = join(dir, 'rec');
   mkdirSync(root);
   const state = join(dir, 'state');
+  // As `agent check`, `agent install` or the agent's first run leaves it.
+  mkdirSync(state);
   const config = join(dir, 'agent.yaml');
   writeFileSync(config, `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${root} }\n`);
   return { root, state, config };
@@ -65,6 +67,15 @@ describe('agent status from the pending view', () => {
     writeTree(s.root, 3, 4);
     writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
     expect((await collectStatus(s.config)).backlog).toMatchObject({ batches: 1, recordings: 100 });
+  });
+
+  it('refuses a state directory that does not exist, and a status file it cannot parse, naming each, instead of an agent that never shipped', async () => {
+    const s = site();
+    rmSync(s.state, { recursive: true });
+    await expect(collectStatus(s.config)).rejects.toThrow(`state: ${s.state} does not exist: the agent has not run with this configuration yet, or \`state:\` names another directory than the agent's`);
+    mkdirSync(s.state);
+    writeFileSync(join(s.state, 'status.json'), '{"site": "s", "sour');
+    await expect(collectStatus(s.config)).rejects.toThrow(new RegExp(`^${join(s.state, 'status.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read \\(.*JSON.*\\): the agent writes it anew at the end of its next pass$`));
   });
 
   it('says the agent has made no pass of the source instead of scanning its root', async () => {

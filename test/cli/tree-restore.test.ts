@@ -11,6 +11,7 @@ import { readAll } from '../../agent/recover.ts';
 import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, InsufficientSpaceError } from '../../cli/tree-restore.ts';
 import { parseAt, renderSnapshotProblems, renderSnapshots, runTreeRestore } from '../../cli/tree-commands.ts';
 import { readManifest } from '../../cli/tree-restore.ts';
+import { checkAtText } from '../../cli/at-time.ts';
 import { execFileSync } from 'node:child_process';
 import { picture, snapshot, treeSite } from '../agent/tree-support.ts';
 
@@ -89,16 +90,11 @@ describe('tree restore', () => {
     expect(() => parseAt('2026-03-01')).toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:00:00/);
     expect(() => parseAt('yesterday')).toThrow(/^--at "yesterday" is not a time: give an ISO 8601 date-time with a zone, e\.g\. 2026-03-01T09:30:00Z \(UTC\)/);
     expect(() => parseAt('1733375665')).toThrow(/is not a time/);
-    // This machine's offset at T, not today's: a summer time in a zone with daylight saving.
-    const tz = process.env.TZ;
-    process.env.TZ = 'Europe/London';
-    try {
-      expect(() => parseAt('2026-07-01T10:00:00')).toThrow(/2026-07-01T10:00:00\+01:00 \(this machine's offset then\) or 2026-07-01T10:00:00Z \(UTC\)/);
-      expect(() => parseAt('2026-01-01T10:00:00')).toThrow(/2026-01-01T10:00:00Z \(UTC, this machine's zone\)/);
-    } finally {
-      if (tz === undefined) delete process.env.TZ;
-      else process.env.TZ = tz;
-    }
+    // This machine's offset at T, not today's: a summer time in a zone with daylight saving (its offsets given here).
+    const london = (local: string) => (local.slice(5, 7) >= '04' && local.slice(5, 7) <= '10' ? 60 : 0);
+    expect(() => checkAtText('2026-07-01T10:00:00', london)).toThrow(/2026-07-01T10:00:00\+01:00 \(this machine's offset then\) or 2026-07-01T10:00:00Z \(UTC\)/);
+    expect(() => checkAtText('2026-01-01T10:00:00', london)).toThrow(/2026-01-01T10:00:00Z \(UTC, this machine's zone\)/);
+    expect(() => checkAtText('2026-01-01T10:00', () => -330)).toThrow(/2026-01-01T10:00-05:30 \(this machine's offset then\)/);
     expect(parseAt('2026-03-01T10:00:00+01:00').toISOString()).toBe('2026-03-01T09:00:00.000Z');
   });
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { install, systemdUnit } from '../../cli/install-commands.ts';
+import { cronLine, install, systemdUnit } from '../../cli/install-commands.ts';
 
 // `ferry agent install` as an administrator runs it: the config checked first, a hardened unit
 // that can read the recorder's paths and write only the state directory, and how to enable it.
@@ -86,6 +86,20 @@ describe('ferry agent install', () => {
     const s = site();
     const out = await installing({ config: s.config, user: 'rec', cron: true });
     expect(out).toMatch(new RegExp(`^\\*/5 \\* \\* \\* \\* rec flock -n /run/lock/ferry-agent-london-cc.lock .* agent run --config ${s.config} --once --json-logs`, 'm'));
+  });
+
+  it("writes a cron line the shell reads back word for word whatever the config's path holds (quote, parentheses, %, spaces), and a unit that escapes % and $", () => {
+    const configFile = "/etc/ferry/O'Brien site(b) 100% $HOME.yaml";
+    const line = cronLine({ site: 'lon', configFile, user: 'ferry', node: '/usr/bin/node', entry: '/opt/ferry/ferry-agent.mjs' });
+    expect(line).toContain('| logger --size 65536 -t ferry-agent-lon');
+    // What cron hands the shell (an escaped % is a %), then the words the shell makes of it.
+    const cmd = line.slice(line.indexOf('.lock ') + 6, line.indexOf(' 2>&1')).replace(/\\%/g, '%');
+    const words = spawnSync('sh', ['-c', `for a in ${cmd}; do printf '%s\\n' "$a"; done`], { encoding: 'utf8' });
+    expect(words.stdout.split('\n').slice(0, -1)).toEqual(['/usr/bin/node', '/opt/ferry/ferry-agent.mjs', 'agent', 'run', '--config', configFile, '--once', '--json-logs']);
+    expect(line.replace(/\\%/g, '')).not.toContain('%');
+    const unit = systemdUnit({ site: 'lon', configFile, user: 'ferry', node: '/usr/bin/node', entry: '/opt/ferry/ferry-agent.mjs', sourcePaths: ['/mnt/rec 50%'], stateDir: '/var/lib/ferry', restartSec: 30 });
+    expect(unit).toContain(`ExecStart=/usr/bin/node /opt/ferry/ferry-agent.mjs agent run --config "/etc/ferry/O'Brien site(b) 100%% $$HOME.yaml" --json-logs`);
+    expect(unit).toContain('ReadOnlyPaths="/mnt/rec 50%%"');
   });
 
   it('refuses an invalid config with exit 2, naming the setting, and writes no unit', () => {
