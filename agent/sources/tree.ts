@@ -2,6 +2,7 @@ import type { TreeSourceConfig } from '../../core/config.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import type { Clock } from '../../core/clock.ts';
 import { messageOf } from '../../core/errors.ts';
+import type { TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import type { Logger } from '../log.ts';
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
@@ -46,6 +47,33 @@ export interface TreeCycle {
   failed: number;
 }
 
+/** A problem that leaves a file's content out of the snapshot (not a special file skipped by design, nor a name stored with replacement characters). */
+const leavesOut = (p: { problem: string }) => !/^skipped: |^link target is not valid UTF-8/.test(p.problem);
+
+/**
+ * Alerts a snapshot that left paths out (unreadable, changing while read, a directory that could
+ * not be listed): they are in no snapshot, which the operator must hear of, not find in a log.
+ * Resolved by the next snapshot that leaves nothing out. True when this one left paths out.
+ */
+async function alertLeftOut(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest): Promise<boolean> {
+  const key = `tree-left-out:${source.name}`;
+  const left = manifest.problems.filter(leavesOut);
+  if (left.length === 0) {
+    await deps.alerts.resolve(key, deps.site, `The snapshot of ${source.name} taken ${manifest.takenAt} left no path out.`);
+    return false;
+  }
+  const more = manifest.counts.problems > manifest.problems.length ? ' (and maybe more: the manifest names the first 100 problems)' : '';
+  const shown = left.slice(0, 5).map((p) => `${p.path}: ${p.problem}`).join('; ');
+  await deps.alerts.raise(key, {
+    severity: 'warning',
+    site: deps.site,
+    subject: `${source.name}: ${left.length} path(s) left out of the snapshot`,
+    message: `The snapshot of ${source.name} taken ${manifest.takenAt} does not hold ${left.length} path(s)${more}: ${shown}${left.length > 5 ? '; …' : ''}. Check their permissions (the agent runs as its own user) or what keeps writing them. \`ferry snapshots list --site ${deps.site} --source ${source.name} --problems\` names them all.`,
+    details: { source: source.name, snapshotId: manifest.snapshotId, paths: left.slice(0, 20) },
+  });
+  return true;
+}
+
 export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig): Promise<TreeCycle> {
   const now = deps.clock.now();
   const last = readLastSnapshot(deps.state, source.name);
@@ -77,7 +105,8 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
       ms: Math.round(performance.now() - started),
     });
     await deps.alerts.resolve(`tree-failed:${source.name}`, deps.site, `Source ${source.name} has a new snapshot (${manifest.takenAt}).`);
-    return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: 0 };
+    const leftOut = await alertLeftOut(deps, source, manifest);
+    return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut ? 1 : 0 };
   } catch (error) {
     const message = messageOf(error);
     deps.log.error('tree snapshot not published', { source: source.name, error: message });

@@ -139,4 +139,45 @@ sources:
       chmodSync(state, 0o755);
     }
   });
+
+  it('a share snapshot that leaves an unreadable file out is alerted and counts as not shipped (exit 1); a FIFO skipped by design is neither', () => {
+    const share = join(dir, 'share-4');
+    mkdirSync(share);
+    writeFileSync(join(share, 'minutes.txt'), 'kept');
+    spawnSync('mkfifo', [join(share, 'pipe')]);
+    const state = join(dir, 'state-4');
+    mkdirSync(state);
+    const alerts = join(dir, 'alerts-4.jsonl');
+    writeFileSync(alerts, '');
+    chmodSync(alerts, 0o666);
+    const config = join(dir, 'agent-4.yaml');
+    writeFileSync(
+      config,
+      `site: site-d
+state: ${state}
+cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
+alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
+sources:
+  - { name: share, type: tree, path: ${share}, everySeconds: 0 }
+`,
+    );
+    const clean = run(config);
+    expect(clean.status, clean.stderr).toBe(0);
+    expect(readFileSync(alerts, 'utf8')).toBe('');
+    writeFileSync(join(share, 'secret.txt'), 'locked');
+    chmodSync(join(share, 'secret.txt'), 0o000);
+    try {
+      const locked = run(config);
+      expect(locked.status, locked.stderr).toBe(1);
+      const raised = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; severity: string; message: string });
+      expect(raised).toEqual([expect.objectContaining({ severity: 'warning', subject: 'share: 1 path(s) left out of the snapshot' })]);
+      expect(raised[0]!.message).toMatch(/secret\.txt: cannot be read \(EACCES\)/);
+    } finally {
+      chmodSync(join(share, 'secret.txt'), 0o644);
+    }
+    const readable = run(config);
+    expect(readable.status, readable.stderr).toBe(0);
+    const all = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string });
+    expect(all.map((a) => a.subject)).toEqual(['share: 1 path(s) left out of the snapshot', 'resolved: share: 1 path(s) left out of the snapshot']);
+  }, 60_000);
 });
