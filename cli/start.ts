@@ -77,7 +77,10 @@ function demoCounts(opts: StartOptions): { batches: number; perBatch: number } {
 
 export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
   say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');
-  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] } });
+  // The workflows' waits are shortened here (the recall checks its restore a few times a second,
+  // not hourly), so a restore from the archive tier takes seconds, not S3's 12 h: a recall asked
+  // from the console completes while the officer watches, instead of giving up.
+  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] }, restoreDelayMs: LOCAL_RESTORE_MS });
   say(describeCloud(cloud));
   return cloud;
 }
@@ -165,6 +168,9 @@ async function keepShipping<T>(
  * backup window (lock, job to the agent through its activity, verify, release, record) and a
  * purge (lock, plan, delete, release, report). Waits are shortened; the rules are the real ones.
  */
+/** How long a restore from the archive tier takes on `ferry start`'s S3 stand-in. */
+export const LOCAL_RESTORE_MS = 1_000;
+
 async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: string) => void): Promise<() => Promise<void>> {
   say('\nOrchestration (the synthesized Step Functions definitions, run locally):');
   const orchestration = await startLocalOrchestration({

@@ -38,6 +38,8 @@ export interface LocalCloudOptions {
   replayPort?: number;
   /** Start from empty storage. */
   fresh?: boolean;
+  /** How long a RestoreObject (a recall from the archive tier) takes on the S3 stand-in; default S3's own (12 h, Standard tier). */
+  restoreDelayMs?: number;
   /** Where to write the address file the CLI reads (`cloud.json`). */
   addressFile?: string;
   log?: (message: string) => void;
@@ -156,7 +158,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   if (options.fresh) rmSync(options.directory, { recursive: true, force: true });
   mkdirSync(options.directory, { recursive: true });
   const events = createS3EventDelivery(options.log);
-  const s3 = await startLocalS3({ directory: join(options.directory, 's3'), buckets: [LOCAL_BUCKET], onEvent: (e) => events.deliver(e) });
+  const s3 = await startLocalS3({ directory: join(options.directory, 's3'), buckets: [LOCAL_BUCKET], onEvent: (e) => events.deliver(e), ...(options.restoreDelayMs === undefined ? {} : { restoreDelayMs: options.restoreDelayMs }) });
   const dynamo = await startLocalDynamo({ directory: join(options.directory, 'dynamo') }).catch(async (e: unknown) => {
     await s3.stop();
     throw e;
