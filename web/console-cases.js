@@ -5,7 +5,9 @@
 import { refusalText } from './console-api.js';
 import { $, busy, bytesText, cell, clearError, el, notify, required, showError, timeEl, whenText } from './console-ui.js';
 
-const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined };
+const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined };
+/** A download link this close to its end (it lives 300 s) is asked for anew before it is followed. */
+const LINK_MARGIN_MS = 15_000;
 
 const caseIdOf = (c) => c.case ?? c.caseId;
 const callsOf = (c) => (Array.isArray(c.calls) ? c.calls : Array.isArray(c.members) ? c.members : undefined);
@@ -134,6 +136,8 @@ async function holdCase(event, release) {
 const EXPORT_WORDS = { running: 'Export running: the bundle is being written…', done: 'Export done: the bundle is ready.', failed: 'Export FAILED.' };
 
 function renderExport(status) {
+  casesState.exportStatus = status;
+  wireDownload();
   $('export-panel').hidden = false;
   const state = $('export-state');
   state.textContent = `${EXPORT_WORDS[status.state] ?? `Export ${status.state}`}${status.error ? ` ${status.error}` : ''}`;
@@ -151,6 +155,35 @@ function renderExport(status) {
   if (status.url) link.href = status.url;
   $('export-verify').hidden = status.state !== 'done';
   $('export-command').textContent = `ferry case verify BUNDLE.tar${status.sha256 ? ` --sha256 ${status.sha256}` : ''}`;
+}
+
+let downloadWired = false;
+
+function wireDownload() {
+  if (downloadWired) return;
+  downloadWired = true;
+  $('export-download').addEventListener('click', (e) => void freshDownload(e));
+}
+
+/**
+ * Follows the bundle's link, or, when the one shown has expired (or is about to: an officer
+ * who paused for a few minutes), asks the export's status for a new one first. The page never
+ * hands the browser a dead link that would replace the console with the store's error.
+ */
+async function freshDownload(event) {
+  const status = casesState.exportStatus;
+  const ctx = casesState.exportCtx;
+  if (!status || !ctx || !status.expiresAt || Date.parse(status.expiresAt) - Date.now() > LINK_MARGIN_MS) return;
+  event.preventDefault();
+  clearError();
+  try {
+    const fresh = await ctx.api(ctx.sitePath(`exports/${encodeURIComponent(status.exportId)}`));
+    renderExport(fresh);
+    if (fresh.state === 'done' && fresh.url) window.location.assign(fresh.url);
+    else showError(`The bundle of export ${status.exportId} cannot be downloaded any more (${fresh.state}${fresh.error ? `: ${fresh.error}` : ''}).`);
+  } catch (error) {
+    showError(refusalText('Asking for a new download link', error));
+  }
 }
 
 async function pollExport(ctx, exportId) {
@@ -174,6 +207,7 @@ export async function startExport(ctx, body) {
   try {
     const answer = await ctx.api(ctx.sitePath('exports'), { method: 'POST', body });
     casesState.exportId = answer.exportId;
+    casesState.exportCtx = ctx;
     renderExport({ ...answer, state: answer.state ?? 'running' });
     notify(`Export of ${what} started.`);
     $('export-panel').scrollIntoView({ block: 'nearest' });

@@ -12,6 +12,8 @@ describe('agent status and the bandwidth schedule', () => {
   it('shows the limit in force now, when it next changes and to what', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-bw-status-'));
     mkdirSync(join(dir, 'rec'));
+    // As `agent check` or the agent's first run leaves it (status refuses a state directory that is not there).
+    mkdirSync(join(dir, 'state'));
     const file = join(dir, 'agent.yaml');
     writeFileSync(
       file,

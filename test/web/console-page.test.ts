@@ -442,6 +442,34 @@ describe('compliance console in Chromium', () => {
     expect(verdict.checked).toBe(7);
   }, 60_000);
 
+  it('asks for a fresh download link when the one shown has expired (an officer who paused), and the bundle downloads', async () => {
+    const sha256 = (await page.$$eval('#export-facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]))))['Bundle SHA-256']!;
+    // Five minutes and more later, as far as the page can tell.
+    await page.evaluate(() => {
+      const w = window as unknown as { realNow?: () => number };
+      w.realNow = Date.now.bind(Date);
+      Date.now = () => w.realNow!() + 301_000;
+    });
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string; method(): string }) => void (r.method() === 'GET' && /\/exports\/exp-/.test(r.url()) && asked.push(r.url()));
+    page.on('request', onRequest);
+    try {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the bundle' }).click()]);
+      const saved = join(dir, 'bundle-again.tar');
+      await download.saveAs(saved);
+      expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(sha256);
+      // The link was asked for anew (the page's status read once more), and the console stayed.
+      expect(asked).toHaveLength(1);
+      expect(page.url()).toContain('console.html');
+      expect(await page.textContent('#export-state')).toBe('Export done: the bundle is ready.');
+    } finally {
+      page.off('request', onRequest);
+      await page.evaluate(() => {
+        Date.now = (window as unknown as { realNow: () => number }).realNow;
+      });
+    }
+  }, 60_000);
+
   it('shows an archived call as in the archive tier, requests its recall, shows it in progress, announces by itself when it is playable, and plays it', async () => {
     const reloads: string[] = [];
     page.on('framenavigated', (f) => void (f === page.mainFrame() && reloads.push(f.url())));
