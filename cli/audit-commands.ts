@@ -30,10 +30,12 @@ export async function trailRecords(target: { blobs: Pick<BlobStore, 'list' | 'ge
 
 /** Parses the search options; InvalidInputError names the bad one. */
 export function auditFilter(opts: { from?: string; to?: string; principal?: string; action?: string }): AuditFilter {
+  // The same rule as the API's and `calls search`'s: an ISO 8601 date-time with a zone (a time
+  // without one is another instant on every machine; `5` is no time at all).
   const date = (name: string, value: string | undefined) => {
     if (value === undefined) return undefined;
-    const d = new Date(value);
-    if (Number.isNaN(d.getTime())) throw new InvalidInputError(`${name}: "${value}" is not an ISO date/time`);
+    const d = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim()) ? new Date(value.trim()) : new Date(Number.NaN);
+    if (Number.isNaN(d.getTime())) throw new InvalidInputError(`${name}: "${value}" must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00`);
     return d;
   };
   if (opts.action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(opts.action)) throw new InvalidInputError(`action: must be one of ${AUDIT_ACTIONS.join(', ')}`);

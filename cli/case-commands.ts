@@ -152,8 +152,11 @@ export function registerCaseCommands(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (path: string, opts: { sha256?: string; json?: boolean }) => {
       const verdict = await verifyBundleFile(path);
-      if (opts.sha256 !== undefined && opts.sha256.toLowerCase() !== verdict.sha256) {
-        verdict.problems.unshift({ path: basename(path), problem: `the bundle's SHA-256 is ${verdict.sha256}, not ${opts.sha256}` });
+      // Pasted from the console or the trail, a hash often brings spaces with it: they are not part of it.
+      const expected = opts.sha256?.trim().toLowerCase();
+      if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) throw new InvalidInputError(`--sha256: ${JSON.stringify(opts.sha256)} is not a SHA-256 (64 hex digits)`);
+      if (expected !== undefined && expected !== verdict.sha256) {
+        verdict.problems.unshift({ path: basename(path), problem: `the bundle's SHA-256 is ${verdict.sha256}, not ${expected}` });
         verdict.ok = false;
       }
       if (opts.json) process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);

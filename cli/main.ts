@@ -54,7 +54,20 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
+/**
+ * A reader that stops reading (`ferry audit search … | head`) closes the pipe: what is left to
+ * print has no one to read it, which is no error of the command's. The command ends quietly, as
+ * the Unix tools do, instead of with an EPIPE stack trace.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw error;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,6 +94,12 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     const good = ferry(['case', 'verify', out]);
     expect(good.code).toBe(0);
     expect(good.stdout).toMatch(/^OK: 5 file\(s\)/);
+    // The bundle's hash as pasted from the console, with the spaces a copy brings: the same hash.
+    const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
+    expect(ferry(['case', 'verify', out, '--sha256', ` ${sha.toUpperCase()} `]).code).toBe(0);
+    const notHex = ferry(['case', 'verify', out, '--sha256', 'b1f05e']);
+    expect(notHex.code).toBe(1);
+    expect(notHex.stderr.trim()).toBe('ferry: --sha256: "b1f05e" is not a SHA-256 (64 hex digits)');
     const bad = join(dir, 'tampered.tar');
     copyFileSync(out, bad);
     const bytes = readFileSync(bad);
@@ -111,7 +118,11 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     expect(lines[0]).toBe('seq,at,site,action,principal,officer,rid,query,detail,hash');
     expect(lines.slice(1).map((l) => l.split(',').slice(2, 5))).toEqual([[SITE, 'export', 'officer-jane']]);
     expect(() => auditFilter({ action: 'peek' })).toThrow(/action: must be one of/);
-    expect(() => auditFilter({ from: 'yesterday' })).toThrow(/from: "yesterday" is not an ISO date/);
+    expect(() => auditFilter({ from: 'yesterday' })).toThrow(/from: "yesterday" must be an ISO 8601 date-time with a zone/);
+    // Neither a time without a zone (another instant on every machine) nor a number is taken.
+    expect(() => auditFilter({ from: '2026-03-01T09:00:00' })).toThrow(/from: "2026-03-01T09:00:00" must be an ISO 8601 date-time with a zone/);
+    expect(() => auditFilter({ to: '5' })).toThrow(/to: "5" must be/);
+    expect(auditFilter({ from: '2026-03-01T10:00:00+01:00' }).from?.toISOString()).toBe('2026-03-01T09:00:00.000Z');
     expect(ferry(['audit', 'verify', '--site', SITE]).code).toBe(0);
 
     const target = storeTarget(env);
