@@ -44,6 +44,12 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     `  download  ${formatBytes(r.bytesDownloaded)} in ${r.gets} ranged GET(s)`,
     ...r.problems.map((p) => `  NOT RESTORED ${p.path}: ${p.problem}`),
   ];
+  const extra = r.notInSnapshot;
+  if (extra) {
+    lines.push(`  NOT IN THE SNAPSHOT  ${extra.count} path(s) ${r.dir} already held are not in this snapshot and were left as they were (restore into an empty directory for the snapshot alone):`);
+    for (const p of extra.paths) lines.push(`    ${p}`);
+    if (extra.count > extra.paths.length) lines.push(`    … and ${extra.count - extra.paths.length} more`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

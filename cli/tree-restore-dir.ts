@@ -36,7 +36,7 @@ export const pathBelow = (root: Buffer, parts: Buffer[]) => Buffer.concat([root,
 /** Directories of DIR checked (or made) already; each is a real directory, never a link. */
 export class DirGuard {
   private readonly known = new Set<string>();
-  constructor(private readonly root: Buffer) {}
+  constructor(readonly root: Buffer) {}
 
   /** The directory's path in DIR when this restore checked or made it, else undefined. */
   seen(parts: Buffer[]): Buffer | undefined {

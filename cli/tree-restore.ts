@@ -6,6 +6,7 @@ import { Transform, type Writable } from 'node:stream';
 import { IntegrityError, InvalidInputError, NotFoundError } from '../core/errors.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import { treePathMatcher } from '../agent/tree/paths.ts';
+import { walkTree } from '../agent/tree/walk.ts';
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
 import { entries, fetchIndex, type Store } from './tree-snapshots.ts';
@@ -55,6 +56,47 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
     if (!st || !st.isFile() || st.size !== e.size) needed += e.size;
   }
   return { needed, filesTotal, bytesTotal, partNames };
+}
+
+/** Paths in walk order (depth first, names in byte order): `/` sorts before every byte of a name, so a directory's contents come right after it. */
+function compareWalkOrder(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i] === 0x2f ? 0 : a[i]!;
+    const y = b[i] === 0x2f ? 0 : b[i]!;
+    if (x !== y) return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Shown at most of the paths in DIR that are not in the snapshot (their count is exact). */
+const EXTRA_SHOWN = 20;
+
+/**
+ * The paths in DIR that the snapshot does not hold, counted and the first named: DIR walked
+ * and the index read once more side by side, both in walk order (no set of a million paths).
+ */
+async function notInSnapshot(root: Buffer, indexFile: string, manifest: TreeSnapshotManifest): Promise<{ count: number; paths: string[] }> {
+  const index = entries(indexFile, manifest)[Symbol.asyncIterator]();
+  const bytesOf = (e: TreeEntry) => Buffer.from(safeComponents(e).map((p) => p.toString('latin1')).join('/'), 'latin1');
+  const next = async () => {
+    const r = await index.next();
+    return r.done ? undefined : bytesOf(r.value);
+  };
+  let entry = await next();
+  const out = { count: 0, paths: [] as string[] };
+  for await (const run of walkTree(root.toString('utf8'), { onProblem: () => undefined })) {
+    for (const item of run) {
+      while (entry && compareWalkOrder(entry, item.rel) < 0) entry = await next();
+      if (entry && compareWalkOrder(entry, item.rel) === 0) {
+        entry = await next();
+        continue;
+      }
+      out.count++;
+      if (out.paths.length < EXTRA_SHOWN) out.paths.push(item.rel.toString('utf8'));
+    }
+  }
+  return out;
 }
 
 /**
@@ -117,6 +159,12 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     await writer.drain();
     await writer.createLinks();
     await writer.finishDirs();
+    // A DIR that held something before (another restore, other files) does not equal the
+    // snapshot: what is there and not in it is named, never silently kept as if it belonged.
+    if (!filtered) {
+      const extra = await notInSnapshot(guard.root, index.file, manifest);
+      if (extra.count > 0) report.notInSnapshot = extra;
+    }
     return report;
   } finally {
     await index.cleanup();

@@ -44,6 +44,8 @@ export interface TreeRestoreReport {
   gets: number;
   /** Paths not restored, and why (an existing link or file in the way). */
   problems: { path: string; problem: string }[];
+  /** Paths DIR already held that the snapshot does not (left as they were): how many, and the first 20. */
+  notInSnapshot?: { count: number; paths: string[] };
 }
 
 /** Where an entry's content is: its pack's key, checked before anything is fetched. */

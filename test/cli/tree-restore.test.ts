@@ -9,7 +9,7 @@ import { treeSnapshotManifestKey } from '../../core/layout.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import { readAll } from '../../agent/recover.ts';
 import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, InsufficientSpaceError } from '../../cli/tree-restore.ts';
-import { parseAt, renderSnapshotProblems, renderSnapshots, runTreeRestore } from '../../cli/tree-commands.ts';
+import { parseAt, renderSnapshotProblems, renderSnapshots, renderTreeRestore, runTreeRestore } from '../../cli/tree-commands.ts';
 import { readManifest } from '../../cli/tree-restore.ts';
 import { checkAtText } from '../../cli/at-time.ts';
 import { execFileSync } from 'node:child_process';
@@ -109,6 +109,21 @@ describe('tree restore', () => {
     expect(out.text()).toBe('<a/>');
     await expect(streamTreeFile(store, manifest, 'docs', sink().stream)).rejects.toThrow(/docs is a directory in snapshot/);
     await expect(streamTreeFile(store, manifest, 'nope', sink().stream)).rejects.toThrow(/no nope in snapshot/);
+  });
+
+  it('names the paths DIR already held that the snapshot does not, left as they were, counted in walk order', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'busy');
+    mkdirSync(join(to, 'docs-old', 'deep'), { recursive: true });
+    writeFileSync(join(to, 'docs-old', 'deep', 'x.txt'), 'left from another restore');
+    writeFileSync(join(to, 'stray.txt'), 'stray');
+    mkdirSync(join(to, 'docs'), { recursive: true });
+    writeFileSync(join(to, 'docs', 'a.xml.bak'), 'an editor backup');
+    const report = await restoreTree({ blobs: store, manifest, to });
+    expect(report.notInSnapshot).toEqual({ count: 5, paths: ['docs/a.xml.bak', 'docs-old', 'docs-old/deep', 'docs-old/deep/x.txt', 'stray.txt'] });
+    expect(renderTreeRestore(report)).toContain(`  NOT IN THE SNAPSHOT  5 path(s) ${to} already held are not in this snapshot and were left as they were`);
+    // Into an empty directory: nothing to say.
+    expect((await restoreTree({ blobs: store, manifest, to: join(site.dir, 'clean') })).notInSnapshot).toBeUndefined();
   });
 
   it('takes a directory name as --include for the directory and what it holds, and refuses an --include that matches nothing, writing nothing', async () => {
