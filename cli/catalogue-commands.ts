@@ -17,7 +17,13 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
     return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE) };
   }
   const local = readLocalCloud(env);
-  if (!local) throw new NoCloudError();
+  if (!local) {
+    // These commands read the bucket and the catalogue table directly, as an operator does: not the API.
+    const missing = ['FERRY_BUCKET', 'FERRY_TABLE'].filter((v) => !env[v]);
+    throw new NoCloudError(
+      `this command reads the data bucket and the catalogue table directly: set ${missing.join(' and ')} (the stack outputs DataBucketName and CatalogueTableName; AWS credentials from the standard chain, an operator's role), or start the local cloud with \`ferry start\``,
+    );
+  }
   const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
   const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
   return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table) };

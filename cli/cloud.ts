@@ -34,8 +34,9 @@ export function readLocalCloud(env: NodeJS.ProcessEnv = process.env): LocalCloud
 }
 
 export class NoCloudError extends Error {
-  constructor() {
-    super(`no cloud configured and no local cloud running (looked for ${localCloudFile()}).\n` + `Start the embedded local cloud with \`ferry start\` (or \`npm start\`), or set \`cloud:\` in the agent config, or FERRY_BUCKET / FERRY_API_URL.`);
+  /** `what`: what to set instead, when it is not the agent config's `cloud:` or FERRY_BUCKET / FERRY_API_URL (the table-reading commands). */
+  constructor(what?: string) {
+    super(`no cloud configured and no local cloud running (looked for ${localCloudFile()}).\n` + (what ?? `Start the embedded local cloud with \`ferry start\` (or \`npm start\`), or set \`cloud:\` in the agent config, or FERRY_BUCKET / FERRY_API_URL.`));
     this.name = 'NoCloudError';
   }
 }

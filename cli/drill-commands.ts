@@ -143,8 +143,12 @@ export function registerDrillCommands(program: Command): void {
       const deps = catalogueTarget();
       const { scratchDb, check, ...rest } = opts;
       const result = await runDrill(deps, { ...rest, ...(scratchDb ? { scratch: { dsn: scratchDb, check } } : {}) });
-      const key = await recordDrill(deps.blobs, result);
-      process.stdout.write(opts.json ? `${JSON.stringify({ ...result, recordedAt: key }, null, 2)}\n` : `${renderDrill(result)}recorded: ${key}\n`);
-      process.exitCode = result.ok ? 0 : 1;
+      // The outcome is printed whether or not it can be kept: a role that may read but not write
+      // reports/ (a DR host's) still learns whether the restore works.
+      const recorded = await recordDrill(deps.blobs, result).then((key) => ({ key }), (error: unknown) => ({ error: messageOf(error) }));
+      const key = 'key' in recorded ? recorded.key : undefined;
+      process.stdout.write(opts.json ? `${JSON.stringify({ ...result, ...(key ? { recordedAt: key } : {}) }, null, 2)}\n` : `${renderDrill(result)}${key ? `recorded: ${key}\n` : ''}`);
+      if ('error' in recorded) process.stderr.write(`ferry: the drill ran (above) but its result could not be recorded under reports/${opts.site}/drills/: ${recorded.error}\n`);
+      process.exitCode = result.ok && key ? 0 : 1;
     });
 }
