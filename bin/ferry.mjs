@@ -74,8 +74,8 @@ async function bundleIsFresh() {
 }
 
 let main;
-// The bundle holds the `agent` and `restore` commands (cli/agent-entry.ts).
-if (['agent', 'restore'].includes(args.find((a) => !a.startsWith('-'))) && process.env.FERRY_FROM_SOURCE === undefined && existsSync(bundle)) {
+// The bundle holds the `agent`, `restore` and `snapshots` commands (cli/agent-entry.ts).
+if (['agent', 'restore', 'snapshots'].includes(args.find((a) => !a.startsWith('-'))) && process.env.FERRY_FROM_SOURCE === undefined && existsSync(bundle)) {
   // Node keeps the bundle's compiled code on disk: every start after the first skips most of
   // compiling the bundle (the agent also runs from cron with --once, and a start is time
   // before the first pack). The cache is keyed by the bundle's content, so a new build is

@@ -4,18 +4,21 @@ import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './agent-commands.ts';
 import { registerInstallCommands } from './install-commands.ts';
 import { registerRestoreCommands } from './restore-commands.ts';
+import { registerSnapshotsCommands } from './tree-commands.ts';
 import { ConfigError, messageOf } from '../core/errors.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
-// and `restore` (plan, fetch, tree), so the site host (or a DR site's) can restore from the
-// cloud with that one file too, and a restore starts without compiling the sources.
+// and `restore` (plan, fetch, tree) with `snapshots list` (which snapshot to restore), so the
+// site host (or a DR site's) can restore from the cloud with that one file too, and a restore
+// starts without compiling the sources.
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('ferry').version('0.1.0').showHelpAfterError().exitOverride();
   registerAgentCommands(program);
   registerInstallCommands(program);
   registerRestoreCommands(program);
+  registerSnapshotsCommands(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

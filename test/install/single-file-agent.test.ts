@@ -125,6 +125,12 @@ describe('the single-file agent', () => {
     }
   });
 
+  it('holds `snapshots list`, which the tree restore names to find a snapshot', () => {
+    const r = agent(['snapshots', 'list', '--help']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('--site <site>');
+  });
+
   it('refuses a missing config with exit 2 and the setting named, as the full CLI does', () => {
     const r = agent(['agent', 'check', '--config', 'missing.yaml']);
     expect(r.code).toBe(2);
