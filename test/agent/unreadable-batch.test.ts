@@ -39,6 +39,28 @@ function run(config: string) {
   return { status: r.status, lines, stderr: r.stderr };
 }
 
+/** A site of its own (state directory, alert log, config) shipping to the local S3; `sources` are the config's source lines. */
+function siteOf(site: string, sources: string[]) {
+  const state = join(dir, `state-${site}`);
+  mkdirSync(state);
+  const alerts = join(dir, `alerts-${site}.jsonl`);
+  writeFileSync(alerts, '');
+  chmodSync(alerts, 0o666);
+  const config = join(dir, `agent-${site}.yaml`);
+  writeFileSync(
+    config,
+    `site: ${site}
+state: ${state}
+cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
+alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
+sources:
+${sources.map((l) => `  - ${l}`).join('\n')}
+`,
+  );
+  const raised = () => readFileSync(alerts, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { subject: string; severity: string; message: string });
+  return { state, alerts, config, raised };
+}
+
 const shippedBatches = () => readdirSync(join(dir, 's3', 'ferry-data', 'manifests', 'site-a'), { recursive: true }).map(String).filter((k) => k.endsWith('.json._S3rver_object')).length;
 
 describe('paths the agent cannot read, under cron', () => {
@@ -100,28 +122,11 @@ sources:
     const share = join(dir, 'share');
     mkdirSync(share);
     writeFileSync(join(share, 'minutes.txt'), 'kept');
-    const state = join(dir, 'state-2');
-    mkdirSync(state);
-    const alerts = join(dir, 'alerts-2.jsonl');
-    writeFileSync(alerts, '');
-    chmodSync(alerts, 0o666);
-    const config = join(dir, 'agent-2.yaml');
-    writeFileSync(
-      config,
-      `site: site-b
-state: ${state}
-cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
-alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
-sources:
-  - { name: cs, type: recordings, path: ${join(dir, 'mnt', 'cs', 'recordings')} }
-  - { name: share, type: tree, path: ${share} }
-`,
-    );
+    const { config, raised } = siteOf('site-b', [`{ name: cs, type: recordings, path: ${join(dir, 'mnt', 'cs', 'recordings')} }`, `{ name: share, type: tree, path: ${share} }`]);
     const r = run(config);
     expect(r.status, r.stderr).toBe(1);
     expect(r.lines.find((l) => l.msg === 'tree snapshot published')).toMatchObject({ source: 'share', files: 1 });
-    const raised = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; severity: string });
-    expect(raised).toEqual([expect.objectContaining({ severity: 'critical', subject: 'source cs cannot be read' })]);
+    expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'source cs cannot be read' })]);
   }, 60_000);
 
   it('agent status on a state directory it cannot read says so (exit 1), not an agent that never shipped', () => {
@@ -145,22 +150,7 @@ sources:
     mkdirSync(share);
     writeFileSync(join(share, 'minutes.txt'), 'kept');
     spawnSync('mkfifo', [join(share, 'pipe')]);
-    const state = join(dir, 'state-4');
-    mkdirSync(state);
-    const alerts = join(dir, 'alerts-4.jsonl');
-    writeFileSync(alerts, '');
-    chmodSync(alerts, 0o666);
-    const config = join(dir, 'agent-4.yaml');
-    writeFileSync(
-      config,
-      `site: site-d
-state: ${state}
-cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
-alerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }
-sources:
-  - { name: share, type: tree, path: ${share}, everySeconds: 0 }
-`,
-    );
+    const { config, alerts, raised } = siteOf('site-d', [`{ name: share, type: tree, path: ${share}, everySeconds: 0 }`]);
     const clean = run(config);
     expect(clean.status, clean.stderr).toBe(0);
     expect(readFileSync(alerts, 'utf8')).toBe('');
@@ -169,15 +159,13 @@ sources:
     try {
       const locked = run(config);
       expect(locked.status, locked.stderr).toBe(1);
-      const raised = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string; severity: string; message: string });
-      expect(raised).toEqual([expect.objectContaining({ severity: 'warning', subject: 'share: 1 path(s) left out of the snapshot' })]);
-      expect(raised[0]!.message).toMatch(/secret\.txt: cannot be read \(EACCES\)/);
+      expect(raised()).toEqual([expect.objectContaining({ severity: 'warning', subject: 'share: 1 path(s) left out of the snapshot' })]);
+      expect(raised()[0]!.message).toMatch(/secret\.txt: cannot be read \(EACCES\)/);
     } finally {
       chmodSync(join(share, 'secret.txt'), 0o644);
     }
     const readable = run(config);
     expect(readable.status, readable.stderr).toBe(0);
-    const all = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { subject: string });
-    expect(all.map((a) => a.subject)).toEqual(['share: 1 path(s) left out of the snapshot', 'resolved: share: 1 path(s) left out of the snapshot']);
+    expect(raised().map((a) => a.subject)).toEqual(['share: 1 path(s) left out of the snapshot', 'resolved: share: 1 path(s) left out of the snapshot']);
   }, 60_000);
 });
