@@ -42,9 +42,19 @@ export function cloudFor(opts: CloudOptions): CloudConfig {
   return resolveCloud(configuredCloud(opts));
 }
 
-/** A GET to the API (service execute-api) or the replay URL (service lambda), signed. */
-export function signedGet(target: EndpointTarget, pathAndQuery: string, service: 'execute-api' | 'lambda' = 'execute-api') {
-  return signedFetch(`${target.url}${pathAndQuery}`, { service, region: target.region, credentials: target.credentials });
+/**
+ * A GET to the API (service execute-api) or the replay URL (service lambda), signed. An endpoint
+ * that cannot be reached is named, with the cause: fetch's own "fetch failed" says neither.
+ */
+export async function signedGet(target: EndpointTarget, pathAndQuery: string, service: 'execute-api' | 'lambda' = 'execute-api') {
+  try {
+    return await signedFetch(`${target.url}${pathAndQuery}`, { service, region: target.region, credentials: target.credentials });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const what = service === 'lambda' ? 'the replay URL' : 'the catalogue API';
+    throw new Error(`${what} at ${target.url} could not be reached (${cause?.code ?? cause?.message ?? error.message}): check the URL (cloud.api / --api, cloud.replay / --replay-url) and the network`, { cause: error });
+  }
 }
 
 /** GETs JSON from the API; a non-2xx answer becomes an ApiError carrying the status and the body. */

@@ -1,7 +1,7 @@
 import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -82,6 +82,8 @@ function recordingPath(id: string, site?: string): string {
 /** Downloads one recording to `out` (via a temporary name) and checks its SHA-256 against the catalogue. */
 export async function playCall(id: string, opts: { out: string; site?: string; api?: string; replayUrl?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
   const path = recordingPath(id, opts.site);
+  // A copy is never written over a file that is there (as case export's bundle never is).
+  if (await stat(opts.out).then(() => true, () => false)) throw new InvalidInputError(`--out ${opts.out} exists: a recording is never written over a file; choose another name or move it away`);
   const entry = await getJson<CatalogueEntry>(apiFor(opts), path);
   // A copy written to a file is a download, audited as one (a listen is a play).
   const res = await signedGet(replayFor(opts), `${path}/audio?download=1`, 'lambda');

@@ -344,7 +344,10 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
   }
   const { state, error } = failures.reduce((a, b) => (b.state.index < a.state.index ? b : a));
   if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
-  throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): run the same command again to resume`, { cause: error });
+  // A full disk needs room before a re-run, which its free-space check would refuse otherwise.
+  const full = (error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EDQUOT';
+  const advice = full ? 'free space in the target directory (what is fetched is kept), then run the same command again to resume' : 'run the same command again to resume';
+  throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): ${advice}`, { cause: error });
 }
 
 async function writeVerbatim(path: string, text: string, mode: number): Promise<void> {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { renderCalls, searchCallPages } from '../../cli/calls-commands.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getJson } from '../../cli/api-client.ts';
+import { playCall, renderCalls, searchCallPages } from '../../cli/calls-commands.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 
 // `ferry calls search` as a compliance officer reads it: a count that is a page's says so, and a
@@ -16,5 +22,21 @@ describe('ferry calls search', () => {
   it('refuses a filter given empty, naming the option, before asking anything', async () => {
     await expect(searchCallPages({ site: 'site-a', number: '' })).rejects.toThrow(/^--number is empty: give a value, or leave the option out$/);
     await expect(searchCallPages({ site: 'site-a', callId: '  ' })).rejects.toThrow(/^--call-id is empty/);
+  });
+
+  it('names the API it could not reach and why, not "fetch failed"', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    const target = { url, region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 's' } };
+    await expect(getJson(target, '/sites/site-a/recordings')).rejects.toThrow(`the catalogue API at ${url} could not be reached (ECONNREFUSED): check the URL (cloud.api / --api, cloud.replay / --replay-url) and the network`);
+  });
+
+  it('calls play never writes over a file that is there, and asks nothing before saying so', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ferry-play-')), 'call.wav');
+    writeFileSync(out, 'mine');
+    await expect(playCall('site-a/r00000000000000000000001', { out, api: 'http://127.0.0.1:1' })).rejects.toThrow(`--out ${out} exists: a recording is never written over a file`);
+    expect(readFileSync(out, 'utf8')).toBe('mine');
   });
 });
