@@ -53,6 +53,9 @@ export class DirGuard {
       const st = await lstatOrUndefined(path);
       if (!st) await mkdir(path, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
       else if (!st.isDirectory()) throw new InvalidInputError(`refusing to restore below ${show(path)}: it is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, and is never followed or replaced`);
+      // A directory an earlier run of this restore gave its stored mode (0500, 0000…): opened to
+      // its owner for the run, and given that mode again at the end (TreeWriter.finishDirs).
+      else if ((st.mode & 0o700) !== 0o700 && st.uid === process.getuid?.()) await chmod(path, (st.mode & 0o7777) | 0o700);
       const again = await lstat(path);
       if (!again.isDirectory()) throw new InvalidInputError(`refusing to restore below ${show(path)}: it is not a directory`);
       this.known.add(id);

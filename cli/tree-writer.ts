@@ -1,4 +1,5 @@
-import { lutimes, readlink, symlink } from 'node:fs/promises';
+import { chmod, lutimes, readlink, symlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { IntegrityError, InvalidInputError } from '../core/errors.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import type { Store } from './tree-snapshots.ts';
@@ -108,6 +109,16 @@ async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: {
   if (i < files.length) throw new IntegrityError(`${key} ended before the content of ${files[i]!.entry.path} was complete: nothing kept under its name`);
 }
 
+/**
+ * The SHA-256 of a file already in DIR. One an earlier run of this restore gave its stored mode
+ * (0000, 0200…) is made readable to its owner first: it gets its stored mode again once verified
+ * (applyMeta), and a re-run resumes instead of failing with EACCES.
+ */
+async function hashOwn(path: Buffer, st: Stats): Promise<string> {
+  if ((st.mode & 0o400) === 0 && st.uid === process.getuid?.()) await chmod(path, (st.mode & 0o7777) | 0o600);
+  return sha256Of(path);
+}
+
 /** Files whose content lies close together in one pack are fetched with one ranged GET of at most this many bytes. */
 export const RUN_MAX_BYTES = 8 * 1024 * 1024;
 /** Bytes between two members' data that a run reads through (tar headers and padding are 512 to 1,535). */
@@ -188,7 +199,7 @@ export class TreeWriter {
       const final = join2(await this.guard.ensure(parts.slice(0, -1)), parts.at(-1)!);
       const st = await lstatOrUndefined(final);
       if (st && !st.isFile()) throw new InvalidInputError(`refusing ${show(final)}: it is a ${st.isSymbolicLink() ? 'symbolic link' : 'non-regular file'}, and is never followed or replaced`);
-      if (st && st.size === e.size && (await sha256Of(final)) === e.sha256) {
+      if (st && st.size === e.size && (await hashOwn(final, st)) === e.sha256) {
         this.report.files.present++;
         this.bytesDone += e.size;
         await applyMeta(final, e);

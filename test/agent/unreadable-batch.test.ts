@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +167,33 @@ sources:
     const readable = run(config);
     expect(readable.status, readable.stderr).toBe(0);
     expect(raised().map((a) => a.subject)).toEqual(['share: 1 path(s) left out of the snapshot', 'resolved: share: 1 path(s) left out of the snapshot']);
+  }, 60_000);
+
+  it('a tree restore run again over files and directories it gave mode 000 resumes (verifies them) instead of failing with EACCES', () => {
+    const share = join(dir, 'share-5');
+    mkdirSync(join(share, 'lockdir'), { recursive: true });
+    writeFileSync(join(share, 'lockdir', 'z.txt'), 'inside a locked directory');
+    writeFileSync(join(share, 'locked.txt'), 'a locked file');
+    chmodSync(join(share, 'locked.txt'), 0o000);
+    chmodSync(join(share, 'lockdir'), 0o000);
+    const { config } = siteOf('site-e', [`{ name: share, type: tree, path: ${share}, everySeconds: 0 }`]);
+    // The agent, with every capability (as root reads a share), takes the snapshot.
+    const shipped = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--config', config], { encoding: 'utf8' });
+    expect(shipped.status, shipped.stderr).toBe(0);
+    const to = join(dir, 'restored-5');
+    const restore = () => {
+      const [command, args] = agentCommand(['restore', 'tree', '--site', 'site-e', '--source', 'share', '--to', to, '--config', config]);
+      return spawnSync(command, args, { encoding: 'utf8' });
+    };
+    try {
+      const first = restore();
+      expect(first.status, first.stderr).toBe(0);
+      const again = restore();
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/files +0 restored, 2 already there and verified/);
+      expect([statSync(join(to, 'locked.txt')).mode & 0o777, statSync(join(to, 'lockdir')).mode & 0o777]).toEqual([0, 0]);
+    } finally {
+      for (const p of [join(share, 'lockdir'), join(to, 'lockdir')]) if (existsSync(p)) chmodSync(p, 0o755);
+    }
   }, 60_000);
 });
