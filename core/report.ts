@@ -1,6 +1,7 @@
 import { messageOf } from './errors.ts';
 import { sitePrefix } from './layout.ts';
 import { parseManifest } from './manifest.ts';
+import { logGapsOf, type LogGap } from './log-gaps.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import { assertDay, dailyReportKey, drillPrefix, putOnce } from './report-keys.ts';
@@ -143,54 +144,6 @@ function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judge
     shipped: `no full backup in the last ${age(window)}`,
     problems: [`the expected backup is not offsite: no full backup taken in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${was})`],
   };
-}
-
-/** Log segments of one source that never went offsite (or only as partial snapshots) while later ones did. */
-export interface LogGap {
-  source: string;
-  /** The first and last segment missing, by name (`mysql-bin.000003`). */
-  first: string;
-  last: string;
-  /** Of those, the ones offsite only as a partial snapshot. */
-  partialOnly: string[];
-  /** The last event shipped before the break: no point in time after it is reachable from an earlier full. */
-  lastEventBefore: string;
-}
-
-const segmentName = (series: string | undefined, n: number) => `${series ?? 'segment'}.${String(n).padStart(6, '0')}`;
-
-/**
- * The breaks in a log source's chain that came to light in the day: runs of sequence numbers
- * with no closed segment offsite, between two that are (the segment after the break arrived in
- * the day, so a break is reported on the day it is seen, not every day after).
- */
-export function logGapsOf(source: string, segments: ArtefactEntry[], start: number, end: number): LogGap[] {
-  const gaps: LogGap[] = [];
-  const bySeries = new Map<string, ArtefactEntry[]>();
-  for (const s of segments) if (s.sequence !== undefined) bySeries.set(s.series ?? '', [...(bySeries.get(s.series ?? '') ?? []), s]);
-  for (const [series, list] of bySeries) {
-    const closed = new Map<number, ArtefactEntry>();
-    const partial = new Map<number, ArtefactEntry>();
-    for (const s of list) (s.partial ? partial : closed).set(s.sequence!, s);
-    const seqs = [...new Set(list.map((s) => s.sequence!))].sort((a, b) => a - b);
-    let before: ArtefactEntry | undefined;
-    for (let i = 0; i < seqs.length; i++) {
-      const seq = seqs[i]!;
-      const final = closed.get(seq);
-      if (!final) continue;
-      // The closed segments before this one: a break when the previous closed one is not seq - 1.
-      if (before && before.sequence! < seq - 1 && within(final.createdAt, start, end)) {
-        const from = before.sequence! + 1;
-        const to = seq - 1;
-        const partialOnly = seqs.filter((n) => n >= from && n <= to && partial.has(n)).map((n) => segmentName(series || undefined, n));
-        const lastPartial = partialOnly.length ? partial.get(Number(partialOnly[0]!.slice(-6))) : undefined;
-        const lastEventBefore = lastPartial && from === lastPartial.sequence ? (lastPartial.span?.to ?? lastPartial.takenAt) : (before.span?.to ?? before.takenAt);
-        gaps.push({ source, first: segmentName(series || undefined, from), last: segmentName(series || undefined, to), partialOnly, lastEventBefore });
-      }
-      before = final;
-    }
-  }
-  return gaps;
 }
 
 function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {

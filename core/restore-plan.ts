@@ -1,5 +1,6 @@
 import { normalizeIso } from './catalogue-table.ts';
 import { InvalidInputError } from './errors.ts';
+import { segmentName } from './log-gaps.ts';
 import type { ArtefactEntry } from './ports.ts';
 import { binlogDatetime, loadStep, renderCommands, type RestoreStep } from './restore-commands.ts';
 
@@ -141,7 +142,6 @@ function startOf(full: ArtefactEntry, segments: ArtefactEntry[]): Start {
   return { slots: slotsOf(segments, series), start: first?.sequence, series };
 }
 
-const pad = (series: string | undefined, n: number) => `${series ?? 'segment'}.${String(n).padStart(6, '0')}`;
 
 const withNearest = (nearestReachable: string | undefined) => (nearestReachable ? { nearestReachable } : {});
 
@@ -160,7 +160,7 @@ function chainRefusal(at: string, full: ArtefactEntry, s: Start, w: Walk): Resto
   if (w.nextPresent !== undefined) {
     const a = w.missing!;
     const b = w.nextPresent - 1;
-    const what = b > a ? `${pad(s.series, a)} to ${pad(s.series, b)} are` : `${pad(s.series, a)} is`;
+    const what = b > a ? `${segmentName(s.series, a)} to ${segmentName(s.series, b)} are` : `${segmentName(s.series, a)} is`;
     const holding = w.chain.length === 0 && full.position ? ` (it holds the full's binlog position ${full.position.logFile}:${full.position.logPos})` : '';
     return refuse(at, 'gap', `${from} has a gap: ${what} not offsite${holding}`);
   }
