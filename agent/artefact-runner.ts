@@ -9,7 +9,7 @@ import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
-import { NOT_UTF8 } from './sources/names.ts';
+import { badNameAlert } from './sources/names.ts';
 import { findLostVersions } from './sources/stability.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
@@ -133,12 +133,9 @@ export class ArtefactRunner {
 
   /** Alerts each selected file whose name is not UTF-8 (never shipped: sources/names.ts), resolves those gone; how many there are. */
   private async alertBadNames(names: string[]): Promise<number> {
-    const prefix = `bad-name:${this.source.name}:`;
-    for (const name of names) {
-      this.deps.log.error('name is not valid UTF-8: not shipped', { source: this.source.name, name });
-      await this.deps.alerts.raise(`${prefix}${name}`, { severity: 'critical', site: this.deps.site, subject: `${this.source.name}: name is not valid UTF-8: ${name}`, message: `${name} in ${this.source.path}: ${NOT_UTF8}. If the site overwrites or removes it first, it is lost.`, details: { source: this.source.name, name } });
-    }
-    await this.deps.alerts.resolveOthers(prefix, new Set(names.map((n) => `${prefix}${n}`)), this.deps.site, (a) => `${a.key.slice(prefix.length)} is gone or renamed.`);
+    for (const name of names) this.deps.log.error('name is not valid UTF-8: not shipped', { source: this.source.name, name });
+    const alerts = names.map((name): [string, ReturnType<typeof badNameAlert>] => [name, badNameAlert(this.deps.site, this.source.name, name, this.source.path)]);
+    await this.deps.alerts.raiseEach(`bad-name:${this.source.name}:`, alerts, this.deps.site, (name) => `${name} is gone or renamed.`);
     return names.length;
   }
 

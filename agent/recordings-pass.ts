@@ -7,6 +7,8 @@ import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
 import { sourceReadable } from './state/alert-book.ts';
+import { badNameAlert } from './sources/names.ts';
+import type { Alert } from '../core/ports.ts';
 import { reportLost, shipAll, type RecordingsState } from './ship-recordings.ts';
 import type { CycleReport } from './agent-types.ts';
 
@@ -32,10 +34,10 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     unreadable.set(path, reason);
   };
   // Names that are not UTF-8 (batch directories, recordings): not shipped, alerted after the walk.
-  const badNames = new Map<string, string>();
-  const onBadName = (path: string, reason: string) => {
+  const badNames = new Set<string>();
+  const onBadName = (path: string) => {
     if (!badNames.has(path)) s.deps.log.error('name is not valid UTF-8: not shipped', { source: source.name, path });
-    badNames.set(path, reason);
+    badNames.add(path);
   };
   const batches = await listBatches(source.path, source.batchDepth, warn, onUnreadable, onBadName);
   const unreadablePrefixes = [...unreadable.keys()];
@@ -76,16 +78,21 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       await walking.catch(() => undefined);
     }
     await walking;
-    await alertPaths(s, source, 'unreadable-dir', unreadable, !s.stopping(), {
-      subject: (path) => `${source.name}: batch directory cannot be read: ${path}`,
-      message: (reason) => `${reason}. Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
-      resolved: (path) => `${path} can be read again; its recordings ship as usual.`,
-    });
-    await alertPaths(s, source, 'bad-name', badNames, !s.stopping(), {
-      subject: (path) => `${source.name}: name is not valid UTF-8: ${path}`,
-      message: (reason) => `${reason}. If the recorder removes it first, it is lost.`,
-      resolved: (path) => `${path} is gone or renamed.`,
-    });
+    // Resolved only after a walk of the whole root: a stopped one did not look everywhere.
+    const { site } = s.deps.config;
+    const unreadableAlerts = [...unreadable].map(([path, reason]): [string, Omit<Alert, 'key'>] => [
+      path,
+      {
+        severity: 'critical',
+        site,
+        subject: `${source.name}: batch directory cannot be read: ${path}`,
+        message: `${reason}. Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
+        details: { source: source.name, path },
+      },
+    ]);
+    await s.alerts.raiseEach(`unreadable-dir:${source.name}:`, unreadableAlerts, site, (path) => `${path} can be read again; its recordings ship as usual.`, !s.stopping());
+    const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
+    await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     report.failed += unreadable.size + badNames.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
@@ -102,31 +109,11 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   }
 }
 
-/**
- * Alerts each path of the root that could not be examined or shipped (once, then every
- * `repeatHours` while it stays so) and, after a walk that went through the whole root, resolves
- * those no longer found so.
- */
-async function alertPaths(
-  s: RecordingsState,
-  source: RecordingsSourceConfig,
-  kind: string,
-  paths: ReadonlyMap<string, string>,
-  complete: boolean,
-  text: { subject: (path: string) => string; message: (reason: string) => string; resolved: (path: string) => string },
-): Promise<void> {
-  const prefix = `${kind}:${source.name}:`;
-  for (const [path, reason] of paths) {
-    await s.alerts.raise(`${prefix}${path}`, { severity: 'critical', site: s.deps.config.site, subject: text.subject(path), message: text.message(reason), details: { source: source.name, path } });
-  }
-  if (complete) await s.alerts.resolveOthers(prefix, new Set([...paths.keys()].map((p) => `${prefix}${p}`)), s.deps.config.site, (a) => text.resolved(a.key.slice(prefix.length)));
-}
-
 function walkOf(
   s: RecordingsState,
   source: RecordingsSourceConfig,
   batches: string[],
-  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string, reason: string) => void },
+  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string) => void },
 ): RecordingsWalk {
   const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
   return new RecordingsWalk(

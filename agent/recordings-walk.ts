@@ -44,7 +44,7 @@ export interface WalkDeps {
   unreadable?: (path: string, reason: string) => void;
   unreadablePrefixes?: readonly string[];
   /** A file of a batch whose name is not UTF-8 (sources/names.ts): not shipped, told here. */
-  badName?: (path: string, reason: string) => void;
+  badName?: (path: string) => void;
 }
 
 interface Ready {

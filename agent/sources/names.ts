@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { Alert } from '../../core/ports.ts';
 
 // A name read from a site's directory as bytes. The catalogue, the pack format and the journal
 // name recordings and backups by UTF-8 strings; a name that is not UTF-8 (an old Windows tool's
@@ -19,4 +20,9 @@ export function shownName(bytes: Buffer): string {
 }
 
 /** Why such a name is not shipped, and what to do. */
-export const NOT_UTF8 = 'its name is not valid UTF-8, which the catalogue and the packs need: it is not shipped. Rename it to UTF-8 (e.g. `convmv -f latin1 -t utf-8`) and it ships on the next pass; until then it is neither shipped nor lost';
+const NOT_UTF8 = 'its name is not valid UTF-8, which the catalogue and the packs need: it is not shipped. Rename it to UTF-8 (e.g. `convmv -f latin1 -t utf-8`) and it ships on the next pass; until then it is neither shipped nor lost';
+
+/** The alert of a name that is not UTF-8 (`shown` with its bytes, `where` its directory), for a recordings or a backup source alike. */
+export function badNameAlert(site: string, source: string, shown: string, where: string): Omit<Alert, 'key'> {
+  return { severity: 'critical', site, subject: `${source}: name is not valid UTF-8: ${shown}`, message: `${shown} in ${where}: ${NOT_UTF8}. If the site removes or overwrites it first, it is lost.`, details: { source, name: shown } };
+}

@@ -4,7 +4,7 @@ import { join, posix } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { compareBatches } from './batch-order.ts';
 import { UnreadableSourceError, messageOf } from '../../core/errors.ts';
-import { NOT_UTF8, shownName, utf8Name } from './names.ts';
+import { shownName, utf8Name } from './names.ts';
 
 // Walks a recordings root read-only. Batch directories sit `depth` levels below the root.
 // Symbolic links are never followed (a link could lead out of the root or into a loop);
@@ -82,14 +82,14 @@ const whyNot = (error: unknown) => (error as NodeJS.ErrnoException).code ?? mess
  * name is not UTF-8 to `badName`; the root's own `lost+found` (every file system's, root's
  * only) is not a batch.
  */
-export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined, unreadable?: (rel: string, reason: string) => void, badName?: (rel: string, reason: string) => void): Promise<string[]> {
+export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined, unreadable?: (rel: string, reason: string) => void, badName?: (rel: string) => void): Promise<string[]> {
   let level: string[] = [''];
   for (let d = 0; d < depth; d++) {
     const nextLevel: string[] = [];
     for (const rel of level) {
       let entries;
       try {
-        entries = listDir(join(root, rel), (shown) => badName?.(rel ? posix.join(rel, shown) : shown, NOT_UTF8));
+        entries = listDir(join(root, rel), (shown) => badName?.(rel ? posix.join(rel, shown) : shown));
       } catch (error) {
         if (isGone(error)) continue;
         if (rel === '' || !unreadable) throw error;
@@ -125,13 +125,13 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
  * UnreadableSourceError (naming the batch) when it, or a file in it, cannot be examined
  * (permissions, I/O): the batch is then neither shipped nor lost, and the caller alerts it.
  */
-export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void, badName?: (path: string, reason: string) => void): Promise<ScannedBatch | undefined> {
+export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void, badName?: (path: string) => void): Promise<ScannedBatch | undefined> {
   const dir = join(root, rel);
   let entries;
   let dirStat;
   try {
     dirStat = await lstat(dir);
-    entries = listDir(dir, (shown) => badName?.(posix.join(rel, shown), NOT_UTF8));
+    entries = listDir(dir, (shown) => badName?.(posix.join(rel, shown)));
   } catch (error) {
     if (isGone(error)) return undefined;
     throw new UnreadableSourceError(`batch directory ${rel} cannot be read (${whyNot(error)})`, rel, { cause: error });

@@ -28,7 +28,7 @@ interface AlertsFile {
 export type RaiseOutcome = 'raised' | 'repeated' | 'quiet' | 'undelivered';
 
 /** Whether a hook took the alert: false on NotDeliveredError (the notifier logged why), any other error thrown. */
-async function delivered(sending: Promise<void>): Promise<boolean> {
+export async function delivered(sending: Promise<void>): Promise<boolean> {
   try {
     await sending;
     return true;
@@ -77,6 +77,20 @@ export class AlertBook {
     this.open.delete(key);
     this.save();
     return true;
+  }
+
+  /**
+   * One alert per item of a kind (`prefix` + the item's name: each unreadable directory, each bad
+   * name), raised as `raise` does; and, when `complete` (the pass saw all there is), those of the
+   * kind no longer found resolved with `resolved(name)`.
+   */
+  async raiseEach(prefix: string, items: Iterable<[string, Omit<Alert, 'key'>]>, site: string, resolved: (name: string) => string, complete = true): Promise<void> {
+    const open = new Set<string>();
+    for (const [name, alert] of items) {
+      open.add(`${prefix}${name}`);
+      await this.raise(`${prefix}${name}`, alert);
+    }
+    if (complete) await this.resolveOthers(prefix, open, site, (a) => resolved(a.key.slice(prefix.length)));
   }
 
   /** Resolves every open alert whose key starts with `prefix` and is not in `stillOpen`. */

@@ -1,7 +1,7 @@
 import type { Alert, Notifier } from '../../core/ports.ts';
 import type { Logger } from '../log.ts';
 import type { LossEntry, LossLog } from './loss-log.ts';
-import { NotDeliveredError } from '../../core/errors.ts';
+import { delivered } from './alert-book.ts';
 
 // Records a loss (once per file version, durably) and alerts it (once per loss record, at
 // least once across crashes and failed deliveries: a loss recorded by a process that stopped
@@ -29,14 +29,8 @@ export class LossReporter {
 
   /** Alerts one loss; marked alerted only once a hook took it (NotDeliveredError: sent again by the next pass's deliverPending). */
   private async alert(entry: LossEntry): Promise<void> {
-    try {
-      await this.deps.notifier.notify(lossAlert(this.deps.site, entry));
-    } catch (error) {
-      if (!(error instanceof NotDeliveredError)) throw error;
-      this.deps.log.error('loss alert not delivered: it is sent again on the next pass', { source: entry.source, batch: entry.batch, error: error.message });
-      return;
-    }
-    this.deps.losses.markAlerted(entry.id);
+    if (await delivered(this.deps.notifier.notify(lossAlert(this.deps.site, entry)))) this.deps.losses.markAlerted(entry.id);
+    else this.deps.log.error('loss alert not delivered: it is sent again on the next pass', { source: entry.source, batch: entry.batch });
   }
 }
 
