@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Alert, Notifier } from '../core/ports.ts';
 import type { Logger } from './log.ts';
-import { NotDeliveredError, messageOf } from '../core/errors.ts';
+import { NotDeliveredError, fetchFailureCause, messageOf } from '../core/errors.ts';
 
 // Alert hooks configured per site: a command (alert JSON on stdin) and/or a webhook. Every
 // alert is also logged. An alert no configured hook took (each failed) is NotDeliveredError:
@@ -56,8 +56,7 @@ async function postWebhook(url: string, alert: Alert): Promise<void> {
   try {
     res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert), signal: AbortSignal.timeout(10_000) });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`alert webhook at ${where} could not be reached (${cause?.code ?? cause?.message ?? messageOf(error)})`);
+    throw new Error(`alert webhook at ${where} could not be reached (${fetchFailureCause(error)})`);
   }
   if (!res.ok) throw new Error(`alert webhook at ${where} answered ${res.status}`);
 }

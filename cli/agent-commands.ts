@@ -174,11 +174,6 @@ export interface StatusReport {
 }
 
 /**
- * Read-only: the state directory only. The recordings backlog is the pending view of the agent's
- * last pass, streamed batch by batch (what a million pending recordings cost is one line at a
- * time, not the root: status never walks it); the journal is read without being written.
- */
-/**
  * The state directory status reads, or why it cannot: every reader below takes a file it
  * cannot see as absent, so a directory that is missing (a mistyped `state:`) or not readable (the
  * agent's own user made it 0700) would show an agent that never shipped anything.
@@ -195,6 +190,11 @@ function assertStateReadable(state: string): void {
   }
 }
 
+/**
+ * Read-only: the state directory only. The recordings backlog is the pending view of the agent's
+ * last pass, streamed batch by batch (what a million pending recordings cost is one line at a
+ * time, not the root: status never walks it); the journal is read without being written.
+ */
 export async function collectStatus(configFile: string): Promise<StatusReport> {
   const config = loadConfig(configFile);
   assertStateReadable(config.state);

@@ -1,5 +1,6 @@
 import type { CloudConfig } from '../core/config.ts';
 import { signedFetch } from '../adapters/sigv4.ts';
+import { fetchFailureCause } from '../core/errors.ts';
 import { loadConfig } from './build-agent.ts';
 import { resolveApi, resolveCloud, resolveReplay, type EndpointTarget } from './cloud.ts';
 
@@ -51,9 +52,8 @@ export async function signedGet(target: EndpointTarget, pathAndQuery: string, se
     return await signedFetch(`${target.url}${pathAndQuery}`, { service, region: target.region, credentials: target.credentials });
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const what = service === 'lambda' ? 'the replay URL' : 'the catalogue API';
-    throw new Error(`${what} at ${target.url} could not be reached (${cause?.code ?? cause?.message ?? error.message}): check the URL (cloud.api / --api, cloud.replay / --replay-url) and the network`, { cause: error });
+    throw new Error(`${what} at ${target.url} could not be reached (${fetchFailureCause(error)}): check the URL (cloud.api / --api, cloud.replay / --replay-url) and the network`, { cause: error });
   }
 }
 

@@ -9,6 +9,7 @@ import { drillKey, putOnce } from '../core/report-keys.ts';
 import type { DrillResult } from '../core/report.ts';
 import { listAllArtefacts, pairLogSource, planRestoreFromCatalogue } from '../core/restore-source.ts';
 import { catalogueTarget } from './catalogue-commands.ts';
+import { recordOrSay } from './record-result.ts';
 import { fetchPlan } from './restore-fetch.ts';
 
 // `ferry drill`: a restore drill of one database source. Plans the latest point it can reach
@@ -143,12 +144,8 @@ export function registerDrillCommands(program: Command): void {
       const deps = catalogueTarget();
       const { scratchDb, check, ...rest } = opts;
       const result = await runDrill(deps, { ...rest, ...(scratchDb ? { scratch: { dsn: scratchDb, check } } : {}) });
-      // The outcome is printed whether or not it can be kept: a role that may read but not write
-      // reports/ (a DR host's) still learns whether the restore works.
-      const recorded = await recordDrill(deps.blobs, result).then((key) => ({ key }), (error: unknown) => ({ error: messageOf(error) }));
-      const key = 'key' in recorded ? recorded.key : undefined;
+      const key = await recordOrSay(() => recordDrill(deps.blobs, result), 'the drill', `reports/${opts.site}/drills/`);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...result, ...(key ? { recordedAt: key } : {}) }, null, 2)}\n` : `${renderDrill(result)}${key ? `recorded: ${key}\n` : ''}`);
-      if ('error' in recorded) process.stderr.write(`ferry: the drill ran (above) but its result could not be recorded under reports/${opts.site}/drills/: ${recorded.error}\n`);
       process.exitCode = result.ok && key ? 0 : 1;
     });
 }

@@ -59,7 +59,11 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
  * print has no one to read it, which is no error of the command's. The command ends quietly, as
  * the Unix tools do, instead of with an EPIPE stack trace.
  */
+let quietPipe = false;
+
 function quietOnClosedPipe(): void {
+  if (quietPipe) return;
+  quietPipe = true;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
     throw error;

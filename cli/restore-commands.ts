@@ -31,13 +31,9 @@ export class RestoreRefusedError extends Error {
   }
 }
 
-/** Explains a time without a zone (or no time at all) before the API rejects it. */
-function checkAt(at: string): void {
-  checkAtText(at);
-}
-
 export async function requestPlan(opts: RestoreOptions): Promise<RestorePlanResult> {
-  checkAt(opts.at);
+  // A time without a zone (or no time at all) is explained here, before the API refuses it.
+  checkAtText(opts.at);
   const params = new URLSearchParams({ at: opts.at });
   if (opts.logSource) params.set('logSource', opts.logSource);
   const path = `/sites/${encodeURIComponent(opts.site)}/sources/${encodeURIComponent(opts.source)}/restore-plan?${params}`;

@@ -75,6 +75,9 @@ function demoCounts(opts: StartOptions): { batches: number; perBatch: number } {
   return { batches, perBatch };
 }
 
+/** How long a restore from the archive tier takes on `ferry start`'s S3 stand-in. */
+export const LOCAL_RESTORE_MS = 1_000;
+
 export async function startCloud(opts: StartOptions, say: (m: string) => void): Promise<LocalCloud> {
   say('Starting the embedded local cloud (S3 and DynamoDB stand-ins, catalogue API, replay URL)…');
   // The workflows' waits are shortened here (the recall checks its restore a few times a second,
@@ -168,9 +171,6 @@ async function keepShipping<T>(
  * backup window (lock, job to the agent through its activity, verify, release, record) and a
  * purge (lock, plan, delete, release, report). Waits are shortened; the rules are the real ones.
  */
-/** How long a restore from the archive tier takes on `ferry start`'s S3 stand-in. */
-export const LOCAL_RESTORE_MS = 1_000;
-
 async function runOrchestrationDemo(cloud: LocalCloud, agent: Agent, say: (m: string) => void): Promise<() => Promise<void>> {
   say('\nOrchestration (the synthesized Step Functions definitions, run locally):');
   const orchestration = await startLocalOrchestration({

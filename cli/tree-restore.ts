@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Writable } from 'node:stream';
 import { IntegrityError, InvalidInputError, NotFoundError } from '../core/errors.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
-import { treePathMatcher } from '../agent/tree/paths.ts';
+import { entryPathBytes, treePathMatcher } from '../agent/tree/paths.ts';
 import { walkTree } from '../agent/tree/walk.ts';
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
@@ -79,10 +79,10 @@ const EXTRA_SHOWN = 20;
  */
 async function notInSnapshot(root: Buffer, indexFile: string, manifest: TreeSnapshotManifest): Promise<{ count: number; paths: string[] }> {
   const index = entries(indexFile, manifest)[Symbol.asyncIterator]();
-  const bytesOf = (e: TreeEntry) => Buffer.from(safeComponents(e).map((p) => p.toString('latin1')).join('/'), 'latin1');
+  // The entries were checked by the restore's first reading of the index (safeComponents).
   const next = async () => {
     const r = await index.next();
-    return r.done ? undefined : bytesOf(r.value);
+    return r.done ? undefined : entryPathBytes(r.value);
   };
   let entry = await next();
   const out = { count: 0, paths: [] as string[] };

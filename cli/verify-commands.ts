@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { parseSample, recordScrub, renderScrub, verifySite } from '../core/verify.ts';
 import { assertName } from '../core/layout.ts';
 import { catalogueTarget } from './catalogue-commands.ts';
-import { InvalidInputError, messageOf } from '../core/errors.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { recordOrSay } from './record-result.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { treeSnapshotManifestPrefix } from '../core/layout.ts';
 
@@ -52,11 +53,8 @@ export function registerVerifyCommands(program: Command): void {
       if (tty) process.stderr.write('\r\x1b[K');
       // A source with nothing to scrub is a mistake to name, not a clean scrub to record.
       if (opts.source && result.candidates === 0 && !since) throw new InvalidInputError(await noSuchSource(blobs, opts.site, opts.source));
-      // The outcome is printed whether or not it can be kept (a DR host's role may not write reports/).
-      const recorded = await recordScrub(blobs, result).then((key) => ({ key }), (error: unknown) => ({ error: messageOf(error) }));
-      const key = 'key' in recorded ? recorded.key : undefined;
+      const key = await recordOrSay(() => recordScrub(blobs, result), 'the scrub', `reports/${opts.site}/scrub/`);
       process.stdout.write(opts.json ? `${JSON.stringify({ ...result, ...(key ? { recordedAt: key } : {}) }, null, 2)}\n` : `${renderScrub(result)}${key ? `recorded: ${key}\n` : ''}`);
-      if ('error' in recorded) process.stderr.write(`ferry: the scrub ran (above) but its result could not be recorded under reports/${opts.site}/scrub/: ${recorded.error}\n`);
       process.exitCode = result.problems.length > 0 || !key ? 1 : 0;
     });
 }

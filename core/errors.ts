@@ -116,6 +116,12 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Why a `fetch` failed, for an operator: the network error under its "fetch failed" (ECONNREFUSED, ENOTFOUND…). */
+export function fetchFailureCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? messageOf(error);
+}
+
 /** A source file exists but cannot be read (permissions, I/O error); it stays in the backlog. */
 export class UnreadableSourceError extends FerryError {
   override readonly name: string = 'UnreadableSourceError';
