@@ -3,6 +3,7 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
 import { batchKey } from './journal.ts';
 import { listBatches } from './sources/scan.ts';
+import { hasExtension } from './sources/recordings.ts';
 import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
@@ -39,7 +40,14 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     if (!badNames.has(path)) s.deps.log.error('name is not valid UTF-8: not shipped', { source: source.name, path });
     badNames.add(path);
   };
-  const batches = await listBatches(source.path, source.batchDepth, warn, onUnreadable, onBadName);
+  // Recordings where the agent never looks (above the batch directories, or in a directory
+  // inside one): never shipped, so alerted, with the first place found for each.
+  const misplaced = new Map<string, string>();
+  const onMisplaced = (path: string, example: string) => {
+    if (!misplaced.has(path)) s.deps.log.error('recording outside the batch directories: not shipped', { source: source.name, path, example });
+    misplaced.set(path, example);
+  };
+  const batches = await listBatches(source.path, source.batchDepth, { warn, unreadable: onUnreadable, badName: onBadName, misplaced: onMisplaced, isRecording: (n) => hasExtension(n, source.extensions) });
   const unreadablePrefixes = [...unreadable.keys()];
   for (const batch of batches) keep.add(batchKey(source.name, batch));
   const last = s.observations.lastPass(source.name);
@@ -60,7 +68,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
   const next = s.observations.pendingWriter(source.name);
   try {
-    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName });
+    const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName, misplaced: onMisplaced });
     // Shipping starts with the first closed batch the walk finds, while the walk goes on. The
     // next pending view is committed as soon as the walk ends (on a backlog, long before the
     // shipping does): a pass killed before that leaves the previous view to compare with.
@@ -93,7 +101,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     await s.alerts.raiseEach(`unreadable-dir:${source.name}:`, unreadableAlerts, site, (path) => `${path} can be read again; its recordings ship as usual.`, !s.stopping());
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
-    report.failed += unreadable.size + badNames.size;
+    await misplacedAlert(s, source, misplaced, !s.stopping());
+    report.failed += unreadable.size + badNames.size + misplaced.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
     // backlog of a source that cannot be scanned, `ferry agent status`). Rewriting the view
@@ -113,7 +122,7 @@ function walkOf(
   s: RecordingsState,
   source: RecordingsSourceConfig,
   batches: string[],
-  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string) => void },
+  o: { next: PendingViewWriter; warn: (message: string, path: string) => void; lastSeen?: string; unreadable: (path: string, reason: string) => void; unreadablePrefixes: readonly string[]; badName: (path: string) => void; misplaced: (path: string, example: string) => void },
 ): RecordingsWalk {
   const reason = { 'between passes': 'deleted by the recorder before it was shipped', 'while shipping': 'deleted by the recorder while its batch was being shipped' } as const;
   return new RecordingsWalk(
@@ -131,6 +140,7 @@ function walkOf(
       unreadable: o.unreadable,
       unreadablePrefixes: o.unreadablePrefixes,
       badName: o.badName,
+      misplaced: o.misplaced,
     },
     batches,
   );
@@ -145,6 +155,37 @@ async function sourceProblem(s: RecordingsState, source: RecordingsSourceConfig)
   if (problem) s.deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem });
   await sourceReadable(s.alerts, s.deps.config.site, source, problem);
   return problem;
+}
+
+/**
+ * One alert a source for its recordings outside the batch directories (`misplaced`: each place,
+ * with the first recording found there), raised while there are any, resolved by a complete
+ * walk that found none. When they all lie at one depth, the message names it as the `batchDepth`
+ * to set if that is where the recorder writes its batches.
+ */
+async function misplacedAlert(s: RecordingsState, source: RecordingsSourceConfig, misplaced: ReadonlyMap<string, string>, complete: boolean): Promise<void> {
+  const key = `misplaced:${source.name}`;
+  const { site } = s.deps.config;
+  if (misplaced.size === 0) {
+    if (complete) await s.alerts.resolve(key, site, `Every recording of ${source.name} is in a batch directory again.`);
+    return;
+  }
+  const places = [...misplaced.keys()];
+  const shown = places.slice(0, 10).map((p) => (misplaced.get(p) === p ? p : `${p} (${misplaced.get(p)})`));
+  const depths = new Set([...misplaced.values()].map((example) => example.split('/').length - 1));
+  const [depth] = depths;
+  const levels = (n: number) => `${n} level${n === 1 ? '' : 's'}`;
+  const hint =
+    depths.size === 1 && depth !== undefined && depth > 0 && depth !== source.batchDepth
+      ? ` They lie ${levels(depth)} below the root, and the agent looks for recordings only in batch directories ${levels(source.batchDepth)} below it (batchDepth: ${source.batchDepth}): if the recorder writes its batches ${levels(depth)} down, set batchDepth: ${depth}; otherwise move them into a batch directory.`
+      : ` The agent looks for recordings only in batch directories ${levels(source.batchDepth)} below ${source.path} (batchDepth: ${source.batchDepth}): move them into one, or set batchDepth to the recorder's layout.`;
+  await s.alerts.raise(key, {
+    severity: 'critical',
+    site,
+    subject: `${source.name}: recordings outside the batch directories are not shipped`,
+    message: `Recordings lie where the agent does not look for them, in ${places.length} place${places.length === 1 ? '' : 's'}: ${shown.join(', ')}${places.length > shown.length ? `, and ${places.length - shown.length} more` : ''}. They are not shipped, and are lost when the recorder removes them.${hint}`,
+    details: { source: source.name, path: source.path, batchDepth: source.batchDepth, places: places.length, examples: places.slice(0, 10).map((p) => misplaced.get(p)) },
+  });
 }
 
 /** Logs each scan warning (a link not followed, a stray file) once per path and pass. */

@@ -3,7 +3,7 @@ import { UnreadableSourceError } from '../core/errors.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
-import { batchDone, pendingView, selectWork, type Backlog, type BatchWork, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
+import { batchDone, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
 import { scanBatch, type ScannedBatch } from './sources/scan.ts';
 import { stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
@@ -45,6 +45,8 @@ export interface WalkDeps {
   unreadablePrefixes?: readonly string[];
   /** A file of a batch whose name is not UTF-8 (sources/names.ts): not shipped, told here. */
   badName?: (path: string) => void;
+  /** A directory inside a batch directory with recordings below it (never shipped): told here (scan.ts). */
+  misplaced?: (path: string, example: string) => void;
 }
 
 interface Ready {
@@ -151,7 +153,8 @@ export class RecordingsWalk {
   /** The batch scanned; UNREADABLE (told to `unreadable`) when it cannot be examined. */
   private async scan(batch: string): Promise<ScannedBatch | undefined | typeof UNREADABLE> {
     try {
-      return await scanBatch(this.deps.source.path, batch, this.deps.warn, this.deps.badName);
+      const { source, warn, badName, misplaced } = this.deps;
+      return await scanBatch(source.path, batch, { warn, badName, misplaced, isRecording: (name) => hasExtension(name, source.extensions) });
     } catch (error) {
       if (!(error instanceof UnreadableSourceError)) throw error;
       this.deps.unreadable?.(batch, error.message);

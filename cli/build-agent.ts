@@ -2,6 +2,8 @@ import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:f
 import nodePath, { type PlatformPath } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
+import { batchDepthProblem } from '../agent/sources/scan.ts';
+import { hasExtension } from '../agent/sources/recordings.ts';
 import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
 import { systemClock } from '../core/clock.ts';
 import { createS3Client } from '../adapters/aws-clients.ts';
@@ -98,6 +100,12 @@ export async function checkSitePaths(config: AgentConfig, options: { sources?: b
     // The same answer every pass of the agent gives (and alerts) when a source root goes away.
     const sourceProblems = await Promise.all(config.sources.map((source) => unreadableDirectory(source.path)));
     sourceProblems.forEach((problem, i) => problem && problems.push(`sources[${i}].path: ${problem}`));
+    // A batchDepth that does not match the recorder's layout ships nothing: said here, before the first run.
+    for (const [i, source] of config.sources.entries()) {
+      if (source.type !== 'recordings' || sourceProblems[i]) continue;
+      const problem = await batchDepthProblem(source.path, source.batchDepth, (name) => hasExtension(name, source.extensions));
+      if (problem) problems.push(`sources[${i}].batchDepth: ${problem}`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 }

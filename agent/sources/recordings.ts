@@ -35,7 +35,7 @@ export interface SidecarResolver {
   sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined;
 }
 
-function hasExtension(name: string, extensions: readonly string[]): boolean {
+export function hasExtension(name: string, extensions: readonly string[]): boolean {
   const lower = name.toLowerCase();
   return extensions.some((ext) => lower.endsWith(ext.toLowerCase()));
 }

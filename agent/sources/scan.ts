@@ -75,6 +75,27 @@ function isGone(error: unknown): boolean {
 const whyNot = (error: unknown) => (error as NodeJS.ErrnoException).code ?? messageOf(error);
 
 /**
+ * What a scan tells its caller besides the batches. Every hook is optional: a scan without
+ * them only lists.
+ */
+export interface ScanHooks {
+  /** A link not followed, a stray file beside the batch directories (logged, not alerted). */
+  warn?: (message: string, path: string) => void;
+  /** A directory above the batches that cannot be listed: its batches are neither shipped nor lost this pass. */
+  unreadable?: (rel: string, reason: string) => void;
+  /** A name that is not UTF-8 (shown with its bytes): left out. */
+  badName?: (rel: string) => void;
+  /**
+   * A recording where the agent never looks for one, so it would never be shipped: a file
+   * `isRecording` names above the batch directories, or a directory inside a batch directory
+   * with one somewhere below it (`example`, the first found). A `batchDepth` that does not
+   * match the recorder's layout shows up here, not as a source that quietly ships nothing.
+   */
+  misplaced?: (path: string, example: string) => void;
+  isRecording?: (name: string) => boolean;
+}
+
+/**
  * The batch directories below root (`depth` levels down), in compareBatches order: one listing
  * per directory above the batches, nothing inside them. A directory evicted mid-listing is
  * simply absent. A directory above the batches that cannot be listed (permissions, I/O) is left
@@ -82,7 +103,8 @@ const whyNot = (error: unknown) => (error as NodeJS.ErrnoException).code ?? mess
  * name is not UTF-8 to `badName`; the root's own `lost+found` (every file system's, root's
  * only) is not a batch.
  */
-export async function listBatches(root: string, depth: number, warn: (message: string, path: string) => void = () => undefined, unreadable?: (rel: string, reason: string) => void, badName?: (rel: string) => void): Promise<string[]> {
+export async function listBatches(root: string, depth: number, hooks: ScanHooks = {}): Promise<string[]> {
+  const { warn = () => undefined, unreadable, badName } = hooks;
   let level: string[] = [''];
   for (let d = 0; d < depth; d++) {
     const nextLevel: string[] = [];
@@ -101,7 +123,8 @@ export async function listBatches(root: string, depth: number, warn: (message: s
         if (e.kind === 'dir' && d === 0 && e.name === 'lost+found') continue;
         if (e.kind === 'dir') nextLevel.push(childRel);
         else if (e.kind === 'link') warn('symbolic link not followed', childRel);
-        else if (e.kind === 'file' && d === depth - 1 && depth > 0) warn('file outside a batch directory ignored', childRel);
+        else if (e.kind === 'file' && hooks.misplaced && hooks.isRecording?.(e.name)) hooks.misplaced(childRel, childRel);
+        else if (e.kind === 'file' && d === depth - 1) warn('file outside a batch directory ignored', childRel);
       }
     }
     level = nextLevel.sort(compareBatches);
@@ -109,12 +132,36 @@ export async function listBatches(root: string, depth: number, warn: (message: s
   return level;
 }
 
+/**
+ * The first recording below `dir` (relative to it), breadth first, links not followed; at most
+ * `budget` entries are looked at, and a directory that cannot be listed is passed over.
+ */
+function firstRecordingBelow(dir: string, isRecording: (name: string) => boolean, budget = 10_000): string | undefined {
+  const queue = [''];
+  for (let q = 0; q < queue.length && budget > 0; q++) {
+    const rel = queue[q] as string;
+    let entries;
+    try {
+      entries = listDir(join(dir, rel));
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (--budget < 0) return undefined;
+      const childRel = rel ? posix.join(rel, e.name) : e.name;
+      if (e.kind === 'file' && isRecording(e.name)) return childRel;
+      if (e.kind === 'dir') queue.push(childRel);
+    }
+  }
+  return undefined;
+}
+
 /** Lists batch directories below root and every file in them; a directory evicted mid-scan is simply absent. */
 export async function scanBatches(root: string, options: ScanOptions): Promise<ScannedBatch[]> {
-  const warn = options.onWarning ?? (() => undefined);
-  const level = await listBatches(root, options.depth, warn);
+  const hooks = { warn: options.onWarning };
+  const level = await listBatches(root, options.depth, hooks);
   const batches = await mapLimit(level, 8, async (rel) => {
-    const b = await scanBatch(root, rel, warn);
+    const b = await scanBatch(root, rel, hooks);
     return b && options.isDone?.(b.batch, b.files) ? { batch: b.batch, dirMtimeMs: b.dirMtimeMs, files: new Map(), done: true as const } : b;
   });
   return batches.filter((b): b is ScannedBatch => b !== undefined);
@@ -123,9 +170,11 @@ export async function scanBatches(root: string, options: ScanOptions): Promise<S
 /**
  * One batch directory and the lstat of each file in it; undefined when the directory is gone.
  * UnreadableSourceError (naming the batch) when it, or a file in it, cannot be examined
- * (permissions, I/O): the batch is then neither shipped nor lost, and the caller alerts it.
+ * (permissions, I/O): the batch is then neither shipped nor lost, and the caller alerts it. A
+ * directory inside it holding recordings is told to `misplaced`.
  */
-export async function scanBatch(root: string, rel: string, warn: (m: string, p: string) => void, badName?: (path: string) => void): Promise<ScannedBatch | undefined> {
+export async function scanBatch(root: string, rel: string, hooks: ScanHooks = {}): Promise<ScannedBatch | undefined> {
+  const { warn = () => undefined, badName, misplaced, isRecording } = hooks;
   const dir = join(root, rel);
   let entries;
   let dirStat;
@@ -139,6 +188,10 @@ export async function scanBatch(root: string, rel: string, warn: (m: string, p: 
   const files = new Map<string, FileStamp>();
   const regular = entries.filter((e) => {
     if (e.kind === 'link') warn('symbolic link not followed', posix.join(rel, e.name));
+    else if (e.kind === 'dir' && misplaced && isRecording) {
+      const found = firstRecordingBelow(join(dir, e.name), isRecording);
+      if (found !== undefined) misplaced(posix.join(rel, e.name), posix.join(rel, e.name, found));
+    }
     return e.kind === 'file';
   });
   // Synchronous lstat: microseconds each on a local disk, where a thread-pool trip per file
@@ -154,4 +207,29 @@ export async function scanBatch(root: string, rel: string, warn: (m: string, p: 
   });
   for (const s of stamps) if (s) files.set(s.name, s);
   return { batch: rel, dirMtimeMs: Math.trunc(dirStat.mtimeMs), files };
+}
+
+/**
+ * Whether `depth` matches where a recorder's recordings are, for `ferry agent check`: when the
+ * newest `sample` batch directories hold no recording while recordings lie elsewhere (above
+ * them, or in directories inside them), the problem, naming where they are and the depth that
+ * would find them; undefined otherwise (stray recordings beside batches that do hold some are
+ * the agent's alert to raise, not a configuration error).
+ */
+export async function batchDepthProblem(root: string, depth: number, isRecording: (name: string) => boolean, sample = 5): Promise<string | undefined> {
+  // A recording below the batch directories says more about the layout than a stray one above them.
+  let above: string | undefined;
+  let below: string | undefined;
+  const hooks: ScanHooks = { isRecording, misplaced: (path, found) => (path === found ? (above ??= found) : (below ??= found)) };
+  const batches = await listBatches(root, depth, hooks);
+  let held = 0;
+  for (const batch of batches.slice(-sample)) {
+    const scanned = await scanBatch(root, batch, hooks).catch(() => undefined);
+    for (const name of scanned?.files.keys() ?? []) if (isRecording(name)) held++;
+  }
+  const example = below ?? above;
+  if (example === undefined || held > 0) return undefined;
+  const found = example.split('/').length - 1;
+  const where = batches.length === 0 ? `no batch directory is ${depth} level${depth === 1 ? '' : 's'} below it` : `the newest batch directories hold none`;
+  return `batchDepth ${depth} finds no recordings (${where}), but ${example} is one${found > 0 && found !== depth ? `: set batchDepth: ${found} if the recorder's batch directories are ${found} level${found === 1 ? '' : 's'} below the root` : ''}`;
 }

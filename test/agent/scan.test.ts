@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scanBatches } from '../../agent/sources/scan.ts';
+import { batchDepthProblem, listBatches, scanBatch, scanBatches, type ScanHooks } from '../../agent/sources/scan.ts';
 import { batchDone } from '../../agent/sources/recordings.ts';
 import { Journal, type FileStamp } from '../../agent/journal.ts';
 import { recordingsSourceSchema } from '../../core/config.ts';
@@ -53,5 +53,67 @@ describe('scan', () => {
     expect(done('x', files(stamp('a.wav'), stamp('b.wav'), stamp('notes.txt')))).toBe(true);
     expect(done('x', files(stamp('a.wav'), stamp('b.wav', 2)))).toBe(false);
     expect(done('x', files(stamp('a.wav'), stamp('c.wav')))).toBe(false);
+  });
+
+  describe('recordings where the agent never looks', () => {
+    const isRecording = (n: string) => n.endsWith('.wav');
+    /** A recorder root: day/batch/recordings, a stray recording beside the days and a folder of recordings inside one batch. */
+    function layered(): string {
+      const root = mkdtempSync(join(tmpdir(), 'ferry-scan-depth-'));
+      for (const b of ['20240101/000001', '20240101/000002', '20240102/000003']) {
+        mkdirSync(join(root, b), { recursive: true });
+        writeFileSync(join(root, b, 'a.wav'), b);
+      }
+      writeFileSync(join(root, 'stray.wav'), 'x');
+      writeFileSync(join(root, 'README.txt'), 'x');
+      mkdirSync(join(root, '20240101/000002/old/deeper'), { recursive: true });
+      writeFileSync(join(root, '20240101/000002/old/deeper/b.wav'), 'x');
+      mkdirSync(join(root, '20240101/000002/notes'));
+      writeFileSync(join(root, '20240101/000002/notes/n.txt'), 'x');
+      return root;
+    }
+    const collect = () => {
+      const found: [string, string][] = [];
+      const hooks: ScanHooks = { isRecording, misplaced: (path, example) => found.push([path, example]) };
+      return { found, hooks };
+    };
+
+    it('names a recording above the batch directories and a folder of recordings inside a batch, with the first recording found, and not a folder without any', async () => {
+      const root = layered();
+      const { found, hooks } = collect();
+      const batches = await listBatches(root, 2, hooks);
+      expect(batches).toEqual(['20240101/000001', '20240101/000002', '20240102/000003']);
+      for (const b of batches) await scanBatch(root, b, hooks);
+      expect(found).toEqual([
+        ['stray.wav', 'stray.wav'],
+        ['20240101/000002/old', '20240101/000002/old/deeper/b.wav'],
+      ]);
+    });
+
+    it('with a batchDepth one too shallow, names each batch directory as a folder of recordings', async () => {
+      const root = layered();
+      const { found, hooks } = collect();
+      const batches = await listBatches(root, 1, hooks);
+      expect(batches).toEqual(['20240101', '20240102']);
+      for (const b of batches) expect([...((await scanBatch(root, b, hooks))?.files.keys() ?? [])]).toEqual([]);
+      expect(found.map(([p]) => p)).toEqual(['stray.wav', '20240101/000001', '20240101/000002', '20240102/000003']);
+    });
+
+    it('agent check: a batchDepth that finds no recordings is a problem naming one and the depth that finds it; the right depth, or an empty root, is none', async () => {
+      const root = layered();
+      expect(await batchDepthProblem(root, 1, isRecording)).toBe(
+        "batchDepth 1 finds no recordings (the newest batch directories hold none), but 20240101/000001/a.wav is one: set batchDepth: 2 if the recorder's batch directories are 2 levels below the root",
+      );
+      const clean = mkdtempSync(join(tmpdir(), 'ferry-scan-depth-'));
+      mkdirSync(join(clean, '2024/01/000001'), { recursive: true });
+      writeFileSync(join(clean, '2024/01/000001/a.wav'), 'x');
+      expect(await batchDepthProblem(clean, 1, isRecording)).toBe(
+        "batchDepth 1 finds no recordings (the newest batch directories hold none), but 2024/01/000001/a.wav is one: set batchDepth: 3 if the recorder's batch directories are 3 levels below the root",
+      );
+      expect(await batchDepthProblem(clean, 4, isRecording)).toBe('batchDepth 4 finds no recordings (no batch directory is 4 levels below it), but 2024/01/000001/a.wav is one: set batchDepth: 3 if the recorder\'s batch directories are 3 levels below the root');
+      expect(await batchDepthProblem(clean, 3, isRecording)).toBeUndefined();
+      expect(await batchDepthProblem(root, 2, isRecording)).toBeUndefined();
+      expect(await batchDepthProblem(mkdtempSync(join(tmpdir(), 'ferry-scan-depth-')), 1, isRecording)).toBeUndefined();
+    });
   });
 });

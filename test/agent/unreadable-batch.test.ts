@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await s3.stop();
-  for (const d of ['000002', 'lost+found']) chmodSync(join(dir, 'rec', d), 0o755);
+  for (const d of ['000002', 'lost+found']) if (existsSync(join(dir, 'rec', d))) chmodSync(join(dir, 'rec', d), 0o755);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,7 +63,7 @@ ${sources.map((l) => `  - ${l}`).join('\n')}
 
 const shippedBatches = () => readdirSync(join(dir, 's3', 'ferry-data', 'manifests', 'site-a'), { recursive: true }).map(String).filter((k) => k.endsWith('.json._S3rver_object')).length;
 
-describe('paths the agent cannot read, under cron', () => {
+describe('paths the agent cannot read or never looks in, under cron', () => {
   it('ships the others, alerts it and keeps it pending (never lost), then ships it once it can be read', async () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
@@ -195,5 +195,31 @@ sources:
     } finally {
       for (const p of [join(share, 'lockdir'), join(to, 'lockdir')]) if (existsSync(p)) chmodSync(p, 0o755);
     }
+  }, 60_000);
+
+  it('a batchDepth that does not match the recorder (day/batch folders read as batches): agent check names the depth, a run ships nothing, exits 1 and alerts critically, and the right depth ships every recording and resolves it', () => {
+    const rec = join(dir, 'rec-6');
+    writeTree(join(rec, '20240101'), 2, 2, { size: 300 });
+    writeTree(join(rec, '20240102'), 1, 2, { size: 300, firstBatch: 3 });
+    const line = (depth: number) => `{ name: cs, type: recordings, path: ${rec}, batchDepth: ${depth}, quietSeconds: 60, settleSeconds: 1 }`;
+    const { config, raised, state } = siteOf('site-f', [line(1)]);
+    const check = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', config], { encoding: 'utf8' });
+    expect(check.status).not.toBe(0);
+    expect(check.stderr).toContain("sources[0].batchDepth: batchDepth 1 finds no recordings (the newest batch directories hold none), but 20240101/000001/c000001-0.wav is one: set batchDepth: 2 if the recorder's batch directories are 2 levels below the root");
+    const wrong = run(config);
+    expect(wrong.status, wrong.stderr).toBe(1);
+    expect(wrong.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 0, lost: 0, failed: 3 });
+    expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'cs: recordings outside the batch directories are not shipped' })]);
+    expect(raised()[0]!.message).toContain('in 3 places: 20240101/000001 (20240101/000001/c000001-0.wav), 20240101/000002 (20240101/000002/c000002-0.wav), 20240102/000003 (20240102/000003/c000003-0.wav)');
+    expect(raised()[0]!.message).toContain('set batchDepth: 2');
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', config], { encoding: 'utf8' });
+    expect(status.stdout).toMatch(/ALERT critical +cs: recordings outside the batch directories are not shipped/);
+
+    writeFileSync(config, readFileSync(config, 'utf8').replace(line(1), line(2)));
+    const right = run(config);
+    expect(right.status, right.stderr).toBe(0);
+    expect(right.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 3, recordings: 6, failed: 0 });
+    expect(raised().map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped', 'resolved: cs: recordings outside the batch directories are not shipped']);
+    expect(existsSync(join(state, 'losses.jsonl')) ? readFileSync(join(state, 'losses.jsonl'), 'utf8') : '').toBe('');
   }, 60_000);
 });
