@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { batchDepthProblem } from '../agent/sources/scan.ts';
 import { hasExtension } from '../agent/sources/recordings.ts';
+import { literalTreeGlob } from '../agent/tree/paths.ts';
 import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
 import { systemClock } from '../core/clock.ts';
 import { createS3Client } from '../adapters/aws-clients.ts';
@@ -25,7 +26,26 @@ export function loadConfig(file: string): AgentConfig {
   const config = parseAgentConfig(readConfigFile(file), file);
   const problems = controlCharacterProblems(config);
   if (problems.length > 0) throw new ConfigError(problems);
-  return resolveConfigPaths(config, file);
+  return leaveStateOutOfTrees(resolveConfigPaths(config, file));
+}
+
+/**
+ * A tree source whose path holds the agent's state directory leaves it out of its snapshots
+ * (an exclude of the state's contents): the agent's own journal changes while it is read, so
+ * every snapshot would report it torn, and it is no backup of anything. A tree source that IS
+ * the state directory is a mistake, refused.
+ */
+export function leaveStateOutOfTrees(config: AgentConfig, paths: Pick<PlatformPath, 'relative' | 'isAbsolute' | 'sep'> = nodePath): AgentConfig {
+  const problems: string[] = [];
+  const sources = config.sources.map((s, i) => {
+    if (s.type !== 'tree') return s;
+    const rel = paths.relative(s.path, config.state);
+    if (rel === '') problems.push(`sources[${i}].path: ${s.path} is the agent's state directory (state); a tree source cannot back it up`);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${paths.sep}`) || paths.isAbsolute(rel)) return s;
+    return { ...s, exclude: [...s.exclude, `${literalTreeGlob(rel.split(paths.sep).join('/'))}/**`] };
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...config, sources };
 }
 
 /**

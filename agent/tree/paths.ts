@@ -40,6 +40,11 @@ export function entryPathBytes(entry: { path: string; pathBytes?: string }): Buf
   return entry.pathBytes !== undefined ? Buffer.from(entry.pathBytes, 'base64') : Buffer.from(entry.path, 'utf8');
 }
 
+/** A glob matching exactly `path` (relative, `/`-separated): `*`, `?` and `[` taken literally. */
+export function literalTreeGlob(path: string): string {
+  return path.replace(/[*?[]/g, '[$&]');
+}
+
 /**
  * Path globs for tree sources and restore `--include`: `*` and `?` match within one name, `**`
  * any number of whole directories (`**\/*.xml`, `meetings/**`), `[abc]` one of. Case-sensitive

@@ -9,6 +9,9 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { collectStatus, renderStatus } from '../../cli/agent-commands.ts';
+import { leaveStateOutOfTrees, loadConfig } from '../../cli/build-agent.ts';
+import { treePathMatcher } from '../../agent/tree/paths.ts';
+import { win32 } from 'node:path';
 
 // The tree source's configuration is checked like every other (each problem with its path), and
 // `ferry agent status` shows each tree's last snapshot from the agent's last pass.
@@ -69,5 +72,46 @@ describe('agent status with a tree source', () => {
     expect(status.treeSources).toEqual([expect.objectContaining({ name: 'meetings', type: 'tree', lastSnapshot: expect.objectContaining({ takenAt: '2026-03-01T10:00:00.000Z', files: 1, bytesTotal: 5 }) })]);
     expect(renderStatus(status)).toMatch(/^meetings \(tree\)\s+last snapshot 2026-03-01T10:00:00.000Z: 1 files, 5 B \(1 read, 5 B added\)$/m);
     expect(status.artefactSources).toEqual([]);
+  });
+});
+
+describe("the agent's state directory inside a tree source", () => {
+  const yaml = (state: string, share: string) => `site: s\nstate: "${state}"\nsources:\n  - { name: share, type: tree, path: "${share}", exclude: ["*.tmp"] }\n`;
+
+  it('is left out of the snapshots by an exclude matching exactly its contents, its name taken literally', () => {
+    const config = leaveStateOutOfTrees(parseAgentConfig(yaml('/srv/share/ops/ferry [1]*', '/srv/share')));
+    const tree = config.sources[0] as { exclude: string[] };
+    expect(tree.exclude).toEqual(['*.tmp', 'ops/ferry [[]1][*]/**']);
+    const excluded = treePathMatcher(tree.exclude);
+    expect(['ops/ferry [1]*/journal.jsonl', 'ops/ferry [1]*/a/b'].map(excluded)).toEqual([true, true]);
+    expect(['ops/ferry 1x/journal.jsonl', 'ops/ferry [1]*x/a', 'ops/ferry [1]*', 'minutes.txt'].map(excluded)).toEqual([false, false, false, false]);
+    const windows = leaveStateOutOfTrees(parseAgentConfig(yaml('D:\\\\Shares\\\\OCS\\\\Ferry', 'D:\\\\Shares\\\\OCS')), win32);
+    expect((windows.sources[0] as { exclude: string[] }).exclude).toEqual(['*.tmp', 'Ferry/**']);
+  });
+
+  it('a state directory beside the tree changes nothing; a tree source that is the state directory is refused, naming it', () => {
+    const beside = parseAgentConfig(yaml('/srv/ferry', '/srv/share'));
+    expect(leaveStateOutOfTrees(beside)).toEqual(beside);
+    expect(leaveStateOutOfTrees(parseAgentConfig(yaml('/srv/share-state', '/srv/share')))).toEqual(parseAgentConfig(yaml('/srv/share-state', '/srv/share')));
+    expect(() => leaveStateOutOfTrees(parseAgentConfig(yaml('/srv/share', '/srv/share')))).toThrow("sources[0].path: /srv/share is the agent's state directory (state); a tree source cannot back it up");
+  });
+
+  it('a pass over a share holding the state directory snapshots the share and none of the state', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-tree-state-'));
+    const share = join(dir, 'share');
+    mkdirSync(share);
+    writeFileSync(join(share, 'minutes.txt'), 'kept');
+    const configFile = join(dir, 'agent.yaml');
+    writeFileSync(configFile, yaml(join(share, '.ferry'), share));
+    const store = new MemoryBlobStore();
+    const agent = new Agent({ config: loadConfig(configFile), store, clock: new ManualClock(new Date('2026-03-01T10:00:00Z')), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back' });
+    try {
+      const report = await agent.cycle();
+      expect(report.failed).toBe(0);
+      const status = await collectStatus(configFile);
+      expect(status.treeSources).toEqual([expect.objectContaining({ lastSnapshot: expect.objectContaining({ files: 1, bytesTotal: 4 }) })]);
+    } finally {
+      agent.close();
+    }
   });
 });
