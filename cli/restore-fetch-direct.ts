@@ -103,7 +103,9 @@ export class DirectPart {
 
   /**
    * Writes `bytes` at `position`: the aligned head directly when the offset and the memory allow
-   * it, the rest through the page cache. Resolves with the bytes written (short on a full disk).
+   * it, the rest through the page cache. A short write (the disk filling up) is followed by
+   * another for the rest, which either completes it or fails with the reason (ENOSPC, EDQUOT);
+   * resolves with the bytes written, short only if a write wrote nothing and gave no reason.
    */
   async write(bytes: Buffer, position: number): Promise<number> {
     let written = 0;
@@ -112,12 +114,15 @@ export class DirectPart {
       try {
         written = (await this.direct.write(bytes, 0, aligned, position)).bytesWritten;
         this.directBytes += written;
-        if (written < aligned) return written;
       } catch (error) {
         await this.refuse(error);
       }
     }
-    if (written < bytes.length) written += (await this.buffered.write(bytes, written, bytes.length - written, position + written)).bytesWritten;
+    while (written < bytes.length) {
+      const n = (await this.buffered.write(bytes, written, bytes.length - written, position + written)).bytesWritten;
+      if (n === 0) break;
+      written += n;
+    }
     return written;
   }
 

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -191,4 +191,35 @@ describe('restore fetch, ranges at their offsets', () => {
     await expect(fetchPlan({ plan, dir, blobs, freeBytes: GB })).rejects.toThrow(/full.sql.part.ranges: it is a symbolic link/);
     expect(readFileSync(outside, 'utf8')).toBe('precious');
   });
+
+  it('a disk that fills mid-fetch (a 200 KB tmpfs) is named with the advice to free space first; with room made, the same fetch resumes and ends byte-identical', async () => {
+    const { plan, bodies, dir } = await scenario();
+    const work = join(dir, '..');
+    const objects: Record<string, string> = {};
+    for (const [i, f] of plan.files.entries()) {
+      objects[f.key] = join(work, `object-${i}`);
+      writeFileSync(objects[f.key]!, bodies.get(f.name)!);
+    }
+    writeFileSync(join(work, 'spec.json'), JSON.stringify({ plan, dir, objects, delayMs: 0, tuning: { rangeBytes: 16 * KIB, inFlight: 3 } }));
+    mkdirSync(dir);
+    const out = join(work, 'copied');
+    mkdirSync(out);
+    // A mount namespace of its own (root or not): a real file system that really fills, then is grown as an operator frees space.
+    const child = [process.execPath, '--import', 'tsx', join(REPO, 'test/support/fetch-child.ts'), join(work, 'spec.json')].map((a) => `'${a}'`).join(' ');
+    const script = `mount -t tmpfs -o size=200k tmpfs "$1" || exit 90
+${child} 2>"$3/first.err"; echo "first exit $?"
+ls "$1" > "$3/after-first.txt"
+mount -o remount,size=4m tmpfs "$1" || exit 91
+${child}; echo "second exit $?"
+cp -a "$1"/. "$2"/`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, out, work], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/first exit [1-9]/);
+    expect(readFileSync(join(work, 'first.err'), 'utf8')).toMatch(/fetching [^ ]+ was interrupted \(ENOSPC: no space left on device[^)]*\): free space in the target directory \(what is fetched is kept\), then run the same command again to resume/);
+    // Nothing left looking complete: only .part files (and their records) after the failure.
+    expect(readFileSync(join(work, 'after-first.txt'), 'utf8').split('\n').filter(Boolean).every((n) => n.includes('.part'))).toBe(true);
+    expect(r.stdout).toContain('second exit 0');
+    for (const f of plan.files) expect(readFileSync(join(out, f.name)).equals(bodies.get(f.name)!), f.name).toBe(true);
+    expect(listing(out)).toEqual(['apply.sh', 'full.sql', 'mysql-bin.000002', 'mysql-bin.000003', 'restore-plan.json']);
+  }, 60_000);
 });
