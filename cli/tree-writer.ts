@@ -1,6 +1,7 @@
 import { chmod, lutimes, readlink, symlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { IntegrityError, InvalidInputError } from '../core/errors.ts';
+import { InsufficientSpaceError } from './restore-fetch.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import type { Store } from './tree-snapshots.ts';
 import { PartFile, partSuffixOf, relKeyOf } from './tree-part-file.ts';
@@ -63,10 +64,11 @@ function packKeyOf(manifest: TreeSnapshotManifest, entry: TreeEntry): string | u
  * (from the first one's data to the last one's end; the tar headers and padding between them
  * are skipped), writing each into its own `.part`, verified and renamed as soon as its last byte
  * is in. A run stopped half way leaves the files before it complete and verified (a re-run keeps
- * them) and at most one `.part` (a re-run writes it again).
+ * them) and at most one `.part` (a re-run writes it again). `writing.path` is the file being written.
  */
-async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: { entry: TreeEntry; final: Buffer; suffix: string }[], onBytes: (n: number) => void): Promise<void> {
+async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: { entry: TreeEntry; final: Buffer; suffix: string }[], onBytes: (n: number) => void, writing: { path: string } = { path: '' }): Promise<void> {
   const first = files[0]!.entry;
+  writing.path = first.path;
   const last = files.at(-1)!.entry;
   const key = packKeyOf(manifest, first);
   for (const f of files) packKeyOf(manifest, f.entry);
@@ -89,6 +91,7 @@ async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: {
           at += skip;
           continue;
         }
+        writing.path = e.path;
         current ??= await PartFile.open(e, files[i]!.final, files[i]!.suffix);
         const take = Math.min(e.offset! + e.size - pos, chunk.length - at);
         await current.write(chunk.subarray(at, at + take));
@@ -213,9 +216,18 @@ export class TreeWriter {
     }
     for (const fetch of stretches) {
       if (fetch[0]!.entry.size > 0) this.report.gets++;
-      await restoreRun(this.opts.blobs, this.opts.manifest, fetch, (n) => {
-        this.bytesDone += n;
-        this.report.bytesDownloaded += n;
+      const writing = { path: '' };
+      await restoreRun(
+        this.opts.blobs,
+        this.opts.manifest,
+        fetch,
+        (n) => {
+          this.bytesDone += n;
+          this.report.bytesDownloaded += n;
+        },
+        writing,
+      ).catch((error: unknown) => {
+        throw diskFull(error, this.report.dir, writing.path) ?? error;
       });
       for (const { entry: e, final } of fetch) {
         this.report.files.restored++;
@@ -250,4 +262,15 @@ export class TreeWriter {
       this.report.dirs++;
     }
   }
+}
+
+/**
+ * A write that failed because the disk filled up (ENOSPC, EDQUOT) while restoring `path` into
+ * `dir`, as an operator needs it: what to do before the re-run, which would otherwise stop at
+ * its own free-space check; undefined for any other error.
+ */
+function diskFull(error: unknown, dir: string, path: string): InsufficientSpaceError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  return new InsufficientSpaceError(`the disk holding ${dir} filled up (${code}) while restoring ${path}: free space there, then run the same command again to resume (what is restored is kept, checked again and not fetched twice)`, { cause: error });
 }

@@ -63,7 +63,7 @@ ${sources.map((l) => `  - ${l}`).join('\n')}
 
 const shippedBatches = () => readdirSync(join(dir, 's3', 'ferry-data', 'manifests', 'site-a'), { recursive: true }).map(String).filter((k) => k.endsWith('.json._S3rver_object')).length;
 
-describe('paths the agent cannot read or never looks in, under cron', () => {
+describe('paths the agent cannot read, never looks in, or cannot write, under cron', () => {
   it('ships the others, alerts it and keeps it pending (never lost), then ships it once it can be read', async () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
@@ -221,5 +221,32 @@ sources:
     expect(right.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 3, recordings: 6, failed: 0 });
     expect(raised().map((a) => a.subject)).toEqual(['cs: recordings outside the batch directories are not shipped', 'resolved: cs: recordings outside the batch directories are not shipped']);
     expect(existsSync(join(state, 'losses.jsonl')) ? readFileSync(join(state, 'losses.jsonl'), 'utf8') : '').toBe('');
+  }, 60_000);
+
+  it('a tree restore onto a disk that fills (a 200 KB tmpfs) names the file and says to free space; grown, the same command resumes and verifies what was kept', () => {
+    const share = join(dir, 'share-7');
+    mkdirSync(join(share, 'sub'), { recursive: true });
+    for (let i = 0; i < 10; i++) writeFileSync(join(share, i % 2 ? 'sub' : '', `f${i}.bin`), Buffer.alloc(50_000, i + 1));
+    const { config } = siteOf('site-g', [`{ name: share, type: tree, path: ${share} }`]);
+    expect(run(config).status).toBe(0);
+    const to = join(dir, 'restored-7');
+    const copied = join(dir, 'copied-7');
+    mkdirSync(to);
+    mkdirSync(copied);
+    const restore = [process.execPath, BIN, 'restore', 'tree', '--site', 'site-g', '--source', 'share', '--to', to, '--config', config].map((a) => `'${a}'`).join(' ');
+    // A mount namespace of its own (root or not): a real file system that fills, then grows as an operator frees space.
+    const script = `mount -t tmpfs -o size=200k tmpfs "$1" || exit 90
+${restore}; echo "first exit $?"
+mount -o remount,size=4m tmpfs "$1" || exit 91
+${restore}; echo "second exit $?"
+cp -a "$1"/. "$2"/`;
+    // The free-space check is told there is room: the disk fills during the restore, as when something else writes to it.
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', to, copied], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home'), FERRY_TEST_FREE_BYTES: String(1024 ** 3) }, timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/first exit [1-9]/);
+    expect(r.stderr).toMatch(new RegExp(`^ferry: the disk holding ${to} filled up \\(ENOSPC\\) while restoring (sub/)?f\\d\\.bin: free space there, then run the same command again to resume`, 'm'));
+    expect(r.stdout).toContain('second exit 0');
+    expect(r.stdout).toMatch(/files +\d+ restored, [1-9]\d* already there and verified/);
+    for (let i = 0; i < 10; i++) expect(readFileSync(join(copied, i % 2 ? 'sub' : '', `f${i}.bin`)).equals(Buffer.alloc(50_000, i + 1))).toBe(true);
   }, 60_000);
 });
