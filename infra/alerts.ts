@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -36,6 +36,20 @@ export class AlertTopic extends Construct {
       masterKey: this.key,
       enforceSSL: true,
     });
+    // The topic's own policy replaces SNS's default one (which let the account publish): a
+    // CloudWatch alarm or an EventBridge rule publishes as its service, which only a statement
+    // here lets in (the key's statement above covers the encryption, not the publish). Without
+    // it every alarm action fails, seen only in the alarm's history. Limited to this account's
+    // alarms and rules (the confused-deputy conditions).
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ServicePublishers',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
   }
 
   /**

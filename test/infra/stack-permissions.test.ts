@@ -209,3 +209,22 @@ describe('who may assume the officer role', () => {
     expect(trust).not.toContain('ferry-officer-site');
   });
 });
+
+describe('the alert topic and its publishers', () => {
+  it("lets every alarm's action publish: the alert topic's own policy allows CloudWatch of this account (over TLS), not another account's", () => {
+    type Resource = { Type: string; Properties: Record<string, unknown> };
+    const all = Object.entries(synth.raw).flatMap(([stack, t]) => Object.entries(t.Resources as Record<string, Resource>).map(([id, r]) => ({ stack, id, r })));
+    const alarms = all.filter(({ r }) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.AlarmActions);
+    expect(alarms.map(({ id }) => id).filter((id) => id.includes('NoBackupWindow'))).toHaveLength(DEFAULT_CONFIG.sites.length);
+    const topicPolicies = all.filter(({ r }) => r.Type === 'AWS::SNS::TopicPolicy');
+    for (const { stack, id, r: alarm } of alarms) {
+      for (const action of synth.resolver.resolve(stack, alarm.Properties.AlarmActions as never) as string[]) {
+        const policies = topicPolicies.filter((p) => (synth.resolver.resolve(p.stack, p.r.Properties.Topics as never) as string[]).includes(action)).map((p) => synth.resolver.resolve(p.stack, p.r.Properties.PolicyDocument as never) as unknown as PolicyDocument);
+        expect(policies, `${id} → ${action}`).toHaveLength(1);
+        const request = (sourceAccount: string) => ({ action: 'sns:Publish', resource: action, principal: { type: 'Service' as const, id: 'cloudwatch.amazonaws.com' }, context: { 'aws:SecureTransport': true, 'aws:SourceAccount': sourceAccount } });
+        expect(isAllowed(policies, request(account)), `${id} may publish to ${action}`).toBe(true);
+        expect(isAllowed(policies, request('444455556666')), `another account's alarm may not publish to ${action}`).toBe(false);
+      }
+    }
+  });
+});
