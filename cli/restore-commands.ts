@@ -50,7 +50,7 @@ const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 export function renderPlan(p: RestorePlan): string {
   const out = [`restore plan: site ${p.site}, source ${p.source}${p.logSource ? ` (logs: ${p.logSource})` : ''}`, `  state at ${p.at}; events from ${short(p.stopAt)} on are not applied`, ''];
   out.push(`files (${p.files.length}, ${formatBytes(p.totalBytes)}):`);
-  const all = [p.full, ...p.segments];
+  const all = [p.full, ...p.segments, ...(p.others ?? [])];
   const rows = p.files.map((f, i) => {
     const a = all[i]!;
     const when = a.span ? `${short(a.span.from)} → ${short(a.span.to)}` : `taken ${short(a.takenAt)}`;
@@ -86,7 +86,8 @@ export function fetchStore(opts: CloudOptions, { directGets = false } = {}): Blo
 
 export function renderFetch(r: FetchReport): string {
   const lines = r.files.map((f) => `  ${f.status.padEnd(8)} ${f.name} (${formatBytes(f.size)})`);
-  return `fetched into ${r.dir} (${formatBytes(r.bytesDownloaded)} downloaded), every file verified against its SHA-256:\n${lines.join('\n')}\n  plan     ${r.planFile}\n  apply    ${r.script}\n`;
+  const notes = r.notes.length ? `notes:\n${r.notes.map((n) => `  - ${n}`).join('\n')}\n` : '';
+  return `fetched into ${r.dir} (${formatBytes(r.bytesDownloaded)} downloaded), every file verified against its SHA-256:\n${lines.join('\n')}\n  plan     ${r.planFile}\n  apply    ${r.script}\n${notes}`;
 }
 
 /** Plans through the API and fetches; a refusal throws RestoreRefusedError. */

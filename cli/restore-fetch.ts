@@ -64,6 +64,8 @@ export interface FetchReport {
   bytesDownloaded: number;
   planFile: string;
   script: string;
+  /** The plan's notes (what it restores and does not), shown with the files. */
+  notes: string[];
 }
 
 const RESERVED = new Set([PLAN_FILE, APPLY_SCRIPT]);
@@ -90,9 +92,11 @@ export function checkArtefactName(name: string): void {
 /** Re-plans from the entries the API returned: commands are rebuilt here, never taken as text from the network. */
 export function localPlan(plan: RestorePlan): RestorePlan {
   const now = new Date(Math.max(Date.now(), Date.parse(plan.at)));
-  const again = planRestore([plan.full, ...plan.segments], { at: plan.at, now, site: plan.site, source: plan.source, logSource: plan.logSource, fullOnly: plan.segments.length === 0 });
+  const again = planRestore([plan.full, ...plan.segments, ...(plan.others ?? [])], { at: plan.at, now, site: plan.site, source: plan.source, logSource: plan.logSource, fullOnly: plan.segments.length === 0 });
   if (!again.ok) throw new InvalidInputError(`the plan received is inconsistent: ${again.reason}`);
-  for (const a of [again.full, ...again.segments]) checkArtefactName(a.name);
+  const ids = (list: { artefactId: string }[] | undefined) => (list ?? []).map((a) => a.artefactId).join(' ');
+  if (ids(again.others) !== ids(plan.others)) throw new InvalidInputError('the plan received is inconsistent: its other backups are not one a name, the newest at or before T');
+  for (const a of [again.full, ...again.segments, ...(again.others ?? [])]) checkArtefactName(a.name);
   const names = new Set<string>();
   for (const f of again.files) {
     checkLocalName(f.name);
@@ -380,7 +384,7 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   }
   await mkdir(target, { recursive: true });
 
-  const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT) };
+  const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT), notes: plan.notes };
   let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : bytesOf(s.done)), 0);
   const progress = (state: FileState) => opts.onProgress?.({ file: state.file.name, index: state.index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
   await fetchRanges(states, opts, { ...FETCH_TUNING, ...opts.tuning }, (state, n) => {

@@ -37,6 +37,12 @@ export interface RestorePlan {
   reachedAt: string;
   full: ArtefactEntry;
   segments: ArtefactEntry[];
+  /**
+   * A source with no logs that holds backups under other names (two databases in one folder:
+   * OCS's rtc_full.bak and rtcconfig_full.bak): the newest at or before T of each other name,
+   * oldest first, restored beside `full` (seriesOf: digits do not make a name of its own).
+   */
+  others?: ArtefactEntry[];
   startPosition?: { logFile: string; logPos: number };
   files: PlanFile[];
   totalBytes: number;
@@ -173,9 +179,26 @@ function localNames(entries: ArtefactEntry[]): string[] {
   return bases.map((b, i) => (bases.indexOf(b) !== i ? `${entries[i]!.artefactId}-${b}` : b));
 }
 
-function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: ArtefactEntry, segments: ArtefactEntry[]): RestorePlan {
-  const names = localNames([full, ...segments]);
-  const files: PlanFile[] = [full, ...segments].map((a, i) => ({
+/**
+ * The series a backup's name belongs to: its name with every run of digits as one, so that the
+ * dated or numbered rotations of one dump (`full-20260301.sql`, `full-20260302.sql`, `rtc.bak.1`)
+ * are one series, and two databases' dumps (`rtc_full.bak`, `rtcconfig_full.bak`) are two.
+ */
+export function seriesOf(name: string): string {
+  return name.replace(/\d+/g, '#');
+}
+
+/** The newest full at or before T of each series other than `full`'s, oldest first (`candidates`: newest first). */
+function otherSeries(candidates: ArtefactEntry[], full: ArtefactEntry): ArtefactEntry[] {
+  const newest = new Map<string, ArtefactEntry>();
+  for (const f of candidates) if (!newest.has(seriesOf(f.name))) newest.set(seriesOf(f.name), f);
+  newest.delete(seriesOf(full.name));
+  return [...newest.values()].reverse();
+}
+
+function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: ArtefactEntry, segments: ArtefactEntry[], others: ArtefactEntry[] = []): RestorePlan {
+  const names = localNames([full, ...segments, ...others]);
+  const files: PlanFile[] = [full, ...segments, ...others].map((a, i) => ({
     name: names[i]!,
     role: a.role === 'segment' ? 'segment' : 'full',
     artefactId: a.artefactId,
@@ -186,8 +209,14 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
     ...(a.partial ? { partial: true } : {}),
   }));
   const load = loadStep(full, names[0]!);
-  const steps: RestoreStep[] = [load];
+  // The other names' backups first, oldest first, the newest last: where they are rotations of
+  // one database after all (a weekday's name), what is applied last is the newest state.
+  const steps: RestoreStep[] = [...others.map((o, i) => loadStep(o, names[1 + segments.length + i]!)), load];
   const notes: string[] = [];
+  if (others.length > 0) {
+    const list = others.map((o) => `${o.name} (taken ${o.takenAt})`).join(', ');
+    notes.push(`the source holds backups under ${others.length + 1} names: besides ${full.name} (taken ${full.takenAt}), the newest at or before T of ${list} ${others.length === 1 ? 'is' : 'are'} in the plan; restore each into its own database (if they are rotations of one database, the steps apply the newest last)`);
+  }
   if (at !== stopAt) notes.push(`binlog times have 1-second resolution: events logged during ${binlogDatetime(stopAt)} UTC are not applied`);
   if (segments.length > 0) {
     const family = load.kind === 'load-sql' ? load.family : 'mariadb';
@@ -216,6 +245,7 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
     reachedAt: segments.length > 0 ? stopAt : full.takenAt,
     full,
     segments,
+    ...(others.length > 0 ? { others } : {}),
     ...(full.position && segments.length > 0 ? { startPosition: full.position } : {}),
     files,
     totalBytes: files.reduce((sum, f) => sum + f.size, 0),
@@ -277,7 +307,7 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
     return refuse(at, 'no-full', `no full backup of ${what} was taken at or before T (${at})${tail}`, nearest() ?? first?.takenAt);
   }
   const stopAt = secondOf(at);
-  if (fullOnly) return buildPlan(opts, at, stopAt, full, []);
+  if (fullOnly) return buildPlan(opts, at, stopAt, full, [], otherSeries(candidates, full));
   const walks = candidates.map((f) => {
     const s = startOf(f, segments);
     return { full: f, s, w: s.start === undefined ? ({ chain: [], stop: 'missing' } as Walk) : walk(s.slots, s.start, stopAt) };

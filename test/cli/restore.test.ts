@@ -6,8 +6,9 @@ import { open } from 'node:fs/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
-import type { RestorePlan } from '../../core/restore-plan.ts';
-import { InsufficientSpaceError, fetchPlan } from '../../cli/restore-fetch.ts';
+import { planRestore, type RestorePlan } from '../../core/restore-plan.ts';
+import { InsufficientSpaceError, fetchPlan, localPlan } from '../../cli/restore-fetch.ts';
+import { makeFull, min } from '../support/artefact-fixtures.ts';
 import { missingRanges, parseRecord } from '../../cli/range-record.ts';
 import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore-scenario.ts';
 
@@ -218,5 +219,24 @@ describe('restore fetch', () => {
     symlinkSync(other, linked);
     await expect(fetchPlan({ plan, dir: linked, blobs, freeBytes: GB })).rejects.toThrow(/full.sql: it is a symbolic link/);
     expect(readFileSync(outside, 'utf8')).toBe('precious');
+  });
+});
+
+describe('a plan received with backups under several names', () => {
+  const bak = (name: string, minute: number) => makeFull(min(minute), { name, source: 'sql' });
+  const received = () => {
+    const p = planRestore([bak('rtc_full.bak', 0), bak('rtc_full.bak', 60), bak('rtcconfig_full.bak', 65)], { at: min(70), now: new Date(Date.parse(min(100))), fullOnly: true });
+    if (!p.ok) throw new Error(p.reason);
+    return JSON.parse(JSON.stringify(p)) as RestorePlan;
+  };
+
+  it('is re-planned locally into the same files', () => {
+    expect(localPlan(received()).files.map((f) => f.name)).toEqual(['rtcconfig_full.bak', 'rtc_full.bak']);
+  });
+
+  it('is refused when its other backups are not one a name (two versions of RTC offered)', () => {
+    const p = received();
+    p.others = [bak('rtc_full.bak', 0), bak('rtc_full.bak', 60)];
+    expect(() => localPlan(p)).toThrow('the plan received is inconsistent: its other backups are not one a name, the newest at or before T');
   });
 });

@@ -181,3 +181,43 @@ describe('planRestore: refusals say why and what is reachable', () => {
     for (const at of ['yesterday', '2026-03-01T14:05:00', '2026-13-01T00:00:00Z']) expect(() => plan(at), at).toThrow(InvalidInputError);
   });
 });
+
+describe('planRestore: a source without logs holding backups under several names', () => {
+  const bak = (name: string, minute: number) => makeFull(min(minute), { name, source: 'sql' });
+  // Two databases dumped every night into one folder, and a retired one last dumped long ago.
+  const nights = [0, 60, 120].flatMap((m) => [bak('rtc_full.bak', m), bak('rtcconfig_full.bak', m + 5)]);
+  const retired = bak('archive_full.bak', -300);
+
+  it('restores the newest at or before T of each name, the other names first (oldest first), the newest last, and says so', () => {
+    const p = ok(plan(min(70), [...nights, retired], { fullOnly: true }));
+    expect(p.full).toMatchObject({ name: 'rtcconfig_full.bak', takenAt: min(65) });
+    expect(p.others?.map((o) => [o.name, o.takenAt])).toEqual([
+      ['archive_full.bak', min(-300)],
+      ['rtc_full.bak', min(60)],
+    ]);
+    expect(p.files.map((f) => [f.name, f.role])).toEqual([
+      ['rtcconfig_full.bak', 'full'],
+      ['archive_full.bak', 'full'],
+      ['rtc_full.bak', 'full'],
+    ]);
+    expect(p.totalBytes).toBe(3000);
+    expect(p.steps.map((s) => (s.kind === 'vendor' ? s.file : s.kind))).toEqual(['archive_full.bak', 'rtc_full.bak', 'rtcconfig_full.bak']);
+    expect(p.notes[0]).toBe(
+      `the source holds backups under 3 names: besides rtcconfig_full.bak (taken ${min(65)}), the newest at or before T of archive_full.bak (taken ${min(-300)}), rtc_full.bak (taken ${min(60)}) are in the plan; restore each into its own database (if they are rotations of one database, the steps apply the newest last)`,
+    );
+  });
+
+  it('takes dated or numbered rotations of one dump as one name: the newest only', () => {
+    const dated = [0, 60, 120].map((m) => makeFull(min(m), { source: 'sql' }));
+    const p = ok(plan(min(130), [...dated, bak('db.bak.1', 10), bak('db.bak.2', 20)], { fullOnly: true }));
+    expect(p.full.takenAt).toBe(min(120));
+    expect(p.others?.map((o) => o.name)).toEqual(['db.bak.2']);
+    expect(ok(plan(min(130), dated, { fullOnly: true })).others).toBeUndefined();
+  });
+
+  it('a source with logs restores its one database: no other names are added', () => {
+    const p = ok(plan(min(35), [F1, F2, makeFull(min(1), { name: 'other.sql' }), ...SEGMENTS]));
+    expect(p.others).toBeUndefined();
+    expect(p.files.filter((f) => f.role === 'full')).toHaveLength(1);
+  });
+});

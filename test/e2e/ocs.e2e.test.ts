@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile, spawn } from 'node:child_process';
@@ -48,7 +48,7 @@ let share: string;
 let sql: string;
 let lcs: string;
 let drConfig: string;
-const days: { at: string; picture: Map<string, string>; sample: { path: string; sha256: string } }[] = [];
+const days: { at: string; picture: Map<string, string>; sample: { path: string; sha256: string }; sql: Record<string, string> }[] = [];
 
 /** Runs the CLI with its stdout hashed as it streams (a 200 MB file is never held here). */
 function ferryHashed(args: string[]): Promise<{ code: number; sha256: string; stderr: string }> {
@@ -156,7 +156,7 @@ sources:
     `
 site: ocs-dr
 state: ${join(dir, 'dr-state')}
-cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, credentials: { accessKeyId: ${drKey.accessKeyId}, secretAccessKey: "${drKey.secretAccessKey}" } }
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, api: ${cloud.apiUrl}, credentials: { accessKeyId: ${drKey.accessKeyId}, secretAccessKey: "${drKey.secretAccessKey}" } }
 sources:
   - { name: standby-share, type: tree, path: "${join(dir, 'standby')}" }
 `,
@@ -173,7 +173,7 @@ sources:
       expect(first.failed + second.failed).toBe(0);
       expect(first.manifests.filter((k) => k.includes('/trees/'))).toHaveLength(1);
       expect(second.manifests.filter((k) => k.includes('/trees/'))).toHaveLength(0);
-      days.push({ at: clock.now().toISOString(), picture: picture(share), sample: { path, sha256: shaOfFile(join(share, path)) } });
+      days.push({ at: clock.now().toISOString(), picture: picture(share), sample: { path, sha256: shaOfFile(join(share, path)) }, sql: Object.fromEntries(['rtc_full.bak', 'rtcconfig_full.bak'].map((f) => [f, shaOfFile(join(sql, f))])) });
       clock.advance(DAY - 60_000);
     }
   } finally {
@@ -217,6 +217,20 @@ describe('OCS 2007 R2 site end to end', () => {
       expect(picture(to)).toEqual(d.picture);
     }
   }, 240_000 + SLACK_MS);
+
+  it('fetches both SQL databases of every day (RTC and RTCConfig, one source) for the DR site, each the version of that day', async () => {
+    for (const [i, d] of days.entries()) {
+      const to = join(dir, `sql-day-${i}`);
+      const r = await ferry(['restore', 'fetch', '--site', 'ocs', '--source', 'sql', '--at', d.at, '--to', to, '--config', drConfig]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(Object.fromEntries(['rtc_full.bak', 'rtcconfig_full.bak'].map((f) => [f, shaOfFile(join(to, f))]))).toEqual(d.sql);
+      expect(r.stdout.toString()).toMatch(/the source holds backups under 2 names/);
+      const script = readFileSync(join(to, 'apply.sh'), 'utf8');
+      expect(script).toContain('rtc_full.bak');
+      expect(script).toContain('rtcconfig_full.bak');
+    }
+  }, 120_000);
 
   it('streams one file of a day with --stdout, verified', async () => {
     for (const d of days) {
