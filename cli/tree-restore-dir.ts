@@ -65,11 +65,15 @@ export class DirGuard {
 }
 
 /**
- * The entry's mtime as seconds for utimes. Half a microsecond above the millisecond: the
- * seconds are a double, and 1796267982.195 held as 1796267982.194999981 would land a
- * millisecond early.
+ * The entry's mtime for utimes: seconds, half a microsecond above the millisecond (the seconds
+ * are a double, and 1796267982.195 held as 1796267982.194999981 would land a millisecond early);
+ * a time before 1970 as a Date, since Node replaces a negative number of seconds with the
+ * present (a share migrated from FAT or Windows holds such dates).
  */
-export const timeOf = (entry: TreeEntry) => (Date.parse(entry.mtime) + 0.0005) / 1000;
+export const timeOf = (entry: TreeEntry): number | Date => {
+  const ms = Date.parse(entry.mtime);
+  return ms >= 0 ? (ms + 0.0005) / 1000 : new Date(ms);
+};
 
 export function applyMeta(path: Buffer, entry: TreeEntry): Promise<void> {
   const t = timeOf(entry);

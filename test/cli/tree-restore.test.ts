@@ -111,6 +111,21 @@ describe('tree restore', () => {
     await expect(streamTreeFile(store, manifest, 'nope', sink().stream)).rejects.toThrow(/no nope in snapshot/);
   });
 
+  it('restores times before 1970 (a file and a directory, to the millisecond), not the time of the restore', async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'migrated'));
+    writeFileSync(join(site.root, 'migrated', '1960.txt'), 'from a FAT volume');
+    const old = new Date('1960-05-01T00:00:00.500Z');
+    utimesSync(join(site.root, 'migrated', '1960.txt'), old, old);
+    utimesSync(join(site.root, 'migrated'), new Date('1969-12-31T23:59:59.250Z'), new Date('1969-12-31T23:59:59.250Z'));
+    const store = new MemoryBlobStore();
+    const { manifest } = await snapshot(site, store);
+    const to = join(site.dir, 'old-times');
+    await restoreTree({ blobs: store, manifest, to });
+    expect(picture(to)).toEqual(picture(site.root));
+    expect(picture(to).get('migrated/1960.txt')).toMatch(/^file \d+ -305164799500 /);
+  });
+
   it('names the paths DIR already held that the snapshot does not, left as they were, counted in walk order', async () => {
     const { site, store, manifest } = await share();
     const to = join(site.dir, 'busy');
