@@ -5,6 +5,7 @@ import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchStore } from './restore-commands.ts';
 import { checkAtText } from './at-time.ts';
 import { findSnapshot, listSnapshots, readManifest, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
+import { firstSnapshot, treeSourcesOf } from './tree-snapshots.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
 
 // `ferry restore tree` and `ferry snapshots list`: tree sources (file shares) restored from the
@@ -44,6 +45,12 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     `  download  ${formatBytes(r.bytesDownloaded)} in ${r.gets} ranged GET(s)`,
     ...r.problems.map((p) => `  NOT RESTORED ${p.path}: ${p.problem}`),
   ];
+  const left = r.leftOut;
+  if (left) {
+    lines.push(`  LEFT OUT OF THE SNAPSHOT  ${left.count} path(s) the agent could not take when it made this snapshot, so not restored (an earlier snapshot may hold them: --at; \`ferry snapshots list --problems\` names every one):`);
+    for (const p of left.paths) lines.push(`    ${p.path}: ${p.problem}`);
+    if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
+  }
   const extra = r.notInSnapshot;
   if (extra) {
     lines.push(`  NOT IN THE SNAPSHOT  ${extra.count} path(s) ${r.dir} already held are not in this snapshot and were left as they were (restore into an empty directory for the snapshot alone):`);
@@ -82,7 +89,13 @@ export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, 
   if (opts.to && opts.stdout) throw new InvalidInputError('--to and --stdout cannot be used together');
   const found = await findSnapshot(blobs, opts.site, opts.source, at);
   if (!found) {
-    out.stderr.write(`ferry: no snapshot of source ${opts.source} of site ${opts.site} taken at or before ${at.toISOString()} (\`ferry snapshots list --site ${opts.site}\` lists them)\n`);
+    // A source name with no snapshot at all is a mistake to name (a script that takes exit 3 for "too early" would try later times forever).
+    const first = await firstSnapshot(blobs, opts.site, opts.source);
+    if (!first) {
+      const sources = await treeSourcesOf(blobs, opts.site);
+      throw new InvalidInputError(`site ${opts.site} has no snapshot of a tree source named ${opts.source}: ${sources.length > 0 ? `its tree sources are ${sources.join(', ')}` : 'it has no tree snapshots at all (does --site name the primary site, and can this configuration read it?)'}`);
+    }
+    out.stderr.write(`ferry: no snapshot of source ${opts.source} of site ${opts.site} taken at or before ${at.toISOString()}: the first was taken at ${first.takenAt} (\`ferry snapshots list --site ${opts.site}\` lists them)\n`);
     return EXIT_NO_SNAPSHOT;
   }
   if (opts.stdout) {

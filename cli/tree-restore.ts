@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { mkdir, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Writable } from 'node:stream';
@@ -126,7 +126,9 @@ function includeMatchers(globs: readonly string[]): { glob: string; matched: boo
 export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestoreReport> {
   const { blobs, manifest } = opts;
   const target = resolve(opts.to);
-  const existing = await lstat(target).catch(() => undefined);
+  // DIR itself may be a link to a directory (/srv/restore -> /mnt/big/restore, as the operator
+  // named it): the restore goes into the directory it leads to, and never through a link below it.
+  const existing = await stat(target).catch(() => undefined);
   if (existing && !existing.isDirectory()) throw new InvalidInputError(`${target} exists and is not a directory`);
   const filtered = (opts.include?.length ?? 0) > 0;
   const includes = filtered ? includeMatchers(opts.include!) : [];
@@ -145,6 +147,9 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     await mkdir(target, { recursive: true });
     const guard = new DirGuard(Buffer.from(await realpath(target)));
     const report: TreeRestoreReport = { snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, dir: target, files: { restored: 0, present: 0 }, dirs: 0, symlinks: 0, bytesDownloaded: 0, gets: 0, problems: [] };
+    // What the agent could not take when it made the snapshot is not restored either: said with the result, not only by `snapshots list --problems`.
+    const leftOut = manifest.problems.filter((p) => included(p.path));
+    if (leftOut.length > 0) report.leftOut = { count: filtered ? leftOut.length : Math.max(manifest.counts.problems, leftOut.length), paths: leftOut.slice(0, 20) };
     const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal }, partNames);
     for await (const e of entries(index.file, manifest)) {
       if (writer.failed) break;
@@ -197,6 +202,8 @@ export async function streamTreeFile(blobs: Store, manifest: TreeSnapshotManifes
       if (sha !== e.sha256) throw new IntegrityError(`${e.path} streamed out does not match its SHA-256 (got ${sha.slice(0, 12)}…, expected ${e.sha256?.slice(0, 12)}…): discard what was written`);
       return e;
     }
+    const left = manifest.problems.find((p) => p.path === wanted);
+    if (left) throw new NotFoundError(`${wanted} was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): ${left.problem}; an earlier snapshot may hold it (--at; \`ferry snapshots list --problems\` names what each left out)`);
     throw new NotFoundError(`no ${wanted} in snapshot ${manifest.snapshotId} (${manifest.takenAt})`);
   } finally {
     await index.cleanup();

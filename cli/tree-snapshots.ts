@@ -44,6 +44,24 @@ export async function listSnapshots(blobs: Store, site: string, source?: string)
   return out.sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.source.localeCompare(b.source));
 }
 
+/** The tree sources of the site that have a snapshot, from the manifests' keys alone. */
+export async function treeSourcesOf(blobs: Store, site: string): Promise<string[]> {
+  const prefix = treeSnapshotManifestPrefix(site);
+  return [...new Set((await manifestKeys(blobs, site)).map((k) => k.slice(prefix.length).split('/')[0]!))].sort();
+}
+
+/** The oldest snapshot of the source (only the manifests of its first day are read), or undefined when it has none. */
+export async function firstSnapshot(blobs: Store, site: string, source: string): Promise<TreeSnapshotManifest | undefined> {
+  const keys = await manifestKeys(blobs, site, source);
+  const day = keys.length > 0 ? dayOf(keys[0]!) : undefined;
+  let first: TreeSnapshotManifest | undefined;
+  for (const key of keys.filter((k) => dayOf(k) === day)) {
+    const m = await readManifest(blobs, key);
+    if (!first || m.takenAt < first.takenAt) first = m;
+  }
+  return first;
+}
+
 const dayOf = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\/[^/]+$/.exec(key)?.[1] ?? '';
 
 /**

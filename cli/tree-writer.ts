@@ -48,6 +48,8 @@ export interface TreeRestoreReport {
   problems: { path: string; problem: string }[];
   /** Paths DIR already held that the snapshot does not (left as they were): how many, and the first 20. */
   notInSnapshot?: { count: number; paths: string[] };
+  /** Paths the agent left out of the snapshot when it took it (unreadable, changing, special): how many, and the first 20 with why. Not restored. */
+  leftOut?: { count: number; paths: { path: string; problem: string }[] };
 }
 
 /** Where an entry's content is: its pack's key, checked before anything is fetched. */

@@ -286,13 +286,16 @@ function nearestTo(at: string, spans: [string, string][]): string | undefined {
   return best?.time;
 }
 
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Plans the restore of one database to its state at T from its catalogued fulls and log segments. */
 export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): RestorePlanResult {
   // A time without a zone means a different instant on every machine: refuse to guess.
   if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(opts.at.trim())) throw new InvalidInputError(`at must be an ISO 8601 date-time with a time zone (Z or ±hh:mm), got "${opts.at}"`);
   const at = normalizeIso(opts.at, 'at');
   const all = artefacts.map(normalized);
-  const fulls = all.filter((a) => a.role === 'full').sort((a, b) => (a.takenAt < b.takenAt ? -1 : a.takenAt > b.takenAt ? 1 : 0));
+  // Fulls taken in the same instant (two databases' dumps stamped alike) in name order: the plan is the same whatever order the entries came in.
+  const fulls = all.filter((a) => a.role === 'full').sort((a, b) => cmp(a.takenAt, b.takenAt) || cmp(a.name, b.name) || cmp(a.artefactId, b.artefactId));
   const segments = all.filter((a) => a.role === 'segment');
   const what = opts.source ?? fulls[0]?.source ?? 'this source';
   const fullOnly = opts.fullOnly ?? false;

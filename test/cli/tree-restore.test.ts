@@ -68,8 +68,30 @@ describe('tree restore', () => {
     const err = { write: (s: string) => ((err.text += s), true), text: '', isTTY: false } as unknown as NodeJS.WriteStream & { text: string };
     const code = await runTreeRestore({ site: 'site-a', source: 'share', at: '2026-03-01T09:00:00Z', to: join(site.dir, 'never') }, store, { stdout: sink().stream, stderr: err });
     expect(code).toBe(3);
-    expect(err.text).toMatch(/no snapshot of source share of site site-a taken at or before 2026-03-01T09:00:00.000Z/);
+    expect(err.text).toMatch(/no snapshot of source share of site site-a taken at or before 2026-03-01T09:00:00.000Z: the first was taken at 2026-03-01T10:00:00.000Z/);
     expect(existsSync(join(site.dir, 'never'))).toBe(false);
+  });
+
+  it('a source with no snapshot at all is refused naming the tree sources the site has (not exit 3, "too early"), and a site with none says so', async () => {
+    const { site, store } = await share();
+    const run = (s: string, source: string) => runTreeRestore({ site: s, source, at: 'now', to: join(site.dir, 'never') }, store, { stdout: sink().stream, stderr: sink().stream as NodeJS.WriteStream });
+    await expect(run('site-a', 'shares')).rejects.toThrow('site site-a has no snapshot of a tree source named shares: its tree sources are share');
+    await expect(run('site-b', 'share')).rejects.toThrow('site site-b has no snapshot of a tree source named share: it has no tree snapshots at all (does --site name the primary site, and can this configuration read it?)');
+    expect(existsSync(join(site.dir, 'never'))).toBe(false);
+  });
+
+  it('a snapshot that left paths out says so with the restore (each path and why), and --stdout of one names why it is not there', async () => {
+    const { site, store } = await share();
+    execFileSync('mkfifo', [join(site.root, 'docs', 'pipe')]);
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    const { manifest } = await snapshot(site, store);
+    const report = await restoreTree({ blobs: store, manifest, to: join(site.dir, 'with-left-out') });
+    expect(report.leftOut).toEqual({ count: 1, paths: [{ path: 'docs/pipe', problem: expect.stringMatching(/fifo/i) }] });
+    const text = renderTreeRestore(report);
+    expect(text).toContain('  LEFT OUT OF THE SNAPSHOT  1 path(s) the agent could not take when it made this snapshot, so not restored');
+    expect(text).toMatch(/^ {4}docs\/pipe: skipped: .*fifo/im);
+    expect((await restoreTree({ blobs: store, manifest, to: join(site.dir, 'only-xml'), include: ['docs/*.xml'] })).leftOut).toBeUndefined();
+    await expect(streamTreeFile(store, manifest, 'docs/pipe', sink().stream)).rejects.toThrow(new RegExp(`^docs/pipe was left out of snapshot ${manifest.snapshotId} \\(${manifest.takenAt}\\): skipped: .*; an earlier snapshot may hold it`, 'i'));
   });
 
   it('names the paths a snapshot skipped, and why, for `snapshots list --problems`', async () => {
@@ -223,6 +245,16 @@ describe('tree restore', () => {
       await expect(restoreTree({ blobs: store, manifest: evil, to: join(site.dir, 'in') })).rejects.toThrow(/refusing path .* from the index/);
     }
     expect(existsSync(join(site.dir, 'escaped.txt'))).toBe(false);
+  });
+
+  it('restores into the directory DIR links to (/srv/restore -> a bigger disk), and refuses a DIR that is a file, named', async () => {
+    const { site, store, manifest } = await share();
+    mkdirSync(join(site.dir, 'big-disk'));
+    symlinkSync(join(site.dir, 'big-disk'), join(site.dir, 'restore-link'));
+    await restoreTree({ blobs: store, manifest, to: join(site.dir, 'restore-link') });
+    expect(picture(join(site.dir, 'big-disk'))).toEqual(picture(site.root));
+    writeFileSync(join(site.dir, 'a-file'), 'x');
+    await expect(restoreTree({ blobs: store, manifest, to: join(site.dir, 'a-file') })).rejects.toThrow(`${join(site.dir, 'a-file')} exists and is not a directory`);
   });
 
   it('never writes through a symbolic link already in DIR', async () => {

@@ -207,6 +207,14 @@ describe('planRestore: a source without logs holding backups under several names
     );
   });
 
+  it('gives the same plan whatever order backups taken in the same instant come in', () => {
+    const same = [bak('rtc_full.bak', 60), bak('rtcconfig_full.bak', 60)];
+    const one = ok(plan(min(70), same, { fullOnly: true }));
+    const other = ok(plan(min(70), [...same].reverse(), { fullOnly: true }));
+    expect([one.full.name, one.others?.map((o) => o.name)]).toEqual(['rtcconfig_full.bak', ['rtc_full.bak']]);
+    expect(other.files).toEqual(one.files);
+  });
+
   it('takes dated or numbered rotations of one dump as one name: the newest only', () => {
     const dated = [0, 60, 120].map((m) => makeFull(min(m), { source: 'sql' }));
     const p = ok(plan(min(130), [...dated, bak('db.bak.1', 10), bak('db.bak.2', 20)], { fullOnly: true }));
