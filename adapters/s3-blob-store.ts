@@ -42,6 +42,23 @@ import type {
 export interface S3BlobStoreOptions {
   /** What the target honours; default everything (AWS). Stand-ins declare less. */
   features?: Partial<BlobStoreFeatures>;
+  /**
+   * The principal may read its keys but not list the whole bucket (a site's agent or DR role):
+   * S3 then answers 403 AccessDenied, not 404, for a key that does not exist, so a read answered
+   * 403 without a KMS reason is taken as absent (head: undefined, get: NotFoundError). A
+   * principal that may read nothing there fails at its next write or listing, loudly.
+   */
+  readsWithoutList?: boolean;
+}
+
+/** What a 403 to a read is named: AccessDenied (GET's XML), or, for a HEAD (no body), whatever the SDK makes of a bare status. */
+const DENIED = new Set(['AccessDenied', 'Forbidden', 'Unknown', 'UnknownError', '']);
+
+/** A read refused as S3 refuses a missing key to a principal that may not list (403 AccessDenied, no KMS reason; not a signature error). */
+function deniedAsMissing(error: unknown): boolean {
+  const cause = (error as { cause?: SdkErrorShape & { message?: string } }).cause;
+  const name = cause?.name ?? cause?.Code ?? '';
+  return cause?.$metadata?.httpStatusCode === 403 && DENIED.has(name) && !/kms/i.test(cause.message ?? '');
 }
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchUpload']);
@@ -120,6 +137,7 @@ export function translateS3Error(error: unknown, operation: string, key: string)
 
 export class S3BlobStore implements BlobStore {
   readonly features: BlobStoreFeatures;
+  private readonly readsWithoutList: boolean;
 
   constructor(
     private readonly client: S3Client,
@@ -128,6 +146,7 @@ export class S3BlobStore implements BlobStore {
   ) {
     // AWS with SSE-KMS (Ferry's bucket) gives ETags that are not MD5s: declared by the caller.
     this.features = { verifiesChecksums: true, conditionalPut: true, md5ETags: false, ...options.features };
+    this.readsWithoutList = options.readsWithoutList ?? false;
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag?: string }> {
@@ -163,7 +182,7 @@ export class S3BlobStore implements BlobStore {
         metadata: out.Metadata ?? {},
       };
     } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
+      if (error instanceof NotFoundError || (this.readsWithoutList && deniedAsMissing(error))) return undefined;
       throw error;
     }
   }
@@ -174,7 +193,10 @@ export class S3BlobStore implements BlobStore {
       this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
       ),
-    );
+    ).catch((error: unknown) => {
+      if (this.readsWithoutList && deniedAsMissing(error)) throw new NotFoundError(`S3 get ${key}: not found (403 AccessDenied: S3's answer for a missing key to a principal that may not list the bucket)`, { cause: error });
+      throw error;
+    });
     const length = out.ContentLength ?? 0;
     const body = (out.Body as Readable | undefined) ?? Readable.from([]);
     return {

@@ -136,7 +136,8 @@ export function buildStore(config: AgentConfig): { store: BlobStore; standIn: bo
   const standIn = cloud.endpoint !== undefined;
   // A stand-in's refusal to replace an object is declared (cloud.writeOnce), not assumed: raw s3rver ignores it.
   const conditionalPut = cloud.writeOnce ?? !standIn;
-  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut } });
+  // A site's agent role lists its own prefixes only: a missing key reads as 403 (readsWithoutList).
+  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut }, readsWithoutList: true });
   return { store, standIn, verifyConfigured: cloud.verify };
 }
 

@@ -81,7 +81,8 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(
 export function fetchStore(opts: CloudOptions, { directGets = false } = {}): BlobStore {
   const cloud = cloudFor(opts);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials, directGets });
-  return new S3BlobStore(client, cloud.bucket, cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined);
+  // A DR role lists its primary's prefixes only: a missing key reads as 403 (readsWithoutList).
+  return new S3BlobStore(client, cloud.bucket, { ...(cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : {}), readsWithoutList: true });
 }
 
 export function renderFetch(r: FetchReport): string {

@@ -12,7 +12,7 @@ import type { DeploymentConfig } from './config.ts';
 import { fleetSitesEnv } from './function-env.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
-import { bucketArn, objectsArn, viaService } from './names.ts';
+import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { scheduledFunctionBase } from './scheduled-function.ts';
 
 // The dead-man's switch (functions/deadman): a function EventBridge runs every
@@ -43,6 +43,7 @@ export class DeadmanSwitch extends Construct {
     this.role = role;
     const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
     allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
+    mayListBucket(this.role, bucketName);
     allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
     allow('DecryptHeartbeats', ['kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn]);

@@ -8,7 +8,7 @@ import { EXPORT_MAX_EVENT_AGE_SECONDS } from '../core/export-deadline.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { FerryFunctionsProps, FunctionName } from './functions.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
-import { bucketArn, objectsArn, viaService } from './names.ts';
+import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 
 // What each function's role may do: exactly the calls its handler makes, on the keys and items
 // it needs (infra/functions.ts builds the functions; this grants their policies). Every wildcard
@@ -48,6 +48,7 @@ class Grants {
 
   private allow(fn: NodejsFunction, sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>): void {
     fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    if (actions.includes('s3:GetObject')) mayListBucket(fn, this.t.bucketName);
   }
 
   private decryptViaS3(fn: NodejsFunction): void {

@@ -1,4 +1,5 @@
 import { Aws } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 
 // Names and ARNs the two stacks share without a cross-stack reference.
 //
@@ -27,4 +28,22 @@ export function objectsArn(bucketName: string, prefix: string): string {
 /** The service principal KMS sees when S3 or DynamoDB uses a key on a caller's behalf. */
 export function viaService(service: 's3' | 'dynamodb'): string {
   return `${service}.${Aws.REGION}.amazonaws.com`;
+}
+
+const listing = new WeakSet<iam.IPrincipal>();
+
+/**
+ * Lets a service function that reads objects (`s3:GetObject`) list the bucket, once a role: S3
+ * answers 404 for a missing key only to a principal that may list the bucket, and 403
+ * AccessDenied to any other, as for a key it may not read. The functions tell absent from
+ * present (an unsealed audit record read from the ledger instead, a missing manifest counted by
+ * the backup window and the attestation, a purged pack named as such), so they may list; the
+ * site roles (agent, DR) may list their own prefixes only, and take 403 as absent in code
+ * (S3BlobStore `readsWithoutList`).
+ */
+export function mayListBucket(grantee: iam.IGrantable, bucketName: string): void {
+  const principal = grantee.grantPrincipal;
+  if (listing.has(principal)) return;
+  listing.add(principal);
+  principal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListBucketToTellMissingKeys', actions: ['s3:ListBucket'], resources: [bucketArn(bucketName)] }));
 }

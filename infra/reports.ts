@@ -12,7 +12,7 @@ import { REPORTS_PREFIX } from '../core/report-keys.ts';
 import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
-import { bucketArn, objectsArn, viaService } from './names.ts';
+import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
 
 // The scheduled reports (functions/report), run by EventBridge Scheduler in the deployment's
@@ -130,6 +130,7 @@ export class ScheduledReports extends Construct {
     const reports = objectsArn(bucketName, REPORTS_PREFIX);
     // GetObject also authorises HEAD; retention is what the attestation calls "immutable until".
     allow('ReadStoredObjects', ['s3:GetObject', 's3:GetObjectRetention'], readable);
+    mayListBucket(this.role, bucketName);
     allow('ListManifestsAndReports', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('manifests')}*`, `${REPORTS_PREFIX}*`] } });
     // Earlier scrubs and drills (read by the report), and the new reports (written once).
     allow('ReadAndAddReports', ['s3:GetObject', 's3:PutObject'], [reports]);

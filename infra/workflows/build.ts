@@ -14,7 +14,7 @@ import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
 import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
-import { objectsArn, viaService } from '../names.ts';
+import { mayListBucket, objectsArn, viaService } from '../names.ts';
 import { addWorkflows, type Workflows } from './index.ts';
 import type { WorkflowFunctionName } from './state-names.ts';
 
@@ -71,6 +71,7 @@ function objects(fn: NodejsFunction, context: WorkflowContext, sid: string, acti
   const resources = classes.map((c) => objectsArn(context.bucketName, classPrefix(c)));
   fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources }));
   for (const r of resources) acknowledgeWildcardResource(fn.role!, r, why);
+  if (actions.includes('s3:GetObject')) mayListBucket(fn, context.bucketName);
 }
 
 function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: WorkflowContext): void {

@@ -159,11 +159,32 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     return { checks, denial: kmsDenial, unknown: mapped.unknown };
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, incoming: IncomingSigned): Promise<void> {
+  /**
+   * S3 tells a caller that an object does not exist (404) only when it may also list the bucket
+   * (`s3:ListBucket` on it); to any other it answers 403 AccessDenied, as for an object it may
+   * not read. Asked with no `s3:prefix`, as a GET carries none: a grant of ListBucket limited to
+   * prefixes is not counted (the stricter reading of what AWS documents). A read of a key that
+   * may be missing must therefore come from a role that may list, or take 403 as absent.
+   */
+  function mayLearnAbsence(caller: CredentialEntry, checks: AccessCheck[]): boolean {
+    const read = checks.length === 1 && (checks[0]!.action === 's3:GetObject' || checks[0]!.action === 's3:GetObjectVersion') ? checks[0]!.resource : undefined;
+    if (read === undefined) return true;
+    const bucket = read.slice(0, read.indexOf('/', read.indexOf(':::') + 3));
+    const identity = deployment.principals.get(caller.principal)?.policies ?? [];
+    const tls = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
+    return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: tls }, deployment.bucketPolicy) === undefined;
+  }
+
+  async function forward(req: IncomingMessage, res: ServerResponse, incoming: IncomingSigned, mayKnowAbsent: () => boolean = () => true): Promise<void> {
     const headers = await resign(incoming, service, deployment.env.region, upstream.host, options.upstreamCredentials);
     if (incoming.body) headers['content-length'] = String(incoming.body.length);
     const learn = service === 'states' && String(incoming.headers['x-amz-target']).endsWith('.GetActivityTask');
     const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (answer) => {
+      if (answer.statusCode === 404 && !mayKnowAbsent()) {
+        answer.resume();
+        refuse(res, service, { status: 403, code: 'AccessDenied', message: 'Access Denied (the object does not exist, and this principal may not list the bucket: s3:ListBucket)' });
+        return;
+      }
       if (!learn) {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
@@ -214,9 +235,9 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
       const query = Object.fromEntries(Object.entries(incoming.query).filter(([name]) => !PRESIGN_PARAMS.test(name)));
       const search = new URLSearchParams(Object.entries(query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x] as [string, string]))).toString();
       req.url = search ? `${incoming.path}?${search}` : incoming.path;
-      return forward(req, res, { ...incoming, query });
+      return forward(req, res, { ...incoming, query }, () => mayLearnAbsence(caller, decision.checks));
     }
-    await forward(req, res, incoming);
+    await forward(req, res, incoming, () => service !== 's3' || mayLearnAbsence(caller, decision.checks));
   }
 
   const server = createServer((req, res) => {
