@@ -110,6 +110,22 @@ function parseUrl(url: string): { path: string; query: Record<string, string | s
   return { path: q >= 0 ? url.slice(0, q) : url, query };
 }
 
+/**
+ * S3 tells a caller that an object does not exist (404) only when it may also list the bucket
+ * (`s3:ListBucket` on it); to any other it answers 403 AccessDenied, as for an object it may
+ * not read. Asked with no `s3:prefix`, as a GET carries none: a grant of ListBucket limited to
+ * prefixes is not counted (the stricter reading of what AWS documents). A read of a key that
+ * may be missing must therefore come from a role that may list, or take 403 as absent.
+ */
+function mayLearnAbsence(authorizer: Authorizer, deployment: GatewayOptions['deployment'], caller: CredentialEntry, checks: AccessCheck[]): boolean {
+  const read = checks.length === 1 && (checks[0]!.action === 's3:GetObject' || checks[0]!.action === 's3:GetObjectVersion') ? checks[0]!.resource : undefined;
+  if (read === undefined) return true;
+  const bucket = read.slice(0, read.indexOf('/', read.indexOf(':::') + 3));
+  const identity = deployment.principals.get(caller.principal)?.policies ?? [];
+  const tls = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
+  return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: tls }, deployment.bucketPolicy) === undefined;
+}
+
 export async function startIamGateway(options: GatewayOptions): Promise<IamGateway> {
   const { service, deployment } = options;
   const clock = options.clock ?? systemClock;
@@ -157,22 +173,6 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     }
     const kmsDenial = mapped.kms ? authorizer.checkDataKey(caller.arn, identity, mapped.kms) : undefined;
     return { checks, denial: kmsDenial, unknown: mapped.unknown };
-  }
-
-  /**
-   * S3 tells a caller that an object does not exist (404) only when it may also list the bucket
-   * (`s3:ListBucket` on it); to any other it answers 403 AccessDenied, as for an object it may
-   * not read. Asked with no `s3:prefix`, as a GET carries none: a grant of ListBucket limited to
-   * prefixes is not counted (the stricter reading of what AWS documents). A read of a key that
-   * may be missing must therefore come from a role that may list, or take 403 as absent.
-   */
-  function mayLearnAbsence(caller: CredentialEntry, checks: AccessCheck[]): boolean {
-    const read = checks.length === 1 && (checks[0]!.action === 's3:GetObject' || checks[0]!.action === 's3:GetObjectVersion') ? checks[0]!.resource : undefined;
-    if (read === undefined) return true;
-    const bucket = read.slice(0, read.indexOf('/', read.indexOf(':::') + 3));
-    const identity = deployment.principals.get(caller.principal)?.policies ?? [];
-    const tls = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
-    return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: tls }, deployment.bucketPolicy) === undefined;
   }
 
   async function forward(req: IncomingMessage, res: ServerResponse, incoming: IncomingSigned, mayKnowAbsent: () => boolean = () => true): Promise<void> {
@@ -235,9 +235,9 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
       const query = Object.fromEntries(Object.entries(incoming.query).filter(([name]) => !PRESIGN_PARAMS.test(name)));
       const search = new URLSearchParams(Object.entries(query).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => [k, x] as [string, string]))).toString();
       req.url = search ? `${incoming.path}?${search}` : incoming.path;
-      return forward(req, res, { ...incoming, query }, () => mayLearnAbsence(caller, decision.checks));
+      return forward(req, res, { ...incoming, query }, () => mayLearnAbsence(authorizer, deployment, caller, decision.checks));
     }
-    await forward(req, res, incoming, () => service !== 's3' || mayLearnAbsence(caller, decision.checks));
+    await forward(req, res, incoming, () => service !== 's3' || mayLearnAbsence(authorizer, deployment, caller, decision.checks));
   }
 
   const server = createServer((req, res) => {
