@@ -146,7 +146,7 @@ export class Agent {
     if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
-    await new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, agentVersion: this.deps.agentVersion ?? 'dev' }).write({ ...this.statusSnapshot(), manifests: report.manifests });
+    await new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, losses: this.lossLog, agentVersion: this.deps.agentVersion ?? 'dev' }).write({ ...this.statusSnapshot(), manifests: report.manifests });
     return report;
   }
 

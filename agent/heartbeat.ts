@@ -1,7 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
 import type { BlobStore } from '../core/ports.ts';
@@ -22,15 +23,17 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 // batches older than ours that are still on disk go first and buy more time.
 //
 // Written at most every `HEARTBEAT_MIN_SECONDS` (passes run every 30 s by default; 2,880 objects
-// a day per site would be noise) — the dead-man's switch allows 90 min by default. A failed
-// heartbeat is logged and never fails the pass.
+// a day per site would be noise) — the dead-man's switch allows 90 min by default — except
+// after a pass that lost or failed something, or whose losses the last heartbeat did not carry:
+// that one goes out at once, so the fleet view and the daily report see it. A failed heartbeat
+// is logged and never fails the pass.
 
 export const HEARTBEAT_MIN_SECONDS = 300;
 
 export interface PassBacklog {
   batches?: number;
   bytes: number;
-  oldest?: { sinceMs: number };
+  oldest?: { sinceMs: number; batch?: string };
 }
 
 export interface PassView {
@@ -50,6 +53,8 @@ export interface HeartbeatDeps {
   log: Logger;
   agentVersion: string;
   artefacts: { records(source: string): ArtefactRecord[] };
+  /** Every loss the agent recorded (the loss log): the recent ones travel with the heartbeat. */
+  losses?: { all(): readonly LossEntry[] };
   /** Free bytes on the file system holding `path` (tests inject). */
   freeBytes?: (path: string) => Promise<number | undefined>;
 }
@@ -67,6 +72,9 @@ interface SourceMemory {
 
 interface HeartbeatMemory {
   lastWritten?: string;
+  /** The losses (count) and the failures of the pass the last written heartbeat carried. */
+  lastLosses?: number;
+  lastFailed?: number;
   shippedBytes?: number;
   sources: Record<string, SourceMemory>;
 }
@@ -129,12 +137,25 @@ export class HeartbeatWriter {
       sources,
       losses: pass.totals.lostBatches + pass.totals.lostArtefacts,
       lastPass: { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) },
+      ...this.recentLosses(now),
+    };
+  }
+
+  private recentLosses(now: Date): { recentLosses?: RecentLoss[] } {
+    const since = now.getTime() - RECENT_LOSS_HOURS * 3600_000;
+    const recent = (this.deps.losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since).slice(-RECENT_LOSS_MAX);
+    if (recent.length === 0) return {};
+    return {
+      recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path) })),
     };
   }
 
   private async recordings(path: string, backlog: PassBacklog, shippedDelta: number, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
     out.pendingBatches = backlog.batches ?? 0;
-    if (backlog.oldest) out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
+    if (backlog.oldest) {
+      out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
+      if (backlog.oldest.batch) out.oldestPendingBatch = backlog.oldest.batch;
+    }
     // With one recordings source the shipped bytes are its own; with several the rate is shared out evenly (rough, and still a lower bound).
     const share = shippedDelta / Math.max(1, this.deps.config.sources.filter((s) => s.type === 'recordings').length);
     const seen = (mem.seenBytes ?? 0) + share + backlog.bytes - (mem.backlogBytes ?? 0);
@@ -154,12 +175,18 @@ export class HeartbeatWriter {
   async write(pass: PassView): Promise<string | undefined> {
     try {
       const heartbeat = await this.build(pass);
-      const due = !this.memory.lastWritten || Date.parse(heartbeat.at) - Date.parse(this.memory.lastWritten) >= HEARTBEAT_MIN_SECONDS * 1000;
+      // A pass that lost something, failures other than the last heartbeat's, or losses it did not
+      // carry, go out at once; a memory from the future (a clock set back) holds nothing back.
+      const since = this.memory.lastWritten === undefined ? Infinity : Date.parse(heartbeat.at) - Date.parse(this.memory.lastWritten);
+      const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses;
+      const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
       let key: string | undefined;
       if (due) {
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
         await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' });
         this.memory.lastWritten = heartbeat.at;
+        this.memory.lastLosses = heartbeat.losses;
+        this.memory.lastFailed = heartbeat.lastPass.failed;
       }
       writeFileAtomic(this.file, JSON.stringify(this.memory));
       return key;

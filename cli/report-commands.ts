@@ -1,3 +1,4 @@
+import { heartbeatSignals } from '../core/report-signals.ts';
 import type { Command } from 'commander';
 import { createS3Client } from '../adapters/aws-clients.ts';
 import { s3RetentionReader } from '../adapters/s3-retention.ts';
@@ -44,7 +45,7 @@ export function registerReportCommands(program: Command): void {
       const day = opts.date ?? yesterday();
       assertDay(day);
       const target = catalogueTarget();
-      const r = await dailyReport(target, opts.site, day);
+      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs) });
       const key = opts.store ? await storeDailyReport(target.blobs, r) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderDailyReport(r));
       if (key) process.stderr.write(`kept as ${key}\n`);

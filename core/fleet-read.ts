@@ -1,6 +1,6 @@
 import { composeAlert } from './alert-text.ts';
 import { NotDeliveredError, messageOf } from './errors.ts';
-import { heartbeatPrefix, heartbeatSchema, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
+import { heartbeatPrefix, heartbeatSchema, heartbeatTimeOfKey, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
 import type { Alert, BlobStore, Notifier } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import type { RunStore } from './window.ts';
@@ -26,15 +26,33 @@ export interface FleetReadDeps {
 
 const MAX_HEARTBEAT_BYTES = 256 * 1024;
 
+async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string): Promise<Heartbeat> {
+  const text = (await readSmallObject(blobs, key, MAX_HEARTBEAT_BYTES, 'heartbeat')).toString('utf8');
+  const parsed = heartbeatSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new TypeError(`heartbeat ${key}: ${zodProblems(parsed.error).join('; ')}`);
+  return parsed.data;
+}
+
 /** The site's newest heartbeat; undefined when it has none. A heartbeat that does not parse is an error naming its key. */
 export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string): Promise<Heartbeat | undefined> {
-  for await (const item of blobs.list(heartbeatPrefix(site))) {
-    const text = (await readSmallObject(blobs, item.key, MAX_HEARTBEAT_BYTES, 'heartbeat')).toString('utf8');
-    const parsed = heartbeatSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new TypeError(`heartbeat ${item.key}: ${zodProblems(parsed.error).join('; ')}`);
-    return parsed.data;
-  }
+  for await (const item of blobs.list(heartbeatPrefix(site))) return readHeartbeat(blobs, item.key);
   return undefined;
+}
+
+/**
+ * The heartbeat that speaks for the site as of `at`: the first written at or after it (it
+ * carries the losses of the days before, and the backlog just after), else the last before it;
+ * undefined when the site has none. Keys alone are listed up to it (newest first).
+ */
+export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string, at: number): Promise<Heartbeat | undefined> {
+  let after: string | undefined;
+  for await (const item of blobs.list(heartbeatPrefix(site))) {
+    const t = heartbeatTimeOfKey(item.key);
+    if (t === undefined) continue;
+    if (t >= at) after = item.key;
+    else return readHeartbeat(blobs, after ?? item.key);
+  }
+  return after === undefined ? undefined : readHeartbeat(blobs, after);
 }
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig): Promise<FleetSiteInput> {

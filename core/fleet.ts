@@ -31,6 +31,12 @@ export function heartbeatKey(site: string, at: Date): string {
   return `${heartbeatPrefix(site)}${String(INVERT_FROM - at.getTime()).padStart(13, '0')}.json`;
 }
 
+/** When the heartbeat under `key` was written (from the key alone); undefined for a key of another shape. */
+export function heartbeatTimeOfKey(key: string): number | undefined {
+  const m = /\/(\d{13})\.json$/.exec(key);
+  return m ? INVERT_FROM - Number(m[1]) : undefined;
+}
+
 const iso = z.string().datetime({ offset: true });
 const lastGood = z.object({ at: iso, key: z.string().min(1) }).strict();
 
@@ -42,8 +48,9 @@ export const heartbeatSourceSchema = z
     lastGood: lastGood.optional(),
     /** Recordings: batches seen and not shipped. */
     pendingBatches: z.number().int().nonnegative().optional(),
-    /** Recordings: age of the oldest unshipped batch. */
+    /** Recordings: age of the oldest unshipped batch, and its name. */
     oldestPendingSeconds: z.number().nonnegative().optional(),
+    oldestPendingBatch: z.string().optional(),
     /** Recordings: estimated time until the recorder evicts the oldest unshipped batch (free space / write rate). */
     timeToLossSeconds: z.number().nonnegative().optional(),
     /** Binlog: age of the newest shipped position (final or partial segment). */
@@ -53,6 +60,28 @@ export const heartbeatSourceSchema = z
   })
   .strict();
 export type HeartbeatSource = z.infer<typeof heartbeatSourceSchema>;
+
+/** How far back a heartbeat carries the agent's losses: a daily report run the next morning, or a day late, still finds them. */
+export const RECENT_LOSS_HOURS = 72;
+export const RECENT_LOSS_MAX = 50;
+/** Paths named a loss (the rest counted). */
+export const RECENT_LOSS_PATHS = 20;
+
+export const recentLossSchema = z
+  .object({
+    id: z.string().min(1),
+    source: z.string().min(1),
+    /** Batch directory (recordings) or file name (artefacts). */
+    batch: z.string(),
+    kind: z.enum(['recordings', 'artefact']),
+    at: iso,
+    reason: z.string(),
+    /** How many files were lost; the first RECENT_LOSS_PATHS are named. */
+    files: z.number().int().nonnegative(),
+    paths: z.array(z.string()).max(RECENT_LOSS_PATHS),
+  })
+  .strict();
+export type RecentLoss = z.infer<typeof recentLossSchema>;
 
 export const heartbeatSchema = z
   .object({
@@ -65,6 +94,11 @@ export const heartbeatSchema = z
     losses: z.number().int().nonnegative(),
     /** The agent's last pass: when, and what failed or was lost in it. */
     lastPass: z.object({ at: iso, failed: z.number().int().nonnegative(), lost: z.number().int().nonnegative(), error: z.string().optional() }).strict(),
+    /**
+     * The losses the agent recorded in the last RECENT_LOSS_HOURS (newest last, at most
+     * RECENT_LOSS_MAX): what the daily report names, since the cloud never saw those files.
+     */
+    recentLosses: z.array(recentLossSchema).max(RECENT_LOSS_MAX).optional(),
   })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
@@ -164,11 +198,18 @@ function withHeartbeat(row: FleetRow, hb: Heartbeat, now: Date): void {
   row.sources = hb.sources.map((s) => (s.lastGood ? { ...s, lastGoodAgeSeconds: ageSeconds(s.lastGood.at, now) } : { ...s }));
 }
 
-function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined): string[] {
+/** A loss stays on the fleet view this long after the agent recorded it, whatever passes came after. */
+export const LOSS_WARN_HOURS = 24;
+
+function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, now: Date): string[] {
   const warn: string[] = [];
   if (lastRun?.outcome === 'PARTIAL') warn.push(`last window PARTIAL: ${lastRun.reasons[0] ?? ''}`.trim());
   if (!hb) return warn;
-  if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
+  const recent = (hb.recentLosses ?? []).filter((l) => now.getTime() - Date.parse(l.at) < LOSS_WARN_HOURS * 3600_000);
+  if (recent.length > 0) {
+    const files = recent.reduce((n, l) => n + l.files, 0);
+    warn.push(`${files} file(s) lost in the last ${LOSS_WARN_HOURS} h (${recent.map((l) => `${l.source}: ${l.batch}`).slice(0, 3).join(', ')}${recent.length > 3 ? ', …' : ''})`);
+  } else if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
   if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
   if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
   for (const s of hb.sources) warn.push(...sourceReasons(s));
@@ -196,7 +237,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
   if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
   if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
-  const warn = warnReasons(hb, input.lastRun);
+  const warn = warnReasons(hb, input.lastRun, now);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
   row.reasons = [...silent, ...late, ...warn];

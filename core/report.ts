@@ -30,10 +30,12 @@ export interface ExpectedSource {
 
 /** What the site's agent reported about itself (its heartbeat), when the cloud has it. */
 export interface AgentSignals {
-  /** Recordings lost before they could be shipped, reported in the day. */
-  lost: { source: string; path: string; at: string; reason?: string }[];
+  /** Recordings lost before they could be shipped, reported in the day; an entry with `files` stands for that many not named. */
+  lost: { source: string; path: string; at: string; reason?: string; files?: number }[];
   /** The oldest batch not yet shipped, per recordings source. */
   unshipped: { source: string; batch: string; since: string }[];
+  /** When the heartbeat these come from was written. */
+  heartbeatAt?: string;
 }
 
 export interface DrillResult {
@@ -120,15 +122,20 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   const recordings = packs.reduce((n, p) => n + p.members, 0);
   const lost = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
   if (lost.length > 0) {
-    const shown = lost.slice(0, 5).map((l) => l.path).join(', ');
-    problems.push(`${lost.length} recording(s) lost before they could be shipped: ${shown}${lost.length > 5 ? ', …' : ''}`);
+    const shown = lost.filter((l) => l.files === undefined).slice(0, 5).map((l) => l.path).join(', ');
+    const count = lost.reduce((n, l) => n + (l.files ?? 1), 0);
+    problems.push(`${count} recording(s) lost before they could be shipped: ${shown}${count > 5 ? ', …' : ''}`);
   }
   const bound = (e.maxUnshippedHours ?? 24) * HOUR;
   for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
     const waited = judged - Date.parse(u.since);
     if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
   }
-  if (packs.length === 0 && !f.signals) problems.push('no batch shipped in the day');
+  // Nothing shipped is a problem unless the agent said, during or after the day, that nothing waited.
+  const heard = f.signals?.heartbeatAt === undefined ? undefined : Date.parse(f.signals.heartbeatAt);
+  if (packs.length === 0 && (!f.signals || (heard !== undefined && heard < dayBounds(f.day).start))) {
+    problems.push(`no batch shipped in the day${heard !== undefined ? ` (the agent's last heartbeat was at ${hhmm(f.signals!.heartbeatAt!)})` : ''}`);
+  }
   return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
 }
 

@@ -12,7 +12,7 @@ import type { DeploymentConfig } from './config.ts';
 import { fleetSitesEnv } from './function-env.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
-import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
+import { bucketArn, objectsArn, viaService } from './names.ts';
 import { scheduledFunctionBase } from './scheduled-function.ts';
 
 // The dead-man's switch (functions/deadman): a function EventBridge runs every
@@ -42,8 +42,8 @@ export class DeadmanSwitch extends Construct {
     const { logGroup, role, allow } = scheduledFunctionBase(this, { config, logsKey, roleDescription: "Ferry: dead-man's switch: execution role" });
     this.role = role;
     const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
+    // Reads only heartbeats it listed: no key it asks for can be missing, so it lists heartbeats/ alone.
     allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
-    mayListBucket(this.role, bucketName);
     allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
     allow('DecryptHeartbeats', ['kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn]);

@@ -1,3 +1,4 @@
+import { heartbeatSignals } from '../../core/report-signals.ts';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../core/clock.ts';
@@ -95,7 +96,7 @@ async function notifyAll(deps: ReportHandlerDeps, step: Step, alert: Parameters<
 async function dailyReports(deps: ReportHandlerDeps, sites: string[], day: string, run: ReportRun, step: Step, log: Log): Promise<void> {
   for (const site of sites) {
     try {
-      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now() });
+      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()) });
       const key = await storeDailyReport(deps.blobs, report);
       run.reports.push({ site, status: report.status, key });
       log(report.status === 'FULL' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });

@@ -65,6 +65,13 @@ describe('judging one site', () => {
     expect(judgeSite({ site: 'a', heartbeat: hb }, NOW)).toMatchObject({ state: 'WARN', reasons: ['cs: oldest unshipped batch is evicted in about 3 h'] });
   });
 
+  it('is WARN for a day after the agent recorded a loss, whatever passes came after, naming the batches; OK once it is older', () => {
+    const loss = (hoursAgo: number) => ({ id: `l${hoursAgo}`, source: 'cs', batch: '000028', kind: 'recordings' as const, at: minutesAgo(hoursAgo * 60).toISOString(), reason: 'deleted by the recorder before it was shipped', files: 4, paths: ['/rec/000028/a.wav'] });
+    const later = heartbeat('a', minutesAgo(1), { losses: 1, recentLosses: [loss(3)] });
+    expect(judgeSite({ site: 'a', heartbeat: later }, NOW)).toMatchObject({ state: 'WARN', reasons: ['4 file(s) lost in the last 24 h (cs: 000028)'] });
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 1, recentLosses: [loss(30)] }) }, NOW)).toMatchObject({ state: 'OK' });
+  });
+
   it('sorts worst first: SILENT, LATE, WARN, OK, the longest silence first', () => {
     const rows = [
       judgeSite({ site: 'ok', heartbeat: heartbeat('ok', minutesAgo(1)) }, NOW),

@@ -10,10 +10,11 @@ import { parseAgentConfig } from '../../core/config.ts';
 import { heartbeatPrefix, heartbeatSchema } from '../../core/fleet.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { readAll } from '../../agent/recover.ts';
+import type { LossEntry } from '../../agent/state/loss-log.ts';
 
 const MiB = 1024 * 1024;
 
-function setup(records: ArtefactRecord[] = []) {
+function setup(records: ArtefactRecord[] = [], losses: LossEntry[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-'));
   mkdirSync(join(dir, 'state'));
   const config = parseAgentConfig(`
@@ -27,7 +28,7 @@ sources:
   const clock = new ManualClock(new Date('2026-12-03T10:00:00Z'));
   let free = 100 * MiB;
   // A new writer per pass, as a cron-driven agent makes one per process.
-  const writer = () => new HeartbeatWriter({ config, store, clock, log: silentLogger, agentVersion: '1.2.3', artefacts: { records: (s) => records.filter((r) => r.source === s) }, freeBytes: async () => free });
+  const writer = () => new HeartbeatWriter({ config, store, clock, log: silentLogger, agentVersion: '1.2.3', artefacts: { records: (s) => records.filter((r) => r.source === s) }, losses: { all: () => losses }, freeBytes: async () => free });
   return { config, store, clock, writer, setFree: (b: number) => (free = b) };
 }
 
@@ -81,5 +82,34 @@ describe('the agent heartbeat', () => {
     const h = setup();
     const failing = new HeartbeatWriter({ config: h.config, store: { put: async () => Promise.reject(new Error('AccessDenied')) }, clock: h.clock, log: silentLogger, agentVersion: 'x', artefacts: { records: () => [] } });
     await expect(failing.write(pass(0, 0, 0))).resolves.toBeUndefined();
+  });
+
+  it('sends at once a pass that lost something or whose losses the last heartbeat did not carry, with the losses of the last 72 h named; a quiet pass waits its turn', async () => {
+    const losses: LossEntry[] = [];
+    const h = setup([], losses);
+    const quiet = (lost = 0, lostBatches = 0) => ({ ...pass(0, 0, 0), totals: { bytes: 0, lostBatches, lostArtefacts: 0 }, lastCycle: { failed: 0, lost } });
+    expect(await h.writer().write(quiet())).toBeDefined();
+    h.clock.advance(10_000);
+    const file = (i: number) => ({ name: `r${i}.wav`, size: 1, mtimeMs: 0, path: `/rec/000028/r${i}.wav` });
+    losses.push({ id: 'old', source: 'cs', batch: '000001', kind: 'recordings', files: [file(0)], reason: 'deleted by the recorder before it was shipped', at: '2026-11-29T10:00:00.000Z' });
+    losses.push({ id: 'l1', source: 'cs', batch: '000028', kind: 'recordings', files: Array.from({ length: 25 }, (_, i) => file(i)), reason: 'deleted by the recorder before it was shipped', at: h.clock.now().toISOString() });
+    const key = await h.writer().write(quiet(25, 2));
+    expect(key).toBeDefined();
+    const [hb] = await heartbeats(h.store);
+    expect(hb!.recentLosses).toEqual([{ id: 'l1', source: 'cs', batch: '000028', kind: 'recordings', at: '2026-12-03T10:00:10.000Z', reason: 'deleted by the recorder before it was shipped', files: 25, paths: Array.from({ length: 20 }, (_, i) => `/rec/000028/r${i}.wav`) }]);
+    // The next pass, with nothing new, waits its turn; the one after the interval carries the losses still.
+    h.clock.advance(10_000);
+    expect(await h.writer().write(quiet(0, 2))).toBeUndefined();
+    h.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    expect(await h.writer().write(quiet(0, 2))).toBeDefined();
+    expect((await heartbeats(h.store))[0]!.recentLosses?.map((l) => l.id)).toEqual(['l1']);
+  });
+
+  it('writes again when its memory of the last heartbeat is from the future (a clock set back)', async () => {
+    const h = setup();
+    h.clock.set(new Date('2026-12-03T12:00:00Z'));
+    await h.writer().write(pass(0, 0, 0));
+    h.clock.set(new Date('2026-12-03T10:00:00Z'));
+    expect(await h.writer().write(pass(0, 0, 0))).toBeDefined();
   });
 });

@@ -7,6 +7,8 @@ import { serializeManifest } from '../../core/manifest.ts';
 import { dailyReport, renderDailyReport, storeDailyReport, type AgentSignals } from '../../core/report.ts';
 import { dailyReportPrefix } from '../../core/report-keys.ts';
 import { makeFull, makeSegment } from '../support/artefact-fixtures.ts';
+import { heartbeatSignals } from '../../core/report-signals.ts';
+import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat } from '../../core/fleet.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
 const DAY = '2026-03-02';
@@ -113,5 +115,33 @@ describe('daily report over a fleet of 20 sites', () => {
   it('refuses a date that is not a calendar day, naming it', async () => {
     const blobs = new MemoryBlobStore();
     await expect(dailyReport({ blobs, catalogue: new MemoryCatalogue() }, 'site-01', '2026-02-30')).rejects.toThrow('date "2026-02-30" must be a calendar day written YYYY-MM-DD');
+  });
+});
+
+describe('daily report from what the agents said in their heartbeats', () => {
+  const beat = (site: string, iso: string, extra: Partial<Heartbeat> = {}): Heartbeat => ({ format: HEARTBEAT_FORMAT, site, at: iso, agentVersion: '0.1.0', sources: [], losses: 0, lastPass: { at: iso, failed: 0, lost: 0 }, ...extra });
+  const put = (blobs: MemoryBlobStore, hb: Heartbeat) => blobs.put(heartbeatKey(hb.site, new Date(hb.at)), Buffer.from(JSON.stringify(hb)));
+
+  it("names the day's lost recordings and a batch waiting too long, from the first heartbeat after the day, and a site whose agent went quiet before it", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    for (const site of ['site-a', 'site-b']) await shipDay(blobs, catalogue, site, '2026-03-01', {});
+    await shipDay(blobs, catalogue, 'site-a', DAY, {});
+    const paths = Array.from({ length: 20 }, (_, i) => `/rec/000028/r${i}.wav`);
+    const lost = { id: 'l1', source: 'contactstore', batch: '000028', kind: 'recordings' as const, at: at(DAY, '04:00'), reason: 'deleted by the recorder before it was shipped', files: 25, paths };
+    const yesterday = { ...lost, id: 'l0', at: at('2026-03-01', '04:00') };
+    const waiting = [{ name: 'contactstore', type: 'recordings', pendingBatches: 3, oldestPendingSeconds: 30 * 3600, oldestPendingBatch: '000100' }];
+    await put(blobs, beat('site-a', at(DAY, '23:55'), { recentLosses: [lost] }));
+    await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { losses: 2, recentLosses: [yesterday, lost], sources: waiting }));
+    await put(blobs, beat('site-a', at('2026-03-03', '06:00'), { losses: 2, recentLosses: [yesterday, lost] }));
+    await put(blobs, beat('site-b', at('2026-03-01', '18:00')));
+    const now = () => new Date('2026-03-03T07:00:00Z');
+    const signals = heartbeatSignals(blobs, now);
+    const a = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals });
+    expect(a.status).toBe('PARTIAL');
+    expect(a.problems).toEqual([`contactstore: 25 recording(s) lost before they could be shipped: ${paths.slice(0, 5).join(', ')}, …`, 'contactstore: batch 000100 has waited 29.9 h to ship (bound 24 h)']);
+    const b = await dailyReport({ blobs, catalogue }, 'site-b', DAY, { now, signals });
+    expect(b.problems).toContain("contactstore: no batch shipped in the day (the agent's last heartbeat was at 2026-03-01 18:00Z)");
+    expect(await signals('site-c', DAY)).toBeUndefined();
   });
 });

@@ -1,0 +1,32 @@
+import { heartbeatAsOf, type FleetReadDeps } from './fleet-read.ts';
+import { dayBounds, type AgentSignals } from './report.ts';
+
+// What the agent reported about itself, for the daily report: its losses and its oldest
+// unshipped batch travel in its heartbeat (agent/heartbeat.ts), the only place the cloud learns
+// of recordings it never received. The heartbeat that speaks for a day is the first written
+// after the day ended (or the report's judging time, for today): it carries the losses of the
+// days before it (core/fleet.ts RECENT_LOSS_HOURS) and the backlog as the day closed.
+
+/** The signals of `site` for `day` from its heartbeats; undefined when it has none (the report then judges by what shipped). */
+export function heartbeatSignals(blobs: FleetReadDeps['blobs'], now: () => Date = () => new Date()) {
+  return async (site: string, day: string): Promise<AgentSignals | undefined> => {
+    const { start, end } = dayBounds(day);
+    const judged = Math.min(end, now().getTime());
+    const hb = await heartbeatAsOf(blobs, site, judged);
+    if (!hb) return undefined;
+    const lost: AgentSignals['lost'] = [];
+    for (const l of hb.recentLosses ?? []) {
+      const at = Date.parse(l.at);
+      if (l.kind !== 'recordings' || at < start || at >= end) continue;
+      for (const path of l.paths) lost.push({ source: l.source, path, at: l.at, reason: l.reason });
+      if (l.files > l.paths.length) lost.push({ source: l.source, path: `${l.batch}/… (${l.files - l.paths.length} more)`, at: l.at, reason: l.reason, files: l.files - l.paths.length });
+    }
+    const seen = Date.parse(hb.at);
+    const unshipped: AgentSignals['unshipped'] = [];
+    for (const s of hb.sources) {
+      if (s.oldestPendingSeconds === undefined || (s.pendingBatches ?? 0) === 0) continue;
+      unshipped.push({ source: s.name, batch: s.oldestPendingBatch ?? 'the oldest unshipped batch', since: new Date(seen - s.oldestPendingSeconds * 1000).toISOString() });
+    }
+    return { lost, unshipped, heartbeatAt: hb.at };
+  };
+}
