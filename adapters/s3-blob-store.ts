@@ -111,7 +111,12 @@ export function translateS3Error(error: unknown, operation: string, key: string)
   const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   const name = e.name ?? e.Code ?? '';
   const status = e.$metadata?.httpStatusCode;
-  const what = `S3 ${operation} ${key}: ${name ? `${name}: ` : ''}${messageOf(error)}`;
+  // An answer without a body (a HEAD) leaves the SDK nothing but the status: name it, so that a
+  // refused key reads as one, not as "Unknown: UnknownError".
+  const unnamed = name === '' || name === 'Unknown' || name === 'UnknownError';
+  const message = messageOf(error);
+  const label = !unnamed ? name : status === 403 ? 'HTTP 403 Forbidden (the store refused these credentials or this request: check cloud.credentials and what the role may do)' : status ? `HTTP ${status}` : '';
+  const what = `S3 ${operation} ${key}: ${label}${label && !(unnamed && (message === 'UnknownError' || message === 'Unknown')) ? `: ${message}` : label ? '' : message}`;
   if (name === 'NoSuchBucket') return new FerryError('fatal', what, { cause: error });
   if (NOT_FOUND.has(name) || status === 404) return new NotFoundError(what, { cause: error });
   if (name === 'InvalidRange' || status === 416) {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '../../core/errors.ts';
 
@@ -56,7 +56,9 @@ export class StateLock {
         owner = undefined; // torn by a crash while it was written: nobody holds it
       }
       // Another host's pid cannot be checked from here: a state directory on shared storage stays locked until freed by hand.
-      if (owner && (owner.host !== hostname() || alive(owner.pid))) {
+      // A lock taken before this machine booted cannot be held by a live process, whatever
+      // process now has its pid (after a power cut the lock file is all that is left).
+      if (owner && (owner.host !== hostname() || (alive(owner.pid) && !beforeBoot(owner.since, now)))) {
         throw new StateLockedError(
           `another agent (pid ${owner.pid} on ${owner.host}, since ${owner.since}) is using the state directory ${directory}; ` +
             `run one agent per state directory (a service or a cron job, not both). If no agent is running, remove ${file}.`,
@@ -70,4 +72,10 @@ export class StateLock {
   release(): void {
     rmSync(this.file, { force: true });
   }
+}
+
+/** True when `since` is earlier than this machine's last boot (os.uptime before `now`, a minute of slack). */
+export function beforeBoot(since: string, now: Date, uptimeSeconds = uptime()): boolean {
+  const t = Date.parse(since);
+  return Number.isFinite(t) && t < now.getTime() - uptimeSeconds * 1000 - 60_000;
 }

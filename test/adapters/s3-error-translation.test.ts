@@ -90,6 +90,13 @@ describe('translateS3Error', () => {
     expect(translated.message).toContain('recordings/site-a/p.tar');
   });
 
+  it('names an unnamed answer by its status: a bodiless 403 (a HEAD with a refused key) says so, not "Unknown: UnknownError"', () => {
+    const head403 = Object.assign(new S3ServiceException({ name: 'Unknown', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'UnknownError' }));
+    expect(translateS3Error(head403, 'head', 'manifests/site-a/x.json').message).toBe('S3 head manifests/site-a/x.json: HTTP 403 Forbidden (the store refused these credentials or this request: check cloud.credentials and what the role may do)');
+    expect(translateS3Error(sdkError('AccessDenied', 403), 'get', 'k').message).toBe('S3 get k: AccessDenied: AccessDenied happened');
+    expect(translateS3Error(sdkError('UnknownError', 400), 'put', 'k').message).toBe('S3 put k: HTTP 400: UnknownError happened');
+  });
+
   it('passes a Ferry error through untouched', () => {
     const error = new NotFoundError('already translated');
     expect(translateS3Error(error, 'get', 'k')).toBe(error);

@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir, uptime } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StateLock, StateLockedError, beforeBoot } from '../../agent/state/state-lock.ts';
+
+// One agent per state directory: a lock file naming its holder, taken over when the holder is
+// gone. After a power cut only the file is left, and its pid may belong to another process now.
+
+const stateWith = (owner: { pid: number; since: string }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-lock-'));
+  writeFileSync(join(dir, 'agent.lock'), JSON.stringify({ ...owner, host: hostname() }));
+  return dir;
+};
+
+describe('the state directory lock', () => {
+  it('refuses while a live process took it since this boot, naming it', () => {
+    const now = new Date();
+    const dir = stateWith({ pid: process.pid, since: new Date(now.getTime() - 60_000).toISOString() });
+    expect(() => StateLock.acquire(dir, now)).toThrow(StateLockedError);
+    expect(() => StateLock.acquire(dir, now)).toThrow(`another agent (pid ${process.pid} on ${hostname()}`);
+  });
+
+  it('takes over a lock from before this machine booted, even when its pid is alive again (another process)', () => {
+    const now = new Date();
+    const dir = stateWith({ pid: process.pid, since: new Date(now.getTime() - uptime() * 1000 - 3600_000).toISOString() });
+    StateLock.acquire(dir, now).release();
+    const mine = stateWith({ pid: 2 ** 22 + 12345, since: now.toISOString() });
+    const lock = StateLock.acquire(mine, now);
+    expect(JSON.parse(readFileSync(join(mine, 'agent.lock'), 'utf8'))).toMatchObject({ pid: process.pid });
+    lock.release();
+  });
+
+  it('counts a time as before the boot only past a minute of slack', () => {
+    const now = new Date('2026-12-05T10:00:00Z');
+    expect(beforeBoot('2026-12-05T08:58:00Z', now, 3600)).toBe(true);
+    expect(beforeBoot('2026-12-05T08:59:30Z', now, 3600)).toBe(false);
+    expect(beforeBoot('garbage', now, 3600)).toBe(false);
+  });
+});
