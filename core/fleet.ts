@@ -195,16 +195,29 @@ function withHeartbeat(row: FleetRow, hb: Heartbeat, now: Date): void {
   row.heartbeatAgeSeconds = ageSeconds(hb.at, now);
   row.agentVersion = hb.agentVersion;
   row.losses = hb.losses;
-  row.sources = hb.sources.map((s) => (s.lastGood ? { ...s, lastGoodAgeSeconds: ageSeconds(s.lastGood.at, now) } : { ...s }));
+  // What the heartbeat said, aged to now: a silent site's oldest batch keeps getting older and
+  // its time to loss shorter after its last word.
+  const since = row.heartbeatAgeSeconds;
+  row.sources = hb.sources.map((s) => {
+    const aged: FleetSourceRow = s.lastGood ? { ...s, lastGoodAgeSeconds: ageSeconds(s.lastGood.at, now) } : { ...s };
+    if (aged.oldestPendingSeconds !== undefined && (aged.pendingBatches ?? 0) > 0) aged.oldestPendingSeconds += since;
+    if (aged.timeToLossSeconds !== undefined) aged.timeToLossSeconds = Math.max(0, aged.timeToLossSeconds - since);
+    return aged;
+  });
 }
+
+/** A heartbeat dated this far ahead of the cloud's clock says the site's clock is ahead. */
+export const CLOCK_AHEAD_WARN_SECONDS = 120;
 
 /** A loss stays on the fleet view this long after the agent recorded it, whatever passes came after. */
 export const LOSS_WARN_HOURS = 24;
 
-function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, now: Date): string[] {
+function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, now: Date, sources: readonly HeartbeatSource[] = hb?.sources ?? []): string[] {
   const warn: string[] = [];
   if (lastRun?.outcome === 'PARTIAL') warn.push(`last window PARTIAL: ${lastRun.reasons[0] ?? ''}`.trim());
   if (!hb) return warn;
+  const ahead = Math.round((Date.parse(hb.at) - now.getTime()) / 1000);
+  if (ahead > CLOCK_AHEAD_WARN_SECONDS) warn.push(`heartbeat dated ${Math.round(ahead / 60)} min in the future: the site's clock is ahead (set it right: until then a stopped agent would look alive)`);
   const recent = (hb.recentLosses ?? []).filter((l) => now.getTime() - Date.parse(l.at) < LOSS_WARN_HOURS * 3600_000);
   if (recent.length > 0) {
     const files = recent.reduce((n, l) => n + l.files, 0);
@@ -212,7 +225,7 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
   } else if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
   if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
   if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
-  for (const s of hb.sources) warn.push(...sourceReasons(s));
+  for (const s of sources) warn.push(...sourceReasons(s));
   return warn;
 }
 
@@ -237,7 +250,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
   if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
   if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
-  const warn = warnReasons(hb, input.lastRun, now);
+  const warn = warnReasons(hb, input.lastRun, now, row.sources);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
   row.reasons = [...silent, ...late, ...warn];

@@ -72,6 +72,14 @@ describe('judging one site', () => {
     expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 1, recentLosses: [loss(30)] }) }, NOW)).toMatchObject({ state: 'OK' });
   });
 
+  it("ages a silent site's backlog to now, and says when a heartbeat is dated in the future (the site's clock ahead)", () => {
+    const row = judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(120)) }, NOW);
+    expect(row.sources[0]).toMatchObject({ oldestPendingSeconds: 600 + 7200, timeToLossSeconds: 5 * 86400 - 7200 });
+    const ahead = judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(-120)) }, NOW);
+    expect(ahead).toMatchObject({ state: 'WARN', reasons: ["heartbeat dated 120 min in the future: the site's clock is ahead (set it right: until then a stopped agent would look alive)"] });
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(-1)) }, NOW).state).toBe('OK');
+  });
+
   it('sorts worst first: SILENT, LATE, WARN, OK, the longest silence first', () => {
     const rows = [
       judgeSite({ site: 'ok', heartbeat: heartbeat('ok', minutesAgo(1)) }, NOW),

@@ -146,9 +146,10 @@ describe('fleet page in Chromium', () => {
     expect(bySite.harbour![COLUMN.lastWindow]).toMatch(/^FAILED \d{4}-\d\d-\d\d \d\d:\d\d$/);
     expect(bySite.harbour![COLUMN.nextWindow]).toMatch(/^\d{4}-\d\d-\d\d 02:00$/);
     expect(bySite.harbour![COLUMN.why]).toBe('last window FAILED: the agent did not pick the job up within its timeout');
-    // The healthy site: per source the last good copy and its age, backlog, time to loss, RPO.
+    // The healthy site: per source the last good copy and its age, backlog, time to loss, RPO;
+    // its heartbeat is 2 min old, so the oldest batch (4 min then) is 6 min old now and the time to loss 2 min shorter.
     expect(bySite.north![COLUMN.sources]).toBe(
-      'contactstore (recordings): last good 10 min ago; backlog 1 batch, oldest 4 min; time to loss 5 d db (binlog): last good 5 min ago; binlog RPO 3 min',
+      'contactstore (recordings): last good 10 min ago; backlog 1 batch, oldest 6 min; time to loss 4 d 23 h db (binlog): last good 5 min ago; binlog RPO 3 min',
     );
     expect(bySite.north![COLUMN.why]).toBe('—');
     for (const cells of Object.values(bySite)) expect(cells.filter((c) => c === '')).toEqual([]);
