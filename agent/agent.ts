@@ -146,8 +146,31 @@ export class Agent {
     if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;
     this.writeStatus();
-    await new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, losses: this.lossLog, agentVersion: this.deps.agentVersion ?? 'dev' }).write({ ...this.statusSnapshot(), manifests: report.manifests });
+    await this.heartbeat(report);
     return report;
+  }
+
+  /**
+   * Writes the pass's heartbeat. One that cannot be written (the store refuses this agent or
+   * cannot be reached) is the cloud losing sight of the site, even in a pass with nothing to
+   * ship: it counts as failed (`--once` exits 1) and is alerted until a heartbeat goes out.
+   */
+  private async heartbeat(report: CycleReport): Promise<void> {
+    const writer = new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, losses: this.lossLog, agentVersion: this.deps.agentVersion ?? 'dev' });
+    const key = await writer.write({ ...this.statusSnapshot(), manifests: report.manifests });
+    const { site } = this.deps.config;
+    if (writer.failure === undefined) {
+      if (key) await this.alerts.resolve('heartbeat', site, 'The heartbeat reaches the store again.');
+      return;
+    }
+    report.failed++;
+    await this.alerts.raise('heartbeat', {
+      severity: 'critical',
+      site,
+      subject: 'the heartbeat cannot be written to the store',
+      message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
+      details: { error: writer.failure },
+    });
   }
 
   private passDone(pass: PassOutcome): void {

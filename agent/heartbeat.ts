@@ -171,8 +171,12 @@ export class HeartbeatWriter {
     if (out.pendingBatches > 0 && free !== undefined && mem.rate !== undefined && mem.rate > 0) out.timeToLossSeconds = Math.round(free / mem.rate);
   }
 
-  /** Writes the pass's heartbeat unless one went out less than HEARTBEAT_MIN_SECONDS ago; never throws. */
+  /** Why the last write failed (the store refused or could not be reached); undefined after one that did not fail. */
+  failure: string | undefined;
+
+  /** Writes the pass's heartbeat unless one went out less than HEARTBEAT_MIN_SECONDS ago; never throws (a failure is in `failure`). */
   async write(pass: PassView): Promise<string | undefined> {
+    this.failure = undefined;
     try {
       const heartbeat = await this.build(pass);
       // A pass that lost something, failures other than the last heartbeat's, or losses it did not
@@ -191,7 +195,8 @@ export class HeartbeatWriter {
       writeFileAtomic(this.file, JSON.stringify(this.memory));
       return key;
     } catch (error) {
-      this.deps.log.warn('heartbeat not written', { error: error instanceof Error ? error.message : String(error) });
+      this.failure = error instanceof Error ? error.message : String(error);
+      this.deps.log.warn('heartbeat not written', { error: this.failure });
       return undefined;
     }
   }

@@ -102,6 +102,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await misplacedAlert(s, source, misplaced, !s.stopping());
+    await aheadAlert(s, source, walk.ahead, !s.stopping());
     report.failed += unreadable.size + badNames.size + misplaced.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
@@ -185,6 +186,28 @@ async function misplacedAlert(s: RecordingsState, source: RecordingsSourceConfig
     subject: `${source.name}: recordings outside the batch directories are not shipped`,
     message: `Recordings lie where the agent does not look for them, in ${places.length} place${places.length === 1 ? '' : 's'}: ${shown.join(', ')}${places.length > shown.length ? `, and ${places.length - shown.length} more` : ''}. They are not shipped, and are lost when the recorder removes them.${hint}`,
     details: { source: source.name, path: source.path, batchDepth: source.batchDepth, places: places.length, examples: places.slice(0, 10).map((p) => misplaced.get(p)) },
+  });
+}
+
+/**
+ * Recordings dated ahead of this machine's clock wait until it passes them (a file must be
+ * unchanged for settleSeconds, and one from the future never is yet): the recorder may evict
+ * them meanwhile, so the clocks' disagreement is alerted, and resolved by a pass that finds none.
+ */
+async function aheadAlert(s: RecordingsState, source: RecordingsSourceConfig, ahead: RecordingsWalk['ahead'], complete: boolean): Promise<void> {
+  const key = `clock-ahead:${source.name}`;
+  const { site } = s.deps.config;
+  if (!ahead) {
+    if (complete) await s.alerts.resolve(key, site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`);
+    return;
+  }
+  const minutes = Math.max(1, Math.round(ahead.maxMs / 60_000));
+  await s.alerts.raise(key, {
+    severity: 'warning',
+    site,
+    subject: `${source.name}: recordings dated ahead of this machine's clock`,
+    message: `${ahead.files} recording(s) are dated up to ${minutes} min after this machine's time (furthest in batch ${ahead.batch}): they are not shipped until its clock passes them, and the recorder may remove them meanwhile. Check the time of this machine and of the recorder or file server (NTP).`,
+    details: { source: source.name, files: ahead.files, aheadMinutes: minutes, batch: ahead.batch },
   });
 }
 

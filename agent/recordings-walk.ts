@@ -3,7 +3,7 @@ import { UnreadableSourceError } from '../core/errors.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
-import { batchDone, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
+import { batchDone, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
 import { scanBatch, type ScannedBatch } from './sources/scan.ts';
 import { stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
@@ -69,6 +69,8 @@ export class RecordingsWalk {
   maxHeld = 0;
   /** Ready batches found so far. */
   readyFound = 0;
+  /** Pending recordings dated ahead of this machine's clock (they cannot settle until it passes them). */
+  ahead: Selection['ahead'];
   readonly ordered: boolean;
   private readonly queue: Ready[] = [];
   private held = 0;
@@ -169,7 +171,10 @@ export class RecordingsWalk {
   }
 
   private select(scanned: ScannedBatch): BatchWork | undefined {
-    return selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock).ready[0];
+    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock);
+    const a = selection.ahead;
+    if (a) this.ahead = { files: (this.ahead?.files ?? 0) + a.files, maxMs: Math.max(this.ahead?.maxMs ?? 0, a.maxMs), batch: a.maxMs > (this.ahead?.maxMs ?? 0) ? a.batch : this.ahead!.batch };
+    return selection.ready[0];
   }
 
   /** The pending files of `entry` not among `present` (undefined: the batch is gone or done) and not shipped are lost. */

@@ -36,12 +36,13 @@ export { InsufficientSpaceError } from './restore-fetch.ts';
 import { InsufficientSpaceError } from './restore-fetch.ts';
 
 /**
- * Bytes still to fetch (files not already in DIR at their size), for the free-space check: a
- * re-run needs less. And `partNames`: the paths of the snapshot that a restored file's temporary
+ * Bytes still to fetch (files not already in DIR at their size, in whole blocks, less the
+ * `.part`s an earlier run left), for the free-space check: a re-run needs less. And `partNames`: the paths of the snapshot that a restored file's temporary
  * name could meet (isPartLike, partSuffixOf).
  */
 async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: Buffer | undefined, included: (path: string) => boolean) {
   let needed = 0;
+  let reclaimed = 0;
   let filesTotal = 0;
   let bytesTotal = 0;
   const partNames = new Set<string>();
@@ -53,11 +54,20 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
     filesTotal++;
     bytesTotal += e.size;
     // A file below a directory an earlier run gave mode 0000 cannot be looked at yet: counted as still needed (the writer opens that directory to its owner).
-    const st = root ? await lstatOrUndefined(pathBelow(root, parts)).catch((error: NodeJS.ErrnoException) => (error.code === 'EACCES' ? undefined : Promise.reject(error))) : undefined;
-    if (!st || !st.isFile() || st.size !== e.size) needed += e.size;
+    const look = (path: Buffer) => lstatOrUndefined(path).catch((error: NodeJS.ErrnoException) => (error.code === 'EACCES' ? undefined : Promise.reject(error)));
+    const st = root ? await look(pathBelow(root, parts)) : undefined;
+    if (st && st.isFile() && st.size === e.size) continue;
+    // What the file takes on disk (whole blocks), less what an earlier run's `.part` of it holds:
+    // this run writes over it, so a disk filled by that leftover is not refused as full.
+    needed += Math.ceil(e.size / BLOCK) * BLOCK;
+    const left = root ? await look(Buffer.concat([pathBelow(root, parts), Buffer.from('.part')])) : undefined;
+    if (left?.isFile()) reclaimed += left.blocks * 512;
   }
-  return { needed, filesTotal, bytesTotal, partNames };
+  return { needed: Math.max(0, needed - reclaimed), filesTotal, bytesTotal, partNames };
 }
+
+/** The allocation unit the free-space check counts a file in (ext4, XFS and NTFS default). */
+const BLOCK = 4096;
 
 /** Paths in walk order (depth first, names in byte order): `/` sorts before every byte of a name, so a directory's contents come right after it. */
 function compareWalkOrder(a: Buffer, b: Buffer): number {

@@ -29,7 +29,12 @@ export interface Selection {
   ready: BatchWork[];
   /** Everything not shipped, ready or not. */
   backlog: Backlog;
+  /** Pending files dated more than AHEAD_SLACK_MS after this machine's clock: how many, and the furthest ahead (ms). */
+  ahead?: { files: number; maxMs: number; batch: string };
 }
+
+/** A file dated this far past the agent's clock says the clocks disagree (it cannot settle until the clock passes it). */
+export const AHEAD_SLACK_MS = 60_000;
 
 export interface SidecarResolver {
   sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined;
@@ -50,6 +55,7 @@ export function selectWork(
   const now = clock.now().getTime();
   const ready: BatchWork[] = [];
   const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
+  let ahead: Selection['ahead'];
   for (const b of scanned) {
     const names = new Set(b.files.keys());
     const all = [...b.files.values()].filter((f) => hasExtension(f.name, source.extensions));
@@ -71,9 +77,16 @@ export function selectWork(
     const closed = all.length >= source.closeAfterFiles || now - newestMs >= source.quietSeconds * 1000;
     const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= source.settleSeconds * 1000);
     if (closed && settled) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
+    for (const f of pending) {
+      const by = f.mtimeMs - now;
+      if (by <= AHEAD_SLACK_MS) continue;
+      ahead ??= { files: 0, maxMs: 0, batch: b.batch };
+      ahead.files++;
+      if (by > ahead.maxMs) ahead = { ...ahead, maxMs: by, batch: b.batch };
+    }
   }
   ready.sort((x, y) => x.oldestMs - y.oldestMs || (x.batch < y.batch ? -1 : x.batch > y.batch ? 1 : 0));
-  return { ready, backlog };
+  return { ready, backlog, ...(ahead ? { ahead } : {}) };
 }
 
 /**

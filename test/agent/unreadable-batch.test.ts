@@ -249,4 +249,34 @@ cp -a "$1"/. "$2"/`;
     expect(r.stdout).toMatch(/files +\d+ restored, [1-9]\d* already there and verified/);
     for (let i = 0; i < 10; i++) expect(readFileSync(join(copied, i % 2 ? 'sub' : '', `f${i}.bin`)).equals(Buffer.alloc(50_000, i + 1))).toBe(true);
   }, 60_000);
+
+  it("recordings dated ahead of the agent's clock (a recorder or file server whose clock runs ahead) are alerted while they wait, and ship once dated right, resolving it", () => {
+    const rec = join(dir, 'rec-8');
+    writeTree(rec, 2, 2, { size: 300, ageMs: -2 * 3600_000 });
+    const { config, raised } = siteOf('site-h', [`{ name: cs, type: recordings, path: ${rec}, quietSeconds: 60, settleSeconds: 5 }`]);
+    const early = run(config);
+    expect(early.status, early.stderr).toBe(0);
+    expect(early.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 0, lost: 0 });
+    expect(raised()).toEqual([expect.objectContaining({ severity: 'warning', subject: "cs: recordings dated ahead of this machine's clock" })]);
+    expect(raised()[0]!.message).toMatch(/^4 recording\(s\) are dated up to 120 min after this machine's time/);
+    const past = new Date(Date.now() - 3600_000);
+    for (const b of readdirSync(rec)) {
+      for (const f of readdirSync(join(rec, b))) utimesSync(join(rec, b, f), past, past);
+      utimesSync(join(rec, b), past, past);
+    }
+    const right = run(config);
+    expect(right.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ packs: 2, recordings: 4 });
+    expect(raised().map((a) => a.subject)).toEqual(["cs: recordings dated ahead of this machine's clock", "resolved: cs: recordings dated ahead of this machine's clock"]);
+  }, 60_000);
+
+  it('a store that cannot be reached, on a quiet site with nothing to ship, is not a clean run: exit 1 and a critical alert that the heartbeat cannot be written', () => {
+    const rec = join(dir, 'rec-9');
+    mkdirSync(rec);
+    const { config, raised } = siteOf('site-i', [`{ name: cs, type: recordings, path: ${rec} }`]);
+    writeFileSync(config, readFileSync(config, 'utf8').replace(s3.endpoint, 'http://127.0.0.1:9'));
+    const r = run(config);
+    expect(r.status, r.stderr).toBe(1);
+    expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+    expect(raised()[0]!.message).toMatch(/ECONNREFUSED|connect/);
+  }, 60_000);
 });

@@ -83,10 +83,12 @@ describe('shipping through the IAM gateway', () => {
     expect([...shipped.principals].sort()).toEqual(['agent:site-a', 'function:catalogue', 'function:ingest']);
   });
 
-  it("fails with AccessDenied when the app no longer grants the agent s3:PutObject", async () => {
+  it("fails with AccessDenied when the app no longer grants the agent s3:PutObject, and alerts that the heartbeat cannot be written", async () => {
     const denied = await ship(withoutAgentPutObject);
     expect(denied.report.packs).toBe(0);
-    expect(denied.report.failed).toBe(2);
+    // Both batches, and the heartbeat the cloud would have seen the site by.
+    expect(denied.report.failed).toBe(3);
     expect(denied.logged).toMatch(/AccessDenied|not authorized to perform: s3:PutObject/);
+    expect(denied.logged).toMatch(/"msg":"alert: the heartbeat cannot be written to the store"/);
   }, 180_000);
 });
