@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
@@ -236,6 +236,19 @@ describe('tree restore', () => {
     const to = join(site.dir, 'small');
     await expect(restoreTree({ blobs: store, manifest, to, freeBytes: 1000 })).rejects.toThrow(InsufficientSpaceError);
     expect(existsSync(to)).toBe(false);
+  });
+
+  it('counts free space in whole blocks, and takes what an earlier run left in .part files as space it will reuse', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'blocks');
+    // 4 + 50,000 + 3 bytes take 4 KiB + 52 KiB + 4 KiB: 61,440 bytes.
+    const refusal = await restoreTree({ blobs: store, manifest, to, freeBytes: 50_007 }).catch((e: Error) => e.message);
+    expect(refusal).toMatch(/the snapshot needs 61\.4 KB more \(3 file\(s\), 50\.0 KB in all\), only 50\.0 KB is free/);
+    mkdirSync(join(to, 'docs'), { recursive: true });
+    writeFileSync(join(to, 'docs', 'b.bin.part'), Buffer.alloc(50_000, 1));
+    const reused = statSync(join(to, 'docs', 'b.bin.part')).blocks * 512;
+    await restoreTree({ blobs: store, manifest, to, freeBytes: 61_440 - reused });
+    expect(picture(to)).toEqual(picture(site.root));
   });
 
   it('refuses index paths that climb out of DIR or are absolute, writing nothing outside', async () => {
