@@ -27,6 +27,6 @@ export function heartbeatSignals(blobs: FleetReadDeps['blobs'], now: () => Date 
       if (s.oldestPendingSeconds === undefined || (s.pendingBatches ?? 0) === 0) continue;
       unshipped.push({ source: s.name, batch: s.oldestPendingBatch ?? 'the oldest unshipped batch', since: new Date(seen - s.oldestPendingSeconds * 1000).toISOString() });
     }
-    return { lost, unshipped, heartbeatAt: hb.at };
+    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: hb.sources.filter((s) => s.type === 'recordings').map((s) => s.name) };
   };
 }

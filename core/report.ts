@@ -36,6 +36,8 @@ export interface AgentSignals {
   unshipped: { source: string; batch: string; since: string }[];
   /** When the heartbeat these come from was written. */
   heartbeatAt?: string;
+  /** The recordings sources the agent ships (expected even when none of their packs is recent). */
+  recordingSources?: string[];
 }
 
 export interface DrillResult {
@@ -300,6 +302,7 @@ export async function gatherSiteDay(
 ): Promise<SiteDayFacts> {
   const { start, end } = dayBounds(day);
   const now = (options.now ?? (() => new Date()))().getTime();
+  if (start > now) throw new RangeError(`date ${day} has not begun yet (now ${new Date(now).toISOString()}): a day is reported from its start on`);
   const judged = Math.min(end, now);
   const expected = new Map<string, ExpectedSource>();
 
@@ -321,7 +324,10 @@ export async function gatherSiteDay(
 
   for (const e of options.expect ?? []) expected.set(e.name, { ...expected.get(e.name), ...e });
   const signals = await options.signals?.(site, day);
-  if (signals) for (const l of [...signals.lost, ...signals.unshipped]) if (!expected.has(l.source)) expected.set(l.source, { name: l.source, type: 'recordings' });
+  if (signals) {
+    const names = [...signals.lost.map((l) => l.source), ...signals.unshipped.map((u) => u.source), ...(signals.recordingSources ?? [])];
+    for (const name of names) if (!expected.has(name)) expected.set(name, { name, type: 'recordings' });
+  }
 
   const scrubs = await readScrubs(deps.blobs, site, day);
   const drills: DrillResult[] = [];

@@ -119,7 +119,7 @@ describe('daily report over a fleet of 20 sites', () => {
 });
 
 describe('daily report from what the agents said in their heartbeats', () => {
-  const beat = (site: string, iso: string, extra: Partial<Heartbeat> = {}): Heartbeat => ({ format: HEARTBEAT_FORMAT, site, at: iso, agentVersion: '0.1.0', sources: [], losses: 0, lastPass: { at: iso, failed: 0, lost: 0 }, ...extra });
+  const beat = (site: string, iso: string, extra: Partial<Heartbeat> = {}): Heartbeat => ({ format: HEARTBEAT_FORMAT, site, at: iso, agentVersion: '0.1.0', sources: [{ name: 'contactstore', type: 'recordings', pendingBatches: 0 }], losses: 0, lastPass: { at: iso, failed: 0, lost: 0 }, ...extra });
   const put = (blobs: MemoryBlobStore, hb: Heartbeat) => blobs.put(heartbeatKey(hb.site, new Date(hb.at)), Buffer.from(JSON.stringify(hb)));
 
   it("names the day's lost recordings and a batch waiting too long, from the first heartbeat after the day, and a site whose agent went quiet before it", async () => {
@@ -143,5 +143,9 @@ describe('daily report from what the agents said in their heartbeats', () => {
     const b = await dailyReport({ blobs, catalogue }, 'site-b', DAY, { now, signals });
     expect(b.problems).toContain("contactstore: no batch shipped in the day (the agent's last heartbeat was at 2026-03-01 18:00Z)");
     expect(await signals('site-c', DAY)).toBeUndefined();
+    // An agent quiet for days keeps its recordings source expected (its packs are older than the look-back): not "never shipped anything".
+    const later = await dailyReport({ blobs, catalogue }, 'site-b', '2026-03-06', { now: () => new Date('2026-03-07T01:00:00Z'), signals: heartbeatSignals(blobs, () => new Date('2026-03-07T01:00:00Z')) });
+    expect(later.problems).toEqual(['nothing arrived from the site in the day', expect.stringMatching(/^binlog: /), "contactstore: no batch shipped in the day (the agent's last heartbeat was at 2026-03-01 18:00Z)", expect.stringMatching(/^db: /)]);
+    await expect(dailyReport({ blobs, catalogue }, 'site-a', '2026-03-08', { now })).rejects.toThrow('date 2026-03-08 has not begun yet (now 2026-03-03T07:00:00.000Z): a day is reported from its start on');
   });
 });
