@@ -5,8 +5,9 @@ import { IntegrityError } from '../core/errors.ts';
 import type { TreeEntry } from '../core/tree-manifest.ts';
 import { openNoFollow } from './local-files.ts';
 
-// One file of a tree restore being written: `<name>.part` (or, when the snapshot itself holds a
-// path of that name, the first `<name>.ferry-N.part` it does not: partSuffixOf), opened without following a link,
+// One file of a tree restore being written: `<name>.ferry-part` (or, when the snapshot itself
+// holds a path of that name, the first `<name>.ferry-N-part` it does not: partSuffixOf), opened
+// without following a link,
 // its bytes hashed as they arrive and written in batches, renamed to its name only once its
 // size and SHA-256 are the index's. A ranged GET delivers its body in socket-sized chunks
 // (16-64 KiB): writing each with its own awaited write cost one trip through the thread pool
@@ -18,20 +19,20 @@ export const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * What the temporary name of the file at `rel` (its path below DIR: its bytes as a latin1
- * string) adds to its name: `.part`, unless the snapshot holds a path of that name, then the
- * first `.ferry-N.part` such that neither `<rel>.ferry-N.part` nor `<rel>.ferry-N` is a path of
- * the snapshot (the second's own temporary name would be the same). `taken`: the snapshot's paths
- * that could be in the way (isPartLike), keyed the same way. A share may hold both `X` and
- * `X.part`: writing X through `X.part` would truncate the restored `X.part`, or race with it, and
- * rename it onto X.
+ * string) adds to its name: `.ferry-part`, unless the snapshot holds a path of that name, then
+ * the first `.ferry-N-part` it does not hold. `taken`: the snapshot's paths that could be in the
+ * way (isPartLike), keyed the same way. The name is Ferry's own: DIR may hold a browser's or a
+ * download manager's `X.part` beside `X` (a share does, and so may a directory restored into),
+ * and a restore writing X through `X.part` would truncate it and rename it onto X. No two files'
+ * temporary names can be the same: one ending in `.ferry-part` never ends in `.ferry-N-part`.
  */
 export function partSuffixOf(rel: string, taken: ReadonlySet<string>): string {
-  if (!taken.has(`${rel}.part`)) return '.part';
-  for (let n = 1; ; n++) if (!taken.has(`${rel}.ferry-${n}.part`) && !taken.has(`${rel}.ferry-${n}`)) return `.ferry-${n}.part`;
+  if (!taken.has(`${rel}.ferry-part`)) return '.ferry-part';
+  for (let n = 1; ; n++) if (!taken.has(`${rel}.ferry-${n}-part`)) return `.ferry-${n}-part`;
 }
 
 /** Whether a name (its last component) could be in the way of a temporary name (partSuffixOf). */
-export const isPartLike = (name: string): boolean => name.endsWith('.part') || /\.ferry-\d+$/.test(name);
+export const isPartLike = (name: string): boolean => /\.ferry(-\d+)?-part$/.test(name);
 
 /** The key of `partSuffixOf` for a path below DIR given as its components. */
 export const relKeyOf = (parts: readonly Buffer[]): string => parts.map((p) => p.toString('latin1')).join('/');
@@ -49,10 +50,11 @@ export class PartFile {
   ) {}
 
   /**
-   * Creates (or truncates) the file's temporary `<final><suffix>` (`.part`, or another suffix
-   * when the snapshot holds a path of that name: partSuffixOf); refuses a symbolic link planted there.
+   * Creates (or truncates: an earlier, interrupted run's) the file's temporary `<final><suffix>`
+   * (`.ferry-part`, or another suffix when the snapshot holds a path of that name:
+   * partSuffixOf); refuses a symbolic link planted there.
    */
-  static async open(entry: TreeEntry, final: Buffer, suffix = '.part'): Promise<PartFile> {
+  static async open(entry: TreeEntry, final: Buffer, suffix = '.ferry-part'): Promise<PartFile> {
     const part = Buffer.concat([final, Buffer.from(suffix, 'latin1')]);
     const handle = await openNoFollow(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
     return new PartFile(entry, final, part, handle);

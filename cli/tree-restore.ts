@@ -16,7 +16,7 @@ import { isPartLike, relKeyOf } from './tree-part-file.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
 // manifests/{site}/trees/, the index, ranged GETs of the packs), so a DR site restores the
-// primary's tree with its own read-only role and no API. Every file is written as `.part` (another
+// primary's tree with its own read-only role and no API. Every file is written as `.ferry-part` (another
 // temporary name when the snapshot holds a path of that name),
 // checked against its SHA-256 and only then renamed, with its mtime and mode; a re-run skips
 // what is already there and verified. Nothing is written outside DIR: paths from the index are
@@ -25,7 +25,7 @@ import { isPartLike, relKeyOf } from './tree-part-file.ts';
 // links are created last, so no restored file is ever written through one.
 //
 // The parts: tree-snapshots (manifests, index), tree-restore-dir (DIR safety, mode and times),
-// tree-writer (runs of ranged GETs, links, directory times), tree-part-file (one `.part`).
+// tree-writer (runs of ranged GETs, links, directory times), tree-part-file (one `.ferry-part`).
 
 export { findSnapshot, listSnapshots, readManifest, type Store } from './tree-snapshots.ts';
 export { safeComponents } from './tree-restore-dir.ts';
@@ -60,7 +60,7 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
     // What the file takes on disk (whole blocks), less what an earlier run's `.part` of it holds:
     // this run writes over it, so a disk filled by that leftover is not refused as full.
     needed += Math.ceil(e.size / BLOCK) * BLOCK;
-    const left = root ? await look(Buffer.concat([pathBelow(root, parts), Buffer.from('.part')])) : undefined;
+    const left = root ? await look(Buffer.concat([pathBelow(root, parts), Buffer.from('.ferry-part')])) : undefined;
     if (left?.isFile()) reclaimed += left.blocks * 512;
   }
   return { needed: Math.max(0, needed - reclaimed), filesTotal, bytesTotal, partNames };

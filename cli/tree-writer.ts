@@ -9,7 +9,7 @@ import { lstatOrUndefined, sha256Of } from './local-files.ts';
 import { applyMeta, join2, show, timeOf, type DirGuard } from './tree-restore-dir.ts';
 
 // Writing a tree restore into DIR: files a few ranged GETs at a time (one GET per run of files
-// that lie together in one pack), each as `.part`, checked against its SHA-256 and only then
+// that lie together in one pack), each as `.ferry-part`, checked against its SHA-256 and only then
 // renamed; files already there and verified are kept (a re-run); links and directory times last.
 
 export interface TreeRestoreProgress {
@@ -64,9 +64,9 @@ function packKeyOf(manifest: TreeSnapshotManifest, entry: TreeEntry): string | u
 /**
  * Fetches the content of files that lie one after another in the same pack with ONE ranged GET
  * (from the first one's data to the last one's end; the tar headers and padding between them
- * are skipped), writing each into its own `.part`, verified and renamed as soon as its last byte
+ * are skipped), writing each into its own `.ferry-part`, verified and renamed as soon as its last byte
  * is in. A run stopped half way leaves the files before it complete and verified (a re-run keeps
- * them) and at most one `.part` (a re-run writes it again). `writing.path` is the file being written.
+ * them) and at most one `.ferry-part` (a re-run writes it again). `writing.path` is the file being written.
  */
 async function restoreRun(blobs: Store, manifest: TreeSnapshotManifest, files: { entry: TreeEntry; final: Buffer; suffix: string }[], onBytes: (n: number) => void, writing: { path: string } = { path: '' }): Promise<void> {
   const first = files[0]!.entry;

@@ -37,7 +37,7 @@ async function feed(part: PartFile, content: Buffer): Promise<void> {
 }
 
 describe('restored file written in batches', () => {
-  it('writes every byte in order across many batches, and renames the .part only after its SHA-256 matched', async () => {
+  it('writes every byte in order across many batches, and renames the .ferry-part only after its SHA-256 matched', async () => {
     const content = randomBytes(3 * WRITE_BATCH_BYTES + 12_345);
     const final = Buffer.from(join(dir, 'recording.wmv'));
     const part = await PartFile.open(entryOf(content, 'recording.wmv'), final);
@@ -45,7 +45,7 @@ describe('restored file written in batches', () => {
     expect(existsSync(join(dir, 'recording.wmv'))).toBe(false);
     await part.commit();
     expect(readFileSync(join(dir, 'recording.wmv'))).toEqual(content);
-    expect(existsSync(join(dir, 'recording.wmv.part'))).toBe(false);
+    expect(existsSync(join(dir, 'recording.wmv.ferry-part'))).toBe(false);
   });
 
   it('refuses bytes that do not match the index with IntegrityError, and keeps nothing under the name', async () => {
@@ -56,18 +56,18 @@ describe('restored file written in batches', () => {
     await feed(part, damaged);
     await expect(part.commit()).rejects.toBeInstanceOf(IntegrityError);
     expect(existsSync(join(dir, 'damaged.bin'))).toBe(false);
-    expect(existsSync(join(dir, 'damaged.bin.part'))).toBe(false);
+    expect(existsSync(join(dir, 'damaged.bin.ferry-part'))).toBe(false);
   });
 
-  it('refuses a symbolic link planted at the .part (a name that is not UTF-8 too) and leaves its target untouched', async () => {
+  it('refuses a symbolic link planted at the .ferry-part (a name that is not UTF-8 too) and leaves its target untouched', async () => {
     const target = join(dir, 'outside.txt');
     writeFileSync(target, 'not yours');
     const final = Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]);
-    symlinkSync(target, Buffer.concat([final, Buffer.from('.part')]));
+    symlinkSync(target, Buffer.concat([final, Buffer.from('.ferry-part')]));
     const content = Buffer.from('recording');
     const opened = PartFile.open(entryOf(content, 'caf\ufffd.wav'), final);
     await expect(opened).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(opened).rejects.toThrow(/refusing .*caf\ufffd\.wav\.part: it is a symbolic link, and is never followed/);
+    await expect(opened).rejects.toThrow(/refusing .*caf\ufffd\.wav\.ferry-part: it is a symbolic link, and is never followed/);
     expect(readFileSync(target, 'utf8')).toBe('not yours');
   });
 });

@@ -175,12 +175,12 @@ describe('tree restore', () => {
     expect(existsSync(to)).toBe(false);
   });
 
-  it('resumes: files already there and verified are kept, a leftover .part and a damaged file are fetched again', async () => {
+  it('resumes: files already there and verified are kept, a leftover .ferry-part and a damaged file are fetched again', async () => {
     const { site, store, manifest } = await share();
     const to = join(site.dir, 'r');
     await restoreTree({ blobs: store, manifest, to });
     writeFileSync(join(to, 'docs', 'b.bin'), Buffer.alloc(50_000, 1)); // same size, other bytes
-    writeFileSync(join(to, 'top.txt.part'), 'half');
+    writeFileSync(join(to, 'top.txt.ferry-part'), 'half');
     rmSync(join(to, 'top.txt'));
     const again = await restoreTree({ blobs: store, manifest, to });
     expect(again.files).toEqual({ restored: 2, present: 1 });
@@ -188,12 +188,12 @@ describe('tree restore', () => {
     expect(picture(to)).toEqual(picture(site.root));
   });
 
-  it('restores a share holding X beside X.part and X.ferry-1 byte-identical, and a re-run never writes X through the restored X.part', async () => {
+  it('restores a share holding X beside X.ferry-part and X.ferry-1-part byte-identical, and a re-run never writes X through either', async () => {
     const site = treeSite();
     mkdirSync(join(site.root, 'Logs'));
     write(join(site.root, 'Logs', 'big.wma'), Buffer.alloc(300_000, 7));
-    write(join(site.root, 'Logs', 'big.wma.part'), 'a real file named .part');
-    write(join(site.root, 'Logs', 'big.wma.ferry-1'), 'another real file');
+    write(join(site.root, 'Logs', 'big.wma.ferry-part'), 'a real file named as the temporary');
+    write(join(site.root, 'Logs', 'big.wma.ferry-1-part'), 'another real file');
     const store = new MemoryBlobStore();
     const { manifest } = await snapshot(site, store);
     const to = join(site.dir, 'parts');
@@ -203,9 +203,20 @@ describe('tree restore', () => {
     rmSync(join(to, 'Logs', 'big.wma'));
     const again = await restoreTree({ blobs: store, manifest, to });
     expect(again.files).toEqual({ restored: 1, present: 2 });
-    expect(readFileSync(join(to, 'Logs', 'big.wma.part'), 'utf8')).toBe('a real file named .part');
-    expect(readdirSync(join(to, 'Logs')).sort()).toEqual(['big.wma', 'big.wma.ferry-1', 'big.wma.part']);
+    expect(readFileSync(join(to, 'Logs', 'big.wma.ferry-part'), 'utf8')).toBe('a real file named as the temporary');
+    expect(readdirSync(join(to, 'Logs')).sort()).toEqual(['big.wma', 'big.wma.ferry-1-part', 'big.wma.ferry-part']);
     expect(picture(to)).toEqual(picture(site.root));
+  });
+
+  it("never touches a file of DIR named X.part (a browser's or a download manager's) while it restores X", async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'users-parts');
+    mkdirSync(join(to, 'docs'), { recursive: true });
+    writeFileSync(join(to, 'docs', 'a.xml.part'), 'my own notes');
+    const report = await restoreTree({ blobs: store, manifest, to });
+    expect(readFileSync(join(to, 'docs', 'a.xml.part'), 'utf8')).toBe('my own notes');
+    expect(readFileSync(join(to, 'docs', 'a.xml'), 'utf8')).toBe('<a/>');
+    expect(report.notInSnapshot).toEqual({ count: 1, paths: ['docs/a.xml.part'] });
   });
 
   it('fetches files that lie together in one pack with one ranged GET, and files apart with one each', async () => {
@@ -238,15 +249,15 @@ describe('tree restore', () => {
     expect(existsSync(to)).toBe(false);
   });
 
-  it('counts free space in whole blocks, and takes what an earlier run left in .part files as space it will reuse', async () => {
+  it('counts free space in whole blocks, and takes what an earlier run left in .ferry-part files as space it will reuse', async () => {
     const { site, store, manifest } = await share();
     const to = join(site.dir, 'blocks');
     // 4 + 50,000 + 3 bytes take 4 KiB + 52 KiB + 4 KiB: 61,440 bytes.
     const refusal = await restoreTree({ blobs: store, manifest, to, freeBytes: 50_007 }).catch((e: Error) => e.message);
     expect(refusal).toMatch(/the snapshot needs 61\.4 KB more \(3 file\(s\), 50\.0 KB in all\), only 50\.0 KB is free/);
     mkdirSync(join(to, 'docs'), { recursive: true });
-    writeFileSync(join(to, 'docs', 'b.bin.part'), Buffer.alloc(50_000, 1));
-    const reused = statSync(join(to, 'docs', 'b.bin.part')).blocks * 512;
+    writeFileSync(join(to, 'docs', 'b.bin.ferry-part'), Buffer.alloc(50_000, 1));
+    const reused = statSync(join(to, 'docs', 'b.bin.ferry-part')).blocks * 512;
     await restoreTree({ blobs: store, manifest, to, freeBytes: 61_440 - reused });
     expect(picture(to)).toEqual(picture(site.root));
   });
@@ -287,7 +298,7 @@ describe('tree restore', () => {
     const to = join(site.dir, 'r');
     await expect(restoreTree({ blobs: store, manifest: evil, to, concurrency: 1 })).rejects.toThrow(/top.txt does not match its SHA-256/);
     expect(existsSync(join(to, 'top.txt'))).toBe(false);
-    expect(existsSync(join(to, 'top.txt.part'))).toBe(false);
+    expect(existsSync(join(to, 'top.txt.ferry-part'))).toBe(false);
   });
 
   it('refuses an index whose bytes differ from what its manifest says', async () => {
