@@ -5,6 +5,7 @@ import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
+import { AlreadyExistsError } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
@@ -187,7 +188,10 @@ export class HeartbeatWriter {
       let key: string | undefined;
       if (due) {
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
-        await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' });
+        // One written under the same key (the same millisecond) already speaks for this instant.
+        await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
+          if (!(error instanceof AlreadyExistsError)) throw error;
+        });
         this.memory.lastWritten = heartbeat.at;
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;

@@ -17,6 +17,8 @@ export interface AlertState {
   raisedAt: string;
   lastSentAt: string;
   sent: number;
+  /** No hook has taken it yet (the command failed, the webhook could not be reached): why, as the notifier said. Each pass tries again. */
+  undelivered?: string;
 }
 
 interface AlertsFile {
@@ -24,7 +26,7 @@ interface AlertsFile {
   open: Record<string, AlertState>;
 }
 
-/** `undelivered`: no hook took it (NotDeliveredError, logged by the notifier); nothing is recorded, so the next pass sends it again. */
+/** `undelivered`: no hook took it (NotDeliveredError, logged by the notifier); kept as open and not delivered (`agent status` shows it), and the next pass sends it again. */
 export type RaiseOutcome = 'raised' | 'repeated' | 'quiet' | 'undelivered';
 
 /** Whether a hook took the alert: false on NotDeliveredError (the notifier logged why), any other error thrown. */
@@ -60,18 +62,38 @@ export class AlertBook {
   async raise(key: string, alert: Omit<Alert, 'key'>): Promise<RaiseOutcome> {
     const now = this.deps.now();
     const state = this.open.get(key);
-    if (state && now.getTime() - Date.parse(state.lastSentAt) < this.deps.repeatHours * 3600_000) return 'quiet';
-    const subject = state ? `still open since ${state.raisedAt}: ${alert.subject}` : alert.subject;
-    if (!(await delivered(this.deps.notifier.notify({ ...alert, subject, key, details: { ...alert.details, alertState: state ? 'repeated' : 'raised' } })))) return 'undelivered';
-    this.open.set(key, { key, subject: alert.subject, severity: alert.severity, raisedAt: state?.raisedAt ?? now.toISOString(), lastSentAt: now.toISOString(), sent: (state?.sent ?? 0) + 1 });
+    const told = state !== undefined && state.sent > 0;
+    if (told && now.getTime() - Date.parse(state.lastSentAt) < this.deps.repeatHours * 3600_000) return 'quiet';
+    const subject = told ? `still open since ${state.raisedAt}: ${alert.subject}` : alert.subject;
+    let failure: string | undefined;
+    try {
+      await this.deps.notifier.notify({ ...alert, subject, key, details: { ...alert.details, alertState: told ? 'repeated' : 'raised', ...(state && !told ? { openSince: state.raisedAt } : {}) } });
+    } catch (error) {
+      if (!(error instanceof NotDeliveredError)) throw error;
+      failure = error.message;
+    }
+    const raisedAt = state?.raisedAt ?? now.toISOString();
+    if (failure !== undefined) {
+      // Kept open, so `agent status` shows the condition and that nobody was told; a repeat that failed leaves the state as it was.
+      if (!told) this.open.set(key, { key, subject: alert.subject, severity: alert.severity, raisedAt, lastSentAt: state?.lastSentAt ?? '', sent: 0, undelivered: failure });
+      this.save();
+      return 'undelivered';
+    }
+    this.open.set(key, { key, subject: alert.subject, severity: alert.severity, raisedAt, lastSentAt: now.toISOString(), sent: (state?.sent ?? 0) + 1 });
     this.save();
-    return state ? 'repeated' : 'raised';
+    return told ? 'repeated' : 'raised';
   }
 
   /** The condition `key` no longer holds: a resolved alert when it was open, nothing otherwise. */
   async resolve(key: string, site: string, message: string): Promise<boolean> {
     const state = this.open.get(key);
     if (!state) return false;
+    if (state.sent === 0) {
+      // Over before any hook took it: nobody is told it is resolved either (the log has both).
+      this.open.delete(key);
+      this.save();
+      return true;
+    }
     // Not delivered: it stays open, and the next pass that finds the condition over resolves it again.
     if (!(await delivered(this.deps.notifier.notify({ severity: 'info', site, subject: `resolved: ${state.subject}`, message, key, details: { alertState: 'resolved', raisedAt: state.raisedAt } })))) return false;
     this.open.delete(key);

@@ -83,16 +83,27 @@ describe('alerts no hook took are sent again on the next pass', () => {
     again.close();
   });
 
-  it('a condition whose alert reached no hook is not recorded as open: the next pass raises it again', async () => {
+  it('a condition whose alert reached no hook is kept open as not delivered (agent status shows it), and the next pass raises it again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-alert-book-'));
     const now = () => new Date('2026-03-01T00:00:00Z');
     const raise = (book: AlertBook) => book.raise('gap:binlog', { severity: 'critical', site: 'site-a', subject: 'binlog gap in binlog: segment 3 missing', message: '…' });
     expect(await raise(new AlertBook(dir, { notifier: failing, now, repeatHours: 24 }))).toBe('undelivered');
-    expect(AlertBook.read(dir)).toEqual([]);
+    expect(AlertBook.read(dir)).toEqual([expect.objectContaining({ key: 'gap:binlog', sent: 0, raisedAt: '2026-03-01T00:00:00.000Z', undelivered: expect.any(String) })]);
     expect(await raise(new AlertBook(dir, { notifier: recording(dir), now, repeatHours: 24 }))).toBe('raised');
-    expect(AlertBook.read(dir).map((a) => a.key)).toEqual(['gap:binlog']);
+    expect(AlertBook.read(dir)).toEqual([expect.objectContaining({ key: 'gap:binlog', sent: 1 })]);
+    expect(AlertBook.read(dir)[0]!.undelivered).toBeUndefined();
     // Its resolution no hook took leaves it open, to be resolved again.
     expect(await new AlertBook(dir, { notifier: failing, now, repeatHours: 24 }).resolve('gap:binlog', 'site-a', 'closed')).toBe(false);
     expect(AlertBook.read(dir).map((a) => a.key)).toEqual(['gap:binlog']);
+  });
+
+  it('a condition over before any hook took its alert is closed without a resolved message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-alert-book-'));
+    const now = () => new Date('2026-03-01T00:00:00Z');
+    await new AlertBook(dir, { notifier: failing, now, repeatHours: 24 }).raise('gap:binlog', { severity: 'critical', site: 'site-a', subject: 'binlog gap', message: '…' });
+    const sent: string[] = [];
+    expect(await new AlertBook(dir, { notifier: { notify: async (a) => void sent.push(a.subject) }, now, repeatHours: 24 }).resolve('gap:binlog', 'site-a', 'closed')).toBe(true);
+    expect(sent).toEqual([]);
+    expect(AlertBook.read(dir)).toEqual([]);
   });
 });

@@ -279,4 +279,14 @@ cp -a "$1"/. "$2"/`;
     expect(raised()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
     expect(raised()[0]!.message).toMatch(/ECONNREFUSED|connect/);
   }, 60_000);
+
+  it('agent status shows an open condition whose alert no hook took, as not delivered and why', () => {
+    const rec = join(dir, 'rec-10');
+    mkdirSync(rec);
+    const { config } = siteOf('site-j', [`{ name: cs, type: recordings, path: ${rec} }`]);
+    writeFileSync(config, readFileSync(config, 'utf8').replace(s3.endpoint, 'http://127.0.0.1:9').replace(/alerts: \{ command: .*\}/, 'alerts: { command: "exit 3" }'));
+    expect(run(config).status).toBe(1);
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', config], { encoding: 'utf8' });
+    expect(status.stdout).toMatch(/^ALERT critical +the heartbeat cannot be written to the store \(since [^)]+\) NOT DELIVERED: alert "the heartbeat cannot be written to the store" reached no hook: .*exit/m);
+  }, 60_000);
 });
