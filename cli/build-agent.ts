@@ -104,6 +104,7 @@ function fileProblem(error: unknown): string {
  */
 export async function checkSitePaths(config: AgentConfig, options: { sources?: boolean } = {}): Promise<void> {
   const problems: string[] = [];
+  if (config.sources.length === 0) problems.push('sources: the agent needs at least one source to ship (a configuration without sources serves the restore, snapshots and backups commands, as at a standby site)');
   try {
     const st = statSync(config.state, { throwIfNoEntry: false });
     if (st && !st.isDirectory()) problems.push(`state: ${config.state} exists and is not a directory`);

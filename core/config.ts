@@ -79,7 +79,6 @@ export type SourceConfig = RecordingsSourceConfig | RotatedSourceConfig | Binlog
 /** Profile rules checked across fields, then per-profile defaults filled. */
 const sourcesSchema = z
   .array(sourceSchema)
-  .min(1, 'at least one source is required')
   .superRefine((sources, ctx) => {
     const seen = new Set<string>();
     sources.forEach((s, i) => {
@@ -169,7 +168,8 @@ export const agentConfigSchema = z
     /** One limit for all uploads, on a weekly schedule (agent/bandwidth.ts). */
     bandwidth: bandwidthSchema.optional(),
     metrics: metricsSchema.optional(),
-    sources: sourcesSchema,
+    /** What the agent ships; none at a standby site whose configuration serves restores only (the agent refuses to run without one). */
+    sources: sourcesSchema.default([]),
   })
   .strict();
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -10,6 +10,18 @@ import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
 
 const name = z.string().regex(NAME_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit');
 const days = (min: number) => z.number().int().min(min).max(36_500);
+
+/** The retentions CloudWatch Logs accepts (AWS::Logs::LogGroup RetentionInDays); any other fails the deploy. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+const logDays = z
+  .number()
+  .int()
+  .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), { message: `CloudWatch keeps logs for one of ${LOG_RETENTION_DAYS.join(', ')} days; give one of them` });
+
+/** The longest region name (ap-southeast-2 and its kind): the bucket name must fit S3's 63 characters in any. */
+const LONGEST_REGION = 14;
+/** Step Functions caps a state machine's name at 80 characters. */
+const STATE_MACHINE_NAME_MAX = 80;
 /** An AWS account id or an IAM principal ARN (role, user, root). */
 const principal = z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/, 'must be a 12-digit account id or an IAM role/user/root ARN');
 /** True for a time zone name the runtime (and so EventBridge Scheduler's IANA database) knows. */
@@ -136,9 +148,9 @@ export const deploymentConfigSchema = z
     logs: z
       .object({
         /** CloudWatch retention of the ingest function's logs. */
-        functionRetentionDays: days(1).default(90),
+        functionRetentionDays: logDays.default(90),
         /** Catalogue and replay log groups hold the audit trail (every search, listen, download). */
-        auditRetentionDays: days(1).default(731),
+        auditRetentionDays: logDays.default(731),
         /** S3 server access logs of the data bucket. */
         accessLogExpirationDays: days(1).default(365),
       })
@@ -147,8 +159,17 @@ export const deploymentConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // Names AWS refuses at deploy time, after a synth that succeeded: said here, with the setting.
+    const bucket = `${config.stackPrefix.toLowerCase()}-data-${config.env?.account ?? '123456789012'}-${config.env?.region ?? 'x'.repeat(LONGEST_REGION)}`;
+    if (bucket.length > 63) {
+      ctx.addIssue({ code: 'custom', path: ['stackPrefix'], message: `makes the data bucket's name ${bucket.length} characters long${config.env ? '' : ' in the longest region name'}, over S3's 63: use at most ${63 - (bucket.length - config.stackPrefix.length)} characters` });
+    }
     const seen = new Set<string>();
     config.sites.forEach((site, i) => {
+      const machine = `${config.stackPrefix}-${site.name}-backup-window`;
+      if (machine.length > STATE_MACHINE_NAME_MAX) {
+        ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `with stackPrefix "${config.stackPrefix}" names the state machine ${machine} (${machine.length} characters), over Step Functions' ${STATE_MACHINE_NAME_MAX}: shorten the site name or the prefix` });
+      }
       if (seen.has(site.name)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `site "${site.name}" is listed twice` });
       seen.add(site.name);
       // A recording under Object Lock cannot be purged: retention shorter than the lock is a promise the purge cannot keep.

@@ -105,7 +105,7 @@ sources:
     writeTree(r.rec, 2, 2, { size: 1000, firstBatch: 10 });
     r.fail(true);
     r.clock.advance(30_000);
-    expect(await r.agent.cycle()).toMatchObject({ packs: 0, failed: 2 });
+    expect(await r.agent.cycle()).toMatchObject({ packs: 0, failed: 3 }); // the two batches, and the heartbeat
     text = await (await fetch(`${server.url}/metrics`)).text();
     expect(sample(text, 'ferry_agent_failures_total{source="cs"}')).toBe(2);
     expect(sample(text, 'ferry_agent_backlog_items{source="cs"}')).toBe(4);

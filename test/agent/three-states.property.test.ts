@@ -215,7 +215,9 @@ sources:
   // Each loss record was alerted once, and nothing else was alerted as critical.
   const critical = alerts.filter((a) => a.severity === 'critical').map((a) => a.key ?? '');
   expect(critical.filter((k) => k.startsWith('loss:')).sort()).toEqual(lossLog.all().map((l) => `loss:${l.id}`).sort());
-  expect(critical.filter((k) => !k.startsWith('loss:') && k !== 'source-empty:rec')).toEqual([]);
+  // A simulated kill leaves the pass running against a store that refuses everything, so its
+  // heartbeat fails and is alerted; a real kill -9 writes nothing at all.
+  expect(critical.filter((k) => !k.startsWith('loss:') && k !== 'source-empty:rec' && k !== 'heartbeat')).toEqual([]);
   expect(existsSync(join(config.state, 'observations.json'))).toBe(true);
 }
 

@@ -60,6 +60,16 @@ describe('agent configuration paths', () => {
     }
   });
 
+  it('a configuration without sources (a standby site) is refused by agent check and run, naming why (the restore commands take it)', () => {
+    const dir = siteDir();
+    writeFileSync(join(dir, 'agent.yaml'), `site: standby\nstate: ${join(dir, 'state')}\n`);
+    for (const cmd of [['agent', 'check'], ['agent', 'run', '--once']]) {
+      const r = ferry([...cmd, '--config', join(dir, 'agent.yaml')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('sources: the agent needs at least one source to ship (a configuration without sources serves the restore, snapshots and backups commands, as at a standby site)');
+    }
+  });
+
   it('accepts a good configuration with agent check', () => {
     const dir = siteDir();
     writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);

@@ -157,8 +157,6 @@ sources:
 site: ocs-dr
 state: ${join(dir, 'dr-state')}
 cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.iam!.s3Endpoint}, api: ${cloud.apiUrl}, credentials: { accessKeyId: ${drKey.accessKeyId}, secretAccessKey: "${drKey.secretAccessKey}" } }
-sources:
-  - { name: standby-share, type: tree, path: "${join(dir, 'standby')}" }
 `,
   );
   const clock = new ManualClock(new Date('2026-03-02T02:00:00Z'));

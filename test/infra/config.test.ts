@@ -55,6 +55,22 @@ describe('deployment configuration', () => {
     expect(problemsOf({ sites: [] })).toEqual(['sites: at least one site is required']);
   });
 
+  it('refuses what synthesizes but AWS rejects at deploy: a log retention CloudWatch does not offer, a bucket name over 63 characters, a state machine name over 80', () => {
+    const site = { name: 'a', retentionDays: 90 };
+    expect(problemsOf({ sites: [site], logs: { functionRetentionDays: 100, auditRetentionDays: 731 } })).toEqual([
+      expect.stringMatching(/^logs\.functionRetentionDays: CloudWatch keeps logs for one of 1, 3, 5, .*, 3653 days; give one of them$/),
+    ]);
+    expect(problemsOf({ sites: [site], logs: { functionRetentionDays: 90, auditRetentionDays: 1096 } })).toEqual([]);
+    const prefix = `F${'x'.repeat(33)}`;
+    expect(problemsOf({ stackPrefix: prefix, sites: [site] })).toEqual([`stackPrefix: makes the data bucket's name 67 characters long in the longest region name, over S3's 63: use at most 30 characters`]);
+    expect(problemsOf({ stackPrefix: 'F'.repeat(30), sites: [site] })).toEqual([]);
+    expect(problemsOf({ stackPrefix: prefix, env: { account: '111122223333', region: 'eu-west-1' }, sites: [site] })).toEqual([]);
+    const long = 'site-with-a-very-long-name-for-a-contact-centre-abcdefghijklm';
+    expect(problemsOf({ stackPrefix: 'Ferry', sites: [{ name: long, retentionDays: 90 }] })).toEqual([
+      `sites[0].name: with stackPrefix "Ferry" names the state machine Ferry-${long}-backup-window (${`Ferry-${long}-backup-window`.length} characters), over Step Functions' 80: shorten the site name or the prefix`,
+    ]);
+  });
+
   it("takes a site's orphanGraceDays (absent: the purge's default) and refuses one under a day", () => {
     expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90, orphanGraceDays: 14 }] }).sites[0]!.orphanGraceDays).toBe(14);
     expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90 }] }).sites[0]!.orphanGraceDays).toBeUndefined();
