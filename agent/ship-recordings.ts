@@ -76,6 +76,7 @@ export function reportLost(s: RecordingsState, source: RecordingsSourceConfig, b
 /** Ships what the walk hands out, in its order, `packConcurrency` at a time, until the slice ends. */
 export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig, walk: RecordingsWalk, report: CycleReport): Promise<void> {
   const ctx = shipContext(s, source);
+  const failures: ShipFailure[] = [];
   let done = 0;
   const progress = () => s.deps.onProgress?.({ phase: 'ship', packsDone: done, packsTotal: walk.readyFound, recordings: report.recordings, bytes: report.bytes });
   progress();
@@ -107,7 +108,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
       }
       const work = await walk.next();
       if (!work) break;
-      const outcome = await shipWithRetry(s, source, alone && first ? { ...ctx, onPacked: join } : ctx, work).finally(join);
+      const outcome = await shipWithRetry(s, source, alone && first ? { ...ctx, onPacked: join } : ctx, work, failures).finally(join);
       report.lost += outcome.lost;
       if (outcome.result) {
         report.packs++;
@@ -121,11 +122,42 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
     }
   };
   await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, (_, n) => worker(n)));
+  await shipFailedAlert(s, source, failures, !report.more && !s.stopping());
 }
 
-async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
+interface ShipFailure {
+  batch: string;
+  attempts: number;
+  error: string;
+}
+
+/**
+ * One alert a source for its batches that could not be shipped in the pass (a store that
+ * refuses this agent fails every batch: one alert for the cause, not one a batch), naming how
+ * many, the first few and the first error; resolved by a pass that shipped all it tried.
+ */
+async function shipFailedAlert(s: RecordingsState, source: RecordingsSourceConfig, failures: readonly ShipFailure[], complete: boolean): Promise<void> {
+  const key = `ship-failed:${source.name}`;
+  const { site } = s.deps.config;
+  if (failures.length === 0) {
+    if (complete) await s.alerts.resolve(key, site, `Every batch of ${source.name} the agent tried ships again.`);
+    return;
+  }
+  const [first] = failures;
+  const named = failures.slice(0, 5).map((f) => f.batch).join(', ');
+  await s.alerts.raise(key, {
+    severity: 'warning',
+    site,
+    subject: `${source.name}: ${failures.length === 1 ? `batch ${first!.batch} could not be shipped` : `${failures.length} batches could not be shipped`}`,
+    message: `${failures.length} batch(es) could not be shipped in this pass (${named}${failures.length > 5 ? ', …' : ''}). After ${first!.attempts} attempt(s): ${first!.error}. They stay in the backlog and are tried again next pass.`,
+    details: { source: source.name, batches: failures.length, first: first!.batch },
+  });
+}
+
+async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork, failures: ShipFailure[]): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
   const { log, config } = s.deps;
   const attempts = config.shipping.attempts;
+  // An agent before one alert a source raised one a batch: resolved here as its batch ships.
   const failedKey = `ship-failed:${work.source}:${work.batch}`;
   let lost = 0;
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -178,12 +210,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
       s.onError(`${work.batch}: ${messageOf(error)}`);
       log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
       if (!retryable || attempt === attempts) {
-        await s.alerts.raise(failedKey, {
-          severity: 'warning',
-          site: config.site,
-          subject: `batch ${work.batch} could not be shipped`,
-          message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.`,
-        });
+        failures.push({ batch: work.batch, attempts: attempt, error: messageOf(error) });
         return { lost };
       }
       await new Promise((r) => setTimeout(r, s.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));

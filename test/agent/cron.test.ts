@@ -129,13 +129,13 @@ describe('a cron-driven agent (--once) under eviction', () => {
     expect(first.report).toMatchObject({ packs: 0, failed: 3, lost: 0 });
     const again = await cronPass(s.config, down, alerts);
     expect(again.report.failed).toBe(3);
-    // The "could not be shipped" alerts have memory: once per batch, not once per pass.
-    expect(alerts.filter((a) => a.subject.includes('could not be shipped'))).toHaveLength(2);
+    // One "could not be shipped" alert for the source (one cause, not one a batch), with memory: not once per pass.
+    expect(alerts.filter((a) => a.subject.includes('could not be shipped')).map((a) => a.subject)).toEqual(['cs: 2 batches could not be shipped']);
     rmSync(join(s.root, '000001'), { recursive: true });
     const third = await cronPass(s.config, store, alerts);
     expect(third.report).toMatchObject({ packs: 1, lost: 10, failed: 0 });
     expect(await shippedPaths(store)).toHaveLength(10);
-    expect(alerts.filter((a) => a.subject.startsWith('resolved: batch 000002'))).toHaveLength(1);
+    expect(alerts.filter((a) => a.subject.startsWith('resolved: cs: 2 batches could not be shipped'))).toHaveLength(1);
   });
 });
 

@@ -173,7 +173,7 @@ describe('publishing through a faulty link under write-once rules', () => {
     // the torn object, write-once; the batch stays in the backlog and the alert says so).
     expect(report).toMatchObject({ packs: 0, failed: 1 });
     expect(agent.journal.totals.recordings).toBe(0);
-    expect(r.alerts.map((a) => a.subject)).toEqual(['batch 000001 could not be shipped']);
+    expect(r.alerts.map((a) => a.subject)).toEqual(['cs: batch 000001 could not be shipped']);
   });
 
   it('ships a pack whose single PUT the store kept torn again under a new key, named by the manifest with the dead one listed', async () => {
