@@ -40,30 +40,50 @@ import { InsufficientSpaceError } from './restore-fetch.ts';
  * `.part`s an earlier run left), for the free-space check: a re-run needs less. And `partNames`: the paths of the snapshot that a restored file's temporary
  * name could meet (isPartLike, partSuffixOf).
  */
-async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: Buffer | undefined, included: (path: string) => boolean) {
+async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: Buffer | undefined, included: (path: string) => boolean, filtered: boolean) {
   let needed = 0;
   let reclaimed = 0;
   let filesTotal = 0;
   let bytesTotal = 0;
   const partNames = new Set<string>();
+  const conflicts = { count: 0, paths: [] as string[] };
+  const conflict = (path: string, what: string) => {
+    if (conflicts.count++ < 10) conflicts.paths.push(`${path} (${what})`);
+  };
+  // A file below a directory an earlier run gave mode 0000 cannot be looked at yet: counted as
+  // still needed (the writer opens that directory to its owner). One below a file of DIR is in
+  // the way (ENOTDIR).
+  const look = (path: Buffer) =>
+    lstatOrUndefined(path).catch((error: NodeJS.ErrnoException) => (error.code === 'EACCES' ? undefined : error.code === 'ENOTDIR' ? ('below a file' as const) : Promise.reject(error)));
   for await (const e of entries(file, manifest)) {
     const parts = safeComponents(e);
     if (isPartLike(parts.at(-1)!.toString('latin1'))) partNames.add(relKeyOf(parts));
     // Asked of every entry (a directory or link too), so each --include knows whether it matched.
-    if (!included(e.path) || e.type !== 'file') continue;
+    const wanted = included(e.path);
+    // What DIR holds in the way of a directory of the snapshot: refused before anything is written.
+    if (e.type === 'dir' && root && !filtered) {
+      const st = await look(pathBelow(root, parts));
+      if (st === 'below a file') conflict(e.path, 'below a file of DIR');
+      else if (st && !st.isDirectory()) conflict(e.path, `${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} where the snapshot has a directory`);
+    }
+    if (!wanted || e.type !== 'file') continue;
     filesTotal++;
     bytesTotal += e.size;
-    // A file below a directory an earlier run gave mode 0000 cannot be looked at yet: counted as still needed (the writer opens that directory to its owner).
-    const look = (path: Buffer) => lstatOrUndefined(path).catch((error: NodeJS.ErrnoException) => (error.code === 'EACCES' ? undefined : Promise.reject(error)));
-    const st = root ? await look(pathBelow(root, parts)) : undefined;
+    const found = root ? await look(pathBelow(root, parts)) : undefined;
+    if (found === 'below a file') {
+      conflict(e.path, 'below a file of DIR');
+      continue;
+    }
+    if (found?.isDirectory()) conflict(e.path, 'a directory where the snapshot has a file');
+    const st = found;
     if (st && st.isFile() && st.size === e.size) continue;
     // What the file takes on disk (whole blocks), less what an earlier run's `.part` of it holds:
     // this run writes over it, so a disk filled by that leftover is not refused as full.
     needed += Math.ceil(e.size / BLOCK) * BLOCK;
     const left = root ? await look(Buffer.concat([pathBelow(root, parts), Buffer.from('.ferry-part')])) : undefined;
-    if (left?.isFile()) reclaimed += left.blocks * 512;
+    if (typeof left === 'object' && left.isFile()) reclaimed += left.blocks * 512;
   }
-  return { needed: Math.max(0, needed - reclaimed), filesTotal, bytesTotal, partNames };
+  return { needed: Math.max(0, needed - reclaimed), filesTotal, bytesTotal, partNames, conflicts };
 }
 
 /** The allocation unit the free-space check counts a file in (ext4, XFS and NTFS default). */
@@ -145,10 +165,15 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   const included = filtered ? (path: string) => includes.some((i) => i.matches(path)) : () => true;
   const index = await fetchIndex(blobs, manifest);
   try {
-    const { needed, filesTotal, bytesTotal, partNames } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included);
+    const { needed, filesTotal, bytesTotal, partNames, conflicts } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included, filtered);
     const unmatched = includes.filter((i) => !i.matched).map((i) => i.glob);
     if (unmatched.length > 0) {
       throw new InvalidInputError(`--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt}): paths are relative to the source's root, as \`ferry restore tree … --stdout\` and the index name them. Nothing was written.`);
+    }
+    if (conflicts.count > 0) {
+      throw new InvalidInputError(
+        `${conflicts.count} path(s) of snapshot ${manifest.snapshotId} meet something else in ${target}: ${conflicts.paths.join(', ')}${conflicts.count > conflicts.paths.length ? ', …' : ''}. Nothing is replaced and no link is followed: move them away, or restore into an empty directory. Nothing was written.`,
+      );
     }
     const free = opts.freeBytes ?? (await freeBytesAt(target, { pastErrors: true }));
     if (needed > free) {

@@ -288,8 +288,21 @@ describe('tree restore', () => {
     mkdirSync(to);
     mkdirSync(outside);
     symlinkSync(outside, join(to, 'docs'));
-    await expect(restoreTree({ blobs: store, manifest, to })).rejects.toThrow(/refusing to restore below .*docs: it is a symbolic link/);
+    await expect(restoreTree({ blobs: store, manifest, to })).rejects.toThrow(/path\(s\) of snapshot \w+ meet something else in .*: docs \(a symbolic link where the snapshot has a directory\).*Nothing was written/);
     expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('refuses a DIR whose files and directories are in the way of the snapshot before writing anything, naming each (a file where a directory is, and the reverse)', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'mixed');
+    mkdirSync(to);
+    writeFileSync(join(to, 'docs'), 'a file where the snapshot has a directory');
+    mkdirSync(join(to, 'top.txt'));
+    const before = picture(to);
+    await expect(restoreTree({ blobs: store, manifest, to })).rejects.toThrow(
+      /^4 path\(s\) of snapshot \w+ meet something else in .*mixed: docs \(a file where the snapshot has a directory\), docs\/a\.xml \(below a file of DIR\), docs\/b\.bin \(below a file of DIR\), top\.txt \(a directory where the snapshot has a file\)\. Nothing is replaced and no link is followed: move them away, or restore into an empty directory\. Nothing was written\.$/,
+    );
+    expect(picture(to)).toEqual(before);
   });
 
   it('refuses content that does not match its SHA-256 and keeps nothing under its name', async () => {
