@@ -26,7 +26,7 @@ export interface PurgeReport {
 function planLines(plan: PurgePlanResult): string[] {
   const s = plan.summary;
   const lines = [
-    `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}`,
+    `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}${s.deferred ? `; ${s.deferred} target(s) left for the next purge to keep the plan within Step Functions' state size` : ''}`,
     `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
   ];
   if (s.copiedOut) lines.push(`  legal hold: ${s.copiedOut} pack(s) whose held calls were copied out to their own held pack, so the rest could go`);

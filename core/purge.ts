@@ -99,6 +99,8 @@ export interface PurgePlanResult {
     /** Pack attempts that never got a manifest, past the grace period (core/orphan-sweep.ts). */
     orphans: number;
     truncated: boolean;
+    /** Targets left for the next purge because the plan would not fit Step Functions' state (fitPlanState). */
+    deferred?: number;
     /** Tree snapshots (file shares): core/tree-purge.ts. */
     trees?: TreePurgeSummary;
   };
@@ -204,6 +206,33 @@ async function gatherArtefacts(deps: PurgePlanDeps, site: string, counters: { un
   return artefacts;
 }
 
+/**
+ * The most a plan may weigh as JSON. Step Functions holds it in the execution's state, which it
+ * caps at 256 KiB (a task result or state over it fails the execution with
+ * States.DataLimitExceeded, which no Catch takes: the site's lock would stay held): the rest of
+ * the state (the lock, the run) needs the margin.
+ */
+export const PLAN_STATE_BYTES = 200 * 1024;
+
+/**
+ * The plan cut to PLAN_STATE_BYTES: batches are dropped from the end (their targets wait for the
+ * next purge, as when maxTargets cuts a plan) and the summary says so. Packs of many held calls
+ * carry every held rid (`keep`), and are what makes a plan heavy.
+ */
+export function fitPlanState(result: PurgePlanResult): PurgePlanResult {
+  const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
+  let size = bytes(result);
+  if (size <= PLAN_STATE_BYTES) return result;
+  const batches = [...result.batches];
+  let deferred = 0;
+  while (batches.length > 0 && size > PLAN_STATE_BYTES) {
+    const last = batches.pop()!;
+    size -= bytes(last) + 1;
+    deferred += last.targets.length;
+  }
+  return { ...result, batches, summary: { ...result.summary, truncated: true, deferred } };
+}
+
 export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Promise<PurgePlanResult> {
   const counters = { unreadable: 0 };
   const { packs, dead, more } = await gatherPacks(deps, input, counters);
@@ -216,7 +245,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects);
   const budget = input.maxTargets - plan.targets.length - orphans.length;
   const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, onTarget: input.onTarget });
-  return {
+  return fitPlanState({
     site: input.site,
     batches: [...batches, ...treeBatches(trees.targets, input.batchObjects, batches.length)],
     summary: {
@@ -234,7 +263,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       truncated: plan.truncated || more || trees.summary.truncated,
       trees: trees.summary,
     },
-  };
+  });
 }
 
 // ---- delete ----

@@ -3,7 +3,7 @@ import { ManualClock } from '../../core/clock.ts';
 import { MemoryLockTable, SiteLocks, LockLostError } from '../../core/lock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
-import { BlobStoreDeleter, deletePurgeBatch, planPurge, type ObjectDeleter } from '../../core/purge.ts';
+import { BlobStoreDeleter, PLAN_STATE_BYTES, deletePurgeBatch, fitPlanState, planPurge, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
 import { purgeReport } from '../../core/purge-report.ts';
 import { checkRecall, MemoryArchiveStore, requestRecall } from '../../core/recall.ts';
 import { MemoryRecallStatusStore } from '../../core/recall-status.ts';
@@ -69,6 +69,28 @@ describe('planPurge', () => {
     const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 2, batchObjects: 2 });
     expect(plan.summary).toMatchObject({ targets: 2, truncated: true });
     expect(plan.batches).toHaveLength(2);
+  });
+});
+
+describe("the plan within Step Functions' state", () => {
+  it('drops batches from the end (for the next purge) when packs of many held calls would make the plan heavier than the state allows, and says how many', () => {
+    const rids = (n: number) => Array.from({ length: n }, (_, i) => `r${String(i).padStart(26, '0')}`);
+    const batch = (index: number) => ({ index, targets: [{ key: `recordings/site-a/2026/01/01/p${index}.tar`, then: `manifests/site-a/recordings/2026/01/01/p${index}.json`, kind: 'pack' as const, keep: rids(400) }] });
+    const plan: PurgePlanResult = {
+      site: 'site-a',
+      batches: Array.from({ length: 40 }, (_, i) => batch(i)),
+      summary: { targets: 40, packs: 40, fulls: 0, segments: 0, keptPacks: 0, keptPacksHeld: 0, copiedOut: 40, keptFulls: 0, keptSegments: 0, unreadable: 0, orphans: 0, truncated: false },
+    };
+    expect(Buffer.byteLength(JSON.stringify(plan))).toBeGreaterThan(256 * 1024);
+    const fitted = fitPlanState(plan);
+    expect(Buffer.byteLength(JSON.stringify(fitted))).toBeLessThanOrEqual(PLAN_STATE_BYTES);
+    expect(fitted.batches.map((b) => b.index)).toEqual(plan.batches.slice(0, fitted.batches.length).map((b) => b.index));
+    expect(fitted.summary).toMatchObject({ truncated: true, deferred: 40 - fitted.batches.length });
+    expect(fitted.batches.length).toBeGreaterThan(10);
+    const report = purgeReport({ site: 'site-a', startedAt: NOW.toISOString(), plan: fitted, deleted: [] }, new Date(NOW.getTime() + 60_000), DEFAULT_WORKFLOW_CONFIG);
+    expect(report.alert.message).toContain(`; ${40 - fitted.batches.length} target(s) left for the next purge to keep the plan within Step Functions' state size`);
+    const light = { ...plan, batches: plan.batches.slice(0, 2) };
+    expect(fitPlanState(light)).toBe(light);
   });
 });
 
