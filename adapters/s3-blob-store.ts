@@ -105,18 +105,26 @@ function rangeSize(e: SdkErrorShape): number {
   return totalFromContentRange(e.$response?.headers?.['content-range']) ?? -1;
 }
 
+/**
+ * An S3 error as an operator reads it: its name and message. An answer without a body (a HEAD)
+ * leaves the SDK nothing but the status: named by it, so that a refused key reads as one, not
+ * as "Unknown: UnknownError".
+ */
+function describeS3Error(name: string, status: number | undefined, message: string): string {
+  const unnamed = name === '' || name === 'Unknown' || name === 'UnknownError';
+  if (!unnamed) return `${name}: ${message}`;
+  const label = status === 403 ? 'HTTP 403 Forbidden (the store refused these credentials or this request: check cloud.credentials and what the role may do)' : status ? `HTTP ${status}` : '';
+  if (!label) return message;
+  return message === 'UnknownError' || message === 'Unknown' ? label : `${label}: ${message}`;
+}
+
 /** Maps one SDK (or network) error to the Ferry error callers act on. Ferry errors pass through. */
 export function translateS3Error(error: unknown, operation: string, key: string): Error {
   if (error instanceof FerryError) return error;
   const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   const name = e.name ?? e.Code ?? '';
   const status = e.$metadata?.httpStatusCode;
-  // An answer without a body (a HEAD) leaves the SDK nothing but the status: name it, so that a
-  // refused key reads as one, not as "Unknown: UnknownError".
-  const unnamed = name === '' || name === 'Unknown' || name === 'UnknownError';
-  const message = messageOf(error);
-  const label = !unnamed ? name : status === 403 ? 'HTTP 403 Forbidden (the store refused these credentials or this request: check cloud.credentials and what the role may do)' : status ? `HTTP ${status}` : '';
-  const what = `S3 ${operation} ${key}: ${label}${label && !(unnamed && (message === 'UnknownError' || message === 'Unknown')) ? `: ${message}` : label ? '' : message}`;
+  const what = `S3 ${operation} ${key}: ${describeS3Error(name, status, messageOf(error))}`;
   if (name === 'NoSuchBucket') return new FerryError('fatal', what, { cause: error });
   if (NOT_FOUND.has(name) || status === 404) return new NotFoundError(what, { cause: error });
   if (name === 'InvalidRange' || status === 416) {

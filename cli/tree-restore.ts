@@ -86,6 +86,14 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
   return { needed: Math.max(0, needed - reclaimed), filesTotal, bytesTotal, partNames, conflicts };
 }
 
+/** What DIR holds in the way of the snapshot (stillNeeded's conflicts), refused before anything is written. */
+function refuseConflicts(conflicts: { count: number; paths: string[] }, manifest: TreeSnapshotManifest, target: string): void {
+  if (conflicts.count === 0) return;
+  throw new InvalidInputError(
+    `${conflicts.count} path(s) of snapshot ${manifest.snapshotId} meet something else in ${target}: ${conflicts.paths.join(', ')}${conflicts.count > conflicts.paths.length ? ', …' : ''}. Nothing is replaced and no link is followed: move them away, or restore into an empty directory. Nothing was written.`,
+  );
+}
+
 /** The allocation unit the free-space check counts a file in (ext4, XFS and NTFS default). */
 const BLOCK = 4096;
 
@@ -170,11 +178,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     if (unmatched.length > 0) {
       throw new InvalidInputError(`--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt}): paths are relative to the source's root, as \`ferry restore tree … --stdout\` and the index name them. Nothing was written.`);
     }
-    if (conflicts.count > 0) {
-      throw new InvalidInputError(
-        `${conflicts.count} path(s) of snapshot ${manifest.snapshotId} meet something else in ${target}: ${conflicts.paths.join(', ')}${conflicts.count > conflicts.paths.length ? ', …' : ''}. Nothing is replaced and no link is followed: move them away, or restore into an empty directory. Nothing was written.`,
-      );
-    }
+    refuseConflicts(conflicts, manifest, target);
     const free = opts.freeBytes ?? (await freeBytesAt(target, { pastErrors: true }));
     if (needed > free) {
       throw new InsufficientSpaceError(`not enough disk space in ${target}: the snapshot needs ${formatBytes(needed)} more (${filesTotal} file(s), ${formatBytes(bytesTotal)} in all), only ${formatBytes(free)} is free. Nothing was written.`);

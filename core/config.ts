@@ -81,9 +81,16 @@ const sourcesSchema = z
   .array(sourceSchema)
   .superRefine((sources, ctx) => {
     const seen = new Set<string>();
+    const roots = new Map<string, string>();
     sources.forEach((s, i) => {
       if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `duplicate source name "${s.name}"` });
       seen.add(s.name);
+      // Two recordings sources on one root would ship every recording twice, under two names.
+      if (s.type === 'recordings') {
+        const other = roots.get(s.path);
+        if (other !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'path'], message: `source ${other} already ships the recordings under ${s.path}` });
+        else roots.set(s.path, s.name);
+      }
       if (s.type === 'recordings' || s.type === 'tree') return;
       for (const p of checkArtefactSource(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, ...p.path], message: p.message });
     });

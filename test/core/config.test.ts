@@ -77,6 +77,11 @@ sources:
     );
   });
 
+  it('refuses two recordings sources on one root (every recording would ship twice), not two tree or backup sources on one path', () => {
+    expect(problems(`${good}  - name: cs2\n    type: recordings\n    path: /var/recordings\n`)).toEqual(['sources[1].path: source contactstore already ships the recordings under /var/recordings']);
+    expect(parseAgentConfig(`${good}  - { name: t1, type: tree, path: /srv/share, include: ["a/**"] }\n  - { name: t2, type: tree, path: /srv/share, include: ["b/**"] }\n`).sources).toHaveLength(3);
+  });
+
   it('reports duplicate source names and bad YAML', () => {
     expect(problems(`${good}  - name: contactstore\n    type: recordings\n    path: /y\n`).join()).toContain('sources[1].name: duplicate source name "contactstore"');
     expect(problems('site: [unclosed').join()).toMatch(/not valid YAML at line 1/);
