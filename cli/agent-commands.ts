@@ -7,7 +7,7 @@ import type { Backlog } from '../agent/sources/recordings.ts';
 import { backlogOfView } from '../agent/recordings-walk.ts';
 import { leftView } from '../agent/state/pending-view.ts';
 import { Observations } from '../agent/state/observations.ts';
-import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig } from './build-agent.ts';
+import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import { createLogger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
@@ -18,7 +18,7 @@ import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
-import { InvalidInputError, messageOf } from '../core/errors.ts';
+import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
 
 /**
  * Calls `stop` on SIGINT or SIGTERM, as often as they come (a Ctrl-C at a terminal reaches
@@ -91,12 +91,16 @@ export function registerAgentCommands(program: Command): void {
 
   agent
     .command('check')
-    .description('check the configuration and the paths it names (state directory, every source path), then exit')
+    .description('check the configuration, the paths it names (state directory, every source path) and that the store answers this agent, then exit')
     .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
       await checkSitePaths(config);
+      // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
+      const store = await storeProblem(config);
+      if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
       process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
+      process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : 'store: it answers and takes this agent\'s credentials\n');
     });
 
   agent

@@ -1,6 +1,7 @@
 import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:fs';
 import nodePath, { type PlatformPath } from 'node:path';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, NotFoundError, messageOf } from '../core/errors.ts';
+import { heartbeatPrefix } from '../core/fleet.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { batchDepthProblem } from '../agent/sources/scan.ts';
 import { hasExtension } from '../agent/sources/recordings.ts';
@@ -13,7 +14,7 @@ import { Agent, type Progress } from '../agent/agent.ts';
 import { createLogger, type Logger } from '../agent/log.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
 import { resolveVerifyMode, type VerifyMode } from '../agent/verify.ts';
-import { resolveCloud } from './cloud.ts';
+import { NoCloudError, resolveCloud } from './cloud.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { hostname } from 'node:os';
 import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
@@ -129,6 +130,29 @@ export async function checkSitePaths(config: AgentConfig, options: { sources?: b
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
+ * Whether the store answers this agent, for `agent check`: one GET of a key under the site's own
+ * heartbeat prefix that does not exist. Missing (404, or 403 to a role that may not list) means
+ * the endpoint answered and took the credentials; any other answer is the problem, named. A
+ * configuration with no cloud and no local cloud running is not checked (undefined).
+ */
+export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined | 'not checked'> {
+  let store: BlobStore;
+  try {
+    store = buildStore(config).store;
+  } catch (error) {
+    if (error instanceof NoCloudError && config.cloud === undefined && !env.FERRY_BUCKET) return 'not checked';
+    throw error;
+  }
+  try {
+    await store.get(`${heartbeatPrefix(config.site)}ferry-agent-check.json`);
+    return undefined;
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    return `the store did not take this agent: ${messageOf(error)}`;
+  }
 }
 
 export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode } {

@@ -289,4 +289,20 @@ cp -a "$1"/. "$2"/`;
     const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', config], { encoding: 'utf8' });
     expect(status.stdout).toMatch(/^ALERT critical +the heartbeat cannot be written to the store \(since [^)]+\) NOT DELIVERED: alert "the heartbeat cannot be written to the store" reached no hook: .*exit/m);
   }, 60_000);
+
+  it('agent check asks the store too: it says so when the store answers, and names an endpoint that does not answer (exit 2)', () => {
+    const rec = join(dir, 'rec-11');
+    mkdirSync(rec);
+    const { config } = siteOf('site-k', [`{ name: cs, type: recordings, path: ${rec} }`]);
+    const check = () => spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', config], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') } });
+    const good = check();
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stdout).toContain("store: it answers and takes this agent's credentials");
+    const text = readFileSync(config, 'utf8');
+    writeFileSync(config, text.replace(s3.endpoint, 'http://127.0.0.1:9'));
+    const unreachable = check();
+    expect(unreachable.status).toBe(2);
+    expect(unreachable.stderr).toMatch(/cloud: the store did not take this agent: .*(ECONNREFUSED|connect)/);
+    // A key the store refuses: test/local/s3-missing-key.test.ts, through the IAM gateway (this stand-in checks no signature).
+  }, 60_000);
 });

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore, md5Base64 } from '../../adapters/s3-blob-store.ts';
 import { NotFoundError } from '../../core/errors.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { storeProblem } from '../../cli/build-agent.ts';
 import { Authorizer } from '../../local/iam-gateway/authorizer.ts';
 import { startLocalIam, type LocalIam } from '../../local/iam-gateway/index.ts';
 import type { PrincipalName } from '../../local/iam-gateway/deployment.ts';
@@ -86,5 +88,13 @@ describe('a read of a key that does not exist, through the IAM gateway', () => {
     await createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials }).send(new PutObjectCommand({ Bucket: BUCKET, Key: present, Body: '{}', ContentMD5: md5Base64('{}') }));
     const dr = new S3BlobStore(client('dr:site-a'), BUCKET, { readsWithoutList: true });
     expect((await dr.head(present))?.size).toBe(2);
+  });
+
+  it('agent check takes the agent role (a missing key is 403 to it) and names a key the gateway refuses', async () => {
+    const yaml = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+      parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\ncloud: { bucket: ${BUCKET}, endpoint: "${gateway}", credentials: { accessKeyId: ${credentials.accessKeyId}, secretAccessKey: "${credentials.secretAccessKey}" } }\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`);
+    const agent = iam.credentialsOf('agent:site-a');
+    expect(await storeProblem(yaml(agent))).toBeUndefined();
+    expect(await storeProblem(yaml({ ...agent, secretAccessKey: 'not-the-secret' }))).toMatch(/^the store did not take this agent: S3 get heartbeats\/site-a\/ferry-agent-check\.json: SignatureDoesNotMatch/);
   });
 });
