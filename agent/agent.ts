@@ -159,6 +159,16 @@ export class Agent {
     const writer = new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, losses: this.lossLog, agentVersion: this.deps.agentVersion ?? 'dev' });
     const key = await writer.write({ ...this.statusSnapshot(), manifests: report.manifests });
     const { site } = this.deps.config;
+    const other = writer.otherAgent;
+    if (other) {
+      await this.alerts.raise('site-name-shared', {
+        severity: 'critical',
+        site,
+        subject: `another agent ships as site ${site}`,
+        message: `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
+        details: { otherHost: other.host, otherAgent: other.id, at: other.at },
+      });
+    } else if (key) await this.alerts.resolve('site-name-shared', site, `No other agent has written as site ${site} in the last hour.`);
     if (writer.failure === undefined) {
       if (key) await this.alerts.resolve('heartbeat', site, 'The heartbeat reaches the store again.');
       return;

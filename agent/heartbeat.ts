@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
@@ -30,6 +32,8 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 // is logged and never fails the pass.
 
 export const HEARTBEAT_MIN_SECONDS = 300;
+/** Another agent's heartbeat this recent, under this site's name, means two agents ship as one site. */
+export const SHARED_SITE_WINDOW_MS = 3600_000;
 
 export interface PassBacklog {
   batches?: number;
@@ -49,7 +53,8 @@ export interface PassView {
 
 export interface HeartbeatDeps {
   config: Pick<AgentConfig, 'site' | 'state' | 'sources'>;
-  store: Pick<BlobStore, 'put'>;
+  /** `list` and `get` (optional) read the site's newest heartbeat, to find another agent writing as the same site. */
+  store: Pick<BlobStore, 'put'> & Partial<Pick<BlobStore, 'list' | 'get'>>;
   clock: Clock;
   log: Logger;
   agentVersion: string;
@@ -72,6 +77,8 @@ interface SourceMemory {
 }
 
 interface HeartbeatMemory {
+  /** This agent's id (made once, kept here): its heartbeats say who wrote them. */
+  agentId?: string;
   lastWritten?: string;
   /** The losses (count) and the failures of the pass the last written heartbeat carried. */
   lastLosses?: number;
@@ -95,10 +102,40 @@ export class HeartbeatWriter {
   private readonly file: string;
   private readonly memory: HeartbeatMemory;
 
+  /** Another agent whose heartbeat, under this site's name, was the newest when this one wrote (within SHARED_SITE_WINDOW_MS). */
+  otherAgent: { id: string; host: string; at: string } | undefined;
+
   constructor(private readonly deps: HeartbeatDeps) {
     this.file = join(deps.config.state, 'heartbeat.json');
     this.memory = readJsonFile<HeartbeatMemory>(this.file) ?? { sources: {} };
     this.memory.sources ??= {};
+    this.memory.agentId ??= randomUUID();
+  }
+
+  /**
+   * The site's newest heartbeat, when another agent wrote it lately: two agents configured with
+   * one site name mix their recordings in one catalogue, and one live agent hides a dead one from
+   * the fleet view. Never throws (a heartbeat that cannot be read says nothing).
+   */
+  private async newestOther(now: Date): Promise<HeartbeatWriter['otherAgent']> {
+    const { list, get } = this.deps.store;
+    if (!list || !get) return undefined;
+    try {
+      for await (const item of list.call(this.deps.store, heartbeatPrefix(this.deps.config.site))) {
+        const at = heartbeatTimeOfKey(item.key);
+        if (at === undefined || now.getTime() - at > SHARED_SITE_WINDOW_MS) return undefined;
+        const { body } = await get.call(this.deps.store, item.key);
+        const chunks: Buffer[] = [];
+        for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+        const other = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Heartbeat).agent;
+        // The same host and state directory is this agent, its state lost and made again (a new id).
+        const same = !other || other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state);
+        return same ? undefined : { id: other.id, host: other.host, at: new Date(at).toISOString() };
+      }
+    } catch {
+      return undefined;
+    }
+    return undefined;
   }
 
   /** Builds the heartbeat of this pass and remembers what the next one compares with. */
@@ -139,6 +176,7 @@ export class HeartbeatWriter {
       losses: pass.totals.lostBatches + pass.totals.lostArtefacts,
       lastPass: { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) },
       ...this.recentLosses(now),
+      agent: { id: this.memory.agentId!, host: hostname(), state: this.deps.config.state },
     };
   }
 
@@ -187,6 +225,7 @@ export class HeartbeatWriter {
       const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
       let key: string | undefined;
       if (due) {
+        this.otherAgent = await this.newestOther(new Date(heartbeat.at));
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
         // One written under the same key (the same millisecond) already speaks for this instant.
         await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {

@@ -99,6 +99,8 @@ export const heartbeatSchema = z
      * RECENT_LOSS_MAX): what the daily report names, since the cloud never saw those files.
      */
     recentLosses: z.array(recentLossSchema).max(RECENT_LOSS_MAX).optional(),
+    /** Which agent wrote it: an id kept in its state directory, its host and that directory (two agents under one site name tell apart). */
+    agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).strict().optional(),
   })
   .strict();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;

@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSyn
 import { getEventListeners } from 'node:events';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
+import { HEARTBEAT_MIN_SECONDS } from '../../agent/heartbeat.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
@@ -198,6 +199,30 @@ describe('hostile sidecars', () => {
     expect(JSON.stringify(hostile?.meta)).not.toContain(hostname());
     expect(hostile?.issues.join(' ')).toMatch(/c3\.xml: sidecar declares entities; they are not resolved/);
     expect(members.find((m) => m.path === '000001/c4.wav')?.meta).toMatchObject({ callId: 'c4', agent: 'alice' });
+  });
+});
+
+describe('two agents configured as one site', () => {
+  it("each alerts (critical) that another agent ships as its site, naming the other's host, and the alert resolves once only one writes", async () => {
+    const store = new MemoryBlobStore();
+    const [one, two] = [site(), site()];
+    writeTree(one.root, 1, 10);
+    writeTree(two.root, 1, 10, { firstBatch: 5 });
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(one.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
+    clock.advance(60_000);
+    await cronPass(two.config, store, alerts, clock);
+    const shared = alerts.filter((a) => a.key === 'site-name-shared');
+    expect(shared).toEqual([expect.objectContaining({ severity: 'critical', subject: 'another agent ships as site site-a' })]);
+    expect(shared[0]!.message).toMatch(/^An agent on .+ \(id [0-9a-f-]{36}\) wrote a heartbeat as site site-a at /);
+    // An hour and more later only the second agent writes: its own heartbeat is the newest, and the alert resolves.
+    clock.advance(2 * 3600_000);
+    await cronPass(two.config, store, alerts, clock);
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    await cronPass(two.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a', 'resolved: another agent ships as site site-a']);
   });
 });
 

@@ -112,4 +112,30 @@ describe('the agent heartbeat', () => {
     h.clock.set(new Date('2026-12-03T10:00:00Z'));
     expect(await h.writer().write(pass(0, 0, 0))).toBeDefined();
   });
+
+  it('finds another agent writing as the same site within the hour (each heartbeat names its agent), not itself, and not an older one', async () => {
+    const a = setup();
+    const other = () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-other-'));
+      const config = parseAgentConfig(`site: site-a\nstate: ${dir}\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`);
+      return new HeartbeatWriter({ config, store: a.store, clock: a.clock, log: silentLogger, agentVersion: '1.2.3', artefacts: { records: () => [] }, freeBytes: async () => undefined });
+    };
+    const first = a.writer();
+    await first.write(pass(0, 0, 0));
+    expect(first.otherAgent).toBeUndefined();
+    const [mine] = await heartbeats(a.store);
+    expect(mine!.agent).toEqual({ id: expect.any(String), host: expect.any(String), state: a.config.state });
+    a.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    const again = a.writer();
+    await again.write(pass(0, 0, 0));
+    expect(again.otherAgent).toBeUndefined(); // the same state directory: the same agent
+    a.clock.advance(60_000);
+    const second = other();
+    await second.write(pass(0, 0, 0));
+    expect(second.otherAgent).toEqual({ id: mine!.agent!.id, host: mine!.agent!.host, at: '2026-12-03T10:05:00.000Z' });
+    a.clock.advance(2 * 3600_000);
+    const late = other();
+    await late.write(pass(0, 0, 0));
+    expect(late.otherAgent).toBeUndefined(); // the newest heartbeat is over an hour old
+  });
 });
