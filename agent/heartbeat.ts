@@ -3,7 +3,8 @@ import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { latestHeartbeat } from '../core/fleet-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
@@ -120,22 +121,12 @@ export class HeartbeatWriter {
   private async newestOther(now: Date): Promise<HeartbeatWriter['otherAgent']> {
     const { list, get } = this.deps.store;
     if (!list || !get) return undefined;
-    try {
-      for await (const item of list.call(this.deps.store, heartbeatPrefix(this.deps.config.site))) {
-        const at = heartbeatTimeOfKey(item.key);
-        if (at === undefined || now.getTime() - at > SHARED_SITE_WINDOW_MS) return undefined;
-        const { body } = await get.call(this.deps.store, item.key);
-        const chunks: Buffer[] = [];
-        for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
-        const other = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Heartbeat).agent;
-        // The same host and state directory is this agent, its state lost and made again (a new id).
-        const same = !other || other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state);
-        return same ? undefined : { id: other.id, host: other.host, at: new Date(at).toISOString() };
-      }
-    } catch {
-      return undefined;
-    }
-    return undefined;
+    const newest = await latestHeartbeat({ list: list.bind(this.deps.store), get: get.bind(this.deps.store) }, this.deps.config.site).catch(() => undefined);
+    const other = newest?.agent;
+    if (!other || now.getTime() - Date.parse(newest.at) > SHARED_SITE_WINDOW_MS) return undefined;
+    // The same host and state directory is this agent, its state lost and made again (a new id).
+    const same = other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state);
+    return same ? undefined : { id: other.id, host: other.host, at: newest.at };
   }
 
   /** Builds the heartbeat of this pass and remembers what the next one compares with. */
