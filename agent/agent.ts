@@ -160,27 +160,37 @@ export class Agent {
     const key = await writer.write({ ...this.statusSnapshot(), manifests: report.manifests });
     const { site } = this.deps.config;
     const other = writer.otherAgent;
-    if (other) {
-      await this.alerts.raise('site-name-shared', {
+    // Resolutions need a heartbeat that went out: one held back by the interval said nothing new.
+    const wrote = key !== undefined;
+    await this.alerts.hold(
+      'site-name-shared',
+      other && {
         severity: 'critical',
         site,
         subject: `another agent ships as site ${site}`,
         message: `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
         details: { otherHost: other.host, otherAgent: other.id, at: other.at },
-      });
-    } else if (key) await this.alerts.resolve('site-name-shared', site, `No other agent has written as site ${site} in the last hour.`);
-    if (writer.failure === undefined) {
-      if (key) await this.alerts.resolve('heartbeat', site, 'The heartbeat reaches the store again.');
-      return;
-    }
-    report.failed++;
-    await this.alerts.raise('heartbeat', {
-      severity: 'critical',
+      },
       site,
-      subject: 'the heartbeat cannot be written to the store',
-      message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
-      details: { error: writer.failure },
-    });
+      `No other agent has written as site ${site} in the last hour.`,
+      wrote,
+    );
+    if (writer.failure !== undefined) report.failed++;
+    await this.alerts.hold(
+      'heartbeat',
+      writer.failure === undefined
+        ? undefined
+        : {
+            severity: 'critical',
+            site,
+            subject: 'the heartbeat cannot be written to the store',
+            message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
+            details: { error: writer.failure },
+          },
+      site,
+      'The heartbeat reaches the store again.',
+      wrote,
+    );
   }
 
   private passDone(pass: PassOutcome): void {

@@ -101,8 +101,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     await s.alerts.raiseEach(`unreadable-dir:${source.name}:`, unreadableAlerts, site, (path) => `${path} can be read again; its recordings ship as usual.`, !s.stopping());
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
-    await misplacedAlert(s, source, misplaced, !s.stopping());
-    await aheadAlert(s, source, walk.ahead, !s.stopping());
+    await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
+    await s.alerts.hold(`clock-ahead:${source.name}`, aheadAlert(site, source, walk.ahead), site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`, !s.stopping());
     report.failed += unreadable.size + badNames.size + misplaced.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
@@ -159,18 +159,13 @@ async function sourceProblem(s: RecordingsState, source: RecordingsSourceConfig)
 }
 
 /**
- * One alert a source for its recordings outside the batch directories (`misplaced`: each place,
- * with the first recording found there), raised while there are any, resolved by a complete
- * walk that found none. When they all lie at one depth, the message names it as the `batchDepth`
- * to set if that is where the recorder writes its batches.
+ * The alert of a source's recordings outside the batch directories (`misplaced`: each place,
+ * with the first recording found there); none when there are none. When they all lie at one
+ * depth, the message names it as the `batchDepth` to set if that is where the recorder writes
+ * its batches.
  */
-async function misplacedAlert(s: RecordingsState, source: RecordingsSourceConfig, misplaced: ReadonlyMap<string, string>, complete: boolean): Promise<void> {
-  const key = `misplaced:${source.name}`;
-  const { site } = s.deps.config;
-  if (misplaced.size === 0) {
-    if (complete) await s.alerts.resolve(key, site, `Every recording of ${source.name} is in a batch directory again.`);
-    return;
-  }
+function misplacedAlert(site: string, source: RecordingsSourceConfig, misplaced: ReadonlyMap<string, string>): Omit<Alert, 'key'> | undefined {
+  if (misplaced.size === 0) return undefined;
   const places = [...misplaced.keys()];
   const shown = places.slice(0, 10).map((p) => (misplaced.get(p) === p ? p : `${p} (${misplaced.get(p)})`));
   const depths = new Set([...misplaced.values()].map((example) => example.split('/').length - 1));
@@ -180,35 +175,30 @@ async function misplacedAlert(s: RecordingsState, source: RecordingsSourceConfig
     depths.size === 1 && depth !== undefined && depth > 0 && depth !== source.batchDepth
       ? ` They lie ${levels(depth)} below the root, and the agent looks for recordings only in batch directories ${levels(source.batchDepth)} below it (batchDepth: ${source.batchDepth}): if the recorder writes its batches ${levels(depth)} down, set batchDepth: ${depth}; otherwise move them into a batch directory.`
       : ` The agent looks for recordings only in batch directories ${levels(source.batchDepth)} below ${source.path} (batchDepth: ${source.batchDepth}): move them into one, or set batchDepth to the recorder's layout.`;
-  await s.alerts.raise(key, {
+  return {
     severity: 'critical',
     site,
     subject: `${source.name}: recordings outside the batch directories are not shipped`,
     message: `Recordings lie where the agent does not look for them, in ${places.length} place${places.length === 1 ? '' : 's'}: ${shown.join(', ')}${places.length > shown.length ? `, and ${places.length - shown.length} more` : ''}. They are not shipped, and are lost when the recorder removes them.${hint}`,
     details: { source: source.name, path: source.path, batchDepth: source.batchDepth, places: places.length, examples: places.slice(0, 10).map((p) => misplaced.get(p)) },
-  });
+  };
 }
 
 /**
- * Recordings dated ahead of this machine's clock wait until it passes them (a file must be
- * unchanged for settleSeconds, and one from the future never is yet): the recorder may evict
- * them meanwhile, so the clocks' disagreement is alerted, and resolved by a pass that finds none.
+ * The alert of recordings dated ahead of this machine's clock; none when there are none. They
+ * wait until the clock passes them (a file must be unchanged for settleSeconds, and one from the
+ * future never is yet), and the recorder may evict them meanwhile.
  */
-async function aheadAlert(s: RecordingsState, source: RecordingsSourceConfig, ahead: RecordingsWalk['ahead'], complete: boolean): Promise<void> {
-  const key = `clock-ahead:${source.name}`;
-  const { site } = s.deps.config;
-  if (!ahead) {
-    if (complete) await s.alerts.resolve(key, site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`);
-    return;
-  }
+function aheadAlert(site: string, source: RecordingsSourceConfig, ahead: RecordingsWalk['ahead']): Omit<Alert, 'key'> | undefined {
+  if (!ahead) return undefined;
   const minutes = Math.max(1, Math.round(ahead.maxMs / 60_000));
-  await s.alerts.raise(key, {
+  return {
     severity: 'warning',
     site,
     subject: `${source.name}: recordings dated ahead of this machine's clock`,
     message: `${ahead.files} recording(s) are dated up to ${minutes} min after this machine's time (furthest in batch ${ahead.batch}): they are not shipped until its clock passes them, and the recorder may remove them meanwhile. Check the time of this machine and of the recorder or file server (NTP).`,
     details: { source: source.name, files: ahead.files, aheadMinutes: minutes, batch: ahead.batch },
-  });
+  };
 }
 
 /** Logs each scan warning (a link not followed, a stray file) once per path and pass. */

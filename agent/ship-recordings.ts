@@ -14,6 +14,7 @@ import type { LossLog } from './state/loss-log.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
 import type { AlertBook } from './state/alert-book.ts';
 import type { AgentDeps, CycleReport } from './agent-types.ts';
+import type { Alert } from '../core/ports.ts';
 
 // Shipping a recordings source's batches within one pass: `packConcurrency` workers take what the
 // walk hands out until the time slice ends; each pack is retried a few times on transient or
@@ -122,7 +123,8 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
     }
   };
   await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, (_, n) => worker(n)));
-  await shipFailedAlert(s, source, failures, !report.more && !s.stopping());
+  const { site } = s.deps.config;
+  await s.alerts.hold(`ship-failed:${source.name}`, shipFailedAlert(site, source, failures), site, `Every batch of ${source.name} the agent tried ships again.`, !report.more && !s.stopping());
 }
 
 interface ShipFailure {
@@ -132,26 +134,21 @@ interface ShipFailure {
 }
 
 /**
- * One alert a source for its batches that could not be shipped in the pass (a store that
- * refuses this agent fails every batch: one alert for the cause, not one a batch), naming how
- * many, the first few and the first error; resolved by a pass that shipped all it tried.
+ * The alert of a source's batches that could not be shipped in the pass (a store that refuses
+ * this agent fails every batch: one alert for the cause, not one a batch), naming how many, the
+ * first few and the first error; none when every batch tried shipped.
  */
-async function shipFailedAlert(s: RecordingsState, source: RecordingsSourceConfig, failures: readonly ShipFailure[], complete: boolean): Promise<void> {
-  const key = `ship-failed:${source.name}`;
-  const { site } = s.deps.config;
-  if (failures.length === 0) {
-    if (complete) await s.alerts.resolve(key, site, `Every batch of ${source.name} the agent tried ships again.`);
-    return;
-  }
+function shipFailedAlert(site: string, source: RecordingsSourceConfig, failures: readonly ShipFailure[]): Omit<Alert, 'key'> | undefined {
   const [first] = failures;
+  if (!first) return undefined;
   const named = failures.slice(0, 5).map((f) => f.batch).join(', ');
-  await s.alerts.raise(key, {
+  return {
     severity: 'warning',
     site,
-    subject: `${source.name}: ${failures.length === 1 ? `batch ${first!.batch} could not be shipped` : `${failures.length} batches could not be shipped`}`,
-    message: `${failures.length} batch(es) could not be shipped in this pass (${named}${failures.length > 5 ? ', …' : ''}). After ${first!.attempts} attempt(s): ${first!.error}. They stay in the backlog and are tried again next pass.`,
-    details: { source: source.name, batches: failures.length, first: first!.batch },
-  });
+    subject: `${source.name}: ${failures.length === 1 ? `batch ${first.batch} could not be shipped` : `${failures.length} batches could not be shipped`}`,
+    message: `${failures.length} batch(es) could not be shipped in this pass (${named}${failures.length > 5 ? ', …' : ''}). After ${first.attempts} attempt(s): ${first.error}. They stay in the backlog and are tried again next pass.`,
+    details: { source: source.name, batches: failures.length, first: first.batch },
+  };
 }
 
 async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork, failures: ShipFailure[]): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {

@@ -84,6 +84,15 @@ export class AlertBook {
     return told ? 'repeated' : 'raised';
   }
 
+  /**
+   * The condition `key` as a pass found it: raised when `alert` is given, else resolved with
+   * `resolved`, but only when `complete` (a pass that stopped early did not look everywhere).
+   */
+  async hold(key: string, alert: Omit<Alert, 'key'> | undefined, site: string, resolved: string, complete = true): Promise<void> {
+    if (alert) await this.raise(key, alert);
+    else if (complete) await this.resolve(key, site, resolved);
+  }
+
   /** The condition `key` no longer holds: a resolved alert when it was open, nothing otherwise. */
   async resolve(key: string, site: string, message: string): Promise<boolean> {
     const state = this.open.get(key);
