@@ -50,3 +50,9 @@ export async function freeBytesAt(target: string, { pastErrors = false } = {}): 
     if (dirname(path) === path) throw new InvalidInputError(`no existing directory above ${target}`);
   }
 }
+
+/** Whether a write failed because the disk (or the user's quota) is full: the advice is then to free space before the re-run. */
+export function diskIsFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}

@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path';
 import { IntegrityError, InvalidInputError, messageOf } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import { renderApplyScript } from '../core/restore-commands.ts';
-import { planRestore, type PlanFile, type RestorePlan } from '../core/restore-plan.ts';
+import type { PlanFile, RestorePlan } from '../core/restore-plan.ts';
+import { APPLY_SCRIPT, PLAN_FILE, localPlan } from './received-plan.ts';
 import { formatBytes } from './progress.ts';
-import { freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
+import { diskIsFull, freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
 import { HoldBudget, PartFile, RangeBuffers, type PartTarget } from './part-file.ts';
 import { PrefixHashes } from './prefix-hash.ts';
 import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } from './range-record.ts';
@@ -23,8 +24,7 @@ import { RECORD_SUFFIX, missingRanges, parseRecord, readRecord, type Interval } 
 // from the catalogue, so they are checked: no separators, no `..`, no option-like names, and no
 // symbolic link in DIR is ever followed.
 
-export const PLAN_FILE = 'restore-plan.json';
-export const APPLY_SCRIPT = 'apply.sh';
+export { APPLY_SCRIPT, PLAN_FILE, checkArtefactName, checkLocalName, localPlan } from './received-plan.ts';
 /** Room for restore-plan.json and apply.sh. */
 const METADATA_ALLOWANCE = 1024 * 1024;
 
@@ -66,45 +66,6 @@ export interface FetchReport {
   script: string;
   /** The plan's notes (what it restores and does not), shown with the files. */
   notes: string[];
-}
-
-const RESERVED = new Set([PLAN_FILE, APPLY_SCRIPT]);
-
-/** A plan file name must be one plain entry of DIR. */
-export function checkLocalName(name: unknown): string {
-  const bad = (why: string) => new InvalidInputError(`refusing file name ${JSON.stringify(name)}: ${why}`);
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 255) throw bad('not a file name of 1-255 bytes');
-  if (name === '.' || name === '..' || name.split(/[\\/]/).includes('..')) throw bad('it would escape the target directory');
-  if (/[\\/]/.test(name) || /^[A-Za-z]:/.test(name)) throw bad('a path, not a plain file name');
-  if (/[\x00-\x1f\x7f]/.test(name)) throw bad('it holds control characters');
-  if (name.startsWith('-')) throw bad('it would read as a command option');
-  if (name.endsWith('.part') || name.endsWith(`.part${RECORD_SUFFIX}`) || RESERVED.has(name)) throw bad('reserved for the fetch itself');
-  return name;
-}
-
-/** An artefact name is a path relative to its source root: never absolute, never climbing out. */
-export function checkArtefactName(name: string): void {
-  if (/^([\\/]|[A-Za-z]:)/.test(name) || name.split(/[\\/]/).includes('..')) {
-    throw new InvalidInputError(`refusing artefact name ${JSON.stringify(name)}: it would escape the target directory`);
-  }
-}
-
-/** Re-plans from the entries the API returned: commands are rebuilt here, never taken as text from the network. */
-export function localPlan(plan: RestorePlan): RestorePlan {
-  const now = new Date(Math.max(Date.now(), Date.parse(plan.at)));
-  const again = planRestore([plan.full, ...plan.segments, ...(plan.others ?? [])], { at: plan.at, now, site: plan.site, source: plan.source, logSource: plan.logSource, fullOnly: plan.segments.length === 0 });
-  if (!again.ok) throw new InvalidInputError(`the plan received is inconsistent: ${again.reason}`);
-  const ids = (list: { artefactId: string }[] | undefined) => (list ?? []).map((a) => a.artefactId).join(' ');
-  if (ids(again.others) !== ids(plan.others)) throw new InvalidInputError('the plan received is inconsistent: its other backups are not one a name, the newest at or before T');
-  for (const a of [again.full, ...again.segments, ...(again.others ?? [])]) checkArtefactName(a.name);
-  const names = new Set<string>();
-  for (const f of again.files) {
-    checkLocalName(f.name);
-    if (names.has(f.name)) throw new InvalidInputError(`the plan names ${f.name} twice`);
-    names.add(f.name);
-    if (!/^[0-9a-f]{64}$/.test(f.sha256) || !Number.isSafeInteger(f.size) || f.size < 0) throw new InvalidInputError(`the plan's entry for ${f.name} has no valid size and SHA-256`);
-  }
-  return again;
 }
 
 /** A plan file and what DIR holds of it; as a PartTarget, its .part (with its record) to fetch into. */
@@ -349,8 +310,7 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
   const { state, error } = failures.reduce((a, b) => (b.state.index < a.state.index ? b : a));
   if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
   // A full disk needs room before a re-run, which its free-space check would refuse otherwise.
-  const full = (error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EDQUOT';
-  const advice = full ? 'free space in the target directory (what is fetched is kept), then run the same command again to resume' : 'run the same command again to resume';
+  const advice = diskIsFull(error) ? 'free space in the target directory (what is fetched is kept), then run the same command again to resume' : 'run the same command again to resume';
   throw new IntegrityError(`fetching ${state.file.name} was interrupted (${messageOf(error)}): ${advice}`, { cause: error });
 }
 

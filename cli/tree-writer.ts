@@ -5,7 +5,7 @@ import { InsufficientSpaceError } from './restore-fetch.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import type { Store } from './tree-snapshots.ts';
 import { PartFile, partSuffixOf, relKeyOf } from './tree-part-file.ts';
-import { lstatOrUndefined, sha256Of } from './local-files.ts';
+import { diskIsFull, lstatOrUndefined, sha256Of } from './local-files.ts';
 import { applyMeta, join2, show, timeOf, type DirGuard } from './tree-restore-dir.ts';
 
 // Writing a tree restore into DIR: files a few ranged GETs at a time (one GET per run of files
@@ -272,7 +272,6 @@ export class TreeWriter {
  * its own free-space check; undefined for any other error.
  */
 function diskFull(error: unknown, dir: string, path: string): InsufficientSpaceError | undefined {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
-  return new InsufficientSpaceError(`the disk holding ${dir} filled up (${code}) while restoring ${path}: free space there, then run the same command again to resume (what is restored is kept, checked again and not fetched twice)`, { cause: error });
+  if (!diskIsFull(error)) return undefined;
+  return new InsufficientSpaceError(`the disk holding ${dir} filled up (${(error as NodeJS.ErrnoException).code}) while restoring ${path}: free space there, then run the same command again to resume (what is restored is kept, checked again and not fetched twice)`, { cause: error });
 }
