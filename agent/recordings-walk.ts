@@ -4,7 +4,7 @@ import type { RecordingsSourceConfig } from '../core/config.ts';
 import type { FileStamp } from './journal.ts';
 import { numberedBatches, compareBatches } from './sources/batch-order.ts';
 import { batchDone, hasExtension, pendingView, selectWork, type Backlog, type BatchWork, type Selection, type ShippedIndex, type SidecarResolver } from './sources/recordings.ts';
-import { scanBatch, type ScannedBatch } from './sources/scan.ts';
+import { scanBatch, type ScanHooks, type ScannedBatch } from './sources/scan.ts';
 import { stillPending, type LeftView, type PendingEntry, type PendingViewReader, type PendingViewWriter, type ViewLine } from './state/pending-view.ts';
 
 // One pass over a recordings root as a stream: batch directories are visited one at a time in
@@ -80,6 +80,8 @@ export class RecordingsWalk {
   private waiters: (() => void)[] = [];
   private readonly summary = new Map<string, BatchSummary>();
   private readonly isDone: (batch: string, files: ReadonlyMap<string, FileStamp>) => boolean;
+  /** What every batch's scan reports besides its files (made once, not once a batch). */
+  private readonly hooks: ScanHooks;
 
   constructor(
     private readonly deps: WalkDeps,
@@ -87,6 +89,8 @@ export class RecordingsWalk {
   ) {
     this.ordered = numberedBatches(batches);
     this.isDone = batchDone(deps.journal, deps.source);
+    const { source, warn, badName, misplaced } = deps;
+    this.hooks = { warn, badName, misplaced, isRecording: (name) => hasExtension(name, source.extensions) };
   }
 
   private isShipped = (batch: string, f: FileStamp): boolean => this.deps.journal.isShipped(this.deps.source.name, batch, f);
@@ -155,8 +159,7 @@ export class RecordingsWalk {
   /** The batch scanned; UNREADABLE (told to `unreadable`) when it cannot be examined. */
   private async scan(batch: string): Promise<ScannedBatch | undefined | typeof UNREADABLE> {
     try {
-      const { source, warn, badName, misplaced } = this.deps;
-      return await scanBatch(source.path, batch, { warn, badName, misplaced, isRecording: (name) => hasExtension(name, source.extensions) });
+      return await scanBatch(this.deps.source.path, batch, this.hooks);
     } catch (error) {
       if (!(error instanceof UnreadableSourceError)) throw error;
       this.deps.unreadable?.(batch, error.message);
@@ -173,7 +176,7 @@ export class RecordingsWalk {
   private select(scanned: ScannedBatch): BatchWork | undefined {
     const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock);
     const a = selection.ahead;
-    if (a) this.ahead = { files: (this.ahead?.files ?? 0) + a.files, maxMs: Math.max(this.ahead?.maxMs ?? 0, a.maxMs), batch: a.maxMs > (this.ahead?.maxMs ?? 0) ? a.batch : this.ahead!.batch };
+    if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
     return selection.ready[0];
   }
 

@@ -75,8 +75,7 @@ async function stillNeeded(file: string, manifest: TreeSnapshotManifest, root: B
       continue;
     }
     if (found?.isDirectory()) conflict(e.path, 'a directory where the snapshot has a file');
-    const st = found;
-    if (st && st.isFile() && st.size === e.size) continue;
+    if (found?.isFile() && found.size === e.size) continue;
     // What the file takes on disk (whole blocks), less what an earlier run's `.part` of it holds:
     // this run writes over it, so a disk filled by that leftover is not refused as full.
     needed += Math.ceil(e.size / BLOCK) * BLOCK;

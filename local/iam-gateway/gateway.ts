@@ -110,6 +110,9 @@ function parseUrl(url: string): { path: string; query: Record<string, string | s
   return { path: q >= 0 ? url.slice(0, q) : url, query };
 }
 
+/** What every S3 request through the gateway carries for IAM conditions: TLS 1.3, a SigV4 header. */
+const S3_REQUEST_CONTEXT = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
+
 /**
  * S3 tells a caller that an object does not exist (404) only when it may also list the bucket
  * (`s3:ListBucket` on it); to any other it answers 403 AccessDenied, as for an object it may
@@ -122,8 +125,7 @@ function mayLearnAbsence(authorizer: Authorizer, deployment: GatewayOptions['dep
   if (read === undefined) return true;
   const bucket = read.slice(0, read.indexOf('/', read.indexOf(':::') + 3));
   const identity = deployment.principals.get(caller.principal)?.policies ?? [];
-  const tls = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
-  return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: tls }, deployment.bucketPolicy) === undefined;
+  return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: S3_REQUEST_CONTEXT }, deployment.bucketPolicy) === undefined;
 }
 
 export async function startIamGateway(options: GatewayOptions): Promise<IamGateway> {
@@ -166,9 +168,8 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
           context: {},
         }))
       : mapped.checks;
-    const tls = { 's3:TlsVersion': 1.3, 's3:signatureversion': 'AWS4-HMAC-SHA256', 's3:authType': 'REST-HEADER' };
     for (const check of checks) {
-      const denial = authorizer.check(caller.arn, identity, { ...check, context: { ...tls, ...check.context } }, deployment.bucketPolicy);
+      const denial = authorizer.check(caller.arn, identity, { ...check, context: { ...S3_REQUEST_CONTEXT, ...check.context } }, deployment.bucketPolicy);
       if (denial) return { checks, denial };
     }
     const kmsDenial = mapped.kms ? authorizer.checkDataKey(caller.arn, identity, mapped.kms) : undefined;
