@@ -48,7 +48,8 @@ beforeAll(async () => {
   blobs = new S3BlobStore(client, BUCKET, { features: { verifiesChecksums: false, conditionalPut: true, md5ETags: true } });
   await publish(blobs, pack);
   await publishArtefact(blobs, { source: 'db', sourceType: 'rotated', role: 'full', name: 'full.sql', body: Buffer.from('-- dump\n'.repeat(500)), takenAt: '2026-03-02T02:00:00.000Z' });
-  Object.assign(process.env, { FERRY_BUCKET: BUCKET, FERRY_TABLE: 'unused', AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1' });
+  // Stubbed, so undone when this file ends: the next file in this worker must not find a FERRY_BUCKET.
+  for (const [name, value] of Object.entries({ FERRY_BUCKET: BUCKET, FERRY_TABLE: 'unused', AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1' })) vi.stubEnv(name, value);
 });
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { afterAll, vi } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 
 // Test files share one module cache per worker (isolate: false in vitest.config.ts): what a file
 // stubs with vi (spies, environment variables, globals, fake timers) is undone when it ends, so
@@ -18,6 +18,18 @@ export async function freshImport<T>(load: () => Promise<T>): Promise<T> {
   return load();
 }
 
+// The environment as the file found it: a variable a file sets without vi.stubEnv (FERRY_BUCKET
+// pointing at its own stand-in, long stopped) changes what the next file's commands talk to.
+let envAtStart: Record<string, string | undefined> = {};
+beforeAll(() => {
+  envAtStart = { ...process.env };
+});
+
+/** The variables `now` has that differ from `before` (set, changed or removed). */
+export function envChanges(before: Record<string, string | undefined>, now: Record<string, string | undefined>): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(now)])].filter((k) => before[k] !== now[k]).sort();
+}
+
 afterAll(() => {
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
@@ -26,5 +38,13 @@ afterAll(() => {
   if (marks[FRESH]) {
     vi.resetModules();
     delete marks[FRESH];
+  }
+  const changed = envChanges(envAtStart, process.env);
+  if (changed.length > 0) {
+    for (const k of changed) {
+      if (envAtStart[k] === undefined) delete process.env[k];
+      else process.env[k] = envAtStart[k];
+    }
+    throw new Error(`this file left the environment changed (${changed.join(', ')}): set variables with vi.stubEnv, which is undone when the file ends`);
   }
 });
