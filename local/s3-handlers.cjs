@@ -82,6 +82,8 @@ function createHandlers({ store, clock, bucketConfig }) {
       throw new StandInError(400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
     }
     const upload = JSON.parse(fs.readFileSync(path.join(uploadDir, 'metadata'), 'utf8'));
+    // The object will be locked (the upload's own lock headers or the bucket's default): each part needs a digest.
+    lock.requireIntegrityHeader(ctx.headers, lock.lockFromHeaders(upload, bucketConfig.objectLock, clock.now()), 'Put Part');
     const sha256 = ctx.headers['x-amz-checksum-sha256'] ?? (/x-amz-checksum-sha256/i.test(ctx.headers['x-amz-trailer'] ?? '') ? 'trailer' : undefined);
     if (upload['x-amz-checksum-algorithm'] === 'SHA256' && sha256 === undefined) {
       throw new StandInError(400, 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null');

@@ -49,14 +49,15 @@ function lockFromHeaders(headers, bucketLock, now) {
 /**
  * S3 refuses a PutObject that puts an object under Object Lock (its own lock headers, or the
  * bucket's default retention) without a digest of the body to check: Content-MD5 or an
- * x-amz-checksum-* header (or trailer, announced by x-amz-trailer).
+ * x-amz-checksum-* header (or trailer, announced by x-amz-trailer). So it does each UploadPart
+ * of an upload whose object will be locked (`operation` 'Put Part').
  */
-function requireIntegrityHeader(headers, objectLock) {
+function requireIntegrityHeader(headers, objectLock, operation = 'Put Object') {
   if (!objectLock.retention && objectLock.legalHold === undefined) return;
   if (headers['content-md5'] !== undefined) return;
   if (Object.keys(headers).some((name) => name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type')) return;
   if (/^x-amz-checksum-/i.test(String(headers['x-amz-trailer'] ?? ''))) return;
-  throw new StandInError(400, 'InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters');
+  throw new StandInError(400, 'InvalidRequest', `Content-MD5 OR x-amz-checksum- HTTP header is required for ${operation} requests with Object Lock parameters`);
 }
 
 function bypassing(headers) {

@@ -1,6 +1,8 @@
 // The local S3 keeps Object Lock's promises as AWS S3 does, with the bucket's default retention
 // taken from the deployment configuration (as infra/data-bucket.ts sets it). Real SDK v3 client.
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectLegalHoldCommand,
@@ -11,11 +13,12 @@ import {
   PutObjectLegalHoldCommand,
   PutObjectCommand,
   PutObjectRetentionCommand,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import { DEFAULT_CONFIG, parseDeploymentConfig } from '../../infra/config.ts';
-import { BUCKET, DAY_MS, put, read, refusal, sha256, startParity, type Parity } from './s3-parity-harness.ts';
+import { BUCKET, DAY_MS, md5, put, read, refusal, sha256, startParity, type Parity } from './s3-parity-harness.ts';
 
 let p: Parity;
 beforeAll(async () => {
@@ -106,6 +109,18 @@ describe('Object Lock', () => {
     await put(p.client, 'lock/md5', 'x');
     await put(p.client, 'lock/sha256', 'x', { ChecksumSHA256: sha256(Buffer.from('x')) });
     expect([await read(p.client, 'lock/md5'), await read(p.client, 'lock/sha256')]).toEqual(['x', 'x']);
+  });
+
+  it('an UploadPart of an upload whose object will be locked, without Content-MD5 or an x-amz-checksum- header, is 400 InvalidRequest; with Content-MD5 the part is taken and the object completes', async () => {
+    const Key = 'lock/multipart';
+    const { UploadId } = await p.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key }));
+    const body = Buffer.from('part one');
+    const refused = await p.client.send(new UploadPartCommand({ Bucket: BUCKET, Key, UploadId, PartNumber: 1, Body: body })).catch((e: unknown) => e as Error & { $metadata?: { httpStatusCode?: number } });
+    expect(refused).toMatchObject({ name: 'InvalidRequest', $metadata: { httpStatusCode: 400 } });
+    expect((refused as Error).message).toMatch(/Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters/);
+    const part = await p.client.send(new UploadPartCommand({ Bucket: BUCKET, Key, UploadId, PartNumber: 1, Body: body, ContentMD5: md5(body) }));
+    await p.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    expect(await read(p.client, Key)).toBe('part one');
   });
 
   it('a plain DeleteObject hides a locked object behind a delete marker and keeps the version, as a versioned bucket does', async () => {

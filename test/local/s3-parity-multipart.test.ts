@@ -18,7 +18,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3 } from '../../local/s3-process.ts';
 import { createS3Client } from '../../adapters/aws-clients.ts';
-import { BUCKET, put, read, readBytes, refusal, startParity, tornPut, type Parity } from './s3-parity-harness.ts';
+import { BUCKET, md5, put, read, readBytes, refusal, startParity, tornPut, type Parity } from './s3-parity-harness.ts';
 
 const MiB = 1024 * 1024;
 type Part = { PartNumber: number; ETag: string };
@@ -40,7 +40,7 @@ async function create(client: Parity['client'], key: string): Promise<string> {
 }
 
 async function sendPart(client: Parity['client'], key: string, UploadId: string, PartNumber: number, Body: Buffer): Promise<Part> {
-  const out = await client.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body }));
+  const out = await client.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body, ContentMD5: md5(Body) }));
   return { PartNumber, ETag: out.ETag! };
 }
 

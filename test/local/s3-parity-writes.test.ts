@@ -24,7 +24,7 @@ afterAll(async () => {
 async function multipart(key: string, body: Uint8Array, checksum = false) {
   const { UploadId } = await p.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key, ...(checksum ? { ChecksumAlgorithm: 'SHA256' } : {}) }));
   const part = await p.client.send(
-    new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: body, ...(checksum ? { ChecksumSHA256: sha256(body) } : {}) }),
+    new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: body, ...(checksum ? { ChecksumSHA256: sha256(body) } : { ContentMD5: md5(body) }) }),
   );
   return { uploadId: UploadId!, part: { PartNumber: 1, ETag: part.ETag!, ...(checksum ? { ChecksumSHA256: part.ChecksumSHA256! } : {}) } };
 }
@@ -116,7 +116,8 @@ describe('multipart completion', () => {
     const { UploadId } = await p.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
     const parts = [];
     for (const PartNumber of [1, 2]) {
-      const out = await p.client.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body: randomBytes(1024) }));
+      const Body = randomBytes(1024);
+      const out = await p.client.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber, Body, ContentMD5: md5(Body) }));
       parts.push({ PartNumber, ETag: out.ETag! });
     }
     const complete = new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: parts } });
