@@ -13,7 +13,8 @@ import { createLogger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
-import { mergeReport, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
+import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
+import { StateLockedError } from '../agent/state/state-lock.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
@@ -58,7 +59,8 @@ export function registerAgentCommands(program: Command): void {
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;
       const log = createLogger({ json: !interactive, level: interactive ? 'warn' : 'info' });
-      const a = buildAgent(config, { log, onProgress: (p) => bar?.update(p) });
+      const a = busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }));
+      if (!a) return;
       try {
         if (opts.once) {
           let stop = false;
@@ -147,6 +149,24 @@ export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }
  * close; 1 something could not be shipped and stays in the backlog (alerted); 3 recordings or
  * backups were lost in this pass (recorded, alerted, listed by `agent status --losses`).
  */
+/** `agent run`'s exit status when another agent holds the state directory: this run did nothing, and nothing failed. */
+export const BUSY_EXIT = 4;
+
+/**
+ * The agent `build` makes, or undefined (exit 4, said on stderr) when another agent holds the
+ * state directory: under cron a pass that outlasts the interval is not a failure of the next run.
+ */
+function busyOr(build: () => Agent): Agent | undefined {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof StateLockedError)) throw error;
+    process.stderr.write(`ferry: ${error.message}\nferry: this run did nothing and exits ${BUSY_EXIT}; the agent holding the state directory goes on shipping.\n`);
+    process.exitCode = BUSY_EXIT;
+    return undefined;
+  }
+}
+
 export function onceExitCode(report: Pick<CycleReport, 'failed' | 'lost'>): number {
   if (report.lost > 0) return 3;
   return report.failed > 0 ? 1 : 0;

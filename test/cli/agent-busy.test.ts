@@ -1,0 +1,31 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Cron starts `agent run --once` while the last run is still shipping a backlog: the second run
+// is told so and does nothing, with an exit status of its own, not the 1 of "could not ship".
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+
+describe('agent run while another agent holds the state directory', () => {
+  it('exits 4 naming the agent that holds it, leaves its lock alone and ships nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-busy-'));
+    const state = join(dir, 'state');
+    mkdirSync(join(dir, 'rec', '000001'), { recursive: true });
+    writeFileSync(join(dir, 'rec', '000001', 'call.wav'), 'RIFF');
+    mkdirSync(state);
+    // This test's own process is the live holder.
+    const lock = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+    writeFileSync(join(state, 'agent.lock'), lock);
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home'), FERRY_BUCKET: 'unused', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
+    const r = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain(`another agent (pid ${process.pid} on ${hostname()}`);
+    expect(r.stderr).toContain('this run did nothing and exits 4; the agent holding the state directory goes on shipping');
+    expect(readFileSync(join(state, 'agent.lock'), 'utf8')).toBe(lock);
+    expect(existsSync(join(state, 'status.json'))).toBe(false);
+  });
+});
