@@ -3,6 +3,7 @@ import type { ArtefactEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
 import { apiFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
+import { logChainsBySeries } from '../core/log-gaps.ts';
 
 // `ferry backups list`: what the catalogue holds of a site's database backups, log segments
 // and archives, through the catalogue API (so a DR site sees exactly what the API serves).
@@ -27,10 +28,23 @@ export async function listBackups(opts: ListOptions): Promise<ArtefactEntry[]> {
 
 const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
-/** A partial snapshot whose closed segment has arrived is kept until purge, but no longer used. */
-function supersededPartials(items: ArtefactEntry[]): Set<string> {
-  const finals = new Set(items.filter((a) => a.role === 'segment' && !a.partial).map((a) => `${a.source}#${a.series}#${a.sequence}`));
-  return new Set(items.filter((a) => a.partial && finals.has(`${a.source}#${a.series}#${a.sequence}`)).map((a) => a.artefactId));
+/**
+ * A partial snapshot whose closed segment has arrived is kept until purge, but no longer used;
+ * the closed segment of that name in another run of the numbering (`logChains`) does not count.
+ */
+export function supersededPartials(items: ArtefactEntry[]): Set<string> {
+  const superseded = new Set<string>();
+  const bySource = new Map<string, ArtefactEntry[]>();
+  for (const a of items) if (a.role === 'segment') bySource.set(a.source, [...(bySource.get(a.source) ?? []), a]);
+  for (const segments of bySource.values()) {
+    for (const chains of logChainsBySeries(segments).values()) {
+      for (const chain of chains) {
+        const finals = new Set(chain.filter((a) => !a.partial).map((a) => a.sequence));
+        for (const a of chain) if (a.partial && finals.has(a.sequence)) superseded.add(a.artefactId);
+      }
+    }
+  }
+  return superseded;
 }
 
 export function renderBackups(items: ArtefactEntry[]): string {

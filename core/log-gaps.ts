@@ -17,9 +17,51 @@ export interface LogGap {
   partialOnly: string[];
   /** The last event shipped before the break: no point in time after it is reachable from an earlier full. */
   lastEventBefore: string;
+  /** The break is the end of a run of the server's numbering (`RESET MASTER`, a new server): `logChains`. */
+  restarted?: true;
 }
 
 const endOf = (a: ArtefactEntry) => a.span?.to ?? a.takenAt;
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The segments of one series cut into chains, oldest first: one chain a run of the server's
+ * numbering. `RESET MASTER`, a new server or one restored from a backup writes
+ * `mysql-bin.000001` again, and the catalogue then holds two segments under one name. In time
+ * order (a segment's last event: a closed segment ends with its rotation, so closed segments of
+ * one chain end in the order of their numbers), a number lower than one already seen, or a
+ * second closed segment of one number, starts a new chain. A partial snapshot belongs to the
+ * chain running when it was taken. Sequence numbers alone would join the two runs into one chain
+ * and a restore would replay the other run's segment under the same name.
+ */
+export function logChains(segments: ArtefactEntry[]): ArtefactEntry[][] {
+  const sorted = segments.filter((s) => s.sequence !== undefined).sort((a, b) => cmp(endOf(a), endOf(b)) || a.sequence! - b.sequence! || Number(Boolean(b.partial)) - Number(Boolean(a.partial)));
+  const chains: ArtefactEntry[][] = [];
+  let chain: ArtefactEntry[] = [];
+  let top = -1;
+  const finals = new Set<number>();
+  for (const s of sorted) {
+    const again = s.sequence! < top || (!s.partial && finals.has(s.sequence!));
+    if (again) {
+      chains.push(chain);
+      chain = [];
+      top = -1;
+      finals.clear();
+    }
+    chain.push(s);
+    top = Math.max(top, s.sequence!);
+    if (!s.partial) finals.add(s.sequence!);
+  }
+  if (chain.length > 0) chains.push(chain);
+  return chains;
+}
+
+/** The chains of each series of a source's segments (`logChains`), series by series. */
+export function logChainsBySeries(segments: ArtefactEntry[]): Map<string, ArtefactEntry[][]> {
+  const bySeries = new Map<string, ArtefactEntry[]>();
+  for (const s of segments) if (s.sequence !== undefined) bySeries.set(s.series ?? '', [...(bySeries.get(s.series ?? '') ?? []), s]);
+  return new Map([...bySeries].map(([series, list]) => [series, logChains(list)]));
+}
 
 /**
  * The breaks in a log source's chain that came to light in [start, end): the closed segment after
@@ -27,25 +69,33 @@ const endOf = (a: ArtefactEntry) => a.span?.to ?? a.takenAt;
  */
 export function logGapsOf(source: string, segments: ArtefactEntry[], start: number, end: number): LogGap[] {
   const gaps: LogGap[] = [];
-  const bySeries = new Map<string, ArtefactEntry[]>();
-  for (const s of segments) if (s.sequence !== undefined) bySeries.set(s.series ?? '', [...(bySeries.get(s.series ?? '') ?? []), s]);
-  for (const [series, list] of bySeries) {
+  const when = (a: ArtefactEntry) => Date.parse(a.createdAt) >= start && Date.parse(a.createdAt) < end;
+  for (const [series, chains] of logChainsBySeries(segments)) {
     const name = (n: number) => segmentName(series || undefined, n);
-    const closed = new Map<number, ArtefactEntry>();
-    const partial = new Map<number, ArtefactEntry>();
-    for (const s of list) (s.partial ? partial : closed).set(s.sequence!, s);
-    let before: ArtefactEntry | undefined;
-    for (const [seq, final] of [...closed].sort((a, b) => a[0] - b[0])) {
-      const createdAt = Date.parse(final.createdAt);
-      if (before && before.sequence! < seq - 1 && createdAt >= start && createdAt < end) {
-        const from = before.sequence! + 1;
-        const missing = Array.from({ length: seq - from }, (_, i) => from + i);
-        // Events of the first missing segment that a partial snapshot shipped are still reachable.
-        const lastEventBefore = endOf(partial.get(from) ?? before);
-        gaps.push({ source, first: name(from), last: name(seq - 1), partialOnly: missing.filter((n) => partial.has(n)).map(name), lastEventBefore });
+    chains.forEach((list, c) => {
+      const closed = new Map<number, ArtefactEntry>();
+      const partial = new Map<number, ArtefactEntry>();
+      for (const s of list) (s.partial ? partial : closed).set(s.sequence!, s);
+      let before: ArtefactEntry | undefined;
+      for (const [seq, final] of [...closed].sort((a, b) => a[0] - b[0])) {
+        if (before && before.sequence! < seq - 1 && when(final)) {
+          const from = before.sequence! + 1;
+          const missing = Array.from({ length: seq - from }, (_, i) => from + i);
+          // Events of the first missing segment that a partial snapshot shipped are still reachable.
+          const lastEventBefore = endOf(partial.get(from) ?? before);
+          gaps.push({ source, first: name(from), last: name(seq - 1), partialOnly: missing.filter((n) => partial.has(n)).map(name), lastEventBefore });
+        }
+        before = final;
       }
-      before = final;
-    }
+      // The numbering restarted after this chain: segments of its end offsite only as partial
+      // snapshots never closed offsite. Seen on the day the next chain's first closed segment arrived.
+      const next = chains[c + 1]?.find((s) => !s.partial);
+      const top = Math.max(...list.map((s) => s.sequence!));
+      const open = [...partial.keys()].filter((n) => n > (before?.sequence ?? -1)).sort((a, b) => a - b);
+      if (next && open.length > 0 && when(next)) {
+        gaps.push({ source, first: name(open[0]!), last: name(top), partialOnly: open.map(name), lastEventBefore: endOf(partial.get(open[0]!)!), restarted: true });
+      }
+    });
   }
   return gaps;
 }

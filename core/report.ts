@@ -166,7 +166,8 @@ function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged
   for (const g of (f.logGaps ?? []).filter((x) => x.source === e.name)) {
     const what = g.first === g.last ? `${g.first} is` : `${g.first} to ${g.last} are`;
     const partial = g.partialOnly.length ? ` (${g.partialOnly.join(', ')} only as a partial snapshot)` : '';
-    problems.push(`the log chain is broken: ${what} not offsite${partial}; no point in time after ${hhmm(g.lastEventBefore)} can be restored from a full taken before the break`);
+    const where = g.restarted ? ' where the binlog numbering restarted (RESET MASTER, or a new or restored server)' : '';
+    problems.push(`the log chain is broken${where}: ${what} not offsite${partial}; no point in time after ${hhmm(g.lastEventBefore)} can be restored from a full taken before the break`);
   }
   return { shipped: `${segments.length} segment(s) shipped, newest event ${at}`, problems };
 }

@@ -1,6 +1,6 @@
 import { normalizeIso } from './catalogue-table.ts';
 import { InvalidInputError } from './errors.ts';
-import { segmentName } from './log-gaps.ts';
+import { logChains, segmentName } from './log-gaps.ts';
 import type { ArtefactEntry } from './ports.ts';
 import { binlogDatetime, loadStep, renderCommands, type RestoreStep } from './restore-commands.ts';
 
@@ -81,6 +81,7 @@ interface Slot {
 }
 
 const endOf = (a: ArtefactEntry): string => a.span?.to ?? a.takenAt;
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const secondOf = (iso: string): string => new Date(Math.floor(Date.parse(iso) / 1000) * 1000).toISOString();
 
 /** `mysql-bin.000123` (with or without a directory) → series and sequence. */
@@ -137,15 +138,32 @@ interface Start {
   slots: Map<number, Slot>;
   start?: number;
   series?: string;
+  /** The numbering restarted after this chain (`logChains`): what the walk cannot reach here, no later segment of that name gives. */
+  restarted?: boolean;
 }
 
-/** Where replay starts: the segment holding the full's recorded position, else the first segment still active when the full completed. */
+/**
+ * Where replay starts: the segment holding the full's recorded position, else the first segment
+ * still active when the full completed; and the chain of segments (one run of the server's
+ * numbering, `logChains`) that segment is in. Of two segments under the position's name (the
+ * numbering restarted), the one of the full's run: the first that was still open when the full
+ * completed.
+ */
 function startOf(full: ArtefactEntry, segments: ArtefactEntry[]): Start {
   const pos = full.position && parseLogFile(full.position.logFile);
-  if (pos) return { slots: slotsOf(segments, pos.series), start: pos.sequence, series: pos.series };
-  const first = segments.filter((s) => s.sequence !== undefined && endOf(s) >= full.takenAt).sort((a, b) => a.sequence! - b.sequence!)[0];
+  const taken = secondOf(full.takenAt);
+  if (pos) {
+    const chains = logChains(segments.filter((s) => s.series === undefined || s.series === pos.series));
+    // The segment itself may be missing: then the run that was going on when the full completed.
+    const chain =
+      chains.find((c) => c.some((s) => s.sequence === pos.sequence && endOf(s) >= taken)) ?? chains.find((c) => c.some((s) => endOf(s) >= taken)) ?? chains.at(-1);
+    return { slots: slotsOf(chain ?? [], pos.series), start: pos.sequence, series: pos.series, restarted: chain !== undefined && chain !== chains.at(-1) };
+  }
+  const first = segments.filter((s) => s.sequence !== undefined && endOf(s) >= full.takenAt).sort((a, b) => cmp(endOf(a), endOf(b)) || a.sequence! - b.sequence!)[0];
   const series = first?.series;
-  return { slots: slotsOf(segments, series), start: first?.sequence, series };
+  const chains = logChains(segments.filter((s) => series === undefined || s.series === undefined || s.series === series));
+  const chain = chains.find((c) => first !== undefined && c.includes(first));
+  return { slots: slotsOf(chain ?? [], series), start: first?.sequence, series, restarted: chain !== undefined && chain !== chains.at(-1) };
 }
 
 
@@ -158,6 +176,11 @@ function refuse(at: string, code: RefusalCode, reason: string, nearestReachable?
 /** Explains why a walk did not reach T (the nearest reachable time is the caller's). */
 function chainRefusal(at: string, full: ArtefactEntry, s: Start, w: Walk): RestoreRefusal {
   const from = `the log chain from the full taken at ${full.takenAt}`;
+  if (w.nextPresent === undefined && s.restarted && w.chain.length > 0) {
+    const last = w.chain.at(-1)!;
+    const how = last.partial ? `${last.name}, offsite only as a partial snapshot up to ${endOf(last)}` : `${last.name} (${endOf(last)})`;
+    return refuse(at, 'gap', `${from} ends where the binlog numbering restarted (RESET MASTER, or a new or restored server): its last segment offsite is ${how}; the segments under the same names after the restart belong to another run and are not replayed after it`);
+  }
   if (w.stop === 'partial') {
     const last = w.chain.at(-1)!;
     if (w.nextPresent !== undefined) return refuse(at, 'gap', `${from} has a gap: ${last.name} is offsite only as a partial snapshot up to ${endOf(last)}; its closed segment is missing`);
@@ -285,8 +308,6 @@ function nearestTo(at: string, spans: [string, string][]): string | undefined {
   }
   return best?.time;
 }
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Plans the restore of one database to its state at T from its catalogued fulls and log segments. */
 export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): RestorePlanResult {

@@ -229,3 +229,43 @@ describe('planRestore: a source without logs holding backups under several names
     expect(p.files.filter((f) => f.role === 'full')).toHaveLength(1);
   });
 });
+
+describe('planRestore: the binlog numbering restarted (RESET MASTER, a new or restored server)', () => {
+  // The first run: segments 1-6 closed (minutes 0-59), 7 offsite only as a partial (60-61); then
+  // RESET MASTER at minute 63 and a second run writing mysql-bin.000001 to 000008 again (two
+  // minutes each from minute 64; 8 still partial). A full in each run.
+  const oldRun = [...Array.from({ length: 6 }, (_, i) => seg(i + 1)), makeSegment(7, min(60), min(61), { partial: true })];
+  const newRun = Array.from({ length: 8 }, (_, i) => makeSegment(i + 1, min(64 + 2 * i), min(65 + 2 * i), i === 7 ? { partial: true } : {}));
+  const FA = makeFull(min(55), { position: { logFile: 'mysql-bin.000006', logPos: 328 } });
+  const FB = makeFull(min(67), { position: { logFile: 'mysql-bin.000002', logPos: 578 } });
+  const all = [FA, FB, ...oldRun, ...newRun];
+  const ids = (p: RestorePlan) => p.segments.map((s) => s.artefactId);
+  const refused = (r: ReturnType<typeof plan>): RestoreRefusal => {
+    if (r.ok) throw new Error(`planned: ${seqs(r)}`);
+    return r;
+  };
+
+  it("replays the full's own run of the numbering, whichever order the catalogue lists the two segments of one name in", () => {
+    for (const artefacts of [all, [...all].reverse()]) {
+      const before = ok(plan(min(61), artefacts));
+      expect(before.full.artefactId).toBe(FA.artefactId);
+      expect(ids(before)).toEqual([oldRun[5]!.artefactId, oldRun[6]!.artefactId]);
+      const after = ok(plan(min(68), artefacts));
+      expect(after.full.artefactId).toBe(FB.artefactId);
+      expect(ids(after)).toEqual([newRun[1]!.artefactId, newRun[2]!.artefactId]);
+    }
+  });
+
+  it('refuses a time after the first run\'s last shipped event and before the second run\'s first full, naming the restart, never replaying the second run\'s segments', () => {
+    for (const artefacts of [all, [...all].reverse()]) {
+      const r = refused(plan(min(62), artefacts));
+      expect(r.code).toBe('gap');
+      expect(r.reason).toContain('ends where the binlog numbering restarted (RESET MASTER, or a new or restored server): its last segment offsite is mysql-bin.000007, offsite only as a partial snapshot up to 2026-03-01T01:01:00.000Z');
+    }
+  });
+
+  it('keeps a gap of the first run a gap, though the second run has segments of those numbers', () => {
+    const r = refused(plan(min(45), [FA, F1, ...oldRun.filter((s) => s.sequence !== 3), ...newRun]));
+    expect(r).toMatchObject({ code: 'gap', reason: expect.stringContaining('mysql-bin.000003 is not offsite') });
+  });
+});
