@@ -1,9 +1,10 @@
-import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, readSync, fstatSync, renameSync, existsSync, fdatasync, write } from 'node:fs';
+import { mkdirSync, openSync, fsyncSync, closeSync, readSync, fstatSync, renameSync, existsSync, fdatasync, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { LineFileReader } from './line-file.ts';
 import { ShippedIndex } from './state/shipped-index.ts';
 import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
+import { writeAllSync } from './state/atomic-file.ts';
 
 // Crash-safe journal: append-only JSON lines, made durable before the step they record is
 // taken. Every append returns a promise that resolves once its line is written and synced
@@ -332,7 +333,7 @@ export class Journal {
     const snapshot: Event = { e: 'snapshot', shipped: {}, index: 1, inflight: this.inflightPacks(), totals: { ...this.totals }, losses: this.losses, ...art };
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w');
-    writeSync(fd, `${JSON.stringify(snapshot)}\n`);
+    writeAllSync(fd, `${JSON.stringify(snapshot)}\n`);
     fsyncSync(fd);
     closeSync(fd);
     if (this.fd !== undefined) closeSync(this.fd);

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -6,15 +6,29 @@ import { dirname } from 'node:path';
 // name, fsynced, renamed over the old one, and the directory fsynced, so a crash or `kill -9`
 // at any moment leaves either the old or the new file, never a torn one.
 
+/**
+ * Writes all of `data` at the file's position (or at `position`), or throws. One writeSync may
+ * write less than it was given without an error (a disk that fills mid-write: 4,096 of 15,745
+ * bytes); the next call is the one that says ENOSPC.
+ */
+export function writeAllSync(fd: number, data: string | Uint8Array, position?: number): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position === undefined ? null : position + at);
+}
+
 export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, text);
+    writeAllSync(fd, text);
     fsyncSync(fd);
-  } finally {
+  } catch (error) {
     closeSync(fd);
+    // A full disk: the old file stays as it was, and what was written of the new one frees its room.
+    rmSync(tmp, { force: true });
+    throw error;
   }
+  closeSync(fd);
   renameSync(tmp, file);
   fsyncDirectory(dirname(file));
 }

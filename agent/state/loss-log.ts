@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { writeAllSync } from './atomic-file.ts';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -41,6 +42,8 @@ export class LossLog {
   private readonly entries: LossEntry[] = [];
   private readonly known = new Set<string>();
   private readonly alerted = new Set<string>();
+  /** The file ends in a torn line (a crash or a full disk mid-append): the next line starts on a line of its own. */
+  private torn = false;
 
   constructor(directory: string, options: { readOnly?: boolean } = {}) {
     this.file = join(directory, 'losses.jsonl');
@@ -52,6 +55,7 @@ export class LossLog {
   }
 
   private load(text: string): void {
+    this.torn = text.length > 0 && !text.endsWith('\n');
     for (const line of text.split('\n')) {
       if (!line) continue;
       let ev: Line;
@@ -75,8 +79,12 @@ export class LossLog {
 
   private append(ev: Line): void {
     if (this.fd === undefined) throw new Error('the loss log is open read-only');
-    writeSync(this.fd, `${JSON.stringify(ev)}\n`);
+    // After a torn line, a newline first: glued to it, this record would be lost with it.
+    const line = `${this.torn ? '\n' : ''}${JSON.stringify(ev)}\n`;
+    this.torn = true;
+    writeAllSync(this.fd, line);
     fsyncSync(this.fd);
+    this.torn = false;
     this.apply(ev);
   }
 

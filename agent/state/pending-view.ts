@@ -1,8 +1,8 @@
-import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BATCH_ORDER, compareBatches } from '../sources/batch-order.ts';
 import type { FileStamp } from '../journal.ts';
-import { fsyncDirectory } from './atomic-file.ts';
+import { fsyncDirectory, writeAllSync } from './atomic-file.ts';
 import { LineFileReader } from '../line-file.ts';
 
 // The recordings a source had seen and not shipped at its last pass, one line per batch, sorted
@@ -143,7 +143,7 @@ export class PendingViewWriter {
     if (this.fd === undefined || this.committed) throw new Error('pending view already committed');
     const bytes = Buffer.from(text, 'utf8');
     const at = this.offset;
-    writeSync(this.fd, bytes, 0, bytes.length, at);
+    writeAllSync(this.fd, bytes, at);
     this.offset += bytes.length;
     return { offset: at, length: bytes.length };
   }

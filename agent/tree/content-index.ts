@@ -1,5 +1,6 @@
-import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeAllSync } from '../state/atomic-file.ts';
 
 // Which contents the store already holds for one tree source, and where: SHA-256 → (pack,
 // offset of the member's data). Identical content is stored once because every file's hash is
@@ -198,7 +199,7 @@ export class ContentIndex {
     });
     const fd = openSync(this.contentFile, 'a');
     try {
-      writeSync(fd, records);
+      writeAllSync(fd, records);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
