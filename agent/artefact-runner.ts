@@ -7,7 +7,7 @@ import { artefactNameKey } from './artefact-ledger.ts';
 import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
-import { shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
+import { IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
 import { findLostVersions } from './sources/stability.ts';
@@ -81,6 +81,8 @@ export class ArtefactRunner {
   ) {}
 
   private gapCheck: { gaps: Gap[]; files: SiteFile[] } | undefined;
+  /** Names found in this cycle to be dumps not yet whole (IncompleteDumpError). */
+  private readonly incomplete = new Set<string>();
 
   async cycle(): Promise<ArtefactCycle> {
     const { clock, log } = this.deps;
@@ -105,6 +107,7 @@ export class ArtefactRunner {
     // Judged once every source of the pass is done (settleGaps): a full backup shipped by
     // another source in this same pass may bridge the gap.
     this.gapCheck = plan.gaps ? { gaps: plan.gaps, files: scan.files } : undefined;
+    this.incomplete.clear();
     for (const work of plan.ready) {
       const outcome = await this.shipWithRetry(work);
       if (outcome?.status === 'published') {
@@ -117,7 +120,8 @@ export class ArtefactRunner {
       }
     }
     const after = scan.plan(clock.now().getTime());
-    const readyUnshipped = new Map(after.ready.filter((w) => !w.partial).map((w) => [w.stamp.name, w.stamp]));
+    // A dump found cut short is not a version worth keeping: its completed self replacing it is no loss.
+    const readyUnshipped = new Map(after.ready.filter((w) => !w.partial && !this.incomplete.has(w.stamp.name)).map((w) => [w.stamp.name, w.stamp]));
     this.deps.observations.setReadyUnshipped(this.source.name, readyUnshipped, clock.now());
     this.deps.observations.save();
     const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
@@ -265,6 +269,7 @@ export class ArtefactRunner {
         }
         const retryable = !(error instanceof UnreadableSourceError) && (error instanceof FerryError ? error.retryable : true);
         log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
+        if (error instanceof IncompleteDumpError) this.incomplete.add(work.stamp.name);
         if (!retryable || attempt === attempts) {
           this.deps.onError?.(`${work.source}/${work.stamp.name}: ${messageOf(error)}`);
           await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.` });

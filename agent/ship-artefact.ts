@@ -5,7 +5,7 @@ import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import { ARTEFACT_FORMAT, artefactId as makeArtefactId, serializeArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../core/layout.ts';
-import { IntegrityError, SourceChangedError, messageOf } from '../core/errors.ts';
+import { IntegrityError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import type { Journal, FileStamp } from './journal.ts';
 import { StreamUploader } from './stream-uploader.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
@@ -70,6 +70,11 @@ interface FirstPass {
 }
 
 const READ_CHUNK = 1024 * 1024;
+
+/** A text dump that does not end as its tool ends a whole dump (dump-position.ts): never shipped as a full. */
+export class IncompleteDumpError extends UnreadableSourceError {
+  override readonly name = 'IncompleteDumpError';
+}
 
 export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Promise<ArtefactOutcome> {
   const { stamp } = work;
@@ -154,6 +159,14 @@ async function readPass(file: FileHandle, work: ArtefactWork, path: string): Pro
   if (!work.partial) {
     const { bytesRead } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
     if (bytesRead !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
+  }
+  const cut = work.partial ? undefined : sniffer?.incomplete();
+  if (cut) {
+    throw new IncompleteDumpError(
+      `${path} is not a whole dump: it starts as a ${cut.tool} dump but does not end with the "${cut.trailer}" line ${cut.tool} writes last. ` +
+        `Not shipped: the dump is still being written (a pause longer than stableSeconds) or was cut short; it ships once it is whole`,
+      path,
+    );
   }
   const position_ = sniffer?.result();
   return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(position_ ? { position: position_ } : {}) };

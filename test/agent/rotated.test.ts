@@ -247,3 +247,54 @@ describe('binlog position of a SQL dump', () => {
     expect(sniff(`${'x'.repeat(1024 * 1024)}CHANGE MASTER TO MASTER_LOG_FILE='late.000001', MASTER_LOG_POS=1;`)).toBeUndefined(); // only the header is looked at
   });
 });
+
+describe('a dump not yet whole', () => {
+  const header = "-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)\n--\n-- Host: localhost    Database: shop\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000006', MASTER_LOG_POS=578;\n";
+  const body = `${header}${"INSERT INTO `orders` VALUES (1,'a'),(2,'b');\n".repeat(3000)}`;
+  const whole = `${body}/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\n-- Dump completed on 2026-12-05  9:53:01\n`;
+
+  it('is not shipped as a full while its tool has not written its last line, fails the pass naming why, and ships once whole with no loss reported', async () => {
+    const site = artefactSite(`  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 20 }`);
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    const file = join(site.root, 'nightly.sql');
+    // The nightly job pauses, half way, for longer than stableSeconds.
+    const half = body.slice(0, Math.floor(body.length / 2));
+    writeAt(file, half, new Date(clock.now().getTime() - MIN));
+    await h.agent.cycle();
+    clock.advance(30_000);
+    const stalled = await h.agent.cycle();
+    expect(stalled).toMatchObject({ artefacts: 0, failed: 1, lost: 0 });
+    expect(await keys(store)).toEqual([]);
+    expect(h.alerts.find((a) => a.subject === 'nightly.sql could not be shipped')?.message).toContain(`${file} is not a whole dump: it starts as a mariadb-dump dump but does not end with the "-- Dump completed" line mariadb-dump writes last`);
+    // It resumes and finishes: the whole dump ships, and the half one was never a version to lose.
+    writeAt(file, whole, clock.now());
+    await h.agent.cycle();
+    clock.advance(30_000);
+    const done = await h.agent.cycle();
+    expect(done).toMatchObject({ artefacts: 1, failed: 0, lost: 0 });
+    const [m] = await artefactManifests(store);
+    expect(m).toMatchObject({ name: 'nightly.sql', size: Buffer.byteLength(whole), position: { logFile: 'mysql-bin.000006', logPos: 578 } });
+    expect(h.agent.statusSnapshot().totals).toMatchObject({ lostArtefacts: 0 });
+    h.agent.close();
+  });
+
+  it('knows the last lines of mysqldump, mariadb-dump and pg_dump, and judges no other file', () => {
+    const judge = (text: string) => {
+      const s = new DumpPositionSniffer();
+      const bytes = Buffer.from(text);
+      for (let i = 0; i < bytes.length; i += 4096) s.push(bytes.subarray(i, i + 4096));
+      return s.incomplete();
+    };
+    expect(judge(whole)).toBeUndefined();
+    expect(judge(body)).toEqual({ tool: 'mariadb-dump', trailer: '-- Dump completed' });
+    expect(judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n')).toEqual({ tool: 'mysqldump', trailer: '-- Dump completed' });
+    expect(judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n-- Dump completed\n')).toBeUndefined();
+    expect(judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n')).toEqual({ tool: 'pg_dump', trailer: '-- PostgreSQL database dump complete' });
+    expect(judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n--\n-- PostgreSQL database dump complete\n--\n\n')).toBeUndefined();
+    // Dumps taken with --skip-comments, and files that are no text dump, are not judged.
+    expect(judge('CREATE TABLE t (i int);\n')).toBeUndefined();
+    expect(judge('\x00\x01binary backup')).toBeUndefined();
+  });
+});
