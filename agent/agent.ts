@@ -141,7 +141,7 @@ export class Agent {
       passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
     // Sources ran side by side: a gap is judged only now, when a full shipped in this pass counts.
-    for (const s of sources) if (s.type === 'binlog') await this.runners.get(s.name)?.settleGaps();
+    for (const s of sources) if (s.type === 'binlog') report.lost += (await this.runners.get(s.name)?.settleGaps()) ?? 0;
     this.passDone({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
     this.lastReport = report;

@@ -7,6 +7,7 @@ import { artefactNameKey } from './artefact-ledger.ts';
 import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
+import { segmentName } from '../core/log-gaps.ts';
 import { IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
@@ -81,6 +82,8 @@ export class ArtefactRunner {
   ) {}
 
   private gapCheck: { gaps: Gap[]; files: SiteFile[] } | undefined;
+  /** The segment series of a binlog source, as its last scan found it. */
+  private binlogBasename: string | undefined;
   /** Names found in this cycle to be dumps not yet whole (IncompleteDumpError). */
   private readonly incomplete = new Set<string>();
 
@@ -164,6 +167,7 @@ export class ArtefactRunner {
     const detected = detectBasename(names, s.basename);
     if ('problem' in detected) throw new Error(detected.problem);
     const { basename } = detected;
+    this.binlogBasename = basename;
     const files = await listSelected(s.path, segmentSelector(basename));
     const indexName = s.indexFile ?? (names.includes(`${basename}.index`) ? `${basename}.index` : undefined);
     const indexed = indexName ? await this.readIndex(join(s.path, indexName), basename) : undefined;
@@ -209,10 +213,35 @@ export class ArtefactRunner {
   }
 
   /** Raises, repeats or resolves the gap alerts of the last cycle's scan; the agent calls it after every source of a pass. */
-  async settleGaps(): Promise<void> {
+  async settleGaps(): Promise<number> {
     const check = this.gapCheck;
     this.gapCheck = undefined;
-    if (check) await this.reportGaps(check.gaps, check.files);
+    if (!check) return 0;
+    await this.reportGaps(check.gaps, check.files);
+    return this.recordGapLosses(check.gaps);
+  }
+
+  /**
+   * The segments of a gap are lost: the server purged them (PURGE BINARY LOGS, expire_logs_days)
+   * before they went offsite. Recorded once each in the loss log, with the loss alert, so the
+   * pass that finds them exits 3 and `agent status --losses` lists them; returns how many are new.
+   */
+  private async recordGapLosses(gaps: Gap[]): Promise<number> {
+    let lost = 0;
+    const recorded = new Set(this.deps.lossLog.all().flatMap((l) => (l.source === this.source.name && l.kind === 'artefact' ? l.files.map((f) => f.name) : [])));
+    for (const gap of gaps) {
+      const names = Array.from({ length: gap.to - gap.from + 1 }, (_, i) => segmentName(this.binlogBasename, gap.from + i)).filter((n) => !recorded.has(n));
+      if (names.length === 0) continue;
+      lost += await this.deps.losses.report({
+        source: this.source.name,
+        batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`,
+        kind: 'artefact',
+        files: names.map((name) => ({ name, size: 0, mtimeMs: 0, path: join(this.source.path, name) })),
+        reason: 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)',
+        at: this.deps.clock.now().toISOString(),
+      });
+    }
+    return lost;
   }
 
   /**
@@ -223,10 +252,14 @@ export class ArtefactRunner {
   private async reportGaps(gaps: Gap[], files: SiteFile[]): Promise<void> {
     const prefix = `binlog-gap:${this.source.name}:`;
     const open = new Set<string>();
+    const firstSeen = this.deps.observations.gapsFirstSeen(this.source.name, gaps.map((g) => `${g.from}-${g.to}`), this.deps.clock.now().getTime());
     for (const gap of gaps) {
       const key = `${prefix}${gap.from}-${gap.to}`;
-      const raisedAt = Date.parse(this.deps.alerts.get(key)?.raisedAt ?? this.deps.clock.now().toISOString());
-      const bridge = this.deps.fullNewerThan?.(Math.min(raisedAt, this.segmentMtime(gap.to + 1, files) ?? Infinity));
+      // A full whose file is newer than the gap (it was there when first seen, or the segment
+      // after it had closed) reaches the times after it. Neither time moves once the alert is
+      // resolved, so the judgement holds from one pass to the next.
+      const seenAt = firstSeen.get(`${gap.from}-${gap.to}`)!;
+      const bridge = this.deps.fullNewerThan?.(Math.min(seenAt, this.segmentMtime(gap.to + 1, files) ?? Infinity));
       const what = gap.from === gap.to ? `segment ${gap.from}` : `segments ${gap.from} to ${gap.to}`;
       if (bridge) {
         await this.deps.alerts.resolve(key, this.deps.site, `A full backup newer than the gap in ${this.source.name} (${bridge.source}/${bridge.name}, ${new Date(bridge.mtimeMs).toISOString()}) is offsite: point-in-time restore reaches every time after it. Times between the last full before the gap and ${what} stay unreachable.`);
@@ -241,6 +274,7 @@ export class ArtefactRunner {
         details: { source: this.source.name, ...gap },
       })) !== 'quiet') this.deps.log.error('binlog gap: point-in-time restore cannot cross it', { source: this.source.name, gap });
     }
+    this.deps.observations.save();
     await this.deps.alerts.resolveOthers(prefix, open, this.deps.site, (a) => `${a.subject.replace(/^binlog gap in [^:]+: /, '')}: the gap is closed (the missing segments were found or shipped).`);
   }
 

@@ -45,7 +45,8 @@ export function lossAlert(site: string, entry: LossEntry): Alert {
       site,
       key: `loss:${entry.id}`,
       subject: `${entry.source}: ${entry.batch} lost before shipping`,
-      message: `The version of ${entry.batch}${f ? ` (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})` : ''} of source ${entry.source} was ${entry.reason}.${seen} Check the agent's errors and the link to the cloud.`,
+      // A segment the agent never saw (purged before its first look) has no size or time to give.
+      message: `The version of ${entry.batch}${f && f.mtimeMs > 0 ? ` (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})` : ''} of source ${entry.source} was ${entry.reason}.${seen} Check the agent's errors and the link to the cloud.`,
       details: { ...entry },
     };
   }

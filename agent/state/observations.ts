@@ -31,6 +31,8 @@ interface SourceFile {
   stability?: Record<string, StabilityEntry>;
   /** Artefacts: complete versions not shipped at the end of the last pass, [size, mtimeMs]. */
   readyUnshipped?: Record<string, [number, number]>;
+  /** Binlogs: when each gap ("from-to") was first seen, epoch ms; forgotten once it is gone. */
+  gapsSeen?: Record<string, number>;
 }
 
 interface ObservationsFile {
@@ -144,6 +146,20 @@ export class Observations {
     const s = this.of(source);
     s.readyUnshipped = Object.fromEntries([...files.values()].map((f) => [f.name, [f.size, Math.trunc(f.mtimeMs)]]));
     s.lastScan = at.toISOString();
+  }
+
+  /**
+   * When each of `gaps` (keys "from-to") was first seen, by any pass; the others are forgotten.
+   * Kept apart from the gap's alert, which a resolution removes: the time the gap came to light
+   * must not move when its alert is resolved.
+   */
+  gapsFirstSeen(source: string, gaps: readonly string[], nowMs: number): Map<string, number> {
+    const s = this.of(source);
+    const before = s.gapsSeen ?? {};
+    const seen = new Map(gaps.map((g) => [g, before[g] ?? nowMs]));
+    if (seen.size > 0) s.gapsSeen = Object.fromEntries(seen);
+    else delete s.gapsSeen;
+    return seen;
   }
 
   /** When the source was last scanned by any process. */

@@ -1,3 +1,4 @@
+import { LossLog } from '../../agent/state/loss-log.ts';
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
@@ -321,6 +322,40 @@ describe('alerts with memory', () => {
     await cronPass(s.config, store, alerts, clock);
     expect(gapAlerts()).toHaveLength(3); // the two raised ones and the resolution, nothing after
   });
+  it('keeps a bridged binlog gap resolved when the segment after it closes after the full was taken (the full holds a position in it)', async () => {
+    const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
+  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
+    for (const n of [1, 2, 4]) writeSegment(s.root, n, n === 4);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    const gap = (subject: string) => alerts.filter((a) => a.subject === subject);
+    // The pass that finds the gap: the purged segment is a loss (exit 3), recorded and alerted once.
+    const found = await cronPass(s.config, store, alerts, clock);
+    expect(found.report.lost).toBe(1);
+    expect(gap('binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+    expect(gap('binlog: mysql-bin.000003 lost before shipping')[0]?.message).toBe(`The version of mysql-bin.000003 of source binlog was purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it). Check the agent's errors and the link to the cloud.`);
+    expect(new LossLog(s.config.state, { readOnly: true }).all().map((l) => [l.batch, l.files.map((f) => f.path)])).toEqual([['mysql-bin.000003', [join(s.root, 'mysql-bin.000003')]]]);
+    // The DBA takes a new full while mysql-bin.000004 is the active segment.
+    clock.advance(60_000);
+    writeAt(join(s.root, 'full-after-gap.sql'), bytesOf(5000, 7), clock.now());
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    expect(gap('resolved: binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+    // Then 000004 closes (after the full) and 000005 opens.
+    clock.advance(60_000);
+    const closedAt = Math.floor(clock.now().getTime() / 1000);
+    writeAt(join(s.root, segName(4)), binlogSegment({ startTs: T0 + 400, events: [{ ts: T0 + 410 }], rotateTo: { name: segName(5), ts: closedAt } }), clock.now());
+    writeSegment(s.root, 5, true);
+    for (let pass = 0; pass < 3; pass++) {
+      clock.advance(60_000);
+      const r = await cronPass(s.config, store, alerts, clock);
+      expect(r.status.openAlerts).toEqual([]);
+      expect(r.report.lost).toBe(0);
+    }
+    expect(gap('binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+  });
+
   it('resolves a binlog gap in the same pass as the full that bridges it, however slowly the full uploads beside the binlog source', async () => {
     const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
   - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
