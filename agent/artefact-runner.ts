@@ -4,10 +4,10 @@ import type { ArtefactSourceConfig, BinlogSourceConfig } from '../core/config.ts
 import type { Notifier } from '../core/ports.ts';
 import { FerryError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import { artefactNameKey } from './artefact-ledger.ts';
+import { BinlogRun } from './binlog-run.ts';
 import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
-import { segmentName } from '../core/log-gaps.ts';
 import { IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
@@ -18,7 +18,7 @@ import type { LossLog } from './state/loss-log.ts';
 import { sourceReadable, type AlertBook } from './state/alert-book.ts';
 import { planRotated, rotatedSelector, type ArtefactPlan } from './sources/rotated.ts';
 import { planArchive, archiveSelector } from './sources/archive.ts';
-import { detectBasename, parseIndex, planBinlog, segmentSelector, type Gap } from './sources/binlog.ts';
+import { detectBasename, parseIndex, planBinlog, segmentSelector, sequenceOf, type Gap } from './sources/binlog.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -79,9 +79,13 @@ export class ArtefactRunner {
   constructor(
     private readonly deps: ArtefactRunnerDeps,
     private readonly source: ArtefactSourceConfig,
-  ) {}
+  ) {
+    this.run = source.type === 'binlog' ? new BinlogRun(deps, source) : undefined;
+  }
 
   private gapCheck: { gaps: Gap[]; files: SiteFile[] } | undefined;
+  /** A binlog source's run of the server's numbering (restarts, purged segments). */
+  private readonly run: BinlogRun | undefined;
   /** The segment series of a binlog source, as its last scan found it. */
   private binlogBasename: string | undefined;
   /** Names found in this cycle to be dumps not yet whole (IncompleteDumpError). */
@@ -171,10 +175,13 @@ export class ArtefactRunner {
     const files = await listSelected(s.path, segmentSelector(basename));
     const indexName = s.indexFile ?? (names.includes(`${basename}.index`) ? `${basename}.index` : undefined);
     const indexed = indexName ? await this.readIndex(join(s.path, indexName), basename) : undefined;
+    this.run!.observe(files.map((f) => ({ name: f.name, size: f.size, sequence: sequenceOf(f.name) })));
+    // Versions shipped before the numbering restarted are the run before's: not this run's gaps or partials.
+    const run = this.run!.records();
     const ledger = {
       shipped: (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(s.name, name, size, mtimeMs),
-      lastPartial: (name: string) => this.deps.journal.artefacts.lastPartial(s.name, name),
-      shippedSequences: () => this.deps.journal.artefacts.records(s.name).flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])),
+      lastPartial: (name: string) => run.filter((r) => r.partial && r.name === name).at(-1),
+      shippedSequences: () => run.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])),
     };
     return { files, plan: (now) => planBinlog(s, basename, files, indexed, ledger, now) };
   }
@@ -218,30 +225,7 @@ export class ArtefactRunner {
     this.gapCheck = undefined;
     if (!check) return 0;
     await this.reportGaps(check.gaps, check.files);
-    return this.recordGapLosses(check.gaps);
-  }
-
-  /**
-   * The segments of a gap are lost: the server purged them (PURGE BINARY LOGS, expire_logs_days)
-   * before they went offsite. Recorded once each in the loss log, with the loss alert, so the
-   * pass that finds them exits 3 and `agent status --losses` lists them; returns how many are new.
-   */
-  private async recordGapLosses(gaps: Gap[]): Promise<number> {
-    let lost = 0;
-    const recorded = new Set(this.deps.lossLog.all().flatMap((l) => (l.source === this.source.name && l.kind === 'artefact' ? l.files.map((f) => f.name) : [])));
-    for (const gap of gaps) {
-      const names = Array.from({ length: gap.to - gap.from + 1 }, (_, i) => segmentName(this.binlogBasename, gap.from + i)).filter((n) => !recorded.has(n));
-      if (names.length === 0) continue;
-      lost += await this.deps.losses.report({
-        source: this.source.name,
-        batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`,
-        kind: 'artefact',
-        files: names.map((name) => ({ name, size: 0, mtimeMs: 0, path: join(this.source.path, name) })),
-        reason: 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)',
-        at: this.deps.clock.now().toISOString(),
-      });
-    }
-    return lost;
+    return (await this.run?.settle(check.gaps, this.binlogBasename)) ?? 0;
   }
 
   /**
@@ -282,7 +266,7 @@ export class ArtefactRunner {
   private segmentMtime(sequence: number, files: SiteFile[]): number | undefined {
     const onSite = files.find((f) => Number(/\.(\d+)$/.exec(f.name)?.[1]) === sequence);
     if (onSite) return onSite.mtimeMs;
-    return this.deps.journal.artefacts.records(this.source.name).find((r) => !r.partial && r.sequence === sequence)?.mtimeMs;
+    return this.run?.records().find((r) => !r.partial && r.sequence === sequence)?.mtimeMs;
   }
 
   private async shipWithRetry(work: ArtefactWork): Promise<ArtefactOutcome | undefined> {

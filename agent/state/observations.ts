@@ -33,6 +33,11 @@ interface SourceFile {
   readyUnshipped?: Record<string, [number, number]>;
   /** Binlogs: when each gap ("from-to") was first seen, epoch ms; forgotten once it is gone. */
   gapsSeen?: Record<string, number>;
+  /**
+   * Binlogs: when the agent found the server's numbering restarted (RESET MASTER, a new or
+   * restored server), ISO: segments shipped before it belong to the run before.
+   */
+  runSince?: string;
 }
 
 interface ObservationsFile {
@@ -160,6 +165,15 @@ export class Observations {
     if (seen.size > 0) s.gapsSeen = Object.fromEntries(seen);
     else delete s.gapsSeen;
     return seen;
+  }
+
+  /** When the binlog numbering of the source last restarted, as the agent found it (`runSince`). */
+  binlogRunSince(source: string): string | undefined {
+    return this.sources[source]?.runSince;
+  }
+
+  setBinlogRunSince(source: string, at: Date): void {
+    this.of(source).runSince = at.toISOString();
   }
 
   /** When the source was last scanned by any process. */

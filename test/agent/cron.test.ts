@@ -356,6 +356,47 @@ describe('alerts with memory', () => {
     expect(gap('binlog gap in binlog: segment 3 missing')).toHaveLength(1);
   });
 
+  it('finds the binlog numbering restarted (RESET MASTER): the run before\'s unclosed segment recorded lost once, a critical alert until a newer full is offsite, and no gap of the new run\'s numbers', async () => {
+    const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
+  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 1 }`);
+    for (const n of [1, 2, 3, 4]) writeSegment(s.root, n, n === 4);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    const first = await cronPass(s.config, store, alerts, clock);
+    expect(first.report).toMatchObject({ artefacts: 4, lost: 0 }); // 1-3 closed, 4 as a partial
+    // RESET MASTER: every binlog deleted, mysql-bin.000001 again, active.
+    for (const n of [1, 2, 3, 4]) rmSync(join(s.root, segName(n)));
+    const now = () => Math.floor(clock.now().getTime() / 1000);
+    clock.advance(60_000);
+    writeAt(join(s.root, segName(1)), binlogSegment({ startTs: now(), events: [{ ts: now() }], inUse: true }), clock.now());
+    const reset = await cronPass(s.config, store, alerts, clock);
+    expect(reset.report.lost).toBe(1);
+    const losses = new LossLog(s.config.state, { readOnly: true }).all();
+    expect(losses.map((l) => l.batch)).toEqual([segName(4)]);
+    expect(losses[0]!.reason).toMatch(/^cut off by a restart of the binlog numbering \(RESET MASTER, or a new or restored server\) before its closed segment was shipped/);
+    expect(alerts.filter((a) => a.subject === 'binlog numbering of binlog restarted' && a.severity === 'critical')).toHaveLength(1);
+    // The new run goes on: 1 and 2 close, 3 is active. Its numbers are not the old run's gaps or partials.
+    clock.advance(60_000);
+    writeAt(join(s.root, segName(1)), binlogSegment({ startTs: now() - 60, events: [{ ts: now() - 59 }], rotateTo: { name: segName(2), ts: now() } }), clock.now());
+    writeAt(join(s.root, segName(2)), binlogSegment({ startTs: now(), events: [{ ts: now() }], rotateTo: { name: segName(3), ts: now() } }), clock.now());
+    writeAt(join(s.root, segName(3)), binlogSegment({ startTs: now(), events: [{ ts: now() }], inUse: true }), clock.now());
+    clock.advance(60_000);
+    const next = await cronPass(s.config, store, alerts, clock);
+    expect(next.report.lost).toBe(0);
+    expect(next.status.openAlerts.map((a) => a.subject)).toEqual(['binlog numbering of binlog restarted']);
+    expect(alerts.some((a) => a.subject.includes('binlog gap'))).toBe(false);
+    // A new full: point-in-time restore reaches the times after it.
+    writeAt(join(s.root, 'full-after-reset.sql'), bytesOf(5000, 8), clock.now());
+    clock.advance(60_000);
+    const bridged = await cronPass(s.config, store, alerts, clock);
+    expect(bridged.status.openAlerts).toEqual([]);
+    expect(alerts.filter((a) => a.subject === 'resolved: binlog numbering of binlog restarted')).toHaveLength(1);
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
+    expect(new LossLog(s.config.state, { readOnly: true }).all()).toHaveLength(1);
+  });
+
   it('resolves a binlog gap in the same pass as the full that bridges it, however slowly the full uploads beside the binlog source', async () => {
     const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
   - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import type { BinlogSourceConfig } from '../core/config.ts';
+import { segmentName } from '../core/log-gaps.ts';
+import type { ArtefactRecord } from './artefact-ledger.ts';
+import type { ArtefactRunnerDeps } from './artefact-runner.ts';
+import type { Gap } from './sources/binlog.ts';
+
+// A binlog source's run of the server's numbering, and what falls out of it without ever
+// reaching the agent: segments the server purged before they were shipped (a gap), and the end
+// of a run the server threw away (`RESET MASTER`, a new server or one restored from a backup
+// starts at mysql-bin.000001 again). Both are losses, recorded once each, and both block
+// point-in-time restore until a newer full is offsite. What the agent concluded lives in the
+// state directory (observations.json's `runSince`), so cron passes agree with each other.
+
+type RunDeps = Pick<ArtefactRunnerDeps, 'journal' | 'observations' | 'losses' | 'lossLog' | 'alerts' | 'clock' | 'log' | 'site' | 'fullNewerThan'>;
+
+export class BinlogRun {
+  /** The run before's unclosed segments, when this cycle's scan found the numbering restarted. */
+  private restart: ArtefactRecord[] | undefined;
+
+  constructor(
+    private readonly deps: RunDeps,
+    private readonly source: BinlogSourceConfig,
+  ) {}
+
+  /** This source's shipped versions since its binlog numbering last restarted. */
+  records(): ArtefactRecord[] {
+    const since = this.deps.observations.binlogRunSince(this.source.name);
+    const records = this.deps.journal.artefacts.records(this.source.name);
+    return since === undefined ? records : records.filter((r) => r.at >= since);
+  }
+
+  /**
+   * Looks at the segments on the site: the numbering restarted when the highest is below the
+   * highest this run shipped, or when a segment this run shipped closed is there under its name
+   * with another size (a closed segment never changes: this is another run's). From then on the
+   * segments shipped before belong to the run before, and its segments shipped only as partial
+   * snapshots are lost past their last snapshot (recorded by `settle`).
+   */
+  observe(onSite: { name: string; size: number; sequence: number }[]): void {
+    this.restart = undefined;
+    if (onSite.length === 0) return;
+    const before = this.records();
+    const highest = Math.max(-1, ...before.flatMap((r) => (r.sequence === undefined ? [] : [r.sequence])));
+    const closedSize = new Map(before.flatMap((r) => (r.partial ? [] : [[r.name, r.size] as const])));
+    const replaced = onSite.some((f) => closedSize.has(f.name) && closedSize.get(f.name) !== f.size);
+    if (Math.max(...onSite.map((f) => f.sequence)) >= highest && !replaced) return;
+    this.deps.observations.setBinlogRunSince(this.source.name, this.deps.clock.now());
+    const closed = new Set(before.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])));
+    const tails = new Map<number, ArtefactRecord>();
+    for (const r of before) if (r.partial && r.sequence !== undefined && !closed.has(r.sequence)) tails.set(r.sequence, r);
+    this.restart = [...tails.values()];
+  }
+
+  /** Records what this cycle found lost (a restart's unclosed segments, a gap's purged ones) and holds the restart's alert; how many losses are new. */
+  async settle(gaps: Gap[], basename: string | undefined): Promise<number> {
+    const restarted = await this.recordRestart();
+    await this.holdRestartAlert();
+    return restarted + (await this.recordGapLosses(gaps, basename));
+  }
+
+  private async recordRestart(): Promise<number> {
+    const tails = this.restart;
+    this.restart = undefined;
+    if (tails === undefined) return 0;
+    this.deps.log.error('binlog numbering restarted: point-in-time restore cannot cross the restart', { source: this.source.name, unclosed: tails.map((t) => t.name) });
+    let lost = 0;
+    for (const t of tails) {
+      lost += await this.deps.losses.report({
+        source: this.source.name,
+        batch: t.name,
+        kind: 'artefact',
+        files: [{ name: t.name, size: t.size, mtimeMs: t.mtimeMs, path: join(this.source.path, t.name) }],
+        reason: `cut off by a restart of the binlog numbering (RESET MASTER, or a new or restored server) before its closed segment was shipped: the events after its last partial snapshot (${t.at}) are not offsite`,
+        at: this.deps.clock.now().toISOString(),
+      });
+    }
+    return lost;
+  }
+
+  /**
+   * Raises, or resolves once a full newer than the restart is offsite, the alert of a restarted
+   * numbering: no point in time between the run before's last shipped event and the first full of
+   * this run can be restored.
+   */
+  private async holdRestartAlert(): Promise<void> {
+    const since = this.deps.observations.binlogRunSince(this.source.name);
+    if (since === undefined) return;
+    const key = `binlog-restart:${this.source.name}`;
+    const bridge = this.deps.fullNewerThan?.(Date.parse(since));
+    if (bridge) {
+      await this.deps.alerts.resolve(key, this.deps.site, `A full backup taken after the restart of ${this.source.name}'s binlog numbering (${bridge.source}/${bridge.name}) is offsite: point-in-time restore reaches every time after it.`);
+      return;
+    }
+    await this.deps.alerts.raise(key, {
+      severity: 'critical',
+      site: this.deps.site,
+      subject: `binlog numbering of ${this.source.name} restarted`,
+      message: `The server's binlog numbering of source ${this.source.name} started again (found ${since}): RESET MASTER, or a new or restored server. Point-in-time restore cannot cross the restart: take a new full backup so that later times are reachable.`,
+      details: { source: this.source.name, since },
+    });
+  }
+
+  /**
+   * The segments of a gap are lost: the server purged them (PURGE BINARY LOGS, expire_logs_days)
+   * before they went offsite. Recorded once each in the loss log, with the loss alert, so the
+   * pass that finds them exits 3 and `agent status --losses` lists them; returns how many are new.
+   */
+  private async recordGapLosses(gaps: Gap[], basename: string | undefined): Promise<number> {
+    let lost = 0;
+    // Names lost in this run of the numbering (the run before's segments had the same names).
+    const since = this.deps.observations.binlogRunSince(this.source.name) ?? '';
+    const recorded = new Set(this.deps.lossLog.all().flatMap((l) => (l.source === this.source.name && l.kind === 'artefact' && l.at >= since ? l.files.map((f) => f.name) : [])));
+    for (const gap of gaps) {
+      const names = Array.from({ length: gap.to - gap.from + 1 }, (_, i) => segmentName(basename, gap.from + i)).filter((n) => !recorded.has(n));
+      if (names.length === 0) continue;
+      lost += await this.deps.losses.report({
+        source: this.source.name,
+        batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`,
+        kind: 'artefact',
+        files: names.map((name) => ({ name, size: 0, mtimeMs: 0, path: join(this.source.path, name) })),
+        reason: 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)',
+        at: this.deps.clock.now().toISOString(),
+      });
+    }
+    return lost;
+  }
+}
