@@ -39,6 +39,9 @@ export class Cron {
   constructor(readonly expression: string) {
     const f = expression.trim().split(/\s+/);
     if (f.length !== 6) throw new RangeError(`cron "${expression}" must have six fields (min hour day month weekday year)`);
+    // EventBridge refuses the rule otherwise (at deploy time, rolling the stack back).
+    if ((f[2] === '?') === (f[4] === '?')) throw new RangeError(`cron "${expression}": exactly one of day-of-month (3rd field) and day-of-week (5th) must be "?", as EventBridge requires (e.g. "0 2 * * ? *" daily, "0 5 ? * SUN *" weekly)`);
+    if ([0, 1, 3, 5].some((i) => f[i] === '?')) throw new RangeError(`cron "${expression}": "?" is allowed only in day-of-month and day-of-week`);
     this.minute = parseField(f[0]!, 0, 59);
     this.hour = parseField(f[1]!, 0, 23);
     this.dom = parseField(f[2]!, 1, 31);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../core/layout.ts';
 import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
+import { Cron } from '../core/fleet-cron.ts';
 
 // The deployment's configuration: sites, Object Lock, tiers, replication, log retention.
 // Adding a site is one entry in `sites`. The CDK app reads it once (defaults below, or a JSON
@@ -35,7 +36,15 @@ function isTimeZone(zone: string): boolean {
 }
 
 /** EventBridge Scheduler / EventBridge cron body: six fields, e.g. `0 2 * * ? *`. */
-const cron = z.string().regex(/^\S+( \S+){5}$/, 'must be a six-field cron expression, e.g. "0 2 * * ? *"');
+const cron = z.string().superRefine((value, ctx) => {
+  // Parsed as the dead-man's switch and `ferry fleet status` parse it, with EventBridge's rules:
+  // what they cannot read, or EventBridge would refuse at deploy time, is refused here.
+  try {
+    new Cron(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
 
 export const siteSchema = z
   .object({
@@ -164,8 +173,35 @@ export const deploymentConfigSchema = z
     if (bucket.length > 63) {
       ctx.addIssue({ code: 'custom', path: ['stackPrefix'], message: `makes the data bucket's name ${bucket.length} characters long${config.env ? '' : ' in the longest region name'}, over S3's 63: use at most ${63 - (bucket.length - config.stackPrefix.length)} characters` });
     }
+    const resources = processingResources(config.sites);
+    if (resources > STACK_RESOURCES_MAX) {
+      const most = (perSite: number) => Math.floor((STACK_RESOURCES_MAX - PROCESSING_RESOURCES.base) / perSite);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sites'],
+        message:
+          `${config.sites.length} sites make ${resources} resources in the ${config.stackPrefix}-processing stack, over CloudFormation's ${STACK_RESOURCES_MAX} a stack ` +
+          `(each site ${PROCESSING_RESOURCES.site}, ${PROCESSING_RESOURCES.site + PROCESSING_RESOURCES.schedule} with a schedule): one deployment holds at most ${most(PROCESSING_RESOURCES.site + PROCESSING_RESOURCES.schedule)} scheduled sites (${most(PROCESSING_RESOURCES.site)} without schedules). ` +
+          `Split the sites into deployments, each with its own stackPrefix (its own bucket, catalogue and console)`,
+      });
+    }
+    // CloudFormation output and logical ids keep letters and digits only: leeds-cc and leedscc would be one.
+    const ids = new Map<string, string>();
     const seen = new Set<string>();
     config.sites.forEach((site, i) => {
+      const id = site.name.replace(/[^A-Za-z0-9]/g, '');
+      const other = ids.get(id);
+      if (other !== undefined && other !== site.name) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `"${site.name}" and "${other}" differ only by dashes: CloudFormation ids keep letters and digits, so the two sites' outputs and resources would clash; rename one` });
+      ids.set(id, site.name);
+      for (const [key, role, instead] of [
+        ['officers', 'officer', 'tag the officers with ferry-officer-site (leave officers empty) or trust one role they assume'],
+        ['drReaders', 'DR reader', 'trust one role the readers assume'],
+      ] as const) {
+        const size = trustPolicySize(site[key]);
+        if (size > TRUST_POLICY_MAX) {
+          ctx.addIssue({ code: 'custom', path: ['sites', i, key], message: `${site[key].length} principals make the ${role} role's trust policy about ${size} characters, over IAM's ${TRUST_POLICY_MAX}: ${instead}` });
+        }
+      }
       const machine = `${config.stackPrefix}-${site.name}-backup-window`;
       if (machine.length > STATE_MACHINE_NAME_MAX) {
         ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `with stackPrefix "${config.stackPrefix}" names the state machine ${machine} (${machine.length} characters), over Step Functions' ${STATE_MACHINE_NAME_MAX}: shorten the site name or the prefix` });
@@ -184,6 +220,30 @@ export const deploymentConfigSchema = z
       if (archiveProblem) ctx.addIssue({ code: 'custom', path: ['sites', i, 'retentionDays'], message: archiveProblem });
     });
   });
+/** IAM's default limit of a role's trust policy (ACLSizePerRole), in characters. */
+export const TRUST_POLICY_MAX = 2048;
+
+/** About how long a site role's trust policy is with these principals: the statements around them, and each quoted, as IAM counts it. */
+export function trustPolicySize(principals: readonly string[]): number {
+  return 120 + principals.reduce((n, p) => n + p.length + 3, 0);
+}
+
+/** CloudFormation's limit of resources in one stack. */
+export const STACK_RESOURCES_MAX = 500;
+
+/**
+ * The resources of the processing stack: a fixed part and each site's (roles, replay URL,
+ * officer group, activity, the backup-window and purge workflows), more with a schedule (rules,
+ * their roles, the missed-window alarm) and with Roles Anywhere. test/infra/stack-limits.test.ts
+ * holds these figures to the synthesized template.
+ */
+export const PROCESSING_RESOURCES = { base: 189, site: 18, schedule: 7, rolesAnywhere: 1 } as const;
+
+export function processingResources(sites: readonly { schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[]): number {
+  const r = PROCESSING_RESOURCES;
+  return r.base + sites.reduce((n, s) => n + r.site + (s.schedule ? r.schedule : 0) + (s.agent?.rolesAnywhereTrustAnchorArn ? r.rolesAnywhere : 0), 0);
+}
+
 /** S3 bills an object deleted from Deep Archive for at least this many days there. */
 export const DEEP_ARCHIVE_MINIMUM_DAYS = 180;
 

@@ -15,6 +15,8 @@ import { StatefulStack } from './stateful-stack.ts';
  */
 export const FEATURE_FLAGS: Record<string, unknown> = {
   '@aws-cdk/core:checkSecretUsage': true,
+  // No indentation in the templates: a site adds ~68 KB indented, and CloudFormation takes at most 1,000,000 bytes.
+  '@aws-cdk/core:suppressTemplateIndentation': true,
   // The stacks share the bucket by name; the few remaining references (keys, table) stay exports.
   '@aws-cdk/core:defaultCrossStackReferences': 'strong',
   '@aws-cdk/core:enablePartitionLiterals': true,

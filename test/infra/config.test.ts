@@ -38,7 +38,7 @@ describe('deployment configuration', () => {
     const text = problems.join('\n');
     expect(text).toMatch(/^sites\[0\]\.name: must be 1-63 lowercase/m);
     expect(text).toMatch(/^sites\[0\]\.retentionDays: /m);
-    expect(text).toMatch(/^sites\[1\]\.schedule\.backupCron: must be a six-field cron/m);
+    expect(text).toMatch(/^sites\[1\]\.schedule\.backupCron: cron "daily" must have six fields/m);
     expect(text).toMatch(/^sites\[1\]\.drReaders\[0\]: must be a 12-digit account id or an IAM/m);
     expect(text).toMatch(/^sites\[2\]: Unrecognized key.*colour/m);
     expect(text).toMatch(/^objectLock\.mode: /m);
