@@ -3,8 +3,8 @@ import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
-import { latestHeartbeat } from '../core/fleet-read.ts';
+import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { readHeartbeat } from '../core/fleet-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
@@ -81,6 +81,8 @@ interface HeartbeatMemory {
   /** This agent's id (made once, kept here): its heartbeats say who wrote them. */
   agentId?: string;
   lastWritten?: string;
+  /** When this agent wrote its heartbeats of the last hour (ISO): its own, among the site's (newestOther). */
+  recent?: string[];
   /** The losses (count) and the failures of the pass the last written heartbeat carried. */
   lastLosses?: number;
   lastFailed?: number;
@@ -114,19 +116,35 @@ export class HeartbeatWriter {
   }
 
   /**
-   * The site's newest heartbeat, when another agent wrote it lately: two agents configured with
-   * one site name mix their recordings in one catalogue, and one live agent hides a dead one from
-   * the fleet view. Never throws (a heartbeat that cannot be read says nothing).
+   * The newest heartbeat of the last hour under this site's name that another agent wrote: two
+   * agents configured with one site name mix their recordings in one catalogue, and one live
+   * agent hides a dead one from the fleet view. Every heartbeat of the hour is looked at, not
+   * only the newest (which is soon this agent's own again while the other goes on), and this
+   * agent's own are known by the times it wrote them (`recent`, in heartbeat.json): a copy of the
+   * state directory (a cloned VM, a moved host left running) has the same id, host and path, but
+   * not the same heartbeats. Without that memory (the state lost) the same host and state
+   * directory, or the same id, is this agent. Never throws (a heartbeat that cannot be read says nothing).
    */
   private async newestOther(now: Date): Promise<HeartbeatWriter['otherAgent']> {
     const { list, get } = this.deps.store;
     if (!list || !get) return undefined;
-    const newest = await latestHeartbeat({ list: list.bind(this.deps.store), get: get.bind(this.deps.store) }, this.deps.config.site).catch(() => undefined);
-    const other = newest?.agent;
-    if (!other || now.getTime() - Date.parse(newest.at) > SHARED_SITE_WINDOW_MS) return undefined;
-    // The same host and state directory is this agent, its state lost and made again (a new id).
-    const same = other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state);
-    return same ? undefined : { id: other.id, host: other.host, at: newest.at };
+    const own = new Set(this.memory.recent ?? []);
+    const blobs = { list: list.bind(this.deps.store), get: get.bind(this.deps.store) };
+    try {
+      for await (const item of blobs.list(heartbeatPrefix(this.deps.config.site))) {
+        const t = heartbeatTimeOfKey(item.key);
+        if (t === undefined) continue;
+        if (now.getTime() - t > SHARED_SITE_WINDOW_MS) return undefined;
+        if (own.has(new Date(t).toISOString())) continue;
+        const other = (await readHeartbeat(blobs, item.key).catch(() => undefined))?.agent;
+        if (!other) continue;
+        const same = own.size === 0 && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
+        if (!same) return { id: other.id, host: other.host, at: new Date(t).toISOString() };
+      }
+    } catch {
+      return undefined;
+    }
+    return undefined;
   }
 
   /** Builds the heartbeat of this pass and remembers what the next one compares with. */
@@ -223,6 +241,8 @@ export class HeartbeatWriter {
           if (!(error instanceof AlreadyExistsError)) throw error;
         });
         this.memory.lastWritten = heartbeat.at;
+        // This agent's own heartbeats of the last hour, told from another agent's by their times.
+        this.memory.recent = [...(this.memory.recent ?? []).filter((at) => Date.parse(heartbeat.at) - Date.parse(at) <= SHARED_SITE_WINDOW_MS), heartbeat.at];
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
       }

@@ -26,7 +26,7 @@ export interface FleetReadDeps {
 
 const MAX_HEARTBEAT_BYTES = 256 * 1024;
 
-async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string): Promise<Heartbeat> {
+export async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string): Promise<Heartbeat> {
   const text = (await readSmallObject(blobs, key, MAX_HEARTBEAT_BYTES, 'heartbeat')).toString('utf8');
   const parsed = heartbeatSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new TypeError(`heartbeat ${key}: ${zodProblems(parsed.error).join('; ')}`);

@@ -1,6 +1,6 @@
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -224,6 +224,48 @@ describe('two agents configured as one site', () => {
     clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
     await cronPass(two.config, store, alerts, clock);
     expect(alerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a', 'resolved: another agent ships as site site-a']);
+  });
+});
+
+describe('two agents from copies of one state directory (a cloned VM, a moved host left running)', () => {
+  it('are found though they share id, host and state path, and the alert stays open while the other still writes within the hour', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    writeTree(s.root, 1, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(s.config, store, alerts, clock);
+    // The clone: the same state directory's contents at the same path, on a copy of the machine.
+    const original = `${s.config.state}.original`;
+    cpSync(s.config.state, original, { recursive: true });
+    const passOf = async (which: 'original' | 'clone') => {
+      if (which === 'clone') {
+        renameSync(s.config.state, `${s.config.state}.swap`);
+        renameSync(`${s.config.state}.clone`, s.config.state);
+      }
+      try {
+        return await cronPass(s.config, store, alerts, clock);
+      } finally {
+        if (which === 'clone') {
+          renameSync(s.config.state, `${s.config.state}.clone`);
+          renameSync(`${s.config.state}.swap`, s.config.state);
+        }
+      }
+    };
+    cpSync(original, `${s.config.state}.clone`, { recursive: true });
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    await passOf('original');
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    const clone = await passOf('clone');
+    expect(clone.status.openAlerts.map((a) => a.key)).toEqual(['site-name-shared']);
+    // Both go on writing: each one's own heartbeat is soon the newest, and the alert holds on both.
+    for (let i = 0; i < 3; i++) {
+      clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+      expect((await passOf('original')).status.openAlerts.map((a) => a.key)).toEqual(['site-name-shared']);
+      clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+      expect((await passOf('clone')).status.openAlerts.map((a) => a.key)).toEqual(['site-name-shared']);
+    }
+    expect(alerts.filter((a) => a.subject === 'resolved: another agent ships as site site-a')).toEqual([]);
   });
 });
 
