@@ -28,7 +28,9 @@ export class StabilityTracker {
     for (const f of files) {
       present.add(f.name);
       const prev = this.seen.get(f.name);
-      if (!prev || prev.size !== f.size || prev.mtimeMs !== f.mtimeMs) this.seen.set(f.name, { size: f.size, mtimeMs: f.mtimeMs, sinceMs: nowMs });
+      // A first sight dated after now was taken while the clock was ahead (NTP has set it back
+      // since): counted from now, or the file would wait, silently, until the clock caught up.
+      if (!prev || prev.size !== f.size || prev.mtimeMs !== f.mtimeMs || prev.sinceMs > nowMs) this.seen.set(f.name, { size: f.size, mtimeMs: f.mtimeMs, sinceMs: nowMs });
     }
     for (const name of [...this.seen.keys()]) if (!present.has(name)) this.seen.delete(name);
   }
