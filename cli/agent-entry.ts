@@ -5,7 +5,7 @@ import { registerAgentCommands } from './agent-commands.ts';
 import { registerInstallCommands } from './install-commands.ts';
 import { registerRestoreCommands } from './restore-commands.ts';
 import { registerSnapshotsCommands } from './tree-commands.ts';
-import { ConfigError, messageOf } from '../core/errors.ts';
+import { reportFatal } from './fatal.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
@@ -24,8 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    process.stderr.write(`ferry: ${messageOf(error)}\n`);
-    return error instanceof ConfigError ? 2 : 1;
+    return reportFatal(error, argv);
   }
 }
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, messageOf } from '../core/errors.ts';
+import { reportFatal } from './fatal.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
 // operator (catalogue, backups, restore, start). Errors are printed as one clear message, not
@@ -78,9 +78,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError) process.stderr.write(`ferry: ${error.message}\n`);
-    else process.stderr.write(`ferry: ${messageOf(error)}\n`);
+    const code = reportFatal(error, argv);
     if (process.env.FERRY_DEBUG) console.error(error);
-    return error instanceof ConfigError ? 2 : 1;
+    return code;
   }
 }

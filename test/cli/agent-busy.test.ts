@@ -29,3 +29,17 @@ describe('agent run while another agent holds the state directory', () => {
     expect(existsSync(join(state, 'status.json'))).toBe(false);
   });
 });
+
+describe('why the agent stopped, under --json-logs', () => {
+  it('is a JSON log line with a time, the error and the exit status, so a pipeline parsing the log keeps it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fatal-'));
+    writeFileSync(join(dir, 'state'), 'not a directory');
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${dir} }\n`);
+    const r = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--json-logs', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') }, timeout: 30_000 });
+    expect(r.status).toBe(2);
+    const line = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { time: string; level: string; msg: string; error: string; exitCode: number };
+    expect(line).toMatchObject({ level: 'error', msg: 'ferry stopped', exitCode: 2 });
+    expect(line.error).toContain(`state: ${join(dir, 'state')} exists and is not a directory`);
+    expect(Date.parse(line.time)).toBeGreaterThan(Date.now() - 60_000);
+  });
+});

@@ -1,0 +1,15 @@
+import { ConfigError, messageOf } from '../core/errors.ts';
+
+/**
+ * Says why a command stopped and returns its exit status (2 for a configuration problem, else
+ * 1). With `--json-logs` (the agent under cron or journald, its stderr parsed as JSON lines) the
+ * line is JSON like every other log line, with a time: a plain `ferry: …` is the one line such a
+ * pipeline drops, and it is the one that says why the agent stopped.
+ */
+export function reportFatal(error: unknown, argv: readonly string[], write: (line: string) => void = (line) => process.stderr.write(line)): number {
+  const code = error instanceof ConfigError ? 2 : 1;
+  const message = error instanceof ConfigError ? error.message : messageOf(error);
+  if (argv.includes('--json-logs')) write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'ferry stopped', error: message, exitCode: code })}\n`);
+  else write(`ferry: ${message}\n`);
+  return code;
+}
