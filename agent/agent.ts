@@ -100,6 +100,7 @@ export class Agent {
       this.recovered = true;
     }
     await this.losses.deliverPending();
+    await this.alerts.resolveRemovedSources(new Set(this.deps.config.sources.map((s) => s.name)), this.deps.config.site);
     const report = emptyReport();
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();

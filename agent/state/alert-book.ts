@@ -40,6 +40,15 @@ export async function delivered(sending: Promise<void>): Promise<boolean> {
   }
 }
 
+/** The kinds of alert that belong to one source: `{kind}:{source}` or `{kind}:{source}:{what}`. */
+const SOURCE_ALERT_KINDS = ['source-unavailable', 'source-empty', 'unreadable', 'unreadable-dir', 'bad-name', 'misplaced', 'clock-ahead', 'ship-failed', 'tree-failed', 'tree-left-out', 'binlog-gap', 'binlog-restart'];
+
+/** The source an alert's key belongs to, or undefined for the agent's own (heartbeat, shared site name). */
+export function sourceOfAlertKey(key: string): string | undefined {
+  const [kind, source] = key.split(':');
+  return kind !== undefined && source !== undefined && SOURCE_ALERT_KINDS.includes(kind) ? source : undefined;
+}
+
 export class AlertBook {
   private readonly file: string;
   private readonly open = new Map<string, AlertState>();
@@ -51,6 +60,17 @@ export class AlertBook {
     this.file = join(directory, 'alerts.json');
     const saved = readJsonFile<AlertsFile>(this.file);
     for (const a of Object.values(saved?.open ?? {})) this.open.set(a.key, a);
+  }
+
+  /**
+   * Resolves the alerts of sources no longer configured (removed or renamed): their passes, which
+   * would resolve them, never run again, and an incident opened for them would stay open for ever.
+   */
+  async resolveRemovedSources(configured: ReadonlySet<string>, site: string): Promise<void> {
+    for (const state of [...this.open.values()]) {
+      const source = sourceOfAlertKey(state.key);
+      if (source !== undefined && !configured.has(source)) await this.resolve(state.key, site, `Source ${source} is no longer in the agent's configuration: this condition is no longer watched.`);
+    }
   }
 
   /** Loads the open alerts only (for `agent status`). */

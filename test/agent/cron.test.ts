@@ -294,6 +294,20 @@ describe('sources that cannot be read', () => {
     expect(back.report.lost).toBe(0);
   });
 
+  it("resolves the alerts of a source taken out of the configuration, which no pass of its own will ever resolve, and keeps the other sources' alerts", async () => {
+    const s = site();
+    const extra = join(s.dir, 'gone');
+    const two = { ...s.config, sources: [...s.config.sources, { ...s.config.sources[0]!, name: 'old', path: extra }] } as AgentConfig;
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    renameSync(s.root, `${s.root}.away`);
+    const both = await cronPass(two, new MemoryBlobStore(), alerts, clock);
+    expect(both.status.openAlerts.map((a) => a.key).sort()).toEqual(['source-unavailable:cs', 'source-unavailable:old']);
+    const after = await cronPass(s.config, new MemoryBlobStore(), alerts, clock);
+    expect(after.status.openAlerts.map((a) => a.key)).toEqual(['source-unavailable:cs']);
+    expect(alerts.find((a) => a.subject === 'resolved: source old cannot be read')?.message).toBe("Source old is no longer in the agent's configuration: this condition is no longer watched.");
+  });
+
   it('reports as the backlog of a mount that disappeared what its last pass left unshipped, not what that pass shipped after its walk', async () => {
     const s = site();
     writeTree(s.root, 2, 10); // closed: shipped by the first pass, after its walk wrote the view
