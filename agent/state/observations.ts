@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { StabilityTracker, type StabilityEntry } from '../sources/stability.ts';
@@ -25,6 +25,8 @@ interface SourceFile {
   pending?: Record<string, string>;
   /** Recordings: how many batch directories the last scan found (an empty root after that is suspicious). */
   batchesSeen?: number;
+  /** Recordings: the root the pending view was taken of (a view of another root says nothing of this one). */
+  root?: string;
   /** When the source was last scanned successfully. */
   lastScan?: string;
   /** Artefacts: first-seen times of each file's current state, [size, mtimeMs, sinceMs]. */
@@ -101,19 +103,30 @@ export class Observations {
   }
 
   /** Records that a pass committed the source's pending view, having found `batchesSeen` batch directories. */
-  pendingCommitted(source: string, batchesSeen: number, at: Date): void {
+  pendingCommitted(source: string, batchesSeen: number, at: Date, root?: string): void {
     const s = this.of(source);
     delete s.pending;
     s.batchesSeen = batchesSeen;
+    if (root !== undefined) s.root = root;
     s.lastScan = at.toISOString();
     this.save();
   }
 
   /** How many batch directories the last pass found, and when (undefined before the first pass). */
-  lastPass(source: string): { batchesSeen: number; lastScan?: string } | undefined {
+  lastPass(source: string): { batchesSeen: number; lastScan?: string; root?: string } | undefined {
     if (!this.hasPending(source)) return undefined;
     const s = this.sources[source];
-    return { batchesSeen: s?.batchesSeen ?? 0, lastScan: s?.lastScan };
+    return { batchesSeen: s?.batchesSeen ?? 0, lastScan: s?.lastScan, ...(s?.root === undefined ? {} : { root: s.root }) };
+  }
+
+  /** Forgets the source's pending view (its root changed: the view was of another directory). */
+  forgetPending(source: string): void {
+    rmSync(this.pendingFile(source), { force: true });
+    const s = this.of(source);
+    delete s.pending;
+    delete s.batchesSeen;
+    delete s.root;
+    this.save();
   }
 
   /**

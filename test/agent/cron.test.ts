@@ -308,6 +308,29 @@ describe('sources that cannot be read', () => {
     expect(alerts.find((a) => a.subject === 'resolved: source old cannot be read')?.message).toBe("Source old is no longer in the agent's configuration: this condition is no longer watched.");
   });
 
+  it("does not call lost what was pending under a source's old path when its path changes: a warning names both paths and the count, then the new root is followed", async () => {
+    const s = site();
+    writeTree(s.root, 2, 4, { ageMs: 10_000 }); // pending: not closed yet
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    await cronPass(s.config, store, alerts, clock);
+    const other = join(s.dir, 'rec-b');
+    mkdirSync(other);
+    writeTree(other, 1, 4, { firstBatch: 100, ageMs: 10_000 });
+    const moved = { ...s.config, sources: [{ ...s.config.sources[0]!, path: other }] } as AgentConfig;
+    const first = await cronPass(moved, store, alerts, clock);
+    expect(first.report.lost).toBe(0);
+    expect(new LossLog(s.config.state, { readOnly: true }).all()).toEqual([]);
+    const warning = alerts.find((a) => a.subject === 'source cs now reads another directory');
+    expect(warning).toMatchObject({ severity: 'warning' });
+    expect(warning!.message).toBe(`Source cs reads ${other}; at its last pass it read ${s.root}, where 8 recording(s) in 2 batch(es) were waiting to be shipped. They are not followed under the new path (neither shipped nor called lost): if ${s.root} still holds them, ship them with a source that reads it until it is drained.`);
+    expect(first.status.sources[0]).toMatchObject({ backlog: { recordings: 4 } });
+    const next = await cronPass(moved, store, alerts, clock);
+    expect(next.report.lost).toBe(0);
+    expect(next.status.openAlerts).toEqual([]);
+  });
+
   it('reports as the backlog of a mount that disappeared what its last pass left unshipped, not what that pass shipped after its walk', async () => {
     const s = site();
     writeTree(s.root, 2, 10); // closed: shipped by the first pass, after its walk wrote the view
