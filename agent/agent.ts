@@ -14,7 +14,8 @@ import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import { StateLock } from './state/state-lock.ts';
-import { HeartbeatWriter } from './heartbeat.ts';
+import { HeartbeatWriter, staleState } from './heartbeat.ts';
+import { shippedSince } from './shipped-since.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { Throttle, throttledStore } from './bandwidth.ts';
 import { cycleRecordings } from './recordings-pass.ts';
@@ -80,6 +81,32 @@ export class Agent {
     this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
   }
 
+  /** Whether this process has asked whether its state directory is older than the store says (once, at its first pass). */
+  private staleChecked = false;
+
+  /**
+   * A state directory older than this agent's last heartbeat (restored from a backup, or a copy
+   * running elsewhere) does not know what shipped since: the recordings the store's manifests
+   * list from then on are not called lost in this pass (a warning says so; it resolves at the
+   * next pass). A copy running elsewhere is also found by the heartbeat (`another agent`).
+   */
+  private async distrustStaleState(): Promise<boolean> {
+    const stale = await staleState({ config: this.deps.config, store: this.deps.store });
+    if (!stale) return false;
+    const { site } = this.deps.config;
+    const shipped = await shippedSince(this.deps.store, site, new Date(stale.remembered), this.deps.clock.now()).catch(() => undefined);
+    this.recordings.shippedElsewhere = shipped?.paths;
+    this.deps.log.warn('state directory older than this agent\'s last heartbeat: recordings the store lists as shipped since are not called lost', { ...stale, manifests: shipped?.manifests, complete: shipped?.complete });
+    await this.alerts.raise('state-restored', {
+      severity: 'warning',
+      site,
+      subject: `the state directory of site ${site} is older than its agent's last run`,
+      message: `The state directory (${this.deps.config.state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id, on this path) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${shipped?.manifests ?? 0} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost; what shipped after ${stale.remembered} and is still on the site may be shipped again.`,
+      details: stale,
+    });
+    return true;
+  }
+
   private treeDeps() {
     const { config, store, clock, verify, log } = this.deps;
     const { partSizeMiB, partConcurrency } = config.shipping;
@@ -99,6 +126,9 @@ export class Agent {
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
+    const stale = !this.staleChecked && (await this.distrustStaleState());
+    this.staleChecked = true;
+    if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');
     await this.losses.deliverPending();
     await this.alerts.resolveRemovedSources(new Set(this.deps.config.sources.map((s) => s.name)), this.deps.config.site);
     const report = emptyReport();
@@ -169,7 +199,9 @@ export class Agent {
         severity: 'critical',
         site,
         subject: `another agent ships as site ${site}`,
-        message: `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
+        message: other.copy
+          ? `An agent with this agent's own id, on ${other.host || 'another host'}, wrote a heartbeat as site ${site} at ${other.at} that this state directory did not write: a copy of it runs elsewhere (a cloned VM, a host moved but left running), or this directory was restored from an older backup. Two agents on one site ship its recordings twice and each hides the other's failures: stop the copy. After a restore from a backup this resolves by itself within the hour.`
+          : `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
         details: { otherHost: other.host, otherAgent: other.id, at: other.at },
       },
       site,

@@ -105,8 +105,8 @@ export class HeartbeatWriter {
   private readonly file: string;
   private readonly memory: HeartbeatMemory;
 
-  /** Another agent whose heartbeat, under this site's name, was the newest when this one wrote (within SHARED_SITE_WINDOW_MS). */
-  otherAgent: { id: string; host: string; at: string } | undefined;
+  /** Another agent whose heartbeat, under this site's name, was the newest when this one wrote (within SHARED_SITE_WINDOW_MS); `copy`: it has this agent's id (a copy of its state directory). */
+  otherAgent: { id: string; host: string; at: string; copy?: true } | undefined;
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.file = join(deps.config.state, 'heartbeat.json');
@@ -139,7 +139,7 @@ export class HeartbeatWriter {
         const other = (await readHeartbeat(blobs, item.key).catch(() => undefined))?.agent;
         if (!other) continue;
         const same = own.size === 0 && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
-        if (!same) return { id: other.id, host: other.host, at: new Date(t).toISOString() };
+        if (!same) return { id: other.id, host: other.host, at: new Date(t).toISOString(), ...(other.id === this.memory.agentId ? { copy: true as const } : {}) };
       }
     } catch {
       return undefined;
@@ -236,13 +236,16 @@ export class HeartbeatWriter {
       if (due) {
         this.otherAgent = await this.newestOther(new Date(heartbeat.at));
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
+        // This agent's own heartbeats of the last hour, told from another agent's by their times;
+        // remembered before the write, so a crash right after it does not leave a heartbeat of
+        // this agent that its state directory does not know (staleState).
+        this.memory.recent = [...(this.memory.recent ?? []).filter((at) => Date.parse(heartbeat.at) - Date.parse(at) <= SHARED_SITE_WINDOW_MS), heartbeat.at];
+        writeFileAtomic(this.file, JSON.stringify(this.memory));
         // One written under the same key (the same millisecond) already speaks for this instant.
         await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
           if (!(error instanceof AlreadyExistsError)) throw error;
         });
         this.memory.lastWritten = heartbeat.at;
-        // This agent's own heartbeats of the last hour, told from another agent's by their times.
-        this.memory.recent = [...(this.memory.recent ?? []).filter((at) => Date.parse(heartbeat.at) - Date.parse(at) <= SHARED_SITE_WINDOW_MS), heartbeat.at];
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
       }
@@ -254,4 +257,32 @@ export class HeartbeatWriter {
       return undefined;
     }
   }
+}
+
+/**
+ * Whether the state directory is older than what this agent last did: the site's newest
+ * heartbeat written under this agent's id and state directory is later than the last one the
+ * state directory remembers writing. It was restored from a backup or rolled back, or a copy of
+ * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
+ * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
+ */
+export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store'>): Promise<{ remembered: string; found: string } | undefined> {
+  const memory = readJsonFile<HeartbeatMemory>(join(deps.config.state, 'heartbeat.json'));
+  const { list, get } = deps.store;
+  if (!memory?.agentId || !memory.lastWritten || !list || !get) return undefined;
+  const own = new Set(memory.recent ?? [memory.lastWritten]);
+  const remembered = Date.parse(memory.lastWritten);
+  const blobs = { list: list.bind(deps.store), get: get.bind(deps.store) };
+  try {
+    for await (const item of blobs.list(heartbeatPrefix(deps.config.site))) {
+      const t = heartbeatTimeOfKey(item.key);
+      if (t === undefined) continue;
+      if (t <= remembered || own.has(new Date(t).toISOString())) return undefined;
+      const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
+      if (heartbeat?.agent?.id === memory.agentId && heartbeat.agent.state === deps.config.state) return { remembered: memory.lastWritten, found: heartbeat.at };
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }

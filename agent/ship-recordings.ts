@@ -41,6 +41,8 @@ export interface RecordingsState {
   stopping: () => boolean;
   /** Keeps the message as the agent's last error (shown in its status). */
   onError: (message: string) => void;
+  /** `source\tpath` of recordings the store lists as shipped that the journal does not know (a state directory restored from a backup): never called lost. */
+  shippedElsewhere?: ReadonlySet<string>;
 }
 
 function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipContext {
@@ -62,12 +64,14 @@ function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipCo
 }
 
 /** Records recordings of a batch as lost (loss log, alert); resolves to how many were recorded. */
-export function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
+export async function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
+  const lost = s.shippedElsewhere ? files.filter((f) => !s.shippedElsewhere!.has(`${source.name}\t${batch}/${f.name}`)) : files;
+  if (lost.length === 0) return 0;
   return s.losses.report({
     source: source.name,
     batch,
     kind: 'recordings',
-    files: files.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, batch, f.name) })),
+    files: lost.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, batch, f.name) })),
     reason,
     at: s.deps.clock.now().toISOString(),
     ...(lastSeen ? { lastSeen } : {}),

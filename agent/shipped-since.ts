@@ -1,0 +1,27 @@
+import type { BlobStore } from '../core/ports.ts';
+import { packManifestKey } from '../core/layout.ts';
+import { parseManifest } from '../core/manifest.ts';
+import { readAll } from './recover.ts';
+
+// What the store says was shipped since a time: the recordings of every pack manifest published
+// from that day on, as `source\tpath`. Asked when the state directory turns out older than the
+// agent's last run (restored from a backup): its shipped index does not know those packs, and a
+// recording shipped and evicted since must not read as lost.
+
+const DAY_MS = 86_400_000;
+/** Enough for weeks of a busy site; past it the rest is not looked at (and the log says so). */
+const MAX_MANIFESTS = 20_000;
+
+export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site: string, since: Date, now: Date): Promise<{ paths: Set<string>; manifests: number; complete: boolean }> {
+  const paths = new Set<string>();
+  let manifests = 0;
+  for (let day = Math.floor(since.getTime() / DAY_MS) * DAY_MS; day <= now.getTime(); day += DAY_MS) {
+    const prefix = packManifestKey(site, 'x', new Date(day)).replace(/x\.json$/, '');
+    for await (const item of store.list(prefix)) {
+      if (++manifests > MAX_MANIFESTS) return { paths, manifests: manifests - 1, complete: false };
+      const manifest = parseManifest(await readAll(store, item.key));
+      for (const member of manifest.members) paths.add(`${manifest.source}\t${member.path}`);
+    }
+  }
+  return { paths, manifests, complete: true };
+}
