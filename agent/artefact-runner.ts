@@ -178,10 +178,11 @@ export class ArtefactRunner {
     this.run!.observe(files.map((f) => ({ name: f.name, size: f.size, sequence: sequenceOf(f.name) })));
     // Versions shipped before the numbering restarted are the run before's: not this run's gaps or partials.
     const run = this.run!.records();
+    const shippedSequences = await this.run!.shippedSequences(this.deps.store, this.deps.site, basename, files.map((f) => sequenceOf(f.name)));
     const ledger = {
       shipped: (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(s.name, name, size, mtimeMs),
       lastPartial: (name: string) => run.filter((r) => r.partial && r.name === name).at(-1),
-      shippedSequences: () => run.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])),
+      shippedSequences: () => shippedSequences,
     };
     return { files, plan: (now) => planBinlog(s, basename, files, indexed, ledger, now) };
   }

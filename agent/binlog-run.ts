@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { BinlogSourceConfig } from '../core/config.ts';
 import { segmentName } from '../core/log-gaps.ts';
+import { artefactSourcePrefix } from '../core/layout.ts';
+import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { ArtefactRunnerDeps } from './artefact-runner.ts';
 import type { Gap } from './sources/binlog.ts';
@@ -12,6 +14,19 @@ import type { Gap } from './sources/binlog.ts';
 // point-in-time restore until a newer full is offsite. What the agent concluded lives in the
 // state directory (observations.json's `runSince`), so cron passes agree with each other.
 
+/** The highest closed segment of `basename` the store holds for the source (its data objects' names), or undefined. */
+async function highestOffsite(store: Pick<BlobStore, 'list'>, site: string, source: string, basename: string): Promise<number | undefined> {
+  const prefix = artefactSourcePrefix(site, 'binlog', source);
+  const name = new RegExp(`-${basename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d{6,})$`);
+  let top: number | undefined;
+  for await (const item of store.list(prefix)) {
+    if (item.key.startsWith(`${prefix}partial/`)) continue;
+    const m = name.exec(item.key);
+    if (m) top = Math.max(top ?? -1, Number(m[1]));
+  }
+  return top;
+}
+
 type RunDeps = Pick<ArtefactRunnerDeps, 'journal' | 'observations' | 'losses' | 'lossLog' | 'alerts' | 'clock' | 'log' | 'site' | 'fullNewerThan'>;
 
 export class BinlogRun {
@@ -22,6 +37,28 @@ export class BinlogRun {
     private readonly deps: RunDeps,
     private readonly source: BinlogSourceConfig,
   ) {}
+
+  /** Whether this process asked the store where the chain offsite ends (once, while the journal knows no segment). */
+  private askedStore = false;
+
+  /**
+   * The closed segments to count as shipped when looking for gaps: this run's, and the highest
+   * the store held when the journal knew none (a lost state directory), when the site's
+   * segments start after it: segments the server purged in between are a gap, though this state
+   * directory never saw them. Asks the store once (one listing of the source's objects).
+   */
+  async shippedSequences(store: Pick<BlobStore, 'list'>, site: string, basename: string, onSite: number[]): Promise<number[]> {
+    const run = this.records().flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : []));
+    if (onSite.length === 0) return run;
+    let top = this.deps.observations.binlogShippedTop(this.source.name);
+    if (top === undefined && run.length === 0 && !this.askedStore) {
+      this.askedStore = true;
+      top = await highestOffsite(store, site, this.source.name, basename).catch(() => undefined);
+      if (top !== undefined) this.deps.observations.setBinlogShippedTop(this.source.name, top);
+    }
+    const lowest = Math.min(...onSite);
+    return top !== undefined && top < lowest ? [...run, top] : run;
+  }
 
   /** This source's shipped versions since its binlog numbering last restarted. */
   records(): ArtefactRecord[] {

@@ -102,6 +102,11 @@ export function artefactKey(site: string, type: ArtefactSourceType, source: stri
   return `${sitePrefix(cls, site)}${source}/${partial ? 'partial/' : ''}${datePath(at)}/${artefactId}-${safeKeySegment(name)}`;
 }
 
+/** The prefix of every data object of one artefact source (`partial/` below it for partial snapshots). */
+export function artefactSourcePrefix(site: string, type: ArtefactSourceType, source: string): string {
+  return `${sitePrefix(ARTEFACT_CLASS[type], site)}${source}/`;
+}
+
 /** `manifests/{site}/{class}/{source}/{artefactId}.json`: the commit record of one artefact. */
 export function artefactManifestKey(site: string, type: ArtefactSourceType, source: string, artefactId: string): string {
   return `${sitePrefix('manifests', site)}${ARTEFACT_CLASS[type]}/${source}/${artefactId}.json`;

@@ -40,6 +40,8 @@ interface SourceFile {
    * restored server), ISO: segments shipped before it belong to the run before.
    */
   runSince?: string;
+  /** Binlogs: the highest closed segment the store held when the journal knew none (a state directory lost): where the chain offsite ends. */
+  shippedTop?: number;
 }
 
 interface ObservationsFile {
@@ -187,6 +189,16 @@ export class Observations {
 
   setBinlogRunSince(source: string, at: Date): void {
     this.of(source).runSince = at.toISOString();
+  }
+
+  /** The highest closed segment the store held when the state directory knew none (`shippedTop`). */
+  binlogShippedTop(source: string): number | undefined {
+    return this.sources[source]?.shippedTop;
+  }
+
+  setBinlogShippedTop(source: string, sequence: number): void {
+    this.of(source).shippedTop = sequence;
+    this.save();
   }
 
   /** When the source was last scanned by any process. */

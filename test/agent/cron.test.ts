@@ -503,6 +503,28 @@ describe('alerts with memory', () => {
     expect(new LossLog(s.config.state, { readOnly: true }).all()).toHaveLength(1);
   });
 
+  it('finds segments purged while the state directory was lost: the store says where the chain offsite ends', async () => {
+    const s = artefactSite(`  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
+    for (const n of [1, 2, 3, 4]) writeSegment(s.root, n, n === 4);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(3);
+    // The state directory is lost; meanwhile the server closes 4 to 6 and purges up to 5.
+    rmSync(s.config.state, { recursive: true });
+    for (const n of [4, 5, 6, 7]) writeSegment(s.root, n, n === 7);
+    for (const n of [1, 2, 3, 4, 5]) rmSync(join(s.root, segName(n)));
+    clock.advance(60_000);
+    const after = await cronPass(s.config, store, alerts, clock);
+    expect(after.report.lost).toBe(2);
+    expect(alerts.filter((a) => a.subject === 'binlog gap in binlog: segments 4 to 5 missing')).toHaveLength(1);
+    expect(new LossLog(s.config.state, { readOnly: true }).all().map((l) => l.batch)).toEqual(['mysql-bin.000004 to mysql-bin.000005']);
+    clock.advance(60_000);
+    const next = await cronPass(s.config, store, alerts, clock);
+    expect(next.report.lost).toBe(0);
+    expect(next.status.openAlerts.map((a) => a.key)).toEqual(['binlog-gap:binlog:4-5']);
+  });
+
   it('resolves a binlog gap in the same pass as the full that bridges it, however slowly the full uploads beside the binlog source', async () => {
     const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
   - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
