@@ -1,3 +1,5 @@
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
@@ -17,6 +19,12 @@ import type { CycleReport } from './agent-types.ts';
 // mount is gone or a root is suddenly empty), list its batches, walk them (what is closed, what
 // was lost between passes) while shipping what the walk finds, then write the pending view.
 
+/** Whether two spellings name one directory (a trailing slash, a link to it); a directory gone is compared by its spelling. */
+async function sameDirectory(a: string, b: string): Promise<boolean> {
+  const real = (p: string) => realpath(p).catch(() => resolve(p));
+  return resolve(a) === resolve(b) || (await real(a)) === (await real(b));
+}
+
 /**
  * A source whose `path` changed since its last pass (a share mounted elsewhere, the source
  * pointed at another recorder): what was pending under the old root is not under the new one,
@@ -27,7 +35,7 @@ import type { CycleReport } from './agent-types.ts';
 async function followMove(s: RecordingsState, source: RecordingsSourceConfig): Promise<void> {
   const key = `source-moved:${source.name}`;
   const before = s.observations.lastPass(source.name)?.root;
-  if (before === undefined || before === source.path) {
+  if (before === undefined || (await sameDirectory(before, source.path))) {
     await s.alerts.resolve(key, s.deps.config.site, `Source ${source.name} reads ${source.path}.`);
     return;
   }

@@ -1,6 +1,6 @@
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { describe, it, expect } from 'vitest';
-import { cpSync, mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
+import { cpSync, symlinkSync, mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -356,6 +356,13 @@ describe('sources that cannot be read', () => {
     const next = await cronPass(moved, store, alerts, clock);
     expect(next.report.lost).toBe(0);
     expect(next.status.openAlerts).toEqual([]);
+    // The same directory spelled otherwise (a trailing slash, a link to it) is no move.
+    symlinkSync(other, join(s.dir, 'link'));
+    for (const path of [`${other}/`, join(s.dir, 'link')]) {
+      const respelled = await cronPass({ ...moved, sources: [{ ...moved.sources[0]!, path }] } as AgentConfig, store, alerts, clock);
+      expect(respelled.status.openAlerts).toEqual([]);
+    }
+    expect(alerts.filter((a) => a.subject === 'source cs now reads another directory')).toHaveLength(1);
   });
 
   it('reports as the backlog of a mount that disappeared what its last pass left unshipped, not what that pass shipped after its walk', async () => {
