@@ -206,17 +206,7 @@ export class ArtefactRunner {
     const lastScan = this.deps.observations.lastScan(this.source.name);
     const lost = findLostVersions(previous, files, (f) => this.isShipped(f.name, f.size, f.mtimeMs));
     let count = 0;
-    for (const f of lost) {
-      count += await this.deps.losses.report({
-        source: this.source.name,
-        batch: f.name,
-        kind: 'artefact',
-        files: [{ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(this.source.path, f.name) }],
-        reason: 'removed or overwritten on the site before it was shipped',
-        at: this.deps.clock.now().toISOString(),
-        ...(lastScan ? { lastSeen: lastScan } : {}),
-      });
-    }
+    for (const f of lost) count += await this.deps.losses.reportArtefacts(this.source, [f], 'removed or overwritten on the site before it was shipped', this.deps.clock.now().toISOString(), lastScan ? { lastSeen: lastScan } : {});
     return count;
   }
 

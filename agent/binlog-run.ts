@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { BinlogSourceConfig } from '../core/config.ts';
 import { segmentName } from '../core/log-gaps.ts';
 import { artefactSourcePrefix } from '../core/layout.ts';
@@ -103,14 +102,8 @@ export class BinlogRun {
     this.deps.log.error('binlog numbering restarted: point-in-time restore cannot cross the restart', { source: this.source.name, unclosed: tails.map((t) => t.name) });
     let lost = 0;
     for (const t of tails) {
-      lost += await this.deps.losses.report({
-        source: this.source.name,
-        batch: t.name,
-        kind: 'artefact',
-        files: [{ name: t.name, size: t.size, mtimeMs: t.mtimeMs, path: join(this.source.path, t.name) }],
-        reason: `cut off by a restart of the binlog numbering (RESET MASTER, or a new or restored server) before its closed segment was shipped: the events after its last partial snapshot (${t.at}) are not offsite`,
-        at: this.deps.clock.now().toISOString(),
-      });
+      const reason = `cut off by a restart of the binlog numbering (RESET MASTER, or a new or restored server) before its closed segment was shipped: the events after its last partial snapshot (${t.at}) are not offsite`;
+      lost += await this.deps.losses.reportArtefacts(this.source, [t], reason, this.deps.clock.now().toISOString());
     }
     return lost;
   }
@@ -151,14 +144,9 @@ export class BinlogRun {
     for (const gap of gaps) {
       const names = Array.from({ length: gap.to - gap.from + 1 }, (_, i) => segmentName(basename, gap.from + i)).filter((n) => !recorded.has(n));
       if (names.length === 0) continue;
-      lost += await this.deps.losses.report({
-        source: this.source.name,
-        batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`,
-        kind: 'artefact',
-        files: names.map((name) => ({ name, size: 0, mtimeMs: 0, path: join(this.source.path, name) })),
-        reason: 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)',
-        at: this.deps.clock.now().toISOString(),
-      });
+      const files = names.map((name) => ({ name, size: 0, mtimeMs: 0 }));
+      const reason = 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)';
+      lost += await this.deps.losses.reportArtefacts(this.source, files, reason, this.deps.clock.now().toISOString(), { batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}` });
     }
     return lost;
   }

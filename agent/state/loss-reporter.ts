@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Alert, Notifier } from '../../core/ports.ts';
 import type { Logger } from '../log.ts';
 import type { LossEntry, LossLog } from './loss-log.ts';
@@ -20,6 +21,22 @@ export class LossReporter {
     this.deps.log.error('lost before shipping', { source: entry.source, batch: entry.batch, files: entry.files.length, reason: entry.reason, paths: entry.files.slice(0, 10).map((f) => f.path) });
     await this.alert(entry);
     return entry.files.length;
+  }
+
+  /**
+   * Records and alerts lost versions of artefact files (backups, binlog segments) of one source,
+   * each named under the source's path; `batch` defaults to the first file's name.
+   */
+  reportArtefacts(source: { name: string; path: string }, files: readonly { name: string; size: number; mtimeMs: number }[], reason: string, at: string, extra: { batch?: string; lastSeen?: string } = {}): Promise<number> {
+    return this.report({
+      source: source.name,
+      batch: extra.batch ?? files[0]?.name ?? '',
+      kind: 'artefact',
+      files: files.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, f.name) })),
+      reason,
+      at,
+      ...(extra.lastSeen ? { lastSeen: extra.lastSeen } : {}),
+    });
   }
 
   /** Alerts losses recorded earlier whose alert was never delivered. */
