@@ -103,6 +103,12 @@ export function registerAgentCommands(program: Command): void {
       if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
       process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : 'store: it answers and takes this agent\'s credentials\n');
+      for (const name of Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name)))) {
+        process.stdout.write(
+          `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source: ` +
+            `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that and remove it from the configuration for good.\n`,
+        );
+      }
     });
 
   agent

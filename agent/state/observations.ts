@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { StabilityTracker, type StabilityEntry } from '../sources/stability.ts';
@@ -199,6 +199,17 @@ export class Observations {
   setBinlogShippedTop(source: string, sequence: number): void {
     this.of(source).shippedTop = sequence;
     this.save();
+  }
+
+  /**
+   * Sources this state directory holds records of (observations, pending views) that are not in
+   * `configured`: removed, or renamed (a renamed source is a new one to the agent).
+   */
+  static unconfigured(directory: string, configured: ReadonlySet<string>): string[] {
+    const names = new Set(Object.keys(readJsonFile<ObservationsFile>(join(directory, 'observations.json'))?.sources ?? {}));
+    const pending = join(directory, 'pending');
+    if (existsSync(pending)) for (const f of readdirSync(pending)) if (f.endsWith('.jsonl')) names.add(decodeURIComponent(f.slice(0, -'.jsonl'.length)));
+    return [...names].filter((n) => !configured.has(n)).sort();
   }
 
   /** When the source was last scanned by any process. */

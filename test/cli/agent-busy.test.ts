@@ -43,3 +43,20 @@ describe('why the agent stopped, under --json-logs', () => {
     expect(Date.parse(line.time)).toBeGreaterThan(Date.now() - 60_000);
   });
 });
+
+describe('agent check after a source was renamed', () => {
+  it('notes the source the state directory holds records of that the configuration no longer names, and what a rename costs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-renamed-'));
+    const state = join(dir, 'state');
+    mkdirSync(join(state, 'pending'), { recursive: true });
+    mkdirSync(join(dir, 'rec'));
+    writeFileSync(join(state, 'pending', 'contactstore.jsonl'), '');
+    writeFileSync(join(state, 'observations.json'), JSON.stringify({ format: 1, sources: { contactstore: { batchesSeen: 3 } } }));
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${state}\nsources:\n  - { name: cstore, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
+    const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('note: the state directory holds records of source contactstore, which is not in this configuration. If it was renamed, the new name is a new source: everything still on its recorder is shipped again');
+    expect(r.stdout).not.toContain('source cstore,');
+  });
+});
