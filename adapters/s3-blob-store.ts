@@ -223,11 +223,11 @@ export class S3BlobStore implements BlobStore {
     };
   }
 
-  async *list(prefix: string): AsyncIterable<BlobInfo> {
+  async *list(prefix: string, options: { pageSize?: number } = {}): AsyncIterable<BlobInfo> {
     let token: string | undefined;
     do {
       const page = await this.call('list', prefix, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, ...(options.pageSize === undefined ? {} : { MaxKeys: options.pageSize }) })),
       );
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined) continue;

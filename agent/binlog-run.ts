@@ -69,19 +69,27 @@ export class BinlogRun {
   /**
    * Looks at the segments on the site: the numbering restarted when the highest is below the
    * highest this run shipped, or when a segment this run shipped closed is there under its name
-   * with another size (a closed segment never changes: this is another run's). From then on the
+   * with another size (a closed segment never changes: this is another run's), or shorter than a
+   * partial snapshot of it this run shipped. From then on the
    * segments shipped before belong to the run before, and its segments shipped only as partial
    * snapshots are lost past their last snapshot (recorded by `settle`).
    */
-  observe(onSite: { name: string; size: number; sequence: number }[]): void {
+  observe(onSite: { name: string; size: number; sequence: number; mtimeMs: number; birthtimeMs?: number }[]): void {
     this.restart = undefined;
     if (onSite.length === 0) return;
     const before = this.records();
     const highest = Math.max(-1, ...before.flatMap((r) => (r.sequence === undefined ? [] : [r.sequence])));
     const closedSize = new Map(before.flatMap((r) => (r.partial ? [] : [[r.name, r.size] as const])));
-    const replaced = onSite.some((f) => closedSize.has(f.name) && closedSize.get(f.name) !== f.size);
+    const snapshotSize = new Map<string, number>();
+    for (const r of before) if (r.partial) snapshotSize.set(r.name, Math.max(r.size, snapshotSize.get(r.name) ?? 0));
+    // A closed segment never changes, and a binlog being written only grows: shorter than a
+    // snapshot already shipped is another file under that name (RESET MASTER while it was active).
+    const replaced = onSite.some((f) => (closedSize.has(f.name) && closedSize.get(f.name) !== f.size) || f.size < (snapshotSize.get(f.name) ?? 0));
     if (Math.max(...onSite.map((f) => f.sequence)) >= highest && !replaced) return;
-    this.deps.observations.setBinlogRunSince(this.source.name, this.deps.clock.now());
+    // The restart happened when the oldest segment on the site was made (its birth time where the
+    // file system keeps one, else its last write): a full taken after it reaches the new run.
+    const made = Math.min(this.deps.clock.now().getTime(), ...onSite.map((f) => (f.birthtimeMs !== undefined && f.birthtimeMs > 0 ? f.birthtimeMs : f.mtimeMs)));
+    this.deps.observations.setBinlogRunSince(this.source.name, new Date(made));
     const closed = new Set(before.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])));
     const tails = new Map<number, ArtefactRecord>();
     for (const r of before) if (r.partial && r.sequence !== undefined && !closed.has(r.sequence)) tails.set(r.sequence, r);
@@ -103,7 +111,7 @@ export class BinlogRun {
     let lost = 0;
     for (const t of tails) {
       const reason = `cut off by a restart of the binlog numbering (RESET MASTER, or a new or restored server) before its closed segment was shipped: the events after its last partial snapshot (${t.at}) are not offsite`;
-      lost += await this.deps.losses.reportArtefacts(this.source, [t], reason, this.deps.clock.now().toISOString());
+      lost += await this.deps.losses.reportArtefacts(this.source, [t], reason, this.deps.clock.now().toISOString(), { advice: 'Take a new full backup: point-in-time restore reaches the times after it.' });
     }
     return lost;
   }
@@ -146,7 +154,8 @@ export class BinlogRun {
       if (names.length === 0) continue;
       const files = names.map((name) => ({ name, size: 0, mtimeMs: 0 }));
       const reason = 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)';
-      lost += await this.deps.losses.reportArtefacts(this.source, files, reason, this.deps.clock.now().toISOString(), { batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}` });
+      const advice = "Keep binlogs on the server for longer than the agent can fall behind (expire_logs_days, binlog_expire_logs_seconds), check why it fell behind (the agent's errors, the link to the cloud), and take a new full backup: point-in-time restore reaches the times after it.";
+      lost += await this.deps.losses.reportArtefacts(this.source, files, reason, this.deps.clock.now().toISOString(), { batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`, advice });
     }
     return lost;
   }

@@ -83,6 +83,12 @@ interface HeartbeatMemory {
   lastWritten?: string;
   /** When this agent wrote its heartbeats of the last hour (ISO): its own, among the site's (newestOther). */
   recent?: string[];
+  /**
+   * Since when `recent` is kept (this memory made, or an agent of an earlier version upgraded):
+   * a heartbeat older than that of this agent's id, or of this host and state directory, is its
+   * own, not another agent's.
+   */
+  recentSince?: string;
   /** The losses (count) and the failures of the pass the last written heartbeat carried. */
   lastLosses?: number;
   lastFailed?: number;
@@ -129,16 +135,17 @@ export class HeartbeatWriter {
     const { list, get } = this.deps.store;
     if (!list || !get) return undefined;
     const own = new Set(this.memory.recent ?? []);
+    const since = Date.parse(this.memory.recentSince ?? now.toISOString());
     const blobs = { list: list.bind(this.deps.store), get: get.bind(this.deps.store) };
     try {
-      for await (const item of blobs.list(heartbeatPrefix(this.deps.config.site))) {
+      for await (const item of blobs.list(heartbeatPrefix(this.deps.config.site), { pageSize: 20 })) {
         const t = heartbeatTimeOfKey(item.key);
         if (t === undefined) continue;
         if (now.getTime() - t > SHARED_SITE_WINDOW_MS) return undefined;
         if (own.has(new Date(t).toISOString())) continue;
         const other = (await readHeartbeat(blobs, item.key).catch(() => undefined))?.agent;
         if (!other) continue;
-        const same = own.size === 0 && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
+        const same = t < since && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
         if (!same) return { id: other.id, host: other.host, at: new Date(t).toISOString(), ...(other.id === this.memory.agentId ? { copy: true as const } : {}) };
       }
     } catch {
@@ -230,7 +237,9 @@ export class HeartbeatWriter {
       // A pass that lost something, failures other than the last heartbeat's, or losses it did not
       // carry, go out at once; a memory from the future (a clock set back) holds nothing back.
       const since = this.memory.lastWritten === undefined ? Infinity : Date.parse(heartbeat.at) - Date.parse(this.memory.lastWritten);
-      const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses;
+      // A pass that shipped goes out too: a copy of the state directory taken after it (a backup)
+      // is then found older than the store (staleState), whatever the interval.
+      const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses || pass.manifests.length > 0;
       const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
       let key: string | undefined;
       if (due) {
@@ -240,6 +249,7 @@ export class HeartbeatWriter {
         // remembered before the write, so a crash right after it does not leave a heartbeat of
         // this agent that its state directory does not know (staleState).
         this.memory.recent = [...(this.memory.recent ?? []).filter((at) => Date.parse(heartbeat.at) - Date.parse(at) <= SHARED_SITE_WINDOW_MS), heartbeat.at];
+        this.memory.recentSince ??= heartbeat.at;
         writeFileAtomic(this.file, JSON.stringify(this.memory));
         // One written under the same key (the same millisecond) already speaks for this instant.
         await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
@@ -261,7 +271,7 @@ export class HeartbeatWriter {
 
 /**
  * Whether the state directory is older than what this agent last did: the site's newest
- * heartbeat written under this agent's id and state directory is later than the last one the
+ * heartbeat written under this agent's id (in any state directory) is later than the last one the
  * state directory remembers writing. It was restored from a backup or rolled back, or a copy of
  * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
  * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
@@ -274,12 +284,13 @@ export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store'>):
   const remembered = Date.parse(memory.lastWritten);
   const blobs = { list: list.bind(deps.store), get: get.bind(deps.store) };
   try {
-    for await (const item of blobs.list(heartbeatPrefix(deps.config.site))) {
+    for await (const item of blobs.list(heartbeatPrefix(deps.config.site), { pageSize: 5 })) {
       const t = heartbeatTimeOfKey(item.key);
       if (t === undefined) continue;
       if (t <= remembered || own.has(new Date(t).toISOString())) return undefined;
+      // This agent's id, wherever its state directory is now (a rebuilt host may lay it out anew).
       const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
-      if (heartbeat?.agent?.id === memory.agentId && heartbeat.agent.state === deps.config.state) return { remembered: memory.lastWritten, found: heartbeat.at };
+      if (heartbeat?.agent?.id === memory.agentId) return { remembered: memory.lastWritten, found: heartbeat.at };
     }
   } catch {
     return undefined;

@@ -9,7 +9,7 @@ import { leftView } from '../agent/state/pending-view.ts';
 import { Observations } from '../agent/state/observations.ts';
 import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
-import { createLogger } from '../agent/log.ts';
+import { createLogger, type Logger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
@@ -59,7 +59,7 @@ export function registerAgentCommands(program: Command): void {
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;
       const log = createLogger({ json: !interactive, level: interactive ? 'warn' : 'info' });
-      const a = busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }));
+      const a = busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log);
       if (!a) return;
       try {
         if (opts.once) {
@@ -162,12 +162,13 @@ export const BUSY_EXIT = 4;
  * The agent `build` makes, or undefined (exit 4, said on stderr) when another agent holds the
  * state directory: under cron a pass that outlasts the interval is not a failure of the next run.
  */
-function busyOr(build: () => Agent): Agent | undefined {
+function busyOr(build: () => Agent, log: Logger): Agent | undefined {
   try {
     return build();
   } catch (error) {
     if (!(error instanceof StateLockedError)) throw error;
-    process.stderr.write(`ferry: ${error.message}\nferry: this run did nothing and exits ${BUSY_EXIT}; the agent holding the state directory goes on shipping.\n`);
+    // Through the run's logger: a JSON line under --json-logs (or cron), text at a terminal.
+    log.warn(`${error.message}; this run did nothing and exits ${BUSY_EXIT}: the agent holding the state directory goes on shipping`, { exitCode: BUSY_EXIT });
     process.exitCode = BUSY_EXIT;
     return undefined;
   }

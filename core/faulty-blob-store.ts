@@ -143,8 +143,8 @@ export class FaultyBlobStore implements BlobStore {
     return this.call('get', key, () => this.inner.get(key, range));
   }
 
-  list(prefix: string): AsyncIterable<BlobInfo> {
-    return this.iterate('list', prefix, () => this.inner.list(prefix));
+  list(prefix: string, options?: { pageSize?: number }): AsyncIterable<BlobInfo> {
+    return this.iterate('list', prefix, () => this.inner.list(prefix, options));
   }
 
   delete(key: string): Promise<void> {

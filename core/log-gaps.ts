@@ -23,6 +23,7 @@ export interface LogGap {
 
 const endOf = (a: ArtefactEntry) => a.span?.to ?? a.takenAt;
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const secondOf = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 /**
  * The segments of one series cut into chains, oldest first: one chain a run of the server's
@@ -40,17 +41,25 @@ export function logChains(segments: ArtefactEntry[]): ArtefactEntry[][] {
   let chain: ArtefactEntry[] = [];
   let top = -1;
   const finals = new Set<number>();
+  const partials = new Map<number, ArtefactEntry>();
   for (const s of sorted) {
-    const again = s.sequence! < top || (!s.partial && finals.has(s.sequence!));
+    // A partial snapshot is a prefix of its closed segment: both start with the same event. A
+    // closed segment (or a later snapshot) that starts elsewhere is another file under that
+    // name (RESET MASTER while the server was still writing it).
+    const prefix = partials.get(s.sequence!);
+    const elsewhere = prefix?.span !== undefined && s.span !== undefined && secondOf(prefix.span.from) !== secondOf(s.span.from);
+    const again = s.sequence! < top || (!s.partial && finals.has(s.sequence!)) || elsewhere;
     if (again) {
       chains.push(chain);
       chain = [];
       top = -1;
       finals.clear();
+      partials.clear();
     }
     chain.push(s);
     top = Math.max(top, s.sequence!);
     if (!s.partial) finals.add(s.sequence!);
+    else partials.set(s.sequence!, s);
   }
   if (chain.length > 0) chains.push(chain);
   return chains;

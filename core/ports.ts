@@ -93,7 +93,8 @@ export interface BlobStore {
   /** Body of key (or of the inclusive range). NotFoundError when absent; RangeNotSatisfiableError when start >= size. */
   get(key: string, range?: ByteRange): Promise<BlobBody>;
   /** Every object under prefix in key order, paginating internally. */
-  list(prefix: string): AsyncIterable<BlobInfo>;
+  /** `pageSize`: keys asked for a request (S3's MaxKeys; default 1,000): a caller that wants only the first few need not fetch a thousand. */
+  list(prefix: string, options?: { pageSize?: number }): AsyncIterable<BlobInfo>;
   /** Deletes key; deleting an absent key succeeds (idempotent). */
   delete(key: string): Promise<void>;
   /** Starts a multipart upload and returns its id. */

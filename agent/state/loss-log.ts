@@ -30,6 +30,8 @@ export interface LossEntry {
   at: string;
   /** When the agent last saw these files on the site. */
   lastSeen?: string;
+  /** What to do about it, when not the usual (the agent's errors, the link to the cloud). */
+  advice?: string;
 }
 
 type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string };

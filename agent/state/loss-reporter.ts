@@ -27,7 +27,7 @@ export class LossReporter {
    * Records and alerts lost versions of artefact files (backups, binlog segments) of one source,
    * each named under the source's path; `batch` defaults to the first file's name.
    */
-  reportArtefacts(source: { name: string; path: string }, files: readonly { name: string; size: number; mtimeMs: number }[], reason: string, at: string, extra: { batch?: string; lastSeen?: string } = {}): Promise<number> {
+  reportArtefacts(source: { name: string; path: string }, files: readonly { name: string; size: number; mtimeMs: number }[], reason: string, at: string, extra: { batch?: string; lastSeen?: string; advice?: string } = {}): Promise<number> {
     return this.report({
       source: source.name,
       batch: extra.batch ?? files[0]?.name ?? '',
@@ -36,6 +36,7 @@ export class LossReporter {
       reason,
       at,
       ...(extra.lastSeen ? { lastSeen: extra.lastSeen } : {}),
+      ...(extra.advice ? { advice: extra.advice } : {}),
     });
   }
 
@@ -63,7 +64,7 @@ export function lossAlert(site: string, entry: LossEntry): Alert {
       key: `loss:${entry.id}`,
       subject: `${entry.source}: ${entry.batch} lost before shipping`,
       // A segment the agent never saw (purged before its first look) has no size or time to give.
-      message: `The version of ${entry.batch}${f && f.mtimeMs > 0 ? ` (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})` : ''} of source ${entry.source} was ${entry.reason}.${seen} Check the agent's errors and the link to the cloud.`,
+      message: `The version of ${entry.batch}${f && f.mtimeMs > 0 ? ` (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})` : ''} of source ${entry.source} was ${entry.reason}.${seen} ${entry.advice ?? "Check the agent's errors and the link to the cloud."}`,
       details: { ...entry },
     };
   }

@@ -270,6 +270,32 @@ describe('two agents from copies of one state directory (a cloned VM, a moved ho
   });
 });
 
+describe('an agent whose heartbeat memory is newer than its heartbeats', () => {
+  it('takes its own earlier heartbeats for its own after an upgrade (no list of its heartbeats kept yet) and after heartbeat.json was moved aside: no shared-site alert', async () => {
+    const s = site();
+    writeTree(s.root, 1, 4, { ageMs: 10_000 });
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(s.config, store, alerts, clock);
+    // An agent of an earlier version kept no list of the heartbeats it wrote.
+    const file = join(s.config.state, 'heartbeat.json');
+    const { recent: _recent, recentSince: _since, ...older } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify(older));
+    for (let i = 0; i < 3; i++) {
+      clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+      await cronPass(s.config, store, alerts, clock);
+    }
+    // The file moved aside, as the "damaged" message advises: a new id, the same host and path.
+    renameSync(file, `${file}.damaged`);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+      await cronPass(s.config, store, alerts, clock);
+    }
+    expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
+  });
+});
+
 describe('a state directory restored from an older backup', () => {
   it('does not call lost what the store lists as shipped after the backup and was evicted since: a warning says the state is older than the agent\'s last heartbeat, and the next pass resolves it', async () => {
     const s = site();
@@ -278,20 +304,25 @@ describe('a state directory restored from an older backup', () => {
     const clock = new ManualClock(new Date());
     writeTree(s.root, 2, 4, { ageMs: 10_000, now: clock.now().getTime() }); // pending: quiet for 10 s of 600
     expect((await cronPass(s.config, store, alerts, clock)).report.packs).toBe(0);
+    clock.advance(9 * 60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.packs).toBe(0);
     cpSync(s.config.state, `${s.config.state}.backup`, { recursive: true }); // the nightly backup of /var/lib/ferry
-    clock.advance(11 * 60_000); // the batches close and ship
+    clock.advance(2 * 60_000); // the batches close and ship, within the heartbeat interval of the pass before
     expect((await cronPass(s.config, store, alerts, clock)).report.packs).toBe(2);
     rmSync(join(s.root, '000001'), { recursive: true }); // the recorder evicts it: it is offsite
     rmSync(s.config.state, { recursive: true });
-    renameSync(`${s.config.state}.backup`, s.config.state); // the host rebuilt, its state restored
-    clock.advance(6 * 60_000);
-    const restored = await cronPass(s.config, store, alerts, clock);
+    // The host rebuilt with another layout, its state restored from the backup: a minute later,
+    // well within the heartbeat interval.
+    const config = { ...s.config, state: join(s.dir, 'var-lib-ferry') } as AgentConfig;
+    renameSync(`${s.config.state}.backup`, config.state);
+    clock.advance(60_000);
+    const restored = await cronPass(config, store, alerts, clock);
     expect(restored.report.lost).toBe(0);
-    expect(new LossLog(s.config.state, { readOnly: true }).all()).toEqual([]);
+    expect(new LossLog(config.state, { readOnly: true }).all()).toEqual([]);
     expect(restored.status.openAlerts.map((a) => a.key)).toContain('state-restored');
     expect(alerts.find((a) => a.key === 'state-restored')?.message).toMatch(/The 2 pack\(s\) the store lists since .* were read, so what they hold is not called lost/);
     clock.advance(6 * 60_000);
-    await cronPass(s.config, store, alerts, clock);
+    await cronPass(config, store, alerts, clock);
     expect(alerts.filter((a) => a.subject === 'resolved: the state directory of site site-a is older than its agent\'s last run')).toHaveLength(1);
   });
 });
@@ -447,7 +478,7 @@ describe('alerts with memory', () => {
     const found = await cronPass(s.config, store, alerts, clock);
     expect(found.report.lost).toBe(1);
     expect(gap('binlog gap in binlog: segment 3 missing')).toHaveLength(1);
-    expect(gap('binlog: mysql-bin.000003 lost before shipping')[0]?.message).toBe(`The version of mysql-bin.000003 of source binlog was purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it). Check the agent's errors and the link to the cloud.`);
+    expect(gap('binlog: mysql-bin.000003 lost before shipping')[0]?.message).toMatch(/^The version of mysql-bin.000003 of source binlog was purged by the database server before it was shipped \(a binlog gap: point-in-time restore cannot cross it\). Keep binlogs on the server for longer than the agent can fall behind/);
     expect(new LossLog(s.config.state, { readOnly: true }).all().map((l) => [l.batch, l.files.map((f) => f.path)])).toEqual([['mysql-bin.000003', [join(s.root, 'mysql-bin.000003')]]]);
     // The DBA takes a new full while mysql-bin.000004 is the active segment.
     clock.advance(60_000);
@@ -508,6 +539,40 @@ describe('alerts with memory', () => {
     clock.advance(60_000);
     expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
     expect(new LossLog(s.config.state, { readOnly: true }).all()).toHaveLength(1);
+  });
+
+  it('finds RESET MASTER while the server was still writing its first segment: the new mysql-bin.000001 is shorter than the snapshot shipped of the old one', async () => {
+    const s = artefactSite(`  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 1 }`);
+    writeAt(join(s.root, segName(1)), binlogSegment({ startTs: T0, events: Array.from({ length: 20 }, (_, i) => ({ ts: T0 + i })), inUse: true }), new Date((T0 + 20) * 1000));
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(1); // the partial of 000001
+    const now = Math.floor(clock.now().getTime() / 1000);
+    writeAt(join(s.root, segName(1)), binlogSegment({ startTs: now, events: [{ ts: now }], inUse: true }), clock.now());
+    clock.advance(60_000);
+    const reset = await cronPass(s.config, store, alerts, clock);
+    expect(reset.report.lost).toBe(1);
+    expect(alerts.filter((a) => a.subject === 'binlog numbering of binlog restarted')).toHaveLength(1);
+  });
+
+  it('counts a full taken right after RESET MASTER, before the agent found the restart, as reaching the new run: the restart alert does not stay open', async () => {
+    const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
+  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 1 }`);
+    for (const n of [1, 2, 3]) writeSegment(s.root, n, n === 3);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date(Date.now() - 10 * 60_000));
+    await cronPass(s.config, store, alerts, clock);
+    // RESET MASTER now (the new 000001 is made now), a full a minute later, the agent's pass five minutes later.
+    for (const n of [1, 2, 3]) rmSync(join(s.root, segName(n)));
+    const nowSec = Math.floor(Date.now() / 1000);
+    writeAt(join(s.root, segName(1)), binlogSegment({ startTs: nowSec, events: [{ ts: nowSec }], inUse: true }), new Date());
+    writeAt(join(s.root, 'full-after-reset.sql'), bytesOf(5000, 9), new Date(Date.now() + 60_000));
+    clock.advance(15 * 60_000);
+    const found = await cronPass(s.config, store, alerts, clock);
+    expect(found.report.lost).toBe(1);
+    expect(found.status.openAlerts.map((a) => a.key)).not.toContain('binlog-restart:binlog');
   });
 
   it('finds segments purged while the state directory was lost: the store says where the chain offsite ends', async () => {

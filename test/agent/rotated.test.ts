@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { appendFileSync, closeSync, constants, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
@@ -246,6 +247,13 @@ describe('binlog position of a SQL dump', () => {
     expect(sniff('-- a dump taken without --master-data\nCREATE TABLE t (i int);')).toBeUndefined();
     expect(sniff(`${'x'.repeat(1024 * 1024)}CHANGE MASTER TO MASTER_LOG_FILE='late.000001', MASTER_LOG_POS=1;`)).toBeUndefined(); // only the header is looked at
   });
+
+  it('reads the position in a gzip\'d dump (.sql.gz) from the head it inflates to', () => {
+    const dump = gzipSync(Buffer.from(`/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=577;\n${'INSERT INTO t VALUES (1);\n'.repeat(200_000)}`));
+    const s = new DumpPositionSniffer();
+    for (let i = 0; i < dump.length; i += 65_536) s.push(dump.subarray(i, i + 65_536));
+    expect(s.result()).toEqual({ logFile: 'mysql-bin.000009', logPos: 577 });
+  });
 });
 
 describe('a dump not yet whole', () => {
@@ -291,6 +299,10 @@ describe('a dump not yet whole', () => {
     expect(judge(body)).toEqual({ tool: 'mariadb-dump', trailer: '-- Dump completed' });
     expect(judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n')).toEqual({ tool: 'mysqldump', trailer: '-- Dump completed' });
     expect(judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n-- Dump completed\n')).toBeUndefined();
+    // MariaDB 10.5.25, 10.6.18, 10.11.8 and later write a sandbox line before their header.
+    const sandbox = '/*M!999999\\- enable the sandbox mode */\n';
+    expect(judge(`${sandbox}-- MariaDB dump 10.19-10.11.19-MariaDB, for debian-linux-gnu (x86_64)\nCREATE TABLE t (i int);\n`)).toEqual({ tool: 'mariadb-dump', trailer: '-- Dump completed' });
+    expect(judge(`${sandbox}-- MariaDB dump 10.19\nCREATE TABLE t (i int);\n-- Dump completed on 2026-12-05 10:50:50\n`)).toBeUndefined();
     expect(judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n')).toEqual({ tool: 'pg_dump', trailer: '-- PostgreSQL database dump complete' });
     expect(judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n--\n-- PostgreSQL database dump complete\n--\n\n')).toBeUndefined();
     // Dumps taken with --skip-comments, and files that are no text dump, are not judged.

@@ -23,8 +23,11 @@ describe('agent run while another agent holds the state directory', () => {
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home'), FERRY_BUCKET: 'unused', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
     const r = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
     expect(r.status).toBe(4);
-    expect(r.stderr).toContain(`another agent (pid ${process.pid} on ${hostname()}`);
-    expect(r.stderr).toContain('this run did nothing and exits 4; the agent holding the state directory goes on shipping');
+    // Not a terminal: the logger writes JSON lines, this one among them.
+    const line = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { level: string; msg: string; exitCode: number };
+    expect(line).toMatchObject({ level: 'warn', exitCode: 4 });
+    expect(line.msg).toContain(`another agent (pid ${process.pid} on ${hostname()}`);
+    expect(line.msg).toContain('this run did nothing and exits 4: the agent holding the state directory goes on shipping');
     expect(readFileSync(join(state, 'agent.lock'), 'utf8')).toBe(lock);
     expect(existsSync(join(state, 'status.json'))).toBe(false);
   });

@@ -269,3 +269,30 @@ describe('planRestore: the binlog numbering restarted (RESET MASTER, a new or re
     expect(r).toMatchObject({ code: 'gap', reason: expect.stringContaining('mysql-bin.000003 is not offsite') });
   });
 });
+
+describe('planRestore: RESET MASTER while the server was still writing its first segment', () => {
+  // The first run never got past mysql-bin.000001 (offsite only as partials, up to minute 8);
+  // RESET MASTER at minute 10, and the second run writes 000001 again (closed), then 000002.
+  const oldPartials = [makeSegment(1, min(0), min(5), { partial: true }), makeSegment(1, min(0), min(8), { partial: true })];
+  const newRun = [makeSegment(1, min(10), min(19)), makeSegment(2, min(20), min(29))];
+  const FA = makeFull(min(2), { position: { logFile: 'mysql-bin.000001', logPos: 328 } });
+  const FB = makeFull(min(12), { position: { logFile: 'mysql-bin.000001', logPos: 900 } });
+  const all = [FA, FB, ...oldPartials, ...newRun];
+  const refusedOf = (r: ReturnType<typeof plan>): RestoreRefusal => {
+    if (r.ok) throw new Error(`planned: ${seqs(r)}`);
+    return r;
+  };
+
+  it("replays the first run's partial up to T, and refuses past it, never the second run's closed segment of that name", () => {
+    for (const artefacts of [all, [...all].reverse()]) {
+      const p = ok(plan(min(7), artefacts));
+      expect(p.full.artefactId).toBe(FA.artefactId);
+      expect(p.segments.map((s) => s.artefactId)).toEqual([oldPartials[1]!.artefactId]);
+      const r = refusedOf(plan(min(9), artefacts));
+      expect(r.reason).toContain('ends where the binlog numbering restarted');
+      const after = ok(plan(min(25), artefacts));
+      expect(after.full.artefactId).toBe(FB.artefactId);
+      expect(after.segments.map((s) => s.artefactId)).toEqual(newRun.map((s) => s.artefactId));
+    }
+  });
+});
