@@ -68,14 +68,20 @@ describe('the agent heartbeat', () => {
     expect(hb!.sources[1]).toEqual({ name: 'db', type: 'binlog', rpoSeconds: 300, lastGood: { at: '2026-12-03T09:00:00Z', key: 'logs/site-a/db/rtmbinlog.000001' } });
   });
 
-  it(`writes at most one heartbeat every ${HEARTBEAT_MIN_SECONDS} s, each a new object`, async () => {
+  it(`writes at most one heartbeat every ${HEARTBEAT_MIN_SECONDS} s for passes that shipped nothing, each a new object; a pass that shipped goes out at once`, async () => {
     const h = setup();
-    await h.writer().write(pass(0, 0, 0));
+    const idle = { ...pass(0, 0, 0), manifests: [] };
+    await h.writer().write(idle);
     h.clock.advance(60_000);
-    expect(await h.writer().write(pass(0, 0, 0))).toBeUndefined();
-    h.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    expect(await h.writer().write(idle)).toBeUndefined();
+    h.clock.advance(1000);
+    // Shipped: a copy of the state directory taken before it is then found older (staleState).
     expect(await h.writer().write(pass(0, 0, 0))).toMatch(/^heartbeats\/site-a\/\d{13}\.json$/);
-    expect(await heartbeats(h.store)).toHaveLength(2);
+    h.clock.advance(60_000);
+    expect(await h.writer().write(idle)).toBeUndefined();
+    h.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    expect(await h.writer().write(idle)).toMatch(/^heartbeats\/site-a\/\d{13}\.json$/);
+    expect(await heartbeats(h.store)).toHaveLength(3);
   });
 
   it('never fails the pass when the store refuses the heartbeat', async () => {
@@ -87,7 +93,7 @@ describe('the agent heartbeat', () => {
   it('sends at once a pass that lost something or whose losses the last heartbeat did not carry, with the losses of the last 72 h named; a quiet pass waits its turn', async () => {
     const losses: LossEntry[] = [];
     const h = setup([], losses);
-    const quiet = (lost = 0, lostBatches = 0) => ({ ...pass(0, 0, 0), totals: { bytes: 0, lostBatches, lostArtefacts: 0 }, lastCycle: { failed: 0, lost } });
+    const quiet = (lost = 0, lostBatches = 0) => ({ ...pass(0, 0, 0), manifests: [], totals: { bytes: 0, lostBatches, lostArtefacts: 0 }, lastCycle: { failed: 0, lost } });
     expect(await h.writer().write(quiet())).toBeDefined();
     h.clock.advance(10_000);
     const file = (i: number) => ({ name: `r${i}.wav`, size: 1, mtimeMs: 0, path: `/rec/000028/r${i}.wav` });
