@@ -269,15 +269,17 @@ export class Agent {
     return runner;
   }
 
-  /** The newest full backup shipped from any rotated source whose file is newer than `ms`. */
+  /**
+   * The newest full backup shipped from a rotated source whose file is newer than `ms`: once any
+   * shipped full has recorded a binlog position (a database dump), only such fulls count, so a
+   * PBX configuration tarball does not close a database's binlog gap; where none has (rostrvm's
+   * `.rbk`), any full does.
+   */
   private fullNewerThan(ms: number): { source: string; name: string; mtimeMs: number } | undefined {
+    const fulls = this.deps.config.sources.flatMap((s) => (s.type === 'rotated' ? this.journal.artefacts.records(s.name).filter((r) => !r.partial).map((r) => ({ ...r, source: s.name })) : []));
+    const databases = fulls.some((r) => r.positioned) ? fulls.filter((r) => r.positioned) : fulls;
     let best: { source: string; name: string; mtimeMs: number } | undefined;
-    for (const s of this.deps.config.sources) {
-      if (s.type !== 'rotated') continue;
-      for (const r of this.journal.artefacts.records(s.name)) {
-        if (!r.partial && r.mtimeMs > ms && (!best || r.mtimeMs > best.mtimeMs)) best = { source: s.name, name: r.name, mtimeMs: r.mtimeMs };
-      }
-    }
+    for (const r of databases) if (r.mtimeMs > ms && (!best || r.mtimeMs > best.mtimeMs)) best = { source: r.source, name: r.name, mtimeMs: r.mtimeMs };
     return best;
   }
 

@@ -14,6 +14,8 @@ export interface ArtefactRecord {
   key: string;
   partial: boolean;
   sequence?: number;
+  /** A full that recorded its binlog position (a dump taken with --master-data): what reaches past a binlog gap. */
+  positioned?: true;
   /** When it was published (agent clock). */
   at: string;
 }

@@ -93,7 +93,7 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     const id = makeArtefactId(ctx.site, work.source, stamp.name, first.sha256, partial);
     const key = artefactKey(ctx.site, work.sourceType, work.source, id, stamp.name, takenAt, partial);
     const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id);
-    await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }) });
+    await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}) });
     try {
       const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256 });
       const manifest: ArtefactManifest = {

@@ -597,6 +597,31 @@ describe('alerts with memory', () => {
     expect(next.status.openAlerts.map((a) => a.key)).toEqual(['binlog-gap:binlog:4-5']);
   });
 
+  it("keeps a binlog gap open when only a file that is no database dump (a PBX configuration tarball) is newer, and resolves it with the next dump that records its binlog position", async () => {
+    const s = artefactSite(`  - { name: db, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
+  - { name: pbx, type: rotated, profile: generic, patterns: ["*.tar"], path: "{root}", stableSeconds: 0 }
+  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
+    const clock = new ManualClock(new Date());
+    const dump = (name: string, seq: number, at: Date) => writeAt(join(s.root, name), `-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.${String(seq).padStart(6, '0')}', MASTER_LOG_POS=4;\nCREATE TABLE t (i int);\n`, at);
+    dump('full-1.sql', 1, new Date((T0 - 3600) * 1000)); // before the segments: it bridges nothing
+    for (const n of [1, 2, 4, 5]) writeSegment(s.root, n, n === 5);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.subject === 'binlog gap in binlog: segment 3 missing')).toHaveLength(1);
+    clock.advance(60_000);
+    writeAt(join(s.root, 'pbx-config.tar'), bytesOf(3000, 4), clock.now());
+    clock.advance(60_000);
+    const tar = await cronPass(s.config, store, alerts, clock);
+    expect(tar.report.artefacts).toBe(1);
+    expect(tar.status.openAlerts.map((a) => a.key)).toEqual(['binlog-gap:binlog:3-3']);
+    dump('full-2.sql', 5, clock.now());
+    clock.advance(60_000);
+    const bridged = await cronPass(s.config, store, alerts, clock);
+    expect(bridged.status.openAlerts).toEqual([]);
+    expect(alerts.find((a) => a.subject === 'resolved: binlog gap in binlog: segment 3 missing')?.message).toContain('(db/full-2.sql,');
+  });
+
   it('resolves a binlog gap in the same pass as the full that bridges it, however slowly the full uploads beside the binlog source', async () => {
     const s = artefactSite(`  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
   - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 0 }`);
