@@ -3,7 +3,7 @@ import type { ArtefactEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
 import { apiFor, getJson, type CloudOptions } from './api-client.ts';
 import { formatBytes } from './progress.ts';
-import { logChainsBySeries } from '../core/log-gaps.ts';
+import { groupBy, logChainsBySeries } from '../core/log-gaps.ts';
 
 // `ferry backups list`: what the catalogue holds of a site's database backups, log segments
 // and archives, through the catalogue API (so a DR site sees exactly what the API serves).
@@ -34,9 +34,7 @@ const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
  */
 export function supersededPartials(items: ArtefactEntry[]): Set<string> {
   const superseded = new Set<string>();
-  const bySource = new Map<string, ArtefactEntry[]>();
-  for (const a of items) if (a.role === 'segment') bySource.set(a.source, [...(bySource.get(a.source) ?? []), a]);
-  for (const segments of bySource.values()) {
+  for (const segments of groupBy(items.filter((a) => a.role === 'segment'), (a) => a.source).values()) {
     for (const chains of logChainsBySeries(segments).values()) {
       for (const chain of chains) {
         const finals = new Set(chain.filter((a) => !a.partial).map((a) => a.sequence));

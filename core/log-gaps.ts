@@ -25,6 +25,18 @@ const endOf = (a: ArtefactEntry) => a.span?.to ?? a.takenAt;
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const secondOf = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
+/** `items` grouped by `key`, in their order (one array a group, appended to, never copied). */
+export function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
 /**
  * The segments of one series cut into chains, oldest first: one chain a run of the server's
  * numbering. `RESET MASTER`, a new server or one restored from a backup writes
@@ -67,9 +79,7 @@ export function logChains(segments: ArtefactEntry[]): ArtefactEntry[][] {
 
 /** The chains of each series of a source's segments (`logChains`), series by series. */
 export function logChainsBySeries(segments: ArtefactEntry[]): Map<string, ArtefactEntry[][]> {
-  const bySeries = new Map<string, ArtefactEntry[]>();
-  for (const s of segments) if (s.sequence !== undefined) bySeries.set(s.series ?? '', [...(bySeries.get(s.series ?? '') ?? []), s]);
-  return new Map([...bySeries].map(([series, list]) => [series, logChains(list)]));
+  return new Map([...groupBy(segments.filter((s) => s.sequence !== undefined), (s) => s.series ?? '')].map(([series, list]) => [series, logChains(list)]));
 }
 
 /**

@@ -149,21 +149,53 @@ interface Start {
  * numbering restarted), the one of the full's run: the first that was still open when the full
  * completed.
  */
-function startOf(full: ArtefactEntry, segments: ArtefactEntry[]): Start {
+function startOf(full: ArtefactEntry, index: SegmentIndex): Start {
   const pos = full.position && parseLogFile(full.position.logFile);
   const taken = secondOf(full.takenAt);
   if (pos) {
-    const chains = logChains(segments.filter((s) => s.series === undefined || s.series === pos.series));
+    const chains = index.chainsOf(pos.series);
     // The segment itself may be missing: then the run that was going on when the full completed.
     const chain =
       chains.find((c) => c.some((s) => s.sequence === pos.sequence && endOf(s) >= taken)) ?? chains.find((c) => c.some((s) => endOf(s) >= taken)) ?? chains.at(-1);
-    return { slots: slotsOf(chain ?? [], pos.series), start: pos.sequence, series: pos.series, restarted: chain !== undefined && chain !== chains.at(-1) };
+    return { slots: index.slotsOf(chain, pos.series), start: pos.sequence, series: pos.series, restarted: chain !== undefined && chain !== chains.at(-1) };
   }
-  const first = segments.filter((s) => s.sequence !== undefined && endOf(s) >= full.takenAt).sort((a, b) => cmp(endOf(a), endOf(b)) || a.sequence! - b.sequence!)[0];
+  const first = index.firstEndingAtOrAfter(full.takenAt);
   const series = first?.series;
-  const chains = logChains(segments.filter((s) => series === undefined || s.series === undefined || s.series === series));
+  const chains = index.chainsOf(series);
   const chain = chains.find((c) => first !== undefined && c.includes(first));
-  return { slots: slotsOf(chain ?? [], series), start: first?.sequence, series, restarted: chain !== undefined && chain !== chains.at(-1) };
+  return { slots: index.slotsOf(chain, series), start: first?.sequence, series, restarted: chain !== undefined && chain !== chains.at(-1) };
+}
+
+/**
+ * A source's log segments with what every full of a plan asks of them worked out once: each
+ * series' runs of the numbering (`logChains`) and their slots, and the segments in the order
+ * their events end.
+ */
+class SegmentIndex {
+  private readonly chains = new Map<string | undefined, ArtefactEntry[][]>();
+  private readonly slots = new Map<ArtefactEntry[] | undefined, Map<number, Slot>>();
+  private byEnd: ArtefactEntry[] | undefined;
+
+  constructor(private readonly segments: ArtefactEntry[]) {}
+
+  /** The runs of `series` (segments that name no series belong to every one; undefined: all). */
+  chainsOf(series: string | undefined): ArtefactEntry[][] {
+    let chains = this.chains.get(series);
+    if (!chains) this.chains.set(series, (chains = logChains(this.segments.filter((s) => series === undefined || s.series === undefined || s.series === series))));
+    return chains;
+  }
+
+  slotsOf(chain: ArtefactEntry[] | undefined, series: string | undefined): Map<number, Slot> {
+    let slots = this.slots.get(chain);
+    if (!slots) this.slots.set(chain, (slots = slotsOf(chain ?? [], series)));
+    return slots;
+  }
+
+  /** The first segment, by the end of its events (then by number), still being written at `at`. */
+  firstEndingAtOrAfter(at: string): ArtefactEntry | undefined {
+    this.byEnd ??= this.segments.filter((s) => s.sequence !== undefined).sort((a, b) => cmp(endOf(a), endOf(b)) || a.sequence! - b.sequence!);
+    return this.byEnd.find((s) => endOf(s) >= at);
+  }
 }
 
 
@@ -284,14 +316,14 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
  * plan at T does (binlog times are whole seconds: a full completed at 05:25:53.589 with its last
  * event at 05:25:53 is restored at 05:25:53.589).
  */
-function reachable(fulls: ArtefactEntry[], segments: ArtefactEntry[], fullOnly: boolean): [string, string][] {
+function reachable(fulls: ArtefactEntry[], index: SegmentIndex, fullOnly: boolean): [string, string][] {
   const spans: [string, string][] = [];
   for (const f of fulls) {
     if (fullOnly) {
       spans.push([f.takenAt, f.takenAt]);
       continue;
     }
-    const s = startOf(f, segments);
+    const s = startOf(f, index);
     const end = s.start === undefined ? undefined : walk(s.slots, s.start, undefined).end;
     if (end !== undefined && end >= secondOf(f.takenAt)) spans.push([f.takenAt, end >= f.takenAt ? end : f.takenAt]);
   }
@@ -317,10 +349,10 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
   const all = artefacts.map(normalized);
   // Fulls taken in the same instant (two databases' dumps stamped alike) in name order: the plan is the same whatever order the entries came in.
   const fulls = all.filter((a) => a.role === 'full').sort((a, b) => cmp(a.takenAt, b.takenAt) || cmp(a.name, b.name) || cmp(a.artefactId, b.artefactId));
-  const segments = all.filter((a) => a.role === 'segment');
+  const index = new SegmentIndex(all.filter((a) => a.role === 'segment'));
   const what = opts.source ?? fulls[0]?.source ?? 'this source';
   const fullOnly = opts.fullOnly ?? false;
-  const nearest = () => nearestTo(at, reachable(fulls, segments, fullOnly));
+  const nearest = () => nearestTo(at, reachable(fulls, index, fullOnly));
   if (at > opts.now.toISOString()) return refuse(at, 'in-future', `T (${at}) is in the future (now ${opts.now.toISOString()})`, nearest());
 
   const candidates = fulls.filter((f) => f.takenAt <= at).reverse();
@@ -332,15 +364,22 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
   }
   const stopAt = secondOf(at);
   if (fullOnly) return buildPlan(opts, at, stopAt, full, [], otherSeries(candidates, full));
-  const walks = candidates.map((f) => {
-    const s = startOf(f, segments);
+  const walkFrom = (f: ArtefactEntry) => {
+    const s = startOf(f, index);
     return { full: f, s, w: s.start === undefined ? ({ chain: [], stop: 'missing' } as Walk) : walk(s.slots, s.start, stopAt) };
-  });
+  };
   // The newest full normally decides; an older one helps only when the newest's chain is on
-  // another series (binlogs reset since), so its refusal is the one reported.
-  const reached = walks.find((c) => c.w.stop === 'reached');
-  if (!reached) return { ...chainRefusal(at, full, walks[0]!.s, walks[0]!.w), ...withNearest(nearest()) };
+  // another series (binlogs reset since), so its refusal is the one reported. Older fulls are
+  // walked only until one reaches T.
+  const newest = walkFrom(full);
+  let reached = newest.w.stop === 'reached' ? newest : undefined;
+  for (const f of candidates.slice(1)) {
+    if (reached) break;
+    const c = walkFrom(f);
+    if (c.w.stop === 'reached') reached = c;
+  }
+  if (!reached) return { ...chainRefusal(at, full, newest.s, newest.w), ...withNearest(nearest()) };
   const p = buildPlan(opts, at, stopAt, reached.full, reached.w.chain);
-  if (reached.full !== full) p.notes.unshift(`the newest full before T (taken at ${full.takenAt}) cannot reach T: ${chainRefusal(at, full, walks[0]!.s, walks[0]!.w).reason}`);
+  if (reached.full !== full) p.notes.unshift(`the newest full before T (taken at ${full.takenAt}) cannot reach T: ${chainRefusal(at, full, newest.s, newest.w).reason}`);
   return p;
 }
