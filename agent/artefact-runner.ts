@@ -175,10 +175,11 @@ export class ArtefactRunner {
     const files = await listSelected(s.path, segmentSelector(basename));
     const indexName = s.indexFile ?? (names.includes(`${basename}.index`) ? `${basename}.index` : undefined);
     const indexed = indexName ? await this.readIndex(join(s.path, indexName), basename) : undefined;
-    this.run!.observe(files.map((f) => ({ name: f.name, size: f.size, sequence: sequenceOf(f.name), mtimeMs: f.mtimeMs, birthtimeMs: f.birthtimeMs })));
+    const segments = files.map((f) => ({ name: f.name, size: f.size, sequence: sequenceOf(f.name), mtimeMs: f.mtimeMs, birthtimeMs: f.birthtimeMs }));
+    this.run!.observe(segments);
     // Versions shipped before the numbering restarted are the run before's: not this run's gaps or partials.
     const run = this.run!.records();
-    const shippedSequences = await this.run!.shippedSequences(this.deps.store, this.deps.site, basename, files.map((f) => sequenceOf(f.name)));
+    const shippedSequences = await this.run!.shippedSequences(run, basename, segments.map((f) => f.sequence));
     const ledger = {
       shipped: (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(s.name, name, size, mtimeMs),
       lastPartial: (name: string) => run.filter((r) => r.partial && r.name === name).at(-1),

@@ -26,7 +26,7 @@ async function highestOffsite(store: Pick<BlobStore, 'list'>, site: string, sour
   return top;
 }
 
-type RunDeps = Pick<ArtefactRunnerDeps, 'journal' | 'observations' | 'losses' | 'lossLog' | 'alerts' | 'clock' | 'log' | 'site' | 'fullNewerThan'>;
+type RunDeps = Pick<ArtefactRunnerDeps, 'journal' | 'observations' | 'losses' | 'lossLog' | 'alerts' | 'clock' | 'log' | 'site' | 'store' | 'fullNewerThan'>;
 
 export class BinlogRun {
   /** The run before's unclosed segments, when this cycle's scan found the numbering restarted. */
@@ -41,18 +41,18 @@ export class BinlogRun {
   private askedStore = false;
 
   /**
-   * The closed segments to count as shipped when looking for gaps: this run's, and the highest
+   * The closed segments to count as shipped when looking for gaps: this run's (`records`), and the highest
    * the store held when the journal knew none (a lost state directory), when the site's
    * segments start after it: segments the server purged in between are a gap, though this state
    * directory never saw them. Asks the store once (one listing of the source's objects).
    */
-  async shippedSequences(store: Pick<BlobStore, 'list'>, site: string, basename: string, onSite: number[]): Promise<number[]> {
-    const run = this.records().flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : []));
+  async shippedSequences(records: readonly ArtefactRecord[], basename: string, onSite: readonly number[]): Promise<number[]> {
+    const run = records.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : []));
     if (onSite.length === 0) return run;
     let top = this.deps.observations.binlogShippedTop(this.source.name);
     if (top === undefined && run.length === 0 && !this.askedStore) {
       this.askedStore = true;
-      top = await highestOffsite(store, site, this.source.name, basename).catch(() => undefined);
+      top = await highestOffsite(this.deps.store, this.deps.site, this.source.name, basename).catch(() => undefined);
       if (top !== undefined) this.deps.observations.setBinlogShippedTop(this.source.name, top);
     }
     const lowest = Math.min(...onSite);

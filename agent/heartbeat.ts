@@ -132,21 +132,16 @@ export class HeartbeatWriter {
    * directory, or the same id, is this agent. Never throws (a heartbeat that cannot be read says nothing).
    */
   private async newestOther(now: Date): Promise<HeartbeatWriter['otherAgent']> {
-    const { list, get } = this.deps.store;
-    if (!list || !get) return undefined;
     const own = new Set(this.memory.recent ?? []);
     const since = Date.parse(this.memory.recentSince ?? now.toISOString());
-    const blobs = { list: list.bind(this.deps.store), get: get.bind(this.deps.store) };
     try {
-      for await (const item of blobs.list(heartbeatPrefix(this.deps.config.site), { pageSize: 20 })) {
-        const t = heartbeatTimeOfKey(item.key);
-        if (t === undefined) continue;
-        if (now.getTime() - t > SHARED_SITE_WINDOW_MS) return undefined;
-        if (own.has(new Date(t).toISOString())) continue;
-        const other = (await readHeartbeat(blobs, item.key).catch(() => undefined))?.agent;
+      for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 20)) {
+        if (now.getTime() - h.t > SHARED_SITE_WINDOW_MS) return undefined;
+        if (own.has(h.at)) continue;
+        const other = (await h.read())?.agent;
         if (!other) continue;
-        const same = t < since && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
-        if (!same) return { id: other.id, host: other.host, at: new Date(t).toISOString(), ...(other.id === this.memory.agentId ? { copy: true as const } : {}) };
+        const same = h.t < since && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
+        if (!same) return { id: other.id, host: other.host, at: h.at, ...(other.id === this.memory.agentId ? { copy: true as const } : {}) };
       }
     } catch {
       return undefined;
@@ -270,6 +265,21 @@ export class HeartbeatWriter {
 }
 
 /**
+ * The site's heartbeats, newest first, each with its time (from its key alone) and a reader of
+ * it (undefined when it cannot be read); `pageSize` keys a request. None when the store cannot
+ * list or read.
+ */
+async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, pageSize: number): AsyncIterable<{ t: number; at: string; read: () => Promise<Heartbeat | undefined> }> {
+  const { list, get } = store;
+  if (!list || !get) return;
+  const blobs = { list: list.bind(store), get: get.bind(store) };
+  for await (const item of blobs.list(heartbeatPrefix(site), { pageSize })) {
+    const t = heartbeatTimeOfKey(item.key);
+    if (t !== undefined) yield { t, at: new Date(t).toISOString(), read: () => readHeartbeat(blobs, item.key).catch(() => undefined) };
+  }
+}
+
+/**
  * Whether the state directory is older than what this agent last did: the site's newest
  * heartbeat written under this agent's id (in any state directory) is later than the last one the
  * state directory remembers writing. It was restored from a backup or rolled back, or a copy of
@@ -278,18 +288,14 @@ export class HeartbeatWriter {
  */
 export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store'>): Promise<{ remembered: string; found: string } | undefined> {
   const memory = readJsonFile<HeartbeatMemory>(join(deps.config.state, 'heartbeat.json'));
-  const { list, get } = deps.store;
-  if (!memory?.agentId || !memory.lastWritten || !list || !get) return undefined;
+  if (!memory?.agentId || !memory.lastWritten) return undefined;
   const own = new Set(memory.recent ?? [memory.lastWritten]);
   const remembered = Date.parse(memory.lastWritten);
-  const blobs = { list: list.bind(deps.store), get: get.bind(deps.store) };
   try {
-    for await (const item of blobs.list(heartbeatPrefix(deps.config.site), { pageSize: 5 })) {
-      const t = heartbeatTimeOfKey(item.key);
-      if (t === undefined) continue;
-      if (t <= remembered || own.has(new Date(t).toISOString())) return undefined;
+    for await (const h of siteHeartbeats(deps.store, deps.config.site, 5)) {
+      if (h.t <= remembered || own.has(h.at)) return undefined;
       // This agent's id, wherever its state directory is now (a rebuilt host may lay it out anew).
-      const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
+      const heartbeat = await h.read();
       if (heartbeat?.agent?.id === memory.agentId) return { remembered: memory.lastWritten, found: heartbeat.at };
     }
   } catch {
