@@ -101,7 +101,7 @@ export class Agent {
       severity: 'warning',
       site,
       subject: `the state directory of site ${site} is older than its agent's last run`,
-      message: `The state directory (${this.deps.config.state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id, on this path) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${shipped?.manifests ?? 0} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost; what shipped after ${stale.remembered} and is still on the site may be shipped again.`,
+      message: `The state directory (${this.deps.config.state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${shipped?.manifests ?? 0} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost; what shipped after ${stale.remembered} and is still on the site may be shipped again.`,
       details: stale,
     });
     return true;
