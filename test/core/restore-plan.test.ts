@@ -22,6 +22,10 @@ const ok = (r: ReturnType<typeof plan>) => {
   return r;
 };
 const seqs = (p: RestorePlan) => p.segments.map((s) => `${s.sequence}${s.partial ? 'p' : ''}`).join(',');
+const refused = (r: ReturnType<typeof plan>): RestoreRefusal => {
+  if (r.ok) throw new Error(`planned, expected a refusal: ${seqs(r)}`);
+  return r;
+};
 
 describe('planRestore: plans', () => {
   it.each([
@@ -126,10 +130,6 @@ describe('planRestore: plans', () => {
 });
 
 describe('planRestore: refusals say why and what is reachable', () => {
-  const refused = (r: ReturnType<typeof plan>): RestoreRefusal => {
-    if (r.ok) throw new Error('planned, expected a refusal');
-    return r;
-  };
   it.each([
     ['T before the first full', min(-5), undefined, 'no-full', /^no full backup of db was taken at or before T \(2026-02-28T23:55:00.000Z\); the first was taken at 2026-03-01T00:00:00.000Z$/, min(0)],
     ['T in the future', min(2000), undefined, 'in-future', /^T \(2026-03-02T09:20:00.000Z\) is in the future \(now 2026-03-01T16:40:00.000Z\)$/, min(119)],
@@ -240,10 +240,6 @@ describe('planRestore: the binlog numbering restarted (RESET MASTER, a new or re
   const FB = makeFull(min(67), { position: { logFile: 'mysql-bin.000002', logPos: 578 } });
   const all = [FA, FB, ...oldRun, ...newRun];
   const ids = (p: RestorePlan) => p.segments.map((s) => s.artefactId);
-  const refused = (r: ReturnType<typeof plan>): RestoreRefusal => {
-    if (r.ok) throw new Error(`planned: ${seqs(r)}`);
-    return r;
-  };
 
   it("replays the full's own run of the numbering, whichever order the catalogue lists the two segments of one name in", () => {
     for (const artefacts of [all, [...all].reverse()]) {
@@ -278,17 +274,13 @@ describe('planRestore: RESET MASTER while the server was still writing its first
   const FA = makeFull(min(2), { position: { logFile: 'mysql-bin.000001', logPos: 328 } });
   const FB = makeFull(min(12), { position: { logFile: 'mysql-bin.000001', logPos: 900 } });
   const all = [FA, FB, ...oldPartials, ...newRun];
-  const refusedOf = (r: ReturnType<typeof plan>): RestoreRefusal => {
-    if (r.ok) throw new Error(`planned: ${seqs(r)}`);
-    return r;
-  };
 
   it("replays the first run's partial up to T, and refuses past it, never the second run's closed segment of that name", () => {
     for (const artefacts of [all, [...all].reverse()]) {
       const p = ok(plan(min(7), artefacts));
       expect(p.full.artefactId).toBe(FA.artefactId);
       expect(p.segments.map((s) => s.artefactId)).toEqual([oldPartials[1]!.artefactId]);
-      const r = refusedOf(plan(min(9), artefacts));
+      const r = refused(plan(min(9), artefacts));
       expect(r.reason).toContain('ends where the binlog numbering restarted');
       const after = ok(plan(min(25), artefacts));
       expect(after.full.artefactId).toBe(FB.artefactId);
