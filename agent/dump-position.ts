@@ -1,9 +1,12 @@
 // A full SQL dump taken with --master-data / --source-data records the binlog coordinates it
 // is consistent with (`CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000002', MASTER_LOG_POS=342`,
 // commented out with --master-data=2). Point-in-time restore starts the binlog replay there.
-// mysqldump and mariadb-dump write it in the header, so only the first bytes are looked at; of a
-// gzip'd dump (`.sql.gz`), the first bytes it inflates to.
-import { constants, gunzipSync } from 'node:zlib';
+// mysqldump and mariadb-dump write it in the header, so only the first bytes are looked at.
+//
+// A rotated file that is a gzip stream (`.sql.gz`, a PBX's `.tar.gz`) is inflated as it is read,
+// on the thread pool: its header and last line are judged on what it inflates to, and a stream
+// that stops before gzip's own end (its trailer) is a file still being written or cut short.
+import { createGunzip, type Gunzip } from 'node:zlib';
 
 const LOOK_AT_BYTES = 1024 * 1024;
 const POSITION = /CHANGE\s+(?:MASTER|REPLICATION\s+SOURCE)\s+TO\s+(?:MASTER|SOURCE)_LOG_FILE\s*=\s*'([^'\\/]+)'\s*,\s*(?:MASTER|SOURCE)_LOG_POS\s*=\s*(\d+)/i;
@@ -24,19 +27,19 @@ const DUMPS: { tool: string; header: RegExp; trailer: string }[] = [
 ];
 const TAIL_BYTES = 4096;
 
-const GZIP = Buffer.from([0x1f, 0x8b]);
+/** gzip's magic and its one compression method (deflate): what every gzip writer starts with. */
+const GZIP = Buffer.from([0x1f, 0x8b, 0x08]);
 
-/** The head as text: inflated first when it is the start of a gzip stream (cut short: what it holds so far). */
-function text(head: Buffer): string {
-  if (!head.subarray(0, 2).equals(GZIP)) return head.toString('latin1');
-  try {
-    return gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, LOOK_AT_BYTES).toString('latin1');
-  } catch {
-    return '';
-  }
+/** Why a file is not whole: a text dump without its tool's last line, or a gzip stream that stops before its end. */
+export type Incomplete = { kind: 'dump'; tool: string; trailer: string; gzip: boolean } | { kind: 'gzip' };
+
+export interface DumpVerdict {
+  incomplete?: Incomplete;
+  position?: { logFile: string; logPos: number };
 }
 
-export class DumpPositionSniffer {
+/** The first LOOK_AT_BYTES and the last TAIL_BYTES of a byte stream. */
+class HeadAndTail {
   private readonly head: Buffer[] = [];
   private seen = 0;
   private tail = Buffer.alloc(0);
@@ -50,16 +53,79 @@ export class DumpPositionSniffer {
     this.seen += take.length;
   }
 
-  /** The tool that wrote this dump and the last line it lacks, when the file starts as a text dump that was not completed. */
-  incomplete(): { tool: string; trailer: string } | undefined {
-    const start = Buffer.concat(this.head).subarray(0, 256).toString('latin1');
-    const dump = DUMPS.find((d) => d.header.test(start));
-    if (!dump) return undefined;
-    return this.tail.toString('latin1').includes(dump.trailer) ? undefined : { tool: dump.tool, trailer: dump.trailer };
+  headText(): string {
+    return Buffer.concat(this.head).toString('latin1');
   }
 
-  result(): { logFile: string; logPos: number } | undefined {
-    const m = POSITION.exec(text(Buffer.concat(this.head)));
-    return m ? { logFile: m[1] as string, logPos: Number(m[2]) } : undefined;
+  tailText(): string {
+    return this.tail.toString('latin1');
+  }
+}
+
+export class DumpPositionSniffer {
+  private readonly text = new HeadAndTail();
+  private started = false;
+  private gunzip?: Gunzip;
+  private gunzipDone?: Promise<'whole' | 'cut' | 'unreadable'>;
+
+  /** Takes the next bytes of the file. A returned promise asks the reader to wait (the inflater is behind). */
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    if (!this.started) {
+      this.started = true;
+      if (chunk.length >= GZIP.length && Buffer.from(chunk.buffer, chunk.byteOffset, GZIP.length).equals(GZIP)) this.startGunzip();
+    }
+    const gunzip = this.gunzip;
+    if (!gunzip) {
+      this.text.push(chunk);
+      return undefined;
+    }
+    // The reader reuses its buffer: the inflater gets a copy.
+    if (gunzip.write(Buffer.from(chunk))) return undefined;
+    return new Promise((resolve) => {
+      const go = () => {
+        gunzip.off('drain', go);
+        gunzip.off('close', go);
+        resolve();
+      };
+      gunzip.once('drain', go);
+      gunzip.once('close', go);
+    });
+  }
+
+  private startGunzip(): void {
+    const gunzip = createGunzip();
+    this.gunzip = gunzip;
+    gunzip.on('data', (data: Buffer) => this.text.push(data));
+    this.gunzipDone = new Promise((resolve) => {
+      gunzip.once('end', () => resolve('whole'));
+      // "unexpected end of file": the stream stops before gzip's trailer. Any other error (bytes that
+      // are not deflate, something after the last member) is not a sign of a job still writing.
+      gunzip.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'Z_BUF_ERROR' ? 'cut' : 'unreadable'));
+    });
+  }
+
+  /** Once every byte was pushed: whether the file is whole, and the binlog position its header records. */
+  async finish(): Promise<DumpVerdict> {
+    let gzip = false;
+    if (this.gunzip && this.gunzipDone) {
+      gzip = true;
+      this.gunzip.end();
+      const state = await this.gunzipDone;
+      if (state === 'cut') return { incomplete: { kind: 'gzip' } };
+      if (state === 'unreadable') return this.position();
+    }
+    const dump = DUMPS.find((d) => d.header.test(this.text.headText().slice(0, 256)));
+    const incomplete: Incomplete | undefined = dump && !this.text.tailText().includes(dump.trailer) ? { kind: 'dump', tool: dump.tool, trailer: dump.trailer, gzip } : undefined;
+    return { ...(incomplete ? { incomplete } : {}), ...this.position() };
+  }
+
+  private position(): DumpVerdict {
+    const m = POSITION.exec(this.text.headText());
+    return m ? { position: { logFile: m[1] as string, logPos: Number(m[2]) } } : {};
+  }
+
+  /** Stops an inflater left running (the read failed before finish). */
+  abandon(): void {
+    this.gunzip?.destroy();
   }
 }

@@ -11,7 +11,7 @@ import { StreamUploader } from './stream-uploader.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
 import { BinlogEventReader, type BinlogSummary } from './binlog-events.ts';
-import { DumpPositionSniffer } from './dump-position.ts';
+import { DumpPositionSniffer, type Incomplete } from './dump-position.ts';
 
 // Ships one artefact — a full backup, a log segment (or a partial of the active one), a closed
 // archive — as one object, byte for byte, then its manifest, the commit record, last; both are
@@ -141,9 +141,17 @@ async function checkOpened(file: FileHandle, stamp: FileStamp, partial: boolean,
 
 /** Hashes the first `stamp.size` bytes, reading binlog events or dump coordinates on the way. */
 async function readPass(file: FileHandle, work: ArtefactWork, path: string): Promise<FirstPass> {
+  const sniffer = work.sniffPosition ? new DumpPositionSniffer() : undefined;
+  try {
+    return await hashAndSniff(file, work, path, sniffer);
+  } finally {
+    sniffer?.abandon();
+  }
+}
+
+async function hashAndSniff(file: FileHandle, work: ArtefactWork, path: string, sniffer: DumpPositionSniffer | undefined): Promise<FirstPass> {
   const hash = createHash('sha256');
   const events = work.binlog ? new BinlogEventReader() : undefined;
-  const sniffer = work.sniffPosition ? new DumpPositionSniffer() : undefined;
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
   const size = work.stamp.size;
   let position = 0;
@@ -153,23 +161,22 @@ async function readPass(file: FileHandle, work: ArtefactWork, path: string): Pro
     const chunk = buffer.subarray(0, bytesRead);
     hash.update(chunk);
     events?.push(chunk);
-    sniffer?.push(chunk);
+    await sniffer?.push(chunk);
     position += bytesRead;
   }
   if (!work.partial) {
     const { bytesRead } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
     if (bytesRead !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
   }
-  const cut = work.partial ? undefined : sniffer?.incomplete();
-  if (cut) {
-    throw new IncompleteDumpError(
-      `${path} is not a whole dump: it starts as a ${cut.tool} dump but does not end with the "${cut.trailer}" line ${cut.tool} writes last. ` +
-        `Not shipped: the dump is still being written (a pause longer than stableSeconds) or was cut short; it ships once it is whole`,
-      path,
-    );
-  }
-  const position_ = sniffer?.result();
-  return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(position_ ? { position: position_ } : {}) };
+  const verdict = sniffer ? await sniffer.finish() : {};
+  const cut = work.partial ? undefined : verdict.incomplete;
+  if (cut) throw new IncompleteDumpError(`${path} is not whole: ${whyNotWhole(cut)}. Not shipped: it is still being written (a pause longer than stableSeconds) or was cut short; it ships once it is whole`, path);
+  return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(verdict.position ? { position: verdict.position } : {}) };
+}
+
+function whyNotWhole(cut: Incomplete): string {
+  if (cut.kind === 'gzip') return 'its gzip stream stops before gzip\'s end (no trailer)';
+  return `it starts as a ${cut.tool} dump${cut.gzip ? ' (gzip\'d)' : ''} but does not end with the "${cut.trailer}" line ${cut.tool} writes last`;
 }
 
 function describe(work: ArtefactWork, first: FirstPass): { span?: Span; spanSource?: ArtefactManifest['spanSource']; takenAt: Date } {

@@ -12,6 +12,17 @@ import { artefactSite, artefactAgent, artefactManifests, keys, writeAt, bytesOf 
 import { freshImport } from '../support/file-isolation.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Pushes the bytes in chunks through one buffer the reader reuses, as the agent's read pass does, waiting when asked. */
+async function judgeBytes(bytes: Buffer, chunk: number) {
+  const s = new DumpPositionSniffer();
+  const reused = Buffer.alloc(chunk);
+  for (let i = 0; i < bytes.length; i += chunk) {
+    const n = bytes.copy(reused, 0, i, i + chunk);
+    await s.push(reused.subarray(0, n));
+  }
+  return s.finish();
+}
 const MIN = 60_000;
 
 describe('rotated source, Cisco CVP profile', () => {
@@ -235,24 +246,17 @@ describe('rotated source, rostrvm profile', () => {
 });
 
 describe('binlog position of a SQL dump', () => {
-  const sniff = (text: string, chunk = 7) => {
-    const s = new DumpPositionSniffer();
-    const bytes = Buffer.from(text);
-    for (let i = 0; i < bytes.length; i += chunk) s.push(bytes.subarray(i, i + chunk));
-    return s.result();
-  };
-  it('reads mysqldump / mariadb-dump and MySQL 8.0.23+ spellings, commented or not', () => {
-    expect(sniff("-- MySQL dump\n-- CHANGE MASTER TO MASTER_LOG_FILE='rtmbinlog.000123', MASTER_LOG_POS=4567;\n")).toEqual({ logFile: 'rtmbinlog.000123', logPos: 4567 });
-    expect(sniff("CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000002', SOURCE_LOG_POS=157;")).toEqual({ logFile: 'binlog.000002', logPos: 157 });
-    expect(sniff('-- a dump taken without --master-data\nCREATE TABLE t (i int);')).toBeUndefined();
-    expect(sniff(`${'x'.repeat(1024 * 1024)}CHANGE MASTER TO MASTER_LOG_FILE='late.000001', MASTER_LOG_POS=1;`)).toBeUndefined(); // only the header is looked at
+  const sniff = async (text: string, chunk = 7) => (await judgeBytes(Buffer.from(text), chunk)).position;
+  it('reads mysqldump / mariadb-dump and MySQL 8.0.23+ spellings, commented or not', async () => {
+    expect(await sniff("-- MySQL dump\n-- CHANGE MASTER TO MASTER_LOG_FILE='rtmbinlog.000123', MASTER_LOG_POS=4567;\n")).toEqual({ logFile: 'rtmbinlog.000123', logPos: 4567 });
+    expect(await sniff("CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000002', SOURCE_LOG_POS=157;")).toEqual({ logFile: 'binlog.000002', logPos: 157 });
+    expect(await sniff('-- a dump taken without --master-data\nCREATE TABLE t (i int);')).toBeUndefined();
+    expect(await sniff(`${'x'.repeat(1024 * 1024)}CHANGE MASTER TO MASTER_LOG_FILE='late.000001', MASTER_LOG_POS=1;`)).toBeUndefined(); // only the header is looked at
   });
 
-  it('reads the position in a gzip\'d dump (.sql.gz) from the head it inflates to', () => {
-    const dump = gzipSync(Buffer.from(`/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=577;\n${'INSERT INTO t VALUES (1);\n'.repeat(200_000)}`));
-    const s = new DumpPositionSniffer();
-    for (let i = 0; i < dump.length; i += 65_536) s.push(dump.subarray(i, i + 65_536));
-    expect(s.result()).toEqual({ logFile: 'mysql-bin.000009', logPos: 577 });
+  it('reads the position in a gzip\'d dump (.sql.gz) from the head it inflates to', async () => {
+    const dump = gzipSync(Buffer.from(`/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=577;\n${'INSERT INTO t VALUES (1);\n'.repeat(200_000)}-- Dump completed on 2026-12-05 12:00:00\n`));
+    expect(await judgeBytes(dump, 65_536)).toEqual({ position: { logFile: 'mysql-bin.000009', logPos: 577 } });
   });
 });
 
@@ -275,7 +279,7 @@ describe('a dump not yet whole', () => {
     const stalled = await h.agent.cycle();
     expect(stalled).toMatchObject({ artefacts: 0, failed: 1, lost: 0 });
     expect(await keys(store)).toEqual([]);
-    expect(h.alerts.find((a) => a.subject === 'nightly.sql could not be shipped')?.message).toContain(`${file} is not a whole dump: it starts as a mariadb-dump dump but does not end with the "-- Dump completed" line mariadb-dump writes last`);
+    expect(h.alerts.find((a) => a.subject === 'nightly.sql could not be shipped')?.message).toContain(`${file} is not whole: it starts as a mariadb-dump dump but does not end with the "-- Dump completed" line mariadb-dump writes last`);
     // It resumes and finishes: the whole dump ships, and the half one was never a version to lose.
     writeAt(file, whole, clock.now());
     await h.agent.cycle();
@@ -288,25 +292,58 @@ describe('a dump not yet whole', () => {
     h.agent.close();
   });
 
-  it('knows the last lines of mysqldump, mariadb-dump and pg_dump, and judges no other file', () => {
-    const judge = (text: string) => {
-      const s = new DumpPositionSniffer();
-      const bytes = Buffer.from(text);
-      for (let i = 0; i < bytes.length; i += 4096) s.push(bytes.subarray(i, i + 4096));
-      return s.incomplete();
-    };
-    expect(judge(whole)).toBeUndefined();
-    expect(judge(body)).toEqual({ tool: 'mariadb-dump', trailer: '-- Dump completed' });
-    expect(judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n')).toEqual({ tool: 'mysqldump', trailer: '-- Dump completed' });
-    expect(judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n-- Dump completed\n')).toBeUndefined();
+  it('knows the last lines of mysqldump, mariadb-dump and pg_dump, and judges no other file', async () => {
+    const judge = async (text: string) => (await judgeBytes(Buffer.from(text), 4096)).incomplete;
+    expect(await judge(whole)).toBeUndefined();
+    expect(await judge(body)).toEqual({ kind: 'dump', gzip: false, tool: 'mariadb-dump', trailer: '-- Dump completed' });
+    expect(await judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n')).toEqual({ kind: 'dump', gzip: false, tool: 'mysqldump', trailer: '-- Dump completed' });
+    expect(await judge('-- MySQL dump 10.13  Distrib 8.0.36\nCREATE TABLE t (i int);\n-- Dump completed\n')).toBeUndefined();
     // MariaDB 10.5.25, 10.6.18, 10.11.8 and later write a sandbox line before their header.
     const sandbox = '/*M!999999\\- enable the sandbox mode */\n';
-    expect(judge(`${sandbox}-- MariaDB dump 10.19-10.11.19-MariaDB, for debian-linux-gnu (x86_64)\nCREATE TABLE t (i int);\n`)).toEqual({ tool: 'mariadb-dump', trailer: '-- Dump completed' });
-    expect(judge(`${sandbox}-- MariaDB dump 10.19\nCREATE TABLE t (i int);\n-- Dump completed on 2026-12-05 10:50:50\n`)).toBeUndefined();
-    expect(judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n')).toEqual({ tool: 'pg_dump', trailer: '-- PostgreSQL database dump complete' });
-    expect(judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n--\n-- PostgreSQL database dump complete\n--\n\n')).toBeUndefined();
+    expect(await judge(`${sandbox}-- MariaDB dump 10.19-10.11.19-MariaDB, for debian-linux-gnu (x86_64)\nCREATE TABLE t (i int);\n`)).toEqual({ kind: 'dump', gzip: false, tool: 'mariadb-dump', trailer: '-- Dump completed' });
+    expect(await judge(`${sandbox}-- MariaDB dump 10.19\nCREATE TABLE t (i int);\n-- Dump completed on 2026-12-05 10:50:50\n`)).toBeUndefined();
+    expect(await judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n')).toEqual({ kind: 'dump', gzip: false, tool: 'pg_dump', trailer: '-- PostgreSQL database dump complete' });
+    expect(await judge('--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (i int);\n--\n-- PostgreSQL database dump complete\n--\n\n')).toBeUndefined();
     // Dumps taken with --skip-comments, and files that are no text dump, are not judged.
-    expect(judge('CREATE TABLE t (i int);\n')).toBeUndefined();
-    expect(judge('\x00\x01binary backup')).toBeUndefined();
+    expect(await judge('CREATE TABLE t (i int);\n')).toBeUndefined();
+    expect(await judge('\x00\x01binary backup')).toBeUndefined();
+  });
+  it('judges a gzip\'d dump by what it inflates to, and a gzip stream that stops before its end as not whole', async () => {
+    const wholeGz = gzipSync(Buffer.from(whole));
+    expect(await judgeBytes(wholeGz, 1000)).toEqual({ position: { logFile: 'mysql-bin.000006', logPos: 578 } });
+    // The dump was cut, then gzip closed its stream: a whole gzip of a cut dump.
+    expect((await judgeBytes(gzipSync(Buffer.from(body)), 1000)).incomplete).toEqual({ kind: 'dump', gzip: true, tool: 'mariadb-dump', trailer: '-- Dump completed' });
+    // `mariadb-dump | gzip > nightly.sql.gz` still running, or killed: the gzip stream has no end.
+    expect((await judgeBytes(wholeGz.subarray(0, wholeGz.length - 8), 1000)).incomplete).toEqual({ kind: 'gzip' });
+    expect((await judgeBytes(wholeGz.subarray(0, Math.floor(wholeGz.length / 2)), 1000)).incomplete).toEqual({ kind: 'gzip' });
+    // Any gzip'd file: a PBX configuration tarball cut short is not whole either; whole, it is not judged.
+    const tarball = gzipSync(bytesOf(300_000, 7));
+    expect(await judgeBytes(tarball, 65_536)).toEqual({});
+    expect((await judgeBytes(tarball.subarray(0, 100_000), 65_536)).incomplete).toEqual({ kind: 'gzip' });
+    // Two gzip members one after the other (`cat a.gz b.gz`) are one whole stream.
+    expect(await judgeBytes(Buffer.concat([gzipSync(Buffer.from(body)), gzipSync(Buffer.from(whole.slice(body.length)))]), 4096)).toEqual({ position: { logFile: 'mysql-bin.000006', logPos: 578 } });
+  });
+
+  it('does not ship a gzip\'d dump whose stream has no end yet, says why, and ships it once gzip has finished', async () => {
+    const site = artefactSite(`  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql.gz"], path: "{root}", stableSeconds: 20 }`);
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    const file = join(site.root, 'nightly.sql.gz');
+    const gz = gzipSync(Buffer.from(whole));
+    writeAt(file, gz.subarray(0, Math.floor(gz.length / 2)), new Date(clock.now().getTime() - MIN));
+    await h.agent.cycle();
+    clock.advance(30_000);
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 0, failed: 1, lost: 0 });
+    expect(await keys(store)).toEqual([]);
+    expect(h.alerts.find((a) => a.subject === 'nightly.sql.gz could not be shipped')?.message).toContain(`${file} is not whole: its gzip stream stops before gzip's end (no trailer)`);
+    writeAt(file, gz, clock.now());
+    await h.agent.cycle();
+    clock.advance(30_000);
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0, lost: 0 });
+    const [m] = await artefactManifests(store);
+    expect(m).toMatchObject({ name: 'nightly.sql.gz', size: gz.length, sha256: sha(gz), position: { logFile: 'mysql-bin.000006', logPos: 578 } });
+    expect(h.agent.statusSnapshot().totals).toMatchObject({ lostArtefacts: 0 });
+    h.agent.close();
   });
 });
