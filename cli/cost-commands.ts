@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, deepArchiveRetentionProblem, parseDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
 import { tiersByClass } from '../infra/lifecycle-tiers.ts';
 import { ConfigError } from '../core/errors.ts';
+import { yamlProblem } from '../core/config.ts';
 import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, type CostInput } from '../core/cost.ts';
 import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
 
@@ -79,11 +80,12 @@ export function registerCostCommands(program: Command): void {
 
 function loadDeployment(file: string | undefined): DeploymentConfig {
   if (file === undefined) return parseDeploymentConfig(DEFAULT_CONFIG);
+  const text = readFileSync(file, 'utf8');
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8')); // JSON is YAML too
+    raw = parseYaml(text, { prettyErrors: true }); // JSON is YAML too
   } catch (error) {
-    throw new ConfigError([`--config ${file}: ${(error as Error).message.split('\n')[0]}`]);
+    throw new ConfigError([yamlProblem(text, `--config ${file}`, error)]);
   }
   try {
     return parseDeploymentConfig(raw);

@@ -194,14 +194,42 @@ export function zodProblems(error: z.ZodError): string[] {
   });
 }
 
+/** What the YAML parser's usual complaints mean for someone editing a configuration by hand. */
+const YAML_HINTS: [RegExp, string][] = [
+  [/^Nested mappings are not allowed in compact mappings/, 'a key on the line after is indented further than the keys beside it'],
+  [/^Tabs are not allowed/, 'indent with spaces, not tabs'],
+  [/^Missing closing .?quote/, 'a value opened with a quote above is never closed'],
+  [/^Sequence item without - indicator/, 'this line is indented less than the keys of the list item above it'],
+  [/^All mapping items must start at the same column/, 'the keys of one mapping must line up'],
+  [/^Map keys must be unique/, 'the same key is given twice'],
+  [/^Implicit keys need to be followed by map values|^Implicit map keys need to be followed by map values/, 'a key without a colon after it'],
+];
+
+/** The parser's complaint with its place: line and column, the lines around it and a caret, and what it usually means. */
+export function yamlProblem(text: string, origin: string, cause: unknown): string {
+  if (!(cause instanceof YAMLParseError)) return `${origin}: not valid YAML: ${cause instanceof Error ? cause.message : String(cause)}`;
+  const reason = cause.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? cause.message;
+  const hint = YAML_HINTS.find(([re]) => re.test(reason))?.[1];
+  const pos = cause.linePos?.[0];
+  if (!pos) return `${origin}: not valid YAML: ${reason}${hint ? ` (${hint})` : ''}`;
+  const lines = text.split(/\r?\n/);
+  const shown: string[] = [];
+  const width = String(Math.min(lines.length, pos.line + 1)).length;
+  for (let n = Math.max(1, pos.line - 1); n <= Math.min(lines.length, pos.line + 1); n++) {
+    if (n > pos.line && !lines[n - 1]?.trim()) break;
+    shown.push(`    ${String(n).padStart(width)} | ${(lines[n - 1] ?? '').replace(/\t/g, '→')}`);
+    if (n === pos.line) shown.push(`    ${' '.repeat(width)} | ${' '.repeat(Math.max(0, pos.col - 1))}^`);
+  }
+  return `${origin}: not valid YAML at line ${pos.line}, column ${pos.col}: ${reason}${hint ? ` (${hint})` : ''}\n${shown.join('\n')}`;
+}
+
 /** Parses and validates YAML text; throws ConfigError listing every problem. */
 export function parseAgentConfig(text: string, origin = 'config'): AgentConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (cause) {
-    const where = cause instanceof YAMLParseError && cause.linePos ? ` at line ${cause.linePos[0].line}` : '';
-    throw new ConfigError([`${origin}: not valid YAML${where}: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`]);
+    throw new ConfigError([yamlProblem(text, origin, cause)]);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${origin}: expected a mapping at the top level`]);
   const result = agentConfigSchema.safeParse(raw);

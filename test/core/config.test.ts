@@ -87,4 +87,22 @@ sources:
     expect(problems('site: [unclosed').join()).toMatch(/not valid YAML at line 1/);
     expect(problems('- a\n- b').join()).toMatch(/expected a mapping at the top level/);
   });
+
+  it('shows a YAML mistake where it is, with the lines around it, a caret and what the complaint usually means', () => {
+    const misIndented = 'site: x\nsources:\n  - name: recs\n    type: recordings\n     path: /tmp\n';
+    expect(problems(misIndented)).toEqual([
+      [
+        'config: not valid YAML at line 4, column 11: Nested mappings are not allowed in compact mappings (a key on the line after is indented further than the keys beside it)',
+        '    3 |   - name: recs',
+        '    4 |     type: recordings',
+        '      |           ^',
+        '    5 |      path: /tmp',
+      ].join('\n'),
+    ]);
+    const tabbed = problems('site: x\nsources:\n\t- name: recs\n').join();
+    expect(tabbed).toContain('not valid YAML at line 3, column 1: Tabs are not allowed as indentation (indent with spaces, not tabs)');
+    expect(tabbed).toContain('    3 | →- name: recs');
+    expect(tabbed).not.toMatch(/:\n?$/);
+    expect(problems('site: x\nsources:\n  - name: "recs\n    type: recordings\n').join()).toContain('(a value opened with a quote above is never closed)');
+  });
 });
