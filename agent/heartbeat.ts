@@ -3,7 +3,7 @@ import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
 import { readHeartbeat } from '../core/fleet-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
@@ -50,6 +50,8 @@ export interface PassView {
   lastError?: string;
   /** Manifest keys published in this pass, in order. */
   manifests: readonly string[];
+  /** The alerts the agent holds open after the pass. */
+  openAlerts?: ReadonlyArray<{ key: string; subject: string; severity: 'info' | 'warning' | 'critical'; raisedAt: string }>;
 }
 
 export interface HeartbeatDeps {
@@ -91,6 +93,8 @@ interface HeartbeatMemory {
   recentSince?: string;
   /** The losses (count) and the failures of the pass the last written heartbeat carried. */
   lastLosses?: number;
+  /** The keys of the open alerts the last written heartbeat carried. */
+  lastAlerts?: string[];
   lastFailed?: number;
   shippedBytes?: number;
   sources: Record<string, SourceMemory>;
@@ -187,6 +191,7 @@ export class HeartbeatWriter {
       losses: pass.totals.lostBatches + pass.totals.lostArtefacts,
       lastPass: { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) },
       ...this.recentLosses(now),
+      ...openAlerts(pass),
       agent: { id: this.memory.agentId!, host: hostname(), state: this.deps.config.state },
     };
   }
@@ -234,7 +239,10 @@ export class HeartbeatWriter {
       const since = this.memory.lastWritten === undefined ? Infinity : Date.parse(heartbeat.at) - Date.parse(this.memory.lastWritten);
       // A pass that shipped goes out too: a copy of the state directory taken after it (a backup)
       // is then found older than the store (staleState), whatever the interval.
-      const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses || pass.manifests.length > 0;
+      // So does an alert raised or resolved: the fleet view shows what the agent holds open.
+      const alertKeys = (heartbeat.alerts ?? []).map((a) => a.key).sort();
+      const alertsMoved = alertKeys.join('\n') !== (this.memory.lastAlerts ?? []).join('\n');
+      const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses || pass.manifests.length > 0 || alertsMoved;
       const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
       let key: string | undefined;
       if (due) {
@@ -253,6 +261,7 @@ export class HeartbeatWriter {
         this.memory.lastWritten = heartbeat.at;
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
+        this.memory.lastAlerts = alertKeys;
       }
       writeFileAtomic(this.file, JSON.stringify(this.memory));
       return key;
@@ -262,6 +271,14 @@ export class HeartbeatWriter {
       return undefined;
     }
   }
+}
+
+const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
+
+/** The open alerts a heartbeat carries: critical first, then the oldest; at most OPEN_ALERTS_MAX. */
+function openAlerts(pass: PassView): Pick<Heartbeat, 'alerts'> {
+  const open = [...(pass.openAlerts ?? [])].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt)).slice(0, OPEN_ALERTS_MAX);
+  return open.length === 0 ? {} : { alerts: open.map((a) => ({ key: a.key, severity: a.severity, subject: a.subject, since: a.raisedAt })) };
 }
 
 /**

@@ -83,6 +83,9 @@ export const recentLossSchema = z
   .strict();
 export type RecentLoss = z.infer<typeof recentLossSchema>;
 
+/** Open alerts a heartbeat carries. */
+export const OPEN_ALERTS_MAX = 20;
+
 export const heartbeatSchema = z
   .object({
     format: z.literal(HEARTBEAT_FORMAT),
@@ -99,6 +102,14 @@ export const heartbeatSchema = z
      * RECENT_LOSS_MAX): what the daily report names, since the cloud never saw those files.
      */
     recentLosses: z.array(recentLossSchema).max(RECENT_LOSS_MAX).optional(),
+    /**
+     * The alerts the agent holds open (at most OPEN_ALERTS_MAX, critical first): what it paged about
+     * and is still true, so the fleet view shows it without the pager's mail.
+     */
+    alerts: z
+      .array(z.object({ key: z.string().min(1), severity: z.enum(['info', 'warning', 'critical']), subject: z.string(), since: iso }).strict())
+      .max(OPEN_ALERTS_MAX)
+      .optional(),
     /** Which agent wrote it: an id kept in its state directory, its host and that directory (two agents under one site name tell apart). */
     agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).strict().optional(),
   })
@@ -228,8 +239,12 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
   if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
   if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
   for (const s of sources) warn.push(...sourceReasons(s));
+  for (const a of hb.alerts ?? []) if (a.severity !== 'info' && !ALERTS_SHOWN_OTHERWISE.some((p) => a.key.startsWith(p))) warn.push(`${a.severity} alert open since ${a.since}: ${a.subject}`);
   return warn;
 }
+
+/** Alerts whose condition the row already names from the heartbeat's own fields (losses, failures, a source that cannot be read). */
+const ALERTS_SHOWN_OTHERWISE = ['loss', 'source-unavailable:', 'heartbeat', 'ship-failed:', 'tree-failed:'];
 
 /** One site's row: SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
 export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {

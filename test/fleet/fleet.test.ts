@@ -72,6 +72,18 @@ describe('judging one site', () => {
     expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 1, recentLosses: [loss(30)] }) }, NOW)).toMatchObject({ state: 'OK' });
   });
 
+  it('is WARN while the agent holds a critical or warning alert the row does not already name, saying which and since when', () => {
+    const since = minutesAgo(30).toISOString();
+    const alerts: Heartbeat['alerts'] = [
+      { key: 'site-name-shared', severity: 'critical', subject: 'another agent ships as site a', since },
+      { key: 'source-unavailable:cs', severity: 'critical', subject: 'source cs cannot be read', since },
+      { key: 'loss:cs:000028', severity: 'critical', subject: '4 recordings lost', since },
+      { key: 'note', severity: 'info', subject: 'an informational note', since },
+    ];
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { alerts }) }, NOW)).toMatchObject({ state: 'WARN', reasons: [`critical alert open since ${since}: another agent ships as site a`] });
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { alerts: alerts.slice(1) }) }, NOW)).toMatchObject({ state: 'OK', reasons: [] });
+  });
+
   it("ages a silent site's backlog to now, and says when a heartbeat is dated in the future (the site's clock ahead)", () => {
     const row = judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(120)) }, NOW);
     expect(row.sources[0]).toMatchObject({ oldestPendingSeconds: 600 + 7200, timeToLossSeconds: 5 * 86400 - 7200 });

@@ -111,6 +111,28 @@ describe('the agent heartbeat', () => {
     expect((await heartbeats(h.store))[0]!.recentLosses?.map((l) => l.id)).toEqual(['l1']);
   });
 
+  it('carries the alerts the agent holds open, critical first, and goes out at once when one is raised or resolved; a quiet pass with the same alerts waits its turn', async () => {
+    const h = setup();
+    const quiet = (openAlerts: PassView['openAlerts'] = []) => ({ ...pass(0, 0, 0), manifests: [], totals: { bytes: 0, lostBatches: 0, lostArtefacts: 0 }, openAlerts });
+    expect(await h.writer().write(quiet())).toBeDefined();
+    h.clock.advance(10_000);
+    const restart = { key: 'binlog-restart:db', subject: 'binlog numbering of db restarted', severity: 'critical' as const, raisedAt: '2026-12-03T10:00:10.000Z' };
+    const moved = { key: 'source-moved:cs', subject: 'source cs moved', severity: 'warning' as const, raisedAt: '2026-12-03T09:00:00.000Z' };
+    expect(await h.writer().write(quiet([moved, restart]))).toBeDefined();
+    expect((await heartbeats(h.store))[0]!.alerts).toEqual([
+      { key: 'binlog-restart:db', severity: 'critical', subject: 'binlog numbering of db restarted', since: '2026-12-03T10:00:10.000Z' },
+      { key: 'source-moved:cs', severity: 'warning', subject: 'source cs moved', since: '2026-12-03T09:00:00.000Z' },
+    ]);
+    h.clock.advance(10_000);
+    expect(await h.writer().write(quiet([restart, moved]))).toBeUndefined();
+    h.clock.advance(10_000);
+    expect(await h.writer().write(quiet([restart]))).toBeDefined();
+    expect((await heartbeats(h.store))[0]!.alerts?.map((a) => a.key)).toEqual(['binlog-restart:db']);
+    h.clock.advance(10_000);
+    expect(await h.writer().write(quiet())).toBeDefined();
+    expect((await heartbeats(h.store))[0]!.alerts).toBeUndefined();
+  });
+
   it('writes again when its memory of the last heartbeat is from the future (a clock set back)', async () => {
     const h = setup();
     h.clock.set(new Date('2026-12-03T12:00:00Z'));
