@@ -5,6 +5,8 @@ import { getEventListeners } from 'node:events';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { HEARTBEAT_MIN_SECONDS } from '../../agent/heartbeat.ts';
+import { readFleet } from '../../core/fleet-read.ts';
+import { MemoryRunStore } from '../../core/window.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
@@ -218,6 +220,11 @@ describe('two agents configured as one site', () => {
     const shared = alerts.filter((a) => a.key === 'site-name-shared');
     expect(shared).toEqual([expect.objectContaining({ severity: 'critical', subject: 'another agent ships as site site-a' })]);
     expect(shared[0]!.message).toMatch(/^An agent on .+ \(id [0-9a-f-]{36}\) wrote a heartbeat as site site-a at /);
+    // The second agent's next pass tells the fleet view: its heartbeat carries the open alert, and the site is WARN.
+    clock.advance(60_000);
+    await cronPass(two.config, store, alerts, clock);
+    const [newest] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-a' }], clock.now());
+    expect(newest).toMatchObject({ state: 'WARN', reasons: [expect.stringMatching(/^critical alert open since .+: another agent ships as site site-a$/)] });
     // An hour and more later only the second agent writes: its own heartbeat is the newest, and the alert resolves.
     clock.advance(2 * 3600_000);
     await cronPass(two.config, store, alerts, clock);
