@@ -13,7 +13,7 @@ import { FUNCTION_BUNDLE, FUNCTION_NAMES, esbuildOptions, functionEntry, type Bu
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where bundles go unless told otherwise (inside node_modules: bare imports resolve, git ignores it). */
-export const DEFAULT_BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'ferry-functions');
+const BUNDLE_CACHE = join(ROOT, 'node_modules', '.cache', 'ferry-functions');
 
 interface Stamp {
   key: string;
@@ -29,6 +29,13 @@ interface Stamp {
 export function bundleCacheKey(root = ROOT): string {
   return createHash('sha256').update(JSON.stringify({ FUNCTION_BUNDLE, esbuildVersion, root })).digest('hex');
 }
+
+/**
+ * This checkout's bundle directory in the cache: one per key, so that two checkouts sharing a
+ * node_modules never write the same file. Without it, a local cloud of one checkout that started
+ * a function after the other rebuilt it loaded the other's code.
+ */
+export const DEFAULT_BUNDLE_DIR = join(BUNDLE_CACHE, bundleCacheKey().slice(0, 16));
 
 /** Whole files only: tests and processes building at once never load a half-written bundle. */
 function writeAtomically(path: string, contents: string | Uint8Array): void {
