@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FerryError, TransientError, messageOf } from '../core/errors.ts';
 import type { DeadmanState, DeadmanStore } from '../core/fleet-read.ts';
+import { ITEM_PREFIXES } from '../core/catalogue-table.ts';
 
 // The dead-man's switch's memory on the catalogue table: `pk=DEADMAN#{site}, sk=state`, one
 // item per site, so a raised alert is remembered across invocations (and cold starts).
@@ -14,7 +15,7 @@ function translate(error: unknown, operation: string): FerryError {
   return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
 }
 
-const key = (site: string) => ({ pk: `DEADMAN#${site}`, sk: 'state' });
+const key = (site: string) => ({ pk: `${ITEM_PREFIXES.deadman}${site}`, sk: 'state' });
 
 export class DynamoDeadmanStore implements DeadmanStore {
   constructor(

@@ -77,8 +77,13 @@ export const ITEM_PREFIXES = {
   export: 'EXPORT#',
   /** Recall status records (core/recall-status.ts): written by the recall workflow only, never by ingest or rebuild. */
   recall: 'RECALL#',
+  /** The dead-man's switch's memory of each site (adapters/dynamo-deadman.ts). */
+  deadman: 'DEADMAN#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
+
+/** What ingest (and a rebuild) writes: the items a manifest makes. */
+export const INGEST_WRITES: readonly ItemKind[] = ['recording', 'pack', 'artefact', 'artefactSource', 'snapshot'];
 
 /** What the purge removes from the catalogue (CatalogueStore forgetPack, forgetArtefact, forgetSnapshot). */
 export const PURGE_FORGETS: readonly ItemKind[] = ['recording', 'pack', 'artefact', 'snapshot'];

@@ -24,7 +24,7 @@ import { endOfArchive, fileHeaders, padding } from './tar.ts';
 
 export interface CopyOutDeps {
   blobs: Pick<BlobStore, 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack'>;
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'getRecordings'>;
   holder: ObjectHolder;
   clock: Clock;
 }
@@ -116,6 +116,7 @@ export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: 
   }
   await deps.holder.setLegalHold(target.packKey, true);
   await deps.holder.setLegalHold(target.manifestKey, true);
-  await ingestManifest(deps, target.manifestKey);
+  // The held calls' entries move from the old pack to this one (ingest never re-points one otherwise).
+  await ingestManifest(deps, target.manifestKey, { takesOverFrom: old.packKey });
   return target;
 }

@@ -4,7 +4,8 @@ import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
 import { ingestTreeSnapshot, type TreeIngestDeps } from './ingest-tree.ts';
 import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
-import type { BlobStore, CatalogueEntry, CatalogueStore, PackRecord } from './ports.ts';
+import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore, type PackRecord } from './ports.ts';
+import { recordingId } from './ids.ts';
 import { readSmallObject } from './read-small.ts';
 
 // Ingest: manifest → catalogue entries. The catalogue is a cache of the manifests, so ingest
@@ -14,14 +15,28 @@ import { readSmallObject } from './read-small.ts';
 
 export interface IngestDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
-  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack'>;
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'getRecordings'>;
 }
 
 export interface IngestResult {
   manifestKey: string;
   site: string;
   packId: string;
+  /** Entries this manifest points at its pack (new ones, and its own again). */
   recordings: number;
+  /**
+   * Members already catalogued in another pack (the same site, path and bytes shipped twice:
+   * a batch sent again after the agent lost its state). The first copy stays the catalogue's.
+   */
+  alreadyCatalogued?: number;
+}
+
+export interface IngestOptions {
+  /**
+   * The pack whose entries this manifest may take over: a purge's copy-out moves held calls from
+   * it to a pack of their own. Without it an entry catalogued in another pack is never re-pointed.
+   */
+  takesOverFrom?: string;
 }
 
 /** Manifests are small (about 100 members); anything far larger is not one of ours. */
@@ -47,6 +62,18 @@ function checkPlacement(manifestKey: string, manifest: PackManifest): void {
   }
 }
 
+/**
+ * Every member's id must be its own: `recordingId(site, path, sha256)`. A member under another
+ * recording's id would replace that call's audio in the catalogue (the recorder deleted the
+ * original long ago); the whole manifest is refused, nothing catalogued.
+ */
+function checkMemberIds(manifestKey: string, manifest: PackManifest): void {
+  for (const m of manifest.members) {
+    const own = recordingId(manifest.site, m.path, m.sha256);
+    if (m.rid !== own) throw new IntegrityError(`manifest ${manifestKey}: member ${m.path} is listed as recording ${m.rid}, but its site, path and SHA-256 make it ${own}: a member under another recording's id; nothing catalogued`);
+  }
+}
+
 export function entriesOf(manifest: PackManifest, manifestKey: string): CatalogueEntry[] {
   return manifest.members.map((m) => ({
     site: manifest.site,
@@ -65,11 +92,16 @@ export function entriesOf(manifest: PackManifest, manifestKey: string): Catalogu
   }));
 }
 
-/** Reads one manifest, checks it and its pack, then writes one entry per member and the pack record. */
-export async function ingestManifest(deps: IngestDeps, manifestKey: string): Promise<IngestResult> {
+/**
+ * Reads one manifest, checks it and its pack, then writes one entry per member and the pack
+ * record. An entry already catalogued in another pack is left as it is (the first copy wins):
+ * a manifest can add calls, never re-point one, unless `takesOverFrom` names that pack.
+ */
+export async function ingestManifest(deps: IngestDeps, manifestKey: string, options: IngestOptions = {}): Promise<IngestResult> {
   if (!isPackManifestKey(manifestKey)) throw new InvalidInputError(`${manifestKey} is not a recordings manifest key`);
   const manifest = parseManifest(await readManifest(deps.blobs, manifestKey));
   checkPlacement(manifestKey, manifest);
+  checkMemberIds(manifestKey, manifest);
 
   const pack = await deps.blobs.head(manifest.packKey);
   if (!pack) throw new IntegrityError(`pack ${manifest.packKey} of manifest ${manifestKey} is missing: nothing catalogued`);
@@ -77,7 +109,12 @@ export async function ingestManifest(deps: IngestDeps, manifestKey: string): Pro
     throw new IntegrityError(`pack ${manifest.packKey} is ${pack.size} bytes, manifest ${manifestKey} says ${manifest.pack.size}: nothing catalogued`);
   }
 
-  const entries = entriesOf(manifest, manifestKey);
+  const all = entriesOf(manifest, manifestKey);
+  const existing = await deps.catalogue.getRecordings(all.map((e) => ({ site: e.site, rid: e.rid })));
+  const entries = all.filter((e) => {
+    const before = existing.get(recordingLookupKey(e.site, e.rid));
+    return before === undefined || before.packKey === e.packKey || (options.takesOverFrom !== undefined && before.packKey === options.takesOverFrom);
+  });
   const record: PackRecord = {
     site: manifest.site,
     packId: manifest.packId,
@@ -91,7 +128,8 @@ export async function ingestManifest(deps: IngestDeps, manifestKey: string): Pro
   // Entries first, pack record last: a pack record means "all of this pack is catalogued".
   await deps.catalogue.putRecordings(entries);
   await deps.catalogue.putPack(record);
-  return { manifestKey, site: manifest.site, packId: manifest.packId, recordings: entries.length };
+  const alreadyCatalogued = all.length - entries.length;
+  return { manifestKey, site: manifest.site, packId: manifest.packId, recordings: entries.length, ...(alreadyCatalogued > 0 ? { alreadyCatalogued } : {}) };
 }
 
 export interface RebuildProgress {

@@ -7,6 +7,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { classPrefix } from '../core/layout.ts';
+import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import type { AlertTopic } from './alerts.ts';
 import type { DeploymentConfig } from './config.ts';
 import { fleetSitesEnv } from './function-env.ts';
@@ -46,7 +47,8 @@ export class DeadmanSwitch extends Construct {
     allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
     allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
     allow('DecryptHeartbeats', ['kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
-    allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn]);
+    // Its own items only: the window runs it reads and its memory of each site.
+    allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['run', 'deadman']) } });
     allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);
     acknowledgeWildcardResource(this.role, heartbeats, "the switch reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data");

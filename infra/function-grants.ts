@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { leadingKeyPatterns } from '../core/catalogue-table.ts';
+import { INGEST_WRITES, leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX } from '../core/audit-ledger.ts';
 import { EXPORT_MAX_EVENT_AGE_SECONDS } from '../core/export-deadline.ts';
 import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
@@ -69,7 +69,9 @@ class Grants {
     const readable = DATA_CLASSES.map((dataClass) => objectsArn(bucketName, classPrefix(dataClass)));
     this.allow(this.fns.ingest, 'ReadManifestsHeadObjects', ['s3:GetObject'], readable);
     this.decryptViaS3(this.fns.ingest);
-    this.allow(this.fns.ingest, 'WriteCatalogue', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'], [table.tableArn]);
+    // The items a manifest makes, and no others: never a hold, a case, the audit ledger or a run.
+    const catalogued = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(INGEST_WRITES) } };
+    this.allow(this.fns.ingest, 'WriteCatalogue', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn], catalogued);
     this.tableKey(this.fns.ingest, true);
     for (const dataClass of DATA_CLASSES) {
       const why =

@@ -49,6 +49,46 @@ describe('ingestManifest', () => {
     expect(await deps.catalogue.searchRecordings({ site: 'site-a' })).toEqual(before);
   });
 
+  it("refuses a manifest with a member under another recording's id (its site, path and SHA-256 make another), and catalogues nothing of it", async () => {
+    const deps = setup();
+    const original = fixture('site-a', 'original');
+    await publish(deps.blobs, original);
+    await ingestManifest(deps, original.manifestKey);
+    const victim = original.manifest.members[0]!;
+    // A forged pack (an agent key of the same site) whose one member claims the victim's id.
+    const forged = buildPack('site-a', [{ path: victim.path, body: Buffer.from('RIFFFORGED-AUDIO'), meta: {} }], { seed: 'forged' });
+    forged.manifest.members[0]!.rid = victim.rid;
+    forged.manifestBytes = serializeManifest(forged.manifest);
+    await publish(deps.blobs, forged);
+    await expect(ingestManifest(deps, forged.manifestKey)).rejects.toThrow(IntegrityError);
+    await expect(ingestManifest(deps, forged.manifestKey)).rejects.toThrow(`member ${victim.path} is listed as recording ${victim.rid}, but its site, path and SHA-256 make it`);
+    expect(await deps.catalogue.getRecording('site-a', victim.rid)).toMatchObject({ packKey: original.packKey, sha256: victim.sha256 });
+    expect(await deps.catalogue.getPack('site-a', forged.manifest.packId)).toBeUndefined();
+  });
+
+  it('never re-points a call catalogued in another pack: the same recording shipped again in another pack adds nothing, the first copy stays, unless the manifest takes the calls over from that pack (copy-out)', async () => {
+    const deps = setup();
+    const first = fixture('site-a', 'first');
+    await publish(deps.blobs, first);
+    await ingestManifest(deps, first.manifestKey);
+    // The same batch shipped again into a pack of another id (the agent lost its state), plus one new call.
+    const again = buildPack('site-a', [
+      { path: 'batch-1/a.wav', body: audio(1), meta: { start: '2026-03-01T09:30:00+01:00', agent: 'ann', caller: '+44 1', called: '200' } },
+      { path: 'batch-1/c.wav', body: audio(3), meta: {} },
+    ], { seed: 'again' });
+    await publish(deps.blobs, again);
+    const result = await ingestManifest(deps, again.manifestKey);
+    expect(result).toMatchObject({ recordings: 1, alreadyCatalogued: 1 });
+    const [a] = first.manifest.members;
+    expect(await deps.catalogue.getRecording('site-a', a!.rid)).toMatchObject({ packKey: first.packKey, offset: a!.offset });
+    expect(await deps.catalogue.getRecording('site-a', again.manifest.members[1]!.rid)).toMatchObject({ packKey: again.packKey });
+    // Ingesting the first manifest again still writes its own entries (idempotent).
+    expect(await ingestManifest(deps, first.manifestKey)).toMatchObject({ recordings: 2 });
+    // A purge's copy-out names the pack it takes the calls over from.
+    expect(await ingestManifest(deps, again.manifestKey, { takesOverFrom: first.packKey })).toMatchObject({ recordings: 2 });
+    expect(await deps.catalogue.getRecording('site-a', a!.rid)).toMatchObject({ packKey: again.packKey });
+  });
+
   it('refuses a manifest whose pack is missing, and writes nothing', async () => {
     const deps = setup();
     const f = fixture();

@@ -65,7 +65,7 @@ describe('functions', () => {
     expect(resources[logicalId(synth.processing.functions.roles[name])]!.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('ingest reads manifests, HEADs the objects they name and writes the table, nothing more', () => {
+  it("ingest reads manifests, HEADs the objects they name and writes (and reads back) the items a manifest makes: never a hold, a case, the audit ledger, a lock or a run", () => {
     const p = policiesOf('ingest');
     expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/manifests/site-a/recordings/2024/01/01/p.json` })).toBe(true);
     expect(isAllowed(p, { action: 's3:GetObject', resource: `${BUCKET}/recordings/site-b/2024/01/01/p.tar` })).toBe(true);
@@ -74,8 +74,27 @@ describe('functions', () => {
     expect(isAllowed(p, { action: 's3:PutObject', resource: `${BUCKET}/manifests/site-a/x.json` })).toBe(false);
     expect(isAllowed(p, { action: 's3:DeleteObject', resource: `${BUCKET}/manifests/site-a/x.json` })).toBe(false);
     const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
-    expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table })).toBe(true);
+    const leading = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
+    for (const pk of ['REC#site-a#r1', 'PACK#site-a#p1', 'ART#site-a', 'ARTSRC#site-a', 'SNAP#site-a']) {
+      expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading(pk) }), pk).toBe(true);
+      expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading(pk) }), pk).toBe(true);
+    }
+    for (const pk of ['HOLD#site-a', 'CASE#site-a', 'AUDIT#site-a', 'LOCK#site-a', 'RUN#site-a', 'EXPORT#site-a', 'DEADMAN#site-a']) {
+      expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: leading(pk) }), pk).toBe(false);
+      expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading(pk) }), pk).toBe(false);
+    }
+    expect(isAllowed(p, { action: 'dynamodb:BatchWriteItem', resource: table, context: { 'dynamodb:LeadingKeys': ['REC#site-a#r1', 'AUDIT#site-a'] } })).toBe(false);
+    expect(isAllowed(p, { action: 'dynamodb:DeleteItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:DeleteTable', resource: table })).toBe(false);
+  });
+
+  it("the dead-man's switch reads window runs and keeps its own memory of each site, nothing else of the table", () => {
+    const p = synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.deadman.role));
+    const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+    const leading = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
+    expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('RUN#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('DEADMAN#site-a') })).toBe(true);
+    for (const pk of ['HOLD#site-a', 'AUDIT#site-a', 'REC#site-a#r1', 'CASE#site-a']) expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading(pk) }), pk).toBe(false);
   });
 
   it('catalogue reads the table and its indexes only', () => {
