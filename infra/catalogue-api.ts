@@ -80,6 +80,9 @@ export class CatalogueApi extends Construct {
             time: '$context.requestTime',
             caller: '$context.identity.userArn',
             route: '$context.routeKey',
+            // The route is a template (…/sites/{site}/…): the path says which site was asked for.
+            method: '$context.httpMethod',
+            path: '$context.path',
             status: '$context.status',
             ip: '$context.identity.sourceIp',
           }),

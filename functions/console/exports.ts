@@ -18,6 +18,7 @@ import type { HoldStore } from '../../core/hold-items.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
+import type { Audit } from '../shared/audit.ts';
 import { json, jsonBody, type HttpEvent, type HttpResult } from '../shared/http.ts';
 
 // The console's case export routes. POST checks everything a client can get wrong (the body,
@@ -61,6 +62,8 @@ interface Context {
   holds: Pick<HoldStore, 'getCase'>;
   catalogue: Pick<CatalogueStore, 'getRecording'>;
   clock: Clock;
+  /** The site's audit trail: every link to a finished bundle handed out is a download of its calls. */
+  audit: Audit;
 }
 
 const notDeployed = () => json(501, { error: 'NotImplemented', message: 'case export is not deployed here (no export function)' });
@@ -124,7 +127,7 @@ async function judged(statuses: ExportStatusStore, status: ExportStatus | undefi
   return endExport(statuses, failed);
 }
 
-export async function exportStatus(ctx: Context, event: HttpEvent, site: string, rawId: string): Promise<HttpResult> {
+export async function exportStatus(ctx: Context, event: HttpEvent, site: string, rawId: string, officer: string): Promise<HttpResult> {
   const deps = ctx.exports;
   if (!deps) return notDeployed();
   const { exportId } = statusParams.parse({ exportId: rawId, query: event.queryStringParameters ?? {} });
@@ -145,6 +148,9 @@ export async function exportStatus(ctx: Context, event: HttpEvent, site: string,
     ...(status.error ? { error: status.error } : {}),
   };
   if (status.state !== 'done') return json(200, answer);
+  // A link to the bundle is a copy of every call in it, whoever asked for the export: recorded
+  // (and durable) before the link is handed out, as a download of one call is.
+  await ctx.audit({ at: ctx.clock.now().toISOString(), action: 'download', site, principal: officer, detail: { exportId, bundle: status.key, calls: status.calls, requestedBy: status.requestedBy, ...(status.sha256 ? { sha256: status.sha256 } : {}), ...(status.caseId ? { caseId: status.caseId } : {}) } });
   const filename = `${status.root ?? exportId}.tar`;
   const url = await deps.links(status.key, filename, EXPORT_LINK_SECONDS);
   const expiresAt = new Date(ctx.clock.now().getTime() + EXPORT_LINK_SECONDS * 1000).toISOString();

@@ -24,7 +24,7 @@ import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, par
 import { errorResponse, httpErrors } from '../shared/errors.ts';
 import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
-import type { Log } from '../shared/log.ts';
+import { jsonLog, type Log } from '../shared/log.ts';
 import { siteSchema } from '../shared/params.ts';
 
 // The compliance console's API (routes: core/console-access.ts). Every request: the bearer
@@ -117,13 +117,15 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   const { site } = z.object({ site: siteSchema }).parse({ site: params.site });
   // Scope before anything else about the request: site B's officer learns nothing of site A.
   if (!allowed.includes(site)) {
+    // A refused attempt at another site is kept, with who and what (PCI DSS 10.2: invalid logical access attempts).
+    (deps.log ?? jsonLog)('warn', 'console access refused', { officer: caller.username, groups: caller.groups, site, route: r.action, method: event.requestContext?.http?.method, path: event.rawPath, known: deps.sites.includes(site) });
     return deps.sites.includes(site) ? forbidden(caller, site) : json(404, { error: 'NotFoundError', message: `no site ${site} in this deployment` });
   }
   const rid = params.rid ?? '';
   if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');
-  const exportsContext = { exports: deps.exports, holds: deps.holds.holds, catalogue: deps.catalogue, clock: deps.clock };
+  const exportsContext = { exports: deps.exports, holds: deps.holds.holds, catalogue: deps.catalogue, clock: deps.clock, audit: deps.audit };
   if (r.action === 'export') return startExport(exportsContext, event, site, caller.username);
-  if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '');
+  if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '', caller.username);
   const path = event.rawPath.replace(/^\/console/, '');
   const delegate = r.action === 'holds' ? delegates.holds : delegates.catalogue;
   return delegate(asOfficerEvent(event, caller, path, params));

@@ -8,7 +8,8 @@ import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts'
 import { createHandler } from '../../functions/console/handler.ts';
 import { createExportHandler, WATCHDOG_MARGIN_MS } from '../../functions/export/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
-import { consoleCaller, officerA, parseJson, testConsoleVerifier } from '../support/console-handler.ts';
+import type { Log } from '../../functions/shared/log.ts';
+import { consoleCaller, consoleToken, officerA, parseJson, testConsoleVerifier } from '../support/console-handler.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
 // The console's export routes: POST checks the request and starts the export (here the
@@ -17,7 +18,7 @@ import { publishPack } from '../workflows/purge-fixtures.ts';
 
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
-async function setup(options: { deployed?: boolean } = {}) {
+async function setup(options: { deployed?: boolean; log?: Log } = {}) {
   const clock = new ManualClock(NOW);
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
@@ -44,7 +45,7 @@ async function setup(options: { deployed?: boolean } = {}) {
     audit: (e) => void events.push(e),
     clock,
     cursorKey: 'k'.repeat(32),
-    log: () => undefined,
+    log: options.log ?? (() => undefined),
   });
   const call = consoleCaller(handler);
   const exportFunction = createExportHandler({ blobs, catalogue, store: blobs, statuses, clock, audit: async (e) => void events.push(e), timeoutSeconds: 900 });
@@ -72,7 +73,25 @@ describe('console export routes', () => {
     expect(done).toMatchObject({ state: 'done', calls: 2, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), filename: 'export-site-a-20260601T000000Z.tar', expiresInSeconds: 300, expiresAt: '2026-06-01T00:05:00.000Z' });
     expect(done.url).toBe(`https://bucket.example/exports/site-a/${ID}.tar?X-Amz-Expires=300`);
     expect(s.links).toEqual([{ key: `exports/site-a/${ID}.tar`, filename: 'export-site-a-20260601T000000Z.tar', expiresIn: 300 }]);
-    expect(s.events.map((e) => [e.action, e.principal])).toEqual([['export', 'alice']]);
+    expect(s.events.map((e) => [e.action, e.principal])).toEqual([['export', 'alice'], ['download', 'alice']]);
+  });
+
+  it("records a download of the bundle, by whoever is handed its link, before the link: another officer of the site taking alice's export is in the trail", async () => {
+    const s = await setup();
+    await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'subject access request 44' } });
+    await s.runJobs();
+    const running = s.events.length;
+    expect(parseJson(await s.call('GET', `${base}/exports/${ID}`, { bearer: consoleToken('bob', ['officer-site-a']) })).url).toBeDefined();
+    expect(s.events.slice(running)).toEqual([
+      expect.objectContaining({ action: 'download', site: 'site-a', principal: 'bob', detail: expect.objectContaining({ exportId: ID, bundle: `exports/site-a/${ID}.tar`, calls: 2, requestedBy: 'alice', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }) }),
+    ]);
+  });
+
+  it('logs a refused attempt at another site with the officer, the site and the route (no audit trail of its own to hold it)', async () => {
+    const logged: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+    const s = await setup({ log: (level, message, fields) => void logged.push({ level, message, ...(fields ? { fields } : {}) }) });
+    expect((await s.call('GET', `/console/sites/site-b/exports/${ID}`, { bearer: officerA() })).statusCode).toBe(403);
+    expect(logged).toEqual([{ level: 'warn', message: 'console access refused', fields: expect.objectContaining({ officer: 'alice', site: 'site-b', route: 'export-status', path: `/console/sites/site-b/exports/${ID}`, known: true }) }]);
   });
 
   it("exports a case's calls by caseId", async () => {
