@@ -1,3 +1,4 @@
+import { printable } from './printable.ts';
 import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { createWriteStream } from 'node:fs';
@@ -58,7 +59,8 @@ export async function searchCallPages(opts: SearchOptions): Promise<{ items: Cat
 
 export function renderCalls(items: CatalogueEntry[], more = false): string {
   if (items.length === 0) return 'no recordings found\n';
-  const rows = items.map((e) => [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`]);
+  // Every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal.
+  const rows = items.map((e) => [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable));
   const header = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();

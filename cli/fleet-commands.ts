@@ -1,3 +1,4 @@
+import { printable } from './printable.ts';
 import type { Command } from 'commander';
 import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
 import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
@@ -46,8 +47,9 @@ export function renderFleet(rows: FleetRow[]): string {
   for (const r of rows) {
     const window = r.lastWindow ? `${r.lastWindow.outcome} ${r.lastWindow.startedAt}` : 'none';
     lines.push(`${r.state.padEnd(6)} ${r.site}  heartbeat ${r.lastHeartbeat ? `${age(r.heartbeatAgeSeconds)} ago` : 'never'}  losses ${r.losses ?? '-'}  last window ${window}  next ${r.nextWindow ?? 'on demand'}`);
-    for (const s of r.sources) lines.push(`         ${sourceCell(s)}`);
-    for (const reason of r.reasons) lines.push(`         ! ${reason}`);
+    // What a site's heartbeat says (source names, problems, alert subjects) is the agent's: shown, never obeyed.
+    for (const s of r.sources) lines.push(`         ${printable(sourceCell(s))}`);
+    for (const reason of r.reasons) lines.push(`         ! ${printable(reason)}`);
   }
   const counts = ['SILENT', 'LATE', 'WARN', 'OK'].map((s) => `${rows.filter((r) => r.state === s).length} ${s}`).join(', ');
   lines.push(`${rows.length} site(s): ${counts}`);

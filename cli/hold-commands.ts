@@ -1,3 +1,4 @@
+import { printable } from './printable.ts';
 import type { Command } from 'commander';
 import { signedFetch } from '../adapters/sigv4.ts';
 import { ApiError, apiFor, getJson, type CloudOptions } from './api-client.ts';
@@ -74,8 +75,9 @@ export function registerHoldCommands(program: Command): void {
       const out = await getJson<{ active: Record<string, unknown>[]; released?: Record<string, unknown>[] }>(apiFor(opts), `${sitePath(opts.site)}/holds${q.size ? `?${q}` : ''}`);
       const row = (h: Record<string, unknown>) => {
         const scope = h.scope as { kind: string; caseId?: string };
-        const released = h.releasedAt ? `  released ${String(h.releasedAt)} by ${String(h.releasedBy)}: ${String(h.releaseReason)}` : '';
-        return `${String(h.rid)}  ${scope.kind === 'case' ? `case ${scope.caseId}` : 'call'}  placed ${String(h.placedAt)} by ${String(h.placedBy)}: ${String(h.reason)}${released}`;
+        // Reasons are typed by officers: shown, never obeyed, by the terminal.
+        const released = h.releasedAt ? `  released ${printable(h.releasedAt)} by ${printable(h.releasedBy)}: ${printable(h.releaseReason)}` : '';
+        return `${printable(h.rid)}  ${scope.kind === 'case' ? `case ${printable(scope.caseId)}` : 'call'}  placed ${printable(h.placedAt)} by ${printable(h.placedBy)}: ${printable(h.reason)}${released}`;
       };
       const lines = [...out.active.map(row), ...(out.released ?? []).map(row), `${out.active.length} active hold(s)${out.released ? `, ${out.released.length} released` : ''}`];
       print(opts.json, out, lines.join('\n'));

@@ -19,6 +19,17 @@ describe('ferry calls search', () => {
     expect(renderCalls([entry(1), entry(2)]).trim().split('\n').at(-1)).toBe('2 recording(s)');
   });
 
+  it("shows a sidecar's control characters escaped, never obeyed: no escape sequence, carriage return or newline reaches the terminal, one row a call", () => {
+    const hostile = entry(1);
+    hostile.meta = { ...hostile.meta, agent: 'Eve\u001b[2K\r2024-03-26 10:40:00Z  LEGIT-CALL\u001b]0;pwned\u0007', called: '+44\nFAKE ROW', caller: 'a\u202eb' };
+    const out = renderCalls([hostile, entry(2)]);
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(out.trim().split('\n')).toHaveLength(4); // header, two calls, count
+    expect(out).toContain('Eve\\e[2K\\r2024-03-26 10:40:00Z  LEGIT-CALL\\e]0;pwned\\x07');
+    expect(out).toContain('+44\\nFAKE ROW');
+    expect(out).toContain('a\\u{202e}b');
+  });
+
   it('refuses a filter given empty, naming the option, before asking anything', async () => {
     await expect(searchCallPages({ site: 'site-a', number: '' })).rejects.toThrow(/^--number is empty: give a value, or leave the option out$/);
     await expect(searchCallPages({ site: 'site-a', callId: '  ' })).rejects.toThrow(/^--call-id is empty/);
