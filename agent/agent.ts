@@ -91,7 +91,7 @@ export class Agent {
    * next pass). A copy running elsewhere is also found by the heartbeat (`another agent`).
    */
   private async distrustStaleState(): Promise<boolean> {
-    const stale = await staleState({ config: this.deps.config, store: this.deps.store });
+    const stale = await staleState({ config: this.deps.config, store: this.deps.store, clock: this.deps.clock });
     if (!stale) return false;
     const { site } = this.deps.config;
     const shipped = await shippedSince(this.deps.store, site, new Date(stale.remembered), this.deps.clock.now()).catch(() => undefined);

@@ -3,7 +3,7 @@ import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
 import { readHeartbeat } from '../core/fleet-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
@@ -139,7 +139,7 @@ export class HeartbeatWriter {
     const own = new Set(this.memory.recent ?? []);
     const since = Date.parse(this.memory.recentSince ?? now.toISOString());
     try {
-      for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 20)) {
+      for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 20, now.getTime())) {
         if (now.getTime() - h.t > SHARED_SITE_WINDOW_MS) return undefined;
         if (own.has(h.at)) continue;
         const other = (await h.read())?.agent;
@@ -283,16 +283,22 @@ function openAlerts(pass: PassView): Pick<Heartbeat, 'alerts'> {
 
 /**
  * The site's heartbeats, newest first, each with its time (from its key alone) and a reader of
- * it (undefined when it cannot be read); `pageSize` keys a request. None when the store cannot
+ * it (undefined when it cannot be read, or its time is not its key's); `pageSize` keys a request. None when the store cannot
  * list or read.
  */
-async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, pageSize: number): AsyncIterable<{ t: number; at: string; read: () => Promise<Heartbeat | undefined> }> {
+async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, pageSize: number, now: number): AsyncIterable<{ t: number; at: string; read: () => Promise<Heartbeat | undefined> }> {
   const { list, get } = store;
   if (!list || !get) return;
   const blobs = { list: list.bind(store), get: get.bind(store) };
   for await (const item of blobs.list(heartbeatPrefix(site), { pageSize })) {
     const t = heartbeatTimeOfKey(item.key);
-    if (t !== undefined) yield { t, at: new Date(t).toISOString(), read: () => readHeartbeat(blobs, item.key).catch(() => undefined) };
+    // A key dated past any clock, or a heartbeat filed under another time than its own, is not believed (core/fleet.ts).
+    if (t === undefined || !heartbeatKeyPlausible(t, now)) continue;
+    const read = async () => {
+      const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
+      return heartbeat && heartbeatMatchesKey(heartbeat, t) ? heartbeat : undefined;
+    };
+    yield { t, at: new Date(t).toISOString(), read };
   }
 }
 
@@ -303,13 +309,13 @@ async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, page
  * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
  * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
  */
-export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store'>): Promise<{ remembered: string; found: string } | undefined> {
+export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string } | undefined> {
   const memory = readJsonFile<HeartbeatMemory>(join(deps.config.state, 'heartbeat.json'));
   if (!memory?.agentId || !memory.lastWritten) return undefined;
   const own = new Set(memory.recent ?? [memory.lastWritten]);
   const remembered = Date.parse(memory.lastWritten);
   try {
-    for await (const h of siteHeartbeats(deps.store, deps.config.site, 5)) {
+    for await (const h of siteHeartbeats(deps.store, deps.config.site, 5, deps.clock.now().getTime())) {
       if (h.t <= remembered || own.has(h.at)) return undefined;
       // This agent's id, wherever its state directory is now (a rebuilt host may lay it out anew).
       const heartbeat = await h.read();

@@ -1,6 +1,6 @@
 import { composeAlert } from './alert-text.ts';
 import { NotDeliveredError, messageOf } from './errors.ts';
-import { heartbeatPrefix, heartbeatSchema, heartbeatTimeOfKey, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
+import { heartbeatKeyPlausible, heartbeatMatchesKey, heartbeatPrefix, heartbeatSchema, heartbeatTimeOfKey, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
 import type { Alert, BlobStore, Notifier } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import type { RunStore } from './window.ts';
@@ -33,10 +33,26 @@ export async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string):
   return parsed.data;
 }
 
-/** The site's newest heartbeat; undefined when it has none. A heartbeat that does not parse is an error naming its key. */
-export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string): Promise<Heartbeat | undefined> {
-  for await (const item of blobs.list(heartbeatPrefix(site))) return readHeartbeat(blobs, item.key);
-  return undefined;
+/**
+ * The site's newest heartbeat as of `now`; undefined when it has none. A heartbeat that does not
+ * parse is an error naming its key. Keys dated more than a day ahead, and heartbeats whose `at`
+ * is not their key's time, are passed over and named in `ignored` (a key is its writer's choice:
+ * one planted in the future would otherwise hide the site's real heartbeats for good).
+ */
+export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string, now = Date.now()): Promise<{ heartbeat?: Heartbeat; ignored: string[] }> {
+  const ignored: string[] = [];
+  for await (const item of blobs.list(heartbeatPrefix(site))) {
+    const t = heartbeatTimeOfKey(item.key);
+    if (t === undefined) continue;
+    if (!heartbeatKeyPlausible(t, now)) {
+      if (ignored.length < 5) ignored.push(`${item.key} (dated ${new Date(Math.min(t, 8.64e15)).toISOString()}, more than a day ahead)`);
+      continue;
+    }
+    const heartbeat = await readHeartbeat(blobs, item.key);
+    if (heartbeatMatchesKey(heartbeat, t)) return { heartbeat, ignored };
+    if (ignored.length < 5) ignored.push(`${item.key} (its at ${heartbeat.at} is not its key's time)`);
+  }
+  return { ignored };
 }
 
 /**
@@ -44,20 +60,20 @@ export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: strin
  * carries the losses of the days before, and the backlog just after), else the last before it;
  * undefined when the site has none. Keys alone are listed up to it (newest first).
  */
-export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string, at: number): Promise<Heartbeat | undefined> {
+export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string, at: number, now = Date.now()): Promise<Heartbeat | undefined> {
   let after: string | undefined;
   for await (const item of blobs.list(heartbeatPrefix(site))) {
     const t = heartbeatTimeOfKey(item.key);
-    if (t === undefined) continue;
+    if (t === undefined || !heartbeatKeyPlausible(t, now)) continue;
     if (t >= at) after = item.key;
     else return readHeartbeat(blobs, after ?? item.key);
   }
   return after === undefined ? undefined : readHeartbeat(blobs, after);
 }
 
-async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig): Promise<FleetSiteInput> {
-  const [heartbeat, runs] = await Promise.all([latestHeartbeat(deps.blobs, site.name), deps.runs.recentRuns(site.name, 1)]);
-  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, heartbeat, lastRun: runs[0] };
+async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
+  const [{ heartbeat, ignored }, runs] = await Promise.all([latestHeartbeat(deps.blobs, site.name, now.getTime()), deps.runs.recentRuns(site.name, 1)]);
+  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, heartbeat, lastRun: runs[0], ...(ignored.length ? { ignoredHeartbeats: ignored } : {}) };
 }
 
 /** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */
@@ -65,7 +81,7 @@ export async function readFleet(deps: FleetReadDeps, sites: readonly FleetSiteCo
   const rows = await Promise.all(
     sites.map(async (site) => {
       try {
-        return judgeSite(await siteInput(deps, site), now);
+        return judgeSite(await siteInput(deps, site, now), now);
       } catch (error) {
         const row = judgeSite({ site: site.name, silentAfterMinutes: site.silentAfterMinutes }, now);
         row.reasons = [`cannot read the site's heartbeat or runs: ${messageOf(error)}`];

@@ -37,6 +37,23 @@ export function heartbeatTimeOfKey(key: string): number | undefined {
   return m ? INVERT_FROM - Number(m[1]) : undefined;
 }
 
+/**
+ * A heartbeat key dated further ahead than this is no agent's clock: the key of every heartbeat is
+ * its writer's choice, and one planted far in the future (`…/0000000000000.json`) would be listed
+ * first for good, hiding every real heartbeat of the site. Such keys are passed over.
+ */
+export const HEARTBEAT_MAX_AHEAD_MS = 24 * 3600_000;
+
+/** Whether a heartbeat listed under a key of time `t` may speak for its site as of `now`. */
+export function heartbeatKeyPlausible(t: number, now: number): boolean {
+  return t - now <= HEARTBEAT_MAX_AHEAD_MS;
+}
+
+/** A heartbeat's own time must be its key's: one filed under another time is not believed. */
+export function heartbeatMatchesKey(heartbeat: { at: string }, t: number): boolean {
+  return Date.parse(heartbeat.at) === t;
+}
+
 const iso = z.string().datetime({ offset: true });
 const lastGood = z.object({ at: iso, key: z.string().min(1) }).strict();
 
@@ -148,6 +165,8 @@ export interface FleetSiteInput {
   heartbeat?: Heartbeat;
   /** The site's newest window run, if any. */
   lastRun?: RunRecord;
+  /** Heartbeat keys passed over (dated more than a day ahead, or not the time their heartbeat says): named as a warning. */
+  ignoredHeartbeats?: string[];
 }
 
 export interface FleetSourceRow extends HeartbeatSource {
@@ -268,6 +287,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
   if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
   const warn = warnReasons(hb, input.lastRun, now, row.sources);
+  if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';
   row.reasons = [...silent, ...late, ...warn];

@@ -155,6 +155,24 @@ describe('reading a fleet of 20 sites', () => {
   });
 });
 
+describe('heartbeat keys are the writer\'s choice', () => {
+  it('passes over a key planted far in the future and a heartbeat filed under another time than its own, reads the real newest, and names what it passed over', async () => {
+    const store = new MemoryBlobStore();
+    const real = heartbeat('site-b', minutesAgo(2));
+    await store.put(heartbeatKey('site-b', minutesAgo(2)), Buffer.from(JSON.stringify(real)));
+    // An agent key of the site plants `…/0000000000000.json` (the year 2286) with a body dated now, and files an old body under a newer key.
+    await store.put(`${heartbeatPrefix('site-b')}0000000000000.json`, Buffer.from(JSON.stringify(heartbeat('site-b', NOW))));
+    await store.put(heartbeatKey('site-b', minutesAgo(1)), Buffer.from(JSON.stringify(heartbeat('site-b', minutesAgo(600)))));
+    const [row] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-b', silentAfterMinutes: 90 }], NOW);
+    expect(row).toMatchObject({ site: 'site-b', state: 'WARN', lastHeartbeat: real.at, heartbeatAgeSeconds: 120 });
+    expect(row!.reasons).toEqual([expect.stringMatching(/^heartbeat object\(s\) not believed, passed over: heartbeats\/site-b\/0000000000000\.json \(dated .+, more than a day ahead\), heartbeats\/site-b\/\d{13}\.json \(its at .+ is not its key's time\)/)]);
+    // A site whose only heartbeat is the planted one is SILENT, not alive.
+    const lone = new MemoryBlobStore();
+    await lone.put(`${heartbeatPrefix('site-c')}0000000000000.json`, Buffer.from(JSON.stringify(heartbeat('site-c', NOW))));
+    expect((await readFleet({ blobs: lone, runs: new MemoryRunStore() }, [{ name: 'site-c' }], NOW))[0]!.state).toBe('SILENT');
+  });
+});
+
 describe("the dead-man's switch", () => {
   it('raises once for a silent site, repeats at most daily, and resolves when the agent is heard again', async () => {
     const store = new MemoryDeadmanStore();

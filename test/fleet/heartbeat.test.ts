@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ArtefactRecord } from '../../agent/artefact-ledger.ts';
-import { HEARTBEAT_MIN_SECONDS, HeartbeatWriter, type PassView } from '../../agent/heartbeat.ts';
+import { HEARTBEAT_MIN_SECONDS, HeartbeatWriter, staleState, type PassView } from '../../agent/heartbeat.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig } from '../../core/config.ts';
-import { heartbeatPrefix, heartbeatSchema } from '../../core/fleet.ts';
+import { heartbeatKey, heartbeatPrefix, heartbeatSchema } from '../../core/fleet.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { readAll } from '../../agent/recover.ts';
 import type { LossEntry } from '../../agent/state/loss-log.ts';
@@ -165,5 +165,21 @@ describe('the agent heartbeat', () => {
     const late = other();
     await late.write(pass(0, 0, 0));
     expect(late.otherAgent).toBeUndefined(); // the newest heartbeat is over an hour old
+  });
+
+  it("does not believe a heartbeat planted under a key far in the future, or filed under another time than its own: no other agent, and its own state is not called stale", async () => {
+    const h = setup();
+    const w = h.writer();
+    await w.write(pass(0, 0, 0));
+    const [mine] = await heartbeats(h.store);
+    // Another site's key holder copies this agent's heartbeat (its id) under `0000000000000.json`, and one under a key a minute on.
+    const copy = (at: string) => Buffer.from(JSON.stringify({ ...mine!, at, agent: { ...mine!.agent!, host: 'elsewhere', state: '/elsewhere' } }));
+    await h.store.put(`${heartbeatPrefix('site-a')}0000000000000.json`, copy(h.clock.now().toISOString()));
+    await h.store.put(heartbeatKey('site-a', new Date(h.clock.now().getTime() + 60_000)), copy('2026-12-01T00:00:00.000Z'));
+    expect(await staleState({ config: h.config, store: h.store, clock: h.clock })).toBeUndefined();
+    h.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    const next = h.writer();
+    expect(await next.write(pass(0, 0, 0))).toBeDefined();
+    expect(next.otherAgent).toBeUndefined();
   });
 });
