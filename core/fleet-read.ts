@@ -39,7 +39,7 @@ export async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string):
  * is not their key's time, are passed over and named in `ignored` (a key is its writer's choice:
  * one planted in the future would otherwise hide the site's real heartbeats for good).
  */
-export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string, now = Date.now()): Promise<{ heartbeat?: Heartbeat; ignored: string[] }> {
+export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string, now: number): Promise<{ heartbeat?: Heartbeat; ignored: string[] }> {
   const ignored: string[] = [];
   for await (const item of blobs.list(heartbeatPrefix(site))) {
     const t = heartbeatTimeOfKey(item.key);
@@ -60,7 +60,7 @@ export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: strin
  * carries the losses of the days before, and the backlog just after), else the last before it;
  * undefined when the site has none. Keys alone are listed up to it (newest first).
  */
-export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string, at: number, now = Date.now()): Promise<Heartbeat | undefined> {
+export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string, at: number, now: number): Promise<Heartbeat | undefined> {
   let after: string | undefined;
   for await (const item of blobs.list(heartbeatPrefix(site))) {
     const t = heartbeatTimeOfKey(item.key);

@@ -12,7 +12,7 @@ export function heartbeatSignals(blobs: FleetReadDeps['blobs'], now: () => Date 
   return async (site: string, day: string): Promise<AgentSignals | undefined> => {
     const { start, end } = dayBounds(day);
     const judged = Math.min(end, now().getTime());
-    const hb = await heartbeatAsOf(blobs, site, judged);
+    const hb = await heartbeatAsOf(blobs, site, judged, now().getTime());
     if (!hb) return undefined;
     const lost: AgentSignals['lost'] = [];
     for (const l of hb.recentLosses ?? []) {
