@@ -1,5 +1,6 @@
 import { realpath } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { batchNameOf, batchNumbers } from './sources/batch-order.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
@@ -103,6 +104,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     return;
   }
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
+  report.lost += await unseenBatches(s, source, batches);
   const next = s.observations.pendingWriter(source.name);
   try {
     const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName, misplaced: onMisplaced });
@@ -113,6 +115,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const walking = walk.walk().then(() => {
       next.commit();
       s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now(), source.path);
+      s.observations.setNumbering(source.name, numberingSeen(source, batches, s.deps.clock.now()));
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
     });
     walking.catch(() => undefined); // awaited below, after the workers stop
@@ -154,6 +157,59 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   } finally {
     next.close();
   }
+}
+
+/** Batches a gap in the recorder's numbering may hold at most; a larger jump is a renumbering, not an eviction. */
+const MAX_UNSEEN_BATCHES = 10_000;
+
+/** What a complete walk saw of a one-level numbered root: the highest number, and whether the numbers had no holes. */
+function numberingSeen(source: RecordingsSourceConfig, batches: readonly string[], at: Date) {
+  const seen = source.batchDepth === 1 ? batchNumbers(batches) : undefined;
+  if (!seen || seen.numbers.length === 0) return undefined;
+  let [low, high, name] = [Infinity, -Infinity, ''];
+  seen.numbers.forEach((n, i) => {
+    low = Math.min(low, n);
+    if (n > high) [high, name] = [n, batches[i] as string];
+  });
+  return { shape: seen.shape, high, name, contiguous: seen.numbers.length >= 2 && high - low + 1 === seen.numbers.length, at: at.toISOString() };
+}
+
+/**
+ * Batches the recorder numbered, wrote and evicted between two looks of the agent: on a root
+ * numbered without holes (000035, 000036, …), new batches that start above the last walk's
+ * highest + 1 mean the ones between were never seen by any pass. Not even their recordings can
+ * be named, but they are recorded lost (exit 3, alerted) rather than forgotten: a pass held up
+ * for minutes by a slow or unreachable store keeps the state directory, and every cron run in
+ * that time stops at the lock without looking. Returns how many batches were newly recorded.
+ */
+async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig, batches: readonly string[]): Promise<number> {
+  const before = s.observations.numbering(source.name);
+  const now = source.batchDepth === 1 ? batchNumbers(batches) : undefined;
+  if (!before?.contiguous || !now || now.shape !== before.shape) return 0;
+  const above = now.numbers.filter((n) => n > before.high);
+  if (above.length === 0) return 0;
+  const first = Math.min(...above);
+  const missing = first - before.high - 1;
+  if (missing <= 0) return 0;
+  const firstName = batchNameOf(before.name, first);
+  if (missing > MAX_UNSEEN_BATCHES) {
+    s.deps.log.warn('batch numbering jumped: taken for a renumbering, not a loss', { source: source.name, from: before.name, to: firstName });
+    return 0;
+  }
+  // Recorded once: a pass that stopped before its walk completed left the memory as it was.
+  const recorded = new Set(s.lossLog.all().filter((l) => l.unseen && l.source === source.name).flatMap((l) => l.files.map((f) => f.name)));
+  const names = Array.from({ length: missing }, (_, i) => batchNameOf(before.name, before.high + 1 + i)).filter((name) => !recorded.has(name));
+  if (names.length === 0) return 0;
+  const range = names.length === 1 ? names[0]! : `${names[0]}–${names.at(-1)}`;
+  return s.losses.report({
+    source: source.name,
+    batch: range,
+    kind: 'recordings',
+    files: names.map((name) => ({ name, size: 0, mtimeMs: 0, path: join(source.path, name) })),
+    reason: `written and evicted by the recorder without any pass seeing ${names.length === 1 ? 'it' : 'them'}: the last complete look (${before.at}) ended at ${before.name}, and the batches now start above it at ${firstName}`,
+    at: s.deps.clock.now().toISOString(),
+    unseen: true,
+  });
 }
 
 function walkOf(

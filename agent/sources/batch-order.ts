@@ -74,3 +74,28 @@ export function numberedBatches(batches: readonly string[]): boolean {
   }
   return true;
 }
+
+/**
+ * The numbers of a root of single-level numbered batches (`000123`, `batch-17`), with their
+ * shape (what stands around the number); undefined for any other naming.
+ */
+export function batchNumbers(batches: readonly string[]): { shape: string; numbers: number[] } | undefined {
+  let shape: string | undefined;
+  const numbers: number[] = [];
+  for (const batch of batches) {
+    const m = NUMBERED.exec(batch);
+    if (!m || batch.includes('/')) return undefined;
+    const here = `${m[1]}\0${m[3]}`;
+    if (shape !== undefined && shape !== here) return undefined;
+    shape = here;
+    numbers.push(Number(m[2]));
+  }
+  return shape === undefined ? undefined : { shape, numbers };
+}
+
+/** The name of batch `n` in a numbering whose names look like `example` (same prefix, suffix and width). */
+export function batchNameOf(example: string, n: number): string {
+  const m = NUMBERED.exec(example);
+  if (!m) return String(n);
+  return `${m[1]}${String(n).padStart((m[2] as string).length, '0')}${m[3]}`;
+}

@@ -32,6 +32,11 @@ export interface LossEntry {
   lastSeen?: string;
   /** What to do about it, when not the usual (the agent's errors, the link to the cloud). */
   advice?: string;
+  /**
+   * Recordings: batch directories no pass ever saw (the recorder's numbering jumped past them
+   * between two passes). Each "file" is one batch directory; how many recordings it held is not known.
+   */
+  unseen?: true;
 }
 
 type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string };
@@ -127,6 +132,7 @@ export class LossLog {
     let lostArtefacts = 0;
     for (const l of this.entries) {
       if (l.kind === 'artefact') lostArtefacts += l.files.length;
+      else if (l.unseen) for (const f of l.files) batches.add(`${l.source}\t${f.name}`);
       else {
         batches.add(`${l.source}\t${l.batch}`);
         lostRecordings += l.files.length;

@@ -29,6 +29,12 @@ interface SourceFile {
   root?: string;
   /** When the source was last scanned successfully. */
   lastScan?: string;
+  /**
+   * Recordings whose batches are the recorder's numbering (one level, `000123`): the highest
+   * number a complete walk saw, one of its names, and whether the numbers it saw had no holes.
+   * A next walk whose new batches start above high + 1 found batches nobody saw (gap check).
+   */
+  numbering?: { shape: string; high: number; name: string; contiguous: boolean; at: string };
   /** Artefacts: first-seen times of each file's current state, [size, mtimeMs, sinceMs]. */
   stability?: Record<string, StabilityEntry>;
   /** Artefacts: complete versions not shipped at the end of the last pass, [size, mtimeMs]. */
@@ -114,6 +120,19 @@ export class Observations {
     this.save();
   }
 
+  /** What the last complete walk of a numbered root saw of the numbering (undefined otherwise). */
+  numbering(source: string): SourceFile['numbering'] {
+    return this.sources[source]?.numbering;
+  }
+
+  /** Remembers the numbering a complete walk saw (or forgets it: a root of another naming). */
+  setNumbering(source: string, numbering: SourceFile['numbering']): void {
+    const s = this.of(source);
+    if (numbering === undefined) delete s.numbering;
+    else s.numbering = numbering;
+    this.save();
+  }
+
   /** How many batch directories the last pass found, and when (undefined before the first pass). */
   lastPass(source: string): { batchesSeen: number; lastScan?: string; root?: string } | undefined {
     if (!this.hasPending(source)) return undefined;
@@ -128,6 +147,7 @@ export class Observations {
     delete s.pending;
     delete s.batchesSeen;
     delete s.root;
+    delete s.numbering;
     this.save();
   }
 

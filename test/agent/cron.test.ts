@@ -205,6 +205,55 @@ describe('hostile sidecars', () => {
   });
 });
 
+describe('batches no pass ever saw', () => {
+  it('records as lost, once, the numbered batches the recorder wrote and evicted between two looks (the numbering jumped), and alerts them naming the range', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    writeTree(s.root, 5, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ lost: 0 });
+    // While the state directory was held (a pass stuck on the store), the recorder wrote 000006–000010 and evicted everything up to 000008.
+    writeTree(s.root, 5, 10, { firstBatch: 6 });
+    for (let b = 1; b <= 8; b++) rmSync(join(s.root, String(b).padStart(6, '0')), { recursive: true });
+    clock.advance(60_000);
+    const { report, status } = await cronPass(s.config, store, alerts, clock);
+    expect(report.lost).toBe(3);
+    const unseen = new LossLog(s.config.state).all().filter((l) => l.unseen);
+    expect(unseen).toEqual([expect.objectContaining({ source: 'cs', batch: '000006–000008', files: ['000006', '000007', '000008'].map((name) => ({ name, size: 0, mtimeMs: 0, path: join(s.root, name) })) })]);
+    expect(unseen[0]!.reason).toMatch(/^written and evicted by the recorder without any pass seeing them: the last complete look \(.+\) ended at 000005, and the batches now start above it at 000009$/);
+    expect(alerts.find((a) => a.key === `loss:${unseen[0]!.id}`)).toMatchObject({ severity: 'critical', subject: 'cs: 3 batch(es) lost unseen (000006–000008)' });
+    expect(status.totals).toMatchObject({ lostBatches: 3 });
+    // Said once: the next pass finds nothing new.
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
+    expect(new LossLog(s.config.state).all().filter((l) => l.unseen)).toHaveLength(1);
+  });
+
+  it('finds no gap in a numbering with holes (batch names that are times, not a count), nor after the recorder starts counting again from 1', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    for (const name of ['1733212000', '1733215600']) mkdirSync(join(s.root, name));
+    writeTree(s.root, 1, 2, { firstBatch: 1733212000 });
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(s.config, store, alerts, clock);
+    mkdirSync(join(s.root, '1733222800'));
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
+    // A contiguous numbering that starts again lower is no gap either.
+    const t = site();
+    writeTree(t.root, 3, 2, { firstBatch: 40 });
+    await cronPass(t.config, store, alerts, clock);
+    for (const b of [40, 41, 42]) rmSync(join(t.root, String(b).padStart(6, '0')), { recursive: true });
+    writeTree(t.root, 3, 2, { firstBatch: 1 });
+    clock.advance(60_000);
+    const again = await cronPass(t.config, store, alerts, clock);
+    expect(new LossLog(t.config.state).all().filter((l) => l.unseen)).toEqual([]);
+    expect(again.report.lost).toBe(0); // 40–42 had shipped before they went
+  });
+});
+
 describe('two agents configured as one site', () => {
   it("each alerts (critical) that another agent ships as its site, naming the other's host, and the alert resolves once only one writes", async () => {
     const store = new MemoryBlobStore();
