@@ -134,7 +134,7 @@ export function registerDrillCommands(program: Command): void {
     .description('restore drill: plan the latest point of a database source, fetch every file and verify its SHA-256; the result goes to the daily report')
     .requiredOption('--site <site>', 'site')
     .requiredOption('--source <name>', 'the source of the full backups')
-    .option('--log-source <name>', 'the binlog source (default: found from the site)')
+    .option('--log-source <name>', 'the binlog source (default: found from the site: the only one, or the one the fulls\' positions name; none for fulls no binlog replays onto); "none": the fulls alone')
     .option('--dir <dir>', 'fetch into this directory and keep it (default: a temporary directory, deleted)')
     .option('--scratch-db <url>', 'a scratch MariaDB/MySQL to apply the plan to, e.g. mariadb://root@localhost?socket=/run/mysqld/mysqld.sock (never a production server)')
     .option('--check <sql>', 'query the scratch database must answer after the apply', 'SELECT 1')

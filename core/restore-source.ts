@@ -1,12 +1,14 @@
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import type { ArtefactEntry, ArtefactQuery, ArtefactSourceRecord, CatalogueStore } from './ports.ts';
 import { parseLogFile, planRestore, type RestorePlanResult } from './restore-plan.ts';
+import { loadStep } from './restore-commands.ts';
 import { collectPages } from './paging.ts';
 
 // Reads what a restore plan needs from the catalogue: the fulls of the database's backup
 // source and the segments of its binlog source. Full backups (a `rotated` source) and binlogs
 // (a `binlog` source) are shipped by two sources; the binlog source is the one named, else
-// the site's only one, else the one whose series the fulls' recorded positions name.
+// the site's only one, else the one whose series the fulls' recorded positions name; none for
+// fulls no binlog can be replayed onto (a SQL Server `.bak`, a CVP backup), or when `none` is named.
 
 export type RestoreCatalogue = Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources'>;
 
@@ -25,13 +27,27 @@ export async function listAllArtefacts(catalogue: Pick<CatalogueStore, 'listArte
 
 const names = (records: ArtefactSourceRecord[]) => records.map((r) => r.source).join(', ') || 'none';
 
-/** The binlog source that goes with these fulls, or undefined when the site has none. */
+/** `--log-source none`: the fulls alone, as taken, whatever binlog sources the site has. */
+export const NO_LOG_SOURCE = 'none';
+
+/**
+ * Whether binlogs can be replayed onto these fulls: one recorded a binlog position, or is a
+ * MySQL/MariaDB dump (loaded with the client, restore-commands.ts). A SQL Server `.bak`, an
+ * LCSCmd export or a CVP backup at a site that also ships MySQL binlogs is not paired with them.
+ */
+function takesBinlogs(fulls: readonly ArtefactEntry[]): boolean {
+  return fulls.some((f) => f.position !== undefined || loadStep(f, f.name).kind === 'load-sql');
+}
+
+/** The binlog source that goes with these fulls, or undefined when the site has none (or none fits them, or `none` is asked for). */
 export function pairLogSource(sources: ArtefactSourceRecord[], fulls: ArtefactEntry[], explicit?: string): string | undefined {
   const binlogs = sources.filter((s) => s.sourceType === 'binlog');
+  if (explicit === NO_LOG_SOURCE && !binlogs.some((s) => s.source === explicit)) return undefined;
   if (explicit !== undefined) {
-    if (!binlogs.some((s) => s.source === explicit)) throw new NotFoundError(`no binlog source "${explicit}" has shipped segments (binlog sources: ${names(binlogs)})`);
+    if (!binlogs.some((s) => s.source === explicit)) throw new NotFoundError(`no binlog source "${explicit}" has shipped segments (binlog sources: ${names(binlogs)}; or "${NO_LOG_SOURCE}" for the fulls alone)`);
     return explicit;
   }
+  if (!takesBinlogs(fulls)) return undefined;
   if (binlogs.length <= 1) return binlogs[0]?.source;
   const series = new Set(fulls.flatMap((f) => (f.position ? [parseLogFile(f.position.logFile)?.series] : [])));
   const matching = binlogs.filter((s) => s.series !== undefined && series.has(s.series));
