@@ -5,7 +5,7 @@ import { registerAgentCommands } from './agent-commands.ts';
 import { registerInstallCommands } from './install-commands.ts';
 import { registerRestoreCommands } from './restore-commands.ts';
 import { registerSnapshotsCommands } from './tree-commands.ts';
-import { reportFatal } from './fatal.ts';
+import { reportFatal, usageExitCode } from './fatal.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
@@ -23,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CommanderError) return usageExitCode(error);
     return reportFatal(error, argv);
   }
 }

@@ -13,3 +13,12 @@ export function reportFatal(error: unknown, argv: readonly string[], write: (lin
   else write(`ferry: ${message}\n`);
   return code;
 }
+
+/**
+ * The exit code of a command line commander refused (an unknown option, a missing argument):
+ * 2, as for a configuration that is wrong (nothing was done), not commander's 1, which cron and
+ * Task Scheduler read as "something could not be shipped (alerted)". --help and --version: 0.
+ */
+export function usageExitCode(error: { exitCode: number }): number {
+  return error.exitCode === 0 ? 0 : 2;
+}

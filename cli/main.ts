@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { reportFatal } from './fatal.ts';
+import { reportFatal, usageExitCode } from './fatal.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
 // operator (catalogue, backups, restore, start). Errors are printed as one clear message, not
@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CommanderError) return usageExitCode(error);
     const code = reportFatal(error, argv);
     if (process.env.FERRY_DEBUG) console.error(error);
     return code;

@@ -63,3 +63,14 @@ describe('agent check after a source was renamed', () => {
     expect(r.stdout).not.toContain('source cstore,');
   });
 });
+
+describe('a command line the CLI refuses', () => {
+  it('exits 2 (nothing was done), as a wrong configuration does, not 1 (cron\'s "something could not be shipped"); --help exits 0', () => {
+    const env = { ...process.env, FERRY_HOME: mkdtempSync(join(tmpdir(), 'ferry-usage-')) };
+    for (const args of [['agent', 'run', '--onse'], ['agent', 'run', '--once'], ['agent', 'frobnicate']]) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 30_000 });
+      expect(r.status, args.join(' ')).toBe(2);
+    }
+    expect(spawnSync(process.execPath, [BIN, 'agent', 'run', '--help'], { encoding: 'utf8', env, timeout: 30_000 }).status).toBe(0);
+  });
+});
