@@ -130,10 +130,14 @@ export function relativePathProblems(configText: string, isAbs: (p: string) => b
   return problems;
 }
 
-/** This process's entry: the single-file build when running from it, else bin/ferry.mjs. */
-function defaultEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.mjs') ? here : resolve(dirname(here), '..', 'bin', 'ferry.mjs');
+/**
+ * The entry the service or cron line runs: bin/ferry.mjs in a checkout (it runs the bundle
+ * while the bundle is fresh, the sources after a `git pull`), whether this process runs the
+ * sources or `dist/`; the single-file build itself when it runs alone (copied to a site host).
+ */
+export function defaultEntry(here = fileURLToPath(import.meta.url), exists: (path: string) => boolean = existsSync): string {
+  const checkout = resolve(dirname(here), '..', 'bin', 'ferry.mjs');
+  return !here.endsWith('.mjs') || exists(checkout) ? checkout : here;
 }
 
 interface InstallOptions {

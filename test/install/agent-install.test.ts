@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { cronLine, install, systemdUnit } from '../../cli/install-commands.ts';
+import { join, resolve } from 'node:path';
+import { cronLine, defaultEntry, install, systemdUnit } from '../../cli/install-commands.ts';
 
 // `ferry agent install` as an administrator runs it: the config checked first, a hardened unit
 // that can read the recorder's paths and write only the state directory, and how to enable it.
@@ -69,10 +69,16 @@ describe('ferry agent install', () => {
     expect(lines).toContain(`ReadWritePaths=${s.state}`);
     expect(lines).toContain(`RequiresMountsFor=${s.recordings} "${s.archives}" ${s.state}`);
     expect(lines.filter((l) => l.startsWith('ReadWritePaths='))).toHaveLength(1);
-    // The entry is the script running the command: bin/ferry.mjs, or the single-file build it hands agent commands to when that is fresh.
-    const entries = [BIN, join(dirname(BIN), '..', 'dist', 'ferry-agent.mjs')].map((e) => `ExecStart=${process.execPath} ${resolve(e)} agent run --config ${s.config} --json-logs`);
-    expect(entries).toContain(lines.find((l) => l.startsWith('ExecStart=')));
+    // From a checkout the entry is bin/ferry.mjs, whether the bundle or the sources ran the install: a `git pull` then never leaves the service on an old bundle.
+    expect(lines).toContain(`ExecStart=${process.execPath} ${resolve(BIN)} agent run --config ${s.config} --json-logs`);
     expect(r.stdout).toContain('systemctl daemon-reload && systemctl enable --now ferry-agent@london-cc');
+  });
+
+  it('runs bin/ferry.mjs from a checkout, whichever of the bundle or the sources the install ran in, and the single-file build itself when it runs alone', () => {
+    const checkout = (p: string) => p === '/src/ferry/bin/ferry.mjs';
+    expect(defaultEntry('/src/ferry/dist/ferry-agent.mjs', checkout)).toBe('/src/ferry/bin/ferry.mjs');
+    expect(defaultEntry('/src/ferry/cli/install-commands.ts', checkout)).toBe('/src/ferry/bin/ferry.mjs');
+    expect(defaultEntry('/opt/ferry/ferry-agent.mjs', checkout)).toBe('/opt/ferry/ferry-agent.mjs');
   });
 
   it('prints the unit and writes nothing with --dry-run', async () => {
