@@ -1,10 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
-import { checkSitePaths, loadConfig } from './build-agent.ts';
+import { checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
+import type { AgentConfig } from '../core/config.ts';
 
 // `ferry agent install`: the agent as a hardened systemd service (or a cron line). The unit
 // lets the agent read the recorder's paths and write its state directory, and nothing else:
@@ -20,7 +22,18 @@ export interface UnitInput {
   sourcePaths: string[];
   stateDir: string;
   restartSec: number;
+  /** Variables the agent needs from the installer's environment (AWS_PROFILE and the files it names). */
+  environment?: Record<string, string>;
+  /** Paths the agent reads besides its sources (the AWS config and credentials files). */
+  readPaths?: string[];
 }
+
+/**
+ * The AWS SDK's settings the agent takes from its environment when the configuration has no
+ * `cloud.credentials` (docs/deploy.md: keys in ~ferry/.aws, `AWS_PROFILE=ferry`): carried from
+ * the installer's environment into the unit and the cron line, which start with none of it.
+ */
+export const CARRIED_ENV = ['AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_REGION', 'AWS_DEFAULT_REGION'] as const;
 
 /**
  * A path in a unit file: `%` doubled (systemd expands `%x` specifiers in paths and commands), and
@@ -52,8 +65,9 @@ export function unitName(site: string): string {
 
 export function systemdUnit(u: UnitInput): string {
   const paths = [...u.sourcePaths, u.stateDir];
-  // ProtectHome=yes hides /home, /root and /run/user entirely; a source or the state kept there needs read-only instead.
-  const protectHome = paths.some((p) => UNDER_HOME.test(p)) ? 'read-only' : 'yes';
+  // ProtectHome=yes hides /home, /root and /run/user entirely; a source, the state or the AWS files kept there need read-only instead.
+  const protectHome = [...paths, ...(u.readPaths ?? [])].some((p) => UNDER_HOME.test(p)) ? 'read-only' : 'yes';
+  const environment = Object.entries(u.environment ?? {}).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}\n`).join('');
   const execStart = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--json-logs'].map(execArg).join(' ');
   return `# ${unitName(u.site)}: written by \`ferry agent install\`; re-run it after changing the config's paths.
 [Unit]
@@ -66,7 +80,7 @@ RequiresMountsFor=${paths.map(quote).join(' ')}
 [Service]
 Type=simple
 User=${u.user}
-ExecStart=${execStart}
+${environment}ExecStart=${execStart}
 Restart=on-failure
 RestartSec=${u.restartSec}
 # SIGTERM stops the agent; whatever a stop cuts short is shipped again on the next start.
@@ -109,8 +123,9 @@ WantedBy=multi-user.target
 }
 
 /** /etc/cron.d line: one pass every five minutes, never two at once. */
-export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'node' | 'entry'>): string {
-  const cmd = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
+export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'node' | 'entry' | 'environment'>): string {
+  const env = Object.entries(u.environment ?? {}).map(([k, v]) => `${k}=${cronWord(v)} `).join('');
+  const cmd = env + [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
   // logger's default message size is 1 KiB: a longer log line (a loss naming its paths) would be split into broken JSON.
   return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock ${cmd} 2>&1 | logger --size 65536 -t ferry-agent-${u.site}\n`;
 }
@@ -143,12 +158,51 @@ export function defaultEntry(here = fileURLToPath(import.meta.url), exists: (pat
 interface InstallOptions {
   config: string;
   user: string;
+  /** Tests: the host's users (getent), and the check of the paths as the service's user. */
+  lookupUser?: (name: string) => Account | null | undefined;
+  checkAsUser?: (account: Account, config: AgentConfig) => Promise<string[]>;
   unitDir: string;
   restartSec: string;
   node?: string;
   entry?: string;
   cron?: boolean;
   dryRun?: boolean;
+}
+
+/** A user of this host, as getent tells it. */
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** The host's user `name` (getent passwd); null when there is none; undefined when it cannot tell (no getent). */
+export function lookupUser(name: string): Account | null | undefined {
+  const r = spawnSync('getent', ['passwd', name], { encoding: 'utf8' });
+  if (r.error) return undefined;
+  if (r.status !== 0) return null;
+  const [, , uid, gid, , home] = r.stdout.trim().split(':');
+  return { name, uid: Number(uid), gid: Number(gid), home: home ?? '' };
+}
+
+/**
+ * The source paths the service's user cannot read, as ConfigError problems: the install runs as
+ * root (to write the unit), so its own check of the paths says nothing of what the service's
+ * user may read. Run with that user's ids (setpriv). Notes when it cannot check.
+ */
+export async function checkAsUser(account: Account, config: AgentConfig): Promise<string[]> {
+  const me = process.getuid?.();
+  if (me === account.uid) return [];
+  if (me !== 0) return [`note: the paths were checked as this user, not as ${account.name} (only root can check as another user)`];
+  const problems: string[] = [];
+  for (const [i, source] of config.sources.entries()) {
+    const r = spawnSync('setpriv', [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', 'test', '-r', source.path, '-a', '-x', source.path], { encoding: 'utf8' });
+    if (r.error) return [`note: the paths were checked as root, not as ${account.name} (setpriv: ${r.error.message})`];
+    if (r.status !== 0) problems.push(`sources[${i}].path: ${source.path} cannot be read by ${account.name}, the user the agent runs as: give it read access (for example setfacl -R -m u:${account.name}:rX ${source.path}), or install with --user of one who can`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return [];
 }
 
 export function registerInstallCommands(program: Command): void {
@@ -179,6 +233,16 @@ export async function install(opts: InstallOptions): Promise<string> {
   const restartSec = Number(opts.restartSec);
   if (!Number.isInteger(restartSec) || restartSec < 1) throw new ConfigError([`--restart-sec: "${opts.restartSec}" must be a whole number of seconds, at least 1`]);
   if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new ConfigError([`--user: "${opts.user}" is not a valid user name`]);
+  const account = (opts.lookupUser ?? lookupUser)(opts.user);
+  if (account === null) throw new ConfigError([`--user: no user "${opts.user}" on this host (create it first: useradd --system ${opts.user})`]);
+  const environment = Object.fromEntries(CARRIED_ENV.flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
+  const notes: string[] = [];
+  if (account) notes.push(...(await (opts.checkAsUser ?? checkAsUser)(account, config)));
+  else notes.push(`note: the paths were checked as the user running this command, not as ${opts.user} (no getent/setpriv here)`);
+  // The store, as \`agent check\` asks it, with the environment the agent will have.
+  const store = await storeProblem(config);
+  if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
+  if (!config.cloud?.credentials && !environment.AWS_PROFILE && account) notes.push(`note: no cloud.credentials in the configuration and no AWS_PROFILE here: the agent takes the AWS SDK's default credentials as ${opts.user} (~${opts.user}/.aws, an instance role)`);
   for (const [option, value] of [['--unit-dir', opts.unitDir], ['--node', opts.node], ['--entry', opts.entry]] as const) {
     if (value !== undefined && !isAbsolute(value)) throw new ConfigError([`${option}: "${value}" is a relative path; give an absolute one`]);
   }
@@ -191,14 +255,18 @@ export async function install(opts: InstallOptions): Promise<string> {
     sourcePaths: [...new Set(config.sources.map((s) => s.path))],
     stateDir: config.state,
     restartSec,
+    environment,
+    readPaths: [environment.AWS_CONFIG_FILE, environment.AWS_SHARED_CREDENTIALS_FILE, ...(environment.AWS_PROFILE && account ? [join(account.home, '.aws')] : [])].filter((p): p is string => p !== undefined),
   };
-  if (opts.cron) return `# /etc/cron.d/ferry-agent-${config.site}\n${cronLine(input)}`;
+  const said = notes.map((n) => `# ${n}\n`).join('');
+  if (opts.cron) return `${said}# /etc/cron.d/ferry-agent-${config.site}\n${cronLine(input)}`;
   const unit = systemdUnit(input);
-  if (opts.dryRun) return unit;
+  if (opts.dryRun) return `${said}${unit}`;
   const file = join(opts.unitDir, unitName(config.site));
   mkdirSync(opts.unitDir, { recursive: true });
   writeFileSync(file, unit);
   return [
+    ...notes,
     `wrote ${file}`,
     `the state directory ${config.state} must belong to ${opts.user}: chown -R ${opts.user}: ${quote(config.state)}`,
     'enable and start it:',

@@ -1,9 +1,9 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cronLine, defaultEntry, install, systemdUnit } from '../../cli/install-commands.ts';
+import { cronLine, defaultEntry, install, lookupUser, systemdUnit } from '../../cli/install-commands.ts';
 
 // `ferry agent install` as an administrator runs it: the config checked first, a hardened unit
 // that can read the recorder's paths and write only the state directory, and how to enable it.
@@ -15,7 +15,10 @@ function ferry(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const defaults = { user: 'ferry', unitDir: '/nonexistent/units', restartSec: '30' };
+// The service's user as the host would give it (getent), with this process's ids: the paths are then checked as this user.
+const me = userInfo();
+const hostUser = (name: string) => ({ name, uid: me.uid, gid: me.gid, home: me.homedir });
+const defaults = { user: 'ferry', unitDir: '/nonexistent/units', restartSec: '30', lookupUser: hostUser };
 const installing = (opts: Partial<Parameters<typeof install>[0]> & { config: string }) => install({ ...defaults, ...opts });
 
 function site() {
@@ -57,13 +60,13 @@ describe('ferry agent install', () => {
   it('writes a unit with every hardening directive, the sources read-only and only the state directory writable', () => {
     const s = site();
     const units = join(s.dir, 'units');
-    const r = ferry(['agent', 'install', '--config', s.config, '--user', 'ferry', '--unit-dir', units, '--restart-sec', '15']);
+    const r = ferry(['agent', 'install', '--config', s.config, '--user', me.username, '--unit-dir', units, '--restart-sec', '15']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const unit = readFileSync(join(units, 'ferry-agent@london-cc.service'), 'utf8');
     const lines = unit.split('\n');
     for (const directive of HARDENING) expect(lines, directive).toContain(directive);
-    expect(lines).toContain('User=ferry');
+    expect(lines).toContain(`User=${me.username}`);
     expect(lines).toContain('RestartSec=15');
     expect(lines).toContain(`ReadOnlyPaths=${s.recordings} "${s.archives}"`);
     expect(lines).toContain(`ReadWritePaths=${s.state}`);
@@ -79,6 +82,41 @@ describe('ferry agent install', () => {
     expect(defaultEntry('/src/ferry/dist/ferry-agent.mjs', checkout)).toBe('/src/ferry/bin/ferry.mjs');
     expect(defaultEntry('/src/ferry/cli/install-commands.ts', checkout)).toBe('/src/ferry/bin/ferry.mjs');
     expect(defaultEntry('/opt/ferry/ferry-agent.mjs', checkout)).toBe('/opt/ferry/ferry-agent.mjs');
+  });
+
+  it('refuses a --user the host does not have, naming it', async () => {
+    const s = site();
+    await expect(install({ ...defaults, lookupUser: lookupUser, user: 'no-such-ferry-user', config: s.config, dryRun: true })).rejects.toThrow('--user: no user "no-such-ferry-user" on this host');
+  });
+
+  it('checks the sources as the service\'s user, not as the root running the install: a source that user cannot read is refused, naming it and the fix', async () => {
+    const s = site();
+    const nobody = lookupUser('nobody');
+    expect(nobody).toBeTruthy();
+    chmodSync(s.recordings, 0o700);
+    chmodSync(s.dir, 0o755);
+    const attempt = install({ ...defaults, lookupUser: () => nobody!, user: 'nobody', config: s.config, dryRun: true });
+    if (process.getuid?.() === 0) {
+      await expect(attempt).rejects.toThrow(`sources[0].path: ${s.recordings} cannot be read by nobody, the user the agent runs as`);
+    } else {
+      // Only root can take another user's ids: the install then says what it checked.
+      expect(await attempt).toContain('note: the paths were checked as this user, not as nobody');
+    }
+  });
+
+  it("carries AWS_PROFILE (and the AWS files named) into the unit and the cron line, and lets the service read the user's ~/.aws under /home", async () => {
+    const s = site();
+    vi.stubEnv('AWS_PROFILE', 'ferry');
+    try {
+      const withHome = (name: string) => ({ ...hostUser(name), home: '/home/ferry' });
+      const unit = await installing({ config: s.config, dryRun: true, lookupUser: withHome });
+      expect(unit.split('\n')).toContain('Environment=AWS_PROFILE=ferry');
+      expect(unit.split('\n')).toContain('ProtectHome=read-only');
+      expect(await installing({ config: s.config, cron: true, lookupUser: withHome })).toMatch(/ ferry flock -n \S+ AWS_PROFILE=ferry \S+ \S+ agent run/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect((await installing({ config: s.config, dryRun: true })).split('\n')).not.toContain('Environment=AWS_PROFILE=ferry');
   });
 
   it('prints the unit and writes nothing with --dry-run', async () => {
