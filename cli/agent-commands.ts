@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
+import type { AgentConfig } from '../core/config.ts';
 import { Journal } from '../agent/journal.ts';
 import type { Backlog } from '../agent/sources/recordings.ts';
 import { backlogOfView } from '../agent/recordings-walk.ts';
@@ -76,7 +77,7 @@ export function registerAgentCommands(program: Command): void {
           const untilSignal = stopSignals(() => controller.abort());
           const worker = buildActivityWorker(config, a, log);
           // Loaded only when configured (it brings prom-client and node:http's server).
-          const served = config.metrics ? await (await import('../agent/metrics-server.ts')).startMetricsServer(a, config.metrics, { pollSeconds: config.shipping.pollSeconds }) : undefined;
+          const served = config.metrics ? await serveMetrics(a, config, log) : undefined;
           log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
           try {
             await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
@@ -127,6 +128,32 @@ export function registerAgentCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(renderStatus(status));
     });
+}
+
+/**
+ * The metrics endpoint, when configured. One that cannot listen (the port taken after a reboot)
+ * must not stop the backups it watches: the agent ships without it, logs why and raises a
+ * warning naming `metrics.listen`, resolved once a start listens again.
+ */
+async function serveMetrics(a: Agent, config: AgentConfig, log: Logger) {
+  const metrics = config.metrics!;
+  const key = 'metrics-listen';
+  try {
+    const served = await (await import('../agent/metrics-server.ts')).startMetricsServer(a, metrics, { pollSeconds: config.shipping.pollSeconds });
+    await a.alerts.resolve(key, config.site, `The metrics endpoint listens on ${metrics.listen} again.`);
+    return served;
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    log.error('metrics endpoint cannot listen: the agent ships without it', { listen: metrics.listen, error: why });
+    await a.alerts.raise(key, {
+      severity: 'warning',
+      site: config.site,
+      subject: `the agent's metrics endpoint cannot listen on ${metrics.listen}`,
+      message: `metrics.listen ${metrics.listen}: ${why}. The agent ships as usual, without /healthz and /metrics: free the port or choose another in metrics.listen, then restart the agent.`,
+      details: { listen: metrics.listen, error: why },
+    });
+    return undefined;
+  }
 }
 
 /**

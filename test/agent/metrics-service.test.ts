@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -67,6 +67,43 @@ sources:
       expect(text).toMatch(/^ferry_agent_bandwidth_limited 0$/m);
     } finally {
       child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 40_000);
+
+  it('goes on shipping when metrics.listen cannot listen (the port taken), logging and alerting the setting, instead of stopping', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const rec = join(dir, 'rec-busy');
+    mkdirSync(rec);
+    writeTree(rec, 2, 2, { size: 1000 });
+    const file = join(dir, 'agent-busy.yaml');
+    writeFileSync(
+      file,
+      `site: site-b
+state: ${join(dir, 'state-busy')}
+cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
+shipping: { pollSeconds: 1 }
+metrics: { listen: "127.0.0.1:${port}" }
+alerts: { command: "cat >> ${join(dir, 'alerts-busy.jsonl')}" }
+sources:
+  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
+`,
+    );
+    const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', file, '--json-logs'], { env: { ...process.env, FERRY_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const lines: string[] = [];
+    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (line) => lines.push(line));
+    try {
+      for (let i = 0; i < 200 && !lines.some((l) => l.includes('"pack published"')); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(lines.find((l) => l.includes('metrics endpoint cannot listen'))).toMatch(new RegExp(`"listen":"127\\.0\\.0\\.1:${port}".*EADDRINUSE`));
+      expect(lines.some((l) => l.includes('"pack published"'))).toBe(true);
+      expect(readFileSync(join(dir, 'alerts-busy.jsonl'), 'utf8')).toContain(`the agent's metrics endpoint cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      child.kill('SIGTERM');
+      taken.close();
     }
     expect(await exited).toBe(0);
   }, 40_000);
