@@ -106,6 +106,7 @@ export class ArtefactRunner {
       return out;
     }
     await sourceReadable(this.deps.alerts, this.deps.site, this.source);
+    await this.selectsNothing(scan.files.length);
     out.failed += await this.alertBadNames(scan.badNames ?? []);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
@@ -134,6 +135,34 @@ export class ArtefactRunner {
     const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
     out.status = this.status([...backlog.values()], after.gaps);
     return out;
+  }
+
+  /**
+   * A source that has never shipped anything and whose selection takes none of the files in its
+   * directory (a `basename` the server does not write, `profile: cvp` on the wrong folder,
+   * patterns that miss): a warning naming the selection and what is there, resolved once it
+   * selects something. Without it such a source backed up nothing, every pass exiting 0. An
+   * empty directory waits for its first backup, unalerted.
+   */
+  private async selectsNothing(selected: number): Promise<void> {
+    const { alerts, site, journal } = this.deps;
+    const key = `selects-nothing:${this.source.name}`;
+    const names = selected > 0 || journal.artefacts.records(this.source.name).length > 0 ? [] : await regularFileNames(this.source.path).catch(() => []);
+    if (names.length === 0) {
+      await alerts.resolve(key, site, `Source ${this.source.name} selects files in ${this.source.path} again.`);
+      return;
+    }
+    const s = this.source;
+    const selection = s.type === 'binlog' ? `basename ${s.basename ?? '(detected)'} (files named ${s.basename ?? 'BASENAME'}.NNNNNN)` : `${s.type === 'rotated' ? `profile ${s.profile}, ` : ''}patterns ${JSON.stringify(s.patterns)} (matched ignoring case)`;
+    const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length} in all)` : '');
+    this.deps.log.warn('source selects nothing', { source: s.name, path: s.path, files: names.length });
+    await alerts.raise(key, {
+      severity: 'warning',
+      site,
+      subject: `source ${s.name} selects none of the files in ${s.path}`,
+      message: `Source ${s.name} has never shipped anything: ${s.path} holds ${names.length} file(s) (${shown}) and its ${selection} takes none of them. Nothing of it is backed up: check the source's ${s.type === 'binlog' ? 'basename' : 'patterns and profile'} against the names the backup job writes (\`ferry agent check\` says the same).`,
+      details: { source: s.name, path: s.path, files: names.length },
+    });
   }
 
   private get tracker() {

@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
+import { regularFileNames } from '../agent/sources/files.ts';
+import { rotatedSelector } from '../agent/sources/rotated.ts';
+import { archiveSelector } from '../agent/sources/archive.ts';
+import { segmentSelector } from '../agent/sources/binlog.ts';
 import { Journal } from '../agent/journal.ts';
 import type { Backlog } from '../agent/sources/recordings.ts';
 import { backlogOfView } from '../agent/recordings-walk.ts';
@@ -104,6 +108,7 @@ export function registerAgentCommands(program: Command): void {
       if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
       process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : 'store: it answers and takes this agent\'s credentials\n');
+      for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
       for (const name of Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name)))) {
         process.stdout.write(
           `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source: ` +
@@ -128,6 +133,24 @@ export function registerAgentCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(renderStatus(status));
     });
+}
+
+/**
+ * A backup, binlog or archive source whose directory holds files of which its selection takes
+ * none (a basename the server does not write, patterns that miss): said by `agent check`, as
+ * each pass alerts it (artefact-runner.ts selectsNothing). An empty directory is not judged.
+ */
+async function selectionNotes(config: AgentConfig): Promise<string[]> {
+  const notes: string[] = [];
+  for (const s of config.sources) {
+    if (s.type !== 'rotated' && s.type !== 'archive' && !(s.type === 'binlog' && s.basename)) continue;
+    const names = await regularFileNames(s.path).catch(() => []);
+    const select = s.type === 'rotated' ? rotatedSelector(s) : s.type === 'archive' ? archiveSelector(s) : segmentSelector(s.basename!);
+    if (names.length === 0 || names.some(select)) continue;
+    const what = s.type === 'binlog' ? `basename ${s.basename}` : `patterns ${JSON.stringify(s.patterns)}`;
+    notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);
+  }
+  return notes;
 }
 
 /**

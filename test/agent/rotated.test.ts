@@ -347,3 +347,30 @@ describe('a dump not yet whole', () => {
     h.agent.close();
   });
 });
+
+describe('a source whose selection takes nothing', () => {
+  it('is alerted (warning) while its directory holds files none of which it selects and it has never shipped, and resolved once it selects one', async () => {
+    const site = artefactSite(`  - { name: sql, type: rotated, profile: generic, patterns: ["*.bak"], path: "{root}", stableSeconds: 20 }`);
+    const clock = new ManualClock(new Date());
+    const h = artefactAgent(site.config, new MemoryBlobStore(), { clock });
+    writeAt(join(site.root, 'rtc_full.BAK.zip'), 'x', new Date(clock.now().getTime() - MIN));
+    writeAt(join(site.root, 'global-pool.XML'), 'y', new Date(clock.now().getTime() - MIN));
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 0, failed: 0 });
+    const raised = h.alerts.find((a) => a.key === 'selects-nothing:sql');
+    expect(raised).toMatchObject({ severity: 'warning', subject: `source sql selects none of the files in ${site.root}` });
+    expect(raised?.message).toContain('holds 2 file(s) (global-pool.XML, rtc_full.BAK.zip) and its profile generic, patterns ["*.bak"] (matched ignoring case) takes none of them');
+    writeAt(join(site.root, 'rtc_full.bak'), 'z', new Date(clock.now().getTime() - MIN));
+    await h.agent.cycle();
+    expect(h.alerts.filter((a) => a.key === 'selects-nothing:sql').map((a) => a.subject)).toEqual([`source sql selects none of the files in ${site.root}`, `resolved: source sql selects none of the files in ${site.root}`]);
+    h.agent.close();
+  });
+
+  it('says nothing of an empty directory (the first backup has not been written yet)', async () => {
+    const site = artefactSite(`  - { name: sql, type: rotated, profile: generic, patterns: ["*.bak"], path: "{root}", stableSeconds: 20 }`);
+    const h = artefactAgent(site.config, new MemoryBlobStore(), { clock: new ManualClock(new Date()) });
+    await h.agent.cycle();
+    expect(h.alerts.filter((a) => a.key === 'selects-nothing:sql')).toEqual([]);
+    h.agent.close();
+  });
+});
+
