@@ -68,6 +68,8 @@ export interface RecordingsSourceStatus {
   lastScan: string;
   /** Why the source could not be scanned, when it could not. */
   problem?: string;
+  /** The last pack manifest this source published in the pass (the heartbeat's lastGood). */
+  lastManifest?: string;
 }
 
 export type SourceStatus = RecordingsSourceStatus | ArtefactSourceStatus | TreeSourceStatus;

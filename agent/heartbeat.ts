@@ -45,7 +45,7 @@ export interface PassBacklog {
 export interface PassView {
   totals: { bytes: number; lostBatches: number; lostArtefacts: number };
   /** A tree source has no backlog (a snapshot is whole or absent). */
-  sources: Array<{ name: string; type: string; backlog?: PassBacklog; problem?: string }>;
+  sources: Array<{ name: string; type: string; backlog?: PassBacklog; problem?: string; lastManifest?: string; lastSnapshot?: { takenAt: string; manifestKey: string } }>;
   lastCycle?: { failed: number; lost: number };
   lastError?: string;
   /** Manifest keys published in this pass, in order. */
@@ -166,10 +166,13 @@ export class HeartbeatWriter {
       const mem = (this.memory.sources[source.name] ??= {});
       const out: HeartbeatSource = { name: source.name, type: source.type, ...(status?.problem ? { problem: status.problem } : {}) };
       if (source.type === 'recordings') {
-        // The journal does not say which recordings source a pack came from; with one source
-        // (the usual site) every pack manifest of the pass is its own.
-        if (packManifests.length > 0 && recordingSources.length === 1) mem.lastGood = { at: now.toISOString(), key: packManifests.at(-1)! };
+        // The source's own last pack of the pass; with one source (a status without it, from an
+        // agent before it was kept) every pack manifest of the pass is its own.
+        const own = status?.lastManifest ?? (recordingSources.length === 1 ? packManifests.at(-1) : undefined);
+        if (own) mem.lastGood = { at: now.toISOString(), key: own };
         if (status?.backlog) await this.recordings(source.path, status.backlog, shippedDelta, mem, now, out);
+      } else if (source.type === 'tree') {
+        if (status?.lastSnapshot) mem.lastGood = { at: status.lastSnapshot.takenAt, key: status.lastSnapshot.manifestKey };
       } else {
         const records = this.deps.artefacts.records(source.name);
         const final = newest(records, false);

@@ -153,7 +153,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     // source's view has been replaced by one that names the batch not at all or only with files
     // not shipped (a stopped walk's carry-over), or, kept as it was, has every batch in `keep`.
     report.lost += walk.lost;
-    report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now() });
+    const lastManifest = report.manifests.at(-1);
+    report.sources.push({ name: source.name, type: 'recordings', backlog: walk.backlog(), lastScan: now(), ...(lastManifest ? { lastManifest } : {}) });
   } finally {
     next.close();
   }

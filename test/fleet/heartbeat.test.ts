@@ -182,4 +182,29 @@ describe('the agent heartbeat', () => {
     expect(await next.write(pass(0, 0, 0))).toBeDefined();
     expect(next.otherAgent).toBeUndefined();
   });
+
+  it("gives every source its own lastGood: each recordings source its own last pack at a site with two, a tree source its last snapshot", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-many-'));
+    mkdirSync(join(dir, 'state'));
+    const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs1, type: recordings, path: ${join(dir, 'a')} }\n  - { name: cs2, type: recordings, path: ${join(dir, 'b')} }\n  - { name: meetings, type: tree, path: ${dir} }\n`);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-03T10:00:00Z'));
+    const writer = new HeartbeatWriter({ config, store, clock, log: silentLogger, agentVersion: '1.2.3', artefacts: { records: () => [] }, freeBytes: async () => undefined });
+    const backlog = { batches: 0, bytes: 0 };
+    await writer.write({
+      totals: { bytes: 10, lostBatches: 0, lostArtefacts: 0 },
+      sources: [
+        { name: 'cs1', type: 'recordings', backlog, lastManifest: 'manifests/site-a/recordings/2026/12/03/p1.json' },
+        { name: 'cs2', type: 'recordings', backlog, lastManifest: 'manifests/site-a/recordings/2026/12/03/p2.json' },
+        { name: 'meetings', type: 'tree', lastSnapshot: { takenAt: '2026-12-03T09:59:00.000Z', manifestKey: 'manifests/site-a/trees/meetings/s1.json' } },
+      ],
+      manifests: ['manifests/site-a/recordings/2026/12/03/p1.json', 'manifests/site-a/recordings/2026/12/03/p2.json'],
+    });
+    const [hb] = await heartbeats(store);
+    expect(Object.fromEntries(hb!.sources.map((x) => [x.name, x.lastGood]))).toEqual({
+      cs1: { at: '2026-12-03T10:00:00.000Z', key: 'manifests/site-a/recordings/2026/12/03/p1.json' },
+      cs2: { at: '2026-12-03T10:00:00.000Z', key: 'manifests/site-a/recordings/2026/12/03/p2.json' },
+      meetings: { at: '2026-12-03T09:59:00.000Z', key: 'manifests/site-a/trees/meetings/s1.json' },
+    });
+  });
 });
