@@ -284,6 +284,11 @@ export class Agent {
   }
 
 
+  /** Takes no new batch from now on: the packs and uploads in flight finish, and the pass ends (a Ctrl-C on `--once`). */
+  stop(): void {
+    this.stopping = true;
+  }
+
   /** Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll. */
   async run(signal: AbortSignal): Promise<void> {
     const pollMs = this.deps.config.shipping.pollSeconds * 1000;

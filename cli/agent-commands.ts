@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
 import { regularFileNames } from '../agent/sources/files.ts';
+import { isTreeSnapshotManifestKey } from '../core/layout.ts';
 import { rotatedSelector } from '../agent/sources/rotated.ts';
 import { archiveSelector } from '../agent/sources/archive.ts';
 import { segmentSelector } from '../agent/sources/binlog.ts';
@@ -69,9 +70,24 @@ export function registerAgentCommands(program: Command): void {
       try {
         if (opts.once) {
           let stop = false;
-          const report = await untilStopped(() => (stop = true), () => cycleUntilDrained(a, () => stop));
+          let signals = 0;
+          const onStop = () => {
+            signals++;
+            stop = true;
+            a.stop();
+            // A second Ctrl-C stops at once: whatever it cuts short is shipped again by the next run (crash-safe, as after kill -9).
+            if (signals > 1) {
+              bar?.end();
+              log.warn('stopped at once: what was in flight is shipped again by the next run');
+              if (interactive) process.stderr.write('stopped at once: what was in flight ships again on the next run\n');
+              process.exit(130);
+            }
+            log.warn('stopping: no new batch is taken; the uploads in flight finish first (a second signal stops at once)');
+            if (interactive) process.stderr.write('\nstopping after the uploads in flight (Ctrl-C again to stop at once)…\n');
+          };
+          const report = await untilStopped(onStop, () => cycleUntilDrained(a, () => stop));
           bar?.end();
-          const summary = `shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}; failed ${report.failed}; lost ${report.lost}`;
+          const summary = onceSummary(report, stop);
           if (interactive) process.stderr.write(`${summary}\n`);
           // The manifests' keys are the heartbeat's; the log line counts them (a backlog's pass publishes thousands).
           else log.info('pass complete', { ...report, sources: undefined, manifests: report.manifests.length });
@@ -222,6 +238,18 @@ function busyOr(build: () => Agent, log: Logger): Agent | undefined {
     process.exitCode = BUSY_EXIT;
     return undefined;
   }
+}
+
+/** The line a person at a terminal reads after `--once`: every kind of thing shipped, and what a stop left. */
+export function onceSummary(report: CycleReport, stopped = false): string {
+  const parts = [`shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}`];
+  const snapshots = report.manifests.filter(isTreeSnapshotManifestKey).length;
+  const files = report.artefacts;
+  if (files > 0) parts.push(`${files} backup/log/archive file(s), ${formatBytes(report.artefactBytes)}`);
+  if (snapshots > 0) parts.push(`${snapshots} file-share snapshot(s)`);
+  const left = report.sources.reduce((n, s) => n + (s.type === 'recordings' ? s.backlog.batches : 0), 0);
+  const stop = stopped ? `; stopped early${left > 0 ? `: ${left} batch(es) left for the next run` : ''}` : '';
+  return `${parts.join('; ')}; failed ${report.failed}; lost ${report.lost}${stop}`;
 }
 
 export function onceExitCode(report: Pick<CycleReport, 'failed' | 'lost'>): number {
