@@ -7,7 +7,7 @@ import { writeTree } from '../support/recorder-tree.ts';
 import { viewOfTree, writePendingView } from '../support/pending-view.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { Journal } from '../../agent/journal.ts';
-import { renderBar } from '../../cli/progress.ts';
+import { renderBar, terminalProgress } from '../../cli/progress.ts';
 
 // The `ferry` command as an administrator meets it: real process, real files.
 
@@ -68,8 +68,25 @@ describe('ferry CLI', () => {
     expect(text.stdout).toMatch(/lost\s+1 batch\(es\), 2 recording\(s\)/);
   });
 
-  it('renders a progress bar', () => {
-    expect(renderBar({ phase: 'ship', packsDone: 5, packsTotal: 10, recordings: 500, bytes: 15_000_000 }, 3, 10)).toBe('[#####-----] 5/10 packs  500 recordings  15.0 MB  5.0 MB/s');
+  it('renders a progress bar with the rate and the time left for the packs found', () => {
+    expect(renderBar({ phase: 'ship', packsDone: 5, packsTotal: 10, recordings: 500, bytes: 15_000_000 }, 3, 10)).toBe('[#####-----] 5/10 packs  500 recordings  15.0 MB  5.0 MB/s  about 3s left');
+    expect(renderBar({ phase: 'ship', packsDone: 10, packsTotal: 10, recordings: 1000, bytes: 30_000_000 }, 6, 10)).toBe('[##########] 10/10 packs  1000 recordings  30.0 MB  5.0 MB/s');
+  });
+
+  it("counts a --once run's bar over all its passes (each reports from zero) and its rate from the first pack, not from the command's start", () => {
+    let t = 0;
+    const out: string[] = [];
+    const stream = { write: (text: string) => void out.push(text) } as unknown as NodeJS.WriteStream;
+    const bar = terminalProgress(stream, () => t);
+    t = 5000; // five seconds of start-up and walking before the first pack
+    bar.update({ phase: 'ship', packsDone: 0, packsTotal: 4, recordings: 0, bytes: 0 });
+    t = 7000;
+    bar.update({ phase: 'ship', packsDone: 4, packsTotal: 4, recordings: 400, bytes: 2_000_000 });
+    t = 7100; // the next pass starts from zero
+    bar.update({ phase: 'ship', packsDone: 0, packsTotal: 4, recordings: 0, bytes: 0 });
+    t = 9000;
+    bar.update({ phase: 'ship', packsDone: 2, packsTotal: 4, recordings: 200, bytes: 1_000_000 });
+    expect(out.at(-1)).toContain('] 6/8 packs  600 recordings  3.0 MB  750.0 KB/s  about 1s left');
   });
 
   it('prints help listing every command', () => {
