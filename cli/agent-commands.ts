@@ -20,7 +20,7 @@ import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
-import { StateLockedError } from '../agent/state/state-lock.ts';
+import { StateLockedError, lockHolder } from '../agent/state/state-lock.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
@@ -274,6 +274,8 @@ export interface StatusReport {
   /** Conditions alerted and not resolved yet (source unreadable, binlog gap, a batch that cannot be shipped…). */
   openAlerts: AlertState[];
   agent?: { pid: number; updatedAt: string; lastError?: string };
+  /** The agent holding the state directory now (agent.lock), if any: a pass under way or a service. */
+  running?: { pid: number; host: string; since: string; sameHost: boolean };
   /** Backups, binlogs and archives, as of the agent's last pass. */
   artefactSources: ArtefactSourceStatus[];
   /** Tree sources (file shares) and their last snapshot, as of the agent's last pass. */
@@ -349,10 +351,16 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     lossRecords: losses.all().length,
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
+    ...runningAgent(config.state),
     artefactSources,
     treeSources,
     bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },
   };
+}
+
+function runningAgent(state: string): Pick<StatusReport, 'running'> {
+  const holder = lockHolder(state, systemClock.now());
+  return holder ? { running: { pid: holder.pid, host: holder.host, since: holder.since, sameHost: holder.running === true } } : {};
 }
 
 function age(sec: number): string {
@@ -362,6 +370,22 @@ function age(sec: number): string {
   return `${(sec / 86400).toFixed(1)} days`;
 }
 
+/** One line per backup, binlog, archive and tree source. */
+function artefactAndTreeLines(s: StatusReport): string[] {
+  const lines: string[] = [];
+  for (const a of s.artefactSources) {
+    const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
+    const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
+    lines.push(`${`${a.name} (${a.type})`.padEnd(17)} ${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}`);
+  }
+  for (const t of s.treeSources) {
+    const l = t.lastSnapshot;
+    const last = l ? `last snapshot ${l.takenAt}: ${l.files} files, ${formatBytes(l.bytesTotal)} (${l.filesRead} read, ${formatBytes(l.bytesAdded)} added)${l.problems ? `, ${l.problems} problem(s)` : ''}` : 'no snapshot yet';
+    lines.push(`${`${t.name} (tree)`.padEnd(17)} ${last}${t.problem ? `; last attempt failed: ${t.problem}` : ''}`);
+  }
+  return lines;
+}
+
 export function renderStatus(s: StatusReport): string {
   const lines = [
     `site ${s.site}`,
@@ -369,21 +393,14 @@ export function renderStatus(s: StatusReport): string {
     `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
     `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
     `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
-    `in flight         ${s.inflight} pack(s)`,
+    `running           ${s.running ? `an agent since ${s.running.since} (pid ${s.running.pid}${s.running.sameHost ? '' : ` on ${s.running.host}`}): the figures below are its last finished pass's` : 'no agent now'}`,
+    `in flight         ${s.inflight} pack(s)${!s.running && s.inflight > 0 ? ' (left by a run that stopped mid-pass: shipped again by the next one)' : ''}`,
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
-  for (const a of s.artefactSources) {
-    const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
-    const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
-    lines.push(`${`${a.name} (${a.type})`.padEnd(18)}${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}`);
-  }
-  for (const t of s.treeSources) {
-    const l = t.lastSnapshot;
-    const last = l ? `last snapshot ${l.takenAt}: ${l.files} files, ${formatBytes(l.bytesTotal)} (${l.filesRead} read, ${formatBytes(l.bytesAdded)} added)${l.problems ? `, ${l.problems} problem(s)` : ''}` : 'no snapshot yet';
-    lines.push(`${`${t.name} (tree)`.padEnd(18)}${last}${t.problem ? `; last attempt failed: ${t.problem}` : ''}`);
-  }
+  lines.push(...artefactAndTreeLines(s));
   for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)} cannot be scanned: ${src.problem}`);
   for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)} no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);
+  if (s.recentLosses.length > 0) lines.push('recent losses');
   for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);
   if (s.lossRecords > 5) lines.push(`  (${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths)`);
   for (const a of s.openAlerts) lines.push(`ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})${a.undelivered !== undefined ? ` NOT DELIVERED: ${a.undelivered}` : ''}`);

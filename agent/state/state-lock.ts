@@ -74,6 +74,23 @@ export class StateLock {
   }
 }
 
+/**
+ * Who holds the state directory now, for `agent status`: the lock's pid, host and since, and
+ * whether that process runs (undefined: another host's, which cannot be asked from here).
+ * Undefined when nobody holds it (no lock, a torn one, or one taken before this machine booted).
+ */
+export function lockHolder(directory: string, now: Date): (Owner & { running?: boolean }) | undefined {
+  let owner: Owner;
+  try {
+    owner = JSON.parse(readFileSync(join(directory, 'agent.lock'), 'utf8')) as Owner;
+  } catch {
+    return undefined;
+  }
+  if (owner.host !== hostname()) return owner;
+  if (!alive(owner.pid) || beforeBoot(owner.since, now)) return undefined;
+  return { ...owner, running: true };
+}
+
 /** True when `since` is earlier than this machine's last boot (os.uptime before `now`, a minute of slack). */
 export function beforeBoot(since: string, now: Date, uptimeSeconds = uptime()): boolean {
   const t = Date.parse(since);

@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectStatus, renderStatus } from '../../cli/agent-commands.ts';
@@ -41,6 +41,22 @@ describe('agent status from the pending view', () => {
     expect(status.backlog.oldestAgeSec).toBeGreaterThan(3 * 3600 - 60);
     expect(status.sources).toEqual([{ name: 'rec', backlog: expect.objectContaining({ batches: 2500 }), lastScan: '2026-03-01T10:00:00.000Z' }]);
     expect(renderStatus(status)).toMatch(/^backlog\s+2500 batch\(es\), 250000 recording\(s\), 512\.0 MB$/m);
+  });
+
+  it('says whether an agent holds the state directory now, and that packs in flight were left by a run that stopped mid-pass when none does', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    expect(renderStatus(await collectStatus(s.config))).toMatch(/^running\s+no agent now$/m);
+    // A live process of this host holds the lock (this test's own pid stands for the agent).
+    writeFileSync(join(s.state, 'agent.lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    const held = await collectStatus(s.config);
+    expect(held.running).toMatchObject({ pid: process.pid, sameHost: true });
+    expect(renderStatus(held)).toMatch(new RegExp(`^running\\s+an agent since \\S+ \\(pid ${process.pid}\\): the figures below are its last finished pass's$`, 'm'));
+    // The holder killed with -9: its lock names a pid that no longer runs.
+    writeFileSync(join(s.state, 'agent.lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), since: new Date().toISOString() }));
+    const dead = await collectStatus(s.config);
+    expect(dead.running).toBeUndefined();
+    expect(renderStatus({ ...dead, inflight: 4 })).toMatch(/^in flight\s+4 pack\(s\) \(left by a run that stopped mid-pass: shipped again by the next one\)$/m);
   });
 
   it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
