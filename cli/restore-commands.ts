@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import type { BlobStore } from '../core/ports.ts';
+import { messageOf } from '../core/errors.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
 import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
@@ -92,10 +93,39 @@ export function renderFetch(r: FetchReport): string {
 }
 
 /** Plans through the API and fetches; a refusal throws RestoreRefusedError. */
-export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: BlobStore; onProgress?: (p: FetchProgress) => void }): Promise<FetchReport> {
+export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: BlobStore; onProgress?: (p: FetchProgress) => void; signal?: AbortSignal }): Promise<FetchReport> {
   const result = await requestPlan(opts);
   if (!result.ok) throw new RestoreRefusedError(result);
-  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, onProgress: opts.onProgress });
+  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, onProgress: opts.onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
+}
+
+/**
+ * Runs `work` with SIGINT and SIGTERM turned into an abort: the first stops it cleanly (what it
+ * wrote flushed and recorded, said on stderr, exit 130 or 143); a second exits at once.
+ */
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
+  const controller = new AbortController();
+  let code = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(code);
+    code = sig === 'SIGINT' ? 130 : 143;
+    process.stderr.write(`\n${what}: stopping; what is fetched is kept (a second signal stops at once)…\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted) {
+      process.stderr.write(`${what} ${messageOf(error)}\n`);
+      process.exit(code);
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 function addCommon(cmd: Command): Command {
@@ -129,7 +159,7 @@ export function registerRestoreCommands(program: Command): void {
       const injected = process.env.FERRY_TEST_FREE_BYTES;
       const bar = opts.json ? undefined : progressPrinter();
       try {
-        const report = await restoreFetch({ ...opts, freeBytes: injected === undefined ? undefined : Number(injected), onProgress: (p) => bar?.update(p) });
+        const report = await interruptible((signal) => restoreFetch({ ...opts, freeBytes: injected === undefined ? undefined : Number(injected), onProgress: (p) => bar?.update(p), signal }), 'restore fetch');
         bar?.end();
         process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderFetch(report));
       } catch (error) {

@@ -49,6 +49,13 @@ export interface FetchOptions {
   onProgress?: (p: FetchProgress) => void;
   /** Range size and GETs in flight (default FETCH_TUNING). */
   tuning?: Partial<FetchTuning>;
+  /** Aborted (Ctrl-C, SIGTERM): no new range is asked for, what is written is flushed and recorded, and the fetch ends with InterruptedError. */
+  signal?: AbortSignal;
+}
+
+/** The fetch was stopped by its caller (a signal); what it wrote is kept, and the same command resumes it. */
+export class FetchInterruptedError extends Error {
+  override readonly name = 'FetchInterruptedError';
 }
 
 export interface FetchedFile {
@@ -277,6 +284,13 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
     writing.add(w);
   };
   let next = 0;
+  const signal = opts.signal;
+  const onAbort = () => {
+    const open = jobs[next]?.state ?? jobs.at(-1)?.state;
+    if (open && failures.length === 0) failures.push({ state: open, error: new FetchInterruptedError('interrupted') });
+  };
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
   const worker = async () => {
     while (next < jobs.length && failures.length === 0) {
       while (queued > tuning.writeQueueBytes && writing.size > 0) await Promise.race(writing);
@@ -301,12 +315,15 @@ async function fetchJobs(jobs: Job[], left: Map<FileState, number>, { opts, tuni
   await Promise.all(Array.from({ length: Math.max(1, tuning.inFlight) }, worker));
   while (writing.size > 0) await Promise.all(writing);
   await Promise.all(publishing);
+  signal?.removeEventListener('abort', onAbort);
   if (failures.length === 0) return;
 
   for (const [state, p] of parts) {
     if (finished.has(state)) continue;
     await p.then((part) => part.abort()).catch(() => undefined); // the first failure is what is reported
   }
+  const interrupted = failures.find((f) => f.error instanceof FetchInterruptedError);
+  if (interrupted) throw new FetchInterruptedError('interrupted: what was fetched is kept (flushed and recorded); run the same command again to resume');
   const { state, error } = failures.reduce((a, b) => (b.state.index < a.state.index ? b : a));
   if (error instanceof InvalidInputError || error instanceof IntegrityError) throw error;
   // A full disk needs room before a re-run, which its free-space check would refuse otherwise.

@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { planRestore, type RestorePlan } from '../../core/restore-plan.ts';
-import { InsufficientSpaceError, fetchPlan, localPlan } from '../../cli/restore-fetch.ts';
+import { FetchInterruptedError, InsufficientSpaceError, fetchPlan, localPlan } from '../../cli/restore-fetch.ts';
 import { makeFull, min } from '../support/artefact-fixtures.ts';
 import { missingRanges, parseRecord } from '../../cli/range-record.ts';
 import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore-scenario.ts';
@@ -104,6 +104,29 @@ describe('restore fetch', () => {
     expect(report.files[0]!.status).toBe('resumed');
     expect(readFileSync(join(dir, 'full.sql')).equals(bodies.get('full.sql')!)).toBe(true);
     expect(listing(dir)).toEqual(['apply.sh', 'full.sql', 'mysql-bin.000002', 'mysql-bin.000003', 'restore-plan.json']);
+  });
+
+  it('stops when its signal aborts (Ctrl-C): no new range is asked for, what was written is recorded, the error says how to resume, and the same command finishes it', async () => {
+    const { blobs, plan, bodies, dir } = await scenario();
+    const tuning = { rangeBytes: 64 * 1024, inFlight: 1 };
+    const controller = new AbortController();
+    let gets = 0;
+    const store = { get: async (key: string, range?: { start: number; end: number }) => {
+      if (++gets === 3) controller.abort();
+      return blobs.get(key, range);
+    } } as typeof blobs;
+    const err = await fetchPlan({ plan, dir, blobs: store, freeBytes: GB, tuning, signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FetchInterruptedError);
+    expect((err as Error).message).toBe('interrupted: what was fetched is kept (flushed and recorded); run the same command again to resume');
+    expect(gets).toBe(3);
+    const full = plan.files[0]!;
+    const part = join(dir, 'full.sql.part');
+    const recorded = parseRecord(readFileSync(`${part}.ranges`, 'utf8'), full, statSync(part).size)!;
+    expect(recorded).toEqual([{ start: 0, end: 3 * 64 * 1024 - 1 }]);
+    expect(listing(dir).filter((n) => n === 'apply.sh')).toEqual([]);
+    const report = await fetchPlan({ plan, dir, blobs, freeBytes: GB, tuning });
+    expect(report.files[0]!.status).toBe('resumed');
+    expect(readFileSync(join(dir, 'full.sql')).equals(bodies.get('full.sql')!)).toBe(true);
   });
 
   it('keeps at most `inFlight` ranged GETs of `rangeBytes` at once, across files, and writes every file whole', async () => {
