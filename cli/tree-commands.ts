@@ -142,11 +142,14 @@ export function registerSnapshotsCommands(program: Command): void {
     .requiredOption('--site <site>', 'site (a DR site names the primary)')
     .option('--source <name>', 'only this tree source')
     .option('--problems', 'also name the paths each snapshot left out or skipped, and why')
+    .option('--limit <n>', 'only the newest N snapshots (still oldest first)')
     .option('--json', 'JSON output')
     .option('-c, --config <file>', 'agent config whose cloud to use')
-    .action(async (opts: CloudOptions & { site: string; source?: string; json?: boolean; problems?: boolean }) => {
+    .action(async (opts: CloudOptions & { site: string; source?: string; json?: boolean; problems?: boolean; limit?: string }) => {
+      const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidInputError(`--limit: "${opts.limit}" must be a whole number, at least 1`);
       const store = fetchStore(opts);
-      const rows = await listSnapshots(store, opts.site, opts.source);
+      const rows = await listSnapshots(store, opts.site, opts.source, limit);
       if (!opts.problems) return void process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderSnapshots(rows));
       const withPaths = await Promise.all(rows.map(async (r) => ({ ...r, problemPaths: r.problems > 0 ? (await readManifest(store, r.manifestKey)).problems : [] })));
       process.stdout.write(opts.json ? `${JSON.stringify(withPaths, null, 2)}\n` : renderSnapshots(withPaths) + renderSnapshotProblems(withPaths));
