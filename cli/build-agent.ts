@@ -121,7 +121,7 @@ export async function checkSitePaths(config: AgentConfig, options: { sources?: b
   if (options.sources !== false) {
     // The same answer every pass of the agent gives (and alerts) when a source root goes away.
     const sourceProblems = await Promise.all(config.sources.map((source) => unreadableDirectory(source.path)));
-    sourceProblems.forEach((problem, i) => problem && problems.push(`sources[${i}].path: ${problem}`));
+    sourceProblems.forEach((problem, i) => problem && problems.push(`sources[${i}].path: ${problem}${WINDOWS_PATH.test(config.sources[i]!.path) ? WINDOWS_HINT : ''}`));
     // A batchDepth that does not match the recorder's layout ships nothing: said here, before the first run.
     for (const [i, source] of config.sources.entries()) {
       if (source.type !== 'recordings' || sourceProblems[i]) continue;
@@ -129,8 +129,17 @@ export async function checkSitePaths(config: AgentConfig, options: { sources?: b
       if (problem) problems.push(`sources[${i}].batchDepth: ${problem}`);
     }
   }
+  // The state directory inside a recorder's root would be walked as one of its batches.
+  for (const [i, source] of config.sources.entries()) {
+    const inside = nodePath.relative(source.path, config.state);
+    if (source.type === 'recordings' && (inside === '' || (!inside.startsWith('..') && !nodePath.isAbsolute(inside)))) problems.push(`state: ${config.state} lies inside the recordings root of sources[${i}] (${source.path}): the agent would walk it as a batch of recordings; keep the state directory elsewhere`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 }
+
+/** A drive letter or a UNC share inside a path: a Windows path given to the agent on another system. */
+const WINDOWS_PATH = /(^|\/)[A-Za-z]:\\|\\\\[^\\]+\\/;
+const WINDOWS_HINT = ' (it looks like a Windows path: on this host give the directory where that disk or share is mounted, e.g. /mnt/ocs-share)';
 
 /**
  * Whether the store answers this agent, for `agent check`: one GET of a key under the site's own

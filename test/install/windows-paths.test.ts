@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, win32 } from 'node:path';
 import { parseAgentConfig } from '../../core/config.ts';
-import { controlCharacterProblems, resolveConfigPaths } from '../../cli/build-agent.ts';
+import { checkSitePaths, controlCharacterProblems, resolveConfigPaths } from '../../cli/build-agent.ts';
+import type { ConfigError } from '../../core/errors.ts';
 import { relativePathProblems } from '../../cli/install-commands.ts';
 
 // rostrvm and OCS run on Windows: drive paths and UNC shares in the agent's config, read with
@@ -76,3 +78,19 @@ describe('Windows paths in the agent config', () => {
     expect(resolveConfigPaths(parsed, CONFIG_FILE, win32).sources.map((s) => s.path)).toEqual(['\\\\ocs-fs01\\MeetingContent\\', 'D:\\Backups\\OCS', 'D:\\rostrvm\\archive']);
   });
 });
+
+describe('a Windows path, or a state directory in the wrong place, on a Linux host', () => {
+  it('says a source path that does not exist looks like a Windows drive or share path, and refuses a state directory inside a recordings root', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-winpath-'));
+    mkdirSync(join(dir, 'rec'));
+    const text = `site: x\nstate: ${join(dir, 'rec', 'state')}\nsources:\n  - { name: r, type: recordings, path: ${join(dir, 'rec')} }\n  - { name: s, type: rotated, profile: generic, patterns: ["*.bak"], path: 'D:\\Backups\\OCS' }\n  - { name: t, type: tree, path: '\\\\ocs-fs01\\MeetingContent' }\n`;
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, text);
+    const config = resolveConfigPaths(parseAgentConfig(text, file), file);
+    const problems = await checkSitePaths(config).then(() => [], (e: ConfigError) => e.problems);
+    expect(problems).toContain(`sources[1].path: ${join(dir, 'D:\\Backups\\OCS')} does not exist (it looks like a Windows path: on this host give the directory where that disk or share is mounted, e.g. /mnt/ocs-share)`);
+    expect(problems.find((p) => p.startsWith('sources[2].path:'))).toMatch(/looks like a Windows path/);
+    expect(problems).toContain(`state: ${join(dir, 'rec', 'state')} lies inside the recordings root of sources[0] (${join(dir, 'rec')}): the agent would walk it as a batch of recordings; keep the state directory elsewhere`);
+  });
+});
+
