@@ -11,6 +11,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MANIFEST_FORMAT, type CallMetadata, type PackManifest } from '../../core/manifest.ts';
 import { packKey, packManifestKey } from '../../core/layout.ts';
+import { recordingId } from '../../core/ids.ts';
 
 // The cloud rows of the bench (replay, ingest, search): the local cloud as `ferry start` runs
 // it for users (local/cloud.ts: the functions from their CDK bundles in the local Lambda
@@ -149,7 +150,7 @@ export async function inParallel(count: number, concurrency: number, work: (i: n
 
 const hex = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
-/** A recording id (r + 23 hex) for synthetic call n. */
+/** A recording id (r + 23 hex) for synthetic call n of the search catalogue (loaded straight into the table, not ingested). */
 export const syntheticRid = (n: number) => `r${hex(`rid:${n}`, 23)}`;
 /** A pack id (p + 23 hex) for synthetic pack n. */
 export const syntheticPackId = (n: number) => `p${hex(`pack:${n}`, 23)}`;
@@ -201,7 +202,9 @@ export function syntheticPack(n: number, members: number, memberBytes: number): 
       const call = first + i;
       const meta = syntheticMeta(call);
       const name = `batch-${n}/${call}.wav`;
-      return { name, offset: i * slot + 512, length: memberBytes, sha256: syntheticSha(call), rid: syntheticRid(call), path: name, contentType: 'audio/wav', mtime: meta.start!, meta, issues: [] };
+      // Its id is its content's, as an agent's is: ingest refuses a member under another recording's id.
+      const sha256 = syntheticSha(call);
+      return { name, offset: i * slot + 512, length: memberBytes, sha256, rid: recordingId(BENCH_SITE, name, sha256), path: name, contentType: 'audio/wav', mtime: meta.start!, meta, issues: [] };
     }),
   };
   return { manifest, manifestKey: packManifestKey(BENCH_SITE, packId, at), size: members * slot };
