@@ -129,20 +129,33 @@ export class DynamoCatalogue implements CatalogueStore {
 
   async getRecordings(keys: readonly { site: string; rid: string }[]): Promise<Map<string, CatalogueEntry>> {
     const found = new Map<string, CatalogueEntry>();
+    await this.batchGet(keys, undefined, (item) => {
+      const entry = itemToEntry(item);
+      found.set(recordingLookupKey(entry.site, entry.rid), entry);
+    });
+    return found;
+  }
+
+  async packKeysOf(keys: readonly { site: string; rid: string }[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    await this.batchGet(keys, ['site', 'rid', 'packKey'], (item) => found.set(recordingLookupKey(item.site as string, item.rid as string), item.packKey as string));
+    return found;
+  }
+
+  /** BatchGetItem of the recordings' items, 100 keys a request, unprocessed keys retried; `attributes` only, when named. */
+  private async batchGet(keys: readonly { site: string; rid: string }[], attributes: readonly string[] | undefined, each: (item: Item) => void): Promise<void> {
     const distinct = [...new Map(keys.map((k) => [recordingLookupKey(k.site, k.rid), k])).values()];
+    const projection = attributes ? { ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])) } : {};
     for (let i = 0; i < distinct.length; i += BATCH_GET_SIZE) {
       let pending: Item[] = distinct.slice(i, i + BATCH_GET_SIZE).map((k) => recordingKey(k.site, k.rid));
       for (let attempt = 1; pending.length > 0; attempt++) {
         let out;
         try {
-          out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+          out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ...projection } } }));
         } catch (error) {
           throw translate(error, 'BatchGetItem');
         }
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const entry = itemToEntry(item);
-          found.set(recordingLookupKey(entry.site, entry.rid), entry);
-        }
+        for (const item of out.Responses?.[this.tableName] ?? []) each(item);
         pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined) ?? [];
         if (pending.length === 0) break;
         if (attempt >= this.maxAttempts) throw new TransientError(`DynamoDB BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts`);
@@ -150,7 +163,6 @@ export class DynamoCatalogue implements CatalogueStore {
         await this.sleep(delay / 2 + Math.random() * (delay / 2));
       }
     }
-    return found;
   }
 
   async getPack(site: string, packId: string): Promise<PackRecord | undefined> {

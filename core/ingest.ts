@@ -15,7 +15,7 @@ import { readSmallObject } from './read-small.ts';
 
 export interface IngestDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
-  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'getRecordings'>;
+  catalogue: Pick<CatalogueStore, 'putRecordings' | 'putPack' | 'packKeysOf'>;
 }
 
 export interface IngestResult {
@@ -110,10 +110,10 @@ export async function ingestManifest(deps: IngestDeps, manifestKey: string, opti
   }
 
   const all = entriesOf(manifest, manifestKey);
-  const existing = await deps.catalogue.getRecordings(all.map((e) => ({ site: e.site, rid: e.rid })));
+  const existing = await deps.catalogue.packKeysOf(all.map((e) => ({ site: e.site, rid: e.rid })));
   const entries = all.filter((e) => {
     const before = existing.get(recordingLookupKey(e.site, e.rid));
-    return before === undefined || before.packKey === e.packKey || (options.takesOverFrom !== undefined && before.packKey === options.takesOverFrom);
+    return before === undefined || before === e.packKey || (options.takesOverFrom !== undefined && before === options.takesOverFrom);
   });
   const record: PackRecord = {
     site: manifest.site,

@@ -52,6 +52,10 @@ export class MemoryCatalogue implements CatalogueStore {
     return item ? itemToEntry(structuredClone(item)) : undefined;
   }
 
+  async packKeysOf(keys: readonly { site: string; rid: string }[]): Promise<Map<string, string>> {
+    return new Map([...(await this.getRecordings(keys))].map(([k, e]) => [k, e.packKey]));
+  }
+
   async getRecordings(keys: readonly { site: string; rid: string }[]): Promise<Map<string, CatalogueEntry>> {
     const found = new Map<string, CatalogueEntry>();
     for (const { site, rid } of keys) {

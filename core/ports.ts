@@ -248,6 +248,11 @@ export interface CatalogueStore {
    * `recordingLookupKey(site, rid)`; an absent recording has no key in the map.
    */
   getRecordings(keys: readonly { site: string; rid: string }[]): Promise<Map<string, CatalogueEntry>>;
+  /**
+   * Where each of these recordings is catalogued now (its pack key), keyed as getRecordings'; an
+   * absent one has no key. Ingest's check that it re-points no call: the pack key alone is read.
+   */
+  packKeysOf(keys: readonly { site: string; rid: string }[]): Promise<Map<string, string>>;
   /** The pack record ingest wrote for a pack's manifest (its createdAt and size), or undefined when absent. */
   getPack(site: string, packId: string): Promise<PackRecord | undefined>;
   /**

@@ -45,7 +45,7 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 
 export interface PurgeHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'getRecordings'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf'>;
   /** Legal holds: their own records, read by the planner. */
   holds: Pick<HoldStore, 'listHolds'>;
   /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */

@@ -45,6 +45,17 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect((await store.getRecordings([])).size).toBe(0);
     });
 
+    it('packKeysOf answers where each recording found is catalogued (its pack key), none for absent keys, across more than 100 keys', async () => {
+      const store = await fresh();
+      const entries = [...Array.from({ length: 130 }, (_, i) => makeEntry('site-a', i)), makeEntry('site-b', 7)];
+      await store.putRecordings(entries);
+      const absent = makeEntry('site-a', 999);
+      const found = await store.packKeysOf([...entries, absent].map(({ site, rid }) => ({ site, rid })));
+      expect(found.size).toBe(131);
+      for (const e of entries) expect(found.get(recordingLookupKey(e.site, e.rid))).toBe(e.packKey);
+      expect(found.has(recordingLookupKey('site-a', absent.rid))).toBe(false);
+    });
+
     it('returns undefined for an absent recording and the entry once put', async () => {
       const store = await fresh();
       const e = makeEntry('site-a', 1);

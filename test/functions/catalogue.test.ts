@@ -162,6 +162,7 @@ describe('catalogue handler', () => {
         throw new Error('secret table arn:aws:dynamodb:eu-west-1:123:table/x');
       },
       getRecordings: async () => new Map(),
+      packKeysOf: async () => new Map(),
       searchRecordings: async () => {
         const { TransientError } = await import('../../core/errors.ts');
         throw new TransientError('throttled');
