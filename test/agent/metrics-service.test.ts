@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { localS3AgentConfig, spawnFerry, untilLogged } from '../support/local-s3-agent.ts';
 
 // `ferry agent run` as a service with metrics.listen: the real process serves /healthz and
 // /metrics over HTTP while it ships to the local S3, and stops on SIGTERM.
@@ -28,18 +29,7 @@ describe('agent service with metrics.listen', () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
     writeTree(rec, 2, 2, { size: 1000 });
-    const file = join(dir, 'agent.yaml');
-    writeFileSync(
-      file,
-      `site: site-a
-state: ${join(dir, 'state')}
-cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
-shipping: { pollSeconds: 1 }
-metrics: { listen: "127.0.0.1:0" }
-sources:
-  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
-`,
-    );
+    const file = localS3AgentConfig(join(dir, 'agent.yaml'), s3, { site: 'site-a', state: join(dir, 'state'), root: rec, closeAfterFiles: 2, extra: 'shipping: { pollSeconds: 1 }\nmetrics: { listen: "127.0.0.1:0" }\n' });
     const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', file, '--json-logs'], { env: { ...process.env, FERRY_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
@@ -79,32 +69,17 @@ sources:
     const rec = join(dir, 'rec-busy');
     mkdirSync(rec);
     writeTree(rec, 2, 2, { size: 1000 });
-    const file = join(dir, 'agent-busy.yaml');
-    writeFileSync(
-      file,
-      `site: site-b
-state: ${join(dir, 'state-busy')}
-cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
-shipping: { pollSeconds: 1 }
-metrics: { listen: "127.0.0.1:${port}" }
-alerts: { command: "cat >> ${join(dir, 'alerts-busy.jsonl')}" }
-sources:
-  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
-`,
-    );
-    const child = spawn(process.execPath, [BIN, 'agent', 'run', '--config', file, '--json-logs'], { env: { ...process.env, FERRY_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const lines: string[] = [];
-    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (line) => lines.push(line));
+    const extra = `shipping: { pollSeconds: 1 }\nmetrics: { listen: "127.0.0.1:${port}" }\nalerts: { command: "cat >> ${join(dir, 'alerts-busy.jsonl')}" }\n`;
+    const file = localS3AgentConfig(join(dir, 'agent-busy.yaml'), s3, { site: 'site-b', state: join(dir, 'state-busy'), root: rec, closeAfterFiles: 2, extra });
+    const run = spawnFerry(['agent', 'run', '--config', file, '--json-logs'], { ...process.env, FERRY_HOME: dir });
     try {
-      for (let i = 0; i < 200 && !lines.some((l) => l.includes('"pack published"')); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(lines.find((l) => l.includes('metrics endpoint cannot listen'))).toMatch(new RegExp(`"listen":"127\\.0\\.0\\.1:${port}".*EADDRINUSE`));
-      expect(lines.some((l) => l.includes('"pack published"'))).toBe(true);
+      expect(await untilLogged(run.lines, '"pack published"', 20_000)).toBe(true);
+      expect(run.lines.find((l) => l.text.includes('metrics endpoint cannot listen'))?.text).toMatch(new RegExp(`"listen":"127\\.0\\.0\\.1:${port}".*EADDRINUSE`));
       expect(readFileSync(join(dir, 'alerts-busy.jsonl'), 'utf8')).toContain(`the agent's metrics endpoint cannot listen on 127.0.0.1:${port}`);
     } finally {
-      child.kill('SIGTERM');
+      run.child.kill('SIGTERM');
       taken.close();
     }
-    expect(await exited).toBe(0);
+    expect(await run.exited).toBe(0);
   }, 40_000);
 });

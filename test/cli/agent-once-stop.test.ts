@@ -1,18 +1,16 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onceSummary } from '../../cli/agent-commands.ts';
 import { emptyReport } from '../../agent/agent-types.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { localS3AgentConfig, spawnFerry, untilLogged } from '../support/local-s3-agent.ts';
 
 // `agent run --once` stopped by a person (Ctrl-C) or by cron's `timeout` (SIGTERM) in the middle
 // of a long catch-up: it says at once that it is stopping, takes no new batch, and says what it left.
 
-const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 let dir: string;
 let s3: LocalS3;
 
@@ -30,43 +28,27 @@ describe('agent run --once, stopped', () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
     writeTree(rec, 40, 5, { size: 20_000 });
-    const file = join(dir, 'agent.yaml');
-    writeFileSync(
-      file,
-      `site: site-a
-state: ${join(dir, 'state')}
-cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
-shipping: { packConcurrency: 1 }
-bandwidth: { default: 100KiB/s }
-sources:
-  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 5, quietSeconds: 60, settleSeconds: 1 }
-`,
-    );
-    const child = spawn(process.execPath, [BIN, 'agent', 'run', '--once', '--config', file, '--json-logs'], { env: { ...process.env, FERRY_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const lines: { at: number; text: string }[] = [];
-    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (text) => lines.push({ at: Date.now(), text }));
-    for (let i = 0; i < 300 && !lines.some((l) => l.text.includes('"pack published"')); i++) await new Promise((r) => setTimeout(r, 100));
+    const file = localS3AgentConfig(join(dir, 'agent.yaml'), s3, { site: 'site-a', state: join(dir, 'state'), root: rec, closeAfterFiles: 5, extra: 'shipping: { packConcurrency: 1 }\nbandwidth: { default: 100KiB/s }\n' });
+    const env = { ...process.env, FERRY_HOME: dir };
+    const run = spawnFerry(['agent', 'run', '--once', '--config', file, '--json-logs'], env);
+    expect(await untilLogged(run.lines, '"pack published"')).toBe(true);
     const sent = Date.now();
-    child.kill('SIGTERM');
-    const code = await exited;
-    const stopping = lines.find((l) => l.text.includes('stopping: no new batch is taken'));
-    expect(stopping, lines.map((l) => l.text).join('\n')).toBeDefined();
+    run.child.kill('SIGTERM');
+    const code = await run.exited;
+    const stopping = run.lines.find((l) => l.text.includes('stopping: no new batch is taken'));
+    expect(stopping, run.lines.map((l) => l.text).join('\n')).toBeDefined();
     expect(stopping!.at - sent).toBeLessThan(2000);
-    const done = JSON.parse(lines.find((l) => l.text.includes('"pass complete"'))!.text) as { packs: number; more?: boolean };
+    const done = JSON.parse(run.lines.find((l) => l.text.includes('"pass complete"'))!.text) as { packs: number };
     expect(done.packs).toBeLessThan(40);
     expect(code).toBe(0);
     // A second signal does not wait for the uploads in flight.
-    const again = spawn(process.execPath, [BIN, 'agent', 'run', '--once', '--config', file, '--json-logs'], { env: { ...process.env, FERRY_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const againExited = new Promise<number | null>((resolve) => again.on('exit', (c) => resolve(c)));
-    const againLines: string[] = [];
-    for (const stream of [again.stdout, again.stderr]) createInterface({ input: stream }).on('line', (text) => againLines.push(text));
-    for (let i = 0; i < 300 && !againLines.some((l) => l.includes('"pack published"')); i++) await new Promise((r) => setTimeout(r, 100));
-    again.kill('SIGINT');
+    const again = spawnFerry(['agent', 'run', '--once', '--config', file, '--json-logs'], env);
+    expect(await untilLogged(again.lines, '"pack published"')).toBe(true);
+    again.child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 200));
-    again.kill('SIGINT');
-    expect(await againExited).toBe(130);
-    expect(againLines.some((l) => l.includes('stopped at once'))).toBe(true);
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(130);
+    expect(again.lines.some((l) => l.text.includes('stopped at once'))).toBe(true);
   }, 90_000);
 
   it('names every kind of thing a pass shipped, and what a stop left', () => {
