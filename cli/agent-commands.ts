@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -125,6 +126,8 @@ export function registerAgentCommands(program: Command): void {
       process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : 'store: it answers and takes this agent\'s credentials\n');
       for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
+      const hook = alertCommandProblem(config.alerts.command);
+      if (hook) process.stdout.write(`warning: alerts.command: ${hook}\n`);
       for (const name of Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name)))) {
         process.stdout.write(
           `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source: ` +
@@ -149,6 +152,19 @@ export function registerAgentCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(renderStatus(status));
     });
+}
+
+/**
+ * Whether the alert hook's program can be found, as the agent's shell would look for it: a hook
+ * that is not there shows only at the first incident (as NOT DELIVERED). Undefined when found, or
+ * when the command is not a plain program name (a pipeline, a variable: the shell's to judge).
+ */
+export function alertCommandProblem(command: string | undefined): string | undefined {
+  const program = command?.trim().split(/\s+/)[0];
+  if (!program || !/^[\w./+-]+$/.test(program)) return undefined;
+  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', program], { encoding: 'utf8' });
+  if (found.error || found.status === 0) return undefined;
+  return `${program} is not found${program.includes('/') ? '' : ' on the PATH'} (the agent runs it, as its own user, for every alert): alerts would not be delivered`;
 }
 
 /**
@@ -376,7 +392,9 @@ function artefactAndTreeLines(s: StatusReport): string[] {
   for (const a of s.artefactSources) {
     const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
     const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
-    lines.push(`${`${a.name} (${a.type})`.padEnd(17)} ${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}`);
+    // A source that cannot be read shows what its last readable pass left waiting, and says it cannot be read.
+    const unreadable = a.problem ? `; CANNOT BE READ at the last pass (${a.problem}): what waits there is not counted` : '';
+    lines.push(`${`${a.name} (${a.type})`.padEnd(17)} ${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}${unreadable}`);
   }
   for (const t of s.treeSources) {
     const l = t.lastSnapshot;

@@ -79,6 +79,21 @@ describe('agent check after a source was renamed', () => {
     expect(r.stdout).toContain(`warning: source sql: ${join(dir, 'sql')} holds 1 file(s) (rtc_full.bak) and its patterns ["*.xml"] takes none of them`);
     expect(r.stdout).not.toContain('source later');
   });
+
+  it('warns of an alert hook whose program is not there, and not of one that is (or of a pipeline the shell judges)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-hook-'));
+    mkdirSync(join(dir, 'rec'));
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
+    const check = (command: string) => {
+      writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nalerts: { command: ${JSON.stringify(command)} }\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')} }\n`);
+      const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
+      expect(r.status).toBe(0);
+      return r.stdout;
+    };
+    expect(check('/usr/local/bin/page-oncall --team voice')).toContain('warning: alerts.command: /usr/local/bin/page-oncall is not found (the agent runs it, as its own user, for every alert): alerts would not be delivered');
+    expect(check('no-such-pager-command')).toContain('warning: alerts.command: no-such-pager-command is not found on the PATH');
+    expect(check(`cat >> ${join(dir, 'alerts.jsonl')}`)).not.toContain('alerts.command');
+  });
 });
 
 describe('a command line the CLI refuses', () => {

@@ -59,6 +59,14 @@ describe('agent status from the pending view', () => {
     expect(renderStatus({ ...dead, inflight: 4 })).toMatch(/^in flight\s+4 pack\(s\) \(left by a run that stopped mid-pass: shipped again by the next one\)$/m);
   });
 
+  it("says a backup source cannot be read on its own line, not only '0 waiting'", async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const status = await collectStatus(s.config);
+    const text = renderStatus({ ...status, artefactSources: [{ name: 'cvp', type: 'rotated', backlog: { files: 0, bytes: 0 }, lost: 0, lastScan: '', problem: 'cannot scan /mnt/cvp: ENOENT' }] });
+    expect(text).toMatch(/^cvp \(rotated\)\s+0 waiting \(0 B\), nothing shipped yet; CANNOT BE READ at the last pass \(cannot scan \/mnt\/cvp: ENOENT\): what waits there is not counted$/m);
+  });
+
   it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
     const s = site();
     const [first, second] = [...bigView(2, Date.now() - 60_000)] as [ViewEntry, ViewEntry];
