@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import type { BlobStore } from '../core/ports.ts';
-import { messageOf } from '../core/errors.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
 import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
 import { registerTreeRestoreCommand } from './tree-commands.ts';
+import { interruptible } from './interrupt.ts';
 import { checkAtText } from './at-time.ts';
 
 // `ferry restore plan` and `ferry restore fetch`: the point-in-time plan from the catalogue
@@ -99,34 +99,6 @@ export async function restoreFetch(opts: RestoreOptions & { to: string; freeByte
   return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, onProgress: opts.onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
-/**
- * Runs `work` with SIGINT and SIGTERM turned into an abort: the first stops it cleanly (what it
- * wrote flushed and recorded, said on stderr, exit 130 or 143); a second exits at once.
- */
-export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
-  const controller = new AbortController();
-  let code = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(code);
-    code = sig === 'SIGINT' ? 130 : 143;
-    process.stderr.write(`\n${what}: stopping; what is fetched is kept (a second signal stops at once)…\n`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await work(controller.signal);
-  } catch (error) {
-    if (controller.signal.aborted) {
-      process.stderr.write(`${what} ${messageOf(error)}\n`);
-      process.exit(code);
-    }
-    throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
 
 function addCommon(cmd: Command): Command {
   return cmd

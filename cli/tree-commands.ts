@@ -1,3 +1,4 @@
+import { interruptible } from './interrupt.ts';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
@@ -105,7 +106,7 @@ export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, 
   const bar = opts.json ? undefined : progressPrinter(out.stderr);
   const injected = process.env.FERRY_TEST_FREE_BYTES;
   try {
-    const report = await restoreTree({ blobs, manifest: found.manifest, to: opts.to!, include: opts.include, freeBytes: injected === undefined ? undefined : Number(injected), onProgress: (p) => bar?.update(p) });
+    const report = await interruptible((signal) => restoreTree({ blobs, manifest: found.manifest, to: opts.to!, include: opts.include, freeBytes: injected === undefined ? undefined : Number(injected), onProgress: (p) => bar?.update(p), signal }), 'restore tree');
     bar?.end();
     out.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderTreeRestore(report));
     return report.problems.length > 0 ? 1 : 0;

@@ -11,7 +11,7 @@ import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
 import { entries, fetchIndex, type Store } from './tree-snapshots.ts';
 import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
-import { TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
+import { RestoreInterruptedError, TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
 import { isPartLike, relKeyOf } from './tree-part-file.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
@@ -189,18 +189,9 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     const leftOut = manifest.problems.filter((p) => included(p.path));
     if (leftOut.length > 0) report.leftOut = { count: filtered ? leftOut.length : Math.max(manifest.counts.problems, leftOut.length), paths: leftOut.slice(0, 20) };
     const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal }, partNames);
-    for await (const e of entries(index.file, manifest)) {
-      if (writer.failed) break;
-      const parts = safeComponents(e);
-      // With --include, only the directories that hold what is included are made (on the way).
-      if (e.type === 'dir') {
-        if (!filtered) await guard.ensure(parts);
-        writer.dirs.push({ parts, entry: e });
-      }
-      else if (e.type === 'symlink' && included(e.path)) writer.links.push({ parts, entry: e });
-      else if (e.type === 'file' && included(e.path)) await writer.file(e, parts);
-    }
+    await writeEntries(writer, guard, entries(index.file, manifest), { included, filtered, signal: opts.signal });
     await writer.drain();
+    if (opts.signal?.aborted) throw new RestoreInterruptedError(`interrupted: ${report.files.restored} file(s) restored so far are kept, whole and verified; run the same command again to go on from them`);
     await writer.createLinks();
     await writer.finishDirs();
     // A DIR that held something before (another restore, other files) does not equal the
@@ -212,6 +203,20 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     return report;
   } finally {
     await index.cleanup();
+  }
+}
+
+/** Hands every entry of the index to the writer, in order, until it fails or the signal aborts. */
+async function writeEntries(writer: TreeWriter, guard: DirGuard, all: AsyncIterable<TreeEntry>, o: { included: (path: string) => boolean; filtered: boolean; signal?: AbortSignal }): Promise<void> {
+  for await (const e of all) {
+    if (writer.failed || o.signal?.aborted) break;
+    const parts = safeComponents(e);
+    // With --include, only the directories that hold what is included are made (on the way).
+    if (e.type === 'dir') {
+      if (!o.filtered) await guard.ensure(parts);
+      writer.dirs.push({ parts, entry: e });
+    } else if (e.type === 'symlink' && o.included(e.path)) writer.links.push({ parts, entry: e });
+    else if (e.type === 'file' && o.included(e.path)) await writer.file(e, parts);
   }
 }
 

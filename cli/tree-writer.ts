@@ -32,6 +32,13 @@ export interface TreeRestoreOptions {
   /** Largest ranged GET that fetches several files (default RUN_MAX_BYTES; 0: one GET per file, to measure what runs save). */
   runMaxBytes?: number;
   onProgress?: (p: TreeRestoreProgress) => void;
+  /** Aborted (Ctrl-C, SIGTERM): no new file is started, what is under way finishes, and the restore ends with RestoreInterruptedError. */
+  signal?: AbortSignal;
+}
+
+/** A restore stopped by its caller; the files written so far are whole and verified, and the same command goes on from them. */
+export class RestoreInterruptedError extends Error {
+  override readonly name = 'RestoreInterruptedError';
 }
 
 export interface TreeRestoreReport {

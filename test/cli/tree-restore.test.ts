@@ -9,6 +9,7 @@ import { treeSnapshotManifestKey } from '../../core/layout.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import { readAll } from '../../agent/recover.ts';
 import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, InsufficientSpaceError } from '../../cli/tree-restore.ts';
+import { RestoreInterruptedError } from '../../cli/tree-writer.ts';
 import { parseAt, renderSnapshotProblems, renderSnapshots, renderTreeRestore, runTreeRestore } from '../../cli/tree-commands.ts';
 import { readManifest } from '../../cli/tree-restore.ts';
 import { checkAtText } from '../../cli/at-time.ts';
@@ -54,6 +55,19 @@ const sink = () => {
 };
 
 describe('tree restore', () => {
+  it('stops when its signal aborts (Ctrl-C): no new file is started, the files written are kept and the error says so; the same command then finishes the tree', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'stopped');
+    const controller = new AbortController();
+    controller.abort();
+    const err = await restoreTree({ blobs: store, manifest, to, signal: controller.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RestoreInterruptedError);
+    expect((err as Error).message).toBe('interrupted: 0 file(s) restored so far are kept, whole and verified; run the same command again to go on from them');
+    const report = await restoreTree({ blobs: store, manifest, to });
+    expect(report.files).toEqual({ restored: 3, present: 0 });
+    expect(readFileSync(join(to, 'docs', 'a.xml'), 'utf8')).toBe('<a/>');
+  });
+
   it('picks the newest snapshot at or before T, and none before the first', async () => {
     const { site, store, manifest: first } = await share();
     site.clock.set(new Date('2026-03-02T09:00:00Z'));
