@@ -38,7 +38,7 @@ export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]
  * further calls match. A filter given empty (an unset shell variable) is refused by name, never
  * dropped: dropped, it would list every call.
  */
-export async function searchCallPages(opts: SearchOptions): Promise<{ items: CatalogueEntry[]; more: boolean }> {
+export async function searchCallPages(opts: SearchOptions, onPage?: (items: CatalogueEntry[]) => void): Promise<{ items: CatalogueEntry[]; more: boolean }> {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) {
     if (v === undefined) continue;
@@ -50,6 +50,11 @@ export async function searchCallPages(opts: SearchOptions): Promise<{ items: Cat
   const items = await collectPages(async (cursor) => {
     if (cursor) params.set('cursor', cursor);
     const page = await getJson<Page<CatalogueEntry>>(api, `/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
+    // Handed on page by page (--all of a million calls is printed as it comes, never held whole).
+    if (onPage) {
+      onPage(page.items);
+      return { items: [], ...(opts.all && page.cursor ? { cursor: page.cursor } : {}) };
+    }
     if (opts.all) return page;
     more = Boolean(page.cursor);
     return { items: page.items };
@@ -57,13 +62,47 @@ export async function searchCallPages(opts: SearchOptions): Promise<{ items: Cat
   return { items, more };
 }
 
+/**
+ * `calls search --all`: each page printed as it arrives, as the one-page output would print them
+ * all (the same JSON array, the same table with the first page's column widths), so memory stays
+ * one page and a reader sees the first calls at once.
+ */
+export async function printAllCalls(opts: SearchOptions, out: { write(text: string): unknown }): Promise<number> {
+  let count = 0;
+  let widths: number[] | undefined;
+  await searchCallPages(opts, (items) => {
+    for (const e of items) {
+      if (opts.json) out.write(`${count === 0 ? '[\n' : ',\n'}${JSON.stringify(e, null, 2).replace(/^/gm, '  ')}`);
+      count++;
+    }
+    if (opts.json || items.length === 0) return;
+    const rows = items.map(callRow);
+    if (!widths) {
+      widths = CALL_HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+      out.write(`${fmtRow(CALL_HEADER, widths)}\n`);
+    }
+    out.write(`${rows.map((r) => fmtRow(r, widths!)).join('\n')}\n`);
+  });
+  if (opts.json) out.write(count === 0 ? '[]\n' : '\n]\n');
+  else out.write(count === 0 ? 'no recordings found\n' : `${count} recording(s)\n`);
+  return count;
+}
+
+const CALL_HEADER = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
+
+/** One call as a table row; every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal. */
+function callRow(e: CatalogueEntry): string[] {
+  return [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
+}
+
+const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+
 export function renderCalls(items: CatalogueEntry[], more = false): string {
   if (items.length === 0) return 'no recordings found\n';
-  // Every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal.
-  const rows = items.map((e) => [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable));
-  const header = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
+  const rows = items.map(callRow);
+  const header = CALL_HEADER;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const fmt = (r: string[]) => fmtRow(r, widths);
   const count = more ? `${items.length} recording(s) shown; more match: --all lists every one (or --limit N, up to ${MAX_PAGE_SIZE} a page)` : `${items.length} recording(s)`;
   return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n`;
 }
@@ -188,6 +227,7 @@ export function registerCallsCommands(program: Command): void {
     .option('--api <url>', 'catalogue API base URL')
     .option('-c, --config <file>', 'agent config whose cloud to use')
     .action(async (opts: SearchOptions) => {
+      if (opts.all) return void (await printAllCalls(opts, process.stdout));
       const { items, more } = await searchCallPages(opts);
       if (more && opts.json) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
       process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more));

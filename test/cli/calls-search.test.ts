@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getJson } from '../../cli/api-client.ts';
-import { playCall, renderCalls, searchCallPages } from '../../cli/calls-commands.ts';
+import { playCall, printAllCalls, renderCalls, searchCallPages } from '../../cli/calls-commands.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 
 // `ferry calls search` as a compliance officer reads it: a count that is a page's says so, and a
@@ -42,6 +42,34 @@ describe('ferry calls search', () => {
     await new Promise((r) => closed.close(r));
     const target = { url, region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 's' } };
     await expect(getJson(target, '/sites/site-a/recordings')).rejects.toThrow(`the catalogue API at ${url} could not be reached (ECONNREFUSED): check the URL (cloud.api / --api, cloud.replay / --replay-url) and the network`);
+  });
+
+  it('prints --all page by page as it comes: the same JSON array and table as all at once, the first page before the last is asked for', async () => {
+    const pages = [[entry(1), entry(2)], [entry(3)], [entry(4), entry(5)]];
+    const asked: number[] = [];
+    const written: { text: string; pagesAsked: number }[] = [];
+    const server = createServer((req, res) => {
+      const cursor = Number(new URL(req.url!, 'http://x').searchParams.get('cursor') ?? '0');
+      asked.push(cursor);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: pages[cursor], ...(cursor < pages.length - 1 ? { cursor: String(cursor + 1) } : {}) }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    try {
+      const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const out = { write: (text: string) => void written.push({ text, pagesAsked: asked.length }) };
+      expect(await printAllCalls({ site: 'site-a', all: true, json: true, api }, out)).toBe(5);
+      expect(written.map((w) => w.text).join('')).toBe(`${JSON.stringify(pages.flat(), null, 2)}\n`);
+      expect(written[0]!.pagesAsked).toBe(1);
+      written.length = 0;
+      await printAllCalls({ site: 'site-a', all: true, api }, out);
+      expect(written.map((w) => w.text).join('')).toBe(renderCalls(pages.flat()));
+    } finally {
+      vi.unstubAllEnvs();
+      server.close();
+    }
   });
 
   it('calls play never writes over a file that is there, and asks nothing before saying so', async () => {
