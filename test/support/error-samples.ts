@@ -25,7 +25,8 @@ import { ActivityApiError } from '../../local/activity-service.ts';
 import { ApiError } from '../../cli/api-client.ts';
 import { NoCloudError } from '../../cli/cloud.ts';
 import { RestoreRefusedError } from '../../cli/restore-commands.ts';
-import { InsufficientSpaceError } from '../../cli/restore-fetch.ts';
+import { FetchInterruptedError, InsufficientSpaceError } from '../../cli/restore-fetch.ts';
+import { RestoreInterruptedError } from '../../cli/tree-writer.ts';
 import { DeploymentConfigError } from '../../infra/config.ts';
 import { FunctionError } from '../../local/local-lambda.ts';
 import { PackGoneError } from '../../agent/tree/snapshot.ts';
@@ -71,6 +72,8 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'NoCloudError', name: 'NoCloudError', make: () => new NoCloudError() },
   { cls: 'RestoreRefusedError', name: 'RestoreRefusedError', make: () => new RestoreRefusedError({ reason: 'x' } as never) },
   { cls: 'InsufficientSpaceError', name: 'InsufficientSpaceError', make: () => new InsufficientSpaceError('x') },
+  { cls: 'FetchInterruptedError', name: 'FetchInterruptedError', make: () => new FetchInterruptedError('x') },
+  { cls: 'RestoreInterruptedError', name: 'RestoreInterruptedError', make: () => new RestoreInterruptedError('x') },
   { cls: 'DeploymentConfigError', name: 'DeploymentConfigError', make: () => new DeploymentConfigError(['x']) },
   { cls: 'PackGoneError', name: 'PackGoneError', make: () => new PackGoneError('x') },
   { cls: 'TreeVanishedError', name: 'TreeVanishedError', make: () => new TreeVanishedError('x') },
