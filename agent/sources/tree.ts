@@ -74,6 +74,25 @@ async function alertLeftOut(deps: TreeRunnerDeps, source: TreeSourceConfig, mani
   return true;
 }
 
+/**
+ * `include` patterns that took no file of the share (a case that differs, a folder renamed):
+ * the snapshot is published as it is, empty, and a warning says the source backs up nothing.
+ */
+async function includeSelectsNothing(deps: TreeRunnerDeps, source: TreeSourceConfig, files: number): Promise<void> {
+  const key = `selects-nothing:${source.name}`;
+  if (!source.include || files > 0) {
+    await deps.alerts.resolve(key, deps.site, `Source ${source.name} selects files again.`);
+    return;
+  }
+  await deps.alerts.raise(key, {
+    severity: 'warning',
+    site: deps.site,
+    subject: `source ${source.name} selects none of the files in ${source.path}`,
+    message: `The snapshot of ${source.name} holds no file: its include patterns ${JSON.stringify(source.include)} take none of the files under ${source.path}. Nothing of the share is backed up. Paths are matched as the file system spells them, case included ("Web Components/**" is not "web components/**"): check the patterns against \`ls\` of the share.`,
+    details: { source: source.name, path: source.path, include: source.include },
+  });
+}
+
 export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig): Promise<TreeCycle> {
   const now = deps.clock.now();
   const last = readLastSnapshot(deps.state, source.name);
@@ -106,6 +125,7 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     });
     await deps.alerts.resolve(`tree-failed:${source.name}`, deps.site, `Source ${source.name} has a new snapshot (${manifest.takenAt}).`);
     const leftOut = await alertLeftOut(deps, source, manifest);
+    await includeSelectsNothing(deps, source, manifest.counts.files);
     return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut ? 1 : 0 };
   } catch (error) {
     const message = messageOf(error);

@@ -254,6 +254,25 @@ describe('batches no pass ever saw', () => {
   });
 });
 
+describe('a tree source whose include takes nothing', () => {
+  it('publishes its empty snapshot and alerts (warning) that the source backs up nothing, naming the patterns and the case rule; resolved once they take a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-tree-include-'));
+    mkdirSync(join(dir, 'share', 'Web Components'), { recursive: true });
+    writeFileSync(join(dir, 'share', 'Web Components', 'deck.pptx'), 'slides');
+    const configOf = (include: string) => parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: meetings, type: tree, path: ${join(dir, 'share')}, include: ["${include}"], everySeconds: 0 }\n`);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(configOf('web components/**'), store, alerts, clock);
+    const raised = alerts.find((a) => a.key === 'selects-nothing:meetings');
+    expect(raised).toMatchObject({ severity: 'warning', subject: `source meetings selects none of the files in ${join(dir, 'share')}` });
+    expect(raised?.message).toContain('its include patterns ["web components/**"] take none of the files');
+    clock.advance(60_000);
+    await cronPass(configOf('Web Components/**'), store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'selects-nothing:meetings').map((a) => a.subject)).toEqual([`source meetings selects none of the files in ${join(dir, 'share')}`, `resolved: source meetings selects none of the files in ${join(dir, 'share')}`]);
+  });
+});
+
 describe('two agents configured as one site', () => {
   it("each alerts (critical) that another agent ships as its site, naming the other's host, and the alert resolves once only one writes", async () => {
     const store = new MemoryBlobStore();
