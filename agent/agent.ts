@@ -130,7 +130,11 @@ export class Agent {
     this.staleChecked = true;
     if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');
     await this.losses.deliverPending();
-    await this.alerts.resolveRemovedSources(new Set(this.deps.config.sources.map((s) => s.name)), this.deps.config.site);
+    const configured = new Set(this.deps.config.sources.map((s) => s.name));
+    await this.alerts.resolveRemovedSources(configured, this.deps.config.site);
+    // What was observed of sources no longer configured is forgotten once a pass runs without
+    // them (`agent check` says what a removal or a rename costs before that pass).
+    this.observations.forgetUnconfigured(configured);
     const report = emptyReport();
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();

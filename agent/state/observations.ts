@@ -232,6 +232,18 @@ export class Observations {
     return [...names].filter((n) => !configured.has(n)).sort();
   }
 
+  /** Forgets every source not in `configured`: its observations and its pending view. */
+  forgetUnconfigured(configured: ReadonlySet<string>): void {
+    const removed = Observations.unconfigured(this.directory, configured);
+    if (removed.length === 0) return;
+    for (const name of removed) {
+      rmSync(this.pendingFile(name), { force: true });
+      delete this.sources[name];
+      this.trackers.delete(name);
+    }
+    this.save();
+  }
+
   /** When the source was last scanned by any process. */
   lastScan(source: string): string | undefined {
     return this.sources[source]?.lastScan;

@@ -1,4 +1,5 @@
 import { LossLog } from '../../agent/state/loss-log.ts';
+import { Observations } from '../../agent/state/observations.ts';
 import { describe, it, expect } from 'vitest';
 import { cpSync, symlinkSync, mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
@@ -251,6 +252,25 @@ describe('batches no pass ever saw', () => {
     const again = await cronPass(t.config, store, alerts, clock);
     expect(new LossLog(t.config.state).all().filter((l) => l.unseen)).toEqual([]);
     expect(again.report.lost).toBe(0); // 40–42 had shipped before they went
+  });
+});
+
+describe('a source removed from the configuration', () => {
+  it("is forgotten by the first pass without it (its observations and pending view), so agent check stops noting it", async () => {
+    const s = site();
+    writeTree(s.root, 2, 3);
+    const other = join(s.dir, 'rec2');
+    mkdirSync(other);
+    writeTree(other, 1, 2, { ageMs: 10_000 });
+    const both = parseAgentConfig(`site: site-a\nstate: ${s.config.state}\nsources:\n  - { name: cs, type: recordings, path: ${s.root} }\n  - { name: old, type: recordings, path: ${other}, quietSeconds: 600 }\n`);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    await cronPass(both, store, [], clock);
+    expect(Observations.unconfigured(s.config.state, new Set(['cs']))).toEqual(['old']);
+    clock.advance(60_000);
+    await cronPass(s.config, store, [], clock);
+    expect(Observations.unconfigured(s.config.state, new Set(['cs']))).toEqual([]);
+    expect(existsSync(join(s.config.state, 'pending', 'old.jsonl'))).toBe(false);
   });
 });
 
