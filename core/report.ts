@@ -313,8 +313,10 @@ export async function gatherSiteDay(
   const newest: SiteDayFacts['newest'] = {};
   const logGaps: LogGap[] = [];
   for (const record of await deps.catalogue.listArtefactSources(site)) {
-    expected.set(record.source, { name: record.source, type: record.sourceType });
     const all = (await allArtefacts(deps.catalogue, site, record.source)).filter((a) => Date.parse(a.createdAt) <= judged);
+    // A source is expected from its first shipped copy on: the day before a site was installed is not a failed day.
+    if (all.length === 0) continue;
+    expected.set(record.source, { name: record.source, type: record.sourceType });
     artefacts.push(...all.filter((a) => within(a.createdAt, start, judged + 1)));
     logGaps.push(...logGapsOf(record.source, all.filter((a) => a.role === 'segment'), start, judged + 1));
     const at = (a: ArtefactEntry) => Date.parse(a.role === 'segment' ? (a.span?.to ?? a.takenAt) : a.takenAt);
