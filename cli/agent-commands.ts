@@ -250,7 +250,7 @@ function busyOr(build: () => Agent, log: Logger): Agent | undefined {
   } catch (error) {
     if (!(error instanceof StateLockedError)) throw error;
     // Through the run's logger: a JSON line under --json-logs (or cron), text at a terminal.
-    log.warn(`${error.message}; this run did nothing and exits ${BUSY_EXIT}: the agent holding the state directory goes on shipping`, { exitCode: BUSY_EXIT });
+    log.warn(`${error.message.replace(/\.$/, '')}; this run did nothing and exits ${BUSY_EXIT}: the agent holding the state directory goes on shipping`, { exitCode: BUSY_EXIT });
     process.exitCode = BUSY_EXIT;
     return undefined;
   }

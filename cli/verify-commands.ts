@@ -30,7 +30,7 @@ export function registerVerifyCommands(program: Command): void {
     .command('verify')
     .description("re-read a site's stored packs and backups and check every member against its manifest (SHA-256); exit 1 on any damage")
     .requiredOption('--site <site>', 'site')
-    .option('--sample <fraction>', 'read this share of the objects, e.g. 5% (default: all)', '100%')
+    .option('--sample <fraction>', 'read this share of the objects, e.g. 5% (100%: all of them)', '100%')
     .option('--since <time>', 'only objects shipped at or after this time (ISO)')
     .option('--source <name>', 'only this source')
     .option('--json', 'JSON output')

@@ -27,7 +27,7 @@ describe('agent run while another agent holds the state directory', () => {
     const line = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { level: string; msg: string; exitCode: number };
     expect(line).toMatchObject({ level: 'warn', exitCode: 4 });
     expect(line.msg).toContain(`another agent (pid ${process.pid} on ${hostname()}`);
-    expect(line.msg).toContain('this run did nothing and exits 4: the agent holding the state directory goes on shipping');
+    expect(line.msg).toContain(`remove ${join(state, 'agent.lock')}; this run did nothing and exits 4: the agent holding the state directory goes on shipping`);
     expect(readFileSync(join(state, 'agent.lock'), 'utf8')).toBe(lock);
     expect(existsSync(join(state, 'status.json'))).toBe(false);
   });
