@@ -95,6 +95,8 @@ export const recentLossSchema = z
     reason: z.string(),
     /** How many files were lost; the first RECENT_LOSS_PATHS are named. */
     files: z.number().int().nonnegative(),
+    /** Batch directories no pass ever saw (`files` counts the batches, their recordings not known). */
+    unseen: z.literal(true).optional(),
     paths: z.array(z.string()).max(RECENT_LOSS_PATHS),
   })
   .strict();
@@ -252,8 +254,10 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
   if (ahead > CLOCK_AHEAD_WARN_SECONDS) warn.push(`heartbeat dated ${Math.round(ahead / 60)} min in the future: the site's clock is ahead (set it right: until then a stopped agent would look alive)`);
   const recent = (hb.recentLosses ?? []).filter((l) => now.getTime() - Date.parse(l.at) < LOSS_WARN_HOURS * 3600_000);
   if (recent.length > 0) {
-    const files = recent.reduce((n, l) => n + l.files, 0);
-    warn.push(`${files} file(s) lost in the last ${LOSS_WARN_HOURS} h (${recent.map((l) => `${l.source}: ${l.batch}`).slice(0, 3).join(', ')}${recent.length > 3 ? ', …' : ''})`);
+    const files = recent.reduce((n, l) => n + (l.unseen ? 0 : l.files), 0);
+    const unseen = recent.reduce((n, l) => n + (l.unseen ? l.files : 0), 0);
+    const what = [...(files > 0 ? [`${files} file(s)`] : []), ...(unseen > 0 ? [`${unseen} batch(es) never seen`] : [])].join(' and ');
+    warn.push(`${what} lost in the last ${LOSS_WARN_HOURS} h (${recent.map((l) => `${l.source}: ${l.batch}`).slice(0, 3).join(', ')}${recent.length > 3 ? ', …' : ''})`);
   } else if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
   if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
   if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);

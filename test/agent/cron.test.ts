@@ -225,6 +225,9 @@ describe('batches no pass ever saw', () => {
     expect(unseen[0]!.reason).toMatch(/^written and evicted by the recorder without any pass seeing them: the last complete look \(.+\) ended at 000005, and the batches now start above it at 000009$/);
     expect(alerts.find((a) => a.key === `loss:${unseen[0]!.id}`)).toMatchObject({ severity: 'critical', subject: 'cs: 3 batch(es) lost unseen (000006–000008)' });
     expect(status.totals).toMatchObject({ lostBatches: 3 });
+    // The heartbeat tells the fleet view they are batches, not files.
+    const [newest] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-a' }], clock.now());
+    expect(newest!.reasons).toContain('3 batch(es) never seen lost in the last 24 h (cs: 000006–000008)');
     // Said once: the next pass finds nothing new.
     clock.advance(60_000);
     expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);

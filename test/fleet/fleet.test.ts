@@ -72,6 +72,14 @@ describe('judging one site', () => {
     expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 1, recentLosses: [loss(30)] }) }, NOW)).toMatchObject({ state: 'OK' });
   });
 
+  it('counts batches no pass ever saw as batches, not as files', () => {
+    const unseen = { id: 'u1', source: 'cs', batch: '000037–000039', kind: 'recordings' as const, at: minutesAgo(60).toISOString(), reason: 'written and evicted by the recorder without any pass seeing them', files: 3, paths: ['/rec/000037', '/rec/000038', '/rec/000039'], unseen: true as const };
+    const lost = { ...unseen, id: 'l1', batch: '000040', files: 4, paths: ['/rec/000040/a.wav'], unseen: undefined };
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 2, recentLosses: [unseen] }) }, NOW).reasons).toEqual(['3 batch(es) never seen lost in the last 24 h (cs: 000037–000039)']);
+    const { unseen: _u, ...plain } = lost;
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 2, recentLosses: [unseen, plain] }) }, NOW).reasons).toEqual(['4 file(s) and 3 batch(es) never seen lost in the last 24 h (cs: 000037–000039, cs: 000040)']);
+  });
+
   it('is WARN while the agent holds a critical or warning alert the row does not already name, saying which and since when', () => {
     const since = minutesAgo(30).toISOString();
     const alerts: Heartbeat['alerts'] = [
