@@ -8,7 +8,7 @@ import { heldRids, type HoldStore } from './hold-items.ts';
 import type { LockStore } from './lock.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
-import type { BlobStore, CatalogueStore } from './ports.ts';
+import { recordingLookupKey, type BlobStore, type CatalogueStore } from './ports.ts';
 import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { deleteTreeTargets, isTreeTarget, planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
@@ -286,7 +286,7 @@ export interface PurgeDeleteDeps {
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
   blobs: Pick<BlobStore, 'get' | 'list'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'packKeysOf'>;
   /**
    * Copy-out of held calls (core/copy-out.ts), with legal hold ON on the copies and OFF on the
    * pack they leave. Absent: a pack planned for copy-out is kept and reported failed.
@@ -303,8 +303,12 @@ async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey
   const text = await readText(deps.blobs, manifestKey);
   if (isPackManifestKey(manifestKey)) {
     const m = parseManifest(text);
-    // Copied-out calls are catalogued in their new pack now: their entries stay.
-    await deps.catalogue.forgetPack(site, m.packId, m.members.map((x) => x.rid).filter((rid) => !keep.includes(rid)));
+    // Copied-out calls are catalogued in their new pack now: their entries stay. So does the entry
+    // of a call catalogued in another pack (the same recording shipped twice: the first copy is
+    // the catalogue's, and it is still in the bucket).
+    const rids = m.members.map((x) => x.rid).filter((rid) => !keep.includes(rid));
+    const where = await deps.catalogue.packKeysOf(rids.map((rid) => ({ site, rid })));
+    await deps.catalogue.forgetPack(site, m.packId, rids.filter((rid) => { const at = where.get(recordingLookupKey(site, rid)); return at === undefined || at === m.packKey; }));
   } else {
     await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
   }

@@ -123,11 +123,31 @@ describe('deletePurgeBatch', () => {
     expect((await locks.describe('site-a'))?.heartbeatAt).toBe(clock.now().toISOString());
   });
 
+  it("keeps the entry of a call catalogued in another pack when it purges a pack that holds the same recording again (shipped twice)", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const call = { path: '000001/a1.wav', body: audio(1) };
+    const first = buildPack('site-a', [call], { seed: 'first' });
+    const again = buildPack('site-a', [call, { path: '000001/a2.wav', body: audio(2) }], { seed: 'again' });
+    for (const p of [first, again]) {
+      await publish(blobs, p);
+      await ingestManifest({ blobs, catalogue }, p.manifestKey);
+    }
+    const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
+    const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
+    const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: again.packKey, then: again.manifestKey }]));
+    expect(result).toMatchObject({ failedCount: 0 });
+    expect(await blobs.head(again.packKey)).toBeUndefined();
+    const [a1, a2] = again.manifest.members;
+    expect(await catalogue.getRecording('site-a', a1!.rid)).toMatchObject({ packKey: first.packKey });
+    expect(await catalogue.getRecording('site-a', a2!.rid)).toBeUndefined();
+  });
+
   it('keeps a manifest whose catalogue entries could not be removed, for the next purge', async () => {
     const blobs = new MemoryBlobStore();
     const a = buildPack('site-a', [{ path: '000001/a1.wav', body: audio(1) }]);
     await publish(blobs, a);
-    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined, forgetSnapshot: async () => undefined, putSnapshot: async () => undefined };
+    const catalogue = { forgetPack: async () => Promise.reject(new Error('table unavailable')), forgetArtefact: async () => undefined, forgetSnapshot: async () => undefined, putSnapshot: async () => undefined, packKeysOf: async () => new Map<string, string>() };
     const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(NOW));
     const g = await locks.acquire({ site: 'site-a', holder: 'p', operation: 'purge' });
     const result = await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, 'site-a', g.token, batch([{ key: a.packKey, then: a.manifestKey }]));

@@ -35,7 +35,7 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(p, { action: 'dynamodb:Scan', resource: table })).toBe(false);
   });
 
-  it('reads the legal hold records (never writes them), holds its lock, and re-catalogues copied-out calls', () => {
+  it('reads the legal hold records (never writes them), holds its lock, re-catalogues copied-out calls and reads where a pack\'s calls are catalogued', () => {
     const p = rolePolicies(built.functions.purge.role!);
     expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('HOLD#site-a') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
@@ -43,6 +43,9 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('LOCK#site-a') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('RUN#site-a') })).toBe(false);
+    // Where a pack's calls are catalogued now, before it forgets them (a call shipped twice keeps its other copy's entry).
+    expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
   });
 
   it('may set legal hold on packs and manifests (copy-out) but never bypasses governance or shortens retention', () => {
