@@ -13,8 +13,8 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
 }
 
-/** `2m05s`, `1h04m`, `45s`. */
-export function formatDuration(seconds: number): string {
+/** `2m05s`, `1h04m`, `45s`: narrow enough for the bar (alerts and reports spell it out: core/alert-text.ts formatDuration). */
+function barDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
@@ -31,7 +31,7 @@ export function renderBar(p: Progress, elapsedSec: number, width = 30): string {
   const filled = Math.round(ratio * width);
   const rate = elapsedSec > 0 ? `  ${formatBytes(p.bytes / elapsedSec)}/s` : '';
   const left = p.packsTotal - p.packsDone;
-  const eta = p.packsDone > 0 && left > 0 && elapsedSec > 0 ? `  about ${formatDuration((elapsedSec / p.packsDone) * left)} left` : '';
+  const eta = p.packsDone > 0 && left > 0 && elapsedSec > 0 ? `  about ${barDuration((elapsedSec / p.packsDone) * left)} left` : '';
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${p.packsDone}/${p.packsTotal} packs  ${p.recordings} recordings  ${formatBytes(p.bytes)}${rate}${eta}`;
 }
 

@@ -1,3 +1,4 @@
+import { mapLimit } from './map-limit.ts';
 import { z } from 'zod';
 import { causeText, composeAlert, formatDuration, lockBusyAlert, type TaskError } from './alert-text.ts';
 import { NAME_PATTERN, sitePrefix } from './layout.ts';
@@ -102,20 +103,10 @@ const MISSING_LISTED = 20;
 export async function verifyWindow(deps: { blobs: Pick<BlobStore, 'head'> }, site: string, report: WindowReport, concurrency = 8): Promise<VerifyResult> {
   const prefix = sitePrefix('manifests', site);
   const keys = [...new Set(report.manifests)];
-  const missing: string[] = [];
-  let found = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      // A site's report can only vouch for its own prefix: anything else counts as not arrived.
-      const present = key.startsWith(prefix) && (await deps.blobs.head(key)) !== undefined;
-      if (present) found++;
-      else missing.push(key);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, keys.length)) }, worker));
-  missing.sort();
+  // A site's report can only vouch for its own prefix: anything else counts as not arrived.
+  const present = await mapLimit(keys, concurrency, async (key) => key.startsWith(prefix) && (await deps.blobs.head(key)) !== undefined);
+  const found = present.filter(Boolean).length;
+  const missing = keys.filter((_, i) => !present[i]).sort();
   const listed = keys.length;
   return {
     expected: report.packs,

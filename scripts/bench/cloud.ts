@@ -12,6 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MANIFEST_FORMAT, type CallMetadata, type PackManifest } from '../../core/manifest.ts';
 import { packKey, packManifestKey } from '../../core/layout.ts';
 import { recordingId } from '../../core/ids.ts';
+import { mapLimit } from '../../core/map-limit.ts';
 
 // The cloud rows of the bench (replay, ingest, search): the local cloud as `ferry start` runs
 // it for users (local/cloud.ts: the functions from their CDK bundles in the local Lambda
@@ -141,11 +142,7 @@ export function latencySummary(samplesMs: number[]): { n: number; p50Ms: number;
 
 /** Runs `work(i)` for i in [0, count) with at most `concurrency` at once. */
 export async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < count; i = next++) await work(i);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
+  await mapLimit(Array.from({ length: count }, (_, i) => i), concurrency, work);
 }
 
 const hex = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
