@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { onStopSignals } from './interrupt.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -28,21 +29,8 @@ import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
 
-/**
- * Calls `stop` on SIGINT or SIGTERM, as often as they come (a Ctrl-C at a terminal reaches
- * both the command and the `bin/ferry.mjs` launcher that passes it on: one request, two
- * signals); the returned function stops listening.
- */
-function stopSignals(stop: () => void): () => void {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  for (const sig of signals) process.on(sig, stop);
-  return () => {
-    for (const sig of signals) process.off(sig, stop);
-  };
-}
-
-async function untilStopped<T>(stop: () => void, run: () => Promise<T>): Promise<T> {
-  const off = stopSignals(stop);
+async function untilStopped<T>(onStop: Parameters<typeof onStopSignals>[0], run: () => Promise<T>): Promise<T> {
+  const off = onStopSignals(onStop);
   try {
     return await run();
   } finally {
@@ -71,13 +59,11 @@ export function registerAgentCommands(program: Command): void {
       try {
         if (opts.once) {
           let stop = false;
-          let signals = 0;
-          const onStop = () => {
-            signals++;
+          const onStop = (_signal: NodeJS.Signals, again: boolean) => {
             stop = true;
             a.stop();
             // A second Ctrl-C stops at once: whatever it cuts short is shipped again by the next run (crash-safe, as after kill -9).
-            if (signals > 1) {
+            if (again) {
               bar?.end();
               log.warn('stopped at once: what was in flight is shipped again by the next run');
               if (interactive) process.stderr.write('stopped at once: what was in flight ships again on the next run\n');
@@ -95,7 +81,7 @@ export function registerAgentCommands(program: Command): void {
           process.exitCode = onceExitCode(report);
         } else {
           const controller = new AbortController();
-          const untilSignal = stopSignals(() => controller.abort());
+          const untilSignal = onStopSignals(() => controller.abort());
           const worker = buildActivityWorker(config, a, log);
           // Loaded only when configured (it brings prom-client and node:http's server).
           const served = config.metrics ? await serveMetrics(a, config, log) : undefined;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onceSummary } from '../../cli/agent-commands.ts';
+import { onStopSignals } from '../../cli/interrupt.ts';
 import { emptyReport } from '../../agent/agent-types.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { writeTree } from '../support/recorder-tree.ts';
@@ -28,7 +29,7 @@ describe('agent run --once, stopped', () => {
     const rec = join(dir, 'rec');
     mkdirSync(rec);
     writeTree(rec, 40, 5, { size: 20_000 });
-    const file = localS3AgentConfig(join(dir, 'agent.yaml'), s3, { site: 'site-a', state: join(dir, 'state'), root: rec, closeAfterFiles: 5, extra: 'shipping: { packConcurrency: 1 }\nbandwidth: { default: 100KiB/s }\n' });
+    const file = localS3AgentConfig(join(dir, 'agent.yaml'), s3, { site: 'site-a', state: join(dir, 'state'), root: rec, closeAfterFiles: 5, extra: 'shipping: { packConcurrency: 1 }\nbandwidth: { default: 25KiB/s }\n' });
     const env = { ...process.env, FERRY_HOME: dir };
     const run = spawnFerry(['agent', 'run', '--once', '--config', file, '--json-logs'], env);
     expect(await untilLogged(run.lines, '"pack published"')).toBe(true);
@@ -45,11 +46,41 @@ describe('agent run --once, stopped', () => {
     const again = spawnFerry(['agent', 'run', '--once', '--config', file, '--json-logs'], env);
     expect(await untilLogged(again.lines, '"pack published"')).toBe(true);
     again.child.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 200));
+    // A repeat within a second is the same request (a Ctrl-C reaches the launcher too, which passes it on).
+    await new Promise((r) => setTimeout(r, 1200));
     again.child.kill('SIGINT');
     expect(await again.exited).toBe(130);
     expect(again.lines.some((l) => l.text.includes('stopped at once'))).toBe(true);
   }, 90_000);
+
+  it('stops cleanly, not at once, on one Ctrl-C at a terminal through the launcher (the command and the launcher that passes it on both get it)', async () => {
+    const rec = join(dir, 'rec-launcher');
+    mkdirSync(rec);
+    writeTree(rec, 20, 5, { size: 20_000 });
+    const file = localS3AgentConfig(join(dir, 'agent-launcher.yaml'), s3, { site: 'site-b', state: join(dir, 'state-launcher'), root: rec, closeAfterFiles: 5, extra: 'shipping: { packConcurrency: 1 }\nbandwidth: { default: 25KiB/s }\n' });
+    // FERRY_NODE makes bin/ferry.mjs hand the command to another Node, as a system Node 20 does.
+    const run = spawnFerry(['agent', 'run', '--once', '--config', file, '--json-logs'], { ...process.env, FERRY_HOME: dir, FERRY_NODE: process.execPath }, { group: true });
+    expect(await untilLogged(run.lines, '"pack published"')).toBe(true);
+    process.kill(-run.child.pid!, 'SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.lines.some((l) => l.text.includes('stopping: no new batch is taken'))).toBe(true);
+    expect(run.lines.some((l) => l.text.includes('stopped at once'))).toBe(false);
+  }, 90_000);
+
+  it("takes a signal within a second of the first as the same request (a Ctrl-C reaches the command and the launcher that passes it on), and a later one as a second", async () => {
+    const calls: [string, boolean][] = [];
+    const off = onStopSignals((signal, again) => void calls.push([signal, again]));
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      process.emit('SIGINT', 'SIGINT');
+      expect(calls).toEqual([['SIGINT', false]]);
+      await new Promise((r) => setTimeout(r, 1100));
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(calls).toEqual([['SIGINT', false], ['SIGTERM', true]]);
+    } finally {
+      off();
+    }
+  });
 
   it('names every kind of thing a pass shipped, and what a stop left', () => {
     const r = { ...emptyReport(), packs: 2, recordings: 200, bytes: 2048, artefacts: 3, artefactBytes: 5 * 1024 * 1024, manifests: ['manifests/s/trees/meetings/2026/12/05/s0123456789abcdef0123456.json'] };

@@ -16,9 +16,12 @@ export function localS3AgentConfig(file: string, s3: LocalS3, o: { site: string;
   return file;
 }
 
-/** Starts `ferry ARGS`; `lines` collects stdout and stderr line by line (with when each came), `exited` its exit code. */
-export function spawnFerry(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<number | null>; lines: { at: number; text: string }[] } {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `ferry ARGS`; `lines` collects stdout and stderr line by line (with when each came), `exited` its exit code.
+ * `group`: in a process group of its own, as a terminal runs it (a signal to `-pid` reaches every process of it).
+ */
+export function spawnFerry(args: string[], env: NodeJS.ProcessEnv, options: { group?: boolean } = {}): { child: ChildProcess; exited: Promise<number | null>; lines: { at: number; text: string }[] } {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.group === true });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const lines: { at: number; text: string }[] = [];
   for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (text) => lines.push({ at: Date.now(), text }));
