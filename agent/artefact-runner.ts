@@ -16,9 +16,10 @@ import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
 import type { LossLog } from './state/loss-log.ts';
 import { sourceReadable, type AlertBook } from './state/alert-book.ts';
-import { planRotated, rotatedSelector, type ArtefactPlan } from './sources/rotated.ts';
-import { planArchive, archiveSelector } from './sources/archive.ts';
-import { detectBasename, parseIndex, planBinlog, segmentSelector, sequenceOf, type Gap } from './sources/binlog.ts';
+import { planRotated, type ArtefactPlan } from './sources/rotated.ts';
+import { planArchive } from './sources/archive.ts';
+import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './sources/binlog.ts';
+import { artefactSelector } from './sources/select.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -185,11 +186,11 @@ export class ArtefactRunner {
     const badNames: string[] = [];
     const bad = (shown: string) => badNames.push(shown);
     if (s.type === 'rotated') {
-      const files = await listSelected(s.path, rotatedSelector(s), warn, bad);
+      const files = await listSelected(s.path, artefactSelector(s), warn, bad);
       return { files, badNames, plan: (now) => planRotated(s, files, this.tracker, this.isShipped, now) };
     }
     if (s.type === 'archive') {
-      const files = await listSelected(s.path, archiveSelector(s), warn, bad);
+      const files = await listSelected(s.path, artefactSelector(s), warn, bad);
       return { files, badNames, plan: (now) => planArchive(s, files, this.tracker, this.isShipped, now) };
     }
     return this.scanBinlog(s);
@@ -201,7 +202,7 @@ export class ArtefactRunner {
     if ('problem' in detected) throw new Error(detected.problem);
     const { basename } = detected;
     this.binlogBasename = basename;
-    const files = await listSelected(s.path, segmentSelector(basename));
+    const files = await listSelected(s.path, artefactSelector(s, basename));
     const indexName = s.indexFile ?? (names.includes(`${basename}.index`) ? `${basename}.index` : undefined);
     const indexed = indexName ? await this.readIndex(join(s.path, indexName), basename) : undefined;
     const segments = files.map((f) => ({ name: f.name, size: f.size, sequence: sequenceOf(f.name), mtimeMs: f.mtimeMs, birthtimeMs: f.birthtimeMs }));

@@ -1,15 +1,11 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { onStopSignals } from './interrupt.ts';
+import { alertCommandProblem, selectionNotes } from './check-notes.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
-import { regularFileNames } from '../agent/sources/files.ts';
 import { isTreeSnapshotManifestKey } from '../core/layout.ts';
-import { rotatedSelector } from '../agent/sources/rotated.ts';
-import { archiveSelector } from '../agent/sources/archive.ts';
-import { segmentSelector } from '../agent/sources/binlog.ts';
 import { Journal } from '../agent/journal.ts';
 import type { Backlog } from '../agent/sources/recordings.ts';
 import { backlogOfView } from '../agent/recordings-walk.ts';
@@ -138,37 +134,6 @@ export function registerAgentCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       else process.stdout.write(renderStatus(status));
     });
-}
-
-/**
- * Whether the alert hook's program can be found, as the agent's shell would look for it: a hook
- * that is not there shows only at the first incident (as NOT DELIVERED). Undefined when found, or
- * when the command is not a plain program name (a pipeline, a variable: the shell's to judge).
- */
-export function alertCommandProblem(command: string | undefined): string | undefined {
-  const program = command?.trim().split(/\s+/)[0];
-  if (!program || !/^[\w./+-]+$/.test(program)) return undefined;
-  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', program], { encoding: 'utf8' });
-  if (found.error || found.status === 0) return undefined;
-  return `${program} is not found${program.includes('/') ? '' : ' on the PATH'} (the agent runs it, as its own user, for every alert): alerts would not be delivered`;
-}
-
-/**
- * A backup, binlog or archive source whose directory holds files of which its selection takes
- * none (a basename the server does not write, patterns that miss): said by `agent check`, as
- * each pass alerts it (artefact-runner.ts selectsNothing). An empty directory is not judged.
- */
-async function selectionNotes(config: AgentConfig): Promise<string[]> {
-  const notes: string[] = [];
-  for (const s of config.sources) {
-    if (s.type !== 'rotated' && s.type !== 'archive' && !(s.type === 'binlog' && s.basename)) continue;
-    const names = await regularFileNames(s.path).catch(() => []);
-    const select = s.type === 'rotated' ? rotatedSelector(s) : s.type === 'archive' ? archiveSelector(s) : segmentSelector(s.basename!);
-    if (names.length === 0 || names.some(select)) continue;
-    const what = s.type === 'binlog' ? `basename ${s.basename}` : `patterns ${JSON.stringify(s.patterns)}`;
-    notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);
-  }
-  return notes;
 }
 
 /**

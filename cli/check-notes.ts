@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import type { AgentConfig } from '../core/config.ts';
+import { regularFileNames } from '../agent/sources/files.ts';
+import { artefactSelector } from '../agent/sources/select.ts';
+
+// What `ferry agent check` says of a configuration that is valid but would not do what its
+// author meant: an alert hook that is not there, a source that selects nothing.
+
+/**
+ * Whether the alert hook's program can be found, as the agent's shell would look for it: a hook
+ * that is not there shows only at the first incident (as NOT DELIVERED). Undefined when found, or
+ * when the command is not a plain program name (a pipeline, a variable: the shell's to judge).
+ */
+export function alertCommandProblem(command: string | undefined): string | undefined {
+  const program = command?.trim().split(/\s+/)[0];
+  if (!program || !/^[\w./+-]+$/.test(program)) return undefined;
+  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', program], { encoding: 'utf8' });
+  if (found.error || found.status === 0) return undefined;
+  return `${program} is not found${program.includes('/') ? '' : ' on the PATH'} (the agent runs it, as its own user, for every alert): alerts would not be delivered`;
+}
+
+/**
+ * A backup, binlog or archive source whose directory holds files of which its selection takes
+ * none (a basename the server does not write, patterns that miss): said by `agent check`, as
+ * each pass alerts it (artefact-runner.ts selectsNothing). An empty directory is not judged.
+ */
+export async function selectionNotes(config: AgentConfig): Promise<string[]> {
+  const notes: string[] = [];
+  for (const s of config.sources) {
+    if (s.type === 'recordings' || s.type === 'tree' || (s.type === 'binlog' && !s.basename)) continue;
+    const names = await regularFileNames(s.path).catch(() => []);
+    const select = artefactSelector(s);
+    if (names.length === 0 || names.some(select)) continue;
+    const what = s.type === 'binlog' ? `basename ${s.basename}` : `patterns ${JSON.stringify(s.patterns)}`;
+    notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);
+  }
+  return notes;
+}
