@@ -104,7 +104,9 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     return;
   }
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);
-  report.lost += await unseenBatches(s, source, batches);
+  // The recorder's numbering, read once from the listing: for the gap check now and the memory the complete walk leaves.
+  const numbers = source.batchDepth === 1 ? batchNumbers(batches) : undefined;
+  report.lost += await unseenBatches(s, source, numbers);
   const next = s.observations.pendingWriter(source.name);
   try {
     const walk = walkOf(s, source, batches, { next, warn, lastSeen: last?.lastScan, unreadable: onUnreadable, unreadablePrefixes, badName: onBadName, misplaced: onMisplaced });
@@ -115,7 +117,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const walking = walk.walk().then(() => {
       next.commit();
       s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now(), source.path);
-      s.observations.setNumbering(source.name, numberingSeen(source, batches, s.deps.clock.now()));
+      s.observations.setNumbering(source.name, numberingSeen(numbers, batches, s.deps.clock.now()));
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
     });
     walking.catch(() => undefined); // awaited below, after the workers stop
@@ -164,8 +166,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
 const MAX_UNSEEN_BATCHES = 10_000;
 
 /** What a complete walk saw of a one-level numbered root: the highest number, and whether the numbers had no holes. */
-function numberingSeen(source: RecordingsSourceConfig, batches: readonly string[], at: Date) {
-  const seen = source.batchDepth === 1 ? batchNumbers(batches) : undefined;
+function numberingSeen(seen: ReturnType<typeof batchNumbers>, batches: readonly string[], at: Date) {
   if (!seen || seen.numbers.length === 0) return undefined;
   let [low, high, name] = [Infinity, -Infinity, ''];
   seen.numbers.forEach((n, i) => {
@@ -183,13 +184,13 @@ function numberingSeen(source: RecordingsSourceConfig, batches: readonly string[
  * for minutes by a slow or unreachable store keeps the state directory, and every cron run in
  * that time stops at the lock without looking. Returns how many batches were newly recorded.
  */
-async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig, batches: readonly string[]): Promise<number> {
+async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig, now: ReturnType<typeof batchNumbers>): Promise<number> {
   const before = s.observations.numbering(source.name);
-  const now = source.batchDepth === 1 ? batchNumbers(batches) : undefined;
   if (!before?.contiguous || !now || now.shape !== before.shape) return 0;
-  const above = now.numbers.filter((n) => n > before.high);
-  if (above.length === 0) return 0;
-  const first = Math.min(...above);
+  // The lowest number above the last walk's highest (a loop: a root may hold more batches than a spread takes arguments).
+  let first = Infinity;
+  for (const n of now.numbers) if (n > before.high && n < first) first = n;
+  if (first === Infinity) return 0;
   const missing = first - before.high - 1;
   if (missing <= 0) return 0;
   const firstName = batchNameOf(before.name, first);
