@@ -9,7 +9,7 @@ import { parseAgentConfig } from '../../core/config.ts';
 import type { RestorePlan } from '../../core/restore-plan.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { agentCloudYaml, principalCloudYaml, startTestCloud } from '../support/local-cloud.ts';
-import { findMariaDbTool, startMariaDb, type MariaDb } from '../support/mariadb.ts';
+import { findMariaDbTool, shopSiteConfig, startMariaDb, type MariaDb } from '../support/mariadb.ts';
 
 // The real round trip: a MariaDB server with binary logging, a full dump that records its
 // binlog position, writes across several segments, the agent ships dump and segments to the
@@ -65,14 +65,7 @@ beforeAll(async () => {
   await db.flushBinaryLogs();
 
   // Site A's agent ships the dump and the closed segments.
-  const config = parseAgentConfig(`
-site: site-a
-state: ${join(dir, 'state-a')}
-cloud: ${agentCloudYaml(cloud, 'site-a')}
-sources:
-  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql"], path: ${dumps}, stableSeconds: 0 }
-  - { name: shop-binlog, type: binlog, path: ${db.datadir}, basename: mysql-bin, partialIntervalSeconds: 0 }
-`);
+  const config = parseAgentConfig(shopSiteConfig({ dir, cloudYaml: agentCloudYaml(cloud, 'site-a'), dumps, datadir: db.datadir, partialIntervalSeconds: 0 }));
   const agent = buildAgent(config, { log: silentLogger });
   try {
     for (let i = 0; i < 3; i++) await agent.cycle();

@@ -9,7 +9,7 @@ import { parseAgentConfig } from '../../core/config.ts';
 import type { RestorePlan } from '../../core/restore-plan.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { agentCloudYaml, principalCloudYaml, startTestCloud } from '../support/local-cloud.ts';
-import { findMariaDbTool, startMariaDb, type MariaDb } from '../support/mariadb.ts';
+import { findMariaDbTool, shopSiteConfig, startMariaDb, type MariaDb } from '../support/mariadb.ts';
 
 // A real MariaDB whose binlog numbering restarts (RESET MASTER): the catalogue then holds two
 // segments named mysql-bin.000001, two named 000002. A restore to a time of the first run must
@@ -61,14 +61,7 @@ beforeAll(async () => {
   const dumps = join(dir, 'dumps');
   mkdirSync(dumps);
   [cloud, db] = await Promise.all([startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: ['site-a', 'site-b'] }), startMariaDb()]);
-  agentConfig = parseAgentConfig(`
-site: site-a
-state: ${join(dir, 'state-a')}
-cloud: ${agentCloudYaml(cloud, 'site-a')}
-sources:
-  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql"], path: ${dumps}, stableSeconds: 0 }
-  - { name: shop-binlog, type: binlog, path: ${db.datadir}, basename: mysql-bin, partialIntervalSeconds: 1 }
-`);
+  agentConfig = parseAgentConfig(shopSiteConfig({ dir, cloudYaml: agentCloudYaml(cloud, 'site-a'), dumps, datadir: db.datadir, partialIntervalSeconds: 1 }));
   const dump = async (name: string) => writeFileSync(join(dumps, name), await db!.run('mariadb-dump', [...db!.clientArgs(), '--single-transaction', '--master-data=2', '--databases', 'shop']));
 
   // The first run: a full from 000001, writes in 000002 around T.first, 000003 shipped only as a partial.

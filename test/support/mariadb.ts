@@ -214,3 +214,18 @@ async function stop(p: HandleParts): Promise<void> {
   process.removeListener('exit', p.kill);
   if (!p.keep) rmSync(p.dir, { recursive: true, force: true });
 }
+
+/**
+ * Site A's agent config for a MariaDB: its dumps (`*.sql` in `dumps`) as a rotated source
+ * `shop-db`, its binlogs as `shop-binlog`, shipped to the local cloud as site A's agent role.
+ */
+export function shopSiteConfig(o: { dir: string; cloudYaml: string; dumps: string; datadir: string; partialIntervalSeconds: number }): string {
+  return `
+site: site-a
+state: ${join(o.dir, 'state-a')}
+cloud: ${o.cloudYaml}
+sources:
+  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql"], path: ${o.dumps}, stableSeconds: 0 }
+  - { name: shop-binlog, type: binlog, path: ${o.datadir}, basename: mysql-bin, partialIntervalSeconds: ${o.partialIntervalSeconds} }
+`;
+}
