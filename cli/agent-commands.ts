@@ -183,11 +183,6 @@ export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }
   return total;
 }
 
-/**
- * `agent run --once` exit codes, for cron: 0 everything found was shipped or is waiting to
- * close; 1 something could not be shipped and stays in the backlog (alerted); 3 recordings or
- * backups were lost in this pass (recorded, alerted, listed by `agent status --losses`).
- */
 /** `agent run`'s exit status when another agent holds the state directory: this run did nothing, and nothing failed. */
 export const BUSY_EXIT = 4;
 
@@ -211,14 +206,18 @@ function busyOr(build: () => Agent, log: Logger): Agent | undefined {
 export function onceSummary(report: CycleReport, stopped = false): string {
   const parts = [`shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}`];
   const snapshots = report.manifests.filter(isTreeSnapshotManifestKey).length;
-  const files = report.artefacts;
-  if (files > 0) parts.push(`${files} backup/log/archive file(s), ${formatBytes(report.artefactBytes)}`);
+  if (report.artefacts > 0) parts.push(`${report.artefacts} backup/log/archive file(s), ${formatBytes(report.artefactBytes)}`);
   if (snapshots > 0) parts.push(`${snapshots} file-share snapshot(s)`);
   const left = report.sources.reduce((n, s) => n + (s.type === 'recordings' ? s.backlog.batches : 0), 0);
   const stop = stopped ? `; stopped early${left > 0 ? `: ${left} batch(es) left for the next run` : ''}` : '';
   return `${parts.join('; ')}; failed ${report.failed}; lost ${report.lost}${stop}`;
 }
 
+/**
+ * `agent run --once` exit codes, for cron: 0 everything found was shipped or is waiting to
+ * close; 1 something could not be shipped and stays in the backlog (alerted); 3 recordings or
+ * backups were lost in this pass (recorded, alerted, listed by `agent status --losses`).
+ */
 export function onceExitCode(report: Pick<CycleReport, 'failed' | 'lost'>): number {
   if (report.lost > 0) return 3;
   return report.failed > 0 ? 1 : 0;
