@@ -1,8 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { makeRunTmpdir } from './test/support/run-tmpdir';
+
+// One scratch directory for the whole run, removed at its end (test/support/run-tmpdir.ts).
+const runTmp = makeRunTmpdir();
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['./test/support/run-tmpdir.ts'],
     setupFiles: ['./test/support/byte-equality.ts', './test/support/file-isolation.ts'],
     testTimeout: 30_000,
     // A poll waits for state that comes eventually (a page, a workflow): on two loaded cores, 1 s is too little.
@@ -18,6 +23,6 @@ export default defineConfig({
     // Two cores: integration suites start their own stand-ins; keep parallelism modest.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     reporters: ['default', './test/support/summary-reporter.ts'],
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', TMPDIR: runTmp, FERRY_TEST_RUN_TMPDIR: runTmp },
   },
 });
