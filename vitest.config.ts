@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { makeRunTmpdir } from './test/support/run-tmpdir';
+import { makeRunTmpdir } from './test/support/run-tmpdir.ts';
 
 // One scratch directory for the whole run, removed at its end (test/support/run-tmpdir.ts).
 const runTmp = makeRunTmpdir();

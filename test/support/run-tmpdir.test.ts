@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RUN_TMP_PREFIX } from './run-tmpdir';
+import { RUN_TMP_PREFIX } from './run-tmpdir.ts';
 
 describe('the test run scratch directory', () => {
   it('os.tmpdir() in a test is the run directory the global teardown removes', () => {
