@@ -7,11 +7,19 @@ import type { LocalS3Event } from './s3-process.ts';
 // a function asynchronously, several notifications are handled at once (at most
 // `concurrency`), so one slow manifest does not hold up the others; two notifications of the
 // same key are still handled one after the other, in the order they came (ingest is
-// idempotent, and a re-put manifest is ingested after the first). Nothing else can trigger
-// ingest: there is no route for it.
+// idempotent, and a re-put manifest is ingested after the first). A failed invocation is tried
+// twice more, after a pause, as Lambda retries an asynchronous invocation twice before it hands
+// the event to the function's dead-letter queue (the deployed ingest has one, with an alarm);
+// here the event then goes to `errors` and the log. Nothing else can trigger ingest: there is no
+// route for it.
 
 /** Ingest invocations at once by default (the stack reserves no concurrency; S3 invokes many). */
 export const DEFAULT_INGEST_CONCURRENCY = 4;
+
+/** Lambda's retries of a failed asynchronous invocation (MaximumRetryAttempts' default). */
+export const INGEST_RETRIES = 2;
+/** Pause before each retry: Lambda waits about 1 then 2 minutes; the local cloud, seconds. */
+export const DEFAULT_INGEST_RETRY_DELAYS_MS = [1_000, 2_000] as const;
 
 export interface S3EventDelivery {
   /** Takes one notification from the local S3 (queued until a target is attached). */
@@ -20,7 +28,7 @@ export interface S3EventDelivery {
   attach(ingest: (event: LocalS3Event) => Promise<unknown>): void;
   /** Resolves when every notification received so far has been handled. */
   drain(): Promise<void>;
-  /** Ingest failures seen so far (key and reason). */
+  /** Ingest failures seen so far, after the retries (key and reason): the deployed stack's dead letters. */
   readonly errors: { key: string; error: string }[];
 }
 
@@ -33,8 +41,15 @@ export function manifestRecords(event: LocalS3Event): LocalS3Event['Records'] {
   });
 }
 
-export function createS3EventDelivery(log: (message: string) => void = () => undefined, options: { concurrency?: number } = {}): S3EventDelivery {
+export interface S3EventDeliveryOptions {
+  concurrency?: number;
+  /** Pause before each retry of a failed ingest; its length is the number of retries. */
+  retryDelaysMs?: readonly number[];
+}
+
+export function createS3EventDelivery(log: (message: string) => void = () => undefined, options: S3EventDeliveryOptions = {}): S3EventDelivery {
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_INGEST_CONCURRENCY);
+  const retryDelays = options.retryDelaysMs ?? DEFAULT_INGEST_RETRY_DELAYS_MS;
   const errors: { key: string; error: string }[] = [];
   /** Notifications not started yet (all of them until a target is attached). */
   const waiting: LocalS3Event[] = [];
@@ -48,12 +63,24 @@ export function createS3EventDelivery(log: (message: string) => void = () => und
   const keysOf = (event: LocalS3Event) => event.Records.map((r) => decodeS3Key(r.s3.object.key));
 
   async function handle(event: LocalS3Event, ingest: (event: LocalS3Event) => Promise<unknown>): Promise<void> {
-    try {
-      await ingest(event);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      for (const key of keysOf(event)) errors.push({ key, error: message });
-      log(`ingest failed: ${message}`);
+    const attempts = retryDelays.length + 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ingest(event);
+        return;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const keys = keysOf(event).join(', ');
+        if (attempt < attempts) {
+          const pause = retryDelays[attempt - 1]!;
+          log(`ingest of ${keys} failed (attempt ${attempt} of ${attempts}), trying again in ${pause / 1000} s: ${message}`);
+          await new Promise((r) => setTimeout(r, pause));
+          continue;
+        }
+        for (const key of keysOf(event)) errors.push({ key, error: message });
+        log(`ingest failed after ${attempts} attempts, left uncatalogued (on AWS: the ingest dead-letter queue and its alarm; \`ferry catalogue rebuild\` catalogues it): ${keys}: ${message}`);
+        return;
+      }
     }
   }
 

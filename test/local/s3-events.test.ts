@@ -25,7 +25,7 @@ describe('local S3 event delivery', () => {
   });
 
   it('holds events that arrive before ingest is attached, keeps failures and drains', async () => {
-    const delivery = createS3EventDelivery();
+    const delivery = createS3EventDelivery(undefined, { retryDelaysMs: [] });
     const seen: string[] = [];
     delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
     delivery.deliver({ Records: [record('ObjectCreated:Put', 'recordings/site-a/x.tar')] });
@@ -39,6 +39,39 @@ describe('local S3 event delivery', () => {
     await delivery.drain();
     expect(seen.sort()).toEqual([ARTEFACT_MANIFEST, PACK_MANIFEST].sort());
     expect(delivery.errors).toEqual([{ key: ARTEFACT_MANIFEST, error: 'manifest not found' }]);
+  });
+
+  it('tries a failed ingest twice more, as Lambda retries an asynchronous invocation: a passing failure leaves no error', async () => {
+    const logged: string[] = [];
+    const delivery = createS3EventDelivery((m) => logged.push(m), { retryDelaysMs: [20, 40] });
+    let calls = 0;
+    delivery.attach(async () => {
+      if (++calls < 3) throw new Error('dynamodb busy');
+    });
+    delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
+    await delivery.drain();
+    expect(calls).toBe(3);
+    expect(delivery.errors).toEqual([]);
+    expect(logged).toEqual([
+      `ingest of ${PACK_MANIFEST} failed (attempt 1 of 3), trying again in 0.02 s: dynamodb busy`,
+      `ingest of ${PACK_MANIFEST} failed (attempt 2 of 3), trying again in 0.04 s: dynamodb busy`,
+    ]);
+  });
+
+  it('keeps a failure as a dead letter after three attempts, and says how to catalogue it', async () => {
+    const logged: string[] = [];
+    const delivery = createS3EventDelivery((m) => logged.push(m), { retryDelaysMs: [10, 10] });
+    let calls = 0;
+    delivery.attach(async () => {
+      calls++;
+      throw new Error('member listed under another id');
+    });
+    delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
+    await delivery.drain();
+    expect(calls).toBe(3);
+    expect(delivery.errors).toEqual([{ key: PACK_MANIFEST, error: 'member listed under another id' }]);
+    expect(logged.at(-1)).toContain('ingest failed after 3 attempts');
+    expect(logged.at(-1)).toContain('ferry catalogue rebuild');
   });
 
   it('handles notifications of different manifests at once: two fast ones finish while a stalled one is still being ingested', async () => {
