@@ -33,14 +33,25 @@ export async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string):
   return parsed.data;
 }
 
+/** Keys listed past a heartbeat dated ahead of the reader's clock, looking for one the store received later. */
+const AHEAD_SCAN_LIMIT = 1000;
+
 /**
  * The site's newest heartbeat as of `now`; undefined when it has none. A heartbeat that does not
  * parse is an error naming its key. Keys dated more than a day ahead, and heartbeats whose `at`
  * is not their key's time, are passed over and named in `ignored` (a key is its writer's choice:
  * one planted in the future would otherwise hide the site's real heartbeats for good).
+ *
+ * Keys sort by the agent's clock. After a clock that ran ahead is set right, the heartbeats
+ * written under it still sort first for as long as it was ahead, and would hide the agent's
+ * newer ones (a loss, an alert) behind "the clock is ahead". So when the newest key is dated
+ * ahead of `now`, the first key at or before `now` is read too, and speaks for the site when the
+ * store received it after every key dated ahead (the store's own clock, LastModified).
  */
 export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string, now: number): Promise<{ heartbeat?: Heartbeat; ignored: string[] }> {
   const ignored: string[] = [];
+  let ahead: { heartbeat: Heartbeat; received: number } | undefined;
+  let scanned = 0;
   for await (const item of blobs.list(heartbeatPrefix(site))) {
     const t = heartbeatTimeOfKey(item.key);
     if (t === undefined) continue;
@@ -48,11 +59,25 @@ export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: strin
       if (ignored.length < 5) ignored.push(`${item.key} (dated ${new Date(Math.min(t, 8.64e15)).toISOString()}, more than a day ahead)`);
       continue;
     }
+    const received = item.lastModified?.getTime();
+    if (ahead) {
+      if (t > now) {
+        // Another key of the clock that ran ahead: the latest the store received of them counts.
+        if (received !== undefined) ahead.received = Math.max(ahead.received, received);
+        if (++scanned < AHEAD_SCAN_LIMIT) continue;
+        return { heartbeat: ahead.heartbeat, ignored };
+      }
+      if (received === undefined || received <= ahead.received) return { heartbeat: ahead.heartbeat, ignored };
+    }
     const heartbeat = await readHeartbeat(blobs, item.key);
-    if (heartbeatMatchesKey(heartbeat, t)) return { heartbeat, ignored };
-    if (ignored.length < 5) ignored.push(`${item.key} (its at ${heartbeat.at} is not its key's time)`);
+    if (!heartbeatMatchesKey(heartbeat, t)) {
+      if (ignored.length < 5) ignored.push(`${item.key} (its at ${heartbeat.at} is not its key's time)`);
+      continue;
+    }
+    if (ahead || t <= now || received === undefined) return { heartbeat, ignored };
+    ahead = { heartbeat, received };
   }
-  return { ignored };
+  return { heartbeat: ahead?.heartbeat, ignored };
 }
 
 /**

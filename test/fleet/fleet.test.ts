@@ -181,6 +181,29 @@ describe('heartbeat keys are the writer\'s choice', () => {
   });
 });
 
+describe('a site whose clock ran ahead and was set right', () => {
+  it('reads the heartbeat the store received last, not the newest key written under the fast clock, and keeps the fast one while nothing came after it', async () => {
+    // The store's clock (LastModified) is the real time; the agent's keys are its own clock's.
+    let storeTime = minutesAgo(20).getTime();
+    const store = new MemoryBlobStore({ clock: { now: () => new Date(storeTime) } });
+    const put = async (at: Date, extra: Partial<Heartbeat> = {}) => store.put(heartbeatKey('site-f', at), Buffer.from(JSON.stringify(heartbeat('site-f', at, extra))));
+    // Three passes 20, 15 and 10 minutes ago with the clock 50 minutes fast.
+    for (const m of [20, 15, 10]) {
+      storeTime = minutesAgo(m).getTime();
+      await put(new Date(storeTime + 50 * 60_000));
+    }
+    const fast = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-f', silentAfterMinutes: 90 }], NOW);
+    expect(fast[0]!.reasons.join(' ')).toMatch(/heartbeat dated 40 min in the future/);
+    // The clock is set right: a pass 2 minutes ago records a loss.
+    storeTime = minutesAgo(2).getTime();
+    await put(minutesAgo(2), { losses: 1, recentLosses: [{ source: 'cs', batch: '000005', files: 2, at: minutesAgo(2).toISOString(), kind: 'recordings', reason: 'deleted by the recorder before it was shipped', id: 'l1', paths: [] }] });
+    const [row] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-f', silentAfterMinutes: 90 }], NOW);
+    expect(row).toMatchObject({ site: 'site-f', state: 'WARN', lastHeartbeat: minutesAgo(2).toISOString(), heartbeatAgeSeconds: 120 });
+    expect(row!.reasons.join(' ')).toMatch(/2 file\(s\) lost/);
+    expect(row!.reasons.join(' ')).not.toMatch(/in the future/);
+  });
+});
+
 describe("the dead-man's switch", () => {
   it('raises once for a silent site, repeats at most daily, and resolves when the agent is heard again', async () => {
     const store = new MemoryDeadmanStore();
