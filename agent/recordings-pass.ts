@@ -117,7 +117,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const walking = walk.walk().then(() => {
       next.commit();
       s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now(), source.path);
-      s.observations.setNumbering(source.name, numberingSeen(numbers, batches, s.deps.clock.now()));
+      s.observations.setNumbering(source.name, numberingKept(s.observations.numbering(source.name), numberingSeen(numbers, batches, s.deps.clock.now())));
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
     });
     walking.catch(() => undefined); // awaited below, after the workers stop
@@ -173,7 +173,22 @@ function numberingSeen(seen: ReturnType<typeof batchNumbers>, batches: readonly 
     low = Math.min(low, n);
     if (n > high) [high, name] = [n, batches[i] as string];
   });
-  return { shape: seen.shape, high, name, contiguous: seen.numbers.length >= 2 && high - low + 1 === seen.numbers.length, at: at.toISOString() };
+  return { shape: seen.shape, low, high, name, contiguous: seen.numbers.length >= 2 && high - low + 1 === seen.numbers.length, at: at.toISOString() };
+}
+
+type Numbering = NonNullable<ReturnType<typeof numberingSeen>>;
+
+/**
+ * What the memory keeps of a complete walk's numbering. When the newest batches are gone (the
+ * recorder dropped them, or its directory was restored from its own backup) while the older ones
+ * stay, the numbers above were still seen by a pass: the highest seen is kept, or their return
+ * past them would be taken for batches nobody saw. A walk whose lowest number is below the
+ * memory's is the recorder counting again: the memory starts afresh.
+ */
+function numberingKept(before: Numbering | undefined, seen: Numbering | undefined): Numbering | undefined {
+  if (!seen || !before || before.shape !== seen.shape || before.low === undefined) return seen;
+  if (seen.high < before.high && seen.low >= before.low) return { ...seen, high: before.high, name: before.name };
+  return seen;
 }
 
 /**
@@ -198,8 +213,9 @@ async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig,
     s.deps.log.warn('batch numbering jumped: taken for a renumbering, not a loss', { source: source.name, from: before.name, to: firstName });
     return 0;
   }
-  // Recorded once: a pass that stopped before its walk completed left the memory as it was.
-  const recorded = new Set(s.lossLog.all().filter((l) => l.unseen && l.source === source.name).flatMap((l) => l.files.map((f) => f.name)));
+  // Recorded once: a pass that stopped before its walk completed left the memory as it was. A
+  // batch a pass saw and recorded lost by name is not lost unseen as well.
+  const recorded = new Set(s.lossLog.all().filter((l) => l.source === source.name && l.kind === 'recordings').flatMap((l) => (l.unseen ? l.files.map((f) => f.name) : [l.batch])));
   const names = Array.from({ length: missing }, (_, i) => batchNameOf(before.name, before.high + 1 + i)).filter((name) => !recorded.has(name));
   if (names.length === 0) return 0;
   const range = names.length === 1 ? names[0]! : `${names[0]}–${names.at(-1)}`;

@@ -31,10 +31,11 @@ interface SourceFile {
   lastScan?: string;
   /**
    * Recordings whose batches are the recorder's numbering (one level, `000123`): the highest
-   * number a complete walk saw, one of its names, and whether the numbers it saw had no holes.
-   * A next walk whose new batches start above high + 1 found batches nobody saw (gap check).
+   * number a pass saw (kept when the newest batches vanish), one of its names, the lowest number
+   * of the last complete walk, and whether its numbers had no holes. A next walk whose new
+   * batches start above high + 1 found batches nobody saw (gap check).
    */
-  numbering?: { shape: string; high: number; name: string; contiguous: boolean; at: string };
+  numbering?: { shape: string; low?: number; high: number; name: string; contiguous: boolean; at: string };
   /** Artefacts: first-seen times of each file's current state, [size, mtimeMs, sinceMs]. */
   stability?: Record<string, StabilityEntry>;
   /** Artefacts: complete versions not shipped at the end of the last pass, [size, mtimeMs]. */

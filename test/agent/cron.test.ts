@@ -234,6 +234,35 @@ describe('batches no pass ever saw', () => {
     expect(new LossLog(s.config.state).all().filter((l) => l.unseen)).toHaveLength(1);
   });
 
+  it('never records as lost unseen a batch a pass saw: the newest batch shipped and then gone, or seen pending and recorded lost by name, before the next number comes', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    writeTree(s.root, 3, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ packs: 3, lost: 0 });
+    // The recorder drops its newest batch, already shipped; then writes the next number.
+    rmSync(join(s.root, '000003'), { recursive: true });
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
+    writeTree(s.root, 1, 10, { firstBatch: 4 });
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ packs: 1, lost: 0 });
+    // 000005 is seen still being written (2 recordings, fresh), then deleted: lost by name, once.
+    writeTree(s.root, 1, 2, { firstBatch: 5, ageMs: 0 });
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ packs: 0, lost: 0 });
+    rmSync(join(s.root, '000005'), { recursive: true });
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(2);
+    writeTree(s.root, 1, 10, { firstBatch: 6 });
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ packs: 1, lost: 0 });
+    const losses = new LossLog(s.config.state).all();
+    expect(losses.map((l) => `${l.batch}${l.unseen ? ' unseen' : ''}`)).toEqual(['000005']);
+    expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.message)).toEqual([expect.stringMatching(/^Batch 000005 of source cs: .+ were deleted by the recorder before it was shipped/)]);
+  });
+
   it('finds no gap in a numbering with holes (batch names that are times, not a count), nor after the recorder starts counting again from 1', async () => {
     const store = new MemoryBlobStore();
     const s = site();
