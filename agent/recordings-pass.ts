@@ -176,7 +176,7 @@ function numberingSeen(seen: ReturnType<typeof batchNumbers>, batches: readonly 
   return { shape: seen.shape, low, high, name, contiguous: seen.numbers.length >= 2 && high - low + 1 === seen.numbers.length, at: at.toISOString() };
 }
 
-type Numbering = NonNullable<ReturnType<typeof numberingSeen>>;
+type Numbering = NonNullable<ReturnType<RecordingsState['observations']['numbering']>>;
 
 /**
  * What the memory keeps of a complete walk's numbering. When the newest batches are gone (the
@@ -186,7 +186,7 @@ type Numbering = NonNullable<ReturnType<typeof numberingSeen>>;
  * memory's is the recorder counting again: the memory starts afresh.
  */
 function numberingKept(before: Numbering | undefined, seen: Numbering | undefined): Numbering | undefined {
-  if (!seen || !before || before.shape !== seen.shape || before.low === undefined) return seen;
+  if (!seen || !before || before.shape !== seen.shape || before.low === undefined || seen.low === undefined) return seen;
   if (seen.high < before.high && seen.low >= before.low) return { ...seen, high: before.high, name: before.name };
   return seen;
 }
