@@ -9,7 +9,7 @@ import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
-import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
+import { folderNames, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
 import { findLostVersions } from './sources/stability.ts';
 import type { Observations } from './state/observations.ts';
@@ -142,18 +142,32 @@ export class ArtefactRunner {
    * A source that has never shipped anything and whose selection takes none of the files in its
    * directory (a `basename` the server does not write, `profile: cvp` on the wrong folder,
    * patterns that miss): a warning naming the selection and what is there, resolved once it
-   * selects something. Without it such a source backed up nothing, every pass exiting 0. An
-   * empty directory waits for its first backup, unalerted.
+   * selects something. Without it such a source backed up nothing, every pass exiting 0. A
+   * directory of folders and no files is told so (a source takes only the files directly in its
+   * path). An empty directory waits for its first backup, unalerted.
    */
   private async selectsNothing(selected: number): Promise<void> {
     const { alerts, site, journal } = this.deps;
     const key = `selects-nothing:${this.source.name}`;
-    const names = selected > 0 || journal.artefacts.records(this.source.name).length > 0 ? [] : await regularFileNames(this.source.path).catch(() => []);
-    if (names.length === 0) {
+    const judged = selected === 0 && journal.artefacts.records(this.source.name).length === 0;
+    const names = judged ? await regularFileNames(this.source.path).catch(() => []) : [];
+    const folders = judged && names.length === 0 ? await folderNames(this.source.path).catch(() => []) : [];
+    if (names.length === 0 && folders.length === 0) {
       await alerts.resolve(key, site, `Source ${this.source.name} selects files in ${this.source.path} again.`);
       return;
     }
     const s = this.source;
+    if (names.length === 0) {
+      this.deps.log.warn('source holds only folders', { source: s.name, path: s.path, folders: folders.length });
+      await alerts.raise(key, {
+        severity: 'warning',
+        site,
+        subject: `source ${s.name} holds only folders, no files, in ${s.path}`,
+        message: `Source ${s.name} has never shipped anything: ${onlyFoldersProblem(s, folders)}. Nothing of it is backed up (\`ferry agent check\` says the same).`,
+        details: { source: s.name, path: s.path, folders: folders.length },
+      });
+      return;
+    }
     const selection = s.type === 'binlog' ? `basename ${s.basename ?? '(detected)'} (files named ${s.basename ?? 'BASENAME'}.NNNNNN)` : `${s.type === 'rotated' ? `profile ${s.profile}, ` : ''}patterns ${JSON.stringify(s.patterns)} (matched ignoring case)`;
     const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length} in all)` : '');
     this.deps.log.warn('source selects nothing', { source: s.name, path: s.path, files: names.length });

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import type { AgentConfig } from '../core/config.ts';
-import { regularFileNames } from '../agent/sources/files.ts';
+import { folderNames, onlyFoldersProblem, regularFileNames } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
@@ -22,15 +22,21 @@ export function alertCommandProblem(command: string | undefined): string | undef
 /**
  * A backup, binlog or archive source whose directory holds files of which its selection takes
  * none (a basename the server does not write, patterns that miss): said by `agent check`, as
- * each pass alerts it (artefact-runner.ts selectsNothing). An empty directory is not judged.
+ * each pass alerts it (artefact-runner.ts selectsNothing); and one whose directory holds only
+ * folders. An empty directory is not judged.
  */
 export async function selectionNotes(config: AgentConfig): Promise<string[]> {
   const notes: string[] = [];
   for (const s of config.sources) {
     if (s.type === 'recordings' || s.type === 'tree' || (s.type === 'binlog' && !s.basename)) continue;
     const names = await regularFileNames(s.path).catch(() => []);
+    if (names.length === 0) {
+      const folders = await folderNames(s.path).catch(() => []);
+      if (folders.length > 0) notes.push(`warning: source ${s.name}: ${onlyFoldersProblem(s, folders)}: nothing of it would be backed up`);
+      continue;
+    }
     const select = artefactSelector(s);
-    if (names.length === 0 || names.some(select)) continue;
+    if (names.some(select)) continue;
     const what = s.type === 'binlog' ? `basename ${s.basename}` : `patterns ${JSON.stringify(s.patterns)}`;
     notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);
   }

@@ -21,6 +21,24 @@ export async function regularFileNames(dir: string): Promise<string[]> {
   return names.sort();
 }
 
+/** The names of the directories directly in `dir`, sorted (not following links). */
+export async function folderNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  const handle = await opendir(dir, { bufferSize: 256 });
+  for await (const d of handle) if (d.isDirectory()) names.push(d.name);
+  return names.sort();
+}
+
+/**
+ * What a backup, binlog or archive source whose directory holds folders and no files is told:
+ * it takes only the files directly in its path, so a share of folders (OCS meeting content) or a
+ * backup job that writes into sub-folders per database is backed up not at all.
+ */
+export function onlyFoldersProblem(source: { name: string; type: string; path: string }, folders: readonly string[]): string {
+  const shown = folders.slice(0, 3).join(', ') + (folders.length > 3 ? `, … (${folders.length} in all)` : '');
+  return `${source.path} holds ${folders.length} folder(s) (${shown}) and no files: ${source.type === 'archive' ? 'an' : 'a'} ${source.type} source takes only the files directly in its path, not those in sub-folders. Point path at the folder the job writes its files into${source.type === 'archive' ? ', or make a share of folders a tree source' : ''}`;
+}
+
 /**
  * The selected regular files of `dir`, lstat'ed. A file whose name is not UTF-8 is never
  * selected under a name that is not its own: when its name, as far as it can be read, is

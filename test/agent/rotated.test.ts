@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { appendFileSync, closeSync, constants, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, mkdirSync, openSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -362,6 +362,22 @@ describe('a source whose selection takes nothing', () => {
     writeAt(join(site.root, 'rtc_full.bak'), 'z', new Date(clock.now().getTime() - MIN));
     await h.agent.cycle();
     expect(h.alerts.filter((a) => a.key === 'selects-nothing:sql').map((a) => a.subject)).toEqual([`source sql selects none of the files in ${site.root}`, `resolved: source sql selects none of the files in ${site.root}`]);
+    h.agent.close();
+  });
+
+  it('is alerted while its directory holds only folders (a job that writes into a folder per database), naming them, and resolved once it ships', async () => {
+    const site = artefactSite(`  - { name: sql, type: rotated, profile: generic, patterns: ["*.bak"], path: "{root}", stableSeconds: 20 }`);
+    const clock = new ManualClock(new Date());
+    const h = artefactAgent(site.config, new MemoryBlobStore(), { clock });
+    for (const db of ['rtc', 'rtcdyn']) mkdirSync(join(site.root, db, 'FULL'), { recursive: true });
+    writeAt(join(site.root, 'rtc', 'FULL', 'rtc_full.bak'), 'x', new Date(clock.now().getTime() - MIN));
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 0, failed: 0 });
+    const raised = h.alerts.find((a) => a.key === 'selects-nothing:sql');
+    expect(raised).toMatchObject({ severity: 'warning', subject: `source sql holds only folders, no files, in ${site.root}` });
+    expect(raised?.message).toContain(`${site.root} holds 2 folder(s) (rtc, rtcdyn) and no files: a rotated source takes only the files directly in its path, not those in sub-folders`);
+    writeAt(join(site.root, 'rtc_full.bak'), 'z', new Date(clock.now().getTime() - MIN));
+    await h.agent.cycle();
+    expect(h.alerts.filter((a) => a.key === 'selects-nothing:sql').map((a) => a.subject)).toEqual([`source sql holds only folders, no files, in ${site.root}`, `resolved: source sql holds only folders, no files, in ${site.root}`]);
     h.agent.close();
   });
 

@@ -63,20 +63,21 @@ describe('agent check after a source was renamed', () => {
     expect(r.stdout).not.toContain('source cstore,');
   });
 
-  it('warns of a binlog basename and backup patterns that take none of the files in their directories, and not of an empty one', () => {
+  it('warns of a binlog basename and backup patterns that take none of the files in their directories, of an archive source over a share of folders, and not of an empty one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-selects-'));
-    for (const d of ['mysql', 'sql', 'empty']) mkdirSync(join(dir, d));
+    for (const d of ['mysql', 'sql', 'empty', 'meetings/Web Components/Data MCU Web']) mkdirSync(join(dir, d), { recursive: true });
     for (const f of ['mysql-bin.000001', 'mysql-bin.000002', 'mysql-bin.index']) writeFileSync(join(dir, 'mysql', f), '');
     writeFileSync(join(dir, 'sql', 'rtc_full.bak'), '');
     writeFileSync(
       join(dir, 'agent.yaml'),
-      `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: binlogs, type: binlog, path: ${join(dir, 'mysql')}, basename: mariadb-bin }\n  - { name: sql, type: rotated, profile: generic, patterns: ["*.xml"], path: ${join(dir, 'sql')} }\n  - { name: later, type: rotated, profile: generic, patterns: ["*.bak"], path: ${join(dir, 'empty')} }\n`,
+      `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: binlogs, type: binlog, path: ${join(dir, 'mysql')}, basename: mariadb-bin }\n  - { name: sql, type: rotated, profile: generic, patterns: ["*.xml"], path: ${join(dir, 'sql')} }\n  - { name: later, type: rotated, profile: generic, patterns: ["*.bak"], path: ${join(dir, 'empty')} }\n  - { name: meetings, type: archive, path: ${join(dir, 'meetings')} }\n`,
     );
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
     const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`warning: source binlogs: ${join(dir, 'mysql')} holds 3 file(s) (mysql-bin.000001, mysql-bin.000002, mysql-bin.index) and its basename mariadb-bin takes none of them`);
     expect(r.stdout).toContain(`warning: source sql: ${join(dir, 'sql')} holds 1 file(s) (rtc_full.bak) and its patterns ["*.xml"] takes none of them`);
+    expect(r.stdout).toContain(`warning: source meetings: ${join(dir, 'meetings')} holds 1 folder(s) (Web Components) and no files: an archive source takes only the files directly in its path, not those in sub-folders. Point path at the folder the job writes its files into, or make a share of folders a tree source: nothing of it would be backed up`);
     expect(r.stdout).not.toContain('source later');
   });
 
