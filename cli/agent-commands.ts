@@ -101,12 +101,16 @@ export function registerAgentCommands(program: Command): void {
     .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
-      await checkSitePaths(config);
+      // No sources: a standby site's configuration, for the restore, snapshots and backups commands.
+      const standby = config.sources.length === 0;
+      await checkSitePaths(config, { standby });
       // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
-      const store = await storeProblem(config);
+      const store = await storeProblem(config, process.env, { standby });
       if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
-      process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
-      process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : 'store: it answers and takes this agent\'s credentials\n');
+      if (standby) process.stdout.write(`configuration ${opts.config} is valid for the restore, snapshots and backups commands of site ${config.site} (no sources: a standby site; the agent itself does not run it), state in ${config.state}\n`);
+      else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
+      const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
+      process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
       for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
       const hook = alertCommandProblem(config.alerts.command);
       if (hook) process.stdout.write(`warning: alerts.command: ${hook}\n`);

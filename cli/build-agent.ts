@@ -2,6 +2,7 @@ import { readFileSync, statSync, mkdirSync, accessSync, constants } from 'node:f
 import nodePath, { type PlatformPath } from 'node:path';
 import { ConfigError, NotFoundError, messageOf } from '../core/errors.ts';
 import { heartbeatPrefix } from '../core/fleet.ts';
+import { sitePrefix } from '../core/layout.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { batchDepthProblem } from '../agent/sources/scan.ts';
 import { hasExtension } from '../agent/sources/recordings.ts';
@@ -103,9 +104,9 @@ function fileProblem(error: unknown): string {
  * that is gone (an unmounted share) is that source's problem, alerted by every pass while the
  * other sources ship, not a reason to ship none of them.
  */
-export async function checkSitePaths(config: AgentConfig, options: { sources?: boolean } = {}): Promise<void> {
+export async function checkSitePaths(config: AgentConfig, options: { sources?: boolean; standby?: boolean } = {}): Promise<void> {
   const problems: string[] = [];
-  if (config.sources.length === 0) problems.push('sources: the agent needs at least one source to ship (a configuration without sources serves the restore, snapshots and backups commands, as at a standby site)');
+  if (config.sources.length === 0 && !options.standby) problems.push('sources: the agent needs at least one source to ship (a configuration without sources serves the restore, snapshots and backups commands, as at a standby site)');
   try {
     const st = statSync(config.state, { throwIfNoEntry: false });
     if (st && !st.isDirectory()) problems.push(`state: ${config.state} exists and is not a directory`);
@@ -147,7 +148,7 @@ const WINDOWS_HINT = ' (it looks like a Windows path: on this host give the dire
  * the endpoint answered and took the credentials; any other answer is the problem, named. A
  * configuration with no cloud and no local cloud running is not checked (undefined).
  */
-export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined | 'not checked'> {
+export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, options: { standby?: boolean } = {}): Promise<string | undefined | 'not checked'> {
   let store: BlobStore;
   try {
     store = buildStore(config).store;
@@ -156,7 +157,9 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
     throw error;
   }
   try {
-    await store.get(`${heartbeatPrefix(config.site)}ferry-agent-check.json`);
+    // A standby reads the site's manifests (restore, snapshots, backups); an agent its own heartbeats.
+    if (options.standby) for await (const _ of store.list(sitePrefix('manifests', config.site), { pageSize: 1 })) break;
+    else await store.get(`${heartbeatPrefix(config.site)}ferry-agent-check.json`);
     return undefined;
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;

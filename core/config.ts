@@ -116,14 +116,20 @@ export const cloudSchema = z
      */
     writeOnce: z.boolean().optional(),
     credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
-    /** The site's Step Functions activity: the agent polls it for backup-window jobs (no inbound connection). */
-    activity: z
-      .object({
-        arn: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:activity:[\w-]{1,80}$/, 'must be an activity ARN'),
-        endpoint: z.string().url().optional(),
-      })
-      .strict()
-      .optional(),
+    /**
+     * The site's Step Functions activity (the stack's `ActivityArn{site}` output): the agent polls
+     * it for backup-window jobs (no inbound connection). `activity: ARN` is short for `{ arn: ARN }`.
+     */
+    activity: z.preprocess(
+      (v) => (typeof v === 'string' ? { arn: v } : v),
+      z
+        .object({
+          arn: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:activity:[\w-]{1,80}$/, 'must be an activity ARN'),
+          endpoint: z.string().url().optional(),
+        })
+        .strict()
+        .optional(),
+    ),
   })
   .strict();
 export type CloudConfig = z.infer<typeof cloudSchema>;

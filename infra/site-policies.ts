@@ -126,7 +126,11 @@ function replayThroughUrl(replayArn: string): iam.PolicyStatement[] {
   ];
 }
 
-/** The routes of one site a compliance officer uses: search, one entry, recall, the file-share snapshots, the audit view; and replay. */
+/**
+ * The routes of one site a compliance officer uses: search, one entry, recall, the file-share
+ * snapshots, the audit view, legal holds and cases (`ferry hold …`, `ferry case create|show|add`;
+ * every change audited as the caller); and replay.
+ */
 export function officerStatements(site: string, entry: SiteEntryPoints): iam.PolicyStatement[] {
   const base = `/sites/${site}/recordings`;
   return [
@@ -140,6 +144,19 @@ export function officerStatements(site: string, entry: SiteEntryPoints): iam.Pol
         entry.invokeArn('GET', `/sites/${site}/snapshots`),
         // The audit view of the site (functions/catalogue): who searched, listened, downloaded, held, exported, recalled.
         entry.invokeArn('GET', `/sites/${site}/audit`),
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'SiteHoldsAndCases',
+      actions: ['execute-api:Invoke'],
+      resources: [
+        entry.invokeArn('GET', `/sites/${site}/holds`),
+        entry.invokeArn('POST', `/sites/${site}/holds`),
+        entry.invokeArn('POST', `/sites/${site}/holds/release`),
+        entry.invokeArn('GET', `/sites/${site}/cases`),
+        entry.invokeArn('GET', `/sites/${site}/cases/*`),
+        entry.invokeArn('POST', `/sites/${site}/cases`),
+        entry.invokeArn('POST', `/sites/${site}/cases/*/calls`),
       ],
     }),
     ...replayThroughUrl(entry.replayArn),

@@ -48,6 +48,9 @@ describe('agent config', () => {
   it('accepts the site activity the agent polls for backup windows', () => {
     const c = parseAgentConfig(`${good}cloud: { bucket: ferry-data, activity: { arn: "arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a" } }\n`);
     expect(c.cloud?.activity?.arn).toBe('arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a');
+    // The output's ARN written as the value, as deploy.md shows it, is the same.
+    const short = parseAgentConfig(`${good}cloud: { bucket: ferry-data, activity: "arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a" }\n`);
+    expect(short.cloud?.activity).toEqual({ arn: 'arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a' });
   });
 
   it('lists every problem of every source with its path', () => {

@@ -134,6 +134,17 @@ describe("site-a's officer role", () => {
     expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn('GET', '/sites/site-a/artefacts') })).toBe(false);
   });
 
+  it("places and releases legal holds and opens and fills cases of site-a on the API, nothing of site-b's; the DR role none", () => {
+    const p = rolePolicies(site('site-a').officerRole);
+    const dr = rolePolicies(site('site-a').drRole);
+    const routes: ['GET' | 'POST', string][] = [['GET', 'holds'], ['POST', 'holds'], ['POST', 'holds/release'], ['GET', 'cases'], ['GET', 'cases/C-1'], ['POST', 'cases'], ['POST', 'cases/C-1/calls']];
+    for (const [method, path] of routes) {
+      expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn(method, `/sites/site-a/${path}`) }), `${method} ${path}`).toBe(true);
+      expect(isAllowed(p, { action: 'execute-api:Invoke', resource: apiArn(method, `/sites/site-b/${path}`) }), `${method} site-b ${path}`).toBe(false);
+      expect(isAllowed(dr, { action: 'execute-api:Invoke', resource: apiArn(method, `/sites/site-a/${path}`) }), `DR ${method} ${path}`).toBe(false);
+    }
+  });
+
   it("replays through site-a's replay URL with both Function URL actions, not site-b's, never a direct invoke", () => {
     const p = rolePolicies(site('site-a').officerRole);
     const own = `${replayFunction()}:site-site-a`;

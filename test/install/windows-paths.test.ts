@@ -69,10 +69,12 @@ describe('Windows paths in the agent config', () => {
     expect(controlCharacterProblems(parseAgentConfig(YAML, CONFIG_FILE))).toEqual([]);
   });
 
-  it('accepts the configuration docs/install-windows.md shows, with its paths as written', () => {
+  it('accepts the configuration docs/install-windows.md shows, with its paths as written, the OCS meeting-content share as a tree source', () => {
     const doc = readFileSync(join(import.meta.dirname, '../../docs/install-windows.md'), 'utf8');
     const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
     const parsed = parseAgentConfig(yaml, CONFIG_FILE);
+    // A share of folders: an archive source takes only the files directly in its path (none there).
+    expect(parsed.sources.map((s) => `${s.name}:${s.type}`)).toEqual(['meetings:tree', 'ocs-sql:rotated', 'rostrvm-archive:archive']);
     expect(controlCharacterProblems(parsed)).toEqual([]);
     expect(relativePathProblems(yaml, win32.isAbsolute)).toEqual([]);
     expect(resolveConfigPaths(parsed, CONFIG_FILE, win32).sources.map((s) => s.path)).toEqual(['\\\\ocs-fs01\\MeetingContent\\', 'D:\\Backups\\OCS', 'D:\\rostrvm\\archive']);

@@ -27,8 +27,8 @@ const clouds: LocalCloud[] = [];
 let snapshot: DeploymentSnapshot;
 
 type Caller = { accessKeyId: string; secretAccessKey: string };
-const api = (cloud: LocalCloud, as: Caller, path: string, method: 'GET' | 'POST' = 'GET') =>
-  signedFetch(`${cloud.apiUrl}${path}`, { service: 'execute-api', region: cloud.region, credentials: as, method });
+const api = (cloud: LocalCloud, as: Caller, path: string, method: 'GET' | 'POST' = 'GET', body?: unknown) =>
+  signedFetch(`${cloud.apiUrl}${path}`, { service: 'execute-api', region: cloud.region, credentials: as, method, ...(body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }) });
 const replay = (cloud: LocalCloud, as: Caller, f: PackFixture, headers: Record<string, string> = {}) =>
   signedFetch(`${cloud.replayUrl}/sites/${f.manifest.site}/recordings/${f.manifest.members[0]!.rid}/audio`, {
     service: 'lambda',
@@ -155,6 +155,20 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     expect(c.recalls).toEqual([{ site: A, rid, requester: expect.stringMatching(/:role\/.*officer/i) }]);
     expect((await api(c.cloud, c.as(`dr:${A}`), `/sites/${A}/recordings/${rid}/recall`, 'POST')).status).toBe(403);
     expect(c.recalls).toHaveLength(1);
+  });
+
+  it("lets a site's officer place a legal hold and open a case at its own site (as `ferry hold place` and `ferry case create` do), not at another", async () => {
+    const officer = c.as(`officer:${A}`);
+    const rid = c.packs[A]!.manifest.members[0]!.rid;
+    const held = await api(c.cloud, officer, `/sites/${A}/holds`, 'POST', { rid, reason: 'court order 9/2026' });
+    expect(held.status).toBe(201);
+    expect((await api(c.cloud, officer, `/sites/${A}/holds`)).status).toBe(200);
+    expect((await api(c.cloud, officer, `/sites/${A}/holds/release`, 'POST', { rid, reason: 'case closed' })).status).toBe(200);
+    const opened = await api(c.cloud, officer, `/sites/${A}/cases`, 'POST', { name: 'SAR 9', reason: 'subject access request' });
+    expect(opened.status).toBe(201);
+    const other = await api(c.cloud, officer, `/sites/${B}/holds`, 'POST', { rid: c.packs[B]!.manifest.members[0]!.rid, reason: 'x' });
+    expect(other.status).toBe(403);
+    expect((await api(c.cloud, officer, `/sites/${B}/cases`)).status).toBe(403);
   });
 
   it("records a hold and its release placed through the holds API in the site's audit chain, as the caller's role", async () => {
