@@ -6,7 +6,7 @@
 // and plays each call from a short-lived presigned link to the replay endpoint that the API
 // mints for the session (GET local/replay-link).
 
-import { durationText, isoFromLocal, localText, zoneName } from './shared.js';
+import { durationText, isoFromLocal, localText, setSummary, zoneName } from './shared.js';
 
 const PAGE_SIZE = 25;
 const $ = (id) => document.getElementById(id);
@@ -183,7 +183,7 @@ async function play(site, entry, row) {
   row.setAttribute('aria-current', 'true');
   const meta = entry.meta ?? {};
   $('player-title').textContent = `Call ${meta.callId ?? entry.rid}`;
-  $('player-details').textContent = [localText(entry.start), meta.agent, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, durationText(entry)].filter(Boolean).join(' · ');
+  setSummary($('player-details'), { start: localText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [durationText(entry)] });
   let listen;
   let save;
   try {

@@ -7,7 +7,7 @@
 import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
 import { $, busy, clearError, el, followDownload, notify, required, showError, timeEl, whenText } from './console-ui.js';
-import { durationText, localText } from './shared.js';
+import { durationText, localText, setSummary } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
 const LINK_REUSE_MS = 240_000;
@@ -69,10 +69,17 @@ async function mint(kind) {
 async function play() {
   clearError();
   const audio = $('audio');
+  // Paused part-way through this call: Play goes on from there (a new link would start at 0:00, and be a second listen).
+  const at = audio.getAttribute('src') && !audio.ended && !audio.error ? audio.currentTime : 0;
+  if (at > 0 && Date.now() - call.mintedAt < LINK_REUSE_MS) {
+    await audio.play().catch(() => undefined);
+    return;
+  }
   try {
     const link = await busy($('play'), 'Asking for a play link…', () => mint('play'));
     call.mintedAt = Date.now();
     audio.src = link.url;
+    if (at > 0) audio.currentTime = at;
     await audio.play().catch(() => undefined); // autoplay may be refused; the controls remain
   } catch (error) {
     showError(refusalText('The play link', error));
@@ -109,9 +116,16 @@ function audioFailed() {
   const audio = $('audio');
   if (!audio.getAttribute('src')) return;
   const archived = call.entry?.archive && call.entry.archive.state !== 'online' && call.entry.archive.state !== 'restored';
+  // The browser says "format error" for a link refused or not reached as well as for audio it cannot decode: say what it may be.
+  const why = {
+    1: 'the playback was stopped',
+    2: 'the replay endpoint could not be reached, or the transfer broke off',
+    3: 'this browser could not decode the audio',
+    4: 'the replay link was refused or could not be reached (or this browser cannot play the format)',
+  }[audio.error?.code];
   showError(archived
     ? 'This call is in the archive tier: it cannot be played until a recall makes it available.'
-    : `The recording could not be played${audio.error?.message ? ` (${audio.error.message})` : ''}. Press Play again for a new link; if the call is in the archive tier, request a recall.`);
+    : `The recording could not be played${why ? `: ${why}` : ''}${audio.error?.message ? ` (the browser says: ${audio.error.message})` : ''}. Press Play again for a new link; if the call is in the archive tier, request a recall.`);
 }
 
 /** The open call as the officer knows it: its call id, else its recording id. */
@@ -346,7 +360,7 @@ export async function openCall(ctx, rid) {
   call.entry = entry;
   const meta = entry.meta ?? {};
   $('call-title').textContent = `Call ${meta.callId ?? entry.rid}`;
-  $('call-summary').textContent = [localText(entry.start), meta.agent, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, meta.direction, durationText(entry)].filter(Boolean).join(' · ');
+  setSummary($('call-summary'), { start: localText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [meta.direction, durationText(entry)] });
   $('sha256').textContent = entry.sha256;
   renderRecord(entry);
   $('call-loading').hidden = true;

@@ -73,15 +73,41 @@ function show(view) {
     else link.removeAttribute('aria-current');
     link.href = `#${new URLSearchParams({ site: currentSite(), view: link.dataset.view })}`;
   }
+  // Back to the calls found of the site the call is of, not the officer's first site.
+  $('back-to-search').href = `#${new URLSearchParams({ site: currentSite(), view: 'search' })}`;
+  document.title = `${VIEW_TITLES[view] ?? 'Ferry'} — Ferry compliance console`;
+}
+
+const VIEW_TITLES = { signin: 'Sign in', newpw: 'New password', search: 'Search calls', call: 'Call', cases: 'Cases', audit: 'Audit trail' };
+/** The heading a view change moves the keyboard focus to, so that keyboard and screen-reader users know where they are. */
+const VIEW_HEADINGS = { search: 'results-title', call: 'call-title', cases: 'cases-title', audit: 'audit-title' };
+
+function focusView(view) {
+  const heading = VIEW_HEADINGS[view] && $(VIEW_HEADINGS[view]);
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: false });
 }
 
 // ---- 1. sign in, set a new password, sign out, expiry ----
 
-function signOut(message) {
+/**
+ * Back to sign-in. `forgetWork` (the officer pressed Sign out): the address (the call open) and
+ * every field typed (filters, reasons) go too, so the next officer at the desk starts from
+ * nothing and nothing is opened or searched in their name. A session that expired keeps them:
+ * the same officer signs in again and is back where they were.
+ */
+function signOut(message, { forgetWork = false } = {}) {
   forgetSession();
+  if (forgetWork) {
+    history.replaceState(null, '', `${location.pathname}${location.search}`);
+    for (const form of document.querySelectorAll('form')) form.reset();
+    $('selection-reason').value = '';
+    $('selection-case').value = '';
+  }
   clearTimeout(state.expiryTimer);
   state.search = undefined;
-  state.selected.clear();
+  clearSelection();
   clearResults();
   forgetAudit();
   const audio = $('audio');
@@ -193,9 +219,23 @@ function readSearch() {
 function toggleSelected(entry, on) {
   if (on) state.selected.set(entry.rid, entry);
   else state.selected.delete(entry.rid);
+  showSelection();
+}
+
+/** The selection's legend: how many calls, and how many of them are not on the page shown (an export takes them all). */
+function showSelection() {
   const n = state.selected.size;
-  $('selected-count').textContent = n === 0 ? 'No calls selected' : `${n} call${n === 1 ? '' : 's'} selected`;
+  const onPage = new Set((state.search?.items ?? []).map((e) => e.rid));
+  const elsewhere = [...state.selected.keys()].filter((rid) => !onPage.has(rid)).length;
+  $('selected-count').textContent = n === 0 ? 'No calls selected' : `${n} call${n === 1 ? '' : 's'} selected${elsewhere ? ` (${elsewhere} not on this page)` : ''}`;
   $('selection').disabled = n === 0;
+}
+
+/** Unticks every call: a new search, a finished export or addition, the button, a sign-out, another site. */
+function clearSelection() {
+  state.selected.clear();
+  for (const box of $('results').querySelectorAll('tbody input[type=checkbox]')) box.checked = false;
+  showSelection();
 }
 
 function addRow(entry) {
@@ -257,6 +297,7 @@ function renderResults() {
   $('page-label').textContent = items.length ? `Page ${index + 1}` : '';
   $('prev').disabled = index === 0;
   $('next').disabled = !more;
+  showSelection();
 }
 
 /** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */
@@ -280,6 +321,8 @@ function submitSearch(event) {
     showError(error.message);
     return Promise.resolve();
   }
+  // A new search starts a new selection: calls ticked for another customer must not ride along into this one's export.
+  if (event) clearSelection();
   state.search = { site: currentSite(), params, cursors: [null], index: 0, items: [] };
   return loadSearchPage(0);
 }
@@ -293,6 +336,8 @@ async function render() {
   }
   const r = route();
   const site = r.site ?? state.sites[0];
+  // An officer with no site has nothing to search (the form would only earn a 404).
+  $('search').hidden = !site;
   if (!site) {
     show('search');
     showError('Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>).');
@@ -309,13 +354,15 @@ async function render() {
   clearError();
   const view = VIEWS.includes(r.view) && r.view !== 'signin' && r.view !== 'newpw' ? r.view : 'search';
   // A notice belongs to the view it was given in.
+  const changed = view !== state.view || (view === 'call' && r.rid !== state.rid);
   if (view !== state.view) notify('');
   state.view = view;
+  state.rid = r.rid;
   show(view);
+  if (changed) focusView(view);
   if (view === 'search') {
     if (!state.search || state.search.site !== site) {
-      state.selected.clear();
-      toggleSelected({}, false);
+      clearSelection();
       await submitSearch();
     }
     void loadCaseOptions(ctx, $('selection-case'));
@@ -328,8 +375,25 @@ function wire() {
   $('zone').textContent = zoneName();
   $('signin').addEventListener('submit', (e) => void submitSignIn(e));
   $('newpw').addEventListener('submit', (e) => void submitNewPassword(e));
-  $('sign-out').addEventListener('click', () => signOut('You signed out.'));
-  $('site').addEventListener('change', () => navigate({ site: $('site').value, view: route().view === 'call' ? 'search' : route().view }));
+  $('sign-out').addEventListener('click', () => signOut('You signed out.', { forgetWork: true }));
+  // A site is opened (and its search audited) when the officer chooses it: a click, or Enter or
+  // leaving the list after moving through it with the arrow keys, which fire \`change\` at every site passed over.
+  const select = $('site');
+  let keyed = false;
+  const openSite = () => {
+    keyed = false;
+    if (select.value !== currentSite()) navigate({ site: select.value, view: route().view === 'call' ? 'search' : route().view });
+  };
+  select.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') openSite();
+    else if (e.key.startsWith('Arrow') || e.key === 'Home' || e.key === 'End' || e.key === 'PageUp' || e.key === 'PageDown' || e.key.length === 1) keyed = true;
+  });
+  select.addEventListener('change', () => {
+    if (!keyed) openSite();
+  });
+  select.addEventListener('blur', () => {
+    if (keyed) openSite();
+  });
   $('search').addEventListener('submit', (e) => void submitSearch(e));
   $('search').addEventListener('reset', (e) => {
     e.preventDefault();
@@ -338,8 +402,27 @@ function wire() {
     $('sort').value = '';
     clearError();
   });
-  $('prev').addEventListener('click', () => void loadSearchPage(state.search.index - 1));
-  $('next').addEventListener('click', () => void loadSearchPage(state.search.index + 1));
+  // The pager's buttons are disabled while a page loads, which drops the keyboard focus: it is
+  // given back to the same button, or to the results' heading when that button is now disabled.
+  const page = (button, delta) =>
+    void loadSearchPage(state.search.index + delta).then(() => {
+      if (document.activeElement !== document.body) return;
+      if (!button.disabled) button.focus();
+      else focusView('search');
+    });
+  $('prev').addEventListener('click', () => page($('prev'), -1));
+  $('next').addEventListener('click', () => page($('next'), 1));
+  $('clear-selection').addEventListener('click', () => {
+    clearSelection();
+    $('results-title').tabIndex = -1;
+    $('results-title').focus();
+  });
+  $('selection-reason').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      $('export-selected').click();
+    }
+  });
   $('add-selected').addEventListener('click', () => void addSelectedToCase());
   $('export-selected').addEventListener('click', () => {
     clearError();
@@ -351,6 +434,8 @@ function wire() {
       return;
     }
     const rids = ctx.selectedRids();
+    clearSelection();
+    $('selection-reason').value = '';
     navigate({ view: 'cases' });
     void ctx.startExport({ rids, reason });
   });
@@ -368,6 +453,7 @@ async function addSelectedToCase() {
   try {
     const rids = ctx.selectedRids();
     await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids } });
+    clearSelection();
     notify(`${rids.length} call${rids.length === 1 ? '' : 's'} added to case ${caseId}.`);
   } catch (error) {
     showError(refusalText(`Adding calls to case ${caseId}`, error));

@@ -35,3 +35,20 @@ export function isoFromLocal(label, value) {
   if (Number.isNaN(date.getTime())) throw new Error(`${label} is not a valid date and time.`);
   return date.toISOString();
 }
+
+/**
+ * A call's summary line (`start · agent · caller → called · …`) in `node`, each value in a
+ * `<bdi>` of its own and the numbers left to right: an agent's name in Arabic or Hebrew would
+ * otherwise turn the digits after it around, and show the call from the called number to the
+ * caller. The text is the same as the values joined by ` · `.
+ */
+export function setSummary(node, { start, agent, caller, called, rest = [] }) {
+  const isolated = (text, dir) => {
+    const b = document.createElement('bdi');
+    b.textContent = text;
+    if (dir) b.dir = dir;
+    return b;
+  };
+  const parts = [[isolated(start)], ...(agent ? [[isolated(agent)]] : []), [isolated(caller ?? '?', 'ltr'), ' → ', isolated(called ?? '?', 'ltr')], ...rest.filter(Boolean).map((v) => [isolated(v)])];
+  node.replaceChildren(...parts.flatMap((p, i) => (i === 0 ? p : [' · ', ...p])));
+}

@@ -334,7 +334,18 @@ describe('compliance console in Chromium', () => {
     expect(audioRequests.some((r) => r.range?.startsWith('bytes=') && r.status === 206)).toBe(true);
     // A seek past what was buffered asks for a range that does not start at 0.
     expect(audioRequests.some((r) => /^bytes=[1-9]\d*-/.test(r.range ?? '') && r.status === 206)).toBe(true);
-    // Play again: a new link.
+    // Play after a pause goes on from where it stopped, on the same link (not from 0:00, not a second listen).
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await expect.poll(() => page.$eval('#audio', (el) => !(el as HTMLAudioElement).paused)).toBe(true);
+    expect(await page.$eval('#audio', (el) => (el as HTMLAudioElement).currentTime)).toBeGreaterThan(played.duration - 5);
+    expect(minted).toHaveLength(1);
+    await page.$eval('#audio', (el) => (el as HTMLAudioElement).pause());
+    // A call played to its end plays again from the start on a new link.
+    await page.$eval('#audio', (el) => {
+      const audio = el as HTMLAudioElement;
+      audio.currentTime = audio.duration;
+    });
+    await expect.poll(() => page.$eval('#audio', (el) => (el as HTMLAudioElement).ended)).toBe(true);
     await page.getByRole('button', { name: 'Play', exact: true }).click();
     await expect.poll(() => minted.length).toBe(2);
     await page.$eval('#audio', (el) => (el as HTMLAudioElement).pause());
@@ -718,6 +729,136 @@ describe('compliance console in Chromium', () => {
     } finally {
       await other.close();
     }
+  });
+
+  describe('an officer at a shared desk, with the keyboard, on a phone', () => {
+    const officerAB = { username: 'officer-ab', password: demoPassword(), groups: [siteGroup(OTHER), siteGroup(SITE)] };
+    /** A page of its own (its own tab state), signed in as `who`, at `hash`. */
+    async function freshPage(who: { username: string; password: string }, hash: string, viewport = { width: 1400, height: 900 }): Promise<{ p: Page; close: () => Promise<void> }> {
+      const c = await browser.newContext({ timezoneId: 'Europe/Paris', locale: 'en-GB', viewport });
+      const p = await c.newPage();
+      p.setDefaultTimeout(10_000);
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(consoleUrl(hash));
+      await p.waitForSelector('#signin-view:not([hidden])');
+      await signIn(p, who.username, who.password);
+      await p.waitForFunction(() => (document.getElementById('signin-view') as HTMLElement).hidden);
+      return { p, close: () => c.close() };
+    }
+
+    it('starts a new selection with each search the officer asks for, counts ticked calls not on the page, and clears it with Clear selection and after an export', async () => {
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
+      try {
+        await p.selectOption('#limit', '10');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        await p.locator('#results tbody tr input[type=checkbox]').first().check();
+        expect(await p.textContent('#selected-count')).toBe('1 call selected');
+        await p.getByRole('button', { name: 'Next page' }).click();
+        await searched(p);
+        expect(await p.textContent('#selected-count')).toBe('1 call selected (1 not on this page)');
+        // The keyboard focus stays on the pager's button after the page loaded.
+        expect(await p.evaluate(() => document.activeElement?.id)).toBe((await p.isDisabled('#next')) ? 'results-title' : 'next');
+        // Another customer's search: the call ticked for the first must not ride along.
+        await p.fill('#agent', 'nobody-of-that-name');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        expect(await p.textContent('#selected-count')).toBe('No calls selected');
+        expect(await p.isDisabled('#export-selected')).toBe(true);
+        await p.fill('#agent', '');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        await p.locator('#results tbody tr input[type=checkbox]').nth(1).check();
+        await p.getByRole('button', { name: 'Clear selection' }).click();
+        expect(await p.textContent('#selected-count')).toBe('No calls selected');
+        expect(await p.$$eval('#results tbody input[type=checkbox]', (bs) => bs.filter((b) => (b as HTMLInputElement).checked).length)).toBe(0);
+        await p.locator('#results tbody tr input[type=checkbox]').nth(2).check();
+        await p.fill('#selection-reason', 'SAR 2026/51');
+        await p.press('#selection-reason', 'Enter');
+        await p.waitForSelector('#cases-view:not([hidden])');
+        await p.goBack();
+        await p.waitForSelector('#search-view:not([hidden])');
+        expect(await p.textContent('#selected-count')).toBe('No calls selected');
+        expect(await p.inputValue('#selection-reason')).toBe('');
+      } finally {
+        await close();
+      }
+    });
+
+    it("leads back from a call to the calls found of the call's own site, not the officer's first", async () => {
+      cloud.console.addUser(officerAB);
+      const { p, close } = await freshPage(officerAB, `#site=${SITE}&view=call&rid=${long.rid}`);
+      try {
+        await p.waitForSelector('#call-body:not([hidden])');
+        expect(await p.getAttribute('#back-to-search', 'href')).toBe(`#site=${SITE}&view=search`);
+        expect(await p.title()).toBe('Call — Ferry compliance console');
+        // The keyboard focus is on the call's heading, not lost on the page.
+        expect(await p.evaluate(() => document.activeElement?.id)).toBe('call-title');
+        await p.click('#back-to-search');
+        await p.waitForSelector('#search-view:not([hidden])');
+        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search`);
+      } finally {
+        await close();
+      }
+    });
+
+    it('opens no site while the officer moves through the Site list with the arrow keys (each would be an audited search), and the one chosen with Enter', async () => {
+      const { p, close } = await freshPage(officerAB, `#site=${SITE}&view=search`);
+      try {
+        await searched(p);
+        const asked: string[] = [];
+        p.on('request', (req) => void (/\/recordings(\?|$)/.test(new URL(req.url()).pathname + new URL(req.url()).search.slice(0, 1)) && asked.push(new URL(req.url()).pathname)));
+        const other = (await p.$$eval('#site option', (os) => os.map((o) => (o as HTMLOptionElement).value))).find((v) => v !== SITE)!;
+        await p.focus('#site');
+        await p.keyboard.press(other < SITE ? 'ArrowUp' : 'ArrowDown');
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search`);
+        expect(asked).toEqual([]);
+        await p.keyboard.press('Enter');
+        await expect.poll(() => p.evaluate(() => location.hash)).toBe(`#site=${other}&view=search`);
+      } finally {
+        await close();
+      }
+    });
+
+    it('forgets on Sign out the call open and every field typed: the next officer at the desk starts at an empty search', async () => {
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=call&rid=${long.rid}`);
+      try {
+        await p.waitForSelector('#call-body:not([hidden])');
+        await p.fill('#hold-reason', 'whistleblower complaint, agent F.');
+        await p.getByRole('button', { name: 'Sign out' }).click();
+        await p.waitForSelector('#signin-view:not([hidden])');
+        expect(await p.evaluate(() => location.hash)).toBe('');
+        expect(await p.inputValue('#hold-reason')).toBe('');
+        await signIn(p, cloud.console.demo.username, cloud.console.demo.password);
+        await p.waitForSelector('#search-view:not([hidden])');
+        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search`);
+      } finally {
+        await close();
+      }
+    });
+
+    it("shows who called whom in the call's summary the right way round after an agent name in Arabic, and does not pan sideways to the table's width at 360 px", async () => {
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`, { width: 360, height: 740 });
+      try {
+        await searched(p);
+        // The results' hidden column labels no longer widen the page to the table's width (965 px before); a few pixels of the form's padding remain.
+        expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(370);
+        // A string, so that the test runner leaves the page's own dynamic import alone.
+        const boxes = (await p.evaluate(`(async () => {
+          const { setSummary } = await import('./shared.js');
+          const node = document.createElement('p');
+          document.body.append(node);
+          setSummary(node, { start: '2026-03-27 08:00:00', agent: 'فاطمة الزهراء', caller: '+971501234567', called: '+442079460000', rest: ['inbound'] });
+          const [caller, called] = [...node.querySelectorAll('bdi[dir=ltr]')].map((b) => b.getBoundingClientRect().left);
+          return { text: node.textContent, caller, called };
+        })()`)) as { text: string; caller: number; called: number };
+        expect(boxes.text).toBe('2026-03-27 08:00:00 · فاطمة الزهراء · +971501234567 → +442079460000 · inbound');
+        expect(boxes.caller).toBeLessThan(boxes.called);
+      } finally {
+        await close();
+      }
+    });
   });
 
   it('raised no page error and broke no CSP rule on the way', () => {
