@@ -95,7 +95,10 @@ export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: 
     const { tar, members } = await buildHeldPack(deps.blobs, old, kept);
     const sha = createHash('sha256').update(tar);
     const hex = sha.copy().digest('hex');
-    await deps.blobs.put(target.packKey, tar, { contentType: 'application/x-tar', sha256: sha.digest('base64'), metadata: { 'copied-from': old.packKey } });
+    // Write-once, as every writer of the bucket (its policy refuses a PutObject without
+    // If-None-Match: *). A copy a crashed purge wrote before its manifest is the same bytes
+    // (the same calls, the same layout): it is checked by its size below, not written again.
+    if (!(await deps.blobs.head(target.packKey))) await deps.blobs.put(target.packKey, tar, { contentType: 'application/x-tar', sha256: sha.digest('base64'), metadata: { 'copied-from': old.packKey }, ifNoneMatch: true });
     const written = await deps.blobs.head(target.packKey);
     if (written?.size !== tar.length) throw new IntegrityError(`copy-out pack ${target.packKey} reads back as ${written?.size ?? 'absent'} bytes, not ${tar.length}: no manifest written`);
     await deps.holder.setLegalHold(target.packKey, true);
@@ -112,7 +115,7 @@ export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: 
       members,
     };
     // Manifest last: until it exists, the copy is not a pack for anyone.
-    await deps.blobs.put(target.manifestKey, serializeManifest(manifest), { contentType: 'application/json', metadata: { 'copied-from': manifestKey } });
+    await deps.blobs.put(target.manifestKey, serializeManifest(manifest), { contentType: 'application/json', metadata: { 'copied-from': manifestKey }, ifNoneMatch: true });
   }
   await deps.holder.setLegalHold(target.packKey, true);
   await deps.holder.setLegalHold(target.manifestKey, true);

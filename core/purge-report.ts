@@ -29,7 +29,7 @@ function planLines(plan: PurgePlanResult): string[] {
     `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}${s.deferred ? `; ${s.deferred} target(s) left for the next purge to keep the plan within Step Functions' state size` : ''}`,
     `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
   ];
-  if (s.copiedOut) lines.push(`  legal hold: ${s.copiedOut} pack(s) whose held calls were copied out to their own held pack, so the rest could go`);
+  if (s.copiedOut) lines.push(`  legal hold: ${s.copiedOut} pack(s) past retention holding held calls, to be copied out to their own held pack so the rest can go (any not copied out are listed under failed)`);
   if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
   if (s.orphans) lines.push(`  ${s.orphans} pack attempt(s) that never got a manifest (past the grace period)`);
   const t = s.trees;
@@ -53,7 +53,9 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   const failedCount = results.reduce((n, r) => n + r.failedCount, 0);
   const details = [...(run.plan ? planLines(run.plan) : []), `  deleted: ${deleted} object(s)`];
   if (retainedCount) details.push(`  skipped (Object Lock, not forced): ${retainedCount}: ${retained.slice(0, 5).map((r) => r.key).join(', ')}${retainedCount > 5 ? ', …' : ''}`);
-  if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`);
+  const failed = results.flatMap((r) => r.failed);
+  if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`, ...failed.slice(0, 5).map((f) => `    ${f.key}: ${f.reason}`), ...(failedCount > 5 ? [`    … and ${failedCount - 5} more (the purge function's log names each)`] : []));
+  const heldKept = failed.filter((f) => /held call\(s\)? not copied out|held calls not copied out/.test(f.reason)).length;
   if (run.error) {
     return {
       outcome: 'FAILED',
@@ -69,7 +71,13 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
       subject: `Ferry ${run.site}: purge ${incomplete ? 'done with skips' : 'done'} - ${deleted} object(s) deleted`,
       what: incomplete ? 'nothing failed for good, but not every planned object could be deleted' : 'nothing (this is the purge report)',
       details,
-      todo: incomplete ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing', 'failed deletions are tried again by the next purge'] : ['nothing'],
+      todo: incomplete
+        ? [
+            ...(heldKept ? [`${heldKept} pack(s) past retention are kept because their held calls are not copied out yet (reasons above): an archived pack is being restored for it, and the first purge after the restore finishes them; if one stays here past two purges, read its reason`] : []),
+            'objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing',
+            'failed deletions are tried again by the next purge',
+          ]
+        : ['nothing'],
     }),
   };
 }

@@ -1,11 +1,12 @@
 import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
-import { messageOf } from './errors.ts';
+import { ArchivedError, messageOf } from './errors.ts';
 import { entriesOf } from './ingest.ts';
 import { isPackManifestKey, packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import { copyOutHeld, type CopyOutDeps, type CopyOutResult } from './copy-out.ts';
 import { heldRids, type HoldStore } from './hold-items.ts';
 import type { LockStore } from './lock.ts';
+import type { ArchiveStore } from './recall.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueStore } from './ports.ts';
@@ -282,7 +283,12 @@ export interface BatchResult {
 
 const LISTED = 20;
 
+/** Days a restored copy of an archived pack stays readable for the copy-out of its held calls. */
+export const COPY_OUT_RESTORE_DAYS = 7;
+
 export interface PurgeDeleteDeps {
+  /** Asks S3 to restore an archived pack whose held calls must be copied out (absent: not asked). */
+  archive?: Pick<ArchiveStore, 'requestRestore'>;
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
   blobs: Pick<BlobStore, 'get' | 'list'>;
@@ -360,6 +366,23 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
 }
 
 /**
+ * Why a pack's held calls were not copied out. A pack past retention is in the archive tier
+ * (the lifecycle moves packs there long before), where the copy-out cannot read it: a restore is
+ * asked for, so that a later purge copies the held calls out and deletes the rest; without it
+ * every purge would fail on the same pack for ever.
+ */
+async function copyOutFailure(deps: PurgeDeleteDeps, key: string, held: number, error: unknown): Promise<string> {
+  if (!(error instanceof ArchivedError)) return `held calls not copied out, pack kept for the next purge: ${messageOf(error)}`;
+  let asked: string;
+  try {
+    asked = deps.archive ? `${(await deps.archive.requestRestore(key, COPY_OUT_RESTORE_DAYS, 'Bulk')) === 'started' ? 'a restore was requested' : 'its restore is under way'} (Bulk, ready within 48 hours, readable ${COPY_OUT_RESTORE_DAYS} days)` : 'no restore could be requested by this purge';
+  } catch (restoreError) {
+    asked = `its restore could not be requested (${messageOf(restoreError)})`;
+  }
+  return `${held} held call(s) not copied out, pack kept past retention: it is in the archive tier (${error.storageClass}); ${asked}: the first purge after the restore copies the held call(s) out and deletes the rest`;
+}
+
+/**
  * Copies the held calls of each `keep` target out to their own held pack, then sets legal
  * hold OFF on the pack they leave (its held calls now live, held, elsewhere). A target whose
  * copy-out failed is not deleted: it is reported failed and the next purge tries again.
@@ -380,7 +403,7 @@ async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch[
       await deps.copyOut.holder.setLegalHold(t.then, false);
       ready.push(t);
     } catch (error) {
-      copyFailed.push({ key: t.key, reason: `held calls not copied out, pack kept for the next purge: ${messageOf(error)}` });
+      copyFailed.push({ key: t.key, reason: await copyOutFailure(deps, t.key, t.keep.length, error) });
     }
   }
   return { ready, copies, copyFailed };

@@ -76,7 +76,7 @@ export class SiteAccess extends Construct {
     for (const statement of drStatements) this.drRole.addToPolicy(statement);
 
     this.officerRole = new iam.Role(this, 'OfficerRole', {
-      description: `Ferry compliance officer of site ${site.name}: search, replay and recall its recordings`,
+      description: `Ferry compliance officer of site ${site.name}: search, replay and recall its recordings; legal holds and cases`,
       // Nobody listed: principals of this account tagged ferry-officer-site={site} (and allowed sts:AssumeRole) may use it.
       assumedBy:
         site.officers.length > 0
@@ -100,6 +100,9 @@ export class SiteAccess extends Construct {
     const officerWhy = `the officer of site ${site} reads or recalls any recording of that site and of no other`;
     acknowledgeWildcardResource(this.officerRole, entry.invokeArn('GET', `/sites/${site}/recordings/*`), officerWhy);
     acknowledgeWildcardResource(this.officerRole, entry.invokeArn('POST', `/sites/${site}/recordings/*/recall`), officerWhy);
+    const caseWhy = `the officer of site ${site} reads and fills any case of that site (one case id) and of no other; every change is audited as the caller`;
+    acknowledgeWildcardResource(this.officerRole, entry.invokeArn('GET', `/sites/${site}/cases/*`), caseWhy);
+    acknowledgeWildcardResource(this.officerRole, entry.invokeArn('POST', `/sites/${site}/cases/*/calls`), caseWhy);
     const drWhy = `the DR reader of site ${site} plans restores of any source and reads any recording of that site only`;
     for (const path of [`/sites/${site}/recordings/*`, `/sites/${site}/sources/*/restore-plan`]) {
       acknowledgeWildcardResource(this.drRole, entry.invokeArn('GET', path), drWhy);

@@ -1,3 +1,4 @@
+import type { ArchiveStore } from '../../core/recall.ts';
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
@@ -48,6 +49,8 @@ export interface PurgeHandlerDeps {
   catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf'>;
   /** Legal holds: their own records, read by the planner. */
   holds: Pick<HoldStore, 'listHolds'>;
+  /** Restores an archived pack whose held calls must be copied out. */
+  archive?: Pick<ArchiveStore, 'requestRestore'>;
   /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */
   holder: ObjectHolder;
   deleter: ObjectDeleter;

@@ -101,6 +101,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   // manifest (PutObject, ranged GET of the pack), put under legal hold, re-catalogued there; the
   // pack they leave has its legal hold turned OFF only after the copy is verified and catalogued.
   objects(fns.purge, context, 'CopyOutHeldCalls', ['s3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold'], ['recordings', 'manifests'], 'the purge copies held calls of an expiring pack into their own held pack of the same site (checked in code), verified by SHA-256 before the manifest is written');
+  // An expiring pack with held calls is in Deep Archive by then: the purge asks for its restore, and a later purge copies the held calls out.
+  objects(fns.purge, context, 'RestoreHeldPacks', ['s3:RestoreObject'], ['recordings'], 'the purge asks S3 to restore an archived pack past retention whose held calls it must copy out (core/purge.ts copyOutFailure)');
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.

@@ -20,6 +20,8 @@ import { WINDOW_STATES } from '../../infra/workflows/state-names.ts';
 import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
 import { publishPack } from './purge-fixtures.ts';
+import { signedFetch } from '../../adapters/sigv4.ts';
+import type { BlobStore } from '../../core/ports.ts';
 
 // The workflows on the embedded local cloud, through the real SDK everywhere: the workflow
 // functions from their minified bundles (as CDK deploys them), the lock and run records in dynalite, deletions on s3rver, and an agent worker polling the activity
@@ -95,6 +97,36 @@ describe('workflows on the local cloud', () => {
     // The lifecycle moved the young pack to Glacier Instant Retrieval at 30 days: readable at once.
     const recall = await orchestration.workflows.runRecall({ site: SITE, packKey: young.packKey, requester: 'ops' }).done;
     expect(recall.status).toBe('SUCCEEDED');
+  });
+
+  it('purges a pack past retention that holds a call on legal hold: asks for its restore from Deep Archive, then copies the held call out (write-once, under the bucket policy) and deletes the rest', async () => {
+    const now = new Date();
+    // The pack in Deep Archive, where the lifecycle puts every pack long before its retention ends.
+    const archived = Object.create(cloud.blobs) as BlobStore;
+    archived.put = (key, body, options) => cloud.blobs.put(key, body, { ...options, ...(key.endsWith('.tar') ? { storageClass: 'DEEP_ARCHIVE' } : {}) });
+    const pack = await publishPack({ blobs: archived, catalogue: cloud.catalogue }, SITE, now, 'heldpack', [700, 701, 702]);
+    await cloud.drain();
+    const held = pack.manifest.members[1]!.rid;
+    const placed = await signedFetch(`${cloud.apiUrl}/sites/${SITE}/holds`, { service: 'execute-api', region: cloud.region, credentials: cloud.credentials, method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ rid: held, reason: 'litigation 12/2026' }) });
+    expect(placed.status).toBe(201);
+    await cloud.advanceClock(31 * 24 * 3600 * 1000); // past the bucket's default Object Lock retention
+    alerts.length = 0;
+
+    expect((await orchestration.workflows.runPurge().done).status).toBe('SUCCEEDED');
+    expect(await cloud.blobs.head(pack.packKey)).toBeDefined();
+    const first = alerts.at(-1)!;
+    expect(first.message).toContain(`${pack.packKey}: 1 held call(s) not copied out, pack kept past retention: it is in the archive tier (DEEP_ARCHIVE); a restore was requested`);
+    expect(first.message).not.toMatch(/were copied out/);
+
+    await cloud.advanceClock(2 * 24 * 3600 * 1000); // a Bulk restore's 48 hours
+    expect((await orchestration.workflows.runPurge().done).status).toBe('SUCCEEDED');
+    expect(alerts.at(-1)!.message).not.toContain('held call(s) not copied out');
+    expect(await cloud.blobs.head(pack.packKey)).toBeUndefined();
+    const entry = await cloud.catalogue.getRecording(SITE, held);
+    expect(entry?.packKey).toBeDefined();
+    expect(entry!.packKey).not.toBe(pack.packKey);
+    expect(await cloud.blobs.head(entry!.packKey)).toBeDefined();
+    expect(await cloud.catalogue.getRecording(SITE, pack.manifest.members[0]!.rid)).toBeUndefined();
   });
 
   it('retries a busy lock with the LockHeldError retrier of the synthesized definition, then acquires it once freed', async () => {

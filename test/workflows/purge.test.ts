@@ -69,7 +69,7 @@ describe('purge', () => {
     expect(h.alerts[0]).toMatchObject({ severity: 'info', subject: `Ferry ${SITE}: purge done - 16 object(s) deleted` });
     expect(h.alerts[0]!.message).toContain('planned: 2 pack(s), 2 full backup(s), 4 log segment(s)');
     expect(h.alerts[0]!.message).toContain('kept: 2 pack(s) dated before the retention cutoff but holding a younger or held recording (1 only because of a legal hold); 2 full backup(s), 3 log segment(s)');
-    expect(h.alerts[0]!.message).toContain('legal hold: 1 pack(s) whose held calls were copied out to their own held pack, so the rest could go');
+    expect(h.alerts[0]!.message).toContain('legal hold: 1 pack(s) past retention holding held calls, to be copied out to their own held pack so the rest can go (any not copied out are listed under failed)');
     expect(await h.locks.describe(SITE)).toBeUndefined();
   });
 
