@@ -6,6 +6,8 @@ import { artefactEntryOf } from './ingest-artefact.ts';
 import { copyOutHeld, type CopyOutDeps, type CopyOutResult } from './copy-out.ts';
 import { heldRids, type HoldStore } from './hold-items.ts';
 import type { LockStore } from './lock.ts';
+import type { AuditEvent } from './audit-trail.ts';
+import type { Clock } from './clock.ts';
 import type { ArchiveStore } from './recall.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
@@ -287,6 +289,10 @@ const LISTED = 20;
 export const COPY_OUT_RESTORE_DAYS = 7;
 
 export interface PurgeDeleteDeps {
+  /** The site's durable audit trail: one `purge` record per object deleted (absent: not recorded). */
+  audit?: (event: AuditEvent) => void | Promise<void>;
+  /** Dates the audit records (default the system clock). */
+  clock?: Clock;
   /** Asks S3 to restore an archived pack whose held calls must be copied out (absent: not asked). */
   archive?: Pick<ArchiveStore, 'requestRestore'>;
   deleter: ObjectDeleter;
@@ -305,7 +311,8 @@ export interface PurgeDeleteDeps {
  * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
  * so a failure here is retried by the next purge (deleting an absent object is a no-op).
  */
-async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<void> {
+/** Forgets the catalogue entries a deleted object's manifest made; returns the recordings forgotten (none for an artefact). */
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<string[]> {
   const text = await readText(deps.blobs, manifestKey);
   if (isPackManifestKey(manifestKey)) {
     const m = parseManifest(text);
@@ -314,9 +321,34 @@ async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey
     // the catalogue's, and it is still in the bucket).
     const rids = m.members.map((x) => x.rid).filter((rid) => !keep.includes(rid));
     const where = await deps.catalogue.packKeysOf(rids.map((rid) => ({ site, rid })));
-    await deps.catalogue.forgetPack(site, m.packId, rids.filter((rid) => { const at = where.get(recordingLookupKey(site, rid)); return at === undefined || at === m.packKey; }));
-  } else {
-    await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
+    const forgotten = rids.filter((rid) => { const at = where.get(recordingLookupKey(site, rid)); return at === undefined || at === m.packKey; });
+    await deps.catalogue.forgetPack(site, m.packId, forgotten);
+    return forgotten;
+  }
+  await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
+  return [];
+}
+
+/** Who the audit trail names as having deleted what the retention let go. */
+export const PURGE_PRINCIPAL = 'ferry purge (retention)';
+
+/**
+ * One `purge` record of the site's audit trail per object gone with its manifest: the object, the
+ * rule that let it go, and the recordings it took (a pack's calls, by recording id). The trail is
+ * hash-chained and sealed write-once, so that years later "what was deleted, when and why" has an
+ * answer the function's log (kept 90 days) no longer gives.
+ */
+async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; rids: string[] }[]): Promise<void> {
+  if (!deps.audit) return;
+  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  for (const { target, rids } of done) {
+    await deps.audit({
+      at,
+      action: 'purge',
+      site,
+      principal: PURGE_PRINCIPAL,
+      detail: { object: target.key, kind: target.kind, rule: 'retention', ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids } : {}), ...(target.keep?.length ? { keptHeld: target.keep } : {}) },
+    });
   }
 }
 
@@ -327,6 +359,8 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   if (batch.targets.some(isTreeTarget)) {
     const tree = await deleteTreeTargets(deps, site, batch.targets);
     const { deleted, retained, failed, targetsDone } = tree;
+    const gone = new Set(deleted);
+    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, rids: [] })));
     return { index: batch.index, deleted: deleted.length, targetsDone, retained: retained.slice(0, LISTED), retainedCount: retained.length, failed: failed.slice(0, LISTED), failedCount: failed.length };
   }
   const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
@@ -339,9 +373,10 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const gone = new Set(first.deleted);
   const forgetFailed: { key: string; reason: string }[] = [];
   const dependents: string[] = [];
+  const forgotten = new Map<string, string[]>();
   for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
     try {
-      await forgetCatalogued(deps, site, t.then!, t.keep);
+      forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep));
       // Point the kept calls at their copy again, in case the old manifest was ingested once more meanwhile.
       const copy = copies.get(t.key);
       if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids);
@@ -354,10 +389,12 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const secondGone = new Set(second.deleted);
   const retained = [...first.retained, ...second.retained];
   const failed = [...first.failed, ...forgetFailed, ...second.failed];
+  const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then)));
+  await auditPurged(deps, site, done.map((target) => ({ target, rids: forgotten.get(target.key) ?? [] })));
   return {
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,
-    targetsDone: ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then))).length,
+    targetsDone: done.length,
     retained: retained.slice(0, LISTED),
     retainedCount: retained.length,
     failed: failed.slice(0, LISTED),

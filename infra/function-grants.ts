@@ -220,19 +220,31 @@ class Grants {
    * them). No DeleteItem: a function cannot remove a record from the ledger before it is sealed.
    */
   grantAuditTrail(fn: NodejsFunction): void {
-    const { bucketName, table, dataKey } = this.t;
-    const ledger = [`${AUDIT_LEDGER_KEY_PREFIX}*`, `${AUDIT_SEAL_KEY_PREFIX}*`];
-    this.allow(fn, 'AuditChainLedger', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ledger } });
-    this.allow(fn, 'AuditChainHeadKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
-    const records = objectsArn(bucketName, 'audit/');
-    this.allow(fn, 'AppendAuditRecords', ['s3:PutObject'], [records]);
-    this.allow(fn, 'AuditRecordsKey', ['kms:GenerateDataKey', 'kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
-    // The catalogue (IAM route) and the console serve the audit view: they read records too (GET …/audit).
-    const reader = fn === this.fns.catalogue || fn === this.fns.console;
-    if (reader) this.allow(fn, 'ReadAuditRecords', ['s3:GetObject'], [records]);
-    const why = reader
-      ? 'the audit view reads and audited requests append records of any site the caller may see (one object per record, write-once, under Object Lock); it cannot delete them'
-      : 'audited functions append audit records of any site (one object per record, write-once, under Object Lock); they can neither read nor delete them';
-    acknowledgeWildcardResource(fn.role!, records, why);
+    grantAuditChain(fn, this.t, fn === this.fns.catalogue || fn === this.fns.console);
   }
+}
+
+/**
+ * What appending to the durable audit trail takes: the ledger's items (conditional PutItem, the
+ * head read), the write-once seal objects under `audit/`, and the data key through both. The
+ * audit view (`reader`) reads the records too. Also granted to the purge, which records every
+ * deletion there.
+ */
+export function grantAuditChain(fn: NodejsFunction, t: Pick<FerryFunctionsProps, 'bucketName' | 'table' | 'dataKey'>, reader = false): void {
+  const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>) => fn.addToRolePolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+  const ledger = [`${AUDIT_LEDGER_KEY_PREFIX}*`, `${AUDIT_SEAL_KEY_PREFIX}*`];
+  allow('AuditChainLedger', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [t.table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ledger } });
+  allow('AuditChainHeadKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+  const records = objectsArn(t.bucketName, 'audit/');
+  allow('AppendAuditRecords', ['s3:PutObject'], [records]);
+  allow('AuditRecordsKey', ['kms:GenerateDataKey', 'kms:Decrypt'], [t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+  // The catalogue (IAM route) and the console serve the audit view: they read records too (GET …/audit).
+  if (reader) {
+    allow('ReadAuditRecords', ['s3:GetObject'], [records]);
+    mayListBucket(fn, t.bucketName);
+  }
+  const why = reader
+    ? 'the audit view reads and audited requests append records of any site the caller may see (one object per record, write-once, under Object Lock); it cannot delete them'
+    : 'audited functions append audit records of any site (one object per record, write-once, under Object Lock); they can neither read nor delete them';
+  acknowledgeWildcardResource(fn.role!, records, why);
 }

@@ -1,4 +1,5 @@
 import type { ArchiveStore } from '../../core/recall.ts';
+import type { Audit } from '../shared/audit.ts';
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
@@ -51,6 +52,8 @@ export interface PurgeHandlerDeps {
   holds: Pick<HoldStore, 'listHolds'>;
   /** Restores an archived pack whose held calls must be copied out. */
   archive?: Pick<ArchiveStore, 'requestRestore'>;
+  /** The site's audit trail: one `purge` record per object deleted. */
+  audit?: Audit;
   /** Legal hold ON on copied-out calls' new pack, OFF on the pack they leave. */
   holder: ObjectHolder;
   deleter: ObjectDeleter;

@@ -16,7 +16,8 @@ import type { ObjectDeleter } from '../../core/purge.ts';
 import type { ArchiveStore } from '../../core/recall.ts';
 import type { RunStore } from '../../core/window.ts';
 import { jsonLog, type Log } from './log.ts';
-import { baseClients, baseEnvSchema, parseEnv } from './deps.ts';
+import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from './deps.ts';
+import type { Audit } from './audit.ts';
 
 // Composition root of the workflow functions (lock, window, purge, recall): reads the
 // environment and builds the clients once per cold start, on the first invocation.
@@ -31,6 +32,8 @@ export interface WorkflowDeps {
   holder: ObjectHolder;
   archive: ArchiveStore;
   statuses: RecallStatusStore;
+  /** The sites' audit trail: the purge records each deletion there. */
+  audit: Audit;
   clock: Clock;
   log: Log;
 }
@@ -42,7 +45,8 @@ const envSchema = baseEnvSchema.extend({
 
 export function loadWorkflowDeps(env: Record<string, string | undefined>): WorkflowDeps {
   const cfg = parseEnv(envSchema, env);
-  const { s3, doc, blobs, catalogue } = baseClients(cfg);
+  const clients = baseClients(cfg);
+  const { s3, doc, blobs, catalogue } = clients;
   const versions = cfg.PURGE_DELETE_VERSIONS === undefined ? cfg.AWS_ENDPOINT_URL_S3 === undefined : cfg.PURGE_DELETE_VERSIONS === 'true';
   return {
     blobs,
@@ -54,6 +58,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     holder: new S3ObjectHolder(s3, cfg.BUCKET),
     archive: new S3ArchiveStore(s3, cfg.BUCKET),
     statuses: new DynamoRecallStatusStore(doc, cfg.TABLE),
+    audit: auditFromEnv(cfg, clients),
     clock: systemClock,
     log: jsonLog,
   };

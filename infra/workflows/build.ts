@@ -1,3 +1,4 @@
+import { grantAuditChain } from '../function-grants.ts';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -54,7 +55,8 @@ function buildFunction(scope: Construct, name: WorkflowFunctionName, context: Wo
     scope,
     id,
     // What functions/shared/workflow-deps.ts reads. Object Lock buckets are versioned: the purge deletes by version.
-    ferryFunctionProps(functionEntry(name), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true' } }),
+    // The purge records every deletion in the sites' durable audit trail (AUDIT_TRAIL=chain).
+    ferryFunctionProps(functionEntry(name), { ...spec, role, logGroup, environment: { BUCKET: context.bucketName, TABLE: context.catalogueTable.tableName, PURGE_DELETE_VERSIONS: 'true', ...(name === 'purge' ? { AUDIT_TRAIL: 'chain' } : {}) } }),
   );
   acknowledge(fn, 'AwsSolutions-L1', undefined, 'runtime pinned to nodejs22.x like every Ferry function: the Node line the handlers and their bundled dependencies are tested on');
   return fn;
@@ -101,6 +103,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   // manifest (PutObject, ranged GET of the pack), put under legal hold, re-catalogued there; the
   // pack they leave has its legal hold turned OFF only after the copy is verified and catalogued.
   objects(fns.purge, context, 'CopyOutHeldCalls', ['s3:GetObject', 's3:PutObject', 's3:PutObjectLegalHold'], ['recordings', 'manifests'], 'the purge copies held calls of an expiring pack into their own held pack of the same site (checked in code), verified by SHA-256 before the manifest is written');
+  // Every deletion, with the recordings it took and why, is a `purge` record of the site's audit trail.
+  grantAuditChain(fns.purge, { bucketName: context.bucketName, table: context.catalogueTable, dataKey: context.dataKey });
   // An expiring pack with held calls is in Deep Archive by then: the purge asks for its restore, and a later purge copies the held calls out.
   objects(fns.purge, context, 'RestoreHeldPacks', ['s3:RestoreObject'], ['recordings'], 'the purge asks S3 to restore an archived pack past retention whose held calls it must copy out (core/purge.ts copyOutFailure)');
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);

@@ -21,6 +21,9 @@ import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
 import { publishPack } from './purge-fixtures.ts';
 import { signedFetch } from '../../adapters/sigv4.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { verifyAuditChain } from '../../core/audit-trail.ts';
+import { readTrail } from '../../cli/audit-commands.ts';
 import type { BlobStore } from '../../core/ports.ts';
 
 // The workflows on the embedded local cloud, through the real SDK everywhere: the workflow
@@ -127,6 +130,19 @@ describe('workflows on the local cloud', () => {
     expect(entry!.packKey).not.toBe(pack.packKey);
     expect(await cloud.blobs.head(entry!.packKey)).toBeDefined();
     expect(await cloud.catalogue.getRecording(SITE, pack.manifest.members[0]!.rid)).toBeUndefined();
+    // The deletion is a record of the site's hash-chained audit trail: the pack, its calls, the held one kept.
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      const ledger = new DynamoAuditLedger(doc, cloud.table);
+      const records = await ledger.records(SITE, 1, Infinity);
+      const purged = records.filter((r) => r.event.action === 'purge' && r.event.detail?.object === pack.packKey);
+      expect(purged).toHaveLength(1);
+      expect(purged[0]!.event).toMatchObject({ principal: 'ferry purge (retention)', detail: { kind: 'pack', manifest: pack.manifestKey, recordings: 2, keptHeld: [held] } });
+      expect([...(purged[0]!.event.detail!.rids as string[])].sort()).toEqual([pack.manifest.members[0]!.rid, pack.manifest.members[2]!.rid].sort());
+      expect(verifyAuditChain(SITE, await readTrail(cloud.blobs, SITE), await ledger.head(SITE), records)).toMatchObject({ ok: true });
+    } finally {
+      client.destroy();
+    }
   });
 
   it('retries a busy lock with the LockHeldError retrier of the synthesized definition, then acquires it once freed', async () => {
