@@ -118,7 +118,9 @@ export function planBinlog(source: BinlogSourceConfig, basename: string, files: 
   if (source.partialIntervalSeconds > 0 && active.sequence === closedBelow) {
     const last = ledger.lastPartial(active.name);
     const grown = active.size > (last?.size ?? 0);
-    const due = !last || nowMs - Date.parse(last.at) >= source.partialIntervalSeconds * 1000;
+    // A last partial dated ahead of the clock (the clock was fast, then set right) holds nothing back.
+    const since = last ? nowMs - Date.parse(last.at) : Infinity;
+    const due = since < 0 || since >= source.partialIntervalSeconds * 1000;
     if (grown && due) ready.push(work(active, true, segments.length - 1));
   }
   return { ready, waiting, active, gaps };

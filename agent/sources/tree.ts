@@ -107,9 +107,13 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     deps.log.error('source cannot be scanned', { source: source.name, path: source.path, problem: unreadable });
     return { status: status(unreadable), manifests: [], bytes: 0, failed: 0 };
   }
-  if (last && now.getTime() - Date.parse(last.takenAt) < source.everySeconds * 1000) {
+  // A last snapshot dated ahead of the clock (taken while the clock was fast, since set right)
+  // is no reason to wait: the wait would last as long as the clock was ahead, with no word.
+  const sinceLast = last ? now.getTime() - Date.parse(last.takenAt) : Infinity;
+  if (sinceLast >= 0 && sinceLast < source.everySeconds * 1000) {
     return { status: status(), manifests: [], bytes: 0, failed: 0 };
   }
+  if (sinceLast < 0) deps.log.warn('last snapshot is dated ahead of the clock (the clock was fast and was set right): taking a snapshot now', { source: source.name, lastTakenAt: last!.takenAt });
   try {
     const started = performance.now();
     const { manifest, manifestKey, readAhead } = await takeTreeSnapshot({ ...deps, source, retryDelayMs: deps.retryDelayMs });

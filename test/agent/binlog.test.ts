@@ -111,6 +111,21 @@ describe('binlog source', () => {
     h.agent.close();
   });
 
+  it('does not hold the next partial back behind one dated ahead of the clock (the clock was a day fast, then set right)', async () => {
+    const site = binlogSite();
+    const clock = new ManualClock(new Date((T0 + 1000) * 1000 + 86_400_000));
+    writeSegment(site.root, 1);
+    writeSegment(site.root, 2, { active: true, events: 2 });
+    writeIndex(site.root, [1, 2]);
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    await h.agent.cycle(); // the partial is dated a day ahead
+    clock.set(new Date((T0 + 1000) * 1000)); // NTP sets the clock right
+    writeSegment(site.root, 2, { active: true, events: 4 });
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    h.agent.close();
+  });
+
   it('ships the active segment as partials at most every interval while it grows, then the final once it closes', async () => {
     const site = binlogSite();
     const clock = new ManualClock(new Date((T0 + 1000) * 1000));

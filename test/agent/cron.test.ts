@@ -325,6 +325,25 @@ describe('a tree source whose include takes nothing', () => {
   });
 });
 
+describe('a tree source after the clock was fast', () => {
+  it('takes the next snapshot when the last is dated ahead of the clock (set right since), not a day later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-tree-ahead-'));
+    mkdirSync(join(dir, 'share'));
+    writeFileSync(join(dir, 'share', 'a.txt'), 'one');
+    const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: share, type: tree, path: ${join(dir, 'share')}, everySeconds: 86400 }\n`);
+    const store = new MemoryBlobStore();
+    const real = new Date();
+    const clock = new ManualClock(new Date(real.getTime() + 86_400_000));
+    expect((await cronPass(config, store, [], clock)).report.manifests).toHaveLength(1);
+    clock.set(real); // NTP sets the clock right
+    writeFileSync(join(dir, 'share', 'b.txt'), 'two');
+    expect((await cronPass(config, store, [], clock)).report.manifests).toHaveLength(1);
+    // and then waits its interval again, from the snapshot just taken
+    clock.advance(60_000);
+    expect((await cronPass(config, store, [], clock)).report.manifests).toHaveLength(0);
+  });
+});
+
 describe('two agents configured as one site', () => {
   it("each alerts (critical) that another agent ships as its site, naming the other's host, and the alert resolves once only one writes", async () => {
     const store = new MemoryBlobStore();
