@@ -152,7 +152,7 @@ export class RecordingsWalk {
     const line = next.add(batch, pending);
     if (!line) return undefined;
     this.summary.set(batch, summarize(pending));
-    const work = this.select(scanned);
+    const work = this.select(scanned, before);
     return work ? { batch, oldestMs: work.oldestMs, line, work } : undefined;
   }
 
@@ -173,8 +173,9 @@ export class RecordingsWalk {
     else await this.gone(entry, undefined);
   }
 
-  private select(scanned: ScannedBatch): BatchWork | undefined {
-    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock);
+  private select(scanned: ScannedBatch, before: PendingEntry | undefined): BatchWork | undefined {
+    const seen = new Set(before?.files.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
+    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`));
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
     return selection.ready[0];
@@ -243,7 +244,9 @@ export class RecordingsWalk {
     await this.gone({ batch: item.batch, files: pending }, scanned?.files, 'while shipping');
     // It was closed when the walk saw it: a recorder evicting part of it does not reopen it
     // (the rest ships now, as it would had the pack been under way).
-    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock).ready[0] : undefined;
+    // The walk judged it settled; a file changed since then (not as the view has it) is judged afresh.
+    const asWalked = new Set(pending.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
+    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`)).ready[0] : undefined;
   }
 
   /** A worker finished with `work`: its recordings shipped or lost leave the backlog. */

@@ -36,6 +36,16 @@ export interface Selection {
 /** A file dated this far past the agent's clock says the clocks disagree (it cannot settle until the clock passes it). */
 export const AHEAD_SLACK_MS = 60_000;
 
+/**
+ * How far ahead of the recorder's clock (which dates its files: often a file server's) the
+ * agent's may be without a file still being written passing for settled. A recording younger
+ * than settleSeconds plus this, by the agent's clock, settles only once the recorder's own times
+ * say so (a later file of its batch is settleSeconds newer) or a pass before this one saw it
+ * with the same size and time: a few seconds of skew shipped calls cut short, and catalogued
+ * them beside their whole selves.
+ */
+export const CLOCK_SKEW_ALLOWANCE_MS = 120_000;
+
 export interface SidecarResolver {
   sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined;
 }
@@ -51,6 +61,8 @@ export function selectWork(
   isShipped: (batch: string, file: FileStamp) => boolean,
   resolver: SidecarResolver,
   clock: Clock,
+  /** Whether a pass before this one saw the file with this very size and time (the pending view it left). */
+  seenBefore: (batch: string, file: FileStamp) => boolean = () => false,
 ): Selection {
   const now = clock.now().getTime();
   const ready: BatchWork[] = [];
@@ -75,7 +87,9 @@ export function selectWork(
 
     const newestMs = Math.max(b.dirMtimeMs, ...[...b.files.values()].map((f) => f.mtimeMs));
     const closed = all.length >= source.closeAfterFiles || now - newestMs >= source.quietSeconds * 1000;
-    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= source.settleSeconds * 1000);
+    const settle = source.settleSeconds * 1000;
+    const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
+    const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled));
     if (closed && settled) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
     for (const f of pending) {
       const by = f.mtimeMs - now;

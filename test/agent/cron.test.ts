@@ -1,7 +1,7 @@
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { Observations } from '../../agent/state/observations.ts';
 import { describe, it, expect } from 'vitest';
-import { cpSync, symlinkSync, mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
+import { appendFileSync, cpSync, symlinkSync, mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, writeFileSync, utimesSync, renameSync, existsSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -322,6 +322,29 @@ describe('a tree source whose include takes nothing', () => {
     clock.advance(60_000);
     await cronPass(configOf('Web Components/**'), store, alerts, clock);
     expect(alerts.filter((a) => a.key === 'selects-nothing:meetings').map((a) => a.subject)).toEqual([`source meetings selects none of the files in ${join(dir, 'share')}`, `resolved: source meetings selects none of the files in ${join(dir, 'share')}`]);
+  });
+});
+
+describe("an agent whose clock is ahead of the recorder's", () => {
+  it('never ships a recording the recorder is still writing, cut short, when its clock runs 10 s ahead of the file times; ships it whole once it stops changing', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    writeTree(s.root, 1, 9); // nine finished calls, an hour old
+    const writing = join(s.root, '000001', 'c-last.wav');
+    const real = Date.now();
+    writeFileSync(writing, Buffer.alloc(1000, 1)); // the tenth call, being written now (the recorder's clock)
+    utimesSync(writing, new Date(real), new Date(real));
+    const clock = new ManualClock(new Date(real + 10_000)); // the agent's clock, 10 s ahead
+    expect((await cronPass(s.config, store, [], clock)).report.packs).toBe(0);
+    appendFileSync(writing, Buffer.alloc(1000, 2)); // the call goes on
+    utimesSync(writing, new Date(real + 60_000), new Date(real + 60_000));
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, [], clock)).report.packs).toBe(0);
+    clock.advance(60_000); // the call ended: unchanged since the pass before
+    expect((await cronPass(s.config, store, [], clock)).report).toMatchObject({ packs: 1, recordings: 10 });
+    let members: ReturnType<typeof parseManifest>['members'] = [];
+    for await (const o of store.list('manifests/')) members = parseManifest(await readAll(store, o.key)).members;
+    expect(members.find((m) => m.path === '000001/c-last.wav')?.length).toBe(2000);
   });
 });
 

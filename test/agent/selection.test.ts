@@ -22,14 +22,14 @@ const none = () => false;
 
 describe('batch selection', () => {
   it('ships closed batches oldest first, whatever their names', () => {
-    const scanned = [batch('b', [900, 800, 700]), batch('a', [100, 90, 80]), batch('c', [5000, 4000, 3000])];
+    const scanned = [batch('b', [900, 800, 700]), batch('a', [300, 290, 280]), batch('c', [5000, 4000, 3000])];
     const { ready } = selectWork(source, scanned, none, resolver, new ManualClock(NOW));
     expect(ready.map((w) => w.batch)).toEqual(['c', 'b', 'a']);
   });
 
   it('closes a batch by count, or by quiet time, and waits for files to settle', () => {
     const clock = new ManualClock(NOW);
-    const full = batch('full', [60, 50, 40]); // 3 files = closeAfterFiles
+    const full = batch('full', [260, 250, 240]); // 3 files = closeAfterFiles
     const partialQuiet = batch('quiet', [700, 650]); // 2 files, nothing changed for 650 s > 600
     const partialBusy = batch('busy', [100, 10]); // 2 files, changed 10 s ago
     const settling = batch('settling', [60, 50, 2]); // full, but one file written 2 s ago (< 5 s)
@@ -40,10 +40,29 @@ describe('batch selection', () => {
   });
 
   it('skips what is shipped and pairs recordings with their sidecars', () => {
-    const b = batch('x', [100, 100, 100], { sidecars: true });
+    const b = batch('x', [300, 300, 300], { sidecars: true });
     const { ready } = selectWork(source, [b], (_batch, f) => f.name === 'c0.wav', resolver, new ManualClock(NOW));
     expect(ready[0]?.recordings.map((r) => r.name)).toEqual(['c1.wav', 'c2.wav']);
     expect([...(ready[0]?.sidecars.keys() ?? [])]).toEqual(['c1.wav', 'c2.wav']);
+  });
+
+  it("does not take the recorder's newest file for settled on the agent's clock alone (ahead of the recorder's by seconds): only once a look before saw it unchanged, or a later file of its batch is settleSeconds newer", () => {
+    const clock = new ManualClock(NOW);
+    // A full batch whose last call the recorder is still writing: by the agent's clock (10 s ahead) it is 12 s old.
+    const writing = batch('writing', [200, 150, 12]);
+    expect(selectWork(source, [writing], none, resolver, clock).ready).toEqual([]);
+    // A pass before saw it with this very size and time: the recorder stopped writing it.
+    const last = writing.files.get('c2.wav')!;
+    const seen = (b: string, f: FileStamp) => b === 'writing' && f.name === last.name && f.size === last.size && f.mtimeMs === last.mtimeMs;
+    expect(selectWork(source, [writing], none, resolver, clock, seen).ready.map((w) => w.batch)).toEqual(['writing']);
+    // Seen before, but it grew since: still being written.
+    const grown = batch('writing', [200, 150, 12]);
+    grown.files.set('c2.wav', { ...last, size: last.size + 50 });
+    expect(selectWork(source, [grown], none, resolver, clock, seen).ready).toEqual([]);
+    // Older than settleSeconds plus the clock allowance by the agent's clock: settled.
+    expect(selectWork(source, [batch('old', [400, 300, 130])], none, resolver, clock).ready.map((w) => w.batch)).toEqual(['old']);
+    // settleSeconds 0 asks for no settling at all.
+    expect(selectWork({ ...source, settleSeconds: 0 }, [writing], none, resolver, clock).ready.map((w) => w.batch)).toEqual(['writing']);
   });
 
   it('reports as lost what was pending and disappeared, not what was shipped meanwhile', () => {
