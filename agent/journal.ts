@@ -291,6 +291,16 @@ export class Journal {
     return this.shipped.get(batchKey(source, batch)).has(stampKey(file));
   }
 
+  /**
+   * Whether a file of this name and size was shipped from the batch under another file time: the
+   * same recording, its mtime changed since (a touch, a scanner, a copy back without times).
+   */
+  shippedWithOtherTime(source: string, batch: string, file: FileStamp): boolean {
+    const prefix = `${file.name}\t${file.size}\t`;
+    for (const key of this.shipped.get(batchKey(source, batch))) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** Whether `files` are exactly the files shipped from the batch (one lookup of the batch). */
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
     const shipped = this.shipped.get(batchKey(source, batch));

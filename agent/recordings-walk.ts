@@ -183,7 +183,9 @@ export class RecordingsWalk {
 
   /** The pending files of `entry` not among `present` (undefined: the batch is gone or done) and not shipped are lost. */
   private async gone(entry: PendingEntry, present: ReadonlyMap<string, FileStamp> | undefined, when: 'between passes' | 'while shipping' = 'between passes'): Promise<void> {
-    const files = entry.files.filter((f) => !present?.has(f.name) && !this.isShipped(entry.batch, f)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A file shipped before under another time (its mtime changed, its name and size did not) is offsite: gone, not lost.
+    const offsite = (f: FileStamp) => this.isShipped(entry.batch, f) || this.deps.journal.shippedWithOtherTime?.(this.deps.source.name, entry.batch, f) === true;
+    const files = entry.files.filter((f) => !present?.has(f.name) && !offsite(f)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (files.length > 0) this.lost += await this.deps.lost(entry.batch, files, when);
   }
 

@@ -348,6 +348,27 @@ describe("an agent whose clock is ahead of the recorder's", () => {
   });
 });
 
+describe('a recording whose file time changed after it shipped', () => {
+  it('is not reported lost when the recorder evicts it before it ships again: its name and size were shipped (offsite)', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    writeTree(s.root, 2, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ packs: 2, lost: 0 });
+    // A scanner touches every file: pending again, by their new time.
+    const touched = new Date(clock.now().getTime() - 1000);
+    for (const f of readdirSync(join(s.root, '000001'))) utimesSync(join(s.root, '000001', f), touched, touched);
+    clock.advance(1500);
+    await cronPass(s.config, store, alerts, clock); // seen pending (not settled yet)
+    rmSync(join(s.root, '000001'), { recursive: true }); // the recorder evicts the batch
+    clock.advance(60_000);
+    expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
+    expect(new LossLog(s.config.state).all()).toEqual([]);
+    expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual([]);
+  });
+});
+
 describe('a tree source after the clock was fast', () => {
   it('takes the next snapshot when the last is dated ahead of the clock (set right since), not a day later', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-tree-ahead-'));
