@@ -23,6 +23,34 @@ interface Owner {
   pid: number;
   host: string;
   since: string;
+  /**
+   * The process's start, in clock ticks since boot (/proc/{pid}/stat, Linux): it tells the very
+   * process that took the lock from a later one with its pid, whatever the wall clock did since
+   * (a clock set forward by more than the uptime made a live agent's lock look older than the
+   * boot, and a second agent took the state directory from it).
+   */
+  started?: string;
+}
+
+/** The process's start time in clock ticks since boot, or undefined where /proc cannot say. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (in parentheses, which may hold spaces): state is field 3, starttime field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that took the lock still runs: its pid with the start it recorded, else (no record) the pid alive since the boot. */
+function holds(owner: Owner, now: Date): boolean {
+  if (owner.started !== undefined) {
+    const started = processStart(owner.pid);
+    if (started !== undefined) return started === owner.started;
+  }
+  return alive(owner.pid) && !beforeBoot(owner.since, now);
 }
 
 function alive(pid: number): boolean {
@@ -43,7 +71,8 @@ export class StateLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx');
-        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: now.toISOString() } satisfies Owner));
+        const started = processStart(process.pid);
+        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: now.toISOString(), ...(started ? { started } : {}) } satisfies Owner));
         closeSync(fd);
         return new StateLock(file);
       } catch (error) {
@@ -58,7 +87,7 @@ export class StateLock {
       // Another host's pid cannot be checked from here: a state directory on shared storage stays locked until freed by hand.
       // A lock taken before this machine booted cannot be held by a live process, whatever
       // process now has its pid (after a power cut the lock file is all that is left).
-      if (owner && (owner.host !== hostname() || (alive(owner.pid) && !beforeBoot(owner.since, now)))) {
+      if (owner && (owner.host !== hostname() || holds(owner, now))) {
         throw new StateLockedError(
           `another agent (pid ${owner.pid} on ${owner.host}, since ${owner.since}) is using the state directory ${directory}; ` +
             `run one agent per state directory (a service or a cron job, not both). If no agent is running, remove ${file}.`,
@@ -87,7 +116,7 @@ export function lockHolder(directory: string, now: Date): (Owner & { running?: b
     return undefined;
   }
   if (owner.host !== hostname()) return owner;
-  if (!alive(owner.pid) || beforeBoot(owner.since, now)) return undefined;
+  if (!holds(owner, now)) return undefined;
   return { ...owner, running: true };
 }
 

@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, uptime } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StateLock, StateLockedError, beforeBoot } from '../../agent/state/state-lock.ts';
+import { StateLock, StateLockedError, beforeBoot, processStart } from '../../agent/state/state-lock.ts';
 
 // One agent per state directory: a lock file naming its holder, taken over when the holder is
 // gone. After a power cut only the file is left, and its pid may belong to another process now.
 
-const stateWith = (owner: { pid: number; since: string }) => {
+const stateWith = (owner: { pid: number; since: string; started?: string }) => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-lock-'));
   writeFileSync(join(dir, 'agent.lock'), JSON.stringify({ ...owner, host: hostname() }));
   return dir;
@@ -29,6 +29,20 @@ describe('the state directory lock', () => {
     const lock = StateLock.acquire(mine, now);
     expect(JSON.parse(readFileSync(join(mine, 'agent.lock'), 'utf8'))).toMatchObject({ pid: process.pid });
     lock.release();
+  });
+
+  it("keeps a live agent's lock when the clock is set forward past the machine's uptime (its process start, not the wall clock, tells it apart)", () => {
+    const taken = new Date();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-lock-'));
+    const lock = StateLock.acquire(dir, taken);
+    expect(JSON.parse(readFileSync(join(dir, 'agent.lock'), 'utf8'))).toMatchObject({ pid: process.pid, started: processStart(process.pid) });
+    // NTP steps the clock forward by more than the uptime: by the wall clock the lock predates the boot.
+    const later = new Date(taken.getTime() + uptime() * 1000 + 3600_000);
+    expect(() => StateLock.acquire(dir, later)).toThrow(StateLockedError);
+    lock.release();
+    // A lock whose recorded start is not its pid's (the pid reused by another process) is free.
+    const reused = stateWith({ pid: process.pid, since: taken.toISOString(), started: '1' });
+    StateLock.acquire(reused, taken).release();
   });
 
   it('counts a time as before the boot only past a minute of slack', () => {
