@@ -316,9 +316,16 @@ export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 
   const memory = readJsonFile<HeartbeatMemory>(join(deps.config.state, 'heartbeat.json'));
   if (!memory?.agentId || !memory.lastWritten) return undefined;
   const own = new Set(memory.recent ?? [memory.lastWritten]);
-  const remembered = Date.parse(memory.lastWritten);
+  const now = deps.clock.now().getTime();
+  // The last heartbeat remembered may have been written while the clock ran fast: then the
+  // newest of its own dated at or before now stands for it.
+  const times = [...own].map((at) => Date.parse(at)).filter((t) => t <= now);
+  const remembered = Date.parse(memory.lastWritten) <= now ? Date.parse(memory.lastWritten) : times.length ? Math.max(...times) : -Infinity;
   try {
-    for await (const h of siteHeartbeats(deps.store, deps.config.site, 5, deps.clock.now().getTime())) {
+    for await (const h of siteHeartbeats(deps.store, deps.config.site, 5, now)) {
+      // One this directory wrote while the clock ran fast sorts above everything written since the
+      // clock was set right: passed over, or it would hide a later heartbeat of this agent's.
+      if (own.has(h.at) && h.t > now) continue;
       if (h.t <= remembered || own.has(h.at)) return undefined;
       // This agent's id, wherever its state directory is now (a rebuilt host may lay it out anew).
       const heartbeat = await h.read();

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -181,6 +181,21 @@ describe('the agent heartbeat', () => {
     const next = h.writer();
     expect(await next.write(pass(0, 0, 0))).toBeDefined();
     expect(next.otherAgent).toBeUndefined();
+  });
+
+  it('finds its state directory older than its last run (restored from a backup) after a pass under a clock that ran fast: the fast heartbeat does not hide the later one', async () => {
+    const h = setup();
+    const real = h.clock.now();
+    h.clock.set(new Date(real.getTime() + 50 * 60_000)); // the clock runs 50 minutes fast
+    expect(await h.writer().write(pass(0, 0, 0))).toBeDefined();
+    const backup = readFileSync(join(h.config.state, 'heartbeat.json'));
+    h.clock.set(new Date(real.getTime() + 60_000)); // NTP sets it right; a pass ships and writes a heartbeat
+    expect(await h.writer().write(pass(10, 0, 0))).toBeDefined();
+    const [latest] = (await heartbeats(h.store)).filter((b) => b.at === h.clock.now().toISOString());
+    expect(latest).toBeDefined();
+    writeFileSync(join(h.config.state, 'heartbeat.json'), backup); // the state directory restored from the backup
+    h.clock.advance(60_000);
+    expect(await staleState({ config: h.config, store: h.store, clock: h.clock })).toEqual({ remembered: new Date(real.getTime() + 50 * 60_000).toISOString(), found: latest!.at });
   });
 
   it("gives every source its own lastGood: each recordings source its own last pack at a site with two, a tree source its last snapshot", async () => {
