@@ -18,6 +18,8 @@ import type { AlertState } from './state/alert-book.ts';
 export interface AgentDeps {
   config: AgentConfig;
   store: BlobStore;
+  /** Where `store` is (`s3://bucket`, with ` at ENDPOINT` off AWS): remembered in the state directory, a change alerted. */
+  target?: string;
   clock: Clock;
   log: Logger;
   notifier: Notifier;

@@ -1,3 +1,4 @@
+import { readTarget, targetChange, targetChangeAdvice, writeTarget } from './state/target.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
@@ -107,6 +108,23 @@ export class Agent {
     return true;
   }
 
+  /**
+   * The site and store this state directory shipped to: a change is alerted (critical) once, at
+   * the first pass after it, and resolved at the next (the new target is then remembered).
+   */
+  private async checkTarget(): Promise<void> {
+    const { config, target: store } = this.deps;
+    if (!store) return;
+    const now = { site: config.site, store };
+    const before = readTarget(config.state);
+    const changed = targetChange(before, now);
+    if (changed) {
+      this.deps.log.error('the site or store changed since this state directory last shipped: what it shipped before is not shipped again', { changed });
+      await this.alerts.raise('target-changed', { severity: 'critical', site: config.site, subject: `state directory of ${before!.site} now ships ${changed}`, message: targetChangeAdvice(before!, now, config.state), details: { before: before!, now } });
+    } else await this.alerts.resolve('target-changed', config.site, `The agent ships site ${now.site} to ${now.store}.`);
+    if (!before || changed) writeTarget(config.state, now);
+  }
+
   private treeDeps() {
     const { config, store, clock, verify, log } = this.deps;
     const { partSizeMiB, partConcurrency } = config.shipping;
@@ -126,6 +144,7 @@ export class Agent {
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
+    if (!this.staleChecked) await this.checkTarget();
     const stale = !this.staleChecked && (await this.distrustStaleState());
     this.staleChecked = true;
     if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');

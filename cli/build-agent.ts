@@ -167,7 +167,7 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
   }
 }
 
-export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode } {
+export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode; target: string } {
   const cloud = resolveCloud(config.cloud);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   const standIn = cloud.endpoint !== undefined;
@@ -175,15 +175,27 @@ export function buildStore(config: AgentConfig): { store: BlobStore; standIn: bo
   const conditionalPut = cloud.writeOnce ?? !standIn;
   // A site's agent role lists its own prefixes only: a missing key reads as 403 (readsWithoutList).
   const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut }, readsWithoutList: true });
-  return { store, standIn, verifyConfigured: cloud.verify };
+  return { store, standIn, verifyConfigured: cloud.verify, target: storeTarget(cloud) };
+}
+
+/** The store as the state directory remembers it: the bucket, and the endpoint's host off AWS (a local cloud's port may change between starts). */
+export function storeTarget(cloud: { bucket: string; endpoint?: string }): string {
+  let host: string | undefined;
+  try {
+    host = cloud.endpoint ? new URL(cloud.endpoint).hostname : undefined;
+  } catch {
+    host = cloud.endpoint;
+  }
+  return `s3://${cloud.bucket}${host ? ` at ${host}` : ''}`;
 }
 
 export function buildAgent(config: AgentConfig, options: { log?: Logger; json?: boolean; onProgress?: (p: Progress) => void; store?: BlobStore }): Agent {
   const log = options.log ?? createLogger({ json: options.json ?? !process.stderr.isTTY });
-  const built = options.store ? { store: options.store, verifyConfigured: 'auto' as const } : buildStore(config);
+  const built = options.store ? { store: options.store, verifyConfigured: 'auto' as const, target: undefined } : buildStore(config);
   return new Agent({
     config,
     store: built.store,
+    ...(built.target ? { target: built.target } : {}),
     clock: systemClock,
     log,
     notifier: createAlertNotifier(config.alerts, log),

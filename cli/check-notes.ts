@@ -1,3 +1,6 @@
+import { readTarget, targetChange, targetChangeAdvice } from '../agent/state/target.ts';
+import { storeTarget } from './build-agent.ts';
+import { resolveCloud } from './cloud.ts';
 import { spawnSync } from 'node:child_process';
 import type { AgentConfig } from '../core/config.ts';
 import { folderNames, onlyFoldersProblem, regularFileNames } from '../agent/sources/files.ts';
@@ -41,4 +44,21 @@ export async function selectionNotes(config: AgentConfig): Promise<string[]> {
     notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);
   }
   return notes;
+}
+
+/**
+ * The site or store changed since the state directory last shipped: what it shipped before is
+ * not shipped again to the new place (agent/state/target.ts). Undefined when unchanged, never
+ * shipped, or no cloud to name.
+ */
+export function targetNote(config: AgentConfig): string | undefined {
+  let store: string;
+  try {
+    store = storeTarget(resolveCloud(config.cloud));
+  } catch {
+    return undefined;
+  }
+  const before = readTarget(config.state);
+  const now = { site: config.site, store };
+  return targetChange(before, now) ? targetChangeAdvice(before!, now, config.state) : undefined;
 }

@@ -17,6 +17,7 @@ import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { targetNote } from '../../cli/check-notes.ts';
 import { artefactSite, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
 import { binlogSegment } from '../support/binlog-bytes.ts';
 
@@ -366,6 +367,35 @@ describe('a recording whose file time changed after it shipped', () => {
     expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
     expect(new LossLog(s.config.state).all()).toEqual([]);
     expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual([]);
+  });
+});
+
+describe('a state directory pointed at another store or site', () => {
+  it('alerts (critical) once that what it shipped before is not in the new place, naming both and what to do; resolved at the next pass', async () => {
+    const s = site();
+    writeTree(s.root, 1, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    const pass = async (target: string) => {
+      const agent = new Agent({ config: s.config, store: new MemoryBlobStore(), clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1, target });
+      try {
+        return await agent.cycle();
+      } finally {
+        agent.close();
+      }
+    };
+    await pass('s3://ferry-data');
+    expect(alerts.filter((a) => a.key === 'target-changed')).toEqual([]);
+    clock.advance(60_000);
+    await pass('s3://ferry-data2');
+    const raised = alerts.find((a) => a.key === 'target-changed');
+    expect(raised).toMatchObject({ severity: 'critical', subject: 'state directory of site-a now ships store s3://ferry-data → s3://ferry-data2' });
+    expect(raised?.message).toContain('the recordings still on the recorder, the current full backups and the binlogs count as shipped and are not shipped again');
+    expect(raised?.message).toContain('start it with a new, empty state directory');
+    expect(targetNote({ ...s.config, cloud: { bucket: 'ferry-data3', region: 'eu-west-2', verify: 'auto' } })).toMatch(/^This state directory .* shipped site site-a to s3:\/\/ferry-data2; it now ships site site-a to s3:\/\/ferry-data3/);
+    clock.advance(60_000);
+    await pass('s3://ferry-data2');
+    expect(alerts.filter((a) => a.key === 'target-changed').map((a) => a.severity)).toEqual(['critical', 'info']);
   });
 });
 
