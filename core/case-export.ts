@@ -25,6 +25,8 @@ export interface ExportRequest {
   site: string;
   rids: string[];
   caseId?: string;
+  /** Calls of the case no longer in the archive (no catalogue entry): named in the custody report, not exported. */
+  missing?: string[];
   reason: string;
   /** Who asked (ARN or user name), as the audit trail names them. */
   principal: string;
@@ -60,6 +62,23 @@ export interface CustodyReport {
   case?: string;
   reason: string;
   recordings: CustodyRecording[];
+  /** Calls of the case that were not exported because the archive no longer holds them. */
+  missing?: { rid: string; reason: string }[];
+}
+
+/** Why a case's call is missing from its bundle. */
+export const MISSING_FROM_ARCHIVE = 'not in the archive: no catalogue entry (deleted by the retention purge: `ferry audit search --action purge` names when; or never catalogued)';
+
+/**
+ * A case's calls split into those the archive holds and those it no longer does (the retention
+ * purge deleted them): an old case exports what is left, naming the rest, instead of failing on
+ * the first call that is gone.
+ */
+export async function caseCallsPresent(catalogue: Pick<CatalogueStore, 'getRecording'>, site: string, members: readonly string[]): Promise<{ present: string[]; missing: string[] }> {
+  const present: string[] = [];
+  const missing: string[] = [];
+  for (const rid of members) ((await catalogue.getRecording(site, rid)) ? present : missing).push(rid);
+  return { present, missing };
 }
 
 export interface ExportSummary {
@@ -156,6 +175,7 @@ export async function writeCaseBundle(deps: ExportDeps, request: ExportRequest, 
     ...(request.caseId ? { case: request.caseId } : {}),
     reason: request.reason,
     recordings: [],
+    ...(request.missing?.length ? { missing: request.missing.map((rid) => ({ rid, reason: MISSING_FROM_ARCHIVE })) } : {}),
   };
   for (const entry of entries) {
     const file = `recordings/${fileNameOf(entry)}`;

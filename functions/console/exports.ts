@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { checkExportRequest } from '../../core/case-export.ts';
+import { caseCallsPresent, checkExportRequest, MISSING_FROM_ARCHIVE } from '../../core/case-export.ts';
 import type { Clock } from '../../core/clock.ts';
 import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { judgeOverdue, requestedDeadline } from '../../core/export-deadline.ts';
@@ -68,18 +68,23 @@ interface Context {
 
 const notDeployed = () => json(501, { error: 'NotImplemented', message: 'case export is not deployed here (no export function)' });
 
-/** The calls of the request: the case's members, or the listed ones; every one must exist. */
-async function callsOf(ctx: Context, site: string, input: { caseId?: string; rids?: string[] }): Promise<string[]> {
-  let rids = input.rids ?? [];
+/**
+ * The calls of the request: the case's members the archive still holds (those purged since are
+ * named in the bundle's custody report), or the listed ones, every one of which must exist.
+ */
+async function callsOf(ctx: Context, site: string, input: { caseId?: string; rids?: string[] }): Promise<{ rids: string[]; missing: string[] }> {
   if (input.caseId !== undefined) {
     const record = await ctx.holds.getCase(site, input.caseId);
     if (!record) throw new NotFoundError(`caseId: no case ${input.caseId} in site ${site}`);
     if (record.members.length === 0) throw new InvalidInputError(`caseId: case ${input.caseId} has no calls to export`);
     if (record.members.length > MAX_CONSOLE_EXPORT_CALLS) throw new InvalidInputError(`caseId: case ${input.caseId} has ${record.members.length} calls; the console exports at most ${MAX_CONSOLE_EXPORT_CALLS} (use ferry case export)`);
-    rids = record.members;
+    const { present, missing } = await caseCallsPresent(ctx.catalogue, site, record.members);
+    if (present.length === 0) throw new NotFoundError(`caseId: none of the ${record.members.length} call(s) of case ${input.caseId} is in the archive any more (${MISSING_FROM_ARCHIVE})`);
+    return { rids: present, missing };
   }
+  const rids = input.rids ?? [];
   for (const r of rids) if (!(await ctx.catalogue.getRecording(site, r))) throw new NotFoundError(`rids: no recording ${r} in site ${site}`);
-  return rids;
+  return { rids, missing: [] };
 }
 
 export async function startExport(ctx: Context, event: HttpEvent, site: string, officer: string): Promise<HttpResult> {
@@ -87,7 +92,7 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
   if (!deps?.starter) return notDeployed();
   const starter = deps.starter;
   const input = startSchema.parse(jsonBody(event));
-  const rids = await callsOf(ctx, site, input);
+  const { rids, missing } = await callsOf(ctx, site, input);
   const at = ctx.clock.now();
   checkExportRequest({ site, rids, caseId: input.caseId, reason: input.reason, principal: officer, at });
   const exportId = newExportId(at, deps.random ?? (() => randomBytes(4).toString('hex')));
@@ -107,7 +112,7 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
   };
   await deps.statuses.create(status);
   try {
-    await starter.start({ site, exportId, rids, ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, principal: officer, at: status.requestedAt });
+    await starter.start({ site, exportId, rids, ...(input.caseId ? { caseId: input.caseId } : {}), ...(missing.length ? { missing } : {}), reason: input.reason, principal: officer, at: status.requestedAt });
   } catch (error) {
     await deps.statuses.finish({ ...status, state: 'failed', error: 'the export could not be started', finishedAt: ctx.clock.now().toISOString() });
     throw error;

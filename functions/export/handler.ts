@@ -27,6 +27,7 @@ export const exportJobSchema = z
     exportId: z.string().regex(EXPORT_ID_PATTERN),
     rids: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).max(MAX_CONSOLE_EXPORT_CALLS),
     caseId: z.string().regex(CASE_ID_PATTERN).optional(),
+    missing: z.array(z.string().regex(RECORDING_ID_PATTERN)).max(MAX_CONSOLE_EXPORT_CALLS).optional(),
     reason: z.string().min(1),
     principal: z.string().min(1),
     at: z.string().datetime(),

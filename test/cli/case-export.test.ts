@@ -171,4 +171,24 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     expect(existsSync(`${out}.partial`)).toBe(false);
     expect(ferry(['case', 'verify', out]).code).toBe(0);
   }, 60_000);
+
+  it('exports what is left of a case whose call the retention purge deleted, naming that call in the custody report and the output, instead of refusing the case', async () => {
+    const purged = 'r0000000000000000000dead';
+    const { client, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: s3.credentials });
+    await doc.send(new PutCommand({ TableName: TABLE, Item: { pk: `CASE#${SITE}`, sk: 'C-8', type: 'case', members: [fixture.manifest.members[1]!.rid, purged] } }));
+    client.destroy();
+    const out = join(dir, 'case-c8.tar');
+    const r = ferry(['case', 'export', '--site', SITE, '--case', 'C-8', '--reason', 'regulator 2027', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`exported 1 recording(s) to ${out}`);
+    expect(r.stdout).toContain(`1 call(s) of the case not exported, no longer in the archive (named in custody.json): ${purged}`);
+    const custody = JSON.parse(spawnSync('tar', ['-xOf', out, '--wildcards', '*/custody.json'], { encoding: 'utf8' }).stdout) as { recordings: { rid: string }[]; missing?: { rid: string; reason: string }[] };
+    expect(custody.recordings.map((x) => x.rid)).toEqual([fixture.manifest.members[1]!.rid]);
+    expect(custody.missing).toEqual([{ rid: purged, reason: expect.stringMatching(/^not in the archive: no catalogue entry \(deleted by the retention purge/) }]);
+    expect(ferry(['case', 'verify', out]).code).toBe(0);
+    // Chosen ids are another matter: an unknown one is refused, naming it.
+    const typo = ferry(['case', 'export', '--site', SITE, '--rid', purged, '--reason', 'regulator 2027', '--out', join(dir, 'typo.tar')]);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain(`rids: no recording ${purged} in site ${SITE}`);
+  }, 60_000);
 });

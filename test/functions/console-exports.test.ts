@@ -102,6 +102,19 @@ describe('console export routes', () => {
     expect(s.jobs[0]).toMatchObject({ caseId: 'C-17', rids: [s.rids[1]] });
   });
 
+  it("exports the calls of a case the archive still holds, passing those purged since to the bundle's custody report; 404 when none is left", async () => {
+    const s = await setup();
+    const purged = 'r0000000000000000000dead';
+    await s.holds.createCase({ site: 'site-a', caseId: 'C-18', name: 'n', reason: 'r', createdBy: 'alice', createdAt: NOW.toISOString(), members: [s.rids[0]!, purged] });
+    const started = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { caseId: 'C-18', reason: 'regulator 2027' } });
+    expect(started.statusCode).toBe(202);
+    expect(s.jobs[0]).toMatchObject({ caseId: 'C-18', rids: [s.rids[0]], missing: [purged] });
+    await s.holds.createCase({ site: 'site-a', caseId: 'C-19', name: 'n', reason: 'r', createdBy: 'alice', createdAt: NOW.toISOString(), members: [purged] });
+    const none = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { caseId: 'C-19', reason: 'regulator 2027' } });
+    expect(none.statusCode).toBe(404);
+    expect(parseJson(none).message).toMatch(/none of the 1 call\(s\) of case C-19 is in the archive any more/);
+  });
+
   it.each([
     [{ reason: 'court order' }, 'rids'],
     [{ rids: [], reason: 'court order' }, 'rids'],
