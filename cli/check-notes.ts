@@ -31,6 +31,9 @@ export function alertCommandProblem(command: string | undefined): string | undef
 export async function selectionNotes(config: AgentConfig): Promise<string[]> {
   const notes: string[] = [];
   for (const s of config.sources) {
+    if (s.type === 'binlog' && s.timezone !== 'UTC') notes.push(`note: source ${s.name}: timezone (${s.timezone}) does nothing for a binlog source: its event times are UTC, and the restore runs mariadb-binlog under TZ=UTC; it can be removed`);
+  }
+  for (const s of config.sources) {
     if (s.type === 'recordings' || s.type === 'tree' || (s.type === 'binlog' && !s.basename)) continue;
     const names = await regularFileNames(s.path).catch(() => []);
     if (names.length === 0) {

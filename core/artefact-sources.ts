@@ -67,7 +67,11 @@ export const binlogSourceSchema = z
     indexFile: fileName('indexFile').optional(),
     /** Ship the active segment as a partial at most this often (bounded RPO); 0 disables partials. */
     partialIntervalSeconds: seconds.default(300),
-    /** The database server's time zone (mariadb-binlog --stop-datetime reads local time); event times are UTC. */
+    /**
+     * Not used: binlog event times are UTC, and the restore's apply script runs mariadb-binlog
+     * under TZ=UTC (--stop-datetime is read in local time). Accepted so that older configurations
+     * load; `agent check` says it does nothing.
+     */
     timezone: timeZone,
   })
   .strict();

@@ -234,10 +234,13 @@ export async function readScrubs(blobs: Pick<BlobStore, 'list' | 'get'>, site: s
 
 export function renderScrub(r: ScrubResult): string {
   const pct = `${Math.round(r.sample * 1000) / 10}%`;
-  const lines = [
-    `${r.problems.length === 0 ? 'OK' : 'DAMAGED'}: ${r.site}: read ${r.objects} of ${r.candidates} object(s) (sample ${pct}), ${r.members} member(s), ${r.bytes} bytes; ${r.problems.length} problem(s)`,
-  ];
+  // `objects` are those the sample picked; the ones in an archive tier among them were not read.
+  const read = r.objects - r.archived.length;
+  const verdict = r.problems.length > 0 ? 'DAMAGED' : read === 0 && r.candidates > 0 ? 'NOT CHECKED' : 'OK';
+  const picked = read === r.objects ? '' : `, ${r.objects} picked`;
+  const lines = [`${verdict}: ${r.site}: read ${read} of ${r.candidates} object(s) (sample ${pct}${picked}), ${r.members} member(s), ${r.bytes} bytes; ${r.problems.length} problem(s)`];
   if (r.archived.length > 0) lines.push(`  ${r.archived.length} object(s) in an archive tier were not read (recall them first to check them)`);
+  if (read === 0 && r.candidates > 0 && r.archived.length === 0) lines.push(`  the sample (${pct} of ${r.candidates}) picked no object: give a larger --sample to check some`);
   for (const p of r.problems) lines.push(`  ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
   return `${lines.join('\n')}\n`;
 }

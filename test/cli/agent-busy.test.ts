@@ -70,7 +70,7 @@ describe('agent check after a source was renamed', () => {
     writeFileSync(join(dir, 'sql', 'rtc_full.bak'), '');
     writeFileSync(
       join(dir, 'agent.yaml'),
-      `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: binlogs, type: binlog, path: ${join(dir, 'mysql')}, basename: mariadb-bin }\n  - { name: sql, type: rotated, profile: generic, patterns: ["*.xml"], path: ${join(dir, 'sql')} }\n  - { name: later, type: rotated, profile: generic, patterns: ["*.bak"], path: ${join(dir, 'empty')} }\n  - { name: meetings, type: archive, path: ${join(dir, 'meetings')} }\n`,
+      `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: binlogs, type: binlog, path: ${join(dir, 'mysql')}, basename: mariadb-bin, timezone: Europe/London }\n  - { name: sql, type: rotated, profile: generic, patterns: ["*.xml"], path: ${join(dir, 'sql')} }\n  - { name: later, type: rotated, profile: generic, patterns: ["*.bak"], path: ${join(dir, 'empty')} }\n  - { name: meetings, type: archive, path: ${join(dir, 'meetings')} }\n`,
     );
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
     const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
@@ -78,6 +78,7 @@ describe('agent check after a source was renamed', () => {
     expect(r.stdout).toContain(`warning: source binlogs: ${join(dir, 'mysql')} holds 3 file(s) (mysql-bin.000001, mysql-bin.000002, mysql-bin.index) and its basename mariadb-bin takes none of them`);
     expect(r.stdout).toContain(`warning: source sql: ${join(dir, 'sql')} holds 1 file(s) (rtc_full.bak) and its patterns ["*.xml"] takes none of them`);
     expect(r.stdout).toContain(`warning: source meetings: ${join(dir, 'meetings')} holds 1 folder(s) (Web Components) and no files: an archive source takes only the files directly in its path, not those in sub-folders. Point path at the folder the job writes its files into, or make a share of folders a tree source: nothing of it would be backed up`);
+    expect(r.stdout).toContain('note: source binlogs: timezone (Europe/London) does nothing for a binlog source: its event times are UTC, and the restore runs mariadb-binlog under TZ=UTC; it can be removed');
     expect(r.stdout).not.toContain('source later');
   });
 

@@ -9,7 +9,7 @@ import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { main } from '../../cli/main.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { dailyReport } from '../../core/report.ts';
-import { parseSample, recordScrub, verifySite } from '../../core/verify.ts';
+import { parseSample, recordScrub, renderScrub, verifySite, type ScrubResult } from '../../core/verify.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { publishArtefact } from '../support/artefact-fixtures.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
@@ -56,6 +56,15 @@ afterAll(async () => {
   client?.destroy();
   await s3?.stop();
   await rm(directory, { recursive: true, force: true });
+});
+
+describe('the scrub headline', () => {
+  const result = (over: Partial<ScrubResult>): ScrubResult => ({ format: 'ferry.scrub/1', site: 'site-a', startedAt: '2027-08-10T00:00:00.000Z', finishedAt: '2027-08-10T00:01:00.000Z', sample: 1, candidates: 2, objects: 2, members: 4, bytes: 1000, problems: [], verified: [], archived: [], ...over }) as ScrubResult;
+  it('counts as read only the objects it read: those in an archive tier are picked, not read; none read is NOT CHECKED, not OK', () => {
+    expect(renderScrub(result({ archived: ['recordings/site-a/2023/03/15/p1.tar'] }))).toMatch(/^OK: site-a: read 1 of 2 object\(s\) \(sample 100%, 2 picked\).*\n  1 object\(s\) in an archive tier were not read/);
+    expect(renderScrub(result({ archived: ['a', 'b'] }))).toMatch(/^NOT CHECKED: site-a: read 0 of 2 object\(s\)/);
+    expect(renderScrub(result({ sample: 0.05, candidates: 1, objects: 0 }))).toMatch(/^NOT CHECKED: site-a: read 0 of 1 object\(s\) \(sample 5%\).*\n  the sample \(5% of 1\) picked no object/);
+  });
 });
 
 describe('ferry verify', () => {
