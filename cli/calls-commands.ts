@@ -84,7 +84,7 @@ export async function printAllCalls(opts: SearchOptions, out: { write(text: stri
     out.write(`${rows.map((r) => fmtRow(r, widths!)).join('\n')}\n`);
   });
   if (opts.json) out.write(count === 0 ? '[]\n' : '\n]\n');
-  else out.write(count === 0 ? 'no recordings found\n' : `${count} recording(s)\n`);
+  else out.write(count === 0 ? `no recordings found\n${numberHint(opts.number)}` : `${count} recording(s)\n`);
   return count;
 }
 
@@ -97,8 +97,19 @@ function callRow(e: CatalogueEntry): string[] {
 
 const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
 
-export function renderCalls(items: CatalogueEntry[], more = false): string {
-  if (items.length === 0) return 'no recordings found\n';
+/**
+ * A number searched for finds the text the recorder wrote (separators removed): one written
+ * without its country code misses the calls stored in the international form, and the other way
+ * round. Said under "no recordings found".
+ */
+export function numberHint(number: string | undefined): string {
+  if (number === undefined) return '';
+  const other = number.trim().startsWith('+') ? 'the national form too (0…), as a recorder may have written it' : 'the international form too (+ and the country code)';
+  return `  numbers are matched as the recorder wrote them (spaces and dashes ignored): search ${other}\n`;
+}
+
+export function renderCalls(items: CatalogueEntry[], more = false, number?: string): string {
+  if (items.length === 0) return `no recordings found\n${numberHint(number)}`;
   const rows = items.map(callRow);
   const header = CALL_HEADER;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -230,7 +241,7 @@ export function registerCallsCommands(program: Command): void {
       if (opts.all) return void (await printAllCalls(opts, process.stdout));
       const { items, more } = await searchCallPages(opts);
       if (more && opts.json) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
-      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more));
+      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more, opts.number));
     });
   calls
     .command('link')

@@ -17,6 +17,10 @@ describe('ferry calls search', () => {
   it('says the count is one page and how to see the rest when more calls match', () => {
     expect(renderCalls([entry(1), entry(2)], true).trim().split('\n').at(-1)).toBe('2 recording(s) shown; more match: --all lists every one (or --limit N, up to 1000 a page)');
     expect(renderCalls([entry(1), entry(2)]).trim().split('\n').at(-1)).toBe('2 recording(s)');
+    // No call for a number: say that numbers are matched as the recorder wrote them, and which other spelling to try.
+    expect(renderCalls([])).toBe('no recordings found\n');
+    expect(renderCalls([], false, '07700 900123')).toBe('no recordings found\n  numbers are matched as the recorder wrote them (spaces and dashes ignored): search the international form too (+ and the country code)\n');
+    expect(renderCalls([], false, '+447700900123')).toContain('search the national form too (0…), as a recorder may have written it');
   });
 
   it("shows a sidecar's control characters escaped, never obeyed: no escape sequence, carriage return or newline reaches the terminal, one row a call", () => {
