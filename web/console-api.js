@@ -133,6 +133,12 @@ export function forgetSession() {
 
 // ---- the console API ----
 
+/**
+ * How long a request may go unanswered (seconds): API Gateway ends a request at 30 s, so one
+ * still open after that is a connection that hangs, not a slow answer. `?apiTimeout=N` sets it.
+ */
+const apiTimeoutMs = () => Math.max(1, Number(new URLSearchParams(location.search).get('apiTimeout')) || 35) * 1000;
+
 /** `GET|POST {apiUrl}console/{path}`; JSON in and out. 401 → SignedOutError; other refusals → ApiError. */
 export async function api(config, path, { method = 'GET', query, body, accept = 'application/json' } = {}) {
   const session = currentSession();
@@ -142,9 +148,11 @@ export async function api(config, path, { method = 'GET', query, body, accept = 
   const headers = { Accept: accept, Authorization: `Bearer ${session.accessToken}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
+  const timeout = apiTimeoutMs();
   try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeout) });
+  } catch (error) {
+    if (error?.name === 'TimeoutError') throw new ApiError(0, 'Timeout', `The console API did not answer within ${timeout / 1000} s. Try again; if it keeps happening, tell your administrator.`);
     throw new ApiError(0, 'NetworkError', 'The console API could not be reached. Check the connection and try again.');
   }
   if (accept !== 'application/json' && response.ok) return response;

@@ -821,6 +821,39 @@ describe('compliance console in Chromium', () => {
       }
     });
 
+    it('ends a search the API never answers after its time limit, saying so, and clears the rows of the search before', async () => {
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
+      try {
+        await searched(p);
+        expect((await rows(p)).length).toBeGreaterThan(0);
+        await p.goto(`${consoleUrl(`#site=${SITE}&view=search`).replace('?poll=1', '?poll=1&apiTimeout=1')}`);
+        await searched(p);
+        // The API hangs: the request is held and never answered.
+        await p.route(/\/console\/sites\/[^/]+\/recordings/, () => undefined);
+        await p.fill('#agent', 'anyone');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await expect.poll(() => p.textContent('#error')).toBe('The console API did not answer within 1 s. Try again; if it keeps happening, tell your administrator.');
+        expect(await p.textContent('#status')).toBe('The search failed.');
+        expect(await rows(p)).toEqual([]);
+      } finally {
+        await close();
+      }
+    });
+
+    it('prints a call as its record, without the controls or a hold reason typed but not placed', async () => {
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=call&rid=${long.rid}`);
+      try {
+        await p.waitForSelector('#call-body:not([hidden])');
+        await p.fill('#hold-reason', 'draft, not placed');
+        await p.emulateMedia({ media: 'print' });
+        expect(await p.isVisible('#call-title')).toBe(true);
+        expect(await p.isVisible('#call-summary')).toBe(true);
+        for (const hidden of ['#hold-form', '#play', '#sign-out', '#tabs', '#back-to-search']) expect(await p.isVisible(hidden), hidden).toBe(false);
+      } finally {
+        await close();
+      }
+    });
+
     it('forgets on Sign out the call open and every field typed: the next officer at the desk starts at an empty search', async () => {
       const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=call&rid=${long.rid}`);
       try {
