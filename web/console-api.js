@@ -139,6 +139,17 @@ export function forgetSession() {
  */
 const apiTimeoutMs = () => Math.max(1, Number(new URLSearchParams(location.search).get('apiTimeout')) || 35) * 1000;
 
+/** The fetch, within the time limit; a network failure or a hang as an ApiError that says which. */
+async function send(url, init) {
+  const timeout = apiTimeoutMs();
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeout) });
+  } catch (error) {
+    if (error?.name === 'TimeoutError') throw new ApiError(0, 'Timeout', `The console API did not answer within ${timeout / 1000} s. Try again; if it keeps happening, tell your administrator.`);
+    throw new ApiError(0, 'NetworkError', 'The console API could not be reached. Check the connection and try again.');
+  }
+}
+
 /** `GET|POST {apiUrl}console/{path}`; JSON in and out. 401 → SignedOutError; other refusals → ApiError. */
 export async function api(config, path, { method = 'GET', query, body, accept = 'application/json' } = {}) {
   const session = currentSession();
@@ -147,14 +158,7 @@ export async function api(config, path, { method = 'GET', query, body, accept = 
   for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(name, String(value));
   const headers = { Accept: accept, Authorization: `Bearer ${session.accessToken}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  const timeout = apiTimeoutMs();
-  try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeout) });
-  } catch (error) {
-    if (error?.name === 'TimeoutError') throw new ApiError(0, 'Timeout', `The console API did not answer within ${timeout / 1000} s. Try again; if it keeps happening, tell your administrator.`);
-    throw new ApiError(0, 'NetworkError', 'The console API could not be reached. Check the connection and try again.');
-  }
+  const response = await send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (accept !== 'application/json' && response.ok) return response;
   const answer = await response.json().catch(() => undefined);
   if (response.status === 401) {
