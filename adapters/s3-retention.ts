@@ -1,4 +1,4 @@
-import { GetObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectLegalHoldCommand, GetObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Retention } from '../core/attest.ts';
 import { FerryError, messageOf } from '../core/errors.ts';
 
@@ -8,6 +8,24 @@ import { FerryError, messageOf } from '../core/errors.ts';
 // thrown: an attestation must not say "not locked" because the question could not be asked.
 
 const NOT_LOCKED = new Set(['NoSuchObjectLockConfiguration', 'ObjectLockConfigurationNotFoundError', 'InvalidRequest']);
+
+/**
+ * Whether an object is under S3 Object Lock legal hold (s3:GetObjectLegalHold): while it is ON
+ * the object cannot be deleted whatever its retention date says. Not locked, or no legal hold
+ * ever set: false. Any other failure is thrown, as for the retention.
+ */
+export function s3LegalHoldReader(client: Pick<S3Client, 'send'>, bucket: string): (key: string) => Promise<boolean> {
+  return async (key) => {
+    try {
+      const out = await client.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: key }));
+      return out.LegalHold?.Status === 'ON';
+    } catch (error) {
+      const name = (error as { name?: string } | undefined)?.name ?? 'Error';
+      if (NOT_LOCKED.has(name) || name === 'NoSuchObjectLockConfiguration') return false;
+      throw new FerryError('fatal', `Object Lock legal hold of ${key} cannot be read: ${name}: ${messageOf(error)}`, { cause: error, retryable: true });
+    }
+  };
+}
 
 export function s3RetentionReader(client: Pick<S3Client, 'send'>, bucket: string): (key: string) => Promise<Retention | undefined> {
   return async (key) => {

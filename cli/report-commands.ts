@@ -1,7 +1,7 @@
 import { heartbeatSignals } from '../core/report-signals.ts';
 import type { Command } from 'commander';
 import { createS3Client } from '../adapters/aws-clients.ts';
-import { s3RetentionReader } from '../adapters/s3-retention.ts';
+import { s3LegalHoldReader, s3RetentionReader } from '../adapters/s3-retention.ts';
 import { attestMonth, renderAttestationCsv, renderAttestationMarkdown, storeAttestation, type Retention } from '../core/attest.ts';
 import { ConfigError } from '../core/errors.ts';
 import { assertName } from '../core/layout.ts';
@@ -24,6 +24,17 @@ export function retentionReader(env: NodeJS.ProcessEnv = process.env): (key: str
     ? createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials })
     : createS3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_S3 });
   return s3RetentionReader(client, bucket);
+}
+
+/** Object Lock legal hold of a key through the S3 API (the same client and bucket as the retention's). */
+export function legalHoldReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<boolean> {
+  const local = env.FERRY_BUCKET ? undefined : readLocalCloud(env);
+  if (!env.FERRY_BUCKET && !local) throw new NoCloudError();
+  const bucket = env.FERRY_BUCKET ?? local!.bucket;
+  const client = local
+    ? createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials })
+    : createS3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_S3 });
+  return s3LegalHoldReader(client, bucket);
 }
 
 /** The data bucket's name as the attestation states it (FERRY_BUCKET, or the local cloud's). */
@@ -63,7 +74,7 @@ export function registerReportCommands(program: Command): void {
       assertName('site', opts.site);
       if (opts.json && opts.csv) throw new ConfigError(['--json and --csv: choose one output format']);
       const target = catalogueTarget();
-      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, bucket: bucketName(), retention: retentionReader() });
+      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, bucket: bucketName(), retention: retentionReader(), legalHold: legalHoldReader() });
       const keys = opts.store ? await storeAttestation(target.blobs, a) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : opts.csv ? renderAttestationCsv(a) : renderAttestationMarkdown(a));
       if (keys) process.stderr.write(`kept as ${keys.json}, ${keys.markdown} and ${keys.csv}\n`);

@@ -35,6 +35,8 @@ export interface AttestedItem {
   present: boolean;
   retainUntil?: string;
   retentionMode?: string;
+  /** Under S3 Object Lock legal hold: immutable while held, whatever `retainUntil` says. */
+  legalHold?: boolean;
   /** When a scrub last read it whole and found it matching its manifest. */
   lastVerified?: string;
 }
@@ -46,7 +48,7 @@ export interface Attestation {
   /** The data bucket every key is in, when the caller knows it. */
   bucket?: string;
   generatedAt: string;
-  summary: { items: number; packs: number; backups: number; segments: number; archives: number; missing: number; unlocked: number; neverVerified: number; bytes: number };
+  summary: { items: number; packs: number; backups: number; segments: number; archives: number; missing: number; unlocked: number; held?: number; neverVerified: number; bytes: number };
   items: AttestedItem[];
   /** SHA-256 of this document serialized (JSON.stringify, no spaces) without this field. */
   sha256: string;
@@ -60,6 +62,8 @@ export interface AttestOptions {
   now?: () => Date;
   /** Object Lock retention of a key, when the store has it. */
   retention?: (key: string) => Promise<Retention | undefined>;
+  /** Whether a key is under Object Lock legal hold, when the store can say. */
+  legalHold?: (key: string) => Promise<boolean>;
 }
 
 export function attestationDigest(a: Omit<Attestation, 'sha256'> & { sha256?: string }): string {
@@ -91,12 +95,14 @@ export async function attestMonth(blobs: Pick<BlobStore, 'list' | 'get' | 'head'
     if (!item) continue;
     const head = await blobs.head(item.key);
     const retention = head ? await options.retention?.(item.key) : undefined;
+    const held = head ? await options.legalHold?.(item.key) : undefined;
     const verified = verifiedAt.get(item.key);
     items.push({
       ...item,
       present: head !== undefined,
       ...(head?.storageClass ? { storageClass: head.storageClass } : {}),
       ...(retention ? { retainUntil: retention.until, retentionMode: retention.mode } : {}),
+      ...(held ? { legalHold: true } : {}),
       ...(verified ? { lastVerified: verified } : {}),
     });
   }
@@ -114,7 +120,8 @@ export async function attestMonth(blobs: Pick<BlobStore, 'list' | 'get' | 'head'
       segments: items.filter((i) => i.kind === 'segment').length,
       archives: items.filter((i) => i.kind === 'archive').length,
       missing: items.filter((i) => !i.present).length,
-      unlocked: items.filter((i) => i.present && !i.retainUntil).length,
+      unlocked: items.filter((i) => i.present && !i.retainUntil && !i.legalHold).length,
+      ...(options.legalHold ? { held: items.filter((i) => i.legalHold).length } : {}),
       neverVerified: items.filter((i) => !i.lastVerified).length,
       bytes: items.reduce((n, i) => n + i.size, 0),
     },
@@ -124,6 +131,13 @@ export async function attestMonth(blobs: Pick<BlobStore, 'list' | 'get' | 'head'
 }
 
 const MD_HASH_LINE = 'SHA-256 of everything above this line: ';
+
+/** "Immutable until": the legal hold first (it outlasts any date), then the retention. */
+function immutableText(i: AttestedItem): string {
+  const retention = i.retainUntil ? `${i.retainUntil} (${i.retentionMode})` : undefined;
+  if (i.legalHold) return `legal hold${retention ? `; retention ${retention}` : ''}`;
+  return retention ?? 'not locked';
+}
 
 export function renderAttestationMarkdown(a: Attestation): string {
   const s = a.summary;
@@ -135,13 +149,14 @@ export function renderAttestationMarkdown(a: Attestation): string {
     `- Items: ${s.items} (${s.packs} recording packs, ${s.backups} full backups, ${s.segments} log segments, ${s.archives} archives), ${s.bytes} bytes`,
     `- Missing from the bucket: ${s.missing}`,
     `- Without Object Lock retention: ${s.unlocked}`,
+    ...(s.held !== undefined ? [`- Under legal hold (immutable while held, whatever the date): ${s.held}`] : []),
     `- Never verified by a scrub: ${s.neverVerified}`,
     `- JSON attestation SHA-256: ${a.sha256}`,
     '',
     '| Shipped | Kind | Source | Name | Key | Storage class | Immutable until | Last verified | SHA-256 |',
     '|---|---|---|---|---|---|---|---|---|',
     ...a.items.map((i) =>
-      `| ${i.shippedAt} | ${i.kind} | ${i.source} | ${i.name.replaceAll('|', '\\|')} | ${i.key} | ${i.present ? (i.storageClass ?? '') : '**MISSING**'} | ${i.retainUntil ? `${i.retainUntil} (${i.retentionMode})` : 'not locked'} | ${i.lastVerified ?? 'never'} | ${i.sha256} |`,
+      `| ${i.shippedAt} | ${i.kind} | ${i.source} | ${i.name.replaceAll('|', '\\|')} | ${i.key} | ${i.present ? (i.storageClass ?? '') : '**MISSING**'} | ${immutableText(i)} | ${i.lastVerified ?? 'never'} | ${i.sha256} |`,
     ),
     '',
   ];
@@ -176,6 +191,7 @@ export const ATTESTATION_CSV_COLUMNS = [
   'size_bytes',
   'sha256',
   'manifest_key',
+  'legal_hold',
 ] as const;
 
 /**
@@ -210,6 +226,7 @@ export function renderAttestationCsv(a: Attestation): string {
       size_bytes: i.size,
       sha256: i.sha256,
       manifest_key: i.manifestKey,
+      legal_hold: i.legalHold === true,
     };
     return ATTESTATION_CSV_COLUMNS.map((c) => csvField(row[c])).join(',');
   });

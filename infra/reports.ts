@@ -129,7 +129,7 @@ export class ScheduledReports extends Construct {
     const readable = REPORT_READ_CLASSES.map((c) => objectsArn(bucketName, classPrefix(c)));
     const reports = objectsArn(bucketName, REPORTS_PREFIX);
     // GetObject also authorises HEAD; retention is what the attestation calls "immutable until".
-    allow('ReadStoredObjects', ['s3:GetObject', 's3:GetObjectRetention'], readable);
+    allow('ReadStoredObjects', ['s3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold'], readable);
     mayListBucket(this.role, bucketName);
     allow('ListManifestsAndReports', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('manifests')}*`, `${REPORTS_PREFIX}*`] } });
     // Earlier scrubs and drills (read by the report), and the new reports (written once).

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { attestMonth, storeAttestation, type Retention } from '../../core/attest.ts';
 import { NotDeliveredError, messageOf } from '../../core/errors.ts';
 import { createSnsClient, SnsNotifier } from '../../adapters/sns-notifier.ts';
-import { s3RetentionReader } from '../../adapters/s3-retention.ts';
+import { s3LegalHoldReader, s3RetentionReader } from '../../adapters/s3-retention.ts';
 import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
 import { recordScrub, verifySite } from '../../core/verify.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
@@ -47,6 +47,7 @@ export interface ReportHandlerDeps {
   bucket?: string;
   clock: Clock;
   retention?: (key: string) => Promise<Retention | undefined>;
+  legalHold?: (key: string) => Promise<boolean>;
   /** The scheduled scrub: this share of each site's objects is read back and checked every run (0: none). */
   scrubSample?: number;
   log?: Log;
@@ -113,7 +114,7 @@ async function dailyReports(deps: ReportHandlerDeps, sites: string[], day: strin
 async function attestations(deps: ReportHandlerDeps, sites: string[], month: string, run: ReportRun, step: Step, log: Log): Promise<void> {
   for (const site of sites) {
     try {
-      const a = await attestMonth(deps.blobs, { site, month, ...(deps.bucket ? { bucket: deps.bucket } : {}), now: () => deps.clock.now(), ...(deps.retention ? { retention: deps.retention } : {}) });
+      const a = await attestMonth(deps.blobs, { site, month, ...(deps.bucket ? { bucket: deps.bucket } : {}), now: () => deps.clock.now(), ...(deps.retention ? { retention: deps.retention } : {}), ...(deps.legalHold ? { legalHold: deps.legalHold } : {}) });
       const keys = await storeAttestation(deps.blobs, a);
       run.attestations.push({ site, month, json: keys.json, markdown: keys.markdown, csv: keys.csv });
       log('info', 'attestation', { site, month, items: a.summary.items, missing: a.summary.missing, sha256: a.sha256 });
@@ -173,6 +174,7 @@ export function loadReportDeps(env: Record<string, string | undefined>): ReportH
     clock: systemClock,
     scrubSample: cfg.SCRUB_SAMPLE,
     retention: s3RetentionReader(s3, cfg.BUCKET),
+    legalHold: s3LegalHoldReader(s3, cfg.BUCKET),
   };
 }
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { recordDrill, runDrill } from '../../cli/drill-commands.ts';
-import { attestMonth, attestationDigest, checkAttestationMarkdown, renderAttestationMarkdown, storeAttestation } from '../../core/attest.ts';
+import { attestMonth, attestationDigest, checkAttestationMarkdown, renderAttestationCsv, renderAttestationMarkdown, storeAttestation } from '../../core/attest.ts';
 import { rebuildCatalogue } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -104,6 +104,20 @@ describe('monthly attestation', () => {
     const a = await attestMonth(blobs, { site: 'site-a', month: '2026-03', now });
     expect(a.summary.missing).toBe(1);
     expect(renderAttestationMarkdown(a)).toContain('**MISSING**');
+  });
+
+  it('states a legal hold as what keeps an item immutable, past an ended retention date, counts it, and does not call it unlocked', async () => {
+    const { blobs } = await site();
+    const pack = (key: string) => key.startsWith('recordings/');
+    const a = await attestMonth(blobs, { site: 'site-a', month: '2026-03', now, retention: async (key) => (pack(key) ? { mode: 'GOVERNANCE', until: '2026-04-01T00:00:00.000Z' } : undefined), legalHold: async (key) => pack(key) });
+    expect(a.summary).toMatchObject({ items: 4, held: 1, unlocked: 3 });
+    expect(a.items.find((i) => i.kind === 'pack')).toMatchObject({ legalHold: true, retainUntil: '2026-04-01T00:00:00.000Z' });
+    const md = renderAttestationMarkdown(a);
+    expect(md).toContain('- Under legal hold (immutable while held, whatever the date): 1');
+    expect(md).toContain('| legal hold; retention 2026-04-01T00:00:00.000Z (GOVERNANCE) |');
+    const csv = renderAttestationCsv(a).split('\r\n');
+    expect(csv[0]!.split(',').at(-1)).toBe('legal_hold');
+    expect(csv.filter((row) => row.endsWith(',true'))).toHaveLength(1);
   });
 
   it('refuses a month not written YYYY-MM', async () => {

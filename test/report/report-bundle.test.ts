@@ -93,7 +93,7 @@ describe('the bundled report function on the local cloud, as its own role', () =
     expect(run.attestations).toHaveLength(1);
     expect(run.attestations[0]!.error).toBeUndefined();
     const csv = (await readAll(run.attestations[0]!.csv!)).toString('utf8');
-    expect(csv.split('\r\n')[0]).toBe('site,month,kind,source,id,name,bucket,key,storage_class,present,immutable_until,retention_mode,last_verified,shipped_at,size_bytes,sha256,manifest_key');
+    expect(csv.split('\r\n')[0]).toBe('site,month,kind,source,id,name,bucket,key,storage_class,present,immutable_until,retention_mode,last_verified,shipped_at,size_bytes,sha256,manifest_key,legal_hold');
   });
 
   it('fails the invocation with NotDeliveredError when SNS refuses the publish, after keeping the report', async () => {
