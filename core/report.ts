@@ -384,6 +384,16 @@ export function renderDailyReport(r: DailyReport): string {
     lines.push(`  drill ${d.source}: ${d.ok ? 'restored and verified' : 'FAILED'}${d.target ? ` (${d.target})` : ''}`);
     for (const p of d.problems) lines.push(`          - ${p}`);
   }
-  if (r.problems.length > 0 && r.sources.length === 0) for (const p of r.problems) lines.push(`  - ${p}`);
+  // The problems of the site as a whole (nothing arrived at all, …), which no source line carries.
+  const bySource = new Set([...r.sources.flatMap((s) => s.problems), ...(r.drills ?? []).flatMap((d) => d.problems)]);
+  const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
+  if (siteProblems.length > 0) lines.push('', ...siteProblems.map((p) => `  - ${p}`));
+  // A day judged long after it is judged on what the store holds now: what the retention purge deleted since reads as never shipped.
+  if (r.status !== 'FULL' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
+    lines.push('', `  note: computed ${r.generatedAt.slice(0, 10)} from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${r.site} --action purge\`), and the report stored that day is under reports/${r.site}/daily/`);
+  }
   return `${lines.join('\n')}\n`;
 }
+
+/** Days after which a daily report is "late": worked out from a store the purge may have thinned since. */
+const LATE_REPORT_DAYS = 30;

@@ -69,6 +69,13 @@ describe('daily report over a fleet of 20 sites', () => {
       ['db', 'rotated', true],
     ]);
     expect(renderDailyReport(healthy)).toContain('contactstore (recordings): 3 batch(es), 6 recording(s) shipped');
+    // The site-wide problem is printed, not only in the JSON.
+    const silent = reports.find((r) => r.site === SILENT)!;
+    expect(renderDailyReport(silent)).toContain('\n  - nothing arrived from the site in the day\n');
+    expect(renderDailyReport(silent)).not.toContain('note: computed');
+    // Worked out two years later (the purge may have deleted the day's packs since), it says so.
+    const late = renderDailyReport({ ...silent, generatedAt: '2028-03-03T00:30:00.000Z' });
+    expect(late).toContain(`note: computed 2028-03-03 from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${SILENT} --action purge\`), and the report stored that day is under reports/${SILENT}/daily/`);
   });
 
   it('names a break in the log chain on the day the segment after it arrived: the missing segments, the ones offsite only as a partial, and the last reachable event', async () => {
