@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { IntegrityError, InvalidInputError, NotFoundError } from './errors.ts';
+import { ArchivedError, IntegrityError, InvalidInputError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import { recordingName } from './replay.ts';
 import { BLOCK, endOfArchive, fileHeaders, padding } from './tar.ts';
@@ -135,7 +135,11 @@ async function streamRecording(deps: ExportDeps, sink: TarSink, entry: Catalogue
   let etag: string | undefined;
   let got = 0;
   if (entry.length > 0) {
-    const blob = await deps.blobs.get(entry.packKey, { start: entry.offset, end: entry.offset + entry.length - 1 });
+    const blob = await deps.blobs.get(entry.packKey, { start: entry.offset, end: entry.offset + entry.length - 1 }).catch((error: unknown) => {
+      // Named as the call the officer exports, with what to do: recall it, then export again.
+      if (error instanceof ArchivedError) throw new ArchivedError(`call ${entry.meta.callId ?? entry.rid} (${entry.site}/${entry.rid}) is in the archive tier (${error.storageClass}): recall it (\`ferry calls recall ${entry.site}/${entry.rid}\`, or Request recall in the console), then export again once it is playable; nothing was exported`, error.storageClass, { cause: error });
+      throw error;
+    });
     versionId = blob.versionId;
     etag = blob.etag;
     for await (const chunk of blob.body as AsyncIterable<Buffer>) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundle, writeCaseBundle, type ExportRequest } from '../../core/case-export.ts';
-import { IntegrityError, InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import { ArchivedError, IntegrityError, InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -105,5 +105,13 @@ describe('case export bundle', () => {
     corrupt[m.offset + 10] = corrupt[m.offset + 10]! ^ 0xff;
     await blobs.put(f.packKey, corrupt);
     await expect(bundleOf({ blobs, catalogue }, request)).rejects.toThrow(IntegrityError);
+  });
+
+  it('names the call in the archive tier, with the recall to ask for, when its pack is in Deep Archive', async () => {
+    const { catalogue, request, f, rids } = await setup();
+    const archived = { get: async (key: string) => Promise.reject(new ArchivedError(`${key} is in the archive tier (DEEP_ARCHIVE); request a recall and play it once it is restored`, 'DEEP_ARCHIVE')) };
+    const error = await bundleOf({ blobs: archived, catalogue }, request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchivedError);
+    expect((error as Error).message).toBe(`call ${f.manifest.members[0]!.meta.callId ?? rids[0]} (site-a/${rids[0]}) is in the archive tier (DEEP_ARCHIVE): recall it (\`ferry calls recall site-a/${rids[0]}\`, or Request recall in the console), then export again once it is playable; nothing was exported`);
   });
 });
