@@ -15,25 +15,25 @@ import { readLocalCloud, NoCloudError } from './cloud.ts';
 
 const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
-/** Object Lock retention of a key through the S3 API (undefined when the bucket has none, or the key none). */
-export function retentionReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<Retention | undefined> {
+/** The S3 client and bucket the attestation asks about Object Lock: FERRY_BUCKET's, or the running local cloud's. */
+function lockClient(env: NodeJS.ProcessEnv): { client: ReturnType<typeof createS3Client>; bucket: string } {
   const local = env.FERRY_BUCKET ? undefined : readLocalCloud(env);
   if (!env.FERRY_BUCKET && !local) throw new NoCloudError();
-  const bucket = env.FERRY_BUCKET ?? local!.bucket;
   const client = local
     ? createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials })
     : createS3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_S3 });
+  return { client, bucket: env.FERRY_BUCKET ?? local!.bucket };
+}
+
+/** Object Lock retention of a key through the S3 API (undefined when the bucket has none, or the key none). */
+export function retentionReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<Retention | undefined> {
+  const { client, bucket } = lockClient(env);
   return s3RetentionReader(client, bucket);
 }
 
-/** Object Lock legal hold of a key through the S3 API (the same client and bucket as the retention's). */
+/** Object Lock legal hold of a key through the S3 API (false when the bucket has none, or the key none). */
 export function legalHoldReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<boolean> {
-  const local = env.FERRY_BUCKET ? undefined : readLocalCloud(env);
-  if (!env.FERRY_BUCKET && !local) throw new NoCloudError();
-  const bucket = env.FERRY_BUCKET ?? local!.bucket;
-  const client = local
-    ? createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials })
-    : createS3Client({ region: env.AWS_REGION ?? 'us-east-1', endpoint: env.AWS_ENDPOINT_URL_S3 });
+  const { client, bucket } = lockClient(env);
   return s3LegalHoldReader(client, bucket);
 }
 
