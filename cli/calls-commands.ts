@@ -69,9 +69,11 @@ export async function searchCallPages(opts: SearchOptions, onPage?: (items: Cata
  */
 export async function printAllCalls(opts: SearchOptions, out: { write(text: string): unknown }): Promise<number> {
   let count = 0;
+  let marked = false;
   let widths: number[] | undefined;
   await searchCallPages(opts, (items) => {
     for (const e of items) {
+      if (e.issues?.length) marked = true;
       if (opts.json) out.write(`${count === 0 ? '[\n' : ',\n'}${JSON.stringify(e, null, 2).replace(/^/gm, '  ')}`);
       count++;
     }
@@ -84,15 +86,18 @@ export async function printAllCalls(opts: SearchOptions, out: { write(text: stri
     out.write(`${rows.map((r) => fmtRow(r, widths!)).join('\n')}\n`);
   });
   if (opts.json) out.write(count === 0 ? '[]\n' : '\n]\n');
-  else out.write(count === 0 ? `no recordings found\n${numberHint(opts.number)}` : `${count} recording(s)\n`);
+  else out.write(count === 0 ? `no recordings found\n${numberHint(opts.number)}` : `${count} recording(s)\n${marked ? `${ISSUES_LEGEND}\n` : ''}`);
   return count;
 }
+
+/** Under a table with a call marked `!`: what the mark means. */
+const ISSUES_LEGEND = "! the recorder's metadata could not all be read (e.g. a start taken from the file's time): `ferry calls search --json` lists the issues";
 
 const CALL_HEADER = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
 
 /** One call as a table row; every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal. */
 function callRow(e: CatalogueEntry): string[] {
-  return [e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
+  return [`${e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}${e.issues?.length ? ' !' : ''}`, e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
 }
 
 const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
@@ -115,7 +120,8 @@ export function renderCalls(items: CatalogueEntry[], more = false, number?: stri
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => fmtRow(r, widths);
   const count = more ? `${items.length} recording(s) shown; more match: --all lists every one (or --limit N, up to ${MAX_PAGE_SIZE} a page)` : `${items.length} recording(s)`;
-  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n`;
+  const marked = items.some((e) => e.issues?.length) ? `${ISSUES_LEGEND}\n` : '';
+  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n${marked}`;
 }
 
 function splitId(id: string, site?: string): { site: string; rid: string } {

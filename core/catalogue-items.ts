@@ -56,6 +56,7 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     path: entry.path,
     start: normalizeIso(entry.start, 'start'),
     meta: defined({ ...meta }),
+    issues: entry.issues?.length ? entry.issues : undefined,
     [SORT_KEY_NAME]: sortKeyOf(entry),
     timePk: timePartition(site, timeShardOf(entry.rid)),
     agentPk: meta.agent === undefined ? undefined : `${site}#${meta.agent}`,
@@ -81,6 +82,7 @@ export function itemToEntry(item: Record<string, unknown>): CatalogueEntry {
     start: item.start as string,
     meta: (item.meta ?? {}) as CatalogueEntry['meta'],
   };
+  if (Array.isArray(item.issues) && item.issues.length > 0) entry.issues = item.issues.map(String);
   return entry;
 }
 

@@ -74,6 +74,10 @@ function checkMemberIds(manifestKey: string, manifest: PackManifest): void {
   }
 }
 
+/** A catalogue entry carries at most this many of its member's issues, each at most this long (an item stays small). */
+const MAX_ENTRY_ISSUES = 10;
+const MAX_ISSUE_CHARS = 500;
+
 export function entriesOf(manifest: PackManifest, manifestKey: string): CatalogueEntry[] {
   return manifest.members.map((m) => ({
     site: manifest.site,
@@ -89,6 +93,7 @@ export function entriesOf(manifest: PackManifest, manifestKey: string): Catalogu
     path: m.path,
     start: normalizeIso(m.meta.start ?? m.mtime, `members[${m.rid}].start`),
     meta: m.meta,
+    ...(m.issues.length > 0 ? { issues: m.issues.slice(0, MAX_ENTRY_ISSUES).map((i) => i.slice(0, MAX_ISSUE_CHARS)) } : {}),
   }));
 }
 

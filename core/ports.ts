@@ -129,6 +129,12 @@ export interface CatalogueEntry {
   /** Start of the call (ISO, UTC); falls back to the file time when metadata lacks it. */
   start: string;
   meta: CallMetadata;
+  /**
+   * What the agent could not read of the recorder's metadata, as its manifest says (a sidecar
+   * time it could not read, so the start is the file's time): shown with the call, so that a
+   * start the recorder never wrote is not taken for fact.
+   */
+  issues?: string[];
 }
 
 export interface RecordingQuery {

@@ -56,7 +56,13 @@ function renderRecord(entry) {
   addFact(dl, 'Offset in pack', entry.offset);
   addFact(dl, 'Manifest', entry.manifestKey);
   for (const [name, value] of Object.entries(entry.meta ?? {})) addFact(dl, `meta.${name}`, value);
-  const shown = new Set(['rid', 'site', 'source', 'start', 'path', 'contentType', 'length', 'sha256', 'packKey', 'offset', 'manifestKey', 'meta', 'archive', 'packId']);
+  // What the agent could not read of the recorder's metadata (a start taken from the file's time, …): said, not hidden.
+  if (entry.issues?.length) {
+    const list = el('ul');
+    for (const issue of entry.issues) list.append(el('li', issue));
+    addFact(dl, 'Metadata issues', list);
+  }
+  const shown = new Set(['rid', 'site', 'source', 'start', 'path', 'contentType', 'length', 'sha256', 'packKey', 'offset', 'manifestKey', 'meta', 'archive', 'packId', 'issues']);
   for (const [name, value] of Object.entries(entry)) if (!shown.has(name)) addFact(dl, name, value);
 }
 

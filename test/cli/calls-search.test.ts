@@ -17,6 +17,12 @@ describe('ferry calls search', () => {
   it('says the count is one page and how to see the rest when more calls match', () => {
     expect(renderCalls([entry(1), entry(2)], true).trim().split('\n').at(-1)).toBe('2 recording(s) shown; more match: --all lists every one (or --limit N, up to 1000 a page)');
     expect(renderCalls([entry(1), entry(2)]).trim().split('\n').at(-1)).toBe('2 recording(s)');
+    // A call whose metadata could not all be read is marked, and the mark explained under the table.
+    const unread = { ...entry(3), issues: ["c.wav: no start or end time; end taken from the file's mtime"] };
+    const marked = renderCalls([entry(1), unread]);
+    expect(marked).toMatch(/Z !\s/);
+    expect(marked.trim().split('\n').at(-1)).toBe("! the recorder's metadata could not all be read (e.g. a start taken from the file's time): `ferry calls search --json` lists the issues");
+    expect(renderCalls([entry(1)])).not.toContain('!');
     // No call for a number: say that numbers are matched as the recorder wrote them, and which other spelling to try.
     expect(renderCalls([])).toBe('no recordings found\n');
     expect(renderCalls([], false, '07700 900123')).toBe('no recordings found\n  numbers are matched as the recorder wrote them (spaces and dashes ignored): search the international form too (+ and the country code)\n');

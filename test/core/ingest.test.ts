@@ -37,6 +37,19 @@ describe('ingestManifest', () => {
     expect((await deps.catalogue.searchRecordings({ site: 'site-a', agent: 'ann' })).items.map((e) => e.rid)).toEqual([a!.rid]);
   });
 
+  it("carries what the agent could not read of a member's metadata into its entry (a start taken from the file's time), found by get and search; a member without issues has none", async () => {
+    const deps = setup();
+    const unread = ['c.xml: start "09/08/2027 10:15:00" is not a time', "c.wav: no start or end time; end taken from the file's mtime"];
+    const f = buildPack('site-a', [{ path: 'b/c.wav', body: audio(3), meta: { agent: 'uk' }, issues: unread }, { path: 'b/d.wav', body: audio(4), meta: { agent: 'uk' } }], { seed: 'issues' });
+    await publish(deps.blobs, f);
+    await ingestManifest(deps, f.manifestKey);
+    const [c, d] = f.manifest.members;
+    expect((await deps.catalogue.getRecording('site-a', c!.rid))?.issues).toEqual(unread);
+    expect((await deps.catalogue.getRecording('site-a', d!.rid))?.issues).toBeUndefined();
+    const found = (await deps.catalogue.searchRecordings({ site: 'site-a', agent: 'uk' })).items;
+    expect(found.find((e) => e.rid === c!.rid)?.issues).toEqual(unread);
+  });
+
   it('is idempotent: ingesting the same manifest again changes nothing', async () => {
     const deps = setup();
     const f = fixture();

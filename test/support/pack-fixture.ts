@@ -13,6 +13,8 @@ export interface FixtureMember {
   meta?: CallMetadata;
   mtime?: string;
   contentType?: string;
+  /** What the agent could not read of the member's metadata (the manifest's `issues`). */
+  issues?: string[];
 }
 
 export interface PackFixture {
@@ -49,7 +51,7 @@ export function buildPack(site: string, members: FixtureMember[], opts: { source
       contentType: m.contentType ?? 'audio/wav',
       mtime,
       meta: m.meta ?? {},
-      issues: [],
+      issues: m.issues ?? [],
     };
   });
   parts.push(endOfArchive());
