@@ -3,7 +3,7 @@ import { readPlainXml } from './sidecar-xml.ts';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { callMetadataSchema, plainCallMetadata, type CallMetadata } from './manifest.ts';
-import { compileTimeFormat, isTimeZone, type TimeParser } from './time-format.ts';
+import { compileTimeFormat, isTimeZone, type TimeParser, type WallTimeNote } from './time-format.ts';
 import { zodProblems } from './zod-problems.ts';
 
 // Per-recording call metadata, read from a sidecar document (XML or JSON) and/or the file name.
@@ -216,14 +216,24 @@ interface Candidate {
 }
 type Normalised = { ok: true; value: string | number } | { ok: false; issue: string } | { ok: false; issue?: undefined };
 
-function normalise(field: MetadataField, c: Candidate, timeZone: string): Normalised {
+/**
+ * `fileMs`: the recording's mtime, which a call's start and end are at or before: it picks the
+ * occurrence of a local time in the hour the clocks go back; `issues` is told when a local time
+ * was ambiguous or did not exist (the hour the clocks skip).
+ */
+function normalise(field: MetadataField, c: Candidate, timeZone: string, fileMs?: number, issues?: string[]): Normalised {
   const text = String(c.value).trim();
   const bad = (what: string): Normalised => ({ ok: false, issue: `${c.origin}: ${field} "${text}" is not ${what}` });
   switch (field) {
     case 'start':
     case 'end': {
-      const ms = typeof c.value === 'number' ? c.parseTime(String(c.value), timeZone) : c.parseTime(text, timeZone);
-      return ms === undefined || !Number.isFinite(ms) ? bad('a time') : { ok: true, value: new Date(ms).toISOString() };
+      const note: WallTimeNote = {};
+      const ms = c.parseTime(typeof c.value === 'number' ? String(c.value) : text, timeZone, fileMs !== undefined && Number.isFinite(fileMs) ? fileMs : undefined, note);
+      if (ms === undefined || !Number.isFinite(ms)) return bad('a time');
+      const at = new Date(ms).toISOString();
+      if (note.kind === 'ambiguous') issues?.push(`${c.origin}: ${field} "${text}" is in the hour the clocks went back (${timeZone}): read as ${at}, the occurrence at or before the file's time`);
+      if (note.kind === 'skipped') issues?.push(`${c.origin}: ${field} "${text}" does not exist in ${timeZone} (the hour the clocks skipped): read as ${at}`);
+      return { ok: true, value: at };
     }
     case 'durationSec': {
       const sec = typeof c.value === 'number' ? (c.value >= 0 ? c.value : undefined) : parseDuration(text);
@@ -315,7 +325,7 @@ export function createMetadataExtractor(config: MetadataConfigInput = {}): Metad
     const failed = new Set<MetadataField>();
     for (const field of METADATA_FIELDS) {
       for (const c of candidates.get(field) ?? []) {
-        const r = normalise(field, c, timeZone);
+        const r = normalise(field, c, timeZone, input.mtime.getTime(), issues);
         if (r.ok) {
           meta[field] = r.value;
           break;

@@ -51,10 +51,26 @@ export function timeZoneOffsetMs(instantMs: number, timeZone: string): number {
  * Temporal's 'compatible' disambiguation does.
  */
 export function wallTimeToInstant(wallMs: number, timeZone: string): number {
+  const { valid, before } = wallTimeCandidates(wallMs, timeZone);
+  return valid.length > 0 ? Math.min(...valid) : wallMs - before;
+}
+
+/** The instants at which clocks in `timeZone` show `wallMs`: two in the hour the clocks go back, none in the hour they skip. */
+function wallTimeCandidates(wallMs: number, timeZone: string): { valid: number[]; before: number } {
   const before = timeZoneOffsetMs(wallMs - DAY_MS, timeZone);
   const after = timeZoneOffsetMs(wallMs + DAY_MS, timeZone);
-  const valid = [before, after].map((o) => wallMs - o).filter((t) => timeZoneOffsetMs(t, timeZone) === wallMs - t);
-  return valid.length > 0 ? Math.min(...valid) : wallMs - before;
+  const valid = [...new Set([before, after].map((o) => wallMs - o))].filter((t) => timeZoneOffsetMs(t, timeZone) === wallMs - t);
+  return { valid, before };
+}
+
+/**
+ * What reading a local wall time met: `ambiguous` (the hour the clocks go back: `near`, the
+ * file's time, chose the occurrence) or `skipped` (the hour the clocks skip: moved forward).
+ * Set by the parsers for the metadata's issues; undefined for a time with an offset or an
+ * ordinary local time.
+ */
+export interface WallTimeNote {
+  kind?: 'ambiguous' | 'skipped';
 }
 
 /** ISO 8601 with the zone's numeric offset, e.g. `2024-03-31T10:15:00+01:00` (ms only when non-zero). */
@@ -80,7 +96,12 @@ interface Wall {
   ms: number;
   offsetMs?: number;
 }
-export type TimeParser = (text: string, timeZone: string) => number | undefined;
+/**
+ * `near`: an instant the time is known to be at or before (a call's start is before its file's
+ * last write), used only to choose between the two occurrences of a local time in the hour the
+ * clocks go back; `note` is told when the local time was ambiguous or did not exist.
+ */
+export type TimeParser = (text: string, timeZone: string, near?: number, note?: WallTimeNote) => number | undefined;
 
 const PATTERN_TOKENS: Record<string, string> = {
   yyyy: '(\\d{4})',
@@ -103,23 +124,31 @@ function offsetOf(text: string | undefined): number | undefined {
 }
 
 /** Checks the calendar (no 31 February, no 25:00) and returns the instant. */
-function instantOf(w: Wall, timeZone: string): number | undefined {
+function instantOf(w: Wall, timeZone: string, near?: number, note?: WallTimeNote): number | undefined {
   const daysInMonth = new Date(Date.UTC(w.y, w.mo, 0)).getUTCDate();
   if (w.mo < 1 || w.mo > 12 || w.d < 1 || w.d > daysInMonth || w.h > 23 || w.mi > 59 || w.s > 59) return undefined;
   if (w.offsetMs !== undefined && Number.isNaN(w.offsetMs)) return undefined;
   const wall = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s, w.ms);
-  return w.offsetMs === undefined ? wallTimeToInstant(wall, timeZone) : wall - w.offsetMs;
+  if (w.offsetMs !== undefined) return wall - w.offsetMs;
+  if (timeZone === 'UTC') return wall;
+  const { valid, before } = wallTimeCandidates(wall, timeZone);
+  if (valid.length === 1) return valid[0];
+  if (note) note.kind = valid.length === 0 ? 'skipped' : 'ambiguous';
+  if (valid.length === 0) return wall - before;
+  // The later occurrence when the earlier would put the time more than an hour before `near` and the later one is not after it.
+  const [first, second] = [Math.min(...valid), Math.max(...valid)];
+  return near !== undefined && second <= near ? second : first;
 }
 
 const fraction = (digits: string | undefined): number => (digits ? Math.round(Number(`0.${digits}`) * 1000) : 0);
 const ISO_EXTENDED = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const ISO_BASIC = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(?:(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?:\d{2})?)?$/i;
 
-function parseIso(text: string, timeZone: string): number | undefined {
+function parseIso(text: string, timeZone: string, near?: number, note?: WallTimeNote): number | undefined {
   const m = ISO_EXTENDED.exec(text) ?? ISO_BASIC.exec(text);
   if (!m) return undefined;
   const n = (i: number) => Number(m[i] ?? 0);
-  return instantOf({ y: n(1), mo: n(2), d: n(3), h: n(4), mi: n(5), s: n(6), ms: fraction(m[7]), offsetMs: offsetOf(m[8]) }, timeZone);
+  return instantOf({ y: n(1), mo: n(2), d: n(3), h: n(4), mi: n(5), s: n(6), ms: fraction(m[7]), offsetMs: offsetOf(m[8]) }, timeZone, near, note);
 }
 
 function parseEpochSeconds(text: string): number | undefined {
@@ -128,7 +157,7 @@ function parseEpochSeconds(text: string): number | undefined {
 
 /** Compiles a time format, or says what is wrong with it. */
 export function compileTimeFormat(format: string): { ok: true; parse: TimeParser } | { ok: false; error: string } {
-  if (format === 'iso') return { ok: true, parse: (t, tz) => parseIso(t.trim(), tz) };
+  if (format === 'iso') return { ok: true, parse: (t, tz, near, note) => parseIso(t.trim(), tz, near, note) };
   if (format === 'epoch') return { ok: true, parse: (t) => parseEpochSeconds(t.trim()) };
   const order: string[] = [];
   let source = '';
@@ -154,7 +183,7 @@ export function compileTimeFormat(format: string): { ok: true; parse: TimeParser
   const missing = ['yyyy', 'MM', 'dd'].filter((t) => !order.includes(t));
   if (missing.length > 0) return { ok: false, error: `time format "${format}" lacks ${missing.join(', ')}` };
   const re = new RegExp(`^${source}$`);
-  const parse: TimeParser = (text, timeZone) => {
+  const parse: TimeParser = (text, timeZone, near, note) => {
     const m = re.exec(text.trim());
     if (!m) return undefined;
     const get = (t: string) => {
@@ -162,7 +191,7 @@ export function compileTimeFormat(format: string): { ok: true; parse: TimeParser
       return i < 0 ? undefined : m[i + 1];
     };
     const n = (t: string) => Number(get(t) ?? 0);
-    return instantOf({ y: n('yyyy'), mo: n('MM'), d: n('dd'), h: n('HH'), mi: n('mm'), s: n('ss'), ms: n('SSS'), offsetMs: offsetOf(get('XXX')) }, timeZone);
+    return instantOf({ y: n('yyyy'), mo: n('MM'), d: n('dd'), h: n('HH'), mi: n('mm'), s: n('ss'), ms: n('SSS'), offsetMs: offsetOf(get('XXX')) }, timeZone, near, note);
   };
   return { ok: true, parse };
 }

@@ -175,6 +175,21 @@ describe('file names', () => {
     expect(summer.meta.start).toBe('2024-07-15T08:30:00.000Z');
   });
 
+  it("reads a local time of the hour the clocks go back as the occurrence at or before the file's time, and one of the hour they skip as moved forward, saying so in the issues", () => {
+    // 29 Oct 2028, Europe/London: 01:00–02:00 happens twice (BST, then GMT).
+    const first = run({ filename, timezone: 'Europe/London' }, { fileName: 'C1_20281029T012000_+441632960123_2001.wav', mtime: new Date('2028-10-29T00:20:05Z') });
+    expect(first.meta.start).toBe('2028-10-29T00:20:00.000Z');
+    const second = run({ filename, timezone: 'Europe/London' }, { fileName: 'C2_20281029T014000_+441632960123_2001.wav', mtime: new Date('2028-10-29T01:40:05Z') });
+    expect(second.meta.start).toBe('2028-10-29T01:40:00.000Z');
+    expect(second.issues).toEqual(['C2_20281029T014000_+441632960123_2001.wav: start "20281029T014000" is in the hour the clocks went back (Europe/London): read as 2028-10-29T01:40:00.000Z, the occurrence at or before the file\'s time']);
+    // 26 Mar 2023: 01:00–02:00 does not exist.
+    const skipped = run({ filename, timezone: 'Europe/London' }, { fileName: 'C3_20230326T013000_+441632960123_2001.wav', mtime: new Date('2023-03-26T01:31:00Z') });
+    expect(skipped.meta.start).toBe('2023-03-26T01:30:00.000Z');
+    expect(skipped.issues[0]).toMatch(/start "20230326T013000" does not exist in Europe\/London \(the hour the clocks skipped\): read as 2023-03-26T01:30:00.000Z$/);
+    // An ordinary local time says nothing.
+    expect(run({ filename, timezone: 'Europe/London' }, { fileName: 'C4_20281029T034000_+441632960123_2001.wav' }).issues).toEqual([]);
+  });
+
   it('accepts epoch seconds, ISO basic, and explicit offsets', () => {
     const epoch = { pattern: '^(?<callId>\\d+)-(?<start>\\d+)\\.wav$', startFormat: 'epoch' };
     expect(run({ filename: epoch, timezone: 'Asia/Tokyo' }, { fileName: '7-1700000000.wav' }).meta.start).toBe('2023-11-14T22:13:20.000Z');
