@@ -112,6 +112,8 @@ export interface PurgePlanResult {
 export interface PurgePlanDeps {
   blobs: Pick<BlobStore, 'list' | 'get'>;
   holds: Pick<HoldStore, 'listHolds'>;
+  /** The catalogue's time index: calls that started before the cutoff in packs dated after it (absent: not looked for). */
+  catalogue?: Pick<CatalogueStore, 'searchRecordings'>;
 }
 
 async function readText(blobs: Pick<BlobStore, 'get'>, key: string): Promise<string> {
@@ -129,12 +131,60 @@ function withHolds(held: Set<string>, pack: Omit<PackCandidate, 'members'>, memb
   return { ...pack, members: members.map((m) => ({ ...m, legalHold: held.has(m.rid) })) };
 }
 
+/** A pack's candidate from its manifest: members with their starts and holds; throws for a manifest that cannot be read or lies outside the site. */
+async function packCandidate(deps: PurgePlanDeps, site: string, manifestKey: string, held: Set<string>): Promise<{ pack: PackCandidate; dead: string[] }> {
+  const manifest = parseManifest(await readText(deps.blobs, manifestKey));
+  const members = entriesOf(manifest, manifestKey).map((e) => ({ rid: e.rid, start: e.start }));
+  const pack = withHolds(held, { packKey: manifest.packKey, manifestKey, source: manifest.source }, members);
+  if (!pack.packKey.startsWith(sitePrefix('recordings', site))) throw new Error(`pack ${pack.packKey} is outside the site's prefix`);
+  return { pack, dead: deadAttempts(manifest.packKey, manifest.superseded) };
+}
+
+/** Calls the catalogue is asked about at once when looking for packs dated after the cutoff. */
+const LATE_PAGE = 1000;
+
+/**
+ * Packs dated after the cutoff day (a pack is dated by its oldest file's time) that hold calls
+ * which started before the cutoff: a recorder that wrote its files late, an old archive migrated
+ * at go-live. The day-ordered listing stops at the cutoff day and never sees them; the
+ * catalogue's time index finds their calls. Each such pack is judged like any other (every
+ * member past retention and not held), at most `budget` of them.
+ */
+async function gatherLateDated(deps: PurgePlanDeps, input: PurgePlanInput, known: ReadonlySet<string>, held: Set<string>, budget: number, counters: { unreadable: number }): Promise<{ packs: PackCandidate[]; dead: Map<string, string[]>; more: boolean }> {
+  const packs: PackCandidate[] = [];
+  const dead = new Map<string, string[]>();
+  if (!deps.catalogue || budget <= 0) return { packs, dead, more: false };
+  const cutoff = retentionCutoff({ now: input.now, retentionDays: input.settings.retentionDays });
+  const prefix = `${sitePrefix('manifests', input.site)}recordings/`;
+  const lastDay = dayOf(cutoff);
+  const manifests = new Map<string, string>();
+  let cursor: string | undefined;
+  do {
+    const page = await deps.catalogue.searchRecordings({ site: input.site, to: new Date(cutoff - 1).toISOString(), limit: LATE_PAGE, ...(cursor ? { cursor } : {}) });
+    for (const e of page.items) {
+      if (known.has(e.packKey) || !e.manifestKey.startsWith(prefix) || e.manifestKey.slice(prefix.length, prefix.length + 10) <= lastDay) continue;
+      manifests.set(e.packKey, e.manifestKey);
+    }
+    cursor = page.cursor;
+  } while (cursor && manifests.size < budget);
+  for (const manifestKey of [...manifests.values()].slice(0, budget)) {
+    try {
+      const { pack, dead: attempts } = await packCandidate(deps, input.site, manifestKey, held);
+      packs.push(pack);
+      dead.set(pack.packKey, attempts);
+    } catch {
+      counters.unreadable++;
+    }
+  }
+  return { packs, dead, more: cursor !== undefined || manifests.size > budget };
+}
+
 /** Packs whose manifest date is not after the cutoff day, until `enough` of them may go. */
 async function gatherPacks(
   deps: PurgePlanDeps,
   input: PurgePlanInput,
   counters: { unreadable: number },
-): Promise<{ packs: PackCandidate[]; dead: Map<string, string[]>; more: boolean }> {
+): Promise<{ packs: PackCandidate[]; dead: Map<string, string[]>; more: boolean; held: Set<string> }> {
   const cutoff = retentionCutoff({ now: input.now, retentionDays: input.settings.retentionDays });
   const prefix = `${sitePrefix('manifests', input.site)}recordings/`;
   const lastDay = dayOf(cutoff);
@@ -149,20 +199,17 @@ async function gatherPacks(
     // dated after the cutoff day holds a recording younger than the retention.
     if (info.key.slice(prefix.length, prefix.length + 10) > lastDay) break;
     if (!info.key.endsWith('.json')) continue;
-    if (deletable >= input.maxTargets) return { packs, dead, more: true };
+    if (deletable >= input.maxTargets) return { packs, dead, more: true, held };
     try {
-      const manifest = parseManifest(await readText(deps.blobs, info.key));
-      const members = entriesOf(manifest, info.key).map((e) => ({ rid: e.rid, start: e.start }));
-      const pack = withHolds(held, { packKey: manifest.packKey, manifestKey: info.key, source: manifest.source }, members);
-      if (!pack.packKey.startsWith(sitePrefix('recordings', input.site))) throw new Error(`pack ${pack.packKey} is outside the site's prefix`);
+      const { pack, dead: attempts } = await packCandidate(deps, input.site, info.key, held);
       packs.push(pack);
-      dead.set(pack.packKey, deadAttempts(manifest.packKey, manifest.superseded));
+      dead.set(pack.packKey, attempts);
       if (packMayGo(pack, cutoff)) deletable++;
     } catch {
       counters.unreadable++;
     }
   }
-  return { packs, dead, more: false };
+  return { packs, dead, more: false, held };
 }
 
 /** The superseded keys a manifest lists that really are other attempts at its pack (never another object). */
@@ -238,7 +285,12 @@ export function fitPlanState(result: PurgePlanResult): PurgePlanResult {
 
 export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Promise<PurgePlanResult> {
   const counters = { unreadable: 0 };
-  const { packs, dead, more } = await gatherPacks(deps, input, counters);
+  const gathered = await gatherPacks(deps, input, counters);
+  const known = new Set(gathered.packs.map((p) => p.packKey));
+  const late = gathered.more ? { packs: [], dead: new Map<string, string[]>(), more: false } : await gatherLateDated(deps, input, known, gathered.held, input.maxTargets - gathered.packs.length, counters);
+  const packs = [...gathered.packs, ...late.packs];
+  const dead = new Map([...gathered.dead, ...late.dead]);
+  const more = gathered.more || late.more;
   const artefacts = await gatherArtefacts(deps, input.site, counters);
   const { trees: treePolicy, orphanGraceDays, ...rules } = input.settings;
   const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });

@@ -1,3 +1,4 @@
+import { CATALOGUE_INDEXES } from '../../core/catalogue-schema.ts';
 import { grantAuditChain } from '../function-grants.ts';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -99,6 +100,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   objects(fns.purge, context, 'DeleteExpired', ['s3:DeleteObject', 's3:DeleteObjectVersion'], purgeable, 'the purge deletes only what the retention plan allows (core/retention.ts), fenced by the site lock; Object Lock still refuses protected versions');
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
   tableItems(fns.purge, context, 'LegalHolds', ['dynamodb:Query'], leadingKeyPatterns(['hold']), false);
+  // Calls that started before the retention cutoff, by the catalogue's time index: their packs dated after the cutoff day (files written late) are judged too.
+  fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'CallsByTime', actions: ['dynamodb:Query'], resources: [`${context.catalogueTable.tableArn}/index/${CATALOGUE_INDEXES.byTime.indexName}`] }));
   // Copy-out (core/copy-out.ts): held calls of an expiring pack are copied to their own pack and
   // manifest (PutObject, ranged GET of the pack), put under legal hold, re-catalogued there; the
   // pack they leave has its legal hold turned OFF only after the copy is verified and catalogued.

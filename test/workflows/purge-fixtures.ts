@@ -14,8 +14,9 @@ import type { ObjectHolder } from '../../core/holds.ts';
 const DAY = 86_400_000;
 
 /** With `hold`, the given members are put on legal hold as the hold function does: a hold record, and Object Lock legal hold on the pack and manifest when a holder is given. */
-export async function publishPack(deps: { blobs: BlobStore; catalogue: CatalogueStore; holds?: HoldStore; holder?: ObjectHolder }, site: string, now: Date, name: string, ageDays: number[], opts: { hold?: number[] } = {}): Promise<PackFixture> {
-  const oldest = Math.max(...ageDays);
+/** `packAgeDays`: the pack's date, when its files were written later than its calls (default: the oldest call's day). */
+export async function publishPack(deps: { blobs: BlobStore; catalogue: CatalogueStore; holds?: HoldStore; holder?: ObjectHolder }, site: string, now: Date, name: string, ageDays: number[], opts: { hold?: number[]; packAgeDays?: number } = {}): Promise<PackFixture> {
+  const oldest = opts.packAgeDays ?? Math.max(...ageDays);
   const fixture = buildPack(
     site,
     ageDays.map((age, i) => ({ path: `${name}/call-${i}.wav`, body: audio(i + name.length * 7, 600), meta: { callId: `${name}-${i}`, start: new Date(now.getTime() - age * DAY).toISOString() } })),

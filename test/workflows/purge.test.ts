@@ -26,6 +26,18 @@ function gate() {
 }
 
 describe('purge', () => {
+  it('deletes a pack dated after the cutoff whose calls all started before it (files written late, an archive migrated at go-live), and keeps one that holds a younger call', async () => {
+    const now = h.clock.now();
+    const migrated = await publishPack(h, SITE, now, 'migrated', [600, 610], { packAgeDays: 5 });
+    const lateMixed = await publishPack(h, SITE, now, 'late-mixed', [600, 3], { packAgeDays: 5 });
+    expect((await h.workflows.runPurge().done).status).toBe('SUCCEEDED');
+    expect(await exists(migrated.packKey)).toBe(false);
+    expect(await exists(migrated.manifestKey)).toBe(false);
+    expect(await h.catalogue.getRecording(SITE, migrated.manifest.members[0]!.rid)).toBeUndefined();
+    expect(await exists(lateMixed.packKey)).toBe(true);
+    expect(await h.catalogue.getRecording(SITE, lateMixed.manifest.members[1]!.rid)).toBeDefined();
+  });
+
   it('deletes what retention allows, keeps the rest, deletes objects before their manifests, reports, releases', async () => {
     const now = h.clock.now();
     const old = await publishPack(h, SITE, now, 'old', [400, 420, 500]);
