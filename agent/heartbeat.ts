@@ -177,10 +177,7 @@ export class HeartbeatWriter {
         const records = this.deps.artefacts.records(source.name);
         const final = newest(records, false);
         if (final) mem.lastGood = { at: final.at, key: final.key };
-        if (source.type === 'binlog') {
-          const any = newest(records);
-          if (any) out.rpoSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(any.at)) / 1000));
-        }
+        if (source.type === 'binlog') binlogRpo(newest(records), now, out);
       }
       if (mem.lastGood) out.lastGood = mem.lastGood;
       sources.push(out);
@@ -312,6 +309,20 @@ async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, page
  * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
  * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
  */
+/** A binlog copy dated this far ahead of the clock is not a measure of the RPO. */
+const RPO_AHEAD_SLACK_SECONDS = 60;
+
+/**
+ * A binlog source's RPO: the age of its newest shipped copy. One dated ahead of the clock
+ * (shipped while it ran fast) says nothing of how old the newest offsite event is: a problem.
+ */
+function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out: HeartbeatSource): void {
+  if (!newestCopy) return;
+  const age = Math.round((now.getTime() - Date.parse(newestCopy.at)) / 1000);
+  if (age < -RPO_AHEAD_SLACK_SECONDS) out.problem ??= `newest shipped binlog copy is dated ${newestCopy.at}, ahead of this machine's clock (it ran fast): the RPO is unknown until the next copy ships`;
+  else out.rpoSeconds = Math.max(0, age);
+}
+
 export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string } | undefined> {
   const memory = readJsonFile<HeartbeatMemory>(join(deps.config.state, 'heartbeat.json'));
   if (!memory?.agentId || !memory.lastWritten) return undefined;

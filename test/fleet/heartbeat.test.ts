@@ -68,6 +68,15 @@ describe('the agent heartbeat', () => {
     expect(hb!.sources[1]).toEqual({ name: 'db', type: 'binlog', rpoSeconds: 300, lastGood: { at: '2026-12-03T09:00:00Z', key: 'logs/site-a/db/rtmbinlog.000001' } });
   });
 
+  it('reports no RPO, but a problem, when the newest binlog copy is dated ahead of the clock (shipped while it ran fast)', async () => {
+    const rec = (name: string, at: string, partial: boolean): ArtefactRecord => ({ source: 'db', name, size: 1, mtimeMs: 0, sha256: 'x', artefactId: `a${name}`, key: `logs/site-a/db/${name}`, partial, at });
+    const h = setup([rec('rtmbinlog.000001', '2026-12-03T09:00:00Z', false), rec('rtmbinlog.000002', '2026-12-04T09:55:00Z', true)]);
+    await h.writer().write(pass(0, 0, 0));
+    const [hb] = await heartbeats(h.store);
+    expect(hb!.sources[1]!.rpoSeconds).toBeUndefined();
+    expect(hb!.sources[1]!.problem).toBe("newest shipped binlog copy is dated 2026-12-04T09:55:00Z, ahead of this machine's clock (it ran fast): the RPO is unknown until the next copy ships");
+  });
+
   it(`writes at most one heartbeat every ${HEARTBEAT_MIN_SECONDS} s for passes that shipped nothing, each a new object; a pass that shipped goes out at once`, async () => {
     const h = setup();
     const idle = { ...pass(0, 0, 0), manifests: [] };

@@ -613,6 +613,8 @@ describe('compliance console in Chromium', () => {
     await page.getByRole('button', { name: 'Search the trail' }).click();
     await expect.poll(() => textOrError('#audit-status')).toMatch(/records? on page 1/);
     expect(await page.$$eval('#audit tbody tr', (trs) => trs.length)).toBeGreaterThan(0);
+    // The trail's From and To say which zone they are in, and which end is included.
+    expect(await page.$eval('#audit-from', (i) => document.getElementById(i.getAttribute('aria-describedby') ?? '')?.textContent)).toBe('From and To are in your time zone; From is included, To is not.');
     await page.fill('#audit-from', '2026-06-01T00:00');
     await page.fill('#audit-to', '2026-01-01T00:00');
     await page.getByRole('button', { name: 'Search the trail' }).click();
