@@ -1,0 +1,201 @@
+import { parseArtefactManifest } from './artefact.ts';
+import type { AuditEvent } from './audit-trail.ts';
+import type { Clock } from './clock.ts';
+import { copyOutHeld, type CopyOutDeps, type CopyOutResult } from './copy-out.ts';
+import { ArchivedError, messageOf } from './errors.ts';
+import { artefactEntryOf } from './ingest-artefact.ts';
+import { isPackManifestKey, sitePrefix } from './layout.ts';
+import type { LockStore } from './lock.ts';
+import { parseManifest } from './manifest.ts';
+import { recordingLookupKey, type BlobStore, type CatalogueStore } from './ports.ts';
+import type { ObjectDeleter } from './purge.ts';
+import type { ArchiveStore } from './recall.ts';
+import type { PurgeBatch } from './retention.ts';
+import { deleteTreeTargets, isTreeTarget } from './tree-purge.ts';
+
+// The purge's deletions (core/purge.ts plans them): one batch at a time, fenced by the site
+// lock; held calls copied out first, objects before their manifests, every deletion recorded
+// in the site's audit trail.
+
+/** A manifest's text, read whole (manifests are small). */
+export async function readText(blobs: Pick<BlobStore, 'get'>, key: string): Promise<string> {
+  const { body } = await blobs.get(key);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface BatchResult {
+  index: number;
+  /** Objects deleted (objects and their manifests). */
+  deleted: number;
+  /** Targets fully gone (object and manifest). */
+  targetsDone: number;
+  retained: { key: string; reason: string }[];
+  retainedCount: number;
+  failed: { key: string; reason: string }[];
+  failedCount: number;
+}
+
+const LISTED = 20;
+
+/** Days a restored copy of an archived pack stays readable for the copy-out of its held calls. */
+export const COPY_OUT_RESTORE_DAYS = 7;
+
+export interface PurgeDeleteDeps {
+  /** The site's durable audit trail: one `purge` record per object deleted (absent: not recorded). */
+  audit?: (event: AuditEvent) => void | Promise<void>;
+  /** Dates the audit records (default the system clock). */
+  clock?: Clock;
+  /** Asks S3 to restore an archived pack whose held calls must be copied out (absent: not asked). */
+  archive?: Pick<ArchiveStore, 'requestRestore'>;
+  deleter: ObjectDeleter;
+  locks: Pick<LockStore, 'heartbeat'>;
+  blobs: Pick<BlobStore, 'get' | 'list'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'packKeysOf'>;
+  /**
+   * Copy-out of held calls (core/copy-out.ts), with legal hold ON on the copies and OFF on the
+   * pack they leave. Absent: a pack planned for copy-out is kept and reported failed.
+   */
+  copyOut?: CopyOutDeps;
+}
+
+/**
+ * Forgets the catalogue entries an object's manifest made, once the object is gone: the
+ * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
+ * so a failure here is retried by the next purge (deleting an absent object is a no-op).
+ */
+/** Forgets the catalogue entries a deleted object's manifest made; returns the recordings forgotten (none for an artefact). */
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<string[]> {
+  const text = await readText(deps.blobs, manifestKey);
+  if (isPackManifestKey(manifestKey)) {
+    const m = parseManifest(text);
+    // Copied-out calls are catalogued in their new pack now: their entries stay. So does the entry
+    // of a call catalogued in another pack (the same recording shipped twice: the first copy is
+    // the catalogue's, and it is still in the bucket).
+    const rids = m.members.map((x) => x.rid).filter((rid) => !keep.includes(rid));
+    const where = await deps.catalogue.packKeysOf(rids.map((rid) => ({ site, rid })));
+    const forgotten = rids.filter((rid) => { const at = where.get(recordingLookupKey(site, rid)); return at === undefined || at === m.packKey; });
+    await deps.catalogue.forgetPack(site, m.packId, forgotten);
+    return forgotten;
+  }
+  await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
+  return [];
+}
+
+/** Who the audit trail names as having deleted what the retention let go. */
+export const PURGE_PRINCIPAL = 'ferry purge (retention)';
+
+/**
+ * One `purge` record of the site's audit trail per object gone with its manifest: the object, the
+ * rule that let it go, and the recordings it took (a pack's calls, by recording id). The trail is
+ * hash-chained and sealed write-once, so that years later "what was deleted, when and why" has an
+ * answer the function's log (kept 90 days) no longer gives.
+ */
+async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; rids: string[] }[]): Promise<void> {
+  if (!deps.audit) return;
+  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  for (const { target, rids } of done) {
+    await deps.audit({
+      at,
+      action: 'purge',
+      site,
+      principal: PURGE_PRINCIPAL,
+      detail: { object: target.key, kind: target.kind, rule: 'retention', ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids } : {}), ...(target.keep?.length ? { keptHeld: target.keep } : {}) },
+    });
+  }
+}
+
+/** Deletes one batch: objects first, then their catalogue entries, then their manifests. Heartbeats the lock first (fencing). */
+export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, token: number, batch: PurgeBatch): Promise<BatchResult> {
+  // LockLostError here stops the purge: whoever cleared our lock may be running a backup.
+  await deps.locks.heartbeat(site, token);
+  if (batch.targets.some(isTreeTarget)) {
+    const tree = await deleteTreeTargets(deps, site, batch.targets);
+    const { deleted, retained, failed, targetsDone } = tree;
+    const gone = new Set(deleted);
+    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, rids: [] })));
+    return { index: batch.index, deleted: deleted.length, targetsDone, retained: retained.slice(0, LISTED), retainedCount: retained.length, failed: failed.slice(0, LISTED), failedCount: failed.length };
+  }
+  const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
+  const foreign = batch.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]).filter((k) => !own(k));
+  if (foreign.length) throw new Error(`purge batch ${batch.index} names keys outside site ${site}: ${foreign.slice(0, 3).join(', ')}`);
+
+  const { ready, copies, copyFailed } = await copyOut(deps, site, batch.targets);
+  const first = await deps.deleter.deleteObjects(ready.map((t) => t.key));
+  first.failed.push(...copyFailed);
+  const gone = new Set(first.deleted);
+  const forgetFailed: { key: string; reason: string }[] = [];
+  const dependents: string[] = [];
+  const forgotten = new Map<string, string[]>();
+  for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
+    try {
+      forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep));
+      // Point the kept calls at their copy again, in case the old manifest was ingested once more meanwhile.
+      const copy = copies.get(t.key);
+      if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids);
+      dependents.push(t.then!);
+    } catch (error) {
+      forgetFailed.push({ key: t.then!, reason: `catalogue entries not removed, manifest kept for the next purge: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+  const second = dependents.length ? await deps.deleter.deleteObjects(dependents) : { deleted: [], retained: [], failed: [] };
+  const secondGone = new Set(second.deleted);
+  const retained = [...first.retained, ...second.retained];
+  const failed = [...first.failed, ...forgetFailed, ...second.failed];
+  const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then)));
+  await auditPurged(deps, site, done.map((target) => ({ target, rids: forgotten.get(target.key) ?? [] })));
+  return {
+    index: batch.index,
+    deleted: first.deleted.length + second.deleted.length,
+    targetsDone: done.length,
+    retained: retained.slice(0, LISTED),
+    retainedCount: retained.length,
+    failed: failed.slice(0, LISTED),
+    failedCount: failed.length,
+  };
+}
+
+/**
+ * Why a pack's held calls were not copied out. A pack past retention is in the archive tier
+ * (the lifecycle moves packs there long before), where the copy-out cannot read it: a restore is
+ * asked for, so that a later purge copies the held calls out and deletes the rest; without it
+ * every purge would fail on the same pack for ever.
+ */
+async function copyOutFailure(deps: PurgeDeleteDeps, key: string, held: number, error: unknown): Promise<string> {
+  if (!(error instanceof ArchivedError)) return `held calls not copied out, pack kept for the next purge: ${messageOf(error)}`;
+  let asked: string;
+  try {
+    asked = deps.archive ? `${(await deps.archive.requestRestore(key, COPY_OUT_RESTORE_DAYS, 'Bulk')) === 'started' ? 'a restore was requested' : 'its restore is under way'} (Bulk, ready within 48 hours, readable ${COPY_OUT_RESTORE_DAYS} days)` : 'no restore could be requested by this purge';
+  } catch (restoreError) {
+    asked = `its restore could not be requested (${messageOf(restoreError)})`;
+  }
+  return `${held} held call(s) not copied out, pack kept past retention: it is in the archive tier (${error.storageClass}); ${asked}: the first purge after the restore copies the held call(s) out and deletes the rest`;
+}
+
+/**
+ * Copies the held calls of each `keep` target out to their own held pack, then sets legal
+ * hold OFF on the pack they leave (its held calls now live, held, elsewhere). A target whose
+ * copy-out failed is not deleted: it is reported failed and the next purge tries again.
+ */
+async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch['targets']) {
+  const ready: PurgeBatch['targets'] = [];
+  const copies = new Map<string, CopyOutResult>();
+  const copyFailed: { key: string; reason: string }[] = [];
+  for (const t of targets) {
+    if (!t.keep?.length || !t.then) {
+      ready.push(t);
+      continue;
+    }
+    try {
+      if (!deps.copyOut) throw new Error('this purge cannot copy out (no copy-out dependencies)');
+      copies.set(t.key, await copyOutHeld(deps.copyOut, site, t.then, t.keep));
+      await deps.copyOut.holder.setLegalHold(t.key, false);
+      await deps.copyOut.holder.setLegalHold(t.then, false);
+      ready.push(t);
+    } catch (error) {
+      copyFailed.push({ key: t.key, reason: await copyOutFailure(deps, t.key, t.keep.length, error) });
+    }
+  }
+  return { ready, copies, copyFailed };
+}
