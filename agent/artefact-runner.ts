@@ -9,7 +9,7 @@ import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
-import { folderNames, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
+import { filesAndFolders, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
 import { findLostVersions } from './sources/stability.ts';
 import type { Observations } from './state/observations.ts';
@@ -150,8 +150,8 @@ export class ArtefactRunner {
     const { alerts, site, journal } = this.deps;
     const key = `selects-nothing:${this.source.name}`;
     const judged = selected === 0 && journal.artefacts.records(this.source.name).length === 0;
-    const names = judged ? await regularFileNames(this.source.path).catch(() => []) : [];
-    const folders = judged && names.length === 0 ? await folderNames(this.source.path).catch(() => []) : [];
+    const none = { files: [], folders: [] };
+    const { files: names, folders } = judged ? await filesAndFolders(this.source.path).catch(() => none) : none;
     if (names.length === 0 && folders.length === 0) {
       await alerts.resolve(key, site, `Source ${this.source.name} selects files in ${this.source.path} again.`);
       return;

@@ -3,7 +3,7 @@ import { storeTarget } from './build-agent.ts';
 import { resolveCloud } from './cloud.ts';
 import { spawnSync } from 'node:child_process';
 import type { AgentConfig } from '../core/config.ts';
-import { folderNames, onlyFoldersProblem, regularFileNames } from '../agent/sources/files.ts';
+import { filesAndFolders, onlyFoldersProblem } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
@@ -35,9 +35,8 @@ export async function selectionNotes(config: AgentConfig): Promise<string[]> {
   }
   for (const s of config.sources) {
     if (s.type === 'recordings' || s.type === 'tree' || (s.type === 'binlog' && !s.basename)) continue;
-    const names = await regularFileNames(s.path).catch(() => []);
+    const { files: names, folders } = await filesAndFolders(s.path).catch(() => ({ files: [] as string[], folders: [] as string[] }));
     if (names.length === 0) {
-      const folders = await folderNames(s.path).catch(() => []);
       if (folders.length > 0) notes.push(`warning: source ${s.name}: ${onlyFoldersProblem(s, folders)}: nothing of it would be backed up`);
       continue;
     }

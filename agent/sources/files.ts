@@ -21,12 +21,16 @@ export async function regularFileNames(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-/** The names of the directories directly in `dir`, sorted (not following links). */
-export async function folderNames(dir: string): Promise<string[]> {
-  const names: string[] = [];
+/** The regular files and the directories directly in `dir`, each sorted (not following links): one read of the directory. */
+export async function filesAndFolders(dir: string): Promise<{ files: string[]; folders: string[] }> {
+  const files: string[] = [];
+  const folders: string[] = [];
   const handle = await opendir(dir, { bufferSize: 256 });
-  for await (const d of handle) if (d.isDirectory()) names.push(d.name);
-  return names.sort();
+  for await (const d of handle) {
+    if (d.isFile()) files.push(d.name);
+    else if (d.isDirectory()) folders.push(d.name);
+  }
+  return { files: files.sort(), folders: folders.sort() };
 }
 
 /**
