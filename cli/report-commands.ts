@@ -25,16 +25,10 @@ function lockClient(env: NodeJS.ProcessEnv): { client: ReturnType<typeof createS
   return { client, bucket: env.FERRY_BUCKET ?? local!.bucket };
 }
 
-/** Object Lock retention of a key through the S3 API (undefined when the bucket has none, or the key none). */
-export function retentionReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<Retention | undefined> {
+/** Object Lock retention and legal hold of a key through the S3 API, on one client (none on a key or a bucket without them). */
+export function objectLockReaders(env: NodeJS.ProcessEnv = process.env): { retention: (key: string) => Promise<Retention | undefined>; legalHold: (key: string) => Promise<boolean> } {
   const { client, bucket } = lockClient(env);
-  return s3RetentionReader(client, bucket);
-}
-
-/** Object Lock legal hold of a key through the S3 API (false when the bucket has none, or the key none). */
-export function legalHoldReader(env: NodeJS.ProcessEnv = process.env): (key: string) => Promise<boolean> {
-  const { client, bucket } = lockClient(env);
-  return s3LegalHoldReader(client, bucket);
+  return { retention: s3RetentionReader(client, bucket), legalHold: s3LegalHoldReader(client, bucket) };
 }
 
 /** The data bucket's name as the attestation states it (FERRY_BUCKET, or the local cloud's). */
@@ -74,7 +68,7 @@ export function registerReportCommands(program: Command): void {
       assertName('site', opts.site);
       if (opts.json && opts.csv) throw new ConfigError(['--json and --csv: choose one output format']);
       const target = catalogueTarget();
-      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, bucket: bucketName(), retention: retentionReader(), legalHold: legalHoldReader() });
+      const a = await attestMonth(target.blobs, { site: opts.site, month: opts.month, bucket: bucketName(), ...objectLockReaders() });
       const keys = opts.store ? await storeAttestation(target.blobs, a) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : opts.csv ? renderAttestationCsv(a) : renderAttestationMarkdown(a));
       if (keys) process.stderr.write(`kept as ${keys.json}, ${keys.markdown} and ${keys.csv}\n`);
