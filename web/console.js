@@ -2,7 +2,8 @@
 // search calls, open one (record, SHA-256, play, download, recall, holds), cases and exports,
 // and the audit trail. Plain browser JavaScript modules, no build step, no inline script or
 // style (the deployment's CSP is `default-src 'self'`). Where the page is, is in the address
-// (`#site=…&view=search|call|cases|audit&rid=…&case=…`), so Back and bookmarks work.
+// (`#site=…&view=search|call|cases|audit&rid=…&case=…`), and so is the search asked for (its
+// filters, `from`/`to` in UTC), so Back, a reload and bookmarks work.
 // `?poll=N` sets how often (seconds) recall and export states are polled (default 15).
 
 import { ApiError, api, currentSession, forgetSession, loadConfig, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
@@ -71,10 +72,10 @@ function show(view) {
     const current = link.dataset.view === view || (view === 'call' && link.dataset.view === 'search');
     if (current) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
-    link.href = `#${new URLSearchParams({ site: currentSite(), view: link.dataset.view })}`;
+    link.href = link.dataset.view === 'search' ? searchHash(currentSite()) : `#${new URLSearchParams({ site: currentSite(), view: link.dataset.view })}`;
   }
-  // Back to the calls found of the site the call is of, not the officer's first site.
-  $('back-to-search').href = `#${new URLSearchParams({ site: currentSite(), view: 'search' })}`;
+  // Back to the calls found of the site the call is of (not the officer's first site), with the filters they were found by.
+  $('back-to-search').href = searchHash(currentSite());
   document.title = `${VIEW_TITLES[view] ?? 'Ferry'} — Ferry compliance console`;
 }
 
@@ -199,6 +200,44 @@ async function submitNewPassword(event) {
 // ---- 3. search ----
 
 const FILTERS = ['agent', 'number', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort'];
+/** What a search is in the address: its filters, `from` and `to` (ISO, UTC) and the page size when it is not the default. */
+const SEARCH_KEYS = ['from', 'to', ...FILTERS, 'limit'];
+const DEFAULT_LIMIT = '25';
+
+function addressParams(params) {
+  const out = {};
+  for (const name of SEARCH_KEYS) if (params[name] !== undefined && params[name] !== '' && !(name === 'limit' && params[name] === DEFAULT_LIMIT)) out[name] = params[name];
+  return out;
+}
+
+const searchKey = (params) => new URLSearchParams(Object.entries(addressParams(params)).sort(([a], [b]) => (a < b ? -1 : 1))).toString();
+
+/** The address of `site`'s calls found: with the filters of the search shown when it is that site's. */
+function searchHash(site) {
+  const params = state.search?.site === site ? addressParams(state.search.params) : {};
+  return `#${new URLSearchParams({ site, view: 'search', ...params })}`;
+}
+
+/**
+ * Puts the search the address asks for into the form (a reload, Back, a bookmark). A value the
+ * form cannot hold (a date that is not one, a direction it does not offer) is an error naming
+ * it, not a search run without it.
+ */
+function fillSearch(wanted) {
+  for (const name of ['from', 'to', 'agent', 'number', 'callId', 'minDuration', 'maxDuration']) {
+    const value = wanted[name] ?? '';
+    $(name).value = (name === 'from' || name === 'to') && value ? localText(value).replace(' ', 'T') : value;
+  }
+  for (const name of ['direction', 'sort']) $(name).value = wanted[name] ?? '';
+  $('limit').value = wanted.limit ?? DEFAULT_LIMIT;
+  for (const name of SEARCH_KEYS) {
+    const value = wanted[name];
+    if (value === undefined) continue;
+    const field = $(name);
+    const held = name === 'from' || name === 'to' ? field.value && !Number.isNaN(Date.parse(value)) : field.value === value;
+    if (!held) throw new Error(`The address asks for ${name}=${value}, which the search form does not take. Change the search and press Search.`);
+  }
+}
 
 function readSearch() {
   const params = { limit: $('limit').value };
@@ -324,6 +363,10 @@ function submitSearch(event) {
   // A new search starts a new selection: calls ticked for another customer must not ride along into this one's export.
   if (event) clearSelection();
   state.search = { site: currentSite(), params, cursors: [null], index: 0, items: [] };
+  // The search asked for goes into the address (an officer's: a new entry of the tab's history),
+  // so that a reload, Back and a bookmark come back to it. Neither call fires hashchange: nothing runs twice.
+  const hash = searchHash(state.search.site);
+  if (hash !== location.hash) history[event ? 'pushState' : 'replaceState'](null, '', hash);
   return loadSearchPage(0);
 }
 
@@ -361,8 +404,18 @@ async function render() {
   show(view);
   if (changed) focusView(view);
   if (view === 'search') {
-    if (!state.search || state.search.site !== site) {
+    // Another site, or another search in the address (a reload, Back, a bookmark): it is run.
+    const wanted = Object.fromEntries(SEARCH_KEYS.filter((name) => r[name] !== undefined).map((name) => [name, r[name]]));
+    if (!state.search || state.search.site !== site || searchKey(state.search.params) !== searchKey(wanted)) {
       clearSelection();
+      try {
+        fillSearch(wanted);
+      } catch (error) {
+        state.search = undefined;
+        clearResults();
+        showError(error.message);
+        return;
+      }
       await submitSearch();
     }
     void loadCaseOptions(ctx, $('selection-case'));
@@ -382,7 +435,10 @@ function wire() {
   let keyed = false;
   const openSite = () => {
     keyed = false;
-    if (select.value !== currentSite()) navigate({ site: select.value, view: route().view === 'call' ? 'search' : route().view });
+    if (select.value === currentSite()) return;
+    const view = route().view === 'call' ? 'search' : route().view;
+    // Another site is searched with the filters of the search shown.
+    navigate({ site: select.value, view, ...(view === 'search' && state.search ? addressParams(state.search.params) : {}) });
   };
   select.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') openSite();

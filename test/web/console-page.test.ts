@@ -804,6 +804,65 @@ describe('compliance console in Chromium', () => {
       }
     });
 
+    it('keeps the search in the address: a reload shows the same filters and calls, Back returns to the search before, a call leads back to it unsearched, and a value the form cannot take is named', async () => {
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
+      try {
+        await searched(p);
+        const agent = recordings[0]!.metadata.agent;
+        await p.fill('#agent', agent);
+        await p.selectOption('#limit', '10');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        const found = (await rows(p)).map((r) => r.rid);
+        expect(found.length).toBe(recordings.filter((r) => r.metadata.agent === agent).length);
+        const hash = `#${new URLSearchParams({ site: SITE, view: 'search', agent, limit: '10' })}`;
+        expect(await p.evaluate(() => location.hash)).toBe(hash);
+
+        await p.reload();
+        await p.waitForSelector('#search-view:not([hidden])');
+        await searched(p);
+        expect(await p.inputValue('#agent')).toBe(agent);
+        expect(await p.inputValue('#limit')).toBe('10');
+        expect((await rows(p)).map((r) => r.rid)).toEqual(found);
+
+        await p.fill('#agent', '');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search&limit=10`);
+        expect((await rows(p)).length).toBe(10);
+        await p.goBack();
+        await expect.poll(() => p.inputValue('#agent')).toBe(agent);
+        await searched(p);
+        expect((await rows(p)).map((r) => r.rid)).toEqual(found);
+
+        // A call opened from the results leads back to them, with no new (audited) search.
+        await p.click(`#results tbody tr[data-rid="${found[0]}"] td:nth-child(4)`);
+        await p.waitForSelector('#call-body:not([hidden])');
+        expect(await p.getAttribute('#back-to-search', 'href')).toBe(hash);
+        expect(await p.getAttribute('#tabs a[data-view="search"]', 'href')).toBe(hash);
+        const asked: string[] = [];
+        p.on('request', (req) => void (/\/recordings$/.test(new URL(req.url()).pathname) && asked.push(req.url())));
+        await p.click('#back-to-search');
+        await p.waitForSelector('#search-view:not([hidden])');
+        expect((await rows(p)).map((r) => r.rid)).toEqual(found);
+        expect(asked).toEqual([]);
+
+        // A bookmark with a time: the field shows it in the officer's zone (Paris, UTC+2 in May) and the search runs from it.
+        const from = recordings.map((r) => r.metadata.start).sort()[7]!;
+        await p.goto(consoleUrl(`#site=${SITE}&view=search&from=${encodeURIComponent(from)}`));
+        await searched(p);
+        const paris = new Date(Date.parse(from) + 2 * 3600_000).toISOString().slice(0, 19);
+        expect(await p.inputValue('#from')).toBe(paris);
+        expect((await rows(p)).length).toBe(recordings.filter((r) => r.metadata.start >= from).length + 1);
+
+        await p.goto(consoleUrl(`#site=${SITE}&view=search&direction=sideways`));
+        await expect.poll(() => textOrError('#status', p)).toBe('error: The address asks for direction=sideways, which the search form does not take. Change the search and press Search.');
+        expect(await rows(p)).toEqual([]);
+      } finally {
+        await close();
+      }
+    });
+
     it('opens no site while the officer moves through the Site list with the arrow keys (each would be an audited search), and the one chosen with Enter', async () => {
       const { p, close } = await freshPage(officerAB, `#site=${SITE}&view=search`);
       try {
