@@ -149,7 +149,10 @@ export async function startHttpEndpoint(o: EndpointOptions): Promise<HttpEndpoin
       const verdict = await verifySigV4({ method, rawPath, searchParams: url.searchParams, headers: req.headers }, o.auth);
       if (!verdict.ok) return json(403, { message: verdict.message }, { 'x-amzn-ErrorType': verdict.errorType });
       identity = { accessKey: verdict.accessKeyId, principal: verdict.accessKeyId };
-      const access = o.authorize?.(verdict.accessKeyId, { method, path: rawPath, pathParameters: matched.pathParameters });
+      // IAM judges the path that is served (dot segments resolved, as the router and the
+      // function see it), not the raw one the signature covers: `/sites/a/recordings/../../b/…`
+      // is site b's route, and needs site b's grant.
+      const access = o.authorize?.(verdict.accessKeyId, { method, path: url.pathname, pathParameters: matched.pathParameters });
       // Refused as API Gateway and Function URLs refuse an IAM denial.
       if (access && !access.allowed) return json(403, { message: access.message }, { 'x-amzn-ErrorType': 'AccessDeniedException' });
       if (access) identity = { accessKey: verdict.accessKeyId, principal: access.principal };

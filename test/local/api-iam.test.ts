@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
-import { signedFetch } from '../../adapters/sigv4.ts';
+import { sigV4Signer, signedFetch } from '../../adapters/sigv4.ts';
 import { readTrail } from '../../cli/audit-commands.ts';
 import { playCall } from '../../cli/calls-commands.ts';
 import { verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
@@ -132,6 +133,28 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     expect(message).toMatch(/lambda:InvokeFunctionUrl on resource: ".*:function:[^:]+:site-site-b"/);
     // The officer of a site has no business with its backups (that is the DR role's).
     expect((await api(c.cloud, officer, `/sites/${A}/artefacts`)).status).toBe(403);
+  });
+
+  it("refuses a site's officer another site's route reached through dot segments (`/sites/A/recordings/../../B/recordings`): IAM judges the path served", async () => {
+    const officer = c.as(`officer:${A}`);
+    const rawPath = `/sites/${A}/recordings/../../${B}/recordings`;
+    const target = new URL(c.cloud.apiUrl);
+    const base = target.pathname.replace(/\/$/, '');
+    // fetch would resolve the dots before sending: a raw request, signed over the raw path as a hand-made client would.
+    const signed = await sigV4Signer('execute-api', c.cloud.region, officer).sign({ method: 'GET', protocol: 'http:', hostname: target.hostname, port: Number(target.port), path: `${base}${rawPath}`, query: {}, headers: { host: target.host } });
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ method: 'GET', host: target.hostname, port: target.port, path: `${base}${rawPath}`, headers: signed.headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer.status, answer.body).toBe(403);
+    expect((JSON.parse(answer.body) as { message: string }).message).toMatch(new RegExp(`execute-api:Invoke on resource: .*/GET/sites/${B}/recordings`));
+    // Nothing was searched at site B in the officer's name.
+    expect(readFileSync(c.cloud.auditFile, 'utf8')).not.toMatch(new RegExp(`"site":"${B}"`));
   });
 
   it('lets the DR role of a primary list its artefacts, plan a restore, find and replay its calls; nothing of another site', async () => {
