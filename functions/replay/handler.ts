@@ -47,7 +47,25 @@ function placeOf(q: { pack?: string; offset?: number; length?: number }): Record
   return { packKey: q.pack!, offset: q.offset!, length: q.length! };
 }
 
+/** How long a listen recorded by this execution environment covers its caller's further ranges of the same call (seeks, a long play's later parts). */
+export const PLAY_COVER_MS = 60 * 60 * 1000;
+const PLAYS_REMEMBERED = 10_000;
+
 export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpResult> {
+  // The listens this execution environment recorded: caller and call → when. A range that does
+  // not start at byte 0 is covered by one of them; any other (a first range at byte 1, a play
+  // that landed on another environment) records a listen of its own. More records than plays
+  // at worst, never a play without one.
+  const listened = new Map<string, number>();
+  const coveredListen = (key: string, now: number): boolean => {
+    const at = listened.get(key);
+    return at !== undefined && now - at < PLAY_COVER_MS;
+  };
+  const remember = (key: string, now: number) => {
+    listened.delete(key);
+    listened.set(key, now);
+    if (listened.size > PLAYS_REMEMBERED) listened.delete(listened.keys().next().value!);
+  };
   const chain = middy(async (event: HttpEvent, context: { invokedFunctionArn?: string }): Promise<HttpResult> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = replayPathParameters(event);
@@ -70,14 +88,22 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     const asDownload = download === '1' || download === 'true';
     // Audited when bytes go out; HEAD and 416 disclose no audio and are not audited. A player
     // fetches one play in several ranges (and seeks), so a listen is recorded once per play:
-    // by the response that starts at byte 0. A download is recorded whenever bytes go out.
-    // The record is written while the pack's range is opened; the bytes wait for it. If the
-    // range then cannot be read (a purged pack), the listen stays recorded as attempted.
+    // by the response that starts at byte 0, and by any other range unless a listen of the same
+    // caller and call recorded here in the last hour covers it (a copy taken from byte 1 on is
+    // a listen too). A download is recorded whenever bytes go out. The record is written while
+    // the pack's range is opened; the bytes wait for it. If the range then cannot be read (a
+    // purged pack), the listen stays recorded as attempted.
     let audited = false;
+    const principal = principalOf(event);
     const audit = (headers: Record<string, string>) => {
-      if (!asDownload && !startsAtZero(headers)) return undefined;
+      const now = deps.clock.now();
+      const key = JSON.stringify([principal ?? null, officer ?? null, site, rid]);
+      if (!asDownload) {
+        if (!startsAtZero(headers) && coveredListen(key, now.getTime())) return undefined;
+        remember(key, now.getTime());
+      }
       audited = true;
-      return deps.audit({ at: deps.clock.now().toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal: principalOf(event), ...(officer ? { officer } : {}) });
+      return deps.audit({ at: now.toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal, ...(officer ? { officer } : {}) });
     };
     const result = await openRecording(deps, site, rid, header(event, 'range'), {
       headOnly: method === 'HEAD',

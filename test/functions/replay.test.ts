@@ -50,7 +50,7 @@ describe('replay handler', () => {
     expect(trail.events).toEqual([{ at: '2026-04-01T12:00:00.000Z', action: 'listen', site: 'site-a', rid: expect.any(String), principal: undefined }]);
   });
 
-  it('answers a Range with 206 and only those bytes; an unsatisfiable one with 416', async () => {
+  it('answers a Range with 206 and only those bytes (a listen); an unsatisfiable one with 416 (no record)', async () => {
     const { call, members, trail } = await setup();
     const res = await call({ range: 'bytes=100-199' });
     expect(res.statusCode).toBe(206);
@@ -60,7 +60,44 @@ describe('replay handler', () => {
     expect(bad.statusCode).toBe(416);
     expect(bad.headers['Content-Range']).toBe('bytes */4000');
     expect(bad.body).toBe('');
-    expect(trail.events).toEqual([]);
+    expect(trail.events.map((e) => e.action)).toEqual(['listen']);
+  });
+
+  it('records a listen for a range that does not start at byte 0 unless a listen of the same caller and call in the last hour covers it', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const f = buildPack('site-a', [{ path: 'b/one.wav', body: audio(1, 4000) }]);
+    await publish(blobs, f);
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const events: { action: string; principal?: string; at: string }[] = [];
+    let now = Date.parse('2026-04-01T12:00:00Z');
+    const handler = createHandler({ blobs, catalogue, audit: (e) => void events.push(e), clock: { now: () => new Date(now) }, log: () => undefined });
+    const rid = f.manifest.members[0]!.rid;
+    const call = async (range: string, arn = 'arn:aws:iam::1:role/officer') => {
+      const event = httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, headers: { range } });
+      event.requestContext.authorizer = { iam: { accessKey: 'AK', userArn: arn } };
+      const res = await handler(event);
+      expect(res.statusCode).toBe(206);
+      (res.body as Readable).destroy();
+    };
+    // The whole call but its first byte (the constant R of RIFF): a listen, not a free copy.
+    await call('bytes=1-');
+    expect(events).toHaveLength(1);
+    // That listen covers the same caller's seeks for an hour.
+    now += 10 * 60_000;
+    await call('bytes=2000-');
+    expect(events).toHaveLength(1);
+    // Another caller's seek is a listen of its own.
+    await call('bytes=2000-', 'arn:aws:iam::1:role/other');
+    expect(events.map((e) => e.principal)).toEqual(['arn:aws:iam::1:role/officer', 'arn:aws:iam::1:role/other']);
+    // An hour after the first caller's listen, a seek is recorded again.
+    now += 60 * 60_000;
+    await call('bytes=3000-');
+    expect(events.map((e) => [e.action, e.principal, e.at])).toEqual([
+      ['listen', 'arn:aws:iam::1:role/officer', '2026-04-01T12:00:00.000Z'],
+      ['listen', 'arn:aws:iam::1:role/other', '2026-04-01T12:10:00.000Z'],
+      ['listen', 'arn:aws:iam::1:role/officer', '2026-04-01T13:10:00.000Z'],
+    ]);
   });
 
   it('records one listen for a play fetched in several ranges (only the one starting at byte 0)', async () => {
