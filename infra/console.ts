@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -205,7 +205,7 @@ export class ConsoleHosting extends Construct {
       acknowledge(scope, 'AwsSolutions-L1', undefined, why);
       acknowledge(scope, 'AwsSolutions-IAM4', 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole', why);
       for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*', 's3:Abort*', 's3:DeleteObject*']) acknowledge(scope, 'AwsSolutions-IAM5', `Action::${action}`, why);
-      acknowledge(scope, 'AwsSolutions-IAM5', 'Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*', why);
+      acknowledge(scope, 'AwsSolutions-IAM5', `Resource::${cdkAssetsObjects(Stack.of(this))}`, why);
       acknowledge(scope, 'AwsSolutions-IAM5', `Resource::<${Stack.of(this).getLogicalId(this.assets.node.defaultChild as s3.CfnBucket)}.Arn>/*`, why);
       acknowledge(scope, 'AwsSolutions-IAM5', 'Resource::*', `${why}; the CloudFront invalidation it makes after the copy takes no resource ARN`);
     }
@@ -217,6 +217,15 @@ export class ConsoleHosting extends Construct {
     acknowledge(this.distribution, 'AwsSolutions-CFR3', undefined, 'static assets only; every data access is logged by the API access log and the audit trail');
     acknowledge(this.distribution, 'AwsSolutions-CFR4', undefined, 'the default CloudFront certificate allows older TLS for viewers; a custom domain with TLSv1.2_2021 is a deployment choice (docs/deploy.md)');
   }
+}
+
+/**
+ * The CDK assets bucket's objects as cdk-nag names them: with placeholders in an
+ * environment-agnostic stack, literal when the deployment pins `env` (deploy.md).
+ */
+function cdkAssetsObjects(stack: Stack): string {
+  const part = (value: string, placeholder: string) => (Token.isUnresolved(value) ? `<${placeholder}>` : value);
+  return `arn:${part(stack.partition, 'AWS::Partition')}:s3:::cdk-hnb659fds-assets-${part(stack.account, 'AWS::AccountId')}-${part(stack.region, 'AWS::Region')}/*`;
 }
 
 function groupDescription(group: string): string {

@@ -68,10 +68,11 @@ describe('cdk-nag AwsSolutions', () => {
     expect(unused).toEqual([]);
   });
 
-  it('stays clean with every option on: compliance lock, replication, Roles Anywhere, DR readers, three sites', () => {
+  it('stays clean with every option on: env pinned (deploy.md), compliance lock, replication, Roles Anywhere, DR readers, three sites', () => {
     const full = synthFerry(
       {
         ...DEFAULT_CONFIG,
+        env: { account: '111122223333', region: 'eu-west-2' },
         objectLock: { mode: 'compliance', defaultRetentionDays: 60 },
         replication: { destinationBucketArn: 'arn:aws:s3:::ferry-dr-copy', kmsKeyArn: 'arn:aws:kms:eu-central-1:111122223333:key/abcd-1234' },
         sites: [
