@@ -15,7 +15,7 @@ import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
 import type { Logger } from '../log.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, publishIndex, rootIdentity } from './snapshot-steps.ts';
+import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, newestOffsiteSnapshot, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
 import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameDirRecord, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
@@ -353,7 +353,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       await indexBody.close();
       const { delta } = localNext.close();
       prev.close();
-      await assertRootKept(source.path, root, last, indexBody.lines);
+      await assertRootKept(source.path, root, last, indexBody.lines, () => newestOffsiteSnapshot(store, site, source.name));
       return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {

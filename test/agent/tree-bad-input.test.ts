@@ -160,6 +160,26 @@ describe('tree snapshot: bad input', () => {
     expect(manifest.counts.files).toBe(0);
   });
 
+  it('refuses, on a new host (no snapshot in its state directory), an empty share whose newest snapshot offsite has files; publishes a first snapshot of an empty share that never had one', async () => {
+    const primary = treeSite();
+    write(join(primary.root, 'a.xml'), 'a');
+    const store = new MemoryBlobStore();
+    await snapshot(primary, store);
+    // The secondary host: a state directory of its own, the share's directory made but not restored (or mounted) yet.
+    const secondary = treeSite();
+    secondary.clock.advance(3_600_000);
+    await expect(snapshot(secondary, store)).rejects.toThrow(/is empty, and this state directory took no snapshot of it yet while the newest snapshot offsite \(2026-03-01T10:00:00.000Z, 1 files\) has files: not taken \(is the share mounted, or restored on this host\?/);
+    expect(await treeManifests(store)).toHaveLength(1);
+    // Restored, it is snapshotted.
+    write(join(secondary.root, 'a.xml'), 'a');
+    const { manifest } = await snapshot(secondary, store);
+    expect(manifest.counts.files).toBe(1);
+    // A share that is empty from the start, with nothing offsite, is a first snapshot like any other.
+    const fresh = treeSite();
+    const other = new MemoryBlobStore();
+    expect((await snapshot(fresh, other)).manifest.counts.files).toBe(0);
+  });
+
   it('publishes nothing when a pack it reuses is purged meanwhile, and packs that content again next pass', async () => {
     const site = treeSite();
     write(join(site.root, 'kept.txt'), 'kept content');
