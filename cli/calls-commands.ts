@@ -110,7 +110,7 @@ const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(width
 export function numberHint(number: string | undefined): string {
   if (number === undefined) return '';
   const other = number.trim().startsWith('+') ? 'the national form too (0…), as a recorder may have written it' : 'the international form too (+ and the country code)';
-  return `  numbers are matched as the recorder wrote them (spaces and dashes ignored): search ${other}\n`;
+  return `  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel: and a (0) after the country code ignored): search ${other}\n`;
 }
 
 export function renderCalls(items: CatalogueEntry[], more = false, number?: string): string {

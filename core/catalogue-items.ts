@@ -6,9 +6,18 @@ import type { CatalogueEntry, PackRecord } from './ports.ts';
 
 export type CatalogueItem = Record<string, unknown> & { pk: string; sk: string };
 
-/** Phone numbers are matched without the punctuation people type: "+44 (20) 7946-0000" = "+442079460000". */
+/**
+ * Phone numbers are matched without the punctuation people type: "+44 (20) 7946-0000" =
+ * "+442079460000"; a `tel:` scheme, the trunk `(0)` after a country code and slashes go too, as
+ * the agent drops them from what the recorder wrote (core/metadata-values.ts), so a number typed
+ * as the recorder or a letter wrote it ("+44 (0)20 7946 0000", "089/1234-567") finds the call.
+ */
 export function normalizeNumber(value: string): string {
-  return value.replace(/[\s().-]/g, '');
+  return value
+    .trim()
+    .replace(/^tel:/i, '')
+    .replace(/^(\+\d{1,3})\s*\(0\)/, '$1')
+    .replace(/[\s().\-/]/g, '');
 }
 
 /** ISO time in the one sortable form (UTC, milliseconds); InvalidInputError naming the field otherwise. */

@@ -114,7 +114,7 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect((await store.searchRecordings({ site: 'site-c' })).items).toEqual([]);
     });
 
-    it('finds by agent, by call id and by number (caller or called, punctuation ignored)', async () => {
+    it('finds by agent, by call id and by number (caller or called, punctuation, tel: and a trunk (0) ignored as the agent ignores them)', async () => {
       const store = await fresh();
       const entries = Array.from({ length: 30 }, (_, i) => makeEntry('site-a', i));
       const both = makeEntry('site-a', 40, { meta: { caller: '5550100', called: '555-0100' } });
@@ -126,6 +126,8 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'call-7' })).items)).toEqual([entries[7]!.rid]);
       const byCaller = entries.filter((e) => e.meta.caller === '+442079460003');
       expect(rids((await store.searchRecordings({ site: 'site-a', number: '+44 20 7946 0003' })).items)).toEqual(rids(byCaller));
+      // Typed as a recorder or a letter writes it: a `tel:` scheme, the trunk `(0)` after the country code, slashes.
+      for (const typed of ['+44 (0)20 7946 0003', 'tel:+44-20-7946-0003', '+44/20/7946/0003']) expect(rids((await store.searchRecordings({ site: 'site-a', number: typed })).items), typed).toEqual(rids(byCaller));
       const byCalled = entries.filter((e) => e.meta.called === '2004');
       expect(rids((await store.searchRecordings({ site: 'site-a', number: '2004' })).items)).toEqual(rids(byCalled));
       // Caller == called: listed once, not twice.
