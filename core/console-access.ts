@@ -2,6 +2,8 @@
 // (functions/console) enforces it per request, the CDK app (infra/console.ts) builds the
 // Cognito groups and the API routes from the same table, and the tests iterate it.
 
+import { decodePathSegment } from './errors.ts';
+
 /** Cognito groups: `admin` and `officer-all` see every configured site, `officer-<site>` that site only. */
 export const ADMIN_GROUP = 'admin';
 export const ALL_SITES_GROUP = 'officer-all';
@@ -71,7 +73,7 @@ export function matchConsoleRoute(method: string, rawPath: string): { route: Con
       methods.push(route.method);
       continue;
     }
-    const params = Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+    const params = Object.fromEntries(names.map((name, i) => [name, decodePathSegment(match[i + 1]!, name)]));
     return { route, params };
   }
   return methods.length > 0 ? { allowed: methods } : undefined;

@@ -156,3 +156,12 @@ export class AuditSealFailedError extends FerryError {
     super('transient', message, options);
   }
 }
+
+/** A %-encoded path segment decoded; a malformed escape (`%ZZ`) is bad input naming the parameter, not a 500. */
+export function decodePathSegment(value: string, field: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch (error) {
+    throw new InvalidInputError(`${field}: "${value}" is not a valid %-encoded path segment`, { cause: error, field });
+  }
+}

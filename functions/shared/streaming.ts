@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Handler } from './lambda.ts';
 import type { HttpEvent, HttpResult } from './http.ts';
+import { decodePathSegment } from '../../core/errors.ts';
 
 // Lambda response streaming for a Function URL (InvokeMode RESPONSE_STREAM): the Node.js
 // runtime provides a global `awslambda` whose `streamifyResponse` must wrap the exported
@@ -64,5 +65,5 @@ const AUDIO_PATH = /^\/sites\/([^/]+)\/recordings\/([^/]+)\/audio\/?$/;
 export function replayPathParameters(event: HttpEvent): { site?: string; rid?: string } {
   if (event.pathParameters?.site !== undefined || event.pathParameters?.rid !== undefined) return { site: event.pathParameters.site, rid: event.pathParameters.rid };
   const m = AUDIO_PATH.exec(event.rawPath ?? '');
-  return m ? { site: decodeURIComponent(m[1] ?? ''), rid: decodeURIComponent(m[2] ?? '') } : {};
+  return m ? { site: decodePathSegment(m[1] ?? '', 'site'), rid: decodePathSegment(m[2] ?? '', 'rid') } : {};
 }

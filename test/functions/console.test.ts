@@ -169,7 +169,7 @@ describe('console handler: routes', () => {
     expect(body(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(`${field}:`) });
   });
 
-  it('answers 400 naming the field for a bad site name, a bad recording id and an unknown parameter', async () => {
+  it('answers 400 naming the field for a bad site name, a bad recording id, an unknown parameter and a malformed %-escape', async () => {
     const { call, a } = await setup();
     const badSite = await call('GET', '/console/sites/Site_A/recordings', { bearer: token('chief', ['admin']) });
     expect(badSite.statusCode).toBe(400);
@@ -181,6 +181,12 @@ describe('console handler: routes', () => {
     expect(body(extra).message).toMatch(/ttl/);
     const meExtra = await call('GET', '/console/me', { bearer: officerA(), query: { as: 'admin' } });
     expect(meExtra.statusCode).toBe(400);
+    // A malformed %-escape in a path parameter is the client's mistake, named: not a 500.
+    for (const [path, field] of [['/console/sites/site-a/recordings/%ZZ', 'rid'], ['/console/sites/%E0%A4%A/recordings', 'site'], ['/console/sites/site-a/cases/%ZZ', 'case']] as const) {
+      const res = await call('GET', path, { bearer: token('chief', ['admin']) });
+      expect(res.statusCode, path).toBe(400);
+      expect(body(res).issues, path).toEqual([{ field, message: expect.stringMatching(/is not a valid %-encoded path segment$/) }]);
+    }
   });
 
   it('mints play and download links for the signed-in officer, valid 300 s, naming where the recording is, after checking it exists', async () => {

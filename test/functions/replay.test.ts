@@ -113,6 +113,14 @@ describe('replay handler', () => {
     expect(trail.events.map((e) => e.action)).toEqual(['listen', 'listen', 'listen']);
   });
 
+  it('answers a malformed %-escape in the Function URL path (no path parameters) with a 400 naming it', async () => {
+    const { trail } = await setup();
+    const handler = createHandler({ blobs: new MemoryBlobStore(), catalogue: new MemoryCatalogue(), audit: trail.audit, clock: trail.clock, log: () => undefined });
+    const res = await handler(httpEvent('GET', '/sites/site-a/recordings/%ZZ/audio'));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body as string)).toMatchObject({ issues: [{ field: 'rid', message: 'rid: "%ZZ" is not a valid %-encoded path segment' }] });
+  });
+
   it('names a download by its real name in filename* beside the ASCII fallback', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
