@@ -6,6 +6,7 @@ import { registerInstallCommands } from './install-commands.ts';
 import { registerRestoreCommands } from './restore-commands.ts';
 import { registerSnapshotsCommands } from './tree-commands.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
+import { refuseRepeatedOptions } from './single-options.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   registerInstallCommands(program);
   registerRestoreCommands(program);
   registerSnapshotsCommands(program);
+  refuseRepeatedOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

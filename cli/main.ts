@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { refuseRepeatedOptions } from './single-options.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
@@ -51,6 +52,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   const first = argv.find((a) => !a.startsWith('-'));
   const wanted = first !== undefined && first in GROUPS ? [first] : Object.keys(GROUPS);
   for (const name of wanted) (await GROUPS[name]!())(program);
+  refuseRepeatedOptions(program);
   return program;
 }
 
