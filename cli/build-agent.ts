@@ -145,8 +145,11 @@ const WINDOWS_HINT = ' (it looks like a Windows path: on this host give the dire
 /**
  * Whether the store answers this agent, for `agent check`: one GET of a key under the site's own
  * heartbeat prefix that does not exist. Missing (404, or 403 to a role that may not list) means
- * the endpoint answered and took the credentials; any other answer is the problem, named. A
- * configuration with no cloud and no local cloud running is not checked (undefined).
+ * the endpoint answered and took the credentials; any other answer is the problem, named. Then a
+ * write: an upload begun under that prefix and abandoned at once (nothing is created), which a
+ * key that may not write the site's prefixes (another site's key, a misspelt site, a DR site's
+ * read-only key) is refused, here rather than at every pass. A configuration with no cloud and
+ * no local cloud running is not checked (undefined).
  */
 export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv = process.env, options: { standby?: boolean } = {}): Promise<string | undefined | 'not checked'> {
   let store: BlobStore;
@@ -160,11 +163,23 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
     // A standby reads the site's manifests (restore, snapshots, backups); an agent its own heartbeats.
     if (options.standby) for await (const _ of store.list(sitePrefix('manifests', config.site), { pageSize: 1 })) break;
     else await store.get(`${heartbeatPrefix(config.site)}ferry-agent-check.json`);
-    return undefined;
   } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    return `the store did not take this agent: ${messageOf(error)}`;
+    if (!(error instanceof NotFoundError)) return `the store did not take this agent: ${messageOf(error)}`;
   }
+  if (options.standby) return undefined;
+  const key = `${heartbeatPrefix(config.site)}ferry-agent-check-${Date.now()}.json`;
+  let uploadId: string;
+  try {
+    uploadId = await store.createMultipart(key, { contentType: 'application/json' });
+  } catch (error) {
+    return `these credentials may not write site ${config.site}'s objects (is the site name right, and is this the site's agent key, not a DR site's read-only one?): ${messageOf(error)}`;
+  }
+  try {
+    await store.abortMultipart(key, uploadId);
+  } catch (error) {
+    return `these credentials may not abort an upload of site ${config.site} (the agent abandons an interrupted upload the same way): ${messageOf(error)}`;
+  }
+  return undefined;
 }
 
 export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode; target: string } {

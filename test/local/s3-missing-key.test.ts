@@ -90,11 +90,21 @@ describe('a read of a key that does not exist, through the IAM gateway', () => {
     expect((await dr.head(present))?.size).toBe(2);
   });
 
-  it('agent check takes the agent role (a missing key is 403 to it) and names a key the gateway refuses', async () => {
+  it("agent check takes the agent role (a missing key is 403 to it) and names a key the gateway refuses, a DR site's read-only key and a misspelt site", async () => {
     const yaml = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
       parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\ncloud: { bucket: ${BUCKET}, endpoint: "${gateway}", credentials: { accessKeyId: ${credentials.accessKeyId}, secretAccessKey: "${credentials.secretAccessKey}" } }\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`);
     const agent = iam.credentialsOf('agent:site-a');
     expect(await storeProblem(yaml(agent))).toBeUndefined();
     expect(await storeProblem(yaml({ ...agent, secretAccessKey: 'not-the-secret' }))).toMatch(/^the store did not take this agent: S3 get heartbeats\/site-a\/ferry-agent-check\.json: SignatureDoesNotMatch/);
+    // The two likeliest failover mistakes: the DR site's read-only key, and a misspelt site name.
+    expect(await storeProblem(yaml(iam.credentialsOf('dr:site-a')))).toMatch(/^these credentials may not write site site-a's objects \(is the site name right, and is this the site's agent key, not a DR site's read-only one\?\): .*AccessDenied/);
+    const misspelt = parseAgentConfig(
+      `site: stie-a\nstate: ${join(dir, 'state')}\ncloud: { bucket: ${BUCKET}, endpoint: "${gateway}", credentials: { accessKeyId: ${agent.accessKeyId}, secretAccessKey: "${agent.secretAccessKey}" } }\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`,
+    );
+    expect(await storeProblem(misspelt)).toMatch(/^these credentials may not write site stie-a's objects .*AccessDenied/);
+    // The probe leaves no upload behind.
+    const uploads: string[] = [];
+    for await (const u of new S3BlobStore(createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials }), BUCKET).listMultipart('heartbeats/')) uploads.push(u.key);
+    expect(uploads).toEqual([]);
   });
 });
