@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../core/errors.ts';
 import type { ArtefactEntry } from '../../core/ports.ts';
 import { renderApplyScript } from '../../core/restore-commands.ts';
-import { planRestore, type RestorePlan, type RestoreRefusal } from '../../core/restore-plan.ts';
+import { planRestore, seriesOf, type RestorePlan, type RestoreRefusal } from '../../core/restore-plan.ts';
 import { T0, iso, makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
 
 // Two fulls (F1 at 00:00 from mysql-bin.000001:328, F2 at 01:00 from mysql-bin.000007:4) and
@@ -221,6 +221,17 @@ describe('planRestore: a source without logs holding backups under several names
     expect(p.full.takenAt).toBe(min(120));
     expect(p.others?.map((o) => o.name)).toEqual(['db.bak.2']);
     expect(ok(plan(min(130), dated, { fullOnly: true })).others).toBeUndefined();
+  });
+
+  it("takes digits written into a word as part of a name: each front-end server's settings export is restored (OCS's ocspool1server1, ocspool1server2)", () => {
+    const xml = (name: string, minute: number) => makeFull(min(minute), { name, source: 'lcscmd' });
+    const servers = ['global-pool.xml', 'ocspool1server1.litware.com.xml', 'ocspool1server2.litware.com.xml', 'ocsedge1.litware.com.xml', 'mediation1.litware.com.xml'];
+    const p = ok(plan(min(130), [...servers.map((n, i) => xml(n, 100 + i)), xml('ocspool1server1.litware.com.xml', 10)], { fullOnly: true }));
+    expect([p.full.name, ...(p.others ?? []).map((o) => o.name)].sort()).toEqual([...servers].sort());
+    expect(p.others?.find((o) => o.name === 'ocspool1server1.litware.com.xml')?.takenAt).toBe(min(101));
+    expect(seriesOf('sql01_rtc.bak')).not.toBe(seriesOf('sql02_rtc.bak'));
+    // Rotations stay one name: dates, times, counters set apart.
+    for (const [a, b] of [['full-20260301.sql', 'full-20260302.sql'], ['backup_3.sql', 'backup_4.sql'], ['db.bak.1', 'db.bak.12'], ['rostrvm_920_1.rbk', 'rostrvm_920_2.rbk'], ['dump20260301T0300.sql', 'dump20260302T0300.sql']]) expect(seriesOf(a), `${a} ${b}`).toBe(seriesOf(b));
   });
 
   it('a source with logs restores its one database: no other names are added', () => {
