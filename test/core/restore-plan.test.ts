@@ -231,7 +231,7 @@ describe('planRestore: a source without logs holding backups under several names
     expect(p.others?.find((o) => o.name === 'ocspool1server1.litware.com.xml')?.takenAt).toBe(min(101));
     expect(seriesOf('sql01_rtc.bak')).not.toBe(seriesOf('sql02_rtc.bak'));
     // Rotations stay one name: dates, times, counters set apart.
-    for (const [a, b] of [['full-20260301.sql', 'full-20260302.sql'], ['backup_3.sql', 'backup_4.sql'], ['db.bak.1', 'db.bak.12'], ['rostrvm_920_1.rbk', 'rostrvm_920_2.rbk'], ['dump20260301T0300.sql', 'dump20260302T0300.sql']]) expect(seriesOf(a), `${a} ${b}`).toBe(seriesOf(b));
+    for (const [a, b] of [['full-20260301.sql', 'full-20260302.sql'], ['backup_3.sql', 'backup_4.sql'], ['db.bak.1', 'db.bak.12'], ['rostrvm_920_1.rbk', 'rostrvm_920_2.rbk'], ['dump20260301T0300.sql', 'dump20260302T0300.sql']] as const) expect(seriesOf(a), `${a} ${b}`).toBe(seriesOf(b));
   });
 
   it('a source with logs restores its one database: no other names are added', () => {
