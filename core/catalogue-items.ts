@@ -20,6 +20,15 @@ export function normalizeNumber(value: string): string {
     .replace(/[\s().\-/]/g, '');
 }
 
+/**
+ * An agent's name or a call id as a key: in Unicode's composed form (NFC), so that a name the
+ * recorder wrote decomposed ("Siobha\u0301n", as macOS and some exporters write it) is found by the
+ * same name typed on a keyboard ("Siobhán"), which looks the same everywhere.
+ */
+export function normalizeText(value: string): string {
+  return value.normalize('NFC');
+}
+
 /** ISO time in the one sortable form (UTC, milliseconds); InvalidInputError naming the field otherwise. */
 export function normalizeIso(value: string, field: string): string {
   const at = new Date(value);
@@ -68,8 +77,8 @@ export function entryToItem(entry: CatalogueEntry): CatalogueItem {
     issues: entry.issues?.length ? entry.issues : undefined,
     [SORT_KEY_NAME]: sortKeyOf(entry),
     timePk: timePartition(site, timeShardOf(entry.rid)),
-    agentPk: meta.agent === undefined ? undefined : `${site}#${meta.agent}`,
-    callIdPk: meta.callId === undefined ? undefined : `${site}#${meta.callId}`,
+    agentPk: meta.agent === undefined ? undefined : `${site}#${normalizeText(meta.agent)}`,
+    callIdPk: meta.callId === undefined ? undefined : `${site}#${normalizeText(meta.callId)}`,
     callerPk: meta.caller === undefined ? undefined : `${site}#${normalizeNumber(meta.caller)}`,
     calledPk: meta.called === undefined ? undefined : `${site}#${normalizeNumber(meta.called)}`,
   });

@@ -1,7 +1,7 @@
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import { CATALOGUE_INDEXES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SORT_KEY_NAME, TIME_SHARDS, timePartition, type IndexDefinition } from './catalogue-schema.ts';
-import { itemToEntry, normalizeIso, normalizeNumber } from './catalogue-items.ts';
+import { itemToEntry, normalizeIso, normalizeNumber, normalizeText } from './catalogue-items.ts';
 import { RECORDING_DIRECTIONS, RECORDING_SORTS, byDuration, compareKeys, decodeCursor, durationKeyOf, encodeCursor, orderKeyOf } from './catalogue-cursor.ts';
 import type { RecordingDirection, RecordingPage, RecordingQuery, RecordingSort } from './ports.ts';
 
@@ -93,11 +93,11 @@ export function planSearch(query: RecordingQuery): SearchPlan {
   const filters: FilterClause[] = [];
   let branches: SearchPlan['branches'];
   if (callId !== undefined) {
-    branches = [{ index: CATALOGUE_INDEXES.byCallId, partitionValue: `${site}#${callId}` }];
-    if (agent !== undefined) filters.push({ anyOf: [{ attribute: 'agentPk', value: `${site}#${agent}` }] });
+    branches = [{ index: CATALOGUE_INDEXES.byCallId, partitionValue: `${site}#${normalizeText(callId)}` }];
+    if (agent !== undefined) filters.push({ anyOf: [{ attribute: 'agentPk', value: `${site}#${normalizeText(agent)}` }] });
     if (number !== undefined) filters.push(numberClause(site, number));
   } else if (agent !== undefined) {
-    branches = [{ index: CATALOGUE_INDEXES.byAgent, partitionValue: `${site}#${agent}` }];
+    branches = [{ index: CATALOGUE_INDEXES.byAgent, partitionValue: `${site}#${normalizeText(agent)}` }];
     if (number !== undefined) filters.push(numberClause(site, number));
   } else if (number !== undefined) {
     branches = numberClause(site, number).anyOf.map(({ attribute, value }) => ({

@@ -114,7 +114,7 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect((await store.searchRecordings({ site: 'site-c' })).items).toEqual([]);
     });
 
-    it('finds by agent, by call id and by number (caller or called, punctuation, tel: and a trunk (0) ignored as the agent ignores them)', async () => {
+    it('finds by agent and by call id (in composed Unicode, NFC, either way) and by number (caller or called, punctuation, tel: and a trunk (0) ignored as the agent ignores them)', async () => {
       const store = await fresh();
       const entries = Array.from({ length: 30 }, (_, i) => makeEntry('site-a', i));
       const both = makeEntry('site-a', 40, { meta: { caller: '5550100', called: '555-0100' } });
@@ -133,6 +133,12 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       // Caller == called: listed once, not twice.
       expect(rids((await store.searchRecordings({ site: 'site-a', number: '555 0100' })).items)).toEqual([both.rid, calledOnly.rid]);
       expect((await store.searchRecordings({ site: 'site-a', agent: 'nobody' })).items).toEqual([]);
+      // A name the recorder wrote decomposed (NFD) is found by the same name typed (NFC), and the other way round.
+      const nfd = makeEntry('site-a', 43, { meta: { agent: 'Siobha\u0301n O\u0301 Briain', callId: 'Ré-1'.normalize('NFD') } });
+      await store.putRecordings([nfd]);
+      expect(rids((await store.searchRecordings({ site: 'site-a', agent: 'Siobhán Ó Briain' })).items)).toEqual([nfd.rid]);
+      expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'Ré-1' })).items)).toEqual([nfd.rid]);
+      expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'Ré-1'.normalize('NFD'), agent: 'Siobha\u0301n O\u0301 Briain' })).items)).toEqual([nfd.rid]);
       expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toContain(noMeta.rid);
     });
 
