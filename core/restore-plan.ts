@@ -73,6 +73,8 @@ export interface PlanOptions {
   logSource?: string;
   /** The source has no log segments at all (CVP, SQL Server .bak, settings): the plan is the full alone. */
   fullOnly?: boolean;
+  /** The log segments were left out on request (`--log-source none`): said so in the plan's note. */
+  logsLeftOut?: boolean;
 }
 
 interface Slot {
@@ -294,6 +296,8 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
       stopDatetime: binlogDatetime(stopAt),
       ...(load.kind === 'load-sql' && load.database ? { database: load.database, port: load.port } : {}),
     });
+  } else if (opts.logsLeftOut) {
+    notes.push(`the log segments are left out on request (--log-source none): the plan restores the full as taken at ${full.takenAt}, not T`);
   } else {
     notes.push(`the source has no log segments: the plan restores the full as taken at ${full.takenAt}, not T`);
   }
@@ -386,7 +390,12 @@ export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): Rest
     const c = walkFrom(f);
     if (c.w.stop === 'reached') reached = c;
   }
-  if (!reached) return { ...chainRefusal(at, full, newest.s, newest.w), ...withNearest(nearest()) };
+  if (!reached) {
+    const refusal = chainRefusal(at, full, newest.s, newest.w);
+    // Nothing shipped after the newest full (an idle database since it was taken): the full alone is its state at its time.
+    if (refusal.code === 'after-last-event') refusal.reason += `; the newest full at or before T (taken at ${full.takenAt}) restores alone to its own time with --log-source none`;
+    return { ...refusal, ...withNearest(nearest()) };
+  }
   const p = buildPlan(opts, at, stopAt, reached.full, reached.w.chain);
   if (reached.full !== full) p.notes.unshift(`the newest full before T (taken at ${full.takenAt}) cannot reach T: ${chainRefusal(at, full, newest.s, newest.w).reason}`);
   return p;

@@ -71,5 +71,5 @@ export async function planRestoreFromCatalogue(catalogue: RestoreCatalogue, req:
     const fromSequence = seqs.length ? Math.min(...seqs) : undefined;
     segments = await listAllArtefacts(catalogue, { site: req.site, source: logSource, role: 'segment', ...(fromSequence === undefined ? {} : { fromSequence }) });
   }
-  return planRestore([...fulls, ...segments], { at: req.at, now: req.now, site: req.site, source: req.source, ...(logSource ? { logSource } : { fullOnly: true }) });
+  return planRestore([...fulls, ...segments], { at: req.at, now: req.now, site: req.site, source: req.source, ...(logSource ? { logSource } : { fullOnly: true, logsLeftOut: req.logSource === NO_LOG_SOURCE }) });
 }

@@ -36,12 +36,13 @@ describe('pairing fulls with the site\'s binlogs', () => {
     expect(plan.logSource).toBeUndefined();
   });
 
-  it('still pairs a MySQL dump with the only binlog source, and takes --log-source none for the fulls alone', async () => {
+  it('still pairs a MySQL dump with the only binlog source, and takes --log-source none for the fulls alone, saying so', async () => {
     const catalogue = await mixedSite();
     const paired = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'db', at: min(8), now: new Date(min(60)) });
     expect(paired).toMatchObject({ ok: true, logSource: 'binlogs' });
     const alone = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'db', logSource: 'none', at: min(50), now: new Date(min(60)) });
     expect(alone.ok).toBe(true);
     if (alone.ok) expect(alone.files.map((f) => f.name)).toEqual(['shop.sql']);
+    if (alone.ok) expect(alone.notes.join('\n')).toMatch(/^the log segments are left out on request \(--log-source none\)/m);
   });
 });

@@ -133,18 +133,25 @@ describe('planRestore: refusals say why and what is reachable', () => {
   it.each([
     ['T before the first full', min(-5), undefined, 'no-full', /^no full backup of db was taken at or before T \(2026-02-28T23:55:00.000Z\); the first was taken at 2026-03-01T00:00:00.000Z$/, min(0)],
     ['T in the future', min(2000), undefined, 'in-future', /^T \(2026-03-02T09:20:00.000Z\) is in the future \(now 2026-03-01T16:40:00.000Z\)$/, min(119)],
-    ['T after the last shipped event', min(500), undefined, 'after-last-event', /^T \(.*\) is after the last shipped log event \(2026-03-01T01:59:00.000Z\)$/, min(119)],
+    ['T after the last shipped event', min(500), undefined, 'after-last-event', /^T \(.*\) is after the last shipped log event \(2026-03-01T01:59:00.000Z\); the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, min(119)],
     ['T inside a one-segment gap', min(95), without(9), 'gap', /^the log chain from the full taken at 2026-03-01T01:00:00.000Z has a gap: mysql-bin.000009 is not offsite$/, min(79)],
     ['T beyond a two-segment gap', min(115), without(9, 10), 'gap', /gap: mysql-bin.000009 to mysql-bin.000010 are not offsite$/, min(79)],
     ['the segment holding the full position missing', min(65), without(7), 'gap', /mysql-bin.000007 is not offsite \(it holds the full's binlog position \.\/mysql-bin.000007:4\)$/, min(59)],
-    ['no segment shipped after the full', min(65), without(7, 8, 9, 10, 11, 12), 'after-last-event', /no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z has been shipped$/, min(59)],
+    ['no segment shipped after the full', min(65), without(7, 8, 9, 10, 11, 12), 'after-last-event', /no log segment reaching past the full taken at 2026-03-01T01:00:00.000Z has been shipped; the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, min(59)],
     ['a partial in the middle whose final is missing', min(95), [...without(8), seg(8, { partial: true, span: { from: min(70), to: min(75) } })], 'gap', /mysql-bin.000008 is offsite only as a partial snapshot up to 2026-03-01T01:15:00.000Z; its closed segment is missing$/, min(75)],
-    ['T after the last partial snapshot', min(117), [...without(12), seg(12, { partial: true, span: { from: min(110), to: min(115) } })], 'after-last-event', /after the last shipped log event \(2026-03-01T01:55:00.000Z, in the partial snapshot of mysql-bin.000012\)$/, min(115)],
+    ['T after the last partial snapshot', min(117), [...without(12), seg(12, { partial: true, span: { from: min(110), to: min(115) } })], 'after-last-event', /after the last shipped log event \(2026-03-01T01:55:00.000Z, in the partial snapshot of mysql-bin.000012\); the newest full at or before T \(taken at 2026-03-01T0\d:\d\d:00.000Z\) restores alone to its own time with --log-source none$/, min(115)],
   ])('%s', (_, at, segments, code, reason, nearest) => {
     const r = refused(plan(at, [F1, F2, ...(segments ?? SEGMENTS)]));
     expect(r.code).toBe(code);
     expect(r.reason).toMatch(reason);
     expect(r.nearestReachable).toBe(nearest);
+  });
+
+  it('says the log segments were left out on request (--log-source none), not that the source has none', () => {
+    const left = ok(planRestore([F1, F2, ...SEGMENTS], { at: min(70), now: new Date(Date.parse(min(200))), fullOnly: true, logsLeftOut: true }));
+    expect(left.notes).toContain(`the log segments are left out on request (--log-source none): the plan restores the full as taken at ${F2.takenAt}, not T`);
+    const none = ok(planRestore([F1, F2], { at: min(70), now: new Date(Date.parse(min(200))), fullOnly: true }));
+    expect(none.notes).toContain(`the source has no log segments: the plan restores the full as taken at ${F2.takenAt}, not T`);
   });
 
   it('names the nearest reachable time after T when it is closer than the one before', () => {
