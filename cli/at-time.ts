@@ -25,10 +25,25 @@ function localOffsetAt(local: string): number {
  */
 export function checkAtText(at: string, offsetAt: (local: string) => number = localOffsetAt): string {
   const text = at.trim();
-  if (ZONE.test(text)) return text;
+  if (ZONE.test(text)) return canonicalAt(text, at);
   const m = LOCAL_TIME.exec(text);
   if (!m) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00`);
   const local = `${m[1]}T${m[2] ?? '00:00:00'}`;
   const mine = offsetText(offsetAt(local));
   throw new InvalidInputError(`--at needs a time zone, e.g. ${local}${mine === 'Z' ? 'Z (UTC, this machine\'s zone)' : `${mine} (this machine's offset then) or ${local}Z (UTC)`}`);
+}
+
+/**
+ * A time with a zone in the one form the API takes (`2026-03-01T09:30:00Z`,
+ * `2026-03-01T10:30:00+01:00`): a lower-case `z`, a space before the offset or between date and
+ * time, and an offset without its colon are the same instant and are written so; anything else
+ * that does not read as a time is refused here, naming it, rather than by the API.
+ */
+function canonicalAt(text: string, given: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:(z)|([+-])(\d{2}):?(\d{2}))$/i.exec(text);
+  const canonical = m ? `${m[1]}T${m[2]!.length === 5 ? `${m[2]}:00` : m[2]}${m[3] ? 'Z' : `${m[4]}${m[5]}:${m[6]}`}` : undefined;
+  if (canonical === undefined || Number.isNaN(Date.parse(canonical))) {
+    throw new InvalidInputError(`--at ${JSON.stringify(given)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00`);
+  }
+  return canonical;
 }

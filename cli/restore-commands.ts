@@ -34,8 +34,7 @@ export class RestoreRefusedError extends Error {
 
 export async function requestPlan(opts: RestoreOptions): Promise<RestorePlanResult> {
   // A time without a zone (or no time at all) is explained here, before the API refuses it.
-  checkAtText(opts.at);
-  const params = new URLSearchParams({ at: opts.at });
+  const params = new URLSearchParams({ at: checkAtText(opts.at) });
   if (opts.logSource) params.set('logSource', opts.logSource);
   const path = `/sites/${encodeURIComponent(opts.site)}/sources/${encodeURIComponent(opts.source)}/restore-plan?${params}`;
   try {

@@ -125,7 +125,7 @@ describe('tree restore', () => {
     expect(renderSnapshotProblems(withPaths.slice(0, 1))).toBe('');
   });
 
-  it('needs a zone in --at', () => {
+  it('needs a zone in --at, and writes a zoned time in the form the API takes', () => {
     expect(() => parseAt('2026-03-01T10:00:00')).toThrow(/--at needs a time zone/);
     // A date alone, or no time at all, is told as such: never "garbageZ" as an example.
     expect(() => parseAt('2026-03-01')).toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:00:00/);
@@ -137,6 +137,11 @@ describe('tree restore', () => {
     expect(() => checkAtText('2026-01-01T10:00:00', london)).toThrow(/2026-01-01T10:00:00Z \(UTC, this machine's zone\)/);
     expect(() => checkAtText('2026-01-01T10:00', () => -330)).toThrow(/2026-01-01T10:00-05:30 \(this machine's offset then\)/);
     expect(parseAt('2026-03-01T10:00:00+01:00').toISOString()).toBe('2026-03-01T09:00:00.000Z');
+    // The same instant typed another way is written in the one form the API takes.
+    expect(checkAtText('2026-12-05T17:01:14z')).toBe('2026-12-05T17:01:14Z');
+    expect(checkAtText('2026-12-05T18:01:14 +01:00')).toBe('2026-12-05T18:01:14+01:00');
+    expect(checkAtText('2026-12-05 18:01 +0100')).toBe('2026-12-05T18:01:00+01:00');
+    expect(() => checkAtText('2026-13-45T10:00:00Z')).toThrow(/^--at "2026-13-45T10:00:00Z" is not a time/);
   });
 
   it('restores only --include paths, and streams one file with --stdout', async () => {
