@@ -57,14 +57,16 @@ export function registerHoldCommands(program: Command): void {
     .option('--reference <text>', 'matter or ticket reference')
     .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string; reference?: string }) => {
       const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds`, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
-      print(opts.json, out, `held: ${out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)`);
+      const already = out.existing ? ` (already held for this matter since ${out.holds[0]?.placedAt ?? '?'}, by ${out.holds[0]?.placedBy ?? '?'}: nothing new placed)` : '';
+      print(opts.json, out, `held: ${out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)${already}`);
     });
   common(hold.command('release').description('release a legal hold (a reason is required)'))
     .option('--rid <rid>', 'recording id')
     .option('--case <id>', 'case id')
     .requiredOption('--reason <text>', 'why the hold is released')
-    .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string }) => {
-      const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds/release`, { ...target(opts), reason: opts.reason });
+    .option('--reference <text>', "which of the call's holds (its matter's reference), when it is held for several")
+    .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string; reference?: string }) => {
+      const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds/release`, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
       print(opts.json, out, `released: ${out.holds.length} hold(s); legal hold OFF on ${out.objects.length} object(s) (objects still holding another held call stay ON)`);
     });
   common(hold.command('list').description('active legal holds of a site'))

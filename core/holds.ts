@@ -51,6 +51,8 @@ export interface PlaceHoldInput extends HoldTarget {
 export interface ReleaseHoldInput extends HoldTarget {
   reason: string;
   principal: string;
+  /** Which of a call's holds (its matter's reference); needed when the call has several. */
+  reference?: string;
 }
 
 export interface HoldOutcome {
@@ -59,6 +61,8 @@ export interface HoldOutcome {
   caseId?: string;
   /** The hold records written (placed or released); on a repeated place, the active ones. */
   holds: HoldRecord[];
+  /** A place that wrote no new record: the same matter's hold (same scope and reference) was active already. */
+  existing?: boolean;
   /** Objects whose legal hold was set (ON on place, OFF on release). */
   objects: string[];
 }
@@ -98,13 +102,43 @@ async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: b
   return unique;
 }
 
-/** Holds one call under a scope: a new record unless one is active for that scope. */
-async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }): Promise<{ hold: HoldRecord; objects: string[] }> {
+/**
+ * Holds one call under a scope: a new record unless one is active for that scope and matter. A
+ * call may be held for several matters at once (a complaint and a tribunal), each its own record
+ * named by its reference and released on its own: a call-scope hold placed with another
+ * reference is a record of its own; placed with the same one, or with none while the call is
+ * held, it is the hold that stands (the answer says so). A case's hold is the case's.
+ */
+async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }): Promise<{ hold: HoldRecord; objects: string[]; existing: boolean }> {
   const entry = await recording(deps, site, rid);
-  const active = (await deps.holds.holdsOf(site, rid)).find((h) => isActive(h) && scopeKey(h.scope) === scopeKey(scope));
-  const hold = active ?? { site, rid, scope, reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), placedBy: input.principal, placedAt: deps.clock.now().toISOString() };
+  const sameMatter = (h: HoldRecord) => scope.kind !== 'call' || input.reference === undefined || h.reference === input.reference;
+  const all = await deps.holds.holdsOf(site, rid);
+  const active = all.find((h) => isActive(h) && scopeKey(h.scope) === scopeKey(scope) && sameMatter(h));
+  // A record is keyed by its call, time and scope: two matters' holds placed in the same millisecond are a millisecond apart.
+  let placedAt = deps.clock.now().getTime();
+  while (all.some((h) => h.placedAt === new Date(placedAt).toISOString() && scopeKey(h.scope) === scopeKey(scope))) placedAt += 1;
+  const hold = active ?? { site, rid, scope, reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), placedBy: input.principal, placedAt: new Date(placedAt).toISOString() };
   if (!active) await deps.holds.putHold(hold);
-  return { hold, objects: await lockObjects(deps, objectsOf(entry), true) };
+  return { hold, objects: await lockObjects(deps, objectsOf(entry), true), existing: active !== undefined };
+}
+
+/** A call's hold as its release names it: the matter's reference and who placed it. */
+const holdName = (h: HoldRecord) => `${h.reference ? `reference ${h.reference}` : 'no reference'} ("${h.reason}", placed by ${h.placedBy} at ${h.placedAt})`;
+
+/**
+ * The call-scope holds of a call a release takes: those of `reference`; without one, the hold
+ * with no reference, or the call's only hold. Several matters and none named is refused, naming
+ * them: releasing one matter must not release another's.
+ */
+function callHoldsToRelease(active: HoldRecord[], rid: string, reference: string | undefined): HoldRecord[] {
+  if (reference !== undefined) {
+    const named = active.filter((h) => h.reference === reference);
+    if (named.length === 0 && active.length > 0) throw new NotFoundError(`no active hold on recording ${rid} has reference ${reference}: its holds are ${active.map(holdName).join('; ')}`);
+    return named;
+  }
+  const unnamed = active.filter((h) => h.reference === undefined);
+  if (unnamed.length > 0 || active.length <= 1) return unnamed.length > 0 ? unnamed : active;
+  throw new InvalidInputError(`recording ${rid} is held for ${active.length} matters: ${active.map(holdName).join('; ')}; name the one to release by its reference`, { field: 'reference' });
 }
 
 export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<HoldOutcome> {
@@ -113,10 +147,11 @@ export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<
   const reference = input.reference?.trim() || undefined;
   const who = { reason, reference, principal: input.principal };
   if (target.rid !== undefined) {
-    const { hold, objects } = await holdCall(deps, input.site, target.rid, { kind: 'call' }, who);
-    return { site: input.site, rid: target.rid, holds: [hold], objects };
+    const { hold, objects, existing } = await holdCall(deps, input.site, target.rid, { kind: 'call' }, who);
+    return { site: input.site, rid: target.rid, holds: [hold], objects, ...(existing ? { existing } : {}) };
   }
   const record = await existingCase(deps, input.site, target.caseId);
+  const wasHeld = record.held !== undefined;
   if (!record.held) {
     const held = { by: input.principal, at: deps.clock.now().toISOString(), reason, ...(reference ? { reference } : {}) };
     await deps.holds.updateCase({ ...record, held });
@@ -128,7 +163,7 @@ export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<
     holds.push(placed.hold);
     objects.push(...placed.objects);
   }
-  return { site: input.site, caseId: record.caseId, holds, objects: [...new Set(objects)] };
+  return { site: input.site, caseId: record.caseId, holds, objects: [...new Set(objects)], ...(wasHeld ? { existing: true } : {}) };
 }
 
 /**
@@ -158,7 +193,8 @@ export async function releaseHold(deps: HoldDeps, input: ReleaseHoldInput): Prom
   const release = (h: HoldRecord): HoldRecord => ({ ...h, releasedBy: input.principal, releasedAt: at, releaseReason: reason });
   let released: HoldRecord[];
   if (target.rid !== undefined) {
-    released = (await deps.holds.holdsOf(input.site, target.rid)).filter((h) => isActive(h) && h.scope.kind === 'call').map(release);
+    const reference = input.reference?.trim() || undefined;
+    released = callHoldsToRelease((await deps.holds.holdsOf(input.site, target.rid)).filter((h) => isActive(h) && h.scope.kind === 'call'), target.rid, reference).map(release);
     if (released.length === 0) {
       const byCase = (await deps.holds.holdsOf(input.site, target.rid)).filter(isActive).map((h) => scopeKey(h.scope));
       const note = byCase.length ? ` (it is held as a member of ${byCase.join(', ')}: release the case)` : '';

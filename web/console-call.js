@@ -255,7 +255,11 @@ async function loadHolds() {
     status.textContent = holds.length ? `ON HOLD: ${holds.length} active hold${holds.length === 1 ? '' : 's'}; the call cannot be deleted.` : 'Not on hold.';
     status.dataset.held = String(holds.length > 0);
     // Only a hold placed on this call itself is released here; a case's hold is released on the case.
-    $('release-form').hidden = !holds.some((h) => h.scope?.kind !== 'case');
+    const own = holds.filter((h) => h.scope?.kind !== 'case');
+    $('release-form').hidden = own.length === 0;
+    // Held for several matters: the officer chooses which one ends (each is released on its own).
+    $('release-which').replaceChildren(...own.map((h) => el('option', holdText(h), { value: h.reference ?? '' })));
+    $('release-which-field').hidden = own.length < 2;
   } catch (error) {
     status.textContent = refusalText('The holds', error);
   }
@@ -282,7 +286,8 @@ async function releaseHold(event) {
   clearError();
   try {
     const reason = required('release-reason', 'The reason for the release');
-    await busy(event.submitter, 'Releasing…', () => call.ctx.api(call.ctx.sitePath('holds/release'), { method: 'POST', body: { rid: call.entry.rid, reason } }));
+    const reference = $('release-which-field').hidden ? '' : $('release-which').value;
+    await busy(event.submitter, 'Releasing…', () => call.ctx.api(call.ctx.sitePath('holds/release'), { method: 'POST', body: { rid: call.entry.rid, reason, ...(reference ? { reference } : {}) } }));
     $('release-reason').value = '';
     notify(`Hold released on call ${callName()}.`);
     await loadHolds();

@@ -36,7 +36,7 @@ const oneOf = (v: { rid?: string; caseId?: string }) => (v.rid === undefined) !=
 const oneOfIssue = { message: 'give exactly one of rid or caseId', path: ['rid'] };
 
 const placeSchema = z.object({ ...target, reason: text(1000), reference: text(256).optional() }).strict().refine(oneOf, oneOfIssue);
-const releaseSchema = z.object({ ...target, reason: text(1000) }).strict().refine(oneOf, oneOfIssue);
+const releaseSchema = z.object({ ...target, reason: text(1000), reference: text(256).optional() }).strict().refine(oneOf, oneOfIssue);
 const listSchema = z.object({ rid: rid.optional(), history: z.enum(['true', 'false']).optional() }).strict('unknown parameter (allowed: rid, history)');
 const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason: text(1000), reference: text(256).optional(), rids: z.array(rid).max(1000).optional() }).strict();
 const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
@@ -52,6 +52,8 @@ const place: Route = async (deps, event, site) => {
   const input = placeSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await placeHold(deps, { site, ...input, principal });
+  // The same matter's hold placed again changed nothing: 200 with the hold that stands, and no hold record in the trail.
+  if (out.existing) return json(200, out);
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
   return json(201, out);
 };
@@ -60,7 +62,7 @@ const release: Route = async (deps, event, site) => {
   const input = releaseSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await releaseHold(deps, { site, ...input, principal });
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason } });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
   return json(200, out);
 };
 

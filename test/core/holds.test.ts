@@ -65,7 +65,7 @@ describe('legal hold records', () => {
     expect(out.objects).toEqual([pack.packKey, pack.manifestKey]);
     expect(w.holder.isHeld(pack.packKey) && w.holder.isHeld(pack.manifestKey)).toBe(true);
     expect((await listHolds(w.deps, SITE)).active).toMatchObject([{ rid, reason: 'litigation', reference: 'LIT-7', placedBy: 'alice', placedAt: NOW.toISOString(), scope: { kind: 'call' } }]);
-    // Placing it again is idempotent: still one active hold.
+    // Placing it again without a reference (or with the same one) is idempotent: still one active hold.
     await placeHold(w.deps, { site: SITE, rid, reason: 'litigation', principal: 'bob' });
     expect((await listHolds(w.deps, SITE)).active).toHaveLength(1);
   });

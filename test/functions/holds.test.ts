@@ -60,6 +60,32 @@ describe('legal hold routes', () => {
     expect(history).toMatchObject({ active: [], released: [{ rid: s.rid, releasedBy: 'alice@example.com', releaseReason: 'settled' }] });
   });
 
+  it("keeps a second matter's hold on a held call as its own record: releasing the first leaves the call held; the same matter placed again is 200 and not audited", async () => {
+    const s = await setup();
+    expect((await s.call('POST', `/sites/${SITE}/holds`, { rid: s.rid, reason: 'Matter A: complaint 17', reference: 'A-17' })).statusCode).toBe(201);
+    const b = await s.call('POST', `/sites/${SITE}/holds`, { rid: s.rid, reason: 'Matter B: tribunal 2026/88', reference: 'B-88' });
+    expect(b.statusCode).toBe(201);
+    expect(parse(b)).toMatchObject({ holds: [{ reason: 'Matter B: tribunal 2026/88', reference: 'B-88' }] });
+    const again = await s.call('POST', `/sites/${SITE}/holds`, { rid: s.rid, reason: 'Matter A: complaint 17', reference: 'A-17' });
+    expect(again.statusCode).toBe(200);
+    expect(parse(again)).toMatchObject({ existing: true, holds: [{ reference: 'A-17' }] });
+    expect(s.events.map((e) => e.action)).toEqual(['hold', 'hold']);
+    // Two matters, none named: refused, naming both.
+    const unnamed = await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid, reason: 'closed' });
+    expect(unnamed.statusCode).toBe(400);
+    expect(parse(unnamed)).toMatchObject({ issues: [{ field: 'reference', message: expect.stringMatching(/is held for 2 matters: reference A-17 .*; reference B-88 .*; name the one to release by its reference$/) }] });
+    const wrong = await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid, reason: 'closed', reference: 'C-1' });
+    expect(wrong.statusCode).toBe(404);
+    const a = await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid, reason: 'Matter A closed', reference: 'A-17' });
+    expect(a.statusCode).toBe(200);
+    expect(s.holder.isHeld(s.pack.packKey)).toBe(true);
+    expect((parse(await s.call('GET', `/sites/${SITE}/holds`)).active as { reference: string }[]).map((h) => h.reference)).toEqual(['B-88']);
+    // The last matter: released without naming it (the call's only hold), the lock goes.
+    expect((await s.call('POST', `/sites/${SITE}/holds/release`, { rid: s.rid, reason: 'Matter B closed' })).statusCode).toBe(200);
+    expect(s.holder.isHeld(s.pack.packKey)).toBe(false);
+    expect(s.events.at(-2)).toMatchObject({ action: 'release', query: { reason: 'Matter A closed', reference: 'A-17' } });
+  });
+
   it('bad input is a 4xx naming what is wrong, never a 5xx', async () => {
     const s = await setup();
     const cases: [string, string, unknown, number, string][] = [

@@ -363,7 +363,7 @@ describe('compliance console in Chromium', () => {
     expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(long.sha256);
   });
 
-  it('places a hold on the call with a reason and reference, shows it, and releases it only with a reason', async () => {
+  it("places a hold on the call with a reason and reference, shows it, releases it only with a reason, and asks which of two matters' holds ends", async () => {
     await openCallPage(long.rid);
     await page.fill('#hold-reason', 'Complaint 2026/118 under investigation');
     await page.fill('#hold-reference', 'CMP-118');
@@ -381,7 +381,21 @@ describe('compliance console in Chromium', () => {
     expect(await page.textContent('#error')).toBe('Releasing the hold failed: The reason for the release is required.');
     expect(await page.getAttribute('#release-reason', 'aria-invalid')).toBe('true');
     expect(await page.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+    // A second matter's hold on the held call is a hold of its own; the release asks which one ends.
+    expect(await page.isVisible('#release-which')).toBe(false);
+    await page.fill('#hold-reason', 'Tribunal 2026/88');
+    await page.fill('#hold-reference', 'TRB-88');
+    await page.getByRole('button', { name: 'Place hold' }).click();
+    await expect.poll(() => textOrError('#holds-state')).toBe('ON HOLD: 2 active holds; the call cannot be deleted.');
+    expect(await page.$$eval('#release-which option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['CMP-118', 'TRB-88']);
+    await page.selectOption('#release-which', 'CMP-118');
     await page.fill('#release-reason', 'Complaint closed without action');
+    await page.getByRole('button', { name: 'Release hold' }).click();
+    await expect.poll(() => textOrError('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+    expect(await page.textContent('#holds-list')).toMatch(/Tribunal 2026\/88 \(reference TRB-88\)$/);
+    expect(await page.isVisible('#release-which')).toBe(false);
+    expect(await legalHold(longPackKey)).toBe('ON');
+    await page.fill('#release-reason', 'Tribunal withdrawn');
     await page.getByRole('button', { name: 'Release hold' }).click();
     await expect.poll(() => textOrError('#holds-state')).toBe('Not on hold.');
     expect(await page.isVisible('#error')).toBe(false);
