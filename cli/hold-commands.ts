@@ -37,8 +37,10 @@ function target(opts: { rid?: string; case?: string }): { rid?: string; caseId?:
 const print = (json: boolean | undefined, value: unknown, line: string) => process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${line}\n`);
 
 interface HoldOutcome {
-  holds: { rid: string }[];
+  holds: { rid: string; placedAt?: string; placedBy?: string }[];
   objects: string[];
+  /** The same matter's hold stood already: nothing new was placed. */
+  existing?: boolean;
 }
 
 const common = (c: Command) => c.requiredOption('--site <site>', 'site name').option('--json', 'JSON output').option('--api <url>', 'catalogue API base URL').option('-c, --config <file>', 'agent config whose cloud to use');
