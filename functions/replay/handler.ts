@@ -40,6 +40,9 @@ const requestSchema = z.object({
   length: byteCount.optional(),
 });
 
+/** The query parameters replay reads; any other (but a presign's X-Amz-*) is refused. */
+const QUERY_NAMES = new Set(['download', 'officer', 'pack', 'offset', 'length']);
+
 function placeOf(q: { pack?: string; offset?: number; length?: number }): RecordingPlace | undefined {
   const given = [q.pack, q.offset, q.length].filter((v) => v !== undefined).length;
   if (given === 0) return undefined;
@@ -70,6 +73,9 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     const method = event.requestContext.http.method.toUpperCase();
     const path = replayPathParameters(event);
     const query = event.queryStringParameters ?? {};
+    // A mistyped parameter (`Download=1`) is refused, naming it: served as it reads, the copy would be a listen, not a download.
+    const unknown = Object.keys(query).filter((name) => !QUERY_NAMES.has(name) && !/^X-Amz-/i.test(name));
+    if (unknown.length > 0) throw new InvalidInputError(`${unknown.join(', ')}: unknown parameter (allowed: ${[...QUERY_NAMES].join(', ')}, and a presigned link's X-Amz-*)`, { field: unknown.join(', ') });
     const { site, rid, download, officer, ...placed } = requestSchema.parse({
       site: path.site,
       rid: path.rid,

@@ -121,6 +121,18 @@ describe('replay handler', () => {
     expect(JSON.parse(res.body as string)).toMatchObject({ issues: [{ field: 'rid', message: 'rid: "%ZZ" is not a valid %-encoded path segment' }] });
   });
 
+  it('refuses a parameter it does not read, naming it (`Download=1` would be served inline and audited as a listen); a presign\'s X-Amz-* pass', async () => {
+    const { call, trail } = await setup();
+    const typo = await call({ query: { Download: '1' } });
+    expect(typo.statusCode).toBe(400);
+    expect(JSON.parse(typo.body as string)).toMatchObject({ issues: [{ field: 'Download', message: expect.stringMatching(/^Download: unknown parameter \(allowed: download, officer, pack, offset, length, and a presigned link's X-Amz-\*\)$/) }] });
+    expect(trail.events).toEqual([]);
+    const presigned = await call({ query: { download: '1', 'X-Amz-Algorithm': 'AWS4-HMAC-SHA256', 'X-Amz-Signature': 'ab' } });
+    expect(presigned.statusCode).toBe(200);
+    (presigned.body as Readable).destroy();
+    expect(trail.events.map((e) => e.action)).toEqual(['download']);
+  });
+
   it('names a download by its real name in filename* beside the ASCII fallback', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
