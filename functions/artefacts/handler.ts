@@ -39,7 +39,8 @@ const listSchema = z
     limit: limitSchema,
     cursor: cursorSchema.optional(),
   })
-  .strict('unknown parameter (allowed: source, role, from, to, limit, cursor)');
+  .strict('unknown parameter (allowed: source, role, from, to, limit, cursor)')
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) <= Date.parse(q.to), { message: 'must not be after to', path: ['from'] });
 
 const planSchema = z
   .object({ at: z.string({ required_error: 'is required: the time to restore to' }).pipe(isoTime), logSource: name('source').optional() })

@@ -10,7 +10,16 @@ export const siteSchema = z
   .string({ required_error: 'is required' })
   .regex(NAME_PATTERN, 'must be a site name: 1-63 lowercase letters, digits or dashes');
 
-export const isoTime = z.string().datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T08:00:00Z' });
+/** An ISO 8601 date-time with a zone, in the years the catalogue keeps (1 to 9999): refused here, naming the parameter, before any read or audit record. */
+export const isoTime = z
+  .string()
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T08:00:00Z' })
+  .refine((v) => {
+    const at = new Date(v);
+    // Not a time at all: the format's message says so, alone.
+    if (Number.isNaN(at.getTime())) return true;
+    return at.getUTCFullYear() >= 1 && at.getUTCFullYear() <= 9999;
+  }, 'must be a time between the years 1 and 9999 (UTC)');
 
 /** Page size from a query string: 1..MAX_PAGE_SIZE, default DEFAULT_PAGE_SIZE. */
 export const limitSchema = z

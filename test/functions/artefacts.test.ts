@@ -82,6 +82,18 @@ describe('artefacts handler', () => {
     expect(trail.events).toEqual([]);
   });
 
+  it('answers 400 with issues naming from for a from after to, or a year the catalogue does not keep', async () => {
+    const { list } = await setup();
+    for (const [query, message] of [
+      [{ from: '2026-12-06T00:00:00Z', to: '2026-12-01T00:00:00Z' }, 'must not be after to'],
+      [{ from: '0000-01-01T00:00:00Z' }, 'must be a time between the years 1 and 9999 (UTC)'],
+    ] as const) {
+      const res = await list(query);
+      expect(res.statusCode).toBe(400);
+      expect(JSON.parse(res.body as string)).toMatchObject({ issues: [{ field: 'from', message }] });
+    }
+  });
+
   it('answers 404 for an unknown source, 400 for a binlog source or a bad name', async () => {
     const { plan } = await setup();
     const unknown = await plan({ at: min(15) }, 'nope');

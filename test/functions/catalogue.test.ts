@@ -112,6 +112,7 @@ describe('catalogue handler', () => {
     [{ from: 'yesterday' }, /from: must be an ISO 8601 date-time/],
     [{ to: '2026-03-01' }, /to: must be an ISO 8601 date-time/],
     [{ from: '2026-03-02T00:00:00Z', to: '2026-03-01T00:00:00Z' }, /from: must not be after to/],
+    [{ from: '0000-06-01T00:00:00Z' }, /from: must be a time between the years 1 and 9999 \(UTC\)/],
     [{ limit: '0' }, /limit: must be an integer from 1 to 1000/],
     [{ limit: '1001' }, /limit: must be an integer from 1 to 1000/],
     [{ limit: 'ten' }, /limit: must be an integer/],
@@ -128,7 +129,7 @@ describe('catalogue handler', () => {
     const { search, trail } = await setup();
     const res = await search(query);
     expect(res.statusCode).toBe(400);
-    expect(body(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringMatching(message) });
+    expect(body(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringMatching(message), issues: [expect.objectContaining({ field: expect.any(String) })] });
     expect(trail.events).toEqual([]);
   });
 
