@@ -81,15 +81,20 @@ const sourcesSchema = z
   .array(sourceSchema)
   .superRefine((sources, ctx) => {
     const seen = new Set<string>();
-    const roots = new Map<string, string>();
+    const roots = new Map<string, { name: string; extensions: string[] }[]>();
     sources.forEach((s, i) => {
       if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `duplicate source name "${s.name}"` });
       seen.add(s.name);
-      // Two recordings sources on one root would ship every recording twice, under two names.
+      // Two recordings sources on one root would ship every recording twice, under two names,
+      // unless their extensions part the files between them (`.wav` calls and `.mp3` calls).
       if (s.type === 'recordings') {
-        const other = roots.get(s.path);
-        if (other !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'path'], message: `source ${other} already ships the recordings under ${s.path}` });
-        else roots.set(s.path, s.name);
+        const mine = s.extensions.map((e) => e.toLowerCase());
+        const onRoot = roots.get(s.path) ?? [];
+        for (const other of onRoot) {
+          const both = mine.filter((e) => other.extensions.includes(e));
+          if (both.length > 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'path'], message: `source ${other.name} already ships the ${both.join(', ')} recordings under ${s.path}: give the two sources extensions of their own` });
+        }
+        roots.set(s.path, [...onRoot, { name: s.name, extensions: mine }]);
       }
       if (s.type === 'recordings' || s.type === 'tree') return;
       for (const p of checkArtefactSource(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, ...p.path], message: p.message });

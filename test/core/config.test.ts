@@ -80,8 +80,14 @@ sources:
     );
   });
 
-  it('refuses two recordings sources on one root (every recording would ship twice), not two tree or backup sources on one path', () => {
-    expect(problems(`${good}  - name: cs2\n    type: recordings\n    path: /var/recordings\n`)).toEqual(['sources[1].path: source contactstore already ships the recordings under /var/recordings']);
+  it('refuses two recordings sources on one root whose extensions overlap (every recording would ship twice), not ones that part the files by extension, nor two tree or backup sources on one path', () => {
+    expect(problems(`${good}  - name: cs2\n    type: recordings\n    path: /var/recordings\n`)).toEqual([
+      'sources[1].path: source contactstore already ships the .wav, .mp3, .ogg, .opus, .gsm recordings under /var/recordings: give the two sources extensions of their own',
+    ]);
+    // As an earlier release ran it: one source for the .wav calls, one for the .MP3 ones.
+    const parted = `site: site-a\nstate: ./state\nsources:\n  - { name: calls-wav, type: recordings, path: /var/rec, extensions: [".wav"] }\n  - { name: calls-mp3, type: recordings, path: /var/rec, extensions: [".MP3"] }\n`;
+    expect(parseAgentConfig(parted).sources).toHaveLength(2);
+    expect(problems(parted.replace('[".MP3"]', '[".mp3", ".WAV"]'))).toEqual(['sources[1].path: source calls-wav already ships the .wav recordings under /var/rec: give the two sources extensions of their own']);
     expect(parseAgentConfig(`${good}  - { name: t1, type: tree, path: /srv/share, include: ["a/**"] }\n  - { name: t2, type: tree, path: /srv/share, include: ["b/**"] }\n`).sources).toHaveLength(3);
   });
 
