@@ -55,7 +55,7 @@ export function heartbeatMatchesKey(heartbeat: { at: string }, t: number): boole
 }
 
 const iso = z.string().datetime({ offset: true });
-const lastGood = z.object({ at: iso, key: z.string().min(1) }).strict();
+const lastGood = z.object({ at: iso, key: z.string().min(1) });
 
 export const heartbeatSourceSchema = z
   .object({
@@ -74,8 +74,7 @@ export const heartbeatSourceSchema = z
     rpoSeconds: z.number().nonnegative().optional(),
     /** Why the source could not be scanned at the last pass. */
     problem: z.string().optional(),
-  })
-  .strict();
+  });
 export type HeartbeatSource = z.infer<typeof heartbeatSourceSchema>;
 
 /** How far back a heartbeat carries the agent's losses: a daily report run the next morning, or a day late, still finds them. */
@@ -98,13 +97,17 @@ export const recentLossSchema = z
     /** Batch directories no pass ever saw (`files` counts the batches, their recordings not known). */
     unseen: z.literal(true).optional(),
     paths: z.array(z.string()).max(RECENT_LOSS_PATHS),
-  })
-  .strict();
+  });
 export type RecentLoss = z.infer<typeof recentLossSchema>;
 
 /** Open alerts a heartbeat carries. */
 export const OPEN_ALERTS_MAX = 20;
 
+/**
+ * A heartbeat as the cloud reads it. Fields it does not know are dropped, not refused: agents
+ * are upgraded site by site, often before the cloud, and a newer agent's heartbeat with a field
+ * this release does not know must not make its site look SILENT (and page "agent silent").
+ */
 export const heartbeatSchema = z
   .object({
     format: z.literal(HEARTBEAT_FORMAT),
@@ -115,7 +118,7 @@ export const heartbeatSchema = z
     /** Batches and artefact versions lost before they were shipped, since the agent was installed. */
     losses: z.number().int().nonnegative(),
     /** The agent's last pass: when, and what failed or was lost in it. */
-    lastPass: z.object({ at: iso, failed: z.number().int().nonnegative(), lost: z.number().int().nonnegative(), error: z.string().optional() }).strict(),
+    lastPass: z.object({ at: iso, failed: z.number().int().nonnegative(), lost: z.number().int().nonnegative(), error: z.string().optional() }),
     /**
      * The losses the agent recorded in the last RECENT_LOSS_HOURS (newest last, at most
      * RECENT_LOSS_MAX): what the daily report names, since the cloud never saw those files.
@@ -126,13 +129,12 @@ export const heartbeatSchema = z
      * and is still true, so the fleet view shows it without the pager's mail.
      */
     alerts: z
-      .array(z.object({ key: z.string().min(1), severity: z.enum(['info', 'warning', 'critical']), subject: z.string(), since: iso }).strict())
+      .array(z.object({ key: z.string().min(1), severity: z.enum(['info', 'warning', 'critical']), subject: z.string(), since: iso }))
       .max(OPEN_ALERTS_MAX)
       .optional(),
     /** Which agent wrote it: an id kept in its state directory, its host and that directory (two agents under one site name tell apart). */
-    agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).strict().optional(),
-  })
-  .strict();
+    agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).optional(),
+  });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 // ---- judgement ----

@@ -163,6 +163,18 @@ describe('reading a fleet of 20 sites', () => {
   });
 });
 
+describe('a heartbeat of a newer agent', () => {
+  it('is read with the fields this release knows: a field it does not know (an agent upgraded before the cloud) does not make the site SILENT', async () => {
+    const store = new MemoryBlobStore();
+    const at = minutesAgo(2);
+    const newer = { ...heartbeat('upgraded', at), agentVersion: '9.9.9', somethingNew: { a: 1 }, lastPass: { at: at.toISOString(), failed: 0, lost: 0, took: 12 } };
+    newer.sources = newer.sources.map((src) => ({ ...src, futureField: true }));
+    await store.put(heartbeatKey('upgraded', at), Buffer.from(JSON.stringify(newer)));
+    const [row] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'upgraded' }], NOW);
+    expect(row).toMatchObject({ site: 'upgraded', state: 'OK', heartbeatAgeSeconds: 120 });
+  });
+});
+
 describe('heartbeat keys are the writer\'s choice', () => {
   it('passes over a key planted far in the future and a heartbeat filed under another time than its own, reads the real newest, and names what it passed over', async () => {
     const store = new MemoryBlobStore();
