@@ -228,6 +228,7 @@ export class ArtefactRunner {
       shipped: (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(s.name, name, size, mtimeMs),
       lastPartial: (name: string) => run.filter((r) => r.partial && r.name === name).at(-1),
       shippedSequences: () => shippedSequences,
+      purgedPartials: () => this.run!.purgedPartials,
     };
     return { files, plan: (now) => planBinlog(s, basename, files, indexed, ledger, now) };
   }

@@ -39,24 +39,49 @@ export class BinlogRun {
 
   /** Whether this process asked the store where the chain offsite ends (once, while the journal knows no segment). */
   private askedStore = false;
+  /** The segments on the site at this cycle's scan (`observe`). */
+  private onSite: { name: string; size: number; sequence: number; mtimeMs: number; birthtimeMs?: number }[] = [];
+  /** This run's segments shipped only as partial snapshots that the server purged before they closed (found by `shippedSequences`): part of a gap. */
+  purgedPartials: number[] = [];
 
   /**
-   * The closed segments to count as shipped when looking for gaps: this run's (`records`), and the highest
-   * the store held when the journal knew none (a lost state directory), when the site's
-   * segments start after it: segments the server purged in between are a gap, though this state
-   * directory never saw them. Asks the store once (one listing of the source's objects).
+   * The segments to count as shipped when looking for gaps: this run's (`records`: closed, and
+   * those shipped only as partial snapshots, which the site may since have purged), and the
+   * highest the store held when the journal knew none (a lost state directory, a new host), when
+   * the site's segments start after it: segments the server purged in between are a gap, though
+   * this state directory never saw them. Asks the store once (one listing of the source's
+   * objects). A store whose highest segment is above every segment on the site holds another
+   * run of the numbering (a new or restored server at a failover): the restart is noted (its
+   * alert asks for a full) and that top is not this run's.
    */
   async shippedSequences(records: readonly ArtefactRecord[], basename: string, onSite: readonly number[]): Promise<number[]> {
-    const run = records.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : []));
+    const closed = new Set(records.flatMap((r) => (!r.partial && r.sequence !== undefined ? [r.sequence] : [])));
+    const partialOnly = new Map<number, ArtefactRecord>();
+    for (const r of records) if (r.partial && r.sequence !== undefined && !closed.has(r.sequence)) partialOnly.set(r.sequence, r);
+    const run = [...closed, ...partialOnly.keys()];
+    this.purgedPartials = [];
     if (onSite.length === 0) return run;
+    const lowest = Math.min(...onSite);
+    // Offsite only up to their last partial snapshot: their closed segment is missing, a gap of its own.
+    this.purgedPartials = [...partialOnly.keys()].filter((n) => n < lowest);
     let top = this.deps.observations.binlogShippedTop(this.source.name);
-    if (top === undefined && run.length === 0 && !this.askedStore) {
+    if (top === undefined && records.length === 0 && !this.askedStore) {
       this.askedStore = true;
       top = await highestOffsite(this.deps.store, this.deps.site, this.source.name, basename).catch(() => undefined);
+      if (top !== undefined && top > Math.max(...onSite)) {
+        this.restartedSinceStore(top);
+        top = undefined;
+      }
       if (top !== undefined) this.deps.observations.setBinlogShippedTop(this.source.name, top);
     }
-    const lowest = Math.min(...onSite);
     return top !== undefined && top < lowest ? [...run, top] : run;
+  }
+
+  /** A state directory with no journal of the source, whose site's segments are all below the store's highest: the numbering restarted. */
+  private restartedSinceStore(top: number): void {
+    const made = Math.min(this.deps.clock.now().getTime(), ...this.onSite.map((f) => (f.birthtimeMs !== undefined && f.birthtimeMs > 0 ? f.birthtimeMs : f.mtimeMs)));
+    this.deps.log.error('binlog numbering restarted: the segments offsite go up to a higher number than any on the site (a new or restored server)', { source: this.source.name, offsiteTop: top, onSite: this.onSite.map((f) => f.name) });
+    this.deps.observations.setBinlogRunSince(this.source.name, new Date(made));
   }
 
   /** This source's shipped versions since its binlog numbering last restarted. */
@@ -76,6 +101,7 @@ export class BinlogRun {
    */
   observe(onSite: { name: string; size: number; sequence: number; mtimeMs: number; birthtimeMs?: number }[]): void {
     this.restart = undefined;
+    this.onSite = onSite;
     if (onSite.length === 0) return;
     const before = this.records();
     const highest = Math.max(-1, ...before.flatMap((r) => (r.sequence === undefined ? [] : [r.sequence])));

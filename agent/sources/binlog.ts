@@ -71,8 +71,27 @@ export function findGaps(known: Iterable<number>): Gap[] {
 export interface BinlogLedger {
   shipped(name: string, size: number, mtimeMs: number, partial?: boolean): ArtefactRecord | undefined;
   lastPartial(name: string): ArtefactRecord | undefined;
-  /** Sequences shipped as final segments (including ones the site has since purged). */
+  /** Sequences shipped as final segments (including ones the site has since purged), and those shipped only as partial snapshots. */
   shippedSequences(): number[];
+  /** Sequences shipped only as partial snapshots that the site has since purged: their closed segment never went offsite (in a gap). */
+  purgedPartials?(): number[];
+}
+
+/** `gaps` with each purged partial-only segment in it: joined to the gap beside it, or a gap of its own. */
+export function withPurgedPartials(gaps: Gap[], purged: readonly number[]): Gap[] {
+  const missing = new Set<number>(purged);
+  for (const g of gaps) for (let n = g.from; n <= g.to; n++) missing.add(n);
+  return runsOf([...missing].sort((a, b) => a - b));
+}
+
+function runsOf(sorted: number[]): Gap[] {
+  const out: Gap[] = [];
+  for (const n of sorted) {
+    const last = out.at(-1);
+    if (last && n === last.to + 1) last.to = n;
+    else out.push({ from: n, to: n });
+  }
+  return out;
 }
 
 export interface BinlogPlan {
@@ -91,7 +110,7 @@ function fallbackSpan(seg: Segment, previous: Segment | undefined): Span {
 
 export function planBinlog(source: BinlogSourceConfig, basename: string, files: readonly SiteFile[], indexed: readonly number[] | undefined, ledger: BinlogLedger, nowMs: number): BinlogPlan {
   const segments = files.map((f) => ({ ...f, sequence: sequenceOf(f.name) })).sort((a, b) => a.sequence - b.sequence);
-  const gaps = findGaps([...segments.map((s) => s.sequence), ...ledger.shippedSequences()]);
+  const gaps = withPurgedPartials(findGaps([...segments.map((s) => s.sequence), ...ledger.shippedSequences()]), ledger.purgedPartials?.() ?? []);
   const active = segments.at(-1);
   if (!active) return { ready: [], waiting: [], gaps };
   // While the server rotates, a new file may exist before the index lists it: the lower of the two is still open.

@@ -818,6 +818,34 @@ describe('alerts with memory', () => {
     expect(next.status.openAlerts.map((a) => a.key)).toEqual(['binlog-gap:binlog:4-5']);
   });
 
+  it('at a failover (a new host with no state directory, a new server numbering from 000001 again) finds the restart from the store, and a segment purged while offsite only as a partial is a gap', async () => {
+    const s = artefactSite(`  - { name: binlog, type: binlog, path: "{root}", basename: mysql-bin, partialIntervalSeconds: 1 }`);
+    for (const n of [1, 2, 3, 4, 5]) writeSegment(s.root, n, n === 5);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(5); // 1-4 closed, the partial of 5
+    // The primary is lost; the standby's server was restored from a dump and numbers from 000001 again, its agent has a new state directory.
+    rmSync(s.config.state, { recursive: true });
+    for (const n of [1, 2, 3, 4, 5]) rmSync(join(s.root, segName(n)));
+    const nowSec = Math.floor(clock.now().getTime() / 1000);
+    writeAt(join(s.root, segName(1)), binlogSegment({ startTs: nowSec, events: [{ ts: nowSec }], inUse: true }), clock.now());
+    clock.advance(60_000);
+    const failover = await cronPass(s.config, store, alerts, clock);
+    expect(failover.report.artefacts).toBe(1); // the new server's 000001, as a partial
+    expect(alerts.filter((a) => a.subject === 'binlog numbering of binlog restarted' && a.severity === 'critical')).toHaveLength(1);
+    expect(failover.status.openAlerts.map((a) => a.key)).toContain('binlog-restart:binlog');
+    // The new server rotates twice and purges 000001 (offsite only as a partial) and 000002 (never offsite) before the next pass.
+    const at = Math.floor(clock.now().getTime() / 1000);
+    writeAt(join(s.root, segName(3)), binlogSegment({ startTs: at + 20, events: [{ ts: at + 21 }], inUse: true }), new Date((at + 21) * 1000));
+    rmSync(join(s.root, segName(1)));
+    clock.advance(60_000);
+    const purged = await cronPass(s.config, store, alerts, clock);
+    expect(purged.report.lost).toBe(2);
+    expect(alerts.filter((a) => a.subject === 'binlog gap in binlog: segments 1 to 2 missing')).toHaveLength(1);
+    expect(new LossLog(s.config.state, { readOnly: true }).all().map((l) => l.batch)).toEqual(['mysql-bin.000001 to mysql-bin.000002']);
+  });
+
   it("keeps a binlog gap open when only a file that is no database dump (a PBX configuration tarball) is newer, and resolves it with the next dump that records its binlog position", async () => {
     const s = artefactSite(`  - { name: db, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 0 }
   - { name: pbx, type: rotated, profile: generic, patterns: ["*.tar"], path: "{root}", stableSeconds: 0 }
