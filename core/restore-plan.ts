@@ -286,7 +286,14 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
   if (segments.length > 0) {
     const family = load.kind === 'load-sql' ? load.family : 'mariadb';
     const startPosition = full.position?.logPos;
-    if (startPosition === undefined) notes.push(`the full records no binlog position: replay starts at its completion time (${full.takenAt}); events logged during that second may be applied twice or missed`);
+    if (startPosition === undefined) {
+      notes.push(
+        `the full records no binlog position: replay starts at its completion time (${full.takenAt}); if the dump was a consistent snapshot (--single-transaction), the changes committed while it was being written are in neither the dump nor the replay, and events logged during that second may be applied twice or missed`,
+      );
+    }
+    if (load.kind === 'load-sql' && load.database) {
+      notes.push(`the replay keeps the events of database ${load.database} only (--database, as the rostrvm manual's command): with statement-based or mixed binlogs, a change made from a session whose default database is another one is left out (none with binlog_format=ROW)`);
+    }
     if (segments.at(-1)!.partial) notes.push(`the last segment is a partial snapshot (up to ${endOf(segments.at(-1)!)}), enough to reach T`);
     steps.push({
       kind: 'binlog',

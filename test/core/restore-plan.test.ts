@@ -94,7 +94,7 @@ describe('planRestore: plans', () => {
     expect(seqs(ok(plan(min(35), [F1, ...other, ...SEGMENTS])))).toBe('1,2,3,4');
   });
 
-  it('loads rostrvm .rbk fulls with mysql on its port and database, and says to stop rostrvm first', () => {
+  it('loads rostrvm .rbk fulls with mysql on its port and database, says to stop rostrvm first, and names what the replay leaves out', () => {
     const rbk = makeFull(min(0), { name: 'backups\\rostrvm_920_1.rbk', profile: 'rostrvm' });
     const logs = [1, 2].map((i) => seg(i, { name: `rtmbinlog.00000${i}`, series: 'rtmbinlog' }));
     const p = ok(plan(min(15), [rbk, ...logs]));
@@ -105,6 +105,13 @@ describe('planRestore: plans', () => {
       "TZ=UTC mysqlbinlog --database=rostrvm_920 --start-datetime='2026-03-01 00:00:00' --stop-datetime='2026-03-01 00:15:00' rtmbinlog.000001 rtmbinlog.000002 | mysql --port=3308 rostrvm_920",
       expect.stringMatching(/^# \(MariaDB: mariadb-binlog/),
     ]);
+    // What the replay cannot hold is said: a consistent dump's own duration, and the --database filter's blind spot.
+    expect(p.notes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^the full records no binlog position: replay starts at its completion time \(2026-03-01T00:00:00.000Z\); if the dump was a consistent snapshot \(--single-transaction\), the changes committed while it was being written are in neither the dump nor the replay/),
+        'the replay keeps the events of database rostrvm_920 only (--database, as the rostrvm manual\'s command): with statement-based or mixed binlogs, a change made from a session whose default database is another one is left out (none with binlog_format=ROW)',
+      ]),
+    );
   });
 
   it('restores the full alone for sources without logs, naming the vendor tool', () => {
