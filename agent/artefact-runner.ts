@@ -118,6 +118,9 @@ export class ArtefactRunner {
     this.gapCheck = plan.gaps ? { gaps: plan.gaps, files: scan.files } : undefined;
     this.incomplete.clear();
     for (const work of plan.ready) {
+      if (work.role === 'archive' && work.spanSource === 'file-times') {
+        log.warn('archive name not read as the span it covers: catalogued with its file times (set namePattern and timeFormat)', { source: this.source.name, name: work.stamp.name });
+      }
       const outcome = await this.shipWithRetry(work);
       if (outcome?.status === 'published') {
         out.artefacts++;

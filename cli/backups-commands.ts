@@ -52,7 +52,8 @@ export function renderBackups(items: ArtefactEntry[]): string {
     a.source,
     a.role,
     a.name,
-    a.span ? `${short(a.span.from)} → ${short(a.span.to)}` : short(a.takenAt),
+    // An archive whose name could not be read as its span is marked: its span is only the file's times.
+    a.span ? `${short(a.span.from)} → ${short(a.span.to)}${a.role === 'archive' && a.spanSource === 'file-times' ? ' (file times: name not read)' : ''}` : short(a.takenAt),
     formatBytes(a.size),
     a.partial ? (superseded.has(a.artefactId) ? 'superseded' : 'partial') : '',
     a.sequence === undefined ? '' : String(a.sequence),

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import type { AgentConfig } from '../core/config.ts';
 import { filesAndFolders, onlyFoldersProblem } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
+import { archiveSpanFromName } from '../core/artefact-sources.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
 // author meant: an alert hook that is not there, a source that selects nothing.
@@ -41,6 +42,14 @@ export async function selectionNotes(config: AgentConfig): Promise<string[]> {
       continue;
     }
     const select = artefactSelector(s);
+    if (s.type === 'archive') {
+      const unread = names.filter(select).filter((n) => archiveSpanFromName(s, n) === undefined);
+      if (unread.length > 0) {
+        notes.push(
+          `warning: source ${s.name}: ${unread.length} archive(s) whose name is not read as the span it covers (${unread.slice(0, 3).join(', ')}${unread.length > 3 ? ', …' : ''}): catalogued with their file times, not the days they hold; set namePattern (named groups from and to) and timeFormat (e.g. dd-MM-yyyy HH.mm.ss for day-first names)`,
+        );
+      }
+    }
     if (names.some(select)) continue;
     const what = s.type === 'binlog' ? `basename ${s.basename}` : `patterns ${JSON.stringify(s.patterns)}`;
     notes.push(`warning: source ${s.name}: ${s.path} holds ${names.length} file(s) (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}) and its ${what} takes none of them: nothing of it would be backed up`);

@@ -151,9 +151,19 @@ export function archiveSpanFromName(source: Pick<ArchiveSourceConfig, 'namePatte
   if (from === undefined || to === undefined) return undefined;
   const parse = source.timeFormat === 'auto' ? parseAuto : compiledParser(source.timeFormat);
   const fromMs = parse(from, source.timezone);
-  const toMs = parse(to, source.timezone);
+  let toMs = parse(to, source.timezone);
   if (fromMs === undefined || toMs === undefined || toMs < fromMs) return undefined;
+  // A `to` written as a day (`… 20260713 20260719.sdb`) covers that whole day: up to the last millisecond before the next midnight there.
+  const dateOnly = source.timeFormat === 'auto' ? to.replace(/\D/g, '').length === 8 : !/[Hh]/.test(source.timeFormat);
+  if (dateOnly) toMs = nextMidnight(toMs, source.timezone) - 1;
   return { from: new Date(fromMs), to: new Date(toMs) };
+}
+
+/** The midnight after the local midnight `ms` in `timeZone` (23 or 25 hours later on the days the clocks change). */
+function nextMidnight(ms: number, timeZone: string): number {
+  const next = ms + 24 * 3600_000;
+  const hour = Number(new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', hourCycle: 'h23' }).format(new Date(next)));
+  return hour === 23 ? next + 3600_000 : hour === 1 ? next - 3600_000 : next;
 }
 
 const AUTO_FORMATS: Record<number, string> = { 8: 'yyyyMMdd', 12: 'yyyyMMddHHmm', 14: 'yyyyMMddHHmmss' };

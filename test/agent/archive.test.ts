@@ -8,6 +8,9 @@ import { archiveSpanFromName, ARCHIVE_DEFAULT_NAME_PATTERN } from '../../core/ar
 import type { BlobStore } from '../../core/ports.ts';
 import { readAll } from '../../agent/recover.ts';
 import { artefactSite, artefactAgent, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
+import { selectionNotes } from '../../cli/check-notes.ts';
+import { renderBackups } from '../../cli/backups-commands.ts';
+import type { ArtefactEntry } from '../../core/ports.ts';
 
 const MIN = 60_000;
 
@@ -46,7 +49,8 @@ describe('archive source', () => {
     expect(published.map((m) => [m.name.split(' ')[0], m.span])).toEqual([
       ['Email', { from: '2024-01-01T00:00:00.000Z', to: '2024-01-05T00:00:00.000Z' }],
       ['SMS', { from: '2024-01-02T08:30:00.000Z', to: '2024-01-03T17:45:00.000Z' }],
-      ['Chat', { from: '2024-01-04T00:00:00.000Z', to: '2024-01-06T00:00:00.000Z' }],
+      // A day as its end covers that day whole.
+      ['Chat', { from: '2024-01-04T00:00:00.000Z', to: '2024-01-06T23:59:59.999Z' }],
       ['Voice', { from: '2024-01-05T09:00:00.000Z', to: '2024-01-12T09:00:00.000Z' }],
     ]);
     for (const m of published) {
@@ -118,9 +122,31 @@ describe('archive source', () => {
     };
     expect(span('Voice Recording 2024-01-05 09.00.00 2024-01-12 09.00.00.sdb')).toEqual(['2024-01-05T09:00:00.000Z', '2024-01-12T09:00:00.000Z']);
     expect(span('voice recording 2024-01-05T0900 2024-01-05T1000.SDB')).toEqual(['2024-01-05T09:00:00.000Z', '2024-01-05T10:00:00.000Z']);
-    expect(span('Chat Archive 20240105 20240106.sdb')).toEqual(['2024-01-05T00:00:00.000Z', '2024-01-06T00:00:00.000Z']);
+    expect(span('Chat Archive 20240105 20240106.sdb')).toEqual(['2024-01-05T00:00:00.000Z', '2024-01-06T23:59:59.999Z']);
+    // In a zone with summer time, the day a week's archive ends on is whole there too (the clocks went back on 27 October).
+    expect(archiveSpanFromName({ ...src, timezone: 'Europe/London' }, 'Voice Recording 20241021 20241027.sdb')?.to.toISOString()).toBe('2024-10-27T23:59:59.999Z');
+    expect(archiveSpanFromName({ ...src, timezone: 'Europe/London' }, 'Voice Recording 20240713 20240719.sdb')?.to.toISOString()).toBe('2024-07-19T22:59:59.999Z');
     expect(span('Voice Recording 2024-13-05 2024-01-06.sdb')).toBeUndefined();
     expect(span('Voice Recording 2024-01-06 2024-01-05.sdb')).toBeUndefined();
     expect(span('Fax Archive 2024-01-05 2024-01-06.sdb')).toBeUndefined();
+  });
+
+  it('names an archive whose name the pattern does not read (a day-first UK name) in agent check, and backups list marks its span as file times', async () => {
+    const site = artefactSite(`  - { name: media, type: archive, path: "{root}", timezone: Europe/London }`);
+    writeAt(join(site.root, 'Voice Recording 15-07-2026 00.00.00 15-07-2026 23.59.59.sdb'), 'day first', new Date('2026-11-01T03:00:00Z'));
+    writeAt(join(site.root, 'Voice Recording 20260713 20260719.sdb'), 'year first', new Date('2026-11-01T03:00:00Z'));
+    const notes = await selectionNotes(site.config);
+    expect(notes).toEqual([expect.stringMatching(/^warning: source media: 1 archive\(s\) whose name is not read as the span it covers \(Voice Recording 15-07-2026 00\.00\.00 15-07-2026 23\.59\.59\.sdb\): catalogued with their file times/)]);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-11-02T00:00:00Z'));
+    const h = artefactAgent(site.config, store, { clock });
+    await h.agent.cycle(); // first sight: inside the stability window
+    clock.advance(3 * MIN);
+    expect((await h.agent.cycle()).artefacts).toBe(2);
+    h.agent.close();
+    const entries = (await artefactManifests(store)).map((m) => ({ ...m, artefactId: m.name, manifestKey: 'k', createdAt: m.takenAt }) as unknown as ArtefactEntry);
+    const listing = renderBackups(entries);
+    expect(listing).toMatch(/Voice Recording 15-07-2026 00\.00\.00 15-07-2026 23\.59\.59\.sdb +2026-11-01 03:00:00Z → 2026-11-01 03:00:00Z \(file times: name not read\)/);
+    expect(listing).toMatch(/Voice Recording 20260713 20260719\.sdb +2026-07-12 23:00:00Z → 2026-07-19 22:59:59Z  /);
   });
 });
