@@ -141,10 +141,22 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
 }
 
+/**
+ * How often a rotated source's vendor makes a new full, by its profile, with six hours' slack:
+ * rostrvm's scheduler takes one a week (Sunday 03:00, its manual), and CVP's only copyable file,
+ * `cvp_backup_data.old`, is by construction the backup before the newest (its time 24-48 h
+ * before the day is judged). Any other: a day.
+ */
+export function defaultEveryHours(profile: string | undefined): number {
+  if (profile === 'rostrvm') return 7 * 24 + 6;
+  if (profile === 'cvp') return 48 + 6;
+  return 24;
+}
+
 function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const window = (e.everyHours ?? 24) * HOUR;
   const newest = f.newest[e.name];
   const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
+  const window = (e.everyHours ?? defaultEveryHours(newest?.profile ?? fulls.at(-1)?.profile)) * HOUR;
   const inWindow = (a: ArtefactEntry | undefined): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged;
   const best = [newest, ...fulls].filter(inWindow).sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
   if (best) return { shipped: `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes`, problems: [] };

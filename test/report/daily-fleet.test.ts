@@ -78,6 +78,23 @@ describe('daily report over a fleet of 20 sites', () => {
     expect(late).toContain(`note: computed 2028-03-03 from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${SILENT} --action purge\`), and the report stored that day is under reports/${SILENT}/daily/`);
   });
 
+  it("judges a rostrvm full against its manual's weekly schedule and CVP's .old as one backup behind, and a generic full against a day", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const now = () => new Date('2026-12-06T00:30:00Z');
+    const day = '2026-12-05';
+    const full = (site: string, takenAt: string, name: string, profile?: string) => catalogue.putArtefact(makeFull(takenAt, { site, source: 'db', name, ...(profile ? { profile } : {}) }));
+    await full('rostrvm-york', '2026-11-29T03:04:00.000Z', 'rostrvm_920_2.rbk', 'rostrvm'); // last Sunday
+    await full('cvp-site', '2026-12-04T03:07:00.000Z', 'cvp_backup_data.old', 'cvp'); // the night before's backup
+    await full('plain', '2026-12-04T03:07:00.000Z', 'db.sql');
+    await full('rostrvm-late', '2026-11-28T03:04:00.000Z', 'rostrvm_920_1.rbk', 'rostrvm'); // eight days: a Sunday missed
+    const judged = async (site: string) => (await dailyReport({ blobs, catalogue }, site, day, { now, signals: async () => ({ lost: [], unshipped: [] }) })).sources.find((x) => x.source === 'db')!;
+    expect(await judged('rostrvm-york')).toMatchObject({ ok: true });
+    expect(await judged('cvp-site')).toMatchObject({ ok: true });
+    expect((await judged('plain')).problems).toEqual([expect.stringMatching(/no full backup taken in the 24 h before/)]);
+    expect((await judged('rostrvm-late')).problems).toEqual([expect.stringMatching(/no full backup taken in the 7 d before/)]);
+  });
+
   it('names a break in the log chain on the day the segment after it arrived: the missing segments, the ones offsite only as a partial, and the last reachable event', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
