@@ -180,6 +180,26 @@ describe('tree snapshot: bad input', () => {
     expect((await snapshot(fresh, other)).manifest.counts.files).toBe(0);
   });
 
+  it("never opens Cisco CVP's live backup in a share (reading it locks it and blocks the next backup): cvp_backup_data is left out, its .old copy taken, first snapshot and incremental alike", async () => {
+    const site = treeSite();
+    mkdirSync(join(site.root, 'CVP'));
+    write(join(site.root, 'CVP', 'cvp_backup_data'), 'live');
+    write(join(site.root, 'CVP', 'cvp_backup_data.old'), 'copy');
+    write(join(site.root, 'CVP_BACKUP_DATA'), 'live, upper case');
+    const store = new MemoryBlobStore();
+    const opened: string[] = [];
+    const openSyncSpy = (p: Buffer, flags: number) => (opened.push(p.toString()), openSync(p, flags));
+    const first = await snapshot(site, store, { fs: { openSync: openSyncSpy } });
+    expect(first.manifest.counts).toMatchObject({ files: 1, problems: 0 });
+    write(join(site.root, 'CVP', 'cvp_backup_data'), 'live, the next night');
+    write(join(site.root, 'CVP', 'cvp_backup_data.old'), 'copy, the next night');
+    site.clock.advance(60_000);
+    const second = await snapshot(site, store, { fs: { openSync: openSyncSpy } });
+    expect(second.manifest.counts).toMatchObject({ files: 1, problems: 0 });
+    expect(opened.filter((p) => /cvp_backup_data$/i.test(p))).toEqual([]);
+    expect(opened.filter((p) => p.endsWith('cvp_backup_data.old'))).toHaveLength(2);
+  });
+
   it('publishes nothing when a pack it reuses is purged meanwhile, and packs that content again next pass', async () => {
     const site = treeSite();
     write(join(site.root, 'kept.txt'), 'kept content');
