@@ -10,6 +10,7 @@ import { readAll } from '../../agent/recover.ts';
 import { DumpPositionSniffer } from '../../agent/dump-position.ts';
 import { artefactSite, artefactAgent, artefactManifests, keys, writeAt, bytesOf } from '../support/artefact-agent.ts';
 import { freshImport } from '../support/file-isolation.ts';
+import { selectionNotes } from '../../cli/check-notes.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -27,6 +28,16 @@ const MIN = 60_000;
 
 describe('rotated source, Cisco CVP profile', () => {
   const cvp = () => artefactSite(`  - { name: cvp, type: rotated, profile: cvp, path: "{root}", stableSeconds: 120 }`);
+
+  it("raises nothing on a new CVP install whose first backup has no .old copy yet (the configuration is right), and agent check says the copy comes with the next backup", async () => {
+    const site = cvp();
+    writeAt(join(site.root, 'cvp_backup_data'), bytesOf(1000, 1), new Date(Date.now() - 10 * MIN));
+    const h = artefactAgent(site.config, new MemoryBlobStore(), { clock: new ManualClock(new Date()) });
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 0, failed: 0 });
+    expect(h.alerts.filter((a) => a.key === 'selects-nothing:cvp')).toEqual([]);
+    h.agent.close();
+    expect(await selectionNotes(site.config)).toEqual(['note: source cvp: CVP has written its first backup only; its copy cvp_backup_data.old (the file that is shipped: the live one is never read) appears after the next backup']);
+  });
 
   it('never opens the live cvp_backup_data; ships cvp_backup_data.old, and the next .old as a new artefact', async () => {
     const site = cvp();
