@@ -17,7 +17,8 @@ const DIRECTIONS: Record<string, Direction> = {
 function parseDuration(value: string | number): number | undefined {
   let sec: number | undefined;
   const text = String(value).trim();
-  const clock = /^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(text);
+  // Minutes:seconds may run past 99 minutes (`135:20`, a 2 h 15 min call) when no hour is written.
+  const clock = /^(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d+)?)$/.exec(text);
   const iso = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/i.exec(text);
   if (/^\d+(\.\d+)?$/.test(text)) sec = Number(text);
   else if (clock && Number(clock[3]) < 60 && (clock[1] === undefined || Number(clock[2]) < 60)) sec = Number(clock[1] ?? 0) * 3600 + Number(clock[2]) * 60 + Number(clock[3]);

@@ -263,6 +263,8 @@ export function createMetadataExtractor(config: MetadataConfigInput = {}): Metad
     }
     deriveTimes(meta, input, issues);
     for (const field of expected) {
+      // A codec the recorder does not write is no doubt about the call: only the fields a call is found and judged by count.
+      if (field === 'codec') continue;
       if (meta[field] === undefined && !failed.has(field)) issues.push(`${input.sidecar?.name ?? input.fileName}: ${field} is missing`);
     }
     return { meta: validated(meta, input.fileName, issues), issues };
@@ -306,8 +308,14 @@ function deriveTimes(meta: Record<string, string | number>, input: MetadataInput
   const start = ms('start');
   const end = ms('end');
   if (start !== undefined && end !== undefined) {
+    const apart = (end - start) / 1000;
     if (end < start) issues.push(`${input.fileName}: end ${meta.end} is before start ${meta.start}`);
-    else if (duration === undefined) meta.durationSec = (end - start) / 1000;
+    else if (duration === undefined) meta.durationSec = apart;
+    else if (Math.abs(duration - apart) > Math.max(2, apart * 0.01)) {
+      // The recorder's own start and end win over a duration in another unit (milliseconds) or of another leg.
+      issues.push(`${input.fileName}: duration ${duration} s disagrees with its start and end (${apart} s apart): the times are kept`);
+      meta.durationSec = apart;
+    }
   } else if (duration !== undefined && start !== undefined) {
     meta.end = new Date(start + Math.round(duration * 1000)).toISOString();
   } else if (duration !== undefined && end !== undefined) {

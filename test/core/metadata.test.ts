@@ -280,7 +280,7 @@ describe('normalisation', () => {
   });
 
   it.each([
-    ['65', 65], ['65.125', 65.125], ['01:05', 65], ['1:01:05', 3665], ['PT1M5.5S', 65.5],
+    ['65', 65], ['65.125', 65.125], ['01:05', 65], ['1:01:05', 3665], ['PT1M5.5S', 65.5], ['135:20', 8120],
   ])('duration %s → %d s', (value, seconds) => {
     expect(one('durationSec', value).meta.durationSec).toBe(seconds);
   });
@@ -292,6 +292,22 @@ describe('normalisation', () => {
     expect(fromDuration.meta).toMatchObject({ start: '2024-05-01T10:00:00.000Z', end: '2024-05-01T10:01:30.500Z', durationSec: 90.5 });
     const fromEnd = run(cfg, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: x('<EndTime>2024-05-01T10:01:30Z</EndTime><Duration>90</Duration>') } });
     expect(fromEnd.meta).toMatchObject({ start: '2024-05-01T10:00:00.000Z', durationSec: 90 });
+  });
+
+  it("keeps the call's own start and end over a duration that disagrees with them (written in milliseconds), saying so; a second's rounding is agreement", () => {
+    const x = (inner: string) => bytes(`<Recording>${inner}</Recording>`);
+    const ms = run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: x('<StartTime>2026-07-15T09:00:00Z</StartTime><EndTime>2026-07-15T09:04:31Z</EndTime><Duration>271000</Duration>') } });
+    expect(ms.meta.durationSec).toBe(271);
+    expect(ms.issues).toContain('a.wav: duration 271000 s disagrees with its start and end (271 s apart): the times are kept');
+    const rounded = run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: x('<StartTime>2026-07-15T09:00:00Z</StartTime><EndTime>2026-07-15T09:04:31Z</EndTime><Duration>272</Duration>') } });
+    expect(rounded.meta.durationSec).toBe(272);
+    expect(rounded.issues.filter((i) => i.includes('disagrees'))).toEqual([]);
+  });
+
+  it('does not count a codec the recorder does not write as a metadata issue (every call would be marked)', () => {
+    const x = (inner: string) => bytes(`<Recording>${inner}</Recording>`);
+    const r = run({}, { fileName: 'a.wav', sidecar: { name: 'a.xml', bytes: x('<CallId>1</CallId><StartTime>2026-07-15T09:00:00Z</StartTime><EndTime>2026-07-15T09:01:00Z</EndTime><Agent>A</Agent><Caller>1</Caller><Called>2</Called><Direction>inbound</Direction>') } });
+    expect(r.issues).toEqual([]);
   });
 });
 
