@@ -48,6 +48,9 @@ export function loadStep(full: Pick<ArtefactEntry, 'name' | 'profile'>, file: st
   if (base.endsWith('.rbk') || full.profile === 'rostrvm') {
     return { kind: 'load-sql', file, family: 'mysql', port: 3308, database: rostrvm?.[1], comment: 'rostrvm: stop the rostrvm service first (leave the MySQL service running); user and password as set at installation' };
   }
+  if (base.endsWith('.sdb')) {
+    return { kind: 'vendor', file, comment: `rostrvm archive: copy ${file} to where the rostrvm AuditLog viewer reads archives (on the rostrvm server, or apart from it, as its manual says), under this name` };
+  }
   if (base.endsWith('.sql')) return { kind: 'load-sql', file, family: 'mariadb' };
   if (base.endsWith('.sql.gz')) return { kind: 'load-sql', file, family: 'mariadb', gzip: true };
   if (base.startsWith('cvp_backup_data') || full.profile === 'cvp') {

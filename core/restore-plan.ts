@@ -15,7 +15,7 @@ import { binlogDatetime, loadStep, renderCommands, type RestoreStep } from './re
 export interface PlanFile {
   /** Local file name (the artefact's base name; prefixed with its id when two would clash). */
   name: string;
-  role: 'full' | 'segment';
+  role: 'full' | 'segment' | 'archive';
   artefactId: string;
   key: string;
   size: number;
@@ -261,11 +261,21 @@ function otherSeries(candidates: ArtefactEntry[], full: ArtefactEntry): Artefact
   return [...newest.values()].reverse();
 }
 
+/** What a plan without log segments restores: the archives covering T, or the full as taken. */
+function withoutLogsNote(opts: PlanOptions, full: ArtefactEntry, others: ArtefactEntry[]): string {
+  if (full.role === 'archive') {
+    const list = [full, ...others].map((a) => `${a.name} (${a.span ? `${a.span.from} → ${a.span.to}` : a.takenAt})`).join(', ');
+    return `the archive(s) covering T: ${list}; each is a closed archive, fetched and checked as it was shipped`;
+  }
+  if (opts.logsLeftOut) return `the log segments are left out on request (--log-source none): the plan restores the full as taken at ${full.takenAt}, not T`;
+  return `the source has no log segments: the plan restores the full as taken at ${full.takenAt}, not T`;
+}
+
 function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: ArtefactEntry, segments: ArtefactEntry[], others: ArtefactEntry[] = []): RestorePlan {
   const names = localNames([full, ...segments, ...others]);
   const files: PlanFile[] = [full, ...segments, ...others].map((a, i) => ({
     name: names[i]!,
-    role: a.role === 'segment' ? 'segment' : 'full',
+    role: a.role === 'segment' ? 'segment' : a.role === 'archive' ? 'archive' : 'full',
     artefactId: a.artefactId,
     key: a.key,
     size: a.size,
@@ -278,7 +288,7 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
   // one database after all (a weekday's name), what is applied last is the newest state.
   const steps: RestoreStep[] = [...others.map((o, i) => loadStep(o, names[1 + segments.length + i]!)), load];
   const notes: string[] = [];
-  if (others.length > 0) {
+  if (others.length > 0 && full.role !== 'archive') {
     const list = others.map((o) => `${o.name} (taken ${o.takenAt})`).join(', ');
     notes.push(`the source holds backups under ${others.length + 1} names: besides ${full.name} (taken ${full.takenAt}), the newest at or before T of ${list} ${others.length === 1 ? 'is' : 'are'} in the plan; restore each into its own database (if they are rotations of one database, the steps apply the newest last)`);
   }
@@ -303,10 +313,8 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
       stopDatetime: binlogDatetime(stopAt),
       ...(load.kind === 'load-sql' && load.database ? { database: load.database, port: load.port } : {}),
     });
-  } else if (opts.logsLeftOut) {
-    notes.push(`the log segments are left out on request (--log-source none): the plan restores the full as taken at ${full.takenAt}, not T`);
   } else {
-    notes.push(`the source has no log segments: the plan restores the full as taken at ${full.takenAt}, not T`);
+    notes.push(withoutLogsNote(opts, full, others));
   }
   const logSource = opts.logSource ?? segments[0]?.source;
   return {
@@ -360,12 +368,28 @@ function nearestTo(at: string, spans: [string, string][]): string | undefined {
   return best?.time;
 }
 
-/** Plans the restore of one database to its state at T from its catalogued fulls and log segments. */
+/**
+ * An archive source's plan (rostrvm's voice, e-mail, SMS and chat archives): the closed archives
+ * whose span holds T, each fetched and checked as shipped; refused, naming the nearest covered
+ * time, when none does.
+ */
+function planArchives(all: ArtefactEntry[], opts: PlanOptions, at: string): RestorePlanResult {
+  const from = (a: ArtefactEntry) => a.span?.from ?? a.takenAt;
+  const to = (a: ArtefactEntry) => a.span?.to ?? a.takenAt;
+  const spans = all.map((a): [string, string] => [from(a), to(a)]);
+  if (at > opts.now.toISOString()) return refuse(at, 'in-future', `T (${at}) is in the future (now ${opts.now.toISOString()})`, nearestTo(at, spans));
+  const covering = all.filter((a) => from(a) <= at && at <= to(a)).sort((a, b) => cmp(from(a), from(b)) || cmp(a.name, b.name) || cmp(a.artefactId, b.artefactId));
+  if (covering.length === 0) return refuse(at, 'no-full', `no archive of ${opts.source ?? 'this source'} covers T (${at}): ${all.length} archive(s) offsite`, nearestTo(at, spans));
+  return buildPlan(opts, at, secondOf(at), covering[0]!, [], covering.slice(1));
+}
+
+/** Plans the restore of one database to its state at T from its catalogued fulls and log segments (or, for an archive source, the archives covering T). */
 export function planRestore(artefacts: ArtefactEntry[], opts: PlanOptions): RestorePlanResult {
   // A time without a zone means a different instant on every machine: refuse to guess.
   if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(opts.at.trim())) throw new InvalidInputError(`at must be an ISO 8601 date-time with a time zone (Z or ±hh:mm), got "${opts.at}"`);
   const at = normalizeIso(opts.at, 'at');
   const all = artefacts.map(normalized);
+  if (all.length > 0 && all.every((a) => a.role === 'archive')) return planArchives(all, opts, at);
   // Fulls taken in the same instant (two databases' dumps stamped alike) in name order: the plan is the same whatever order the entries came in.
   const fulls = all.filter((a) => a.role === 'full').sort((a, b) => cmp(a.takenAt, b.takenAt) || cmp(a.name, b.name) || cmp(a.artefactId, b.artefactId));
   const index = new SegmentIndex(all.filter((a) => a.role === 'segment'));

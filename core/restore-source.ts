@@ -60,6 +60,11 @@ export async function planRestoreFromCatalogue(catalogue: RestoreCatalogue, req:
   const sources = await catalogue.listArtefactSources(req.site);
   const own = sources.find((s) => s.source === req.source);
   if (!own) throw new NotFoundError(`site ${req.site} has no source "${req.source}" with shipped artefacts (sources: ${names(sources)})`);
+  if (own.sourceType === 'archive') {
+    // Closed archives (rostrvm's .sdb): the ones whose span holds T, fetched as shipped.
+    const archives = await listAllArtefacts(catalogue, { site: req.site, source: req.source, role: 'archive' });
+    return planRestore(archives, { at: req.at, now: req.now, site: req.site, source: req.source, fullOnly: true });
+  }
   if (own.sourceType !== 'rotated') throw new InvalidInputError(`"${req.source}" is a ${own.sourceType} source: name the source of the full backups (${names(sources.filter((s) => s.sourceType === 'rotated'))})`);
   const fulls = await listAllArtefacts(catalogue, { site: req.site, source: req.source, role: 'full' });
   const logSource = pairLogSource(sources, fulls, req.logSource);

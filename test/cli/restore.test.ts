@@ -11,6 +11,14 @@ import { FetchInterruptedError, InsufficientSpaceError, fetchPlan, localPlan } f
 import { makeFull, min } from '../support/artefact-fixtures.ts';
 import { missingRanges, parseRecord } from '../../cli/range-record.ts';
 import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore-scenario.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { rebuildCatalogue } from '../../core/ingest.ts';
+import { planRestoreFromCatalogue } from '../../core/restore-source.ts';
+import { publishArtefact } from '../support/artefact-fixtures.ts';
 
 // `ferry restore fetch` against an in-memory store: free space first, verified files under
 // their final names only, resume after an interruption, and no way out of DIR.
@@ -263,3 +271,21 @@ describe('a plan received with backups under several names', () => {
     expect(() => localPlan(p)).toThrow('the plan received is inconsistent: its other backups are not one a name, the newest at or before T');
   });
 });
+
+describe('an archive source fetched', () => {
+  it('fetches the archive covering T byte for byte, re-planned locally from the plan received, with apply.sh saying where it goes', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const body = randomBytes(120_000);
+    await publishArtefact(blobs, { source: 'archives', sourceType: 'archive', role: 'archive', name: 'Voice Recording 2026-03-01 2026-03-01.sdb', body, takenAt: min(59), extra: { span: { from: min(0), to: min(59) }, spanSource: 'name' } });
+    await rebuildCatalogue({ blobs, catalogue });
+    const planned = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'archives', at: min(30), now: new Date(min(100)) });
+    if (!planned.ok) throw new Error(planned.reason);
+    const plan = localPlan(JSON.parse(JSON.stringify(planned)) as RestorePlan);
+    const dir = join(mkdtempSync(join(tmpdir(), 'ferry-restore-')), 'target');
+    await fetchPlan({ plan, dir, blobs, freeBytes: GB });
+    expect(readFileSync(join(dir, 'Voice Recording 2026-03-01 2026-03-01.sdb')).equals(body)).toBe(true);
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('# rostrvm archive: copy');
+  });
+});
+

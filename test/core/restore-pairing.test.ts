@@ -45,4 +45,29 @@ describe('pairing fulls with the site\'s binlogs', () => {
     if (alone.ok) expect(alone.files.map((f) => f.name)).toEqual(['shop.sql']);
     if (alone.ok) expect(alone.notes.join('\n')).toMatch(/^the log segments are left out on request \(--log-source none\)/m);
   });
+
+  it("plans an archive source (rostrvm's .sdb) as the archives whose span holds T, fetched as shipped; refuses a T no archive covers, naming the nearest covered time", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const archive = (name: string, from: number, to: number) =>
+      publishArtefact(blobs, { source: 'archives', sourceType: 'archive', role: 'archive', name, body: randomBytes(1500), takenAt: min(to), extra: { span: { from: min(from), to: min(to) }, spanSource: 'name' } });
+    await archive('Voice Recording a.sdb', 0, 20);
+    await archive('Email Archive a.sdb', 10, 40);
+    await archive('Voice Recording b.sdb', 21, 40);
+    await rebuildCatalogue({ blobs, catalogue });
+    const plan = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'archives', at: min(15), now: new Date(min(60)) });
+    expect(plan.ok).toBe(true);
+    if (!plan.ok) return;
+    expect(plan.files.map((f) => [f.role, f.name])).toEqual([
+      ['archive', 'Voice Recording a.sdb'],
+      ['archive', 'Email Archive a.sdb'],
+    ]);
+    expect(plan.commands.filter((c) => c.startsWith('# rostrvm archive: copy ')).sort()).toEqual([
+      expect.stringMatching(/^# rostrvm archive: copy Email Archive a\.sdb to where the rostrvm AuditLog viewer reads archives/),
+      expect.stringMatching(/^# rostrvm archive: copy Voice Recording a\.sdb to where the rostrvm AuditLog viewer reads archives/),
+    ]);
+    expect(plan.notes.join('\n')).toMatch(/^the archive\(s\) covering T: Voice Recording a\.sdb \(.*\), Email Archive a\.sdb \(.*\); each is a closed archive/m);
+    const none = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'archives', at: min(50), now: new Date(min(60)) });
+    expect(none).toMatchObject({ ok: false, code: 'no-full', reason: expect.stringMatching(/^no archive of archives covers T/), nearestReachable: min(40) });
+  });
 });
