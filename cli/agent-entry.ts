@@ -7,6 +7,7 @@ import { registerRestoreCommands } from './restore-commands.ts';
 import { registerSnapshotsCommands } from './tree-commands.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { refuseRepeatedOptions } from './single-options.ts';
+import { FERRY_VERSION } from './version.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
@@ -15,7 +16,7 @@ import { refuseRepeatedOptions } from './single-options.ts';
 // starts without compiling the sources.
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('ferry').version('0.1.0').showHelpAfterError().exitOverride();
+  const program = new Command('ferry').version(FERRY_VERSION).showHelpAfterError().exitOverride();
   registerAgentCommands(program);
   registerInstallCommands(program);
   registerRestoreCommands(program);

@@ -20,6 +20,7 @@ import type { BlobStore } from '../core/ports.ts';
 import { hostname } from 'node:os';
 import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
+import { FERRY_VERSION } from './version.ts';
 
 // Composition root of the agent process: the only place that reads the config file and the
 // environment and builds clients.
@@ -215,7 +216,7 @@ export function buildAgent(config: AgentConfig, options: { log?: Logger; json?: 
     log,
     notifier: createAlertNotifier(config.alerts, log),
     verify: resolveVerifyMode(built.verifyConfigured, built.store.features.verifiesChecksums),
-    agentVersion: '0.1.0',
+    agentVersion: FERRY_VERSION,
     onProgress: options.onProgress,
   });
 }

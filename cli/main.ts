@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
+import { FERRY_VERSION } from './version.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
 // operator (catalogue, backups, restore, start). Errors are printed as one clear message, not
@@ -46,7 +47,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
 export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('ferry')
     .description('Offsite backup for contact-centre and telephony systems')
-    .version('0.1.0')
+    .version(FERRY_VERSION)
     .showHelpAfterError()
     .exitOverride();
   const first = argv.find((a) => !a.startsWith('-'));

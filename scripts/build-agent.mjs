@@ -3,8 +3,18 @@
 // Usage: node scripts/build-agent.mjs --outfile=dist/ferry-agent.mjs
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** `0.1.0+1f1df96`: package.json's version and the checkout's commit (the version alone outside a git checkout). */
+function ferryVersion() {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const commit = spawnSync('git', ['rev-parse', '--short=7', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  return commit.status === 0 && /^[0-9a-f]{7}$/.test(commit.stdout.trim()) ? `${version}+${commit.stdout.trim()}` : version;
+}
 const outfile = process.argv.slice(2).find((a) => a.startsWith('--outfile='))?.slice('--outfile='.length);
 if (!outfile) {
   console.error('usage: node scripts/build-agent.mjs --outfile=PATH');
@@ -41,4 +51,6 @@ await build({
   // The bundle's CommonJS modules (and the built-ins above) need a `require`.
   banner: { js: "import{createRequire as __ferryRequire}from'node:module';const require=__ferryRequire(import.meta.url);" },
   plugins: [builtinsByRequire],
+  // Which Ferry this is (cli/version.ts): the package's version and the commit built.
+  define: { __FERRY_VERSION__: JSON.stringify(ferryVersion()) },
 });
