@@ -1,6 +1,8 @@
 import { printable } from './printable.ts';
 import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
+import { RECORDING_ID_PATTERN } from '../core/ids.ts';
+import { NAME_PATTERN } from '../core/layout.ts';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -124,11 +126,16 @@ export function renderCalls(items: CatalogueEntry[], more = false, number?: stri
   return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n${marked}`;
 }
 
+/** SITE/RID (or RID and --site), both checked for their form: a link or a request for an id that cannot be one is refused here, not answered 400 later. */
 function splitId(id: string, site?: string): { site: string; rid: string } {
   const slash = id.indexOf('/');
-  if (slash > 0) return { site: id.slice(0, slash), rid: id.slice(slash + 1) };
-  if (!site) throw new Error(`recording id "${id}" has no site: pass SITE/ID (as printed by \`ferry calls search\`) or --site`);
-  return { site, rid: id };
+  let out: { site: string; rid: string };
+  if (slash > 0) out = { site: id.slice(0, slash), rid: id.slice(slash + 1) };
+  else if (!site) throw new InvalidInputError(`recording id "${id}" has no site: pass SITE/ID (as printed by \`ferry calls search\`) or --site`);
+  else out = { site, rid: id };
+  if (!NAME_PATTERN.test(out.site)) throw new InvalidInputError(`"${out.site}" in "${id}" is not a site name: 1-63 lowercase letters, digits or dashes`);
+  if (!RECORDING_ID_PATTERN.test(out.rid)) throw new InvalidInputError(`"${out.rid}" in "${id}" is not a recording id (r and 23 lowercase hex digits, as \`ferry calls search\` prints it)`);
+  return out;
 }
 
 /** `/sites/{site}/recordings/{rid}` of the catalogue API and the replay URL, for a SITE/RID (or RID and --site). */
@@ -172,6 +179,7 @@ export async function replayLink(id: string, opts: { site?: string; replayUrl?: 
   const replay = replayFor(opts);
   const { presignReplayLink } = await import('../adapters/replay-link.ts');
   const expiresInSeconds = opts.expires === undefined ? 300 : Number(opts.expires);
+  if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 3600) throw new InvalidInputError(`--expires ${JSON.stringify(opts.expires)}: a link lives 1 to 3600 whole seconds`);
   const region = opts.region ?? replay.region;
   return { url: await presignReplayLink({ replayUrl: replay.url, region, site, rid, expiresInSeconds, download: opts.download, credentials: replay.credentials }) };
 }

@@ -4,6 +4,8 @@ import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts'
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { NAME_PATTERN, sitePrefix } from '../core/layout.ts';
 
 // `ferry catalogue rebuild`: the catalogue is a cache of the manifests; this rebuilds it from
 // S3 alone (after a table loss, or into a DR region's fresh table).
@@ -44,6 +46,7 @@ export function registerCatalogueCommands(program: Command): void {
     .option('--site <site>', 'only this site')
     .option('--json', 'JSON output')
     .action(async (opts: { site?: string; json?: boolean }) => {
+      if (opts.site !== undefined && !NAME_PATTERN.test(opts.site)) throw new InvalidInputError(`--site ${JSON.stringify(opts.site)} is not a site name: 1-63 lowercase letters, digits or dashes`);
       const target = catalogueTarget();
       const tty = process.stderr.isTTY;
       const report = await rebuildCatalogue(target, {
@@ -54,6 +57,9 @@ export function registerCatalogueCommands(program: Command): void {
       });
       if (tty) process.stderr.write('\r\x1b[K');
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRebuild(report));
-      process.exitCode = report.failed.length > 0 ? 1 : 0;
+      // A site with no manifest at all is a misspelt name (or the wrong bucket), not a catalogue in order.
+      const nothing = opts.site !== undefined && report.ok === 0 && report.failed.length === 0;
+      if (nothing) process.stderr.write(`ferry: no manifests found under ${sitePrefix('manifests', opts.site!)} in this bucket: is the site name right?\n`);
+      process.exitCode = report.failed.length > 0 || nothing ? 1 : 0;
     });
 }

@@ -280,5 +280,5 @@ export class TreeWriter {
  */
 function diskFull(error: unknown, dir: string, path: string): InsufficientSpaceError | undefined {
   if (!diskIsFull(error)) return undefined;
-  return new InsufficientSpaceError(`the disk holding ${dir} filled up (${(error as NodeJS.ErrnoException).code}) while restoring ${path}: free space there, then run the same command again to resume (what is restored is kept, checked again and not fetched twice)`, { cause: error });
+  return new InsufficientSpaceError(`the disk holding ${dir} filled up (${(error as NodeJS.ErrnoException).code}) while restoring ${path}: free space there, then run the same command again to resume (the files restored whole are kept, checked again and not fetched twice; the file being written when the disk filled is fetched again from its start)`, { cause: error });
 }

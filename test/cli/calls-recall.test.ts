@@ -34,32 +34,33 @@ async function api(status: number, body: unknown): Promise<{ base: string; seen:
 
 describe('ferry calls recall', () => {
   it('POSTs to /sites/{site}/recordings/{rid}/recall and returns the started recall', async () => {
-    const started = { site: 'site-a', rid: 'r0123', packKey: 'recordings/site-a/p.tar', execution: 'arn:x', message: 'recall of site-a/r0123 started' };
+    const started = { site: 'site-a', rid: 'r0123456789abcdef0123456', packKey: 'recordings/site-a/p.tar', execution: 'arn:x', message: 'recall of site-a/r0123456789abcdef0123456 started' };
     const { base, seen } = await api(202, started);
-    expect(await recallCall('site-a/r0123', { api: base })).toEqual(started);
-    expect(seen).toEqual([{ method: 'POST', url: '/sites/site-a/recordings/r0123/recall', signedBy: 'AKIDFERRYTEST' }]);
+    expect(await recallCall('site-a/r0123456789abcdef0123456', { api: base })).toEqual(started);
+    expect(seen).toEqual([{ method: 'POST', url: '/sites/site-a/recordings/r0123456789abcdef0123456/recall', signedBy: 'AKIDFERRYTEST' }]);
   });
 
   it("fails with the API's status and message when the recall is refused", async () => {
-    const { base } = await api(404, { error: 'NotFoundError', message: 'no recording r0123 in site site-a' });
-    const error = await recallCall('r0123', { api: base, site: 'site-a' }).catch((e: unknown) => e);
+    const { base } = await api(404, { error: 'NotFoundError', message: 'no recording r0123456789abcdef0123456 in site site-a' });
+    const error = await recallCall('r0123456789abcdef0123456', { api: base, site: 'site-a' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({ status: 404, message: 'catalogue API answered 404: no recording r0123 in site site-a' });
+    expect(error).toMatchObject({ status: 404, message: 'catalogue API answered 404: no recording r0123456789abcdef0123456 in site site-a' });
   });
 });
 
 describe('ferry calls recall-status', () => {
   it('GETs /sites/{site}/recordings/{rid}/recall, signed, and returns the recall as the API answered it', async () => {
-    const status = { site: 'site-a', rid: 'r0123', packKey: 'recordings/site-a/p.tar', state: 'restoring', requestedAt: '2026-12-01T10:00:00.000Z', requester: 'officer@example.com', polls: 3, updatedAt: '2026-12-01T13:00:00.000Z' };
+    const status = { site: 'site-a', rid: 'r0123456789abcdef0123456', packKey: 'recordings/site-a/p.tar', state: 'restoring', requestedAt: '2026-12-01T10:00:00.000Z', requester: 'officer@example.com', polls: 3, updatedAt: '2026-12-01T13:00:00.000Z' };
     const { base, seen } = await api(200, status);
-    expect(await recallStatusOf('site-a/r0123', { api: base })).toEqual(status);
-    expect(seen).toEqual([{ method: 'GET', url: '/sites/site-a/recordings/r0123/recall', signedBy: 'AKIDFERRYTEST' }]);
+    expect(await recallStatusOf('site-a/r0123456789abcdef0123456', { api: base })).toEqual(status);
+    expect(seen).toEqual([{ method: 'GET', url: '/sites/site-a/recordings/r0123456789abcdef0123456/recall', signedBy: 'AKIDFERRYTEST' }]);
   });
 
   it("fails with the API's status and message for a call the catalogue does not know", async () => {
-    const { base } = await api(404, { error: 'NotFoundError', message: 'no recording r9 in site site-a' });
-    const error = await recallStatusOf('r9', { api: base, site: 'site-a' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ status: 404, message: 'catalogue API answered 404: no recording r9 in site site-a' });
+    const rid = 'r9999999999999999999999a';
+    const { base } = await api(404, { error: 'NotFoundError', message: `no recording ${rid} in site site-a` });
+    const error = await recallStatusOf(rid, { api: base, site: 'site-a' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 404, message: `catalogue API answered 404: no recording ${rid} in site site-a` });
   });
 
   it('says each state in words with the next command: none, restoring, available until, gave up, expired', () => {

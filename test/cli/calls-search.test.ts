@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getJson } from '../../cli/api-client.ts';
-import { playCall, printAllCalls, renderCalls, searchCallPages } from '../../cli/calls-commands.ts';
+import { playCall, printAllCalls, renderCalls, replayLink, searchCallPages } from '../../cli/calls-commands.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 
 // `ferry calls search` as a compliance officer reads it: a count that is a page's says so, and a
@@ -87,5 +87,14 @@ describe('ferry calls search', () => {
     writeFileSync(out, 'mine');
     await expect(playCall('site-a/r00000000000000000000001', { out, api: 'http://127.0.0.1:1' })).rejects.toThrow(`--out ${out} exists: a recording is never written over a file`);
     expect(readFileSync(out, 'utf8')).toBe('mine');
+  });
+});
+
+describe('ferry calls link', () => {
+  it('refuses an id that cannot be a call and a lifetime out of range before signing anything (a link that could only answer 400 was printed, exit 0)', async () => {
+    const opts = { replayUrl: 'http://127.0.0.1:1/', region: 'us-east-1' };
+    await expect(replayLink('demo/R8FDF734A90AA3D6CACC0452', opts)).rejects.toThrow('"R8FDF734A90AA3D6CACC0452" in "demo/R8FDF734A90AA3D6CACC0452" is not a recording id (r and 23 lowercase hex digits');
+    await expect(replayLink('Demo_Site/r8fdf734a90aa3d6cacc0452', opts)).rejects.toThrow('"Demo_Site" in "Demo_Site/r8fdf734a90aa3d6cacc0452" is not a site name');
+    await expect(replayLink('demo/r8fdf734a90aa3d6cacc0452', { ...opts, expires: 'abc' })).rejects.toThrow('--expires "abc": a link lives 1 to 3600 whole seconds');
   });
 });

@@ -160,6 +160,18 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     }
   }, 60_000);
 
+  it('catalogue rebuild of a site: its manifests re-read; a site with none (a misspelt name) exits 1 saying so, and a name that is not one is refused', () => {
+    const good = ferry(['catalogue', 'rebuild', '--site', SITE]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toMatch(/^rebuilt 1 manifest/);
+    const misspelt = ferry(['catalogue', 'rebuild', '--site', 'stie-a']);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toContain('ferry: no manifests found under manifests/stie-a/ in this bucket: is the site name right?');
+    const bad = ferry(['catalogue', 'rebuild', '--site', 'Site_A']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--site "Site_A" is not a site name');
+  });
+
   it('names an --out it cannot create in one line, and replaces the .partial an interrupted export left', () => {
     const missing = ferry(['case', 'export', '--site', SITE, '--case', 'C-7', '--reason', 'court order 2026-118', '--out', join(dir, 'no-such-dir', 'x.tar')]);
     expect(missing.code).toBe(1);
