@@ -65,6 +65,7 @@ async function snapshots(deps: CatalogueHandlerDeps, event: HttpEvent, site: str
 }
 
 async function getOne(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, rawRid: string): Promise<HttpResult> {
+  z.object({}).strict('unknown parameter (this route takes none)').parse(event.queryStringParameters ?? {});
   const rid = z.object({ rid: ridSchema }).parse({ rid: rawRid }).rid;
   const entry = await deps.catalogue.getRecording(site, rid);
   if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);

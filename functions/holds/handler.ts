@@ -85,7 +85,10 @@ function caseParam(event: HttpEvent): string {
   return z.object({ case: caseId }).parse({ case: event.pathParameters?.case }).case;
 }
 
-const getCase: Route = async (deps, event, site) => json(200, await showCase(deps, site, caseParam(event)));
+const getCase: Route = async (deps, event, site) => {
+  noQuery.parse(event.queryStringParameters ?? {});
+  return json(200, await showCase(deps, site, caseParam(event)));
+};
 
 const addCalls: Route = async (deps, event, site) => {
   const id = caseParam(event);

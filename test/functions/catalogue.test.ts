@@ -144,6 +144,10 @@ describe('catalogue handler', () => {
     const noSite = await handler(httpEvent('GET', '/sites//recordings'));
     expect(noSite.statusCode).toBe(400);
     expect(body(noSite).message).toMatch(/site: is required/);
+    // A recording read with a parameter it does not take: refused, naming it (it was answered 200).
+    const extra = await handler(httpEvent('GET', `/sites/site-a/recordings/r${'0'.repeat(23)}`, { pathParameters: { site: 'site-a', rid: `r${'0'.repeat(23)}` }, query: { foo: '1' } }));
+    expect(extra.statusCode).toBe(400);
+    expect(body(extra).message).toBe('invalid request: foo: unknown parameter (this route takes none)');
   });
 
   it('hides the detail of unexpected failures behind a 500 and logs it; transient ones are 503', async () => {

@@ -105,6 +105,9 @@ describe('legal hold routes', () => {
       expect([path, r.statusCode]).toEqual([path, status]);
       expect(r.body as string).toContain(names);
     }
+    // A case read with a parameter it does not take: refused, naming it.
+    const extra = await s.call('GET', `/sites/${SITE}/cases/c1`, undefined, { foo: '1' });
+    expect([extra.statusCode, parse(extra).message]).toEqual([400, 'invalid request: foo: unknown parameter (this route takes none)']);
     const notJson = await s.handler({ ...httpEvent('POST', `/sites/${SITE}/holds`, { pathParameters: { site: SITE } }), body: '{oops' });
     expect([notJson.statusCode, parse(notJson).message]).toEqual([400, 'body: must be a JSON object']);
   });
