@@ -1,5 +1,4 @@
 import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
-import { CVP_LIVE_FILE } from '../../core/artefact-sources.ts';
 import { globAtom } from '../../core/glob.ts';
 
 // Paths of a tree snapshot: relative, `/`-separated, held as bytes so that names which are not
@@ -77,15 +76,3 @@ export function treePathMatcher(globs: readonly string[], caseInsensitive = fals
   return (path) => res.some((re) => re.test(path));
 }
 
-/**
- * Cisco CVP's live backup (`cvp_backup_data`, any case), left out of every tree snapshot as the
- * rotated sources leave it out: reading it locks it and blocks the next backup; its copy
- * `cvp_backup_data.old` is taken. A share (or a parent folder) holding the CVP backup folder is
- * then safe to snapshot.
- */
-export const CVP_LIVE_GLOB = CVP_LIVE_FILE.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
-
-/** The paths a tree source leaves out: its `exclude` globs and CVP's live backup. */
-export function treeExcludes(source: { exclude: readonly string[] }): string[] {
-  return [...source.exclude, CVP_LIVE_GLOB];
-}

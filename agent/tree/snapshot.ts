@@ -21,7 +21,7 @@ import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameDirRecor
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
 import { TreePacker } from './packer.ts';
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.ts';
-import { entryPath, isUtf8, treeExcludes, treePathMatcher } from './paths.ts';
+import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 import { TreeWalkAhead } from './walk-ahead.ts';
@@ -301,7 +301,7 @@ export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSn
   // memory of a million-file first snapshot (docs/file-shares.md). On this thread too when a test
   // injects the listings or asks for it.
   const last = readLastSnapshot(ctx.state, source.name);
-  const ahead = !last || ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: treeExcludes(source) });
+  const ahead = !last || ctx.fs?.readdir || ctx.walkOnThisThread ? undefined : new TreeWalkAhead(source.path, { exclude: source.exclude });
   try {
     return await snapshotWith(ctx, dir, last, ahead);
   } finally {
@@ -342,7 +342,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
   const indexBody = new JsonlGzWriter(join(work, 'index.body.gz'));
   // Written as a delta of the previous index's base when there is one (local-delta.ts).
   const localNext = new LocalIndexWriter(join(work, LOCAL_INDEX), prev.base);
-  const excluded = treePathMatcher(treeExcludes(source));
+  const excluded = source.exclude.length ? treePathMatcher(source.exclude) : undefined;
   const included = source.include ? treePathMatcher(source.include) : undefined;
   try {
     const onProblem = (p: string, why: string) => snap.problem(p, why);
