@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InvalidInputError } from '../core/errors.ts';
 import type { CloudConfig } from '../core/config.ts';
 import type { LocalCloudInfo } from '../local/cloud.ts';
 
@@ -71,8 +72,20 @@ function target(url: string, configured: CloudConfig | undefined, env: NodeJS.Pr
   return { url: url.replace(/\/$/, ''), region, ...(credentials ? { credentials } : {}) };
 }
 
+/** An endpoint URL given on the command line, in the config or the environment: http(s), or an error naming where it came from. */
+function checkedUrl(url: string, from: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidInputError(`${from} ${JSON.stringify(url)} is not a URL (e.g. https://abc123.execute-api.eu-west-2.amazonaws.com/prod)`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new InvalidInputError(`${from} ${JSON.stringify(url)}: only https:// (or http:// for a local cloud) is spoken`);
+  return url;
+}
+
 export function resolveApi(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
-  const url = explicit ?? configured?.api ?? env.FERRY_API_URL;
+  const url = explicit !== undefined ? checkedUrl(explicit, '--api') : configured?.api ? checkedUrl(configured.api, 'cloud.api') : env.FERRY_API_URL ? checkedUrl(env.FERRY_API_URL, 'FERRY_API_URL') : undefined;
   if (url) return target(url, configured, env, localFor(url, env));
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
@@ -80,7 +93,7 @@ export function resolveApi(configured: CloudConfig | undefined, explicit: string
 }
 
 export function resolveReplay(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
-  const url = explicit ?? configured?.replay ?? env.FERRY_REPLAY_URL;
+  const url = explicit !== undefined ? checkedUrl(explicit, '--replay-url') : configured?.replay ? checkedUrl(configured.replay, 'cloud.replay') : env.FERRY_REPLAY_URL ? checkedUrl(env.FERRY_REPLAY_URL, 'FERRY_REPLAY_URL') : undefined;
   if (url) return target(url, configured, env, localFor(url, env));
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();

@@ -97,6 +97,8 @@ function loadDeployment(file: string | undefined): DeploymentConfig {
 function number(text: string, option: string): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n)) throw new ConfigError([`${option}: "${text}" is not a number`]);
+  // Beyond any site (a trillion calls a day, or a call a million years long), the estimate's sums overflow to $NaN.
+  if (Math.abs(n) > 1e12) throw new ConfigError([`${option}: ${text} is beyond any site this estimates (at most 1e12)`]);
   return n;
 }
 

@@ -98,7 +98,8 @@ export function checkExportRequest(request: ExportRequest): void {
   if (dupes.length > 0) problems.push(`rids: ${dupes[0]} is listed twice`);
   if (request.reason.trim().length < 3) problems.push('reason: a reason (at least 3 characters) is required');
   if (request.caseId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(request.caseId)) problems.push('case: 1-64 letters, digits, dots, dashes or underscores');
-  if (problems.length > 0) throw new InvalidInputError(problems.join('; '));
+  // Each problem starts with its field: the first is the one an HTTP answer's `issues` names.
+  if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { field: problems[0]!.slice(0, problems[0]!.indexOf(':')) });
 }
 
 /** The bundle's top directory: `case-{id}-{stamp}` or `export-{stamp}` (UTC, to the second). */

@@ -46,7 +46,7 @@ const QUERY_NAMES = new Set(['download', 'officer', 'pack', 'offset', 'length'])
 function placeOf(q: { pack?: string; offset?: number; length?: number }): RecordingPlace | undefined {
   const given = [q.pack, q.offset, q.length].filter((v) => v !== undefined).length;
   if (given === 0) return undefined;
-  if (given !== 3) throw new InvalidInputError('pack, offset and length: give all three (where the recording is) or none');
+  if (given !== 3) throw new InvalidInputError('pack, offset and length: give all three (where the recording is) or none', { field: 'pack, offset, length' });
   return { packKey: q.pack!, offset: q.offset!, length: q.length! };
 }
 

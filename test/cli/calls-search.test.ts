@@ -96,5 +96,8 @@ describe('ferry calls link', () => {
     await expect(replayLink('demo/R8FDF734A90AA3D6CACC0452', opts)).rejects.toThrow('"R8FDF734A90AA3D6CACC0452" in "demo/R8FDF734A90AA3D6CACC0452" is not a recording id (r and 23 lowercase hex digits');
     await expect(replayLink('Demo_Site/r8fdf734a90aa3d6cacc0452', opts)).rejects.toThrow('"Demo_Site" in "Demo_Site/r8fdf734a90aa3d6cacc0452" is not a site name');
     await expect(replayLink('demo/r8fdf734a90aa3d6cacc0452', { ...opts, expires: 'abc' })).rejects.toThrow('--expires "abc": a link lives 1 to 3600 whole seconds');
+    // An endpoint that is no URL, or speaks another scheme, is named with where it came from.
+    await expect(replayLink('demo/r8fdf734a90aa3d6cacc0452', { replayUrl: 'notaurl' })).rejects.toThrow('--replay-url "notaurl" is not a URL');
+    await expect(replayLink('demo/r8fdf734a90aa3d6cacc0452', { replayUrl: 'ftp://x/' })).rejects.toThrow('--replay-url "ftp://x/": only https:// (or http:// for a local cloud) is spoken');
   });
 });

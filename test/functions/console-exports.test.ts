@@ -124,13 +124,21 @@ describe('console export routes', () => {
     [{ caseId: 'C-1' }, 'reason'],
     [{ caseId: 'C-1', reason: 'no' }, 'reason'],
     [{ caseId: 'C-1', reason: 'court order', format: 'zip' }, 'format'],
-  ])('answers 400 naming the field for the export body %j, and starts nothing', async (body, field) => {
+  ])('answers 400 naming the field for the export body %j (in issues too), and starts nothing', async (body, field) => {
     const s = await setup();
     const res = await s.call('POST', `${base}/exports`, { bearer: officerA(), body });
     expect(res.statusCode).toBe(400);
-    expect(parseJson(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(field) });
+    expect(parseJson(res)).toMatchObject({ error: 'InvalidInputError', message: expect.stringContaining(field), issues: [expect.objectContaining({ field: expect.stringContaining(field) })] });
     expect(s.jobs).toEqual([]);
     expect(s.statuses.records.size).toBe(0);
+  });
+
+  it('answers 400 with issues naming rids for a call listed twice, and starts nothing', async () => {
+    const s = await setup();
+    const res = await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: [s.rids[0], s.rids[0]], reason: 'court order' } });
+    expect(res.statusCode).toBe(400);
+    expect(parseJson(res)).toMatchObject({ issues: [{ field: 'rids', message: `rids: ${s.rids[0]} is listed twice` }] });
+    expect(s.jobs).toEqual([]);
   });
 
   it('answers 400 for more than 1000 calls, 404 naming the unknown call or case, 400 for a bad export id, 404 for an unknown one', async () => {

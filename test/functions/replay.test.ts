@@ -174,11 +174,11 @@ describe('replay handler', () => {
     [{ query: { pack: 'recordings/site-a/x.tar', offset: '0' } }, 400, /pack, offset and length: give all three/],
     [{ rid: 'r00000000000000000000000' }, 404, /no recording/],
     [{ site: 'site-b' }, 404, /no recording/],
-  ])('answers %o with %i and a clear message', async (opts, status, message) => {
+  ])('answers %o with %i and a clear message (a 400 with issues)', async (opts, status, message) => {
     const { call, trail } = await setup();
     const res = await call(opts);
     expect(res.statusCode).toBe(status);
-    expect(JSON.parse(res.body as string)).toMatchObject({ message: expect.stringMatching(message) });
+    expect(JSON.parse(res.body as string)).toMatchObject({ message: expect.stringMatching(message), ...(status === 400 ? { issues: [expect.objectContaining({ field: expect.any(String) })] } : {}) });
     expect(trail.events).toEqual([]);
   });
 

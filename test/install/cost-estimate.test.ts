@@ -114,13 +114,17 @@ describe('ferry cost estimate', () => {
     expect(r.stdout).toMatch(/total per month \(steady state\)\s+\$\d+\.\d\d/);
   });
 
-  it('refuses an unknown codec and an unknown site, naming each, with exit 2', () => {
+  it('refuses an unknown codec, an unknown site and a volume beyond any site, naming each, with exit 2', () => {
     const codec = ferry(['cost', 'estimate', '--codec', 'amr']);
     expect(codec.code).toBe(2);
     expect(codec.stderr).toContain('--codec: "amr" is not one of g711, g729, opus');
     const site = ferry(['cost', 'estimate', '--site', 'nowhere']);
     expect(site.code).toBe(2);
     expect(site.stderr).toContain('--site nowhere: not in the deployment (sites: site-a, site-b)');
+    // Volumes beyond any site would overflow the sums to $NaN: refused, naming the option.
+    const huge = ferry(['cost', 'estimate', '--calls-per-day', '1e308', '--avg-seconds', '1e308']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toContain('--calls-per-day: 1e308 is beyond any site this estimates (at most 1e12)');
   });
 
   it('warns when the retention would delete packs inside Deep Archive\'s minimum, as the deployment check does', () => {
