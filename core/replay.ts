@@ -55,6 +55,8 @@ export interface OpenRecordingOptions {
   disposition?: 'inline' | 'attachment';
   /** If-Range: the range applies only while the validator still matches (our ETag). */
   ifRange?: string;
+  /** If-None-Match: a cache that holds this recording already (our ETag, or `*`) is answered 304, with no bytes and no audit record. */
+  ifNoneMatch?: string;
   /**
    * Called once bytes are about to go out (not for HEAD or 416), with the response's headers
    * (with a `place`: as the request starts, with its Content-Range as the place puts it); the
@@ -84,9 +86,9 @@ export interface RecordingPlace {
 }
 
 export interface ReplayResponse {
-  status: 200 | 206 | 416;
+  status: 200 | 206 | 304 | 416;
   headers: Record<string, string>;
-  /** Absent for HEAD and 416. */
+  /** Absent for HEAD, 304 and 416. */
   body?: Readable;
   entry: CatalogueEntry;
 }
@@ -179,6 +181,12 @@ export async function openRecording(
   }
   const headers = baseHeaders(entry, options.disposition ?? 'inline');
   const etag = headers.ETag!;
+  if (options.ifNoneMatch !== undefined && matchesAny(options.ifNoneMatch, etag)) {
+    // The browser revalidating a call it holds: nothing leaves the archive, so nothing is recorded.
+    early?.release();
+    const { 'Content-Disposition': _disposition, ...validators } = headers;
+    return { status: 304, headers: validators, entry };
+  }
   const ignoreRange = options.ifRange !== undefined && options.ifRange.trim() !== etag;
   const range = ignoreRange ? FULL : parseRangeHeader(rangeHeader, entry.length);
 
@@ -210,6 +218,12 @@ export async function openRecording(
   return { status, headers, body: blob.body, entry };
 }
 
+/** Whether an If-None-Match list (`"a", W/"b"` or `*`) names `etag` (weak comparison, as RFC 9110 asks for it). */
+function matchesAny(list: string, etag: string): boolean {
+  if (list.trim() === '*') return true;
+  return list.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
 /** The first and last byte a satisfiable range asks of a representation of `size` bytes. */
 function boundsOf(range: Exclude<RangeRequest, { kind: 'unsatisfiable' }>, size: number): { start: number; end: number } {
   return range.kind === 'partial' ? range : { start: 0, end: size - 1 };
@@ -232,7 +246,7 @@ interface EarlyRead {
 /** The range opened where the link's place says, before the lookup answers; undefined when there is nothing to open early. */
 function earlyRead(deps: OpenRecordingDeps, site: string, rangeHeader: string | undefined, options: OpenRecordingOptions): EarlyRead | undefined {
   const place = options.place;
-  if (!place || options.headOnly || options.ifRange !== undefined || !place.packKey.startsWith(sitePrefix('recordings', site))) return undefined;
+  if (!place || options.headOnly || options.ifRange !== undefined || options.ifNoneMatch !== undefined || !place.packKey.startsWith(sitePrefix('recordings', site))) return undefined;
   const range = parseRangeHeader(rangeHeader, place.length);
   if (range.kind === 'unsatisfiable' || place.length === 0) return undefined;
   const { start, end } = boundsOf(range, place.length);

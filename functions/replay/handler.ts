@@ -115,6 +115,7 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       headOnly: method === 'HEAD',
       disposition: asDownload ? 'attachment' : 'inline',
       ifRange: header(event, 'if-range'),
+      ifNoneMatch: header(event, 'if-none-match'),
       audit,
       ...(place ? { place } : {}),
     });

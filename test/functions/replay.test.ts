@@ -133,6 +133,28 @@ describe('replay handler', () => {
     expect(trail.events.map((e) => e.action)).toEqual(['download']);
   });
 
+  it('answers a cache revalidating the call it holds (If-None-Match: its ETag, or *) with 304, no bytes and no audit record; another ETag gets the call', async () => {
+    const { f, trail } = await setup();
+    const blobs = new MemoryBlobStore();
+    await publish(blobs, f);
+    const catalogue = new MemoryCatalogue();
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+    const rid = f.manifest.members[0]!.rid;
+    const get = (headers: Record<string, string>) => handler(httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, headers }));
+    const etag = `"${f.manifest.members[0]!.sha256}"`;
+    for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const res = await get({ 'if-none-match': inm });
+      expect([inm, res.statusCode, res.body]).toEqual([inm, 304, '']);
+      expect(res.headers.ETag).toBe(etag);
+    }
+    expect(trail.events).toEqual([]);
+    const changed = await get({ 'if-none-match': '"something-else"' });
+    expect(changed.statusCode).toBe(200);
+    (changed.body as Readable).destroy();
+    expect(trail.events.map((e) => e.action)).toEqual(['listen']);
+  });
+
   it('names a download by its real name in filename* beside the ASCII fallback', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
