@@ -72,7 +72,13 @@ export async function startLocalDynamo(opts: LocalDynamoOptions = {}): Promise<L
   return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid ?? -1, stop: stopper(child) };
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+/**
+ * Stops the child: a `stop` message (it closes its server), else SIGTERM; SIGKILL after 5 s. A
+ * child that got the same Ctrl-C and is exiting can still look connected: the message's write
+ * then fails (EPIPE), which, without a callback, is an unhandled 'error' event and a stack trace
+ * after "stopping the local cloud…". The failure is taken here, and the child is sent SIGTERM.
+ */
+export function stopper(child: Pick<ChildProcess, 'exitCode' | 'signalCode' | 'connected' | 'send' | 'kill' | 'once'>): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return () => {
     stopping ??= new Promise<void>((resolve) => {
@@ -82,8 +88,8 @@ function stopper(child: ChildProcess): () => Promise<void> {
         clearTimeout(force);
         resolve();
       });
-      if (child.connected) child.send({ type: 'stop' });
-      else child.kill('SIGTERM');
+      if (!child.connected) child.kill('SIGTERM');
+      else child.send({ type: 'stop' }, (error) => void (error && child.kill('SIGTERM')));
     });
     return stopping;
   };

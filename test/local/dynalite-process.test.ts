@@ -5,7 +5,8 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DynamoCatalogue, createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
-import { startLocalDynamo } from '../../local/dynalite-process.ts';
+import { startLocalDynamo, stopper } from '../../local/dynalite-process.ts';
+import { EventEmitter } from 'node:events';
 import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 const dirs: string[] = [];
@@ -56,5 +57,25 @@ describe('startLocalDynamo', () => {
 
   it('gives up after the start timeout', async () => {
     await expect(startLocalDynamo({ startTimeoutMs: 1 })).rejects.toThrow(/no ready message within 1 ms/);
+  });
+
+  it('stops a child whose stop message cannot be written (it got the same Ctrl-C and is exiting: EPIPE) with SIGTERM, the write error taken, not thrown', async () => {
+    const signals: string[] = [];
+    const child = Object.assign(new EventEmitter(), {
+      exitCode: null,
+      signalCode: null,
+      connected: true,
+      send: (_message: unknown, callback?: (error: Error | null) => void) => {
+        setImmediate(() => callback?.(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+        return true;
+      },
+      kill: (signal?: NodeJS.Signals | number) => {
+        signals.push(String(signal));
+        setImmediate(() => child.emit('exit', null, signal));
+        return true;
+      },
+    });
+    await stopper(child as unknown as Parameters<typeof stopper>[0])();
+    expect(signals).toEqual(['SIGTERM']);
   });
 });
