@@ -73,6 +73,8 @@ export class ProcessingStack extends Stack {
       accessLogRetentionDays: config.logs.auditRetentionDays,
     });
     this.console = new ConsoleHosting(this, 'Console', { sites: config.sites.map((site) => site.name), api: this.api, consoleFunction: this.functions.console });
+    // Replay takes an officer's name only from the console (the links it mints): the console function's role.
+    this.functions.replay.addEnvironment('CONSOLE_ROLE_NAME', this.functions.console.role!.roleName);
     this.alerts = new AlertTopic(this, 'Alerts');
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
     this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });

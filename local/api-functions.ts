@@ -3,7 +3,7 @@ import type { RecallRequest, RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
 import type { HttpEvent, HttpResult } from '../functions/shared/http.ts';
 import { buildFunctionBundles } from './function-bundles.ts';
-import { deployedFunctionArn, deployedRecallStateMachineArn, functionEnvironment, functionResource, generatedSnapshot } from './function-environment.ts';
+import { deployedFunctionArn, deployedRecallStateMachineArn, deployedVariable, functionEnvironment, functionResource, generatedSnapshot } from './function-environment.ts';
 import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 import { listenLocal } from './listen.ts';
 import { failureDestination, functionTimeoutSeconds } from './async-destinations.ts';
@@ -150,6 +150,7 @@ export async function startApiFunctions(options: ApiFunctionsOptions): Promise<A
       EXPORT_FUNCTION_NAME: LOCAL_EXPORT_FUNCTION,
       ...{ BUCKET: options.bucket, TABLE: options.table, CURSOR_KEY: options.cursorKey, RECALL_STATE_MACHINE_ARN: recallArn },
       ...{ CONSOLE_ISSUER: options.console.issuer, CONSOLE_CLIENT_ID: options.console.clientId, CONSOLE_REPLAY_URLS: JSON.stringify(options.console.replayUrls) },
+      CONSOLE_ROLE_NAME: deployedVariable(snapshot, 'replay', 'CONSOLE_ROLE_NAME'),
     };
     const environmentOf = (fn: ApiFunctionName) => {
       const credentials = options.credentialsOf(fn);

@@ -24,6 +24,8 @@ export interface LocalValues {
   EXPORT_FUNCTION_NAME?: string;
   /** The alert topic the scheduled functions publish to (a local SNS stand-in's topic). */
   TOPIC_ARN?: string;
+  /** The console function's role name, which replay takes an officer's name from (resolved as the local IAM names the role). */
+  CONSOLE_ROLE_NAME?: string;
 }
 
 let generated: DeploymentSnapshot | undefined;

@@ -23,6 +23,18 @@ export interface ReplayHandlerDeps extends OpenRecordingDeps {
   clock: Clock;
   log?: Log;
   count?: Count;
+  /**
+   * The console function's role (CONSOLE_ROLE_NAME): the only caller whose `officer` is taken
+   * (it signs that name into the links it mints for a signed-in officer). Undefined: no check
+   * (a handler built without a deployment).
+   */
+  consoleRole?: string;
+}
+
+/** The role name of an IAM principal: `arn:…:iam::…:role/NAME` or `arn:…:sts::…:assumed-role/NAME/SESSION`. */
+export function roleNameOf(principal: string | undefined): string | undefined {
+  const m = principal === undefined ? null : /^arn:[^:]+:(?:iam::\d*:role\/(?:.*\/)?([^/]+)|sts::\d*:assumed-role\/([^/]+)\/.+)$/.exec(principal);
+  return m ? (m[1] ?? m[2]) : undefined;
 }
 
 const byteCount = z.string().regex(/^(0|[1-9][0-9]{0,14})$/, 'must be a whole number of bytes').transform(Number);
@@ -86,6 +98,11 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
       length: query.length,
     });
     const place = placeOf(placed);
+    // An officer's name is the console's to give (signed into the links it mints): a caller that
+    // signs its own request cannot file its listen under a console user's name.
+    if (officer !== undefined && deps.consoleRole !== undefined && roleNameOf(principalOf(event)) !== deps.consoleRole) {
+      throw new InvalidInputError('officer: only the compliance console names an officer (it signs the name into the links it mints); leave it out', { field: 'officer' });
+    }
     // A site's replay URL (its alias) is what IAM grants that site's roles: it serves that site only.
     const boundTo = replaySiteOf(context?.invokedFunctionArn);
     if (boundTo !== undefined && boundTo !== site) {
@@ -139,7 +156,7 @@ export const handler = streamed(
     const deps = cloudDeps();
     // Each request is one ranged GET of a pack, made without the SDK's per-call machinery; the
     // lookups of concurrent first plays go to the table together.
-    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: rememberRecordings(coalescedLookups(deps.catalogue), deps.clock) });
+    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: rememberRecordings(coalescedLookups(deps.catalogue), deps.clock), ...(process.env.CONSOLE_ROLE_NAME ? { consoleRole: process.env.CONSOLE_ROLE_NAME } : {}) });
   }),
 );
 

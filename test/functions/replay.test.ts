@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
-import { createHandler } from '../../functions/replay/handler.ts';
+import { createHandler, roleNameOf } from '../../functions/replay/handler.ts';
 import { chainAudit } from '../../functions/shared/audit.ts';
 import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
 import { verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
@@ -153,6 +153,33 @@ describe('replay handler', () => {
     expect(changed.statusCode).toBe(200);
     (changed.body as Readable).destroy();
     expect(trail.events.map((e) => e.action)).toEqual(['listen']);
+  });
+
+  it("takes an officer's name only from the console's role (the links it mints): a caller signing its own request cannot file a listen under a console user", async () => {
+    const { f, trail } = await setup();
+    const blobs = new MemoryBlobStore();
+    await publish(blobs, f);
+    const catalogue = new MemoryCatalogue();
+    await ingestManifest({ blobs, catalogue }, f.manifestKey);
+    const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined, consoleRole: 'Ferry-processing-ConsoleFnRole-ABC' });
+    const rid = f.manifest.members[0]!.rid;
+    const as = async (userArn: string) => {
+      const event = httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, query: { officer: 'demo-officer' }, headers: { range: 'bytes=0-9' } });
+      event.requestContext.authorizer = { iam: { accessKey: 'AK', userArn } };
+      const res = await handler(event);
+      if (typeof res.body !== 'string') (res.body as Readable).destroy();
+      return res;
+    };
+    const spoofed = await as('arn:aws:sts::111122223333:assumed-role/Ferry-processing-SiteAOfficerRole-XYZ/me');
+    expect(spoofed.statusCode).toBe(400);
+    expect(JSON.parse(spoofed.body as string)).toMatchObject({ issues: [{ field: 'officer' }] });
+    expect(trail.events).toEqual([]);
+    const minted = await as('arn:aws:sts::111122223333:assumed-role/Ferry-processing-ConsoleFnRole-ABC/Ferry-processing-ConsoleFn');
+    expect(minted.statusCode).toBe(206);
+    expect(trail.events).toMatchObject([{ action: 'listen', officer: 'demo-officer' }]);
+    expect(roleNameOf('arn:aws:iam::000000000000:role/ferry-console-role')).toBe('ferry-console-role');
+    expect(roleNameOf('arn:aws:iam::000000000000:role/path/to/name')).toBe('name');
+    expect(roleNameOf('AKIDLOCALKEY')).toBeUndefined();
   });
 
   it('names a download by its real name in filename* beside the ASCII fallback', async () => {

@@ -6,7 +6,7 @@ import { startApiFunctions } from '../../local/api-functions.ts';
 import { LocalLambdaPool } from '../../local/lambda-pool.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { buildFunctionBundles, DEFAULT_BUNDLE_DIR } from '../../local/function-bundles.ts';
-import { functionEnvironment, generatedSnapshot } from '../../local/function-environment.ts';
+import { deployedVariable, functionEnvironment, generatedSnapshot } from '../../local/function-environment.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
 import { apiGet, replayGet } from '../support/signed.ts';
 
@@ -165,6 +165,7 @@ describe('API function runtimes', () => {
 
 describe('function environments come from the synthesized app', () => {
   const local = { BUCKET: 'local-bucket', TABLE: 'local-table', CURSOR_KEY: 'c'.repeat(32), RECALL_STATE_MACHINE_ARN: 'arn:recall' };
+  const consoleRole = { CONSOLE_ROLE_NAME: 'local-console-role' };
 
   it('gives each function exactly the variables the app sets on it, computed ones replaced by their local stand-ins', () => {
     // PACK_TIERS: the packs' lifecycle tiers of the default deployment, a literal the app sets.
@@ -173,8 +174,11 @@ describe('function environments come from the synthesized app', () => {
       { storageClass: 'DEEP_ARCHIVE', afterDays: 365 },
     ]);
     expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', PACK_TIERS, NODE_OPTIONS: '--enable-source-maps' });
-    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps' };
-    expect(functionEnvironment('replay', local)).toEqual(replay);
+    // The console's role: the one caller replay takes an officer's name from.
+    const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps', CONSOLE_ROLE_NAME: 'local-console-role' };
+    expect(functionEnvironment('replay', { ...local, ...consoleRole })).toEqual(replay);
+    // The name the local IAM gives the console function's role, which its requests carry.
+    expect(deployedVariable(generatedSnapshot(), 'replay', 'CONSOLE_ROLE_NAME')).toMatch(/console/i);
   });
 
   it('refuses to start a function the app gives a computed variable the local cloud cannot stand in for, naming it', () => {

@@ -135,6 +135,16 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     expect((await api(c.cloud, officer, `/sites/${A}/artefacts`)).status).toBe(403);
   });
 
+  it("refuses a site's officer naming a console user in its own replay request (officer=): only the console's role gives that name", async () => {
+    const officer = c.as(`officer:${A}`);
+    const f = c.packs[A]!;
+    const before = readFileSync(c.cloud.auditFile, 'utf8');
+    const res = await signedFetch(`${c.cloud.replayUrl}/sites/${A}/recordings/${f.manifest.members[0]!.rid}/audio?officer=demo-officer`, { service: 'lambda', region: c.cloud.region, credentials: officer, headers: { range: 'bytes=0-9' } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/^officer: only the compliance console names an officer/);
+    expect(readFileSync(c.cloud.auditFile, 'utf8')).toBe(before);
+  });
+
   it("refuses a site's officer another site's route reached through dot segments (`/sites/A/recordings/../../B/recordings`): IAM judges the path served", async () => {
     const officer = c.as(`officer:${A}`);
     const rawPath = `/sites/${A}/recordings/../../${B}/recordings`;
