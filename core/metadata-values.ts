@@ -1,3 +1,4 @@
+import { normalizeNumber } from './catalogue-items.ts';
 import type { CallMetadata } from './manifest.ts';
 import type { MetadataField } from './metadata.ts';
 import type { TimeParser, WallTimeNote } from './time-format.ts';
@@ -26,13 +27,14 @@ function parseDuration(value: string | number): number | undefined {
   return sec === undefined || !Number.isFinite(sec) ? undefined : Math.round(sec * 1000) / 1000;
 }
 
-/** Phone numbers lose separators and a `tel:` scheme but keep a leading '+'; other text stays (e.g. 'anonymous'). */
+/**
+ * Phone numbers are stored in the form the catalogue searches them by (normalizeNumber: no
+ * separators, `tel:` or trunk `(0)`, a leading '+' kept); other text stays (e.g. 'anonymous').
+ */
 function normaliseNumber(value: string): string | undefined {
-  const trimmed = value.trim().replace(/^tel:/i, '');
-  // '+44 (0)20 …' writes the national trunk prefix beside the country code: it is not dialled.
-  const compact = trimmed.replace(/^(\+\d{1,3})\s*\(0\)/, '$1').replace(/[\s\-.()/]/g, '');
+  const compact = normalizeNumber(value);
   if (compact === '') return undefined;
-  return /^\+?[0-9*#]+$/.test(compact) ? compact : trimmed;
+  return /^\+?[0-9*#]+$/.test(compact) ? compact : value.trim().replace(/^tel:/i, '');
 }
 
 export interface Candidate {
