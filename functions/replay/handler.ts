@@ -52,8 +52,8 @@ const requestSchema = z.object({
   length: byteCount.optional(),
 });
 
-/** The query parameters replay reads; any other (but a presign's X-Amz-*) is refused. */
-const QUERY_NAMES = new Set(['download', 'officer', 'pack', 'offset', 'length']);
+/** The query parameters replay reads (the request's fields but the path's); any other (but a presign's X-Amz-*) is refused. */
+const QUERY_NAMES = Object.keys(requestSchema.shape).filter((name) => name !== 'site' && name !== 'rid');
 
 function placeOf(q: { pack?: string; offset?: number; length?: number }): RecordingPlace | undefined {
   const given = [q.pack, q.offset, q.length].filter((v) => v !== undefined).length;
@@ -86,17 +86,10 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     const path = replayPathParameters(event);
     const query = event.queryStringParameters ?? {};
     // A mistyped parameter (`Download=1`) is refused, naming it: served as it reads, the copy would be a listen, not a download.
-    const unknown = Object.keys(query).filter((name) => !QUERY_NAMES.has(name) && !/^X-Amz-/i.test(name));
-    if (unknown.length > 0) throw new InvalidInputError(`${unknown.join(', ')}: unknown parameter (allowed: ${[...QUERY_NAMES].join(', ')}, and a presigned link's X-Amz-*)`, { field: unknown.join(', ') });
-    const { site, rid, download, officer, ...placed } = requestSchema.parse({
-      site: path.site,
-      rid: path.rid,
-      download: query.download,
-      officer: query.officer,
-      pack: query.pack,
-      offset: query.offset,
-      length: query.length,
-    });
+    const unknown = Object.keys(query).filter((name) => !QUERY_NAMES.includes(name) && !/^X-Amz-/i.test(name));
+    if (unknown.length > 0) throw new InvalidInputError(`${unknown.join(', ')}: unknown parameter (allowed: ${QUERY_NAMES.join(', ')}, and a presigned link's X-Amz-*)`, { field: unknown.join(', ') });
+    const known = Object.fromEntries(QUERY_NAMES.map((name) => [name, query[name]]));
+    const { site, rid, download, officer, ...placed } = requestSchema.parse({ site: path.site, rid: path.rid, ...known });
     const place = placeOf(placed);
     // An officer's name is the console's to give (signed into the links it mints): a caller that
     // signs its own request cannot file its listen under a console user's name.
