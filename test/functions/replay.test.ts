@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ingestManifest } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
-import { createHandler, roleNameOf } from '../../functions/replay/handler.ts';
+import { createHandler, roleNameOf, type ReplayHandlerDeps } from '../../functions/replay/handler.ts';
 import { chainAudit } from '../../functions/shared/audit.ts';
 import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
 import { verifyAuditChain, type AuditRecord } from '../../core/audit-trail.ts';
@@ -11,7 +11,8 @@ import type { HttpResult } from '../../functions/shared/http.ts';
 import { auditTrail, httpEvent } from '../support/http-event.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
-async function setup() {
+/** A pack of two calls, catalogued; the handler over it (`over`: its audit, clock, console role…); `call` asks for the first call, as `userArn` when given (an IAM caller). */
+async function setup(over: Partial<ReplayHandlerDeps> = {}) {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
   const members = [{ path: 'b/one.wav', body: audio(1, 4000) }, { path: 'b/two.wav', body: audio(2, 1000) }];
@@ -19,16 +20,17 @@ async function setup() {
   await publish(blobs, f);
   await ingestManifest({ blobs, catalogue }, f.manifestKey);
   const trail = auditTrail();
-  const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
+  const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined, ...over });
   const rid = f.manifest.members[0]!.rid;
-  const call = (opts: { method?: string; rid?: string; site?: string; range?: string; query?: Record<string, string> } = {}) =>
-    handler(
-      httpEvent(opts.method ?? 'GET', `/sites/${opts.site ?? 'site-a'}/recordings/${opts.rid ?? rid}/audio`, {
-        pathParameters: { site: opts.site ?? 'site-a', rid: opts.rid ?? rid },
-        headers: opts.range ? { range: opts.range } : {},
-        query: opts.query,
-      }),
-    );
+  const call = (opts: { method?: string; rid?: string; site?: string; range?: string; query?: Record<string, string>; headers?: Record<string, string>; userArn?: string } = {}) => {
+    const event = httpEvent(opts.method ?? 'GET', `/sites/${opts.site ?? 'site-a'}/recordings/${opts.rid ?? rid}/audio`, {
+      pathParameters: { site: opts.site ?? 'site-a', rid: opts.rid ?? rid },
+      headers: { ...(opts.range ? { range: opts.range } : {}), ...opts.headers },
+      query: opts.query,
+    });
+    if (opts.userArn) event.requestContext.authorizer = { iam: { accessKey: 'AK', userArn: opts.userArn } };
+    return handler(event);
+  };
   return { call, members, trail, f, blobs, catalogue };
 }
 
@@ -64,19 +66,11 @@ describe('replay handler', () => {
   });
 
   it('records a listen for a range that does not start at byte 0 unless a listen of the same caller and call in the last hour covers it', async () => {
-    const blobs = new MemoryBlobStore();
-    const catalogue = new MemoryCatalogue();
-    const f = buildPack('site-a', [{ path: 'b/one.wav', body: audio(1, 4000) }]);
-    await publish(blobs, f);
-    await ingestManifest({ blobs, catalogue }, f.manifestKey);
     const events: { action: string; principal?: string; at: string }[] = [];
     let now = Date.parse('2026-04-01T12:00:00Z');
-    const handler = createHandler({ blobs, catalogue, audit: (e) => void events.push(e), clock: { now: () => new Date(now) }, log: () => undefined });
-    const rid = f.manifest.members[0]!.rid;
-    const call = async (range: string, arn = 'arn:aws:iam::1:role/officer') => {
-      const event = httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, headers: { range } });
-      event.requestContext.authorizer = { iam: { accessKey: 'AK', userArn: arn } };
-      const res = await handler(event);
+    const s = await setup({ audit: (e) => void events.push(e), clock: { now: () => new Date(now) } });
+    const call = async (range: string, userArn = 'arn:aws:iam::1:role/officer') => {
+      const res = await s.call({ range, userArn });
       expect(res.statusCode).toBe(206);
       (res.body as Readable).destroy();
     };
@@ -134,14 +128,8 @@ describe('replay handler', () => {
   });
 
   it('answers a cache revalidating the call it holds (If-None-Match: its ETag, or *) with 304, no bytes and no audit record; another ETag gets the call', async () => {
-    const { f, trail } = await setup();
-    const blobs = new MemoryBlobStore();
-    await publish(blobs, f);
-    const catalogue = new MemoryCatalogue();
-    await ingestManifest({ blobs, catalogue }, f.manifestKey);
-    const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined });
-    const rid = f.manifest.members[0]!.rid;
-    const get = (headers: Record<string, string>) => handler(httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, headers }));
+    const { call, f, trail } = await setup();
+    const get = (headers: Record<string, string>) => call({ headers });
     const etag = `"${f.manifest.members[0]!.sha256}"`;
     for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
       const res = await get({ 'if-none-match': inm });
@@ -156,17 +144,9 @@ describe('replay handler', () => {
   });
 
   it("takes an officer's name only from the console's role (the links it mints): a caller signing its own request cannot file a listen under a console user", async () => {
-    const { f, trail } = await setup();
-    const blobs = new MemoryBlobStore();
-    await publish(blobs, f);
-    const catalogue = new MemoryCatalogue();
-    await ingestManifest({ blobs, catalogue }, f.manifestKey);
-    const handler = createHandler({ blobs, catalogue, audit: trail.audit, clock: trail.clock, log: () => undefined, consoleRole: 'Ferry-processing-ConsoleFnRole-ABC' });
-    const rid = f.manifest.members[0]!.rid;
+    const { call, trail } = await setup({ consoleRole: 'Ferry-processing-ConsoleFnRole-ABC' });
     const as = async (userArn: string) => {
-      const event = httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, query: { officer: 'demo-officer' }, headers: { range: 'bytes=0-9' } });
-      event.requestContext.authorizer = { iam: { accessKey: 'AK', userArn } };
-      const res = await handler(event);
+      const res = await call({ query: { officer: 'demo-officer' }, range: 'bytes=0-9', userArn });
       if (typeof res.body !== 'string') (res.body as Readable).destroy();
       return res;
     };
