@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { ArtefactSourceConfig, BinlogSourceConfig } from '../core/config.ts';
-import { CVP_LIVE_FILE } from '../core/artefact-sources.ts';
+import { cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 import type { Notifier } from '../core/ports.ts';
 import { FerryError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import { artefactNameKey } from './artefact-ledger.ts';
@@ -173,7 +173,7 @@ export class ArtefactRunner {
       return;
     }
     // A new CVP install: its first backup has no .old copy yet, and the live file is never taken. Nothing is wrong.
-    if (s.type === 'rotated' && s.profile === 'cvp' && names.every((n) => n.toLowerCase() === CVP_LIVE_FILE)) {
+    if (cvpFirstBackupOnly(s, names)) {
       this.deps.log.info('CVP has written its first backup only: its copy cvp_backup_data.old appears after the next backup, and is shipped then', { source: s.name, path: s.path });
       await alerts.resolve(key, site, `Source ${s.name} selects files in ${s.path} again.`);
       return;

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import type { AgentConfig } from '../core/config.ts';
 import { filesAndFolders, onlyFoldersProblem } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
-import { archiveSpanFromName, CVP_LIVE_FILE } from '../core/artefact-sources.ts';
+import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
 // author meant: an alert hook that is not there, a source that selects nothing.
@@ -51,7 +51,7 @@ export async function selectionNotes(config: AgentConfig): Promise<string[]> {
       }
     }
     if (names.some(select)) continue;
-    if (s.type === 'rotated' && s.profile === 'cvp' && names.every((n) => n.toLowerCase() === CVP_LIVE_FILE)) {
+    if (cvpFirstBackupOnly(s, names)) {
       notes.push(`note: source ${s.name}: CVP has written its first backup only; its copy cvp_backup_data.old (the file that is shipped: the live one is never read) appears after the next backup`);
       continue;
     }

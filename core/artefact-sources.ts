@@ -22,6 +22,20 @@ const timeZone = z
 
 /** Cisco CVP: the backup being written. Copying it locks it and blocks the next backup (CVP reporting guide). */
 export const CVP_LIVE_FILE = 'cvp_backup_data';
+
+/**
+ * Whether a file name is CVP's live backup (any case): never selected by a rotated source, never
+ * examined by a tree snapshot. A name of another length costs one comparison (a tree walk asks
+ * it of every name).
+ */
+export function isCvpLive(name: string): boolean {
+  return name.length === CVP_LIVE_FILE.length && name.toLowerCase() === CVP_LIVE_FILE;
+}
+
+/** A CVP source whose folder holds the live backup only: a new install whose first backup has no `.old` copy yet, with nothing wrong. */
+export function cvpFirstBackupOnly(source: { type: string; profile?: string }, names: readonly string[]): boolean {
+  return source.type === 'rotated' && source.profile === 'cvp' && names.length > 0 && names.every(isCvpLive);
+}
 export const ROTATED_PROFILES = ['cvp', 'rostrvm', 'generic'] as const;
 export type RotatedProfile = (typeof ROTATED_PROFILES)[number];
 /** Default file patterns per profile; generic has none (the administrator lists the files). */

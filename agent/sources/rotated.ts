@@ -1,5 +1,5 @@
 import type { RotatedSourceConfig } from '../../core/config.ts';
-import { CVP_LIVE_FILE } from '../../core/artefact-sources.ts';
+import { isCvpLive } from '../../core/artefact-sources.ts';
 import { globMatcher } from '../../core/glob.ts';
 import type { ArtefactWork } from '../ship-artefact.ts';
 import type { SiteFile } from './files.ts';
@@ -27,7 +27,7 @@ export type IsShipped = (name: string, size: number, mtimeMs: number) => boolean
  */
 export function rotatedSelector(source: Pick<RotatedSourceConfig, 'patterns'>): (name: string) => boolean {
   const match = globMatcher(source.patterns);
-  return (name) => name.toLowerCase() !== CVP_LIVE_FILE && match(name);
+  return (name) => !isCvpLive(name) && match(name);
 }
 
 const byAge = (a: SiteFile, b: SiteFile) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

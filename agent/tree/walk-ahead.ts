@@ -134,7 +134,7 @@ function list(absLatin1) {
 }
 function walkDir(absDir, names) {
   for (const name of names) {
-    // Cisco CVP's live backup is never examined (walk.ts, isCvpLive).
+    // Cisco CVP's live backup is never examined (core/artefact-sources.ts, isCvpLive: this thread's code is a string).
     if (name.length === 15 && name.toLowerCase() === 'cvp_backup_data') continue;
     const abs = absDir + '/' + name;
     if (excluded && excluded(abs.slice(relAt))) continue;

@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import type { BigIntStats, Stats } from 'node:fs';
 import { messageOf } from '../../core/errors.ts';
+import { isCvpLive } from '../../core/artefact-sources.ts';
 
 // The walk of a tree: depth-first, siblings in byte order of their names, so it yields paths in
 // the snapshot order (paths.ts) and can be merge-joined with the previous snapshot's index
@@ -104,20 +105,11 @@ export async function* walkTree(root: string, options: WalkOptions): AsyncGenera
   yield* walkDir(rootBytes, rootBytes.length + 1, names, options);
 }
 
-/**
- * Cisco CVP's live backup (`cvp_backup_data`, any case, at any depth): never examined or read by
- * a tree snapshot, as rotated sources never select it: reading it locks it and blocks CVP's next
- * backup; its copy `cvp_backup_data.old` is taken as any file. A name of another length costs one
- * comparison. The walk-ahead thread (walk-ahead.ts) makes the same test.
- */
-export function isCvpLive(latin1Name: string): boolean {
-  return latin1Name.length === 15 && latin1Name.toLowerCase() === 'cvp_backup_data';
-}
-
 /** `relAt`: where the relative path starts in an absolute one (after the root and its slash). */
 async function* walkDir(absDir: Buffer, relAt: number, names: string[], options: WalkOptions): AsyncGenerator<WalkItem[]> {
   let run: WalkItem[] = [];
   for (const name of names) {
+    // Cisco CVP's live backup is never examined: reading it locks it and blocks CVP's next backup (its .old copy is taken).
     if (isCvpLive(name)) continue;
     const abs = Buffer.allocUnsafe(absDir.length + 1 + name.length);
     absDir.copy(abs, 0);
