@@ -72,8 +72,13 @@ function target(url: string, configured: CloudConfig | undefined, env: NodeJS.Pr
   return { url: url.replace(/\/$/, ''), region, ...(credentials ? { credentials } : {}) };
 }
 
-/** An endpoint URL given on the command line, in the config or the environment: http(s), or an error naming where it came from. */
-function checkedUrl(url: string, from: string): string {
+/**
+ * The first URL given, in order: the command line, the config, the environment (http(s), or an
+ * error naming where it came from); undefined when none is.
+ */
+function givenUrl(candidates: [value: string | undefined, from: string][]): string | undefined {
+  const [url, from] = candidates.find(([value], i) => (i === 0 ? value !== undefined : Boolean(value))) ?? [];
+  if (url === undefined) return undefined;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -84,20 +89,22 @@ function checkedUrl(url: string, from: string): string {
   return url;
 }
 
-export function resolveApi(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
-  const url = explicit !== undefined ? checkedUrl(explicit, '--api') : configured?.api ? checkedUrl(configured.api, 'cloud.api') : env.FERRY_API_URL ? checkedUrl(env.FERRY_API_URL, 'FERRY_API_URL') : undefined;
-  if (url) return target(url, configured, env, localFor(url, env));
+/** The endpoint given (command line, config, environment), else the running local cloud's. */
+function resolveEndpoint(given: string | undefined, configured: CloudConfig | undefined, env: NodeJS.ProcessEnv, ofLocal: (local: LocalCloudInfo) => string): EndpointTarget {
+  if (given) return target(given, configured, env, localFor(given, env));
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
-  return target(local.api, undefined, env, local);
+  return target(ofLocal(local), undefined, env, local);
+}
+
+export function resolveApi(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
+  const given = givenUrl([[explicit, '--api'], [configured?.api, 'cloud.api'], [env.FERRY_API_URL, 'FERRY_API_URL']]);
+  return resolveEndpoint(given, configured, env, (local) => local.api);
 }
 
 export function resolveReplay(configured: CloudConfig | undefined, explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): EndpointTarget {
-  const url = explicit !== undefined ? checkedUrl(explicit, '--replay-url') : configured?.replay ? checkedUrl(configured.replay, 'cloud.replay') : env.FERRY_REPLAY_URL ? checkedUrl(env.FERRY_REPLAY_URL, 'FERRY_REPLAY_URL') : undefined;
-  if (url) return target(url, configured, env, localFor(url, env));
-  const local = readLocalCloud(env);
-  if (!local) throw new NoCloudError();
-  return target(local.replay, undefined, env, local);
+  const given = givenUrl([[explicit, '--replay-url'], [configured?.replay, 'cloud.replay'], [env.FERRY_REPLAY_URL, 'FERRY_REPLAY_URL']]);
+  return resolveEndpoint(given, configured, env, (local) => local.replay);
 }
 
 /** The running local cloud when `url` is one of its endpoints (so its local key signs). */
