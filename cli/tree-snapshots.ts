@@ -7,61 +7,22 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { IntegrityError } from '../core/errors.ts';
-import type { BlobStore } from '../core/ports.ts';
 import { treeSnapshotManifestPrefix } from '../core/layout.ts';
 import {
   TREE_INDEX_FORMAT,
-  parseTreeSnapshotManifest,
-  snapshotSummary,
   treeEntrySchema,
   treeIndexHeaderSchema,
-  type SnapshotSummary,
   type TreeEntry,
   type TreeSnapshotManifest,
 } from '../core/tree-manifest.ts';
-import { readAll } from '../agent/recover.ts';
+import { MANIFEST_READS, dayOf, listSnapshots, manifestKeys, readManifest, type Store } from '../agent/tree/offsite-snapshots.ts';
 import { readJsonlGzFile } from '../agent/tree/jsonl-gz.ts';
 
 // Tree snapshots as the store holds them: their manifests under manifests/{site}/trees/ (listed,
 // found by time) and each snapshot's index, downloaded and checked before anything trusts it.
 
-export type Store = Pick<BlobStore, 'get' | 'list'>;
-
-/** Every snapshot manifest key of the site (or of one source), in key order (by day). */
-async function manifestKeys(blobs: Store, site: string, source?: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const o of blobs.list(treeSnapshotManifestPrefix(site, source))) if (o.key.endsWith('.json')) keys.push(o.key);
-  return keys;
-}
-
-export async function readManifest(blobs: Store, key: string): Promise<TreeSnapshotManifest> {
-  return parseTreeSnapshotManifest(await readAll(blobs, key));
-}
-
-/** Manifests read at once: a store far away answers each in tens of milliseconds. */
-const MANIFEST_READS = 16;
-
-/**
- * Every snapshot of the site (or of one source), oldest first; with `newest`, only the newest
- * N, reading the manifests of the newest days only (keys are filed by day, not by time within it).
- */
-export async function listSnapshots(blobs: Store, site: string, source?: string, newest?: number): Promise<SnapshotSummary[]> {
-  let keys = await manifestKeys(blobs, site, source);
-  if (newest !== undefined) {
-    const days = [...new Set(keys.map(dayOf))].sort().reverse();
-    const wanted = new Set<string>();
-    let count = 0;
-    for (const day of days) {
-      if (count >= newest) break;
-      wanted.add(day);
-      count += keys.filter((k) => dayOf(k) === day).length;
-    }
-    keys = keys.filter((k) => wanted.has(dayOf(k)));
-  }
-  const out = await mapLimit(keys, MANIFEST_READS, async (key) => snapshotSummary(await readManifest(blobs, key), key));
-  const sorted = out.sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.source.localeCompare(b.source));
-  return newest === undefined ? sorted : sorted.slice(-newest);
-}
+export type { Store };
+export { listSnapshots, readManifest };
 
 /** The tree sources of the site that have a snapshot, from the manifests' keys alone. */
 export async function treeSourcesOf(blobs: Store, site: string): Promise<string[]> {
@@ -79,8 +40,6 @@ export async function firstSnapshot(blobs: Store, site: string, source: string):
   }
   return first;
 }
-
-const dayOf = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\/[^/]+$/.exec(key)?.[1] ?? '';
 
 /**
  * The newest snapshot taken at or before `at`. Keys are grouped by the day they were taken, so

@@ -1,10 +1,8 @@
 import { stat, open } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { messageOf } from '../../core/errors.ts';
-import { sitePrefix, treeSnapshotManifestPrefix } from '../../core/layout.ts';
-import type { BlobStore } from '../../core/ports.ts';
-import { parseTreeSnapshotManifest } from '../../core/tree-manifest.ts';
-import { readAll } from '../recover.ts';
+import { sitePrefix } from '../../core/layout.ts';
+import type { SnapshotSummary } from '../../core/tree-manifest.ts';
 import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
 import { ContentIndex } from './content-index.ts';
@@ -83,7 +81,7 @@ async function listKeys(objects: AsyncIterable<{ key: string }>): Promise<Set<st
  * snapshot: an empty root where the site's share had files is a share not mounted or not
  * restored yet, and an empty snapshot published over it would be what `restore tree` restores.
  */
-export async function assertRootKept(path: string, root: { dev: bigint; ino: bigint }, last: LastSnapshot | undefined, entries: number, offsite?: () => Promise<OffsiteSnapshot | undefined>): Promise<void> {
+export async function assertRootKept(path: string, root: { dev: bigint; ino: bigint }, last: LastSnapshot | undefined, entries: number, offsite?: () => Promise<Pick<SnapshotSummary, 'takenAt' | 'files' | 'dirs'> | undefined>): Promise<void> {
   const after = await rootIdentity(path);
   if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${path} was replaced during the snapshot (another directory or mount is there now)`);
   if (entries !== 0) return;
@@ -98,26 +96,6 @@ export async function assertRootKept(path: string, root: { dev: bigint; ino: big
       `${path} is empty, and this state directory took no snapshot of it yet while the newest snapshot offsite (${newest.takenAt}, ${newest.files} files) has files: not taken (is the share mounted, or restored on this host? \`ferry restore tree\` brings it back)`,
     );
   }
-}
-
-export interface OffsiteSnapshot {
-  takenAt: string;
-  files: number;
-  dirs: number;
-}
-
-/** The source's newest snapshot in the store (its manifests of the newest day read), or undefined when it has none. */
-export async function newestOffsiteSnapshot(store: Pick<BlobStore, 'get' | 'list'>, site: string, source: string): Promise<OffsiteSnapshot | undefined> {
-  const keys: string[] = [];
-  for await (const o of store.list(treeSnapshotManifestPrefix(site, source))) if (o.key.endsWith('.json')) keys.push(o.key);
-  const dayOf = (key: string) => key.slice(0, key.lastIndexOf('/'));
-  const newestDay = keys.map(dayOf).sort().at(-1);
-  let newest: OffsiteSnapshot | undefined;
-  for (const key of keys.filter((k) => dayOf(k) === newestDay)) {
-    const m = parseTreeSnapshotManifest(await readAll(store, key));
-    if (!newest || m.takenAt > newest.takenAt) newest = { takenAt: m.takenAt, files: m.counts.files, dirs: m.counts.dirs };
-  }
-  return newest;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
 import type { Logger } from '../log.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
-import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, newestOffsiteSnapshot, publishIndex, rootIdentity } from './snapshot-steps.ts';
+import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
 import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameDirRecord, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
@@ -26,6 +26,7 @@ import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type Op
 import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 import { TreeWalkAhead } from './walk-ahead.ts';
 import { readLastSnapshot, treeStateDir, writeLastSnapshot, type LastSnapshot } from './last-snapshot.ts';
+import { listSnapshots } from './offsite-snapshots.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime and ctime, inode and device is taken from it unread
@@ -353,7 +354,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       await indexBody.close();
       const { delta } = localNext.close();
       prev.close();
-      await assertRootKept(source.path, root, last, indexBody.lines, () => newestOffsiteSnapshot(store, site, source.name));
+      await assertRootKept(source.path, root, last, indexBody.lines, async () => (await listSnapshots(store, site, source.name, 1))[0]);
       return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
