@@ -3,6 +3,8 @@ import { InvalidInputError } from './errors.ts';
 import { logChains, segmentName } from './log-gaps.ts';
 import type { ArtefactEntry } from './ports.ts';
 import { binlogDatetime, loadStep, renderCommands, type RestoreStep } from './restore-commands.ts';
+import type { PlanFile, PlanOptions, RefusalCode, RestorePlan, RestorePlanResult, RestoreRefusal } from './restore-plan-types.ts';
+import { localNames, otherSeries } from './restore-series.ts';
 
 // Point-in-time restore planning (pure). The rostrvm manual's procedure made exact: the newest
 // full taken at or before T, then every log segment from the full's binlog position up to the
@@ -12,70 +14,8 @@ import { binlogDatetime, loadStep, renderCommands, type RestoreStep } from './re
 // Binlog times have 1-second resolution, so T is cut to its second: stopAt is the first
 // instant whose events are not applied.
 
-export interface PlanFile {
-  /** Local file name (the artefact's base name; prefixed with its id when two would clash). */
-  name: string;
-  role: 'full' | 'segment' | 'archive';
-  artefactId: string;
-  key: string;
-  size: number;
-  sha256: string;
-  sequence?: number;
-  partial?: boolean;
-}
-
-export interface RestorePlan {
-  ok: true;
-  site: string;
-  source: string;
-  logSource?: string;
-  /** T as asked, UTC. */
-  at: string;
-  /** T cut to the second: events logged at or after it are not applied. */
-  stopAt: string;
-  /** The state the plan gives: stopAt, or the full's time when the source has no logs. */
-  reachedAt: string;
-  full: ArtefactEntry;
-  segments: ArtefactEntry[];
-  /**
-   * A source with no logs that holds backups under other names (two databases in one folder:
-   * OCS's rtc_full.bak and rtcconfig_full.bak): the newest at or before T of each other name,
-   * oldest first, restored beside `full` (seriesOf: digits do not make a name of its own).
-   */
-  others?: ArtefactEntry[];
-  startPosition?: { logFile: string; logPos: number };
-  files: PlanFile[];
-  totalBytes: number;
-  steps: RestoreStep[];
-  commands: string[];
-  notes: string[];
-}
-
-export type RefusalCode = 'in-future' | 'no-full' | 'gap' | 'after-last-event';
-
-export interface RestoreRefusal {
-  ok: false;
-  code: RefusalCode;
-  reason: string;
-  at: string;
-  /** The reachable time nearest to T, when there is one. */
-  nearestReachable?: string;
-}
-
-export type RestorePlanResult = RestorePlan | RestoreRefusal;
-
-export interface PlanOptions {
-  /** T: an ISO date-time with a zone. InvalidInputError otherwise. */
-  at: string;
-  now: Date;
-  site?: string;
-  source?: string;
-  logSource?: string;
-  /** The source has no log segments at all (CVP, SQL Server .bak, settings): the plan is the full alone. */
-  fullOnly?: boolean;
-  /** The log segments were left out on request (`--log-source none`): said so in the plan's note. */
-  logsLeftOut?: boolean;
-}
+export type { PlanFile, PlanOptions, RefusalCode, RestorePlan, RestorePlanResult, RestoreRefusal } from './restore-plan-types.ts';
+export { seriesOf } from './restore-series.ts';
 
 interface Slot {
   final?: ArtefactEntry;
@@ -229,36 +169,6 @@ function chainRefusal(at: string, full: ArtefactEntry, s: Start, w: Walk): Resto
   }
   if (w.end === undefined) return refuse(at, 'after-last-event', `T (${at}) is after the last shipped log event: no log segment reaching past the full taken at ${full.takenAt} has been shipped`);
   return refuse(at, 'after-last-event', `T (${at}) is after the last shipped log event (${w.end})`);
-}
-
-function localNames(entries: ArtefactEntry[]): string[] {
-  const bases = entries.map((e) => e.name.split(/[\\/]/).pop() ?? e.name);
-  return bases.map((b, i) => (bases.indexOf(b) !== i ? `${entries[i]!.artefactId}-${b}` : b));
-}
-
-/**
- * The series a backup's name belongs to: its name with every run of digits of a date, a time or
- * a counter as one, so that the dated or numbered rotations of one dump (`full-20260301.sql`,
- * `full-20260302.sql`, `rtc.bak.1`) are one series, and two databases' dumps (`rtc_full.bak`,
- * `rtcconfig_full.bak`) are two. A run of four digits or more, or one set apart by separators,
- * is a rotation's; fewer digits written into a word name a server or a database
- * (`ocspool1server1.litware.com.xml`, `ocspool1server2.litware.com.xml`, `sql01_rtc.bak`): each
- * such name is a series of its own.
- */
-export function seriesOf(name: string): string {
-  return name.replace(/\d+/g, (run: string, offset: number) => {
-    if (run.length >= 4) return '#';
-    const beside = `${name[offset - 1] ?? ''}${name[offset + run.length] ?? ''}`;
-    return /\p{L}/u.test(beside) ? run : '#';
-  });
-}
-
-/** The newest full at or before T of each series other than `full`'s, oldest first (`candidates`: newest first). */
-function otherSeries(candidates: ArtefactEntry[], full: ArtefactEntry): ArtefactEntry[] {
-  const newest = new Map<string, ArtefactEntry>();
-  for (const f of candidates) if (!newest.has(seriesOf(f.name))) newest.set(seriesOf(f.name), f);
-  newest.delete(seriesOf(full.name));
-  return [...newest.values()].reverse();
 }
 
 /** What a plan without log segments restores: the archives covering T, or the full as taken. */
