@@ -74,3 +74,10 @@ export async function putOnce(blobs: Pick<BlobStore, 'put'>, key: string, body: 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+/** The day's bounds in ms (UTC midnight to the next); refuses a day that is not a calendar day. */
+export function dayBounds(day: string): { start: number; end: number } {
+  assertDay(day);
+  const start = Date.parse(`${day}T00:00:00.000Z`);
+  return { start, end: start + 24 * 3_600_000 };
+}

@@ -4,7 +4,11 @@ import { parseManifest } from './manifest.ts';
 import { logGapsOf, type LogGap } from './log-gaps.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
-import { assertDay, dailyReportKey, drillPrefix, putOnce } from './report-keys.ts';
+import { dailyReportKey, dayBounds, drillPrefix, putOnce } from './report-keys.ts';
+import { hhmm } from './report-render.ts';
+
+export { dayBounds } from './report-keys.ts';
+export { renderDailyReport, reportSubject } from './report-render.ts';
 import { readScrubs, type ScrubResult } from './verify.ts';
 
 // The daily report of one site, from the catalogue and the bucket alone (nothing the agent
@@ -101,11 +105,6 @@ export interface DailyReport {
 
 const HOUR = 3_600_000;
 
-export function dayBounds(day: string): { start: number; end: number } {
-  assertDay(day);
-  const start = Date.parse(`${day}T00:00:00.000Z`);
-  return { start, end: start + 24 * HOUR };
-}
 
 function age(ms: number): string {
   const minutes = Math.round(ms / 60_000);
@@ -114,7 +113,6 @@ function age(ms: number): string {
   return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} d`;
 }
 
-const hhmm = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}Z`;
 
 type Judged = { shipped: string; problems: string[] };
 
@@ -377,35 +375,3 @@ export async function dailyReport(deps: Parameters<typeof gatherSiteDay>[0], sit
 export async function storeDailyReport(blobs: Pick<BlobStore, 'put'>, report: DailyReport): Promise<string> {
   return putOnce(blobs, dailyReportKey(report.site, report.day, report.generatedAt), Buffer.from(`${JSON.stringify(report, null, 1)}\n`), 'application/json');
 }
-
-/** The subject line of the report's email: status first, so a mailbox rule can sort on it. */
-export function reportSubject(r: DailyReport): string {
-  const why = r.status === 'FULL' ? 'every source shipped' : `${r.problems.length} problem(s)`;
-  return `[Ferry] ${r.status} ${r.site} ${r.day}: ${why}`.slice(0, 99);
-}
-
-export function renderDailyReport(r: DailyReport): string {
-  const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
-  for (const s of r.sources) {
-    lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
-    for (const p of s.problems) lines.push(`          - ${p}`);
-  }
-  if (r.scrub) lines.push('', `  scrub: ${r.scrub.runs} run(s), ${r.scrub.objects} object(s) read, ${r.scrub.problems.length} damaged`);
-  for (const p of r.scrub?.problems ?? []) lines.push(`          - ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
-  for (const d of r.drills ?? []) {
-    lines.push(`  drill ${d.source}: ${d.ok ? 'restored and verified' : 'FAILED'}${d.target ? ` (${d.target})` : ''}`);
-    for (const p of d.problems) lines.push(`          - ${p}`);
-  }
-  // The problems of the site as a whole (nothing arrived at all, …), which no source line carries.
-  const bySource = new Set([...r.sources.flatMap((s) => s.problems), ...(r.drills ?? []).flatMap((d) => d.problems)]);
-  const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
-  if (siteProblems.length > 0) lines.push('', ...siteProblems.map((p) => `  - ${p}`));
-  // A day judged long after it is judged on what the store holds now: what the retention purge deleted since reads as never shipped.
-  if (r.status !== 'FULL' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
-    lines.push('', `  note: computed ${r.generatedAt.slice(0, 10)} from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${r.site} --action purge\`), and the report stored that day is under reports/${r.site}/daily/`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/** Days after which a daily report is "late": worked out from a store the purge may have thinned since. */
-const LATE_REPORT_DAYS = 30;
