@@ -37,7 +37,7 @@ const READ_ONLY = constants.O_RDONLY | constants.O_NOFOLLOW;
 const READ_TURN_MS = 2;
 
 export interface MetadataExtractor {
-  extract(input: { fileName: string; relativePath: string; mtime: Date; sidecar?: { name: string; bytes: Uint8Array } }): { meta: CallMetadata; issues: string[] };
+  extract(input: { fileName: string; relativePath: string; mtime: Date; readAt?: Date; sidecar?: { name: string; bytes: Uint8Array } }): { meta: CallMetadata; issues: string[] };
 }
 
 export interface ShipContext {
@@ -292,7 +292,7 @@ async function packRecording(ctx: ShipContext, work: BatchWork, builder: PackBui
       await builder.stageBuffer(relativePath, readSmallFile(ctx, path, rec, reads), new Date(rec.mtimeMs))
     : await streamRecording(ctx, builder, path, relativePath, rec);
   const mtime = new Date(rec.mtimeMs);
-  const { meta, issues } = ctx.extractor.extract({ fileName: rec.name, relativePath, mtime, sidecar });
+  const { meta, issues } = ctx.extractor.extract({ fileName: rec.name, relativePath, mtime, readAt: ctx.clock.now(), sidecar });
   return {
     ...slice,
     path: relativePath,

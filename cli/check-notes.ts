@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import type { AgentConfig } from '../core/config.ts';
 import { filesAndFolders, onlyFoldersProblem } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
+import { isTimeZone } from '../core/time-format.ts';
 import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
@@ -24,6 +25,22 @@ export function alertCommandProblem(command: string | undefined): string | undef
 }
 
 /**
+ * A recordings source that reads call times and leaves `metadata.timezone` out reads times written
+ * without an offset as UTC: said, naming the host's zone, as a recorder writing local times would
+ * have every call catalogued hours off (nothing else tells: the calls look right, only late).
+ */
+function zoneNote(s: Extract<AgentConfig['sources'][number], { type: 'recordings' }>): string | undefined {
+  if (s.metadata.timezone !== undefined || (!s.metadata.sidecar.enabled && s.metadata.filename === undefined)) return undefined;
+  // TZ as the administrator wrote it (ICU names Asia/Kolkata Asia/Calcutta), else the system's zone.
+  const tz = process.env.TZ;
+  const host = tz !== undefined && isTimeZone(tz) ? tz : Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return (
+    `note: source ${s.name}: call times written without an offset are read as UTC (metadata.timezone is not set${host && !/^(Etc\/)?UTC$/.test(host) ? `; this host's zone is ${host}` : ''}): ` +
+    'if the recorder writes local times, set metadata.timezone to its zone (e.g. Europe/London), or every call is catalogued hours off; set it to UTC to say they are UTC'
+  );
+}
+
+/**
  * A backup, binlog or archive source whose directory holds files of which its selection takes
  * none (a basename the server does not write, patterns that miss): said by `agent check`, as
  * each pass alerts it (artefact-runner.ts selectsNothing); and one whose directory holds only
@@ -32,6 +49,8 @@ export function alertCommandProblem(command: string | undefined): string | undef
 export async function selectionNotes(config: AgentConfig): Promise<string[]> {
   const notes: string[] = [];
   for (const s of config.sources) {
+    const zone = s.type === 'recordings' ? zoneNote(s) : undefined;
+    if (zone) notes.push(zone);
     if (s.type === 'binlog' && s.timezone !== 'UTC') notes.push(`note: source ${s.name}: timezone (${s.timezone}) does nothing for a binlog source: its event times are UTC, and the restore runs mariadb-binlog under TZ=UTC; it can be removed`);
   }
   for (const s of config.sources) {

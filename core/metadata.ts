@@ -5,6 +5,7 @@ import { ConfigError } from './errors.ts';
 import { callMetadataSchema, plainCallMetadata, type CallMetadata } from './manifest.ts';
 import { compileTimeFormat, isTimeZone, type TimeParser } from './time-format.ts';
 import { zodProblems } from './zod-problems.ts';
+import { EARLIEST_CALL_MS, EARLIEST_CALL_TIME } from './call-time.ts';
 import { normalise, type Candidate } from './metadata-values.ts';
 
 // Per-recording call metadata, read from a sidecar document (XML or JSON) and/or the file name.
@@ -96,11 +97,11 @@ export const metadataConfigSchema = z
     /** `false` turns sidecars off; absent or empty means the defaults. */
     sidecar: z.preprocess((v) => (v === false ? { enabled: false } : (v ?? {})), sidecarSchema),
     filename: z.preprocess((v) => v ?? undefined, filenameSchema.optional()),
-    /** How times without an offset are read. */
+    /** How times without an offset are read; UTC when left out (`agent check` says so on a host in another zone). */
     timezone: z
       .string()
-      .default('UTC')
-      .refine(isTimeZone, (tz) => ({ message: `unknown time zone "${tz}"; use an IANA name such as Europe/London` })),
+      .optional()
+      .refine((tz) => tz === undefined || isTimeZone(tz), (tz) => ({ message: `unknown time zone "${String(tz)}"; use an IANA name such as Europe/London` })),
   })
   .strict()
   .default({});
@@ -189,6 +190,8 @@ export interface MetadataInput {
   relativePath: string;
   /** The recording's modification time: the last resort for when the call happened. */
   mtime: Date;
+  /** When the agent read the recording: the call's time when the recorder's clock was not set (see EARLIEST_CALL_TIME). */
+  readAt?: Date;
   sidecar?: { name: string; bytes: Uint8Array };
 }
 export interface MetadataResult {
@@ -207,7 +210,7 @@ export function createMetadataExtractor(config: MetadataConfigInput = {}): Metad
   const sidecar = cfg.sidecar.enabled ? cfg.sidecar : undefined;
   const sidecarTime = compileParser(cfg.sidecar.timeFormat);
   const filename = cfg.filename && { re: new RegExp(cfg.filename.pattern, cfg.filename.flags), parseTime: compileParser(cfg.filename.startFormat) };
-  const timeZone = cfg.timezone;
+  const timeZone = cfg.timezone ?? 'UTC';
 
   function sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined {
     if (!sidecar) return undefined;
@@ -262,6 +265,8 @@ export function createMetadataExtractor(config: MetadataConfigInput = {}): Metad
       }
     }
     deriveTimes(meta, input, issues);
+    startAfterFile(meta, input, timeZone, issues);
+    unsetClock(meta, input, issues);
     for (const field of expected) {
       // A codec the recorder does not write is no doubt about the call: only the fields a call is found and judged by count.
       if (field === 'codec') continue;
@@ -321,6 +326,42 @@ function deriveTimes(meta: Record<string, string | number>, input: MetadataInput
   } else if (duration !== undefined && end !== undefined) {
     meta.start = new Date(end - Math.round(duration * 1000)).toISOString();
   }
+}
+
+/** How far a call's start may be after its file's last write before the two clocks are said to disagree. */
+const START_AFTER_FILE_SLACK_MS = 5 * 60_000;
+
+/**
+ * A call cannot start after its recording was last written: when it does by more than a few
+ * minutes, the recorder's clock or the zone its local times are read in is wrong (a Kolkata
+ * recorder's local times read as UTC start 5 h 30 late). Named, not changed: which clock is right
+ * is for the administrator to say.
+ */
+function startAfterFile(meta: Record<string, string | number>, input: MetadataInput, timeZone: string, issues: string[]): void {
+  const start = typeof meta.start === 'string' ? Date.parse(meta.start) : Number.NaN;
+  const written = input.mtime.getTime();
+  if (!(written >= EARLIEST_CALL_MS) || !(start - written > START_AFTER_FILE_SLACK_MS)) return;
+  const hours = ((start - written) / 3_600_000).toFixed(1);
+  issues.push(
+    `${input.fileName}: start ${meta.start} is ${hours} h after the file was last written (${input.mtime.toISOString()}): ` +
+      `the recorder's clock or metadata.timezone (${timeZone}) is wrong`,
+  );
+}
+
+/** A call dated before EARLIEST_CALL_TIME is catalogued at when the agent read it, and the time it had is named. */
+function unsetClock(meta: Record<string, string | number>, input: MetadataInput, issues: string[]): void {
+  const given = typeof meta.start === 'string' ? meta.start : typeof meta.end === 'string' ? meta.end : undefined;
+  const ms = given === undefined ? Number.NaN : Date.parse(given);
+  if (!(ms < EARLIEST_CALL_MS)) return;
+  const readAt = input.readAt ?? new Date();
+  const duration = typeof meta.durationSec === 'number' ? meta.durationSec : undefined;
+  meta.start = readAt.toISOString();
+  if (duration === undefined) delete meta.end;
+  else meta.end = new Date(readAt.getTime() + Math.round(duration * 1000)).toISOString();
+  issues.push(
+    `${input.fileName}: its time ${given} is before ${EARLIEST_CALL_TIME.slice(0, 4)}: the recorder's clock was not set; ` +
+      `catalogued at ${meta.start}, when the agent read it (retention counts from then)`,
+  );
 }
 
 /** A last guard: whatever the manifest schema would reject is dropped and reported. */

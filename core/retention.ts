@@ -1,3 +1,5 @@
+import { EARLIEST_CALL_MS } from './call-time.ts';
+
 // Retention planning: what a purge may delete. Pure: the inputs are plain lists (gathered from
 // manifests and the catalogue by core/purge.ts), the output is a list of deletions with a
 // reason each. Everything not provably deletable is kept.
@@ -95,10 +97,14 @@ export function retentionCutoff(rules: Pick<RetentionRules, 'now' | 'retentionDa
   return rules.now.getTime() - rules.retentionDays * DAY_MS;
 }
 
-/** Whether one recording may be deleted: old enough and not held. An unreadable start keeps it. */
+/**
+ * Whether one recording may be deleted: old enough and not held. An unreadable start keeps it, and
+ * so does a start before EARLIEST_CALL_TIME (a recorder clock that was not set, shipped by an agent
+ * from before the agent caught it): its real age is unknown.
+ */
 export function memberMayGo(member: PackMember, cutoff: number): boolean {
   const start = Date.parse(member.start);
-  return !member.legalHold && Number.isFinite(start) && start < cutoff;
+  return !member.legalHold && Number.isFinite(start) && start >= EARLIEST_CALL_MS && start < cutoff;
 }
 
 /** A pack goes only when it has members and every one of them may go. */

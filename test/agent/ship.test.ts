@@ -97,6 +97,24 @@ describe('agent shipping', () => {
     agent.close();
   });
 
+  it('catalogues a recording whose file time is 1970 (a recorder clock not set) at the time the agent read it, with the reason', async () => {
+    const batch = join(ctx.root, '000001');
+    mkdirSync(batch);
+    writeFileSync(join(batch, 'rtc-reset.wav'), Buffer.alloc(4000, 7));
+    utimesSync(join(batch, 'rtc-reset.wav'), 60, 60);
+    utimesSync(batch, 60, 60);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-05T19:30:00Z'));
+    const agent = new Agent({ config: ctx.config, store, clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+    expect(await agent.cycle()).toMatchObject({ packs: 1, recordings: 1 });
+    agent.close();
+    const catalogue = new MemoryCatalogue();
+    for await (const o of store.list('manifests/')) await ingestManifest({ blobs: store, catalogue }, o.key);
+    const [entry] = (await catalogue.searchRecordings({ site: 'site-a' })).items;
+    expect(entry?.start).toBe('2026-12-05T19:30:00.000Z');
+    expect(entry?.issues?.join('\n')).toContain("its time 1970-01-01T00:01:00.000Z is before 2001: the recorder's clock was not set");
+  });
+
   it('writes packs the ordinary tar tool opens, with sidecars', async () => {
     const recs = writeTree(ctx.root, 1, 10);
     const store = new MemoryBlobStore();

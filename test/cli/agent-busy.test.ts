@@ -63,6 +63,23 @@ describe('agent check after a source was renamed', () => {
     expect(r.stdout).not.toContain('source cstore,');
   });
 
+  it('notes that a recordings source without metadata.timezone reads zone-less call times as UTC, naming the host zone; not when the zone is set', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-zone-'));
+    mkdirSync(join(dir, 'rec'));
+    const config = (meta: string) => {
+      writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')}${meta} }\n`);
+      return join(dir, 'agent.yaml');
+    };
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home'), TZ: 'Asia/Kolkata' };
+    const check = (path: string) => spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', path], { encoding: 'utf8', env, timeout: 30_000 });
+    const unset = check(config(''));
+    expect(unset.status).toBe(0);
+    expect(unset.stdout).toContain("note: source cs: call times written without an offset are read as UTC (metadata.timezone is not set; this host's zone is Asia/Kolkata): if the recorder writes local times, set metadata.timezone to its zone");
+    const set = check(config(', metadata: { timezone: UTC }'));
+    expect(set.status).toBe(0);
+    expect(set.stdout).not.toContain('read as UTC');
+  });
+
   it('warns of a binlog basename and backup patterns that take none of the files in their directories, of an archive source over a share of folders, and not of an empty one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-selects-'));
     for (const d of ['mysql', 'sql', 'empty', 'meetings/Web Components/Data MCU Web']) mkdirSync(join(dir, d), { recursive: true });

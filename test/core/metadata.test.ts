@@ -11,7 +11,8 @@ import {
 } from '../../core/metadata.ts';
 import { formatIsoWithOffset, timeZoneOffsetMs, wallTimeToInstant } from '../../core/time-format.ts';
 
-const MTIME = new Date('2024-06-01T12:00:00Z');
+// After every call time below: a call cannot start after its file was last written (that is an issue).
+const MTIME = new Date('2029-06-01T12:00:00Z');
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 function run(config: MetadataConfigInput, input: Partial<MetadataInput> & { fileName: string }) {
@@ -48,7 +49,7 @@ const demoMeta = {
 describe('metadata config', () => {
   it('defaults read the demo sidecars (XML, then JSON) in UTC', () => {
     const cfg = metadataConfigSchema.parse(undefined);
-    expect(cfg).toEqual({ sidecar: { enabled: true, extensions: ['.xml', '.json'], fields: DEFAULT_SIDECAR_FIELDS, timeFormat: 'iso' }, timezone: 'UTC' });
+    expect(cfg).toEqual({ sidecar: { enabled: true, extensions: ['.xml', '.json'], fields: DEFAULT_SIDECAR_FIELDS, timeFormat: 'iso' } });
     expect(metadataConfigSchema.parse({ timezone: 'Europe/London' }).sidecar.fields).toEqual(DEFAULT_SIDECAR_FIELDS);
     expect(metadataConfigSchema.parse({ sidecar: null }).sidecar.enabled).toBe(true);
     expect(metadataConfigSchema.parse({ sidecar: false }).sidecar.enabled).toBe(false);
@@ -344,6 +345,35 @@ describe('bad data gives named issues, never an exception', () => {
     // With no time at all the mtime stands in for the end, and says so.
     expect(json.meta).toEqual({ end: MTIME.toISOString() });
     expect(json.issues).toContain("call-17.wav: no start or end time; end taken from the file's mtime");
+  });
+
+  it('a call dated before 2001 (a recorder clock not set) is catalogued at when the agent read it, the time it had named', () => {
+    const readAt = new Date('2026-12-05T19:30:00Z');
+    const epoch = run({}, { fileName: 'rtc.wav', mtime: new Date(60_000), readAt });
+    expect(epoch.meta).toEqual({ start: '2026-12-05T19:30:00.000Z' });
+    expect(epoch.issues).toContain(
+      'rtc.wav: its time 1970-01-01T00:01:00.000Z is before 2001: the recorder\'s clock was not set; catalogued at 2026-12-05T19:30:00.000Z, when the agent read it (retention counts from then)',
+    );
+    const sidecar = bytes('{"Recording": {"StartTime": "2000-01-01T00:05:00Z", "Duration": 90}}');
+    const y2k = run({}, { fileName: 'y2k.wav', readAt, sidecar: { name: 'y2k.json', bytes: sidecar } });
+    expect(y2k.meta).toMatchObject({ start: '2026-12-05T19:30:00.000Z', end: '2026-12-05T19:31:30.000Z', durationSec: 90 });
+    // A call of 2001 or later keeps its own time.
+    expect(run({}, { fileName: 'ok.wav', mtime: new Date('2001-01-01T00:00:00Z'), readAt }).meta).toEqual({ end: '2001-01-01T00:00:00.000Z' });
+  });
+
+  it('names a start hours after the file was last written (local times read in the wrong zone), and not a few seconds of clock skew', () => {
+    const xml = (start: string) => bytes(`<Recording><StartTime>${start}</StartTime><EndTime>2026-12-05T10:35:00</EndTime></Recording>`);
+    const written = new Date('2026-12-05T05:05:00Z'); // a Kolkata call of 10:30–10:35 IST
+    const asUtc = run({}, { fileName: 'k1.wav', mtime: written, sidecar: { name: 'k1.xml', bytes: xml('2026-12-05T10:30:00') } });
+    expect(asUtc.meta.start).toBe('2026-12-05T10:30:00.000Z');
+    expect(asUtc.issues).toContain("k1.wav: start 2026-12-05T10:30:00.000Z is 5.4 h after the file was last written (2026-12-05T05:05:00.000Z): the recorder's clock or metadata.timezone (UTC) is wrong");
+    const inZone = run({ timezone: 'Asia/Kolkata' }, { fileName: 'k1.wav', mtime: written, sidecar: { name: 'k1.xml', bytes: xml('2026-12-05T10:30:00') } });
+    expect(inZone.meta.start).toBe('2026-12-05T05:00:00.000Z');
+    const clockIssues = (issues: string[]) => issues.filter((i) => i.includes('last written'));
+    expect(clockIssues(inZone.issues)).toEqual([]);
+    // A recorder a few seconds ahead of the file server is no issue.
+    const skew = run({ timezone: 'Asia/Kolkata' }, { fileName: 'k2.wav', mtime: new Date('2026-12-05T04:59:58Z'), sidecar: { name: 'k2.xml', bytes: xml('2026-12-05T10:30:00') } });
+    expect(clockIssues(skew.issues)).toEqual([]);
   });
 
   it('a missing sidecar is named when it is the only source', () => {

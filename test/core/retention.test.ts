@@ -148,6 +148,16 @@ describe('retention planner (examples)', () => {
     expect(plan.targets).toEqual([]);
   });
 
+  it('keeps a pack whose call is dated before 2001 (a recorder clock that was not set): its real age is unknown', () => {
+    const member = (rid: string, start: string) => ({ rid, start, legalHold: false });
+    const packs: PackCandidate[] = [
+      { packKey: 'epoch', manifestKey: 'em', source: 'x', members: [member('r1', '1970-01-01T00:01:00.000Z')] },
+      { packKey: 'y2k', manifestKey: 'ym', source: 'x', members: [member('r2', '2000-12-31T23:59:59.999Z')] },
+      { packKey: 'old', manifestKey: 'om', source: 'x', members: [member('r3', '2001-01-01T00:00:00.000Z')] },
+    ];
+    expect(planRetention({ rules, packs, artefacts: [] }).targets.map((t) => t.key)).toEqual(['old']);
+  });
+
   it('rolls forward by binlog position when the full recorded one, by time otherwise; a segment with no related full stays', () => {
     const full = (key: string, days: number, extra: Partial<Artefact> = {}): Artefact => ({ key, source: 'db', kind: 'full', takenAt: ago(days), ...extra });
     const seg = (seq: number, days: number, series = 'mysql-bin'): Artefact => ({ key: `${series}.${seq}`, source: 'binlog', kind: 'segment', takenAt: ago(days), series, first: seq, last: seq });
