@@ -41,6 +41,8 @@ interface HoldOutcome {
   objects: string[];
   /** The same matter's hold stood already: nothing new was placed. */
   existing?: boolean;
+  /** A case's members retention deleted before the hold. */
+  gone?: string[];
 }
 
 const common = (c: Command) => c.requiredOption('--site <site>', 'site name').option('--json', 'JSON output').option('--api <url>', 'catalogue API base URL').option('-c, --config <file>', 'agent config whose cloud to use');
@@ -60,7 +62,8 @@ export function registerHoldCommands(program: Command): void {
     .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string; reference?: string }) => {
       const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds`, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
       const already = out.existing ? ` (already held for this matter since ${out.holds[0]?.placedAt ?? '?'}, by ${out.holds[0]?.placedBy ?? '?'}: nothing new placed)` : '';
-      print(opts.json, out, `held: ${out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)${already}`);
+      const gone = out.gone?.length ? `\n  ${out.gone.length} member(s) of the case are no longer in the archive (deleted by retention before the hold): ${out.gone.join(', ')}` : '';
+      print(opts.json, out, `held: ${out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)${already}${gone}`);
     });
   common(hold.command('release').description('release a legal hold (a reason is required)'))
     .option('--rid <rid>', 'recording id')

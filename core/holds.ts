@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from './clock.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
+import { mapLimit } from './map-limit.ts';
 import { isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope, type HoldStore } from './hold-items.ts';
 import { parseManifest } from './manifest.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
@@ -65,6 +66,8 @@ export interface HoldOutcome {
   existing?: boolean;
   /** Objects whose legal hold was set (ON on place, OFF on release). */
   objects: string[];
+  /** A case's members no longer in the catalogue (deleted by retention before the hold): nothing of them to hold. */
+  gone?: string[];
 }
 
 function required(value: string | undefined, field: string): string {
@@ -96,9 +99,12 @@ function objectsOf(entry: CatalogueEntry): string[] {
   return [entry.packKey, entry.manifestKey];
 }
 
+/** Requests in flight at once for a case's members and objects: a case of 1,000 calls must fit a function's time. */
+const CASE_CONCURRENCY = 8;
+
 async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: boolean): Promise<string[]> {
   const unique = [...new Set(keys)];
-  for (const key of unique) await deps.holder.setLegalHold(key, on);
+  await mapLimit(unique, CASE_CONCURRENCY, (key) => deps.holder.setLegalHold(key, on));
   return unique;
 }
 
@@ -109,7 +115,7 @@ async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: b
  * reference is a record of its own; placed with the same one, or with none while the call is
  * held, it is the hold that stands (the answer says so). A case's hold is the case's.
  */
-async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }): Promise<{ hold: HoldRecord; objects: string[]; existing: boolean }> {
+async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }, lock = true): Promise<{ hold: HoldRecord; objects: string[]; existing: boolean }> {
   const entry = await recording(deps, site, rid);
   const sameMatter = (h: HoldRecord) => scope.kind !== 'call' || input.reference === undefined || h.reference === input.reference;
   const all = await deps.holds.holdsOf(site, rid);
@@ -119,7 +125,7 @@ async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldSc
   while (all.some((h) => h.placedAt === new Date(placedAt).toISOString() && scopeKey(h.scope) === scopeKey(scope))) placedAt += 1;
   const hold = active ?? { site, rid, scope, reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), placedBy: input.principal, placedAt: new Date(placedAt).toISOString() };
   if (!active) await deps.holds.putHold(hold);
-  return { hold, objects: await lockObjects(deps, objectsOf(entry), true), existing: active !== undefined };
+  return { hold, objects: lock ? await lockObjects(deps, objectsOf(entry), true) : objectsOf(entry), existing: active !== undefined };
 }
 
 /** A call's hold as its release names it: the matter's reference and who placed it. */
@@ -151,19 +157,29 @@ export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<
     return { site: input.site, rid: target.rid, holds: [hold], objects, ...(existing ? { existing } : {}) };
   }
   const record = await existingCase(deps, input.site, target.caseId);
-  const wasHeld = record.held !== undefined;
+  // Every member still in the archive is held (its record, then each pack and manifest once) before
+  // the case says it is: a case marked held has no member left unheld, and a place cut short by the
+  // function's time limit leaves the case unmarked, so placing it again finishes the work.
+  const placed = await mapLimit(record.members, CASE_CONCURRENCY, async (rid) => {
+    try {
+      return await holdCall(deps, input.site, rid, { kind: 'case', caseId: record.caseId }, who, false);
+    } catch (error) {
+      // A member retention deleted before the case was held: nothing of it is left to hold; the answer names it.
+      if (!(error instanceof NotFoundError)) throw error;
+      return undefined;
+    }
+  });
+  const gone = record.members.filter((_, i) => placed[i] === undefined);
+  const members = placed.filter((p) => p !== undefined);
+  const holds = members.map((p) => p.hold);
+  const objects = await lockObjects(deps, members.flatMap((p) => p.objects), true);
+  const placedNew = members.some((p) => !p.existing);
   if (!record.held) {
     const held = { by: input.principal, at: deps.clock.now().toISOString(), reason, ...(reference ? { reference } : {}) };
     await deps.holds.updateCase({ ...record, held });
   }
-  const holds: HoldRecord[] = [];
-  const objects: string[] = [];
-  for (const rid of record.members) {
-    const placed = await holdCall(deps, input.site, rid, { kind: 'case', caseId: record.caseId }, who);
-    holds.push(placed.hold);
-    objects.push(...placed.objects);
-  }
-  return { site: input.site, caseId: record.caseId, holds, objects: [...new Set(objects)], ...(wasHeld ? { existing: true } : {}) };
+  const existing = record.held !== undefined && !placedNew;
+  return { site: input.site, caseId: record.caseId, holds, objects, ...(gone.length ? { gone } : {}), ...(existing ? { existing: true } : {}) };
 }
 
 /**
@@ -205,8 +221,14 @@ export async function releaseHold(deps: HoldDeps, input: ReleaseHoldInput): Prom
     if (!record.held) throw new NotFoundError(`case ${record.caseId} in site ${input.site} is not on hold`);
     const scope = scopeKey({ kind: 'case', caseId: record.caseId });
     released = (await deps.holds.listHolds(input.site)).filter((h) => isActive(h) && scopeKey(h.scope) === scope).map(release);
+    // The members' holds are released before the case stops saying it is held: a release cut short
+    // by the function's time limit leaves the case held, and releasing it again finishes the work.
+    await mapLimit(released, CASE_CONCURRENCY, (h) => deps.holds.putHold(h));
+    // Every member's objects, not only those released now: a release cut short after the records were written still unlocks them.
+    const objects = await unlockWhereFree(deps, input.site, [...new Set([...released.map((h) => h.rid), ...record.members])]);
     const { held: _held, ...rest } = record;
     await deps.holds.updateCase(rest);
+    return { site: input.site, ...target, holds: released, objects };
   }
   for (const h of released) await deps.holds.putHold(h);
   const objects = await unlockWhereFree(deps, input.site, [...new Set(released.map((h) => h.rid))]);

@@ -122,9 +122,11 @@ async function holdCase(event, release) {
     const reason = required(release ? 'case-release-reason' : 'case-hold-reason', release ? 'The reason for the release' : 'The reason for the hold');
     const reference = release ? '' : $('case-hold-reference').value.trim();
     const body = { caseId, reason, ...(reference ? { reference } : {}) };
-    await busy(event.submitter, release ? 'Releasing…' : 'Placing…', () => ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body }));
+    const out = await busy(event.submitter, release ? 'Releasing…' : 'Placing…', () => ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body }));
     for (const id of ['case-hold-reason', 'case-hold-reference', 'case-release-reason']) $(id).value = '';
-    notify(release ? `Hold released on case ${caseId}.` : `Hold placed on case ${caseId}: every call of the case is held.`);
+    // Members retention deleted before the hold cannot be held: said, not hidden behind "every call".
+    const gone = out?.gone?.length ? ` ${out.gone.length} call(s) of the case were already deleted by retention and cannot be held: ${out.gone.join(', ')}.` : '';
+    notify(release ? `Hold released on case ${caseId}.` : gone ? `Hold placed on case ${caseId}: every call still in the archive is held.${gone}` : `Hold placed on case ${caseId}: every call of the case is held.`);
     await Promise.all([renderCase(ctx, caseId), renderCases(ctx)]);
   } catch (error) {
     showError(refusalText(release ? `Releasing case ${caseId}` : `Holding case ${caseId}`, error));

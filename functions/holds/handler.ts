@@ -46,6 +46,15 @@ function who(event: HttpEvent): string {
   return principalOf(event) ?? 'unknown';
 }
 
+/**
+ * A case's hold or release names, in the trail, the calls it held or released (and the members
+ * retention had already deleted): the chain answers "which calls, since when" without the catalogue.
+ */
+function caseDetail(input: { caseId?: string }, out: { holds: { rid: string }[]; gone?: string[] }): { detail?: Record<string, string[]> } {
+  if (input.caseId === undefined) return {};
+  return { detail: { rids: [...new Set(out.holds.map((h) => h.rid))].sort(), ...(out.gone?.length ? { gone: out.gone } : {}) } };
+}
+
 type Route = (deps: HoldsHandlerDeps, event: HttpEvent, site: string) => Promise<HttpResult>;
 
 const place: Route = async (deps, event, site) => {
@@ -54,7 +63,7 @@ const place: Route = async (deps, event, site) => {
   const out = await placeHold(deps, { site, ...input, principal });
   // The same matter's hold placed again changed nothing: 200 with the hold that stands, and no hold record in the trail.
   if (out.existing) return json(200, out);
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out) });
   return json(201, out);
 };
 
@@ -62,7 +71,7 @@ const release: Route = async (deps, event, site) => {
   const input = releaseSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await releaseHold(deps, { site, ...input, principal });
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out) });
   return json(200, out);
 };
 

@@ -134,6 +134,50 @@ describe('legal hold records', () => {
     expect((await showCase(w.deps, SITE, 'CASE-1')).held).toBeUndefined();
   });
 
+  it('holding a case one of whose calls retention already deleted holds every other member, names the deleted one, and the purge keeps them', async () => {
+    const w = world();
+    const old = await publishPack(w, SITE, NOW, 'old', [400]);
+    const young = await publishPack(w, SITE, NOW, 'young', [300]);
+    const [gone, kept] = [old.manifest.members[0]!.rid, young.manifest.members[0]!.rid];
+    await createCase(w.deps, { site: SITE, caseId: 'M-1', name: 'follow-up', reason: 'regulator', principal: 'alice', rids: [gone, kept] });
+    await purge(w); // the case is not held yet: the 400-day call goes
+    expect(await exists(w, old.packKey)).toBe(false);
+    const out = await placeHold(w.deps, { site: SITE, caseId: 'M-1', reason: 'hold the follow-up', principal: 'alice' });
+    expect(out).toMatchObject({ holds: [expect.objectContaining({ rid: kept })], gone: [gone], objects: [young.packKey, young.manifestKey] });
+    expect(out.existing).toBeUndefined();
+    expect((await showCase(w.deps, SITE, 'M-1')).held).toMatchObject({ reason: 'hold the follow-up' });
+    w.clock.advance(100 * DAY); // the other call is due too: it is held
+    expect((await purge(w)).plan.summary).toMatchObject({ targets: 0, keptPacksHeld: 1 });
+    expect(await exists(w, young.packKey)).toBe(true);
+  });
+
+  it('a case hold cut short leaves the case unmarked and placing it again holds the rest; a release cut short leaves it held and releasing again finishes', async () => {
+    const w = world();
+    const packs = [await publishPack(w, SITE, NOW, 'a', [10]), await publishPack(w, SITE, NOW, 'b', [10])];
+    const rids = packs.map((p) => p.manifest.members[0]!.rid);
+    await createCase(w.deps, { site: SITE, caseId: 'M-2', name: 'x', reason: 'y', principal: 'alice', rids });
+    const setLegalHold = w.holder.setLegalHold.bind(w.holder);
+    let failOn: string | undefined = packs[1]!.packKey;
+    w.holder.setLegalHold = async (key, on) => {
+      if (key === failOn) throw new Error('Task timed out');
+      return setLegalHold(key, on);
+    };
+    await expect(placeHold(w.deps, { site: SITE, caseId: 'M-2', reason: 'r', principal: 'alice' })).rejects.toThrow('Task timed out');
+    expect((await showCase(w.deps, SITE, 'M-2')).held).toBeUndefined();
+    failOn = undefined;
+    const again = await placeHold(w.deps, { site: SITE, caseId: 'M-2', reason: 'r', principal: 'alice' });
+    expect(again.existing).toBeUndefined();
+    expect(packs.every((p) => w.holder.isHeld(p.packKey))).toBe(true);
+    expect((await showCase(w.deps, SITE, 'M-2')).held).toBeDefined();
+    failOn = packs[1]!.manifestKey;
+    await expect(releaseHold(w.deps, { site: SITE, caseId: 'M-2', reason: 'closed', principal: 'bob' })).rejects.toThrow('Task timed out');
+    expect((await showCase(w.deps, SITE, 'M-2')).held).toBeDefined();
+    failOn = undefined;
+    await releaseHold(w.deps, { site: SITE, caseId: 'M-2', reason: 'closed', principal: 'bob' });
+    expect((await showCase(w.deps, SITE, 'M-2')).held).toBeUndefined();
+    expect(packs.some((p) => w.holder.isHeld(p.packKey) || w.holder.isHeld(p.manifestKey))).toBe(false);
+  });
+
   it('refuses a hold on an unknown call or case, and one naming both or neither', async () => {
     const w = world();
     await expect(placeHold(w.deps, { site: SITE, rid: 'r0123456789abcdef0123456', reason: 'r', principal: 'a' })).rejects.toBeInstanceOf(NotFoundError);

@@ -124,4 +124,16 @@ describe('legal hold routes', () => {
     expect(shown).toMatchObject({ caseId: 'CASE-1', members: [s.rid], held: { by: 'alice@example.com', reason: 'subpoena' }, memberHolds: { [s.rid]: [{ scope: { kind: 'case', caseId: 'CASE-1' } }] } });
     expect(s.events.map((e) => [e.action, e.rid, e.query?.caseId])).toEqual([['hold', undefined, 'CASE-1'], ['hold', s.rid, 'CASE-1']]);
   });
+
+  it("a case's hold and release name in the audit record the calls they held and released", async () => {
+    const s = await setup();
+    const rids = s.pack.manifest.members.map((m) => m.rid).sort();
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-2', name: 'Smith v Acme', reason: 'subpoena', rids });
+    expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-2', reason: 'subpoena' })).statusCode).toBe(201);
+    expect((await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-2', reason: 'settled' })).statusCode).toBe(200);
+    expect(s.events.map((e) => [e.action, e.query?.caseId, e.detail])).toEqual([
+      ['hold', 'CASE-2', { rids }],
+      ['release', 'CASE-2', { rids }],
+    ]);
+  });
 });
