@@ -100,7 +100,7 @@ function objectsOf(entry: CatalogueEntry): string[] {
 }
 
 /** Requests in flight at once for a case's members and objects: a case of 1,000 calls must fit a function's time. */
-const CASE_CONCURRENCY = 8;
+const CASE_CONCURRENCY = 16;
 
 async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: boolean): Promise<string[]> {
   const unique = [...new Set(keys)];

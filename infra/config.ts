@@ -111,12 +111,30 @@ export const lifecycleSchema = z
   });
 export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
 
+/**
+ * Regions where Lambda function URLs are not offered (Lambda developer guide, "Creating and
+ * managing Lambda function URLs"): a pinned region among them synthesizes, and the processing
+ * stack then rolls back at AWS::Lambda::Url, after the retained bucket exists.
+ */
+export const NO_FUNCTION_URL_REGIONS: readonly string[] = ['ap-south-2', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ap-east-2', 'ca-west-1', 'eu-south-2', 'eu-central-2', 'il-central-1', 'me-central-1'];
+
 export const deploymentConfigSchema = z
   .object({
     /** Prefix of the stack names: `{prefix}-stateful`, `{prefix}-processing`. */
     stackPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/, 'must be a letter then letters, digits or dashes').default('Ferry'),
     /** Fixed environment; absent keeps the stacks environment-agnostic (synth needs no credentials). */
-    env: z.object({ account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region such as eu-west-1') }).strict().optional(),
+    env: z
+      .object({
+        account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'),
+        region: z
+          .string()
+          .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region such as eu-west-1')
+          .refine((r) => !NO_FUNCTION_URL_REGIONS.includes(r), (r) => ({
+            message: `${r} has no Lambda function URLs, which replay (every listen, download and console link) is served by: the processing stack would fail to deploy there; choose a region that has them (eu-central-1 and eu-west-1 do)`,
+          })),
+      })
+      .strict()
+      .optional(),
     sites: z.array(siteSchema).min(1, 'at least one site is required'),
     /**
      * Who may assume the fleet reader role (GET /fleet: every site's status, no call data, no

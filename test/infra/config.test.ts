@@ -71,6 +71,14 @@ describe('deployment configuration', () => {
     ]);
   });
 
+  it('refuses a pinned region without Lambda function URLs (replay is served by them), naming it and another region', () => {
+    const site = { name: 'a', retentionDays: 90 };
+    expect(problemsOf({ env: { account: '111122223333', region: 'eu-central-2' }, sites: [site] })).toEqual([
+      'env.region: eu-central-2 has no Lambda function URLs, which replay (every listen, download and console link) is served by: the processing stack would fail to deploy there; choose a region that has them (eu-central-1 and eu-west-1 do)',
+    ]);
+    expect(problemsOf({ env: { account: '111122223333', region: 'eu-central-1' }, sites: [site] })).toEqual([]);
+  });
+
   it("takes a site's orphanGraceDays (absent: the purge's default) and refuses one under a day", () => {
     expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90, orphanGraceDays: 14 }] }).sites[0]!.orphanGraceDays).toBe(14);
     expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90 }] }).sites[0]!.orphanGraceDays).toBeUndefined();
