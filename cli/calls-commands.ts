@@ -111,8 +111,9 @@ const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(width
  */
 export function numberHint(number: string | undefined): string {
   if (number === undefined) return '';
-  const other = number.trim().startsWith('+') ? 'the national form too (0…), as a recorder may have written it' : 'the international form too (+ and the country code)';
-  return `  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel: and a (0) after the country code ignored): search ${other}\n`;
+  const typed = number.trim();
+  const other = typed.startsWith('+') || /^00[1-9]/.test(typed) ? 'the national form too (0…), as a recorder may have written it' : 'the international form too (+ and the country code)';
+  return `  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel:, a (0) after the country code ignored; 00 and + are the same): search ${other}\n`;
 }
 
 export function renderCalls(items: CatalogueEntry[], more = false, number?: string): string {

@@ -11,22 +11,25 @@ export type CatalogueItem = Record<string, unknown> & { pk: string; sk: string }
  * "+442079460000"; a `tel:` scheme, the trunk `(0)` after a country code and slashes go too, as
  * the agent drops them from what the recorder wrote (core/metadata-values.ts), so a number typed
  * as the recorder or a letter wrote it ("+44 (0)20 7946 0000", "089/1234-567") finds the call.
+ * The international prefix `00` (as European recorders write dialled numbers: "0044 20 7946
+ * 0000") is `+`, when what follows is long enough to be a country code and a number (8 digits or
+ * more): an extension such as "0012" stays as written.
  */
 export function normalizeNumber(value: string): string {
-  return value
-    .trim()
-    .replace(/^tel:/i, '')
-    .replace(/^(\+\d{1,3})\s*\(0\)/, '$1')
-    .replace(/[\s().\-/]/g, '');
+  let text = value.trim().replace(/^tel:/i, '');
+  if (/^00\s*[1-9]/.test(text) && text.replace(/\D/g, '').length >= 10) text = text.replace(/^00\s*/, '+');
+  return text.replace(/^(\+\d{1,3})\s*\(0\)/, '$1').replace(/[\s().\-/]/g, '');
 }
 
 /**
  * An agent's name or a call id as a key: in Unicode's composed form (NFC), so that a name the
  * recorder wrote decomposed ("Siobha\u0301n", as macOS and some exporters write it) is found by the
- * same name typed on a keyboard ("Siobhán"), which looks the same everywhere.
+ * same name typed on a keyboard ("Siobhán"), which looks the same everywhere; and with the
+ * typographic apostrophes (’ ‘ ʼ ′, as word processors and directory exports write "O’Neill") as
+ * the keyboard's ', which they look like.
  */
 export function normalizeText(value: string): string {
-  return value.normalize('NFC');
+  return value.normalize('NFC').replace(/[\u2018\u2019\u02bc\u2032]/g, "'");
 }
 
 /** ISO time in the one sortable form (UTC, milliseconds); InvalidInputError naming the field otherwise. */

@@ -325,13 +325,16 @@ async function loadSearchPage(index) {
   }
 }
 
+/** Under an empty search by number: numbers are matched as the recorder wrote them, as the CLI says. */
+const NUMBER_HINT = ' Numbers are matched as the recorder wrote them (spaces, dashes, brackets, a (0) after the country code ignored; 00 and + are the same): try the national form (0…) and the international one (+ and the country code).';
+
 function renderResults() {
   const { items, index, cursors, params } = state.search;
   $('results').tBodies[0].replaceChildren();
   for (const entry of items) addRow(entry);
   const more = Boolean(cursors[index + 1]);
   const first = index * Number(params.limit) + 1;
-  if (items.length === 0) $('status').textContent = index === 0 ? 'No calls match this search.' : 'No more calls.';
+  if (items.length === 0) $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}` : 'No more calls.';
   else $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${first}–${first + items.length - 1})${more ? ', more available' : ''}.`;
   $('page-label').textContent = items.length ? `Page ${index + 1}` : '';
   $('prev').disabled = index === 0;

@@ -25,7 +25,7 @@ describe('ferry calls search', () => {
     expect(renderCalls([entry(1)])).not.toContain('!');
     // No call for a number: say that numbers are matched as the recorder wrote them, and which other spelling to try.
     expect(renderCalls([])).toBe('no recordings found\n');
-    expect(renderCalls([], false, '07700 900123')).toBe('no recordings found\n  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel: and a (0) after the country code ignored): search the international form too (+ and the country code)\n');
+    expect(renderCalls([], false, '07700 900123')).toBe('no recordings found\n  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel:, a (0) after the country code ignored; 00 and + are the same): search the international form too (+ and the country code)\n');
     expect(renderCalls([], false, '+447700900123')).toContain('search the national form too (0…), as a recorder may have written it');
   });
 

@@ -5,6 +5,7 @@ import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
 import { artefactCatalogueContract } from './artefact-catalogue-contract.ts';
 import { snapshotCatalogueContract } from './snapshot-catalogue-contract.ts';
 import { collectPages } from '../../core/paging.ts';
+import { normalizeNumber } from '../../core/catalogue-items.ts';
 
 // One behaviour for every CatalogueStore (memory, DynamoDB on dynalite, DynamoDB in AWS).
 // `fresh()` returns an empty store for each test.
@@ -140,6 +141,24 @@ function writesAndFinds(fresh: () => Promise<CatalogueStore>): void {
       expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'Ré-1' })).items)).toEqual([nfd.rid]);
       expect(rids((await store.searchRecordings({ site: 'site-a', callId: 'Ré-1'.normalize('NFD'), agent: 'Siobha\u0301n O\u0301 Briain' })).items)).toEqual([nfd.rid]);
       expect(rids((await store.searchRecordings({ site: 'site-a' })).items)).toContain(noMeta.rid);
+      // A name written with a typographic apostrophe is found by the one a keyboard types, and the other way round.
+      const curly = makeEntry('site-a', 44, { meta: { agent: 'Siobhán O\u2019Neill' } });
+      await store.putRecordings([curly]);
+      for (const typed of ["Siobhán O'Neill", 'Siobhán O\u2019Neill', 'Siobhán O\u02bcNeill']) expect(rids((await store.searchRecordings({ site: 'site-a', agent: typed })).items), typed).toEqual([curly.rid]);
+    });
+
+    it('finds a number the recorder wrote with the international prefix 00 by + and the other way round; a short 00 extension stays itself', async () => {
+      const store = await fresh();
+      const dialled = makeEntry('site-a', 50, { meta: { caller: '0044 20 7946 0018', called: '2001' } });
+      const plus = makeEntry('site-a', 51, { meta: { caller: '+44 20 7946 0018', called: '2001' } });
+      const extension = makeEntry('site-a', 52, { meta: { caller: '0012', called: '2001' } });
+      await store.putRecordings([dialled, plus, extension]);
+      for (const typed of ['+44 20 7946 0018', '0044 20 7946 0018', '00 44 (0)20 7946 0018', '+44 (0)20 7946 0018']) {
+        expect(rids((await store.searchRecordings({ site: 'site-a', number: typed })).items).sort(), typed).toEqual([dialled.rid, plus.rid].sort());
+      }
+      expect(rids((await store.searchRecordings({ site: 'site-a', number: '0012' })).items)).toEqual([extension.rid]);
+      expect(normalizeNumber('0044 20 7946 0018')).toBe('+442079460018');
+      expect(normalizeNumber('0012')).toBe('0012');
     });
 
     it('treats from/to as inclusive bounds on the call start', async () => {

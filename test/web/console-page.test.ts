@@ -292,6 +292,11 @@ describe('compliance console in Chromium', () => {
     // The refused search shows no rows (those of the search before are not its answer).
     expect(await rows()).toEqual([]);
     await page.fill('#maxDuration', '');
+    // A search by a number no call has says how numbers are matched, as the CLI does.
+    await page.fill('#number', '+44 20 7946 9999');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await expect.poll(() => page.textContent('#status')).toMatch(/^No calls match this search\. Numbers are matched as the recorder wrote them .*00 and \+ are the same\): try the national form/);
+    await page.fill('#number', '');
   });
 
   it('plays the call in the page from a play link minted per play: the position advances and a seek is a Range request answered 206', async () => {
