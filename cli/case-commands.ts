@@ -71,8 +71,15 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
     const fh = await open(partial, 'r+');
     await fh.sync().finally(() => fh.close());
   } catch (error) {
-    tee.destroy();
-    file.destroy();
+    // The tee may still hold chunks on their way to the file: stop them, close the file (its late
+    // errors are this failure's, already reported), then remove the partial bundle.
+    tee.unpipe(file);
+    tee.on('error', () => undefined).destroy();
+    file.on('error', () => undefined);
+    await new Promise<void>((done) => {
+      if (file.closed) done();
+      else file.once('close', () => done()).destroy();
+    });
     await rm(partial, { force: true });
     throw error;
   }

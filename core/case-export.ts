@@ -102,10 +102,14 @@ export function checkExportRequest(request: ExportRequest): void {
   if (problems.length > 0) throw new InvalidInputError(problems.join('; '), { field: problems[0]!.slice(0, problems[0]!.indexOf(':')) });
 }
 
-/** The bundle's top directory: `case-{id}-{stamp}` or `export-{stamp}` (UTC, to the second). */
+/**
+ * The bundle's top directory: `case-{site}-{id}-{stamp}` or `export-{site}-{stamp}` (UTC, to the
+ * second). The site is in both: a matter spans sites with one case each, often under the same id,
+ * and counsel extracts their bundles side by side.
+ */
 export function bundleRoot(request: Pick<ExportRequest, 'caseId' | 'at' | 'site'>): string {
   const stamp = request.at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return request.caseId ? `case-${request.caseId}-${stamp}` : `export-${request.site}-${stamp}`;
+  return request.caseId ? `case-${request.site}-${request.caseId}-${stamp}` : `export-${request.site}-${stamp}`;
 }
 
 class TarSink {
@@ -291,13 +295,23 @@ async function hashAt(read: ReadAt, offset: number, size: number): Promise<strin
  */
 export async function verifyBundle(read: ReadAt, size: number): Promise<BundleVerdict> {
   const found = new Map<string, { bytes: number; sha256: string; offset: number }>();
+  const problems: BundleVerdict['problems'] = [];
   let root: string | undefined;
   for await (const m of tarMembers(read, size)) {
     const slash = m.path.indexOf('/');
     root ??= m.path.slice(0, slash);
+    // A file beside the top directory, or one a tool would write outside the folder it extracts
+    // to, is named by its whole path (its name alone would send the reader to the wrong file).
+    if (m.path.startsWith('/') || m.path.split('/').includes('..')) {
+      problems.push({ path: m.path, problem: 'is a path outside the folder the bundle is extracted to: not a file of the bundle' });
+      continue;
+    }
+    if (slash <= 0 || m.path.slice(0, slash) !== root) {
+      problems.push({ path: m.path, problem: `is outside the bundle's top directory ${root}/ and not in the manifest` });
+      continue;
+    }
     found.set(m.path.slice(slash + 1), { bytes: m.size, sha256: await hashAt(read, m.offset, m.size), offset: m.offset });
   }
-  const problems: BundleVerdict['problems'] = [];
   const manifestAt = found.get('manifest.json');
   if (!manifestAt) return { ok: false, root, checked: 0, problems: [{ path: 'manifest.json', problem: 'is missing: this is not a Ferry case bundle, or it was cut short' }] };
   let manifest: { format?: string; files?: BundleFile[] };

@@ -89,6 +89,27 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     }
   }, 30_000);
 
+  it('an export whose second call cannot be read (archived, damaged) fails with that error, leaves no partial bundle and is not audited', async () => {
+    const target = storeTarget(env);
+    const out = join(dir, 'case-c7-fails.tar');
+    try {
+      const before = (await readTrail(target.blobs, SITE)).length;
+      let reads = 0;
+      const blobs = Object.assign(Object.create(target.blobs) as typeof target.blobs, {
+        get: async (key: string, range?: { start: number; end: number }) => {
+          if (key.endsWith('.tar') && ++reads === 2) throw new Error('call two is in the archive tier (DEEP_ARCHIVE): recall it');
+          return target.blobs.get(key, range);
+        },
+      });
+      await expect(exportCase({ ...target, blobs }, { site: SITE, case: 'C-7', reason: 'court order', out })).rejects.toThrow('call two is in the archive tier');
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(`${out}.partial`)).toBe(false);
+      expect(await readTrail(target.blobs, SITE)).toHaveLength(before);
+    } finally {
+      target.close();
+    }
+  }, 30_000);
+
   it('ferry case verify exits 0 on the bundle and 1 naming the altered file of a tampered copy', () => {
     const out = join(dir, 'case-c7.tar');
     const good = ferry(['case', 'verify', out]);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -47,7 +47,7 @@ describe('case export bundle', () => {
     const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
     expect(summary.bytes).toBe(bytes.length);
     const verdict = await verifyBundle(readerOf(bytes), bytes.length);
-    expect(verdict).toEqual({ ok: true, root: 'case-CASE-42-20260402T093000Z', checked: 7, problems: [] });
+    expect(verdict).toEqual({ ok: true, root: 'case-site-a-CASE-42-20260402T093000Z', checked: 7, problems: [] });
 
     // The ordinary tar tool opens it, and the bytes are the recorder's.
     const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
@@ -77,6 +77,30 @@ describe('case export bundle', () => {
     const verdict = await verifyBundle(readerOf(tampered), tampered.length);
     expect(verdict.ok).toBe(false);
     expect(verdict.problems).toEqual([{ path: `recordings/${rid1}_back_slash.wav`, problem: expect.stringMatching(/altered/) }]);
+  });
+
+  it('names a file beside the top directory, and one that extracts outside the folder, by its whole path', async () => {
+    const { blobs, catalogue, request } = await setup();
+    const { bytes } = await bundleOf({ blobs, catalogue }, request);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+    try {
+      const file = join(dir, 'b.tar');
+      writeFileSync(file, bytes);
+      mkdirSync(join(dir, 'd', 'other'), { recursive: true });
+      writeFileSync(join(dir, 'd', 'other', 'y.wav'), 'stray');
+      writeFileSync(join(dir, 'd', 'x'), 'outside');
+      execFileSync('tar', ['-rf', file, '-C', join(dir, 'd'), 'other/y.wav']);
+      execFileSync('tar', ['-rf', file, '-P', '--transform', 's,^x$,../outside.txt,', '-C', join(dir, 'd'), 'x']);
+      const grown = readFileSync(file);
+      const verdict = await verifyBundle(readerOf(grown), grown.length);
+      expect(verdict.ok).toBe(false);
+      expect(verdict.problems).toEqual([
+        { path: 'other/y.wav', problem: "is outside the bundle's top directory case-site-a-CASE-42-20260402T093000Z/ and not in the manifest" },
+        { path: '../outside.txt', problem: 'is a path outside the folder the bundle is extracted to: not a file of the bundle' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails verification naming what is missing when the bundle is cut short', async () => {

@@ -57,11 +57,11 @@ describe('console case export', () => {
     const done = await runExport(s.deps, s.job, s.running);
     const bytes = await objectBytes(s.blobs, s.running.key);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    expect(done).toMatchObject({ state: 'done', bytes: bytes.length, sha256, root: 'case-C-17-20260402T093000Z', calls: 2 });
+    expect(done).toMatchObject({ state: 'done', bytes: bytes.length, sha256, root: 'case-site-a-C-17-20260402T093000Z', calls: 2 });
     expect(await s.statuses.get('site-a', s.job.exportId)).toEqual(done);
-    expect(await verifyBundle(async (p, l) => bytes.subarray(p, p + l), bytes.length)).toMatchObject({ ok: true, root: 'case-C-17-20260402T093000Z', problems: [] });
+    expect(await verifyBundle(async (p, l) => bytes.subarray(p, p + l), bytes.length)).toMatchObject({ ok: true, root: 'case-site-a-C-17-20260402T093000Z', problems: [] });
     expect(s.events).toEqual([
-      { at: NOW.toISOString(), action: 'export', site: 'site-a', principal: 'alice', detail: { case: 'C-17', exportId: s.job.exportId, reason: 'court order 118', bundle: 'case-C-17-20260402T093000Z.tar', sha256, bytes: bytes.length, rids: s.job.rids } },
+      { at: NOW.toISOString(), action: 'export', site: 'site-a', principal: 'alice', detail: { case: 'C-17', exportId: s.job.exportId, reason: 'court order 118', bundle: 'case-site-a-C-17-20260402T093000Z.tar', sha256, bytes: bytes.length, rids: s.job.rids } },
     ]);
   });
 
