@@ -35,6 +35,11 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 export const HEARTBEAT_MIN_SECONDS = 300;
 /** Another agent's heartbeat this recent, under this site's name, means two agents ship as one site. */
 export const SHARED_SITE_WINDOW_MS = 3600_000;
+/**
+ * How many of its own heartbeats' times an agent keeps (heartbeat.json `recent`): more than the
+ * window above can hold at one a minute (cron's finest), whatever the clock did in between.
+ */
+const RECENT_OWN_KEPT = 120;
 
 export interface PassBacklog {
   batches?: number;
@@ -251,7 +256,10 @@ export class HeartbeatWriter {
         // This agent's own heartbeats of the last hour, told from another agent's by their times;
         // remembered before the write, so a crash right after it does not leave a heartbeat of
         // this agent that its state directory does not know (staleState).
-        this.memory.recent = [...(this.memory.recent ?? []).filter((at) => Date.parse(heartbeat.at) - Date.parse(at) <= SHARED_SITE_WINDOW_MS), heartbeat.at];
+        // Kept by count, not by their distance from this one: after a pass under a clock that ran
+        // hours fast, the heartbeats written before it are still this directory's own when the
+        // clock is set right (dropped, they would read as a copy of it running elsewhere).
+        this.memory.recent = [...(this.memory.recent ?? []), heartbeat.at].slice(-RECENT_OWN_KEPT);
         this.memory.recentSince ??= heartbeat.at;
         writeFileAtomic(this.file, JSON.stringify(this.memory));
         // One written under the same key (the same millisecond) already speaks for this instant.

@@ -418,6 +418,26 @@ describe('a tree source after the clock was fast', () => {
   });
 });
 
+describe('one pass under a clock hours fast, then NTP sets it right', () => {
+  it('raises neither "another agent ships as site" nor "state directory older": the heartbeats written before the jump are its own', async () => {
+    const s = site();
+    writeTree(s.root, 1, 4, { ageMs: 10_000 });
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const real = new Date();
+    const clock = new ManualClock(real);
+    await cronPass(s.config, store, alerts, clock);
+    clock.set(new Date(real.getTime() + 86_400_000)); // a day fast for one pass
+    writeTree(s.root, 1, 4, { firstBatch: 2, ageMs: 10_000 });
+    await cronPass(s.config, store, alerts, clock);
+    clock.set(new Date(real.getTime() + 60_000)); // set right
+    writeTree(s.root, 1, 4, { firstBatch: 3, ageMs: 10_000 });
+    const after = await cronPass(s.config, store, alerts, clock);
+    expect(alerts.map((a) => a.subject).filter((t) => /another agent|older than its agent/.test(t))).toEqual([]);
+    expect(after.status.openAlerts.map((a) => a.key)).not.toContain('site-name-shared');
+  });
+});
+
 describe('two agents configured as one site', () => {
   it("each alerts (critical) that another agent ships as its site, naming the other's host, and the alert resolves once only one writes", async () => {
     const store = new MemoryBlobStore();
