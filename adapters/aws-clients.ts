@@ -3,7 +3,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { NodeHttpHandler } from '@smithy/node-http-handler';
+import { requestHandler, type RequestTimeouts } from './http-handler.ts';
+
+export { REQUEST_TIMEOUTS, useProxyEnvironment } from './http-handler.ts';
 import type { Logger } from '@smithy/types';
 import { DirectGetHandler } from './direct-get.ts';
 
@@ -16,6 +19,8 @@ export interface AwsClientOptions {
   maxSockets?: number;
   /** SDK attempts per call, including the first; SDK default when absent. */
   maxAttempts?: number;
+  /** How long a connection may take to open, and a request stay silent (no byte either way); see REQUEST_TIMEOUTS. */
+  timeouts?: RequestTimeouts;
 }
 
 export interface S3ClientOptions extends AwsClientOptions {
@@ -28,18 +33,9 @@ export interface S3ClientOptions extends AwsClientOptions {
   directGets?: boolean;
 }
 
-const DEFAULT_MAX_SOCKETS = 64;
 /** The SDK needs a region even for stand-ins, which ignore it. Against AWS, an absent region is
  * left to the SDK's own resolution (AWS_REGION, shared config) on purpose. */
 const STAND_IN_REGION = 'us-east-1';
-
-/**
- * The handler builds its own keep-alive agents from these options: importing node:http here
- * would build its ES module face, which loads the WebSocket client (undici) at every start.
- */
-function requestHandler(maxSockets = DEFAULT_MAX_SOCKETS): NodeHttpHandler {
-  return new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets }, httpsAgent: { keepAlive: true, maxSockets } });
-}
 
 /**
  * The SDK logs every call by evaluating `logger?.info?.({ input: filter(input), output:
@@ -58,7 +54,7 @@ function commonConfig(opts: AwsClientOptions, wrap: (h: NodeHttpHandler) => Node
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
     ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
-    requestHandler: wrap(requestHandler(opts.maxSockets)),
+    requestHandler: wrap(requestHandler(opts)),
     logger: SDK_LOGGER,
   };
 }

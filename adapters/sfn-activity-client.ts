@@ -1,11 +1,11 @@
 import { GetActivityTaskCommand, SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { TaskLostError, type ActivityClient, type ActivityTask } from '../core/activity.ts';
 import { FerryError, TransientError, messageOf } from '../core/errors.ts';
 import type { AwsClientOptions } from './aws-clients.ts';
+import { requestHandler } from './http-handler.ts';
 
-// ActivityClient on Step Functions: GetActivityTask (a long poll of up to 60 s, so the socket
-// timeout must be longer), SendTaskHeartbeat/Success/Failure. The agent role may call exactly
+// ActivityClient on Step Functions: GetActivityTask (a long poll of up to 60 s, so the request
+// and idle timeouts are longer), SendTaskHeartbeat/Success/Failure. The agent role may call exactly
 // these on its own site's activity and nothing else.
 
 const LOST = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
@@ -29,12 +29,8 @@ export function createSfnClient(opts: AwsClientOptions = {}): SFNClient {
     ...(opts.endpoint === undefined ? {} : { endpoint: opts.endpoint }),
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
     ...(opts.maxAttempts === undefined ? {} : { maxAttempts: opts.maxAttempts }),
-    requestHandler: new NodeHttpHandler({
-      requestTimeout: 70_000,
-      // Options, not agents: the handler builds them (see aws-clients.ts).
-      httpAgent: { keepAlive: true, maxSockets: 4 },
-      httpsAgent: { keepAlive: true, maxSockets: 4 },
-    }),
+    // The long poll answers within 60 s: a request silent for longer than 70 s is a lost connection.
+    requestHandler: requestHandler({ endpoint: opts.endpoint, maxSockets: 4, timeouts: { idleMs: 70_000 }, requestTimeoutMs: 70_000 }),
   });
 }
 

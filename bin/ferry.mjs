@@ -22,20 +22,33 @@ const args = process.argv.slice(2);
 // by the same signal), and a command whose launcher was killed outright (`kill -9`, which cannot
 // be passed on) kills itself within a second, so a PID that cron, `timeout` or an operator
 // signals stops the command, never leaving it running on its own.
+// Behind an outbound proxy (HTTPS_PROXY, HTTP_PROXY) it hands over too, to a Node started with
+// NODE_USE_ENV_PROXY=1: the catalogue API, replay and alert webhook calls (fetch) then take the
+// proxy as well (the AWS SDK's calls take it in cli/main.ts), and this machine's own stand-ins
+// (loopback) never do.
 const launcher = Number(process.env.FERRY_LAUNCHER_PID);
 delete process.env.FERRY_LAUNCHER_PID;
+const major = Number(process.versions.node.split('.')[0]);
+const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => process.env[name]) && process.env.NODE_USE_ENV_PROXY === undefined;
 if (launcher > 0) {
   setInterval(() => {
     if (process.ppid !== launcher) process.kill(process.pid, 'SIGKILL');
   }, 1000).unref();
-} else if (Number(process.versions.node.split('.')[0]) < 22 || process.env.FERRY_NODE) {
-  const node22 = process.env.FERRY_NODE || join(root, 'node_modules', '.bin', 'node');
+} else if (major < 22 || process.env.FERRY_NODE || proxied) {
+  const node22 = process.env.FERRY_NODE || (major >= 22 ? process.execPath : join(root, 'node_modules', '.bin', 'node'));
   if (!existsSync(node22)) {
     console.error(`ferry needs Node.js 22 or later (this is ${process.version}); run npm install, which brings it`);
     process.exit(1);
   }
   const env = { ...process.env, FERRY_LAUNCHER_PID: String(process.pid) };
   delete env.FERRY_NODE;
+  if (proxied) {
+    const noProxy = env.NO_PROXY ?? env.no_proxy;
+    // Node 22 calls its proxy support for fetch experimental, once per process, on stderr (cron
+    // mails it): not said, in this process or any Node it starts.
+    const options = [env.NODE_OPTIONS, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
+    Object.assign(env, { NODE_USE_ENV_PROXY: '1', NODE_OPTIONS: options, NO_PROXY: [noProxy, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',') });
+  }
   const child = spawn(node22, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit', env });
   // A Ctrl-C at a terminal reaches the command too (the same process group): the commands
   // that stop cleanly take a second SIGINT as the same request.

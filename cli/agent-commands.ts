@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
-import { alertCommandProblem, selectionNotes, targetNote } from './check-notes.ts';
+import { alertCommandProblem, networkNotes, selectionNotes, targetNote } from './check-notes.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -111,7 +111,7 @@ export function registerAgentCommands(program: Command): void {
       else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
       const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
-      for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
+      for (const note of [...networkNotes(process.env), ...(await selectionNotes(config))]) process.stdout.write(`${note}\n`);
       const target = targetNote(config);
       if (target) process.stdout.write(`warning: ${target}\n`);
       const hook = alertCommandProblem(config.alerts.command);

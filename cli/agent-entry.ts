@@ -8,6 +8,7 @@ import { registerSnapshotsCommands } from './tree-commands.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { FERRY_VERSION } from './version.ts';
+import { useProxyEnvironment } from '../adapters/http-handler.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
@@ -16,6 +17,8 @@ import { FERRY_VERSION } from './version.ts';
 // starts without compiling the sources.
 
 export async function main(argv: string[]): Promise<number> {
+  // AWS requests through the site's outbound proxy, when the environment names one (the SDK reads none).
+  useProxyEnvironment(process.env);
   const program = new Command('ferry').version(FERRY_VERSION).showHelpAfterError().exitOverride();
   registerAgentCommands(program);
   registerInstallCommands(program);

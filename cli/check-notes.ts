@@ -25,6 +25,19 @@ export function alertCommandProblem(command: string | undefined): string | undef
 }
 
 /**
+ * What `agent check` says of the site's network settings: the proxy AWS requests take, and a CA
+ * bundle given the way the AWS CLI reads it (AWS_CA_BUNDLE), which Node and the AWS SDK for
+ * JavaScript do not: the store check fails or passes without it, and the agent would too.
+ */
+export function networkNotes(env: NodeJS.ProcessEnv): string[] {
+  const notes: string[] = [];
+  const proxy = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;
+  if (proxy) notes.push(`network: AWS, API and webhook requests go through the proxy ${proxy}${(env.NO_PROXY ?? env.no_proxy) ? ` (not for ${env.NO_PROXY ?? env.no_proxy})` : ''}; agent install carries it into the unit or cron line`);
+  if (env.AWS_CA_BUNDLE && !env.NODE_EXTRA_CA_CERTS) notes.push(`warning: AWS_CA_BUNDLE (${env.AWS_CA_BUNDLE}) is not read by Ferry (nor by the AWS SDK for JavaScript): a TLS-intercepting proxy's CA is given as NODE_EXTRA_CA_CERTS=${env.AWS_CA_BUNDLE}`);
+  return notes;
+}
+
+/**
  * A recordings source that reads call times and leaves `metadata.timezone` out reads times written
  * without an offset as UTC: said, naming the host's zone, as a recorder writing local times would
  * have every call catalogued hours off (nothing else tells: the calls look right, only late).

@@ -29,11 +29,28 @@ export interface UnitInput {
 }
 
 /**
+ * The site's network settings the store check ran with, carried likewise (a unit or cron line that
+ * checked fine through the proxy and its CA, then ran without them, would fail every request):
+ * the outbound proxy, and the CA of a TLS-intercepting one.
+ */
+export const NETWORK_ENV = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS'] as const;
+
+/**
  * The AWS SDK's settings the agent takes from its environment when the configuration has no
  * `cloud.credentials` (docs/deploy.md: keys in ~ferry/.aws, `AWS_PROFILE=ferry`): carried from
  * the installer's environment into the unit and the cron line, which start with none of it.
  */
-export const CARRIED_ENV = ['AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_REGION', 'AWS_DEFAULT_REGION'] as const;
+export const CARRIED_ENV = ['AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', ...NETWORK_ENV] as const;
+
+/** The environment a unit or cron line gets: what is carried, and with a proxy, Node's own proxy support for the agent's webhook calls. */
+export function carriedEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const carried: Record<string, string> = Object.fromEntries(CARRIED_ENV.flatMap((k) => (env[k] ? [[k, env[k] as string]] : [])));
+  if (['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => carried[k])) {
+    carried.NODE_USE_ENV_PROXY = '1';
+    carried.NODE_OPTIONS = [env.NODE_OPTIONS, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
+  }
+  return carried;
+}
 
 /**
  * A path in a unit file: `%` doubled (systemd expands `%x` specifiers in paths and commands), and
@@ -124,7 +141,9 @@ WantedBy=multi-user.target
 
 /** /etc/cron.d line: one pass every five minutes, never two at once. */
 export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'node' | 'entry' | 'environment'>): string {
-  const env = Object.entries(u.environment ?? {}).map(([k, v]) => `${k}=${cronWord(v)} `).join('');
+  // `env` runs the agent with them: flock executes its command itself (no shell), so a bare K=V there is a program name.
+  const pairs = Object.entries(u.environment ?? {}).map(([k, v]) => `${k}=${cronWord(v)}`);
+  const env = pairs.length ? `env ${pairs.join(' ')} ` : '';
   const cmd = env + [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
   // logger's default message size is 1 KiB: a longer log line (a loss naming its paths) would be split into broken JSON.
   return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock ${cmd} 2>&1 | logger --size 65536 -t ferry-agent-${u.site}\n`;
@@ -235,7 +254,7 @@ export async function install(opts: InstallOptions): Promise<string> {
   if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new ConfigError([`--user: "${opts.user}" is not a valid user name`]);
   const account = (opts.lookupUser ?? lookupUser)(opts.user);
   if (account === null) throw new ConfigError([`--user: no user "${opts.user}" on this host (create it first: useradd --system ${opts.user})`]);
-  const environment = Object.fromEntries(CARRIED_ENV.flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
+  const environment = carriedEnvironment(process.env);
   const notes: string[] = [];
   if (account) notes.push(...(await (opts.checkAsUser ?? checkAsUser)(account, config)));
   else notes.push(`note: the paths were checked as the user running this command, not as ${opts.user} (no getent/setpriv here)`);
@@ -256,7 +275,7 @@ export async function install(opts: InstallOptions): Promise<string> {
     stateDir: config.state,
     restartSec,
     environment,
-    readPaths: [environment.AWS_CONFIG_FILE, environment.AWS_SHARED_CREDENTIALS_FILE, ...(environment.AWS_PROFILE && account ? [join(account.home, '.aws')] : [])].filter((p): p is string => p !== undefined),
+    readPaths: [environment.AWS_CONFIG_FILE, environment.AWS_SHARED_CREDENTIALS_FILE, environment.NODE_EXTRA_CA_CERTS, ...(environment.AWS_PROFILE && account ? [join(account.home, '.aws')] : [])].filter((p): p is string => p !== undefined),
   };
   const said = notes.map((n) => `# ${n}\n`).join('');
   if (opts.cron) return `${said}# /etc/cron.d/ferry-agent-${config.site}\n${cronLine(input)}`;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { FERRY_VERSION } from './version.ts';
+import { useProxyEnvironment } from '../adapters/http-handler.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
 // operator (catalogue, backups, restore, start). Errors are printed as one clear message, not
@@ -75,6 +76,8 @@ function quietOnClosedPipe(): void {
 
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
+  // AWS requests through the site's outbound proxy, when the environment names one (the SDK reads none).
+  useProxyEnvironment(process.env);
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });

@@ -80,6 +80,19 @@ describe('agent check after a source was renamed', () => {
     expect(set.stdout).not.toContain('read as UTC');
   });
 
+  it("names the proxy AWS requests take, and says that AWS_CA_BUNDLE is not read and NODE_EXTRA_CA_CERTS is", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-net-'));
+    mkdirSync(join(dir, 'rec'));
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')}, metadata: { timezone: UTC } }\n`);
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL|NODE_EXTRA_CA_CERTS$|HTTPS?_PROXY$|NO_PROXY$)/i.test(k)));
+    const env = { ...base, FERRY_HOME: join(dir, 'home'), HTTPS_PROXY: 'http://proxy.corp.example:3128', NO_PROXY: '.corp.example', AWS_CA_BUNDLE: '/etc/ssl/corp.pem' };
+    const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('network: AWS, API and webhook requests go through the proxy http://proxy.corp.example:3128 (not for .corp.example,localhost,127.0.0.1,::1)');
+    expect(r.stderr).not.toContain('Warning');
+    expect(r.stdout).toContain('warning: AWS_CA_BUNDLE (/etc/ssl/corp.pem) is not read by Ferry (nor by the AWS SDK for JavaScript): a TLS-intercepting proxy\'s CA is given as NODE_EXTRA_CA_CERTS=/etc/ssl/corp.pem');
+  });
+
   it('warns of a binlog basename and backup patterns that take none of the files in their directories, of an archive source over a share of folders, and not of an empty one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-selects-'));
     for (const d of ['mysql', 'sql', 'empty', 'meetings/Web Components/Data MCU Web']) mkdirSync(join(dir, d), { recursive: true });

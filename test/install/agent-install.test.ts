@@ -112,11 +112,31 @@ describe('ferry agent install', () => {
       const unit = await installing({ config: s.config, dryRun: true, lookupUser: withHome });
       expect(unit.split('\n')).toContain('Environment=AWS_PROFILE=ferry');
       expect(unit.split('\n')).toContain('ProtectHome=read-only');
-      expect(await installing({ config: s.config, cron: true, lookupUser: withHome })).toMatch(/ ferry flock -n \S+ AWS_PROFILE=ferry \S+ \S+ agent run/);
+      expect(await installing({ config: s.config, cron: true, lookupUser: withHome })).toMatch(/ ferry flock -n \S+ env AWS_PROFILE=ferry (\S+=\S+ )*\S+ \S+ agent run/);
     } finally {
       vi.unstubAllEnvs();
     }
     expect((await installing({ config: s.config, dryRun: true })).split('\n')).not.toContain('Environment=AWS_PROFILE=ferry');
+  });
+
+  it('carries the proxy and the CA of a TLS-intercepting proxy the store check ran with, and a cron line with an environment runs under flock', async () => {
+    const s = site();
+    vi.stubEnv('HTTPS_PROXY', 'http://proxy.corp.example:3128');
+    vi.stubEnv('NO_PROXY', '.corp.example');
+    vi.stubEnv('NODE_EXTRA_CA_CERTS', '/etc/ssl/corp-intercept.pem');
+    try {
+      const unit = (await installing({ config: s.config, dryRun: true })).split('\n');
+      for (const line of ['Environment=HTTPS_PROXY=http://proxy.corp.example:3128', 'Environment=NO_PROXY=.corp.example', 'Environment=NODE_EXTRA_CA_CERTS=/etc/ssl/corp-intercept.pem', 'Environment=NODE_USE_ENV_PROXY=1']) expect(unit).toContain(line);
+      const line = await installing({ config: s.config, cron: true });
+      // What cron's shell runs: flock, then (through env) the agent with the variables: here `env` runs printenv instead of node.
+      const cmd = line.slice(line.indexOf(' flock '), line.indexOf(' 2>&1')).replace(/ flock -n \S+ /, '').replace(/\\%/g, '%');
+      const probe = cmd.replace(/^(env (?:\S+=\S+ )+)\S+ .*$/, '$1printenv HTTPS_PROXY NODE_EXTRA_CA_CERTS NODE_USE_ENV_PROXY');
+      const lock = join(s.dir, 'probe.lock');
+      const ran = spawnSync('sh', ['-c', `flock -n ${lock} ${probe}`], { encoding: 'utf8' });
+      expect([ran.status, ran.stdout]).toEqual([0, 'http://proxy.corp.example:3128\n/etc/ssl/corp-intercept.pem\n1\n']);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('prints the unit and writes nothing with --dry-run', async () => {
