@@ -135,10 +135,16 @@ function instantOf(w: Wall, timeZone: string, near?: number, note?: WallTimeNote
   if (valid.length === 1) return valid[0];
   if (note) note.kind = valid.length === 0 ? 'skipped' : 'ambiguous';
   if (valid.length === 0) return wall - before;
-  // The later occurrence when the earlier would put the time more than an hour before `near` and the later one is not after it.
+  // The later occurrence when the earlier would put the time more than an hour before `near` and
+  // the later one is not after it, give or take the minutes a recorder's clock and the file
+  // server's stamping the mtime may disagree (a call ending at 01:33:30 in the second 01:xx hour,
+  // its file stamped 01:33:28, ends then: not an hour before it started).
   const [first, second] = [Math.min(...valid), Math.max(...valid)];
-  return near !== undefined && second <= near ? second : first;
+  return near !== undefined && second <= near + NEAR_SLACK_MS ? second : first;
 }
+
+/** How far a time may be after `near` (the file's mtime) and still be read as the later occurrence of a repeated hour. */
+const NEAR_SLACK_MS = 5 * 60_000;
 
 const fraction = (digits: string | undefined): number => (digits ? Math.round(Number(`0.${digits}`) * 1000) : 0);
 const ISO_EXTENDED = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;

@@ -189,6 +189,9 @@ describe('file names', () => {
     expect(skipped.issues[0]).toMatch(/start "20230326T013000" does not exist in Europe\/London \(the hour the clocks skipped\): read as 2023-03-26T01:30:00.000Z$/);
     // An ordinary local time says nothing.
     expect(run({ filename, timezone: 'Europe/London' }, { fileName: 'C4_20281029T034000_+441632960123_2001.wav' }).issues).toEqual([]);
+    // The file server's clock a few seconds behind the recorder's: the second occurrence still (not an hour early).
+    const skewed = run({ filename, timezone: 'Europe/London' }, { fileName: 'C5_20281029T013300_+441632960123_2001.wav', mtime: new Date('2028-10-29T01:32:58Z') });
+    expect(skewed.meta.start).toBe('2028-10-29T01:33:00.000Z');
   });
 
   it('accepts epoch seconds, ISO basic, and explicit offsets', () => {
