@@ -11,7 +11,7 @@ import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { $, cell, clearError, el, notify, required, showError, timeEl } from './console-ui.js';
-import { durationText, isoFromLocal, localText, zoneName } from './shared.js';
+import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'audit'];
 
@@ -226,7 +226,11 @@ function searchHash(site) {
 function fillSearch(wanted) {
   for (const name of ['from', 'to', 'agent', 'number', 'callId', 'minDuration', 'maxDuration']) {
     const value = wanted[name] ?? '';
-    $(name).value = (name === 'from' || name === 'to') && value ? localText(value).replace(' ', 'T') : value;
+    const field = $(name);
+    field.value = (name === 'from' || name === 'to') && value ? wallText(value).replace(' ', 'T') : value;
+    // The address's instant, kept while the field shows it: a wall time of the hour the clocks go
+    // back stands for two instants, and the one asked for is the one searched (readSearch).
+    if (name === 'from' || name === 'to') Object.assign(field.dataset, { iso: value && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : '', wall: field.value });
   }
   for (const name of ['direction', 'sort']) $(name).value = wanted[name] ?? '';
   $('limit').value = wanted.limit ?? DEFAULT_LIMIT;
@@ -239,10 +243,16 @@ function fillSearch(wanted) {
   }
 }
 
+/** A From/To field's instant: the address's own while the field still shows it, else its wall time read in the browser's zone. */
+function fieldIso(label, field) {
+  if (field.value && field.dataset.iso && field.value === field.dataset.wall) return field.dataset.iso;
+  return isoFromLocal(label, field.value);
+}
+
 function readSearch() {
   const params = { limit: $('limit').value };
-  const from = isoFromLocal('From', $('from').value);
-  const to = isoFromLocal('To', $('to').value);
+  const from = fieldIso('From', $('from'));
+  const to = fieldIso('To', $('to'));
   if (from) params.from = from;
   if (to) params.to = to;
   for (const name of FILTERS) {

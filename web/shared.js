@@ -9,12 +9,29 @@ export function zoneName() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local time';
 }
 
-/** `yyyy-mm-dd hh:mm[:ss]` in the browser's zone; an unreadable value is shown as given. */
-export function localText(iso, { seconds = true } = {}) {
+/** `yyyy-mm-dd hh:mm[:ss]` in the browser's zone, the wall clock alone (a datetime-local field's value); unreadable: as given. */
+export function wallText(iso, { seconds = true } = {}) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
   return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * `yyyy-mm-dd hh:mm[:ss]` in the browser's zone; in the hour the clocks go back, which the wall
+ * clock shows twice, with the offset (`02:30:00 UTC+11:00`, then `02:30:00 UTC+10:00`), so two
+ * calls an hour apart never read as one time. An unreadable value is shown as given.
+ */
+export function localText(iso, options = {}) {
+  const text = wallText(iso, options);
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return text;
+  const repeated = wallText(ms - HOUR_MS, { seconds: true }) === wallText(ms, { seconds: true }) || wallText(ms + HOUR_MS, { seconds: true }) === wallText(ms, { seconds: true });
+  if (!repeated) return text;
+  const offset = -new Date(ms).getTimezoneOffset();
+  return `${text} UTC${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
 }
 
 /** A call's length as `m:ss` or `h:mm:ss`, from its metadata; `—` when it has none. */

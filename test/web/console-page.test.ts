@@ -951,6 +951,30 @@ describe('compliance console in Chromium', () => {
       }
     });
 
+    it('shows a time of the hour the clocks go back with its offset, and searches the occurrence a shared address names, not the first', async () => {
+      // Paris, 27 Oct 2024: 02:00–02:59 happens twice (CEST, then CET). The address names the second (01:00Z–01:59:59Z).
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search&from=2024-10-27T01%3A00%3A00.000Z&to=2024-10-27T01%3A59%3A59.000Z`);
+      try {
+        await searched(p);
+        expect(await p.inputValue('#from')).toBe('2024-10-27T02:00');
+        const hash = decodeURIComponent(await p.evaluate(() => location.hash));
+        expect(hash).toContain('from=2024-10-27T01:00:00.000Z');
+        expect(hash).toContain('to=2024-10-27T01:59:59.000Z');
+        // A time typed in the field is read as the wall clock shows it (the first occurrence), the address's instant dropped.
+        await p.fill('#from', '2024-10-27T02:10');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        expect(decodeURIComponent(await p.evaluate(() => location.hash))).toContain('from=2024-10-27T00:10:00.000Z');
+        const texts = (await p.evaluate(`(async () => {
+          const { localText } = await import('./shared.js');
+          return [localText('2024-10-27T00:30:00Z'), localText('2024-10-27T01:30:00Z'), localText('2024-10-27T03:30:00Z')];
+        })()`)) as string[];
+        expect(texts).toEqual(['2024-10-27 02:30:00 UTC+02:00', '2024-10-27 02:30:00 UTC+01:00', '2024-10-27 04:30:00']);
+      } finally {
+        await close();
+      }
+    });
+
     it("shows who called whom in the call's summary the right way round after an agent name in Arabic, and does not pan sideways to the table's width at 360 px", async () => {
       const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`, { width: 360, height: 740 });
       try {
