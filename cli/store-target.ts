@@ -46,11 +46,16 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
       const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { pk: `CASE#${site}`, sk: caseId }, ConsistentRead: true }));
       return Item && Array.isArray(Item.members) ? (Item.members as string[]) : undefined;
     },
-    /** Who is asking, as the audit trail names a CLI user: FERRY_PRINCIPAL, else user@host and the access key id. */
+    /**
+     * Who is asking, as the audit trail and a bundle's custody report name a CLI user: user@host
+     * and the access key id, always. FERRY_PRINCIPAL (a person's name for a shared service
+     * account) is added as what it is, a name the caller claims: it never stands in for the
+     * credentials, or anyone could file an export under a console officer's name.
+     */
     async principal(): Promise<string> {
-      if (env.FERRY_PRINCIPAL) return env.FERRY_PRINCIPAL;
       const key = await s3.config.credentials().then((c) => c.accessKeyId).catch(() => undefined);
-      return `${userInfo().username}@${hostname()}${key ? ` (${key})` : ''}`;
+      const real = `${userInfo().username}@${hostname()}${key ? ` (${key})` : ''}`;
+      return env.FERRY_PRINCIPAL ? `${env.FERRY_PRINCIPAL} (claimed; ${real})` : real;
     },
     close(): void {
       s3.destroy();

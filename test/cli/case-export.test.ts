@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,7 +80,8 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
       const trail = await readTrail(target.blobs, SITE);
       expect(verifyAuditChain(SITE, trail, await target.ledger.head(SITE), await target.ledger.records(SITE, 1, Infinity))).toMatchObject({ ok: true, records: 1 });
       const record = JSON.parse(trail[0]!.text) as AuditRecord;
-      expect(record.event).toMatchObject({ action: 'export', principal: 'officer-jane', detail: { case: 'C-7', reason: 'court order 2026-118', sha256: result.sha256 } });
+      // FERRY_PRINCIPAL is a name the caller claims: the credentials that did it are named beside it.
+      expect(record.event).toMatchObject({ action: 'export', principal: `officer-jane (claimed; ${userInfo().username}@${hostname()} (${s3.credentials.accessKeyId}))`, detail: { case: 'C-7', reason: 'court order 2026-118', sha256: result.sha256 } });
       await expect(exportCase(target, { site: SITE, case: 'C-7', reason: 'again', out })).rejects.toThrow(/never overwritten/);
       await expect(exportCase(target, { site: SITE, case: 'C-404', reason: 'court order', out: join(dir, 'x.tar') })).rejects.toThrow(/no case C-404/);
       expect(existsSync(join(dir, 'x.tar.partial'))).toBe(false);
@@ -137,7 +138,7 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     expect(csv.code).toBe(0);
     const lines = csv.stdout.trim().split('\r\n');
     expect(lines[0]).toBe('seq,at,site,action,principal,officer,rid,query,detail,hash');
-    expect(lines.slice(1).map((l) => l.split(',').slice(2, 5))).toEqual([[SITE, 'export', 'officer-jane']]);
+    expect(lines.slice(1).map((l) => l.split(',').slice(2, 5))).toEqual([[SITE, 'export', expect.stringMatching(/^officer-jane \(claimed; \S+@\S+ \(\S+\)\)$/)]]);
     expect(() => auditFilter({ action: 'peek' })).toThrow(/action: must be one of/);
     expect(() => auditFilter({ from: 'yesterday' })).toThrow(/from: "yesterday" must be an ISO 8601 date-time with a zone/);
     // Neither a time without a zone (another instant on every machine) nor a number is taken.
