@@ -65,8 +65,22 @@ export interface PurgeDeleteDeps {
  * catalogue never lists what is not there. The manifest itself goes only after this succeeded,
  * so a failure here is retried by the next purge (deleting an absent object is a no-op).
  */
+interface Forgotten {
+  rids: string[];
+  /** Each recording gone, as a person finds it again: `rid callId=… start=… caller→called agent=…` (what its manifest said). */
+  calls: string[];
+}
+
+/** One purged call as the audit record names it: the recording id, then what a person searched it by. */
+function callLine(member: ReturnType<typeof parseManifest>['members'][number]): string {
+  const meta = member.meta ?? {};
+  const parts = [member.rid, `callId=${meta.callId ?? '-'}`, `start=${meta.start ?? member.mtime}`, `${meta.caller ?? '?'}→${meta.called ?? '?'}`];
+  if (meta.agent !== undefined) parts.push(`agent=${meta.agent}`);
+  return parts.join(' ');
+}
+
 /** Forgets the catalogue entries a deleted object's manifest made; returns the recordings forgotten (none for an artefact). */
-async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<string[]> {
+async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey: string, keep: string[] = []): Promise<Forgotten> {
   const text = await readText(deps.blobs, manifestKey);
   if (isPackManifestKey(manifestKey)) {
     const m = parseManifest(text);
@@ -77,10 +91,11 @@ async function forgetCatalogued(deps: PurgeDeleteDeps, site: string, manifestKey
     const where = await deps.catalogue.packKeysOf(rids.map((rid) => ({ site, rid })));
     const forgotten = rids.filter((rid) => { const at = where.get(recordingLookupKey(site, rid)); return at === undefined || at === m.packKey; });
     await deps.catalogue.forgetPack(site, m.packId, forgotten);
-    return forgotten;
+    const gone = new Set(forgotten);
+    return { rids: forgotten, calls: m.members.filter((x) => gone.has(x.rid)).map(callLine) };
   }
   await deps.catalogue.forgetArtefact(artefactEntryOf(parseArtefactManifest(text), manifestKey));
-  return [];
+  return { rids: [], calls: [] };
 }
 
 /** Who the audit trail names as having deleted what the retention let go. */
@@ -92,16 +107,19 @@ export const PURGE_PRINCIPAL = 'ferry purge (retention)';
  * hash-chained and sealed write-once, so that years later "what was deleted, when and why" has an
  * answer the function's log (kept 90 days) no longer gives.
  */
-async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; rids: string[] }[]): Promise<void> {
+async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: PurgeBatch['targets'][number]; gone: Forgotten }[], rule?: PurgeBatch['rule']): Promise<void> {
   if (!deps.audit) return;
   const at = (deps.clock?.now() ?? new Date()).toISOString();
-  for (const { target, rids } of done) {
+  for (const { target, gone } of done) {
+    const { rids, calls } = gone;
+    // A pack went by the site's retention: its days and cutoff are said, so "under which rule" has an answer.
+    const days: Record<string, string | number> = target.kind === 'pack' && rule ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
     await deps.audit({
       at,
       action: 'purge',
       site,
       principal: PURGE_PRINCIPAL,
-      detail: { object: target.key, kind: target.kind, rule: 'retention', ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids } : {}), ...(target.keep?.length ? { keptHeld: target.keep } : {}) },
+      detail: { object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length ? { keptHeld: target.keep } : {}) },
     });
   }
 }
@@ -114,7 +132,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
     const tree = await deleteTreeTargets(deps, site, batch.targets);
     const { deleted, retained, failed, targetsDone } = tree;
     const gone = new Set(deleted);
-    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, rids: [] })));
+    await auditPurged(deps, site, batch.targets.filter((t) => gone.has(t.key)).map((target) => ({ target, gone: { rids: [], calls: [] } })));
     return { index: batch.index, deleted: deleted.length, targetsDone, retained: retained.slice(0, LISTED), retainedCount: retained.length, failed: failed.slice(0, LISTED), failedCount: failed.length };
   }
   const own = (key: string) => [sitePrefix('recordings', site), sitePrefix('manifests', site), sitePrefix('backups', site), sitePrefix('logs', site)].some((p) => key.startsWith(p));
@@ -127,7 +145,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const gone = new Set(first.deleted);
   const forgetFailed: { key: string; reason: string }[] = [];
   const dependents: string[] = [];
-  const forgotten = new Map<string, string[]>();
+  const forgotten = new Map<string, Forgotten>();
   for (const t of ready.filter((x) => x.then && gone.has(x.key))) {
     try {
       forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep));
@@ -144,7 +162,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const retained = [...first.retained, ...second.retained];
   const failed = [...first.failed, ...forgetFailed, ...second.failed];
   const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then)));
-  await auditPurged(deps, site, done.map((target) => ({ target, rids: forgotten.get(target.key) ?? [] })));
+  await auditPurged(deps, site, done.map((target) => ({ target, gone: forgotten.get(target.key) ?? { rids: [], calls: [] } })), batch.rule);
   return {
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,

@@ -285,7 +285,8 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const orphans = await findOrphanPacks(deps.blobs, { site: input.site, now: input.now, graceDays: orphanGraceDays, limit: input.maxTargets - plan.targets.length });
   for (const t of [...plan.targets, ...orphans]) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
-  const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects);
+  const rule = { retentionDays: rules.retentionDays, cutoff: new Date(retentionCutoff({ now: input.now, retentionDays: rules.retentionDays })).toISOString() };
+  const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects).map((b) => ({ ...b, rule }));
   const budget = input.maxTargets - plan.targets.length - orphans.length;
   const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, onTarget: input.onTarget });
   return fitPlanState({

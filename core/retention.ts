@@ -202,6 +202,8 @@ export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep'>;
 export interface PurgeBatch {
   index: number;
   targets: BatchTarget[];
+  /** The recordings' rule the plan applied (its packs' audit records name it): the site's retention and the cutoff it gave. */
+  rule?: { retentionDays: number; cutoff: string };
 }
 
 /** Splits targets into batches of at most `objects` objects (a target with a manifest counts two). */

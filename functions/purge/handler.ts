@@ -28,7 +28,12 @@ const targetSchema = z.object({
   /** Held calls to copy out before the pack goes (core/copy-out.ts). */
   keep: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
 });
-const batchSchema = z.object({ index: z.number().int().nonnegative(), targets: z.array(targetSchema).min(1).max(1000) });
+const batchSchema = z.object({
+  index: z.number().int().nonnegative(),
+  targets: z.array(targetSchema).min(1).max(1000),
+  /** The site's retention the plan applied, for the audit records of the packs it deletes. */
+  rule: z.object({ retentionDays: z.number().int().positive(), cutoff: z.string().datetime() }).optional(),
+});
 
 export const purgeEventSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('plan'), site: siteName, settings: sitePurgeSchema, maxTargets: z.number().int().positive(), batchObjects: z.number().int().positive().max(1000) }),

@@ -139,6 +139,13 @@ describe('workflows on the local cloud', () => {
       expect(purged).toHaveLength(1);
       expect(purged[0]!.event).toMatchObject({ principal: 'ferry purge (retention)', detail: { kind: 'pack', manifest: pack.manifestKey, recordings: 2, keptHeld: [held] } });
       expect([...(purged[0]!.event.detail!.rids as string[])].sort()).toEqual([pack.manifest.members[0]!.rid, pack.manifest.members[2]!.rid].sort());
+      // Which calls went, as a person finds them (call id, start, parties), and under which rule: the site's retention and its cutoff.
+      expect(purged[0]!.event.detail).toMatchObject({ rule: 'retention', retentionDays: expect.any(Number), cutoff: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/) });
+      const calls = purged[0]!.event.detail!.calls as string[];
+      for (const m of [pack.manifest.members[0]!, pack.manifest.members[2]!]) {
+        expect(calls.find((c) => c.startsWith(`${m.rid} `))).toBe(`${m.rid} callId=${m.meta?.callId ?? '-'} start=${m.meta?.start ?? m.mtime} ${m.meta?.caller ?? '?'}→${m.meta?.called ?? '?'}${m.meta?.agent === undefined ? '' : ` agent=${m.meta.agent}`}`);
+      }
+      expect(calls).toHaveLength(2);
       expect(verifyAuditChain(SITE, await readTrail(cloud.blobs, SITE), await ledger.head(SITE), records)).toMatchObject({ ok: true });
     } finally {
       client.destroy();
