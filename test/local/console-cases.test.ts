@@ -117,7 +117,7 @@ describe('a case through the console on the local cloud', () => {
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(status.sha256);
     expect(bytes.length).toBe(status.bytes);
     const verdict = await verifyBundle(async (p, l) => bytes.subarray(p, p + l), bytes.length);
-    expect(verdict).toMatchObject({ ok: true, problems: [], root: expect.stringMatching(/^case-C-17-/) });
+    expect(verdict).toMatchObject({ ok: true, problems: [], root: expect.stringMatching(new RegExp(`^case-${A}-C-17-`)) });
     // Written under a GOVERNANCE retention that ends with the bundle's 7 days, not the bucket's 30-day default.
     const s3 = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
     const { Retention } = await s3.send(new GetObjectRetentionCommand({ Bucket: cloud.bucket, Key: `exports/${A}/${exportId}.tar` }));
