@@ -54,11 +54,27 @@ export interface S3BlobStoreOptions {
 /** What a 403 to a read is named: AccessDenied (GET's XML), or, for a HEAD (no body), whatever the SDK makes of a bare status. */
 const DENIED = new Set(['AccessDenied', 'Forbidden', 'Unknown', 'UnknownError', '']);
 
-/** A read refused as S3 refuses a missing key to a principal that may not list (403 AccessDenied, no KMS reason; not a signature error). */
+/** A read refused as S3 refuses a missing key to a principal that may not list (403 AccessDenied, no KMS reason; not a signature error), by S3 itself. */
 function deniedAsMissing(error: unknown): boolean {
   const cause = (error as { cause?: SdkErrorShape & { message?: string } }).cause;
   const name = cause?.name ?? cause?.Code ?? '';
-  return cause?.$metadata?.httpStatusCode === 403 && DENIED.has(name) && !/kms/i.test(cause.message ?? '');
+  return cause?.$metadata?.httpStatusCode === 403 && DENIED.has(name) && !/kms/i.test(cause.message ?? '') && notFromS3(cause) === undefined;
+}
+
+/**
+ * An HTTP error answer that S3 did not give: every answer of S3 (and of S3-compatible stores)
+ * names its request (x-amz-request-id); a proxy's block page or a firewall's refusal does not.
+ * Said with what the answer was (its type, its server or proxy), so that the site's network is
+ * asked, not the credentials. Undefined for S3's own answers and for errors with no answer.
+ */
+function notFromS3(e: SdkErrorShape): string | undefined {
+  const status = e.$metadata?.httpStatusCode;
+  const headers = e.$response?.headers;
+  if (status === undefined || headers === undefined || status < 300) return undefined;
+  const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
+  if (e.$metadata?.requestId || header('x-amz-request-id') || header('x-amz-id-2')) return undefined;
+  const said = [header('content-type') ? `${header('content-type')}` : undefined, header('server') ? `server ${header('server')}` : undefined, header('via') ? `via ${header('via')}` : undefined].filter(Boolean).join(', ');
+  return `HTTP ${status}${said ? ` (${said})` : ''} that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site's network team (HTTPS_PROXY, the proxy's policy for the store's host)`;
 }
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchUpload']);
@@ -90,7 +106,7 @@ interface SdkErrorShape {
   ActualObjectSize?: string | number;
   /** InvalidObjectState: the class the object is in. */
   StorageClass?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; requestId?: string };
   $response?: { headers?: Record<string, string | undefined> };
 }
 
@@ -124,6 +140,9 @@ export function translateS3Error(error: unknown, operation: string, key: string)
   const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   const name = e.name ?? e.Code ?? '';
   const status = e.$metadata?.httpStatusCode;
+  const foreign = notFromS3(e);
+  // A proxy's 502/503/504 (its upstream timed out) passes like S3's own: asked again.
+  if (foreign !== undefined) return (status ?? 0) >= 500 ? new TransientError(`S3 ${operation} ${key}: ${foreign}`, { cause: error }) : new FerryError('fatal', `S3 ${operation} ${key}: ${foreign}`, { cause: error });
   const what = `S3 ${operation} ${key}: ${describeS3Error(name, status, messageOf(error))}`;
   if (name === 'NoSuchBucket') return new FerryError('fatal', what, { cause: error });
   if (NOT_FOUND.has(name) || status === 404) return new NotFoundError(what, { cause: error });

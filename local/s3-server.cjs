@@ -231,6 +231,13 @@ async function main() {
   const handlersOf = (bucket) => (plainBuckets.has(bucket) ? plain : locked);
   // Koa composes `middleware` when the server starts listening, so this runs before s3rver's routes.
   server.middleware.unshift(ferryExtensions(options.directory, { handlersOf, store, versions }));
+  // Every answer of S3 names its request (x-amz-request-id, x-amz-id-2), errors included: the
+  // client tells S3's answer from a proxy's or a firewall's by it (adapters/s3-blob-store.ts).
+  server.middleware.unshift(async (ctx, next) => {
+    ctx.set('x-amz-request-id', crypto.randomBytes(8).toString('hex').toUpperCase());
+    ctx.set('x-amz-id-2', crypto.randomBytes(24).toString('base64'));
+    await next();
+  });
   patchListing(store);
   patchDelete(store);
   server.on('event', (event) => {

@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../adapters/aws-clients.ts';
+import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { FerryError, NotFoundError, TransientError } from '../../core/errors.ts';
+import { startLocalS3 } from '../../local/s3-process.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// A TLS-intercepting proxy or a firewall answers for the store: its block page is not S3's
+// answer (no x-amz-request-id) and is named as what it is, not as refused credentials; S3's
+// own 403 (with its request id) still reads as before. Real HTTP, the real SDK.
+
+let server: Server;
+let url: string;
+/** What the endpoint answers: a proxy's block page, S3's own refusal, or a proxy's 503. */
+let mode: 'block' | 's3' | 'gateway' = 'block';
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    req.resume().on('end', () => {
+      if (mode === 's3') {
+        res.writeHead(403, { 'content-type': 'application/xml', 'x-amz-request-id': 'ABC123' });
+        return res.end(req.method === 'HEAD' ? undefined : '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      }
+      if (mode === 'gateway') return res.writeHead(503, { 'content-type': 'text/html', server: 'corp-proxy' }).end('<h1>Upstream timed out</h1>');
+      res.writeHead(403, { 'content-type': 'text/html', server: 'corp-proxy', via: '1.1 corp-proxy' }).end('<h1>Access Denied</h1> blocked by corporate web policy (category: Online Storage)');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const store = (readsWithoutList = false) => new S3BlobStore(createS3Client({ endpoint: url, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, maxAttempts: 1 }), 'b', { readsWithoutList });
+
+describe('an answer that did not come from S3', () => {
+  it("names a proxy's 403 block page as not S3's, with its type and server, for a write and for a read a DR key would take as a missing key", async () => {
+    mode = 'block';
+    const put = await store().put('heartbeats/demo/x.json', Buffer.from('{}')).catch((e: unknown) => e);
+    expect(put).toBeInstanceOf(FerryError);
+    expect((put as Error).message).toBe('S3 put heartbeats/demo/x.json: HTTP 403 (text/html, server corp-proxy, via 1.1 corp-proxy) that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site\'s network team (HTTPS_PROXY, the proxy\'s policy for the store\'s host)');
+    // A principal that may not list reads S3's 403 as "absent"; a block page is no such answer.
+    await expect(store(true).head('heartbeats/demo/missing.json')).rejects.toThrow(/did not come from S3/);
+  });
+
+  it("keeps S3's own 403 (it names its request) as S3's: refused credentials, or a missing key for a principal that may not list", async () => {
+    mode = 's3';
+    await expect(store().put('k', Buffer.from('x'))).rejects.toThrow('S3 put k: AccessDenied: Access Denied');
+    expect(await store(true).head('missing')).toBeUndefined();
+  });
+
+  it("asks again after a proxy's 503 (its upstream timed out), saying it was the proxy", async () => {
+    mode = 'gateway';
+    const failure = await store().put('k', Buffer.from('x')).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(TransientError);
+    expect((failure as Error).message).toMatch(/^S3 put k: HTTP 503 \(text\/html, server corp-proxy\) that did not come from S3/);
+  });
+});
+
+describe('the local S3 stand-in', () => {
+  it('names its request in every answer, errors included, as S3 does (so its answers are told from a proxy\'s)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-s3-reqid-'));
+    const s3 = await startLocalS3({ directory: dir, buckets: ['b'] });
+    try {
+      const local = new S3BlobStore(createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials, maxAttempts: 1 }), 'b');
+      await local.put('k', Buffer.from('x'));
+      const missing = await local.get('missing').catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(NotFoundError);
+      expect(((missing as Error).cause as { $metadata?: { requestId?: string } }).$metadata?.requestId).toMatch(/^[0-9A-F]{16}$/);
+    } finally {
+      await s3.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
