@@ -134,15 +134,21 @@ function describeS3Error(name: string, status: number | undefined, message: stri
   return message === 'UnknownError' || message === 'Unknown' ? label : `${label}: ${message}`;
 }
 
+/** An answer a proxy or firewall gave (notFromS3) as the error callers act on: its 502/503/504 (its upstream timed out) is asked again, as S3's own. */
+function foreignAnswer(e: SdkErrorShape, what: string, error: unknown): Error | undefined {
+  const foreign = notFromS3(e);
+  if (foreign === undefined) return undefined;
+  return (e.$metadata?.httpStatusCode ?? 0) >= 500 ? new TransientError(`${what}: ${foreign}`, { cause: error }) : new FerryError('fatal', `${what}: ${foreign}`, { cause: error });
+}
+
 /** Maps one SDK (or network) error to the Ferry error callers act on. Ferry errors pass through. */
 export function translateS3Error(error: unknown, operation: string, key: string): Error {
   if (error instanceof FerryError) return error;
   const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   const name = e.name ?? e.Code ?? '';
   const status = e.$metadata?.httpStatusCode;
-  const foreign = notFromS3(e);
-  // A proxy's 502/503/504 (its upstream timed out) passes like S3's own: asked again.
-  if (foreign !== undefined) return (status ?? 0) >= 500 ? new TransientError(`S3 ${operation} ${key}: ${foreign}`, { cause: error }) : new FerryError('fatal', `S3 ${operation} ${key}: ${foreign}`, { cause: error });
+  const foreign = foreignAnswer(e, `S3 ${operation} ${key}`, error);
+  if (foreign) return foreign;
   const what = `S3 ${operation} ${key}: ${describeS3Error(name, status, messageOf(error))}`;
   if (name === 'NoSuchBucket') return new FerryError('fatal', what, { cause: error });
   if (NOT_FOUND.has(name) || status === 404) return new NotFoundError(what, { cause: error });
