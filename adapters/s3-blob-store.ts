@@ -70,7 +70,9 @@ function deniedAsMissing(error: unknown): boolean {
 function notFromS3(e: SdkErrorShape): string | undefined {
   const status = e.$metadata?.httpStatusCode;
   const headers = e.$response?.headers;
-  if (status === undefined || headers === undefined || status < 300) return undefined;
+  // An answer whose body was an S3 error document (a named code) is S3's, whatever its headers.
+  const named = (e.name ?? e.Code ?? '') !== '' && !['Unknown', 'UnknownError'].includes(e.name ?? e.Code ?? '');
+  if (status === undefined || headers === undefined || status < 300 || named) return undefined;
   const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
   if (e.$metadata?.requestId || header('x-amz-request-id') || header('x-amz-id-2')) return undefined;
   const said = [header('content-type') ? `${header('content-type')}` : undefined, header('server') ? `server ${header('server')}` : undefined, header('via') ? `via ${header('via')}` : undefined].filter(Boolean).join(', ');
