@@ -189,6 +189,12 @@ export class S3BlobStore implements BlobStore {
     this.readsWithoutList = options.readsWithoutList ?? false;
   }
 
+  /** The SDK keeps the offset of S3's clock from every answer's Date header (and signs with it). */
+  clockOffsetMs(): number | undefined {
+    const offset = (this.client.config as { systemClockOffset?: number }).systemClockOffset;
+    return typeof offset === 'number' && Number.isFinite(offset) ? offset : undefined;
+  }
+
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<{ etag?: string }> {
     const out = await this.call('put', key, () =>
       this.client.send(

@@ -86,6 +86,11 @@ export interface BlobStoreFeatures {
 
 export interface BlobStore {
   readonly features: BlobStoreFeatures;
+  /**
+   * How far the store's clock is from this machine's (ms, the store's minus this one's), as its
+   * last answers said (S3's Date header); undefined when the store does not say.
+   */
+  clockOffsetMs?(): number | undefined;
   /** Stores the whole body under key. Replaces unless ifNoneMatch. Retryable errors: TransientError. */
   put(key: string, body: Uint8Array, options?: PutOptions): Promise<{ etag?: string }>;
   /** Metadata of key, or undefined when absent. Never throws NotFound. */
