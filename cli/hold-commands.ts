@@ -78,8 +78,16 @@ export function registerHoldCommands(program: Command): void {
     .option('--rid <rid>', 'only this recording')
     .option('--history', 'released holds too (who released, when, why)')
     .action(async (opts: SiteOptions & { rid?: string; history?: boolean }) => {
-      const q = new URLSearchParams({ ...(opts.rid ? { rid: opts.rid } : {}), ...(opts.history ? { history: 'true' } : {}) });
-      const out = await getJson<{ active: Record<string, unknown>[]; released?: Record<string, unknown>[] }>(apiFor(opts), `${sitePath(opts.site)}/holds${q.size ? `?${q}` : ''}`);
+      // Every page (the API answers up to 1000 records a page).
+      const out: { active: Record<string, unknown>[]; released?: Record<string, unknown>[] } = { active: [], ...(opts.history ? { released: [] } : {}) };
+      let cursor: string | undefined;
+      do {
+        const q = new URLSearchParams({ ...(opts.rid ? { rid: opts.rid } : {}), ...(opts.history ? { history: 'true' } : {}), ...(cursor ? { cursor } : {}) });
+        const page = await getJson<{ active: Record<string, unknown>[]; released?: Record<string, unknown>[]; cursor?: string }>(apiFor(opts), `${sitePath(opts.site)}/holds${q.size ? `?${q}` : ''}`);
+        out.active.push(...page.active);
+        out.released?.push(...(page.released ?? []));
+        cursor = page.cursor;
+      } while (cursor);
       const row = (h: Record<string, unknown>) => {
         const scope = h.scope as { kind: string; caseId?: string };
         // Reasons are typed by officers: shown, never obeyed, by the terminal.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from './clock.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { mapLimit } from './map-limit.ts';
-import { isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope, type HoldStore } from './hold-items.ts';
+import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope, type HoldStore } from './hold-items.ts';
 import { parseManifest } from './manifest.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -241,11 +241,32 @@ export interface HoldListing {
   active: HoldRecord[];
   /** Released holds: the history. Present when asked for. */
   released?: HoldRecord[];
+  /** More records follow: pass it back as `cursor` for the next page. */
+  cursor?: string;
 }
 
-export async function listHolds(deps: Pick<HoldDeps, 'holds'>, site: string, options: { history?: boolean; rid?: string } = {}): Promise<HoldListing> {
+/** Hold records a listing page holds at most: a site's history grows with every place and release, and an answer must stay far under Lambda's 6 MB. */
+export const HOLDS_PAGE_MAX = 1000;
+
+/**
+ * A site's holds (or a call's), a page at a time in the order of their keys (call, time placed,
+ * scope): active ones, and with `history` released ones too. `cursor` is the last key of the
+ * page before (as the answer gave it); a cursor that is not one is refused naming it.
+ */
+export async function listHolds(deps: Pick<HoldDeps, 'holds'>, site: string, options: { history?: boolean; rid?: string; limit?: number; cursor?: string } = {}): Promise<HoldListing> {
+  const limit = options.limit ?? HOLDS_PAGE_MAX;
+  if (!Number.isInteger(limit) || limit < 1 || limit > HOLDS_PAGE_MAX) throw new InvalidInputError(`limit: must be a whole number from 1 to ${HOLDS_PAGE_MAX}`, { field: 'limit' });
+  const after = options.cursor === undefined ? undefined : Buffer.from(options.cursor, 'base64url').toString('utf8');
+  if (after !== undefined && (after === '' || Buffer.from(after, 'utf8').toString('base64url') !== options.cursor)) throw new InvalidInputError('cursor: not a cursor this listing gave', { field: 'cursor' });
   const all = options.rid ? await deps.holds.holdsOf(site, options.rid) : await deps.holds.listHolds(site);
-  return { site, active: all.filter(isActive), ...(options.history ? { released: all.filter((h) => !isActive(h)) } : {}) };
+  const keyed = all
+    .filter((h) => options.history || isActive(h))
+    .map((h) => ({ h, key: holdSk(h) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .filter(({ key }) => after === undefined || key > after);
+  const page = keyed.slice(0, limit).map(({ h }) => h);
+  const more = keyed.length > limit ? { cursor: Buffer.from(keyed[limit - 1]!.key, 'utf8').toString('base64url') } : {};
+  return { site, active: page.filter(isActive), ...(options.history ? { released: page.filter((h) => !isActive(h)) } : {}), ...more };
 }
 
 // ---- cases ----

@@ -3,6 +3,9 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 
+/** Lambda's limit on a synchronous invocation's response, as its error names it (6 MB). */
+export const MAX_RESPONSE_BYTES = 6_291_556;
+
 // One deployed function on the local cloud: its bundle loaded in a worker thread with its own
 // environment (what CDK sets on the function, pointed at the stand-ins), invoked with a JSON
 // event. A failed invocation rejects with a FunctionError named by the runtime's errorType,
@@ -87,7 +90,9 @@ export class LocalLambda {
       if ('stream' in m) return this.streamed(m);
       const call = this.pending.get(m.id);
       this.pending.delete(m.id);
-      if (m.ok) call?.resolve(JSON.parse(m.payload));
+      // Lambda refuses a synchronous result over its payload limit (the caller gets an error, not the result).
+      if (m.ok && Buffer.byteLength(m.payload) > MAX_RESPONSE_BYTES) call?.reject(new FunctionError('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`));
+      else if (m.ok) call?.resolve(JSON.parse(m.payload));
       else call?.reject(new FunctionError(m.errorType, m.errorMessage));
     });
     // As Lambda reports a runtime that ended mid-invocation (Runtime.ExitError, Runtime.OutOfMemory).

@@ -37,7 +37,9 @@ const oneOfIssue = { message: 'give exactly one of rid or caseId', path: ['rid']
 
 const placeSchema = z.object({ ...target, reason: text(1000), reference: text(256).optional() }).strict().refine(oneOf, oneOfIssue);
 const releaseSchema = z.object({ ...target, reason: text(1000), reference: text(256).optional() }).strict().refine(oneOf, oneOfIssue);
-const listSchema = z.object({ rid: rid.optional(), history: z.enum(['true', 'false']).optional() }).strict('unknown parameter (allowed: rid, history)');
+const listSchema = z
+  .object({ rid: rid.optional(), history: z.enum(['true', 'false']).optional(), limit: z.string().regex(/^\d+$/, 'must be a whole number').optional(), cursor: z.string().min(1).optional() })
+  .strict('unknown parameter (allowed: rid, history, limit, cursor)');
 const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason: text(1000), reference: text(256).optional(), rids: z.array(rid).max(1000).optional() }).strict();
 const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
 const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one recording id').max(1000) }).strict();
@@ -77,7 +79,7 @@ const release: Route = async (deps, event, site) => {
 
 const list: Route = async (deps, event, site) => {
   const q = listSchema.parse(event.queryStringParameters ?? {});
-  return json(200, await listHolds(deps, site, { history: q.history === 'true', ...(q.rid ? { rid: q.rid } : {}) }));
+  return json(200, await listHolds(deps, site, { history: q.history === 'true', ...(q.rid ? { rid: q.rid } : {}), ...(q.limit ? { limit: Number(q.limit) } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }));
 };
 
 const newCase: Route = async (deps, event, site) => {

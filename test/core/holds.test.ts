@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { addCaseCalls, createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
+import type { HoldRecord } from '../../core/hold-items.ts';
 import { ingestManifest, rebuildCatalogue } from '../../core/ingest.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -176,6 +177,35 @@ describe('legal hold records', () => {
     await releaseHold(w.deps, { site: SITE, caseId: 'M-2', reason: 'closed', principal: 'bob' });
     expect((await showCase(w.deps, SITE, 'M-2')).held).toBeUndefined();
     expect(packs.some((p) => w.holder.isHeld(p.packKey) || w.holder.isHeld(p.manifestKey))).toBe(false);
+  });
+
+  it("lists a site's holds a page at a time (a history of thousands stays under Lambda's 6 MB), every record once across pages, and refuses a cursor it did not give", async () => {
+    const w = world();
+    const pack = await publishPack(w, SITE, NOW, 'p', [10, 10, 10]);
+    const rids = pack.manifest.members.map((m) => m.rid);
+    for (let round = 0; round < 3; round++) {
+      for (const rid of rids) await placeHold(w.deps, { site: SITE, rid, reason: `matter ${round}`, principal: 'alice' });
+      w.clock.advance(1000);
+      if (round < 2) for (const rid of rids) await releaseHold(w.deps, { site: SITE, rid, reason: 'settled', principal: 'bob' });
+      w.clock.advance(1000);
+    }
+    const seen: HoldRecord[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await listHolds(w.deps, SITE, { history: true, limit: 4, ...(cursor ? { cursor } : {}) });
+      expect(page.active.length + page.released!.length).toBeLessThanOrEqual(4);
+      seen.push(...page.active, ...page.released!);
+      cursor = page.cursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(9);
+    expect(new Set(seen.map((h) => `${h.rid}#${h.placedAt}`)).size).toBe(9);
+    expect(seen.filter((h) => !h.releasedAt)).toHaveLength(3);
+    expect((await listHolds(w.deps, SITE)).cursor).toBeUndefined();
+    await expect(listHolds(w.deps, SITE, { cursor: 'not-a-cursor!' })).rejects.toThrow('cursor: not a cursor this listing gave');
+    await expect(listHolds(w.deps, SITE, { limit: 1001 })).rejects.toThrow('limit: must be a whole number from 1 to 1000');
   });
 
   it('refuses a hold on an unknown call or case, and one naming both or neither', async () => {

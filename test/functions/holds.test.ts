@@ -108,6 +108,11 @@ describe('legal hold routes', () => {
     // A case read with a parameter it does not take: refused, naming it.
     const extra = await s.call('GET', `/sites/${SITE}/cases/c1`, undefined, { foo: '1' });
     expect([extra.statusCode, parse(extra).message]).toEqual([400, 'invalid request: foo: unknown parameter (this route takes none)']);
+    // The holds listing's paging: a limit that is no number, one over 1000, a cursor it did not give.
+    for (const [query, names] of [[{ limit: 'ten' }, 'limit'], [{ limit: '5000' }, 'limit'], [{ cursor: 'bogus!' }, 'cursor']] as const) {
+      const r = await s.call('GET', `/sites/${SITE}/holds`, undefined, { ...query });
+      expect([r.statusCode, (parse(r).issues as { field: string }[] | undefined)?.[0]?.field ?? parse(r).message]).toEqual([400, expect.stringContaining(names)]);
+    }
     const notJson = await s.handler({ ...httpEvent('POST', `/sites/${SITE}/holds`, { pathParameters: { site: SITE } }), body: '{oops' });
     expect([notJson.statusCode, parse(notJson).message]).toEqual([400, 'body: must be a JSON object']);
   });

@@ -135,3 +135,19 @@ describe('a pool of real runtimes (worker threads)', () => {
     }
   });
 });
+
+describe("a runtime's answer over Lambda's 6 MB", () => {
+  it('is refused as Lambda refuses it (Function.ResponseSizeTooLarge), and one under it passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lambda-size-'));
+    const bundle = join(dir, 'index.mjs');
+    writeFileSync(bundle, `export const handler = async (event) => ({ body: 'x'.repeat(event.bytes) });\n`);
+    const fn = await LocalLambda.start({ functionName: 'size-test', bundle, environment: {} });
+    try {
+      expect(((await fn.invoke({ bytes: 6_000_000 })) as { body: string }).body).toHaveLength(6_000_000);
+      await expect(fn.invoke({ bytes: 6_300_000 })).rejects.toMatchObject({ name: 'Function.ResponseSizeTooLarge', message: expect.stringMatching(/exceeded maximum allowed payload size \(6291556 bytes\)/) });
+    } finally {
+      await fn.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
