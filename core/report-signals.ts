@@ -27,6 +27,8 @@ export function heartbeatSignals(blobs: FleetReadDeps['blobs'], now: () => Date 
       if (s.oldestPendingSeconds === undefined || (s.pendingBatches ?? 0) === 0) continue;
       unshipped.push({ source: s.name, batch: s.oldestPendingBatch ?? 'the oldest unshipped batch', since: new Date(seen - s.oldestPendingSeconds * 1000).toISOString() });
     }
-    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: hb.sources.filter((s) => s.type === 'recordings').map((s) => s.name) };
+    const recordings = hb.sources.filter((s) => s.type === 'recordings');
+    const lastShipped = recordings.flatMap((s) => (s.lastGood ? [{ source: s.name, at: s.lastGood.at, key: s.lastGood.key }] : []));
+    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: recordings.map((s) => s.name), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

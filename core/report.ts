@@ -42,6 +42,8 @@ export interface AgentSignals {
   heartbeatAt?: string;
   /** The recordings sources the agent ships (expected even when none of their packs is recent). */
   recordingSources?: string[];
+  /** Each recordings source's last pack as the agent said (its manifest and when): one of the day that the day's manifests do not hold is a pack of older recordings. */
+  lastShipped?: { source: string; at: string; key: string }[];
 }
 
 export interface DrillResult {
@@ -131,6 +133,10 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
     const waited = judged - Date.parse(u.since);
     if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
   }
+  // Packs are found under the date of their oldest recording, a few days back: a backfill or a
+  // catch-up of older recordings arrives under older dates. The agent's heartbeat names its last pack.
+  const older = packs.length === 0 ? olderArrival(e, f, judged) : undefined;
+  if (older) return { shipped: older, problems };
   // Nothing shipped is a problem unless the agent said, during or after the day, that nothing waited.
   const heard = f.signals?.heartbeatAt === undefined ? undefined : Date.parse(f.signals.heartbeatAt);
   if (packs.length === 0 && (!f.signals || (heard !== undefined && heard < dayBounds(f.day).start))) {
@@ -138,6 +144,17 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   }
   return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
 }
+
+/** A recordings source whose last pack (as its agent said) arrived in the day, though none is dated within the days the report reads: what to say of it. */
+function olderArrival(e: ExpectedSource, f: SiteDayFacts, judged: number): string | undefined {
+  const last = f.signals?.lastShipped?.find((l) => l.source === e.name);
+  const at = last === undefined ? Number.NaN : Date.parse(last.at);
+  if (!last || !(at >= dayBounds(f.day).start && at <= judged)) return undefined;
+  return `batches of older recordings shipped (a backfill or a catch-up: a batch is dated by its oldest recording, and the report reads the day and the ${REPORT_LOOKBACK_DAYS} days before; the last, ${last.key}, at ${hhmm(last.at)}): not counted here`;
+}
+
+/** Days before the day whose manifests the report reads (a batch is dated by its oldest recording). */
+export const REPORT_LOOKBACK_DAYS = 2;
 
 /**
  * How often a rotated source's vendor makes a new full, by its profile, with six hours' slack:
@@ -224,7 +241,8 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
     for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
   }
   if (f.expected.length === 0) problems.unshift('no source of this site has ever shipped anything');
-  const arrived = f.packs.length + f.artefacts.length + f.snapshots.length;
+  const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
+  const arrived = f.packs.length + f.artefacts.length + f.snapshots.length + olderOnly;
   const status: ReportStatus = arrived === 0 ? 'FAILED' : problems.length > 0 ? 'PARTIAL' : 'FULL';
   if (arrived === 0) problems.unshift('nothing arrived from the site in the day');
   return {
@@ -317,7 +335,7 @@ export async function gatherSiteDay(
   const judged = Math.min(end, now);
   const expected = new Map<string, ExpectedSource>();
 
-  const packs = await gatherPacks(deps.blobs, site, start, judged, options.lookbackDays ?? 2, expected);
+  const packs = await gatherPacks(deps.blobs, site, start, judged, options.lookbackDays ?? REPORT_LOOKBACK_DAYS, expected);
 
   const artefacts: ArtefactEntry[] = [];
   const newest: SiteDayFacts['newest'] = {};

@@ -172,4 +172,21 @@ describe('daily report from what the agents said in their heartbeats', () => {
     expect(later.problems).toEqual(['nothing arrived from the site in the day', expect.stringMatching(/^binlog: /), "contactstore: no batch shipped in the day (the agent's last heartbeat was at 2026-03-01 18:00Z)", expect.stringMatching(/^db: /)]);
     await expect(dailyReport({ blobs, catalogue }, 'site-a', '2026-03-08', { now })).rejects.toThrow('date 2026-03-08 has not begun yet (now 2026-03-03T07:00:00.000Z): a day is reported from its start on');
   });
+
+  it('says that batches of older recordings arrived (a backfill, a catch-up after a long weekend) when the agent names its last pack in the day, not "nothing arrived"', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    // Shipped on the day, but its recordings are of a month before: the pack is dated then.
+    const old = buildPack('site-a', [{ path: '2026-01-30/b0/call-0.wav', body: audio(1, 600) }], { day: '2026-01-30T00:00:00Z', seed: 'backfill' });
+    old.manifest.createdAt = at(DAY, '10:00');
+    old.manifestBytes = serializeManifest(old.manifest);
+    await publish(blobs, old);
+    const lastGood = { at: at(DAY, '10:00'), key: old.manifestKey };
+    await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { sources: [{ name: 'contactstore', type: 'recordings', pendingBatches: 0, lastGood }] }));
+    const now = () => new Date('2026-03-03T07:00:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
+    expect(report.status).toBe('FULL');
+    expect(report.problems).toEqual([]);
+    expect(report.sources).toEqual([expect.objectContaining({ source: 'contactstore', ok: true, shipped: expect.stringMatching(new RegExp(`^batches of older recordings shipped \\(a backfill or a catch-up: .* the last, ${old.manifestKey}, at 2026-03-02 10:00Z\\): not counted here$`)) })]);
+  });
 });
