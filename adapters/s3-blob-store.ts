@@ -49,6 +49,11 @@ export interface S3BlobStoreOptions {
    * principal that may read nothing there fails at its next write or listing, loudly.
    */
   readsWithoutList?: boolean;
+  /**
+   * Says why no credentials could be had (a misspelt AWS_PROFILE, a credential_process that
+   * failed), when a request failed for want of them: the SDK's own message names no cause.
+   */
+  explainCredentials?: () => string | undefined;
 }
 
 /** What a 403 to a read is named: AccessDenied (GET's XML), or, for a HEAD (no body), whatever the SDK makes of a bare status. */
@@ -178,6 +183,7 @@ export function translateS3Error(error: unknown, operation: string, key: string)
 export class S3BlobStore implements BlobStore {
   readonly features: BlobStoreFeatures;
   private readonly readsWithoutList: boolean;
+  private readonly explainCredentials: (() => string | undefined) | undefined;
 
   constructor(
     private readonly client: S3Client,
@@ -187,6 +193,7 @@ export class S3BlobStore implements BlobStore {
     // AWS with SSE-KMS (Ferry's bucket) gives ETags that are not MD5s: declared by the caller.
     this.features = { verifiesChecksums: true, conditionalPut: true, md5ETags: false, ...options.features };
     this.readsWithoutList = options.readsWithoutList ?? false;
+    this.explainCredentials = options.explainCredentials;
   }
 
   /** The SDK keeps the offset of S3's clock from every answer's Date header (and signs with it). */
@@ -382,7 +389,12 @@ export class S3BlobStore implements BlobStore {
     try {
       return await send();
     } catch (error) {
-      throw translateS3Error(error, operation, key);
+      const translated = translateS3Error(error, operation, key);
+      if ((error as { name?: string }).name === 'CredentialsProviderError' && this.explainCredentials) {
+        const why = this.explainCredentials();
+        if (why) translated.message = `${translated.message} (${why})`;
+      }
+      throw translated;
     }
   }
 }

@@ -21,6 +21,7 @@ import { hostname } from 'node:os';
 import { createSfnClient, SfnActivityClient } from '../adapters/sfn-activity-client.ts';
 import { ActivityWorker } from '../agent/activity-worker.ts';
 import { FERRY_VERSION } from './version.ts';
+import { explainMissingCredentials } from './credentials-diagnosis.ts';
 
 // Composition root of the agent process: the only place that reads the config file and the
 // environment and builds clients.
@@ -183,6 +184,12 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
   return undefined;
 }
 
+/** `fn` run at most once (a credential_process is not run again for every failed request of a pass). */
+function onceOnly<T>(fn: () => T): () => T {
+  let done: { value: T } | undefined;
+  return () => (done ??= { value: fn() }).value;
+}
+
 export function buildStore(config: AgentConfig): { store: BlobStore; standIn: boolean; verifyConfigured: 'auto' | VerifyMode; target: string } {
   const cloud = resolveCloud(config.cloud);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials });
@@ -190,7 +197,9 @@ export function buildStore(config: AgentConfig): { store: BlobStore; standIn: bo
   // A stand-in's refusal to replace an object is declared (cloud.writeOnce), not assumed: raw s3rver ignores it.
   const conditionalPut = cloud.writeOnce ?? !standIn;
   // A site's agent role lists its own prefixes only: a missing key reads as 403 (readsWithoutList).
-  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut }, readsWithoutList: true });
+  // Without keys in the configuration, the SDK's default chain: when it finds none, the cause is looked for once.
+  const explainCredentials = cloud.credentials ? undefined : onceOnly(() => explainMissingCredentials(process.env));
+  const store = new S3BlobStore(client, cloud.bucket, { features: standIn ? { verifiesChecksums: false, conditionalPut, md5ETags: true } : { conditionalPut }, readsWithoutList: true, ...(explainCredentials ? { explainCredentials } : {}) });
   return { store, standIn, verifyConfigured: cloud.verify, target: storeTarget(cloud) };
 }
 
