@@ -16,6 +16,8 @@ export interface PurgeRun {
   /** Shape of the Map state's output: one result per batch. */
   deleted?: BatchResult[];
   error?: TaskError;
+  /** Which round of the execution this is (a plan cut at its size is followed by another, up to purgeMaxRounds). */
+  round?: number;
 }
 
 export interface PurgeReport {
@@ -23,10 +25,28 @@ export interface PurgeReport {
   alert: Alert;
 }
 
-function planLines(plan: PurgePlanResult): string[] {
+/** What a plan cut at its size says: another round at once, or (the rounds used up) the next scheduled purge. */
+function moreRemain(run: PurgeRun, config: WorkflowConfig): string {
+  const round = run.round ?? 1;
+  return round < config.purgeMaxRounds ? ` (more remain: round ${round + 1} of this purge follows at once)` : ` (more remain after ${round} round(s): the next scheduled purge continues)`;
+}
+
+/** A plan still cut at its size in the last round this execution may run: retention is falling behind. */
+function fallingBehind(run: PurgeRun, config: WorkflowConfig): boolean {
+  return run.plan?.summary.truncated === true && (run.round ?? 1) >= config.purgeMaxRounds;
+}
+
+/** The report's state word and "what failed" line: skips, retention falling behind, or all done. */
+function headline(skipped: boolean, behind: boolean): { state: string; what: string } {
+  if (skipped) return { state: 'done with skips', what: 'nothing failed for good, but not every planned object could be deleted' };
+  if (behind) return { state: 'done, more past retention', what: 'nothing failed, but more objects are past retention than this run could plan' };
+  return { state: 'done', what: 'nothing (this is the purge report)' };
+}
+
+function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig): string[] {
   const s = plan.summary;
   const lines = [
-    `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? ' (more remain: the next purge continues)' : ''}${s.deferred ? `; ${s.deferred} target(s) left for the next purge to keep the plan within Step Functions' state size` : ''}`,
+    `  planned: ${s.packs} pack(s), ${s.fulls} full backup(s), ${s.segments} log segment(s)${s.truncated ? moreRemain(run, config) : ''}${s.deferred ? `; ${s.deferred} target(s) left for the next purge to keep the plan within Step Functions' state size` : ''}`,
     `  kept: ${s.keptPacks} pack(s) dated before the retention cutoff but holding a younger or held recording (${s.keptPacksHeld} only because of a legal hold); ${s.keptFulls} full backup(s), ${s.keptSegments} log segment(s)`,
   ];
   if (s.copiedOut) lines.push(`  legal hold: ${s.copiedOut} pack(s) past retention holding held calls, to be copied out to their own held pack so the rest can go (any not copied out are listed under failed)`);
@@ -51,7 +71,7 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   const retained = results.flatMap((r) => r.retained);
   const retainedCount = results.reduce((n, r) => n + r.retainedCount, 0);
   const failedCount = results.reduce((n, r) => n + r.failedCount, 0);
-  const details = [...(run.plan ? planLines(run.plan) : []), `  deleted: ${deleted} object(s)`];
+  const details = [...(run.plan ? planLines(run.plan, run, config) : []), `  deleted: ${deleted} object(s)`];
   if (retainedCount) details.push(`  skipped (Object Lock, not forced): ${retainedCount}: ${retained.slice(0, 5).map((r) => r.key).join(', ')}${retainedCount > 5 ? ', …' : ''}`);
   const failed = results.flatMap((r) => r.failed);
   if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`, ...failed.slice(0, 5).map((f) => `    ${f.key}: ${f.reason}`), ...(failedCount > 5 ? [`    … and ${failedCount - 5} more (the purge function's log names each)`] : []));
@@ -62,17 +82,22 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
       alert: composeAlert({ ...base, severity: 'critical', subject: `Ferry ${run.site}: purge FAILED`, what: `the purge stopped: ${run.error.Error}: ${causeText(run.error)}`, details, todo: [run.error.Error === 'LockLostError' ? `the purge lost its lock (cleared as stale?): raise staleLockHours (now ${config.staleLockHours} h) above the longest purge, then let the next scheduled purge run` : 'look at the execution history and the purge function log; the next scheduled purge starts over safely'] }),
     };
   }
-  const incomplete = retainedCount > 0 || failedCount > 0;
+  const behind = fallingBehind(run, config);
+  const incomplete = retainedCount > 0 || failedCount > 0 || behind;
+  const behindTodo = behind
+    ? [`retention is falling behind: after ${run.round ?? 1} round(s) of ${config.purgeMaxTargets} deletion(s) each, more are past retention: run the purge more often (the site's purgeCron) or raise workflow.purgeMaxRounds`]
+    : [];
   return {
     outcome: incomplete ? 'INCOMPLETE' : 'DONE',
     alert: composeAlert({
       ...base,
-      severity: failedCount ? 'warning' : 'info',
-      subject: `Ferry ${run.site}: purge ${incomplete ? 'done with skips' : 'done'} - ${deleted} object(s) deleted`,
-      what: incomplete ? 'nothing failed for good, but not every planned object could be deleted' : 'nothing (this is the purge report)',
+      severity: failedCount || behind ? 'warning' : 'info',
+      subject: `Ferry ${run.site}: purge ${headline(retainedCount + failedCount > 0, behind).state} - ${deleted} object(s) deleted`,
+      what: headline(retainedCount + failedCount > 0, behind).what,
       details,
       todo: incomplete
         ? [
+            ...behindTodo,
             ...(heldKept ? [`${heldKept} pack(s) past retention are kept because their held calls are not copied out yet (reasons above): an archived pack is being restored for it, and the first purge after the restore finishes them; if one stays here past two purges, read its reason`] : []),
             'objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing',
             'failed deletions are tried again by the next purge',

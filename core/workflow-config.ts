@@ -29,6 +29,11 @@ export const workflowConfigSchema = z
     purgeBatchSize: z.number().int().min(1).max(500).default(250),
     /** Deletions planned by one purge run; the rest waits for the next run (keeps the plan well under the 256 KB state limit). */
     purgeMaxTargets: z.number().int().min(1).max(1000).default(500),
+    /**
+     * Rounds (plan, delete) one purge execution runs while its plan was cut at purgeMaxTargets:
+     * a site past retention by more than one plan catches up in one run, not one plan a week.
+     */
+    purgeMaxRounds: z.number().int().min(1).max(100).default(20),
     /** Delete batches in flight at once. */
     purgeConcurrency: z.number().int().min(1).max(10).default(2),
     /** Pause between two checks of a recall's restore. */

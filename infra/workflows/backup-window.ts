@@ -25,8 +25,8 @@ export interface BackupWindowProps extends WorkflowCommonProps {
 
 /** The subset of the configuration the record step needs to write its alert texts. */
 export function alertConfig(config: WorkflowConfig): Record<string, number> {
-  const { lockRetryIntervalSeconds, backupLockMaxAttempts, purgeLockMaxAttempts, staleLockHours, activityHeartbeatSeconds, activityTimeoutSeconds } = config;
-  return { lockRetryIntervalSeconds, backupLockMaxAttempts, purgeLockMaxAttempts, staleLockHours, activityHeartbeatSeconds, activityTimeoutSeconds };
+  const { lockRetryIntervalSeconds, backupLockMaxAttempts, purgeLockMaxAttempts, staleLockHours, activityHeartbeatSeconds, activityTimeoutSeconds, purgeMaxRounds, purgeMaxTargets } = config;
+  return { lockRetryIntervalSeconds, backupLockMaxAttempts, purgeLockMaxAttempts, staleLockHours, activityHeartbeatSeconds, activityTimeoutSeconds, purgeMaxRounds, purgeMaxTargets };
 }
 
 export class BackupWindowWorkflow extends Construct {

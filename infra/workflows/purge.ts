@@ -10,7 +10,8 @@ import { PURGE_STATES as S } from './state-names.ts';
 // The purge of one site (Standard workflow): acquire the lock (Retry on LockHeldError every
 // 10 min, 36 times = 6 h) → plan (core/retention.ts) → delete in batches (Map; each batch
 // heartbeats the lock first, so a purge that lost its lock stops) → release → report, always
-// published. Objects under Object Lock are skipped and reported by the delete step.
+// published; a plan cut at its size runs another round, up to purgeMaxRounds. Objects under
+// Object Lock are skipped and reported by the delete step.
 
 export interface PurgeProps extends WorkflowCommonProps {
   site: string;
@@ -73,13 +74,25 @@ export class PurgeWorkflow extends Construct {
     release.next(report);
     report.next(publish);
     reportFailed.next(failed);
+    // A plan cut at purgeMaxTargets is followed by another round at once (lock, plan, delete,
+    // report), up to purgeMaxRounds: each round starts from a state holding only its number.
+    const firstRound = new sfn.Pass(this, S.firstRound, { result: sfn.Result.fromNumber(1), resultPath: '$.round' });
+    const nextRound = new sfn.Pass(this, S.nextRound, { parameters: { 'round.$': 'States.MathAdd($.round, 1)' } });
+    firstRound.next(acquire);
+    nextRound.next(acquire);
+    const truncated = sfn.Condition.and(
+      sfn.Condition.isPresent('$.plan.summary.truncated'),
+      sfn.Condition.booleanEquals('$.plan.summary.truncated', true),
+      sfn.Condition.numberLessThan('$.round', config.purgeMaxRounds),
+    );
     publish.next(
       new sfn.Choice(this, S.outcome)
         .when(sfn.Condition.or(sfn.Condition.stringEquals('$.report.outcome', 'FAILED'), sfn.Condition.stringEquals('$.report.outcome', 'NOT-STARTED')), failed)
+        .when(truncated, nextRound)
         .otherwise(done),
     );
 
-    const timeout = Duration.seconds(lockWaitSeconds(config, 'purge') + 6 * 3600);
-    this.stateMachine = stateMachine(this, props, acquire, timeout, `Ferry purge of site ${site}`, [functions.lock, functions.purge]);
+    const timeout = Duration.seconds(lockWaitSeconds(config, 'purge') + 6 * 3600 * config.purgeMaxRounds);
+    this.stateMachine = stateMachine(this, props, firstRound, timeout, `Ferry purge of site ${site}`, [functions.lock, functions.purge]);
   }
 }

@@ -23,6 +23,8 @@ export const WINDOW_STATES = {
 } as const;
 
 export const PURGE_STATES = {
+  firstRound: 'First round',
+  nextRound: 'Next round',
   acquire: 'Acquire lock',
   whoHolds: 'Who holds the lock',
   plan: 'Plan purge',

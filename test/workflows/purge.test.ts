@@ -25,6 +25,36 @@ function gate() {
   return { open, opened, reached, enter: entered };
 }
 
+describe('a purge past retention by more than one plan', () => {
+  it('runs another round at once while its plan was cut at purgeMaxTargets, each reported, and says retention is falling behind once its rounds are used up', async () => {
+    const rounds = await workflowHarness({ purge: { retentionDays: 365, keepFullCycles: 2 }, config: { purgeMaxTargets: 2, purgeMaxRounds: 2, purgeBatchSize: 4 } });
+    try {
+      const now = rounds.clock.now();
+      const packs = [];
+      for (let i = 0; i < 5; i++) packs.push(await publishPack(rounds, SITE, now, `old-${i}`, [400 + i]));
+      const outcome = await rounds.workflows.runPurge().done;
+      expect(outcome.status).toBe('SUCCEEDED');
+      const states = statesOf(outcome).filter((s) => s !== P.deleteBatch);
+      expect(states.filter((s) => s === P.plan)).toHaveLength(2);
+      expect(states).toContain(P.nextRound);
+      // Two rounds of two: four packs gone, the fifth waits for the next scheduled purge.
+      const left = [];
+      for (const p of packs) if ((await rounds.blobs.head(p.packKey)) !== undefined) left.push(p.packKey);
+      expect(left).toHaveLength(1);
+      const reports = rounds.alerts.filter((a) => a.subject.includes('purge'));
+      expect(reports.map((a) => [a.severity, a.subject])).toEqual([
+        ['info', `Ferry ${SITE}: purge done - 4 object(s) deleted`],
+        ['warning', `Ferry ${SITE}: purge done, more past retention - 4 object(s) deleted`],
+      ]);
+      expect(reports[0]!.message).toContain('(more remain: round 2 of this purge follows at once)');
+      expect(reports[1]!.message).toContain('(more remain after 2 round(s): the next scheduled purge continues)');
+      expect(reports[1]!.message).toContain('retention is falling behind: after 2 round(s) of 2 deletion(s) each, more are past retention: run the purge more often');
+    } finally {
+      rounds.activity.stop();
+    }
+  });
+});
+
 describe('purge', () => {
   it('deletes a pack dated after the cutoff whose calls all started before it (files written late, an archive migrated at go-live), and keeps one that holds a younger call', async () => {
     const now = h.clock.now();
@@ -56,7 +86,7 @@ describe('purge', () => {
 
     const outcome = await h.workflows.runPurge().done;
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.outcome, P.done]);
+    expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.firstRound, P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.outcome, P.done]);
 
     expect(await exists(old.packKey)).toBe(false);
     expect(await exists(old.manifestKey)).toBe(false);
