@@ -3,6 +3,8 @@ import { rebuildCatalogue, type RebuildReport } from '../core/ingest.ts';
 import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
+import { DynamoHoldStore } from '../adapters/dynamo-holds.ts';
+import { restoreHoldsFromBucket, type HoldsRestored } from '../core/hold-mirror.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { NAME_PATTERN, sitePrefix } from '../core/layout.ts';
@@ -16,7 +18,7 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
     const s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
     const { doc } = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
     const standIn = env.AWS_ENDPOINT_URL_S3 !== undefined;
-    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE) };
+    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE), holds: new DynamoHoldStore(doc, env.FERRY_TABLE) };
   }
   const local = readLocalCloud(env);
   if (!local) {
@@ -28,11 +30,15 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
   }
   const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
   const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
-  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table) };
+  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table), holds: new DynamoHoldStore(doc, local.table) };
 }
 
-export function renderRebuild(r: RebuildReport): string {
-  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s), ${r.snapshots} tree snapshot(s); ${r.failed.length} failed`];
+export function renderRebuild(r: RebuildReport & { holds?: HoldsRestored }): string {
+  const held = r.holds ? `; ${r.holds.holds} legal hold record(s) and ${r.holds.cases} case(s) from the bucket` : '';
+  const failed = [...r.failed, ...(r.holds?.failed ?? []).map((f) => ({ key: f.key, reason: f.error }))];
+  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s), ${r.snapshots} tree snapshot(s)${held}; ${failed.length} failed`];
+  if (r.holds) lines.push('  (export and recall status records are not in the bucket: an export or recall under way when the table was lost is started again)');
+  r = { ...r, failed };
   for (const f of r.failed.slice(0, 20)) lines.push(`  ${f.key}: ${f.reason}`);
   if (r.failed.length > 20) lines.push(`  … and ${r.failed.length - 20} more`);
   return `${lines.join('\n')}\n`;
@@ -56,10 +62,13 @@ export function registerCatalogueCommands(program: Command): void {
         },
       });
       if (tty) process.stderr.write('\r\x1b[K');
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRebuild(report));
+      // Legal holds and cases: written to the bucket as well as the table (core/hold-mirror.ts), put back from there.
+      const holds = await restoreHoldsFromBucket(target.blobs, target.holds, opts.site);
+      const full = { ...report, holds };
+      process.stdout.write(opts.json ? `${JSON.stringify(full, null, 2)}\n` : renderRebuild(full));
       // A site with no manifest at all is a misspelt name (or the wrong bucket), not a catalogue in order.
       const nothing = opts.site !== undefined && report.ok === 0 && report.failed.length === 0;
       if (nothing) process.stderr.write(`ferry: no manifests found under ${sitePrefix('manifests', opts.site!)} in this bucket: is the site name right?\n`);
-      process.exitCode = report.failed.length > 0 || nothing ? 1 : 0;
+      process.exitCode = report.failed.length > 0 || holds.failed.length > 0 || nothing ? 1 : 0;
     });
 }

@@ -9,6 +9,7 @@ import { classPrefix, DATA_CLASSES } from '../core/layout.ts';
 import type { FerryFunctionsProps, FunctionName } from './functions.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
+import { CASES_PREFIX, HOLDS_PREFIX } from '../core/hold-mirror.ts';
 
 // What each function's role may do: exactly the calls its handler makes, on the keys and items
 // it needs (infra/functions.ts builds the functions; this grants their policies). Every wildcard
@@ -128,6 +129,12 @@ class Grants {
     this.allow(fn, 'ReadManifests', ['s3:GetObject'], [manifests]);
     this.decryptViaS3(fn);
     this.allow(fn, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
+    // Every hold and case record is written to the bucket too (write-once; core/hold-mirror.ts):
+    // what `ferry catalogue rebuild` puts back when the table is lost.
+    const mirror = [objectsArn(bucketName, HOLDS_PREFIX), objectsArn(bucketName, CASES_PREFIX)];
+    this.allow(fn, 'HoldRecordsInBucket', ['s3:PutObject'], mirror);
+    this.allow(fn, 'HoldRecordsKey', ['kms:GenerateDataKey'], [this.t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
+    for (const arn of mirror) acknowledgeWildcardResource(role, arn, `the hold and case records of any site the caller may reach are kept in the bucket as well as the table; ${callers}`);
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
     acknowledgeWildcardResource(role, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
     acknowledgeWildcardResource(role, packs, `legal hold is set on the pack of any held call of the sites the caller may reach; ${callers}`);

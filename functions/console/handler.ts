@@ -13,6 +13,7 @@ import type { RecallStarter } from '../../core/recall.ts';
 import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { lambdaExportStarter, s3BundleLinks } from '../../adapters/export-links.ts';
 import type { HoldDeps } from '../../core/holds.ts';
@@ -189,7 +190,7 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     verifier: cognitoTokenVerifier({ issuer: cfg.CONSOLE_ISSUER, clientId: cfg.CONSOLE_CLIENT_ID, jwksUri: cfg.CONSOLE_JWKS_URI }),
     sites: Object.keys(replayUrls),
     links,
-    holds: { holds: new DynamoHoldStore(doc, base.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, base.BUCKET) },
+    holds: { holds: new MirroredHoldStore(new DynamoHoldStore(doc, base.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, base.BUCKET) },
     exports: {
       statuses: new DynamoExportStatusStore(doc, base.TABLE),
       ...(cfg.EXPORT_FUNCTION_NAME ? { starter: lambdaExportStarter({ functionName: cfg.EXPORT_FUNCTION_NAME, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_LAMBDA }) } : {}),

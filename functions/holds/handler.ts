@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
@@ -137,7 +138,7 @@ export function loadHoldsDeps(env: Record<string, string | undefined>): HoldsHan
   const cfg = parseEnv(baseEnvSchema, env);
   const { s3, doc, blobs, catalogue, lean } = baseClients(cfg);
   // Holds and releases go to the site's audit chain (AUDIT_TRAIL=chain, as the stack sets it), as the console's do.
-  return { holds: new DynamoHoldStore(doc, cfg.TABLE), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog };
+  return { holds: new MirroredHoldStore(new DynamoHoldStore(doc, cfg.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog };
 }
 
 export const handler = lazyHandler(() => createHandler(loadHoldsDeps(process.env)));

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
+import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { holdMirrorKey } from '../../core/hold-mirror.ts';
+import { holdToItem } from '../../core/hold-items.ts';
 import { createCatalogueTable, DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { auditFilter, readTrail } from '../../cli/audit-commands.ts';
@@ -182,10 +185,22 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     }
   }, 60_000);
 
-  it('catalogue rebuild of a site: its manifests re-read; a site with none (a misspelt name) exits 1 saying so, and a name that is not one is refused', () => {
+  it('catalogue rebuild of a site: its manifests re-read, the legal holds the bucket keeps put back into the table; a site with none (a misspelt name) exits 1 saying so, and a name that is not one is refused', async () => {
+    // A hold the table lost (deleted, or restored to a point before it), as the holds function wrote it to the bucket.
+    const rid = fixture.manifest.members[1]!.rid;
+    const hold = { site: SITE, rid, scope: { kind: 'call' as const }, reason: 'litigation A', reference: 'MAT-1', placedBy: 'officer-jane', placedAt: '2026-04-01T09:00:00.000Z' };
+    const writer = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials });
+    await new S3BlobStore(writer, BUCKET, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }).put(holdMirrorKey(hold), Buffer.from(JSON.stringify(holdToItem(hold))));
+    writer.destroy();
     const good = ferry(['catalogue', 'rebuild', '--site', SITE]);
     expect(good.code, good.stderr).toBe(0);
-    expect(good.stdout).toMatch(/^rebuilt 1 manifest/);
+    expect(good.stdout).toMatch(/^rebuilt 1 manifest\(s\), 3 recording\(s\), 0 artefact\(s\), 0 tree snapshot\(s\); 1 legal hold record\(s\) and 0 case\(s\) from the bucket; 0 failed/);
+    const { client, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: s3.credentials });
+    try {
+      expect(await new DynamoHoldStore(doc, TABLE).holdsOf(SITE, rid)).toEqual([hold]);
+    } finally {
+      client.destroy();
+    }
     const misspelt = ferry(['catalogue', 'rebuild', '--site', 'stie-a']);
     expect(misspelt.code).toBe(1);
     expect(misspelt.stderr).toContain('ferry: no manifests found under manifests/stie-a/ in this bucket: is the site name right?');

@@ -100,6 +100,13 @@ describe('a case through the console on the local cloud', () => {
     expect(held.status).toBe(201);
     expect(held.json.objects).toEqual([pack.packKey, pack.manifestKey]);
     expect((await call(token, 'GET', `/sites/${A}/cases`)).json).toMatchObject({ items: [{ caseId: 'C-17', members: [r1, r2], held: { by: 'demo-officer' } }] });
+    // The console's role wrote every hold and case record to the bucket too (what a rebuild puts back after a table loss).
+    const kept: string[] = [];
+    for await (const o of cloud.blobs.list(`holds/${A}/`)) kept.push(o.key);
+    expect(kept.filter((k) => k.endsWith('/placed.json')).map((k) => k.split('/')[2]).sort()).toEqual([r1, r2].sort());
+    const versions: string[] = [];
+    for await (const o of cloud.blobs.list(`cases/${A}/C-17/`)) versions.push(o.key);
+    expect(versions.length).toBeGreaterThanOrEqual(2);
 
     const started = await call(token, 'POST', `/sites/${A}/exports`, { caseId: 'C-17', reason: 'court order 118/2026' });
     expect(started.status).toBe(202);
