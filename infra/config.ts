@@ -234,7 +234,7 @@ export const deploymentConfigSchema = z
           message: `must be at least objectLock.defaultRetentionDays (${config.objectLock.defaultRetentionDays}): locked objects cannot be purged earlier`,
         });
       }
-      const archiveProblem = deepArchiveRetentionProblem(site.retentionDays, config.lifecycle.packsToDeepArchiveDays);
+      const archiveProblem = deepArchiveRetentionProblem(site.retentionDays, config.lifecycle.packsToDeepArchiveDays, site.schedule ? purgeIntervalDays(site.schedule.purgeCron) : 0);
       if (archiveProblem) ctx.addIssue({ code: 'custom', path: ['sites', i, 'retentionDays'], message: archiveProblem });
     });
   });
@@ -270,15 +270,32 @@ export const DEEP_ARCHIVE_MINIMUM_DAYS = 180;
  * stayed there 180 days, or S3 bills the rest of the 180 as an early deletion on every pack.
  * Purging before the transition is fine: the pack never reaches Deep Archive.
  */
-export function deepArchiveRetentionProblem(retentionDays: number, toDeepArchiveDays: number): string | undefined {
+export function deepArchiveRetentionProblem(retentionDays: number, toDeepArchiveDays: number, purgeEveryDays = 0): string | undefined {
   const minimum = toDeepArchiveDays + DEEP_ARCHIVE_MINIMUM_DAYS;
-  if (retentionDays < toDeepArchiveDays || retentionDays >= minimum) return undefined;
+  // A pack goes at the first purge after its calls are past retention, up to a purge interval
+  // later, and S3 moves it at the midnight after the transition day: one day's margin.
+  const latestBefore = toDeepArchiveDays - purgeEveryDays - 1;
+  if (retentionDays <= latestBefore || retentionDays >= minimum) return undefined;
+  const interval = purgeEveryDays > 0 ? ` the purge runs every ${purgeEveryDays} day(s) (purgeCron), so a pack goes up to ${purgeEveryDays} day(s) after its retention;` : '';
   return (
     `${retentionDays} days would delete packs within Deep Archive's ${DEEP_ARCHIVE_MINIMUM_DAYS}-day minimum storage duration ` +
-    `(packs move there at ${toDeepArchiveDays} days (lifecycle.packsToDeepArchiveDays), ` +
-    `and S3 bills an early deletion as if kept ${DEEP_ARCHIVE_MINIMUM_DAYS} days): ` +
-    `use at least ${minimum}, or less than ${toDeepArchiveDays} to purge packs before they are archived`
+    `(packs move there at ${toDeepArchiveDays} days (lifecycle.packsToDeepArchiveDays);${interval} ` +
+    `S3 bills an early deletion as if kept ${DEEP_ARCHIVE_MINIMUM_DAYS} days): ` +
+    `use at least ${minimum}, or at most ${latestBefore} to purge packs before they are archived`
   );
+}
+
+/**
+ * The longest time between two runs of a purge schedule (EventBridge cron: minutes hours
+ * day-of-month month day-of-week year), in days: every day 1, some days of the week 7 (the
+ * conservative bound for a list), a day of the month 31, anything else a week.
+ */
+export function purgeIntervalDays(cron: string): number {
+  const fields = cron.replace(/^cron\(|\)$/g, '').trim().split(/\s+/);
+  const [, , dayOfMonth = '?', , dayOfWeek = '?'] = fields;
+  if ((dayOfMonth === '*' || dayOfMonth === '?') && (dayOfWeek === '*' || dayOfWeek === '?')) return 1;
+  if (/^\d+$/.test(dayOfMonth) || dayOfMonth === 'L') return 31;
+  return 7;
 }
 
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;

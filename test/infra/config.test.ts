@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, DeploymentConfigError, loadDeploymentConfig, parseDeploymentConfig } from '../../infra/config.ts';
+import { DEFAULT_CONFIG, DeploymentConfigError, loadDeploymentConfig, parseDeploymentConfig, purgeIntervalDays } from '../../infra/config.ts';
 
 // The deployment configuration: defaults, one entry per site, every problem listed with its path.
 
@@ -95,6 +95,16 @@ describe('deployment configuration', () => {
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 400 }], lifecycle: { packsToDeepArchiveDays: 200 } })).toEqual([]);
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 545 }] })).toEqual([]);
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 364 }] })).toEqual([]);
+  });
+
+  it('counts the purge interval: with a weekly purge, 364 days would delete packs a week later, after they reached Deep Archive', () => {
+    const weekly = { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' };
+    const problems = problemsOf({ sites: [{ name: 'a', retentionDays: 364, schedule: weekly }] });
+    expect(problems).toEqual([expect.stringMatching(/^sites\[0\]\.retentionDays: 364 days would delete packs within Deep Archive's 180-day minimum .* the purge runs every 7 day\(s\) \(purgeCron\).* or at most 357 to purge packs before they are archived$/)]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 357, schedule: weekly }] })).toEqual([]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 363, schedule: { ...weekly, purgeCron: '0 5 * * ? *' } }] })).toEqual([]);
+    expect(purgeIntervalDays('0 5 1 * ? *')).toBe(31);
+    expect(purgeIntervalDays('0 5 ? * MON,THU *')).toBe(7);
   });
 
   it('keeps Deep Archive at least 90 days after Glacier IR', () => {
