@@ -41,7 +41,8 @@ export const priceTableSchema = z
     sources: z.array(z.string().url()).min(1),
     gibibyteBytes: z.literal(1073741824),
     s3: z.object({ STANDARD: classPrices, STANDARD_IA: classPrices, GLACIER_IR: classPrices, DEEP_ARCHIVE: classPrices }).strict(),
-    dynamodb: z.object({ writeRequestUnitsPerMillion: money, storagePerGbMonth: money }).strict(),
+    /** `pointInTimeRecoveryPerGbMonth`: continuous backups, billed on the table's size (the base table's, not its indexes'). */
+    dynamodb: z.object({ writeRequestUnitsPerMillion: money, storagePerGbMonth: money, pointInTimeRecoveryPerGbMonth: money.optional() }).strict(),
     lambda: z.object({ requestsPerMillion: money }).strict(),
   })
   .strict();

@@ -1,4 +1,5 @@
 import type { PriceTable, StorageClass } from './cost-prices.ts';
+import { CATALOGUE_INDEXES } from './catalogue-schema.ts';
 
 // `ferry cost estimate`: what a site's volumes cost in the deployment's tiers, from a dated
 // price table. A model, stated so an operator can check it by hand (docs/operations.md):
@@ -7,7 +8,7 @@ import type { PriceTable, StorageClass } from './cost-prices.ts';
 //   padded to 512 bytes, 1 KiB end), uploaded in `partSizeMiB` parts (create + parts +
 //   complete requests, or one PUT when it fits in one part), with one manifest each that stays
 //   in Standard, read once by the ingest function, which writes one catalogue item per
-//   recording and one per pack;
+//   recording (copied into each of the table's five search indexes) and one per pack;
 // - an object is billed in a class for at least that class's minimum duration, at least its
 //   minimum size, plus the archive classes' per-object overhead (part at the Standard rate);
 // - "per month" is the steady state once the retention is full; "over the retention" is
@@ -166,13 +167,21 @@ function streamLines(stream: Stream, prices: PriceTable, packBytes: number): Cos
   });
 }
 
+/**
+ * The catalogue as deployed: a recording's item is written to the table and copied whole into
+ * every search index (CATALOGUE_INDEXES, projection ALL: time, agent, call id, caller, called),
+ * each copy a write and stored bytes of its own; point-in-time recovery bills the table's size
+ * again (`pointInTimeRecoveryPerGbMonth`).
+ */
 function catalogueCost(input: CostInput, packsPerDay: number, prices: PriceTable): { perMonth: number; overRetention: number } {
-  const writesPerMonth = (input.callsPerDay + packsPerDay) * DAYS_PER_MONTH;
+  const copies = 1 + Object.keys(CATALOGUE_INDEXES).length;
+  const writesPerMonth = (input.callsPerDay * copies + packsPerDay) * DAYS_PER_MONTH;
   const writes = (writesPerMonth * prices.dynamodb.writeRequestUnitsPerMillion) / 1e6;
-  const dailyGb = (input.callsPerDay * CATALOGUE_ITEM_BYTES) / prices.gibibyteBytes;
+  const dailyGb = (input.callsPerDay * CATALOGUE_ITEM_BYTES * copies) / prices.gibibyteBytes;
+  const perGbMonth = prices.dynamodb.storagePerGbMonth + (prices.dynamodb.pointInTimeRecoveryPerGbMonth ?? 0) / copies;
   const D = input.retentionDays;
   return {
-    perMonth: writes + dailyGb * D * prices.dynamodb.storagePerGbMonth,
-    overRetention: (writes * D) / DAYS_PER_MONTH + (((dailyGb * D * D) / 2) * prices.dynamodb.storagePerGbMonth) / DAYS_PER_MONTH,
+    perMonth: writes + dailyGb * D * perGbMonth,
+    overRetention: (writes * D) / DAYS_PER_MONTH + (((dailyGb * D * D) / 2) * perGbMonth) / DAYS_PER_MONTH,
   };
 }

@@ -62,7 +62,8 @@ describe('cost estimate arithmetic', () => {
       10 * 335 * PACK / GiB * 0.004 + 10 * 30 * 0.02 / 1000 +
       (10 * 180 * (PACK + 32_768) / GiB) * 0.00099 + (10 * 180 * 8192 / GiB) * 0.023 + 10 * 30 * 0.05 / 1000;
     const manifests = 10 * 400 * MANIFEST / GiB * 0.023 + 10 * 30 * 0.005 / 1000;
-    const catalogue = (1000 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 / GiB * 400 * 0.283;
+    // Each recording's item is written to the table and to its 5 search indexes (projection ALL): 6 writes and 6 stored copies.
+    const catalogue = (1000 * 6 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 * 6 / GiB * 400 * 0.283;
     const ingest = 300 * 0.2 / 1e6 + 300 * 0.0004 / 1000;
     // The literal prices above are the table's: a changed table must fail here, not pass silently.
     expect([P.s3.STANDARD.storagePerGbMonth, P.s3.GLACIER_IR.storagePerGbMonth, P.s3.DEEP_ARCHIVE.storagePerGbMonth, P.dynamodb.writeRequestUnitsPerMillion]).toEqual([0.023, 0.004, 0.00099, 0.7063]);
