@@ -66,6 +66,9 @@ function deniedAsMissing(error: unknown): boolean {
   return cause?.$metadata?.httpStatusCode === 403 && DENIED.has(name) && !/kms/i.test(cause.message ?? '') && notFromS3(cause) === undefined;
 }
 
+/** What the SDK names an error answer it could not read a code from: its status, not S3's word. */
+const STATUS_NAMES = new Set(['Unknown', 'UnknownError', 'NotFound', 'Forbidden', 'BadRequest', 'MovedPermanently', 'Found', 'TemporaryRedirect', 'ServiceUnavailable', 'InternalServerError', 'BadGateway', 'GatewayTimeout', 'ProxyAuthenticationRequired']);
+
 /**
  * An HTTP error answer that S3 did not give: every answer of S3 (and of S3-compatible stores)
  * names its request (x-amz-request-id); a proxy's block page or a firewall's refusal does not.
@@ -75,8 +78,10 @@ function deniedAsMissing(error: unknown): boolean {
 function notFromS3(e: SdkErrorShape): string | undefined {
   const status = e.$metadata?.httpStatusCode;
   const headers = e.$response?.headers;
-  // An answer whose body was an S3 error document (a named code) is S3's, whatever its headers.
-  const named = (e.name ?? e.Code ?? '') !== '' && !['Unknown', 'UnknownError'].includes(e.name ?? e.Code ?? '');
+  // An answer whose body was an S3 error document (a named code) is S3's, whatever its headers;
+  // the names the SDK makes of a bare status (NotFound, Forbidden…) say nothing of who answered.
+  const name = e.name ?? e.Code ?? '';
+  const named = name !== '' && !STATUS_NAMES.has(name);
   if (status === undefined || headers === undefined || status < 300 || named) return undefined;
   const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
   if (e.$metadata?.requestId || header('x-amz-request-id') || header('x-amz-id-2')) return undefined;
@@ -148,6 +153,14 @@ function foreignAnswer(e: SdkErrorShape, what: string, error: unknown): Error | 
   return (e.$metadata?.httpStatusCode ?? 0) >= 500 ? new TransientError(`${what}: ${foreign}`, { cause: error }) : new FerryError('fatal', `${what}: ${foreign}`, { cause: error });
 }
 
+/** A TLS certificate this machine does not trust: Node's words for it. */
+function untrustedCertificate(error: unknown): boolean {
+  return /unable to verify the first certificate|self[- ]signed certificate|unable to get local issuer certificate|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN/i.test(messageOf(error) + String((error as { code?: string }).code ?? ''));
+}
+
+const UNTRUSTED_CERTIFICATE_HINT =
+  " (the store's certificate is not one this machine trusts: behind a TLS-intercepting proxy, give the proxy's CA as NODE_EXTRA_CA_CERTS=/path/to/ca.pem; Ferry, like the AWS SDK for JavaScript, does not read AWS_CA_BUNDLE)";
+
 /** Maps one SDK (or network) error to the Ferry error callers act on. Ferry errors pass through. */
 export function translateS3Error(error: unknown, operation: string, key: string): Error {
   if (error instanceof FerryError) return error;
@@ -156,7 +169,7 @@ export function translateS3Error(error: unknown, operation: string, key: string)
   const status = e.$metadata?.httpStatusCode;
   const foreign = foreignAnswer(e, `S3 ${operation} ${key}`, error);
   if (foreign) return foreign;
-  const what = `S3 ${operation} ${key}: ${describeS3Error(name, status, messageOf(error))}`;
+  const what = `S3 ${operation} ${key}: ${describeS3Error(name, status, messageOf(error))}${untrustedCertificate(error) ? UNTRUSTED_CERTIFICATE_HINT : ''}`;
   if (name === 'NoSuchBucket') return new FerryError('fatal', what, { cause: error });
   if (NOT_FOUND.has(name) || status === 404) return new NotFoundError(what, { cause: error });
   if (name === 'InvalidRange' || status === 416) {

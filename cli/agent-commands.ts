@@ -104,6 +104,9 @@ export function registerAgentCommands(program: Command): void {
       // No sources: a standby site's configuration, for the restore, snapshots and backups commands.
       const standby = config.sources.length === 0;
       await checkSitePaths(config, { standby });
+      // The network the check goes through (a proxy, a CA) is said first: it is half of what a failing store check means.
+      const network = networkNotes(process.env);
+      for (const note of network) process.stdout.write(`${note}\n`);
       // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
       const store = await storeProblem(config, process.env, { standby });
       if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
@@ -111,7 +114,7 @@ export function registerAgentCommands(program: Command): void {
       else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
       const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
-      for (const note of [...networkNotes(process.env), ...(await selectionNotes(config))]) process.stdout.write(`${note}\n`);
+      for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
       const target = targetNote(config);
       if (target) process.stdout.write(`warning: ${target}\n`);
       const hook = alertCommandProblem(config.alerts.command);

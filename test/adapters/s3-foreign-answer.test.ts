@@ -5,7 +5,9 @@ import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { FerryError, NotFoundError, TransientError } from '../../core/errors.ts';
 import { startLocalS3 } from '../../local/s3-process.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,7 +18,7 @@ import { join } from 'node:path';
 let server: Server;
 let url: string;
 /** What the endpoint answers: a proxy's block page, S3's own refusal, or a proxy's 503. */
-let mode: 'block' | 's3' | 'gateway' = 'block';
+let mode: 'block' | 's3' | 'gateway' | 'web404' = 'block';
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -26,6 +28,7 @@ beforeAll(async () => {
         return res.end(req.method === 'HEAD' ? undefined : '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
       }
       if (mode === 'gateway') return res.writeHead(503, { 'content-type': 'text/html', server: 'corp-proxy' }).end('<h1>Upstream timed out</h1>');
+      if (mode === 'web404') return res.writeHead(404, { 'content-type': 'text/html', server: 'nginx' }).end('<h1>Not Found</h1>');
       res.writeHead(403, { 'content-type': 'text/html', server: 'corp-proxy', via: '1.1 corp-proxy' }).end('<h1>Access Denied</h1> blocked by corporate web policy (category: Online Storage)');
     });
   });
@@ -44,6 +47,12 @@ describe('an answer that did not come from S3', () => {
     expect((put as Error).message).toBe('S3 put heartbeats/demo/x.json: HTTP 403 (text/html, server corp-proxy, via 1.1 corp-proxy) that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site\'s network team (HTTPS_PROXY, the proxy\'s policy for the store\'s host)');
     // A principal that may not list reads S3's 403 as "absent"; a block page is no such answer.
     await expect(store(true).head('heartbeats/demo/missing.json')).rejects.toThrow(/did not come from S3/);
+  });
+
+  it('names a web server answering 404 to everything (a wrong cloud.endpoint) as not S3, for a write and a read', async () => {
+    mode = 'web404';
+    await expect(store().put('k', Buffer.from('x'))).rejects.toThrow(/^S3 put k: HTTP 404 \(text\/html, server nginx\) that did not come from S3/);
+    await expect(store(true).head('k')).rejects.toThrow(/HTTP 404 .*that did not come from S3/);
   });
 
   it("keeps S3's own 403 (it names its request) as S3's: refused credentials, or a missing key for a principal that may not list", async () => {
@@ -72,6 +81,22 @@ describe('the local S3 stand-in', () => {
       expect(((missing as Error).cause as { $metadata?: { requestId?: string } }).$metadata?.requestId).toMatch(/^[0-9A-F]{16}$/);
     } finally {
       await s3.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a store whose TLS certificate this machine does not trust (a TLS-intercepting proxy)', () => {
+  it('says to give the CA as NODE_EXTRA_CA_CERTS, and that AWS_CA_BUNDLE is not read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end());
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const untrusted = new S3BlobStore(createS3Client({ endpoint: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`, credentials: { accessKeyId: 'A', secretAccessKey: 'S' }, maxAttempts: 1 }), 'b');
+      await expect(untrusted.put('k', Buffer.from('x'))).rejects.toThrow(/self[- ]signed certificate.*give the proxy's CA as NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem; Ferry, like the AWS SDK for JavaScript, does not read AWS_CA_BUNDLE\)$/);
+    } finally {
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
     }
   });
