@@ -67,7 +67,7 @@ function deniedAsMissing(error: unknown): boolean {
 }
 
 /** What the SDK names an error answer it could not read a code from: its status, not S3's word. */
-const STATUS_NAMES = new Set(['Unknown', 'UnknownError', 'NotFound', 'Forbidden', 'BadRequest', 'MovedPermanently', 'Found', 'TemporaryRedirect', 'ServiceUnavailable', 'InternalServerError', 'BadGateway', 'GatewayTimeout', 'ProxyAuthenticationRequired']);
+const STATUS_NAMES = new Set(['Error', 'Unknown', 'UnknownError', 'NotFound', 'Forbidden', 'BadRequest', 'MovedPermanently', 'Found', 'TemporaryRedirect', 'ServiceUnavailable', 'InternalServerError', 'BadGateway', 'GatewayTimeout', 'ProxyAuthenticationRequired']);
 
 /**
  * An HTTP error answer that S3 did not give: every answer of S3 (and of S3-compatible stores)
@@ -76,17 +76,22 @@ const STATUS_NAMES = new Set(['Unknown', 'UnknownError', 'NotFound', 'Forbidden'
  * asked, not the credentials. Undefined for S3's own answers and for errors with no answer.
  */
 function notFromS3(e: SdkErrorShape): string | undefined {
-  const status = e.$metadata?.httpStatusCode;
+  // A body the SDK could not parse at all (a proxy's plain-text 502) leaves the answer only in $response.
+  const unparsed = e.$metadata?.httpStatusCode === undefined && e.$response?.statusCode !== undefined;
+  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
   const headers = e.$response?.headers;
   // An answer whose body was an S3 error document (a named code) is S3's, whatever its headers;
   // the names the SDK makes of a bare status (NotFound, Forbidden…) say nothing of who answered.
   const name = e.name ?? e.Code ?? '';
-  const named = name !== '' && !STATUS_NAMES.has(name);
+  const named = !unparsed && name !== '' && !STATUS_NAMES.has(name);
   if (status === undefined || headers === undefined || status < 300 || named) return undefined;
   const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
   if (e.$metadata?.requestId || header('x-amz-request-id') || header('x-amz-id-2')) return undefined;
   const said = [header('content-type') ? `${header('content-type')}` : undefined, header('server') ? `server ${header('server')}` : undefined, header('via') ? `via ${header('via')}` : undefined].filter(Boolean).join(', ');
-  return `HTTP ${status}${said ? ` (${said})` : ''} that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site's network team (HTTPS_PROXY, the proxy's policy for the store's host)`;
+  // What the answer said, when the SDK kept its body (a block page names the policy that refused).
+  const text = (e as { $responseBodyText?: string }).$responseBodyText?.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const words = text ? `: "${text.length > 160 ? `${text.slice(0, 160)}…` : text}"` : '';
+  return `HTTP ${status}${said ? ` (${said})` : ''}${words} that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site's network team (HTTPS_PROXY, the proxy's policy for the store's host)`;
 }
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchUpload']);
@@ -119,7 +124,7 @@ interface SdkErrorShape {
   /** InvalidObjectState: the class the object is in. */
   StorageClass?: string;
   $metadata?: { httpStatusCode?: number; requestId?: string };
-  $response?: { headers?: Record<string, string | undefined> };
+  $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
 }
 
 export function totalFromContentRange(contentRange: string | undefined): number | undefined {
@@ -150,7 +155,7 @@ function describeS3Error(name: string, status: number | undefined, message: stri
 function foreignAnswer(e: SdkErrorShape, what: string, error: unknown): Error | undefined {
   const foreign = notFromS3(e);
   if (foreign === undefined) return undefined;
-  return (e.$metadata?.httpStatusCode ?? 0) >= 500 ? new TransientError(`${what}: ${foreign}`, { cause: error }) : new FerryError('fatal', `${what}: ${foreign}`, { cause: error });
+  return (e.$metadata?.httpStatusCode ?? e.$response?.statusCode ?? 0) >= 500 ? new TransientError(`${what}: ${foreign}`, { cause: error }) : new FerryError('fatal', `${what}: ${foreign}`, { cause: error });
 }
 
 /** A TLS certificate this machine does not trust: Node's words for it. */

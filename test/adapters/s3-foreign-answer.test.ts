@@ -18,7 +18,7 @@ import { join } from 'node:path';
 let server: Server;
 let url: string;
 /** What the endpoint answers: a proxy's block page, S3's own refusal, or a proxy's 503. */
-let mode: 'block' | 's3' | 'gateway' | 'web404' = 'block';
+let mode: 'block' | 's3' | 'gateway' | 'web404' | 'envoy' = 'block';
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -28,6 +28,7 @@ beforeAll(async () => {
         return res.end(req.method === 'HEAD' ? undefined : '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
       }
       if (mode === 'gateway') return res.writeHead(503, { 'content-type': 'text/html', server: 'corp-proxy' }).end('<h1>Upstream timed out</h1>');
+      if (mode === 'envoy') return res.writeHead(503, { 'content-type': 'text/plain', server: 'envoy' }).end('upstream connect error or disconnect/reset before headers. reset reason: connection failure');
       if (mode === 'web404') return res.writeHead(404, { 'content-type': 'text/html', server: 'nginx' }).end('<h1>Not Found</h1>');
       res.writeHead(403, { 'content-type': 'text/html', server: 'corp-proxy', via: '1.1 corp-proxy' }).end('<h1>Access Denied</h1> blocked by corporate web policy (category: Online Storage)');
     });
@@ -53,6 +54,15 @@ describe('an answer that did not come from S3', () => {
     mode = 'web404';
     await expect(store().put('k', Buffer.from('x'))).rejects.toThrow(/^S3 put k: HTTP 404 \(text\/html, server nginx\) that did not come from S3/);
     await expect(store(true).head('k')).rejects.toThrow(/HTTP 404 .*that did not come from S3/);
+  });
+
+  it("names a proxy's plain-text 503 (a body the SDK cannot parse) as not S3's, and asks again, for a GET and a PUT", async () => {
+    mode = 'envoy';
+    for (const attempt of [() => store().put('k', Buffer.from('x')), () => store().get('k')]) {
+      const failure = await attempt().catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(TransientError);
+      expect((failure as Error).message).toMatch(/HTTP 503 \(text\/plain, server envoy\)(: "upstream connect error or disconnect\/reset before headers\. reset reason: connection failure")? that did not come from S3/);
+    }
   });
 
   it("keeps S3's own 403 (it names its request) as S3's: refused credentials, or a missing key for a principal that may not list", async () => {
