@@ -66,6 +66,12 @@ function deniedAsMissing(error: unknown): boolean {
   return cause?.$metadata?.httpStatusCode === 403 && DENIED.has(name) && !/kms/i.test(cause.message ?? '') && notFromS3(cause) === undefined;
 }
 
+/** What an answer said, when the SDK kept its body (a block page names the policy that refused): `: "…"`, or nothing. */
+function bodyWords(e: SdkErrorShape): string {
+  const text = (e as { $responseBodyText?: string }).$responseBodyText?.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return text ? `: "${text.length > 160 ? `${text.slice(0, 160)}…` : text}"` : '';
+}
+
 /** What the SDK names an error answer it could not read a code from: its status, not S3's word. */
 const STATUS_NAMES = new Set(['Error', 'Unknown', 'UnknownError', 'NotFound', 'Forbidden', 'BadRequest', 'MovedPermanently', 'Found', 'TemporaryRedirect', 'ServiceUnavailable', 'InternalServerError', 'BadGateway', 'GatewayTimeout', 'ProxyAuthenticationRequired']);
 
@@ -87,11 +93,8 @@ function notFromS3(e: SdkErrorShape): string | undefined {
   if (status === undefined || headers === undefined || status < 300 || named) return undefined;
   const header = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
   if (e.$metadata?.requestId || header('x-amz-request-id') || header('x-amz-id-2')) return undefined;
-  const said = [header('content-type') ? `${header('content-type')}` : undefined, header('server') ? `server ${header('server')}` : undefined, header('via') ? `via ${header('via')}` : undefined].filter(Boolean).join(', ');
-  // What the answer said, when the SDK kept its body (a block page names the policy that refused).
-  const text = (e as { $responseBodyText?: string }).$responseBodyText?.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
-  const words = text ? `: "${text.length > 160 ? `${text.slice(0, 160)}…` : text}"` : '';
-  return `HTTP ${status}${said ? ` (${said})` : ''}${words} that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site's network team (HTTPS_PROXY, the proxy's policy for the store's host)`;
+  const said = [header('content-type'), header('server') && `server ${header('server')}`, header('via') && `via ${header('via')}`].filter(Boolean).join(', ');
+  return `HTTP ${status}${said ? ` (${said})` : ''}${bodyWords(e)} that did not come from S3 (no x-amz-request-id): a proxy or firewall between this machine and the store answered; ask the site's network team (HTTPS_PROXY, the proxy's policy for the store's host)`;
 }
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchUpload']);
