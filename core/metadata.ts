@@ -3,7 +3,7 @@ import { readPlainXml } from './sidecar-xml.ts';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { callMetadataSchema, plainCallMetadata, type CallMetadata } from './manifest.ts';
-import { compileTimeFormat, isTimeZone, type TimeParser } from './time-format.ts';
+import { compileTimeFormat, isTimeZone, timeZoneOffsetMs, type TimeParser } from './time-format.ts';
 import { zodProblems } from './zod-problems.ts';
 import { EARLIEST_CALL_MS, EARLIEST_CALL_TIME } from './call-time.ts';
 import { normalise, type Candidate } from './metadata-values.ts';
@@ -264,7 +264,7 @@ export function createMetadataExtractor(config: MetadataConfigInput = {}): Metad
         }
       }
     }
-    deriveTimes(meta, input, issues);
+    deriveTimes(meta, input, issues, timeZone);
     startAfterFile(meta, input, timeZone, issues);
     unsetClock(meta, input, issues);
     for (const field of expected) {
@@ -303,15 +303,37 @@ function readSidecar(
 }
 
 /** Any two of start, end and duration give the third; with neither time, the file's mtime is the end. */
-function deriveTimes(meta: Record<string, string | number>, input: MetadataInput, issues: string[]): void {
+const HOUR_MS = 3_600_000;
+
+/**
+ * A call's start and end of the hour the clocks go back are read one by one (each the occurrence
+ * its file's time points to): a call that ran across the change can come out ending before it
+ * started. Then the reading that puts the end after the start is the call's: the end in the later
+ * occurrence, or else the start in the earlier one. Returns the fixed times, or undefined.
+ */
+function acrossTheChange(start: number, end: number, timeZone: string): { start: number; end: number } | undefined {
+  if (!(end < start) || start - end > HOUR_MS) return undefined;
+  const wall = (t: number) => t + timeZoneOffsetMs(t, timeZone);
+  if (wall(end + HOUR_MS) === wall(end) && end + HOUR_MS >= start) return { start, end: end + HOUR_MS };
+  if (wall(start - HOUR_MS) === wall(start) && start - HOUR_MS <= end) return { start: start - HOUR_MS, end };
+  return undefined;
+}
+
+function deriveTimes(meta: Record<string, string | number>, input: MetadataInput, issues: string[], timeZone = 'UTC'): void {
   const ms = (k: 'start' | 'end') => (typeof meta[k] === 'string' ? Date.parse(meta[k]) : undefined);
   const duration = typeof meta.durationSec === 'number' ? meta.durationSec : undefined;
   if (meta.start === undefined && meta.end === undefined && !Number.isNaN(input.mtime.getTime())) {
     meta.end = input.mtime.toISOString();
     issues.push(`${input.fileName}: no start or end time; end taken from the file's mtime`);
   }
-  const start = ms('start');
-  const end = ms('end');
+  let start = ms('start');
+  let end = ms('end');
+  const fixed = start !== undefined && end !== undefined ? acrossTheChange(start, end, timeZone) : undefined;
+  if (fixed) {
+    [start, end] = [fixed.start, fixed.end];
+    [meta.start, meta.end] = [new Date(start).toISOString(), new Date(end).toISOString()];
+    issues.push(`${input.fileName}: the call ran across the hour the clocks went back (${timeZone}): read as ${meta.start} to ${meta.end}, so that it ends after it starts`);
+  }
   if (start !== undefined && end !== undefined) {
     const apart = (end - start) / 1000;
     if (end < start) issues.push(`${input.fileName}: end ${meta.end} is before start ${meta.start}`);

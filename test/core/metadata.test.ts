@@ -189,6 +189,11 @@ describe('file names', () => {
     expect(skipped.issues[0]).toMatch(/start "20230326T013000" does not exist in Europe\/London \(the hour the clocks skipped\): read as 2023-03-26T01:30:00.000Z$/);
     // An ordinary local time says nothing.
     expect(run({ filename, timezone: 'Europe/London' }, { fileName: 'C4_20281029T034000_+441632960123_2001.wav' }).issues).toEqual([]);
+    // A 58-minute call across the change (01:03 BST → 01:01 GMT): start and end read so that it ends after it starts.
+    const across = run({ timezone: 'Europe/London' }, { fileName: 'L7.wav', mtime: new Date('2028-10-29T01:01:05Z'), sidecar: { name: 'L7.xml', bytes: bytes('<Recording><StartTime>2028-10-29T01:03:00</StartTime><EndTime>2028-10-29T01:01:00</EndTime></Recording>') } });
+    expect([across.meta.start, across.meta.end, across.meta.durationSec]).toEqual(['2028-10-29T00:03:00.000Z', '2028-10-29T01:01:00.000Z', 3480]);
+    expect(across.issues).toContain('L7.wav: the call ran across the hour the clocks went back (Europe/London): read as 2028-10-29T00:03:00.000Z to 2028-10-29T01:01:00.000Z, so that it ends after it starts');
+    expect(across.issues.filter((i) => i.includes('is before start'))).toEqual([]);
     // The file server's clock a few seconds behind the recorder's: the second occurrence still (not an hour early).
     const skewed = run({ filename, timezone: 'Europe/London' }, { fileName: 'C5_20281029T013300_+441632960123_2001.wav', mtime: new Date('2028-10-29T01:32:58Z') });
     expect(skewed.meta.start).toBe('2028-10-29T01:33:00.000Z');
