@@ -1,6 +1,3 @@
-import { messageOf } from './errors.ts';
-import { sitePrefix } from './layout.ts';
-import { parseManifest } from './manifest.ts';
 import { logGapsOf, type LogGap } from './log-gaps.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -10,6 +7,7 @@ import { hhmm } from './report-render.ts';
 export { dayBounds } from './report-keys.ts';
 export { renderDailyReport, reportSubject } from './report-render.ts';
 import { readScrubs, type ScrubResult } from './verify.ts';
+import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
 
 // The daily report of one site, from the catalogue and the bucket alone (nothing the agent
 // says about itself is needed, though what it reports is used when present): FULL when every
@@ -69,6 +67,8 @@ export interface SiteDayFacts {
   expected: ExpectedSource[];
   /** Packs whose manifest was written in the day. */
   packs: { source: string; packId: string; createdAt: string; members: number }[];
+  /** Packs of the day, shipped over an hour before the day was judged, that the catalogue has no record of (ingest failed): found by no search. */
+  uncatalogued?: { source: string; packId: string; members: number }[];
   /** Artefacts written in the day, and the newest of each source whenever written. */
   artefacts: ArtefactEntry[];
   newest: Record<string, ArtefactEntry | undefined>;
@@ -132,6 +132,11 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
     const waited = judged - Date.parse(u.since);
     if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
+  }
+  const missing = (f.uncatalogued ?? []).filter((u) => u.source === e.name);
+  if (missing.length > 0) {
+    const calls = missing.reduce((n, u) => n + u.members, 0);
+    problems.push(`${missing.length} batch(es) (${calls} recording(s)) shipped but not in the catalogue (its ingest failed): no search finds them; run \`ferry catalogue rebuild --site ${f.site}\` (first: ${missing[0]!.packId})`);
   }
   // Packs are found under the date of their oldest recording, a few days back: a backfill or a
   // catch-up of older recordings arrives under older dates. The agent's heartbeat names its last pack.
@@ -269,8 +274,8 @@ export interface GatherOptions {
   lookbackDays?: number;
 }
 
-const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '/');
-const within = (iso: string, start: number, end: number) => {
+export const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '/');
+export const within = (iso: string, start: number, end: number) => {
   const t = Date.parse(iso);
   return t >= start && t < end;
 };
@@ -284,26 +289,6 @@ async function allArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, si
     cursor = page.cursor;
   } while (cursor);
   return out;
-}
-
-/** Recordings: manifests under the day's date and the days before (a batch is dated by its oldest recording). */
-async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, start: number, judged: number, lookback: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
-  const packs: SiteDayFacts['packs'] = [];
-  for (let back = lookback; back >= 0; back--) {
-    const prefix = `${sitePrefix('manifests', site)}recordings/${datePath(start - back * 24 * HOUR)}/`;
-    for await (const info of blobs.list(prefix)) {
-      if (!info.key.endsWith('.json')) continue;
-      let m;
-      try {
-        m = parseManifest(await readSmallObject(blobs, info.key, 16 * 1024 * 1024, 'manifest'));
-      } catch (error) {
-        throw new Error(`manifest ${info.key} cannot be read: ${messageOf(error)}`, { cause: error });
-      }
-      if (!expected.has(m.source)) expected.set(m.source, { name: m.source, type: 'recordings' });
-      if (within(m.createdAt, start, judged + 1)) packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
-    }
-  }
-  return packs;
 }
 
 async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>, site: string, start: number, judged: number, expected: Map<string, ExpectedSource>) {
@@ -324,7 +309,7 @@ async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>,
 
 /** Reads what the catalogue and the bucket hold about one site's day. */
 export async function gatherSiteDay(
-  deps: { blobs: Pick<BlobStore, 'list' | 'get'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> },
+  deps: { blobs: Pick<BlobStore, 'list' | 'get'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
   site: string,
   day: string,
   options: GatherOptions = {},
@@ -336,6 +321,7 @@ export async function gatherSiteDay(
   const expected = new Map<string, ExpectedSource>();
 
   const packs = await gatherPacks(deps.blobs, site, start, judged, options.lookbackDays ?? REPORT_LOOKBACK_DAYS, expected);
+  const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, judged);
 
   const artefacts: ArtefactEntry[] = [];
   const newest: SiteDayFacts['newest'] = {};
@@ -373,6 +359,7 @@ export async function gatherSiteDay(
     judgedAt: new Date(judged).toISOString(),
     expected: [...expected.values()],
     packs,
+    ...(uncatalogued.length ? { uncatalogued } : {}),
     artefacts,
     newest,
     snapshots,

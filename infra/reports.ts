@@ -8,6 +8,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { classPrefix, type DataClass } from '../core/layout.ts';
+import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { REPORTS_PREFIX } from '../core/report-keys.ts';
 import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
@@ -136,6 +137,8 @@ export class ScheduledReports extends Construct {
     allow('ReadAndAddReports', ['s3:GetObject', 's3:PutObject'], [reports]);
     allow('DataKeyViaS3', ['kms:Decrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     allow('ReadCatalogue', ['dynamodb:Query'], [table.tableArn]);
+    // Whether each pack of the day is catalogued (its PACK# item): shipped but never catalogued is not found by any search.
+    allow('ReadPackRecords', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['pack']) } });
     allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);
     for (const c of REPORT_READ_CLASSES) {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { serializeManifest } from '../../core/manifest.ts';
+import { ingestManifest } from '../../core/ingest.ts';
 import { dailyReport, renderDailyReport, storeDailyReport, type AgentSignals } from '../../core/report.ts';
 import { dailyReportPrefix } from '../../core/report-keys.ts';
 import { makeFull, makeSegment } from '../support/artefact-fixtures.ts';
@@ -19,12 +20,13 @@ const LOST_BATCH = 'site-07';
 const STALE_BINLOG = 'site-11';
 const SILENT = 'site-15';
 
-async function shipDay(blobs: MemoryBlobStore, catalogue: MemoryCatalogue, site: string, day: string, opts: { full?: boolean; binlogUntil?: string }) {
+async function shipDay(blobs: MemoryBlobStore, catalogue: MemoryCatalogue, site: string, day: string, opts: { full?: boolean; binlogUntil?: string; ingest?: boolean }) {
   for (let b = 0; b < 3; b++) {
     const fixture = buildPack(site, [0, 1].map((i) => ({ path: `${day}/b${b}/call-${i}.wav`, body: audio(b * 10 + i, 600) })), { day: `${day}T00:00:00Z`, seed: `${day}/${b}` });
     fixture.manifest.createdAt = at(day, `0${b + 1}:30`);
     fixture.manifestBytes = serializeManifest(fixture.manifest);
     await publish(blobs, fixture);
+    if (opts.ingest !== false) await ingestManifest({ blobs, catalogue }, fixture.manifestKey);
   }
   if (opts.full !== false) await catalogue.putArtefact(makeFull(at(day, '02:05'), { site, source: 'db', name: `db-${day}.sql` }));
   const until = Date.parse(at(day, opts.binlogUntil ?? '23:50'));
@@ -119,6 +121,16 @@ describe('daily report over a fleet of 20 sites', () => {
     for (const s of [snap('01', 0), snap('02', 2), snap('03', 1)]) await catalogue.putSnapshot(s);
     const report = await dailyReport({ blobs, catalogue }, 'site-01', DAY, { now: () => new Date('2026-03-03T00:30:00Z') });
     expect(report.sources.find((s) => s.source === 'share')!.problems).toEqual(['2 snapshot(s) left paths out or skipped them (3 in all: unreadable, changing while read, or special files; `ferry snapshots list --problems` names them)']);
+  });
+
+  it('names the batches of the day that shipped but never reached the catalogue (ingest failed), which no search finds', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-a', '2026-03-01', {});
+    await shipDay(blobs, catalogue, 'site-a', DAY, { ingest: false });
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now: () => new Date('2026-03-03T00:30:00Z') });
+    expect(report.status).toBe('PARTIAL');
+    expect(report.problems).toEqual([expect.stringMatching(/^contactstore: 3 batch\(es\) \(6 recording\(s\)\) shipped but not in the catalogue \(its ingest failed\): no search finds them; run `ferry catalogue rebuild --site site-a` \(first: /)]);
   });
 
   it('keeps each run of a report under a new key, never replacing an earlier one', async () => {

@@ -1,0 +1,45 @@
+import { messageOf } from './errors.ts';
+import { sitePrefix } from './layout.ts';
+import { parseManifest } from './manifest.ts';
+import type { BlobStore, CatalogueStore } from './ports.ts';
+import { datePath, within, type ExpectedSource, type SiteDayFacts } from './report.ts';
+import { readSmallObject } from './read-small.ts';
+
+// The daily report's recordings facts: the day's packs, read from their manifests, and those of
+// them the catalogue never recorded (an ingest that failed).
+
+const HOUR = 3_600_000;
+
+/** Time ingest is given before a shipped pack with no catalogue record counts as never catalogued. */
+const INGEST_GRACE_MS = 3_600_000;
+
+/** The day's packs the catalogue has no record of, an hour after they shipped: their calls are found by no search. */
+export async function uncataloguedPacks(catalogue: Partial<Pick<CatalogueStore, 'getPack'>>, site: string, packs: SiteDayFacts['packs'], judged: number): Promise<NonNullable<SiteDayFacts['uncatalogued']>> {
+  if (!catalogue.getPack) return [];
+  const out: NonNullable<SiteDayFacts['uncatalogued']> = [];
+  for (const p of packs) {
+    if (Date.parse(p.createdAt) > judged - INGEST_GRACE_MS) continue;
+    if (!(await catalogue.getPack(site, p.packId))) out.push({ source: p.source, packId: p.packId, members: p.members });
+  }
+  return out;
+}
+
+/** Recordings: manifests under the day's date and the days before (a batch is dated by its oldest recording). */
+export async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, start: number, judged: number, lookback: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
+  const packs: SiteDayFacts['packs'] = [];
+  for (let back = lookback; back >= 0; back--) {
+    const prefix = `${sitePrefix('manifests', site)}recordings/${datePath(start - back * 24 * HOUR)}/`;
+    for await (const info of blobs.list(prefix)) {
+      if (!info.key.endsWith('.json')) continue;
+      let m;
+      try {
+        m = parseManifest(await readSmallObject(blobs, info.key, 16 * 1024 * 1024, 'manifest'));
+      } catch (error) {
+        throw new Error(`manifest ${info.key} cannot be read: ${messageOf(error)}`, { cause: error });
+      }
+      if (!expected.has(m.source)) expected.set(m.source, { name: m.source, type: 'recordings' });
+      if (within(m.createdAt, start, judged + 1)) packs.push({ source: m.source, packId: m.packId, createdAt: m.createdAt, members: m.members.length });
+    }
+  }
+  return packs;
+}
