@@ -30,10 +30,36 @@ let proxyEnvironment: Record<string, string | undefined> | undefined;
  * Returns the proxy in use, for `agent check` to name.
  */
 export function useProxyEnvironment(env: Record<string, string | undefined>): string | undefined {
-  const pick = (name: string) => env[name] ?? env[name.toLowerCase()];
+  const pick = (name: string) => proxyUrl(env[name] ?? env[name.toLowerCase()]);
   const proxy = pick('HTTPS_PROXY') ?? pick('HTTP_PROXY');
   proxyEnvironment = proxy ? { HTTPS_PROXY: pick('HTTPS_PROXY'), HTTP_PROXY: pick('HTTP_PROXY'), NO_PROXY: pick('NO_PROXY') } : undefined;
   return proxy;
+}
+
+/**
+ * A proxy setting as a URL: one written without a scheme (`proxy.corp.example:3128`, as curl and
+ * the AWS CLI take it) is http://…; one that is no http(s) URL even so (SOCKS) is left out.
+ */
+export function proxyUrl(value: string | undefined): string | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A proxy URL as it may be shown: its password masked. */
+export function shownProxy(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
 }
 
 /** A stand-in on this machine is never reached through the site's proxy. */

@@ -29,7 +29,27 @@ const args = process.argv.slice(2);
 const launcher = Number(process.env.FERRY_LAUNCHER_PID);
 delete process.env.FERRY_LAUNCHER_PID;
 const major = Number(process.versions.node.split('.')[0]);
-const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((name) => process.env[name]) && process.env.NODE_USE_ENV_PROXY === undefined;
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+// A proxy written without a scheme (`proxy.corp.example:3128`, as curl, pip and the AWS CLI take
+// it) is read as http://…, as they read it; one that is no http(s) URL even so (a SOCKS proxy) is
+// said and left out: Node would otherwise stop every command at start with a trace of its own.
+for (const name of PROXY_VARIABLES) {
+  const value = process.env[name]?.trim();
+  if (!value) continue;
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  let ok = false;
+  try {
+    ok = ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    ok = false;
+  }
+  if (ok) process.env[name] = url;
+  else {
+    console.error(`ferry: ${name} ${JSON.stringify(value)} is not an http(s) proxy URL (http://host:port): left out, requests go direct`);
+    delete process.env[name];
+  }
+}
+const proxied = PROXY_VARIABLES.some((name) => process.env[name]) && process.env.NODE_USE_ENV_PROXY === undefined;
 if (launcher > 0) {
   setInterval(() => {
     if (process.ppid !== launcher) process.kill(process.pid, 'SIGKILL');

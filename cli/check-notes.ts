@@ -6,6 +6,7 @@ import type { AgentConfig } from '../core/config.ts';
 import { filesAndFolders, onlyFoldersProblem } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
 import { isTimeZone } from '../core/time-format.ts';
+import { proxyUrl, shownProxy } from '../adapters/http-handler.ts';
 import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
@@ -31,8 +32,13 @@ export function alertCommandProblem(command: string | undefined): string | undef
  */
 export function networkNotes(env: NodeJS.ProcessEnv): string[] {
   const notes: string[] = [];
-  const proxy = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;
-  if (proxy) notes.push(`network: AWS, API and webhook requests go through the proxy ${proxy}${(env.NO_PROXY ?? env.no_proxy) ? ` (not for ${env.NO_PROXY ?? env.no_proxy})` : ''}; agent install carries it into the unit or cron line`);
+  const https = proxyUrl(env.HTTPS_PROXY ?? env.https_proxy);
+  const http = proxyUrl(env.HTTP_PROXY ?? env.http_proxy);
+  const noProxy = env.NO_PROXY ?? env.no_proxy;
+  const except = noProxy ? ` (not for ${noProxy})` : '';
+  // Node, like curl and the AWS CLI, takes HTTP_PROXY for http:// addresses only: AWS is https.
+  if (https) notes.push(`network: https requests (AWS, the API, replay, the webhook) go through the proxy ${shownProxy(https)}${except}; agent install carries it into the unit or cron line`);
+  else if (http) notes.push(`network: only HTTP_PROXY is set (${shownProxy(http)}): it takes http:// addresses only, so AWS (https) is reached direct; set HTTPS_PROXY if the site's way out is the proxy`);
   if (env.AWS_CA_BUNDLE && !env.NODE_EXTRA_CA_CERTS) notes.push(`warning: AWS_CA_BUNDLE (${env.AWS_CA_BUNDLE}) is not read by Ferry (nor by the AWS SDK for JavaScript): a TLS-intercepting proxy's CA is given as NODE_EXTRA_CA_CERTS=${env.AWS_CA_BUNDLE}`);
   return notes;
 }

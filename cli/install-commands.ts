@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
 import { checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
 import type { AgentConfig } from '../core/config.ts';
+import { proxyUrl } from '../adapters/http-handler.ts';
 
 // `ferry agent install`: the agent as a hardened systemd service (or a cron line). The unit
 // lets the agent read the recorder's paths and write its state directory, and nothing else:
@@ -26,6 +27,8 @@ export interface UnitInput {
   environment?: Record<string, string>;
   /** Paths the agent reads besides its sources (the AWS config and credentials files). */
   readPaths?: string[];
+  /** A file (0600) holding the variables that carry a secret (a proxy's password): never on a command line or in a unit others may read. */
+  environmentFile?: string;
 }
 
 /**
@@ -35,6 +38,32 @@ export interface UnitInput {
  */
 export const NETWORK_ENV = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'NODE_EXTRA_CA_CERTS'] as const;
 
+/** The carried variables that hold a password (a proxy's) apart from the rest, and the file they go to. */
+function splitSecrets(carried: Record<string, string>, configFile: string, site: string): { environment: Record<string, string>; secret: Record<string, string>; environmentFile?: string } {
+  const secret = Object.fromEntries(Object.entries(carried).filter(([k, v]) => /_PROXY$/i.test(k) && hasPassword(v)));
+  const environment = Object.fromEntries(Object.entries(carried).filter(([k]) => !(k in secret)));
+  return Object.keys(secret).length ? { environment, secret, environmentFile: join(dirname(configFile), `ferry-agent-${site}.env`) } : { environment, secret };
+}
+
+/** Writes the secret variables to their file (0600; for cron, the agent's user's, who reads it; systemd reads it as root) and says so. */
+function writeSecrets(file: string | undefined, secret: Record<string, string>, o: { dryRun?: boolean; cron?: boolean; account: Account | null | undefined; user: string }): string[] {
+  if (file === undefined || o.dryRun) return [];
+  writeFileSync(file, Object.entries(secret).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  const owned = o.cron && o.account && process.getuid?.() === 0;
+  if (owned) chownSync(file, o.account!.uid, o.account!.gid);
+  return [`note: ${Object.keys(secret).join(', ')} hold a password: written to ${file} (mode 0600${owned ? `, owned by ${o.user}` : ''}), not into the ${o.cron ? 'cron line' : 'unit'}`];
+}
+
+/** Whether a proxy URL carries a password (`http://user:pass@proxy`). */
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The AWS SDK's settings the agent takes from its environment when the configuration has no
  * `cloud.credentials` (docs/deploy.md: keys in ~ferry/.aws, `AWS_PROFILE=ferry`): carried from
@@ -43,8 +72,16 @@ export const NETWORK_ENV = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_pr
 export const CARRIED_ENV = ['AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', ...NETWORK_ENV] as const;
 
 /** The environment a unit or cron line gets: what is carried, and with a proxy, Node's own proxy support for the agent's webhook calls. */
-export function carriedEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+export function carriedEnvironment(env: NodeJS.ProcessEnv, cwd = process.cwd()): Record<string, string> {
   const carried: Record<string, string> = Object.fromEntries(CARRIED_ENV.flatMap((k) => (env[k] ? [[k, env[k] as string]] : [])));
+  // As the check read them: a proxy without a scheme is http://…, a path is from where install ran (cron and systemd start elsewhere).
+  for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) {
+    if (carried[k] === undefined) continue;
+    const url = proxyUrl(carried[k]);
+    if (url) carried[k] = url;
+    else delete carried[k];
+  }
+  for (const k of ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'NODE_EXTRA_CA_CERTS']) if (carried[k]) carried[k] = resolve(cwd, carried[k]);
   if (['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => carried[k])) {
     carried.NODE_USE_ENV_PROXY = '1';
     carried.NODE_OPTIONS = [env.NODE_OPTIONS, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
@@ -84,7 +121,7 @@ export function systemdUnit(u: UnitInput): string {
   const paths = [...u.sourcePaths, u.stateDir];
   // ProtectHome=yes hides /home, /root and /run/user entirely; a source, the state or the AWS files kept there need read-only instead.
   const protectHome = [...paths, ...(u.readPaths ?? [])].some((p) => UNDER_HOME.test(p)) ? 'read-only' : 'yes';
-  const environment = Object.entries(u.environment ?? {}).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}\n`).join('');
+  const environment = Object.entries(u.environment ?? {}).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}\n`).join('') + (u.environmentFile ? `EnvironmentFile=${quote(u.environmentFile)}\n` : '');
   const execStart = [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--json-logs'].map(execArg).join(' ');
   return `# ${unitName(u.site)}: written by \`ferry agent install\`; re-run it after changing the config's paths.
 [Unit]
@@ -140,11 +177,11 @@ WantedBy=multi-user.target
 }
 
 /** /etc/cron.d line: one pass every five minutes, never two at once. */
-export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'node' | 'entry' | 'environment'>): string {
+export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'node' | 'entry' | 'environment' | 'environmentFile'>): string {
   // `env` runs the agent with them: flock executes its command itself (no shell), so a bare K=V there is a program name.
   const pairs = Object.entries(u.environment ?? {}).map(([k, v]) => `${k}=${cronWord(v)}`);
   const env = pairs.length ? `env ${pairs.join(' ')} ` : '';
-  const cmd = env + [u.node, u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
+  const cmd = env + [u.node, ...(u.environmentFile ? [`--env-file=${u.environmentFile}`] : []), u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
   // logger's default message size is 1 KiB: a longer log line (a loss naming its paths) would be split into broken JSON.
   return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock ${cmd} 2>&1 | logger --size 65536 -t ferry-agent-${u.site}\n`;
 }
@@ -254,7 +291,7 @@ export async function install(opts: InstallOptions): Promise<string> {
   if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new ConfigError([`--user: "${opts.user}" is not a valid user name`]);
   const account = (opts.lookupUser ?? lookupUser)(opts.user);
   if (account === null) throw new ConfigError([`--user: no user "${opts.user}" on this host (create it first: useradd --system ${opts.user})`]);
-  const environment = carriedEnvironment(process.env);
+  const { environment, secret, environmentFile } = splitSecrets(carriedEnvironment(process.env), configFile, config.site);
   const notes: string[] = [];
   if (account) notes.push(...(await (opts.checkAsUser ?? checkAsUser)(account, config)));
   else notes.push(`note: the paths were checked as the user running this command, not as ${opts.user} (no getent/setpriv here)`);
@@ -275,8 +312,10 @@ export async function install(opts: InstallOptions): Promise<string> {
     stateDir: config.state,
     restartSec,
     environment,
+    environmentFile,
     readPaths: [environment.AWS_CONFIG_FILE, environment.AWS_SHARED_CREDENTIALS_FILE, environment.NODE_EXTRA_CA_CERTS, ...(environment.AWS_PROFILE && account ? [join(account.home, '.aws')] : [])].filter((p): p is string => p !== undefined),
   };
+  notes.push(...writeSecrets(environmentFile, secret, { dryRun: opts.dryRun, cron: opts.cron, account, user: opts.user }));
   const said = notes.map((n) => `# ${n}\n`).join('');
   if (opts.cron) return `${said}# /etc/cron.d/ferry-agent-${config.site}\n${cronLine(input)}`;
   const unit = systemdUnit(input);

@@ -80,15 +80,27 @@ describe('agent check after a source was renamed', () => {
     expect(set.stdout).not.toContain('read as UTC');
   });
 
+  it('starts with a proxy written without a scheme (as curl takes it), and leaves out one that is no http(s) proxy, saying so: never a Node trace at start', () => {
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HTTPS?_PROXY|NO_PROXY|NODE_USE_ENV_PROXY)$/i.test(k)));
+    const run = (proxy: string) => spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', env: { ...base, https_proxy: proxy }, timeout: 30_000 });
+    const bare = run('127.0.0.1:9');
+    expect([bare.status, bare.stderr]).toEqual([0, '']);
+    const socks = run('socks5://127.0.0.1:1080');
+    expect(socks.status).toBe(0);
+    expect(socks.stderr).toBe('ferry: https_proxy "socks5://127.0.0.1:1080" is not an http(s) proxy URL (http://host:port): left out, requests go direct\n');
+  });
+
   it("names the proxy AWS requests take, and says that AWS_CA_BUNDLE is not read and NODE_EXTRA_CA_CERTS is", () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-net-'));
     mkdirSync(join(dir, 'rec'));
     writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')}, metadata: { timezone: UTC } }\n`);
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL|NODE_EXTRA_CA_CERTS$|HTTPS?_PROXY$|NO_PROXY$)/i.test(k)));
-    const env = { ...base, FERRY_HOME: join(dir, 'home'), HTTPS_PROXY: 'http://proxy.corp.example:3128', NO_PROXY: '.corp.example', AWS_CA_BUNDLE: '/etc/ssl/corp.pem' };
+    const env = { ...base, FERRY_HOME: join(dir, 'home'), HTTPS_PROXY: 'alice:s3cret@proxy.corp.example:3128', NO_PROXY: '.corp.example', AWS_CA_BUNDLE: '/etc/ssl/corp.pem' };
     const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('network: AWS, API and webhook requests go through the proxy http://proxy.corp.example:3128 (not for .corp.example,localhost,127.0.0.1,::1)');
+    // Written without a scheme (as curl takes it), with a password: read as http://, shown masked.
+    expect(r.stdout).toContain('network: https requests (AWS, the API, replay, the webhook) go through the proxy http://alice:***@proxy.corp.example:3128 (not for .corp.example,localhost,127.0.0.1,::1)');
+    expect(r.stdout + r.stderr).not.toContain('s3cret');
     expect(r.stderr).not.toContain('Warning');
     expect(r.stdout).toContain('warning: AWS_CA_BUNDLE (/etc/ssl/corp.pem) is not read by Ferry (nor by the AWS SDK for JavaScript): a TLS-intercepting proxy\'s CA is given as NODE_EXTRA_CA_CERTS=/etc/ssl/corp.pem');
   });

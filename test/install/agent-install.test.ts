@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cronLine, defaultEntry, install, lookupUser, systemdUnit } from '../../cli/install-commands.ts';
@@ -134,6 +134,31 @@ describe('ferry agent install', () => {
       const lock = join(s.dir, 'probe.lock');
       const ran = spawnSync('sh', ['-c', `flock -n ${lock} ${probe}`], { encoding: 'utf8' });
       expect([ran.status, ran.stdout]).toEqual([0, 'http://proxy.corp.example:3128\n/etc/ssl/corp-intercept.pem\n1\n']);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("keeps a proxy's password out of the unit and the cron line (a 0600 file beside the config), shows it nowhere, and carries paths absolute", async () => {
+    const s = site();
+    vi.stubEnv('HTTPS_PROXY', 'alice:s3cret@proxy.corp.example:3128'); // as curl takes it: no scheme
+    vi.stubEnv('NODE_EXTRA_CA_CERTS', 'certs/corp.pem'); // relative to where install runs
+    try {
+      const units = join(s.dir, 'units');
+      const said = await installing({ config: s.config, unitDir: units });
+      const envFile = join(s.dir, 'ferry-agent-london-cc.env');
+      const unit = readFileSync(join(units, 'ferry-agent@london-cc.service'), 'utf8');
+      expect(unit).toContain(`EnvironmentFile=${envFile}`);
+      expect(unit).toContain(`Environment=NODE_EXTRA_CA_CERTS=${join(process.cwd(), 'certs/corp.pem')}`);
+      expect(unit + said).not.toContain('s3cret');
+      expect(readFileSync(envFile, 'utf8')).toBe('HTTPS_PROXY=http://alice:s3cret@proxy.corp.example:3128\n');
+      expect(statSync(envFile).mode & 0o777).toBe(0o600);
+      const line = await installing({ config: s.config, cron: true });
+      expect(line).not.toContain('s3cret');
+      expect(line).toContain(` --env-file=${envFile} `);
+      // What the agent started so would see: the variables of the file.
+      const seen = spawnSync(process.execPath, [`--env-file=${envFile}`, '-e', 'process.stdout.write(process.env.HTTPS_PROXY ?? "")'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+      expect(seen.stdout).toBe('http://alice:s3cret@proxy.corp.example:3128');
     } finally {
       vi.unstubAllEnvs();
     }
