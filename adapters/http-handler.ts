@@ -15,10 +15,11 @@ export interface RequestTimeouts {
  * `connectMs` or nothing moves on it either way for `idleMs`: a stateful firewall or proxy that
  * drops a connection mid-upload, or an endpoint that accepts and never answers, would otherwise
  * hold the agent (and under cron its lock) for good. The SDK's S3 client sets neither by
- * default. The failure is a network error: retried by the SDK, then by the pack's attempts.
+ * default (S3 itself drops a connection idle for 20 s). The failure is a network error, asked
+ * again by the SDK; a pass whose store did not answer ships no more batches (agent/ship-recordings.ts).
  * Uploads wait for the bandwidth limit before a body starts, never in the middle of one.
  */
-export const REQUEST_TIMEOUTS = { connectMs: 15_000, idleMs: 120_000 } as const;
+export const REQUEST_TIMEOUTS = { connectMs: 15_000, idleMs: 60_000 } as const;
 
 /** The proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) the process was started with; set once by the composition root. */
 let proxyEnvironment: Record<string, string | undefined> | undefined;

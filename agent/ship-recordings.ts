@@ -95,6 +95,8 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   // all of them.
   let join = () => undefined as void;
   const joined = new Promise<void>((resolve) => (join = resolve));
+  // A store that did not answer one request in its time (every request of it would wait as long): the pass ships no more.
+  const silent: { message?: string } = {};
   const worker = async (n: number) => {
     if (n > 0) await joined;
     try {
@@ -105,6 +107,10 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   };
   const shipEach = async (alone: boolean) => {
     for (let first = true; ; first = false) {
+      if (silent.message !== undefined) {
+        if (await walk.hasMore()) report.more = true;
+        break;
+      }
       if (!first && (s.stopping() || s.deps.clock.now().getTime() >= deadline)) {
         // The slice is over: what is left waits for the next pass (which starts at once).
         if (s.stopping()) walk.stop();
@@ -113,7 +119,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
       }
       const work = await walk.next();
       if (!work) break;
-      const outcome = await shipWithRetry(s, source, alone && first ? { ...ctx, onPacked: join } : ctx, work, failures).finally(join);
+      const outcome = await shipWithRetry(s, source, alone && first ? { ...ctx, onPacked: join } : ctx, work, failures, silent).finally(join);
       report.lost += outcome.lost;
       if (outcome.result) {
         report.packs++;
@@ -155,7 +161,12 @@ function shipFailedAlert(site: string, source: RecordingsSourceConfig, failures:
   };
 }
 
-async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork, failures: ShipFailure[]): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
+/** A request the store never answered in its time (connect or idle timeout): asking again waits as long. */
+function storeSilent(error: unknown): boolean {
+  return /TimeoutError|timed out after \d+ ms|did not establish a connection/.test(messageOf(error));
+}
+
+async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork, failures: ShipFailure[], silent: { message?: string } = {}): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {
   const { log, config } = s.deps;
   const attempts = config.shipping.attempts;
   // An agent before one alert a source raised one a batch: resolved here as its batch ships.
@@ -210,7 +221,9 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
       const retryable = error instanceof FerryError ? error.retryable : true;
       s.onError(`${work.batch}: ${messageOf(error)}`);
       log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
-      if (!retryable || attempt === attempts) {
+      // The store did not answer (the SDK already asked again): the batch and the rest of the pass wait for the next pass.
+      if (storeSilent(error)) silent.message = messageOf(error);
+      if (!retryable || attempt === attempts || silent.message !== undefined) {
         failures.push({ batch: work.batch, attempts: attempt, error: messageOf(error) });
         return { lost };
       }

@@ -1,0 +1,44 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { TransientError } from '../../core/errors.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// A store that accepts connections and never answers (a firewall that dropped its state, a
+// stalled proxy): each request ends at its idle timeout, after the SDK asked again. A pass that
+// met one ships no more: asking again, batch after batch, would hold a cron run (and its lock)
+// for the better part of an hour; the batches wait for the next pass, and the alert says why.
+
+describe('a store that does not answer', () => {
+  it('ends the pass after the first request that timed out: that batch not tried again, the rest left for the next pass, the alert naming the timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-silent-'));
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    writeTree(root, 4, 3, { ageMs: 3_600_000 });
+    const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nshipping: { attempts: 5, packConcurrency: 1 }\nsources:\n  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 3, quietSeconds: 60, settleSeconds: 1 }\n`);
+    let writes = 0;
+    const timedOut = (key: string) => {
+      if (key.startsWith('recordings/')) writes++;
+      throw new TransientError('S3 put recordings/site-a/x.tar: TimeoutError: @smithy/node-http-handler - the request socket timed out after 60000 ms of inactivity (configured by client requestHandler).');
+    };
+    const store = Object.assign(new MemoryBlobStore(), { put: timedOut, createMultipart: timedOut });
+    const alerts: Alert[] = [];
+    const agent = new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+    try {
+      const report = await agent.cycle();
+      // One batch failed (the heartbeat's write, timed out as well, is the other failure of the pass).
+      expect(report).toMatchObject({ packs: 0, failed: 2, more: true });
+      expect(writes).toBe(1);
+      expect(alerts.find((a) => a.subject.includes('could not be shipped'))?.message).toMatch(/After 1 attempt\(s\): .*timed out after 60000 ms of inactivity/);
+    } finally {
+      agent.close();
+    }
+  });
+});
