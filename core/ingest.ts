@@ -152,6 +152,8 @@ export interface RebuildReport {
   /** Tree snapshot manifests among the ok ones. */
   snapshots: number;
   failed: { key: string; reason: string }[];
+  /** Entries the catalogue held whose manifest and pack are both gone (purged after the table's restore point): forgotten. */
+  forgotten?: number;
 }
 
 export interface RebuildOptions {
@@ -163,7 +165,7 @@ export interface RebuildOptions {
 
 /** Re-ingests every manifest, packs, artefacts and tree snapshots (of one site, or all); one bad manifest never stops the rest. */
 export async function rebuildCatalogue(
-  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'] },
+  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'] & Partial<Pick<CatalogueStore, 'searchRecordings' | 'forgetPack'>> },
   options: RebuildOptions = {},
 ): Promise<RebuildReport> {
   const prefix = options.site === undefined ? 'manifests/' : sitePrefix('manifests', options.site);
@@ -177,10 +179,15 @@ export async function rebuildCatalogue(
     return result;
   };
   let done = 0;
+  const sites = new Set<string>();
+  const manifests = new Set<string>();
 
   const worker = async () => {
     for (let next = await nextKey(); !next.done; next = await nextKey()) {
       const { key } = next.value;
+      manifests.add(key);
+      const site = /^manifests\/([^/]+)\//.exec(key)?.[1];
+      if (site) sites.add(site);
       const artefact = isArtefactManifestKey(key);
       const snapshot = isTreeSnapshotManifestKey(key);
       if (!artefact && !snapshot && !isPackManifestKey(key)) continue;
@@ -206,5 +213,36 @@ export async function rebuildCatalogue(
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
   report.failed.sort((a, b) => (a.key < b.key ? -1 : 1));
+  const { searchRecordings, forgetPack } = deps.catalogue;
+  if (searchRecordings && forgetPack) {
+    const catalogue = { searchRecordings: searchRecordings.bind(deps.catalogue), forgetPack: forgetPack.bind(deps.catalogue) };
+    report.forgotten = await forgetVanished({ blobs: deps.blobs, catalogue }, options.site ? new Set([options.site]) : sites, manifests);
+  }
   return report;
+}
+
+/**
+ * The catalogue entries no manifest in the bucket stands for, whose pack is gone too: a table
+ * restored to a point before a purge lists calls the purge deleted since. They are forgotten, so
+ * that no search offers a call that cannot be played. An entry whose pack is still there stays.
+ */
+async function forgetVanished(deps: { blobs: Pick<BlobStore, 'head'>; catalogue: Pick<CatalogueStore, 'searchRecordings' | 'forgetPack'> }, sites: ReadonlySet<string>, manifests: ReadonlySet<string>): Promise<number> {
+  let forgotten = 0;
+  for (const site of sites) {
+    const stale: CatalogueEntry[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await deps.catalogue.searchRecordings({ site, limit: 1000, ...(cursor ? { cursor } : {}) });
+      stale.push(...page.items.filter((e) => !manifests.has(e.manifestKey)));
+      cursor = page.cursor;
+    } while (cursor);
+    const packGone = new Map<string, boolean>();
+    for (const e of stale) {
+      if (!packGone.has(e.packKey)) packGone.set(e.packKey, (await deps.blobs.head(e.packKey)) === undefined);
+      if (!packGone.get(e.packKey)) continue;
+      await deps.catalogue.forgetPack(site, e.packId, [e.rid]);
+      forgotten++;
+    }
+  }
+  return forgotten;
 }
