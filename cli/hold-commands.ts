@@ -115,9 +115,12 @@ export function registerCaseRecordCommands(program: Command): void {
       print(opts.json, out, `case ${out.caseId} created with ${out.members.length} call(s)`);
     });
   common(cases.command('show').description('one case, its calls and their holds').argument('<case>', 'case id')).action(async (id: string, opts: SiteOptions) => {
-    const out = await getJson<{ caseId: string; name: string; reason: string; members: string[]; held?: { by: string; at: string; reason: string } }>(apiFor(opts), `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}`);
+    const out = await getJson<{ caseId: string; name: string; reason: string; members: string[]; held?: { by: string; at: string; reason: string }; gone?: string[] }>(apiFor(opts), `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}`);
     const held = out.held ? `on hold since ${out.held.at} (by ${out.held.by}: ${out.held.reason})` : 'not on hold';
-    print(opts.json, out, [`case ${out.caseId}: ${out.name} (${out.reason}); ${held}`, ...out.members, `${out.members.length} call(s)`].join('\n'));
+    const gone = new Set(out.gone ?? []);
+    const members = out.members.map((rid) => (gone.has(rid) ? `${rid}  (no longer in the archive: deleted by retention; \`ferry audit search --action purge\` names it)` : rid));
+    const count = `${out.members.length} call(s)${gone.size ? `, ${gone.size} of them no longer in the archive` : ''}`;
+    print(opts.json, out, [`case ${out.caseId}: ${out.name} (${out.reason}); ${held}`, ...members, count].join('\n'));
   });
   common(cases.command('add').description('add calls to a case (held at once when the case is on hold)').argument('<case>', 'case id'))
     .requiredOption('--rid <rid...>', 'calls to add')

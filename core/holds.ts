@@ -307,14 +307,19 @@ export async function listCases(deps: Pick<HoldDeps, 'holds'>, site: string): Pr
 export interface CaseView extends CaseRecord {
   /** Active holds on the members (any scope), by rid. */
   memberHolds: Record<string, HoldRecord[]>;
+  /** Members the catalogue no longer holds (deleted by retention before the case was held): their purge records name them. */
+  gone?: string[];
 }
 
-export async function showCase(deps: Pick<HoldDeps, 'holds'>, site: string, caseId: string): Promise<CaseView> {
+export async function showCase(deps: Pick<HoldDeps, 'holds'> & Partial<Pick<HoldDeps, 'catalogue'>>, site: string, caseId: string): Promise<CaseView> {
   const record = await existingCase(deps, site, caseId);
   const active = (await deps.holds.listHolds(site)).filter(isActive);
   const memberHolds: Record<string, HoldRecord[]> = {};
   for (const rid of record.members) memberHolds[rid] = active.filter((h) => h.rid === rid);
-  return { ...record, memberHolds };
+  const catalogue = deps.catalogue;
+  const present = catalogue ? await mapLimit(record.members, CASE_CONCURRENCY, async (rid) => (await catalogue.getRecording(site, rid)) !== undefined) : [];
+  const gone = record.members.filter((_, i) => present[i] === false);
+  return { ...record, memberHolds, ...(gone.length ? { gone } : {}) };
 }
 
 /** Adds calls to a case (already present ones are skipped); a held case holds them at once. */

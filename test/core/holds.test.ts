@@ -147,6 +147,8 @@ describe('legal hold records', () => {
     expect(out).toMatchObject({ holds: [expect.objectContaining({ rid: kept })], gone: [gone], objects: [young.packKey, young.manifestKey] });
     expect(out.existing).toBeUndefined();
     expect((await showCase(w.deps, SITE, 'M-1')).held).toMatchObject({ reason: 'hold the follow-up' });
+    // The case's view says which of its members are no longer in the archive.
+    expect((await showCase(w.deps, SITE, 'M-1')).gone).toEqual([gone]);
     w.clock.advance(100 * DAY); // the other call is due too: it is held
     expect((await purge(w)).plan.summary).toMatchObject({ targets: 0, keptPacksHeld: 1 });
     expect(await exists(w, young.packKey)).toBe(true);
