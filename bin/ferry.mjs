@@ -66,7 +66,7 @@ if (launcher > 0) {
     const noProxy = env.NO_PROXY ?? env.no_proxy;
     // Node 22 calls its proxy support for fetch experimental, once per process, on stderr (cron
     // mails it): not said, in this process or any Node it starts.
-    const options = [env.NODE_OPTIONS, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
+    const options = env.NODE_OPTIONS?.includes('--disable-warning=UNDICI-EHPA') ? env.NODE_OPTIONS : [env.NODE_OPTIONS, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
     Object.assign(env, { NODE_USE_ENV_PROXY: '1', NODE_OPTIONS: options, NO_PROXY: [noProxy, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',') });
   }
   const child = spawn(node22, [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit', env });

@@ -52,7 +52,7 @@ function writeSecrets(file: string | undefined, secret: Record<string, string>, 
   chmodSync(file, 0o600);
   const owned = o.cron && o.account && process.getuid?.() === 0;
   if (owned) chownSync(file, o.account!.uid, o.account!.gid);
-  return [`note: ${Object.keys(secret).join(', ')} hold a password: written to ${file} (mode 0600${owned ? `, owned by ${o.user}` : ''}), not into the ${o.cron ? 'cron line' : 'unit'}`];
+  return [`note: ${Object.keys(secret).join(', ')} ${Object.keys(secret).length === 1 ? 'holds' : 'hold'} a password: written to ${file} (mode 0600${owned ? `, owned by ${o.user}` : ''}), not into the ${o.cron ? 'cron line' : 'unit'}`];
 }
 
 /** Whether a proxy URL carries a password (`http://user:pass@proxy`). */
@@ -84,7 +84,8 @@ export function carriedEnvironment(env: NodeJS.ProcessEnv, cwd = process.cwd()):
   for (const k of ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'NODE_EXTRA_CA_CERTS']) if (carried[k]) carried[k] = resolve(cwd, carried[k]);
   if (['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => carried[k])) {
     carried.NODE_USE_ENV_PROXY = '1';
-    carried.NODE_OPTIONS = [env.NODE_OPTIONS, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
+    const options = env.NODE_OPTIONS ?? '';
+    carried.NODE_OPTIONS = options.includes('--disable-warning=UNDICI-EHPA') ? options : [options, '--disable-warning=UNDICI-EHPA'].filter(Boolean).join(' ');
   }
   return carried;
 }

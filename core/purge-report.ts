@@ -99,8 +99,8 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
         ? [
             ...behindTodo,
             ...(heldKept ? [`${heldKept} pack(s) past retention are kept because their held calls are not copied out yet (reasons above): an archived pack is being restored for it, and the first purge after the restore finishes them; if one stays here past two purges, read its reason`] : []),
-            'objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing',
-            'failed deletions are tried again by the next purge',
+            ...(retainedCount ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing'] : []),
+            ...(failedCount ? ['failed deletions are tried again by the next purge'] : []),
           ]
         : ['nothing'],
     }),
