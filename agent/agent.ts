@@ -236,11 +236,14 @@ export class Agent {
    */
   private async heartbeat(report: CycleReport): Promise<void> {
     const writer = new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, losses: this.lossLog, agentVersion: this.deps.agentVersion ?? 'dev' });
-    const key = await writer.write({ ...this.statusSnapshot(), manifests: report.manifests });
+    const silent = this.recordings.storeSilent !== undefined;
+    const key = await writer.write({ ...this.statusSnapshot(), manifests: report.manifests, storeSilent: silent });
+    this.recordings.storeSilent = undefined;
     const { site } = this.deps.config;
     const other = writer.otherAgent;
-    // Resolutions need a heartbeat that went out: one held back by the interval said nothing new.
-    const wrote = key !== undefined;
+    // Resolutions need a heartbeat that went out: one held back by the interval said nothing new
+    // (nor one of a pass whose store was silent: the site's other heartbeats were not looked at).
+    const wrote = key !== undefined && !silent;
     await this.alerts.hold(
       'site-name-shared',
       other && {

@@ -57,6 +57,8 @@ export interface PassView {
   manifests: readonly string[];
   /** The alerts the agent holds open after the pass. */
   openAlerts?: ReadonlyArray<{ key: string; subject: string; severity: 'info' | 'warning' | 'critical'; raisedAt: string }>;
+  /** The store did not answer a request of this pass in its time: the heartbeat is tried, the site's others are not listed first. */
+  storeSilent?: boolean;
 }
 
 export interface HeartbeatDeps {
@@ -251,7 +253,8 @@ export class HeartbeatWriter {
       const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
       let key: string | undefined;
       if (due) {
-        this.otherAgent = await this.newestOther(new Date(heartbeat.at));
+        // A store that did not answer this pass would keep the listing waiting as long: the heartbeat (which says so) goes first.
+        this.otherAgent = pass.storeSilent ? undefined : await this.newestOther(new Date(heartbeat.at));
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
         // This agent's own heartbeats of the last hour, told from another agent's by their times;
         // remembered before the write, so a crash right after it does not leave a heartbeat of

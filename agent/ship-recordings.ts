@@ -43,6 +43,8 @@ export interface RecordingsState {
   onError: (message: string) => void;
   /** `source\tpath` of recordings the store lists as shipped that the journal does not know (a state directory restored from a backup): never called lost. */
   shippedElsewhere?: ReadonlySet<string>;
+  /** The store did not answer a request of this pass in its time (set by shipAll): the rest of the pass asks it as little as it can. */
+  storeSilent?: string;
 }
 
 function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipContext {
@@ -222,7 +224,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
       s.onError(`${work.batch}: ${messageOf(error)}`);
       log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
       // The store did not answer (the SDK already asked again): the batch and the rest of the pass wait for the next pass.
-      if (storeSilent(error)) silent.message = messageOf(error);
+      if (storeSilent(error)) silent.message = s.storeSilent = messageOf(error);
       if (!retryable || attempt === attempts || silent.message !== undefined) {
         failures.push({ batch: work.batch, attempts: attempt, error: messageOf(error) });
         return { lost };

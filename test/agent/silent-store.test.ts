@@ -28,7 +28,16 @@ describe('a store that does not answer', () => {
       if (key.startsWith('recordings/')) writes++;
       throw new TransientError('S3 put recordings/site-a/x.tar: TimeoutError: @smithy/node-http-handler - the request socket timed out after 60000 ms of inactivity (configured by client requestHandler).');
     };
-    const store = Object.assign(new MemoryBlobStore(), { put: timedOut, createMultipart: timedOut });
+    const memory = new MemoryBlobStore();
+    let heartbeatListings = 0;
+    const store = Object.assign(memory, {
+      put: timedOut,
+      createMultipart: timedOut,
+      list: (prefix: string) => {
+        if (prefix.startsWith('heartbeats/')) heartbeatListings++;
+        return MemoryBlobStore.prototype.list.call(memory, prefix);
+      },
+    });
     const alerts: Alert[] = [];
     const agent = new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
     try {
@@ -36,6 +45,8 @@ describe('a store that does not answer', () => {
       // One batch failed (the heartbeat's write, timed out as well, is the other failure of the pass).
       expect(report).toMatchObject({ packs: 0, failed: 2, more: true });
       expect(writes).toBe(1);
+      // The heartbeat is tried (it says the store is silent), without first listing the site's others from the same silent store.
+      expect(heartbeatListings).toBe(0);
       expect(alerts.find((a) => a.subject.includes('could not be shipped'))?.message).toMatch(/After 1 attempt\(s\): .*timed out after 60000 ms of inactivity/);
     } finally {
       agent.close();
