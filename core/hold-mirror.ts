@@ -26,9 +26,17 @@ export function holdMirrorKey(hold: Pick<HoldRecord, 'site' | 'rid' | 'placedAt'
   return `${HOLDS_PREFIX}${siteOf(hold.site)}/${hold.rid}/${hold.placedAt}_${scopeKey(hold.scope)}/${hold.releasedAt ? 'released' : 'placed'}.json`;
 }
 
-/** Where one version of a case lives in the bucket: its time, then a random tail (two versions in one millisecond). */
+/** The last version time this process gave: each later one is at least a millisecond on, so its versions sort in the order written. */
+let lastVersionMs = 0;
+
+/**
+ * Where one version of a case lives in the bucket: its time (strictly increasing within a
+ * process: a case created and held in one millisecond must not sort by its random tail), then
+ * a random tail (two writers in one millisecond).
+ */
 export function caseMirrorKey(record: Pick<CaseRecord, 'site' | 'caseId'>, at: Date = new Date()): string {
-  return `${CASES_PREFIX}${siteOf(record.site)}/${record.caseId}/${at.toISOString()}-${randomUUID().slice(0, 8)}.json`;
+  lastVersionMs = Math.max(at.getTime(), lastVersionMs + 1);
+  return `${CASES_PREFIX}${siteOf(record.site)}/${record.caseId}/${new Date(lastVersionMs).toISOString()}-${randomUUID().slice(0, 8)}.json`;
 }
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));

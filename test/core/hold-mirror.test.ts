@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
-import { MirroredHoldStore, restoreHoldsFromBucket } from '../../core/hold-mirror.ts';
+import { caseMirrorKey, MirroredHoldStore, restoreHoldsFromBucket } from '../../core/hold-mirror.ts';
 import { createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -40,6 +40,13 @@ describe('hold and case records kept in the bucket', () => {
     // Into a table that still has some of them (restored to a point in between): the same answer, nothing doubled.
     expect(await restoreHoldsFromBucket(blobs, lost, SITE)).toEqual({ holds: 3, cases: 1, failed: [] });
     expect(await listHolds({ holds: lost }, SITE, { history: true })).toEqual(before);
+  });
+
+  it("sorts a case's versions in the order written, even within one millisecond (the newest is the one a rebuild takes)", () => {
+    const at = new Date('2026-06-01T00:00:00.000Z');
+    const keys = Array.from({ length: 50 }, () => caseMirrorKey({ site: SITE, caseId: 'C-9' }, at));
+    expect([...keys].sort()).toEqual(keys);
+    expect(new Set(keys).size).toBe(50);
   });
 
   it('leave nothing in the bucket for a case the table refuses (its id taken), and accept a retried write of the same change', async () => {
