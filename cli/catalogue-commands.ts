@@ -4,7 +4,7 @@ import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts'
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
 import { DynamoHoldStore } from '../adapters/dynamo-holds.ts';
-import { restoreHoldsFromBucket, type HoldsRestored } from '../core/hold-mirror.ts';
+import { copyHoldsToBucket, restoreHoldsFromBucket, type HoldsRestored } from '../core/hold-mirror.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { NAME_PATTERN, sitePrefix } from '../core/layout.ts';
@@ -33,8 +33,9 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
   return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table), holds: new DynamoHoldStore(doc, local.table) };
 }
 
-export function renderRebuild(r: RebuildReport & { holds?: HoldsRestored }): string {
-  const held = r.holds ? `; ${r.holds.holds} legal hold record(s) and ${r.holds.cases} case(s) from the bucket` : '';
+export function renderRebuild(r: RebuildReport & { holds?: HoldsRestored; copied?: { holds: number; cases: number } }): string {
+  const copied = r.copied && r.copied.holds + r.copied.cases > 0 ? ` (${r.copied.holds} hold record(s) and ${r.copied.cases} case(s) only in the table copied to it)` : '';
+  const held = r.holds ? `; ${r.holds.holds} legal hold record(s) and ${r.holds.cases} case(s) from the bucket${copied}` : '';
   const failed = [...r.failed, ...(r.holds?.failed ?? []).map((f) => ({ key: f.key, reason: f.error }))];
   const gone = r.forgotten ? `; ${r.forgotten} entr${r.forgotten === 1 ? 'y' : 'ies'} forgotten (their manifest and pack are gone: purged after the table's restore point)` : '';
   const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s), ${r.snapshots} tree snapshot(s)${held}${gone}; ${failed.length} failed`];
@@ -65,7 +66,14 @@ export function registerCatalogueCommands(program: Command): void {
       if (tty) process.stderr.write('\r\x1b[K');
       // Legal holds and cases: written to the bucket as well as the table (core/hold-mirror.ts), put back from there.
       const holds = await restoreHoldsFromBucket(target.blobs, target.holds, opts.site);
-      const full = { ...report, holds };
+      // Holds placed before they were kept in the bucket (an upgrade): copied there now.
+      const copied = { holds: 0, cases: 0 };
+      for (const site of report.sites ?? []) {
+        const c = await copyHoldsToBucket(target.holds, target.blobs, site);
+        copied.holds += c.holds;
+        copied.cases += c.cases;
+      }
+      const full = { ...report, holds, copied };
       process.stdout.write(opts.json ? `${JSON.stringify(full, null, 2)}\n` : renderRebuild(full));
       // A site with no manifest at all is a misspelt name (or the wrong bucket), not a catalogue in order.
       const nothing = opts.site !== undefined && report.ok === 0 && report.failed.length === 0;

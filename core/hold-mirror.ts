@@ -41,6 +41,13 @@ export function caseMirrorKey(record: Pick<CaseRecord, 'site' | 'caseId'>, at: D
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
+/** Write-once: the same change written again (a retried request) is the one already there. */
+async function keepOnce(blobs: Pick<BlobStore, 'put'>, key: string, item: Record<string, unknown>): Promise<void> {
+  await blobs.put(key, json(item), { contentType: 'application/json', ifNoneMatch: true }).catch((error: unknown) => {
+    if (!(error instanceof AlreadyExistsError)) throw error;
+  });
+}
+
 /** A HoldStore whose every write goes to the bucket first, then to `inner` (the table). Reads are the table's. */
 export class MirroredHoldStore implements HoldStore {
   constructor(
@@ -48,11 +55,8 @@ export class MirroredHoldStore implements HoldStore {
     private readonly blobs: Pick<BlobStore, 'put'>,
   ) {}
 
-  /** Write-once: the same change written again (a retried request) is the one already there. */
-  private async keep(key: string, item: Record<string, unknown>): Promise<void> {
-    await this.blobs.put(key, json(item), { contentType: 'application/json', ifNoneMatch: true }).catch((error: unknown) => {
-      if (!(error instanceof AlreadyExistsError)) throw error;
-    });
+  private keep(key: string, item: Record<string, unknown>): Promise<void> {
+    return keepOnce(this.blobs, key, item);
   }
 
   async putHold(hold: HoldRecord): Promise<void> {
@@ -141,4 +145,29 @@ export async function restoreHoldsFromBucket(blobs: Pick<BlobStore, 'list' | 'ge
     out.cases++;
   });
   return out;
+}
+
+/**
+ * Copies to the bucket the hold and case records the table has and the bucket does not: those
+ * placed before holds were kept there (an upgrade), so that a later table loss keeps them too.
+ * Returns how many of each were copied.
+ */
+export async function copyHoldsToBucket(table: Pick<HoldStore, 'listHolds' | 'listCases'>, blobs: Pick<BlobStore, 'put' | 'list'>, site: string): Promise<{ holds: number; cases: number }> {
+  const kept = new Set<string>();
+  for await (const info of blobs.list(`${HOLDS_PREFIX}${siteOf(site)}/`)) kept.add(info.key);
+  const casesKept = new Set<string>();
+  for await (const info of blobs.list(`${CASES_PREFIX}${siteOf(site)}/`)) casesKept.add(info.key.slice(0, info.key.lastIndexOf('/')));
+  let holds = 0;
+  for (const hold of await table.listHolds(site)) {
+    if (kept.has(holdMirrorKey(hold))) continue;
+    await keepOnce(blobs, holdMirrorKey(hold), holdToItem(hold));
+    holds++;
+  }
+  let cases = 0;
+  for (const record of await table.listCases(site)) {
+    if (casesKept.has(`${CASES_PREFIX}${site}/${record.caseId}`)) continue;
+    await keepOnce(blobs, caseMirrorKey(record), caseToItem(record));
+    cases++;
+  }
+  return { holds, cases };
 }

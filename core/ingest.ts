@@ -154,6 +154,8 @@ export interface RebuildReport {
   failed: { key: string; reason: string }[];
   /** Entries the catalogue held whose manifest and pack are both gone (purged after the table's restore point): forgotten. */
   forgotten?: number;
+  /** The sites whose manifests were read. */
+  sites?: string[];
 }
 
 export interface RebuildOptions {
@@ -213,6 +215,7 @@ export async function rebuildCatalogue(
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
   report.failed.sort((a, b) => (a.key < b.key ? -1 : 1));
+  report.sites = [...(options.site ? new Set([...sites, options.site]) : sites)].sort();
   const { searchRecordings, forgetPack } = deps.catalogue;
   if (searchRecordings && forgetPack) {
     const catalogue = { searchRecordings: searchRecordings.bind(deps.catalogue), forgetPack: forgetPack.bind(deps.catalogue) };

@@ -194,7 +194,8 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     writer.destroy();
     const good = ferry(['catalogue', 'rebuild', '--site', SITE]);
     expect(good.code, good.stderr).toBe(0);
-    expect(good.stdout).toMatch(/^rebuilt 1 manifest\(s\), 3 recording\(s\), 0 artefact\(s\), 0 tree snapshot\(s\); 1 legal hold record\(s\) and 0 case\(s\) from the bucket; 0 failed/);
+    // The case C-7 was made in the table only (as by a release before holds were kept in the bucket): copied to it now.
+    expect(good.stdout).toMatch(/^rebuilt 1 manifest\(s\), 3 recording\(s\), 0 artefact\(s\), 0 tree snapshot\(s\); 1 legal hold record\(s\) and 0 case\(s\) from the bucket \(0 hold record\(s\) and 1 case\(s\) only in the table copied to it\); 0 failed/);
     const { client, doc } = createDynamoClients({ region: 'us-east-1', endpoint: dynamo.endpoint, credentials: s3.credentials });
     try {
       expect(await new DynamoHoldStore(doc, TABLE).holdsOf(SITE, rid)).toEqual([hold]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
-import { caseMirrorKey, MirroredHoldStore, restoreHoldsFromBucket } from '../../core/hold-mirror.ts';
+import { caseMirrorKey, copyHoldsToBucket, MirroredHoldStore, restoreHoldsFromBucket } from '../../core/hold-mirror.ts';
 import { createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -40,6 +40,24 @@ describe('hold and case records kept in the bucket', () => {
     // Into a table that still has some of them (restored to a point in between): the same answer, nothing doubled.
     expect(await restoreHoldsFromBucket(blobs, lost, SITE)).toEqual({ holds: 3, cases: 1, failed: [] });
     expect(await listHolds({ holds: lost }, SITE, { history: true })).toEqual(before);
+  });
+
+  it('copies to the bucket the holds and cases placed before they were kept there (an upgrade), once, so that a later table loss keeps them', async () => {
+    const clock = new ManualClock(NOW);
+    const blobs = new MemoryBlobStore({ clock });
+    const catalogue = new MemoryCatalogue();
+    const table = new MemoryHoldStore();
+    const before: HoldDeps = { holds: table, catalogue, blobs, holder: new MemoryObjectHolder(), clock }; // no bucket copies, as an older release
+    const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'p', [10, 20]);
+    const [a, b] = pack.manifest.members.map((m) => m.rid);
+    await placeHold(before, { site: SITE, rid: a!, reason: 'litigation A', principal: 'alice' });
+    await createCase(before, { site: SITE, caseId: 'OLD-1', name: 'old', reason: 'r', principal: 'alice', rids: [b!] });
+    await placeHold(before, { site: SITE, caseId: 'OLD-1', reason: 'case hold', principal: 'alice' });
+    expect(await copyHoldsToBucket(table, blobs, SITE)).toEqual({ holds: 2, cases: 1 });
+    expect(await copyHoldsToBucket(table, blobs, SITE)).toEqual({ holds: 0, cases: 0 });
+    const lost = new MemoryHoldStore();
+    expect(await restoreHoldsFromBucket(blobs, lost, SITE)).toEqual({ holds: 2, cases: 1, failed: [] });
+    expect(await listHolds({ holds: lost }, SITE)).toEqual(await listHolds({ holds: table }, SITE));
   });
 
   it("sorts a case's versions in the order written, even within one millisecond (the newest is the one a rebuild takes)", () => {

@@ -190,7 +190,7 @@ describe('rebuildCatalogue', () => {
     await publish(deps.blobs, fixture('site-a', 'a'));
     await publish(deps.blobs, fixture('site-ab', 'b'));
     const report = await rebuildCatalogue(deps, { site: 'site-a' });
-    expect(report).toEqual({ ok: 1, recordings: 2, artefacts: 0, snapshots: 0, failed: [], forgotten: 0 });
+    expect(report).toEqual({ ok: 1, recordings: 2, artefacts: 0, snapshots: 0, failed: [], forgotten: 0, sites: ['site-a'] });
     expect((await deps.catalogue.searchRecordings({ site: 'site-ab' })).items).toEqual([]);
   });
 });
