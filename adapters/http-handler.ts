@@ -31,9 +31,11 @@ let proxyEnvironment: Record<string, string | undefined> | undefined;
  * Returns the proxy in use, for `agent check` to name.
  */
 export function useProxyEnvironment(env: Record<string, string | undefined>): string | undefined {
-  const pick = (name: string) => proxyUrl(env[name] ?? env[name.toLowerCase()]);
-  const proxy = pick('HTTPS_PROXY') ?? pick('HTTP_PROXY');
-  proxyEnvironment = proxy ? { HTTPS_PROXY: pick('HTTPS_PROXY'), HTTP_PROXY: pick('HTTP_PROXY'), NO_PROXY: pick('NO_PROXY') } : undefined;
+  const https = proxySetting(env, 'HTTPS_PROXY');
+  const http = proxySetting(env, 'HTTP_PROXY');
+  const proxy = https ?? http;
+  // NO_PROXY is a list of hosts, taken as written (not a URL).
+  proxyEnvironment = proxy ? { HTTPS_PROXY: https, HTTP_PROXY: http, NO_PROXY: env.NO_PROXY ?? env.no_proxy } : undefined;
   return proxy;
 }
 
@@ -50,6 +52,11 @@ export function proxyUrl(value: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A proxy variable (upper case, else lower, as curl reads them) as a URL: see proxyUrl. */
+export function proxySetting(env: Record<string, string | undefined>, name: 'HTTPS_PROXY' | 'HTTP_PROXY'): string | undefined {
+  return proxyUrl(env[name] ?? env[name.toLowerCase()]);
 }
 
 /** A proxy URL as it may be shown: its password masked. */

@@ -6,7 +6,7 @@ import type { AgentConfig } from '../core/config.ts';
 import { filesAndFolders, onlyFoldersProblem } from '../agent/sources/files.ts';
 import { artefactSelector } from '../agent/sources/select.ts';
 import { isTimeZone } from '../core/time-format.ts';
-import { proxyUrl, shownProxy } from '../adapters/http-handler.ts';
+import { proxySetting, shownProxy } from '../adapters/http-handler.ts';
 import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
@@ -32,8 +32,8 @@ export function alertCommandProblem(command: string | undefined): string | undef
  */
 export function networkNotes(env: NodeJS.ProcessEnv): string[] {
   const notes: string[] = [];
-  const https = proxyUrl(env.HTTPS_PROXY ?? env.https_proxy);
-  const http = proxyUrl(env.HTTP_PROXY ?? env.http_proxy);
+  const https = proxySetting(env, 'HTTPS_PROXY');
+  const http = proxySetting(env, 'HTTP_PROXY');
   const noProxy = env.NO_PROXY ?? env.no_proxy;
   const except = noProxy ? ` (not for ${noProxy})` : '';
   // Node, like curl and the AWS CLI, takes HTTP_PROXY for http:// addresses only: AWS is https.

@@ -98,6 +98,12 @@ describe('requests that stall, and the site proxy', () => {
       expect(seen).toHaveLength(2);
       viaProxy.destroy();
       local.destroy();
+      // NO_PROXY, a list of hosts as written: a host it names goes direct (here: a name only the proxy resolves, so it fails).
+      useProxyEnvironment({ HTTP_PROXY: proxyUrl, NO_PROXY: '.corp.test' });
+      const bypassed = createS3Client({ endpoint: `http://s3.corp.test:${target.port}`, credentials, maxAttempts: 1 });
+      await expect(bypassed.send(new PutObjectCommand({ Bucket: 'b', Key: 'k3', Body: 'x' }))).rejects.toThrow(/ENOTFOUND|EAI_AGAIN|getaddrinfo/);
+      expect(proxied).toHaveLength(1);
+      bypassed.destroy();
     } finally {
       useProxyEnvironment({});
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
