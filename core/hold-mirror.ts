@@ -3,6 +3,7 @@ import { AlreadyExistsError, InvalidInputError } from './errors.ts';
 import { itemToCase, itemToHold, caseToItem, holdToItem, scopeKey, type CaseRecord, type HoldRecord, type HoldStore } from './hold-items.ts';
 import { NAME_PATTERN } from './layout.ts';
 import type { BlobStore } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
 
 // Legal holds and cases written to the bucket as well as to the catalogue table. The table is
 // where the holds function, the console and the purge read them; the bucket (versioned, under
@@ -107,12 +108,7 @@ export interface HoldsRestored {
  */
 export async function restoreHoldsFromBucket(blobs: Pick<BlobStore, 'list' | 'get'>, target: Pick<HoldStore, 'putHold' | 'createCase' | 'updateCase' | 'getCase'>, site?: string): Promise<HoldsRestored> {
   const out: HoldsRestored = { holds: 0, cases: 0, failed: [] };
-  const read = async (key: string) => {
-    const { body } = await blobs.get(key);
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-  };
+  const read = async (key: string) => JSON.parse((await readSmallObject(blobs, key, 1024 * 1024, 'hold or case record')).toString('utf8')) as Record<string, unknown>;
   const attempt = async (key: string, work: () => Promise<void>) => {
     try {
       await work();

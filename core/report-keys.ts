@@ -81,3 +81,9 @@ export function dayBounds(day: string): { start: number; end: number } {
   const start = Date.parse(`${day}T00:00:00.000Z`);
   return { start, end: start + 24 * 3_600_000 };
 }
+
+/** Whether an ISO time falls in [start, end) (ms): a report's day, or the part of it judged. */
+export function within(iso: string, start: number, end: number): boolean {
+  const t = Date.parse(iso);
+  return t >= start && t < end;
+}

@@ -2,13 +2,17 @@ import { messageOf } from './errors.ts';
 import { sitePrefix } from './layout.ts';
 import { parseManifest } from './manifest.ts';
 import type { BlobStore, CatalogueStore } from './ports.ts';
-import { datePath, within, type ExpectedSource, type SiteDayFacts } from './report.ts';
+import { within } from './report-keys.ts';
+import type { ExpectedSource, SiteDayFacts } from './report.ts';
 import { readSmallObject } from './read-small.ts';
 
 // The daily report's recordings facts: the day's packs, read from their manifests, and those of
 // them the catalogue never recorded (an ingest that failed).
 
 const HOUR = 3_600_000;
+
+/** A day's manifests' folder: `yyyy/mm/dd` of the instant, UTC. */
+const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '/');
 
 /** Time ingest is given before a shipped pack with no catalogue record counts as never catalogued. */
 const INGEST_GRACE_MS = 3_600_000;

@@ -1,7 +1,7 @@
 import { logGapsOf, type LogGap } from './log-gaps.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
-import { dailyReportKey, dayBounds, drillPrefix, putOnce } from './report-keys.ts';
+import { dailyReportKey, dayBounds, drillPrefix, putOnce, within } from './report-keys.ts';
 import { hhmm } from './report-render.ts';
 
 export { dayBounds } from './report-keys.ts';
@@ -273,12 +273,6 @@ export interface GatherOptions {
   /** Days before the report's day whose packs make a recordings source expected (default 2). */
   lookbackDays?: number;
 }
-
-export const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '/');
-export const within = (iso: string, start: number, end: number) => {
-  const t = Date.parse(iso);
-  return t >= start && t < end;
-};
 
 async function allArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, site: string, source: string): Promise<ArtefactEntry[]> {
   const out: ArtefactEntry[] = [];
