@@ -16,6 +16,8 @@ export interface ArtefactRecord {
   sequence?: number;
   /** A full that recorded its binlog position (a dump taken with --master-data): what reaches past a binlog gap. */
   positioned?: true;
+  /** What its first bytes showed it to be (agent/file-format.ts), for rotated backups. */
+  format?: string;
   /** When it was published (agent clock). */
   at: string;
 }

@@ -9,7 +9,7 @@ import { BinlogRun } from './binlog-run.ts';
 import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
-import { IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
+import { FormatChangedError, IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { filesAndFolders, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
 import { findLostVersions } from './sources/stability.ts';
@@ -122,7 +122,7 @@ export class ArtefactRunner {
       if (work.role === 'archive' && work.spanSource === 'file-times') {
         log.warn('archive name not read as the span it covers: catalogued with its file times (set namePattern and timeFormat)', { source: this.source.name, name: work.stamp.name });
       }
-      const outcome = await this.shipWithRetry(work);
+      const outcome = await this.shipWithRetry(this.withExpectedFormat(work));
       if (outcome?.status === 'published') {
         out.artefacts++;
         out.bytes += outcome.size;
@@ -316,6 +316,16 @@ export class ArtefactRunner {
     return this.run?.records().find((r) => !r.partial && r.sequence === sequence)?.mtimeMs;
   }
 
+  /**
+   * A rotated backup is expected in the format of the source's last full (agent/file-format.ts),
+   * unless the source says formatCheck: false. Fulls shipped before formats were recorded set none.
+   */
+  private withExpectedFormat(work: ArtefactWork): ArtefactWork {
+    if (this.source.type !== 'rotated' || this.source.formatCheck === false || work.partial) return work;
+    const last = this.deps.journal.artefacts.records(this.source.name).filter((r) => !r.partial).at(-1);
+    return last?.format ? { ...work, expectFormat: { format: last.format, name: last.name, at: last.at } } : work;
+  }
+
   private async shipWithRetry(work: ArtefactWork): Promise<ArtefactOutcome | undefined> {
     const { log, attempts } = this.deps;
     const what = { source: work.source, name: work.stamp.name, ...(work.partial ? { partial: true } : {}) };
@@ -334,15 +344,28 @@ export class ArtefactRunner {
         }
         const retryable = !(error instanceof UnreadableSourceError) && (error instanceof FerryError ? error.retryable : true);
         log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
-        if (error instanceof IncompleteDumpError) this.incomplete.add(work.stamp.name);
+        if (error instanceof IncompleteDumpError || error instanceof FormatChangedError) this.incomplete.add(work.stamp.name);
         if (!retryable || attempt === attempts) {
           this.deps.onError?.(`${work.source}/${work.stamp.name}: ${messageOf(error)}`);
+          if (error instanceof FormatChangedError) return this.formatChanged(work, error);
           await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.` });
           return undefined;
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
       }
     }
+    return undefined;
+  }
+
+  /** A backup that lost its format: held back, and a critical alert (raised once, resolved when the source ships a full again). */
+  private async formatChanged(work: ArtefactWork, error: FormatChangedError): Promise<undefined> {
+    this.deps.log.error('backup not in its format: held back', { source: work.source, name: work.stamp.name, error: error.message });
+    await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, {
+      severity: 'critical',
+      site: this.deps.site,
+      subject: `${work.stamp.name} of ${work.source} is not a backup any more: held back`,
+      message: `${error.message}. The fulls already offsite are kept; \`ferry restore plan --site ${this.deps.site} --source ${work.source} --at <time>\` shows the one a restore would use.`,
+    });
     return undefined;
   }
 

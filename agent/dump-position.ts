@@ -7,6 +7,7 @@
 // on the thread pool: its header and last line are judged on what it inflates to, and a stream
 // that stops before gzip's own end (its trailer) is a file still being written or cut short.
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { FORMAT_HEAD_BYTES, formatOf } from './file-format.ts';
 
 const LOOK_AT_BYTES = 1024 * 1024;
 const POSITION = /CHANGE\s+(?:MASTER|REPLICATION\s+SOURCE)\s+TO\s+(?:MASTER|SOURCE)_LOG_FILE\s*=\s*'([^'\\/]+)'\s*,\s*(?:MASTER|SOURCE)_LOG_POS\s*=\s*(\d+)/i;
@@ -36,6 +37,8 @@ export type Incomplete = { kind: 'dump'; tool: string; trailer: string; gzip: bo
 export interface DumpVerdict {
   incomplete?: Incomplete;
   position?: { logFile: string; logPos: number };
+  /** What the file's first bytes show it to be (file-format.ts); undefined: nothing Ferry knows. */
+  format?: string;
 }
 
 /** The first LOOK_AT_BYTES and the last TAIL_BYTES of a byte stream. */
@@ -65,11 +68,14 @@ class HeadAndTail {
 export class DumpPositionSniffer {
   private readonly text = new HeadAndTail();
   private started = false;
+  /** The file's own first bytes (before any inflating). */
+  private raw = Buffer.alloc(0);
   private gunzip?: Gunzip;
   private gunzipDone?: Promise<'whole' | 'cut' | 'unreadable'>;
 
   /** Takes the next bytes of the file. A returned promise asks the reader to wait (the inflater is behind). */
   push(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.raw.length < FORMAT_HEAD_BYTES) this.raw = Buffer.concat([this.raw, chunk.subarray(0, FORMAT_HEAD_BYTES - this.raw.length)]);
     if (!this.started) {
       this.started = true;
       if (chunk.length >= GZIP.length && Buffer.from(chunk.buffer, chunk.byteOffset, GZIP.length).equals(GZIP)) this.startGunzip();
@@ -111,12 +117,13 @@ export class DumpPositionSniffer {
       gzip = true;
       this.gunzip.end();
       const state = await this.gunzipDone;
-      if (state === 'cut') return { incomplete: { kind: 'gzip' } };
+      if (state === 'cut') return { incomplete: { kind: 'gzip' }, format: 'gzip' };
       if (state === 'unreadable') return this.position();
     }
     const dump = DUMPS.find((d) => d.header.test(this.text.headText().slice(0, 256)));
     const incomplete: Incomplete | undefined = dump && !this.text.tailText().includes(dump.trailer) ? { kind: 'dump', tool: dump.tool, trailer: dump.trailer, gzip } : undefined;
-    return { ...(incomplete ? { incomplete } : {}), ...this.position() };
+    const format = gzip ? 'gzip' : formatOf(this.raw, dump?.tool);
+    return { ...(incomplete ? { incomplete } : {}), ...this.position(), ...(format ? { format } : {}) };
   }
 
   private position(): DumpVerdict {

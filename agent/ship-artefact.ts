@@ -11,7 +11,7 @@ import { StreamUploader } from './stream-uploader.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
 import { BinlogEventReader, type BinlogSummary } from './binlog-events.ts';
-import { DumpPositionSniffer, type Incomplete } from './dump-position.ts';
+import { DumpPositionSniffer, type DumpVerdict, type Incomplete } from './dump-position.ts';
 
 // Ships one artefact — a full backup, a log segment (or a partial of the active one), a closed
 // archive — as one object, byte for byte, then its manifest, the commit record, last; both are
@@ -55,8 +55,10 @@ export interface ArtefactWork {
   spanSource?: 'name' | 'file-times';
   /** Read the span from binlog event headers; `fallback` when they cannot be read. */
   binlog?: { fallback: Span };
-  /** Look for the binlog coordinates a SQL dump records. */
+  /** Look for the binlog coordinates a SQL dump records (and the file's format, file-format.ts). */
   sniffPosition?: boolean;
+  /** The format the source's last full shipped in: a version that shows no format Ferry knows (or a dump's plain text) is held back. */
+  expectFormat?: { format: string; name: string; at: string };
 }
 
 export type ArtefactOutcome =
@@ -67,6 +69,7 @@ interface FirstPass {
   sha256: string;
   binlog?: BinlogSummary;
   position?: { logFile: string; logPos: number };
+  format?: string;
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -74,6 +77,15 @@ const READ_CHUNK = 1024 * 1024;
 /** A text dump that does not end as its tool ends a whole dump (dump-position.ts): never shipped as a full. */
 export class IncompleteDumpError extends UnreadableSourceError {
   override readonly name = 'IncompleteDumpError';
+}
+
+/**
+ * A backup whose first bytes no longer show the format the source's earlier fulls had (a dump
+ * become random bytes): overwritten by ransomware, a disk error or a job that wrote garbage.
+ * Never shipped as a full, so that retention cannot count it as one and delete the good ones.
+ */
+export class FormatChangedError extends UnreadableSourceError {
+  override readonly name = 'FormatChangedError';
 }
 
 export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Promise<ArtefactOutcome> {
@@ -93,7 +105,7 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     const id = makeArtefactId(ctx.site, work.source, stamp.name, first.sha256, partial);
     const key = artefactKey(ctx.site, work.sourceType, work.source, id, stamp.name, takenAt, partial);
     const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id);
-    await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}) });
+    await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}), ...(first.format ? { format: first.format } : {}) });
     try {
       const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256 });
       const manifest: ArtefactManifest = {
@@ -168,10 +180,25 @@ async function hashAndSniff(file: FileHandle, work: ArtefactWork, path: string, 
     const { bytesRead } = await file.read(Buffer.allocUnsafe(1), 0, 1, size);
     if (bytesRead !== 0) throw new SourceChangedError(`${path} grew while it was read (more than ${size} bytes)`, path);
   }
-  const verdict = sniffer ? await sniffer.finish() : {};
+  const verdict: DumpVerdict = sniffer ? await sniffer.finish() : {};
   const cut = work.partial ? undefined : verdict.incomplete;
   if (cut) throw new IncompleteDumpError(`${path} is not whole: ${whyNotWhole(cut)}. Not shipped: it is still being written (a pause longer than stableSeconds) or was cut short; it ships once it is whole`, path);
-  return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(verdict.position ? { position: verdict.position } : {}) };
+  const changed = work.expectFormat && formatLost(work.expectFormat.format, verdict.format);
+  if (changed) throw new FormatChangedError(`${path} ${changed}, as ${work.expectFormat!.name} (shipped ${work.expectFormat!.at}) was. Not shipped: a backup overwritten by ransomware, a disk error or a failed job looks like this, and shipped as the newest full it would let retention delete the good ones. Look at the file; if the backup's format changed on purpose, set formatCheck: false on source ${work.source} for one pass`, path);
+  return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(verdict.position ? { position: verdict.position } : {}), ...(verdict.format ? { format: verdict.format } : {}) };
+}
+
+/** Why a version is not in its source's format: it shows none Ferry knows, or a dump became other text (an error message). */
+function formatLost(expected: string, found: string | undefined): string | undefined {
+  if (found === undefined) return `shows no known format (its first bytes are not ${shownFormat(expected)})`;
+  if (expected.startsWith('dump:') && !found.startsWith('dump:') && found !== 'gzip') return `is ${shownFormat(found)}, not ${shownFormat(expected)}`;
+  return undefined;
+}
+
+function shownFormat(format: string): string {
+  if (format.startsWith('dump:')) return `a ${format.slice(5)} dump`;
+  const names: Record<string, string> = { mtf: 'Microsoft Tape Format (a SQL Server .bak)', xml: 'XML', text: 'plain text', sqlite: 'an SQLite database' };
+  return names[format] ?? `${format} data`;
 }
 
 function whyNotWhole(cut: Incomplete): string {

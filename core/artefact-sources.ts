@@ -66,6 +66,11 @@ export const rotatedSourceSchema = z
     stableSeconds: seconds.default(120),
     /** …and only when its mtime is at least this old. */
     minAgeSeconds: seconds.default(0),
+    /**
+     * Hold back a version whose first bytes no longer show the format of the source's last full
+     * (a dump become random bytes: ransomware, a disk error); false ships whatever is there.
+     */
+    formatCheck: z.boolean().default(true),
   })
   .strict();
 

@@ -267,7 +267,7 @@ describe('binlog position of a SQL dump', () => {
 
   it('reads the position in a gzip\'d dump (.sql.gz) from the head it inflates to', async () => {
     const dump = gzipSync(Buffer.from(`/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000009', MASTER_LOG_POS=577;\n${'INSERT INTO t VALUES (1);\n'.repeat(200_000)}-- Dump completed on 2026-12-05 12:00:00\n`));
-    expect(await judgeBytes(dump, 65_536)).toEqual({ position: { logFile: 'mysql-bin.000009', logPos: 577 } });
+    expect(await judgeBytes(dump, 65_536)).toEqual({ position: { logFile: 'mysql-bin.000009', logPos: 577 }, format: 'gzip' });
   });
 });
 
@@ -321,7 +321,7 @@ describe('a dump not yet whole', () => {
   });
   it('judges a gzip\'d dump by what it inflates to, and a gzip stream that stops before its end as not whole', async () => {
     const wholeGz = gzipSync(Buffer.from(whole));
-    expect(await judgeBytes(wholeGz, 1000)).toEqual({ position: { logFile: 'mysql-bin.000006', logPos: 578 } });
+    expect(await judgeBytes(wholeGz, 1000)).toEqual({ position: { logFile: 'mysql-bin.000006', logPos: 578 }, format: 'gzip' });
     // The dump was cut, then gzip closed its stream: a whole gzip of a cut dump.
     expect((await judgeBytes(gzipSync(Buffer.from(body)), 1000)).incomplete).toEqual({ kind: 'dump', gzip: true, tool: 'mariadb-dump', trailer: '-- Dump completed' });
     // `mariadb-dump | gzip > nightly.sql.gz` still running, or killed: the gzip stream has no end.
@@ -329,10 +329,10 @@ describe('a dump not yet whole', () => {
     expect((await judgeBytes(wholeGz.subarray(0, Math.floor(wholeGz.length / 2)), 1000)).incomplete).toEqual({ kind: 'gzip' });
     // Any gzip'd file: a PBX configuration tarball cut short is not whole either; whole, it is not judged.
     const tarball = gzipSync(bytesOf(300_000, 7));
-    expect(await judgeBytes(tarball, 65_536)).toEqual({});
+    expect(await judgeBytes(tarball, 65_536)).toEqual({ format: 'gzip' });
     expect((await judgeBytes(tarball.subarray(0, 100_000), 65_536)).incomplete).toEqual({ kind: 'gzip' });
     // Two gzip members one after the other (`cat a.gz b.gz`) are one whole stream.
-    expect(await judgeBytes(Buffer.concat([gzipSync(Buffer.from(body)), gzipSync(Buffer.from(whole.slice(body.length)))]), 4096)).toEqual({ position: { logFile: 'mysql-bin.000006', logPos: 578 } });
+    expect(await judgeBytes(Buffer.concat([gzipSync(Buffer.from(body)), gzipSync(Buffer.from(whole.slice(body.length)))]), 4096)).toEqual({ position: { logFile: 'mysql-bin.000006', logPos: 578 }, format: 'gzip' });
   });
 
   it('does not ship a gzip\'d dump whose stream has no end yet, says why, and ships it once gzip has finished', async () => {

@@ -32,7 +32,7 @@ import { FunctionError } from '../../local/local-lambda.ts';
 import { PackGoneError } from '../../agent/tree/snapshot.ts';
 import { EarlierAttemptError } from '../../agent/pack-attempts.ts';
 import { TreeVanishedError } from '../../agent/tree/walk.ts';
-import { IncompleteDumpError } from '../../agent/ship-artefact.ts';
+import { FormatChangedError, IncompleteDumpError } from '../../agent/ship-artefact.ts';
 
 // One instance of every exported error class, with the name it must carry: Step Functions
 // (`ErrorEquals`), Lambda's `errorType`, the HTTP error middleware and operators match on it.
@@ -58,6 +58,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'ConfigError', name: 'ConfigError', make: () => new ConfigError(['a: b']) },
   { cls: 'UnreadableSourceError', name: 'UnreadableSourceError', make: () => new UnreadableSourceError('x', '/p') },
   { cls: 'IncompleteDumpError', name: 'IncompleteDumpError', make: () => new IncompleteDumpError('x', '/p') },
+  { cls: 'FormatChangedError', name: 'FormatChangedError', make: () => new FormatChangedError('x', '/p') },
   { cls: 'ArchivedError', name: 'ArchivedError', make: () => new ArchivedError('x', 'DEEP_ARCHIVE') },
   { cls: 'LockHeldError', name: 'LockHeldError', make: () => new LockHeldError(held, 0) },
   { cls: 'LockLostError', name: 'LockLostError', make: () => new LockLostError('site-a', 1, 'x') },
