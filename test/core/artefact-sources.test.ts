@@ -24,7 +24,7 @@ describe('artefact source configuration', () => {
   - { name: rostrvm, type: rotated, profile: rostrvm, path: /rostrvm/backups }
   - { name: ocs, type: rotated, path: /backups, patterns: ["*.bak", "*.xml"] }
 `);
-    expect(cvp).toEqual({ name: 'cvp', type: 'rotated', profile: 'cvp', path: '/cvp', patterns: ['cvp_backup_data.old'], stableSeconds: 120, minAgeSeconds: 0 });
+    expect(cvp).toEqual({ name: 'cvp', type: 'rotated', profile: 'cvp', path: '/cvp', patterns: ['cvp_backup_data.old'], stableSeconds: 120, minAgeSeconds: 0, formatCheck: true });
     expect(rostrvm).toMatchObject({ profile: 'rostrvm', patterns: ['rostrvm_*_*.rbk'] });
     expect(generic).toMatchObject({ profile: 'generic', patterns: ['*.bak', '*.xml'] });
   });
