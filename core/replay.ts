@@ -154,7 +154,7 @@ function baseHeaders(entry: CatalogueEntry, disposition: 'inline' | 'attachment'
     'Content-Type': contentTypeOf(entry),
     'Accept-Ranges': 'bytes',
     ETag: `"${entry.sha256}"`,
-    'Cache-Control': 'private, max-age=0',
+    'Cache-Control': 'private, no-store',
     'Content-Disposition': contentDisposition(disposition, entry),
   };
 }

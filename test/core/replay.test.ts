@@ -86,7 +86,7 @@ describe('openRecording', () => {
       'Content-Length': '2000',
       'Accept-Ranges': 'bytes',
       ETag: `"${m.sha256}"`,
-      'Cache-Control': 'private, max-age=0',
+      'Cache-Control': 'private, no-store',
       'Content-Disposition': expect.stringMatching(/^inline; filename="second_call_.wav"; filename\*=UTF-8''/),
     });
     expect(res.headers['Content-Range']).toBeUndefined();
