@@ -118,7 +118,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       next.commit();
       s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now(), source.path);
       s.observations.setNumbering(source.name, numberingKept(s.observations.numbering(source.name), numberingSeen(numbers, batches, s.deps.clock.now())));
-      s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ms: Math.round(performance.now() - started) });
+      s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ...(walk.doubtful > 0 ? { goneAfterShippedBefore: walk.doubtful } : {}), ms: Math.round(performance.now() - started) });
     });
     walking.catch(() => undefined); // awaited below, after the workers stop
     try {
@@ -246,7 +246,7 @@ function walkOf(
       previous: s.observations.previousPending(source.name),
       next: o.next,
       warn: o.warn,
-      lost: (batch, files, when) => reportLost(s, source, batch, files, reason[when], when === 'between passes' ? o.lastSeen : undefined),
+      lost: (batch, files, when, how) => reportLost(s, source, batch, files, how?.shippedBefore ? `${reason[when]} again: a recording of the same name and size shipped from this batch before, under another file time` : reason[when], when === 'between passes' ? o.lastSeen : undefined, how),
       lookahead: s.deps.config.shipping.packConcurrency * 2,
       left: leftView(s.journal, s.lossLog, source.name),
       unreadable: o.unreadable,

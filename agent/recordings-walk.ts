@@ -29,7 +29,7 @@ export interface WalkDeps {
   next: PendingViewWriter;
   warn: (message: string, path: string) => void;
   /** Records pending files of `batch` that are gone; resolves to how many were newly lost. */
-  lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping') => Promise<number>;
+  lost: (batch: string, files: FileStamp[], when: 'between passes' | 'while shipping', o?: { shippedBefore: true }) => Promise<number>;
   /** Ready batches queued with their file records (the rest are queued by name). */
   lookahead: number;
   /**
@@ -65,6 +65,8 @@ interface BatchSummary {
 export class RecordingsWalk {
   /** Recordings newly found lost by this walk. */
   lost = 0;
+  /** Recordings gone before they shipped again whose name and size had shipped before (recorded, alerted as a warning). */
+  doubtful = 0;
   /** The most batches held with their file records at once (memory is bounded by `lookahead`). */
   maxHeld = 0;
   /** Ready batches found so far. */
@@ -183,10 +185,16 @@ export class RecordingsWalk {
 
   /** The pending files of `entry` not among `present` (undefined: the batch is gone or done) and not shipped are lost. */
   private async gone(entry: PendingEntry, present: ReadonlyMap<string, FileStamp> | undefined, when: 'between passes' | 'while shipping' = 'between passes'): Promise<void> {
-    // A file shipped before under another time (its mtime changed, its name and size did not) is offsite: gone, not lost.
-    const offsite = (f: FileStamp) => this.isShipped(entry.batch, f) || this.deps.journal.shippedWithOtherTime?.(this.deps.source.name, entry.batch, f) === true;
-    const files = entry.files.filter((f) => !present?.has(f.name) && !offsite(f)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    if (files.length > 0) this.lost += await this.deps.lost(entry.batch, files, when);
+    const files = entry.files.filter((f) => !present?.has(f.name) && !this.isShipped(entry.batch, f)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A file of a name and size shipped before under another time is the same recording touched
+    // since (a scanner, a copy back without times), or a new one of a recorder replaced or whose
+    // numbering restarted: told apart only by content, which is gone. Recorded and alerted as a
+    // warning naming both readings, not counted as a certain loss.
+    const before = (f: FileStamp) => this.deps.journal.shippedWithOtherTime?.(this.deps.source.name, entry.batch, f) === true;
+    const lost = files.filter((f) => !before(f));
+    const doubtful = files.filter(before);
+    if (lost.length > 0) this.lost += await this.deps.lost(entry.batch, lost, when);
+    if (doubtful.length > 0) this.doubtful += await this.deps.lost(entry.batch, doubtful, when, { shippedBefore: true });
   }
 
   private carry(entry: PendingEntry): void {

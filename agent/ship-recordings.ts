@@ -66,7 +66,7 @@ function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipCo
 }
 
 /** Records recordings of a batch as lost (loss log, alert); resolves to how many were recorded. */
-export async function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string): Promise<number> {
+export async function reportLost(s: RecordingsState, source: RecordingsSourceConfig, batch: string, files: readonly FileStamp[], reason: string, lastSeen?: string, how?: { shippedBefore: true }): Promise<number> {
   const lost = s.shippedElsewhere ? files.filter((f) => !s.shippedElsewhere!.has(`${source.name}\t${batch}/${f.name}`)) : files;
   if (lost.length === 0) return 0;
   return s.losses.report({
@@ -77,6 +77,7 @@ export async function reportLost(s: RecordingsState, source: RecordingsSourceCon
     reason,
     at: s.deps.clock.now().toISOString(),
     ...(lastSeen ? { lastSeen } : {}),
+    ...(how?.shippedBefore ? { shippedBefore: true as const } : {}),
   });
 }
 

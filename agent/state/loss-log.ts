@@ -37,6 +37,12 @@ export interface LossEntry {
    * between two passes). Each "file" is one batch directory; how many recordings it held is not known.
    */
   unseen?: true;
+  /**
+   * Recordings: a recording of each name and size had shipped from the batch before under
+   * another file time. Offsite if the recorder only changed its time; lost if it was replaced or
+   * restarted its numbering (only the content, gone, would tell). Alerted as a warning.
+   */
+  shippedBefore?: true;
 }
 
 type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string };

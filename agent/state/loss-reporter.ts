@@ -78,6 +78,16 @@ export function lossAlert(site: string, entry: LossEntry): Alert {
       details: { ...entry },
     };
   }
+  if (entry.shippedBefore) {
+    return {
+      severity: 'warning',
+      site,
+      key: `loss:${entry.id}`,
+      subject: `${entry.files.length} recording(s) gone before shipping again: shipped before under another file time`,
+      message: `Batch ${entry.batch} of source ${entry.source}: ${list} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} If the recorder (or a scanner, or a copy without times) only changed their file times, the copies shipped before are these recordings and nothing is lost. If the recorder was replaced or its numbering restarted, these are new calls and they are lost: \`ferry calls search\` by call id shows what is offsite, and \`ferry agent status --losses\` lists them.`,
+      details: { ...entry },
+    };
+  }
   return {
     severity: 'critical',
     site,

@@ -350,7 +350,7 @@ describe("an agent whose clock is ahead of the recorder's", () => {
 });
 
 describe('a recording whose file time changed after it shipped', () => {
-  it('is not reported lost when the recorder evicts it before it ships again: its name and size were shipped (offsite)', async () => {
+  it('is not counted lost when the recorder evicts it before it ships again (exit 0, no critical alert), but is recorded and alerted as a warning naming both readings', async () => {
     const store = new MemoryBlobStore();
     const s = site();
     writeTree(s.root, 2, 10);
@@ -365,8 +365,41 @@ describe('a recording whose file time changed after it shipped', () => {
     rmSync(join(s.root, '000001'), { recursive: true }); // the recorder evicts the batch
     clock.advance(60_000);
     expect((await cronPass(s.config, store, alerts, clock)).report.lost).toBe(0);
-    expect(new LossLog(s.config.state).all()).toEqual([]);
     expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual([]);
+    const [entry, ...more] = new LossLog(s.config.state).all();
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({ batch: '000001', shippedBefore: true });
+    expect(entry!.files).toHaveLength(10);
+    const warning = alerts.find((a) => a.key === `loss:${entry!.id}`);
+    expect(warning).toMatchObject({ severity: 'warning', subject: '10 recording(s) gone before shipping again: shipped before under another file time' });
+    expect(warning?.message).toContain('If the recorder was replaced or its numbering restarted, these are new calls and they are lost');
+  });
+
+  it('is not silent when a replaced recorder writes new calls under the old names and sizes and evicts them before they ship', async () => {
+    const store = new MemoryBlobStore();
+    const s = site();
+    writeTree(s.root, 2, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    expect((await cronPass(s.config, store, alerts, clock)).report).toMatchObject({ packs: 2, lost: 0 });
+    // New hardware on the same share: its numbering restarts, batch 000001 again, other audio of the same sizes.
+    rmSync(join(s.root, '000001'), { recursive: true });
+    const fresh = new Date(clock.now().getTime() - 1000);
+    for (const f of writeTree(s.root, 1, 10, { now: clock.now().getTime() })) {
+      const path = join(s.root, f.path);
+      const bytes = readFileSync(path);
+      bytes.fill(0x55, 64);
+      writeFileSync(path, bytes);
+    }
+    for (const f of readdirSync(join(s.root, '000001'))) utimesSync(join(s.root, '000001', f), fresh, fresh);
+    clock.advance(1500);
+    await cronPass(s.config, store, alerts, clock); // seen pending
+    rmSync(join(s.root, '000001'), { recursive: true }); // evicted before it shipped
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    const losses = new LossLog(s.config.state).all();
+    expect(losses.flatMap((l) => l.files.map((f) => f.name))).toHaveLength(10);
+    expect(alerts.filter((a) => a.key?.startsWith('loss:')).map((a) => a.severity)).toEqual(['warning']);
   });
 });
 
