@@ -27,6 +27,16 @@ import { artefactSelector } from './sources/select.ts';
 // is complete in order (a binlog series stops at the first segment it cannot ship, so the
 // catalogue never sees n+1 before n), and keeps the source's status.
 
+/** How far ahead of this machine's clock a file's time may be before it is told (clocks a few seconds apart are ordinary). */
+const AHEAD_SLACK_MS = 60_000;
+
+function aheadText(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 120) return `${Math.max(1, minutes)} min`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
+}
+
 export interface ArtefactRunnerDeps extends ArtefactContext {
   log: Logger;
   notifier: Notifier;
@@ -139,7 +149,29 @@ export class ArtefactRunner {
     this.deps.observations.save();
     const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
     out.status = this.status([...backlog.values()], after.gaps);
+    await this.datedAhead(after.waiting);
     return out;
+  }
+
+  /**
+   * Files dated more than a minute after this machine's time (a file server's clock ahead, or
+   * this one's behind) cannot ship until the clock passes them, and the next backup may replace
+   * them meanwhile: a warning while any waits, as for recordings.
+   */
+  private async datedAhead(waiting: readonly FileStamp[]): Promise<void> {
+    const { alerts, site, clock } = this.deps;
+    const now = clock.now().getTime();
+    const ahead = waiting.filter((f) => f.mtimeMs - now > AHEAD_SLACK_MS);
+    const furthest = ahead.reduce<FileStamp | undefined>((a, f) => (!a || f.mtimeMs > a.mtimeMs ? f : a), undefined);
+    const s = this.source;
+    const alert = furthest && {
+      severity: 'warning' as const,
+      site,
+      subject: `${s.name}: backups dated ahead of this machine's clock`,
+      message: `${ahead.length} file(s) of ${s.path} are dated up to ${aheadText(furthest.mtimeMs - now)} after this machine's time (${furthest.name}, modified ${new Date(furthest.mtimeMs).toISOString()}): they are not shipped until its clock passes them, and the next backup may replace them meanwhile. Check the time of this machine and of the server that writes them (NTP).`,
+      details: { source: s.name, files: ahead.length, name: furthest.name, aheadMs: furthest.mtimeMs - now },
+    };
+    await alerts.hold(`clock-ahead:${s.name}`, alert, site, `No file of ${s.name} is dated ahead of this machine's clock any more.`);
   }
 
   /**

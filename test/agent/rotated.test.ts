@@ -401,3 +401,25 @@ describe('a source whose selection takes nothing', () => {
   });
 });
 
+
+describe('a backup dated ahead of this machine\'s clock', () => {
+  it('waits with a warning naming the file and how far ahead, resolved once none is ahead; a few seconds ahead says nothing', async () => {
+    const site = artefactSite(`  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.bak"], path: "{root}", stableSeconds: 20 }`);
+    const clock = new ManualClock(new Date());
+    const h = artefactAgent(site.config, new MemoryBlobStore(), { clock });
+    writeAt(join(site.root, 'soon.bak'), bytesOf(1000, 1), new Date(clock.now().getTime() + 20_000));
+    await h.agent.cycle();
+    expect(h.alerts.filter((a) => a.key === 'clock-ahead:shop-db')).toEqual([]);
+    clock.advance(30_000);
+    writeAt(join(site.root, 'full.bak'), bytesOf(1000, 2), new Date(clock.now().getTime() + 3 * 3600_000));
+    expect(await h.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 }); // soon.bak, settled; full.bak waits
+    const alert = h.alerts.find((a) => a.key === 'clock-ahead:shop-db');
+    expect(alert).toMatchObject({ severity: 'warning', subject: "shop-db: backups dated ahead of this machine's clock" });
+    expect(alert?.message).toContain('1 file(s) of');
+    expect(alert?.message).toContain('dated up to 3 h after this machine\'s time (full.bak, modified ');
+    clock.advance(3 * 3600_000 + 30_000);
+    expect((await h.agent.cycle()).artefacts).toBe(1);
+    expect(h.alerts.filter((a) => a.key === 'clock-ahead:shop-db').map((a) => a.severity)).toEqual(['warning', 'info']);
+    h.agent.close();
+  });
+});
