@@ -1,4 +1,5 @@
 import { EARLIEST_CALL_MS } from './call-time.ts';
+import { isFutureDated } from './future-dated.ts';
 
 // Retention planning: what a purge may delete. Pure: the inputs are plain lists (gathered from
 // manifests and the catalogue by core/purge.ts), the output is a list of deletions with a
@@ -15,6 +16,11 @@ import { EARLIEST_CALL_MS } from './call-time.ts';
 // the binlog position (then "needed" is by segment number), otherwise to every segment (then
 // "needed" is by time: a segment whose last event is at or after the full was taken). A
 // segment no full relates to is kept: without a base, nobody can say it is useless.
+//
+// A full or segment dated after `now` plus a clock margin (core/future-dated.ts) is set aside
+// first: kept, and neither counted among the newest fulls nor used to judge a segment. Otherwise a
+// forged manifest dated 2099 (the site's agent key may add objects) or a site clock running a year
+// ahead would stay "the newest" for ever, and every genuine full would be planned for deletion.
 
 export interface PackMember {
   rid: string;
@@ -87,6 +93,8 @@ export interface RetentionPlan {
     fulls: number;
     segments: number;
   };
+  /** Fulls and segments dated after `now` plus the clock margin: kept, not counted, not judged (named in the purge report). */
+  futureDated: Artefact[];
   /** More was deletable than maxTargets allowed: the next run continues. */
   truncated: boolean;
 }
@@ -135,7 +143,11 @@ function needs(full: Artefact, seg: Artefact, marginMs: number): { related: bool
   return { related: true, needed: !Number.isFinite(segEnd) || !Number.isFinite(fullAt) || segEnd >= fullAt - marginMs };
 }
 
-function planArtefacts(artefacts: Artefact[], keepFullCycles: number, marginMs: number): { targets: PurgeTarget[]; keptFulls: number; keptSegments: number } {
+function planArtefacts(all: Artefact[], rules: { now: Date; keepFullCycles: number; marginMs: number }): { targets: PurgeTarget[]; keptFulls: number; keptSegments: number; futureDated: Artefact[] } {
+  const { keepFullCycles, marginMs } = rules;
+  const futureDated: Artefact[] = [];
+  const artefacts: Artefact[] = [];
+  for (const a of all) (isFutureDated(a.takenAt, rules.now) ? futureDated : artefacts).push(a);
   const targets: PurgeTarget[] = [];
   const fullsBySource = new Map<string, Artefact[]>();
   for (const a of artefacts) if (a.kind === 'full') fullsBySource.set(a.source, [...(fullsBySource.get(a.source) ?? []), a]);
@@ -157,7 +169,7 @@ function planArtefacts(artefacts: Artefact[], keepFullCycles: number, marginMs: 
     const bases = [...new Set(verdicts.map((v) => v.full.source))].join(', ');
     targets.push({ key: seg.key, ...(seg.manifestKey ? { then: seg.manifestKey } : {}), kind: 'segment', source: seg.source, reason: `not needed to roll forward any kept full of ${bases}` });
   }
-  return { targets, keptFulls: keptFulls.length, keptSegments };
+  return { targets, keptFulls: keptFulls.length, keptSegments, futureDated };
 }
 
 /** Everything the rules allow to delete, packs first (oldest key first), capped at maxTargets. */
@@ -186,12 +198,13 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
     keptPacks++;
     if (heldOnly) packsHeld++;
   }
-  const artefactPlan = planArtefacts(input.artefacts, rules.keepFullCycles, (rules.timeMarginHours ?? 24) * 3_600_000);
+  const artefactPlan = planArtefacts(input.artefacts, { now: rules.now, keepFullCycles: rules.keepFullCycles, marginMs: (rules.timeMarginHours ?? 24) * 3_600_000 });
   targets.push(...artefactPlan.targets);
   const max = input.maxTargets ?? Number.POSITIVE_INFINITY;
   return {
     targets: targets.slice(0, max),
     kept: { packs: keptPacks, packsHeld, copiedOut, fulls: artefactPlan.keptFulls, segments: artefactPlan.keptSegments },
+    futureDated: artefactPlan.futureDated,
     truncated: targets.length > max,
   };
 }

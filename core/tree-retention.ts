@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isFutureDated } from './future-dated.ts';
 
 // Retention of tree snapshots (file shares), restic `forget --keep-daily/--keep-weekly/
 // --keep-monthly` semantics, and which objects may go once snapshots are forgotten. Pure: the
@@ -14,6 +15,10 @@ import { z } from 'zod';
 // index no manifest at all names (left by a purge that stopped half-way, or by a snapshot the
 // agent never finished) goes once it is older than `orphanGraceDays`: a snapshot being written
 // now has its packs out before its manifest, so a young unreferenced pack is not an orphan yet.
+// A snapshot dated after `now` plus a clock margin (core/future-dated.ts) is set aside before the
+// rules run: kept with its packs and index, but it is not "the newest" and fills no day, week or
+// month. Fourteen forged snapshots dated 2099 (the site's agent key may add objects) would
+// otherwise fill every bucket, and every genuine snapshot and its packs would be forgotten.
 
 export const treeRetentionSchema = z
   .object({
@@ -62,6 +67,8 @@ export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly';
 export interface TreeRetentionPlan {
   kept: { snapshot: SnapshotFacts; reasons: KeepReason[] }[];
   forgotten: SnapshotFacts[];
+  /** Dated after now plus the clock margin: kept with their packs and indexes, counted by no rule. */
+  futureDated: SnapshotFacts[];
   /** Packs no kept snapshot lists: listed by a forgotten one, or orphans past the grace period. */
   packs: { key: string; reason: string }[];
   /** Indexes of forgotten snapshots, and orphan indexes past the grace period. */
@@ -103,9 +110,14 @@ function newestFirst(a: SnapshotFacts, b: SnapshotFacts): number {
   return a.snapshotId < b.snapshotId ? 1 : a.snapshotId > b.snapshotId ? -1 : 0;
 }
 
-/** Which snapshots of one source the policy keeps (restic's algorithm: walk newest first, one per new bucket while the rule has count left). */
-export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention): { kept: TreeRetentionPlan['kept']; forgotten: SnapshotFacts[] } {
-  const ordered = [...snapshots].sort(newestFirst);
+/**
+ * Which snapshots of one source the policy keeps (restic's algorithm: walk newest first, one per
+ * new bucket while the rule has count left), over the snapshots not dated in the future: those
+ * come back apart, in `futureDated`, and are neither kept by a rule nor forgotten.
+ */
+export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention, now: Date): Pick<TreeRetentionPlan, 'kept' | 'forgotten' | 'futureDated'> {
+  const futureDated = snapshots.filter((s) => isFutureDated(s.takenAt, now)).sort(newestFirst);
+  const ordered = snapshots.filter((s) => !isFutureDated(s.takenAt, now)).sort(newestFirst);
   const left = RULES.map((r) => r.count(policy));
   const lastBucket: (string | undefined)[] = RULES.map(() => undefined);
   const kept: TreeRetentionPlan['kept'] = [];
@@ -124,7 +136,7 @@ export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention)
     if (reasons.length > 0) kept.push({ snapshot, reasons });
     else forgotten.push(snapshot);
   });
-  return { kept, forgotten };
+  return { kept, forgotten, futureDated };
 }
 
 export interface TreeRetentionPlanInput {
@@ -138,11 +150,12 @@ export interface TreeRetentionPlanInput {
   storedIndexes?: StoredObject[];
 }
 
-/** What one source's retention forgets and which of its objects may go. Never a pack a kept snapshot lists. */
+/** What one source's retention forgets and which of its objects may go. Never a pack a kept (or future-dated) snapshot lists. */
 export function planTreeRetention(input: TreeRetentionPlanInput): TreeRetentionPlan {
-  const { kept, forgotten } = keepSnapshots(input.snapshots, input.policy);
-  const keptPacks = new Set(kept.flatMap((k) => k.snapshot.packs));
-  const keptIndexes = new Set(kept.map((k) => k.snapshot.indexKey));
+  const { kept, forgotten, futureDated } = keepSnapshots(input.snapshots, input.policy, input.now);
+  const staying = [...kept.map((k) => k.snapshot), ...futureDated];
+  const keptPacks = new Set(staying.flatMap((s) => s.packs));
+  const keptIndexes = new Set(staying.map((s) => s.indexKey));
   const known = new Set(input.snapshots.flatMap((s) => s.packs));
   const knownIndexes = new Set(input.snapshots.map((s) => s.indexKey));
   const graceCutoff = input.now.getTime() - input.policy.orphanGraceDays * DAY_MS;
@@ -167,6 +180,7 @@ export function planTreeRetention(input: TreeRetentionPlanInput): TreeRetentionP
   return {
     kept,
     forgotten,
+    futureDated,
     packs: [...packs].map(([key, reason]) => ({ key, reason })),
     indexes: [...indexes].map(([key, reason]) => ({ key, reason })),
   };

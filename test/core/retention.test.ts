@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CLOCK_MARGIN_MS } from '../../core/future-dated.ts';
 import { batchTargets, planRetention, type Artefact, type PackCandidate } from '../../core/retention.ts';
 
 // The purge planner, pure. Property tests over random histories of packs (members of random
@@ -168,5 +169,55 @@ describe('retention planner (examples)', () => {
     expect(timed.targets.map((t) => t.key).sort()).toEqual(['f1', 'mysql-bin.6', 'mysql-bin.8']);
     const noBase = planRetention({ rules, packs: [], artefacts: [seg(1, 300)] });
     expect(noBase.targets).toEqual([]);
+  });
+
+  it('counts no full dated after now plus the clock margin: two forged fulls dated 2099 leave the newest genuine fulls kept, every segment they need kept, and are kept and named apart', () => {
+    const full = (key: string, takenAt: string, extra: Partial<Artefact> = {}): Artefact => ({ key, manifestKey: `${key}.json`, source: 'sql', kind: 'full', takenAt, ...extra });
+    const seg = (seq: number, days: number): Artefact => ({ key: `mysql-bin.${seq}`, source: 'binlog', kind: 'segment', takenAt: ago(days), series: 'mysql-bin', first: seq, last: seq });
+    const genuine = [1, 2, 3, 4, 5, 6].map((n) => full(`full-${n}`, ago(60 - n * 10), { series: 'mysql-bin', first: n * 10 }));
+    const segments = [5, 15, 25, 35, 45, 55, 59].map((seq) => seg(seq, 60 - seq));
+    // Forged: dated 2099, positioned far past every genuine segment (so that, counted, they would make all of them deletable).
+    const forged = [full('forged-1', '2099-01-01T02:00:00.000Z', { series: 'mysql-bin', first: 999_999 }), full('forged-2', '2099-01-02T02:00:00.000Z', { series: 'mysql-bin', first: 999_999 })];
+    const alone = planRetention({ rules, packs: [], artefacts: [...genuine, ...segments] });
+    const attacked = planRetention({ rules, packs: [], artefacts: [...genuine, ...forged, ...segments] });
+    expect(attacked.targets).toEqual(alone.targets);
+    expect(attacked.kept).toEqual(alone.kept);
+    const deleted = new Set(attacked.targets.map((t) => t.key));
+    // The two newest genuine fulls stay, and every segment from the older of them on.
+    expect(genuine.filter((f) => !deleted.has(f.key)).map((f) => f.key)).toEqual(['full-5', 'full-6']);
+    expect(segments.filter((x) => !deleted.has(x.key)).map((x) => x.key)).toEqual(['mysql-bin.55', 'mysql-bin.59']);
+    expect(attacked.kept.fulls).toBe(2);
+    // The forged ones: neither deleted nor counted, and named.
+    expect(deleted.has('forged-1') || deleted.has('forged-2')).toBe(false);
+    expect(attacked.futureDated.map((f) => f.key)).toEqual(['forged-1', 'forged-2']);
+  });
+
+  it('counts a full dated within the clock margin, and sets one just past it apart (a future-dated segment too)', () => {
+    const full = (key: string, ms: number): Artefact => ({ key, source: 'sql', kind: 'full', takenAt: new Date(ms).toISOString() });
+    const plan = planRetention({
+      rules: { ...rules, keepFullCycles: 1 },
+      packs: [],
+      artefacts: [full('old', NOW.getTime() - 10 * DAY), full('within', NOW.getTime() + CLOCK_MARGIN_MS), full('past', NOW.getTime() + CLOCK_MARGIN_MS + 1), { key: 'seg', source: 'binlog', kind: 'segment', takenAt: '2099-01-01T00:00:00.000Z' }],
+    });
+    expect(plan.targets.map((t) => t.key)).toEqual(['old']);
+    expect(plan.futureDated.map((f) => f.key)).toEqual(['past', 'seg']);
+  });
+});
+
+describe('retention planner and items dated in the future (property)', () => {
+  it('plans exactly the same deletions whatever fulls and segments dated past now plus the clock margin are added', () => {
+    const futureArb = fc.array(fc.record({ kind: fc.constantFrom('full' as const, 'segment' as const), source: fc.constantFrom('db-a', 'db-b', 'binlog-a'), aheadDays: fc.integer({ min: 2, max: 30_000 }), seq: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }) }), { minLength: 1, maxLength: 20 });
+    fc.assert(
+      fc.property(historyArb, futureArb, (h, future) => {
+        const { packs, fulls, segments } = build(h);
+        const forged: Artefact[] = future.map((f, i) => ({ key: `forged-${i}`, source: f.source, kind: f.kind, takenAt: new Date(NOW.getTime() + f.aheadDays * DAY).toISOString(), ...(f.seq !== undefined ? { series: 'mysql-bin', first: f.seq, last: f.seq } : {}) }));
+        const rules = { now: NOW, retentionDays: h.retentionDays, keepFullCycles: h.keepFullCycles };
+        const alone = planRetention({ rules, packs, artefacts: [...fulls, ...segments] });
+        const attacked = planRetention({ rules, packs, artefacts: [...fulls, ...forged, ...segments] });
+        expect(attacked.targets).toEqual(alone.targets);
+        expect(attacked.kept).toEqual(alone.kept);
+        expect(attacked.futureDated.map((f) => f.key).sort()).toEqual(forged.map((f) => f.key).sort());
+      }),
+    );
   });
 });

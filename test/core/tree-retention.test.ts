@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CLOCK_MARGIN_MS } from '../../core/future-dated.ts';
 import { isoWeekKey, keepSnapshots, planTreeRetention, retentionFor, siteTreeRetentionSchema, treeRetentionSchema, type SnapshotFacts, type TreeRetention } from '../../core/tree-retention.ts';
 
 // Snapshot retention, pure. Property tests over random histories of snapshots of one source
@@ -110,12 +111,54 @@ describe('tree snapshot retention', () => {
   it('keeps the last snapshot of each day, not the first', () => {
     const s = (id: number, at: string): SnapshotFacts => ({ snapshotId: `s${String(id).padStart(23, '0')}`, takenAt: at, manifestKey: `m${id}`, indexKey: `i${id}`, packs: [] });
     const history = [s(1, '2026-05-30T08:00:00Z'), s(2, '2026-05-30T20:00:00Z'), s(3, '2026-05-31T08:00:00Z'), s(4, '2026-05-31T09:00:00Z')];
-    const { kept, forgotten } = keepSnapshots(history, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 });
+    const { kept, forgotten } = keepSnapshots(history, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 }, NOW);
     expect(kept.map((k) => [k.snapshot.snapshotId.slice(-1), k.reasons])).toEqual([
       ['4', ['newest', 'daily']],
       ['2', ['daily']],
     ]);
     expect(forgotten.map((f) => f.snapshotId.slice(-1))).toEqual(['3', '1']);
+  });
+
+  it('counts no snapshot dated after now plus the clock margin: 14 forged ones dated 2099 leave every genuine snapshot the rules keep, with its packs and index, and are kept and named apart', () => {
+    const s = (id: number, at: string, packs: string[]): SnapshotFacts => ({ snapshotId: `s${String(id).padStart(23, '0')}`, takenAt: at, manifestKey: `manifests/s/trees/share/${at.slice(0, 10).replace(/-/g, '/')}/s${id}.json`, indexKey: `trees/s/share/index/s${id}.jsonl.gz`, packs });
+    // Six genuine nightly snapshots, each adding a pack and listing the first.
+    const genuine = Array.from({ length: 6 }, (_, d) => s(d, new Date(NOW.getTime() - (5 - d) * DAY).toISOString(), d === 0 ? [PACKS[0]!] : [PACKS[0]!, PACKS[d]!]));
+    // As the review wrote them: 12 in distinct months of 2099 plus 2 more days, listing no packs; one lists a genuine pack.
+    const forged = [
+      ...Array.from({ length: 12 }, (_, m) => s(100 + m, `2099-${String(m + 1).padStart(2, '0')}-01T00:00:00.000Z`, [])),
+      s(112, '2099-12-02T00:00:00.000Z', []),
+      s(113, '2099-12-03T00:00:00.000Z', [PACKS[1]!]),
+    ];
+    const policy: TreeRetention = { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 };
+    const alone = keepSnapshots(genuine, policy, NOW);
+    const attacked = keepSnapshots([...genuine, ...forged], policy, NOW);
+    expect(attacked.kept).toEqual(alone.kept);
+    expect(attacked.kept.map((k) => [k.snapshot.snapshotId, k.reasons])).toEqual([
+      [genuine[5]!.snapshotId, ['newest', 'daily']],
+      [genuine[4]!.snapshotId, ['daily']],
+    ]);
+    expect(attacked.forgotten).toEqual(alone.forgotten);
+    expect(attacked.futureDated.map((f) => f.snapshotId).sort()).toEqual(forged.map((f) => f.snapshotId).sort());
+
+    // With the default policy every genuine snapshot is kept, and no genuine pack or index goes.
+    const plan = planTreeRetention({ now: NOW, policy: treeRetentionSchema.parse({}), snapshots: [...genuine, ...forged] });
+    expect(plan.kept.map((k) => k.snapshot.snapshotId).sort()).toEqual(genuine.map((g) => g.snapshotId).sort());
+    expect(plan.forgotten).toEqual([]);
+    expect(plan.packs).toEqual([]);
+    expect(plan.indexes).toEqual([]);
+    // A forged snapshot is no reason to delete anything, not even a pack it alone would keep.
+    const narrow = planTreeRetention({ now: NOW, policy, snapshots: [...genuine, ...forged] });
+    expect(narrow.packs.map((p) => p.key).sort()).toEqual([PACKS[2]!, PACKS[3]!]);
+    expect(narrow.indexes.map((i) => i.key)).not.toContain(forged[0]!.indexKey);
+  });
+
+  it('counts a snapshot dated within the clock margin as the newest, and one just past it apart', () => {
+    const s = (id: number, ms: number): SnapshotFacts => ({ snapshotId: `s${String(id).padStart(23, '0')}`, takenAt: new Date(ms).toISOString(), manifestKey: `m${id}`, indexKey: `i${id}`, packs: [] });
+    const within = s(1, NOW.getTime() + CLOCK_MARGIN_MS);
+    const past = s(2, NOW.getTime() + CLOCK_MARGIN_MS + 1);
+    const { kept, futureDated } = keepSnapshots([s(0, NOW.getTime() - DAY), within, past], { keepDaily: 1, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 }, NOW);
+    expect(kept.map((k) => k.snapshot.snapshotId)).toEqual([within.snapshotId]);
+    expect(futureDated).toEqual([past]);
   });
 
   it('overrides the site policy per source, field by field', () => {
