@@ -1,5 +1,7 @@
 import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
+import type { Clock } from './clock.ts';
 import { IntegrityError, InvalidInputError } from './errors.ts';
+import { futureDatedNote, isFutureDated } from './future-dated.ts';
 import { ARTEFACT_CLASS, artefactManifestKey, isArtefactManifestKey, sitePrefix } from './layout.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -7,10 +9,15 @@ import { readSmallObject } from './read-small.ts';
 // Ingest of artefact manifests (full backups, log segments, archives): the same rules as
 // packs. The manifest must lie where the layout puts it for its own site, source and id; its
 // object must exist with the manifest's size. Otherwise nothing is catalogued.
+// A manifest dated after now (plus a clock margin) is catalogued all the same: its object is there
+// and may be a genuine backup from a site whose clock is ahead; the result says so
+// (`futureDated`), the ingest function logs it at warn, and the purge counts it toward nothing.
 
 export interface ArtefactIngestDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
   catalogue: Pick<CatalogueStore, 'putArtefact'>;
+  /** Ingest's time, to notice a manifest dated in the future (absent: not looked at). */
+  clock?: Clock;
 }
 
 export interface ArtefactIngestResult {
@@ -19,6 +26,8 @@ export interface ArtefactIngestResult {
   artefactId: string;
   source: string;
   role: ArtefactEntry['role'];
+  /** Said when the manifest is dated after ingest's time plus the clock margin: catalogued, but the operator should know. */
+  futureDated?: string;
 }
 
 /** Artefact manifests are a few hundred bytes. */
@@ -59,5 +68,7 @@ export async function ingestArtefact(deps: ArtefactIngestDeps, manifestKey: stri
     throw new IntegrityError(`artefact ${manifest.key} is ${object.size} bytes, manifest ${manifestKey} says ${manifest.size}: nothing catalogued`);
   }
   await deps.catalogue.putArtefact(artefactEntryOf(manifest, manifestKey));
-  return { manifestKey, site: manifest.site, artefactId: manifest.artefactId, source: manifest.source, role: manifest.role };
+  const now = deps.clock?.now();
+  const future = now !== undefined && isFutureDated(manifest.takenAt, now) ? { futureDated: futureDatedNote(manifestKey, manifest.takenAt, now) } : {};
+  return { manifestKey, site: manifest.site, artefactId: manifest.artefactId, source: manifest.source, role: manifest.role, ...future };
 }

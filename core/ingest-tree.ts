@@ -1,4 +1,6 @@
+import type { Clock } from './clock.ts';
 import { IntegrityError, InvalidInputError } from './errors.ts';
+import { futureDatedNote, isFutureDated } from './future-dated.ts';
 import { NAME_PATTERN, isTreeSnapshotManifestKey, parseKey, sitePrefix, treeIndexKey, treeSnapshotManifestKey } from './layout.ts';
 import type { BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -9,10 +11,15 @@ import { parseTreeSnapshotManifest, snapshotSummary, type SnapshotSummary, type 
 // time; its index and every pack it lists must lie under that source's prefix and exist with
 // the manifest's sizes (HEAD). Otherwise nothing is catalogued: never a snapshot whose bytes
 // are not all there.
+// A snapshot dated after now (plus a clock margin) is catalogued all the same (its bytes are
+// there; a site clock ahead dates genuine snapshots so): the result says so (`futureDated`), the
+// ingest function logs it at warn, and the purge counts it toward no keep rule.
 
 export interface TreeIngestDeps {
   blobs: Pick<BlobStore, 'get' | 'head'>;
   catalogue: Pick<CatalogueStore, 'putSnapshot'>;
+  /** Ingest's time, to notice a snapshot dated in the future (absent: not looked at). */
+  clock?: Clock;
 }
 
 export interface TreeIngestResult {
@@ -21,6 +28,8 @@ export interface TreeIngestResult {
   source: string;
   snapshotId: string;
   packs: number;
+  /** Said when the snapshot is dated after ingest's time plus the clock margin: catalogued, but the operator should know. */
+  futureDated?: string;
 }
 
 /** A snapshot manifest lists packs, not files: a few hundred KB for a very large share. */
@@ -73,5 +82,7 @@ export async function ingestTreeSnapshot(deps: TreeIngestDeps, manifestKey: stri
   await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, manifest.packs.length) }, worker));
   const summary: SnapshotSummary = snapshotSummary(manifest, manifestKey);
   await deps.catalogue.putSnapshot(summary);
-  return { manifestKey, site: manifest.site, source: manifest.source, snapshotId: manifest.snapshotId, packs: manifest.packs.length };
+  const now = deps.clock?.now();
+  const future = now !== undefined && isFutureDated(manifest.takenAt, now) ? { futureDated: futureDatedNote(manifestKey, manifest.takenAt, now) } : {};
+  return { manifestKey, site: manifest.site, source: manifest.source, snapshotId: manifest.snapshotId, packs: manifest.packs.length, ...future };
 }

@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import { z } from 'zod';
+import type { Clock } from '../../core/clock.ts';
 import { messageOf } from '../../core/errors.ts';
 import { ingestManifest, type IngestDeps, type IngestResult } from '../../core/ingest.ts';
 import { ingestArtefact, type ArtefactIngestDeps, type ArtefactIngestResult } from '../../core/ingest-artefact.ts';
@@ -14,10 +15,13 @@ import { emfCount, type Count } from '../shared/metrics.ts';
 // ingestArtefact for each artefact manifest key (backups, log segments, archives),
 // ingestTreeSnapshot for each tree snapshot manifest key (file shares). Every key
 // is tried; failures are thrown together afterwards so the invocation is retried (ingest is
-// idempotent, so the keys that succeeded are harmlessly written again).
+// idempotent, so the keys that succeeded are harmlessly written again). A backup or snapshot
+// dated in the future is catalogued and said at warn (the purge counts it toward nothing).
 
 export interface IngestHandlerDeps extends IngestDeps {
   catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'];
+  /** Ingest's time: a backup or snapshot dated after it (plus a clock margin) is said at warn. */
+  clock?: Clock;
   log?: Log;
   count?: Count;
 }
@@ -67,8 +71,10 @@ export function createHandler(deps: IngestHandlerDeps): Handler<unknown, { inges
       try {
         const result = isArtefactManifestKey(key) ? await ingestArtefact(deps, key) : isTreeSnapshotManifestKey(key) ? await ingestTreeSnapshot(deps, key) : await ingestManifest(deps, key);
         ingested.push(result);
-        log('info', 'manifest ingested', { ...result });
+        const future = 'futureDated' in result ? result.futureDated : undefined;
+        log(future ? 'warn' : 'info', future ? 'manifest ingested, dated in the future' : 'manifest ingested', { ...result });
         count('ManifestsIngested', siteOfKey(key));
+        if (future) count('ManifestsFutureDated', siteOfKey(key));
       } catch (error) {
         const name = error instanceof Error ? error.name : 'Error';
         failures.push({ key, error: `${name}: ${messageOf(error)}` });

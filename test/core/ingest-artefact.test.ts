@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { serializeArtefactManifest } from '../../core/artefact.ts';
+import { ManualClock } from '../../core/clock.ts';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import { rebuildCatalogue } from '../../core/ingest.ts';
 import { ingestArtefact } from '../../core/ingest-artefact.ts';
@@ -64,6 +65,35 @@ describe('ingestArtefact', () => {
     await deps.blobs.put(manifestKeyOf(m), Buffer.from('{"format":"ferry.artefact/2"}'));
     await expect(ingestArtefact(deps, manifestKeyOf(m))).rejects.toThrow(/artefact manifest is invalid/);
     expect(deps.catalogue.size).toBe(0);
+  });
+});
+
+describe('ingestArtefact of a manifest dated in the future', () => {
+  const clock = new ManualClock(new Date('2026-03-01T10:00:00Z'));
+
+  it('catalogues a full dated after ingest time plus a day, and says so; one within the day is said nothing of', async () => {
+    const deps = { ...setup(), clock };
+    const forged = await publishArtefact(deps.blobs, { ...full('junk'), name: 'full-20990101.sql', takenAt: '2099-01-01T02:00:00.000Z' });
+    const result = await ingestArtefact(deps, manifestKeyOf(forged));
+    expect(result.futureDated).toBe(`manifest ${manifestKeyOf(forged)} says it was taken at 2099-01-01T02:00:00.000Z, after now (2026-03-01T10:00:00.000Z) plus 24 h: catalogued, but the purge neither counts it toward the newest it keeps nor deletes it; the site's clock is ahead, or someone holding the site's agent key wrote it`);
+    expect((await deps.catalogue.listArtefacts({ site: 'site-a', source: 'db' })).items.map((a) => a.artefactId)).toEqual([forged.artefactId]);
+    const soon = await publishArtefact(deps.blobs, { ...full('soon'), name: 'soon.sql', takenAt: '2026-03-02T09:00:00Z' });
+    expect(await ingestArtefact(deps, manifestKeyOf(soon))).not.toHaveProperty('futureDated');
+  });
+
+  it('the ingest function ingests it (no retry, no dead letter), logs it at warn and counts it in ManifestsFutureDated', async () => {
+    const deps = setup();
+    const forged = await publishArtefact(deps.blobs, { ...full('junk'), name: 'full-20990101.sql', takenAt: '2099-01-01T02:00:00.000Z' });
+    const logged: [string, string, Record<string, unknown>][] = [];
+    const counted: unknown[][] = [];
+    const handler = createHandler({ ...deps, clock, log: (level, message, detail = {}) => void logged.push([level, message, detail]), count: (...a) => void counted.push(a) });
+    const { ingested } = await handler({ Records: [{ eventName: 'ObjectCreated:Put', s3: { object: { key: manifestKeyOf(forged) } } }] });
+    expect(ingested).toEqual([expect.objectContaining({ artefactId: forged.artefactId, futureDated: expect.stringMatching(/taken at 2099-01-01/) })]);
+    expect(logged).toEqual([['warn', 'manifest ingested, dated in the future', expect.objectContaining({ manifestKey: manifestKeyOf(forged), futureDated: expect.any(String) })]]);
+    expect(counted).toEqual([
+      ['ManifestsIngested', 'site-a'],
+      ['ManifestsFutureDated', 'site-a'],
+    ]);
   });
 });
 

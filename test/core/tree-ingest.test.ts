@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../core/clock.ts';
 import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import { rebuildCatalogue } from '../../core/ingest.ts';
 import { ingestTreeSnapshot } from '../../core/ingest-tree.ts';
@@ -76,6 +77,16 @@ describe('ingestTreeSnapshot', () => {
     await deps.blobs.put(treeSnapshotManifestKey('site-a', 'share', 's00000000000000000000002', AT), Buffer.from('{"format":"ferry.tree-snapshot/1"'));
     await expect(ingestTreeSnapshot(deps, treeSnapshotManifestKey('site-a', 'share', 's00000000000000000000002', AT))).rejects.toThrow(InvalidInputError);
     expect(deps.catalogue.size).toBe(0);
+  });
+
+  it('catalogues a snapshot dated after ingest time plus a day, and says so', async () => {
+    const deps = { ...setup(), clock: new ManualClock(AT) };
+    const forged = await publishSnapshot(deps.blobs, { site: 'site-a', source: 'share', takenAt: '2099-01-01T00:00:00.000Z', packs: [] });
+    const result = await ingestTreeSnapshot(deps, forged.manifestKey);
+    expect(result.futureDated).toMatch(/^manifest manifests\/site-a\/trees\/share\/2099\/01\/01\/.* says it was taken at 2099-01-01T00:00:00.000Z, after now \(2026-03-02T10:00:00.000Z\) plus 24 h: catalogued/);
+    expect((await deps.catalogue.listSnapshots({ site: 'site-a', source: 'share' })).items.map((i) => i.snapshotId)).toEqual([forged.manifest.snapshotId]);
+    const { first } = await history(deps);
+    expect(await ingestTreeSnapshot(deps, first.manifestKey)).not.toHaveProperty('futureDated');
   });
 
   it('the ingest function catalogues snapshot manifests from S3 events and fails the invocation on a bad one (dead-letter path)', async () => {
