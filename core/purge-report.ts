@@ -1,4 +1,5 @@
 import { causeText, composeAlert, lockBusyAlert, type TaskError } from './alert-text.ts';
+import { CLOCK_MARGIN_MS } from './future-dated.ts';
 import type { HeldLock } from './lock.ts';
 import type { Alert } from './ports.ts';
 import type { BatchResult, PurgePlanResult } from './purge.ts';
@@ -36,10 +37,11 @@ function fallingBehind(run: PurgeRun, config: WorkflowConfig): boolean {
   return run.plan?.summary.truncated === true && (run.round ?? 1) >= config.purgeMaxRounds;
 }
 
-/** The report's state word and "what failed" line: skips, retention falling behind, or all done. */
-function headline(skipped: boolean, behind: boolean): { state: string; what: string } {
+/** The report's state word and "what failed" line: skips, retention falling behind, items dated in the future, or all done. */
+function headline(skipped: boolean, behind: boolean, future: boolean): { state: string; what: string } {
   if (skipped) return { state: 'done with skips', what: 'nothing failed for good, but not every planned object could be deleted' };
   if (behind) return { state: 'done, more past retention', what: 'nothing failed, but more objects are past retention than this run could plan' };
+  if (future) return { state: 'done, items dated in the future', what: 'nothing failed, but backups or snapshots dated in the future were found (kept, counted toward no rule)' };
   return { state: 'done', what: 'nothing (this is the purge report)' };
 }
 
@@ -57,7 +59,28 @@ function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig)
     const skipped = t.skippedSources.length ? `; left alone (a manifest could not be read): ${t.skippedSources.join(', ')}` : '';
     lines.push(`  tree snapshots: ${t.snapshots} forgotten, ${t.keptSnapshots} kept; ${t.packs} pack(s) no kept snapshot lists, ${t.indexes} orphan index(es)${skipped}`);
   }
+  const f = s.futureDated;
+  if (f?.count) {
+    const more = f.count > f.named.length ? `, … and ${f.count - f.named.length} more (the purge function's "purge planned" log line counts them)` : '';
+    lines.push(`  dated in the future (after now + ${CLOCK_MARGIN_MS / 3_600_000} h): ${f.count} full backup(s), log segment(s) or tree snapshot(s), kept and counted toward no rule: ${f.named.join(', ')}${more}`);
+  }
   return lines;
+}
+
+/** What to do about items dated in the future: they were set aside, but somebody wrote them. */
+const FUTURE_DATED_TODO =
+  "items dated in the future were kept and not counted (the newest genuine fulls and snapshots were kept by the rules): if the site's clock is ahead, set it right; if it is not, someone holding the site's agent key wrote them: replace the key, read the named manifests, and delete the forged objects with an operator's credentials once their Object Lock allows";
+
+/** What the operator does after a purge that ran to its end: each thing that needs it, or nothing. */
+function doneTodo(run: PurgeRun, config: WorkflowConfig, c: { behind: boolean; heldKept: number; retainedCount: number; failedCount: number; future: boolean }): string[] {
+  const todo = [
+    ...(c.behind ? [`retention is falling behind: after ${run.round ?? 1} round(s) of ${config.purgeMaxTargets} deletion(s) each, more are past retention: run the purge more often (the site's purgeCron) or raise workflow.purgeMaxRounds`] : []),
+    ...(c.heldKept ? [`${c.heldKept} pack(s) past retention are kept because their held calls are not copied out yet (reasons above): an archived pack is being restored for it, and the first purge after the restore finishes them; if one stays here past two purges, read its reason`] : []),
+    ...(c.retainedCount ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing'] : []),
+    ...(c.failedCount ? ['failed deletions are tried again by the next purge'] : []),
+    ...(c.future ? [FUTURE_DATED_TODO] : []),
+  ];
+  return todo.length ? todo : ['nothing'];
 }
 
 export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): PurgeReport {
@@ -84,25 +107,17 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   }
   const behind = fallingBehind(run, config);
   const incomplete = retainedCount > 0 || failedCount > 0 || behind;
-  const behindTodo = behind
-    ? [`retention is falling behind: after ${run.round ?? 1} round(s) of ${config.purgeMaxTargets} deletion(s) each, more are past retention: run the purge more often (the site's purgeCron) or raise workflow.purgeMaxRounds`]
-    : [];
+  const future = (run.plan?.summary.futureDated?.count ?? 0) > 0;
+  const head = headline(retainedCount + failedCount > 0, behind, future);
   return {
     outcome: incomplete ? 'INCOMPLETE' : 'DONE',
     alert: composeAlert({
       ...base,
-      severity: failedCount || behind ? 'warning' : 'info',
-      subject: `Ferry ${run.site}: purge ${headline(retainedCount + failedCount > 0, behind).state} - ${deleted} object(s) deleted`,
-      what: headline(retainedCount + failedCount > 0, behind).what,
+      severity: failedCount || behind || future ? 'warning' : 'info',
+      subject: `Ferry ${run.site}: purge ${head.state} - ${deleted} object(s) deleted`,
+      what: head.what,
       details,
-      todo: incomplete
-        ? [
-            ...behindTodo,
-            ...(heldKept ? [`${heldKept} pack(s) past retention are kept because their held calls are not copied out yet (reasons above): an archived pack is being restored for it, and the first purge after the restore finishes them; if one stays here past two purges, read its reason`] : []),
-            ...(retainedCount ? ['objects under Object Lock go by themselves in a later purge once their retention ends; nothing to do unless the list keeps growing'] : []),
-            ...(failedCount ? ['failed deletions are tried again by the next purge'] : []),
-          ]
-        : ['nothing'],
+      todo: doneTodo(run, config, { behind, heldKept, retainedCount, failedCount, future }),
     }),
   };
 }

@@ -1,5 +1,6 @@
 import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
 import { messageOf } from './errors.ts';
+import { futureDatedSummary, type FutureDatedSummary } from './future-dated.ts';
 import { entriesOf } from './ingest.ts';
 import { packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import { heldRids, type HoldStore } from './hold-items.ts';
@@ -101,6 +102,12 @@ export interface PurgePlanResult {
     deferred?: number;
     /** Tree snapshots (file shares): core/tree-purge.ts. */
     trees?: TreePurgeSummary;
+    /**
+     * Fulls, segments and tree snapshots dated after now plus the clock margin (core/future-dated.ts):
+     * kept, counted toward no rule, named in the report as a warning (a site clock ahead, or
+     * manifests written by someone holding the site's agent key). Absent when there are none.
+     */
+    futureDated?: FutureDatedSummary;
   };
 }
 
@@ -289,6 +296,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects).map((b) => ({ ...b, rule }));
   const budget = input.maxTargets - plan.targets.length - orphans.length;
   const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, onTarget: input.onTarget });
+  const future = [...plan.futureDated, ...trees.futureDated.map((s) => ({ key: s.manifestKey, takenAt: s.takenAt }))];
   return fitPlanState({
     site: input.site,
     batches: [...batches, ...treeBatches(trees.targets, input.batchObjects, batches.length)],
@@ -306,6 +314,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       orphans: orphans.length,
       truncated: plan.truncated || more || trees.summary.truncated,
       trees: trees.summary,
+      ...(future.length ? { futureDated: futureDatedSummary(future) } : {}),
     },
   });
 }

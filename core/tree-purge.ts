@@ -43,6 +43,8 @@ export interface TreePurgeSummary {
 export interface TreePurgePlan {
   targets: PurgeTarget[];
   summary: TreePurgeSummary;
+  /** Snapshots dated after now plus the clock margin, over every source: kept, counted by no rule (core/purge.ts names them in its summary). */
+  futureDated: SnapshotFacts[];
 }
 
 /** The source of a key under `manifests/{site}/trees/{source}/…` or `trees/{site}/{source}/…`. */
@@ -101,10 +103,12 @@ export async function planTreePurge(
   const forgotten: PurgeTarget[] = [];
   const indexes: PurgeTarget[] = [];
   const packs: PurgeTarget[] = [];
+  const futureDated: SnapshotFacts[] = [];
   for (const source of [...new Set([...snapshots.keys(), ...stored.keys()])].sort()) {
     if (unsafe.has(source)) continue;
     const plan = planTreeRetention({ now: input.now, policy: retentionFor(input.policy, source), snapshots: snapshots.get(source) ?? [], storedPacks: stored.get(source)?.packs ?? [], storedIndexes: stored.get(source)?.indexes ?? [] });
     summary.keptSnapshots += plan.kept.length;
+    futureDated.push(...plan.futureDated);
     const forgottenIndexes = new Set(plan.forgotten.map((s) => s.indexKey));
     for (const s of [...plan.forgotten].reverse()) {
       forgotten.push({ key: s.manifestKey, then: s.indexKey, kind: 'snapshot', source, reason: `snapshot ${s.snapshotId} (${s.takenAt}) is kept by no daily, weekly or monthly rule` });
@@ -120,7 +124,7 @@ export async function planTreePurge(
   summary.indexes = targets.filter((t) => t.kind === 'tree-index').length;
   summary.packs = targets.filter((t) => t.kind === 'tree-pack').length;
   for (const t of targets) input.onTarget?.(t);
-  return { targets, summary };
+  return { targets, summary, futureDated };
 }
 
 /**

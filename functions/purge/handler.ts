@@ -76,7 +76,8 @@ export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeRes
     if (event.action === 'plan') {
       const onTarget = (t: PurgeTarget) => log('info', 'purge planned deletion', { site: event.site, key: t.key, manifest: t.then, kind: t.kind, reason: t.reason });
       const plan = await planPurge(deps, { site: event.site, settings: event.settings, now: deps.clock.now(), maxTargets: event.maxTargets, batchObjects: event.batchObjects, onTarget });
-      log('info', 'purge planned', { site: event.site, ...plan.summary, batches: plan.batches.length });
+      // Items dated in the future are kept and counted by no rule; a site clock ahead or forged manifests wrote them: said at warn.
+      log(plan.summary.futureDated ? 'warn' : 'info', 'purge planned', { site: event.site, ...plan.summary, batches: plan.batches.length });
       return plan;
     }
     if (event.action === 'delete') {
@@ -87,7 +88,7 @@ export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeRes
     }
     const run = { ...(event.run as Omit<PurgeRun, 'site' | 'startedAt'>), site: event.site, startedAt: event.startedAt, execution: event.execution };
     const { outcome, alert } = purgeReport(run, deps.clock.now(), workflowConfig(event.config));
-    log(outcome === 'DONE' ? 'info' : 'warn', 'purge report', { site: event.site, outcome });
+    log(outcome === 'DONE' && alert.severity === 'info' ? 'info' : 'warn', 'purge report', { site: event.site, outcome, severity: alert.severity });
     return { outcome, alert: { subject: alert.subject, message: alert.message, severity: alert.severity } };
   }).use(taskErrors({ log, fn: 'purge' }));
   return asHandler(chain);

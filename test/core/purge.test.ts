@@ -37,6 +37,34 @@ describe('planPurge', () => {
     expect(plan.summary).toMatchObject({ targets: 1, packs: 1, keptPacks: 1, keptPacksHeld: 1, keptFulls: 1, unreadable: 1, truncated: false });
   });
 
+  it('keeps the newest genuine fulls and reports, as a warning, the forged fulls dated 2099 it counted toward nothing', async () => {
+    const deps = await site();
+    const genuine = [];
+    for (const days of [30, 20, 10]) genuine.push(await publishArtefact(deps.blobs, 'site-a', { source: 'sql', type: 'rotated', name: `full-${days}.sql`, takenAt: daysAgo(NOW, days) }));
+    const forged = [];
+    for (const day of ['01', '02']) forged.push(await publishArtefact(deps.blobs, 'site-a', { source: 'sql', type: 'rotated', name: `full-209901${day}.sql`, takenAt: new Date(`2099-01-${day}T02:00:00.000Z`) }));
+    const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
+    // Only the oldest genuine full goes: the two newest genuine ones are the two kept.
+    expect(plan.batches.flatMap((b) => b.targets.map((t) => t.key))).toEqual([genuine[0]!.key]);
+    expect(plan.summary).toMatchObject({ fulls: 1, keptFulls: 2 });
+    expect(plan.summary.futureDated).toEqual({ count: 2, named: [`${forged[0]!.key} (taken 2099-01-01T02:00:00.000Z)`, `${forged[1]!.key} (taken 2099-01-02T02:00:00.000Z)`].sort() });
+
+    const report = purgeReport({ site: 'site-a', startedAt: NOW.toISOString(), plan, deleted: [{ index: 0, deleted: 2, targetsDone: 1, retained: [], retainedCount: 0, failed: [], failedCount: 0 }] }, NOW, DEFAULT_WORKFLOW_CONFIG);
+    expect(report).toMatchObject({ outcome: 'DONE', alert: { severity: 'warning' } });
+    expect(report.alert.message).toContain(`dated in the future (after now + 24 h): 2 full backup(s), log segment(s) or tree snapshot(s), kept and counted toward no rule: ${plan.summary.futureDated!.named.join(', ')}`);
+    expect(report.alert.message).toMatch(/set it right.*agent key/);
+  });
+
+  it('says nothing of items dated in the future when there are none', async () => {
+    const deps = await site();
+    await publishArtefact(deps.blobs, 'site-a', { source: 'sql', type: 'rotated', name: 'a.sql', takenAt: new Date(NOW.getTime() + 3_600_000) });
+    const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
+    expect(plan.summary.futureDated).toBeUndefined();
+    const report = purgeReport({ site: 'site-a', startedAt: NOW.toISOString(), plan, deleted: [] }, NOW, DEFAULT_WORKFLOW_CONFIG);
+    expect(report.alert.severity).toBe('info');
+    expect(report.alert.message).not.toMatch(/dated in the future/);
+  });
+
   it('deletes the dead attempts a manifest lists with their pack, just before it, and nothing else it names', async () => {
     const deps = await site();
     const old = buildPack('site-a', [{ path: 'o/call-0.wav', body: audio(1, 600), meta: { start: daysAgo(NOW, 400).toISOString() } }], { day: '2025-04-01T00:00:00Z' });

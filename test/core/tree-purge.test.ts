@@ -96,6 +96,46 @@ describe('tree snapshot purge', () => {
     expect(report.alert.message).toMatch(/tree snapshots: 4 forgotten, 2 kept; 3 pack\(s\) no kept snapshot lists, 0 orphan index\(es\)/);
   });
 
+  it('keeps every genuine snapshot and pack the rules keep when 14 forged snapshots dated 2099 are published beside them, keeps the forged ones too, and reports them as a warning', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    const now = new Date(START.getTime() + 6 * DAY);
+    // As the review's attack: 12 in distinct months of 2099 and 2 more days, listing no packs, through ingest (catalogued, said).
+    const dates = [...Array.from({ length: 12 }, (_, m) => `2099-${String(m + 1).padStart(2, '0')}-01T00:00:00.000Z`), '2099-12-02T00:00:00.000Z', '2099-12-03T00:00:00.000Z'];
+    const forged: SnapshotFixture[] = [];
+    for (const takenAt of dates) forged.push(await publishSnapshot(deps.blobs, { site: SITE, source: 'share', takenAt, packs: [] }));
+    const said = await Promise.all(forged.map((f) => ingestTreeSnapshot({ blobs: deps.blobs, catalogue: deps.catalogue, clock: new ManualClock(now) }, f.manifestKey)));
+    for (const r of said) expect(r.futureDated).toMatch(/taken at 2099-.*after now .*: catalogued/);
+
+    const { plan, results } = await purge(deps, now, {});
+    // The default policy (14/8/12) keeps all six genuine snapshots, forgets nothing.
+    expect(plan.summary.trees).toMatchObject({ snapshots: 0, keptSnapshots: 6, packs: 0, indexes: 0 });
+    expect(plan.summary.futureDated?.count).toBe(14);
+    expect(plan.summary.futureDated?.named).toHaveLength(5);
+    expect(plan.summary.futureDated?.named[0]).toMatch(/^manifests\/site-a\/trees\/share\/2099\/.* \(taken 2099-/);
+    for (const s of [...deps.snaps, ...forged]) expect(await deps.blobs.head(s.manifestKey)).toBeDefined();
+    for (const s of deps.snaps) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBeGreaterThan(0);
+
+    const report = purgeReport({ site: SITE, startedAt: now.toISOString(), plan, deleted: results }, now, DEFAULT_WORKFLOW_CONFIG);
+    expect(report.outcome).toBe('DONE');
+    expect(report.alert.severity).toBe('warning');
+    expect(report.alert.subject).toMatch(/items dated in the future/);
+    expect(report.alert.message).toMatch(/dated in the future \(after now \+ 24 h\): 14 full backup\(s\), log segment\(s\) or tree snapshot\(s\), kept and counted toward no rule: manifests\/site-a\/trees\/share\/2099\//);
+    expect(report.alert.message).toMatch(/… and 9 more/);
+    expect(report.alert.message).toMatch(/agent key/);
+  });
+
+  it('with a narrow policy still keeps the newest genuine snapshots per rule beside forged ones dated 2099', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    const now = new Date(START.getTime() + 6 * DAY);
+    for (const takenAt of ['2099-01-01T00:00:00.000Z', '2099-01-02T00:00:00.000Z']) await publishSnapshot(deps.blobs, { site: SITE, source: 'share', takenAt, packs: [] });
+    const { plan } = await purge(deps, now, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0 });
+    // The same as without the forged ones (the first test of this file): the two newest genuine kept.
+    expect(plan.summary.trees).toMatchObject({ snapshots: 4, keptSnapshots: 2, packs: 3 });
+    for (const s of deps.snaps.slice(4)) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBe(4);
+  });
+
   it('a purge stopped after the manifests leaves orphans that the next purge deletes once past the grace period', async () => {
     const clock = new ManualClock(START);
     const deps = await history(clock);

@@ -117,6 +117,34 @@ describe('purge', () => {
     expect(await h.locks.describe(SITE)).toBeUndefined();
   });
 
+  it('keeps the genuine fulls and every segment they need beside forged fulls dated 2099 positioned past them all, keeps the forged ones, and publishes a warning naming them', async () => {
+    const now = h.clock.now();
+    const fulls = [];
+    for (const [i, days] of [30, 20, 10].entries()) {
+      fulls.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
+    }
+    const segments = [];
+    for (let seq = 100; seq < 130; seq += 5) {
+      segments.push({ seq, ...(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-binlog', type: 'binlog', name: `rtmbinlog.${String(seq).padStart(6, '0')}`, takenAt: daysAgo(now, 30 - (seq - 100)), sequence: seq, series: 'rtmbinlog' })) });
+    }
+    const forged = [];
+    for (const day of ['01', '02']) {
+      forged.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `forged-${day}.rbk`, takenAt: new Date(`2099-01-${day}T02:00:00.000Z`), position: { logFile: 'rtmbinlog.999999', logPos: 4 } }));
+    }
+
+    const outcome = await h.workflows.runPurge().done;
+    expect(outcome.status).toBe('SUCCEEDED');
+    // The two newest genuine fulls are the two kept; the oldest kept one starts at rtmbinlog.000110.
+    expect(await Promise.all(fulls.map((f) => exists(f.key)))).toEqual([false, true, true]);
+    for (const s of segments) expect([s.seq, await exists(s.key)]).toEqual([s.seq, s.seq >= 110]);
+    for (const f of forged) expect([await exists(f.key), await exists(f.manifestKey)]).toEqual([true, true]);
+
+    expect(h.alerts).toHaveLength(1);
+    expect(h.alerts[0]).toMatchObject({ severity: 'warning', subject: `Ferry ${SITE}: purge done, items dated in the future - 6 object(s) deleted` });
+    expect(h.alerts[0]!.message).toContain('kept: 0 pack(s) dated before the retention cutoff but holding a younger or held recording (0 only because of a legal hold); 2 full backup(s), 4 log segment(s)');
+    expect(h.alerts[0]!.message).toMatch(/dated in the future \(after now \+ 24 h\): 2 full backup\(s\), log segment\(s\) or tree snapshot\(s\), kept and counted toward no rule: .*forged-01\.rbk \(taken 2099-01-01T02:00:00\.000Z\), .*forged-02\.rbk \(taken 2099-01-02T02:00:00\.000Z\)/);
+  });
+
   it('skips and reports objects under Object Lock, never forcing them; their manifests stay', async () => {
     const now = h.clock.now();
     const locked = await publishPack(h, SITE, now, 'locked', [400]);
