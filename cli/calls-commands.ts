@@ -163,7 +163,8 @@ export async function playCall(id: string, opts: { out: string; site?: string; a
     bytes += c.length;
   });
   try {
-    await pipeline(body, createWriteStream(tmp));
+    // Owner-only, as case export's bundle: a recording is personal data, and the umask often gives every local user read.
+    await pipeline(body, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
     const sha256 = hash.digest('hex');
     if (sha256 !== entry.sha256) throw new Error(`downloaded recording does not match the catalogue (sha256 ${sha256.slice(0, 12)}…, expected ${entry.sha256.slice(0, 12)}…)`);
     await rename(tmp, opts.out);

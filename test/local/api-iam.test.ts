@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,7 +225,7 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
     }
   });
 
-  it('audits `ferry calls play --out FILE` as a download: a copy leaves the archive', async () => {
+  it('audits `ferry calls play --out FILE` as a download (a copy leaves the archive) and writes the copy owner-only (0600) whatever the umask', async () => {
     const officer = c.as(`officer:${A}`);
     const saved = { ...process.env };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: officer.accessKeyId, AWS_SECRET_ACCESS_KEY: officer.secretAccessKey, AWS_REGION: c.cloud.region });
@@ -235,6 +235,7 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
       const out = join(dirs[0]!, 'played.wav');
       const played = await playCall(`${A}/${c.packs[A]!.manifest.members[0]!.rid}`, { out, api: c.cloud.apiUrl, replayUrl: c.cloud.replayUrl });
       expect(played.bytes).toBe(audio(1, 4000).length);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
     } finally {
       process.env = saved;
     }
