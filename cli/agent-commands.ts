@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
-import { alertCommandProblem, networkNotes, selectionNotes, targetNote } from './check-notes.ts';
+import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -50,6 +50,7 @@ export function registerAgentCommands(program: Command): void {
       const interactive = process.stderr.isTTY && !opts.jsonLogs;
       const bar = interactive ? terminalProgress() : undefined;
       const log = createLogger({ json: !interactive, level: interactive ? 'warn' : 'info' });
+      for (const note of plainHttpNotes(config)) log.warn(note.replace(/^warning: /, ''));
       const a = busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log);
       if (!a) return;
       try {
@@ -115,6 +116,7 @@ export function registerAgentCommands(program: Command): void {
       const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
       for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
+      for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
       const target = targetNote(config);
       if (target) process.stdout.write(`warning: ${target}\n`);
       const hook = alertCommandProblem(config.alerts.command);

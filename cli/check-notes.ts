@@ -115,3 +115,38 @@ export function targetNote(config: AgentConfig): string | undefined {
   const now = { site: config.site, store };
   return targetChange(before, now) ? targetChangeAdvice(before!, now, config.state) : undefined;
 }
+
+/** A host on this machine: plain HTTP to it never crosses a network (the local cloud). */
+function isLoopbackHost(hostname: string): boolean {
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(hostname);
+}
+
+/**
+ * URLs of the configuration that speak plain HTTP to another host: recordings, their metadata
+ * (caller, called, agent) and alerts would cross the network unencrypted. On AWS (no endpoint)
+ * the agent speaks HTTPS and the bucket refuses anything else; an S3-compatible store, the API,
+ * the replay URL and a webhook speak what their URL says.
+ */
+export function plainHttpNotes(config: AgentConfig): string[] {
+  const urls: [string, string | undefined, string][] = [
+    ['cloud.endpoint', config.cloud?.endpoint, 'recordings, backups and their metadata (caller, called, agent)'],
+    ['cloud.api', config.cloud?.api, "the catalogue's answers (calls, parties, agents)"],
+    ['cloud.replay', config.cloud?.replay, 'recordings played or downloaded'],
+    ['cloud.activity.endpoint', config.cloud?.activity?.endpoint, 'backup-window jobs'],
+    ['alerts.webhook', config.alerts.webhook, 'alerts (paths of the files they name, which often carry phone numbers)'],
+  ];
+  const notes: string[] = [];
+  for (const [path, value, what] of urls) {
+    if (value === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) continue;
+    notes.push(`warning: ${path} ${url.origin} is plain HTTP to another host: ${what} would cross the network unencrypted. Use an https:// URL (a TLS front such as the store's own, or a reverse proxy).`);
+  }
+  return notes;
+}
+
