@@ -226,7 +226,8 @@ export function onceSummary(report: CycleReport, stopped = false): string {
 
 /**
  * `agent run --once` exit codes, for cron: 0 everything found was shipped or is waiting to
- * close; 1 something could not be shipped and stays in the backlog (alerted); 3 recordings or
+ * close; 1 something could not be shipped and stays in the backlog, or a tree snapshot left
+ * paths out or changed most of the share's files (alerted: a person must look); 3 recordings or
  * backups were lost in this pass (recorded, alerted, listed by `agent status --losses`).
  */
 export function onceExitCode(report: Pick<CycleReport, 'failed' | 'lost'>): number {

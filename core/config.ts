@@ -52,6 +52,24 @@ const treeGlob = z.string().superRefine((g, ctx) => {
 });
 
 /**
+ * When a snapshot's changes are alerted as a mass change (ransomware, or a rewrite someone must
+ * look at): at least `minFiles` files changed, and at least `percent` % of the files the snapshot
+ * before held (docs/file-shares.md). `false`: never.
+ */
+const massChangeSchema = z.union(
+  [
+    z.literal(false),
+    z
+      .object({
+        percent: z.number().gt(0, 'must be more than 0').max(100, 'must be at most 100 (a percentage)').default(50),
+        minFiles: z.number().int('must be a whole number').min(1, 'must be at least 1').default(20),
+      })
+      .strict(),
+  ],
+  { errorMap: (issue, ctx) => ({ message: issue.code === z.ZodIssueCode.invalid_union ? 'must be false (no check) or { percent: more than 0 and at most 100, minFiles: a whole number of at least 1 }' : ctx.defaultError }) },
+);
+
+/**
  * A directory tree (file shares: OCS meeting content, address book files, compliance logs)
  * shipped as incremental snapshots (core/tree-manifest.ts).
  */
@@ -69,6 +87,8 @@ export const treeSourceSchema = z
     everySeconds: seconds.default(0),
     /** Content packs are closed at about this size. */
     packTargetMiB: z.number().int().min(1).max(4096).default(64),
+    /** A snapshot that changed this many of the files the one before held is alerted (critical) and fails the pass. */
+    massChange: massChangeSchema.default({ percent: 50, minFiles: 20 }),
   })
   .strict();
 export type TreeSourceConfig = z.infer<typeof treeSourceSchema>;

@@ -40,7 +40,7 @@ export function snapshotSk(s: Pick<SnapshotSummary, 'source' | 'takenAt' | 'snap
 }
 
 const NUMBERS = ['files', 'dirs', 'symlinks', 'problems', 'bytesTotal', 'bytesAdded', 'packs'] as const satisfies readonly (keyof SnapshotSummary)[];
-const FIELDS = ['site', 'source', 'snapshotId', 'takenAt', 'manifestKey', ...NUMBERS] as const satisfies readonly (keyof SnapshotSummary)[];
+const FIELDS = ['site', 'source', 'snapshotId', 'takenAt', 'manifestKey', ...NUMBERS, 'massChange'] as const satisfies readonly (keyof SnapshotSummary)[];
 /** Compile-time guard: FIELDS lists every field of a summary, so an item never drops one. */
 export const SNAPSHOT_FIELDS_COMPLETE: [keyof SnapshotSummary] extends [(typeof FIELDS)[number]] ? true : never = true;
 
@@ -54,12 +54,16 @@ function checkSummary(s: SnapshotSummary): void {
 
 export function snapshotToItem(s: SnapshotSummary): CatalogueItem {
   checkSummary(s);
-  return { pk: snapshotPk(s.site), sk: snapshotSk(s), type: 'snapshot', ...Object.fromEntries(FIELDS.map((f) => [f, s[f]])), takenAt: normalizeIso(s.takenAt, 'takenAt') };
+  // `massChange` only when the snapshot has one (an item of an ordinary snapshot is as before).
+  const fields = FIELDS.filter((f) => s[f] !== undefined);
+  return { pk: snapshotPk(s.site), sk: snapshotSk(s), type: 'snapshot', ...Object.fromEntries(fields.map((f) => [f, s[f]])), takenAt: normalizeIso(s.takenAt, 'takenAt') };
 }
 
 export function itemToSnapshot(item: Record<string, unknown>): SnapshotSummary {
-  const s = Object.fromEntries(FIELDS.map((f) => [f, item[f]])) as unknown as SnapshotSummary;
+  const s = Object.fromEntries(FIELDS.filter((f) => item[f] !== undefined).map((f) => [f, item[f]])) as unknown as SnapshotSummary;
   for (const field of NUMBERS) s[field] = Number(s[field]);
+  const m = s.massChange;
+  if (m) s.massChange = { changed: Number(m.changed), previousFiles: Number(m.previousFiles), parentTakenAt: String(m.parentTakenAt) };
   return s;
 }
 

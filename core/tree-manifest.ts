@@ -56,6 +56,19 @@ export const treeIndexHeaderSchema = z.object({
   entries: z.number().int().nonnegative(),
 });
 
+const count = z.number().int().nonnegative();
+export const treeChangesSchema = z.object({
+  /** Files the parent snapshot held. */
+  previousFiles: count,
+  /** Of those, files whose content changed: `rewritten` plus `replaced`. */
+  changed: count,
+  /** Files at the same path with another content. */
+  rewritten: count,
+  /** Files of the parent gone, as many as there are new paths whose content was new to the store (renamed as they were rewritten: `report.docx` → `report.docx.locked`). */
+  replaced: count,
+});
+export type TreeChanges = z.infer<typeof treeChangesSchema>;
+
 export const treeSnapshotManifestSchema = z.object({
   format: z.literal(TREE_SNAPSHOT_FORMAT),
   kind: z.literal('tree-snapshot'),
@@ -88,6 +101,13 @@ export const treeSnapshotManifestSchema = z.object({
   packs: z.array(z.object({ key: z.string().min(1), size: z.number().int().positive(), sha256: sha256Hex })),
   /** Up to 100 problems, each naming the path and what happened; `counts.problems` has the total. */
   problems: z.array(z.object({ path: z.string(), problem: z.string() })).max(100),
+  /** What changed since the parent, when the agent still had the parent's local index (docs/file-shares.md, "A snapshot that changed most files"). */
+  changes: treeChangesSchema.optional(),
+  /**
+   * Present when `changes` crossed the source's `massChange` threshold: the agent raised a
+   * critical alert, and the daily report names the snapshot. `parentTakenAt`: the restore point before it.
+   */
+  massChange: z.object({ percent: z.number().positive().max(100), minFiles: z.number().int().positive(), parentTakenAt: isoTime }).optional(),
 });
 export type TreeSnapshotManifest = z.infer<typeof treeSnapshotManifestSchema>;
 
@@ -109,6 +129,8 @@ export interface SnapshotSummary {
   bytesTotal: number;
   bytesAdded: number;
   packs: number;
+  /** The snapshot changed most of the files its parent held (the manifest's `massChange`): what the daily report says of it. */
+  massChange?: { changed: number; previousFiles: number; parentTakenAt: string };
 }
 
 export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: string): SnapshotSummary {
@@ -125,5 +147,12 @@ export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: str
     bytesTotal: manifest.bytes.total,
     bytesAdded: manifest.bytes.added,
     packs: manifest.packs.length,
+    ...(manifest.massChange && manifest.changes ? { massChange: { changed: manifest.changes.changed, previousFiles: manifest.changes.previousFiles, parentTakenAt: manifest.massChange.parentTakenAt } } : {}),
   };
+}
+
+/** Whether `changes` crosses `threshold`: at least `minFiles` files changed, and at least `percent` % of those the parent held. */
+export function crossesMassChange(changes: TreeChanges, threshold: { percent: number; minFiles: number } | false): boolean {
+  if (threshold === false || changes.previousFiles === 0) return false;
+  return changes.changed >= threshold.minFiles && changes.changed * 100 >= threshold.percent * changes.previousFiles;
 }

@@ -93,6 +93,33 @@ async function includeSelectsNothing(deps: TreeRunnerDeps, source: TreeSourceCon
   });
 }
 
+/**
+ * A snapshot that changed most of the files the one before held (its manifest's `massChange`):
+ * ransomware that encrypted the share, or a mass rewrite someone must look at. It is published all
+ * the same (nothing is lost, and the operator may need it); the snapshot before it stays
+ * restorable, and the alert gives the command. Critical, once per snapshot (an event: kept open
+ * one repeat period, never sent twice). True when alerted: the pass fails (`--once` exits 1).
+ */
+async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest): Promise<boolean> {
+  const { changes, massChange } = manifest;
+  if (!changes || !massChange) return false;
+  const restore = `ferry restore tree --site ${deps.site} --source ${source.name} --at ${massChange.parentTakenAt} --to DIR`;
+  const how = changes.replaced > 0 ? ` (${changes.rewritten} rewritten in place, ${changes.replaced} gone and replaced by as many new names with new content)` : ' (same path, other content)';
+  deps.log.error('tree snapshot changed most files: ransomware or a mass rewrite?', { source: source.name, snapshot: manifest.snapshotId, ...changes, parentTakenAt: massChange.parentTakenAt, restore });
+  await deps.alerts.raiseEvent(`tree-mass-change:${source.name}:${manifest.snapshotId}`, {
+    severity: 'critical',
+    site: deps.site,
+    subject: `${source.name}: ${changes.changed} of ${changes.previousFiles} files changed in one snapshot`,
+    message:
+      `The snapshot of ${source.name} taken ${manifest.takenAt} found ${changes.changed} of the ${changes.previousFiles} files of the snapshot before it changed${how}: ransomware, or a mass rewrite? ` +
+      `Open a few of the files on the share. The snapshot is published all the same; the one before it, taken ${massChange.parentTakenAt}, holds the files as they were: \`${restore}\` restores it. ` +
+      `Retention forgets it in time like any other snapshot (docs/file-shares.md), and every snapshot after this one holds the changed files. ` +
+      `Alerted because the source's massChange is ${massChange.percent} % and at least ${massChange.minFiles} files.`,
+    details: { source: source.name, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, ...changes, parentTakenAt: massChange.parentTakenAt, restore },
+  });
+  return true;
+}
+
 export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig): Promise<TreeCycle> {
   const now = deps.clock.now();
   const last = readLastSnapshot(deps.state, source.name);
@@ -101,6 +128,7 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     const newest = readLastSnapshot(deps.state, source.name);
     return { name: source.name, type: 'tree', ...(newest ? { lastSnapshot: newest } : {}), ...(problem ? { problem } : {}), lastScan: now.toISOString() };
   };
+  await deps.alerts.tendEvents(`tree-mass-change:${source.name}:`, deps.site, (a) => `Closed one repeat period after it was sent (it said so once): ${a.subject}. The snapshot before it stays restorable until retention forgets it.`);
   const unreadable = await unreadableDirectory(source.path);
   await sourceReadable(deps.alerts, deps.site, source, unreadable);
   if (unreadable) {
@@ -124,13 +152,15 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
       read: manifest.counts.filesRead,
       readAhead,
       added: manifest.bytes.added,
+      ...(manifest.changes ? { changed: manifest.changes.changed } : {}),
       problems: manifest.counts.problems,
       ms: Math.round(performance.now() - started),
     });
     await deps.alerts.resolve(`tree-failed:${source.name}`, deps.site, `Source ${source.name} has a new snapshot (${manifest.takenAt}).`);
     const leftOut = await alertLeftOut(deps, source, manifest);
     await includeSelectsNothing(deps, source, manifest.counts.files);
-    return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut ? 1 : 0 };
+    const mass = await alertMassChange(deps, source, manifest);
+    return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut || mass ? 1 : 0 };
   } catch (error) {
     const message = messageOf(error);
     deps.log.error('tree snapshot not published', { source: source.name, error: message });

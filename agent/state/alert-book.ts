@@ -19,6 +19,8 @@ export interface AlertState {
   sent: number;
   /** No hook has taken it yet (the command failed, the webhook could not be reached): why, as the notifier said. Each pass tries again. */
   undelivered?: string;
+  /** An event's alert (raiseEvent), kept whole: no later pass finds its condition again to say it. */
+  event?: Omit<Alert, 'key'>;
 }
 
 interface AlertsFile {
@@ -41,7 +43,7 @@ export async function delivered(sending: Promise<void>): Promise<boolean> {
 }
 
 /** The kinds of alert that belong to one source: `{kind}:{source}` or `{kind}:{source}:{what}`. */
-const SOURCE_ALERT_KINDS = ['source-unavailable', 'source-empty', 'selects-nothing', 'source-moved', 'unreadable', 'unreadable-dir', 'bad-name', 'misplaced', 'clock-ahead', 'ship-failed', 'tree-failed', 'tree-left-out', 'binlog-gap', 'binlog-restart'];
+const SOURCE_ALERT_KINDS = ['source-unavailable', 'source-empty', 'selects-nothing', 'source-moved', 'unreadable', 'unreadable-dir', 'bad-name', 'misplaced', 'clock-ahead', 'ship-failed', 'tree-failed', 'tree-left-out', 'tree-mass-change', 'binlog-gap', 'binlog-restart'];
 
 /** The source an alert's key belongs to, or undefined for the agent's own (heartbeat, shared site name). */
 export function sourceOfAlertKey(key: string): string | undefined {
@@ -111,6 +113,35 @@ export class AlertBook {
   async hold(key: string, alert: Omit<Alert, 'key'> | undefined, site: string, resolved: string, complete = true): Promise<void> {
     if (alert) await this.raise(key, alert);
     else if (complete) await this.resolve(key, site, resolved);
+  }
+
+  /**
+   * An event: something that happened once and that nothing later clears (a snapshot that changed
+   * most files). Raised as `raise` does, and kept, with the alert itself, so that `tendEvents`
+   * sends it again until a hook takes it and closes it after one repeat period.
+   */
+  async raiseEvent(key: string, alert: Omit<Alert, 'key'>): Promise<RaiseOutcome> {
+    const outcome = await this.raise(key, alert);
+    const state = this.open.get(key);
+    if (state) {
+      this.open.set(key, { ...state, event: alert });
+      this.save();
+    }
+    return outcome;
+  }
+
+  /**
+   * The open events whose key starts with `prefix`: one no hook took is sent again; one told
+   * `repeatHours` ago or more is resolved with `closed(state)`. Until then it stays open, so
+   * `agent status`, the heartbeat and the fleet view show it; it is never sent twice.
+   */
+  async tendEvents(prefix: string, site: string, closed: (state: AlertState) => string): Promise<void> {
+    const now = this.deps.now().getTime();
+    for (const state of [...this.open.values()]) {
+      if (!state.key.startsWith(prefix) || !state.event) continue;
+      if (state.sent === 0) await this.raiseEvent(state.key, state.event);
+      else if (now - Date.parse(state.lastSentAt) >= this.deps.repeatHours * 3600_000) await this.resolve(state.key, site, closed(state));
+    }
   }
 
   /** The condition `key` no longer holds: a resolved alert when it was open, nothing otherwise. */

@@ -9,7 +9,7 @@ import type { Clock } from '../../core/clock.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
 import { treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
-import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, crossesMassChange, type TreeChanges, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
@@ -93,12 +93,25 @@ const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats, msTimes = false):
 };
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
+interface ChangeCounts {
+  matched: number;
+  rewritten: number;
+  newContent: number;
+}
+
 class Snapshot {
   readonly dir: string;
   readonly problems: { path: string; problem: string }[] = [];
   problemCount = 0;
   counts = { files: 0, dirs: 0, symlinks: 0, filesRead: 0 };
   bytesTotal = 0;
+  /**
+   * Files of the previous snapshot met again at their path (`matched`), those of them whose
+   * content changed (`rewritten`), and new paths whose content was new to the store
+   * (`newContent`): what a mass change is judged from (changesSince), counted where each file is
+   * decided anyway, so an incremental snapshot pays one increment a file for it.
+   */
+  readonly change: ChangeCounts = { matched: 0, rewritten: 0, newContent: 0 };
   readonly positions = new Map<number, number>();
   /** Small files read ahead when the tree is read from disk (read-ahead.ts). */
   readonly readAhead: ReadAhead;
@@ -175,6 +188,7 @@ class Snapshot {
       const record = content.recordAt(buf, shaStart(at));
       if (record < 0) return false;
       this.counts.files++;
+      this.change.matched++;
       this.bytesTotal += item.stat.size;
       published.writeLineFromPacked(buf, prefixStart(buf, at), prefixEnd(buf, at), this.position(content.packOf(record)), content.offsetOf(record));
     }
@@ -237,8 +251,10 @@ class Snapshot {
       const attempts = this.ctx.readAttempts ?? 3;
       for (let attempt = 1; ; attempt++) {
         try {
-          ({ sha, location } = await this.read(item, st, shown));
+          let added: boolean;
+          ({ sha, location, added } = await this.read(item, st, shown));
           this.counts.filesRead++;
+          if (added && prior?.type !== 'file') this.change.newContent++;
           break;
         } catch (error) {
           if (error instanceof UnreadableSourceError) return void this.problem(shown, error.message.replace(`${shown} `, ''));
@@ -253,6 +269,10 @@ class Snapshot {
       }
     }
     this.counts.files++;
+    if (prior?.type === 'file') {
+      this.change.matched++;
+      if (prior.sha256 && !prior.sha256.equals(sha!)) this.change.rewritten++;
+    }
     this.bytesTotal += Number(st.size);
     const prefix = JSON.stringify({ ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs), type: 'file', size: Number(st.size), sha256: sha!.toString('hex') }).slice(0, -1);
     return { published: `${prefix},"pack":${this.position(location!.pack)},"offset":${location!.offset}}`, local: recordOf(item.rel, st, 'file', prefix, sha, this.settled(st)) };
@@ -262,15 +282,15 @@ class Snapshot {
     const mtime = new Date(Number(st.mtimeNs / 1_000_000n));
     if (st.size <= BigInt(SMALL_FILE_BYTES)) {
       const { body, sha256 } = this.readAhead.time(() => readSmallFile(item.abs, st, shown, this.ctx.fs?.openSync));
-      const location = this.packer.locate(sha256) ?? (await this.packer.addSmall(sha256, body, mtime));
-      return { sha: sha256, location };
+      const known = this.packer.locate(sha256);
+      return { sha: sha256, location: known ?? (await this.packer.addSmall(sha256, body, mtime)), added: !known };
     }
     const sha256 = await hashLargeFile(item.abs, st, shown, this.ctx.fs?.open);
     const known = this.packer.locate(sha256);
-    if (known) return { sha: sha256, location: known };
+    if (known) return { sha: sha256, location: known, added: false };
     const pack = (file: FileHandle, unchanged: () => Promise<void>) => this.packer.addLarge(sha256, file, Number(st.size), mtime, shown, unchanged);
     const location = await withStableFile(item.abs, st, shown, pack, this.ctx.fs?.open);
-    return { sha: sha256, location };
+    return { sha: sha256, location, added: true };
   }
 }
 
@@ -283,6 +303,19 @@ function closeQuietly(...files: { close(): void }[]): void {
       // already failing
     }
   }
+}
+
+/**
+ * What changed since the previous snapshot, from the walk's counts: files at the same path with
+ * another content, and files gone matched by as many new paths with new content (ransomware that
+ * renames as it encrypts). A folder renamed or moved keeps its content: its new paths are not new
+ * content. Asked only with a previous local index to compare with: without one (a first snapshot,
+ * a lost state directory) nothing is known of what changed.
+ */
+function changesSince(previousFiles: number, change: ChangeCounts): TreeChanges {
+  const gone = Math.max(0, previousFiles - change.matched);
+  const replaced = Math.min(gone, change.newContent);
+  return { previousFiles, changed: change.rewritten + replaced, rewritten: change.rewritten, replaced };
 }
 
 async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
@@ -362,6 +395,8 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       if (!p) throw new Error(`pack ${no} of snapshot ${snapshotId} was never published`);
       return { key: p.key, size: p.size, sha256: p.sha256 };
     });
+    const changes = last && prev.base ? changesSince(last.files, snap.change) : undefined;
+    const mass = changes && crossesMassChange(changes, source.massChange) && source.massChange;
     const manifest: TreeSnapshotManifest = {
       format: TREE_SNAPSHOT_FORMAT,
       kind: 'tree-snapshot',
@@ -376,6 +411,8 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       index,
       packs,
       problems: snap.problems,
+      ...(changes ? { changes } : {}),
+      ...(mass ? { massChange: { percent: mass.percent, minFiles: mass.minFiles, parentTakenAt: last!.takenAt } } : {}),
     };
     await assertPacksPresent(ctx, content, packs.map((p) => p.key));
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);

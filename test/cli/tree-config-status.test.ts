@@ -28,7 +28,7 @@ const problems = (yaml: string): string[] => {
 describe('tree source configuration', () => {
   it('takes defaults: every pass, 64 MiB packs, nothing excluded', () => {
     const config = parseAgentConfig('site: s\nstate: /tmp/x\nsources:\n  - { name: share, type: tree, path: /srv/share }\n');
-    expect(config.sources[0]).toEqual({ name: 'share', type: 'tree', path: '/srv/share', exclude: [], everySeconds: 0, packTargetMiB: 64 });
+    expect(config.sources[0]).toEqual({ name: 'share', type: 'tree', path: '/srv/share', exclude: [], everySeconds: 0, packTargetMiB: 64, massChange: { percent: 50, minFiles: 20 } });
   });
 
   it('names the path of every problem', () => {

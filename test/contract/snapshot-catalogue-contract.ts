@@ -34,6 +34,15 @@ export function snapshotCatalogueContract(fresh: () => Promise<CatalogueStore>):
       expect(everySource.map((s) => `${s.source}/${s.files}`)).toEqual(['share/3', 'share/2', 'share/1', 'share/0', 'books/3']);
     });
 
+    it('keeps a snapshot\'s mass change (the figures the daily report names) and gives none to a snapshot without one', async () => {
+      const store = await fresh();
+      const changed = { ...summary('site-a', 'share', 2), massChange: { changed: 23, previousFiles: 23, parentTakenAt: '2026-03-02T22:00:00.000Z' } };
+      await store.putSnapshot(summary('site-a', 'share', 1));
+      await store.putSnapshot(changed);
+      const { items } = await store.listSnapshots({ site: 'site-a', source: 'share' });
+      expect(items).toStrictEqual([changed, summary('site-a', 'share', 1)]);
+    });
+
     it('forgets one snapshot and nothing else', async () => {
       const store = await fresh();
       const [a, b] = [summary('site-a', 'share', 1), summary('site-a', 'share', 2)];

@@ -1,0 +1,201 @@
+import { describe, it, expect } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { NotDeliveredError } from '../../core/errors.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { onceExitCode } from '../../cli/agent-commands.ts';
+import { treeManifests } from './tree-support.ts';
+
+// A snapshot that changed most of the files the one before held (ransomware encrypting a share,
+// each file rewritten with as many random bytes): published, alerted (critical) once, the pass
+// failed, the figures in its manifest, and the daily report names it. Each pass is a cron run: a
+// new Agent on the same state directory.
+
+function share(files: number, massChange = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-mass-'));
+  const root = join(dir, 'share');
+  mkdirSync(join(root, 'meetings'), { recursive: true });
+  for (let i = 0; i < files; i++) writeFileSync(join(root, i % 2 ? 'meetings' : '', `doc-${i}.txt`), `document ${i}\n`.repeat(20 + i));
+  const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: share, type: tree, path: ${root}, everySeconds: 0${massChange} }\n`);
+  return { root, config };
+}
+
+/** Every file under `dir`, relative. */
+function filesOf(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesOf(dir, join(rel, e.name)) : [join(rel, e.name)]));
+}
+
+/** What the ransomware does: each file's bytes replaced by as many random ones; `lock` renames it `*.locked` too. */
+function encrypt(root: string, count: number, lock = false): void {
+  for (const rel of filesOf(root).sort().slice(0, count)) {
+    const path = join(root, rel);
+    writeFileSync(path, randomBytes(statSync(path).size));
+    if (lock) renameSync(path, `${path}.locked`);
+  }
+}
+
+async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock, notify?: (a: Alert) => Promise<void>) {
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: notify ?? (async (a) => void alerts.push(a)) }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return { report: await agent.cycle(), status: agent.statusSnapshot() };
+  } finally {
+    agent.close();
+  }
+}
+
+const massAlerts = (alerts: Alert[]) => alerts.filter((a) => a.key?.startsWith('tree-mass-change:'));
+
+describe('a snapshot after ransomware rewrote most files of a share', () => {
+  it('is published, raises one critical alert naming the counts and the restore command for the snapshot before, fails the pass (exit 1) and carries the figures in its manifest', async () => {
+    const s = share(30);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    const first = await cronPass(s.config, store, alerts, clock);
+    expect(onceExitCode(first.report)).toBe(0);
+    encrypt(s.root, 27);
+    clock.advance(60_000);
+    const attacked = await cronPass(s.config, store, alerts, clock);
+
+    expect(attacked.report.manifests).toHaveLength(1);
+    expect(onceExitCode(attacked.report)).toBe(1);
+    const manifest = (await treeManifests(store)).find((m) => m.parent !== undefined)!;
+    expect(manifest.counts.files).toBe(30);
+    expect(manifest.changes).toEqual({ previousFiles: 30, changed: 27, rewritten: 27, replaced: 0 });
+    expect(manifest.massChange).toEqual({ percent: 50, minFiles: 20, parentTakenAt: '2026-12-05T21:44:05.000Z' });
+    const raised = massAlerts(alerts);
+    expect(raised).toHaveLength(1);
+    expect(raised[0]).toMatchObject({ key: `tree-mass-change:share:${manifest.snapshotId}`, severity: 'critical', subject: 'share: 27 of 30 files changed in one snapshot' });
+    expect(raised[0]!.message).toContain('ransomware, or a mass rewrite?');
+    expect(raised[0]!.message).toContain('`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`');
+    expect(attacked.status.openAlerts.map((a) => a.key)).toContain(raised[0]!.key);
+  });
+
+  it('does not alert again at the next cron runs; closes the alert (resolved, once) one repeat period after it was sent', async () => {
+    const s = share(30);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    encrypt(s.root, 30);
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    clock.advance(5 * 60_000);
+    const next = await cronPass(s.config, store, alerts, clock);
+    expect(onceExitCode(next.report)).toBe(0);
+    expect(massAlerts(alerts).map((a) => a.severity)).toEqual(['critical']);
+    expect(next.status.openAlerts.filter((a) => a.key?.startsWith('tree-mass-change:'))).toHaveLength(1);
+    clock.advance(24 * 3_600_000);
+    const later = await cronPass(s.config, store, alerts, clock);
+    expect(massAlerts(alerts).map((a) => a.severity)).toEqual(['critical', 'info']);
+    expect(later.status.openAlerts.filter((a) => a.key?.startsWith('tree-mass-change:'))).toEqual([]);
+  });
+
+  it('sends the alert again at the next run when no hook took it, and then only once', async () => {
+    const s = share(30);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    encrypt(s.root, 30);
+    clock.advance(60_000);
+    const refused = async (a: Alert) => {
+      if (a.key?.startsWith('tree-mass-change:')) throw new NotDeliveredError('webhook down');
+      alerts.push(a);
+    };
+    const attacked = await cronPass(s.config, store, alerts, clock, refused);
+    expect(attacked.status.openAlerts.find((a) => a.key?.startsWith('tree-mass-change:'))?.undelivered).toBe('webhook down');
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    expect(massAlerts(alerts).map((a) => a.subject)).toEqual(['share: 30 of 30 files changed in one snapshot']);
+  });
+
+  it('counts files renamed as they were encrypted (report.docx → report.docx.locked) as changed', async () => {
+    const s = share(30);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    encrypt(s.root, 10);
+    encrypt(join(s.root, 'meetings'), 15, true);
+    clock.advance(60_000);
+    await cronPass(s.config, store, alerts, clock);
+    const manifest = (await treeManifests(store)).find((m) => m.parent !== undefined)!;
+    expect(manifest.changes).toEqual({ previousFiles: 30, changed: 25, rewritten: 10, replaced: 15 });
+    expect(massAlerts(alerts)[0]?.message).toContain('(10 rewritten in place, 15 gone and replaced by as many new names with new content)');
+  });
+});
+
+describe('a snapshot that changed few files, or moved them', () => {
+  it('raises nothing when 1 % of the files changed, and records the figures', async () => {
+    const s = share(100, ', massChange: { percent: 1.5, minFiles: 1 }');
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    encrypt(s.root, 1);
+    clock.advance(60_000);
+    const pass = await cronPass(s.config, store, alerts, clock);
+    expect(onceExitCode(pass.report)).toBe(0);
+    expect(massAlerts(alerts)).toEqual([]);
+    const manifest = (await treeManifests(store)).find((m) => m.parent !== undefined)!;
+    expect(manifest.changes).toEqual({ previousFiles: 100, changed: 1, rewritten: 1, replaced: 0 });
+    expect(manifest.massChange).toBeUndefined();
+  });
+
+  it('raises nothing when a folder was renamed (new paths, same content) or files were touched without a change', async () => {
+    const s = share(40);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    renameSync(join(s.root, 'meetings'), join(s.root, 'meetings-2026'));
+    for (const rel of filesOf(s.root).filter((f) => !f.startsWith('meetings'))) writeFileSync(join(s.root, rel), readFileSync(join(s.root, rel)));
+    clock.advance(60_000);
+    const pass = await cronPass(s.config, store, alerts, clock);
+    expect(onceExitCode(pass.report)).toBe(0);
+    expect(massAlerts(alerts)).toEqual([]);
+    const manifest = (await treeManifests(store)).find((m) => m.parent !== undefined)!;
+    expect(manifest.changes).toEqual({ previousFiles: 40, changed: 0, rewritten: 0, replaced: 0 });
+  });
+
+  it('raises nothing with massChange: false, whatever changed', async () => {
+    const s = share(30, ', massChange: false');
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    encrypt(s.root, 30);
+    clock.advance(60_000);
+    const pass = await cronPass(s.config, store, alerts, clock);
+    expect(onceExitCode(pass.report)).toBe(0);
+    expect(massAlerts(alerts)).toEqual([]);
+    expect((await treeManifests(store)).find((m) => m.parent !== undefined)!.changes?.changed).toBe(30);
+  });
+});
+
+describe('a tree source\'s massChange setting', () => {
+  const parse = (value: string) => parseAgentConfig(`site: site-a\nstate: /tmp/ferry-state\nsources:\n  - { name: share, type: tree, path: /srv/share, massChange: ${value} }\n`).sources[0];
+  it('defaults to 50 % and at least 20 files; takes false, and either figure alone', () => {
+    expect(parseAgentConfig('site: site-a\nstate: /tmp/ferry-state\nsources:\n  - { name: share, type: tree, path: /srv/share }\n').sources[0]).toMatchObject({ massChange: { percent: 50, minFiles: 20 } });
+    expect(parse('false')).toMatchObject({ massChange: false });
+    expect(parse('{ percent: 80 }')).toMatchObject({ massChange: { percent: 80, minFiles: 20 } });
+  });
+
+  it('refuses a percent outside (0, 100], a minFiles below 1 or not whole, an unknown key and anything but false or an object, naming each', () => {
+    expect(() => parse('{ percent: 0, minFiles: 0.5 }')).toThrow(/sources\[0\]\.massChange\.percent: must be more than 0\n.*sources\[0\]\.massChange\.minFiles: must be a whole number/s);
+    expect(() => parse('{ percent: 150 }')).toThrow('sources[0].massChange.percent: must be at most 100 (a percentage)');
+    expect(() => parse('{ minFiles: 0 }')).toThrow('sources[0].massChange.minFiles: must be at least 1');
+    expect(() => parse('{ percnt: 50 }')).toThrow('sources[0].massChange: unknown key(s) "percnt"');
+    expect(() => parse('true')).toThrow('sources[0].massChange: must be false (no check) or { percent: more than 0 and at most 100, minFiles: a whole number of at least 1 }');
+  });
+});
