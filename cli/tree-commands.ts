@@ -68,7 +68,9 @@ export function renderSnapshots(rows: SnapshotSummary[]): string {
     ...rows.map((s) => [s.takenAt, s.source, s.snapshotId, String(s.files), formatBytes(s.bytesTotal), formatBytes(s.bytesAdded), String(s.problems)]),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  return `${table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n`;
+  // A snapshot that changed most files (ransomware?) is named below the table, with the restore point before it.
+  const mass = rows.flatMap((s) => (s.massChange ? [`MASS CHANGE ${s.takenAt} ${s.source}: ${s.massChange.changed} of ${s.massChange.previousFiles} files changed (ransomware or a mass rewrite?); the snapshot before it was taken ${s.massChange.parentTakenAt}`] : []));
+  return `${[...table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()), ...mass].join('\n')}\n`;
 }
 
 /** The paths each snapshot left out or skipped (`snapshots list --problems`): the manifest names up to 100, its count says how many in all. */

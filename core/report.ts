@@ -3,6 +3,7 @@ import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import { dailyReportKey, dayBounds, drillPrefix, putOnce, within } from './report-keys.ts';
 import { hhmm } from './report-render.ts';
+import type { SnapshotSummary } from './tree-manifest.ts';
 
 export { dayBounds } from './report-keys.ts';
 export { renderDailyReport, reportSubject } from './report-render.ts';
@@ -72,7 +73,7 @@ export interface SiteDayFacts {
   /** Artefacts written in the day, and the newest of each source whenever written. */
   artefacts: ArtefactEntry[];
   newest: Record<string, ArtefactEntry | undefined>;
-  snapshots: { source: string; takenAt: string; problems: number }[];
+  snapshots: { source: string; takenAt: string; problems: number; massChange?: SnapshotSummary['massChange'] }[];
   newestSnapshot: Record<string, string | undefined>;
   /** Breaks in a log source's chain that came to light in the day (logGaps). */
   logGaps?: LogGap[];
@@ -212,6 +213,12 @@ function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
   if (newestAt === undefined || Date.parse(newestAt) <= judged - window) problems.push(`no snapshot in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newestAt ? hhmm(newestAt) : 'none ever'})`);
   const troubled = snaps.filter((s) => s.problems > 0);
   if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) left paths out or skipped them (${troubled.reduce((n, s) => n + s.problems, 0)} in all: unreadable, changing while read, or special files; \`ferry snapshots list --problems\` names them)`);
+  for (const s of snaps) {
+    const m = s.massChange;
+    if (!m) continue;
+    const restore = `ferry restore tree --site ${f.site} --source ${e.name} --at ${m.parentTakenAt} --to DIR`;
+    problems.push(`${m.changed} of ${m.previousFiles} files changed in the snapshot taken ${hhmm(s.takenAt)}: ransomware or a mass rewrite? the snapshot before it, taken ${hhmm(m.parentTakenAt)}, is the one to restore from (\`${restore}\`)`);
+  }
   return { shipped: `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`, problems };
 }
 
@@ -294,7 +301,7 @@ async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>,
     for (const s of page.items) {
       if (!expected.has(s.source)) expected.set(s.source, { name: s.source, type: 'tree' });
       if (!newestSnapshot[s.source] || s.takenAt > newestSnapshot[s.source]!) newestSnapshot[s.source] = s.takenAt;
-      if (within(s.takenAt, start, judged + 1)) snapshots.push({ source: s.source, takenAt: s.takenAt, problems: s.problems });
+      if (within(s.takenAt, start, judged + 1)) snapshots.push({ source: s.source, takenAt: s.takenAt, problems: s.problems, ...(s.massChange ? { massChange: s.massChange } : {}) });
     }
     cursor = page.cursor;
   } while (cursor);

@@ -5,12 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { ingestTreeSnapshot } from '../../core/ingest-tree.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
+import { dailyReport, renderDailyReport } from '../../core/report.ts';
 import { NotDeliveredError } from '../../core/errors.ts';
+import { isTreeSnapshotManifestKey } from '../../core/layout.ts';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { onceExitCode } from '../../cli/agent-commands.ts';
+import { renderSnapshots } from '../../cli/tree-commands.ts';
+import { listSnapshots } from '../../agent/tree/offsite-snapshots.ts';
 import { treeManifests } from './tree-support.ts';
 
 // A snapshot that changed most of the files the one before held (ransomware encrypting a share,
@@ -132,6 +138,25 @@ describe('a snapshot after ransomware rewrote most files of a share', () => {
     const manifest = (await treeManifests(store)).find((m) => m.parent !== undefined)!;
     expect(manifest.changes).toEqual({ previousFiles: 30, changed: 25, rewritten: 10, replaced: 15 });
     expect(massAlerts(alerts)[0]?.message).toContain('(10 rewritten in place, 15 gone and replaced by as many new names with new content)');
+  });
+
+  it('shows the source as a PROBLEM in the daily report, and marks the snapshot in `ferry snapshots list`, naming the snapshot before it', async () => {
+    const s = share(30);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, [], clock);
+    encrypt(s.root, 30);
+    clock.advance(60_000);
+    await cronPass(s.config, store, [], clock);
+    const catalogue = new MemoryCatalogue();
+    for await (const o of store.list('manifests/')) if (isTreeSnapshotManifestKey(o.key)) await ingestTreeSnapshot({ blobs: store, catalogue }, o.key);
+    const report = await dailyReport({ blobs: store, catalogue }, 'site-a', '2026-12-05', { now: () => new Date('2026-12-06T00:30:00Z') });
+    expect(report.status).toBe('PARTIAL');
+    expect(report.sources.find((x) => x.source === 'share')!.problems).toEqual([
+      '30 of 30 files changed in the snapshot taken 2026-12-05 21:45Z: ransomware or a mass rewrite? the snapshot before it, taken 2026-12-05 21:44Z, is the one to restore from (`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`)',
+    ]);
+    expect(renderDailyReport(report)).toContain('PROBLEM share (tree)');
+    expect(renderSnapshots(await listSnapshots(store, 'site-a', 'share'))).toContain('MASS CHANGE 2026-12-05T21:45:05.000Z share: 30 of 30 files changed (ransomware or a mass rewrite?); the snapshot before it was taken 2026-12-05T21:44:05.000Z');
   });
 });
 
