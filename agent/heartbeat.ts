@@ -41,6 +41,12 @@ export const SHARED_SITE_WINDOW_MS = 3600_000;
  */
 const RECENT_OWN_KEPT = 120;
 
+/** The newest RECENT_OWN_KEPT times, and every one within the window (and its slack) of `now`, before or after it. */
+export function keptOwnTimes(times: readonly string[], now: number): string[] {
+  const window = SHARED_SITE_WINDOW_MS + 5 * 60_000;
+  return times.filter((at, i) => i >= times.length - RECENT_OWN_KEPT || Math.abs(Date.parse(at) - now) <= window);
+}
+
 export interface PassBacklog {
   batches?: number;
   bytes: number;
@@ -259,10 +265,11 @@ export class HeartbeatWriter {
         // This agent's own heartbeats of the last hour, told from another agent's by their times;
         // remembered before the write, so a crash right after it does not leave a heartbeat of
         // this agent that its state directory does not know (staleState).
-        // Kept by count, not by their distance from this one: after a pass under a clock that ran
-        // hours fast, the heartbeats written before it are still this directory's own when the
-        // clock is set right (dropped, they would read as a copy of it running elsewhere).
-        this.memory.recent = [...(this.memory.recent ?? []), heartbeat.at].slice(-RECENT_OWN_KEPT);
+        // Kept by count and by time: after a pass under a clock that ran hours fast, the
+        // heartbeats written before it are still this directory's own when the clock is set
+        // right (dropped, they would read as a copy of it running elsewhere); and a service that
+        // ships every few seconds writes more than the count in the hour another agent is looked for.
+        this.memory.recent = keptOwnTimes([...(this.memory.recent ?? []), heartbeat.at], Date.parse(heartbeat.at));
         this.memory.recentSince ??= heartbeat.at;
         writeFileAtomic(this.file, JSON.stringify(this.memory));
         // One written under the same key (the same millisecond) already speaks for this instant.

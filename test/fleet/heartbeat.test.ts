@@ -150,6 +150,16 @@ describe('the agent heartbeat', () => {
     expect(await h.writer().write(pass(0, 0, 0))).toBeDefined();
   });
 
+  it('never takes its own heartbeats for another agent when it ships every few seconds (more heartbeats in the hour than it keeps by count)', async () => {
+    const a = setup();
+    for (let i = 0; i < 200; i++) {
+      const w = a.writer();
+      await w.write(pass(i, 0, 0));
+      expect(w.otherAgent, `heartbeat ${i}`).toBeUndefined();
+      a.clock.advance(10_000);
+    }
+  });
+
   it('finds another agent writing as the same site within the hour (each heartbeat names its agent), not itself, and not an older one', async () => {
     const a = setup();
     const other = () => {
