@@ -131,6 +131,33 @@ export function forgetSession() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// ---- the owner of the tab's history entries ----
+
+const OWNER_KEY = 'ferry-console-owner';
+
+/**
+ * The random id the page stamps its history entries with, for `username`: the same after the
+ * token expired and that officer signed in again (they are back where they were), a new one for
+ * any other officer and after Sign out (forgetHistoryOwner), so that Back never brings another
+ * sign-in's search or call back. In this tab's sessionStorage, beside the token.
+ */
+export function historyOwner(username) {
+  let owner;
+  try {
+    owner = JSON.parse(sessionStorage.getItem(OWNER_KEY) ?? 'null');
+  } catch {
+    // an unreadable entry is no owner
+  }
+  if (owner?.username === username && typeof owner.id === 'string' && owner.id) return owner.id;
+  const id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  sessionStorage.setItem(OWNER_KEY, JSON.stringify({ id, username }));
+  return id;
+}
+
+export function forgetHistoryOwner() {
+  sessionStorage.removeItem(OWNER_KEY);
+}
+
 // ---- the console API ----
 
 /**

@@ -2,11 +2,13 @@
 // search calls, open one (record, SHA-256, play, download, recall, holds), cases and exports,
 // and the audit trail. Plain browser JavaScript modules, no build step, no inline script or
 // style (the deployment's CSP is `default-src 'self'`). Where the page is, is in the address
-// (`#site=…&view=search|call|cases|audit&rid=…&case=…`), and so is the search asked for (its
-// filters, `from`/`to` in UTC), so Back, a reload and bookmarks work.
+// (`#site=…&view=search|call|cases|audit&rid=…&case=…`) with the search's filters that name no one
+// (`from`/`to` in UTC, direction, durations, order, page size), so bookmarks work; the whole search
+// (agent, number, call id too) is in the history entry's state, stamped with this sign-in's owner
+// id, so Back and a reload work for the officer who searched and for no one after them.
 // `?poll=N` sets how often (seconds) recall and export states are polled (default 15).
 
-import { ApiError, api, currentSession, forgetSession, loadConfig, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
+import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, loadConfig, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
@@ -25,22 +27,78 @@ const state = {
   search: undefined,
   /** Calls ticked in the results, across pages: rid → entry. */
   selected: new Map(),
+  /** The id this sign-in stamps the tab's history entries with (historyOwner). */
+  owner: undefined,
+  /** The entry shown: { site, view, rid?, case?, …the search's filters }. */
+  route: undefined,
 };
+
+/**
+ * Filters that can name a person: they go into the history entry's state, never into the address,
+ * which the browser keeps on disk (History) and offers back in the address bar to whoever types
+ * there next; an address is never read for them either.
+ */
+const PERSONAL = ['agent', 'number', 'callId'];
+
+/**
+ * How the entry shown was reached: `new` (a link, a bookmark, an address typed, the page's own
+ * navigation) or `traverse` (Back, Forward, a reload). An entry with no owner is read from its
+ * address only when it is new: one reached by Back is not the officer's asking.
+ */
+let arrival = ['reload', 'back_forward'].includes(performance.getEntriesByType('navigation')[0]?.type) ? 'traverse' : 'new';
 
 const pollSeconds = () => Math.max(1, Number(new URLSearchParams(location.search).get('poll')) || 15);
 
-function route() {
-  return Object.fromEntries(new URLSearchParams(location.hash.replace(/^#/, '')));
+/** What the address asks for, without the filters that can name a person. */
+function addressRoute() {
+  const wanted = Object.fromEntries(new URLSearchParams(location.hash.replace(/^#/, '')));
+  for (const name of PERSONAL) delete wanted[name];
+  return wanted;
 }
 
+/** The address of a route: everything but the filters that can name a person. */
+function hashOf(r) {
+  return `#${new URLSearchParams(Object.entries(r).filter(([name, value]) => value && !PERSONAL.includes(name)))}`;
+}
+
+/** A history entry for `r`, stamped with this sign-in's owner id; `waiting`: an empty search form, nothing run. */
+function writeEntry(r, { replace = false, waiting = false } = {}) {
+  const entry = { owner: state.owner, route: r, ...(waiting ? { waiting } : {}) };
+  history[replace ? 'replaceState' : 'pushState'](entry, '', `${location.pathname}${location.search}${hashOf(r)}`);
+}
+
+/** A new entry of the tab's history, shown at once (pushState fires no popstate). */
 function navigate(params) {
-  const next = new URLSearchParams({ site: currentSite(), ...params });
-  for (const [k, v] of [...next]) if (!v) next.delete(k);
-  location.hash = next.toString();
+  const next = { site: currentSite(), ...params };
+  for (const [k, v] of Object.entries(next)) if (!v) delete next[k];
+  writeEntry(next);
+  return render();
 }
 
 function currentSite() {
-  return route().site ?? $('site').value ?? '';
+  return state.route?.site ?? $('site').value ?? '';
+}
+
+/**
+ * The entry to show: this sign-in's own (its search whole), a new one from its address, or — an
+ * entry another sign-in wrote (the officer before at this desk), or one without owner reached by
+ * Back or a reload — an empty search form of the officer's site, nothing run or opened in their name.
+ */
+function entryToShow() {
+  const entry = history.state;
+  if (entry?.owner && entry.owner === state.owner) return { r: { ...entry.route }, waiting: Boolean(entry.waiting) };
+  if (!entry?.owner && arrival === 'new') return { r: addressRoute(), waiting: false };
+  const site = state.sites.includes($('site').value) ? $('site').value : state.sites[0];
+  return { r: site ? { site, view: 'search' } : {}, waiting: true };
+}
+
+/** A link of the page (tabs, back to the calls found, a case or a call in a list) opens its entry with this sign-in's state. */
+function followLink(event) {
+  const link = event.target instanceof Element ? event.target.closest('a[href^="#"]') : null;
+  if (!link || link.getAttribute('href') === '#' || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  const wanted = Object.fromEntries(new URLSearchParams(link.getAttribute('href').slice(1)));
+  void navigate(wanted.view === 'search' ? searchRoute(wanted.site ?? currentSite()) : wanted);
 }
 
 /** What the views get: the config, the site, the API as the signed-in officer, navigation. */
@@ -72,10 +130,10 @@ function show(view) {
     const current = link.dataset.view === view || (view === 'call' && link.dataset.view === 'search');
     if (current) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
-    link.href = link.dataset.view === 'search' ? searchHash(currentSite()) : `#${new URLSearchParams({ site: currentSite(), view: link.dataset.view })}`;
+    link.href = link.dataset.view === 'search' ? hashOf(searchRoute(currentSite())) : hashOf({ site: currentSite(), view: link.dataset.view });
   }
-  // Back to the calls found of the site the call is of (not the officer's first site), with the filters they were found by.
-  $('back-to-search').href = searchHash(currentSite());
+  // Back to the calls found of the site the call is of (not the officer's first site), with the filters they were found by (followLink).
+  $('back-to-search').href = hashOf(searchRoute(currentSite()));
   document.title = `${VIEW_TITLES[view] ?? 'Ferry'} — Ferry compliance console`;
 }
 
@@ -101,6 +159,8 @@ function focusView(view) {
 function signOut(message, { forgetWork = false } = {}) {
   forgetSession();
   if (forgetWork) {
+    // The entries before this one keep their state, but it is stamped with an owner id no one holds any more.
+    forgetHistoryOwner();
     history.replaceState(null, '', `${location.pathname}${location.search}`);
     for (const form of document.querySelectorAll('form')) form.reset();
     $('selection-reason').value = '';
@@ -108,6 +168,8 @@ function signOut(message, { forgetWork = false } = {}) {
   }
   clearTimeout(state.expiryTimer);
   state.search = undefined;
+  state.owner = undefined;
+  state.route = undefined;
   clearSelection();
   clearResults();
   forgetAudit();
@@ -128,6 +190,7 @@ async function signedIn(session) {
   // The token's own expiry sends the officer back to sign in, with the reason.
   state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${localText(new Date(session.expiresAt).toISOString()).slice(11)} (${zoneName()}). Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
   $('who').textContent = session.username;
+  state.owner = historyOwner(session.username);
   try {
     const answer = await ctx.api('sites');
     state.sites = answer.sites.map((s) => s.name);
@@ -200,7 +263,7 @@ async function submitNewPassword(event) {
 // ---- 3. search ----
 
 const FILTERS = ['agent', 'number', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort'];
-/** What a search is in the address: its filters, `from` and `to` (ISO, UTC) and the page size when it is not the default. */
+/** What a search is in its history entry: its filters, `from` and `to` (ISO, UTC) and the page size when it is not the default (the address: all but PERSONAL). */
 const SEARCH_KEYS = ['from', 'to', ...FILTERS, 'limit'];
 const DEFAULT_LIMIT = '25';
 
@@ -212,10 +275,16 @@ function addressParams(params) {
 
 const searchKey = (params) => new URLSearchParams(Object.entries(addressParams(params)).sort(([a], [b]) => (a < b ? -1 : 1))).toString();
 
-/** The address of `site`'s calls found: with the filters of the search shown when it is that site's. */
-function searchHash(site) {
+/** The entry of `site`'s calls found: with the filters of the search shown when it is that site's. */
+function searchRoute(site) {
   const params = state.search?.site === site ? addressParams(state.search.params) : {};
-  return `#${new URLSearchParams({ site, view: 'search', ...params })}`;
+  return { site, view: 'search', ...params };
+}
+
+/** Whether the entry shown is this sign-in's `r`, searched (not an empty form waiting). */
+function showing(r) {
+  const entry = history.state;
+  return entry?.owner === state.owner && !entry.waiting && searchKey(entry.route) === searchKey(r) && entry.route.site === r.site && entry.route.view === r.view;
 }
 
 /**
@@ -305,7 +374,7 @@ function addRow(entry) {
   const open = el('button', 'Open', { type: 'button', className: 'play', 'aria-label': `Open call ${meta.callId ?? entry.rid}` });
   cell(row, open);
   // The row is the mouse target; the button the keyboard one (its click bubbles here).
-  row.addEventListener('click', () => navigate({ view: 'call', rid: entry.rid }));
+  row.addEventListener('click', () => void navigate({ view: 'call', rid: entry.rid }));
 }
 
 async function loadSearchPage(index) {
@@ -376,10 +445,11 @@ function submitSearch(event) {
   // A new search starts a new selection: calls ticked for another customer must not ride along into this one's export.
   if (event) clearSelection();
   state.search = { site: currentSite(), params, cursors: [null], index: 0, items: [] };
-  // The search asked for goes into the address (an officer's: a new entry of the tab's history),
-  // so that a reload, Back and a bookmark come back to it. Neither call fires hashchange: nothing runs twice.
-  const hash = searchHash(state.search.site);
-  if (hash !== location.hash) history[event ? 'pushState' : 'replaceState'](null, '', hash);
+  // The search asked for goes into the history (an officer's: a new entry, the empty form's replaced),
+  // so that a reload and Back come back to it. Neither call fires popstate: nothing runs twice.
+  const next = searchRoute(state.search.site);
+  if (!showing(next)) writeEntry(next, { replace: !event || Boolean(history.state?.waiting) });
+  state.route = next;
   return loadSearchPage(0);
 }
 
@@ -390,7 +460,7 @@ async function render() {
     signOut();
     return;
   }
-  const r = route();
+  const { r, waiting } = entryToShow();
   const site = r.site ?? state.sites[0];
   // An officer with no site has nothing to search (the form would only earn a 404).
   $('search').hidden = !site;
@@ -399,10 +469,11 @@ async function render() {
     showError('Your account may not see any site yet: ask your administrator to add you to a site group (officer-<site>).');
     return;
   }
-  if (!r.site || !r.view) {
-    location.replace(`#${new URLSearchParams({ site, view: r.view ?? 'search' })}`);
-    return;
-  }
+  r.site = site;
+  r.view ??= 'search';
+  // The entry is stamped as this sign-in's (or made the empty form's), its address without the filters that can name a person.
+  writeEntry(r, { replace: true, waiting });
+  state.route = r;
   const select = $('site');
   // A site from the address that is not one of the officer's is still asked for: the API judges.
   if (![...select.options].some((o) => o.value === site)) select.append(el('option', `${site} (not one of your sites)`, { value: site }));
@@ -416,8 +487,9 @@ async function render() {
   state.rid = r.rid;
   show(view);
   if (changed) focusView(view);
-  if (view === 'search') {
-    // Another site, or another search in the address (a reload, Back, a bookmark): it is run.
+  if (view === 'search' && waiting) showEmptySearch();
+  else if (view === 'search') {
+    // Another site, or another search in the entry (a reload, Back, a bookmark): it is run.
     const wanted = Object.fromEntries(SEARCH_KEYS.filter((name) => r[name] !== undefined).map((name) => [name, r[name]]));
     if (!state.search || state.search.site !== site || searchKey(state.search.params) !== searchKey(wanted)) {
       clearSelection();
@@ -449,9 +521,9 @@ function wire() {
   const openSite = () => {
     keyed = false;
     if (select.value === currentSite()) return;
-    const view = route().view === 'call' ? 'search' : route().view;
+    const view = state.route?.view === 'call' ? 'search' : state.route?.view;
     // Another site is searched with the filters of the search shown.
-    navigate({ site: select.value, view, ...(view === 'search' && state.search ? addressParams(state.search.params) : {}) });
+    void navigate({ site: select.value, view, ...(view === 'search' && state.search ? addressParams(state.search.params) : {}) });
   };
   select.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') openSite();
@@ -505,10 +577,28 @@ function wire() {
     const rids = ctx.selectedRids();
     clearSelection();
     $('selection-reason').value = '';
-    navigate({ view: 'cases' });
+    void navigate({ view: 'cases' });
     void ctx.startExport({ rids, reason });
   });
-  window.addEventListener('hashchange', () => void render());
+  document.addEventListener('click', followLink);
+  // Back, Forward, a link and an address typed: popstate (it precedes hashchange, which would render twice).
+  window.navigation?.addEventListener('navigate', (e) => {
+    arrival = e.navigationType === 'traverse' || e.navigationType === 'reload' ? 'traverse' : 'new';
+  });
+  window.addEventListener('popstate', () => {
+    // Without the Navigation API, Back to an entry with no owner cannot be told from a link: read as new (its address names no one).
+    if (!window.navigation) arrival = 'new';
+    void render();
+  });
+}
+
+/** The search form empty and nothing run: what an entry another sign-in wrote is shown as. */
+function showEmptySearch() {
+  state.search = undefined;
+  clearSelection();
+  fillSearch({});
+  clearResults();
+  $('status').textContent = 'Fill in the search and press Search.';
 }
 
 async function addSelectedToCase() {

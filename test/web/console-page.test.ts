@@ -823,7 +823,7 @@ describe('compliance console in Chromium', () => {
       }
     });
 
-    it('keeps the search in the address: a reload shows the same filters and calls, Back returns to the search before, a call leads back to it unsearched, and a value the form cannot take is named', async () => {
+    it('keeps the search in the history entry, the address without the agent: a reload shows the same filters and calls, Back returns to the search before, a call leads back to it unsearched, and a value the form cannot take is named', async () => {
       const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
       try {
         await searched(p);
@@ -834,8 +834,10 @@ describe('compliance console in Chromium', () => {
         await searched(p);
         const found = (await rows(p)).map((r) => r.rid);
         expect(found.length).toBe(recordings.filter((r) => r.metadata.agent === agent).length);
-        const hash = `#${new URLSearchParams({ site: SITE, view: 'search', agent, limit: '10' })}`;
+        // The agent's name is in the entry's state, not in the address the browser keeps on disk.
+        const hash = `#${new URLSearchParams({ site: SITE, view: 'search', limit: '10' })}`;
         expect(await p.evaluate(() => location.hash)).toBe(hash);
+        expect(await p.evaluate(() => history.state.route.agent)).toBe(agent);
 
         await p.reload();
         await p.waitForSelector('#search-view:not([hidden])');
@@ -847,7 +849,7 @@ describe('compliance console in Chromium', () => {
         await p.fill('#agent', '');
         await p.getByRole('button', { name: 'Search', exact: true }).click();
         await searched(p);
-        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search&limit=10`);
+        expect(await p.evaluate(() => location.hash)).toBe(hash);
         expect((await rows(p)).length).toBe(10);
         await p.goBack();
         await expect.poll(() => p.inputValue('#agent')).toBe(agent);
@@ -876,6 +878,141 @@ describe('compliance console in Chromium', () => {
 
         await p.goto(consoleUrl(`#site=${SITE}&view=search&direction=sideways`));
         await expect.poll(() => textOrError('#status', p)).toBe('error: The address asks for direction=sideways, which the search form does not take. Change the search and press Search.');
+        expect(await rows(p)).toEqual([]);
+      } finally {
+        await close();
+      }
+    });
+
+    it('never writes a number searched for into the address (the browser keeps it on disk); a reload and Back return to that search and its calls', async () => {
+      const subject = recordings.find((r) => r.metadata.direction === 'inbound')!.metadata.caller;
+      const digits = subject.replace(/\D/g, '').slice(-9);
+      const theirs = recordings.filter((r) => r.metadata.caller === subject || r.metadata.called === subject).map((r) => r.metadata.callId).sort();
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
+      try {
+        await searched(p);
+        await p.fill('#number', subject);
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        expect((await rows(p)).map((r) => r.cells[2]).sort()).toEqual(theirs);
+        const addresses = async () => decodeURIComponent(await p.evaluate(() => location.href)).replace(/\D/g, '');
+        expect(await addresses()).not.toContain(digits);
+        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search`);
+
+        await p.reload();
+        await p.waitForSelector('#search-view:not([hidden])');
+        await searched(p);
+        expect(await p.inputValue('#number')).toBe(subject);
+        expect((await rows(p)).map((r) => r.cells[2]).sort()).toEqual(theirs);
+
+        // A call opened from them: its address names the recording, not the number; Back returns to the search.
+        await p.click(`#results tbody tr[data-rid] td:nth-child(4)`);
+        await p.waitForSelector('#call-body:not([hidden])');
+        expect(await addresses()).not.toContain(digits);
+        await p.goBack();
+        await p.waitForSelector('#search-view:not([hidden])');
+        await searched(p);
+        expect(await p.inputValue('#number')).toBe(subject);
+        expect((await rows(p)).map((r) => r.cells[2]).sort()).toEqual(theirs);
+
+        // Another search, then Back: the number's search again.
+        await p.fill('#number', '');
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        expect((await rows(p)).length).toBeGreaterThan(theirs.length);
+        await p.goBack();
+        await expect.poll(() => p.inputValue('#number')).toBe(subject);
+        await searched(p);
+        expect((await rows(p)).map((r) => r.cells[2]).sort()).toEqual(theirs);
+        expect(await addresses()).not.toContain(digits);
+
+        // An address that names a number (a link made before, typed or suggested by the browser) is not read for it.
+        await p.goto(consoleUrl(`#site=${SITE}&view=search&number=${encodeURIComponent(subject)}`));
+        await searched(p);
+        expect(await p.inputValue('#number')).toBe('');
+        expect(await p.evaluate(() => location.hash)).toBe(`#site=${SITE}&view=search`);
+      } finally {
+        await close();
+      }
+    });
+
+    it("runs and opens nothing of the officer before when the next officer at the desk presses Back: the number they searched for is neither searched nor shown, the call they opened not opened", async () => {
+      const desk = { username: 'officer-desk', password: demoPassword(), groups: [siteGroup(SITE)] };
+      cloud.console.addUser(desk);
+      const subject = recordings.find((r) => r.metadata.direction === 'inbound')!.metadata.caller;
+      const digits = subject.replace(/\D/g, '').slice(-9);
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
+      try {
+        await searched(p);
+        await p.fill('#number', subject);
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        const rid = (await rows(p))[0]!.rid;
+        await p.click(`#results tbody tr[data-rid="${rid}"] td:nth-child(4)`);
+        await p.waitForSelector('#call-body:not([hidden])');
+        await p.click('#back-to-search');
+        await p.waitForSelector('#search-view:not([hidden])');
+        await p.getByRole('button', { name: 'Sign out' }).click();
+        await p.waitForSelector('#signin-view:not([hidden])');
+        expect(await p.evaluate(() => [history.state, sessionStorage.getItem('ferry-console-owner')])).toEqual([null, null]);
+
+        await signIn(p, desk.username, desk.password);
+        await p.waitForSelector('#search-view:not([hidden])');
+        await searched(p);
+        // From here on, nothing the page asks the API for may be a search or a call.
+        const asked: string[] = [];
+        p.on('request', (req) => void (/\/console\/sites\/[^/]+\/recordings/.test(req.url()) && asked.push(req.url())));
+        for (const step of ['the call', 'the search']) {
+          await p.goBack();
+          await expect.poll(() => p.textContent('#status'), { message: step }).toBe('Fill in the search and press Search.');
+          expect(await p.isVisible('#search-view'), step).toBe(true);
+          expect(await p.isVisible('#call-view'), step).toBe(false);
+          expect(await p.inputValue('#number'), step).toBe('');
+          expect(await rows(p), step).toEqual([]);
+          expect(decodeURIComponent(await p.evaluate(() => location.href)).replace(/\D/g, ''), step).not.toContain(digits);
+        }
+        // A reload of that entry runs nothing either.
+        await p.reload();
+        await p.waitForSelector('#search-view:not([hidden])');
+        await expect.poll(() => p.textContent('#status')).toBe('Fill in the search and press Search.');
+        expect(await p.textContent('#who')).toBe(desk.username);
+        expect(asked).toEqual([]);
+        // Their own Search runs, under their name, without the number.
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        expect(asked.length).toBe(1);
+        expect(asked[0]).not.toContain(digits);
+      } finally {
+        await close();
+      }
+    });
+
+    it('brings the same officer back to their search after the session expired and they signed in again, and another officer to an empty form', async () => {
+      const subject = recordings.find((r) => r.metadata.direction === 'inbound')!.metadata.caller;
+      const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
+      try {
+        await searched(p);
+        await p.fill('#number', subject);
+        await p.getByRole('button', { name: 'Search', exact: true }).click();
+        await searched(p);
+        const expire = () => p.evaluate(() => {
+          const session = JSON.parse(sessionStorage.getItem('ferry-console-token')!);
+          sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, expiresAt: Date.now() - 1000 }));
+        });
+        await expire();
+        await p.reload();
+        await p.waitForSelector('#signin-view:not([hidden])');
+        await signIn(p, cloud.console.demo.username, cloud.console.demo.password);
+        await expect.poll(() => p.inputValue('#number')).toBe(subject);
+        await searched(p);
+        expect((await rows(p)).length).toBeGreaterThan(0);
+
+        await expire();
+        await p.reload();
+        await p.waitForSelector('#signin-view:not([hidden])');
+        await signIn(p, officerB.username, officerB.password);
+        await expect.poll(() => p.textContent('#status')).toBe('Fill in the search and press Search.');
+        expect(await p.inputValue('#number')).toBe('');
         expect(await rows(p)).toEqual([]);
       } finally {
         await close();
