@@ -5,7 +5,7 @@ import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { formatDuration } from '../core/alert-text.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../core/fleet-read.ts';
-import type { FleetRow } from '../core/fleet.ts';
+import { FLEET_STATES, type FleetRow } from '../core/fleet.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
 import { NoCloudError, readLocalCloud } from './cloud.ts';
 
@@ -29,7 +29,8 @@ export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps
 }
 
 export function fleetSites(config: DeploymentConfig): FleetSiteConfig[] {
-  return config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, backupCron: s.schedule?.backupCron }));
+  // A retired site's backup window is not scheduled any more (infra/workflows/build.ts): none is watched.
+  return config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, backupCron: s.retired ? undefined : s.schedule?.backupCron, ...(s.retired ? { retired: s.retired } : {}) }));
 }
 
 const age = (seconds: number | undefined) => (seconds === undefined ? '-' : formatDuration(seconds * 1000));
@@ -46,12 +47,12 @@ export function renderFleet(rows: FleetRow[]): string {
   const lines: string[] = [];
   for (const r of rows) {
     const window = r.lastWindow ? `${r.lastWindow.outcome} ${r.lastWindow.startedAt}` : 'none';
-    lines.push(`${r.state.padEnd(6)} ${r.site}  heartbeat ${r.lastHeartbeat ? `${age(r.heartbeatAgeSeconds)} ago` : 'never'}  losses ${r.losses ?? '-'}  last window ${window}  next ${r.nextWindow ?? 'on demand'}`);
+    lines.push(`${r.state.padEnd(7)} ${r.site}  heartbeat ${r.lastHeartbeat ? `${age(r.heartbeatAgeSeconds)} ago` : 'never'}  losses ${r.losses ?? '-'}  last window ${window}  next ${r.nextWindow ?? 'on demand'}`);
     // What a site's heartbeat says (source names, problems, alert subjects) is the agent's: shown, never obeyed.
-    for (const s of r.sources) lines.push(`         ${printable(sourceCell(s))}`);
-    for (const reason of r.reasons) lines.push(`         ! ${printable(reason)}`);
+    for (const s of r.sources) lines.push(`          ${printable(sourceCell(s))}`);
+    for (const reason of r.reasons) lines.push(`          ! ${printable(reason)}`);
   }
-  const counts = ['SILENT', 'LATE', 'WARN', 'OK'].map((s) => `${rows.filter((r) => r.state === s).length} ${s}`).join(', ');
+  const counts = FLEET_STATES.map((s) => `${rows.filter((r) => r.state === s).length} ${s}`).join(', ');
   lines.push(`${rows.length} site(s): ${counts}`);
   return `${lines.join('\n')}\n`;
 }
@@ -60,7 +61,7 @@ export function registerFleetCommands(program: Command): void {
   const fleet = program.command('fleet').description('every site of the deployment at a glance');
   fleet
     .command('status')
-    .description('per site: heartbeat age, last good copy per source, backlog and time to loss, RPO, losses, windows; worst first')
+    .description('per site: heartbeat age, last good copy per source, backlog and time to loss, RPO, losses, windows; worst first (exit 3 when a site is SILENT or LATE; a RETIRED one is never)')
     .option('--deployment <file>', 'deployment config (JSON) naming the sites; default: $FERRY_DEPLOYMENT or the built-in demo sites')
     .option('--json', 'JSON output')
     .action(async (opts: { deployment?: string; json?: boolean }) => {

@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.ts';
 import { assertName } from '../core/layout.ts';
 import { assertDay } from '../core/report-keys.ts';
 import { dailyReport, renderDailyReport, storeDailyReport } from '../core/report.ts';
+import { loadDeploymentConfig } from '../infra/config.ts';
 import { catalogueTarget } from './catalogue-commands.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
 
@@ -36,25 +37,33 @@ function bucketName(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.FERRY_BUCKET ?? readLocalCloud(env)?.bucket;
 }
 
+/** The site's `retired` day in the deployment configuration `file`; undefined without a file, or for a site it does not list (one already removed is judged as before). */
+export function retiredDay(site: string, file: string | undefined): string | undefined {
+  if (file === undefined || file === '') return undefined;
+  return loadDeploymentConfig(file).sites.find((s) => s.name === site)?.retired;
+}
+
 export function registerReportCommands(program: Command): void {
   const report = program.command('report').description("a site's daily report and monthly attestation");
   report
     .command('daily')
-    .description('FULL, PARTIAL or FAILED for one site and day, with what is missing and why')
+    .description('FULL, PARTIAL or FAILED for one site and day, with what is missing and why; RETIRED for a retired site (exit 0 for FULL and RETIRED)')
     .requiredOption('--site <site>', 'site')
     .option('--date <YYYY-MM-DD>', 'the day (UTC; default: yesterday)')
+    .option('--deployment <file>', "deployment config (JSON) that says whether the site is retired; default: $FERRY_DEPLOYMENT (none: the site's retirement is not known)")
     .option('--store', 'also keep the report in the bucket (reports/{site}/daily/…)')
     .option('--json', 'JSON output')
-    .action(async (opts: { site: string; date?: string; store?: boolean; json?: boolean }) => {
+    .action(async (opts: { site: string; date?: string; deployment?: string; store?: boolean; json?: boolean }) => {
       assertName('site', opts.site);
       const day = opts.date ?? yesterday();
       assertDay(day);
+      const retired = retiredDay(opts.site, opts.deployment ?? process.env.FERRY_DEPLOYMENT);
       const target = catalogueTarget();
-      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs) });
+      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs), ...(retired ? { retired } : {}) });
       const key = opts.store ? await storeDailyReport(target.blobs, r) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderDailyReport(r));
       if (key) process.stderr.write(`kept as ${key}\n`);
-      process.exitCode = r.status === 'FULL' ? 0 : 1;
+      process.exitCode = r.status === 'FULL' || r.status === 'RETIRED' ? 0 : 1;
     });
   report
     .command('attest')

@@ -17,6 +17,8 @@ export interface FleetSiteConfig {
   backupCron?: string;
   windowGraceMinutes?: number;
   windowMaxMinutes?: number;
+  /** The first day (YYYY-MM-DD) the site no longer ships: from then on RETIRED, never paged. */
+  retired?: string;
 }
 
 export interface FleetReadDeps {
@@ -98,7 +100,7 @@ export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string,
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
   const [{ heartbeat, ignored }, runs] = await Promise.all([latestHeartbeat(deps.blobs, site.name, now.getTime()), deps.runs.recentRuns(site.name, 1)]);
-  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, heartbeat, lastRun: runs[0], ...(ignored.length ? { ignoredHeartbeats: ignored } : {}) };
+  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}), heartbeat, lastRun: runs[0], ...(ignored.length ? { ignoredHeartbeats: ignored } : {}) };
 }
 
 /** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */
@@ -108,8 +110,8 @@ export async function readFleet(deps: FleetReadDeps, sites: readonly FleetSiteCo
       try {
         return judgeSite(await siteInput(deps, site, now), now);
       } catch (error) {
-        const row = judgeSite({ site: site.name, silentAfterMinutes: site.silentAfterMinutes }, now);
-        row.reasons = [`cannot read the site's heartbeat or runs: ${messageOf(error)}`];
+        const row = judgeSite({ site: site.name, silentAfterMinutes: site.silentAfterMinutes, ...(site.retired ? { retired: site.retired } : {}) }, now);
+        row.reasons = [...(row.state === 'RETIRED' ? row.reasons.slice(0, 1) : []), `cannot read the site's heartbeat or runs: ${messageOf(error)}`];
         return row;
       }
     }),
@@ -155,8 +157,9 @@ export interface DeadmanOutcome {
   state: FleetRow['state'];
 }
 
-/** The dead-man condition of a row: the site is silent, or a scheduled window did not run. */
+/** The dead-man condition of a row: the site is silent, or a scheduled window did not run. A retired site has none (nothing is expected of it). */
 function condition(row: FleetRow): string | undefined {
+  if (row.state === 'RETIRED') return undefined;
   if (row.state === 'SILENT') return 'silent';
   if (row.missedWindow) return `missed ${row.missedWindow}`;
   if (row.stuckWindow) return `stuck ${row.stuckWindow}`;
@@ -202,7 +205,7 @@ async function deadmanPass(deps: { store: DeadmanStore; notifier: Notifier }, ro
   const nowIso = now.toISOString();
   if (!cond) {
     if (!state.openSince) return { site: row.site, action: 'none', state: row.state };
-    const over = state.condition === 'silent' ? 'agent heard from again' : state.condition?.startsWith('missed') ? 'a backup window ran since' : 'the backup window finished';
+    const over = row.state === 'RETIRED' ? 'the site is retired (nothing is expected of it any more)' : state.condition === 'silent' ? 'agent heard from again' : state.condition?.startsWith('missed') ? 'a backup window ran since' : 'the backup window finished';
     await deps.notifier.notify({ severity: 'info', site: row.site, key: `deadman:${row.site}`, subject: `Ferry ${row.site}: resolved - ${over}`, message: `Site: ${row.site}\nThe condition "${state.condition}" raised ${state.openSince} is over (state now ${row.state}).` });
     await deps.store.put({ site: row.site });
     return { site: row.site, action: 'resolved', state: row.state };

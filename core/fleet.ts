@@ -139,7 +139,8 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 // ---- judgement ----
 
-export const FLEET_STATES = ['SILENT', 'LATE', 'WARN', 'OK'] as const;
+/** Worst first; RETIRED last: a site switched off for good (its `retired` day reached) is expected to say nothing. */
+export const FLEET_STATES = ['SILENT', 'LATE', 'WARN', 'OK', 'RETIRED'] as const;
 export type FleetState = (typeof FLEET_STATES)[number];
 
 export const DEFAULT_SILENT_AFTER_MINUTES = 90;
@@ -166,6 +167,8 @@ export interface FleetSiteInput {
   windowGraceMinutes?: number;
   /** A window started this long ago and not finished is stuck (default WINDOW_MAX_MINUTES; the deployment sets its lock wait + job timeout + grace). */
   windowMaxMinutes?: number;
+  /** The first day (YYYY-MM-DD, UTC) the site no longer ships (the deployment's `retired`); from then on it is RETIRED. */
+  retired?: string;
   heartbeat?: Heartbeat;
   /** The site's newest window run, if any. */
   lastRun?: RunRecord;
@@ -271,7 +274,22 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
 /** Alerts whose condition the row already names from the heartbeat's own fields (losses, failures, a source that cannot be read). */
 const ALERTS_SHOWN_OTHERWISE = ['loss', 'source-unavailable:', 'heartbeat', 'ship-failed:', 'tree-failed:'];
 
-/** One site's row: SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
+/** Whether a site retired from `retired` (YYYY-MM-DD, UTC) is retired at `at`: from the start of that day on. */
+export function isRetired(retired: string | undefined, at: Date): boolean {
+  return retired !== undefined && Date.parse(`${retired}T00:00:00Z`) <= at.getTime();
+}
+
+/**
+ * A retired site's reasons: nothing is expected of it, so silence, windows and warnings are not
+ * judged; a heartbeat written after the day says its agent still runs, which the operator should know.
+ */
+function retiredReasons(retired: string, hb: Heartbeat | undefined): string[] {
+  const out = [`retired ${retired}: no heartbeat or backup window is expected; its calls are kept and the purge deletes them at the end of their retention`];
+  if (hb && Date.parse(hb.at) >= Date.parse(`${retired}T00:00:00Z`)) out.push(`a heartbeat arrived after the site was retired (${hb.at}): its agent still runs (stop it, or take \`retired\` out of the deployment if the site is back)`);
+  return out;
+}
+
+/** One site's row: RETIRED (its `retired` day reached, whatever else), SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
 export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const silentAfterMinutes = input.silentAfterMinutes ?? DEFAULT_SILENT_AFTER_MINUTES;
   const hb = input.heartbeat;
@@ -279,6 +297,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
   if (hb) withHeartbeat(row, hb, now);
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
+  if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: retiredReasons(input.retired!, hb) };
   if (cron) row.nextWindow = cron.next(now)?.toISOString();
   const missed = cron ? missedWindow(cron, input.lastRun, now, input.windowGraceMinutes) : undefined;
   if (missed) row.missedWindow = missed.toISOString();

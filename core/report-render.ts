@@ -11,12 +11,13 @@ export const hhmm = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}Z`;
 
 /** The subject line of the report's email: status first, so a mailbox rule can sort on it. */
 export function reportSubject(r: DailyReport): string {
-  const why = r.status === 'FULL' ? 'every source shipped' : `${r.problems.length} problem(s)`;
+  const why = r.status === 'FULL' ? 'every source shipped' : r.status === 'RETIRED' ? `retired ${r.retired?.since}, nothing expected` : `${r.problems.length} problem(s)`;
   return `[Ferry] ${r.status} ${r.site} ${r.day}: ${why}`.slice(0, 99);
 }
 
 export function renderDailyReport(r: DailyReport): string {
   const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
+  if (r.retired) lines.push(...retiredLines(r.site, r.retired));
   for (const s of r.sources) {
     lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
     for (const p of s.problems) lines.push(`          - ${p}`);
@@ -32,10 +33,21 @@ export function renderDailyReport(r: DailyReport): string {
   const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
   if (siteProblems.length > 0) lines.push('', ...siteProblems.map((p) => `  - ${p}`));
   // A day judged long after it is judged on what the store holds now: what the retention purge deleted since reads as never shipped.
-  if (r.status !== 'FULL' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
+  if (r.status !== 'FULL' && r.status !== 'RETIRED' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
     lines.push('', `  note: computed ${r.generatedAt.slice(0, 10)} from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${r.site} --action purge\`), and the report stored that day is under reports/${r.site}/daily/`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** What a retired site's report says instead of its sources. */
+function retiredLines(site: string, retired: NonNullable<DailyReport['retired']>): string[] {
+  const lines = [
+    `  retired ${retired.since}: ${site} no longer ships and nothing is expected of it. Its calls stay searchable, playable and holdable`,
+    `  until its purge deletes them at the end of their retention; remove the site from the deployment only once nothing of it is left (docs/deploy.md).`,
+  ];
+  // The retired day itself may hold the last copies the site shipped before it stopped.
+  if (retired.arrived > 0) lines.push(`  ${retired.arrived} batch(es) or backup copies arrived in the day all the same: if after the site stopped, its agent still runs.`);
+  return lines;
 }
 
 /** Days after which a daily report is "late": worked out from a store the purge may have thinned since. */

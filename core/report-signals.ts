@@ -29,6 +29,6 @@ export function heartbeatSignals(blobs: FleetReadDeps['blobs'], now: () => Date 
     }
     const recordings = hb.sources.filter((s) => s.type === 'recordings');
     const lastShipped = recordings.flatMap((s) => (s.lastGood ? [{ source: s.name, at: s.lastGood.at, key: s.lastGood.key }] : []));
-    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: recordings.map((s) => s.name), ...(lastShipped.length ? { lastShipped } : {}) };
+    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

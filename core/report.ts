@@ -29,6 +29,13 @@ export interface ExpectedSource {
   rpoMinutes?: number;
   /** recordings: no batch waits longer than this to ship (default 24). */
   maxUnshippedHours?: number;
+  /**
+   * The source left the agent's configuration: the heartbeat that speaks for the day (written at
+   * `heartbeatAt`) no longer names it. It is still expected while a copy of it is among the
+   * report's `days` (the day and the lookback days before), as a removed recordings source is,
+   * and said so instead of judged against its schedule; after that it is not expected at all.
+   */
+  left?: { heartbeatAt: string; days: number };
 }
 
 /** What the site's agent reported about itself (its heartbeat), when the cloud has it. */
@@ -41,6 +48,8 @@ export interface AgentSignals {
   heartbeatAt?: string;
   /** The recordings sources the agent ships (expected even when none of their packs is recent). */
   recordingSources?: string[];
+  /** Every source the heartbeat names (the agent's configuration): a source it does not name has left it. Absent: not known. */
+  sources?: string[];
   /** Each recordings source's last pack as the agent said (its manifest and when): one of the day that the day's manifests do not hold is a pack of older recordings. */
   lastShipped?: { source: string; at: string; key: string }[];
 }
@@ -80,9 +89,12 @@ export interface SiteDayFacts {
   signals?: AgentSignals;
   scrubs: ScrubResult[];
   drills: DrillResult[];
+  /** The site is retired from this day (YYYY-MM-DD) on, and the day is one of them: nothing is expected of it. */
+  retired?: string;
 }
 
-export type ReportStatus = 'FULL' | 'PARTIAL' | 'FAILED';
+/** RETIRED: the site no longer ships (its deployment `retired` day reached) and nothing it keeps is damaged. */
+export type ReportStatus = 'FULL' | 'PARTIAL' | 'FAILED' | 'RETIRED';
 
 export interface SourceLine {
   source: string;
@@ -104,6 +116,8 @@ export interface DailyReport {
   problems: string[];
   scrub?: { runs: number; objects: number; problems: { key: string; member?: string; reason: string }[] };
   drills?: { source: string; ok: boolean; target?: string; problems: string[] }[];
+  /** A retired site's report: the first day it no longer ships, and how much arrived in the day all the same. */
+  retired?: { since: string; arrived: number };
 }
 
 const HOUR = 3_600_000;
@@ -231,13 +245,50 @@ const JUDGES: Record<SourceType, (e: ExpectedSource, f: SiteDayFacts, judged: nu
 };
 
 function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): SourceLine {
-  const { shipped, problems } = JUDGES[e.type](e, f, judged);
-  return { source: e.name, type: e.type, ok: problems.length === 0, shipped, problems };
+  const judgedLine = JUDGES[e.type](e, f, judged);
+  const { shipped } = judgedLine;
+  // A source that left the configuration owes no copy on schedule; a recordings source's losses and uncatalogued batches are still real.
+  const problems = e.left && e.type !== 'recordings' ? [] : judgedLine.problems;
+  const note = e.left ? `; left the agent's configuration (its heartbeat of ${hhmm(e.left.heartbeatAt)} no longer names it): not expected once ${e.left.days} days pass without a copy of it` : '';
+  return { source: e.name, type: e.type, ok: problems.length === 0, shipped: `${shipped}${note}`, problems };
 }
 
-/** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day. */
+/** Reasons a retired site's report is not RETIRED: damage to what it keeps (scrub, drills) and calls no search finds. */
+function retiredProblems(f: SiteDayFacts): string[] {
+  const problems: string[] = [];
+  for (const u of f.uncatalogued ?? []) problems.push(`${u.source}: batch ${u.packId} (${u.members} recording(s)) shipped but not in the catalogue (its ingest failed): no search finds it; run \`ferry catalogue rebuild --site ${f.site}\``);
+  for (const s of f.scrubs) for (const p of s.problems) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
+  for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
+  return problems;
+}
+
+/**
+ * A retired site's day: no source is expected, so none is judged and nothing arriving is no
+ * failure; RETIRED, or PARTIAL when what it keeps is damaged or not findable.
+ */
+function computeRetiredReport(f: SiteDayFacts & { retired: string }, generatedAt: string): DailyReport {
+  const problems = retiredProblems(f);
+  const scrub = f.scrubs.length > 0 ? { runs: f.scrubs.length, objects: f.scrubs.reduce((n, s) => n + s.objects, 0), problems: f.scrubs.flatMap((s) => s.problems.map((p) => ({ key: p.key, ...(p.member ? { member: p.member } : {}), reason: p.reason }))) } : undefined;
+  const drills = f.drills.length > 0 ? f.drills.map((d) => ({ source: d.source, ok: d.ok, ...(d.target ? { target: d.target } : {}), problems: d.problems })) : undefined;
+  return {
+    format: DAILY_REPORT_FORMAT,
+    site: f.site,
+    day: f.day,
+    status: problems.length > 0 ? 'PARTIAL' : 'RETIRED',
+    judgedAt: f.judgedAt,
+    generatedAt,
+    sources: [],
+    problems,
+    retired: { since: f.retired, arrived: f.packs.length + f.artefacts.length + f.snapshots.length },
+    ...(scrub ? { scrub } : {}),
+    ...(drills ? { drills } : {}),
+  };
+}
+
+/** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day; RETIRED for a day of a retired site. */
 export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
   dayBounds(f.day);
+  if (f.retired !== undefined) return computeRetiredReport({ ...f, retired: f.retired }, generatedAt);
   const judged = Date.parse(f.judgedAt);
   const sources = f.expected.map((e) => judgeSource(e, f, judged)).sort((a, b) => a.source.localeCompare(b.source));
   const problems = sources.flatMap((s) => s.problems.map((p) => `${s.source}: ${p}`));
@@ -277,8 +328,10 @@ export interface GatherOptions {
   expect?: ExpectedSource[];
   /** What the agent reported about itself for the day, when the cloud has it. */
   signals?: (site: string, day: string) => Promise<AgentSignals | undefined>;
-  /** Days before the report's day whose packs make a recordings source expected (default 2). */
+  /** Days before the report's day whose packs make a recordings source expected (default 2); a source that left the agent's configuration is expected as long. */
   lookbackDays?: number;
+  /** The first day (YYYY-MM-DD) the site no longer ships (the deployment's `retired`): its reports from that day on say RETIRED. */
+  retired?: string;
 }
 
 async function allArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, site: string, source: string): Promise<ArtefactEntry[]> {
@@ -308,6 +361,25 @@ async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>,
   return { snapshots, newestSnapshot };
 }
 
+/**
+ * The sources the heartbeat that speaks for the day no longer names (the agent's configuration
+ * dropped them): one whose last copy is older than `from` is not expected any more, the others
+ * are marked as having left. Recordings sources are already expected only while a pack of theirs
+ * is among the report's days (or the agent names them), so backups and trees now end the same
+ * way: removing a source from the agent's configuration ends what the report expects of it after
+ * those days, whatever its type. Without a heartbeat nothing is known to have left.
+ */
+function markLeftSources(expected: Map<string, ExpectedSource>, signals: AgentSignals | undefined, lastCopy: ReadonlyMap<string, number>, from: number, days: number): void {
+  if (!signals?.sources || signals.heartbeatAt === undefined) return;
+  const named = new Set(signals.sources);
+  for (const [name, e] of expected) {
+    if (named.has(name)) continue;
+    const last = lastCopy.get(name);
+    if (e.type !== 'recordings' && (last === undefined || last < from)) expected.delete(name);
+    else e.left = { heartbeatAt: signals.heartbeatAt, days };
+  }
+}
+
 /** Reads what the catalogue and the bucket hold about one site's day. */
 export async function gatherSiteDay(
   deps: { blobs: Pick<BlobStore, 'list' | 'get'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
@@ -321,17 +393,21 @@ export async function gatherSiteDay(
   const judged = Math.min(end, now);
   const expected = new Map<string, ExpectedSource>();
 
-  const packs = await gatherPacks(deps.blobs, site, start, judged, options.lookbackDays ?? REPORT_LOOKBACK_DAYS, expected);
+  const lookback = options.lookbackDays ?? REPORT_LOOKBACK_DAYS;
+  const packs = await gatherPacks(deps.blobs, site, start, judged, lookback, expected);
   const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, judged);
+  const signals = await options.signals?.(site, day);
 
   const artefacts: ArtefactEntry[] = [];
   const newest: SiteDayFacts['newest'] = {};
   const logGaps: LogGap[] = [];
+  const lastCopy = new Map<string, number>();
   for (const record of await deps.catalogue.listArtefactSources(site)) {
     const all = (await allArtefacts(deps.catalogue, site, record.source)).filter((a) => Date.parse(a.createdAt) <= judged);
     // A source is expected from its first shipped copy on: the day before a site was installed is not a failed day.
     if (all.length === 0) continue;
     expected.set(record.source, { name: record.source, type: record.sourceType });
+    lastCopy.set(record.source, Math.max(...all.map((a) => Date.parse(a.createdAt))));
     artefacts.push(...all.filter((a) => within(a.createdAt, start, judged + 1)));
     logGaps.push(...logGapsOf(record.source, all.filter((a) => a.role === 'segment'), start, judged + 1));
     const at = (a: ArtefactEntry) => Date.parse(a.role === 'segment' ? (a.span?.to ?? a.takenAt) : a.takenAt);
@@ -339,9 +415,14 @@ export async function gatherSiteDay(
   }
 
   const { snapshots, newestSnapshot } = await gatherSnapshots(deps.catalogue, site, start, judged, expected);
+  for (const [source, at] of Object.entries(newestSnapshot)) if (at !== undefined) lastCopy.set(source, Date.parse(at));
+  markLeftSources(expected, signals, lastCopy, start - lookback * 24 * HOUR, lookback + 1);
 
-  for (const e of options.expect ?? []) expected.set(e.name, { ...expected.get(e.name), ...e });
-  const signals = await options.signals?.(site, day);
+  for (const e of options.expect ?? []) {
+    // Expected by name: judged on its schedule, whether or not the agent still has it.
+    const { left: _left, ...found } = expected.get(e.name) ?? { name: e.name, type: e.type };
+    expected.set(e.name, { ...found, ...e });
+  }
   if (signals) {
     const names = [...signals.lost.map((l) => l.source), ...signals.unshipped.map((u) => u.source), ...(signals.recordingSources ?? [])];
     for (const name of names) if (!expected.has(name)) expected.set(name, { name, type: 'recordings' });
@@ -369,6 +450,7 @@ export async function gatherSiteDay(
     ...(signals ? { signals } : {}),
     scrubs,
     drills,
+    ...(options.retired !== undefined && day >= options.retired ? { retired: options.retired } : {}),
   };
 }
 

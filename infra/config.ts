@@ -46,9 +46,32 @@ const cron = z.string().superRefine((value, ctx) => {
   }
 });
 
+/** True for a YYYY-MM-DD that names a day (not 2026-02-30). */
+function isCalendarDay(day: string): boolean {
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(t) && new Date(t).toISOString().startsWith(day);
+}
+
+/**
+ * A site's `retired`: the first day (UTC) its recorder and agent no longer ship, YYYY-MM-DD. A date,
+ * not `true`: the daily report names it, and the days before it are still judged as any other.
+ */
+const retiredDay = z
+  .string({ invalid_type_error: 'must be the first day the site no longer ships, as "YYYY-MM-DD" (e.g. "2026-12-01"), not true: its reports from that day on say RETIRED and name it' })
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date "YYYY-MM-DD" (e.g. "2026-12-01"): the first day the site no longer ships')
+  .refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || isCalendarDay(d), { message: 'is no calendar day: give the first day the site no longer ships, "YYYY-MM-DD"' });
+
 export const siteSchema = z
   .object({
     name,
+    /**
+     * The first day (UTC) the site no longer ships (its recorder switched off for good). From that
+     * day on it is not expected: fleet status says RETIRED, the dead-man's switch does not page for
+     * it, its daily report says RETIRED, and no backup window is scheduled. Its purge keeps its
+     * schedule, so its calls are kept (searchable, playable, holdable) and deleted at the end of
+     * their retention: remove the site from `sites` only once the purge has left nothing (docs/deploy.md).
+     */
+    retired: retiredDay.optional(),
     /** When the backup window and the purge run (UTC); absent means on demand only. */
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
     /** The dead-man's switch alerts when the site's agent sends no heartbeat for this long (core/fleet.ts). */
@@ -233,6 +256,10 @@ export const deploymentConfigSchema = z
           path: ['sites', i, 'retentionDays'],
           message: `must be at least objectLock.defaultRetentionDays (${config.objectLock.defaultRetentionDays}): locked objects cannot be purged earlier`,
         });
+      }
+      // Nothing else deletes a retired site's calls at the end of their retention: its purge must keep running on its own.
+      if (site.retired !== undefined && !site.schedule) {
+        ctx.addIssue({ code: 'custom', path: ['sites', i, 'retired'], message: `a retired site needs a schedule whose purgeCron runs its purge to the end of retention (its backupCron is not scheduled once retired); without one, nothing deletes its calls` });
       }
       const archiveProblem = deepArchiveRetentionProblem(site.retentionDays, config.lifecycle.packsToDeepArchiveDays, site.schedule ? purgeIntervalDays(site.schedule.purgeCron) : 0);
       if (archiveProblem) ctx.addIssue({ code: 'custom', path: ['sites', i, 'retentionDays'], message: archiveProblem });

@@ -17,6 +17,7 @@ export function packTiersEnv(config: DeploymentConfig): string {
  * The sites as the functions that read the fleet take them (FLEET_SITES: functions/deadman,
  * functions/fleet). A started window may take its longest lock wait (scheduled: retried every
  * 10 min for 4 h) plus the agent's job timeout before it counts as stuck, and the grace on top.
+ * A retired site has no backup window scheduled (infra/workflows/build.ts), so none is watched.
  */
 export function fleetSitesEnv(config: DeploymentConfig, workflow: WorkflowConfig = DEFAULT_WORKFLOW_CONFIG): string {
   const longest = Math.ceil((lockWaitSeconds(workflow, 'backup') + workflow.activityTimeoutSeconds) / 60);
@@ -24,7 +25,16 @@ export function fleetSitesEnv(config: DeploymentConfig, workflow: WorkflowConfig
     config.sites.map((s) => ({
       name: s.name,
       silentAfterMinutes: s.silentAfterMinutes,
-      ...(s.schedule ? { backupCron: s.schedule.backupCron, windowGraceMinutes: s.windowGraceMinutes, windowMaxMinutes: longest + s.windowGraceMinutes } : {}),
+      ...(s.retired ? { retired: s.retired } : {}),
+      ...(s.schedule && !s.retired ? { backupCron: s.schedule.backupCron, windowGraceMinutes: s.windowGraceMinutes, windowMaxMinutes: longest + s.windowGraceMinutes } : {}),
     })),
   );
+}
+
+/**
+ * RETIRED_SITES of the report function: `{ site: "YYYY-MM-DD" }`, the first day each retired site
+ * no longer ships; its daily reports from that day on say RETIRED (core/report.ts).
+ */
+export function retiredSitesEnv(config: DeploymentConfig): string {
+  return JSON.stringify(Object.fromEntries(config.sites.flatMap((s) => (s.retired ? [[s.name, s.retired]] : []))));
 }

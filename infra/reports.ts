@@ -12,6 +12,7 @@ import { leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { REPORTS_PREFIX } from '../core/report-keys.ts';
 import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
+import { retiredSitesEnv } from './function-env.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
@@ -78,6 +79,7 @@ export class ScheduledReports extends Construct {
           TABLE: table.tableName,
           TOPIC_ARN: alerts.topic.topicArn,
           SITES: config.sites.map((s) => s.name).join(','),
+          RETIRED_SITES: retiredSitesEnv(config),
           SCRUB_SAMPLE: String(config.reports.scrubSample),
         },
       }),

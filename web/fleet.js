@@ -18,8 +18,8 @@ const asOfNote = $('as-of-note');
 const empty = $('empty');
 const refreshButton = $('refresh');
 
-const STATES = ['SILENT', 'LATE', 'WARN', 'OK'];
-const STATE_MARK = { SILENT: '■', LATE: '▲', WARN: '●', OK: '✓' };
+const STATES = ['SILENT', 'LATE', 'WARN', 'OK', 'RETIRED'];
+const STATE_MARK = { SILENT: '■', LATE: '▲', WARN: '●', OK: '✓', RETIRED: '–' };
 
 /** The session token: from the address the first time (then dropped from it), else kept for this tab. */
 function sessionToken() {

@@ -11,7 +11,7 @@ import { recordScrub, verifySite } from '../../core/verify.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
-import { baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
+import { baseClients, baseEnvSchema, jsonVariable, parseEnv } from '../shared/deps.ts';
 import { emfCount, notDeliveredReporter } from '../shared/metrics.ts';
 
 // The scheduled report function (infra/reports.ts). `{ "run": "daily" }` (EventBridge Scheduler,
@@ -35,7 +35,7 @@ export const reportEventSchema = z
   })
   .passthrough();
 
-const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical' };
+const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical', RETIRED: 'info' };
 
 export interface ReportHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
@@ -43,6 +43,8 @@ export interface ReportHandlerDeps {
   /** The report topic: site and severity (info FULL, warning PARTIAL, critical FAILED) go in message attributes for filter policies. */
   notifier: Notifier;
   sites: string[];
+  /** The retired sites, each with the first day it no longer ships (RETIRED_SITES): their reports from that day on say RETIRED. */
+  retired?: Record<string, string>;
   /** The data bucket's name, stated in each attestation. */
   bucket?: string;
   clock: Clock;
@@ -97,10 +99,11 @@ async function notifyAll(deps: ReportHandlerDeps, step: Step, alert: Parameters<
 async function dailyReports(deps: ReportHandlerDeps, sites: string[], day: string, run: ReportRun, step: Step, log: Log): Promise<void> {
   for (const site of sites) {
     try {
-      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()) });
+      const retired = deps.retired?.[site];
+      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), ...(retired ? { retired } : {}) });
       const key = await storeDailyReport(deps.blobs, report);
       run.reports.push({ site, status: report.status, key });
-      log(report.status === 'FULL' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
+      log(report.status === 'FULL' || report.status === 'RETIRED' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
       await notifyAll(deps, step, { severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
     } catch (error) {
       run.reports.push({ site, status: 'ERROR', error: messageOf(error) });
@@ -154,6 +157,8 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
 
 const envSchema = baseEnvSchema.extend({
   SITES: z.string().min(1, 'the comma-separated site list is required'),
+  /** The retired sites as JSON, `{ "site": "YYYY-MM-DD" }` (infra/function-env.ts retiredSitesEnv); absent: none. */
+  RETIRED_SITES: jsonVariable(z.record(z.string().regex(/^\d{4}-\d{2}-\d{2}$/)), 'must be a JSON object of site: "YYYY-MM-DD" (the first day each retired site no longer ships)').default('{}'),
   TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
   AWS_ENDPOINT_URL_SNS: z.string().url().optional(),
   /** Share of each site's objects the daily scrub reads, 0..1 (default 0.02). */
@@ -170,6 +175,7 @@ export function loadReportDeps(env: Record<string, string | undefined>): ReportH
     catalogue,
     notifier,
     sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean),
+    retired: cfg.RETIRED_SITES,
     bucket: cfg.BUCKET,
     clock: systemClock,
     scrubSample: cfg.SCRUB_SAMPLE,

@@ -127,15 +127,17 @@ function schedules(scope: Construct, context: WorkflowContext, built: Workflows)
     const machines = built.sites[site.config.name];
     if (!schedule || !machines) continue;
     const id = `Site-${site.config.name}`;
-    new events.Rule(scope, `${id}-BackupSchedule`, {
-      description: `Ferry: scheduled backup window of site ${site.config.name}`,
-      schedule: events.Schedule.expression(`cron(${schedule.backupCron})`),
-      targets: [new targets.SfnStateMachine(machines.backupWindow.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
-    });
     new events.Rule(scope, `${id}-PurgeSchedule`, {
       description: `Ferry: scheduled purge of site ${site.config.name}`,
       schedule: events.Schedule.expression(`cron(${schedule.purgeCron})`),
       targets: [new targets.SfnStateMachine(machines.purge.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
+    });
+    // A retired site has no agent to run a window: its purge runs to the end of retention, no window is scheduled or watched.
+    if (site.config.retired) continue;
+    new events.Rule(scope, `${id}-BackupSchedule`, {
+      description: `Ferry: scheduled backup window of site ${site.config.name}`,
+      schedule: events.Schedule.expression(`cron(${schedule.backupCron})`),
+      targets: [new targets.SfnStateMachine(machines.backupWindow.stateMachine, { input: events.RuleTargetInput.fromObject({}) })],
     });
     const started = machines.backupWindow.stateMachine.metric('ExecutionsStarted', { statistic: 'Sum', period: Duration.days(1) });
     const alarm = new cloudwatch.Alarm(scope, `${id}-NoBackupWindow`, {

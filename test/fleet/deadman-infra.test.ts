@@ -4,10 +4,12 @@ import { HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
 import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds } from '../../core/workflow-config.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
+import { workflowsFactory } from '../../infra/workflows/build.ts';
 import { logicalId, synthFerry, type Synthesized } from '../infra/fixture.ts';
 
 // The dead-man's switch in the CDK app: scheduled by EventBridge, configured with every site's
-// silence limit, and a role that reads heartbeats and nothing else of the bucket.
+// silence limit, and a role that reads heartbeats and nothing else of the bucket; a retired
+// site's purge scheduled, its backup window not.
 
 const { account, region } = FAKE_ENV;
 const BUCKET = `arn:aws:s3:::ferry-data-${account}-${region}`;
@@ -16,7 +18,7 @@ let resources: Record<string, { Type: string; Properties: Record<string, unknown
 let policies: PolicyDocument[];
 
 beforeAll(() => {
-  synth = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } }, { name: 'site-b', retentionDays: 730, silentAfterMinutes: 45 }] });
+  synth = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } }, { name: 'site-b', retentionDays: 730, silentAfterMinutes: 45 }, { name: 'site-c', retentionDays: 730, retired: '2026-12-01', schedule: { backupCron: '0 3 * * ? *', purgeCron: '0 6 ? * SUN *' } }] }, { workflows: workflowsFactory() });
   resources = synth.processingTemplate.toJSON().Resources;
   policies = synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.deadman.role));
 }, 120_000);
@@ -35,8 +37,22 @@ describe("the dead-man's switch in the CDK app", () => {
       // The longest window: the 4 h lock wait and the agent's job timeout, plus the grace.
       { name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *', windowGraceMinutes: 60, windowMaxMinutes: Math.ceil((lockWaitSeconds(DEFAULT_WORKFLOW_CONFIG, 'backup') + DEFAULT_WORKFLOW_CONFIG.activityTimeoutSeconds) / 60) + 60 },
       { name: 'site-b', silentAfterMinutes: 45 },
+      // Retired: its backup window is not scheduled, so none is watched.
+      { name: 'site-c', silentAfterMinutes: 90, retired: '2026-12-01' },
     ]);
     expect(env.TOPIC_ARN).toMatch(/^arn:aws:sns:/);
+  });
+
+  it("schedules a retired site's purge, not its backup window nor the alarm on it, and tells the report function its retired day", () => {
+    const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule').map((r) => String(r.Properties.Description));
+    expect(rules.filter((d) => d.endsWith(' site-c'))).toEqual(['Ferry: scheduled purge of site site-c']);
+    expect(rules.filter((d) => d.endsWith(' site-a')).sort()).toEqual(['Ferry: scheduled backup window of site site-a', 'Ferry: scheduled purge of site site-a']);
+    const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => String(r.Properties.AlarmDescription));
+    expect(alarms.filter((d) => d.startsWith('Ferry site-c:'))).toEqual([]);
+    expect(alarms.filter((d) => d.startsWith('Ferry site-a: no backup window'))).toHaveLength(1);
+    const report = resources[logicalId(synth.processing.reports.fn)]!;
+    const env = (report.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    expect(JSON.parse(env.RETIRED_SITES!)).toEqual({ 'site-c': '2026-12-01' });
   });
 
   it('may read heartbeats of any site, but no recordings, manifests or backups, and may publish alerts', () => {

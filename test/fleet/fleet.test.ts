@@ -100,6 +100,20 @@ describe('judging one site', () => {
     expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(-1)) }, NOW).state).toBe('OK');
   });
 
+  it('is RETIRED from its retired day on, silent for a month and with a window missed (not SILENT or LATE), and judged as before until that day', () => {
+    const month = new Date(NOW.getTime() + 30 * 86_400_000);
+    const input = { site: 'a', silentAfterMinutes: 10, backupCron: '0 2 * * ? *', retired: '2026-12-03', heartbeat: heartbeat('a', minutesAgo(700)), lastRun: run('a', new Date('2026-12-01T02:00:00Z'), 'FAILED', ['the agent did not answer']) };
+    expect(judgeSite(input, month)).toMatchObject({ state: 'RETIRED', lastHeartbeat: minutesAgo(700).toISOString(), reasons: ['retired 2026-12-03: no heartbeat or backup window is expected; its calls are kept and the purge deletes them at the end of their retention'] });
+    expect(judgeSite(input, month).missedWindow).toBeUndefined();
+    expect(judgeSite({ site: 'a', retired: '2026-12-03' }, NOW).state).toBe('RETIRED');
+    expect(judgeSite({ ...input, retired: '2026-12-04' }, NOW).state).toBe('SILENT');
+    // An agent still writing heartbeats after the day is worth knowing: said, the state stays RETIRED.
+    const still = judgeSite({ site: 'a', retired: '2026-12-03', heartbeat: heartbeat('a', minutesAgo(1)) }, NOW);
+    expect(still.state).toBe('RETIRED');
+    expect(still.reasons[1]).toBe(`a heartbeat arrived after the site was retired (${minutesAgo(1).toISOString()}): its agent still runs (stop it, or take \`retired\` out of the deployment if the site is back)`);
+    expect(sortFleet([judgeSite({ site: 'a', retired: '2026-12-01' }, NOW), judgeSite({ site: 'b', heartbeat: heartbeat('b', minutesAgo(1)) }, NOW)]).map((r) => r.state)).toEqual(['OK', 'RETIRED']);
+  });
+
   it('sorts worst first: SILENT, LATE, WARN, OK, the longest silence first', () => {
     const rows = [
       judgeSite({ site: 'ok', heartbeat: heartbeat('ok', minutesAgo(1)) }, NOW),
@@ -232,6 +246,23 @@ describe("the dead-man's switch", () => {
     expect(sent.map((a) => `${a.severity}:${a.subject}`)).toEqual(['critical:Ferry a: agent silent', 'critical:Ferry a: agent silent (still)', 'info:Ferry a: resolved - agent heard from again']);
     expect(sent[0]!.message).toContain(`Last heartbeat: ${minutesAgo(120).toISOString()}`);
     expect(store.states.get('a')).toEqual({ site: 'a' });
+  });
+
+  it('never pages for a retired site, and resolves the page of a silent site once it is retired', async () => {
+    const store = new MemoryDeadmanStore();
+    const sent: Alert[] = [];
+    const deps = { store, notifier: { notify: async (a: Alert) => void sent.push(a) } };
+    const at = (d: number) => new Date(NOW.getTime() + d * 86_400_000);
+    const blobs = new MemoryBlobStore();
+    const runs = new MemoryRunStore();
+    const sites = [{ name: 'gone', silentAfterMinutes: 10, retired: '2026-12-03' }];
+    for (const d of [0, 1, 2, 30, 365]) expect(await runDeadman(deps, await readFleet({ blobs, runs }, sites, at(d)), at(d))).toEqual([{ site: 'gone', action: 'none', state: 'RETIRED' }]);
+    expect(sent).toEqual([]);
+    // Paged as silent before anyone marked it retired: the page is resolved, saying why.
+    const silent = judgeSite({ site: 'gone', silentAfterMinutes: 10, heartbeat: heartbeat('gone', minutesAgo(60)) }, NOW);
+    expect(await runDeadman(deps, [silent], NOW)).toEqual([{ site: 'gone', action: 'raised', state: 'SILENT' }]);
+    expect(await runDeadman(deps, [judgeSite({ site: 'gone', retired: '2026-12-03', heartbeat: heartbeat('gone', minutesAgo(60)) }, at(1))], at(1))).toEqual([{ site: 'gone', action: 'resolved', state: 'RETIRED' }]);
+    expect(sent.map((a) => `${a.severity}:${a.subject}`)).toEqual(['critical:Ferry gone: agent silent', 'info:Ferry gone: resolved - the site is retired (nothing is expected of it any more)']);
   });
 
   it('alerts a window that did not run even while the agent keeps sending heartbeats', async () => {

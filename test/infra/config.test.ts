@@ -113,6 +113,22 @@ describe('deployment configuration', () => {
     ]);
   });
 
+  it('takes a retired site as the first day it no longer ships, and refuses true, a day that is none, or a retired site nothing purges', () => {
+    const schedule = { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' };
+    expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2026-12-01' }] }).sites[0]?.retired).toBe('2026-12-01');
+    expect(parseDeploymentConfig({ sites: [{ name: 'a', retentionDays: 90 }] }).sites[0]?.retired).toBeUndefined();
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: true }] })).toEqual([
+      'sites[0].retired: must be the first day the site no longer ships, as "YYYY-MM-DD" (e.g. "2026-12-01"), not true: its reports from that day on say RETIRED and name it',
+    ]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '1 Dec 2026' }] })).toEqual([
+      'sites[0].retired: must be a date "YYYY-MM-DD" (e.g. "2026-12-01"): the first day the site no longer ships',
+    ]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2026-02-30' }] })).toEqual(['sites[0].retired: is no calendar day: give the first day the site no longer ships, "YYYY-MM-DD"']);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, retired: '2026-12-01' }] })).toEqual([
+      'sites[0].retired: a retired site needs a schedule whose purgeCron runs its purge to the end of retention (its backupCron is not scheduled once retired); without one, nothing deletes its calls',
+    ]);
+  });
+
   it('adds a site with one entry', () => {
     const config = parseDeploymentConfig({ ...DEFAULT_CONFIG, sites: [...DEFAULT_CONFIG.sites, { name: 'site-c', retentionDays: 90 }] });
     expect(config.sites.map((s) => s.name)).toEqual(['site-a', 'site-b', 'site-c']);

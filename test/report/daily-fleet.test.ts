@@ -5,7 +5,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { serializeManifest } from '../../core/manifest.ts';
 import { ingestManifest } from '../../core/ingest.ts';
-import { dailyReport, renderDailyReport, storeDailyReport, type AgentSignals } from '../../core/report.ts';
+import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type AgentSignals } from '../../core/report.ts';
 import { dailyReportPrefix } from '../../core/report-keys.ts';
 import { makeFull, makeSegment } from '../support/artefact-fixtures.ts';
 import { heartbeatSignals } from '../../core/report-signals.ts';
@@ -170,7 +170,9 @@ describe('daily report from what the agents said in their heartbeats', () => {
     await put(blobs, beat('site-a', at(DAY, '23:55'), { recentLosses: [lost] }));
     await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { losses: 2, recentLosses: [yesterday, lost], sources: waiting }));
     await put(blobs, beat('site-a', at('2026-03-03', '06:00'), { losses: 2, recentLosses: [yesterday, lost] }));
-    await put(blobs, beat('site-b', at('2026-03-01', '18:00')));
+    // The agent names every source of its configuration in its heartbeat (agent/heartbeat.ts), its backups too.
+    const all = [{ name: 'contactstore', type: 'recordings', pendingBatches: 0 }, { name: 'db', type: 'rotated' }, { name: 'binlog', type: 'binlog' }];
+    await put(blobs, beat('site-b', at('2026-03-01', '18:00'), { sources: all }));
     const now = () => new Date('2026-03-03T07:00:00Z');
     const signals = heartbeatSignals(blobs, now);
     const a = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals });
@@ -200,5 +202,64 @@ describe('daily report from what the agents said in their heartbeats', () => {
     expect(report.status).toBe('FULL');
     expect(report.problems).toEqual([]);
     expect(report.sources).toEqual([expect.objectContaining({ source: 'contactstore', ok: true, shipped: expect.stringMatching(new RegExp(`^batches of older recordings shipped \\(a backfill or a catch-up: .* the last, ${old.manifestKey}, at 2026-03-02 10:00Z\\): not counted here$`)) })]);
+  });
+});
+
+describe('daily report of a retired site and of a source that left the agent', () => {
+  const beat = (site: string, iso: string, sources: string[]): Heartbeat => ({
+    format: HEARTBEAT_FORMAT,
+    site,
+    at: iso,
+    agentVersion: '0.1.0',
+    sources: sources.map((name) => ({ name, type: name === 'contactstore' ? 'recordings' : name === 'db' ? 'rotated' : 'binlog', pendingBatches: 0 })),
+    losses: 0,
+    lastPass: { at: iso, failed: 0, lost: 0 },
+  });
+  const put = (blobs: MemoryBlobStore, hb: Heartbeat) => blobs.put(heartbeatKey(hb.site, new Date(hb.at)), Buffer.from(JSON.stringify(hb)));
+
+  it('says RETIRED from the retired day on (a month later too), naming the day, and judges the days before as any other', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-01', '2026-03-01', {});
+    const now = () => new Date('2026-04-02T07:00:00Z');
+    const report = (day: string, retired?: string) => dailyReport({ blobs, catalogue }, 'site-01', day, { now, signals: heartbeatSignals(blobs, now), ...(retired ? { retired } : {}) });
+    // Without `retired` a site switched off for good is FAILED every day of its retention.
+    expect((await report('2026-04-01')).status).toBe('FAILED');
+    for (const day of [DAY, '2026-04-01']) {
+      const r = await report(day, DAY);
+      expect(r).toMatchObject({ status: 'RETIRED', problems: [], sources: [], retired: { since: DAY, arrived: 0 } });
+      expect(reportSubject(r)).toBe(`[Ferry] RETIRED site-01 ${day}: retired ${DAY}, nothing expected`);
+      expect(renderDailyReport(r)).toContain(`retired ${DAY}: site-01 no longer ships and nothing is expected of it.`);
+    }
+    expect((await report('2026-03-01', DAY)).status).toBe('FULL');
+  });
+
+  it('stops expecting a backup source the agent no longer names after the same three days as a removed recordings source, saying meanwhile that it left', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-01', '2026-03-01', {});
+    await shipDay(blobs, catalogue, 'site-01', DAY, {});
+    await put(blobs, beat('site-01', at(DAY, '00:05'), ['contactstore', 'db', 'binlog']));
+    // db is taken out of the agent's configuration at the end of DAY: its last full is of DAY.
+    for (const day of ['2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06']) await shipDay(blobs, catalogue, 'site-01', day, { full: false });
+    for (const day of ['2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06', '2026-03-07']) await put(blobs, beat('site-01', at(day, '00:05'), ['contactstore', 'binlog']));
+    const now = () => new Date('2026-03-07T07:00:00Z');
+    const report = (day: string) => dailyReport({ blobs, catalogue }, 'site-01', day, { now, signals: heartbeatSignals(blobs, now) });
+    const db = (r: Awaited<ReturnType<typeof report>>) => r.sources.find((s) => s.source === 'db');
+
+    expect(await report(DAY)).toMatchObject({ status: 'FULL' });
+    for (const day of ['2026-03-03', '2026-03-04']) {
+      const r = await report(day);
+      expect(r.status).toBe('FULL');
+      expect(db(r)).toMatchObject({ ok: true, problems: [] });
+      expect(db(r)!.shipped).toMatch(/; left the agent's configuration \(its heartbeat of 2026-03-0\d 00:05Z no longer names it\): not expected once 3 days pass without a copy of it$/);
+    }
+    for (const day of ['2026-03-05', '2026-03-06']) {
+      const r = await report(day);
+      expect(r.status).toBe('FULL');
+      expect(r.sources.map((s) => s.source)).toEqual(['binlog', 'contactstore']);
+    }
+    // Without a heartbeat nothing is known to have left: every source that ever shipped is expected.
+    expect((await dailyReport({ blobs, catalogue }, 'site-01', '2026-03-06', { now })).problems).toEqual([expect.stringMatching(/^db: the expected backup is not offsite/)]);
   });
 });

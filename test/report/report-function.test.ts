@@ -1,7 +1,7 @@
 // The scheduled report function: every site's daily report kept in the bucket and published to
 // the report topic (the publisher is the SNS edge), and on the 1st the month's attestations.
 import { describe, expect, it } from 'vitest';
-import { createHandler, type ReportRun } from '../../functions/report/handler.ts';
+import { createHandler, loadReportDeps, type ReportRun } from '../../functions/report/handler.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert } from '../../core/ports.ts';
@@ -10,7 +10,7 @@ import { verifySite } from '../../core/verify.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
-function rig(now: string, scrubSample?: number) {
+function rig(now: string, scrubSample?: number, retired?: Record<string, string>) {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
   const published: Alert[] = [];
@@ -22,6 +22,7 @@ function rig(now: string, scrubSample?: number) {
     clock: { now: () => new Date(now) },
     log: () => undefined,
     ...(scrubSample ? { scrubSample } : {}),
+    ...(retired ? { retired } : {}),
   });
   return { blobs, catalogue, published, handler };
 }
@@ -43,6 +44,22 @@ describe('scheduled report function', () => {
       ['[Ferry] FAILED site-b 2026-03-01: 2 problem(s)', 'critical'],
     ]);
     expect(published[1]!.message).toContain('db (rotated): no full backup in the last 24 h');
+  });
+
+  it('publishes a retired site as RETIRED (info, naming the day), not FAILED, and takes the retired sites from RETIRED_SITES', async () => {
+    const { catalogue, published, handler } = rig('2026-06-02T06:00:00.000Z', undefined, { 'site-b': '2026-03-01' });
+    await catalogue.putArtefact(makeFull('2026-06-01T03:05:00.000Z', { site: 'site-a', source: 'db' }));
+    await catalogue.putArtefact(makeFull('2026-02-28T03:05:00.000Z', { site: 'site-b', source: 'db' }));
+    const run = (await handler({})) as ReportRun;
+    expect(run.reports.map((r) => [r.site, r.status])).toEqual([['site-a', 'FULL'], ['site-b', 'RETIRED']]);
+    expect(published.map((p) => [p.subject, p.severity])).toEqual([
+      ['[Ferry] FULL site-a 2026-06-01: every source shipped', 'info'],
+      ['[Ferry] RETIRED site-b 2026-06-01: retired 2026-03-01, nothing expected', 'info'],
+    ]);
+    const env = { AWS_REGION: 'eu-west-1', BUCKET: 'ferry-data', TABLE: 'ferry-catalogue', TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:t', SITES: 'site-a,site-b' };
+    expect(loadReportDeps({ ...env, RETIRED_SITES: '{"site-b":"2026-03-01"}' }).retired).toEqual({ 'site-b': '2026-03-01' });
+    expect(loadReportDeps(env).retired).toEqual({});
+    expect(() => loadReportDeps({ ...env, RETIRED_SITES: '["site-b"]' })).toThrow(/RETIRED_SITES: must be a JSON object of site: "YYYY-MM-DD"/);
   });
 
   it('the monthly run keeps the attestation of the month before for every site as JSON, Markdown and CSV, and no daily report', async () => {
