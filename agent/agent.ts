@@ -14,6 +14,7 @@ import { LossLog } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
+import { lowStateSpaceAlert, stateFreeBytes } from './state/state-space.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { shippedSince } from './shipped-since.ts';
@@ -163,6 +164,16 @@ export class Agent {
   }
   private async cycleOnce(): Promise<CycleReport> {
     const { log } = this.deps;
+    const { site, state, stateMinFreeMiB } = this.deps.config;
+    const low = lowStateSpaceAlert(site, state, await stateFreeBytes(state), stateMinFreeMiB);
+    await this.alerts.hold('state-disk-low', low, site, `The state directory's disk has ${stateMinFreeMiB} MiB free again: shipping goes on.`);
+    if (low) {
+      log.error('state directory disk nearly full: nothing ships this pass', low.details ?? {});
+      const report = { ...emptyReport(), failed: 1 };
+      this.lastReport = report;
+      await this.heartbeat(report);
+      return report;
+    }
     if (!this.recovered) {
       const r = await recoverInflight(this.deps.store, this.journal, this.deps.verify, log);
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
@@ -267,8 +278,15 @@ export class Agent {
         : {
             severity: 'critical',
             site,
-            subject: 'the heartbeat cannot be written to the store',
-            message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
+            ...(writer.failedIn === 'state'
+              ? {
+                  subject: 'the state directory cannot be written',
+                  message: `The agent could not save its heartbeat's memory (${writer.failure}); the heartbeat itself ${key === undefined ? 'did not go out either' : 'went out'}. A state directory that cannot be written (its disk full, a mode changed) stops every pass: free space on its disk or fix its permissions.`,
+                }
+              : {
+                  subject: 'the heartbeat cannot be written to the store',
+                  message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
+                }),
             details: { error: writer.failure },
           },
       site,

@@ -245,6 +245,8 @@ export class HeartbeatWriter {
   /** Writes the pass's heartbeat unless one went out less than HEARTBEAT_MIN_SECONDS ago; never throws (a failure is in `failure`). */
   async write(pass: PassView): Promise<string | undefined> {
     this.failure = undefined;
+    this.failedIn = undefined;
+    let key: string | undefined;
     try {
       const heartbeat = await this.build(pass);
       // A pass that lost something, failures other than the last heartbeat's, or losses it did not
@@ -257,7 +259,6 @@ export class HeartbeatWriter {
       const alertsMoved = alertKeys.join('\n') !== (this.memory.lastAlerts ?? []).join('\n');
       const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses || pass.manifests.length > 0 || alertsMoved;
       const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
-      let key: string | undefined;
       if (due) {
         // A store that did not answer this pass would keep the listing waiting as long: the heartbeat (which says so) goes first.
         this.otherAgent = pass.storeSilent ? undefined : await this.newestOther(new Date(heartbeat.at));
@@ -271,25 +272,44 @@ export class HeartbeatWriter {
         // ships every few seconds writes more than the count in the hour another agent is looked for.
         this.memory.recent = keptOwnTimes([...(this.memory.recent ?? []), heartbeat.at], Date.parse(heartbeat.at));
         this.memory.recentSince ??= heartbeat.at;
-        writeFileAtomic(this.file, JSON.stringify(this.memory));
+        // A state directory that cannot take it (its disk full) does not keep the heartbeat from the cloud.
+        const saved = this.save();
         // One written under the same key (the same millisecond) already speaks for this instant.
         await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
           if (!(error instanceof AlreadyExistsError)) throw error;
         });
+        if (saved) throw saved;
         this.memory.lastWritten = heartbeat.at;
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
         this.memory.lastAlerts = alertKeys;
       }
-      writeFileAtomic(this.file, JSON.stringify(this.memory));
+      const saved = this.save();
+      if (saved) throw saved;
       return key;
     } catch (error) {
       this.failure = error instanceof Error ? error.message : String(error);
-      this.deps.log.warn('heartbeat not written', { error: this.failure });
+      this.failedIn = error instanceof StateNotSavedError ? 'state' : 'store';
+      this.deps.log.warn(this.failedIn === 'state' ? 'heartbeat memory not saved in the state directory' : 'heartbeat not written', { error: this.failure });
+      return this.failedIn === 'state' ? key : undefined;
+    }
+  }
+
+  /** Where the last failure was: the state directory (heartbeat.json), or the store. */
+  failedIn: 'state' | 'store' | undefined;
+
+  /** Saves heartbeat.json; the error, when it cannot be saved, rather than a throw. */
+  private save(): StateNotSavedError | undefined {
+    try {
+      writeFileAtomic(this.file, JSON.stringify(this.memory));
       return undefined;
+    } catch (error) {
+      return new StateNotSavedError(`${this.file} cannot be saved: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 }
+
+class StateNotSavedError extends Error {}
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
 

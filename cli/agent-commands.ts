@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
+import { lowStateSpaceAlert, stateFreeBytes } from '../agent/state/state-space.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -117,6 +118,8 @@ export function registerAgentCommands(program: Command): void {
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
       for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
       for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
+      const low = lowStateSpaceAlert(config.site, config.state, await stateFreeBytes(config.state), config.stateMinFreeMiB);
+      if (low) process.stdout.write(`warning: ${low.message}\n`);
       const target = targetNote(config);
       if (target) process.stdout.write(`warning: ${target}\n`);
       const hook = alertCommandProblem(config.alerts.command);

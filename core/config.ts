@@ -200,6 +200,8 @@ export const agentConfigSchema = z
     site: name('site'),
     /** Directory for the journal and status (small; not the recorder's disk if avoidable). */
     state: z.string().min(1, 'state directory is required'),
+    /** Free space the state directory's disk keeps: below it a pass ships nothing and alerts (0: no floor). */
+    stateMinFreeMiB: z.number().nonnegative().default(64),
     cloud: cloudSchema.optional(),
     shipping: shippingSchema,
     alerts: alertsSchema,

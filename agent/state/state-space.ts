@@ -1,0 +1,32 @@
+// The free space the state directory's disk must keep. The journal grows with every batch shipped
+// (tens of MB before it is compacted) and files are rewritten through full-size copies; on a
+// recorder whose state shares the recordings' disk, an agent writing to the last byte makes the
+// recorder's own writes fail. Below the floor a pass ships nothing (it would only grow the state)
+// and says so, critically, through the alert hooks.
+import { statfs } from 'node:fs/promises';
+import type { Alert } from '../../core/ports.ts';
+
+const MIB = 1024 * 1024;
+
+/** The state disk's free bytes (for an unprivileged user), or undefined when it cannot be read. */
+export async function stateFreeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The alert of a state disk below its floor; undefined when above it (or unknown, or no floor). */
+export function lowStateSpaceAlert(site: string, state: string, free: number | undefined, floorMiB: number): Omit<Alert, 'key'> | undefined {
+  if (free === undefined || floorMiB === 0 || free >= floorMiB * MIB) return undefined;
+  const shown = (b: number) => `${(b / MIB).toFixed(b < 10 * MIB ? 1 : 0)} MiB`;
+  return {
+    severity: 'critical',
+    site,
+    subject: `the state directory's disk is nearly full: nothing ships`,
+    message: `${state} is on a disk with ${shown(free)} free, under stateMinFreeMiB (${floorMiB} MiB). The agent ships nothing while it is (every batch shipped grows its journal), so that it never fills a disk the recorder may need; what waits is shipped, and what the recorder evicts meanwhile is reported lost, as usual. Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most); lower stateMinFreeMiB only if this disk's free space is yours to take.`,
+    details: { state, freeBytes: free, floorMiB },
+  };
+}
