@@ -143,6 +143,11 @@ TimeoutStopSec=120
 StandardOutput=journal
 StandardError=journal
 SyslogIdentifier=ferry-agent-${u.site}
+# The recorder comes first: the agent takes CPU and disk time after it (a backlog still drains
+# whenever the recorder does not need them). Raise them if the agent falls behind.
+Nice=10
+IOSchedulingClass=best-effort
+IOSchedulingPriority=7
 
 # The recorder's paths read-only, the state directory read-write, the rest of the system read-only.
 ProtectSystem=strict
@@ -184,7 +189,8 @@ export function cronLine(u: Pick<UnitInput, 'site' | 'configFile' | 'user' | 'no
   const env = pairs.length ? `env ${pairs.join(' ')} ` : '';
   const cmd = env + [u.node, ...(u.environmentFile ? [`--env-file=${u.environmentFile}`] : []), u.entry, 'agent', 'run', '--config', u.configFile, '--once', '--json-logs'].map(cronWord).join(' ');
   // logger's default message size is 1 KiB: a longer log line (a loss naming its paths) would be split into broken JSON.
-  return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock ${cmd} 2>&1 | logger --size 65536 -t ferry-agent-${u.site}\n`;
+  // The recorder comes first: the agent runs at a lower CPU and disk priority (as the unit's Nice= and IOSchedulingPriority=).
+  return `*/5 * * * * ${u.user} flock -n /run/lock/ferry-agent-${u.site}.lock nice -n 10 ionice -c 2 -n 7 ${cmd} 2>&1 | logger --size 65536 -t ferry-agent-${u.site}\n`;
 }
 
 /**

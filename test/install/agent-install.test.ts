@@ -57,7 +57,7 @@ const HARDENING = [
 ];
 
 describe('ferry agent install', () => {
-  it('writes a unit with every hardening directive, the sources read-only and only the state directory writable', () => {
+  it('writes a unit with every hardening directive, the sources read-only, only the state directory writable, and CPU and disk priority below the recorder\'s', () => {
     const s = site();
     const units = join(s.dir, 'units');
     const r = ferry(['agent', 'install', '--config', s.config, '--user', me.username, '--unit-dir', units, '--restart-sec', '15']);
@@ -68,6 +68,7 @@ describe('ferry agent install', () => {
     for (const directive of HARDENING) expect(lines, directive).toContain(directive);
     expect(lines).toContain(`User=${me.username}`);
     expect(lines).toContain('RestartSec=15');
+    for (const priority of ['Nice=10', 'IOSchedulingClass=best-effort', 'IOSchedulingPriority=7']) expect(lines).toContain(priority);
     expect(lines).toContain(`ReadOnlyPaths=${s.recordings} "${s.archives}"`);
     expect(lines).toContain(`ReadWritePaths=${s.state}`);
     expect(lines).toContain(`RequiresMountsFor=${s.recordings} "${s.archives}" ${s.state}`);
@@ -112,7 +113,7 @@ describe('ferry agent install', () => {
       const unit = await installing({ config: s.config, dryRun: true, lookupUser: withHome });
       expect(unit.split('\n')).toContain('Environment=AWS_PROFILE=ferry');
       expect(unit.split('\n')).toContain('ProtectHome=read-only');
-      expect(await installing({ config: s.config, cron: true, lookupUser: withHome })).toMatch(/ ferry flock -n \S+ env AWS_PROFILE=ferry (\S+=\S+ )*\S+ \S+ agent run/);
+      expect(await installing({ config: s.config, cron: true, lookupUser: withHome })).toMatch(/ ferry flock -n \S+ nice -n 10 ionice -c 2 -n 7 env AWS_PROFILE=ferry (\S+=\S+ )*\S+ \S+ agent run/);
     } finally {
       vi.unstubAllEnvs();
     }
@@ -128,9 +129,9 @@ describe('ferry agent install', () => {
       const unit = (await installing({ config: s.config, dryRun: true })).split('\n');
       for (const line of ['Environment=HTTPS_PROXY=http://proxy.corp.example:3128', 'Environment=NO_PROXY=.corp.example', 'Environment=NODE_EXTRA_CA_CERTS=/etc/ssl/corp-intercept.pem', 'Environment=NODE_USE_ENV_PROXY=1']) expect(unit).toContain(line);
       const line = await installing({ config: s.config, cron: true });
-      // What cron's shell runs: flock, then (through env) the agent with the variables: here `env` runs printenv instead of node.
+      // What cron's shell runs: flock, nice and ionice, then (through env) the agent with the variables: here `env` runs printenv instead of node.
       const cmd = line.slice(line.indexOf(' flock '), line.indexOf(' 2>&1')).replace(/ flock -n \S+ /, '').replace(/\\%/g, '%');
-      const probe = cmd.replace(/^(env (?:\S+=\S+ )+)\S+ .*$/, '$1printenv HTTPS_PROXY NODE_EXTRA_CA_CERTS NODE_USE_ENV_PROXY');
+      const probe = cmd.replace(/^(nice -n 10 ionice -c 2 -n 7 env (?:\S+=\S+ )+)\S+ .*$/, '$1printenv HTTPS_PROXY NODE_EXTRA_CA_CERTS NODE_USE_ENV_PROXY');
       const lock = join(s.dir, 'probe.lock');
       const ran = spawnSync('sh', ['-c', `flock -n ${lock} ${probe}`], { encoding: 'utf8' });
       expect([ran.status, ran.stdout]).toEqual([0, 'http://proxy.corp.example:3128\n/etc/ssl/corp-intercept.pem\n1\n']);
@@ -184,7 +185,7 @@ describe('ferry agent install', () => {
     // What cron hands the shell (an escaped % is a %), then the words the shell makes of it.
     const cmd = line.slice(line.indexOf('.lock ') + 6, line.indexOf(' 2>&1')).replace(/\\%/g, '%');
     const words = spawnSync('sh', ['-c', `for a in ${cmd}; do printf '%s\\n' "$a"; done`], { encoding: 'utf8' });
-    expect(words.stdout.split('\n').slice(0, -1)).toEqual(['/usr/bin/node', '/opt/ferry/ferry-agent.mjs', 'agent', 'run', '--config', configFile, '--once', '--json-logs']);
+    expect(words.stdout.split('\n').slice(0, -1)).toEqual(['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7', '/usr/bin/node', '/opt/ferry/ferry-agent.mjs', 'agent', 'run', '--config', configFile, '--once', '--json-logs']);
     expect(line.replace(/\\%/g, '')).not.toContain('%');
     const unit = systemdUnit({ site: 'lon', configFile, user: 'ferry', node: '/usr/bin/node', entry: '/opt/ferry/ferry-agent.mjs', sourcePaths: ['/mnt/rec 50%'], stateDir: '/var/lib/ferry', restartSec: 30 });
     expect(unit).toContain(`ExecStart=/usr/bin/node /opt/ferry/ferry-agent.mjs agent run --config "/etc/ferry/O'Brien site(b) 100%% $$HOME.yaml" --json-logs`);
