@@ -329,10 +329,15 @@ export async function install(opts: InstallOptions): Promise<string> {
   if (opts.dryRun) return `${said}${unit}`;
   const file = join(opts.unitDir, unitName(config.site));
   mkdirSync(opts.unitDir, { recursive: true });
+  // A unit edited by hand (a Node flag, a priority) is not lost to a re-run: it is kept beside the new one.
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  const kept = before !== undefined && before !== unit ? `${file}.previous` : undefined;
+  if (kept) writeFileSync(kept, before!);
   writeFileSync(file, unit);
   return [
     ...notes,
     `wrote ${file}`,
+    ...(kept ? [`it replaced a unit that differed from it, kept as ${kept}: carry over any line you had edited (diff -u ${quote(kept)} ${quote(file)}), or put such lines in a drop-in (systemctl edit ferry-agent@${config.site}), which a re-run never replaces`] : []),
     `the state directory ${config.state} must belong to ${opts.user}: chown -R ${opts.user}: ${quote(config.state)}`,
     'enable and start it:',
     `  systemctl daemon-reload && systemctl enable --now ferry-agent@${config.site}`,

@@ -165,6 +165,22 @@ describe('ferry agent install', () => {
     }
   });
 
+  it('keeps a unit edited by hand as .previous when a re-run replaces it, and says so; an unchanged unit is rewritten without a word', async () => {
+    const s = site();
+    const units = join(s.dir, 'units');
+    await installing({ config: s.config, unitDir: units });
+    const file = join(units, 'ferry-agent@london-cc.service');
+    const again = await installing({ config: s.config, unitDir: units });
+    expect(again).not.toContain('.previous');
+    expect(existsSync(`${file}.previous`)).toBe(false);
+    const edited = readFileSync(file, 'utf8').replace(/^ExecStart=(\S+) /m, 'ExecStart=$1 --max-semi-space-size=4 ');
+    writeFileSync(file, edited);
+    const out = await installing({ config: s.config, unitDir: units });
+    expect(out).toContain(`it replaced a unit that differed from it, kept as ${file}.previous`);
+    expect(readFileSync(`${file}.previous`, 'utf8')).toBe(edited);
+    expect(readFileSync(file, 'utf8')).not.toContain('--max-semi-space-size');
+  });
+
   it('prints the unit and writes nothing with --dry-run', async () => {
     const s = site();
     const units = join(s.dir, 'units');
