@@ -118,6 +118,21 @@ export function unitName(site: string): string {
   return `ferry-agent@${site}.service`;
 }
 
+/**
+ * Writes the unit; one edited by hand (a Node flag, a priority) is not lost to a re-run but kept
+ * beside the new one, and said. Returns what to tell.
+ */
+function writeUnit(file: string, unit: string, site: string): string[] {
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  const kept = before !== undefined && before !== unit ? `${file}.previous` : undefined;
+  if (kept) writeFileSync(kept, before!);
+  writeFileSync(file, unit);
+  return [
+    `wrote ${file}`,
+    ...(kept ? [`it replaced a unit that differed from it, kept as ${kept}: carry over any line you had edited (diff -u ${quote(kept)} ${quote(file)}), or put such lines in a drop-in (systemctl edit ferry-agent@${site}), which a re-run never replaces`] : []),
+  ];
+}
+
 export function systemdUnit(u: UnitInput): string {
   const paths = [...u.sourcePaths, u.stateDir];
   // ProtectHome=yes hides /home, /root and /run/user entirely; a source, the state or the AWS files kept there need read-only instead.
@@ -329,15 +344,9 @@ export async function install(opts: InstallOptions): Promise<string> {
   if (opts.dryRun) return `${said}${unit}`;
   const file = join(opts.unitDir, unitName(config.site));
   mkdirSync(opts.unitDir, { recursive: true });
-  // A unit edited by hand (a Node flag, a priority) is not lost to a re-run: it is kept beside the new one.
-  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-  const kept = before !== undefined && before !== unit ? `${file}.previous` : undefined;
-  if (kept) writeFileSync(kept, before!);
-  writeFileSync(file, unit);
   return [
     ...notes,
-    `wrote ${file}`,
-    ...(kept ? [`it replaced a unit that differed from it, kept as ${kept}: carry over any line you had edited (diff -u ${quote(kept)} ${quote(file)}), or put such lines in a drop-in (systemctl edit ferry-agent@${config.site}), which a re-run never replaces`] : []),
+    ...writeUnit(file, unit, config.site),
     `the state directory ${config.state} must belong to ${opts.user}: chown -R ${opts.user}: ${quote(config.state)}`,
     'enable and start it:',
     `  systemctl daemon-reload && systemctl enable --now ferry-agent@${config.site}`,
