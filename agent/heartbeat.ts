@@ -3,7 +3,7 @@ import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, heartbeatTimeOfKey, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatKeyParts, heartbeatPrefix, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
 import { readHeartbeat } from '../core/fleet-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
@@ -262,7 +262,7 @@ export class HeartbeatWriter {
       if (due) {
         // A store that did not answer this pass would keep the listing waiting as long: the heartbeat (which says so) goes first.
         this.otherAgent = pass.storeSilent ? undefined : await this.newestOther(new Date(heartbeat.at));
-        key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at));
+        key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at), { agent: this.memory.agentId });
         // This agent's own heartbeats of the last hour, told from another agent's by their times;
         // remembered before the write, so a crash right after it does not leave a heartbeat of
         // this agent that its state directory does not know (staleState).
@@ -329,12 +329,13 @@ async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, page
   if (!list || !get) return;
   const blobs = { list: list.bind(store), get: get.bind(store) };
   for await (const item of blobs.list(heartbeatPrefix(site), { pageSize })) {
-    const t = heartbeatTimeOfKey(item.key);
-    // A key dated past any clock, or a heartbeat filed under another time than its own, is not believed (core/fleet.ts).
-    if (t === undefined || !heartbeatKeyPlausible(t, now)) continue;
+    const parts = heartbeatKeyParts(item.key);
+    // A key dated past any clock, or a heartbeat filed under another time (or agent) than its own, is not believed (core/fleet.ts).
+    if (parts === undefined || !heartbeatKeyPlausible(parts.t, now)) continue;
+    const t = parts.t;
     const read = async () => {
       const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
-      return heartbeat && heartbeatMatchesKey(heartbeat, t) ? heartbeat : undefined;
+      return heartbeat && heartbeatMatchesKey(heartbeat, t, parts.agent) ? heartbeat : undefined;
     };
     yield { t, at: new Date(t).toISOString(), read };
   }

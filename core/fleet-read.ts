@@ -1,15 +1,17 @@
 import { composeAlert } from './alert-text.ts';
 import { NotDeliveredError, messageOf } from './errors.ts';
-import { heartbeatKeyPlausible, heartbeatMatchesKey, heartbeatPrefix, heartbeatSchema, heartbeatTimeOfKey, judgeSite, sortFleet, type FleetRow, type FleetSiteInput, type Heartbeat } from './fleet.ts';
-import type { Alert, BlobStore, Notifier } from './ports.ts';
-import { readSmallObject } from './read-small.ts';
+import { judgeSite, LOSS_WARN_HOURS, sortFleet, type FleetRow, type FleetSiteInput } from './fleet.ts';
+import { heartbeatListing, latestHeartbeat, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
+import type { Alert, Notifier } from './ports.ts';
 import type { RunStore } from './window.ts';
-import { zodProblems } from './zod-problems.ts';
+
+export { heartbeatAsOf, heartbeatListing, latestHeartbeat, readHeartbeat } from './heartbeat-read.ts';
 
 // Reading the fleet (heartbeats from the bucket, window runs from the catalogue table) and the
 // dead-man's switch built on it. Requests per site: one LIST page (heartbeat keys sort newest
 // first) + one GET + one Query, run side by side, so 20 sites answer in the time of a few
-// round trips; test/fleet/fleet-read.test.ts counts them.
+// round trips, and one GET more for each other agent that wrote as the site in the last day;
+// test/fleet/fleet.test.ts counts them.
 
 export interface FleetSiteConfig {
   name: string;
@@ -22,85 +24,27 @@ export interface FleetSiteConfig {
 }
 
 export interface FleetReadDeps {
-  blobs: Pick<BlobStore, 'list' | 'get'>;
+  blobs: HeartbeatBlobs;
   runs: Pick<RunStore, 'recentRuns'>;
 }
 
-const MAX_HEARTBEAT_BYTES = 256 * 1024;
-
-export async function readHeartbeat(blobs: FleetReadDeps['blobs'], key: string): Promise<Heartbeat> {
-  const text = (await readSmallObject(blobs, key, MAX_HEARTBEAT_BYTES, 'heartbeat')).toString('utf8');
-  const parsed = heartbeatSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new TypeError(`heartbeat ${key}: ${zodProblems(parsed.error).join('; ')}`);
-  return parsed.data;
-}
-
-/** Keys listed past a heartbeat dated ahead of the reader's clock, looking for one the store received later. */
-const AHEAD_SCAN_LIMIT = 1000;
-
 /**
- * The site's newest heartbeat as of `now`; undefined when it has none. A heartbeat that does not
- * parse is an error naming its key. Keys dated more than a day ahead, and heartbeats whose `at`
- * is not their key's time, are passed over and named in `ignored` (a key is its writer's choice:
- * one planted in the future would otherwise hide the site's real heartbeats for good).
- *
- * Keys sort by the agent's clock. After a clock that ran ahead is set right, the heartbeats
- * written under it still sort first for as long as it was ahead, and would hide the agent's
- * newer ones (a loss, an alert) behind "the clock is ahead". So when the newest key is dated
- * ahead of `now`, the first key at or before `now` is read too, and speaks for the site when the
- * store received it after every key dated ahead (the store's own clock, LastModified).
+ * What the site's heartbeats say: its newest, and the newest of every other agent that wrote as
+ * the site in the last LOSS_WARN_HOURS, whose losses the row names too. One listing.
  */
-export async function latestHeartbeat(blobs: FleetReadDeps['blobs'], site: string, now: number): Promise<{ heartbeat?: Heartbeat; ignored: string[] }> {
-  const ignored: string[] = [];
-  let ahead: { heartbeat: Heartbeat; received: number } | undefined;
-  let scanned = 0;
-  for await (const item of blobs.list(heartbeatPrefix(site))) {
-    const t = heartbeatTimeOfKey(item.key);
-    if (t === undefined) continue;
-    if (!heartbeatKeyPlausible(t, now)) {
-      if (ignored.length < 5) ignored.push(`${item.key} (dated ${new Date(Math.min(t, 8.64e15)).toISOString()}, more than a day ahead)`);
-      continue;
-    }
-    const received = item.lastModified?.getTime();
-    if (ahead) {
-      if (t > now) {
-        // Another key of the clock that ran ahead: the latest the store received of them counts.
-        if (received !== undefined) ahead.received = Math.max(ahead.received, received);
-        if (++scanned < AHEAD_SCAN_LIMIT) continue;
-        return { heartbeat: ahead.heartbeat, ignored };
-      }
-      if (received === undefined || received <= ahead.received) return { heartbeat: ahead.heartbeat, ignored };
-    }
-    const heartbeat = await readHeartbeat(blobs, item.key);
-    if (!heartbeatMatchesKey(heartbeat, t)) {
-      if (ignored.length < 5) ignored.push(`${item.key} (its at ${heartbeat.at} is not its key's time)`);
-      continue;
-    }
-    if (ahead || t <= now || received === undefined) return { heartbeat, ignored };
-    ahead = { heartbeat, received };
-  }
-  return { heartbeat: ahead?.heartbeat, ignored };
-}
-
-/**
- * The heartbeat that speaks for the site as of `at`: the first written at or after it (it
- * carries the losses of the days before, and the backlog just after), else the last before it;
- * undefined when the site has none. Keys alone are listed up to it (newest first).
- */
-export async function heartbeatAsOf(blobs: FleetReadDeps['blobs'], site: string, at: number, now: number): Promise<Heartbeat | undefined> {
-  let after: string | undefined;
-  for await (const item of blobs.list(heartbeatPrefix(site))) {
-    const t = heartbeatTimeOfKey(item.key);
-    if (t === undefined || !heartbeatKeyPlausible(t, now)) continue;
-    if (t >= at) after = item.key;
-    else return readHeartbeat(blobs, after ?? item.key);
-  }
-  return after === undefined ? undefined : readHeartbeat(blobs, after);
+async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number): Promise<Pick<FleetSiteInput, 'heartbeat' | 'otherAgents' | 'ignoredHeartbeats'>> {
+  const listing = heartbeatListing(blobs, site);
+  const latest = await latestHeartbeat(listing, now);
+  const ignoredOf = (ignored: string[]) => (ignored.length ? { ignoredHeartbeats: ignored } : {});
+  if (!latest.heartbeat) return ignoredOf(latest.ignored);
+  const others = await otherAgentsHeartbeats(listing, { from: now - LOSS_WARN_HOURS * 3600_000, now, except: latest.key });
+  const ignored = [...latest.ignored, ...others.ignored];
+  return { heartbeat: latest.heartbeat, ...(others.heartbeats.length ? { otherAgents: others.heartbeats } : {}), ...ignoredOf(ignored) };
 }
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
-  const [{ heartbeat, ignored }, runs] = await Promise.all([latestHeartbeat(deps.blobs, site.name, now.getTime()), deps.runs.recentRuns(site.name, 1)]);
-  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}), heartbeat, lastRun: runs[0], ...(ignored.length ? { ignoredHeartbeats: ignored } : {}) };
+  const [heartbeats, runs] = await Promise.all([siteHeartbeats(deps.blobs, site.name, now.getTime()), deps.runs.recentRuns(site.name, 1)]);
+  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}), ...heartbeats, lastRun: runs[0] };
 }
 
 /** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */

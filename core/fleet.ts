@@ -13,28 +13,54 @@ import type { RunOutcome, RunRecord } from './window.ts';
 // gets it from the same prefix list as every other class, lifecycle can treat it apart, and
 // nothing that lists manifests (ingest, rebuild, purge) ever sees it. A catalogue API route
 // would have given the write-once role its first execute-api grant and a second way in. The
-// key holds the time inverted (newest sorts first), so the cloud reads a site's latest
-// heartbeat with one LIST page and one GET whatever the history.
+// key holds the time inverted (newest sorts first) and the agent's id, so the cloud reads a
+// site's latest heartbeat with one LIST page and one GET whatever the history, and each other
+// agent's newest of a window with one GET more each.
 
 export const HEARTBEAT_FORMAT = 'ferry.heartbeat/1';
 /** Days the bucket keeps a heartbeat (lifecycle rule `expire-heartbeats`, infra/lifecycle.ts). */
 export const HEARTBEAT_KEEP_DAYS = 31;
 const INVERT_FROM = 9_999_999_999_999;
 
-export function heartbeatPrefix(site: string): string {
+/** Where a heartbeat lives. */
+export type HeartbeatClass = 'heartbeats';
+
+export function heartbeatPrefix(site: string, dataClass: HeartbeatClass = 'heartbeats'): string {
   assertName('site', site);
-  return sitePrefix('heartbeats', site);
+  return sitePrefix(dataClass, site);
 }
 
-/** `heartbeats/{site}/{9999999999999 - ms}.json`: newest first in key order. */
-export function heartbeatKey(site: string, at: Date): string {
-  return `${heartbeatPrefix(site)}${String(INVERT_FROM - at.getTime()).padStart(13, '0')}.json`;
+/** An agent id goes into its heartbeats' keys only when it is a key-safe word (the UUID every agent makes). */
+const KEY_AGENT = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * `heartbeats/{site}/{T}-{agent id}/{T}.json`, T = 9999999999999 − ms: newest first in key order,
+ * and which agent wrote it is in the listing itself, so the cloud reads each agent's newest
+ * heartbeat without reading the others (core/heartbeat-read.ts). The time comes first (the order)
+ * and last (a reader of the earlier `{T}.json` keys finds it where it always did). Without an
+ * agent id: `heartbeats/{site}/{T}.json`, the key of agents before it was kept.
+ */
+export function heartbeatKey(site: string, at: Date, options: { agent?: string; dataClass?: HeartbeatClass } = {}): string {
+  const t = String(INVERT_FROM - at.getTime()).padStart(13, '0');
+  const agent = options.agent !== undefined && KEY_AGENT.test(options.agent) ? options.agent : undefined;
+  return `${heartbeatPrefix(site, options.dataClass)}${agent ? `${t}-${agent}/` : ''}${t}.json`;
+}
+
+/**
+ * When the heartbeat under `key` was written, and by which agent id when the key says (from the
+ * key alone); undefined for a key of another shape, and for one whose two times differ (it would
+ * sort as one time and read as another: planted to stay first for good).
+ */
+export function heartbeatKeyParts(key: string): { t: number; agent?: string } | undefined {
+  const m = /^[^/]+\/[^/]+\/(\d{13})(?:-([A-Za-z0-9-]{1,64})\/(\d{13}))?\.json$/.exec(key);
+  if (!m) return undefined;
+  if (m[3] !== undefined && m[3] !== m[1]) return undefined;
+  return { t: INVERT_FROM - Number(m[1]), ...(m[2] ? { agent: m[2] } : {}) };
 }
 
 /** When the heartbeat under `key` was written (from the key alone); undefined for a key of another shape. */
 export function heartbeatTimeOfKey(key: string): number | undefined {
-  const m = /\/(\d{13})\.json$/.exec(key);
-  return m ? INVERT_FROM - Number(m[1]) : undefined;
+  return heartbeatKeyParts(key)?.t;
 }
 
 /**
@@ -49,9 +75,9 @@ export function heartbeatKeyPlausible(t: number, now: number): boolean {
   return t - now <= HEARTBEAT_MAX_AHEAD_MS;
 }
 
-/** A heartbeat's own time must be its key's: one filed under another time is not believed. */
-export function heartbeatMatchesKey(heartbeat: { at: string }, t: number): boolean {
-  return Date.parse(heartbeat.at) === t;
+/** A heartbeat's own time must be its key's, and its agent id the key's when the key names one: one filed under another is not believed. */
+export function heartbeatMatchesKey(heartbeat: { at: string; agent?: { id: string } }, t: number, agent?: string): boolean {
+  return Date.parse(heartbeat.at) === t && (agent === undefined || heartbeat.agent?.id === agent);
 }
 
 const iso = z.string().datetime({ offset: true });
@@ -170,6 +196,8 @@ export interface FleetSiteInput {
   /** The first day (YYYY-MM-DD, UTC) the site no longer ships (the deployment's `retired`); from then on it is RETIRED. */
   retired?: string;
   heartbeat?: Heartbeat;
+  /** The newest heartbeat of each other agent that wrote as the site in the last LOSS_WARN_HOURS (a failover host, another state directory): their losses are the site's. */
+  otherAgents?: Heartbeat[];
   /** The site's newest window run, if any. */
   lastRun?: RunRecord;
   /** Heartbeat keys passed over (dated more than a day ahead, or not the time their heartbeat says): named as a warning. */
@@ -229,11 +257,19 @@ function sourceReasons(s: HeartbeatSource): string[] {
   return out;
 }
 
-function withHeartbeat(row: FleetRow, hb: Heartbeat, now: Date): void {
+/** The recent losses of several agents' heartbeats, each once (by id), oldest first. */
+export function unionLosses(heartbeats: readonly Heartbeat[]): RecentLoss[] {
+  const byId = new Map<string, RecentLoss>();
+  for (const hb of heartbeats) for (const loss of hb.recentLosses ?? []) if (!byId.has(loss.id)) byId.set(loss.id, loss);
+  return [...byId.values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+}
+
+function withHeartbeat(row: FleetRow, hb: Heartbeat, others: readonly Heartbeat[], now: Date): void {
   row.lastHeartbeat = hb.at;
   row.heartbeatAgeSeconds = ageSeconds(hb.at, now);
   row.agentVersion = hb.agentVersion;
-  row.losses = hb.losses;
+  // Each agent counts its own since it was installed: the site's are all of theirs.
+  row.losses = [hb, ...others].reduce((n, h) => n + h.losses, 0);
   // What the heartbeat said, aged to now: a silent site's oldest batch keeps getting older and
   // its time to loss shorter after its last word.
   const since = row.heartbeatAgeSeconds;
@@ -251,13 +287,14 @@ export const CLOCK_AHEAD_WARN_SECONDS = 120;
 /** A loss stays on the fleet view this long after the agent recorded it, whatever passes came after. */
 export const LOSS_WARN_HOURS = 24;
 
-function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, now: Date, sources: readonly HeartbeatSource[] = hb?.sources ?? []): string[] {
+function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, now: Date, sources: readonly HeartbeatSource[] = hb?.sources ?? [], others: readonly Heartbeat[] = []): string[] {
   const warn: string[] = [];
   if (lastRun?.outcome === 'PARTIAL') warn.push(`last window PARTIAL: ${lastRun.reasons[0] ?? ''}`.trim());
   if (!hb) return warn;
   const ahead = Math.round((Date.parse(hb.at) - now.getTime()) / 1000);
   if (ahead > CLOCK_AHEAD_WARN_SECONDS) warn.push(`heartbeat dated ${Math.round(ahead / 60)} min in the future: the site's clock is ahead (set it right: until then a stopped agent would look alive)`);
-  const recent = (hb.recentLosses ?? []).filter((l) => now.getTime() - Date.parse(l.at) < LOSS_WARN_HOURS * 3600_000);
+  // Every agent's that wrote as the site in the window: a loss one agent recorded stays when another (a failover host) writes after it.
+  const recent = unionLosses([hb, ...others]).filter((l) => now.getTime() - Date.parse(l.at) < LOSS_WARN_HOURS * 3600_000);
   if (recent.length > 0) {
     const files = recent.reduce((n, l) => n + (l.unseen ? 0 : l.files), 0);
     const unseen = recent.reduce((n, l) => n + (l.unseen ? l.files : 0), 0);
@@ -295,7 +332,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const hb = input.heartbeat;
   const cron = input.backupCron ? new Cron(input.backupCron) : undefined;
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
-  if (hb) withHeartbeat(row, hb, now);
+  if (hb) withHeartbeat(row, hb, input.otherAgents ?? [], now);
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
   if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: retiredReasons(input.retired!, hb) };
   if (cron) row.nextWindow = cron.next(now)?.toISOString();
@@ -311,7 +348,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
   if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
   if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
-  const warn = warnReasons(hb, input.lastRun, now, row.sources);
+  const warn = warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents);
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';

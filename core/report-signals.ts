@@ -1,21 +1,28 @@
-import { heartbeatAsOf, type FleetReadDeps } from './fleet-read.ts';
+import { unionLosses } from './fleet.ts';
+import { heartbeatAsOf, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
 
 // What the agent reported about itself, for the daily report: its losses and its oldest
 // unshipped batch travel in its heartbeat (agent/heartbeat.ts), the only place the cloud learns
 // of recordings it never received. The heartbeat that speaks for a day is the first written
 // after the day ended (or the report's judging time, for today): it carries the losses of the
-// days before it (core/fleet.ts RECENT_LOSS_HOURS) and the backlog as the day closed.
+// days before it (core/fleet.ts RECENT_LOSS_HOURS) and the backlog as the day closed. Its losses
+// are one agent's memory: every other agent that wrote as the site from the day's start on (a
+// failover host, another state directory) adds its own, chosen the same way (one GET each).
 
 /** The signals of `site` for `day` from its heartbeats; undefined when it has none (the report then judges by what shipped). */
-export function heartbeatSignals(blobs: FleetReadDeps['blobs'], now: () => Date = () => new Date()) {
+export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => new Date()) {
   return async (site: string, day: string): Promise<AgentSignals | undefined> => {
     const { start, end } = dayBounds(day);
-    const judged = Math.min(end, now().getTime());
-    const hb = await heartbeatAsOf(blobs, site, judged, now().getTime());
-    if (!hb) return undefined;
+    const nowMs = now().getTime();
+    const judged = Math.min(end, nowMs);
+    const listing = heartbeatListing(blobs, site);
+    const speaks = await heartbeatAsOf(listing, judged, nowMs);
+    if (!speaks) return undefined;
+    const hb = speaks.heartbeat;
+    const others = await otherAgentsHeartbeats(listing, { from: start, at: judged, now: nowMs, except: speaks.key });
     const lost: AgentSignals['lost'] = [];
-    for (const l of hb.recentLosses ?? []) {
+    for (const l of unionLosses([hb, ...others.heartbeats])) {
       const at = Date.parse(l.at);
       if (l.kind !== 'recordings' || at < start || at >= end) continue;
       for (const path of l.paths) lost.push({ source: l.source, path, at: l.at, reason: l.reason });

@@ -177,6 +177,35 @@ describe('reading a fleet of 20 sites', () => {
   });
 });
 
+describe('a site more than one agent wrote as (a failover host, another state directory)', () => {
+  const loss = (id: string, batch: string, at: Date) => ({ id, source: 'cs', batch, kind: 'recordings' as const, at: at.toISOString(), reason: 'deleted by the recorder before it was shipped', files: 2, paths: [] });
+  const putAs = (store: MemoryBlobStore, agent: string, at: Date, extra: Partial<Heartbeat> = {}) =>
+    store.put(heartbeatKey('site-a', at, { agent }), Buffer.from(JSON.stringify(heartbeat('site-a', at, { ...extra, agent: { id: agent, host: `host-${agent}` } }))));
+
+  it("names every agent's losses of the last 24 h, each once, reading one GET for each agent however many heartbeats the others wrote since", async () => {
+    const store = new MemoryBlobStore();
+    const early = loss('l1', '000004', minutesAgo(300));
+    await putAs(store, 'old-host', minutesAgo(300), { losses: 1, recentLosses: [early] });
+    await putAs(store, 'moved-dir', minutesAgo(200), { losses: 2, recentLosses: [early, loss('l2', '000005', minutesAgo(200))] });
+    // An agent heard from 25 h ago: its losses are older than the row's window, its heartbeat is not read.
+    await putAs(store, 'gone', minutesAgo(25 * 60), { losses: 1, recentLosses: [loss('l0', '000001', minutesAgo(25 * 60))] });
+    for (let m = 180; m >= 0; m -= 5) await putAs(store, 'standby', minutesAgo(m));
+    const { counts, blobs } = counting(store);
+    const [row] = await readFleet({ blobs, runs: new MemoryRunStore() }, [{ name: 'site-a' }], NOW);
+    expect(counts).toEqual({ list: 1, get: 3 });
+    expect(row).toMatchObject({ site: 'site-a', state: 'WARN', lastHeartbeat: NOW.toISOString(), losses: 3 });
+    expect(row!.reasons).toEqual(['4 file(s) lost in the last 24 h (cs: 000004, cs: 000005)']);
+  });
+
+  it("passes over a heartbeat whose key names another agent than its body, and names it", async () => {
+    const store = new MemoryBlobStore();
+    await putAs(store, 'standby', minutesAgo(1));
+    await store.put(heartbeatKey('site-a', minutesAgo(30), { agent: 'old-host' }), Buffer.from(JSON.stringify(heartbeat('site-a', minutesAgo(30), { agent: { id: 'someone-else', host: 'x' }, recentLosses: [loss('l1', '000004', minutesAgo(30))] }))));
+    const [row] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'site-a' }], NOW);
+    expect(row!.reasons).toEqual([expect.stringMatching(/^heartbeat object\(s\) not believed, passed over: heartbeats\/site-a\/\d{13}-old-host\/\d{13}\.json \(its agent someone-else is not its key's\)/)]);
+  });
+});
+
 describe('a heartbeat of a newer agent', () => {
   it('is read with the fields this release knows: a field it does not know (an agent upgraded before the cloud) does not make the site SILENT', async () => {
     const store = new MemoryBlobStore();

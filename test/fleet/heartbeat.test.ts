@@ -10,6 +10,9 @@ import { parseAgentConfig } from '../../core/config.ts';
 import { heartbeatKey, heartbeatPrefix, heartbeatSchema } from '../../core/fleet.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { readAll } from '../../agent/recover.ts';
+import { readFleet } from '../../core/fleet-read.ts';
+import { heartbeatSignals } from '../../core/report-signals.ts';
+import { MemoryRunStore } from '../../core/window.ts';
 import type { LossEntry } from '../../agent/state/loss-log.ts';
 
 const MiB = 1024 * 1024;
@@ -85,11 +88,11 @@ describe('the agent heartbeat', () => {
     expect(await h.writer().write(idle)).toBeUndefined();
     h.clock.advance(1000);
     // Shipped: a copy of the state directory taken before it is then found older (staleState).
-    expect(await h.writer().write(pass(0, 0, 0))).toMatch(/^heartbeats\/site-a\/\d{13}\.json$/);
+    expect(await h.writer().write(pass(0, 0, 0))).toMatch(/^heartbeats\/site-a\/(\d{13})-[0-9a-f-]{36}\/\1\.json$/);
     h.clock.advance(60_000);
     expect(await h.writer().write(idle)).toBeUndefined();
     h.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
-    expect(await h.writer().write(idle)).toMatch(/^heartbeats\/site-a\/\d{13}\.json$/);
+    expect(await h.writer().write(idle)).toMatch(/^heartbeats\/site-a\/(\d{13})-[0-9a-f-]{36}\/\1\.json$/);
     expect(await heartbeats(h.store)).toHaveLength(3);
   });
 
@@ -240,5 +243,31 @@ describe('the agent heartbeat', () => {
       cs2: { at: '2026-12-03T10:00:00.000Z', key: 'manifests/site-a/recordings/2026/12/03/p2.json' },
       meetings: { at: '2026-12-03T09:59:00.000Z', key: 'manifests/site-a/trees/meetings/s1.json' },
     });
+  });
+
+  it('keeps a loss one agent recorded on the fleet row and in the day\'s signals after another agent of the site (a failover host, another state directory) writes heartbeats', async () => {
+    const lost: LossEntry = { id: 'loss-1', source: 'cs', batch: '000009', kind: 'recordings', files: [{ name: 'c1.wav', size: 1, mtimeMs: 0, path: '/rec/000009/c1.wav' }], reason: 'deleted by the recorder before it was shipped', at: '2026-12-03T10:00:00.000Z' };
+    const a = setup([], [lost]);
+    await a.writer().write(pass(0, 0, 0));
+    const standby = () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-standby-'));
+      const config = parseAgentConfig(`site: site-a\nstate: ${dir}\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`);
+      return new HeartbeatWriter({ config, store: a.store, clock: a.clock, log: silentLogger, agentVersion: '1.2.3', artefacts: { records: () => [] }, freeBytes: async () => undefined });
+    };
+    // The standby takes over and writes a heartbeat every 5 minutes for two hours.
+    const b = standby();
+    for (let i = 0; i < 24; i++) {
+      a.clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+      await b.write(pass(0, 0, 0));
+    }
+    const now = a.clock.now();
+    let gets = 0;
+    const blobs = { list: a.store.list.bind(a.store), get: (key: string, range?: { start: number; end: number }) => (gets++, a.store.get(key, range)) };
+    const [row] = await readFleet({ blobs, runs: new MemoryRunStore() }, [{ name: 'site-a' }], now);
+    expect(row).toMatchObject({ site: 'site-a', state: 'WARN', losses: 6 }); // each agent's count since it was installed
+    expect(row!.reasons).toContain('1 file(s) lost in the last 24 h (cs: 000009)');
+    expect(gets).toBe(2); // the newest heartbeat, and the other agent's newest
+    const signals = await heartbeatSignals(a.store, () => now)('site-a', '2026-12-03');
+    expect(signals!.lost).toEqual([{ source: 'cs', path: '/rec/000009/c1.wav', at: lost.at, reason: lost.reason }]);
   });
 });

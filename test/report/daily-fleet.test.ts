@@ -203,6 +203,25 @@ describe('daily report from what the agents said in their heartbeats', () => {
     expect(report.problems).toEqual([]);
     expect(report.sources).toEqual([expect.objectContaining({ source: 'contactstore', ok: true, shipped: expect.stringMatching(new RegExp(`^batches of older recordings shipped \\(a backfill or a catch-up: .* the last, ${old.manifestKey}, at 2026-03-02 10:00Z\\): not counted here$`)) })]);
   });
+
+  it("names a loss one agent recorded after another agent of the site (a failover host) wrote the heartbeats after the day, each loss once", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-a', DAY, {});
+    const agent = (id: string) => ({ agent: { id, host: `host-${id}`, state: '/var/lib/ferry' } });
+    const putAs = (hb: Heartbeat) => blobs.put(heartbeatKey(hb.site, new Date(hb.at), { agent: hb.agent!.id }), Buffer.from(JSON.stringify(hb)));
+    const loss = (id: string, batch: string, hhmm: string) => ({ id, source: 'contactstore', batch, kind: 'recordings' as const, at: at(DAY, hhmm), reason: 'deleted by the recorder before it was shipped', files: 1, paths: [`/rec/${batch}/c1.wav`] });
+    const [copied, own] = [loss('l8', '000008', '08:00'), loss('l9', '000009', '11:00')];
+    // The first host records two losses and dies at noon; the standby runs on a copy of its state taken in between (the first loss twice).
+    await putAs(beat('site-a', at(DAY, '08:00'), { losses: 1, recentLosses: [copied], ...agent('first') }));
+    await putAs(beat('site-a', at(DAY, '11:00'), { losses: 2, recentLosses: [copied, own], ...agent('first') }));
+    for (const hhmm of ['13:00', '18:00', '23:55']) await putAs(beat('site-a', at(DAY, hhmm), { losses: 1, recentLosses: [copied], ...agent('standby') }));
+    for (const hhmm of ['00:05', '06:00', '06:30']) await putAs(beat('site-a', at('2026-03-03', hhmm), { losses: 1, recentLosses: [copied], ...agent('standby') }));
+    const now = () => new Date('2026-03-03T07:00:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
+    expect(report.status).toBe('PARTIAL');
+    expect(report.problems).toEqual(['contactstore: 2 recording(s) lost before they could be shipped: /rec/000008/c1.wav, /rec/000009/c1.wav']);
+  });
 });
 
 describe('daily report of a retired site and of a source that left the agent', () => {
