@@ -30,7 +30,8 @@ import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 // a day per site would be noise) — the dead-man's switch allows 90 min by default — except
 // after a pass that lost or failed something, or whose losses the last heartbeat did not carry:
 // that one goes out at once, so the fleet view and the daily report see it. A failed heartbeat
-// is logged and never fails the pass.
+// is logged and never fails the pass. The first heartbeat of each UTC day is written a second
+// time under `heartbeats-daily/`, kept a year where the others are kept a month (writeDaily).
 
 export const HEARTBEAT_MIN_SECONDS = 300;
 /** Another agent's heartbeat this recent, under this site's name, means two agents ship as one site. */
@@ -108,6 +109,8 @@ interface HeartbeatMemory {
   lastLosses?: number;
   /** The keys of the open alerts the last written heartbeat carried. */
   lastAlerts?: string[];
+  /** When this agent's last daily heartbeat (`heartbeats-daily/`) was written: one a UTC day. */
+  lastDaily?: string;
   lastFailed?: number;
   shippedBytes?: number;
   sources: Record<string, SourceMemory>;
@@ -239,6 +242,28 @@ export class HeartbeatWriter {
     if (out.pendingBatches > 0 && free !== undefined && mem.rate !== undefined && mem.rate > 0) out.timeToLossSeconds = Math.round(free / mem.rate);
   }
 
+  /**
+   * The first heartbeat of each UTC day goes to `heartbeats-daily/` too, whose objects the bucket
+   * keeps HEARTBEAT_DAILY_KEEP_DAYS (the others HEARTBEAT_KEEP_DAYS): a site that goes silent is
+   * then "silent since" its last day, not "never heard from", once its recent heartbeats expired.
+   * Without the paths of its lost recordings (a file name can hold a caller's number: they are
+   * kept the month the others are, not the year), counts and batches kept. Its failure is logged
+   * and tried again with the next heartbeat; it never fails the heartbeat.
+   */
+  private async writeDaily(heartbeat: Heartbeat): Promise<void> {
+    if (this.memory.lastDaily?.slice(0, 10) === heartbeat.at.slice(0, 10)) return;
+    const key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at), { agent: this.memory.agentId, dataClass: 'heartbeats-daily' });
+    const kept: Heartbeat = { ...heartbeat, ...(heartbeat.recentLosses ? { recentLosses: heartbeat.recentLosses.map((l) => ({ ...l, paths: [] })) } : {}) };
+    try {
+      await this.deps.store.put(key, Buffer.from(JSON.stringify(kept)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+      });
+      this.memory.lastDaily = heartbeat.at;
+    } catch (error) {
+      this.deps.log.warn('daily heartbeat not written', { key, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
   /** Why the last write failed (the store refused or could not be reached); undefined after one that did not fail. */
   failure: string | undefined;
 
@@ -278,6 +303,7 @@ export class HeartbeatWriter {
         await this.deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
           if (!(error instanceof AlreadyExistsError)) throw error;
         });
+        await this.writeDaily(heartbeat);
         if (saved) throw saved;
         this.memory.lastWritten = heartbeat.at;
         this.memory.lastLosses = heartbeat.losses;

@@ -10,8 +10,8 @@ import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts'
 import { NoCloudError, readLocalCloud } from './cloud.ts';
 
 // `ferry fleet status`: one row per site of the deployment, worst first, from the heartbeats in
-// the bucket and the window runs in the catalogue table. Needs read access to `heartbeats/` and
-// the table (an operator's credentials, or the local cloud's).
+// the bucket and the window runs in the catalogue table. Needs read access to `heartbeats/`,
+// `heartbeats-daily/` and the table (an operator's credentials, or the local cloud's).
 
 export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps {
   const standIn = { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } };

@@ -29,14 +29,19 @@ export interface FleetReadDeps {
 }
 
 /**
- * What the site's heartbeats say: its newest, and the newest of every other agent that wrote as
- * the site in the last LOSS_WARN_HOURS, whose losses the row names too. One listing.
+ * What the site's heartbeats say: its newest (else, once the recent ones expired, the newest of
+ * the daily ones), and the newest of every other agent that wrote as the site in the last
+ * LOSS_WARN_HOURS, whose losses the row names too. One listing (two when the recent ones are gone).
  */
-async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number): Promise<Pick<FleetSiteInput, 'heartbeat' | 'otherAgents' | 'ignoredHeartbeats'>> {
+async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number): Promise<Pick<FleetSiteInput, 'heartbeat' | 'heartbeatDaily' | 'otherAgents' | 'ignoredHeartbeats'>> {
   const listing = heartbeatListing(blobs, site);
   const latest = await latestHeartbeat(listing, now);
   const ignoredOf = (ignored: string[]) => (ignored.length ? { ignoredHeartbeats: ignored } : {});
-  if (!latest.heartbeat) return ignoredOf(latest.ignored);
+  if (!latest.heartbeat) {
+    const daily = await latestHeartbeat(heartbeatListing(blobs, site, 'heartbeats-daily'), now);
+    const ignored = ignoredOf([...latest.ignored, ...daily.ignored]);
+    return daily.heartbeat ? { heartbeat: daily.heartbeat, heartbeatDaily: true, ...ignored } : ignored;
+  }
   const others = await otherAgentsHeartbeats(listing, { from: now - LOSS_WARN_HOURS * 3600_000, now, except: latest.key });
   const ignored = [...latest.ignored, ...others.ignored];
   return { heartbeat: latest.heartbeat, ...(others.heartbeats.length ? { otherAgents: others.heartbeats } : {}), ...ignoredOf(ignored) };
@@ -110,6 +115,11 @@ function condition(row: FleetRow): string | undefined {
   return undefined;
 }
 
+function lastHeartbeatLine(row: FleetRow): string {
+  if (!row.lastHeartbeat) return 'Last heartbeat: never';
+  return `Last heartbeat: ${row.lastHeartbeat}${row.lastHeartbeatDaily ? " (the agent's last daily heartbeat: the later ones expired; it may have run up to a day after it)" : ''}`;
+}
+
 function deadmanAlert(row: FleetRow, since: string, now: Date, repeated: boolean): Alert {
   const silent = row.state === 'SILENT';
   const what = silent ? 'agent silent' : row.missedWindow ? 'backup window did not run' : 'backup window did not finish';
@@ -117,7 +127,7 @@ function deadmanAlert(row: FleetRow, since: string, now: Date, repeated: boolean
   const todo = silent
     ? [`check the Ferry agent on the site host of ${row.site}: is it running (cron or service), can it reach S3`, 'run `ferry agent run --once` there and look at its log']
     : [`look at the backup window's executions for ${row.site} (was the schedule disabled, did the state machine fail to start)`, 'start the backup window on demand'];
-  const alert = composeAlert({ severity: 'critical', site: row.site, subject, what: row.reasons.join('; '), since, now, details: row.lastHeartbeat ? [`Last heartbeat: ${row.lastHeartbeat}`] : ['Last heartbeat: never'], todo });
+  const alert = composeAlert({ severity: 'critical', site: row.site, subject, what: row.reasons.join('; '), since, now, details: [lastHeartbeatLine(row)], todo });
   return { ...alert, key: `deadman:${row.site}` };
 }
 

@@ -20,10 +20,17 @@ import type { RunOutcome, RunRecord } from './window.ts';
 export const HEARTBEAT_FORMAT = 'ferry.heartbeat/1';
 /** Days the bucket keeps a heartbeat (lifecycle rule `expire-heartbeats`, infra/lifecycle.ts). */
 export const HEARTBEAT_KEEP_DAYS = 31;
+/**
+ * Days the bucket keeps an agent's daily heartbeat (`heartbeats-daily/`, rule
+ * `expire-daily-heartbeats`): the first heartbeat each agent writes in a UTC day is written there
+ * too, so a site silent for longer than HEARTBEAT_KEEP_DAYS is still "silent since" its last day
+ * (not "never heard from") for over a year.
+ */
+export const HEARTBEAT_DAILY_KEEP_DAYS = 400;
 const INVERT_FROM = 9_999_999_999_999;
 
-/** Where a heartbeat lives. */
-export type HeartbeatClass = 'heartbeats';
+/** Where a heartbeat lives: every heartbeat (`heartbeats/`), or the first of each UTC day an agent wrote (`heartbeats-daily/`). */
+export type HeartbeatClass = 'heartbeats' | 'heartbeats-daily';
 
 export function heartbeatPrefix(site: string, dataClass: HeartbeatClass = 'heartbeats'): string {
   assertName('site', site);
@@ -196,6 +203,8 @@ export interface FleetSiteInput {
   /** The first day (YYYY-MM-DD, UTC) the site no longer ships (the deployment's `retired`); from then on it is RETIRED. */
   retired?: string;
   heartbeat?: Heartbeat;
+  /** `heartbeat` is a daily one (`heartbeats-daily/`): the site's recent heartbeats expired. */
+  heartbeatDaily?: true;
   /** The newest heartbeat of each other agent that wrote as the site in the last LOSS_WARN_HOURS (a failover host, another state directory): their losses are the site's. */
   otherAgents?: Heartbeat[];
   /** The site's newest window run, if any. */
@@ -214,6 +223,8 @@ export interface FleetRow {
   /** Why the state is not OK, one line each. */
   reasons: string[];
   lastHeartbeat?: string;
+  /** `lastHeartbeat` is the agent's last daily heartbeat: the ones after it (up to a day) expired. */
+  lastHeartbeatDaily?: true;
   heartbeatAgeSeconds?: number;
   agentVersion?: string;
   silentAfterMinutes: number;
@@ -326,6 +337,16 @@ function retiredReasons(retired: string, hb: Heartbeat | undefined): string[] {
   return out;
 }
 
+/** Why the site is SILENT: no heartbeat at all, none in silentAfterMinutes, or only a daily one left (the recent ones expired). */
+function silentReasons(input: FleetSiteInput, row: FleetRow): string[] {
+  const hb = input.heartbeat;
+  if (!hb) return ['no heartbeat received yet'];
+  const age = row.heartbeatAgeSeconds!;
+  if (input.heartbeatDaily) return [`silent since ${hb.at}, ${Math.floor(age / 86400)} days (the agent's last daily heartbeat: the later ones expired after ${HEARTBEAT_KEEP_DAYS} days, so it may have run up to a day longer)`];
+  if (age > row.silentAfterMinutes * 60) return [`no heartbeat for ${Math.round(age / 60)} min (silent after ${row.silentAfterMinutes} min)`];
+  return [];
+}
+
 /** One site's row: RETIRED (its `retired` day reached, whatever else), SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
 export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const silentAfterMinutes = input.silentAfterMinutes ?? DEFAULT_SILENT_AFTER_MINUTES;
@@ -333,6 +354,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const cron = input.backupCron ? new Cron(input.backupCron) : undefined;
   const row: FleetRow = { site: input.site, state: 'OK', reasons: [], silentAfterMinutes, sources: [] };
   if (hb) withHeartbeat(row, hb, input.otherAgents ?? [], now);
+  if (hb && input.heartbeatDaily) row.lastHeartbeatDaily = true;
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
   if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: retiredReasons(input.retired!, hb) };
   if (cron) row.nextWindow = cron.next(now)?.toISOString();
@@ -341,9 +363,7 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const stuck = stuckWindow(input.lastRun, now, input.windowMaxMinutes);
   if (stuck) row.stuckWindow = stuck;
 
-  const silent: string[] = [];
-  if (!hb) silent.push('no heartbeat received yet');
-  else if (row.heartbeatAgeSeconds! > silentAfterMinutes * 60) silent.push(`no heartbeat for ${Math.round(row.heartbeatAgeSeconds! / 60)} min (silent after ${silentAfterMinutes} min)`);
+  const silent = silentReasons(input, row);
   const late: string[] = [];
   if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
   if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);

@@ -2,7 +2,7 @@
 // Data class first, then site, so lifecycle rules filter by prefix and IAM scopes by site.
 // The agent, the functions, the local cloud and the CDK stack all build keys from here.
 
-export const DATA_CLASSES = ['recordings', 'manifests', 'backups', 'logs', 'archives', 'trees', 'heartbeats'] as const;
+export const DATA_CLASSES = ['recordings', 'manifests', 'backups', 'logs', 'archives', 'trees', 'heartbeats', 'heartbeats-daily'] as const;
 export type DataClass = (typeof DATA_CLASSES)[number];
 
 /** Site and source names appear in keys and IAM conditions: keep them boring. */

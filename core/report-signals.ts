@@ -17,7 +17,9 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const nowMs = now().getTime();
     const judged = Math.min(end, nowMs);
     const listing = heartbeatListing(blobs, site);
-    const speaks = await heartbeatAsOf(listing, judged, nowMs);
+    // Once the recent heartbeats expired (a site silent for over a month), its daily ones speak:
+    // its recordings sources are still owed, and named with its last heartbeat.
+    const speaks = (await heartbeatAsOf(listing, judged, nowMs)) ?? (await heartbeatAsOf(heartbeatListing(blobs, site, 'heartbeats-daily'), judged, nowMs));
     if (!speaks) return undefined;
     const hb = speaks.heartbeat;
     const others = await otherAgentsHeartbeats(listing, { from: start, at: judged, now: nowMs, except: speaks.key });

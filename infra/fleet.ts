@@ -19,7 +19,7 @@ import { scheduledFunctionBase } from './scheduled-function.ts';
 // The dead-man's switch (functions/deadman): a function EventBridge runs every
 // `DEADMAN_RATE_MINUTES`, reading every site's newest heartbeat (heartbeats/{site}/) and window
 // run (catalogue table), keeping what it raised on the table, and publishing to the alert topic.
-// Its role reads the heartbeats class and nothing else of the bucket.
+// Its role reads the two heartbeat classes (heartbeats/, heartbeats-daily/) and nothing else of the bucket.
 
 export const DEADMAN_RATE_MINUTES = 15;
 
@@ -43,15 +43,18 @@ export class DeadmanSwitch extends Construct {
     const { logGroup, role, allow } = scheduledFunctionBase(this, { config, logsKey, roleDescription: "Ferry: dead-man's switch: execution role" });
     this.role = role;
     const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
-    // Reads only heartbeats it listed: no key it asks for can be missing, so it lists heartbeats/ alone.
-    allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
-    allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
+    // The daily ones, read once a site's recent heartbeats expired (a site silent for over a month).
+    const daily = objectsArn(bucketName, classPrefix('heartbeats-daily'));
+    // Reads only heartbeats it listed: no key it asks for can be missing, so it lists the two heartbeat classes alone.
+    allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats, daily]);
+    allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`, `${classPrefix('heartbeats-daily')}*`] } });
     allow('DecryptHeartbeats', ['kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     // Its own items only: the window runs it reads and its memory of each site.
     allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['run', 'deadman']) } });
     allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);
     acknowledgeWildcardResource(this.role, heartbeats, "the switch reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data");
+    acknowledgeWildcardResource(this.role, daily, "the switch reads a silent site's newest daily heartbeat once its recent ones expired (heartbeats-daily/{site}/…); heartbeats hold no call data");
 
     this.fn = new NodejsFunction(this, 'Function', {
       ...ferryFunctionProps(functionEntry('deadman'), {

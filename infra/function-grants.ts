@@ -208,16 +208,18 @@ class Grants {
     acknowledgeWildcardResource(this.t.roles.replay, packs, 'replay streams a byte range of any site pack for compliance officers; the URL takes SigV4 (IAM) callers only and every listen is audited');
   }
 
-  /** Every site's newest heartbeat (heartbeats/, nothing else of the bucket) and newest window run (a Query); no write. */
+  /** Every site's newest heartbeat (heartbeats/, and heartbeats-daily/ once those expired; nothing else of the bucket) and newest window run (a Query); no write. */
   grantFleet(): void {
     const { bucketName, table } = this.t;
     const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
-    this.allow(this.fns.fleet, 'ReadHeartbeats', ['s3:GetObject'], [heartbeats]);
-    this.allow(this.fns.fleet, 'ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`] } });
+    const daily = objectsArn(bucketName, classPrefix('heartbeats-daily'));
+    this.allow(this.fns.fleet, 'ReadHeartbeats', ['s3:GetObject'], [heartbeats, daily]);
+    this.allow(this.fns.fleet, 'ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`, `${classPrefix('heartbeats-daily')}*`] } });
     this.decryptViaS3(this.fns.fleet);
     this.allow(this.fns.fleet, 'ReadRuns', ['dynamodb:Query'], [table.tableArn]);
     this.tableKey(this.fns.fleet, false);
     acknowledgeWildcardResource(this.t.roles.fleet, heartbeats, 'the fleet status reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data');
+    acknowledgeWildcardResource(this.t.roles.fleet, daily, "the fleet status reads a silent site's newest daily heartbeat once its recent ones expired (heartbeats-daily/{site}/…); heartbeats hold no call data");
   }
 
   /**

@@ -34,6 +34,8 @@ export function tiersByClass(config: LifecycleConfig): Record<DataClass, Tier[]>
     manifests: [],
     // One small object per agent pass, read newest first by the fleet status: instant class, no tiers.
     heartbeats: [],
+    // One heartbeat a day per agent, read only once a site's recent ones expired: no tiers.
+    'heartbeats-daily': [],
     backups: [{ storageClass: 'STANDARD_IA', afterDays: config.backupsToIaDays }],
     logs: [{ storageClass: 'STANDARD_IA', afterDays: config.backupsToIaDays }],
     archives: [{ storageClass: 'STANDARD_IA', afterDays: config.archivesToIaDays }],

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { LifecycleConfig } from './config.ts';
 import { transitionRules } from './lifecycle-tiers.ts';
-import { HEARTBEAT_KEEP_DAYS } from '../core/fleet.ts';
+import { HEARTBEAT_DAILY_KEEP_DAYS, HEARTBEAT_KEEP_DAYS } from '../core/fleet.ts';
 import { classPrefix } from '../core/layout.ts';
 import { EXPORTS_PREFIX } from '../core/exports.ts';
 
@@ -29,6 +29,10 @@ export function lifecycleRules(config: LifecycleConfig): s3.LifecycleRule[] {
   // status and the dead-man's switch; a month is kept for looking back. Versions under Object
   // Lock stay until their retention date, then go with the noncurrent versions.
   const heartbeats: s3.LifecycleRule = { id: 'expire-heartbeats', prefix: classPrefix('heartbeats'), expiration: Duration.days(HEARTBEAT_KEEP_DAYS) };
+  // The first heartbeat of each UTC day an agent wrote, kept longer under a prefix of its own (the
+  // rule above does not match `heartbeats-daily/`): a site silent past HEARTBEAT_KEEP_DAYS is still
+  // "silent since" its last day on the fleet view, the dead-man's alert and the daily report.
+  const dailyHeartbeats: s3.LifecycleRule = { id: 'expire-daily-heartbeats', prefix: classPrefix('heartbeats-daily'), expiration: Duration.days(HEARTBEAT_DAILY_KEEP_DAYS) };
   // Case exports hold personal data and are fetched within minutes (the link lives 300 s): the
   // bundle expires after exportsExpireDays, its noncurrent version (Object Lock permitting: the
   // export writes it with a retention that ends by then) a day later, a torn upload after a day.
@@ -39,5 +43,5 @@ export function lifecycleRules(config: LifecycleConfig): s3.LifecycleRule[] {
     noncurrentVersionExpiration: Duration.days(1),
     abortIncompleteMultipartUploadAfter: Duration.days(1),
   };
-  return [...transitions, housekeeping, markers, heartbeats, exports];
+  return [...transitions, housekeeping, markers, heartbeats, dailyHeartbeats, exports];
 }

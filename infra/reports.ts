@@ -32,7 +32,7 @@ import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
 // write-once (the handler PUTs with If-None-Match; the bucket's Object Lock keeps what is written).
 
 /** The data classes whose objects the scrub reads back and the attestation HEADs (by their manifests). */
-export const REPORT_READ_CLASSES: readonly DataClass[] = ['manifests', 'recordings', 'backups', 'logs', 'archives', 'heartbeats'];
+export const REPORT_READ_CLASSES: readonly DataClass[] = ['manifests', 'recordings', 'backups', 'logs', 'archives', 'heartbeats', 'heartbeats-daily'];
 
 /** The same deployment pieces the dead-man's switch is built from. */
 export type ReportsProps = FleetProps;
@@ -144,7 +144,7 @@ export class ScheduledReports extends Construct {
     allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);
     for (const c of REPORT_READ_CLASSES) {
-      const why = c === 'heartbeats' ? "the daily report reads each site's heartbeat of the day: the losses and the backlog its agent reported" : `the scrub reads back a sample of every site's ${c} objects whole and the attestation checks they are still there and locked`;
+      const why = c === 'heartbeats' ? "the daily report reads each site's heartbeat of the day: the losses and the backlog its agent reported" : c === 'heartbeats-daily' ? "the daily report reads a site's daily heartbeat once its recent ones expired: the recordings sources a silent site still owes" : `the scrub reads back a sample of every site's ${c} objects whole and the attestation checks they are still there and locked`;
       acknowledgeWildcardResource(this.role, objectsArn(bucketName, classPrefix(c)), why);
     }
     acknowledgeWildcardResource(this.role, reports, "the report function keeps every site's daily reports, scrubs and attestations under reports/{site}/, outside every agent's prefixes, each under a new key");

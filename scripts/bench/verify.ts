@@ -53,8 +53,8 @@ interface ManifestShape {
 
 /** Reads every manifest Ferry wrote; expects exactly one pack and one manifest per batch. */
 export async function checkFerryBucket(s3: S3Client, bucket: string, expect: { batches: number; recordings: number }): Promise<FerryBucketCheck> {
-  // The agent's heartbeat (heartbeats/{site}/…) is its health signal, not shipped data.
-  const objects = (await listObjects(s3, bucket)).filter((o) => !o.key.startsWith('heartbeats/'));
+  // The agent's heartbeats (heartbeats/{site}/…, and the day's first under heartbeats-daily/) are its health signal, not shipped data.
+  const objects = (await listObjects(s3, bucket)).filter((o) => !/^heartbeats(-daily)?\//.test(o.key));
   const packs = objects.filter((o) => o.key.startsWith('recordings/') && o.key.endsWith('.tar'));
   const manifests = objects.filter((o) => o.key.startsWith('manifests/') && o.key.endsWith('.json'));
   const packKeys = new Set(packs.map((p) => p.key));

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
-import { HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
+import { HEARTBEAT_DAILY_KEEP_DAYS, HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
 import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds } from '../../core/workflow-config.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
@@ -61,6 +61,9 @@ describe("the dead-man's switch in the CDK app", () => {
     expect(isAllowed(policies, { action: 's3:ListBucket', resource: BUCKET, context: { 's3:prefix': 'recordings/site-b/' } })).toBe(false);
     for (const cls of ['recordings', 'manifests', 'backups']) expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/${cls}/site-a/x` })).toBe(false);
     expect(isAllowed(policies, { action: 's3:PutObject', resource: `${BUCKET}/heartbeats/site-a/x` })).toBe(false);
+    // A site silent for longer than the recent heartbeats are kept is read from its daily ones.
+    expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/heartbeats-daily/site-a/0000000000001-a/0000000000001.json` })).toBe(true);
+    expect(isAllowed(policies, { action: 's3:ListBucket', resource: BUCKET, context: { 's3:prefix': 'heartbeats-daily/site-b/' } })).toBe(true);
     expect(policies.some((p) => [p.Statement].flat().some((s) => [s.Action ?? []].flat().includes('sns:Publish')))).toBe(true);
   });
 });
@@ -71,5 +74,15 @@ describe('heartbeats in the data bucket', () => {
     const bucket = Object.values(stateful).find((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.LifecycleConfiguration?.Rules.some((rule) => rule.Id === 'expire-heartbeats'));
     const rule = bucket!.Properties.LifecycleConfiguration!.Rules.find((r) => r.Id === 'expire-heartbeats');
     expect(rule).toMatchObject({ Prefix: 'heartbeats/', ExpirationInDays: HEARTBEAT_KEEP_DAYS, Status: 'Enabled' });
+  });
+
+  it(`keeps each agent's daily heartbeat ${HEARTBEAT_DAILY_KEEP_DAYS} days by a rule of its own on heartbeats-daily/, which the ${HEARTBEAT_KEEP_DAYS}-day rule does not match`, () => {
+    const stateful = synth.statefulTemplate.toJSON().Resources as Record<string, { Type: string; Properties: { LifecycleConfiguration?: { Rules: Array<Record<string, unknown>> } } }>;
+    const bucket = Object.values(stateful).find((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.LifecycleConfiguration?.Rules.some((rule) => rule.Id === 'expire-heartbeats'));
+    const rules = bucket!.Properties.LifecycleConfiguration!.Rules;
+    expect(rules.find((r) => r.Id === 'expire-daily-heartbeats')).toMatchObject({ Prefix: 'heartbeats-daily/', ExpirationInDays: HEARTBEAT_DAILY_KEEP_DAYS, Status: 'Enabled' });
+    // S3 matches a rule's prefix literally: no other expiring rule covers the daily keys.
+    const expiring = rules.filter((r) => r.ExpirationInDays !== undefined && 'heartbeats-daily/site-a/x.json'.startsWith(String(r.Prefix ?? '')));
+    expect(expiring.map((r) => r.Id)).toEqual(['expire-daily-heartbeats']);
   });
 });

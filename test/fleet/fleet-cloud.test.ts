@@ -50,6 +50,10 @@ sources:
     const keys: string[] = [];
     for await (const o of cloud.blobs.list(heartbeatPrefix('site-a'))) keys.push(o.key);
     expect(keys).toHaveLength(1);
+    // The day's first heartbeat is kept under heartbeats-daily/ too (for a site silent past the 31 days heartbeats are kept).
+    const daily: string[] = [];
+    for await (const o of cloud.blobs.list(heartbeatPrefix('site-a', 'heartbeats-daily'))) daily.push(o.key);
+    expect(daily).toEqual([keys[0]!.replace(/^heartbeats\//, 'heartbeats-daily/')]);
 
     const deployment = join(dir, 'deployment.json');
     writeFileSync(deployment, JSON.stringify({ sites: [{ name: 'site-a', retentionDays: 730 }, { name: 'site-b', retentionDays: 730, silentAfterMinutes: 30 }] }));

@@ -206,6 +206,29 @@ describe('a site more than one agent wrote as (a failover host, another state di
   });
 });
 
+describe('a site silent for longer than its recent heartbeats are kept', () => {
+  it("is SILENT since its last daily heartbeat, not \"never heard from\", and the dead-man's alert names it", async () => {
+    const store = new MemoryBlobStore();
+    // Months of daily heartbeats, the last 45 days ago; every recent one expired (31 days).
+    for (let d = 45; d <= 120; d += 1) {
+      const at = minutesAgo(d * 1440 + 30);
+      await store.put(heartbeatKey('quiet', at, { agent: 'a1', dataClass: 'heartbeats-daily' }), Buffer.from(JSON.stringify(heartbeat('quiet', at, { agent: { id: 'a1', host: 'h' } }))));
+    }
+    const last = minutesAgo(45 * 1440 + 30).toISOString();
+    const { counts, blobs } = counting(store);
+    const [row] = await readFleet({ blobs, runs: new MemoryRunStore() }, [{ name: 'quiet' }], NOW);
+    expect(counts).toEqual({ list: 2, get: 1 });
+    expect(row).toMatchObject({ site: 'quiet', state: 'SILENT', lastHeartbeat: last, lastHeartbeatDaily: true, sources: [{ name: 'cs', lastGood: { at: last } }] });
+    expect(row!.reasons[0]).toBe(`silent since ${last}, 45 days (the agent's last daily heartbeat: the later ones expired after 31 days, so it may have run up to a day longer)`);
+    const sent: Alert[] = [];
+    await runDeadman({ store: new MemoryDeadmanStore(), notifier: { notify: async (a) => void sent.push(a) } }, [row!], NOW);
+    expect(sent[0]!.message).toContain(`Last heartbeat: ${last} (the agent's last daily heartbeat: the later ones expired; it may have run up to a day after it)`);
+    // A site with neither recent nor daily heartbeats was never heard from.
+    const [never] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'new-site' }], NOW);
+    expect(never).toMatchObject({ state: 'SILENT', reasons: ['no heartbeat received yet'] });
+  });
+});
+
 describe('a heartbeat of a newer agent', () => {
   it('is read with the fields this release knows: a field it does not know (an agent upgraded before the cloud) does not make the site SILENT', async () => {
     const store = new MemoryBlobStore();
@@ -315,5 +338,13 @@ describe("the site agent's write-once role and heartbeats", () => {
     expect(put(heartbeatKey('site-a', NOW), true)).toBe(true);
     expect(put(heartbeatKey('site-a', NOW), false)).toBe(false);
     expect(put(heartbeatKey('site-b', NOW), true)).toBe(false);
+  });
+
+  it("may add a daily heartbeat under its own site's heartbeats-daily/ only, and never overwrite one", () => {
+    const daily = (site: string) => heartbeatKey(site, NOW, { agent: 'a1', dataClass: 'heartbeats-daily' });
+    expect(daily('site-a')).toMatch(/^heartbeats-daily\/site-a\/(\d{13})-a1\/\1\.json$/);
+    expect(put(daily('site-a'), true)).toBe(true);
+    expect(put(daily('site-a'), false)).toBe(false);
+    expect(put(daily('site-b'), true)).toBe(false);
   });
 });

@@ -270,4 +270,29 @@ describe('the agent heartbeat', () => {
     const signals = await heartbeatSignals(a.store, () => now)('site-a', '2026-12-03');
     expect(signals!.lost).toEqual([{ source: 'cs', path: '/rec/000009/c1.wav', at: lost.at, reason: lost.reason }]);
   });
+
+  it('writes the first heartbeat of each UTC day to heartbeats-daily/ too (without the lost paths), so a site silent past the 31 days recent heartbeats are kept is silent since its last day, its recordings source still owed', async () => {
+    const lost: LossEntry = { id: 'loss-1', source: 'cs', batch: '000009', kind: 'recordings', files: [{ name: 'c1.wav', size: 1, mtimeMs: 0, path: '/rec/000009/07700900123.wav' }], reason: 'deleted by the recorder before it was shipped', at: '2026-12-03T10:00:00.000Z' };
+    const h = setup([], [lost]);
+    // Two days of passes every 10 minutes (each heartbeat goes out: the pass shipped).
+    for (let i = 0; i < 2 * 144; i++) {
+      await h.writer().write(pass(i, 0, 0));
+      h.clock.advance(600_000);
+    }
+    const daily: string[] = [];
+    for await (const o of h.store.list(heartbeatPrefix('site-a', 'heartbeats-daily'))) daily.push(o.key);
+    const dailyBeats = await Promise.all(daily.map(async (k) => heartbeatSchema.parse(JSON.parse((await readAll(h.store, k)).toString('utf8')))));
+    // 10:00 on the 3rd, then the first pass of the 4th and of the 5th.
+    expect(dailyBeats.map((b) => b.at).reverse()).toEqual(['2026-12-03T10:00:00.000Z', '2026-12-04T00:00:00.000Z', '2026-12-05T00:00:00.000Z']);
+    expect(dailyBeats.at(-1)!.recentLosses).toEqual([expect.objectContaining({ id: 'loss-1', batch: '000009', files: 1, paths: [] })]);
+    const last = dailyBeats[0]!.at;
+    // The agent stops; 40 days on, the lifecycle rule has expired every recent heartbeat.
+    for await (const o of h.store.list(heartbeatPrefix('site-a'))) await h.store.delete(o.key);
+    const now = new Date(h.clock.now().getTime() + 40 * 86400_000);
+    const [row] = await readFleet({ blobs: h.store, runs: new MemoryRunStore() }, [{ name: 'site-a' }], now);
+    expect(row).toMatchObject({ state: 'SILENT', lastHeartbeat: last, lastHeartbeatDaily: true });
+    expect(row!.reasons[0]).toMatch(new RegExp(`^silent since ${last}, 40 days`));
+    const signals = await heartbeatSignals(h.store, () => now)('site-a', now.toISOString().slice(0, 10));
+    expect(signals).toMatchObject({ heartbeatAt: last, recordingSources: ['cs'] });
+  });
 });

@@ -42,8 +42,8 @@ describe('data bucket lifecycle', () => {
 
   it('has one transition rule per data class prefix of core/layout.ts, all enabled', () => {
     const prefixes = rules.filter((r) => r.Transitions).map((r) => r.Prefix);
-    // Manifests and heartbeats stay in Standard: small, and read at once.
-    expect(prefixes.sort()).toEqual(DATA_CLASSES.filter((c) => c !== 'manifests' && c !== 'heartbeats').map(classPrefix).sort());
+    // Manifests and heartbeats (recent and daily) stay in Standard: small, and read at once.
+    expect(prefixes.sort()).toEqual(DATA_CLASSES.filter((c) => c !== 'manifests' && c !== 'heartbeats' && c !== 'heartbeats-daily').map(classPrefix).sort());
     expect(rules.every((r) => r.Status === 'Enabled')).toBe(true);
   });
 

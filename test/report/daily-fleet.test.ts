@@ -222,6 +222,20 @@ describe('daily report from what the agents said in their heartbeats', () => {
     expect(report.status).toBe('PARTIAL');
     expect(report.problems).toEqual(['contactstore: 2 recording(s) lost before they could be shipped: /rec/000008/c1.wav, /rec/000009/c1.wav']);
   });
+
+  it("still owes a silent site's recordings source, naming its last heartbeat, once its recent heartbeats expired (its daily ones kept)", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-a', '2026-03-01', {});
+    // The recent heartbeats are gone (31 days); the daily ones stay.
+    for (const day of ['2026-02-28', '2026-03-01']) {
+      const hb = beat('site-a', at(day, '00:05'), { agent: { id: 'a1', host: 'h' } });
+      await blobs.put(heartbeatKey('site-a', new Date(hb.at), { agent: 'a1', dataClass: 'heartbeats-daily' }), Buffer.from(JSON.stringify(hb)));
+    }
+    const now = () => new Date('2026-04-11T07:00:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', '2026-04-10', { now, signals: heartbeatSignals(blobs, now) });
+    expect(report.problems).toContain("contactstore: no batch shipped in the day (the agent's last heartbeat was at 2026-03-01 00:05Z)");
+  });
 });
 
 describe('daily report of a retired site and of a source that left the agent', () => {

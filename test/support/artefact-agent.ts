@@ -83,10 +83,10 @@ export async function artefactManifests(store: BlobStore): Promise<ArtefactManif
   return out;
 }
 
-/** Every object key under a prefix, but the agent's heartbeats (one per pass, written whatever was shipped). */
+/** Every object key under a prefix, but the agent's heartbeats (one per pass, and the day's first kept apart: written whatever was shipped). */
 export async function keys(store: BlobStore, prefix = ''): Promise<string[]> {
   const out: string[] = [];
-  for await (const o of store.list(prefix)) if (!o.key.startsWith('heartbeats/')) out.push(o.key);
+  for await (const o of store.list(prefix)) if (!/^heartbeats(-daily)?\//.test(o.key)) out.push(o.key);
   return out;
 }
 
