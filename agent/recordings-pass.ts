@@ -145,6 +145,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
     await s.alerts.hold(`clock-ahead:${source.name}`, aheadAlert(site, source, walk.ahead), site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`, !s.stopping());
+    await reshippedAlert(s, source, walk.reshipped);
     report.failed += unreadable.size + badNames.size + misplaced.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
@@ -310,6 +311,31 @@ function aheadAlert(site: string, source: RecordingsSourceConfig, ahead: Recordi
     message: `${ahead.files} recording(s) are dated up to ${minutes} min after this machine's time (furthest in batch ${ahead.batch}): they are not shipped until its clock passes them, and the recorder may remove them meanwhile. Check the time of this machine and of the recorder or file server (NTP).`,
     details: { source: source.name, files: ahead.files, aheadMinutes: minutes, batch: ahead.batch },
   };
+}
+
+/** Recordings shipped again in one pass, of names and sizes shipped before under other file times, from which an alert is raised. */
+const RESHIPPED_ALERT_FILES = 20;
+
+/**
+ * Recordings already offsite that came back with new file times and ship again: a scanner or a
+ * copy that touched them (the same content: no second copy is catalogued), or their content
+ * rewritten (ransomware encrypting the recorder's disk: the catalogue then lists a second copy of
+ * each call beside the original). Raised once for the pass (an event), closed a repeat period later.
+ */
+async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig, reshipped: RecordingsWalk['reshipped']): Promise<void> {
+  const { site } = s.deps.config;
+  const prefix = `reshipped:${source.name}:`;
+  await s.alerts.tendEvents(prefix, site, () => `No more recordings of ${source.name} shipped before came back with new file times in the passes since.`);
+  if (reshipped.files < RESHIPPED_ALERT_FILES) return;
+  const at = s.deps.clock.now().toISOString();
+  s.deps.log.error('recordings already offsite came back with new file times and ship again', { source: source.name, files: reshipped.files, batches: reshipped.batches });
+  await s.alerts.raiseEvent(`${prefix}${at}`, {
+    severity: 'critical',
+    site,
+    subject: `${source.name}: ${reshipped.files} recordings already offsite changed on the recorder`,
+    message: `${reshipped.files} recordings whose names and sizes had shipped before (batches ${reshipped.batches.join(', ')}${reshipped.batches.length === 5 ? ', …' : ''}) came back with new file times and are shipped again. A closed call does not change on a recorder: if a scanner or a copy only touched them, nothing more is stored; if their content changed (ransomware encrypting the recorder's disk), the catalogue now lists a second copy of each call beside the original. The original is the copy shipped first: \`ferry calls search --site ${site} --call-id ID\` lists both, and \`ferry calls play\` of the older one plays the call. Look at the recorder now.`,
+    details: { source: source.name, files: reshipped.files, batches: reshipped.batches, at },
+  });
 }
 
 /** Logs each scan warning (a link not followed, a stray file) once per path and pass. */

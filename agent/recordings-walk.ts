@@ -67,6 +67,8 @@ export class RecordingsWalk {
   lost = 0;
   /** Recordings gone before they shipped again whose name and size had shipped before (recorded, alerted as a warning). */
   doubtful = 0;
+  /** Recordings handed out to ship again whose name and size shipped before under another file time (the first batches named). */
+  readonly reshipped = { files: 0, batches: [] as string[] };
   /** The most batches held with their file records at once (memory is bounded by `lookahead`). */
   maxHeld = 0;
   /** Ready batches found so far. */
@@ -178,9 +180,22 @@ export class RecordingsWalk {
   private select(scanned: ScannedBatch, before: PendingEntry | undefined): BatchWork | undefined {
     const seen = new Set(before?.files.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
     const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`));
+    const work = selection.ready[0];
+    if (work) this.countReshipped(work);
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
-    return selection.ready[0];
+    return work;
+  }
+
+  /** Recordings about to ship again whose name and size shipped from their batch before, under another file time. */
+  private countReshipped(work: BatchWork): void {
+    const again = this.deps.journal.shippedWithOtherTime;
+    if (!again) return;
+    for (const f of work.recordings) {
+      if (!again.call(this.deps.journal, this.deps.source.name, work.batch, f)) continue;
+      this.reshipped.files++;
+      if (this.reshipped.batches.length < 5 && !this.reshipped.batches.includes(work.batch)) this.reshipped.batches.push(work.batch);
+    }
   }
 
   /** The pending files of `entry` not among `present` (undefined: the batch is gone or done) and not shipped are lost. */
