@@ -1,6 +1,6 @@
 import { readTarget, targetChange, targetChangeAdvice, writeTarget } from './state/target.ts';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
 import { cycleTree } from './sources/tree.ts';
 import { messageOf } from '../core/errors.ts';
@@ -72,7 +72,7 @@ export class Agent {
     const schedule = deps.config.bandwidth ? new BandwidthSchedule(deps.config.bandwidth) : BandwidthSchedule.unlimited();
     this.throttle = new Throttle(schedule, () => deps.clock.now());
     this.deps = { ...deps, store: throttledStore(deps.store, this.throttle) };
-    mkdirSync(deps.config.state, { recursive: true });
+    privateDirectory(deps.config.state);
     this.lock = StateLock.acquire(deps.config.state, deps.clock.now());
     this.journal = new Journal(deps.config.state, deps.syncJournal ? { sync: deps.syncJournal } : {});
     this.observations = new Observations(deps.config.state);
@@ -415,3 +415,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * The state directory, made if missing, readable by its owner only: it names the recorder's files
+ * (their names often carry the parties' numbers) and cron starts the agent under a umask that
+ * lets every local user read. One the agent does not own is left as its owner set it.
+ */
+function privateDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if ((st.mode & 0o077) === 0 || st.uid !== process.getuid?.()) return;
+  try {
+    chmodSync(dir, st.mode & 0o700);
+  } catch {
+    // Not ours to change after all (a filesystem without modes): left as it is.
+  }
+}
+

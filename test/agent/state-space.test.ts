@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.ts';
@@ -55,5 +55,20 @@ describe("the state directory's disk below its floor", () => {
     expect(lowStateSpaceAlert('s', '/var/lib/ferry', 64 * MiB, 64)).toBeUndefined();
     expect(lowStateSpaceAlert('s', '/var/lib/ferry', 0, 0)).toBeUndefined();
     expect(lowStateSpaceAlert('s', '/var/lib/ferry', undefined, 64)).toBeUndefined();
+  });
+});
+
+describe('the state directory', () => {
+  it('is made, or left by the agent, readable by its owner only (it names recordings, whose names often carry phone numbers)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-state-mode-'));
+    mkdirSync(join(dir, 'rec'));
+    const made = agentOn(dir, 0, new MemoryBlobStore(), []);
+    made.close();
+    expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
+    // One a cron run made earlier under umask 022.
+    chmodSync(join(dir, 'state'), 0o755);
+    const again = agentOn(dir, 0, new MemoryBlobStore(), []);
+    again.close();
+    expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
   });
 });
