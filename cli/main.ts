@@ -23,6 +23,8 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   // Legal hold: `ferry hold …` and `ferry case …` share one module.
   hold: async () => (await import('./hold-commands.ts')).registerHoldCommands,
   catalogue: async () => (await import('./catalogue-commands.ts')).registerCatalogueCommands,
+  // What the retention purge would delete (a plan; nothing deleted).
+  purge: async () => (await import('./purge-commands.ts')).registerPurgeCommands,
   backups: async () => (await import('./backups-commands.ts')).registerBackupsCommands,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
   snapshots: async () => (await import('./tree-commands.ts')).registerSnapshotsCommands,
