@@ -3,6 +3,8 @@
 // twice and an overwritten slot is recognised as new content — and the artefacts in flight.
 // Pure state, fed by journal events; the Journal owns the file and the fsync.
 
+import { nameShape } from './file-format.ts';
+
 export interface ArtefactRecord {
   source: string;
   /** File name in the source's path. */
@@ -115,6 +117,14 @@ export class ArtefactLedger {
       for (const r of all) bySource.set(r.source, [...(bySource.get(r.source) ?? []), r]);
       for (const list of bySource.values()) {
         anchors.add(list.reduce((a, b) => (b.at > a.at ? b : a)));
+        // The newest full of each name shape: what a later version's format is judged against (artefact-runner.ts).
+        const newestByShape = new Map<string, ArtefactRecord>();
+        for (const r of list) {
+          if (r.partial || !r.format) continue;
+          const before = newestByShape.get(nameShape(r.name));
+          if (!before || r.at >= before.at) newestByShape.set(nameShape(r.name), r);
+        }
+        for (const r of newestByShape.values()) anchors.add(r);
         const finals = list.filter((r) => !r.partial && r.sequence !== undefined);
         if (finals.length > 0) anchors.add(finals.reduce((a, b) => ((b.sequence ?? 0) > (a.sequence ?? 0) ? b : a)));
       }

@@ -9,6 +9,7 @@ import { BinlogRun } from './binlog-run.ts';
 import type { FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
+import { nameShape } from './file-format.ts';
 import { FormatChangedError, IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { filesAndFolders, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
@@ -349,12 +350,14 @@ export class ArtefactRunner {
   }
 
   /**
-   * A rotated backup is expected in the format of the source's last full (agent/file-format.ts),
+   * A rotated backup is expected in the format of the last full of its name's shape (the same
+   * name, or the same with other digits: the versions of one backup; agent/file-format.ts),
    * unless the source says formatCheck: false. Fulls shipped before formats were recorded set none.
    */
   private withExpectedFormat(work: ArtefactWork): ArtefactWork {
     if (this.source.type !== 'rotated' || this.source.formatCheck === false || work.partial) return work;
-    const last = this.deps.journal.artefacts.records(this.source.name).filter((r) => !r.partial).at(-1);
+    const shape = nameShape(work.stamp.name);
+    const last = this.deps.journal.artefacts.records(this.source.name).filter((r) => !r.partial && nameShape(r.name) === shape).at(-1);
     return last?.format ? { ...work, expectFormat: { format: last.format, name: last.name, at: last.at } } : work;
   }
 

@@ -33,27 +33,22 @@ export function formatOf(head: Buffer, dumpTool?: string): string | undefined {
   return start.startsWith('<') ? 'xml' : 'text';
 }
 
-/** Printable: no byte below 0x20 but tab, CR and LF, and valid UTF-8 (a cut at the end allowed). */
+/**
+ * Text in any 8-bit encoding (UTF-8, Latin-1, Windows-1252: an export's own prolog may name any):
+ * no byte below 0x20 but tab, CR, LF and form feed. 512 random bytes hold dozens of them.
+ */
 function isText(bytes: Buffer): boolean {
   // UTF-16 with a byte-order mark (PowerShell's and some Windows tools' default).
   if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) return true;
-  for (const b of bytes) if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(trimCut(bytes));
-    return true;
-  } catch {
-    return false;
-  }
+  for (const b of bytes) if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0c && b !== 0x0d) return false;
+  return true;
 }
 
-/** Leaves out a UTF-8 sequence cut by the end of the head. */
-function trimCut(bytes: Buffer): Buffer {
-  let end = bytes.length;
-  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
-    const b = bytes[i] as number;
-    if ((b & 0xc0) === 0x80) continue;
-    if (b >= 0xc0) end = i;
-    break;
-  }
-  return bytes.subarray(0, end);
+/**
+ * A file name's shape: its digits as one mark. Versions of one backup rotate under names of
+ * one shape (`full-20260301.sql`, `full-20260302.sql`; `rostrvm_5_1.rbk`), while files of
+ * other kinds beside them (`globals.sql` beside `shop-20260301.sql`) have shapes of their own.
+ */
+export function nameShape(name: string): string {
+  return name.replace(/\d+/g, '#');
 }

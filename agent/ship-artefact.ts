@@ -188,10 +188,14 @@ async function hashAndSniff(file: FileHandle, work: ArtefactWork, path: string, 
   return { sha256: hash.digest('hex'), ...(events ? { binlog: events.finish() } : {}), ...(verdict.position ? { position: verdict.position } : {}), ...(verdict.format ? { format: verdict.format } : {}) };
 }
 
-/** Why a version is not in its source's format: it shows none Ferry knows, or a dump became other text (an error message). */
+/**
+ * Why a version is not in its earlier versions' format: it shows none Ferry knows, or it became
+ * plain text (a ransom note, a job's error message) where they were a dump, a container, XML.
+ */
 function formatLost(expected: string, found: string | undefined): string | undefined {
   if (found === undefined) return `shows no known format (its first bytes are not ${shownFormat(expected)})`;
   if (expected.startsWith('dump:') && !found.startsWith('dump:') && found !== 'gzip') return `is ${shownFormat(found)}, not ${shownFormat(expected)}`;
+  if (found === 'text' && expected !== 'text') return `is ${shownFormat(found)}, not ${shownFormat(expected)}`;
   return undefined;
 }
 

@@ -57,4 +57,23 @@ describe('journal: artefacts', () => {
     expect(k.totals).toMatchObject({ artefacts: 4 });
     k.close();
   });
+
+  it('keeps through a compaction the newest full of each name shape with its format, what a later version is judged against, though the files are gone', async () => {
+    const d = dir();
+    const j = new Journal(d);
+    const ship = async (id: string, name: string, format: string, at: string) => {
+      await j.artefactBegin({ ...art(id, name), format });
+      await j.artefactPublished(id, at);
+    };
+    await ship('f1', 'shop-20260301.sql', 'dump:pg_dump', '2026-03-01T02:00:00.000Z');
+    await ship('f2', 'shop-20260302.sql', 'dump:pg_dump', '2026-03-02T02:00:00.000Z');
+    await ship('g1', 'globals.sql', 'text', '2026-03-02T02:01:00.000Z');
+    await ship('b1', 'ocs.bak', 'mtf', '2026-03-01T03:00:00.000Z');
+    await j.compact(new Set(), new Set());
+    j.close();
+    const k = new Journal(d);
+    expect(k.artefacts.records('db').map((r) => [r.name, r.format]).sort()).toEqual([['globals.sql', 'text'], ['ocs.bak', 'mtf'], ['shop-20260302.sql', 'dump:pg_dump']]);
+    k.close();
+  });
 });
+

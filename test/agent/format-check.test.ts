@@ -21,8 +21,9 @@ describe('the format of a backup, from its first bytes', () => {
     expect(formatOf(tar)).toBe('tar');
     expect(formatOf(Buffer.from('\uFEFF<?xml version="1.0" encoding="utf-8"?>\n<LcsCmd/>'))).toBe('xml');
     expect(formatOf(Buffer.from('CREATE TABLE t (i int);\nINSERT INTO t VALUES (1, \'é\');\n'))).toBe('text');
-    // A multi-byte character cut by the end of the head is still text.
+    // A multi-byte character cut by the end of the head is still text, and so is Latin-1 (as an export's prolog may say).
     expect(formatOf(Buffer.from('Réunion é', 'utf8').subarray(0, 10))).toBe('text');
+    expect(formatOf(Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?>\n<Users><User Name="Zoë Müller"/></Users>', 'latin1'))).toBe('xml');
     for (let i = 0; i < 20; i++) expect(formatOf(randomBytes(512))).toBeUndefined();
   });
 });
@@ -70,16 +71,16 @@ describe('a rotated backup overwritten with something that is no backup (ransomw
     const clock = new ManualClock(new Date());
     const store = new MemoryBlobStore();
     const h = artefactAgent(site.config, store, { clock });
-    writeAt(join(site.root, 'a.sql'), dump(1), new Date(clock.now().getTime() - 10 * MIN));
+    writeAt(join(site.root, 'shop-20260301.sql'), dump(1), new Date(clock.now().getTime() - 10 * MIN));
     await h.agent.cycle();
     clock.advance(30_000);
     expect((await h.agent.cycle()).artefacts).toBe(1);
-    writeAt(join(site.root, 'b.sql'), 'mysqldump: Got error: 1045: "Access denied for user \'backup\'@\'localhost\'" when trying to connect\n', new Date(clock.now().getTime() - MIN));
+    writeAt(join(site.root, 'shop-20260302.sql'), 'mysqldump: Got error: 1045: "Access denied for user \'backup\'@\'localhost\'" when trying to connect\n', new Date(clock.now().getTime() - MIN));
     await h.agent.cycle();
     clock.advance(30_000);
     expect(await h.agent.cycle()).toMatchObject({ artefacts: 0, failed: 1 });
-    expect(h.alerts.find((a) => a.key === 'ship-failed:shop-db:b.sql')?.message).toContain('b.sql is plain text, not a mariadb-dump dump');
-    writeAt(join(site.root, 'c.sql.gz'), gzipSync(Buffer.from(dump(3))), new Date(clock.now().getTime() - MIN));
+    expect(h.alerts.find((a) => a.key === 'ship-failed:shop-db:shop-20260302.sql')?.message).toContain('shop-20260302.sql is plain text, not a mariadb-dump dump');
+    writeAt(join(site.root, 'shop-20260303.sql.gz'), gzipSync(Buffer.from(dump(3))), new Date(clock.now().getTime() - MIN));
     await h.agent.cycle();
     clock.advance(30_000);
     expect((await h.agent.cycle()).artefacts).toBe(1);
@@ -108,5 +109,30 @@ describe('a rotated backup overwritten with something that is no backup (ransomw
     expect(held).toMatchObject({ cycle: { artefacts: 0, failed: 1 }, shipped: 1 });
     expect(held.alert?.message).toContain('its first bytes are not Microsoft Tape Format (a SQL Server .bak)');
     expect(await run(', formatCheck: false')).toMatchObject({ cycle: { artefacts: 1, failed: 0 }, shipped: 2, alert: undefined });
+  });
+
+  it('holds back a .bak or a gzip\'d dump overwritten by text (a ransom note), and judges each backup by the earlier versions of its own name, not by other files of the source', async () => {
+    const site = artefactSite(source().replace('["*.sql"]', '["*.sql", "*.bak", "*.sql.gz"]'));
+    const clock = new ManualClock(new Date());
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock });
+    const night = async (files: Record<string, string | Buffer>) => {
+      for (const [name, body] of Object.entries(files)) writeAt(join(site.root, name), body, new Date(clock.now().getTime() - MIN));
+      await h.agent.cycle();
+      clock.advance(30_000);
+      const cycle = await h.agent.cycle();
+      clock.advance(24 * 60 * MIN);
+      return cycle;
+    };
+    const globals = '--\n-- PostgreSQL database cluster dump\n--\n\nCREATE ROLE app;\n';
+    // pg_dump's dumps and pg_dumpall's globals beside them, night after night: nothing held back.
+    expect(await night({ 'shop-20260301.sql': dump(1), 'globals.sql': globals, 'ocs.bak': Buffer.concat([Buffer.from('TAPE'), Buffer.alloc(500, 1)]), 'cfg-20260301.sql.gz': gzipSync(Buffer.from(dump(2))) })).toMatchObject({ artefacts: 4, failed: 0 });
+    expect(await night({ 'shop-20260302.sql': dump(3), 'globals.sql': `${globals}CREATE ROLE report;\n` })).toMatchObject({ artefacts: 2, failed: 0 });
+    // The ransomware leaves its note in place of the backups.
+    const note = 'YOUR FILES ARE ENCRYPTED. To recover them, write to recover@example.invalid\n';
+    expect(await night({ 'ocs.bak': note, 'cfg-20260302.sql.gz': note })).toMatchObject({ artefacts: 0, failed: 2 });
+    expect(h.alerts.find((a) => a.key === 'ship-failed:shop-db:ocs.bak')?.message).toContain('ocs.bak is plain text, not Microsoft Tape Format (a SQL Server .bak)');
+    expect(h.alerts.find((a) => a.key === 'ship-failed:shop-db:cfg-20260302.sql.gz')?.message).toContain('cfg-20260302.sql.gz is plain text, not gzip data, as cfg-20260301.sql.gz');
+    h.agent.close();
   });
 });
