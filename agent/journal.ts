@@ -301,6 +301,14 @@ export class Journal {
     return false;
   }
 
+  /** Whether a file of this name was shipped from the batch before under another size or file time: the recording changed since. */
+  shippedWithOtherStamp(source: string, batch: string, file: FileStamp): boolean {
+    const prefix = `${file.name}\t`;
+    const own = stampKey(file);
+    for (const key of this.shipped.get(batchKey(source, batch))) if (key.startsWith(prefix) && key !== own) return true;
+    return false;
+  }
+
   /** Whether `files` are exactly the files shipped from the batch (one lookup of the batch). */
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
     const shipped = this.shipped.get(batchKey(source, batch));

@@ -333,7 +333,7 @@ async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig
     severity: 'critical',
     site,
     subject: `${source.name}: ${reshipped.files} recordings already offsite changed on the recorder`,
-    message: `${reshipped.files} recordings whose names and sizes had shipped before (batches ${reshipped.batches.join(', ')}${reshipped.batches.length === 5 ? ', …' : ''}) came back with new file times and are shipped again. A closed call does not change on a recorder: if a scanner or a copy only touched them, nothing more is stored; if their content changed (ransomware encrypting the recorder's disk), the catalogue now lists a second copy of each call beside the original. The original is the copy shipped first: \`ferry calls search --site ${site} --call-id ID\` lists both, and \`ferry calls play\` of the older one plays the call. Look at the recorder now.`,
+    message: `${reshipped.files} recordings whose names had shipped before (batches ${reshipped.batches.join(', ')}${reshipped.more ? ', …' : ''}) came back with another size or file time and are shipped again. A closed call does not change on a recorder. If a scanner or a copy only touched them, the copies shipped again are the same calls (stored again, catalogued once). If their content changed (ransomware encrypting the recorder's disk), the catalogue now lists a second copy of each call beside the original: \`ferry calls search --site ${site} --call-id ID\` lists both, and \`ferry calls play\` of each tells them apart (the encrypted one is no audio). Look at the recorder now.`,
     details: { source: source.name, files: reshipped.files, batches: reshipped.batches, at },
   });
 }

@@ -67,8 +67,8 @@ export class RecordingsWalk {
   lost = 0;
   /** Recordings gone before they shipped again whose name and size had shipped before (recorded, alerted as a warning). */
   doubtful = 0;
-  /** Recordings handed out to ship again whose name and size shipped before under another file time (the first batches named). */
-  readonly reshipped = { files: 0, batches: [] as string[] };
+  /** Recordings handed out to ship again whose name shipped before under another size or file time (the first batches named). */
+  readonly reshipped = { files: 0, batches: [] as string[], more: false };
   /** The most batches held with their file records at once (memory is bounded by `lookahead`). */
   maxHeld = 0;
   /** Ready batches found so far. */
@@ -187,14 +187,16 @@ export class RecordingsWalk {
     return work;
   }
 
-  /** Recordings about to ship again whose name and size shipped from their batch before, under another file time. */
+  /** Recordings about to ship again whose name shipped from their batch before, under another size or file time (ransomware that appends grows them). */
   private countReshipped(work: BatchWork): void {
-    const again = this.deps.journal.shippedWithOtherTime;
+    const again = this.deps.journal.shippedWithOtherStamp;
     if (!again) return;
     for (const f of work.recordings) {
       if (!again.call(this.deps.journal, this.deps.source.name, work.batch, f)) continue;
       this.reshipped.files++;
-      if (this.reshipped.batches.length < 5 && !this.reshipped.batches.includes(work.batch)) this.reshipped.batches.push(work.batch);
+      if (this.reshipped.batches.includes(work.batch)) continue;
+      if (this.reshipped.batches.length < 5) this.reshipped.batches.push(work.batch);
+      else this.reshipped.more = true;
     }
   }
 

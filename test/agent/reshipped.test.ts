@@ -11,7 +11,10 @@ import type { Alert } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 
 describe('recordings already offsite rewritten on the recorder (ransomware encrypting its disk)', () => {
-  it('ship again and raise one critical alert for the pass naming how many and the batches; a later pass raises no other', async () => {
+  it.each([
+    ['encrypted in place (same sizes)', 0],
+    ['encrypted with a key block appended (other sizes)', 512],
+  ])('ship again and raise one critical alert for the pass naming how many and the batches, %s; a later pass raises no other', async (_how, appended) => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-reshipped-'));
     const root = join(dir, 'rec');
     mkdirSync(root);
@@ -34,7 +37,7 @@ describe('recordings already offsite rewritten on the recorder (ransomware encry
     for (const batch of readdirSync(root)) {
       for (const name of readdirSync(join(root, batch))) {
         const path = join(root, batch, name);
-        if (name.endsWith('.wav')) writeFileSync(path, readFileSync(path).map((b) => b ^ 0x5a));
+        if (name.endsWith('.wav')) writeFileSync(path, Buffer.concat([readFileSync(path).map((b) => b ^ 0x5a), Buffer.alloc(appended, 7)]));
         utimesSync(path, then, then);
       }
     }
@@ -43,7 +46,7 @@ describe('recordings already offsite rewritten on the recorder (ransomware encry
     const raised = alerts.filter((a) => a.key?.startsWith('reshipped:cs:'));
     expect(raised).toHaveLength(1);
     expect(raised[0]).toMatchObject({ severity: 'critical', subject: 'cs: 30 recordings already offsite changed on the recorder' });
-    expect(raised[0]!.message).toContain('(batches 000001, 000002, 000003) came back with new file times and are shipped again');
+    expect(raised[0]!.message).toContain('(batches 000001, 000002, 000003) came back with another size or file time and are shipped again');
     clock.advance(60_000);
     await pass();
     expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toHaveLength(1);
