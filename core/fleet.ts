@@ -348,6 +348,20 @@ function silentReasons(input: FleetSiteInput, row: FleetRow): string[] {
 }
 
 /** One site's row: RETIRED (its `retired` day reached, whatever else), SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
+/** Why the site is LATE (a window missed, stuck or FAILED); fills the row's window fields on the way. */
+function lateReasons(input: FleetSiteInput, row: FleetRow, cron: Cron | undefined, now: Date): string[] {
+  if (cron) row.nextWindow = cron.next(now)?.toISOString();
+  const missed = cron ? missedWindow(cron, input.lastRun, now, input.windowGraceMinutes) : undefined;
+  if (missed) row.missedWindow = missed.toISOString();
+  const stuck = stuckWindow(input.lastRun, now, input.windowMaxMinutes);
+  if (stuck) row.stuckWindow = stuck;
+  const late: string[] = [];
+  if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
+  if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
+  if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
+  return late;
+}
+
 export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const silentAfterMinutes = input.silentAfterMinutes ?? DEFAULT_SILENT_AFTER_MINUTES;
   const hb = input.heartbeat;
@@ -357,17 +371,8 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (hb && input.heartbeatDaily) row.lastHeartbeatDaily = true;
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
   if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: retiredReasons(input.retired!, hb) };
-  if (cron) row.nextWindow = cron.next(now)?.toISOString();
-  const missed = cron ? missedWindow(cron, input.lastRun, now, input.windowGraceMinutes) : undefined;
-  if (missed) row.missedWindow = missed.toISOString();
-  const stuck = stuckWindow(input.lastRun, now, input.windowMaxMinutes);
-  if (stuck) row.stuckWindow = stuck;
-
   const silent = silentReasons(input, row);
-  const late: string[] = [];
-  if (missed) late.push(`the window due ${missed.toISOString()} did not run`);
-  if (stuck) late.push(`the window started ${stuck} has not finished after ${input.windowMaxMinutes ?? WINDOW_MAX_MINUTES} min`);
-  if (input.lastRun?.outcome === 'FAILED') late.push(`last window FAILED: ${input.lastRun.reasons[0] ?? 'no reason recorded'}`);
+  const late = lateReasons(input, row, cron, now);
   const warn = warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents);
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
