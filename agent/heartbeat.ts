@@ -217,7 +217,7 @@ export class HeartbeatWriter {
     const recent = (this.deps.losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since).slice(-RECENT_LOSS_MAX);
     if (recent.length === 0) return {};
     return {
-      recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path), ...(l.unseen ? { unseen: true as const } : {}) })),
+      recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path), ...(l.unseen ? { unseen: true as const } : {}), ...(l.shippedBefore ? { shippedBefore: true as const } : {}) })),
     };
   }
 

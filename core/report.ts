@@ -41,7 +41,7 @@ export interface ExpectedSource {
 /** What the site's agent reported about itself (its heartbeat), when the cloud has it. */
 export interface AgentSignals {
   /** Recordings lost before they could be shipped, reported in the day; an entry with `files` stands for that many not named. */
-  lost: { source: string; path: string; at: string; reason?: string; files?: number }[];
+  lost: { source: string; path: string; at: string; reason?: string; files?: number; shippedBefore?: true }[];
   /** The oldest batch not yet shipped, per recordings source. */
   unshipped: { source: string; batch: string; since: string }[];
   /** When the heartbeat these come from was written. */
@@ -137,12 +137,16 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   const problems: string[] = [];
   const packs = f.packs.filter((p) => p.source === e.name);
   const recordings = packs.reduce((n, p) => n + p.members, 0);
-  const lost = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
-  if (lost.length > 0) {
+  const mine = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
+  const told = (lost: typeof mine, what: string) => {
+    if (lost.length === 0) return;
     const shown = lost.filter((l) => l.files === undefined).slice(0, 5).map((l) => l.path).join(', ');
     const count = lost.reduce((n, l) => n + (l.files ?? 1), 0);
-    problems.push(`${count} recording(s) lost before they could be shipped: ${shown}${count > 5 ? ', …' : ''}`);
-  }
+    problems.push(`${count} recording(s) ${what}: ${shown}${count > 5 ? ', …' : ''}`);
+  };
+  told(mine.filter((l) => !l.shippedBefore), 'lost before they could be shipped');
+  // Offsite if the recorder only touched them; lost if it was replaced (the agent cannot tell: their content is gone).
+  told(mine.filter((l) => l.shippedBefore), 'gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
   const bound = (e.maxUnshippedHours ?? 24) * HOUR;
   for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
     const waited = judged - Date.parse(u.since);

@@ -72,6 +72,15 @@ describe('judging one site', () => {
     expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 1, recentLosses: [loss(30)] }) }, NOW)).toMatchObject({ state: 'OK' });
   });
 
+  it('tells recordings gone before shipping again, shipped before under another file time, apart from certain losses', () => {
+    const certain = { id: 'l1', source: 'cs', batch: '000040', kind: 'recordings' as const, at: minutesAgo(60).toISOString(), reason: 'deleted by the recorder before it was shipped', files: 4, paths: ['/rec/000040/a.wav'] };
+    const doubtful = { ...certain, id: 'l2', batch: '000041', files: 10, shippedBefore: true as const };
+    expect(judgeSite({ site: 'a', heartbeat: heartbeat('a', minutesAgo(1), { losses: 2, recentLosses: [certain, doubtful] }) }, NOW)).toMatchObject({
+      state: 'WARN',
+      reasons: ['4 file(s) lost in the last 24 h (cs: 000040)', '10 file(s) gone before shipping again in the last 24 h, shipped before under another file time: offsite if the recorder only touched them, lost if it was replaced (cs: 000041)'],
+    });
+  });
+
   it('counts batches no pass ever saw as batches, not as files', () => {
     const unseen = { id: 'u1', source: 'cs', batch: '000037–000039', kind: 'recordings' as const, at: minutesAgo(60).toISOString(), reason: 'written and evicted by the recorder without any pass seeing them', files: 3, paths: ['/rec/000037', '/rec/000038', '/rec/000039'], unseen: true as const };
     const lost = { ...unseen, id: 'l1', batch: '000040', files: 4, paths: ['/rec/000040/a.wav'], unseen: undefined };

@@ -187,6 +187,17 @@ describe('daily report from what the agents said in their heartbeats', () => {
     await expect(dailyReport({ blobs, catalogue }, 'site-a', '2026-03-08', { now })).rejects.toThrow('date 2026-03-08 has not begun yet (now 2026-03-03T07:00:00.000Z): a day is reported from its start on');
   });
 
+  it('names recordings gone before shipping again, shipped before under another file time, apart from certain losses (offsite if only touched)', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-a', DAY, {});
+    const doubtful = { id: 'l1', source: 'contactstore', batch: '000028', kind: 'recordings' as const, at: at(DAY, '04:00'), reason: 'deleted by the recorder before it was shipped again', files: 2, paths: ['/rec/000028/a.wav', '/rec/000028/b.wav'], shippedBefore: true as const };
+    await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { losses: 1, recentLosses: [doubtful] }));
+    const now = () => new Date('2026-03-03T07:00:00Z');
+    const a = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
+    expect(a.problems).toEqual(['contactstore: 2 recording(s) gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced): /rec/000028/a.wav, /rec/000028/b.wav']);
+  });
+
   it('says that batches of older recordings arrived (a backfill, a catch-up after a long weekend) when the agent names its last pack in the day, not "nothing arrived"', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
