@@ -59,7 +59,11 @@ function isCalendarDay(day: string): boolean {
 const retiredDay = z
   .string({ invalid_type_error: 'must be the first day the site no longer ships, as "YYYY-MM-DD" (e.g. "2026-12-01"), not true: its reports from that day on say RETIRED and name it' })
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date "YYYY-MM-DD" (e.g. "2026-12-01"): the first day the site no longer ships')
-  .refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || isCalendarDay(d), { message: 'is no calendar day: give the first day the site no longer ships, "YYYY-MM-DD"' });
+  .refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || isCalendarDay(d), { message: 'is no calendar day: give the first day the site no longer ships, "YYYY-MM-DD"' })
+  // The deploy stops the site's backup windows at once, whatever the day: one planned ahead would lose them until then.
+  .refine((d) => !isCalendarDay(d) || d <= new Date().toISOString().slice(0, 10), (d) => ({
+    message: `${d} is after today (${new Date().toISOString().slice(0, 10)}): a deploy with \`retired\` stops the site's backup windows at once; deploy it on or after that day`,
+  }));
 
 export const siteSchema = z
   .object({

@@ -124,6 +124,12 @@ describe('deployment configuration', () => {
       'sites[0].retired: must be a date "YYYY-MM-DD" (e.g. "2026-12-01"): the first day the site no longer ships',
     ]);
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2026-02-30' }] })).toEqual(['sites[0].retired: is no calendar day: give the first day the site no longer ships, "YYYY-MM-DD"']);
+    // A day still to come: the deploy would stop its backup windows at once.
+    const today = new Date().toISOString().slice(0, 10);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: '2999-01-01' }] })).toEqual([
+      `sites[0].retired: 2999-01-01 is after today (${today}): a deploy with \`retired\` stops the site's backup windows at once; deploy it on or after that day`,
+    ]);
+    expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, schedule, retired: today }] })).toEqual([]);
     expect(problemsOf({ sites: [{ name: 'a', retentionDays: 90, retired: '2026-12-01' }] })).toEqual([
       'sites[0].retired: a retired site needs a schedule whose purgeCron runs its purge to the end of retention (its backupCron is not scheduled once retired); without one, nothing deletes its calls',
     ]);
