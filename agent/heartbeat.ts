@@ -155,7 +155,7 @@ export class HeartbeatWriter {
     const own = new Set(this.memory.recent ?? []);
     const since = Date.parse(this.memory.recentSince ?? now.toISOString());
     try {
-      for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 20, now.getTime())) {
+      for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 1000, now.getTime())) {
         if (now.getTime() - h.t > SHARED_SITE_WINDOW_MS) return undefined;
         if (own.has(h.at)) continue;
         const other = (await h.read())?.agent;
