@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
 import { lowStateSpaceAlert, stateFreeBytes } from '../agent/state/state-space.ts';
+import { createAlertNotifier } from '../agent/alerts.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -52,7 +53,7 @@ export function registerAgentCommands(program: Command): void {
       const bar = interactive ? terminalProgress() : undefined;
       const log = createLogger({ json: !interactive, level: interactive ? 'warn' : 'info' });
       for (const note of plainHttpNotes(config)) log.warn(note.replace(/^warning: /, ''));
-      const a = busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log);
+      const a = await fullDiskAlerted(config, log, () => busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log));
       if (!a) return;
       try {
         if (opts.once) {
@@ -204,6 +205,26 @@ export const BUSY_EXIT = 4;
  * The agent `build` makes, or undefined (exit 4, said on stderr) when another agent holds the
  * state directory: under cron a pass that outlasts the interval is not a failure of the next run.
  */
+/**
+ * A state directory whose disk is full to the last byte cannot take even the agent's lock: the
+ * pass's own floor check (agent.ts) never runs. The alert hooks need no disk, so the run says it
+ * through them (each run, as nothing can be remembered) before it stops.
+ */
+async function fullDiskAlerted(config: AgentConfig, log: Logger, build: () => Agent | undefined): Promise<Agent | undefined> {
+  try {
+    return build();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    const free = (await stateFreeBytes(config.state)) ?? 0;
+    const alert = lowStateSpaceAlert(config.site, config.state, free, Math.max(config.stateMinFreeMiB, 1));
+    if (alert) {
+      const message = `${alert.message} The disk is full: the agent cannot even start (every run says so until there is space).`;
+      await createAlertNotifier(config.alerts, log).notify({ ...alert, key: 'state-disk-low', message }).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
 function busyOr(build: () => Agent, log: Logger): Agent | undefined {
   try {
     return build();

@@ -1,0 +1,35 @@
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The state directory on a disk full to the last byte (a real tmpfs in a mount namespace of its
+// own): the agent cannot even write its lock, and says so through its alert hook, which needs no disk.
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('agent run --once on a state disk with no byte free', () => {
+  it('exits non-zero and alerts through alerts.command that the state disk is full (critical), before anything else', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-zero-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    mkdirSync(join(work, 'disk'));
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
+mkdir "$1/state"
+head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
+"${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2"
+echo "rc=$?"`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    expect(r.stdout + r.stderr).toMatch(/ENOSPC/);
+    expect(r.stdout).toMatch(/rc=[1-9]/);
+    const sent = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; severity: string; message: string });
+    expect(sent).toEqual([expect.objectContaining({ key: 'state-disk-low', severity: 'critical' })]);
+    expect(sent[0]!.message).toContain('is on a disk with 0.0 MiB free');
+    expect(sent[0]!.message).toContain('The disk is full: the agent cannot even start');
+  }, 90_000);
+});
