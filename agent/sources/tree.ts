@@ -9,6 +9,7 @@ import type { VerifyMode } from '../verify.ts';
 import { sourceReadable, type AlertBook } from '../state/alert-book.ts';
 import { takeTreeSnapshot } from '../tree/snapshot.ts';
 import { readLastSnapshot, type LastSnapshot } from '../tree/last-snapshot.ts';
+import { judgeSlowChange } from '../tree/slow-change.ts';
 import { TreeVanishedError } from '../tree/walk.ts';
 import { unreadableDirectory } from './source-checks.ts';
 
@@ -120,6 +121,30 @@ async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, m
   return true;
 }
 
+/**
+ * Snapshots that together changed most of the files within a day, none of them alone (a share
+ * encrypted over several passes): alerted as a mass change is, once, naming the snapshot the
+ * window started from, whose files are as they were (agent/tree/slow-change.ts).
+ */
+async function alertSlowChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest, parentTakenAt: string | undefined): Promise<boolean> {
+  if (!manifest.changes || !parentTakenAt || source.massChange === false) return false;
+  const slow = judgeSlowChange(deps.state, source.name, { takenAt: manifest.takenAt, parentTakenAt, changes: manifest.changes, alone: manifest.massChange !== undefined }, source.massChange);
+  if (!slow) return false;
+  const restore = `ferry restore tree --site ${deps.site} --source ${source.name} --at ${slow.parentTakenAt} --to DIR`;
+  deps.log.error('tree snapshots of the last day changed most files: ransomware or a mass rewrite?', { source: source.name, snapshot: manifest.snapshotId, ...slow, restore });
+  await deps.alerts.raiseEvent(`tree-mass-change:${source.name}:${manifest.snapshotId}`, {
+    severity: 'critical',
+    site: deps.site,
+    subject: `${source.name}: ${slow.changed} of ${slow.previousFiles} files changed over ${slow.snapshots} snapshots`,
+    message:
+      `The ${slow.snapshots} snapshots of ${source.name} since ${slow.since} changed ${slow.changed} of the ${slow.previousFiles} files the first of them started from, each a part: ransomware working through the share, or a mass rewrite? ` +
+      `Open a few of the files on the share. The snapshot taken ${slow.parentTakenAt} holds the files as they were before: \`${restore}\` restores it. ` +
+      `Alerted because the source's massChange is ${source.massChange.percent} % and at least ${source.massChange.minFiles} files, added up over a day.`,
+    details: { source: source.name, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, ...slow, restore },
+  });
+  return true;
+}
+
 export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig): Promise<TreeCycle> {
   const now = deps.clock.now();
   const last = readLastSnapshot(deps.state, source.name);
@@ -159,7 +184,8 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     await deps.alerts.resolve(`tree-failed:${source.name}`, deps.site, `Source ${source.name} has a new snapshot (${manifest.takenAt}).`);
     const leftOut = await alertLeftOut(deps, source, manifest);
     await includeSelectsNothing(deps, source, manifest.counts.files);
-    const mass = await alertMassChange(deps, source, manifest);
+    const alone = await alertMassChange(deps, source, manifest);
+    const mass = (await alertSlowChange(deps, source, manifest, last?.takenAt)) || alone;
     return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut || mass ? 1 : 0 };
   } catch (error) {
     const message = messageOf(error);

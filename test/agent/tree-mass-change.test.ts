@@ -160,6 +160,41 @@ describe('a snapshot after ransomware rewrote most files of a share', () => {
   });
 });
 
+describe('a share encrypted over several passes, each snapshot changing only a part', () => {
+  const slowAttack = async (steps: number[], spacingMs: number) => {
+    const s = share(40);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T21:44:05.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    const exits: number[] = [];
+    let done = 0;
+    for (const n of steps) {
+      // Each pass the ransomware gets further: the next files of the share.
+      const files = filesOf(s.root).sort().slice(done, done + n);
+      for (const rel of files) writeFileSync(join(s.root, rel), randomBytes(statSync(join(s.root, rel)).size));
+      done += n;
+      clock.advance(spacingMs);
+      exits.push(onceExitCode((await cronPass(s.config, store, alerts, clock)).report));
+    }
+    return { alerts: massAlerts(alerts), exits };
+  };
+
+  it('is alerted once (critical) when the snapshots of a day together changed most files, naming the snapshot before the first of them to restore', async () => {
+    const { alerts, exits } = await slowAttack([15, 15, 10], 5 * 60_000);
+    expect(exits).toEqual([0, 1, 0]);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ severity: 'critical', subject: 'share: 30 of 40 files changed over 2 snapshots' });
+    expect(alerts[0]!.message).toContain('`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`');
+  });
+
+  it('is not alerted for the ordinary churn of a share, a few files a day', async () => {
+    const { alerts, exits } = await slowAttack([2, 2, 2, 2, 2], 24 * 3600_000);
+    expect(exits).toEqual([0, 0, 0, 0, 0]);
+    expect(alerts).toEqual([]);
+  });
+});
+
 describe('a snapshot that changed few files, or moved them', () => {
   it('raises nothing when 1 % of the files changed, and records the figures', async () => {
     const s = share(100, ', massChange: { percent: 1.5, minFiles: 1 }');

@@ -1,0 +1,52 @@
+// A share encrypted over several passes (ransomware working for an hour while the agent takes a
+// snapshot every five minutes) changes a part of the files in each snapshot, none of them over
+// the source's massChange threshold. The changes of the snapshots of the last day are kept in the
+// state directory (`tree-changes-{source}.json`) and judged together against the files the first
+// of them started from: over the threshold, the share changed most of its files within a day.
+import { join } from 'node:path';
+import type { TreeChanges } from '../../core/tree-manifest.ts';
+import { readJsonFile, writeFileAtomic } from '../state/atomic-file.ts';
+
+/** How far back the changes of a source's snapshots are added up. */
+export const SLOW_CHANGE_WINDOW_MS = 24 * 3600_000;
+
+interface Entry {
+  takenAt: string;
+  /** The snapshot before this one: where a restore goes back to when the window starts here. */
+  parentTakenAt: string;
+  changed: number;
+  previousFiles: number;
+}
+
+export interface SlowChange {
+  changed: number;
+  /** The files of the snapshot the window starts from. */
+  previousFiles: number;
+  since: string;
+  parentTakenAt: string;
+  snapshots: number;
+}
+
+const fileOf = (state: string, source: string) => join(state, `tree-changes-${source}.json`);
+
+/**
+ * Records one snapshot's changes and says whether the snapshots of the last day together changed
+ * `percent` % (and at least `minFiles`) of the files the first of them started from. Once said,
+ * the window starts again, so that it is said once. A snapshot over the threshold on its own is
+ * alerted by itself: it starts the window again too.
+ */
+export function judgeSlowChange(state: string, source: string, snapshot: { takenAt: string; parentTakenAt: string; changes: TreeChanges; alone: boolean }, threshold: { percent: number; minFiles: number }): SlowChange | undefined {
+  const file = fileOf(state, source);
+  const now = Date.parse(snapshot.takenAt);
+  const kept = (readJsonFile<Entry[]>(file) ?? []).filter((e) => now - Date.parse(e.takenAt) < SLOW_CHANGE_WINDOW_MS && Date.parse(e.takenAt) <= now);
+  if (snapshot.alone) {
+    writeFileAtomic(file, '[]');
+    return undefined;
+  }
+  const entries = [...kept, { takenAt: snapshot.takenAt, parentTakenAt: snapshot.parentTakenAt, changed: snapshot.changes.changed, previousFiles: snapshot.changes.previousFiles }];
+  const first = entries[0]!;
+  const changed = entries.reduce((n, e) => n + e.changed, 0);
+  const over = entries.length > 1 && first.previousFiles > 0 && changed >= threshold.minFiles && changed * 100 >= threshold.percent * first.previousFiles;
+  writeFileAtomic(file, JSON.stringify(over ? [] : entries));
+  return over ? { changed: Math.min(changed, first.previousFiles), previousFiles: first.previousFiles, since: first.takenAt, parentTakenAt: first.parentTakenAt, snapshots: entries.length } : undefined;
+}
