@@ -145,7 +145,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
     await s.alerts.hold(`clock-ahead:${source.name}`, aheadAlert(site, source, walk.ahead), site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`, !s.stopping());
-    await reshippedAlert(s, source, walk.reshipped);
+    // Alerted critically, as a share's mass change is: the pass fails (`--once` exits 1) for a person to look.
+    if (await reshippedAlert(s, source, walk.reshipped)) report.failed++;
     report.failed += unreadable.size + badNames.size + misplaced.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
     // journal and the loss log, and every reader of the view leaves it out (the next walk, the
@@ -322,11 +323,11 @@ const RESHIPPED_ALERT_FILES = 20;
  * rewritten (ransomware encrypting the recorder's disk: the catalogue then lists a second copy of
  * each call beside the original). Raised once for the pass (an event), closed a repeat period later.
  */
-async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig, reshipped: RecordingsWalk['reshipped']): Promise<void> {
+async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig, reshipped: RecordingsWalk['reshipped']): Promise<boolean> {
   const { site } = s.deps.config;
   const prefix = `reshipped:${source.name}:`;
   await s.alerts.tendEvents(prefix, site, () => `No more recordings of ${source.name} shipped before came back with new file times in the passes since.`);
-  if (reshipped.files < RESHIPPED_ALERT_FILES) return;
+  if (reshipped.files < RESHIPPED_ALERT_FILES) return false;
   const at = s.deps.clock.now().toISOString();
   s.deps.log.error('recordings already offsite came back with new file times and ship again', { source: source.name, files: reshipped.files, batches: reshipped.batches });
   await s.alerts.raiseEvent(`${prefix}${at}`, {
@@ -336,6 +337,7 @@ async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig
     message: `${reshipped.files} recordings whose names had shipped before (batches ${reshipped.batches.join(', ')}${reshipped.more ? ', …' : ''}) came back with another size or file time and are shipped again. A closed call does not change on a recorder. If a scanner or a copy only touched them, the copies shipped again are the same calls (stored again, catalogued once). If their content changed (ransomware encrypting the recorder's disk), the catalogue now lists a second copy of each call beside the original: \`ferry calls search --site ${site} --call-id ID\` lists both, and \`ferry calls play\` of each tells them apart (the encrypted one is no audio). Look at the recorder now.`,
     details: { source: source.name, files: reshipped.files, batches: reshipped.batches, at },
   });
+  return true;
 }
 
 /** Logs each scan warning (a link not followed, a stray file) once per path and pass. */

@@ -42,7 +42,7 @@ describe('recordings already offsite rewritten on the recorder (ransomware encry
       }
     }
     clock.advance(60_000);
-    expect(await pass()).toMatchObject({ packs: 3, recordings: 30 });
+    expect(await pass()).toMatchObject({ packs: 3, recordings: 30, failed: 1 });
     const raised = alerts.filter((a) => a.key?.startsWith('reshipped:cs:'));
     expect(raised).toHaveLength(1);
     expect(raised[0]).toMatchObject({ severity: 'critical', subject: 'cs: 30 recordings already offsite changed on the recorder' });
