@@ -131,15 +131,23 @@ export function forgetSession() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
-// ---- the owner of the tab's history entries ----
+// ---- the owner of the tab's history entries, and the routes they stand for ----
 
 const OWNER_KEY = 'ferry-console-owner';
+const ROUTE_KEY = 'ferry-console-route:';
+
+/** 16 random bytes in hex: an owner id, an entry id. */
+export function randomId() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 /**
  * The random id the page stamps its history entries with, for `username`: the same after the
  * token expired and that officer signed in again (they are back where they were), a new one for
  * any other officer and after Sign out (forgetHistoryOwner), so that Back never brings another
- * sign-in's search or call back. In this tab's sessionStorage, beside the token.
+ * sign-in's search or call back. In this tab's sessionStorage, beside the token. A new owner
+ * starts with no routes: the ones kept for the officer before go (another officer signed in
+ * after their session expired, with no Sign out between).
  */
 export function historyOwner(username) {
   let owner;
@@ -149,13 +157,48 @@ export function historyOwner(username) {
     // an unreadable entry is no owner
   }
   if (owner?.username === username && typeof owner.id === 'string' && owner.id) return owner.id;
-  const id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  forgetRoutes();
+  const id = randomId();
   sessionStorage.setItem(OWNER_KEY, JSON.stringify({ id, username }));
   return id;
 }
 
+/** Sign out: the owner id and every route it kept. */
 export function forgetHistoryOwner() {
   sessionStorage.removeItem(OWNER_KEY);
+  forgetRoutes();
+}
+
+/**
+ * Keeps the route (site, view and every filter, the agent, number and call id among them) of the
+ * history entry `id` of `owner`. Chromium writes each entry's state into the profile's
+ * session-restore file, which stays on the workstation's disk after Sign out and after the browser
+ * is closed: the entry holds only its id, the route is here, where Sign out removes it. A route
+ * that cannot be kept (storage full or refused) is a Back that shows the empty form, not an error.
+ */
+export function keepRoute(id, owner, route) {
+  try {
+    sessionStorage.setItem(`${ROUTE_KEY}${id}`, JSON.stringify({ owner, route }));
+  } catch {
+    // not kept: that entry comes back as the empty search form
+  }
+}
+
+/** The route kept for entry `id` of `owner`; undefined when there is none (Sign out, another owner's). */
+export function keptRoute(id, owner) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(`${ROUTE_KEY}${id}`) ?? 'null');
+    if (kept?.owner === owner && kept.route && typeof kept.route === 'object') return kept.route;
+  } catch {
+    // an unreadable entry is no route
+  }
+  return undefined;
+}
+
+function forgetRoutes() {
+  const keys = [];
+  for (let i = 0; i < sessionStorage.length; i++) if (sessionStorage.key(i)?.startsWith(ROUTE_KEY)) keys.push(sessionStorage.key(i));
+  for (const key of keys) sessionStorage.removeItem(key);
 }
 
 // ---- the console API ----

@@ -4,11 +4,12 @@
 // style (the deployment's CSP is `default-src 'self'`). Where the page is, is in the address
 // (`#site=…&view=search|call|cases|audit&rid=…&case=…`) with the search's filters that name no one
 // (`from`/`to` in UTC, direction, durations, order, page size), so bookmarks work; the whole search
-// (agent, number, call id too) is in the history entry's state, stamped with this sign-in's owner
-// id, so Back and a reload work for the officer who searched and for no one after them.
+// (agent, number, call id too) is kept in the tab's sessionStorage under the history entry's random
+// id, the entry holding only that id and this sign-in's owner id, so Back and a reload work for the
+// officer who searched and for no one after them, and Sign out removes every search kept.
 // `?poll=N` sets how often (seconds) recall and export states are polled (default 15).
 
-import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, loadConfig, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
+import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, keepRoute, keptRoute, loadConfig, randomId, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
@@ -34,9 +35,10 @@ const state = {
 };
 
 /**
- * Filters that can name a person: they go into the history entry's state, never into the address,
- * which the browser keeps on disk (History) and offers back in the address bar to whoever types
- * there next; an address is never read for them either.
+ * Filters that can name a person: they are kept in the tab's sessionStorage (keepRoute), never in
+ * the address, which the browser keeps on disk (History) and offers back in the address bar to
+ * whoever types there next, nor in the history entry's state, which Chromium writes to disk too
+ * (the session-restore file); an address is never read for them either.
  */
 const PERSONAL = ['agent', 'number', 'callId'];
 
@@ -61,10 +63,23 @@ function hashOf(r) {
   return `#${new URLSearchParams(Object.entries(r).filter(([name, value]) => value && !PERSONAL.includes(name)))}`;
 }
 
-/** A history entry for `r`, stamped with this sign-in's owner id; `waiting`: an empty search form, nothing run. */
+/**
+ * A history entry for `r`, stamped with this sign-in's owner id and an entry id of its own, `r`
+ * itself kept under that id (keepRoute); `waiting`: an empty search form, nothing run. An entry of
+ * this sign-in that is replaced keeps its id: it is the same entry.
+ */
 function writeEntry(r, { replace = false, waiting = false } = {}) {
-  const entry = { owner: state.owner, route: r, ...(waiting ? { waiting } : {}) };
+  const current = history.state;
+  const id = replace && current?.owner && current.owner === state.owner && typeof current.id === 'string' ? current.id : randomId();
+  keepRoute(id, state.owner, r);
+  const entry = { owner: state.owner, id, ...(waiting ? { waiting } : {}) };
   history[replace ? 'replaceState' : 'pushState'](entry, '', `${location.pathname}${location.search}${hashOf(r)}`);
+}
+
+/** The route of the entry shown when it is this sign-in's and its route is still kept; else undefined. */
+function ownRoute() {
+  const entry = history.state;
+  return entry?.owner && entry.owner === state.owner && typeof entry.id === 'string' ? keptRoute(entry.id, state.owner) : undefined;
 }
 
 /** A new entry of the tab's history, shown at once (pushState fires no popstate). */
@@ -81,12 +96,14 @@ function currentSite() {
 
 /**
  * The entry to show: this sign-in's own (its search whole), a new one from its address, or — an
- * entry another sign-in wrote (the officer before at this desk), or one without owner reached by
- * Back or a reload — an empty search form of the officer's site, nothing run or opened in their name.
+ * entry another sign-in wrote (the officer before at this desk), one whose route is no longer kept
+ * (Sign out removed it), or one without owner reached by Back or a reload — an empty search form
+ * of the officer's site, nothing run or opened in their name.
  */
 function entryToShow() {
   const entry = history.state;
-  if (entry?.owner && entry.owner === state.owner) return { r: { ...entry.route }, waiting: Boolean(entry.waiting) };
+  const own = ownRoute();
+  if (own) return { r: { ...own }, waiting: Boolean(entry.waiting) };
   if (!entry?.owner && arrival === 'new') return { r: addressRoute(), waiting: false };
   const site = state.sites.includes($('site').value) ? $('site').value : state.sites[0];
   return { r: site ? { site, view: 'search' } : {}, waiting: true };
@@ -159,7 +176,8 @@ function focusView(view) {
 function signOut(message, { forgetWork = false } = {}) {
   forgetSession();
   if (forgetWork) {
-    // The entries before this one keep their state, but it is stamped with an owner id no one holds any more.
+    // The entries before this one keep their state (an owner id no one holds any more and an entry
+    // id), but the searches those ids stood for are removed with the owner id.
     forgetHistoryOwner();
     history.replaceState(null, '', `${location.pathname}${location.search}`);
     for (const form of document.querySelectorAll('form')) form.reset();
@@ -263,7 +281,7 @@ async function submitNewPassword(event) {
 // ---- 3. search ----
 
 const FILTERS = ['agent', 'number', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort'];
-/** What a search is in its history entry: its filters, `from` and `to` (ISO, UTC) and the page size when it is not the default (the address: all but PERSONAL). */
+/** What a search is in its history entry's route (keepRoute): its filters, `from` and `to` (ISO, UTC) and the page size when it is not the default (the address: all but PERSONAL). */
 const SEARCH_KEYS = ['from', 'to', ...FILTERS, 'limit'];
 const DEFAULT_LIMIT = '25';
 
@@ -283,8 +301,8 @@ function searchRoute(site) {
 
 /** Whether the entry shown is this sign-in's `r`, searched (not an empty form waiting). */
 function showing(r) {
-  const entry = history.state;
-  return entry?.owner === state.owner && !entry.waiting && searchKey(entry.route) === searchKey(r) && entry.route.site === r.site && entry.route.view === r.view;
+  const route = ownRoute();
+  return Boolean(route) && !history.state.waiting && searchKey(route) === searchKey(r) && route.site === r.site && route.view === r.view;
 }
 
 /**

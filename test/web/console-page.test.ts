@@ -823,7 +823,7 @@ describe('compliance console in Chromium', () => {
       }
     });
 
-    it('keeps the search in the history entry, the address without the agent: a reload shows the same filters and calls, Back returns to the search before, a call leads back to it unsearched, and a value the form cannot take is named', async () => {
+    it('keeps the search of a history entry in the tab\'s session storage, neither the address nor the entry\'s state holding the agent: a reload shows the same filters and calls, Back returns to the search before, a call leads back to it unsearched, and a value the form cannot take is named', async () => {
       const { p, close } = await freshPage(cloud.console.demo, `#site=${SITE}&view=search`);
       try {
         await searched(p);
@@ -834,10 +834,12 @@ describe('compliance console in Chromium', () => {
         await searched(p);
         const found = (await rows(p)).map((r) => r.rid);
         expect(found.length).toBe(recordings.filter((r) => r.metadata.agent === agent).length);
-        // The agent's name is in the entry's state, not in the address the browser keeps on disk.
+        // The agent's name is kept in the tab's session storage under the entry's id, neither in the
+        // address nor in the entry's state, which the browser keeps on disk (History, the session file).
         const hash = `#${new URLSearchParams({ site: SITE, view: 'search', limit: '10' })}`;
         expect(await p.evaluate(() => location.hash)).toBe(hash);
-        expect(await p.evaluate(() => history.state.route.agent)).toBe(agent);
+        expect(await p.evaluate(() => JSON.stringify(history.state))).not.toContain(agent);
+        expect(await p.evaluate(() => JSON.parse(sessionStorage.getItem(`ferry-console-route:${history.state.id}`)!).route.agent)).toBe(agent);
 
         await p.reload();
         await p.waitForSelector('#search-view:not([hidden])');
@@ -936,7 +938,7 @@ describe('compliance console in Chromium', () => {
       }
     });
 
-    it("runs and opens nothing of the officer before when the next officer at the desk presses Back: the number they searched for is neither searched nor shown, the call they opened not opened", async () => {
+    it("keeps no number searched for in any history entry's state, keeps none in the session storage after Sign out, and runs and opens nothing of the officer before when the next officer at the desk presses Back: the number they searched for is neither searched nor shown, the call they opened not opened", async () => {
       const desk = { username: 'officer-desk', password: demoPassword(), groups: [siteGroup(SITE)] };
       cloud.console.addUser(desk);
       const subject = recordings.find((r) => r.metadata.direction === 'inbound')!.metadata.caller;
@@ -952,9 +954,28 @@ describe('compliance console in Chromium', () => {
         await p.waitForSelector('#call-body:not([hidden])');
         await p.click('#back-to-search');
         await p.waitForSelector('#search-view:not([hidden])');
+        // No history entry's state holds the number (Chromium writes it to the session file on disk): it is kept in the tab's session storage only.
+        const states = async () => p.evaluate(() => JSON.stringify(history.state));
+        const kept = async () => p.evaluate(() => Object.keys(sessionStorage).filter((key) => key.startsWith('ferry-console-route:')));
+        expect(await states()).not.toContain(digits);
+        expect(await states()).not.toContain(subject);
+        await p.goBack();
+        await p.waitForSelector('#call-view:not([hidden])');
+        await p.goBack();
+        await expect.poll(() => p.inputValue('#number')).toBe(subject);
+        expect(await states()).not.toContain(digits);
+        expect(await states()).not.toContain(subject);
+        expect((await kept()).length).toBeGreaterThan(0);
+        await p.goForward();
+        await p.waitForSelector('#call-view:not([hidden])');
+        await p.goForward();
+        await p.waitForSelector('#search-view:not([hidden])');
         await p.getByRole('button', { name: 'Sign out' }).click();
         await p.waitForSelector('#signin-view:not([hidden])');
         expect(await p.evaluate(() => [history.state, sessionStorage.getItem('ferry-console-owner')])).toEqual([null, null]);
+        // Sign out removed every search kept, the number's among them.
+        expect(await kept()).toEqual([]);
+        expect(await p.evaluate(() => JSON.stringify({ ...sessionStorage }).replace(/\D/g, ''))).not.toContain(digits);
 
         await signIn(p, desk.username, desk.password);
         await p.waitForSelector('#search-view:not([hidden])');
