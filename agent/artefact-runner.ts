@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import type { ArtefactSourceConfig, BinlogSourceConfig } from '../core/config.ts';
 import { cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 import type { Notifier } from '../core/ports.ts';
-import { FerryError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
+import { SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import { artefactNameKey } from './artefact-ledger.ts';
 import { BinlogRun } from './binlog-run.ts';
-import type { FileStamp } from './journal.ts';
+import { shipRetryable, type FileStamp } from './journal.ts';
 import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { nameShape } from './file-format.ts';
@@ -377,7 +377,7 @@ export class ArtefactRunner {
           log.warn('artefact changed while it was shipped; not published, will look again', { ...what, reason: error.message });
           return undefined;
         }
-        const retryable = !(error instanceof UnreadableSourceError) && (error instanceof FerryError ? error.retryable : true);
+        const retryable = !(error instanceof UnreadableSourceError) && shipRetryable(error);
         log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
         if (error instanceof IncompleteDumpError || error instanceof FormatChangedError) this.incomplete.add(work.stamp.name);
         if (!retryable || attempt === attempts) {

@@ -5,6 +5,7 @@ import { LineFileReader } from './line-file.ts';
 import { ShippedIndex } from './state/shipped-index.ts';
 import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
 import { writeAllSync } from './state/atomic-file.ts';
+import { FerryError } from '../core/errors.ts';
 
 // Crash-safe journal: append-only JSON lines, made durable before the step they record is
 // taken. Every append returns a promise that resolves once its line is written and synced
@@ -18,6 +19,26 @@ import { writeAllSync } from './state/atomic-file.ts';
 // but in the shipped index beside the journal (state/shipped-index.ts): compaction merges what
 // was published since into it first, so the snapshot need not list it, and loading streams the
 // journal line by line.
+
+/**
+ * An event appended after the journal closed (the agent stopped, or died of a fatal error such
+ * as a full state disk): nothing more can be recorded, so no attempt is made again.
+ */
+export class JournalClosedError extends FerryError {
+  override readonly name = 'JournalClosedError';
+  constructor(message: string) {
+    super('fatal', message);
+  }
+}
+
+/**
+ * Whether a failed shipping step may be tried again: not when the journal cannot record it (closed,
+ * or its disk full: ENOSPC), whatever the store would say; otherwise as the error says.
+ */
+export function shipRetryable(error: unknown): boolean {
+  if (error instanceof JournalClosedError || (error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') return false;
+  return error instanceof FerryError ? error.retryable : true;
+}
 
 export interface FileStamp {
   /** File name inside the batch directory. */
@@ -207,7 +228,7 @@ export class Journal {
    * failed write or sync rejects every line of its group; later appends are tried again.
    */
   private append(event: Event): Promise<void> {
-    if (this.fd === undefined || this.closing) return Promise.reject(new Error('journal is closed'));
+    if (this.fd === undefined || this.closing) return Promise.reject(new JournalClosedError('journal is closed'));
     this.apply(event);
     this.lines++;
     const durable = new Promise<void>((resolve, reject) => this.waiting.push({ line: `${JSON.stringify(event)}\n`, resolve, reject }));

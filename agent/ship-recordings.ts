@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { RecordingsSourceConfig } from '../core/config.ts';
-import { SourceChangedError, UnreadableSourceError, messageOf, FerryError } from '../core/errors.ts';
+import { SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { recheckBatch } from './sources/source-checks.ts';
-import type { Journal, FileStamp } from './journal.ts';
+import { shipRetryable, type Journal, type FileStamp } from './journal.ts';
 import type { BatchWork } from './sources/recordings.ts';
 import type { RecordingsWalk } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
@@ -221,7 +221,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
         log.warn('batch changed while it was packed; not published, will look again', { batch: work.batch, reason: error.message });
         return { lost };
       }
-      const retryable = error instanceof FerryError ? error.retryable : true;
+      const retryable = shipRetryable(error);
       s.onError(`${work.batch}: ${messageOf(error)}`);
       log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
       // The store did not answer (the SDK already asked again): the batch and the rest of the pass wait for the next pass.

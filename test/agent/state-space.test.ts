@@ -10,6 +10,7 @@ import type { Alert } from '../../core/ports.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 import { lowStateSpaceAlert } from '../../agent/state/state-space.ts';
+import { Journal, JournalClosedError, shipRetryable } from '../../agent/journal.ts';
 
 function agentOn(dir: string, floorMiB: number | undefined, store: MemoryBlobStore, alerts: Alert[]) {
   const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\n${floorMiB === undefined ? '' : `stateMinFreeMiB: ${floorMiB}\n`}sources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')}, closeAfterFiles: 10, settleSeconds: 1 }\n`);
@@ -70,5 +71,20 @@ describe('the state directory', () => {
     const again = agentOn(dir, 0, new MemoryBlobStore(), []);
     again.close();
     expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('a shipping step whose journal line cannot be written (the state disk full, the agent stopped)', () => {
+  it('is not tried again: ENOSPC and a closed journal end its attempts, whatever the store would say; a network error is tried again', () => {
+    const ENOSPC = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    expect(shipRetryable(ENOSPC)).toBe(false);
+    expect(shipRetryable(new JournalClosedError('journal is closed'))).toBe(false);
+    expect(shipRetryable(new Error('socket hang up'))).toBe(true);
+  });
+
+  it('rejects an event appended after the journal closed with JournalClosedError', async () => {
+    const journal = new Journal(mkdtempSync(join(tmpdir(), 'ferry-journal-closed-')));
+    journal.close();
+    await expect(journal.begin({ packId: 'p1', source: 'cs', batch: '000001', files: [], key: 'k', manifestKey: 'm' } as never)).rejects.toThrow(JournalClosedError);
   });
 });

@@ -33,6 +33,7 @@ import { PackGoneError } from '../../agent/tree/snapshot.ts';
 import { EarlierAttemptError } from '../../agent/pack-attempts.ts';
 import { TreeVanishedError } from '../../agent/tree/walk.ts';
 import { FormatChangedError, IncompleteDumpError } from '../../agent/ship-artefact.ts';
+import { JournalClosedError } from '../../agent/journal.ts';
 
 // One instance of every exported error class, with the name it must carry: Step Functions
 // (`ErrorEquals`), Lambda's `errorType`, the HTTP error middleware and operators match on it.
@@ -59,6 +60,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'UnreadableSourceError', name: 'UnreadableSourceError', make: () => new UnreadableSourceError('x', '/p') },
   { cls: 'IncompleteDumpError', name: 'IncompleteDumpError', make: () => new IncompleteDumpError('x', '/p') },
   { cls: 'FormatChangedError', name: 'FormatChangedError', make: () => new FormatChangedError('x', '/p') },
+  { cls: 'JournalClosedError', name: 'JournalClosedError', make: () => new JournalClosedError('x') },
   { cls: 'ArchivedError', name: 'ArchivedError', make: () => new ArchivedError('x', 'DEEP_ARCHIVE') },
   { cls: 'LockHeldError', name: 'LockHeldError', make: () => new LockHeldError(held, 0) },
   { cls: 'LockLostError', name: 'LockLostError', make: () => new LockLostError('site-a', 1, 'x') },
