@@ -22,6 +22,7 @@ import { planRotated, type ArtefactPlan } from './sources/rotated.ts';
 import { planArchive } from './sources/archive.ts';
 import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './sources/binlog.ts';
 import { artefactSelector } from './sources/select.ts';
+import { formatDuration } from '../core/alert-text.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -31,12 +32,6 @@ import { artefactSelector } from './sources/select.ts';
 /** How far ahead of this machine's clock a file's time may be before it is told (clocks a few seconds apart are ordinary). */
 const AHEAD_SLACK_MS = 60_000;
 
-function aheadText(ms: number): string {
-  const minutes = Math.round(ms / 60_000);
-  if (minutes < 120) return `${Math.max(1, minutes)} min`;
-  const hours = Math.round(minutes / 60);
-  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
-}
 
 export interface ArtefactRunnerDeps extends ArtefactContext {
   log: Logger;
@@ -169,7 +164,7 @@ export class ArtefactRunner {
       severity: 'warning' as const,
       site,
       subject: `${s.name}: backups dated ahead of this machine's clock`,
-      message: `${ahead.length} file(s) of ${s.path} are dated up to ${aheadText(furthest.mtimeMs - now)} after this machine's time (${furthest.name}, modified ${new Date(furthest.mtimeMs).toISOString()}): they are not shipped until its clock passes them, and the next backup may replace them meanwhile. Check the time of this machine and of the server that writes them (NTP).`,
+      message: `${ahead.length} file(s) of ${s.path} are dated up to ${formatDuration(furthest.mtimeMs - now)} after this machine's time (${furthest.name}, modified ${new Date(furthest.mtimeMs).toISOString()}): they are not shipped until its clock passes them, and the next backup may replace them meanwhile. Check the time of this machine and of the server that writes them (NTP).`,
       details: { source: s.name, files: ahead.length, name: furthest.name, aheadMs: furthest.mtimeMs - now },
     };
     await alerts.hold(`clock-ahead:${s.name}`, alert, site, `No file of ${s.name} is dated ahead of this machine's clock any more.`);
