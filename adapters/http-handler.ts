@@ -70,8 +70,8 @@ export function shownProxy(url: string): string {
   }
 }
 
-/** A stand-in on this machine is never reached through the site's proxy. */
-function isLoopback(endpoint: string | undefined): boolean {
+/** Whether a URL names this machine (a stand-in here is never reached through the site's proxy, and plain HTTP to it crosses no network). */
+export function isLoopback(endpoint: string | undefined): boolean {
   if (endpoint === undefined) return false;
   try {
     return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(new URL(endpoint).hostname);

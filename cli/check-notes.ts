@@ -8,6 +8,7 @@ import { artefactSelector } from '../agent/sources/select.ts';
 import { isTimeZone } from '../core/time-format.ts';
 import { proxySetting, shownProxy } from '../adapters/http-handler.ts';
 import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
+import { isLoopback } from '../adapters/http-handler.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
 // author meant: an alert hook that is not there, a source that selects nothing.
@@ -116,11 +117,6 @@ export function targetNote(config: AgentConfig): string | undefined {
   return targetChange(before, now) ? targetChangeAdvice(before!, now, config.state) : undefined;
 }
 
-/** A host on this machine: plain HTTP to it never crosses a network (the local cloud). */
-function isLoopbackHost(hostname: string): boolean {
-  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(hostname);
-}
-
 /**
  * URLs of the configuration that speak plain HTTP to another host: recordings, their metadata
  * (caller, called, agent) and alerts would cross the network unencrypted. On AWS (no endpoint)
@@ -138,13 +134,8 @@ export function plainHttpNotes(config: AgentConfig): string[] {
   const notes: string[] = [];
   for (const [path, value, what] of urls) {
     if (value === undefined) continue;
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      continue;
-    }
-    if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) continue;
+    const url = URL.parse(value);
+    if (url?.protocol !== 'http:' || isLoopback(value)) continue;
     notes.push(`warning: ${path} ${url.origin} is plain HTTP to another host: ${what} would cross the network unencrypted. Use an https:// URL (a TLS front such as the store's own, or a reverse proxy).`);
   }
   return notes;
