@@ -14,7 +14,7 @@ import { LossLog } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
-import { lowStateSpaceAlert, stateFreeBytes } from './state/state-space.ts';
+import { lowStateSpaceAlert, freeBytes } from './state/state-space.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { shippedSince } from './shipped-since.ts';
@@ -165,7 +165,7 @@ export class Agent {
   private async cycleOnce(): Promise<CycleReport> {
     const { log } = this.deps;
     const { site, state, stateMinFreeMiB } = this.deps.config;
-    const low = lowStateSpaceAlert(site, state, await stateFreeBytes(state), stateMinFreeMiB);
+    const low = lowStateSpaceAlert(site, state, await freeBytes(state), stateMinFreeMiB);
     await this.alerts.hold('state-disk-low', low, site, `The state directory's disk has ${stateMinFreeMiB} MiB free again: shipping goes on.`);
     if (low) {
       log.error('state directory disk nearly full: nothing ships this pass', low.details ?? {});

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
@@ -13,6 +12,7 @@ import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
 import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
+import { freeBytes } from './state/state-space.ts';
 
 // The agent's heartbeat: after a pass, one small new object under the site's own
 // `heartbeats/{site}/` prefix (core/fleet.ts says why there), PUT with If-None-Match
@@ -114,15 +114,6 @@ interface HeartbeatMemory {
   lastFailed?: number;
   shippedBytes?: number;
   sources: Record<string, SourceMemory>;
-}
-
-async function statfsFree(path: string): Promise<number | undefined> {
-  try {
-    const s = await statfs(path);
-    return s.bavail * s.bsize;
-  } catch {
-    return undefined;
-  }
 }
 
 const newest = (records: ArtefactRecord[], partial?: boolean) => records.filter((r) => partial === undefined || r.partial === partial).sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
@@ -238,7 +229,7 @@ export class HeartbeatWriter {
     mem.seenBytes = seen;
     mem.seenAt = now.toISOString();
     mem.backlogBytes = backlog.bytes;
-    const free = await (this.deps.freeBytes ?? statfsFree)(path);
+    const free = await (this.deps.freeBytes ?? freeBytes)(path);
     if (out.pendingBatches > 0 && free !== undefined && mem.rate !== undefined && mem.rate > 0) out.timeToLossSeconds = Math.round(free / mem.rate);
   }
 

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
-import { lowStateSpaceAlert, stateFreeBytes } from '../agent/state/state-space.ts';
+import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
@@ -119,7 +119,7 @@ export function registerAgentCommands(program: Command): void {
       process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
       for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
       for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
-      const low = lowStateSpaceAlert(config.site, config.state, await stateFreeBytes(config.state), config.stateMinFreeMiB);
+      const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
       if (low) process.stdout.write(`warning: ${low.message}\n`);
       const target = targetNote(config);
       if (target) process.stdout.write(`warning: ${target}\n`);
@@ -215,7 +215,7 @@ async function fullDiskAlerted(config: AgentConfig, log: Logger, build: () => Ag
     return build();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-    const free = (await stateFreeBytes(config.state)) ?? 0;
+    const free = (await freeBytes(config.state)) ?? 0;
     const alert = lowStateSpaceAlert(config.site, config.state, free, Math.max(config.stateMinFreeMiB, 1));
     if (alert) {
       const message = `${alert.message} The disk is full: the agent cannot even start (every run says so until there is space).`;

@@ -8,10 +8,10 @@ import type { Alert } from '../../core/ports.ts';
 
 const MIB = 1024 * 1024;
 
-/** The state disk's free bytes (for an unprivileged user), or undefined when it cannot be read. */
-export async function stateFreeBytes(dir: string): Promise<number | undefined> {
+/** The free bytes (for an unprivileged user) of the disk holding `path` (the state directory, a recordings root), or undefined when it cannot be read. */
+export async function freeBytes(path: string): Promise<number | undefined> {
   try {
-    const s = await statfs(dir);
+    const s = await statfs(path);
     return s.bavail * s.bsize;
   } catch {
     return undefined;
