@@ -1,6 +1,5 @@
 import { readTarget, targetChange, targetChangeAdvice, writeTarget } from './state/target.ts';
 import { join } from 'node:path';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
 import { cycleTree } from './sources/tree.ts';
 import { messageOf } from '../core/errors.ts';
@@ -14,7 +13,7 @@ import { LossLog } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
-import { lowStateSpaceAlert, freeBytes } from './state/state-space.ts';
+import { lowStateSpaceAlert, freeBytes, privateDirectory } from './state/state-space.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { shippedSince } from './shipped-since.ts';
@@ -415,20 +414,3 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
-
-/**
- * The state directory, made if missing, readable by its owner only: it names the recorder's files
- * (their names often carry the parties' numbers) and cron starts the agent under a umask that
- * lets every local user read. One the agent does not own is left as its owner set it.
- */
-function privateDirectory(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if ((st.mode & 0o077) === 0 || st.uid !== process.getuid?.()) return;
-  try {
-    chmodSync(dir, st.mode & 0o700);
-  } catch {
-    // Not ours to change after all (a filesystem without modes): left as it is.
-  }
-}
-

@@ -1,8 +1,10 @@
-// The free space the state directory's disk must keep. The journal grows with every batch shipped
-// (tens of MB before it is compacted) and files are rewritten through full-size copies; on a
-// recorder whose state shares the recordings' disk, an agent writing to the last byte makes the
-// recorder's own writes fail. Below the floor a pass ships nothing (it would only grow the state)
-// and says so, critically, through the alert hooks.
+// The state directory's disk and mode. The journal grows with every batch shipped (tens of MB
+// before it is compacted) and files are rewritten through full-size copies; on a recorder whose
+// state shares the recordings' disk, an agent writing to the last byte makes the recorder's own
+// writes fail. So its disk keeps a floor of free space: below it a pass ships nothing (it would
+// only grow the state) and says so, critically, through the alert hooks. The directory itself is
+// its owner's only: it names the recorder's files.
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import type { Alert } from '../../core/ports.ts';
 
@@ -29,4 +31,20 @@ export function lowStateSpaceAlert(site: string, state: string, free: number | u
     message: `${state} is on a disk with ${shown(free)} free, under stateMinFreeMiB (${floorMiB} MiB). The agent ships nothing while it is (every batch shipped grows its journal), so that it never fills a disk the recorder may need; what waits is shipped, and what the recorder evicts meanwhile is reported lost, as usual. Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most); lower stateMinFreeMiB only if this disk's free space is yours to take.`,
     details: { state, freeBytes: free, floorMiB },
   };
+}
+
+/**
+ * The state directory, made if missing, readable by its owner only: it names the recorder's files
+ * (their names often carry the parties' numbers) and cron starts the agent under a umask that
+ * lets every local user read. One the agent does not own is left as its owner set it.
+ */
+export function privateDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if ((st.mode & 0o077) === 0 || st.uid !== process.getuid?.()) return;
+  try {
+    chmodSync(dir, st.mode & 0o700);
+  } catch {
+    // Not ours to change after all (a filesystem without modes): left as it is.
+  }
 }
