@@ -313,18 +313,12 @@ export class Journal {
   }
 
   /**
-   * Whether a file of this name and size was shipped from the batch under another file time: the
-   * same recording, its mtime changed since (a touch, a scanner, a copy back without times).
+   * Whether a file of this name was shipped from the batch under another stamp: another file
+   * time (and, unless `sameSize`, another size). The same recording touched since (a scanner, a
+   * copy back without times), or one rewritten, or a new one under an old name.
    */
-  shippedWithOtherTime(source: string, batch: string, file: FileStamp): boolean {
-    const prefix = `${file.name}\t${file.size}\t`;
-    for (const key of this.shipped.get(batchKey(source, batch))) if (key.startsWith(prefix)) return true;
-    return false;
-  }
-
-  /** Whether a file of this name was shipped from the batch before under another size or file time: the recording changed since. */
-  shippedWithOtherStamp(source: string, batch: string, file: FileStamp): boolean {
-    const prefix = `${file.name}\t`;
+  shippedUnderOtherStamp(source: string, batch: string, file: FileStamp, o: { sameSize: boolean }): boolean {
+    const prefix = o.sameSize ? `${file.name}\t${file.size}\t` : `${file.name}\t`;
     const own = stampKey(file);
     for (const key of this.shipped.get(batchKey(source, batch))) if (key.startsWith(prefix) && key !== own) return true;
     return false;

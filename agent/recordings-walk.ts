@@ -189,10 +189,10 @@ export class RecordingsWalk {
 
   /** Recordings about to ship again whose name shipped from their batch before, under another size or file time (ransomware that appends grows them). */
   private countReshipped(work: BatchWork): void {
-    const again = this.deps.journal.shippedWithOtherStamp;
-    if (!again) return;
+    const { journal, source } = this.deps;
+    if (!journal.shippedUnderOtherStamp) return;
     for (const f of work.recordings) {
-      if (!again.call(this.deps.journal, this.deps.source.name, work.batch, f)) continue;
+      if (!journal.shippedUnderOtherStamp(source.name, work.batch, f, { sameSize: false })) continue;
       this.reshipped.files++;
       if (this.reshipped.batches.includes(work.batch)) continue;
       if (this.reshipped.batches.length < 5) this.reshipped.batches.push(work.batch);
@@ -207,7 +207,7 @@ export class RecordingsWalk {
     // since (a scanner, a copy back without times), or a new one of a recorder replaced or whose
     // numbering restarted: told apart only by content, which is gone. Recorded and alerted as a
     // warning naming both readings, not counted as a certain loss.
-    const before = (f: FileStamp) => this.deps.journal.shippedWithOtherTime?.(this.deps.source.name, entry.batch, f) === true;
+    const before = (f: FileStamp) => this.deps.journal.shippedUnderOtherStamp?.(this.deps.source.name, entry.batch, f, { sameSize: true }) === true;
     const lost = files.filter((f) => !before(f));
     const doubtful = files.filter(before);
     if (lost.length > 0) this.lost += await this.deps.lost(entry.batch, lost, when);

@@ -128,10 +128,8 @@ export interface ShippedIndex {
   isShipped(source: string, batch: string, file: FileStamp): boolean;
   /** Whether `files` are exactly the files shipped from the batch. */
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean;
-  /** Whether a file of this name and size was shipped from the batch under another file time. */
-  shippedWithOtherTime?(source: string, batch: string, file: FileStamp): boolean;
-  /** Whether a file of this name was shipped from the batch under another size or file time. */
-  shippedWithOtherStamp?(source: string, batch: string, file: FileStamp): boolean;
+  /** Whether a file of this name was shipped from the batch under another file time (and, unless `sameSize`, size). */
+  shippedUnderOtherStamp?(source: string, batch: string, file: FileStamp, o: { sameSize: boolean }): boolean;
 }
 
 /**
