@@ -151,6 +151,26 @@ export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: str
   };
 }
 
+/** What a snapshot's walk counted against the snapshot before (agent/tree/snapshot.ts): files met again at their path, those of them rewritten, new paths with content new to the store. */
+export interface ChangeCounts {
+  matched: number;
+  rewritten: number;
+  newContent: number;
+}
+
+/**
+ * What changed since the previous snapshot, from the walk's counts: files at the same path with
+ * another content, and files gone matched by as many new paths with new content (ransomware that
+ * renames as it encrypts). A folder renamed or moved keeps its content: its new paths are not new
+ * content. Asked only with a previous local index to compare with: without one (a first snapshot,
+ * a lost state directory) nothing is known of what changed.
+ */
+export function changesSince(previousFiles: number, change: ChangeCounts): TreeChanges {
+  const gone = Math.max(0, previousFiles - change.matched);
+  const replaced = Math.min(gone, change.newContent);
+  return { previousFiles, changed: change.rewritten + replaced, rewritten: change.rewritten, replaced };
+}
+
 /** Whether `changes` crosses `threshold`: at least `minFiles` files changed, and at least `percent` % of those the parent held. */
 export function crossesMassChange(changes: TreeChanges, threshold: { percent: number; minFiles: number } | false): boolean {
   if (threshold === false || changes.previousFiles === 0) return false;

@@ -9,7 +9,7 @@ import type { Clock } from '../../core/clock.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
 import { treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
-import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, crossesMassChange, type TreeChanges, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, changesSince, crossesMassChange, type ChangeCounts, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
@@ -93,11 +93,6 @@ const lines = (entry: TreeEntry, rel: Buffer, st: BigIntStats, msTimes = false):
 };
 const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
-interface ChangeCounts {
-  matched: number;
-  rewritten: number;
-  newContent: number;
-}
 
 class Snapshot {
   readonly dir: string;
@@ -303,19 +298,6 @@ function closeQuietly(...files: { close(): void }[]): void {
       // already failing
     }
   }
-}
-
-/**
- * What changed since the previous snapshot, from the walk's counts: files at the same path with
- * another content, and files gone matched by as many new paths with new content (ransomware that
- * renames as it encrypts). A folder renamed or moved keeps its content: its new paths are not new
- * content. Asked only with a previous local index to compare with: without one (a first snapshot,
- * a lost state directory) nothing is known of what changed.
- */
-function changesSince(previousFiles: number, change: ChangeCounts): TreeChanges {
-  const gone = Math.max(0, previousFiles - change.matched);
-  const replaced = Math.min(gone, change.newContent);
-  return { previousFiles, changed: change.rewritten + replaced, rewritten: change.rewritten, replaced };
 }
 
 async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
