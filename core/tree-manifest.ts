@@ -172,7 +172,7 @@ export function changesSince(previousFiles: number, change: ChangeCounts): TreeC
 }
 
 /** Whether `changes` crosses `threshold`: at least `minFiles` files changed, and at least `percent` % of those the parent held. */
-export function crossesMassChange(changes: TreeChanges, threshold: { percent: number; minFiles: number } | false): boolean {
+export function crossesMassChange(changes: Pick<TreeChanges, 'changed' | 'previousFiles'>, threshold: { percent: number; minFiles: number } | false): boolean {
   if (threshold === false || changes.previousFiles === 0) return false;
   return changes.changed >= threshold.minFiles && changes.changed * 100 >= threshold.percent * changes.previousFiles;
 }

@@ -4,7 +4,7 @@
 // state directory (`tree-changes-{source}.json`) and judged together against the files the first
 // of them started from: over the threshold, the share changed most of its files within a day.
 import { join } from 'node:path';
-import type { TreeChanges } from '../../core/tree-manifest.ts';
+import { crossesMassChange, type TreeChanges } from '../../core/tree-manifest.ts';
 import { readJsonFile, writeFileAtomic } from '../state/atomic-file.ts';
 
 /** How far back the changes of a source's snapshots are added up. */
@@ -46,7 +46,7 @@ export function judgeSlowChange(state: string, source: string, snapshot: { taken
   const entries = [...kept, { takenAt: snapshot.takenAt, parentTakenAt: snapshot.parentTakenAt, changed: snapshot.changes.changed, previousFiles: snapshot.changes.previousFiles }];
   const first = entries[0]!;
   const changed = entries.reduce((n, e) => n + e.changed, 0);
-  const over = entries.length > 1 && first.previousFiles > 0 && changed >= threshold.minFiles && changed * 100 >= threshold.percent * first.previousFiles;
+  const over = entries.length > 1 && crossesMassChange({ changed, previousFiles: first.previousFiles }, threshold);
   writeFileAtomic(file, JSON.stringify(over ? [] : entries));
   return over ? { changed: Math.min(changed, first.previousFiles), previousFiles: first.previousFiles, since: first.takenAt, parentTakenAt: first.parentTakenAt, snapshots: entries.length } : undefined;
 }
