@@ -104,21 +104,16 @@ async function includeSelectsNothing(deps: TreeRunnerDeps, source: TreeSourceCon
 async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest): Promise<boolean> {
   const { changes, massChange } = manifest;
   if (!changes || !massChange) return false;
-  const restore = `ferry restore tree --site ${deps.site} --source ${source.name} --at ${massChange.parentTakenAt} --to DIR`;
   const how = changes.replaced > 0 ? ` (${changes.rewritten} rewritten in place, ${changes.replaced} gone and replaced by as many new names with new content)` : ' (same path, other content)';
-  deps.log.error('tree snapshot changed most files: ransomware or a mass rewrite?', { source: source.name, snapshot: manifest.snapshotId, ...changes, parentTakenAt: massChange.parentTakenAt, restore });
-  await deps.alerts.raiseEvent(`tree-mass-change:${source.name}:${manifest.snapshotId}`, {
-    severity: 'critical',
-    site: deps.site,
-    subject: `${source.name}: ${changes.changed} of ${changes.previousFiles} files changed in one snapshot`,
-    message:
-      `The snapshot of ${source.name} taken ${manifest.takenAt} found ${changes.changed} of the ${changes.previousFiles} files of the snapshot before it changed${how}: ransomware, or a mass rewrite? ` +
-      `Open a few of the files on the share. The snapshot is published all the same; the one before it, taken ${massChange.parentTakenAt}, holds the files as they were: \`${restore}\` restores it. ` +
-      `Retention forgets it in time like any other snapshot (docs/file-shares.md), and every snapshot after this one holds the changed files. ` +
-      `Alerted because the source's massChange is ${massChange.percent} % and at least ${massChange.minFiles} files.`,
-    details: { source: source.name, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, ...changes, parentTakenAt: massChange.parentTakenAt, restore },
+  return raiseMassChange(deps, source, manifest, {
+    parentTakenAt: massChange.parentTakenAt,
+    log: 'tree snapshot changed most files: ransomware or a mass rewrite?',
+    subject: `${changes.changed} of ${changes.previousFiles} files changed in one snapshot`,
+    found: `The snapshot of ${source.name} taken ${manifest.takenAt} found ${changes.changed} of the ${changes.previousFiles} files of the snapshot before it changed${how}: ransomware, or a mass rewrite?`,
+    before: `The snapshot is published all the same; the one before it, taken ${massChange.parentTakenAt}, holds the files as they were`,
+    after: `Retention forgets it in time like any other snapshot (docs/file-shares.md), and every snapshot after this one holds the changed files. Alerted because the source's massChange is ${massChange.percent} % and at least ${massChange.minFiles} files.`,
+    details: changes,
   });
-  return true;
 }
 
 /**
@@ -130,17 +125,32 @@ async function alertSlowChange(deps: TreeRunnerDeps, source: TreeSourceConfig, m
   if (!manifest.changes || !parentTakenAt || source.massChange === false) return false;
   const slow = judgeSlowChange(deps.state, source.name, { takenAt: manifest.takenAt, parentTakenAt, changes: manifest.changes, alone: manifest.massChange !== undefined }, source.massChange);
   if (!slow) return false;
-  const restore = `ferry restore tree --site ${deps.site} --source ${source.name} --at ${slow.parentTakenAt} --to DIR`;
-  deps.log.error('tree snapshots of the last day changed most files: ransomware or a mass rewrite?', { source: source.name, snapshot: manifest.snapshotId, ...slow, restore });
+  return raiseMassChange(deps, source, manifest, {
+    parentTakenAt: slow.parentTakenAt,
+    log: 'tree snapshots of the last day changed most files: ransomware or a mass rewrite?',
+    subject: `${slow.changed} of ${slow.previousFiles} files changed over ${slow.snapshots} snapshots`,
+    found: `The ${slow.snapshots} snapshots of ${source.name} since ${slow.since} changed ${slow.changed} of the ${slow.previousFiles} files the first of them started from, each a part: ransomware working through the share, or a mass rewrite?`,
+    before: `The snapshot taken ${slow.parentTakenAt} holds the files as they were before`,
+    after: `Alerted because the source's massChange is ${source.massChange.percent} % and at least ${source.massChange.minFiles} files, added up over a day.`,
+    details: slow,
+  });
+}
+
+/** The mass-change alert of a snapshot (critical, once: an event), logged at error, with the command that restores the snapshot whose files are as they were. True: the pass fails. */
+async function raiseMassChange(
+  deps: TreeRunnerDeps,
+  source: TreeSourceConfig,
+  manifest: TreeSnapshotManifest,
+  a: { parentTakenAt: string; log: string; subject: string; found: string; before: string; after: string; details: object },
+): Promise<boolean> {
+  const restore = `ferry restore tree --site ${deps.site} --source ${source.name} --at ${a.parentTakenAt} --to DIR`;
+  deps.log.error(a.log, { source: source.name, snapshot: manifest.snapshotId, ...a.details, parentTakenAt: a.parentTakenAt, restore });
   await deps.alerts.raiseEvent(`tree-mass-change:${source.name}:${manifest.snapshotId}`, {
     severity: 'critical',
     site: deps.site,
-    subject: `${source.name}: ${slow.changed} of ${slow.previousFiles} files changed over ${slow.snapshots} snapshots`,
-    message:
-      `The ${slow.snapshots} snapshots of ${source.name} since ${slow.since} changed ${slow.changed} of the ${slow.previousFiles} files the first of them started from, each a part: ransomware working through the share, or a mass rewrite? ` +
-      `Open a few of the files on the share. The snapshot taken ${slow.parentTakenAt} holds the files as they were before: \`${restore}\` restores it. ` +
-      `Alerted because the source's massChange is ${source.massChange.percent} % and at least ${source.massChange.minFiles} files, added up over a day.`,
-    details: { source: source.name, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, ...slow, restore },
+    subject: `${source.name}: ${a.subject}`,
+    message: `${a.found} Open a few of the files on the share. ${a.before}: \`${restore}\` restores it. ${a.after}`,
+    details: { source: source.name, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, ...a.details, parentTakenAt: a.parentTakenAt, restore },
   });
   return true;
 }
