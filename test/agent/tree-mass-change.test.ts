@@ -38,9 +38,9 @@ function filesOf(dir: string, rel = ''): string[] {
   return readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesOf(dir, join(rel, e.name)) : [join(rel, e.name)]));
 }
 
-/** What the ransomware does: each file's bytes replaced by as many random ones; `lock` renames it `*.locked` too. */
-function encrypt(root: string, count: number, lock = false): void {
-  for (const rel of filesOf(root).sort().slice(0, count)) {
+/** What the ransomware does: each file's bytes replaced by as many random ones (`count` of them, from the `from`th on); `lock` renames it `*.locked` too. */
+function encrypt(root: string, count: number, lock = false, from = 0): void {
+  for (const rel of filesOf(root).sort().slice(from, from + count)) {
     const path = join(root, rel);
     writeFileSync(path, randomBytes(statSync(path).size));
     if (lock) renameSync(path, `${path}.locked`);
@@ -171,8 +171,7 @@ describe('a share encrypted over several passes, each snapshot changing only a p
     let done = 0;
     for (const n of steps) {
       // Each pass the ransomware gets further: the next files of the share.
-      const files = filesOf(s.root).sort().slice(done, done + n);
-      for (const rel of files) writeFileSync(join(s.root, rel), randomBytes(statSync(join(s.root, rel)).size));
+      encrypt(s.root, n, false, done);
       done += n;
       clock.advance(spacingMs);
       exits.push(onceExitCode((await cronPass(s.config, store, alerts, clock)).report));
