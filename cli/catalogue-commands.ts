@@ -33,6 +33,11 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
   return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table), holds: new DynamoHoldStore(doc, local.table) };
 }
 
+/** A `--site` value of the commands that read the bucket and the table directly: refused, naming it, unless it is a site name. */
+export function checkSiteOption(site: string): void {
+  if (!NAME_PATTERN.test(site)) throw new InvalidInputError(`--site ${JSON.stringify(site)} is not a site name: 1-63 lowercase letters, digits or dashes`);
+}
+
 export function renderRebuild(r: RebuildReport & { holds?: HoldsRestored; copied?: { holds: number; cases: number } }): string {
   const copied = r.copied && r.copied.holds + r.copied.cases > 0 ? ` (${r.copied.holds} hold record(s) and ${r.copied.cases} case(s) only in the table copied to it)` : '';
   const held = r.holds ? `; ${r.holds.holds} legal hold record(s) and ${r.holds.cases} case(s) from the bucket${copied}` : '';
@@ -54,7 +59,7 @@ export function registerCatalogueCommands(program: Command): void {
     .option('--site <site>', 'only this site')
     .option('--json', 'JSON output')
     .action(async (opts: { site?: string; json?: boolean }) => {
-      if (opts.site !== undefined && !NAME_PATTERN.test(opts.site)) throw new InvalidInputError(`--site ${JSON.stringify(opts.site)} is not a site name: 1-63 lowercase letters, digits or dashes`);
+      if (opts.site !== undefined) checkSiteOption(opts.site);
       const target = catalogueTarget();
       const tty = process.stderr.isTTY;
       const report = await rebuildCatalogue(target, {

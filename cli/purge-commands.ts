@@ -3,8 +3,7 @@ import { planPurge, type PurgePlanDeps, type PurgePlanResult } from '../core/pur
 import { retentionCutoff, type PurgeTarget } from '../core/retention.ts';
 import { sitePurgeSchema } from '../core/workflow-config.ts';
 import { InvalidInputError } from '../core/errors.ts';
-import { NAME_PATTERN } from '../core/layout.ts';
-import { catalogueTarget } from './catalogue-commands.ts';
+import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
 import { checkAtText } from './at-time.ts';
 
 // `ferry purge plan`: what the site's retention purge would delete, read from the bucket and the
@@ -23,7 +22,7 @@ export interface PlanOptions {
 }
 
 export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps): Promise<{ plan: PurgePlanResult; targets: PurgeTarget[]; cutoff: string }> {
-  if (!NAME_PATTERN.test(opts.site)) throw new InvalidInputError(`--site ${JSON.stringify(opts.site)} is not a site name: 1-63 lowercase letters, digits or dashes`);
+  checkSiteOption(opts.site);
   const parsed = sitePurgeSchema.safeParse({ retentionDays: Number(opts.retentionDays), ...(opts.keepFullCycles === undefined ? {} : { keepFullCycles: Number(opts.keepFullCycles) }) });
   if (!parsed.success) throw new InvalidInputError(`--retention-days ${opts.retentionDays}${opts.keepFullCycles === undefined ? '' : ` --keep-full-cycles ${opts.keepFullCycles}`}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (whole days, 1 to 36500; cycles 1 to 1000)`);
   const now = opts.at === undefined ? new Date() : new Date(checkAtText(opts.at));
