@@ -309,15 +309,15 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
   // Every agent's that wrote as the site in the window: a loss one agent recorded stays when another (a failover host) writes after it.
   const recent = unionLosses([hb, ...others]).filter((l) => now.getTime() - Date.parse(l.at) < LOSS_WARN_HOURS * 3600_000);
   if (recent.length > 0) {
-    const files = recent.reduce((n, l) => n + (l.unseen || l.shippedBefore ? 0 : l.files), 0);
-    const unseen = recent.reduce((n, l) => n + (l.unseen ? l.files : 0), 0);
-    const doubtful = recent.reduce((n, l) => n + (l.shippedBefore ? l.files : 0), 0);
+    const certain = recent.filter((l) => !l.shippedBefore);
+    const doubted = recent.filter((l) => l.shippedBefore);
+    const sum = (ls: typeof recent, n: (l: (typeof recent)[number]) => number) => ls.reduce((t, l) => t + n(l), 0);
+    const files = sum(certain, (l) => (l.unseen ? 0 : l.files));
+    const unseen = sum(certain, (l) => (l.unseen ? l.files : 0));
     const what = [...(files > 0 ? [`${files} file(s)`] : []), ...(unseen > 0 ? [`${unseen} batch(es) never seen`] : [])].join(' and ');
     const named = (ls: typeof recent) => `${ls.map((l) => `${l.source}: ${l.batch}`).slice(0, 3).join(', ')}${ls.length > 3 ? ', …' : ''}`;
-    const certain = recent.filter((l) => !l.shippedBefore);
     if (certain.length > 0) warn.push(`${what} lost in the last ${LOSS_WARN_HOURS} h (${named(certain)})`);
-    const doubted = recent.filter((l) => l.shippedBefore);
-    if (doubtful > 0) warn.push(`${doubtful} file(s) gone before shipping again in the last ${LOSS_WARN_HOURS} h, shipped before under another file time: offsite if the recorder only touched them, lost if it was replaced (${named(doubted)})`);
+    if (doubted.length > 0) warn.push(`${sum(doubted, (l) => l.files)} file(s) gone before shipping again in the last ${LOSS_WARN_HOURS} h, shipped before under another file time: offsite if the recorder only touched them, lost if it was replaced (${named(doubted)})`);
   } else if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
   if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
   if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
