@@ -23,14 +23,13 @@ import { planArchive } from './sources/archive.ts';
 import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './sources/binlog.ts';
 import { artefactSelector } from './sources/select.ts';
 import { formatDuration } from '../core/alert-text.ts';
+import { AHEAD_SLACK_MS } from './sources/stability.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
 // is complete in order (a binlog series stops at the first segment it cannot ship, so the
 // catalogue never sees n+1 before n), and keeps the source's status.
 
-/** How far ahead of this machine's clock a file's time may be before it is told (clocks a few seconds apart are ordinary). */
-const AHEAD_SLACK_MS = 60_000;
 
 
 export interface ArtefactRunnerDeps extends ArtefactContext {

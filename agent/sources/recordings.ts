@@ -2,6 +2,7 @@ import type { RecordingsSourceConfig } from '../../core/config.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { FileStamp } from '../journal.ts';
 import type { ScannedBatch } from './scan.ts';
+import { AHEAD_SLACK_MS } from './stability.ts';
 
 // Decides which batches are ready to ship and in what order. A batch is closed when it holds
 // the configured count or has been quiet long enough; every file must also have settled (a
@@ -33,8 +34,6 @@ export interface Selection {
   ahead?: { files: number; maxMs: number; batch: string };
 }
 
-/** A file dated this far past the agent's clock says the clocks disagree (it cannot settle until the clock passes it). */
-export const AHEAD_SLACK_MS = 60_000;
 
 /**
  * How far ahead of the recorder's clock (which dates its files: often a file server's) the

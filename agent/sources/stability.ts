@@ -6,6 +6,9 @@ import type { FileStamp } from '../journal.ts';
 // state/observations.ts), so the window spans passes of different processes: an agent run
 // from cron ships a backup once it has been stable across two runs.
 
+/** A file dated this far past the agent's clock says the clocks disagree (it cannot settle until the clock passes it): recordings and backups alike. */
+export const AHEAD_SLACK_MS = 60_000;
+
 /** [size, mtimeMs, sinceMs]: a file's state and when it was first seen in that state. */
 export type StabilityEntry = [number, number, number];
 
