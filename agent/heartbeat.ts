@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatKeyParts, heartbeatPrefix, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
-import { readHeartbeat } from '../core/fleet-read.ts';
+import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { HeartbeatListing, readHeartbeat } from '../core/heartbeat-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
@@ -345,16 +345,14 @@ async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, page
   const { list, get } = store;
   if (!list || !get) return;
   const blobs = { list: list.bind(store), get: get.bind(store) };
-  for await (const item of blobs.list(heartbeatPrefix(site), { pageSize })) {
-    const parts = heartbeatKeyParts(item.key);
+  for await (const item of new HeartbeatListing(blobs, heartbeatPrefix(site), pageSize).keys()) {
     // A key dated past any clock, or a heartbeat filed under another time (or agent) than its own, is not believed (core/fleet.ts).
-    if (parts === undefined || !heartbeatKeyPlausible(parts.t, now)) continue;
-    const t = parts.t;
+    if (!heartbeatKeyPlausible(item.t, now)) continue;
     const read = async () => {
       const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
-      return heartbeat && heartbeatMatchesKey(heartbeat, t, parts.agent) ? heartbeat : undefined;
+      return heartbeat && heartbeatMatchesKey(heartbeat, item.t, item.agent) ? heartbeat : undefined;
     };
-    yield { t, at: new Date(t).toISOString(), read };
+    yield { t: item.t, at: new Date(item.t).toISOString(), read };
   }
 }
 

@@ -43,13 +43,15 @@ export class HeartbeatListing {
   constructor(
     readonly blobs: HeartbeatBlobs,
     private readonly prefix: string,
+    /** Keys a LIST request asks for (the store's default when undefined). */
+    private readonly pageSize?: number,
   ) {}
 
   async *keys(): AsyncGenerator<ListedHeartbeat> {
     for (let i = 0; ; i++) {
       while (i >= this.listed.length) {
         if (this.done) return;
-        this.source ??= this.blobs.list(this.prefix)[Symbol.asyncIterator]();
+        this.source ??= this.blobs.list(this.prefix, this.pageSize === undefined ? undefined : { pageSize: this.pageSize })[Symbol.asyncIterator]();
         const next = await this.source.next();
         if (next.done) {
           this.done = true;
