@@ -81,7 +81,7 @@ export async function planTreePurge(
     try {
       const m = await readSnapshot(deps.blobs, site, source, info.key);
       const list = snapshots.get(source) ?? [];
-      list.push({ snapshotId: m.snapshotId, takenAt: m.takenAt, manifestKey: info.key, indexKey: m.index.key, packs: m.packs.map((p) => p.key) });
+      list.push({ snapshotId: m.snapshotId, takenAt: m.takenAt, manifestKey: info.key, indexKey: m.index.key, packs: m.packs.map((p) => p.key), ...(m.massChange ? { massChangeFrom: m.massChange.parentTakenAt } : {}) });
       snapshots.set(source, list);
     } catch {
       unreadable++;
@@ -111,7 +111,7 @@ export async function planTreePurge(
     futureDated.push(...plan.futureDated);
     const forgottenIndexes = new Set(plan.forgotten.map((s) => s.indexKey));
     for (const s of [...plan.forgotten].reverse()) {
-      forgotten.push({ key: s.manifestKey, then: s.indexKey, kind: 'snapshot', source, reason: `snapshot ${s.snapshotId} (${s.takenAt}) is kept by no daily, weekly or monthly rule` });
+      forgotten.push({ key: s.manifestKey, then: s.indexKey, kind: 'snapshot', source, reason: `snapshot ${s.snapshotId} (${s.takenAt}) is kept by no daily, weekly or monthly rule, and no mass change started from it in the last ${retentionFor(input.policy, source).keepBeforeMassChangeDays} day(s)` });
     }
     for (const i of plan.indexes) if (!forgottenIndexes.has(i.key)) indexes.push({ key: i.key, kind: 'tree-index', source, reason: i.reason });
     for (const p of plan.packs) packs.push({ key: p.key, kind: 'tree-pack', source, reason: p.reason });

@@ -19,12 +19,19 @@ import { isFutureDated } from './future-dated.ts';
 // rules run: kept with its packs and index, but it is not "the newest" and fills no day, week or
 // month. Fourteen forged snapshots dated 2099 (the site's agent key may add objects) would
 // otherwise fill every bucket, and every genuine snapshot and its packs would be forgotten.
+// The snapshot a mass change started from (its manifest's `massChange.parentTakenAt`: a share
+// encrypted in place, or rewritten wholesale) is kept for `keepBeforeMassChangeDays` after the
+// mass change, whatever the other rules say: once the share is encrypted, every later snapshot
+// fills the day, week and month slots, and the files as they were would otherwise go with the
+// rules' counts while the site still recovers.
 
 export const treeRetentionSchema = z
   .object({
     keepDaily: z.number().int().min(0).max(10_000).default(14),
     keepWeekly: z.number().int().min(0).max(10_000).default(8),
     keepMonthly: z.number().int().min(0).max(10_000).default(12),
+    /** The snapshot a mass change started from is kept this many days after the mass change (0: no such rule). */
+    keepBeforeMassChangeDays: z.number().int().min(0).max(36_500).default(90),
     /** Unreferenced packs and indexes younger than this are left alone (a snapshot may be in flight). */
     orphanGraceDays: z.number().int().min(1).max(365).default(7),
   })
@@ -55,6 +62,8 @@ export interface SnapshotFacts {
   indexKey: string;
   /** Every pack key the snapshot's manifest lists. */
   packs: string[];
+  /** The snapshot changed most files of the one taken at this time (its manifest's `massChange.parentTakenAt`). */
+  massChangeFrom?: string;
 }
 
 export interface StoredObject {
@@ -62,7 +71,7 @@ export interface StoredObject {
   lastModified?: Date;
 }
 
-export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly';
+export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly' | 'before-mass-change';
 
 export interface TreeRetentionPlan {
   kept: { snapshot: SnapshotFacts; reasons: KeepReason[] }[];
@@ -96,7 +105,7 @@ function monthKey(at: Date): string {
   return at.toISOString().slice(0, 7);
 }
 
-const RULES: { reason: Exclude<KeepReason, 'newest'>; count: (p: TreeRetention) => number; bucket: (at: Date) => string }[] = [
+const RULES: { reason: Exclude<KeepReason, 'newest' | 'before-mass-change'>; count: (p: TreeRetention) => number; bucket: (at: Date) => string }[] = [
   { reason: 'daily', count: (p) => p.keepDaily, bucket: dayKey },
   { reason: 'weekly', count: (p) => p.keepWeekly, bucket: isoWeekKey },
   { reason: 'monthly', count: (p) => p.keepMonthly, bucket: monthKey },
@@ -122,6 +131,7 @@ export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention,
   const lastBucket: (string | undefined)[] = RULES.map(() => undefined);
   const kept: TreeRetentionPlan['kept'] = [];
   const forgotten: SnapshotFacts[] = [];
+  const beforeMassChange = massChangeParents(ordered, policy, now);
   ordered.forEach((snapshot, i) => {
     const at = new Date(snapshot.takenAt);
     const reasons: KeepReason[] = i === 0 ? ['newest'] : [];
@@ -133,10 +143,25 @@ export function keepSnapshots(snapshots: SnapshotFacts[], policy: TreeRetention,
       }
       lastBucket[r] = bucket;
     });
+    if (beforeMassChange.has(snapshot.takenAt)) reasons.push('before-mass-change');
     if (reasons.length > 0) kept.push({ snapshot, reasons });
     else forgotten.push(snapshot);
   });
   return { kept, forgotten, futureDated };
+}
+
+/**
+ * The times of the snapshots mass changes started from, for the mass changes of the last
+ * `keepBeforeMassChangeDays` (a mass change dated in the future pins nothing).
+ */
+function massChangeParents(snapshots: SnapshotFacts[], policy: TreeRetention, now: Date): Set<string> {
+  const since = now.getTime() - policy.keepBeforeMassChangeDays * DAY_MS;
+  const parents = new Set<string>();
+  for (const s of snapshots) {
+    const at = Date.parse(s.takenAt);
+    if (s.massChangeFrom !== undefined && at >= since && at <= now.getTime()) parents.add(s.massChangeFrom);
+  }
+  return parents;
 }
 
 export interface TreeRetentionPlanInput {

@@ -89,7 +89,8 @@ export const siteSchema = z
     /**
      * Tree snapshots (file shares) the purge keeps per source: the newest always, plus the newest of
      * each of the last keepDaily days, keepWeekly ISO weeks and keepMonthly months (UTC; defaults
-     * 14, 8, 12); unreferenced packs older than orphanGraceDays (7) go. `sources: { name: {…} }`
+     * 14, 8, 12), and the snapshot a mass change started from for keepBeforeMassChangeDays after it
+     * (90); unreferenced packs older than orphanGraceDays (7) go. `sources: { name: {…} }`
      * overrides any of them for one source. Absent: the defaults.
      */
     trees: siteTreeRetentionSchema.optional(),

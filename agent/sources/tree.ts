@@ -111,7 +111,7 @@ async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, m
     subject: `${changes.changed} of ${changes.previousFiles} files changed in one snapshot`,
     found: `The snapshot of ${source.name} taken ${manifest.takenAt} found ${changes.changed} of the ${changes.previousFiles} files of the snapshot before it changed${how}: ransomware, or a mass rewrite?`,
     before: `The snapshot is published all the same; the one before it, taken ${massChange.parentTakenAt}, holds the files as they were`,
-    after: `Retention forgets it in time like any other snapshot (docs/file-shares.md), and every snapshot after this one holds the changed files. Alerted because the source's massChange is ${massChange.percent} % and at least ${massChange.minFiles} files.`,
+    after: `The purge keeps it for the deployment's keepBeforeMassChangeDays (default 90) after this snapshot, then retention forgets it like any other (docs/file-shares.md); every snapshot after this one holds the changed files. Alerted because the source's massChange is ${massChange.percent} % and at least ${massChange.minFiles} files.`,
     details: changes,
   });
 }

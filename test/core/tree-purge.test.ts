@@ -72,6 +72,30 @@ async function purge(deps: { blobs: MemoryBlobStore; catalogue: MemoryCatalogue;
 }
 
 describe('tree snapshot purge', () => {
+  it('keeps the snapshot a mass change started from, with its packs, where the daily rule alone would forget it, and it still restores exactly', async () => {
+    const clock = new ManualClock(START);
+    const blobs = new MemoryBlobStore({ clock });
+    const catalogue = new MemoryCatalogue();
+    const packs: TreePackFixture[] = [];
+    const snaps: SnapshotFixture[] = [];
+    for (let d = 0; d < 6; d++) {
+      const at = new Date(START.getTime() + d * DAY);
+      clock.set(at);
+      packs.push(await publishTreePack(blobs, SITE, 'share', at, [`day ${d} minutes`, `day ${d} slides`]));
+      // Day 3's snapshot found most files of day 2's rewritten (a share encrypted in place).
+      const edit = d === 3 ? (m: TreeSnapshotManifest) => Object.assign(m, { changes: { previousFiles: 4, changed: 4, rewritten: 4, replaced: 0 }, massChange: { percent: 50, minFiles: 1, parentTakenAt: snaps[2]!.manifest.takenAt } }) : undefined;
+      snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt: at.toISOString(), packs: d === 0 ? [packs[0]!] : [packs[0]!, packs[d]!], ...(edit ? { edit } : {}) }));
+      await ingestTreeSnapshot({ blobs, catalogue }, snaps[d]!.manifestKey);
+    }
+    const deps = { blobs, catalogue, holds: new MemoryHoldStore() };
+    const { plan } = await purge(deps, new Date(START.getTime() + 6 * DAY), { keepDaily: 2, keepWeekly: 0, keepMonthly: 0 });
+    expect(plan.summary.trees).toMatchObject({ snapshots: 3, keptSnapshots: 3 });
+    expect(await blobs.head(snaps[2]!.manifestKey)).toBeDefined();
+    expect(await blobs.head(packs[2]!.key)).toBeDefined();
+    expect(await restoresExactly(blobs, snaps[2]!.manifestKey)).toBe(4);
+    for (const d of [0, 1, 3]) expect(await blobs.head(snaps[d]!.manifestKey)).toBeUndefined();
+  });
+
   it('forgets what the policy does not keep, deletes packs only no kept snapshot lists, and every kept snapshot still restores exactly', async () => {
     const clock = new ManualClock(START);
     const deps = await history(clock);

@@ -6,28 +6,37 @@ import { isoWeekKey, keepSnapshots, planTreeRetention, retentionFor, siteTreeRet
 // Snapshot retention, pure. Property tests over random histories of snapshots of one source
 // (random times, random sharing of packs between snapshots, random stray packs and indexes):
 // no kept snapshot ever loses a pack or its index, the newest is always kept, and the daily,
-// weekly and monthly rules keep the newest snapshot of exactly as many periods as configured.
+// weekly and monthly rules keep the newest snapshot of exactly as many periods as configured,
+// and the snapshot a recent mass change started from is kept whatever the counts.
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const PACKS = Array.from({ length: 30 }, (_, i) => `trees/s/share/packs/2026/01/01/t${String(i).padStart(23, '0')}.tar`);
 
 const historyArb = fc.record({
-  policy: fc.record({ keepDaily: fc.integer({ min: 0, max: 10 }), keepWeekly: fc.integer({ min: 0, max: 6 }), keepMonthly: fc.integer({ min: 0, max: 4 }), orphanGraceDays: fc.integer({ min: 1, max: 30 }) }),
-  snapshots: fc.array(fc.record({ ageMinutes: fc.integer({ min: 0, max: 400 * 24 * 60 }), packs: fc.uniqueArray(fc.integer({ min: 0, max: PACKS.length - 1 }), { maxLength: 6 }) }), { maxLength: 40 }),
+  policy: fc.record({ keepDaily: fc.integer({ min: 0, max: 10 }), keepWeekly: fc.integer({ min: 0, max: 6 }), keepMonthly: fc.integer({ min: 0, max: 4 }), keepBeforeMassChangeDays: fc.integer({ min: 0, max: 200 }), orphanGraceDays: fc.integer({ min: 1, max: 30 }) }),
+  snapshots: fc.array(
+    fc.record({ ageMinutes: fc.integer({ min: 0, max: 400 * 24 * 60 }), packs: fc.uniqueArray(fc.integer({ min: 0, max: PACKS.length - 1 }), { maxLength: 6 }), massChangeFrom: fc.option(fc.nat(), { nil: undefined }) }),
+    { maxLength: 40 },
+  ),
   strays: fc.uniqueArray(fc.record({ pack: fc.integer({ min: 0, max: PACKS.length - 1 }), ageDays: fc.integer({ min: 0, max: 60 }) }), { maxLength: 10, selector: (s) => s.pack }),
 });
 type History = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** A mass change names an older snapshot of the history (by its time), when there is one. */
 function snapshotsOf(h: History): SnapshotFacts[] {
+  const takenAt = (ageMinutes: number) => new Date(NOW.getTime() - ageMinutes * 60_000).toISOString();
   return h.snapshots.map((s, i) => {
     const id = `s${String(i).padStart(23, '0')}`;
+    const older = h.snapshots.filter((o) => o.ageMinutes > s.ageMinutes);
+    const parent = s.massChangeFrom === undefined || older.length === 0 ? undefined : older[s.massChangeFrom % older.length]!;
     return {
       snapshotId: id,
-      takenAt: new Date(NOW.getTime() - s.ageMinutes * 60_000).toISOString(),
+      takenAt: takenAt(s.ageMinutes),
       manifestKey: `manifests/s/trees/share/2026/01/01/${id}.json`,
       indexKey: `trees/s/share/index/${id}.jsonl.gz`,
       packs: s.packs.map((p) => PACKS[p]!),
+      ...(parent ? { massChangeFrom: takenAt(parent.ageMinutes) } : {}),
     };
   });
 }
@@ -47,7 +56,7 @@ const day = (at: Date) => at.toISOString().slice(0, 10);
 const month = (at: Date) => at.toISOString().slice(0, 7);
 
 describe('tree snapshot retention (property)', () => {
-  it('keeps every pack and index a kept snapshot lists, always keeps the newest, and keeps the newest of the last N days, weeks and months', () => {
+  it('keeps every pack and index a kept snapshot lists, always keeps the newest, keeps the newest of the last N days, weeks and months, and the snapshots recent mass changes started from', () => {
     fc.assert(
       fc.property(historyArb, (h) => {
         const policy: TreeRetention = h.policy;
@@ -75,6 +84,10 @@ describe('tree snapshot retention (property)', () => {
         expect(byRule('daily')).toEqual(expectedNewestPerPeriod(snapshots, policy.keepDaily, day));
         expect(byRule('weekly')).toEqual(expectedNewestPerPeriod(snapshots, policy.keepWeekly, isoWeekKey));
         expect(byRule('monthly')).toEqual(expectedNewestPerPeriod(snapshots, policy.keepMonthly, month));
+        // The snapshots a mass change of the last keepBeforeMassChangeDays started from, and only those.
+        const recent = snapshots.filter((m) => m.massChangeFrom !== undefined && Date.parse(m.takenAt) >= NOW.getTime() - policy.keepBeforeMassChangeDays * DAY);
+        const parents = new Set(snapshots.filter((p) => recent.some((m) => m.massChangeFrom === p.takenAt)).map((p) => p.snapshotId));
+        expect(byRule('before-mass-change')).toEqual(parents);
         // Nothing else is kept.
         for (const k of plan.kept) expect(k.reasons.length).toBeGreaterThan(0);
         // A forgotten snapshot's packs that no kept snapshot lists all go, and so does its index.
@@ -97,8 +110,8 @@ describe('tree snapshot retention (property)', () => {
 });
 
 describe('tree snapshot retention', () => {
-  it('keeps 14 daily, 8 weekly and 12 monthly snapshots and a 7-day orphan grace by default', () => {
-    expect(treeRetentionSchema.parse({})).toEqual({ keepDaily: 14, keepWeekly: 8, keepMonthly: 12, orphanGraceDays: 7 });
+  it('keeps 14 daily, 8 weekly and 12 monthly snapshots, the snapshot before a mass change 90 days, and a 7-day orphan grace by default', () => {
+    expect(treeRetentionSchema.parse({})).toEqual({ keepDaily: 14, keepWeekly: 8, keepMonthly: 12, keepBeforeMassChangeDays: 90, orphanGraceDays: 7 });
   });
 
   it('numbers ISO weeks from the week holding the year first Thursday', () => {
@@ -111,7 +124,7 @@ describe('tree snapshot retention', () => {
   it('keeps the last snapshot of each day, not the first', () => {
     const s = (id: number, at: string): SnapshotFacts => ({ snapshotId: `s${String(id).padStart(23, '0')}`, takenAt: at, manifestKey: `m${id}`, indexKey: `i${id}`, packs: [] });
     const history = [s(1, '2026-05-30T08:00:00Z'), s(2, '2026-05-30T20:00:00Z'), s(3, '2026-05-31T08:00:00Z'), s(4, '2026-05-31T09:00:00Z')];
-    const { kept, forgotten } = keepSnapshots(history, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 }, NOW);
+    const { kept, forgotten } = keepSnapshots(history, { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, keepBeforeMassChangeDays: 0, orphanGraceDays: 7 }, NOW);
     expect(kept.map((k) => [k.snapshot.snapshotId.slice(-1), k.reasons])).toEqual([
       ['4', ['newest', 'daily']],
       ['2', ['daily']],
@@ -129,7 +142,7 @@ describe('tree snapshot retention', () => {
       s(112, '2099-12-02T00:00:00.000Z', []),
       s(113, '2099-12-03T00:00:00.000Z', [PACKS[1]!]),
     ];
-    const policy: TreeRetention = { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 };
+    const policy: TreeRetention = { keepDaily: 2, keepWeekly: 0, keepMonthly: 0, keepBeforeMassChangeDays: 0, orphanGraceDays: 7 };
     const alone = keepSnapshots(genuine, policy, NOW);
     const attacked = keepSnapshots([...genuine, ...forged], policy, NOW);
     expect(attacked.kept).toEqual(alone.kept);
@@ -156,15 +169,37 @@ describe('tree snapshot retention', () => {
     const s = (id: number, ms: number): SnapshotFacts => ({ snapshotId: `s${String(id).padStart(23, '0')}`, takenAt: new Date(ms).toISOString(), manifestKey: `m${id}`, indexKey: `i${id}`, packs: [] });
     const within = s(1, NOW.getTime() + CLOCK_MARGIN_MS);
     const past = s(2, NOW.getTime() + CLOCK_MARGIN_MS + 1);
-    const { kept, futureDated } = keepSnapshots([s(0, NOW.getTime() - DAY), within, past], { keepDaily: 1, keepWeekly: 0, keepMonthly: 0, orphanGraceDays: 7 }, NOW);
+    const { kept, futureDated } = keepSnapshots([s(0, NOW.getTime() - DAY), within, past], { keepDaily: 1, keepWeekly: 0, keepMonthly: 0, keepBeforeMassChangeDays: 0, orphanGraceDays: 7 }, NOW);
     expect(kept.map((k) => k.snapshot.snapshotId)).toEqual([within.snapshotId]);
     expect(futureDated).toEqual([past]);
   });
 
   it('overrides the site policy per source, field by field', () => {
     const policy = siteTreeRetentionSchema.parse({ keepDaily: 7, sources: { share: { keepWeekly: 52 } } });
-    expect(retentionFor(policy, 'share')).toEqual({ keepDaily: 7, keepWeekly: 52, keepMonthly: 12, orphanGraceDays: 7 });
-    expect(retentionFor(policy, 'other')).toEqual({ keepDaily: 7, keepWeekly: 8, keepMonthly: 12, orphanGraceDays: 7 });
+    expect(retentionFor(policy, 'share')).toEqual({ keepDaily: 7, keepWeekly: 52, keepMonthly: 12, keepBeforeMassChangeDays: 90, orphanGraceDays: 7 });
+    expect(retentionFor(policy, 'other')).toEqual({ keepDaily: 7, keepWeekly: 8, keepMonthly: 12, keepBeforeMassChangeDays: 90, orphanGraceDays: 7 });
+  });
+
+  it('keeps the snapshot a mass change started from for keepBeforeMassChangeDays after it, with its packs, though every daily, weekly and monthly slot holds a later one', () => {
+    // A nightly share encrypted on day 20 of 30: every snapshot from then on is the encrypted share.
+    const s = (d: number, packs: string[], massChangeFrom?: string): SnapshotFacts => ({ snapshotId: `s${String(d).padStart(23, '0')}`, takenAt: new Date(NOW.getTime() - (30 - d) * DAY).toISOString(), manifestKey: `m${d}`, indexKey: `i${d}`, packs, ...(massChangeFrom ? { massChangeFrom } : {}) });
+    const good = Array.from({ length: 20 }, (_, d) => s(d, [PACKS[0]!]));
+    const encrypted = Array.from({ length: 11 }, (_, i) => s(20 + i, [PACKS[1]!], i === 0 ? good[19]!.takenAt : undefined));
+    const policy: TreeRetention = { keepDaily: 3, keepWeekly: 0, keepMonthly: 0, keepBeforeMassChangeDays: 90, orphanGraceDays: 7 };
+    const plan = planTreeRetention({ now: NOW, policy, snapshots: [...good, ...encrypted] });
+    expect(plan.kept.map((k) => [k.snapshot.snapshotId, k.reasons])).toEqual([
+      [encrypted[10]!.snapshotId, ['newest', 'daily']],
+      [encrypted[9]!.snapshotId, ['daily']],
+      [encrypted[8]!.snapshotId, ['daily']],
+      [good[19]!.snapshotId, ['before-mass-change']],
+    ]);
+    expect(plan.packs).toEqual([]);
+    // Once the mass change is older than keepBeforeMassChangeDays (or with the rule off), the counts alone decide.
+    for (const later of [{ now: new Date(NOW.getTime() + 81 * DAY), policy }, { now: NOW, policy: { ...policy, keepBeforeMassChangeDays: 0 } }]) {
+      const after = planTreeRetention({ now: later.now, policy: later.policy, snapshots: [...good, ...encrypted] });
+      expect(after.kept.map((k) => k.snapshot.snapshotId)).not.toContain(good[19]!.snapshotId);
+      expect(after.packs.map((p) => p.key)).toEqual([PACKS[0]!]);
+    }
   });
 
   it('refuses a negative count naming the field', () => {

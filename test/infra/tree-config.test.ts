@@ -19,7 +19,7 @@ function problemsOf(input: unknown): string[] {
 describe('tree snapshot retention in the deployment configuration', () => {
   it('fills in the defaults under a site and per source, and names every bad value with its path', () => {
     const config = parseDeploymentConfig({ sites: [{ name: 'ocs', retentionDays: 730, trees: { keepDaily: 7, sources: { 'meeting-content': { keepWeekly: 52 } } } }] });
-    expect(config.sites[0]?.trees).toEqual({ keepDaily: 7, keepWeekly: 8, keepMonthly: 12, orphanGraceDays: 7, sources: { 'meeting-content': { keepWeekly: 52 } } });
+    expect(config.sites[0]?.trees).toEqual({ keepDaily: 7, keepWeekly: 8, keepMonthly: 12, keepBeforeMassChangeDays: 90, orphanGraceDays: 7, sources: { 'meeting-content': { keepWeekly: 52 } } });
     expect(parseDeploymentConfig({ sites: [{ name: 'ocs', retentionDays: 730 }] }).sites[0]?.trees).toBeUndefined();
     const problems = problemsOf({ sites: [{ name: 'ocs', retentionDays: 730, trees: { keepDaily: -1, orphanGraceDays: 0, sources: { 'Bad Name': {} }, keepYearly: 3 } }] });
     expect(problems).toEqual(
@@ -40,7 +40,7 @@ describe('tree snapshot retention in the deployment configuration', () => {
     expect(purges).toHaveLength(2);
     const ocs = purges.filter((d) => d.includes('\\"site\\":\\"ocs\\"'));
     expect(ocs).toHaveLength(1);
-    expect(ocs[0]).toContain('\\"trees\\":{\\"keepDaily\\":3,\\"keepWeekly\\":0,\\"keepMonthly\\":12,\\"orphanGraceDays\\":7,\\"sources\\":{}}');
+    expect(ocs[0]).toContain('\\"trees\\":{\\"keepDaily\\":3,\\"keepWeekly\\":0,\\"keepMonthly\\":12,\\"keepBeforeMassChangeDays\\":90,\\"orphanGraceDays\\":7,\\"sources\\":{}}');
     expect(purges.find((d) => !d.includes('\\"site\\":\\"ocs\\"'))).not.toContain('trees');
   });
 });
