@@ -235,7 +235,8 @@ function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
     const m = s.massChange;
     if (!m) continue;
     const restore = `ferry restore tree --site ${f.site} --source ${e.name} --at ${m.parentTakenAt} --to DIR`;
-    problems.push(`${m.changed} of ${m.previousFiles} files changed in the snapshot taken ${hhmm(s.takenAt)}: ransomware or a mass rewrite? the snapshot before it, taken ${hhmm(m.parentTakenAt)}, is the one to restore from (\`${restore}\`)`);
+    const where = m.snapshots ? `over ${m.snapshots} snapshots up to the one taken ${hhmm(s.takenAt)}` : `in the snapshot taken ${hhmm(s.takenAt)}`;
+    problems.push(`${m.changed} of ${m.previousFiles} files changed ${where}: ransomware or a mass rewrite? the snapshot before ${m.snapshots ? 'the first of them' : 'it'}, taken ${hhmm(m.parentTakenAt)}, is the one to restore from (\`${restore}\`)`);
   }
   return { shipped: `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`, problems };
 }

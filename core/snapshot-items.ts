@@ -63,7 +63,7 @@ export function itemToSnapshot(item: Record<string, unknown>): SnapshotSummary {
   const s = Object.fromEntries(FIELDS.filter((f) => item[f] !== undefined).map((f) => [f, item[f]])) as unknown as SnapshotSummary;
   for (const field of NUMBERS) s[field] = Number(s[field]);
   const m = s.massChange;
-  if (m) s.massChange = { changed: Number(m.changed), previousFiles: Number(m.previousFiles), parentTakenAt: String(m.parentTakenAt) };
+  if (m) s.massChange = { changed: Number(m.changed), previousFiles: Number(m.previousFiles), parentTakenAt: String(m.parentTakenAt), ...(m.snapshots === undefined ? {} : { snapshots: Number(m.snapshots) }) };
   return s;
 }
 

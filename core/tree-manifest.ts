@@ -107,7 +107,20 @@ export const treeSnapshotManifestSchema = z.object({
    * Present when `changes` crossed the source's `massChange` threshold: the agent raised a
    * critical alert, and the daily report names the snapshot. `parentTakenAt`: the restore point before it.
    */
-  massChange: z.object({ percent: z.number().positive().max(100), minFiles: z.number().int().positive(), parentTakenAt: isoTime }).optional(),
+  massChange: z
+    .object({
+      percent: z.number().positive().max(100),
+      minFiles: z.number().int().positive(),
+      parentTakenAt: isoTime,
+      /**
+       * Present when no snapshot crossed the threshold alone but the snapshots of the last day did
+       * together, this one last (a share encrypted over several passes): how many, since when, and
+       * how many of the files the first started from they changed. `parentTakenAt` is the
+       * snapshot before the first of them.
+       */
+      overDay: z.object({ snapshots: count, since: isoTime, changed: count, previousFiles: count }).optional(),
+    })
+    .optional(),
 });
 export type TreeSnapshotManifest = z.infer<typeof treeSnapshotManifestSchema>;
 
@@ -130,7 +143,7 @@ export interface SnapshotSummary {
   bytesAdded: number;
   packs: number;
   /** The snapshot changed most of the files its parent held (the manifest's `massChange`): what the daily report says of it. */
-  massChange?: { changed: number; previousFiles: number; parentTakenAt: string };
+  massChange?: { changed: number; previousFiles: number; parentTakenAt: string; /** Changed over this many snapshots of a day, this one last (the manifest's `massChange.overDay`). */ snapshots?: number };
 }
 
 export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: string): SnapshotSummary {
@@ -147,8 +160,13 @@ export function snapshotSummary(manifest: TreeSnapshotManifest, manifestKey: str
     bytesTotal: manifest.bytes.total,
     bytesAdded: manifest.bytes.added,
     packs: manifest.packs.length,
-    ...(manifest.massChange && manifest.changes ? { massChange: { changed: manifest.changes.changed, previousFiles: manifest.changes.previousFiles, parentTakenAt: manifest.massChange.parentTakenAt } } : {}),
+    ...massChangeSummary(manifest),
   };
+}
+
+function massChangeSummary({ massChange, changes }: TreeSnapshotManifest): Pick<SnapshotSummary, 'massChange'> {
+  if (massChange?.overDay) return { massChange: { changed: massChange.overDay.changed, previousFiles: massChange.overDay.previousFiles, parentTakenAt: massChange.parentTakenAt, snapshots: massChange.overDay.snapshots } };
+  return massChange && changes ? { massChange: { changed: changes.changed, previousFiles: changes.previousFiles, parentTakenAt: massChange.parentTakenAt } } : {};
 }
 
 /** What a snapshot's walk counted against the snapshot before (agent/tree/snapshot.ts): files met again at their path, those of them rewritten, new paths with content new to the store. */

@@ -103,7 +103,8 @@ async function includeSelectsNothing(deps: TreeRunnerDeps, source: TreeSourceCon
  */
 async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest): Promise<boolean> {
   const { changes, massChange } = manifest;
-  if (!changes || !massChange) return false;
+  // One over the day's threshold only is alerted as the day's (alertSlowChange).
+  if (!changes || !massChange || massChange.overDay) return false;
   const how = changes.replaced > 0 ? ` (${changes.rewritten} rewritten in place, ${changes.replaced} gone and replaced by as many new names with new content)` : ' (same path, other content)';
   return raiseMassChange(deps, source, manifest, {
     parentTakenAt: massChange.parentTakenAt,
@@ -123,7 +124,7 @@ async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, m
  */
 async function alertSlowChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest, parentTakenAt: string | undefined): Promise<boolean> {
   if (!manifest.changes || !parentTakenAt || source.massChange === false) return false;
-  const slow = judgeSlowChange(deps.state, source.name, { takenAt: manifest.takenAt, parentTakenAt, changes: manifest.changes, alone: manifest.massChange !== undefined }, source.massChange);
+  const slow = judgeSlowChange(deps.state, source.name, { takenAt: manifest.takenAt, parentTakenAt, changes: manifest.changes, alone: manifest.massChange !== undefined && !manifest.massChange.overDay }, source.massChange);
   if (!slow) return false;
   return raiseMassChange(deps, source, manifest, {
     parentTakenAt: slow.parentTakenAt,

@@ -9,7 +9,7 @@ import type { Clock } from '../../core/clock.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
 import { treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
-import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, changesSince, crossesMassChange, type ChangeCounts, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
+import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, changesSince, type ChangeCounts, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import type { PartPool } from '../part-pool.ts';
 import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
@@ -27,6 +27,7 @@ import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 import { TreeWalkAhead } from './walk-ahead.ts';
 import { readLastSnapshot, treeStateDir, writeLastSnapshot, type LastSnapshot } from './last-snapshot.ts';
 import { listSnapshots } from './offsite-snapshots.ts';
+import { massChangeOf } from './slow-change.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime and ctime, inode and device is taken from it unread
@@ -378,7 +379,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       return { key: p.key, size: p.size, sha256: p.sha256 };
     });
     const changes = last && prev.base ? changesSince(last.files, snap.change) : undefined;
-    const mass = changes && crossesMassChange(changes, source.massChange) && source.massChange;
+    const mass = massChangeOf(ctx.state, source, takenAt.toISOString(), last?.takenAt, changes);
     const manifest: TreeSnapshotManifest = {
       format: TREE_SNAPSHOT_FORMAT,
       kind: 'tree-snapshot',
@@ -394,7 +395,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       packs,
       problems: snap.problems,
       ...(changes ? { changes } : {}),
-      ...(mass ? { massChange: { percent: mass.percent, minFiles: mass.minFiles, parentTakenAt: last!.takenAt } } : {}),
+      ...(mass ? { massChange: mass } : {}),
     };
     await assertPacksPresent(ctx, content, packs.map((p) => p.key));
     const manifestKey = treeSnapshotManifestKey(site, source.name, snapshotId, takenAt);

@@ -18,6 +18,8 @@ import { onceExitCode } from '../../cli/agent-commands.ts';
 import { renderSnapshots } from '../../cli/tree-commands.ts';
 import { listSnapshots } from '../../agent/tree/offsite-snapshots.ts';
 import { treeManifests } from './tree-support.ts';
+import { planTreePurge } from '../../core/tree-purge.ts';
+import { siteTreeRetentionSchema } from '../../core/tree-retention.ts';
 
 // A snapshot that changed most of the files the one before held (ransomware encrypting a share,
 // each file rewritten with as many random bytes): published, alerted (critical) once, the pass
@@ -176,7 +178,7 @@ describe('a share encrypted over several passes, each snapshot changing only a p
       clock.advance(spacingMs);
       exits.push(onceExitCode((await cronPass(s.config, store, alerts, clock)).report));
     }
-    return { alerts: massAlerts(alerts), exits };
+    return { alerts: massAlerts(alerts), exits, store, clock };
   };
 
   it('is alerted once (critical) when the snapshots of a day together changed most files, naming the snapshot before the first of them to restore', async () => {
@@ -185,6 +187,29 @@ describe('a share encrypted over several passes, each snapshot changing only a p
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: 'critical', subject: 'share: 30 of 40 files changed over 2 snapshots' });
     expect(alerts[0]!.message).toContain('`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`');
+  });
+
+  it('records the day\'s mass change in the manifest of the snapshot that crossed it, naming the snapshot before the first: the listing says so, and the purge keeps that snapshot where the daily rule alone would forget it', async () => {
+    const { store, clock } = await slowAttack([15, 15, 10], 5 * 60_000);
+    const manifests = (await treeManifests(store)).sort((a, b) => a.takenAt.localeCompare(b.takenAt));
+    expect(manifests.map((m) => m.massChange)).toEqual([
+      undefined,
+      undefined,
+      { percent: 50, minFiles: 20, parentTakenAt: '2026-12-05T21:44:05.000Z', overDay: { snapshots: 2, since: '2026-12-05T21:49:05.000Z', changed: 30, previousFiles: 40 } },
+      undefined,
+    ]);
+    expect(renderSnapshots(await listSnapshots(store, 'site-a', 'share'))).toContain('MASS CHANGE 2026-12-05T21:54:05.000Z share: 30 of 40 files changed over 2 snapshots of a day (ransomware or a mass rewrite?); the snapshot before it was taken 2026-12-05T21:44:05.000Z');
+    const catalogue = new MemoryCatalogue();
+    for await (const o of store.list('manifests/')) if (isTreeSnapshotManifestKey(o.key)) await ingestTreeSnapshot({ blobs: store, catalogue }, o.key);
+    const report = await dailyReport({ blobs: store, catalogue }, 'site-a', '2026-12-05', { now: () => new Date('2026-12-06T00:30:00Z') });
+    expect(report.sources.find((x) => x.source === 'share')!.problems).toEqual([
+      '30 of 40 files changed over 2 snapshots up to the one taken 2026-12-05 21:54Z: ransomware or a mass rewrite? the snapshot before the first of them, taken 2026-12-05 21:44Z, is the one to restore from (`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`)',
+    ]);
+    const later = new Date(clock.now().getTime() + 3 * 86_400_000);
+    const plan = await planTreePurge({ blobs: store }, { site: 'site-a', now: later, policy: siteTreeRetentionSchema.parse({ keepDaily: 1, keepWeekly: 0, keepMonthly: 0 }), maxTargets: 100 });
+    const forgotten = plan.targets.filter((t) => t.kind === 'snapshot').map((t) => t.key);
+    expect(forgotten).toHaveLength(2);
+    expect(forgotten.some((k) => k.includes(manifests[0]!.snapshotId))).toBe(false);
   });
 
   it('is not alerted for the ordinary churn of a share, a few files a day', async () => {
