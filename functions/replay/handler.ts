@@ -81,6 +81,10 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
     listened.set(key, now);
     if (listened.size > PLAYS_REMEMBERED) listened.delete(listened.keys().next().value!);
   };
+  // A listen whose record could not be written covers nothing: the next range records its own (or is refused).
+  const forget = (key: string, now: number) => {
+    if (listened.get(key) === now) listened.delete(key);
+  };
   const chain = middy(async (event: HttpEvent, context: { invokedFunctionArn?: string }): Promise<HttpResult> => {
     const method = event.requestContext.http.method.toUpperCase();
     const path = replayPathParameters(event);
@@ -119,7 +123,15 @@ export function createHandler(deps: ReplayHandlerDeps): Handler<HttpEvent, HttpR
         remember(key, now.getTime());
       }
       audited = true;
-      return deps.audit({ at: now.toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal, ...(officer ? { officer } : {}) });
+      const unrecorded = (error: unknown): never => {
+        if (!asDownload) forget(key, now.getTime());
+        throw error;
+      };
+      try {
+        return Promise.resolve(deps.audit({ at: now.toISOString(), action: asDownload ? 'download' : 'listen', site, rid, principal, ...(officer ? { officer } : {}) })).catch(unrecorded);
+      } catch (error) {
+        return unrecorded(error);
+      }
     };
     const result = await openRecording(deps, site, rid, header(event, 'range'), {
       headOnly: method === 'HEAD',

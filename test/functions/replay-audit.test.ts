@@ -42,7 +42,7 @@ async function setup() {
   const handler = createHandler({ blobs, catalogue, audit, clock, log: () => undefined, count: () => undefined });
   const rid = f.manifest.members[0]!.rid;
   const play = () => handler(httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, headers: { range: 'bytes=0-99' } }));
-  return { play, steps, finish, events, opened, memory, f, rid };
+  return { play, steps, finish, events, opened, memory, f, rid, handler };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
@@ -71,6 +71,18 @@ describe('replay: the listen audited alongside opening the range', () => {
     expect(typeof res.body).toBe('string');
     expect(opened).toHaveLength(1);
     expect(opened[0]!.destroyed).toBe(true);
+  });
+
+  it('serves no further range of the call unaudited after its listen could not be recorded: each is audited again, and refused while the trail cannot be written', async () => {
+    const { play, finish, events, rid, handler } = await setup();
+    finish(new TransientError('the audit ledger refused the write'));
+    expect((await play()).statusCode).toBe(503);
+    // The player goes on from where it was: ranges that do not start at byte 0.
+    for (const range of ['bytes=100-', 'bytes=1-']) {
+      const res = await handler(httpEvent('GET', `/sites/site-a/recordings/${rid}/audio`, { pathParameters: { site: 'site-a', rid }, headers: { range } }));
+      expect(res.statusCode).toBe(503);
+    }
+    expect(events.map((e) => e.action)).toEqual(['listen', 'listen', 'listen']);
   });
 
   it('keeps the listen recorded as attempted when the pack turns out to be gone (404)', async () => {
