@@ -17,12 +17,17 @@ const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replace
 /** Time ingest is given before a shipped pack with no catalogue record counts as never catalogued. */
 const INGEST_GRACE_MS = 3_600_000;
 
-/** The day's packs the catalogue has no record of, an hour after they shipped: their calls are found by no search. */
-export async function uncataloguedPacks(catalogue: Partial<Pick<CatalogueStore, 'getPack'>>, site: string, packs: SiteDayFacts['packs'], judged: number): Promise<NonNullable<SiteDayFacts['uncatalogued']>> {
+/**
+ * The day's packs the catalogue has no record of, an hour after they shipped: their calls are
+ * found by no search. The hour is counted to when the report is made (`now`), not to the day's
+ * end: a pack shipped in the day's last hour is judged by the report made the next morning (no
+ * later day's report looks at it).
+ */
+export async function uncataloguedPacks(catalogue: Partial<Pick<CatalogueStore, 'getPack'>>, site: string, packs: SiteDayFacts['packs'], now: number): Promise<NonNullable<SiteDayFacts['uncatalogued']>> {
   if (!catalogue.getPack) return [];
   const out: NonNullable<SiteDayFacts['uncatalogued']> = [];
   for (const p of packs) {
-    if (Date.parse(p.createdAt) > judged - INGEST_GRACE_MS) continue;
+    if (Date.parse(p.createdAt) > now - INGEST_GRACE_MS) continue;
     if (!(await catalogue.getPack(site, p.packId))) out.push({ source: p.source, packId: p.packId, members: p.members });
   }
   return out;

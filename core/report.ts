@@ -77,7 +77,7 @@ export interface SiteDayFacts {
   expected: ExpectedSource[];
   /** Packs whose manifest was written in the day. */
   packs: { source: string; packId: string; createdAt: string; members: number }[];
-  /** Packs of the day, shipped over an hour before the day was judged, that the catalogue has no record of (ingest failed): found by no search. */
+  /** Packs of the day, shipped over an hour before the report was made, that the catalogue has no record of (ingest failed): found by no search. */
   uncatalogued?: { source: string; packId: string; members: number }[];
   /** Artefacts written in the day, and the newest of each source whenever written. */
   artefacts: ArtefactEntry[];
@@ -400,7 +400,7 @@ export async function gatherSiteDay(
 
   const lookback = options.lookbackDays ?? REPORT_LOOKBACK_DAYS;
   const packs = await gatherPacks(deps.blobs, site, start, judged, lookback, expected);
-  const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, judged);
+  const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, now);
   const signals = await options.signals?.(site, day);
 
   const artefacts: ArtefactEntry[] = [];

@@ -20,10 +20,10 @@ const LOST_BATCH = 'site-07';
 const STALE_BINLOG = 'site-11';
 const SILENT = 'site-15';
 
-async function shipDay(blobs: MemoryBlobStore, catalogue: MemoryCatalogue, site: string, day: string, opts: { full?: boolean; binlogUntil?: string; ingest?: boolean }) {
+async function shipDay(blobs: MemoryBlobStore, catalogue: MemoryCatalogue, site: string, day: string, opts: { full?: boolean; binlogUntil?: string; ingest?: boolean; shippedAt?: string[] }) {
   for (let b = 0; b < 3; b++) {
     const fixture = buildPack(site, [0, 1].map((i) => ({ path: `${day}/b${b}/call-${i}.wav`, body: audio(b * 10 + i, 600) })), { day: `${day}T00:00:00Z`, seed: `${day}/${b}` });
-    fixture.manifest.createdAt = at(day, `0${b + 1}:30`);
+    fixture.manifest.createdAt = at(day, opts.shippedAt?.[b] ?? `0${b + 1}:30`);
     fixture.manifestBytes = serializeManifest(fixture.manifest);
     await publish(blobs, fixture);
     if (opts.ingest !== false) await ingestManifest({ blobs, catalogue }, fixture.manifestKey);
@@ -131,6 +131,18 @@ describe('daily report over a fleet of 20 sites', () => {
     const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now: () => new Date('2026-03-03T00:30:00Z') });
     expect(report.status).toBe('PARTIAL');
     expect(report.problems).toEqual([expect.stringMatching(/^contactstore: 3 batch\(es\) \(6 recording\(s\)\) shipped but not in the catalogue \(its ingest failed\): no search finds them; run `ferry catalogue rebuild --site site-a` \(first: /)]);
+  });
+
+  it('names packs shipped in the last hour of the day whose ingest failed, when the report is made the next morning', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-a', DAY, { ingest: false, shippedAt: ['23:10', '23:40', '23:55'] });
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now: () => new Date('2026-03-03T06:00:00Z') });
+    expect(report.status).toBe('PARTIAL');
+    expect(report.problems).toEqual([expect.stringMatching(/^contactstore: 3 batch\(es\) \(6 recording\(s\)\) shipped but not in the catalogue \(its ingest failed\)/)]);
+    // Made at 00:30, the packs of 23:40 and 23:55 are still within the hour ingest is given.
+    const early = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now: () => new Date('2026-03-03T00:30:00Z') });
+    expect(early.problems).toEqual([expect.stringMatching(/^contactstore: 1 batch\(es\) \(2 recording\(s\)\) shipped but not in the catalogue/)]);
   });
 
   it('keeps each run of a report under a new key, never replacing an earlier one', async () => {
