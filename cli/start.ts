@@ -83,7 +83,7 @@ export async function startCloud(opts: StartOptions, say: (m: string) => void): 
   // The workflows' waits are shortened here (the recall checks its restore a few times a second,
   // not hourly), so a restore from the archive tier takes seconds, not S3's 12 h: a recall asked
   // from the console completes while the officer watches, instead of giving up.
-  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] }, restoreDelayMs: LOCAL_RESTORE_MS });
+  const cloud = await startLocalCloud({ directory: join(ferryHome(), 'cloud'), fresh: !opts.keep, apiPort: Number(opts.port ?? DEFAULT_API_PORT), addressFile: localCloudFile(), iam: { sites: [SITE] }, restoreDelayMs: LOCAL_RESTORE_MS, log: (m) => process.stderr.write(`local cloud: ${m}\n`) });
   say(describeCloud(cloud));
   return cloud;
 }

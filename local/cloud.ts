@@ -14,7 +14,7 @@ import { demoPassword, startCognitoStandIn } from './cognito-server.ts';
 import { siteGroup } from '../core/console-access.ts';
 import { generatedSnapshot } from './function-environment.ts';
 import { startReplayServer, type ReplayFunction } from './replay-server.ts';
-import { createS3EventDelivery } from './s3-events.ts';
+import { createS3EventDelivery, deliveryLog } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
 import type { RecallStarter } from '../core/recall.ts';
 import type { AuditEvent } from '../functions/shared/audit.ts';
@@ -157,7 +157,7 @@ export interface LocalCloud {
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   if (options.fresh) rmSync(options.directory, { recursive: true, force: true });
   mkdirSync(options.directory, { recursive: true });
-  const events = createS3EventDelivery(options.log);
+  const events = createS3EventDelivery(deliveryLog(options.directory, options.log));
   const s3 = await startLocalS3({ directory: join(options.directory, 's3'), buckets: [LOCAL_BUCKET], onEvent: (e) => events.deliver(e), ...(options.restoreDelayMs === undefined ? {} : { restoreDelayMs: options.restoreDelayMs }) });
   const dynamo = await startLocalDynamo({ directory: join(options.directory, 'dynamo') }).catch(async (e: unknown) => {
     await s3.stop();

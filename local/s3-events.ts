@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey } from '../core/layout.ts';
 import { decodeS3Key } from '../functions/ingest/handler.ts';
 import type { LocalS3Event } from './s3-process.ts';
@@ -45,6 +47,20 @@ export interface S3EventDeliveryOptions {
   concurrency?: number;
   /** Pause before each retry of a failed ingest; its length is the number of retries. */
   retryDelaysMs?: readonly number[];
+}
+
+/**
+ * The delivery's log where the functions' logs are (the cloud's `functions.log`, as CloudWatch
+ * keeps the ingest function's), and `also` (the `ferry start` terminal): an ingest given up is
+ * an error there, a retry a warning.
+ */
+export function deliveryLog(directory: string, also?: (message: string) => void): (message: string) => void {
+  const file = join(directory, 'functions.log');
+  return (message) => {
+    const level = message.startsWith('ingest failed after') ? 'error' : 'warn';
+    appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), level, source: 's3-event-delivery', message })}\n`);
+    also?.(message);
+  };
 }
 
 export function createS3EventDelivery(log: (message: string) => void = () => undefined, options: S3EventDeliveryOptions = {}): S3EventDelivery {

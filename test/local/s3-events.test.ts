@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createS3EventDelivery, manifestRecords } from '../../local/s3-events.ts';
+import { createS3EventDelivery, deliveryLog, manifestRecords } from '../../local/s3-events.ts';
 import type { LocalS3Event } from '../../local/s3-process.ts';
 
 // The local S3's notifications reach ingest as the stack's bucket notification sends them:
@@ -72,6 +75,22 @@ describe('local S3 event delivery', () => {
     expect(delivery.errors).toEqual([{ key: PACK_MANIFEST, error: 'member listed under another id' }]);
     expect(logged.at(-1)).toContain('ingest failed after 3 attempts');
     expect(logged.at(-1)).toContain('ferry catalogue rebuild');
+  });
+
+  it('writes a given-up ingest to the cloud\'s functions.log as an error (and a retry as a warning), where the functions\' logs are, and to the terminal\'s log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-delivery-'));
+    const terminal: string[] = [];
+    const delivery = createS3EventDelivery(deliveryLog(dir, (m) => terminal.push(m)), { retryDelaysMs: [5] });
+    delivery.attach(async () => {
+      throw new Error('ResourceNotFoundException: table unavailable');
+    });
+    delivery.deliver({ Records: [record('ObjectCreated:Put', PACK_MANIFEST)] });
+    await delivery.drain();
+    const lines = readFileSync(join(dir, 'functions.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; source: string; message: string });
+    expect(lines.map((l) => [l.level, l.source])).toEqual([['warn', 's3-event-delivery'], ['error', 's3-event-delivery']]);
+    expect(lines[1]!.message).toContain(`ingest failed after 2 attempts, left uncatalogued`);
+    expect(lines[1]!.message).toContain(PACK_MANIFEST);
+    expect(terminal).toEqual(lines.map((l) => l.message));
   });
 
   it('handles notifications of different manifests at once: two fast ones finish while a stalled one is still being ingested', async () => {
