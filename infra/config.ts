@@ -84,6 +84,11 @@ export const siteSchema = z
     windowGraceMinutes: z.number().int().min(5).max(24 * 60).default(60),
     /** Recordings younger than this are never purged. */
     retentionDays: days(1),
+    /**
+     * Full backups the purge keeps per source (the newest ones), with every log segment the
+     * oldest of them needs; older fulls go at the first purge after their Object Lock ends.
+     */
+    keepFullCycles: z.number().int().min(1).max(1000).default(2),
     /** A pack attempt that never got a manifest is purged once older than this (default 7, core/orphan-sweep.ts). */
     orphanGraceDays: days(1).optional(),
     /**

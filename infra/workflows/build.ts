@@ -29,8 +29,6 @@ import type { WorkflowFunctionName } from './state-names.ts';
 export interface WorkflowsFactoryOptions {
   /** Orchestration numbers (CVP defaults): core/workflow-config.ts. */
   config?: WorkflowConfigInput;
-  /** Full backups kept per source, for every site or by site name (default 2). */
-  keepFullCycles?: number | Record<string, number>;
   /** Called with what was built (tests, outputs). */
   onBuilt?: (built: BuiltWorkflows) => void;
 }
@@ -172,7 +170,6 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
     const names: WorkflowFunctionName[] = ['lock', 'window', 'purge', 'recall'];
     const functions = Object.fromEntries(names.map((n) => [n, buildFunction(root, n, context)])) as Record<WorkflowFunctionName, NodejsFunction>;
     grant(functions, context);
-    const keep = (site: string) => (typeof options.keepFullCycles === 'number' ? options.keepFullCycles : (options.keepFullCycles?.[site] ?? 2));
     const built = addWorkflows(root, {
       functions,
       alerts: context.alerts,
@@ -180,7 +177,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       logs: { encryptionKey: context.logsKey },
       namePrefix: context.config.stackPrefix,
       sites: context.sites.map((s) => ({
-        ...{ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: keep(s.config.name) },
+        ...{ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: s.config.keepFullCycles },
         ...(s.config.orphanGraceDays === undefined ? {} : { orphanGraceDays: s.config.orphanGraceDays }),
         ...(s.config.trees ? { trees: s.config.trees } : {}),
       })),
