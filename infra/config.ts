@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../core/layout.ts';
 import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
 import { Cron } from '../core/fleet-cron.ts';
+import { cronIntervalDays, deepArchiveRetentionProblem, defaultBackupsToIaDays, iaTransitionProblem, purgeIntervalDays, type FullBackupKeeping } from './config-costs.ts';
+
+export { DEEP_ARCHIVE_MINIMUM_DAYS, deepArchiveRetentionProblem, purgeIntervalDays } from './config-costs.ts';
 
 // The deployment's configuration: sites, Object Lock, tiers, replication, log retention.
 // Adding a site is one entry in `sites`. The CDK app reads it once (defaults below, or a JSON
@@ -125,8 +128,13 @@ export const lifecycleSchema = z
   .object({
     packsToGlacierIrDays: days(30).default(30),
     packsToDeepArchiveDays: days(90).default(365),
-    /** Backups and logs go to Standard-IA (S3 requires at least 30 days in Standard first). */
-    backupsToIaDays: days(30).default(30),
+    /**
+     * Backups and logs go to Standard-IA (S3 requires at least 30 days in Standard first). Absent:
+     * the first day from 30 on at which no scheduled site's purge deletes a full within Standard-IA's
+     * 30-day minimum after its move (38 with 2 fulls, a 30-day lock and a weekly purge: none moves),
+     * infra/config-costs.ts; a value given is checked against the same rule.
+     */
+    backupsToIaDays: days(30).optional(),
     archivesToIaDays: days(30).default(30),
     abortIncompleteMultipartDays: days(1).default(7),
     /** A noncurrent version (only the purge makes them) is kept this long, then expired. */
@@ -142,7 +150,8 @@ export const lifecycleSchema = z
     message: 'packsToDeepArchiveDays must be at least 90 days after packsToGlacierIrDays (Glacier IR minimum storage duration)',
     path: ['packsToDeepArchiveDays'],
   });
-export type LifecycleConfig = z.infer<typeof lifecycleSchema>;
+/** The lifecycle as deployed: backupsToIaDays filled in from the sites when absent. */
+export type LifecycleConfig = Omit<z.infer<typeof lifecycleSchema>, 'backupsToIaDays'> & { backupsToIaDays: number };
 
 /**
  * Regions where Lambda function URLs are not offered (Lambda developer guide, "Creating and
@@ -274,7 +283,33 @@ export const deploymentConfigSchema = z
       const archiveProblem = deepArchiveRetentionProblem(site.retentionDays, config.lifecycle.packsToDeepArchiveDays, site.schedule ? purgeIntervalDays(site.schedule.purgeCron) : 0);
       if (archiveProblem) ctx.addIssue({ code: 'custom', path: ['sites', i, 'retentionDays'], message: archiveProblem });
     });
+    const iaProblem = backupsIaProblem(config);
+    if (iaProblem) ctx.addIssue({ code: 'custom', path: ['lifecycle', 'backupsToIaDays'], message: iaProblem });
+  })
+  .transform((config) => ({ ...config, lifecycle: { ...config.lifecycle, backupsToIaDays: config.lifecycle.backupsToIaDays ?? defaultBackupsToIaDays(scheduledKeeping(config).map((k) => k.keeping)) } }));
+
+interface KeepingSource {
+  sites: SiteConfig[];
+  objectLock: { defaultRetentionDays: number };
+}
+
+/** How each scheduled, active site's purge keeps its fulls (a retired site ships no more backups). */
+function scheduledKeeping(config: KeepingSource): { index: number; name: string; keeping: FullBackupKeeping }[] {
+  return config.sites.flatMap((site, index) => {
+    if (!site.schedule || site.retired !== undefined) return [];
+    const keeping = { keepFullCycles: site.keepFullCycles, fullEveryDays: cronIntervalDays(site.schedule.backupCron), lockDays: config.objectLock.defaultRetentionDays, purgeEveryDays: purgeIntervalDays(site.schedule.purgeCron) };
+    return [{ index, name: site.name, keeping }];
   });
+}
+
+/** A backupsToIaDays given that a scheduled site's purge makes useless: the first such site (one message for the deployment-wide setting). */
+function backupsIaProblem(config: KeepingSource & { lifecycle: { backupsToIaDays?: number } }): string | undefined {
+  const toIaDays = config.lifecycle.backupsToIaDays;
+  if (toIaDays === undefined) return undefined;
+  const problems = scheduledKeeping(config).flatMap(({ index, name, keeping }) => [iaTransitionProblem(toIaDays, keeping, { index, name })].filter((p) => p !== undefined));
+  if (problems.length === 0) return undefined;
+  return problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} other site(s) alike)`;
+}
 /** IAM's default limit of a role's trust policy (ACLSizePerRole), in characters. */
 export const TRUST_POLICY_MAX = 2048;
 
@@ -297,42 +332,6 @@ export const PROCESSING_RESOURCES = { base: 189, site: 18, schedule: 7, rolesAny
 export function processingResources(sites: readonly { schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[]): number {
   const r = PROCESSING_RESOURCES;
   return r.base + sites.reduce((n, s) => n + r.site + (s.schedule ? r.schedule : 0) + (s.agent?.rolesAnywhereTrustAnchorArn ? r.rolesAnywhere : 0), 0);
-}
-
-/** S3 bills an object deleted from Deep Archive for at least this many days there. */
-export const DEEP_ARCHIVE_MINIMUM_DAYS = 180;
-
-/**
- * A pack purged at `retentionDays` that went to Deep Archive at `toDeepArchiveDays` must have
- * stayed there 180 days, or S3 bills the rest of the 180 as an early deletion on every pack.
- * Purging before the transition is fine: the pack never reaches Deep Archive.
- */
-export function deepArchiveRetentionProblem(retentionDays: number, toDeepArchiveDays: number, purgeEveryDays = 0): string | undefined {
-  const minimum = toDeepArchiveDays + DEEP_ARCHIVE_MINIMUM_DAYS;
-  // A pack goes at the first purge after its calls are past retention, up to a purge interval
-  // later, and S3 moves it at the midnight after the transition day: one day's margin.
-  const latestBefore = toDeepArchiveDays - purgeEveryDays - 1;
-  if (retentionDays <= latestBefore || retentionDays >= minimum) return undefined;
-  const interval = purgeEveryDays > 0 ? ` the purge runs every ${purgeEveryDays} day(s) (purgeCron), so a pack goes up to ${purgeEveryDays} day(s) after its retention;` : '';
-  return (
-    `${retentionDays} days would delete packs within Deep Archive's ${DEEP_ARCHIVE_MINIMUM_DAYS}-day minimum storage duration ` +
-    `(packs move there at ${toDeepArchiveDays} days (lifecycle.packsToDeepArchiveDays);${interval} ` +
-    `S3 bills an early deletion as if kept ${DEEP_ARCHIVE_MINIMUM_DAYS} days): ` +
-    `use at least ${minimum}, or at most ${latestBefore} to purge packs before they are archived`
-  );
-}
-
-/**
- * The longest time between two runs of a purge schedule (EventBridge cron: minutes hours
- * day-of-month month day-of-week year), in days: every day 1, some days of the week 7 (the
- * conservative bound for a list), a day of the month 31, anything else a week.
- */
-export function purgeIntervalDays(cron: string): number {
-  const fields = cron.replace(/^cron\(|\)$/g, '').trim().split(/\s+/);
-  const [, , dayOfMonth = '?', , dayOfWeek = '?'] = fields;
-  if ((dayOfMonth === '*' || dayOfMonth === '?') && (dayOfWeek === '*' || dayOfWeek === '?')) return 1;
-  if (/^\d+$/.test(dayOfMonth) || dayOfMonth === 'L') return 31;
-  return 7;
 }
 
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;

@@ -18,7 +18,7 @@ describe('deployment configuration', () => {
     const config = loadDeploymentConfig(undefined);
     expect(config.sites.map((s) => s.name)).toEqual(['site-a', 'site-b']);
     expect(config.objectLock).toEqual({ mode: 'governance', defaultRetentionDays: 30 });
-    expect(config.lifecycle).toMatchObject({ packsToGlacierIrDays: 30, packsToDeepArchiveDays: 365, backupsToIaDays: 30, archivesToIaDays: 30 });
+    expect(config.lifecycle).toMatchObject({ packsToGlacierIrDays: 30, packsToDeepArchiveDays: 365, backupsToIaDays: 38, archivesToIaDays: 30 });
     expect(config.replication).toBeUndefined();
     expect(config.env).toBeUndefined();
     expect(config.sites[0]?.agent).toEqual({});

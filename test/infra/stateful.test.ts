@@ -29,8 +29,8 @@ describe('data bucket lifecycle', () => {
     ]);
   });
 
-  it.each(['backups', 'logs', 'archives'] as const)('moves %s to Standard-IA at 30 days', (dataClass) => {
-    expect(rules.find((r) => r.Prefix === classPrefix(dataClass))?.Transitions).toEqual([{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }]);
+  it.each([['backups', 38], ['logs', 38], ['archives', 30], ['trees', 30]] as const)('moves %s to Standard-IA at %i days', (dataClass, days) => {
+    expect(rules.find((r) => r.Prefix === classPrefix(dataClass))?.Transitions).toEqual([{ StorageClass: 'STANDARD_IA', TransitionInDays: days }]);
   });
 
   it('never transitions manifests, by any rule', () => {

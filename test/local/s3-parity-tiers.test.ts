@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, RestoreObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseKey } from '../../core/layout.ts';
-import { DEFAULT_CONFIG, parseDeploymentConfig } from '../../infra/config.ts';
+import { parseDeploymentConfig } from '../../infra/config.ts';
 import { BUCKET, DAY_MS, put, read, refusal, startParity, type Parity } from './s3-parity-harness.ts';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -77,8 +77,9 @@ describe('storage classes and restores', () => {
 });
 
 describe('lifecycle', () => {
-  // Non-default tiers, to show the rules come from the deployment configuration.
-  const deployment = parseDeploymentConfig({ ...DEFAULT_CONFIG, lifecycle: { packsToGlacierIrDays: 40, packsToDeepArchiveDays: 200, backupsToIaDays: 35 } });
+  // Non-default tiers, to show the rules come from the deployment configuration. The site has no
+  // schedule: with the demo's weekly purge the check refuses backups moved at 35 days (it deletes them at 30-37).
+  const deployment = parseDeploymentConfig({ sites: [{ name: 'site-a', retentionDays: 730 }], lifecycle: { packsToGlacierIrDays: 40, packsToDeepArchiveDays: 200, backupsToIaDays: 35 } });
   const big = randomBytes(128 * 1024);
   const keys = {
     pack: 'recordings/site-a/2026/01/01/p1.tar',
