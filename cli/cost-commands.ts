@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.ts';
 import { yamlProblem } from '../core/config.ts';
 import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, type CostInput } from '../core/cost.ts';
 import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
+import { backupRetention } from './cost-deployment.ts';
 
 // `ferry cost estimate`: the deployment's tiers (its config's lifecycle, the same data the CDK
 // rules and the local S3 use) and one site's volumes, priced from a dated table in core/prices/.
@@ -19,7 +20,7 @@ interface EstimateOptions {
   avgSeconds: string;
   retentionDays?: string;
   backupGbPerDay: string;
-  backupRetentionDays: string;
+  backupRetentionDays?: string;
   recordingsPerPack: string;
   partSizeMib: string;
   prices?: string;
@@ -38,7 +39,7 @@ export function registerCostCommands(program: Command): void {
     .option('--avg-seconds <s>', 'average recording length', '180')
     .option('--retention-days <d>', "recordings' retention (default: the site's retentionDays)")
     .option('--backup-gb-per-day <x>', 'database backups and logs shipped a day, GB', '0')
-    .option('--backup-retention-days <d>', 'how long backups are kept', '90')
+    .option('--backup-retention-days <d>', "how long backups are kept (default: what the site's purge keeps: keepFullCycles fulls, the lock, the purge interval; refused when the deployment keeps them otherwise)")
     .option('--recordings-per-pack <n>', 'recordings per pack (the source closeAfterFiles)', '100')
     .option('--part-size-mib <n>', 'upload part size (shipping.partSizeMiB)', '8')
     .option('--prices <name>', `price table (${priceTableNames().join(', ')}; default the newest)`)
@@ -48,13 +49,14 @@ export function registerCostCommands(program: Command): void {
       const site = opts.site === undefined ? deployment.sites[0]! : deployment.sites.find((s) => s.name === opts.site);
       if (!site) throw new ConfigError([`--site ${opts.site}: not in the deployment (sites: ${deployment.sites.map((s) => s.name).join(', ')})`]);
       const tiers = tiersByClass(deployment.lifecycle);
+      const backups = backupRetention(deployment, site, opts.backupRetentionDays === undefined ? undefined : number(opts.backupRetentionDays, '--backup-retention-days'));
       const input: CostInput = {
         callsPerDay: number(opts.callsPerDay, '--calls-per-day'),
         codec: codec(opts.codec),
         avgSeconds: number(opts.avgSeconds, '--avg-seconds'),
         retentionDays: opts.retentionDays === undefined ? site.retentionDays : number(opts.retentionDays, '--retention-days'),
         backupGbPerDay: number(opts.backupGbPerDay, '--backup-gb-per-day'),
-        backupRetentionDays: number(opts.backupRetentionDays, '--backup-retention-days'),
+        backupRetentionDays: backups.days,
         recordingsPerPack: number(opts.recordingsPerPack, '--recordings-per-pack'),
         partSizeMiB: number(opts.partSizeMib, '--part-size-mib'),
         tiers: { recordings: tiers.recordings, backups: tiers.backups },
@@ -73,8 +75,8 @@ export function registerCostCommands(program: Command): void {
       const stale = priceTableAgeWarning(table, new Date());
       if (stale) warnings.push(stale);
       const prices = { table: name, region: table.region, asOf: table.asOf, currency: table.currency, sources: table.sources };
-      if (opts.json) process.stdout.write(`${JSON.stringify({ site: site.name, input, prices, warnings, ...estimate }, null, 2)}\n`);
-      else process.stdout.write(renderEstimate(site.name, input, prices, estimate) + warnings.map((w) => `WARNING ${w}\n`).join(''));
+      if (opts.json) process.stdout.write(`${JSON.stringify({ site: site.name, input, backupRetention: backups.text, prices, warnings, ...estimate }, null, 2)}\n`);
+      else process.stdout.write(renderEstimate(site.name, input, prices, estimate, backups.text) + warnings.map((w) => `WARNING ${w}\n`).join(''));
     });
 }
 
@@ -110,7 +112,7 @@ function codec(text: string): Codec {
 const usd = (v: number) => (v === 0 ? '0' : v < 0.01 ? v.toPrecision(2) : v.toFixed(2));
 const gb = (v: number) => (v < 10 ? v.toFixed(2) : Math.round(v).toLocaleString('en-US'));
 
-export function renderEstimate(site: string, input: CostInput, prices: { table: string; asOf: string; region: string; sources: string[] }, e: CostEstimate): string {
+export function renderEstimate(site: string, input: CostInput, prices: { table: string; asOf: string; region: string; sources: string[] }, e: CostEstimate, backupsKept = `${input.backupRetentionDays} days`): string {
   const head = ['data', 'class', 'age (days)', 'objects', 'billed GB', '$/month storage', '$/month requests', `$ over ${input.retentionDays} d`, '$ replay one', '$ retrieve all'];
   const rows = e.lines.map((l) => [
     l.dataClass,
@@ -131,7 +133,8 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
   const v = e.volumes;
   return [
     `site ${site}: ${input.callsPerDay} calls/day × ${input.avgSeconds} s ${input.codec} = ${gb(v.recordingsGbPerDay)} GB/day in ${v.packsPerDay} pack(s) of ${input.recordingsPerPack}; backups ${input.backupGbPerDay} GB/day`,
-    `recordings kept ${input.retentionDays} days, backups ${input.backupRetentionDays} days; prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
+    `recordings kept ${input.retentionDays} days; prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
+    `backups kept ${backupsKept}`,
     '',
     fmt(head),
     ...rows.map(fmt),

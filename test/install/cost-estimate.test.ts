@@ -111,7 +111,7 @@ describe('ferry cost estimate', () => {
     const r = ferry(['cost', 'estimate', '--calls-per-day', '1000', '--backup-gb-per-day', '2']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^recordings\s+DEEP_ARCHIVE\s+365-730 /m);
-    expect(r.stdout).toMatch(/^backups\s+STANDARD_IA\s+38-90 /m);
+    expect(r.stdout).toMatch(/^backups\s+STANDARD\s+0-33.5 /m);
     expect(r.stdout).toMatch(/total per month \(steady state\)\s+\$\d+\.\d\d/);
   });
 
