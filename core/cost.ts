@@ -62,6 +62,8 @@ export interface CostEstimate {
   catalogue: { perMonth: number; overRetention: number };
   functions: { perMonth: number; overRetention: number };
   total: { perMonth: number; overRetention: number };
+  /** Deployed parts the price table has no price for: left out of the totals, each said why. */
+  unpriced: string[];
 }
 
 const DAYS_PER_MONTH = 30;
@@ -109,6 +111,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
     catalogue,
     functions,
     total: { perMonth: sum((l) => l.perMonth), overRetention: sum((l) => l.overRetention) },
+    unpriced: unpriced(prices),
   };
 }
 
@@ -184,4 +187,13 @@ function catalogueCost(input: CostInput, packsPerDay: number, prices: PriceTable
     perMonth: writes + dailyGb * D * perGbMonth,
     overRetention: (writes * D) / DAYS_PER_MONTH + (((dailyGb * D * D) / 2) * perGbMonth) / DAYS_PER_MONTH,
   };
+}
+
+/** What the deployed stack runs that this price table cannot price (an older table, another region's). */
+function unpriced(prices: PriceTable): string[] {
+  const missing: string[] = [];
+  if (prices.dynamodb.pointInTimeRecoveryPerGbMonth === undefined) {
+    missing.push("the catalogue's point-in-time recovery (always on in the deployed stack) is not priced: the price table has no dynamodb.pointInTimeRecoveryPerGbMonth; it bills the base table's size again");
+  }
+  return missing;
 }

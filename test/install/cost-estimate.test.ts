@@ -62,11 +62,13 @@ describe('cost estimate arithmetic', () => {
       10 * 335 * PACK / GiB * 0.004 + 10 * 30 * 0.02 / 1000 +
       (10 * 180 * (PACK + 32_768) / GiB) * 0.00099 + (10 * 180 * 8192 / GiB) * 0.023 + 10 * 30 * 0.05 / 1000;
     const manifests = 10 * 400 * MANIFEST / GiB * 0.023 + 10 * 30 * 0.005 / 1000;
-    // Each recording's item is written to the table and to its 5 search indexes (projection ALL): 6 writes and 6 stored copies.
-    const catalogue = (1000 * 6 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 * 6 / GiB * 400 * 0.283;
+    // Each recording's item is written to the table and to its 5 search indexes (projection ALL): 6 writes and 6 stored copies;
+    // point-in-time recovery bills the base table's size (one copy of the six) again at $0.22.
+    const catalogue = (1000 * 6 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 * 6 / GiB * 400 * 0.283 + 1000 * 1024 / GiB * 400 * 0.22;
     const ingest = 300 * 0.2 / 1e6 + 300 * 0.0004 / 1000;
     // The literal prices above are the table's: a changed table must fail here, not pass silently.
-    expect([P.s3.STANDARD.storagePerGbMonth, P.s3.GLACIER_IR.storagePerGbMonth, P.s3.DEEP_ARCHIVE.storagePerGbMonth, P.dynamodb.writeRequestUnitsPerMillion]).toEqual([0.023, 0.004, 0.00099, 0.7063]);
+    expect([P.s3.STANDARD.storagePerGbMonth, P.s3.GLACIER_IR.storagePerGbMonth, P.s3.DEEP_ARCHIVE.storagePerGbMonth, P.dynamodb.writeRequestUnitsPerMillion, P.dynamodb.pointInTimeRecoveryPerGbMonth]).toEqual([0.023, 0.004, 0.00099, 0.7063, 0.22]);
+    expect(e.unpriced).toEqual([]);
     expect(e.total.perMonth).toBeCloseTo(recordings + manifests + catalogue + ingest, 9);
   });
 
@@ -80,6 +82,16 @@ describe('cost estimate arithmetic', () => {
   it('prices replaying one recording: a range GET and its bytes from Glacier IR, a restore of its whole pack from Deep Archive', () => {
     expect(line('recordings', 'GLACIER_IR').replayOne).toBeCloseTo(P.s3.GLACIER_IR.getPer1000 / 1000 + 800_000 / GiB * P.s3.GLACIER_IR.retrievalPerGb, 12);
     expect(line('recordings', 'DEEP_ARCHIVE').replayOne).toBeCloseTo((P.s3.DEEP_ARCHIVE.restoreRequestPer1000 + P.s3.STANDARD.getPer1000) / 1000 + PACK / GiB * P.s3.DEEP_ARCHIVE.retrievalPerGb, 12);
+  });
+
+  it("names the catalogue's point-in-time recovery as unpriced, and leaves it out, when a price table has no price for it", () => {
+    const table = priceTable('aws-s3-eu-west-1-2026-11').table;
+    const { pointInTimeRecoveryPerGbMonth: _pitr, ...dynamodb } = table.dynamodb;
+    const without = estimateCost(input, { ...table, dynamodb });
+    expect(without.unpriced).toEqual([
+      "the catalogue's point-in-time recovery (always on in the deployed stack) is not priced: the price table has no dynamodb.pointInTimeRecoveryPerGbMonth; it bills the base table's size again",
+    ]);
+    expect(e.catalogue.perMonth - without.catalogue.perMonth).toBeCloseTo(1000 * 1024 / GiB * 400 * 0.22, 9);
   });
 
   it('rejects a negative volume naming the option', () => {
