@@ -142,6 +142,8 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
     `total per month (steady state)          $${usd(e.total.perMonth)}`,
     `total over the first ${input.retentionDays} days (from empty)  $${usd(e.total.overRetention)}`,
     `prices from ${prices.sources.join(', ')}; check them there before quoting`,
+    'not included (size them apart):',
+    ...e.notIncluded.map((n) => `  - ${n}`),
     '',
   ].join('\n');
 }

@@ -64,7 +64,21 @@ export interface CostEstimate {
   total: { perMonth: number; overRetention: number };
   /** Deployed parts the price table has no price for: left out of the totals, each said why. */
   unpriced: string[];
+  /** What the deployment runs that this model leaves out, each with how to size it. */
+  notIncluded: string[];
 }
+
+/**
+ * Left out of every estimate, with how to size each: the first bill has these lines too. Binlogs
+ * and tree snapshots have a size but no model here yet (a partial re-uploads its segment whole).
+ */
+export const NOT_INCLUDED: readonly string[] = [
+  'binlogs: each partial ships the active segment whole again (a segment growing to S over N partials stores about S×N/2), each kept at least the Object Lock days; add their GB a day to --backup-gb-per-day',
+  "tree snapshots (file shares): a day's new content packs are the share's daily change, plus an index of about 50 B a file (2,000 files: 94 KB), kept by sites[].trees (14 daily, 8 weekly, 12 monthly); price the daily change as --backup-gb-per-day",
+  'the daily scrub: reads back reports.scrubSample of the stored packs and backups (Glacier IR retrieval per GB read); S3 server access logs, kept logs.accessLogExpirationDays',
+  'CloudWatch: custom metrics (about 4 a site, per metric-month), alarms (per alarm-month: aws cloudwatch describe-alarms counts them), log ingestion and storage of the functions and state machines (logged at level ALL)',
+  'KMS: 3 customer managed keys (per key-month) and their requests; Secrets Manager: 1 secret; Cognito, CloudFront, API Gateway and Function URL requests of the console and the catalogue API',
+];
 
 const DAYS_PER_MONTH = 30;
 const CATALOGUE_ITEM_BYTES = 1024;
@@ -112,6 +126,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
     functions,
     total: { perMonth: sum((l) => l.perMonth), overRetention: sum((l) => l.overRetention) },
     unpriced: unpriced(prices),
+    notIncluded: [...NOT_INCLUDED],
   };
 }
 

@@ -127,6 +127,13 @@ describe('ferry cost estimate', () => {
     expect(r.stdout).toMatch(/total per month \(steady state\)\s+\$\d+\.\d\d/);
   });
 
+  it('lists what the estimate leaves out, each with how to size it', () => {
+    const r = ferry(['cost', 'estimate']);
+    const list = r.stdout.slice(r.stdout.indexOf('not included (size them apart):\n'));
+    expect(list.split('\n').slice(1, -1).map((l) => l.replace(/:.*/, ''))).toEqual(['  - binlogs', '  - tree snapshots (file shares)', '  - the daily scrub', '  - CloudWatch', '  - KMS']);
+    expect(list).toContain('add their GB a day to --backup-gb-per-day');
+  });
+
   it('refuses an unknown codec, an unknown site and a volume beyond any site, naming each, with exit 2', () => {
     const codec = ferry(['cost', 'estimate', '--codec', 'amr']);
     expect(codec.code).toBe(2);
