@@ -43,7 +43,8 @@ export function renderRebuild(r: RebuildReport & { holds?: HoldsRestored; copied
   const held = r.holds ? `; ${r.holds.holds} legal hold record(s) and ${r.holds.cases} case(s) from the bucket${copied}` : '';
   const failed = [...r.failed, ...(r.holds?.failed ?? []).map((f) => ({ key: f.key, reason: f.error }))];
   const gone = r.forgotten ? `; ${r.forgotten} entr${r.forgotten === 1 ? 'y' : 'ies'} forgotten (their manifest and pack are gone: purged after the table's restore point)` : '';
-  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s), ${r.snapshots} tree snapshot(s)${held}${gone}; ${failed.length} failed`];
+  const purging = r.purgedMeanwhile ? `; ${r.purgedMeanwhile} manifest(s) purged while rebuilt (what was written of them forgotten again)` : '';
+  const lines = [`rebuilt ${r.ok} manifest(s), ${r.recordings} recording(s), ${r.artefacts} artefact(s), ${r.snapshots} tree snapshot(s)${held}${gone}${purging}; ${failed.length} failed`];
   if (r.holds) lines.push('  (export and recall status records are not in the bucket: an export or recall under way when the table was lost is started again)');
   r = { ...r, failed };
   for (const f of r.failed.slice(0, 20)) lines.push(`  ${f.key}: ${f.reason}`);

@@ -1,7 +1,6 @@
 import { normalizeIso } from './catalogue-table.ts';
 import { IntegrityError, InvalidInputError, messageOf } from './errors.ts';
-import { ingestArtefact, type ArtefactIngestDeps } from './ingest-artefact.ts';
-import { ingestTreeSnapshot, type TreeIngestDeps } from './ingest-tree.ts';
+import { ingestChecked, type CheckedIngestDeps } from './ingest-checked.ts';
 import { isArtefactManifestKey, isPackManifestKey, isTreeSnapshotManifestKey, packAttemptsPrefixOf, parseKey, sitePrefix } from './layout.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueEntry, type CatalogueStore, type PackRecord } from './ports.ts';
@@ -156,6 +155,8 @@ export interface RebuildReport {
   forgotten?: number;
   /** The sites whose manifests were read. */
   sites?: string[];
+  /** Manifests whose data a purge deleted while they were rebuilt: what the rebuild wrote of them is forgotten again. */
+  purgedMeanwhile?: number;
 }
 
 export interface RebuildOptions {
@@ -167,7 +168,7 @@ export interface RebuildOptions {
 
 /** Re-ingests every manifest, packs, artefacts and tree snapshots (of one site, or all); one bad manifest never stops the rest. */
 export async function rebuildCatalogue(
-  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: IngestDeps['catalogue'] & ArtefactIngestDeps['catalogue'] & TreeIngestDeps['catalogue'] & Partial<Pick<CatalogueStore, 'searchRecordings' | 'forgetPack'>> },
+  deps: { blobs: Pick<BlobStore, 'get' | 'head' | 'list'>; catalogue: CheckedIngestDeps['catalogue'] & Partial<Pick<CatalogueStore, 'searchRecordings'>> },
   options: RebuildOptions = {},
 ): Promise<RebuildReport> {
   const prefix = options.site === undefined ? 'manifests/' : sitePrefix('manifests', options.site);
@@ -190,21 +191,18 @@ export async function rebuildCatalogue(
       manifests.add(key);
       const site = /^manifests\/([^/]+)\//.exec(key)?.[1];
       if (site) sites.add(site);
-      const artefact = isArtefactManifestKey(key);
-      const snapshot = isTreeSnapshotManifestKey(key);
-      if (!artefact && !snapshot && !isPackManifestKey(key)) continue;
+      if (!isArtefactManifestKey(key) && !isTreeSnapshotManifestKey(key) && !isPackManifestKey(key)) continue;
       try {
-        if (artefact) {
-          await ingestArtefact(deps, key);
-          report.artefacts++;
-        } else if (snapshot) {
-          await ingestTreeSnapshot(deps, key);
-          report.snapshots++;
-        } else {
-          // Await first: `x += await y` would read x before the await and lose other workers' counts.
-          const { recordings } = await ingestManifest(deps, key);
-          report.recordings += recordings;
+        // Checked: a purge beside the rebuild may delete what it is writing (core/ingest-checked.ts).
+        const outcome = await ingestChecked(deps, key);
+        if (outcome.kind === 'purged') {
+          report.purgedMeanwhile = (report.purgedMeanwhile ?? 0) + 1;
+          options.onProgress?.({ key, ok: true, done: ++done });
+          continue;
         }
+        if (outcome.kind === 'artefact') report.artefacts++;
+        else if (outcome.kind === 'snapshot') report.snapshots++;
+        else report.recordings += outcome.recordings;
         report.ok++;
         options.onProgress?.({ key, ok: true, done: ++done });
       } catch (error) {

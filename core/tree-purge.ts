@@ -199,6 +199,8 @@ export async function deleteTreeTargets(deps: TreeDeleteDeps, site: string, targ
       if (manifest) await deps.catalogue.putSnapshot(snapshotSummary(manifest, t.key));
       continue;
     }
+    // Again once the manifest is gone: a catalogue rebuild that read it before could have put the item back since the first forget.
+    if (manifest) await deps.catalogue.forgetSnapshot(manifest);
     const second = t.then ? await deps.deleter.deleteObjects([t.then]) : { deleted: [], retained: [], failed: [] };
     merge(second);
     if (!t.then || second.deleted.includes(t.then)) out.targetsDone++;
