@@ -211,6 +211,8 @@ export const deploymentConfigSchema = z
         dailyHour: z.number().int().min(0).max(23).default(6),
         /** Share of each site's packs and backups the daily scrub reads back whole, 0..1. */
         scrubSample: z.number().min(0).max(1).default(0.02),
+        /** Days of each site's manifests the reconciler reads before each daily report, cataloguing again what the catalogue lacks (0: off). */
+        reconcileDays: z.number().int().min(0).max(31).default(3),
       })
       .strict()
       .default({}),

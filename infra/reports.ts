@@ -8,7 +8,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { classPrefix, type DataClass } from '../core/layout.ts';
-import { leadingKeyPatterns } from '../core/catalogue-table.ts';
+import { INGEST_WRITES, leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { REPORTS_PREFIX } from '../core/report-keys.ts';
 import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
@@ -33,6 +33,9 @@ import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
 
 /** The data classes whose objects the scrub reads back and the attestation HEADs (by their manifests). */
 export const REPORT_READ_CLASSES: readonly DataClass[] = ['manifests', 'recordings', 'backups', 'logs', 'archives', 'heartbeats', 'heartbeats-daily'];
+
+/** The artefact data classes whose dated prefixes the daily report and the reconciler list (their manifests are not dated). */
+export const RECONCILE_LIST_CLASSES: readonly DataClass[] = ['backups', 'logs', 'archives'];
 
 /** The same deployment pieces the dead-man's switch is built from. */
 export type ReportsProps = FleetProps;
@@ -81,6 +84,7 @@ export class ScheduledReports extends Construct {
           SITES: config.sites.map((s) => s.name).join(','),
           RETIRED_SITES: retiredSitesEnv(config),
           SCRUB_SAMPLE: String(config.reports.scrubSample),
+          RECONCILE_DAYS: String(config.reports.reconcileDays),
         },
       }),
       deadLetterQueue: this.deadLetters,
@@ -134,19 +138,25 @@ export class ScheduledReports extends Construct {
     // GetObject also authorises HEAD; retention is what the attestation calls "immutable until".
     allow('ReadStoredObjects', ['s3:GetObject', 's3:GetObjectRetention', 's3:GetObjectLegalHold'], readable);
     mayListBucket(this.role, bucketName);
-    allow('ListManifestsAndReports', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('manifests')}*`, `${REPORTS_PREFIX}*`] } });
+    // Artefact manifests are not dated, their objects are: the day's backups, segments and archives are listed by their objects' prefixes (core/catalogue-gaps.ts).
+    const listed = [...(['manifests', ...RECONCILE_LIST_CLASSES] as const).map((c) => `${classPrefix(c)}*`), `${REPORTS_PREFIX}*`];
+    allow('ListManifestsAndReports', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': listed } });
     // Earlier scrubs and drills (read by the report), and the new reports (written once).
     allow('ReadAndAddReports', ['s3:GetObject', 's3:PutObject'], [reports]);
     allow('DataKeyViaS3', ['kms:Decrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
     allow('ReadCatalogue', ['dynamodb:Query'], [table.tableArn]);
     // Whether each pack of the day is catalogued (its PACK# item): shipped but never catalogued is not found by any search.
     allow('ReadPackRecords', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['pack']) } });
-    allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
+    // The reconciler (functions/report/reconcile.ts) catalogues again what ingest left out, as ingest does: the items a manifest makes, and no others.
+    allow('ReconcileCatalogue', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(INGEST_WRITES) } });
+    allow('HeadTreeObjects', ['s3:GetObject'], [objectsArn(bucketName, classPrefix('trees'))]);
+    allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);
     for (const c of REPORT_READ_CLASSES) {
       const why = c === 'heartbeats' ? "the daily report reads each site's heartbeat of the day: the losses and the backlog its agent reported" : c === 'heartbeats-daily' ? "the daily report reads a site's daily heartbeat once its recent ones expired: the recordings sources a silent site still owes" : `the scrub reads back a sample of every site's ${c} objects whole and the attestation checks they are still there and locked`;
       acknowledgeWildcardResource(this.role, objectsArn(bucketName, classPrefix(c)), why);
     }
+    acknowledgeWildcardResource(this.role, objectsArn(bucketName, classPrefix('trees')), "the reconciler HEADs the index and packs a tree snapshot manifest names (any site) before cataloguing it again, as ingest does");
     acknowledgeWildcardResource(this.role, reports, "the report function keeps every site's daily reports, scrubs and attestations under reports/{site}/, outside every agent's prefixes, each under a new key");
   }
 }

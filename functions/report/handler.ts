@@ -7,12 +7,14 @@ import { NotDeliveredError, messageOf } from '../../core/errors.ts';
 import { createSnsClient, SnsNotifier } from '../../adapters/sns-notifier.ts';
 import { s3LegalHoldReader, s3RetentionReader } from '../../adapters/s3-retention.ts';
 import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
+import type { ReconcileDeps } from '../../core/reconcile.ts';
 import { recordScrub, verifySite } from '../../core/verify.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { baseClients, baseEnvSchema, jsonVariable, parseEnv } from '../shared/deps.ts';
 import { emfCount, notDeliveredReporter } from '../shared/metrics.ts';
+import { reconcileSettings, reconcileSites, type ReconcileSettings } from './reconcile.ts';
 
 // The scheduled report function (infra/reports.ts). `{ "run": "daily" }` (EventBridge Scheduler,
 // every day): a scrub reads back a sample of each site's objects, then each site's daily report
@@ -39,7 +41,7 @@ const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: '
 
 export interface ReportHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'>;
+  catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & ReconcileDeps['catalogue'];
   /** The report topic: site and severity (info FULL, warning PARTIAL, critical FAILED) go in message attributes for filter policies. */
   notifier: Notifier;
   sites: string[];
@@ -53,6 +55,8 @@ export interface ReportHandlerDeps {
   /** The scheduled scrub: this share of each site's objects is read back and checked every run (0: none). */
   scrubSample?: number;
   log?: Log;
+  /** The reconciler run before the daily reports (functions/report/reconcile.ts). */
+  reconcile?: ReconcileSettings;
 }
 
 export interface ReportRun {
@@ -143,6 +147,7 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
     const step: Step = { failures: [], undelivered: [] };
     if (event.run === 'daily') {
       if (deps.scrubSample) for (const site of sites) run.scrubs.push(await scrub(deps, site, deps.scrubSample, log));
+      await reconcileSites(deps, sites, log);
       // One site's failure must not cost the others their report: each is reported on its own.
       await dailyReports(deps, sites, day, run, step, log);
     }
@@ -179,6 +184,7 @@ export function loadReportDeps(env: Record<string, string | undefined>): ReportH
     bucket: cfg.BUCKET,
     clock: systemClock,
     scrubSample: cfg.SCRUB_SAMPLE,
+    reconcile: reconcileSettings(env),
     retention: s3RetentionReader(s3, cfg.BUCKET),
     legalHold: s3LegalHoldReader(s3, cfg.BUCKET),
   };

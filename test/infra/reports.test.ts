@@ -17,7 +17,7 @@ let policies: PolicyDocument[];
 let schedulerPolicies: PolicyDocument[];
 
 beforeAll(() => {
-  synth = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730 }, { name: 'site-b', retentionDays: 730 }], reports: { timeZone: 'Europe/London', dailyHour: 7, scrubSample: 0.05 } });
+  synth = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730 }, { name: 'site-b', retentionDays: 730 }], reports: { timeZone: 'Europe/London', dailyHour: 7, scrubSample: 0.05, reconcileDays: 5 } });
   resources = synth.processingTemplate.toJSON().Resources;
   policies = synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.reports.role));
   schedulerPolicies = synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.reports.schedulerRole));
@@ -49,10 +49,24 @@ describe('the scheduled reports in the CDK app', () => {
     expect(JSON.stringify(alarm.AlarmActions)).toContain(logicalId(synth.processing.alerts.topic));
   });
 
-  it('gives the function the site list, the scrub sample and the alert topic', () => {
+  it('lets the reconciler list the dated prefixes of backups, segments and archives, HEAD tree objects, and write only the catalogue items ingest writes', () => {
+    const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
+    for (const prefix of ['backups/site-a/db/2026/11/01/', 'logs/site-a/binlogs/partial/2026/11/01/', 'archives/site-a/sdb/2026/11/01/']) {
+      expect(isAllowed(policies, { action: 's3:ListBucket', resource: BUCKET, context: { 's3:prefix': prefix } })).toBe(true);
+    }
+    expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/trees/site-a/share/index/s.jsonl.gz` })).toBe(true);
+    for (const key of ['PACK#site-a', 'REC#site-a#r1', 'ART#site-a/db']) {
+      expect(isAllowed(policies, { action: 'dynamodb:BatchWriteItem', resource: table, context: { 'dynamodb:LeadingKeys': [key] } })).toBe(true);
+    }
+    for (const key of ['HOLD#site-a', 'LOCK#site-a', 'AUDIT#site-a']) {
+      expect(isAllowed(policies, { action: 'dynamodb:PutItem', resource: table, context: { 'dynamodb:LeadingKeys': [key] } })).toBe(false);
+    }
+  });
+
+  it('gives the function the site list, the scrub sample, the days reconciled and the alert topic', () => {
     const fn = resources[logicalId(synth.processing.reports.fn)]!;
     const env = resolve((fn.Properties.Environment as { Variables: unknown }).Variables) as Record<string, string>;
-    expect([env.SITES, env.SCRUB_SAMPLE]).toEqual(['site-a,site-b', '0.05']);
+    expect([env.SITES, env.SCRUB_SAMPLE, env.RECONCILE_DAYS]).toEqual(['site-a,site-b', '0.05', '5']);
     expect(env.TOPIC_ARN).toBe(resolve({ Ref: logicalId(synth.processing.alerts.topic) }));
   });
 
@@ -84,7 +98,7 @@ describe('the reports configuration', () => {
     expect(() => parseDeploymentConfig({ ...DEFAULT_CONFIG, reports: { timeZone: 'Europe/Atlantis' } })).toThrow(/reports\.timeZone.*IANA time zone/);
   });
 
-  it('defaults to 06:00 UTC and a 2% scrub sample', () => {
-    expect(parseDeploymentConfig(DEFAULT_CONFIG).reports).toEqual({ timeZone: 'UTC', dailyHour: 6, scrubSample: 0.02 });
+  it('defaults to 06:00 UTC, a 2% scrub sample and 3 days of manifests reconciled', () => {
+    expect(parseDeploymentConfig(DEFAULT_CONFIG).reports).toEqual({ timeZone: 'UTC', dailyHour: 6, scrubSample: 0.02, reconcileDays: 3 });
   });
 });
