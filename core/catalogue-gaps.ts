@@ -43,7 +43,8 @@ export interface GapQuery {
 
 export type GapDeps = {
   blobs: Pick<BlobStore, 'list' | 'head'>;
-  catalogue: Pick<CatalogueStore, 'getPack' | 'listArtefacts' | 'listSnapshots'>;
+  /** getPack: needed when packs are looked at. */
+  catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>>;
 };
 
 const datePath = (day: string) => day.replaceAll('-', '/');
@@ -60,12 +61,14 @@ export async function findCatalogueGaps(deps: GapDeps, q: GapQuery): Promise<Cat
 }
 
 async function packGaps(deps: GapDeps, q: GapQuery): Promise<CatalogueGap[]> {
+  const { getPack } = deps.catalogue;
+  if (!getPack) throw new TypeError('looking at packs needs the catalogue\'s getPack');
   const gaps: CatalogueGap[] = [];
   for (const day of q.days) {
     for await (const info of deps.blobs.list(`${sitePrefix('manifests', q.site)}recordings/${datePath(day)}/`)) {
       const packId = /^(p[0-9a-f]{23})\.json$/.exec(baseName(info.key))?.[1];
       if (!packId || !settled(info, q.writtenBefore)) continue;
-      if (!(await deps.catalogue.getPack(q.site, packId))) gaps.push({ kind: 'pack', key: info.key });
+      if (!(await getPack.call(deps.catalogue, q.site, packId))) gaps.push({ kind: 'pack', key: info.key });
     }
   }
   return gaps;

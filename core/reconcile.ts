@@ -19,7 +19,7 @@ export const RECONCILE_GRACE_MS = 3_600_000;
 
 export type ReconcileDeps = {
   blobs: Pick<BlobStore, 'list' | 'head' | 'get'>;
-  catalogue: GapDeps['catalogue'] & CheckedIngestDeps['catalogue'] & Pick<CatalogueStore, 'listArtefactSources'>;
+  catalogue: GapDeps['catalogue'] & CheckedIngestDeps['catalogue'] & Pick<CatalogueStore, 'listArtefactSources' | 'getPack'>;
 };
 
 export interface SiteReconciled {

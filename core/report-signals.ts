@@ -38,7 +38,8 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
       unshipped.push({ source: s.name, batch: s.oldestPendingBatch ?? 'the oldest unshipped batch', since: new Date(seen - s.oldestPendingSeconds * 1000).toISOString() });
     }
     const recordings = hb.sources.filter((s) => s.type === 'recordings');
-    const lastShipped = recordings.flatMap((s) => (s.lastGood ? [{ source: s.name, at: s.lastGood.at, key: s.lastGood.key }] : []));
-    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), ...(lastShipped.length ? { lastShipped } : {}) };
+    // Every source's last copy: a recordings source's tells of older recordings shipped, a backup or tree source's of a copy the catalogue may lack.
+    const lastShipped = hb.sources.flatMap((s) => (s.lastGood ? [{ source: s.name, type: s.type, at: s.lastGood.at, key: s.lastGood.key }] : []));
+    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

@@ -1,4 +1,4 @@
-import { logGapsOf, type LogGap } from './log-gaps.ts';
+import type { LogGap } from './log-gaps.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import { dailyReportKey, dayBounds, drillPrefix, putOnce, within } from './report-keys.ts';
@@ -9,6 +9,8 @@ export { dayBounds } from './report-keys.ts';
 export { renderDailyReport, reportSubject } from './report-render.ts';
 import { readScrubs, type ScrubResult } from './verify.ts';
 import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
+import { catalogueGapProblems, expectShippedCopies, gatherArtefacts, gatherCopyGaps, mergeSnapshotGaps, sourcesToCheck, type UncataloguedCopy } from './report-gaps.ts';
+import { daysUpTo } from './catalogue-gaps.ts';
 
 // The daily report of one site, from the catalogue and the bucket alone (nothing the agent
 // says about itself is needed, though what it reports is used when present): FULL when every
@@ -50,8 +52,14 @@ export interface AgentSignals {
   recordingSources?: string[];
   /** Every source the heartbeat names (the agent's configuration): a source it does not name has left it. Absent: not known. */
   sources?: string[];
-  /** Each recordings source's last pack as the agent said (its manifest and when): one of the day that the day's manifests do not hold is a pack of older recordings. */
-  lastShipped?: { source: string; at: string; key: string }[];
+  /** The type of each source the heartbeat names (recordings, rotated, binlog, archive, tree). */
+  sourceTypes?: Record<string, string>;
+  /**
+   * Each source's last copy as the agent said (its manifest and when): a recordings source's of
+   * the day that the day's manifests do not hold is a pack of older recordings; a backup or tree
+   * source's, when the catalogue has no copy of the source, one the catalogue lacks.
+   */
+  lastShipped?: { source: string; type?: string; at: string; key: string }[];
 }
 
 export interface DrillResult {
@@ -84,6 +92,8 @@ export interface SiteDayFacts {
   newest: Record<string, ArtefactEntry | undefined>;
   snapshots: { source: string; takenAt: string; problems: number; massChange?: SnapshotSummary['massChange'] }[];
   newestSnapshot: Record<string, string | undefined>;
+  /** Backups and tree snapshots of the report's days in the bucket that the catalogue lacks (core/report-gaps.ts); counted as the copies they are. */
+  uncataloguedCopies?: UncataloguedCopy[];
   /** Breaks in a log source's chain that came to light in the day (logGaps). */
   logGaps?: LogGap[];
   signals?: AgentSignals;
@@ -253,7 +263,9 @@ function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): Source
   const judgedLine = JUDGES[e.type](e, f, judged);
   const { shipped } = judgedLine;
   // A source that left the configuration owes no copy on schedule; a recordings source's losses and uncatalogued batches are still real.
-  const problems = e.left && e.type !== 'recordings' ? [] : judgedLine.problems;
+  const gaps = e.type === 'recordings' ? { problems: [], instead: false } : catalogueGapProblems(e.name, f);
+  const judgedProblems = gaps.instead ? gaps.problems : [...judgedLine.problems, ...gaps.problems];
+  const problems = e.left && e.type !== 'recordings' ? gaps.problems : judgedProblems;
   const note = e.left ? `; left the agent's configuration (its heartbeat of ${hhmm(e.left.heartbeatAt)} no longer names it): not expected once ${e.left.days} days pass without a copy of it` : '';
   return { source: e.name, type: e.type, ok: problems.length === 0, shipped: `${shipped}${note}`, problems };
 }
@@ -262,6 +274,7 @@ function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): Source
 function retiredProblems(f: SiteDayFacts): string[] {
   const problems: string[] = [];
   for (const u of f.uncatalogued ?? []) problems.push(`${u.source}: batch ${u.packId} (${u.members} recording(s)) shipped but not in the catalogue (its ingest failed): no search finds it; run \`ferry catalogue rebuild --site ${f.site}\``);
+  for (const c of f.uncataloguedCopies ?? []) problems.push(`${c.source}: ${c.key} shipped but not in the catalogue (its ingest failed): no restore plan or listing finds it; run \`ferry catalogue rebuild --site ${f.site}\``);
   for (const s of f.scrubs) for (const p of s.problems) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
   for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
   return problems;
@@ -339,17 +352,6 @@ export interface GatherOptions {
   retired?: string;
 }
 
-async function allArtefacts(catalogue: Pick<CatalogueStore, 'listArtefacts'>, site: string, source: string): Promise<ArtefactEntry[]> {
-  const out: ArtefactEntry[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await catalogue.listArtefacts({ site, source, limit: 1000, ...(cursor ? { cursor } : {}) });
-    out.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor);
-  return out;
-}
-
 async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>, site: string, start: number, judged: number, expected: Map<string, ExpectedSource>) {
   const snapshots: SiteDayFacts['snapshots'] = [];
   const newestSnapshot: SiteDayFacts['newestSnapshot'] = {};
@@ -387,7 +389,7 @@ function markLeftSources(expected: Map<string, ExpectedSource>, signals: AgentSi
 
 /** Reads what the catalogue and the bucket hold about one site's day. */
 export async function gatherSiteDay(
-  deps: { blobs: Pick<BlobStore, 'list' | 'get'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
+  deps: { blobs: Pick<BlobStore, 'list' | 'get' | 'head'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
   site: string,
   day: string,
   options: GatherOptions = {},
@@ -403,24 +405,15 @@ export async function gatherSiteDay(
   const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, now);
   const signals = await options.signals?.(site, day);
 
-  const artefacts: ArtefactEntry[] = [];
-  const newest: SiteDayFacts['newest'] = {};
-  const logGaps: LogGap[] = [];
-  const lastCopy = new Map<string, number>();
-  for (const record of await deps.catalogue.listArtefactSources(site)) {
-    const all = (await allArtefacts(deps.catalogue, site, record.source)).filter((a) => Date.parse(a.createdAt) <= judged);
-    // A source is expected from its first shipped copy on: the day before a site was installed is not a failed day.
-    if (all.length === 0) continue;
-    expected.set(record.source, { name: record.source, type: record.sourceType });
-    lastCopy.set(record.source, Math.max(...all.map((a) => Date.parse(a.createdAt))));
-    artefacts.push(...all.filter((a) => within(a.createdAt, start, judged + 1)));
-    logGaps.push(...logGapsOf(record.source, all.filter((a) => a.role === 'segment'), start, judged + 1));
-    const at = (a: ArtefactEntry) => Date.parse(a.role === 'segment' ? (a.span?.to ?? a.takenAt) : a.takenAt);
-    newest[record.source] = [...all].sort((a, b) => at(b) - at(a))[0];
-  }
-
+  const records = await deps.catalogue.listArtefactSources(site);
   const { snapshots, newestSnapshot } = await gatherSnapshots(deps.catalogue, site, start, judged, expected);
+  // What the bucket holds of the days that the catalogue lacks: judged as the copies they are, and named.
+  const gapSources = sourcesToCheck(records, Object.keys(newestSnapshot), signals);
+  const gaps = await gatherCopyGaps(deps, { site, days: daysUpTo(day, lookback + 1), sources: gapSources, writtenBefore: now - HOUR });
+  mergeSnapshotGaps(gaps.snapshots, { snapshots, newestSnapshot, expected }, start, judged);
+  const { artefacts, newest, logGaps, lastCopy } = await gatherArtefacts(deps.catalogue, site, records, gaps.artefacts, expected, start, judged);
   for (const [source, at] of Object.entries(newestSnapshot)) if (at !== undefined) lastCopy.set(source, Date.parse(at));
+  expectShippedCopies(expected, signals, judged);
   markLeftSources(expected, signals, lastCopy, start - lookback * 24 * HOUR, lookback + 1);
 
   for (const e of options.expect ?? []) {
@@ -447,6 +440,7 @@ export async function gatherSiteDay(
     expected: [...expected.values()],
     packs,
     ...(uncatalogued.length ? { uncatalogued } : {}),
+    ...(gaps.missing.length ? { uncataloguedCopies: gaps.missing } : {}),
     artefacts,
     newest,
     snapshots,

@@ -1,5 +1,6 @@
 import { InvalidInputError, NotFoundError } from './errors.ts';
-import type { ArtefactEntry, ArtefactQuery, ArtefactSourceRecord, CatalogueStore } from './ports.ts';
+import { ARTEFACT_CLASS, sitePrefix, type ArtefactSourceType } from './layout.ts';
+import type { ArtefactEntry, ArtefactQuery, ArtefactSourceRecord, BlobStore, CatalogueStore } from './ports.ts';
 import { parseLogFile, planRestore, type RestorePlanResult } from './restore-plan.ts';
 import { loadStep } from './restore-commands.ts';
 import { collectPages } from './paging.ts';
@@ -55,11 +56,26 @@ export function pairLogSource(sources: ArtefactSourceRecord[], fulls: ArtefactEn
   throw new InvalidInputError(`site has several binlog sources (${names(binlogs)}): name the one that goes with ${fulls[0]?.source ?? 'this source'}`);
 }
 
-/** The plan (or refusal) for one database at T, from the catalogue. NotFoundError for an unknown source. */
-export async function planRestoreFromCatalogue(catalogue: RestoreCatalogue, req: RestoreRequest): Promise<RestorePlanResult> {
+/**
+ * A source the catalogue does not know but whose manifests are in the bucket (their ingest
+ * failed): what to say instead of "no such source", with the command that catalogues them.
+ * One LIST of one key per artefact class, asked only when the catalogue has no such source.
+ */
+async function uncataloguedSourceProblem(bucket: Pick<BlobStore, 'list'>, req: RestoreRequest): Promise<string | undefined> {
+  for (const type of Object.keys(ARTEFACT_CLASS) as ArtefactSourceType[]) {
+    const prefix = `${sitePrefix('manifests', req.site)}${ARTEFACT_CLASS[type]}/${req.source}/`;
+    for await (const info of bucket.list(prefix, { pageSize: 1 })) {
+      return `site ${req.site} has manifests of source "${req.source}" in the bucket (${info.key}, …) but none in the catalogue: their ingest failed, so no restore plan can use them; run \`ferry catalogue rebuild --site ${req.site}\` to catalogue them, then plan again`;
+    }
+  }
+  return undefined;
+}
+
+/** The plan (or refusal) for one database at T, from the catalogue. NotFoundError for an unknown source (saying so when the bucket holds its manifests, `bucket` given). */
+export async function planRestoreFromCatalogue(catalogue: RestoreCatalogue, req: RestoreRequest, bucket?: Pick<BlobStore, 'list'>): Promise<RestorePlanResult> {
   const sources = await catalogue.listArtefactSources(req.site);
   const own = sources.find((s) => s.source === req.source);
-  if (!own) throw new NotFoundError(`site ${req.site} has no source "${req.source}" with shipped artefacts (sources: ${names(sources)})`);
+  if (!own) throw new NotFoundError((bucket && (await uncataloguedSourceProblem(bucket, req))) ?? `site ${req.site} has no source "${req.source}" with shipped artefacts (sources: ${names(sources)})`);
   if (own.sourceType === 'archive') {
     // Closed archives (rostrvm's .sdb): the ones whose span holds T, fetched as shipped.
     const archives = await listAllArtefacts(catalogue, { site: req.site, source: req.source, role: 'archive' });

@@ -99,9 +99,10 @@ class Grants {
     this.grantHoldRecords(this.fns.console, this.t.roles.console, 'the console function checks the officer\'s Cognito groups against the site first, and every hold is audited');
   }
 
-  /** Lists artefacts and plans restores from the catalogue's main table (no index, no S3). */
+  /** Lists artefacts and plans restores from the catalogue's main table (no index); lists manifests only to tell an uncatalogued source from an unknown one. */
   grantArtefacts(): void {
     this.allow(this.fns.artefacts, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [this.t.table.tableArn]);
+    this.allow(this.fns.artefacts, 'ListManifests', ['s3:ListBucket'], [bucketArn(this.t.bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('manifests')}*`] } });
     this.tableKey(this.fns.artefacts, false);
   }
 

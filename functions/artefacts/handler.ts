@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { NAME_PATTERN } from '../../core/layout.ts';
-import type { CatalogueStore } from '../../core/ports.ts';
+import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import { planRestoreFromCatalogue } from '../../core/restore-source.ts';
 import type { Audit } from '../shared/audit.ts';
 import { openCursor, sealCursor } from '../../core/paging.ts';
@@ -21,6 +21,8 @@ import { cursorSchema, isoTime, limitSchema, siteSchema } from '../shared/params
 
 export interface ArtefactsHandlerDeps {
   catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources'>;
+  /** Lists manifests, to tell a source whose manifests the catalogue lacks from one that does not exist. */
+  blobs?: Pick<BlobStore, 'list'>;
   audit: Audit;
   clock: Clock;
   /** HMAC key of the listing cursors (the deployment's CURSOR_KEY). */
@@ -60,7 +62,7 @@ async function restorePlan(deps: ArtefactsHandlerDeps, event: HttpEvent, site: s
   const { source } = z.object({ source: name('source') }).parse({ source: rawSource });
   const { at, logSource } = planSchema.parse(event.queryStringParameters ?? {});
   const now = deps.clock.now();
-  const result = await planRestoreFromCatalogue(deps.catalogue, { site, source, at, now, ...(logSource ? { logSource } : {}) });
+  const result = await planRestoreFromCatalogue(deps.catalogue, { site, source, at, now, ...(logSource ? { logSource } : {}) }, deps.blobs);
   await deps.audit({ at: now.toISOString(), action: 'search', site, query: { restorePlan: source, at }, principal: principalOf(event) });
   if (result.ok) return json(200, result);
   return json(422, { error: 'RestoreRefusedError', message: result.reason, ...result });

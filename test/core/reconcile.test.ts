@@ -30,9 +30,9 @@ class CountingStore extends MemoryBlobStore {
     this.requests++;
     return super.get(key, range);
   }
-  override list(prefix: string, options?: { pageSize?: number }): AsyncIterable<BlobInfo> {
+  override list(prefix: string): AsyncIterable<BlobInfo> {
     this.requests++;
-    return super.list(prefix, options);
+    return super.list(prefix);
   }
 }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { createHandler } from '../../functions/artefacts/handler.ts';
 import type { HttpResult } from '../../functions/shared/http.ts';
-import { makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
+import { makeFull, makeSegment, min, publishArtefact } from '../support/artefact-fixtures.ts';
 import { auditTrail, httpEvent } from '../support/http-event.ts';
 
 // The artefacts function: the catalogue's list and the restore plan, as API Gateway calls it.
@@ -10,15 +11,16 @@ import { auditTrail, httpEvent } from '../support/http-event.ts';
 
 async function setup() {
   const catalogue = new MemoryCatalogue();
+  const blobs = new MemoryBlobStore();
   const F1 = makeFull(min(0), { position: { logFile: 'mysql-bin.000001', logPos: 328 } });
   const segments = [1, 2, 3].map((i) => makeSegment(i, min(10 * (i - 1)), min(10 * i - 1)));
   for (const a of [F1, ...segments, makeSegment(5, min(40), min(49))]) await catalogue.putArtefact(a);
   const trail = auditTrail();
-  const handler = createHandler({ catalogue, audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined });
+  const handler = createHandler({ catalogue, blobs, audit: trail.audit, clock: trail.clock, cursorKey: 'k'.repeat(32), log: () => undefined });
   const plan = (query: Record<string, string> | undefined, source = 'db', site = 'site-a') =>
     handler(httpEvent('GET', `/sites/${site}/sources/${source}/restore-plan`, { pathParameters: { site, source }, query, principal: 'dba@example.com' }));
   const list = (query?: Record<string, string>, site = 'site-a') => handler(httpEvent('GET', `/sites/${site}/artefacts`, { pathParameters: { site }, query }));
-  return { F1, segments, trail, plan, list };
+  return { F1, segments, trail, plan, list, blobs };
 }
 
 const body = (res: HttpResult) => JSON.parse(res.body as string) as Record<string, unknown>;
@@ -92,6 +94,14 @@ describe('artefacts handler', () => {
       expect(res.statusCode).toBe(400);
       expect(JSON.parse(res.body as string)).toMatchObject({ issues: [{ field: 'from', message }] });
     }
+  });
+
+  it('answers for a source whose manifests are in the bucket but not in the catalogue that its ingest failed and to run `catalogue rebuild`, not "no such source"', async () => {
+    const { plan, blobs } = await setup();
+    const m = await publishArtefact(blobs, { source: 'sql2', sourceType: 'rotated', role: 'full', name: 'ccx-full.bak', body: Buffer.from('x'), takenAt: min(5) });
+    const res = await plan({ at: min(15) }, 'sql2');
+    expect(res.statusCode).toBe(404);
+    expect(body(res).message).toBe(`site site-a has manifests of source "sql2" in the bucket (manifests/site-a/backups/sql2/${m.artefactId}.json, …) but none in the catalogue: their ingest failed, so no restore plan can use them; run \`ferry catalogue rebuild --site site-a\` to catalogue them, then plan again`);
   });
 
   it('answers 404 for an unknown source, 400 for a binlog source or a bad name', async () => {
