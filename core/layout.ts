@@ -60,6 +60,16 @@ export function packManifestKey(site: string, packId: string, at: Date): string 
   return `${sitePrefix('manifests', site)}recordings/${datePath(at)}/${packId}.json`;
 }
 
+/**
+ * `manifests/{site}/recordings/{yyyy}/{mm}/[{dd}/]`: the pack manifests of one day (`YYYY-MM-DD`)
+ * or month (`YYYY-MM`) of the layout's date (the batch's oldest recording): what a scrub or an
+ * attestation lists instead of the site's whole history.
+ */
+export function packManifestPeriodPrefix(site: string, period: string): string {
+  if (!/^\d{4}-\d{2}(-\d{2})?$/.test(period)) throw new RangeError(`period "${period}" must be YYYY-MM-DD or YYYY-MM`);
+  return `${sitePrefix('manifests', site)}recordings/${period.replaceAll('-', '/')}/`;
+}
+
 export interface ParsedKey {
   dataClass: DataClass;
   site: string;
@@ -110,6 +120,11 @@ export function artefactSourcePrefix(site: string, type: ArtefactSourceType, sou
 /** `manifests/{site}/{class}/{source}/{artefactId}.json`: the commit record of one artefact. */
 export function artefactManifestKey(site: string, type: ArtefactSourceType, source: string, artefactId: string): string {
   return `${sitePrefix('manifests', site)}${ARTEFACT_CLASS[type]}/${source}/${artefactId}.json`;
+}
+
+/** `manifests/{site}/{class}/[{source}/]`: the artefact manifests of one data class (of one source). */
+export function artefactManifestPrefix(site: string, dataClass: (typeof ARTEFACT_CLASS)[ArtefactSourceType], source?: string): string {
+  return `${sitePrefix('manifests', site)}${dataClass}/${source === undefined ? '' : `${source}/`}`;
 }
 
 /** True for the key of an artefact manifest (backups, logs, archives). */
