@@ -22,7 +22,7 @@ export function renderDailyReport(r: DailyReport): string {
     lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
     for (const p of s.problems) lines.push(`          - ${p}`);
   }
-  if (r.scrub) lines.push('', `  scrub: ${r.scrub.runs} run(s), ${r.scrub.objects} object(s) read, ${r.scrub.problems.length} damaged`);
+  if (r.scrub) lines.push('', `  scrub: ${r.scrub.runs} run(s), ${r.scrub.objects} object(s) read, ${r.scrub.problems.length} damaged${r.scrub.cutShort ? `; ${r.scrub.cutShort} run(s) cut short when their time was up (an incomplete check)` : ''}`);
   for (const p of r.scrub?.problems ?? []) lines.push(`          - ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
   for (const d of r.drills ?? []) {
     lines.push(`  drill ${d.source}: ${d.ok ? 'restored and verified' : 'FAILED'}${d.target ? ` (${d.target})` : ''}`);

@@ -124,7 +124,8 @@ export interface DailyReport {
   sources: SourceLine[];
   /** Every problem, each naming its source: what is missing and why. */
   problems: string[];
-  scrub?: { runs: number; objects: number; problems: { key: string; member?: string; reason: string }[] };
+  /** The day's scrubs: what they read, the damage found, and how many were cut short (their time was up: not a complete check). */
+  scrub?: { runs: number; objects: number; problems: { key: string; member?: string; reason: string }[]; cutShort?: number };
   drills?: { source: string; ok: boolean; target?: string; problems: string[] }[];
   /** A retired site's report: the first day it no longer ships, and how much arrived in the day all the same. */
   retired?: { since: string; arrived: number };
@@ -270,6 +271,13 @@ function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): Source
   return { source: e.name, type: e.type, ok: problems.length === 0, shipped: `${shipped}${note}`, problems };
 }
 
+function scrubSummary(scrubs: ScrubResult[]): DailyReport['scrub'] {
+  if (scrubs.length === 0) return undefined;
+  const cutShort = scrubs.filter((s) => s.cutShort).length;
+  const problems = scrubs.flatMap((s) => s.problems.map((p) => ({ key: p.key, ...(p.member ? { member: p.member } : {}), reason: p.reason })));
+  return { runs: scrubs.length, objects: scrubs.reduce((n, s) => n + s.objects, 0), problems, ...(cutShort ? { cutShort } : {}) };
+}
+
 /** Reasons a retired site's report is not RETIRED: damage to what it keeps (scrub, drills) and calls no search finds. */
 function retiredProblems(f: SiteDayFacts): string[] {
   const problems: string[] = [];
@@ -286,7 +294,7 @@ function retiredProblems(f: SiteDayFacts): string[] {
  */
 function computeRetiredReport(f: SiteDayFacts & { retired: string }, generatedAt: string): DailyReport {
   const problems = retiredProblems(f);
-  const scrub = f.scrubs.length > 0 ? { runs: f.scrubs.length, objects: f.scrubs.reduce((n, s) => n + s.objects, 0), problems: f.scrubs.flatMap((s) => s.problems.map((p) => ({ key: p.key, ...(p.member ? { member: p.member } : {}), reason: p.reason }))) } : undefined;
+  const scrub = scrubSummary(f.scrubs);
   const drills = f.drills.length > 0 ? f.drills.map((d) => ({ source: d.source, ok: d.ok, ...(d.target ? { target: d.target } : {}), problems: d.problems })) : undefined;
   return {
     format: DAILY_REPORT_FORMAT,
@@ -310,12 +318,8 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
   const judged = Date.parse(f.judgedAt);
   const sources = f.expected.map((e) => judgeSource(e, f, judged)).sort((a, b) => a.source.localeCompare(b.source));
   const problems = sources.flatMap((s) => s.problems.map((p) => `${s.source}: ${p}`));
-  let scrub: DailyReport['scrub'];
-  if (f.scrubs.length > 0) {
-    const found = f.scrubs.flatMap((s) => s.problems.map((p) => ({ key: p.key, ...(p.member ? { member: p.member } : {}), reason: p.reason })));
-    scrub = { runs: f.scrubs.length, objects: f.scrubs.reduce((n, s) => n + s.objects, 0), problems: found };
-    for (const p of found) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
-  }
+  const scrub = scrubSummary(f.scrubs);
+  for (const p of scrub?.problems ?? []) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
   let drills: DailyReport['drills'];
   if (f.drills.length > 0) {
     drills = f.drills.map((d) => ({ source: d.source, ok: d.ok, ...(d.target ? { target: d.target } : {}), problems: d.problems }));

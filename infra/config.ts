@@ -203,16 +203,25 @@ export const deploymentConfigSchema = z
      * The scheduled reports (infra/reports.ts): the daily report of every site at `dailyHour`
      * o'clock and the monthly attestation on the 1st, both in `timeZone` (EventBridge Scheduler
      * takes the zone, so the hour holds across daylight saving); the day and month reported are
-     * UTC. `scrubSample` of each site's stored objects is read back before each daily report.
+     * UTC. After the daily reports a scrub reads back a bounded sample of each site's objects
+     * (docs/operations.md, Scrub: what it costs).
      */
     reports: z
       .object({
         timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "Europe/London" or "UTC"').default('UTC'),
         dailyHour: z.number().int().min(0).max(23).default(6),
-        /** Share of each site's packs and backups the daily scrub reads back whole, 0..1. */
+        /** Share of the objects the daily scrub lists (packs of up to 31 recent days, every artefact) it picks to read back whole, 0..1 (0: no scrub). */
         scrubSample: z.number().min(0).max(1).default(0.02),
         /** Days of each site's manifests the reconciler reads before each daily report, cataloguing again what the catalogue lacks (0: off). */
         reconcileDays: z.number().int().min(0).max(31).default(3),
+        /** GiB each site's scrub reads at most a day: what it picks beyond is left for later days. */
+        scrubMaxGiB: z.number().min(0).default(2),
+        /**
+         * Of those, GiB it may read from Glacier IR (charged per GB read, $0.03 in most regions).
+         * 0: only packs not yet in Glacier IR (their first lifecycle.packsToGlacierIrDays days) are
+         * picked; more: packs until lifecycle.packsToDeepArchiveDays are, and Glacier IR ones read up to this.
+         */
+        scrubGlacierIrGiB: z.number().min(0).default(0),
       })
       .strict()
       .default({}),

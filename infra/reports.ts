@@ -20,9 +20,9 @@ import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
 // The scheduled reports (functions/report), run by EventBridge Scheduler in the deployment's
 // time zone (`reports.timeZone`, so `reports.dailyHour` stays the local hour across daylight
 // saving):
-//  - daily at dailyHour:00: the scrub reads back a sample of each site's packs and backups, then
-//    each site's daily report of the day before (UTC) is kept under reports/ and published to the
-//    alert topic;
+//  - daily at dailyHour:00: each site's daily report of the day before (UTC) is kept under
+//    reports/ and published to the alert topic, then a scrub reads back a bounded sample of each
+//    site's packs and backups (scrubEnv);
 //  - monthly on the 1st at dailyHour:30: each site's attestation of the month before (UTC),
 //    kept under reports/ as JSON, Markdown and CSV.
 // Scheduler invokes the function asynchronously: a run that fails (a publish SNS did not take, a
@@ -36,6 +36,17 @@ export const REPORT_READ_CLASSES: readonly DataClass[] = ['manifests', 'recordin
 
 /** The artefact data classes whose dated prefixes the daily report and the reconciler list (their manifests are not dated). */
 export const RECONCILE_LIST_CLASSES: readonly DataClass[] = ['backups', 'logs', 'archives'];
+/**
+ * The scrub's bounds, as the report function reads them: bytes a site a run, Glacier IR bytes,
+ * and the window of pack days it picks from: the packs' days before Glacier IR when it may read
+ * none there, else their days before Deep Archive (which no GET reads without a recall).
+ */
+export function scrubEnv(config: DeploymentConfig): Record<'SCRUB_MAX_BYTES' | 'SCRUB_GLACIER_IR_BYTES' | 'SCRUB_WINDOW_DAYS', string> {
+  const bytes = (gib: number) => String(Math.round(gib * 1024 ** 3));
+  const { scrubMaxGiB, scrubGlacierIrGiB } = config.reports;
+  const window = scrubGlacierIrGiB > 0 ? config.lifecycle.packsToDeepArchiveDays : config.lifecycle.packsToGlacierIrDays;
+  return { SCRUB_MAX_BYTES: bytes(scrubMaxGiB), SCRUB_GLACIER_IR_BYTES: bytes(scrubGlacierIrGiB), SCRUB_WINDOW_DAYS: String(window) };
+}
 
 /** The same deployment pieces the dead-man's switch is built from. */
 export type ReportsProps = FleetProps;
@@ -72,7 +83,7 @@ export class ScheduledReports extends Construct {
     this.fn = new NodejsFunction(this, 'Function', {
       ...ferryFunctionProps(functionEntry('report'), {
         description: 'Ferry: scheduled scrub, daily reports and monthly attestations',
-        // A scrub reads a share of every site's packs whole: give it the longest a Lambda may run.
+        // The reports of every site, then each site's scrub within its share of what is left of this.
         timeout: Duration.minutes(15),
         memorySize: 1024,
         role: this.role,
@@ -85,6 +96,7 @@ export class ScheduledReports extends Construct {
           RETIRED_SITES: retiredSitesEnv(config),
           SCRUB_SAMPLE: String(config.reports.scrubSample),
           RECONCILE_DAYS: String(config.reports.reconcileDays),
+          ...scrubEnv(config),
         },
       }),
       deadLetterQueue: this.deadLetters,

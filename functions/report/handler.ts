@@ -9,6 +9,7 @@ import { s3LegalHoldReader, s3RetentionReader } from '../../adapters/s3-retentio
 import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../core/ports.ts';
 import type { ReconcileDeps } from '../../core/reconcile.ts';
 import { recordScrub, verifySite } from '../../core/verify.ts';
+import { pickScrubDays } from '../../core/scrub-pick.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -17,9 +18,11 @@ import { emfCount, notDeliveredReporter } from '../shared/metrics.ts';
 import { reconcileSettings, reconcileSites, type ReconcileSettings } from './reconcile.ts';
 
 // The scheduled report function (infra/reports.ts). `{ "run": "daily" }` (EventBridge Scheduler,
-// every day): a scrub reads back a sample of each site's objects, then each site's daily report
-// of the day before is kept in the bucket and published to the alert topic (whose e-mail
-// subscribers read it as is). `{ "run": "monthly" }` (on the 1st): each site's attestation of
+// every day): each site's daily report of the day before is kept in the bucket and published to
+// the alert topic (whose e-mail subscribers read it as is); then a scrub reads back a bounded
+// sample of each site's objects (a few days of packs, a byte budget, each site a fair share of the
+// time the Lambda has left), kept for the next day's report. The reports come first: whatever a
+// scrub costs, it cannot cost a site its report. `{ "run": "monthly" }` (on the 1st): each site's attestation of
 // the month before is kept in the bucket. Every site is done even when one fails; then a site
 // that could not be reported or attested, or a publish SNS did not take, fails the invocation
 // (NotDeliveredError or ReportRunError), so Lambda retries it and its dead-letter queue keeps it.
@@ -52,8 +55,14 @@ export interface ReportHandlerDeps {
   clock: Clock;
   retention?: (key: string) => Promise<Retention | undefined>;
   legalHold?: (key: string) => Promise<boolean>;
-  /** The scheduled scrub: this share of each site's objects is read back and checked every run (0: none). */
+  /** The scheduled scrub: this share of the objects it lists (packs of scrubDays days, every artefact) is picked every run (0: no scrub). */
   scrubSample?: number;
+  /** Bytes each site's scrub reads at most a run (default SCRUB_MAX_BYTES_DEFAULT). */
+  scrubMaxBytes?: number;
+  /** Of those, bytes read from GLACIER_IR at most (a retrieval fee per GB; default 0: none). */
+  scrubGlacierIrBytes?: number;
+  /** The days of packs a scrub picks from end today and span this many days (default 30, the packs' time before Glacier IR). */
+  scrubWindowDays?: number;
   log?: Log;
   /** The reconciler run before the daily reports (functions/report/reconcile.ts). */
   reconcile?: ReconcileSettings;
@@ -62,20 +71,57 @@ export interface ReportHandlerDeps {
 export interface ReportRun {
   day: string;
   reports: { site: string; status: ReportStatus | 'ERROR'; key?: string; error?: string }[];
-  scrubs: { site: string; objects: number; problems: number; key?: string; error?: string }[];
+  scrubs: { site: string; objects: number; problems: number; key?: string; cutShort?: string; error?: string }[];
   attestations: { site: string; month: string; json?: string; markdown?: string; csv?: string; error?: string }[];
 }
 
-/** Reads back a sample of the site's objects; the result is kept for the next daily report (today's). */
-async function scrub(deps: ReportHandlerDeps, site: string, sample: number, log: Log): Promise<ReportRun['scrubs'][number]> {
+export const SCRUB_MAX_BYTES_DEFAULT = 2 * 1024 ** 3;
+/** Day prefixes of packs one scrub lists at most: its LISTs stay a handful whatever the window. */
+export const SCRUB_DAYS_PER_RUN = 31;
+/** Time kept back from the scrubs: one object read past a site's deadline, the result's PUT, the return. */
+export const SCRUB_RESERVE_MS = 60_000;
+
+/** The Lambda's remaining time (ms); in process (tests, local server) there is none: no deadline. */
+function remainingTime(context: unknown): (() => number) | undefined {
+  const get = (context as { getRemainingTimeInMillis?: () => number } | undefined)?.getRemainingTimeInMillis;
+  return typeof get === 'function' ? () => get.call(context) : undefined;
+}
+
+/** Reads back a bounded sample of the site's objects; the result is kept for the next daily report (today's). */
+async function scrub(deps: ReportHandlerDeps, site: string, timeUp: (() => boolean) | undefined, log: Log): Promise<ReportRun['scrubs'][number]> {
   try {
-    const result = await verifySite(deps.blobs, { site, sample, now: () => deps.clock.now() });
+    const now = deps.clock.now();
+    const seed = `${site}@${now.toISOString()}`;
+    const result = await verifySite(deps.blobs, {
+      site,
+      sample: deps.scrubSample,
+      seed,
+      now: () => deps.clock.now(),
+      days: pickScrubDays(seed, now, deps.scrubWindowDays ?? 30, SCRUB_DAYS_PER_RUN),
+      maxBytes: deps.scrubMaxBytes ?? SCRUB_MAX_BYTES_DEFAULT,
+      glacierIrBytes: deps.scrubGlacierIrBytes ?? 0,
+      ...(timeUp ? { timeUp } : {}),
+    });
     const key = await recordScrub(deps.blobs, result);
-    log(result.problems.length ? 'error' : 'info', 'scrub', { site, objects: result.objects, problems: result.problems.length, key });
-    return { site, objects: result.objects, problems: result.problems.length, key };
+    log(result.problems.length ? 'error' : result.cutShort ? 'warn' : 'info', 'scrub', { site, objects: result.objects, bytes: result.bytes, problems: result.problems.length, ...(result.notRead ? { notRead: result.notRead } : {}), ...(result.cutShort ? { cutShort: result.cutShort } : {}), key });
+    return { site, objects: result.objects, problems: result.problems.length, key, ...(result.cutShort ? { cutShort: result.cutShort } : {}) };
   } catch (error) {
     log('error', 'scrub failed', { site, error: messageOf(error) });
     return { site, objects: 0, problems: 0, error: messageOf(error) };
+  }
+}
+
+/** Each site's scrub in turn, each with a fair share of the time left (what one leaves, the next may use). */
+async function scrubs(deps: ReportHandlerDeps, sites: string[], context: unknown, run: ReportRun, log: Log): Promise<void> {
+  const left = remainingTime(context);
+  for (const [i, site] of sites.entries()) {
+    let timeUp: (() => boolean) | undefined;
+    if (left) {
+      const share = (left() - SCRUB_RESERVE_MS) / (sites.length - i);
+      const floor = left() - share;
+      timeUp = () => left() <= floor;
+    }
+    run.scrubs.push(await scrub(deps, site, timeUp, log));
   }
 }
 
@@ -136,7 +182,7 @@ async function attestations(deps: ReportHandlerDeps, sites: string[], month: str
 
 export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportRun> {
   const log = deps.log ?? jsonLog;
-  const chain = middy(async (raw: unknown): Promise<ReportRun> => {
+  const chain = middy(async (raw: unknown, context: unknown): Promise<ReportRun> => {
     const event = reportEventSchema.parse(raw ?? {});
     const now = deps.clock.now();
     const day = event.day ?? new Date(now.getTime() - 86_400_000).toISOString().slice(0, 10);
@@ -146,10 +192,11 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
     const run: ReportRun = { day, reports: [], scrubs: [], attestations: [] };
     const step: Step = { failures: [], undelivered: [] };
     if (event.run === 'daily') {
-      if (deps.scrubSample) for (const site of sites) run.scrubs.push(await scrub(deps, site, deps.scrubSample, log));
       await reconcileSites(deps, sites, log);
       // One site's failure must not cost the others their report: each is reported on its own.
       await dailyReports(deps, sites, day, run, step, log);
+      // After the reports, so no scrub can use up the time they need.
+      if (deps.scrubSample) await scrubs(deps, sites, context, run, log);
     }
     const month = event.attestMonth ?? (event.run === 'monthly' ? previousMonth(now) : undefined);
     if (month) await attestations(deps, sites, month, run, step, log);
@@ -166,8 +213,14 @@ const envSchema = baseEnvSchema.extend({
   RETIRED_SITES: jsonVariable(z.record(z.string().regex(/^\d{4}-\d{2}-\d{2}$/)), 'must be a JSON object of site: "YYYY-MM-DD" (the first day each retired site no longer ships)').default('{}'),
   TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
   AWS_ENDPOINT_URL_SNS: z.string().url().optional(),
-  /** Share of each site's objects the daily scrub reads, 0..1 (default 0.02). */
+  /** Share of the listed objects the daily scrub picks, 0..1 (default 0.02). */
   SCRUB_SAMPLE: z.coerce.number().min(0).max(1).default(0.02),
+  /** Bytes each site's scrub reads at most a run. */
+  SCRUB_MAX_BYTES: z.coerce.number().int().min(0).default(SCRUB_MAX_BYTES_DEFAULT),
+  /** Of those, bytes from GLACIER_IR at most (0: none). */
+  SCRUB_GLACIER_IR_BYTES: z.coerce.number().int().min(0).default(0),
+  /** Days of packs (ending today) the scrub picks its days from. */
+  SCRUB_WINDOW_DAYS: z.coerce.number().int().min(1).default(30),
 });
 
 export function loadReportDeps(env: Record<string, string | undefined>): ReportHandlerDeps {
@@ -185,6 +238,9 @@ export function loadReportDeps(env: Record<string, string | undefined>): ReportH
     clock: systemClock,
     scrubSample: cfg.SCRUB_SAMPLE,
     reconcile: reconcileSettings(env),
+    scrubMaxBytes: cfg.SCRUB_MAX_BYTES,
+    scrubGlacierIrBytes: cfg.SCRUB_GLACIER_IR_BYTES,
+    scrubWindowDays: cfg.SCRUB_WINDOW_DAYS,
     retention: s3RetentionReader(s3, cfg.BUCKET),
     legalHold: s3LegalHoldReader(s3, cfg.BUCKET),
   };

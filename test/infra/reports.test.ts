@@ -3,6 +3,7 @@ import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
 import { DEFAULT_CONFIG, parseDeploymentConfig } from '../../infra/config.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import { logicalId, synthFerry, type Synthesized } from './fixture.ts';
+import { scrubEnv } from '../../infra/reports.ts';
 
 // The scheduled reports in the CDK app: EventBridge Scheduler in the configured time zone
 // targets the report function (daily, and on the 1st), failures go to a dead-letter queue that
@@ -67,6 +68,8 @@ describe('the scheduled reports in the CDK app', () => {
     const fn = resources[logicalId(synth.processing.reports.fn)]!;
     const env = resolve((fn.Properties.Environment as { Variables: unknown }).Variables) as Record<string, string>;
     expect([env.SITES, env.SCRUB_SAMPLE, env.RECONCILE_DAYS]).toEqual(['site-a,site-b', '0.05', '5']);
+    // The scrub's bounds: 2 GiB a site a run, nothing from Glacier IR, so packs of their 30 days before it.
+    expect([env.SCRUB_MAX_BYTES, env.SCRUB_GLACIER_IR_BYTES, env.SCRUB_WINDOW_DAYS]).toEqual([String(2 * 1024 ** 3), '0', '30']);
     expect(env.TOPIC_ARN).toBe(resolve({ Ref: logicalId(synth.processing.alerts.topic) }));
   });
 
@@ -98,7 +101,12 @@ describe('the reports configuration', () => {
     expect(() => parseDeploymentConfig({ ...DEFAULT_CONFIG, reports: { timeZone: 'Europe/Atlantis' } })).toThrow(/reports\.timeZone.*IANA time zone/);
   });
 
-  it('defaults to 06:00 UTC, a 2% scrub sample and 3 days of manifests reconciled', () => {
-    expect(parseDeploymentConfig(DEFAULT_CONFIG).reports).toEqual({ timeZone: 'UTC', dailyHour: 6, scrubSample: 0.02, reconcileDays: 3 });
+  it('defaults to 06:00 UTC, a 2% scrub sample of at most 2 GiB a site, none of it from Glacier IR, and 3 days of manifests reconciled', () => {
+    expect(parseDeploymentConfig(DEFAULT_CONFIG).reports).toEqual({ timeZone: 'UTC', dailyHour: 6, scrubSample: 0.02, reconcileDays: 3, scrubMaxGiB: 2, scrubGlacierIrGiB: 0 });
+  });
+
+  it('lets the scrub pick packs until Deep Archive once it may read some Glacier IR, in bytes', () => {
+    const config = parseDeploymentConfig({ ...DEFAULT_CONFIG, reports: { scrubMaxGiB: 4, scrubGlacierIrGiB: 0.5 } });
+    expect(scrubEnv(config)).toEqual({ SCRUB_MAX_BYTES: String(4 * 1024 ** 3), SCRUB_GLACIER_IR_BYTES: String(512 * 1024 ** 2), SCRUB_WINDOW_DAYS: '365' });
   });
 });

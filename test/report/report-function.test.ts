@@ -7,6 +7,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert } from '../../core/ports.ts';
 import { ArchivedError, NotDeliveredError } from '../../core/errors.ts';
 import { verifySite } from '../../core/verify.ts';
+import { dailyReport, renderDailyReport } from '../../core/report.ts';
 import { makeFull } from '../support/artefact-fixtures.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
@@ -126,6 +127,58 @@ describe('scheduled report function', () => {
     const reportRun = (await createHandlerWith(blobs, nextDay)({})) as ReportRun;
     expect(reportRun.reports.find((r) => r.site === 'site-a')?.status).not.toBe('FULL');
     expect(nextDay.find((p) => p.site === 'site-a')?.message).toContain(`${pack.packKey} member b1/call-0.wav: member SHA-256`);
+  });
+});
+
+describe('the daily run under a deadline', () => {
+  /** Two sites with three packs each of 2026-03-01; a GET of one of site-a's packs takes `slowMs` of the Lambda's time. */
+  async function deadlineRig(slowMs: number, leftMs = 600_000) {
+    const blobs = new MemoryBlobStore();
+    const puts: string[] = [];
+    let left = leftMs;
+    for (const site of ['site-a', 'site-b']) {
+      for (const n of [0, 1, 2]) await publish(blobs, buildPack(site, [{ path: `b${n}/call.wav`, body: audio(n, 300) }]));
+    }
+    const store = Object.assign(Object.create(blobs) as MemoryBlobStore, {
+      put: (key: string, body: Uint8Array, options?: object) => (puts.push(key), blobs.put(key, body, options)),
+      get: async (key: string) => {
+        if (key.startsWith('recordings/site-a/')) left -= slowMs;
+        return blobs.get(key);
+      },
+    });
+    const handler = createHandler({ blobs: store, catalogue: new MemoryCatalogue(), notifier: { notify: async () => undefined }, sites: ['site-a', 'site-b'], clock: { now: () => new Date('2026-03-02T06:00:00.000Z') }, log: () => undefined, scrubSample: 1 });
+    const context = { getRemainingTimeInMillis: () => left };
+    return { blobs, puts, run: async () => (await handler({}, context)) as ReportRun };
+  }
+
+  it('keeps every daily report before any scrub starts, and a scrub with no time left says it was cut short', async () => {
+    const { puts, run } = await deadlineRig(0);
+    const result = await run();
+    const firstScrub = puts.findIndex((k) => k.includes('/scrub/'));
+    expect(puts.slice(0, firstScrub).filter((k) => k.includes('/daily/'))).toHaveLength(2);
+    expect(result.scrubs.map((s) => [s.site, s.objects, s.cutShort ?? null])).toEqual([
+      ['site-a', 3, null],
+      ['site-b', 3, null],
+    ]);
+    const starved = await (await deadlineRig(0, 1_000)).run();
+    expect(starved.reports.map((r) => r.key?.startsWith(`reports/${r.site}/daily/`))).toEqual([true, true]);
+    expect(starved.scrubs.map((s) => [s.site, s.objects, s.cutShort])).toEqual([
+      ['site-a', 0, "the run's time was up after 0 of 3 picked object(s)"],
+      ['site-b', 0, "the run's time was up after 0 of 3 picked object(s)"],
+    ]);
+  });
+
+  it("cuts a slow site's scrub short at its share of the time left, saying so, and the next site still gets its own", async () => {
+    const { blobs, run } = await deadlineRig(300_000);
+    const result = await run();
+    const next = await dailyReport({ blobs, catalogue: new MemoryCatalogue() }, 'site-a', '2026-03-02', { now: () => new Date('2026-03-03T06:00:00.000Z') });
+    expect(next.scrub).toMatchObject({ runs: 1, objects: 1, cutShort: 1 });
+    expect(renderDailyReport(next)).toContain('scrub: 1 run(s), 1 object(s) read, 0 damaged; 1 run(s) cut short when their time was up (an incomplete check)');
+    expect(result.reports.map((r) => r.site)).toEqual(['site-a', 'site-b']);
+    expect(result.scrubs.map((s) => [s.site, s.objects, s.cutShort ?? null])).toEqual([
+      ['site-a', 1, "the run's time was up after 1 of 3 picked object(s)"],
+      ['site-b', 3, null],
+    ]);
   });
 });
 
