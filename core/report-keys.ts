@@ -43,6 +43,7 @@ export function scrubKey(site: string, startedAt: string): string {
   return `${scrubPrefix(site, startedAt.slice(0, 10))}${stamp(startedAt)}.json`;
 }
 
+/** The scrub results of a site, of one day (YYYY-MM-DD) or one month (YYYY-MM) when given. */
 export function scrubPrefix(site: string, day?: string): string {
   return `${REPORTS_PREFIX}${site}/scrub/${day === undefined ? '' : `${dayPath(day)}/`}`;
 }

@@ -295,10 +295,10 @@ export async function recordScrub(blobs: Pick<BlobStore, 'put'>, result: ScrubRe
   return putOnce(blobs, scrubKey(result.site, result.startedAt), Buffer.from(`${JSON.stringify(result, null, 1)}\n`), 'application/json');
 }
 
-/** Every scrub result of a site (of one day, when given), oldest first. */
-export async function readScrubs(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, day?: string): Promise<ScrubResult[]> {
+/** Every scrub result of a site (of one day YYYY-MM-DD or month YYYY-MM, when given), oldest first. */
+export async function readScrubs(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, period?: string): Promise<ScrubResult[]> {
   const out: ScrubResult[] = [];
-  for await (const info of blobs.list(scrubPrefix(site, day))) {
+  for await (const info of blobs.list(scrubPrefix(site, period))) {
     if (!info.key.endsWith('.json')) continue;
     const parsed = JSON.parse((await readSmallObject(blobs, info.key, 64 * 1024 * 1024, 'scrub result')).toString('utf8')) as ScrubResult;
     if (parsed.format === SCRUB_FORMAT) out.push(parsed);

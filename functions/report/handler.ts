@@ -170,7 +170,7 @@ async function attestations(deps: ReportHandlerDeps, sites: string[], month: str
       const a = await attestMonth(deps.blobs, { site, month, ...(deps.bucket ? { bucket: deps.bucket } : {}), now: () => deps.clock.now(), ...(deps.retention ? { retention: deps.retention } : {}), ...(deps.legalHold ? { legalHold: deps.legalHold } : {}) });
       const keys = await storeAttestation(deps.blobs, a);
       run.attestations.push({ site, month, json: keys.json, markdown: keys.markdown, csv: keys.csv });
-      log('info', 'attestation', { site, month, items: a.summary.items, missing: a.summary.missing, sha256: a.sha256 });
+      log(a.summary.unreadable > 0 ? 'warn' : 'info', 'attestation', { site, month, items: a.summary.items, missing: a.summary.missing, unreadable: a.summary.unreadable, sha256: a.sha256 });
     } catch (error) {
       run.attestations.push({ site, month, error: messageOf(error) });
       step.failures.push(`attestation of ${site} for ${month}: ${messageOf(error)}`);
