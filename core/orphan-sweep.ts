@@ -24,6 +24,8 @@ export interface OrphanSweepInput {
   now: Date;
   /** Default DEFAULT_ORPHAN_GRACE_DAYS. */
   graceDays?: number;
+  /** The bucket's default Object Lock retention: an attempt younger than that cannot be deleted yet, so it is not planned. */
+  lockDays?: number;
   /** At most this many targets (the purge's plan is bounded). */
   limit: number;
 }
@@ -45,7 +47,7 @@ function attemptPackId(key: string): string | undefined {
 export async function findOrphanPacks(blobs: Pick<BlobStore, 'list'>, input: OrphanSweepInput): Promise<PurgeTarget[]> {
   if (input.limit <= 0) return [];
   const graceDays = input.graceDays ?? DEFAULT_ORPHAN_GRACE_DAYS;
-  const olderThan = input.now.getTime() - graceDays * DAY_MS;
+  const olderThan = input.now.getTime() - Math.max(graceDays, input.lockDays ?? 0) * DAY_MS;
   const candidates: { key: string; packId: string }[] = [];
   for await (const info of blobs.list(sitePrefix('recordings', input.site))) {
     const packId = attemptPackId(info.key);

@@ -7,7 +7,7 @@ import { heldRids, type HoldStore } from './hold-items.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
 import type { BlobStore, CatalogueStore } from './ports.ts';
-import { batchTargets, packMayGo, planRetention, retentionCutoff, type Artefact, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
+import { batchTargets, lockedUntil, packMayGo, planRetention, retentionCutoff, type Artefact, type LockWait, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
 import type { SitePurgeSettings } from './workflow-config.ts';
@@ -100,6 +100,11 @@ export interface PurgePlanResult {
     truncated: boolean;
     /** Targets left for the next purge because the plan would not fit Step Functions' state (fitPlanState). */
     deferred?: number;
+    /**
+     * Past the rules but still under the bucket's Object Lock (settings.objectLockDays): not
+     * planned, since S3 would refuse them; they go in the first purge after `firstFree`.
+     */
+    locked?: LockWait;
     /** Tree snapshots (file shares): core/tree-purge.ts. */
     trees?: TreePurgeSummary;
     /**
@@ -130,7 +135,7 @@ function withHolds(held: Set<string>, pack: Omit<PackCandidate, 'members'>, memb
 async function packCandidate(deps: PurgePlanDeps, site: string, manifestKey: string, held: Set<string>): Promise<{ pack: PackCandidate; dead: string[] }> {
   const manifest = parseManifest(await readText(deps.blobs, manifestKey));
   const members = entriesOf(manifest, manifestKey).map((e) => ({ rid: e.rid, start: e.start }));
-  const pack = withHolds(held, { packKey: manifest.packKey, manifestKey, source: manifest.source }, members);
+  const pack = withHolds(held, { packKey: manifest.packKey, manifestKey, source: manifest.source, createdAt: manifest.createdAt }, members);
   if (!pack.packKey.startsWith(sitePrefix('recordings', site))) throw new Error(`pack ${pack.packKey} is outside the site's prefix`);
   return { pack, dead: deadAttempts(manifest.packKey, manifest.superseded) };
 }
@@ -199,7 +204,8 @@ async function gatherPacks(
       const { pack, dead: attempts } = await packCandidate(deps, input.site, info.key, held);
       packs.push(pack);
       dead.set(pack.packKey, attempts);
-      if (packMayGo(pack, cutoff)) deletable++;
+      // A pack still under Object Lock is not planned, so it does not count toward the plan's size.
+      if (packMayGo(pack, cutoff) && lockedUntil(pack.createdAt, { now: input.now, objectLockDays: input.settings.objectLockDays }) === undefined) deletable++;
     } catch {
       counters.unreadable++;
     }
@@ -225,7 +231,7 @@ const SEQUENCE = /^(.*)\.(\d+)$/;
 
 export function artefactOf(m: ArtefactManifest, manifestKey: string): Artefact | undefined {
   if (m.role === 'archive') return undefined;
-  const base = { key: m.key, manifestKey, source: m.source, takenAt: m.takenAt };
+  const base = { key: m.key, manifestKey, source: m.source, takenAt: m.takenAt, createdAt: m.createdAt };
   if (m.role === 'full') {
     const position = m.position ? SEQUENCE.exec(m.position.logFile) : null;
     return { ...base, kind: 'full', ...(position ? { series: position[1]!, first: Number(position[2]) } : {}) };
@@ -289,7 +295,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const artefacts = await gatherArtefacts(deps, input.site, counters);
   const { trees: treePolicy, orphanGraceDays, ...rules } = input.settings;
   const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });
-  const orphans = await findOrphanPacks(deps.blobs, { site: input.site, now: input.now, graceDays: orphanGraceDays, limit: input.maxTargets - plan.targets.length });
+  const orphans = await findOrphanPacks(deps.blobs, { site: input.site, now: input.now, graceDays: orphanGraceDays, lockDays: rules.objectLockDays, limit: input.maxTargets - plan.targets.length });
   for (const t of [...plan.targets, ...orphans]) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
   const rule = { retentionDays: rules.retentionDays, cutoff: new Date(retentionCutoff({ now: input.now, retentionDays: rules.retentionDays })).toISOString() };
@@ -313,6 +319,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       unreadable: counters.unreadable,
       orphans: orphans.length,
       truncated: plan.truncated || more || trees.summary.truncated,
+      ...(plan.locked ? { locked: plan.locked } : {}),
       trees: trees.summary,
       ...(future.length ? { futureDated: futureDatedSummary(future) } : {}),
     },

@@ -21,6 +21,12 @@ import { isFutureDated } from './future-dated.ts';
 // first: kept, and neither counted among the newest fulls nor used to judge a segment. Otherwise a
 // forged manifest dated 2099 (the site's agent key may add objects) or a site clock running a year
 // ahead would stay "the newest" for ever, and every genuine full would be planned for deletion.
+//
+// Object Lock: the bucket locks every object for `objectLockDays` from its creation, and S3
+// refuses to delete it before then. A pack, full or segment the rules let go but whose lock has
+// not run out is left out of the plan (and does not count toward `truncated`): planned, it would
+// be refused, fill the plan again in every round and keep the purge "behind" for ever. It is
+// counted in `locked` and goes in the first purge after its lock ends.
 
 export interface PackMember {
   rid: string;
@@ -34,6 +40,8 @@ export interface PackCandidate {
   manifestKey: string;
   source: string;
   members: PackMember[];
+  /** When its manifest was written (ISO): the pack's Object Lock runs from about then. */
+  createdAt?: string;
 }
 
 export interface Artefact {
@@ -51,6 +59,8 @@ export interface Artefact {
   last?: number;
   /** Segment: its series (`mysql-bin`). Full: the series of its binlog position. */
   series?: string;
+  /** When it was shipped (ISO): its Object Lock runs from about then. */
+  createdAt?: string;
 }
 
 export interface RetentionRules {
@@ -63,6 +73,8 @@ export interface RetentionRules {
    * snapshot may be from when the dump began.
    */
   timeMarginHours?: number;
+  /** The bucket's default Object Lock retention in days: what was written less than this long ago is not planned (absent or 0: no lock). */
+  objectLockDays?: number;
 }
 
 /** Tree snapshot kinds (snapshot, tree-index, tree-pack) are planned and deleted by core/tree-purge.ts. */
@@ -97,6 +109,14 @@ export interface RetentionPlan {
   futureDated: Artefact[];
   /** More was deletable than maxTargets allowed: the next run continues. */
   truncated: boolean;
+  /** Past the rules but still under Object Lock: left out of the plan (absent when none). */
+  locked?: LockWait;
+}
+
+export interface LockWait {
+  count: number;
+  /** When the first of them comes out of its lock (ISO). */
+  firstFree: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -172,14 +192,38 @@ function planArtefacts(all: Artefact[], rules: { now: Date; keepFullCycles: numb
   return { targets, keptFulls: keptFulls.length, keptSegments, futureDated };
 }
 
-/** Everything the rules allow to delete, packs first (oldest key first), capped at maxTargets. */
+/** When the object's Object Lock ends (ms), if that is still after `now`; undefined when it is free (or its creation time is unknown: S3 then decides). */
+export function lockedUntil(createdAt: string | undefined, rules: Pick<RetentionRules, 'now' | 'objectLockDays'>): number | undefined {
+  const created = createdAt === undefined ? Number.NaN : Date.parse(createdAt);
+  if (!rules.objectLockDays || !Number.isFinite(created)) return undefined;
+  const until = created + rules.objectLockDays * DAY_MS;
+  return until > rules.now.getTime() ? until : undefined;
+}
+
+/** Targets whose object is still under Object Lock set apart: they would only be refused. */
+function withoutLocked(targets: PurgeTarget[], created: Map<string, string | undefined>, rules: RetentionRules): { free: PurgeTarget[]; locked?: LockWait } {
+  const free: PurgeTarget[] = [];
+  let count = 0;
+  let first = Number.POSITIVE_INFINITY;
+  for (const t of targets) {
+    const until = lockedUntil(created.get(t.key), rules);
+    if (until === undefined) {
+      free.push(t);
+      continue;
+    }
+    count++;
+    first = Math.min(first, until);
+  }
+  return count ? { free, locked: { count, firstFree: new Date(first).toISOString() } } : { free };
+}
+
+/** Everything the rules allow to delete, packs first (oldest key first), capped at maxTargets; what is still under Object Lock is left out. */
 export function planRetention(input: { rules: RetentionRules; packs: PackCandidate[]; artefacts: Artefact[]; maxTargets?: number }): RetentionPlan {
   const { rules } = input;
   const cutoff = retentionCutoff(rules);
   const targets: PurgeTarget[] = [];
   let keptPacks = 0;
   let packsHeld = 0;
-  let copiedOut = 0;
   const packs = [...input.packs].sort((a, b) => (a.packKey < b.packKey ? -1 : a.packKey > b.packKey ? 1 : 0));
   for (const pack of packs) {
     if (packMayGo(pack, cutoff)) {
@@ -190,7 +234,6 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
     const heldOnly = held.length > 0 && pack.members.every((m) => m.legalHold || memberMayGo(m, cutoff));
     if (heldOnly && held.length < pack.members.length) {
       // Every other call may go: copy the held ones out, then the pack goes (the issue's "beyond the peers").
-      copiedOut++;
       const reason = `${pack.members.length - held.length} recording(s) older than ${rules.retentionDays} days; the ${held.length} on legal hold are copied out to their own held pack first`;
       targets.push({ key: pack.packKey, then: pack.manifestKey, kind: 'pack', source: pack.source, reason, keep: held.map((m) => m.rid) });
       continue;
@@ -200,12 +243,15 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
   }
   const artefactPlan = planArtefacts(input.artefacts, { now: rules.now, keepFullCycles: rules.keepFullCycles, marginMs: (rules.timeMarginHours ?? 24) * 3_600_000 });
   targets.push(...artefactPlan.targets);
+  const created = new Map<string, string | undefined>([...input.packs.map((p) => [p.packKey, p.createdAt] as const), ...input.artefacts.map((a) => [a.key, a.createdAt] as const)]);
+  const { free, locked } = withoutLocked(targets, created, rules);
   const max = input.maxTargets ?? Number.POSITIVE_INFINITY;
   return {
-    targets: targets.slice(0, max),
-    kept: { packs: keptPacks, packsHeld, copiedOut, fulls: artefactPlan.keptFulls, segments: artefactPlan.keptSegments },
+    targets: free.slice(0, max),
+    kept: { packs: keptPacks, packsHeld, copiedOut: free.filter((t) => t.keep).length, fulls: artefactPlan.keptFulls, segments: artefactPlan.keptSegments },
     futureDated: artefactPlan.futureDated,
-    truncated: targets.length > max,
+    truncated: free.length > max,
+    ...(locked ? { locked } : {}),
   };
 }
 

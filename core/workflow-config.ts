@@ -69,6 +69,12 @@ export const sitePurgeSchema = z
     trees: siteTreeRetentionSchema.optional(),
     /** Pack attempts with no manifest are deleted once older than this (default 7: core/orphan-sweep.ts). */
     orphanGraceDays: z.number().int().min(1).max(3650).optional(),
+    /**
+     * The bucket's default Object Lock retention (objectLock.defaultRetentionDays): an object
+     * written less than this long ago cannot be deleted yet, so the plan leaves it out (counted
+     * as waiting for its lock) instead of planning a delete S3 refuses in every round. Absent: no lock known.
+     */
+    objectLockDays: z.number().int().min(0).max(36_500).optional(),
   })
   .strict();
 export type SitePurgeSettings = z.infer<typeof sitePurgeSchema>;

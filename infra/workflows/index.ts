@@ -27,6 +27,8 @@ export interface WorkflowSite {
   trees?: SiteTreeRetentionInput;
   /** Pack attempts with no manifest are purged once older than this (default: core/orphan-sweep.ts). */
   orphanGraceDays?: number;
+  /** The bucket's default Object Lock retention: the purge plans nothing younger (it could not be deleted). */
+  objectLockDays?: number;
 }
 
 export type WorkflowsProps = Omit<WorkflowCommonProps, 'stateMachineName'> & {
@@ -52,6 +54,7 @@ export function addWorkflows(scope: Construct, props: WorkflowsProps): Workflows
       retentionDays: site.retentionDays,
       keepFullCycles: site.keepFullCycles ?? 2,
       ...(site.orphanGraceDays === undefined ? {} : { orphanGraceDays: site.orphanGraceDays }),
+      ...(site.objectLockDays === undefined ? {} : { objectLockDays: site.objectLockDays }),
       ...(site.trees ? { trees: site.trees } : {}),
     } as SitePurgeSettings;
     sites[site.name] = {

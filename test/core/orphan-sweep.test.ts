@@ -56,6 +56,15 @@ describe('findOrphanPacks', () => {
     expect(await findOrphanPacks(blobs, { site: 'site-a', now: clock.now(), limit: 0 })).toEqual([]);
   });
 
+  it('waits past the grace period for an attempt still under the bucket’s Object Lock (lockDays), which S3 would refuse to delete', async () => {
+    const { clock, blobs } = store();
+    await blobs.put(packKey('site-a', id(1), BATCH_DAY), body);
+    clock.advance(10 * DAY);
+    expect(await findOrphanPacks(blobs, { site: 'site-a', now: clock.now(), lockDays: 30, limit: 100 })).toEqual([]);
+    clock.advance(20 * DAY + 1);
+    expect(await findOrphanPacks(blobs, { site: 'site-a', now: clock.now(), lockDays: 30, limit: 100 })).toHaveLength(1);
+  });
+
   it('never targets an attempt of a manifested pack, whatever the attempts, ages and grace (property)', async () => {
     const pack = fc.record({ n: fc.integer({ min: 1, max: 40 }), attempts: fc.uniqueArray(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 3 }), writtenDay: fc.integer({ min: 0, max: 30 }), manifested: fc.boolean() });
     await fc.assert(
