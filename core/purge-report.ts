@@ -55,7 +55,7 @@ function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig)
   if (s.unreadable) lines.push(`  ${s.unreadable} manifest(s) could not be read: their objects were kept`);
   if (s.orphans) lines.push(`  ${s.orphans} pack attempt(s) that never got a manifest (past the grace period)`);
   // Normal while the lock is longer than the purge interval: said, not warned about.
-  if (s.locked) lines.push(`  waiting for their Object Lock: ${s.locked.count} pack(s), full backup(s) or log segment(s) past the rules but still locked, not planned (the first comes free on ${s.locked.firstFree}; a later purge deletes them)`);
+  if (s.locked) lines.push(`  waiting for their Object Lock: ${s.locked.atLeast ? 'at least ' : ''}${s.locked.count} pack(s), full backup(s) or log segment(s) past the rules but still locked, not planned (the first comes free on ${s.locked.firstFree}; a later purge deletes them)`);
   const t = s.trees;
   if (t && (t.snapshots || t.packs || t.indexes || t.keptSnapshots || t.skippedSources.length)) {
     const skipped = t.skippedSources.length ? `; left alone (a manifest could not be read): ${t.skippedSources.join(', ')}` : '';

@@ -1,4 +1,3 @@
-import { parseArtefactManifest, type ArtefactManifest } from './artefact.ts';
 import { messageOf } from './errors.ts';
 import { futureDatedSummary, type FutureDatedSummary } from './future-dated.ts';
 import { entriesOf } from './ingest.ts';
@@ -6,17 +5,19 @@ import { packAttemptsPrefixOf, sitePrefix } from './layout.ts';
 import { heldRids, type HoldStore } from './hold-items.ts';
 import { parseManifest } from './manifest.ts';
 import { findOrphanPacks } from './orphan-sweep.ts';
+import { gatherArtefacts, type ArtefactCatalogue } from './purge-artefacts.ts';
 import type { BlobStore, CatalogueStore } from './ports.ts';
-import { batchTargets, lockedUntil, packMayGo, planRetention, retentionCutoff, type Artefact, type LockWait, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
+import { batchTargets, lockedUntil, packMayGo, planRetention, retentionCutoff, type LockWait, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
 import type { SitePurgeSettings } from './workflow-config.ts';
 import { readText } from './purge-delete.ts';
 
 // The purge's three steps around the pure planner (core/retention.ts):
-//  - planPurge: gathers candidates from the manifests (the commit records: what exists) and
-//    legal holds from their own records (core/hold-items.ts, never touched by ingest), and cuts
-//    the plan into delete batches;
+//  - planPurge: gathers packs from their manifests (the commit records: what exists), backups
+//    and log segments from the catalogue's artefact items (core/purge-artefacts.ts), legal holds
+//    from their own records (core/hold-items.ts, never touched by ingest), and cuts the plan
+//    into delete batches;
 //  - deletePurgeBatch (core/purge-delete.ts): proves the lock is still ours (fencing), copies the held calls of a pack
 //    out first where the plan says so (core/copy-out.ts), deletes each object, then its
 //    manifest once the object is gone; Object Lock refusals are reported, never forced;
@@ -119,8 +120,11 @@ export interface PurgePlanResult {
 export interface PurgePlanDeps {
   blobs: Pick<BlobStore, 'list' | 'get'>;
   holds: Pick<HoldStore, 'listHolds'>;
-  /** The catalogue's time index: calls that started before the cutoff in packs dated after it (absent: not looked for). */
-  catalogue?: Pick<CatalogueStore, 'searchRecordings'>;
+  /**
+   * The catalogue: its time index (calls that started before the cutoff in packs dated after it)
+   * and its artefact items (the backups and log segments judged: core/purge-artefacts.ts).
+   */
+  catalogue: Pick<CatalogueStore, 'searchRecordings'> & ArtefactCatalogue;
 }
 
 function dayOf(ms: number): string {
@@ -227,36 +231,6 @@ function withDeadAttempts(targets: PurgeTarget[], dead: Map<string, string[]>): 
   });
 }
 
-const SEQUENCE = /^(.*)\.(\d+)$/;
-
-export function artefactOf(m: ArtefactManifest, manifestKey: string): Artefact | undefined {
-  if (m.role === 'archive') return undefined;
-  const base = { key: m.key, manifestKey, source: m.source, takenAt: m.takenAt, createdAt: m.createdAt };
-  if (m.role === 'full') {
-    const position = m.position ? SEQUENCE.exec(m.position.logFile) : null;
-    return { ...base, kind: 'full', ...(position ? { series: position[1]!, first: Number(position[2]) } : {}) };
-  }
-  return { ...base, kind: 'segment', ...(m.series ? { series: m.series } : {}), ...(m.sequence !== undefined ? { first: m.sequence, last: m.sequence } : {}) };
-}
-
-async function gatherArtefacts(deps: PurgePlanDeps, site: string, counters: { unreadable: number }): Promise<Artefact[]> {
-  const artefacts: Artefact[] = [];
-  for (const cls of ['backups', 'logs'] as const) {
-    for await (const info of deps.blobs.list(`${sitePrefix('manifests', site)}${cls}/`)) {
-      if (!info.key.endsWith('.json')) continue;
-      try {
-        const manifest = parseArtefactManifest(await readText(deps.blobs, info.key));
-        if (manifest.site !== site || !manifest.key.startsWith(sitePrefix(cls, site))) throw new Error('artefact outside the site');
-        const artefact = artefactOf(manifest, info.key);
-        if (artefact) artefacts.push(artefact);
-      } catch {
-        counters.unreadable++;
-      }
-    }
-  }
-  return artefacts;
-}
-
 /**
  * The most a plan may weigh as JSON. Step Functions holds it in the execution's state, which it
  * caps at 256 KiB (a task result or state over it fails the execution with
@@ -292,7 +266,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const packs = [...gathered.packs, ...late.packs];
   const dead = new Map([...gathered.dead, ...late.dead]);
   const more = gathered.more || late.more;
-  const artefacts = await gatherArtefacts(deps, input.site, counters);
+  const { artefacts, cut } = await gatherArtefacts(deps.catalogue, input.site, { now: input.now, objectLockDays: input.settings.objectLockDays }, counters);
   const { trees: treePolicy, orphanGraceDays, ...rules } = input.settings;
   const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });
   const orphans = await findOrphanPacks(deps.blobs, { site: input.site, now: input.now, graceDays: orphanGraceDays, lockDays: rules.objectLockDays, limit: input.maxTargets - plan.targets.length });
@@ -319,7 +293,8 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       unreadable: counters.unreadable,
       orphans: orphans.length,
       truncated: plan.truncated || more || trees.summary.truncated,
-      ...(plan.locked ? { locked: plan.locked } : {}),
+      // Segments after a source's first locked one were not read: they wait too, uncounted.
+      ...(plan.locked ? { locked: { ...plan.locked, ...(cut ? { atLeast: true } : {}) } } : {}),
       trees: trees.summary,
       ...(future.length ? { futureDated: futureDatedSummary(future) } : {}),
     },

@@ -117,6 +117,8 @@ export interface LockWait {
   count: number;
   /** When the first of them comes out of its lock (ISO). */
   firstFree: string;
+  /** Log segments shipped after the first locked one were not read (core/purge-artefacts.ts): more than `count` wait. */
+  atLeast?: boolean;
 }
 
 const DAY_MS = 86_400_000;

@@ -52,7 +52,7 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 
 export interface PurgeHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf' | 'searchRecordings'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf' | 'searchRecordings' | 'listArtefacts' | 'listArtefactSources'>;
   /** Legal holds: their own records, read by the planner. */
   holds: Pick<HoldStore, 'listHolds'>;
   /** Restores an archived pack whose held calls must be copied out. */

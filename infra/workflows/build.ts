@@ -98,6 +98,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   objects(fns.purge, context, 'DeleteExpired', ['s3:DeleteObject', 's3:DeleteObjectVersion'], purgeable, 'the purge deletes only what the retention plan allows (core/retention.ts), fenced by the site lock; Object Lock still refuses protected versions');
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverBypassObjectLock', effect: iam.Effect.DENY, actions: ['s3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
   tableItems(fns.purge, context, 'LegalHolds', ['dynamodb:Query'], leadingKeyPatterns(['hold']), false);
+  // The backups and log segments it judges, from the catalogue's artefact items (core/purge-artefacts.ts), not by reading every manifest.
+  tableItems(fns.purge, context, 'ArtefactItems', ['dynamodb:Query'], leadingKeyPatterns(['artefact', 'artefactSource']), false);
   // Calls that started before the retention cutoff, by the catalogue's time index: their packs dated after the cutoff day (files written late) are judged too.
   fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'CallsByTime', actions: ['dynamodb:Query'], resources: [`${context.catalogueTable.tableArn}/index/${CATALOGUE_INDEXES.byTime.indexName}`] }));
   // Copy-out (core/copy-out.ts): held calls of an expiring pack are copied to their own pack and

@@ -39,7 +39,7 @@ function world() {
 type World = ReturnType<typeof world>;
 
 async function purge(w: World) {
-  const plan = await planPurge({ blobs: w.blobs, holds: w.holds }, { site: SITE, settings: SETTINGS, now: w.clock.now(), maxTargets: 100, batchObjects: 50 });
+  const plan = await planPurge({ blobs: w.blobs, holds: w.holds, catalogue: new MemoryCatalogue() }, { site: SITE, settings: SETTINGS, now: w.clock.now(), maxTargets: 100, batchObjects: 50 });
   const locks = new SiteLocks(new MemoryLockTable(), w.clock);
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
   const copyOut = { blobs: w.blobs, catalogue: w.catalogue, holder: w.holder, clock: w.clock };

@@ -94,7 +94,7 @@ describe('the purge with the orphan sweep', () => {
     const orphan = packKey('site-a', id(9), BATCH_DAY);
     await blobs.put(orphan, body);
     clock.advance(10 * DAY);
-    const plan = await planPurge({ blobs, holds: new MemoryHoldStore() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
+    const plan = await planPurge({ blobs, holds: new MemoryHoldStore(), catalogue: new MemoryCatalogue() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
     expect(plan.summary).toMatchObject({ targets: 0, orphans: 1 });
     expect(plan.batches.flatMap((b) => b.targets)).toEqual([{ key: orphan, kind: 'pack' }]);
     const locks = new SiteLocks(new MemoryLockTable(), clock);
@@ -110,7 +110,7 @@ describe('the purge with the orphan sweep', () => {
     const { clock, blobs } = store();
     await blobs.put(packKey('site-a', id(9), BATCH_DAY), body);
     clock.advance(2 * DAY);
-    const plan = await planPurge({ blobs, holds: new MemoryHoldStore() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
+    const plan = await planPurge({ blobs, holds: new MemoryHoldStore(), catalogue: new MemoryCatalogue() }, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: clock.now(), maxTargets: 10, batchObjects: 10 });
     expect(plan.summary.orphans).toBe(0);
     expect(plan.batches).toEqual([]);
   });

@@ -31,7 +31,7 @@ describe('planPurge', () => {
     await publishPack(deps, 'site-a', NOW, 'young', [3]);
     await publishPack(deps, 'site-b', NOW, 'other-site', [900]);
     await deps.blobs.put('manifests/site-a/recordings/2020/01/01/pbroken.json', Buffer.from('not json'));
-    await publishArtefact(deps.blobs, 'site-a', { source: 'db', type: 'rotated', name: 'a.rbk', takenAt: daysAgo(NOW, 30) });
+    await publishArtefact(deps, 'site-a', { source: 'db', type: 'rotated', name: 'a.rbk', takenAt: daysAgo(NOW, 30) });
     const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
     expect(plan.batches.flatMap((b) => b.targets.map((t) => [t.key, t.then]))).toEqual([[old1.packKey, old1.manifestKey]]);
     expect(plan.summary).toMatchObject({ targets: 1, packs: 1, keptPacks: 1, keptPacksHeld: 1, keptFulls: 1, unreadable: 1, truncated: false });
@@ -40,9 +40,9 @@ describe('planPurge', () => {
   it('keeps the newest genuine fulls and reports, as a warning, the forged fulls dated 2099 it counted toward nothing', async () => {
     const deps = await site();
     const genuine = [];
-    for (const days of [30, 20, 10]) genuine.push(await publishArtefact(deps.blobs, 'site-a', { source: 'sql', type: 'rotated', name: `full-${days}.sql`, takenAt: daysAgo(NOW, days) }));
+    for (const days of [30, 20, 10]) genuine.push(await publishArtefact(deps, 'site-a', { source: 'sql', type: 'rotated', name: `full-${days}.sql`, takenAt: daysAgo(NOW, days) }));
     const forged = [];
-    for (const day of ['01', '02']) forged.push(await publishArtefact(deps.blobs, 'site-a', { source: 'sql', type: 'rotated', name: `full-209901${day}.sql`, takenAt: new Date(`2099-01-${day}T02:00:00.000Z`) }));
+    for (const day of ['01', '02']) forged.push(await publishArtefact(deps, 'site-a', { source: 'sql', type: 'rotated', name: `full-209901${day}.sql`, takenAt: new Date(`2099-01-${day}T02:00:00.000Z`) }));
     const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
     // Only the oldest genuine full goes: the two newest genuine ones are the two kept.
     expect(plan.batches.flatMap((b) => b.targets.map((t) => t.key))).toEqual([genuine[0]!.key]);
@@ -57,7 +57,7 @@ describe('planPurge', () => {
 
   it('says nothing of items dated in the future when there are none', async () => {
     const deps = await site();
-    await publishArtefact(deps.blobs, 'site-a', { source: 'sql', type: 'rotated', name: 'a.sql', takenAt: new Date(NOW.getTime() + 3_600_000) });
+    await publishArtefact(deps, 'site-a', { source: 'sql', type: 'rotated', name: 'a.sql', takenAt: new Date(NOW.getTime() + 3_600_000) });
     const plan = await planPurge(deps, { site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, now: NOW, maxTargets: 100, batchObjects: 10 });
     expect(plan.summary.futureDated).toBeUndefined();
     const report = purgeReport({ site: 'site-a', startedAt: NOW.toISOString(), plan, deleted: [] }, NOW, DEFAULT_WORKFLOW_CONFIG);

@@ -244,7 +244,7 @@ describe('tree snapshot purge (property)', () => {
           snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt, packs: s.packs.map((p) => packs[p]!) }));
           await ingestTreeSnapshot({ blobs, catalogue }, snaps.at(-1)!.manifestKey);
         }
-        const plan = await planPurge({ blobs, holds: new MemoryHoldStore() }, { site: SITE, settings: settings(h.policy), now, maxTargets: 500, batchObjects: h.batchObjects });
+        const plan = await planPurge({ blobs, holds: new MemoryHoldStore(), catalogue: new MemoryCatalogue() }, { site: SITE, settings: settings(h.policy), now, maxTargets: 500, batchObjects: h.batchObjects });
         const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
         const { token } = await locks.acquire({ site: SITE, holder: 'p', operation: 'purge' });
         const batches = [...plan.batches].sort((a, b) => h.order(a.index) - h.order(b.index));

@@ -12,11 +12,11 @@ import { daysAgo, publishArtefact } from '../workflows/purge-fixtures.ts';
 
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
-function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string, unknown>][]) {
+function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string, unknown>][], catalogue = new MemoryCatalogue()) {
   const clock = new ManualClock(NOW);
   return createPurgeHandler({
     blobs,
-    catalogue: new MemoryCatalogue(),
+    catalogue,
     holds: new MemoryHoldStore(),
     holder: { setLegalHold: async () => undefined },
     deleter: new BlobStoreDeleter(blobs),
@@ -29,9 +29,10 @@ function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string,
 describe('purge function', () => {
   it('logs the plan and the report at warn when fulls dated in the future were set aside, at info otherwise', async () => {
     const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
     const logged: [string, string, Record<string, unknown>][] = [];
-    const run = handler(blobs, logged);
-    await publishArtefact(blobs, 'site-a', { source: 'sql', type: 'rotated', name: 'genuine.sql', takenAt: daysAgo(NOW, 1) });
+    const run = handler(blobs, logged, catalogue);
+    await publishArtefact({ blobs, catalogue }, 'site-a', { source: 'sql', type: 'rotated', name: 'genuine.sql', takenAt: daysAgo(NOW, 1) });
     const plan = async () => run({ action: 'plan', site: 'site-a', settings: { retentionDays: 365, keepFullCycles: 2 }, maxTargets: 100, batchObjects: 10 });
     const report = async (p: unknown) => run({ action: 'report', site: 'site-a', startedAt: NOW.toISOString(), config: {}, run: { plan: p, deleted: [] } });
 
@@ -42,7 +43,7 @@ describe('purge function', () => {
     ]);
 
     logged.length = 0;
-    const forged = await publishArtefact(blobs, 'site-a', { source: 'sql', type: 'rotated', name: 'forged.sql', takenAt: new Date('2099-01-01T02:00:00.000Z') });
+    const forged = await publishArtefact({ blobs, catalogue }, 'site-a', { source: 'sql', type: 'rotated', name: 'forged.sql', takenAt: new Date('2099-01-01T02:00:00.000Z') });
     await report(await plan());
     expect(logged).toEqual([
       ['warn', 'purge planned', expect.objectContaining({ site: 'site-a', futureDated: { count: 1, named: [`${forged.key} (taken 2099-01-01T02:00:00.000Z)`] } })],

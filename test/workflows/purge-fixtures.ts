@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { artefactId, ARTEFACT_FORMAT, serializeArtefactManifest, type ArtefactManifest } from '../../core/artefact.ts';
 import { ingestManifest } from '../../core/ingest.ts';
+import { artefactEntryOf } from '../../core/ingest-artefact.ts';
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../../core/layout.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
@@ -43,7 +44,9 @@ export interface ArtefactSpec {
   position?: { logFile: string; logPos: number };
 }
 
-export async function publishArtefact(blobs: BlobStore, site: string, spec: ArtefactSpec): Promise<{ key: string; manifestKey: string }> {
+/** Given the catalogue too (`{ blobs, catalogue }`), the artefact is catalogued as ingest does. */
+export async function publishArtefact(to: BlobStore | { blobs: BlobStore; catalogue: Pick<CatalogueStore, 'putArtefact'> }, site: string, spec: ArtefactSpec): Promise<{ key: string; manifestKey: string }> {
+  const { blobs, catalogue } = 'catalogue' in to ? to : { blobs: to, catalogue: undefined };
   const body = Buffer.from(`${spec.source}/${spec.name}`);
   const sha256 = createHash('sha256').update(body).digest('hex');
   const id = artefactId(site, spec.source, spec.name, sha256);
@@ -71,6 +74,7 @@ export async function publishArtefact(blobs: BlobStore, site: string, spec: Arte
   };
   await blobs.put(key, body);
   await blobs.put(manifestKey, serializeArtefactManifest(manifest));
+  await catalogue?.putArtefact(artefactEntryOf(manifest, manifestKey));
   return { key, manifestKey };
 }
 

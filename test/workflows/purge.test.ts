@@ -79,11 +79,11 @@ describe('purge', () => {
     await publishPack(h, SITE, now, 'all-held', [400], { hold: [0] });
     const fulls = [];
     for (const [i, days] of [40, 30, 20, 10].entries()) {
-      fulls.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
+      fulls.push(await publishArtefact(h, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
     }
     const segments = [];
     for (let seq = 100; seq < 135; seq += 5) {
-      segments.push({ seq, ...(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-binlog', type: 'binlog', name: `rtmbinlog.${String(seq).padStart(6, '0')}`, takenAt: daysAgo(now, 40 - (seq - 100)), sequence: seq, series: 'rtmbinlog' })) });
+      segments.push({ seq, ...(await publishArtefact(h, SITE, { source: 'rostrvm-binlog', type: 'binlog', name: `rtmbinlog.${String(seq).padStart(6, '0')}`, takenAt: daysAgo(now, 40 - (seq - 100)), sequence: seq, series: 'rtmbinlog' })) });
     }
 
     const outcome = await h.workflows.runPurge().done;
@@ -121,15 +121,15 @@ describe('purge', () => {
     const now = h.clock.now();
     const fulls = [];
     for (const [i, days] of [30, 20, 10].entries()) {
-      fulls.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
+      fulls.push(await publishArtefact(h, SITE, { source: 'rostrvm-db', type: 'rotated', name: `rostrvm_5_${i}.rbk`, takenAt: daysAgo(now, days), position: { logFile: `rtmbinlog.${String(100 + i * 10).padStart(6, '0')}`, logPos: 4 } }));
     }
     const segments = [];
     for (let seq = 100; seq < 130; seq += 5) {
-      segments.push({ seq, ...(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-binlog', type: 'binlog', name: `rtmbinlog.${String(seq).padStart(6, '0')}`, takenAt: daysAgo(now, 30 - (seq - 100)), sequence: seq, series: 'rtmbinlog' })) });
+      segments.push({ seq, ...(await publishArtefact(h, SITE, { source: 'rostrvm-binlog', type: 'binlog', name: `rtmbinlog.${String(seq).padStart(6, '0')}`, takenAt: daysAgo(now, 30 - (seq - 100)), sequence: seq, series: 'rtmbinlog' })) });
     }
     const forged = [];
     for (const day of ['01', '02']) {
-      forged.push(await publishArtefact(h.blobs, SITE, { source: 'rostrvm-db', type: 'rotated', name: `forged-${day}.rbk`, takenAt: new Date(`2099-01-${day}T02:00:00.000Z`), position: { logFile: 'rtmbinlog.999999', logPos: 4 } }));
+      forged.push(await publishArtefact(h, SITE, { source: 'rostrvm-db', type: 'rotated', name: `forged-${day}.rbk`, takenAt: new Date(`2099-01-${day}T02:00:00.000Z`), position: { logFile: 'rtmbinlog.999999', logPos: 4 } }));
     }
 
     const outcome = await h.workflows.runPurge().done;
