@@ -30,7 +30,8 @@ export function artefactOfEntry(e: ArtefactEntry): Artefact | undefined {
     return { ...base, kind: 'full', ...(position ? { series: position[1]!, first: Number(position[2]) } : {}) };
   }
   const segment = { ...(e.series ? { series: e.series } : {}), ...(e.sequence !== undefined ? { first: e.sequence, last: e.sequence } : {}) };
-  return { ...base, kind: 'segment', ...segment };
+  const partial = e.partial ? { partial: true, size: e.size } : {};
+  return { ...base, kind: 'segment', ...segment, ...(e.span ? { span: e.span } : {}), ...partial };
 }
 
 async function* pages(catalogue: ArtefactCatalogue, query: { site: string; source: string; role: 'full' | 'segment' }): AsyncGenerator<ArtefactEntry> {

@@ -22,6 +22,15 @@ import { isFutureDated } from './future-dated.ts';
 // forged manifest dated 2099 (the site's agent key may add objects) or a site clock running a year
 // ahead would stay "the newest" for ever, and every genuine full would be planned for deletion.
 //
+// Partial snapshots: the agent ships the active binlog segment whole every partial interval, so
+// a segment that grows all day leaves hundreds of copies of its own prefix. The restore planner
+// (core/restore-plan.ts slotsOf) uses, for each segment, the closed one when it was shipped, else
+// only the newest snapshot (latest last event, then the larger). A snapshot of the same file (same
+// source, series, number and first event) behind a closed segment or a newer snapshot is thus
+// never part of any restore, and goes whatever the fulls need. Without a first event on both the
+// planner cannot tell the same file from a reused name (RESET MASTER): the snapshot is judged as
+// any segment.
+//
 // Object Lock: the bucket locks every object for `objectLockDays` from its creation, and S3
 // refuses to delete it before then. A pack, full or segment the rules let go but whose lock has
 // not run out is left out of the plan (and does not count toward `truncated`): planned, it would
@@ -61,6 +70,11 @@ export interface Artefact {
   series?: string;
   /** When it was shipped (ISO): its Object Lock runs from about then. */
   createdAt?: string;
+  /** Segment: its first and last event (a partial snapshot and its closed segment start with the same one). */
+  span?: { from: string; to: string };
+  /** Segment: a snapshot of a still-active segment (a prefix of it); `size` then tells two snapshots with the same last event apart. */
+  partial?: boolean;
+  size?: number;
 }
 
 export interface RetentionRules {
@@ -165,6 +179,32 @@ function needs(full: Artefact, seg: Artefact, marginMs: number): { related: bool
   return { related: true, needed: !Number.isFinite(segEnd) || !Number.isFinite(fullAt) || segEnd >= fullAt - marginMs };
 }
 
+const endOf = (a: Artefact): string => a.span?.to ?? a.takenAt;
+
+/** Partial snapshots no restore can use (a closed segment or a newer snapshot of the same file exists), with why. */
+export function supersededPartials(segments: Artefact[]): Map<string, string> {
+  const files = new Map<string, Artefact[]>();
+  for (const s of segments) {
+    if (s.kind !== 'segment' || s.first === undefined || !s.span || !Number.isFinite(Date.parse(s.span.from))) continue;
+    // The first event to the second, as logChains compares them (binlog times have 1-second resolution).
+    const file = JSON.stringify([s.source, s.series ?? '', s.first, Math.floor(Date.parse(s.span.from) / 1000)]);
+    files.set(file, [...(files.get(file) ?? []), s]);
+  }
+  const out = new Map<string, string>();
+  for (const list of files.values()) {
+    const final = list.find((s) => !s.partial);
+    const partials = list.filter((s) => s.partial);
+    if (final) {
+      for (const p of partials) out.set(p.key, `partial snapshot of ${final.key}, which was shipped closed`);
+      continue;
+    }
+    const newest = partials.reduce((a, b) => (endOf(b) > endOf(a) || (endOf(b) === endOf(a) && (b.size ?? 0) > (a.size ?? 0)) ? b : a));
+    // A snapshot tied with the newest (same last event and size) is kept too: either could be the one a restore picks.
+    for (const p of partials) if (endOf(p) < endOf(newest) || (endOf(p) === endOf(newest) && (p.size ?? 0) < (newest.size ?? 0))) out.set(p.key, `partial snapshot superseded by the newer snapshot ${newest.key}`);
+  }
+  return out;
+}
+
 function planArtefacts(all: Artefact[], rules: { now: Date; keepFullCycles: number; marginMs: number }): { targets: PurgeTarget[]; keptFulls: number; keptSegments: number; futureDated: Artefact[] } {
   const { keepFullCycles, marginMs } = rules;
   const futureDated: Artefact[] = [];
@@ -182,7 +222,14 @@ function planArtefacts(all: Artefact[], rules: { now: Date; keepFullCycles: numb
     }
   }
   let keptSegments = 0;
-  for (const seg of artefacts.filter((a) => a.kind === 'segment')) {
+  const segments = artefacts.filter((a) => a.kind === 'segment');
+  const superseded = supersededPartials(segments);
+  for (const seg of segments) {
+    const reason = superseded.get(seg.key);
+    if (reason) {
+      targets.push({ key: seg.key, ...(seg.manifestKey ? { then: seg.manifestKey } : {}), kind: 'segment', source: seg.source, reason });
+      continue;
+    }
     const verdicts = keptFulls.map((full) => ({ full, ...needs(full, seg, marginMs) })).filter((v) => v.related);
     if (verdicts.length === 0 || verdicts.some((v) => v.needed)) {
       keptSegments++;
