@@ -6,7 +6,8 @@ import { readSmallObject } from './read-small.ts';
 
 // Reading a site's audit trail for the audit view (console and IAM API): newest first, by seq,
 // from the chain head down. A page stops at `limit` matches or after `budget` records read, so
-// one request stays bounded whatever the trail's length; the cursor is the seq to go on below.
+// one request stays bounded whatever the trail's length, or once its records fill AUDIT_PAGE_BYTES
+// (an answer must stay under Lambda's 6 MB); the cursor is the seq to go on below.
 
 export interface AuditReader {
   /** The site's chain head (last seq); undefined before the first record. */
@@ -44,6 +45,8 @@ export interface AuditPageQuery {
   budget?: number;
   /** Records read at once (default 16). */
   concurrency?: number;
+  /** Most bytes of records (as JSON) one page holds (default AUDIT_PAGE_BYTES); a page always holds at least one. */
+  maxBytes?: number;
 }
 
 export interface AuditPage {
@@ -54,6 +57,13 @@ export interface AuditPage {
 
 /** Records one page reads at most: a page may hold fewer than `limit` matches, with a cursor to go on. */
 export const AUDIT_PAGE_BUDGET = 2000;
+/**
+ * Bytes of records (their JSON) one page holds at most. A Lambda answer is at most 6 MB, and a
+ * purge record of a pack names its 100 calls (~16 KB): 1,000 of them are 16 MB. The CSV doubles
+ * every quote of a record's JSON and the answer's JSON escapes them again, so a page is cut at half
+ * the limit and its cursor given, whatever `limit` asked for.
+ */
+export const AUDIT_PAGE_BYTES = 3 * 1024 * 1024;
 /**
  * Records are appended in time order, give or take the clocks of concurrent writers: reading
  * newest first, the page stops once records are this much older than `from`.
@@ -67,17 +77,25 @@ export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery
   const budget = query.budget ?? AUDIT_PAGE_BUDGET;
   const concurrency = query.concurrency ?? 16;
   const oldest = query.filter.from ? query.filter.from.getTime() - AUDIT_CLOCK_SKEW_MS : undefined;
+  const maxBytes = query.maxBytes ?? AUDIT_PAGE_BYTES;
   const records: AuditRecord[] = [];
   let read = 0;
+  let bytes = 0;
   while (next >= 1 && read < budget) {
     const seqs = Array.from({ length: Math.min(concurrency, next, budget - read) }, (_, i) => next - i);
     const batch = await Promise.all(seqs.map((seq) => reader.read(query.site, seq)));
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i];
+      if (record && oldest !== undefined && Date.parse(record.event.at) < oldest) return { records };
+      if (record && matchesAudit(record.event, query.filter)) {
+        const size = Buffer.byteLength(JSON.stringify(record));
+        // Full by bytes: this record starts the next page.
+        if (records.length > 0 && bytes + size > maxBytes) return { records, below: seqs[i]! + 1 };
+        records.push(record);
+        bytes += size;
+      }
       read++;
       next = seqs[i]! - 1;
-      if (record && oldest !== undefined && Date.parse(record.event.at) < oldest) return { records };
-      if (record && matchesAudit(record.event, query.filter)) records.push(record);
       if (records.length >= query.limit) return next >= 1 ? { records, below: next + 1 } : { records };
     }
   }
