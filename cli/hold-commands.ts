@@ -1,6 +1,7 @@
 import { printable } from './printable.ts';
 import type { Command } from 'commander';
 import { signedFetch } from '../adapters/sigv4.ts';
+import { CASE_HOLD_BATCH } from '../core/case-holds.ts';
 import { ApiError, apiFor, getJson, type CloudOptions } from './api-client.ts';
 
 // Legal hold from the command line, through the same API routes as deployed (functions/holds):
@@ -43,6 +44,11 @@ interface HoldOutcome {
   existing?: boolean;
   /** A case's members retention deleted before the hold. */
   gone?: string[];
+  /** A case: on hold yet, and how many members the next request holds. */
+  held?: boolean;
+  remaining?: number;
+  /** Calls held over every request (a case held in parts). */
+  placed?: number;
 }
 
 const common = (c: Command) => c.requiredOption('--site <site>', 'site name').option('--json', 'JSON output').option('--api <url>', 'catalogue API base URL').option('-c, --config <file>', 'agent config whose cloud to use');
@@ -60,10 +66,19 @@ export function registerHoldCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why the hold is placed')
     .option('--reference <text>', 'matter or ticket reference')
     .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string; reference?: string }) => {
-      const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds`, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
+      const body = { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) };
+      let out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds`, body);
+      // A case is held a part at a time (202 with `remaining`): asked again until it is on hold.
+      let placed = out.holds.length;
+      while (out.held === false && (out.remaining ?? 0) > 0) {
+        process.stderr.write(`case ${opts.case}: ${placed} call(s) held, ${out.remaining} to go\n`);
+        out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds`, body);
+        placed += out.holds.length;
+      }
+      if (opts.case !== undefined) out = { ...out, placed };
       const already = out.existing ? ` (already held for this matter since ${out.holds[0]?.placedAt ?? '?'}, by ${out.holds[0]?.placedBy ?? '?'}: nothing new placed)` : '';
       const gone = out.gone?.length ? `\n  ${out.gone.length} member(s) of the case are no longer in the archive (deleted by retention before the hold): ${out.gone.join(', ')}` : '';
-      print(opts.json, out, `held: ${out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)${already}${gone}`);
+      print(opts.json, out, `held: ${out.placed ?? out.holds.length} call(s); legal hold ON on ${out.objects.length} object(s)${already}${gone}`);
     });
   common(hold.command('release').description('release a legal hold (a reason is required)'))
     .option('--rid <rid>', 'recording id')
@@ -125,7 +140,18 @@ export function registerCaseRecordCommands(program: Command): void {
   common(cases.command('add').description('add calls to a case (held at once when the case is on hold)').argument('<case>', 'case id'))
     .requiredOption('--rid <rid...>', 'calls to add')
     .action(async (id: string, opts: SiteOptions & { rid: string[] }) => {
-      const out = await postJson<{ added: string[]; objects: string[] }>(opts, `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}/calls`, { rids: opts.rid });
-      print(opts.json, out, `added ${out.added.length} call(s) to case ${id}${out.objects.length ? `; legal hold ON on ${out.objects.length} object(s)` : ''}`);
+      // A held case takes CASE_HOLD_BATCH new calls a request (each held before it is added): sent in parts, each
+      // part again while the answer says members of the case remain unheld (202).
+      const out = { added: [] as string[], objects: [] as string[] };
+      const rids = [...new Set(opts.rid)];
+      for (let i = 0; i < rids.length; i += CASE_HOLD_BATCH) {
+        let part: { added: string[]; objects: string[]; remaining?: number };
+        do {
+          part = await postJson<{ added: string[]; objects: string[]; remaining?: number }>(opts, `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}/calls`, { rids: rids.slice(i, i + CASE_HOLD_BATCH) });
+          out.added.push(...part.added);
+          out.objects.push(...part.objects);
+        } while ((part.remaining ?? 0) > 0);
+      }
+      print(opts.json, out, `added ${out.added.length} call(s) to case ${id}${out.objects.length ? `; legal hold ON on ${new Set(out.objects).size} object(s)` : ''}`);
     });
 }

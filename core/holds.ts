@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from './clock.ts';
+import { membersDigest, placeCaseHold } from './case-holds.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { mapLimit } from './map-limit.ts';
-import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope, type HoldStore } from './hold-items.ts';
+import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
+import { CASE_CONCURRENCY, existingCase, lockObjects, newHoldRecord, objectsOf, recording, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { parseManifest } from './manifest.ts';
-import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+import { recordingLookupKey } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
+
+export { addCaseCalls, CASE_HOLD_BATCH, membersDigest } from './case-holds.ts';
+export type { HoldDeps, HoldOutcome, ObjectHolder } from './hold-objects.ts';
 
 // Legal hold, enforced twice: a hold is its own catalogue record (core/hold-items.ts), which the
 // purge consults, and placing it also sets S3 Object Lock legal hold ON on the objects that
@@ -15,24 +19,11 @@ import { readSmallObject } from './read-small.ts';
 //
 // A case is a named set of calls with a reason and a reference; holding the case holds each
 // member (one hold record per member, scope `case:{id}`), and a call added to a held case is
-// held at once. Records are never deleted: a release writes who, when and why on the record.
+// held at once (core/case-holds.ts: a part at a time, each member's Object Lock before its
+// record). Records are never deleted: a release writes who, when and why on the record.
 //
-// Order: the record first, then Object Lock. A failure in between leaves the call held by its
+// Order for a call's own hold: the record first, then Object Lock. A failure in between leaves the call held by its
 // record (the purge honours it) and the request fails; asking again sets the lock (idempotent).
-
-/** Sets S3 Object Lock legal hold on an object (its current version). */
-export interface ObjectHolder {
-  /** ON or OFF; idempotent. NotFoundError when the object is absent. */
-  setLegalHold(key: string, on: boolean): Promise<void>;
-}
-
-export interface HoldDeps {
-  holds: HoldStore;
-  catalogue: Pick<CatalogueStore, 'getRecording'>;
-  blobs: Pick<BlobStore, 'get' | 'head'>;
-  holder: ObjectHolder;
-  clock: Clock;
-}
 
 export const CASE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_TEXT = 1000;
@@ -56,19 +47,6 @@ export interface ReleaseHoldInput extends HoldTarget {
   reference?: string;
 }
 
-export interface HoldOutcome {
-  site: string;
-  rid?: string;
-  caseId?: string;
-  /** The hold records written (placed or released); on a repeated place, the active ones. */
-  holds: HoldRecord[];
-  /** A place that wrote no new record: the same matter's hold (same scope and reference) was active already. */
-  existing?: boolean;
-  /** Objects whose legal hold was set (ON on place, OFF on release). */
-  objects: string[];
-  /** A case's members no longer in the catalogue (deleted by retention before the hold): nothing of them to hold. */
-  gone?: string[];
-}
 
 function required(value: string | undefined, field: string): string {
   const text = value?.trim() ?? '';
@@ -82,32 +60,6 @@ function oneTarget(input: HoldTarget): { rid: string; caseId?: undefined } | { c
   return input.rid !== undefined ? { rid: input.rid } : { caseId: input.caseId! };
 }
 
-async function recording(deps: Pick<HoldDeps, 'catalogue'>, site: string, rid: string): Promise<CatalogueEntry> {
-  const entry = await deps.catalogue.getRecording(site, rid);
-  if (!entry) throw new NotFoundError(`no recording ${rid} in site ${site}`);
-  return entry;
-}
-
-async function existingCase(deps: Pick<HoldDeps, 'holds'>, site: string, caseId: string): Promise<CaseRecord> {
-  const found = await deps.holds.getCase(site, caseId);
-  if (!found) throw new NotFoundError(`no case ${caseId} in site ${site}`);
-  return found;
-}
-
-/** The objects a call lives in: its pack and the pack's manifest. */
-function objectsOf(entry: CatalogueEntry): string[] {
-  return [entry.packKey, entry.manifestKey];
-}
-
-/** Requests in flight at once for a case's members and objects: a case of 1,000 calls must fit a function's time. */
-const CASE_CONCURRENCY = 16;
-
-async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: boolean): Promise<string[]> {
-  const unique = [...new Set(keys)];
-  await mapLimit(unique, CASE_CONCURRENCY, (key) => deps.holder.setLegalHold(key, on));
-  return unique;
-}
-
 /**
  * Holds one call under a scope: a new record unless one is active for that scope and matter. A
  * call may be held for several matters at once (a complaint and a tribunal), each its own record
@@ -115,17 +67,14 @@ async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[], on: b
  * reference is a record of its own; placed with the same one, or with none while the call is
  * held, it is the hold that stands (the answer says so). A case's hold is the case's.
  */
-async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }, lock = true): Promise<{ hold: HoldRecord; objects: string[]; existing: boolean }> {
+async function holdCall(deps: HoldDeps, site: string, rid: string, scope: HoldScope, input: { reason: string; reference?: string; principal: string }): Promise<{ hold: HoldRecord; objects: string[]; existing: boolean }> {
   const entry = await recording(deps, site, rid);
   const sameMatter = (h: HoldRecord) => scope.kind !== 'call' || input.reference === undefined || h.reference === input.reference;
   const all = await deps.holds.holdsOf(site, rid);
   const active = all.find((h) => isActive(h) && scopeKey(h.scope) === scopeKey(scope) && sameMatter(h));
-  // A record is keyed by its call, time and scope: two matters' holds placed in the same millisecond are a millisecond apart.
-  let placedAt = deps.clock.now().getTime();
-  while (all.some((h) => h.placedAt === new Date(placedAt).toISOString() && scopeKey(h.scope) === scopeKey(scope))) placedAt += 1;
-  const hold = active ?? { site, rid, scope, reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), placedBy: input.principal, placedAt: new Date(placedAt).toISOString() };
+  const hold = active ?? newHoldRecord(deps, all, site, rid, scope, input);
   if (!active) await deps.holds.putHold(hold);
-  return { hold, objects: lock ? await lockObjects(deps, objectsOf(entry), true) : objectsOf(entry), existing: active !== undefined };
+  return { hold, objects: await lockObjects(deps, objectsOf(entry), true), existing: active !== undefined };
 }
 
 /** A call's hold as its release names it: the matter's reference and who placed it. */
@@ -156,30 +105,8 @@ export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<
     const { hold, objects, existing } = await holdCall(deps, input.site, target.rid, { kind: 'call' }, who);
     return { site: input.site, rid: target.rid, holds: [hold], objects, ...(existing ? { existing } : {}) };
   }
-  const record = await existingCase(deps, input.site, target.caseId);
-  // Every member still in the archive is held (its record, then each pack and manifest once) before
-  // the case says it is: a case marked held has no member left unheld, and a place cut short by the
-  // function's time limit leaves the case unmarked, so placing it again finishes the work.
-  const placed = await mapLimit(record.members, CASE_CONCURRENCY, async (rid) => {
-    try {
-      return await holdCall(deps, input.site, rid, { kind: 'case', caseId: record.caseId }, who, false);
-    } catch (error) {
-      // A member retention deleted before the case was held: nothing of it is left to hold; the answer names it.
-      if (!(error instanceof NotFoundError)) throw error;
-      return undefined;
-    }
-  });
-  const gone = record.members.filter((_, i) => placed[i] === undefined);
-  const members = placed.filter((p) => p !== undefined);
-  const holds = members.map((p) => p.hold);
-  const objects = await lockObjects(deps, members.flatMap((p) => p.objects), true);
-  const placedNew = members.some((p) => !p.existing);
-  if (!record.held) {
-    const held = { by: input.principal, at: deps.clock.now().toISOString(), reason, ...(reference ? { reference } : {}) };
-    await deps.holds.updateCase({ ...record, held });
-  }
-  const existing = record.held !== undefined && !placedNew;
-  return { site: input.site, caseId: record.caseId, holds, objects, ...(gone.length ? { gone } : {}), ...(existing ? { existing: true } : {}) };
+  // A case is held a part at a time (core/case-holds.ts): the answer says whether it is held yet.
+  return placeCaseHold(deps, { site: input.site, caseId: target.caseId, reason, ...(reference ? { reference } : {}), principal: input.principal });
 }
 
 /**
@@ -228,7 +155,7 @@ export async function releaseHold(deps: HoldDeps, input: ReleaseHoldInput): Prom
     const objects = await unlockWhereFree(deps, input.site, [...new Set([...released.map((h) => h.rid), ...record.members])]);
     const { held: _held, ...rest } = record;
     await deps.holds.updateCase(rest);
-    return { site: input.site, ...target, holds: released, objects };
+    return { site: input.site, ...target, holds: released, objects, members: record.members.length, membersSha256: membersDigest(record.members) };
   }
   for (const h of released) await deps.holds.putHold(h);
   const objects = await unlockWhereFree(deps, input.site, [...new Set(released.map((h) => h.rid))]);
@@ -313,27 +240,10 @@ export interface CaseView extends CaseRecord {
 
 export async function showCase(deps: Pick<HoldDeps, 'holds'> & Partial<Pick<HoldDeps, 'catalogue'>>, site: string, caseId: string): Promise<CaseView> {
   const record = await existingCase(deps, site, caseId);
-  const active = (await deps.holds.listHolds(site)).filter(isActive);
-  const memberHolds: Record<string, HoldRecord[]> = {};
-  for (const rid of record.members) memberHolds[rid] = active.filter((h) => h.rid === rid);
-  const catalogue = deps.catalogue;
-  const present = catalogue ? await mapLimit(record.members, CASE_CONCURRENCY, async (rid) => (await catalogue.getRecording(site, rid)) !== undefined) : [];
-  const gone = record.members.filter((_, i) => present[i] === false);
+  const memberHolds: Record<string, HoldRecord[]> = Object.fromEntries(record.members.map((rid) => [rid, []]));
+  for (const h of await deps.holds.listHolds(site)) if (isActive(h) && memberHolds[h.rid]) memberHolds[h.rid]!.push(h);
+  // One BatchGetItem per 100 members, not a GetItem each: a case of 10,000 calls is shown in one request's time.
+  const present = deps.catalogue ? await deps.catalogue.getRecordings(record.members.map((rid) => ({ site, rid }))) : undefined;
+  const gone = present ? record.members.filter((rid) => !present.has(recordingLookupKey(site, rid))) : [];
   return { ...record, memberHolds, ...(gone.length ? { gone } : {}) };
-}
-
-/** Adds calls to a case (already present ones are skipped); a held case holds them at once. */
-export async function addCaseCalls(deps: HoldDeps, input: { site: string; caseId: string; rids: string[]; principal: string }): Promise<{ case: CaseRecord; added: string[]; objects: string[] }> {
-  if (input.rids.length === 0) throw new InvalidInputError('rids: must list at least one recording id');
-  const record = await existingCase(deps, input.site, input.caseId);
-  const added = [...new Set(input.rids)].filter((rid) => !record.members.includes(rid));
-  for (const rid of added) await recording(deps, input.site, rid);
-  const updated = { ...record, members: [...record.members, ...added] };
-  await deps.holds.updateCase(updated);
-  const objects: string[] = [];
-  if (record.held) {
-    const who = { reason: record.held.reason, reference: record.held.reference, principal: input.principal };
-    for (const rid of added) objects.push(...(await holdCall(deps, input.site, rid, { kind: 'case', caseId: record.caseId }, who)).objects);
-  }
-  return { case: updated, added, objects: [...new Set(objects)] };
 }

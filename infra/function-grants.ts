@@ -123,7 +123,8 @@ class Grants {
     const { bucketName, table } = this.t;
     const own = leadingKeyPatterns(['hold', 'case']);
     this.allow(fn, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
-    this.allow(fn, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    // BatchGetItem: a case's members read 100 at a time (placing its hold, showing it), not one GetItem each.
+    this.allow(fn, 'ReadRecordings', ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
     this.tableKey(fn, true);
     const manifests = objectsArn(bucketName, classPrefix('manifests'));
     const packs = objectsArn(bucketName, classPrefix('recordings'));

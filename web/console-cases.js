@@ -122,7 +122,16 @@ async function holdCase(event, release) {
     const reason = required(release ? 'case-release-reason' : 'case-hold-reason', release ? 'The reason for the release' : 'The reason for the hold');
     const reference = release ? '' : $('case-hold-reference').value.trim();
     const body = { caseId, reason, ...(reference ? { reference } : {}) };
-    const out = await busy(event.submitter, release ? 'Releasing…' : 'Placing…', () => ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body }));
+    const button = event.submitter;
+    const out = await busy(button, release ? 'Releasing…' : 'Placing…', async () => {
+      let answer = await ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body });
+      // A large case is held a part at a time (202 with `remaining`): asked again until it is on hold.
+      while (!release && answer?.held === false && answer.remaining > 0) {
+        button.textContent = `Placing… ${answer.remaining} call${answer.remaining === 1 ? '' : 's'} to go`;
+        answer = await ctx.api(ctx.sitePath('holds'), { method: 'POST', body });
+      }
+      return answer;
+    });
     for (const id of ['case-hold-reason', 'case-hold-reference', 'case-release-reason']) $(id).value = '';
     // Members retention deleted before the hold cannot be held: said, not hidden behind "every call".
     const gone = out?.gone?.length ? ` ${out.gone.length} call(s) of the case were already deleted by retention and cannot be held: ${out.gone.join(', ')}.` : '';

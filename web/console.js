@@ -16,6 +16,9 @@ import { forgetAudit, openAudit } from './console-audit.js';
 import { $, cell, clearError, el, notify, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
+/** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
+const CASE_ADD_PART = 500;
+
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'audit'];
 
 const state = {
@@ -629,7 +632,13 @@ async function addSelectedToCase() {
   }
   try {
     const rids = ctx.selectedRids();
-    await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids } });
+    // A held case takes CASE_ADD_PART new calls a request (each is held before it is added): sent in parts,
+    // each again while the answer says members of the case are still to be held (202).
+    for (let i = 0; i < rids.length; i += CASE_ADD_PART) {
+      let answer;
+      do answer = await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: rids.slice(i, i + CASE_ADD_PART) } });
+      while (answer?.remaining > 0);
+    }
     clearSelection();
     notify(`${rids.length} call${rids.length === 1 ? '' : 's'} added to case ${caseId}.`);
   } catch (error) {

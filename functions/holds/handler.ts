@@ -4,7 +4,7 @@ import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
-import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
+import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
 import type { Audit } from '../shared/audit.ts';
 import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
@@ -50,12 +50,18 @@ function who(event: HttpEvent): string {
 }
 
 /**
- * A case's hold or release names, in the trail, the calls it held or released (and the members
- * retention had already deleted): the chain answers "which calls, since when" without the catalogue.
+ * A case's hold or release names, in the trail, the case (the event's query), how many calls it
+ * held or released, and its members by count and SHA-256 (membersDigest: the sorted rids, a line
+ * each), not one by one: a record naming 15,000 rids is over DynamoDB's 400 KB item and fails
+ * the request after the holds were placed. The case's member list is kept, each version
+ * write-once, under `cases/{site}/{case}/` in the bucket; its digest ties this record to it.
  */
-function caseDetail(input: { caseId?: string }, out: { holds: { rid: string }[]; gone?: string[] }): { detail?: Record<string, string[]> } {
+function caseDetail(input: { caseId?: string }, out: HoldOutcome, done: 'placed' | 'released'): { detail?: Record<string, string | number> } {
   if (input.caseId === undefined) return {};
-  return { detail: { rids: [...new Set(out.holds.map((h) => h.rid))].sort(), ...(out.gone?.length ? { gone: out.gone } : {}) } };
+  const detail: Record<string, string | number> = { [done]: out.holds.length, members: out.members ?? 0, membersSha256: out.membersSha256 ?? '' };
+  if (out.gone?.length) detail.gone = out.gone.length;
+  if (out.remaining) detail.remaining = out.remaining;
+  return { detail };
 }
 
 type Route = (deps: HoldsHandlerDeps, event: HttpEvent, site: string) => Promise<HttpResult>;
@@ -66,15 +72,16 @@ const place: Route = async (deps, event, site) => {
   const out = await placeHold(deps, { site, ...input, principal });
   // The same matter's hold placed again changed nothing: 200 with the hold that stands, and no hold record in the trail.
   if (out.existing) return json(200, out);
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out) });
-  return json(201, out);
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out, 'placed') });
+  // A case is held a part at a time: 202 while members remain (the console and the CLI ask again), 201 once it is on hold.
+  return json(out.remaining ? 202 : 201, out);
 };
 
 const release: Route = async (deps, event, site) => {
   const input = releaseSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await releaseHold(deps, { site, ...input, principal });
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out) });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out, 'released') });
   return json(200, out);
 };
 
@@ -107,9 +114,12 @@ const addCalls: Route = async (deps, event, site) => {
   const { rids } = callsSchema.parse(jsonBody(event));
   const principal = who(event);
   const out = await addCaseCalls(deps, { site, caseId: id, rids, principal });
-  // A call added to a held case is held from now on: that is a hold, audited as one per call.
-  if (out.case.held) for (const r of out.added) await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, rid: r, principal, query: { caseId: id, reason: out.case.held.reason } });
-  return json(200, out);
+  // A call held because it is in a held case is a hold, audited as one per call (at most a batch
+  // a request; appended together, as the chain's group commit takes them).
+  const held = out.case.held;
+  if (held) await Promise.all(out.holds.map((h) => deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, rid: h.rid, principal, query: { caseId: id, reason: held.reason } })));
+  // Members of the held case still without its hold (an earlier request cut short): 202, send it again.
+  return json(out.remaining ? 202 : 200, out);
 };
 
 /** The route of a request: method and the path after `/sites/{site}`. */

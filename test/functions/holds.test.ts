@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -6,6 +7,7 @@ import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts'
 import { createHoldsHandler } from '../../functions/holds/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
 import type { HttpResult } from '../../functions/shared/http.ts';
+import { makeEntry } from '../support/catalogue-fixtures.ts';
 import { httpEvent } from '../support/http-event.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
@@ -15,18 +17,18 @@ import { publishPack } from '../workflows/purge-fixtures.ts';
 const SITE = 'site-a';
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
-async function setup() {
+async function setup(opts: { caseBatch?: number } = {}) {
   const clock = new ManualClock(NOW);
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
   const holds = new MemoryHoldStore();
   const holder = new MemoryObjectHolder();
   const events: AuditEvent[] = [];
-  const handler = createHoldsHandler({ holds, catalogue, blobs, holder, clock, audit: (e) => void events.push(e), log: () => undefined });
+  const handler = createHoldsHandler({ holds, catalogue, blobs, holder, clock, ...opts, audit: (e) => void events.push(e), log: () => undefined });
   const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'p', [10, 20]);
   const call = (method: string, path: string, body?: unknown, query?: Record<string, string>) =>
     handler({ ...httpEvent(method, path, { pathParameters: { site: path.split('/')[2]!, ...(path.includes('/cases/') ? { case: path.split('/')[4]! } : {}) }, query, principal: 'alice@example.com' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { handler, call, pack, holder, events, rid: pack.manifest.members[0]!.rid };
+  return { handler, call, pack, holder, events, catalogue, rid: pack.manifest.members[0]!.rid };
 }
 
 const parse = (r: HttpResult) => JSON.parse(r.body as string) as Record<string, unknown>;
@@ -130,15 +132,47 @@ describe('legal hold routes', () => {
     expect(s.events.map((e) => [e.action, e.rid, e.query?.caseId])).toEqual([['hold', undefined, 'CASE-1'], ['hold', s.rid, 'CASE-1']]);
   });
 
-  it("a case's hold and release name in the audit record the calls they held and released", async () => {
+  it("a case's hold and release name in the audit record the case, how many calls and the SHA-256 of its sorted members, not each rid", async () => {
     const s = await setup();
     const rids = s.pack.manifest.members.map((m) => m.rid).sort();
     await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-2', name: 'Smith v Acme', reason: 'subpoena', rids });
     expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-2', reason: 'subpoena' })).statusCode).toBe(201);
     expect((await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-2', reason: 'settled' })).statusCode).toBe(200);
+    const membersSha256 = createHash('sha256').update(rids.map((r) => `${r}\n`).join('')).digest('hex');
     expect(s.events.map((e) => [e.action, e.query?.caseId, e.detail])).toEqual([
-      ['hold', 'CASE-2', { rids }],
-      ['release', 'CASE-2', { rids }],
+      ['hold', 'CASE-2', { placed: 2, members: 2, membersSha256 }],
+      ['release', 'CASE-2', { released: 2, members: 2, membersSha256 }],
     ]);
+  });
+
+  it("a case hold's audit record stays the same size whatever the case's size (1,000 calls: under 300 bytes of detail)", async () => {
+    const s = await setup({ caseBatch: 1000 });
+    const entries = Array.from({ length: 1000 }, (_, i) => makeEntry(SITE, i));
+    await s.catalogue.putRecordings(entries);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-3', name: 'big', reason: 'tribunal', rids: entries.map((e) => e.rid) });
+    expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-3', reason: 'tribunal' })).statusCode).toBe(201);
+    expect(s.events).toHaveLength(1);
+    expect(s.events[0]!.detail).toMatchObject({ placed: 1000, members: 1000 });
+    expect(JSON.stringify(s.events[0]!.detail).length).toBeLessThan(300);
+  });
+
+  it('a case hold larger than a request holds answers 202 with what remains, audited as a hold each part, and 201 once the case is on hold', async () => {
+    const s = await setup({ caseBatch: 1 });
+    const rids = s.pack.manifest.members.map((m) => m.rid);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-4', name: 'x', reason: 'y', rids });
+    const first = await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-4', reason: 'subpoena' });
+    expect([first.statusCode, parse(first)]).toEqual([202, expect.objectContaining({ held: false, remaining: 1, members: 2 })]);
+    const second = await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-4', reason: 'subpoena' });
+    expect([second.statusCode, parse(second)]).toEqual([201, expect.objectContaining({ held: true, members: 2 })]);
+    expect(s.events.map((e) => [e.action, e.detail?.placed, e.detail?.remaining])).toEqual([['hold', 1, 1], ['hold', 1, undefined]]);
+    expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-4', reason: 'subpoena' })).statusCode).toBe(200);
+  });
+
+  it('adding more calls to a held case than a request holds is a 400 naming rids and the limit', async () => {
+    const s = await setup({ caseBatch: 1 });
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-5', name: 'x', reason: 'y' });
+    await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-5', reason: 'subpoena' });
+    const r = await s.call('POST', `/sites/${SITE}/cases/CASE-5/calls`, { rids: s.pack.manifest.members.map((m) => m.rid) });
+    expect([r.statusCode, parse(r)]).toEqual([400, expect.objectContaining({ issues: [{ field: 'rids', message: expect.stringContaining('a held case takes at most 1 new calls a request') }] })]);
   });
 });

@@ -62,12 +62,14 @@ describe('the purge function on the catalogue', () => {
 
 // The console runs the holds function's code in process for officers, so it has the same grants.
 describe.each(['holds', 'console'] as const)('the %s function on legal holds', (fn) => {
-  it('reads and writes hold and case records, reads recordings, never writes a recording', () => {
+  it('reads and writes hold and case records, reads recordings (a case\'s 100 at a time), never writes a recording', () => {
     const p = rolePolicies(synth.processing.functions.roles[fn]);
     for (const pk of ['HOLD#site-a', 'CASE#site-a']) {
       for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']) expect(isAllowed(p, { action, resource: table, context: leading(pk) }), `${action} ${pk}`).toBe(true);
     }
     expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('REC#site-a#r1') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('LOCK#site-a') })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('REC#site-a#r1') })).toBe(false);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('LOCK#site-a') })).toBe(false);
   });

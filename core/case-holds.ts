@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { InvalidInputError, NotFoundError } from './errors.ts';
+import { isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
+import { CASE_CONCURRENCY, existingCase, newHoldRecord, objectsOf, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
+import { mapLimit } from './map-limit.ts';
+import { recordingLookupKey } from './ports.ts';
+
+// A case's hold, done a bounded part at a time so that every request fits the function's time
+// limit (on AWS a new member costs ~80-100 ms of requests: its S3 mirror, its record, the legal
+// hold of its pack and manifest) and a request cut short loses nothing:
+// - each member is held whole before the next counts: its pack and manifest get legal hold ON,
+//   then its hold record is written. A member with an active record of the case is therefore
+//   done, and the next request skips it with no request of its own (one Query lists the site's
+//   holds);
+// - a request holds at most `caseBatch` members; the answer says how many remain (`remaining`,
+//   HTTP 202), and the caller asks again until none do;
+// - the case says it is held only once every member still in the archive is.
+// A call added to a held case is held before the case lists it, so a request cut short leaves it
+// out of the case, and the same request sent again adds and holds it.
+
+/** Members one request holds at most: ~500 × 100 ms ÷ 16 in parallel ≈ 3 s on AWS, far inside the console's 25 s. */
+export const CASE_HOLD_BATCH = 500;
+
+/**
+ * The SHA-256 a case hold's audit record names its members by: of the sorted, distinct rids,
+ * each followed by a newline (`sort -u members.txt | sha256sum` over the case's `members`).
+ */
+export function membersDigest(rids: readonly string[]): string {
+  return createHash('sha256')
+    .update([...new Set(rids)].sort().map((rid) => `${rid}\n`).join(''))
+    .digest('hex');
+}
+
+interface MemberWork {
+  /** Hold records this request wrote. */
+  placed: HoldRecord[];
+  /** Objects this request set legal hold ON on. */
+  objects: string[];
+  /** Candidates without a hold of the case the catalogue no longer has (retention deleted them). */
+  gone: string[];
+  /** Candidates still to hold: the next request's. */
+  remaining: number;
+}
+
+function holdsByRid(all: readonly HoldRecord[]): Map<string, HoldRecord[]> {
+  const byRid = new Map<string, HoldRecord[]>();
+  for (const h of all) {
+    const list = byRid.get(h.rid);
+    if (list) list.push(h);
+    else byRid.set(h.rid, [h]);
+  }
+  return byRid;
+}
+
+/**
+ * Holds under the case's scope the first `budget` of `candidates` (in their order) that have no
+ * active hold of the case yet and are still in the archive: legal hold first (each object once a
+ * request), then the record.
+ */
+async function holdMembers(deps: HoldDeps, site: string, caseId: string, candidates: readonly string[], who: { reason: string; reference?: string; principal: string }, budget: number): Promise<MemberWork> {
+  const scope: HoldScope = { kind: 'case', caseId };
+  const byRid = holdsByRid(await deps.holds.listHolds(site));
+  const held = (rid: string) => (byRid.get(rid) ?? []).some((h) => isActive(h) && scopeKey(h.scope) === scopeKey(scope));
+  const lacking = [...new Set(candidates)].filter((rid) => !held(rid));
+  const entries = lacking.length ? await deps.catalogue.getRecordings(lacking.map((rid) => ({ site, rid }))) : new Map();
+  const entryOf = (rid: string) => entries.get(recordingLookupKey(site, rid));
+  const todo = lacking.filter((rid) => entryOf(rid) !== undefined);
+  const now = todo.slice(0, budget);
+  // Calls of one pack share its pack and manifest: each object's legal hold is set once a request.
+  const locking = new Map<string, Promise<void>>();
+  const lockOnce = (key: string) => locking.get(key) ?? locking.set(key, deps.holder.setLegalHold(key, true)).get(key)!;
+  const placed = await mapLimit(now, CASE_CONCURRENCY, async (rid) => {
+    await Promise.all(objectsOf(entryOf(rid)!).map(lockOnce));
+    const hold = newHoldRecord(deps, byRid.get(rid) ?? [], site, rid, scope, who);
+    await deps.holds.putHold(hold);
+    return hold;
+  });
+  return { placed, objects: [...locking.keys()], gone: lacking.filter((rid) => entryOf(rid) === undefined), remaining: todo.length - now.length };
+}
+
+/**
+ * Places (or goes on placing) a case's hold: at most `caseBatch` members a request. `held` in
+ * the answer says whether the case is now on hold; `remaining` how many members the next request
+ * holds. A case already held whose members all are is `existing`.
+ */
+export async function placeCaseHold(deps: HoldDeps, input: { site: string; caseId: string; reason: string; reference?: string; principal: string }): Promise<HoldOutcome> {
+  const record = await existingCase(deps, input.site, input.caseId);
+  const who = { reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), principal: input.principal };
+  const work = await holdMembers(deps, input.site, record.caseId, record.members, who, deps.caseBatch ?? CASE_HOLD_BATCH);
+  const base = { site: input.site, caseId: record.caseId, holds: work.placed, objects: work.objects, members: record.members.length, membersSha256: membersDigest(record.members), ...(work.gone.length ? { gone: work.gone } : {}) };
+  if (work.remaining > 0) return { ...base, held: false, remaining: work.remaining };
+  if (!record.held) await deps.holds.updateCase({ ...record, held: { by: input.principal, at: deps.clock.now().toISOString(), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
+  const existing = record.held !== undefined && work.placed.length === 0;
+  return { ...base, held: true, ...(existing ? { existing: true } : {}) };
+}
+
+/** NotFoundError naming the calls the catalogue does not have (the first ten). */
+async function mustExist(deps: Pick<HoldDeps, 'catalogue'>, site: string, rids: readonly string[]): Promise<void> {
+  if (rids.length === 0) return;
+  const found = await deps.catalogue.getRecordings(rids.map((rid) => ({ site, rid })));
+  const missing = rids.filter((rid) => !found.has(recordingLookupKey(site, rid)));
+  if (missing.length) throw new NotFoundError(`no recording ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ` (and ${missing.length - 10} more)` : ''} in site ${site}`);
+}
+
+export interface AddedCalls {
+  case: CaseRecord;
+  added: string[];
+  /** Objects set under legal hold (a held case). */
+  objects: string[];
+  /** Hold records written (a held case): the added calls, and members an earlier request left unheld. */
+  holds: HoldRecord[];
+  /** Members of the held case still without its hold: send the request again (202). */
+  remaining?: number;
+}
+
+/**
+ * Adds calls to a case (already present ones are skipped). A held case takes at most
+ * `caseBatch` new calls a request and holds them before it lists them; the rest of the request's
+ * budget holds members an earlier request (cut short, or before this was so) left unheld.
+ */
+export async function addCaseCalls(deps: HoldDeps, input: { site: string; caseId: string; rids: string[]; principal: string }): Promise<AddedCalls> {
+  if (input.rids.length === 0) throw new InvalidInputError('rids: must list at least one recording id');
+  const record = await existingCase(deps, input.site, input.caseId);
+  const members = new Set(record.members);
+  const added = [...new Set(input.rids)].filter((rid) => !members.has(rid));
+  const updated = { ...record, members: [...record.members, ...added] };
+  const batch = deps.caseBatch ?? CASE_HOLD_BATCH;
+  if (record.held && added.length > batch) throw new InvalidInputError(`rids: a held case takes at most ${batch} new calls a request (each is held before it is added, within the function's time limit); this request adds ${added.length}: send the rest in further requests`, { field: 'rids' });
+  await mustExist(deps, input.site, added);
+  if (!record.held) {
+    if (added.length) await deps.holds.updateCase(updated);
+    return { case: updated, added, objects: [], holds: [] };
+  }
+  const who = { reason: record.held.reason, ...(record.held.reference ? { reference: record.held.reference } : {}), principal: input.principal };
+  const work = await holdMembers(deps, input.site, record.caseId, [...added, ...record.members], who, batch);
+  if (added.length) await deps.holds.updateCase(updated);
+  return { case: updated, added, objects: work.objects, holds: work.placed, ...(work.remaining ? { remaining: work.remaining } : {}) };
+}
