@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from './errors.ts';
-import { isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
+import { CASE_MAX_MEMBERS, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
 import { CASE_CONCURRENCY, existingCase, newHoldRecord, objectsOf, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { mapLimit } from './map-limit.ts';
 import { recordingLookupKey } from './ports.ts';
@@ -124,6 +124,7 @@ export async function addCaseCalls(deps: HoldDeps, input: { site: string; caseId
   const members = new Set(record.members);
   const added = [...new Set(input.rids)].filter((rid) => !members.has(rid));
   const updated = { ...record, members: [...record.members, ...added] };
+  if (updated.members.length > CASE_MAX_MEMBERS) throw new InvalidInputError(`rids: case ${record.caseId} has ${record.members.length} calls and this request adds ${added.length}: a case holds at most ${CASE_MAX_MEMBERS} calls (its member list is one catalogue item); start another case for the rest`, { field: 'rids' });
   const batch = deps.caseBatch ?? CASE_HOLD_BATCH;
   if (record.held && added.length > batch) throw new InvalidInputError(`rids: a held case takes at most ${batch} new calls a request (each is held before it is added, within the function's time limit); this request adds ${added.length}: send the rest in further requests`, { field: 'rids' });
   await mustExist(deps, input.site, added);

@@ -1,4 +1,5 @@
 import { ITEM_PREFIXES } from './catalogue-table.ts';
+import { InvalidInputError } from './errors.ts';
 
 // Legal holds and cases as catalogue items. They are their own records, never written by
 // ingest or `catalogue rebuild` (those write REC#/PACK# items only), so a re-ingest of a
@@ -46,6 +47,17 @@ export interface CaseRecord {
   members: string[];
   /** Present while the case is on hold. */
   held?: CaseHold;
+}
+
+/**
+ * Calls a case holds at most. Its member list is one item (DynamoDB's limit is 400 KB: ~16,000
+ * rids) and one object in the bucket; 10,000 leaves room for the case's texts and its hold.
+ */
+export const CASE_MAX_MEMBERS = 10_000;
+
+/** Refuses a case record the table could not store, before any copy of it is written anywhere. */
+export function assertCaseFits(record: Pick<CaseRecord, 'caseId' | 'members'>): void {
+  if (record.members.length > CASE_MAX_MEMBERS) throw new InvalidInputError(`rids: case ${record.caseId} would have ${record.members.length} calls: a case holds at most ${CASE_MAX_MEMBERS}`, { field: 'rids' });
 }
 
 export function holdPk(site: string): string {

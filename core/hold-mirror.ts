@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AlreadyExistsError, InvalidInputError } from './errors.ts';
-import { itemToCase, itemToHold, caseToItem, holdToItem, scopeKey, type CaseRecord, type HoldRecord, type HoldStore } from './hold-items.ts';
+import { assertCaseFits, itemToCase, itemToHold, caseToItem, holdToItem, scopeKey, type CaseRecord, type HoldRecord, type HoldStore } from './hold-items.ts';
 import { NAME_PATTERN } from './layout.ts';
 import type { BlobStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
@@ -66,6 +66,7 @@ export class MirroredHoldStore implements HoldStore {
   }
 
   async createCase(record: CaseRecord): Promise<void> {
+    assertCaseFits(record);
     // The table refuses a case id taken: asked first, so that a refused case leaves no object.
     if (await this.inner.getCase(record.site, record.caseId)) return this.inner.createCase(record);
     await this.keep(caseMirrorKey(record), caseToItem(record));
@@ -73,6 +74,8 @@ export class MirroredHoldStore implements HoldStore {
   }
 
   async updateCase(record: CaseRecord): Promise<void> {
+    // Checked before the bucket's copy: a version the table refuses must not be the newest there (a rebuild would restore it).
+    assertCaseFits(record);
     await this.keep(caseMirrorKey(record), caseToItem(record));
     await this.inner.updateCase(record);
   }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { InvalidInputError } from '../../core/errors.ts';
-import { isActive } from '../../core/hold-items.ts';
-import { MirroredHoldStore } from '../../core/hold-mirror.ts';
+import { CASE_MAX_MEMBERS, isActive, type CaseRecord } from '../../core/hold-items.ts';
+import { CASES_PREFIX, MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { addCaseCalls, CASE_HOLD_BATCH, listHolds, membersDigest, placeHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
@@ -143,5 +143,27 @@ describe('adding calls to a held case', () => {
     await expect(refused).rejects.toMatchObject({ field: 'rids', message: expect.stringContaining('a held case takes at most 2 new calls a request') });
     expect((await w.holds.getCase(SITE, 'C-5'))!.members).toEqual([w.rids[0]]);
     expect((await listHolds(w.deps, SITE)).active).toHaveLength(1);
+  });
+});
+
+describe('the size of a case', () => {
+  it(`refuses an add past ${CASE_MAX_MEMBERS} calls naming the limit, before the bucket or the table takes a version of the case`, async () => {
+    const w = await world(2);
+    const members = Array.from({ length: CASE_MAX_MEMBERS - 1 }, (_, i) => `r${i.toString(16).padStart(23, '0')}`);
+    const record: CaseRecord = { site: SITE, caseId: 'BIG', name: 'big', reason: 'r', createdBy: 'alice', createdAt: NOW.toISOString(), members };
+    await w.holds.createCase(record);
+    const versions = async () => {
+      let n = 0;
+      for await (const _ of w.blobs.list(`${CASES_PREFIX}${SITE}/BIG/`)) n++;
+      return n;
+    };
+    expect(await versions()).toBe(1);
+    const refused = addCaseCalls(w.deps, { site: SITE, caseId: 'BIG', rids: w.rids, principal: 'bob' });
+    await expect(refused).rejects.toMatchObject({ name: 'InvalidInputError', field: 'rids', message: `rids: case BIG has ${CASE_MAX_MEMBERS - 1} calls and this request adds 2: a case holds at most ${CASE_MAX_MEMBERS} calls (its member list is one catalogue item); start another case for the rest` });
+    // The store refuses such a version too, whoever writes it: the bucket's newest version is never one the table lacks.
+    await expect(w.holds.updateCase({ ...record, members: [...members, ...w.rids] })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(await versions()).toBe(1);
+    expect((await w.table.getCase(SITE, 'BIG'))!.members).toHaveLength(CASE_MAX_MEMBERS - 1);
+    expect((await addCaseCalls(w.deps, { site: SITE, caseId: 'BIG', rids: [w.rids[0]!], principal: 'bob' })).case.members).toHaveLength(CASE_MAX_MEMBERS);
   });
 });
