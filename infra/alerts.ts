@@ -1,4 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -9,9 +11,16 @@ import { Construct } from 'constructs';
 // by EventBridge or CloudWatch alarms), TLS-only publishing. The workflows publish to it; the
 // operators subscribe (e-mail, chat, pager) outside this stack.
 
+/** The namespace the functions' metrics go to (functions/shared/metrics.ts METRICS_NAMESPACE; infra may not import functions/). */
+export const FUNCTION_METRICS_NAMESPACE = 'Ferry';
+
+/** How often the alarm on undelivered alerts looks (the dead-man's switch runs every 15 min). */
+export const UNDELIVERED_PERIOD_MINUTES = 15;
+
 export class AlertTopic extends Construct {
   readonly topic: sns.Topic;
   readonly key: kms.Key;
+  private undelivered?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -60,5 +69,35 @@ export class AlertTopic extends Construct {
   grantPublish(grantee: iam.IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.topic.topicArn] }));
     grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.key.keyArn] }));
+  }
+
+  /**
+   * Alarms at the first alert a function could not publish (the `AlertsNotDelivered` count of
+   * the dead-man's switch and the report function, functions/shared/metrics.ts). The count has a
+   * `site` dimension and no function one, so one Metrics Insights query sums it over every
+   * site. CloudWatch publishes as its own service: a topic that refuses one function's role (a
+   * grant lost in a stack change) still takes the alarm; a topic that refuses everyone leaves
+   * it in the alarm's history and the CloudWatch console only.
+   */
+  alarmOnUndelivered(): cloudwatch.Alarm {
+    if (this.undelivered) return this.undelivered;
+    this.undelivered = new cloudwatch.Alarm(this, 'NotDelivered', {
+      alarmDescription:
+        "Ferry alerts: the dead-man's switch or the scheduled reports could not publish an alert to the alert topic (SNS refused it), " +
+        'so a silent site, a missed backup window or a daily report was not told. What to do: read their logs for "alert not delivered" ' +
+        '(the site, subject and SNS error), fix the topic, its key or the function role, then run `ferry fleet status` and read the day\'s reports ' +
+        '(docs/operations.md, Alarms).',
+      metric: new cloudwatch.MathExpression({
+        expression: `SELECT SUM(AlertsNotDelivered) FROM ${FUNCTION_METRICS_NAMESPACE}`,
+        period: Duration.minutes(UNDELIVERED_PERIOD_MINUTES),
+        label: 'AlertsNotDelivered',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.undelivered.addAlarmAction(new cwActions.SnsAction(this.topic));
+    return this.undelivered;
   }
 }

@@ -1,4 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -20,6 +22,9 @@ import { scheduledFunctionBase } from './scheduled-function.ts';
 // `DEADMAN_RATE_MINUTES`, reading every site's newest heartbeat (heartbeats/{site}/) and window
 // run (catalogue table), keeping what it raised on the table, and publishing to the alert topic.
 // Its role reads the two heartbeat classes (heartbeats/, heartbeats-daily/) and nothing else of the bucket.
+// It watches every other part, so its own failure must not be silent: two failed runs in a row
+// (a table read throttled, a permission lost in a stack change, a bug on one heartbeat) raise an
+// alarm on the alert topic, published by CloudWatch, not by the switch.
 
 export const DEADMAN_RATE_MINUTES = 15;
 
@@ -36,6 +41,7 @@ export class DeadmanSwitch extends Construct {
   readonly fn: NodejsFunction;
   readonly role: iam.Role;
   readonly rule: events.Rule;
+  readonly alarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: FleetProps) {
     super(scope, id);
@@ -72,6 +78,19 @@ export class DeadmanSwitch extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(DEADMAN_RATE_MINUTES)),
       targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
     });
+    this.alarm = new cloudwatch.Alarm(this, 'Failing', {
+      alarmDescription:
+        "Ferry dead-man's switch: two runs in a row failed, so no silent site and no missed backup window is being alerted. " +
+        'What to do: read the dead-man\'s switch logs for the error (a table or bucket refusal, a KMS or IAM change, an alert SNS did not take), ' +
+        "fix the cause, then check every site by hand with `ferry fleet status` until the alarm clears (docs/operations.md, The dead-man's switch).",
+      metric: this.fn.metricErrors({ period: Duration.minutes(DEADMAN_RATE_MINUTES), statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.alarm.addAlarmAction(new cwActions.SnsAction(alerts.topic));
   }
 }
 

@@ -77,6 +77,7 @@ export class ProcessingStack extends Stack {
     this.functions.replay.addEnvironment('CONSOLE_ROLE_NAME', this.functions.console.role!.roleName);
     this.alerts = new AlertTopic(this, 'Alerts');
     this.ingestDeadLetters.alarmTo(this.alerts.topic);
+    this.alerts.alarmOnUndelivered();
     this.deadman = new DeadmanSwitch(this, 'Deadman', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });
     this.fleetReader = new FleetReader(this, 'FleetReader', { readers: config.fleetReaders, invokeArn: (method, path) => this.api.invokeArn(method, path) });
     this.reports = new ScheduledReports(this, 'Reports', { config, bucketName, dataKey, logsKey, table: catalogueTable, alerts: this.alerts });

@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ENV } from '../../infra/cfn-resolve.ts';
 import { HEARTBEAT_DAILY_KEEP_DAYS, HEARTBEAT_KEEP_DAYS } from '../../core/fleet.ts';
 import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds } from '../../core/workflow-config.ts';
+import { FUNCTION_METRICS_NAMESPACE } from '../../infra/alerts.ts';
 import { DEFAULT_CONFIG } from '../../infra/config.ts';
+import { METRICS_NAMESPACE } from '../../functions/shared/metrics.ts';
 import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import { workflowsFactory } from '../../infra/workflows/build.ts';
 import { logicalId, synthFerry, type Synthesized } from '../infra/fixture.ts';
@@ -65,6 +67,27 @@ describe("the dead-man's switch in the CDK app", () => {
     expect(isAllowed(policies, { action: 's3:GetObject', resource: `${BUCKET}/heartbeats-daily/site-a/0000000000001-a/0000000000001.json` })).toBe(true);
     expect(isAllowed(policies, { action: 's3:ListBucket', resource: BUCKET, context: { 's3:prefix': 'heartbeats-daily/site-b/' } })).toBe(true);
     expect(policies.some((p) => [p.Statement].flat().some((s) => [s.Action ?? []].flat().includes('sns:Publish')))).toBe(true);
+  });
+
+  it('alarms on the alert topic after two failed runs in a row (its function errors, 15-minute periods)', () => {
+    const alarm = resources[logicalId(synth.processing.deadman.alarm)]!;
+    expect(alarm.Properties).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Period: 900, Statistic: 'Sum', Threshold: 1, EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching' });
+    expect(alarm.Properties.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: logicalId(synth.processing.deadman.fn) } }]);
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalId(synth.processing.alerts.topic) }]);
+    expect(String(alarm.Properties.AlarmDescription)).toMatch(/^Ferry dead-man's switch: two runs in a row failed/);
+  });
+
+  it("alarms on the alert topic at the first alert the switch or the reports could not publish (AlertsNotDelivered of the functions' namespace, every site)", () => {
+    const alarm = resources[logicalId(synth.processing.alerts.alarmOnUndelivered())]!;
+    expect(FUNCTION_METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
+    expect(alarm.Properties).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    expect(alarm.Properties.Metrics).toEqual([{ Id: 'expr_1', Label: 'AlertsNotDelivered', Expression: `SELECT SUM(AlertsNotDelivered) FROM ${METRICS_NAMESPACE}`, Period: 900, ReturnData: true }]);
+    expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalId(synth.processing.alerts.topic) }]);
+    // Both functions count it (functions/shared/metrics.ts notDeliveredReporter) and send to the topic the alarm publishes to.
+    for (const fn of [synth.processing.deadman.fn, synth.processing.reports.fn]) {
+      const env = (resources[logicalId(fn)]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env.TOPIC_ARN).toEqual({ Ref: logicalId(synth.processing.alerts.topic) });
+    }
   });
 });
 
