@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { composeAlert, formatDuration } from './alert-text.ts';
+import { causeText, composeAlert, formatDuration, type TaskError } from './alert-text.ts';
 import type { Clock } from './clock.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { NAME_PATTERN, sitePrefix } from './layout.ts';
@@ -142,6 +142,89 @@ export async function checkRecall(deps: Pick<RecallDeps, 'archive' | 'statuses' 
   // Only while the record is still this request's: a newer request of the same pack owns it.
   await deps.statuses.put(recordOf(next, now), { ifRequestedAt: state.requestedAt });
   return next;
+}
+
+/** The recall execution's state when a step failed: its input, the state so far (once the request answered), the error. */
+export const failedRecallSchema = z
+  .object({
+    site: z.string().optional(),
+    rid: z.string().optional(),
+    packKey: z.string().optional(),
+    requester: z.string().optional(),
+    recall: recallStateSchema.optional(),
+    error: z.object({ Error: z.string(), Cause: z.string().optional() }).passthrough().optional(),
+  })
+  .passthrough();
+export type FailedRecall = z.infer<typeof failedRecallSchema>;
+
+/** What the failure step answers: the notice and the attributes its publish carries (kind=recall, site, requester). */
+export interface RecallFailure {
+  site: string;
+  requester: string;
+  notice: { subject: string; message: string; severity: string };
+  /** Whether the pack's status record now says gave-up. */
+  recorded: boolean;
+}
+
+/** The pack of a recall whose request failed, when it can still be told (best effort: the lookup may be what failed). */
+async function failedPack(deps: Pick<RecallDeps, 'catalogue'>, run: FailedRecall, site: string): Promise<string | undefined> {
+  if (run.packKey !== undefined) return run.packKey.startsWith(sitePrefix('recordings', site)) && !run.packKey.includes('..') ? run.packKey : undefined;
+  if (run.rid === undefined) return undefined;
+  return (await deps.catalogue.getRecording(site, run.rid).catch(() => undefined))?.packKey;
+}
+
+/** Where, for whom and what a failed recall was: from the state so far, else from its input. */
+function failedRecallFacts(run: FailedRecall): { site: string; requester: string; rid?: string; packKey?: string; name: string } {
+  const state = run.recall;
+  const site = state?.site ?? (run.site !== undefined && NAME_PATTERN.test(run.site) ? run.site : '-');
+  const rid = state?.rid ?? run.rid;
+  const packKey = state?.packKey ?? run.packKey;
+  const name = rid ?? packKey?.split('/').pop() ?? 'unknown';
+  return { site, requester: state?.requester ?? run.requester ?? 'unknown', ...(rid ? { rid } : {}), ...(packKey ? { packKey } : {}), name };
+}
+
+/** Sets the pack's record to gave-up; false when another request owns it or the pack is not known. */
+async function recordGaveUp(deps: Pick<RecallDeps, 'catalogue' | 'statuses'>, run: FailedRecall, site: string, requester: string, now: Date): Promise<boolean> {
+  const state = run.recall;
+  if (state) return deps.statuses.put(recordOf({ ...state, state: 'gave-up' }, now), { ifRequestedAt: state.requestedAt });
+  const packKey = site === '-' ? undefined : await failedPack(deps, run, site);
+  if (packKey === undefined) return false;
+  const requestedAt = now.toISOString();
+  const record = recordOf({ site, ...(run.rid ? { rid: run.rid } : {}), packKey, requester, requestedAt, storageClass: 'unknown', state: 'gave-up', polls: 0 }, now);
+  // Its own requestedAt is on no stored record: written only where the pack has none.
+  return deps.statuses.put(record, { ifRequestedAt: requestedAt });
+}
+
+/**
+ * Marks a recall whose request or check failed for good as given up, so the console stops
+ * showing "restoring", and writes the requester's notice. A failed check owns the record only
+ * while it is still its request's (a newer request took it over otherwise); a failed request
+ * wrote no record, so it writes one only where the pack has none. A record that cannot be
+ * written is said in the notice; the notice is answered either way.
+ */
+export async function failRecall(deps: Pick<RecallDeps, 'catalogue' | 'statuses' | 'clock'>, run: FailedRecall, execution?: string): Promise<RecallFailure> {
+  const now = deps.clock.now();
+  const { site, requester, rid, packKey, name } = failedRecallFacts(run);
+  const error: TaskError = run.error ?? { Error: 'RecallFailed', Cause: 'the recall failed' };
+  let recorded = false;
+  let unrecorded: string | undefined;
+  try {
+    recorded = await recordGaveUp(deps, run, site, requester, now);
+  } catch (e) {
+    unrecorded = e instanceof Error ? e.message : String(e);
+  }
+  const alert = composeAlert({
+    severity: 'warning',
+    site,
+    subject: `Ferry ${site}: recall failed - ${name}`,
+    what: `the recall of ${rid ? `recording ${rid}` : `pack ${packKey ?? '(unknown)'}`} asked for by ${requester} failed: ${causeText(error)} (${error.Error})`,
+    since: run.recall?.requestedAt ?? now.toISOString(),
+    now,
+    details: unrecorded ? [`The recall status record could not be set to gave-up: ${unrecorded}`] : [],
+    todo: ['request the recall again (console, or `ferry calls recall SITE/ID`); if it fails again, ask an operator to read this execution and the recall function log'],
+    ...(execution ? { execution } : {}),
+  });
+  return { site, requester, notice: { subject: alert.subject, message: alert.message, severity: alert.severity }, recorded };
 }
 
 /** ArchiveStore in memory: tests say which keys are archived and complete restores by hand. */

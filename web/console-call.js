@@ -150,7 +150,7 @@ const RECALL_WORDS = {
   none: () => undefined,
   restoring: (r) => `Recall in progress${r.requestedAt ? ` since ${whenText(r.requestedAt)}` : ''}: the archive is restoring this call’s pack. This page checks by itself.`,
   available: (r) => `Recalled: playable until ${r.availableUntil ? whenText(r.availableUntil) : 'the recall expires'}.`,
-  'gave-up': () => 'The recall did not complete in time (gave up). Request a new recall, or ask an operator to look at the recall workflow.',
+  'gave-up': () => 'The recall did not complete (it gave up, or it failed: the notice says why). Request a new recall, or ask an operator to look at the recall workflow.',
 };
 
 /** The state shown: a recall's when one was asked for, else the pack's archive state. */

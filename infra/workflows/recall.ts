@@ -10,7 +10,10 @@ import { RECALL_STATES as S } from './state-names.ts';
 //   request restore → (restored? no) wait → check → … → notify the requester over SNS.
 // Input: `{ "site": "site-a", "rid": "r…", "requester": "alice@example.com" }` (or `packKey`).
 // The notice carries `requester` and `kind=recall` as message attributes, for subscription
-// filter policies.
+// filter policies. A request or check that fails for good goes to the give-up step, which sets
+// the pack's status record to gave-up (the console stops polling "restoring") and writes the
+// failure notice, published with the same attributes so the requester hears of it; only when
+// that step itself fails does the fixed last-resort alert go out.
 
 export type RecallProps = WorkflowCommonProps;
 
@@ -42,12 +45,30 @@ export class RecallWorkflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     notify.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
-    const failedAlert = publishFallback(this, S.failedAlert, props.alerts, { subject: 'Ferry: recall failed', what: 'a recall failed', site: '-' }, '$.error');
+    const giveUp = invoke(this, S.giveUp, props.functions.recall, { action: 'fail', run: sfn.JsonPath.entirePayload, execution: sfn.JsonPath.stringAt('$$.Execution.Id'), config: recallConfig }, '$.failure');
+    giveUp.addRetry({ errors: ['TransientError'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
+    const notifyFailed = new tasks.SnsPublish(this, S.notifyFailed, {
+      topic: props.alerts.topic,
+      subject: sfn.JsonPath.stringAt('$.failure.notice.subject'),
+      message: sfn.TaskInput.fromJsonPathAt('$.failure.notice.message'),
+      messageAttributes: {
+        kind: { value: 'recall' },
+        site: { value: sfn.JsonPath.stringAt('$.failure.site') },
+        requester: { value: sfn.JsonPath.stringAt('$.failure.requester') },
+        severity: { value: sfn.JsonPath.stringAt('$.failure.notice.severity') },
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notifyFailed.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
+    const failedAlert = publishFallback(this, S.failedAlert, props.alerts, { subject: 'Ferry: recall failed, not recorded', what: 'a recall failed and its give-up step failed too', site: '-' }, '$.giveUpError');
     const failed = new sfn.Fail(this, S.failed, { error: 'RecallFailed', cause: 'the pack could not be restored: see the notice' });
     const done = new sfn.Succeed(this, S.done);
 
-    request.addCatch(failedAlert, { errors: ['States.ALL'], resultPath: '$.error' });
-    check.addCatch(failedAlert, { errors: ['States.ALL'], resultPath: '$.error' });
+    request.addCatch(giveUp, { errors: ['States.ALL'], resultPath: '$.error' });
+    check.addCatch(giveUp, { errors: ['States.ALL'], resultPath: '$.error' });
+    giveUp.addCatch(failedAlert, { errors: ['States.ALL'], resultPath: '$.giveUpError' });
+    giveUp.next(notifyFailed);
+    notifyFailed.next(failed);
     failedAlert.next(failed);
     const restored = new sfn.Choice(this, S.restored)
       .when(sfn.Condition.stringEquals('$.recall.state', 'restoring'), wait)

@@ -48,6 +48,8 @@ export const RECALL_STATES = {
   check: 'Check restore',
   notify: 'Notify requester',
   recalled: 'Recalled',
+  giveUp: 'Give up recall',
+  notifyFailed: 'Notify requester of failure',
   failedAlert: 'Alert recall failed',
   failed: 'Recall failed',
   done: 'Recall done',

@@ -22,6 +22,7 @@ import { startLocalOrchestration, type LocalOrchestration } from '../../local/or
 import { publishPack } from './purge-fixtures.ts';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import { verifyAuditChain } from '../../core/audit-trail.ts';
 import { readTrail } from '../../cli/audit-commands.ts';
 import type { BlobStore } from '../../core/ports.ts';
@@ -147,6 +148,24 @@ describe('workflows on the local cloud', () => {
       }
       expect(calls).toHaveLength(2);
       expect(verifyAuditChain(SITE, await readTrail(cloud.blobs, SITE), await ledger.head(SITE), records)).toMatchObject({ ok: true });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('marks a recall whose pack is not in the bucket as gave-up (the recall role writes the RECALL# record) and tells its requester with kind=recall, the site and the requester', async () => {
+    const packKey = `recordings/${SITE}/2026/01/01/pmissing000000000000000.tar`;
+    const before = alerts.length;
+    const outcome = await orchestration.workflows.runRecall({ site: SITE, packKey, requester: 'grace@example.com' }).done;
+    expect(outcome.status).toBe('FAILED');
+    const told = alerts.slice(before);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ site: SITE, severity: 'warning', subject: `Ferry ${SITE}: recall failed - pmissing000000000000000.tar` });
+    const attributes = (told[0]!.details as { attributes: Record<string, { StringValue: string }> }).attributes;
+    expect(Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, v.StringValue]))).toEqual({ kind: 'recall', site: SITE, requester: 'grace@example.com', severity: 'warning' });
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      expect(await new DynamoRecallStatusStore(doc, cloud.table).get(SITE, packKey)).toMatchObject({ state: 'gave-up', requester: 'grace@example.com', polls: 0 });
     } finally {
       client.destroy();
     }
