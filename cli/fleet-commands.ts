@@ -7,6 +7,7 @@ import { formatDuration } from '../core/alert-text.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../core/fleet-read.ts';
 import { FLEET_STATES, type FleetRow } from '../core/fleet.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
+import { deployedVariable, generatedSnapshot } from '../local/function-environment.ts';
 import { NoCloudError, readLocalCloud } from './cloud.ts';
 
 // `ferry fleet status`: one row per site of the deployment, worst first, from the heartbeats in
@@ -31,6 +32,21 @@ export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps
 export function fleetSites(config: DeploymentConfig): FleetSiteConfig[] {
   // A retired site's backup window is not scheduled any more (infra/workflows/build.ts): none is watched.
   return config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, backupCron: s.retired ? undefined : s.schedule?.backupCron, ...(s.retired ? { retired: s.retired } : {}) }));
+}
+
+/**
+ * The sites `fleet status` reads: the deployment file's (`--deployment`, else $FERRY_DEPLOYMENT);
+ * else, when it reads the local cloud `ferry start` left running, that cloud's own sites as its
+ * `GET /fleet` reads them (the FLEET_SITES of the generated deployment's fleet function), not
+ * the built-in demo deployment's site-a and site-b, which it has never heard of; else those.
+ */
+export function fleetStatusSites(deployment: string | undefined, env: NodeJS.ProcessEnv = process.env): FleetSiteConfig[] {
+  const file = deployment ?? env.FERRY_DEPLOYMENT;
+  const readsLocalCloud = file === undefined && !(env.FERRY_BUCKET && env.FERRY_TABLE) && readLocalCloud(env) !== undefined;
+  if (!readsLocalCloud) return fleetSites(loadDeploymentConfig(file));
+  const sites = deployedVariable(generatedSnapshot(), 'fleet', 'FLEET_SITES');
+  if (sites === undefined) throw new Error("the local cloud's generated deployment gives its fleet function no FLEET_SITES: run `npm run render-workflows`");
+  return JSON.parse(sites) as FleetSiteConfig[];
 }
 
 const age = (seconds: number | undefined) => (seconds === undefined ? '-' : formatDuration(seconds * 1000));
@@ -62,11 +78,10 @@ export function registerFleetCommands(program: Command): void {
   fleet
     .command('status')
     .description('per site: heartbeat age, last good copy per source, backlog and time to loss, RPO, losses, windows; worst first (exit 3 when a site is SILENT or LATE; a RETIRED one is never)')
-    .option('--deployment <file>', 'deployment config (JSON) naming the sites; default: $FERRY_DEPLOYMENT or the built-in demo sites')
+    .option('--deployment <file>', "deployment config (JSON) naming the sites; default: $FERRY_DEPLOYMENT, else the running local cloud's sites, else the built-in demo sites")
     .option('--json', 'JSON output')
     .action(async (opts: { deployment?: string; json?: boolean }) => {
-      const config = loadDeploymentConfig(opts.deployment ?? process.env.FERRY_DEPLOYMENT);
-      const rows = await readFleet(fleetTarget(), fleetSites(config), new Date());
+      const rows = await readFleet(fleetTarget(), fleetStatusSites(opts.deployment), new Date());
       process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderFleet(rows));
       if (rows.some((r) => r.state === 'SILENT' || r.state === 'LATE')) process.exitCode = 3;
     });

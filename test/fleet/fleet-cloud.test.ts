@@ -75,4 +75,45 @@ sources:
     expect(rows[0]).toMatchObject({ silentAfterMinutes: 30, reasons: ['no heartbeat received yet'] });
     expect(rows[1]!.sources).toEqual([expect.objectContaining({ name: 'contactstore', type: 'recordings', pendingBatches: 0, lastGood: expect.objectContaining({ key: expect.stringMatching(/^manifests\/site-a\/recordings\/.*\.json$/) }) })]);
   }, 60_000);
+
+  it("reads the running local cloud's own site (what its GET /fleet reads), not the demo deployment's site-a and site-b, when no deployment is named", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fleet-local-'));
+    dirs.push(dir);
+    const home = join(dir, 'home');
+    const cloud = await startLocalCloud({ directory: join(home, 'cloud'), fresh: true, addressFile: join(home, 'cloud.json') });
+    clouds.push(cloud);
+    const root = join(dir, 'recorder');
+    await generateBatches({ root, firstBatch: 1, batches: 1, perBatch: 5, seconds: 1, start: new Date('2024-03-01T08:00:00Z'), seed: 4, sidecar: 'xml' });
+    const { accessKeyId, secretAccessKey } = cloud.credentials;
+    const agent = buildAgent(parseAgentConfig(`
+site: demo
+state: ${join(dir, 'state')}
+cloud: { bucket: ${cloud.bucket}, endpoint: ${cloud.s3Endpoint}, credentials: { accessKeyId: ${accessKeyId}, secretAccessKey: "${secretAccessKey}" } }
+shipping: { attempts: 1 }
+sources:
+  - { name: contactstore, type: recordings, path: ${root}, quietSeconds: 0, settleSeconds: 0 }
+`), { log: createLogger({ json: true, level: 'error', write: () => undefined }) });
+    try {
+      expect((await agent.cycle()).packs).toBeGreaterThan(0);
+    } finally {
+      agent.close();
+    }
+
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+    const env = { ...process.env };
+    for (const name of ['FERRY_BUCKET', 'FERRY_TABLE', 'FERRY_DEPLOYMENT']) delete process.env[name];
+    process.env.FERRY_HOME = home;
+    let code: number;
+    try {
+      code = await main(['fleet', 'status', '--json']);
+    } finally {
+      write.mockRestore();
+      process.env = env;
+      process.exitCode = undefined;
+    }
+    const rows = JSON.parse(out.join('')) as FleetRow[];
+    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['demo:OK']);
+    expect(code).toBe(0);
+  }, 120_000);
 });
