@@ -2,7 +2,7 @@
 // with the API's cursor, and export the same filters as CSV (the API writes the CSV).
 
 import { refusalText } from './console-api.js';
-import { $, cell, clearError, el, showError, timeEl } from './console-ui.js';
+import { $, busy, cell, clearError, el, giveFocusBack, showError, timeEl } from './console-ui.js';
 import { isoFromLocal } from './shared.js';
 
 const PAGE = 50;
@@ -125,41 +125,42 @@ async function exportCsv() {
     showError(error.message);
     return;
   }
-  const button = $('audit-csv');
-  button.disabled = true;
   try {
-    // Every record the filters match: page after page (the next one named in X-Ferry-Cursor),
-    // the header line once.
-    const parts = [];
-    let records = 0;
-    let cursor;
-    do {
-      const response = await ctx.api(ctx.sitePath('audit'), { query: { ...filters, format: 'csv', limit: CSV_PAGE, ...(cursor ? { cursor } : {}) }, accept: 'text/csv' });
-      const text = await response.text();
-      const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-      if (parts.length === 0) parts.push(`${lines[0]}\n`);
-      const body = lines.slice(1).join('\n');
-      if (body) {
-        parts.push(`${body}\n`);
-        records += lines.length - 1;
-      }
-      cursor = response.headers.get('X-Ferry-Cursor') || undefined;
-      $('audit-status').textContent = `Exporting the trail as CSV… ${records} record${records === 1 ? '' : 's'} so far.`;
-    } while (cursor);
-    const blob = new Blob(parts, { type: 'text/csv' });
-    $('audit-status').textContent = `Exported ${records} record${records === 1 ? '' : 's'} as CSV.`;
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-    const a = el('a', '', { href: URL.createObjectURL(blob), download: `audit-${ctx.site()}-${stamp}.csv` });
-    a.hidden = true;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    await busy($('audit-csv'), 'Exporting…', () => writeCsv(ctx, filters));
   } catch (error) {
     showError(refusalText('The CSV export', error));
-  } finally {
-    button.disabled = false;
   }
+}
+
+/** Every record the filters match as one CSV file, downloaded. */
+async function writeCsv(ctx, filters) {
+  // Every record the filters match: page after page (the next one named in X-Ferry-Cursor),
+  // the header line once.
+  const parts = [];
+  let records = 0;
+  let cursor;
+  do {
+    const response = await ctx.api(ctx.sitePath('audit'), { query: { ...filters, format: 'csv', limit: CSV_PAGE, ...(cursor ? { cursor } : {}) }, accept: 'text/csv' });
+    const text = await response.text();
+    const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+    if (parts.length === 0) parts.push(`${lines[0]}\n`);
+    const body = lines.slice(1).join('\n');
+    if (body) {
+      parts.push(`${body}\n`);
+      records += lines.length - 1;
+    }
+    cursor = response.headers.get('X-Ferry-Cursor') || undefined;
+    $('audit-status').textContent = `Exporting the trail as CSV… ${records} record${records === 1 ? '' : 's'} so far.`;
+  } while (cursor);
+  const blob = new Blob(parts, { type: 'text/csv' });
+  $('audit-status').textContent = `Exported ${records} record${records === 1 ? '' : 's'} as CSV.`;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const a = el('a', '', { href: URL.createObjectURL(blob), download: `audit-${ctx.site()}-${stamp}.csv` });
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
 let wired = false;
@@ -169,8 +170,10 @@ export async function openAudit(ctx) {
   if (!wired) {
     wired = true;
     $('audit-form').addEventListener('submit', (e) => void search(e));
-    $('audit-prev').addEventListener('click', () => void loadPage(audit.index - 1));
-    $('audit-next').addEventListener('click', () => void loadPage(audit.index + 1));
+    // The pager's buttons are disabled while a page loads (as the search's are): the focus is given back.
+    const page = (button, delta) => void loadPage(audit.index + delta).then(() => giveFocusBack(button, 'audit-results-title'));
+    $('audit-prev').addEventListener('click', () => page($('audit-prev'), -1));
+    $('audit-next').addEventListener('click', () => page($('audit-next'), 1));
     $('audit-csv').addEventListener('click', () => void exportCsv());
   }
   if (!audit.filters || audit.site !== ctx.site()) await search();

@@ -6,7 +6,7 @@
 
 import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
-import { $, busy, clearError, el, followDownload, notify, required, showError, timeEl, whenText } from './console-ui.js';
+import { $, busy, clearError, el, focusIfLost, followDownload, notify, required, showError, timeEl, whenText } from './console-ui.js';
 import { durationText, localText, setSummary } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
@@ -228,6 +228,8 @@ async function requestRecall() {
     call.recallState = 'restoring';
     call.requestedAt = Date.now();
     showArchive(call.entry.archive, { state: answer.state ?? 'restoring', requestedAt: answer.requestedAt ?? new Date().toISOString(), availableUntil: answer.availableUntil });
+    // Request recall hides once asked: the focus goes to the recall's state, where its progress is said.
+    focusIfLost('archive-state');
   } catch (error) {
     showError(refusalText('The recall', error));
   }
@@ -291,6 +293,8 @@ async function releaseHold(event) {
     $('release-reason').value = '';
     notify(`Hold released on call ${callName()}.`);
     await loadHolds();
+    // The release form hides with the call's last own hold: the focus goes to what the call's holds are now.
+    focusIfLost('holds-state');
   } catch (error) {
     showError(refusalText('Releasing the hold', error));
   }

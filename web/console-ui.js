@@ -64,19 +64,66 @@ export function bytesText(bytes) {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]} (${bytes.toLocaleString('en')} bytes)`;
 }
 
-/** Runs `work` with `button` disabled and marked busy; the button's text says so meanwhile. */
+/**
+ * A click on a button marked `aria-disabled="true"` (busy) does nothing: neither its own handler
+ * nor the form it submits (Enter in a field clicks the form's default button). Installed once.
+ */
+let busyClicksIgnored = false;
+function ignoreBusyClicks() {
+  if (busyClicksIgnored) return;
+  busyClicksIgnored = true;
+  document.addEventListener('click', (event) => {
+    if (!(event.target instanceof Element) || !event.target.closest('button[aria-disabled="true"]')) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }, true);
+}
+
+/**
+ * Runs `work` with `button` marked busy; the button's text says so meanwhile. It stays enabled
+ * (aria-disabled, clicks ignored) rather than `disabled`: disabling the focused button would drop
+ * the keyboard focus to the page, and a screen reader's place with it.
+ */
 export async function busy(button, label, work) {
+  ignoreBusyClicks();
   const before = button.textContent;
-  button.disabled = true;
+  button.setAttribute('aria-disabled', 'true');
   button.setAttribute('aria-busy', 'true');
   if (label) button.textContent = label;
   try {
     return await work();
   } finally {
-    button.disabled = false;
+    button.removeAttribute('aria-disabled');
     button.removeAttribute('aria-busy');
     button.textContent = before;
   }
+}
+
+/**
+ * Moves the keyboard focus to `id` (a heading, a result) when the control that had it is gone:
+ * hidden, disabled or removed by what it did. A focus the officer has moved on is left alone.
+ */
+export function focusIfLost(id) {
+  const active = document.activeElement;
+  const lost = !active || active === document.body || !active.isConnected || active.disabled || Boolean(active.closest('[hidden], :disabled'));
+  if (lost) focusOn(id);
+}
+
+/**
+ * After a pager's page loaded: the focus back on the button pressed (disabled meanwhile, which
+ * dropped it to the page), or on `fallbackId` (the results' heading) when that button is now disabled.
+ */
+export function giveFocusBack(button, fallbackId) {
+  if (document.activeElement !== document.body) return;
+  if (!button.disabled) button.focus();
+  else focusOn(fallbackId);
+}
+
+/** Focuses `id`, a heading or a result that takes no Tab stop of its own (tabindex -1). */
+export function focusOn(id) {
+  const target = $(id);
+  if (!target.hasAttribute('tabindex')) target.tabIndex = -1;
+  target.focus();
 }
 
 /** The value of a required text field, or an error naming it (focus moves there). */

@@ -13,7 +13,7 @@ import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, histo
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
-import { $, cell, clearError, el, notify, required, showError, timeEl } from './console-ui.js';
+import { $, cell, clearError, el, focusIfLost, focusOn, giveFocusBack, notify, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
@@ -191,6 +191,10 @@ function signOut(message, { forgetWork = false } = {}) {
   state.search = undefined;
   state.owner = undefined;
   state.route = undefined;
+  // Signing in again shows the view anew: its heading takes the focus (render's `changed`).
+  state.view = undefined;
+  state.rid = undefined;
+  state.case = undefined;
   clearSelection();
   clearResults();
   forgetAudit();
@@ -476,6 +480,28 @@ function submitSearch(event) {
 
 // ---- views ----
 
+/**
+ * The view and item shown from now on. `changed`: another view or call (its heading takes the
+ * focus); `caseOpened`: a case opened (its link, Create case), whose heading takes the focus rather
+ * than the list's top. A notice belongs to the view it was given in.
+ */
+function enterView(view, r) {
+  const changed = view !== state.view || (view === 'call' && r.rid !== state.rid);
+  const caseOpened = view === 'cases' && Boolean(r.case) && (changed || r.case !== state.case);
+  if (view !== state.view) notify('');
+  state.view = view;
+  state.rid = r.rid;
+  state.case = r.case;
+  return { changed, caseOpened };
+}
+
+async function showCases(caseId, caseOpened) {
+  // openCases shows the case's panel and title before it awaits anything.
+  const opening = openCases(ctx, caseId);
+  if (caseOpened) focusOn('case-title');
+  await opening;
+}
+
 async function render() {
   if (!currentSession()) {
     signOut();
@@ -501,13 +527,9 @@ async function render() {
   select.value = site;
   clearError();
   const view = VIEWS.includes(r.view) && r.view !== 'signin' && r.view !== 'newpw' ? r.view : 'search';
-  // A notice belongs to the view it was given in.
-  const changed = view !== state.view || (view === 'call' && r.rid !== state.rid);
-  if (view !== state.view) notify('');
-  state.view = view;
-  state.rid = r.rid;
+  const { changed, caseOpened } = enterView(view, r);
   show(view);
-  if (changed) focusView(view);
+  if (changed && !caseOpened) focusView(view);
   if (view === 'search' && waiting) showEmptySearch();
   else if (view === 'search') {
     // Another site, or another search in the entry (a reload, Back, a bookmark): it is run.
@@ -526,7 +548,7 @@ async function render() {
     }
     void loadCaseOptions(ctx, $('selection-case'));
   } else if (view === 'call') await openCall(ctx, r.rid ?? '');
-  else if (view === 'cases') await openCases(ctx, r.case);
+  else if (view === 'cases') await showCases(r.case, caseOpened);
   else if (view === 'audit') await openAudit(ctx);
 }
 
@@ -566,12 +588,7 @@ function wire() {
   });
   // The pager's buttons are disabled while a page loads, which drops the keyboard focus: it is
   // given back to the same button, or to the results' heading when that button is now disabled.
-  const page = (button, delta) =>
-    void loadSearchPage(state.search.index + delta).then(() => {
-      if (document.activeElement !== document.body) return;
-      if (!button.disabled) button.focus();
-      else focusView('search');
-    });
+  const page = (button, delta) => void loadSearchPage(state.search.index + delta).then(() => giveFocusBack(button, 'results-title'));
   $('prev').addEventListener('click', () => page($('prev'), -1));
   $('next').addEventListener('click', () => page($('next'), 1));
   $('clear-selection').addEventListener('click', () => {
@@ -641,6 +658,8 @@ async function addSelectedToCase() {
     }
     clearSelection();
     notify(`${rids.length} call${rids.length === 1 ? '' : 's'} added to case ${caseId}.`);
+    // The selection (and the button pressed with it) is disabled now: the officer is told where the calls went.
+    focusIfLost('notice');
   } catch (error) {
     showError(refusalText(`Adding calls to case ${caseId}`, error));
   }

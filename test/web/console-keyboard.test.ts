@@ -1,0 +1,266 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { appendAuditEvents } from '../../core/audit-trail.ts';
+import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
+import { localRecallStarter } from '../../local/api-server.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { buildPack } from '../support/pack-fixture.ts';
+
+// The compliance console driven as a keyboard and screen-reader user drives it (Chromium against
+// the embedded local cloud): keys pressed, then where the focus is (`document.activeElement`),
+// what the fields say to assistive technology (aria-invalid, aria-describedby), the contrast of
+// what shows the focus and the fields, and the width of the page at 320 px. The accessibility
+// review of session 42 found each of these by hand; axe saw none of them.
+
+const SITE = 'keys';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'];
+
+let dir: string;
+let cloud: LocalCloud;
+let orchestration: LocalOrchestration;
+/** Online calls (STANDARD), one per test that changes one. */
+let calls: { rid: string; callId: string }[];
+let archived: { rid: string; callId: string };
+let browser: Browser;
+const pageErrors: string[] = [];
+
+/** A 16-bit mono 8 kHz WAV of `seconds` (silence): a call big enough (> 128 KiB) for the archive tier. */
+function wav(seconds: number): Buffer {
+  const data = Buffer.alloc(8000 * seconds * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(8000, 24);
+  header.writeUInt32LE(16000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}?poll=1${hash}`;
+
+/** A tab of its own, signed in as the demo officer at `hash`. */
+async function signedInPage(hash: string, viewport = { width: 1280, height: 800 }, colorScheme: 'light' | 'dark' = 'light'): Promise<{ p: Page; close: () => Promise<void> }> {
+  const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport, colorScheme, acceptDownloads: true });
+  const p = await c.newPage();
+  p.setDefaultTimeout(10_000);
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  await p.goto(consoleUrl(hash));
+  await p.waitForSelector('#signin-view:not([hidden])');
+  await signIn(p);
+  await p.waitForFunction(() => (document.getElementById('signin-view') as HTMLElement).hidden);
+  return { p, close: () => c.close() };
+}
+
+/** Types the demo officer's name and password and presses Enter, as the keyboard does. */
+async function signIn(p: Page): Promise<void> {
+  await p.focus('#username');
+  await p.keyboard.type(cloud.console.demo.username);
+  await p.keyboard.press('Tab');
+  await p.keyboard.type(cloud.console.demo.password);
+  await p.keyboard.press('Enter');
+}
+
+/** The focused element: its id, else its tag and text. */
+const focused = (p: Page) => p.evaluate(() => {
+  const a = document.activeElement;
+  return a?.id || `${a?.tagName}${a?.textContent ? ` "${a.textContent.trim().slice(0, 40)}"` : ''}`;
+});
+
+/** Focuses `selector` (a Tab run the test does not need to repeat) and presses `key` on it. */
+async function press(p: Page, selector: string, key = 'Enter'): Promise<void> {
+  await p.focus(selector);
+  await p.keyboard.press(key);
+}
+
+async function openCall(p: Page, rid: string): Promise<void> {
+  await p.goto(consoleUrl(`#site=${SITE}&view=call&rid=${rid}`));
+  await p.waitForSelector('#call-body:not([hidden])');
+  await expect.poll(() => p.textContent('#holds-state')).toMatch(/hold/);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-keys-'));
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
+  const online = buildPack(SITE, [1, 2, 3, 4].map((n) => ({ path: `calls/2024/call-${n}.wav`, body: wav(3), meta: { callId: `KEY-000${n}`, agent: 'Kim Keys', caller: '+442079460010', called: `+44207946002${n}`, direction: 'inbound', durationSec: 3, start: `2024-05-06T0${n}:00:00Z` } })), { day: '2024-05-06T00:00:00Z', seed: 'keys-online', createdAt: new Date().toISOString() });
+  await cloud.blobs.put(online.packKey, online.pack);
+  await cloud.blobs.put(online.manifestKey, online.manifestBytes, { contentType: 'application/json' });
+  const fixture = buildPack(SITE, [{ path: 'archive/2023/old.wav', body: wav(10), meta: { callId: 'ARCH-0042', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'keys-archived', createdAt: '2023-01-05T11:00:00.000Z' });
+  await cloud.blobs.put(fixture.packKey, fixture.pack, { storageClass: 'DEEP_ARCHIVE' });
+  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  archived = { rid: fixture.manifest.members[0]!.rid, callId: 'ARCH-0042' };
+  calls = online.manifest.members.map((m, i) => ({ rid: m.rid, callId: `KEY-000${i + 1}` }));
+  const purge = { retentionDays: 3650, keepFullCycles: 2 };
+  orchestration = await startLocalOrchestration({ cloud, site: SITE, purge, definitions: renderWorkflowDefinitions({ site: SITE, purge }), pauseMs: 300, notifier: { notify: async () => undefined } });
+  cloud.wireRecall(SITE, localRecallStarter(orchestration.workflows));
+  // More than a page (50) of the audit trail, so that it has a Next page.
+  const { doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+  const at = (i: number) => new Date(Date.UTC(2026, 0, 2, 0, 0, 0, i)).toISOString();
+  await appendAuditEvents({ ledger: new DynamoAuditLedger(doc, cloud.table) }, Array.from({ length: 120 }, (_, i) => ({ at: at(i), action: 'search' as const, site: SITE, principal: 'officer-earlier', query: { callId: `q-${i}` } })));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await orchestration?.stop();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the console by keyboard: the focus stays on the control pressed or moves to its result', () => {
+  it('keeps the focus on Play and Download while their links are asked for and after', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, calls[0]!.rid);
+      await press(p, '#play');
+      expect(await focused(p)).toBe('play');
+      await expect.poll(() => p.$eval('#audio', (a) => (a as HTMLAudioElement).src)).toMatch(/\/audio\?/);
+      expect(await focused(p)).toBe('play');
+      const [download] = await Promise.all([p.waitForEvent('download'), press(p, '#download')]);
+      expect(download.suggestedFilename()).toMatch(/\.wav$/);
+      await expect.poll(() => p.$eval('#download', (b) => b.getAttribute('aria-busy'))).toBeNull();
+      expect(await focused(p)).toBe('download');
+    } finally {
+      await close();
+    }
+  });
+
+  it('keeps the focus on Place hold, and moves it to the holds said when Release hold hides with the last hold', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, calls[1]!.rid);
+      await p.focus('#hold-reason');
+      await p.keyboard.type('Complaint 77');
+      await press(p, '#hold-form button[type=submit]');
+      await expect.poll(() => p.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
+      expect(await focused(p)).toBe('BUTTON "Place hold"');
+      await p.focus('#release-reason');
+      await p.keyboard.type('Complaint closed');
+      await p.keyboard.press('Tab');
+      expect(await focused(p)).toBe('BUTTON "Release hold"');
+      await p.keyboard.press('Enter');
+      await expect.poll(() => p.textContent('#holds-state')).toBe('Not on hold.');
+      expect(await p.isVisible('#release-form')).toBe(false);
+      expect(await focused(p)).toBe('holds-state');
+    } finally {
+      await close();
+    }
+  });
+
+  it('moves the focus to the recall state when Request recall is pressed (the button hides)', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, archived.rid);
+      await press(p, '#recall');
+      await expect.poll(() => p.textContent('#archive-state')).toMatch(/^Recall in progress/);
+      expect(await focused(p)).toBe('archive-state');
+    } finally {
+      await close();
+    }
+  });
+
+  it('moves the focus to the case created or opened: its heading, not the page', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=cases`);
+    try {
+      await expect.poll(() => p.textContent('#cases-status')).toMatch(/case/);
+      await p.focus('#case-name');
+      await p.keyboard.type('Keyboard v Mouse');
+      await p.keyboard.press('Tab');
+      await p.keyboard.type('C-KEYS-1');
+      await p.keyboard.press('Tab');
+      await p.keyboard.type('Order 1/2026');
+      await p.keyboard.press('Enter');
+      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
+      await expect.poll(() => focused(p)).toBe('case-title');
+      // From the list: the case's link, Enter.
+      await p.goto(consoleUrl(`#site=${SITE}&view=cases`));
+      await p.waitForSelector('#case-detail', { state: 'hidden' });
+      await p.waitForSelector('#cases a');
+      await press(p, '#cases a');
+      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
+      await expect.poll(() => p.textContent('#case-summary')).toMatch(/Order 1\/2026/);
+      expect(await focused(p)).toBe('case-title');
+    } finally {
+      await close();
+    }
+  });
+
+  it('moves the focus to what Add to case did when the selection it was pressed in empties', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=cases`);
+    try {
+      await p.goto(consoleUrl(`#site=${SITE}&view=search`));
+      await p.waitForSelector('#results tbody tr');
+      await press(p, '#results tbody tr:nth-child(1) input[type=checkbox]', 'Space');
+      await expect.poll(() => p.textContent('#selected-count')).toBe('1 call selected');
+      await expect.poll(() => p.$$eval('#selection-case option', (os) => os.length)).toBeGreaterThan(1);
+      await p.selectOption('#selection-case', { index: 1 });
+      await press(p, '#add-selected');
+      await expect.poll(() => p.textContent('#notice')).toMatch(/^1 call added to case /);
+      expect(await focused(p)).toBe('notice');
+    } finally {
+      await close();
+    }
+  });
+
+  it('gives the focus back to the audit pager after Next page, and keeps it on Export CSV', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=audit`);
+    try {
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/^50 records on page 1, more available/);
+      await press(p, '#audit-next');
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/on page 2, more available/);
+      expect(await focused(p)).toBe('audit-next');
+      await p.keyboard.press('Enter');
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/on page 3\./);
+      // The last page: Next is disabled, so the focus goes to the records' heading, and the next
+      // Tab goes on into the records and the pager, not from the top of the page.
+      expect(await focused(p)).toBe('audit-results-title');
+      await p.keyboard.press('Tab');
+      expect(await p.evaluate(() => Boolean(document.activeElement?.closest('section[aria-labelledby="audit-results-title"]')))).toBe(true);
+      await press(p, '#audit-prev');
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/on page 2/);
+      expect(await focused(p)).toBe('audit-prev');
+      const [csv] = await Promise.all([p.waitForEvent('download'), press(p, '#audit-csv')]);
+      expect(csv.suggestedFilename()).toMatch(/\.csv$/);
+      await expect.poll(() => p.$eval('#audit-csv', (b) => b.getAttribute('aria-busy'))).toBeNull();
+      expect(await focused(p)).toBe('audit-csv');
+    } finally {
+      await close();
+    }
+  });
+
+  it("moves the focus to the view's heading after signing in again on the call the session expired on", async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, calls[2]!.rid);
+      // Three seconds left of the token: the page opens the call, then its timer signs the officer out.
+      await p.evaluate(() => {
+        const session = JSON.parse(sessionStorage.getItem('ferry-console-token')!);
+        sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, expiresAt: Date.now() + 3000 }));
+      });
+      await p.reload();
+      await p.waitForSelector('#call-body:not([hidden])');
+      await p.waitForSelector('#signin-view:not([hidden])');
+      await signIn(p);
+      await p.waitForSelector('#call-body:not([hidden])');
+      await expect.poll(() => focused(p)).toBe('call-title');
+    } finally {
+      await close();
+    }
+  });
+});
