@@ -3,9 +3,11 @@
 // URL is relative to the page; data from the API is only ever set as text. The state is said in
 // words as well as in colour. On the local cloud the page authenticates with the session token
 // `ferry start` puts in its address (#session=…), sent as X-Ferry-Session, as the calls page does.
-// `?refresh=N` sets the refresh period in seconds (default 30, at least 2).
+// `?refresh=N` sets the refresh period in seconds (default 30, at least 2); Pause auto-refresh
+// stops the timer until pressed again. The live status line says the sites' states only, and only
+// when they change: the time of each refresh is in "Data as of", which is not announced.
 
-import { localText as localMinutes, pad } from './shared.js';
+import { localText as localMinutes, pad, zoneName } from './shared.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#fleet tbody');
@@ -17,6 +19,7 @@ const asOfTime = $('as-of-time');
 const asOfNote = $('as-of-note');
 const empty = $('empty');
 const refreshButton = $('refresh');
+const pauseButton = $('pause');
 
 const STATES = ['SILENT', 'LATE', 'WARN', 'OK', 'RETIRED'];
 const STATE_MARK = { SILENT: '■', LATE: '▲', WARN: '●', OK: '✓', RETIRED: '–' };
@@ -182,12 +185,23 @@ function summary(rows) {
 
 let loading = false;
 let timer;
+let paused = false;
+
+/** The live status line: set only when what it says changes (the same text set again is read out again). */
+function say(text) {
+  if (statusLine.textContent !== text) statusLine.textContent = text;
+}
+
+function refreshNote() {
+  return paused ? '(auto-refresh paused)' : `(refreshed every ${refreshSeconds()} s)`;
+}
 
 async function refresh() {
   if (loading) return;
   loading = true;
+  // Refresh now stays enabled (a press while loading is ignored above): disabling it would take
+  // the keyboard focus off it at every refresh, the timed ones included.
   table.setAttribute('aria-busy', 'true');
-  refreshButton.disabled = true;
   try {
     const { rows, asOf: at } = await fetchFleet();
     clearError();
@@ -198,35 +212,45 @@ async function refresh() {
     asOfTime.dateTime = at;
     asOfTime.textContent = `${localText(at)}:${pad(new Date(at).getSeconds())}`;
     asOfTime.title = at;
-    asOfNote.textContent = `(refreshed every ${refreshSeconds()} s)`;
+    asOfNote.textContent = refreshNote();
     asOf.hidden = false;
     asOf.classList.remove('stale');
-    statusLine.textContent = rows.length ? `${summary(rows)}. Updated ${localText(at)}:${pad(new Date(at).getSeconds())}.` : 'No sites.';
+    say(rows.length ? `${summary(rows)}.` : 'No sites.');
   } catch (error) {
     showError(error.message);
     if (tbody.rows.length) {
       // What is shown stays, marked as old: "data as of" keeps the time it was read.
       asOfNote.textContent = '(stale: the last refresh failed)';
       asOf.classList.add('stale');
-      statusLine.textContent = 'The last refresh failed; the table shows older data.';
-    } else statusLine.textContent = 'The fleet status could not be loaded.';
+      say('The last refresh failed; the table shows older data.');
+    } else say('The fleet status could not be loaded.');
   } finally {
     table.removeAttribute('aria-busy');
-    refreshButton.disabled = false;
     loading = false;
   }
 }
 
 function schedule() {
   clearTimeout(timer);
+  if (paused) return;
   timer = setTimeout(() => void refresh().finally(schedule), refreshSeconds() * 1000);
+}
+
+/** Pause auto-refresh: a toggle (aria-pressed) that keeps the focus; Refresh now still works. */
+function togglePause() {
+  paused = !paused;
+  pauseButton.setAttribute('aria-pressed', String(paused));
+  if (!asOf.classList.contains('stale')) asOfNote.textContent = refreshNote();
+  schedule();
 }
 
 function init() {
   sessionToken();
+  for (const span of document.querySelectorAll('[data-zone]')) span.textContent = `(${zoneName()})`;
   refreshButton.addEventListener('click', () => {
     void refresh().finally(schedule);
   });
+  pauseButton.addEventListener('click', togglePause);
   void refresh().finally(schedule);
 }
 

@@ -162,7 +162,7 @@ describe('fleet page in Chromium', () => {
     expect(await page.getAttribute('#as-of-time', 'datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await page.isVisible('#as-of')).toBe(true);
     expect(await page.getAttribute('#status', 'aria-live')).toBe('polite');
-    expect(await page.textContent('#status')).toMatch(/^5 sites: 1 SILENT, 1 LATE, 2 WARN, 1 OK\. Updated /);
+    expect(await page.textContent('#status')).toBe('5 sites: 1 SILENT, 1 LATE, 2 WARN, 1 OK.');
     expect(await page.$$eval('#fleet thead th[scope="col"]', (ths) => ths.length)).toBe(8);
     expect(await page.$$eval('#fleet tbody th[scope="row"]', (ths) => ths.map((t) => t.textContent))).toEqual(['east', 'harbour', 'south', 'west', 'north']);
 
@@ -177,6 +177,64 @@ describe('fleet page in Chromium', () => {
     await cloud.blobs.put(heartbeatKey('east', new Date(heartbeat.at)), Buffer.from(JSON.stringify(heartbeat)));
     await expect.poll(async () => (await shownRows()).map((r) => `${r.site}:${r.state}`), { timeout: 15_000 }).toEqual(['harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK', 'east:OK']);
     expect(await page.getAttribute('#as-of-time', 'datetime')).not.toBe(before);
+  });
+
+  it('keeps the keyboard focus on Refresh now through timed and pressed refreshes, announces the states only when they change, and pauses auto-refresh', async () => {
+    const context = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
+    const p = await context.newPage();
+    try {
+      // The page's timers on a clock the test moves: a refresh happens when the test says, and a paused page provably asks nothing.
+      await p.clock.install();
+      let reads = 0;
+      p.on('requestfinished', (r) => void (new URL(r.url()).pathname.endsWith('/fleet') && (reads += 1)));
+      const idle = () => expect.poll(() => p.$eval('#fleet', (t) => t.hasAttribute('aria-busy'))).toBe(false);
+      const focused = () => p.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+      await p.goto(`${cloud.apiUrl}/fleet.html?refresh=2#${new URL(cloud.webUrl).hash.slice(1)}`);
+      await p.waitForSelector('#fleet tbody tr');
+      await idle();
+      const said = await p.textContent('#status');
+      expect(said).toMatch(/^5 sites: .+\.$/);
+      // What a screen reader would be told from now on: every change of the live status line.
+      await p.evaluate(() => {
+        const w = window as unknown as { said: string[] };
+        w.said = [];
+        const status = document.getElementById('status')!;
+        new MutationObserver(() => w.said.push(status.textContent ?? '')).observe(status, { childList: true, characterData: true, subtree: true });
+      });
+      // Tab past the two page links to Refresh now.
+      for (let i = 0; i < 3; i += 1) await p.keyboard.press('Tab');
+      expect(await focused()).toBe('refresh');
+      await p.clock.runFor(2000);
+      await expect.poll(() => reads).toBe(2);
+      await idle();
+      expect(await focused()).toBe('refresh');
+      await p.keyboard.press('Enter');
+      await expect.poll(() => reads).toBe(3);
+      await idle();
+      expect(await focused()).toBe('refresh');
+      // The sites did not change: nothing was announced, and the line is what it was.
+      expect(await p.evaluate(() => (window as unknown as { said: string[] }).said)).toEqual([]);
+      expect(await p.textContent('#status')).toBe(said);
+      // The time of the data is beside the table, named in its zone, not in the live region.
+      expect(await p.textContent('#as-of')).toMatch(/^Data as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(Europe\/London\) \(refreshed every 2 s\)$/);
+
+      await p.keyboard.press('Tab');
+      expect(await focused()).toBe('pause');
+      expect(await p.getAttribute('#pause', 'aria-pressed')).toBe('false');
+      await p.keyboard.press('Space');
+      expect(await p.getAttribute('#pause', 'aria-pressed')).toBe('true');
+      expect(await focused()).toBe('pause');
+      expect(await p.textContent('#as-of-note')).toBe('(auto-refresh paused)');
+      await p.clock.runFor(20_000);
+      expect(reads).toBe(3);
+      // Pressed again, the refresh resumes.
+      await p.keyboard.press('Space');
+      expect(await p.getAttribute('#pause', 'aria-pressed')).toBe('false');
+      await p.clock.runFor(2000);
+      await expect.poll(() => reads).toBe(4);
+    } finally {
+      await context.close();
+    }
   });
 
   it('keeps the last table marked stale and says why when a refresh is refused', async () => {
