@@ -6,7 +6,7 @@
 
 import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
-import { $, busy, clearError, el, focusIfLost, followDownload, notify, required, showError, timeEl, whenText } from './console-ui.js';
+import { $, busy, clearError, el, fieldError, focusIfLost, followDownload, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 import { durationText, localText, setSummary } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
@@ -171,7 +171,7 @@ function showArchive(archive, recall) {
   // No archive state reported (an older API): the recall stays offered, the API judges.
   $('recall').hidden = !(state === 'archived' || state === 'gave-up' || (!archive && !recall));
   if (call.recallState === 'restoring' && (state === 'available' || state === 'restored')) {
-    notify(`Call ${callName()} is playable now (recalled from the archive tier).`);
+    notify(`Call ${callName()} is playable now (recalled from the archive tier).`, { scroll: false });
   }
   call.recallState = state;
   clearTimeout(call.pollTimer);
@@ -279,7 +279,7 @@ async function placeHold(event) {
     notify(`Hold placed on call ${callName()}.`);
     await loadHolds();
   } catch (error) {
-    showError(refusalText('Placing the hold', error));
+    reportFailure('Placing the hold', error, event.target);
   }
 }
 
@@ -296,7 +296,7 @@ async function releaseHold(event) {
     // The release form hides with the call's last own hold: the focus goes to what the call's holds are now.
     focusIfLost('holds-state');
   } catch (error) {
-    showError(refusalText('Releasing the hold', error));
+    reportFailure('Releasing the hold', error, event.target);
   }
 }
 
@@ -305,8 +305,7 @@ async function addToCase(event) {
   clearError();
   const caseId = $('call-case').value;
   if (!caseId) {
-    showError('Choose the case to add this call to.');
-    $('call-case').focus();
+    fieldError($('call-case'), 'Choose the case to add this call to.');
     return;
   }
   try {
@@ -314,7 +313,7 @@ async function addToCase(event) {
     notify(`Call ${callName()} added to case ${caseId}.`);
     await loadHolds();
   } catch (error) {
-    showError(refusalText(`Adding the call to case ${caseId}`, error));
+    reportFailure(`Adding the call to case ${caseId}`, error, event.target);
   }
 }
 

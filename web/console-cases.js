@@ -3,7 +3,7 @@
 // polled until done, then the bundle's link, its SHA-256 and the command that verifies it.
 
 import { refusalText } from './console-api.js';
-import { $, busy, bytesText, cell, clearError, el, notify, required, showError, timeEl, whenText } from './console-ui.js';
+import { $, busy, bytesText, cell, clearError, el, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 
 const casesState = { ctx: undefined, current: undefined, exportTimer: undefined, exportId: undefined, exportCtx: undefined, exportStatus: undefined };
 /** A download link this close to its end (it lives 300 s) is asked for anew before it is followed. */
@@ -109,7 +109,7 @@ async function createCase(event) {
     notify(`Case ${caseIdOf(created)} created.`);
     ctx.navigate({ view: 'cases', case: caseIdOf(created) });
   } catch (error) {
-    showError(refusalText('Creating the case', error));
+    reportFailure('Creating the case', error, event.target);
   }
 }
 
@@ -138,7 +138,7 @@ async function holdCase(event, release) {
     notify(release ? `Hold released on case ${caseId}.` : gone ? `Hold placed on case ${caseId}: every call still in the archive is held.${gone}` : `Hold placed on case ${caseId}: every call of the case is held.`);
     await Promise.all([renderCase(ctx, caseId), renderCases(ctx)]);
   } catch (error) {
-    showError(refusalText(release ? `Releasing case ${caseId}` : `Holding case ${caseId}`, error));
+    reportFailure(release ? `Releasing case ${caseId}` : `Holding case ${caseId}`, error, event.target);
   }
 }
 
@@ -205,14 +205,14 @@ async function pollExport(ctx, exportId) {
     if (casesState.exportId !== exportId) return;
     renderExport(status);
     if (status.state === 'running') casesState.exportTimer = setTimeout(() => void pollExport(ctx, exportId), ctx.pollSeconds() * 1000);
-    else notify(status.state === 'done' ? `Export ${exportId} is ready to download.` : `Export ${exportId} failed.`);
+    else notify(status.state === 'done' ? `Export ${exportId} is ready to download.` : `Export ${exportId} failed.`, { scroll: false });
   } catch (error) {
     showError(refusalText('Checking the export', error));
   }
 }
 
-/** POST exports `{ caseId | rids, reason }`, then poll its state until done or failed. */
-export async function startExport(ctx, body) {
+/** POST exports `{ caseId | rids, reason }`, then poll its state until done or failed; a refusal is said beside `near`. */
+export async function startExport(ctx, body, near) {
   clearError();
   const what = body.caseId ? `case ${body.caseId}` : `${body.rids.length} selected call${body.rids.length === 1 ? '' : 's'}`;
   try {
@@ -224,7 +224,7 @@ export async function startExport(ctx, body) {
     $('export-panel').scrollIntoView({ block: 'nearest' });
     casesState.exportTimer = setTimeout(() => void pollExport(ctx, answer.exportId), Math.min(1000, ctx.pollSeconds() * 1000));
   } catch (error) {
-    showError(refusalText(`The export of ${what}`, error));
+    reportFailure(`The export of ${what}`, error, near);
   }
 }
 
@@ -233,10 +233,10 @@ async function exportCase(event) {
   clearError();
   try {
     const reason = required('export-case-reason', 'The reason for the export');
-    await busy(event.submitter, 'Starting…', () => startExport(casesState.ctx, { caseId: casesState.current, reason }));
+    await busy(event.submitter, 'Starting…', () => startExport(casesState.ctx, { caseId: casesState.current, reason }, event.target));
     $('export-case-reason').value = '';
   } catch (error) {
-    showError(error.message);
+    reportFailure('The export', error, event.target);
   }
 }
 

@@ -1,24 +1,86 @@
 // Small DOM helpers of the console's views. Data from the API is only ever set as text
 // (textContent, attributes), never parsed as HTML.
 
+import { refusalText } from './console-api.js';
 import { localText, zoneName } from './shared.js';
 
 export const $ = (id) => document.getElementById(id);
 
-export function showError(message) {
-  $('error').textContent = message;
-  $('error').hidden = false;
+/**
+ * An error said where the officer is: beside `near` (a form, a control: in that form's own alert,
+ * scrolled into view), else at the top of the page. At 200 % zoom the top is a screen away from
+ * the form that failed.
+ */
+export function showError(message, near) {
+  const form = near?.closest?.('form, fieldset');
+  if (!form) {
+    $('error').textContent = message;
+    $('error').hidden = false;
+    return;
+  }
+  let box = form.querySelector(':scope > .near-error');
+  if (!box) {
+    box = el('p', '', { className: 'form-error near-error', role: 'alert' });
+    form.append(box);
+  }
+  box.textContent = message;
+  box.hidden = false;
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+/** What failed, beside `near`; nothing more when a field already says it (fieldError). */
+export function reportFailure(what, error, near) {
+  if (error?.atField) return;
+  showError(refusalText(what, error), near);
 }
 
 export function clearError() {
   $('error').textContent = '';
   $('error').hidden = true;
+  for (const box of document.querySelectorAll('.near-error')) box.hidden = true;
 }
 
-/** A polite announcement at the top of the page (a recall that completed, a hold placed…). */
-export function notify(message) {
-  $('notice').textContent = message;
-  $('notice').hidden = !message;
+/**
+ * A polite announcement (a recall that completed, a hold placed…). The live region stays in the
+ * page, empty rather than hidden (a region unhidden as its text is set is often not read out), and
+ * is scrolled into view when the officer's action caused it (`scroll`), so that at 200 % zoom
+ * something is seen to happen.
+ */
+export function notify(message, { scroll = true } = {}) {
+  const notice = $('notice');
+  notice.textContent = message;
+  if (!message || !scroll) return;
+  const { top, bottom } = notice.getBoundingClientRect();
+  if (top < 0 || bottom > innerHeight) notice.scrollIntoView({ block: 'nearest' });
+}
+
+/**
+ * Marks `input` invalid with `message` shown right below it and tied to it (aria-describedby),
+ * moves the focus there, and returns an error that says so (reportFailure then says nothing
+ * more). Typing in the field clears it.
+ */
+export function fieldError(input, message) {
+  const id = `${input.id}-error`;
+  let box = $(id);
+  if (!box) {
+    box = el('span', '', { id, className: 'field-error', role: 'alert' });
+    input.after(box);
+    input.addEventListener('input', () => clearFieldError(input));
+    input.addEventListener('change', () => clearFieldError(input));
+  }
+  box.textContent = message;
+  box.hidden = false;
+  input.setAttribute('aria-invalid', 'true');
+  const described = (input.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean);
+  if (!described.includes(id)) input.setAttribute('aria-describedby', [...described, id].join(' '));
+  input.focus();
+  return Object.assign(new Error(message), { atField: true });
+}
+
+export function clearFieldError(input) {
+  input.removeAttribute('aria-invalid');
+  const box = $(`${input.id}-error`);
+  if (box) box.hidden = true;
 }
 
 /** An element with text and attributes. */
@@ -126,16 +188,13 @@ export function focusOn(id) {
   target.focus();
 }
 
-/** The value of a required text field, or an error naming it (focus moves there). */
+/** The value of a required text field, at least its `minlength` long; else an error at the field, naming it (fieldError). */
 export function required(id, label) {
   const input = $(id);
   const value = input.value.trim();
-  if (!value) {
-    input.setAttribute('aria-invalid', 'true');
-    input.focus();
-    throw new Error(`${label} is required.`);
-  }
-  input.removeAttribute('aria-invalid');
+  if (!value) throw fieldError(input, `${label} is required.`);
+  if (input.minLength > 0 && value.length < input.minLength) throw fieldError(input, `${label} must be at least ${input.minLength} characters.`);
+  clearFieldError(input);
   return value;
 }
 

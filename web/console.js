@@ -13,7 +13,7 @@ import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, histo
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
-import { $, cell, clearError, el, focusIfLost, focusOn, giveFocusBack, notify, required, showError, timeEl } from './console-ui.js';
+import { $, cell, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
@@ -230,16 +230,27 @@ async function signedIn(session) {
   await render();
 }
 
+/** The sign-in form's error, tied to the field it is about (aria-invalid, aria-describedby), which takes the focus. */
+function signInError(field, message) {
+  const box = $('signin-error');
+  box.textContent = message;
+  box.hidden = false;
+  field.setAttribute('aria-invalid', 'true');
+  field.setAttribute('aria-describedby', 'signin-error');
+  field.focus();
+}
+
 async function submitSignIn(event) {
   event.preventDefault();
-  const box = $('signin-error');
-  box.hidden = true;
+  $('signin-error').hidden = true;
+  for (const field of [$('username'), $('password')]) {
+    field.removeAttribute('aria-invalid');
+    field.removeAttribute('aria-describedby');
+  }
   const username = $('username').value.trim();
   const password = $('password').value;
   if (!username || !password) {
-    box.textContent = !username ? 'Enter your user name.' : 'Enter your password.';
-    box.hidden = false;
-    (!username ? $('username') : $('password')).focus();
+    signInError(!username ? $('username') : $('password'), !username ? 'Enter your user name.' : 'Enter your password.');
     return;
   }
   const button = event.submitter ?? $('signin').querySelector('button');
@@ -255,9 +266,7 @@ async function submitSignIn(event) {
     }
     await signedIn(result.signedIn);
   } catch (error) {
-    box.textContent = error instanceof ApiError ? error.message : `Sign-in failed: ${error.message}`;
-    box.hidden = false;
-    $('password').focus();
+    signInError($('password'), error instanceof ApiError ? error.message : `Sign-in failed: ${error.message}`);
   } finally {
     button.disabled = false;
   }
@@ -354,7 +363,8 @@ function readSearch() {
     if (value) params[name] = value;
   }
   for (const name of ['minDuration', 'maxDuration']) {
-    if (params[name] !== undefined && !/^\d+$/.test(params[name])) throw new Error(`${name === 'minDuration' ? 'Shortest' : 'Longest'} must be a whole number of seconds.`);
+    if (params[name] !== undefined && !/^\d+$/.test(params[name])) throw fieldError($(name), `${name === 'minDuration' ? 'Shortest' : 'Longest'} must be a whole number of seconds.`);
+    clearFieldError($(name));
   }
   return params;
 }
@@ -464,7 +474,7 @@ function submitSearch(event) {
   } catch (error) {
     state.search = undefined;
     clearResults();
-    showError(error.message);
+    if (!error.atField) showError(error.message);
     return Promise.resolve();
   }
   // A new search starts a new selection: calls ticked for another customer must not ride along into this one's export.
@@ -609,7 +619,7 @@ function wire() {
     try {
       reason = required('selection-reason', 'The reason for the export');
     } catch (error) {
-      showError(error.message);
+      reportFailure('The export', error, $('selection'));
       return;
     }
     const rids = ctx.selectedRids();
@@ -643,8 +653,7 @@ async function addSelectedToCase() {
   clearError();
   const caseId = $('selection-case').value;
   if (!caseId) {
-    showError('Choose the case to add the selected calls to.');
-    $('selection-case').focus();
+    fieldError($('selection-case'), 'Choose the case to add the selected calls to.');
     return;
   }
   try {
@@ -661,7 +670,7 @@ async function addSelectedToCase() {
     // The selection (and the button pressed with it) is disabled now: the officer is told where the calls went.
     focusIfLost('notice');
   } catch (error) {
-    showError(refusalText(`Adding calls to case ${caseId}`, error));
+    reportFailure(`Adding calls to case ${caseId}`, error, $('selection'));
   }
 }
 

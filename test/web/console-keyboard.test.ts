@@ -96,7 +96,7 @@ async function openCall(p: Page, rid: string): Promise<void> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-console-keys-'));
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
-  const online = buildPack(SITE, [1, 2, 3, 4].map((n) => ({ path: `calls/2024/call-${n}.wav`, body: wav(3), meta: { callId: `KEY-000${n}`, agent: 'Kim Keys', caller: '+442079460010', called: `+44207946002${n}`, direction: 'inbound', durationSec: 3, start: `2024-05-06T0${n}:00:00Z` } })), { day: '2024-05-06T00:00:00Z', seed: 'keys-online', createdAt: new Date().toISOString() });
+  const online = buildPack(SITE, [1, 2, 3, 4].map((n) => ({ path: `calls/2024/call-${n}.wav`, body: wav(20), meta: { callId: `KEY-000${n}`, agent: 'Kim Keys', caller: '+442079460010', called: `+44207946002${n}`, direction: 'inbound', durationSec: 20, start: `2024-05-06T0${n}:00:00Z` } })), { day: '2024-05-06T00:00:00Z', seed: 'keys-online', createdAt: new Date().toISOString() });
   await cloud.blobs.put(online.packKey, online.pack);
   await cloud.blobs.put(online.manifestKey, online.manifestBytes, { contentType: 'application/json' });
   const fixture = buildPack(SITE, [{ path: 'archive/2023/old.wav', body: wav(10), meta: { callId: 'ARCH-0042', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'keys-archived', createdAt: '2023-01-05T11:00:00.000Z' });
@@ -264,3 +264,103 @@ describe('the console by keyboard: the focus stays on the control pressed or mov
     }
   });
 });
+
+/** Whether `selector` is inside the viewport (seen without scrolling). */
+const inView = (p: Page, selector: string) => p.$eval(selector, (e) => {
+  const r = e.getBoundingClientRect();
+  return r.height > 0 && r.top > -1 && r.bottom < innerHeight + 1; // scrollIntoView leaves a fraction of a pixel
+});
+
+/** What a screen reader says of a field beside its name: its validity and its description. */
+const fieldState = (p: Page, id: string) => p.evaluate((id) => {
+  const input = document.getElementById(id)!;
+  const description = (input.getAttribute('aria-describedby') ?? '').split(' ').map((d) => document.getElementById(d)?.textContent ?? '').join(' ').trim();
+  return { focused: document.activeElement === input, invalid: input.getAttribute('aria-invalid'), description };
+}, id);
+
+describe('the console by keyboard at 200 % zoom (683×384): errors at their field, results in view', () => {
+  const zoomed = { width: 683, height: 384 };
+
+  it('ties a missing hold reason to its field (aria-invalid, aria-describedby), shows it below the field in view, and clears it on typing', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`, zoomed);
+    try {
+      await openCall(p, calls[3]!.rid);
+      await press(p, '#hold-reason');
+      expect(await fieldState(p, 'hold-reason')).toEqual({ focused: true, invalid: 'true', description: 'The reason for the hold is required.' });
+      expect(await inView(p, '#hold-reason-error')).toBe(true);
+      expect(await p.isVisible('#error')).toBe(false);
+      await p.keyboard.type('Complaint 12');
+      expect(await fieldState(p, 'hold-reason')).toMatchObject({ invalid: null });
+      expect(await p.isVisible('#hold-reason-error')).toBe(false);
+    } finally {
+      await close();
+    }
+  });
+
+  it('checks the export reason\'s minimum length in the page, at the field, asking the API nothing', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=cases&case=C-KEYS-1`, zoomed);
+    try {
+      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
+      const exports: string[] = [];
+      p.on('request', (r) => void (r.method() === 'POST' && /\/exports$/.test(r.url()) && exports.push(r.url())));
+      await p.focus('#export-case-reason');
+      await p.keyboard.type('ab');
+      await p.keyboard.press('Enter');
+      expect(await fieldState(p, 'export-case-reason')).toEqual({ focused: true, invalid: 'true', description: 'The reason for the export must be at least 3 characters.' });
+      expect(await inView(p, '#export-case-reason-error')).toBe(true);
+      expect(await p.textContent('label[for="export-case-reason"]')).toContain('at least 3 characters');
+      expect(exports).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('marks a duration the search cannot take at its field', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`, zoomed);
+    try {
+      await p.waitForSelector('#results tbody tr');
+      await p.focus('#minDuration');
+      await p.keyboard.type('-5');
+      await p.keyboard.press('Enter');
+      expect(await fieldState(p, 'minDuration')).toEqual({ focused: true, invalid: 'true', description: 'Shortest must be a whole number of seconds.' });
+      expect(await inView(p, '#minDuration-error')).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+
+  it('ties the sign-in errors to the field they are about', async () => {
+    const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: zoomed });
+    try {
+      const p = await c.newPage();
+      await p.goto(consoleUrl());
+      await p.waitForSelector('#signin-view:not([hidden])');
+      await press(p, '#username');
+      expect(await fieldState(p, 'username')).toEqual({ focused: true, invalid: 'true', description: 'Enter your user name.' });
+      await p.keyboard.type(cloud.console.demo.username);
+      await p.keyboard.press('Tab');
+      await p.keyboard.type('not-the-password');
+      await p.keyboard.press('Enter');
+      await expect.poll(() => fieldState(p, 'password')).toEqual({ focused: true, invalid: 'true', description: 'Wrong user name or password.' });
+      expect(await fieldState(p, 'username')).toMatchObject({ invalid: null });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('brings the notice of an action into view and keeps it in the page when empty', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`, zoomed);
+    try {
+      expect(await p.$eval('#notice', (n) => n.hidden)).toBe(false);
+      await openCall(p, calls[3]!.rid);
+      await expect.poll(() => p.$$eval('#call-case option', (os) => os.length)).toBeGreaterThan(1);
+      await p.selectOption('#call-case', 'C-KEYS-1');
+      await press(p, '#call-case-form button[type=submit]');
+      await expect.poll(() => p.textContent('#notice')).toBe('Call KEY-0004 added to case C-KEYS-1.');
+      await expect.poll(() => inView(p, '#notice')).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+});
+

@@ -288,7 +288,7 @@ describe('compliance console in Chromium', () => {
     // A bad duration is the page's to refuse, naming the field.
     await page.fill('#maxDuration', '2.5');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    expect(await page.textContent('#error')).toBe('Longest must be a whole number of seconds.');
+    expect(await page.textContent('#maxDuration-error')).toBe('Longest must be a whole number of seconds.');
     // The refused search shows no rows (those of the search before are not its answer).
     expect(await rows()).toEqual([]);
     await page.fill('#maxDuration', '');
@@ -383,7 +383,7 @@ describe('compliance console in Chromium', () => {
 
     // Without a reason, the release is refused by the page, naming the field.
     await page.getByRole('button', { name: 'Release hold' }).click();
-    expect(await page.textContent('#error')).toBe('Releasing the hold failed: The reason for the release is required.');
+    expect(await page.textContent('#release-reason-error')).toBe('The reason for the release is required.');
     expect(await page.getAttribute('#release-reason', 'aria-invalid')).toBe('true');
     expect(await page.textContent('#holds-state')).toBe('ON HOLD: 1 active hold; the call cannot be deleted.');
     // A second matter's hold on the held call is a hold of its own; the release asks which one ends.
@@ -444,7 +444,7 @@ describe('compliance console in Chromium', () => {
     await expect.poll(() => textOrError('#case-hold')).toMatch(/^ON HOLD since .+: Court order 118\/2026$/);
     expect(await page.$$eval('#case-calls tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent))).toEqual(['ON HOLD (1)', 'ON HOLD (1)', 'ON HOLD (1)']);
     await page.getByRole('button', { name: 'Release the case' }).click();
-    expect(await page.textContent('#error')).toBe("Releasing case C-2026-17 failed: The reason for the release is required.");
+    expect(await page.textContent('#case-release-reason-error')).toBe('The reason for the release is required.');
     await page.fill('#case-release-reason', 'Order lifted');
     await page.getByRole('button', { name: 'Release the case' }).click();
     await expect.poll(() => textOrError('#case-hold')).toBe('Not on hold as a case.');
