@@ -364,3 +364,56 @@ describe('the console by keyboard at 200 % zoom (683×384): errors at their fiel
   });
 });
 
+/**
+ * Contrast ratios measured from the computed styles of the search form: the focus ring of the
+ * field Tab reaches, against the panel and the page; the edges of a text field, a select and a
+ * secondary button against the panel; a placeholder against its field.
+ */
+function contrasts(p: Page) {
+  return p.evaluate(() => {
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+    const lum = (c: string) => {
+      const [r, g, b] = rgb(c).map((v) => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    const ratio = (a: string, b: string) => {
+      const [x, y] = [lum(a), lum(b)].sort((m, n) => n - m);
+      return Math.round(((x! + 0.05) / (y! + 0.05)) * 100) / 100;
+    };
+    const style = (sel: string, pseudo?: string) => getComputedStyle(document.querySelector(sel)!, pseudo);
+    const panel = style('#search').backgroundColor;
+    const pageBg = style('body').backgroundColor;
+    const ring = style(':focus-visible').outlineColor;
+    return {
+      focused: document.activeElement?.id,
+      ringOnPanel: ratio(ring, panel),
+      ringOnPage: ratio(ring, pageBg),
+      inputEdge: ratio(style('#agent').borderTopColor, panel),
+      selectEdge: ratio(style('#direction').borderTopColor, panel),
+      buttonEdge: ratio(style('#search button[type=reset]').borderTopColor, panel),
+      placeholder: ratio(style('#agent', '::placeholder').color, style('#agent').backgroundColor),
+    };
+  });
+}
+
+describe('the console for a colleague at 200 % zoom: what shows the focus and the fields is visible', () => {
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`draws the focus ring and the edges of fields and buttons at 3:1 or more, and placeholders at 4.5:1 (${scheme})`, async () => {
+      const { p, close } = await signedInPage(`#site=${SITE}&view=search`, { width: 1280, height: 800 }, scheme);
+      try {
+        await p.waitForSelector('#results tbody tr');
+        await p.focus('#callId');
+        await p.keyboard.press('Shift+Tab');
+        const measured = await contrasts(p);
+        expect(measured.focused).toBe('number');
+        for (const [what, value] of Object.entries(measured)) if (what !== 'focused' && what !== 'placeholder') expect({ [what]: value >= 3 }, `${what} ${value}:1`).toEqual({ [what]: true });
+        expect(measured.placeholder, `placeholder ${measured.placeholder}:1`).toBeGreaterThanOrEqual(4.5);
+      } finally {
+        await close();
+      }
+    });
+  }
+});
