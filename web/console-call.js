@@ -72,6 +72,33 @@ async function mint(kind) {
   return call.ctx.api(`${ridPath()}/${kind}-link`, { method: 'POST' });
 }
 
+/**
+ * The page's Play is a Play/Pause toggle (its label says what a press does; the focus stays on
+ * it), so that pausing does not mean Tabbing into the browser's own controls.
+ */
+function togglePlay() {
+  const audio = $('audio');
+  if (audio.getAttribute('src') && !audio.paused && !audio.ended) audio.pause();
+  else void play();
+}
+
+/** The label of the page's Play as the audio plays, pauses or ends. */
+function showPlaying() {
+  const audio = $('audio');
+  if ($('play').getAttribute('aria-busy')) return;
+  $('play').textContent = audio.getAttribute('src') && !audio.paused && !audio.ended ? 'Pause' : 'Play';
+}
+
+/**
+ * The browser's audio controls out of the Tab order and the accessibility tree while there is
+ * nothing to play (no link asked for yet, or the call in the archive tier): they were two Tab
+ * stops that only said "Unable to play media".
+ */
+function setAudioReachable() {
+  const audio = $('audio');
+  audio.inert = !audio.getAttribute('src') || $('play').disabled;
+}
+
 async function play() {
   clearError();
   const audio = $('audio');
@@ -85,6 +112,7 @@ async function play() {
     const link = await busy($('play'), 'Asking for a play link…', () => mint('play'));
     call.mintedAt = Date.now();
     audio.src = link.url;
+    setAudioReachable();
     if (at > 0) audio.currentTime = at;
     await audio.play().catch(() => undefined); // autoplay may be refused; the controls remain
   } catch (error) {
@@ -168,6 +196,7 @@ function showArchive(archive, recall) {
   const playable = !state || ['online', 'restored', 'available'].includes(state);
   $('play').disabled = !playable;
   $('download').disabled = !playable;
+  setAudioReachable();
   // No archive state reported (an older API): the recall stays offered, the API judges.
   $('recall').hidden = !(state === 'archived' || state === 'gave-up' || (!archive && !recall));
   if (call.recallState === 'restoring' && (state === 'available' || state === 'restored')) {
@@ -336,7 +365,8 @@ let wired = false;
 function wire() {
   if (wired) return;
   wired = true;
-  $('play').addEventListener('click', () => void play());
+  $('play').addEventListener('click', togglePlay);
+  for (const name of ['play', 'pause', 'ended', 'emptied']) $('audio').addEventListener(name, showPlaying);
   $('audio').addEventListener('play', () => void refreshLinkIfOld());
   $('audio').addEventListener('error', audioFailed);
   $('download').addEventListener('click', () => void download());
@@ -355,6 +385,7 @@ export async function openCall(ctx, rid) {
   audio.pause();
   audio.removeAttribute('src');
   audio.load();
+  audio.inert = true;
   $('call-body').hidden = true;
   $('call-loading').hidden = false;
   $('call-loading').textContent = 'Loading the call…';
@@ -374,6 +405,7 @@ export async function openCall(ctx, rid) {
   call.entry = entry;
   const meta = entry.meta ?? {};
   $('call-title').textContent = `Call ${meta.callId ?? entry.rid}`;
+  $('audio').setAttribute('aria-label', `Recording of call ${meta.callId ?? entry.rid}`);
   setSummary($('call-summary'), { start: localText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [meta.direction, durationText(entry)] });
   $('sha256').textContent = entry.sha256;
   renderRecord(entry);

@@ -417,3 +417,43 @@ describe('the console for a colleague at 200 % zoom: what shows the focus and th
     });
   }
 });
+
+describe('the player by keyboard and screen reader', () => {
+  /** The audio element's accessible name and whether it is out of reach (inert). */
+  const audioState = (p: Page) => p.$eval('#audio', (a) => ({ label: a.getAttribute('aria-label'), inert: (a as HTMLAudioElement).inert, paused: (a as HTMLAudioElement).paused }));
+
+  it('names the audio after the call, keeps it out of the Tab order until there is something to play, and makes Play a Play/Pause toggle that keeps the focus', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, calls[0]!.rid);
+      expect(await audioState(p)).toEqual({ label: 'Recording of call KEY-0001', inert: true, paused: true });
+      // Nothing to play yet: Tab goes from Play straight to Download.
+      await p.focus('#play');
+      await p.keyboard.press('Tab');
+      expect(await focused(p)).toBe('download');
+      await press(p, '#play');
+      await expect.poll(() => p.$eval('#audio', (a) => !(a as HTMLAudioElement).paused)).toBe(true);
+      await expect.poll(() => p.textContent('#play')).toBe('Pause');
+      expect(await audioState(p)).toMatchObject({ inert: false });
+      expect(await focused(p)).toBe('play');
+      await p.keyboard.press('Enter');
+      await expect.poll(() => p.$eval('#audio', (a) => (a as HTMLAudioElement).paused)).toBe(true);
+      expect(await p.textContent('#play')).toBe('Play');
+      expect(await focused(p)).toBe('play');
+    } finally {
+      await close();
+    }
+  });
+
+  it('keeps the audio of an archived call out of the Tab order (Play and Download are disabled)', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      // In the archive tier, or its recall (asked above) still in progress: nothing to play either way.
+      await openCall(p, archived.rid);
+      expect(await p.isDisabled('#play')).toBe(true);
+      expect(await audioState(p)).toMatchObject({ label: `Recording of call ${archived.callId}`, inert: true });
+    } finally {
+      await close();
+    }
+  });
+});
