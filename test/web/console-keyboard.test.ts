@@ -87,6 +87,22 @@ async function press(p: Page, selector: string, key = 'Enter'): Promise<void> {
   await p.keyboard.press(key);
 }
 
+/**
+ * Creates case `caseId` as the demo officer through the console API (the case the tests that add
+ * to or export a case use, whichever of them runs first or alone).
+ */
+async function createCase(caseId: string, reason: string): Promise<void> {
+  const config = (await (await fetch(`${cloud.apiUrl}/web/config.json`)).json()) as { apiUrl: string; clientId: string; cognitoEndpoint: string };
+  const auth = await fetch(config.cognitoEndpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'AWSCognitoIdentityProviderService.InitiateAuth' },
+    body: JSON.stringify({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: config.clientId, AuthParameters: { USERNAME: cloud.console.demo.username, PASSWORD: cloud.console.demo.password } }),
+  });
+  const token = ((await auth.json()) as { AuthenticationResult: { AccessToken: string } }).AuthenticationResult.AccessToken;
+  const res = await fetch(`${config.apiUrl}console/sites/${SITE}/cases`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ caseId, name: caseId, reason }) });
+  expect(res.status, await res.text()).toBeLessThan(300);
+}
+
 async function openCall(p: Page, rid: string): Promise<void> {
   await p.goto(consoleUrl(`#site=${SITE}&view=call&rid=${rid}`));
   await p.waitForSelector('#call-body:not([hidden])');
@@ -113,6 +129,7 @@ beforeAll(async () => {
   const { doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
   const at = (i: number) => new Date(Date.UTC(2026, 0, 2, 0, 0, 0, i)).toISOString();
   await appendAuditEvents({ ledger: new DynamoAuditLedger(doc, cloud.table) }, Array.from({ length: 120 }, (_, i) => ({ at: at(i), action: 'search' as const, site: SITE, principal: 'officer-earlier', query: { callId: `q-${i}` } })));
+  await createCase('C-KEYS-0', 'Order 0/2026');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
 
@@ -192,7 +209,7 @@ describe('the console by keyboard: the focus stays on the control pressed or mov
       await p.goto(consoleUrl(`#site=${SITE}&view=cases`));
       await p.waitForSelector('#case-detail', { state: 'hidden' });
       await p.waitForSelector('#cases a');
-      await press(p, '#cases a');
+      await press(p, '#cases a[href*="C-KEYS-1"]');
       await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
       await expect.poll(() => p.textContent('#case-summary')).toMatch(/Order 1\/2026/);
       expect(await focused(p)).toBe('case-title');
@@ -248,14 +265,14 @@ describe('the console by keyboard: the focus stays on the control pressed or mov
     const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
     try {
       await openCall(p, calls[2]!.rid);
-      // Three seconds left of the token: the page opens the call, then its timer signs the officer out.
+      // Eight seconds left of the token: the page opens the call, then its timer signs the officer out.
       await p.evaluate(() => {
         const session = JSON.parse(sessionStorage.getItem('ferry-console-token')!);
-        sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, expiresAt: Date.now() + 3000 }));
+        sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, expiresAt: Date.now() + 8000 }));
       });
       await p.reload();
       await p.waitForSelector('#call-body:not([hidden])');
-      await p.waitForSelector('#signin-view:not([hidden])');
+      await p.waitForSelector('#signin-view:not([hidden])', { timeout: 20_000 });
       await signIn(p);
       await p.waitForSelector('#call-body:not([hidden])');
       await expect.poll(() => focused(p)).toBe('call-title');
@@ -298,9 +315,9 @@ describe('the console by keyboard at 200 % zoom (683×384): errors at their fiel
   });
 
   it('checks the export reason\'s minimum length in the page, at the field, asking the API nothing', async () => {
-    const { p, close } = await signedInPage(`#site=${SITE}&view=cases&case=C-KEYS-1`, zoomed);
+    const { p, close } = await signedInPage(`#site=${SITE}&view=cases&case=C-KEYS-0`, zoomed);
     try {
-      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-1');
+      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-0');
       const exports: string[] = [];
       p.on('request', (r) => void (r.method() === 'POST' && /\/exports$/.test(r.url()) && exports.push(r.url())));
       await p.focus('#export-case-reason');
@@ -354,9 +371,9 @@ describe('the console by keyboard at 200 % zoom (683×384): errors at their fiel
       expect(await p.$eval('#notice', (n) => n.hidden)).toBe(false);
       await openCall(p, calls[3]!.rid);
       await expect.poll(() => p.$$eval('#call-case option', (os) => os.length)).toBeGreaterThan(1);
-      await p.selectOption('#call-case', 'C-KEYS-1');
+      await p.selectOption('#call-case', 'C-KEYS-0');
       await press(p, '#call-case-form button[type=submit]');
-      await expect.poll(() => p.textContent('#notice')).toBe('Call KEY-0004 added to case C-KEYS-1.');
+      await expect.poll(() => p.textContent('#notice')).toBe('Call KEY-0004 added to case C-KEYS-0.');
       await expect.poll(() => inView(p, '#notice')).toBe(true);
     } finally {
       await close();
