@@ -564,6 +564,8 @@ async function render() {
 
 function wire() {
   $('zone').textContent = zoneName();
+  // The zone in the header of every column of times: a screen reader says it with each cell, and a screenshot of the rows keeps it.
+  for (const span of document.querySelectorAll('[data-zone]')) span.textContent = `(${zoneName()})`;
   $('signin').addEventListener('submit', (e) => void submitSignIn(e));
   $('newpw').addEventListener('submit', (e) => void submitNewPassword(e));
   $('sign-out').addEventListener('click', () => signOut('You signed out.', { forgetWork: true }));

@@ -474,3 +474,18 @@ describe('the player by keyboard and screen reader', () => {
     }
   });
 });
+
+describe('times in tables', () => {
+  it("names the officer's time zone in the header of each column of times (search, cases, audit)", async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await p.waitForSelector('#results tbody tr');
+      const headers = () => p.$$eval('#results thead th, #cases thead th, #audit thead th', (ths) => ths.map((t) => t.textContent?.trim()).filter((t) => /^(Start|Created|When)\b/.test(t ?? '')));
+      expect(await headers()).toEqual(['Start (Europe/London)', 'Created (Europe/London)', 'When (Europe/London)']);
+      // The column's cells are wall times of the zone the header names.
+      expect(await p.$eval('#results tbody tr td:nth-child(2)', (td) => td.textContent)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    } finally {
+      await close();
+    }
+  });
+});
