@@ -27,6 +27,8 @@ const state = {
   /** A NEW_PASSWORD_REQUIRED challenge being answered. */
   challenge: undefined,
   expiryTimer: undefined,
+  /** The warning two minutes before the session ends. */
+  warningTimer: undefined,
   /** The search the table shows: its site and filters, the cursors of the pages seen, which page. */
   search: undefined,
   /** Calls ticked in the results, across pages: rid → entry. */
@@ -188,6 +190,8 @@ function signOut(message, { forgetWork = false } = {}) {
     $('selection-case').value = '';
   }
   clearTimeout(state.expiryTimer);
+  clearTimeout(state.warningTimer);
+  $('session-warning').hidden = true;
   state.search = undefined;
   state.owner = undefined;
   state.route = undefined;
@@ -210,10 +214,31 @@ function signOut(message, { forgetWork = false } = {}) {
   $('username').focus();
 }
 
-async function signedIn(session) {
+/** How long before the session ends the officer is warned. */
+const WARN_BEFORE_MS = 120_000;
+
+/**
+ * The session cannot be extended: the page keeps only Cognito's access token (an hour), and the
+ * local Cognito stand-in issues no refresh token (InitiateAuth USER_PASSWORD_AUTH only), so
+ * REFRESH_TOKEN_AUTH could not be tested against it. So the officer is warned two minutes before
+ * (an alert, the focus left where it is), and what they typed is kept through the sign-in again
+ * (signOut without forgetWork), which returns to the same view.
+ */
+function watchExpiry(session) {
   clearTimeout(state.expiryTimer);
+  clearTimeout(state.warningTimer);
+  $('session-warning').hidden = true;
+  const ends = `${localText(new Date(session.expiresAt).toISOString()).slice(11)} (${zoneName()})`;
+  state.warningTimer = setTimeout(() => {
+    $('session-warning').textContent = `Your session ends at ${ends}. What you have typed is kept: sign in again then, and you return here with it.`;
+    $('session-warning').hidden = false;
+  }, Math.max(0, session.expiresAt - WARN_BEFORE_MS - Date.now()));
   // The token's own expiry sends the officer back to sign in, with the reason.
-  state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${localText(new Date(session.expiresAt).toISOString()).slice(11)} (${zoneName()}). Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
+  state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${ends}. Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
+}
+
+async function signedIn(session) {
+  watchExpiry(session);
   $('who').textContent = session.username;
   state.owner = historyOwner(session.username);
   try {

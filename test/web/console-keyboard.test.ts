@@ -489,3 +489,32 @@ describe('times in tables', () => {
     }
   });
 });
+
+describe('the end of the session', () => {
+  it('warns two minutes before the session ends (an alert, the focus left in the field being typed in) and keeps what was typed through the sign-in again', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await openCall(p, calls[1]!.rid);
+      // Ten seconds left of the token's hour: inside the two minutes, the warning is due at once.
+      await p.evaluate(() => {
+        const session = JSON.parse(sessionStorage.getItem('ferry-console-token')!);
+        sessionStorage.setItem('ferry-console-token', JSON.stringify({ ...session, expiresAt: Date.now() + 10_000 }));
+      });
+      await p.reload();
+      await p.waitForSelector('#call-body:not([hidden])');
+      await p.focus('#hold-reason');
+      await p.keyboard.type('Listening to the whole call first');
+      await p.waitForSelector('#session-warning:not([hidden])');
+      expect(await p.getAttribute('#session-warning', 'role')).toBe('alert');
+      expect(await p.textContent('#session-warning')).toMatch(/^Your session ends at \d\d:\d\d:\d\d \(Europe\/London\)\. What you have typed is kept/);
+      expect(await focused(p)).toBe('hold-reason');
+      await p.waitForSelector('#signin-view:not([hidden])', { timeout: 20_000 });
+      expect(await p.isVisible('#session-warning')).toBe(false);
+      await signIn(p);
+      await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.inputValue('#hold-reason')).toBe('Listening to the whole call first');
+    } finally {
+      await close();
+    }
+  });
+});
