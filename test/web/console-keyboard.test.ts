@@ -518,3 +518,30 @@ describe('the end of the session', () => {
     }
   });
 });
+
+describe('the console at 320 px', () => {
+  /** How far the page is wider than the screen (0: no sideways scrolling). */
+  const overflow = (p: Page) => p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+  it('needs no sideways scrolling with a case of a long reason in the selection bar and on a call page', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=cases`, { width: 320, height: 640 });
+    try {
+      await expect.poll(() => p.textContent('#cases-status')).toMatch(/case/);
+      await p.fill('#case-name', 'Reflow');
+      await p.fill('#case-id', 'C-KEYS-320');
+      await p.fill('#case-reason', 'Litigation hold request from legal, matter 2026/118, all calls of the customer');
+      await press(p, '#case-form button[type=submit]');
+      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-320');
+      await p.goto(consoleUrl(`#site=${SITE}&view=search`));
+      await p.waitForSelector('#results tbody tr');
+      await press(p, '#results tbody tr:nth-child(1) input[type=checkbox]', 'Space');
+      await expect.poll(() => p.$$eval('#selection-case option', (os) => os.length)).toBeGreaterThan(2);
+      expect(await overflow(p)).toBe(0);
+      await openCall(p, calls[2]!.rid);
+      await expect.poll(() => p.$$eval('#call-case option', (os) => os.length)).toBeGreaterThan(2);
+      expect(await overflow(p)).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+});
