@@ -545,3 +545,19 @@ describe('the console at 320 px', () => {
     }
   });
 });
+
+describe('headings and field names', () => {
+  it('gives every field of the Cases view a name of its own, and the case panel headings one level below its title', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=cases&case=C-KEYS-0`);
+    try {
+      await expect.poll(() => p.textContent('#case-title')).toBe('Case C-KEYS-0');
+      const names = await p.$$eval('#cases-view input, #cases-view select', (fields) => fields.filter((f) => !f.closest('[hidden]')).map((f) => (f as HTMLInputElement).labels?.[0]?.textContent?.trim() ?? f.getAttribute('aria-label')));
+      expect(names.length).toBeGreaterThan(6);
+      expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+      // No level skipped from the case's h2 to the headings of its forms (axe heading-order).
+      expect(await p.$$eval('#case-detail h2, #case-detail h3, #case-detail h4', (hs) => hs.map((h) => h.tagName))).toEqual(['H2', 'H3', 'H3', 'H3']);
+    } finally {
+      await close();
+    }
+  });
+});
