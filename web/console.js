@@ -562,27 +562,13 @@ async function render() {
   select.value = site;
   clearError();
   const view = VIEWS.includes(r.view) && r.view !== 'signin' && r.view !== 'newpw' ? r.view : 'search';
+  const left = state.view === 'call' ? state.rid : undefined;
   const { changed, caseOpened } = enterView(view, r);
   show(view);
   if (changed && !caseOpened) focusView(view);
   if (view === 'search' && waiting) showEmptySearch();
-  else if (view === 'search') {
-    // Another site, or another search in the entry (a reload, Back, a bookmark): it is run.
-    const wanted = Object.fromEntries(SEARCH_KEYS.filter((name) => r[name] !== undefined).map((name) => [name, r[name]]));
-    if (!state.search || state.search.site !== site || searchKey(state.search.params) !== searchKey(wanted)) {
-      clearSelection();
-      try {
-        fillSearch(wanted);
-      } catch (error) {
-        state.search = undefined;
-        clearResults();
-        showError(error.message);
-        return;
-      }
-      await submitSearch();
-    }
-    void loadCaseOptions(ctx, $('selection-case'));
-  } else if (view === 'call') await openCall(ctx, r.rid ?? '');
+  else if (view === 'search') await showSearch(r, site, left);
+  else if (view === 'call') await openCall(ctx, r.rid ?? '');
   else if (view === 'cases') await showCases(r.case, caseOpened);
   else if (view === 'audit') await openAudit(ctx);
 }
@@ -665,6 +651,30 @@ function wire() {
     if (!window.navigation) arrival = 'new';
     void render();
   });
+}
+
+/**
+ * The calls found of `r`: run when the entry holds another search than the one shown (another
+ * site, a reload, Back, a bookmark). Back from a call (`left`): the focus goes to that call's
+ * Open button, so that the officer working through the list goes on from where they were.
+ */
+async function showSearch(r, site, left) {
+  const wanted = Object.fromEntries(SEARCH_KEYS.filter((name) => r[name] !== undefined).map((name) => [name, r[name]]));
+  if (!state.search || state.search.site !== site || searchKey(state.search.params) !== searchKey(wanted)) {
+    clearSelection();
+    try {
+      fillSearch(wanted);
+    } catch (error) {
+      state.search = undefined;
+      clearResults();
+      showError(error.message);
+      return;
+    }
+    await submitSearch();
+  }
+  const open = left && [...$('results').tBodies[0].rows].find((row) => row.dataset.rid === left)?.querySelector('button.play');
+  if (open) open.focus();
+  void loadCaseOptions(ctx, $('selection-case'));
 }
 
 /** The search form empty and nothing run: what an entry another sign-in wrote is shown as. */

@@ -561,3 +561,21 @@ describe('headings and field names', () => {
     }
   });
 });
+
+describe('back to the calls found', () => {
+  it('puts the focus on the Open button of the call just handled, not the top of the list', async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search`);
+    try {
+      await p.waitForSelector('#results tbody tr');
+      const rid = await p.$eval('#results tbody tr:nth-child(3)', (tr) => (tr as HTMLElement).dataset.rid!);
+      await press(p, `#results tbody tr[data-rid="${rid}"] button.play`);
+      await p.waitForSelector('#call-body:not([hidden])');
+      await press(p, '#back-to-search');
+      await p.waitForSelector('#search-view:not([hidden])');
+      await expect.poll(() => p.evaluate(() => (document.activeElement?.closest('tr') as HTMLElement | null)?.dataset.rid)).toBe(rid);
+      expect(await p.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(/^Open call /);
+    } finally {
+      await close();
+    }
+  });
+});
