@@ -52,33 +52,7 @@ export class Cron {
   }
 
   matches(at: Date): boolean {
-    return this.minute(at.getUTCMinutes()) && this.hour(at.getUTCHours()) && this.dayMatches(at);
-  }
-
-  /**
-   * The longest time between two firings from `from` over `horizonDays`, in minutes (a missed-run
-   * alarm waits that long); undefined when it fires fewer than twice in the horizon. Days that
-   * cannot match are skipped whole, so a year's horizon costs a few thousand checks a week.
-   */
-  longestGapMinutes(from: Date, horizonDays: number): number | undefined {
-    const day0 = Math.floor(from.getTime() / 86_400_000) * 86_400_000;
-    let last: number | undefined;
-    let longest: number | undefined;
-    for (let d = 0; d < horizonDays; d++) {
-      const day = day0 + d * 86_400_000;
-      if (!this.dayMatches(new Date(day))) continue;
-      for (let m = 0; m < 1440; m++) {
-        if (!this.hour(Math.floor(m / 60)) || !this.minute(m % 60)) continue;
-        const at = day / 60_000 + m;
-        if (last !== undefined) longest = Math.max(longest ?? 0, at - last);
-        last = at;
-      }
-    }
-    return longest;
-  }
-
-  private dayMatches(at: Date): boolean {
-    return this.dom(at.getUTCDate()) && this.month(at.getUTCMonth() + 1) && this.dow(at.getUTCDay() + 1) && this.year(at.getUTCFullYear());
+    return this.minute(at.getUTCMinutes()) && this.hour(at.getUTCHours()) && this.dom(at.getUTCDate()) && this.month(at.getUTCMonth() + 1) && this.dow(at.getUTCDay() + 1) && this.year(at.getUTCFullYear());
   }
 
   /** The first matching minute strictly after `after`, looking at most `horizonDays` ahead. */

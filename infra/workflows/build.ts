@@ -17,7 +17,6 @@ import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import { mayListBucket, objectsArn, viaService } from '../names.ts';
-import { failedExecutionsAlarm, missedRunAlarm } from './alarms.ts';
 import { addWorkflows, type Workflows } from './index.ts';
 import type { WorkflowFunctionName } from './state-names.ts';
 
@@ -154,35 +153,6 @@ function schedules(scope: Construct, context: WorkflowContext, built: Workflows)
 }
 
 /**
- * What tells the operators that a purge or a recall went wrong outside the workflow's own
- * alerts (infra/workflows/alarms.ts): per site, any purge execution that failed, timed out or
- * was aborted, and a scheduled purge that stopped starting; one recall alarm for every site.
- */
-function workflowAlarms(scope: Construct, context: WorkflowContext, built: Workflows): void {
-  const topic = context.alerts.topic;
-  for (const site of context.sites) {
-    const name = site.config.name;
-    const machines = built.sites[name];
-    if (!machines) continue;
-    const purge = machines.purge.stateMachine;
-    failedExecutionsAlarm(scope, `Site-${name}-PurgeFailed`, purge, topic,
-      `Ferry ${name}: a purge execution failed, timed out or was aborted. What failed: the purge of site ${name} did not end well (its report says FAILED or NOT-STARTED, the report could not be published, or the execution hit its timeout or was stopped); retention was not fully enforced. ` +
-      'What to do: open the failed execution in Step Functions (its cause holds the report when the alert topic refused it) and read the purge function log; fix the cause, then start the purge on demand. A lock left by a timed-out or stopped execution clears itself after staleLockHours (docs/operations.md, Alarms).');
-    const schedule = site.config.schedule;
-    if (!schedule) continue;
-    missedRunAlarm(scope, `Site-${name}-NoPurge`, purge, topic, {
-      cronExpression: schedule.purgeCron,
-      description: (hours) =>
-        `Ferry ${name}: no purge started in the last ${hours} h. What failed: the schedule (${schedule.purgeCron}) did not start the purge state machine, so calls past retention are kept. ` +
-        'What to do: check the EventBridge rule and the state machine in Step Functions, then start the purge on demand (docs/operations.md, Alarms).',
-    });
-  }
-  failedExecutionsAlarm(scope, 'RecallFailed', built.recall.stateMachine, topic,
-    'Ferry recall: a recall execution failed, timed out or was aborted. What failed: a recall gave up (the restore did not complete in time), failed (the pack or recording was not found, S3 or the table refused), or could not publish its notice; the requester was told where the alert topic took the notice. ' +
-    'What to do: open the failed execution in Step Functions (its input names the site, call and requester), read the recall function log, fix the cause, then ask the requester to recall the call again (docs/operations.md, Alarms).');
-}
-
-/**
  * The catalogue API's recall route starts the recall workflow: the catalogue function learns
  * its ARN and may start exactly that state machine (no other, no stop, no describe).
  */
@@ -215,7 +185,6 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       })),
     });
     schedules(root, context, built);
-    workflowAlarms(root, context, built);
     letCatalogueStartRecalls(context, built);
     options.onBuilt?.({ ...built, functions });
   };

@@ -11,10 +11,7 @@ import { PURGE_STATES as S } from './state-names.ts';
 // 10 min, 36 times = 6 h) → plan (core/retention.ts) → delete in batches (Map; each batch
 // heartbeats the lock first, so a purge that lost its lock stops) → release → report, always
 // published; a plan cut at its size runs another round, up to purgeMaxRounds. Objects under
-// Object Lock are skipped and reported by the delete step. A report the alert topic refuses
-// (after the publish's retries) ends the run as failed with the report as the execution's cause,
-// where the failed-executions alarm sends the operator (infra/workflows/alarms.ts): the report
-// is otherwise only in the purge function's log.
+// Object Lock are skipped and reported by the delete step.
 
 export interface PurgeProps extends WorkflowCommonProps {
   site: string;
@@ -60,19 +57,6 @@ export class PurgeWorkflow extends Construct {
     const publish = publishAt(this, S.publish, props.alerts, '$.report.alert', { site, kind: 'purge' });
     const reportFailed = publishFallback(this, S.reportFailed, props.alerts, { subject: `Ferry ${site}: purge report failed`, what: `the purge of site ${site} could not write its report`, site }, '$.reportError');
     const failed = new sfn.Fail(this, S.failed, { error: 'PurgeFailed', cause: 'the purge failed or could not start: see the report' });
-    // Built in a Pass (Fail's CausePath takes a path; the local runner evaluates no intrinsic there).
-    const keepReport = new sfn.Pass(this, S.keepReport, {
-      parameters: {
-        cause: sfn.JsonPath.format(
-          `The purge report of site ${site} could not be published to the alert topic ({}); the report follows. Subject: {}. Report: {}`,
-          sfn.JsonPath.stringAt('$.publishError.Error'),
-          sfn.JsonPath.stringAt('$.report.alert.subject'),
-          sfn.JsonPath.stringAt('$.report.alert.message'),
-        ),
-      },
-      resultPath: '$.notPublished',
-    });
-    const notPublished = new sfn.Fail(this, S.notPublished, { error: 'PurgeReportNotPublished', causePath: '$.notPublished.cause' });
     const done = new sfn.Succeed(this, S.done);
 
     acquire.addCatch(whoHolds, { errors: ['LockHeldError'], resultPath: '$.lockError' });
@@ -82,8 +66,6 @@ export class PurgeWorkflow extends Construct {
     deleteBatches.addCatch(release, { errors: ['States.ALL'], resultPath: '$.error' });
     release.addCatch(report, { errors: ['States.ALL'], resultPath: '$.releaseError' });
     report.addCatch(reportFailed, { errors: ['States.ALL'], resultPath: '$.reportError' });
-    publish.addCatch(keepReport, { errors: ['States.ALL'], resultPath: '$.publishError' });
-    keepReport.next(notPublished);
 
     acquire.next(plan);
     whoHolds.next(report);

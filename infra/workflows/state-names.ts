@@ -33,8 +33,6 @@ export const PURGE_STATES = {
   release: 'Release lock',
   report: 'Report',
   publish: 'Publish report',
-  keepReport: 'Keep unpublished report',
-  notPublished: 'Report not published',
   reportFailed: 'Alert report failed',
   outcome: 'Outcome',
   failed: 'Purge failed',

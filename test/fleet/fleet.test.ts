@@ -38,19 +38,6 @@ describe('EventBridge cron evaluation', () => {
     expect(new Cron('*/15 * * * ? *').next(NOW)?.toISOString()).toBe('2026-12-03T10:15:00.000Z');
   });
 
-  it('measures the longest time between two firings over a horizon (a missed-run alarm waits that long), undefined for one that fires once', () => {
-    const from = new Date('2026-01-01T00:00:00Z');
-    expect(new Cron('0 2 * * ? *').longestGapMinutes(from, 400)).toBe(24 * 60);
-    expect(new Cron('0 5 ? * SUN *').longestGapMinutes(from, 400)).toBe(7 * 24 * 60);
-    // Monday and Thursday: the longest gap is Thursday to Monday.
-    expect(new Cron('0 5 ? * MON,THU *').longestGapMinutes(from, 400)).toBe(4 * 24 * 60);
-    // The 1st and the 15th: the 15th of a 31-day month to the 1st of the next.
-    expect(new Cron('0 5 1,15 * ? *').longestGapMinutes(from, 400)).toBe(17 * 24 * 60);
-    expect(new Cron('*/15 * * * ? *').longestGapMinutes(from, 400)).toBe(15);
-    expect(new Cron('0 5 1 1 ? *').longestGapMinutes(from, 400)).toBe(365 * 24 * 60);
-    expect(new Cron('0 5 1 1 ? 2026').longestGapMinutes(from, 400)).toBeUndefined();
-  });
-
   it('refuses an expression it cannot evaluate, naming the field', () => {
     expect(() => new Cron('0 2 L * ? *')).toThrow(/"L".*not supported/);
     expect(() => new Cron('0 25 * * ? *')).toThrow(/"25" is not in 0-23/);

@@ -48,8 +48,6 @@ export async function workflowHarness(options: HarnessOptions = {}) {
   const archive = new MemoryArchiveStore();
   const statuses = new MemoryRecallStatusStore();
   const alerts: Alert[] = [];
-  /** Set `error` to make the alert topic refuse every publish (a broken topic or key policy, throttling). */
-  const alertFault: { error?: Error } = {};
   const pauses: { seconds: number; state: string }[] = [];
   const activity = new LocalActivityService();
   const log = () => undefined;
@@ -63,12 +61,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
       recall: createRecallHandler({ catalogue, archive, statuses, clock, log }),
     },
     activity,
-    notifier: {
-      notify: async (a) => {
-        if (alertFault.error) throw alertFault.error;
-        alerts.push(a);
-      },
-    },
+    notifier: { notify: async (a) => void alerts.push(a) },
     pauseMs: 0,
     onPause: (seconds, state) => {
       pauses.push({ seconds, state });
@@ -93,7 +86,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
     return { stop: async () => (controller.abort(), await running) };
   }
 
-  return { clock, lockTable, locks, runs, blobs, catalogue, holds, holder, objectLock, hooks, archive, statuses, alerts, alertFault, pauses, activity, workflows, holdLock, startWorker };
+  return { clock, lockTable, locks, runs, blobs, catalogue, holds, holder, objectLock, hooks, archive, statuses, alerts, pauses, activity, workflows, holdLock, startWorker };
 }
 
 export type Harness = Awaited<ReturnType<typeof workflowHarness>>;

@@ -19,9 +19,7 @@ describe('workflows in the processing stack', () => {
     t.resourceCountIs('AWS::Events::Rule', 6);
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
-    // Per scheduled site a missed window and a missed purge, per site a failed purge; failed ingests, reports, audit seals,
-    // dead-man's switch runs and recalls; undelivered alerts.
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 12);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 7); // a missed window per scheduled site, failed ingests, failed scheduled reports, failed audit seals, failed dead-man's switch runs, undelivered alerts
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 2 * * ? *)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineName: 'Ferry-site-a-backup-window' });
     expect(Object.keys(built!.sites)).toEqual(['site-a', 'site-b']);

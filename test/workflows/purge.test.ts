@@ -117,24 +117,6 @@ describe('purge', () => {
     expect(await h.locks.describe(SITE)).toBeUndefined();
   });
 
-  it('ends as failed with the report as its cause when the alert topic refuses the report after its 3 retries, having released the lock', async () => {
-    const now = h.clock.now();
-    const old = await publishPack(h, SITE, now, 'old', [400, 420]);
-    h.alertFault.error = Object.assign(new Error('the key of the alert topic is disabled'), { name: 'KMSDisabledException' });
-
-    const outcome = await h.workflows.runPurge().done;
-
-    expect(outcome.status).toBe('FAILED');
-    expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.firstRound, P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.keepReport, P.notPublished]);
-    expect(retriesOf(outcome, P.publish)).toHaveLength(3);
-    expect(outcome.error).toBe('PurgeReportNotPublished');
-    expect(outcome.cause).toContain(`The purge report of site ${SITE} could not be published to the alert topic (KMSDisabledException)`);
-    expect(outcome.cause).toContain(`Subject: Ferry ${SITE}: purge done - 2 object(s) deleted`);
-    expect(outcome.cause).toContain('planned: 1 pack(s), 0 full backup(s), 0 log segment(s)');
-    expect(await exists(old.packKey)).toBe(false);
-    expect(await h.locks.describe(SITE)).toBeUndefined();
-  });
-
   it('keeps the genuine fulls and every segment they need beside forged fulls dated 2099 positioned past them all, keeps the forged ones, and publishes a warning naming them', async () => {
     const now = h.clock.now();
     const fulls = [];
