@@ -58,7 +58,11 @@ export function deliveryLog(directory: string, also?: (message: string) => void)
   const file = join(directory, 'functions.log');
   return (message) => {
     const level = message.startsWith('ingest failed after') ? 'error' : 'warn';
-    appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), level, source: 's3-event-delivery', message })}\n`);
+    try {
+      appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), level, source: 's3-event-delivery', message })}\n`);
+    } catch {
+      // A log line never fails the delivery (the cloud's directory may be gone as it stops).
+    }
     also?.(message);
   };
 }
