@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { workflowConfig, type WorkflowConfig } from '../../core/workflow-config.ts';
 import { invoke, publishFallback, stateMachine, type WorkflowCommonProps } from './common.ts';
@@ -32,33 +33,11 @@ export class RecallWorkflow extends Construct {
     const check = invoke(this, S.check, props.functions.recall, { action: 'check', recall: sfn.JsonPath.objectAt('$.recall'), config: recallConfig }, '$.recall');
     check.addRetry({ errors: ['TransientError'], interval: Duration.seconds(30), maxAttempts: 5, backoffRate: 2 });
     const wait = new sfn.Wait(this, S.wait, { time: sfn.WaitTime.duration(Duration.seconds(config.recallPollSeconds)) });
-    const notify = new tasks.SnsPublish(this, S.notify, {
-      topic: props.alerts.topic,
-      subject: sfn.JsonPath.stringAt('$.recall.notice.subject'),
-      message: sfn.TaskInput.fromJsonPathAt('$.recall.notice.message'),
-      messageAttributes: {
-        kind: { value: 'recall' },
-        site: { value: sfn.JsonPath.stringAt('$.recall.site') },
-        requester: { value: sfn.JsonPath.stringAt('$.recall.requester') },
-        severity: { value: sfn.JsonPath.stringAt('$.recall.notice.severity') },
-      },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
+    const notify = recallNotice(this, S.notify, props.alerts.topic, '$.recall');
     notify.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     const giveUp = invoke(this, S.giveUp, props.functions.recall, { action: 'fail', run: sfn.JsonPath.entirePayload, execution: sfn.JsonPath.stringAt('$$.Execution.Id'), config: recallConfig }, '$.failure');
     giveUp.addRetry({ errors: ['TransientError'], interval: Duration.seconds(10), maxAttempts: 3, backoffRate: 2 });
-    const notifyFailed = new tasks.SnsPublish(this, S.notifyFailed, {
-      topic: props.alerts.topic,
-      subject: sfn.JsonPath.stringAt('$.failure.notice.subject'),
-      message: sfn.TaskInput.fromJsonPathAt('$.failure.notice.message'),
-      messageAttributes: {
-        kind: { value: 'recall' },
-        site: { value: sfn.JsonPath.stringAt('$.failure.site') },
-        requester: { value: sfn.JsonPath.stringAt('$.failure.requester') },
-        severity: { value: sfn.JsonPath.stringAt('$.failure.notice.severity') },
-      },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
+    const notifyFailed = recallNotice(this, S.notifyFailed, props.alerts.topic, '$.failure');
     notifyFailed.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(5), maxAttempts: 3, backoffRate: 2 });
     const failedAlert = publishFallback(this, S.failedAlert, props.alerts, { subject: 'Ferry: recall failed, not recorded', what: 'a recall failed and its give-up step failed too', site: '-' }, '$.giveUpError');
     const failed = new sfn.Fail(this, S.failed, { error: 'RecallFailed', cause: 'the pack could not be restored: see the notice' });
@@ -81,4 +60,20 @@ export class RecallWorkflow extends Construct {
     const timeout = Duration.seconds(config.recallPollSeconds * (config.recallMaxPolls + 1) + 3600);
     this.stateMachine = stateMachine(this, props, request, timeout, 'Ferry recall of an archived pack', [props.functions.recall]);
   }
+}
+
+/** A recall notice to the alert topic, from the record at `base` (its site, requester and notice), with the attributes a requester's subscription filters on. */
+function recallNotice(scope: Construct, id: string, topic: sns.ITopic, base: string): tasks.SnsPublish {
+  return new tasks.SnsPublish(scope, id, {
+    topic,
+    subject: sfn.JsonPath.stringAt(`${base}.notice.subject`),
+    message: sfn.TaskInput.fromJsonPathAt(`${base}.notice.message`),
+    messageAttributes: {
+      kind: { value: 'recall' },
+      site: { value: sfn.JsonPath.stringAt(`${base}.site`) },
+      requester: { value: sfn.JsonPath.stringAt(`${base}.requester`) },
+      severity: { value: sfn.JsonPath.stringAt(`${base}.notice.severity`) },
+    },
+    resultPath: sfn.JsonPath.DISCARD,
+  });
 }
