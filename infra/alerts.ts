@@ -14,6 +14,21 @@ import { Construct } from 'constructs';
 /** The namespace the functions' metrics go to (functions/shared/metrics.ts METRICS_NAMESPACE; infra may not import functions/). */
 export const FUNCTION_METRICS_NAMESPACE = 'Ferry';
 
+/** An alarm on the alert topic when two scheduled runs in a row of `fn` (every `periodMinutes`) failed. */
+export function twoFailedRunsAlarm(scope: Construct, id: string, fn: { metricErrors(props: cloudwatch.MetricOptions): cloudwatch.Metric }, periodMinutes: number, topic: sns.ITopic, description: string): cloudwatch.Alarm {
+  const alarm = new cloudwatch.Alarm(scope, id, {
+    alarmDescription: description,
+    metric: fn.metricErrors({ period: Duration.minutes(periodMinutes), statistic: 'Sum' }),
+    threshold: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  alarm.addAlarmAction(new cwActions.SnsAction(topic));
+  return alarm;
+}
+
 /** How often the alarm on undelivered alerts looks (the dead-man's switch runs every 15 min). */
 export const UNDELIVERED_PERIOD_MINUTES = 15;
 

@@ -1,11 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { twoFailedRunsAlarm } from './alerts.ts';
 import { AUDIT_LEDGER_KEY_PREFIX, AUDIT_SEAL_KEY_PREFIX } from '../core/audit-ledger.ts';
 import type { FleetProps } from './fleet.ts';
 import { fleetSitesEnv } from './function-env.ts';
@@ -71,18 +71,9 @@ export class AuditSealer extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(AUDIT_SEAL_RATE_MINUTES)),
       targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
     });
-    this.alarm = new cloudwatch.Alarm(this, 'Failing', {
-      alarmDescription:
-        'Ferry audit sealer: two runs in a row could not seal every site, so audit records stay only in the catalogue table (not yet write-once). ' +
+    this.alarm = twoFailedRunsAlarm(this, 'Failing', this.fn, AUDIT_SEAL_RATE_MINUTES, alerts.topic,
+      'Ferry audit sealer: two runs in a row could not seal every site, so audit records stay only in the catalogue table (not yet write-once). ' +
         'What to do: read the audit sealer logs ("audit seal failed", with the site and error), fix the cause, then run `ferry audit seal --site S` ' +
-        'or wait for the next run (docs/operations.md, Audit sealer).',
-      metric: this.fn.metricErrors({ period: Duration.minutes(AUDIT_SEAL_RATE_MINUTES), statistic: 'Sum' }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.alarm.addAlarmAction(new cwActions.SnsAction(alerts.topic));
+        'or wait for the next run (docs/operations.md, Audit sealer).');
   }
 }

@@ -1,6 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -10,7 +9,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { classPrefix } from '../core/layout.ts';
 import { leadingKeyPatterns } from '../core/catalogue-table.ts';
-import type { AlertTopic } from './alerts.ts';
+import { twoFailedRunsAlarm, type AlertTopic } from './alerts.ts';
 import type { DeploymentConfig } from './config.ts';
 import { fleetSitesEnv } from './function-env.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
@@ -78,19 +77,10 @@ export class DeadmanSwitch extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(DEADMAN_RATE_MINUTES)),
       targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
     });
-    this.alarm = new cloudwatch.Alarm(this, 'Failing', {
-      alarmDescription:
-        "Ferry dead-man's switch: two runs in a row failed, so no silent site and no missed backup window is being alerted. " +
+    this.alarm = twoFailedRunsAlarm(this, 'Failing', this.fn, DEADMAN_RATE_MINUTES, alerts.topic,
+      "Ferry dead-man's switch: two runs in a row failed, so no silent site and no missed backup window is being alerted. " +
         'What to do: read the dead-man\'s switch logs for the error (a table or bucket refusal, a KMS or IAM change, an alert SNS did not take), ' +
-        "fix the cause, then check every site by hand with `ferry fleet status` until the alarm clears (docs/operations.md, The dead-man's switch).",
-      metric: this.fn.metricErrors({ period: Duration.minutes(DEADMAN_RATE_MINUTES), statistic: 'Sum' }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.alarm.addAlarmAction(new cwActions.SnsAction(alerts.topic));
+        "fix the cause, then check every site by hand with `ferry fleet status` until the alarm clears (docs/operations.md, The dead-man's switch).");
   }
 }
 
