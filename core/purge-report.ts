@@ -3,6 +3,7 @@ import { CLOCK_MARGIN_MS } from './future-dated.ts';
 import type { HeldLock } from './lock.ts';
 import type { Alert } from './ports.ts';
 import type { BatchResult, PurgePlanResult } from './purge.ts';
+import type { TreeLockWait } from './tree-retention.ts';
 import type { WorkflowConfig } from './workflow-config.ts';
 
 // The purge's report: one message saying what went, what stayed and why (core/purge.ts does the work).
@@ -45,6 +46,11 @@ function headline(skipped: boolean, behind: boolean, future: boolean): { state: 
   return { state: 'done', what: 'nothing (this is the purge report)' };
 }
 
+/** "N tree snapshot(s) and M tree pack(s)", leaving out a kind of which none wait. */
+export function treeLockWaiting(l: Pick<TreeLockWait, 'snapshots' | 'packs'>): string {
+  return [l.snapshots ? `${l.snapshots} tree snapshot(s) (with the packs they list)` : '', l.packs ? `${l.packs} tree pack(s)` : ''].filter(Boolean).join(' and ');
+}
+
 function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig): string[] {
   const s = plan.summary;
   const lines = [
@@ -61,6 +67,7 @@ function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig)
     const skipped = t.skippedSources.length ? `; left alone (a manifest could not be read): ${t.skippedSources.join(', ')}` : '';
     lines.push(`  tree snapshots: ${t.snapshots} forgotten, ${t.keptSnapshots} kept; ${t.packs} pack(s) no kept snapshot lists, ${t.indexes} orphan index(es)${skipped}`);
   }
+  if (t?.locked) lines.push(`  waiting for their Object Lock: ${treeLockWaiting(t.locked)} past the rules but still locked, not planned (the first comes free on ${t.locked.firstFree}; a later purge deletes them)`);
   const f = s.futureDated;
   if (f?.count) {
     const more = f.count > f.named.length ? `, … and ${f.count - f.named.length} more (the purge function's "purge planned" log line counts them)` : '';

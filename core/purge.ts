@@ -275,7 +275,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const rule = { retentionDays: rules.retentionDays, cutoff: new Date(retentionCutoff({ now: input.now, retentionDays: rules.retentionDays })).toISOString() };
   const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects).map((b) => ({ ...b, rule }));
   const budget = input.maxTargets - plan.targets.length - orphans.length;
-  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, onTarget: input.onTarget });
+  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, objectLockDays: rules.objectLockDays, onTarget: input.onTarget });
   const future = [...plan.futureDated, ...trees.futureDated.map((s) => ({ key: s.manifestKey, takenAt: s.takenAt }))];
   return fitPlanState({
     site: input.site,

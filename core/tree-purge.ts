@@ -5,7 +5,7 @@ import type { DeleteOutcome, ObjectDeleter } from './purge.ts';
 import { readSmallObject } from './read-small.ts';
 import { batchTargets, type BatchTarget, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { parseTreeSnapshotManifest, snapshotSummary, type TreeSnapshotManifest } from './tree-manifest.ts';
-import { planTreeRetention, retentionFor, type SiteTreeRetention, type SnapshotFacts, type StoredObject } from './tree-retention.ts';
+import { planTreeRetention, retentionFor, type SiteTreeRetention, type SnapshotFacts, type StoredObject, type TreeLockWait } from './tree-retention.ts';
 
 // The purge of tree snapshots (file shares), called from core/purge.ts: plan with the pure
 // planner (core/tree-retention.ts) over the snapshot manifests and a listing of the site's
@@ -38,6 +38,8 @@ export interface TreePurgeSummary {
   skippedSources: string[];
   unreadable: number;
   truncated: boolean;
+  /** Forgotten snapshots and packs still under Object Lock, over every source: not planned (core/tree-retention.ts); absent when none. */
+  locked?: TreeLockWait;
 }
 
 export interface TreePurgePlan {
@@ -64,32 +66,37 @@ async function readSnapshot(blobs: Pick<BlobStore, 'get'>, site: string, source:
   return m;
 }
 
-/** What the tree retention of one site deletes, at most `maxTargets` targets (the rest waits for the next run). */
-export async function planTreePurge(
-  deps: { blobs: Pick<BlobStore, 'list' | 'get'> },
-  input: { site: string; now: Date; policy: SiteTreeRetention; maxTargets: number; onTarget?: (t: PurgeTarget) => void },
-): Promise<TreePurgePlan> {
-  const { site } = input;
+/** Every readable snapshot of the site by source; a source with a manifest that cannot be read is unsafe (its packs are unknown). */
+async function gatherSnapshots(blobs: Pick<BlobStore, 'list' | 'get'>, site: string): Promise<{ snapshots: Map<string, SnapshotFacts[]>; unsafe: Set<string>; unreadable: number }> {
   const manifestPrefix = treeSnapshotManifestPrefix(site);
-  const objectPrefix = sitePrefix('trees', site);
   const snapshots = new Map<string, SnapshotFacts[]>();
   const unsafe = new Set<string>();
   let unreadable = 0;
-  for await (const info of deps.blobs.list(manifestPrefix)) {
+  for await (const info of blobs.list(manifestPrefix)) {
     const source = sourceOf(info.key, manifestPrefix);
     if (source === undefined || !info.key.endsWith('.json')) continue;
     try {
-      const m = await readSnapshot(deps.blobs, site, source, info.key);
+      const m = await readSnapshot(blobs, site, source, info.key);
+      const facts: SnapshotFacts = { snapshotId: m.snapshotId, takenAt: m.takenAt, manifestKey: info.key, indexKey: m.index.key, packs: m.packs.map((p) => p.key) };
+      if (m.massChange) facts.massChangeFrom = m.massChange.parentTakenAt;
+      // The bucket's time for the object is when its Object Lock started; the manifest's own createdAt is the agent's clock.
+      facts.createdAt = info.lastModified?.toISOString() ?? m.createdAt;
       const list = snapshots.get(source) ?? [];
-      list.push({ snapshotId: m.snapshotId, takenAt: m.takenAt, manifestKey: info.key, indexKey: m.index.key, packs: m.packs.map((p) => p.key), ...(m.massChange ? { massChangeFrom: m.massChange.parentTakenAt } : {}) });
+      list.push(facts);
       snapshots.set(source, list);
     } catch {
       unreadable++;
       unsafe.add(source);
     }
   }
+  return { snapshots, unsafe, unreadable };
+}
+
+/** Every object under each source's `packs/` and `index/`, with when it was written. */
+async function listStored(blobs: Pick<BlobStore, 'list'>, site: string): Promise<Map<string, { packs: StoredObject[]; indexes: StoredObject[] }>> {
+  const objectPrefix = sitePrefix('trees', site);
   const stored = new Map<string, { packs: StoredObject[]; indexes: StoredObject[] }>();
-  for await (const info of deps.blobs.list(objectPrefix)) {
+  for await (const info of blobs.list(objectPrefix)) {
     const source = sourceOf(info.key, objectPrefix);
     if (source === undefined) continue;
     const entry = stored.get(source) ?? { packs: [], indexes: [] };
@@ -98,16 +105,32 @@ export async function planTreePurge(
     else if (rest.startsWith('index/')) entry.indexes.push({ key: info.key, lastModified: info.lastModified });
     stored.set(source, entry);
   }
+  return stored;
+}
+
+function sumLocked(locked: TreeLockWait[]): TreeLockWait {
+  return locked.reduce((a, b) => ({ snapshots: a.snapshots + b.snapshots, packs: a.packs + b.packs, firstFree: b.firstFree < a.firstFree ? b.firstFree : a.firstFree }));
+}
+
+/** What the tree retention of one site deletes, at most `maxTargets` targets (the rest waits for the next run); nothing still under Object Lock. */
+export async function planTreePurge(
+  deps: { blobs: Pick<BlobStore, 'list' | 'get'> },
+  input: { site: string; now: Date; policy: SiteTreeRetention; maxTargets: number; objectLockDays?: number; onTarget?: (t: PurgeTarget) => void },
+): Promise<TreePurgePlan> {
+  const { snapshots, unsafe, unreadable } = await gatherSnapshots(deps.blobs, input.site);
+  const stored = await listStored(deps.blobs, input.site);
 
   const summary: TreePurgeSummary = { snapshots: 0, keptSnapshots: 0, packs: 0, indexes: 0, skippedSources: [...unsafe].sort(), unreadable, truncated: false };
   const forgotten: PurgeTarget[] = [];
   const indexes: PurgeTarget[] = [];
   const packs: PurgeTarget[] = [];
   const futureDated: SnapshotFacts[] = [];
+  const locked: TreeLockWait[] = [];
   for (const source of [...new Set([...snapshots.keys(), ...stored.keys()])].sort()) {
     if (unsafe.has(source)) continue;
-    const plan = planTreeRetention({ now: input.now, policy: retentionFor(input.policy, source), snapshots: snapshots.get(source) ?? [], storedPacks: stored.get(source)?.packs ?? [], storedIndexes: stored.get(source)?.indexes ?? [] });
+    const plan = planTreeRetention({ now: input.now, policy: retentionFor(input.policy, source), snapshots: snapshots.get(source) ?? [], storedPacks: stored.get(source)?.packs ?? [], storedIndexes: stored.get(source)?.indexes ?? [], objectLockDays: input.objectLockDays });
     summary.keptSnapshots += plan.kept.length;
+    if (plan.locked) locked.push(plan.locked);
     futureDated.push(...plan.futureDated);
     const forgottenIndexes = new Set(plan.forgotten.map((s) => s.indexKey));
     for (const s of [...plan.forgotten].reverse()) {
@@ -123,6 +146,7 @@ export async function planTreePurge(
   summary.snapshots = targets.filter((t) => t.kind === 'snapshot').length;
   summary.indexes = targets.filter((t) => t.kind === 'tree-index').length;
   summary.packs = targets.filter((t) => t.kind === 'tree-pack').length;
+  if (locked.length) summary.locked = sumLocked(locked);
   for (const t of targets) input.onTarget?.(t);
   return { targets, summary, futureDated };
 }

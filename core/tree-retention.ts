@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isFutureDated } from './future-dated.ts';
+import { lockedUntil } from './retention.ts';
 
 // Retention of tree snapshots (file shares), restic `forget --keep-daily/--keep-weekly/
 // --keep-monthly` semantics, and which objects may go once snapshots are forgotten. Pure: the
@@ -24,6 +25,14 @@ import { isFutureDated } from './future-dated.ts';
 // mass change, whatever the other rules say: once the share is encrypted, every later snapshot
 // fills the day, week and month slots, and the files as they were would otherwise go with the
 // rules' counts while the site still recovers.
+// Object Lock: the bucket locks every object for `objectLockDays` from when it was written (the
+// listing's time), and S3 refuses to delete it before. A snapshot the rules forget whose manifest
+// or index is still locked waits: it is not planned and stays, with its index and every pack it
+// lists, exactly as a kept one (planned, its manifest would be refused in every purge, and its
+// packs with it since a live manifest lists them). A pack only forgotten snapshots list that is
+// itself still locked waits too. Both are counted in `locked` and go in the first purge after
+// their lock ends. An orphan pack or index waits for the later of its grace period and its lock,
+// as the recordings' pack-attempt sweep does (core/orphan-sweep.ts).
 
 export const treeRetentionSchema = z
   .object({
@@ -64,6 +73,8 @@ export interface SnapshotFacts {
   packs: string[];
   /** The snapshot changed most files of the one taken at this time (its manifest's `massChange.parentTakenAt`). */
   massChangeFrom?: string;
+  /** When its manifest was written (ISO): the listing's time, which is when S3 started its Object Lock (else the manifest's own createdAt). */
+  createdAt?: string;
 }
 
 export interface StoredObject {
@@ -73,9 +84,24 @@ export interface StoredObject {
 
 export type KeepReason = 'newest' | 'daily' | 'weekly' | 'monthly' | 'before-mass-change';
 
+/** Past the rules but still under Object Lock: left out of the plan. */
+export interface TreeLockWait {
+  /** Snapshots the rules forget whose manifest or index is still locked (they stay, with their packs). */
+  snapshots: number;
+  /** Packs only forgotten snapshots list, themselves still locked. */
+  packs: number;
+  /** When the first of them comes out of its lock (ISO). */
+  firstFree: string;
+}
+
 export interface TreeRetentionPlan {
   kept: { snapshot: SnapshotFacts; reasons: KeepReason[] }[];
+  /** Forgotten by the rules and free of Object Lock: planned (manifest, then index). */
   forgotten: SnapshotFacts[];
+  /** Forgotten by the rules but still under Object Lock: not planned, kept with their packs and index until a later purge. */
+  waiting: SnapshotFacts[];
+  /** What waits for its lock (absent when nothing does). */
+  locked?: TreeLockWait;
   /** Dated after now plus the clock margin: kept with their packs and indexes, counted by no rule. */
   futureDated: SnapshotFacts[];
   /** Packs no kept snapshot lists: listed by a forgotten one, or orphans past the grace period. */
@@ -173,39 +199,75 @@ export interface TreeRetentionPlanInput {
   storedPacks?: StoredObject[];
   /** Every object under the source's `index/`. */
   storedIndexes?: StoredObject[];
+  /** The bucket's default Object Lock retention in days (absent or 0: no lock). */
+  objectLockDays?: number;
 }
 
-/** What one source's retention forgets and which of its objects may go. Never a pack a kept (or future-dated) snapshot lists. */
+/** The rules' forgotten snapshots split: those whose manifest or index is still locked wait, with when the first comes free (ms). */
+function splitLocked(forgotten: SnapshotFacts[], input: TreeRetentionPlanInput): { free: SnapshotFacts[]; waiting: SnapshotFacts[]; first: number } {
+  const indexWritten = new Map((input.storedIndexes ?? []).map((o) => [o.key, o.lastModified?.toISOString()]));
+  const lock = { now: input.now, objectLockDays: input.objectLockDays };
+  const free: SnapshotFacts[] = [];
+  const waiting: SnapshotFacts[] = [];
+  let first = Number.POSITIVE_INFINITY;
+  for (const s of forgotten) {
+    const until = [lockedUntil(s.createdAt, lock), lockedUntil(indexWritten.get(s.indexKey), lock)].filter((t) => t !== undefined);
+    if (until.length === 0) {
+      free.push(s);
+      continue;
+    }
+    waiting.push(s);
+    // The snapshot comes free when both its manifest and its index do.
+    first = Math.min(first, Math.max(...until));
+  }
+  return { free, waiting, first };
+}
+
+/** What one source's retention forgets and which of its objects may go. Never a pack a kept, future-dated or locked snapshot lists; nothing still locked. */
 export function planTreeRetention(input: TreeRetentionPlanInput): TreeRetentionPlan {
-  const { kept, forgotten, futureDated } = keepSnapshots(input.snapshots, input.policy, input.now);
-  const staying = [...kept.map((k) => k.snapshot), ...futureDated];
+  const rules = keepSnapshots(input.snapshots, input.policy, input.now);
+  const { kept, futureDated } = rules;
+  const { free: forgotten, waiting, first } = splitLocked(rules.forgotten, input);
+  const staying = [...kept.map((k) => k.snapshot), ...futureDated, ...waiting];
   const keptPacks = new Set(staying.flatMap((s) => s.packs));
   const keptIndexes = new Set(staying.map((s) => s.indexKey));
   const known = new Set(input.snapshots.flatMap((s) => s.packs));
   const knownIndexes = new Set(input.snapshots.map((s) => s.indexKey));
-  const graceCutoff = input.now.getTime() - input.policy.orphanGraceDays * DAY_MS;
+  const lock = { now: input.now, objectLockDays: input.objectLockDays };
+  const graceDays = Math.max(input.policy.orphanGraceDays, input.objectLockDays ?? 0);
+  const graceCutoff = input.now.getTime() - graceDays * DAY_MS;
   const pastGrace = (o: StoredObject) => o.lastModified !== undefined && o.lastModified.getTime() < graceCutoff;
+  const packWritten = new Map((input.storedPacks ?? []).map((o) => [o.key, o.lastModified?.toISOString()]));
 
   const packs = new Map<string, string>();
+  const lockedPacks = new Set<string>();
+  let firstFree = first;
   for (const snapshot of forgotten) {
     for (const key of snapshot.packs) {
-      if (!keptPacks.has(key) && !packs.has(key)) packs.set(key, `listed only by forgotten snapshot(s), first ${snapshot.snapshotId} (${snapshot.takenAt})`);
+      if (keptPacks.has(key) || packs.has(key) || lockedPacks.has(key)) continue;
+      const until = lockedUntil(packWritten.get(key), lock);
+      if (until !== undefined) {
+        lockedPacks.add(key);
+        firstFree = Math.min(firstFree, until);
+      } else packs.set(key, `listed only by forgotten snapshot(s), first ${snapshot.snapshotId} (${snapshot.takenAt})`);
     }
   }
   for (const o of input.storedPacks ?? []) {
-    if (!known.has(o.key) && !packs.has(o.key) && pastGrace(o)) packs.set(o.key, `listed by no snapshot manifest, older than ${input.policy.orphanGraceDays} day(s)`);
+    if (!known.has(o.key) && !packs.has(o.key) && pastGrace(o)) packs.set(o.key, `listed by no snapshot manifest, older than ${graceDays} day(s)`);
   }
   const indexes = new Map<string, string>();
   for (const snapshot of forgotten) {
     if (!keptIndexes.has(snapshot.indexKey)) indexes.set(snapshot.indexKey, `index of forgotten snapshot ${snapshot.snapshotId} (${snapshot.takenAt})`);
   }
   for (const o of input.storedIndexes ?? []) {
-    if (!knownIndexes.has(o.key) && !indexes.has(o.key) && pastGrace(o)) indexes.set(o.key, `index of no snapshot manifest, older than ${input.policy.orphanGraceDays} day(s)`);
+    if (!knownIndexes.has(o.key) && !indexes.has(o.key) && pastGrace(o)) indexes.set(o.key, `index of no snapshot manifest, older than ${graceDays} day(s)`);
   }
   return {
     kept,
     forgotten,
+    waiting,
     futureDated,
+    ...(waiting.length || lockedPacks.size ? { locked: { snapshots: waiting.length, packs: lockedPacks.size, firstFree: new Date(firstFree).toISOString() } } : {}),
     packs: [...packs].map(([key, reason]) => ({ key, reason })),
     indexes: [...indexes].map(([key, reason]) => ({ key, reason })),
   };

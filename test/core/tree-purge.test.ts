@@ -60,10 +60,23 @@ async function history(clock: ManualClock) {
   return { blobs, catalogue, holds: new MemoryHoldStore(), packs, snaps };
 }
 
-const settings = (trees: SiteTreeRetentionInput): SitePurgeSettings => sitePurgeSchema.parse({ retentionDays: 3650, keepFullCycles: 2, trees });
+const settings = (trees: SiteTreeRetentionInput, objectLockDays?: number): SitePurgeSettings => sitePurgeSchema.parse({ retentionDays: 3650, keepFullCycles: 2, trees, ...(objectLockDays === undefined ? {} : { objectLockDays }) });
 
-async function purge(deps: { blobs: MemoryBlobStore; catalogue: MemoryCatalogue; holds: MemoryHoldStore }, now: Date, trees: SiteTreeRetentionInput, deleter: ObjectDeleter = new BlobStoreDeleter(deps.blobs)) {
-  const plan = await planPurge(deps, { site: SITE, settings: settings(trees), now, maxTargets: 500, batchObjects: 4 });
+/** When the bucket's default retention locks each object it holds now (`lockDays` from when it was written), as S3 would refuse its delete. */
+async function bucketLock(blobs: MemoryBlobStore, lockDays: number | undefined, now: Date): Promise<(key: string) => string | undefined> {
+  const until = new Map<string, number>();
+  for await (const info of blobs.list('')) {
+    const t = info.lastModified!.getTime() + (lockDays ?? 0) * DAY;
+    if (lockDays && t > now.getTime()) until.set(info.key, t);
+  }
+  return (key) => {
+    const t = until.get(key);
+    return t === undefined ? undefined : new Date(t).toISOString();
+  };
+}
+
+async function purge(deps: { blobs: MemoryBlobStore; catalogue: MemoryCatalogue; holds: MemoryHoldStore }, now: Date, trees: SiteTreeRetentionInput, deleter: ObjectDeleter = new BlobStoreDeleter(deps.blobs), objectLockDays?: number) {
+  const plan = await planPurge(deps, { site: SITE, settings: settings(trees, objectLockDays), now, maxTargets: 500, batchObjects: 4 });
   const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
   const results = [];
@@ -212,6 +225,37 @@ describe('tree snapshot purge', () => {
     expect(listed).toContain(deps.snaps[1]!.manifest.snapshotId);
   });
 
+  it('leaves out of its plan the snapshots the rules forget whose manifest is still under Object Lock, keeps them restorable and listed, says how many wait and when the first comes free, and deletes them once the lock ends', async () => {
+    const clock = new ManualClock(START);
+    const deps = await history(clock);
+    // Snapshots 0-2 were written 30.5 days ago or more, 3 and 4 less: with keepDaily 1, 0-4 are forgotten but only 0-2 may go.
+    const now = new Date(START.getTime() + 32.5 * DAY);
+    const daily1 = { keepDaily: 1, keepWeekly: 0, keepMonthly: 0 };
+    const { plan, results } = await purge(deps, now, daily1, new BlobStoreDeleter(deps.blobs, await bucketLock(deps.blobs, 30, now)), 30);
+    const firstFree = new Date(START.getTime() + 33 * DAY).toISOString();
+    expect(plan.summary.trees).toMatchObject({ snapshots: 3, keptSnapshots: 1, packs: 2, truncated: false, locked: { snapshots: 2, packs: 0, firstFree } });
+    // S3 refused nothing: nothing locked was planned.
+    expect(results.flatMap((r) => [...r.retained, ...r.failed])).toEqual([]);
+    for (const s of deps.snaps.slice(0, 3)) expect(await deps.blobs.head(s.manifestKey)).toBeUndefined();
+    for (const s of deps.snaps.slice(3)) expect(await restoresExactly(deps.blobs, s.manifestKey)).toBe(4);
+    const listed = (await deps.catalogue.listSnapshots({ site: SITE, source: 'share' })).items.map((s) => s.snapshotId);
+    expect(listed.sort()).toEqual(deps.snaps.slice(3).map((s) => s.manifest.snapshotId).sort());
+
+    const report = purgeReport({ site: SITE, startedAt: now.toISOString(), plan, deleted: results }, now, DEFAULT_WORKFLOW_CONFIG);
+    expect(report.outcome).toBe('DONE');
+    expect(report.alert.severity).toBe('info');
+    expect(report.alert.message).toContain(`waiting for their Object Lock: 2 tree snapshot(s) (with the packs they list) past the rules but still locked, not planned (the first comes free on ${firstFree}; a later purge deletes them)`);
+    expect(report.alert.message).not.toMatch(/skipped \(Object Lock/);
+
+    // Once their lock has ended, the next purge deletes them and the packs only they listed.
+    const later = new Date(START.getTime() + 35 * DAY);
+    const next = await purge(deps, later, daily1, new BlobStoreDeleter(deps.blobs, await bucketLock(deps.blobs, 30, later)), 30);
+    expect(next.plan.summary.trees).toMatchObject({ snapshots: 2, packs: 2 });
+    expect(next.plan.summary.trees?.locked).toBeUndefined();
+    for (const s of deps.snaps.slice(0, 5)) expect(await deps.blobs.head(s.manifestKey)).toBeUndefined();
+    expect(await restoresExactly(deps.blobs, deps.snaps[5]!.manifestKey)).toBe(4);
+  });
+
   it('leaves a source alone when one of its manifests cannot be read, and says so', async () => {
     const clock = new ManualClock(START);
     const deps = await history(clock);
@@ -224,10 +268,13 @@ describe('tree snapshot purge', () => {
 });
 
 describe('tree snapshot purge (property)', () => {
-  it('over random histories, policies, batch sizes and batch orders, every surviving manifest restores exactly and only forgotten snapshots are gone', async () => {
+  it('over random histories, policies, Object Lock periods, batch sizes and batch orders, nothing locked is planned, every surviving manifest restores exactly and only forgotten snapshots are gone', async () => {
     const historyArb = fc.record({
       snapshots: fc.array(fc.record({ ageHours: fc.integer({ min: 0, max: 60 * 24 }), packs: fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 4 }) }), { minLength: 1, maxLength: 8 }),
       policy: fc.record({ keepDaily: fc.integer({ min: 0, max: 4 }), keepWeekly: fc.integer({ min: 0, max: 3 }), keepMonthly: fc.integer({ min: 0, max: 2 }) }),
+      // Days after START each pack was written (before or after the snapshots that list it), and the bucket's lock (absent: none known).
+      packDays: fc.array(fc.integer({ min: 0, max: 70 }), { minLength: 8, maxLength: 8 }),
+      objectLockDays: fc.option(fc.integer({ min: 0, max: 90 }), { nil: undefined }),
       batchObjects: fc.integer({ min: 1, max: 6 }),
       order: fc.func(fc.integer()),
     });
@@ -237,22 +284,33 @@ describe('tree snapshot purge (property)', () => {
         const clock = new ManualClock(START);
         const blobs = new MemoryBlobStore({ clock });
         const catalogue = new MemoryCatalogue();
-        const packs = await Promise.all(Array.from({ length: 8 }, (_, i) => publishTreePack(blobs, SITE, 'share', START, [`content ${i}`, `more ${i}`])));
+        const packs: TreePackFixture[] = [];
+        for (const [i, d] of h.packDays.entries()) {
+          clock.set(new Date(START.getTime() + d * DAY));
+          packs.push(await publishTreePack(blobs, SITE, 'share', START, [`content ${i}`, `more ${i}`]));
+        }
         const snaps: SnapshotFixture[] = [];
         for (const [i, s] of h.snapshots.entries()) {
-          const takenAt = new Date(now.getTime() - s.ageHours * 3_600_000 - i).toISOString();
-          snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt, packs: s.packs.map((p) => packs[p]!) }));
+          const takenAt = new Date(now.getTime() - s.ageHours * 3_600_000 - i);
+          clock.set(takenAt);
+          snaps.push(await publishSnapshot(blobs, { site: SITE, source: 'share', takenAt: takenAt.toISOString(), packs: s.packs.map((p) => packs[p]!) }));
           await ingestTreeSnapshot({ blobs, catalogue }, snaps.at(-1)!.manifestKey);
         }
-        const plan = await planPurge({ blobs, holds: new MemoryHoldStore(), catalogue: new MemoryCatalogue() }, { site: SITE, settings: settings(h.policy), now, maxTargets: 500, batchObjects: h.batchObjects });
+        const plan = await planPurge({ blobs, holds: new MemoryHoldStore(), catalogue: new MemoryCatalogue() }, { site: SITE, settings: settings(h.policy, h.objectLockDays), now, maxTargets: 500, batchObjects: h.batchObjects });
+        // Nothing planned is still locked: S3 would refuse it in every purge.
+        const lockedUntil = await bucketLock(blobs, h.objectLockDays, now);
+        const planned = plan.batches.flatMap((b) => b.targets.flatMap((t) => [t.key, ...(t.then ? [t.then] : [])]));
+        expect(planned.filter((key) => lockedUntil(key) !== undefined)).toEqual([]);
         const locks = new SiteLocks(new MemoryLockTable(), new ManualClock(now));
         const { token } = await locks.acquire({ site: SITE, holder: 'p', operation: 'purge' });
         const batches = [...plan.batches].sort((a, b) => h.order(a.index) - h.order(b.index));
-        for (const batch of batches) await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs), locks, blobs, catalogue }, SITE, token, batch);
+        const results = [];
+        for (const batch of batches) results.push(await deletePurgeBatch({ deleter: new BlobStoreDeleter(blobs, lockedUntil), locks, blobs, catalogue }, SITE, token, batch));
+        expect(results.flatMap((r) => r.retained)).toEqual([]);
 
         const alive: SnapshotFixture[] = [];
         for (const s of snaps) if (await blobs.head(s.manifestKey)) alive.push(s);
-        expect(alive.length).toBe(plan.summary.trees!.keptSnapshots);
+        expect(alive.length).toBe(plan.summary.trees!.keptSnapshots + (plan.summary.trees!.locked?.snapshots ?? 0));
         for (const s of alive) expect(await restoresExactly(blobs, s.manifestKey)).toBe(s.manifest.counts.files);
         const listed = (await catalogue.listSnapshots({ site: SITE, limit: 1000 })).items.map((x) => x.manifestKey).sort();
         expect(listed).toEqual(alive.map((s) => s.manifestKey).sort());

@@ -1,13 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_MARGIN_MS } from '../../core/future-dated.ts';
+import { lockedUntil } from '../../core/retention.ts';
 import { isoWeekKey, keepSnapshots, planTreeRetention, retentionFor, siteTreeRetentionSchema, treeRetentionSchema, type SnapshotFacts, type TreeRetention } from '../../core/tree-retention.ts';
 
 // Snapshot retention, pure. Property tests over random histories of snapshots of one source
 // (random times, random sharing of packs between snapshots, random stray packs and indexes):
 // no kept snapshot ever loses a pack or its index, the newest is always kept, and the daily,
 // weekly and monthly rules keep the newest snapshot of exactly as many periods as configured,
-// and the snapshot a recent mass change started from is kept whatever the counts.
+// and the snapshot a recent mass change started from is kept whatever the counts. A random
+// Object Lock period (or none) and random write times for manifests, indexes and packs: nothing
+// still locked is planned, and what the rules forget but the lock holds waits, packs and all.
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -16,10 +19,21 @@ const PACKS = Array.from({ length: 30 }, (_, i) => `trees/s/share/packs/2026/01/
 const historyArb = fc.record({
   policy: fc.record({ keepDaily: fc.integer({ min: 0, max: 10 }), keepWeekly: fc.integer({ min: 0, max: 6 }), keepMonthly: fc.integer({ min: 0, max: 4 }), keepBeforeMassChangeDays: fc.integer({ min: 0, max: 200 }), orphanGraceDays: fc.integer({ min: 1, max: 30 }) }),
   snapshots: fc.array(
-    fc.record({ ageMinutes: fc.integer({ min: 0, max: 400 * 24 * 60 }), packs: fc.uniqueArray(fc.integer({ min: 0, max: PACKS.length - 1 }), { maxLength: 6 }), massChangeFrom: fc.option(fc.nat(), { nil: undefined }) }),
+    fc.record({
+      ageMinutes: fc.integer({ min: 0, max: 400 * 24 * 60 }),
+      packs: fc.uniqueArray(fc.integer({ min: 0, max: PACKS.length - 1 }), { maxLength: 6 }),
+      massChangeFrom: fc.option(fc.nat(), { nil: undefined }),
+      // The manifest and the index reach the bucket this long after the snapshot was taken (a slow upload, a site clock behind).
+      manifestLateMinutes: fc.integer({ min: 0, max: 3 * 24 * 60 }),
+      indexLateMinutes: fc.integer({ min: 0, max: 3 * 24 * 60 }),
+    }),
     { maxLength: 40 },
   ),
   strays: fc.uniqueArray(fc.record({ pack: fc.integer({ min: 0, max: PACKS.length - 1 }), ageDays: fc.integer({ min: 0, max: 60 }) }), { maxLength: 10, selector: (s) => s.pack }),
+  /** When each listed pack was written, days ago. */
+  packAgeDays: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: PACKS.length, maxLength: PACKS.length }),
+  /** The bucket's default retention (absent: no lock known). */
+  objectLockDays: fc.option(fc.integer({ min: 0, max: 400 }), { nil: undefined }),
 });
 type History = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -37,8 +51,18 @@ function snapshotsOf(h: History): SnapshotFacts[] {
       indexKey: `trees/s/share/index/${id}.jsonl.gz`,
       packs: s.packs.map((p) => PACKS[p]!),
       ...(parent ? { massChangeFrom: takenAt(parent.ageMinutes) } : {}),
+      createdAt: takenAt(s.ageMinutes - s.manifestLateMinutes),
     };
   });
+}
+
+/** What the bucket holds besides the manifests: every listed pack and the strays, every index, each with when it was written. */
+function storedOf(h: History, snapshots: SnapshotFacts[]): { storedPacks: { key: string; lastModified: Date }[]; storedIndexes: { key: string; lastModified: Date }[] } {
+  const strays = h.strays.map((s) => ({ key: PACKS[s.pack]!, lastModified: new Date(NOW.getTime() - s.ageDays * DAY) }));
+  const listed = [...new Set(snapshots.flatMap((s) => s.packs))].filter((key) => !strays.some((s) => s.key === key));
+  const storedPacks = [...strays, ...listed.map((key) => ({ key, lastModified: new Date(NOW.getTime() - h.packAgeDays[PACKS.indexOf(key)]! * DAY) }))];
+  const storedIndexes = snapshots.map((s, i) => ({ key: s.indexKey, lastModified: new Date(Date.parse(s.takenAt) + h.snapshots[i]!.indexLateMinutes * 60_000) }));
+  return { storedPacks, storedIndexes };
 }
 
 /** The newest snapshot of each of the `n` most recent periods that have one. */
@@ -56,24 +80,38 @@ const day = (at: Date) => at.toISOString().slice(0, 10);
 const month = (at: Date) => at.toISOString().slice(0, 7);
 
 describe('tree snapshot retention (property)', () => {
-  it('keeps every pack and index a kept snapshot lists, always keeps the newest, keeps the newest of the last N days, weeks and months, and the snapshots recent mass changes started from', () => {
+  it('keeps every pack and index a kept snapshot lists, plans nothing still under Object Lock, always keeps the newest, keeps the newest of the last N days, weeks and months, and the snapshots recent mass changes started from', () => {
     fc.assert(
       fc.property(historyArb, (h) => {
         const policy: TreeRetention = h.policy;
         const snapshots = snapshotsOf(h);
-        const storedPacks = h.strays.map((s) => ({ key: PACKS[s.pack]!, lastModified: new Date(NOW.getTime() - s.ageDays * DAY) }));
-        const storedIndexes = snapshots.map((s) => ({ key: s.indexKey, lastModified: new Date(0) }));
-        const plan = planTreeRetention({ now: NOW, policy, snapshots, storedPacks, storedIndexes });
+        const { storedPacks, storedIndexes } = storedOf(h, snapshots);
+        const plan = planTreeRetention({ now: NOW, policy, snapshots, storedPacks, storedIndexes, objectLockDays: h.objectLockDays });
         const keptIds = new Set(plan.kept.map((k) => k.snapshot.snapshotId));
 
-        // Every snapshot is either kept or forgotten, once.
-        expect(plan.kept.length + plan.forgotten.length).toBe(snapshots.length);
-        // No byte lost: nothing deleted is listed by a kept snapshot.
+        // Every snapshot is kept, forgotten or waiting for its lock, once.
+        expect(plan.kept.length + plan.forgotten.length + plan.waiting.length).toBe(snapshots.length);
+        // No byte lost: nothing deleted is listed by a kept snapshot, nor by one that waits for its lock (it stays).
         const deleted = new Set([...plan.packs, ...plan.indexes].map((t) => t.key));
-        for (const k of plan.kept) {
-          for (const pack of k.snapshot.packs) expect(deleted.has(pack)).toBe(false);
-          expect(deleted.has(k.snapshot.indexKey)).toBe(false);
+        for (const s of [...plan.kept.map((k) => k.snapshot), ...plan.waiting]) {
+          for (const pack of s.packs) expect(deleted.has(pack)).toBe(false);
+          expect(deleted.has(s.indexKey)).toBe(false);
         }
+        // Nothing still locked is planned: no forgotten manifest, no index or pack deleted.
+        const lock = { now: NOW, objectLockDays: h.objectLockDays };
+        const written = new Map([...storedPacks, ...storedIndexes].map((o) => [o.key, o.lastModified.toISOString()]));
+        for (const f of plan.forgotten) expect(lockedUntil(f.createdAt, lock)).toBeUndefined();
+        for (const key of deleted) expect(lockedUntil(written.get(key), lock)).toBeUndefined();
+        // What waits is exactly what the rules forget and the lock still holds (its manifest or its index).
+        const locks = (s: SnapshotFacts) => [lockedUntil(s.createdAt, lock), lockedUntil(written.get(s.indexKey), lock)].filter((t) => t !== undefined);
+        const byRules = keepSnapshots(snapshots, policy, NOW).forgotten;
+        expect(plan.waiting.map((s) => s.snapshotId)).toEqual(byRules.filter((s) => locks(s).length > 0).map((s) => s.snapshotId));
+        expect(plan.forgotten.map((s) => s.snapshotId)).toEqual(byRules.filter((s) => locks(s).length === 0).map((s) => s.snapshotId));
+        // The report's count and first date: waiting snapshots, and locked packs only forgotten snapshots list.
+        const staying = new Set([...plan.kept.map((k) => k.snapshot), ...plan.waiting].flatMap((s) => s.packs));
+        const lockedPacks = [...new Set(plan.forgotten.flatMap((s) => s.packs))].filter((key) => !staying.has(key) && lockedUntil(written.get(key), lock) !== undefined);
+        const frees = [...plan.waiting.map((s) => Math.max(...locks(s))), ...lockedPacks.map((key) => lockedUntil(written.get(key), lock)!)];
+        expect(plan.locked).toEqual(frees.length ? { snapshots: plan.waiting.length, packs: lockedPacks.length, firstFree: new Date(Math.min(...frees)).toISOString() } : undefined);
         // The newest is always kept.
         if (snapshots.length > 0) {
           const newest = [...snapshots].sort((a, b) => Date.parse(b.takenAt) - Date.parse(a.takenAt) || (a.snapshotId < b.snapshotId ? 1 : -1))[0]!;
@@ -90,17 +128,16 @@ describe('tree snapshot retention (property)', () => {
         expect(byRule('before-mass-change')).toEqual(parents);
         // Nothing else is kept.
         for (const k of plan.kept) expect(k.reasons.length).toBeGreaterThan(0);
-        // A forgotten snapshot's packs that no kept snapshot lists all go, and so does its index.
-        const keptPacks = new Set(plan.kept.flatMap((k) => k.snapshot.packs));
+        // A forgotten snapshot's packs that no staying snapshot lists and no lock holds all go, and so does its index.
         for (const f of plan.forgotten) {
-          for (const pack of f.packs) if (!keptPacks.has(pack)) expect(deleted.has(pack)).toBe(true);
+          for (const pack of f.packs) if (!staying.has(pack)) expect(deleted.has(pack)).toBe(!lockedPacks.includes(pack));
           expect(deleted.has(f.indexKey)).toBe(true);
         }
-        // A stray pack no manifest lists goes only past the grace period.
+        // A stray pack no manifest lists goes only past the grace period and its lock.
         const listed = new Set(snapshots.flatMap((s) => s.packs));
         for (const stray of storedPacks) {
           if (listed.has(stray.key)) continue;
-          const old = stray.lastModified.getTime() < NOW.getTime() - policy.orphanGraceDays * DAY;
+          const old = stray.lastModified.getTime() < NOW.getTime() - Math.max(policy.orphanGraceDays, h.objectLockDays ?? 0) * DAY;
           expect(deleted.has(stray.key)).toBe(old);
         }
       }),
