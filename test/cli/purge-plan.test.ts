@@ -1,8 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
+import { ManualClock } from '../../core/clock.ts';
+import { DEFAULT_CONFIG } from '../../infra/config.ts';
+import { publishSnapshot, publishTreePack } from '../support/tree-fixtures.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore } from '../../core/memory-holds.ts';
-import { publishPack } from '../workflows/purge-fixtures.ts';
+import { daysAgo, publishPack } from '../workflows/purge-fixtures.ts';
 import { purgePlan, renderPlan } from '../../cli/purge-commands.ts';
 import { InvalidInputError } from '../../core/errors.ts';
 
@@ -25,7 +32,8 @@ describe('ferry purge plan', () => {
     const shorter = await purgePlan({ site: 'site-a', retentionDays: '90', at: NOW }, deps);
     expect(shorter.targets.filter((t) => t.kind === 'pack').map((t) => t.key).sort()).toEqual([old.packKey, mid.packKey].sort());
     const text = renderPlan({ site: 'site-a', retentionDays: '90', at: NOW }, shorter);
-    expect(text).toContain('purge of site site-a with retentionDays 90 (calls that started before 2026-03-03T00:00:00.000Z) would delete: 2 packs');
+    expect(text).toContain('purge of site site-a with retentionDays 90 (calls that started before 2026-03-03T00:00:00.000Z) and a 30-day Object Lock (the default objectLock.defaultRetentionDays');
+    expect(text).toContain('would delete: 2 packs');
     expect(text).toContain('kept of what is old enough to go: 1 pack(s) (1 for calls on legal hold)');
     expect(text).toContain('nothing was deleted: this is a plan');
     // Nothing was deleted.
@@ -37,5 +45,85 @@ describe('ferry purge plan', () => {
     await expect(purgePlan({ site: 'site-a', retentionDays: 'ninety' }, deps)).rejects.toThrow(InvalidInputError);
     await expect(purgePlan({ site: 'site-a', retentionDays: '0' }, deps)).rejects.toThrow(/--retention-days 0: retentionDays: /);
     await expect(purgePlan({ site: 'Site A', retentionDays: '90' }, deps)).rejects.toThrow(/--site "Site A" is not a site name/);
+  });
+});
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+/** A scratch directory under FERRY_HOME when the session gives one, else the system's. */
+const scratch = () => {
+  const base = process.env.FERRY_HOME ?? tmpdir();
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, 'purge-plan-'));
+};
+
+/**
+ * A pack of calls two years old committed 20 days ago (a migration), and a share with two
+ * snapshots on each of the days 40 and 20 days ago and one yesterday, each with a pack of its own:
+ * the default trees policy forgets the earlier snapshot of each of those two days.
+ */
+async function lockedSite() {
+  const now = new Date(NOW);
+  const clock = new ManualClock(now);
+  const deps = { blobs: new MemoryBlobStore({ clock }), catalogue: new MemoryCatalogue(), holds: new MemoryHoldStore() };
+  const migrated = await publishPack(deps, 'site-a', now, 'migrated', [700], { createdAt: daysAgo(now, 20) });
+  const snaps = [];
+  for (const age of [40.5, 40.25, 20.5, 20.25, 1]) {
+    const at = daysAgo(now, age);
+    clock.set(at); // the bucket's time for what is written now: its Object Lock runs from then
+    const pack = await publishTreePack(deps.blobs, 'site-a', 'share', at, [`minutes ${age}`]);
+    snaps.push(await publishSnapshot(deps.blobs, { site: 'site-a', source: 'share', takenAt: at.toISOString(), packs: [pack] }));
+  }
+  return { deps, migrated, snaps };
+}
+
+describe('ferry purge plan under Object Lock', () => {
+  it('plans with the lock the deployed purge has: what is younger than --object-lock-days is left out and counted with when the first comes free; 0 plans it', async () => {
+    const { deps, migrated, snaps } = await lockedSite();
+    const opts = { site: 'site-a', retentionDays: '365', at: NOW, objectLockDays: '30' };
+    const locked = await purgePlan(opts, deps, {});
+    // Only the snapshot forgotten 40 days ago (and its pack and index) may go; the migrated pack and the one forgotten 20 days ago wait.
+    expect(locked.targets.map((t) => t.key).sort()).toEqual([snaps[0]!.manifestKey, snaps[0]!.manifest.packs[0]!.key].sort());
+    expect(locked.plan.summary.locked).toEqual({ count: 1, firstFree: '2026-06-11T00:00:00.000Z' });
+    expect(locked.plan.summary.trees?.locked).toEqual({ snapshots: 1, packs: 0, firstFree: '2026-06-10T12:00:00.000Z' });
+    const text = renderPlan(opts, locked);
+    expect(text).toContain('and a 30-day Object Lock (--object-lock-days) would delete: 1 snapshot, 1 tree-pack');
+    expect(text).toContain('waiting for their Object Lock: 1 pack(s), full backup(s) or log segment(s) past the rules but still locked, not planned (the first comes free on 2026-06-11T00:00:00.000Z)');
+    expect(text).toContain('waiting for their Object Lock: 1 tree snapshot(s) (with the packs they list) past the rules but still locked, not planned (the first comes free on 2026-06-10T12:00:00.000Z)');
+
+    const none = await purgePlan({ ...opts, objectLockDays: '0' }, deps, {});
+    expect(none.targets.map((t) => t.key)).toContain(migrated.packKey);
+    expect(none.targets.map((t) => t.key)).toContain(snaps[2]!.manifestKey);
+    expect(none.plan.summary.locked).toBeUndefined();
+  });
+
+  it("takes the lock from the deployment file (--deployment, else $FERRY_DEPLOYMENT) when no --object-lock-days is given, else the documented 30 days", async () => {
+    const { deps, migrated } = await lockedSite();
+    const file = join(scratch(), 'deployment.json');
+    writeFileSync(file, JSON.stringify({ ...DEFAULT_CONFIG, objectLock: { mode: 'compliance', defaultRetentionDays: 10 } }));
+    const opts = { site: 'site-a', retentionDays: '365', at: NOW };
+    for (const r of [await purgePlan({ ...opts, deployment: file }, deps, {}), await purgePlan(opts, deps, { FERRY_DEPLOYMENT: file })]) {
+      expect(r.lock).toEqual({ days: 10, from: `objectLock.defaultRetentionDays of ${file}` });
+      // Committed 20 days ago: free of a 10-day lock.
+      expect(r.targets.map((t) => t.key)).toContain(migrated.packKey);
+    }
+    const byDefault = await purgePlan(opts, deps, {});
+    expect(byDefault.lock.days).toBe(30);
+    expect(byDefault.targets.map((t) => t.key)).not.toContain(migrated.packKey);
+  });
+
+  it('refuses an --object-lock-days that is not whole days from 0 to 36500, naming the option, before reading the bucket', async () => {
+    for (const bad of ['thirty', '-1', '1.5', '', '36501', '1e3']) {
+      await expect(purgePlan({ site: 'site-a', retentionDays: '365', objectLockDays: bad }, undefined, {})).rejects.toThrow(new InvalidInputError(`--object-lock-days ${JSON.stringify(bad)}: must be the bucket's objectLock.defaultRetentionDays in whole days, 0 (no lock) to 36500`));
+    }
+  });
+
+  it('lists --object-lock-days and --deployment in `ferry purge plan --help`, and the real command refuses a bad value with its message and exit 1', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'purge', 'plan', ...args], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: scratch() }, timeout: 30_000 });
+    const help = run(['--help']);
+    expect(help.stdout).toMatch(/--object-lock-days <days>\s+the bucket's Object Lock in days, 0 for none/);
+    expect(help.stdout).toMatch(/--deployment <file>/);
+    const bad = run(['--site', 'site-a', '--retention-days', '365', '--object-lock-days', 'thirty']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`--object-lock-days "thirty": must be the bucket's objectLock.defaultRetentionDays in whole days`);
   });
 });
