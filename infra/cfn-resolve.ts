@@ -151,6 +151,7 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::S3::Bucket': 'BucketName',
   'AWS::DynamoDB::Table': 'TableName',
   'AWS::StepFunctions::Activity': 'Name',
+  'AWS::StepFunctions::StateMachine': 'StateMachineName',
   'AWS::Logs::LogGroup': 'LogGroupName',
   'AWS::IAM::Role': 'RoleName',
   'AWS::SNS::Topic': 'TopicName',

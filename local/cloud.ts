@@ -13,6 +13,7 @@ import { startApiServer } from './api-server.ts';
 import { demoPassword, startCognitoStandIn } from './cognito-server.ts';
 import { siteGroup } from '../core/console-access.ts';
 import { generatedSnapshot } from './function-environment.ts';
+import { FAKE_ENV } from '../infra/cfn-resolve.ts';
 import { startReplayServer, type ReplayFunction } from './replay-server.ts';
 import { createS3EventDelivery, deliveryLog } from './s3-events.ts';
 import type { BlobStore, CatalogueStore } from '../core/ports.ts';
@@ -22,6 +23,7 @@ import { revisePolicies, startLocalIam, type LocalCredentials, type LocalIamOpti
 import { LOCAL_WORKFLOW_SITES } from './workflow-definitions.ts';
 import { startScheduledFunctions, type LocalSchedules, type ScheduledFunctionsOptions } from './scheduled-functions.ts';
 import type { Clock } from '../core/clock.ts';
+import { eventRules, LocalEventBus, siteStateMachines, type EventDelivery, type WorkflowName } from './event-rules.ts';
 
 // The embedded local cloud, in the deployed topology: s3rver and dynalite on loopback (child
 // processes), the catalogue API and the replay URL as two endpoints (API Gateway and a Function
@@ -78,6 +80,17 @@ export interface LocalCloudIam {
   guardActivity(upstream: string, localActivityArn: string, site: string): Promise<string>;
   /** Changes a policy of the running deployment, as an IAM update does (tests: a grant revoked, then given back). */
   revisePolicies(revision: PolicyRevision): void;
+}
+
+/** EventBridge's default bus on the local cloud, and what an event source needs to speak as AWS would. */
+export interface LocalCloudEvents {
+  /** Matches an event against the deployment's rules; resolves once each match reached its target. */
+  put(event: Record<string, unknown>): Promise<EventDelivery[]>;
+  /** The deployed ARNs of a site's state machines (the `stateMachineArn` of their events); undefined for a site the deployment lacks. */
+  stateMachines(site: string): Record<WorkflowName, string> | undefined;
+  /** The account and region of the deployment's ARNs. */
+  account: string;
+  region: string;
 }
 
 /** Where the console signs in, and the demo officer `ferry start` prints. */
@@ -147,6 +160,8 @@ export interface LocalCloud {
   iam?: LocalCloudIam;
   /** The deployment's scheduled functions (dead-man's switch, reports, audit sealer) and the alerts they published. */
   schedules: LocalSchedules;
+  /** The default event bus: the deployment's event-pattern rules (local/event-rules.ts), delivered to the alert topic. */
+  events: LocalCloudEvents;
   /** Moves the S3 stand-in's clock forward (Object Lock retention, lifecycle transitions, restores). */
   advanceClock(ms: number): Promise<void>;
   /** Routes the API's recall requests for `site` to its recall workflow (until the returned function is called: 501 again). */
@@ -180,7 +195,7 @@ async function wire(
   options: LocalCloudOptions,
   s3: { endpoint: string; pid: number; advanceClock(ms: number): Promise<unknown> },
   dynamo: { endpoint: string; pid: number },
-  events: ReturnType<typeof createS3EventDelivery>,
+  s3Events: ReturnType<typeof createS3EventDelivery>,
   stops: (() => Promise<void>)[],
   stopAll: () => Promise<void>,
 ): Promise<LocalCloud> {
@@ -230,9 +245,10 @@ async function wire(
     environments: { replay: options.replayEnvironments ?? 1 },
   });
   stops.push(() => functions.stop());
-  events.attach((event) => functions.ingest(event));
+  s3Events.attach((event) => functions.ingest(event));
   const schedules = await startSchedules(options, iam, { s3: s3.endpoint, dynamo: dynamo.endpoint, credentials, snapshot: iamOptions?.snapshot, log, logFile });
   stops.push(() => schedules.stop());
+  const events = eventBus(iamOptions?.snapshot ?? generatedSnapshot(), schedules);
 
   bound.replay = functions.replay;
   const session = { token: randomBytes(24).toString('base64url'), replayUrl: replay.url, credentials };
@@ -262,10 +278,11 @@ async function wire(
       demo,
       addUser: (user) => cognito.addUser(user),
     },
-    ingestErrors: events.errors,
+    ingestErrors: s3Events.errors,
     ...(iam ? { iam: iam.cloudIam } : {}),
     schedules,
-    drain: () => events.drain(),
+    events,
+    drain: () => s3Events.drain(),
     advanceClock: async (ms) => void (await s3.advanceClock(ms)),
     wireRecall(site, starter) {
       recalls.set(site, starter);
@@ -273,6 +290,13 @@ async function wire(
     },
     stop: stopAll,
   };
+}
+
+/** The deployment's event rules, each match published to the alert topic as EventBridge does (no subject, no message attributes). */
+function eventBus(snapshot: NonNullable<LocalCloudIamOptions['snapshot']>, schedules: LocalSchedules): LocalCloudEvents {
+  const bus = new LocalEventBus(eventRules(snapshot), (d) => schedules.publish({ topicArn: d.topicArn, message: d.message, principal: 'service:events.amazonaws.com', at: new Date().toISOString() }));
+  const { account, region } = FAKE_ENV;
+  return { put: (event) => bus.put(event), stateMachines: (site) => siteStateMachines(snapshot, site), account, region };
 }
 
 /** The scheduled functions, as their own roles through the gateways when there are, else with the stand-ins' key. */

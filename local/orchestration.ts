@@ -9,8 +9,8 @@ import { startActivityServer, type ActivityServer } from './activity-server.ts';
 import { buildFunctionBundles } from './function-bundles.ts';
 import { LocalLambda, standInEnvironment } from './local-lambda.ts';
 import { LOCAL_S3_CREDENTIALS } from './s3-process.ts';
-import { LocalWorkflows, type ExecutionEvent } from './stepfunctions.ts';
-import type { LocalCloudIam } from './cloud.ts';
+import { LocalWorkflows, type ExecutionEvent, type StatusEventSink } from './stepfunctions.ts';
+import type { LocalCloudEvents, LocalCloudIam } from './cloud.ts';
 import { generatedWorkflows } from './workflow-definitions.ts';
 import { functionEnvironment } from './function-environment.ts';
 
@@ -25,7 +25,7 @@ const WORKFLOW_FUNCTIONS: readonly WorkflowFunctionName[] = ['lock', 'window', '
 
 export interface LocalOrchestrationOptions {
   /** The running local cloud (local/cloud.ts): its endpoints and names, and its IAM gateway when it runs one. */
-  cloud: { s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string; iam?: LocalCloudIam };
+  cloud: { s3Endpoint: string; dynamoEndpoint: string; bucket: string; table: string; iam?: LocalCloudIam; events?: LocalCloudEvents };
   site: string;
   purge: SitePurgeSettings;
   /** The site's definitions; absent: the generated ones of the local deployment (LOCAL_WORKFLOW_SITES). */
@@ -94,6 +94,15 @@ async function startWorkflowFunctions(options: LocalOrchestrationOptions): Promi
   return Object.fromEntries(WORKFLOW_FUNCTIONS.map((fn, i) => [fn, lambdas[i]])) as Record<WorkflowFunctionName, LocalLambda>;
 }
 
+/** Each execution's end to the cloud's event bus (the deployment's rules on failed workflows), under the site's deployed state machine ARNs. */
+function statusEvents(options: LocalOrchestrationOptions): StatusEventSink | undefined {
+  const events = options.cloud.events;
+  if (!events) return undefined;
+  const stateMachines = events.stateMachines(options.site);
+  if (!stateMachines) throw new Error(`the local cloud's deployment has no state machines for site ${options.site}: start the cloud for that site (its sites, or a snapshot synthesized with it)`);
+  return { stateMachines, account: events.account, region: events.region, put: (event) => events.put(event) };
+}
+
 export async function startLocalOrchestration(options: LocalOrchestrationOptions): Promise<LocalOrchestration> {
   const definitions = options.definitions ?? generatedWorkflows(options.site, options.purge);
   const functions = await startWorkflowFunctions(options);
@@ -115,6 +124,7 @@ export async function startLocalOrchestration(options: LocalOrchestrationOptions
       notifier: options.notifier ?? printAlerts(options.say ?? ((line) => process.stdout.write(`${line}\n`))),
       pauseMs: options.pauseMs,
       onEvent: options.onEvent,
+      statusEvents: statusEvents(options),
     });
     if (options.activityPort !== undefined) server = await startActivityServer(activity, { port: options.activityPort });
   } catch (error) {

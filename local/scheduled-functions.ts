@@ -49,8 +49,13 @@ export interface LocalSchedules {
   tick(): Promise<RuleRun[]>;
   /** When each rule runs next. */
   nextRuns(): Record<string, string | undefined>;
-  /** What the functions published to the alert topic, oldest first. */
+  /** What was published to the alert topic (by the functions, or by an event rule: `publish`), oldest first. */
   alerts: PublishedAlert[];
+  /**
+   * A message a service publishes to the alert topic (an EventBridge rule's target: the topic's
+   * policy lets this account's rules publish, infra/alerts.ts); throws for another topic.
+   */
+  publish(alert: PublishedAlert): void;
   stop(): Promise<void>;
 }
 
@@ -65,9 +70,8 @@ export async function startScheduledFunctions(options: ScheduledFunctionsOptions
   const alertsFile = join(options.directory, 'alerts.jsonl');
   const stops: (() => Promise<void>)[] = [];
   try {
-    const sns = topicArn
-      ? await startSnsStandIn({ topicArn, iam: options.iam, onPublish: (alert) => (alerts.push(alert), appendFileSync(alertsFile, `${JSON.stringify(alert)}\n`)) })
-      : undefined;
+    const record = (alert: PublishedAlert) => (alerts.push(alert), appendFileSync(alertsFile, `${JSON.stringify(alert)}\n`));
+    const sns = topicArn ? await startSnsStandIn({ topicArn, iam: options.iam, onPublish: record }) : undefined;
     if (sns) stops.push(() => sns.stop());
     const bundles = await buildFunctionBundles(names, { dir: options.bundleDir });
     const environmentOf = (fn: BundledFunctionName) => {
@@ -109,6 +113,10 @@ export async function startScheduledFunctions(options: ScheduledFunctionsOptions
       tick: () => scheduler.tick(),
       nextRuns: () => scheduler.nextRuns(),
       alerts,
+      publish(alert) {
+        if (alert.topicArn !== topicArn) throw new Error(`the local SNS stand-in serves ${topicArn ?? 'no topic'}, not ${alert.topicArn}`);
+        record(alert);
+      },
       stop: async () => {
         for (const stop of stops.splice(0)) await stop();
       },

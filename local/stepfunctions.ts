@@ -11,6 +11,9 @@ import type { LocalActivityService } from './activity-service.ts';
 // activity goes to a LocalActivityService (where the agent's worker polls). Wait states and
 // Retry pauses keep their real durations unless `pauseMs` shortens them; `onPause` is told
 // how long each shortened pause would have been, so a test clock can move as if it had passed.
+// Each execution's end (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) goes, as Step Functions sends it to
+// EventBridge, to `statusEvents` (the local cloud's event bus: the deployment's rule on failed
+// purges and recalls), under the deployed state machine ARNs.
 
 export type TaskHandler = (event: unknown) => Promise<unknown>;
 export type LocalHandlers = Record<WorkflowFunctionName, TaskHandler>;
@@ -29,6 +32,19 @@ export interface LocalWorkflowOptions {
   onPause?: (seconds: number, state: string) => void;
   /** Every execution event, as it happens (the demo prints them). */
   onEvent?: (event: ExecutionEvent) => void;
+  /**
+   * Where each execution's end goes, as Step Functions sends it to EventBridge (a Step Functions
+   * Execution Status Change on the default bus: the local cloud's `events`), with the deployed
+   * ARNs of the three state machines; absent: nowhere, and execution ARNs are local ones.
+   */
+  statusEvents?: StatusEventSink;
+}
+
+export interface StatusEventSink {
+  stateMachines: Record<Workflow, string>;
+  account: string;
+  region: string;
+  put(event: Record<string, unknown>): Promise<unknown>;
 }
 
 /** One entry of the execution history (aws-local-stepfunctions' event log, typed loosely). */
@@ -44,7 +60,7 @@ export interface ExecutionEvent {
 
 export interface ExecutionOutcome {
   executionArn: string;
-  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   output?: unknown;
   error?: string;
   cause?: string;
@@ -57,7 +73,7 @@ export interface LocalExecution {
   abort(): void;
 }
 
-type Workflow = 'backupWindow' | 'purge' | 'recall';
+export type Workflow = 'backupWindow' | 'purge' | 'recall';
 
 interface StateMachineRunner {
   run(input: unknown, options: unknown): { result: Promise<unknown>; abort(): void; eventLogs: AsyncGenerator<ExecutionEvent> };
@@ -174,15 +190,38 @@ export class LocalWorkflows {
 
   private start(workflow: Workflow, input: unknown): LocalExecution {
     const definition = this.definitions[workflow];
-    const executionArn = `arn:aws:states:us-east-1:000000000000:execution:ferry-${workflow}-${this.options.site}:local-${randomUUID()}`;
+    const deployed = this.options.statusEvents?.stateMachines[workflow];
+    const executionArn = deployed
+      ? `${deployed.replace(':stateMachine:', ':execution:')}:local-${randomUUID()}`
+      : `arn:aws:states:us-east-1:000000000000:execution:ferry-${workflow}-${this.options.site}:local-${randomUUID()}`;
     let execution: LocalExecution | undefined;
     let aborted = false;
-    const done = assertValid(definition).then(() => {
-      execution = this.execute(workflow, executionArn, input);
-      if (aborted) execution.abort();
-      return execution.done;
-    });
+    const startDate = Date.now();
+    const done = assertValid(definition)
+      .then(() => {
+        execution = this.execute(workflow, executionArn, input);
+        if (aborted) execution.abort();
+        return execution.done;
+      })
+      .then(async (outcome) => (await this.tellStatus(workflow, outcome, input, startDate), outcome));
     return { executionArn, done, abort: () => (execution ? execution.abort() : (aborted = true)) };
+  }
+
+  /** The execution's end on the event bus, shaped as Step Functions sends it (docs: "Step Functions Execution Status Change"). */
+  private async tellStatus(workflow: Workflow, outcome: ExecutionOutcome, input: unknown, startDate: number): Promise<void> {
+    const sink = this.options.statusEvents;
+    if (!sink) return;
+    const { executionArn } = outcome;
+    const succeeded = outcome.status === 'SUCCEEDED';
+    await sink.put({
+      ...{ version: '0', id: randomUUID(), 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states' },
+      ...{ account: sink.account, time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), region: sink.region, resources: [executionArn] },
+      detail: {
+        ...{ executionArn, stateMachineArn: sink.stateMachines[workflow], name: executionArn.slice(executionArn.lastIndexOf(':') + 1), status: outcome.status },
+        ...{ startDate, stopDate: Date.now(), input: JSON.stringify(input), output: succeeded ? JSON.stringify(outcome.output ?? null) : null },
+        ...(succeeded ? {} : { error: outcome.error ?? null, cause: outcome.cause ?? null }),
+      },
+    });
   }
 
   private execute(workflow: Workflow, executionArn: string, input: unknown): LocalExecution {
@@ -212,6 +251,8 @@ export class LocalWorkflows {
       async (error: unknown): Promise<ExecutionOutcome> => {
         await consumed;
         const failed = events.find((e) => e.type === 'ExecutionFailed');
+        // The definition's TimeoutSeconds, which aws-local-stepfunctions enforces as Step Functions does.
+        if (events.some((e) => e.type === 'ExecutionTimeout')) return { executionArn, status: 'TIMED_OUT', error: 'States.Timeout', events };
         if (!failed) return { executionArn, status: 'ABORTED', error: error instanceof Error ? error.name : 'Error', events };
         return { executionArn, status: 'FAILED', error: failed.Error, cause: typeof failed.Cause === 'string' ? failed.Cause : JSON.stringify(failed.Cause), events };
       },

@@ -17,6 +17,7 @@ import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import { mayListBucket, objectsArn, viaService } from '../names.ts';
+import { notifyWorkflowFailures } from './failure-notice.ts';
 import { addWorkflows, type Workflows } from './index.ts';
 import type { WorkflowFunctionName } from './state-names.ts';
 
@@ -185,6 +186,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       })),
     });
     schedules(root, context, built);
+    notifyWorkflowFailures(root, { alerts: context.alerts, namePrefix: context.config.stackPrefix, recall: built.recall.stateMachine });
     letCatalogueStartRecalls(context, built);
     options.onBuilt?.({ ...built, functions });
   };

@@ -29,6 +29,7 @@ import { FetchInterruptedError, InsufficientSpaceError } from '../../cli/restore
 import { RestoreInterruptedError } from '../../cli/tree-writer.ts';
 import { DeploymentConfigError } from '../../infra/config.ts';
 import { FunctionError } from '../../local/local-lambda.ts';
+import { UnsupportedEventRuleError } from '../../local/event-rules.ts';
 import { PackGoneError } from '../../agent/tree/snapshot.ts';
 import { EarlierAttemptError } from '../../agent/pack-attempts.ts';
 import { TreeVanishedError } from '../../agent/tree/walk.ts';
@@ -82,6 +83,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'TreeVanishedError', name: 'TreeVanishedError', make: () => new TreeVanishedError('x') },
   // Carries the errorType the function reported, whatever the class is called.
   { cls: 'FunctionError', name: 'LockHeldError', make: () => new FunctionError('LockHeldError', 'x') },
+  { cls: 'UnsupportedEventRuleError', name: 'UnsupportedEventRuleError', make: () => new UnsupportedEventRuleError('x') },
 ];
 
 /** What a bundle of this module reports: each class and the name its instance carries. */
