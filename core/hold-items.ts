@@ -35,6 +35,18 @@ export interface CaseHold {
   reference?: string;
 }
 
+/**
+ * A case's release under way (core/case-release.ts): who started it, when, why, and how far
+ * down the member list it has gone. Every member before `done` has its record of the case
+ * released and its objects' legal hold OFF where no other held call shares them.
+ */
+export interface CaseRelease {
+  by: string;
+  at: string;
+  reason: string;
+  done: number;
+}
+
 export interface CaseRecord {
   site: string;
   caseId: string;
@@ -47,6 +59,8 @@ export interface CaseRecord {
   members: string[];
   /** Present while the case is on hold. */
   held?: CaseHold;
+  /** Present while a release of the held case is part-way (the case is still held until it ends). */
+  releasing?: CaseRelease;
 }
 
 /**
@@ -132,7 +146,12 @@ export function caseToItem(record: CaseRecord): Record<string, unknown> & { pk: 
     createdAt: record.createdAt,
     members: [...record.members],
     held: record.held ? defined({ ...record.held }) : undefined,
+    releasing: record.releasing ? { ...record.releasing } : undefined,
   });
+}
+
+function releasingOf(item: Record<string, unknown>): CaseRelease {
+  return { by: String(item.by), at: String(item.at), reason: String(item.reason), done: Number(item.done) };
 }
 
 export function itemToCase(item: Record<string, unknown>): CaseRecord {
@@ -146,6 +165,7 @@ export function itemToCase(item: Record<string, unknown>): CaseRecord {
     createdAt: String(item.createdAt),
     members: Array.isArray(item.members) ? item.members.map(String) : [],
     held: item.held ? (defined({ ...(item.held as CaseHold) }) as CaseHold) : undefined,
+    releasing: item.releasing ? releasingOf(item.releasing as Record<string, unknown>) : undefined,
   });
 }
 

@@ -1,8 +1,10 @@
 import type { Clock } from './clock.ts';
 import { NotFoundError } from './errors.ts';
 import { scopeKey, type CaseRecord, type HoldRecord, type HoldScope, type HoldStore } from './hold-items.ts';
+import { parseManifest } from './manifest.ts';
 import { mapLimit } from './map-limit.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
+import { readSmallObject } from './read-small.ts';
 
 // What the call holds (core/holds.ts) and the case holds (core/case-holds.ts) share: their
 // dependencies, the objects a call lives in, and how a new hold record is named.
@@ -69,6 +71,28 @@ export async function lockObjects(deps: Pick<HoldDeps, 'holder'>, keys: string[]
   const unique = [...new Set(keys)];
   await mapLimit(unique, CASE_CONCURRENCY, (key) => deps.holder.setLegalHold(key, on));
   return unique;
+}
+
+/**
+ * Sets legal hold OFF on the objects of the given calls where no call of the same pack is in
+ * `stillHeld` (a pack is one object: one held member keeps the whole pack under legal hold).
+ * The calls are read from the catalogue 100 a request (getRecordings), each pack's manifest once
+ * (and not at all when no call of the site is held), CASE_CONCURRENCY packs at a time.
+ */
+export async function unlockWhereFree(deps: Pick<HoldDeps, 'catalogue' | 'blobs' | 'holder'>, site: string, rids: readonly string[], stillHeld: ReadonlySet<string>): Promise<string[]> {
+  const free = [...new Set(rids)].filter((rid) => !stillHeld.has(rid));
+  if (free.length === 0) return [];
+  const packs = new Map<string, CatalogueEntry>();
+  for (const entry of (await deps.catalogue.getRecordings(free.map((rid) => ({ site, rid })))).values()) if (!packs.has(entry.manifestKey)) packs.set(entry.manifestKey, entry);
+  const off = await mapLimit([...packs.values()], CASE_CONCURRENCY, async (entry) => {
+    if (stillHeld.size > 0) {
+      const manifest = parseManifest(await readSmallObject(deps.blobs, entry.manifestKey, 16 * 1024 * 1024, 'manifest'));
+      if (manifest.members.some((m) => stillHeld.has(m.rid))) return [];
+    }
+    await Promise.all(objectsOf(entry).map((key) => deps.holder.setLegalHold(key, false)));
+    return objectsOf(entry);
+  });
+  return off.flat();
 }
 
 /**

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import { membersDigest, placeCaseHold } from './case-holds.ts';
+import { placeCaseHold } from './case-holds.ts';
+import { releaseCaseHold } from './case-release.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
-import { mapLimit } from './map-limit.ts';
 import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
-import { CASE_CONCURRENCY, existingCase, lockObjects, newHoldRecord, objectsOf, recording, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
-import { parseManifest } from './manifest.ts';
+import { existingCase, lockObjects, newHoldRecord, objectsOf, recording, unlockWhereFree, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { recordingLookupKey } from './ports.ts';
-import { readSmallObject } from './read-small.ts';
 
 export { addCaseCalls, CASE_HOLD_BATCH, membersDigest } from './case-holds.ts';
+export { releaseCaseHold } from './case-release.ts';
 export type { HoldDeps, HoldOutcome, ObjectHolder } from './hold-objects.ts';
 
 // Legal hold, enforced twice: a hold is its own catalogue record (core/hold-items.ts), which the
@@ -109,57 +108,24 @@ export async function placeHold(deps: HoldDeps, input: PlaceHoldInput): Promise<
   return placeCaseHold(deps, { site: input.site, caseId: target.caseId, reason, ...(reference ? { reference } : {}), principal: input.principal });
 }
 
-/**
- * Sets legal hold OFF on the objects of the given calls where no call of the same pack is
- * still held (a pack is one object: one held member keeps the whole pack under legal hold).
- */
-async function unlockWhereFree(deps: HoldDeps, site: string, rids: string[]): Promise<string[]> {
-  const stillHeld = new Set((await deps.holds.listHolds(site)).filter(isActive).map((h) => h.rid));
-  const off: string[] = [];
-  const seen = new Set<string>();
-  for (const rid of rids) {
-    if (stillHeld.has(rid)) continue;
-    const entry = await deps.catalogue.getRecording(site, rid);
-    if (!entry || seen.has(entry.manifestKey)) continue;
-    seen.add(entry.manifestKey);
-    const manifest = parseManifest(await readSmallObject(deps.blobs, entry.manifestKey, 16 * 1024 * 1024, 'manifest'));
-    if (manifest.members.some((m) => stillHeld.has(m.rid))) continue;
-    off.push(...(await lockObjects(deps, objectsOf(entry), false)));
-  }
-  return off;
-}
-
 export async function releaseHold(deps: HoldDeps, input: ReleaseHoldInput): Promise<HoldOutcome> {
   const target = oneTarget(input);
   const reason = required(input.reason, 'reason');
+  // A case is released a part at a time (core/case-release.ts): the answer says whether it is still held.
+  if (target.caseId !== undefined) return releaseCaseHold(deps, { site: input.site, caseId: target.caseId, reason, principal: input.principal });
   const at = deps.clock.now().toISOString();
-  const release = (h: HoldRecord): HoldRecord => ({ ...h, releasedBy: input.principal, releasedAt: at, releaseReason: reason });
-  let released: HoldRecord[];
-  if (target.rid !== undefined) {
-    const reference = input.reference?.trim() || undefined;
-    released = callHoldsToRelease((await deps.holds.holdsOf(input.site, target.rid)).filter((h) => isActive(h) && h.scope.kind === 'call'), target.rid, reference).map(release);
-    if (released.length === 0) {
-      const byCase = (await deps.holds.holdsOf(input.site, target.rid)).filter(isActive).map((h) => scopeKey(h.scope));
-      const note = byCase.length ? ` (it is held as a member of ${byCase.join(', ')}: release the case)` : '';
-      throw new NotFoundError(`no hold placed on recording ${target.rid} in site ${input.site} is active${note}`);
-    }
-  } else {
-    const record = await existingCase(deps, input.site, target.caseId);
-    if (!record.held) throw new NotFoundError(`case ${record.caseId} in site ${input.site} is not on hold`);
-    const scope = scopeKey({ kind: 'case', caseId: record.caseId });
-    released = (await deps.holds.listHolds(input.site)).filter((h) => isActive(h) && scopeKey(h.scope) === scope).map(release);
-    // The members' holds are released before the case stops saying it is held: a release cut short
-    // by the function's time limit leaves the case held, and releasing it again finishes the work.
-    await mapLimit(released, CASE_CONCURRENCY, (h) => deps.holds.putHold(h));
-    // Every member's objects, not only those released now: a release cut short after the records were written still unlocks them.
-    const objects = await unlockWhereFree(deps, input.site, [...new Set([...released.map((h) => h.rid), ...record.members])]);
-    const { held: _held, ...rest } = record;
-    await deps.holds.updateCase(rest);
-    return { site: input.site, ...target, holds: released, objects, members: record.members.length, membersSha256: membersDigest(record.members) };
+  const reference = input.reference?.trim() || undefined;
+  const active = (await deps.holds.holdsOf(input.site, target.rid)).filter(isActive);
+  const released = callHoldsToRelease(active.filter((h) => h.scope.kind === 'call'), target.rid, reference).map((h): HoldRecord => ({ ...h, releasedBy: input.principal, releasedAt: at, releaseReason: reason }));
+  if (released.length === 0) {
+    const byCase = active.map((h) => scopeKey(h.scope));
+    const note = byCase.length ? ` (it is held as a member of ${byCase.join(', ')}: release the case)` : '';
+    throw new NotFoundError(`no hold placed on recording ${target.rid} in site ${input.site} is active${note}`);
   }
   for (const h of released) await deps.holds.putHold(h);
-  const objects = await unlockWhereFree(deps, input.site, [...new Set(released.map((h) => h.rid))]);
-  return { site: input.site, ...target, holds: released, objects };
+  const stillHeld = new Set((await deps.holds.listHolds(input.site)).filter(isActive).map((h) => h.rid));
+  const objects = await unlockWhereFree(deps, input.site, [target.rid], stillHeld);
+  return { site: input.site, rid: target.rid, holds: released, objects };
 }
 
 export interface HoldListing {

@@ -55,6 +55,9 @@ function who(event: HttpEvent): string {
  * each), not one by one: a record naming 15,000 rids is over DynamoDB's 400 KB item and fails
  * the request after the holds were placed. The case's member list is kept, each version
  * write-once, under `cases/{site}/{case}/` in the bucket; its digest ties this record to it.
+ * Both are audited a part (a request) at a time, `remaining` saying how many members are still
+ * to do: each part's records take effect when written (the purge honours hold records), so the
+ * trail shows them then, also for a release or a hold given up half-way.
  */
 function caseDetail(input: { caseId?: string }, out: HoldOutcome, done: 'placed' | 'released'): { detail?: Record<string, string | number> } {
   if (input.caseId === undefined) return {};
@@ -82,7 +85,8 @@ const release: Route = async (deps, event, site) => {
   const principal = who(event);
   const out = await releaseHold(deps, { site, ...input, principal });
   await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out, 'released') });
-  return json(200, out);
+  // A case is released a part at a time: 202 while members remain (the console and the CLI ask again), 200 once it is released.
+  return json(out.remaining ? 202 : 200, out);
 };
 
 const list: Route = async (deps, event, site) => {

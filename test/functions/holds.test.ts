@@ -168,6 +168,23 @@ describe('legal hold routes', () => {
     expect((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-4', reason: 'subpoena' })).statusCode).toBe(200);
   });
 
+  it('a case release larger than a request releases answers 202 with what remains, audited as a release each part, and 200 once the case is released', async () => {
+    const s = await setup({ caseBatch: 1 });
+    const rids = s.pack.manifest.members.map((m) => m.rid);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-6', name: 'x', reason: 'y', rids });
+    while ((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-6', reason: 'subpoena' })).statusCode === 202);
+    s.events.length = 0;
+    const first = await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-6', reason: 'settled' });
+    expect([first.statusCode, parse(first)]).toEqual([202, expect.objectContaining({ held: true, remaining: 1, members: 2 })]);
+    expect(s.holder.isHeld(s.pack.packKey)).toBe(true);
+    const second = await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-6', reason: 'settled' });
+    expect([second.statusCode, parse(second)]).toEqual([200, expect.objectContaining({ held: false, members: 2, objects: [s.pack.packKey, s.pack.manifestKey] })]);
+    expect(s.holder.isHeld(s.pack.packKey)).toBe(false);
+    expect(s.events.map((e) => [e.action, e.query?.caseId, e.detail?.released, e.detail?.remaining])).toEqual([['release', 'CASE-6', 1, 1], ['release', 'CASE-6', 1, undefined]]);
+    const again = await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-6', reason: 'settled' });
+    expect([again.statusCode, parse(again).message]).toEqual([404, `case CASE-6 in site ${SITE} is not on hold`]);
+  });
+
   it('adding more calls to a held case than a request holds is a 400 naming rids and the limit', async () => {
     const s = await setup({ caseBatch: 1 });
     await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-5', name: 'x', reason: 'y' });
