@@ -95,7 +95,7 @@ export async function placeCaseHold(deps: HoldDeps, input: { site: string; caseI
 }
 
 /** NotFoundError naming the calls the catalogue does not have (the first ten). */
-async function mustExist(deps: Pick<HoldDeps, 'catalogue'>, site: string, rids: readonly string[]): Promise<void> {
+export async function mustExist(deps: Pick<HoldDeps, 'catalogue'>, site: string, rids: readonly string[]): Promise<void> {
   if (rids.length === 0) return;
   const found = await deps.catalogue.getRecordings(rids.map((rid) => ({ site, rid })));
   const missing = rids.filter((rid) => !found.has(recordingLookupKey(site, rid)));

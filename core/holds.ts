@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { placeCaseHold } from './case-holds.ts';
+import { mustExist, placeCaseHold } from './case-holds.ts';
 import { releaseCaseHold } from './case-release.ts';
 import { InvalidInputError, NotFoundError } from './errors.ts';
 import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
@@ -185,7 +185,8 @@ export async function createCase(deps: HoldDeps, input: CreateCaseInput): Promis
   const caseId = input.caseId ?? generatedCaseId(input.site, name, at);
   if (!CASE_ID_PATTERN.test(caseId)) throw new InvalidInputError('caseId: must be 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
   const rids = [...new Set(input.rids ?? [])];
-  for (const rid of rids) await recording(deps, input.site, rid);
+  // One BatchGetItem per 100 rids (a case is created with up to 1,000), not a GetItem each.
+  await mustExist(deps, input.site, rids);
   const reference = input.reference?.trim() || undefined;
   const record: CaseRecord = { site: input.site, caseId, name, reason, ...(reference ? { reference } : {}), createdBy: input.principal, createdAt: at, members: rids };
   await deps.holds.createCase(record);

@@ -1,9 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
+import { entryToItem, recordingKey } from '../../core/catalogue-items.ts';
+import { ManualClock } from '../../core/clock.ts';
 import { TransientError } from '../../core/errors.ts';
+import { createCase } from '../../core/holds.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 // SDK-level behaviour only (chunking, UnprocessedItems retry, error translation); the
@@ -91,5 +96,28 @@ describe('DynamoCatalogue writes', () => {
     expect((error as TransientError).retryable).toBe(true);
     mock.on(QueryCommand).rejects(Object.assign(new Error('no table'), { name: 'ResourceNotFoundException' }));
     await expect(store.searchRecordings({ site: 'site-a' })).rejects.toMatchObject({ kind: 'fatal', retryable: false, message: /ResourceNotFoundException/ });
+  });
+});
+
+describe('a case created over DynamoDB', () => {
+  it('checks its calls with BatchGetItems of at most 100 keys, retrying only the unprocessed ones, never a GetItem each; an unknown call is named as before', async () => {
+    const entries = Array.from({ length: 250 }, (_, i) => makeEntry('site-a', i));
+    const items = new Map(entries.map((e) => [`${recordingKey(e.site, e.rid).pk}|${recordingKey(e.site, e.rid).sk}`, entryToItem(e)]));
+    let throttled = false;
+    mock.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: { pk: string; sk: string }[] }> }) => {
+      const keys = input.RequestItems.catalogue!.Keys;
+      // The first request gets one round of throttling on its last 10 keys.
+      const unprocessed = throttled ? [] : keys.slice(-10);
+      throttled = true;
+      const served = keys.slice(0, keys.length - unprocessed.length).map((k) => items.get(`${k.pk}|${k.sk}`)).filter((i) => i !== undefined);
+      return { Responses: { catalogue: served }, UnprocessedKeys: unprocessed.length ? { catalogue: { Keys: unprocessed } } : {} };
+    });
+    const deps = { holds: new MemoryHoldStore(), catalogue: new DynamoCatalogue(doc, 'catalogue', { sleep }), blobs: new MemoryBlobStore(), holder: new MemoryObjectHolder(), clock: new ManualClock(new Date('2026-06-01T00:00:00Z')) };
+    const made = await createCase(deps, { site: 'site-a', caseId: 'C-1', name: 'x', reason: 'r', principal: 'alice', rids: entries.map((e) => e.rid) });
+    expect(made.members).toHaveLength(250);
+    expect(mock.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems!.catalogue!.Keys!.length)).toEqual([100, 10, 100, 50]);
+    expect(mock.commandCalls(GetCommand)).toHaveLength(0);
+    const unknown = `r${'0'.repeat(23)}`;
+    await expect(createCase(deps, { site: 'site-a', caseId: 'C-2', name: 'x', reason: 'r', principal: 'alice', rids: [entries[0]!.rid, unknown] })).rejects.toMatchObject({ name: 'NotFoundError', message: `no recording ${unknown} in site site-a` });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { isActive } from '../../core/hold-items.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
-import { CASE_HOLD_BATCH, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
+import { CASE_HOLD_BATCH, createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps } from '../../core/holds.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import type { CatalogueEntry } from '../../core/ports.ts';
 import { CountingBlobStore } from '../support/counting-blob-store.ts';
@@ -162,3 +162,16 @@ describe('a case release a part at a time', () => {
   });
 });
 
+describe('creating a case', () => {
+  it('checks its calls in BatchGetItems of 100, no GetItem each, and names an unknown one as before', async () => {
+    const w = await world();
+    const entries = await w.scattered(250);
+    w.catalogue.reset();
+    const made = await createCase(w.deps, { site: SITE, caseId: 'C-7', name: 'x', reason: 'r', principal: 'alice', rids: entries.map((e) => e.rid) });
+    expect(made.members).toHaveLength(250);
+    expect([w.catalogue.getItems.length, w.catalogue.batchGetItemRequests()]).toEqual([0, 3]);
+    const unknown = `r${'0'.repeat(23)}`;
+    await expect(createCase(w.deps, { site: SITE, caseId: 'C-8', name: 'x', reason: 'r', principal: 'alice', rids: [entries[0]!.rid, unknown] })).rejects.toMatchObject({ name: 'NotFoundError', message: `no recording ${unknown} in site ${SITE}` });
+    expect(await w.holds.getCase(SITE, 'C-8')).toBeUndefined();
+  });
+});
