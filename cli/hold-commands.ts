@@ -49,6 +49,30 @@ interface HoldOutcome {
   remaining?: number;
   /** Calls held over every request (a case held in parts). */
   placed?: number;
+  /** A case: how many calls it lists. */
+  members?: number;
+}
+
+const count = (n: number) => n.toLocaleString('en-GB');
+
+/**
+ * Releases a hold; a case a part at a time (202 with `remaining`, the case still held), asked
+ * again until it is released, the progress on stderr. The answer: the last part's, with the hold
+ * records and objects of every part.
+ */
+async function releaseInParts(opts: SiteOptions, body: { rid?: string; caseId?: string; reason: string; reference?: string }): Promise<HoldOutcome> {
+  const path = `${sitePath(opts.site)}/holds/release`;
+  let out = await postJson<HoldOutcome>(opts, path, body);
+  const holds = [...out.holds];
+  const objects = [...out.objects];
+  while (out.held === true && (out.remaining ?? 0) > 0) {
+    const members = out.members ?? 0;
+    process.stderr.write(`case ${body.caseId}: released ${count(members - out.remaining!)} of ${count(members)} calls…\n`);
+    out = await postJson<HoldOutcome>(opts, path, body);
+    holds.push(...out.holds);
+    objects.push(...out.objects);
+  }
+  return { ...out, holds, objects: [...new Set(objects)] };
 }
 
 const common = (c: Command) => c.requiredOption('--site <site>', 'site name').option('--json', 'JSON output').option('--api <url>', 'catalogue API base URL').option('-c, --config <file>', 'agent config whose cloud to use');
@@ -86,7 +110,7 @@ export function registerHoldCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why the hold is released')
     .option('--reference <text>', "which of the call's holds (its matter's reference), when it is held for several")
     .action(async (opts: SiteOptions & { rid?: string; case?: string; reason: string; reference?: string }) => {
-      const out = await postJson<HoldOutcome>(opts, `${sitePath(opts.site)}/holds/release`, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
+      const out = await releaseInParts(opts, { ...target(opts), reason: opts.reason, ...(opts.reference ? { reference: opts.reference } : {}) });
       print(opts.json, out, `released: ${out.holds.length} hold(s); legal hold OFF on ${out.objects.length} object(s) (objects still holding another held call stay ON)`);
     });
   common(hold.command('list').description('active legal holds of a site'))
