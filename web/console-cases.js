@@ -10,6 +10,8 @@ const casesState = { ctx: undefined, current: undefined, exportTimer: undefined,
 const LINK_MARGIN_MS = 15_000;
 
 const caseIdOf = (c) => c.case ?? c.caseId;
+/** A count as officers read it: 3,200. */
+const count = (n) => Number(n).toLocaleString('en-GB');
 const callsOf = (c) => (Array.isArray(c.calls) ? c.calls : Array.isArray(c.members) ? c.members : undefined);
 
 async function listCases(ctx) {
@@ -83,7 +85,9 @@ async function renderCase(ctx, caseId) {
     casesState.current = caseId;
     $('case-summary').textContent = caseSummary(c, caseId);
     const held = c.held && typeof c.held === 'object' ? c.held : c.held ? {} : undefined;
-    $('case-hold').textContent = held ? `ON HOLD${held.at ? ` since ${whenText(held.at)}` : ''}${held.by ? ` by ${held.by}` : ''}${held.reason ? `: ${held.reason}` : ''}` : 'Not on hold as a case.';
+    // A release cut short (the page closed, the network lost) leaves the case held, saying how far it went.
+    const releasing = held && c.releasing ? ` Release under way (${c.releasing.by ?? '?'}): ${count(c.releasing.done)} of ${count(callsOf(c)?.length ?? 0)} calls released; release the case again to finish.` : '';
+    $('case-hold').textContent = held ? `ON HOLD${held.at ? ` since ${whenText(held.at)}` : ''}${held.by ? ` by ${held.by}` : ''}${held.reason ? `: ${held.reason}` : ''}${releasing}` : 'Not on hold as a case.';
     $('case-hold').dataset.held = String(Boolean(held));
     const calls = callsOf(c) ?? [];
     for (const member of calls) addMemberRow(ctx, tbody, member, c.memberHolds ?? {});
@@ -124,11 +128,13 @@ async function holdCase(event, release) {
     const body = { caseId, reason, ...(reference ? { reference } : {}) };
     const button = event.submitter;
     const out = await busy(button, release ? 'Releasing…' : 'Placing…', async () => {
-      let answer = await ctx.api(ctx.sitePath(release ? 'holds/release' : 'holds'), { method: 'POST', body });
-      // A large case is held a part at a time (202 with `remaining`): asked again until it is on hold.
-      while (!release && answer?.held === false && answer.remaining > 0) {
-        button.textContent = `Placing… ${answer.remaining} call${answer.remaining === 1 ? '' : 's'} to go`;
-        answer = await ctx.api(ctx.sitePath('holds'), { method: 'POST', body });
+      const path = ctx.sitePath(release ? 'holds/release' : 'holds');
+      let answer = await ctx.api(path, { method: 'POST', body });
+      // A large case is held, and released, a part at a time (202 with `remaining`; a case being
+      // released is still held): asked again until it is on hold, or released.
+      while (answer?.held === release && answer.remaining > 0) {
+        button.textContent = release ? `Releasing… released ${count(answer.members - answer.remaining)} of ${count(answer.members)} calls…` : `Placing… ${answer.remaining} call${answer.remaining === 1 ? '' : 's'} to go`;
+        answer = await ctx.api(path, { method: 'POST', body });
       }
       return answer;
     });

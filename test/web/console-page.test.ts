@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectLegalHoldCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createDynamoClients, createS3Client } from '../../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { DynamoCatalogue } from '../../adapters/dynamo-catalogue.ts';
 import { appendAuditEvents } from '../../core/audit-trail.ts';
 import { verifyBundle } from '../../core/case-export.ts';
 import { siteGroup } from '../../core/console-access.ts';
@@ -20,6 +21,7 @@ import { generateBatches, type GeneratedRecording } from '../../scripts/demo/sit
 import { startTestCloud } from '../support/local-cloud.ts';
 import { shipRecorder } from '../support/ship-recorder.ts';
 import { buildPack } from '../support/pack-fixture.ts';
+import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 // The compliance console (web/console.html) in a real browser (Debian's Chromium) against the
 // embedded local cloud with its Cognito stand-in: the officer signs in, searches, opens a call,
@@ -1155,6 +1157,56 @@ describe('compliance console in Chromium', () => {
       }
     });
   });
+
+  it('releases a case of 600 calls a part at a time, showing how many are released, and says how far a release cut short went', async () => {
+    // One real pack, and 600 catalogue entries in it (dated 2019, away from the searches above): a case of more calls than a request releases.
+    const fixture = buildPack(SITE, [{ path: 'big/one.wav', body: wav(1), meta: { callId: 'BIG-0001', start: '2019-01-01T10:00:00Z' } }], { day: '2019-01-01T00:00:00Z', seed: 'big-case' });
+    await cloud.blobs.put(fixture.packKey, fixture.pack);
+    await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+    await cloud.drain();
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    const entries = Array.from({ length: 600 }, (_, i) => makeEntry(SITE, 100_000 + i, { packKey: fixture.packKey, manifestKey: fixture.manifestKey, start: new Date(Date.parse('2019-01-01T11:00:00Z') + i * 1000).toISOString() }));
+    await new DynamoCatalogue(doc, cloud.table).putRecordings(entries);
+    client.destroy();
+    await page.goto(consoleUrl(`#site=${SITE}&view=cases`));
+    if (await page.isVisible('#signin-view')) await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+    const token = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('ferry-console-token') ?? '{}') as { accessToken: string }).accessToken);
+    const api = async (path: string, body: unknown) => {
+      const res = await fetch(`${cloud.console.apiUrl}/sites/${SITE}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+    const holdAll = async () => {
+      while ((await api('/holds', { caseId: 'C-BIG', reason: 'Tribunal 2026/301' })).status === 202);
+    };
+    expect((await api('/cases', { caseId: 'C-BIG', name: 'Group action', reason: 'Tribunal 2026/301', rids: entries.map((e) => e.rid) })).status).toBe(201);
+    await holdAll();
+    expect(await legalHold(fixture.packKey)).toBe('ON');
+
+    await page.goto(consoleUrl(`#site=${SITE}&view=cases&case=C-BIG`));
+    await expect.poll(() => textOrError('#case-hold'), { timeout: 30_000 }).toMatch(/^ON HOLD since .+: Tribunal 2026\/301$/);
+    // Every label the button shows, kept as it changes.
+    await page.evaluate(() => {
+      const button = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Release the case')!;
+      const labels: string[] = [];
+      (window as unknown as { labels: string[] }).labels = labels;
+      new MutationObserver(() => labels.push(button.textContent ?? '')).observe(button, { childList: true, characterData: true, subtree: true });
+    });
+    await page.fill('#case-release-reason', 'Tribunal withdrawn');
+    await page.getByRole('button', { name: 'Release the case' }).click();
+    await expect.poll(() => textOrError('#case-hold'), { timeout: 30_000 }).toBe('Not on hold as a case.');
+    expect(await page.evaluate(() => (window as unknown as { labels: string[] }).labels)).toContain('Releasing… released 500 of 600 calls…');
+    expect(await legalHold(fixture.packKey)).toBe('OFF');
+
+    // A release cut short after its first part (the page closed): the case stays held and says how far it went.
+    await holdAll();
+    expect(await api('/holds/release', { caseId: 'C-BIG', reason: 'Tribunal withdrawn' })).toMatchObject({ status: 202, json: { held: true, remaining: 100 } });
+    await page.reload();
+    await expect.poll(() => textOrError('#case-hold'), { timeout: 30_000 }).toMatch(/^ON HOLD since .+: Tribunal 2026\/301 Release under way \(demo-officer\): 500 of 600 calls released; release the case again to finish\.$/);
+    await page.fill('#case-release-reason', 'Tribunal withdrawn');
+    await page.getByRole('button', { name: 'Release the case' }).click();
+    await expect.poll(() => textOrError('#case-hold'), { timeout: 30_000 }).toBe('Not on hold as a case.');
+    expect(await legalHold(fixture.packKey)).toBe('OFF');
+  }, 120_000);
 
   it('raised no page error and broke no CSP rule on the way', () => {
     expect(pageErrors).toEqual([]);
