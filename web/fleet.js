@@ -63,6 +63,27 @@ function timeElement(iso, text) {
   return time;
 }
 
+/** ISO → `YYYY-MM-DD HH:MM:SS` in the browser's zone. */
+const localSeconds = (iso) => localMinutes(iso, { seconds: true });
+
+/** The exact time under a relative one ("3 h ago"), as text: a title is out of a keyboard's and a screen reader's reach. */
+function exactLine(iso) {
+  const line = document.createElement('small');
+  line.className = 'exact';
+  line.append(' at ', timeElement(iso, localSeconds(iso)));
+  return line;
+}
+
+function textList(items) {
+  const list = document.createElement('ul');
+  for (const item of items) {
+    const li = document.createElement('li');
+    li.textContent = item;
+    list.append(li);
+  }
+  return list;
+}
+
 function cell(row, className) {
   const td = row.insertCell();
   if (className) td.className = className;
@@ -95,7 +116,16 @@ function sourceItem(source) {
   if (source.rpoSeconds !== undefined) parts.push(`binlog RPO ${age(source.rpoSeconds)}`);
   if (source.problem) parts.push(`problem: ${source.problem}`);
   li.append(name, ` (${source.type}): ${parts.join('; ')}`);
-  if (source.lastGood) li.title = `last good copy ${source.lastGood.key} at ${source.lastGood.at}`;
+  // The copy itself as text a keyboard and a screen reader reach (a summary takes the focus), not a hover title.
+  if (source.lastGood) {
+    const details = document.createElement('details');
+    const summary = document.createElement('summary');
+    summary.textContent = `last good copy of ${source.name}`;
+    const key = document.createElement('code');
+    key.textContent = source.lastGood.key;
+    details.append(summary, key, ' at ', timeElement(source.lastGood.at, localSeconds(source.lastGood.at)));
+    li.append(details);
+  }
   return li;
 }
 
@@ -111,18 +141,11 @@ function addRow(site) {
   row.append(name);
 
   const why = cell(row, 'why');
-  if (site.reasons.length) {
-    const list = document.createElement('ul');
-    for (const reason of site.reasons) {
-      const li = document.createElement('li');
-      li.textContent = reason;
-      list.append(li);
-    }
-    why.append(list);
-  } else why.textContent = '—';
+  if (site.reasons.length) why.append(textList(site.reasons));
+  else why.textContent = '—';
 
   const heartbeat = cell(row);
-  if (site.lastHeartbeat) heartbeat.append(timeElement(site.lastHeartbeat, `${age(site.heartbeatAgeSeconds)} ago`));
+  if (site.lastHeartbeat) heartbeat.append(timeElement(site.lastHeartbeat, `${age(site.heartbeatAgeSeconds)} ago`), exactLine(site.lastHeartbeat));
   else heartbeat.textContent = 'never';
 
   const sources = cell(row, 'sources');
@@ -137,7 +160,8 @@ function addRow(site) {
   const last = cell(row);
   if (site.lastWindow) {
     last.append(`${site.lastWindow.outcome} `, timeElement(site.lastWindow.startedAt));
-    if (site.lastWindow.reasons.length) last.title = site.lastWindow.reasons.join('\n');
+    // Every reason as text: the Why column names only the first.
+    if (site.lastWindow.reasons.length) last.append(textList(site.lastWindow.reasons));
   } else last.textContent = 'none yet';
 
   const next = cell(row);

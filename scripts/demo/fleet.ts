@@ -63,7 +63,7 @@ function simulatedRun(site: SimulatedSite, now: Date): RunRecord {
     finishedAt: at(now, 30),
     outcome: failed ? 'FAILED' : 'FULL',
     mode: 'scheduled',
-    reasons: failed ? ['the agent did not pick the job up within its timeout'] : [],
+    reasons: failed ? ['the agent did not pick the job up within its timeout', 'no manifest reported for contactstore'] : [],
     ...{ packs: failed ? 0 : 12, recordings: failed ? 0 : 1200, bytes: failed ? 0 : 36_000_000, failed: 0, lost: 0, manifestsMissing: 0 },
   };
 }

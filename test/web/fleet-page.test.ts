@@ -136,7 +136,8 @@ describe('fleet page in Chromium', () => {
     const bySite = Object.fromEntries(rows.map((r) => [r.site, r.cells]));
 
     // The silent agent: its heartbeat is three hours old, and it is why.
-    expect(bySite.east![COLUMN.heartbeat]).toBe('3 h ago');
+    // The exact time is text under the age, not a hover title a keyboard cannot reach.
+    expect(bySite.east![COLUMN.heartbeat]).toMatch(/^3 h ago at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(bySite.east![COLUMN.why]).toBe('no heartbeat for 180 min (silent after 90 min)');
     // The lost batch: counted, and named as the reason.
     expect(bySite.south![COLUMN.lost]).toBe('3');
@@ -145,13 +146,14 @@ describe('fleet page in Chromium', () => {
     expect(bySite.west![COLUMN.sources]).toContain('db (binlog): last good 4 h 2 min ago; binlog RPO 4 h');
     expect(bySite.west![COLUMN.why]).toBe('db: newest shipped binlog position is 240 min old (RPO above 60 min)');
     // The failed window: last window FAILED, the next one scheduled.
-    expect(bySite.harbour![COLUMN.lastWindow]).toMatch(/^FAILED \d{4}-\d\d-\d\d \d\d:\d\d$/);
+    // Every reason of the last window as text; the Why column names the first.
+    expect(bySite.harbour![COLUMN.lastWindow]).toMatch(/^FAILED \d{4}-\d\d-\d\d \d\d:\d\d the agent did not pick the job up within its timeout no manifest reported for contactstore$/);
     expect(bySite.harbour![COLUMN.nextWindow]).toMatch(/^\d{4}-\d\d-\d\d 02:00$/);
     expect(bySite.harbour![COLUMN.why]).toBe('last window FAILED: the agent did not pick the job up within its timeout');
     // The healthy site: per source the last good copy and its age, backlog, time to loss, RPO;
     // its heartbeat is 2 min old, so the oldest batch (4 min then) is 6 min old now and the time to loss 2 min shorter.
     expect(bySite.north![COLUMN.sources]).toBe(
-      'contactstore (recordings): last good 10 min ago; backlog 1 batch, oldest 6 min; time to loss 4 d 23 h db (binlog): last good 5 min ago; binlog RPO 3 min',
+      'contactstore (recordings): last good 10 min ago; backlog 1 batch, oldest 6 min; time to loss 4 d 23 h last good copy of contactstore db (binlog): last good 5 min ago; binlog RPO 3 min last good copy of db',
     );
     expect(bySite.north![COLUMN.why]).toBe('—');
     for (const cells of Object.values(bySite)) expect(cells.filter((c) => c === '')).toEqual([]);
@@ -168,6 +170,30 @@ describe('fleet page in Chromium', () => {
 
     await page.screenshot({ path: process.env.FERRY_FLEET_SCREENSHOT ?? join(dir, 'fleet.png'), fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it("opens a source's last good copy (its key and exact time) from the keyboard: the copy is text a screen reader reaches, not a title", async () => {
+    // A page of its own: the tests after this one watch the first page's timed refreshes.
+    const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
+    const page = await context.newPage();
+    try {
+    await page.goto(`${cloud.apiUrl}/fleet.html?refresh=3600#${new URL(cloud.webUrl).hash.slice(1)}`);
+    await page.waitForSelector('#fleet tbody tr');
+    const summary = page.locator('tr[data-site="north"] li[data-source="contactstore"] summary');
+    expect(await page.locator('tr[data-site="north"] li[data-source="contactstore"] code').isVisible()).toBe(false);
+    // Tab from the row's previous focus stop until the summary has the focus, then open it with Enter.
+    await page.locator('tr[data-site="north"] th').click();
+    for (let i = 0; i < 40 && !(await summary.evaluate((s) => s === document.activeElement)); i++) await page.keyboard.press('Tab');
+    expect(await summary.evaluate((s) => s === document.activeElement)).toBe(true);
+    await page.keyboard.press('Enter');
+    const copy = page.locator('tr[data-site="north"] li[data-source="contactstore"] details');
+    expect(await copy.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect((await copy.innerText()).replace(/\s+/g, ' ')).toMatch(/^last good copy of contactstore manifests\/north\/recordings\/p-last\.json at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    // No information is left only in a title on the page.
+    expect(await page.$$eval('#fleet [title]:not(time)', (els) => els.map((e) => e.outerHTML))).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 
   it('refreshes by itself: the silent site that reports again moves down to OK without a reload', async () => {
