@@ -4,7 +4,7 @@ import { NotDeliveredError, messageOf } from '../core/errors.ts';
 import type { Alert, Notifier } from '../core/ports.ts';
 import type { AwsClientOptions } from './aws-clients.ts';
 
-// Notifier on an SNS topic. Subject, site and severity go in message attributes too, so a
+// Notifier on an SNS topic. Site, severity and kind (when the alert has one) go in message attributes, so a
 // subscription filter policy can route (pager for critical, mail for the rest). A failed
 // publish is never silent: it is logged as an error, handed to `onError` (the functions count
 // it as the AlertsNotDelivered metric) and thrown as NotDeliveredError, so the scheduled
@@ -27,7 +27,7 @@ export function snsPublishInput(topicArn: string, alert: Alert) {
     TopicArn: topicArn,
     Subject: subjectLine(alert.subject),
     Message: alert.details ? `${alert.message}\n\n${JSON.stringify(alert.details, null, 2)}` : alert.message,
-    MessageAttributes: { site: attribute(alert.site), severity: attribute(alert.severity) },
+    MessageAttributes: { site: attribute(alert.site), severity: attribute(alert.severity), ...(alert.kind ? { kind: attribute(alert.kind) } : {}) },
   };
 }
 

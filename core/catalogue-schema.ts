@@ -79,6 +79,8 @@ export const ITEM_PREFIXES = {
   recall: 'RECALL#',
   /** The dead-man's switch's memory of each site (adapters/dynamo-deadman.ts). */
   deadman: 'DEADMAN#',
+  /** A purge's record of each run, written as it starts (core/purge-watch.ts): the purge role's only write of its kind, read by the dead-man's switch. */
+  purgeRun: 'PURGERUN#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIXES;
 

@@ -248,7 +248,7 @@ const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTim
  * waiting on the site lock (a purge holds it; scheduled windows wait up to 4 h) has a record and
  * is not missed, however long it waits.
  */
-export function missedWindow(cron: Cron, lastRun: RunRecord | undefined, now: Date, graceMinutes = WINDOW_GRACE_MINUTES): Date | undefined {
+export function missedWindow(cron: Cron, lastRun: Pick<RunRecord, 'startedAt'> | undefined, now: Date, graceMinutes = WINDOW_GRACE_MINUTES): Date | undefined {
   const due = cron.previous(new Date(now.getTime() - graceMinutes * 60_000));
   if (!due) return undefined;
   // A run started from a minute before the schedule on counts (EventBridge may fire early by seconds).

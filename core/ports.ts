@@ -308,6 +308,8 @@ export interface Alert {
   message: string;
   /** Stable identity of what the alert is about (a condition or a loss): the same key is the same matter, raised, repeated or resolved. */
   key?: string;
+  /** What sort of matter (e.g. `purge-missed`), sent as the `kind` message attribute for subscription filters; absent: no attribute. */
+  kind?: string;
   details?: Record<string, unknown>;
 }
 

@@ -18,8 +18,8 @@ import { bucketArn, objectsArn, viaService } from './names.ts';
 import { scheduledFunctionBase } from './scheduled-function.ts';
 
 // The dead-man's switch (functions/deadman): a function EventBridge runs every
-// `DEADMAN_RATE_MINUTES`, reading every site's newest heartbeat (heartbeats/{site}/) and window
-// run (catalogue table), keeping what it raised on the table, and publishing to the alert topic.
+// `DEADMAN_RATE_MINUTES`, reading every site's newest heartbeat (heartbeats/{site}/), window
+// run and purge run (catalogue table), keeping what it raised on the table, and publishing to the alert topic.
 // Its role reads the two heartbeat classes (heartbeats/, heartbeats-daily/) and nothing else of the bucket.
 // It watches every other part, so its own failure must not be silent: two failed runs in a row
 // (a table read throttled, a permission lost in a stack change, a bug on one heartbeat) raise an
@@ -54,8 +54,8 @@ export class DeadmanSwitch extends Construct {
     allow('ReadHeartbeats', ['s3:GetObject'], [heartbeats, daily]);
     allow('ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`, `${classPrefix('heartbeats-daily')}*`] } });
     allow('DecryptHeartbeats', ['kms:Decrypt'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
-    // Its own items only: the window runs it reads and its memory of each site.
-    allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['run', 'deadman']) } });
+    // Its own items only: the window and purge runs it reads and its memory of each site.
+    allow('RunsAndSwitchState', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['run', 'purgeRun', 'deadman']) } });
     allow('TableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('dynamodb') } });
     alerts.grantPublish(this.role);
     acknowledgeWildcardResource(this.role, heartbeats, "the switch reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data");
@@ -63,7 +63,7 @@ export class DeadmanSwitch extends Construct {
 
     this.fn = new NodejsFunction(this, 'Function', {
       ...ferryFunctionProps(functionEntry('deadman'), {
-        description: "Ferry: dead-man's switch (silent agents, windows that did not run)",
+        description: "Ferry: dead-man's switch (silent agents, windows and purges that did not run)",
         timeout: Duration.seconds(60),
         memorySize: 256,
         role: this.role,
@@ -78,7 +78,7 @@ export class DeadmanSwitch extends Construct {
       targets: [new targets.LambdaFunction(this.fn, { retryAttempts: 0 })],
     });
     this.alarm = twoFailedRunsAlarm(this, 'Failing', this.fn, DEADMAN_RATE_MINUTES, alerts.topic,
-      "Ferry dead-man's switch: two runs in a row failed, so no silent site and no missed backup window is being alerted. " +
+      "Ferry dead-man's switch: two runs in a row failed, so no silent site, missed backup window or missed purge is being alerted. " +
         'What to do: read the dead-man\'s switch logs for the error (a table or bucket refusal, a KMS or IAM change, an alert SNS did not take), ' +
         "fix the cause, then check every site by hand with `ferry fleet status` until the alarm clears (docs/operations.md, The dead-man's switch).");
   }

@@ -1,3 +1,4 @@
+import { PURGE_GRACE_EXTRA_MINUTES } from '../core/purge-watch.ts';
 import { DEFAULT_WORKFLOW_CONFIG, lockWaitSeconds, type WorkflowConfig } from '../core/workflow-config.ts';
 import type { DeploymentConfig } from './config.ts';
 import { tiersByClass } from './lifecycle-tiers.ts';
@@ -18,15 +19,20 @@ export function packTiersEnv(config: DeploymentConfig): string {
  * functions/fleet). A started window may take its longest lock wait (scheduled: retried every
  * 10 min for 4 h) plus the agent's job timeout before it counts as stuck, and the grace on top.
  * A retired site has no backup window scheduled (infra/workflows/build.ts), so none is watched.
+ * A scheduled purge with no record of its start its longest lock wait plus an hour after its time
+ * did not run (core/purge-watch.ts); a retired site's purge still runs and is watched.
  */
 export function fleetSitesEnv(config: DeploymentConfig, workflow: WorkflowConfig = DEFAULT_WORKFLOW_CONFIG): string {
   const longest = Math.ceil((lockWaitSeconds(workflow, 'backup') + workflow.activityTimeoutSeconds) / 60);
+  const purgeGrace = Math.ceil(lockWaitSeconds(workflow, 'purge') / 60) + PURGE_GRACE_EXTRA_MINUTES;
   return JSON.stringify(
     config.sites.map((s) => ({
       name: s.name,
       silentAfterMinutes: s.silentAfterMinutes,
       ...(s.retired ? { retired: s.retired } : {}),
       ...(s.schedule && !s.retired ? { backupCron: s.schedule.backupCron, windowGraceMinutes: s.windowGraceMinutes, windowMaxMinutes: longest + s.windowGraceMinutes } : {}),
+      // A retired site's purge still runs (to the end of its retention), so it is watched too.
+      ...(s.schedule ? { purgeCron: s.schedule.purgeCron, purgeGraceMinutes: purgeGrace } : {}),
     })),
   );
 }

@@ -11,13 +11,14 @@ import type { PurgeTarget } from '../../core/retention.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import { deletePurgeBatch, planPurge, type BatchResult, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
 import { purgeReport, type PurgeRun } from '../../core/purge-report.ts';
+import type { PurgeRunStore } from '../../core/purge-watch.ts';
 import { sitePurgeSchema, workflowConfig } from '../../core/workflow-config.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
 import { siteName, taskConfigSchema, taskErrorSchema, taskErrors } from '../shared/task.ts';
 import { workflowDeps } from '../shared/workflow-deps.ts';
 
-// The purge's steps: plan (core/retention.ts over the manifests and legal holds), delete one
+// The purge's steps: start (the run's record, read by the dead-man's switch: core/purge-watch.ts), plan (core/retention.ts over the manifests and legal holds), delete one
 // batch (fenced by the lock token; held calls of a pack that otherwise goes are copied out
 // first), report (the text the workflow publishes).
 
@@ -36,6 +37,7 @@ const batchSchema = z.object({
 });
 
 export const purgeEventSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('start'), site: siteName, startedAt: z.string().datetime({ offset: true }), execution: z.string().min(1) }),
   z.object({ action: z.literal('plan'), site: siteName, settings: sitePurgeSchema, maxTargets: z.number().int().positive(), batchObjects: z.number().int().positive().max(1000) }),
   z.object({ action: z.literal('delete'), site: siteName, token: z.number().int().positive(), batch: batchSchema }),
   z.object({
@@ -63,16 +65,23 @@ export interface PurgeHandlerDeps {
   holder: ObjectHolder;
   deleter: ObjectDeleter;
   locks: Pick<LockStore, 'heartbeat'>;
+  /** Where each run's start is recorded. */
+  purgeRuns: Pick<PurgeRunStore, 'putPurgeRun'>;
   clock: Clock;
   log?: Log;
 }
 
-type PurgeResult = PurgePlanResult | BatchResult | { outcome: string; alert: { subject: string; message: string; severity: string } };
+type PurgeResult = { state: 'started' } | PurgePlanResult | BatchResult | { outcome: string; alert: { subject: string; message: string; severity: string } };
 
 export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeResult> {
   const log = deps.log ?? jsonLog;
   const chain = middy(async (raw: unknown): Promise<PurgeResult> => {
     const event = purgeEventSchema.parse(raw);
+    if (event.action === 'start') {
+      await deps.purgeRuns.putPurgeRun({ site: event.site, startedAt: event.startedAt, execution: event.execution });
+      log('info', 'purge started', { site: event.site, startedAt: event.startedAt, execution: event.execution });
+      return { state: 'started' };
+    }
     if (event.action === 'plan') {
       const onTarget = (t: PurgeTarget) => log('info', 'purge planned deletion', { site: event.site, key: t.key, manifest: t.then, kind: t.kind, reason: t.reason });
       const plan = await planPurge(deps, { site: event.site, settings: event.settings, now: deps.clock.now(), maxTargets: event.maxTargets, batchObjects: event.batchObjects, onTarget });

@@ -12,12 +12,15 @@ const siteSchema = z
     windowGraceMinutes: z.number().int().positive().optional(),
     /** A window started this long ago without finishing is stuck. */
     windowMaxMinutes: z.number().int().positive().optional(),
+    /** The site's scheduled purge (core/purge-watch.ts): a due one with no record `purgeGraceMinutes` after its time did not run. */
+    purgeCron: z.string().optional(),
+    purgeGraceMinutes: z.number().int().positive().optional(),
     /** The first day (YYYY-MM-DD) the site no longer ships: from then on RETIRED, never paged (infra/config.ts `retired`). */
     retired: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
   })
   .strict();
 
-/** FLEET_SITES: a JSON list of [{ name, silentAfterMinutes?, backupCron?, windowGraceMinutes?, windowMaxMinutes?, retired? }], at least one. */
+/** FLEET_SITES: a JSON list of [{ name, silentAfterMinutes?, backupCron?, windowGraceMinutes?, windowMaxMinutes?, purgeCron?, purgeGraceMinutes?, retired? }], at least one. */
 export const fleetSitesSchema = z.string().transform((text, ctx) => {
   try {
     return z.array(siteSchema).min(1).parse(JSON.parse(text));

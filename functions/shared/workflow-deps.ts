@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { dynamoLockStore } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
+import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
+import type { PurgeRunStore } from '../../core/purge-watch.ts';
 import { S3ArchiveStore } from '../../adapters/s3-archive.ts';
 import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import type { RecallStatusStore } from '../../core/recall-status.ts';
@@ -27,6 +29,8 @@ export interface WorkflowDeps {
   catalogue: CatalogueStore;
   locks: LockStore;
   runs: RunStore;
+  /** The purge's record of each run (PURGERUN# items). */
+  purgeRuns: PurgeRunStore;
   deleter: ObjectDeleter;
   holds: HoldStore;
   holder: ObjectHolder;
@@ -53,6 +57,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     catalogue,
     locks: dynamoLockStore(doc, cfg.TABLE, systemClock),
     runs: new DynamoRunStore(doc, cfg.TABLE),
+    purgeRuns: new DynamoPurgeRunStore(doc, cfg.TABLE),
     deleter: new S3ObjectDeleter(s3, cfg.BUCKET, { versions }),
     holds: new DynamoHoldStore(doc, cfg.TABLE),
     holder: new S3ObjectHolder(s3, cfg.BUCKET),

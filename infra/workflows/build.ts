@@ -112,6 +112,8 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   // An expiring pack with held calls is in Deep Archive by then: the purge asks for its restore, and a later purge copies the held calls out.
   objects(fns.purge, context, 'RestoreHeldPacks', ['s3:RestoreObject'], ['recordings'], 'the purge asks S3 to restore an archived pack past retention whose held calls it must copy out (core/purge.ts copyOutFailure)');
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);
+  // The record of each run, written as it starts (PURGERUN# items only: never the window's RUN# records), read by the dead-man's switch.
+  tableItems(fns.purge, context, 'PurgeRunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['purgeRun']), true);
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
   tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);

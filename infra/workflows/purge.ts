@@ -7,7 +7,8 @@ import { alertConfig } from './backup-window.ts';
 import { invoke, publishAt, publishFallback, stateMachine, type WorkflowCommonProps } from './common.ts';
 import { PURGE_STATES as S } from './state-names.ts';
 
-// The purge of one site (Standard workflow): acquire the lock (Retry on LockHeldError every
+// The purge of one site (Standard workflow): record the start (core/purge-watch.ts: the
+// dead-man's switch alerts a scheduled purge with no record) → acquire the lock (Retry on LockHeldError every
 // 10 min, 36 times = 6 h) → plan (core/retention.ts) → delete in batches (Map; each batch
 // heartbeats the lock first, so a purge that lost its lock stops) → release → report, always
 // published; a plan cut at its size runs another round, up to purgeMaxRounds. Objects under
@@ -80,6 +81,14 @@ export class PurgeWorkflow extends Construct {
     const nextRound = new sfn.Pass(this, S.nextRound, { parameters: { 'round.$': 'States.MathAdd($.round, 1)' } });
     firstRound.next(acquire);
     nextRound.next(acquire);
+    // The run's record, written first (before any lock wait) so the dead-man's switch tells a
+    // purge that never started from one that is waiting or running. A failure to write it does
+    // not stop the purge: the function logs it as an error and Lambda counts it, and the execution
+    // carries the error at $.startError; the switch may then report this run missed, naming this step.
+    const recordStart = invoke(this, S.start, functions.purge, { action: 'start', site, startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'), execution: sfn.JsonPath.stringAt('$$.Execution.Id') }, sfn.JsonPath.DISCARD);
+    recordStart.addRetry({ errors: ['TransientError'], interval: Duration.seconds(5), maxAttempts: 2, backoffRate: 2 });
+    recordStart.addCatch(firstRound, { errors: ['States.ALL'], resultPath: '$.startError' });
+    recordStart.next(firstRound);
     const truncated = sfn.Condition.and(
       sfn.Condition.isPresent('$.plan.summary.truncated'),
       sfn.Condition.booleanEquals('$.plan.summary.truncated', true),
@@ -93,6 +102,6 @@ export class PurgeWorkflow extends Construct {
     );
 
     const timeout = Duration.seconds(lockWaitSeconds(config, 'purge') + 6 * 3600 * config.purgeMaxRounds);
-    this.stateMachine = stateMachine(this, props, firstRound, timeout, `Ferry purge of site ${site}`, [functions.lock, functions.purge]);
+    this.stateMachine = stateMachine(this, props, recordStart, timeout, `Ferry purge of site ${site}`, [functions.lock, functions.purge]);
   }
 }

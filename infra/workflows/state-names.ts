@@ -23,6 +23,7 @@ export const WINDOW_STATES = {
 } as const;
 
 export const PURGE_STATES = {
+  start: 'Record start',
   firstRound: 'First round',
   nextRound: 'Next round',
   acquire: 'Acquire lock',

@@ -4,13 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
 import { DynamoLockTable } from '../../adapters/dynamo-lock.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
+import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
+import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
+import { MemoryPurgeRunStore, MemoryPurgeWatchStore, PURGE_RUN_KEEP_DAYS, type PurgeRunStore, type PurgeWatchStore } from '../../core/purge-watch.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { LockHeldError, LockLostError, MemoryLockTable, SiteLocks, type LockTable } from '../../core/lock.ts';
 import { MemoryRunStore, type RunRecord, type RunStore } from '../../core/window.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../local/dynalite-process.ts';
 
 // One contract for the lock, run against the in-memory table and DynamoDB (dynalite): the
-// same rules, and a compare-and-set that lets exactly one of many racing acquires win.
+// same rules, and a compare-and-set that lets exactly one of many racing acquires win. The
+// window's and the purge's run records and the dead-man's purge watch likewise.
 
 const HOUR = 3_600_000;
 const T0 = new Date('2026-03-01T02:00:00.000Z');
@@ -88,8 +92,31 @@ function runContract(name: string, make: () => Promise<RunStore>) {
   });
 }
 
+function purgeRunContract(name: string, make: () => Promise<{ runs: PurgeRunStore; watch: PurgeWatchStore }>) {
+  describe(`PurgeRunStore and PurgeWatchStore contract: ${name}`, () => {
+    it("answers a site's newest purge run (none: undefined), the same start written again replacing it", async () => {
+      const { runs } = await make();
+      expect(await runs.lastPurgeRun('s')).toBeUndefined();
+      await runs.putPurgeRun({ site: 's', startedAt: '2026-03-01T05:00:00.120Z', execution: 'e1' });
+      await runs.putPurgeRun({ site: 's', startedAt: '2026-03-08T05:00:00.050Z', execution: 'e2' });
+      await runs.putPurgeRun({ site: 's', startedAt: '2026-03-08T05:00:00.050Z', execution: 'e2-again' });
+      await runs.putPurgeRun({ site: 'other', startedAt: '2026-03-09T05:00:00.000Z', execution: 'e3' });
+      expect(await runs.lastPurgeRun('s')).toEqual({ site: 's', startedAt: '2026-03-08T05:00:00.050Z', execution: 'e2-again' });
+    });
+
+    it('keeps the purge watch of each site, replaced whole (an alert resolved leaves no alertedDue)', async () => {
+      const { watch } = await make();
+      expect(await watch.getPurgeWatch('s')).toBeUndefined();
+      await watch.putPurgeWatch({ site: 's', cron: '0 5 ? * SUN *', since: '2026-03-01T00:00:00.000Z', alertedDue: '2026-03-01T05:00:00.000Z' });
+      await watch.putPurgeWatch({ site: 's', cron: '0 5 ? * SUN *', since: '2026-03-01T00:00:00.000Z' });
+      expect(await watch.getPurgeWatch('s')).toEqual({ site: 's', cron: '0 5 ? * SUN *', since: '2026-03-01T00:00:00.000Z' });
+    });
+  });
+}
+
 lockContract('MemoryLockTable', async () => new MemoryLockTable());
 runContract('MemoryRunStore', async () => new MemoryRunStore());
+purgeRunContract('memory', async () => ({ runs: new MemoryPurgeRunStore(), watch: new MemoryPurgeWatchStore() }));
 
 let dynamo: LocalDynamo;
 let client: DynamoDBClient;
@@ -117,6 +144,19 @@ async function freshTable(): Promise<string> {
 
 lockContract('DynamoLockTable on dynalite', async () => new DynamoLockTable(doc, await freshTable()));
 runContract('DynamoRunStore on dynalite', async () => new DynamoRunStore(doc, await freshTable()));
+purgeRunContract('DynamoPurgeRunStore and DynamoPurgeWatchStore on dynalite', async () => {
+  const table = await freshTable();
+  return { runs: new DynamoPurgeRunStore(doc, table), watch: new DynamoPurgeWatchStore(doc, table) };
+});
+
+describe('DynamoPurgeRunStore item', () => {
+  it(`lives at pk=PURGERUN#{site}, sk={start}, holds only the site, start and execution, and expires ${PURGE_RUN_KEEP_DAYS} days after the start (ttl)`, async () => {
+    const table = await freshTable();
+    await new DynamoPurgeRunStore(doc, table).putPurgeRun({ site: 'site-a', startedAt: '2026-03-01T05:00:00.000Z', execution: 'arn:x' });
+    const item = (await doc.send(new GetCommand({ TableName: table, Key: { pk: 'PURGERUN#site-a', sk: '2026-03-01T05:00:00.000Z' } }))).Item;
+    expect(item).toEqual({ pk: 'PURGERUN#site-a', sk: '2026-03-01T05:00:00.000Z', type: 'purgeRun', site: 'site-a', startedAt: '2026-03-01T05:00:00.000Z', execution: 'arn:x', ttl: Date.parse('2026-03-01T05:00:00.000Z') / 1000 + PURGE_RUN_KEEP_DAYS * 86_400 });
+  });
+});
 
 describe('DynamoLockTable item', () => {
   it('lives in the catalogue table at pk=LOCK#{site}, sk=LOCK and keeps its token after release', async () => {

@@ -107,6 +107,16 @@ describe('SnsNotifier', () => {
     expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.Subject?.length).toBeLessThanOrEqual(100);
   });
 
+  it("publishes an alert's kind (purge-missed) as the kind attribute, and none for an alert without one", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: '1' });
+    const notifier = new SnsNotifier(new SNSClient({ region: 'eu-west-1' }), 'arn:aws:sns:eu-west-1:1:t', () => undefined);
+    await notifier.notify({ severity: 'critical', site: 'site-a', kind: 'purge-missed', subject: 'Ferry site-a: scheduled purge did not run', message: 'm' });
+    await notifier.notify({ severity: 'critical', site: 'site-a', subject: 'Ferry site-a: agent silent', message: 'm' });
+    const [missed, silent] = sns.commandCalls(PublishCommand).map((c) => c.args[0].input.MessageAttributes);
+    expect(missed).toEqual({ site: { DataType: 'String', StringValue: 'site-a' }, severity: { DataType: 'String', StringValue: 'critical' }, kind: { DataType: 'String', StringValue: 'purge-missed' } });
+    expect(Object.keys(silent!)).toEqual(['site', 'severity']);
+  });
+
   it('a failed publish is reported to onError (log and metric) and thrown as NotDeliveredError with the SDK error as cause', async () => {
     const refused = Object.assign(new Error('User is not authorized to perform: SNS:Publish'), { name: 'AuthorizationErrorException' });
     sns.on(PublishCommand).rejects(refused);

@@ -32,15 +32,18 @@ describe("the dead-man's switch in the CDK app", () => {
     expect(JSON.stringify(rule.Properties.Targets)).toContain(logicalId(synth.processing.deadman.fn));
   });
 
-  it("receives every site's silence limit, window schedule, grace and longest window, the default 90 min where none is set", () => {
+  it("receives every site's silence limit, window schedule, grace and longest window, the default 90 min where none is set, and each scheduled site's purge schedule with its grace", () => {
     const fn = resources[logicalId(synth.processing.deadman.fn)]!;
     const env = synth.resolver.resolve(synth.processing.stackName, (fn.Properties.Environment as { Variables: unknown }).Variables) as Record<string, string>;
+    // A purge is missed its longest lock wait (6 h) plus an hour after its time.
+    const purgeGraceMinutes = lockWaitSeconds(DEFAULT_WORKFLOW_CONFIG, 'purge') / 60 + 60;
+    expect(purgeGraceMinutes).toBe(420);
     expect(JSON.parse(env.FLEET_SITES!)).toEqual([
       // The longest window: the 4 h lock wait and the agent's job timeout, plus the grace.
-      { name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *', windowGraceMinutes: 60, windowMaxMinutes: Math.ceil((lockWaitSeconds(DEFAULT_WORKFLOW_CONFIG, 'backup') + DEFAULT_WORKFLOW_CONFIG.activityTimeoutSeconds) / 60) + 60 },
+      { name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *', windowGraceMinutes: 60, windowMaxMinutes: Math.ceil((lockWaitSeconds(DEFAULT_WORKFLOW_CONFIG, 'backup') + DEFAULT_WORKFLOW_CONFIG.activityTimeoutSeconds) / 60) + 60, purgeCron: '0 5 ? * SUN *', purgeGraceMinutes },
       { name: 'site-b', silentAfterMinutes: 45 },
-      // Retired: its backup window is not scheduled, so none is watched.
-      { name: 'site-c', silentAfterMinutes: 90, retired: '2026-12-01' },
+      // Retired: its backup window is not scheduled, so none is watched; its purge still runs and is.
+      { name: 'site-c', silentAfterMinutes: 90, retired: '2026-12-01', purgeCron: '0 6 ? * SUN *', purgeGraceMinutes },
     ]);
     expect(env.TOPIC_ARN).toMatch(/^arn:aws:sns:/);
   });

@@ -5,6 +5,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore } from '../../core/memory-holds.ts';
 import { BlobStoreDeleter } from '../../core/purge.ts';
+import { MemoryPurgeRunStore } from '../../core/purge-watch.ts';
 import { createPurgeHandler } from '../../functions/purge/handler.ts';
 import { daysAgo, publishArtefact } from '../workflows/purge-fixtures.ts';
 
@@ -21,6 +22,7 @@ function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string,
     holder: { setLegalHold: async () => undefined },
     deleter: new BlobStoreDeleter(blobs),
     locks: new SiteLocks(new MemoryLockTable(), clock),
+    purgeRuns: new MemoryPurgeRunStore(),
     clock,
     log: (level, message, detail = {}) => void logged.push([level, message, detail]),
   });

@@ -88,11 +88,13 @@ describe('functions', () => {
     expect(isAllowed(p, { action: 'dynamodb:DeleteTable', resource: table })).toBe(false);
   });
 
-  it("the dead-man's switch reads window runs and keeps its own memory of each site, nothing else of the table", () => {
+  it("the dead-man's switch reads window and purge runs and keeps its own memory of each site, nothing else of the table", () => {
     const p = synth.resolver.policiesOfRole(synth.processing.stackName, logicalId(synth.processing.deadman.role));
     const table = synth.resolver.resolveString(synth.stateful.stackName, { 'Fn::GetAtt': [logicalId(synth.stateful.table), 'Arn'] });
     const leading = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
     expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('RUN#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading('PURGERUN#site-a') })).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('DEADMAN#site-a') })).toBe(true);
     expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('DEADMAN#site-a') })).toBe(true);
     for (const pk of ['HOLD#site-a', 'AUDIT#site-a', 'REC#site-a#r1', 'CASE#site-a']) expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading(pk) }), pk).toBe(false);
   });

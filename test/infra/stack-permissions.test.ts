@@ -48,6 +48,17 @@ describe('the purge function on the catalogue', () => {
     expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('HOLD#site-a') })).toBe(false);
   });
 
+  it("records its run's start on PURGERUN# items only (PutItem), and may not write a window's run record or the dead-man's memory", () => {
+    const p = rolePolicies(built.functions.purge.role!);
+    expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading('PURGERUN#site-a') })).toBe(true);
+    for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) expect(isAllowed(p, { action, resource: table, context: leading('PURGERUN#site-a') }), action).toBe(false);
+    for (const pk of ['RUN#site-a', 'DEADMAN#site-a']) expect(isAllowed(p, { action: 'dynamodb:PutItem', resource: table, context: leading(pk) }), pk).toBe(false);
+    // The window may not write purge runs either: each writes its own kind of run record.
+    const window = rolePolicies(built.functions.window.role!);
+    expect(isAllowed(window, { action: 'dynamodb:PutItem', resource: table, context: leading('RUN#site-a') })).toBe(true);
+    expect(isAllowed(window, { action: 'dynamodb:PutItem', resource: table, context: leading('PURGERUN#site-a') })).toBe(false);
+  });
+
   it('may set legal hold on packs and manifests (copy-out) but never bypasses governance or shortens retention', () => {
     const p = rolePolicies(built.functions.purge.role!);
     const bucket = `ferry-data-${account}-${region}`;

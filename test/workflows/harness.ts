@@ -6,6 +6,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import type { Alert } from '../../core/ports.ts';
 import { BlobStoreDeleter, type ObjectDeleter } from '../../core/purge.ts';
+import { MemoryPurgeRunStore, type PurgeRunStore } from '../../core/purge-watch.ts';
 import { MemoryArchiveStore } from '../../core/recall.ts';
 import { MemoryRecallStatusStore } from '../../core/recall-status.ts';
 import type { BackupSummary, WindowJob } from '../../core/window.ts';
@@ -29,6 +30,8 @@ export const SITE = 'site-a';
 export interface HarnessOptions {
   config?: WorkflowConfigInput;
   purge?: SitePurgeSettings;
+  /** Where the purge records each run's start (default: in memory, `purgeRuns`). */
+  purgeRuns?: PurgeRunStore;
 }
 
 export async function workflowHarness(options: HarnessOptions = {}) {
@@ -37,6 +40,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
   const lockTable = new MemoryLockTable();
   const locks = new SiteLocks(lockTable, clock);
   const runs = new MemoryRunStore();
+  const purgeRuns = options.purgeRuns ?? new MemoryPurgeRunStore();
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
   const holds = new MemoryHoldStore();
@@ -57,7 +61,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
     handlers: {
       lock: createLockHandler({ locks, log }),
       window: createWindowHandler({ blobs, runs, clock, log }),
-      purge: createPurgeHandler({ blobs, catalogue, holds, holder, deleter, locks, clock, log }),
+      purge: createPurgeHandler({ blobs, catalogue, holds, holder, deleter, locks, purgeRuns, clock, log }),
       recall: createRecallHandler({ catalogue, archive, statuses, clock, log }),
     },
     activity,
@@ -86,7 +90,7 @@ export async function workflowHarness(options: HarnessOptions = {}) {
     return { stop: async () => (controller.abort(), await running) };
   }
 
-  return { clock, lockTable, locks, runs, blobs, catalogue, holds, holder, objectLock, hooks, archive, statuses, alerts, pauses, activity, workflows, holdLock, startWorker };
+  return { clock, lockTable, locks, runs, purgeRuns, blobs, catalogue, holds, holder, objectLock, hooks, archive, statuses, alerts, pauses, activity, workflows, holdLock, startWorker };
 }
 
 export type Harness = Awaited<ReturnType<typeof workflowHarness>>;

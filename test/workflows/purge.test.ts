@@ -88,7 +88,7 @@ describe('purge', () => {
 
     const outcome = await h.workflows.runPurge().done;
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.firstRound, P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.outcome, P.done]);
+    expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.start, P.firstRound, P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.outcome, P.done]);
 
     expect(await exists(old.packKey)).toBe(false);
     expect(await exists(old.manifestKey)).toBe(false);
@@ -249,5 +249,34 @@ describe('purge', () => {
     expect(h.alerts[0]?.subject).toBe(`Ferry ${SITE}: purge FAILED`);
     expect(h.alerts[0]?.message).toContain('LockLostError');
     expect(await h.locks.describe(SITE)).toMatchObject({ holder: thief.holder, token: thief.token });
+  });
+});
+
+describe("the purge's start record (what the dead-man's switch reads)", () => {
+  it('is written by the first state of the synthesized definition, before the lock, with the site, the execution start and the execution ARN', async () => {
+    const before = Date.now();
+    const outcome = await h.workflows.runPurge().done;
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect(statesOf(outcome).slice(0, 3)).toEqual([P.start, P.firstRound, P.acquire]);
+    expect(await h.purgeRuns.lastPurgeRun(SITE)).toEqual({ site: SITE, startedAt: expect.any(String), execution: outcome.executionArn });
+    const startedAt = Date.parse((await h.purgeRuns.lastPurgeRun(SITE))!.startedAt);
+    expect(startedAt).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  it('does not stop the purge when it cannot be written: the purge deletes, reports and succeeds, the error kept at $.startError', async () => {
+    const refusing = { putPurgeRun: async () => Promise.reject(Object.assign(new Error('AccessDeniedException: not authorized on PURGERUN#site-a'), { name: 'AccessDeniedException' })), lastPurgeRun: async () => undefined };
+    const broken = await workflowHarness({ purge: { retentionDays: 365, keepFullCycles: 2 }, purgeRuns: refusing });
+    try {
+      const old = await publishPack(broken, SITE, broken.clock.now(), 'old', [400]);
+      const outcome = await broken.workflows.runPurge().done;
+      expect(outcome.status).toBe('SUCCEEDED');
+      expect(statesOf(outcome).filter((s) => s !== P.deleteBatch)).toEqual([P.start, P.firstRound, P.acquire, P.plan, P.deleteBatches, P.release, P.report, P.publish, P.outcome, P.done]);
+      expect(await broken.blobs.head(old.packKey)).toBeUndefined();
+      expect(broken.alerts.map((a) => a.subject)).toEqual([`Ferry ${SITE}: purge done - 2 object(s) deleted`]);
+      const entered = outcome.events.find((e) => e.type === 'StateEntered' && e.state?.name === P.firstRound);
+      expect((entered?.state?.input as { startError?: { Error: string } }).startError).toMatchObject({ Error: 'AccessDeniedException' });
+    } finally {
+      broken.activity.stop();
+    }
   });
 });
