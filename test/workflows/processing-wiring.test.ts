@@ -11,12 +11,14 @@ import { synthFerry } from '../infra/fixture.ts';
 // the missed-window alarm per site, with no unacknowledged finding.
 
 describe('workflows in the processing stack', () => {
-  it('synthesizes with cdk-nag clean: 4 functions, a window and a purge per site, one recall, schedules (windows, purges, the dead-man check, the audit sealer), alarms', () => {
+  it('synthesizes with cdk-nag clean: 4 functions, a window and a purge per site, one recall, schedules (windows, purges, the dead-man check, the audit sealer), the failed-workflow rule, alarms', () => {
     let built: BuiltWorkflows | undefined;
     const s = synthFerry(DEFAULT_CONFIG, { nag: true, workflows: workflowsFactory({ onBuilt: (b) => (built = b) }) });
     const t = s.processingTemplate;
     t.resourceCountIs('AWS::StepFunctions::StateMachine', 5);
-    t.resourceCountIs('AWS::Events::Rule', 6);
+    // A window and a purge schedule per scheduled site (two), the dead-man check, the audit sealer and the one WorkflowFailed rule.
+    t.resourceCountIs('AWS::Events::Rule', 7);
+    t.hasResourceProperties('AWS::Events::Rule', { EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'] } });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)', State: 'ENABLED' });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
     t.resourceCountIs('AWS::CloudWatch::Alarm', 7); // a missed window per scheduled site, failed ingests, failed scheduled reports, failed audit seals, failed dead-man's switch runs, undelivered alerts
