@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, NotFoundError } from '../core/errors.ts';
-import { casePk, caseToItem, holdPk, holdToItem, itemToCase, itemToHold, type CaseRecord, type HoldRecord, type HoldStore } from '../core/hold-items.ts';
+import { caseChanged, casePk, caseToItem, caseVersion, holdPk, holdToItem, itemToCase, itemToHold, type CaseRecord, type HoldRecord, type HoldStore } from '../core/hold-items.ts';
 import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // HoldStore on the catalogue table (items laid out by core/hold-items.ts): holds in one
@@ -37,11 +37,38 @@ export class DynamoHoldStore implements HoldStore {
   }
 
   async createCase(record: CaseRecord): Promise<void> {
-    await this.putCase(record, 'attribute_not_exists(pk)', () => new AlreadyExistsError(`case ${record.caseId} already exists in site ${record.site}`));
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: caseToItem(record), ConditionExpression: 'attribute_not_exists(pk)' }));
+    } catch (error) {
+      if (conditionFailed(error)) throw new AlreadyExistsError(`case ${record.caseId} already exists in site ${record.site}`, { cause: error });
+      throw translate(error, 'PutItem');
+    }
   }
 
-  async updateCase(record: CaseRecord): Promise<void> {
-    await this.putCase(record, 'attribute_exists(pk)', () => new NotFoundError(`no case ${record.caseId} in site ${record.site}`));
+  /**
+   * One conditional PutItem: the case as it was read is still the one stored (`version`, absent on
+   * records from before versions were kept: 0), else nothing is written. A refused write reads
+   * the case to tell a case gone (NotFoundError) from one changed (CaseChangedError).
+   */
+  async updateCase(record: CaseRecord): Promise<CaseRecord> {
+    const written = { ...record, version: caseVersion(record) + 1 };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: caseToItem(written),
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :read)',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':read': caseVersion(record) },
+        }),
+      );
+      return written;
+    } catch (error) {
+      if (!conditionFailed(error)) throw translate(error, 'PutItem');
+      const now = await this.getCase(record.site, record.caseId);
+      if (!now) throw new NotFoundError(`no case ${record.caseId} in site ${record.site}`, { cause: error });
+      throw caseChanged(record, caseVersion(now), error);
+    }
   }
 
   async getCase(site: string, caseId: string): Promise<CaseRecord | undefined> {
@@ -55,15 +82,6 @@ export class DynamoHoldStore implements HoldStore {
 
   async listCases(site: string): Promise<CaseRecord[]> {
     return (await this.query({ TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': casePk(site) } })).map(itemToCase);
-  }
-
-  private async putCase(record: CaseRecord, condition: string, lost: () => Error): Promise<void> {
-    try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: caseToItem(record), ConditionExpression: condition }));
-    } catch (error) {
-      if (conditionFailed(error)) throw lost();
-      throw translate(error, 'PutItem');
-    }
   }
 
   private async query(input: QueryCommandInput): Promise<Record<string, unknown>[]> {

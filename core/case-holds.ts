@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from './errors.ts';
-import { CASE_MAX_MEMBERS, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
-import { CASE_CONCURRENCY, existingCase, newHoldRecord, objectsOf, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
+import { newCaseWork, retryOnCaseChange, type CaseWork } from './case-retry.ts';
+import { CASE_MAX_MEMBERS, CaseReleasingError, holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
+import { CASE_CONCURRENCY, existingCase, newHoldRecord, objectsOf, unlockWhereFree, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { mapLimit } from './map-limit.ts';
 import { recordingLookupKey } from './ports.ts';
 
@@ -17,6 +18,9 @@ import { recordingLookupKey } from './ports.ts';
 // - the case says it is held only once every member still in the archive is.
 // A call added to a held case is held before the case lists it, so a request cut short leaves it
 // out of the case, and the same request sent again adds and holds it.
+// Each part writes the case on the version it read (core/case-retry.ts): a part that held members
+// of a held case writes it even unchanged, so a release part that read the case before those
+// records were written is refused and goes again, seeing them.
 
 /** Members one request holds at most: ~500 × 100 ms ÷ 16 in parallel ≈ 3 s on AWS, far inside the console's 25 s. */
 export const CASE_HOLD_BATCH = 500;
@@ -83,14 +87,33 @@ async function holdMembers(deps: HoldDeps, site: string, caseId: string, candida
  * the answer says whether the case is now on hold; `remaining` how many members the next request
  * holds. A case already held whose members all are is `existing`.
  */
-export async function placeCaseHold(deps: HoldDeps, input: { site: string; caseId: string; reason: string; reference?: string; principal: string }): Promise<HoldOutcome> {
+export async function placeCaseHold(deps: HoldDeps, input: PlaceCaseInput): Promise<HoldOutcome> {
+  const work = newCaseWork();
+  const stands = 'the members it held stay held; ask again to go on';
+  return retryOnCaseChange(() => placeCasePart(deps, input, work), { site: input.site, caseId: input.caseId, doing: 'placing its hold', stands }, work);
+}
+
+interface PlaceCaseInput {
+  site: string;
+  caseId: string;
+  reason: string;
+  reference?: string;
+  principal: string;
+}
+
+/** One attempt of placeCaseHold: from a fresh read of the case to its write (CaseChangedError when another came between). */
+async function placeCasePart(deps: HoldDeps, input: PlaceCaseInput, done: CaseWork): Promise<HoldOutcome> {
   const record = await existingCase(deps, input.site, input.caseId);
   const who = { reason: input.reason, ...(input.reference ? { reference: input.reference } : {}), principal: input.principal };
   const work = await holdMembers(deps, input.site, record.caseId, record.members, who, deps.caseBatch ?? CASE_HOLD_BATCH);
-  const base = { site: input.site, caseId: record.caseId, holds: work.placed, objects: work.objects, members: record.members.length, membersSha256: membersDigest(record.members), ...(work.gone.length ? { gone: work.gone } : {}) };
-  if (work.remaining > 0) return { ...base, held: false, remaining: work.remaining };
-  if (!record.held) await deps.holds.updateCase({ ...record, held: { by: input.principal, at: deps.clock.now().toISOString(), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
-  const existing = record.held !== undefined && work.placed.length === 0;
+  done.holds.push(...work.placed);
+  for (const key of work.objects) done.objects.add(key);
+  const base = { site: input.site, caseId: record.caseId, holds: done.holds, objects: [...done.objects], members: record.members.length, membersSha256: membersDigest(record.members), ...(work.gone.length ? { gone: work.gone } : {}) };
+  const finished = work.remaining === 0;
+  if (finished && !record.held) await deps.holds.updateCase({ ...record, held: { by: input.principal, at: deps.clock.now().toISOString(), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) } });
+  else if (record.held && work.placed.length > 0) await deps.holds.updateCase(record);
+  if (!finished) return { ...base, held: false, remaining: work.remaining };
+  const existing = record.held !== undefined && done.holds.length === 0;
   return { ...base, held: true, ...(existing ? { existing: true } : {}) };
 }
 
@@ -116,11 +139,34 @@ export interface AddedCalls {
 /**
  * Adds calls to a case (already present ones are skipped). A held case takes at most
  * `caseBatch` new calls a request and holds them before it lists them; the rest of the request's
- * budget holds members an earlier request (cut short, or before this was so) left unheld.
+ * budget holds members an earlier request (cut short, or before this was so) left unheld. A case
+ * whose release is under way takes none (CaseReleasingError): they would be released with it.
  */
-export async function addCaseCalls(deps: HoldDeps, input: { site: string; caseId: string; rids: string[]; principal: string }): Promise<AddedCalls> {
+export async function addCaseCalls(deps: HoldDeps, input: AddCallsInput): Promise<AddedCalls> {
   if (input.rids.length === 0) throw new InvalidInputError('rids: must list at least one recording id');
+  const work = newCaseWork();
+  const stands = 'it listed none of its calls (those it held stay held by the case); send it again';
+  return retryOnCaseChange(() => addCallsOnce(deps, input, work), { site: input.site, caseId: input.caseId, doing: 'adding calls', stands }, work);
+}
+
+interface AddCallsInput {
+  site: string;
+  caseId: string;
+  rids: string[];
+  principal: string;
+}
+
+function releasingRefusal(record: CaseRecord): CaseReleasingError {
+  const r = record.releasing!;
+  return new CaseReleasingError(`case ${record.caseId} in site ${record.site} is being released (started by ${r.by} at ${r.at}, ${r.done} of ${record.members.length} calls released): calls added now would be released with it; let the release finish (ask for it again until it says released), then add them and place the case's hold again, or hold them in a case of their own`);
+}
+
+/** One attempt of addCaseCalls: from a fresh read of the case to its write (CaseChangedError when another came between). */
+async function addCallsOnce(deps: HoldDeps, input: AddCallsInput, done: CaseWork): Promise<AddedCalls> {
   const record = await existingCase(deps, input.site, input.caseId);
+  // An earlier attempt held calls for a case that, since, is released or being released: they must not stay held by it unlisted.
+  if (!record.held || record.releasing) await withdrawUnlisted(deps, record, done, input.principal);
+  if (record.releasing) throw releasingRefusal(record);
   const members = new Set(record.members);
   const added = [...new Set(input.rids)].filter((rid) => !members.has(rid));
   const updated = { ...record, members: [...record.members, ...added] };
@@ -129,11 +175,34 @@ export async function addCaseCalls(deps: HoldDeps, input: { site: string; caseId
   if (record.held && added.length > batch) throw new InvalidInputError(`rids: a held case takes at most ${batch} new calls a request (each is held before it is added, within the function's time limit); this request adds ${added.length}: send the rest in further requests`, { field: 'rids' });
   await mustExist(deps, input.site, added);
   if (!record.held) {
-    if (added.length) await deps.holds.updateCase(updated);
-    return { case: updated, added, objects: [], holds: [] };
+    const written = added.length ? await deps.holds.updateCase(updated) : record;
+    return { case: written, added, objects: [], holds: [] };
   }
   const who = { reason: record.held.reason, ...(record.held.reference ? { reference: record.held.reference } : {}), principal: input.principal };
   const work = await holdMembers(deps, input.site, record.caseId, [...added, ...record.members], who, batch);
-  if (added.length) await deps.holds.updateCase(updated);
-  return { case: updated, added, objects: work.objects, holds: work.placed, ...(work.remaining ? { remaining: work.remaining } : {}) };
+  done.holds.push(...work.placed);
+  for (const key of work.objects) done.objects.add(key);
+  // Written also when only members were held: a release part that read the case before must go again.
+  const written = added.length || work.placed.length ? await deps.holds.updateCase(updated) : record;
+  return { case: written, added, objects: [...done.objects], holds: done.holds, ...(work.remaining ? { remaining: work.remaining } : {}) };
+}
+
+/**
+ * Releases the records of the case an earlier attempt of this request wrote for calls the case
+ * (released, or being released, since) does not list, and sets their objects' legal hold OFF
+ * where no held call shares them: the case's release would not find them.
+ */
+async function withdrawUnlisted(deps: HoldDeps, record: CaseRecord, done: CaseWork, principal: string): Promise<void> {
+  const listed = new Set(record.members);
+  const mine = new Set(done.holds.filter((h) => !listed.has(h.rid)).map(holdSk));
+  if (mine.size === 0) return;
+  const all = await deps.holds.listHolds(record.site);
+  const at = deps.clock.now().toISOString();
+  const reason = `case ${record.caseId} was ${record.releasing ? 'being released' : 'released'} before this request could list the call in it`;
+  const stale = all.filter((h) => isActive(h) && mine.has(holdSk(h)));
+  await mapLimit(stale, CASE_CONCURRENCY, (h) => deps.holds.putHold({ ...h, releasedBy: principal, releasedAt: at, releaseReason: reason }));
+  const gone = new Set(stale.map(holdSk));
+  const stillHeld = new Set(all.filter((h) => isActive(h) && !gone.has(holdSk(h))).map((h) => h.rid));
+  await unlockWhereFree(deps, record.site, stale.map((h) => h.rid), stillHeld);
+  done.holds = done.holds.filter((h) => !gone.has(holdSk(h)));
 }

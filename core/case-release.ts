@@ -1,4 +1,5 @@
 import { CASE_HOLD_BATCH, membersDigest } from './case-holds.ts';
+import { newCaseWork, retryOnCaseChange, type CaseWork } from './case-retry.ts';
 import { NotFoundError } from './errors.ts';
 import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord } from './hold-items.ts';
 import { CASE_CONCURRENCY, existingCase, unlockWhereFree, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
@@ -19,6 +20,10 @@ import { mapLimit } from './map-limit.ts';
 //   released while a member of it is still held, nor objects locked for a released case. The
 //   last part ends it only when no member has an active hold of the case left (one placed again
 //   while the release went on, or a call added meanwhile): then it goes over the members again.
+// - Each part writes the case on the version it read (core/case-retry.ts): a call added or a
+//   member held again while the part ran makes its write refused, and the part goes again from a
+//   fresh read (released records are skipped, objects unlocked again), so the case never ends
+//   released with a member held by it, nor loses a call added meanwhile.
 // - A case released part-way by the code before this (every record released, objects not yet
 //   unlocked, no `releasing`) starts at its first member, so its objects are unlocked too.
 
@@ -42,8 +47,20 @@ function nextCase(record: CaseRecord, input: ReleaseCaseInput, at: string, done:
  * requests release. NotFoundError when the case is not on hold (a release done already).
  */
 export async function releaseCaseHold(deps: HoldDeps, input: ReleaseCaseInput): Promise<HoldOutcome> {
+  const work = newCaseWork();
+  const stands = 'the members it released stay released and the case stays held; ask again to go on';
+  return retryOnCaseChange(() => releaseCasePart(deps, input, work), { site: input.site, caseId: input.caseId, doing: 'releasing its hold', stands }, work);
+}
+
+/** One attempt of releaseCaseHold: from a fresh read of the case to its write (CaseChangedError when another came between). */
+async function releaseCasePart(deps: HoldDeps, input: ReleaseCaseInput, work: CaseWork): Promise<HoldOutcome> {
   const record = await existingCase(deps, input.site, input.caseId);
-  if (!record.held) throw new NotFoundError(`case ${record.caseId} in site ${input.site} is not on hold`);
+  const base = () => ({ site: input.site, caseId: record.caseId, holds: work.holds, objects: [...work.objects], members: record.members.length, membersSha256: membersDigest(record.members) });
+  if (!record.held) {
+    // Another request ended the release while this one's part ran (its write was refused): what this one released stands.
+    if (work.holds.length > 0) return { ...base(), held: false };
+    throw new NotFoundError(`case ${record.caseId} in site ${input.site} is not on hold`);
+  }
   const at = deps.clock.now().toISOString();
   const start = Math.min(record.releasing?.done ?? 0, record.members.length);
   const part = new Set(record.members.slice(start, start + (deps.caseBatch ?? CASE_HOLD_BATCH)));
@@ -53,14 +70,14 @@ export async function releaseCaseHold(deps: HoldDeps, input: ReleaseCaseInput): 
   // Records first: a request cut short after them leaves the objects under legal hold, never the reverse.
   const released: HoldRecord[] = ofCase.filter((h) => part.has(h.rid)).map((h) => ({ ...h, releasedBy: input.principal, releasedAt: at, releaseReason: input.reason }));
   await mapLimit(released, CASE_CONCURRENCY, (h) => deps.holds.putHold(h));
+  work.holds.push(...released);
   const gone = new Set(released.map(holdSk));
   const stillHeld = new Set(all.filter((h) => isActive(h) && !gone.has(holdSk(h))).map((h) => h.rid));
-  const objects = await unlockWhereFree(deps, input.site, [...part], stillHeld);
+  for (const key of await unlockWhereFree(deps, input.site, [...part], stillHeld)) work.objects.add(key);
   let done = start + part.size;
   // The last part: a member before it held by the case again meanwhile means the case is not released yet.
   const members = new Set(record.members);
   if (done >= record.members.length && ofCase.some((h) => members.has(h.rid) && !part.has(h.rid))) done = 0;
   await deps.holds.updateCase(nextCase(record, input, at, done));
-  const base = { site: input.site, caseId: record.caseId, holds: released, objects, members: record.members.length, membersSha256: membersDigest(record.members) };
-  return done >= record.members.length ? { ...base, held: false } : { ...base, held: true, remaining: record.members.length - done };
+  return done >= record.members.length ? { ...base(), held: false } : { ...base(), held: true, remaining: record.members.length - done };
 }

@@ -1,5 +1,5 @@
 import { ITEM_PREFIXES } from './catalogue-table.ts';
-import { InvalidInputError } from './errors.ts';
+import { FerryError, InvalidInputError } from './errors.ts';
 
 // Legal holds and cases as catalogue items. They are their own records, never written by
 // ingest or `catalogue rebuild` (those write REC#/PACK# items only), so a re-ingest of a
@@ -9,7 +9,10 @@ import { InvalidInputError } from './errors.ts';
 // Hold: `pk=HOLD#{site}, sk={rid}#{placedAt}#{scope}`. A record is never deleted: a release
 //   writes releasedBy/At/Reason on it, so the history (who placed, who released, why) stays.
 // Case: `pk=CASE#{site}, sk={caseId}`, with its member list and, while the case is held,
-//   `held` (who placed the case hold, when, why).
+//   `held` (who placed the case hold, when, why). Every request that changes a case reads it
+//   whole and writes it whole, so each write is conditional on the `version` it read (absent on
+//   records from before: version 0) and writes the next: two officers (or the console and the
+//   CLI, or a retry beside a running request) on one case never silently undo each other's part.
 
 /** Who placed a hold: on the call itself, or because the call is a member of a held case. */
 export type HoldScope = { kind: 'call' } | { kind: 'case'; caseId: string };
@@ -61,6 +64,41 @@ export interface CaseRecord {
   held?: CaseHold;
   /** Present while a release of the held case is part-way (the case is still held until it ends). */
   releasing?: CaseRelease;
+  /** How many times the case was written since versions were kept (absent: 0). The store writes it; a write names the one it read. */
+  version?: number;
+}
+
+/**
+ * Another request wrote the case between this one's read and its write (HTTP 409). The use-cases
+ * retry from a fresh read first; this reaches a caller only when they could not get through.
+ */
+export class CaseChangedError extends FerryError {
+  override readonly name: string = 'CaseChangedError';
+  /** Hold records the request wrote (placed or released) before it gave up: they stand, and the audit trail must name them. */
+  readonly holds: HoldRecord[];
+  constructor(message: string, options?: { cause?: unknown; holds?: HoldRecord[] }) {
+    super('conflict', message, options);
+    this.holds = options?.holds ?? [];
+  }
+}
+
+/** Calls are not added to a case whose release is under way (HTTP 409): they would be released with it. */
+export class CaseReleasingError extends FerryError {
+  override readonly name: string = 'CaseReleasingError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('conflict', message, options);
+  }
+}
+
+/** The version a write of `record` expects the stored case to have: records written before versions were kept are 0. */
+export function caseVersion(record: Pick<CaseRecord, 'version'>): number {
+  return record.version ?? 0;
+}
+
+/** The refusal of a write whose case changed since it was read, naming the case and the versions. */
+export function caseChanged(record: Pick<CaseRecord, 'site' | 'caseId' | 'version'>, found: number | undefined, cause?: unknown): CaseChangedError {
+  const now = found === undefined ? '' : ` (version ${found}, this request read version ${caseVersion(record)})`;
+  return new CaseChangedError(`case ${record.caseId} in site ${record.site} was changed by another request since this one read it${now}`, cause === undefined ? undefined : { cause });
 }
 
 /**
@@ -147,6 +185,7 @@ export function caseToItem(record: CaseRecord): Record<string, unknown> & { pk: 
     members: [...record.members],
     held: record.held ? defined({ ...record.held }) : undefined,
     releasing: record.releasing ? { ...record.releasing } : undefined,
+    version: record.version,
   });
 }
 
@@ -166,6 +205,7 @@ export function itemToCase(item: Record<string, unknown>): CaseRecord {
     members: Array.isArray(item.members) ? item.members.map(String) : [],
     held: item.held ? (defined({ ...(item.held as CaseHold) }) as CaseHold) : undefined,
     releasing: item.releasing ? releasingOf(item.releasing as Record<string, unknown>) : undefined,
+    version: item.version === undefined ? undefined : Number(item.version),
   });
 }
 
@@ -177,10 +217,15 @@ export interface HoldStore {
   listHolds(site: string): Promise<HoldRecord[]>;
   /** The hold records of one recording (active and released); [] when none. */
   holdsOf(site: string, rid: string): Promise<HoldRecord[]>;
-  /** Creates a case; AlreadyExistsError when the case id is taken. */
+  /** Creates a case (with the version it carries, if any: a rebuild's); AlreadyExistsError when the case id is taken. */
   createCase(record: CaseRecord): Promise<void>;
-  /** Replaces an existing case (members, held); NotFoundError when absent. */
-  updateCase(record: CaseRecord): Promise<void>;
+  /**
+   * Replaces an existing case (members, held) if it is still at the version `record` was read at
+   * (caseVersion: absent is 0), writing the next version; returns the case as written.
+   * CaseChangedError when another write came between (nothing written: read again and redo);
+   * NotFoundError when absent. Not idempotent: the same record written twice is refused the second time.
+   */
+  updateCase(record: CaseRecord): Promise<CaseRecord>;
   /** One case, or undefined when absent. */
   getCase(site: string, caseId: string): Promise<CaseRecord | undefined>;
   /** Every case of the site, in case id order; [] when none. */

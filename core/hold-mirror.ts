@@ -9,8 +9,13 @@ import { readSmallObject } from './read-small.ts';
 // where the holds function, the console and the purge read them; the bucket (versioned, under
 // Object Lock, replicated) is what is left when the table is lost or restored to a point before
 // a hold: `ferry catalogue rebuild` puts them back from here, as it puts recordings back from
-// the manifests. Each record is written to the bucket first: a hold the table never got is
+// the manifests. Each hold record is written to the bucket first: a hold the table never got is
 // brought back by a rebuild (one hold too many), never one the table had and the bucket lost.
+// A case is the other way round: its writes are conditional on the version read (two requests
+// on one case, core/hold-items.ts), and a version the table refused must never be the newest in
+// the bucket (a rebuild would restore it, dropping the other request's calls or its hold). So a
+// case version goes to the bucket once the table took it, under a key named by the time before
+// the table write: a version written after another sorts after it.
 // The bucket is write-once (every new object carries If-None-Match: *), so each change is an
 // object of its own: a hold's placing and its release; each version of a case, the newest wins.
 
@@ -67,17 +72,19 @@ export class MirroredHoldStore implements HoldStore {
 
   async createCase(record: CaseRecord): Promise<void> {
     assertCaseFits(record);
-    // The table refuses a case id taken: asked first, so that a refused case leaves no object.
-    if (await this.inner.getCase(record.site, record.caseId)) return this.inner.createCase(record);
-    await this.keep(caseMirrorKey(record), caseToItem(record));
+    const key = caseMirrorKey(record);
+    // The table refuses a case id taken: a refused case leaves no object.
     await this.inner.createCase(record);
+    await this.keep(key, caseToItem(record));
   }
 
-  async updateCase(record: CaseRecord): Promise<void> {
-    // Checked before the bucket's copy: a version the table refuses must not be the newest there (a rebuild would restore it).
+  async updateCase(record: CaseRecord): Promise<CaseRecord> {
     assertCaseFits(record);
-    await this.keep(caseMirrorKey(record), caseToItem(record));
-    await this.inner.updateCase(record);
+    // Named before the table write: a version the table takes after this one's sorts after it.
+    const key = caseMirrorKey(record);
+    const written = await this.inner.updateCase(record);
+    await this.keep(key, caseToItem(written));
+    return written;
   }
 
   listHolds(site: string): Promise<HoldRecord[]> {
@@ -139,7 +146,9 @@ export async function restoreHoldsFromBucket(blobs: Pick<BlobStore, 'list' | 'ge
   }
   for (const key of cases.values()) await attempt(key, async () => {
     const record = itemToCase(await read(key));
-    if (await target.getCase(record.site, record.caseId)) await target.updateCase(record);
+    // Over the table's own version of the case (a restore to a point before): written on the version it has.
+    const current = await target.getCase(record.site, record.caseId);
+    if (current) await target.updateCase({ ...record, version: current.version });
     else await target.createCase(record);
     out.cases++;
   });

@@ -1,5 +1,5 @@
 import { AlreadyExistsError, NotFoundError } from './errors.ts';
-import { caseToItem, holdToItem, itemToCase, itemToHold, type CaseRecord, type HoldRecord, type HoldStore } from './hold-items.ts';
+import { caseChanged, caseToItem, caseVersion, holdToItem, itemToCase, itemToHold, type CaseRecord, type HoldRecord, type HoldStore } from './hold-items.ts';
 import type { ObjectHolder } from './holds.ts';
 
 /** HoldStore in memory, storing the very items DynamoHoldStore writes (core/hold-items.ts). */
@@ -30,11 +30,17 @@ export class MemoryHoldStore implements HoldStore {
     this.items.set(key, structuredClone(item));
   }
 
-  async updateCase(record: CaseRecord): Promise<void> {
-    const item = caseToItem(record);
+  async updateCase(record: CaseRecord): Promise<CaseRecord> {
+    const written = { ...record, version: caseVersion(record) + 1 };
+    const item = caseToItem(written);
     const key = `${item.pk}\u0000${item.sk}`;
-    if (!this.items.has(key)) throw new NotFoundError(`no case ${record.caseId} in site ${record.site}`);
+    const stored = this.items.get(key);
+    if (!stored) throw new NotFoundError(`no case ${record.caseId} in site ${record.site}`);
+    // As DynamoHoldStore's condition: the version read is still the one stored.
+    const found = caseVersion(itemToCase(stored));
+    if (found !== caseVersion(record)) throw caseChanged(record, found);
     this.items.set(key, structuredClone(item));
+    return written;
   }
 
   async getCase(site: string, caseId: string): Promise<CaseRecord | undefined> {

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
+import { CaseChangedError, type HoldRecord } from '../../core/hold-items.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
@@ -69,13 +70,31 @@ function caseDetail(input: { caseId?: string }, out: HoldOutcome, done: 'placed'
 
 type Route = (deps: HoldsHandlerDeps, event: HttpEvent, site: string) => Promise<HttpResult>;
 
+/**
+ * Runs a case request; when it answers 409 because other requests kept changing the case
+ * (CaseChangedError), the hold records it wrote before giving up stand (the purge honours them),
+ * so the trail names them first: `audit` with them, then the 409.
+ */
+async function auditedIfRefused<T>(run: () => Promise<T>, audit: (holds: HoldRecord[]) => void | Promise<void>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof CaseChangedError && error.holds.length > 0) await audit(error.holds);
+    throw error;
+  }
+}
+
+/** The trail's record of a case place or release refused part-way: how many records it wrote, and why it stopped. */
+const refusedDetail = (holds: HoldRecord[], done: 'placed' | 'released') => ({ detail: { [done]: holds.length, refused: 'CaseChangedError' } });
+
 const place: Route = async (deps, event, site) => {
   const input = placeSchema.parse(jsonBody(event));
   const principal = who(event);
-  const out = await placeHold(deps, { site, ...input, principal });
+  const query = { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) };
+  const out = await auditedIfRefused(() => placeHold(deps, { site, ...input, principal }), (holds) => deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, principal, query, ...refusedDetail(holds, 'placed') }));
   // The same matter's hold placed again changed nothing: 200 with the hold that stands, and no hold record in the trail.
   if (out.existing) return json(200, out);
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out, 'placed') });
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, ...(input.rid ? { rid: input.rid } : {}), principal, query, ...caseDetail(input, out, 'placed') });
   // A case is held a part at a time: 202 while members remain (the console and the CLI ask again), 201 once it is on hold.
   return json(out.remaining ? 202 : 201, out);
 };
@@ -83,8 +102,9 @@ const place: Route = async (deps, event, site) => {
 const release: Route = async (deps, event, site) => {
   const input = releaseSchema.parse(jsonBody(event));
   const principal = who(event);
-  const out = await releaseHold(deps, { site, ...input, principal });
-  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query: { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) }, ...caseDetail(input, out, 'released') });
+  const query = { ...(input.caseId ? { caseId: input.caseId } : {}), reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) };
+  const out = await auditedIfRefused(() => releaseHold(deps, { site, ...input, principal }), (holds) => deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, principal, query, ...refusedDetail(holds, 'released') }));
+  await deps.audit({ at: deps.clock.now().toISOString(), action: 'release', site, ...(input.rid ? { rid: input.rid } : {}), principal, query, ...caseDetail(input, out, 'released') });
   // A case is released a part at a time: 202 while members remain (the console and the CLI ask again), 200 once it is released.
   return json(out.remaining ? 202 : 200, out);
 };
@@ -117,11 +137,11 @@ const addCalls: Route = async (deps, event, site) => {
   const id = caseParam(event);
   const { rids } = callsSchema.parse(jsonBody(event));
   const principal = who(event);
-  const out = await addCaseCalls(deps, { site, caseId: id, rids, principal });
   // A call held because it is in a held case is a hold, audited as one per call (at most a batch
   // a request; appended together, as the chain's group commit takes them).
-  const held = out.case.held;
-  if (held) await Promise.all(out.holds.map((h) => deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, rid: h.rid, principal, query: { caseId: id, reason: held.reason } })));
+  const audited = (holds: HoldRecord[]) => Promise.all(holds.map((h) => deps.audit({ at: deps.clock.now().toISOString(), action: 'hold', site, rid: h.rid, principal, query: { caseId: id, reason: h.reason } }))).then(() => undefined);
+  const out = await auditedIfRefused(() => addCaseCalls(deps, { site, caseId: id, rids, principal }), audited);
+  if (out.case.held) await audited(out.holds);
   // Members of the held case still without its hold (an earlier request cut short): 202, send it again.
   return json(out.remaining ? 202 : 200, out);
 };

@@ -5,10 +5,12 @@ import { createCase, listHolds, placeHold, releaseHold, showCase, type HoldDeps 
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
+import { readSmallObject } from '../../core/read-small.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
 // Legal holds and cases survive the loss of the catalogue table: every record is written to the
-// bucket first (write-once objects), and a rebuild puts them back. Without that, a table restored
+// bucket too (write-once objects; a hold before the table, a case version once the table took
+// it), and a rebuild puts them back. Without that, a table restored
 // to a point before a hold forgets it, and the purge deletes the held call.
 
 const SITE = 'site-a';
@@ -84,5 +86,23 @@ describe('hold and case records kept in the bucket', () => {
     const holds: string[] = [];
     for await (const o of blobs.list('holds/')) holds.push(o.key);
     expect(holds).toEqual([`holds/${SITE}/r0123456789abcdef0123456/${NOW.toISOString()}_call/placed.json`]);
+  });
+
+  it('keep no version of a case the table refused (written from a stale read), and a rebuild over a table restored to an older version puts the newest back', async () => {
+    const clock = new ManualClock(NOW);
+    const blobs = new MemoryBlobStore({ clock });
+    const mirrored = new MirroredHoldStore(new MemoryHoldStore(), blobs);
+    const record = { site: SITE, caseId: 'C-2', name: 'x', reason: 'y', createdBy: 'alice', createdAt: NOW.toISOString(), members: ['r1'] };
+    await mirrored.createCase(record);
+    const read = (await mirrored.getCase(SITE, 'C-2'))!;
+    expect(await mirrored.updateCase({ ...read, members: ['r1', 'r2'] })).toMatchObject({ version: 1 });
+    await expect(mirrored.updateCase({ ...read, members: ['r1', 'r3'] })).rejects.toMatchObject({ name: 'CaseChangedError' });
+    const kept: string[] = [];
+    for await (const o of blobs.list('cases/')) kept.push(JSON.parse((await readSmallObject(blobs, o.key, 1 << 20, 'case')).toString('utf8')).members.join(','));
+    expect(kept).toEqual(['r1', 'r1,r2']);
+    const older = new MemoryHoldStore(); // the table restored to a point before the change
+    await older.createCase(record);
+    expect(await restoreHoldsFromBucket(blobs, older, SITE)).toEqual({ holds: 0, cases: 1, failed: [] });
+    expect(await older.getCase(SITE, 'C-2')).toMatchObject({ members: ['r1', 'r2'] });
   });
 });

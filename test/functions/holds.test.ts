@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import type { CaseRecord } from '../../core/hold-items.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { createHoldsHandler } from '../../functions/holds/handler.ts';
 import type { AuditEvent } from '../../functions/shared/audit.ts';
@@ -17,18 +18,29 @@ import { publishPack } from '../workflows/purge-fixtures.ts';
 const SITE = 'site-a';
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
+/** A case another request changes between each read of this one and its write (an officer's edits as fast as they come), once `contend` is set. */
+class ContendedHoldStore extends MemoryHoldStore {
+  contend = false;
+
+  override async updateCase(record: CaseRecord) {
+    const now = await this.getCase(record.site, record.caseId);
+    if (this.contend && now) await super.updateCase({ ...now, name: `${now.name}.` });
+    return super.updateCase(record);
+  }
+}
+
 async function setup(opts: { caseBatch?: number } = {}) {
   const clock = new ManualClock(NOW);
   const blobs = new MemoryBlobStore({ clock });
   const catalogue = new MemoryCatalogue();
-  const holds = new MemoryHoldStore();
+  const holds = new ContendedHoldStore();
   const holder = new MemoryObjectHolder();
   const events: AuditEvent[] = [];
   const handler = createHoldsHandler({ holds, catalogue, blobs, holder, clock, ...opts, audit: (e) => void events.push(e), log: () => undefined });
   const pack = await publishPack({ blobs, catalogue }, SITE, NOW, 'p', [10, 20]);
   const call = (method: string, path: string, body?: unknown, query?: Record<string, string>) =>
     handler({ ...httpEvent(method, path, { pathParameters: { site: path.split('/')[2]!, ...(path.includes('/cases/') ? { case: path.split('/')[4]! } : {}) }, query, principal: 'alice@example.com' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { handler, call, pack, holder, events, catalogue, rid: pack.manifest.members[0]!.rid };
+  return { handler, call, pack, holder, holds, blobs, events, catalogue, rid: pack.manifest.members[0]!.rid };
 }
 
 const parse = (r: HttpResult) => JSON.parse(r.body as string) as Record<string, unknown>;
@@ -191,5 +203,36 @@ describe('legal hold routes', () => {
     await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-5', reason: 'subpoena' });
     const r = await s.call('POST', `/sites/${SITE}/cases/CASE-5/calls`, { rids: s.pack.manifest.members.map((m) => m.rid) });
     expect([r.statusCode, parse(r)]).toEqual([400, expect.objectContaining({ issues: [{ field: 'rids', message: expect.stringContaining('a held case takes at most 1 new calls a request') }] })]);
+  });
+
+  it('a case request whose write other requests refuse at every attempt answers 409 CaseChangedError naming the case and what stands, not 500; the records it wrote are in the trail', async () => {
+    const s = await setup({ caseBatch: 1 });
+    const [first, second] = s.pack.manifest.members.map((m) => m.rid);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-7', name: 'x', reason: 'y', rids: [first] });
+    await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-7', reason: 'subpoena' });
+    s.events.length = 0;
+    s.holds.contend = true;
+    const added = await s.call('POST', `/sites/${SITE}/cases/CASE-7/calls`, { rids: [second] });
+    expect([added.statusCode, parse(added)]).toEqual([409, { error: 'CaseChangedError', message: expect.stringMatching(/^case CASE-7 in site site-a was changed by other requests 3 times while this one was adding calls: it listed none of its calls \(those it held stay held by the case\); send it again$/) }]);
+    expect(s.events).toEqual([expect.objectContaining({ action: 'hold', rid: second, query: { caseId: 'CASE-7', reason: 'subpoena' } })]);
+    const released = await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-7', reason: 'settled' });
+    expect([released.statusCode, parse(released).message]).toEqual([409, expect.stringContaining('while this one was releasing its hold: the members it released stay released and the case stays held; ask again to go on')]);
+    expect(s.events[1]).toMatchObject({ action: 'release', query: { caseId: 'CASE-7', reason: 'settled' }, detail: { released: 1, refused: 'CaseChangedError' } });
+    s.holds.contend = false;
+    expect((await s.call('POST', `/sites/${SITE}/cases/CASE-7/calls`, { rids: [second] })).statusCode).toBe(200);
+    expect((await s.call('GET', `/sites/${SITE}/cases/CASE-7`)).body).toContain(second);
+  });
+
+  it('adding calls to a case whose release is under way answers 409 CaseReleasingError saying so, and adds nothing', async () => {
+    const s = await setup({ caseBatch: 1 });
+    const rids = s.pack.manifest.members.map((m) => m.rid);
+    await s.call('POST', `/sites/${SITE}/cases`, { caseId: 'CASE-8', name: 'x', reason: 'y', rids: [rids[0]] });
+    const other = await publishPack({ blobs: s.blobs, catalogue: s.catalogue }, SITE, NOW, 'q', [10, 20]);
+    await s.call('POST', `/sites/${SITE}/cases/CASE-8/calls`, { rids: [other.manifest.members[0]!.rid] });
+    while ((await s.call('POST', `/sites/${SITE}/holds`, { caseId: 'CASE-8', reason: 'subpoena' })).statusCode === 202);
+    expect((await s.call('POST', `/sites/${SITE}/holds/release`, { caseId: 'CASE-8', reason: 'settled' })).statusCode).toBe(202);
+    const r = await s.call('POST', `/sites/${SITE}/cases/CASE-8/calls`, { rids: [rids[1]] });
+    expect([r.statusCode, parse(r)]).toEqual([409, { error: 'CaseReleasingError', message: expect.stringContaining('case CASE-8 in site site-a is being released (started by alice@example.com at 2026-06-01T00:00:00.000Z, 1 of 2 calls released): calls added now would be released with it') }]);
+    expect(parse(await s.call('GET', `/sites/${SITE}/cases/CASE-8`)).members).toEqual([rids[0], other.manifest.members[0]!.rid]);
   });
 });

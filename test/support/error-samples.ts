@@ -15,6 +15,7 @@ import {
   TransientError,
   UnreadableSourceError,
 } from '../../core/errors.ts';
+import { CaseChangedError, CaseReleasingError } from '../../core/hold-items.ts';
 import { LockHeldError, LockLostError } from '../../core/lock.ts';
 import { ManifestError } from '../../core/manifest.ts';
 import { AgentStoppedError } from '../../agent/activity-worker.ts';
@@ -53,6 +54,8 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'EarlierAttemptError', name: 'EarlierAttemptError', make: () => new EarlierAttemptError('x') },
   { cls: 'UnauthorizedError', name: 'UnauthorizedError', make: () => new UnauthorizedError('x') },
   { cls: 'AlreadyExistsError', name: 'AlreadyExistsError', make: () => new AlreadyExistsError('x') },
+  { cls: 'CaseChangedError', name: 'CaseChangedError', make: () => new CaseChangedError('x') },
+  { cls: 'CaseReleasingError', name: 'CaseReleasingError', make: () => new CaseReleasingError('x') },
   { cls: 'RangeNotSatisfiableError', name: 'RangeNotSatisfiableError', make: () => new RangeNotSatisfiableError('x', 1) },
   { cls: 'IntegrityError', name: 'IntegrityError', make: () => new IntegrityError('x') },
   { cls: 'TransientError', name: 'TransientError', make: () => new TransientError('x') },
