@@ -13,6 +13,7 @@ import type { CatalogueEntry } from '../core/ports.ts';
 import type { RecallView } from '../core/recall-status.ts';
 import { collectPages, type Page } from '../core/paging.ts';
 import { signedFetch } from '../adapters/sigv4.ts';
+import { registerEraseCommand } from './erasure-commands.ts';
 import { ApiError, apiFor, getJson, replayFor, signedGet, type CloudOptions } from './api-client.ts';
 
 // The compliance officer's commands: search the catalogue and play a call, through the same
@@ -309,4 +310,5 @@ export function registerCallsCommands(program: Command): void {
       const r = await playCall(id, opts);
       process.stdout.write(`wrote ${opts.out}: ${r.bytes} bytes, ${r.entry.contentType}, sha256 ${r.sha256} (matches the catalogue)\n`);
     });
+  registerEraseCommand(calls);
 }

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { appendAudit } from '../core/audit-trail.ts';
+import { erasureGate } from '../core/erasures.ts';
 import { caseCallsPresent, MISSING_FROM_ARCHIVE, verifyBundle, writeCaseBundle, type ExportSummary } from '../core/case-export.ts';
 import { InvalidInputError, NotFoundError, messageOf } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -33,6 +34,8 @@ export interface ExportResult {
   auditSeq: number;
   /** Calls of the case the archive no longer holds: named in the custody report, not exported. */
   missing: string[];
+  /** Calls of the case erased at a data subject's request: named in the custody report, not exported. */
+  erased: string[];
 }
 
 /**
@@ -44,12 +47,16 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
   if (opts.case === undefined && (opts.rid ?? []).length === 0) throw new InvalidInputError('give --case <id> or at least one --rid <rid>');
   let rids = opts.rid ?? [];
   let missing: string[] = [];
+  let erased: string[] = [];
+  // An erased call is never exported: a listed one is refused (410), a case's is left out and named.
+  const catalogue = erasureGate(target.catalogue, target.erasures);
   if (opts.case !== undefined) {
     const members = await target.caseMembers(opts.site, opts.case);
     if (!members) throw new NotFoundError(`case: no case ${opts.case} in site ${opts.site}`);
     // Calls of the case the archive no longer holds (purged) are named in the custody report, not a reason to export nothing.
-    const split = await caseCallsPresent(target.catalogue, opts.site, members.filter((m) => !rids.includes(m)));
+    const split = await caseCallsPresent(catalogue, opts.site, members.filter((m) => !rids.includes(m)));
     missing = split.missing;
+    erased = split.erased;
     rids = [...new Set([...split.present, ...rids])];
     if (rids.length === 0) throw new NotFoundError(`case: none of the ${members.length} call(s) of case ${opts.case} is in the archive any more (${MISSING_FROM_ARCHIVE})`);
   }
@@ -65,7 +72,7 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
   tee.pipe(file);
   let summary: ExportSummary;
   try {
-    summary = await writeCaseBundle(target, { site: opts.site, rids, caseId: opts.case, reason: opts.reason, principal, at, ...(missing.length ? { missing } : {}) }, tee);
+    summary = await writeCaseBundle({ blobs: target.blobs, catalogue }, { site: opts.site, rids, caseId: opts.case, reason: opts.reason, principal, at, ...(missing.length ? { missing } : {}), ...(erased.length ? { erased } : {}) }, tee);
     tee.end();
     await finished(file);
     const fh = await open(partial, 'r+');
@@ -90,10 +97,10 @@ export async function exportCase(target: ReturnType<typeof storeTarget>, opts: E
       action: 'export',
       site: opts.site,
       principal,
-      detail: { ...(opts.case ? { case: opts.case } : {}), reason: opts.reason, bundle: basename(out), sha256, bytes: summary.bytes, rids, ...(missing.length ? { missing } : {}) },
+      detail: { ...(opts.case ? { case: opts.case } : {}), reason: opts.reason, bundle: basename(out), sha256, bytes: summary.bytes, rids, ...(missing.length ? { missing } : {}), ...(erased.length ? { erased } : {}) },
     });
     await rename(partial, out);
-    return { file: out, bytes: summary.bytes, sha256, recordings: rids.length, root: summary.root, auditSeq: record.seq, missing };
+    return { file: out, bytes: summary.bytes, sha256, recordings: rids.length, root: summary.root, auditSeq: record.seq, missing, erased };
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
@@ -154,7 +161,8 @@ export function registerCaseCommands(program: Command): void {
       try {
         const r = await exportCase(target, opts);
         const gone = r.missing.length ? `  ${r.missing.length} call(s) of the case not exported, no longer in the archive (named in custody.json): ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ', …' : ''}\n` : '';
-        process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `exported ${r.recordings} recording(s) to ${r.file}\n  ${r.bytes} bytes, SHA-256 ${r.sha256}\n${gone}  audited as record ${r.auditSeq} of site ${opts.site}'s trail\n  check it any time with: ferry case verify ${r.file} --sha256 ${r.sha256}\n`);
+        const erased = r.erased.length ? `  ${r.erased.length} call(s) of the case not exported, erased at a data subject's request (named in custody.json): ${r.erased.slice(0, 5).join(', ')}${r.erased.length > 5 ? ', …' : ''}\n` : '';
+        process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : `exported ${r.recordings} recording(s) to ${r.file}\n  ${r.bytes} bytes, SHA-256 ${r.sha256}\n${gone}${erased}  audited as record ${r.auditSeq} of site ${opts.site}'s trail\n  check it any time with: ferry case verify ${r.file} --sha256 ${r.sha256}\n`);
       } finally {
         target.close();
       }

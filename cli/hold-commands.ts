@@ -14,7 +14,7 @@ interface SiteOptions extends CloudOptions {
 }
 
 /** POSTs JSON to the API, signed; a non-2xx answer becomes an ApiError naming what was wrong. */
-async function postJson<T>(opts: CloudOptions, path: string, body: unknown): Promise<T> {
+export async function postJson<T>(opts: CloudOptions, path: string, body: unknown): Promise<T> {
   const api = apiFor(opts);
   const res = await signedFetch(`${api.url}${path}`, { service: 'execute-api', region: api.region, credentials: api.credentials, method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const text = await res.text();

@@ -44,6 +44,8 @@ const GROUPS: Record<string, () => Promise<Register>> = {
     };
   },
   audit: async () => (await import('./audit-commands.ts')).registerAuditCommands,
+  // Data subjects' erasure requests (`ferry calls erase` records one).
+  erasures: async () => (await import('./erasure-commands.ts')).registerErasuresCommands,
 };
 
 /** The program with the command groups `argv` needs (all of them for help or an unknown word). */

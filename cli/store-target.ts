@@ -3,6 +3,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../adapters/dynamo-audit-ledger.ts';
 import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
+import { DynamoErasureStore } from '../adapters/dynamo-erasures.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
 
@@ -41,6 +42,8 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
     blobs,
     catalogue: new DynamoCatalogue(doc, table),
     ledger: new DynamoAuditLedger(doc, table),
+    /** Erasure requests (core/erasures.ts): what a case export leaves out. */
+    erasures: new DynamoErasureStore(doc, table),
     /** The rids of a case (legal hold's case records: `members`), undefined when there is no such case. */
     async caseMembers(site: string, caseId: string): Promise<string[] | undefined> {
       const { Item } = await doc.send(new GetCommand({ TableName: table, Key: { pk: `CASE#${site}`, sk: caseId }, ConsistentRead: true }));

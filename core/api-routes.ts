@@ -17,6 +17,8 @@ export const API_ROUTES = {
   '/sites/{site}/holds': 'holds',
   '/sites/{site}/cases': 'holds',
   '/sites/{site}/cases/{case}': 'holds',
+  // Erasure requests (functions/holds): every one of the site, pending and done.
+  '/sites/{site}/erasures': 'holds',
 } as const;
 
 /** Routes that change something, by method: the recall starts the recall workflow (functions/catalogue). */
@@ -27,6 +29,8 @@ export const API_POST_ROUTES = {
   '/sites/{site}/holds/release': 'holds',
   '/sites/{site}/cases': 'holds',
   '/sites/{site}/cases/{case}/calls': 'holds',
+  // A data subject's erasure request (functions/holds; carried out by the purge).
+  '/sites/{site}/erasures': 'holds',
 } as const;
 
 /** The functions behind the API's routes. */

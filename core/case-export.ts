@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { ArchivedError, IntegrityError, InvalidInputError, NotFoundError } from './errors.ts';
+import { ArchivedError, ErasedError, IntegrityError, InvalidInputError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import { recordingName } from './replay.ts';
 import { BLOCK, endOfArchive, fileHeaders, padding } from './tar.ts';
@@ -27,6 +27,8 @@ export interface ExportRequest {
   caseId?: string;
   /** Calls of the case no longer in the archive (no catalogue entry): named in the custody report, not exported. */
   missing?: string[];
+  /** Calls of the case erased at a data subject's request: named in the custody report, not exported. */
+  erased?: string[];
   reason: string;
   /** Who asked (ARN or user name), as the audit trail names them. */
   principal: string;
@@ -69,16 +71,27 @@ export interface CustodyReport {
 /** Why a case's call is missing from its bundle. */
 export const MISSING_FROM_ARCHIVE = 'not in the archive: no catalogue entry (deleted by the retention purge: `ferry audit search --action purge` names when; or never catalogued)';
 
+/** Why a case's erased call is not in its bundle. */
+export const ERASED_AT_REQUEST = "erased at a data subject's request (`ferry erasures list` names who asked and when): left out of every export";
+
 /**
- * A case's calls split into those the archive holds and those it no longer does (the retention
- * purge deleted them): an old case exports what is left, naming the rest, instead of failing on
- * the first call that is gone.
+ * A case's calls split into those the archive holds, those it no longer does (the retention
+ * purge deleted them) and those erased at a data subject's request (the readers' catalogue
+ * refuses them: core/erasures.ts): an old case exports what is left, naming the rest, instead of
+ * failing on the first call that is gone.
  */
-export async function caseCallsPresent(catalogue: Pick<CatalogueStore, 'getRecording'>, site: string, members: readonly string[]): Promise<{ present: string[]; missing: string[] }> {
+export async function caseCallsPresent(catalogue: Pick<CatalogueStore, 'getRecording'>, site: string, members: readonly string[]): Promise<{ present: string[]; missing: string[]; erased: string[] }> {
   const present: string[] = [];
   const missing: string[] = [];
-  for (const rid of members) ((await catalogue.getRecording(site, rid)) ? present : missing).push(rid);
-  return { present, missing };
+  const erased: string[] = [];
+  for (const rid of members) {
+    const found = await catalogue.getRecording(site, rid).catch((error: unknown) => {
+      if (error instanceof ErasedError) return 'erased' as const;
+      throw error;
+    });
+    (found === 'erased' ? erased : found ? present : missing).push(rid);
+  }
+  return { present, missing, erased };
 }
 
 export interface ExportSummary {
@@ -184,7 +197,7 @@ export async function writeCaseBundle(deps: ExportDeps, request: ExportRequest, 
     ...(request.caseId ? { case: request.caseId } : {}),
     reason: request.reason,
     recordings: [],
-    ...(request.missing?.length ? { missing: request.missing.map((rid) => ({ rid, reason: MISSING_FROM_ARCHIVE })) } : {}),
+    ...(request.missing?.length || request.erased?.length ? { missing: [...(request.missing ?? []).map((rid) => ({ rid, reason: MISSING_FROM_ARCHIVE })), ...(request.erased ?? []).map((rid) => ({ rid, reason: ERASED_AT_REQUEST }))] } : {}),
   };
   for (const entry of entries) {
     const file = `recordings/${fileNameOf(entry)}`;

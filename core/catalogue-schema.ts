@@ -73,6 +73,8 @@ export const ITEM_PREFIXES = {
   /** Legal holds (core/hold-items.ts): never written by ingest or rebuild. */
   hold: 'HOLD#',
   case: 'CASE#',
+  /** Erasure requests (core/erasure-items.ts): written by the holds function and the purge, never by ingest or rebuild. */
+  erasure: 'ERASE#',
   /** Console case exports' status records (core/exports.ts). */
   export: 'EXPORT#',
   /** Recall status records (core/recall-status.ts): written by the recall workflow only, never by ingest or rebuild. */

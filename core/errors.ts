@@ -3,7 +3,7 @@
 // bundled minified, where a name read from the class at run time would be a mangled
 // one (test/core/error-names.test.ts). Every error carries the cause it wraps.
 
-export type ErrorKind = 'invalid-input' | 'not-found' | 'conflict' | 'range' | 'integrity' | 'transient' | 'fatal';
+export type ErrorKind = 'invalid-input' | 'not-found' | 'conflict' | 'gone' | 'range' | 'integrity' | 'transient' | 'fatal';
 
 export class FerryError extends Error {
   override readonly name: string = 'FerryError';
@@ -103,6 +103,8 @@ export function httpStatusOf(error: unknown): number {
       return 404;
     case 'conflict':
       return 409;
+    case 'gone':
+      return 410;
     case 'range':
       return 416;
     case 'transient':
@@ -145,6 +147,25 @@ export class ArchivedError extends FerryError {
     readonly storageClass: string,
     options?: { cause?: unknown },
   ) {
+    super('conflict', message, options);
+  }
+}
+
+/**
+ * The call was erased at a data subject's request (core/erasures.ts): it is out of reach from the
+ * request on, whether or not the purge has deleted its bytes yet. HTTP 410 Gone, naming the erasure.
+ */
+export class ErasedError extends FerryError {
+  override readonly name: string = 'ErasedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('gone', message, options);
+  }
+}
+
+/** What was asked would destroy a call under legal hold (an erasure): refused naming the hold. HTTP 409. */
+export class UnderLegalHoldError extends FerryError {
+  override readonly name: string = 'UnderLegalHoldError';
+  constructor(message: string, options?: { cause?: unknown }) {
     super('conflict', message, options);
   }
 }

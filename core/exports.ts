@@ -79,6 +79,8 @@ export interface ExportJob {
   caseId?: string;
   /** Calls of the case no longer in the archive: named in the custody report. */
   missing?: string[];
+  /** Calls of the case erased at a data subject's request (core/erasures.ts): left out, named in the custody report. */
+  erased?: string[];
   reason: string;
   principal: string;
   /** ISO time the officer asked: the bundle's stamp and `exportedAt`. */
@@ -139,7 +141,7 @@ export async function runExport(deps: RunExportDeps, job: ExportJob, running: Ex
   writer.on('error', () => undefined);
   let ended: ExportStatus;
   try {
-    const summary = await writeCaseBundle(deps, { site: job.site, rids: job.rids, caseId: job.caseId, ...(job.missing?.length ? { missing: job.missing } : {}), reason: job.reason, principal: job.principal, at: new Date(job.at) }, writer);
+    const summary = await writeCaseBundle(deps, { site: job.site, rids: job.rids, caseId: job.caseId, ...(job.missing?.length ? { missing: job.missing } : {}), ...(job.erased?.length ? { erased: job.erased } : {}), reason: job.reason, principal: job.principal, at: new Date(job.at) }, writer);
     await checkStillRunning(deps, job);
     const { bytes, sha256 } = await writer.commit();
     const bundle = `${summary.root}.tar`;
@@ -149,7 +151,7 @@ export async function runExport(deps: RunExportDeps, job: ExportJob, running: Ex
       site: job.site,
       principal: job.principal,
       // As `ferry case export` records it (cli/case-commands.ts), with the console's export id.
-      detail: { ...(job.caseId ? { case: job.caseId } : {}), exportId: job.exportId, reason: job.reason, bundle, sha256, bytes, rids: job.rids, ...(job.missing?.length ? { missing: job.missing } : {}) },
+      detail: { ...(job.caseId ? { case: job.caseId } : {}), exportId: job.exportId, reason: job.reason, bundle, sha256, bytes, rids: job.rids, ...(job.missing?.length ? { missing: job.missing } : {}), ...(job.erased?.length ? { erased: job.erased } : {}) },
     });
     ended = { ...running, state: 'done', root: summary.root, bytes, sha256, finishedAt: deps.clock.now().toISOString() };
   } catch (error) {

@@ -10,6 +10,7 @@ import type { FerryFunctionsProps, FunctionName } from './functions.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { CASES_PREFIX, HOLDS_PREFIX } from '../core/hold-mirror.ts';
+import { ERASURES_PREFIX } from '../core/erasure-items.ts';
 
 // What each function's role may do: exactly the calls its handler makes, on the keys and items
 // it needs (infra/functions.ts builds the functions; this grants their policies). Every wildcard
@@ -121,7 +122,8 @@ class Grants {
    */
   grantHoldRecords(fn: NodejsFunction, role: iam.Role, callers: string): void {
     const { bucketName, table } = this.t;
-    const own = leadingKeyPatterns(['hold', 'case']);
+    // Erasure requests (ERASE#) are written by the same functions, for the same callers: whoever may hold a site's calls may ask for one to be erased.
+    const own = leadingKeyPatterns(['hold', 'case', 'erasure']);
     this.allow(fn, 'HoldItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': own } });
     // BatchGetItem: a case's members read 100 at a time (placing its hold, showing it), not one GetItem each.
     this.allow(fn, 'ReadRecordings', ['dynamodb:GetItem', 'dynamodb:BatchGetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
@@ -133,10 +135,10 @@ class Grants {
     this.allow(fn, 'LegalHold', ['s3:PutObjectLegalHold'], [packs, manifests]);
     // Every hold and case record is written to the bucket too (write-once; core/hold-mirror.ts):
     // what `ferry catalogue rebuild` puts back when the table is lost.
-    const mirror = [objectsArn(bucketName, HOLDS_PREFIX), objectsArn(bucketName, CASES_PREFIX)];
+    const mirror = [objectsArn(bucketName, HOLDS_PREFIX), objectsArn(bucketName, CASES_PREFIX), objectsArn(bucketName, ERASURES_PREFIX)];
     this.allow(fn, 'HoldRecordsInBucket', ['s3:PutObject'], mirror);
     this.allow(fn, 'HoldRecordsKey', ['kms:GenerateDataKey'], [this.t.dataKey.keyArn], { StringEquals: { 'kms:ViaService': viaService('s3') } });
-    for (const arn of mirror) acknowledgeWildcardResource(role, arn, `the hold and case records of any site the caller may reach are kept in the bucket as well as the table; ${callers}`);
+    for (const arn of mirror) acknowledgeWildcardResource(role, arn, `the hold, case and erasure records of any site the caller may reach are kept in the bucket as well as the table; ${callers}`);
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'NeverDeleteOrBypass', effect: iam.Effect.DENY, actions: ['s3:Delete*', 's3:BypassGovernanceRetention', 's3:PutObjectRetention'], resources: ['*'] }));
     acknowledgeWildcardResource(role, manifests, 'a release reads the manifest of each released call to learn which calls share its pack (the legal hold stays while one is held)');
     acknowledgeWildcardResource(role, packs, `legal hold is set on the pack of any held call of the sites the caller may reach; ${callers}`);
@@ -177,7 +179,8 @@ class Grants {
 
     const packs = objectsArn(bucketName, classPrefix('recordings'));
     this.allow(this.fns.export, 'ExportStatus', ['dynamodb:GetItem', 'dynamodb:PutItem'], [table.tableArn], statusKeys);
-    this.allow(this.fns.export, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording']) } });
+    // Each call's erasure request is read beside its entry: an erased call is never exported (core/erasures.ts).
+    this.allow(this.fns.export, 'ReadRecordings', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['recording', 'erasure']) } });
     this.tableKey(this.fns.export, true);
     this.allow(this.fns.export, 'ReadPacks', ['s3:GetObject'], [packs]);
     // PutObjectRetention: the bundle's retention ends when the exports/ lifecycle rule expires it

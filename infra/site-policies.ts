@@ -157,6 +157,9 @@ export function officerStatements(site: string, entry: SiteEntryPoints): iam.Pol
         entry.invokeArn('GET', `/sites/${site}/cases/*`),
         entry.invokeArn('POST', `/sites/${site}/cases`),
         entry.invokeArn('POST', `/sites/${site}/cases/*/calls`),
+        // A data subject's erasure request and the list of them (`ferry calls erase`, `ferry erasures list`): refused while the call is held, audited as the caller.
+        entry.invokeArn('GET', `/sites/${site}/erasures`),
+        entry.invokeArn('POST', `/sites/${site}/erasures`),
       ],
     }),
     ...replayThroughUrl(entry.replayArn),

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { alongsideAudit } from '../../core/alongside-audit.ts';
 import { NotFoundError } from '../../core/errors.ts';
+import { erasureGate } from '../../core/erasures.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import { archiveOf, recallStatus, ridSchema, startRecall, type RecallRouteDeps } from './recall.ts';
 import { openCursor, sealCursor } from '../../core/paging.ts';
@@ -120,7 +121,11 @@ export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, Ht
   return asHandler(chain);
 }
 
-export const handler = lazyHandler(() => createHandler({ ...cloudDeps(), recall: recallStarterFromEnv(process.env), cursorKey: cursorKeyFrom(process.env) }));
+// The catalogue as readers see it: an erased call is not listed, and its lookup answers 410 (core/erasures.ts).
+export const handler = lazyHandler(() => {
+  const deps = cloudDeps();
+  return createHandler({ ...deps, catalogue: erasureGate(deps.catalogue, deps.erasures), recall: recallStarterFromEnv(process.env), cursorKey: cursorKeyFrom(process.env) });
+});
 
 /** The same factory under a name that says which function it builds (for composition roots). */
 export const createCatalogueHandler = createHandler;

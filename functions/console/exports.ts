@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { caseCallsPresent, checkExportRequest, MISSING_FROM_ARCHIVE } from '../../core/case-export.ts';
+import { caseCallsPresent, checkExportRequest, ERASED_AT_REQUEST, MISSING_FROM_ARCHIVE } from '../../core/case-export.ts';
 import type { Clock } from '../../core/clock.ts';
 import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { judgeOverdue, requestedDeadline } from '../../core/export-deadline.ts';
@@ -72,15 +72,15 @@ const notDeployed = () => json(501, { error: 'NotImplemented', message: 'case ex
  * The calls of the request: the case's members the archive still holds (those purged since are
  * named in the bundle's custody report), or the listed ones, every one of which must exist.
  */
-async function callsOf(ctx: Context, site: string, input: { caseId?: string; rids?: string[] }): Promise<{ rids: string[]; missing: string[] }> {
+async function callsOf(ctx: Context, site: string, input: { caseId?: string; rids?: string[] }): Promise<{ rids: string[]; missing: string[]; erased?: string[] }> {
   if (input.caseId !== undefined) {
     const record = await ctx.holds.getCase(site, input.caseId);
     if (!record) throw new NotFoundError(`caseId: no case ${input.caseId} in site ${site}`);
     if (record.members.length === 0) throw new InvalidInputError(`caseId: case ${input.caseId} has no calls to export`);
     if (record.members.length > MAX_CONSOLE_EXPORT_CALLS) throw new InvalidInputError(`caseId: case ${input.caseId} has ${record.members.length} calls; the console exports at most ${MAX_CONSOLE_EXPORT_CALLS} (use ferry case export)`);
-    const { present, missing } = await caseCallsPresent(ctx.catalogue, site, record.members);
-    if (present.length === 0) throw new NotFoundError(`caseId: none of the ${record.members.length} call(s) of case ${input.caseId} is in the archive any more (${MISSING_FROM_ARCHIVE})`);
-    return { rids: present, missing };
+    const { present, missing, erased } = await caseCallsPresent(ctx.catalogue, site, record.members);
+    if (present.length === 0) throw new NotFoundError(`caseId: none of the ${record.members.length} call(s) of case ${input.caseId} is in the archive any more (${MISSING_FROM_ARCHIVE}${erased.length ? `; ${erased.length} ${ERASED_AT_REQUEST}` : ''})`);
+    return { rids: present, missing, erased };
   }
   const rids = input.rids ?? [];
   for (const r of rids) if (!(await ctx.catalogue.getRecording(site, r))) throw new NotFoundError(`rids: no recording ${r} in site ${site}`);
@@ -92,7 +92,7 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
   if (!deps?.starter) return notDeployed();
   const starter = deps.starter;
   const input = startSchema.parse(jsonBody(event));
-  const { rids, missing } = await callsOf(ctx, site, input);
+  const { rids, missing, erased = [] } = await callsOf(ctx, site, input);
   const at = ctx.clock.now();
   checkExportRequest({ site, rids, caseId: input.caseId, reason: input.reason, principal: officer, at });
   const exportId = newExportId(at, deps.random ?? (() => randomBytes(4).toString('hex')));
@@ -112,12 +112,13 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
   };
   await deps.statuses.create(status);
   try {
-    await starter.start({ site, exportId, rids, ...(input.caseId ? { caseId: input.caseId } : {}), ...(missing.length ? { missing } : {}), reason: input.reason, principal: officer, at: status.requestedAt });
+    await starter.start({ site, exportId, rids, ...(input.caseId ? { caseId: input.caseId } : {}), ...(missing.length ? { missing } : {}), ...(erased.length ? { erased } : {}), reason: input.reason, principal: officer, at: status.requestedAt });
   } catch (error) {
     await deps.statuses.finish({ ...status, state: 'failed', error: 'the export could not be started', finishedAt: ctx.clock.now().toISOString() });
     throw error;
   }
-  return json(202, { site, exportId, state: 'running', calls: rids.length, ...(input.caseId ? { caseId: input.caseId } : {}) });
+  // Erased calls of the case are left out and said so here, as in the bundle's custody report.
+  return json(202, { site, exportId, state: 'running', calls: rids.length, ...(input.caseId ? { caseId: input.caseId } : {}), ...(erased.length ? { erased } : {}) });
 }
 
 const statusParams = z.object({ exportId: z.string().regex(EXPORT_ID_PATTERN, 'must be an export id (exp-{yyyymmddThhmmssZ}-{8 hex})'), query: z.object({}).strict('unknown parameter (this route takes none)') });

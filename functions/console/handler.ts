@@ -14,6 +14,7 @@ import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
+import { erasureGate } from '../../core/erasures.ts';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { lambdaExportStarter, s3BundleLinks } from '../../adapters/export-links.ts';
 import type { HoldDeps } from '../../core/holds.ts';
@@ -185,8 +186,11 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     if (!replayUrl) throw new NotFoundError(`no replay URL for site ${site}`);
     return presignReplayLink({ replayUrl, region: cfg.AWS_REGION, site, rid, download, officer, place, expiresInSeconds: REPLAY_LINK_SECONDS });
   };
+  const shared = cloudDeps();
   return {
-    ...cloudDeps(),
+    ...shared,
+    // An erased call is not listed, and its entry, play and download links answer 410 (core/erasures.ts).
+    catalogue: erasureGate(shared.catalogue, shared.erasures),
     verifier: cognitoTokenVerifier({ issuer: cfg.CONSOLE_ISSUER, clientId: cfg.CONSOLE_CLIENT_ID, jwksUri: cfg.CONSOLE_JWKS_URI }),
     sites: Object.keys(replayUrls),
     links,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { InvalidInputError } from '../../core/errors.ts';
+import { erasureGate } from '../../core/erasures.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { CASE_ID_PATTERN } from '../../core/holds.ts';
 import { endExport, EXPORT_ID_PATTERN, MAX_CONSOLE_EXPORT_CALLS, runExport, type ExportJob, type ExportStatus, type RunExportDeps } from '../../core/exports.ts';
@@ -28,6 +29,7 @@ export const exportJobSchema = z
     rids: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).max(MAX_CONSOLE_EXPORT_CALLS),
     caseId: z.string().regex(CASE_ID_PATTERN).optional(),
     missing: z.array(z.string().regex(RECORDING_ID_PATTERN)).max(MAX_CONSOLE_EXPORT_CALLS).optional(),
+    erased: z.array(z.string().regex(RECORDING_ID_PATTERN)).max(MAX_CONSOLE_EXPORT_CALLS).optional(),
     reason: z.string().min(1),
     principal: z.string().min(1),
     at: z.string().datetime(),
@@ -102,7 +104,8 @@ export function loadExportDeps(env: Record<string, string | undefined>): ExportH
   const { doc } = baseClients(cfg);
   const base = loadDeps(env);
   return {
-    catalogue: base.catalogue,
+    // An erased call is never exported (core/erasures.ts): its lookup answers ErasedError.
+    catalogue: erasureGate(base.catalogue, base.erasures),
     blobs: base.blobs,
     store: base.blobs,
     statuses: new DynamoExportStatusStore(doc, cfg.TABLE),

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { CaseChangedError, type HoldRecord } from '../../core/hold-items.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
+import { MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
+import { listErasures, requestErasure } from '../../core/erasures.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
@@ -23,9 +26,15 @@ import { systemClock } from '../../core/clock.ts';
 //   GET  /sites/{site}/cases                 every case of the site
 //   GET  /sites/{site}/cases/{case}
 //   POST /sites/{site}/cases/{case}/calls    {rids}
-// Every place and release is audited (actions `hold`, `release`).
+//   POST /sites/{site}/erasures              {rid, reason, reference?}   a data subject's erasure request
+//   GET  /sites/{site}/erasures              every erasure request, pending and done
+// Every place and release is audited (actions `hold`, `release`), and every erasure request (`erase`).
+// Erasure sits with holds because it is decided by the same people under the same rules: whoever may
+// hold a site's calls may ask for one to be erased (refused while any hold stands; core/erasures.ts).
 
 export interface HoldsHandlerDeps extends HoldDeps {
+  /** Erasure requests (core/erasure-items.ts); absent: the erasure routes answer 501. */
+  erasures?: ErasureStore;
   audit: Audit;
   log?: Log;
 }
@@ -45,6 +54,7 @@ const listSchema = z
 const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason: text(1000), reference: text(256).optional(), rids: z.array(rid).max(1000).optional() }).strict();
 const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
 const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one recording id').max(1000) }).strict();
+const eraseSchema = z.object({ rid, reason: text(1000), reference: text(256).optional() }).strict();
 
 function who(event: HttpEvent): string {
   return principalOf(event) ?? 'unknown';
@@ -146,6 +156,26 @@ const addCalls: Route = async (deps, event, site) => {
   return json(out.remaining ? 202 : 200, out);
 };
 
+const noErasures = () => json(501, { error: 'NotImplemented', message: 'erasure requests are not available here: this function has no erasure store' });
+
+/** A data subject's erasure request: 201 recorded (audited `erase`), 200 the request that stands, 409 naming the hold, 404 not catalogued. */
+const erase: Route = async (deps, event, site) => {
+  const input = eraseSchema.parse(jsonBody(event));
+  if (!deps.erasures) return noErasures();
+  const principal = who(event);
+  const out = await requestErasure({ ...deps, erasures: deps.erasures }, { site, ...input, principal });
+  if (out.existing) return json(200, out);
+  const e = out.erasure;
+  await deps.audit({ at: e.requestedAt, action: 'erase', site, rid: e.rid, principal, query: { reason: e.reason, ...(e.reference ? { reference: e.reference } : {}) }, detail: { status: e.status, call: e.call, pack: e.packKey } });
+  return json(201, out);
+};
+
+const erasureList: Route = async (deps, event, site) => {
+  noQuery.parse(event.queryStringParameters ?? {});
+  if (!deps.erasures) return noErasures();
+  return json(200, await listErasures({ erasures: deps.erasures }, site));
+};
+
 /** The route of a request: method and the path after `/sites/{site}`. */
 function routeOf(event: HttpEvent): Route | undefined {
   const method = event.requestContext.http.method.toUpperCase();
@@ -155,6 +185,7 @@ function routeOf(event: HttpEvent): Route | undefined {
   if (rest === '/cases') return method === 'POST' ? newCase : method === 'GET' ? allCases : undefined;
   if (/^\/cases\/[^/]+$/.test(rest)) return method === 'GET' ? getCase : undefined;
   if (/^\/cases\/[^/]+\/calls$/.test(rest)) return method === 'POST' ? addCalls : undefined;
+  if (rest === '/erasures') return method === 'POST' ? erase : method === 'GET' ? erasureList : undefined;
   return undefined;
 }
 
@@ -172,7 +203,7 @@ export function loadHoldsDeps(env: Record<string, string | undefined>): HoldsHan
   const cfg = parseEnv(baseEnvSchema, env);
   const { s3, doc, blobs, catalogue, lean } = baseClients(cfg);
   // Holds and releases go to the site's audit chain (AUDIT_TRAIL=chain, as the stack sets it), as the console's do.
-  return { holds: new MirroredHoldStore(new DynamoHoldStore(doc, cfg.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog };
+  return { holds: new MirroredHoldStore(new DynamoHoldStore(doc, cfg.TABLE), blobs), erasures: new MirroredErasureStore(new DynamoErasureStore(doc, cfg.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog };
 }
 
 export const handler = lazyHandler(() => createHandler(loadHoldsDeps(process.env)));

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { InvalidInputError } from '../../core/errors.ts';
+import { erasureGate } from '../../core/erasures.ts';
 import { coalescedLookups, openRecording, rememberRecordings, replaySiteOf, type OpenRecordingDeps, type RecordingPlace } from '../../core/replay.ts';
 import type { Audit } from '../shared/audit.ts';
 import { cloudDeps, rangeReaderFromEnv } from '../shared/deps.ts';
@@ -161,7 +162,8 @@ export const handler = streamed(
     const deps = cloudDeps();
     // Each request is one ranged GET of a pack, made without the SDK's per-call machinery; the
     // lookups of concurrent first plays go to the table together.
-    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: rememberRecordings(coalescedLookups(deps.catalogue), deps.clock), ...(process.env.CONSOLE_ROLE_NAME ? { consoleRole: process.env.CONSOLE_ROLE_NAME } : {}) });
+    // An erasure is looked up on every request, beside the (remembered) entry: never remembered, so a call erased a moment ago answers 410 at once.
+    return createHandler({ ...deps, blobs: rangeReaderFromEnv(process.env), catalogue: erasureGate(rememberRecordings(coalescedLookups(deps.catalogue), deps.clock), deps.erasures), ...(process.env.CONSOLE_ROLE_NAME ? { consoleRole: process.env.CONSOLE_ROLE_NAME } : {}) });
   }),
 );
 

@@ -13,6 +13,8 @@ import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
 import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
+import type { ErasureStore } from '../../core/erasure-items.ts';
 import type { PackTier, RecallStatusStore } from '../../core/recall-status.ts';
 import { auditTrailReader, type AuditReader } from '../../core/audit-query.ts';
 import { chainAudit, stdoutAudit, type Audit } from './audit.ts';
@@ -30,6 +32,8 @@ export interface FunctionDeps {
   auditTrail: AuditReader;
   /** Recall status records (written by the recall workflow), read by the recall status routes. */
   recalls: Pick<RecallStatusStore, 'get'>;
+  /** Erasure requests (core/erasures.ts): the readers' catalogue is gated by them (erasureGate). */
+  erasures: ErasureStore;
   /** The packs' lifecycle tiers (PACK_TIERS): a recording's archive state is predicted from them; absent, not reported. */
   packTiers?: PackTier[];
   clock: Clock;
@@ -138,6 +142,7 @@ export function loadDeps(env: Record<string, string | undefined>): FunctionDeps 
     audit: auditFromEnv(cfg, { blobs, lean }),
     auditTrail: auditTrailReader({ ledger, blobs }),
     recalls: new DynamoRecallStatusStore(doc, cfg.TABLE),
+    erasures: new DynamoErasureStore(lean, cfg.TABLE),
     ...(cfg.PACK_TIERS ? { packTiers: cfg.PACK_TIERS } : {}),
     clock: systemClock,
     log: jsonLog,

@@ -3,6 +3,7 @@ import { UnauthorizedError } from '../../adapters/console-token.ts';
 import {
   AlreadyExistsError,
   ArchivedError,
+  ErasedError,
   AuditSealFailedError,
   ConfigError,
   FerryError,
@@ -13,6 +14,7 @@ import {
   RangeNotSatisfiableError,
   SourceChangedError,
   TransientError,
+  UnderLegalHoldError,
   UnreadableSourceError,
 } from '../../core/errors.ts';
 import { CaseChangedError, CaseReleasingError } from '../../core/hold-items.ts';
@@ -66,6 +68,8 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'FormatChangedError', name: 'FormatChangedError', make: () => new FormatChangedError('x', '/p') },
   { cls: 'JournalClosedError', name: 'JournalClosedError', make: () => new JournalClosedError('x') },
   { cls: 'ArchivedError', name: 'ArchivedError', make: () => new ArchivedError('x', 'DEEP_ARCHIVE') },
+  { cls: 'ErasedError', name: 'ErasedError', make: () => new ErasedError('x') },
+  { cls: 'UnderLegalHoldError', name: 'UnderLegalHoldError', make: () => new UnderLegalHoldError('x') },
   { cls: 'LockHeldError', name: 'LockHeldError', make: () => new LockHeldError(held, 0) },
   { cls: 'LockLostError', name: 'LockLostError', make: () => new LockLostError('site-a', 1, 'x') },
   { cls: 'TaskLostError', name: 'TaskLostError', make: () => new TaskLostError('x') },

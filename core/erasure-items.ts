@@ -1,0 +1,151 @@
+import { ITEM_PREFIXES } from './catalogue-table.ts';
+import { AlreadyExistsError, InvalidInputError, NotFoundError } from './errors.ts';
+import { NAME_PATTERN } from './layout.ts';
+import type { BlobStore } from './ports.ts';
+
+// Erasure requests (a data subject's request to erase a call before retention ends) as their
+// own records, like holds: never written by ingest or `catalogue rebuild`, so a re-ingest of the
+// call's manifest cannot bring it back within reach. One partition per site
+// (`pk=ERASE#{site}, sk={rid}`): one request per call. The request is written once; the purge
+// that carries it out writes `done` on it (who, when, which pack it left), as a release writes on
+// a hold. The bucket keeps a copy of each (write-once, under Object Lock): `requested.json`,
+// then `done.json`, as holds keep `placed.json` and `released.json` (core/hold-mirror.ts).
+
+export interface ErasureRecord {
+  site: string;
+  rid: string;
+  reason: string;
+  reference?: string;
+  requestedBy: string;
+  /** ISO, UTC. */
+  requestedAt: string;
+  /** Where the call was when it was asked for (its catalogue entry then): what the purge rewrites. */
+  packKey: string;
+  manifestKey: string;
+  /** The call as a person knew it (`callId=… start=… caller→called`), for the list once its entry is gone. */
+  call: string;
+  /** `pending` until the purge deleted the last object holding the call's bytes; then `done`. */
+  status: 'pending' | 'done';
+  doneAt?: string;
+  /** What the purge did, in a sentence (the pack deleted, the pack the other calls moved to). */
+  doneNote?: string;
+}
+
+export const ERASURES_PREFIX = 'erasures/';
+
+export function erasurePk(site: string): string {
+  return `${ITEM_PREFIXES.erasure}${site}`;
+}
+
+function defined<T extends Record<string, unknown>>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function erasureToItem(record: ErasureRecord): Record<string, unknown> & { pk: string; sk: string } {
+  return defined({ pk: erasurePk(record.site), sk: record.rid, type: 'erasure', ...record });
+}
+
+export function itemToErasure(item: Record<string, unknown>): ErasureRecord {
+  return defined({
+    site: String(item.site),
+    rid: String(item.rid),
+    reason: String(item.reason),
+    reference: item.reference as string | undefined,
+    requestedBy: String(item.requestedBy),
+    requestedAt: String(item.requestedAt),
+    packKey: String(item.packKey),
+    manifestKey: String(item.manifestKey),
+    call: String(item.call ?? ''),
+    status: item.status === 'done' ? ('done' as const) : ('pending' as const),
+    doneAt: item.doneAt as string | undefined,
+    doneNote: item.doneNote as string | undefined,
+  });
+}
+
+/** The port erasure requests are read and written through (the holds function, the readers' gate, the purge). */
+export interface ErasureStore {
+  /** Writes a new request; AlreadyExistsError when the call has one (one request per call, never replaced). */
+  createErasure(record: ErasureRecord): Promise<void>;
+  /** Writes `done` on an existing request (the same again is a no-op); NotFoundError when absent. */
+  markDone(record: ErasureRecord): Promise<void>;
+  /** The call's request, or undefined when it has none. */
+  getErasure(site: string, rid: string): Promise<ErasureRecord | undefined>;
+  /** Every request of the site, in rid order; [] when none. */
+  listErasures(site: string): Promise<ErasureRecord[]>;
+}
+
+/** ErasureStore in memory, storing the very items DynamoErasureStore writes. */
+export class MemoryErasureStore implements ErasureStore {
+  readonly items = new Map<string, Record<string, unknown>>();
+
+  async createErasure(record: ErasureRecord): Promise<void> {
+    const item = erasureToItem(record);
+    const key = `${item.pk}\u0000${item.sk}`;
+    if (this.items.has(key)) throw new AlreadyExistsError(`recording ${record.rid} of site ${record.site} has an erasure request already`);
+    this.items.set(key, structuredClone(item));
+  }
+
+  async markDone(record: ErasureRecord): Promise<void> {
+    const item = erasureToItem(record);
+    const key = `${item.pk}\u0000${item.sk}`;
+    if (!this.items.has(key)) throw new NotFoundError(`no erasure request for recording ${record.rid} in site ${record.site}`);
+    this.items.set(key, structuredClone(item));
+  }
+
+  async getErasure(site: string, rid: string): Promise<ErasureRecord | undefined> {
+    const item = this.items.get(`${erasurePk(site)}\u0000${rid}`);
+    return item ? itemToErasure(structuredClone(item)) : undefined;
+  }
+
+  async listErasures(site: string): Promise<ErasureRecord[]> {
+    return [...this.items.values()]
+      .filter((i) => i.pk === erasurePk(site))
+      .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1))
+      .map((i) => itemToErasure(structuredClone(i)));
+  }
+}
+
+/** Where a request lives in the bucket: `…/requested.json` while pending, `…/done.json` once carried out. */
+export function erasureMirrorKey(record: Pick<ErasureRecord, 'site' | 'rid' | 'status'>): string {
+  if (!NAME_PATTERN.test(record.site)) throw new InvalidInputError(`site must be a site name, got "${record.site}"`);
+  return `${ERASURES_PREFIX}${record.site}/${record.rid}/${record.status === 'done' ? 'done' : 'requested'}.json`;
+}
+
+/**
+ * An ErasureStore whose every write goes to the bucket first (write-once), then to `inner` (the
+ * table): a request the table never got is still in the bucket, never the other way round.
+ * Reads are the table's.
+ */
+export class MirroredErasureStore implements ErasureStore {
+  constructor(
+    private readonly inner: ErasureStore,
+    private readonly blobs: Pick<BlobStore, 'put'>,
+  ) {}
+
+  private async keep(record: ErasureRecord): Promise<void> {
+    await this.blobs.put(erasureMirrorKey(record), Buffer.from(JSON.stringify(erasureToItem(record))), { contentType: 'application/json', ifNoneMatch: true }).catch((error: unknown) => {
+      // The same change written again (a retried request) is the one already there.
+      if (!(error instanceof AlreadyExistsError)) throw error;
+    });
+  }
+
+  async createErasure(record: ErasureRecord): Promise<void> {
+    // The table refuses a second request: asked first, so that a refused one leaves no object.
+    if (await this.inner.getErasure(record.site, record.rid)) return this.inner.createErasure(record);
+    await this.keep(record);
+    await this.inner.createErasure(record);
+  }
+
+  async markDone(record: ErasureRecord): Promise<void> {
+    await this.keep(record);
+    await this.inner.markDone(record);
+  }
+
+  getErasure(site: string, rid: string): Promise<ErasureRecord | undefined> {
+    return this.inner.getErasure(site, rid);
+  }
+
+  listErasures(site: string): Promise<ErasureRecord[]> {
+    return this.inner.listErasures(site);
+  }
+}

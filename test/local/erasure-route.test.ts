@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { signedFetch } from '../../adapters/sigv4.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+
+// A data subject's erasure request through the local cloud over real HTTP, as `ferry calls erase`
+// sends it: signed as the site's officer role, the holds function from its bundle, every AWS call
+// through the local IAM gateway as the functions' own roles. Refused while held (409) or when not
+// catalogued (404); recorded (201), answered again (200); from then on search leaves the call out
+// and its entry and replay answer 410 Gone naming the erasure.
+
+const SITE = 'demo';
+let dir: string;
+let cloud: LocalCloud;
+let f: PackFixture;
+let rids: string[];
+
+type Caller = { accessKeyId: string; secretAccessKey: string };
+const officer = (): Caller => cloud.iam!.credentialsOf(`officer:${SITE}`);
+const api = (path: string, method: 'GET' | 'POST' = 'GET', body?: unknown) =>
+  signedFetch(`${cloud.apiUrl}/sites/${SITE}${path}`, { service: 'execute-api', region: cloud.region, credentials: officer(), method, ...(body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }) });
+const replay = (rid: string) => signedFetch(`${cloud.replayUrl}/sites/${SITE}/recordings/${rid}/audio`, { service: 'lambda', region: cloud.region, credentials: officer() });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-erasure-route-'));
+  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
+  f = buildPack(SITE, [0, 1, 2].map((i) => ({ path: `b/call-${i}.wav`, body: audio(i, 4000), meta: { callId: `C-${i}`, caller: '+441000000000' } })));
+  rids = f.manifest.members.map((m) => m.rid);
+  await publish(cloud.blobs, f);
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+}, 120_000);
+
+afterAll(async () => {
+  await cloud?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('POST /sites/{site}/erasures through the local cloud', () => {
+  it('refuses a held call with 409 naming the hold, and an uncatalogued call with 404', async () => {
+    expect((await api('/holds', 'POST', { rid: rids[0], reason: 'tribunal', reference: 'ET-42' })).status).toBe(201);
+    const held = await api('/erasures', 'POST', { rid: rids[0], reason: 'data subject request', reference: 'DSAR-1' });
+    expect(held.status).toBe(409);
+    expect(await held.json()).toMatchObject({ error: 'UnderLegalHoldError', message: expect.stringMatching(/under legal hold.*call hold ET-42/) });
+    const unknown = await api('/erasures', 'POST', { rid: `r${'0'.repeat(23)}`, reason: 'data subject request' });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('records the request (201, kept in the bucket, audited `erase` as the officer); asked again it answers the same request (200)', async () => {
+    const first = await api('/erasures', 'POST', { rid: rids[1], reason: 'data subject request', reference: 'DSAR-2' });
+    expect(first.status).toBe(201);
+    const recorded = ((await first.json()) as { erasure: { status: string; requestedBy: string; requestedAt: string } }).erasure;
+    expect(recorded).toMatchObject({ status: 'pending', requestedBy: expect.stringMatching(/:role\/.*officer/i) });
+    expect(await cloud.blobs.head(`erasures/${SITE}/${rids[1]}/requested.json`)).toBeDefined();
+    const again = await api('/erasures', 'POST', { rid: rids[1], reason: 'asked twice' });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ existing: true, erasure: { requestedAt: recorded.requestedAt, reference: 'DSAR-2' } });
+    const listed = (await (await api('/erasures')).json()) as { items: { rid: string; status: string }[] };
+    expect(listed.items.map((e) => [e.rid, e.status])).toEqual([[rids[1], 'pending']]);
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      const records = await new DynamoAuditLedger(doc, cloud.table).records(SITE, 1, Infinity);
+      const erase = records.filter((r) => r.event.action === 'erase');
+      expect(erase.map((r) => [r.event.rid, r.event.query?.reference])).toEqual([[rids[1], 'DSAR-2']]);
+      expect(erase[0]!.event.principal).toMatch(/:role\/.*officer/i);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('takes the erased call out of reach at once: search leaves it out, its entry and its replay answer 410 naming the erasure; the others play', async () => {
+    const found = (await (await api('/recordings')).json()) as { items: { rid: string }[] };
+    expect(found.items.map((e) => e.rid).sort()).toEqual([rids[0], rids[2]].sort());
+    const entry = await api(`/recordings/${rids[1]}`);
+    expect(entry.status).toBe(410);
+    expect(await entry.json()).toMatchObject({ error: 'ErasedError', message: expect.stringMatching(/erased at a data subject's request \(reference DSAR-2/) });
+    const played = await replay(rids[1]!);
+    expect(played.status).toBe(410);
+    expect(((await played.json()) as { message: string }).message).toMatch(/erased at a data subject's request/);
+    const other = await replay(rids[2]!);
+    expect(other.status).toBe(200);
+    expect(Buffer.from(await other.arrayBuffer())).toEqual(audio(2, 4000));
+  });
+});
