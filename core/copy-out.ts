@@ -79,15 +79,27 @@ function dayOf(key: string): Date {
   return new Date(`${match[1]}-${match[2]}-${match[3]}T00:00:00Z`);
 }
 
-/** Copies the calls `rids` of the pack behind `manifestKey` to their own held pack; returns where they now live. */
-export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: string, rids: string[]): Promise<CopyOutResult> {
+/**
+ * How a copy is made: for held calls (the default) the copy is put under legal hold; for an
+ * erasure (core/erasure-purge.ts) the copy is every call of the pack but the erased ones, under
+ * legal hold only when one of them is held. The purpose is part of the new pack's id.
+ */
+export interface CopyOutOptions {
+  purpose: 'held' | 'erasure';
+  legalHold: boolean;
+}
+
+const HELD: CopyOutOptions = { purpose: 'held', legalHold: true };
+
+/** Copies the calls `rids` of the pack behind `manifestKey` to their own pack (held, by default); returns where they now live. */
+export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: string, rids: string[], options: CopyOutOptions = HELD): Promise<CopyOutResult> {
   const old = parseManifest(await readSmallObject(deps.blobs, manifestKey, MAX_MANIFEST_BYTES, 'manifest'));
   const wanted = new Set(rids);
   const kept = old.members.filter((m) => wanted.has(m.rid));
   if (old.site !== site || kept.length !== wanted.size || kept.length === 0) {
     throw new InvalidInputError(`copy-out of ${manifestKey}: calls ${rids.join(', ')} are not all members of this site's pack`);
   }
-  const id = packIdOf(site, old.source, `${old.batch.path}#held:${old.packId}`, kept.map((m) => ({ path: m.path, size: m.length, mtimeMs: Date.parse(m.mtime) })));
+  const id = packIdOf(site, old.source, `${old.batch.path}#${options.purpose}:${old.packId}`, kept.map((m) => ({ path: m.path, size: m.length, mtimeMs: Date.parse(m.mtime) })));
   const day = dayOf(old.packKey);
   const target = { packKey: packKeyOf(site, id, day), manifestKey: packManifestKey(site, id, day), rids: kept.map((m) => m.rid) };
 
@@ -101,7 +113,7 @@ export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: 
     if (!(await deps.blobs.head(target.packKey))) await deps.blobs.put(target.packKey, tar, { contentType: 'application/x-tar', sha256: sha.digest('base64'), metadata: { 'copied-from': old.packKey }, ifNoneMatch: true });
     const written = await deps.blobs.head(target.packKey);
     if (written?.size !== tar.length) throw new IntegrityError(`copy-out pack ${target.packKey} reads back as ${written?.size ?? 'absent'} bytes, not ${tar.length}: no manifest written`);
-    await deps.holder.setLegalHold(target.packKey, true);
+    if (options.legalHold) await deps.holder.setLegalHold(target.packKey, true);
     const manifest: PackManifest = {
       format: old.format,
       kind: 'recordings',
@@ -117,8 +129,10 @@ export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: 
     // Manifest last: until it exists, the copy is not a pack for anyone.
     await deps.blobs.put(target.manifestKey, serializeManifest(manifest), { contentType: 'application/json', metadata: { 'copied-from': manifestKey }, ifNoneMatch: true });
   }
-  await deps.holder.setLegalHold(target.packKey, true);
-  await deps.holder.setLegalHold(target.manifestKey, true);
+  if (options.legalHold) {
+    await deps.holder.setLegalHold(target.packKey, true);
+    await deps.holder.setLegalHold(target.manifestKey, true);
+  }
   // The held calls' entries move from the old pack to this one (ingest never re-points one otherwise).
   await ingestManifest(deps, target.manifestKey, { takesOverFrom: old.packKey });
   return target;

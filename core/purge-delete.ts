@@ -1,7 +1,9 @@
 import { parseArtefactManifest } from './artefact.ts';
 import type { AuditEvent } from './audit-trail.ts';
 import type { Clock } from './clock.ts';
-import { copyOutHeld, type CopyOutDeps, type CopyOutResult } from './copy-out.ts';
+import { copyOutHeld, type CopyOutDeps, type CopyOutOptions, type CopyOutResult } from './copy-out.ts';
+import type { ErasureStore } from './erasure-items.ts';
+import { markErased } from './erasure-purge.ts';
 import { ArchivedError, messageOf } from './errors.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import { isPackManifestKey, sitePrefix } from './layout.ts';
@@ -35,6 +37,8 @@ export interface BatchResult {
   retainedCount: number;
   failed: { key: string; reason: string }[];
   failedCount: number;
+  /** Erasure requests carried out by this batch (their call's pack and manifest gone): marked done. */
+  erased?: number;
 }
 
 const LISTED = 20;
@@ -58,7 +62,12 @@ export interface PurgeDeleteDeps {
    * pack they leave. Absent: a pack planned for copy-out is kept and reported failed.
    */
   copyOut?: CopyOutDeps;
+  /** Erasure requests (core/erasure-purge.ts): those of a pack gone are marked done; absent, they stay pending. */
+  erasures?: Pick<ErasureStore, 'getErasure' | 'markDone'>;
 }
+
+/** How a target's kept calls are copied: held calls under legal hold, or (an erasure) every call but the erased, held only if one of them is. */
+const copyOptions = (t: PurgeBatch['targets'][number]): CopyOutOptions | undefined => (t.erase ? { purpose: 'erasure', legalHold: t.keepHeld === true } : undefined);
 
 /**
  * Forgets the catalogue entries an object's manifest made, once the object is gone: the
@@ -113,13 +122,15 @@ async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: 
   for (const { target, gone } of done) {
     const { rids, calls } = gone;
     // A pack went by the site's retention: its days and cutoff are said, so "under which rule" has an answer.
-    const days: Record<string, string | number> = target.kind === 'pack' && rule ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
+    const days: Record<string, string | number> = target.kind === 'pack' && rule && !target.erase ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
+    // An erasure names the erased calls apart from the others the pack held (copied to a new pack, `kept`).
+    const erasure = target.erase ? { rule: 'erasure', erased: target.erase, ...(target.keep?.length ? { kept: target.keep } : {}) } : {};
     await deps.audit({
       at,
       action: 'purge',
       site,
       principal: PURGE_PRINCIPAL,
-      detail: { object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length ? { keptHeld: target.keep } : {}) },
+      detail: { object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length && !target.erase ? { keptHeld: target.keep } : {}), ...erasure },
     });
   }
 }
@@ -151,7 +162,7 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
       forgotten.set(t.key, await forgetCatalogued(deps, site, t.then!, t.keep));
       // Point the kept calls at their copy again, in case the old manifest was ingested once more meanwhile.
       const copy = copies.get(t.key);
-      if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids);
+      if (copy && deps.copyOut) await copyOutHeld(deps.copyOut, site, t.then!, copy.rids, copyOptions(t));
       dependents.push(t.then!);
     } catch (error) {
       forgetFailed.push({ key: t.then!, reason: `catalogue entries not removed, manifest kept for the next purge: ${error instanceof Error ? error.message : String(error)}` });
@@ -163,7 +174,16 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   const failed = [...first.failed, ...forgetFailed, ...second.failed];
   const done = ready.filter((t) => gone.has(t.key) && (!t.then || secondGone.has(t.then)));
   await auditPurged(deps, site, done.map((target) => ({ target, gone: forgotten.get(target.key) ?? { rids: [], calls: [] } })), batch.rule);
+  // Done only now: the old pack and its manifest are gone, and the purge record naming the erased calls is written.
+  let erased = 0;
+  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  for (const t of done.filter((x) => x.erase?.length && deps.erasures)) {
+    const copy = copies.get(t.key);
+    const note = `pack ${t.key} and its manifest deleted${copy ? `; the pack's other ${copy.rids.length} call(s) copied to ${copy.packKey}` : ''}`;
+    erased += await markErased({ erasures: deps.erasures!, audit: deps.audit }, site, t.erase!, at, note, true);
+  }
   return {
+    ...(erased ? { erased } : {}),
     index: batch.index,
     deleted: first.deleted.length + second.deleted.length,
     targetsDone: done.length,
@@ -207,7 +227,7 @@ async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch[
     }
     try {
       if (!deps.copyOut) throw new Error('this purge cannot copy out (no copy-out dependencies)');
-      copies.set(t.key, await copyOutHeld(deps.copyOut, site, t.then, t.keep));
+      copies.set(t.key, await copyOutHeld(deps.copyOut, site, t.then, t.keep, copyOptions(t)));
       await deps.copyOut.holder.setLegalHold(t.key, false);
       await deps.copyOut.holder.setLegalHold(t.then, false);
       ready.push(t);

@@ -51,6 +51,13 @@ export function treeLockWaiting(l: Pick<TreeLockWait, 'snapshots' | 'packs'>): s
   return [l.snapshots ? `${l.snapshots} tree snapshot(s) (with the packs they list)` : '', l.packs ? `${l.packs} tree pack(s)` : ''].filter(Boolean).join(' and ');
 }
 
+/** What the plan does about data subjects' erasure requests, and what keeps the rest waiting. */
+function erasureLine(e: NonNullable<PurgePlanResult['summary']['erasures']>): string {
+  const locked = e.locked ? `; erasure pending until ${e.locked.until} for ${e.locked.count} call(s): their pack is under Object Lock until then` : '';
+  const held = e.held?.length ? `; ${e.held.length} call(s) under legal hold wait for its release: ${e.held.slice(0, 5).join(', ')}${e.held.length > 5 ? ', …' : ''}` : '';
+  return `  erasure (data subjects' requests): ${e.planned} call(s) planned${e.done ? `, ${e.done} found carried out and marked done` : ''}${locked}${held}`;
+}
+
 function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig): string[] {
   const s = plan.summary;
   const lines = [
@@ -68,6 +75,7 @@ function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig)
     lines.push(`  tree snapshots: ${t.snapshots} forgotten, ${t.keptSnapshots} kept; ${t.packs} pack(s) no kept snapshot lists, ${t.indexes} orphan index(es)${skipped}`);
   }
   if (t?.locked) lines.push(`  waiting for their Object Lock: ${treeLockWaiting(t.locked)} past the rules but still locked, not planned (the first comes free on ${t.locked.firstFree}; a later purge deletes them)`);
+  if (s.erasures) lines.push(erasureLine(s.erasures));
   const f = s.futureDated;
   if (f?.count) {
     const more = f.count > f.named.length ? `, … and ${f.count - f.named.length} more (the purge function's "purge planned" log line counts them)` : '';
@@ -103,7 +111,8 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   const retained = results.flatMap((r) => r.retained);
   const retainedCount = results.reduce((n, r) => n + r.retainedCount, 0);
   const failedCount = results.reduce((n, r) => n + r.failedCount, 0);
-  const details = [...(run.plan ? planLines(run.plan, run, config) : []), `  deleted: ${deleted} object(s)`];
+  const erased = results.reduce((n, r) => n + (r.erased ?? 0), 0);
+  const details = [...(run.plan ? planLines(run.plan, run, config) : []), `  deleted: ${deleted} object(s)${erased ? `; ${erased} erasure request(s) carried out (done)` : ''}`];
   if (retainedCount) details.push(`  skipped (Object Lock, not forced): ${retainedCount}: ${retained.slice(0, 5).map((r) => r.key).join(', ')}${retainedCount > 5 ? ', …' : ''}`);
   const failed = results.flatMap((r) => r.failed);
   if (failedCount) details.push(`  failed (tried again next purge): ${failedCount}`, ...failed.slice(0, 5).map((f) => `    ${f.key}: ${f.reason}`), ...(failedCount > 5 ? [`    … and ${failedCount - 5} more (the purge function's log names each)`] : []));

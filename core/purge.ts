@@ -12,6 +12,9 @@ import { siteTreeRetentionSchema } from './tree-retention.ts';
 import { planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
 import type { SitePurgeSettings } from './workflow-config.ts';
 import { readText } from './purge-delete.ts';
+import { markErased, planErasures, type ErasureSummary } from './erasure-purge.ts';
+import type { ErasureStore } from './erasure-items.ts';
+import type { AuditEvent } from './audit-trail.ts';
 
 // The purge's three steps around the pure planner (core/retention.ts):
 //  - planPurge: gathers packs from their manifests (the commit records: what exists), backups
@@ -114,6 +117,8 @@ export interface PurgePlanResult {
      * manifests written by someone holding the site's agent key). Absent when there are none.
      */
     futureDated?: FutureDatedSummary;
+    /** Data subjects' erasure requests (core/erasure-purge.ts): carried out, waiting for Object Lock or a legal hold, found done. Absent when none is pending. */
+    erasures?: ErasureSummary & { done?: number };
   };
 }
 
@@ -124,7 +129,21 @@ export interface PurgePlanDeps {
    * The catalogue: its time index (calls that started before the cutoff in packs dated after it)
    * and its artefact items (the backups and log segments judged: core/purge-artefacts.ts).
    */
-  catalogue: Pick<CatalogueStore, 'searchRecordings'> & ArtefactCatalogue;
+  catalogue: Pick<CatalogueStore, 'searchRecordings'> & Partial<Pick<CatalogueStore, 'getRecordings'>> & ArtefactCatalogue;
+  /** Erasure requests (core/erasure-purge.ts); absent: none is carried out. */
+  erasures?: Pick<ErasureStore, 'listErasures' | 'getErasure' | 'markDone'>;
+  /** The site's audit trail: a request found done by this plan (its purge stopped before marking it) is recorded here. */
+  audit?: (event: AuditEvent) => void | Promise<void>;
+}
+
+/** The erasure targets (core/erasure-purge.ts), and the requests whose call is gone already marked done. */
+async function erasurePart(deps: PurgePlanDeps, input: PurgePlanInput, planned: PurgeTarget[], held: Set<string>) {
+  const getRecordings = deps.catalogue.getRecordings?.bind(deps.catalogue);
+  if (!deps.erasures || !getRecordings) return undefined;
+  const plan = await planErasures({ blobs: deps.blobs, catalogue: { getRecordings }, erasures: deps.erasures }, { site: input.site, now: input.now, objectLockDays: input.settings.objectLockDays, held, planned, deadAttempts: (m) => deadAttempts(m.packKey, m.superseded) });
+  const done = plan.gone.length ? await markErased({ erasures: deps.erasures, audit: deps.audit }, input.site, plan.gone.map((e) => e.rid), input.now.toISOString(), 'its pack and manifest were deleted by an earlier purge', false) : 0;
+  const pending = plan.summary.planned || plan.summary.locked || plan.summary.held || done;
+  return { ...plan, summary: pending ? { ...plan.summary, ...(done ? { done } : {}) } : undefined };
 }
 
 function dayOf(ms: number): string {
@@ -269,11 +288,14 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const { artefacts, cut } = await gatherArtefacts(deps.catalogue, input.site, { now: input.now, objectLockDays: input.settings.objectLockDays }, counters);
   const { trees: treePolicy, orphanGraceDays, ...rules } = input.settings;
   const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });
+  const erasure = await erasurePart(deps, input, plan.targets, gathered.held);
+  const erasing = erasure?.targets ?? [];
+  for (const [key, keys] of erasure?.dead ?? []) dead.set(key, keys);
   const orphans = await findOrphanPacks(deps.blobs, { site: input.site, now: input.now, graceDays: orphanGraceDays, lockDays: rules.objectLockDays, limit: input.maxTargets - plan.targets.length });
-  for (const t of [...plan.targets, ...orphans]) input.onTarget?.(t);
+  for (const t of [...plan.targets, ...erasing, ...orphans]) input.onTarget?.(t);
   const count = (kind: PurgeTarget['kind']) => plan.targets.filter((t) => t.kind === kind).length;
   const rule = { retentionDays: rules.retentionDays, cutoff: new Date(retentionCutoff({ now: input.now, retentionDays: rules.retentionDays })).toISOString() };
-  const batches = batchTargets([...withDeadAttempts(plan.targets, dead), ...orphans], input.batchObjects).map((b) => ({ ...b, rule }));
+  const batches = batchTargets([...withDeadAttempts([...plan.targets, ...erasing], dead), ...orphans], input.batchObjects).map((b) => ({ ...b, rule }));
   const budget = input.maxTargets - plan.targets.length - orphans.length;
   const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, objectLockDays: rules.objectLockDays, onTarget: input.onTarget });
   const future = [...plan.futureDated, ...trees.futureDated.map((s) => ({ key: s.manifestKey, takenAt: s.takenAt }))];
@@ -297,6 +319,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
       ...(plan.locked ? { locked: { ...plan.locked, ...(cut ? { atLeast: true } : {}) } } : {}),
       trees: trees.summary,
       ...(future.length ? { futureDated: futureDatedSummary(future) } : {}),
+      ...(erasure?.summary ? { erasures: erasure.summary } : {}),
     },
   });
 }

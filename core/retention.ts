@@ -106,6 +106,14 @@ export interface PurgeTarget {
    * to their own held pack and re-catalogued there (core/copy-out.ts), then this pack goes.
    */
   keep?: string[];
+  /**
+   * Calls of this pack erased at a data subject's request (core/erasure-purge.ts): never copied,
+   * their requests marked done once the pack and its manifest are gone. With `keep` (the pack's
+   * other calls, copied to a new pack first), `keepHeld` says whether that copy is put under
+   * legal hold (one of them is held).
+   */
+  erase?: string[];
+  keepHeld?: boolean;
 }
 
 export interface RetentionPlan {
@@ -305,7 +313,7 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
 }
 
 /** What the delete step needs of a target; the reasons stay in the planner's log (the workflow state is limited to 256 KB). */
-export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep'>;
+export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'keepHeld'>;
 
 export interface PurgeBatch {
   index: number;
@@ -326,7 +334,7 @@ export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatc
       current = [];
       size = 0;
     }
-    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}) });
+    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.keepHeld ? { keepHeld: true } : {}) });
     size += weight;
   }
   if (current.length > 0) batches.push({ index: batches.length, targets: current });

@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.ts';
 import type { HoldStore } from '../../core/hold-items.ts';
+import type { ErasureStore } from '../../core/erasure-items.ts';
 import type { ObjectHolder } from '../../core/holds.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { LockStore } from '../../core/lock.ts';
@@ -28,6 +29,9 @@ const targetSchema = z.object({
   kind: z.enum(['pack', 'full', 'segment', 'snapshot', 'tree-index', 'tree-pack']),
   /** Held calls to copy out before the pack goes (core/copy-out.ts). */
   keep: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
+  /** Calls erased at a data subject's request (core/erasure-purge.ts): their requests are done once the pack is gone. */
+  erase: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
+  keepHeld: z.boolean().optional(),
 });
 const batchSchema = z.object({
   index: z.number().int().nonnegative(),
@@ -54,7 +58,9 @@ export const purgeEventSchema = z.discriminatedUnion('action', [
 
 export interface PurgeHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
-  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf' | 'searchRecordings' | 'listArtefacts' | 'listArtefactSources'>;
+  catalogue: Pick<CatalogueStore, 'forgetPack' | 'forgetArtefact' | 'forgetSnapshot' | 'putSnapshot' | 'putRecordings' | 'putPack' | 'packKeysOf' | 'getRecordings' | 'searchRecordings' | 'listArtefacts' | 'listArtefactSources'>;
+  /** Data subjects' erasure requests: carried out by the plan and delete steps (core/erasure-purge.ts); absent, none is. */
+  erasures?: Pick<ErasureStore, 'listErasures' | 'getErasure' | 'markDone'>;
   /** Legal holds: their own records, read by the planner. */
   holds: Pick<HoldStore, 'listHolds'>;
   /** Restores an archived pack whose held calls must be copied out. */

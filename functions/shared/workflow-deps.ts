@@ -10,6 +10,8 @@ import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { S3ObjectDeleter } from '../../adapters/s3-purge.ts';
 import type { HoldStore } from '../../core/hold-items.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
+import { MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
 import type { ObjectHolder } from '../../core/holds.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import type { LockStore } from '../../core/lock.ts';
@@ -33,6 +35,8 @@ export interface WorkflowDeps {
   purgeRuns: PurgeRunStore;
   deleter: ObjectDeleter;
   holds: HoldStore;
+  /** Erasure requests the purge carries out (written to the bucket first, then the table). */
+  erasures: ErasureStore;
   holder: ObjectHolder;
   archive: ArchiveStore;
   statuses: RecallStatusStore;
@@ -60,6 +64,7 @@ export function loadWorkflowDeps(env: Record<string, string | undefined>): Workf
     purgeRuns: new DynamoPurgeRunStore(doc, cfg.TABLE),
     deleter: new S3ObjectDeleter(s3, cfg.BUCKET, { versions }),
     holds: new DynamoHoldStore(doc, cfg.TABLE),
+    erasures: new MirroredErasureStore(new DynamoErasureStore(doc, cfg.TABLE), blobs),
     holder: new S3ObjectHolder(s3, cfg.BUCKET),
     archive: new S3ArchiveStore(s3, cfg.BUCKET),
     statuses: new DynamoRecallStatusStore(doc, cfg.TABLE),

@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { leadingKeyPatterns, PURGE_FORGETS } from '../../core/catalogue-table.ts';
 import { classPrefix, type DataClass } from '../../core/layout.ts';
+import { ERASURES_PREFIX } from '../../core/erasure-items.ts';
 import type { WorkflowConfigInput } from '../../core/workflow-config.ts';
 import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
 import { functionEntry } from '../function-bundling.ts';
@@ -114,6 +115,10 @@ function grant(fns: Record<WorkflowFunctionName, NodejsFunction>, context: Workf
   tableItems(fns.purge, context, 'RecatalogueCopies', ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'], leadingKeyPatterns(['recording', 'pack']), true);
   // The record of each run, written as it starts (PURGERUN# items only: never the window's RUN# records), read by the dead-man's switch.
   tableItems(fns.purge, context, 'PurgeRunRecords', ['dynamodb:PutItem'], leadingKeyPatterns(['purgeRun']), true);
+  // Erasure (core/erasure-purge.ts): reads the site's requests, marks one done (the table, and write-once in the bucket) once its call's pack is gone.
+  tableItems(fns.purge, context, 'ErasureRequests', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['erasure']), true);
+  fns.purge.addToRolePolicy(new iam.PolicyStatement({ sid: 'ErasureRecordsInBucket', actions: ['s3:PutObject'], resources: [objectsArn(context.bucketName, ERASURES_PREFIX)] }));
+  acknowledgeWildcardResource(fns.purge.role!, objectsArn(context.bucketName, ERASURES_PREFIX), 'the purge writes, write-once, the done record of each erasure request it carried out, of the site it purges');
   tableItems(fns.purge, context, 'PurgeLock', ['dynamodb:GetItem', 'dynamodb:PutItem'], leadingKeyPatterns(['lock']), true);
   // Deletes through BatchWriteItem (DeleteRequest), only the kinds of item core/purge.ts forgets.
   tableItems(fns.purge, context, 'ForgetCatalogueEntries', ['dynamodb:BatchWriteItem'], leadingKeyPatterns(PURGE_FORGETS), true);

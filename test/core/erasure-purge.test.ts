@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../core/audit-trail.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { ErasedError } from '../../core/errors.ts';
+import { MemoryErasureStore, MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
+import { erasureGate, requestErasure } from '../../core/erasures.ts';
+import { placeHold } from '../../core/holds.ts';
+import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
+import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
+import { BlobStoreDeleter, deletePurgeBatch, planPurge } from '../../core/purge.ts';
+import { purgeReport } from '../../core/purge-report.ts';
+import { workflowConfig } from '../../core/workflow-config.ts';
+import { publishPack } from '../workflows/purge-fixtures.ts';
+
+// The purge carries an erasure out: the erased call's pack is written again without it (the other
+// calls copied byte for byte to a new pack, held ones still under legal hold, re-catalogued there),
+// the old pack and manifest deleted once their Object Lock allows, and only then the request done.
+
+const SITE = 'site-a';
+const NOW = new Date('2026-06-01T00:00:00.000Z');
+const DAY = 86_400_000;
+const LOCK_DAYS = 30;
+const SETTINGS = { retentionDays: 365, keepFullCycles: 2, objectLockDays: LOCK_DAYS };
+
+class Crash extends Error {}
+
+/** Counts the purge's writes and deletes; throws Crash instead of the `at`-th one (a process that stopped after the one before). */
+class Stopper {
+  count = 0;
+  constructor(public at = Number.POSITIVE_INFINITY) {}
+  step(): void {
+    if (++this.count === this.at) throw new Crash(`stopped before write ${this.count}`);
+  }
+  wrap<T extends object>(target: T, methods: string[]): T {
+    return new Proxy(target, {
+      get: (t, prop) => {
+        const value: unknown = Reflect.get(t, prop, t);
+        if (typeof value !== 'function') return value;
+        const fn = (value as (...a: unknown[]) => unknown).bind(t);
+        return methods.includes(String(prop)) ? (...args: unknown[]) => (this.step(), fn(...args)) : fn;
+      },
+    });
+  }
+}
+
+async function world(opts: { createdDaysAgo?: number; holdKept?: boolean } = {}) {
+  const clock = new ManualClock(NOW);
+  const blobs = new MemoryBlobStore({ clock });
+  const catalogue = new MemoryCatalogue();
+  const holds = new MemoryHoldStore();
+  const holder = new MemoryObjectHolder();
+  const table = new MemoryErasureStore();
+  const erasures = new MirroredErasureStore(table, blobs);
+  const audit: AuditEvent[] = [];
+  const createdAt = new Date(NOW.getTime() - (opts.createdDaysAgo ?? 40) * DAY);
+  const f = await publishPack({ blobs, catalogue }, SITE, NOW, 'batch', [10, 10, 10, 10], { createdAt });
+  const rids = f.manifest.members.map((m) => m.rid);
+  const bodies = new Map(await Promise.all(f.manifest.members.map(async (m) => [m.rid, await bytes(blobs, f.packKey, { start: m.offset, end: m.offset + m.length - 1 })] as const)));
+  const holdDeps = { holds, catalogue, blobs, holder, clock };
+  if (opts.holdKept !== false) await placeHold(holdDeps, { site: SITE, rid: rids[1]!, reason: 'tribunal', reference: 'ET-1', principal: 'counsel' });
+  await requestErasure({ catalogue, holds, erasures, clock }, { site: SITE, rid: rids[2]!, reason: 'data subject request', reference: 'DSAR-9', principal: 'officer-1' });
+  return { clock, blobs, catalogue, holds, holder, table, erasures, audit, f, rids, bodies, createdAt, holdDeps, uploaded: new Map<string, Date>() };
+}
+
+type World = Awaited<ReturnType<typeof world>>;
+
+async function bytes(blobs: Pick<BlobStore, 'get'>, key: string, range?: { start: number; end: number }): Promise<Buffer> {
+  const { body } = await blobs.get(key, range);
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+/** One purge (plan, then every batch), its writes counted by `stop`. Object Lock: the bucket's default retention from each object's upload, and legal hold. */
+async function purge(w: World, stop = new Stopper()) {
+  const counted = stop.wrap(w.blobs, ['put', 'delete']);
+  // Each object's Object Lock runs from its upload: what this purge writes is locked from now.
+  const blobs: typeof counted = new Proxy(counted, {
+    get: (t, prop) => (prop === 'put' ? (key: string, ...rest: unknown[]) => (w.uploaded.set(key, w.clock.now()), (t.put as (...a: unknown[]) => unknown)(key, ...rest)) : Reflect.get(t, prop, t)),
+  });
+  const catalogue = stop.wrap(w.catalogue as CatalogueStore, ['putRecordings', 'putPack', 'forgetPack']);
+  const holder = stop.wrap(w.holder, ['setLegalHold']);
+  const erasures = stop.wrap(w.erasures as ErasureStore, ['markDone']);
+  const audit = (e: AuditEvent) => {
+    stop.step();
+    w.audit.push(e);
+  };
+  const lockedUntil = (key: string) => {
+    if (w.holder.isHeld(key)) return 'its legal hold is released';
+    const until = (w.uploaded.get(key) ?? w.createdAt).getTime() + LOCK_DAYS * DAY;
+    return until > w.clock.now().getTime() ? new Date(until).toISOString() : undefined;
+  };
+  const deleter = new BlobStoreDeleter(blobs, lockedUntil);
+  const plan = await planPurge({ blobs, holds: w.holds, catalogue, erasures, audit }, { site: SITE, settings: SETTINGS, now: w.clock.now(), maxTargets: 100, batchObjects: 50 });
+  const locks = new SiteLocks(new MemoryLockTable(), w.clock);
+  const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
+  const copyOut = { blobs, catalogue, holder, clock: w.clock };
+  const deleted = [];
+  for (const batch of plan.batches) deleted.push(await deletePurgeBatch({ deleter, locks, blobs, catalogue, copyOut, erasures, audit, clock: w.clock }, SITE, token, batch));
+  return { plan, deleted };
+}
+
+const exists = async (w: World, key: string) => (await w.blobs.head(key)) !== undefined;
+
+/** Every call but the erased one plays byte for byte from where the catalogue says it is. */
+async function keptCallsRestore(w: World): Promise<void> {
+  for (const rid of w.rids.filter((r) => r !== w.rids[2])) {
+    const entry = await w.catalogue.getRecording(SITE, rid);
+    expect(entry, `catalogue entry of ${rid}`).toBeDefined();
+    expect(await bytes(w.blobs, entry!.packKey, { start: entry!.offset, end: entry!.offset + entry!.length - 1 })).toEqual(w.bodies.get(rid));
+  }
+}
+
+async function erasedUnreachable(w: World): Promise<void> {
+  await expect(erasureGate(w.catalogue, w.erasures).getRecording(SITE, w.rids[2]!)).rejects.toBeInstanceOf(ErasedError);
+}
+
+/** The erased call's bytes in no object of the site's recordings. */
+async function erasedBytesNowhere(w: World): Promise<void> {
+  const erased = w.bodies.get(w.rids[2]!)!;
+  for await (const info of w.blobs.list(`recordings/${SITE}/`)) expect((await bytes(w.blobs, info.key)).indexOf(erased), info.key).toBe(-1);
+}
+
+describe('the purge carries an erasure out', () => {
+  it('writes the pack again without the erased call: every other call restores byte-identical from the new pack, the held one still under legal hold; the old pack and manifest go; the request is done and the trail names the erased call', async () => {
+    const w = await world();
+    const { plan, deleted } = await purge(w);
+    expect(plan.summary.erasures).toEqual({ planned: 1 });
+    expect(await exists(w, w.f.packKey)).toBe(false);
+    expect(await exists(w, w.f.manifestKey)).toBe(false);
+    await keptCallsRestore(w);
+    const moved = (await w.catalogue.getRecording(SITE, w.rids[0]!))!;
+    expect(moved.packKey).not.toBe(w.f.packKey);
+    expect(w.holder.isHeld(moved.packKey)).toBe(true);
+    expect(await w.catalogue.getRecording(SITE, w.rids[2]!)).toBeUndefined();
+    await erasedBytesNowhere(w);
+    await erasedUnreachable(w);
+    const request = (await w.table.getErasure(SITE, w.rids[2]!))!;
+    expect(request).toMatchObject({ status: 'done', doneAt: NOW.toISOString() });
+    expect(request.doneNote).toContain(moved.packKey);
+    expect(await exists(w, `erasures/${SITE}/${w.rids[2]}/done.json`)).toBe(true);
+    const record = w.audit.find((e) => e.action === 'purge' && e.detail?.object === w.f.packKey)!;
+    expect(record.detail).toMatchObject({ rule: 'erasure', erased: [w.rids[2]], rids: [w.rids[2]], kept: [w.rids[0], w.rids[1], w.rids[3]] });
+    expect(record.detail!.calls).toEqual([expect.stringMatching(new RegExp(`^${w.rids[2]} callId=batch-2 `))]);
+    const report = purgeReport({ site: SITE, startedAt: NOW.toISOString(), plan, deleted }, NOW, workflowConfig({}));
+    expect(report.alert.message).toMatch(/erasure \(data subjects' requests\): 1 call\(s\) planned/);
+    expect(report.alert.message).toMatch(/1 erasure request\(s\) carried out \(done\)/);
+  });
+
+  it('waits while the pack is under Object Lock, saying "erasure pending until" its end, then carries it out', async () => {
+    const w = await world({ createdDaysAgo: 5 });
+    const until = new Date(w.createdAt.getTime() + LOCK_DAYS * DAY).toISOString();
+    const first = await purge(w);
+    expect(first.plan.batches).toEqual([]);
+    expect(first.plan.summary.erasures).toEqual({ planned: 0, locked: { count: 1, until } });
+    expect(purgeReport({ site: SITE, startedAt: NOW.toISOString(), plan: first.plan, deleted: first.deleted }, NOW, workflowConfig({})).alert.message).toContain(`erasure pending until ${until}`);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('pending');
+    await erasedUnreachable(w);
+    w.clock.advance(26 * DAY);
+    await purge(w);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    await keptCallsRestore(w);
+    await erasedBytesNowhere(w);
+  });
+
+  it('leaves a call held after its request alone, pending, naming it in the plan', async () => {
+    const w = await world({ holdKept: false });
+    await placeHold(w.holdDeps, { site: SITE, rid: w.rids[2]!, reason: 'tribunal', principal: 'counsel' });
+    const { plan } = await purge(w);
+    expect(plan.batches).toEqual([]);
+    expect(plan.summary.erasures).toEqual({ planned: 0, held: [w.rids[2]] });
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('pending');
+    expect(await exists(w, w.f.packKey)).toBe(true);
+  });
+
+  it('stopped after any one of its writes and run again, loses no call, never serves the erased one, says done only once the old pack and manifest are gone', async () => {
+    const writes = new Stopper();
+    await purge(await world(), writes);
+    expect(writes.count).toBeGreaterThan(8);
+    for (let at = 1; at <= writes.count; at++) {
+      const w = await world();
+      await purge(w, new Stopper(at)).catch((error: unknown) => {
+        if (!(error instanceof Crash)) throw error;
+      });
+      await keptCallsRestore(w);
+      await erasedUnreachable(w);
+      const status = (await w.table.getErasure(SITE, w.rids[2]!))!.status;
+      if (status === 'done') expect([await exists(w, w.f.packKey), await exists(w, w.f.manifestKey)], `stopped before write ${at}`).toEqual([false, false]);
+      await purge(w);
+      expect((await w.table.getErasure(SITE, w.rids[2]!))!.status, `stopped before write ${at}, then run again`).toBe('done');
+      expect(await exists(w, w.f.packKey)).toBe(false);
+      expect(await exists(w, w.f.manifestKey)).toBe(false);
+      await keptCallsRestore(w);
+      await erasedBytesNowhere(w);
+      expect(w.audit.some((e) => e.action === 'purge' && (e.detail?.erased as string[] | undefined)?.includes(w.rids[2]!)), `stopped before write ${at}: the trail names the erased call`).toBe(true);
+    }
+  });
+});
