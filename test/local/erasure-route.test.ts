@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
@@ -86,4 +88,23 @@ describe('POST /sites/{site}/erasures through the local cloud', () => {
     expect(other.status).toBe(200);
     expect(Buffer.from(await other.arrayBuffer())).toEqual(audio(2, 4000));
   });
+
+  it('`ferry calls erase` and `ferry erasures list` (the real CLI, signed with the officer\'s keys): a held call refused naming the hold (exit 1), a call erased and listed pending with its reference', async () => {
+    const keys = officer();
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: cloud.region, AWS_PROFILE: '' };
+    const ferry = (...args: string[]) => promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'ferry.mjs'), ...args, '--site', SITE, '--api', cloud.apiUrl], { env });
+    const held = await ferry('calls', 'erase', '--rid', rids[0]!, '--reason', 'data subject request').then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(held?.code).toBe(1);
+    expect(held?.stderr).toMatch(/under legal hold.*ET-42/);
+    const erased = await ferry('calls', 'erase', '--rid', rids[2]!, '--reason', 'data subject request', '--reference', 'DSAR-3');
+    expect(erased.stdout).toMatch(new RegExp(`^erasure requested: the call is no longer searchable or playable;\\n${rids[2]}  pending`));
+    const listed = await ferry('erasures', 'list');
+    expect(listed.stdout).toContain(`${rids[2]}  pending`);
+    expect(listed.stdout).toContain('requested DSAR-3 by');
+    expect(listed.stdout.trim().split('\n').at(-1)).toBe('2 erasure request(s): 2 pending, 0 done');
+    expect((await replay(rids[2]!)).status).toBe(410);
+  }, 120_000);
 });
