@@ -9,7 +9,8 @@
 // ForAnyValue:/ForAllValues: set qualifiers. All operators of a block must hold; within an
 // operator every key; within a key any of the values.
 // What it does not: policy variables, permission boundaries, SCPs, session policies, NotPrincipal.
-// An unknown operator throws: an evaluator that silently ignored a condition would allow too much.
+// An unknown operator throws: an evaluator that silently ignored a condition would allow too much;
+// so does, when the caller says which keys it supplies (`knows`), a key it does not.
 
 export type ContextValue = string | number | boolean | (string | number | boolean)[];
 
@@ -36,6 +37,13 @@ export interface AccessRequest {
   context?: Record<string, ContextValue | undefined>;
   /** The caller, for resource-based policies: an ARN, or `{ Service: 'logs.amazonaws.com' }`-like pairs. */
   principal?: { type: 'AWS' | 'Service'; id: string };
+  /**
+   * Whether the caller can supply this condition key when the request carries it. A statement
+   * that applies to the request and names a key absent from `context` that the caller does not
+   * know throws: absent, the key would make an Allow fail but a Deny pass silently, so a
+   * condition the caller never evaluates could let through what AWS refuses.
+   */
+  knows?: (key: string) => boolean;
 }
 
 export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny';
@@ -148,10 +156,14 @@ function keyHolds(operator: string, expected: string[], actual: string[] | undef
   return negated && qualifier === undefined ? actual.every(one) : actual.some(one);
 }
 
-function conditionsHold(s: PolicyStatement, context: AccessRequest['context']): boolean {
+function conditionsHold(s: PolicyStatement, request: Pick<AccessRequest, 'context' | 'knows'>): boolean {
   for (const [operator, block] of Object.entries(s.Condition ?? {})) {
     for (const [key, expected] of Object.entries(block)) {
-      if (!keyHolds(operator, list(expected).map(String), contextValue(context, key))) return false;
+      const actual = contextValue(request.context, key);
+      if (actual === undefined && request.knows && !request.knows(key)) {
+        throw new Error(`statement ${s.Sid ?? ''} conditions on ${key}, a key this evaluator's caller does not supply: it cannot decide the request as AWS would`);
+      }
+      if (!keyHolds(operator, list(expected).map(String), actual)) return false;
     }
   }
   return true;
@@ -163,7 +175,7 @@ function statementsOf(doc: PolicyDocument): PolicyStatement[] {
 
 /** Whether one statement applies to the request (its effect is the caller's business). */
 export function statementApplies(s: PolicyStatement, request: AccessRequest): boolean {
-  return actionApplies(s, request.action) && resourceApplies(s, request.resource) && principalApplies(s, request.principal) && conditionsHold(s, request.context);
+  return actionApplies(s, request.action) && resourceApplies(s, request.resource) && principalApplies(s, request.principal) && conditionsHold(s, request);
 }
 
 /** Evaluates the request against all the policies together (identity and/or resource policies of one account). */

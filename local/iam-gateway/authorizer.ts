@@ -60,17 +60,17 @@ export class Authorizer {
   }
 
   /** undefined when allowed, else why not. `resourcePolicy` is the bucket policy for S3 checks. */
-  check(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument): Denial | undefined {
+  check(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument, knows?: (key: string) => boolean): Denial | undefined {
     // The resource policy is the deployment's bucket policy when given (its changes move policyVersion too).
     const key = `${principalArn}\n${check.action}\n${check.resource}\n${JSON.stringify(check.context)}\n${resourcePolicy ? 'with-resource-policy' : ''}`;
-    return this.remembered(identity, key, () => this.evaluateCheck(principalArn, identity, check, resourcePolicy));
+    return this.remembered(identity, key, () => this.evaluateCheck(principalArn, identity, check, resourcePolicy, knows));
   }
 
-  private evaluateCheck(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument): Denial | undefined {
+  private evaluateCheck(principalArn: string, identity: PolicyDocument[], check: AccessCheck, resourcePolicy?: PolicyDocument, knows?: (key: string) => boolean): Denial | undefined {
     const context = { ...commonContext(principalArn, this.deployment.env.account), ...check.context };
     const policies = resourcePolicy ? [...identity, resourcePolicy] : identity;
     const principal = { type: 'AWS' as const, id: principalArn };
-    const { decision } = evaluate(policies, { action: check.action, resource: check.resource, context, principal });
+    const { decision } = evaluate(policies, { action: check.action, resource: check.resource, context, principal, ...(knows ? { knows } : {}) });
     if (decision === 'allow') return undefined;
     const kind = resourcePolicy ? 'an identity-based or resource-based policy' : 'an identity-based policy';
     return { action: check.action, resource: check.resource, decision, message: this.message(principalArn, check, decision, kind) };

@@ -5,7 +5,7 @@ import { Authorizer, type Denial } from './authorizer.ts';
 import type { CredentialEntry, CredentialTable, LocalCredentials } from './credentials.ts';
 import type { LocalDeployment } from './deployment.ts';
 import { authoriseDynamo, authoriseStates, type JsonAuthorisation, type TableSchema } from './json-request.ts';
-import { authoriseS3, deleteObjectsKeys, type AccessCheck } from './s3-request.ts';
+import { authoriseS3, deleteObjectsKeys, knowsS3Key, type AccessCheck } from './s3-request.ts';
 import { resign, verifySignature, type IncomingSigned, type Service, type SignatureFailure } from './sigv4.ts';
 import { listenLocal } from '../listen.ts';
 
@@ -125,7 +125,7 @@ function mayLearnAbsence(authorizer: Authorizer, deployment: GatewayOptions['dep
   if (read === undefined) return true;
   const bucket = read.slice(0, read.indexOf('/', read.indexOf(':::') + 3));
   const identity = deployment.principals.get(caller.principal)?.policies ?? [];
-  return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: S3_REQUEST_CONTEXT }, deployment.bucketPolicy) === undefined;
+  return authorizer.check(caller.arn, identity, { action: 's3:ListBucket', resource: bucket, context: S3_REQUEST_CONTEXT }, deployment.bucketPolicy, knowsS3Key) === undefined;
 }
 
 export async function startIamGateway(options: GatewayOptions): Promise<IamGateway> {
@@ -160,7 +160,7 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
       }
       return { checks: mapped.checks, unknown: mapped.unknown };
     }
-    const mapped = authoriseS3(incoming, bucketArn);
+    const mapped = authoriseS3({ ...incoming, body: incoming.body?.toString('utf8') }, bucketArn, clock.now());
     const checks = mapped.deleteObjectsIn
       ? deleteObjectsKeys(incoming.body?.toString('utf8') ?? '').map((k) => ({
           action: k.versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject',
@@ -169,7 +169,7 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
         }))
       : mapped.checks;
     for (const check of checks) {
-      const denial = authorizer.check(caller.arn, identity, { ...check, context: { ...S3_REQUEST_CONTEXT, ...check.context } }, deployment.bucketPolicy);
+      const denial = authorizer.check(caller.arn, identity, { ...check, context: { ...S3_REQUEST_CONTEXT, ...check.context } }, deployment.bucketPolicy, knowsS3Key);
       if (denial) return { checks, denial };
     }
     const kmsDenial = mapped.kms ? authorizer.checkDataKey(caller.arn, identity, mapped.kms) : undefined;
@@ -211,7 +211,8 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { path, query } = parseUrl(req.url ?? '/');
     // JSON bodies are small and part of the decision; S3 bodies stream through (their hash is a header).
-    const buffer = service !== 's3' || (req.method === 'POST' && 'delete' in query);
+    // PutObjectRetention's body (a few hundred bytes) holds the retention IAM conditions on.
+    const buffer = service !== 's3' || (req.method === 'POST' && 'delete' in query) || (req.method === 'PUT' && 'retention' in query);
     const body = buffer ? await readBody(req) : undefined;
     const incoming: IncomingSigned = { method: req.method ?? 'GET', path, query, headers: req.headers, body };
     // A refused streamed body is drained, as S3 does, so the connection stays usable.

@@ -28,6 +28,8 @@ export interface S3Request {
   path: string;
   query: Record<string, string | string[]>;
   headers: Record<string, string | string[] | undefined>;
+  /** The body, where a check depends on it (PutObjectRetention's retention). */
+  body?: string;
 }
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -55,8 +57,42 @@ const BUCKET_SUBRESOURCES: Record<string, Partial<Record<string, string>>> = {
   notification: { GET: 's3:GetBucketNotification', PUT: 's3:PutBucketNotification' },
 };
 
+/**
+ * Every S3 condition key the gateway supplies when a request carries it. A policy statement that
+ * applies to an S3 request and conditions on another `s3:` key is an error (infra/policy-eval.ts
+ * `knows`), not a silent pass: a Deny on a key never supplied would never deny.
+ */
+export const S3_CONDITION_KEYS: ReadonlySet<string> = new Set(
+  [
+    's3:TlsVersion', 's3:signatureversion', 's3:authType', 's3:prefix', 's3:delimiter', 's3:max-keys',
+    's3:ObjectCreationOperation', 's3:if-none-match', 's3:if-match', 's3:x-amz-server-side-encryption', 's3:x-amz-storage-class',
+    's3:object-lock-mode', 's3:object-lock-legal-hold', 's3:object-lock-retain-until-date', 's3:object-lock-remaining-retention-days',
+  ].map((k) => k.toLowerCase()),
+);
+
+/** Whether the gateway supplies `key` for S3 requests (non-S3 keys are left to IAM's absent-key rules). */
+export function knowsS3Key(key: string): boolean {
+  return !key.toLowerCase().startsWith('s3:') || S3_CONDITION_KEYS.has(key.toLowerCase());
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The retention keys S3 puts in the context of a write or PutObjectRetention that sets one. The
+ * remaining days are rounded up (a part day counts whole): of the roundings S3 might apply, the
+ * one that lets the least through a "NumericLessThanEquals" limit.
+ */
+function retentionContext(mode: string | undefined, until: string | undefined, now: Date): AccessCheck['context'] {
+  const at = until === undefined ? Number.NaN : Date.parse(until);
+  return {
+    's3:object-lock-mode': mode,
+    's3:object-lock-retain-until-date': until,
+    's3:object-lock-remaining-retention-days': Number.isFinite(at) ? Math.max(0, Math.ceil((at - now.getTime()) / DAY_MS)) : undefined,
+  };
+}
+
 /** Condition keys S3 sets on object writes, from the request headers. */
-function writeContext(headers: S3Request['headers'], creating: boolean): AccessCheck['context'] {
+function writeContext(headers: S3Request['headers'], creating: boolean, now: Date): AccessCheck['context'] {
   const h = (name: string) => first(headers[name]);
   return {
     's3:ObjectCreationOperation': creating,
@@ -64,15 +100,22 @@ function writeContext(headers: S3Request['headers'], creating: boolean): AccessC
     's3:if-match': h('if-match'),
     's3:x-amz-server-side-encryption': h('x-amz-server-side-encryption'),
     's3:x-amz-storage-class': h('x-amz-storage-class'),
-    's3:object-lock-mode': h('x-amz-object-lock-mode'),
+    ...retentionContext(h('x-amz-object-lock-mode'), h('x-amz-object-lock-retain-until-date'), now),
     's3:object-lock-legal-hold': h('x-amz-object-lock-legal-hold'),
   };
 }
 
-/** A write that sets its own Object Lock retention needs s3:PutObjectRetention as well, as on S3. */
-function retentionCheck(headers: S3Request['headers'], object: string): AccessCheck[] {
-  const sets = first(headers['x-amz-object-lock-mode']) !== undefined || first(headers['x-amz-object-lock-retain-until-date']) !== undefined;
-  return sets ? [{ action: 's3:PutObjectRetention', resource: object, context: {} }] : [];
+/** A write that sets its own Object Lock retention needs s3:PutObjectRetention as well, as on S3 (with the same retention keys). */
+function retentionCheck(headers: S3Request['headers'], object: string, now: Date): AccessCheck[] {
+  const mode = first(headers['x-amz-object-lock-mode']);
+  const until = first(headers['x-amz-object-lock-retain-until-date']);
+  return mode !== undefined || until !== undefined ? [{ action: 's3:PutObjectRetention', resource: object, context: retentionContext(mode, until, now) }] : [];
+}
+
+/** PutObjectRetention's keys, from its body (`<Retention><Mode>…</Mode><RetainUntilDate>…</RetainUntilDate>`). */
+function retentionBodyContext(body: string | undefined, now: Date): AccessCheck['context'] {
+  const field = (name: string) => (body === undefined ? undefined : new RegExp(`<${name}>\\s*([^<]*?)\\s*</${name}>`).exec(body)?.[1]);
+  return retentionContext(field('Mode'), field('RetainUntilDate'), now);
 }
 
 function bucketCall(method: string, bucket: string, query: S3Request['query']): S3Authorisation {
@@ -97,12 +140,13 @@ function listContext(query: S3Request['query']): AccessCheck['context'] {
   return { 's3:prefix': q('prefix'), 's3:delimiter': q('delimiter'), 's3:max-keys': maxKeys === undefined ? undefined : Number(maxKeys) };
 }
 
-function objectCall(req: S3Request, object: string, mapBucketArn: (name: string) => string): S3Authorisation {
+function objectCall(req: S3Request, object: string, mapBucketArn: (name: string) => string, now: Date): S3Authorisation {
   const { method, query, headers } = req;
   const sub = Object.keys(query).find((k) => k in OBJECT_SUBRESOURCES);
   if (sub) {
     const action = OBJECT_SUBRESOURCES[sub]![method];
-    return action ? { checks: [{ action, resource: object, context: {} }] } : { checks: [], unknown: `${method} ?${sub}` };
+    const context = action === 's3:PutObjectRetention' ? retentionBodyContext(req.body, now) : {};
+    return action ? { checks: [{ action, resource: object, context }] } : { checks: [], unknown: `${method} ?${sub}` };
   }
   const uploadId = 'uploadId' in query;
   const versioned = 'versionId' in query;
@@ -115,7 +159,7 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
     case 'PUT': {
       // UploadPart creates nothing visible; PutObject and CopyObject create the object.
       const creating = !('partNumber' in query && uploadId);
-      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating) }, ...retentionCheck(headers, object)];
+      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating, now) }, ...retentionCheck(headers, object, now)];
       const source = first(headers['x-amz-copy-source']);
       if (source) checks.push({ action: 's3:GetObject', resource: copySourceArn(source, mapBucketArn), context: {} });
       return { checks, kms: 'kms:GenerateDataKey' };
@@ -123,8 +167,8 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
     case 'POST':
       // CreateMultipartUpload creates nothing visible yet; CompleteMultipartUpload creates the object.
       if ('uploads' in query || uploadId) {
-        const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query)) }];
-        return { checks: [...checks, ...retentionCheck(headers, object)], kms: 'kms:GenerateDataKey' };
+        const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query), now) }];
+        return { checks: [...checks, ...retentionCheck(headers, object, now)], kms: 'kms:GenerateDataKey' };
       }
       return { checks: [], unknown: `POST ${req.path}` };
     case 'DELETE':
@@ -143,16 +187,16 @@ function copySourceArn(source: string, mapBucketArn: (name: string) => string): 
 
 /**
  * What IAM must allow for this request. `mapBucketArn` turns a local bucket name into the ARN
- * of the deployed bucket it stands for. DeleteObjects (POST ?delete) is checked per key by the
- * caller, which has the body.
+ * of the deployed bucket it stands for; `now` counts a retention's remaining days. DeleteObjects
+ * (POST ?delete) is checked per key by the caller, which has the body.
  */
-export function authoriseS3(req: S3Request, mapBucketArn: (name: string) => string): S3Authorisation {
+export function authoriseS3(req: S3Request, mapBucketArn: (name: string) => string, now: Date): S3Authorisation {
   const [bucketPart = '', ...rest] = req.path.replace(/^\//, '').split('/');
   if (!bucketPart) return { checks: [{ action: 's3:ListAllMyBuckets', resource: '*', context: {} }] };
   const bucket = mapBucketArn(decodeURIComponent(bucketPart));
   if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return bucketCall(req.method, bucket, req.query);
   const key = rest.map((s) => decodeURIComponent(s)).join('/');
-  return objectCall(req, `${bucket}/${key}`, mapBucketArn);
+  return objectCall(req, `${bucket}/${key}`, mapBucketArn, now);
 }
 
 /** The keys of a DeleteObjects body (`<Delete><Object><Key>…</Key>…`). */

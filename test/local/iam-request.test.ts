@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { authoriseDynamo, authoriseStates, type TableSchema } from '../../local/iam-gateway/json-request.ts';
-import { authoriseS3, deleteObjectsKeys, type S3Request } from '../../local/iam-gateway/s3-request.ts';
+import { authoriseS3, deleteObjectsKeys, knowsS3Key, type S3Request } from '../../local/iam-gateway/s3-request.ts';
+import { evaluate } from '../../infra/policy-eval.ts';
 
 // The one mapping from requests to IAM: action, resource and the condition keys Ferry's
 // policies depend on. Pure, no network.
 
 const bucketArn = (name: string) => `arn:aws:s3:::${name === 'ferry-data' ? 'ferry-data-111122223333-eu-west-1' : name}`;
 const OBJECT = 'arn:aws:s3:::ferry-data-111122223333-eu-west-1/recordings/site-a/p 1.tar';
-const s3 = (method: string, path: string, query: S3Request['query'] = {}, headers: S3Request['headers'] = {}) => authoriseS3({ method, path, query, headers }, bucketArn);
+const s3 = (method: string, path: string, query: S3Request['query'] = {}, headers: S3Request['headers'] = {}) => authoriseS3({ method, path, query, headers }, bucketArn, new Date('2026-01-01T00:00:00Z'));
 
 describe('S3 requests', () => {
   it('maps object reads, HEAD without the data key, and %-escaped keys onto the deployed bucket', () => {
@@ -33,6 +34,24 @@ describe('S3 requests', () => {
       expect(s3(method, '/ferry-data/k', query, lock).checks.map((c) => [c.action, c.resource]), method).toEqual([['s3:PutObject', object], ['s3:PutObjectRetention', object]]);
       expect(s3(method, '/ferry-data/k', query).checks.map((c) => c.action), method).toEqual(['s3:PutObject']);
     }
+  });
+
+  it("puts a write's own retention in both checks' context: its mode, date and remaining days (a part day counted whole)", () => {
+    const lock = { 'x-amz-object-lock-mode': 'GOVERNANCE', 'x-amz-object-lock-retain-until-date': '2026-01-02T23:00:00.000Z' };
+    const want = { 's3:object-lock-mode': 'GOVERNANCE', 's3:object-lock-retain-until-date': '2026-01-02T23:00:00.000Z', 's3:object-lock-remaining-retention-days': 2 };
+    for (const c of s3('PUT', '/ferry-data/k', {}, lock).checks) expect(c.context, c.action).toMatchObject(want);
+    const body = '<Retention xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Mode>COMPLIANCE</Mode><RetainUntilDate>2026-01-31T00:00:00Z</RetainUntilDate></Retention>';
+    const standalone = authoriseS3({ method: 'PUT', path: '/ferry-data/k', query: { retention: '' }, headers: {}, body }, bucketArn, new Date('2026-01-01T00:00:00Z'));
+    expect(standalone.checks[0]!.context).toMatchObject({ 's3:object-lock-mode': 'COMPLIANCE', 's3:object-lock-remaining-retention-days': 30 });
+  });
+
+  it('refuses to decide a request whose applicable statement conditions on an S3 key the gateway does not supply, rather than let a Deny pass', () => {
+    const deny = { Version: '2012-10-17', Statement: [{ Effect: 'Deny' as const, Action: 's3:PutObject', Resource: '*', Condition: { StringEquals: { 's3:x-amz-acl': 'public-read' } } }, { Effect: 'Allow' as const, Action: 's3:PutObject', Resource: '*' }] };
+    const request = { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k', context: {} };
+    expect(evaluate([deny], request).decision).toBe('allow'); // what an evaluator that does not know the key would say
+    expect(() => evaluate([deny], { ...request, knows: knowsS3Key })).toThrow(/s3:x-amz-acl/);
+    expect(knowsS3Key('s3:object-lock-remaining-retention-days')).toBe(true);
+    expect(knowsS3Key('aws:SourceVpce')).toBe(true); // absent global keys keep IAM's rules
   });
 
   it('checks CopyObject as a write of the target and a read of the source', () => {
