@@ -53,6 +53,11 @@ export interface S3BlobStoreOptions {
 
 export { deniedAsMissing, totalFromContentRange, translateS3Error } from './s3-errors.ts';
 
+/** A write's own Object Lock retention (PutObject, CreateMultipartUpload), when it asks for one. */
+function lockParams(options: Pick<PutOptions, 'retainUntil' | 'lockMode'>): { ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE'; ObjectLockRetainUntilDate?: Date } {
+  return options.retainUntil ? { ObjectLockMode: options.lockMode ?? 'GOVERNANCE', ObjectLockRetainUntilDate: options.retainUntil } : {};
+}
+
 export class S3BlobStore implements BlobStore {
   readonly features: BlobStoreFeatures;
   private readonly readsWithoutList: boolean;
@@ -90,6 +95,7 @@ export class S3BlobStore implements BlobStore {
           StorageClass: options.storageClass as StorageClass | undefined,
           ...(options.sha256 === undefined ? {} : { ChecksumAlgorithm: 'SHA256', ChecksumSHA256: options.sha256 }),
           ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          ...lockParams(options),
         }),
       ),
     );
@@ -167,7 +173,7 @@ export class S3BlobStore implements BlobStore {
           ContentType: options.contentType,
           Metadata: options.metadata,
           StorageClass: options.storageClass as StorageClass | undefined,
-          ...(options.retainUntil ? { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: options.retainUntil } : {}),
+          ...lockParams(options),
           // With an algorithm declared, S3 checks every part's SHA-256 and reports it back.
           ...(this.features.verifiesChecksums ? { ChecksumAlgorithm: 'SHA256' } : {}),
         }),

@@ -7,7 +7,7 @@ import { ARTEFACT_FORMAT, artefactId as makeArtefactId, serializeArtefactManifes
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../core/layout.ts';
 import { IntegrityError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import type { Journal, FileStamp } from './journal.ts';
-import { StreamUploader } from './stream-uploader.ts';
+import { StreamUploader, type StreamUploaderOptions } from './stream-uploader.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
 import { BinlogEventReader, type BinlogSummary } from './binlog-events.ts';
@@ -55,6 +55,12 @@ export interface ArtefactWork {
   spanSource?: 'name' | 'file-times';
   /** Read the span from binlog event headers; `fallback` when they cannot be read. */
   binlog?: { fallback: Span };
+  /**
+   * The object's and its manifest's own Object Lock (a binlog partial: binlogs.partialLockDays in
+   * the bucket's mode) instead of the bucket's default, which would keep every whole-prefix copy
+   * of the active segment for the full lock (docs/operations.md, Binlog partials).
+   */
+  lock?: { days: number; mode: 'GOVERNANCE' | 'COMPLIANCE' };
   /** Look for the binlog coordinates a SQL dump records (and the file's format, file-format.ts). */
   sniffPosition?: boolean;
   /** The format the source's last full shipped in: a version that shows no format Ferry knows (or a dump's plain text) is held back. */
@@ -104,10 +110,11 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     const { span, spanSource, takenAt } = describe(work, first);
     const id = makeArtefactId(ctx.site, work.source, stamp.name, first.sha256, partial);
     const key = artefactKey(ctx.site, work.sourceType, work.source, id, stamp.name, takenAt, partial);
-    const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id);
+    const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id, partial);
+    const lock = lockOf(ctx, work);
     await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}), ...(first.format ? { format: first.format } : {}) });
     try {
-      const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256 });
+      const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256, lock });
       const manifest: ArtefactManifest = {
         format: ARTEFACT_FORMAT,
         kind: 'artefact',
@@ -132,7 +139,7 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
         ...(work.slot === undefined ? {} : { slot: work.slot }),
         createdAt: ctx.clock.now().toISOString(),
       };
-      await publishManifest(ctx, manifestKey, serializeArtefactManifest(manifest));
+      await publishManifest(ctx, manifestKey, serializeArtefactManifest(manifest), lock);
       await ctx.journal.artefactPublished(id, ctx.clock.now().toISOString());
       return { status: 'published', artefactId: id, key, manifestKey, size: stamp.size, manifest, ...(first.binlog ? { binlog: first.binlog } : {}) };
     } catch (error) {
@@ -222,7 +229,17 @@ function describe(work: ArtefactWork, first: FirstPass): { span?: Span; spanSour
 }
 
 /** Puts the object unless a whole copy is already there (a retry after a crash); returns its part count. */
-async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: { path: string; key: string; id: string; sha256: string }): Promise<number> {
+/** Slack taken off a short lock, so that S3's count of its days (s3:object-lock-remaining-retention-days) stays within the agent role's limit whichever way it rounds. */
+const LOCK_SLACK_MS = 3_600_000;
+
+/** Until when the work's own lock holds, counted on the store's clock (this machine's may run ahead of it). */
+function lockOf(ctx: ArtefactContext, work: ArtefactWork): StreamUploaderOptions['lock'] {
+  if (!work.lock) return undefined;
+  const storeNow = ctx.clock.now().getTime() + (ctx.store.clockOffsetMs?.() ?? 0);
+  return { mode: work.lock.mode, until: new Date(storeNow + work.lock.days * 86_400_000 - LOCK_SLACK_MS) };
+}
+
+async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: { path: string; key: string; id: string; sha256: string; lock?: StreamUploaderOptions['lock'] }): Promise<number> {
   const { size } = work.stamp;
   const partial = work.partial ?? false;
   if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) return size <= ctx.partSize ? 1 : Math.ceil(size / ctx.partSize);
@@ -233,6 +250,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     pool: ctx.pool,
     etag: ctx.verify === 'etag',
     contentType: 'application/octet-stream',
+    ...(o.lock ? { lock: o.lock } : {}),
     onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),
     onUploadEnded: (u) => ctx.journal.uploadEnded(o.id, u),
   });

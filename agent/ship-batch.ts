@@ -1,7 +1,7 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { BlobStore } from '../core/ports.ts';
+import type { BlobStore, PutOptions } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CallMetadata, ManifestMember, PackManifest } from '../core/manifest.ts';
 import { MANIFEST_FORMAT, serializeManifest } from '../core/manifest.ts';
@@ -17,6 +17,7 @@ import { contentTypeOf } from './content-type.ts';
 import type { Journal, FileStamp } from './journal.ts';
 import type { BatchWork } from './sources/recordings.ts';
 import { committedBefore, EarlierAttemptError, firstAttempt, mayShipUnasked, nextAttempt, noticingTakenKeys, planPack, type Attempt, type PackPlan } from './pack-attempts.ts';
+import { lockOptions, type StreamUploaderOptions } from './stream-uploader.ts';
 
 // Ships one batch as one pack: read-only streaming into the store, a last check that the
 // recorder did not evict the batch meanwhile, verification of what was published, then the
@@ -348,12 +349,12 @@ async function readSidecar(ctx: Pick<ShipContext, 'openFile' | 'openFileSync'>, 
  * the read-back (putAnswerVerifies); any other answer, or another mode (absent: 'read-back'),
  * reads the manifest back, and the read-back decides.
  */
-export async function publishManifest(ctx: Pick<ShipContext, 'store'> & { verify?: VerifyMode }, key: string, bytes: Buffer): Promise<void> {
+export async function publishManifest(ctx: Pick<ShipContext, 'store'> & { verify?: VerifyMode }, key: string, bytes: Buffer, lock?: StreamUploaderOptions['lock']): Promise<void> {
   const sha256 = createHash('sha256').update(bytes).digest();
   const md5 = createHash('md5').update(bytes).digest();
   let answered: string | undefined;
   try {
-    answered = await putRefusingTorn(ctx.store, key, bytes, { sha256: sha256.toString('base64'), md5: md5.toString('base64') });
+    answered = await putRefusingTorn(ctx.store, key, bytes, { sha256: sha256.toString('base64'), md5: md5.toString('base64'), ...lockOptions(lock) });
   } catch (error) {
     if (!(error instanceof AlreadyExistsError)) throw error;
     const existing = await readAll(ctx.store, key);
@@ -365,7 +366,7 @@ export async function publishManifest(ctx: Pick<ShipContext, 'store'> & { verify
 }
 
 /** Puts the manifest, again when the store refused a body torn on the way (its checksum did not match); the answer's ETag. */
-async function putRefusingTorn(store: BlobStore, key: string, bytes: Buffer, sums: { sha256: string; md5: string }): Promise<string | undefined> {
+async function putRefusingTorn(store: BlobStore, key: string, bytes: Buffer, sums: { sha256: string; md5: string } & Pick<PutOptions, 'retainUntil' | 'lockMode'>): Promise<string | undefined> {
   const options = { contentType: 'application/json', ...sums, ifNoneMatch: true };
   for (let send = 1; ; send++) {
     try {

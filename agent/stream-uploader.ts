@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import type { BlobStore, CompletedPart } from '../core/ports.ts';
+import type { BlobStore, CompletedPart, PutOptions } from '../core/ports.ts';
 import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, TransientError } from '../core/errors.ts';
 import { PartPool } from './part-pool.ts';
 import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hasher.ts';
@@ -32,6 +32,8 @@ export interface StreamUploaderOptions {
   etag?: boolean;
   contentType?: string;
   storageClass?: string;
+  /** The object's own Object Lock retention instead of the bucket's default (a binlog partial's short lock). */
+  lock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; until: Date };
   /** Called with the upload id before any part is sent (and awaited), so a crash can always abort it. */
   onUploadStarted?: (uploadId: string) => void | Promise<void>;
   onUploadEnded?: (uploadId: string) => void | Promise<void>;
@@ -53,6 +55,11 @@ export interface UploadResult {
 
 export type UploaderStore = Pick<BlobStore, 'put' | 'createMultipart' | 'uploadPart' | 'completeMultipart' | 'abortMultipart'> &
   Partial<Pick<BlobStore, 'head' | 'listMultipart'>> & { readonly features?: BlobStore['features'] };
+
+/** The put options of an object's own retention, if it has one. */
+export function lockOptions(lock: StreamUploaderOptions['lock']): Pick<PutOptions, 'retainUntil' | 'lockMode'> {
+  return lock ? { retainUntil: lock.until, lockMode: lock.mode } : {};
+}
 
 /** Times one part is sent when the store keeps other bytes than those sent (a torn body accepted). */
 const PART_SENDS = 3;
@@ -177,7 +184,7 @@ export class StreamUploader {
     this.throwIfFailed();
     if (this.uploadId === undefined) {
       this.createSent = true;
-      this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass });
+      this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass, ...lockOptions(this.options.lock) });
       await this.options.onUploadStarted?.(this.uploadId);
       // A lost answer to a create the store carried out makes the SDK create a second upload.
       await this.abortOthers(this.uploadId);
@@ -280,7 +287,7 @@ export class StreamUploader {
       let stored: string | undefined;
       try {
         const { contentType, storageClass } = this.options;
-        const put = { contentType, storageClass, sha256, md5: md5.toString('base64'), ifNoneMatch: true };
+        const put = { contentType, storageClass, sha256, md5: md5.toString('base64'), ifNoneMatch: true, ...lockOptions(this.options.lock) };
         await this.writeOnce(async () => (stored = (await this.store.put(this.options.key, body, put)).etag));
       } finally {
         this.giveBack();

@@ -87,6 +87,14 @@ export const binlogSourceSchema = z
     /** Ship the active segment as a partial at most this often (bounded RPO); 0 disables partials. */
     partialIntervalSeconds: seconds.default(300),
     /**
+     * Object Lock days a partial (and its manifest) is written with instead of the bucket's
+     * default: the deployment's binlogs.partialLockDays (default 2), which is also the most the
+     * agent role may set. 0: the bucket's default (every partial then costs the full lock).
+     */
+    partialLockDays: z.number().int().min(0).max(36_500).default(2),
+    /** The bucket's Object Lock mode (the deployment's objectLock.mode): a partial's lock must be in it. */
+    partialLockMode: z.enum(['governance', 'compliance']).default('governance'),
+    /**
      * Not used: binlog event times are UTC, and the restore's apply script runs mariadb-binlog
      * under TZ=UTC (--stop-datetime is read in local time). Accepted so that older configurations
      * load; `agent check` says it does nothing.

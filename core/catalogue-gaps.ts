@@ -102,13 +102,14 @@ async function snapshotGaps(deps: GapDeps, q: GapQuery, source: string): Promise
 }
 
 async function artefactGaps(deps: GapDeps, q: GapQuery, source: string, type: ArtefactSourceType): Promise<CatalogueGap[]> {
-  const ids = new Set<string>();
+  /** Artefact id → whether it is a partial (its manifest is then under partial/). */
+  const ids = new Map<string, boolean>();
   const base = `${sitePrefix(ARTEFACT_CLASS[type], q.site)}${source}/`;
   for (const day of q.days) {
-    for (const prefix of [`${base}${datePath(day)}/`, `${base}partial/${datePath(day)}/`]) {
+    for (const [prefix, partial] of [[`${base}${datePath(day)}/`, false], [`${base}partial/${datePath(day)}/`, true]] as const) {
       for await (const info of deps.blobs.list(prefix)) {
         const id = /^(a[0-9a-f]{23})-/.exec(baseName(info.key))?.[1];
-        if (id) ids.add(id);
+        if (id) ids.set(id, partial);
       }
     }
   }
@@ -121,10 +122,15 @@ async function artefactGaps(deps: GapDeps, q: GapQuery, source: string, type: Ar
     cursor = page.cursor;
   } while (cursor);
   const gaps: CatalogueGap[] = [];
-  for (const id of ids) {
-    const key = artefactManifestKey(q.site, type, source, id);
-    // An object with no manifest is an upload its agent never committed: not a gap.
-    if (settled(await deps.blobs.head(key), q.writtenBefore)) gaps.push({ kind: 'artefact', key, source });
+  for (const [id, partial] of ids) {
+    // A partial shipped before partial manifests moved under partial/ has its manifest at the plain key.
+    const keys = partial ? [artefactManifestKey(q.site, type, source, id, true), artefactManifestKey(q.site, type, source, id)] : [artefactManifestKey(q.site, type, source, id)];
+    for (const key of keys) {
+      // An object with no manifest is an upload its agent never committed: not a gap.
+      if (!settled(await deps.blobs.head(key), q.writtenBefore)) continue;
+      gaps.push({ kind: 'artefact', key, source });
+      break;
+    }
   }
   return gaps;
 }

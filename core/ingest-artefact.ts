@@ -37,8 +37,10 @@ const readSmall = (blobs: ArtefactIngestDeps['blobs'], key: string) => readSmall
 
 /** A site can only publish entries for its own objects, at the one key the layout gives the manifest. */
 function checkPlacement(manifestKey: string, m: ArtefactManifest): void {
-  const expected = artefactManifestKey(m.site, m.sourceType, m.source, m.artefactId);
-  if (manifestKey !== expected) throw new InvalidInputError(`artefact manifest ${manifestKey} describes ${m.site}/${m.source}/${m.artefactId}, whose manifest key is ${expected}`);
+  const expected = artefactManifestKey(m.site, m.sourceType, m.source, m.artefactId, m.partial === true);
+  // Partials shipped before their manifests moved under partial/ keep the plain key.
+  const legacy = m.partial === true && manifestKey === artefactManifestKey(m.site, m.sourceType, m.source, m.artefactId);
+  if (manifestKey !== expected && !legacy) throw new InvalidInputError(`artefact manifest ${manifestKey} describes ${m.site}/${m.source}/${m.artefactId}, whose manifest key is ${expected}`);
   const prefix = `${sitePrefix(ARTEFACT_CLASS[m.sourceType], m.site)}${m.source}/`;
   if (!m.key.startsWith(prefix) || m.key.split('/').includes('..') || !m.key.includes(`/${m.artefactId}-`)) {
     throw new InvalidInputError(`artefact manifest ${manifestKey} points at ${m.key}, outside ${prefix} or not named after ${m.artefactId}`);

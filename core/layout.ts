@@ -117,9 +117,22 @@ export function artefactSourcePrefix(site: string, type: ArtefactSourceType, sou
   return `${sitePrefix(ARTEFACT_CLASS[type], site)}${source}/`;
 }
 
-/** `manifests/{site}/{class}/{source}/{artefactId}.json`: the commit record of one artefact. */
-export function artefactManifestKey(site: string, type: ArtefactSourceType, source: string, artefactId: string): string {
-  return `${sitePrefix('manifests', site)}${ARTEFACT_CLASS[type]}/${source}/${artefactId}.json`;
+/**
+ * `manifests/{site}/{class}/{source}/[partial/]{artefactId}.json`: the commit record of one
+ * artefact. A partial's lives under `partial/` like its object, so that IAM can let the agent
+ * give both the short lock of partials (binlogs.partialLockDays) and nothing else.
+ */
+export function artefactManifestKey(site: string, type: ArtefactSourceType, source: string, artefactId: string, partial = false): string {
+  return `${sitePrefix('manifests', site)}${ARTEFACT_CLASS[type]}/${source}/${partial ? 'partial/' : ''}${artefactId}.json`;
+}
+
+/**
+ * Key patterns (IAM resource globs, `*` spanning `/`) of one site's binlog partials and their
+ * manifests: the only objects the agent may write with a lock shorter than the bucket's default.
+ * A final segment never matches: its key has no `partial` folder (dates are digits, names have no `/`).
+ */
+export function partialKeyPatterns(site: string): string[] {
+  return [`${sitePrefix('logs', site)}*/partial/*`, `${sitePrefix('manifests', site)}logs/*/partial/*`];
 }
 
 /** `manifests/{site}/{class}/[{source}/]`: the artefact manifests of one data class (of one source). */
@@ -130,7 +143,7 @@ export function artefactManifestPrefix(site: string, dataClass: (typeof ARTEFACT
 /** True for the key of an artefact manifest (backups, logs, archives). */
 export function isArtefactManifestKey(key: string): boolean {
   const parsed = parseKey(key);
-  return parsed?.dataClass === 'manifests' && /^(backups|logs|archives)\/[a-z0-9][a-z0-9-]*\/a[0-9a-f]{23}\.json$/.test(parsed.rest);
+  return parsed?.dataClass === 'manifests' && /^(backups|logs|archives)\/[a-z0-9][a-z0-9-]*\/(partial\/)?a[0-9a-f]{23}\.json$/.test(parsed.rest);
 }
 
 // ---- Tree sources (file shares): see core/tree-manifest.ts for the format ----

@@ -52,10 +52,12 @@ export interface PutOptions {
   /** Base64 MD5 of the body (Content-MD5), when the caller already took it; S3 adapters compute it otherwise. */
   md5?: string;
   /**
-   * Object Lock: GOVERNANCE retention until this date instead of the bucket's default retention
-   * (a copy that must be able to expire sooner, such as a case export). Needs s3:PutObjectRetention.
+   * Object Lock: retention until this date instead of the bucket's default retention (a copy that
+   * must be able to expire sooner: a case export, a binlog partial). Needs s3:PutObjectRetention.
    */
   retainUntil?: Date;
+  /** The retention mode of `retainUntil` (default GOVERNANCE); a binlog partial takes the bucket's. */
+  lockMode?: 'GOVERNANCE' | 'COMPLIANCE';
 }
 
 export interface CompletedPart {

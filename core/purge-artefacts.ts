@@ -1,6 +1,6 @@
 import { sitePrefix } from './layout.ts';
 import type { ArtefactEntry, CatalogueStore } from './ports.ts';
-import { lockedUntil, type Artefact, type RetentionRules } from './retention.ts';
+import { lockedUntil, partialLockRules, shortLocked, type Artefact, type RetentionRules } from './retention.ts';
 
 // The backups and log segments the purge judges, from the catalogue's artefact items (ART#{site},
 // written by ingest from each manifest), not by GETting every manifest of the site: those
@@ -9,7 +9,9 @@ import { lockedUntil, type Artefact, type RetentionRules } from './retention.ts'
 // purge function's timeout. The reads here are Queries of up to 1000 items: every full of each
 // source (one a day at most), and the segments in sequence order only up to the first one still
 // under Object Lock (and the rest of its sequence: its partial snapshots and final), since the
-// ones after it were shipped later and are locked too.
+// ones after it were shipped later and are locked too. With partials on a shorter lock than the
+// bucket's, only a locked partial cuts (locksTheRest): the read then spans the closed segments
+// of the bucket's lock, a few dozen items, so that their successors' superseded partials are seen.
 //
 // An artefact whose manifest ingest never catalogued is not seen, so it is kept: the safe side
 // (a full missing here only makes older fulls count among the kept ones). A segment after the
@@ -43,14 +45,28 @@ async function* pages(catalogue: ArtefactCatalogue, query: { site: string; sourc
   } while (cursor);
 }
 
-/** A source's segments in sequence order, up to the first still under Object Lock and the rest of its sequence. */
-async function freeSegments(catalogue: ArtefactCatalogue, site: string, source: string, rules: Pick<RetentionRules, 'now' | 'objectLockDays'>): Promise<{ segments: ArtefactEntry[]; cut: boolean }> {
+type LockRules = Pick<RetentionRules, 'now' | 'objectLockDays' | 'partialLockDays'>;
+
+/**
+ * Whether every segment after `e` is locked too, so need not be read. Shipped later than a locked
+ * one is locked too, but with partials on a shorter lock, only a locked partial says so: a
+ * segment closed yesterday is locked for the bucket's days while the partials of the ones after
+ * it are free in a few.
+ */
+function locksTheRest(e: ArtefactEntry, rules: LockRules): boolean {
+  const shortPartials = (rules.partialLockDays ?? 0) > 0 && rules.partialLockDays! < (rules.objectLockDays ?? 0);
+  if (e.partial) return lockedUntil(e.createdAt, shortLocked(e) ? partialLockRules(rules) : rules) !== undefined;
+  return !shortPartials && lockedUntil(e.createdAt, rules) !== undefined;
+}
+
+/** A source's segments in sequence order, up to the first that locks the rest (locksTheRest) and the rest of its sequence. */
+async function freeSegments(catalogue: ArtefactCatalogue, site: string, source: string, rules: LockRules): Promise<{ segments: ArtefactEntry[]; cut: boolean }> {
   const segments: ArtefactEntry[] = [];
   let lastSequence: number | undefined;
   for await (const e of pages(catalogue, { site, source, role: 'segment' })) {
     if (lastSequence !== undefined && (e.sequence ?? 0) > lastSequence) return { segments, cut: true };
     segments.push(e);
-    if (lastSequence === undefined && lockedUntil(e.createdAt, rules) !== undefined) lastSequence = e.sequence ?? 0;
+    if (lastSequence === undefined && locksTheRest(e, rules)) lastSequence = e.sequence ?? 0;
   }
   return { segments, cut: false };
 }
@@ -60,7 +76,7 @@ async function freeSegments(catalogue: ArtefactCatalogue, site: string, source: 
  * site's prefixes (`counters.unreadable` counts those that do not); `cut` when some source's
  * segments after its first locked one were not read.
  */
-export async function gatherArtefacts(catalogue: ArtefactCatalogue, site: string, rules: Pick<RetentionRules, 'now' | 'objectLockDays'>, counters: { unreadable: number }): Promise<{ artefacts: Artefact[]; cut: boolean }> {
+export async function gatherArtefacts(catalogue: ArtefactCatalogue, site: string, rules: LockRules, counters: { unreadable: number }): Promise<{ artefacts: Artefact[]; cut: boolean }> {
   const artefacts: Artefact[] = [];
   let cut = false;
   const inSite = (e: ArtefactEntry) =>

@@ -285,7 +285,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const packs = [...gathered.packs, ...late.packs];
   const dead = new Map([...gathered.dead, ...late.dead]);
   const more = gathered.more || late.more;
-  const { artefacts, cut } = await gatherArtefacts(deps.catalogue, input.site, { now: input.now, objectLockDays: input.settings.objectLockDays }, counters);
+  const { artefacts, cut } = await gatherArtefacts(deps.catalogue, input.site, { now: input.now, objectLockDays: input.settings.objectLockDays, partialLockDays: input.settings.partialLockDays }, counters);
   const { trees: treePolicy, orphanGraceDays, ...rules } = input.settings;
   const plan = planRetention({ rules: { now: input.now, ...rules }, packs, artefacts, maxTargets: input.maxTargets });
   const erasure = await erasurePart(deps, input, plan.targets, gathered.held);

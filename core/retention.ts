@@ -32,7 +32,9 @@ import { isFutureDated } from './future-dated.ts';
 // any segment.
 //
 // Object Lock: the bucket locks every object for `objectLockDays` from its creation, and S3
-// refuses to delete it before then. A pack, full or segment the rules let go but whose lock has
+// refuses to delete it before then; a binlog partial and its manifest are written with the
+// shorter `partialLockDays` (binlogs.partialLockDays), so a superseded one goes days, not the
+// bucket's lock, after it was shipped (the newest is never superseded, so never planned). A pack, full or segment the rules let go but whose lock has
 // not run out is left out of the plan (and does not count toward `truncated`): planned, it would
 // be refused, fill the plan again in every round and keep the purge "behind" for ever. It is
 // counted in `locked` and goes in the first purge after its lock ends.
@@ -89,6 +91,8 @@ export interface RetentionRules {
   timeMarginHours?: number;
   /** The bucket's default Object Lock retention in days: what was written less than this long ago is not planned (absent or 0: no lock). */
   objectLockDays?: number;
+  /** The lock binlog partials are written with instead (binlogs.partialLockDays; absent or 0: objectLockDays). */
+  partialLockDays?: number;
 }
 
 /** Tree snapshot kinds (snapshot, tree-index, tree-pack) are planned and deleted by core/tree-purge.ts. */
@@ -249,6 +253,19 @@ function planArtefacts(all: Artefact[], rules: { now: Date; keepFullCycles: numb
   return { targets, keptFulls: keptFulls.length, keptSegments, futureDated };
 }
 
+/**
+ * A partial written with the short lock: its manifest is under `partial/` (core/layout.ts). One
+ * shipped before partials had their own lock has its manifest beside the finals' and the bucket's lock.
+ */
+export function shortLocked(a: { partial?: boolean; manifestKey?: string }): boolean {
+  return a.partial === true && a.manifestKey !== undefined && a.manifestKey.includes('/partial/');
+}
+
+/** The rules with a binlog partial's lock in place of the bucket's default (a partial and its manifest are written with it). */
+export function partialLockRules<R extends Pick<RetentionRules, 'objectLockDays' | 'partialLockDays'>>(rules: R): R {
+  return rules.partialLockDays ? { ...rules, objectLockDays: rules.partialLockDays } : rules;
+}
+
 /** When the object's Object Lock ends (ms), if that is still after `now`; undefined when it is free (or its creation time is unknown: S3 then decides). */
 export function lockedUntil(createdAt: string | undefined, rules: Pick<RetentionRules, 'now' | 'objectLockDays'>): number | undefined {
   const created = createdAt === undefined ? Number.NaN : Date.parse(createdAt);
@@ -258,12 +275,12 @@ export function lockedUntil(createdAt: string | undefined, rules: Pick<Retention
 }
 
 /** Targets whose object is still under Object Lock set apart: they would only be refused. */
-function withoutLocked(targets: PurgeTarget[], created: Map<string, string | undefined>, rules: RetentionRules): { free: PurgeTarget[]; locked?: LockWait } {
+function withoutLocked(targets: PurgeTarget[], created: Map<string, string | undefined>, partials: Set<string>, rules: RetentionRules): { free: PurgeTarget[]; locked?: LockWait } {
   const free: PurgeTarget[] = [];
   let count = 0;
   let first = Number.POSITIVE_INFINITY;
   for (const t of targets) {
-    const until = lockedUntil(created.get(t.key), rules);
+    const until = lockedUntil(created.get(t.key), partials.has(t.key) ? partialLockRules(rules) : rules);
     if (until === undefined) {
       free.push(t);
       continue;
@@ -301,7 +318,8 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
   const artefactPlan = planArtefacts(input.artefacts, { now: rules.now, keepFullCycles: rules.keepFullCycles, marginMs: (rules.timeMarginHours ?? 24) * 3_600_000 });
   targets.push(...artefactPlan.targets);
   const created = new Map<string, string | undefined>([...input.packs.map((p) => [p.packKey, p.createdAt] as const), ...input.artefacts.map((a) => [a.key, a.createdAt] as const)]);
-  const { free, locked } = withoutLocked(targets, created, rules);
+  const partials = new Set(input.artefacts.filter(shortLocked).map((a) => a.key));
+  const { free, locked } = withoutLocked(targets, created, partials, rules);
   const max = input.maxTargets ?? Number.POSITIVE_INFINITY;
   return {
     targets: free.slice(0, max),

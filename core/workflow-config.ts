@@ -75,6 +75,11 @@ export const sitePurgeSchema = z
      * as waiting for its lock) instead of planning a delete S3 refuses in every round. Absent: no lock known.
      */
     objectLockDays: z.number().int().min(0).max(36_500).optional(),
+    /**
+     * The Object Lock days of binlog partials and their manifests (binlogs.partialLockDays): a
+     * superseded partial is planned once these are over. Absent or 0: partials have objectLockDays.
+     */
+    partialLockDays: z.number().int().min(0).max(36_500).optional(),
   })
   .strict();
 export type SitePurgeSettings = z.infer<typeof sitePurgeSchema>;

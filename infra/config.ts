@@ -191,6 +191,20 @@ export const deploymentConfigSchema = z
       })
       .strict()
       .default({}),
+    binlogs: z
+      .object({
+        /**
+         * Object Lock days of a binlog partial (a whole-prefix snapshot of the active segment, sent
+         * every partial interval), instead of objectLock.defaultRetentionDays: the agent role may set
+         * this much and no more, on `logs/{site}/{source}/partial/` and their manifests only. A
+         * superseded partial then goes at the first purge after it; 0: partials keep the bucket's
+         * default (and cost its days: docs/operations.md, Binlog partials). At or above the default
+         * it is 0: a lock as long as the default saves nothing.
+         */
+        partialLockDays: z.number().int().min(0).max(36_500).default(2),
+      })
+      .strict()
+      .default({}),
     lifecycle: lifecycleSchema.default({}),
     replication: z
       .object({
@@ -297,7 +311,7 @@ export const deploymentConfigSchema = z
     const iaProblem = backupsIaProblem(config);
     if (iaProblem) ctx.addIssue({ code: 'custom', path: ['lifecycle', 'backupsToIaDays'], message: iaProblem });
   })
-  .transform((config) => ({ ...config, lifecycle: { ...config.lifecycle, backupsToIaDays: config.lifecycle.backupsToIaDays ?? defaultBackupsToIaDays(scheduledKeeping(config).map((k) => k.keeping)) } }));
+  .transform((config) => ({ ...config, binlogs: { partialLockDays: effectivePartialLockDays(config) }, lifecycle: { ...config.lifecycle, backupsToIaDays: config.lifecycle.backupsToIaDays ?? defaultBackupsToIaDays(scheduledKeeping(config).map((k) => k.keeping)) } }));
 
 interface KeepingSource {
   sites: SiteConfig[];
@@ -343,6 +357,11 @@ export const PROCESSING_RESOURCES = { base: 196, site: 18, schedule: 7, rolesAny
 export function processingResources(sites: readonly { schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[]): number {
   const r = PROCESSING_RESOURCES;
   return r.base + sites.reduce((n, s) => n + r.site + (s.schedule ? r.schedule : 0) + (s.agent?.rolesAnywhereTrustAnchorArn ? r.rolesAnywhere : 0), 0);
+}
+
+/** binlogs.partialLockDays as deployed: 0 when it would not be shorter than the bucket's default lock. */
+function effectivePartialLockDays(config: { binlogs: { partialLockDays: number }; objectLock: { defaultRetentionDays: number } }): number {
+  return config.binlogs.partialLockDays < config.objectLock.defaultRetentionDays ? config.binlogs.partialLockDays : 0;
 }
 
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;

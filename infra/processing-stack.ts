@@ -90,6 +90,7 @@ export class ProcessingStack extends Stack {
           dataKeyArn: dataKey.keyArn,
           stackPrefix: config.stackPrefix,
           entryPoints: { invokeArn: (method, path) => this.api.invokeArn(method, path), replayArn: this.api.siteReplayArns[site.name]! },
+          ...(config.binlogs.partialLockDays > 0 ? { partialLock: { days: config.binlogs.partialLockDays, mode: config.objectLock.mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE' } } : {}),
         }),
     );
 

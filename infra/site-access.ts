@@ -5,9 +5,9 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { SiteConfig } from './config.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
-import { sitePrefixes } from '../core/layout.ts';
-import { objectsArn } from './names.ts';
-import { agentStatements, drApiStatements, drReaderStatements, officerStatements, type SiteEntryPoints } from './site-policies.ts';
+import { partialKeyPatterns, sitePrefixes } from '../core/layout.ts';
+import { bucketArn as bucketArnOf, objectsArn } from './names.ts';
+import { agentStatements, drApiStatements, drReaderStatements, officerStatements, type PartialLock, type SiteEntryPoints } from './site-policies.ts';
 
 // One site's identities in the cloud: its activity (the agent polls it; no inbound connection
 // to the site), its agent role (add-only, see site-policies.ts) and its DR read role.
@@ -27,6 +27,8 @@ export interface SiteAccessProps {
   stackPrefix: string;
   /** The catalogue API routes and replay URL of this site. */
   entryPoints: SiteEntryPoints;
+  /** The short lock the agent may give its binlog partials; absent: none (they keep the bucket's default). */
+  partialLock?: PartialLock;
 }
 
 export function defaultExternalId(site: string): string {
@@ -62,7 +64,7 @@ export class SiteAccess extends Construct {
       maxSessionDuration: Duration.hours(12),
     });
     if (site.agent.rolesAnywhereTrustAnchorArn) this.trustRolesAnywhere(site.name, site.agent.rolesAnywhereTrustAnchorArn, props.stackPrefix);
-    for (const statement of agentStatements({ ...scopeOf, activityArn: this.activity.activityArn })) this.agentRole.addToPolicy(statement);
+    for (const statement of agentStatements({ ...scopeOf, activityArn: this.activity.activityArn, ...(props.partialLock ? { partialLock: props.partialLock } : {}) })) this.agentRole.addToPolicy(statement);
 
     this.drRole = new iam.Role(this, 'DrRole', {
       description: `Ferry DR reader of site ${site.name}: read-only on its prefixes`,
@@ -91,6 +93,11 @@ export class SiteAccess extends Construct {
       const arn = objectsArn(bucketName, prefix);
       acknowledgeWildcardResource(this.agentRole, arn, `the agent of site ${site.name} adds and reads back objects under its own prefix ${prefix} only; keys are new per pack, artefact and manifest`);
       acknowledgeWildcardResource(this.drRole, arn, `the DR reader of site ${site.name} reads any object under ${prefix} and nothing outside that site`);
+    }
+    if (props.partialLock) {
+      for (const pattern of partialKeyPatterns(site.name)) {
+        acknowledgeWildcardResource(this.agentRole, `${bucketArnOf(bucketName)}/${pattern}`, `the agent of site ${site.name} may give its own binlog partials and their manifests (new keys, one per partial) a lock of at most ${props.partialLock.days} day(s) in the bucket's mode, and no other object any retention`);
+      }
     }
     this.outputs();
   }

@@ -1,5 +1,5 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { sitePrefixes } from '../core/layout.ts';
+import { partialKeyPatterns, sitePrefixes } from '../core/layout.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
 
 // What one site's credentials may do, as policy statements. Built from core/layout.ts's
@@ -47,7 +47,34 @@ function listOwnPrefixes(scope: SiteScope): iam.PolicyStatement {
   });
 }
 
-export function agentStatements(scope: SiteScope & { activityArn: string }): iam.PolicyStatement[] {
+/** A binlog partial's short lock (binlogs.partialLockDays) in the bucket's Object Lock mode. */
+export interface PartialLock {
+  days: number;
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+}
+
+/**
+ * The one retention the agent may set: on its own binlog partials and their manifests (written
+ * new, If-None-Match), in the bucket's mode, for at most `days`. S3 evaluates
+ * s3:object-lock-remaining-retention-days and s3:object-lock-mode on a PutObject or
+ * CreateMultipartUpload that carries lock headers (and on PutObjectRetention, which S3 also
+ * checks for such a write). So a stolen agent key can neither lock garbage for years (a storage
+ * ransom) nor give any other object a short lock; an existing object's retention cannot be
+ * shortened at all (S3 refuses it without the governance bypass, which the bucket denies to all).
+ */
+function partialLockStatements(scope: SiteScope, lock: PartialLock | undefined, wholeBucket: string[]): iam.PolicyStatement[] {
+  if (!lock) return [new iam.PolicyStatement({ sid: 'DenyOwnRetention', effect: iam.Effect.DENY, actions: ['s3:PutObjectRetention'], resources: wholeBucket })];
+  const partials = partialKeyPatterns(scope.site).map((pattern) => `${bucketArn(scope.bucketName)}/${pattern}`);
+  const days = 's3:object-lock-remaining-retention-days';
+  return [
+    new iam.PolicyStatement({ sid: 'ShortLockOfPartials', actions: ['s3:PutObjectRetention'], resources: partials, conditions: { NumericLessThanEquals: { [days]: lock.days }, StringEquals: { 's3:object-lock-mode': lock.mode } } }),
+    new iam.PolicyStatement({ sid: 'DenyRetentionBeyondPartials', effect: iam.Effect.DENY, actions: ['s3:PutObjectRetention'], notResources: partials }),
+    new iam.PolicyStatement({ sid: 'DenyLongLockOfPartials', effect: iam.Effect.DENY, actions: ['s3:PutObject', 's3:PutObjectRetention'], resources: partials, conditions: { NumericGreaterThan: { [days]: lock.days } } }),
+    new iam.PolicyStatement({ sid: 'DenyOtherLockModeOfPartials', effect: iam.Effect.DENY, actions: ['s3:PutObjectRetention'], resources: partials, conditions: { StringNotEquals: { 's3:object-lock-mode': lock.mode } } }),
+  ];
+}
+
+export function agentStatements(scope: SiteScope & { activityArn: string; partialLock?: PartialLock }): iam.PolicyStatement[] {
   const objects = siteObjectArns(scope);
   const wholeBucket = [bucketArn(scope.bucketName), `${bucketArn(scope.bucketName)}/*`];
   return [
@@ -77,9 +104,10 @@ export function agentStatements(scope: SiteScope & { activityArn: string }): iam
     new iam.PolicyStatement({
       sid: 'DenyDestruction',
       effect: iam.Effect.DENY,
-      actions: ['s3:Delete*', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:BypassGovernanceRetention', 's3:PutBucket*', 's3:PutLifecycleConfiguration', 's3:PutReplicationConfiguration', 's3:PutEncryptionConfiguration'],
+      actions: ['s3:Delete*', 's3:PutObjectLegalHold', 's3:BypassGovernanceRetention', 's3:PutBucket*', 's3:PutLifecycleConfiguration', 's3:PutReplicationConfiguration', 's3:PutEncryptionConfiguration'],
       resources: wholeBucket,
     }),
+    ...partialLockStatements(scope, scope.partialLock, wholeBucket),
   ];
 }
 

@@ -126,6 +126,7 @@ export function planBinlog(source: BinlogSourceConfig, basename: string, files: 
     sequence: seg.sequence,
     series: basename,
     binlog: { fallback: fallbackSpan(seg, segments[i - 1]) },
+    ...(partial && source.partialLockDays > 0 ? { lock: { days: source.partialLockDays, mode: source.partialLockMode === 'compliance' ? ('COMPLIANCE' as const) : ('GOVERNANCE' as const) } } : {}),
   });
   const ready: ArtefactWork[] = [];
   const waiting: Segment[] = [];

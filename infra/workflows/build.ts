@@ -187,7 +187,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       logs: { encryptionKey: context.logsKey },
       namePrefix: context.config.stackPrefix,
       sites: context.sites.map((s) => ({
-        ...{ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: s.config.keepFullCycles, objectLockDays: context.config.objectLock.defaultRetentionDays },
+        ...{ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: s.config.keepFullCycles, objectLockDays: context.config.objectLock.defaultRetentionDays, partialLockDays: context.config.binlogs.partialLockDays },
         ...(s.config.orphanGraceDays === undefined ? {} : { orphanGraceDays: s.config.orphanGraceDays }),
         ...(s.config.trees ? { trees: s.config.trees } : {}),
       })),

@@ -29,6 +29,8 @@ export interface WorkflowSite {
   orphanGraceDays?: number;
   /** The bucket's default Object Lock retention: the purge plans nothing younger (it could not be deleted). */
   objectLockDays?: number;
+  /** The shorter lock of binlog partials (binlogs.partialLockDays; absent or 0: objectLockDays). */
+  partialLockDays?: number;
 }
 
 export type WorkflowsProps = Omit<WorkflowCommonProps, 'stateMachineName'> & {
@@ -55,6 +57,7 @@ export function addWorkflows(scope: Construct, props: WorkflowsProps): Workflows
       keepFullCycles: site.keepFullCycles ?? 2,
       ...(site.orphanGraceDays === undefined ? {} : { orphanGraceDays: site.orphanGraceDays }),
       ...(site.objectLockDays === undefined ? {} : { objectLockDays: site.objectLockDays }),
+      ...(site.partialLockDays ? { partialLockDays: site.partialLockDays } : {}),
       ...(site.trees ? { trees: site.trees } : {}),
     } as SitePurgeSettings;
     sites[site.name] = {

@@ -34,7 +34,7 @@ describe('artefact source configuration', () => {
   - { name: db, type: binlog, path: /var/lib/mysql }
   - { name: media, type: archive, path: /archives }
 `);
-    expect(binlog).toEqual({ name: 'db', type: 'binlog', path: '/var/lib/mysql', partialIntervalSeconds: 300, timezone: 'UTC' });
+    expect(binlog).toEqual({ name: 'db', type: 'binlog', path: '/var/lib/mysql', partialIntervalSeconds: 300, partialLockDays: 2, partialLockMode: 'governance', timezone: 'UTC' });
     expect(archive).toMatchObject({ patterns: ARCHIVE_DEFAULT_PATTERNS, timeFormat: 'auto', timezone: 'UTC', stableSeconds: 120 });
   });
 

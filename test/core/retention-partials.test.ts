@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ArtefactEntry } from '../../core/ports.ts';
-import { artefactOfEntry } from '../../core/purge-artefacts.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { artefactOfEntry, gatherArtefacts } from '../../core/purge-artefacts.ts';
 import { planRestore } from '../../core/restore-plan.ts';
 import { planRetention, type Artefact } from '../../core/retention.ts';
-import { T0, makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
+import { T0, iso, makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
 
 // Binlog partial snapshots and the purge: a snapshot the restore planner can never choose (its
 // closed segment, or a newer snapshot of the same file, is offsite) goes; every restore the
@@ -43,6 +44,38 @@ describe('superseded partial snapshots', () => {
     const tied = [partial(2, 15, 500), { ...partial(2, 15, 500), key: 'logs/site-a/binlog/other-tie', sha256: 'f'.repeat(64) }];
     const plan = planRetention({ rules: rules(1), packs: [], artefacts: artefacts([full, closed, otherFile, noSpan, ...tied]) });
     expect(plan.targets).toEqual([]);
+  });
+});
+
+describe('the short lock of partials (binlogs.partialLockDays)', () => {
+  const DAY = 86_400_000;
+  const now = new Date(T0 + 40 * DAY);
+  const at = (daysAgo: number) => iso(now.getTime() - daysAgo * DAY);
+  const lockRules = { now, retentionDays: 365, keepFullCycles: 1, objectLockDays: 30, partialLockDays: 2 };
+  // Segment 1 closed yesterday (under the bucket's 30 days); segment 2 still open, with partials shipped 4, 3, 1 days and 5 minutes ago.
+  const full = makeFull(min(0), { position: pos(1), createdAt: at(10) });
+  const closed = makeSegment(1, min(0), min(9), { createdAt: at(1) });
+  const open = [partial(2, 11, 100), partial(2, 12, 200), partial(2, 13, 300), partial(2, 14, 400)].map((p, i) => ({ ...p, createdAt: at([4, 3, 1, 0.003][i]!) }));
+
+  it('plans a superseded partial once its 2 days are over, never the newest, and leaves one still locked out', () => {
+    const plan = planRetention({ rules: lockRules, packs: [], artefacts: artefacts([full, closed, ...open]) });
+    expect(plan.targets.map((t) => t.key)).toEqual([open[0]!.key, open[1]!.key]);
+    expect(plan.targets.every((t) => t.then?.includes('/partial/'))).toBe(true);
+    expect(plan.locked).toEqual({ count: 1, firstFree: iso(Date.parse(open[2]!.createdAt!) + 2 * DAY) });
+  });
+
+  it("keeps a partial shipped before partials had their own lock (its manifest beside the finals') for the bucket's 30 days", () => {
+    const legacy = open.map((p) => ({ ...p, manifestKey: p.manifestKey.replace('/partial/', '/') }));
+    const plan = planRetention({ rules: lockRules, packs: [], artefacts: artefacts([full, closed, ...legacy]) });
+    expect(plan.targets).toEqual([]);
+    expect(plan.locked?.count).toBe(3);
+  });
+
+  it("reads the partials of an open segment past a closed segment still under the bucket's lock", async () => {
+    const catalogue = new MemoryCatalogue();
+    for (const e of [full, closed, ...open]) await catalogue.putArtefact(e);
+    const { artefacts: read } = await gatherArtefacts(catalogue, 'site-a', lockRules, { unreadable: 0 });
+    expect(read.filter((a) => a.partial).map((a) => a.key).sort()).toEqual(open.map((p) => p.key).sort());
   });
 });
 

@@ -35,8 +35,8 @@ describe('keepFullCycles in the deployment configuration', () => {
     const purges = machines.map((m) => JSON.stringify(m.Properties)).filter((d) => d.includes('\\"action\\":\\"plan\\"'));
     const of = (site: string) => purges.filter((d) => d.includes(`\\"site\\":\\"${site}\\"`));
     expect(of('ocs')).toHaveLength(1);
-    expect(of('ocs')[0]).toContain('\\"settings\\":{\\"retentionDays\\":730,\\"keepFullCycles\\":14,\\"objectLockDays\\":30}');
-    expect(of('other')[0]).toContain('\\"settings\\":{\\"retentionDays\\":730,\\"keepFullCycles\\":2,\\"objectLockDays\\":30}');
+    expect(of('ocs')[0]).toContain('\\"settings\\":{\\"retentionDays\\":730,\\"keepFullCycles\\":14,\\"objectLockDays\\":30,\\"partialLockDays\\":2}');
+    expect(of('other')[0]).toContain('\\"settings\\":{\\"retentionDays\\":730,\\"keepFullCycles\\":2,\\"objectLockDays\\":30,\\"partialLockDays\\":2}');
   });
 });
 

@@ -20,7 +20,7 @@ function entry(site: string, source: string, sourceType: ArtefactEntry['sourceTy
     role,
     artefactId: id,
     key: artefactKey(site, sourceType, source, id, name, new Date(takenAt), over.partial ?? false),
-    manifestKey: artefactManifestKey(site, sourceType, source, id),
+    manifestKey: artefactManifestKey(site, sourceType, source, id, over.partial ?? false),
     name,
     size: 1000,
     sha256,
