@@ -8,6 +8,7 @@ import { yamlProblem } from '../core/config.ts';
 import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, type CostInput } from '../core/cost.ts';
 import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
 import { backupRetention } from './cost-deployment.ts';
+import { purgeIntervalDays } from '../infra/config-costs.ts';
 
 // `ferry cost estimate`: the deployment's tiers (its config's lifecycle, the same data the CDK
 // rules and the local S3 use) and one site's volumes, priced from a dated table in core/prices/.
@@ -21,6 +22,10 @@ interface EstimateOptions {
   retentionDays?: string;
   backupGbPerDay: string;
   backupRetentionDays?: string;
+  binlogGbPerDay: string;
+  binlogSegmentsPerDay: string;
+  partialIntervalSeconds: string;
+  partialLockDays?: string;
   recordingsPerPack: string;
   partSizeMib: string;
   prices?: string;
@@ -40,6 +45,10 @@ export function registerCostCommands(program: Command): void {
     .option('--retention-days <d>', "recordings' retention (default: the site's retentionDays)")
     .option('--backup-gb-per-day <x>', 'database backups and logs shipped a day, GB', '0')
     .option('--backup-retention-days <d>', "how long backups are kept (default: what the site's purge keeps: keepFullCycles fulls, the lock, the purge interval; refused when the deployment keeps them otherwise)")
+    .option('--binlog-gb-per-day <x>', 'binlog written a day, GB (its segments and partials are priced on their own lines)', '0')
+    .option('--binlog-segments-per-day <n>', 'segments the binlog closes a day (1: rotated daily, e.g. by the nightly dump)', '1')
+    .option('--partial-interval-seconds <s>', "the binlog source's partialIntervalSeconds (0: no partials)", '300')
+    .option('--partial-lock-days <d>', "Object Lock days of a partial (default: the deployment's binlogs.partialLockDays; 0: the bucket's default)")
     .option('--recordings-per-pack <n>', 'recordings per pack (the source closeAfterFiles)', '100')
     .option('--part-size-mib <n>', 'upload part size (shipping.partSizeMiB)', '8')
     .option('--prices <name>', `price table (${priceTableNames().join(', ')}; default the newest)`)
@@ -59,6 +68,7 @@ export function registerCostCommands(program: Command): void {
         backupRetentionDays: backups.days,
         recordingsPerPack: number(opts.recordingsPerPack, '--recordings-per-pack'),
         partSizeMiB: number(opts.partSizeMib, '--part-size-mib'),
+        ...binlogInput(deployment, site, opts, backups.days),
         tiers: { recordings: tiers.recordings, backups: tiers.backups },
       };
       const { name, table } = priceTable(opts.prices);
@@ -78,6 +88,29 @@ export function registerCostCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify({ site: site.name, input, backupRetention: backups.text, prices, warnings, ...estimate }, null, 2)}\n`);
       else process.stdout.write(renderEstimate(site.name, input, prices, estimate, backups.text) + warnings.map((w) => `WARNING ${w}\n`).join(''));
     });
+}
+
+/**
+ * The binlog inputs: closed segments kept as long as the fulls (the purge keeps those the kept
+ * fulls need); a partial kept its lock plus half the purge interval (the purge deletes it at its
+ * first run after its lock, a newer partial existing), the bucket's lock when partials have none.
+ */
+function binlogInput(deployment: DeploymentConfig, site: DeploymentConfig['sites'][number], opts: EstimateOptions, backupDays: number): Pick<CostInput, 'binlogs'> {
+  const gbPerDay = number(opts.binlogGbPerDay, '--binlog-gb-per-day');
+  if (gbPerDay === 0) return {};
+  const lockDays = deployment.objectLock.defaultRetentionDays;
+  const given = opts.partialLockDays === undefined ? deployment.binlogs.partialLockDays : number(opts.partialLockDays, '--partial-lock-days');
+  const partialLock = given > 0 && given < lockDays ? given : lockDays;
+  const purgeEvery = site.schedule ? purgeIntervalDays(site.schedule.purgeCron) : 7;
+  return {
+    binlogs: {
+      gbPerDay,
+      segmentsPerDay: number(opts.binlogSegmentsPerDay, '--binlog-segments-per-day'),
+      partialIntervalSeconds: number(opts.partialIntervalSeconds, '--partial-interval-seconds'),
+      segmentDays: Math.max(backupDays, lockDays),
+      partialDays: partialLock + purgeEvery / 2,
+    },
+  };
 }
 
 function loadDeployment(file: string | undefined): DeploymentConfig {
@@ -112,6 +145,15 @@ function codec(text: string): Codec {
 const usd = (v: number) => (v === 0 ? '0' : v < 0.01 ? v.toPrecision(2) : v.toFixed(2));
 const gb = (v: number) => (v < 10 ? v.toFixed(2) : Math.round(v).toLocaleString('en-US'));
 
+function binlogText(input: CostInput): string[] {
+  const b = input.binlogs;
+  if (!b) return [];
+  const perDay = b.partialIntervalSeconds > 0 ? 86_400 / b.partialIntervalSeconds : 0;
+  const copies = (perDay * b.gbPerDay) / b.segmentsPerDay / 2;
+  const partials = perDay > 0 ? `; a partial every ${b.partialIntervalSeconds} s: ${Math.round(perDay)} a day, ${gb(copies)} GB/day of whole-prefix copies, each kept about ${b.partialDays} days (its lock and half the purge interval)` : '; no partials';
+  return [`binlogs ${b.gbPerDay} GB/day in ${b.segmentsPerDay} segment(s) a day, closed segments kept ${b.segmentDays} days${partials}`];
+}
+
 export function renderEstimate(site: string, input: CostInput, prices: { table: string; asOf: string; region: string; sources: string[] }, e: CostEstimate, backupsKept = `${input.backupRetentionDays} days`): string {
   const head = ['data', 'class', 'age (days)', 'objects', 'billed GB', '$/month storage', '$/month requests', `$ over ${input.retentionDays} d`, '$ replay one', '$ retrieve all'];
   const rows = e.lines.map((l) => [
@@ -135,6 +177,7 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
     `site ${site}: ${input.callsPerDay} calls/day × ${input.avgSeconds} s ${input.codec} = ${gb(v.recordingsGbPerDay)} GB/day in ${v.packsPerDay} pack(s) of ${input.recordingsPerPack}; backups ${input.backupGbPerDay} GB/day`,
     `recordings kept ${input.retentionDays} days; prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
     `backups kept ${backupsKept}`,
+    ...binlogText(input),
     '',
     fmt(head),
     ...rows.map(fmt),

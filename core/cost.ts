@@ -32,10 +32,27 @@ export interface CostInput {
   partSizeMiB: number;
   backupGbPerDay: number;
   backupRetentionDays: number;
+  /** Binlogs (absent: none): see binlogStreams. */
+  binlogs?: BinlogCostInput;
   tiers: { recordings: CostTier[]; backups: CostTier[] };
 }
 
-export type CostDataClass = 'recordings' | 'manifests' | 'backups';
+/**
+ * One binlog source: `gbPerDay` written, in `segmentsPerDay` segments (1: rotated daily, as with
+ * the nightly dump's --flush-logs), a partial of the active segment every `partialIntervalSeconds`
+ * (0: none). A closed segment is kept `segmentDays` (as long as the fulls that need it); a
+ * partial, the whole prefix again, `partialDays` (its lock plus half the purge interval: the purge
+ * deletes it at its first run after the lock, once a newer partial or the closed segment exists).
+ */
+export interface BinlogCostInput {
+  gbPerDay: number;
+  segmentsPerDay: number;
+  partialIntervalSeconds: number;
+  segmentDays: number;
+  partialDays: number;
+}
+
+export type CostDataClass = 'recordings' | 'manifests' | 'backups' | 'binlogs' | 'binlog partials';
 
 export interface CostLine {
   dataClass: CostDataClass;
@@ -69,11 +86,10 @@ export interface CostEstimate {
 }
 
 /**
- * Left out of every estimate, with how to size each: the first bill has these lines too. Binlogs
- * and tree snapshots have a size but no model here yet (a partial re-uploads its segment whole).
+ * Left out of every estimate, with how to size each: the first bill has these lines too. Tree
+ * snapshots have a size but no model here yet.
  */
 export const NOT_INCLUDED: readonly string[] = [
-  'binlogs: each partial ships the active segment whole again (a segment growing to S over N partials stores about S×N/2), each kept at least the Object Lock days; add their GB a day to --backup-gb-per-day',
   "tree snapshots (file shares): a day's new content packs are the share's daily change, plus an index of about 50 B a file (2,000 files: 94 KB), kept by sites[].trees (14 daily, 8 weekly, 12 monthly); price the daily change as --backup-gb-per-day",
   'the daily scrub: reads back reports.scrubSample of the stored packs and backups (Glacier IR retrieval per GB read); S3 server access logs, kept logs.accessLogExpirationDays',
   'CloudWatch: custom metrics (about 4 a site, per metric-month), alarms (per alarm-month: aws cloudwatch describe-alarms counts them), log ingestion and storage of the functions and state machines (logged at level ALL)',
@@ -112,6 +128,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
   if (input.backupGbPerDay > 0) {
     streams.push({ dataClass: 'backups', objectsPerDay: 1, objectBytes: backupBytes, putsPerObject: uploadRequests(backupBytes) + 1, retentionDays: input.backupRetentionDays, tiers: input.tiers.backups });
   }
+  if (input.binlogs && input.binlogs.gbPerDay > 0) streams.push(...binlogStreams(input.binlogs, gib, uploadRequests, input.tiers.backups));
   const lines = streams.flatMap((s) => streamLines(s, prices, packBytes));
   const catalogue = catalogueCost(input, packsPerDay, prices);
   const invocationsPerMonth = packsPerDay * DAYS_PER_MONTH;
@@ -130,6 +147,22 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
   };
 }
 
+/**
+ * A day of binlog: `segmentsPerDay` closed segments of gbPerDay/segmentsPerDay, and 86,400 /
+ * partialIntervalSeconds partials, each the active segment's prefix so far (on average half a
+ * segment): a day's partials hold (86,400 / interval) × segment / 2 bytes, 144 GiB for 1 GiB in
+ * one daily segment every 300 s. Each object has its manifest (one more PUT).
+ */
+function binlogStreams(b: BinlogCostInput, gib: number, uploadRequests: (bytes: number) => number, tiers: CostTier[]): Stream[] {
+  const segmentBytes = (b.gbPerDay * gib) / b.segmentsPerDay;
+  const streams: Stream[] = [{ dataClass: 'binlogs', objectsPerDay: b.segmentsPerDay, objectBytes: segmentBytes, putsPerObject: uploadRequests(segmentBytes) + 1, retentionDays: b.segmentDays, tiers }];
+  if (b.partialIntervalSeconds > 0) {
+    const partialBytes = segmentBytes / 2;
+    streams.push({ dataClass: 'binlog partials', objectsPerDay: 86_400 / b.partialIntervalSeconds, objectBytes: partialBytes, putsPerObject: uploadRequests(partialBytes) + 1, retentionDays: b.partialDays, tiers });
+  }
+  return streams;
+}
+
 function checkInput(input: CostInput): void {
   const problems: string[] = [];
   const positive = (v: number, what: string, allowZero = false) => {
@@ -141,6 +174,13 @@ function checkInput(input: CostInput): void {
   positive(input.backupGbPerDay, '--backup-gb-per-day', true);
   positive(input.backupRetentionDays, '--backup-retention-days');
   positive(input.recordingsPerPack, '--recordings-per-pack');
+  if (input.binlogs) {
+    positive(input.binlogs.gbPerDay, '--binlog-gb-per-day', true);
+    positive(input.binlogs.segmentsPerDay, '--binlog-segments-per-day');
+    positive(input.binlogs.partialIntervalSeconds, '--partial-interval-seconds', true);
+    positive(input.binlogs.segmentDays, 'the binlog segments\' retention');
+    positive(input.binlogs.partialDays, '--partial-lock-days');
+  }
   if (!(input.codec in CODEC_BYTES_PER_SECOND)) problems.push(`--codec must be one of ${Object.keys(CODEC_BYTES_PER_SECOND).join(', ')} (got ${input.codec})`);
   if (problems.length > 0) throw new RangeError(problems.join('; '));
 }

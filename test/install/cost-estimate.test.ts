@@ -94,6 +94,23 @@ describe('cost estimate arithmetic', () => {
     expect(e.catalogue.perMonth - without.catalogue.perMonth).toBeCloseTo(1000 * 1024 / GiB * 400 * 0.22, 9);
   });
 
+  it('prices a daily binlog segment kept as long as the fulls, and its partials as whole-prefix copies kept their lock and half the purge interval', () => {
+    // 1 GiB a day in one daily segment, a partial every 300 s: 288 partials a day of 0.5 GiB on average (144 GiB a day of copies).
+    const binlogs = { gbPerDay: 1, segmentsPerDay: 1, partialIntervalSeconds: 300, segmentDays: 33.5, partialDays: 5.5 };
+    const b = estimateCost({ ...input, binlogs }, priceTable('aws-s3-eu-west-1-2026-11').table);
+    const only = (data: string) => b.lines.filter((l) => l.dataClass === data).map((l) => [l.storageClass, l.fromDay, l.toDay]);
+    expect(only('binlogs')).toEqual([['STANDARD', 0, 33.5]]);
+    expect(only('binlog partials')).toEqual([['STANDARD', 0, 5.5]]);
+    const partials = b.lines.find((l) => l.dataClass === 'binlog partials')!;
+    expect(partials.objects).toBeCloseTo(288 * 5.5, 9);
+    expect(partials.storagePerMonth).toBeCloseTo(288 * 5.5 * 0.5 * P.s3.STANDARD.storagePerGbMonth, 9);
+    // 0.5 GiB in 8 MiB parts: 64 parts + create + complete, and the manifest's PUT.
+    expect(partials.requestsPerMonth).toBeCloseTo(288 * 30 * 67 * P.s3.STANDARD.putPer1000 / 1000, 9);
+    // The bucket's 30-day lock instead of 2 days: six times the copies.
+    const locked = estimateCost({ ...input, binlogs: { ...binlogs, partialDays: 33.5 } }, priceTable('aws-s3-eu-west-1-2026-11').table);
+    expect(locked.lines.find((l) => l.dataClass === 'binlog partials')!.storagePerMonth / partials.storagePerMonth).toBeCloseTo(33.5 / 5.5, 9);
+  });
+
   it('rejects a negative volume naming the option', () => {
     expect(() => estimateCost({ ...input, callsPerDay: -1 }, priceTable().table)).toThrow(/--calls-per-day must be a non-negative number/);
   });
@@ -127,11 +144,21 @@ describe('ferry cost estimate', () => {
     expect(r.stdout).toMatch(/total per month \(steady state\)\s+\$\d+\.\d\d/);
   });
 
+  it("prints the binlog lines from --binlog-gb-per-day with the deployment's partial lock, and the bucket's with --partial-lock-days 0", () => {
+    const short = ferry(['cost', 'estimate', '--calls-per-day', '1000', '--binlog-gb-per-day', '1']);
+    expect(short.code, short.stderr).toBe(0);
+    expect(short.stdout).toMatch(/^binlogs\s+STANDARD\s+0-33.5 /m);
+    expect(short.stdout).toMatch(/^binlog partials\s+STANDARD\s+0-5.5 /m);
+    expect(short.stdout).toContain('a partial every 300 s: 288 a day, 144 GB/day of whole-prefix copies, each kept about 5.5 days');
+    const long = ferry(['cost', 'estimate', '--calls-per-day', '1000', '--binlog-gb-per-day', '1', '--partial-lock-days', '0']);
+    expect(long.stdout).toMatch(/^binlog partials\s+STANDARD\s+0-33.5 /m);
+    expect(ferry(['cost', 'estimate', '--calls-per-day', '1000']).stdout).not.toMatch(/^binlog/m);
+  });
+
   it('lists what the estimate leaves out, each with how to size it', () => {
     const r = ferry(['cost', 'estimate']);
     const list = r.stdout.slice(r.stdout.indexOf('not included (size them apart):\n'));
-    expect(list.split('\n').slice(1, -1).map((l) => l.replace(/:.*/, ''))).toEqual(['  - binlogs', '  - tree snapshots (file shares)', '  - the daily scrub', '  - CloudWatch', '  - KMS']);
-    expect(list).toContain('add their GB a day to --backup-gb-per-day');
+    expect(list.split('\n').slice(1, -1).map((l) => l.replace(/:.*/, ''))).toEqual(['  - tree snapshots (file shares)', '  - the daily scrub', '  - CloudWatch', '  - KMS']);
   });
 
   it('refuses an unknown codec, an unknown site and a volume beyond any site, naming each, with exit 2', () => {
