@@ -364,6 +364,9 @@ export class ArtefactRunner {
         const outcome = await shipArtefact(this.deps, work);
         if (outcome.status === 'unchanged') log.info('artefact unchanged; already offsite', { ...what, artefact: outcome.artefactId });
         else log.info('artefact published', { ...what, artefact: outcome.artefactId, bytes: outcome.size, ms: Math.round(performance.now() - started), ...(outcome.binlog && !outcome.binlog.ok ? { spanFallback: outcome.binlog.reason } : {}) });
+        if (outcome.status === 'published' && outcome.lockRefused) {
+          log.warn("the store refused this partial's own short lock: it went out under the bucket's default lock (kept longer, costing more). Deploy the stack that grants binlogs.partialLockDays before upgrading agents, and keep the agent's value equal to the deployment's (docs/operations.md, Binlog partials and their lock)", { ...what, artefact: outcome.artefactId });
+        }
         await this.deps.alerts.resolve(`ship-failed:${work.source}:${work.stamp.name}`, this.deps.site, `${work.stamp.name} of source ${work.source} is offsite now.`);
         return outcome;
       } catch (error) {

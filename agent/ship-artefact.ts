@@ -68,7 +68,17 @@ export interface ArtefactWork {
 }
 
 export type ArtefactOutcome =
-  | { status: 'published'; artefactId: string; key: string; manifestKey: string; size: number; manifest: ArtefactManifest; binlog?: BinlogSummary }
+  | {
+      status: 'published';
+      artefactId: string;
+      key: string;
+      manifestKey: string;
+      size: number;
+      manifest: ArtefactManifest;
+      binlog?: BinlogSummary;
+      /** The store refused the work's own short lock: published under the bucket's default lock. */
+      lockRefused?: true;
+    }
   | { status: 'unchanged'; artefactId: string };
 
 interface FirstPass {
@@ -111,10 +121,20 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     const id = makeArtefactId(ctx.site, work.source, stamp.name, first.sha256, partial);
     const key = artefactKey(ctx.site, work.sourceType, work.source, id, stamp.name, takenAt, partial);
     const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id, partial);
-    const lock = lockOf(ctx, work);
+    let lock = lockOf(ctx, work);
+    let lockRefused = false;
     await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}), ...(first.format ? { format: first.format } : {}) });
     try {
-      const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256, lock });
+      const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256, lock }).catch(async (error: unknown) => {
+        // A deployment that does not (yet) let this agent set its own short lock refuses the
+        // write: an agent upgraded before the stack, or partialLockDays set higher here than
+        // there. The partial goes out under the bucket's default lock instead (it costs more,
+        // it loses nothing) and the runner says so; nothing was written under the key.
+        if (!lock || !accessDenied(error)) throw error;
+        lock = undefined;
+        lockRefused = true;
+        return putData(ctx, file, work, { path, key, id, sha256: first.sha256 });
+      });
       const manifest: ArtefactManifest = {
         format: ARTEFACT_FORMAT,
         kind: 'artefact',
@@ -141,7 +161,7 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
       };
       await publishManifest(ctx, manifestKey, serializeArtefactManifest(manifest), lock);
       await ctx.journal.artefactPublished(id, ctx.clock.now().toISOString());
-      return { status: 'published', artefactId: id, key, manifestKey, size: stamp.size, manifest, ...(first.binlog ? { binlog: first.binlog } : {}) };
+      return { status: 'published', artefactId: id, key, manifestKey, size: stamp.size, manifest, ...(first.binlog ? { binlog: first.binlog } : {}), ...(lockRefused ? { lockRefused } : {}) };
     } catch (error) {
       await ctx.journal.artefactAbandoned(id, messageOf(error));
       throw error;
@@ -228,7 +248,6 @@ function describe(work: ArtefactWork, first: FirstPass): { span?: Span; spanSour
   return { takenAt: mtime };
 }
 
-/** Puts the object unless a whole copy is already there (a retry after a crash); returns its part count. */
 /** Slack taken off a short lock, so that S3's count of its days (s3:object-lock-remaining-retention-days) stays within the agent role's limit whichever way it rounds. */
 const LOCK_SLACK_MS = 3_600_000;
 
@@ -239,6 +258,15 @@ function lockOf(ctx: ArtefactContext, work: ArtefactWork): StreamUploaderOptions
   return { mode: work.lock.mode, until: new Date(storeNow + work.lock.days * 86_400_000 - LOCK_SLACK_MS) };
 }
 
+/** S3's 403 AccessDenied, as the SDK throws it or wrapped as a cause. */
+function accessDenied(error: unknown): boolean {
+  for (let e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number }; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name === 'AccessDenied' || e.Code === 'AccessDenied' || e.$metadata?.httpStatusCode === 403) return true;
+  }
+  return false;
+}
+
+/** Puts the object unless a whole copy is already there (a retry after a crash); returns its part count. */
 async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: { path: string; key: string; id: string; sha256: string; lock?: StreamUploaderOptions['lock'] }): Promise<number> {
   const { size } = work.stamp;
   const partial = work.partial ?? false;

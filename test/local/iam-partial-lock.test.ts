@@ -129,6 +129,36 @@ sources:
     expect(await putLocked(`logs/${SITE}/db/partial/2026/01/01/a00000000000000000000004-mysql-bin.000009`, 1, 'COMPLIANCE')).toBe('AccessDenied');
   });
 
+  it("publishes the partial under the bucket's lock, with a warning naming the setting, when the deployment refuses the agent's own (partialLockDays set higher on the agent than in the stack, or an agent upgraded first)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-partial-lock-refused-'));
+    dirs.push(dir);
+    const root = join(dir, 'binlogs');
+    writeSegments(root);
+    const config = parseAgentConfig(`
+site: ${SITE}
+state: ${join(dir, 'state')}
+cloud: ${agentCloudYaml(cloud, SITE)}
+shipping: { attempts: 1 }
+sources:
+  - { name: db2, type: binlog, path: ${root}, basename: mysql-bin, partialIntervalSeconds: 300, partialLockDays: 5 }
+`);
+    const logged: string[] = [];
+    const agent = buildAgent(config, { log: createLogger({ json: true, level: 'info', write: (line) => logged.push(line) }) });
+    try {
+      expect(await agent.cycle(), logged.join('\n')).toMatchObject({ artefacts: 2, failed: 0 });
+    } finally {
+      agent.close();
+    }
+    const warned = logged.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'warn' && /refused this partial's own short lock/.test(l.msg));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.msg).toMatch(/binlogs\.partialLockDays/);
+    const partials: string[] = [];
+    for await (const info of cloud.blobs.list(`logs/${SITE}/db2/partial/`)) partials.push(info.key);
+    for await (const info of cloud.blobs.list(`manifests/${SITE}/logs/db2/partial/`)) partials.push(info.key);
+    expect(partials).toHaveLength(2);
+    for (const key of partials) expect((await retentionOf(key)).days, key).toBeGreaterThan(29.9);
+  }, 120_000);
+
   it('refuses the agent key any lock of its own on an object outside the partial prefixes', async () => {
     for (const key of [
       `logs/${SITE}/db/2026/01/01/a00000000000000000000005-mysql-bin.000009`,
