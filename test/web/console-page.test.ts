@@ -1169,7 +1169,10 @@ describe('compliance console in Chromium', () => {
     await new DynamoCatalogue(doc, cloud.table).putRecordings(entries);
     client.destroy();
     await page.goto(consoleUrl(`#site=${SITE}&view=cases`));
+    // The page decides between sign-in and the view once it has loaded: asked before, the test read a stale token (401).
+    await page.waitForSelector('#signin-view:not([hidden]), #cases-view:not([hidden])');
     if (await page.isVisible('#signin-view')) await signIn(page, cloud.console.demo.username, cloud.console.demo.password);
+    await page.waitForSelector('#cases-view:not([hidden])');
     const token = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('ferry-console-token') ?? '{}') as { accessToken: string }).accessToken);
     const api = async (path: string, body: unknown) => {
       const res = await fetch(`${cloud.console.apiUrl}/sites/${SITE}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
