@@ -19,29 +19,38 @@ function translate(error: unknown, operation: string): FerryError {
 
 const key = (site: string, sk = 'state') => ({ pk: `${ITEM_PREFIXES.deadman}${site}`, sk });
 
+/** One state item of the switch (`sk` names which): read consistently, its keys and type taken off. */
+async function getState<T>(doc: DynamoDBDocumentClient, tableName: string, site: string, sk: string): Promise<T | undefined> {
+  try {
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: key(site, sk), ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, type: _type, ...state } = out.Item;
+    return state as T;
+  } catch (error) {
+    throw translate(error, 'GetItem');
+  }
+}
+
+async function putState(doc: DynamoDBDocumentClient, tableName: string, state: { site: string }, sk: string, type: string): Promise<void> {
+  try {
+    await doc.send(new PutCommand({ TableName: tableName, Item: { ...key(state.site, sk), type, ...state } }));
+  } catch (error) {
+    throw translate(error, 'PutItem');
+  }
+}
+
 export class DynamoDeadmanStore implements DeadmanStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async get(site: string): Promise<DeadmanState | undefined> {
-    try {
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(site), ConsistentRead: true }));
-      if (!out.Item) return undefined;
-      const { pk: _pk, sk: _sk, type: _type, ...state } = out.Item;
-      return state as DeadmanState;
-    } catch (error) {
-      throw translate(error, 'GetItem');
-    }
+  get(site: string): Promise<DeadmanState | undefined> {
+    return getState<DeadmanState>(this.doc, this.tableName, site, 'state');
   }
 
-  async put(state: DeadmanState): Promise<void> {
-    try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...key(state.site), type: 'deadman', ...state } }));
-    } catch (error) {
-      throw translate(error, 'PutItem');
-    }
+  put(state: DeadmanState): Promise<void> {
+    return putState(this.doc, this.tableName, state, 'state', 'deadman');
   }
 }
 
@@ -51,22 +60,11 @@ export class DynamoPurgeWatchStore implements PurgeWatchStore {
     private readonly tableName: string,
   ) {}
 
-  async getPurgeWatch(site: string): Promise<PurgeWatchState | undefined> {
-    try {
-      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key(site, 'purge'), ConsistentRead: true }));
-      if (!out.Item) return undefined;
-      const { pk: _pk, sk: _sk, type: _type, ...state } = out.Item;
-      return state as PurgeWatchState;
-    } catch (error) {
-      throw translate(error, 'GetItem');
-    }
+  getPurgeWatch(site: string): Promise<PurgeWatchState | undefined> {
+    return getState<PurgeWatchState>(this.doc, this.tableName, site, 'purge');
   }
 
-  async putPurgeWatch(state: PurgeWatchState): Promise<void> {
-    try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...key(state.site, 'purge'), type: 'deadman-purge', ...state } }));
-    } catch (error) {
-      throw translate(error, 'PutItem');
-    }
+  putPurgeWatch(state: PurgeWatchState): Promise<void> {
+    return putState(this.doc, this.tableName, state, 'purge', 'deadman-purge');
   }
 }
