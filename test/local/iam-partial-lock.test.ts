@@ -41,6 +41,28 @@ function writeSegments(root: string): void {
   writeFileSync(join(root, 'mysql-bin.index'), './mysql-bin.000001\n./mysql-bin.000002\n');
 }
 
+/** One pass of a real agent over a closed and an open segment (binlog source `name`, more source settings in `extra`); returns its log lines. */
+async function shipBinlogs(dir: string, name: string, extra = ''): Promise<string[]> {
+  const root = join(dir, 'binlogs');
+  writeSegments(root);
+  const config = parseAgentConfig(`
+site: ${SITE}
+state: ${join(dir, 'state')}
+cloud: ${agentCloudYaml(cloud, SITE)}
+shipping: { attempts: 1 }
+sources:
+  - { name: ${name}, type: binlog, path: ${root}, basename: mysql-bin, partialIntervalSeconds: 300${extra} }
+`);
+  const logged: string[] = [];
+  const agent = buildAgent(config, { log: createLogger({ json: true, level: 'info', write: (line) => logged.push(line) }) });
+  try {
+    expect(await agent.cycle(), logged.join('\n')).toMatchObject({ artefacts: 2, failed: 0 });
+  } finally {
+    agent.close();
+  }
+  return logged;
+}
+
 /** Days from now until the object's retention ends, and its mode. */
 async function retentionOf(key: string): Promise<{ mode?: string; days: number }> {
   const { Retention } = await admin.send(new GetObjectRetentionCommand({ Bucket: cloud.bucket, Key: key }));
@@ -77,24 +99,7 @@ describe('the short lock of binlog partials, through the IAM gateway', () => {
     cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
     admin = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
     agentS3 = createS3Client({ region: cloud.region, endpoint: cloud.iam!.s3Endpoint, credentials: cloud.iam!.credentialsOf(`agent:${SITE}`) });
-    const root = join(dir, 'binlogs');
-    writeSegments(root);
-    const config = parseAgentConfig(`
-site: ${SITE}
-state: ${join(dir, 'state')}
-cloud: ${agentCloudYaml(cloud, SITE)}
-shipping: { attempts: 1 }
-sources:
-  - { name: db, type: binlog, path: ${root}, basename: mysql-bin, partialIntervalSeconds: 300 }
-`);
-    const logged: string[] = [];
-    const agent = buildAgent(config, { log: createLogger({ json: true, level: 'info', write: (line) => logged.push(line) }) });
-    try {
-      const report = await agent.cycle();
-      expect(report, logged.join('\n')).toMatchObject({ artefacts: 2, failed: 0 });
-    } finally {
-      agent.close();
-    }
+    await shipBinlogs(dir, 'db');
     await cloud.drain();
     const keys = async (prefix: string) => {
       const out: string[] = [];
@@ -132,23 +137,7 @@ sources:
   it("publishes the partial under the bucket's lock, with a warning naming the setting, when the deployment refuses the agent's own (partialLockDays set higher on the agent than in the stack, or an agent upgraded first)", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-partial-lock-refused-'));
     dirs.push(dir);
-    const root = join(dir, 'binlogs');
-    writeSegments(root);
-    const config = parseAgentConfig(`
-site: ${SITE}
-state: ${join(dir, 'state')}
-cloud: ${agentCloudYaml(cloud, SITE)}
-shipping: { attempts: 1 }
-sources:
-  - { name: db2, type: binlog, path: ${root}, basename: mysql-bin, partialIntervalSeconds: 300, partialLockDays: 5 }
-`);
-    const logged: string[] = [];
-    const agent = buildAgent(config, { log: createLogger({ json: true, level: 'info', write: (line) => logged.push(line) }) });
-    try {
-      expect(await agent.cycle(), logged.join('\n')).toMatchObject({ artefacts: 2, failed: 0 });
-    } finally {
-      agent.close();
-    }
+    const logged = await shipBinlogs(dir, 'db2', ', partialLockDays: 5');
     const warned = logged.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'warn' && /refused this partial's own short lock/.test(l.msg));
     expect(warned).toHaveLength(1);
     expect(warned[0]!.msg).toMatch(/binlogs\.partialLockDays/);
