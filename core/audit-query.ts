@@ -1,6 +1,7 @@
 import { auditRecordKey, matchesAudit, type AuditFilter, type AuditRecord, type ChainHead } from './audit-trail.ts';
 import { ledgerRecord, type AuditLedger } from './audit-ledger.ts';
 import { NotFoundError } from './errors.ts';
+import { mapLimit } from './map-limit.ts';
 import type { BlobStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 
@@ -14,25 +15,58 @@ export interface AuditReader {
   head(site: string): Promise<ChainHead | undefined>;
   /** Record `seq` of the site's chain; undefined when it is missing (a gap `ferry audit verify` reports). */
   read(site: string, seq: number): Promise<AuditRecord | undefined>;
+  /**
+   * Records `hi` down to `lo` (both included), newest first, undefined where one is missing.
+   * Optional: a page of a reader without it reads one record at a time.
+   */
+  readRange?(site: string, lo: number, hi: number): Promise<(AuditRecord | undefined)[]>;
 }
+
+/** Bucket copies a range reads at once (each is one GET). */
+const RANGE_GETS = 16;
 
 /**
  * The site's trail where it is: the head from the ledger, each record from the write-once bucket
  * (`audit/{site}/`) or, not yet sealed there, from the ledger.
  */
-export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'records'>; blobs: Pick<BlobStore, 'get'> }): AuditReader {
+export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'records' | 'sealed'>; blobs: Pick<BlobStore, 'get'> }): AuditReader {
+  const read = async (site: string, seq: number): Promise<AuditRecord | undefined> => {
+    try {
+      const text = (await readSmallObject(deps.blobs, auditRecordKey(site, seq), 1024 * 1024, 'audit record')).toString('utf8');
+      return JSON.parse(text) as AuditRecord;
+    } catch (error) {
+      if (error instanceof NotFoundError) return ledgerRecord(deps.ledger, site, seq);
+      throw error;
+    }
+  };
   return {
     head: (site) => deps.ledger.head(site),
-    async read(site, seq) {
-      try {
-        const text = (await readSmallObject(deps.blobs, auditRecordKey(site, seq), 1024 * 1024, 'audit record')).toString('utf8');
-        return JSON.parse(text) as AuditRecord;
-      } catch (error) {
-        if (error instanceof NotFoundError) return ledgerRecord(deps.ledger, site, seq);
-        throw error;
-      }
+    read,
+    // The records above the sealed mark are not in the bucket yet (or were copied from the
+    // ledger's very items): a few ledger Queries read them all, where one GET a record would
+    // first miss in the bucket and then query the ledger anyway. Sealed records are read from
+    // their write-once copies, as `read` does.
+    async readRange(site, lo, hi) {
+      const sealed = await deps.ledger.sealed(site);
+      const fromLedger = hi > sealed ? await ledgerRange(deps.ledger, site, Math.max(lo, sealed + 1), hi) : new Map<number, AuditRecord>();
+      const seqs = Array.from({ length: hi - lo + 1 }, (_, i) => hi - i);
+      return mapLimit(seqs, RANGE_GETS, (seq) => (fromLedger.has(seq) ? Promise.resolve(fromLedger.get(seq)) : read(site, seq)));
     },
   };
+}
+
+/** The ledger's records `lo`..`hi` by seq (a ledger read may stop short of `hi`: it counts whole writes). */
+async function ledgerRange(ledger: Pick<AuditLedger, 'records'>, site: string, lo: number, hi: number): Promise<Map<number, AuditRecord>> {
+  const out = new Map<number, AuditRecord>();
+  for (let from = lo; from <= hi; ) {
+    const records = await ledger.records(site, from, hi - from + 1);
+    const top = Math.max(from - 1, ...records.map((r) => r.seq));
+    for (const record of records) if (record.seq >= from && record.seq <= hi) out.set(record.seq, record);
+    // Nothing at or above `from`: the ledger holds no more of them.
+    if (top < from) break;
+    from = top + 1;
+  }
+  return out;
 }
 
 export interface AuditPageQuery {
@@ -54,6 +88,9 @@ export interface AuditPage {
   /** Where the next page starts (records below this seq); absent when the trail is read to its start. */
   below?: number;
 }
+
+/** Most records one range read of a page asks for. */
+const RANGE_MOST = 500;
 
 /** Records one page reads at most: a page may hold fewer than `limit` matches, with a cursor to go on. */
 export const AUDIT_PAGE_BUDGET = 2000;
@@ -81,9 +118,14 @@ export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery
   const records: AuditRecord[] = [];
   let read = 0;
   let bytes = 0;
+  // A reader that reads ranges takes growing ones: a page that fills at once reads little past
+  // it, a filter that rarely matches soon reads many records a request.
+  let span = reader.readRange ? Math.max(concurrency, query.limit) : concurrency;
   while (next >= 1 && read < budget) {
-    const seqs = Array.from({ length: Math.min(concurrency, next, budget - read) }, (_, i) => next - i);
-    const batch = await Promise.all(seqs.map((seq) => reader.read(query.site, seq)));
+    const count = Math.min(span, next, budget - read);
+    const seqs = Array.from({ length: count }, (_, i) => next - i);
+    const batch = reader.readRange ? await reader.readRange(query.site, next - count + 1, next) : await Promise.all(seqs.map((seq) => reader.read(query.site, seq)));
+    if (reader.readRange) span = Math.min(span * 2, RANGE_MOST);
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i];
       if (record && oldest !== undefined && Date.parse(record.event.at) < oldest) return { records };

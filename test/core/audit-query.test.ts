@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AUDIT_CLOCK_SKEW_MS, auditTrailReader, searchAuditPage } from '../../core/audit-query.ts';
 import { MemoryAuditLedger } from '../../core/audit-ledger.ts';
-import { appendAudit, auditRecordKey } from '../../core/audit-trail.ts';
+import { appendAudit, appendAuditEvents, auditRecordKey, sealAudit, type AuditEvent } from '../../core/audit-trail.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 
 // The audit view's reads: newest first from the chain head, bounded per page, resumable.
@@ -54,5 +54,53 @@ describe('audit view paging', () => {
     expect(page.records.map((r) => r.seq)).toEqual([30, 29, 28, 27, 26, 24, 23, 22, 21, 20]);
     expect(page.below).toBeUndefined();
     expect(reads).toBeLessThan(18);
+  });
+
+  describe('reading ranges', () => {
+    const event = (i: number): AuditEvent => ({ at: at(i), action: i % 3 === 0 ? 'listen' : 'search', site: 'site-a', principal: i === 1 ? 'officer-long-ago' : `p${i % 2}` });
+    /** A trail of `n` records written 100 to a ledger write, the first `sealedUpTo` of them sealed to the bucket; every ledger and bucket call counted. */
+    async function unsealed(n: number, sealedUpTo: number) {
+      const ledger = new MemoryAuditLedger();
+      const blobs = new MemoryBlobStore();
+      for (let i = 1; i <= n; i += 100) await appendAuditEvents({ ledger }, Array.from({ length: Math.min(100, n - i + 1) }, (_, j) => event(i + j)));
+      if (sealedUpTo) await sealAudit({ ledger, blobs: { put: (key, body, opts) => (Number(/(\d+)\.json$/.exec(key)?.[1]) <= sealedUpTo ? blobs.put(key, body, opts) : Promise.resolve({})) } }, 'site-a', { mark: false });
+      if (sealedUpTo) await ledger.markSealed('site-a', sealedUpTo);
+      const calls = { gets: 0, ledgerRecords: 0 };
+      const countedLedger = { head: (s: string) => ledger.head(s), sealed: (s: string) => ledger.sealed(s), records: (s: string, from: number, limit: number) => (calls.ledgerRecords++, ledger.records(s, from, limit)) };
+      const countedBlobs = { get: (key: string, range?: { start: number; end: number }) => (calls.gets++, blobs.get(key, range)) };
+      return { ledger, blobs, calls, reader: auditTrailReader({ ledger: countedLedger, blobs: countedBlobs }) };
+    }
+
+    it('reads 2,000 records not yet sealed from the ledger in a few range reads and no bucket GET, and the next page finds the one match past them', async () => {
+      const { reader, calls, ledger } = await unsealed(2001, 0);
+      const oldest = (await ledger.records('site-a', 1, 1))[0]!;
+      const first = await searchAuditPage(reader, { site: 'site-a', filter: { principal: 'officer-long-ago' }, limit: 50 });
+      expect(first).toEqual({ records: [], below: 2 });
+      expect(calls.ledgerRecords).toBeLessThanOrEqual(16);
+      const next = await searchAuditPage(reader, { site: 'site-a', filter: { principal: 'officer-long-ago' }, limit: 50, below: first.below });
+      expect(next).toEqual({ records: [oldest] });
+      const listens = await searchAuditPage(reader, { site: 'site-a', filter: { action: 'listen' }, limit: 1000 });
+      expect(listens.records.map((r) => r.seq)).toEqual(Array.from({ length: 667 }, (_, i) => 2001 - 3 * i));
+      expect(listens.below).toBe(2);
+      expect(calls.gets).toBe(0);
+    });
+
+    it('reads the sealed records from their write-once copies, not the ledger, and those above the mark from the ledger, in seq order', async () => {
+      const { reader, calls, ledger } = await unsealed(300, 120);
+      const record = (await ledger.records('site-a', 50, 1)).find((r) => r.seq === 50)!;
+      ledger.tamper('site-a', { ...record, event: { ...record.event, principal: 'someone-else' } });
+      const page = await searchAuditPage(reader, { site: 'site-a', filter: {}, limit: 300 });
+      expect(page.records.map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, i) => 300 - i));
+      expect(page.records.find((r) => r.seq === 50)!.event.principal).toBe('p0');
+      expect(calls.gets).toBe(120);
+    });
+
+    it('reads a sealed record whose bucket copy is missing from the ledger within a range', async () => {
+      const { reader, blobs, ledger } = await unsealed(40, 40);
+      await blobs.delete(auditRecordKey('site-a', 7));
+      const page = await searchAuditPage(reader, { site: 'site-a', filter: {}, limit: 100 });
+      expect(page.records.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => 40 - i));
+      expect(page.records.find((r) => r.seq === 7)).toEqual((await ledger.records('site-a', 7, 1)).find((r) => r.seq === 7));
+    });
   });
 });
