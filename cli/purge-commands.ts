@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { planPurge, type PurgePlanDeps, type PurgePlanResult } from '../core/purge.ts';
 import { retentionCutoff, type PurgeTarget } from '../core/retention.ts';
-import { sitePurgeSchema } from '../core/workflow-config.ts';
+import { sitePurgeSchema, type SitePurgeSettings } from '../core/workflow-config.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { treeLockWaiting } from '../core/purge-report.ts';
-import { loadDeploymentConfig } from '../infra/config.ts';
+import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
+import { deployedPurgeSettings } from '../infra/site-purge.ts';
 import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
 import { checkAtText } from './at-time.ts';
 
@@ -19,11 +20,12 @@ const PLAN_LIMIT = 100_000;
 
 export interface PlanOptions {
   site: string;
-  retentionDays: string;
+  /** The retention to plan with; default the site's retentionDays in the deployment file. */
+  retentionDays?: string;
   keepFullCycles?: string;
   /** The bucket's Object Lock in days; default the deployment's objectLock.defaultRetentionDays. */
   objectLockDays?: string;
-  /** The deployment configuration file the lock is read from; default $FERRY_DEPLOYMENT, else the built-in deployment's. */
+  /** The deployment configuration file the site's settings and the lock are read from; default $FERRY_DEPLOYMENT, else the built-in deployment's. */
   deployment?: string;
   at?: string;
 }
@@ -42,28 +44,71 @@ export interface PlanLock {
  * objectLock.defaultRetentionDays (the number the deployed purge is passed), else the built-in
  * deployment's default (30). Planning without it would list what S3 refuses to delete.
  */
-export function planLock(opts: Pick<PlanOptions, 'objectLockDays' | 'deployment'>, env: NodeJS.ProcessEnv = process.env): PlanLock {
+function planLock(opts: Pick<PlanOptions, 'objectLockDays'>, config: DeploymentConfig, file: string | undefined): PlanLock {
   if (opts.objectLockDays !== undefined) {
     const days = Number(opts.objectLockDays);
     if (!/^\d+$/.test(opts.objectLockDays) || days > MAX_LOCK_DAYS) throw new InvalidInputError(`--object-lock-days ${JSON.stringify(opts.objectLockDays)}: must be the bucket's objectLock.defaultRetentionDays in whole days, 0 (no lock) to ${MAX_LOCK_DAYS}`);
     return { days, from: '--object-lock-days' };
   }
-  const file = opts.deployment ?? env.FERRY_DEPLOYMENT;
-  const days = loadDeploymentConfig(file).objectLock.defaultRetentionDays;
+  const days = config.objectLock.defaultRetentionDays;
   return { days, from: file ? `objectLock.defaultRetentionDays of ${file}` : 'the default objectLock.defaultRetentionDays; --object-lock-days or --deployment for yours' };
 }
 
-export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<{ plan: PurgePlanResult; targets: PurgeTarget[]; cutoff: string; lock: PlanLock }> {
+export interface PlanSettings {
+  settings: SitePurgeSettings;
+  lock: PlanLock;
+  /** The deployment file whose entry for the site gave the settings the options did not. */
+  siteFrom?: string;
+}
+
+/**
+ * The settings the plan runs with: the site's own in the deployment file (`--deployment`, else
+ * $FERRY_DEPLOYMENT), exactly as its purge workflow is given them (infra/site-purge.ts: trees
+ * policy, orphan grace, the binlog partials' lock), with any option given on top of them. Without
+ * a file naming the site, `--retention-days` is needed and the rest are the defaults.
+ */
+export function planSettings(opts: PlanOptions, env: NodeJS.ProcessEnv = process.env): PlanSettings {
   checkSiteOption(opts.site);
-  const lock = planLock(opts, env);
-  const parsed = sitePurgeSchema.safeParse({ retentionDays: Number(opts.retentionDays), ...(opts.keepFullCycles === undefined ? {} : { keepFullCycles: Number(opts.keepFullCycles) }), objectLockDays: lock.days });
-  if (!parsed.success) throw new InvalidInputError(`--retention-days ${opts.retentionDays}${opts.keepFullCycles === undefined ? '' : ` --keep-full-cycles ${opts.keepFullCycles}`}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (whole days, 1 to 36500; cycles 1 to 1000)`);
+  const file = opts.deployment ?? env.FERRY_DEPLOYMENT;
+  const config = loadDeploymentConfig(file);
+  const lock = planLock(opts, config, file);
+  const site = file ? config.sites.find((s) => s.name === opts.site) : undefined;
+  if (opts.retentionDays === undefined && !site) {
+    throw new InvalidInputError(`--retention-days: needed, as ${file ? `the deployment file ${file} has no site ${opts.site}` : 'no deployment file is given (--deployment or $FERRY_DEPLOYMENT)'} to take the site's retentionDays from`);
+  }
+  const deployed: Partial<SitePurgeSettings> = site ? deployedPurgeSettings(config, site) : {};
+  const partial = config.binlogs.partialLockDays;
+  const input = {
+    ...deployed,
+    retentionDays: opts.retentionDays === undefined ? deployed.retentionDays : Number(opts.retentionDays),
+    ...(opts.keepFullCycles === undefined ? {} : { keepFullCycles: Number(opts.keepFullCycles) }),
+    objectLockDays: lock.days,
+    // The partials' own lock counts only while shorter than the bucket's (infra/config.ts).
+    partialLockDays: partial && partial < lock.days ? partial : undefined,
+  };
+  const parsed = sitePurgeSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidInputError(`--retention-days ${input.retentionDays}${opts.keepFullCycles === undefined ? '' : ` --keep-full-cycles ${opts.keepFullCycles}`}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (whole days, 1 to 36500; cycles 1 to 1000)`);
+  return { settings: parsed.data, lock, ...(site ? { siteFrom: file } : {}) };
+}
+
+export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<PlanSettings & { plan: PurgePlanResult; targets: PurgeTarget[]; cutoff: string }> {
+  const chosen = planSettings(opts, env);
   const now = opts.at === undefined ? new Date() : new Date(checkAtText(opts.at));
   // The bucket, the holds and the catalogue's time index, as the purge function reads them.
   const deps = given ?? catalogueTarget();
   const targets: PurgeTarget[] = [];
-  const plan = await planPurge(deps, { site: opts.site, settings: parsed.data, now, maxTargets: PLAN_LIMIT, batchObjects: 1000, onTarget: (t) => targets.push(t) });
-  return { plan, targets, cutoff: new Date(retentionCutoff({ now, retentionDays: parsed.data.retentionDays })).toISOString(), lock };
+  const plan = await planPurge(deps, { site: opts.site, settings: chosen.settings, now, maxTargets: PLAN_LIMIT, batchObjects: 1000, onTarget: (t) => targets.push(t) });
+  return { ...chosen, plan, targets, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
+}
+
+/** The settings beyond the retention and the lock, as the plan's text names them. */
+function settingsLine(site: string, r: PlanSettings): string {
+  const s = r.settings;
+  const parts = [`keepFullCycles ${s.keepFullCycles}`];
+  if (s.orphanGraceDays !== undefined) parts.push(`orphanGraceDays ${s.orphanGraceDays}`);
+  if (s.partialLockDays) parts.push(`binlog partials locked ${s.partialLockDays} day(s)`);
+  parts.push(s.trees ? `trees ${JSON.stringify(s.trees)}` : 'the default trees policy');
+  return `${r.siteFrom ? `the settings of site ${site} in ${r.siteFrom}, with the options given on top` : 'settings'}: ${parts.join(', ')}`;
 }
 
 export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purgePlan>>, list = false): string {
@@ -72,7 +117,8 @@ export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purge
   for (const t of r.targets) kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
   const what = [...kinds].map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`).join(', ') || 'nothing';
   const lines = [
-    `purge of site ${opts.site} with retentionDays ${opts.retentionDays} (calls that started before ${r.cutoff}) and a ${r.lock.days}-day Object Lock (${r.lock.from}) would delete: ${what}`,
+    `purge of site ${opts.site} with retentionDays ${r.settings.retentionDays} (calls that started before ${r.cutoff}) and a ${r.lock.days}-day Object Lock (${r.lock.from}) would delete: ${what}`,
+    settingsLine(opts.site, r),
     `kept of what is old enough to go: ${s.keptPacks} pack(s) (${s.keptPacksHeld} for calls on legal hold); kept of the backups: ${s.keptFulls} full(s), ${s.keptSegments} log segment(s)${s.copiedOut ? `; ${s.copiedOut} pack(s) go once their held calls are copied out` : ''}`,
   ];
   if (s.unreadable) lines.push(`${s.unreadable} manifest(s) could not be read: their objects are kept`);
@@ -92,15 +138,15 @@ export function registerPurgeCommands(program: Command): void {
     .command('plan')
     .description("what the site's purge would delete now with this retention (read from the bucket and the holds; nothing deleted): run it before a deploy that shortens retentionDays")
     .requiredOption('--site <site>', 'site')
-    .requiredOption('--retention-days <days>', 'the retention to plan with (the site\'s retentionDays, or the one you mean to deploy)')
-    .option('--keep-full-cycles <n>', 'full backups kept per source (default 2)')
+    .option('--retention-days <days>', "the retention to plan with (default: the site's retentionDays in the deployment file; give the one you mean to deploy)")
+    .option('--keep-full-cycles <n>', "full backups kept per source (default: the site's in the deployment file, else 2)")
     .option('--object-lock-days <days>', "the bucket's Object Lock in days, 0 for none: what is younger is not planned, as the deployed purge does (default: objectLock.defaultRetentionDays of --deployment or $FERRY_DEPLOYMENT, else 30)")
-    .option('--deployment <file>', 'deployment config (JSON) whose objectLock.defaultRetentionDays the plan uses; default: $FERRY_DEPLOYMENT')
+    .option('--deployment <file>', "deployment config (JSON): the plan takes the site's purge settings (retentionDays, keepFullCycles, trees, orphanGraceDays) and the bucket's locks (objectLock.defaultRetentionDays, binlogs.partialLockDays) from it, as the deployed purge is given them; default: $FERRY_DEPLOYMENT")
     .option('--at <time>', 'plan as of this time (default: now)')
     .option('--list', 'name every object the purge would delete, and why')
     .option('--json', 'JSON output')
     .action(async (opts: PlanOptions & { list?: boolean; json?: boolean }) => {
       const r = await purgePlan(opts);
-      process.stdout.write(opts.json ? `${JSON.stringify({ site: opts.site, cutoff: r.cutoff, objectLockDays: r.lock.days, summary: r.plan.summary, targets: r.targets }, null, 2)}\n` : renderPlan(opts, r, opts.list));
+      process.stdout.write(opts.json ? `${JSON.stringify({ site: opts.site, cutoff: r.cutoff, objectLockDays: r.lock.days, settings: r.settings, ...(r.siteFrom ? { settingsFrom: r.siteFrom } : {}), summary: r.plan.summary, targets: r.targets }, null, 2)}\n` : renderPlan(opts, r, opts.list));
     });
 }

@@ -18,6 +18,7 @@ import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.ts';
 import { mayListBucket, objectsArn, viaService } from '../names.ts';
+import { deployedPurgeSettings } from '../site-purge.ts';
 import { notifyWorkflowFailures } from './failure-notice.ts';
 import { addWorkflows, type Workflows } from './index.ts';
 import type { WorkflowFunctionName } from './state-names.ts';
@@ -186,11 +187,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
       config: options.config,
       logs: { encryptionKey: context.logsKey },
       namePrefix: context.config.stackPrefix,
-      sites: context.sites.map((s) => ({
-        ...{ name: s.config.name, activity: s.activity, retentionDays: s.config.retentionDays, keepFullCycles: s.config.keepFullCycles, objectLockDays: context.config.objectLock.defaultRetentionDays, partialLockDays: context.config.binlogs.partialLockDays },
-        ...(s.config.orphanGraceDays === undefined ? {} : { orphanGraceDays: s.config.orphanGraceDays }),
-        ...(s.config.trees ? { trees: s.config.trees } : {}),
-      })),
+      sites: context.sites.map((s) => ({ name: s.config.name, activity: s.activity, ...deployedPurgeSettings(context.config, s.config) })),
     });
     schedules(root, context, built);
     notifyWorkflowFailures(root, { alerts: context.alerts, namePrefix: context.config.stackPrefix, recall: built.recall.stateMachine });

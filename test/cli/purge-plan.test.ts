@@ -111,6 +111,38 @@ describe('ferry purge plan under Object Lock', () => {
     expect(byDefault.targets.map((t) => t.key)).not.toContain(migrated.packKey);
   });
 
+  it("plans with the site's own settings in the deployment file (its trees policy, retention, the partials' lock), as its purge is given them, the options on top", async () => {
+    const { deps, snaps } = await lockedSite();
+    const file = join(scratch(), 'deployment.json');
+    const trees = { keepDaily: 1, keepWeekly: 0, keepMonthly: 0 };
+    writeFileSync(file, JSON.stringify({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 300, keepFullCycles: 3, orphanGraceDays: 5, trees }], objectLock: { mode: 'compliance', defaultRetentionDays: 1 } }));
+    const deployed = await purgePlan({ site: 'site-a', deployment: file, at: NOW }, deps, {});
+    expect(deployed.settings).toEqual({ retentionDays: 300, keepFullCycles: 3, orphanGraceDays: 5, objectLockDays: 1, trees: expect.objectContaining(trees) });
+    expect(deployed.siteFrom).toBe(file);
+    // keepDaily 1 and nothing weekly or monthly: every snapshot but yesterday's goes (the default policy forgets only two).
+    const forgotten = (r: typeof deployed) => r.targets.filter((t) => t.kind === 'snapshot').map((t) => t.key).sort();
+    expect(forgotten(deployed)).toEqual(snaps.slice(0, 4).map((x) => x.manifestKey).sort());
+    const text = renderPlan({ site: 'site-a', deployment: file, at: NOW }, deployed);
+    expect(text).toContain('purge of site site-a with retentionDays 300 (calls that started before 2025-08-05T00:00:00.000Z) and a 1-day Object Lock');
+    expect(text).toContain(`the settings of site site-a in ${file}, with the options given on top: keepFullCycles 3, orphanGraceDays 5, trees {`);
+    // The site absent from the file: the defaults, and the retention must be given.
+    const other = await purgePlan({ site: 'site-a', retentionDays: '300', at: NOW, objectLockDays: '1' }, deps, {});
+    expect(other.siteFrom).toBeUndefined();
+    expect(forgotten(other)).toEqual([snaps[0]!.manifestKey, snaps[2]!.manifestKey].sort());
+    // An option given wins over the file's value; the partials' lock counts only while shorter than the bucket's.
+    writeFileSync(file, JSON.stringify({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 300 }], binlogs: { partialLockDays: 3 } }));
+    const over = await purgePlan({ site: 'site-a', deployment: file, retentionDays: '90', at: NOW }, deps, {});
+    expect(over.settings).toMatchObject({ retentionDays: 90, objectLockDays: 30, partialLockDays: 3 });
+    expect((await purgePlan({ site: 'site-a', deployment: file, objectLockDays: '2', at: NOW }, deps, {})).settings.partialLockDays).toBeUndefined();
+  });
+
+  it('asks for --retention-days, saying why, when no deployment file names the site', async () => {
+    const file = join(scratch(), 'deployment.json');
+    writeFileSync(file, JSON.stringify(DEFAULT_CONFIG));
+    await expect(purgePlan({ site: 'site-z', deployment: file }, undefined, {})).rejects.toThrow(new InvalidInputError(`--retention-days: needed, as the deployment file ${file} has no site site-z to take the site's retentionDays from`));
+    await expect(purgePlan({ site: 'site-a' }, undefined, {})).rejects.toThrow(new InvalidInputError("--retention-days: needed, as no deployment file is given (--deployment or $FERRY_DEPLOYMENT) to take the site's retentionDays from"));
+  });
+
   it('refuses an --object-lock-days that is not whole days from 0 to 36500, naming the option, before reading the bucket', async () => {
     for (const bad of ['thirty', '-1', '1.5', '', '36501', '1e3']) {
       await expect(purgePlan({ site: 'site-a', retentionDays: '365', objectLockDays: bad }, undefined, {})).rejects.toThrow(new InvalidInputError(`--object-lock-days ${JSON.stringify(bad)}: must be the bucket's objectLock.defaultRetentionDays in whole days, 0 (no lock) to 36500`));
