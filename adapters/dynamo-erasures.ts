@@ -1,10 +1,15 @@
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AlreadyExistsError, NotFoundError } from '../core/errors.ts';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AlreadyExistsError, NotFoundError, TransientError } from '../core/errors.ts';
 import { erasurePk, erasureToItem, itemToErasure, type ErasureRecord, type ErasureStore } from '../core/erasure-items.ts';
 import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // ErasureStore on the catalogue table (items laid out by core/erasure-items.ts): one partition
 // per site (`ERASE#{site}`), one item per call. Query, never Scan.
+
+/** Keys a BatchGetItem request may carry. */
+const BATCH_GET_KEYS = 100;
+/** BatchGetItem requests for one hundred keys before the unprocessed ones are an error. */
+const BATCH_GET_ATTEMPTS = 5;
 
 export class DynamoErasureStore implements ErasureStore {
   constructor(
@@ -43,6 +48,40 @@ export class DynamoErasureStore implements ErasureStore {
       start = out.LastEvaluatedKey;
     } while (start);
     return items.map(itemToErasure);
+  }
+
+  async firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }> {
+    let out;
+    try {
+      out = await this.doc.send(
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' }, ExpressionAttributeValues: { ':pk': erasurePk(site) }, ProjectionExpression: '#sk', Limit: limit }),
+      );
+    } catch (error) {
+      throw translateDynamoError(error, 'Query');
+    }
+    // DynamoDB gives a LastEvaluatedKey whenever the Limit was reached: more, or exactly `limit`.
+    return { rids: (out.Items ?? []).map((i) => String(i.sk)), more: out.LastEvaluatedKey !== undefined };
+  }
+
+  async erasedAmong(site: string, rids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const distinct = [...new Set(rids)];
+    for (let i = 0; i < distinct.length; i += BATCH_GET_KEYS) {
+      let keys: Record<string, unknown>[] = distinct.slice(i, i + BATCH_GET_KEYS).map((rid) => ({ pk: erasurePk(site), sk: rid }));
+      for (let attempt = 1; keys.length > 0; attempt++) {
+        if (attempt > BATCH_GET_ATTEMPTS) throw new TransientError(`DynamoDB BatchGetItem left ${keys.length} erasure keys unprocessed after ${BATCH_GET_ATTEMPTS} attempts`);
+        let out;
+        try {
+          out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: '#sk', ExpressionAttributeNames: { '#sk': 'sk' } } } }));
+        } catch (error) {
+          throw translateDynamoError(error, 'BatchGetItem');
+        }
+        for (const item of out.Responses?.[this.tableName] ?? []) found.add(String(item.sk));
+        keys = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+        if (keys.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+    return found;
   }
 
   private async put(record: ErasureRecord, condition: string, lost: () => Error): Promise<void> {

@@ -72,6 +72,10 @@ export interface ErasureStore {
   getErasure(site: string, rid: string): Promise<ErasureRecord | undefined>;
   /** Every request of the site, in rid order; [] when none. */
   listErasures(site: string): Promise<ErasureRecord[]>;
+  /** The rids of the site's first `limit` requests (rid order), and whether it has more. */
+  firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }>;
+  /** Which of `rids` have a request (one BatchGetItem a hundred). */
+  erasedAmong(site: string, rids: readonly string[]): Promise<Set<string>>;
 }
 
 /** ErasureStore in memory, storing the very items DynamoErasureStore writes. */
@@ -102,6 +106,15 @@ export class MemoryErasureStore implements ErasureStore {
       .filter((i) => i.pk === erasurePk(site))
       .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1))
       .map((i) => itemToErasure(structuredClone(i)));
+  }
+
+  async firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }> {
+    const rids = (await this.listErasures(site)).map((e) => e.rid);
+    return { rids: rids.slice(0, limit), more: rids.length > limit };
+  }
+
+  async erasedAmong(site: string, rids: readonly string[]): Promise<Set<string>> {
+    return new Set(rids.filter((rid) => this.items.has(`${erasurePk(site)}\u0000${rid}`)));
   }
 }
 
@@ -147,5 +160,13 @@ export class MirroredErasureStore implements ErasureStore {
 
   listErasures(site: string): Promise<ErasureRecord[]> {
     return this.inner.listErasures(site);
+  }
+
+  firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }> {
+    return this.inner.firstErasedRids(site, limit);
+  }
+
+  erasedAmong(site: string, rids: readonly string[]): Promise<Set<string>> {
+    return this.inner.erasedAmong(site, rids);
   }
 }

@@ -91,6 +91,9 @@ export function erasedMessage(e: ErasureRecord): string {
   return `recording ${e.rid} of site ${e.site} was erased at a data subject's request (${e.reference ? `reference ${e.reference}, ` : ''}requested by ${e.requestedBy} at ${e.requestedAt}; ${state}): it is no longer served`;
 }
 
+/** Erasure requests a search page reads beside it, before it looks up its own calls instead. */
+export const ERASED_LISTED = 100;
+
 type Gated = Pick<CatalogueStore, 'getRecording'> & Partial<Pick<CatalogueStore, 'searchRecordings'>>;
 
 /**
@@ -99,15 +102,19 @@ type Gated = Pick<CatalogueStore, 'getRecording'> & Partial<Pick<CatalogueStore,
  * so a play waits for the longer of the two, not their sum. Every other method is the store's own
  * (a Proxy, so that the wrapped store keeps whatever else its readers use).
  */
-export function erasureGate<C extends Gated>(catalogue: C, erasures: Pick<ErasureStore, 'getErasure' | 'listErasures'>): C {
+export function erasureGate<C extends Gated>(catalogue: C, erasures: Pick<ErasureStore, 'getErasure' | 'firstErasedRids' | 'erasedAmong'>): C {
   const getRecording = async (site: string, rid: string): Promise<CatalogueEntry | undefined> => {
     const [entry, erasure] = await Promise.all([catalogue.getRecording(site, rid), erasures.getErasure(site, rid)]);
     if (erasure) throw new ErasedError(erasedMessage(erasure));
     return entry;
   };
+  // The site's requests are read beside the page while they are few (one small Query, the page
+  // waits for the longer of the two); a site with more than ERASED_LISTED of them has the page's
+  // own calls looked up after it instead (one BatchGetItem a hundred), so a page never reads a
+  // list that grows with every request ever made.
   const searchRecordings = async (query: Parameters<CatalogueStore['searchRecordings']>[0]): Promise<RecordingPage> => {
-    const [page, all] = await Promise.all([catalogue.searchRecordings!(query), erasures.listErasures(query.site)]);
-    const erased = new Set(all.map((e) => e.rid));
+    const [page, first] = await Promise.all([catalogue.searchRecordings!(query), erasures.firstErasedRids(query.site, ERASED_LISTED)]);
+    const erased = first.more ? await erasures.erasedAmong(query.site, page.items.map((e) => e.rid)) : new Set(first.rids);
     return erased.size ? { ...page, items: page.items.filter((e) => !erased.has(e.rid)) } : page;
   };
   return new Proxy(catalogue, {

@@ -10,6 +10,9 @@ import type { FerryFunctionsProps, FunctionName } from './functions.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { CASES_PREFIX, HOLDS_PREFIX } from '../core/hold-mirror.ts';
+
+/** A search page of a site with many erasure requests looks up its own calls' requests (core/erasures.ts erasureGate): those items only. */
+const ERASURE_KEYS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['erasure']) } };
 import { ERASURES_PREFIX } from '../core/erasure-items.ts';
 
 // What each function's role may do: exactly the calls its handler makes, on the keys and items
@@ -87,6 +90,7 @@ class Grants {
   grantCatalogue(): void {
     const { table, indexArns } = this.t;
     this.allow(this.fns.catalogue, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
+    this.allow(this.fns.catalogue, 'ErasedAmong', ['dynamodb:BatchGetItem'], [table.tableArn], ERASURE_KEYS);
     this.tableKey(this.fns.catalogue, false);
   }
 
@@ -97,6 +101,7 @@ class Grants {
   grantConsole(): void {
     const { table, indexArns } = this.t;
     this.allow(this.fns.console, 'ReadCatalogue', ['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn, ...indexArns]);
+    this.allow(this.fns.console, 'ErasedAmong', ['dynamodb:BatchGetItem'], [table.tableArn], ERASURE_KEYS);
     this.grantHoldRecords(this.fns.console, this.t.roles.console, 'the console function checks the officer\'s Cognito groups against the site first, and every hold is audited');
   }
 

@@ -97,6 +97,15 @@ describe.each(['holds', 'console'] as const)('the %s function on legal holds', (
   });
 });
 
+// A search page of a site with many erasure requests looks up its own calls' (core/erasures.ts erasureGate).
+describe.each(['catalogue', 'console'] as const)('the %s function on erasure requests', (fn) => {
+  it('reads a page of erasure requests with BatchGetItem, and nothing else with it', () => {
+    const p = rolePolicies(synth.processing.functions.roles[fn]);
+    expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('ERASE#site-a') })).toBe(true);
+    for (const pk of ['LOCK#site-a', 'HOLD#site-a', 'AUDIT#site-a']) expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading(pk) }), pk).toBe(false);
+  });
+});
+
 describe('case exports from the console', () => {
   const bucket = () => `arn:aws:s3:::ferry-data-${account}-${region}`;
   const exportFn = () => synth.resolver.resolveString(synth.processing.stackName, { 'Fn::GetAtt': [logicalId(synth.processing.functions.export), 'Arn'] });

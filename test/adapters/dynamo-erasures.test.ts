@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
+import type { ErasureRecord } from '../../core/erasure-items.ts';
+import { ERASED_LISTED, erasureGate } from '../../core/erasures.ts';
+import type { CatalogueEntry, RecordingPage } from '../../core/ports.ts';
+import { localDynamoForSuite } from '../support/local-dynamo.ts';
+
+// The erasure requests a search page consults, on DynamoDB (dynalite): while a site has few, one
+// small Query beside the page; past ERASED_LISTED, the page's own calls in a BatchGetItem after
+// it, so a page never reads a list that grows with every request the site ever had.
+
+const dynamo = localDynamoForSuite();
+
+const request = (site: string, rid: string): ErasureRecord => ({
+  ...{ site, rid, reason: 'data subject request', requestedBy: 'officer-1', requestedAt: '2026-06-01T00:00:00.000Z' },
+  ...{ packKey: `packs/${site}/p.tar`, manifestKey: `manifests/${site}/p.json`, call: `callId=${rid}`, status: 'pending' },
+});
+const rid = (i: number) => `e${String(i).padStart(4, '0')}`;
+
+/** The store on a fresh table, every command it sends named in `sent`. */
+async function store(table: string) {
+  await createCatalogueTable(dynamo.client, table);
+  const sent: string[] = [];
+  const doc = { send: ((command: { constructor: { name: string } }) => (sent.push(command.constructor.name), dynamo.doc.send(command as never))) as typeof dynamo.doc.send };
+  return { erasures: new DynamoErasureStore(doc, table), sent };
+}
+
+/** A catalogue whose every search answers the page given. */
+function pageOf(rids: string[]) {
+  return { getRecording: () => Promise.resolve(undefined), searchRecordings: (query: { site: string }): Promise<RecordingPage> => Promise.resolve({ items: rids.map((r) => ({ site: query.site, rid: r }) as CatalogueEntry) }) };
+}
+
+describe('erasure requests a search page consults (DynamoDB)', () => {
+  it(`reads the first ${ERASED_LISTED} rids in one Query and says whether more follow; tells which of any number of calls have a request, a hundred keys a BatchGetItem`, async () => {
+    const { erasures, sent } = await store('erasures-1');
+    for (let i = 0; i <= ERASED_LISTED; i++) await erasures.createErasure(request('site-a', rid(i)));
+    await erasures.createErasure(request('site-b', rid(1)));
+    sent.length = 0;
+    expect(await erasures.firstErasedRids('site-a', ERASED_LISTED)).toEqual({ rids: Array.from({ length: ERASED_LISTED }, (_, i) => rid(i)), more: true });
+    expect(await erasures.firstErasedRids('site-b', ERASED_LISTED)).toEqual({ rids: [rid(1)], more: false });
+    expect(sent).toEqual(['QueryCommand', 'QueryCommand']);
+    sent.length = 0;
+    const asked = [...Array.from({ length: 240 }, (_, i) => `other-${i}`), rid(5), rid(ERASED_LISTED), rid(5)];
+    expect([...(await erasures.erasedAmong('site-a', asked))].sort()).toEqual([rid(5), rid(ERASED_LISTED)]);
+    expect(sent).toEqual(['BatchGetCommand', 'BatchGetCommand', 'BatchGetCommand']);
+    expect(await erasures.erasedAmong('site-b', [rid(5)])).toEqual(new Set());
+  });
+
+  it(`a site with more than ${ERASED_LISTED} requests: the page leaves out its erased calls, found by one BatchGetItem of its own calls, not by listing them all`, async () => {
+    const { erasures, sent } = await store('erasures-2');
+    for (let i = 0; i <= ERASED_LISTED + 50; i++) await erasures.createErasure(request('site-a', rid(i)));
+    sent.length = 0;
+    const page = await erasureGate(pageOf(['kept-1', rid(3), 'kept-2', rid(ERASED_LISTED + 50)]), erasures).searchRecordings!({ site: 'site-a' });
+    expect(page.items.map((e) => e.rid)).toEqual(['kept-1', 'kept-2']);
+    expect(sent).toEqual(['QueryCommand', 'BatchGetCommand']);
+  });
+
+  it('a site with few requests: the page leaves out its erased calls from the one Query read beside it, with no BatchGetItem', async () => {
+    const { erasures, sent } = await store('erasures-3');
+    await erasures.createErasure(request('site-a', rid(3)));
+    sent.length = 0;
+    const page = await erasureGate(pageOf(['kept-1', rid(3), 'kept-2']), erasures).searchRecordings!({ site: 'site-a' });
+    expect(page.items.map((e) => e.rid)).toEqual(['kept-1', 'kept-2']);
+    expect(sent).toEqual(['QueryCommand']);
+  });
+});
