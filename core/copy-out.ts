@@ -91,17 +91,26 @@ export interface CopyOutOptions {
 
 const HELD: CopyOutOptions = { purpose: 'held', legalHold: true };
 
-/** Copies the calls `rids` of the pack behind `manifestKey` to their own pack (held, by default); returns where they now live. */
-export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: string, rids: string[], options: CopyOutOptions = HELD): Promise<CopyOutResult> {
-  const old = parseManifest(await readSmallObject(deps.blobs, manifestKey, MAX_MANIFEST_BYTES, 'manifest'));
+/**
+ * Where a copy of the calls `rids` of pack `old` goes: its id is derived from the old pack, the
+ * purpose and the calls kept, so the same copy always lands on the same keys (a retried copy-out,
+ * or a purge finding the copy a stopped one began: core/erasure-purge.ts).
+ */
+export function copyOutKeys(site: string, old: PackManifest, rids: string[], purpose: CopyOutOptions['purpose']): CopyOutResult & { id: string; kept: ManifestMember[] } {
   const wanted = new Set(rids);
   const kept = old.members.filter((m) => wanted.has(m.rid));
   if (old.site !== site || kept.length !== wanted.size || kept.length === 0) {
-    throw new InvalidInputError(`copy-out of ${manifestKey}: calls ${rids.join(', ')} are not all members of this site's pack`);
+    throw new InvalidInputError(`copy-out of ${old.packKey}: calls ${rids.join(', ')} are not all members of this site's pack`);
   }
-  const id = packIdOf(site, old.source, `${old.batch.path}#${options.purpose}:${old.packId}`, kept.map((m) => ({ path: m.path, size: m.length, mtimeMs: Date.parse(m.mtime) })));
+  const id = packIdOf(site, old.source, `${old.batch.path}#${purpose}:${old.packId}`, kept.map((m) => ({ path: m.path, size: m.length, mtimeMs: Date.parse(m.mtime) })));
   const day = dayOf(old.packKey);
-  const target = { packKey: packKeyOf(site, id, day), manifestKey: packManifestKey(site, id, day), rids: kept.map((m) => m.rid) };
+  return { id, kept, packKey: packKeyOf(site, id, day), manifestKey: packManifestKey(site, id, day), rids: kept.map((m) => m.rid) };
+}
+
+/** Copies the calls `rids` of the pack behind `manifestKey` to their own pack (held, by default); returns where they now live. */
+export async function copyOutHeld(deps: CopyOutDeps, site: string, manifestKey: string, rids: string[], options: CopyOutOptions = HELD): Promise<CopyOutResult> {
+  const old = parseManifest(await readSmallObject(deps.blobs, manifestKey, MAX_MANIFEST_BYTES, 'manifest'));
+  const { id, kept, ...target } = copyOutKeys(site, old, rids, options.purpose);
 
   if (!(await deps.blobs.head(target.manifestKey))) {
     const { tar, members } = await buildHeldPack(deps.blobs, old, kept);

@@ -1,4 +1,5 @@
 import type { AuditEvent } from './audit-trail.ts';
+import { copyOutKeys, type CopyOutResult } from './copy-out.ts';
 import { NotFoundError } from './errors.ts';
 import type { ErasureRecord, ErasureStore } from './erasure-items.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
@@ -20,12 +21,15 @@ import { lockedUntil, type PurgeTarget } from './retention.ts';
 //
 // Crash safety: the request gates every reader from the moment it is recorded, so no step makes
 // the call playable; the other calls are copied, verified and re-catalogued before the old pack
-// goes, so none is lost; a re-run finds the erased call by its catalogue entry (or, once that is
-// forgotten, the manifest the request named), and a copy that already exists is re-catalogued,
-// not redone.
+// goes, so none is lost; a re-run looks for each call afresh (its catalogue entry's manifest, the
+// one the request named, the copy a rewrite of either already began), and a copy that already
+// exists is re-catalogued, not redone. A rewrite a stopped purge began is finished as it began
+// even when another call of the pack was asked for since: that call waits in the copy for the
+// next purge, and no second copy (holding it) is ever made beside the first.
 
 export interface ErasurePlanDeps {
-  blobs: Pick<BlobStore, 'get'>;
+  /** `list`: the pack objects of a day, to find the copy a rewrite under way already made. */
+  blobs: Pick<BlobStore, 'get' | 'list'>;
   catalogue: Pick<CatalogueStore, 'getRecordings'>;
   erasures: Pick<ErasureStore, 'listErasures'>;
 }
@@ -37,24 +41,37 @@ export interface ErasureSummary {
   locked?: { count: number; until: string };
   /** Pending requests whose call is under legal hold (placed after the request): they wait for its release. */
   held?: string[];
+  /**
+   * Pending requests whose call a rewrite under way (begun by a purge that stopped before its old
+   * pack went) copied to its new pack: this purge finishes that rewrite as it began, the next one
+   * erases them from the new pack.
+   */
+  afterRewrite?: string[];
 }
 
 export interface ErasurePlan {
   targets: PurgeTarget[];
   /** Dead attempts at the packs targeted (they hold the erased calls' bytes too), by pack key. */
   dead: Map<string, string[]>;
-  /** Requests whose call's pack and manifest are gone already: done (a purge that stopped before marking them). */
+  /** Requests whose call no manifest lists any more (its catalogue entry's, the request's, a rewrite's copy): done (a purge that stopped before marking them). */
   gone: ErasureRecord[];
   summary: ErasureSummary;
 }
 
-/** Where each pending request's call is now: the manifest of its catalogue entry, else the one the request named. */
-async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecord[]): Promise<Map<string, ErasureRecord[]>> {
+/** A manifest that lists pending requests' calls, and the copy a rewrite of its pack already began. */
+interface Located {
+  manifestKey: string;
+  manifest: PackManifest;
+  requests: ErasureRecord[];
+  underWay?: CopyOutResult;
+}
+
+/** Every manifest that may list a pending request's call: its catalogue entry's and the one the request named (they differ once a rewrite moved the entry). */
+async function candidates(deps: ErasurePlanDeps, site: string, pending: ErasureRecord[]): Promise<Map<string, ErasureRecord[]>> {
   const entries = await deps.catalogue.getRecordings(pending.map((e) => ({ site, rid: e.rid })));
   const byManifest = new Map<string, ErasureRecord[]>();
   for (const e of pending) {
-    const manifestKey = entries.get(recordingLookupKey(site, e.rid))?.manifestKey ?? e.manifestKey;
-    byManifest.set(manifestKey, [...(byManifest.get(manifestKey) ?? []), e]);
+    for (const manifestKey of new Set([entries.get(recordingLookupKey(site, e.rid))?.manifestKey ?? e.manifestKey, e.manifestKey])) byManifest.set(manifestKey, [...(byManifest.get(manifestKey) ?? []), e]);
   }
   return byManifest;
 }
@@ -68,51 +85,146 @@ async function manifestOf(deps: ErasurePlanDeps, key: string): Promise<PackManif
   }
 }
 
+/** Pending requests of one pack beyond which only the sets they make in the order they came are tried (2^12 keys computed, no request made). */
+const MAX_COMBINED = 12;
+
+/** The sets of calls an earlier rewrite of the pack may have erased: every non-empty set of its pending requests (past MAX_COMBINED, those made in turn, and each alone). */
+function erasedSets(requests: ErasureRecord[]): string[][] {
+  const rids = [...requests].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.rid.localeCompare(b.rid)).map((e) => e.rid);
+  if (rids.length > MAX_COMBINED) return [...rids.map((_, i) => rids.slice(0, i + 1)), ...rids.map((rid) => [rid])];
+  const sets: string[][] = [];
+  for (let mask = 1; mask < 2 ** rids.length; mask++) sets.push(rids.filter((_, i) => mask & (2 ** i)));
+  return sets;
+}
+
+/**
+ * The copy an earlier rewrite of this pack began, if any: a purge that stopped after writing it
+ * and before deleting the old pack, the requests having changed since (another call of the pack
+ * asked for), would otherwise plan a second copy under other keys and leave the first, with the
+ * newly asked call's bytes in it. A copy's keys follow from the calls it keeps (copyOutKeys), so
+ * each set of calls the earlier rewrite may have erased names the keys its copy would have: the
+ * pack objects of the day (one listing, shared by the plan) say whether one is there.
+ */
+async function rewriteUnderWay(site: string, manifest: PackManifest, requests: ErasureRecord[], packsOfDay: (packKey: string) => Promise<Set<string>>): Promise<CopyOutResult | undefined> {
+  const present = await packsOfDay(manifest.packKey);
+  for (const erased of erasedSets(requests)) {
+    const gone = new Set(erased);
+    const keep = manifest.members.map((m) => m.rid).filter((rid) => !gone.has(rid));
+    if (keep.length === 0) continue;
+    const { packKey, manifestKey, rids } = copyOutKeys(site, manifest, keep, 'erasure');
+    if (present.has(packKey)) return { packKey, manifestKey, rids };
+  }
+  return undefined;
+}
+
+/** The manifests that still list a pending request's call, each with the copy a rewrite of its pack already began. */
+async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecord[]): Promise<Located[]> {
+  const days = new Map<string, Promise<Set<string>>>();
+  const packsOfDay = (packKey: string) => {
+    const day = packKey.slice(0, packKey.lastIndexOf('/') + 1);
+    if (!days.has(day)) days.set(day, (async () => { const keys = new Set<string>(); for await (const info of deps.blobs.list(day)) keys.add(info.key); return keys; })());
+    return days.get(day)!;
+  };
+  const located: Located[] = [];
+  for (const [manifestKey, requests] of await candidates(deps, site, pending)) {
+    const manifest = await manifestOf(deps, manifestKey);
+    const members = new Set(manifest?.members.map((m) => m.rid) ?? []);
+    const here = requests.filter((e) => members.has(e.rid));
+    if (!manifest || here.length === 0) continue;
+    const underWay = await rewriteUnderWay(site, manifest, here, packsOfDay);
+    located.push({ manifestKey, manifest, requests: here, ...(underWay ? { underWay } : {}) });
+  }
+  return located;
+}
+
+interface PlanInput {
+  site: string;
+  now: Date;
+  objectLockDays?: number;
+  held: Set<string>;
+  planned: PurgeTarget[];
+  deadAttempts: (m: PackManifest) => string[];
+}
+
+interface Waiting {
+  held: Set<string>;
+  afterRewrite: Set<string>;
+  locked: number;
+  firstFree: number;
+}
+
+/**
+ * What one pack's rewrite erases and keeps. A rewrite under way is finished as it began: it erases
+ * what its copy left out, and the calls asked for since wait in the copy for the next purge; if a
+ * call it erases was held since, the whole rewrite waits for the release.
+ */
+function eraseAndKeep(l: Located, held: Set<string>, waiting: Waiting): { erase: string[]; keep: string[] } | undefined {
+  const rids = l.manifest.members.map((m) => m.rid);
+  if (!l.underWay) {
+    const erase = l.requests.filter((e) => !held.has(e.rid)).map((e) => e.rid);
+    for (const e of l.requests) if (held.has(e.rid)) waiting.held.add(e.rid);
+    return erase.length ? { erase, keep: rids.filter((rid) => !erase.includes(rid)) } : undefined;
+  }
+  const keep = new Set(l.underWay.rids);
+  const erase = rids.filter((rid) => !keep.has(rid));
+  for (const e of l.requests) (held.has(e.rid) ? waiting.held : waiting.afterRewrite).add(e.rid);
+  if (erase.some((rid) => held.has(rid))) return undefined;
+  for (const rid of erase) waiting.afterRewrite.delete(rid);
+  return { erase, keep: [...keep] };
+}
+
+/** Plans one pack's erasure: carried by the retention plan's target, waiting for its Object Lock, or rewritten. */
+function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Waiting): void {
+  const parts = eraseAndKeep(l, input.held, waiting);
+  if (!parts) return;
+  const { erase, keep } = parts;
+  const { manifest, manifestKey } = l;
+  const retained = input.planned.find((t) => t.key === manifest.packKey);
+  if (retained) {
+    retained.erase = erase;
+    // A rewrite under way keeps its copy's calls, so that the copy already written is the one finished.
+    if (l.underWay) retained.keep = keep;
+    plan.summary.planned += erase.length;
+    return;
+  }
+  const until = lockedUntil(manifest.createdAt, { now: input.now, objectLockDays: input.objectLockDays });
+  if (until !== undefined) {
+    waiting.locked += erase.length;
+    waiting.firstFree = Math.min(waiting.firstFree, until);
+    return;
+  }
+  const reason = `${erase.length} call(s) erased at a data subject's request${keep.length ? `; the other ${keep.length} copied to a new pack first` : ''}`;
+  plan.targets.push({ key: manifest.packKey, then: manifestKey, kind: 'pack', source: manifest.source, reason, erase, ...(keep.length ? { keep } : {}), ...(keep.some((rid) => input.held.has(rid)) ? { keepHeld: true } : {}) });
+  plan.dead.set(manifest.packKey, input.deadAttempts(manifest));
+  plan.summary.planned += erase.length;
+}
+
 /**
  * The erasure targets of a site's purge. `planned` is the retention plan's targets: a pack it
  * deletes anyway carries the erased calls along (`erase` added to its target); `held` the calls
  * under legal hold; `deadAttempts` the dead attempts a manifest lists (core/purge.ts).
+ *
+ * Each pending request's call is looked for afresh on every plan, in the manifest of its catalogue
+ * entry, in the one the request named, and in the copy a rewrite of either already began; a
+ * request none of them lists is gone (done). A copy a rewrite under way made is not rewritten in
+ * the same plan as the pack it came from: the next plan finds the calls there by their entries.
  */
-export async function planErasures(
-  deps: ErasurePlanDeps,
-  input: { site: string; now: Date; objectLockDays?: number; held: Set<string>; planned: PurgeTarget[]; deadAttempts: (m: PackManifest) => string[] },
-): Promise<ErasurePlan> {
+export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Promise<ErasurePlan> {
   const plan: ErasurePlan = { targets: [], dead: new Map(), gone: [], summary: { planned: 0 } };
   const pending = (await deps.erasures.listErasures(input.site)).filter((e) => e.status === 'pending');
   if (pending.length === 0) return plan;
-  const heldWait: string[] = [];
-  let locked = 0;
-  let firstFree = Number.POSITIVE_INFINITY;
-  for (const [manifestKey, requests] of await locate(deps, input.site, pending)) {
-    const manifest = await manifestOf(deps, manifestKey);
-    const members = new Set(manifest?.members.map((m) => m.rid) ?? []);
-    const here = requests.filter((e) => members.has(e.rid));
-    // Neither entry nor manifest: the pack and its manifest were deleted (objects before manifests) by a purge that stopped before saying so.
-    plan.gone.push(...requests.filter((e) => !members.has(e.rid)));
-    const erase = here.filter((e) => !input.held.has(e.rid)).map((e) => e.rid);
-    heldWait.push(...here.filter((e) => input.held.has(e.rid)).map((e) => e.rid));
-    if (!manifest || erase.length === 0) continue;
-    const retained = input.planned.find((t) => t.key === manifest.packKey);
-    if (retained) {
-      retained.erase = erase;
-      plan.summary.planned += erase.length;
-      continue;
-    }
-    const until = lockedUntil(manifest.createdAt, { now: input.now, objectLockDays: input.objectLockDays });
-    if (until !== undefined) {
-      locked += erase.length;
-      firstFree = Math.min(firstFree, until);
-      continue;
-    }
-    const gone = new Set(erase);
-    const keep = manifest.members.map((m) => m.rid).filter((rid) => !gone.has(rid));
-    const reason = `${erase.length} call(s) erased at a data subject's request${keep.length ? `; the other ${keep.length} copied to a new pack first` : ''}`;
-    plan.targets.push({ key: manifest.packKey, then: manifestKey, kind: 'pack', source: manifest.source, reason, erase, ...(keep.length ? { keep } : {}), ...(keep.some((rid) => input.held.has(rid)) ? { keepHeld: true } : {}) });
-    plan.dead.set(manifest.packKey, input.deadAttempts(manifest));
-    plan.summary.planned += erase.length;
+  const located = await locate(deps, input.site, pending);
+  const found = new Set(located.flatMap((l) => [...l.requests.map((e) => e.rid), ...(l.underWay?.rids ?? [])]));
+  plan.gone.push(...pending.filter((e) => !found.has(e.rid)));
+  const copies = new Set(located.flatMap((l) => (l.underWay ? [l.underWay.manifestKey] : [])));
+  const waiting: Waiting = { held: new Set(), afterRewrite: new Set(), locked: 0, firstFree: Number.POSITIVE_INFINITY };
+  for (const l of located) {
+    if (copies.has(l.manifestKey)) for (const e of l.requests) waiting.afterRewrite.add(e.rid);
+    else planPack(plan, input, l, waiting);
   }
-  if (locked) plan.summary.locked = { count: locked, until: new Date(firstFree).toISOString() };
-  if (heldWait.length) plan.summary.held = heldWait;
+  if (waiting.locked) plan.summary.locked = { count: waiting.locked, until: new Date(waiting.firstFree).toISOString() };
+  if (waiting.held.size) plan.summary.held = [...waiting.held];
+  if (waiting.afterRewrite.size) plan.summary.afterRewrite = [...waiting.afterRewrite];
   return plan;
 }
 

@@ -142,7 +142,7 @@ async function erasurePart(deps: PurgePlanDeps, input: PurgePlanInput, planned: 
   if (!deps.erasures || !getRecordings) return undefined;
   const plan = await planErasures({ blobs: deps.blobs, catalogue: { getRecordings }, erasures: deps.erasures }, { site: input.site, now: input.now, objectLockDays: input.settings.objectLockDays, held, planned, deadAttempts: (m) => deadAttempts(m.packKey, m.superseded) });
   const done = plan.gone.length ? await markErased({ erasures: deps.erasures, audit: deps.audit }, input.site, plan.gone.map((e) => e.rid), input.now.toISOString(), 'its pack and manifest were deleted by an earlier purge', false) : 0;
-  const pending = plan.summary.planned || plan.summary.locked || plan.summary.held || done;
+  const pending = plan.summary.planned || plan.summary.locked || plan.summary.held || plan.summary.afterRewrite || done;
   return { ...plan, summary: pending ? { ...plan.summary, ...(done ? { done } : {}) } : undefined };
 }
 

@@ -124,6 +124,18 @@ async function erasedBytesNowhere(w: World): Promise<void> {
   for await (const info of w.blobs.list(`recordings/${SITE}/`)) expect((await bytes(w.blobs, info.key)).indexOf(erased), info.key).toBe(-1);
 }
 
+/** No object of the site holds the call: its bytes in no pack, its rid in no manifest. */
+async function callNowhere(w: World, rid: string, label: string): Promise<void> {
+  const body = w.bodies.get(rid)!;
+  for await (const info of w.blobs.list(`recordings/${SITE}/`)) expect((await bytes(w.blobs, info.key)).indexOf(body), `${label}: ${rid} in ${info.key}`).toBe(-1);
+  for await (const info of w.blobs.list(`manifests/${SITE}/`)) expect((await bytes(w.blobs, info.key)).toString('utf8').includes(rid), `${label}: ${rid} listed by ${info.key}`).toBe(false);
+}
+
+/** Every done request's call is nowhere in the bucket: `done` is never said while a copy exists. */
+async function doneMeansGone(w: World, label: string): Promise<void> {
+  for (const e of await w.table.listErasures(SITE)) if (e.status === 'done') await callNowhere(w, e.rid, `${label}, ${e.rid} done`);
+}
+
 describe('the purge carries an erasure out', () => {
   it('writes the pack again without the erased call: every other call restores byte-identical from the new pack, the held one still under legal hold; the old pack and manifest go; the request is done and the trail names the erased call', async () => {
     const w = await world();
@@ -197,5 +209,42 @@ describe('the purge carries an erasure out', () => {
       await erasedBytesNowhere(w);
       expect(w.audit.some((e) => e.action === 'purge' && (e.detail?.erased as string[] | undefined)?.includes(w.rids[2]!)), `stopped before write ${at}: the trail names the erased call`).toBe(true);
     }
+  });
+  it('a call requested while its pack is being rewritten, after a purge stopped at any write: never done while a copy of it exists; both calls erased in the end, the others kept and the held one still held', async () => {
+    const writes = new Stopper();
+    await purge(await world(), writes);
+    const underWay: number[] = [];
+    for (let at = 1; at <= writes.count; at++) {
+      const w = await world();
+      const label = `stopped before write ${at}`;
+      await purge(w, new Stopper(at)).catch((error: unknown) => {
+        if (!(error instanceof Crash)) throw error;
+      });
+      // The officer asks for another call of the pack while its rewrite is under way (its entry names the old pack or the copy, as the purge left it).
+      const asked = await requestErasure({ catalogue: w.catalogue, holds: w.holds, erasures: w.erasures, clock: w.clock }, { site: SITE, rid: w.rids[0]!, reason: 'second data subject', principal: 'officer-2' }).catch(() => undefined);
+      if (!asked) continue; // the first purge had finished with the call already copied and re-catalogued: nothing under way
+      for (let round = 0; round < 3; round++) {
+        const { plan, deleted } = await purge(w);
+        if (plan.summary.erasures?.afterRewrite?.includes(w.rids[0]!)) {
+          underWay.push(at);
+          expect(purgeReport({ site: SITE, startedAt: NOW.toISOString(), plan, deleted }, NOW, workflowConfig({})).alert.message).toContain(`1 call(s) asked for while their pack was being rewritten wait in its new pack`);
+        }
+        await doneMeansGone(w, `${label}, purge ${round + 2}`);
+        w.clock.advance((LOCK_DAYS + 1) * DAY);
+      }
+      for (const rid of [w.rids[0]!, w.rids[2]!]) {
+        expect((await w.table.getErasure(SITE, rid))!.status, `${label}: ${rid}`).toBe('done');
+        await callNowhere(w, rid, label);
+        await expect(erasureGate(w.catalogue, w.erasures).getRecording(SITE, rid)).rejects.toBeInstanceOf(ErasedError);
+      }
+      for (const rid of [w.rids[1]!, w.rids[3]!]) {
+        const entry = (await w.catalogue.getRecording(SITE, rid))!;
+        expect(entry, `${label}: entry of ${rid}`).toBeDefined();
+        expect(await bytes(w.blobs, entry.packKey, { start: entry.offset, end: entry.offset + entry.length - 1 }), `${label}: ${rid}`).toEqual(w.bodies.get(rid));
+      }
+      expect(w.holder.isHeld((await w.catalogue.getRecording(SITE, w.rids[1]!))!.packKey), `${label}: the held call's pack keeps its legal hold`).toBe(true);
+    }
+    // The stops between the copy's first write and the old pack's deletion leave a rewrite under way that the next purge finishes as begun.
+    expect(underWay.length).toBeGreaterThan(3);
   });
 });
