@@ -25,6 +25,11 @@ export class DynamoErasureStore implements ErasureStore {
     await this.put(record, 'attribute_exists(pk)', () => new NotFoundError(`no erasure request for recording ${record.rid} in site ${record.site}`));
   }
 
+  async noteWaiting(record: ErasureRecord): Promise<void> {
+    // Never over a done request: the purge that noted the wait may run beside the one that finished it.
+    await this.put({ ...record, status: 'pending' }, 'attribute_exists(pk) AND #status = :pending', () => new NotFoundError(`no pending erasure request for recording ${record.rid} in site ${record.site}`), { names: { '#status': 'status' }, values: { ':pending': 'pending' } });
+  }
+
   async getErasure(site: string, rid: string): Promise<ErasureRecord | undefined> {
     try {
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: erasurePk(site), sk: rid }, ConsistentRead: true }));
@@ -84,9 +89,9 @@ export class DynamoErasureStore implements ErasureStore {
     return found;
   }
 
-  private async put(record: ErasureRecord, condition: string, lost: () => Error): Promise<void> {
+  private async put(record: ErasureRecord, condition: string, lost: () => Error, expression?: { names: Record<string, string>; values: Record<string, unknown> }): Promise<void> {
     try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: erasureToItem(record), ConditionExpression: condition }));
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: erasureToItem(record), ConditionExpression: condition, ...(expression ? { ExpressionAttributeNames: expression.names, ExpressionAttributeValues: expression.values } : {}) }));
     } catch (error) {
       if (conditionFailed(error)) throw lost();
       throw translateDynamoError(error, 'PutItem');

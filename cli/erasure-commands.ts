@@ -19,7 +19,8 @@ const common = (c: Command) => c.requiredOption('--site <site>', 'site name').op
 
 /** One request as a person reads it; every text an officer typed is shown, never obeyed, by the terminal. */
 export function erasureLine(e: ErasureRecord): string {
-  const state = e.status === 'done' ? `done ${printable(e.doneAt)}${e.doneNote ? ` (${printable(e.doneNote)})` : ''}` : 'pending (the purge deletes its bytes once the pack\'s Object Lock allows)';
+  const waits = e.waiting ? `pending: ${printable(e.waiting)} (purge of ${printable(e.waitingAt)})` : 'pending (the purge deletes its bytes once the pack\'s Object Lock allows)';
+  const state = e.status === 'done' ? `done ${printable(e.doneAt)}${e.doneNote ? ` (${printable(e.doneNote)})` : ''}` : waits;
   const reference = e.reference ? ` ${printable(e.reference)}` : '';
   return `${printable(e.rid)}  ${state}\n  requested${reference} by ${printable(e.requestedBy)} at ${printable(e.requestedAt)}: ${printable(e.reason)}\n  ${printable(e.call)}`;
 }

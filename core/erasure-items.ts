@@ -29,6 +29,13 @@ export interface ErasureRecord {
   doneAt?: string;
   /** What the purge did, in a sentence (the pack deleted, the pack the other calls moved to). */
   doneNote?: string;
+  /**
+   * While pending: what the last purge found the erasure waiting for, in a sentence naming the pack
+   * (a restore from the archive tier, …), and when (`waitingAt`). The table's only: the bucket's
+   * copies are the request and its outcome.
+   */
+  waiting?: string;
+  waitingAt?: string;
 }
 
 export const ERASURES_PREFIX = 'erasures/';
@@ -59,6 +66,8 @@ export function itemToErasure(item: Record<string, unknown>): ErasureRecord {
     status: item.status === 'done' ? ('done' as const) : ('pending' as const),
     doneAt: item.doneAt as string | undefined,
     doneNote: item.doneNote as string | undefined,
+    waiting: item.waiting as string | undefined,
+    waitingAt: item.waitingAt as string | undefined,
   });
 }
 
@@ -68,6 +77,8 @@ export interface ErasureStore {
   createErasure(record: ErasureRecord): Promise<void>;
   /** Writes `done` on an existing request (the same again is a no-op); NotFoundError when absent. */
   markDone(record: ErasureRecord): Promise<void>;
+  /** Writes what a pending request waits for (`waiting`, `waitingAt`); NotFoundError when absent or done already (a done request is never made pending again). */
+  noteWaiting(record: ErasureRecord): Promise<void>;
   /** The call's request, or undefined when it has none. */
   getErasure(site: string, rid: string): Promise<ErasureRecord | undefined>;
   /** Every request of the site, in rid order; [] when none. */
@@ -93,6 +104,13 @@ export class MemoryErasureStore implements ErasureStore {
     const item = erasureToItem(record);
     const key = `${item.pk}\u0000${item.sk}`;
     if (!this.items.has(key)) throw new NotFoundError(`no erasure request for recording ${record.rid} in site ${record.site}`);
+    this.items.set(key, structuredClone(item));
+  }
+
+  async noteWaiting(record: ErasureRecord): Promise<void> {
+    const item = erasureToItem({ ...record, status: 'pending' });
+    const key = `${item.pk}\u0000${item.sk}`;
+    if (this.items.get(key)?.status !== 'pending') throw new NotFoundError(`no pending erasure request for recording ${record.rid} in site ${record.site}`);
     this.items.set(key, structuredClone(item));
   }
 
@@ -152,6 +170,11 @@ export class MirroredErasureStore implements ErasureStore {
   async markDone(record: ErasureRecord): Promise<void> {
     await this.keep(record);
     await this.inner.markDone(record);
+  }
+
+  /** The table's only: what a request waits for changes from purge to purge; the bucket keeps the request and its outcome. */
+  noteWaiting(record: ErasureRecord): Promise<void> {
+    return this.inner.noteWaiting(record);
   }
 
   getErasure(site: string, rid: string): Promise<ErasureRecord | undefined> {

@@ -242,7 +242,8 @@ export async function markErased(deps: { erasures: Pick<ErasureStore, 'getErasur
     const request = await deps.erasures.getErasure(site, rid);
     if (!request || request.status === 'done') continue;
     if (!audited) await deps.audit?.({ at, action: 'purge', site, rid, principal: ERASURE_PRINCIPAL, detail: { rule: 'erasure', erased: [rid], calls: [`${rid} ${request.call}`], note } });
-    await deps.erasures.markDone({ ...request, status: 'done', doneAt: at, doneNote: note });
+    const { waiting: _waited, waitingAt: _since, ...asked } = request;
+    await deps.erasures.markDone({ ...asked, status: 'done', doneAt: at, doneNote: note });
     done++;
   }
   return done;

@@ -87,7 +87,7 @@ export async function listErasures(deps: { erasures: Pick<ErasureStore, 'listEra
 
 /** What the 410 says: which request took the call out of reach, and whether its bytes are gone yet. */
 export function erasedMessage(e: ErasureRecord): string {
-  const state = e.status === 'done' ? `carried out ${e.doneAt}` : 'pending: the purge deletes its bytes';
+  const state = e.status === 'done' ? `carried out ${e.doneAt}` : `pending: the purge deletes its bytes${e.waiting ? `; waiting (purge of ${e.waitingAt}): ${e.waiting}` : ''}`;
   return `recording ${e.rid} of site ${e.site} was erased at a data subject's request (${e.reference ? `reference ${e.reference}, ` : ''}requested by ${e.requestedBy} at ${e.requestedAt}; ${state}): it is no longer served`;
 }
 

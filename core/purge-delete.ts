@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
 import { copyOutHeld, type CopyOutDeps, type CopyOutOptions, type CopyOutResult } from './copy-out.ts';
 import type { ErasureStore } from './erasure-items.ts';
 import { markErased } from './erasure-purge.ts';
-import { ArchivedError, messageOf } from './errors.ts';
+import { ArchivedError, messageOf, NotFoundError } from './errors.ts';
 import { artefactEntryOf } from './ingest-artefact.ts';
 import { isPackManifestKey, sitePrefix } from './layout.ts';
 import type { LockStore } from './lock.ts';
@@ -63,7 +63,7 @@ export interface PurgeDeleteDeps {
    */
   copyOut?: CopyOutDeps;
   /** Erasure requests (core/erasure-purge.ts): those of a pack gone are marked done; absent, they stay pending. */
-  erasures?: Pick<ErasureStore, 'getErasure' | 'markDone'>;
+  erasures?: Pick<ErasureStore, 'getErasure' | 'markDone' | 'noteWaiting'>;
 }
 
 /** How a target's kept calls are copied: held calls under legal hold, or (an erasure) every call but the erased, held only if one of them is. */
@@ -194,21 +194,45 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   };
 }
 
-/**
- * Why a pack's held calls were not copied out. A pack past retention is in the archive tier
- * (the lifecycle moves packs there long before), where the copy-out cannot read it: a restore is
- * asked for, so that a later purge copies the held calls out and deletes the rest; without it
- * every purge would fail on the same pack for ever.
- */
-async function copyOutFailure(deps: PurgeDeleteDeps, key: string, held: number, error: unknown): Promise<string> {
-  if (!(error instanceof ArchivedError)) return `held calls not copied out, pack kept for the next purge: ${messageOf(error)}`;
-  let asked: string;
+/** What was asked of S3 for an archived pack: a restore (Bulk), one under way, or why none. */
+async function restoreAsked(deps: PurgeDeleteDeps, key: string): Promise<string> {
   try {
-    asked = deps.archive ? `${(await deps.archive.requestRestore(key, COPY_OUT_RESTORE_DAYS, 'Bulk')) === 'started' ? 'a restore was requested' : 'its restore is under way'} (Bulk, ready within 48 hours, readable ${COPY_OUT_RESTORE_DAYS} days)` : 'no restore could be requested by this purge';
+    return deps.archive ? `${(await deps.archive.requestRestore(key, COPY_OUT_RESTORE_DAYS, 'Bulk')) === 'started' ? 'a restore was requested' : 'its restore is under way'} (Bulk, ready within 48 hours, readable ${COPY_OUT_RESTORE_DAYS} days)` : 'no restore could be requested by this purge';
   } catch (restoreError) {
-    asked = `its restore could not be requested (${messageOf(restoreError)})`;
+    return `its restore could not be requested (${messageOf(restoreError)})`;
   }
-  return `${held} held call(s) not copied out, pack kept past retention: it is in the archive tier (${error.storageClass}); ${asked}: the first purge after the restore copies the held call(s) out and deletes the rest`;
+}
+
+/**
+ * Why a pack's kept calls were not copied out. A pack past retention is in the archive tier (the
+ * lifecycle moves packs there long before), where the copy-out cannot read it: a restore is asked
+ * for, so that a later purge copies the calls out and deletes the rest; without it every purge
+ * would fail on the same pack for ever. An erasure's rewrite says what the erasure waits for (the
+ * pack's restore, to copy its other calls), never "held calls": its kept calls need not be held.
+ */
+async function copyOutFailure(deps: PurgeDeleteDeps, t: PurgeBatch['targets'][number], error: unknown): Promise<string> {
+  const kept = t.keep?.length ?? 0;
+  const archived = error instanceof ArchivedError ? { storageClass: error.storageClass, asked: await restoreAsked(deps, t.key) } : undefined;
+  if (t.erase?.length) {
+    const erased = `erasure of call(s) ${t.erase.join(', ')} waits, pack kept`;
+    if (!archived) return `${erased}: the pack's other ${kept} call(s) could not be copied to a new pack (tried again by the next purge): ${messageOf(error)}`;
+    return `${erased}: the pack is in the archive tier (${archived.storageClass}) and its other ${kept} call(s) must be read from it to be copied to a new pack first; ${archived.asked}: the first purge after the restore copies them and deletes the pack`;
+  }
+  if (!archived) return `held calls not copied out, pack kept for the next purge: ${messageOf(error)}`;
+  return `${kept} held call(s) not copied out, pack kept past retention: it is in the archive tier (${archived.storageClass}); ${archived.asked}: the first purge after the restore copies the held call(s) out and deletes the rest`;
+}
+
+/** Writes on each erased call's request what its erasure waits for (the reason the copy-out failed); a request done meanwhile is left done. */
+async function noteErasureWaiting(deps: PurgeDeleteDeps, site: string, rids: string[], reason: string): Promise<void> {
+  if (!deps.erasures) return;
+  const at = (deps.clock?.now() ?? new Date()).toISOString();
+  for (const rid of rids) {
+    const request = await deps.erasures.getErasure(site, rid);
+    if (request?.status !== 'pending') continue;
+    await deps.erasures.noteWaiting({ ...request, waiting: reason, waitingAt: at }).catch((noteError: unknown) => {
+      if (!(noteError instanceof NotFoundError)) throw noteError;
+    });
+  }
 }
 
 /**
@@ -232,7 +256,9 @@ async function copyOut(deps: PurgeDeleteDeps, site: string, targets: PurgeBatch[
       await deps.copyOut.holder.setLegalHold(t.then, false);
       ready.push(t);
     } catch (error) {
-      copyFailed.push({ key: t.key, reason: await copyOutFailure(deps, t.key, t.keep.length, error) });
+      const reason = await copyOutFailure(deps, t, error);
+      copyFailed.push({ key: t.key, reason });
+      if (t.erase?.length) await noteErasureWaiting(deps, site, t.erase, `pack ${t.key}: ${reason}`);
     }
   }
   return { ready, copies, copyFailed };

@@ -131,7 +131,7 @@ export interface PurgePlanDeps {
    */
   catalogue: Pick<CatalogueStore, 'searchRecordings'> & Partial<Pick<CatalogueStore, 'getRecordings'>> & ArtefactCatalogue;
   /** Erasure requests (core/erasure-purge.ts); absent: none is carried out. */
-  erasures?: Pick<ErasureStore, 'listErasures' | 'getErasure' | 'markDone'>;
+  erasures?: Pick<ErasureStore, 'listErasures' | 'getErasure' | 'markDone' | 'noteWaiting'>;
   /** The site's audit trail: a request found done by this plan (its purge stopped before marking it) is recorded here. */
   audit?: (event: AuditEvent) => void | Promise<void>;
 }

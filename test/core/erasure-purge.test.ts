@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../core/audit-trail.ts';
 import { ManualClock } from '../../core/clock.ts';
-import { ErasedError } from '../../core/errors.ts';
+import { ArchivedError, ErasedError } from '../../core/errors.ts';
 import { MemoryErasureStore, MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
 import { erasureGate, requestErasure } from '../../core/erasures.ts';
 import { placeHold } from '../../core/holds.ts';
@@ -62,7 +62,7 @@ async function world(opts: { createdDaysAgo?: number; holdKept?: boolean } = {})
   const holdDeps = { holds, catalogue, blobs, holder, clock };
   if (opts.holdKept !== false) await placeHold(holdDeps, { site: SITE, rid: rids[1]!, reason: 'tribunal', reference: 'ET-1', principal: 'counsel' });
   await requestErasure({ catalogue, holds, erasures, clock }, { site: SITE, rid: rids[2]!, reason: 'data subject request', reference: 'DSAR-9', principal: 'officer-1' });
-  return { clock, blobs, catalogue, holds, holder, table, erasures, audit, f, rids, bodies, createdAt, holdDeps, uploaded: new Map<string, Date>() };
+  return { clock, blobs, catalogue, holds, holder, table, erasures, audit, f, rids, bodies, createdAt, holdDeps, uploaded: new Map<string, Date>(), archived: new Set<string>(), restores: [] as string[] };
 }
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -81,6 +81,10 @@ async function purge(w: World, stop = new Stopper()) {
   const blobs: typeof counted = new Proxy(counted, {
     get: (t, prop) => (prop === 'put' ? (key: string, ...rest: unknown[]) => (w.uploaded.set(key, w.clock.now()), (t.put as (...a: unknown[]) => unknown)(key, ...rest)) : Reflect.get(t, prop, t)),
   });
+  // A pack in Deep Archive answers a read with InvalidObjectState, as S3 does, until it is restored.
+  const get = blobs.get.bind(blobs);
+  blobs.get = (key, range) => (w.archived.has(key) ? Promise.reject(new ArchivedError(`${key} is in the archive tier (DEEP_ARCHIVE)`, 'DEEP_ARCHIVE')) : get(key, range));
+  const archive = { requestRestore: async (key: string) => (w.restores.push(key), 'started' as const) };
   const catalogue = stop.wrap(w.catalogue as CatalogueStore, ['putRecordings', 'putPack', 'forgetPack']);
   const holder = stop.wrap(w.holder, ['setLegalHold']);
   const erasures = stop.wrap(w.erasures as ErasureStore, ['markDone']);
@@ -99,7 +103,7 @@ async function purge(w: World, stop = new Stopper()) {
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
   const copyOut = { blobs, catalogue, holder, clock: w.clock };
   const deleted = [];
-  for (const batch of plan.batches) deleted.push(await deletePurgeBatch({ deleter, locks, blobs, catalogue, copyOut, erasures, audit, clock: w.clock }, SITE, token, batch));
+  for (const batch of plan.batches) deleted.push(await deletePurgeBatch({ deleter, locks, blobs, catalogue, copyOut, erasures, audit, archive, clock: w.clock }, SITE, token, batch));
   return { plan, deleted };
 }
 
@@ -174,6 +178,30 @@ describe('the purge carries an erasure out', () => {
     w.clock.advance(26 * DAY);
     await purge(w);
     expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    await keptCallsRestore(w);
+    await erasedBytesNowhere(w);
+  });
+
+  it('of a pack in Deep Archive waits for its restore, asked for: the report and the request name the pack, the call and the restore, never "held calls"; done after the restore', async () => {
+    const w = await world();
+    w.archived.add(w.f.packKey);
+    const { plan, deleted } = await purge(w);
+    expect(w.restores).toEqual([w.f.packKey]);
+    expect(await exists(w, w.f.packKey)).toBe(true);
+    const waits = `erasure of call(s) ${w.rids[2]} waits, pack kept: the pack is in the archive tier (DEEP_ARCHIVE) and its other 3 call(s) must be read from it to be copied to a new pack first; a restore was requested (Bulk, ready within 48 hours, readable 7 days): the first purge after the restore copies them and deletes the pack`;
+    const message = purgeReport({ site: SITE, startedAt: NOW.toISOString(), plan, deleted }, NOW, workflowConfig({})).alert.message;
+    expect(message).toContain(`${w.f.packKey}: ${waits}`);
+    expect(message).toContain('1 pack(s) holding erased calls are in the archive tier: their restore was asked for');
+    expect(message).not.toMatch(/held call/);
+    const request = (await w.table.getErasure(SITE, w.rids[2]!))!;
+    expect(request).toMatchObject({ status: 'pending', waiting: `pack ${w.f.packKey}: ${waits}`, waitingAt: NOW.toISOString() });
+    await expect(erasureGate(w.catalogue, w.erasures).getRecording(SITE, w.rids[2]!)).rejects.toThrow(`waiting (purge of ${NOW.toISOString()}): pack ${w.f.packKey}: erasure of call(s) ${w.rids[2]} waits`);
+    w.archived.clear(); // restored
+    w.clock.advance(2 * DAY);
+    await purge(w);
+    const done = (await w.table.getErasure(SITE, w.rids[2]!))!;
+    expect(done.status).toBe('done');
+    expect(done.waiting).toBeUndefined();
     await keptCallsRestore(w);
     await erasedBytesNowhere(w);
   });
