@@ -17,7 +17,8 @@ import { lockedUntil, type PurgeTarget } from './retention.ts';
 // What prevents it, said in the purge report and the plan's summary:
 //  - the call is under legal hold (placed after the request): it waits until the hold is released;
 //  - the pack is still under the bucket's Object Lock: it waits until then ("erasure pending until").
-// A pack the retention plan deletes anyway just carries the erased calls' requests along.
+// A pack the retention plan deletes anyway just carries the erased calls' requests along (its audit
+// record names both rules: the retention's days and the requests carried out).
 //
 // Crash safety: the request gates every reader from the moment it is recorded, so no step makes
 // the call playable; the other calls are copied, verified and re-catalogued before the old pack
@@ -194,7 +195,7 @@ function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Wait
     return;
   }
   const reason = `${erase.length} call(s) erased at a data subject's request${keep.length ? `; the other ${keep.length} copied to a new pack first` : ''}`;
-  plan.targets.push({ key: manifest.packKey, then: manifestKey, kind: 'pack', source: manifest.source, reason, erase, ...(keep.length ? { keep } : {}), ...(keep.some((rid) => input.held.has(rid)) ? { keepHeld: true } : {}) });
+  plan.targets.push({ key: manifest.packKey, then: manifestKey, kind: 'pack', source: manifest.source, reason, rule: 'erasure', erase, ...(keep.length ? { keep } : {}), ...(keep.some((rid) => input.held.has(rid)) ? { keepHeld: true } : {}) });
   plan.dead.set(manifest.packKey, input.deadAttempts(manifest));
   plan.summary.planned += erase.length;
 }

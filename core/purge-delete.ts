@@ -121,16 +121,18 @@ async function auditPurged(deps: PurgeDeleteDeps, site: string, done: { target: 
   const at = (deps.clock?.now() ?? new Date()).toISOString();
   for (const { target, gone } of done) {
     const { rids, calls } = gone;
+    const byErasure = target.rule === 'erasure';
     // A pack went by the site's retention: its days and cutoff are said, so "under which rule" has an answer.
-    const days: Record<string, string | number> = target.kind === 'pack' && rule && !target.erase ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
-    // An erasure names the erased calls apart from the others the pack held (copied to a new pack, `kept`).
-    const erasure = target.erase ? { rule: 'erasure', erased: target.erase, ...(target.keep?.length ? { kept: target.keep } : {}) } : {};
+    const days: Record<string, string | number> = target.kind === 'pack' && rule && !byErasure ? { retentionDays: rule.retentionDays, cutoff: rule.cutoff } : {};
+    // An erasure names the erased calls apart from the others the pack held (copied to a new pack, `kept`); a pack
+    // the retention deleted anyway says both rules: the retention's (its days) and the erasure requests it carried out.
+    const erasure: Record<string, string | string[]> = !target.erase ? {} : byErasure ? { rule: 'erasure', erased: target.erase, ...(target.keep?.length ? { kept: target.keep } : {}) } : { rules: ['retention', 'erasure'], erased: target.erase };
     await deps.audit({
       at,
       action: 'purge',
       site,
       principal: PURGE_PRINCIPAL,
-      detail: { object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length && !target.erase ? { keptHeld: target.keep } : {}), ...erasure },
+      detail: { object: target.key, kind: target.kind, rule: 'retention', ...days, ...(target.then ? { manifest: target.then } : {}), ...(rids.length ? { recordings: rids.length, rids, calls } : {}), ...(target.keep?.length && !byErasure ? { keptHeld: target.keep } : {}), ...erasure },
     });
   }
 }

@@ -118,6 +118,11 @@ export interface PurgeTarget {
    */
   erase?: string[];
   keepHeld?: boolean;
+  /**
+   * `erasure`: the pack goes for the erasure alone (the retention keeps it). Absent on a pack the
+   * retention deletes, with or without erased calls: its audit record names the retention's days.
+   */
+  rule?: 'erasure';
 }
 
 export interface RetentionPlan {
@@ -331,7 +336,7 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
 }
 
 /** What the delete step needs of a target; the reasons stay in the planner's log (the workflow state is limited to 256 KB). */
-export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'keepHeld'>;
+export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'keepHeld' | 'rule'>;
 
 export interface PurgeBatch {
   index: number;
@@ -352,7 +357,7 @@ export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatc
       current = [];
       size = 0;
     }
-    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.keepHeld ? { keepHeld: true } : {}) });
+    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}) });
     size += weight;
   }
   if (current.length > 0) batches.push({ index: batches.length, targets: current });

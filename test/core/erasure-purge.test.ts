@@ -75,7 +75,7 @@ async function bytes(blobs: Pick<BlobStore, 'get'>, key: string, range?: { start
 }
 
 /** One purge (plan, then every batch), its writes counted by `stop`. Object Lock: the bucket's default retention from each object's upload, and legal hold. */
-async function purge(w: World, stop = new Stopper()) {
+async function purge(w: World, stop = new Stopper(), settings = SETTINGS) {
   const counted = stop.wrap(w.blobs, ['put', 'delete']);
   // Each object's Object Lock runs from its upload: what this purge writes is locked from now.
   const blobs: typeof counted = new Proxy(counted, {
@@ -98,7 +98,7 @@ async function purge(w: World, stop = new Stopper()) {
     return until > w.clock.now().getTime() ? new Date(until).toISOString() : undefined;
   };
   const deleter = new BlobStoreDeleter(blobs, lockedUntil);
-  const plan = await planPurge({ blobs, holds: w.holds, catalogue, erasures, audit }, { site: SITE, settings: SETTINGS, now: w.clock.now(), maxTargets: 100, batchObjects: 50 });
+  const plan = await planPurge({ blobs, holds: w.holds, catalogue, erasures, audit }, { site: SITE, settings, now: w.clock.now(), maxTargets: 100, batchObjects: 50 });
   const locks = new SiteLocks(new MemoryLockTable(), w.clock);
   const { token } = await locks.acquire({ site: SITE, holder: 'test', operation: 'purge' });
   const copyOut = { blobs, catalogue, holder, clock: w.clock };
@@ -203,6 +203,20 @@ describe('the purge carries an erasure out', () => {
     expect(done.status).toBe('done');
     expect(done.waiting).toBeUndefined();
     await keptCallsRestore(w);
+    await erasedBytesNowhere(w);
+  });
+
+  it('of a pack the retention deletes anyway: its audit record says the retention rule deleted it, with its days and cutoff, and names the erasure request it carried out', async () => {
+    const w = await world();
+    const { plan } = await purge(w, new Stopper(), { ...SETTINGS, retentionDays: 5 });
+    expect(plan.summary.erasures).toEqual({ planned: 1 });
+    expect(await exists(w, w.f.packKey)).toBe(false);
+    const records = w.audit.filter((e) => e.action === 'purge' && e.detail?.object === w.f.packKey);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.principal).toBe('ferry purge (retention)');
+    expect(records[0]!.detail).toMatchObject({ rule: 'retention', retentionDays: 5, cutoff: new Date(NOW.getTime() - 5 * DAY).toISOString(), rules: ['retention', 'erasure'], erased: [w.rids[2]], keptHeld: [w.rids[1]] });
+    expect(records[0]!.detail!.rids).toEqual([w.rids[0], w.rids[2], w.rids[3]]);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
     await erasedBytesNowhere(w);
   });
 
