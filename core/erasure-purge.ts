@@ -185,6 +185,8 @@ function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Wait
     retained.erase = erase;
     // A rewrite under way keeps its copy's calls, so that the copy already written is the one finished.
     if (l.underWay) retained.keep = keep;
+    // With erased calls the copy-out is an erasure's, put under legal hold only when told so: the retention's kept calls are its held ones.
+    if (retained.keep?.some((rid) => input.held.has(rid))) retained.keepHeld = true;
     plan.summary.planned += erase.length;
     return;
   }

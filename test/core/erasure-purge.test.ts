@@ -220,6 +220,17 @@ describe('the purge carries an erasure out', () => {
     await erasedBytesNowhere(w);
   });
 
+  it('of a pack the retention deletes anyway keeps the held call under legal hold in its new pack (S3 refuses to delete it while the hold stands)', async () => {
+    const w = await world();
+    await purge(w, new Stopper(), { ...SETTINGS, retentionDays: 5 });
+    expect(await exists(w, w.f.packKey)).toBe(false);
+    const moved = (await w.catalogue.getRecording(SITE, w.rids[1]!))!;
+    expect(moved.packKey).not.toBe(w.f.packKey);
+    expect(w.holder.isHeld(moved.packKey)).toBe(true);
+    expect(w.holder.isHeld(moved.manifestKey)).toBe(true);
+    expect(await bytes(w.blobs, moved.packKey, { start: moved.offset, end: moved.offset + moved.length - 1 })).toEqual(w.bodies.get(w.rids[1]!));
+  });
+
   it('leaves a call held after its request alone, pending, naming it in the plan', async () => {
     const w = await world({ holdKept: false });
     await placeHold(w.holdDeps, { site: SITE, rid: w.rids[2]!, reason: 'tribunal', principal: 'counsel' });
