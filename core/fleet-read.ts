@@ -1,5 +1,6 @@
 import { composeAlert } from './alert-text.ts';
 import { NotDeliveredError, messageOf } from './errors.ts';
+import { readSitePurge, type FleetPurgeReadDeps } from './fleet-purge.ts';
 import { judgeSite, LOSS_WARN_HOURS, sortFleet, type FleetRow, type FleetSiteInput } from './fleet.ts';
 import { heartbeatListing, latestHeartbeat, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import type { Alert, Notifier } from './ports.ts';
@@ -11,7 +12,8 @@ export { heartbeatAsOf, heartbeatListing, latestHeartbeat, readHeartbeat } from 
 // dead-man's switch built on it. Requests per site: one LIST page (heartbeat keys sort newest
 // first) + one GET + one Query, run side by side, so 20 sites answer in the time of a few
 // round trips, and one GET more for each other agent that wrote as the site in the last day;
-// test/fleet/fleet.test.ts counts them.
+// with `purge`, one Query more (the newest purge run) and, for a scheduled site, one GetItem (the
+// dead-man's switch's watch of it); test/fleet/fleet.test.ts counts them.
 
 export interface FleetSiteConfig {
   name: string;
@@ -21,11 +23,15 @@ export interface FleetSiteConfig {
   windowMaxMinutes?: number;
   /** The first day (YYYY-MM-DD) the site no longer ships: from then on RETIRED, never paged. */
   retired?: string;
+  /** The site's purge schedule (EventBridge cron, UTC); absent: the purge is not scheduled. */
+  purgeCron?: string;
 }
 
 export interface FleetReadDeps {
   blobs: HeartbeatBlobs;
   runs: Pick<RunStore, 'recentRuns'>;
+  /** Where each site's purge runs and the switch's purge watch are read; absent, rows carry no purge (the switch's own pass reads them itself). */
+  purge?: FleetPurgeReadDeps;
 }
 
 /**
@@ -48,8 +54,12 @@ async function siteHeartbeats(blobs: HeartbeatBlobs, site: string, now: number):
 }
 
 async function siteInput(deps: FleetReadDeps, site: FleetSiteConfig, now: Date): Promise<FleetSiteInput> {
-  const [heartbeats, runs] = await Promise.all([siteHeartbeats(deps.blobs, site.name, now.getTime()), deps.runs.recentRuns(site.name, 1)]);
-  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}), ...heartbeats, lastRun: runs[0] };
+  const [heartbeats, runs, purge] = await Promise.all([
+    siteHeartbeats(deps.blobs, site.name, now.getTime()),
+    deps.runs.recentRuns(site.name, 1),
+    deps.purge ? readSitePurge(deps.purge, site.name, site.purgeCron) : undefined,
+  ]);
+  return { site: site.name, silentAfterMinutes: site.silentAfterMinutes, backupCron: site.backupCron, windowGraceMinutes: site.windowGraceMinutes, windowMaxMinutes: site.windowMaxMinutes, ...(site.retired ? { retired: site.retired } : {}), ...heartbeats, lastRun: runs[0], ...(purge ? { purge } : {}) };
 }
 
 /** One row per site, worst first. A site whose data cannot be read is reported SILENT with the reason, not dropped. */

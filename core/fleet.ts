@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Cron } from './fleet-cron.ts';
+import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-purge.ts';
 import { assertName, sitePrefix } from './layout.ts';
 import type { RunOutcome, RunRecord } from './window.ts';
 
@@ -213,6 +214,8 @@ export interface FleetSiteInput {
   lastRun?: RunRecord;
   /** Heartbeat keys passed over (dated more than a day ahead, or not the time their heartbeat says): named as a warning. */
   ignoredHeartbeats?: string[];
+  /** The site's scheduled purge: its newest run and whether the dead-man's switch holds it missed (core/fleet-purge.ts). */
+  purge?: FleetPurge;
 }
 
 export interface FleetSourceRow extends HeartbeatSource {
@@ -238,6 +241,8 @@ export interface FleetRow {
   missedWindow?: string;
   /** A window that started (its record says so) and has not finished within its maximum. */
   stuckWindow?: string;
+  /** The site's purge: schedule, newest run, a purge-missed alert open (a missed one makes the site LATE). */
+  purge?: FleetPurge;
 }
 
 const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
@@ -354,7 +359,6 @@ function silentReasons(input: FleetSiteInput, row: FleetRow): string[] {
   return [];
 }
 
-/** One site's row: RETIRED (its `retired` day reached, whatever else), SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed or FAILED), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
 /** Why the site is LATE (a window missed, stuck or FAILED); fills the row's window fields on the way. */
 function lateReasons(input: FleetSiteInput, row: FleetRow, cron: Cron | undefined, now: Date): string[] {
   if (cron) row.nextWindow = cron.next(now)?.toISOString();
@@ -369,6 +373,7 @@ function lateReasons(input: FleetSiteInput, row: FleetRow, cron: Cron | undefine
   return late;
 }
 
+/** One site's row: RETIRED (its `retired` day reached, whatever else), SILENT (no heartbeat within silentAfterMinutes), LATE (a window missed, stuck or FAILED, a purge missed), WARN (PARTIAL, losses in the last pass, a source problem, loss close), OK. */
 export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   const silentAfterMinutes = input.silentAfterMinutes ?? DEFAULT_SILENT_AFTER_MINUTES;
   const hb = input.heartbeat;
@@ -377,10 +382,12 @@ export function judgeSite(input: FleetSiteInput, now: Date): FleetRow {
   if (hb) withHeartbeat(row, hb, input.otherAgents ?? [], now);
   if (hb && input.heartbeatDaily) row.lastHeartbeatDaily = true;
   if (input.lastRun) row.lastWindow = { startedAt: input.lastRun.startedAt, outcome: input.lastRun.outcome, state: input.lastRun.state ?? 'finished', reasons: input.lastRun.reasons };
-  if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: retiredReasons(input.retired!, hb) };
+  if (input.purge) row.purge = input.purge;
+  // A retired site's purge still runs to the end of its retention: one that did not is named.
+  if (isRetired(input.retired, now)) return { ...row, state: 'RETIRED', reasons: [...retiredReasons(input.retired!, hb), ...purgeLateReasons(input.purge)] };
   const silent = silentReasons(input, row);
-  const late = lateReasons(input, row, cron, now);
-  const warn = warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents);
+  const late = [...lateReasons(input, row, cron, now), ...purgeLateReasons(input.purge)];
+  const warn = [...warnReasons(hb, input.lastRun, now, row.sources, input.otherAgents), ...purgeWarnReasons(input.purge)];
   if (input.ignoredHeartbeats?.length) warn.push(`heartbeat object(s) not believed, passed over: ${input.ignoredHeartbeats.join(', ')} (written with this site's agent credentials: find out who wrote them, and have an administrator remove them)`);
 
   row.state = silent.length ? 'SILENT' : late.length ? 'LATE' : warn.length ? 'WARN' : 'OK';

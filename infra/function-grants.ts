@@ -218,7 +218,7 @@ class Grants {
     acknowledgeWildcardResource(this.t.roles.replay, packs, 'replay streams a byte range of any site pack for compliance officers; the URL takes SigV4 (IAM) callers only and every listen is audited');
   }
 
-  /** Every site's newest heartbeat (heartbeats/, and heartbeats-daily/ once those expired; nothing else of the bucket) and newest window run (a Query); no write. */
+  /** Every site's newest heartbeat (heartbeats/, and heartbeats-daily/ once those expired; nothing else of the bucket), newest window and purge run (a Query) and the dead-man's switch's purge watch (a GetItem); no write. */
   grantFleet(): void {
     const { bucketName, table } = this.t;
     const heartbeats = objectsArn(bucketName, classPrefix('heartbeats'));
@@ -227,6 +227,8 @@ class Grants {
     this.allow(this.fns.fleet, 'ListHeartbeats', ['s3:ListBucket'], [bucketArn(bucketName)], { StringLike: { 's3:prefix': [`${classPrefix('heartbeats')}*`, `${classPrefix('heartbeats-daily')}*`] } });
     this.decryptViaS3(this.fns.fleet);
     this.allow(this.fns.fleet, 'ReadRuns', ['dynamodb:Query'], [table.tableArn]);
+    // Whether the dead-man's switch holds a site's purge missed: its own memory (DEADMAN#{site}, sk=purge), read, never written.
+    this.allow(this.fns.fleet, 'ReadSwitchState', ['dynamodb:GetItem'], [table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['deadman']) } });
     this.tableKey(this.fns.fleet, false);
     acknowledgeWildcardResource(this.t.roles.fleet, heartbeats, 'the fleet status reads the newest heartbeat of every site of the deployment (heartbeats/{site}/…); heartbeats hold no call data');
     acknowledgeWildcardResource(this.t.roles.fleet, daily, "the fleet status reads a silent site's newest daily heartbeat once its recent ones expired (heartbeats-daily/{site}/…); heartbeats hold no call data");

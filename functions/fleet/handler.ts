@@ -1,5 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
+import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
+import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../../core/fleet-read.ts';
@@ -40,7 +42,9 @@ const envSchema = baseEnvSchema.extend({ FLEET_SITES: fleetSitesSchema });
 export function loadFleetDeps(env: Record<string, string | undefined>): FleetHandlerDeps {
   const cfg = parseEnv(envSchema, env);
   const { doc, blobs } = baseClients(cfg);
-  return { sites: cfg.FLEET_SITES, blobs, runs: new DynamoRunStore(doc, cfg.TABLE), clock: systemClock };
+  // Each site's purge: its newest run (a Query) and the dead-man's switch's watch of it (a GetItem of DEADMAN#{site}, sk=purge).
+  const purge = { purgeRuns: new DynamoPurgeRunStore(doc, cfg.TABLE), purgeWatch: new DynamoPurgeWatchStore(doc, cfg.TABLE) };
+  return { sites: cfg.FLEET_SITES, blobs, runs: new DynamoRunStore(doc, cfg.TABLE), purge, clock: systemClock };
 }
 
 export const handler = lazyHandler(() => createHandler(loadFleetDeps(process.env)));

@@ -72,6 +72,18 @@ describe('the purge function on the catalogue', () => {
 });
 
 // The console runs the holds function's code in process for officers, so it has the same grants.
+describe('the fleet function (GET /fleet) on the catalogue', () => {
+  it("reads window and purge runs (Query) and the dead-man's switch's memory of a site (GetItem of DEADMAN# only), and writes nothing", () => {
+    const p = rolePolicies(synth.processing.functions.roles.fleet);
+    for (const pk of ['RUN#site-a', 'PURGERUN#site-a']) expect(isAllowed(p, { action: 'dynamodb:Query', resource: table, context: leading(pk) }), pk).toBe(true);
+    expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading('DEADMAN#site-a') })).toBe(true);
+    for (const pk of ['REC#site-a#r1', 'HOLD#site-a', 'LOCK#site-a']) expect(isAllowed(p, { action: 'dynamodb:GetItem', resource: table, context: leading(pk) }), pk).toBe(false);
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+      expect(isAllowed(p, { action, resource: table, context: leading('DEADMAN#site-a') }), action).toBe(false);
+    }
+  });
+});
+
 describe.each(['holds', 'console'] as const)('the %s function on legal holds', (fn) => {
   it('reads and writes hold and case records, reads recordings (a case\'s 100 at a time), never writes a recording', () => {
     const p = rolePolicies(synth.processing.functions.roles[fn]);
