@@ -1,9 +1,12 @@
 import { printable } from './printable.ts';
 import type { Command } from 'commander';
 import { createDynamoClients, createS3Client } from '../adapters/aws-clients.ts';
+import { DynamoPurgeWatchStore } from '../adapters/dynamo-deadman.ts';
+import { DynamoPurgeRunStore } from '../adapters/dynamo-purge-runs.ts';
 import { DynamoRunStore } from '../adapters/dynamo-runs.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { formatDuration } from '../core/alert-text.ts';
+import { purgeLine } from '../core/fleet-purge.ts';
 import { readFleet, type FleetReadDeps, type FleetSiteConfig } from '../core/fleet-read.ts';
 import { FLEET_STATES, type FleetRow } from '../core/fleet.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
@@ -11,8 +14,14 @@ import { deployedVariable, generatedSnapshot } from '../local/function-environme
 import { NoCloudError, readLocalCloud } from './cloud.ts';
 
 // `ferry fleet status`: one row per site of the deployment, worst first, from the heartbeats in
-// the bucket and the window runs in the catalogue table. Needs read access to `heartbeats/`,
-// `heartbeats-daily/` and the table (an operator's credentials, or the local cloud's).
+// the bucket and the window and purge runs (and the dead-man's switch's purge watch) in the
+// catalogue table. Needs read access to `heartbeats/`, `heartbeats-daily/` and the table (an
+// operator's credentials, or the local cloud's).
+
+/** The table's readers: window runs, and each site's purge runs and the switch's watch of them. */
+function tableReaders(doc: ConstructorParameters<typeof DynamoRunStore>[0], table: string): Pick<FleetReadDeps, 'runs' | 'purge'> {
+  return { runs: new DynamoRunStore(doc, table), purge: { purgeRuns: new DynamoPurgeRunStore(doc, table), purgeWatch: new DynamoPurgeWatchStore(doc, table) } };
+}
 
 export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps {
   const standIn = { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } };
@@ -20,18 +29,24 @@ export function fleetTarget(env: NodeJS.ProcessEnv = process.env): FleetReadDeps
     const region = env.AWS_REGION ?? 'us-east-1';
     const s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
     const { doc } = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
-    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, env.AWS_ENDPOINT_URL_S3 ? standIn : undefined), runs: new DynamoRunStore(doc, env.FERRY_TABLE) };
+    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, env.AWS_ENDPOINT_URL_S3 ? standIn : undefined), ...tableReaders(doc, env.FERRY_TABLE) };
   }
   const local = readLocalCloud(env);
   if (!local) throw new NoCloudError();
   const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
   const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
-  return { blobs: new S3BlobStore(s3, local.bucket, standIn), runs: new DynamoRunStore(doc, local.table) };
+  return { blobs: new S3BlobStore(s3, local.bucket, standIn), ...tableReaders(doc, local.table) };
 }
 
 export function fleetSites(config: DeploymentConfig): FleetSiteConfig[] {
-  // A retired site's backup window is not scheduled any more (infra/workflows/build.ts): none is watched.
-  return config.sites.map((s) => ({ name: s.name, silentAfterMinutes: s.silentAfterMinutes, backupCron: s.retired ? undefined : s.schedule?.backupCron, ...(s.retired ? { retired: s.retired } : {}) }));
+  // A retired site's backup window is not scheduled any more (infra/workflows/build.ts): none is watched. Its purge still runs.
+  return config.sites.map((s) => ({
+    name: s.name,
+    silentAfterMinutes: s.silentAfterMinutes,
+    backupCron: s.retired ? undefined : s.schedule?.backupCron,
+    ...(s.retired ? { retired: s.retired } : {}),
+    ...(s.schedule ? { purgeCron: s.schedule.purgeCron } : {}),
+  }));
 }
 
 /**
@@ -66,6 +81,7 @@ export function renderFleet(rows: FleetRow[]): string {
     lines.push(`${r.state.padEnd(7)} ${r.site}  heartbeat ${r.lastHeartbeat ? `${age(r.heartbeatAgeSeconds)} ago` : 'never'}  losses ${r.losses ?? '-'}  last window ${window}  next ${r.nextWindow ?? 'on demand'}`);
     // What a site's heartbeat says (source names, problems, alert subjects) is the agent's: shown, never obeyed.
     for (const s of r.sources) lines.push(`          ${printable(sourceCell(s))}`);
+    if (r.purge) lines.push(`          ${purgeLine(r.purge)}`);
     for (const reason of r.reasons) lines.push(`          ! ${printable(reason)}`);
   }
   const counts = FLEET_STATES.map((s) => `${rows.filter((r) => r.state === s).length} ${s}`).join(', ');
@@ -77,7 +93,7 @@ export function registerFleetCommands(program: Command): void {
   const fleet = program.command('fleet').description('every site of the deployment at a glance');
   fleet
     .command('status')
-    .description('per site: heartbeat age, last good copy per source, backlog and time to loss, RPO, losses, windows; worst first (exit 3 when a site is SILENT or LATE; a RETIRED one is never)')
+    .description('per site: heartbeat age, last good copy per source, backlog and time to loss, RPO, losses, windows, the scheduled purge (last run, missed); worst first (exit 3 when a site is SILENT or LATE; a RETIRED one is never)')
     .option('--deployment <file>', "deployment config (JSON) naming the sites; default: $FERRY_DEPLOYMENT, else the running local cloud's sites, else the built-in demo sites")
     .option('--json', 'JSON output')
     .action(async (opts: { deployment?: string; json?: boolean }) => {

@@ -7,6 +7,9 @@ import { buildAgent } from '../../cli/build-agent.ts';
 import { main } from '../../cli/main.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { heartbeatPrefix, type FleetRow } from '../../core/fleet.ts';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
+import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
 
@@ -116,4 +119,55 @@ sources:
     expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['demo:OK']);
     expect(code).toBe(0);
   }, 120_000);
+
+  it("says per site whether its scheduled purge ran (last ran, MISSED since, not scheduled), from the purge's run records and the dead-man's switch's memory on the table, in text and in --json", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-fleet-purge-'));
+    dirs.push(dir);
+    const cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true });
+    clouds.push(cloud);
+    const { doc, client } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      // What the purge and the switch write: weekly's Sunday purge ran; the switch holds late's missed.
+      await new DynamoPurgeRunStore(doc, cloud.table).putPurgeRun({ site: 'weekly', startedAt: '2026-11-29T05:00:03.000Z', execution: 'arn:aws:states:eu-west-2:111122223333:execution:purge-weekly:e1' });
+      await new DynamoPurgeWatchStore(doc, cloud.table).putPurgeWatch({ site: 'late', cron: '0 6 ? * SUN *', since: '2026-11-01T00:00:00.000Z', alertedDue: '2026-11-29T06:00:00.000Z' });
+    } finally {
+      client.destroy();
+    }
+    const deployment = join(dir, 'deployment.json');
+    const schedule = (purgeCron: string) => ({ backupCron: '0 2 * * ? *', purgeCron });
+    writeFileSync(deployment, JSON.stringify({ sites: [{ name: 'weekly', retentionDays: 730, schedule: schedule('0 5 ? * SUN *') }, { name: 'late', retentionDays: 730, schedule: schedule('0 6 ? * SUN *') }, { name: 'manual', retentionDays: 730 }] }));
+    const env = { ...process.env };
+    Object.assign(process.env, { FERRY_BUCKET: cloud.bucket, FERRY_TABLE: cloud.table, AWS_ENDPOINT_URL_S3: cloud.s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: cloud.dynamoEndpoint, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_REGION: cloud.region });
+    const status = async (...args: string[]) => {
+      const out: string[] = [];
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      try {
+        await main(['fleet', 'status', '--deployment', deployment, ...args]);
+      } finally {
+        write.mockRestore();
+        process.exitCode = undefined;
+      }
+      return out.join('');
+    };
+    let text: string;
+    let rows: FleetRow[];
+    try {
+      text = await status();
+      rows = JSON.parse(await status('--json')) as FleetRow[];
+    } finally {
+      process.env = env;
+    }
+    // Each site's block (its first line starts with the state) holds its purge line.
+    const blockOf = (site: string) => text.split(/\n(?=\S)/).find((b) => b.split('\n')[0]!.includes(` ${site}  `)) ?? '';
+    expect(blockOf('weekly')).toContain('\n          purge: last ran 2026-11-29 05:00 UTC (schedule cron(0 5 ? * SUN *))\n');
+    expect(blockOf('late')).toContain('\n          purge: MISSED since 2026-11-29 06:00 UTC (never ran (none on record); schedule cron(0 6 ? * SUN *))\n');
+    expect(blockOf('late')).toContain('\n          ! the scheduled purge due 2026-11-29T06:00:00.000Z did not run (purge-missed alert open): retention is not being enforced');
+    expect(blockOf('manual')).toContain('\n          purge: not scheduled\n');
+    const bySite = Object.fromEntries(rows.map((r) => [r.site, r.purge]));
+    expect(bySite).toEqual({
+      weekly: { cron: '0 5 ? * SUN *', lastRun: { startedAt: '2026-11-29T05:00:03.000Z', execution: 'arn:aws:states:eu-west-2:111122223333:execution:purge-weekly:e1' } },
+      late: { cron: '0 6 ? * SUN *', missedSince: '2026-11-29T06:00:00.000Z' },
+      manual: {},
+    });
+  }, 60_000);
 });
