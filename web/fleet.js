@@ -168,6 +168,47 @@ function addRow(site) {
   if (site.nextWindow) next.append(timeElement(site.nextWindow));
   else next.textContent = 'on demand';
 
+  purgeCell(cell(row, 'purge'), site.purge);
+}
+
+/**
+ * The site's scheduled purge in words: "last ran …", "MISSED since …" (a purge-missed alert the
+ * dead-man's switch holds open, marked as a problem in words and a shape, not colour alone),
+ * "not scheduled"; its schedule under it.
+ */
+function purgeCell(td, purge) {
+  if (!purge) {
+    td.textContent = 'unknown';
+    return;
+  }
+  if (purge.problem) {
+    td.textContent = 'unknown: its state could not be read';
+    return;
+  }
+  const last = () => (purge.lastRun ? ['last ran ', timeElement(purge.lastRun.startedAt)] : ['never ran']);
+  if (!purge.cron) {
+    td.append('not scheduled');
+    if (purge.lastRun) td.append(lineOf('on demand: ', ...last()));
+    return;
+  }
+  if (purge.missedSince) {
+    td.dataset.problem = 'purge-missed';
+    const missed = document.createElement('strong');
+    missed.className = 'problem';
+    const mark = document.createElement('span');
+    mark.setAttribute('aria-hidden', 'true');
+    mark.textContent = '▲ ';
+    missed.append(mark, 'MISSED since ', timeElement(purge.missedSince));
+    td.append(missed, lineOf(...last()));
+  } else td.append(...last());
+  td.append(lineOf(`schedule cron(${purge.cron}) UTC`));
+}
+
+function lineOf(...parts) {
+  const line = document.createElement('small');
+  line.className = 'exact';
+  line.append(...parts);
+  return line;
 }
 
 function showError(message) {

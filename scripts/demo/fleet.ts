@@ -1,20 +1,24 @@
 import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../../core/fleet.ts';
 import type { FleetSiteConfig } from '../../core/fleet-read.ts';
 import type { BlobStore } from '../../core/ports.ts';
+import type { PurgeRunStore, PurgeWatchStore } from '../../core/purge-watch.ts';
 import type { RunRecord, RunStore } from '../../core/window.ts';
 
 // A simulated fleet: what N sites' agents would have reported (their newest heartbeat, in the
 // bucket where agents put it) and what the cloud recorded of their backup windows (runs in the
-// catalogue table), with problems injected on chosen sites. The fleet page's browser test, its
+// catalogue table) and of their scheduled purges (each run's start, and the dead-man's switch's
+// watch of a purge that did not run), with problems injected on chosen sites. The fleet page's browser test, its
 // screenshot and the `fleet` benchmark read it back through the real readers.
 
-export type SiteProblem = 'silent' | 'lost-batch' | 'stale-binlog' | 'failed-window' | 'loss-close';
+export type SiteProblem = 'silent' | 'lost-batch' | 'stale-binlog' | 'failed-window' | 'loss-close' | 'purge-missed';
 
 export interface SimulatedSite {
   name: string;
   problem?: SiteProblem;
   /** EventBridge cron of the backup window; absent: on demand. A site with one gets a run just before now. */
   backupCron?: string;
+  /** EventBridge cron of the purge; absent: not scheduled. A site with one ran its purge a day before now (purge-missed: eight days before, and the switch holds the one due a day ago missed). */
+  purgeCron?: string;
   silentAfterMinutes?: number;
 }
 
@@ -68,20 +72,37 @@ function simulatedRun(site: SimulatedSite, now: Date): RunRecord {
   };
 }
 
-/** Writes every site's newest heartbeat and, for a site with a schedule, its latest window run. */
-export async function writeSimulatedFleet(deps: { blobs: Pick<BlobStore, 'put'>; runs: Pick<RunStore, 'putRun'> }, sites: readonly SimulatedSite[], now: Date): Promise<void> {
+export interface SimulatedFleetStores {
+  blobs: Pick<BlobStore, 'put'>;
+  runs: Pick<RunStore, 'putRun'>;
+  /** Where a site with a purgeCron gets its purge's run and the switch's watch of it. */
+  purge?: { purgeRuns: Pick<PurgeRunStore, 'putPurgeRun'>; purgeWatch: Pick<PurgeWatchStore, 'putPurgeWatch'> };
+}
+
+/** The purge's start record and, for purge-missed, the switch's memory of the occurrence it alerted (a day ago). */
+async function writeSimulatedPurge(purge: NonNullable<SimulatedFleetStores['purge']>, site: SimulatedSite & { purgeCron: string }, now: Date): Promise<void> {
+  const missed = site.problem === 'purge-missed';
+  const startedAt = at(now, (missed ? 8 : 1) * 24 * HOUR);
+  await purge.purgeRuns.putPurgeRun({ site: site.name, startedAt, execution: `arn:aws:states:eu-west-2:111122223333:execution:purge-${site.name}:sim` });
+  const watched = { site: site.name, cron: site.purgeCron, since: at(now, 30 * 24 * HOUR) };
+  await purge.purgeWatch.putPurgeWatch(missed ? { ...watched, alertedDue: at(now, 24 * HOUR) } : watched);
+}
+
+/** Writes every site's newest heartbeat, for a site with a schedule its latest window run, and for one with a purgeCron its purge's (given `purge`). */
+export async function writeSimulatedFleet(deps: SimulatedFleetStores, sites: readonly SimulatedSite[], now: Date): Promise<void> {
   await Promise.all(
     sites.map(async (site) => {
       const heartbeat = simulatedHeartbeat(site, now);
       await deps.blobs.put(heartbeatKey(site.name, new Date(heartbeat.at)), Buffer.from(JSON.stringify(heartbeat)));
       if (site.backupCron) await deps.runs.putRun(simulatedRun(site, now));
+      if (site.purgeCron && deps.purge) await writeSimulatedPurge(deps.purge, { ...site, purgeCron: site.purgeCron }, now);
     }),
   );
 }
 
 /** The sites as the fleet readers take them (the deployment's `sites`). */
 export function fleetSitesOf(sites: readonly SimulatedSite[]): FleetSiteConfig[] {
-  return sites.map((s) => ({ name: s.name, ...(s.silentAfterMinutes ? { silentAfterMinutes: s.silentAfterMinutes } : {}), ...(s.backupCron ? { backupCron: s.backupCron } : {}) }));
+  return sites.map((s) => ({ name: s.name, ...(s.silentAfterMinutes ? { silentAfterMinutes: s.silentAfterMinutes } : {}), ...(s.backupCron ? { backupCron: s.backupCron } : {}), ...(s.purgeCron ? { purgeCron: s.purgeCron } : {}) }));
 }
 
 const PROBLEMS: SiteProblem[] = ['silent', 'lost-batch', 'stale-binlog', 'failed-window', 'loss-close'];

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
+import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { DynamoRunStore } from '../../adapters/dynamo-runs.ts';
 import { readFleet } from '../../core/fleet-read.ts';
 import { heartbeatKey, type FleetRow } from '../../core/fleet.ts';
@@ -15,19 +17,21 @@ import { apiGet } from '../support/signed.ts';
 
 // The fleet status console page in a real browser (Debian's Chromium) against the embedded
 // local cloud: GET /fleet served by the fleet function's deployed bundle behind the local IAM,
-// five simulated sites with problems injected (a silent agent, a lost batch, a stale binlog, a
-// failed window) read back through it, and the page showing each problem on its own site.
+// six simulated sites with problems injected (a silent agent, a lost batch, a stale binlog, a
+// failed window, a scheduled purge the dead-man's switch holds missed) read back through it, and
+// the page showing each problem on its own site.
 // Set FERRY_FLEET_SCREENSHOT=docs/fleet.png to keep the screenshot the test takes.
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const SITES: SimulatedSite[] = [
-  { name: 'north', backupCron: '30 2 * * ? *' },
+  { name: 'north', backupCron: '30 2 * * ? *', purgeCron: '0 5 ? * SUN *' },
   { name: 'east', problem: 'silent' },
   { name: 'south', problem: 'lost-batch' },
   { name: 'west', problem: 'stale-binlog' },
   { name: 'harbour', problem: 'failed-window', backupCron: '0 2 * * ? *' },
+  { name: 'quay', problem: 'purge-missed', purgeCron: '0 6 ? * SUN *' },
 ];
 
 /**
@@ -55,6 +59,7 @@ let cloud: LocalCloud;
 let browser: Browser;
 let page: Page;
 let runs: DynamoRunStore;
+let purge: { purgeRuns: DynamoPurgeRunStore; purgeWatch: DynamoPurgeWatchStore };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-fleet-page-'));
@@ -63,7 +68,8 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: names, snapshot } });
   const { doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
   runs = new DynamoRunStore(doc, cloud.table);
-  await writeSimulatedFleet({ blobs: cloud.blobs, runs }, SITES, new Date());
+  purge = { purgeRuns: new DynamoPurgeRunStore(doc, cloud.table), purgeWatch: new DynamoPurgeWatchStore(doc, cloud.table) };
+  await writeSimulatedFleet({ blobs: cloud.blobs, runs, purge }, SITES, new Date());
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
   page = await context.newPage();
@@ -86,9 +92,14 @@ describe('GET /fleet (fleet function bundle behind the local IAM)', () => {
     expect(asOf).toMatch(/^\d{4}-\d\d-\d\dT/);
     const body = (await res.json()) as FleetRow[];
     // The CLI's reader, with the administrator's keys straight at the stand-ins, at the same instant.
-    const expected = await readFleet({ blobs: cloud.blobs, runs }, fleetSitesOf(SITES), new Date(asOf!));
+    const expected = await readFleet({ blobs: cloud.blobs, runs, purge }, fleetSitesOf(SITES), new Date(asOf!));
     expect(body).toEqual(JSON.parse(JSON.stringify(expected)));
-    expect(body.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+    expect(body.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'quay:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+    // Each site's purge, as the fleet function's role reads it through the IAM gateway: the switch's memory (GetItem DEADMAN#) and the runs.
+    const purges = Object.fromEntries(body.map((r) => [r.site, r.purge]));
+    expect(purges.quay).toEqual({ cron: '0 6 ? * SUN *', lastRun: expect.objectContaining({ execution: expect.stringContaining('purge-quay') }), missedSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(purges.north).toEqual({ cron: '0 5 ? * SUN *', lastRun: expect.objectContaining({ startedAt: expect.stringMatching(/^\d{4}-/) }) });
+    expect(purges.east).toEqual({});
   });
 
   it("refuses a site's officer and agent roles (AccessDenied), and the fleet reader any other route", async () => {
@@ -119,7 +130,7 @@ function shownRows(): Promise<{ site: string; state: string; cells: string[] }[]
   );
 }
 
-const COLUMN = { why: 2, heartbeat: 3, sources: 4, lost: 5, lastWindow: 6, nextWindow: 7 };
+const COLUMN = { why: 2, heartbeat: 3, sources: 4, lost: 5, lastWindow: 6, nextWindow: 7, purge: 8 };
 
 describe('fleet page in Chromium', () => {
   it('shows every site worst first, each injected problem on its own site, in words as well as colour', async () => {
@@ -130,7 +141,7 @@ describe('fleet page in Chromium', () => {
     await expect.poll(() => page.evaluate(() => location.hash)).toBe('');
     await page.waitForSelector('#fleet tbody tr');
     const rows = await shownRows();
-    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
+    expect(rows.map((r) => `${r.site}:${r.state}`)).toEqual(['east:SILENT', 'harbour:LATE', 'quay:LATE', 'south:WARN', 'west:WARN', 'north:OK']);
     // The table's scroller takes the keyboard in every browser (at 200 % its right-hand columns are reached by scrolling it).
     expect(await page.$eval('.table-wrap', (w) => [w.getAttribute('tabindex'), w.getAttribute('role'), w.getAttribute('aria-label')])).toEqual(['0', 'region', 'Sites (scrolls sideways)']);
     const bySite = Object.fromEntries(rows.map((r) => [r.site, r.cells]));
@@ -156,17 +167,24 @@ describe('fleet page in Chromium', () => {
       'contactstore (recordings): last good 10 min ago; backlog 1 batch, oldest 6 min; time to loss 4 d 23 h last good copy of contactstore db (binlog): last good 5 min ago; binlog RPO 3 min last good copy of db',
     );
     expect(bySite.north![COLUMN.why]).toBe('—');
+    // The purge, as text: when it last ran and its schedule; a site without one says so.
+    expect(bySite.north![COLUMN.purge]).toMatch(/^last ran \d{4}-\d\d-\d\d \d\d:\d\d schedule cron\(0 5 \? \* SUN \*\) UTC$/);
+    expect(bySite.east![COLUMN.purge]).toBe('not scheduled');
+    // The purge the dead-man's switch holds missed: marked as a problem in words (and a shape a screen reader skips), named in Why, the site LATE.
+    expect(bySite.quay![COLUMN.purge]).toMatch(/^▲ MISSED since \d{4}-\d\d-\d\d \d\d:\d\d last ran \d{4}-\d\d-\d\d \d\d:\d\d schedule cron\(0 6 \? \* SUN \*\) UTC$/);
+    expect(bySite.quay![COLUMN.why]).toMatch(/^the scheduled purge due \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z did not run \(purge-missed alert open\): retention is not being enforced$/);
+    expect(await page.$$eval('#fleet td.purge[data-problem="purge-missed"]', (tds) => tds.map((td) => [td.closest('tr')!.dataset.site, td.querySelector('.problem [aria-hidden="true"]')?.textContent]))).toEqual([['quay', '▲ ']]);
     for (const cells of Object.values(bySite)) expect(cells.filter((c) => c === '')).toEqual([]);
     // Not colour alone: each state is a word in its badge; the marks are hidden from screen readers.
-    expect(await page.$$eval('#fleet .state [aria-hidden="true"]', (m) => m.length)).toBe(5);
+    expect(await page.$$eval('#fleet .state [aria-hidden="true"]', (m) => m.length)).toBe(6);
 
     // Data as of the function's reading, and the count announced in the live region.
     expect(await page.getAttribute('#as-of-time', 'datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await page.isVisible('#as-of')).toBe(true);
     expect(await page.getAttribute('#status', 'aria-live')).toBe('polite');
-    expect(await page.textContent('#status')).toBe('5 sites: 1 SILENT, 1 LATE, 2 WARN, 1 OK.');
-    expect(await page.$$eval('#fleet thead th[scope="col"]', (ths) => ths.length)).toBe(8);
-    expect(await page.$$eval('#fleet tbody th[scope="row"]', (ths) => ths.map((t) => t.textContent))).toEqual(['east', 'harbour', 'south', 'west', 'north']);
+    expect(await page.textContent('#status')).toBe('6 sites: 1 SILENT, 2 LATE, 2 WARN, 1 OK.');
+    expect(await page.$$eval('#fleet thead th[scope="col"]', (ths) => ths.length)).toBe(9);
+    expect(await page.$$eval('#fleet tbody th[scope="row"]', (ths) => ths.map((t) => t.textContent))).toEqual(['east', 'harbour', 'quay', 'south', 'west', 'north']);
 
     await page.screenshot({ path: process.env.FERRY_FLEET_SCREENSHOT ?? join(dir, 'fleet.png'), fullPage: true });
     expect(errors).toEqual([]);
@@ -201,7 +219,7 @@ describe('fleet page in Chromium', () => {
     const before = await page.getAttribute('#as-of-time', 'datetime');
     const heartbeat = simulatedHeartbeat({ name: 'east' }, new Date());
     await cloud.blobs.put(heartbeatKey('east', new Date(heartbeat.at)), Buffer.from(JSON.stringify(heartbeat)));
-    await expect.poll(async () => (await shownRows()).map((r) => `${r.site}:${r.state}`), { timeout: 15_000 }).toEqual(['harbour:LATE', 'south:WARN', 'west:WARN', 'north:OK', 'east:OK']);
+    await expect.poll(async () => (await shownRows()).map((r) => `${r.site}:${r.state}`), { timeout: 15_000 }).toEqual(['harbour:LATE', 'quay:LATE', 'south:WARN', 'west:WARN', 'north:OK', 'east:OK']);
     expect(await page.getAttribute('#as-of-time', 'datetime')).not.toBe(before);
   });
 
@@ -219,7 +237,7 @@ describe('fleet page in Chromium', () => {
       await p.waitForSelector('#fleet tbody tr');
       await idle();
       const said = await p.textContent('#status');
-      expect(said).toMatch(/^5 sites: .+\.$/);
+      expect(said).toMatch(/^6 sites: .+\.$/);
       // What a screen reader would be told from now on: every change of the live status line.
       await p.evaluate(() => {
         const w = window as unknown as { said: string[] };
@@ -271,7 +289,7 @@ describe('fleet page in Chromium', () => {
     expect(await page.isVisible('#error')).toBe(true);
     expect(await page.textContent('#as-of-note')).toBe('(stale: the last refresh failed)');
     expect(await page.textContent('#status')).toBe('The last refresh failed; the table shows older data.');
-    expect((await shownRows()).length).toBe(5);
+    expect((await shownRows()).length).toBe(6);
   });
 
   it('says so when the deployment has no sites, and when nothing could be loaded', async () => {
