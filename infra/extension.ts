@@ -3,6 +3,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { WorkflowConfig } from '../core/workflow-config.ts';
 import type { AlertTopic } from './alerts.ts';
 import type { DeploymentConfig, SiteConfig } from './config.ts';
 import type { FerryFunctions } from './functions.ts';
@@ -35,6 +36,12 @@ export interface WorkflowContext {
   functions: FerryFunctions;
   /** Retained, KMS-encrypted log groups should use this key too. */
   logsKey: kms.IKey;
+  /**
+   * Called once by the factory with the orchestration's numbers its state machines were built
+   * with (lock waits, job timeout): the dead-man's switch and the fleet readers judge a window
+   * stuck or a purge missed after those waits, not the defaults' (their FLEET_SITES follow).
+   */
+  useWorkflowConfig(config: WorkflowConfig): void;
 }
 
 export type WorkflowsFactory = (scope: Construct, context: WorkflowContext) => void;

@@ -12,6 +12,7 @@ import type { DeploymentConfig } from './config.ts';
 import type { WorkflowContext, WorkflowsFactory } from './extension.ts';
 import { FerryFunctions } from './functions.ts';
 import { DeadmanSwitch, FleetReader } from './fleet.ts';
+import { fleetSitesEnv } from './function-env.ts';
 import { IngestDeadLetters } from './ingest-dead-letters.ts';
 import { ScheduledReports } from './reports.ts';
 import { AuditSealer } from './audit-sealer.ts';
@@ -105,6 +106,11 @@ export class ProcessingStack extends Stack {
       sites: this.sites.map((s, i) => ({ config: config.sites[i]!, activity: s.activity, agentRole: s.agentRole })),
       functions: this.functions,
       logsKey,
+      // The sites as the fleet readers take them, with the graces of the lock waits actually deployed (infra/function-env.ts).
+      useWorkflowConfig: (workflow) => {
+        const sites = fleetSitesEnv(config, workflow);
+        for (const fn of [this.deadman.fn, this.functions.fleet, this.auditSealer.fn]) fn.addEnvironment('FLEET_SITES', sites);
+      },
     };
     if (props.workflows) props.workflows(new Construct(this, 'Workflows'), this.workflowContext);
 

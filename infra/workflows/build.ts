@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { leadingKeyPatterns, PURGE_FORGETS } from '../../core/catalogue-table.ts';
 import { classPrefix, type DataClass } from '../../core/layout.ts';
 import { ERASURES_PREFIX } from '../../core/erasure-items.ts';
-import type { WorkflowConfigInput } from '../../core/workflow-config.ts';
+import { workflowConfig, type WorkflowConfigInput } from '../../core/workflow-config.ts';
 import type { WorkflowContext, WorkflowsFactory } from '../extension.ts';
 import { functionEntry } from '../function-bundling.ts';
 import { ferryFunctionProps } from '../functions.ts';
@@ -181,6 +181,7 @@ export function workflowsFactory(options: WorkflowsFactoryOptions = {}): Workflo
     const names: WorkflowFunctionName[] = ['lock', 'window', 'purge', 'recall'];
     const functions = Object.fromEntries(names.map((n) => [n, buildFunction(root, n, context)])) as Record<WorkflowFunctionName, NodejsFunction>;
     grant(functions, context);
+    context.useWorkflowConfig(workflowConfig(options.config));
     const built = addWorkflows(root, {
       functions,
       alerts: context.alerts,

@@ -112,3 +112,15 @@ describe('heartbeats in the data bucket', () => {
     expect(expiring.map((r) => r.Id)).toEqual(['expire-daily-heartbeats']);
   });
 });
+
+describe("the dead-man's switch's graces with the orchestration's own lock waits", () => {
+  it('judges a purge missed and a window stuck after the lock waits the state machines were built with (8 h 20 min of purge lock retries: missed 560 min after its time, not 420), in the switch, the fleet function and the audit sealer alike', () => {
+    // A purge retries its lock every 5 min 100 times (8 h 20 min), a backup window every 5 min 24 times (2 h).
+    const longer = synthFerry({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 730, schedule: { backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' } }] }, { workflows: workflowsFactory({ config: { lockRetryIntervalSeconds: 300, purgeLockMaxAttempts: 100 } }) });
+    const template = longer.processingTemplate.toJSON().Resources as Record<string, { Properties: { Environment: { Variables: Record<string, unknown> } } }>;
+    const fleetSites = (fn: { node: unknown }) => JSON.parse(String(template[logicalId(fn as never)]!.Properties.Environment.Variables.FLEET_SITES)) as unknown;
+    // 500 min of lock wait + 60; the longest window 120 min of lock wait + the 360 min job timeout + the 60 min grace.
+    const expected = [{ name: 'site-a', silentAfterMinutes: 90, backupCron: '0 2 * * ? *', windowGraceMinutes: 60, windowMaxMinutes: 540, purgeCron: '0 5 ? * SUN *', purgeGraceMinutes: 560 }];
+    for (const fn of [longer.processing.deadman.fn, longer.processing.functions.fleet, longer.processing.auditSealer.fn]) expect(fleetSites(fn)).toEqual(expected);
+  }, 120_000);
+});
