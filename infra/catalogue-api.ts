@@ -1,7 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { replayAliasName } from '../core/replay.ts';
 import { API_POST_ROUTES, API_ROUTES } from '../core/api-routes.ts';
+import { routeToFunction } from './api-invoke.ts';
 
 // The two authenticated entry points for compliance officers:
 //  - the catalogue API, an HTTP API whose every route takes IAM (SigV4) authorization;
@@ -50,17 +50,13 @@ export class CatalogueApi extends Construct {
       defaultAuthorizer: new HttpIamAuthorizer(),
       createDefaultStage: false,
     });
-    const integrations = {
-      catalogue: new HttpLambdaIntegration('Catalogue', props.catalogueFunction),
-      artefacts: new HttpLambdaIntegration('Artefacts', props.artefactsFunction),
-      fleet: new HttpLambdaIntegration('Fleet', props.fleetFunction),
-      holds: new HttpLambdaIntegration('Holds', props.holdsFunction),
-    };
-    for (const [path, target] of Object.entries(API_ROUTES)) {
-      this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration: integrations[target] });
-    }
-    for (const [path, target] of Object.entries(API_POST_ROUTES)) {
-      this.api.addRoutes({ path, methods: [apigw.HttpMethod.POST], integration: integrations[target] });
+    const functions = { catalogue: props.catalogueFunction, artefacts: props.artefactsFunction, fleet: props.fleetFunction, holds: props.holdsFunction };
+    for (const [target, fn] of Object.entries(functions)) {
+      const routes = [
+        ...Object.entries(API_ROUTES).filter(([, t]) => t === target).map(([path]) => ({ method: 'GET' as const, path })),
+        ...Object.entries(API_POST_ROUTES).filter(([, t]) => t === target).map(([path]) => ({ method: 'POST' as const, path })),
+      ];
+      routeToFunction(this.api, fn, routes, { id: target[0]!.toUpperCase() + target.slice(1) });
     }
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {

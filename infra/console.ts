@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -13,6 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { CONSOLE_ROUTES, consoleGroups } from '../core/console-access.ts';
+import { routeToFunction } from './api-invoke.ts';
 import type { CatalogueApi } from './catalogue-api.ts';
 import { acknowledge } from './nag.ts';
 
@@ -147,10 +147,7 @@ export class ConsoleHosting extends Construct {
       jwtAudience: [this.client.userPoolClientId],
       identitySource: ['$request.header.Authorization'],
     });
-    const integration = new HttpLambdaIntegration('Console', props.consoleFunction);
-    for (const route of CONSOLE_ROUTES) {
-      props.api.api.addRoutes({ path: route.path, methods: [route.method as apigw.HttpMethod], integration, authorizer });
-    }
+    routeToFunction(props.api.api, props.consoleFunction, CONSOLE_ROUTES, { id: 'Console', authorizer });
   }
 
   /** The console presigns replay links with its role: invoke the site aliases' URLs, nothing else. */
