@@ -33,7 +33,7 @@ export interface ConsoleRoute {
   /** API Gateway route path (`{site}`, `{rid}` are path parameters). */
   path: string;
   /** What the console function does with it. */
-  /** `holds`: legal holds and cases, the holds function's routes (functions/holds) under `/console`. */
+  /** `holds`: legal holds, cases and erasure requests, the holds function's routes (functions/holds) under `/console`. */
   /** `recall-status`: the recall status of the call's pack (not audited: the page polls it). */
   action: 'me' | 'sites' | 'search' | 'get' | 'play-link' | 'download-link' | 'recall' | 'recall-status' | 'audit' | 'holds' | 'export' | 'export-status';
 }
@@ -56,6 +56,9 @@ export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
   { method: 'POST', path: '/console/sites/{site}/cases', action: 'holds' },
   { method: 'GET', path: '/console/sites/{site}/cases/{case}', action: 'holds' },
   { method: 'POST', path: '/console/sites/{site}/cases/{case}/calls', action: 'holds' },
+  // A data subject's erasure request, and the site's requests (core/erasures.ts): decided by the officers who may hold the site's calls.
+  { method: 'GET', path: '/console/sites/{site}/erasures', action: 'holds' },
+  { method: 'POST', path: '/console/sites/{site}/erasures', action: 'holds' },
   { method: 'POST', path: '/console/sites/{site}/exports', action: 'export' },
   { method: 'GET', path: '/console/sites/{site}/exports/{exportId}', action: 'export-status' },
 ];

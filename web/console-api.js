@@ -246,6 +246,6 @@ export async function api(config, path, { method = 'GET', query, body, accept = 
 export function refusalText(what, error) {
   if (!(error instanceof ApiError)) return `${what} failed: ${error.message}`;
   if (error.status === 0) return error.message;
-  const kind = error.status === 403 ? 'was refused' : error.status === 404 ? 'found nothing' : error.status === 501 ? 'is not available here' : error.status >= 500 ? 'failed' : 'was refused';
+  const kind = error.status === 403 ? 'was refused' : error.status === 404 ? 'found nothing' : error.status === 410 ? 'is no longer possible' : error.status === 501 ? 'is not available here' : error.status >= 500 ? 'failed' : 'was refused';
   return `${what} ${kind} (HTTP ${error.status}): ${error.message}`;
 }

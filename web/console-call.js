@@ -2,10 +2,12 @@
 // play link minted per play: the browser seeks with HTTP Range requests against the replay
 // URL), download (the file keeps its real name: the replay answers Content-Disposition), the
 // archive state with recall (requested, polled, "playable until …", a notice when playable),
-// and the call's legal holds (place, release with a reason) and cases.
+// the call's legal holds (place, release with a reason) and cases, and its erasure at a data
+// subject's request (console-erasures.js).
 
 import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
+import { askErasure } from './console-erasures.js';
 import { $, busy, clearError, el, fieldError, focusIfLost, followDownload, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
 import { durationText, localText, setSummary } from './shared.js';
 
@@ -375,6 +377,8 @@ function wire() {
   $('hold-form').addEventListener('submit', (e) => void placeHold(e));
   $('release-form').addEventListener('submit', (e) => void releaseHold(e));
   $('call-case-form').addEventListener('submit', (e) => void addToCase(e));
+  // Once erased, the call is opened again: it answers 410, which the page says.
+  $('erase-open').addEventListener('click', () => askErasure(call.ctx, call.entry, () => openCall(call.ctx, call.entry.rid)));
 }
 
 export async function openCall(ctx, rid) {
@@ -398,7 +402,8 @@ export async function openCall(ctx, rid) {
   try {
     entry = await ctx.api(ctx.sitePath(`recordings/${encodeURIComponent(rid)}`));
   } catch (error) {
-    $('call-loading').textContent = 'The call could not be loaded.';
+    // 410: erased at a data subject's request; the API's message says by whom and when.
+    $('call-loading').textContent = error.status === 410 ? 'This call was erased at a data subject’s request: it is no longer served.' : 'The call could not be loaded.';
     showError(refusalText('Opening the call', error));
     return;
   }

@@ -1,8 +1,8 @@
 // The compliance console: sign in (Cognito), pick one of the sites the officer's groups allow,
-// search calls, open one (record, SHA-256, play, download, recall, holds), cases and exports,
-// and the audit trail. Plain browser JavaScript modules, no build step, no inline script or
+// search calls, open one (record, SHA-256, play, download, recall, holds, erasure), cases and
+// exports, the erasure requests and the audit trail. Plain browser JavaScript modules, no build step, no inline script or
 // style (the deployment's CSP is `default-src 'self'`). Where the page is, is in the address
-// (`#site=…&view=search|call|cases|audit&rid=…&case=…`) with the search's filters that name no one
+// (`#site=…&view=search|call|cases|erasures|audit&rid=…&case=…`) with the search's filters that name no one
 // (`from`/`to` in UTC, direction, durations, order, page size), so bookmarks work; the whole search
 // (agent, number, call id too) is kept in the tab's sessionStorage under the history entry's random
 // id, the entry holding only that id and this sign-in's owner id, so Back and a reload work for the
@@ -13,13 +13,14 @@ import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, histo
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
+import { openErasures } from './console-erasures.js';
 import { $, cell, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
 const CASE_ADD_PART = 500;
 
-const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'audit'];
+const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'];
 
 const state = {
   config: undefined,
@@ -159,9 +160,9 @@ function show(view) {
   document.title = `${VIEW_TITLES[view] ?? 'Ferry'} — Ferry compliance console`;
 }
 
-const VIEW_TITLES = { signin: 'Sign in', newpw: 'New password', search: 'Search calls', call: 'Call', cases: 'Cases', audit: 'Audit trail' };
+const VIEW_TITLES = { signin: 'Sign in', newpw: 'New password', search: 'Search calls', call: 'Call', cases: 'Cases', erasures: 'Erasures', audit: 'Audit trail' };
 /** The heading a view change moves the keyboard focus to, so that keyboard and screen-reader users know where they are. */
-const VIEW_HEADINGS = { search: 'results-title', call: 'call-title', cases: 'cases-title', audit: 'audit-title' };
+const VIEW_HEADINGS = { search: 'results-title', call: 'call-title', cases: 'cases-title', erasures: 'erasures-title', audit: 'audit-title' };
 
 function focusView(view) {
   const heading = VIEW_HEADINGS[view] && $(VIEW_HEADINGS[view]);
@@ -202,6 +203,10 @@ function signOut(message, { forgetWork = false } = {}) {
   clearSelection();
   clearResults();
   forgetAudit();
+  // The erasure's confirmation and the site's requests are the signed-out officer's: nothing of them stays.
+  if ($('erase-dialog').open) $('erase-dialog').close();
+  $('erasures').tBodies[0].replaceChildren();
+  $('erasures-status').textContent = '';
   const audio = $('audio');
   audio.pause();
   audio.removeAttribute('src');
@@ -570,6 +575,7 @@ async function render() {
   else if (view === 'search') await showSearch(r, site, left);
   else if (view === 'call') await openCall(ctx, r.rid ?? '');
   else if (view === 'cases') await showCases(r.case, caseOpened);
+  else if (view === 'erasures') await openErasures(ctx);
   else if (view === 'audit') await openAudit(ctx);
 }
 

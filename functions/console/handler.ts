@@ -15,11 +15,12 @@ import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { erasureGate } from '../../core/erasures.ts';
+import { MirroredErasureStore } from '../../core/erasure-items.ts';
+import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
 import { DynamoExportStatusStore } from '../../adapters/dynamo-exports.ts';
 import { lambdaExportStarter, s3BundleLinks } from '../../adapters/export-links.ts';
-import type { HoldDeps } from '../../core/holds.ts';
 import { createCatalogueHandler } from '../catalogue/handler.ts';
-import { createHoldsHandler } from '../holds/handler.ts';
+import { createHoldsHandler, type HoldsHandlerDeps } from '../holds/handler.ts';
 import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts';
 import type { Audit } from '../shared/audit.ts';
 import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
@@ -33,7 +34,7 @@ import { siteSchema } from '../shared/params.ts';
 // token verified here (API Gateway's JWT authorizer checked it already; this is the second
 // check, and the only one where no authorizer runs), the site checked against the caller's
 // Cognito groups, server-side, before anything else is read or validated. Search, get, recall
-// and the recall status are the catalogue function's own code, and holds and cases the holds function's, each
+// and the recall status are the catalogue function's own code, and holds, cases and erasure requests the holds function's, each
 // run in process as the verified officer. Play and
 // download links are minted here: the site's replay Function URL presigned with this
 // function's role, the officer named in the signed query so replay's audit line says who.
@@ -62,8 +63,8 @@ export interface ConsoleHandlerDeps {
   /** The audit trail's records (GET …/audit); absent: that route answers 501. */
   auditTrail?: AuditReader;
   links: ReplayLinkMinter;
-  /** Legal holds and cases (functions/holds runs with these, as the officer). */
-  holds: Omit<HoldDeps, 'clock'>;
+  /** Legal holds, cases and erasure requests (functions/holds runs with these, as the officer). */
+  holds: Omit<HoldsHandlerDeps, 'clock' | 'audit' | 'log'>;
   /** Case exports (functions/console/exports.ts); absent: the export routes answer 501. */
   exports?: ConsoleExportDeps;
   audit: Audit;
@@ -194,7 +195,14 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     verifier: cognitoTokenVerifier({ issuer: cfg.CONSOLE_ISSUER, clientId: cfg.CONSOLE_CLIENT_ID, jwksUri: cfg.CONSOLE_JWKS_URI }),
     sites: Object.keys(replayUrls),
     links,
-    holds: { holds: new MirroredHoldStore(new DynamoHoldStore(doc, base.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, base.BUCKET) },
+    holds: {
+      holds: new MirroredHoldStore(new DynamoHoldStore(doc, base.TABLE), blobs),
+      // As the holds function writes them: the table, and the bucket (what a catalogue rebuild puts back).
+      erasures: new MirroredErasureStore(new DynamoErasureStore(doc, base.TABLE), blobs),
+      catalogue,
+      blobs,
+      holder: new S3ObjectHolder(s3, base.BUCKET),
+    },
     exports: {
       statuses: new DynamoExportStatusStore(doc, base.TABLE),
       ...(cfg.EXPORT_FUNCTION_NAME ? { starter: lambdaExportStarter({ functionName: cfg.EXPORT_FUNCTION_NAME, region: cfg.AWS_REGION, endpoint: cfg.AWS_ENDPOINT_URL_LAMBDA }) } : {}),
