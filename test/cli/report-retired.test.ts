@@ -24,10 +24,10 @@ describe('a retired site in the CLI', () => {
     expect(retiredDay('gone', undefined)).toBeUndefined();
   });
 
-  it('fleet status passes the retired day on and watches no backup window of a retired site', () => {
+  it("fleet status passes the retired day on and watches no backup window of a retired site, but still its purge (a retired site's purge goes on until nothing is left)", () => {
     expect(fleetSites(parseDeploymentConfig({ sites }))).toEqual([
-      { name: 'live', silentAfterMinutes: 90, backupCron: '0 2 * * ? *' },
-      { name: 'gone', silentAfterMinutes: 90, backupCron: undefined, retired: '2026-12-01' },
+      { name: 'live', silentAfterMinutes: 90, backupCron: '0 2 * * ? *', purgeCron: '0 5 ? * SUN *' },
+      { name: 'gone', silentAfterMinutes: 90, backupCron: undefined, purgeCron: '0 5 ? * SUN *', retired: '2026-12-01' },
     ]);
   });
 });
