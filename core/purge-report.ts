@@ -4,6 +4,7 @@ import type { HeldLock } from './lock.ts';
 import type { Alert } from './ports.ts';
 import type { BatchResult, PurgePlanResult } from './purge.ts';
 import type { TreeLockWait } from './tree-retention.ts';
+import type { PurgeOutcome } from './purge-watch.ts';
 import type { WorkflowConfig } from './workflow-config.ts';
 
 // The purge's report: one message saying what went, what stayed and why (core/purge.ts does the work).
@@ -23,8 +24,10 @@ export interface PurgeRun {
 }
 
 export interface PurgeReport {
-  outcome: 'DONE' | 'INCOMPLETE' | 'FAILED' | 'NOT-STARTED';
+  outcome: PurgeOutcome;
   alert: Alert;
+  /** Objects the round deleted. */
+  deleted: number;
 }
 
 /** What a plan cut at its size says: another round at once, or (the rounds used up) the next scheduled purge. */
@@ -106,7 +109,7 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   const base = { site: run.site, since: run.startedAt, now, execution: run.execution };
   if (run.lockError) {
     const alert = lockBusyAlert({ ...base, operation: 'purge', retried: true, retryIntervalSeconds: config.lockRetryIntervalSeconds, maxAttempts: config.purgeLockMaxAttempts, staleLockHours: config.staleLockHours, heldBy: run.heldBy ?? undefined });
-    return { outcome: 'NOT-STARTED', alert };
+    return { outcome: 'NOT-STARTED', alert, deleted: 0 };
   }
   const results = run.deleted ?? [];
   const deleted = results.reduce((n, r) => n + r.deleted, 0);
@@ -123,6 +126,7 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   if (run.error) {
     return {
       outcome: 'FAILED',
+      deleted,
       alert: composeAlert({ ...base, severity: 'critical', subject: `Ferry ${run.site}: purge FAILED`, what: `the purge stopped: ${run.error.Error}: ${causeText(run.error)}`, details, todo: [run.error.Error === 'LockLostError' ? `the purge lost its lock (cleared as stale?): raise staleLockHours (now ${config.staleLockHours} h) above the longest purge, then let the next scheduled purge run` : 'look at the execution history and the purge function log; the next scheduled purge starts over safely'] }),
     };
   }
@@ -132,6 +136,7 @@ export function purgeReport(run: PurgeRun, now: Date, config: WorkflowConfig): P
   const head = headline(retainedCount + failedCount > 0, behind, future);
   return {
     outcome: incomplete ? 'INCOMPLETE' : 'DONE',
+    deleted,
     alert: composeAlert({
       ...base,
       severity: failedCount || behind || future ? 'warning' : 'info',

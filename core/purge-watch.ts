@@ -19,13 +19,24 @@ export const PURGE_RUN_KEEP_DAYS = 400;
 /** Past its time plus the purge's longest lock wait, this many minutes more before a purge is missed. */
 export const PURGE_GRACE_EXTRA_MINUTES = 60;
 
-/** What a purge writes as it starts; only what the check needs. */
+/** What a purge writes as it starts (what the check needs), and, once it has reported, how it ended. */
 export interface PurgeRunRecord {
   site: string;
   /** The execution's start (UTC ISO). */
   startedAt: string;
   execution: string;
+  /** The outcome of its report, written over the start's record by the report step (absent: running, or stopped before its report). */
+  outcome?: PurgeOutcome;
+  /** When the report was written (UTC ISO). */
+  reportedAt?: string;
+  /** Objects the reported round deleted. */
+  deleted?: number;
+  /** The round the report is of (a plan cut at its size is followed by another round). */
+  round?: number;
 }
+
+/** A purge report's outcome (core/purge-report.ts). */
+export type PurgeOutcome = 'DONE' | 'INCOMPLETE' | 'FAILED' | 'NOT-STARTED';
 
 export interface PurgeRunStore {
   /** Writes the record of a purge that started (idempotent: the same site and start replace it). */

@@ -185,7 +185,7 @@ function purgeCell(td, purge) {
     td.textContent = 'unknown: its state could not be read';
     return;
   }
-  const last = () => (purge.lastRun ? ['last ran ', timeElement(purge.lastRun.startedAt)] : ['never ran']);
+  const last = () => (purge.lastRun ? ['last ran ', timeElement(purge.lastRun.startedAt), purgeOutcome(purge.lastRun)] : ['never ran']);
   if (!purge.cron) {
     td.append('not scheduled');
     if (purge.lastRun) td.append(lineOf('on demand: ', ...last()));
@@ -202,6 +202,12 @@ function purgeCell(td, purge) {
     td.append(missed, lineOf(...last()));
   } else td.append(...last());
   td.append(lineOf(`schedule cron(${purge.cron}) UTC`));
+}
+
+/** How the last purge ended, as its report said (core/fleet-purge.ts purgeOutcomeText). */
+function purgeOutcome(run) {
+  if (!run.outcome) return ' (no report yet)';
+  return `: ${run.outcome}${run.deleted ? `, ${run.deleted} object(s) deleted` : ''}`;
 }
 
 function lineOf(...parts) {

@@ -10,6 +10,7 @@ import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { LockStore } from '../../core/lock.ts';
 import type { PurgeTarget } from '../../core/retention.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
+import { messageOf } from '../../core/errors.ts';
 import { deletePurgeBatch, planPurge, type BatchResult, type ObjectDeleter, type PurgePlanResult } from '../../core/purge.ts';
 import { purgeReport, type PurgeRun } from '../../core/purge-report.ts';
 import type { PurgeRunStore } from '../../core/purge-watch.ts';
@@ -102,8 +103,11 @@ export function createHandler(deps: PurgeHandlerDeps): Handler<unknown, PurgeRes
       return result;
     }
     const run = { ...(event.run as Omit<PurgeRun, 'site' | 'startedAt'>), site: event.site, startedAt: event.startedAt, execution: event.execution };
-    const { outcome, alert } = purgeReport(run, deps.clock.now(), workflowConfig(event.config));
+    const { outcome, alert, deleted } = purgeReport(run, deps.clock.now(), workflowConfig(event.config));
     log(outcome === 'DONE' && alert.severity === 'info' ? 'info' : 'warn', 'purge report', { site: event.site, outcome, severity: alert.severity });
+    // The outcome on the run's record, for the fleet view; the report goes out whether or not it could be written.
+    const ended = { site: event.site, startedAt: event.startedAt, execution: event.execution ?? '', outcome, reportedAt: deps.clock.now().toISOString(), deleted, ...(run.round ? { round: run.round } : {}) };
+    await deps.purgeRuns.putPurgeRun(ended).catch((error: unknown) => log('error', 'purge outcome not recorded', { site: event.site, startedAt: event.startedAt, error: messageOf(error) }));
     return { outcome, alert: { subject: alert.subject, message: alert.message, severity: alert.severity } };
   }).use(taskErrors({ log, fn: 'purge' }));
   return asHandler(chain);

@@ -83,7 +83,9 @@ export interface SimulatedFleetStores {
 async function writeSimulatedPurge(purge: NonNullable<SimulatedFleetStores['purge']>, site: SimulatedSite & { purgeCron: string }, now: Date): Promise<void> {
   const missed = site.problem === 'purge-missed';
   const startedAt = at(now, (missed ? 8 : 1) * 24 * HOUR);
-  await purge.purgeRuns.putPurgeRun({ site: site.name, startedAt, execution: `arn:aws:states:eu-west-2:111122223333:execution:purge-${site.name}:sim` });
+  // Reported 20 minutes after it started, as a weekly purge of a few packs is.
+  const reportedAt = new Date(Date.parse(startedAt) + 20 * 60_000).toISOString();
+  await purge.purgeRuns.putPurgeRun({ site: site.name, startedAt, execution: `arn:aws:states:eu-west-2:111122223333:execution:purge-${site.name}:sim`, outcome: 'DONE', reportedAt, deleted: 12 });
   const watched = { site: site.name, cron: site.purgeCron, since: at(now, 30 * 24 * HOUR) };
   await purge.purgeWatch.putPurgeWatch(missed ? { ...watched, alertedDue: at(now, 24 * HOUR) } : watched);
 }

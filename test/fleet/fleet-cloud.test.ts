@@ -159,7 +159,7 @@ sources:
     }
     // Each site's block (its first line starts with the state) holds its purge line.
     const blockOf = (site: string) => text.split(/\n(?=\S)/).find((b) => b.split('\n')[0]!.includes(` ${site}  `)) ?? '';
-    expect(blockOf('weekly')).toContain('\n          purge: last ran 2026-11-29 05:00 UTC (schedule cron(0 5 ? * SUN *))\n');
+    expect(blockOf('weekly')).toContain('\n          purge: last ran 2026-11-29 05:00 UTC (no report yet) (schedule cron(0 5 ? * SUN *))\n');
     expect(blockOf('late')).toContain('\n          purge: MISSED since 2026-11-29 06:00 UTC (never ran (none on record); schedule cron(0 6 ? * SUN *))\n');
     expect(blockOf('late')).toContain('\n          ! the scheduled purge due 2026-11-29T06:00:00.000Z did not run (purge-missed alert open): retention is not being enforced');
     expect(blockOf('manual')).toContain('\n          purge: not scheduled\n');

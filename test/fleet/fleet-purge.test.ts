@@ -59,9 +59,25 @@ function fleetPurgeSuite(name: string, makeStores: () => Promise<Stores>) {
       const rows = await fleetAt(stores, SUNDAY + 60 * MIN);
       expect(rows.weekly).toMatchObject({ state: 'OK', reasons: [], purge: { cron: CRON, lastRun: { startedAt: '2026-03-01T05:00:03.000Z', execution: 'arn:exec:new' } } });
       expect(rows.weekly!.purge!.missedSince).toBeUndefined();
-      expect(purgeLine(rows.weekly!.purge!)).toBe(`purge: last ran 2026-03-01 05:00 UTC (schedule cron(${CRON}))`);
+      expect(purgeLine(rows.weekly!.purge!)).toBe(`purge: last ran 2026-03-01 05:00 UTC (no report yet) (schedule cron(${CRON}))`);
       expect(rows.manual).toMatchObject({ state: 'OK', purge: {} });
       expect(purgeLine(rows.manual!.purge!)).toBe('purge: not scheduled');
+    });
+
+    it('says how the last run ended as its report wrote it, and warns when the last run FAILED or could not start', async () => {
+      const stores = await makeStores();
+      const startedAt = '2026-03-01T05:00:03.000Z';
+      await stores.purgeRuns.putPurgeRun({ site: 'weekly', startedAt, execution: 'arn:exec:new' });
+      let rows = await fleetAt(stores, SUNDAY + 10 * MIN);
+      expect(purgeLine(rows.weekly!.purge!)).toBe(`purge: last ran 2026-03-01 05:00 UTC (no report yet) (schedule cron(${CRON}))`);
+      await stores.purgeRuns.putPurgeRun({ site: 'weekly', startedAt, execution: 'arn:exec:new', outcome: 'DONE', reportedAt: '2026-03-01T05:20:00.000Z', deleted: 12 });
+      rows = await fleetAt(stores, SUNDAY + 60 * MIN);
+      expect(rows.weekly).toMatchObject({ state: 'OK', purge: { lastRun: { startedAt, outcome: 'DONE', deleted: 12, reportedAt: '2026-03-01T05:20:00.000Z' } } });
+      expect(purgeLine(rows.weekly!.purge!)).toBe(`purge: last ran 2026-03-01 05:00 UTC: DONE, 12 object(s) deleted (schedule cron(${CRON}))`);
+      await stores.purgeRuns.putPurgeRun({ site: 'weekly', startedAt, execution: 'arn:exec:new', outcome: 'FAILED', reportedAt: '2026-03-01T05:20:00.000Z', deleted: 0 });
+      rows = await fleetAt(stores, SUNDAY + 60 * MIN);
+      expect(rows.weekly).toMatchObject({ state: 'WARN', reasons: [`the last purge (started ${startedAt}) FAILED: its report alert says why; retention is not enforced until a purge succeeds`] });
+      expect(purgeLine(rows.weekly!.purge!)).toBe(`purge: last ran 2026-03-01 05:00 UTC: FAILED (schedule cron(${CRON}))`);
     });
 
     it("shows MISSED exactly while the dead-man's switch holds the purge-missed alert open, with the due time it alerted, and not before it alerts", async () => {
@@ -78,7 +94,7 @@ function fleetPurgeSuite(name: string, makeStores: () => Promise<Stores>) {
       const missed = (await fleetAt(stores, late + MIN)).weekly!;
       expect(missed).toMatchObject({ state: 'LATE', purge: { cron: CRON, missedSince: raised!.missed } });
       expect(missed.reasons).toEqual(['the scheduled purge due 2026-03-01T05:00:00.000Z did not run (purge-missed alert open): retention is not being enforced']);
-      expect(purgeLine(missed.purge!)).toBe(`purge: MISSED since 2026-03-01 05:00 UTC (last ran 2026-02-22 05:00 UTC; schedule cron(${CRON}))`);
+      expect(purgeLine(missed.purge!)).toBe(`purge: MISSED since 2026-03-01 05:00 UTC (last ran 2026-02-22 05:00 UTC (no report yet); schedule cron(${CRON}))`);
 
       // The purge runs; once the switch resolves its alert, the site is OK again with the new run.
       await stores.purgeRuns.putPurgeRun({ site: 'weekly', startedAt: at(late + 2 * MIN).toISOString(), execution: 'arn:exec:late' });

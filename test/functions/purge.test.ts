@@ -5,7 +5,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore } from '../../core/memory-holds.ts';
 import { BlobStoreDeleter } from '../../core/purge.ts';
-import { MemoryPurgeRunStore } from '../../core/purge-watch.ts';
+import { MemoryPurgeRunStore, type PurgeRunStore } from '../../core/purge-watch.ts';
 import { createPurgeHandler } from '../../functions/purge/handler.ts';
 import { daysAgo, publishArtefact } from '../workflows/purge-fixtures.ts';
 
@@ -13,7 +13,7 @@ import { daysAgo, publishArtefact } from '../workflows/purge-fixtures.ts';
 
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
-function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string, unknown>][], catalogue = new MemoryCatalogue()) {
+function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string, unknown>][], catalogue = new MemoryCatalogue(), purgeRuns: PurgeRunStore = new MemoryPurgeRunStore()) {
   const clock = new ManualClock(NOW);
   return createPurgeHandler({
     blobs,
@@ -22,7 +22,7 @@ function handler(blobs: MemoryBlobStore, logged: [string, string, Record<string,
     holder: { setLegalHold: async () => undefined },
     deleter: new BlobStoreDeleter(blobs),
     locks: new SiteLocks(new MemoryLockTable(), clock),
-    purgeRuns: new MemoryPurgeRunStore(),
+    purgeRuns,
     clock,
     log: (level, message, detail = {}) => void logged.push([level, message, detail]),
   });
@@ -51,5 +51,27 @@ describe('purge function', () => {
       ['warn', 'purge planned', expect.objectContaining({ site: 'site-a', futureDated: { count: 1, named: [`${forged.key} (taken 2099-01-01T02:00:00.000Z)`] } })],
       ['warn', 'purge report', { site: 'site-a', outcome: 'DONE', severity: 'warning' }],
     ]);
+  });
+
+  it("writes the report's outcome and what the round deleted over the run's start record; a record it cannot write is logged at error and the report still goes out", async () => {
+    const blobs = new MemoryBlobStore();
+    const runs = new MemoryPurgeRunStore();
+    const logged: [string, string, Record<string, unknown>][] = [];
+    const run = handler(blobs, logged, new MemoryCatalogue(), runs);
+    const startedAt = NOW.toISOString();
+    const execution = 'arn:aws:states:eu-west-1:111122223333:execution:Ferry-site-a-purge:e1';
+    await run({ action: 'start', site: 'site-a', startedAt, execution });
+    expect(await runs.lastPurgeRun('site-a')).toEqual({ site: 'site-a', startedAt, execution });
+    const deleted = [{ deleted: 7, retained: [], retainedCount: 0, failed: [], failedCount: 0 }];
+    const out = (await run({ action: 'report', site: 'site-a', startedAt, execution, config: {}, run: { deleted, round: 2 } })) as { outcome: string };
+    expect(out.outcome).toBe('DONE');
+    expect(await runs.lastPurgeRun('site-a')).toEqual({ site: 'site-a', startedAt, execution, outcome: 'DONE', reportedAt: NOW.toISOString(), deleted: 7, round: 2 });
+    expect(runs.records).toHaveLength(1);
+
+    const broken = handler(blobs, logged, new MemoryCatalogue(), { putPurgeRun: () => Promise.reject(new Error('AccessDenied')), lastPurgeRun: () => Promise.resolve(undefined) });
+    logged.length = 0;
+    const failed = (await broken({ action: 'report', site: 'site-a', startedAt, execution, config: {}, run: { error: { Error: 'States.TaskFailed', Cause: 'boom' } } })) as { outcome: string; alert: { subject: string } };
+    expect([failed.outcome, failed.alert.subject]).toEqual(['FAILED', 'Ferry site-a: purge FAILED']);
+    expect(logged).toContainEqual(['error', 'purge outcome not recorded', { site: 'site-a', startedAt, error: 'AccessDenied' }]);
   });
 });
