@@ -253,12 +253,12 @@ describe('purge', () => {
 });
 
 describe("the purge's start record (what the dead-man's switch reads)", () => {
-  it('is written by the first state of the synthesized definition, before the lock, with the site, the execution start and the execution ARN', async () => {
+  it("is written by the first state of the synthesized definition, before the lock, with the site, the execution start and the execution ARN; the report step writes the run's outcome over it", async () => {
     const before = Date.now();
     const outcome = await h.workflows.runPurge().done;
     expect(outcome.status).toBe('SUCCEEDED');
     expect(statesOf(outcome).slice(0, 3)).toEqual([P.start, P.firstRound, P.acquire]);
-    expect(await h.purgeRuns.lastPurgeRun(SITE)).toEqual({ site: SITE, startedAt: expect.any(String), execution: outcome.executionArn });
+    expect(await h.purgeRuns.lastPurgeRun(SITE)).toEqual({ site: SITE, startedAt: expect.any(String), execution: outcome.executionArn, outcome: 'DONE', reportedAt: expect.any(String), deleted: 0, round: 1 });
     const startedAt = Date.parse((await h.purgeRuns.lastPurgeRun(SITE))!.startedAt);
     expect(startedAt).toBeGreaterThanOrEqual(before - 1000);
   });
