@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalogueTable } from '../../adapters/dynamo-catalogue.ts';
 import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
-import type { ErasureRecord } from '../../core/erasure-items.ts';
+import { MemoryErasureStore, type ErasureRecord, type ErasureStore } from '../../core/erasure-items.ts';
+import { NotFoundError } from '../../core/errors.ts';
 import { ERASED_LISTED, erasureGate } from '../../core/erasures.ts';
 import type { CatalogueEntry, RecordingPage } from '../../core/ports.ts';
 import { localDynamoForSuite } from '../support/local-dynamo.ts';
@@ -63,5 +64,26 @@ describe('erasure requests a search page consults (DynamoDB)', () => {
     const page = await erasureGate(pageOf(['kept-1', rid(3), 'kept-2']), erasures).searchRecordings!({ site: 'site-a' });
     expect(page.items.map((e) => e.rid)).toEqual(['kept-1', 'kept-2']);
     expect(sent).toEqual(['QueryCommand']);
+  });
+});
+
+// What a pending request waits for (a pack's restore from the archive tier), written by the purge:
+// the same on the table as in memory, and never over a request another purge marked done.
+describe.each([
+  ['DynamoDB (dynalite)', async () => (await store('erasures-wait')).erasures],
+  ['memory', async () => new MemoryErasureStore()],
+] as [string, () => Promise<ErasureStore>][])('noteWaiting on %s', (_name, make) => {
+  it('writes the wait on a pending request, refuses one that is absent or done (NotFoundError), and a done request keeps its done state', async () => {
+    const erasures = await make();
+    const pending = request('site-a', rid(1));
+    await erasures.createErasure(pending);
+    const waiting = { ...pending, waiting: 'the pack is in the archive tier (DEEP_ARCHIVE): a restore was requested', waitingAt: '2026-06-02T00:00:00.000Z' };
+    await erasures.noteWaiting(waiting);
+    expect(await erasures.getErasure('site-a', rid(1))).toEqual(waiting);
+    await expect(erasures.noteWaiting(request('site-a', rid(2)))).rejects.toBeInstanceOf(NotFoundError);
+    const done = { ...pending, status: 'done' as const, doneAt: '2026-06-03T00:00:00.000Z', doneNote: 'pack deleted' };
+    await erasures.markDone(done);
+    await expect(erasures.noteWaiting(waiting)).rejects.toThrow(new NotFoundError(`no pending erasure request for recording ${rid(1)} in site site-a`));
+    expect(await erasures.getErasure('site-a', rid(1))).toEqual(done);
   });
 });
