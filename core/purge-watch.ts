@@ -157,7 +157,23 @@ async function watchSite(deps: PurgeWatchDeps, site: PurgeWatchSite & { purgeCro
 }
 
 /**
- * One pass over the sites with a purgeCron. A site whose record or state cannot be read, or
+ * A site without a purgeCron (any more): an alert the switch had open for it is resolved, saying
+ * the schedule was removed, and forgotten; else nothing (one GetItem). Without this, a schedule
+ * removed while its purge was missed left the alert open for good and the fleet view saying
+ * "not scheduled" beside it.
+ */
+async function unwatchSite(deps: PurgeWatchDeps, site: string): Promise<PurgeWatchOutcome> {
+  const stored = await deps.purgeWatch.getPurgeWatch(site);
+  if (!stored?.alertedDue) return { site, action: 'none' };
+  const message = `Site: ${site}\nThe purge due ${stored.alertedDue} did not run; the site's purge schedule (cron(${stored.cron})) was removed since: nothing is watched for it now, and its retention is enforced only by purges started on demand.`;
+  await deps.notifier.notify({ severity: 'info', site, key: `purge-missed:${site}`, kind: PURGE_MISSED_KIND, subject: `Ferry ${site}: resolved - purge no longer scheduled`, message });
+  const { alertedDue: _over, ...rest } = stored;
+  await deps.purgeWatch.putPurgeWatch(rest);
+  return { site, action: 'resolved' };
+}
+
+/**
+ * One pass over the sites with a purgeCron (and, for those without, an alert left open when their schedule was removed). A site whose record or state cannot be read, or
  * whose alert SNS did not take, does not stop the others; the pass then throws naming them
  * (NotDeliveredError when every problem was a delivery), and the state is not written for an
  * alert not delivered, so the next pass sends it again.
@@ -166,8 +182,12 @@ export async function watchPurges(deps: PurgeWatchDeps, sites: readonly PurgeWat
   const out: PurgeWatchOutcome[] = [];
   const problems: { site: string; error: unknown }[] = [];
   for (const site of sites) {
-    if (!site.purgeCron) continue;
     try {
+      if (!site.purgeCron) {
+        const over = await unwatchSite(deps, site.name);
+        if (over.action !== 'none') out.push(over);
+        continue;
+      }
       out.push(await watchSite(deps, { ...site, purgeCron: site.purgeCron }, now));
     } catch (error) {
       problems.push({ site: site.name, error });

@@ -101,6 +101,21 @@ describe('the purge watch of the dead-man switch', () => {
     expect(await s.pass(SUNDAY, [{ name: 'no-schedule' }, SITE])).toEqual([{ site: 'site-a', action: 'none' }]);
   });
 
+  it('resolves an open purge-missed alert once the site\'s purge schedule is removed, saying so, and forgets it', async () => {
+    const s = await watchedFromSaturday();
+    expect(await s.pass(SUNDAY + 420 * MIN + MIN)).toEqual([{ site: 'site-a', action: 'raised', missed: '2026-03-01T05:00:00.000Z' }]);
+    const unscheduled = [{ name: 'site-a' }];
+    expect(await s.pass(SUNDAY + 600 * MIN, unscheduled)).toEqual([{ site: 'site-a', action: 'resolved' }]);
+    expect(s.alerts.map((a) => [a.severity, a.subject])).toEqual([
+      ['critical', 'Ferry site-a: scheduled purge did not run'],
+      ['info', 'Ferry site-a: resolved - purge no longer scheduled'],
+    ]);
+    expect(s.alerts[1]!.message).toContain("The purge due 2026-03-01T05:00:00.000Z did not run; the site's purge schedule (cron(0 5 ? * SUN *)) was removed since");
+    expect((await s.purgeWatch.getPurgeWatch('site-a'))?.alertedDue).toBeUndefined();
+    expect(await s.pass(SUNDAY + 700 * MIN, unscheduled)).toEqual([]);
+    expect(s.alerts).toHaveLength(2);
+  });
+
   it('keeps an alert SNS did not take unsent in the store (the next pass sends it) and still judges the other sites, then throws NotDeliveredError naming the site', async () => {
     const s = await watchedFromSaturday();
     const other = { ...SITE, name: 'site-b' };
