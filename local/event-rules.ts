@@ -12,8 +12,8 @@ import type { DeploymentSnapshot } from './iam-gateway/deployment.ts';
 
 type Json = unknown;
 type Matcher = (value: Json) => boolean;
-/** A compiled pattern: per field either nested fields or the matchers of its value (any one). */
-type Compiled = { [field: string]: Compiled | Matcher[] };
+/** A compiled pattern: whether an event (or a nested object of it) matches. */
+type Predicate = (value: Json) => boolean;
 
 export interface EventRuleTarget {
   id: string;
@@ -41,39 +41,61 @@ function wildcardMatcher(pattern: string, where: string): Matcher {
   return (value) => typeof value === 'string' && regex.test(value);
 }
 
+/**
+ * `anything-but` of strings (one or a list): a string value not among them. A null value never
+ * matches here: EventBridge's documentation does not say plainly whether it would, and the
+ * deployment's rule never relies on it (a FAILED execution always carries its error's name).
+ */
+function anythingButMatcher(operand: Json, where: string): Matcher {
+  const listed = typeof operand === 'string' ? [operand] : Array.isArray(operand) && operand.length > 0 && operand.every((o) => typeof o === 'string') ? (operand as string[]) : undefined;
+  if (!listed) throw new UnsupportedEventRuleError(`${where}: {"anything-but":${JSON.stringify(operand)}} is not evaluated by the local cloud (it takes anything-but of strings)`);
+  const excluded = new Set(listed);
+  return (value) => typeof value === 'string' && !excluded.has(value);
+}
+
 function valueMatcher(spec: Json, where: string): Matcher {
   if (typeof spec === 'string') return (value) => value === spec;
   const entries = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? Object.entries(spec) : [];
   const [operator, operand] = entries.length === 1 ? entries[0]! : [];
   if (operator === 'prefix' && typeof operand === 'string') return (value) => typeof value === 'string' && value.startsWith(operand);
   if (operator === 'wildcard' && typeof operand === 'string') return wildcardMatcher(operand, where);
-  throw new UnsupportedEventRuleError(`${where}: ${JSON.stringify(spec)} is not evaluated by the local cloud (it takes exact strings, prefix and wildcard)`);
+  if (operator === 'anything-but') return anythingButMatcher(operand, where);
+  throw new UnsupportedEventRuleError(`${where}: ${JSON.stringify(spec)} is not evaluated by the local cloud (it takes exact strings, prefix, wildcard and anything-but of strings)`);
 }
 
-function compile(pattern: Json, where: string): Compiled {
+/** A field's value: matched by one of `matchers` (an array value by any element); an absent field never matches. */
+function fieldPredicate(field: string, spec: Json[], where: string): Predicate {
+  if (spec.length === 0) throw new UnsupportedEventRuleError(`${where}: an empty list matches nothing`);
+  const matchers = spec.map((s) => valueMatcher(s, where));
+  return (object) => {
+    const value = (object as Record<string, Json>)[field];
+    if (value === undefined) return false;
+    const values = Array.isArray(value) ? value : [value];
+    return values.some((v) => matchers.some((m) => m(v)));
+  };
+}
+
+/** EventBridge's rule: every field of the pattern present and matched, and one pattern of each `$or` matched. */
+function compile(pattern: Json, where: string): Predicate {
   if (pattern === null || typeof pattern !== 'object' || Array.isArray(pattern)) throw new UnsupportedEventRuleError(`${where}: a pattern is an object of fields`);
-  const out: Compiled = {};
+  const checks: Predicate[] = [];
   for (const [field, spec] of Object.entries(pattern as Record<string, Json>)) {
     const at = `${where}.${field}`;
-    if (field.startsWith('$')) throw new UnsupportedEventRuleError(`${at}: ${field} is not evaluated by the local cloud`);
-    if (Array.isArray(spec)) {
-      if (spec.length === 0) throw new UnsupportedEventRuleError(`${at}: an empty list matches nothing`);
-      out[field] = spec.map((s) => valueMatcher(s, at));
-    } else out[field] = compile(spec, at);
+    if (field === '$or') {
+      if (!Array.isArray(spec) || spec.length < 2) throw new UnsupportedEventRuleError(`${at}: $or takes a list of at least two patterns`);
+      const alternatives = spec.map((p, i) => compile(p, `${at}[${i}]`));
+      checks.push((object) => alternatives.some((alternative) => alternative(object)));
+    } else if (field.startsWith('$')) throw new UnsupportedEventRuleError(`${at}: ${field} is not evaluated by the local cloud`);
+    else if (Array.isArray(spec)) checks.push(fieldPredicate(field, spec, at));
+    else {
+      const nested = compile(spec, at);
+      checks.push((object) => {
+        const value = (object as Record<string, Json>)[field];
+        return value !== undefined && nested(value);
+      });
+    }
   }
-  return out;
-}
-
-/** EventBridge's rule: every field of the pattern present, each value (or one element of an array value) matched by one of its matchers. */
-function matches(compiled: Compiled, event: Json): boolean {
-  if (event === null || typeof event !== 'object') return false;
-  return Object.entries(compiled).every(([field, spec]) => {
-    const value = (event as Record<string, Json>)[field];
-    if (value === undefined) return false;
-    if (!Array.isArray(spec)) return matches(spec, value);
-    const values = Array.isArray(value) ? value : [value];
-    return values.some((v) => spec.some((m) => m(v)));
-  });
+  return (value) => value !== null && typeof value === 'object' && checks.every((check) => check(value));
 }
 
 const INPUT_PATH = /^\$(\.[A-Za-z0-9_-]+)+$/;
@@ -148,7 +170,7 @@ export function eventRules(snapshot: DeploymentSnapshot): EventRule[] {
         topicArn: resolver.resolveString(stack, { Ref: topicOf(template, id, t) }),
         message: targetMessage(id, resolver.resolve(stack, t) as Target),
       }));
-      rules.push({ name: id, pattern, matches: (event) => matches(compiled, event), targets });
+      rules.push({ name: id, pattern, matches: compiled, targets });
     }
   }
   return rules;

@@ -3,12 +3,18 @@ import * as events from 'aws-cdk-lib/aws-events';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { AlertTarget } from './common.ts';
+import { PURGE_REPORTED_FAILURE } from './purge.ts';
 
 // One EventBridge rule that tells the alert topic of every purge or recall execution that ended
 // FAILED, TIMED_OUT or ABORTED: an execution-level timeout, a stop from the console, a publish
 // the topic refused after its retries, States.DataLimitExceeded: the ends no Catch of the
 // definition can take, which nothing else reports. One rule for the whole deployment, not one
 // alarm per site: a scheduled site costs no resource more (infra/config.ts PROCESSING_RESOURCES).
+//
+// A purge that failed after its report step (the report says why; the execution then ends with
+// the error PURGE_REPORTED_FAILURE) is left out: the operator had that report, and a second page
+// for the same failure teaches them to ignore the notice. A purge that failed before it could
+// report (a publish refused, a step no Catch takes), timed out or was aborted is told.
 //
 // The purges are matched by a wildcard on their names (`{prefix}-*-purge`, the names
 // infra/workflows/index.ts gives them), the recall by its ARN. The backup windows are left out:
@@ -70,8 +76,10 @@ export function notifyWorkflowFailures(scope: Construct, props: WorkflowFailureN
       source: ['aws.states'],
       detailType: ['Step Functions Execution Status Change'],
       detail: {
-        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
         stateMachineArn: events.Match.anyOf(events.Match.wildcard(purges), events.Match.exactString(props.recall.stateMachineArn)),
+        // A purge that ends FAILED with PURGE_REPORTED_FAILURE published its own report (or its
+        // fallback) first: told once, not twice. Every other FAILED end has another error's name.
+        $or: [{ status: ['TIMED_OUT', 'ABORTED'] }, { status: ['FAILED'], error: [{ 'anything-but': [PURGE_REPORTED_FAILURE] }] }],
       },
     },
     targets: [alertTopicTarget(props.alerts, noticeInput(props.namePrefix))],

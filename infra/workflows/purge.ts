@@ -5,6 +5,12 @@ import { assertName } from '../../core/layout.ts';
 import { lockWaitSeconds, sitePurgeSchema, workflowConfig, type SitePurgeSettings, type WorkflowConfig } from '../../core/workflow-config.ts';
 import { alertConfig } from './backup-window.ts';
 import { invoke, publishAt, publishFallback, stateMachine, type WorkflowCommonProps } from './common.ts';
+
+/**
+ * The error a purge execution ends with after its report (or the report's fallback) told the
+ * alert topic why: the workflow-failed rule leaves these out (infra/workflows/failure-notice.ts).
+ */
+export const PURGE_REPORTED_FAILURE = 'PurgeFailed';
 import { PURGE_STATES as S } from './state-names.ts';
 
 // The purge of one site (Standard workflow): record the start (core/purge-watch.ts: the
@@ -57,7 +63,7 @@ export class PurgeWorkflow extends Construct {
     );
     const publish = publishAt(this, S.publish, props.alerts, '$.report.alert', { site, kind: 'purge' });
     const reportFailed = publishFallback(this, S.reportFailed, props.alerts, { subject: `Ferry ${site}: purge report failed`, what: `the purge of site ${site} could not write its report`, site }, '$.reportError');
-    const failed = new sfn.Fail(this, S.failed, { error: 'PurgeFailed', cause: 'the purge failed or could not start: see the report' });
+    const failed = new sfn.Fail(this, S.failed, { error: PURGE_REPORTED_FAILURE, cause: 'the purge failed or could not start: see the report' });
     const done = new sfn.Succeed(this, S.done);
 
     acquire.addCatch(whoHolds, { errors: ['LockHeldError'], resultPath: '$.lockError' });

@@ -5,6 +5,7 @@ import { isAllowed, type PolicyDocument } from '../../infra/policy-eval.ts';
 import type { DeploymentConfigInput } from '../../infra/config.ts';
 import { eventRules, stateMachineArns } from '../../local/event-rules.ts';
 import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
+import { PURGE_REPORTED_FAILURE } from '../../infra/workflows/purge.ts';
 import { synthFerry } from './fixture.ts';
 
 // A purge or recall execution that failed, timed out or was aborted reaches the alert topic
@@ -23,10 +24,11 @@ function synth(n: number) {
   return { s, snapshot, rules: eventRules(snapshot), machines: stateMachineArns(snapshot) };
 }
 
-const statusChange = (stateMachineArn: string, status: string) => ({
+/** As Step Functions sends it: a FAILED execution names its error (a task's, or a Fail state's). */
+const statusChange = (stateMachineArn: string, status: string, error: string | null = status === 'FAILED' ? 'States.TaskFailed' : null) => ({
   ...{ version: '0', id: 'e1', 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', account: '111122223333', region: 'eu-west-1', time: '2026-12-06T05:10:00Z' },
   resources: [`${stateMachineArn.replace(':stateMachine:', ':execution:')}:x1`],
-  detail: { executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:x1`, stateMachineArn, name: 'x1', status },
+  detail: { executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:x1`, stateMachineArn, name: 'x1', status, error },
 });
 
 describe('the rule on failed purge and recall executions', () => {
@@ -56,6 +58,17 @@ describe('the rule on failed purge and recall executions', () => {
     }
     // Another account's (or region's) purge of the same name is not this deployment's.
     expect(rule.matches(statusChange(machines.get('Ferry-site-0-purge')!.replace('111122223333', '999999999999'), 'FAILED'))).toBe(false);
+  });
+
+  it('leaves out a purge that FAILED after its own report told the topic why (PurgeFailed), never a recall that failed so, nor a purge failed otherwise', () => {
+    const { rules, machines } = synth(2);
+    const rule = rules[0]!;
+    for (const site of ['site-0', 'site-1']) {
+      const purge = machines.get(`Ferry-${site}-purge`)!;
+      expect(rule.matches(statusChange(purge, 'FAILED', PURGE_REPORTED_FAILURE))).toBe(false);
+      for (const error of ['States.TaskFailed', 'KMS.AccessDeniedException', 'States.DataLimitExceeded']) expect([site, error, rule.matches(statusChange(purge, 'FAILED', error))]).toEqual([site, error, true]);
+    }
+    expect(rule.matches(statusChange(machines.get('Ferry-recall')!, 'FAILED', 'RecallFailed'))).toBe(true);
   });
 
   it('writes a JSON message naming the status, the state machine, the execution and what to do', () => {

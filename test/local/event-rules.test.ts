@@ -13,10 +13,12 @@ const snapshotWith = (pattern: unknown, target: Record<string, unknown> = { Arn:
 
 describe("the local cloud's event rules", () => {
   it.each([
-    [{ detail: { status: [{ 'anything-but': 'SUCCEEDED' }] } }, 'event rule Rule: pattern.detail.status: {"anything-but":"SUCCEEDED"} is not evaluated'],
+    [{ detail: { status: [{ 'anything-but': { prefix: 'S' } }] } }, 'event rule Rule: pattern.detail.status: {"anything-but":{"prefix":"S"}} is not evaluated'],
+    [{ detail: { n: [{ 'anything-but': [3] }] } }, 'pattern.detail.n: {"anything-but":[3]} is not evaluated'],
     [{ detail: { count: [{ numeric: ['>', 0] }] } }, 'pattern.detail.count: {"numeric":[">",0]} is not evaluated'],
     [{ detail: { n: [3] } }, 'pattern.detail.n: 3 is not evaluated'],
-    [{ $or: [{ source: ['a'] }] }, 'pattern.$or: $or is not evaluated'],
+    [{ $or: [{ source: ['a'] }] }, 'pattern.$or: $or takes a list of at least two patterns'],
+    [{ $and: [{ source: ['a'] }, { source: ['b'] }] }, 'pattern.$and: $and is not evaluated'],
     [{ detail: { arn: [{ wildcard: 'a\\*b' }] } }, 'a wildcard with an escape'],
   ])('refuses the pattern %j, naming the rule and the field', (pattern, message) => {
     expect(() => eventRules(snapshotWith(pattern))).toThrow(UnsupportedEventRuleError);
@@ -33,6 +35,22 @@ describe("the local cloud's event rules", () => {
     const [rule] = eventRules(snapshotWith({ source: ['aws.states'], resources: [{ prefix: 'arn:x:' }], detail: { arn: [{ wildcard: 'F-*-purge' }, 'F-recall'] } }));
     const event = (arn: string, resources = ['z', 'arn:x:1']) => ({ source: 'aws.states', resources, detail: { arn } });
     expect([event('F-a-b-purge'), event('F-recall'), event('F-a-purge-backup-window'), event('F-a-purge', ['z']), { source: 'aws.states', resources: ['arn:x:1'] }].map((e) => rule!.matches(e))).toEqual([true, true, false, false, false]);
+  });
+
+  it('matches anything-but (a string value not listed; never a null or absent one) and $or (any one of its patterns, beside the other fields)', () => {
+    const [rule] = eventRules(snapshotWith({ source: ['aws.states'], detail: { $or: [{ status: ['TIMED_OUT'] }, { status: ['FAILED'], error: [{ 'anything-but': ['Reported', 'Told'] }] }] } }));
+    const event = (detail: Record<string, unknown>, source = 'aws.states') => ({ source, detail });
+    const cases = [
+      event({ status: 'TIMED_OUT' }),
+      event({ status: 'FAILED', error: 'States.TaskFailed' }),
+      event({ status: 'FAILED', error: 'Reported' }),
+      event({ status: 'FAILED', error: 'Told' }),
+      event({ status: 'FAILED', error: null }),
+      event({ status: 'FAILED' }),
+      event({ status: 'SUCCEEDED', error: 'States.TaskFailed' }),
+      event({ status: 'TIMED_OUT' }, 'aws.s3'),
+    ];
+    expect(cases.map((e) => rule!.matches(e))).toEqual([true, true, false, false, false, false, false, false]);
   });
 
   it('fills an input template as EventBridge does: a value inside a JSON string as its text, outside one as JSON', () => {

@@ -10,6 +10,10 @@ import { renderWorkflowDefinitions } from '../../infra/workflows/render.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { DynamoLockTable } from '../../adapters/dynamo-lock.ts';
+import { SiteLocks } from '../../core/lock.ts';
+import { PURGE_REPORTED_FAILURE } from '../../infra/workflows/purge.ts';
 
 // A purge or recall execution that ends FAILED, TIMED_OUT or ABORTED is told on the alert topic
 // by the deployment's one EventBridge rule (infra/workflows/failure-notice.ts), on the local
@@ -70,6 +74,22 @@ describe('failed purge and recall executions on the local cloud', () => {
     const before = notices().length;
     expect((await orchestration.workflows.runPurge().done).status).toBe('SUCCEEDED');
     expect(published.at(-1)!.subject).toMatch(new RegExp(`^Ferry ${SITE}: purge`));
+    expect(notices()).toHaveLength(before);
+  }, 60_000);
+
+  it("tells nothing more of a purge that could not start (the site's lock held): its own report said so, and the execution ended PurgeFailed", async () => {
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    const locks = new SiteLocks(new DynamoLockTable(doc, cloud.table), systemClock);
+    const grant = await locks.acquire({ site: SITE, holder: 'a-backup-window-still-running', operation: 'backup' });
+    const [before, reports] = [notices().length, published.length];
+    try {
+      const outcome = await orchestration.workflows.runPurge().done;
+      expect([outcome.status, outcome.error]).toEqual(['FAILED', PURGE_REPORTED_FAILURE]);
+    } finally {
+      await locks.release(SITE, grant.token);
+      client.destroy();
+    }
+    expect(published.slice(reports)).toEqual([expect.objectContaining({ site: SITE, message: expect.stringContaining('a-backup-window-still-running') })]);
     expect(notices()).toHaveLength(before);
   }, 60_000);
 
