@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
+import { wavFile } from '../support/wav.ts';
 import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
 
 // Erasure at a data subject's request from the compliance console, in Chromium against the
@@ -27,25 +28,6 @@ const rids: Record<string, string> = {};
 const pageErrors: string[] = [];
 
 const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}${hash}`;
-
-/** A WAV of one second of silence, as a recorder writes. */
-function wav(): Buffer {
-  const data = Buffer.alloc(16000);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 /** A tab of its own, signed in as the demo officer, at `hash`. */
 async function signedInPage(hash: string): Promise<{ p: Page; close: () => Promise<void> }> {
@@ -89,7 +71,7 @@ beforeAll(async () => {
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
   const call = (callId: string, minute: number, agent: string): FixtureMember => ({
     path: `calls/${callId}.wav`,
-    body: wav(),
+    body: wavFile(1),
     meta: { callId, agent, caller: '+442079460100', called: `+4420794602${minute}`, direction: 'inbound' as const, durationSec: 1, start: `2026-02-03T09:${minute}:00Z` },
   });
   const fixture = buildPack(SITE, [call('ERASE-0001', 10, 'Eve Ray'), call('HOLD-0002', 20, 'Hal Old'), call('KEYS-0003', 30, 'Kay Board'), call('KEEP-0004', 40, 'Kip Stay')], { day: '2026-02-03T00:00:00Z', seed: 'erasure' });

@@ -11,6 +11,7 @@ import { localRecallStarter } from '../../local/api-server.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startLocalOrchestration, type LocalOrchestration } from '../../local/orchestration.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
+import { wavFile } from '../support/wav.ts';
 import { buildPack } from '../support/pack-fixture.ts';
 
 // The compliance console driven as a keyboard and screen-reader user drives it (Chromium against
@@ -31,25 +32,6 @@ let calls: { rid: string; callId: string }[];
 let archived: { rid: string; callId: string };
 let browser: Browser;
 const pageErrors: string[] = [];
-
-/** A 16-bit mono 8 kHz WAV of `seconds` (silence): a call big enough (> 128 KiB) for the archive tier. */
-function wav(seconds: number): Buffer {
-  const data = Buffer.alloc(8000 * seconds * 2);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}?poll=1${hash}`;
 
@@ -112,10 +94,10 @@ async function openCall(p: Page, rid: string): Promise<void> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-console-keys-'));
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
-  const online = buildPack(SITE, [1, 2, 3, 4].map((n) => ({ path: `calls/2024/call-${n}.wav`, body: wav(20), meta: { callId: `KEY-000${n}`, agent: 'Kim Keys', caller: '+442079460010', called: `+44207946002${n}`, direction: 'inbound', durationSec: 20, start: `2024-05-06T0${n}:00:00Z` } })), { day: '2024-05-06T00:00:00Z', seed: 'keys-online', createdAt: new Date().toISOString() });
+  const online = buildPack(SITE, [1, 2, 3, 4].map((n) => ({ path: `calls/2024/call-${n}.wav`, body: wavFile(20), meta: { callId: `KEY-000${n}`, agent: 'Kim Keys', caller: '+442079460010', called: `+44207946002${n}`, direction: 'inbound', durationSec: 20, start: `2024-05-06T0${n}:00:00Z` } })), { day: '2024-05-06T00:00:00Z', seed: 'keys-online', createdAt: new Date().toISOString() });
   await cloud.blobs.put(online.packKey, online.pack);
   await cloud.blobs.put(online.manifestKey, online.manifestBytes, { contentType: 'application/json' });
-  const fixture = buildPack(SITE, [{ path: 'archive/2023/old.wav', body: wav(10), meta: { callId: 'ARCH-0042', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'keys-archived', createdAt: '2023-01-05T11:00:00.000Z' });
+  const fixture = buildPack(SITE, [{ path: 'archive/2023/old.wav', body: wavFile(10), meta: { callId: 'ARCH-0042', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'keys-archived', createdAt: '2023-01-05T11:00:00.000Z' });
   await cloud.blobs.put(fixture.packKey, fixture.pack, { storageClass: 'DEEP_ARCHIVE' });
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
   await cloud.drain();

@@ -21,6 +21,7 @@ import { generateBatches, type GeneratedRecording } from '../../scripts/demo/sit
 import { startTestCloud } from '../support/local-cloud.ts';
 import { shipRecorder } from '../support/ship-recorder.ts';
 import { buildPack } from '../support/pack-fixture.ts';
+import { wavFile } from '../support/wav.ts';
 import { makeEntry } from '../support/catalogue-fixtures.ts';
 
 // The compliance console (web/console.html) in a real browser (Debian's Chromium) against the
@@ -51,27 +52,6 @@ let context: BrowserContext;
 let page: Page;
 const pageErrors: string[] = [];
 const officerB = { username: 'officer-b', password: demoPassword(), groups: [siteGroup(OTHER)] };
-
-/** A 16-bit mono 8 kHz WAV of `seconds` (a tone), as a recorder would write. */
-function wav(seconds: number): Buffer {
-  const samples = 8000 * seconds;
-  const data = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i += 1) data.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), i * 2);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 /** The page's address as a browser on another origin than the API's would have it (recall and export states polled every second). */
 const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}?poll=1${hash}`;
@@ -143,11 +123,11 @@ beforeAll(async () => {
 
   // A call whose pack reached Deep Archive (as the lifecycle puts year-old packs there): uploaded in
   // 2023 and over 128 KiB (S3 moves nothing smaller), so the console predicts the archive tier too.
-  const body = wav(10);
+  const body = wavFile(10, 'tone');
   const fixture = buildPack(SITE, [{ path: 'archive/2023/old-call.wav', body, meta: { callId: 'ARCH-0001', agent: 'Archie Vault', caller: '+442079460001', called: '+442079460999', direction: 'outbound', durationSec: 10, start: '2023-01-05T10:00:00Z' } }], { day: '2023-01-05T00:00:00Z', seed: 'archived', createdAt: '2023-01-05T11:00:00.000Z' });
   await cloud.blobs.put(fixture.packKey, fixture.pack, { storageClass: 'DEEP_ARCHIVE' });
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
-  const longBody = wav(150);
+  const longBody = wavFile(150, 'tone');
   const longPack = buildPack(SITE, [{ path: 'long/Board meeting – 6 May.wav', body: longBody, meta: { callId: 'LONG-0001', agent: 'Lena Long', caller: '+442079460002', called: '+442079460998', direction: 'outbound', durationSec: 150, start: '2024-05-06T12:00:00Z' } }], { day: '2024-05-06T00:00:00Z', seed: 'long' });
   await cloud.blobs.put(longPack.packKey, longPack.pack);
   await cloud.blobs.put(longPack.manifestKey, longPack.manifestBytes, { contentType: 'application/json' });
@@ -1160,7 +1140,7 @@ describe('compliance console in Chromium', () => {
 
   it('releases a case of 600 calls a part at a time, showing how many are released, and says how far a release cut short went', async () => {
     // One real pack, and 600 catalogue entries in it (dated 2019, away from the searches above): a case of more calls than a request releases.
-    const fixture = buildPack(SITE, [{ path: 'big/one.wav', body: wav(1), meta: { callId: 'BIG-0001', start: '2019-01-01T10:00:00Z' } }], { day: '2019-01-01T00:00:00Z', seed: 'big-case' });
+    const fixture = buildPack(SITE, [{ path: 'big/one.wav', body: wavFile(1, 'tone'), meta: { callId: 'BIG-0001', start: '2019-01-01T10:00:00Z' } }], { day: '2019-01-01T00:00:00Z', seed: 'big-case' });
     await cloud.blobs.put(fixture.packKey, fixture.pack);
     await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
     await cloud.drain();
