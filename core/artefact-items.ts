@@ -1,6 +1,7 @@
 import { DEFAULT_PAGE_SIZE, ITEM_PREFIXES, MAX_PAGE_SIZE, normalizeIso, type CatalogueItem } from './catalogue-table.ts';
 import { InvalidInputError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
+import { defined } from './defined.ts';
 import type { ArtefactEntry, ArtefactPage, ArtefactQuery, ArtefactSourceRecord } from './ports.ts';
 
 // Artefact items in the catalogue table (no index needed: every read is a Query on the table's
@@ -35,10 +36,6 @@ export function artefactSk(entry: Pick<ArtefactEntry, 'source' | 'role' | 'taken
 }
 
 /** Drops undefined values (DynamoDB rejects them; the memory store must look the same). */
-function defined<T extends Record<string, unknown>>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
-}
-
 function checkEntry(entry: ArtefactEntry): void {
   if (!NAME_PATTERN.test(entry.site) || !NAME_PATTERN.test(entry.source)) {
     throw new InvalidInputError(`artefact ${entry.artefactId}: site and source must be names, got "${entry.site}", "${entry.source}"`);

@@ -1,5 +1,6 @@
 import { InvalidInputError } from './errors.ts';
 import { ITEM_PREFIXES, SORT_KEY_NAME, timePartition, timeShardOf } from './catalogue-schema.ts';
+import { defined } from './defined.ts';
 import type { CatalogueEntry, PackRecord } from './ports.ts';
 
 // Catalogue items: key builders and the conversions between entries and stored items.
@@ -55,10 +56,6 @@ export function sortKeyOf(entry: Pick<CatalogueEntry, 'start' | 'rid'>): string 
 }
 
 /** Drops undefined values (DynamoDB rejects them; the memory store must look the same). */
-function defined<T extends Record<string, unknown>>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
-}
-
 export function entryToItem(entry: CatalogueEntry): CatalogueItem {
   const { site, meta } = entry;
   return defined({

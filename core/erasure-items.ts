@@ -1,6 +1,7 @@
 import { ITEM_PREFIXES } from './catalogue-table.ts';
 import { AlreadyExistsError, InvalidInputError, NotFoundError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
+import { defined } from './defined.ts';
 import type { BlobStore } from './ports.ts';
 
 // Erasure requests (a data subject's request to erase a call before retention ends) as their
@@ -42,10 +43,6 @@ export const ERASURES_PREFIX = 'erasures/';
 
 export function erasurePk(site: string): string {
   return `${ITEM_PREFIXES.erasure}${site}`;
-}
-
-function defined<T extends Record<string, unknown>>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
 }
 
 export function erasureToItem(record: ErasureRecord): Record<string, unknown> & { pk: string; sk: string } {

@@ -1,4 +1,5 @@
 import { ITEM_PREFIXES } from './catalogue-table.ts';
+import { defined } from './defined.ts';
 import { FerryError, InvalidInputError } from './errors.ts';
 
 // Legal holds and cases as catalogue items. They are their own records, never written by
@@ -130,10 +131,6 @@ export function holdSk(hold: Pick<HoldRecord, 'rid' | 'placedAt' | 'scope'>): st
 
 export function isActive(hold: HoldRecord): boolean {
   return hold.releasedAt === undefined;
-}
-
-function defined<T extends Record<string, unknown>>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
 }
 
 export function holdToItem(hold: HoldRecord): Record<string, unknown> & { pk: string; sk: string } {
