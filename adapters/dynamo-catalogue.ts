@@ -1,4 +1,5 @@
-import { BatchGetCommand, BatchWriteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { batchGetItems } from './dynamo-batch-get.ts';
 import type { DocumentSender } from './dynamo-lean.ts';
 import {
   DURATION_SORT_WINDOW,
@@ -50,8 +51,6 @@ export interface DynamoCatalogueOptions {
 }
 
 const BATCH_SIZE = 25;
-/** Keys a BatchGetItem request may carry. */
-const BATCH_GET_SIZE = 100;
 
 /** CatalogueStore on one DynamoDB table laid out by core/catalogue-table.ts. Query only, never Scan. */
 export class DynamoCatalogue implements CatalogueStore {
@@ -142,27 +141,10 @@ export class DynamoCatalogue implements CatalogueStore {
     return found;
   }
 
-  /** BatchGetItem of the recordings' items, 100 keys a request, unprocessed keys retried; `attributes` only, when named. */
+  /** BatchGetItem of the recordings' items (each once), 100 keys a request, unprocessed keys retried; `attributes` only, when named. */
   private async batchGet(keys: readonly { site: string; rid: string }[], attributes: readonly string[] | undefined, each: (item: Item) => void): Promise<void> {
-    const distinct = [...new Map(keys.map((k) => [recordingLookupKey(k.site, k.rid), k])).values()];
-    const projection = attributes ? { ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])) } : {};
-    for (let i = 0; i < distinct.length; i += BATCH_GET_SIZE) {
-      let pending: Item[] = distinct.slice(i, i + BATCH_GET_SIZE).map((k) => recordingKey(k.site, k.rid));
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        let out;
-        try {
-          out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ...projection } } }));
-        } catch (error) {
-          throw translate(error, 'BatchGetItem');
-        }
-        for (const item of out.Responses?.[this.tableName] ?? []) each(item);
-        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Item[] | undefined) ?? [];
-        if (pending.length === 0) break;
-        if (attempt >= this.maxAttempts) throw new TransientError(`DynamoDB BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts`);
-        const delay = Math.min(2000, this.baseDelayMs * 2 ** (attempt - 1));
-        await this.sleep(delay / 2 + Math.random() * (delay / 2));
-      }
-    }
+    const distinct = [...new Map(keys.map((k) => [recordingLookupKey(k.site, k.rid), recordingKey(k.site, k.rid)])).values()];
+    await batchGetItems(this.doc, this.tableName, distinct, { ...(attributes ? { attributes } : {}), maxAttempts: this.maxAttempts, baseDelayMs: this.baseDelayMs, sleep: this.sleep, translate }, each);
   }
 
   async getPack(site: string, packId: string): Promise<PackRecord | undefined> {

@@ -1,15 +1,11 @@
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AlreadyExistsError, NotFoundError, TransientError } from '../core/errors.ts';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AlreadyExistsError, NotFoundError } from '../core/errors.ts';
 import { erasurePk, erasureToItem, itemToErasure, type ErasureRecord, type ErasureStore } from '../core/erasure-items.ts';
+import { batchGetItems } from './dynamo-batch-get.ts';
 import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // ErasureStore on the catalogue table (items laid out by core/erasure-items.ts): one partition
 // per site (`ERASE#{site}`), one item per call. Query, never Scan.
-
-/** Keys a BatchGetItem request may carry. */
-const BATCH_GET_KEYS = 100;
-/** BatchGetItem requests for one hundred keys before the unprocessed ones are an error. */
-const BATCH_GET_ATTEMPTS = 5;
 
 export class DynamoErasureStore implements ErasureStore {
   constructor(
@@ -70,22 +66,8 @@ export class DynamoErasureStore implements ErasureStore {
 
   async erasedAmong(site: string, rids: readonly string[]): Promise<Set<string>> {
     const found = new Set<string>();
-    const distinct = [...new Set(rids)];
-    for (let i = 0; i < distinct.length; i += BATCH_GET_KEYS) {
-      let keys: Record<string, unknown>[] = distinct.slice(i, i + BATCH_GET_KEYS).map((rid) => ({ pk: erasurePk(site), sk: rid }));
-      for (let attempt = 1; keys.length > 0; attempt++) {
-        if (attempt > BATCH_GET_ATTEMPTS) throw new TransientError(`DynamoDB BatchGetItem left ${keys.length} erasure keys unprocessed after ${BATCH_GET_ATTEMPTS} attempts`);
-        let out;
-        try {
-          out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: '#sk', ExpressionAttributeNames: { '#sk': 'sk' } } } }));
-        } catch (error) {
-          throw translateDynamoError(error, 'BatchGetItem');
-        }
-        for (const item of out.Responses?.[this.tableName] ?? []) found.add(String(item.sk));
-        keys = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-        if (keys.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-      }
-    }
+    const keys = [...new Set(rids)].map((rid) => ({ pk: erasurePk(site), sk: rid }));
+    await batchGetItems(this.doc, this.tableName, keys, { attributes: ['sk'], maxAttempts: 5, baseDelayMs: 50, translate: translateDynamoError }, (item) => found.add(String(item.sk)));
     return found;
   }
 
