@@ -17,9 +17,16 @@ export interface AuditReader {
   read(site: string, seq: number): Promise<AuditRecord | undefined>;
   /**
    * Records `hi` down to `lo` (both included), newest first, undefined where one is missing.
-   * Optional: a page of a reader without it reads one record at a time.
+   * Optional: a page of a reader without it reads one record at a time. `page` is one object a
+   * page hands to each of its range reads, for what they may learn once (the sealed mark).
    */
-  readRange?(site: string, lo: number, hi: number): Promise<(AuditRecord | undefined)[]>;
+  readRange?(site: string, lo: number, hi: number, page?: RangePage): Promise<(AuditRecord | undefined)[]>;
+}
+
+/** What the range reads of one page share. */
+export interface RangePage {
+  /** The site's sealed mark as the page's first range read found it. */
+  sealed?: number;
 }
 
 /** Bucket copies a range reads at once (each is one GET). */
@@ -45,9 +52,11 @@ export function auditTrailReader(deps: { ledger: Pick<AuditLedger, 'head' | 'rec
     // The records above the sealed mark are not in the bucket yet (or were copied from the
     // ledger's very items): a few ledger Queries read them all, where one GET a record would
     // first miss in the bucket and then query the ledger anyway. Sealed records are read from
-    // their write-once copies, as `read` does.
-    async readRange(site, lo, hi) {
-      const sealed = await deps.ledger.sealed(site);
+    // their write-once copies, as `read` does. A page reads the mark once: it only ever rises,
+    // and a record sealed since is still found (the ledger keeps it; one it lacks is read from
+    // the bucket), so a mark a few requests old costs at most a Query more, never a record.
+    async readRange(site, lo, hi, page = {}) {
+      const sealed = (page.sealed ??= await deps.ledger.sealed(site));
       const fromLedger = hi > sealed ? await ledgerRange(deps.ledger, site, Math.max(lo, sealed + 1), hi) : new Map<number, AuditRecord>();
       const seqs = Array.from({ length: hi - lo + 1 }, (_, i) => hi - i);
       return mapLimit(seqs, RANGE_GETS, (seq) => (fromLedger.has(seq) ? Promise.resolve(fromLedger.get(seq)) : read(site, seq)));
@@ -121,10 +130,11 @@ export async function searchAuditPage(reader: AuditReader, query: AuditPageQuery
   // A reader that reads ranges takes growing ones: a page that fills at once reads little past
   // it, a filter that rarely matches soon reads many records a request.
   let span = reader.readRange ? Math.max(concurrency, query.limit) : concurrency;
+  const rangePage: RangePage = {};
   while (next >= 1 && read < budget) {
     const count = Math.min(span, next, budget - read);
     const seqs = Array.from({ length: count }, (_, i) => next - i);
-    const batch = reader.readRange ? await reader.readRange(query.site, next - count + 1, next) : await Promise.all(seqs.map((seq) => reader.read(query.site, seq)));
+    const batch = reader.readRange ? await reader.readRange(query.site, next - count + 1, next, rangePage) : await Promise.all(seqs.map((seq) => reader.read(query.site, seq)));
     if (reader.readRange) span = Math.min(span * 2, RANGE_MOST);
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i];

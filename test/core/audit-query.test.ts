@@ -65,8 +65,8 @@ describe('audit view paging', () => {
       for (let i = 1; i <= n; i += 100) await appendAuditEvents({ ledger }, Array.from({ length: Math.min(100, n - i + 1) }, (_, j) => event(i + j)));
       if (sealedUpTo) await sealAudit({ ledger, blobs: { put: (key, body, opts) => (Number(/(\d+)\.json$/.exec(key)?.[1]) <= sealedUpTo ? blobs.put(key, body, opts) : Promise.resolve({})) } }, 'site-a', { mark: false });
       if (sealedUpTo) await ledger.markSealed('site-a', sealedUpTo);
-      const calls = { gets: 0, ledgerRecords: 0 };
-      const countedLedger = { head: (s: string) => ledger.head(s), sealed: (s: string) => ledger.sealed(s), records: (s: string, from: number, limit: number) => (calls.ledgerRecords++, ledger.records(s, from, limit)) };
+      const calls = { gets: 0, ledgerRecords: 0, sealed: 0 };
+      const countedLedger = { head: (s: string) => ledger.head(s), sealed: (s: string) => (calls.sealed++, ledger.sealed(s)), records: (s: string, from: number, limit: number) => (calls.ledgerRecords++, ledger.records(s, from, limit)) };
       const countedBlobs = { get: (key: string, range?: { start: number; end: number }) => (calls.gets++, blobs.get(key, range)) };
       return { ledger, blobs, calls, reader: auditTrailReader({ ledger: countedLedger, blobs: countedBlobs }) };
     }
@@ -77,6 +77,8 @@ describe('audit view paging', () => {
       const first = await searchAuditPage(reader, { site: 'site-a', filter: { principal: 'officer-long-ago' }, limit: 50 });
       expect(first).toEqual({ records: [], below: 2 });
       expect(calls.ledgerRecords).toBeLessThanOrEqual(16);
+      // Seven range reads (50, 100, 200, 400, 500, 500, 250), one read of the sealed mark.
+      expect(calls.sealed).toBe(1);
       const next = await searchAuditPage(reader, { site: 'site-a', filter: { principal: 'officer-long-ago' }, limit: 50, below: first.below });
       expect(next).toEqual({ records: [oldest] });
       const listens = await searchAuditPage(reader, { site: 'site-a', filter: { action: 'listen' }, limit: 1000 });
