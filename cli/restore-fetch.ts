@@ -345,6 +345,19 @@ async function writeVerbatim(path: string, text: string, mode: number): Promise<
   await rename(tmp, path);
 }
 
+/**
+ * apply.sh and restore-plan.json exist in DIR only for a fetch that finished: an earlier fetch's
+ * (another --at, another source) would otherwise outlive this one when it stops half way, and
+ * `./apply.sh` would restore that other time saying 'restore plan applied'.
+ */
+async function removeStaleScript(dir: string): Promise<void> {
+  for (const name of [APPLY_SCRIPT, PLAN_FILE]) {
+    const path = join(dir, name);
+    const st = await lstatOrUndefined(path);
+    if (st && !st.isDirectory()) await rm(path);
+  }
+}
+
 /** Fetches every file of the plan into dir, verified; writes restore-plan.json and apply.sh. */
 export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   const plan = localPlan(opts.plan);
@@ -360,6 +373,7 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
     throw new InsufficientSpaceError(`not enough disk space in ${target}: the plan needs ${formatBytes(needed)} more (${plan.files.length} file(s), ${formatBytes(plan.totalBytes)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
   }
   await mkdir(target, { recursive: true });
+  await removeStaleScript(target);
 
   const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT), notes: plan.notes };
   let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : bytesOf(s.done)), 0);

@@ -137,6 +137,22 @@ describe('restore fetch', () => {
     expect(readFileSync(join(dir, 'full.sql')).equals(bodies.get('full.sql')!)).toBe(true);
   });
 
+  it('leaves no apply.sh or restore-plan.json of an earlier fetch into the same DIR when a fetch at another time stops half way; the re-run writes its own', async () => {
+    const { blobs, catalogue, plan, dir } = await scenario();
+    await fetchPlan({ plan, dir, blobs, freeBytes: GB });
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:25:00'");
+    const later = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'db', at: min(35), now: new Date(min(100)) });
+    if (!later.ok) throw new Error(later.reason);
+    expect(later.files.map((f) => f.name)).toEqual(['full.sql', 'mysql-bin.000002', 'mysql-bin.000003', 'mysql-bin.000004']);
+    // The only GET is mysql-bin.000004's (the rest is in DIR already): it breaks mid-way.
+    const store = new CuttingStore(blobs).cutGetAfter(1, 1000);
+    await expect(fetchPlan({ plan: later, dir, blobs: store, freeBytes: GB })).rejects.toThrow(/fetching mysql-bin.000004 was interrupted/);
+    expect(listing(dir).filter((n) => n === 'apply.sh' || n === 'restore-plan.json')).toEqual([]);
+    await fetchPlan({ plan: later, dir, blobs, freeBytes: GB });
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:35:00' mysql-bin.000002 mysql-bin.000003 mysql-bin.000004");
+    expect((JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan).at).toBe(later.at);
+  });
+
   it('keeps at most `inFlight` ranged GETs of `rangeBytes` at once, across files, and writes every file whole', async () => {
     const { blobs, plan, bodies, dir } = await scenario();
     const store = new CuttingStore(blobs);
