@@ -5,7 +5,7 @@ import type { BlobStore } from '../core/ports.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
 import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
-import { fetchPlan, type FetchProgress, type FetchReport } from './restore-fetch.ts';
+import { fetchPlan, fullAsTaken, type FetchProgress, type FetchReport } from './restore-fetch.ts';
 import { registerTreeRestoreCommand } from './tree-commands.ts';
 import { interruptible } from './interrupt.ts';
 import { checkAtText } from './at-time.ts';
@@ -48,7 +48,8 @@ export async function requestPlan(opts: RestoreOptions): Promise<RestorePlanResu
 const short = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
 export function renderPlan(p: RestorePlan): string {
-  const out = [`restore plan: site ${p.site}, source ${p.source}${p.logSource ? ` (logs: ${p.logSource})` : ''}`, `  state at ${p.at}; events from ${short(p.stopAt)} on are not applied`, ''];
+  const state = fullAsTaken(p) ? `  the full as taken at ${p.reachedAt}, not the state at ${p.at}: no log segment is replayed` : `  state at ${p.at}; events from ${short(p.stopAt)} on are not applied`;
+  const out = [`restore plan: site ${p.site}, source ${p.source}${p.logSource ? ` (logs: ${p.logSource})` : ''}`, state, ''];
   out.push(`files (${p.files.length}, ${formatBytes(p.totalBytes)}):`);
   const all = [p.full, ...p.segments, ...(p.others ?? [])];
   const rows = p.files.map((f, i) => {

@@ -358,6 +358,9 @@ async function removeStaleScript(dir: string): Promise<void> {
   }
 }
 
+/** A plan that replays no log segment gives the full's state, not T's (an archive plan is the archives covering T). */
+export const fullAsTaken = (plan: RestorePlan): boolean => plan.segments.length === 0 && plan.full.role !== 'archive';
+
 /** Fetches every file of the plan into dir, verified; writes restore-plan.json and apply.sh. */
 export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   const plan = localPlan(opts.plan);
@@ -388,6 +391,6 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   }
   if (states.length > 0) progress(states.at(-1)!);
   await writeVerbatim(report.planFile, `${JSON.stringify(plan, null, 2)}\n`, 0o644);
-  await writeVerbatim(report.script, renderApplyScript(plan.steps, { site: plan.site, source: plan.source, at: plan.at, stopAt: plan.stopAt }), 0o755);
+  await writeVerbatim(report.script, renderApplyScript(plan.steps, { site: plan.site, source: plan.source, at: plan.at, stopAt: plan.stopAt, ...(fullAsTaken(plan) ? { fullAsTakenAt: plan.reachedAt } : {}) }), 0o755);
   return report;
 }

@@ -101,6 +101,14 @@ export interface ApplyScriptHeader {
   source: string;
   at: string;
   stopAt: string;
+  /** Set when the plan replays no log segment (--log-source none, a source without logs): the full's time, the state the script gives instead of T. */
+  fullAsTakenAt?: string;
+}
+
+function headerLine(h: ApplyScriptHeader): string {
+  const what = `# Ferry restore plan: site ${h.site}, source ${h.source}`;
+  if (h.fullAsTakenAt !== undefined) return `${what}: the full backup as taken at ${h.fullAsTakenAt}, not the state at ${h.at} (no log segment is replayed).`;
+  return `${what}, state at ${h.at} (events from ${h.stopAt} on are not applied).`;
 }
 
 /** Comments carry names and profiles from the catalogue: one line each, whatever they hold. */
@@ -111,7 +119,7 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
   const families = [...new Set(steps.flatMap((s) => (s.kind === 'vendor' ? [] : [s.family])))];
   const lines = [
     '#!/usr/bin/env bash',
-    `# Ferry restore plan: site ${header.site}, source ${header.source}, state at ${header.at} (events from ${header.stopAt} on are not applied).`,
+    headerLine(header),
     '# Every file next to this script was verified against its SHA-256 when it was fetched.',
     '# Client options (user, password, host, port, socket) go in the variables below, e.g.',
     `#   ${families[0] === 'mysql' ? 'MYSQL' : 'MARIADB'}="${families[0] === 'mysql' ? 'mysql' : 'mariadb'} --user=root --password" ./apply.sh`,

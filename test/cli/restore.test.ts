@@ -8,6 +8,7 @@ import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { planRestore, type RestorePlan } from '../../core/restore-plan.ts';
 import { FetchInterruptedError, InsufficientSpaceError, fetchPlan, localPlan } from '../../cli/restore-fetch.ts';
+import { renderPlan } from '../../cli/restore-commands.ts';
 import { makeFull, min } from '../support/artefact-fixtures.ts';
 import { missingRanges, parseRecord } from '../../cli/range-record.ts';
 import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore-scenario.ts';
@@ -151,6 +152,18 @@ describe('restore fetch', () => {
     await fetchPlan({ plan: later, dir, blobs, freeBytes: GB });
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:35:00' mysql-bin.000002 mysql-bin.000003 mysql-bin.000004");
     expect((JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan).at).toBe(later.at);
+  });
+
+  it('says in apply.sh and the printed plan that a plan without log segments (--log-source none) gives the full as taken, not the state at T', async () => {
+    const { blobs, catalogue, dir } = await scenario();
+    const alone = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'db', at: min(25), logSource: 'none', now: new Date(min(100)) });
+    if (!alone.ok) throw new Error(alone.reason);
+    await fetchPlan({ plan: alone, dir, blobs, freeBytes: GB });
+    const header = readFileSync(join(dir, 'apply.sh'), 'utf8').split('\n')[1];
+    expect(header).toBe(`# Ferry restore plan: site site-a, source db: the full backup as taken at ${min(0)}, not the state at ${min(25)} (no log segment is replayed).`);
+    expect(renderPlan(alone).split('\n')[1]).toBe(`  the full as taken at ${min(0)}, not the state at ${min(25)}: no log segment is replayed`);
+    const withLogs = await planRestoreFromCatalogue(catalogue, { site: 'site-a', source: 'db', at: min(25), now: new Date(min(100)) });
+    expect(renderPlan(withLogs as RestorePlan).split('\n')[1]).toBe(`  state at ${min(25)}; events from 2026-03-01 00:25:00Z on are not applied`);
   });
 
   it('keeps at most `inFlight` ranged GETs of `rangeBytes` at once, across files, and writes every file whole', async () => {
