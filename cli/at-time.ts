@@ -1,8 +1,9 @@
 import { InvalidInputError } from '../core/errors.ts';
 
-// `--at T` of the restore commands: an ISO 8601 date-time with a zone. A time without one means
-// another instant on every machine (and at every site), so it is refused, and the refusal shows
-// what to type: the same time with this machine's offset at that time (daylight saving), or UTC.
+// `--at T` of the restore commands: an ISO 8601 date-time with a zone, or `now`. A time without a
+// zone means another instant on every machine (and at every site), so it is refused, and the
+// refusal shows what to type: the same time with this machine's offset at that time (daylight
+// saving), or UTC.
 
 const ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
 const LOCAL_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?$/;
@@ -21,13 +22,15 @@ function localOffsetAt(local: string): number {
 
 /**
  * Throws InvalidInputError naming what is wrong with `at` (no zone, not a time), with examples;
- * returns it trimmed otherwise. `offsetAt`: this machine's offset at a local time (tests).
+ * returns it trimmed otherwise (`now`: this machine's time, in UTC). `offsetAt`: this machine's offset at a local time (tests).
  */
-export function checkAtText(at: string, offsetAt: (local: string) => number = localOffsetAt): string {
+export function checkAtText(at: string, offsetAt: (local: string) => number = localOffsetAt, now: () => Date = () => new Date()): string {
   const text = at.trim();
+  // `now` as `restore tree --at` takes it: this machine's time, sent with its zone.
+  if (text.toLowerCase() === 'now') return now().toISOString();
   if (ZONE.test(text)) return canonicalAt(text, at);
   const m = LOCAL_TIME.exec(text);
-  if (!m) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00`);
+  if (!m) throw new InvalidInputError(`--at ${JSON.stringify(at)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00, or now`);
   const local = `${m[1]}T${m[2] ?? '00:00:00'}`;
   const mine = offsetText(offsetAt(local));
   throw new InvalidInputError(`--at needs a time zone, e.g. ${local}${mine === 'Z' ? 'Z (UTC, this machine\'s zone)' : `${mine} (this machine's offset then) or ${local}Z (UTC)`}`);
@@ -43,7 +46,7 @@ function canonicalAt(text: string, given: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:(z)|([+-])(\d{2}):?(\d{2}))$/i.exec(text);
   const canonical = m ? `${m[1]}T${m[2]!.length === 5 ? `${m[2]}:00` : m[2]}${m[3] ? 'Z' : `${m[4]}${m[5]}:${m[6]}`}` : undefined;
   if (canonical === undefined || Number.isNaN(Date.parse(canonical))) {
-    throw new InvalidInputError(`--at ${JSON.stringify(given)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00`);
+    throw new InvalidInputError(`--at ${JSON.stringify(given)} is not a time: give an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:30:00Z (UTC) or 2026-03-01T10:30:00+01:00, or now`);
   }
   return canonical;
 }

@@ -104,7 +104,7 @@ function addCommon(cmd: Command): Command {
   return cmd
     .requiredOption('--site <site>', 'site whose database to restore (a DR site names the primary)')
     .requiredOption('--source <name>', 'the source of the full backups')
-    .requiredOption('--at <time>', 'the time to restore to, ISO 8601 with a zone (e.g. 2026-03-01T14:05:00+01:00)')
+    .requiredOption('--at <time>', 'the time to restore to, ISO 8601 with a zone (e.g. 2026-03-01T14:05:00+01:00), or now')
     .option('--log-source <name>', 'the binlog source (default: found from the site: the only one, or the one the fulls\' positions name; none for fulls no binlog replays onto); "none": the fulls alone')
     .option('--json', 'JSON output')
     .option('--api <url>', 'catalogue API base URL')

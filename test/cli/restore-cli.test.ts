@@ -85,6 +85,13 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
     await expect(requestPlan({ site: 'site-a', source: 'db', at: '2026-03-01T00:25:00', api: server.url })).rejects.toThrow(/--at needs a time zone, e\.g\. 2026-03-01T00:25:00(([+-]\d\d:\d\d) \(this machine's offset then\) or 2026-03-01T00:25:00Z \(UTC\)|Z \(UTC, this machine's zone\))/);
   });
 
+  it('takes --at now, as restore tree does and the failover runbook types it: the plan at this moment, refused here as after the last shipped event with the nearest reachable time', async () => {
+    const r = await ferry(['restore', 'plan', '--site', 'site-a', '--source', 'db', '--at', 'now', '--api', server.url]);
+    expect(r.stderr).toMatch(/^ferry: cannot restore db of site site-a to \d{4}-\d\d-\d\dT[\d:.]+Z: T \([^)]+\) is after the last shipped log event \(2026-03-01T00:33:00\.000Z, in the partial snapshot of mysql-bin\.000004\)/);
+    expect(r.stderr).toContain('nearest reachable time: 2026-03-01T00:33:00.000Z');
+    expect(r.code).toBe(3);
+  });
+
   it('fetch refuses before writing anything when the disk is too small (injected free space)', async () => {
     const to = join(mkdtempSync(join(tmpdir(), 'ferry-fetch-')), 'restore');
     const env = { FERRY_TEST_FREE_BYTES: '1000000', FERRY_BUCKET: 'ferry-unused', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
