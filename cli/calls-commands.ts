@@ -5,6 +5,7 @@ import { RECORDING_ID_PATTERN } from '../core/ids.ts';
 import { NAME_PATTERN } from '../core/layout.ts';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -151,6 +152,9 @@ export async function playCall(id: string, opts: { out: string; site?: string; a
   const path = recordingPath(id, opts.site);
   // A copy is never written over a file that is there (as case export's bundle never is).
   if (await stat(opts.out).then(() => true, () => false)) throw new InvalidInputError(`--out ${opts.out} exists: a recording is never written over a file; choose another name or move it away`);
+  // Checked before the download, which the audit trail records whether or not the file can be written.
+  const parent = dirname(resolve(opts.out));
+  if (!(await stat(parent).then((st) => st.isDirectory(), () => false))) throw new InvalidInputError(`--out ${opts.out}: ${parent} is not a directory that exists: create it, or choose another path`);
   const entry = await getJson<CatalogueEntry>(apiFor(opts), path);
   // A copy written to a file is a download, audited as one (a listen is a play).
   const res = await signedGet(replayFor(opts), `${path}/audio?download=1`, 'lambda');

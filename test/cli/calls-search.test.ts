@@ -88,6 +88,12 @@ describe('ferry calls search', () => {
     await expect(playCall('site-a/r00000000000000000000001', { out, api: 'http://127.0.0.1:1' })).rejects.toThrow(`--out ${out} exists: a recording is never written over a file`);
     expect(readFileSync(out, 'utf8')).toBe('mine');
   });
+
+  it('calls play into a directory that does not exist says so, naming it, before asking anything (no download audited, no bare ENOENT of call.wav.part)', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'ferry-play-')), 'no-such-dir');
+    const out = join(missing, 'call.wav');
+    await expect(playCall('site-a/r00000000000000000000001', { out, api: 'http://127.0.0.1:1' })).rejects.toThrow(`--out ${out}: ${missing} is not a directory that exists: create it, or choose another path`);
+  });
 });
 
 describe('ferry calls link', () => {
