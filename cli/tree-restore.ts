@@ -13,6 +13,8 @@ import { entries, fetchIndex, type Store } from './tree-snapshots.ts';
 import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
 import { RestoreInterruptedError, TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
 import { isPartLike, relKeyOf } from './tree-part-file.ts';
+import { shellQuote } from '../core/restore-commands.ts';
+import { removeRestoreMarker, writeRestoreMarker } from '../agent/tree/restore-marker.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
 // manifests/{site}/trees/, the index, ranged GETs of the packs), so a DR site restores the
@@ -188,12 +190,15 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     // What the agent could not take when it made the snapshot is not restored either: said with the result, not only by `snapshots list --problems`.
     const leftOut = manifest.problems.filter((p) => included(p.path));
     if (leftOut.length > 0) report.leftOut = { count: filtered ? leftOut.length : Math.max(manifest.counts.problems, leftOut.length), paths: leftOut.slice(0, 20) };
+    // Until the last directory has its times, DIR says it is not the share yet (agent/tree/restore-marker.ts).
+    await writeRestoreMarker(target, { site: manifest.site, source: manifest.source, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, startedAt: new Date().toISOString(), command: finishCommand(manifest, target, opts.include) });
     const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal }, partNames);
     await writeEntries(writer, guard, entries(index.file, manifest), { included, filtered, signal: opts.signal });
     await writer.drain();
     if (opts.signal?.aborted) throw new RestoreInterruptedError(`interrupted: ${report.files.restored} file(s) restored so far are kept, whole and verified; run the same command again to go on from them`);
     await writer.createLinks();
     await writer.finishDirs();
+    await removeRestoreMarker(target);
     // A DIR that held something before (another restore, other files) does not equal the
     // snapshot: what is there and not in it is named, never silently kept as if it belonged.
     if (!filtered) {
@@ -204,6 +209,12 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   } finally {
     await index.cleanup();
   }
+}
+
+/** The command that restores the same snapshot into the same DIR (its `--at` is the snapshot's own time). */
+function finishCommand(manifest: TreeSnapshotManifest, target: string, include: readonly string[] | undefined): string {
+  const includes = (include ?? []).map((g) => ` --include ${shellQuote(g)}`).join('');
+  return `ferry restore tree --site ${shellQuote(manifest.site)} --source ${shellQuote(manifest.source)} --at ${manifest.takenAt} --to ${shellQuote(target)}${includes}`;
 }
 
 /** Hands every entry of the index to the writer, in order, until it fails or the signal aborts. */

@@ -11,6 +11,7 @@ import { takeTreeSnapshot } from '../tree/snapshot.ts';
 import { readLastSnapshot, type LastSnapshot } from '../tree/last-snapshot.ts';
 import { judgeSlowChange } from '../tree/slow-change.ts';
 import { TreeVanishedError } from '../tree/walk.ts';
+import { TreeRestoreUnfinishedError } from '../tree/restore-marker.ts';
 import { unreadableDirectory } from './source-checks.ts';
 
 // A tree source in the agent's pass: a snapshot when one is due (`everySeconds` after the last
@@ -202,7 +203,7 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     const message = messageOf(error);
     deps.log.error('tree snapshot not published', { source: source.name, error: message });
     await deps.alerts.raise(`tree-failed:${source.name}`, {
-      severity: error instanceof TreeVanishedError ? 'critical' : 'warning',
+      severity: error instanceof TreeVanishedError || error instanceof TreeRestoreUnfinishedError ? 'critical' : 'warning',
       site: deps.site,
       subject: `no snapshot of ${source.name}`,
       message: `${message}. Nothing was published for this snapshot; the last one stays the newest. It is tried again next pass.`,

@@ -25,6 +25,7 @@ import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
 import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
 import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
 import { TreeWalkAhead } from './walk-ahead.ts';
+import { assertNoRestoreUnderway } from './restore-marker.ts';
 import { readLastSnapshot, treeStateDir, writeLastSnapshot, type LastSnapshot } from './last-snapshot.ts';
 import { listSnapshots } from './offsite-snapshots.ts';
 import { massChangeOf } from './slow-change.ts';
@@ -307,7 +308,8 @@ async function lstatOrUndefined(abs: Buffer): Promise<BigIntStats | undefined> {
 
 /**
  * Takes one snapshot and publishes it. Throws TreeVanishedError (nothing published) when the
- * root cannot be read, disappears or is swapped during the walk, or is suddenly empty.
+ * root cannot be read, disappears or is swapped during the walk, or is suddenly empty, and
+ * TreeRestoreUnfinishedError when a `ferry restore tree` into it has not finished.
  */
 export async function takeTreeSnapshot(ctx: TreeSnapshotContext): Promise<TreeSnapshotResult> {
   const { source } = ctx;
@@ -333,6 +335,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
   const content = await contentOfStore(ctx, dir);
 
   const root = await rootIdentity(source.path);
+  await assertNoRestoreUnderway(source.path);
   const takenAt = clock.now();
   const snapshotId = `s${createHash('sha256').update(`${site}\0${source.name}\0${takenAt.toISOString()}`).digest('hex').slice(0, 23)}`;
   // Packs go out one after another (the last beside the index, which shares these buffers): a
@@ -371,6 +374,8 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       const { delta } = localNext.close();
       prev.close();
       await assertRootKept(source.path, root, last, indexBody.lines, async () => (await listSnapshots(store, site, source.name, 1))[0]);
+      // A restore that began into the share during the walk: what was walked is half of it.
+      await assertNoRestoreUnderway(source.path);
       return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {

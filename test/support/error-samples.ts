@@ -36,6 +36,7 @@ import { UnsupportedEventRuleError } from '../../local/event-rules.ts';
 import { PackGoneError } from '../../agent/tree/snapshot.ts';
 import { EarlierAttemptError } from '../../agent/pack-attempts.ts';
 import { TreeVanishedError } from '../../agent/tree/walk.ts';
+import { TreeRestoreUnfinishedError } from '../../agent/tree/restore-marker.ts';
 import { FormatChangedError, IncompleteDumpError } from '../../agent/ship-artefact.ts';
 import { JournalClosedError } from '../../agent/journal.ts';
 
@@ -88,6 +89,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'DeploymentConfigError', name: 'DeploymentConfigError', make: () => new DeploymentConfigError(['x']) },
   { cls: 'PackGoneError', name: 'PackGoneError', make: () => new PackGoneError('x') },
   { cls: 'TreeVanishedError', name: 'TreeVanishedError', make: () => new TreeVanishedError('x') },
+  { cls: 'TreeRestoreUnfinishedError', name: 'TreeRestoreUnfinishedError', make: () => new TreeRestoreUnfinishedError('x') },
   // Carries the errorType the function reported, whatever the class is called.
   { cls: 'FunctionError', name: 'LockHeldError', make: () => new FunctionError('LockHeldError', 'x') },
   { cls: 'UnsupportedEventRuleError', name: 'UnsupportedEventRuleError', make: () => new UnsupportedEventRuleError('x') },
