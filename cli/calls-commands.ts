@@ -1,4 +1,5 @@
 import { printable } from './printable.ts';
+import { checkAtText } from './at-time.ts';
 import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../core/ids.ts';
@@ -47,7 +48,8 @@ export async function searchCallPages(opts: SearchOptions, onPage?: (items: Cata
   for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) {
     if (v === undefined) continue;
     if (v.trim() === '') throw new InvalidInputError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is empty: give a value, or leave the option out`);
-    params.set(k, v);
+    // A time without a zone (or `now`) is told here with what to type, as `restore --at` is, not refused by the API.
+    params.set(k, k === 'from' || k === 'to' ? checkAtText(v, undefined, undefined, `--${k}`) : v);
   }
   const api = apiFor(opts);
   let more = false;

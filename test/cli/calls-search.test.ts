@@ -45,6 +45,32 @@ describe('ferry calls search', () => {
     await expect(searchCallPages({ site: 'site-a', callId: '  ' })).rejects.toThrow(/^--call-id is empty/);
   });
 
+  it('refuses --from or --to without a time zone, or not a time, naming the option and what to type, before asking anything; sends now and a spaced offset as the API takes them', async () => {
+    const api = 'http://127.0.0.1:1';
+    await expect(searchCallPages({ site: 'site-a', from: '2026-12-06T08:00', api })).rejects.toThrow(/^--from needs a time zone, e\.g\. 2026-12-06T08:00(:00)?/);
+    await expect(searchCallPages({ site: 'site-a', to: 'yesterday', api })).rejects.toThrow(/^--to "yesterday" is not a time: give an ISO 8601 date-time with a zone/);
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      asked.push(req.url!);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    try {
+      const before = Date.now();
+      await searchCallPages({ site: 'site-a', from: '2026-12-05 18:01 +0100', to: 'now', api: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      const params = new URL(asked[0]!, 'http://x').searchParams;
+      expect(params.get('from')).toBe('2026-12-05T18:01:00+01:00');
+      expect(Date.parse(params.get('to')!)).toBeGreaterThanOrEqual(before - 1);
+      expect(params.get('to')).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    } finally {
+      vi.unstubAllEnvs();
+      server.close();
+    }
+  });
+
   it('names the API it could not reach and why, not "fetch failed"', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
