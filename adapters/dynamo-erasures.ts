@@ -1,11 +1,14 @@
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlreadyExistsError, NotFoundError } from '../core/errors.ts';
 import { erasurePk, erasureToItem, itemToErasure, type ErasureRecord, type ErasureStore } from '../core/erasure-items.ts';
+import { inPageOrder, pageOfKeys, type ErasureKey, type ErasurePage, type ErasurePageOptions } from '../core/erasure-pages.ts';
 import { batchGetItems } from './dynamo-batch-get.ts';
 import { conditionFailed, translateDynamoError } from './dynamo-errors.ts';
 
 // ErasureStore on the catalogue table (items laid out by core/erasure-items.ts): one partition
-// per site (`ERASE#{site}`), one item per call. Query, never Scan.
+// per site (`ERASE#{site}`), one item per call. Query, never Scan. A page of the list reads the
+// partition's keys only (rid, requestedAt, status) and the page's records by BatchGetItem
+// (core/erasure-pages.ts says why: no key orders requests by time).
 
 export class DynamoErasureStore implements ErasureStore {
   constructor(
@@ -36,19 +39,34 @@ export class DynamoErasureStore implements ErasureStore {
   }
 
   async listErasures(site: string): Promise<ErasureRecord[]> {
+    return (await this.queryAll(site)).map(itemToErasure);
+  }
+
+  async erasurePage(site: string, options: ErasurePageOptions): Promise<ErasurePage> {
+    const keys = (await this.queryAll(site, ['sk', 'requestedAt', 'status'])).map((i): ErasureKey => ({ rid: String(i.sk), requestedAt: String(i.requestedAt), status: i.status === 'done' ? 'done' : 'pending' }));
+    const { rids, after } = pageOfKeys(keys, options);
+    const records: ErasureRecord[] = [];
+    await batchGetItems(this.doc, this.tableName, rids.map((rid) => ({ pk: erasurePk(site), sk: rid })), { maxAttempts: 5, baseDelayMs: 50, translate: translateDynamoError }, (item) => records.push(itemToErasure(item)));
+    return { items: inPageOrder(rids, records), ...(after !== undefined ? { after } : {}) };
+  }
+
+  /** Every item of the site's partition, page after page; only `attributes` of each when given. */
+  private async queryAll(site: string, attributes?: readonly string[]): Promise<Record<string, unknown>[]> {
+    const names = Object.fromEntries([['#pk', 'pk'], ...(attributes ?? []).map((a, i) => [`#a${i}`, a])]);
+    const projection = attributes ? { ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', ') } : {};
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       let out;
       try {
-        out = await this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': 'pk' }, ExpressionAttributeValues: { ':pk': erasurePk(site) }, ExclusiveStartKey: start }));
+        out = await this.doc.send(new QueryCommand({ TableName: this.tableName, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: names, ExpressionAttributeValues: { ':pk': erasurePk(site) }, ...projection, ExclusiveStartKey: start }));
       } catch (error) {
         throw translateDynamoError(error, 'Query');
       }
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start);
-    return items.map(itemToErasure);
+    return items;
   }
 
   async firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }> {

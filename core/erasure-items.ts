@@ -2,6 +2,7 @@ import { ITEM_PREFIXES } from './catalogue-table.ts';
 import { AlreadyExistsError, InvalidInputError, NotFoundError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
 import { defined } from './defined.ts';
+import { inPageOrder, pageOfKeys, type ErasurePage, type ErasurePageOptions } from './erasure-pages.ts';
 import type { BlobStore } from './ports.ts';
 
 // Erasure requests (a data subject's request to erase a call before retention ends) as their
@@ -78,8 +79,10 @@ export interface ErasureStore {
   noteWaiting(record: ErasureRecord): Promise<void>;
   /** The call's request, or undefined when it has none. */
   getErasure(site: string, rid: string): Promise<ErasureRecord | undefined>;
-  /** Every request of the site, in rid order; [] when none. */
+  /** Every request of the site, in rid order; [] when none (the purge's read: it needs the pending ones whole). */
   listErasures(site: string): Promise<ErasureRecord[]>;
+  /** One page of the site's requests, newest first, only those of `options.status` when given (core/erasure-pages.ts); `after` when more follow. */
+  erasurePage(site: string, options: ErasurePageOptions): Promise<ErasurePage>;
   /** The rids of the site's first `limit` requests (rid order), and whether it has more. */
   firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }>;
   /** Which of `rids` have a request (one BatchGetItem a hundred). */
@@ -121,6 +124,12 @@ export class MemoryErasureStore implements ErasureStore {
       .filter((i) => i.pk === erasurePk(site))
       .sort((a, b) => (String(a.sk) < String(b.sk) ? -1 : 1))
       .map((i) => itemToErasure(structuredClone(i)));
+  }
+
+  async erasurePage(site: string, options: ErasurePageOptions): Promise<ErasurePage> {
+    const all = await this.listErasures(site);
+    const { rids, after } = pageOfKeys(all, options);
+    return { items: inPageOrder(rids, all), ...(after !== undefined ? { after } : {}) };
   }
 
   async firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }> {
@@ -180,6 +189,10 @@ export class MirroredErasureStore implements ErasureStore {
 
   listErasures(site: string): Promise<ErasureRecord[]> {
     return this.inner.listErasures(site);
+  }
+
+  erasurePage(site: string, options: ErasurePageOptions): Promise<ErasurePage> {
+    return this.inner.erasurePage(site, options);
   }
 
   firstErasedRids(site: string, limit: number): Promise<{ rids: string[]; more: boolean }> {

@@ -1,6 +1,7 @@
 import type { Clock } from './clock.ts';
 import { AlreadyExistsError, ErasedError, InvalidInputError, NotFoundError, UnderLegalHoldError } from './errors.ts';
 import type { ErasureRecord, ErasureStore } from './erasure-items.ts';
+import { decodeErasureCursor, encodeErasureCursor, erasurePageLimit, type ErasureStatus } from './erasure-pages.ts';
 import { isActive, type HoldRecord, type HoldStore } from './hold-items.ts';
 import type { CatalogueEntry, CatalogueStore, RecordingPage } from './ports.ts';
 
@@ -80,9 +81,24 @@ export async function requestErasure(deps: ErasureDeps, input: ErasureInput): Pr
   return { erasure: record };
 }
 
-/** Every erasure request of the site, pending and done. */
-export async function listErasures(deps: { erasures: Pick<ErasureStore, 'listErasures'> }, site: string): Promise<{ site: string; items: ErasureRecord[] }> {
-  return { site, items: await deps.erasures.listErasures(site) };
+export interface ErasureListing {
+  site: string;
+  /** The page's requests, newest first. */
+  items: ErasureRecord[];
+  /** More requests follow: pass it back as `cursor` for the next page. */
+  cursor?: string;
+}
+
+/**
+ * A page of the site's erasure requests, newest first (pending and done, or `status` only):
+ * `limit` of them at most (1 to 1000, 100 by default), `cursor` the one the page before gave.
+ * A limit out of range or a cursor that is not one is an InvalidInputError naming it.
+ */
+export async function listErasures(deps: { erasures: Pick<ErasureStore, 'erasurePage'> }, site: string, options: { limit?: number; cursor?: string; status?: ErasureStatus } = {}): Promise<ErasureListing> {
+  const limit = erasurePageLimit(options.limit);
+  const after = options.cursor === undefined ? undefined : decodeErasureCursor(options.cursor);
+  const page = await deps.erasures.erasurePage(site, { limit, ...(after !== undefined ? { after } : {}), ...(options.status ? { status: options.status } : {}) });
+  return { site, items: page.items, ...(page.after !== undefined ? { cursor: encodeErasureCursor(page.after) } : {}) };
 }
 
 /** What the 410 says: which request took the call out of reach, and whether its bytes are gone yet. */

@@ -11,7 +11,11 @@ import { acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { CASES_PREFIX, HOLDS_PREFIX } from '../core/hold-mirror.ts';
 
-/** A search page of a site with many erasure requests looks up its own calls' requests (core/erasures.ts erasureGate): those items only. */
+/**
+ * Erasure requests read by BatchGetItem, those items only: a search page of a site with many
+ * requests looks up its own calls' (core/erasures.ts erasureGate), and a page of the erasure
+ * list reads its own requests whole (core/erasure-pages.ts).
+ */
 const ERASURE_KEYS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['erasure']) } };
 import { ERASURES_PREFIX } from '../core/erasure-items.ts';
 
@@ -119,6 +123,8 @@ class Grants {
    */
   grantHolds(): void {
     this.grantHoldRecords(this.fns.holds, this.t.roles.holds, 'the API takes SigV4 (IAM) callers only and every hold is audited');
+    // A page of the erasure list reads its requests whole, a hundred a BatchGetItem (core/erasure-pages.ts); the console has this as ErasedAmong.
+    this.allow(this.fns.holds, 'ErasurePages', ['dynamodb:BatchGetItem'], [this.t.table.tableArn], ERASURE_KEYS);
   }
 
   /**

@@ -6,6 +6,7 @@ import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
 import { MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
 import { listErasures, requestErasure } from '../../core/erasures.ts';
+import { ERASURES_PAGE_MAX } from '../../core/erasure-pages.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
@@ -27,7 +28,7 @@ import { systemClock } from '../../core/clock.ts';
 //   GET  /sites/{site}/cases/{case}
 //   POST /sites/{site}/cases/{case}/calls    {rids}
 //   POST /sites/{site}/erasures              {rid, reason, reference?}   a data subject's erasure request
-//   GET  /sites/{site}/erasures              every erasure request, pending and done
+//   GET  /sites/{site}/erasures?status&limit&cursor   erasure requests, newest first, a page at a time
 // Every place and release is audited (actions `hold`, `release`), and every erasure request (`erase`).
 // Erasure sits with holds because it is decided by the same people under the same rules: whoever may
 // hold a site's calls may ask for one to be erased (refused while any hold stands; core/erasures.ts).
@@ -55,6 +56,13 @@ const caseSchema = z.object({ caseId: caseId.optional(), name: text(256), reason
 const noQuery = z.object({}).strict('unknown parameter (this route takes none)');
 const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one recording id').max(1000) }).strict();
 const eraseSchema = z.object({ rid, reason: text(1000), reference: text(256).optional() }).strict();
+const erasureListSchema = z
+  .object({
+    status: z.enum(['pending', 'done'], { errorMap: () => ({ message: 'must be pending or done' }) }).optional(),
+    limit: z.string().regex(/^\d{1,4}$/, `must be a whole number from 1 to ${ERASURES_PAGE_MAX}`).optional(),
+    cursor: z.string().min(1, 'must not be empty').optional(),
+  })
+  .strict('unknown parameter (allowed: status, limit, cursor)');
 
 function who(event: HttpEvent): string {
   return principalOf(event) ?? 'unknown';
@@ -170,10 +178,11 @@ const erase: Route = async (deps, event, site) => {
   return json(201, out);
 };
 
+/** A page of the site's erasure requests, newest first (`cursor` in the answer while more follow). */
 const erasureList: Route = async (deps, event, site) => {
-  noQuery.parse(event.queryStringParameters ?? {});
+  const q = erasureListSchema.parse(event.queryStringParameters ?? {});
   if (!deps.erasures) return noErasures();
-  return json(200, await listErasures({ erasures: deps.erasures }, site));
+  return json(200, await listErasures({ erasures: deps.erasures }, site, { ...(q.limit ? { limit: Number(q.limit) } : {}), ...(q.cursor ? { cursor: q.cursor } : {}), ...(q.status ? { status: q.status } : {}) }));
 };
 
 /** The route of a request: method and the path after `/sites/{site}`. */

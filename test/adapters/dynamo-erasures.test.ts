@@ -87,3 +87,40 @@ describe.each([
     expect(await erasures.getErasure('site-a', rid(1))).toEqual(done);
   });
 });
+
+// The site's list a page at a time, newest first (core/erasure-pages.ts): the same on the table as
+// in memory. On the table a page reads the partition's keys only and the page's records whole.
+describe.each([
+  ['DynamoDB (dynalite)', async () => store('erasures-pages')],
+  ['memory', async () => ({ erasures: new MemoryErasureStore(), sent: undefined })],
+] as [string, () => Promise<{ erasures: ErasureStore; sent?: string[] }>][])('erasurePage on %s', (_name, make) => {
+  /** Request i asked for i minutes after midnight; every third one done. */
+  const asked = (i: number): ErasureRecord => ({ ...request('site-a', rid(i)), requestedAt: new Date(Date.UTC(2026, 5, 1, 0, i)).toISOString(), ...(i % 3 === 0 ? { status: 'done' as const, doneAt: '2026-07-01T00:00:00.000Z' } : {}) });
+
+  it('hands out every request once over several pages, newest first, and with a status only that status; another site is not read', async () => {
+    const { erasures, sent } = await make();
+    // Written in an order that is neither the rids' nor the times'.
+    const order = [7, 2, 11, 0, 5, 9, 1, 10, 3, 8, 4, 6];
+    for (const i of order) await erasures.createErasure(asked(i));
+    await erasures.createErasure({ ...request('site-b', rid(99)), requestedAt: '2026-06-02T00:00:00.000Z' });
+    const pages: string[][] = [];
+    let after: string | undefined;
+    if (sent) sent.length = 0;
+    do {
+      const page = await erasures.erasurePage('site-a', { limit: 5, ...(after !== undefined ? { after } : {}) });
+      pages.push(page.items.map((e) => e.rid));
+      after = page.after;
+    } while (after !== undefined);
+    const newestFirst = Array.from({ length: 12 }, (_, i) => rid(11 - i));
+    expect(pages).toEqual([newestFirst.slice(0, 5), newestFirst.slice(5, 10), newestFirst.slice(10)]);
+    // Each page: one Query of the keys, one BatchGetItem of its records.
+    if (sent) expect(sent).toEqual(Array.from({ length: 3 }, () => ['QueryCommand', 'BatchGetCommand']).flat());
+    const first = await erasures.erasurePage('site-a', { limit: 3, status: 'done' });
+    expect(first.items.map((e) => [e.rid, e.status])).toEqual([[rid(9), 'done'], [rid(6), 'done'], [rid(3), 'done']]);
+    expect(first.items[0]).toEqual(asked(9));
+    const rest = await erasures.erasurePage('site-a', { limit: 3, status: 'done', after: first.after! });
+    expect(rest).toEqual({ items: [asked(0)] });
+    expect((await erasures.erasurePage('site-a', { limit: 100, status: 'pending' })).items.map((e) => e.rid)).toEqual(newestFirst.filter((r) => Number(r.slice(1)) % 3 !== 0));
+    expect(await erasures.erasurePage('site-c', { limit: 5 })).toEqual({ items: [] });
+  });
+});

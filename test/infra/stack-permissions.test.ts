@@ -109,8 +109,9 @@ describe.each(['holds', 'console'] as const)('the %s function on legal holds', (
   });
 });
 
-// A search page of a site with many erasure requests looks up its own calls' (core/erasures.ts erasureGate).
-describe.each(['catalogue', 'console'] as const)('the %s function on erasure requests', (fn) => {
+// A search page of a site with many erasure requests looks up its own calls' (core/erasures.ts erasureGate);
+// a page of the erasure list (the holds function's, and the console's running its code) reads its own requests whole.
+describe.each(['catalogue', 'console', 'holds'] as const)('the %s function on erasure requests', (fn) => {
   it('reads a page of erasure requests with BatchGetItem, and nothing else with it', () => {
     const p = rolePolicies(synth.processing.functions.roles[fn]);
     expect(isAllowed(p, { action: 'dynamodb:BatchGetItem', resource: table, context: leading('ERASE#site-a') })).toBe(true);
