@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import type { ErasureRecord } from '../core/erasure-items.ts';
+import { ERASURE_STATUSES, ERASURES_PAGE_MAX, type ErasureStatus } from '../core/erasure-pages.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { collectPages } from '../core/paging.ts';
 import { apiFor, getJson, type CloudOptions } from './api-client.ts';
 import { postJson } from './hold-commands.ts';
 import { printable } from './printable.ts';
@@ -39,13 +42,59 @@ export function registerEraseCommand(calls: Command): void {
     });
 }
 
+interface ListOptions extends SiteOptions {
+  limit?: string;
+  status?: string;
+}
+
+/** `--limit` and `--status` as given, checked by name (an empty value from an unset shell variable is refused, never dropped). */
+function listFilters(opts: ListOptions): { limit?: number; status?: ErasureStatus } {
+  if (opts.limit !== undefined && !/^[1-9]\d{0,8}$/.test(opts.limit.trim())) throw new InvalidInputError(`--limit: must be a whole number from 1, got "${opts.limit}"`);
+  if (opts.status !== undefined && !ERASURE_STATUSES.includes(opts.status as ErasureStatus)) throw new InvalidInputError(`--status: must be ${ERASURE_STATUSES.join(' or ')}, got "${opts.status}"`);
+  return { ...(opts.limit !== undefined ? { limit: Number(opts.limit) } : {}), ...(opts.status !== undefined ? { status: opts.status as ErasureStatus } : {}) };
+}
+
+/**
+ * The site's requests, newest first, page after page until the last (or `limit` of them: the
+ * pages asked for are no bigger than what is still wanted); `more` when `limit` stopped it early.
+ */
+export async function listErasurePages(opts: ListOptions): Promise<{ items: ErasureRecord[]; more: boolean }> {
+  const { limit, status } = listFilters(opts);
+  const api = apiFor(opts);
+  let got = 0;
+  let more = false;
+  const items = await collectPages(async (cursor) => {
+    const want = limit === undefined ? ERASURES_PAGE_MAX : Math.min(ERASURES_PAGE_MAX, limit - got);
+    const query = new URLSearchParams({ limit: String(want), ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await getJson<{ items: ErasureRecord[]; cursor?: string }>(api, `${sitePath(opts.site)}/erasures?${query}`);
+    got += page.items.length;
+    const stop = limit !== undefined && got >= limit;
+    more = stop && page.cursor !== undefined;
+    return { items: page.items, ...(page.cursor && !stop ? { cursor: page.cursor } : {}) };
+  });
+  return { items, more };
+}
+
+/** The last line: how many, how many of each state, and whether more follow. */
+function summary(items: readonly ErasureRecord[], more: boolean, status: string | undefined): string {
+  const pending = items.filter((e) => e.status !== 'done').length;
+  const counts = status ? `${items.length} ${status} erasure request(s)` : `${items.length} erasure request(s): ${pending} pending, ${items.length - pending} done`;
+  return more ? `${counts} shown, newest first; more follow (without --limit every one is listed)` : counts;
+}
+
 /** `ferry erasures list`. */
 export function registerErasuresCommands(program: Command): void {
   const group = program.command('erasures').description("data subjects' erasure requests: pending until the purge deleted the call's bytes, then done");
-  common(group.command('list').description('every erasure request of a site, pending and done, with who asked and when')).action(async (opts: SiteOptions) => {
-    const out = await getJson<{ site: string; items: ErasureRecord[] }>(apiFor(opts), `${sitePath(opts.site)}/erasures`);
-    const pending = out.items.filter((e) => e.status !== 'done').length;
-    const lines = [...out.items.map(erasureLine), `${out.items.length} erasure request(s): ${pending} pending, ${out.items.length - pending} done`];
-    process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : `${lines.join('\n')}\n`);
-  });
+  common(group.command('list').description('the erasure requests of a site, newest first, pending and done, with who asked and when'))
+    .option('--status <status>', 'only pending or only done requests')
+    .option('--limit <n>', 'stop after the newest N requests (default: every one)')
+    .action(async (opts: ListOptions) => {
+      const { items, more } = await listErasurePages(opts);
+      if (opts.json) {
+        if (more) process.stderr.write(`ferry: ${summary(items, more, opts.status)}\n`);
+        process.stdout.write(`${JSON.stringify({ site: opts.site, items, ...(more ? { more } : {}) }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${[...items.map(erasureLine), summary(items, more, opts.status)].join('\n')}\n`);
+    });
 }

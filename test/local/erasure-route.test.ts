@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../adapters/aws-clients.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { erasureToItem, type ErasureRecord } from '../../core/erasure-items.ts';
 import { signedFetch } from '../../adapters/sigv4.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
@@ -26,6 +28,11 @@ type Caller = { accessKeyId: string; secretAccessKey: string };
 const officer = (): Caller => cloud.iam!.credentialsOf(`officer:${SITE}`);
 const api = (path: string, method: 'GET' | 'POST' = 'GET', body?: unknown) =>
   signedFetch(`${cloud.apiUrl}/sites/${SITE}${path}`, { service: 'execute-api', region: cloud.region, credentials: officer(), method, ...(body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }) });
+const ferryCli = () => {
+  const keys = officer();
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: cloud.region, AWS_PROFILE: '' };
+  return (...args: string[]) => promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'ferry.mjs'), ...args, '--site', SITE, '--api', cloud.apiUrl], { env, maxBuffer: 64 * 1024 * 1024 });
+};
 const replay = (rid: string) => signedFetch(`${cloud.replayUrl}/sites/${SITE}/recordings/${rid}/audio`, { service: 'lambda', region: cloud.region, credentials: officer() });
 
 beforeAll(async () => {
@@ -90,9 +97,7 @@ describe('POST /sites/{site}/erasures through the local cloud', () => {
   });
 
   it('`ferry calls erase` and `ferry erasures list` (the real CLI, signed with the officer\'s keys): a held call refused naming the hold (exit 1), a call erased and listed pending with its reference', async () => {
-    const keys = officer();
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_SESSION_TOKEN: '', AWS_REGION: cloud.region, AWS_PROFILE: '' };
-    const ferry = (...args: string[]) => promisify(execFile)(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'ferry.mjs'), ...args, '--site', SITE, '--api', cloud.apiUrl], { env });
+    const ferry = ferryCli();
     const held = await ferry('calls', 'erase', '--rid', rids[0]!, '--reason', 'data subject request').then(
       () => undefined,
       (e: { code: number; stderr: string }) => e,
@@ -107,4 +112,37 @@ describe('POST /sites/{site}/erasures through the local cloud', () => {
     expect(listed.stdout.trim().split('\n').at(-1)).toBe('2 erasure request(s): 2 pending, 0 done');
     expect((await replay(rids[2]!)).status).toBe(410);
   }, 120_000);
+
+  it('`ferry erasures list` of a site with more requests than a page (1,000) lists every one, newest first, each once, also with --json; --limit N stops after the newest N', async () => {
+    // 1,100 older requests written straight to the table (as the administrator), besides the two asked for above.
+    const OLD = 1100;
+    const old = Array.from({ length: OLD }, (_, i): ErasureRecord => ({
+      ...{ site: SITE, rid: `r${(0xe0000 + i).toString(16).padStart(23, '0')}`, reason: 'seeded', requestedBy: 'seed', requestedAt: new Date(Date.UTC(2020, 0, 1, 0, i)).toISOString() },
+      ...{ packKey: 'recordings/demo/p.tar', manifestKey: 'manifests/demo/p.json', call: `callId=S-${i}`, status: i % 2 ? 'pending' : 'done' },
+    }));
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      for (let i = 0; i < OLD; i += 25) await doc.send(new BatchWriteCommand({ RequestItems: { [cloud.table]: old.slice(i, i + 25).map((e) => ({ PutRequest: { Item: erasureToItem(e) } })) } }));
+    } finally {
+      client.destroy();
+    }
+    const ferry = ferryCli();
+    const newestOld = old.map((e) => e.rid).reverse();
+    const all = JSON.parse((await ferry('erasures', 'list', '--json')).stdout) as { items: ErasureRecord[]; more?: boolean };
+    expect(all.items).toHaveLength(OLD + 2);
+    expect(all.more).toBeUndefined();
+    // The two asked for today first (newest first), then the seeded ones, newest first.
+    expect(all.items.slice(0, 2).map((e) => e.rid).sort()).toEqual([rids[1], rids[2]].sort());
+    expect(all.items.slice(2).map((e) => e.rid)).toEqual(newestOld);
+    const text = (await ferry('erasures', 'list')).stdout.trim().split('\n');
+    expect(text.at(-1)).toBe(`${OLD + 2} erasure request(s): ${OLD / 2 + 2} pending, ${OLD / 2} done`);
+    const limited = (await ferry('erasures', 'list', '--limit', '1003')).stdout.trim().split('\n');
+    expect(limited.filter((l) => /^r[0-9a-f]{23} {2}/.test(l))).toHaveLength(1003);
+    expect(limited.at(-1)).toMatch(/^1003 erasure request\(s\): .* shown, newest first; more follow/);
+    const done = JSON.parse((await ferry('erasures', 'list', '--json', '--status', 'done', '--limit', '3')).stdout) as { items: ErasureRecord[]; more?: boolean };
+    expect(done).toMatchObject({ more: true, items: old.filter((e) => e.status === 'done').reverse().slice(0, 3).map((e) => ({ rid: e.rid, status: 'done' })) });
+    const bad = await api('/erasures?cursor=not-one');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ issues: [{ field: 'cursor' }] });
+  }, 180_000);
 });
