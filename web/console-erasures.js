@@ -88,23 +88,82 @@ function addRow(tbody, e) {
   cell(row, e.reason, 'wrap');
 }
 
-/** The erasures view: every request of the site, newest first. */
-export async function openErasures(ctx) {
-  const status = $('erasures-status');
-  const tbody = $('erasures').tBodies[0];
-  const site = ctx.site();
-  tbody.replaceChildren();
-  status.textContent = 'Reading the erasure requests…';
+/** Requests a page of the view shows: the newest first, Show more appends the next ones. */
+export const ERASURES_VIEW_PAGE = 50;
+
+/** The view's listing: the site it is of, the next page's cursor, the rids shown, what each state counts. */
+const listing = { site: undefined, cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: 0 };
+
+function listingText() {
+  const n = listing.shown.size;
+  if (n === 0) return 'No erasure requests for this site.';
+  const counts = `${n} request${n === 1 ? '' : 's'}`;
+  if (!listing.cursor) return `${counts}: ${listing.pending} pending, ${listing.done} done.`;
+  return `${counts} shown, newest first (${listing.pending} pending, ${listing.done} done); older requests follow: Show more lists them.`;
+}
+
+/** Appends a page's requests (one the view shows already is not shown twice) and says where the list stands. */
+function appendPage(tbody, answer) {
+  for (const e of answer.items ?? []) {
+    if (listing.shown.has(e.rid)) continue;
+    listing.shown.add(e.rid);
+    if (e.status === 'done') listing.done++;
+    else listing.pending++;
+    addRow(tbody, e);
+  }
+  listing.cursor = answer.cursor;
+  $('erasures-more').hidden = !listing.cursor;
+  $('erasures-status').textContent = listingText();
+}
+
+/** Reads the next page (the first without a cursor); false when the answer came too late (another site, the view opened again). */
+async function readPage(ctx) {
+  const mine = listing.generation;
+  const answer = await ctx.api(ctx.sitePath('erasures'), { query: { limit: String(ERASURES_VIEW_PAGE), ...(listing.cursor ? { cursor: listing.cursor } : {}) } });
+  if (mine !== listing.generation || listing.site !== ctx.site()) return false;
+  appendPage($('erasures').tBodies[0], answer);
+  return true;
+}
+
+async function showMore(ctx) {
+  const button = $('erasures-more');
+  if (!listing.cursor || button.getAttribute('aria-busy') === 'true') return;
+  clearError();
   try {
-    const answer = await ctx.api(ctx.sitePath('erasures'));
-    if (site !== ctx.site()) return;
-    const items = [...(answer.items ?? [])].sort((a, b) => b.requestedAt.localeCompare(a.requestedAt));
-    for (const e of items) addRow(tbody, e);
-    const pending = items.filter((e) => e.status !== 'done').length;
-    status.textContent = items.length === 0 ? 'No erasure requests for this site.' : `${items.length} request${items.length === 1 ? '' : 's'}: ${pending} pending, ${items.length - pending} done.`;
+    await busy(button, 'Reading more…', () => readPage(ctx));
+  } catch (error) {
+    if (error instanceof SignedOutError) return;
+    showError(refusalText('Reading more erasure requests', error));
+  }
+  // The last page read: the button is gone, the focus goes to what the list now says.
+  focusIfLost('erasures-status');
+}
+
+let moreWired = false;
+
+/** The erasures view: the site's requests, newest first, a page at a time. */
+export async function openErasures(ctx) {
+  if (!moreWired) {
+    moreWired = true;
+    $('erasures-more').addEventListener('click', () => void showMore(ctx));
+  }
+  const status = $('erasures-status');
+  Object.assign(listing, { site: ctx.site(), cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: listing.generation + 1 });
+  $('erasures').tBodies[0].replaceChildren();
+  $('erasures-more').hidden = true;
+  status.textContent = 'Reading the erasure requests…';
+  const site = ctx.site();
+  try {
+    await readPage(ctx);
   } catch (error) {
     if (error instanceof SignedOutError || site !== ctx.site()) return;
     status.textContent = 'The erasure requests could not be read.';
     showError(refusalText('Reading the erasure requests', error));
   }
+}
+
+/** Signed out: nothing of the list stays, and an answer still on its way is dropped. */
+export function forgetErasures() {
+  Object.assign(listing, { site: undefined, cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: listing.generation + 1 });
+  $('erasures-more').hidden = true;
 }

@@ -13,7 +13,7 @@ import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, histo
 import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
-import { openErasures } from './console-erasures.js';
+import { forgetErasures, openErasures } from './console-erasures.js';
 import { $, cell, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
@@ -207,6 +207,7 @@ function signOut(message, { forgetWork = false } = {}) {
   if ($('erase-dialog').open) $('erase-dialog').close();
   $('erasures').tBodies[0].replaceChildren();
   $('erasures-status').textContent = '';
+  forgetErasures();
   const audio = $('audio');
   audio.pause();
   audio.removeAttribute('src');

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { createDynamoClients } from '../../adapters/aws-clients.ts';
+import { erasureToItem, type ErasureRecord } from '../../core/erasure-items.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
 import { wavFile } from '../support/wav.ts';
@@ -209,4 +212,52 @@ describe('erasure at a data subject’s request, in the console', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+});
+
+describe('the Erasures view of a site with more requests than a page', () => {
+  /** The view's page (web/console-erasures.js ERASURES_VIEW_PAGE). */
+  const PAGE = 50;
+  const OLD = 120;
+
+  it('shows the newest page first; Show more (by keyboard) appends the older ones until none remain, each request once, newest first', async () => {
+    // Requests from 2020, older than any the tests above made, written straight to the table (as the administrator).
+    const old = Array.from({ length: OLD }, (_, i): ErasureRecord => ({
+      ...{ site: SITE, rid: `r${(0xe0000 + i).toString(16).padStart(23, '0')}`, reason: `seeded ${i}`, requestedBy: 'seed', requestedAt: new Date(Date.UTC(2020, 0, 1, 0, i)).toISOString() },
+      ...{ packKey: 'recordings/demo/p.tar', manifestKey: 'manifests/demo/p.json', call: `callId=OLD-${i}`, status: i % 2 ? 'pending' : 'done' },
+    }));
+    const { client, doc } = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
+    try {
+      for (let i = 0; i < OLD; i += 25) await doc.send(new BatchWriteCommand({ RequestItems: { [cloud.table]: old.slice(i, i + 25).map((e) => ({ PutRequest: { Item: erasureToItem(e) } })) } }));
+    } finally {
+      client.destroy();
+    }
+    const { p, close } = await signedInPage(`#site=${SITE}&view=erasures`);
+    try {
+      await expect.poll(async () => (await erasureRows(p)).length).toBe(PAGE);
+      const first = (await erasureRows(p)).map((r) => r.rid!);
+      const seeded = new Set(old.map((e) => e.rid));
+      const made = first.filter((rid) => !seeded.has(rid));
+      const total = OLD + made.length;
+      expect(await p.textContent('#erasures-status')).toMatch(new RegExp(`^${PAGE} requests shown, newest first \\(\\d+ pending, \\d+ done\\); older requests follow: Show more lists them\\.$`));
+      // By keyboard: from the view's heading to Show more, Enter, and again while it is there.
+      await p.focus('#erasures-title');
+      await pressUntil(p, 'Tab', 'erasures-more');
+      await p.keyboard.press('Enter');
+      await expect.poll(async () => (await erasureRows(p)).length).toBe(Math.min(2 * PAGE, total));
+      expect(await focused(p)).toBe('erasures-more');
+      await p.keyboard.press('Enter');
+      await expect.poll(async () => (await erasureRows(p)).length).toBe(total);
+      expect(await p.isVisible('#erasures-more')).toBe(false);
+      await expect.poll(() => focused(p)).toBe('erasures-status');
+      const shown = (await erasureRows(p)).map((r) => r.rid!);
+      expect(new Set(shown).size).toBe(total);
+      expect(shown.slice(0, PAGE)).toEqual(first);
+      expect(shown.slice(made.length)).toEqual(old.map((e) => e.rid).reverse());
+      const pending = OLD / 2 + made.length;
+      expect(await p.textContent('#erasures-status')).toBe(`${total} requests: ${pending} pending, ${OLD / 2} done.`);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });
