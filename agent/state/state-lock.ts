@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '../../core/errors.ts';
@@ -11,6 +11,12 @@ import { FerryError } from '../../core/errors.ts';
 // synced: after a crash of the machine no agent holds it, and a lock the crash left empty or
 // absent reads as free, which it is. (A sync here flushed whatever the file system had pending,
 // the last pass's index files included: up to 0.2 s of every cron start.)
+// Two agents starting at once must not both get it: the lock appears whole (written aside, then
+// hard-linked into place, so no agent ever reads a half-written lock as a torn, free one), and a
+// lock judged stale is moved aside and looked at again before it is removed: if another agent
+// took the directory between the look and the move, what was moved is its lock, put back, and
+// this agent stops as it would before any live lock. (Left open: a third agent taking the free
+// directory in the instant a moved lock is put back.)
 
 export class StateLockedError extends FerryError {
   override readonly name = 'StateLockedError';
@@ -63,44 +69,125 @@ function alive(pid: number): boolean {
 }
 
 export class StateLock {
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly record: string,
+  ) {}
 
-  /** Takes the state directory's lock or throws StateLockedError naming the agent that holds it. */
-  static acquire(directory: string, now: Date): StateLock {
+  /**
+   * Takes the state directory's lock or throws StateLockedError naming the agent that holds it.
+   * `seam.judgedStale` is called between judging a lock stale and moving it aside (tests use it
+   * to let another agent take the directory in that instant).
+   */
+  static acquire(directory: string, now: Date, seam: { judgedStale?: () => void } = {}): StateLock {
     const file = join(directory, 'agent.lock');
+    const started = processStart(process.pid);
+    const record = JSON.stringify({ pid: process.pid, host: hostname(), since: now.toISOString(), ...(started ? { started } : {}) } satisfies Owner);
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(file, 'wx');
-        const started = processStart(process.pid);
-        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: now.toISOString(), ...(started ? { started } : {}) } satisfies Owner));
-        closeSync(fd);
-        return new StateLock(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      let owner: Owner | undefined;
-      try {
-        owner = JSON.parse(readFileSync(file, 'utf8')) as Owner;
-      } catch {
-        owner = undefined; // torn by a crash while it was written: nobody holds it
-      }
+      if (create(file, record)) return new StateLock(file, record);
+      const seen = readLock(file);
+      if (seen === undefined) continue; // freed meanwhile: take it
+      const owner = parseOwner(seen);
       // Another host's pid cannot be checked from here: a state directory on shared storage stays locked until freed by hand.
       // A lock taken before this machine booted cannot be held by a live process, whatever
       // process now has its pid (after a power cut the lock file is all that is left).
-      if (owner && (owner.host !== hostname() || holds(owner, now))) {
-        throw new StateLockedError(
-          `another agent (pid ${owner.pid} on ${owner.host}, since ${owner.since}) is using the state directory ${directory}; ` +
-            `run one agent per state directory (a service or a cron job, not both). If no agent is running, remove ${file}.`,
-        );
-      }
-      rmSync(file, { force: true });
+      if (owner && (owner.host !== hostname() || holds(owner, now))) throw lockedBy(owner, directory, file);
+      seam.judgedStale?.();
+      removeIfStill(file, seen, directory);
     }
     throw new StateLockedError(`cannot take the lock ${file}: another agent keeps taking it`);
   }
 
+  /** Frees the directory: removes the lock if it is still this agent's. */
   release(): void {
-    rmSync(this.file, { force: true });
+    if (readLock(this.file) === this.record) rmSync(this.file, { force: true });
   }
+}
+
+function lockedBy(owner: Owner, directory: string, file: string): StateLockedError {
+  return new StateLockedError(
+    `another agent (pid ${owner.pid} on ${owner.host}, since ${owner.since}) is using the state directory ${directory}; ` +
+      `run one agent per state directory (a service or a cron job, not both). If no agent is running, remove ${file}.`,
+  );
+}
+
+/** The lock's text, or undefined when there is none. */
+function readLock(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The owner a lock names; undefined for one torn by a crash of the machine (nobody holds it). */
+function parseOwner(text: string): Owner | undefined {
+  try {
+    return JSON.parse(text) as Owner;
+  } catch {
+    return undefined;
+  }
+}
+
+// File systems without hard links (FAT, some network shares): the lock is created and written in
+// place there, as before, and a lock read in the instant between the two reads as torn.
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/** Creates the lock holding `record`, whole, unless one exists (false). */
+function create(file: string, record: string): boolean {
+  const aside = `${file}.${process.pid}.new`;
+  writeFileSync(aside, record);
+  try {
+    linkSync(aside, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+    return createInPlace(file, record);
+  } finally {
+    rmSync(aside, { force: true });
+  }
+}
+
+function createInPlace(file: string, record: string): boolean {
+  try {
+    const fd = openSync(file, 'wx');
+    writeSync(fd, record);
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
+ * Removes the stale lock that read as `seen`, unless another agent replaced it meanwhile: the
+ * lock is moved aside (one agent's move wins) and read again; a lock that is not the one judged
+ * stale is another agent's, just taken, and goes back into place, and this agent stops.
+ */
+function removeIfStill(file: string, seen: string, directory: string): void {
+  const aside = `${file}.${process.pid}.stale`;
+  try {
+    renameSync(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another agent moved it first
+    throw error;
+  }
+  const moved = readFileSync(aside, 'utf8');
+  if (moved !== seen) {
+    try {
+      linkSync(aside, file);
+    } catch {
+      // A third agent took the free directory meanwhile: the lock in place is its own.
+    }
+    rmSync(aside, { force: true });
+    const owner = parseOwner(moved);
+    throw owner ? lockedBy(owner, directory, file) : new StateLockedError(`cannot take the lock ${file}: another agent took it`);
+  }
+  rmSync(aside, { force: true });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, uptime } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,33 @@ describe('the state directory lock', () => {
     // A lock whose recorded start is not its pid's (the pid reused by another process) is free.
     const reused = stateWith({ pid: process.pid, since: taken.toISOString(), started: '1' });
     StateLock.acquire(reused, taken).release();
+  });
+
+  it('gives a stale lock to one of two agents taking it over at once: the later one finds the lock just taken, puts it back and stops', () => {
+    const now = new Date();
+    const dir = stateWith({ pid: 2 ** 22 + 12345, since: now.toISOString() });
+    let first: StateLock | undefined;
+    // The second agent judges the lock stale; before it removes it, the first agent takes the directory.
+    const second = () => StateLock.acquire(dir, now, { judgedStale: () => (first ??= StateLock.acquire(dir, now)) });
+    expect(second).toThrow(StateLockedError);
+    expect(second).toThrow(`another agent (pid ${process.pid} on ${hostname()}`);
+    expect(first).toBeDefined();
+    const held = readFileSync(join(dir, 'agent.lock'), 'utf8');
+    expect(JSON.parse(held)).toMatchObject({ pid: process.pid, since: now.toISOString() });
+    first!.release();
+    expect(existsSync(join(dir, 'agent.lock'))).toBe(false);
+    // Nothing is left beside the lock: not the record written aside, not the stale lock moved aside.
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('leaves a lock another agent holds in place when this one releases a lock it no longer holds', () => {
+    const now = new Date();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-lock-'));
+    const lock = StateLock.acquire(dir, now);
+    const other = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date(now.getTime() + 1000).toISOString() });
+    writeFileSync(join(dir, 'agent.lock'), other);
+    lock.release();
+    expect(readFileSync(join(dir, 'agent.lock'), 'utf8')).toBe(other);
   });
 
   it('counts a time as before the boot only past a minute of slack', () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,6 +31,43 @@ describe('agent run while another agent holds the state directory', () => {
     expect(readFileSync(join(state, 'agent.lock'), 'utf8')).toBe(lock);
     expect(existsSync(join(state, 'status.json'))).toBe(false);
   });
+});
+
+describe('agent runs started together on a state directory a killed agent left locked', () => {
+  // Cron and a person (or a service's restart) start runs in the same instant after a kill -9:
+  // each finds the dead agent's lock and takes it over. Only one may run; two would append to one
+  // journal and ship the same batches. The run that holds the directory is kept in its pass (its
+  // alert hook waits) until every other run has either exited or reached its own pass.
+  it('lets one of them run; every other exits 4, and no lock is left behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-takeover-'));
+    const state = join(dir, 'state');
+    const inPass = join(dir, 'in-pass');
+    mkdirSync(join(dir, 'rec'));
+    mkdirSync(state);
+    mkdirSync(inPass);
+    writeFileSync(join(state, 'agent.lock'), JSON.stringify({ pid: 2 ** 22 + 4321, host: hostname(), since: new Date().toISOString(), started: '1' }));
+    // The store cannot be reached, so each pass raises the heartbeat alert: the hook marks the run as in its pass and holds it there.
+    const hook = join(dir, 'hook.sh');
+    writeFileSync(hook, `#!/bin/sh\ncat >/dev/null\ntouch ${inPass}/$PPID\nwhile [ ! -e ${join(dir, 'go')} ]; do sleep 0.05; done\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${state}\nalerts: { command: ${hook} }\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home'), FERRY_BUCKET: 'unused', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
+    let exited = 0;
+    const run = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'agent', 'run', '--once', '--config', join(dir, 'agent.yaml')], { env, stdio: 'ignore' });
+        child.on('exit', (code) => {
+          exited++;
+          resolve(code);
+        });
+      });
+    const runs = Array.from({ length: 4 }, run);
+    while (exited + readdirSync(inPass).length < runs.length) await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(dir, 'go'), '');
+    const codes = await Promise.all(runs);
+    expect(readdirSync(inPass)).toHaveLength(1);
+    expect(codes.filter((c) => c !== 4)).toHaveLength(1);
+    expect(readdirSync(state).filter((f) => f.startsWith('agent.lock'))).toEqual([]);
+  }, 120_000);
 });
 
 describe('why the agent stopped, under --json-logs', () => {
