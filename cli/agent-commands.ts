@@ -93,6 +93,9 @@ export function registerAgentCommands(program: Command): void {
           }
           bar?.end();
         }
+      } catch (error) {
+        await stateDiskFullAlert(config, log, error, 'run');
+        throw error;
       } finally {
         a.close();
       }
@@ -214,15 +217,37 @@ async function fullDiskAlerted(config: AgentConfig, log: Logger, build: () => Ag
   try {
     return build();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-    const free = (await freeBytes(config.state)) ?? 0;
-    const alert = lowStateSpaceAlert(config.site, config.state, free, Math.max(config.stateMinFreeMiB, 1));
-    if (alert) {
-      const message = `${alert.message} The disk is full: the agent cannot even start (every run says so until there is space).`;
-      await createAlertNotifier(config.alerts, log).notify({ ...alert, key: 'state-disk-low', message }).catch(() => undefined);
-    }
+    await stateDiskFullAlert(config, log, error, 'start');
     throw error;
   }
+}
+
+/**
+ * A write to the state directory that found its disk full (ENOSPC, or EDQUOT over a quota) stops
+ * the run. It fails at start (the lock) or in a pass whose writes outgrew what was free (a floor of
+ * 0, or the disk filled by something else meanwhile): either way no pass records an alert, so the
+ * run says it through the hooks, which need no disk (each run, until there is space), under the
+ * floor alert's key. Other errors are left to the caller.
+ */
+async function stateDiskFullAlert(config: AgentConfig, log: Logger, error: unknown, when: 'start' | 'run'): Promise<void> {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return;
+  const free = (await freeBytes(config.state)) ?? 0;
+  const shown = `${(free / 2 ** 20).toFixed(1)} MiB`;
+  const alert = {
+    severity: 'critical' as const,
+    site: config.site,
+    key: 'state-disk-low',
+    subject: `the state directory's disk is full: nothing ships`,
+    message:
+      when === 'start'
+        ? `${config.state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (every run says so until there is space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`
+        : `${config.state}: a write to the state directory failed (${code}: the disk is full; ${shown} free now), and the run stopped there. What it shipped is kept; what was in flight ships again with the rest once there is space (every run says so until then). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most), and keep stateMinFreeMiB (${config.stateMinFreeMiB} MiB) above what a pass writes.`,
+    details: { state: config.state, freeBytes: free, floorMiB: config.stateMinFreeMiB, error: code },
+  };
+  await createAlertNotifier(config.alerts, log)
+    .notify(alert)
+    .catch(() => undefined);
 }
 
 function busyOr(build: () => Agent, log: Logger): Agent | undefined {

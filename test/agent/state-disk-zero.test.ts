@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,5 +31,34 @@ echo "rc=$?"`;
     expect(sent).toEqual([expect.objectContaining({ key: 'state-disk-low', severity: 'critical' })]);
     expect(sent[0]!.message).toContain('is on a disk with 0.0 MiB free');
     expect(sent[0]!.message).toContain('The disk is full: the agent cannot even start');
+  }, 90_000);
+
+  it('alerts through alerts.command, once, when the disk fills during a pass (a floor of 0), instead of only logging why it stopped', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-fills-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    // The walk's pending view of 300 long names outgrows the 12 KiB left on the disk.
+    const old = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 300; i++) {
+      const file = join(rec, '000001', `call-with-a-rather-long-recording-name-${i}.wav`);
+      writeFileSync(file, 'x');
+      utimesSync(file, old, old);
+    }
+    mkdirSync(join(work, 'disk'));
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\nstateMinFreeMiB: 0\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 1000 }\n`);
+    const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
+mkdir "$1/state"
+free=$(df -B1 --output=avail "$1" | tail -1)
+head -c $((free - 12288)) /dev/zero > "$1/filler" 2>/dev/null
+"${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2"
+echo "rc=$?"`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    expect(r.stdout + r.stderr).toMatch(/"msg":"ferry stopped","error":"ENOSPC/);
+    expect(r.stdout).toMatch(/rc=1/);
+    const sent = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; severity: string; subject: string; message: string });
+    expect(sent).toEqual([expect.objectContaining({ key: 'state-disk-low', severity: 'critical', subject: "the state directory's disk is full: nothing ships" })]);
+    expect(sent[0]!.message).toContain('a write to the state directory failed (ENOSPC: the disk is full;');
   }, 90_000);
 });
