@@ -27,10 +27,16 @@ import { explainMissingCredentials } from './credentials-diagnosis.ts';
 // environment and builds clients.
 
 export function loadConfig(file: string): AgentConfig {
-  const config = parseAgentConfig(readConfigFile(file), file);
-  const problems = controlCharacterProblems(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return leaveStateOutOfTrees(resolveConfigPaths(config, file));
+  try {
+    const config = parseAgentConfig(readConfigFile(file), file);
+    const problems = controlCharacterProblems(config);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return leaveStateOutOfTrees(resolveConfigPaths(config, file));
+  } catch (error) {
+    // A site host may hold several configurations: the problem's setting alone does not say which file.
+    if (error instanceof ConfigError && error.origin === undefined && !error.problems.some((p) => p.startsWith(file))) throw new ConfigError(error.problems, file);
+    throw error;
+  }
 }
 
 /**

@@ -89,8 +89,12 @@ export class SourceChangedError extends FerryError {
 
 export class ConfigError extends FerryError {
   override readonly name: string = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super('invalid-input', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  /** `origin`: the file the problems are in, named in the first line (cron mails and logs show one line first). */
+  constructor(
+    readonly problems: string[],
+    readonly origin?: string,
+  ) {
+    super('invalid-input', `invalid configuration${origin ? ` in ${origin}` : ''}:\n  ${problems.join('\n  ')}`);
   }
 }
 

@@ -70,6 +70,22 @@ describe('agent runs started together on a state directory a killed agent left l
   }, 120_000);
 });
 
+describe('agent run with a configuration that has a mistyped key or a value of the wrong type', () => {
+  // A site host may hold several configurations (a site and its standby, one per recorder): cron's
+  // mail must say which file is wrong, not only which setting.
+  it('exits 2 naming the file in the first line and each setting under it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-typo-'));
+    const config = join(dir, 'london.yaml');
+    writeFileSync(config, `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${dir}, closeAfterFile: 100, quietSeconds: ten }\n`);
+    const r = spawnSync(process.execPath, [BIN, 'agent', 'run', '--once', '--config', config], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') }, timeout: 30_000 });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`ferry: invalid configuration in ${config}:`);
+    expect(lines).toContain('  sources[0].quietSeconds: Expected number, received string');
+    expect(lines).toContain('  sources[0]: unknown key(s) "closeAfterFile"');
+  });
+});
+
 describe('why the agent stopped, under --json-logs', () => {
   it('is a JSON log line with a time, the error and the exit status, so a pipeline parsing the log keeps it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-fatal-'));
