@@ -15,12 +15,15 @@ import {
 /** What a 403 to a read is named: AccessDenied (GET's XML), or, for a HEAD (no body), whatever the SDK makes of a bare status. */
 const DENIED = new Set(['AccessDenied', 'Forbidden', 'Unknown', 'UnknownError', '']);
 
-/** A read refused as S3 refuses a missing key to a principal that may not list (403 AccessDenied, no KMS reason; not a signature error), by S3 itself. */
-export function deniedAsMissing(error: unknown): boolean {
+/** S3's own refusal of these credentials, as translateS3Error wrapped it: 403 AccessDenied (a HEAD's bare 403), no KMS reason, not a signature error, not a proxy's answer. */
+export function deniedByS3(error: unknown): boolean {
   const cause = (error as { cause?: SdkErrorShape & { message?: string } }).cause;
   const name = cause?.name ?? cause?.Code ?? '';
   return cause?.$metadata?.httpStatusCode === 403 && DENIED.has(name) && !/kms/i.test(cause.message ?? '') && notFromS3(cause) === undefined;
 }
+
+/** A read refused as S3 refuses a missing key to a principal that may not list: S3's answer says no more than deniedByS3. */
+export const deniedAsMissing = deniedByS3;
 
 /** What an answer said, when the SDK kept its body (a block page names the policy that refused): `: "…"`, or nothing. */
 function bodyWords(e: SdkErrorShape): string {

@@ -3,6 +3,7 @@ import { signedFetch } from '../adapters/sigv4.ts';
 import { fetchFailureCause } from '../core/errors.ts';
 import { loadConfig } from './build-agent.ts';
 import { resolveApi, resolveCloud, resolveReplay, type EndpointTarget } from './cloud.ts';
+import { credentialsInUse, signatureRefused, siteDeniedMessage, siteOfPath } from './site-access.ts';
 
 // The catalogue API as the CLI uses it (calls, backups, restore): JSON in, JSON out, the status
 // kept so a refusal (422) can be told from a failure. Every request is SigV4-signed, as the
@@ -31,7 +32,9 @@ export function configuredCloud(opts: CloudOptions): CloudConfig | undefined {
 
 /** The catalogue API: its base URL, region and signing credentials. */
 export function apiFor(opts: CloudOptions): EndpointTarget {
-  return resolveApi(configuredCloud(opts), opts.api);
+  const configured = configuredCloud(opts);
+  const target = resolveApi(configured, opts.api);
+  return { ...target, credentialsFrom: credentialsInUse(target.credentials, configured?.credentials ? opts.config : undefined) };
 }
 
 /** The replay URL: its base URL, region and signing credentials. */
@@ -69,7 +72,10 @@ export async function getJson<T>(target: EndpointTarget, pathAndQuery: string): 
   }
   if (!res.ok) {
     const b = (body ?? {}) as Record<string, unknown>;
-    throw new ApiError(res.status, b, `catalogue API answered ${res.status}: ${typeof b.message === 'string' ? b.message : text}`);
+    const said = `catalogue API answered ${res.status}: ${typeof b.message === 'string' ? b.message : text}`;
+    // A 403 to a site's path (not to the signature) is what a misspelt --site gets: said so, the API's words after.
+    const site = res.status === 403 && !signatureRefused(res.headers.get('x-amzn-errortype'), said) ? siteOfPath(pathAndQuery) : undefined;
+    throw new ApiError(res.status, b, site === undefined ? said : siteDeniedMessage({ site, where: `through the catalogue API at ${target.url}`, credentials: target.credentialsFrom, said: `The ${said}` }));
   }
   return body as T;
 }

@@ -59,6 +59,8 @@ export interface EndpointTarget {
   region: string;
   /** Absent: the AWS SDK's standard credential chain (env, profiles, SSO, roles). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Where those credentials came from, as a refusal names them (credentialsInUse); set by the commands' apiFor. */
+  credentialsFrom?: string;
 }
 
 /** The region in an API Gateway or Function URL host name (…execute-api.eu-west-2.amazonaws.com, …lambda-url.eu-west-2.on.aws). */

@@ -3,7 +3,8 @@ import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
-import { ApiError, apiFor, cloudFor, getJson, type CloudOptions } from './api-client.ts';
+import { ApiError, apiFor, cloudFor, configuredCloud, getJson, type CloudOptions } from './api-client.ts';
+import { credentialsInUse, siteReads } from './site-access.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
 import { fetchPlan, fullAsTaken, type FetchProgress, type FetchReport } from './restore-fetch.ts';
 import { registerTreeRestoreCommand } from './tree-commands.ts';
@@ -79,11 +80,15 @@ function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(
  * for a reader of whole ranges at once (`restore fetch`): its bodies are not paused for a slow
  * stream reader, so a reader that streams (the tree restore) keeps the SDK's usual transport.
  */
-export function fetchStore(opts: CloudOptions, { directGets = false } = {}): BlobStore {
+export function fetchStore(opts: CloudOptions & { site: string }, { directGets = false } = {}): Pick<BlobStore, 'get' | 'head' | 'list'> {
+  const configured = configuredCloud(opts);
   const cloud = cloudFor(opts);
   const client = createS3Client({ region: cloud.region, endpoint: cloud.endpoint, credentials: cloud.credentials, directGets });
   // A DR role lists its primary's prefixes only: a missing key reads as 403 (readsWithoutList).
-  return new S3BlobStore(client, cloud.bucket, { ...(cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : {}), readsWithoutList: true });
+  const store = new S3BlobStore(client, cloud.bucket, { ...(cloud.endpoint ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : {}), readsWithoutList: true });
+  // A listing of another site's prefixes (a misspelt --site) is refused: named as such.
+  const where = `in bucket ${cloud.bucket} ${cloud.endpoint ? `at ${cloud.endpoint}` : `(S3, ${cloud.region})`}`;
+  return siteReads(store, { site: opts.site, where, credentials: credentialsInUse(cloud.credentials, configured?.credentials ? opts.config : undefined) });
 }
 
 export function renderFetch(r: FetchReport): string {
@@ -93,7 +98,7 @@ export function renderFetch(r: FetchReport): string {
 }
 
 /** Plans through the API and fetches; a refusal throws RestoreRefusedError. */
-export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: BlobStore; onProgress?: (p: FetchProgress) => void; signal?: AbortSignal }): Promise<FetchReport> {
+export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: Pick<BlobStore, 'get'>; onProgress?: (p: FetchProgress) => void; signal?: AbortSignal }): Promise<FetchReport> {
   const result = await requestPlan(opts);
   if (!result.ok) throw new RestoreRefusedError(result);
   return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, onProgress: opts.onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
