@@ -30,10 +30,15 @@ export function checkArtefactName(name: string): void {
   }
 }
 
-/** Re-plans from the entries the API returned: commands are rebuilt here, never taken as text from the network. */
-export function localPlan(plan: RestorePlan): RestorePlan {
+/**
+ * Re-plans from the entries the API returned: commands are rebuilt here, never taken as text from
+ * the network. `logsLeftOut`: this command asked for the fulls alone (`--log-source none`); the
+ * entries cannot tell that from a source without logs, and the plan's note says which it was.
+ */
+export function localPlan(plan: RestorePlan, { logsLeftOut = false } = {}): RestorePlan {
   const now = new Date(Math.max(Date.now(), Date.parse(plan.at)));
-  const again = planRestore([plan.full, ...plan.segments, ...(plan.others ?? [])], { at: plan.at, now, site: plan.site, source: plan.source, logSource: plan.logSource, fullOnly: plan.segments.length === 0 });
+  const fullOnly = plan.segments.length === 0;
+  const again = planRestore([plan.full, ...plan.segments, ...(plan.others ?? [])], { at: plan.at, now, site: plan.site, source: plan.source, logSource: plan.logSource, fullOnly, logsLeftOut: fullOnly && logsLeftOut });
   if (!again.ok) throw new InvalidInputError(`the plan received is inconsistent: ${again.reason}`);
   const ids = (list: { artefactId: string }[] | undefined) => (list ?? []).map((a) => a.artefactId).join(' ');
   if (ids(again.others) !== ids(plan.others)) throw new InvalidInputError('the plan received is inconsistent: its other backups are not one a name, the newest at or before T');

@@ -3,6 +3,7 @@ import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { RestorePlan, RestorePlanResult, RestoreRefusal } from '../core/restore-plan.ts';
+import { NO_LOG_SOURCE } from '../core/restore-source.ts';
 import { ApiError, apiFor, cloudFor, configuredCloud, getJson, type CloudOptions } from './api-client.ts';
 import { credentialsInUse, siteReads } from './site-access.ts';
 import { bytePrinter, formatBytes } from './progress.ts';
@@ -101,7 +102,9 @@ export function renderFetch(r: FetchReport): string {
 export async function restoreFetch(opts: RestoreOptions & { to: string; freeBytes?: number; blobs?: Pick<BlobStore, 'get'>; onProgress?: (p: FetchProgress) => void; signal?: AbortSignal }): Promise<FetchReport> {
   const result = await requestPlan(opts);
   if (!result.ok) throw new RestoreRefusedError(result);
-  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, onProgress: opts.onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
+  // The fulls alone on request; a binlog source named "none" is still a source (its plan has a logSource).
+  const logsLeftOut = opts.logSource === NO_LOG_SOURCE && result.logSource === undefined;
+  return fetchPlan({ plan: result, dir: opts.to, blobs: opts.blobs ?? fetchStore(opts, { directGets: true }), freeBytes: opts.freeBytes, logsLeftOut, onProgress: opts.onProgress, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
 

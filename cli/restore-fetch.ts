@@ -49,6 +49,8 @@ export interface FetchOptions {
   onProgress?: (p: FetchProgress) => void;
   /** Range size and GETs in flight (default FETCH_TUNING). */
   tuning?: Partial<FetchTuning>;
+  /** The plan was asked for without its logs (`--log-source none`): its note says they were left out on request. */
+  logsLeftOut?: boolean;
   /** Aborted (Ctrl-C, SIGTERM): no new range is asked for, what is written is flushed and recorded, and the fetch ends with InterruptedError. */
   signal?: AbortSignal;
 }
@@ -363,7 +365,7 @@ export const fullAsTaken = (plan: RestorePlan): boolean => plan.segments.length 
 
 /** Fetches every file of the plan into dir, verified; writes restore-plan.json and apply.sh. */
 export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
-  const plan = localPlan(opts.plan);
+  const plan = localPlan(opts.plan, { logsLeftOut: opts.logsLeftOut ?? false });
   const target = resolve(opts.dir);
   const existing = await lstatOrUndefined(target);
   if (existing && !existing.isDirectory() && !existing.isSymbolicLink()) throw new InvalidInputError(`${target} exists and is not a directory`);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,8 +10,9 @@ import { TEST_KEY, TEST_REGION } from '../support/signed.ts';
 import { sourceFunctions } from '../support/source-functions.ts';
 import type { RestorePlan } from '../../core/restore-plan.ts';
 import { listBackups } from '../../cli/backups-commands.ts';
-import { renderPlan, requestPlan } from '../../cli/restore-commands.ts';
+import { renderFetch, renderPlan, requestPlan, restoreFetch } from '../../cli/restore-commands.ts';
 import { makeFull, makeSegment, min } from '../support/artefact-fixtures.ts';
+import { GB, scenario } from '../support/restore-scenario.ts';
 
 // `ferry backups list` and `ferry restore plan|fetch` as an operator runs them: a real process
 // against a real HTTP API (over an in-memory catalogue).
@@ -99,5 +100,22 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not enough disk space in .*restore: the plan needs 6\.\d MB more \(4 file\(s\), 5\.0 MB in all\), only 1\.0 MB is free\. Nothing was written\./);
     expect(existsSync(to)).toBe(false);
+  });
+
+  it("fetch --log-source none notes, as the plan does, that the logs were left out on request, in what it prints and in restore-plan.json", async () => {
+    const { blobs, catalogue, dir } = await scenario();
+    const api = await startApiServer({ ...sourceFunctions({ catalogue }), credentials: [TEST_KEY], region: TEST_REGION, log: () => undefined });
+    try {
+      const opts = { site: 'site-a', source: 'db', at: min(25), logSource: 'none', api: api.url };
+      const plan = await requestPlan(opts);
+      if (!plan.ok) throw new Error(plan.reason);
+      expect(plan.notes).toEqual([`the log segments are left out on request (--log-source none): the plan restores the full as taken at ${min(0)}, not T`]);
+      const report = await restoreFetch({ ...opts, to: dir, blobs, freeBytes: GB });
+      expect(report.notes).toEqual(plan.notes);
+      expect(renderFetch(report)).toContain(`notes:\n  - ${plan.notes[0]}\n`);
+      expect((JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan).notes).toEqual(plan.notes);
+    } finally {
+      await api.stop();
+    }
   });
 });
