@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
-import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
 import { credentialsInUse } from '../../cli/site-access.ts';
 
 // A DR host runs the restore and listing commands with its own configuration, signed with the
@@ -41,7 +41,8 @@ function drConfig(name: string, secret: string): string {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-dr-wrong-site-'));
   dirs.push(dir);
-  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: ['site-a'], snapshot: await synthesizeDeployment(['site-a']) } });
+  // The deployment synthesized once for these sites and cached (test/support/local-cloud.ts).
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: ['site-a'] });
   const dr = cloud.iam!.credentialsOf('dr:site-a');
   drKey = dr.accessKeyId;
   const listed = JSON.parse(readFileSync(cloud.iam!.credentialsFile, 'utf8')) as { principals: { principal: string; arn: string }[] };
