@@ -2,7 +2,7 @@
 // with the API's cursor, and export the same filters as CSV (the API writes the CSV).
 
 import { refusalText } from './console-api.js';
-import { $, busy, cell, clearError, el, giveFocusBack, showError, timeEl } from './console-ui.js';
+import { $, busy, cell, checkRange, clearError, el, giveFocusBack, showError, timeEl } from './console-ui.js';
 import { isoFromLocal } from './shared.js';
 
 const PAGE = 50;
@@ -31,6 +31,7 @@ function readFilters() {
   const filters = {};
   const from = isoFromLocal('From', $('audit-from').value);
   const to = isoFromLocal('To', $('audit-to').value);
+  checkRange($('audit-from'), $('audit-to'), from, to);
   if (from) filters.from = from;
   if (to) filters.to = to;
   const principal = $('audit-principal').value.trim();
@@ -107,7 +108,8 @@ function search(event) {
   } catch (error) {
     audit.filters = undefined;
     clearTable();
-    showError(error.message);
+    // A field that says what is wrong (From after To) has the focus and the message already.
+    if (!error.atField) showError(error.message);
     return Promise.resolve();
   }
   audit.cursors = [null];
@@ -122,7 +124,7 @@ async function exportCsv() {
   try {
     filters = readFilters();
   } catch (error) {
-    showError(error.message);
+    if (!error.atField) showError(error.message);
     return;
   }
   try {

@@ -79,8 +79,33 @@ export function fieldError(input, message) {
 
 export function clearFieldError(input) {
   input.removeAttribute('aria-invalid');
-  const box = $(`${input.id}-error`);
+  const id = `${input.id}-error`;
+  const box = $(id);
   if (box) box.hidden = true;
+  // A hidden message the field still names is still read with it (a description takes hidden
+  // nodes it refers to): the field's own descriptions (the zone note) stay, the message goes.
+  const described = (input.getAttribute('aria-describedby') ?? '').split(' ').filter((d) => d && d !== id);
+  if (described.length) input.setAttribute('aria-describedby', described.join(' '));
+  else input.removeAttribute('aria-describedby');
+}
+
+/** To fields whose change clears their From's range error (either end set right mends the range). */
+const rangeEnds = new WeakSet();
+
+/**
+ * A time range's From later than its To is refused at From (fieldError: marked, told, focused)
+ * before anything is sent; `from` and `to` are the fields' instants (ISO, either absent). The
+ * API refuses it as well (400), for a client that skips the page. From equal to To is a range.
+ */
+export function checkRange(fromInput, toInput, from, to) {
+  if (from && to && Date.parse(from) > Date.parse(to)) {
+    if (!rangeEnds.has(toInput)) {
+      rangeEnds.add(toInput);
+      for (const type of ['input', 'change']) toInput.addEventListener(type, () => clearFieldError(fromInput));
+    }
+    throw fieldError(fromInput, 'From must not be later than To: choose an earlier From, or a later To.');
+  }
+  clearFieldError(fromInput);
 }
 
 /** An element with text and attributes. */

@@ -14,7 +14,7 @@ import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { forgetErasures, openErasures } from './console-erasures.js';
-import { $, cell, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
+import { $, cell, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
@@ -387,6 +387,7 @@ function readSearch() {
   const params = { limit: $('limit').value };
   const from = fieldIso('From', $('from'));
   const to = fieldIso('To', $('to'));
+  checkRange($('from'), $('to'), from, to);
   if (from) params.from = from;
   if (to) params.to = to;
   for (const name of FILTERS) {
