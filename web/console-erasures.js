@@ -1,6 +1,6 @@
 // Erasure at a data subject's request: the call page's action (a modal dialog that says what
 // erasure does and that it cannot be undone; the reason required, the request's reference
-// optional) and the site's list of requests, pending and done. The API decides
+// optional) and the site's list of requests, pending and done (or one of them: Status). The API decides
 // (core/erasures.ts): refused while any legal hold stands (409, naming the hold) or when the call
 // is not catalogued (404); that reason is the notice. The API audits every request (`erase`).
 
@@ -91,11 +91,24 @@ function addRow(tbody, e) {
 /** Requests a page of the view shows: the newest first, Show more appends the next ones. */
 export const ERASURES_VIEW_PAGE = 50;
 
-/** The view's listing: the site it is of, the next page's cursor, the rids shown, what each state counts. */
-const listing = { site: undefined, cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: 0 };
+/** The states the view can be filtered to (the API's `status`); '' is every request. */
+const STATUSES = ['', 'pending', 'done'];
+
+/** The view's listing: the site it is of, the state it is filtered to, the next page's cursor, the rids shown, what each state counts. */
+const listing = { site: undefined, status: '', cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: 0 };
+
+/** What the status line says of a list filtered to one state: how many of it are shown, whether older ones follow, that the others are not shown. */
+function filteredText(n, status) {
+  const others = `${status === 'pending' ? 'Done' : 'Pending'} requests are not shown.`;
+  if (n === 0) return `No ${status} erasure requests for this site. ${others}`;
+  const counts = `${n} ${status} request${n === 1 ? '' : 's'}`;
+  if (!listing.cursor) return `${counts}, newest first. ${others}`;
+  return `${counts} shown, newest first; older ${status} requests follow: Show more lists them. ${others}`;
+}
 
 function listingText() {
   const n = listing.shown.size;
+  if (listing.status) return filteredText(n, listing.status);
   if (n === 0) return 'No erasure requests for this site.';
   const counts = `${n} request${n === 1 ? '' : 's'}`;
   if (!listing.cursor) return `${counts}: ${listing.pending} pending, ${listing.done} done.`;
@@ -119,7 +132,9 @@ function appendPage(tbody, answer) {
 /** Reads the next page (the first without a cursor); false when the answer came too late (another site, the view opened again). */
 async function readPage(ctx) {
   const mine = listing.generation;
-  const answer = await ctx.api(ctx.sitePath('erasures'), { query: { limit: String(ERASURES_VIEW_PAGE), ...(listing.cursor ? { cursor: listing.cursor } : {}) } });
+  // The filter goes with every page: a cursor says where to go on, not which requests.
+  const query = { limit: String(ERASURES_VIEW_PAGE), ...(listing.status ? { status: listing.status } : {}), ...(listing.cursor ? { cursor: listing.cursor } : {}) };
+  const answer = await ctx.api(ctx.sitePath('erasures'), { query });
   if (mine !== listing.generation || listing.site !== ctx.site()) return false;
   appendPage($('erasures').tBodies[0], answer);
   return true;
@@ -139,31 +154,59 @@ async function showMore(ctx) {
   focusIfLost('erasures-status');
 }
 
-let moreWired = false;
+/**
+ * The Status filter chosen: the list read again from its first page, the entry's address saying
+ * it (`status=pending`) so that a reload or a bookmark shows the same. The entry is replaced, not
+ * added: the arrow keys choose each state they pass over, and Back would step through them.
+ */
+function chooseStatus(ctx) {
+  const status = $('erasures-filter').value;
+  ctx.keep({ status });
+  void openErasures(ctx, status);
+}
 
-/** The erasures view: the site's requests, newest first, a page at a time. */
-export async function openErasures(ctx) {
-  if (!moreWired) {
-    moreWired = true;
-    $('erasures-more').addEventListener('click', () => void showMore(ctx));
-  }
-  const status = $('erasures-status');
-  Object.assign(listing, { site: ctx.site(), cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: listing.generation + 1 });
+let wiredControls = false;
+
+function wireControls(ctx) {
+  if (wiredControls) return;
+  wiredControls = true;
+  $('erasures-more').addEventListener('click', () => void showMore(ctx));
+  $('erasures-filter').addEventListener('change', () => chooseStatus(ctx));
+}
+
+/** Starts the list again (another site, another filter, the view opened anew): an answer for the list before is dropped. */
+function resetListing(site, status) {
+  Object.assign(listing, { site, status, cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: listing.generation + 1 });
   $('erasures').tBodies[0].replaceChildren();
   $('erasures-more').hidden = true;
-  status.textContent = 'Reading the erasure requests…';
-  const site = ctx.site();
+}
+
+/** The erasures view: the site's requests (all, or `status`: pending or done only), newest first, a page at a time. */
+export async function openErasures(ctx, status = '') {
+  wireControls(ctx);
+  const line = $('erasures-status');
+  const known = STATUSES.includes(status);
+  resetListing(ctx.site(), known ? status : '');
+  $('erasures-filter').value = listing.status;
+  if (!known) {
+    // Refused naming it, as the search refuses an address it cannot take, rather than listed unfiltered.
+    line.textContent = '';
+    showError(`The address asks for status=${status}, which the Erasures view does not take (pending or done): choose one in Status, or Erasures in the navigation for all.`);
+    return;
+  }
+  line.textContent = 'Reading the erasure requests…';
+  const mine = listing.generation;
   try {
     await readPage(ctx);
   } catch (error) {
-    if (error instanceof SignedOutError || site !== ctx.site()) return;
-    status.textContent = 'The erasure requests could not be read.';
+    if (error instanceof SignedOutError || mine !== listing.generation) return;
+    line.textContent = 'The erasure requests could not be read.';
     showError(refusalText('Reading the erasure requests', error));
   }
 }
 
 /** Signed out: nothing of the list stays, and an answer still on its way is dropped. */
 export function forgetErasures() {
-  Object.assign(listing, { site: undefined, cursor: undefined, shown: new Set(), pending: 0, done: 0, generation: listing.generation + 1 });
-  $('erasures-more').hidden = true;
+  resetListing(undefined, '');
+  $('erasures-filter').value = '';
 }

@@ -2,7 +2,7 @@
 // search calls, open one (record, SHA-256, play, download, recall, holds, erasure), cases and
 // exports, the erasure requests and the audit trail. Plain browser JavaScript modules, no build step, no inline script or
 // style (the deployment's CSP is `default-src 'self'`). Where the page is, is in the address
-// (`#site=…&view=search|call|cases|erasures|audit&rid=…&case=…`) with the search's filters that name no one
+// (`#site=…&view=search|call|cases|erasures|audit&rid=…&case=…&status=…`, the last the Erasures view's) with the search's filters that name no one
 // (`from`/`to` in UTC, direction, durations, order, page size), so bookmarks work; the whole search
 // (agent, number, call id too) is kept in the tab's sessionStorage under the history entry's random
 // id, the entry holding only that id and this sign-in's owner id, so Back and a reload work for the
@@ -96,6 +96,17 @@ function navigate(params) {
   return render();
 }
 
+/**
+ * The entry shown, changed in place: a view's own state (the Erasures view's Status) in its
+ * address and kept route, no new history entry, nothing shown again. An empty value is dropped.
+ */
+function keep(params) {
+  const next = { ...state.route, ...params };
+  for (const [k, v] of Object.entries(next)) if (!v) delete next[k];
+  writeEntry(next, { replace: true });
+  state.route = next;
+}
+
 function currentSite() {
   return state.route?.site ?? $('site').value ?? '';
 }
@@ -132,6 +143,7 @@ const ctx = {
   site: () => currentSite(),
   pollSeconds,
   navigate,
+  keep,
   api: (path, options) => api(state.config, path, options).catch(handleSignedOut),
   sitePath: (path) => `sites/${encodeURIComponent(currentSite())}/${path}`,
   selectedRids: () => [...state.selected.keys()],
@@ -577,7 +589,7 @@ async function render() {
   else if (view === 'search') await showSearch(r, site, left);
   else if (view === 'call') await openCall(ctx, r.rid ?? '');
   else if (view === 'cases') await showCases(r.case, caseOpened);
-  else if (view === 'erasures') await openErasures(ctx);
+  else if (view === 'erasures') await openErasures(ctx, r.status);
   else if (view === 'audit') await openAudit(ctx);
 }
 
