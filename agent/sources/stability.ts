@@ -55,3 +55,23 @@ export function findLostVersions(previous: ReadonlyMap<string, FileStamp>, now: 
     return !same && !isShipped(p);
   });
 }
+
+/**
+ * Versions an earlier pass saw waiting (not yet judged complete: first seen `sinceMs`) that are
+ * gone now and were never shipped: a backup the site removed or rotated away before two passes
+ * could find it unchanged. Left out: the ready versions findLostVersions reports (`reported`),
+ * content still there under another name (a file of this scan with the same size and mtime: a
+ * rename), and versions that were still being written when last seen (modified within
+ * `stableMs` of their first sight: a partial file a failed job cleaned up is not a backup).
+ */
+export function vanishedUnjudged(seen: Readonly<Record<string, StabilityEntry>>, now: readonly FileStamp[], o: { stableMs: number; isShipped: (f: FileStamp) => boolean; reported: ReadonlySet<string> }): (FileStamp & { sinceMs: number })[] {
+  const names = new Set(now.map((f) => f.name));
+  const contents = new Set(now.map((f) => `${f.size}:${f.mtimeMs}`));
+  const out: (FileStamp & { sinceMs: number })[] = [];
+  for (const [name, [size, mtimeMs, sinceMs]] of Object.entries(seen)) {
+    const f = { name, size, mtimeMs };
+    if (names.has(name) || o.reported.has(name) || contents.has(`${size}:${mtimeMs}`) || o.isShipped(f)) continue;
+    if (sinceMs - mtimeMs >= o.stableMs) out.push({ ...f, sinceMs });
+  }
+  return out;
+}

@@ -175,6 +175,40 @@ describe('a cron-driven agent and stability windows', () => {
   });
 });
 
+describe('a backup gone before two cron runs could judge it complete', () => {
+  it('is recorded and alerted (critical) as lost, once, when it looked finished at its first sight; a partial file a failed job removed and a backup renamed are not', async () => {
+    const s = artefactSite(`  - { name: db, type: rotated, path: "{root}", patterns: ["*.bak"], stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date('2026-12-06T03:00:00.000Z'));
+    const tenMinutesAgo = new Date(clock.now().getTime() - 600_000);
+    writeAt(join(s.root, 'nightly.bak'), bytesOf(30_000, 3), tenMinutesAgo);
+    writeAt(join(s.root, 'partial.bak'), bytesOf(9_000, 4), new Date(clock.now().getTime() - 1000));
+    writeAt(join(s.root, 'weekly.bak'), bytesOf(20_000, 5), tenMinutesAgo);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const first = await cronPass(s.config, store, alerts, clock);
+    expect(first.report.artefacts).toBe(0);
+    // Before the next cron run: the job's rotation removes the night's backup, a failed job its
+    // partial file, and weekly.bak is renamed (its content still there).
+    rmSync(join(s.root, 'nightly.bak'));
+    rmSync(join(s.root, 'partial.bak'));
+    renameSync(join(s.root, 'weekly.bak'), join(s.root, 'weekly-01.bak'));
+    clock.advance(5 * 60_000);
+    const second = await cronPass(s.config, store, alerts, clock);
+    expect(second.report.lost).toBe(1);
+    expect(second.status.recentLosses.map((l) => l.batch)).toEqual(['nightly.bak']);
+    const critical = alerts.filter((a) => a.severity === 'critical');
+    expect(critical.map((a) => a.subject)).toEqual(['db: nightly.bak lost before shipping']);
+    expect(critical[0]!.message).toContain(`was removed from the site before the agent could judge it complete: first seen 2026-12-06T03:00:00.000Z, already unchanged since ${tenMinutesAgo.toISOString()}, and gone at the next pass (a version ships once passes 120 s apart find it unchanged)`);
+    expect(critical[0]!.message).toContain("Keep each backup on the site for longer than the agent's pass interval plus the source's stableSeconds");
+    clock.advance(5 * 60_000);
+    const third = await cronPass(s.config, store, alerts, clock);
+    expect(third.report.lost).toBe(0);
+    expect(third.report.artefacts).toBe(1);
+    expect(alerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
+    expect((await artefactManifests(store)).map((m) => m.name)).toEqual(['weekly-01.bak']);
+  });
+});
+
 describe('hostile sidecars', () => {
   it('ships every recording of a batch whose XML sidecar declares an external entity, never resolving it', async () => {
     const s = site(`    extensions: [.wav]
