@@ -13,7 +13,7 @@ import { nameShape } from './file-format.ts';
 import { FormatChangedError, IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { filesAndFolders, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
-import { findLostVersions, vanishedUnjudged } from './sources/stability.ts';
+import { reportArtefactLosses, unjudgedLosses, type ArtefactLossDeps } from './sources/artefact-losses.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
 import type { LossLog } from './state/loss-log.ts';
@@ -116,9 +116,9 @@ export class ArtefactRunner {
     await this.selectsNothing(scan.files.length);
     out.failed += await this.alertBadNames(scan.badNames ?? []);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
-    const unjudged = this.source.type === 'binlog' ? [] : this.vanishedUnjudged(scan.files);
+    const unjudged = unjudgedLosses(this.lossDeps, this.source, scan.files);
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
-    out.lost = await this.reportLosses(scan.files, unjudged);
+    out.lost = await reportArtefactLosses(this.lossDeps, this.source, scan.files, unjudged);
     const plan = scan.plan(clock.now().getTime());
     // Judged once every source of the pass is done (settleGaps): a full backup shipped by
     // another source in this same pass may bridge the gap.
@@ -285,28 +285,9 @@ export class ArtefactRunner {
     }
   }
 
-  private async reportLosses(files: SiteFile[], unjudged: readonly (FileStamp & { sinceMs: number })[]): Promise<number> {
-    const previous = this.deps.observations.readyUnshipped(this.source.name);
-    const lastScan = this.deps.observations.lastScan(this.source.name);
-    const lost = findLostVersions(previous, files, (f) => this.isShipped(f.name, f.size, f.mtimeMs));
-    const at = this.deps.clock.now().toISOString();
-    const seen = lastScan ? { lastSeen: lastScan } : {};
-    let count = 0;
-    for (const f of lost) count += await this.deps.losses.reportArtefacts(this.source, [f], 'removed or overwritten on the site before it was shipped', at, seen);
-    const stable = 'stableSeconds' in this.source ? this.source.stableSeconds : 0;
-    for (const f of unjudged) {
-      const reason = `removed from the site before the agent could judge it complete: first seen ${new Date(f.sinceMs).toISOString()}, already unchanged since ${new Date(f.mtimeMs).toISOString()}, and gone at the next pass (a version ships once passes ${stable} s apart find it unchanged)`;
-      const advice = "If it was a finished backup, it is not offsite. Keep each backup on the site for longer than the agent's pass interval plus the source's stableSeconds (the backup job's retention), or run the agent more often.";
-      count += await this.deps.losses.reportArtefacts(this.source, [f], reason, at, { ...seen, advice });
-    }
-    return count;
-  }
-
-  /** Waiting versions of the last pass gone unshipped (stability.ts, vanishedUnjudged); read before this scan is observed. */
-  private vanishedUnjudged(files: readonly SiteFile[]): (FileStamp & { sinceMs: number })[] {
-    const stableMs = ('stableSeconds' in this.source ? this.source.stableSeconds : 0) * 1000;
-    const reported = new Set(this.deps.observations.readyUnshipped(this.source.name).keys());
-    return vanishedUnjudged(this.tracker.snapshot(), files, { stableMs, reported, isShipped: (f) => this.isShipped(f.name, f.size, f.mtimeMs) });
+  /** What the loss checks of artefact-losses.ts read and report through. */
+  private get lossDeps(): ArtefactLossDeps {
+    return { observations: this.deps.observations, losses: this.deps.losses, isShipped: (f) => this.isShipped(f.name, f.size, f.mtimeMs), now: () => this.deps.clock.now() };
   }
 
   /** Raises, repeats or resolves the gap alerts of the last cycle's scan; the agent calls it after every source of a pass. */

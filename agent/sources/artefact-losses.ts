@@ -1,0 +1,42 @@
+import type { ArtefactSourceConfig } from '../../core/config.ts';
+import type { FileStamp } from '../journal.ts';
+import type { Observations } from '../state/observations.ts';
+import type { LossReporter } from '../state/loss-reporter.ts';
+import { findLostVersions, vanishedUnjudged } from './stability.ts';
+
+// Versions of a backup or archive source lost before they were shipped, found at the start of a
+// pass from what the earlier passes saw (kept in the state directory): ready versions gone or
+// overwritten (findLostVersions), and versions still waiting for their stability window that
+// were removed although they looked finished (vanishedUnjudged). Binlog segments have their own
+// checks (binlog-run.ts).
+
+export interface ArtefactLossDeps {
+  observations: Observations;
+  losses: LossReporter;
+  isShipped: (f: FileStamp) => boolean;
+  now: () => Date;
+}
+
+/** Waiting versions of the last pass gone unshipped; to be read before this scan is observed (which forgets them). */
+export function unjudgedLosses(deps: ArtefactLossDeps, source: ArtefactSourceConfig, files: readonly FileStamp[]): (FileStamp & { sinceMs: number })[] {
+  if (source.type === 'binlog') return [];
+  const reported = new Set(deps.observations.readyUnshipped(source.name).keys());
+  return vanishedUnjudged(deps.observations.stability(source.name).snapshot(), files, { stableMs: source.stableSeconds * 1000, reported, isShipped: deps.isShipped });
+}
+
+/** Records and alerts the versions lost since the last pass (once each: the loss log dedupes); returns how many are new. */
+export async function reportArtefactLosses(deps: ArtefactLossDeps, source: ArtefactSourceConfig, files: readonly FileStamp[], unjudged: readonly (FileStamp & { sinceMs: number })[]): Promise<number> {
+  const previous = deps.observations.readyUnshipped(source.name);
+  const lastScan = deps.observations.lastScan(source.name);
+  const at = deps.now().toISOString();
+  const seen = lastScan ? { lastSeen: lastScan } : {};
+  let count = 0;
+  for (const f of findLostVersions(previous, files, deps.isShipped)) count += await deps.losses.reportArtefacts(source, [f], 'removed or overwritten on the site before it was shipped', at, seen);
+  const stable = 'stableSeconds' in source ? source.stableSeconds : 0;
+  for (const f of unjudged) {
+    const reason = `removed from the site before the agent could judge it complete: first seen ${new Date(f.sinceMs).toISOString()}, already unchanged since ${new Date(f.mtimeMs).toISOString()}, and gone at the next pass (a version ships once passes ${stable} s apart find it unchanged)`;
+    const advice = "If it was a finished backup, it is not offsite. Keep each backup on the site for longer than the agent's pass interval plus the source's stableSeconds (the backup job's retention), or run the agent more often.";
+    count += await deps.losses.reportArtefacts(source, [f], reason, at, { ...seen, advice });
+  }
+  return count;
+}
