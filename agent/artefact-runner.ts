@@ -22,7 +22,7 @@ import { planRotated, type ArtefactPlan } from './sources/rotated.ts';
 import { planArchive } from './sources/archive.ts';
 import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './sources/binlog.ts';
 import { artefactSelector } from './sources/select.ts';
-import { formatDuration } from '../core/alert-text.ts';
+import { formatDuration, sentence } from '../core/alert-text.ts';
 import { AHEAD_SLACK_MS } from './sources/stability.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
@@ -377,7 +377,7 @@ export class ArtefactRunner {
         if (!retryable || attempt === attempts) {
           this.deps.onError?.(`${work.source}/${work.stamp.name}: ${messageOf(error)}`);
           if (error instanceof FormatChangedError) return this.formatChanged(work, error);
-          await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${messageOf(error)}. It stays in the backlog and is tried again next cycle.` });
+          await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(messageOf(error))} It stays in the backlog and is tried again next cycle.` });
           return undefined;
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
@@ -393,7 +393,7 @@ export class ArtefactRunner {
       severity: 'critical',
       site: this.deps.site,
       subject: `${work.stamp.name} of ${work.source} is not a backup any more: held back`,
-      message: `${error.message}. The fulls already offsite are kept; \`ferry restore plan --site ${this.deps.site} --source ${work.source} --at <time>\` shows the one a restore would use.`,
+      message: `${sentence(error.message)} The fulls already offsite are kept; \`ferry restore plan --site ${this.deps.site} --source ${work.source} --at <time>\` shows the one a restore would use.`,
     });
     return undefined;
   }

@@ -1,3 +1,4 @@
+import { sentence } from '../core/alert-text.ts';
 import { realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { batchNameOf, batchNumbers } from './sources/batch-order.ts';
@@ -136,7 +137,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
         severity: 'critical',
         site,
         subject: `${source.name}: batch directory cannot be read: ${path}`,
-        message: `${reason}. Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
+        message: `${sentence(reason)} Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
         details: { source: source.name, path },
       },
     ]);

@@ -1,3 +1,4 @@
+import { sentence } from '../core/alert-text.ts';
 import { join } from 'node:path';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
@@ -194,7 +195,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
         const name = error.path.slice(error.path.lastIndexOf('/') + 1);
         const rest = work.recordings.filter((r) => r.name !== name);
         log.warn('recording cannot be read; shipping the rest of its batch, will try it again next pass', { batch: work.batch, path: error.path, error: error.message });
-        await s.alerts.raise(`unreadable:${work.source}:${error.path}`, { severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${error.message}. The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
+        await s.alerts.raise(`unreadable:${work.source}:${error.path}`, { severity: 'warning', site: config.site, subject: `recording cannot be read: ${error.path}`, message: `${sentence(error.message)} The rest of batch ${work.batch} is shipped; this recording stays in the backlog. Check the file's permissions and the disk.` });
         if (rest.length === work.recordings.length || rest.length === 0) return { lost };
         work = { ...work, recordings: rest };
         attempt--;

@@ -1,3 +1,4 @@
+import { sentence } from '../core/alert-text.ts';
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
@@ -173,7 +174,7 @@ async function serveMetrics(a: Agent, config: AgentConfig, log: Logger) {
       severity: 'warning',
       site: config.site,
       subject: `the agent's metrics endpoint cannot listen on ${metrics.listen}`,
-      message: `metrics.listen ${metrics.listen}: ${why}. The agent ships as usual, without /healthz and /metrics: free the port or choose another in metrics.listen, then restart the agent.`,
+      message: `metrics.listen ${metrics.listen}: ${sentence(why)} The agent ships as usual, without /healthz and /metrics: free the port or choose another in metrics.listen, then restart the agent.`,
       details: { listen: metrics.listen, error: why },
     });
     return undefined;

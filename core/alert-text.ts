@@ -24,6 +24,16 @@ export function causeText(error: TaskError, max = 600): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/**
+ * `text` ended as a sentence: a full stop added unless it ends with one already (or `!`, `?`,
+ * `…`, before any closing quote or bracket). An error's message put before more text
+ * (`${message}. It is tried again…`) read "signing method.." when the service ended it itself.
+ */
+export function sentence(text: string): string {
+  const t = text.trimEnd();
+  return /[.!?…]["'’”)\]]*$/.test(t) ? t : `${t}.`;
+}
+
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 120) return `${s} s`;

@@ -1,3 +1,4 @@
+import { sentence } from '../../core/alert-text.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -206,7 +207,7 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
       severity: error instanceof TreeVanishedError || error instanceof TreeRestoreUnfinishedError ? 'critical' : 'warning',
       site: deps.site,
       subject: `no snapshot of ${source.name}`,
-      message: `${message}. Nothing was published for this snapshot; the last one stays the newest. It is tried again next pass.`,
+      message: `${sentence(message)} Nothing was published for this snapshot; the last one stays the newest. It is tried again next pass.`,
     });
     return { status: status(message), manifests: [], bytes: 0, failed: 1 };
   }

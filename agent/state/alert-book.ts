@@ -1,3 +1,4 @@
+import { sentence } from '../../core/alert-text.ts';
 import { join } from 'node:path';
 import type { Alert, Notifier } from '../../core/ports.ts';
 import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
@@ -210,7 +211,7 @@ export async function sourceReadable(alerts: AlertBook, site: string, source: { 
     site,
     subject: `source ${source.name} cannot be read`,
     message:
-      `${problem}. Nothing of this source is shipped until it can be read again, and what the site removes meanwhile cannot be saved: ` +
+      `${sentence(problem)} Nothing of this source is shipped until it can be read again, and what the site removes meanwhile cannot be saved: ` +
       "check the mount and the agent's permissions.",
     details: { source: source.name, path: source.path },
   });

@@ -209,6 +209,24 @@ describe('a backup gone before two cron runs could judge it complete', () => {
   });
 });
 
+describe("a store's refusal in an alert", () => {
+  it("reads as one sentence: the store's message ends with its own full stop, and none is added after it", async () => {
+    const s = artefactSite(`  - { name: db, type: rotated, path: "{root}", patterns: ["*.bak"], stableSeconds: 0 }`, '{ partSizeMiB: 5, attempts: 1 }');
+    const clock = new ManualClock(new Date('2026-12-06T03:00:00.000Z'));
+    writeAt(join(s.root, 'nightly.bak'), bytesOf(3_000, 3), new Date(clock.now().getTime() - 600_000));
+    const refusal = 'The request signature we calculated does not match the signature you provided. Check your key and signing method.';
+    const memory = new MemoryBlobStore();
+    const store = new Proxy(memory, {
+      get: (target, key, receiver) => (['put', 'createMultipart', 'uploadPart', 'completeMultipart'].includes(String(key)) ? () => Promise.reject(Object.assign(new Error(refusal), { name: 'SignatureDoesNotMatch' })) : Reflect.get(target, key, receiver)),
+    }) as BlobStore;
+    const alerts: Alert[] = [];
+    await cronPass(s.config, store, alerts, clock);
+    const failed = alerts.find((a) => a.key === 'ship-failed:db:nightly.bak');
+    expect(failed?.message).toContain(`${refusal} It stays in the backlog`);
+    expect(failed?.message).not.toContain('..');
+  });
+});
+
 describe('hostile sidecars', () => {
   it('ships every recording of a batch whose XML sidecar declares an external entity, never resolving it', async () => {
     const s = site(`    extensions: [.wav]
