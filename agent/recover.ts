@@ -52,7 +52,10 @@ async function abortUploads(store: BlobStore, journal: Journal, id: string, key:
   try {
     for await (const u of store.listMultipart(key)) if (u.key === key) uploads.add(u.uploadId);
   } catch (error) {
-    log.warn('cannot list open uploads; aborting only those the journal knows', { id, error: messageOf(error) });
+    // The agent's role may not list uploads (by design: it writes, it does not browse), so on AWS
+    // this is every recovery, not a fault: those the journal knows are aborted, and the bucket's
+    // lifecycle ends any other (abortIncompleteMultipartDays). Logged at info.
+    log.info('open uploads cannot be listed here (the agent role may not list): aborting those the journal knows; the bucket lifecycle ends any other', { id, error: messageOf(error) });
   }
   for (const uploadId of uploads) {
     await store.abortMultipart(key, uploadId);

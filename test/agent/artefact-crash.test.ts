@@ -6,6 +6,7 @@ import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { readAll } from '../../agent/recover.ts';
+import type { Logger } from '../../agent/log.ts';
 import { artefactSite, artefactAgent, artefactManifests, openUploads, writeAt, bytesOf } from '../support/artefact-agent.ts';
 
 // Artefacts follow the commit rule through failures: a torn or corrupted object is shipped
@@ -97,6 +98,31 @@ describe('artefact shipping under failures', () => {
     expect((await readAll(store, m!.key)).equals(s.bytes)).toBe(true);
     expect(await openUploads(store)).toEqual([]);
     expect(second.agent.statusSnapshot()).toMatchObject({ inflight: 0, totals: { artefacts: 1 } });
+    second.agent.close();
+  });
+
+  it('killed mid-upload under a role that may not list uploads (the agent role on AWS): the restart aborts the upload its journal knows and logs no warning for the refused listing', async () => {
+    const s = site(11 * MiB);
+    const store = new MemoryBlobStore();
+    let parts = 0;
+    const dying = dyingStore(store, (method) => method === 'uploadPart' && ++parts >= 2);
+    const first = artefactAgent(s.config, dying.store);
+    void first.agent.cycle();
+    await dying.reached;
+    first.agent.close();
+    await first.closeFiles();
+    expect(await openUploads(store)).toHaveLength(1);
+
+    const denied = Object.assign(Object.create(store) as BlobStore, {
+      listMultipart: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(Object.assign(new Error('S3 list uploads: AccessDenied: not authorized to perform: s3:ListBucketMultipartUploads'), { name: 'AccessDenied' })) }) }),
+    });
+    const lines: { level: string; msg: string }[] = [];
+    const log = Object.fromEntries((['debug', 'info', 'warn', 'error'] as const).map((level) => [level, (msg: string) => void lines.push({ level, msg })])) as unknown as Logger;
+    const second = artefactAgent(s.config, denied, { clock: new ManualClock(new Date()), log });
+    expect(await second.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 });
+    expect(await openUploads(store)).toEqual([]);
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([]);
+    expect(lines.find((l) => l.msg.startsWith('open uploads cannot be listed here'))?.level).toBe('info');
     second.agent.close();
   });
 

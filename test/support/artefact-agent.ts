@@ -46,7 +46,7 @@ export interface Harness {
   closeFiles(): Promise<void>;
 }
 
-export function artefactAgent(config: AgentConfig, store: BlobStore, options: { clock?: ManualClock; openFile?: AgentDeps['openFile'] } = {}): Harness {
+export function artefactAgent(config: AgentConfig, store: BlobStore, options: { clock?: ManualClock; openFile?: AgentDeps['openFile']; log?: AgentDeps['log'] } = {}): Harness {
   const clock = options.clock ?? new ManualClock(new Date());
   const alerts: Alert[] = [];
   const opened: string[] = [];
@@ -55,7 +55,7 @@ export function artefactAgent(config: AgentConfig, store: BlobStore, options: { 
     config,
     store,
     clock,
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     notifier: { notify: async (a) => void alerts.push(a) },
     verify: 'read-back',
     retryDelayMs: () => 1,
