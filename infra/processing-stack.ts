@@ -89,6 +89,7 @@ export class ProcessingStack extends Stack {
           site,
           bucketName,
           dataKeyArn: dataKey.keyArn,
+          tableArn: catalogueTable.tableArn,
           stackPrefix: config.stackPrefix,
           entryPoints: { invokeArn: (method, path) => this.api.invokeArn(method, path), replayArn: this.api.siteReplayArns[site.name]! },
           ...(config.binlogs.partialLockDays > 0 ? { partialLock: { days: config.binlogs.partialLockDays, mode: config.objectLock.mode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE' } } : {}),

@@ -5,9 +5,10 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { SiteConfig } from './config.ts';
 import { acknowledgeWildcardResource } from './nag.ts';
+import { auditPrefix } from '../core/audit-trail.ts';
 import { partialKeyPatterns, sitePrefixes } from '../core/layout.ts';
 import { bucketArn as bucketArnOf, objectsArn } from './names.ts';
-import { agentStatements, drApiStatements, drReaderStatements, officerStatements, type PartialLock, type SiteEntryPoints } from './site-policies.ts';
+import { agentStatements, drApiStatements, drReaderStatements, officerAuditStatements, officerStatements, type PartialLock, type SiteEntryPoints } from './site-policies.ts';
 
 // One site's identities in the cloud: its activity (the agent polls it; no inbound connection
 // to the site), its agent role (add-only, see site-policies.ts) and its DR read role.
@@ -24,6 +25,8 @@ export interface SiteAccessProps {
   site: SiteConfig;
   bucketName: string;
   dataKeyArn: string;
+  /** The catalogue table: the officer reads its site's audit ledger there (`ferry audit verify|search`). */
+  tableArn: string;
   stackPrefix: string;
   /** The catalogue API routes and replay URL of this site. */
   entryPoints: SiteEntryPoints;
@@ -78,7 +81,7 @@ export class SiteAccess extends Construct {
     for (const statement of drStatements) this.drRole.addToPolicy(statement);
 
     this.officerRole = new iam.Role(this, 'OfficerRole', {
-      description: `Ferry compliance officer of site ${site.name}: search, replay and recall its recordings; legal holds and cases`,
+      description: `Ferry compliance officer of site ${site.name}: search, replay and recall its recordings; legal holds and cases; read its audit trail`,
       // Nobody listed: principals of this account tagged ferry-officer-site={site} (and allowed sts:AssumeRole) may use it.
       assumedBy:
         site.officers.length > 0
@@ -86,7 +89,7 @@ export class SiteAccess extends Construct {
           : new iam.AccountRootPrincipal().withConditions({ StringEquals: { 'aws:PrincipalTag/ferry-officer-site': site.name } }),
       maxSessionDuration: Duration.hours(12),
     });
-    for (const statement of officerStatements(site.name, props.entryPoints)) this.officerRole.addToPolicy(statement);
+    for (const statement of [...officerStatements(site.name, props.entryPoints), ...officerAuditStatements({ ...scopeOf, tableArn: props.tableArn })]) this.officerRole.addToPolicy(statement);
     this.acknowledgeRoutes(site.name, props.entryPoints);
 
     for (const prefix of sitePrefixes(site.name)) {
@@ -94,6 +97,7 @@ export class SiteAccess extends Construct {
       acknowledgeWildcardResource(this.agentRole, arn, `the agent of site ${site.name} adds and reads back objects under its own prefix ${prefix} only; keys are new per pack, artefact and manifest`);
       acknowledgeWildcardResource(this.drRole, arn, `the DR reader of site ${site.name} reads any object under ${prefix} and nothing outside that site`);
     }
+    acknowledgeWildcardResource(this.officerRole, objectsArn(bucketName, auditPrefix(site.name)), `the officer of site ${site.name} reads the sealed audit records of that site (one object per record) to verify its chain, and of no other site`);
     if (props.partialLock) {
       for (const pattern of partialKeyPatterns(site.name)) {
         acknowledgeWildcardResource(this.agentRole, `${bucketArnOf(bucketName)}/${pattern}`, `the agent of site ${site.name} may give its own binlog partials and their manifests (new keys, one per partial) a lock of at most ${props.partialLock.days} day(s) in the bucket's mode, and no other object any retention`);

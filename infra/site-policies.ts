@@ -1,4 +1,6 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { AUDIT_LEDGER_KEY_PREFIX } from '../core/audit-ledger.ts';
+import { auditPrefix } from '../core/audit-trail.ts';
 import { partialKeyPatterns, sitePrefixes } from '../core/layout.ts';
 import { bucketArn, objectsArn, viaService } from './names.ts';
 
@@ -191,6 +193,35 @@ export function officerStatements(site: string, entry: SiteEntryPoints): iam.Pol
       ],
     }),
     ...replayThroughUrl(entry.replayArn),
+  ];
+}
+
+/**
+ * What `ferry audit verify` and `ferry audit search` read of one site, with the officer's own
+ * credentials, so a compliance officer can check the trail without the operators: the sealed
+ * records (list and get under `audit/{site}/`) and the ledger of that site (cli/audit-commands.ts
+ * through adapters/dynamo-audit-ledger.ts: a Query of `AUDIT#{site}` for the head and the unsealed
+ * records, a GetItem of its `HEAD` item for a chain older than the ledger), through the data key.
+ * Read only: no PutObject (the sealer's), no PutItem; not the sealed mark (`AUDITSEAL#{site}`),
+ * which only `audit seal` reads; nothing of another site.
+ */
+export function officerAuditStatements(scope: SiteScope & { tableArn: string }): iam.PolicyStatement[] {
+  const trail = auditPrefix(scope.site);
+  return [
+    new iam.PolicyStatement({ sid: 'ListOwnAuditTrail', actions: ['s3:ListBucket'], resources: [bucketArn(scope.bucketName)], conditions: { StringLike: { 's3:prefix': [`${trail}*`] } } }),
+    new iam.PolicyStatement({ sid: 'ReadOwnAuditTrail', actions: ['s3:GetObject'], resources: [objectsArn(scope.bucketName, trail)] }),
+    new iam.PolicyStatement({
+      sid: 'ReadOwnAuditLedger',
+      actions: ['dynamodb:Query', 'dynamodb:GetItem'],
+      resources: [scope.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [`${AUDIT_LEDGER_KEY_PREFIX}${scope.site}`] } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'AuditTrailKey',
+      actions: ['kms:Decrypt', 'kms:DescribeKey'],
+      resources: [scope.dataKeyArn],
+      conditions: { StringEquals: { 'kms:ViaService': [viaService('s3'), viaService('dynamodb')] } },
+    }),
   ];
 }
 

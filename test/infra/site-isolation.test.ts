@@ -22,6 +22,7 @@ const PART = { 's3:ObjectCreationOperation': false };
 let synth: Synthesized;
 let agentA: PolicyDocument[];
 let drA: PolicyDocument[];
+let officerA: PolicyDocument[];
 let bucketPolicy: PolicyDocument;
 let tableArn: string;
 let dataKeyArn: string;
@@ -44,6 +45,7 @@ beforeAll(() => {
   const siteA = synth.processing.sites.find((s) => s.site === 'site-a')!;
   agentA = synth.resolver.policiesOfRole(stack, logicalId(siteA.agentRole));
   drA = synth.resolver.policiesOfRole(stack, logicalId(siteA.drRole));
+  officerA = synth.resolver.policiesOfRole(stack, logicalId(siteA.officerRole));
   const statefulName = synth.stateful.stackName;
   const bucketPolicyId = logicalId(synth.stateful.dataBucket.policy!);
   bucketPolicy = synth.resolver.resolve(statefulName, synth.raw[statefulName]!.Resources![bucketPolicyId]!.Properties!.PolicyDocument) as PolicyDocument;
@@ -157,6 +159,54 @@ describe("site-a's DR read role", () => {
     expect(decide(drA, 'kms:Decrypt', dataKeyArn, { 'kms:ViaService': `s3.${region}.amazonaws.com` })).toBe('allow');
     expect(decide(drA, 'kms:GenerateDataKey', dataKeyArn, { 'kms:ViaService': `s3.${region}.amazonaws.com` })).toBe('implicit-deny');
     expect(decide(drA, 'dynamodb:Query', tableArn)).toBe('implicit-deny');
+  });
+});
+
+describe("site-a's officer role on the audit trail (ferry audit verify, ferry audit search)", () => {
+  const leading = (pk: string) => ({ 'dynamodb:LeadingKeys': [pk] });
+
+  it('lists and reads the sealed records under audit/site-a/, not those of site-b nor any other prefix', () => {
+    expect(decide(officerA, 's3:ListBucket', BUCKET, { 's3:prefix': 'audit/site-a/' })).toBe('allow');
+    expect(decide(officerA, 's3:GetObject', object('audit/site-a/000000000001.json'))).toBe('allow');
+    expect(decide(officerA, 's3:ListBucket', BUCKET, { 's3:prefix': 'audit/site-b/' })).toBe('implicit-deny');
+    expect(decide(officerA, 's3:GetObject', object('audit/site-b/000000000001.json'))).toBe('implicit-deny');
+    for (const prefix of ['audit/', 'audit/site-a', 'recordings/site-a/', undefined]) {
+      expect(decide(officerA, 's3:ListBucket', BUCKET, prefix === undefined ? {} : { 's3:prefix': prefix }), String(prefix)).toBe('implicit-deny');
+    }
+    expect(decide(officerA, 's3:GetObject', object(key('recordings', 'site-a')))).toBe('implicit-deny');
+  });
+
+  it('cannot write, seal over, delete or version-read its own audit records', () => {
+    const own = object('audit/site-a/000000000001.json');
+    expect(decide(officerA, 's3:PutObject', own, PUBLISH)).toBe('implicit-deny');
+    expect(decide(officerA, 's3:PutObject', own, PART)).toBe('implicit-deny');
+    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:PutObjectLegalHold']) expect(decide(officerA, action, own), action).not.toBe('allow');
+  });
+
+  it("queries and gets site-a's ledger items only, writes none, and cannot read the sealed mark or another site's", () => {
+    for (const action of ['dynamodb:Query', 'dynamodb:GetItem']) {
+      expect(decide(officerA, action, tableArn, leading('AUDIT#site-a')), action).toBe('allow');
+      for (const pk of ['AUDIT#site-b', 'AUDIT#site-ab', 'AUDITSEAL#site-a', 'REC#site-a#r1', 'CASE#site-a']) expect(decide(officerA, action, tableArn, leading(pk)), `${action} ${pk}`).toBe('implicit-deny');
+      expect(decide(officerA, action, `${tableArn}/index/byTime`, leading('AUDIT#site-a')), action).toBe('implicit-deny');
+    }
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:Scan']) {
+      expect(decide(officerA, action, tableArn, leading('AUDIT#site-a')), action).toBe('implicit-deny');
+    }
+    expect(decide(officerA, 'dynamodb:PutItem', tableArn, leading('AUDITSEAL#site-a'))).toBe('implicit-deny');
+  });
+
+  it('decrypts with the data key through S3 and DynamoDB only, and never encrypts', () => {
+    for (const service of ['s3', 'dynamodb']) expect(decide(officerA, 'kms:Decrypt', dataKeyArn, { 'kms:ViaService': `${service}.${region}.amazonaws.com` }), service).toBe('allow');
+    expect(decide(officerA, 'kms:Decrypt', dataKeyArn)).toBe('implicit-deny');
+    expect(decide(officerA, 'kms:GenerateDataKey', dataKeyArn, { 'kms:ViaService': `s3.${region}.amazonaws.com` })).toBe('implicit-deny');
+  });
+
+  it("leaves the DR and agent roles without the audit trail", () => {
+    for (const role of [drA, agentA]) {
+      expect(decide(role, 's3:ListBucket', BUCKET, { 's3:prefix': 'audit/site-a/' })).toBe('implicit-deny');
+      expect(decide(role, 's3:GetObject', object('audit/site-a/000000000001.json'))).toBe('implicit-deny');
+      expect(decide(role, 'dynamodb:Query', tableArn, leading('AUDIT#site-a'))).toBe('implicit-deny');
+    }
   });
 });
 

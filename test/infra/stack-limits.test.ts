@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROCESSING_RESOURCES, STACK_RESOURCES_MAX, parseDeploymentConfig, processingResources, type DeploymentConfigInput } from '../../infra/config.ts';
 import { buildWorkflows } from '../../infra/workflows/build.ts';
-import { synthFerry } from './fixture.ts';
+import { logicalId, synthFerry } from './fixture.ts';
 
 // What CloudFormation refuses at deploy time, after a synth that succeeded (or crashed): more
 // than 500 resources in a stack, a template over 1,000,000 bytes, a cron EventBridge cannot
@@ -88,5 +88,18 @@ describe("the trust policies of a site's roles", () => {
 
   it('refuses a list that would not fit, naming the setting and the way out', () => {
     expect(problems(config([{ name: 'a', retentionDays: 2555, officers: officers(60) }]))).toContain("sites[0].officers: 60 principals make the officer role's trust policy about");
+  });
+});
+
+describe("the permission policies of a site's roles", () => {
+  it("keeps the permission policies of a site's agent, DR and officer roles, with the longest site name, under IAM's 10,240 characters of inline policy a role", () => {
+    const name = longName(0);
+    const s = synthFerry(config([{ name, retentionDays: 2555, schedule: SCHEDULE, agent: { rolesAnywhereTrustAnchorArn: ANCHOR } }]), { workflows: buildWorkflows });
+    const site = s.processing.sites.find((x) => x.site === name)!;
+    for (const role of [site.agentRole, site.drRole, site.officerRole]) {
+      // IAM counts the policy documents without their whitespace; a role's inline policies add up.
+      const chars = s.resolver.policiesOfRole('Ferry-processing', logicalId(role)).reduce((sum, doc) => sum + JSON.stringify(doc).length, 0);
+      expect(chars, role.node.id).toBeLessThanOrEqual(10_240);
+    }
   });
 });
