@@ -20,6 +20,12 @@ export function translateDynamoError(error: unknown, operation: string, what?: s
   return TRANSIENT.has(name) ? new TransientError(message, { cause: error }) : new FerryError('fatal', message, { cause: error });
 }
 
+/** Whether DynamoDB refused the request to these credentials (IAM: AccessDeniedException), the translated error's cause or the SDK's own. */
+export function deniedByDynamo(error: unknown): boolean {
+  const e = error instanceof FerryError ? error.cause : error;
+  return (e as { name?: string } | undefined)?.name === 'AccessDeniedException';
+}
+
 /** Whether a conditional write was refused (its condition did not hold). */
 export function conditionFailed(error: unknown): boolean {
   return (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';

@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
 import { AUDIT_ACTIONS, auditCsv, auditPrefix, matchesAudit, sealAudit, verifyAuditChain, type AuditAction, type AuditFilter, type AuditRecord } from '../core/audit-trail.ts';
 import type { AuditLedger } from '../core/audit-ledger.ts';
-import { InvalidInputError } from '../core/errors.ts';
+import { FerryError, InvalidInputError, messageOf } from '../core/errors.ts';
+import { deniedByDynamo } from '../adapters/dynamo-errors.ts';
 import type { BlobStore } from '../core/ports.ts';
+import { siteDeniedMessage, siteReads, type SiteDenial } from './site-access.ts';
 import { storeTarget } from './store-target.ts';
 
 // `ferry audit verify`, `ferry audit search` and `ferry audit seal`: the durable audit trail (core/audit-trail.ts),
@@ -26,6 +28,34 @@ export async function trailRecords(target: { blobs: Pick<BlobStore, 'list' | 'ge
     bySeq.set(record.seq, record);
   }
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+type TrailReader = { blobs: Pick<BlobStore, 'list' | 'get'>; ledger: Pick<AuditLedger, 'head' | 'records'> };
+
+/**
+ * The store's reads of one site's trail, a refusal said as such: a site's officer role reads the
+ * trail of its own site only, so S3's AccessDenied (the listing) or DynamoDB's (the ledger) for
+ * another `--site` names an action and an ARN, never the site typed.
+ */
+export function trailReads(
+  target: { blobs: Pick<BlobStore, 'list' | 'get' | 'head'>; ledger: TrailReader['ledger']; where: { s3: string; dynamo: string }; credentialsFrom: string },
+  site: string,
+): TrailReader {
+  const denial: Omit<SiteDenial, 'said' | 'where'> = {
+    site,
+    part: 'the audit trail of',
+    roles: "a site's officer role reads the audit trail of its own site only, an administrator's every site's",
+    credentials: target.credentialsFrom,
+  };
+  const explained = (error: unknown) => (deniedByDynamo(error) ? new FerryError('fatal', siteDeniedMessage({ ...denial, where: target.where.dynamo, said: messageOf(error) }), { cause: error }) : error);
+  const ledger = target.ledger;
+  return {
+    blobs: siteReads(target.blobs, { ...denial, where: target.where.s3 }),
+    ledger: {
+      head: (s) => ledger.head(s).catch((error: unknown) => Promise.reject(explained(error))),
+      records: (s, from, limit) => ledger.records(s, from, limit).catch((error: unknown) => Promise.reject(explained(error))),
+    },
+  };
 }
 
 /** Parses the search options; InvalidInputError names the bad one. */
@@ -54,7 +84,8 @@ export function registerAuditCommands(program: Command): void {
     .action(async (opts: { site: string; json?: boolean }) => {
       const target = storeTarget();
       try {
-        const verdict = verifyAuditChain(opts.site, await readTrail(target.blobs, opts.site), await target.ledger.head(opts.site), await target.ledger.records(opts.site, 1, Infinity));
+        const trail = trailReads(target, opts.site);
+        const verdict = verifyAuditChain(opts.site, await readTrail(trail.blobs, opts.site), await trail.ledger.head(opts.site), await trail.ledger.records(opts.site, 1, Infinity));
         if (opts.json) process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
         else if (verdict.ok) process.stdout.write(`OK: the audit trail of ${opts.site} holds ${verdict.records} record(s), each linked to the one before\n`);
         else process.stdout.write(`BROKEN at ${verdict.key}: ${verdict.problem}\n`);
@@ -89,7 +120,7 @@ export function registerAuditCommands(program: Command): void {
       const filter = auditFilter(opts);
       const target = storeTarget();
       try {
-        const records = (await trailRecords(target, opts.site)).filter((r) => matchesAudit(r.event, filter));
+        const records = (await trailRecords(trailReads(target, opts.site), opts.site)).filter((r) => matchesAudit(r.event, filter));
         if (opts.csv) process.stdout.write(auditCsv(records));
         else for (const r of records) process.stdout.write(`${JSON.stringify({ seq: r.seq, ...r.event })}\n`);
       } finally {

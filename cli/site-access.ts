@@ -34,13 +34,19 @@ export interface SiteDenial {
   credentials?: string;
   /** The service's own answer, kept whole after the explanation. */
   said: string;
+  /** What of the site was refused, when a part of it: `the audit trail of` (then `… may not read the audit trail of site S`). */
+  part?: string;
+  /** Which roles read which sites, for these commands; the DR and officer roles' of the restore and listing commands by default. */
+  roles?: string;
 }
+
+const DR_AND_OFFICER_ROLES = "a site's DR role reads only its own site, an officer's role likewise: name the primary as the deployment spells it";
 
 export function siteDeniedMessage(d: SiteDenial): string {
   const who = [principalNamed(d.said), d.credentials].filter(Boolean).join('; ');
   return (
-    `the credentials in use${who ? ` (${who})` : ''} may not read site ${d.site} ${d.where}: ` +
-    `check --site (a site's DR role reads only its own site, an officer's role likewise: name the primary as the deployment spells it), ` +
+    `the credentials in use${who ? ` (${who})` : ''} may not read ${d.part ? `${d.part} ` : ''}site ${d.site} ${d.where}: ` +
+    `check --site (${d.roles ?? DR_AND_OFFICER_ROLES}), ` +
     `then that these are the credentials meant for site ${d.site}. ${d.said}`
   );
 }

@@ -6,6 +6,7 @@ import { DynamoCatalogue } from '../adapters/dynamo-catalogue.ts';
 import { DynamoErasureStore } from '../adapters/dynamo-erasures.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
 import { readLocalCloud, NoCloudError } from './cloud.ts';
+import { credentialsInUse } from './site-access.ts';
 
 // The store itself (bucket and catalogue table), for the commands an officer or a DR operator
 // runs with their own AWS credentials: case export (no Lambda time or disk limit on a large
@@ -19,6 +20,8 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
   let bucket: string;
   let table: string;
   let local = false;
+  let endpoints: { s3?: string; dynamo?: string };
+  let credentialsFrom: string;
   if (env.FERRY_BUCKET && env.FERRY_TABLE) {
     const region = env.AWS_REGION ?? 'us-east-1';
     // Keys given in `env` are used as given; otherwise the SDK's chain (profiles, SSO, roles).
@@ -27,6 +30,8 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
     clients = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB, ...(credentials ? { credentials } : {}) });
     ({ FERRY_BUCKET: bucket, FERRY_TABLE: table } = env as { FERRY_BUCKET: string; FERRY_TABLE: string });
     local = env.AWS_ENDPOINT_URL_S3 !== undefined;
+    endpoints = { s3: env.AWS_ENDPOINT_URL_S3, dynamo: env.AWS_ENDPOINT_URL_DYNAMODB };
+    credentialsFrom = credentialsInUse(undefined, undefined, env);
   } else {
     const cloud = readLocalCloud(env);
     if (!cloud) throw new NoCloudError();
@@ -35,10 +40,19 @@ export function storeTarget(env: NodeJS.ProcessEnv = process.env) {
     bucket = cloud.bucket;
     table = cloud.table;
     local = true;
+    endpoints = { s3: cloud.s3, dynamo: cloud.dynamo };
+    credentialsFrom = credentialsInUse(cloud.credentials, undefined, env);
   }
   const blobs = new S3BlobStore(s3, bucket, local ? standIn : undefined);
   const doc = clients.doc;
   return {
+    /** Where a refusal happened, as siteDeniedMessage says it: `in bucket B at URL`, `in table T at URL`. */
+    where: {
+      s3: `in bucket ${bucket} ${endpoints.s3 ? `at ${endpoints.s3}` : '(S3)'}`,
+      dynamo: `in table ${table} ${endpoints.dynamo ? `at ${endpoints.dynamo}` : '(DynamoDB)'}`,
+    },
+    /** Where the credentials came from (credentialsInUse). */
+    credentialsFrom,
     blobs,
     catalogue: new DynamoCatalogue(doc, table),
     ledger: new DynamoAuditLedger(doc, table),

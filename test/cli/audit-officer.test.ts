@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 let cloud: LocalCloud;
 let dir: string;
 let admin: ReturnType<typeof createDynamoClients>;
+let officerKey: string;
+let officerArn: string;
 
 const listen = (site: string, i: number): AuditEvent => ({ at: new Date(Date.UTC(2026, 3, 1, 12, 0, i)).toISOString(), action: 'listen', site, rid: `r${i}`, principal: 'arn:aws:iam::000000000000:role/someone' });
 
@@ -48,6 +50,10 @@ function ferry(args: string[], principal = 'officer:site-a'): Promise<{ code: nu
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-audit-officer-'));
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: ['site-a', 'site-b'] });
+  const officer = cloud.iam!.credentialsOf('officer:site-a');
+  officerKey = officer.accessKeyId;
+  const listed = JSON.parse(readFileSync(cloud.iam!.credentialsFile, 'utf8')) as { principals: { principal: string; arn: string }[] };
+  officerArn = listed.principals.find((p) => p.principal === 'officer:site-a')!.arn;
   // Each site's trail as the operators' functions leave it: records 1-2 sealed in the bucket, record 3 still only in the ledger.
   admin = createDynamoClients({ region: cloud.region, endpoint: cloud.dynamoEndpoint, credentials: cloud.credentials });
   const ledger = new DynamoAuditLedger(admin.doc, cloud.table);
@@ -64,6 +70,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const CHECK = "check --site (a site's officer role reads the audit trail of its own site only, an administrator's every site's), then that these are the credentials meant for site site-b. ";
+
 describe("the site's officer role on its audit trail", () => {
   it('verifies the chain of its own site: exit 0, OK with every record, sealed and not yet sealed', async () => {
     const r = await ferry(['audit', 'verify', '--site', 'site-a']);
@@ -78,6 +86,20 @@ describe("the site's officer role on its audit trail", () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; rid: string; site: string });
     expect(lines.map((l) => [l.seq, l.rid, l.site])).toEqual([[1, 'r1', 'site-a'], [2, 'r2', 'site-a'], [3, 'r3', 'site-a']]);
   }, 90_000);
+
+  it("is refused site-b's trail for verify and search alike (exit 1), told that these credentials may not read site-b's audit trail", async () => {
+    // verify lists the bucket first, search reads the ledger first: each refusal where it happened, the service's words after it.
+    const refusals = {
+      verify: `in bucket ${cloud.bucket} at ${cloud.iam!.s3Endpoint}: ${CHECK}S3 list audit/site-b/: AccessDenied: User: ${officerArn} is not authorized to perform: s3:ListBucket`,
+      search: `in table ${cloud.table} at ${cloud.iam!.dynamoEndpoint}: ${CHECK}DynamoDB Query (audit ledger) failed: AccessDeniedException: User: ${officerArn} is not authorized to perform: dynamodb:Query`,
+    };
+    for (const [command, refusal] of Object.entries(refusals)) {
+      const r = await ferry(['audit', command, '--site', 'site-b']);
+      expect(r.code, command).toBe(1);
+      expect(r.stdout, command).toBe('');
+      expect(r.stderr, command).toContain(`ferry: the credentials in use (${officerArn}; key ${officerKey} from AWS_ACCESS_KEY_ID) may not read the audit trail of site site-b ${refusal}`);
+    }
+  }, 120_000);
 
   it('may not seal: the record left in the ledger is not copied to the bucket', async () => {
     const r = await ferry(['audit', 'seal', '--site', 'site-a']);
