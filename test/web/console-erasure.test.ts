@@ -8,6 +8,7 @@ import { createDynamoClients } from '../../adapters/aws-clients.ts';
 import { erasureToItem, type ErasureRecord } from '../../core/erasure-items.ts';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
+import { consoleUrl as consoleUrlOf, signedInConsolePage } from '../support/console-browser.ts';
 import { wavFile } from '../support/wav.ts';
 import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
 
@@ -30,23 +31,10 @@ let browser: Browser;
 const rids: Record<string, string> = {};
 const pageErrors: string[] = [];
 
-const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}${hash}`;
+const consoleUrl = (hash = '') => consoleUrlOf(cloud, hash);
 
 /** A tab of its own, signed in as the demo officer, at `hash`. */
-async function signedInPage(hash: string): Promise<{ p: Page; close: () => Promise<void> }> {
-  const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1280, height: 900 } });
-  const p = await c.newPage();
-  p.setDefaultTimeout(15_000);
-  p.on('pageerror', (e) => pageErrors.push(e.message));
-  p.on('console', (m) => void (m.type() === 'error' && !/status of 4\d\d/.test(m.text()) && pageErrors.push(m.text())));
-  await p.goto(consoleUrl(hash));
-  await p.waitForSelector('#signin-view:not([hidden])');
-  await p.fill('#username', cloud.console.demo.username);
-  await p.fill('#password', cloud.console.demo.password);
-  await p.keyboard.press('Enter');
-  await p.waitForFunction(() => (document.getElementById('signin-view') as HTMLElement).hidden);
-  return { p, close: () => c.close() };
-}
+const signedInPage = (hash: string) => signedInConsolePage(browser, cloud, hash, { pageErrors, consoleErrors: true });
 
 async function openCall(p: Page, callId: string): Promise<void> {
   await p.goto(consoleUrl(`#site=${SITE}&view=call&rid=${rids[callId]}`));

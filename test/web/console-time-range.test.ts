@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
 
 // A time range whose From is later than its To, in the console's call search and audit trail
 // (Chromium against the embedded local cloud): refused in the page, at the From field (marked
@@ -21,26 +22,14 @@ let cloud: LocalCloud;
 let browser: Browser;
 const pageErrors: string[] = [];
 
-const consoleUrl = (hash = '') => `${cloud.console.pageUrl.replace('127.0.0.1', 'localhost')}${hash}`;
-
 /**
  * A tab of its own, signed in as the demo officer at `hash`, and the API requests it sends to the
  * site's `route` (recordings, audit) from now on.
  */
 async function signedInPage(hash: string, route: string): Promise<{ p: Page; sent: string[]; close: () => Promise<void> }> {
-  const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1280, height: 900 } });
-  const p = await c.newPage();
-  p.setDefaultTimeout(15_000);
-  p.on('pageerror', (e) => pageErrors.push(e.message));
   const sent: string[] = [];
-  p.on('request', (r) => void (new URL(r.url()).pathname.endsWith(`/sites/${SITE}/${route}`) && sent.push(`${r.method()} ${r.url()}`)));
-  await p.goto(consoleUrl(hash));
-  await p.waitForSelector('#signin-view:not([hidden])');
-  await p.fill('#username', cloud.console.demo.username);
-  await p.fill('#password', cloud.console.demo.password);
-  await p.keyboard.press('Enter');
-  await p.waitForFunction(() => (document.getElementById('signin-view') as HTMLElement).hidden);
-  return { p, sent, close: () => c.close() };
+  const onRequest = (method: string, url: URL) => void (url.pathname.endsWith(`/sites/${SITE}/${route}`) && sent.push(`${method} ${url.href}`));
+  return { ...(await signedInConsolePage(browser, cloud, hash, { pageErrors, onRequest })), sent };
 }
 
 /** What a screen reader says of a field beside its name: its validity and its description; and whether it has the focus. */
