@@ -44,6 +44,20 @@ function dyingStore(inner: BlobStore, when: (method: string, key: string) => boo
   return { store, reached };
 }
 
+/** An 11 MiB backup whose agent died during its second part (closed: nothing more reaches its journal); the store it left an upload open in. */
+async function killedMidUpload() {
+  const s = site(11 * MiB);
+  const store = new MemoryBlobStore();
+  let parts = 0;
+  const dying = dyingStore(store, (method) => method === 'uploadPart' && ++parts >= 2);
+  const first = artefactAgent(s.config, dying.store);
+  void first.agent.cycle();
+  await dying.reached;
+  first.agent.close();
+  await first.closeFiles();
+  return { s, store };
+}
+
 describe('artefact shipping under failures', () => {
   it.each([
     ['a torn single PUT', 200_000, (f: FaultyBlobStore) => f.truncateNext(1, { match: isData })],
@@ -81,15 +95,7 @@ describe('artefact shipping under failures', () => {
   });
 
   it('killed mid-upload: the restarted agent aborts the open upload and ships the artefact again', async () => {
-    const s = site(11 * MiB);
-    const store = new MemoryBlobStore();
-    let parts = 0;
-    const dying = dyingStore(store, (method) => method === 'uploadPart' && ++parts >= 2);
-    const first = artefactAgent(s.config, dying.store);
-    void first.agent.cycle();
-    await dying.reached;
-    first.agent.close(); // the process is gone: nothing more reaches its journal
-    await first.closeFiles();
+    const { s, store } = await killedMidUpload();
     expect(await openUploads(store)).toHaveLength(1);
 
     const second = artefactAgent(s.config, store, { clock: new ManualClock(new Date()) });
@@ -102,15 +108,7 @@ describe('artefact shipping under failures', () => {
   });
 
   it('killed mid-upload under a role that may not list uploads (the agent role on AWS): the restart aborts the upload its journal knows and logs no warning for the refused listing', async () => {
-    const s = site(11 * MiB);
-    const store = new MemoryBlobStore();
-    let parts = 0;
-    const dying = dyingStore(store, (method) => method === 'uploadPart' && ++parts >= 2);
-    const first = artefactAgent(s.config, dying.store);
-    void first.agent.cycle();
-    await dying.reached;
-    first.agent.close();
-    await first.closeFiles();
+    const { s, store } = await killedMidUpload();
     expect(await openUploads(store)).toHaveLength(1);
 
     const denied = Object.assign(Object.create(store) as BlobStore, {
