@@ -13,7 +13,7 @@ import { nameShape } from './file-format.ts';
 import { FormatChangedError, IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
 import { filesAndFolders, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
 import { badNameAlert } from './sources/names.ts';
-import { reportArtefactLosses, unjudgedLosses, type ArtefactLossDeps } from './sources/artefact-losses.ts';
+import { reportArtefactLosses, type ArtefactLossDeps } from './sources/artefact-losses.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
 import type { LossLog } from './state/loss-log.ts';
@@ -116,9 +116,8 @@ export class ArtefactRunner {
     await this.selectsNothing(scan.files.length);
     out.failed += await this.alertBadNames(scan.badNames ?? []);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
-    const unjudged = unjudgedLosses(this.lossDeps, this.source, scan.files);
+    out.lost = await reportArtefactLosses(this.lossDeps, this.source, scan.files);
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
-    out.lost = await reportArtefactLosses(this.lossDeps, this.source, scan.files, unjudged);
     const plan = scan.plan(clock.now().getTime());
     // Judged once every source of the pass is done (settleGaps): a full backup shipped by
     // another source in this same pass may bridge the gap.

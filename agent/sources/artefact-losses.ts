@@ -17,24 +17,22 @@ export interface ArtefactLossDeps {
   now: () => Date;
 }
 
-/** Waiting versions of the last pass gone unshipped; to be read before this scan is observed (which forgets them). */
-export function unjudgedLosses(deps: ArtefactLossDeps, source: ArtefactSourceConfig, files: readonly FileStamp[]): (FileStamp & { sinceMs: number })[] {
-  if (source.type === 'binlog') return [];
-  const reported = new Set(deps.observations.readyUnshipped(source.name).keys());
-  return vanishedUnjudged(deps.observations.stability(source.name).snapshot(), files, { stableMs: source.stableSeconds * 1000, reported, isShipped: deps.isShipped });
-}
-
-/** Records and alerts the versions lost since the last pass (once each: the loss log dedupes); returns how many are new. */
-export async function reportArtefactLosses(deps: ArtefactLossDeps, source: ArtefactSourceConfig, files: readonly FileStamp[], unjudged: readonly (FileStamp & { sinceMs: number })[]): Promise<number> {
+/**
+ * Records and alerts the versions lost since the last pass (once each: the loss log dedupes);
+ * returns how many are new. Called before this scan is observed: the stability tracker still
+ * holds what the last pass saw waiting.
+ */
+export async function reportArtefactLosses(deps: ArtefactLossDeps, source: ArtefactSourceConfig, files: readonly FileStamp[]): Promise<number> {
   const previous = deps.observations.readyUnshipped(source.name);
   const lastScan = deps.observations.lastScan(source.name);
   const at = deps.now().toISOString();
   const seen = lastScan ? { lastSeen: lastScan } : {};
   let count = 0;
   for (const f of findLostVersions(previous, files, deps.isShipped)) count += await deps.losses.reportArtefacts(source, [f], 'removed or overwritten on the site before it was shipped', at, seen);
-  const stable = 'stableSeconds' in source ? source.stableSeconds : 0;
+  if (source.type === 'binlog') return count;
+  const unjudged = vanishedUnjudged(deps.observations.stability(source.name).snapshot(), files, { stableMs: source.stableSeconds * 1000, reported: new Set(previous.keys()), isShipped: deps.isShipped });
   for (const f of unjudged) {
-    const reason = `removed from the site before the agent could judge it complete: first seen ${new Date(f.sinceMs).toISOString()}, already unchanged since ${new Date(f.mtimeMs).toISOString()}, and gone at the next pass (a version ships once passes ${stable} s apart find it unchanged)`;
+    const reason = `removed from the site before the agent could judge it complete: first seen ${new Date(f.sinceMs).toISOString()}, already unchanged since ${new Date(f.mtimeMs).toISOString()}, and gone at the next pass (a version ships once passes ${source.stableSeconds} s apart find it unchanged)`;
     const advice = "If it was a finished backup, it is not offsite. Keep each backup on the site for longer than the agent's pass interval plus the source's stableSeconds (the backup job's retention), or run the agent more often.";
     count += await deps.losses.reportArtefacts(source, [f], reason, at, { ...seen, advice });
   }
