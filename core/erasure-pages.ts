@@ -10,7 +10,7 @@ import type { ErasureRecord } from './erasure-items.ts';
 // a page, whatever the number of requests; what grows with it is the small key read.
 
 export type ErasureStatus = ErasureRecord['status'];
-export const ERASURE_STATUSES: readonly ErasureStatus[] = ['pending', 'done'];
+export const ERASURE_STATUSES = ['pending', 'done'] as const satisfies readonly ErasureStatus[];
 
 /** What a page is ordered and filtered on: the attributes the key read projects. */
 export type ErasureKey = Pick<ErasureRecord, 'rid' | 'requestedAt' | 'status'>;

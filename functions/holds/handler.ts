@@ -6,7 +6,7 @@ import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
 import { MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
 import { listErasures, requestErasure } from '../../core/erasures.ts';
-import { ERASURES_PAGE_MAX } from '../../core/erasure-pages.ts';
+import { ERASURE_STATUSES, ERASURES_PAGE_MAX } from '../../core/erasure-pages.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
@@ -58,7 +58,7 @@ const callsSchema = z.object({ rids: z.array(rid).min(1, 'must list at least one
 const eraseSchema = z.object({ rid, reason: text(1000), reference: text(256).optional() }).strict();
 const erasureListSchema = z
   .object({
-    status: z.enum(['pending', 'done'], { errorMap: () => ({ message: 'must be pending or done' }) }).optional(),
+    status: z.enum(ERASURE_STATUSES, { errorMap: () => ({ message: `must be ${ERASURE_STATUSES.join(' or ')}` }) }).optional(),
     limit: z.string().regex(/^\d{1,4}$/, `must be a whole number from 1 to ${ERASURES_PAGE_MAX}`).optional(),
     cursor: z.string().min(1, 'must not be empty').optional(),
   })
