@@ -209,4 +209,5 @@ export async function openErasures(ctx, status = '') {
 export function forgetErasures() {
   resetListing(undefined, '');
   $('erasures-filter').value = '';
+  $('erasures-status').textContent = '';
 }

@@ -217,8 +217,6 @@ function signOut(message, { forgetWork = false } = {}) {
   forgetAudit();
   // The erasure's confirmation and the site's requests are the signed-out officer's: nothing of them stays.
   if ($('erase-dialog').open) $('erase-dialog').close();
-  $('erasures').tBodies[0].replaceChildren();
-  $('erasures-status').textContent = '';
   forgetErasures();
   const audio = $('audio');
   audio.pause();
