@@ -10,6 +10,7 @@ import { recoverInflightPacks, treeStore } from './packer.ts';
 import type { TreeSnapshotContext } from './snapshot.ts';
 import type { LastSnapshot } from './last-snapshot.ts';
 import { TreeVanishedError } from './walk.ts';
+import { assertNoRestoreUnderway } from './restore-marker.ts';
 
 // The steps of a snapshot around its walk: the content index made to match the store, the
 // root's identity (a share swapped or unmounted during the snapshot), publishing the index, and
@@ -74,7 +75,8 @@ async function listKeys(objects: AsyncIterable<{ key: string }>): Promise<Set<st
 }
 
 /**
- * The root is still the directory the walk began in (`root`), and, found empty, it is the one
+ * The root is still the directory the walk began in (`root`), no restore began into it meanwhile
+ * (restore-marker.ts), and, found empty, it is the one
  * the last snapshot was taken of: emptied on purpose, the same directory is empty; an unmounted
  * share leaves another (empty) one. A state directory that took no snapshot yet (a new host at a
  * failover or fail-back, a lost state directory) asks the store for the source's newest
@@ -84,6 +86,8 @@ async function listKeys(objects: AsyncIterable<{ key: string }>): Promise<Set<st
 export async function assertRootKept(path: string, root: { dev: bigint; ino: bigint }, last: LastSnapshot | undefined, entries: number, offsite?: () => Promise<Pick<SnapshotSummary, 'takenAt' | 'files' | 'dirs'> | undefined>): Promise<void> {
   const after = await rootIdentity(path);
   if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${path} was replaced during the snapshot (another directory or mount is there now)`);
+  // A restore that began into the share during the walk: what was walked is half of it.
+  await assertNoRestoreUnderway(path);
   if (entries !== 0) return;
   const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
   if (swapped && last.files + last.dirs > 0) {

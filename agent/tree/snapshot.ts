@@ -374,8 +374,6 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       const { delta } = localNext.close();
       prev.close();
       await assertRootKept(source.path, root, last, indexBody.lines, async () => (await listSnapshots(store, site, source.name, 1))[0]);
-      // A restore that began into the share during the walk: what was walked is half of it.
-      await assertNoRestoreUnderway(source.path);
       return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {
