@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
-import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
+import { diskFullAlert, lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
@@ -234,18 +234,7 @@ async function stateDiskFullAlert(config: AgentConfig, log: Logger, error: unkno
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code !== 'ENOSPC' && code !== 'EDQUOT') return;
   const free = (await freeBytes(config.state)) ?? 0;
-  const shown = `${(free / 2 ** 20).toFixed(1)} MiB`;
-  const alert = {
-    severity: 'critical' as const,
-    site: config.site,
-    key: 'state-disk-low',
-    subject: `the state directory's disk is full: nothing ships`,
-    message:
-      when === 'start'
-        ? `${config.state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (every run says so until there is space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`
-        : `${config.state}: a write to the state directory failed (${code}: the disk is full; ${shown} free now), and the run stopped there. What it shipped is kept; what was in flight ships again with the rest once there is space (every run says so until then). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most), and keep stateMinFreeMiB (${config.stateMinFreeMiB} MiB) above what a pass writes.`,
-    details: { state: config.state, freeBytes: free, floorMiB: config.stateMinFreeMiB, error: code },
-  };
+  const alert = diskFullAlert(config.site, config.state, free, config.stateMinFreeMiB, code, when);
   await createAlertNotifier(config.alerts, log)
     .notify(alert)
     .catch(() => undefined);

@@ -34,6 +34,26 @@ export function lowStateSpaceAlert(site: string, state: string, free: number | u
 }
 
 /**
+ * A write to the state directory that found its disk full (`code`: ENOSPC or EDQUOT), at the
+ * agent's start or during a pass: under the floor alert's key (the same matter), said as a full
+ * disk, whatever the floor (0 included).
+ */
+export function diskFullAlert(site: string, state: string, free: number, floorMiB: number, code: string, when: 'start' | 'run'): Alert {
+  const shown = `${(free / MIB).toFixed(1)} MiB`;
+  return {
+    severity: 'critical',
+    site,
+    key: 'state-disk-low',
+    subject: `the state directory's disk is full: nothing ships`,
+    message:
+      when === 'start'
+        ? `${state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (every run says so until there is space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`
+        : `${state}: a write to the state directory failed (${code}: the disk is full; ${shown} free now), and the run stopped there. What it shipped is kept; what was in flight ships again with the rest once there is space (every run says so until then). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most), and keep stateMinFreeMiB (${floorMiB} MiB) above what a pass writes.`,
+    details: { state, freeBytes: free, floorMiB, error: code },
+  };
+}
+
+/**
  * The state directory, made if missing, readable by its owner only: it names the recorder's files
  * (their names often carry the parties' numbers) and cron starts the agent under a umask that
  * lets every local user read. One the agent does not own is left as its owner set it.
