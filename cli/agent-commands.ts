@@ -3,8 +3,8 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
-import { diskFullAlert, lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
-import { createAlertNotifier } from '../agent/alerts.ts';
+import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
+import { fullDiskAlerted, stateDiskFullAlert } from './state-disk-alert.ts';
 import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
@@ -209,37 +209,6 @@ export const BUSY_EXIT = 4;
  * The agent `build` makes, or undefined (exit 4, said on stderr) when another agent holds the
  * state directory: under cron a pass that outlasts the interval is not a failure of the next run.
  */
-/**
- * A state directory whose disk is full to the last byte cannot take even the agent's lock: the
- * pass's own floor check (agent.ts) never runs. The alert hooks need no disk, so the run says it
- * through them (each run, as nothing can be remembered) before it stops.
- */
-async function fullDiskAlerted(config: AgentConfig, log: Logger, build: () => Agent | undefined): Promise<Agent | undefined> {
-  try {
-    return build();
-  } catch (error) {
-    await stateDiskFullAlert(config, log, error, 'start');
-    throw error;
-  }
-}
-
-/**
- * A write to the state directory that found its disk full (ENOSPC, or EDQUOT over a quota) stops
- * the run. It fails at start (the lock) or in a pass whose writes outgrew what was free (a floor of
- * 0, or the disk filled by something else meanwhile): either way no pass records an alert, so the
- * run says it through the hooks, which need no disk (each run, until there is space), under the
- * floor alert's key. Other errors are left to the caller.
- */
-async function stateDiskFullAlert(config: AgentConfig, log: Logger, error: unknown, when: 'start' | 'run'): Promise<void> {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return;
-  const free = (await freeBytes(config.state)) ?? 0;
-  const alert = diskFullAlert(config.site, config.state, free, config.stateMinFreeMiB, code, when);
-  await createAlertNotifier(config.alerts, log)
-    .notify(alert)
-    .catch(() => undefined);
-}
-
 function busyOr(build: () => Agent, log: Logger): Agent | undefined {
   try {
     return build();
