@@ -89,23 +89,29 @@ export function clearFieldError(input) {
   else input.removeAttribute('aria-describedby');
 }
 
-/** To fields whose change clears their From's range error (either end set right mends the range). */
+/** Upper fields (To, Longest) whose change clears their lower field's order error (either end set right mends it). */
 const rangeEnds = new WeakSet();
 
 /**
- * A time range's From later than its To is refused at From (fieldError: marked, told, focused)
- * before anything is sent; `from` and `to` are the fields' instants (ISO, either absent). The
- * API refuses it as well (400), for a client that skips the page. From equal to To is a range.
+ * A pair of fields whose first must not be above the second (From and To, Shortest and Longest):
+ * when `refused`, the pair is refused at the first field (fieldError: marked, told, focused)
+ * before anything is sent, and a change to either field clears it. The API refuses it as well
+ * (400), for a client that skips the page.
  */
-export function checkRange(fromInput, toInput, from, to) {
-  if (from && to && Date.parse(from) > Date.parse(to)) {
-    if (!rangeEnds.has(toInput)) {
-      rangeEnds.add(toInput);
-      for (const type of ['input', 'change']) toInput.addEventListener(type, () => clearFieldError(fromInput));
+export function checkOrder(lowInput, highInput, refused, message) {
+  if (refused) {
+    if (!rangeEnds.has(highInput)) {
+      rangeEnds.add(highInput);
+      for (const type of ['input', 'change']) highInput.addEventListener(type, () => clearFieldError(lowInput));
     }
-    throw fieldError(fromInput, 'From must not be later than To: choose an earlier From, or a later To.');
+    throw fieldError(lowInput, message);
   }
-  clearFieldError(fromInput);
+  clearFieldError(lowInput);
+}
+
+/** A time range's From later than its To is refused at From; `from` and `to` are the fields' instants (ISO, either absent). From equal to To is a range. */
+export function checkRange(fromInput, toInput, from, to) {
+  checkOrder(fromInput, toInput, Boolean(from && to && Date.parse(from) > Date.parse(to)), 'From must not be later than To: choose an earlier From, or a later To.');
 }
 
 /** An element with text and attributes. */

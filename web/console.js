@@ -14,7 +14,7 @@ import { openCall } from './console-call.js';
 import { loadCaseOptions, openCases, startExport } from './console-cases.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { forgetErasures, openErasures } from './console-erasures.js';
-import { $, cell, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
+import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
@@ -408,6 +408,9 @@ function readSearch() {
     if (params[name] !== undefined && !/^\d+$/.test(params[name])) throw fieldError($(name), `${name === 'minDuration' ? 'Shortest' : 'Longest'} must be a whole number of seconds.`);
     clearFieldError($(name));
   }
+  // A shortest longer than the longest matches nothing: refused at Shortest, as the API refuses it.
+  const [min, max] = [params.minDuration, params.maxDuration].map((v) => (v === undefined ? undefined : Number(v)));
+  checkOrder($('minDuration'), $('maxDuration'), min !== undefined && max !== undefined && min > max, 'Shortest must not be more than Longest: choose a smaller Shortest, or a larger Longest.');
   return params;
 }
 

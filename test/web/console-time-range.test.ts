@@ -108,3 +108,32 @@ describe('a time range with From later than To, in the console', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('a duration range with Shortest above Longest, in the console', () => {
+  it('refuses it in the call search at the Shortest field (aria-invalid, the message tied to it, the focus there), sends no search, and searches once Longest is set right', async () => {
+    const { p, sent, close } = await signedInPage(`#site=${SITE}&view=search`, 'recordings');
+    try {
+      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      sent.length = 0;
+      await p.fill('#minDuration', '600');
+      await p.fill('#maxDuration', '60');
+      await p.keyboard.press('Enter');
+      const message = 'Shortest must not be more than Longest: choose a smaller Shortest, or a larger Longest.';
+      await expect.poll(() => fieldState(p, 'minDuration')).toEqual({ focused: true, invalid: 'true', description: message });
+      expect(await p.isVisible('#error')).toBe(false);
+      // Shortest equal to Longest is a range: a Longest of 600 mends it, as soon as it is typed.
+      await p.fill('#maxDuration', '600');
+      expect(await fieldState(p, 'minDuration')).toMatchObject({ invalid: null, description: '' });
+      expect(await p.isVisible('#minDuration-error')).toBe(false);
+      expect(sent).toEqual([]);
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      expect(sent).toHaveLength(1);
+      const asked = new URL(sent[0]!.split(' ')[1]!).searchParams;
+      expect([asked.get('minDuration'), asked.get('maxDuration')]).toEqual(['600', '600']);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+});
