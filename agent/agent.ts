@@ -78,6 +78,7 @@ export class Agent {
     this.lossLog = new LossLog(deps.config.state);
     this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
     this.alerts = new AlertBook(deps.config.state, { notifier: deps.notifier, now: () => deps.clock.now(), repeatHours: deps.config.alerts.repeatHours });
+    this.alerts.keepRoom();
     const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
     this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
     const { journal, observations, lossLog, losses, alerts, pool } = this;
@@ -165,7 +166,7 @@ export class Agent {
     const { log } = this.deps;
     const { site, state, stateMinFreeMiB } = this.deps.config;
     const low = lowStateSpaceAlert(site, state, await freeBytes(state), stateMinFreeMiB);
-    await this.alerts.hold('state-disk-low', low, site, `The state directory's disk has ${stateMinFreeMiB} MiB free again: shipping goes on.`);
+    await this.alerts.hold('state-disk-low', low, site, `The state directory's disk has room again (at least stateMinFreeMiB, ${stateMinFreeMiB} MiB, free): shipping goes on.`);
     if (low) {
       log.error('state directory disk nearly full: nothing ships this pass', low.details ?? {});
       const report = { ...emptyReport(), failed: 1 };

@@ -95,7 +95,7 @@ export function registerAgentCommands(program: Command): void {
           bar?.end();
         }
       } catch (error) {
-        await stateDiskFullAlert(config, log, error, 'run');
+        await stateDiskFullAlert(config, log, error, 'run', a.alerts);
         throw error;
       } finally {
         a.close();

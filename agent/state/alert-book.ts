@@ -1,7 +1,8 @@
 import { sentence } from '../../core/alert-text.ts';
 import { join } from 'node:path';
 import type { Alert, Notifier } from '../../core/ports.ts';
-import { readJsonFile, writeFileAtomic } from './atomic-file.ts';
+import { statSync } from 'node:fs';
+import { isDiskFull, readJsonFile, writeFileReserved } from './atomic-file.ts';
 import { NotDeliveredError } from '../../core/errors.ts';
 
 // Alerts for conditions (a binlog gap, a source that cannot be read) have a memory that lives
@@ -9,7 +10,9 @@ import { NotDeliveredError } from '../../core/errors.ts';
 // sent when its condition is first seen, again every `repeatHours` while it stays open, and
 // once more, as resolved, when the condition clears. Delivery is at least once: the state is
 // written after a hook took the alert (one no hook took is sent again by the next pass), and
-// every alert carries a stable `key` receivers can deduplicate on.
+// every alert carries a stable `key` receivers can deduplicate on. The file keeps room for more
+// alerts than it holds (ALERTS_RESERVE_BYTES): on a full state disk an alert is still
+// remembered (written in place), so it is not sent again each run and its "resolved" follows.
 
 export interface AlertState {
   key: string;
@@ -51,6 +54,9 @@ export function sourceOfAlertKey(key: string): string | undefined {
   const [kind, source] = key.split(':');
   return kind !== undefined && source !== undefined && SOURCE_ALERT_KINDS.includes(kind) ? source : undefined;
 }
+
+/** Room kept in alerts.json beyond its text, for the alerts a full disk brings (about 40). */
+export const ALERTS_RESERVE_BYTES = 16 * 1024;
 
 export class AlertBook {
   private readonly file: string;
@@ -191,8 +197,28 @@ export class AlertBook {
     return [...this.open.values()];
   }
 
+  /**
+   * Writes the book when it keeps no room yet (a new state directory, or one written before the
+   * room was kept), so that the room is there before the disk fills. A full disk now is left to
+   * the pass's own check.
+   */
+  keepRoom(): void {
+    let size = -1;
+    try {
+      size = statSync(this.file).size;
+    } catch {
+      // No book yet.
+    }
+    if (size >= ALERTS_RESERVE_BYTES) return;
+    try {
+      this.save();
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+    }
+  }
+
   private save(): void {
-    writeFileAtomic(this.file, `${JSON.stringify({ format: 1, open: Object.fromEntries(this.open) } satisfies AlertsFile, null, 1)}\n`);
+    writeFileReserved(this.file, `${JSON.stringify({ format: 1, open: Object.fromEntries(this.open) } satisfies AlertsFile, null, 1)}\n`, ALERTS_RESERVE_BYTES);
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -16,7 +16,7 @@ export function writeAllSync(fd: number, data: string | Uint8Array, position?: n
   for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position === undefined ? null : position + at);
 }
 
-export function writeFileAtomic(file: string, text: string): void {
+export function writeFileAtomic(file: string, text: string | Uint8Array): void {
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
@@ -31,6 +31,46 @@ export function writeFileAtomic(file: string, text: string): void {
   closeSync(fd);
   renameSync(tmp, file);
   fsyncDirectory(dirname(file));
+}
+
+/** A full disk, or a quota reached: no new block can be had. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * writeFileAtomic for a file that must still be written when the disk is full (the open alerts:
+ * an alert that is sent and then not remembered is never resolved). The file is kept at least
+ * `reserveBytes` longer than its text (whitespace after it: a JSON reader skips it), so when
+ * the disk is full the new text is written over the old in place, into blocks the file already
+ * has. That write is not atomic: a crash in it can leave the file torn (read as damaged), which
+ * only a full disk and a crash together can cause. A text longer than the file throws the
+ * disk's error.
+ */
+export function writeFileReserved(file: string, text: string, reserveBytes: number): void {
+  const bytes = Buffer.from(text, 'utf8');
+  const size = Math.ceil((bytes.length + reserveBytes) / 4096) * 4096;
+  const padded = (length: number) => Buffer.concat([bytes, Buffer.alloc(length - bytes.length, 0x20)]);
+  try {
+    writeFileAtomic(file, padded(size));
+  } catch (error) {
+    if (!isDiskFull(error)) throw error;
+    let fd: number;
+    try {
+      fd = openSync(file, 'r+');
+    } catch {
+      throw error;
+    }
+    try {
+      const room = fstatSync(fd).size;
+      if (room < bytes.length) throw error;
+      writeAllSync(fd, padded(room), 0);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 export function fsyncDirectory(dir: string): void {

@@ -47,8 +47,8 @@ export function diskFullAlert(site: string, state: string, free: number, floorMi
     subject: `the state directory's disk is full: nothing ships`,
     message:
       when === 'start'
-        ? `${state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (every run says so until there is space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`
-        : `${state}: a write to the state directory failed (${code}: the disk is full; ${shown} free now), and the run stopped there. What it shipped is kept; what was in flight ships again with the rest once there is space (every run says so until then). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most), and keep stateMinFreeMiB (${floorMiB} MiB) above what a pass writes.`,
+        ? `${state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (said again each alerts.repeatHours while it stays so; resolved by the first run with space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`
+        : `${state}: a write to the state directory failed (${code}: the disk is full; ${shown} free now), and the run stopped there. What it shipped is kept; what was in flight ships again with the rest once there is space (said again each alerts.repeatHours while the disk stays full; resolved by the first run with space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most), and keep stateMinFreeMiB (${floorMiB} MiB) above what a pass writes.`,
     details: { state, freeBytes: free, floorMiB, error: code },
   };
 }

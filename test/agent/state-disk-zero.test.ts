@@ -61,4 +61,36 @@ echo "rc=$?"`;
     expect(sent).toEqual([expect.objectContaining({ key: 'state-disk-low', severity: 'critical', subject: "the state directory's disk is full: nothing ships" })]);
     expect(sent[0]!.message).toContain('a write to the state directory failed (ENOSPC: the disk is full;');
   }, 90_000);
+
+  it('remembers the full-disk alert it sent: quiet in the next run while the disk stays full, then resolved by the first run with space', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-resolve-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    mkdirSync(join(work, 'disk'));
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\nstateMinFreeMiB: 0\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    // Cron's runs: one with space (nothing to ship), two on the disk filled to the last byte, one after the filler is removed.
+    const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
+mkdir "$1/state"
+run() { "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2" > "$1/../run-$3.log" 2>&1; echo "run $3 rc=$?"; }
+run "$1" "$2" 1
+head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
+run "$1" "$2" 2
+run "$1" "$2" 3
+rm "$1/filler"
+run "$1" "$2" 4`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout).toMatch(/run 2 rc=[1-9]/);
+    expect(r.stdout).toMatch(/run 3 rc=[1-9]/);
+    // Run 4 has space: it starts and takes its pass (its store is unreachable: exit 1 for that).
+    expect(r.stdout).toMatch(/run 4 rc=1/);
+    const sent = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; severity: string; subject: string; details: { alertState?: string } });
+    const disk = sent.filter((a) => a.key === 'state-disk-low');
+    expect(disk.map((a) => [a.key, a.severity, a.details.alertState])).toEqual([
+      ['state-disk-low', 'critical', 'raised'],
+      ['state-disk-low', 'info', 'resolved'],
+    ]);
+    expect(disk[1]!.subject).toBe("resolved: the state directory's disk is full: nothing ships");
+  }, 120_000);
 });
