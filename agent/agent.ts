@@ -1,4 +1,4 @@
-import { readTarget, targetChange, targetChangeAdvice, writeTarget } from './state/target.ts';
+import { checkTarget, writeTarget, type ShippingTarget } from './state/target.ts';
 import { join } from 'node:path';
 import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
 import { cycleTree } from './sources/tree.ts';
@@ -111,22 +111,8 @@ export class Agent {
     return true;
   }
 
-  /**
-   * The site and store this state directory shipped to: a change is alerted (critical) once, at
-   * the first pass after it, and resolved at the next (the new target is then remembered).
-   */
-  private async checkTarget(): Promise<void> {
-    const { config, target: store } = this.deps;
-    if (!store) return;
-    const now = { site: config.site, store };
-    const before = readTarget(config.state);
-    const changed = targetChange(before, now);
-    if (changed) {
-      this.deps.log.error('the site or store changed since this state directory last shipped: what it shipped before is not shipped again', { changed });
-      await this.alerts.raise('target-changed', { severity: 'critical', site: config.site, subject: `state directory of ${before!.site} now ships ${changed}`, message: targetChangeAdvice(before!, now, config.state), details: { before: before!, now } });
-    } else await this.alerts.resolve('target-changed', config.site, `The agent ships site ${now.site} to ${now.store}.`);
-    if (!before || changed) writeTarget(config.state, now);
-  }
+  /** The site and store this process ships to, not yet remembered as the state directory's (checkTarget): written once the store takes a write. */
+  private unconfirmedTarget: ShippingTarget | undefined;
 
   /**
    * This machine's clock against the store's, as S3's answers gave it: requests are signed with
@@ -179,7 +165,7 @@ export class Agent {
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
-    if (!this.staleChecked) await this.checkTarget();
+    if (!this.staleChecked && this.deps.target) this.unconfirmedTarget = await checkTarget({ site, state, store: this.deps.target }, this.alerts, log);
     const stale = !this.staleChecked && (await this.distrustStaleState());
     this.staleChecked = true;
     if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');
@@ -249,6 +235,11 @@ export class Agent {
     const writer = new HeartbeatWriter({ ...this.deps, artefacts: this.journal.artefacts, losses: this.lossLog, agentVersion: this.deps.agentVersion ?? 'dev' });
     const silent = this.recordings.storeSilent !== undefined;
     const key = await writer.write({ ...this.statusSnapshot(), manifests: report.manifests, storeSilent: silent });
+    // A target is remembered once the store took a write of this pass (a pack, the heartbeat).
+    if (this.unconfirmedTarget && (key !== undefined || report.manifests.length > 0)) {
+      writeTarget(this.deps.config.state, this.unconfirmedTarget);
+      this.unconfirmedTarget = undefined;
+    }
     this.recordings.storeSilent = undefined;
     const { site } = this.deps.config;
     const other = writer.otherAgent;

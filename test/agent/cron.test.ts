@@ -482,6 +482,38 @@ describe('a state directory pointed at another store or site', () => {
     await pass('s3://ferry-data2');
     expect(alerts.filter((a) => a.key === 'target-changed').map((a) => a.severity)).toEqual(['critical', 'info']);
   });
+  it('does not call a misspelt bucket set right a move of the state directory: a first pass the store took nothing from remembers no store', async () => {
+    const s = site();
+    writeTree(s.root, 1, 10);
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    // The misspelt bucket: every call refused, as S3 answers NoSuchBucket (or an endpoint nothing listens on).
+    const noBucket = new Proxy(new MemoryBlobStore(), {
+      get: (t, p) => {
+        const v: unknown = Reflect.get(t, p);
+        if (typeof v !== 'function' || p === 'clockOffsetMs') return v;
+        const refused = () => new Error(`S3 ${String(p)}: NoSuchBucket: The specified bucket does not exist`);
+        return p === 'list' || p === 'listMultipart' ? async function* () { throw refused(); } : async () => { throw refused(); };
+      },
+    }) as BlobStore;
+    const pass = async (store: BlobStore, target: string) => {
+      const agent = new Agent({ config: s.config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1, target });
+      try {
+        return await agent.cycle();
+      } finally {
+        agent.close();
+      }
+    };
+    expect((await pass(noBucket, 's3://ferry-data-leeds')).packs).toBe(0);
+    clock.advance(60_000);
+    const right = await pass(new MemoryBlobStore(), 's3://ferry-data');
+    expect(right.recordings).toBe(10);
+    expect(alerts.filter((a) => a.key === 'target-changed')).toEqual([]);
+    // What did ship is remembered: a move after it is still alerted.
+    clock.advance(60_000);
+    await pass(new MemoryBlobStore(), 's3://ferry-data2');
+    expect(alerts.filter((a) => a.key === 'target-changed').map((a) => a.subject)).toEqual(['state directory of site-a now ships store s3://ferry-data → s3://ferry-data2']);
+  });
 });
 
 describe('a tree source after the clock was fast', () => {
