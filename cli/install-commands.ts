@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -264,10 +264,29 @@ export function lookupUser(name: string): Account | null | undefined {
   return { name, uid: Number(uid), gid: Number(gid), home: home ?? '' };
 }
 
+/** A command run with `account`'s ids (setpriv). */
+function asUser(account: Account, command: string[]): SpawnSyncReturns<string> {
+  return spawnSync('setpriv', [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', ...command], { encoding: 'utf8' });
+}
+
 /**
- * The source paths the service's user cannot read, as ConfigError problems: the install runs as
- * root (to write the unit), so its own check of the paths says nothing of what the service's
- * user may read. Run with that user's ids (setpriv). Notes when it cannot check.
+ * The state directory as the service's user finds it: the directory and everything in it
+ * writable (a journal a pass run by hand as root left behind is not), as a ConfigError problem.
+ * The check of the paths that ran before, as root, created it root's when it was missing.
+ */
+function stateProblem(account: Account, state: string): string | undefined {
+  const r = asUser(account, ['find', state, '(', '!', '-writable', '-o', '-type', 'd', '!', '-executable', ')', '-print', '-quit']);
+  if (r.status === 0 && r.stdout.trim() === '') return undefined;
+  const first = r.stdout.trim() || state;
+  const what = first === state ? state : `${first} in ${state}`;
+  return `state: ${what} cannot be written by ${account.name}, the user the agent runs as: every pass would stop at once; give it the directory: chown -R ${account.name}: ${quote(state)}`;
+}
+
+/**
+ * The source paths the service's user cannot read, and a state directory it cannot write, as
+ * ConfigError problems: the install runs as root (to write the unit), so its own check of the
+ * paths says nothing of what the service's user may do. Run with that user's ids (setpriv).
+ * Notes when it cannot check.
  */
 export async function checkAsUser(account: Account, config: AgentConfig): Promise<string[]> {
   const me = process.getuid?.();
@@ -275,10 +294,12 @@ export async function checkAsUser(account: Account, config: AgentConfig): Promis
   if (me !== 0) return [`note: the paths were checked as this user, not as ${account.name} (only root can check as another user)`];
   const problems: string[] = [];
   for (const [i, source] of config.sources.entries()) {
-    const r = spawnSync('setpriv', [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', 'test', '-r', source.path, '-a', '-x', source.path], { encoding: 'utf8' });
+    const r = asUser(account, ['test', '-r', source.path, '-a', '-x', source.path]);
     if (r.error) return [`note: the paths were checked as root, not as ${account.name} (setpriv: ${r.error.message})`];
     if (r.status !== 0) problems.push(`sources[${i}].path: ${source.path} cannot be read by ${account.name}, the user the agent runs as: give it read access (for example setfacl -R -m u:${account.name}:rX ${source.path}), or install with --user of one who can`);
   }
+  const state = stateProblem(account, config.state);
+  if (state) problems.push(state);
   if (problems.length > 0) throw new ConfigError(problems);
   return [];
 }

@@ -1,6 +1,6 @@
-import { describe, it, expect, vi } from 'vitest';
+import { describe, it, expect, onTestFinished, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cronLine, defaultEntry, install, lookupUser, systemdUnit } from '../../cli/install-commands.ts';
@@ -21,8 +21,8 @@ const hostUser = (name: string) => ({ name, uid: me.uid, gid: me.gid, home: me.h
 const defaults = { user: 'ferry', unitDir: '/nonexistent/units', restartSec: '30', lookupUser: hostUser };
 const installing = (opts: Partial<Parameters<typeof install>[0]> & { config: string }) => install({ ...defaults, ...opts });
 
-function site() {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-install-'));
+function site(base = tmpdir()) {
+  const dir = mkdtempSync(join(base, 'ferry-install-'));
   const recordings = join(dir, 'contactstore');
   const archives = join(dir, 'Voice Archive');
   mkdirSync(recordings);
@@ -103,6 +103,22 @@ describe('ferry agent install', () => {
       // Only root can take another user's ids: the install then says what it checked.
       expect(await attempt).toContain('note: the paths were checked as this user, not as nobody');
     }
+  });
+
+  it.runIf(process.getuid?.() === 0)('checks the state directory as the service\'s user: one the check as root left root\'s, or a journal a pass by hand left root\'s, is refused (unit and cron line alike), naming the chown', async () => {
+    // Under /tmp itself: the run's own scratch directory is its owner's alone, which nobody cannot enter.
+    const s = site('/tmp');
+    onTestFinished(() => rmSync(s.dir, { recursive: true, force: true }));
+    const nobody = lookupUser('nobody')!;
+    chmodSync(s.dir, 0o755);
+    const as = { ...defaults, lookupUser: () => nobody, user: 'nobody', config: s.config };
+    // The state directory does not exist yet: the check of the paths (as root) makes it, root's.
+    await expect(installing({ ...as, dryRun: true })).rejects.toThrow(`state: ${s.state} cannot be written by nobody, the user the agent runs as: every pass would stop at once; give it the directory: chown -R nobody: ${s.state}`);
+    chownSync(s.state, nobody.uid, nobody.gid);
+    writeFileSync(join(s.state, 'journal.jsonl'), '', { mode: 0o600 });
+    await expect(installing({ ...as, cron: true })).rejects.toThrow(`state: ${join(s.state, 'journal.jsonl')} in ${s.state} cannot be written by nobody`);
+    chownSync(join(s.state, 'journal.jsonl'), nobody.uid, nobody.gid);
+    expect(await installing({ ...as, cron: true })).toContain(' nobody flock -n ');
   });
 
   it("carries AWS_PROFILE (and the AWS files named) into the unit and the cron line, and lets the service read the user's ~/.aws under /home", async () => {
