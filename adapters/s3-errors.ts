@@ -89,6 +89,22 @@ interface SdkErrorShape {
   $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
 }
 
+/** What a store check's failure says of the configuration: the bucket, the endpoint or the key, when S3's answer (or its absence) tells. */
+export type StoreFault = 'no-bucket' | 'unreachable' | 'unknown-key' | 'wrong-secret';
+
+/** No answer at all: nothing listens there, the name does not resolve, the network drops it. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
+/** The fault of an error translateS3Error made (its cause the SDK's or the network's error); undefined when S3's answer names none of these. */
+export function storeFault(error: unknown): StoreFault | undefined {
+  const e = ((error as { cause?: unknown }).cause ?? error) as SdkErrorShape;
+  const name = e.name ?? e.Code ?? '';
+  if (name === 'NoSuchBucket') return 'no-bucket';
+  if (name === 'InvalidAccessKeyId') return 'unknown-key';
+  if (name === 'SignatureDoesNotMatch') return 'wrong-secret';
+  return UNREACHABLE_CODES.has(e.code ?? '') ? 'unreachable' : undefined;
+}
+
 export function totalFromContentRange(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)\s*$/.exec(contentRange ?? '');
   return match ? Number(match[1]) : undefined;

@@ -11,6 +11,7 @@ import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
 import { systemClock } from '../core/clock.ts';
 import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
+import { storeFault } from '../adapters/s3-errors.ts';
 import { Agent, type Progress } from '../agent/agent.ts';
 import { createLogger, type Logger } from '../agent/log.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
@@ -172,7 +173,7 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
     if (options.standby) for await (const _ of store.list(sitePrefix('manifests', config.site), { pageSize: 1 })) break;
     else await store.get(`${heartbeatPrefix(config.site)}ferry-agent-check.json`);
   } catch (error) {
-    if (!(error instanceof NotFoundError)) return `the store did not take this agent: ${messageOf(error)}`;
+    if (!(error instanceof NotFoundError)) return storeFaultWords(config, error) ?? `the store did not take this agent: ${messageOf(error)}`;
   }
   if (options.standby) return undefined;
   const key = `${heartbeatPrefix(config.site)}ferry-agent-check-${Date.now()}.json`;
@@ -180,7 +181,7 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
   try {
     uploadId = await store.createMultipart(key, { contentType: 'application/json' });
   } catch (error) {
-    return `these credentials may not write site ${config.site}'s objects (is the site name right, and is this the site's agent key, not a DR site's read-only one?): ${messageOf(error)}`;
+    return storeFaultWords(config, error) ?? `these credentials may not write site ${config.site}'s objects (is the site name right, is cloud.bucket the deployment's bucket, and is this the site's agent key, not a DR site's read-only one?): ${messageOf(error)}`;
   }
   try {
     await store.abortMultipart(key, uploadId);
@@ -188,6 +189,27 @@ export async function storeProblem(config: AgentConfig, env: NodeJS.ProcessEnv =
     return `these credentials may not abort an upload of site ${config.site} (the agent abandons an interrupted upload the same way): ${messageOf(error)}`;
   }
   return undefined;
+}
+
+/**
+ * A store check's failure as the setting to mend, when S3's answer (or none) tells which: a
+ * misspelt bucket, an endpoint nothing answers at, a key the store does not know or whose secret
+ * is wrong. S3's own words follow. Undefined for any other failure.
+ */
+function storeFaultWords(config: AgentConfig, error: unknown): string | undefined {
+  const cloud = resolveCloud(config.cloud);
+  const where = cloud.endpoint ?? `S3 in ${cloud.region}`;
+  const key = cloud.credentials?.accessKeyId;
+  const words = {
+    'no-bucket': `there is no bucket ${cloud.bucket} at ${where}: check cloud.bucket (the deployment's data bucket, as its outputs name it)`,
+    unreachable: cloud.endpoint
+      ? `nothing answers at ${cloud.endpoint}: check cloud.endpoint (its host and port), that the store is running, and the network between`
+      : `${where} cannot be reached from this machine: check the network, DNS and the proxy (HTTPS_PROXY)`,
+    'unknown-key': `the store knows no access key ${key ?? '(the one the AWS SDK found)'}: check ${key ? 'cloud.credentials.accessKeyId' : 'the credentials the agent takes (AWS_PROFILE, ~/.aws)'}`,
+    'wrong-secret': `the secret key is not access key ${key ?? '(the one the AWS SDK found)'}'s: check ${key ? 'cloud.credentials.secretAccessKey' : 'the credentials the agent takes (AWS_PROFILE, ~/.aws)'} (copied whole, no space or line break)`,
+  } as const;
+  const fault = storeFault(error);
+  return fault ? `${words[fault]} (${messageOf(error)})` : undefined;
 }
 
 /** `fn` run at most once (a credential_process is not run again for every failed request of a pass). */

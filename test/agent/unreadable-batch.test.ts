@@ -290,7 +290,7 @@ cp -a "$1"/. "$2"/`;
     expect(status.stdout).toMatch(/^ALERT critical +the heartbeat cannot be written to the store \(since [^)]+\) NOT DELIVERED: alert "the heartbeat cannot be written to the store" reached no hook: .*exit/m);
   }, 60_000);
 
-  it('agent check asks the store too: it says so when the store answers, and names an endpoint that does not answer (exit 2)', () => {
+  it('agent check asks the store too: it says so when the store answers, and names the setting to mend for an endpoint that does not answer and a bucket the store has not (exit 2)', () => {
     const rec = join(dir, 'rec-11');
     mkdirSync(rec);
     const { config } = siteOf('site-k', [`{ name: cs, type: recordings, path: ${rec} }`]);
@@ -302,7 +302,11 @@ cp -a "$1"/. "$2"/`;
     writeFileSync(config, text.replace(s3.endpoint, 'http://127.0.0.1:9'));
     const unreachable = check();
     expect(unreachable.status).toBe(2);
-    expect(unreachable.stderr).toMatch(/cloud: the store did not take this agent: .*(ECONNREFUSED|connect)/);
+    expect(unreachable.stderr).toMatch(/cloud: nothing answers at http:\/\/127\.0\.0\.1:9: check cloud\.endpoint \(its host and port\), that the store is running, and the network between \(S3 get .*ECONNREFUSED/);
+    writeFileSync(config, text.replace('bucket: ferry-data', 'bucket: ferry-data-lon'));
+    const misspelt = check();
+    expect(misspelt.status).toBe(2);
+    expect(misspelt.stderr).toContain(`cloud: there is no bucket ferry-data-lon at ${s3.endpoint}: check cloud.bucket (the deployment's data bucket, as its outputs name it) (S3 get heartbeats/site-k/ferry-agent-check.json: NoSuchBucket`);
     // A key the store refuses: test/local/s3-missing-key.test.ts, through the IAM gateway (this stand-in checks no signature).
   }, 60_000);
 });

@@ -95,9 +95,10 @@ describe('a read of a key that does not exist, through the IAM gateway', () => {
       parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\ncloud: { bucket: ${BUCKET}, endpoint: "${gateway}", credentials: { accessKeyId: ${credentials.accessKeyId}, secretAccessKey: "${credentials.secretAccessKey}" } }\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`);
     const agent = iam.credentialsOf('agent:site-a');
     expect(await storeProblem(yaml(agent))).toBeUndefined();
-    expect(await storeProblem(yaml({ ...agent, secretAccessKey: 'not-the-secret' }))).toMatch(/^the store did not take this agent: S3 get heartbeats\/site-a\/ferry-agent-check\.json: SignatureDoesNotMatch/);
+    expect(await storeProblem(yaml({ ...agent, secretAccessKey: 'not-the-secret' }))).toMatch(new RegExp(`^the secret key is not access key ${agent.accessKeyId}'s: check cloud\\.credentials\\.secretAccessKey \\(copied whole, no space or line break\\) \\(S3 get heartbeats/site-a/ferry-agent-check\\.json: SignatureDoesNotMatch`));
+    expect(await storeProblem(yaml({ ...agent, accessKeyId: 'AKIANOSUCHKEY' }))).toMatch(/^the store knows no access key AKIANOSUCHKEY: check cloud\.credentials\.accessKeyId \(S3 get .*InvalidAccessKeyId/);
     // The two likeliest failover mistakes: the DR site's read-only key, and a misspelt site name.
-    expect(await storeProblem(yaml(iam.credentialsOf('dr:site-a')))).toMatch(/^these credentials may not write site site-a's objects \(is the site name right, and is this the site's agent key, not a DR site's read-only one\?\): .*AccessDenied/);
+    expect(await storeProblem(yaml(iam.credentialsOf('dr:site-a')))).toMatch(/^these credentials may not write site site-a's objects \(is the site name right, is cloud\.bucket the deployment's bucket, and is this the site's agent key, not a DR site's read-only one\?\): .*AccessDenied/);
     const misspelt = parseAgentConfig(
       `site: stie-a\nstate: ${join(dir, 'state')}\ncloud: { bucket: ${BUCKET}, endpoint: "${gateway}", credentials: { accessKeyId: ${agent.accessKeyId}, secretAccessKey: "${agent.secretAccessKey}" } }\nsources:\n  - { name: cs, type: recordings, path: ${dir} }\n`,
     );
