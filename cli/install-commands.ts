@@ -369,8 +369,9 @@ export async function install(opts: InstallOptions): Promise<string> {
     ...notes,
     ...writeUnit(file, unit, config.site),
     `the state directory ${config.state} must belong to ${opts.user}: chown -R ${opts.user}: ${quote(config.state)}`,
-    'enable and start it:',
-    `  systemctl daemon-reload && systemctl enable --now ferry-agent@${config.site}`,
+    // `enable --now` leaves a running agent as it is: after an upgrade or a config change it would go on with the old configuration (a source added shipping nothing).
+    'enable it and start it, or restart it if it runs (an agent reads its configuration when it starts):',
+    `  systemctl daemon-reload && systemctl enable ferry-agent@${config.site} && systemctl restart ferry-agent@${config.site}`,
     `logs: journalctl -u ferry-agent@${config.site} -f`,
     '',
   ].join('\n');

@@ -75,7 +75,8 @@ describe('ferry agent install', () => {
     expect(lines.filter((l) => l.startsWith('ReadWritePaths='))).toHaveLength(1);
     // From a checkout the entry is bin/ferry.mjs, whether the bundle or the sources ran the install: a `git pull` then never leaves the service on an old bundle.
     expect(lines).toContain(`ExecStart=${process.execPath} ${resolve(BIN)} agent run --config ${s.config} --json-logs`);
-    expect(r.stdout).toContain('systemctl daemon-reload && systemctl enable --now ferry-agent@london-cc');
+    // restart, not enable --now: a re-run after a source was added must not leave the running agent on the old configuration.
+    expect(r.stdout).toContain('systemctl daemon-reload && systemctl enable ferry-agent@london-cc && systemctl restart ferry-agent@london-cc');
   });
 
   it('runs bin/ferry.mjs from a checkout, whichever of the bundle or the sources the install ran in, and the single-file build itself when it runs alone', () => {
