@@ -239,7 +239,7 @@ function secondSiteHelp(cloud: LocalCloud): string {
 The local cloud is up (no demo site). To ship from a site of your own, write an agent config:
 
   site: site-b
-  state: ./site-b-state
+  state: ${join(ferryHome(), 'site-b-state')}
   cloud:
     bucket: ${cloud.bucket}
     region: ${cloud.region}

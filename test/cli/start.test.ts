@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -128,6 +128,17 @@ describe('ferry start', () => {
     const url = new URL(link.stdout.trim());
     expect(`${url.origin}${url.pathname}`).toBe(`${info.replay}/sites/site-b/recordings/r0123456789abcdef0123456/audio`);
     expect(url.searchParams.get('X-Amz-Credential')).toMatch(/\/lambda\/aws4_request$/);
+    // The printed config, as printed (its recordings path made real), installs: its state directory is an absolute path.
+    const printed = /write an agent config:\n\n([\s\S]*?)\n\nthen /.exec(out())![1]!.replace(/^ {2}/gm, '');
+    const recordings = join(home, 'recordings');
+    mkdirSync(recordings);
+    const config = join(home, 'site-b.yaml');
+    writeFileSync(config, printed.replace('/path/to/recordings', recordings));
+    expect(printed).toContain(`state: ${join(home, 'site-b-state')}\n`);
+    const install = spawnSync(process.execPath, [BIN, 'agent', 'install', '--config', config, '--dry-run', '--user', 'root'], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(install.stderr).not.toMatch(/state:/);
+    expect(install.status).toBe(0);
+    expect(install.stdout).toContain('[Service]');
     proc.kill('SIGINT');
     expect((await exited(proc)).code).toBe(130);
   }, 120_000);
