@@ -52,6 +52,8 @@ export interface ArtefactSourceStatus {
   type: ArtefactSourceConfig['type'];
   /** Versions waiting: not shipped, complete or not. */
   backlog: { files: number; bytes: number; oldest?: { name: string; sinceMs: number } };
+  /** Rotated backups and archives: how many of the backlog are not yet judged complete, and the window that judges them. */
+  settling?: { files: number; stableSeconds: number; minAgeSeconds: number };
   lastShipped?: { name: string; artefactId: string; at: string; partial: boolean; sequence?: number };
   /** Binlog: missing segment numbers; point-in-time restore cannot cross them. */
   gaps?: Gap[];
@@ -143,7 +145,7 @@ export class ArtefactRunner {
     this.deps.observations.setReadyUnshipped(this.source.name, readyUnshipped, clock.now());
     this.deps.observations.save();
     const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
-    out.status = this.status([...backlog.values()], after.gaps);
+    out.status = this.status([...backlog.values()], after.gaps, after.waiting.length);
     await this.datedAhead(after.waiting);
     return out;
   }
@@ -397,14 +399,16 @@ export class ArtefactRunner {
     return undefined;
   }
 
-  private status(waiting: FileStamp[], gaps: Gap[] | undefined): ArtefactSourceStatus {
+  private status(waiting: FileStamp[], gaps: Gap[] | undefined, settling = 0): ArtefactSourceStatus {
     const last = this.deps.journal.artefacts.records(this.source.name).at(-1);
+    const src = this.source;
     const oldest = waiting.reduce<FileStamp | undefined>((a, f) => (!a || f.mtimeMs < a.mtimeMs ? f : a), undefined);
     return {
       name: this.source.name,
       type: this.source.type,
       backlog: { files: waiting.length, bytes: waiting.reduce((n, f) => n + f.size, 0), ...(oldest ? { oldest: { name: oldest.name, sinceMs: oldest.mtimeMs } } : {}) },
       ...(last ? { lastShipped: { name: last.name, artefactId: last.artefactId, at: last.at, partial: last.partial, ...(last.sequence === undefined ? {} : { sequence: last.sequence }) } } : {}),
+      ...(settling > 0 && src.type !== 'binlog' ? { settling: { files: settling, stableSeconds: src.stableSeconds, minAgeSeconds: src.minAgeSeconds } } : {}),
       ...(gaps ? { gaps } : {}),
       lost: this.deps.lossLog.all().filter((l) => l.kind === 'artefact' && l.source === this.source.name).length,
       lastScan: this.deps.clock.now().toISOString(),

@@ -20,6 +20,7 @@ import { createLogger, type Logger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
+import { artefactAndTreeLines } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import { StateLockedError, lockHolder } from '../agent/state/state-lock.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
@@ -354,24 +355,6 @@ function age(sec: number): string {
   if (sec < 7200) return `${Math.round(sec / 60)} min`;
   if (sec < 172800) return `${(sec / 3600).toFixed(1)} h`;
   return `${(sec / 86400).toFixed(1)} days`;
-}
-
-/** One line per backup, binlog, archive and tree source. */
-function artefactAndTreeLines(s: StatusReport): string[] {
-  const lines: string[] = [];
-  for (const a of s.artefactSources) {
-    const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
-    const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
-    // A source that cannot be read shows what its last readable pass left waiting, and says it cannot be read.
-    const unreadable = a.problem ? `; CANNOT BE READ at the last pass (${a.problem}): what waits there is not counted` : '';
-    lines.push(`${`${a.name} (${a.type})`.padEnd(17)} ${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}${unreadable}`);
-  }
-  for (const t of s.treeSources) {
-    const l = t.lastSnapshot;
-    const last = l ? `last snapshot ${l.takenAt}: ${l.files} files, ${formatBytes(l.bytesTotal)} (${l.filesRead} read, ${formatBytes(l.bytesAdded)} added)${l.problems ? `, ${l.problems} problem(s)` : ''}` : 'no snapshot yet';
-    lines.push(`${`${t.name} (tree)`.padEnd(17)} ${last}${t.problem ? `; last attempt failed: ${t.problem}` : ''}`);
-  }
-  return lines;
 }
 
 export function renderStatus(s: StatusReport): string {

@@ -18,6 +18,7 @@ import { silentLogger } from '../../agent/log.ts';
 import { readAll } from '../../agent/recover.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 import { targetNote } from '../../cli/check-notes.ts';
+import type { ArtefactSourceStatus } from '../../agent/artefact-runner.ts';
 import { artefactSite, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
 import { binlogSegment } from '../support/binlog-bytes.ts';
 
@@ -152,9 +153,16 @@ describe('a cron-driven agent and stability windows', () => {
     writeAt(join(s.root, 'rostrvm_5_1.rbk'), bytesOf(30_000, 3), new Date(clock.now().getTime() - 60_000));
     const store = new MemoryBlobStore();
     const alerts: Alert[] = [];
-    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(0);
+    const first = await cronPass(s.config, store, alerts, clock);
+    expect(first.report.artefacts).toBe(0);
+    // What `agent status` reads: the full waits to be judged complete, under the source's window.
+    const db = first.status.sources.find((x) => x.name === 'db') as ArtefactSourceStatus;
+    expect(db.backlog.files).toBe(1);
+    expect(db.settling).toEqual({ files: 1, stableSeconds: 120, minAgeSeconds: 0 });
     clock.advance(5 * 60_000); // the next cron run, five minutes later
-    expect((await cronPass(s.config, store, alerts, clock)).report.artefacts).toBe(1);
+    const second = await cronPass(s.config, store, alerts, clock);
+    expect(second.report.artefacts).toBe(1);
+    expect((second.status.sources.find((x) => x.name === 'db') as ArtefactSourceStatus).settling).toBeUndefined();
     expect((await artefactManifests(store)).map((m) => m.name)).toEqual(['rostrvm_5_1.rbk']);
   });
 

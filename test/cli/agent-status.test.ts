@@ -67,6 +67,17 @@ describe('agent status from the pending view', () => {
     expect(text).toMatch(/^cvp \(rotated\)\s+0 waiting \(0 B\), nothing shipped yet; CANNOT BE READ at the last pass \(cannot scan \/mnt\/cvp: ENOENT\): what waits there is not counted$/m);
   });
 
+  it('says why backups wait that a pass found but did not ship yet: not yet judged complete, with the source\'s window', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const status = await collectStatus(s.config);
+    const waiting = { name: 'db', type: 'rotated' as const, backlog: { files: 2, bytes: 2048 }, lost: 0, lastScan: '' };
+    const text = renderStatus({ ...status, artefactSources: [{ ...waiting, settling: { files: 2, stableSeconds: 120, minAgeSeconds: 600 } }] });
+    expect(text).toMatch(/^db \(rotated\)\s+2 waiting \(2\.0 KB; 2 not yet judged complete: a file ships once a later pass finds it unchanged for 120 s \(stableSeconds\) and at least 600 s old \(minAgeSeconds\)\), nothing shipped yet$/m);
+    // Backups judged complete that wait for a failed upload's retry say nothing of the window.
+    expect(renderStatus({ ...status, artefactSources: [waiting] })).toMatch(/^db \(rotated\)\s+2 waiting \(2\.0 KB\), nothing shipped yet$/m);
+  });
+
   it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
     const s = site();
     const [first, second] = [...bigView(2, Date.now() - 60_000)] as [ViewEntry, ViewEntry];
