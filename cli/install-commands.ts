@@ -1,4 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,13 +125,24 @@ export function unitName(site: string): string {
  */
 function writeUnit(file: string, unit: string, site: string): string[] {
   const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-  const kept = before !== undefined && before !== unit ? `${file}.previous` : undefined;
+  const kept = before !== undefined && before !== unit && !asWritten(before) ? `${file}.previous` : undefined;
   if (kept) writeFileSync(kept, before!);
   writeFileSync(file, unit);
   return [
     `wrote ${file}`,
     ...(kept ? [`it replaced a unit that differed from it, kept as ${kept}: carry over any line you had edited (diff -u ${quote(kept)} ${quote(file)}), or put such lines in a drop-in (systemctl edit ferry-agent@${site}), which a re-run never replaces`] : []),
   ];
+}
+
+/** The unit's last line: the SHA-256 of the lines above it as install wrote them, so a re-run tells a unit edited since from one an earlier install wrote for another configuration. */
+const STAMP = /^# ferry agent install wrote the lines above: sha256 ([0-9a-f]{64})\n$/m;
+
+const stamped = (unit: string): string => `${unit}# ferry agent install wrote the lines above: sha256 ${createHash('sha256').update(unit).digest('hex')}\n`;
+
+/** Whether a unit is as an install wrote it (nobody edited it since): its stamp matches the lines above it. */
+function asWritten(unit: string): boolean {
+  const m = STAMP.exec(unit);
+  return m !== null && m.index + m[0].length === unit.length && createHash('sha256').update(unit.slice(0, m.index)).digest('hex') === m[1];
 }
 
 export function systemdUnit(u: UnitInput): string {
@@ -361,7 +373,7 @@ export async function install(opts: InstallOptions): Promise<string> {
   notes.push(...writeSecrets(environmentFile, secret, { dryRun: opts.dryRun, cron: opts.cron, account, user: opts.user }));
   const said = notes.map((n) => `# ${n}\n`).join('');
   if (opts.cron) return `${said}# /etc/cron.d/ferry-agent-${config.site}\n${cronLine(input)}`;
-  const unit = systemdUnit(input);
+  const unit = stamped(systemdUnit(input));
   if (opts.dryRun) return `${said}${unit}`;
   const file = join(opts.unitDir, unitName(config.site));
   mkdirSync(opts.unitDir, { recursive: true });

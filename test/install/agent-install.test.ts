@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, it, expect, onTestFinished, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -196,6 +197,26 @@ describe('ferry agent install', () => {
     expect(out).toContain(`it replaced a unit that differed from it, kept as ${file}.previous`);
     expect(readFileSync(`${file}.previous`, 'utf8')).toBe(edited);
     expect(readFileSync(file, 'utf8')).not.toContain('--max-semi-space-size');
+  });
+
+  it('replaces, without a .previous or a word about edits, a unit an earlier install wrote for a configuration changed since (a source added)', async () => {
+    const s = site();
+    const units = join(s.dir, 'units');
+    await installing({ config: s.config, unitDir: units });
+    const file = join(units, 'ferry-agent@london-cc.service');
+    const first = readFileSync(file, 'utf8');
+    const backups = join(s.dir, 'backups');
+    mkdirSync(backups);
+    writeFileSync(s.config, `${readFileSync(s.config, 'utf8')}  - { name: db, type: rotated, path: ${backups}, patterns: ["*.bak"] }\n`);
+    const out = await installing({ config: s.config, unitDir: units });
+    const second = readFileSync(file, 'utf8');
+    expect(second).not.toBe(first);
+    expect(second).toContain(backups);
+    expect(out).not.toContain('differed');
+    expect(existsSync(`${file}.previous`)).toBe(false);
+    // The unit ends with its stamp: the SHA-256 of the lines above it.
+    const [body, stamp] = [second.slice(0, second.lastIndexOf('# ferry agent install')), /sha256 ([0-9a-f]{64})\n$/.exec(second)![1]];
+    expect(createHash('sha256').update(body).digest('hex')).toBe(stamp);
   });
 
   it('prints the unit and writes nothing with --dry-run', async () => {
