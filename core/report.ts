@@ -159,7 +159,8 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   // Offsite if the recorder only touched them; lost if it was replaced (the agent cannot tell: their content is gone).
   told(mine.filter((l) => l.shippedBefore), 'gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
   const bound = (e.maxUnshippedHours ?? 24) * HOUR;
-  for (const u of (f.signals?.unshipped ?? []).filter((x) => x.source === e.name)) {
+  const waiting = (f.signals?.unshipped ?? []).filter((x) => x.source === e.name);
+  for (const u of waiting) {
     const waited = judged - Date.parse(u.since);
     if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
   }
@@ -176,6 +177,10 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   const heard = f.signals?.heartbeatAt === undefined ? undefined : Date.parse(f.signals.heartbeatAt);
   if (packs.length === 0 && (!f.signals || (heard !== undefined && heard < dayBounds(f.day).start))) {
     problems.push(`no batch shipped in the day${heard !== undefined ? ` (the agent's last heartbeat was at ${hhmm(f.signals!.heartbeatAt!)})` : ''}`);
+  } else if (packs.length === 0 && waiting.length > 0) {
+    // The agent was heard, and it said batches were waiting: it did not ship them (a bandwidth limit too low, a store refusing every pack).
+    const said = f.signals?.heartbeatAt === undefined ? '' : `, as the agent's heartbeat at ${hhmm(f.signals.heartbeatAt)} said`;
+    problems.push(`no batch shipped in the day while batches waited (the oldest, ${waiting[0]!.batch}, since ${hhmm(waiting[0]!.since)}${said})`);
   }
   return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
 }

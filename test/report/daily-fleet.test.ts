@@ -199,6 +199,30 @@ describe('daily report from what the agents said in their heartbeats', () => {
     await expect(dailyReport({ blobs, catalogue }, 'site-a', '2026-03-08', { now })).rejects.toThrow('date 2026-03-08 has not begun yet (now 2026-03-03T07:00:00.000Z): a day is reported from its start on');
   });
 
+  it('counts a recordings source that shipped nothing in the day while its heartbeat said batches waited as a problem (a bandwidth limit too low), and one with nothing waiting as ok', async () => {
+    const report = async (pendingBatches: number) => {
+      const blobs = new MemoryBlobStore();
+      const catalogue = new MemoryCatalogue();
+      // The recordings source shipped the day before (so it is expected); on the day only the database's full arrived.
+      const before = buildPack('site-a', [{ path: '2026-03-01/b0/call-0.wav', body: audio(1, 600) }], { day: '2026-03-01T00:00:00Z', seed: 'before' });
+      await publish(blobs, before);
+      await ingestManifest({ blobs, catalogue }, before.manifestKey);
+      await catalogue.putArtefact(makeFull(at(DAY, '02:05'), { site: 'site-a', source: 'db', name: `db-${DAY}.sql` }));
+      const sources = [{ name: 'contactstore', type: 'recordings', pendingBatches, ...(pendingBatches > 0 ? { oldestPendingSeconds: 15 * 3600, oldestPendingBatch: '000101' } : {}) }, { name: 'db', type: 'rotated' }];
+      await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { sources }));
+      const now = () => new Date('2026-03-03T07:00:00Z');
+      return dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
+    };
+    const stuck = await report(4);
+    expect(stuck.status).toBe('PARTIAL');
+    expect(stuck.problems).toEqual(["contactstore: no batch shipped in the day while batches waited (the oldest, 000101, since 2026-03-02 09:05Z, as the agent's heartbeat at 2026-03-03 00:05Z said)"]);
+    expect(stuck.sources.find((s) => s.source === 'contactstore')).toMatchObject({ ok: false, shipped: '0 batch(es), 0 recording(s) shipped' });
+    // A day with no calls (a weekend, the centre closed): nothing shipped and nothing waited.
+    const quiet = await report(0);
+    expect(quiet.status).toBe('FULL');
+    expect(quiet.problems).toEqual([]);
+  });
+
   it('names recordings gone before shipping again, shipped before under another file time, apart from certain losses (offsite if only touched)', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
