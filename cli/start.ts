@@ -251,6 +251,10 @@ The local cloud is up (no demo site). To ship from a site of your own, write an 
     - { name: contactstore, type: recordings, path: /path/to/recordings }
 
 then \`./bin/ferry.mjs agent run --config site-b.yaml\`, and \`./bin/ferry.mjs calls search --site site-b\`.
+Site-b is not one of this local cloud's sites (${SITE} is): the fleet page and \`ferry fleet status\` list
+${SITE} only. To watch site-b's heartbeat, name it in a deployment file and read the fleet with it:
+  echo '{"sites":[{"name":"site-b","retentionDays":730}]}' > fleet.json
+  ./bin/ferry.mjs fleet status --deployment fleet.json
 This ships with the administrator's key, straight to the S3 stand-in (no policy checked). To ship as
 a site's agent role, through the IAM gateway (${cloud.iam?.s3Endpoint ?? 'not running'}), use site ${SITE}
 and the \`agent:${SITE}\` keys from ${cloud.iam?.credentialsFile ?? 'its credentials file'}.

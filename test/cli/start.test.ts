@@ -98,7 +98,7 @@ describe('ferry start', () => {
     expect(existsSync(file)).toBe(false);
   }, 180_000);
 
-  it('--no-demo runs the local cloud alone: prints both endpoints, the local credentials and a second site config', async () => {
+  it('--no-demo runs the local cloud alone: prints both endpoints, the local credentials, a second site config and how to see that site in the fleet', async () => {
     const { proc, info, home, out } = await startCloudOnly();
     expect(out()).toContain(`catalogue API  ${info.api}`);
     expect(out()).toContain(`replay URL     ${info.replay}`);
@@ -139,6 +139,17 @@ describe('ferry start', () => {
     expect(install.stderr).not.toMatch(/state:/);
     expect(install.status).toBe(0);
     expect(install.stdout).toContain('[Service]');
+    // site-b is not the local cloud's: the fleet lists demo only, and the printed deployment file shows site-b's row.
+    const fleet = spawnSync(process.execPath, [BIN, 'fleet', 'status'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(fleet.stdout).toMatch(/^SILENT  demo /);
+    expect(fleet.stdout).not.toContain('site-b');
+    const [, deployment] = /echo '(.*site-b.*)' > fleet\.json/.exec(out())!;
+    expect(out()).toContain('./bin/ferry.mjs fleet status --deployment fleet.json');
+    const file = join(home, 'fleet.json');
+    writeFileSync(file, deployment!);
+    const named = spawnSync(process.execPath, [BIN, 'fleet', 'status', '--deployment', file], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(named.stderr).toBe('');
+    expect(named.stdout).toMatch(/^SILENT  site-b  heartbeat never[\s\S]*! no heartbeat received yet/);
     proc.kill('SIGINT');
     expect((await exited(proc)).code).toBe(130);
   }, 120_000);
