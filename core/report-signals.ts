@@ -40,6 +40,7 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const recordings = hb.sources.filter((s) => s.type === 'recordings');
     // Every source's last copy: a recordings source's tells of older recordings shipped, a backup or tree source's of a copy the catalogue may lack.
     const lastShipped = hb.sources.flatMap((s) => (s.lastGood ? [{ source: s.name, type: s.type, at: s.lastGood.at, key: s.lastGood.key }] : []));
-    return { lost, unshipped, heartbeatAt: hb.at, recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
+    const unreadable = hb.sources.flatMap((s) => (s.problem ? [{ source: s.name, problem: s.problem }] : []));
+    return { lost, unshipped, heartbeatAt: hb.at, ...(unreadable.length ? { unreadable } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

@@ -60,6 +60,8 @@ export interface AgentSignals {
    * source's, when the catalogue has no copy of the source, one the catalogue lacks.
    */
   lastShipped?: { source: string; type?: string; at: string; key: string }[];
+  /** The sources the agent could not read at that heartbeat (an unmounted share, a path gone), with why. */
+  unreadable?: { source: string; problem: string }[];
 }
 
 export interface DrillResult {
@@ -272,6 +274,10 @@ function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): Source
   const gaps = e.type === 'recordings' ? { problems: [], instead: false } : catalogueGapProblems(e.name, f);
   const judgedProblems = gaps.instead ? gaps.problems : [...judgedLine.problems, ...gaps.problems];
   const problems = e.left && e.type !== 'recordings' ? gaps.problems : judgedProblems;
+  // The agent could not look: its "nothing waited" is no word on the source, and what the site writes meanwhile does not ship.
+  const unreadable = e.left ? undefined : f.signals?.unreadable?.find((u) => u.source === e.name);
+  const when = f.signals?.heartbeatAt === undefined ? '' : ` at its heartbeat of ${hhmm(f.signals.heartbeatAt)}`;
+  if (unreadable) problems.push(`the agent could not read it${when}: ${unreadable.problem} (nothing of it ships until it can be read)`);
   const note = e.left ? `; left the agent's configuration (its heartbeat of ${hhmm(e.left.heartbeatAt)} no longer names it): not expected once ${e.left.days} days pass without a copy of it` : '';
   return { source: e.name, type: e.type, ok: problems.length === 0, shipped: `${shipped}${note}`, problems };
 }

@@ -223,6 +223,21 @@ describe('daily report from what the agents said in their heartbeats', () => {
     expect(quiet.problems).toEqual([]);
   });
 
+  it('names a source the agent could not read at the heartbeat that speaks for the day (a mount gone), though nothing was waiting when it last could', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    const before = buildPack('site-a', [{ path: '2026-03-01/b0/call-0.wav', body: audio(1, 600) }], { day: '2026-03-01T00:00:00Z', seed: 'before' });
+    await publish(blobs, before);
+    await ingestManifest({ blobs, catalogue }, before.manifestKey);
+    await catalogue.putArtefact(makeFull(at(DAY, '02:05'), { site: 'site-a', source: 'db', name: `db-${DAY}.sql` }));
+    const sources = [{ name: 'contactstore', type: 'recordings', pendingBatches: 0, problem: '/mnt/contactstore does not exist' }, { name: 'db', type: 'rotated' }];
+    await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { sources }));
+    const now = () => new Date('2026-03-03T07:00:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
+    expect(report.status).toBe('PARTIAL');
+    expect(report.problems).toEqual(['contactstore: the agent could not read it at its heartbeat of 2026-03-03 00:05Z: /mnt/contactstore does not exist (nothing of it ships until it can be read)']);
+  });
+
   it('names recordings gone before shipping again, shipped before under another file time, apart from certain losses (offsite if only touched)', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
