@@ -372,7 +372,8 @@ export function renderStatus(s: StatusReport): string {
   for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)} cannot be scanned: ${src.problem}`);
   for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)} no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);
   if (s.recentLosses.length > 0) lines.push('recent losses');
-  for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} file(s), ${l.reason}`);
+  // A loss unseen lists batch directories, not recordings (how many each held is not known).
+  for (const l of s.recentLosses.slice(-5)) lines.push(`  lost ${l.at} ${l.source}/${l.batch}: ${l.files.length} ${l.unseen ? 'batch(es) never seen' : 'file(s)'}, ${l.reason}`);
   if (s.lossRecords > 5) lines.push(`  (${s.lossRecords} loss records in all: \`ferry agent status --losses\` lists every one with its paths)`);
   for (const a of s.openAlerts) lines.push(`ALERT ${a.severity.padEnd(12)}${a.subject} (since ${a.raisedAt})${a.undelivered !== undefined ? ` NOT DELIVERED: ${a.undelivered}` : ''}`);
   if (s.agent) lines.push(`agent             last pass ${s.agent.updatedAt} (pid ${s.agent.pid})${s.agent.lastError ? `, last error: ${s.agent.lastError}` : ''}`);

@@ -78,6 +78,15 @@ describe('agent status from the pending view', () => {
     expect(renderStatus({ ...status, artefactSources: [waiting] })).toMatch(/^db \(rotated\)\s+2 waiting \(2\.0 KB\), nothing shipped yet$/m);
   });
 
+  it('counts a loss unseen in batches never seen, not in files (its entries are batch directories)', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const status = await collectStatus(s.config);
+    const files = ['000006', '000007'].map((name) => ({ name, size: 0, mtimeMs: 0, path: join(s.root, name) }));
+    const unseen = { id: 'l1', source: 'rec', batch: '000006–000007', kind: 'recordings' as const, files, reason: 'written and evicted by the recorder without any pass seeing them', at: '2026-12-06T11:38:30.045Z', unseen: true as const };
+    expect(renderStatus({ ...status, recentLosses: [unseen] })).toContain('  lost 2026-12-06T11:38:30.045Z rec/000006–000007: 2 batch(es) never seen, written and evicted by the recorder without any pass seeing them');
+  });
+
   it('leaves out of the view what the journal shipped and the loss log recorded after the pass wrote it', async () => {
     const s = site();
     const [first, second] = [...bigView(2, Date.now() - 60_000)] as [ViewEntry, ViewEntry];
