@@ -27,9 +27,9 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     for (const l of unionLosses([hb, ...others.heartbeats])) {
       const at = Date.parse(l.at);
       if (l.kind !== 'recordings' || at < start || at >= end) continue;
-      const doubt = l.shippedBefore ? { shippedBefore: true as const } : {};
-      for (const path of l.paths) lost.push({ source: l.source, path, at: l.at, reason: l.reason, ...doubt });
-      if (l.files > l.paths.length) lost.push({ source: l.source, path: `${l.batch}/… (${l.files - l.paths.length} more)`, at: l.at, reason: l.reason, files: l.files - l.paths.length, ...doubt });
+      const marks = l.shippedBefore ? { shippedBefore: true as const } : l.unseen ? { unseen: true as const } : {};
+      for (const path of l.paths) lost.push({ source: l.source, path, at: l.at, reason: l.reason, ...marks });
+      if (l.files > l.paths.length) lost.push({ source: l.source, path: `${l.batch}/… (${l.files - l.paths.length} more)`, at: l.at, reason: l.reason, files: l.files - l.paths.length, ...marks });
     }
     const seen = Date.parse(hb.at);
     const unshipped: AgentSignals['unshipped'] = [];

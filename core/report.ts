@@ -43,7 +43,7 @@ export interface ExpectedSource {
 /** What the site's agent reported about itself (its heartbeat), when the cloud has it. */
 export interface AgentSignals {
   /** Recordings lost before they could be shipped, reported in the day; an entry with `files` stands for that many not named. */
-  lost: { source: string; path: string; at: string; reason?: string; files?: number; shippedBefore?: true }[];
+  lost: { source: string; path: string; at: string; reason?: string; files?: number; shippedBefore?: true; unseen?: true }[];
   /** The oldest batch not yet shipped, per recordings source. */
   unshipped: { source: string; batch: string; since: string }[];
   /** When the heartbeat these come from was written. */
@@ -146,20 +146,27 @@ function age(ms: number): string {
 
 type Judged = { shipped: string; problems: string[] };
 
-function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+/** The day's losses of one recordings source, as the agent named them: recordings lost, batches lost unseen, recordings gone before shipping again. */
+function lossProblems(mine: AgentSignals['lost']): string[] {
   const problems: string[] = [];
-  const packs = f.packs.filter((p) => p.source === e.name);
-  const recordings = packs.reduce((n, p) => n + p.members, 0);
-  const mine = (f.signals?.lost ?? []).filter((l) => l.source === e.name);
   const told = (lost: typeof mine, what: string) => {
     if (lost.length === 0) return;
     const shown = lost.filter((l) => l.files === undefined).slice(0, 5).map((l) => l.path).join(', ');
     const count = lost.reduce((n, l) => n + (l.files ?? 1), 0);
-    problems.push(`${count} recording(s) ${what}: ${shown}${count > 5 ? ', …' : ''}`);
+    problems.push(`${count} ${what}: ${shown}${count > 5 ? ', …' : ''}`);
   };
-  told(mine.filter((l) => !l.shippedBefore), 'lost before they could be shipped');
+  told(mine.filter((l) => !l.shippedBefore && !l.unseen), 'recording(s) lost before they could be shipped');
+  // A loss unseen names batch directories: how many recordings each held no pass saw.
+  told(mine.filter((l) => l.unseen), 'batch(es) lost unseen, written and evicted by the recorder without any pass seeing them (their recordings are not known)');
   // Offsite if the recorder only touched them; lost if it was replaced (the agent cannot tell: their content is gone).
-  told(mine.filter((l) => l.shippedBefore), 'gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
+  told(mine.filter((l) => l.shippedBefore), 'recording(s) gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
+  return problems;
+}
+
+function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
+  const packs = f.packs.filter((p) => p.source === e.name);
+  const recordings = packs.reduce((n, p) => n + p.members, 0);
+  const problems = lossProblems((f.signals?.lost ?? []).filter((l) => l.source === e.name));
   const bound = (e.maxUnshippedHours ?? 24) * HOUR;
   const waiting = (f.signals?.unshipped ?? []).filter((x) => x.source === e.name);
   for (const u of waiting) {

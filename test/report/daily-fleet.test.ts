@@ -238,6 +238,18 @@ describe('daily report from what the agents said in their heartbeats', () => {
     expect(report.problems).toEqual(['contactstore: the agent could not read it at its heartbeat of 2026-03-03 00:05Z: /mnt/contactstore does not exist (nothing of it ships until it can be read)']);
   });
 
+  it('counts batches lost unseen as batches, not as recordings (the agent names their directories, never their recordings), as the fleet row does', async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    await shipDay(blobs, catalogue, 'site-a', DAY, {});
+    const paths = ['000006', '000007', '000008'].map((b) => `/rec/${b}`);
+    const unseen = { id: 'l1', source: 'contactstore', batch: '000006–000008', kind: 'recordings' as const, at: at(DAY, '11:38'), reason: 'written and evicted by the recorder without any pass seeing them', files: 3, paths, unseen: true as const };
+    await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { losses: 3, recentLosses: [unseen] }));
+    const now = () => new Date('2026-03-03T07:00:00Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
+    expect(report.problems).toEqual(['contactstore: 3 batch(es) lost unseen, written and evicted by the recorder without any pass seeing them (their recordings are not known): /rec/000006, /rec/000007, /rec/000008']);
+  });
+
   it('names recordings gone before shipping again, shipped before under another file time, apart from certain losses (offsite if only touched)', async () => {
     const blobs = new MemoryBlobStore();
     const catalogue = new MemoryCatalogue();
