@@ -22,7 +22,8 @@ import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
 import { artefactAndTreeLines } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
-import { StateLockedError, lockHolder } from '../agent/state/state-lock.ts';
+import { StateLockedError } from '../agent/state/state-lock.ts';
+import { runningAgent, runningLine, type RunningAgent } from './status-running.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
@@ -262,7 +263,7 @@ export interface StatusReport {
   openAlerts: AlertState[];
   agent?: { pid: number; updatedAt: string; lastError?: string };
   /** The agent holding the state directory now (agent.lock), if any: a pass under way or a service. */
-  running?: { pid: number; host: string; since: string; sameHost: boolean };
+  running?: RunningAgent;
   /** Backups, binlogs and archives, as of the agent's last pass. */
   artefactSources: ArtefactSourceStatus[];
   /** Tree sources (file shares) and their last snapshot, as of the agent's last pass. */
@@ -338,17 +339,13 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     lossRecords: losses.all().length,
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
-    ...runningAgent(config.state),
+    ...runningAgent(config.state, configFile),
     artefactSources,
     treeSources,
     bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },
   };
 }
 
-function runningAgent(state: string): Pick<StatusReport, 'running'> {
-  const holder = lockHolder(state, systemClock.now());
-  return holder ? { running: { pid: holder.pid, host: holder.host, since: holder.since, sameHost: holder.running === true } } : {};
-}
 
 function age(sec: number): string {
   if (sec < 120) return `${sec}s`;
@@ -364,7 +361,7 @@ export function renderStatus(s: StatusReport): string {
     `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
     `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
     `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
-    `running           ${s.running ? `an agent since ${s.running.since} (pid ${s.running.pid}${s.running.sameHost ? '' : ` on ${s.running.host}`}): the figures below are its last finished pass's` : 'no agent now'}`,
+    `running           ${runningLine(s.running)}`,
     `in flight         ${s.inflight} pack(s)${!s.running && s.inflight > 0 ? ' (left by a run that stopped mid-pass: shipped again by the next one)' : ''}`,
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +57,22 @@ describe('agent status from the pending view', () => {
     const dead = await collectStatus(s.config);
     expect(dead.running).toBeUndefined();
     expect(renderStatus({ ...dead, inflight: 4 })).toMatch(/^in flight\s+4 pack\(s\) \(left by a run that stopped mid-pass: shipped again by the next one\)$/m);
+  });
+
+  it('says when the configuration file changed after the running agent started: it runs with what it read at its start, and the bandwidth shown is the file\'s', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const started = new Date(Date.now() - 10 * 60_000);
+    writeFileSync(join(s.state, 'agent.lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: started.toISOString() }));
+    // Written before the agent started: nothing to say.
+    utimesSync(s.config, new Date(started.getTime() - 60_000), new Date(started.getTime() - 60_000));
+    expect((await collectStatus(s.config)).running?.configChangedAt).toBeUndefined();
+    // The limit lifted in the file while a long pass (or a service) runs with the old one.
+    const edited = new Date(started.getTime() + 5 * 60_000);
+    utimesSync(s.config, edited, edited);
+    const status = await collectStatus(s.config);
+    expect(status.running?.configChangedAt).toBe(edited.toISOString());
+    expect(renderStatus(status)).toContain(`; the configuration file changed at ${edited.toISOString()}, after it started: it runs with the configuration it read at its start (the bandwidth below is the file's) until it exits`);
   });
 
   it("says a backup source cannot be read on its own line, not only '0 waiting'", async () => {

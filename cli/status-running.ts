@@ -1,0 +1,36 @@
+import { statSync } from 'node:fs';
+import { lockHolder } from '../agent/state/state-lock.ts';
+import { systemClock } from '../core/clock.ts';
+
+// `ferry agent status`: the agent holding the state directory now (agent.lock), and whether the
+// configuration file changed after it started. An agent reads its configuration once, at its
+// start, so a limit lifted in the file (bandwidth, a source added) does not reach a service or a
+// long pass already running; status reads the file, and would otherwise show the new limit as
+// the one in force.
+
+/** The agent holding the state directory now, if any: a pass under way or a service. */
+export interface RunningAgent {
+  pid: number;
+  host: string;
+  since: string;
+  sameHost: boolean;
+  /** When the configuration file was changed, when that was after this agent started. */
+  configChangedAt?: string;
+}
+
+export function runningAgent(state: string, configFile: string): { running?: RunningAgent } {
+  const holder = lockHolder(state, systemClock.now());
+  if (!holder) return {};
+  const running: RunningAgent = { pid: holder.pid, host: holder.host, since: holder.since, sameHost: holder.running === true };
+  const changed = statSync(configFile, { throwIfNoEntry: false })?.mtime;
+  if (changed && changed.getTime() > Date.parse(holder.since)) running.configChangedAt = changed.toISOString();
+  return { running };
+}
+
+/** The `running` line of agent status. */
+export function runningLine(running: RunningAgent | undefined): string {
+  if (!running) return 'no agent now';
+  const who = `an agent since ${running.since} (pid ${running.pid}${running.sameHost ? '' : ` on ${running.host}`}): the figures below are its last finished pass's`;
+  if (!running.configChangedAt) return who;
+  return `${who}; the configuration file changed at ${running.configChangedAt}, after it started: it runs with the configuration it read at its start (the bandwidth below is the file's) until it exits`;
+}
