@@ -324,7 +324,7 @@ function warnReasons(hb: Heartbeat | undefined, lastRun: RunRecord | undefined, 
     if (certain.length > 0) warn.push(`${what} lost in the last ${LOSS_WARN_HOURS} h (${named(certain)})`);
     if (doubted.length > 0) warn.push(`${sum(doubted, (l) => l.files)} file(s) gone before shipping again in the last ${LOSS_WARN_HOURS} h, shipped before under another file time: offsite if the recorder only touched them, lost if it was replaced (${named(doubted)})`);
   } else if (hb.lastPass.lost > 0) warn.push(`${hb.lastPass.lost} lost in the last pass`);
-  if (hb.lastPass.failed > 0) warn.push(`${hb.lastPass.failed} failed in the last pass`);
+  if (hb.lastPass.failed > 0) warn.push(`the last pass ended with ${hb.lastPass.failed} problem(s) (a batch, backup or snapshot not shipped, a source not read, or an alert raised): \`ferry agent status\` on the site host names them`);
   if (hb.lastPass.error) warn.push(`last pass error: ${hb.lastPass.error}`);
   for (const s of sources) warn.push(...sourceReasons(s));
   for (const a of hb.alerts ?? []) if (a.severity !== 'info' && !ALERTS_SHOWN_OTHERWISE.some((p) => a.key.startsWith(p))) warn.push(`${a.severity} alert open since ${a.since}: ${a.subject}`);

@@ -123,6 +123,12 @@ describe('judging one site', () => {
     expect(sortFleet([judgeSite({ site: 'a', retired: '2026-12-01' }, NOW), judgeSite({ site: 'b', heartbeat: heartbeat('b', minutesAgo(1)) }, NOW)]).map((r) => r.state)).toEqual(['OK', 'RETIRED']);
   });
 
+  it("says what the last pass's problem count means and where to read them, not only 'N failed'", () => {
+    const row = judgeSite({ site: 'warn', heartbeat: heartbeat('warn', minutesAgo(1), { lastPass: { at: NOW.toISOString(), failed: 1, lost: 0 } }) }, NOW);
+    expect(row.state).toBe('WARN');
+    expect(row.reasons).toEqual(['the last pass ended with 1 problem(s) (a batch, backup or snapshot not shipped, a source not read, or an alert raised): `ferry agent status` on the site host names them']);
+  });
+
   it('sorts worst first: SILENT, LATE, WARN, OK, the longest silence first', () => {
     const rows = [
       judgeSite({ site: 'ok', heartbeat: heartbeat('ok', minutesAgo(1)) }, NOW),
