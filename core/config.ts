@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keysAt, nearestKey } from './config-suggest.ts';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { NAME_PATTERN } from './layout.ts';
@@ -219,9 +220,20 @@ export function formatPath(path: (string | number)[]): string {
   return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${part}` : part), '') || '(root)';
 }
 
-export function zodProblems(error: z.ZodError): string[] {
+/**
+ * Each issue as `path: message`. With `known` (the keys allowed at a path: keysAt), an unknown
+ * key that is a near miss of one of them says which (`"closeAfterFile" (did you mean "closeAfterFiles"?)`).
+ */
+export function zodProblems(error: z.ZodError, known?: (path: (string | number)[]) => string[] | undefined): string[] {
   return error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `${formatPath(issue.path)}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = known?.(issue.path) ?? [];
+      const said = issue.keys.map((k) => {
+        const near = nearestKey(k, allowed);
+        return near ? `"${k}" (did you mean "${near}"?)` : `"${k}"`;
+      });
+      return `${formatPath(issue.path)}: unknown key(s) ${said.join(', ')}`;
+    }
     if (issue.code === 'invalid_union_discriminator') return `${formatPath(issue.path)}: must be one of ${issue.options.map(String).join(', ')}`;
     return `${formatPath(issue.path)}: ${issue.message}`;
   });
@@ -266,6 +278,6 @@ export function parseAgentConfig(text: string, origin = 'config'): AgentConfig {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${origin}: expected a mapping at the top level`]);
   const result = agentConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(zodProblems(result.error));
+  if (!result.success) throw new ConfigError(zodProblems(result.error, (path) => keysAt(agentConfigSchema, path, raw)));
   return result.data;
 }

@@ -82,7 +82,7 @@ describe('agent run with a configuration that has a mistyped key or a value of t
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toBe(`ferry: invalid configuration in ${config}:`);
     expect(lines).toContain('  sources[0].quietSeconds: Expected number, received string');
-    expect(lines).toContain('  sources[0]: unknown key(s) "closeAfterFile"');
+    expect(lines).toContain('  sources[0]: unknown key(s) "closeAfterFile" (did you mean "closeAfterFiles"?)');
   });
 });
 

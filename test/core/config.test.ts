@@ -45,6 +45,24 @@ describe('agent config', () => {
     expect(problems(text).join('\n')).toContain(expected);
   });
 
+  it('says which key an unknown one is a slip for, from the keys allowed where it stands (a source\'s by its type), and offers none for a key near nothing', () => {
+    const text = [
+      'site: site-a',
+      'state: /var/lib/ferry',
+      'shiping: { partSizeMiB: 8 }',
+      'cloud: { bucket: ferry-data, Endpoint: "http://127.0.0.1:9000" }',
+      'sources:',
+      '  - { name: cs, type: recordings, path: /rec, closeAfterFile: 5 }',
+      '  - { name: db, type: rotated, path: /bak, patterns: ["*.bak"], stableSecnods: 60, colour: blue }',
+    ].join('\n');
+    expect(problems(text)).toEqual([
+      'cloud: unknown key(s) "Endpoint" (did you mean "endpoint"?)',
+      'sources[0]: unknown key(s) "closeAfterFile" (did you mean "closeAfterFiles"?)',
+      'sources[1]: unknown key(s) "stableSecnods" (did you mean "stableSeconds"?), "colour"',
+      '(root): unknown key(s) "shiping" (did you mean "shipping"?)',
+    ]);
+  });
+
   it('accepts the site activity the agent polls for backup windows', () => {
     const c = parseAgentConfig(`${good}cloud: { bucket: ferry-data, activity: { arn: "arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a" } }\n`);
     expect(c.cloud?.activity?.arn).toBe('arn:aws:states:eu-west-2:123456789012:activity:ferry-site-a');
