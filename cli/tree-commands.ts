@@ -52,6 +52,12 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     for (const p of left.paths) lines.push(`    ${p.path}: ${p.problem}`);
     if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
   }
+  const replaced = r.replaced;
+  if (replaced) {
+    lines.push(`  REPLACED  ${replaced.count} file(s) ${r.dir} already held with other content than this snapshot's (files of its own, another snapshot's) were replaced by the snapshot's (restore into an empty directory to keep what a directory holds):`);
+    for (const p of replaced.paths) lines.push(`    ${p}`);
+    if (replaced.count > replaced.paths.length) lines.push(`    … and ${replaced.count - replaced.paths.length} more`);
+  }
   const extra = r.notInSnapshot;
   if (extra) {
     lines.push(`  NOT IN THE SNAPSHOT  ${extra.count} path(s) ${r.dir} already held are not in this snapshot and were left as they were (restore into an empty directory for the snapshot alone):`);

@@ -55,6 +55,8 @@ export interface TreeRestoreReport {
   problems: { path: string; problem: string }[];
   /** Paths DIR already held that the snapshot does not (left as they were): how many, and the first 20. */
   notInSnapshot?: { count: number; paths: string[] };
+  /** Files DIR already held at a path of the snapshot with other content (another snapshot's, the operator's own), replaced by the snapshot's: how many, and the first 20. */
+  replaced?: { count: number; paths: string[] };
   /** Paths the agent left out of the snapshot when it took it (unreadable, changing, special): how many, and the first 20 with why. Not restored. */
   leftOut?: { count: number; paths: { path: string; problem: string }[] };
 }
@@ -133,6 +135,8 @@ async function hashOwn(path: Buffer, st: Stats): Promise<string> {
 
 /** Files whose content lies close together in one pack are fetched with one ranged GET of at most this many bytes. */
 export const RUN_MAX_BYTES = 8 * 1024 * 1024;
+/** Shown at most of the files DIR held with other content that the restore replaced (their count is exact). */
+const REPLACED_SHOWN = 20;
 /** Bytes between two members' data that a run reads through (tar headers and padding are 512 to 1,535). */
 const RUN_MAX_GAP = 64 * 1024;
 
@@ -219,6 +223,9 @@ export class TreeWriter {
         kept = true;
         continue;
       }
+      // A file there with other bytes is not this restore's (it renames only verified files into
+      // place): the operator's own, another snapshot's. It is replaced, and the report says so.
+      if (st) this.noteReplaced(e.path);
       if (kept) stretches.push([]);
       stretches.at(-1)!.push({ entry: e, final, suffix: partSuffixOf(relKeyOf(parts), this.partNames) });
       kept = false;
@@ -244,6 +251,11 @@ export class TreeWriter {
         this.done(e);
       }
     }
+  }
+
+  private noteReplaced(path: string): void {
+    const r = (this.report.replaced ??= { count: 0, paths: [] });
+    if (r.count++ < REPLACED_SHOWN) r.paths.push(path);
   }
 
   /** Links last: no file of this restore is ever written through one. An existing path is left alone and reported. */

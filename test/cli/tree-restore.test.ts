@@ -187,6 +187,23 @@ describe('tree restore', () => {
     expect((await restoreTree({ blobs: store, manifest, to: join(site.dir, 'clean') })).notInSnapshot).toBeUndefined();
   });
 
+  it('names the files DIR already held with other content that the restore replaced, and only those (a re-run of the same restore replaces nothing)', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'held');
+    mkdirSync(join(to, 'docs'), { recursive: true });
+    writeFileSync(join(to, 'docs', 'b.bin'), Buffer.alloc(50_000, 1)); // the operator's own edit, same size
+    writeFileSync(join(to, 'top.txt'), 'another day'); // another size
+    writeFileSync(join(to, 'docs', 'a.xml'), '<a/>'); // the snapshot's bytes already
+    const report = await restoreTree({ blobs: store, manifest, to });
+    expect(report.files).toEqual({ restored: 2, present: 1 });
+    expect(report.replaced).toEqual({ count: 2, paths: ['docs/b.bin', 'top.txt'] });
+    const text = renderTreeRestore(report);
+    expect(text).toContain(`  REPLACED  2 file(s) ${to} already held with other content than this snapshot's (files of its own, another snapshot's) were replaced by the snapshot's`);
+    expect(text).toMatch(/^ {4}docs\/b\.bin\n {4}top\.txt$/m);
+    expect((await restoreTree({ blobs: store, manifest, to })).replaced).toBeUndefined();
+    expect((await restoreTree({ blobs: store, manifest, to: join(site.dir, 'empty') })).replaced).toBeUndefined();
+  });
+
   it('takes a directory name as --include for the directory and what it holds, and refuses an --include that matches nothing, writing nothing', async () => {
     const { site, store, manifest } = await share();
     for (const include of ['docs', 'docs/']) {
