@@ -9,7 +9,7 @@ import { entryPathBytes, treePathMatcher } from '../agent/tree/paths.ts';
 import { walkTree } from '../agent/tree/walk.ts';
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
-import { entries, fetchIndex, type Store } from './tree-snapshots.ts';
+import { earlierHint, earlierHolding, entries, fetchIndex, type Store } from './tree-snapshots.ts';
 import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
 import { RestoreInterruptedError, TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
 import { isPartLike, relKeyOf } from './tree-part-file.ts';
@@ -161,6 +161,19 @@ function includeMatchers(globs: readonly string[]): { glob: string; matched: boo
   });
 }
 
+/**
+ * An --include that matches nothing in the snapshot, refused before anything is written, with the
+ * newest earlier snapshot that holds what it names (a file deleted from the share since) when one does.
+ */
+async function refuseUnmatched(blobs: Store, manifest: TreeSnapshotManifest, unmatched: string[]): Promise<never> {
+  const again = includeMatchers(unmatched);
+  const earlier = await earlierHolding(blobs, manifest, (e) => again.some((i) => i.matches(e.path)));
+  const where = earlier.found ? '.' : ": paths are relative to the source's root, as `ferry restore tree … --stdout` and the index name them.";
+  throw new InvalidInputError(
+    `--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt})${where}${earlierHint(earlier, manifest, unmatched.length === 1 ? 'it' : 'at least one of them')} Nothing was written.`,
+  );
+}
+
 /** Restores the snapshot (or the included part of it) into `to`; see the header for the guarantees. */
 export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestoreReport> {
   const { blobs, manifest } = opts;
@@ -176,9 +189,7 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
   try {
     const { needed, filesTotal, bytesTotal, partNames, conflicts } = await stillNeeded(index.file, manifest, existing ? Buffer.from(await realpath(target)) : undefined, included, filtered);
     const unmatched = includes.filter((i) => !i.matched).map((i) => i.glob);
-    if (unmatched.length > 0) {
-      throw new InvalidInputError(`--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt}): paths are relative to the source's root, as \`ferry restore tree … --stdout\` and the index name them. Nothing was written.`);
-    }
+    if (unmatched.length > 0) await refuseUnmatched(blobs, manifest, unmatched);
     refuseConflicts(conflicts, manifest, target);
     const free = opts.freeBytes ?? (await freeBytesAt(target, { pastErrors: true }));
     if (needed > free) {
@@ -258,7 +269,9 @@ export async function streamTreeFile(blobs: Store, manifest: TreeSnapshotManifes
     }
     const left = manifest.problems.find((p) => p.path === wanted);
     if (left) throw new NotFoundError(`${wanted} was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): ${left.problem}; an earlier snapshot may hold it (--at; \`ferry snapshots list --problems\` names what each left out)`);
-    throw new NotFoundError(`no ${wanted} in snapshot ${manifest.snapshotId} (${manifest.takenAt})`);
+    // Deleted from the share since? The newest earlier snapshot that still has it is what the operator needs.
+    const earlier = await earlierHolding(blobs, manifest, (e) => e.path === wanted && e.type === 'file');
+    throw new NotFoundError(`no ${wanted} in snapshot ${manifest.snapshotId} (${manifest.takenAt}).${earlierHint(earlier, manifest)}`);
   } finally {
     await index.cleanup();
   }

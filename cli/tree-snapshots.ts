@@ -112,3 +112,60 @@ export async function* entries(file: string, manifest: TreeSnapshotManifest): As
   }
   if (header || count !== expected) throw new IntegrityError(`the index of ${manifest.snapshotId} holds ${count} entries, its header says ${expected}`);
 }
+
+/** At most this many earlier snapshots are searched for a path the chosen one does not hold… */
+export const EARLIER_LOOK_SNAPSHOTS = 14;
+/** …and at most this many bytes of their indexes downloaded (a million-file share's index is about 50 MB). */
+export const EARLIER_LOOK_INDEX_BYTES = 256 * 1024 * 1024;
+
+export interface EarlierHolding {
+  /** The newest earlier snapshot with an entry that matches, if one of those looked at has one. */
+  found?: TreeSnapshotManifest;
+  /** How many earlier snapshots were looked at, and the oldest of them. */
+  looked: number;
+  oldestLooked?: string;
+  /** Earlier snapshots left unread (the limits above). */
+  more: boolean;
+}
+
+/**
+ * The newest snapshot of the same source taken before `manifest` that holds an entry `matches`
+ * takes: what an operator asks when a file was deleted from the share ("which snapshot still
+ * has yesterday's slides?"). Read newest first, a day's manifests at a time, within the limits above.
+ */
+export async function earlierHolding(blobs: Store, manifest: TreeSnapshotManifest, matches: (e: TreeEntry) => boolean): Promise<EarlierHolding> {
+  const byDay = new Map<string, string[]>();
+  const limit = manifest.takenAt.slice(0, 10).replace(/-/g, '/');
+  for (const key of await manifestKeys(blobs, manifest.site, manifest.source)) {
+    const day = dayOf(key);
+    if (day && day <= limit) byDay.set(day, [...(byDay.get(day) ?? []), key]);
+  }
+  const out: EarlierHolding = { looked: 0, more: false };
+  let bytes = 0;
+  for (const day of [...byDay.keys()].sort().reverse()) {
+    const older = (await mapLimit(byDay.get(day)!, MANIFEST_READS, (key) => readManifest(blobs, key))).filter((m) => m.takenAt < manifest.takenAt).sort((a, b) => b.takenAt.localeCompare(a.takenAt));
+    for (const m of older) {
+      if (out.looked >= EARLIER_LOOK_SNAPSHOTS || bytes + m.index.size > EARLIER_LOOK_INDEX_BYTES) return { ...out, more: true };
+      bytes += m.index.size;
+      out.looked++;
+      out.oldestLooked = m.takenAt;
+      const index = await fetchIndex(blobs, m);
+      try {
+        for await (const e of entries(index.file, m)) if (matches(e)) return { ...out, found: m };
+      } finally {
+        await index.cleanup();
+      }
+    }
+  }
+  return out;
+}
+
+/** What `earlierHolding` found, as the end of a refusal: the `--at` that has `what` (it, one of them), or how far back none did. */
+export function earlierHint(h: EarlierHolding, manifest: Pick<TreeSnapshotManifest, 'site' | 'source'>, what = 'it'): string {
+  if (h.found) return ` Snapshot ${h.found.snapshotId}, taken ${h.found.takenAt}, holds ${what}: add --at ${h.found.takenAt}.`;
+  const list = `\`ferry snapshots list --site ${manifest.site} --source ${manifest.source}\``;
+  if (h.looked === 0) return h.more ? ` Earlier snapshots were not searched (their indexes are too large to read for a hint): ${list} lists them, for --at.` : ' No earlier snapshot holds it: this is the first.';
+  return h.more
+    ? ` Nor does any of the ${h.looked} snapshot(s) before it, back to ${h.oldestLooked}; older ones were not searched: ${list} lists them, for --at.`
+    : ` Nor does any of the ${h.looked} snapshot(s) before it, back to the first (taken ${h.oldestLooked}).`;
+}

@@ -12,6 +12,7 @@ import { findSnapshot, listSnapshots, restoreTree, streamTreeFile, InsufficientS
 import { RestoreInterruptedError } from '../../cli/tree-writer.ts';
 import { parseAt, renderSnapshotProblems, renderSnapshots, renderTreeRestore, runTreeRestore } from '../../cli/tree-commands.ts';
 import { readManifest } from '../../cli/tree-restore.ts';
+import { EARLIER_LOOK_SNAPSHOTS } from '../../cli/tree-snapshots.ts';
 import { checkAtText } from '../../cli/at-time.ts';
 import { execFileSync } from 'node:child_process';
 import { picture, snapshot, treeSite } from '../agent/tree-support.ts';
@@ -155,6 +156,39 @@ describe('tree restore', () => {
     expect(out.text()).toBe('<a/>');
     await expect(streamTreeFile(store, manifest, 'docs', sink().stream)).rejects.toThrow(/docs is a directory in snapshot/);
     await expect(streamTreeFile(store, manifest, 'nope', sink().stream)).rejects.toThrow(/no nope in snapshot/);
+  });
+
+  it('a path deleted from the share since: --stdout and --include name the newest earlier snapshot that holds it, and its --at', async () => {
+    const { site, store, manifest: first } = await share();
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    write(join(site.root, 'docs', 'a.xml'), '<a>day 2</a>');
+    const { manifest: second } = await snapshot(site, store);
+    site.clock.set(new Date('2026-03-03T09:00:00Z'));
+    rmSync(join(site.root, 'docs', 'a.xml'));
+    const { manifest: third } = await snapshot(site, store);
+    const hint = `Snapshot ${second.snapshotId}, taken ${second.takenAt}, holds it: add --at ${second.takenAt}.`;
+    await expect(streamTreeFile(store, third, 'docs/a.xml', sink().stream)).rejects.toThrow(`no docs/a.xml in snapshot ${third.snapshotId} (${third.takenAt}). ${hint}`);
+    const to = join(site.dir, 'never');
+    await expect(restoreTree({ blobs: store, manifest: third, to, include: ['docs/a.xml'] })).rejects.toThrow(`--include "docs/a.xml" matches nothing in snapshot ${third.snapshotId} (taken ${third.takenAt}). ${hint} Nothing was written.`);
+    expect(existsSync(to)).toBe(false);
+    // In none of them: how far back it looked, and still where paths are relative to.
+    await expect(streamTreeFile(store, third, 'docs/c.xml', sink().stream)).rejects.toThrow(`no docs/c.xml in snapshot ${third.snapshotId} (${third.takenAt}). Nor does any of the 2 snapshot(s) before it, back to the first (taken ${first.takenAt}).`);
+    await expect(restoreTree({ blobs: store, manifest: third, to, include: ['nomatch/**'] })).rejects.toThrow("paths are relative to the source's root, as `ferry restore tree … --stdout` and the index name them. Nor does any of the 2 snapshot(s) before it");
+    await expect(streamTreeFile(store, first, 'docs/c.xml', sink().stream)).rejects.toThrow('No earlier snapshot holds it: this is the first.');
+  });
+
+  it(`searches at most ${EARLIER_LOOK_SNAPSHOTS} earlier snapshots for a missing path, and says older ones were not searched`, async () => {
+    const { site, store } = await share();
+    rmSync(join(site.root, 'docs', 'a.xml'));
+    let last: TreeSnapshotManifest | undefined;
+    for (let day = 2; day <= EARLIER_LOOK_SNAPSHOTS + 2; day++) {
+      site.clock.set(new Date(`2026-03-${String(day).padStart(2, '0')}T09:00:00Z`));
+      write(join(site.root, 'top.txt'), `day ${day}`);
+      last = (await snapshot(site, store)).manifest;
+    }
+    await expect(streamTreeFile(store, last!, 'docs/a.xml', sink().stream)).rejects.toThrow(
+      `Nor does any of the ${EARLIER_LOOK_SNAPSHOTS} snapshot(s) before it, back to 2026-03-02T09:00:00.000Z; older ones were not searched: \`ferry snapshots list --site site-a --source share\` lists them, for --at.`,
+    );
   });
 
   it('restores times before 1970 (a file and a directory, to the millisecond), not the time of the restore', async () => {
