@@ -4,6 +4,7 @@ import { retentionCutoff, type PurgeTarget } from '../core/retention.ts';
 import { sitePurgeSchema, type SitePurgeSettings } from '../core/workflow-config.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { treeLockWaiting } from '../core/purge-report.ts';
+import type { TreeSourceKept } from '../core/tree-purge.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
 import { deployedPurgeSettings } from '../infra/site-purge.ts';
 import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
@@ -91,14 +92,15 @@ export function planSettings(opts: PlanOptions, env: NodeJS.ProcessEnv = process
   return { settings: parsed.data, lock, ...(site ? { siteFrom: file } : {}) };
 }
 
-export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<PlanSettings & { plan: PurgePlanResult; targets: PurgeTarget[]; cutoff: string }> {
+export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<PlanSettings & { plan: PurgePlanResult; targets: PurgeTarget[]; trees: TreeSourceKept[]; cutoff: string }> {
   const chosen = planSettings(opts, env);
   const now = opts.at === undefined ? new Date() : new Date(checkAtText(opts.at));
   // The bucket, the holds and the catalogue's time index, as the purge function reads them.
   const deps = given ?? catalogueTarget();
   const targets: PurgeTarget[] = [];
-  const plan = await planPurge(deps, { site: opts.site, settings: chosen.settings, now, maxTargets: PLAN_LIMIT, batchObjects: 1000, onTarget: (t) => targets.push(t) });
-  return { ...chosen, plan, targets, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
+  const trees: TreeSourceKept[] = [];
+  const plan = await planPurge(deps, { site: opts.site, settings: chosen.settings, now, maxTargets: PLAN_LIMIT, batchObjects: 1000, onTarget: (t) => targets.push(t), onTreeSource: (k) => trees.push(k) });
+  return { ...chosen, plan, targets, trees, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
 }
 
 /** The settings beyond the retention and the lock, as the plan's text names them. */
@@ -111,6 +113,21 @@ function settingsLine(site: string, r: PlanSettings): string {
   return `${r.siteFrom ? `the settings of site ${site} in ${r.siteFrom}, with the options given on top` : 'settings'}: ${parts.join(', ')}`;
 }
 
+/**
+ * What the purge keeps of one tree source, and so how far back `ferry restore tree --at` reaches
+ * after it: the question an operator asks of a plan that forgets snapshots ("can I still get
+ * last Tuesday's share back?"), which the count of deletions alone does not answer.
+ */
+export function treeKeptLine(k: TreeSourceKept): string {
+  const p = k.policy;
+  const rules = [`the newest`, `${k.byRule.daily} by keepDaily ${p.keepDaily}`, `${k.byRule.weekly} by keepWeekly ${p.keepWeekly}`, `${k.byRule.monthly} by keepMonthly ${p.keepMonthly}`];
+  if (k.byRule['before-mass-change']) rules.push(`${k.byRule['before-mass-change']} from before a mass change`);
+  const gone = k.forgotten + k.waiting > 0;
+  const reach = k.oldestKept && gone ? `: once the forgotten ones are gone, \`ferry restore tree --source ${k.source} --at\` reaches back to ${k.oldestKept.takenAt} (snapshot ${k.oldestKept.snapshotId}, the oldest kept), no further` : '';
+  const waiting = k.waiting ? `; ${k.waiting} forgotten snapshot(s) are still under their Object Lock and go in a later purge` : '';
+  return `tree source ${k.source}: ${k.forgotten + k.waiting} snapshot(s) forgotten, ${k.kept} kept (${rules.join(', ')}; one snapshot can fill several rules)${reach}${waiting}`;
+}
+
 export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purgePlan>>, list = false): string {
   const s = r.plan.summary;
   const kinds = new Map<string, number>();
@@ -121,6 +138,7 @@ export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purge
     settingsLine(opts.site, r),
     `kept of what is old enough to go: ${s.keptPacks} pack(s) (${s.keptPacksHeld} for calls on legal hold); kept of the backups: ${s.keptFulls} full(s), ${s.keptSegments} log segment(s)${s.copiedOut ? `; ${s.copiedOut} pack(s) go once their held calls are copied out` : ''}`,
   ];
+  for (const k of r.trees) lines.push(treeKeptLine(k));
   if (s.unreadable) lines.push(`${s.unreadable} manifest(s) could not be read: their objects are kept`);
   if (s.locked) lines.push(`waiting for their Object Lock: ${s.locked.atLeast ? 'at least ' : ''}${s.locked.count} pack(s), full backup(s) or log segment(s) past the rules but still locked, not planned (the first comes free on ${s.locked.firstFree})`);
   if (s.trees?.locked) lines.push(`waiting for their Object Lock: ${treeLockWaiting(s.trees.locked)} past the rules but still locked, not planned (the first comes free on ${s.trees.locked.firstFree})`);
@@ -147,6 +165,6 @@ export function registerPurgeCommands(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: PlanOptions & { list?: boolean; json?: boolean }) => {
       const r = await purgePlan(opts);
-      process.stdout.write(opts.json ? `${JSON.stringify({ site: opts.site, cutoff: r.cutoff, objectLockDays: r.lock.days, settings: r.settings, ...(r.siteFrom ? { settingsFrom: r.siteFrom } : {}), summary: r.plan.summary, targets: r.targets }, null, 2)}\n` : renderPlan(opts, r, opts.list));
+      process.stdout.write(opts.json ? `${JSON.stringify({ site: opts.site, cutoff: r.cutoff, objectLockDays: r.lock.days, settings: r.settings, ...(r.siteFrom ? { settingsFrom: r.siteFrom } : {}), summary: r.plan.summary, trees: r.trees, targets: r.targets }, null, 2)}\n` : renderPlan(opts, r, opts.list));
     });
 }

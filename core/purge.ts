@@ -9,7 +9,7 @@ import { gatherArtefacts, type ArtefactCatalogue } from './purge-artefacts.ts';
 import type { BlobStore, CatalogueStore } from './ports.ts';
 import { batchTargets, lockedUntil, packMayGo, planRetention, retentionCutoff, type LockWait, type PackCandidate, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { siteTreeRetentionSchema } from './tree-retention.ts';
-import { planTreePurge, treeBatches, type TreePurgeSummary } from './tree-purge.ts';
+import { planTreePurge, treeBatches, type TreePurgeSummary, type TreeSourceKept } from './tree-purge.ts';
 import type { SitePurgeSettings } from './workflow-config.ts';
 import { readText } from './purge-delete.ts';
 import { markErased, planErasures, type ErasureSummary } from './erasure-purge.ts';
@@ -81,6 +81,8 @@ export interface PurgePlanInput {
   batchObjects: number;
   /** Told every planned deletion with its reason (the function logs them: the audit trail of what the purge deletes and why). */
   onTarget?: (target: PurgeTarget) => void;
+  /** Told, for each tree source, what its rules keep and how far back a restore reaches after the purge (`ferry purge plan`). */
+  onTreeSource?: (kept: TreeSourceKept) => void;
 }
 
 export interface PurgePlanResult {
@@ -297,7 +299,7 @@ export async function planPurge(deps: PurgePlanDeps, input: PurgePlanInput): Pro
   const rule = { retentionDays: rules.retentionDays, cutoff: new Date(retentionCutoff({ now: input.now, retentionDays: rules.retentionDays })).toISOString() };
   const batches = batchTargets([...withDeadAttempts([...plan.targets, ...erasing], dead), ...orphans], input.batchObjects).map((b) => ({ ...b, rule }));
   const budget = input.maxTargets - plan.targets.length - orphans.length;
-  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, objectLockDays: rules.objectLockDays, onTarget: input.onTarget });
+  const trees = await planTreePurge(deps, { site: input.site, now: input.now, policy: siteTreeRetentionSchema.parse(treePolicy ?? {}), maxTargets: budget, objectLockDays: rules.objectLockDays, onTarget: input.onTarget, onSource: input.onTreeSource });
   const future = [...plan.futureDated, ...trees.futureDated.map((s) => ({ key: s.manifestKey, takenAt: s.takenAt }))];
   return fitPlanState({
     site: input.site,

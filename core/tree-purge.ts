@@ -5,7 +5,7 @@ import type { DeleteOutcome, ObjectDeleter } from './purge.ts';
 import { readSmallObject } from './read-small.ts';
 import { batchTargets, type BatchTarget, type PurgeBatch, type PurgeTarget } from './retention.ts';
 import { parseTreeSnapshotManifest, snapshotSummary, type TreeSnapshotManifest } from './tree-manifest.ts';
-import { planTreeRetention, retentionFor, type SiteTreeRetention, type SnapshotFacts, type StoredObject, type TreeLockWait } from './tree-retention.ts';
+import { planTreeRetention, retentionFor, type KeepReason, type SiteTreeRetention, type SnapshotFacts, type StoredObject, type TreeLockWait, type TreeRetention, type TreeRetentionPlan } from './tree-retention.ts';
 
 // The purge of tree snapshots (file shares), called from core/purge.ts: plan with the pure
 // planner (core/tree-retention.ts) over the snapshot manifests and a listing of the site's
@@ -40,6 +40,28 @@ export interface TreePurgeSummary {
   truncated: boolean;
   /** Forgotten snapshots and packs still under Object Lock, over every source: not planned (core/tree-retention.ts); absent when none. */
   locked?: TreeLockWait;
+}
+
+/** What the rules keep of one source and what stays after the purge (`ferry purge plan` says it per source; not in the workflow's state). */
+export interface TreeSourceKept {
+  source: string;
+  /** Snapshots the rules keep, and how many each rule keeps (one snapshot can fill several). */
+  kept: number;
+  byRule: Record<KeepReason, number>;
+  /** The policy the source is planned with (the site's, with the source's overrides). */
+  policy: TreeRetention;
+  /** Forgotten and planned; forgotten but still under Object Lock (they stay until a later purge). */
+  forgotten: number;
+  waiting: number;
+  /** The oldest snapshot the rules keep: the furthest back `ferry restore tree --at` reaches once the forgotten ones are gone. */
+  oldestKept?: { snapshotId: string; takenAt: string };
+}
+
+function sourceKept(source: string, policy: TreeRetention, plan: TreeRetentionPlan): TreeSourceKept {
+  const byRule: Record<KeepReason, number> = { newest: 0, daily: 0, weekly: 0, monthly: 0, 'before-mass-change': 0 };
+  for (const k of plan.kept) for (const r of k.reasons) byRule[r]++;
+  const oldest = plan.kept.map((k) => k.snapshot).reduce<SnapshotFacts | undefined>((a, b) => (!a || b.takenAt < a.takenAt ? b : a), undefined);
+  return { source, kept: plan.kept.length, byRule, policy, forgotten: plan.forgotten.length, waiting: plan.waiting.length, ...(oldest ? { oldestKept: { snapshotId: oldest.snapshotId, takenAt: oldest.takenAt } } : {}) };
 }
 
 export interface TreePurgePlan {
@@ -115,7 +137,7 @@ function sumLocked(locked: TreeLockWait[]): TreeLockWait {
 /** What the tree retention of one site deletes, at most `maxTargets` targets (the rest waits for the next run); nothing still under Object Lock. */
 export async function planTreePurge(
   deps: { blobs: Pick<BlobStore, 'list' | 'get'> },
-  input: { site: string; now: Date; policy: SiteTreeRetention; maxTargets: number; objectLockDays?: number; onTarget?: (t: PurgeTarget) => void },
+  input: { site: string; now: Date; policy: SiteTreeRetention; maxTargets: number; objectLockDays?: number; onTarget?: (t: PurgeTarget) => void; onSource?: (kept: TreeSourceKept) => void },
 ): Promise<TreePurgePlan> {
   const { snapshots, unsafe, unreadable } = await gatherSnapshots(deps.blobs, input.site);
   const stored = await listStored(deps.blobs, input.site);
@@ -128,8 +150,10 @@ export async function planTreePurge(
   const locked: TreeLockWait[] = [];
   for (const source of [...new Set([...snapshots.keys(), ...stored.keys()])].sort()) {
     if (unsafe.has(source)) continue;
-    const plan = planTreeRetention({ now: input.now, policy: retentionFor(input.policy, source), snapshots: snapshots.get(source) ?? [], storedPacks: stored.get(source)?.packs ?? [], storedIndexes: stored.get(source)?.indexes ?? [], objectLockDays: input.objectLockDays });
+    const policy = retentionFor(input.policy, source);
+    const plan = planTreeRetention({ now: input.now, policy, snapshots: snapshots.get(source) ?? [], storedPacks: stored.get(source)?.packs ?? [], storedIndexes: stored.get(source)?.indexes ?? [], objectLockDays: input.objectLockDays });
     summary.keptSnapshots += plan.kept.length;
+    input.onSource?.(sourceKept(source, policy, plan));
     if (plan.locked) locked.push(plan.locked);
     futureDated.push(...plan.futureDated);
     const forgottenIndexes = new Set(plan.forgotten.map((s) => s.indexKey));

@@ -96,6 +96,18 @@ describe('ferry purge plan under Object Lock', () => {
     expect(none.plan.summary.locked).toBeUndefined();
   });
 
+  it('says per tree source what the rules keep (how many, by which rule) and how far back a restore reaches once the forgotten snapshots are gone', async () => {
+    const { deps, snaps } = await lockedSite();
+    const opts = { site: 'site-a', retentionDays: '365', at: NOW, objectLockDays: '30' };
+    const r = await purgePlan(opts, deps, {});
+    // The default policy forgets the earlier snapshot of each of the two old days; the one of 20 days ago is still locked.
+    const kept = snaps[1]!.manifest;
+    expect(r.trees).toEqual([expect.objectContaining({ source: 'share', kept: 3, forgotten: 1, waiting: 1, byRule: { newest: 1, daily: 3, weekly: 3, monthly: 2, 'before-mass-change': 0 }, oldestKept: { snapshotId: kept.snapshotId, takenAt: kept.takenAt } })]);
+    expect(renderPlan(opts, r)).toContain(
+      `tree source share: 2 snapshot(s) forgotten, 3 kept (the newest, 3 by keepDaily 14, 3 by keepWeekly 8, 2 by keepMonthly 12; one snapshot can fill several rules): once the forgotten ones are gone, \`ferry restore tree --source share --at\` reaches back to ${kept.takenAt} (snapshot ${kept.snapshotId}, the oldest kept), no further; 1 forgotten snapshot(s) are still under their Object Lock and go in a later purge\n`,
+    );
+  });
+
   it("takes the lock from the deployment file (--deployment, else $FERRY_DEPLOYMENT) when no --object-lock-days is given, else the documented 30 days", async () => {
     const { deps, migrated } = await lockedSite();
     const file = join(scratch(), 'deployment.json');
