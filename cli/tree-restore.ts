@@ -242,13 +242,24 @@ async function writeEntries(writer: TreeWriter, guard: DirGuard, all: AsyncItera
   }
 }
 
+/** The same name but for case or Unicode normalization (a share written from Windows and macOS), or a name that is not UTF-8 read as Latin-1 (what the operator types for an old tool's `café`). */
+function looksLike(e: TreeEntry, wanted: string): boolean {
+  const fold = (p: string) => p.normalize('NFC').toLowerCase();
+  const w = fold(wanted);
+  return fold(e.path) === w || (e.pathBytes !== undefined && fold(Buffer.from(e.pathBytes, 'base64').toString('latin1')) === w);
+}
+
 /** Streams one file of the snapshot to `out`, then checks its SHA-256 (IntegrityError when it does not match). */
 export async function streamTreeFile(blobs: Store, manifest: TreeSnapshotManifest, path: string, out: NodeJS.WritableStream): Promise<TreeEntry> {
   const wanted = path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
   const index = await fetchIndex(blobs, manifest);
+  const similar: string[] = [];
   try {
     for await (const e of entries(index.file, manifest)) {
-      if (e.path !== wanted) continue;
+      if (e.path !== wanted) {
+        if (e.type === 'file' && similar.length < 3 && looksLike(e, wanted)) similar.push(e.path);
+        continue;
+      }
       if (e.type !== 'file') throw new InvalidInputError(`${wanted} is a ${e.type === 'dir' ? 'directory' : 'symbolic link'} in snapshot ${manifest.snapshotId}, not a file`);
       const hash = createHash('sha256');
       if (e.size > 0) {
@@ -269,6 +280,9 @@ export async function streamTreeFile(blobs: Store, manifest: TreeSnapshotManifes
     }
     const left = manifest.problems.find((p) => p.path === wanted);
     if (left) throw new NotFoundError(`${wanted} was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): ${left.problem}; an earlier snapshot may hold it (--at; \`ferry snapshots list --problems\` names what each left out)`);
+    if (similar.length > 0) {
+      throw new NotFoundError(`no ${wanted} in snapshot ${manifest.snapshotId} (${manifest.takenAt}), but it holds ${similar.map((p) => JSON.stringify(p)).join(' and ')}: --stdout takes a path exactly as the index holds it (case and accents as stored; in a name that is not UTF-8, � in place of each byte that is not)`);
+    }
     // Deleted from the share since? The newest earlier snapshot that still has it is what the operator needs.
     const earlier = await earlierHolding(blobs, manifest, (e) => e.path === wanted && e.type === 'file');
     throw new NotFoundError(`no ${wanted} in snapshot ${manifest.snapshotId} (${manifest.takenAt}).${earlierHint(earlier, manifest)}`);

@@ -191,6 +191,22 @@ describe('tree restore', () => {
     );
   });
 
+  it('--stdout of a path the snapshot holds under another case, normalization or a Latin-1 name names the path to give, exactly as the index holds it', async () => {
+    const { site, store } = await share();
+    writeFileSync(Buffer.concat([Buffer.from(`${site.root}/docs/upload-caf`), Buffer.from([0xe9]), Buffer.from('.xml')]), 'café in latin-1');
+    write(join(site.root, 'docs', 'Re\u0301sume\u0301.pptx'), 'decomposed accents, as macOS writes them');
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    const { manifest } = await snapshot(site, store);
+    const exactly = '--stdout takes a path exactly as the index holds it (case and accents as stored; in a name that is not UTF-8, � in place of each byte that is not)';
+    await expect(streamTreeFile(store, manifest, 'docs/upload-café.xml', sink().stream)).rejects.toThrow(`no docs/upload-café.xml in snapshot ${manifest.snapshotId} (${manifest.takenAt}), but it holds "docs/upload-caf\ufffd.xml": ${exactly}`);
+    await expect(streamTreeFile(store, manifest, 'DOCS/A.XML', sink().stream)).rejects.toThrow(`but it holds "docs/a.xml": ${exactly}`);
+    await expect(streamTreeFile(store, manifest, 'docs/R\u00e9sum\u00e9.pptx', sink().stream)).rejects.toThrow(`but it holds "docs/Re\u0301sume\u0301.pptx"`);
+    // The path it names is one --stdout takes.
+    const out = sink();
+    await streamTreeFile(store, manifest, 'docs/upload-caf\ufffd.xml', out.stream);
+    expect(out.text()).toBe('café in latin-1');
+  });
+
   it('restores times before 1970 (a file and a directory, to the millisecond), not the time of the restore', async () => {
     const site = treeSite();
     mkdirSync(join(site.root, 'migrated'));
