@@ -168,7 +168,9 @@ function includeMatchers(globs: readonly string[]): { glob: string; matched: boo
 async function refuseUnmatched(blobs: Store, manifest: TreeSnapshotManifest, unmatched: string[]): Promise<never> {
   const again = includeMatchers(unmatched);
   const earlier = await earlierHolding(blobs, manifest, (e) => again.some((i) => i.matches(e.path)));
-  const where = earlier.found ? '.' : ": paths are relative to the source's root, as `ferry restore tree … --stdout` and the index name them.";
+  const windows = unmatched.filter((g) => g.includes('\\'));
+  const slashes = windows.length ? `, with / between directories (a \\ is part of a name on this host, not Windows' separator: --include ${windows.map((g) => JSON.stringify(g.replace(/\\/g, '/'))).join(' ')})` : '';
+  const where = earlier.found ? '.' : `: paths are relative to the source's root${slashes}, as \`ferry restore tree … --stdout\` and the index name them.`;
   throw new InvalidInputError(
     `--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt})${where}${earlierHint(earlier, manifest, unmatched.length === 1 ? 'it' : 'at least one of them')} Nothing was written.`,
   );
@@ -242,10 +244,11 @@ async function writeEntries(writer: TreeWriter, guard: DirGuard, all: AsyncItera
   }
 }
 
-/** The same name but for case or Unicode normalization (a share written from Windows and macOS), or a name that is not UTF-8 read as Latin-1 (what the operator types for an old tool's `café`). */
+/** The same name but for case, Unicode normalization (a share written from Windows and macOS) or a backslash typed for /, or a name that is not UTF-8 read as Latin-1 (what the operator types for an old tool's `café`). */
 function looksLike(e: TreeEntry, wanted: string): boolean {
   const fold = (p: string) => p.normalize('NFC').toLowerCase();
-  const w = fold(wanted);
+  // Typed with Windows' separators (an OCS administrator's habit): the index separates with /.
+  const w = fold(wanted.replace(/\\/g, '/'));
   return fold(e.path) === w || (e.pathBytes !== undefined && fold(Buffer.from(e.pathBytes, 'base64').toString('latin1')) === w);
 }
 

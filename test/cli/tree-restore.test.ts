@@ -201,10 +201,20 @@ describe('tree restore', () => {
     await expect(streamTreeFile(store, manifest, 'docs/upload-café.xml', sink().stream)).rejects.toThrow(`no docs/upload-café.xml in snapshot ${manifest.snapshotId} (${manifest.takenAt}), but it holds "docs/upload-caf\ufffd.xml": ${exactly}`);
     await expect(streamTreeFile(store, manifest, 'DOCS/A.XML', sink().stream)).rejects.toThrow(`but it holds "docs/a.xml": ${exactly}`);
     await expect(streamTreeFile(store, manifest, 'docs/R\u00e9sum\u00e9.pptx', sink().stream)).rejects.toThrow(`but it holds "docs/Re\u0301sume\u0301.pptx"`);
+    await expect(streamTreeFile(store, manifest, 'docs\\a.xml', sink().stream)).rejects.toThrow(`but it holds "docs/a.xml": ${exactly}`);
     // The path it names is one --stdout takes.
     const out = sink();
     await streamTreeFile(store, manifest, 'docs/upload-caf\ufffd.xml', out.stream);
     expect(out.text()).toBe('café in latin-1');
+  });
+
+  it('an --include written with Windows backslashes is refused saying paths take / and giving the --include to type, writing nothing', async () => {
+    const { site, store, manifest } = await share();
+    const to = join(site.dir, 'never');
+    await expect(restoreTree({ blobs: store, manifest, to, include: ['docs\\*.xml'] })).rejects.toThrow(
+      `--include "docs\\\\*.xml" matches nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt}): paths are relative to the source's root, with / between directories (a \\ is part of a name on this host, not Windows' separator: --include "docs/*.xml"), as`,
+    );
+    expect(existsSync(to)).toBe(false);
   });
 
   it('restores times before 1970 (a file and a directory, to the millisecond), not the time of the restore', async () => {
