@@ -282,7 +282,11 @@ export async function streamTreeFile(blobs: Store, manifest: TreeSnapshotManifes
       return e;
     }
     const left = manifest.problems.find((p) => p.path === wanted);
-    if (left) throw new NotFoundError(`${wanted} was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): ${left.problem}; an earlier snapshot may hold it (--at; \`ferry snapshots list --problems\` names what each left out)`);
+    if (left) {
+      // Left out of this one (unreadable, being written): an earlier snapshot may have taken it, and which one is what the operator needs.
+      const earlier = await earlierHolding(blobs, manifest, (e) => e.path === wanted && e.type === 'file');
+      throw new NotFoundError(`${wanted} was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): ${left.problem}.${earlierHint(earlier, manifest)}`);
+    }
     if (similar.length > 0) {
       throw new NotFoundError(`no ${wanted} in snapshot ${manifest.snapshotId} (${manifest.takenAt}), but it holds ${similar.map((p) => JSON.stringify(p)).join(' and ')}: --stdout takes a path exactly as the index holds it (case and accents as stored; in a name that is not UTF-8, � in place of each byte that is not)`);
     }

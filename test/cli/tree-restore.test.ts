@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
@@ -111,7 +111,26 @@ describe('tree restore', () => {
     expect(text).toContain('  LEFT OUT OF THE SNAPSHOT  1 path(s) the agent could not take when it made this snapshot, so not restored');
     expect(text).toMatch(/^ {4}docs\/pipe: skipped: .*fifo/im);
     expect((await restoreTree({ blobs: store, manifest, to: join(site.dir, 'only-xml'), include: ['docs/*.xml'] })).leftOut).toBeUndefined();
-    await expect(streamTreeFile(store, manifest, 'docs/pipe', sink().stream)).rejects.toThrow(new RegExp(`^docs/pipe was left out of snapshot ${manifest.snapshotId} \\(${manifest.takenAt}\\): skipped: .*; an earlier snapshot may hold it`, 'i'));
+    await expect(streamTreeFile(store, manifest, 'docs/pipe', sink().stream)).rejects.toThrow(new RegExp(`^docs/pipe was left out of snapshot ${manifest.snapshotId} \\(${manifest.takenAt}\\): skipped: .*fifo.*\\. Nor does any of the 1 snapshot\\(s\\) before it, back to the first`, 'i'));
+  });
+
+  it('--stdout of a file the snapshot left out (unreadable when it was taken) names the newest earlier snapshot that holds it, and its --at', async () => {
+    const { site, store, manifest: first } = await share();
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    write(join(site.root, 'docs', 'a.xml'), '<a>rewritten, then locked</a>');
+    const eacces = () => Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    const { manifest } = await snapshot(site, store, {
+      fs: {
+        openSync: (p, flags) => {
+          if (p.toString().endsWith('a.xml')) throw eacces();
+          return openSync(p, flags);
+        },
+      },
+    });
+    expect(manifest.problems).toEqual([{ path: 'docs/a.xml', problem: 'cannot be read (EACCES)' }]);
+    await expect(streamTreeFile(store, manifest, 'docs/a.xml', sink().stream)).rejects.toThrow(
+      `docs/a.xml was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): cannot be read (EACCES). Snapshot ${first.snapshotId}, taken ${first.takenAt}, holds it: add --at ${first.takenAt}.`,
+    );
   });
 
   it('names the paths a snapshot skipped, and why, for `snapshots list --problems`', async () => {
