@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { interruptible } from './interrupt.ts';
+import { shellQuote } from '../core/restore-commands.ts';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
@@ -96,6 +98,10 @@ export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, 
   const at = parseAt(opts.at);
   if (!opts.to && !opts.stdout) throw new InvalidInputError('say where to restore: --to <dir> for the tree (or the --include part of it), or --stdout <path> for one file');
   if (opts.to && opts.stdout) throw new InvalidInputError('--to and --stdout cannot be used together');
+  // A deck or a recording written to the operator's terminal is noise that can reset or garble it (restic's dump refuses the same).
+  if (opts.stdout && (out.stdout as NodeJS.WriteStream).isTTY) {
+    throw new InvalidInputError(`--stdout writes the file's bytes to standard output, which is a terminal here: redirect it to a file (--stdout ${shellQuote(opts.stdout)} > ${shellQuote(basename(opts.stdout.replace(/\/+$/, '')) || 'file')}) or pipe it to a program`);
+  }
   const found = await findSnapshot(blobs, opts.site, opts.source, at);
   if (!found) {
     // A source name with no snapshot at all is a mistake to name (a script that takes exit 3 for "too early" would try later times forever).

@@ -236,6 +236,18 @@ describe('tree restore', () => {
     expect(existsSync(to)).toBe(false);
   });
 
+  it('--stdout to a terminal is refused with the redirect to type, before anything is read; to a pipe or a file it streams', async () => {
+    const { store } = await share();
+    const terminal = Object.assign(sink().stream, { isTTY: true });
+    const run = (stdout: NodeJS.WritableStream) => runTreeRestore({ site: 'site-a', source: 'share', stdout: 'docs/b.bin' }, store, { stdout, stderr: sink().stream as NodeJS.WriteStream });
+    await expect(run(terminal)).rejects.toThrow("--stdout writes the file's bytes to standard output, which is a terminal here: redirect it to a file (--stdout docs/b.bin > b.bin) or pipe it to a program");
+    // Refused before the store is asked: a store with nothing in it gives the same refusal.
+    await expect(runTreeRestore({ site: 'site-a', source: 'share', stdout: 'docs/b.bin' }, new MemoryBlobStore(), { stdout: terminal, stderr: sink().stream as NodeJS.WriteStream })).rejects.toThrow('which is a terminal here');
+    const piped = sink();
+    expect(await run(piped.stream)).toBe(0);
+    expect(piped.text().length).toBe(50_000);
+  });
+
   it('restores times before 1970 (a file and a directory, to the millisecond), not the time of the restore', async () => {
     const site = treeSite();
     mkdirSync(join(site.root, 'migrated'));
