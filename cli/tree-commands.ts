@@ -54,6 +54,8 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     for (const p of left.paths) lines.push(`    ${p.path}: ${p.problem}`);
     if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
   }
+  const u = r.unfinishedBefore;
+  if (u) lines.push(`  UNFINISHED BEFORE  ${r.dir} held an unfinished restore of another snapshot, ${u.snapshotId} (taken ${u.takenAt}, begun ${u.startedAt}); this restore took its place (what that one wrote is under REPLACED where it differs from this snapshot and, after a whole restore, under NOT IN THE SNAPSHOT where this snapshot does not hold it, its .ferry-part files too)`);
   const replaced = r.replaced;
   if (replaced) {
     lines.push(`  REPLACED  ${replaced.count} file(s) ${r.dir} already held with other content than this snapshot's (files of its own, another snapshot's) were replaced by the snapshot's (restore into an empty directory to keep what a directory holds):`);

@@ -14,7 +14,7 @@ import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
 import { RestoreInterruptedError, TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
 import { isPartLike, relKeyOf } from './tree-part-file.ts';
 import { shellQuote } from '../core/restore-commands.ts';
-import { removeRestoreMarker, writeRestoreMarker } from '../agent/tree/restore-marker.ts';
+import { readRestoreMarker, removeRestoreMarker, writeRestoreMarker } from '../agent/tree/restore-marker.ts';
 
 // `ferry restore tree` and `ferry snapshots list`, from the store alone (the manifests under
 // manifests/{site}/trees/, the index, ranged GETs of the packs), so a DR site restores the
@@ -203,6 +203,9 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     // What the agent could not take when it made the snapshot is not restored either: said with the result, not only by `snapshots list --problems`.
     const leftOut = manifest.problems.filter((p) => included(p.path));
     if (leftOut.length > 0) report.leftOut = { count: filtered ? leftOut.length : Math.max(manifest.counts.problems, leftOut.length), paths: leftOut.slice(0, 20) };
+    // An unfinished restore of another snapshot (another --at, killed) is taken over, and said so: its marker is replaced below.
+    const before = await readRestoreMarker(target);
+    if (before?.snapshotId && before.snapshotId !== manifest.snapshotId) report.unfinishedBefore = { snapshotId: before.snapshotId, takenAt: String(before.takenAt), startedAt: String(before.startedAt) };
     // Until the last directory has its times, DIR says it is not the share yet (agent/tree/restore-marker.ts).
     await writeRestoreMarker(target, { site: manifest.site, source: manifest.source, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, startedAt: new Date().toISOString(), command: finishCommand(manifest, target, opts.include) });
     const writer = new TreeWriter(opts, guard, report, { filesTotal, bytesTotal }, partNames);

@@ -55,6 +55,8 @@ export interface TreeRestoreReport {
   problems: { path: string; problem: string }[];
   /** Paths DIR already held that the snapshot does not (left as they were): how many, and the first 20. */
   notInSnapshot?: { count: number; paths: string[] };
+  /** An unfinished restore of another snapshot that DIR held (its marker), which this one took the place of. */
+  unfinishedBefore?: { snapshotId: string; takenAt: string; startedAt: string };
   /** Files DIR already held at a path of the snapshot with other content (another snapshot's, the operator's own), replaced by the snapshot's: how many, and the first 20. */
   replaced?: { count: number; paths: string[] };
   /** Paths the agent left out of the snapshot when it took it (unreadable, changing, special): how many, and the first 20 with why. Not restored. */

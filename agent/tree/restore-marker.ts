@@ -40,6 +40,20 @@ export async function writeRestoreMarker(dir: string, marker: RestoreMarker): Pr
   }
 }
 
+/** The marker in `dir` as far as it can be read, or undefined when there is none (a link of that name is not followed). */
+export async function readRestoreMarker(dir: string): Promise<Partial<RestoreMarker> | undefined> {
+  try {
+    const file = await open(join(dir, RESTORE_MARKER), constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return JSON.parse(await file.readFile('utf8')) as Partial<RestoreMarker>;
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** Removes the marker from `dir` (gone already is fine). */
 export async function removeRestoreMarker(dir: string): Promise<void> {
   await unlink(join(dir, RESTORE_MARKER)).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));

@@ -69,6 +69,26 @@ describe('tree restore', () => {
     expect(readFileSync(join(to, 'docs', 'a.xml'), 'utf8')).toBe('<a/>');
   });
 
+  it('a restore into a DIR holding an unfinished restore of another snapshot (another --at, killed) says it took its place; the same snapshot again says nothing', async () => {
+    const { site, store, manifest: first } = await share();
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    write(join(site.root, 'top.txt'), 'top, day 2');
+    const { manifest: second } = await snapshot(site, store);
+    const to = join(site.dir, 'taken-over');
+    const stopped = new AbortController();
+    stopped.abort();
+    await expect(restoreTree({ blobs: store, manifest: first, to, signal: stopped.signal })).rejects.toThrow(RestoreInterruptedError);
+    expect(existsSync(join(to, '.ferry-restore-incomplete'))).toBe(true);
+    const report = await restoreTree({ blobs: store, manifest: second, to });
+    expect(report.unfinishedBefore).toEqual({ snapshotId: first.snapshotId, takenAt: first.takenAt, startedAt: expect.any(String) });
+    expect(renderTreeRestore(report)).toContain(`  UNFINISHED BEFORE  ${to} held an unfinished restore of another snapshot, ${first.snapshotId} (taken ${first.takenAt}, begun `);
+    expect(existsSync(join(to, '.ferry-restore-incomplete'))).toBe(false);
+    // Interrupted and run again to its end, the same snapshot: nothing to say.
+    const again = join(site.dir, 'resumed');
+    await restoreTree({ blobs: store, manifest: second, to: again, signal: stopped.signal }).catch(() => undefined);
+    expect((await restoreTree({ blobs: store, manifest: second, to: again })).unfinishedBefore).toBeUndefined();
+  });
+
   it('picks the newest snapshot at or before T, and none before the first', async () => {
     const { site, store, manifest: first } = await share();
     site.clock.set(new Date('2026-03-02T09:00:00Z'));
