@@ -1,4 +1,5 @@
 import type { DailyReport } from './report.ts';
+import type { DayAlert } from './report-alerts.ts';
 import { dayBounds } from './report-keys.ts';
 
 // The daily report as people read it: its e-mail's subject line and its text (core/report.ts
@@ -8,6 +9,11 @@ const HOUR = 3_600_000;
 
 /** `yyyy-mm-dd hh:mmZ`: the times a report names. */
 export const hhmm = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')}Z`;
+
+/** When an alert of the day was open, as the report says it (`until`: the first heartbeat that no longer carried it). */
+export function alertOpen(a: Pick<DayAlert, 'since' | 'until'>): string {
+  return a.until === undefined ? `open since ${hhmm(a.since)}` : `open from ${hhmm(a.since)} to ${hhmm(a.until)}`;
+}
 
 /** The subject line of the report's email: status first, so a mailbox rule can sort on it. */
 export function reportSubject(r: DailyReport): string {
@@ -28,6 +34,9 @@ export function renderDailyReport(r: DailyReport): string {
     lines.push(`  drill ${d.source}: ${d.ok ? 'restored and verified' : 'FAILED'}${d.target ? ` (${d.target})` : ''}`);
     for (const p of d.problems) lines.push(`          - ${p}`);
   }
+  // Warnings are listed, not judged: the verdict stands (a critical alert is among the problems).
+  const warnings = (r.alerts ?? []).filter((a) => a.severity === 'warning');
+  if (warnings.length > 0) lines.push('', "  warnings the agent held open in the day (listed; they do not change the day's status):", ...warnings.map((a) => `          - ${alertOpen(a)}: ${a.subject}`));
   // The problems of the site as a whole (nothing arrived at all, …), which no source line carries.
   const bySource = new Set([...r.sources.flatMap((s) => s.problems), ...(r.drills ?? []).flatMap((d) => d.problems)]);
   const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));

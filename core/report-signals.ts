@@ -1,6 +1,7 @@
 import { unionLosses } from './fleet.ts';
 import { heartbeatAsOf, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
+import { dayAlerts } from './report-alerts.ts';
 
 // What the agent reported about itself, for the daily report: its losses and its oldest
 // unshipped batch travel in its heartbeat (agent/heartbeat.ts), the only place the cloud learns
@@ -19,7 +20,9 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const listing = heartbeatListing(blobs, site);
     // Once the recent heartbeats expired (a site silent for over a month), its daily ones speak:
     // its recordings sources are still owed, and named with its last heartbeat.
-    const speaks = (await heartbeatAsOf(listing, judged, nowMs)) ?? (await heartbeatAsOf(heartbeatListing(blobs, site, 'heartbeats-daily'), judged, nowMs));
+    const recent = await heartbeatAsOf(listing, judged, nowMs);
+    const daily = recent ? undefined : heartbeatListing(blobs, site, 'heartbeats-daily');
+    const speaks = recent ?? (await heartbeatAsOf(daily!, judged, nowMs));
     if (!speaks) return undefined;
     const hb = speaks.heartbeat;
     const others = await otherAgentsHeartbeats(listing, { from: start, at: judged, now: nowMs, except: speaks.key });
@@ -41,6 +44,8 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     // Every source's last copy: a recordings source's tells of older recordings shipped, a backup or tree source's of a copy the catalogue may lack.
     const lastShipped = hb.sources.flatMap((s) => (s.lastGood ? [{ source: s.name, type: s.type, at: s.lastGood.at, key: s.lastGood.key }] : []));
     const unreadable = hb.sources.flatMap((s) => (s.problem ? [{ source: s.name, problem: s.problem }] : []));
-    return { lost, unshipped, heartbeatAt: hb.at, ...(unreadable.length ? { unreadable } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
+    // The alerts open at any heartbeat of the day (core/report-alerts.ts), from the listing that spoke.
+    const alerts = await dayAlerts(daily ?? listing, { start, judged, now: nowMs });
+    return { lost, unshipped, heartbeatAt: hb.at, ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

@@ -11,6 +11,7 @@ import { readScrubs, type ScrubResult } from './verify.ts';
 import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
 import { catalogueGapProblems, expectShippedCopies, gatherArtefacts, gatherCopyGaps, mergeSnapshotGaps, sourcesToCheck, type UncataloguedCopy } from './report-gaps.ts';
 import { daysUpTo } from './catalogue-gaps.ts';
+import { alertProblems, type DayAlert } from './report-alerts.ts';
 
 // The daily report of one site, from the catalogue and the bucket alone (nothing the agent
 // says about itself is needed, though what it reports is used when present): FULL when every
@@ -62,6 +63,8 @@ export interface AgentSignals {
   lastShipped?: { source: string; type?: string; at: string; key: string }[];
   /** The sources the agent could not read at that heartbeat (an unmounted share, a path gone), with why. */
   unreadable?: { source: string; problem: string }[];
+  /** The warning and critical alerts the agent held open at any heartbeat of the day (core/report-alerts.ts). */
+  alerts?: DayAlert[];
 }
 
 export interface DrillResult {
@@ -131,6 +134,8 @@ export interface DailyReport {
   drills?: { source: string; ok: boolean; target?: string; problems: string[] }[];
   /** A retired site's report: the first day it no longer ships, and how much arrived in the day all the same. */
   retired?: { since: string; arrived: number };
+  /** The alerts the agent held open in the day: each critical one is a problem too, a warning only listed. */
+  alerts?: DayAlert[];
 }
 
 const HOUR = 3_600_000;
@@ -285,6 +290,7 @@ function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): Source
   const unreadable = e.left ? undefined : f.signals?.unreadable?.find((u) => u.source === e.name);
   const when = f.signals?.heartbeatAt === undefined ? '' : ` at its heartbeat of ${hhmm(f.signals.heartbeatAt)}`;
   if (unreadable) problems.push(`the agent could not read it${when}: ${unreadable.problem} (nothing of it ships until it can be read)`);
+  problems.push(...alertProblems(f, e.name));
   const note = e.left ? `; left the agent's configuration (its heartbeat of ${hhmm(e.left.heartbeatAt)} no longer names it): not expected once ${e.left.days} days pass without a copy of it` : '';
   return { source: e.name, type: e.type, ok: problems.length === 0, shipped: `${shipped}${note}`, problems };
 }
@@ -343,6 +349,7 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
     drills = f.drills.map((d) => ({ source: d.source, ok: d.ok, ...(d.target ? { target: d.target } : {}), problems: d.problems }));
     for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
   }
+  problems.push(...alertProblems(f, undefined));
   if (f.expected.length === 0) problems.unshift('no source of this site has ever shipped anything');
   const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
   const arrived = f.packs.length + f.artefacts.length + f.snapshots.length + olderOnly;
@@ -359,6 +366,7 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
     problems,
     ...(scrub ? { scrub } : {}),
     ...(drills ? { drills } : {}),
+    ...(f.signals?.alerts?.length ? { alerts: f.signals.alerts } : {}),
   };
 }
 
