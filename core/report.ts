@@ -2,16 +2,18 @@ import type { LogGap } from './log-gaps.ts';
 import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import { dailyReportKey, dayBounds, drillPrefix, putOnce, within } from './report-keys.ts';
-import { hhmm } from './report-render.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
 
 export { dayBounds } from './report-keys.ts';
 export { renderDailyReport, reportSubject } from './report-render.ts';
 import { readScrubs, type ScrubResult } from './verify.ts';
 import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
-import { catalogueGapProblems, expectShippedCopies, gatherArtefacts, gatherCopyGaps, mergeSnapshotGaps, sourcesToCheck, type UncataloguedCopy } from './report-gaps.ts';
+import { expectShippedCopies, gatherArtefacts, gatherCopyGaps, mergeSnapshotGaps, sourcesToCheck, type UncataloguedCopy } from './report-gaps.ts';
 import { daysUpTo } from './catalogue-gaps.ts';
 import { alertProblems, type DayAlert } from './report-alerts.ts';
+import { judgeSource, olderArrival, REPORT_LOOKBACK_DAYS } from './report-judges.ts';
+
+export { defaultEveryHours, REPORT_LOOKBACK_DAYS } from './report-judges.ts';
 
 // The daily report of one site, from the catalogue and the bucket alone (nothing the agent
 // says about itself is needed, though what it reports is used when present): FULL when every
@@ -140,160 +142,6 @@ export interface DailyReport {
 
 const HOUR = 3_600_000;
 
-
-function age(ms: number): string {
-  const minutes = Math.round(ms / 60_000);
-  if (minutes < 120) return `${minutes} min`;
-  const hours = Math.round(minutes / 6) / 10;
-  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} d`;
-}
-
-
-type Judged = { shipped: string; problems: string[] };
-
-/** The day's losses of one recordings source, as the agent named them: recordings lost, batches lost unseen, recordings gone before shipping again. */
-function lossProblems(mine: AgentSignals['lost']): string[] {
-  const problems: string[] = [];
-  const told = (lost: typeof mine, what: string) => {
-    if (lost.length === 0) return;
-    const shown = lost.filter((l) => l.files === undefined).slice(0, 5).map((l) => l.path).join(', ');
-    const count = lost.reduce((n, l) => n + (l.files ?? 1), 0);
-    problems.push(`${count} ${what}: ${shown}${count > 5 ? ', …' : ''}`);
-  };
-  told(mine.filter((l) => !l.shippedBefore && !l.unseen), 'recording(s) lost before they could be shipped');
-  // A loss unseen names batch directories: how many recordings each held no pass saw.
-  told(mine.filter((l) => l.unseen), 'batch(es) lost unseen, written and evicted by the recorder without any pass seeing them (their recordings are not known)');
-  // Offsite if the recorder only touched them; lost if it was replaced (the agent cannot tell: their content is gone).
-  told(mine.filter((l) => l.shippedBefore), 'recording(s) gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
-  return problems;
-}
-
-function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const packs = f.packs.filter((p) => p.source === e.name);
-  const recordings = packs.reduce((n, p) => n + p.members, 0);
-  const problems = lossProblems((f.signals?.lost ?? []).filter((l) => l.source === e.name));
-  const bound = (e.maxUnshippedHours ?? 24) * HOUR;
-  const waiting = (f.signals?.unshipped ?? []).filter((x) => x.source === e.name);
-  for (const u of waiting) {
-    const waited = judged - Date.parse(u.since);
-    if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);
-  }
-  const missing = (f.uncatalogued ?? []).filter((u) => u.source === e.name);
-  if (missing.length > 0) {
-    const calls = missing.reduce((n, u) => n + u.members, 0);
-    problems.push(`${missing.length} batch(es) (${calls} recording(s)) shipped but not in the catalogue (its ingest failed): no search finds them; run \`ferry catalogue rebuild --site ${f.site}\` (first: ${missing[0]!.packId})`);
-  }
-  // Packs are found under the date of their oldest recording, a few days back: a backfill or a
-  // catch-up of older recordings arrives under older dates. The agent's heartbeat names its last pack.
-  const older = packs.length === 0 ? olderArrival(e, f, judged) : undefined;
-  if (older) return { shipped: older, problems };
-  // Nothing shipped is a problem unless the agent said, during or after the day, that nothing waited.
-  const heard = f.signals?.heartbeatAt === undefined ? undefined : Date.parse(f.signals.heartbeatAt);
-  if (packs.length === 0 && (!f.signals || (heard !== undefined && heard < dayBounds(f.day).start))) {
-    problems.push(`no batch shipped in the day${heard !== undefined ? ` (the agent's last heartbeat was at ${hhmm(f.signals!.heartbeatAt!)})` : ''}`);
-  } else if (packs.length === 0 && waiting.length > 0) {
-    // The agent was heard, and it said batches were waiting: it did not ship them (a bandwidth limit too low, a store refusing every pack).
-    const said = f.signals?.heartbeatAt === undefined ? '' : `, as the agent's heartbeat at ${hhmm(f.signals.heartbeatAt)} said`;
-    problems.push(`no batch shipped in the day while batches waited (the oldest, ${waiting[0]!.batch}, since ${hhmm(waiting[0]!.since)}${said})`);
-  }
-  return { shipped: `${packs.length} batch(es), ${recordings} recording(s) shipped`, problems };
-}
-
-/** A recordings source whose last pack (as its agent said) arrived in the day, though none is dated within the days the report reads: what to say of it. */
-function olderArrival(e: ExpectedSource, f: SiteDayFacts, judged: number): string | undefined {
-  const last = f.signals?.lastShipped?.find((l) => l.source === e.name);
-  const at = last === undefined ? Number.NaN : Date.parse(last.at);
-  if (!last || !(at >= dayBounds(f.day).start && at <= judged)) return undefined;
-  return `batches of older recordings shipped (a backfill or a catch-up: a batch is dated by its oldest recording, and the report reads the day and the ${REPORT_LOOKBACK_DAYS} days before; the last, ${last.key}, at ${hhmm(last.at)}): not counted here`;
-}
-
-/** Days before the day whose manifests the report reads (a batch is dated by its oldest recording). */
-export const REPORT_LOOKBACK_DAYS = 2;
-
-/**
- * How often a rotated source's vendor makes a new full, by its profile, with six hours' slack:
- * rostrvm's scheduler takes one a week (Sunday 03:00, its manual), and CVP's only copyable file,
- * `cvp_backup_data.old`, is by construction the backup before the newest (its time 24-48 h
- * before the day is judged). Any other: a day.
- */
-export function defaultEveryHours(profile: string | undefined): number {
-  if (profile === 'rostrvm') return 7 * 24 + 6;
-  if (profile === 'cvp') return 48 + 6;
-  return 24;
-}
-
-function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const newest = f.newest[e.name];
-  const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
-  const window = (e.everyHours ?? defaultEveryHours(newest?.profile ?? fulls.at(-1)?.profile)) * HOUR;
-  const inWindow = (a: ArtefactEntry | undefined): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged;
-  const best = [newest, ...fulls].filter(inWindow).sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
-  if (best) return { shipped: `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes`, problems: [] };
-  const was = newest ? `${newest.name} taken ${hhmm(newest.takenAt)}` : 'none ever';
-  return {
-    shipped: `no full backup in the last ${age(window)}`,
-    problems: [`the expected backup is not offsite: no full backup taken in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${was})`],
-  };
-}
-
-function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const bound = (e.rpoMinutes ?? 60) * 60_000;
-  const newest = f.newest[e.name];
-  const segments = f.artefacts.filter((a) => a.source === e.name && a.role === 'segment');
-  if (!newest) return { shipped: `${segments.length} segment(s) shipped`, problems: ['no binlog segment has ever been shipped'] };
-  const newestAt = Date.parse(newest.span?.to ?? newest.takenAt);
-  const at = hhmm(new Date(newestAt).toISOString());
-  const problems = judged - newestAt > bound ? [`binlog RPO ${age(judged - newestAt)} exceeds its bound of ${age(bound)} (newest shipped event ${at})`] : [];
-  for (const g of (f.logGaps ?? []).filter((x) => x.source === e.name)) {
-    const what = g.first === g.last ? `${g.first} is` : `${g.first} to ${g.last} are`;
-    const partial = g.partialOnly.length ? ` (${g.partialOnly.join(', ')} only as a partial snapshot)` : '';
-    const where = g.restarted ? ' where the binlog numbering restarted (RESET MASTER, or a new or restored server)' : '';
-    problems.push(`the log chain is broken${where}: ${what} not offsite${partial}; no point in time after ${hhmm(g.lastEventBefore)} can be restored from a full taken before the break`);
-  }
-  return { shipped: `${segments.length} segment(s) shipped, newest event ${at}`, problems };
-}
-
-function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const window = (e.everyHours ?? 24) * HOUR;
-  const snaps = f.snapshots.filter((s) => s.source === e.name);
-  const newestAt = f.newestSnapshot[e.name];
-  const problems: string[] = [];
-  if (newestAt === undefined || Date.parse(newestAt) <= judged - window) problems.push(`no snapshot in the ${age(window)} before ${hhmm(new Date(judged).toISOString())} (newest: ${newestAt ? hhmm(newestAt) : 'none ever'})`);
-  const troubled = snaps.filter((s) => s.problems > 0);
-  if (troubled.length > 0) problems.push(`${troubled.length} snapshot(s) left paths out or skipped them (${troubled.reduce((n, s) => n + s.problems, 0)} in all: unreadable, changing while read, or special files; \`ferry snapshots list --problems\` names them)`);
-  for (const s of snaps) {
-    const m = s.massChange;
-    if (!m) continue;
-    const restore = `ferry restore tree --site ${f.site} --source ${e.name} --at ${m.parentTakenAt} --to DIR`;
-    const where = m.snapshots ? `over ${m.snapshots} snapshots up to the one taken ${hhmm(s.takenAt)}` : `in the snapshot taken ${hhmm(s.takenAt)}`;
-    problems.push(`${m.changed} of ${m.previousFiles} files changed ${where}: ransomware or a mass rewrite? the snapshot before ${m.snapshots ? 'the first of them' : 'it'}, taken ${hhmm(m.parentTakenAt)}, is the one to restore from (\`${restore}\`)`);
-  }
-  return { shipped: `${snaps.length} snapshot(s)${newestAt ? `, newest ${hhmm(newestAt)}` : ''}`, problems };
-}
-
-const JUDGES: Record<SourceType, (e: ExpectedSource, f: SiteDayFacts, judged: number) => Judged> = {
-  recordings: judgeRecordings,
-  rotated: judgeRotated,
-  binlog: judgeBinlog,
-  archive: (e, f) => ({ shipped: `${f.artefacts.filter((a) => a.source === e.name).length} archive(s) shipped`, problems: [] }),
-  tree: judgeTree,
-};
-
-function judgeSource(e: ExpectedSource, f: SiteDayFacts, judged: number): SourceLine {
-  const judgedLine = JUDGES[e.type](e, f, judged);
-  const { shipped } = judgedLine;
-  // A source that left the configuration owes no copy on schedule; a recordings source's losses and uncatalogued batches are still real.
-  const gaps = e.type === 'recordings' ? { problems: [], instead: false } : catalogueGapProblems(e.name, f);
-  const judgedProblems = gaps.instead ? gaps.problems : [...judgedLine.problems, ...gaps.problems];
-  const problems = e.left && e.type !== 'recordings' ? gaps.problems : judgedProblems;
-  // The agent could not look: its "nothing waited" is no word on the source, and what the site writes meanwhile does not ship.
-  const unreadable = e.left ? undefined : f.signals?.unreadable?.find((u) => u.source === e.name);
-  const when = f.signals?.heartbeatAt === undefined ? '' : ` at its heartbeat of ${hhmm(f.signals.heartbeatAt)}`;
-  if (unreadable) problems.push(`the agent could not read it${when}: ${unreadable.problem} (nothing of it ships until it can be read)`);
-  problems.push(...alertProblems(f, e.name));
-  const note = e.left ? `; left the agent's configuration (its heartbeat of ${hhmm(e.left.heartbeatAt)} no longer names it): not expected once ${e.left.days} days pass without a copy of it` : '';
-  return { source: e.name, type: e.type, ok: problems.length === 0, shipped: `${shipped}${note}`, problems };
-}
 
 function scrubSummary(scrubs: ScrubResult[]): DailyReport['scrub'] {
   if (scrubs.length === 0) return undefined;
