@@ -355,12 +355,20 @@ function age(sec: number): string {
 }
 
 export function renderStatus(s: StatusReport): string {
+  // A site with no recordings source (a file share, backups only) that never shipped a recording has no recordings lines.
+  const recordings = s.sources.length > 0 || s.totals.packs > 0 || s.totals.lostBatches > 0;
   const lines = [
     `site ${s.site}`,
-    `backlog           ${s.backlog.batches} batch(es), ${s.backlog.recordings} recording(s), ${formatBytes(s.backlog.bytes)}`,
-    `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
-    `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
-    `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
+    ...(recordings
+      ? [
+          `backlog           ${s.backlog.batches} batch(es), ${s.backlog.recordings} recording(s), ${formatBytes(s.backlog.bytes)}`,
+          `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
+          `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
+          `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
+        ]
+      : s.totals.lostArtefacts
+        ? [`lost              ${s.totals.lostArtefacts} backup/log version(s)`]
+        : []),
     `running           ${runningLine(s.running)}`,
     `in flight         ${s.inflight} pack(s)${!s.running && s.inflight > 0 ? ' (left by a run that stopped mid-pass: shipped again by the next one)' : ''}`,
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,

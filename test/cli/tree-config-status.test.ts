@@ -72,6 +72,8 @@ describe('agent status with a tree source', () => {
     expect(status.treeSources).toEqual([expect.objectContaining({ name: 'meetings', type: 'tree', lastSnapshot: expect.objectContaining({ takenAt: '2026-03-01T10:00:00.000Z', files: 1, bytesTotal: 5 }) })]);
     expect(renderStatus(status)).toMatch(/^meetings \(tree\)\s+last snapshot 2026-03-01T10:00:00.000Z: 1 files, 5 B \(1 read, 5 B added\)$/m);
     expect(status.artefactSources).toEqual([]);
+    // A share-only site has no recordings: no backlog of batches, no recordings shipped or deleted by the recorder.
+    expect(renderStatus(status)).not.toMatch(/^(backlog|oldest unshipped|shipped|lost) /m);
   });
 });
 
