@@ -6,6 +6,7 @@ import type { Logger } from './log.ts';
 import type { Backlog } from './sources/recordings.ts';
 import type { ShipContext } from './ship-batch.ts';
 import type { VerifyMode } from './verify.ts';
+import type { PassHeartbeatTimer } from './pass-heartbeat.ts';
 import type { ArtefactSourceStatus } from './artefact-runner.ts';
 import type { TreeSourceStatus } from './sources/tree.ts';
 import type { LossEntry } from './state/loss-log.ts';
@@ -34,6 +35,8 @@ export interface AgentDeps {
   syncJournal?: JournalSync;
   /** Called after every pass with each source's share of it (the metrics server listens here). */
   onPass?: (pass: PassOutcome) => void;
+  /** Starts a pass's mid-pass heartbeats (agent/pass-heartbeat.ts; every HEARTBEAT_MIN_SECONDS by default): tests beat by hand. */
+  passHeartbeatTimer?: PassHeartbeatTimer;
 }
 
 /** One source's share of a pass. */

@@ -17,6 +17,8 @@ import { lowStateSpaceAlert, freeBytes, privateDirectory } from './state/state-s
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { shippedSince } from './shipped-since.ts';
+import { startPassHeartbeats } from './pass-heartbeat.ts';
+import { sleep } from './sleep.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { Throttle, throttledStore } from './bandwidth.ts';
 import { cycleRecordings } from './recordings-pass.ts';
@@ -150,6 +152,7 @@ export class Agent {
   }
   private async cycleOnce(): Promise<CycleReport> {
     const { log } = this.deps;
+    const started = this.deps.clock.now();
     const { site, state, stateMinFreeMiB } = this.deps.config;
     const low = lowStateSpaceAlert(site, state, await freeBytes(state), stateMinFreeMiB);
     await this.alerts.hold('state-disk-low', low, site, `The state directory's disk has room again (at least stateMinFreeMiB, ${stateMinFreeMiB} MiB, free): shipping goes on.`);
@@ -175,7 +178,23 @@ export class Agent {
     // What was observed of sources no longer configured is forgotten once a pass runs without
     // them (`agent check` says what a removal or a rename costs before that pass).
     this.observations.forgetUnconfigured(configured);
+    // A pass that lasts writes heartbeats while it runs (agent/pass-heartbeat.ts), stopped (the
+    // one in flight awaited) before its own: the fleet view does not take a long pass for silence.
+    const beats = startPassHeartbeats(this.recordings, started);
     const report = emptyReport();
+    try {
+      await this.shipSources(report);
+    } finally {
+      await beats.stop();
+    }
+    this.lastReport = report;
+    this.writeStatus();
+    await this.heartbeat(report);
+    return report;
+  }
+
+  /** The sources' share of a pass, side by side, counted into `report`; throws what a source's run threw. */
+  private async shipSources(report: CycleReport): Promise<void> {
     const keep = new Set<string>();
     const keepArtefacts = new Set<string>();
     // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
@@ -220,10 +239,6 @@ export class Agent {
     this.passDone({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
     await this.checkClock();
-    this.lastReport = report;
-    this.writeStatus();
-    await this.heartbeat(report);
-    return report;
   }
 
   /**
@@ -391,18 +406,4 @@ export class Agent {
     this.lossLog.close();
     this.lock.release();
   }
-}
-
-/** Sleeps `ms`, or less when the signal aborts; leaves no listener behind either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { AgentConfig } from '../core/config.ts';
 import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
 import { HeartbeatListing, readHeartbeat } from '../core/heartbeat-read.ts';
@@ -12,6 +10,7 @@ import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
 import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
+import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
 
 // The agent's heartbeat: after a pass, one small new object under the site's own
@@ -32,21 +31,13 @@ import { freeBytes } from './state/state-space.ts';
 // that one goes out at once, so the fleet view and the daily report see it. A failed heartbeat
 // is logged and never fails the pass. The first heartbeat of each UTC day is written a second
 // time under `heartbeats-daily/`, kept a year where the others are kept a month (writeDaily).
+//
+// A pass that runs longer than HEARTBEAT_MIN_SECONDS (a backlog under a bandwidth limit, a first
+// pass of a big site) also writes heartbeats while it runs (agent/pass-heartbeat.ts): they say
+// so (`passRunning`) and measure nothing; the first heartbeat after one goes out at once.
 
 export const HEARTBEAT_MIN_SECONDS = 300;
-/** Another agent's heartbeat this recent, under this site's name, means two agents ship as one site. */
-export const SHARED_SITE_WINDOW_MS = 3600_000;
-/**
- * How many of its own heartbeats' times an agent keeps (heartbeat.json `recent`): more than the
- * window above can hold at one a minute (cron's finest), whatever the clock did in between.
- */
-const RECENT_OWN_KEPT = 120;
-
-/** The newest RECENT_OWN_KEPT times, and every one within the window (and its slack) of `now`, before or after it. */
-export function keptOwnTimes(times: readonly string[], now: number): string[] {
-  const window = SHARED_SITE_WINDOW_MS + 5 * 60_000;
-  return times.filter((at, i) => i >= times.length - RECENT_OWN_KEPT || Math.abs(Date.parse(at) - now) <= window);
-}
+export { SHARED_SITE_WINDOW_MS, keptOwnTimes } from './heartbeat-memory.ts';
 
 export interface PassBacklog {
   batches?: number;
@@ -82,41 +73,8 @@ export interface HeartbeatDeps {
   freeBytes?: (path: string) => Promise<number | undefined>;
 }
 
-interface SourceMemory {
-  /** Bytes seen at the source so far (shipped + backlog) at the last pass, and when. */
-  seenBytes?: number;
-  seenAt?: string;
-  /** Backlog bytes at the last pass. */
-  backlogBytes?: number;
-  /** Bytes per second, smoothed. */
-  rate?: number;
-  lastGood?: { at: string; key: string };
-}
-
-interface HeartbeatMemory {
-  /** This agent's id (made once, kept here): its heartbeats say who wrote them. */
-  agentId?: string;
-  lastWritten?: string;
-  /** When this agent wrote its heartbeats of the last hour (ISO): its own, among the site's (newestOther). */
-  recent?: string[];
-  /**
-   * Since when `recent` is kept (this memory made, or an agent of an earlier version upgraded):
-   * a heartbeat older than that of this agent's id, or of this host and state directory, is its
-   * own, not another agent's.
-   */
-  recentSince?: string;
-  /** The losses (count) and the failures of the pass the last written heartbeat carried. */
-  lastLosses?: number;
-  /** The keys of the open alerts the last written heartbeat carried. */
-  lastAlerts?: string[];
-  /** When this agent's last daily heartbeat (`heartbeats-daily/`) was written: one a UTC day. */
-  lastDaily?: string;
-  lastFailed?: number;
-  shippedBytes?: number;
-  sources: Record<string, SourceMemory>;
-}
-
-const newest = (records: ArtefactRecord[], partial?: boolean) => records.filter((r) => partial === undefined || r.partial === partial).sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
+/** The newest of a source's artefact records (final, partial, or either). */
+export const newestRecord = (records: ArtefactRecord[], partial?: boolean) => records.filter((r) => partial === undefined || r.partial === partial).sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
 
 export class HeartbeatWriter {
   private readonly file: string;
@@ -126,10 +84,8 @@ export class HeartbeatWriter {
   otherAgent: { id: string; host: string; at: string; copy?: true } | undefined;
 
   constructor(private readonly deps: HeartbeatDeps) {
-    this.file = join(deps.config.state, 'heartbeat.json');
-    this.memory = readJsonFile<HeartbeatMemory>(this.file) ?? { sources: {} };
-    this.memory.sources ??= {};
-    this.memory.agentId ??= randomUUID();
+    this.file = heartbeatMemoryFile(deps.config.state);
+    this.memory = readHeartbeatMemory(deps.config.state);
   }
 
   /**
@@ -172,6 +128,7 @@ export class HeartbeatWriter {
       const status = pass.sources.find((s) => s.name === source.name);
       const mem = (this.memory.sources[source.name] ??= {});
       const out: HeartbeatSource = { name: source.name, type: source.type, ...(status?.problem ? { problem: status.problem } : {}) };
+      mem.problem = status?.problem;
       if (source.type === 'recordings') {
         // The source's own last pack of the pass; with one source (a status without it, from an
         // agent before it was kept) every pack manifest of the pass is its own.
@@ -182,13 +139,15 @@ export class HeartbeatWriter {
         if (status?.lastSnapshot) mem.lastGood = { at: status.lastSnapshot.takenAt, key: status.lastSnapshot.manifestKey };
       } else {
         const records = this.deps.artefacts.records(source.name);
-        const final = newest(records, false);
+        const final = newestRecord(records, false);
         if (final) mem.lastGood = { at: final.at, key: final.key };
-        if (source.type === 'binlog') binlogRpo(newest(records), now, out);
+        if (source.type === 'binlog') binlogRpo(newestRecord(records), now, out);
       }
       if (mem.lastGood) out.lastGood = mem.lastGood;
       sources.push(out);
     }
+    // Remembered whether this heartbeat goes out or waits its turn: a mid-pass heartbeat carries it.
+    this.memory.lastPass = { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) };
     return {
       format: HEARTBEAT_FORMAT,
       site: this.deps.config.site,
@@ -196,19 +155,10 @@ export class HeartbeatWriter {
       agentVersion: this.deps.agentVersion,
       sources,
       losses: pass.totals.lostBatches + pass.totals.lostArtefacts,
-      lastPass: { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) },
-      ...this.recentLosses(now),
-      ...openAlerts(pass),
+      lastPass: this.memory.lastPass,
+      ...recentLossesOf(this.deps.losses, now),
+      ...openAlerts(pass.openAlerts),
       agent: { id: this.memory.agentId!, host: hostname(), state: this.deps.config.state },
-    };
-  }
-
-  private recentLosses(now: Date): { recentLosses?: RecentLoss[] } {
-    const since = now.getTime() - RECENT_LOSS_HOURS * 3600_000;
-    const recent = (this.deps.losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since).slice(-RECENT_LOSS_MAX);
-    if (recent.length === 0) return {};
-    return {
-      recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path), ...(l.unseen ? { unseen: true as const } : {}), ...(l.shippedBefore ? { shippedBefore: true as const } : {}) })),
     };
   }
 
@@ -273,21 +223,15 @@ export class HeartbeatWriter {
       // So does an alert raised or resolved: the fleet view shows what the agent holds open.
       const alertKeys = (heartbeat.alerts ?? []).map((a) => a.key).sort();
       const alertsMoved = alertKeys.join('\n') !== (this.memory.lastAlerts ?? []).join('\n');
-      const news = heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses || pass.manifests.length > 0 || alertsMoved;
+      // So does the first after a mid-pass heartbeat (agent/pass-heartbeat.ts): the site no longer reads as mid-pass.
+      const news = this.memory.midPass !== undefined || heartbeat.lastPass.lost > 0 || heartbeat.lastPass.failed !== (this.memory.lastFailed ?? 0) || heartbeat.losses !== this.memory.lastLosses || pass.manifests.length > 0 || alertsMoved;
       const due = news || since < 0 || since >= HEARTBEAT_MIN_SECONDS * 1000;
       if (due) {
         // A store that did not answer this pass would keep the listing waiting as long: the heartbeat (which says so) goes first.
         this.otherAgent = pass.storeSilent ? undefined : await this.newestOther(new Date(heartbeat.at));
         key = heartbeatKey(this.deps.config.site, new Date(heartbeat.at), { agent: this.memory.agentId });
-        // This agent's own heartbeats of the last hour, told from another agent's by their times;
-        // remembered before the write, so a crash right after it does not leave a heartbeat of
-        // this agent that its state directory does not know (staleState).
-        // Kept by count and by time: after a pass under a clock that ran hours fast, the
-        // heartbeats written before it are still this directory's own when the clock is set
-        // right (dropped, they would read as a copy of it running elsewhere); and a service that
-        // ships every few seconds writes more than the count in the hour another agent is looked for.
-        this.memory.recent = keptOwnTimes([...(this.memory.recent ?? []), heartbeat.at], Date.parse(heartbeat.at));
-        this.memory.recentSince ??= heartbeat.at;
+        // This agent's own heartbeats of the last hour, told from another agent's by their times.
+        rememberOwn(this.memory, heartbeat.at);
         // A state directory that cannot take it (its disk full) does not keep the heartbeat from the cloud.
         const saved = this.save();
         // One written under the same key (the same millisecond) already speaks for this instant.
@@ -300,6 +244,7 @@ export class HeartbeatWriter {
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
         this.memory.lastAlerts = alertKeys;
+        delete this.memory.midPass;
       }
       const saved = this.save();
       if (saved) throw saved;
@@ -328,11 +273,21 @@ export class HeartbeatWriter {
 
 class StateNotSavedError extends Error {}
 
+/** The losses of the last RECENT_LOSS_HOURS a heartbeat carries (at most RECENT_LOSS_MAX, newest last). */
+export function recentLossesOf(losses: HeartbeatDeps['losses'], now: Date): { recentLosses?: RecentLoss[] } {
+  const since = now.getTime() - RECENT_LOSS_HOURS * 3600_000;
+  const recent = (losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since).slice(-RECENT_LOSS_MAX);
+  if (recent.length === 0) return {};
+  return {
+    recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path), ...(l.unseen ? { unseen: true as const } : {}), ...(l.shippedBefore ? { shippedBefore: true as const } : {}) })),
+  };
+}
+
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
 
 /** The open alerts a heartbeat carries: critical first, then the oldest; at most OPEN_ALERTS_MAX. */
-function openAlerts(pass: PassView): Pick<Heartbeat, 'alerts'> {
-  const open = [...(pass.openAlerts ?? [])].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt)).slice(0, OPEN_ALERTS_MAX);
+export function openAlerts(alerts: PassView['openAlerts']): Pick<Heartbeat, 'alerts'> {
+  const open = [...(alerts ?? [])].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt)).slice(0, OPEN_ALERTS_MAX);
   return open.length === 0 ? {} : { alerts: open.map((a) => ({ key: a.key, severity: a.severity, subject: a.subject, since: a.raisedAt })) };
 }
 
@@ -370,7 +325,7 @@ const RPO_AHEAD_SLACK_SECONDS = 60;
  * A binlog source's RPO: the age of its newest shipped copy. One dated ahead of the clock
  * (shipped while it ran fast) says nothing of how old the newest offsite event is: a problem.
  */
-function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out: HeartbeatSource): void {
+export function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out: HeartbeatSource): void {
   if (!newestCopy) return;
   const age = Math.round((now.getTime() - Date.parse(newestCopy.at)) / 1000);
   if (age < -RPO_AHEAD_SLACK_SECONDS) out.problem ??= `newest shipped binlog copy is dated ${newestCopy.at}, ahead of this machine's clock (it ran fast): the RPO is unknown until the next copy ships`;
@@ -378,7 +333,7 @@ function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out: Heart
 }
 
 export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string } | undefined> {
-  const memory = readJsonFile<HeartbeatMemory>(join(deps.config.state, 'heartbeat.json'));
+  const memory = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(deps.config.state));
   if (!memory?.agentId || !memory.lastWritten) return undefined;
   const own = new Set(memory.recent ?? [memory.lastWritten]);
   const now = deps.clock.now().getTime();

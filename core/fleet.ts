@@ -1,8 +1,12 @@
 import { z } from 'zod';
 import { Cron } from './fleet-cron.ts';
+import { passRunningSchema, passStoppedText, type PassRunning } from './fleet-pass.ts';
 import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-purge.ts';
 import { assertName, sitePrefix } from './layout.ts';
 import type { RunOutcome, RunRecord } from './window.ts';
+import { missedWindow, stuckWindow, WINDOW_MAX_MINUTES } from './fleet-window.ts';
+
+export { missedWindow, stuckWindow, WINDOW_GRACE_MINUTES, WINDOW_MAX_MINUTES } from './fleet-window.ts';
 
 // Fleet status: what each site's agent last said about itself (its heartbeat) and what the
 // cloud knows of its windows, judged into one row per site with a state an operator can sort
@@ -170,6 +174,8 @@ export const heartbeatSchema = z
       .optional(),
     /** Which agent wrote it: an id kept in its state directory, its host and that directory (two agents under one site name tell apart). */
     agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).optional(),
+    /** Written while a pass runs (core/fleet-pass.ts); absent: written as a pass ended. */
+    passRunning: passRunningSchema.optional(),
   });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -189,11 +195,6 @@ export const TIME_TO_LOSS_WARN_SECONDS = 24 * 3600;
  * agent ships a partial segment only when the log grew.)
  */
 export const RPO_WARN_SECONDS = 3600;
-/** Default of a site's `windowGraceMinutes`: how long after its scheduled time a window may take to start before it counts as not run. */
-export const WINDOW_GRACE_MINUTES = 60;
-/** Default of a site's `windowMaxMinutes`: how long a started window may take (lock wait, job, record) before it counts as stuck. */
-export const WINDOW_MAX_MINUTES = 6 * 60;
-
 export interface FleetSiteInput {
   site: string;
   silentAfterMinutes?: number;
@@ -231,6 +232,8 @@ export interface FleetRow {
   /** `lastHeartbeat` is the agent's last daily heartbeat: the ones after it (up to a day) expired. */
   lastHeartbeatDaily?: true;
   heartbeatAgeSeconds?: number;
+  /** The newest heartbeat was written while a pass ran: since when, and what it had shipped. */
+  passRunning?: PassRunning;
   agentVersion?: string;
   silentAfterMinutes: number;
   sources: FleetSourceRow[];
@@ -246,26 +249,6 @@ export interface FleetRow {
 }
 
 const ageSeconds = (at: string, now: Date) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
-
-/**
- * The scheduled time of a window that should have started by now (its time plus the grace) and
- * has no record at or after it. The window writes its record as it starts, so a window that is
- * waiting on the site lock (a purge holds it; scheduled windows wait up to 4 h) has a record and
- * is not missed, however long it waits.
- */
-export function missedWindow(cron: Cron, lastRun: Pick<RunRecord, 'startedAt'> | undefined, now: Date, graceMinutes = WINDOW_GRACE_MINUTES): Date | undefined {
-  const due = cron.previous(new Date(now.getTime() - graceMinutes * 60_000));
-  if (!due) return undefined;
-  // A run started from a minute before the schedule on counts (EventBridge may fire early by seconds).
-  if (lastRun && Date.parse(lastRun.startedAt) >= due.getTime() - 60_000) return undefined;
-  return due;
-}
-
-/** The start of a window whose record says it started and that has not finished within `maxMinutes`. */
-export function stuckWindow(lastRun: RunRecord | undefined, now: Date, maxMinutes = WINDOW_MAX_MINUTES): string | undefined {
-  if (!lastRun || (lastRun.state ?? 'finished') === 'finished') return undefined;
-  return now.getTime() - Date.parse(lastRun.startedAt) > maxMinutes * 60_000 ? lastRun.startedAt : undefined;
-}
 
 function sourceReasons(s: HeartbeatSource): string[] {
   const out: string[] = [];
@@ -286,6 +269,7 @@ function withHeartbeat(row: FleetRow, hb: Heartbeat, others: readonly Heartbeat[
   row.lastHeartbeat = hb.at;
   row.heartbeatAgeSeconds = ageSeconds(hb.at, now);
   row.agentVersion = hb.agentVersion;
+  if (hb.passRunning) row.passRunning = hb.passRunning;
   // Each agent counts its own since it was installed: the site's are all of theirs.
   row.losses = [hb, ...others].reduce((n, h) => n + h.losses, 0);
   // What the heartbeat said, aged to now: a silent site's oldest batch keeps getting older and
@@ -355,7 +339,7 @@ function silentReasons(input: FleetSiteInput, row: FleetRow): string[] {
   if (!hb) return ['no heartbeat received yet'];
   const age = row.heartbeatAgeSeconds!;
   if (input.heartbeatDaily) return [`silent since ${hb.at}, ${Math.floor(age / 86400)} days (the agent's last daily heartbeat: the later ones expired after ${HEARTBEAT_KEEP_DAYS} days, so it may have run up to a day longer)`];
-  if (age > row.silentAfterMinutes * 60) return [`no heartbeat for ${Math.round(age / 60)} min (silent after ${row.silentAfterMinutes} min)`];
+  if (age > row.silentAfterMinutes * 60) return [`no heartbeat for ${Math.round(age / 60)} min (silent after ${row.silentAfterMinutes} min)${hb.passRunning ? `; ${passStoppedText(hb.passRunning)}` : ''}`];
   return [];
 }
 

@@ -129,6 +129,14 @@ function sourceItem(source) {
   return li;
 }
 
+/** "during a pass running since T (N pack(s) shipped so far)", as core/fleet-pass.ts says it. */
+function passRunningLine(pass) {
+  const artefacts = pass.artefacts > 0 ? ` and ${pass.artefacts} artefact(s)` : '';
+  const line = lineOf('during a pass running since ', timeElement(pass.since), ` (${pass.packs} pack(s)${artefacts} shipped so far)`);
+  line.dataset.passRunning = pass.since;
+  return line;
+}
+
 function addRow(site) {
   const row = tbody.insertRow();
   row.dataset.site = site.site;
@@ -147,6 +155,8 @@ function addRow(site) {
   const heartbeat = cell(row);
   if (site.lastHeartbeat) heartbeat.append(timeElement(site.lastHeartbeat, `${age(site.heartbeatAgeSeconds)} ago`), exactLine(site.lastHeartbeat));
   else heartbeat.textContent = 'never';
+  // Written during a pass that runs (a long backlog): said so, with what it shipped so far.
+  if (site.passRunning) heartbeat.append(passRunningLine(site.passRunning));
 
   const sources = cell(row, 'sources');
   if (site.sources.length) {
