@@ -223,6 +223,16 @@ describe('fleet page in Chromium', () => {
     expect(await page.getAttribute('#as-of-time', 'datetime')).not.toBe(before);
   });
 
+  it("shows a pass under way on the site's heartbeat cell (its start as a time, the packs shipped so far) when its newest heartbeat was written during a pass", async () => {
+    const since = new Date(Date.now() - 40 * 60_000);
+    const heartbeat = { ...simulatedHeartbeat({ name: 'east' }, new Date()), passRunning: { since: since.toISOString(), packs: 7, artefacts: 2, bytes: 1_000_000 } };
+    await cloud.blobs.put(heartbeatKey('east', new Date(new Date(heartbeat.at).getTime() + 1000)), Buffer.from(JSON.stringify({ ...heartbeat, at: new Date(new Date(heartbeat.at).getTime() + 1000).toISOString() })));
+    await page.click('#refresh');
+    await expect.poll(async () => (await shownRows()).find((r) => r.site === 'east')?.cells[COLUMN.heartbeat] ?? '', { timeout: 15_000 }).toMatch(/during a pass running since \d{4}-\d\d-\d\d \d\d:\d\d \(7 pack\(s\) and 2 artefact\(s\) shipped so far\)/);
+    expect(await page.$eval('#fleet tr[data-site="east"] [data-pass-running] time', (t) => t.getAttribute('datetime'))).toBe(since.toISOString());
+    expect((await shownRows()).find((r) => r.site === 'east')?.state).toBe('OK');
+  });
+
   it('keeps the keyboard focus on Refresh now through timed and pressed refreshes, announces the states only when they change, and pauses auto-refresh', async () => {
     const context = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1600, height: 900 } });
     const p = await context.newPage();
