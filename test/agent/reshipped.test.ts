@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.ts';
@@ -8,7 +8,7 @@ import { parseAgentConfig } from '../../core/config.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert } from '../../core/ports.ts';
-import { writeTree } from '../support/recorder-tree.ts';
+import { encryptRecordings, writeTree } from '../support/recorder-tree.ts';
 
 describe('recordings already offsite rewritten on the recorder (ransomware encrypting its disk)', () => {
   it.each([
@@ -34,13 +34,7 @@ describe('recordings already offsite rewritten on the recorder (ransomware encry
     expect(await pass()).toMatchObject({ packs: 3, recordings: 30 });
     // Every recording encrypted in place: same names, same sizes, other bytes, new times.
     const then = new Date(clock.now().getTime() - 10 * 60_000);
-    for (const batch of readdirSync(root)) {
-      for (const name of readdirSync(join(root, batch))) {
-        const path = join(root, batch, name);
-        if (name.endsWith('.wav')) writeFileSync(path, Buffer.concat([readFileSync(path).map((b) => b ^ 0x5a), Buffer.alloc(appended, 7)]));
-        utimesSync(path, then, then);
-      }
-    }
+    encryptRecordings(root, then, appended);
     clock.advance(60_000);
     expect(await pass()).toMatchObject({ packs: 3, recordings: 30, failed: 1 });
     const raised = alerts.filter((a) => a.key?.startsWith('reshipped:cs:'));

@@ -2,7 +2,7 @@
 // is encrypted in place, the next pass ships them all again and raises its critical alert; the
 // daily report, read from that agent's own heartbeats, is not FULL and names the alert.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.ts';
@@ -14,7 +14,7 @@ import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { dailyReport } from '../../core/report.ts';
 import { heartbeatSignals } from '../../core/report-signals.ts';
-import { writeTree } from '../support/recorder-tree.ts';
+import { encryptRecordings, writeTree } from '../support/recorder-tree.ts';
 
 describe("daily report of a day whose recorder's recordings already offsite were rewritten", () => {
   it("is PARTIAL and names the agent's critical alert on the recordings source's line, from the heartbeats the agent wrote", async () => {
@@ -35,13 +35,7 @@ describe("daily report of a day whose recorder's recordings already offsite were
     };
     expect(await pass()).toMatchObject({ packs: 3, recordings: 30 });
     const then = new Date(clock.now().getTime() - 10 * 60_000);
-    for (const batch of readdirSync(root)) {
-      for (const name of readdirSync(join(root, batch))) {
-        const path = join(root, batch, name);
-        if (name.endsWith('.wav')) writeFileSync(path, readFileSync(path).map((b) => b ^ 0x5a));
-        utimesSync(path, then, then);
-      }
-    }
+    encryptRecordings(root, then);
     clock.advance(60_000);
     expect(await pass()).toMatchObject({ packs: 3, recordings: 30, failed: 1 });
     const catalogue = new MemoryCatalogue();

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -41,4 +41,18 @@ export function writeTree(root: string, batches: number, perBatch: number, optio
     utimesSync(join(root, batch), mtime, new Date(mtime.getTime() + b * 1000));
   }
   return out;
+}
+
+/**
+ * Every recording of the tree encrypted in place, as ransomware does: same names, other bytes
+ * (`appended` more of them: a key block), every file (sidecars too) given the time `at`.
+ */
+export function encryptRecordings(root: string, at: Date, appended = 0): void {
+  for (const batch of readdirSync(root)) {
+    for (const name of readdirSync(join(root, batch))) {
+      const path = join(root, batch, name);
+      if (name.endsWith('.wav')) writeFileSync(path, Buffer.concat([readFileSync(path).map((b) => b ^ 0x5a), Buffer.alloc(appended, 7)]));
+      utimesSync(path, at, at);
+    }
+  }
 }
