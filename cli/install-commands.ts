@@ -278,7 +278,8 @@ export function lookupUser(name: string): Account | null | undefined {
 
 /** A command run with `account`'s ids (setpriv). */
 function asUser(account: Account, command: string[]): SpawnSyncReturns<string> {
-  return spawnSync('setpriv', [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', ...command], { encoding: 'utf8' });
+  // From /: the installer's own directory (/root, a clone under a private directory) may be closed to that user, and find then fails before it looks.
+  return spawnSync('setpriv', [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', ...command], { encoding: 'utf8', cwd: '/' });
 }
 
 /**

@@ -121,6 +121,13 @@ describe('ferry agent install', () => {
     await expect(installing({ ...as, cron: true })).rejects.toThrow(`state: ${join(s.state, 'journal.jsonl')} in ${s.state} cannot be written by nobody`);
     chownSync(join(s.state, 'journal.jsonl'), nobody.uid, nobody.gid);
     expect(await installing({ ...as, cron: true })).toContain(' nobody flock -n ');
+    // Run from a directory that user may not enter (the admin's /root, a checkout in a private directory): checked from /, the same answer.
+    const closed = mkdtempSync(join('/tmp', 'ferry-closed-'));
+    onTestFinished(() => rmSync(closed, { recursive: true, force: true }));
+    chmodSync(closed, 0o700);
+    const fromClosed = spawnSync(process.execPath, [BIN, 'agent', 'install', '--config', s.config, '--cron', '--user', 'nobody'], { cwd: closed, encoding: 'utf8', timeout: 60_000 });
+    expect(fromClosed.stderr).not.toContain('cannot be written by nobody');
+    expect(fromClosed.stdout).toContain(' nobody flock -n ');
   });
 
   it("carries AWS_PROFILE (and the AWS files named) into the unit and the cron line, and lets the service read the user's ~/.aws under /home", async () => {
