@@ -591,16 +591,20 @@ describe('compliance console in Chromium', () => {
     await page.goto(consoleUrl(`#site=${SITE}&view=search`));
     await searched();
     expect((await rows()).length).toBeGreaterThan(0);
-    // A search the API refuses (From after To is refused in the page: test/web/console-time-range.test.ts).
+    // A search the API refuses: the page refuses a Shortest above Longest itself (test/web/console-time-range.test.ts),
+    // so the request it sends for Shortest 20 is given a Longest of 10 on its way, and the API's own 400 comes back.
+    await page.route(/\/sites\/[^/]+\/recordings\?/, async (route) => {
+      const url = new URL(route.request().url());
+      url.searchParams.set('maxDuration', '10');
+      await route.fulfill({ response: await route.fetch({ url: url.href }) });
+    }, { times: 1 });
     await page.fill('#minDuration', '20');
-    await page.fill('#maxDuration', '10');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.textContent('#status')).toBe('The search failed.');
     expect(await page.textContent('#error')).toMatch(/minDuration: must not be more than maxDuration/);
     expect(await rows()).toEqual([]);
     expect(await page.textContent('#page-label')).toBe('');
     await page.fill('#minDuration', '');
-    await page.fill('#maxDuration', '');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await searched();
     expect((await rows()).length).toBeGreaterThan(0);
