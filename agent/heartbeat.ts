@@ -138,36 +138,18 @@ export class HeartbeatWriter {
       } else if (source.type === 'tree') {
         if (status?.lastSnapshot) mem.lastGood = { at: status.lastSnapshot.takenAt, key: status.lastSnapshot.manifestKey };
       } else {
-        const records = this.deps.artefacts.records(source.name);
-        const final = newestRecord(records, false);
-        if (final) mem.lastGood = { at: final.at, key: final.key };
-        if (source.type === 'binlog') binlogRpo(newestRecord(records), now, out);
+        mem.lastGood = artefactCopies(this.deps, source, now, out) ?? mem.lastGood;
       }
       if (mem.lastGood) out.lastGood = mem.lastGood;
       sources.push(out);
     }
     // Remembered whether this heartbeat goes out or waits its turn: a mid-pass heartbeat carries it.
     this.memory.lastPass = { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) };
-    return {
-      format: HEARTBEAT_FORMAT,
-      site: this.deps.config.site,
-      at: now.toISOString(),
-      agentVersion: this.deps.agentVersion,
-      sources,
-      losses: pass.totals.lostBatches + pass.totals.lostArtefacts,
-      lastPass: this.memory.lastPass,
-      ...recentLossesOf(this.deps.losses, now),
-      ...openAlerts(pass.openAlerts),
-      agent: { id: this.memory.agentId!, host: hostname(), state: this.deps.config.state },
-    };
+    return heartbeatAround(this.deps, this.memory, now, { sources, losses: pass.totals.lostBatches + pass.totals.lostArtefacts, lastPass: this.memory.lastPass, alerts: pass.openAlerts });
   }
 
   private async recordings(path: string, backlog: PassBacklog, shippedDelta: number, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
-    out.pendingBatches = backlog.batches ?? 0;
-    if (backlog.oldest) {
-      out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
-      if (backlog.oldest.batch) out.oldestPendingBatch = backlog.oldest.batch;
-    }
+    backlogOf(backlog, now, out);
     // With one recordings source the shipped bytes are its own; with several the rate is shared out evenly (rough, and still a lower bound).
     const share = shippedDelta / Math.max(1, this.deps.config.sources.filter((s) => s.type === 'recordings').length);
     const seen = (mem.seenBytes ?? 0) + share + backlog.bytes - (mem.backlogBytes ?? 0);
@@ -179,8 +161,7 @@ export class HeartbeatWriter {
     mem.seenBytes = seen;
     mem.seenAt = now.toISOString();
     mem.backlogBytes = backlog.bytes;
-    const free = await (this.deps.freeBytes ?? freeBytes)(path);
-    if (out.pendingBatches > 0 && free !== undefined && mem.rate !== undefined && mem.rate > 0) out.timeToLossSeconds = Math.round(free / mem.rate);
+    await timeToLoss(this.deps, path, mem.rate, out);
   }
 
   /**
@@ -273,6 +254,50 @@ export class HeartbeatWriter {
 
 class StateNotSavedError extends Error {}
 
+/** A recordings source's backlog in `out`: the batches waiting, the oldest and how long it has waited. */
+export function backlogOf(backlog: PassBacklog, now: Date, out: HeartbeatSource): void {
+  out.pendingBatches = backlog.batches ?? 0;
+  if (!backlog.oldest) return;
+  out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
+  if (backlog.oldest.batch) out.oldestPendingBatch = backlog.oldest.batch;
+}
+
+/** While batches wait, the time to loss in `out`: the free space on the source's disk over `rate` (the bytes a second the recorder writes). */
+export async function timeToLoss(deps: Pick<HeartbeatDeps, 'freeBytes'>, path: string, rate: number | undefined, out: HeartbeatSource): Promise<void> {
+  if (!out.pendingBatches || rate === undefined || rate <= 0) return;
+  const free = await (deps.freeBytes ?? freeBytes)(path);
+  if (free !== undefined) out.timeToLossSeconds = Math.round(free / rate);
+}
+
+/** A backup, binlog or archive source: its newest complete copy offsite (its last good, returned), and a binlog's RPO in `out`. */
+export function artefactCopies(deps: Pick<HeartbeatDeps, 'artefacts'>, source: { name: string; type: string }, now: Date, out: HeartbeatSource): { at: string; key: string } | undefined {
+  const records = deps.artefacts.records(source.name);
+  if (source.type === 'binlog') binlogRpo(newestRecord(records), now, out);
+  const final = newestRecord(records, false);
+  return final && { at: final.at, key: final.key };
+}
+
+/** A heartbeat around its sources: what every heartbeat carries beside them (the agent, its recent losses, its open alerts). */
+export function heartbeatAround(
+  deps: Pick<HeartbeatDeps, 'config' | 'agentVersion' | 'losses'>,
+  memory: Pick<HeartbeatMemory, 'agentId'>,
+  now: Date,
+  parts: Pick<Heartbeat, 'sources' | 'losses' | 'lastPass'> & { alerts: PassView['openAlerts'] },
+): Heartbeat {
+  return {
+    format: HEARTBEAT_FORMAT,
+    site: deps.config.site,
+    at: now.toISOString(),
+    agentVersion: deps.agentVersion,
+    sources: parts.sources,
+    losses: parts.losses,
+    lastPass: parts.lastPass,
+    ...recentLossesOf(deps.losses, now),
+    ...openAlerts(parts.alerts),
+    agent: { id: memory.agentId!, host: hostname(), state: deps.config.state },
+  };
+}
+
 /** The losses of the last RECENT_LOSS_HOURS a heartbeat carries (at most RECENT_LOSS_MAX, newest last). */
 export function recentLossesOf(losses: HeartbeatDeps['losses'], now: Date): { recentLosses?: RecentLoss[] } {
   const since = now.getTime() - RECENT_LOSS_HOURS * 3600_000;
@@ -311,13 +336,6 @@ async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, page
   }
 }
 
-/**
- * Whether the state directory is older than what this agent last did: the site's newest
- * heartbeat written under this agent's id (in any state directory) is later than the last one the
- * state directory remembers writing. It was restored from a backup or rolled back, or a copy of
- * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
- * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
- */
 /** A binlog copy dated this far ahead of the clock is not a measure of the RPO. */
 const RPO_AHEAD_SLACK_SECONDS = 60;
 
@@ -332,6 +350,13 @@ export function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out
   else out.rpoSeconds = Math.max(0, age);
 }
 
+/**
+ * Whether the state directory is older than what this agent last did: the site's newest
+ * heartbeat written under this agent's id (in any state directory) is later than the last one the
+ * state directory remembers writing. It was restored from a backup or rolled back, or a copy of
+ * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
+ * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
+ */
 export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string } | undefined> {
   const memory = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(deps.config.state));
   if (!memory?.agentId || !memory.lastWritten) return undefined;

@@ -1,13 +1,11 @@
-import { hostname } from 'node:os';
-import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
+import { heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
 import { AlreadyExistsError, messageOf } from '../core/errors.ts';
-import { HEARTBEAT_MIN_SECONDS, binlogRpo, newestRecord, openAlerts, recentLossesOf, type HeartbeatDeps, type PassBacklog, type PassView } from './heartbeat.ts';
-import { heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
+import { HEARTBEAT_MIN_SECONDS, artefactCopies, backlogOf, heartbeatAround, timeToLoss, type HeartbeatDeps, type PassBacklog, type PassView } from './heartbeat.ts';
+import { heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory } from './heartbeat-memory.ts';
 import { backlogOfView } from './recordings-walk.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
 import type { RecordingsState } from './ship-recordings.ts';
 import { leftView } from './state/pending-view.ts';
-import { freeBytes } from './state/state-space.ts';
 
 // Heartbeats while a pass runs. The end-of-pass heartbeat (agent/heartbeat.ts) goes out when the
 // pass ends; a pass that lasts hours (a day's backlog after a WAN outage under a bandwidth limit,
@@ -123,40 +121,16 @@ async function buildMidPass(deps: HeartbeatDeps, live: PassLive, memory: Heartbe
     const mem = memory.sources[source.name] ?? {};
     const out: HeartbeatSource = { name: source.name, type: source.type, ...(mem.problem ? { problem: mem.problem } : {}) };
     let lastGood = mem.lastGood;
-    if (source.type === 'recordings') await backlogNow(deps, source.path, live.backlog(source.name), mem, now, out);
-    else if (source.type !== 'tree') {
-      const records = deps.artefacts.records(source.name);
-      const final = newestRecord(records, false);
-      if (final) lastGood = { at: final.at, key: final.key };
-      if (source.type === 'binlog') binlogRpo(newestRecord(records), now, out);
-    }
+    if (source.type === 'recordings') {
+      backlogOf(live.backlog(source.name), now, out);
+      // By the rate the last pass measured, left as it was.
+      await timeToLoss(deps, source.path, mem.rate, out);
+    } else if (source.type !== 'tree') lastGood = artefactCopies(deps, source, now, out) ?? lastGood;
     if (lastGood) out.lastGood = lastGood;
     sources.push(out);
   }
-  return {
-    format: HEARTBEAT_FORMAT,
-    site: deps.config.site,
-    at: now.toISOString(),
-    agentVersion: deps.agentVersion,
-    sources,
-    losses: losses.lostBatches + losses.lostArtefacts,
-    // The last pass that ended, as the agent remembers it (an older memory: its failures only).
-    lastPass: memory.lastPass ?? { at: memory.lastWritten ?? live.shipped().since, failed: memory.lastFailed ?? 0, lost: 0 },
-    ...recentLossesOf(deps.losses, now),
-    ...openAlerts(live.openAlerts()),
-    agent: { id: memory.agentId!, host: hostname(), state: deps.config.state },
-    passRunning: live.shipped(),
-  };
+  // The last pass that ended, as the agent remembers it (an older memory: its failures only).
+  const lastPass = memory.lastPass ?? { at: memory.lastWritten ?? live.shipped().since, failed: memory.lastFailed ?? 0, lost: 0 };
+  return { ...heartbeatAround(deps, memory, now, { sources, losses: losses.lostBatches + losses.lostArtefacts, lastPass, alerts: live.openAlerts() }), passRunning: live.shipped() };
 }
 
-/** A recordings source's backlog now, and its time to loss by the rate the last pass measured (the rate left as it was). */
-async function backlogNow(deps: HeartbeatDeps, path: string, backlog: PassBacklog, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
-  out.pendingBatches = backlog.batches ?? 0;
-  if (backlog.oldest) {
-    out.oldestPendingSeconds = Math.max(0, Math.round((now.getTime() - backlog.oldest.sinceMs) / 1000));
-    if (backlog.oldest.batch) out.oldestPendingBatch = backlog.oldest.batch;
-  }
-  if (out.pendingBatches === 0 || mem.rate === undefined || mem.rate <= 0) return;
-  const free = await (deps.freeBytes ?? freeBytes)(path);
-  if (free !== undefined) out.timeToLossSeconds = Math.round(free / mem.rate);
-}
