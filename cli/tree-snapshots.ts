@@ -41,17 +41,23 @@ export async function firstSnapshot(blobs: Store, site: string, source: string):
   return first;
 }
 
-/**
- * The newest snapshot taken at or before `at`. Keys are grouped by the day they were taken, so
- * only the manifests of the newest day that has one at or before `at` are read.
- */
-export async function findSnapshot(blobs: Store, site: string, source: string, at: Date): Promise<{ key: string; manifest: TreeSnapshotManifest } | undefined> {
-  const limit = at.toISOString().slice(0, 10).replace(/-/g, '/');
+/** The source's manifest keys by the day they were taken (yyyy/mm/dd), for the days up to that of `at` (an ISO time). */
+async function keysByDayUpTo(blobs: Store, site: string, source: string, at: string): Promise<Map<string, string[]>> {
+  const limit = at.slice(0, 10).replace(/-/g, '/');
   const byDay = new Map<string, string[]>();
   for (const key of await manifestKeys(blobs, site, source)) {
     const day = dayOf(key);
     if (day && day <= limit) byDay.set(day, [...(byDay.get(day) ?? []), key]);
   }
+  return byDay;
+}
+
+/**
+ * The newest snapshot taken at or before `at`. Keys are grouped by the day they were taken, so
+ * only the manifests of the newest day that has one at or before `at` are read.
+ */
+export async function findSnapshot(blobs: Store, site: string, source: string, at: Date): Promise<{ key: string; manifest: TreeSnapshotManifest } | undefined> {
+  const byDay = await keysByDayUpTo(blobs, site, source, at.toISOString());
   for (const day of [...byDay.keys()].sort().reverse()) {
     let best: { key: string; manifest: TreeSnapshotManifest } | undefined;
     const keys = byDay.get(day)!;
@@ -134,12 +140,7 @@ export interface EarlierHolding {
  * has yesterday's slides?"). Read newest first, a day's manifests at a time, within the limits above.
  */
 export async function earlierHolding(blobs: Store, manifest: TreeSnapshotManifest, matches: (e: TreeEntry) => boolean): Promise<EarlierHolding> {
-  const byDay = new Map<string, string[]>();
-  const limit = manifest.takenAt.slice(0, 10).replace(/-/g, '/');
-  for (const key of await manifestKeys(blobs, manifest.site, manifest.source)) {
-    const day = dayOf(key);
-    if (day && day <= limit) byDay.set(day, [...(byDay.get(day) ?? []), key]);
-  }
+  const byDay = await keysByDayUpTo(blobs, manifest.site, manifest.source, manifest.takenAt);
   const out: EarlierHolding = { looked: 0, more: false };
   let bytes = 0;
   for (const day of [...byDay.keys()].sort().reverse()) {
