@@ -9,7 +9,8 @@ import { fetchStore } from './restore-commands.ts';
 import { checkAtText } from './at-time.ts';
 import { findSnapshot, listSnapshots, readManifest, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
 import { firstSnapshot, treeSourcesOf } from './tree-snapshots.ts';
-import type { SnapshotSummary } from '../core/tree-manifest.ts';
+import type { SnapshotSummary, TreeSnapshotManifest } from '../core/tree-manifest.ts';
+import { snapshotFilesFooter, writeSnapshotFiles } from './tree-files.ts';
 
 // `ferry restore tree` and `ferry snapshots list`: tree sources (file shares) restored from the
 // store alone, with the same store and credentials as `ferry restore fetch` (a DR site: its own
@@ -95,6 +96,32 @@ export function renderSnapshotProblems(rows: (SnapshotSummary & { problemPaths: 
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
+/**
+ * The newest snapshot of the source at or before `at`, or EXIT_NO_SNAPSHOT when the first was
+ * taken later (said on stderr). A source name with no snapshot at all is refused instead, naming
+ * the site's tree sources: a script that takes exit 3 for "too early" would try later times forever.
+ */
+async function snapshotAt(blobs: Store, site: string, source: string, at: Date, stderr: NodeJS.WritableStream): Promise<{ manifest: TreeSnapshotManifest } | number> {
+  const found = await findSnapshot(blobs, site, source, at);
+  if (found) return found;
+  const first = await firstSnapshot(blobs, site, source);
+  if (!first) {
+    const sources = await treeSourcesOf(blobs, site);
+    throw new InvalidInputError(`site ${site} has no snapshot of a tree source named ${source}: ${sources.length > 0 ? `its tree sources are ${sources.join(', ')}` : 'it has no tree snapshots at all (does --site name the primary site, and can this configuration read it?)'}`);
+  }
+  stderr.write(`ferry: no snapshot of source ${source} of site ${site} taken at or before ${at.toISOString()}: the first was taken at ${first.takenAt} (\`ferry snapshots list --site ${site}\` lists them)\n`);
+  return EXIT_NO_SNAPSHOT;
+}
+
+/** Runs `ferry snapshots files`: the paths of the snapshot a restore at `--at` would use. */
+export async function runSnapshotFiles(opts: CloudOptions & { site: string; source: string; at?: string; include?: string[]; json?: boolean }, blobs: Store, out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+  const found = await snapshotAt(blobs, opts.site, opts.source, parseAt(opts.at), out.stderr);
+  if (typeof found === 'number') return found;
+  const totals = await writeSnapshotFiles(blobs, found.manifest, { include: opts.include, json: opts.json }, out.stdout);
+  if (!opts.json) out.stdout.write(snapshotFilesFooter(totals, found.manifest, (opts.include?.length ?? 0) > 0));
+  return 0;
+}
+
 /** Runs `ferry restore tree` against a store (the CLI's, or a test's). */
 export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<number> {
   const at = parseAt(opts.at);
@@ -104,17 +131,8 @@ export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, 
   if (opts.stdout && (out.stdout as NodeJS.WriteStream).isTTY) {
     throw new InvalidInputError(`--stdout writes the file's bytes to standard output, which is a terminal here: redirect it to a file (--stdout ${shellQuote(opts.stdout)} > ${shellQuote(basename(opts.stdout.replace(/\/+$/, '')) || 'file')}) or pipe it to a program`);
   }
-  const found = await findSnapshot(blobs, opts.site, opts.source, at);
-  if (!found) {
-    // A source name with no snapshot at all is a mistake to name (a script that takes exit 3 for "too early" would try later times forever).
-    const first = await firstSnapshot(blobs, opts.site, opts.source);
-    if (!first) {
-      const sources = await treeSourcesOf(blobs, opts.site);
-      throw new InvalidInputError(`site ${opts.site} has no snapshot of a tree source named ${opts.source}: ${sources.length > 0 ? `its tree sources are ${sources.join(', ')}` : 'it has no tree snapshots at all (does --site name the primary site, and can this configuration read it?)'}`);
-    }
-    out.stderr.write(`ferry: no snapshot of source ${opts.source} of site ${opts.site} taken at or before ${at.toISOString()}: the first was taken at ${first.takenAt} (\`ferry snapshots list --site ${opts.site}\` lists them)\n`);
-    return EXIT_NO_SNAPSHOT;
-  }
+  const found = await snapshotAt(blobs, opts.site, opts.source, at, out.stderr);
+  if (typeof found === 'number') return found;
   if (opts.stdout) {
     await streamTreeFile(blobs, found.manifest, opts.stdout, out.stdout);
     return 0;
@@ -170,5 +188,17 @@ export function registerSnapshotsCommands(program: Command): void {
       if (!opts.problems) return void process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : renderSnapshots(rows));
       const withPaths = await Promise.all(rows.map(async (r) => ({ ...r, problemPaths: r.problems > 0 ? (await readManifest(store, r.manifestKey)).problems : [] })));
       process.stdout.write(opts.json ? `${JSON.stringify(withPaths, null, 2)}\n` : renderSnapshots(withPaths) + renderSnapshotProblems(withPaths));
+    });
+  snapshots
+    .command('files')
+    .description('the paths a snapshot holds (mode, size, mtime, path), read from its index: the snapshot a restore at --at would use')
+    .requiredOption('--site <site>', 'site (a DR site names the primary)')
+    .requiredOption('--source <name>', 'the tree source')
+    .option('--at <time>', 'ISO 8601 time with a zone (e.g. 2026-03-01T14:05:00+01:00), or now', 'now')
+    .option('--include <glob>', 'only matching paths (`*` within a name, `**` across directories; a directory lists what it holds); repeatable', collect)
+    .option('--json', 'JSON Lines: one object a path (path, type, mode, size, mtime, sha256, target)')
+    .option('-c, --config <file>', 'agent config whose cloud to use (a DR site: its own)')
+    .action(async (opts: CloudOptions & { site: string; source: string; at?: string; include?: string[]; json?: boolean }) => {
+      process.exitCode = await runSnapshotFiles(opts, fetchStore(opts), { stdout: process.stdout, stderr: process.stderr });
     });
 }

@@ -144,7 +144,7 @@ async function notInSnapshot(root: Buffer, indexFile: string, manifest: TreeSnap
  * path below a directory it matches: `--include "Address Book Files"` (or with a trailing `/`)
  * restores the directory and what it holds, as tar, rsync and restic take a directory's name.
  */
-function includeMatchers(globs: readonly string[]): { glob: string; matched: boolean; matches(path: string): boolean }[] {
+export function includeMatchers(globs: readonly string[]): { glob: string; matched: boolean; matches(path: string): boolean }[] {
   return globs.map((glob) => {
     const re = treePathMatcher([glob.replace(/\/+$/, '') || glob]);
     const m = {
@@ -170,7 +170,7 @@ async function refuseUnmatched(blobs: Store, manifest: TreeSnapshotManifest, unm
   const earlier = await earlierHolding(blobs, manifest, (e) => again.some((i) => i.matches(e.path)));
   const windows = unmatched.filter((g) => g.includes('\\'));
   const slashes = windows.length ? `, with / between directories (a \\ is part of a name on this host, not Windows' separator: --include ${windows.map((g) => JSON.stringify(g.replace(/\\/g, '/'))).join(' ')})` : '';
-  const where = earlier.found ? '.' : `: paths are relative to the source's root${slashes}, as \`ferry restore tree … --stdout\` and the index name them.`;
+  const where = earlier.found ? '.' : `: paths are relative to the source's root${slashes}, as \`ferry snapshots files --site ${manifest.site} --source ${manifest.source} --at ${manifest.takenAt}\` lists them.`;
   throw new InvalidInputError(
     `--include ${unmatched.map((g) => JSON.stringify(g)).join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${manifest.snapshotId} (taken ${manifest.takenAt})${where}${earlierHint(earlier, manifest, unmatched.length === 1 ? 'it' : 'at least one of them')} Nothing was written.`,
   );

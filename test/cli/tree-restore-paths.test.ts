@@ -62,7 +62,7 @@ describe('tree restore of a path the snapshot does not hold as typed', () => {
     expect(existsSync(to)).toBe(false);
     // In none of them: how far back it looked, and still where paths are relative to.
     await expect(streamTreeFile(store, third, 'docs/c.xml', sink().stream)).rejects.toThrow(`no docs/c.xml in snapshot ${third.snapshotId} (${third.takenAt}). Nor does any of the 2 snapshot(s) before it, back to the first (taken ${first.takenAt}).`);
-    await expect(restoreTree({ blobs: store, manifest: third, to, include: ['nomatch/**'] })).rejects.toThrow("paths are relative to the source's root, as `ferry restore tree … --stdout` and the index name them. Nor does any of the 2 snapshot(s) before it");
+    await expect(restoreTree({ blobs: store, manifest: third, to, include: ['nomatch/**'] })).rejects.toThrow("paths are relative to the source's root, as `ferry snapshots files --site site-a --source share --at " + third.takenAt + "` lists them. Nor does any of the 2 snapshot(s) before it");
     await expect(streamTreeFile(store, first, 'docs/c.xml', sink().stream)).rejects.toThrow('No earlier snapshot holds it: this is the first.');
   });
 

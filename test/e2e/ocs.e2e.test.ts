@@ -230,6 +230,20 @@ describe('OCS 2007 R2 site end to end', () => {
     }
   }, 120_000);
 
+  it('lists the paths of every day\'s snapshot through the DR role (snapshots files --json), the same paths, types, modes and link targets the restore wrote', async () => {
+    for (const d of days) {
+      const r = await ferry(['snapshots', 'files', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--json', '--config', drConfig]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const listed = r.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l) as { path: string; type: string; mode: number; target?: string });
+      // picture() names paths (and link targets) by their bytes read as Latin-1: "file MODE MTIME CONTENT", "dir MODE MTIME", "link TARGET".
+      const latin1 = (text: string) => Buffer.from(text).toString('latin1');
+      const asPicture = new Map(listed.map((e) => [latin1(e.path), e.type === 'symlink' ? `link ${latin1(e.target ?? '')}` : `${e.type} ${e.mode.toString(8)}`]));
+      const expected = new Map([...d.picture].map(([path, what]) => [path, what.startsWith('link ') ? what : what.split(' ').slice(0, 2).join(' ')]));
+      expect(asPicture).toEqual(expected);
+    }
+  }, 120_000 + SLACK_MS);
+
   it('streams one file of a day with --stdout, verified', async () => {
     for (const d of days) {
       const r = await ferryHashed(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--stdout', d.sample.path, '--config', drConfig]);
