@@ -50,11 +50,7 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     ...r.problems.map((p) => `  NOT RESTORED ${p.path}: ${p.problem}`),
   ];
   const left = r.leftOut;
-  if (left) {
-    lines.push(`  LEFT OUT OF THE SNAPSHOT  ${left.count} path(s) the agent could not take when it made this snapshot, so not restored (an earlier snapshot may hold them: --at; \`ferry snapshots list --problems\` names every one):`);
-    for (const p of left.paths) lines.push(`    ${p.path}: ${p.problem}`);
-    if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
-  }
+  if (left) lines.push(...leftOutLines(left, r.snapshotId));
   const u = r.unfinishedBefore;
   if (u) lines.push(`  UNFINISHED BEFORE  ${r.dir} held an unfinished restore of another snapshot, ${u.snapshotId} (taken ${u.takenAt}, begun ${u.startedAt}); this restore took its place (what that one wrote is under REPLACED where it differs from this snapshot and, after a whole restore, under NOT IN THE SNAPSHOT where this snapshot does not hold it, its .ferry-part files too)`);
   const replaced = r.replaced;
@@ -70,6 +66,20 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     if (extra.count > extra.paths.length) lines.push(`    … and ${extra.count - extra.paths.length} more`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The restore's LEFT OUT section: each path with why, and the --at of the newest earlier snapshot that holds it, or how far back none did. */
+function leftOutLines(left: NonNullable<TreeRestoreReport['leftOut']>, snapshotId: string): string[] {
+  const lines = [`  LEFT OUT OF THE SNAPSHOT  ${left.count} path(s) the agent could not take when it made this snapshot, so not restored (\`ferry snapshots list --problems\` names every one):`];
+  for (const p of left.paths) lines.push(`    ${p.path}: ${p.problem}${p.earlier ? `; snapshot ${p.earlier.snapshotId}, taken ${p.earlier.takenAt}, holds it: --at ${p.earlier.takenAt} --include ${shellQuote(p.path)}` : ''}`);
+  if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
+  const missing = left.paths.filter((p) => !p.earlier).length;
+  if (missing === 0) return lines;
+  const s = left.searched;
+  const which = missing === left.paths.length ? (left.paths.length === 1 ? 'it' : 'any of them') : `the other ${missing}`;
+  if (s.looked === 0) lines.push(s.more ? `    (earlier snapshots were not searched for ${which}: their indexes are too large to read for a hint; \`ferry snapshots list\` lists them, for --at)` : `    (no snapshot before ${snapshotId}: none holds ${which})`);
+  else lines.push(`    (none of the ${s.looked} snapshot(s) before it, back to ${s.oldestLooked}, holds ${which}${s.more ? '; older ones were not searched' : ''})`);
+  return lines;
 }
 
 export function renderSnapshots(rows: SnapshotSummary[]): string {

@@ -9,7 +9,7 @@ import { entryPathBytes, treePathMatcher } from '../agent/tree/paths.ts';
 import { walkTree } from '../agent/tree/walk.ts';
 import { formatBytes } from './progress.ts';
 import { freeBytesAt, lstatOrUndefined } from './local-files.ts';
-import { earlierHint, earlierHolding, entries, fetchIndex, type Store } from './tree-snapshots.ts';
+import { earlierHint, earlierHolding, earlierHoldingEach, entries, fetchIndex, type Store } from './tree-snapshots.ts';
 import { DirGuard, pathBelow, safeComponents } from './tree-restore-dir.ts';
 import { RestoreInterruptedError, TreeWriter, type TreeRestoreOptions, type TreeRestoreReport } from './tree-writer.ts';
 import { isPartLike, relKeyOf } from './tree-part-file.ts';
@@ -202,7 +202,6 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
     const report: TreeRestoreReport = { snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, dir: target, files: { restored: 0, present: 0 }, dirs: 0, symlinks: 0, bytesDownloaded: 0, gets: 0, problems: [] };
     // What the agent could not take when it made the snapshot is not restored either: said with the result, not only by `snapshots list --problems`.
     const leftOut = manifest.problems.filter((p) => included(p.path));
-    if (leftOut.length > 0) report.leftOut = { count: filtered ? leftOut.length : Math.max(manifest.counts.problems, leftOut.length), paths: leftOut.slice(0, 20) };
     // An unfinished restore of another snapshot (another --at, killed) is taken over, and said so: its marker is replaced below.
     const before = await readRestoreMarker(target);
     if (before?.snapshotId && before.snapshotId !== manifest.snapshotId) report.unfinishedBefore = { snapshotId: before.snapshotId, takenAt: String(before.takenAt), startedAt: String(before.startedAt) };
@@ -221,11 +220,26 @@ export async function restoreTree(opts: TreeRestoreOptions): Promise<TreeRestore
       const extra = await notInSnapshot(guard.root, index.file, manifest);
       if (extra.count > 0) report.notInSnapshot = extra;
     }
+    if (leftOut.length > 0) report.leftOut = await leftOutOf(blobs, manifest, leftOut, filtered ? leftOut.length : Math.max(manifest.counts.problems, leftOut.length));
     return report;
   } finally {
     await index.cleanup();
   }
 }
+
+/** The paths the snapshot left out (the first 20 named), each with the newest earlier snapshot that holds a file there: the --at that restores it. */
+async function leftOutOf(blobs: Store, manifest: TreeSnapshotManifest, leftOut: { path: string; problem: string }[], count: number): Promise<NonNullable<TreeRestoreReport['leftOut']>> {
+  const named = leftOut.slice(0, LEFT_OUT_NAMED);
+  const { each, ...searched } = await earlierHoldingEach(blobs, manifest, named.map((p) => p.path));
+  const paths = named.map((p) => {
+    const m = each.get(p.path);
+    return m ? { ...p, earlier: { snapshotId: m.snapshotId, takenAt: m.takenAt } } : p;
+  });
+  return { count, paths, searched };
+}
+
+/** Paths the snapshot left out named in the report (its count is exact). */
+const LEFT_OUT_NAMED = 20;
 
 /** The command that restores the same snapshot into the same DIR (its `--at` is the snapshot's own time). */
 function finishCommand(manifest: TreeSnapshotManifest, target: string, include: readonly string[] | undefined): string {

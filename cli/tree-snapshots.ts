@@ -135,11 +135,11 @@ export interface EarlierHolding {
 }
 
 /**
- * The newest snapshot of the same source taken before `manifest` that holds an entry `matches`
- * takes: what an operator asks when a file was deleted from the share ("which snapshot still
- * has yesterday's slides?"). Read newest first, a day's manifests at a time, within the limits above.
+ * Reads the indexes of the snapshots of the same source taken before `manifest`, newest first, a
+ * day's manifests at a time, within the limits above, handing each entry to `visit` until it
+ * answers true (found what it looks for): the snapshot it was in, or none.
  */
-export async function earlierHolding(blobs: Store, manifest: TreeSnapshotManifest, matches: (e: TreeEntry) => boolean): Promise<EarlierHolding> {
+async function scanEarlier(blobs: Store, manifest: TreeSnapshotManifest, visit: (m: TreeSnapshotManifest, e: TreeEntry) => boolean): Promise<EarlierHolding> {
   const byDay = await keysByDayUpTo(blobs, manifest.site, manifest.source, manifest.takenAt);
   const out: EarlierHolding = { looked: 0, more: false };
   let bytes = 0;
@@ -152,13 +152,37 @@ export async function earlierHolding(blobs: Store, manifest: TreeSnapshotManifes
       out.oldestLooked = m.takenAt;
       const index = await fetchIndex(blobs, m);
       try {
-        for await (const e of entries(index.file, m)) if (matches(e)) return { ...out, found: m };
+        for await (const e of entries(index.file, m)) if (visit(m, e)) return { ...out, found: m };
       } finally {
         await index.cleanup();
       }
     }
   }
   return out;
+}
+
+/**
+ * The newest snapshot of the same source taken before `manifest` that holds an entry `matches`
+ * takes: what an operator asks when a file was deleted from the share ("which snapshot still
+ * has yesterday's slides?").
+ */
+export function earlierHolding(blobs: Store, manifest: TreeSnapshotManifest, matches: (e: TreeEntry) => boolean): Promise<EarlierHolding> {
+  return scanEarlier(blobs, manifest, (_m, e) => matches(e));
+}
+
+/**
+ * For each of `paths` (files the snapshot left out), the newest earlier snapshot that holds a
+ * file there: one reading of each earlier index for all of them, stopped once each is found.
+ */
+export async function earlierHoldingEach(blobs: Store, manifest: TreeSnapshotManifest, paths: readonly string[]): Promise<{ each: Map<string, TreeSnapshotManifest> } & Omit<EarlierHolding, 'found'>> {
+  const wanted = new Set(paths);
+  const each = new Map<string, TreeSnapshotManifest>();
+  if (wanted.size === 0) return { each, looked: 0, more: false };
+  const { found: _found, ...scan } = await scanEarlier(blobs, manifest, (m, e) => {
+    if (e.type === 'file' && wanted.delete(e.path)) each.set(e.path, m);
+    return wanted.size === 0;
+  });
+  return { each, ...scan };
 }
 
 /** What `earlierHolding` found, as the end of a refusal: the `--at` that has `what` (it, one of them), or how far back none did. */

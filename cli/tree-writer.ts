@@ -60,7 +60,13 @@ export interface TreeRestoreReport {
   /** Files DIR already held at a path of the snapshot with other content (another snapshot's, the operator's own), replaced by the snapshot's: how many, and the first 20. */
   replaced?: { count: number; paths: string[] };
   /** Paths the agent left out of the snapshot when it took it (unreadable, changing, special): how many, and the first 20 with why. Not restored. */
-  leftOut?: { count: number; paths: { path: string; problem: string }[] };
+  leftOut?: {
+    count: number;
+    /** Each with the newest earlier snapshot that holds a file there, when one of those searched does: its --at restores it. */
+    paths: { path: string; problem: string; earlier?: { snapshotId: string; takenAt: string } }[];
+    /** How far back earlier snapshots were searched for the named paths (`more`: older ones were not, the limits of cli/tree-snapshots.ts). */
+    searched: { looked: number; oldestLooked?: string; more: boolean };
+  };
 }
 
 /** Where an entry's content is: its pack's key, checked before anything is fetched. */

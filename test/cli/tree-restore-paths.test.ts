@@ -20,10 +20,10 @@ describe('tree restore of a path the snapshot does not hold as typed', () => {
     site.clock.set(new Date('2026-03-02T09:00:00Z'));
     const { manifest } = await snapshot(site, store);
     const report = await restoreTree({ blobs: store, manifest, to: join(site.dir, 'with-left-out') });
-    expect(report.leftOut).toEqual({ count: 1, paths: [{ path: 'docs/pipe', problem: expect.stringMatching(/fifo/i) }] });
+    expect(report.leftOut).toEqual({ count: 1, paths: [{ path: 'docs/pipe', problem: expect.stringMatching(/fifo/i) }], searched: { looked: 1, oldestLooked: '2026-03-01T10:00:00.000Z', more: false } });
     const text = renderTreeRestore(report);
     expect(text).toContain('  LEFT OUT OF THE SNAPSHOT  1 path(s) the agent could not take when it made this snapshot, so not restored');
-    expect(text).toMatch(/^ {4}docs\/pipe: skipped: .*fifo/im);
+    expect(text).toMatch(/^ {4}docs\/pipe: skipped: .*fifo.*\n {4}\(none of the 1 snapshot\(s\) before it, back to 2026-03-01T10:00:00.000Z, holds it\)$/im);
     expect((await restoreTree({ blobs: store, manifest, to: join(site.dir, 'only-xml'), include: ['docs/*.xml'] })).leftOut).toBeUndefined();
     await expect(streamTreeFile(store, manifest, 'docs/pipe', sink().stream)).rejects.toThrow(new RegExp(`^docs/pipe was left out of snapshot ${manifest.snapshotId} \\(${manifest.takenAt}\\): skipped: .*fifo.*\\. Nor does any of the 1 snapshot\\(s\\) before it, back to the first`, 'i'));
   });
@@ -45,6 +45,42 @@ describe('tree restore of a path the snapshot does not hold as typed', () => {
     await expect(streamTreeFile(store, manifest, 'docs/a.xml', sink().stream)).rejects.toThrow(
       `docs/a.xml was left out of snapshot ${manifest.snapshotId} (${manifest.takenAt}): cannot be read (EACCES). Snapshot ${first.snapshotId}, taken ${first.takenAt}, holds it: add --at ${first.takenAt}.`,
     );
+  });
+
+  it('a whole restore names, for each file the snapshot left out, the newest earlier snapshot that holds it and the --at and --include that restore it', async () => {
+    const { site, store, manifest: first } = await share();
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    write(join(site.root, 'docs', 'c.xml'), '<c/>');
+    const { manifest: second } = await snapshot(site, store);
+    site.clock.set(new Date('2026-03-03T09:00:00Z'));
+    execFileSync('mkfifo', [join(site.root, 'docs', 'pipe')]);
+    // Rewritten, then locked while the agent reads them (a file open in a Windows program).
+    write(join(site.root, 'docs', 'a.xml'), '<a>day 3</a>');
+    write(join(site.root, 'docs', 'c.xml'), '<c>day 3</c>');
+    write(join(site.root, 'docs', 'd.xml'), '<d/>');
+    const eacces = () => Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    const { manifest } = await snapshot(site, store, {
+      fs: {
+        openSync: (p, flags) => {
+          if (/(a|c)\.xml$/.test(p.toString())) throw eacces();
+          return openSync(p, flags);
+        },
+      },
+    });
+    expect(manifest.problems.map((p) => p.path).sort()).toEqual(['docs/a.xml', 'docs/c.xml', 'docs/pipe']);
+    const report = await restoreTree({ blobs: store, manifest, to: join(site.dir, 'with-hints') });
+    const byPath = Object.fromEntries(report.leftOut!.paths.map((p) => [p.path, p.earlier]));
+    // The newest earlier snapshot for each: c.xml only since the second, a.xml in both (the second is newer).
+    expect(byPath).toEqual({ 'docs/a.xml': { snapshotId: second.snapshotId, takenAt: second.takenAt }, 'docs/c.xml': { snapshotId: second.snapshotId, takenAt: second.takenAt }, 'docs/pipe': undefined });
+    expect(report.leftOut!.searched).toEqual({ looked: 2, oldestLooked: first.takenAt, more: false });
+    const text = renderTreeRestore(report);
+    expect(text).toContain(`    docs/a.xml: cannot be read (EACCES); snapshot ${second.snapshotId}, taken ${second.takenAt}, holds it: --at ${second.takenAt} --include docs/a.xml\n`);
+    expect(text).toContain(`    (none of the 2 snapshot(s) before it, back to ${first.takenAt}, holds the other 1)\n`);
+    // With --include, only what it names is searched for and told.
+    const part = await restoreTree({ blobs: store, manifest, to: join(site.dir, 'only-xml'), include: ['docs/*.xml'] });
+    const earlier = { snapshotId: second.snapshotId, takenAt: second.takenAt };
+    expect(part.leftOut).toEqual({ count: 2, paths: [expect.objectContaining({ path: 'docs/a.xml', earlier }), expect.objectContaining({ path: 'docs/c.xml', earlier })], searched: { looked: 1, oldestLooked: second.takenAt, more: false } });
+    expect(renderTreeRestore(part)).not.toContain('(none of the');
   });
 
   it('a path deleted from the share since: --stdout and --include name the newest earlier snapshot that holds it, and its --at', async () => {
