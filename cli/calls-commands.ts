@@ -92,7 +92,7 @@ export async function printAllCalls(opts: SearchOptions, out: { write(text: stri
     out.write(`${rows.map((r) => fmtRow(r, widths!)).join('\n')}\n`);
   });
   if (opts.json) out.write(count === 0 ? '[]\n' : '\n]\n');
-  else out.write(count === 0 ? `no recordings found\n${numberHint(opts.number)}` : `${count} recording(s)\n${marked ? `${ISSUES_LEGEND}\n` : ''}`);
+  else out.write(count === 0 ? `no recordings found\n${noMatchHints(opts)}` : `${count} recording(s)\n${marked ? `${ISSUES_LEGEND}\n` : ''}`);
   return count;
 }
 
@@ -120,8 +120,24 @@ export function numberHint(number: string | undefined): string {
   return `  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel:, a (0) after the country code ignored; 00 and + are the same): search ${other}\n`;
 }
 
-export function renderCalls(items: CatalogueEntry[], more = false, number?: string): string {
-  if (items.length === 0) return `no recordings found\n${numberHint(number)}`;
+/**
+ * An agent or call id searched for matches only the whole value as the recorder wrote it, capitals
+ * included (the catalogue's index is keyed on it): `alice martin` finds no call of `Alice Martin`,
+ * and nothing else said so. Said under "no recordings found", with the number's hint.
+ */
+export function exactHint(filters: { agent?: string; callId?: string }): string {
+  const named = [filters.agent !== undefined ? 'agents' : '', filters.callId !== undefined ? 'call ids' : ''].filter(Boolean).join(' and ');
+  if (!named) return '';
+  return `  ${named} are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it\n`;
+}
+
+/** What "no recordings found" says under it: how the filters given match. */
+export function noMatchHints(filters: { number?: string; agent?: string; callId?: string }): string {
+  return `${numberHint(filters.number)}${exactHint(filters)}`;
+}
+
+export function renderCalls(items: CatalogueEntry[], more = false, filters: { number?: string; agent?: string; callId?: string } = {}): string {
+  if (items.length === 0) return `no recordings found\n${noMatchHints(filters)}`;
   const rows = items.map(callRow);
   const header = CALL_HEADER;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -264,7 +280,7 @@ export function registerCallsCommands(program: Command): void {
       if (opts.all) return void (await printAllCalls(opts, process.stdout));
       const { items, more } = await searchCallPages(opts);
       if (more && opts.json) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
-      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more, opts.number));
+      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more, opts));
     });
   calls
     .command('link')

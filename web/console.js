@@ -487,13 +487,24 @@ async function loadSearchPage(index) {
 /** Under an empty search by number: numbers are matched as the recorder wrote them, as the CLI says. */
 const NUMBER_HINT = ' Numbers are matched as the recorder wrote them (spaces, dashes, brackets, a (0) after the country code ignored; 00 and + are the same): try the national form (0…) and the international one (+ and the country code).';
 
+/**
+ * An agent or call id finds only the whole value as the recorder wrote it, capitals included (the
+ * catalogue's index is keyed on it): "alice martin" finds no call of "Alice Martin", and an empty
+ * list said nothing of it, so the officer took it for no call at all.
+ */
+function exactHint(params) {
+  if (!params.agent && !params.callId) return '';
+  const named = params.agent && params.callId ? 'Agents and call ids' : params.agent ? 'Agents' : 'Call ids';
+  return ` ${named} are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it.`;
+}
+
 function renderResults() {
   const { items, index, cursors, params } = state.search;
   $('results').tBodies[0].replaceChildren();
   for (const entry of items) addRow(entry);
   const more = Boolean(cursors[index + 1]);
   const first = index * Number(params.limit) + 1;
-  if (items.length === 0) $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}` : 'No more calls.';
+  if (items.length === 0) $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
   else $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${first}–${first + items.length - 1})${more ? ', more available' : ''}.`;
   $('page-label').textContent = items.length ? `Page ${index + 1}` : '';
   $('prev').disabled = index === 0;

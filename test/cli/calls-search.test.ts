@@ -25,8 +25,18 @@ describe('ferry calls search', () => {
     expect(renderCalls([entry(1)])).not.toContain('!');
     // No call for a number: say that numbers are matched as the recorder wrote them, and which other spelling to try.
     expect(renderCalls([])).toBe('no recordings found\n');
-    expect(renderCalls([], false, '07700 900123')).toBe('no recordings found\n  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel:, a (0) after the country code ignored; 00 and + are the same): search the international form too (+ and the country code)\n');
-    expect(renderCalls([], false, '+447700900123')).toContain('search the national form too (0…), as a recorder may have written it');
+    expect(renderCalls([], false, { number: '07700 900123' })).toBe('no recordings found\n  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel:, a (0) after the country code ignored; 00 and + are the same): search the international form too (+ and the country code)\n');
+    expect(renderCalls([], false, { number: '+447700900123' })).toContain('search the national form too (0…), as a recorder may have written it');
+  });
+
+  it('says under "no recordings found" that an agent and a call id match whole and with their capitals, so alice martin is not taken for no call of Alice Martin', () => {
+    const hint = '  agents are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it\n';
+    expect(renderCalls([], false, { agent: 'alice martin' })).toBe(`no recordings found\n${hint}`);
+    expect(renderCalls([], false, { callId: 'abc-1' })).toContain('  call ids are matched whole and exactly as the recorder wrote them, capitals included');
+    expect(renderCalls([], false, { agent: 'alice martin', callId: 'abc-1' })).toContain('  agents and call ids are matched whole');
+    // With a number too, both hints; a search that found calls says neither.
+    expect(renderCalls([], false, { number: '07700 900123', agent: 'alice' }).split('\n').slice(1, 3).map((l) => l.slice(2, 16))).toEqual(['numbers are ma', 'agents are mat']);
+    expect(renderCalls([entry(1)], false, { agent: 'alice martin' })).not.toContain('capitals');
   });
 
   it("shows a sidecar's control characters escaped, never obeyed: no escape sequence, carriage return or newline reaches the terminal, one row a call", () => {
@@ -102,6 +112,11 @@ describe('ferry calls search', () => {
       written.length = 0;
       await printAllCalls({ site: 'site-a', all: true, api }, out);
       expect(written.map((w) => w.text).join('')).toBe(renderCalls(pages.flat()));
+      // --all that finds nothing says how an agent is matched, as a single page does.
+      pages.splice(0, pages.length, []);
+      written.length = 0;
+      await printAllCalls({ site: 'site-a', all: true, agent: 'alice martin', api }, out);
+      expect(written.map((w) => w.text).join('')).toBe(renderCalls([], false, { agent: 'alice martin' }));
     } finally {
       vi.unstubAllEnvs();
       server.close();
