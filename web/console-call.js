@@ -9,7 +9,7 @@ import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
 import { askErasure } from './console-erasures.js';
 import { $, busy, clearError, el, fieldError, focusIfLost, followDownload, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
-import { durationText, localText, setSummary } from './shared.js';
+import { durationText, setSummary } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
 const LINK_REUSE_MS = 240_000;
@@ -411,7 +411,7 @@ export async function openCall(ctx, rid) {
   const meta = entry.meta ?? {};
   $('call-title').textContent = `Call ${meta.callId ?? entry.rid}`;
   $('audio').setAttribute('aria-label', `Recording of call ${meta.callId ?? entry.rid}`);
-  setSummary($('call-summary'), { start: localText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [meta.direction, durationText(entry)] });
+  setSummary($('call-summary'), { start: whenText(entry.start), agent: meta.agent, caller: meta.caller, called: meta.called, rest: [meta.direction, durationText(entry)] });
   $('sha256').textContent = entry.sha256;
   renderRecord(entry);
   $('call-loading').hidden = true;

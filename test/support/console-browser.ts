@@ -15,11 +15,13 @@ export interface SignedInOptions {
   consoleErrors?: boolean;
   /** Called with each request the page sends, before sign-in too. */
   onRequest?: (method: string, url: URL) => void;
+  /** The tab's time zone (default Europe/London). */
+  timezoneId?: string;
 }
 
 /** A tab of its own, signed in as the demo officer, at `hash`; `close` ends its context. */
 export async function signedInConsolePage(browser: Browser, cloud: LocalCloud, hash: string, o: SignedInOptions): Promise<{ p: Page; close: () => Promise<void> }> {
-  const c = await browser.newContext({ timezoneId: 'Europe/London', locale: 'en-GB', viewport: { width: 1280, height: 900 } });
+  const c = await browser.newContext({ timezoneId: o.timezoneId ?? 'Europe/London', locale: 'en-GB', viewport: { width: 1280, height: 900 } });
   const p = await c.newPage();
   p.setDefaultTimeout(15_000);
   p.on('pageerror', (e) => o.pageErrors.push(e.message));

@@ -11,7 +11,7 @@ import { wavFile } from '../support/wav.ts';
 
 // A compliance officer answering a regulator's request for calls of three years ago, in the
 // console (Chromium against the embedded local cloud): what the page says when a search by agent
-// finds nothing.
+// finds nothing, and the time of a call opened, read alone.
 
 /** The generated deployment's site (local/iam-deployment.generated.json): no synth of another. */
 const SITE = 'demo';
@@ -21,6 +21,7 @@ const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic
 let dir: string;
 let cloud: LocalCloud;
 let browser: Browser;
+let rid: string;
 const pageErrors: string[] = [];
 
 async function search(p: Page, fields: Record<string, string>): Promise<string | null> {
@@ -45,6 +46,7 @@ beforeAll(async () => {
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
   await cloud.drain();
   expect(cloud.ingestErrors).toEqual([]);
+  rid = fixture.manifest.members[0]!.rid;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 180_000);
 
@@ -64,6 +66,17 @@ describe('an officer searching calls of three years ago in the console', () => {
       expect(await search(p, { ...range, callId: 'X-1' })).toBe(`No calls match this search. Call ids are ${hint}`);
       expect(await search(p, { ...range, agent: 'Alice Martin' })).toBe('1 call on this page (calls 1–1).');
       expect(await search(p, { from: '2030-01-01T00:00:00' })).toBe('No calls match this search.');
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('names the zone beside the start of a call opened, so that its heading read alone or a screenshot of it does not put a call of 4 December (UTC) on the 3rd', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=call&rid=${rid}`, { pageErrors, timezoneId: 'America/New_York' });
+    try {
+      await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.textContent('#call-summary')).toBe('2023-12-03 21:48:00 (America/New_York) · Alice Martin · +442079460000 → +441632960129 · outbound · 0:02');
     } finally {
       await close();
     }
