@@ -143,8 +143,6 @@ export async function verifyBundleFile(path: string): Promise<Awaited<ReturnType
   }
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
 export function registerCaseCommands(program: Command): void {
   const group = caseGroup(program);
   group
@@ -152,7 +150,7 @@ export function registerCaseCommands(program: Command): void {
     .description('export recordings (a case, or chosen ids) into one bundle: recordings, catalogue records, SHA-256 manifest, custody report')
     .requiredOption('--site <site>', 'the site of the recordings')
     .option('--case <id>', "a case's members (legal hold cases)")
-    .option('--rid <rid>', 'a recording id (repeat for several)', collect)
+    .option('--rid <rid...>', 'recording ids, after one --rid (as case create takes them) or --rid repeated')
     .requiredOption('--reason <text>', 'why the export is made (kept in the custody report and the audit trail)')
     .requiredOption('--out <file>', 'the bundle to write (a tar; refused if it exists)')
     .option('--json', 'JSON output')
