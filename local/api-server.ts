@@ -208,7 +208,9 @@ export async function startApiServer(deps: ApiServerDeps, opts: { port?: number;
     // GET is the recall status (the records the workflow wrote): answered wired or not.
     if (event.requestContext.http.method.toUpperCase() === 'GET') return catalogue(event);
     if (deps.recallWired && siteSchema.safeParse(site).success && !deps.recallWired(site)) {
-      const message = `recall is not available here: no recall workflow runs for site ${site} on this local cloud`;
+      // Say which local cloud runs one: an officer on `ferry start --no-demo` was told only that
+      // none ran, and the export that sent them here had said to recall the call.
+      const message = `recall is not available here: no recall workflow runs for site ${site} on this local cloud (\`ferry start\` runs one for its demo site only, \`ferry start --no-demo\` none; restart with \`ferry start --keep\` to recall site demo's calls)`;
       return json(501, { error: 'NotImplemented', message });
     }
     return catalogue(event);

@@ -78,11 +78,11 @@ describe('recall route of the local catalogue API', () => {
     expect(started).toHaveLength(before);
   });
 
-  it('answers 501 for a site without a local recall workflow, as the deployed function without one does', async () => {
+  it('answers 501 for a site without a local recall workflow, as the deployed function without one does, saying which local cloud runs one', async () => {
     const before = started.length;
     const res = await recall('/sites/site-b/recordings/r0000000000000000000000a/recall');
     expect(res.status).toBe(501);
-    expect(await res.json()).toMatchObject({ error: 'NotImplemented' });
+    expect(await res.json()).toEqual({ error: 'NotImplemented', message: "recall is not available here: no recall workflow runs for site site-b on this local cloud (`ferry start` runs one for its demo site only, `ferry start --no-demo` none; restart with `ferry start --keep` to recall site demo's calls)" });
     expect(started).toHaveLength(before);
   });
 
