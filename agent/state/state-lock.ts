@@ -137,8 +137,10 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDE
 /** Creates the lock holding `record`, whole, unless one exists (false). */
 function create(file: string, record: string): boolean {
   const aside = `${file}.${process.pid}.new`;
-  writeFileSync(aside, record);
   try {
+    // Inside the try: on a full disk the write creates the file and fails, and each cron run
+    // would otherwise leave its empty agent.lock.<pid>.new behind.
+    writeFileSync(aside, record);
     linkSync(aside, file);
     return true;
   } catch (error) {

@@ -33,6 +33,26 @@ echo "rc=$?"`;
     expect(sent[0]!.message).toContain('The disk is full: the agent cannot even start');
   }, 90_000);
 
+  it('leaves no agent.lock.<pid>.new behind in the state directory when the disk is too full to write the lock', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-lockaside-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    mkdirSync(join(work, 'disk'));
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat > /dev/null" }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    // Cron's runs on a disk full to the last byte: each writes its lock aside first, and the write fails.
+    const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
+mkdir "$1/state"
+head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
+for run in 1 2 3; do "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2" > /dev/null 2>&1; echo "rc=$?"; done
+echo "state: $(ls -A "$1/state" | tr '\\n' ' ')"`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout).toMatch(/rc=[1-9]\nrc=[1-9]\nrc=[1-9]/);
+    const state = /state: (.*)/.exec(r.stdout)?.[1]?.trim().split(' ').filter(Boolean);
+    expect(state).toBeDefined();
+    expect(state!.filter((name) => /^agent\.lock\..+\.new$/.test(name))).toEqual([]);
+  }, 120_000);
+
   it('alerts through alerts.command, once, when the disk fills during a pass (a floor of 0), instead of only logging why it stopped', () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-fills-'));
     const rec = join(work, 'rec');
