@@ -118,7 +118,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const walking = walk.walk().then(() => {
       next.commit();
       s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now(), source.path);
-      s.observations.setNumbering(source.name, numberingKept(s.observations.numbering(source.name), numberingSeen(numbers, batches, s.deps.clock.now())));
+      const before = s.observations.numbering(source.name);
+      s.observations.setNumbering(source.name, numberingKept(before, numberingSeen(numbers, batches, s.deps.clock.now(), before)));
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ...(walk.doubtful > 0 ? { goneAfterShippedBefore: walk.doubtful } : {}), ms: Math.round(performance.now() - started) });
     });
     walking.catch(() => undefined); // awaited below, after the workers stop
@@ -168,18 +169,40 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
 /** Batches a gap in the recorder's numbering may hold at most; a larger jump is a renumbering, not an eviction. */
 const MAX_UNSEEN_BATCHES = 10_000;
 
-/** What a complete walk saw of a one-level numbered root: the highest number, and whether the numbers had no holes. */
-function numberingSeen(seen: ReturnType<typeof batchNumbers>, batches: readonly string[], at: Date) {
+type Numbering = NonNullable<ReturnType<RecordingsState['observations']['numbering']>>;
+
+/**
+ * What a complete walk saw of a one-level numbered root: the highest number, and whether the
+ * numbers had no holes but for batches the agent knows were there (`before`).
+ */
+function numberingSeen(seen: ReturnType<typeof batchNumbers>, batches: readonly string[], at: Date, before?: Numbering) {
   if (!seen || seen.numbers.length === 0) return undefined;
   let [low, high, name] = [Infinity, -Infinity, ''];
   seen.numbers.forEach((n, i) => {
     low = Math.min(low, n);
     if (n > high) [high, name] = [n, batches[i] as string];
   });
-  return { shape: seen.shape, low, high, name, contiguous: seen.numbers.length >= 2 && high - low + 1 === seen.numbers.length, at: at.toISOString() };
+  const contiguous = seen.numbers.length >= 2 && (high - low + 1 === seen.numbers.length || holesKnown(seen, low, high, before));
+  return { shape: seen.shape, low, high, name, contiguous, at: at.toISOString() };
 }
 
-type Numbering = NonNullable<ReturnType<RecordingsState['observations']['numbering']>>;
+/**
+ * True when every hole in a numbering is a batch the agent knows was there: inside the range a
+ * contiguous earlier walk saw (a batch the recorder evicted early, or someone deleted, after a
+ * pass saw it), or between that range and the first new number (just recorded lost unseen). A
+ * single early eviction then no longer switches the lost-unseen check off for as long as the
+ * hole stays on the recorder's disk. A hole among the new numbers, or below the range (the
+ * recorder counting again), is a numbering with holes, not judged.
+ */
+function holesKnown(seen: NonNullable<ReturnType<typeof batchNumbers>>, low: number, high: number, before: Numbering | undefined): boolean {
+  if (!before?.contiguous || before.shape !== seen.shape || before.low === undefined || low < before.low) return false;
+  let firstNew = Infinity;
+  for (const n of seen.numbers) if (n > before.high && n < firstNew) firstNew = n;
+  if (firstNew !== Infinity && firstNew - before.high - 1 > MAX_UNSEEN_BATCHES) return false;
+  const present = new Set(seen.numbers);
+  for (let n = firstNew === Infinity ? before.high + 1 : firstNew; n <= high; n++) if (!present.has(n)) return false;
+  return true;
+}
 
 /**
  * What the memory keeps of a complete walk's numbering. When the newest batches are gone (the
