@@ -1,5 +1,6 @@
 import { sentence } from '../core/alert-text.ts';
 import { realpath } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { batchNameOf, batchNumbers } from './sources/batch-order.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
@@ -142,7 +143,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
         details: { source: source.name, path },
       },
     ]);
-    await s.alerts.raiseEach(`unreadable-dir:${source.name}:`, unreadableAlerts, site, (path) => `${path} can be read again; its recordings ship as usual.`, !s.stopping());
+    await s.alerts.raiseEach(`unreadable-dir:${source.name}:`, unreadableAlerts, site, (path) => unreadableResolved(source, path), !s.stopping());
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
@@ -164,6 +165,17 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   } finally {
     next.close();
   }
+}
+
+/**
+ * Why an unreadable batch directory's alert closes: it can be read again, or it is gone (the
+ * recorder evicted it, or someone deleted it) without the agent ever reading it. Saying "can be
+ * read again; its recordings ship as usual" of a directory that is gone told the administrator
+ * all was well while nothing of it had shipped.
+ */
+function unreadableResolved(source: RecordingsSourceConfig, path: string): string {
+  if (existsSync(join(source.path, path))) return `${path} can be read again; its recordings ship as usual.`;
+  return `${path} is gone from ${source.path} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. Recordings a pass saw in it before are recorded lost (ferry agent status --losses); any written into it meanwhile cannot be named.`;
 }
 
 /** Batches a gap in the recorder's numbering may hold at most; a larger jump is a renumbering, not an eviction. */

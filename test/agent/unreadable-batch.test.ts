@@ -118,6 +118,21 @@ sources:
     expect(all.map((a) => a.subject)).toEqual(['cs: batch directory cannot be read: 000002', 'resolved: cs: batch directory cannot be read: 000002']);
   }, 60_000);
 
+  it('a batch directory evicted while it could not be read closes its alert saying it is gone, not that it can be read again', () => {
+    const rec = join(dir, 'rec-gone');
+    mkdirSync(rec);
+    writeTree(rec, 1, 2, { size: 500 });
+    mkdirSync(join(rec, '000002'), { mode: 0o000 });
+    const site = siteOf('site-gone', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
+    expect(run(site.config).status).toBe(1);
+    // The recorder evicts it, never read, and writes the next batch.
+    rmSync(join(rec, '000002'), { recursive: true });
+    writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
+    expect(run(site.config).status).toBe(0);
+    const resolved = site.raised().find((a) => a.subject === 'resolved: cs: batch directory cannot be read: 000002');
+    expect(resolved?.message).toBe(`000002 is gone from ${rec} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. Recordings a pass saw in it before are recorded lost (ferry agent status --losses); any written into it meanwhile cannot be named.`);
+  }, 60_000);
+
   it('a source whose path is gone (an unmounted share) under cron: the other sources ship, the run exits 1 and the gone one is alerted', async () => {
     const share = join(dir, 'share');
     mkdirSync(share);
