@@ -5,6 +5,7 @@ import { sitePurgeSchema, type SitePurgeSettings } from '../core/workflow-config
 import { InvalidInputError } from '../core/errors.ts';
 import { treeLockWaiting } from '../core/purge-report.ts';
 import type { TreeSourceKept } from '../core/tree-purge.ts';
+import { DEFAULT_SITE_TREE_RETENTION, type SiteTreeRetentionInput } from '../core/tree-retention.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
 import { deployedPurgeSettings } from '../infra/site-purge.ts';
 import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
@@ -103,13 +104,20 @@ export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: N
   return { ...chosen, plan, targets, trees, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
 }
 
+/** A trees policy as the deployment file spells it: `keepDaily 1, keepWeekly 0, …; source meetings: keepDaily 30`. */
+function treesPolicyText(policy: SiteTreeRetentionInput): string {
+  const { sources = {}, ...site } = policy;
+  const pairs = (o: object) => Object.entries(o).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+  return [pairs(site), ...Object.entries(sources).map(([name, own]) => `source ${name}: ${pairs(own)}`)].filter(Boolean).join('; ');
+}
+
 /** The settings beyond the retention and the lock, as the plan's text names them. */
 function settingsLine(site: string, r: PlanSettings): string {
   const s = r.settings;
   const parts = [`keepFullCycles ${s.keepFullCycles}`];
   if (s.orphanGraceDays !== undefined) parts.push(`orphanGraceDays ${s.orphanGraceDays}`);
   if (s.partialLockDays) parts.push(`binlog partials locked ${s.partialLockDays} day(s)`);
-  parts.push(s.trees ? `trees ${JSON.stringify(s.trees)}` : 'the default trees policy');
+  parts.push(s.trees ? `trees ${treesPolicyText(s.trees)}` : `the default trees policy (${treesPolicyText(DEFAULT_SITE_TREE_RETENTION)})`);
   return `${r.siteFrom ? `the settings of site ${site} in ${r.siteFrom}, with the options given on top` : 'settings'}: ${parts.join(', ')}`;
 }
 

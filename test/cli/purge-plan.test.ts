@@ -136,10 +136,12 @@ describe('ferry purge plan under Object Lock', () => {
     expect(forgotten(deployed)).toEqual(snaps.slice(0, 4).map((x) => x.manifestKey).sort());
     const text = renderPlan({ site: 'site-a', deployment: file, at: NOW }, deployed);
     expect(text).toContain('purge of site site-a with retentionDays 300 (calls that started before 2025-08-05T00:00:00.000Z) and a 1-day Object Lock');
-    expect(text).toContain(`the settings of site site-a in ${file}, with the options given on top: keepFullCycles 3, orphanGraceDays 5, trees {`);
+    // The trees policy as the deployment file spells it, not as JSON.
+    expect(text).toMatch(new RegExp(`the settings of site site-a in ${file}, with the options given on top: keepFullCycles 3, orphanGraceDays 5, trees keepDaily 1, keepWeekly 0, keepMonthly 0(, [a-zA-Z]+ \\d+)*\n`));
     // The site absent from the file: the defaults, and the retention must be given.
     const other = await purgePlan({ site: 'site-a', retentionDays: '300', at: NOW, objectLockDays: '1' }, deps, {});
     expect(other.siteFrom).toBeUndefined();
+    expect(renderPlan({ site: 'site-a', retentionDays: '300', at: NOW, objectLockDays: '1' }, other)).toContain('the default trees policy (keepDaily 14, keepWeekly 8, keepMonthly 12, keepBeforeMassChangeDays 90, orphanGraceDays 7)');
     expect(forgotten(other)).toEqual([snaps[0]!.manifestKey, snaps[2]!.manifestKey].sort());
     // An option given wins over the file's value; the partials' lock counts only while shorter than the bucket's.
     writeFileSync(file, JSON.stringify({ ...DEFAULT_CONFIG, sites: [{ name: 'site-a', retentionDays: 300 }], binlogs: { partialLockDays: 3 } }));
