@@ -4,6 +4,9 @@ import { retentionCutoff, type PurgeTarget } from '../core/retention.ts';
 import { sitePurgeSchema, type SitePurgeSettings } from '../core/workflow-config.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { treeLockWaiting } from '../core/purge-report.ts';
+import { ARCHIVED_CLASSES } from '../core/recall-status.ts';
+import { mapLimit } from '../core/map-limit.ts';
+import type { BlobStore } from '../core/ports.ts';
 import type { TreeSourceKept } from '../core/tree-purge.ts';
 import { DEFAULT_SITE_TREE_RETENTION, type SiteTreeRetentionInput } from '../core/tree-retention.ts';
 import { loadDeploymentConfig, type DeploymentConfig } from '../infra/config.ts';
@@ -93,7 +96,7 @@ export function planSettings(opts: PlanOptions, env: NodeJS.ProcessEnv = process
   return { settings: parsed.data, lock, ...(site ? { siteFrom: file } : {}) };
 }
 
-export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<PlanSettings & { plan: PurgePlanResult; targets: PurgeTarget[]; trees: TreeSourceKept[]; cutoff: string }> {
+export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<PlanSettings & { plan: PurgePlanResult; targets: PurgeTarget[]; trees: TreeSourceKept[]; archived: Map<string, string>; cutoff: string }> {
   const chosen = planSettings(opts, env);
   const now = opts.at === undefined ? new Date() : new Date(checkAtText(opts.at));
   // The bucket, the holds and the catalogue's time index, as the purge function reads them.
@@ -101,7 +104,31 @@ export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: N
   const targets: PurgeTarget[] = [];
   const trees: TreeSourceKept[] = [];
   const plan = await planPurge(deps, { site: opts.site, settings: chosen.settings, now, maxTargets: PLAN_LIMIT, batchObjects: 1000, onTarget: (t) => targets.push(t), onTreeSource: (k) => trees.push(k) });
-  return { ...chosen, plan, targets, trees, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
+  const archived = await archivedCopyOuts(deps.blobs, targets);
+  return { ...chosen, plan, targets, trees, archived, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
+}
+
+/**
+ * The packs whose held calls are to be copied out that lie in the archive tier, by their key and
+ * storage class: the purge cannot read them, so it asks S3 to restore each (Bulk, up to 48 hours)
+ * and copies out in the first purge after (core/purge-delete.ts). One HEAD a copy-out (they are few).
+ */
+async function archivedCopyOuts(blobs: object, targets: PurgeTarget[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const head = (blobs as Partial<Pick<BlobStore, 'head'>>).head?.bind(blobs);
+  if (!head) return out;
+  const copies = targets.filter((t) => t.keep?.length && t.kind === 'pack');
+  for (const [t, info] of (await mapLimit(copies, 8, async (t) => [t, await head(t.key)] as const))) {
+    if (info?.storageClass && ARCHIVED_CLASSES.has(info.storageClass)) out.set(t.key, info.storageClass);
+  }
+  return out;
+}
+
+/** The archived copy-outs (archivedCopyOuts) as the end of the plan's "kept" line. */
+function archivedText(archived: Map<string, string>): string {
+  if (archived.size === 0) return '';
+  const classes = [...new Set(archived.values())].sort().join(', ');
+  return ` (${archived.size} of them in the archive tier, ${classes}: the purge asks S3 to restore each first, Bulk, ready within 48 hours, and copies their held calls out in the first purge after, so they stay until then)`;
 }
 
 /** A trees policy as the deployment file spells it: `keepDaily 1, keepWeekly 0, …; source meetings: keepDaily 30`. */
@@ -144,7 +171,7 @@ export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purge
   const lines = [
     `purge of site ${opts.site} with retentionDays ${r.settings.retentionDays} (calls that started before ${r.cutoff}) and a ${r.lock.days}-day Object Lock (${r.lock.from}) would delete: ${what}`,
     settingsLine(opts.site, r),
-    `kept of what is old enough to go: ${s.keptPacks} pack(s) (${s.keptPacksHeld} for calls on legal hold); kept of the backups: ${s.keptFulls} full(s), ${s.keptSegments} log segment(s)${s.copiedOut ? `; ${s.copiedOut} pack(s) go once their held calls are copied out` : ''}`,
+    `kept of what is old enough to go: ${s.keptPacks} pack(s) (${s.keptPacksHeld} for calls on legal hold); kept of the backups: ${s.keptFulls} full(s), ${s.keptSegments} log segment(s)${s.copiedOut ? `; ${s.copiedOut} pack(s) go once their held calls are copied out${archivedText(r.archived)}` : ''}`,
   ];
   for (const k of r.trees) lines.push(treeKeptLine(k));
   if (s.unreadable) lines.push(`${s.unreadable} manifest(s) could not be read: their objects are kept`);
@@ -152,7 +179,7 @@ export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purge
   if (s.trees?.locked) lines.push(`waiting for their Object Lock: ${treeLockWaiting(s.trees.locked)} past the rules but still locked, not planned (the first comes free on ${s.trees.locked.firstFree})`);
   if (s.futureDated) lines.push(`${s.futureDated.count} item(s) dated in the future set aside (kept, counted toward no rule): ${s.futureDated.named.join(', ')}`);
   if (s.truncated) lines.push(`the plan stopped at ${PLAN_LIMIT} deletions: the purge would go on in later rounds`);
-  if (list) for (const t of r.targets) lines.push(`  ${t.kind.padEnd(10)} ${t.key}  (${t.reason})`);
+  if (list) for (const t of r.targets) lines.push(`  ${t.kind.padEnd(10)} ${t.key}  (${t.reason}${r.archived.has(t.key) ? `; in ${r.archived.get(t.key)}: restored before the copy-out` : ''})`);
   else if (r.targets.length > 0) lines.push('(--list names each object and why)');
   lines.push('nothing was deleted: this is a plan; the deployed purge deletes for good, and Object Lock keeps what is still locked until its date');
   return `${lines.join('\n')}\n`;
@@ -173,6 +200,6 @@ export function registerPurgeCommands(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (opts: PlanOptions & { list?: boolean; json?: boolean }) => {
       const r = await purgePlan(opts);
-      process.stdout.write(opts.json ? `${JSON.stringify({ site: opts.site, cutoff: r.cutoff, objectLockDays: r.lock.days, settings: r.settings, ...(r.siteFrom ? { settingsFrom: r.siteFrom } : {}), summary: r.plan.summary, trees: r.trees, targets: r.targets }, null, 2)}\n` : renderPlan(opts, r, opts.list));
+      process.stdout.write(opts.json ? `${JSON.stringify({ site: opts.site, cutoff: r.cutoff, objectLockDays: r.lock.days, settings: r.settings, ...(r.siteFrom ? { settingsFrom: r.siteFrom } : {}), summary: r.plan.summary, trees: r.trees, targets: r.targets, archivedCopyOuts: Object.fromEntries(r.archived) }, null, 2)}\n` : renderPlan(opts, r, opts.list));
     });
 }

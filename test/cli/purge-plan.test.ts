@@ -12,6 +12,7 @@ import { MemoryHoldStore } from '../../core/memory-holds.ts';
 import { daysAgo, publishPack } from '../workflows/purge-fixtures.ts';
 import { purgePlan, renderPlan } from '../../cli/purge-commands.ts';
 import { InvalidInputError } from '../../core/errors.ts';
+import { readAll } from '../../agent/recover.ts';
 
 const NOW = '2026-06-01T00:00:00Z';
 
@@ -38,6 +39,21 @@ describe('ferry purge plan', () => {
     expect(text).toContain('nothing was deleted: this is a plan');
     // Nothing was deleted.
     for (const key of [old.packKey, old.manifestKey, mid.packKey]) expect(await deps.blobs.head(key)).toBeDefined();
+  });
+
+  it('says which packs to copy held calls out of lie in the archive tier, and that the purge restores them first (up to 48 hours), so they stay until then', async () => {
+    const { deps } = await site();
+    const cold = await publishPack(deps, 'site-a', new Date(NOW), 'cold', [500, 501], { hold: [0] });
+    const warm = await publishPack(deps, 'site-a', new Date(NOW), 'warm', [500, 501], { hold: [1] });
+    // The lifecycle moved the cold one to Deep Archive: the same bytes, another storage class.
+    await deps.blobs.put(cold.packKey, await readAll(deps.blobs, cold.packKey), { storageClass: 'DEEP_ARCHIVE' });
+    const r = await purgePlan({ site: 'site-a', retentionDays: '365', at: NOW }, deps);
+    expect(r.targets.filter((t) => t.keep?.length).map((t) => t.key).sort()).toEqual([cold.packKey, warm.packKey].sort());
+    expect([...r.archived]).toEqual([[cold.packKey, 'DEEP_ARCHIVE']]);
+    const text = renderPlan({ site: 'site-a', retentionDays: '365', at: NOW }, r, true);
+    expect(text).toContain('; 2 pack(s) go once their held calls are copied out (1 of them in the archive tier, DEEP_ARCHIVE: the purge asks S3 to restore each first, Bulk, ready within 48 hours, and copies their held calls out in the first purge after, so they stay until then)');
+    expect(text.split('\n').find((l) => l.includes(cold.packKey))).toMatch(/; in DEEP_ARCHIVE: restored before the copy-out\)$/);
+    expect(text.split('\n').find((l) => l.includes(warm.packKey))).not.toContain('DEEP_ARCHIVE');
   });
 
   it('refuses a retention that is not a whole number of days, naming it', async () => {
