@@ -4,28 +4,23 @@ import { lstat, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobStore } from '../../core/ports.ts';
-import type { Clock } from '../../core/clock.ts';
-import type { TreeSourceConfig } from '../../core/config.ts';
 import { treeIndexKey, treeSnapshotManifestKey } from '../../core/layout.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../../core/errors.ts';
 import { TREE_INDEX_FORMAT, TREE_SNAPSHOT_FORMAT, changesSince, type ChangeCounts, type TreeEntry, type TreeSnapshotManifest } from '../../core/tree-manifest.ts';
-import type { PartPool } from '../part-pool.ts';
-import type { VerifyMode } from '../verify.ts';
 import { publishManifest } from '../ship-batch.ts';
-import type { Logger } from '../log.ts';
 import { JsonlGzWriter } from './jsonl-gz.ts';
 import { PackGoneError, assertPacksPresent, assertRootKept, bothSettled, contentOfStore, publishIndex, rootIdentity } from './snapshot-steps.ts';
 import { LOCAL_INDEX, PreviousIndex, localIndexFile, recordOf } from './local-index.ts';
 import { msOfNs, prefixEnd, prefixStart, recordLength, sameContent, sameDirRecord, sameFileRecord, shaStart, type RecordFields } from './local-record.ts';
 import { LocalIndexWriter, deltaFileOf } from './local-delta.ts';
 import { TreePacker } from './packer.ts';
-import { ReadAhead, type ReadAheadOptions } from './read-ahead.ts';
+import { ReadAhead } from './read-ahead.ts';
 import { entryPath, isUtf8, treePathMatcher } from './paths.ts';
-import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile, type OpenTreeFile, type OpenTreeFileSync } from './read-file.ts';
-import { kindOf, walkTree, type ReadTreeDir, type WalkItem } from './walk.ts';
+import { SMALL_FILE_BYTES, hashLargeFile, readSmallFile, withStableFile } from './read-file.ts';
+import { kindOf, walkTree, type WalkItem } from './walk.ts';
 import { TreeWalkAhead } from './walk-ahead.ts';
 import { assertNoRestoreUnderway } from './restore-marker.ts';
+import type { TreeSnapshotContext, TreeSnapshotResult } from './snapshot-context.ts';
 import { readLastSnapshot, treeStateDir, writeLastSnapshot, type LastSnapshot } from './last-snapshot.ts';
 import { listSnapshots } from './offsite-snapshots.ts';
 import { massChangeOf } from './slow-change.ts';
@@ -41,39 +36,7 @@ import { massChangeOf } from './slow-change.ts';
 
 export { PackGoneError };
 
-export interface TreeSnapshotContext {
-  site: string;
-  source: TreeSourceConfig;
-  store: BlobStore;
-  clock: Clock;
-  verify: VerifyMode;
-  /** The agent's state directory. */
-  state: string;
-  partSize: number;
-  partConcurrency: number;
-  pool?: PartPool;
-  log?: Logger;
-  /** Times a file that changes while it is read is read again before it is reported. */
-  readAttempts?: number;
-  /** Pause before reading a changed file again (ms). */
-  retryDelayMs?: number;
-  /**
-   * Opens files and lists directories of the tree; tests inject failures here. `now`: the wall
-   * clock (ms) the tree's ctimes are compared with (SETTLED_MS); tests move it.
-   */
-  fs?: { open?: OpenTreeFile; openSync?: OpenTreeFileSync; readdir?: ReadTreeDir; now?: () => number };
-  /** Walk the tree on the snapshot's own thread (walk.ts) rather than on one of its own (walk-ahead.ts): tests and comparisons. */
-  walkOnThisThread?: boolean;
-  /** When and how files are read ahead of the snapshot's own reads (read-ahead.ts); tests tune it. */
-  readAhead?: ReadAheadOptions;
-}
-
-export interface TreeSnapshotResult {
-  manifest: TreeSnapshotManifest;
-  manifestKey: string;
-  /** Files read ahead because the tree was read from disk (read-ahead.ts). */
-  readAhead: number;
-}
+export type { TreeSnapshotContext, TreeSnapshotResult };
 
 const MAX_PROBLEMS = 100;
 /**
