@@ -47,7 +47,7 @@ export function registerReportCommands(program: Command): void {
   const report = program.command('report').description("a site's daily report and monthly attestation");
   report
     .command('daily')
-    .description('FULL, PARTIAL or FAILED for one site and day, with what is missing and why; RETIRED for a retired site (exit 0 for FULL and RETIRED)')
+    .description('FULL, PARTIAL or FAILED for one site and day, with what is missing and why; RETIRED for a retired site, NOT-STARTED for a day before its first heartbeat (exit 0 for FULL, RETIRED and NOT-STARTED)')
     .requiredOption('--site <site>', 'site')
     .option('--date <YYYY-MM-DD>', 'the day (UTC; default: yesterday)')
     .option('--deployment <file>', "deployment config (JSON) that says whether the site is retired; default: $FERRY_DEPLOYMENT (none: the site's retirement is not known)")
@@ -63,7 +63,7 @@ export function registerReportCommands(program: Command): void {
       const key = opts.store ? await storeDailyReport(target.blobs, r) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderDailyReport(r));
       if (key) process.stderr.write(`kept as ${key}\n`);
-      process.exitCode = r.status === 'FULL' || r.status === 'RETIRED' ? 0 : 1;
+      process.exitCode = r.status === 'FULL' || r.status === 'RETIRED' || r.status === 'NOT-STARTED' ? 0 : 1;
     });
   report
     .command('attest')

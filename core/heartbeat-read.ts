@@ -132,21 +132,31 @@ export async function latestHeartbeat(listing: HeartbeatListing, now: number): P
 /**
  * The heartbeat that speaks for the site as of `at`: the first written at or after it (it
  * carries the losses of the days before, and the backlog just after), else the last before it;
- * none when the site has none. Keys alone are listed up to it (newest first).
+ * none when the site has none. Keys alone are listed up to it (newest first). `earlier` says
+ * whether the listing holds a heartbeat before `at` at all: without one, the heartbeat chosen is
+ * the first the listing holds, written after `at`.
  */
-export async function heartbeatAsOf(listing: HeartbeatListing, at: number, now: number): Promise<{ heartbeat: Heartbeat; key: string } | undefined> {
+export async function heartbeatAsOf(listing: HeartbeatListing, at: number, now: number): Promise<{ heartbeat: Heartbeat; key: string; earlier: boolean } | undefined> {
   let after: string | undefined;
   let chosen: string | undefined;
+  let earlier = false;
   for await (const item of listing.keys()) {
     if (!heartbeatKeyPlausible(item.t, now)) continue;
     if (item.t >= at) after = item.key;
     else {
       chosen = after ?? item.key;
+      earlier = true;
       break;
     }
   }
   chosen ??= after;
-  return chosen === undefined ? undefined : { heartbeat: await readHeartbeat(listing.blobs, chosen), key: chosen };
+  return chosen === undefined ? undefined : { heartbeat: await readHeartbeat(listing.blobs, chosen), key: chosen, earlier };
+}
+
+/** Whether the listing holds a heartbeat written before `at` (keys alone, newest first, up to the first one before it). */
+export async function heartbeatBefore(listing: HeartbeatListing, at: number, now: number): Promise<boolean> {
+  for await (const item of listing.keys()) if (heartbeatKeyPlausible(item.t, now) && item.t < at) return true;
+  return false;
 }
 
 /**

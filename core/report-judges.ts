@@ -43,7 +43,9 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   const recordings = packs.reduce((n, p) => n + p.members, 0);
   const problems = lossProblems((f.signals?.lost ?? []).filter((l) => l.source === e.name));
   const bound = (e.maxUnshippedHours ?? 24) * HOUR;
-  const waiting = (f.signals?.unshipped ?? []).filter((x) => x.source === e.name);
+  // The heartbeat after the day tells of the backlog as the day closed: a batch waiting only since
+  // after the day's end (its agent first saw it then) says nothing of the day.
+  const waiting = (f.signals?.unshipped ?? []).filter((x) => x.source === e.name && Date.parse(x.since) < judged);
   for (const u of waiting) {
     const waited = judged - Date.parse(u.since);
     if (waited > bound) problems.push(`batch ${u.batch} has waited ${age(waited)} to ship (bound ${age(bound)})`);

@@ -17,13 +17,14 @@ export function alertOpen(a: Pick<DayAlert, 'since' | 'until'>): string {
 
 /** The subject line of the report's email: status first, so a mailbox rule can sort on it. */
 export function reportSubject(r: DailyReport): string {
-  const why = r.status === 'FULL' ? 'every source shipped' : r.status === 'RETIRED' ? `retired ${r.retired?.since}, nothing expected` : `${r.problems.length} problem(s)`;
+  const why = r.status === 'FULL' ? 'every source shipped' : r.status === 'RETIRED' ? `retired ${r.retired?.since}, nothing expected` : r.notStarted ? `not reporting yet (first heartbeat ${hhmm(r.notStarted.firstHeartbeatAt)})` : `${r.problems.length} problem(s)`;
   return `[Ferry] ${r.status} ${r.site} ${r.day}: ${why}`.slice(0, 99);
 }
 
 export function renderDailyReport(r: DailyReport): string {
   const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
   if (r.retired) lines.push(...retiredLines(r.site, r.retired));
+  if (r.notStarted) lines.push(...notStartedLines(r.site, r.notStarted));
   for (const s of r.sources) {
     lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
     for (const p of s.problems) lines.push(`          - ${p}`);
@@ -42,10 +43,20 @@ export function renderDailyReport(r: DailyReport): string {
   const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
   if (siteProblems.length > 0) lines.push('', ...siteProblems.map((p) => `  - ${p}`));
   // A day judged long after it is judged on what the store holds now: what the retention purge deleted since reads as never shipped.
-  if (r.status !== 'FULL' && r.status !== 'RETIRED' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
+  if (r.status !== 'FULL' && r.status !== 'RETIRED' && r.status !== 'NOT-STARTED' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
     lines.push('', `  note: computed ${r.generatedAt.slice(0, 10)} from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${r.site} --action purge\`), and the report stored that day is under reports/${r.site}/daily/`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** What the report of a day before the site's first heartbeat says instead of its sources. */
+function notStartedLines(site: string, n: NonNullable<DailyReport['notStarted']>): string[] {
+  const lines = [
+    `  not reporting yet: ${site}'s first heartbeat was written at ${hhmm(n.firstHeartbeatAt)}, after this day. Nothing arrived from it in the day`,
+    `  and nothing was owed: its agent was not running (or not installed) then. Reports judge the site from that day on.`,
+  ];
+  for (const w of n.waiting ?? []) lines.push(`  ${w.source}: its first heartbeat found batches already waiting on the recorder (the oldest, ${w.batch}, since ${hhmm(w.since)}), written before the agent ran.`);
+  return lines;
 }
 
 /** What a retired site's report says instead of its sources. */

@@ -1,5 +1,5 @@
 import { unionLosses } from './fleet.ts';
-import { heartbeatAsOf, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
+import { heartbeatAsOf, heartbeatBefore, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
 import { dayAlerts } from './report-alerts.ts';
 
@@ -25,6 +25,9 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const speaks = recent ?? (await heartbeatAsOf(daily!, judged, nowMs));
     if (!speaks) return undefined;
     const hb = speaks.heartbeat;
+    // No heartbeat of the site before the day ended, neither recent nor daily (kept 400 days):
+    // the one that speaks is its first ever, and the agent was not reporting yet in the day.
+    const before = speaks.earlier || (recent !== undefined && (await heartbeatBefore(heartbeatListing(blobs, site, 'heartbeats-daily'), judged, nowMs)));
     const others = await otherAgentsHeartbeats(listing, { from: start, at: judged, now: nowMs, except: speaks.key });
     const lost: AgentSignals['lost'] = [];
     for (const l of unionLosses([hb, ...others.heartbeats])) {
@@ -46,6 +49,6 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const unreadable = hb.sources.flatMap((s) => (s.problem ? [{ source: s.name, problem: s.problem }] : []));
     // The alerts open at any heartbeat of the day (core/report-alerts.ts), from the listing that spoke.
     const alerts = await dayAlerts(daily ?? listing, { start, judged, now: nowMs });
-    return { lost, unshipped, heartbeatAt: hb.at, ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
+    return { lost, unshipped, heartbeatAt: hb.at, ...(before ? {} : { firstHeartbeatAt: hb.at }), ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

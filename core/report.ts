@@ -51,6 +51,11 @@ export interface AgentSignals {
   unshipped: { source: string; batch: string; since: string }[];
   /** When the heartbeat these come from was written. */
   heartbeatAt?: string;
+  /**
+   * Set when that heartbeat is the site's first ever, written after the day ended (no heartbeat,
+   * recent or daily, before it): the agent was not reporting yet in the day. Its time.
+   */
+  firstHeartbeatAt?: string;
   /** The recordings sources the agent ships (expected even when none of their packs is recent). */
   recordingSources?: string[];
   /** Every source the heartbeat names (the agent's configuration): a source it does not name has left it. Absent: not known. */
@@ -110,8 +115,13 @@ export interface SiteDayFacts {
   retired?: string;
 }
 
-/** RETIRED: the site no longer ships (its deployment `retired` day reached) and nothing it keeps is damaged. */
-export type ReportStatus = 'FULL' | 'PARTIAL' | 'FAILED' | 'RETIRED';
+/**
+ * RETIRED: the site no longer ships (its deployment `retired` day reached) and nothing it keeps is
+ * damaged. NOT-STARTED: a day before the site's first heartbeat, from which nothing arrived and
+ * nothing was owed: its agent was not reporting yet (the first report read after installing is
+ * yesterday's).
+ */
+export type ReportStatus = 'FULL' | 'PARTIAL' | 'FAILED' | 'RETIRED' | 'NOT-STARTED';
 
 export interface SourceLine {
   source: string;
@@ -138,6 +148,8 @@ export interface DailyReport {
   retired?: { since: string; arrived: number };
   /** The alerts the agent held open in the day: each critical one is a problem too, a warning only listed. */
   alerts?: DayAlert[];
+  /** A NOT-STARTED report: when the site's first heartbeat was written (after the day), and the batches it found already waiting since the day or before (the recorder's, before the agent ran). */
+  notStarted?: { firstHeartbeatAt: string; waiting?: AgentSignals['unshipped'] };
 }
 
 const HOUR = 3_600_000;
@@ -183,12 +195,29 @@ function computeRetiredReport(f: SiteDayFacts & { retired: string }, generatedAt
   };
 }
 
+/**
+ * A day before the site's first heartbeat (written after the day ended, none before it) from which
+ * nothing arrived and whose sources owe nothing: NOT-STARTED, naming that heartbeat. Judged as
+ * FAILED, it said "nothing arrived" and "no batch shipped while batches waited" of a day its agent
+ * was not yet installed, from the backlog its first heartbeat found the next day.
+ */
+function notStartedReport(f: SiteDayFacts, firstHeartbeatAt: string, generatedAt: string): DailyReport {
+  const waiting = (f.signals?.unshipped ?? []).filter((u) => Date.parse(u.since) < Date.parse(f.judgedAt));
+  return { format: DAILY_REPORT_FORMAT, site: f.site, day: f.day, status: 'NOT-STARTED', judgedAt: f.judgedAt, generatedAt, sources: [], problems: [], notStarted: { firstHeartbeatAt, ...(waiting.length ? { waiting } : {}) } };
+}
+
 /** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day; RETIRED for a day of a retired site. */
 export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
   dayBounds(f.day);
   if (f.retired !== undefined) return computeRetiredReport({ ...f, retired: f.retired }, generatedAt);
   const judged = Date.parse(f.judgedAt);
-  const sources = f.expected.map((e) => judgeSource(e, f, judged)).sort((a, b) => a.source.localeCompare(b.source));
+  const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
+  const arrived = f.packs.length + f.artefacts.length + f.snapshots.length + olderOnly;
+  // A day before the site's first heartbeat from which nothing arrived: its agent was not running
+  // yet, so what waited on the recorder then (its first heartbeat's backlog) was not its to ship.
+  const first = arrived === 0 ? f.signals?.firstHeartbeatAt : undefined;
+  const facts = first !== undefined ? { ...f, signals: { ...f.signals!, unshipped: [] } } : f;
+  const sources = f.expected.map((e) => judgeSource(e, facts, judged)).sort((a, b) => a.source.localeCompare(b.source));
   const problems = sources.flatMap((s) => s.problems.map((p) => `${s.source}: ${p}`));
   const scrub = scrubSummary(f.scrubs);
   for (const p of scrub?.problems ?? []) problems.push(`scrub: ${p.key}${p.member ? ` member ${p.member}` : ''}: ${p.reason}`);
@@ -198,9 +227,9 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
     for (const d of f.drills) for (const p of d.problems) problems.push(`drill ${d.source}: ${p}`);
   }
   problems.push(...alertProblems(f, undefined));
+  // Nothing owed either (no loss, no damage, no critical alert): no failure, and said as it is.
+  if (first !== undefined && problems.length === 0) return notStartedReport(f, first, generatedAt);
   if (f.expected.length === 0) problems.unshift('no source of this site has ever shipped anything');
-  const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
-  const arrived = f.packs.length + f.artefacts.length + f.snapshots.length + olderOnly;
   const status: ReportStatus = arrived === 0 ? 'FAILED' : problems.length > 0 ? 'PARTIAL' : 'FULL';
   if (arrived === 0) problems.unshift('nothing arrived from the site in the day');
   return {

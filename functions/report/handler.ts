@@ -40,7 +40,7 @@ export const reportEventSchema = z
   })
   .passthrough();
 
-const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical', RETIRED: 'info' };
+const SEVERITY: Record<ReportStatus, AlertSeverity> = { FULL: 'info', PARTIAL: 'warning', FAILED: 'critical', RETIRED: 'info', 'NOT-STARTED': 'info' };
 
 export interface ReportHandlerDeps {
   blobs: Pick<BlobStore, 'list' | 'get' | 'head' | 'put'>;
@@ -153,7 +153,7 @@ async function dailyReports(deps: ReportHandlerDeps, sites: string[], day: strin
       const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), ...(retired ? { retired } : {}) });
       const key = await storeDailyReport(deps.blobs, report);
       run.reports.push({ site, status: report.status, key });
-      log(report.status === 'FULL' || report.status === 'RETIRED' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
+      log(report.status === 'FULL' || report.status === 'RETIRED' || report.status === 'NOT-STARTED' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
       await notifyAll(deps, step, { severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
     } catch (error) {
       run.reports.push({ site, status: 'ERROR', error: messageOf(error) });
