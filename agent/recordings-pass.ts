@@ -1,6 +1,4 @@
-import { sentence } from '../core/alert-text.ts';
 import { realpath } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { batchNameOf, batchNumbers } from './sources/batch-order.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
@@ -16,6 +14,7 @@ import { sourceReadable } from './state/alert-book.ts';
 import { badNameAlert } from './sources/names.ts';
 import type { Alert } from '../core/ports.ts';
 import { reportLost, shipAll, type RecordingsState } from './ship-recordings.ts';
+import { recordGoneUnreadable, unreadableAlerts, unreadablePrefix, unreadableResolved } from './unreadable-batches.ts';
 import type { CycleReport } from './agent-types.ts';
 
 // A recordings source's share of one pass: check that the source can be scanned (alerting when a
@@ -133,17 +132,9 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     await walking;
     // Resolved only after a walk of the whole root: a stopped one did not look everywhere.
     const { site } = s.deps.config;
-    const unreadableAlerts = [...unreadable].map(([path, reason]): [string, Omit<Alert, 'key'>] => [
-      path,
-      {
-        severity: 'critical',
-        site,
-        subject: `${source.name}: batch directory cannot be read: ${path}`,
-        message: `${sentence(reason)} Its recordings are not shipped while it cannot be read, and any the recorder removes meanwhile cannot be saved: check the directory's owner and permissions (the agent runs as its own user). The other batches of the source ship as usual.`,
-        details: { source: source.name, path },
-      },
-    ]);
-    await s.alerts.raiseEach(`unreadable-dir:${source.name}:`, unreadableAlerts, site, (path) => unreadableResolved(source, path), !s.stopping());
+    // Gone while unreadable: recorded lost before its alert closes, so a pass stopped in between records it next time.
+    if (!s.stopping()) report.lost += await recordGoneUnreadable(s, source, unreadable);
+    await s.alerts.raiseEach(unreadablePrefix(source), unreadableAlerts(site, source, unreadable), site, (path) => unreadableResolved(source, path), !s.stopping());
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
@@ -165,17 +156,6 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   } finally {
     next.close();
   }
-}
-
-/**
- * Why an unreadable batch directory's alert closes: it can be read again, or it is gone (the
- * recorder evicted it, or someone deleted it) without the agent ever reading it. Saying "can be
- * read again; its recordings ship as usual" of a directory that is gone told the administrator
- * all was well while nothing of it had shipped.
- */
-function unreadableResolved(source: RecordingsSourceConfig, path: string): string {
-  if (existsSync(join(source.path, path))) return `${path} can be read again; its recordings ship as usual.`;
-  return `${path} is gone from ${source.path} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. Recordings a pass saw in it before are recorded lost (ferry agent status --losses); any written into it meanwhile cannot be named.`;
 }
 
 /** Batches a gap in the recorder's numbering may hold at most; a larger jump is a renumbering, not an eviction. */

@@ -31,8 +31,8 @@ function lossProblems(mine: AgentSignals['lost']): string[] {
     problems.push(`${count} ${what}: ${shown}${count > 5 ? ', …' : ''}`);
   };
   told(mine.filter((l) => !l.shippedBefore && !l.unseen), 'recording(s) lost before they could be shipped');
-  // A loss unseen names batch directories: how many recordings each held no pass saw.
-  told(mine.filter((l) => l.unseen), 'batch(es) lost unseen, written and evicted by the recorder without any pass seeing them (their recordings are not known)');
+  // A loss unseen names batch directories: how many recordings each held no pass saw (written and evicted between two looks, or unreadable to the agent until evicted).
+  told(mine.filter((l) => l.unseen), 'batch(es) lost unseen, evicted by the recorder before any pass could read them (their recordings are not known)');
   // Offsite if the recorder only touched them; lost if it was replaced (the agent cannot tell: their content is gone).
   told(mine.filter((l) => l.shippedBefore), 'recording(s) gone before they shipped again, a recording of the same name and size shipped before (offsite if the recorder only touched them, lost if it was replaced)');
   return problems;

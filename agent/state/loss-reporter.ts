@@ -74,7 +74,7 @@ export function lossAlert(site: string, entry: LossEntry): Alert {
       site,
       key: `loss:${entry.id}`,
       subject: `${entry.source}: ${entry.files.length} batch(es) lost unseen (${entry.batch})`,
-      message: `Batch director${entry.files.length === 1 ? 'y' : 'ies'} ${entry.batch} of source ${entry.source} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} How many recordings ${entry.files.length === 1 ? 'it' : 'they'} held is not known. Passes must look at the recorder more often than it evicts: check that no pass was held up (a slow or unreachable store keeps a pass, and the state directory, for as long as it retries), the agent's schedule, and its backlog and bandwidth. \`ferry agent status --losses\` lists them.`,
+      message: `Batch director${entry.files.length === 1 ? 'y' : 'ies'} ${entry.batch} of source ${entry.source} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} How many recordings ${entry.files.length === 1 ? 'it' : 'they'} held is not known. ${entry.advice ?? "Passes must look at the recorder more often than it evicts: check that no pass was held up (a slow or unreachable store keeps a pass, and the state directory, for as long as it retries), the agent's schedule, and its backlog and bandwidth. `ferry agent status --losses` lists them."}`,
       details: { ...entry },
     };
   }

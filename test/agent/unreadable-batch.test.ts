@@ -128,9 +128,55 @@ sources:
     // The recorder evicts it, never read, and writes the next batch.
     rmSync(join(rec, '000002'), { recursive: true });
     writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
-    expect(run(site.config).status).toBe(0);
+    expect(run(site.config).status).toBe(3);
     const resolved = site.raised().find((a) => a.subject === 'resolved: cs: batch directory cannot be read: 000002');
-    expect(resolved?.message).toBe(`000002 is gone from ${rec} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. Recordings a pass saw in it before are recorded lost (ferry agent status --losses); any written into it meanwhile cannot be named.`);
+    expect(resolved?.message).toBe(`000002 is gone from ${rec} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. It is recorded lost (ferry agent status --losses): by name, the recordings a pass saw in it before; as a batch lost unseen when no pass saw any. Any written into it meanwhile cannot be named.`);
+  }, 60_000);
+
+  it('a batch directory no pass could read, then evicted, is recorded lost once as a batch lost unseen (losses.jsonl, agent status, its alert), whatever cron runs follow', () => {
+    const rec = join(dir, 'rec-unseen');
+    mkdirSync(rec);
+    writeTree(rec, 1, 2, { size: 500 });
+    mkdirSync(join(rec, '000002'), { mode: 0o000 });
+    const site = siteOf('site-unseen', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
+    expect(run(site.config).status).toBe(1);
+    rmSync(join(rec, '000002'), { recursive: true });
+    writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
+    const gone = run(site.config);
+    expect(gone.status, gone.stderr).toBe(3);
+    expect(gone.lines.find((l) => l.msg === 'pass complete')).toMatchObject({ lost: 1 });
+    // Two more cron runs: nothing is recorded again.
+    expect(run(site.config).status).toBe(0);
+    expect(run(site.config).status).toBe(0);
+    const losses = readFileSync(join(site.state, 'losses.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { e: string; loss?: Record<string, unknown> }).filter((l) => l.e === 'lost');
+    expect(losses).toEqual([{ e: 'lost', loss: expect.objectContaining({ source: 'cs', batch: '000002', kind: 'recordings', unseen: true, files: [{ name: '000002', size: 0, mtimeMs: 0, path: join(rec, '000002') }] }) }]);
+    expect(losses[0]!.loss!.reason).toMatch(/^gone from the recorder \(evicted, or deleted\) while the agent could not read it \(since .+\), before any pass could read it$/);
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', site.config, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 1, lostRecordings: 0 });
+    const alerts = site.raised().filter((a) => a.subject.includes('lost unseen'));
+    expect(alerts).toEqual([expect.objectContaining({ severity: 'critical', subject: 'cs: 1 batch(es) lost unseen (000002)' })]);
+    expect(alerts[0]!.message).toContain('Check the owner and permissions the recorder gives its batch directories');
+  }, 60_000);
+
+  it('a batch directory a pass saw, then could not read, then evicted, is recorded lost by its recordings alone: the batch counts once', () => {
+    const rec = join(dir, 'rec-seen');
+    mkdirSync(rec);
+    writeTree(rec, 2, 2, { size: 500 });
+    // 000002 is still being written at the first look (closed by a quiet minute): pending.
+    const now = new Date();
+    for (const f of readdirSync(join(rec, '000002'))) utimesSync(join(rec, '000002', f), now, now);
+    const site = siteOf('site-seen', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 100, quietSeconds: 60, settleSeconds: 1 }`]);
+    expect(run(site.config).status).toBe(0);
+    chmodSync(join(rec, '000002'), 0o000);
+    expect(run(site.config).status).toBe(1);
+    chmodSync(join(rec, '000002'), 0o755);
+    rmSync(join(rec, '000002'), { recursive: true });
+    expect(run(site.config).status).toBe(3);
+    expect(run(site.config).status).toBe(0);
+    const losses = readFileSync(join(site.state, 'losses.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { e: string; loss?: { batch: string; unseen?: true; files: unknown[] } }).filter((l) => l.e === 'lost');
+    expect(losses.map((l) => [l.loss!.batch, l.loss!.files.length, l.loss!.unseen ?? false])).toEqual([['000002', 2, false]]);
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', site.config, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 1, lostRecordings: 2 });
   }, 60_000);
 
   it('a source whose path is gone (an unmounted share) under cron: the other sources ship, the run exits 1 and the gone one is alerted', async () => {

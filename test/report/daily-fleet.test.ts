@@ -247,7 +247,7 @@ describe('daily report from what the agents said in their heartbeats', () => {
     await put(blobs, beat('site-a', at('2026-03-03', '00:05'), { losses: 3, recentLosses: [unseen] }));
     const now = () => new Date('2026-03-03T07:00:00Z');
     const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now, signals: heartbeatSignals(blobs, now) });
-    expect(report.problems).toEqual(['contactstore: 3 batch(es) lost unseen, written and evicted by the recorder without any pass seeing them (their recordings are not known): /rec/000006, /rec/000007, /rec/000008']);
+    expect(report.problems).toEqual(['contactstore: 3 batch(es) lost unseen, evicted by the recorder before any pass could read them (their recordings are not known): /rec/000006, /rec/000007, /rec/000008']);
   });
 
   it('names recordings gone before shipping again, shipped before under another file time, apart from certain losses (offsite if only touched)', async () => {
