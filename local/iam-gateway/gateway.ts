@@ -162,11 +162,11 @@ export async function startIamGateway(options: GatewayOptions): Promise<IamGatew
     }
     const mapped = authoriseS3({ ...incoming, body: incoming.body?.toString('utf8') }, bucketArn, clock.now());
     const checks = mapped.deleteObjectsIn
-      ? deleteObjectsKeys(incoming.body?.toString('utf8') ?? '').map((k) => ({
-          action: k.versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject',
-          resource: `${mapped.deleteObjectsIn}/${k.key}`,
-          context: {},
-        }))
+      ? deleteObjectsKeys(incoming.body?.toString('utf8') ?? '').flatMap((k) => {
+          const resource = `${mapped.deleteObjectsIn}/${k.key}`;
+          const deletion = { action: k.versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource, context: {} };
+          return mapped.bypassesGovernance ? [deletion, { action: 's3:BypassGovernanceRetention', resource, context: {} }] : [deletion];
+        })
       : mapped.checks;
     for (const check of checks) {
       const denial = authorizer.check(caller.arn, identity, { ...check, context: { ...S3_REQUEST_CONTEXT, ...check.context } }, deployment.bucketPolicy, knowsS3Key);

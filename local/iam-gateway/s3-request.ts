@@ -20,6 +20,8 @@ export interface S3Authorisation {
   unknown?: string;
   /** DeleteObjects on this bucket ARN: s3:DeleteObject is checked per key of the body. */
   deleteObjectsIn?: string;
+  /** DeleteObjects with `x-amz-bypass-governance-retention: true`: s3:BypassGovernanceRetention is checked per key too. */
+  bypassesGovernance?: boolean;
 }
 
 export interface S3Request {
@@ -118,8 +120,22 @@ function retentionBodyContext(body: string | undefined, now: Date): AccessCheck[
   return retentionContext(field('Mode'), field('RetainUntilDate'), now);
 }
 
-function bucketCall(method: string, bucket: string, query: S3Request['query']): S3Authorisation {
-  if (method === 'POST' && 'delete' in query) return { checks: [], deleteObjectsIn: bucket };
+/**
+ * Whether the request asks S3 to override governance-mode retention. S3 then also requires
+ * s3:BypassGovernanceRetention on the object: without that check the stand-in, which honours
+ * the header, would let the purge's role (explicitly denied the bypass) or anyone else delete a
+ * locked version, or shorten its lock, that AWS keeps (the bucket policy denies the bypass to all).
+ */
+export function bypassesGovernance(headers: S3Request['headers']): boolean {
+  return String(first(headers['x-amz-bypass-governance-retention']) ?? '').trim().toLowerCase() === 'true';
+}
+
+function bypassCheck(headers: S3Request['headers'], object: string): AccessCheck[] {
+  return bypassesGovernance(headers) ? [{ action: 's3:BypassGovernanceRetention', resource: object, context: {} }] : [];
+}
+
+function bucketCall(method: string, bucket: string, query: S3Request['query'], headers: S3Request['headers']): S3Authorisation {
+  if (method === 'POST' && 'delete' in query) return { checks: [], deleteObjectsIn: bucket, ...(bypassesGovernance(headers) ? { bypassesGovernance: true } : {}) };
   const sub = Object.keys(query).find((k) => k in BUCKET_SUBRESOURCES);
   if (sub) {
     const action = BUCKET_SUBRESOURCES[sub]![method];
@@ -146,7 +162,8 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
   if (sub) {
     const action = OBJECT_SUBRESOURCES[sub]![method];
     const context = action === 's3:PutObjectRetention' ? retentionBodyContext(req.body, now) : {};
-    return action ? { checks: [{ action, resource: object, context }] } : { checks: [], unknown: `${method} ?${sub}` };
+    const bypass = action === 's3:PutObjectRetention' ? bypassCheck(headers, object) : [];
+    return action ? { checks: [{ action, resource: object, context }, ...bypass] } : { checks: [], unknown: `${method} ?${sub}` };
   }
   const uploadId = 'uploadId' in query;
   const versioned = 'versionId' in query;
@@ -173,7 +190,7 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
       return { checks: [], unknown: `POST ${req.path}` };
     case 'DELETE':
       if (uploadId) return { checks: [{ action: 's3:AbortMultipartUpload', resource: object, context: {} }] };
-      return { checks: [{ action: versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource: object, context: {} }] };
+      return { checks: [{ action: versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject', resource: object, context: {} }, ...bypassCheck(headers, object)] };
     default:
       return { checks: [], unknown: `${method} ${req.path}` };
   }
@@ -194,7 +211,7 @@ export function authoriseS3(req: S3Request, mapBucketArn: (name: string) => stri
   const [bucketPart = '', ...rest] = req.path.replace(/^\//, '').split('/');
   if (!bucketPart) return { checks: [{ action: 's3:ListAllMyBuckets', resource: '*', context: {} }] };
   const bucket = mapBucketArn(decodeURIComponent(bucketPart));
-  if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return bucketCall(req.method, bucket, req.query);
+  if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return bucketCall(req.method, bucket, req.query, req.headers);
   const key = rest.map((s) => decodeURIComponent(s)).join('/');
   return objectCall(req, `${bucket}/${key}`, mapBucketArn, now);
 }
