@@ -24,6 +24,7 @@ import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './
 import { artefactSelector } from './sources/select.ts';
 import { formatDuration, sentence } from '../core/alert-text.ts';
 import { AHEAD_SLACK_MS } from './sources/stability.ts';
+import { shippingError } from './store-refusal.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -376,9 +377,9 @@ export class ArtefactRunner {
         log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
         if (error instanceof IncompleteDumpError || error instanceof FormatChangedError) this.incomplete.add(work.stamp.name);
         if (!retryable || attempt === attempts) {
-          this.deps.onError?.(`${work.source}/${work.stamp.name}: ${messageOf(error)}`);
+          this.deps.onError?.(`${work.source}/${work.stamp.name}: ${shippingError(error, this.deps.site)}`);
           if (error instanceof FormatChangedError) return this.formatChanged(work, error);
-          await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(messageOf(error))} It stays in the backlog and is tried again next cycle.` });
+          await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(shippingError(error, this.deps.site))} It stays in the backlog and is tried again next cycle.` });
           return undefined;
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));

@@ -5,13 +5,14 @@ import { HeartbeatListing, readHeartbeat } from '../core/heartbeat-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
-import { AlreadyExistsError } from '../core/errors.ts';
+import { AlreadyExistsError, messageOf } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
 import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
+import { shippingError } from './store-refusal.ts';
 
 // The agent's heartbeat: after a pass, one small new object under the site's own
 // `heartbeats/{site}/` prefix (core/fleet.ts says why there), PUT with If-None-Match
@@ -231,8 +232,8 @@ export class HeartbeatWriter {
       if (saved) throw saved;
       return key;
     } catch (error) {
-      this.failure = error instanceof Error ? error.message : String(error);
       this.failedIn = error instanceof StateNotSavedError ? 'state' : 'store';
+      this.failure = this.failedIn === 'store' ? shippingError(error, this.deps.config.site) : messageOf(error);
       this.deps.log.warn(this.failedIn === 'state' ? 'heartbeat memory not saved in the state directory' : 'heartbeat not written', { error: this.failure });
       return this.failedIn === 'state' ? key : undefined;
     }

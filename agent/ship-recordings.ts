@@ -16,6 +16,7 @@ import type { LossReporter } from './state/loss-reporter.ts';
 import type { AlertBook } from './state/alert-book.ts';
 import type { AgentDeps, CycleReport } from './agent-types.ts';
 import type { Alert } from '../core/ports.ts';
+import { shippingError } from './store-refusal.ts';
 
 // Shipping a recordings source's batches within one pass: `packConcurrency` workers take what the
 // walk hands out until the time slice ends; each pack is retried a few times on transient or
@@ -160,7 +161,7 @@ function shipFailedAlert(site: string, source: RecordingsSourceConfig, failures:
     severity: 'warning',
     site,
     subject: `${source.name}: ${failures.length === 1 ? `batch ${first.batch} could not be shipped` : `${failures.length} batches could not be shipped`}`,
-    message: `${failures.length} batch(es) could not be shipped in this pass (${named}${failures.length > 5 ? ', …' : ''}). After ${first.attempts} attempt(s): ${first.error}. They stay in the backlog and are tried again next pass.`,
+    message: `${failures.length} batch(es) could not be shipped in this pass (${named}${failures.length > 5 ? ', …' : ''}). After ${first.attempts} attempt(s): ${sentence(first.error)} They stay in the backlog and are tried again next pass.`,
     details: { source: source.name, batches: failures.length, first: first.batch },
   };
 }
@@ -223,12 +224,12 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
         return { lost };
       }
       const retryable = shipRetryable(error);
-      s.onError(`${work.batch}: ${messageOf(error)}`);
+      s.onError(`${work.batch}: ${shippingError(error, config.site)}`);
       log.warn('pack failed', { batch: work.batch, attempt, of: attempts, retryable, error: messageOf(error) });
       // The store did not answer (the SDK already asked again): the batch and the rest of the pass wait for the next pass.
       if (storeSilent(error)) silent.message = s.storeSilent = messageOf(error);
       if (!retryable || attempt === attempts || silent.message !== undefined) {
-        failures.push({ batch: work.batch, attempts: attempt, error: messageOf(error) });
+        failures.push({ batch: work.batch, attempts: attempt, error: shippingError(error, config.site) });
         return { lost };
       }
       await new Promise((r) => setTimeout(r, s.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));

@@ -1,0 +1,46 @@
+import { deniedByS3, storeFault } from '../adapters/s3-errors.ts';
+import { messageOf } from '../core/errors.ts';
+
+// The store's refusal of the agent's key, as the operator reads it in an alert, `agent status`
+// and the heartbeat: what was refused, what the key lacks, and what to check, before S3's own
+// words (kept after it, in brackets). A site given another site's key, a DR site's read-only key,
+// a revoked or rotated one otherwise read as a wall of IAM text in every batch's alert
+// ("AccessDenied: User: arn:… is not authorized to perform: s3:ListBucket on resource: …").
+// S3's words follow the explanation ("The store said: …"), so the message ends as S3's does.
+
+/** What S3 names in its refusal (`… is not authorized to perform: ACTION on resource: "ARN"`); empty when it names nothing (a HEAD's bare 403). */
+function iamWords(message: string): { action?: string; principal?: string } {
+  const m = /User: (\S+) is not authorized to perform: (\S+) on resource/.exec(message);
+  return m ? { principal: m[1], action: m[2] } : {};
+}
+
+/** The operation and key the adapter put first in its error (`S3 put backups/…: …`). */
+function operationOf(message: string): { operation: string; key: string } | undefined {
+  const m = /^S3 (\S+) (\S+?): /.exec(message);
+  return m ? { operation: m[1]!, key: m[2]! } : undefined;
+}
+
+/**
+ * One sentence for the store's refusal of this agent's key, or undefined when `error` is no such
+ * refusal. `site` is the configured site, whose agent key `cloud.credentials` should be.
+ */
+export function storeRefusal(error: unknown, site: string): string | undefined {
+  const said = messageOf(error);
+  const where = operationOf(said);
+  const fault = storeFault(error);
+  if (fault === 'unknown-key') return `the store knows no such access key: it was revoked or rotated, or is mistyped. Give cloud.credentials site ${site}'s current agent key.`;
+  if (fault === 'wrong-secret') return `the store refused the key's signature: cloud.credentials.secretAccessKey is not this access key's secret (a key rotated, a secret mistyped).`;
+  if (!deniedByS3(error)) return undefined;
+  const { action, principal } = iamWords(said);
+  // S3 also answers AccessDenied for a locked version or a missing key; only a refusal by policy (named, or a bare 403) is the key's.
+  if (!action && /object lock/i.test(said)) return undefined;
+  const object = where ? `${where.key} (${where.operation})` : 'the store';
+  const lacks = action ? `the site's key lacks ${action} there${principal ? ` (it signs as ${principal})` : ''}` : `the site's key may not do this there`;
+  return `access denied to ${object}: ${lacks}. Check that cloud.credentials is site ${site}'s own agent key (not another site's, not a DR site's read-only one) and cloud.bucket the deployment's bucket: \`ferry agent check\` tests both.`;
+}
+
+/** An error of shipping as the operator reads it: the refusal first when the store refused the key, S3's words after it. */
+export function shippingError(error: unknown, site: string): string {
+  const refusal = storeRefusal(error, site);
+  return refusal === undefined ? messageOf(error) : `${refusal} The store said: ${messageOf(error)}`;
+}
