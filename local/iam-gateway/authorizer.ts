@@ -55,7 +55,9 @@ export class Authorizer {
   }
 
   private message(principalArn: string, check: AccessCheck, decision: Denial['decision'], kind: string): string {
-    const why = decision === 'explicit-deny' ? `with an explicit deny in ${kind}` : `because no ${kind} allows the ${check.action} action`;
+    // AWS's words: "with an explicit deny in an identity-based policy", "because no identity-based policy allows …".
+    const none = kind.replace(/^(an|the) /, '').replace(' or an ', ' or ');
+    const why = decision === 'explicit-deny' ? `with an explicit deny in ${kind}` : `because no ${none} allows the ${check.action} action`;
     return `User: ${principalArn} is not authorized to perform: ${check.action} on resource: "${check.resource}" ${why}`;
   }
 

@@ -135,6 +135,15 @@ describe("site-a's agent", () => {
     expect((await agentA.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'recordings/site-a/2024/05/01/p1.tar' }))).ContentLength).toBe(1);
   });
 
+  it("is told why in AWS's words: 'because no identity-based or resource-based policy allows the s3:GetObject action', 'with an explicit deny in an identity-based or resource-based policy'", async () => {
+    const read = await agentA.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'backups/site-b/db/x.sql' })).then(() => '', (e: unknown) => (e as Error).message);
+    expect(read).toMatch(/^User: arn:aws:iam::\d+:role\/\S+ is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::\S+\/backups\/site-b\/db\/x\.sql" because no identity-based or resource-based policy allows the s3:GetObject action$/);
+    const deleted = await agentA.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'recordings/site-a/2024/05/01/p1.tar' })).then(() => '', (e: unknown) => (e as Error).message);
+    expect(deleted).toMatch(/ is not authorized to perform: s3:DeleteObject on resource: "\S+" with an explicit deny in an identity-based or resource-based policy$/);
+    const table = await dynamoAs(iam.credentialsOf('agent:site-a')).send(new GetCommand({ TableName: TABLE, Key: { pk: 'REC#site-a#r1', sk: 'REC' } })).then(() => '', (e: unknown) => (e as Error).message);
+    expect(table).toMatch(/ because no identity-based policy allows the dynamodb:GetItem action$/);
+  });
+
   it('lists its own prefix only', async () => {
     const listed = await agentA.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'recordings/site-a/' }));
     expect(listed.Contents?.map((c) => c.Key)).toEqual(['recordings/site-a/2024/05/01/p1.tar']);
