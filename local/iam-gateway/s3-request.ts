@@ -114,6 +114,12 @@ function retentionCheck(headers: S3Request['headers'], object: string, now: Date
   return mode !== undefined || until !== undefined ? [{ action: 's3:PutObjectRetention', resource: object, context: retentionContext(mode, until, now) }] : [];
 }
 
+/** A write that places a legal hold (the header on PutObject, CopyObject or CreateMultipartUpload) needs s3:PutObjectLegalHold as well, as on S3. */
+function legalHoldCheck(headers: S3Request['headers'], object: string): AccessCheck[] {
+  const status = first(headers['x-amz-object-lock-legal-hold']);
+  return status === undefined ? [] : [{ action: 's3:PutObjectLegalHold', resource: object, context: { 's3:object-lock-legal-hold': status } }];
+}
+
 /** PutObjectRetention's keys, from its body (`<Retention><Mode>…</Mode><RetainUntilDate>…</RetainUntilDate>`). */
 function retentionBodyContext(body: string | undefined, now: Date): AccessCheck['context'] {
   const field = (name: string) => (body === undefined ? undefined : new RegExp(`<${name}>\\s*([^<]*?)\\s*</${name}>`).exec(body)?.[1]);
@@ -176,7 +182,7 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
     case 'PUT': {
       // UploadPart creates nothing visible; PutObject and CopyObject create the object.
       const creating = !('partNumber' in query && uploadId);
-      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating, now) }, ...retentionCheck(headers, object, now)];
+      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating, now) }, ...retentionCheck(headers, object, now), ...legalHoldCheck(headers, object)];
       const source = first(headers['x-amz-copy-source']);
       if (source) checks.push({ action: 's3:GetObject', resource: copySourceArn(source, mapBucketArn), context: {} });
       return { checks, kms: 'kms:GenerateDataKey' };
@@ -185,7 +191,7 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
       // CreateMultipartUpload creates nothing visible yet; CompleteMultipartUpload creates the object.
       if ('uploads' in query || uploadId) {
         const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query), now) }];
-        return { checks: [...checks, ...retentionCheck(headers, object, now)], kms: 'kms:GenerateDataKey' };
+        return { checks: [...checks, ...retentionCheck(headers, object, now), ...legalHoldCheck(headers, object)], kms: 'kms:GenerateDataKey' };
       }
       return { checks: [], unknown: `POST ${req.path}` };
     case 'DELETE':
