@@ -120,6 +120,17 @@ function legalHoldCheck(headers: S3Request['headers'], object: string): AccessCh
   return status === undefined ? [] : [{ action: 's3:PutObjectLegalHold', resource: object, context: { 's3:object-lock-legal-hold': status } }];
 }
 
+/**
+ * A write that tags the object (`x-amz-tagging`) needs s3:PutObjectTagging as well, and one that
+ * sets an ACL (`x-amz-acl`, `x-amz-grant-*`) s3:PutObjectAcl, as on S3; no Ferry writer sends either.
+ */
+function tagAndAclChecks(headers: S3Request['headers'], object: string): AccessCheck[] {
+  const names = Object.keys(headers).map((h) => h.toLowerCase());
+  const tagging = names.includes('x-amz-tagging') ? [{ action: 's3:PutObjectTagging', resource: object, context: {} }] : [];
+  const acl = names.some((h) => h === 'x-amz-acl' || h.startsWith('x-amz-grant-')) ? [{ action: 's3:PutObjectAcl', resource: object, context: {} }] : [];
+  return [...tagging, ...acl];
+}
+
 /** PutObjectRetention's keys, from its body (`<Retention><Mode>…</Mode><RetainUntilDate>…</RetainUntilDate>`). */
 function retentionBodyContext(body: string | undefined, now: Date): AccessCheck['context'] {
   const field = (name: string) => (body === undefined ? undefined : new RegExp(`<${name}>\\s*([^<]*?)\\s*</${name}>`).exec(body)?.[1]);
@@ -182,7 +193,7 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
     case 'PUT': {
       // UploadPart creates nothing visible; PutObject and CopyObject create the object.
       const creating = !('partNumber' in query && uploadId);
-      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating, now) }, ...retentionCheck(headers, object, now), ...legalHoldCheck(headers, object)];
+      const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, creating, now) }, ...retentionCheck(headers, object, now), ...legalHoldCheck(headers, object), ...tagAndAclChecks(headers, object)];
       const source = first(headers['x-amz-copy-source']);
       if (source) checks.push({ action: 's3:GetObject', resource: copySourceArn(source, mapBucketArn), context: {} });
       return { checks, kms: 'kms:GenerateDataKey' };
@@ -191,7 +202,8 @@ function objectCall(req: S3Request, object: string, mapBucketArn: (name: string)
       // CreateMultipartUpload creates nothing visible yet; CompleteMultipartUpload creates the object.
       if ('uploads' in query || uploadId) {
         const checks: AccessCheck[] = [{ action: 's3:PutObject', resource: object, context: writeContext(headers, !('uploads' in query), now) }];
-        return { checks: [...checks, ...retentionCheck(headers, object, now), ...legalHoldCheck(headers, object)], kms: 'kms:GenerateDataKey' };
+        const settings = 'uploads' in query ? tagAndAclChecks(headers, object) : [];
+        return { checks: [...checks, ...retentionCheck(headers, object, now), ...legalHoldCheck(headers, object), ...settings], kms: 'kms:GenerateDataKey' };
       }
       return { checks: [], unknown: `POST ${req.path}` };
     case 'DELETE':

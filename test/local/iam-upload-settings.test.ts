@@ -13,6 +13,8 @@ import { startTestCloud } from '../support/local-cloud.ts';
 // (DenyDestruction): a held object outlives every purge and blocks a data subject's erasure, so
 // only the holds function and the purge's copy-out may place one. Real SDK clients through the
 // IAM gateway, the synthesized policies deciding, the S3 stand-in keeping the hold it is given.
+// Tags and ACLs set at upload need s3:PutObjectTagging and s3:PutObjectAcl likewise, which no
+// role of the deployment has.
 
 const SITE = 'demo'; // the generated deployment's site: no synth of its own
 let dir: string;
@@ -21,7 +23,7 @@ let admin: S3Client;
 let agent: S3Client;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ferry-iam-hold-upload-'));
+  dir = mkdtempSync(join(tmpdir(), 'ferry-iam-upload-settings-'));
   cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
   admin = createS3Client({ region: cloud.region, endpoint: cloud.s3Endpoint, credentials: cloud.credentials });
   agent = createS3Client({ region: cloud.region, endpoint: cloud.iam!.s3Endpoint, credentials: cloud.iam!.credentialsOf(`agent:${SITE}`), maxAttempts: 1 });
@@ -58,5 +60,28 @@ describe('a legal hold placed at upload, through the IAM gateway', () => {
     const Body = Buffer.from('pack');
     await agent.send(new PutObjectCommand({ Bucket: cloud.bucket, Key, Body, IfNoneMatch: '*', ContentMD5: createHash('md5').update(Body).digest('base64') }));
     expect((await admin.send(new HeadObjectCommand({ Bucket: cloud.bucket, Key }))).ObjectLockLegalHoldStatus ?? 'OFF').toBe('OFF');
+  });
+});
+
+describe('tags and ACLs set at upload, through the IAM gateway', () => {
+  const publish = (Key: string, extra: { Tagging?: string; ACL?: 'public-read' }) => {
+    const Body = Buffer.from('pack');
+    return agent.send(new PutObjectCommand({ Bucket: cloud.bucket, Key, Body, IfNoneMatch: '*', ContentMD5: createHash('md5').update(Body).digest('base64'), ...extra }));
+  };
+
+  it("refuses the agent's key a PutObject that tags its object (s3:PutObjectTagging), and stores nothing", async () => {
+    const Key = `recordings/${SITE}/2026/01/01/p00000000000000000000004.tar`;
+    const denied = await refusal(publish(Key, { Tagging: 'tier=keep' }));
+    expect(denied?.name).toBe('AccessDenied');
+    expect(denied?.message).toMatch(/s3:PutObjectTagging/);
+    expect((await refusal(admin.send(new HeadObjectCommand({ Bucket: cloud.bucket, Key }))))?.name).toMatch(/NotFound|NoSuchKey/);
+  });
+
+  it("refuses the agent's key a PutObject or a multipart upload that sets an ACL (s3:PutObjectAcl)", async () => {
+    const denied = await refusal(publish(`recordings/${SITE}/2026/01/01/p00000000000000000000005.tar`, { ACL: 'public-read' }));
+    expect(denied?.name).toBe('AccessDenied');
+    expect(denied?.message).toMatch(/s3:PutObjectAcl/);
+    const upload = await refusal(agent.send(new CreateMultipartUploadCommand({ Bucket: cloud.bucket, Key: `backups/${SITE}/db/2026/01/01/a00000000000000000000006-full.sql`, ACL: 'public-read' })));
+    expect(upload?.message).toMatch(/s3:PutObjectAcl/);
   });
 });
