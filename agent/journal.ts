@@ -324,6 +324,11 @@ export class Journal {
     return false;
   }
 
+  /** Whether anything shipped from the batch (a pass read it). */
+  shippedAny(source: string, batch: string): boolean {
+    return this.shipped.get(batchKey(source, batch)).size > 0;
+  }
+
   /** Whether `files` are exactly the files shipped from the batch (one lookup of the batch). */
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
     const shipped = this.shipped.get(batchKey(source, batch));

@@ -134,7 +134,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const { site } = s.deps.config;
     // Gone while unreadable: recorded lost before its alert closes, so a pass stopped in between records it next time.
     if (!s.stopping()) report.lost += await recordGoneUnreadable(s, source, unreadable);
-    await s.alerts.raiseEach(unreadablePrefix(source), unreadableAlerts(site, source, unreadable), site, (path) => unreadableResolved(source, path), !s.stopping());
+    await s.alerts.raiseEach(unreadablePrefix(source), unreadableAlerts(site, source, unreadable), site, (path) => unreadableResolved(source, path, s.journal.shippedAny(source.name, path)), !s.stopping());
     const badNameAlerts = [...badNames].map((path): [string, Omit<Alert, 'key'>] => [path, badNameAlert(site, source.name, path, source.path)]);
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());

@@ -34,8 +34,9 @@ export function unreadableAlerts(site: string, source: RecordingsSourceConfig, u
  * read again; its recordings ship as usual" of a directory that is gone told the administrator
  * all was well while nothing of it had shipped.
  */
-export function unreadableResolved(source: RecordingsSourceConfig, path: string): string {
+export function unreadableResolved(source: RecordingsSourceConfig, path: string, shippedBefore = false): string {
   if (existsSync(join(source.path, path))) return `${path} can be read again; its recordings ship as usual.`;
+  if (shippedBefore) return `${path} is gone from ${source.path} (evicted by the recorder, or deleted) while the agent could not read it. A pass read it before: its recordings shipped then, and any it saw and did not ship are recorded lost by name (ferry agent status --losses). Any written into it after it became unreadable cannot be named.`;
   return `${path} is gone from ${source.path} (evicted by the recorder, or deleted) while the agent could not read it: nothing of it shipped while it was unreadable. It is recorded lost (ferry agent status --losses): by name, the recordings a pass saw in it before; as a batch lost unseen when no pass saw any. Any written into it meanwhile cannot be named.`;
 }
 
@@ -57,6 +58,9 @@ export async function recordGoneUnreadable(s: RecordingsState, source: Recording
     const batch = alert.key.slice(prefix.length);
     if (stillUnreadable.has(batch) || existsSync(join(source.path, batch))) continue;
     if (s.lossLog.all().some((l) => l.source === source.name && l.kind === 'recordings' && !l.unseen && l.batch === batch)) continue;
+    // A batch a pass read and shipped from (then made unreadable, then evicted): what it saw
+    // shipped, or was recorded lost by name; calling it lost unseen would be a false alarm.
+    if (s.journal.shippedAny(source.name, batch)) continue;
     // Recorded under one key (the directory's name, size and time 0): a pass killed before the alert closed records nothing again.
     lost += await s.losses.report({
       source: source.name,

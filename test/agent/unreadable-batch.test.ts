@@ -158,6 +158,29 @@ sources:
     expect(alerts[0]!.message).toContain('Check the owner and permissions the recorder gives its batch directories');
   }, 60_000);
 
+  it('a batch a pass shipped whole, then could not read, then evicted, is recorded lost in no way: no loss, no lost-unseen alert, its alert closes saying it shipped', () => {
+    const rec = join(dir, 'rec-shipped');
+    mkdirSync(rec);
+    writeTree(rec, 2, 2, { size: 500 });
+    const site = siteOf('site-shipped', [`{ name: cs, type: recordings, path: ${rec}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
+    expect(run(site.config).status).toBe(0);
+    chmodSync(join(rec, '000002'), 0o000);
+    expect(run(site.config).status).toBe(1);
+    chmodSync(join(rec, '000002'), 0o755);
+    rmSync(join(rec, '000002'), { recursive: true });
+    writeTree(rec, 1, 2, { size: 500, firstBatch: 3 });
+    const gone = run(site.config);
+    expect(gone.status, gone.stderr).toBe(0);
+    expect(run(site.config).status).toBe(0);
+    const lossFile = join(site.state, 'losses.jsonl');
+    expect(existsSync(lossFile) ? readFileSync(lossFile, 'utf8').split('\n').filter((l) => l.includes('"e":"lost"')) : []).toEqual([]);
+    expect(site.raised().filter((a) => a.subject.includes('lost'))).toEqual([]);
+    const resolved = site.raised().find((a) => a.subject === 'resolved: cs: batch directory cannot be read: 000002');
+    expect(resolved?.message).toBe(`000002 is gone from ${rec} (evicted by the recorder, or deleted) while the agent could not read it. A pass read it before: its recordings shipped then, and any it saw and did not ship are recorded lost by name (ferry agent status --losses). Any written into it after it became unreadable cannot be named.`);
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', site.config, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 0, lostRecordings: 0 });
+  }, 60_000);
+
   it('a batch directory a pass saw, then could not read, then evicted, is recorded lost by its recordings alone: the batch counts once', () => {
     const rec = join(dir, 'rec-seen');
     mkdirSync(rec);
