@@ -82,6 +82,31 @@ export class DataBucket extends Construct {
         conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
       }),
     );
+    // SSE-KMS with the data key, for every writer: a write that names other encryption (SSE-S3,
+    // AES256) or another KMS key is refused; one that names none (every Ferry writer) gets the
+    // bucket's default, this key. Each statement denies only a header present (Null false) and
+    // wrong: a negated operator, or one "IfExists", holds when the key is absent, and would refuse
+    // every write that names no encryption. Two statements: either header wrong is refused.
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyOtherEncryption',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      }),
+    );
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyOtherEncryptionKey',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': key.keyArn } },
+      }),
+    );
     // Nothing in Ferry shortens a lock: the purge skips locked objects and reports them. So the
     // governance bypass is denied to every principal; lifting it takes a visible bucket-policy
     // change (compliance mode cannot be lifted at all).

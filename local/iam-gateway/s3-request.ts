@@ -67,7 +67,7 @@ const BUCKET_SUBRESOURCES: Record<string, Partial<Record<string, string>>> = {
 export const S3_CONDITION_KEYS: ReadonlySet<string> = new Set(
   [
     's3:TlsVersion', 's3:signatureversion', 's3:authType', 's3:prefix', 's3:delimiter', 's3:max-keys',
-    's3:ObjectCreationOperation', 's3:if-none-match', 's3:if-match', 's3:x-amz-server-side-encryption', 's3:x-amz-storage-class',
+    's3:ObjectCreationOperation', 's3:if-none-match', 's3:if-match', 's3:x-amz-server-side-encryption', 's3:x-amz-server-side-encryption-aws-kms-key-id', 's3:x-amz-storage-class',
     's3:object-lock-mode', 's3:object-lock-legal-hold', 's3:object-lock-retain-until-date', 's3:object-lock-remaining-retention-days',
   ].map((k) => k.toLowerCase()),
 );
@@ -101,6 +101,7 @@ function writeContext(headers: S3Request['headers'], creating: boolean, now: Dat
     's3:if-none-match': h('if-none-match'),
     's3:if-match': h('if-match'),
     's3:x-amz-server-side-encryption': h('x-amz-server-side-encryption'),
+    's3:x-amz-server-side-encryption-aws-kms-key-id': h('x-amz-server-side-encryption-aws-kms-key-id'),
     's3:x-amz-storage-class': h('x-amz-storage-class'),
     ...retentionContext(h('x-amz-object-lock-mode'), h('x-amz-object-lock-retain-until-date'), now),
     's3:object-lock-legal-hold': h('x-amz-object-lock-legal-hold'),

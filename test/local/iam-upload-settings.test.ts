@@ -85,3 +85,27 @@ describe('tags and ACLs set at upload, through the IAM gateway', () => {
     expect(upload?.message).toMatch(/s3:PutObjectAcl/);
   });
 });
+
+describe('encryption named at upload, through the IAM gateway', () => {
+  const publish = (Key: string, extra: { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string }) => {
+    const Body = Buffer.from('pack');
+    return agent.send(new PutObjectCommand({ Bucket: cloud.bucket, Key, Body, IfNoneMatch: '*', ContentMD5: createHash('md5').update(Body).digest('base64'), ...extra }));
+  };
+
+  it("refuses the agent's key a PutObject that asks for SSE-S3 (AES256) instead of the data key (the bucket policy's DenyOtherEncryption), and stores nothing", async () => {
+    const Key = `recordings/${SITE}/2026/01/01/p00000000000000000000007.tar`;
+    const denied = await refusal(publish(Key, { ServerSideEncryption: 'AES256' }));
+    expect(denied?.name).toBe('AccessDenied');
+    expect(denied?.message).toMatch(/with an explicit deny in an identity-based or resource-based policy/);
+    expect((await refusal(admin.send(new HeadObjectCommand({ Bucket: cloud.bucket, Key }))))?.name).toMatch(/NotFound|NoSuchKey/);
+  });
+
+  it("refuses the agent's key a PutObject or a multipart upload that names another KMS key (DenyOtherEncryptionKey)", async () => {
+    const other = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000';
+    const denied = await refusal(publish(`recordings/${SITE}/2026/01/01/p00000000000000000000008.tar`, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: other }));
+    expect(denied?.name).toBe('AccessDenied');
+    expect(denied?.message).toMatch(/with an explicit deny in an identity-based or resource-based policy/);
+    const upload = await refusal(agent.send(new CreateMultipartUploadCommand({ Bucket: cloud.bucket, Key: `backups/${SITE}/db/2026/01/01/a00000000000000000000009-full.sql`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: other })));
+    expect(upload?.name).toBe('AccessDenied');
+  });
+});
