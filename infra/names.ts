@@ -25,9 +25,9 @@ export function objectsArn(bucketName: string, prefix: string): string {
   return `${bucketArn(bucketName)}/${prefix}*`;
 }
 
-/** The service principal KMS sees when S3 or DynamoDB uses a key on a caller's behalf. */
-export function viaService(service: 's3' | 'dynamodb'): string {
-  return `${service}.${Aws.REGION}.amazonaws.com`;
+/** The service principal KMS sees when S3, DynamoDB or SNS uses a key on a caller's behalf (in this stack's region, unless another is given). */
+export function viaService(service: 's3' | 'dynamodb' | 'sns', region: string = Aws.REGION): string {
+  return `${service}.${region}.amazonaws.com`;
 }
 
 const listing = new WeakSet<iam.IPrincipal>();

@@ -1,3 +1,4 @@
+import { viaService } from './names.ts';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -41,8 +42,10 @@ export class Replication extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({ actions: ['s3:ReplicateObject', 's3:ReplicateDelete', 's3:ReplicateTags'], resources: [`${config.destinationBucketArn}/*`] }),
     );
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [sourceKey.keyArn] }));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [config.kmsKeyArn] }));
+    // Each key only as S3 uses it: the source's in this region, the DR copy's in the region its ARN names.
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [sourceKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('s3') } } }));
+    const drRegion = config.kmsKeyArn.split(':')[3]!;
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:GenerateDataKey'], resources: [config.kmsKeyArn], conditions: { StringEquals: { 'kms:ViaService': viaService('s3', drRegion) } } }));
     acknowledgeWildcardResource(this.role, `${sourceBucketArn}/*`, 'replication reads every object version of the data bucket: replicating the whole bucket is the point of DR');
     acknowledgeWildcardResource(this.role, `${config.destinationBucketArn}/*`, 'replication writes a replica of every object into the DR bucket, under the same keys');
 
