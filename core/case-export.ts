@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { ArchivedError, ErasedError, IntegrityError, InvalidInputError, NotFoundError } from './errors.ts';
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import { recordingName } from './replay.ts';
+import { SHA256SUMS, sha256sums } from './sha256sums.ts';
 import { BLOCK, endOfArchive, fileHeaders, padding } from './tar.ts';
 
 // Case export: chosen recordings → one POSIX tar bundle (opens with `tar -xf`, 7-Zip, any
@@ -17,6 +18,7 @@ import { BLOCK, endOfArchive, fileHeaders, padding } from './tar.ts';
 //   {root}/metadata/{rid}.json       its catalogue record (call metadata, pack, offset, SHA-256)
 //   {root}/custody.json              who asked, when, why, which case; each source pack and version
 //   {root}/manifest.json|.csv        path, bytes and SHA-256 of every other file
+//   {root}/SHA256SUMS                 every file above (the manifests too) as `sha256sum -c` reads it
 
 export const BUNDLE_FORMAT = 'ferry.case-export/1';
 export const MAX_EXPORT_RECORDINGS = 5000;
@@ -215,11 +217,18 @@ export async function writeCaseBundle(deps: ExportDeps, request: ExportRequest, 
     });
   }
   files.push({ ...(await sink.file(`${root}/custody.json`, Buffer.from(`${JSON.stringify(custody, null, 2)}\n`), request.at)), path: 'custody.json' });
-  const manifest = { format: BUNDLE_FORMAT, root, files };
-  await sink.file(`${root}/manifest.json`, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), request.at);
-  await sink.file(`${root}/manifest.csv`, Buffer.from(manifestCsv(files)), request.at);
+  // `checksums` names the SHA256SUMS file, so a verifier knows one was written and misses it if it goes.
+  const manifest = { format: BUNDLE_FORMAT, root, files, checksums: SHA256SUMS };
+  const json = await sink.file(`${root}/manifest.json`, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), request.at);
+  const csv = await sink.file(`${root}/manifest.csv`, Buffer.from(manifestCsv(files)), request.at);
+  await sink.file(`${root}/${SHA256SUMS}`, Buffer.from(bundleSums(files, json.sha256, csv.sha256)), request.at);
   await sink.write(endOfArchive());
   return { root, files, custody, bytes: sink.bytes };
+}
+
+/** SHA256SUMS of the bundle: every file it hands over, the manifests included, paths relative to its top directory. */
+function bundleSums(files: readonly BundleFile[], manifestJson: string, manifestCsvSha: string): string {
+  return sha256sums([...files, { path: 'manifest.json', sha256: manifestJson }, { path: 'manifest.csv', sha256: manifestCsvSha }]);
 }
 
 function manifestCsv(files: BundleFile[]): string {
@@ -302,9 +311,21 @@ async function hashAt(read: ReadAt, offset: number, size: number): Promise<strin
 }
 
 /**
+ * SHA256SUMS must list every file with the hash the bundle holds for it. A bundle made before
+ * Ferry wrote one (its manifest names no `checksums`) is checked without it.
+ */
+async function sumsProblems(read: ReadAt, found: Map<string, { bytes: number; sha256: string; offset: number }>, files: BundleFile[], checksums: string | undefined): Promise<BundleVerdict['problems']> {
+  const at = found.get(SHA256SUMS);
+  if (!at) return checksums === SHA256SUMS ? [{ path: SHA256SUMS, problem: 'is missing, though manifest.json names it' }] : [];
+  const expected = bundleSums(files, found.get('manifest.json')?.sha256 ?? '', found.get('manifest.csv')?.sha256 ?? '');
+  if ((await read(at.offset, at.bytes)).toString('utf8') === expected) return [];
+  return [{ path: SHA256SUMS, problem: 'does not list the files and hashes the manifest and the bundle hold: the file was altered' }];
+}
+
+/**
  * Re-checks a bundle with nothing but itself: every file the manifest lists is present with
  * its size and SHA-256, no file is there that it does not list, the CSV says the same as the
- * JSON, and the custody report's hashes are the recordings'. Problems name the file.
+ * JSON, SHA256SUMS lists every file with its hash, and the custody report's hashes are the recordings'. Problems name the file.
  */
 export async function verifyBundle(read: ReadAt, size: number): Promise<BundleVerdict> {
   const found = new Map<string, { bytes: number; sha256: string; offset: number }>();
@@ -327,7 +348,7 @@ export async function verifyBundle(read: ReadAt, size: number): Promise<BundleVe
   }
   const manifestAt = found.get('manifest.json');
   if (!manifestAt) return { ok: false, root, checked: 0, problems: [{ path: 'manifest.json', problem: 'is missing: this is not a Ferry case bundle, or it was cut short' }] };
-  let manifest: { format?: string; files?: BundleFile[] };
+  let manifest: { format?: string; files?: BundleFile[]; checksums?: string };
   try {
     manifest = JSON.parse((await read(manifestAt.offset, manifestAt.bytes)).toString('utf8')) as typeof manifest;
   } catch {
@@ -339,11 +360,12 @@ export async function verifyBundle(read: ReadAt, size: number): Promise<BundleVe
     if (!got) problems.push({ path: f.path, problem: 'is listed in the manifest but missing from the bundle' });
     else if (got.bytes !== f.bytes || got.sha256 !== f.sha256) problems.push({ path: f.path, problem: `SHA-256 ${got.sha256} (${got.bytes} bytes) is not the manifest's ${f.sha256} (${f.bytes} bytes): the file was altered` });
   }
-  const listed = new Set([...manifest.files.map((f) => f.path), 'manifest.json', 'manifest.csv']);
+  const listed = new Set([...manifest.files.map((f) => f.path), 'manifest.json', 'manifest.csv', SHA256SUMS]);
   for (const path of found.keys()) if (!listed.has(path)) problems.push({ path, problem: 'is in the bundle but not in the manifest' });
   const csvAt = found.get('manifest.csv');
   if (!csvAt) problems.push({ path: 'manifest.csv', problem: 'is missing' });
   else if ((await read(csvAt.offset, csvAt.bytes)).toString('utf8') !== manifestCsv(manifest.files)) problems.push({ path: 'manifest.csv', problem: 'does not say what manifest.json says' });
+  problems.push(...(await sumsProblems(read, found, manifest.files, manifest.checksums)));
   const custodyAt = found.get('custody.json');
   if (custodyAt && problems.length === 0) {
     const custody = JSON.parse((await read(custodyAt.offset, custodyAt.bytes)).toString('utf8')) as CustodyReport;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -240,5 +240,35 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     const typo = ferry(['case', 'export', '--site', SITE, '--rid', purged, '--reason', 'regulator 2027', '--out', join(dir, 'typo.tar')]);
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain(`rids: no recording ${purged} in site ${SITE}`);
+  }, 60_000);
+
+  it('a bundle from ferry case export is checked by coreutils sha256sum -c SHA256SUMS, which names the one recording altered; ferry case verify and the audited hash agree', () => {
+    const out = join(dir, 'case-c7-sums.tar');
+    const made = ferry(['case', 'export', '--site', SITE, '--case', 'C-7', '--reason', 'regulator 2026-9', '--out', out, '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const result = JSON.parse(made.stdout) as { sha256: string; root: string; auditSeq: number };
+    const whole = createHash('sha256').update(readFileSync(out)).digest('hex');
+    expect(result.sha256).toBe(whole);
+    expect(ferry(['case', 'verify', out, '--sha256', whole]).stdout).toMatch(/^OK: 5 file\(s\)/);
+    const audited = ferry(['audit', 'search', '--site', SITE, '--action', 'export']);
+    expect(audited.stdout).toContain(`"sha256":"${whole}"`);
+    const extracted = join(dir, 'extracted');
+    mkdirSync(extracted);
+    expect(spawnSync('tar', ['-xf', out, '-C', extracted]).status).toBe(0);
+    const root = join(extracted, result.root);
+    const good = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: root, encoding: 'utf8' });
+    expect(good.status, good.stdout + good.stderr).toBe(0);
+    // Two recordings, their two catalogue records, custody.json and both manifests: everything but SHA256SUMS itself.
+    expect(good.stdout.trim().split('\n').sort()).toEqual(
+      ['custody.json', 'manifest.csv', 'manifest.json', ...[0, 2].map((i) => `metadata/${fixture.manifest.members[i]!.rid}.json`), `recordings/${fixture.manifest.members[0]!.rid}_日本語の通話.wav`, `recordings/${fixture.manifest.members[2]!.rid}_three.wav`].map((p) => `${p}: OK`).sort(),
+    );
+    const altered = `recordings/${fixture.manifest.members[0]!.rid}_日本語の通話.wav`;
+    const bytes = readFileSync(join(root, altered));
+    bytes[1000] = bytes[1000]! ^ 0x01;
+    writeFileSync(join(root, altered), bytes);
+    const bad = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: root, encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain(`${altered}: FAILED\n`);
+    expect(bad.stderr).toContain('WARNING: 1 computed checksum did NOT match');
   }, 60_000);
 });

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { verifyBundle, writeCaseBundle, type ExportRequest } from '../../core/case-export.ts';
 import { ArchivedError, IntegrityError, InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { ingestManifest } from '../../core/ingest.ts';
+import { sha256sums } from '../../core/sha256sums.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { audio, buildPack, publish } from '../support/pack-fixture.ts';
@@ -14,13 +16,14 @@ import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function setup() {
+async function setup(more: { path: string; body: Buffer }[] = []) {
   const blobs = new MemoryBlobStore();
   const catalogue = new MemoryCatalogue();
   const members = [
     { path: 'b/日本語の通話.wav', body: audio(1, 3000) },
     { path: 'b/back\\slash.wav', body: audio(2, 1001) },
     { path: 'b/plain.wav', body: audio(3, 0) },
+    ...more,
   ];
   const f = buildPack('site-a', members);
   await publish(blobs, f);
@@ -105,8 +108,8 @@ describe('case export bundle', () => {
 
   it('fails verification naming what is missing when the bundle is cut short', async () => {
     const { blobs, catalogue, request } = await setup();
-    const { bytes } = await bundleOf({ blobs, catalogue }, request);
-    const cut = bytes.subarray(0, bytes.length - 1024 - 3 * 512); // the CSV manifest and the end are gone
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
+    const cut = bytes.subarray(0, bytes.indexOf(Buffer.from(`${summary.root}/manifest.csv`))); // the CSV manifest, SHA256SUMS and the end are gone
     const verdict = await verifyBundle(readerOf(cut), cut.length);
     expect(verdict.problems.map((p) => p.path)).toContain('manifest.csv');
   });
@@ -137,5 +140,66 @@ describe('case export bundle', () => {
     const error = await bundleOf({ blobs: archived, catalogue }, request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArchivedError);
     expect((error as Error).message).toBe(`call ${f.manifest.members[0]!.meta.callId ?? rids[0]} (site-a/${rids[0]}) is in the archive tier (DEEP_ARCHIVE): recall it (\`ferry calls recall site-a/${rids[0]}\`, or Request recall in the console), then export again once it is playable; nothing was exported`);
+  });
+});
+
+describe('SHA256SUMS of a case bundle', () => {
+  it('writes the lines coreutils sha256sum writes, escaping a backslash, a newline and a carriage return in a name as it does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-sums-'));
+    dirs.push(dir);
+    const names = ['plain.wav', 'with space.wav', '日本語.wav', 'back\\slash.wav', 'new\nline.wav', 'carriage\rreturn.wav'];
+    const files = names.map((name, i) => {
+      const body = audio(i + 1, 100 + i);
+      writeFileSync(join(dir, name), body);
+      return { path: name, sha256: createHash('sha256').update(body).digest('hex') };
+    });
+    expect(sha256sums(files)).toBe(execFileSync('sha256sum', ['--', ...names], { cwd: dir, encoding: 'utf8' }));
+  });
+
+  it('lists every file of the bundle but itself, and `sha256sum -c` passes on the extracted bundle, then names the recording one byte of which was altered', async () => {
+    // Two spaces in a name: the separator sha256sum -c splits on comes first, the name keeps its own.
+    const { blobs, catalogue, request, f } = await setup([{ path: 'b/call  (copy 2).wav', body: audio(4, 700) }]);
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+    dirs.push(dir);
+    execFileSync('tar', ['-xf', '-', '-C', dir], { input: bytes });
+    const root = join(dir, summary.root);
+    const sums = readFileSync(join(root, 'SHA256SUMS'), 'utf8');
+    expect(sums.split('\n').filter(Boolean)).toHaveLength(summary.files.length + 2);
+    const checked = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: root, encoding: 'utf8' });
+    expect(checked.status, checked.stdout + checked.stderr).toBe(0);
+    for (const path of [...summary.files.map((x) => x.path), 'manifest.json', 'manifest.csv']) expect(checked.stdout).toContain(`${path}: OK`);
+    expect(checked.stdout).not.toContain('SHA256SUMS:');
+    const odd = `recordings/${f.manifest.members[3]!.rid}_call  (copy 2).wav`;
+    const body = readFileSync(join(root, odd));
+    body[10] = body[10]! ^ 0xff;
+    writeFileSync(join(root, odd), body);
+    const bad = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: root, encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain(`${odd}: FAILED\n`);
+    expect(bad.stderr).toContain('WARNING: 1 computed checksum did NOT match');
+  });
+
+  it('verification names an altered SHA256SUMS, one removed from a bundle whose manifest names it, and checks a bundle made before SHA256SUMS without it', async () => {
+    const { blobs, catalogue, request } = await setup();
+    const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
+    dirs.push(dir);
+    execFileSync('tar', ['-xf', '-', '-C', dir], { input: bytes });
+    const root = join(dir, summary.root);
+    const retar = () => {
+      const tar = execFileSync('tar', ['--format=pax', '-cf', '-', '-C', dir, summary.root]);
+      return verifyBundle(readerOf(tar), tar.length);
+    };
+    expect(await retar()).toMatchObject({ ok: true, problems: [] });
+    const sums = readFileSync(join(root, 'SHA256SUMS'), 'utf8');
+    writeFileSync(join(root, 'SHA256SUMS'), sums.replace(/^[0-9a-f]/, (c) => (c === '0' ? '1' : '0')));
+    expect((await retar()).problems).toEqual([{ path: 'SHA256SUMS', problem: 'does not list the files and hashes the manifest and the bundle hold: the file was altered' }]);
+    rmSync(join(root, 'SHA256SUMS'));
+    expect((await retar()).problems).toEqual([{ path: 'SHA256SUMS', problem: 'is missing, though manifest.json names it' }]);
+    const manifest = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8')) as { checksums?: string };
+    delete manifest.checksums;
+    writeFileSync(join(root, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    expect(await retar()).toMatchObject({ ok: true, problems: [] });
   });
 });
