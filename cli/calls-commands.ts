@@ -165,6 +165,31 @@ function recordingPath(id: string, site?: string): string {
   return `/sites/${encodeURIComponent(s.site)}/recordings/${encodeURIComponent(s.rid)}`;
 }
 
+/**
+ * The replay's refusal as a sentence. A call whose pack is in a cold tier (409 ArchivedError)
+ * is said to be archived, with the recall to ask for and how to follow it; any other refusal
+ * gives the replay's message, not its JSON.
+ */
+export function replayRefused(status: number, text: string, call: { site: string; rid: string }, entry?: Pick<CatalogueEntry, 'meta'>): ApiError {
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { message: text };
+  }
+  const said = typeof body.message === 'string' && body.message !== '' ? body.message : text || '(no message)';
+  if (status !== 409 || body.error !== 'ArchivedError') return new ApiError(status, body, `replay answered ${status}: ${said}`);
+  const id = `${call.site}/${call.rid}`;
+  // The replay names the tier in its message ("… in the archive tier (DEEP_ARCHIVE) …").
+  const tier = /archive tier \(([^)]+)\)/.exec(said)?.[1];
+  const callId = entry?.meta.callId ? `call ${entry.meta.callId} (${id})` : `call ${id}`;
+  return new ApiError(
+    status,
+    body,
+    `${callId} is archived (${tier ?? 'archive tier'}) and cannot be played until it is recalled: recall it with \`ferry calls recall ${id}\`, follow it with \`ferry calls recall-status ${id}\`, and play it again once that says it is playable; nothing was written`,
+  );
+}
+
 /** Downloads one recording to `out` (via a temporary name) and checks its SHA-256 against the catalogue. */
 export async function playCall(id: string, opts: { out: string; site?: string; api?: string; replayUrl?: string; config?: string }): Promise<{ bytes: number; sha256: string; entry: CatalogueEntry }> {
   const path = recordingPath(id, opts.site);
@@ -176,7 +201,7 @@ export async function playCall(id: string, opts: { out: string; site?: string; a
   const entry = await getJson<CatalogueEntry>(apiFor(opts), path);
   // A copy written to a file is a download, audited as one (a listen is a play).
   const res = await signedGet(replayFor(opts), `${path}/audio?download=1`, 'lambda');
-  if (!res.ok || !res.body) throw new Error(`replay answered ${res.status}: ${await res.text()}`);
+  if (!res.ok || !res.body) throw replayRefused(res.status, await res.text(), splitId(id, opts.site), entry);
   const tmp = `${opts.out}.part`;
   const hash = createHash('sha256');
   let bytes = 0;
