@@ -1,3 +1,4 @@
+import type { CaseMemberCall } from '../core/case-members.ts';
 import { printable } from './printable.ts';
 import type { Command } from 'commander';
 import { signedFetch } from '../adapters/sigv4.ts';
@@ -82,6 +83,13 @@ export function caseGroup(program: Command): Command {
   return program.commands.find((c) => c.name() === 'case') ?? program.command('case').description('cases: named sets of calls with a reason and a reference; their export with chain of custody');
 }
 
+/** A case's call as `ferry case show` prints it: id, start (UTC), site, call id, agent and tier where the API gives them. */
+function memberLine(rid: string, call: CaseMemberCall | undefined): string {
+  if (!call) return rid;
+  const archive = call.archive?.state === 'archived' || call.archive?.state === 'restoring' ? `  ARCHIVED (${call.archive.storageClass}, ${call.archive.state}): \`ferry calls recall ${call.site}/${rid}\` before export` : '';
+  return `${rid}  ${call.start}  ${call.site}  ${call.callId ?? '-'}  ${call.agent ?? '-'}${archive}`;
+}
+
 export function registerHoldCommands(program: Command): void {
   const hold = program.command('hold').description('legal hold on a call or a case: nothing held can be purged or deleted');
   common(hold.command('place').description('place a legal hold (sets S3 Object Lock legal hold on the objects concerned)'))
@@ -154,10 +162,10 @@ export function registerCaseRecordCommands(program: Command): void {
       print(opts.json, out, `case ${out.caseId} created with ${out.members.length} call(s)`);
     });
   common(cases.command('show').description('one case, its calls and their holds').argument('<case>', 'case id')).action(async (id: string, opts: SiteOptions) => {
-    const out = await getJson<{ caseId: string; name: string; reason: string; members: string[]; held?: { by: string; at: string; reason: string }; gone?: string[] }>(apiFor(opts), `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}`);
+    const out = await getJson<{ caseId: string; name: string; reason: string; members: string[]; held?: { by: string; at: string; reason: string }; gone?: string[]; memberCalls?: Record<string, CaseMemberCall> }>(apiFor(opts), `${sitePath(opts.site)}/cases/${encodeURIComponent(id)}`);
     const held = out.held ? `on hold since ${out.held.at} (by ${out.held.by}: ${out.held.reason})` : 'not on hold';
     const gone = new Set(out.gone ?? []);
-    const members = out.members.map((rid) => (gone.has(rid) ? `${rid}  (no longer in the archive: deleted by retention; \`ferry audit search --action purge\` names it)` : rid));
+    const members = out.members.map((rid) => (gone.has(rid) ? `${rid}  (no longer in the archive: deleted by retention; \`ferry audit search --action purge\` names it)` : memberLine(rid, out.memberCalls?.[rid])));
     const count = `${out.members.length} call(s)${gone.size ? `, ${gone.size} of them no longer in the archive` : ''}`;
     print(opts.json, out, [`case ${out.caseId}: ${out.name} (${out.reason}); ${held}`, ...members, count].join('\n'));
   });

@@ -5,6 +5,7 @@ import { InvalidInputError, NotFoundError } from './errors.ts';
 import { holdSk, isActive, scopeKey, type CaseRecord, type HoldRecord, type HoldScope } from './hold-items.ts';
 import { existingCase, lockObjects, newHoldRecord, objectsOf, recording, unlockWhereFree, type HoldDeps, type HoldOutcome } from './hold-objects.ts';
 import { recordingLookupKey } from './ports.ts';
+import { memberCallsOf, type CaseMemberCall, type MemberTierDeps } from './case-members.ts';
 
 export { addCaseCalls, CASE_HOLD_BATCH, membersDigest } from './case-holds.ts';
 export { releaseCaseHold } from './case-release.ts';
@@ -201,16 +202,19 @@ export async function listCases(deps: Pick<HoldDeps, 'holds'>, site: string): Pr
 export interface CaseView extends CaseRecord {
   /** Active holds on the members (any scope), by rid. */
   memberHolds: Record<string, HoldRecord[]>;
+  /** Start, site, call id, agent and (where the reader knows the tiers) archive state of each member the catalogue holds, by rid. */
+  memberCalls?: Record<string, CaseMemberCall>;
   /** Members the catalogue no longer holds (deleted by retention before the case was held): their purge records name them. */
   gone?: string[];
 }
 
-export async function showCase(deps: Pick<HoldDeps, 'holds'> & Partial<Pick<HoldDeps, 'catalogue'>>, site: string, caseId: string): Promise<CaseView> {
+export async function showCase(deps: Pick<HoldDeps, 'holds'> & Partial<Pick<HoldDeps, 'catalogue'>> & { tiers?: MemberTierDeps }, site: string, caseId: string): Promise<CaseView> {
   const record = await existingCase(deps, site, caseId);
   const memberHolds: Record<string, HoldRecord[]> = Object.fromEntries(record.members.map((rid) => [rid, []]));
   for (const h of await deps.holds.listHolds(site)) if (isActive(h) && memberHolds[h.rid]) memberHolds[h.rid]!.push(h);
   // One BatchGetItem per 100 members, not a GetItem each: a case of 10,000 calls is shown in one request's time.
   const present = deps.catalogue ? await deps.catalogue.getRecordings(record.members.map((rid) => ({ site, rid }))) : undefined;
   const gone = present ? record.members.filter((rid) => !present.has(recordingLookupKey(site, rid))) : [];
-  return { ...record, memberHolds, ...(gone.length ? { gone } : {}) };
+  const memberCalls = present ? await memberCallsOf(present, site, record.members, deps.tiers) : undefined;
+  return { ...record, memberHolds, ...(memberCalls ? { memberCalls } : {}), ...(gone.length ? { gone } : {}) };
 }

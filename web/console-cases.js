@@ -64,13 +64,39 @@ function caseSummary(c, caseId) {
   return parts.filter(Boolean).join(' · ');
 }
 
-function addMemberRow(ctx, tbody, member, holds) {
+/** A member's storage as an officer reads it: archived calls stand out, as they cannot be played or exported. */
+function storageText(call, gone) {
+  if (gone) return 'Not in the archive (deleted by retention)';
+  const a = call?.archive;
+  if (!a) return '—';
+  if (a.state === 'archived') return `ARCHIVED (${a.storageClass}): recall before export`;
+  if (a.state === 'restoring') return `ARCHIVED (${a.storageClass}): recall in progress`;
+  if (a.state === 'restored') return `Recalled (${a.storageClass}): playable${a.availableUntil ? ` until ${whenText(a.availableUntil)}` : ''}`;
+  return `Online (${a.storageClass})`;
+}
+
+/** Columns: call, held, start (the page's zone), site, agent, storage; an older API gives ids only. */
+function addMemberRow(ctx, tbody, member, c) {
   const rid = typeof member === 'string' ? member : member.rid;
+  const call = c.memberCalls?.[rid] ?? (typeof member === 'object' ? { ...member, callId: member.meta?.callId, agent: member.meta?.agent } : undefined);
   const row = tbody.insertRow();
   row.dataset.rid = rid;
-  cell(row, el('a', typeof member === 'object' && member.meta?.callId ? `${member.meta.callId} (${rid})` : rid, { href: `#${new URLSearchParams({ site: ctx.site(), view: 'call', rid })}` }));
-  const active = holds[rid]?.length ?? (typeof member === 'object' && member.held ? 1 : 0);
+  cell(row, el('a', call?.callId ? `${call.callId} (${rid})` : rid, { href: `#${new URLSearchParams({ site: ctx.site(), view: 'call', rid })}` }));
+  const active = c.memberHolds?.[rid]?.length ?? (typeof member === 'object' && member.held ? 1 : 0);
   cell(row, active ? `ON HOLD (${active})` : 'no');
+  cell(row, timeEl(call?.start));
+  cell(row, call?.site ?? '—');
+  cell(row, call?.agent ?? '—');
+  const archived = call?.archive && call.archive.state !== 'online' && call.archive.state !== 'restored';
+  cell(row, storageText(call, (c.gone ?? []).includes(rid)), archived ? 'held' : undefined);
+  return Boolean(archived);
+}
+
+/** How many members are archived: said above the export, which is refused on the first of them. */
+function showArchivedCount(calls, archived) {
+  const p = $('case-archived');
+  p.hidden = archived === 0;
+  p.textContent = archived ? `${count(archived)} of ${count(calls)} call${calls === 1 ? '' : 's'} of this case ${archived === 1 ? 'is' : 'are'} archived: an export is refused until ${archived === 1 ? 'it is' : 'they are'} recalled (open the call, Request recall).` : '';
 }
 
 async function renderCase(ctx, caseId) {
@@ -80,6 +106,7 @@ async function renderCase(ctx, caseId) {
   $('case-summary').textContent = 'Loading the case…';
   const tbody = $('case-calls').tBodies[0];
   tbody.replaceChildren();
+  $('case-archived').hidden = true;
   try {
     const c = await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}`));
     casesState.current = caseId;
@@ -90,8 +117,10 @@ async function renderCase(ctx, caseId) {
     $('case-hold').textContent = held ? `ON HOLD${held.at ? ` since ${whenText(held.at)}` : ''}${held.by ? ` by ${held.by}` : ''}${held.reason ? `: ${held.reason}` : ''}${releasing}` : 'Not on hold as a case.';
     $('case-hold').dataset.held = String(Boolean(held));
     const calls = callsOf(c) ?? [];
-    for (const member of calls) addMemberRow(ctx, tbody, member, c.memberHolds ?? {});
-    if (calls.length === 0) cell(tbody.insertRow(), 'No calls in this case yet: add them from a call or from the search results.').colSpan = 2;
+    let archived = 0;
+    for (const member of calls) archived += addMemberRow(ctx, tbody, member, c) ? 1 : 0;
+    showArchivedCount(calls.length, archived);
+    if (calls.length === 0) cell(tbody.insertRow(), 'No calls in this case yet: add them from a call or from the search results.').colSpan = 6;
   } catch (error) {
     $('case-summary').textContent = 'The case could not be loaded.';
     showError(refusalText(`Opening case ${caseId}`, error));

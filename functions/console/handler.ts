@@ -137,7 +137,9 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
 export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {
   const { recalls, packTiers } = deps;
   const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, recalls, packTiers, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
-  const holds = createHoldsHandler({ ...deps.holds, clock: deps.clock, audit: deps.audit, log: deps.log });
+  // A case's members show their tier as a call does (the catalogue's recording route): same records, same prediction.
+  const tiers = recalls && packTiers ? { packs: deps.catalogue, recalls, tiers: packTiers, clock: deps.clock } : undefined;
+  const holds = createHoldsHandler({ ...deps.holds, ...(tiers ? { tiers } : {}), clock: deps.clock, audit: deps.audit, log: deps.log });
   const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
     const authorization = header(event, 'authorization');
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];

@@ -9,6 +9,7 @@ import { listErasures, requestErasure } from '../../core/erasures.ts';
 import { ERASURE_STATUSES, ERASURES_PAGE_MAX } from '../../core/erasure-pages.ts';
 import { S3ObjectHolder } from '../../adapters/s3-legal-hold.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
+import type { MemberTierDeps } from '../../core/case-members.ts';
 import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeHold, releaseHold, showCase, type HoldDeps, type HoldOutcome } from '../../core/holds.ts';
 import type { Audit } from '../shared/audit.ts';
 import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
@@ -34,6 +35,8 @@ import { systemClock } from '../../core/clock.ts';
 // hold a site's calls may ask for one to be erased (refused while any hold stands; core/erasures.ts).
 
 export interface HoldsHandlerDeps extends HoldDeps {
+  /** The packs' tiers, pack and recall records: a case's members then carry their archive state (the console has them). */
+  tiers?: MemberTierDeps;
   /** Erasure requests (core/erasure-items.ts); absent: the erasure routes answer 501. */
   erasures?: ErasureStore;
   audit: Audit;

@@ -14,6 +14,7 @@ import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
 import { BlobStoreDeleter, deletePurgeBatch, planPurge } from '../../core/purge.ts';
 import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
+import { MemoryRecallStatusStore } from '../../core/recall-status.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
 
 // Legal hold in the domain: hold records that ingest and rebuild never touch, Object Lock legal
@@ -109,6 +110,23 @@ describe('legal hold records', () => {
     expect(w.holder.isHeld(pack.packKey)).toBe(true);
     expect((await releaseHold(w.deps, { site: SITE, rid: b!, reason: 'done', principal: 'bob' })).objects).toEqual([pack.packKey, pack.manifestKey]);
     expect(w.holder.isHeld(pack.packKey) || w.holder.isHeld(pack.manifestKey)).toBe(false);
+  });
+
+  it("a case read names each member's start, site, call id and agent from its catalogue entry, its tier where the reader has the packs' tiers, and keeps its other fields as they were", async () => {
+    const w = world();
+    const p1 = await publishPack(w, SITE, NOW, 'p1', [10, 3]);
+    const [r1, r2] = p1.manifest.members.map((m) => m.rid);
+    await createCase(w.deps, { site: SITE, caseId: 'CASE-2', name: 'Jones', reason: 'regulator', principal: 'alice', rids: [r2!, r1!] });
+    const plain = await showCase(w.deps, SITE, 'CASE-2');
+    expect(plain).toMatchObject({ caseId: 'CASE-2', members: [r2, r1], memberHolds: { [r1!]: [], [r2!]: [] } });
+    expect(plain.memberCalls).toEqual({
+      [r2!]: { start: new Date(NOW.getTime() - 3 * DAY).toISOString(), site: SITE, callId: 'p1-1' },
+      [r1!]: { start: new Date(NOW.getTime() - 10 * DAY).toISOString(), site: SITE, callId: 'p1-0' },
+    });
+    const tiers = { packs: w.catalogue, recalls: new MemoryRecallStatusStore(), tiers: [{ storageClass: 'DEEP_ARCHIVE', afterDays: 1 }], clock: w.clock };
+    const tiered = await showCase({ ...w.deps, tiers }, SITE, 'CASE-2');
+    // A pack under 128 KiB is never moved by S3's lifecycle: online, as the recording route says.
+    expect(tiered.memberCalls?.[r1!]?.archive).toEqual({ state: 'online', storageClass: 'STANDARD' });
   });
 
   it('a held case holds its members, and a call added later is held at once; releasing the case releases them', async () => {

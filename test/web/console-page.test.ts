@@ -482,6 +482,32 @@ describe('compliance console in Chromium', () => {
     }
   }, 60_000);
 
+  it("lists each call of a case with its start in the page's zone, site, agent and storage tier, and says how many are archived before an export is refused on them", async () => {
+    await openCallPage(archived.rid);
+    await page.goto(consoleUrl(`#site=${SITE}&view=cases`));
+    await page.fill('#case-name', 'Cold members');
+    await page.fill('#case-id', 'C-COLD');
+    await page.fill('#case-reason', 'Regulator request 2026-441');
+    await page.getByRole('button', { name: 'Create case' }).click();
+    await expect.poll(() => textOrError('#case-title')).toBe('Case C-COLD');
+    for (const call of [archived, long]) {
+      await openCallPage(call.rid);
+      await expect.poll(() => page.$$eval('#call-case option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toContain('C-COLD');
+      await page.selectOption('#call-case', 'C-COLD');
+      await page.getByRole('button', { name: 'Add to case' }).click();
+      await expect.poll(() => textOrError('#notice')).toBe(`Call ${call.callId} added to case C-COLD.`);
+    }
+    await page.goto(consoleUrl(`#site=${SITE}&view=cases&case=C-COLD`));
+    await expect.poll(() => page.$$eval('#case-calls tbody tr', (trs) => trs.length)).toBe(2);
+    expect(await page.$$eval('#case-calls thead th', (ths) => ths.map((th) => th.textContent))).toEqual(['Call', 'Held', 'Start (Europe/Paris)', 'Site', 'Agent', 'Storage']);
+    const cells = await page.$$eval('#case-calls tbody tr', (trs) => Object.fromEntries(trs.map((tr) => [(tr as HTMLElement).dataset.rid, [...(tr as HTMLTableRowElement).cells].map((td) => td.textContent)])));
+    // 10:00 UTC is 11:00 in Paris in January, 12:00 UTC 14:00 in May; the <time> keeps the UTC instant.
+    expect(cells[archived.rid]).toEqual([`${archived.callId} (${archived.rid})`, 'no', expect.stringMatching(/^2023-01-05 11:00/), SITE, 'Archie Vault', 'ARCHIVED (DEEP_ARCHIVE): recall before export']);
+    expect(cells[long.rid]).toEqual([`${long.callId} (${long.rid})`, 'no', expect.stringMatching(/^2024-05-06 14:00/), SITE, 'Lena Long', 'Online (GLACIER_IR)']);
+    expect(await page.getAttribute(`#case-calls tbody tr[data-rid="${archived.rid}"] time`, 'datetime')).toBe('2023-01-05T10:00:00.000Z');
+    expect(await textOrError('#case-archived')).toBe('1 of 2 calls of this case is archived: an export is refused until it is recalled (open the call, Request recall).');
+  }, 60_000);
+
   it('shows an archived call as in the archive tier, requests its recall, shows it in progress, announces by itself when it is playable, and plays it', async () => {
     const reloads: string[] = [];
     page.on('framenavigated', (f) => void (f === page.mainFrame() && reloads.push(f.url())));
