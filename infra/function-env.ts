@@ -7,7 +7,7 @@ import { tiersByClass } from './lifecycle-tiers.ts';
 // each from the same source the rest of the stack is built from.
 
 /**
- * PACK_TIERS of the functions that report a recording's archive state (catalogue, console): the
+ * PACK_TIERS of the functions that report a recording's archive state (catalogue, console; holds, for a case's members): the
  * packs' transitions, from the very tiers the bucket's lifecycle rules are built from.
  */
 export function packTiersEnv(config: DeploymentConfig): string {

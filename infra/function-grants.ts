@@ -125,6 +125,8 @@ class Grants {
     this.grantHoldRecords(this.fns.holds, this.t.roles.holds, 'the API takes SigV4 (IAM) callers only and every hold is audited');
     // A page of the erasure list reads its requests whole, a hundred a BatchGetItem (core/erasure-pages.ts); the console has this as ErasedAmong.
     this.allow(this.fns.holds, 'ErasurePages', ['dynamodb:BatchGetItem'], [this.t.table.tableArn], ERASURE_KEYS);
+    // A case read gives each member's tier (core/case-members.ts), from its pack record and the pack's recall record: read only.
+    this.allow(this.fns.holds, 'MemberTiers', ['dynamodb:GetItem'], [this.t.table.tableArn], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns(['pack', 'recall']) } });
   }
 
   /**

@@ -4,6 +4,7 @@ import { DynamoHoldStore } from '../../adapters/dynamo-holds.ts';
 import { CaseChangedError, type HoldRecord } from '../../core/hold-items.ts';
 import { MirroredHoldStore } from '../../core/hold-mirror.ts';
 import { DynamoErasureStore } from '../../adapters/dynamo-erasures.ts';
+import { DynamoRecallStatusStore } from '../../adapters/dynamo-recalls.ts';
 import { MirroredErasureStore, type ErasureStore } from '../../core/erasure-items.ts';
 import { listErasures, requestErasure } from '../../core/erasures.ts';
 import { ERASURE_STATUSES, ERASURES_PAGE_MAX } from '../../core/erasure-pages.ts';
@@ -215,7 +216,9 @@ export function loadHoldsDeps(env: Record<string, string | undefined>): HoldsHan
   const cfg = parseEnv(baseEnvSchema, env);
   const { s3, doc, blobs, catalogue, lean } = baseClients(cfg);
   // Holds and releases go to the site's audit chain (AUDIT_TRAIL=chain, as the stack sets it), as the console's do.
-  return { holds: new MirroredHoldStore(new DynamoHoldStore(doc, cfg.TABLE), blobs), erasures: new MirroredErasureStore(new DynamoErasureStore(doc, cfg.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog };
+  // PACK_TIERS (as the console has it): a case's members carry their tier, read from pack and recall records.
+  const tiers = cfg.PACK_TIERS ? { tiers: { packs: catalogue, recalls: new DynamoRecallStatusStore(doc, cfg.TABLE), tiers: cfg.PACK_TIERS, clock: systemClock } } : {};
+  return { holds: new MirroredHoldStore(new DynamoHoldStore(doc, cfg.TABLE), blobs), erasures: new MirroredErasureStore(new DynamoErasureStore(doc, cfg.TABLE), blobs), catalogue, blobs, holder: new S3ObjectHolder(s3, cfg.BUCKET), clock: systemClock, audit: auditFromEnv(cfg, { blobs, lean }), log: jsonLog, ...tiers };
 }
 
 export const handler = lazyHandler(() => createHandler(loadHoldsDeps(process.env)));
