@@ -324,9 +324,12 @@ export class Journal {
     return false;
   }
 
-  /** Whether anything shipped from the batch (a pass read it). */
+  /**
+   * Whether anything shipped from the batch (a pass read it), or, for a directory above the
+   * batches (batchDepth 2 or more), from any batch below it.
+   */
   shippedAny(source: string, batch: string): boolean {
-    return this.shipped.get(batchKey(source, batch)).size > 0;
+    return this.shipped.get(batchKey(source, batch)).size > 0 || this.shipped.anyUnder(`${batchKey(source, batch)}/`);
   }
 
   /** Whether `files` are exactly the files shipped from the batch (one lookup of the batch). */

@@ -57,7 +57,8 @@ export async function recordGoneUnreadable(s: RecordingsState, source: Recording
     if (!alert.key.startsWith(prefix)) continue;
     const batch = alert.key.slice(prefix.length);
     if (stillUnreadable.has(batch) || existsSync(join(source.path, batch))) continue;
-    if (s.lossLog.all().some((l) => l.source === source.name && l.kind === 'recordings' && !l.unseen && l.batch === batch)) continue;
+    // `batch` may be a directory above the batches (batchDepth 2 or more): what was seen or shipped below it counts.
+    if (s.lossLog.all().some((l) => l.source === source.name && l.kind === 'recordings' && !l.unseen && (l.batch === batch || l.batch.startsWith(`${batch}/`)))) continue;
     // A batch a pass read and shipped from (then made unreadable, then evicted): what it saw
     // shipped, or was recorded lost by name; calling it lost unseen would be a false alarm.
     if (s.journal.shippedAny(source.name, batch)) continue;

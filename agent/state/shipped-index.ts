@@ -171,13 +171,28 @@ export class ShippedIndex {
    * tried first; otherwise a binary search over byte offsets.
    */
   private lookup(key: string): string[] | undefined {
+    const line = this.seek(key);
+    return line?.key === key ? keysOfLine(line.text, this.file) : undefined;
+  }
+
+  /**
+   * Whether any batch whose key starts with `prefix` shipped a file (a directory above the
+   * batches, `source\tday/`): the overlay, then the base's first line at or after it.
+   */
+  anyUnder(prefix: string): boolean {
+    for (const key of this.overlay.keys()) if (key.startsWith(prefix)) return true;
+    return this.seek(prefix)?.key.startsWith(prefix) ?? false;
+  }
+
+  /** The base's first line whose key is at or after `key`; undefined when none is. */
+  private seek(key: string): Line | undefined {
     if (!existsSync(this.file)) return undefined;
     const fd = openSync(this.file, 'r');
     try {
       const { size, ino } = fstatSync(fd);
       const found = (line: Line) => {
         this.cursor = { ino, size, key: line.key, end: line.end };
-        return line.key === key ? keysOfLine(line.text, this.file) : undefined;
+        return line;
       };
       const c = this.cursor;
       if (c && c.ino === ino && c.size === size && c.key < key) {
@@ -206,7 +221,8 @@ export class ShippedIndex {
         if (line.key >= key) return found(line);
         at = line.end;
       }
-      return undefined;
+      // Every line before hi sorts before `key`: the one at hi (a key after it) is the first that does not.
+      return hi < size ? found(this.readLine(fd, hi)) : undefined;
     } finally {
       closeSync(fd);
     }

@@ -99,6 +99,28 @@ describe('shipped index on disk', () => {
     }
   });
 
+  it('says whether any batch below a directory shipped (a day of batchDepth 2), from the base on disk by seek, for every day present and none absent, in any order', () => {
+    const d = dir();
+    const file = join(d, 'shipped.jsonl');
+    const index = new ShippedIndex(file);
+    const days = Array.from({ length: 400 }, (_, i) => `2024${String(1000 + i * 2)}`);
+    for (const day of days) for (let b = 1; b <= 3; b++) index.add(`rec\t${day}/00000${b}`, [`c${b}.wav\t1\t2`]);
+    index.add('rec\t20240999', ['flat.wav\t1\t2']); // a batch named like a day, no batch below it
+    index.merge();
+    const absent = ['rec\t20240999/', 'rec\t20241001/', 'rec\t19990101/', 'rec\t29990101/', 'other\t20241000/', 'rec\t2024/'];
+    for (const order of [days, [...days].reverse()]) {
+      const fresh = new ShippedIndex(file);
+      for (const day of order) {
+        expect(fresh.anyUnder(`rec\t${day}/`), day).toBe(true);
+        expect(fresh.anyUnder(`rec\t${day}x/`), `${day}x`).toBe(false);
+      }
+      for (const prefix of absent) expect(new ShippedIndex(file).anyUnder(prefix), prefix).toBe(false);
+    }
+    // Held in memory only (not yet merged into the base).
+    index.add('rec\t20250101/000001', ['n.wav\t1\t2']);
+    expect(index.anyUnder('rec\t20250101/')).toBe(true);
+  });
+
   it('unites a batch published in several packs across merges, and a merge interrupted before its rename leaves the old base', () => {
     const d = dir();
     const file = join(d, 'shipped.jsonl');

@@ -202,6 +202,29 @@ sources:
     expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 1, lostRecordings: 2 });
   }, 60_000);
 
+  it('a day directory (batchDepth 2) whose batches all shipped, then could not be listed, then evicted, is recorded lost in no way: no batch lost unseen named after the day', () => {
+    const rec = join(dir, 'rec-day');
+    writeTree(join(rec, '20240101'), 2, 2, { size: 500 });
+    writeTree(join(rec, '20240102'), 1, 2, { size: 500 });
+    const site = siteOf('site-day', [`{ name: cs, type: recordings, path: ${rec}, batchDepth: 2, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }`]);
+    expect(run(site.config).status).toBe(0);
+    chmodSync(join(rec, '20240101'), 0o000);
+    expect(run(site.config).status).toBe(1);
+    expect(site.raised().map((a) => a.subject)).toContain('cs: batch directory cannot be read: 20240101');
+    // The recorder evicts the whole day, every batch of which shipped, and writes the next.
+    chmodSync(join(rec, '20240101'), 0o755);
+    rmSync(join(rec, '20240101'), { recursive: true });
+    writeTree(join(rec, '20240102'), 1, 2, { size: 500, firstBatch: 2 });
+    const gone = run(site.config);
+    expect(gone.status, gone.stderr).toBe(0);
+    const lossFile = join(site.state, 'losses.jsonl');
+    expect(existsSync(lossFile) ? readFileSync(lossFile, 'utf8').split('\n').filter((l) => l.includes('"e":"lost"')) : []).toEqual([]);
+    expect(site.raised().filter((a) => a.subject.includes('lost'))).toEqual([]);
+    const status = spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', site.config, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 0, lostRecordings: 0 });
+    expect(site.raised().find((a) => a.subject === 'resolved: cs: batch directory cannot be read: 20240101')?.message).toContain('A pass read it before: its recordings shipped then');
+  }, 60_000);
+
   it('a source whose path is gone (an unmounted share) under cron: the other sources ship, the run exits 1 and the gone one is alerted', async () => {
     const share = join(dir, 'share');
     mkdirSync(share);
