@@ -171,15 +171,21 @@ export function earlierHolding(blobs: Store, manifest: TreeSnapshotManifest, mat
 }
 
 /**
- * For each of `paths` (files the snapshot left out), the newest earlier snapshot that holds a
- * file there: one reading of each earlier index for all of them, stopped once each is found.
+ * For each of `paths` (files the snapshot left out, or directories it could not read), the newest
+ * earlier snapshot that holds a file there or below it (what `--include` of the path restores):
+ * one reading of each earlier index for all of them, stopped once each is found.
  */
 export async function earlierHoldingEach(blobs: Store, manifest: TreeSnapshotManifest, paths: readonly string[]): Promise<{ each: Map<string, TreeSnapshotManifest> } & Omit<EarlierHolding, 'found'>> {
   const wanted = new Set(paths);
   const each = new Map<string, TreeSnapshotManifest>();
   if (wanted.size === 0) return { each, looked: 0, more: false };
   const { found: _found, ...scan } = await scanEarlier(blobs, manifest, (m, e) => {
-    if (e.type === 'file' && wanted.delete(e.path)) each.set(e.path, m);
+    if (e.type !== 'file') return false;
+    // The file itself, and each directory above it (a directory left out: "directory cannot be read").
+    for (let at = e.path.length; at > 0; at = e.path.lastIndexOf('/', at - 1)) {
+      const path = e.path.slice(0, at);
+      if (wanted.delete(path)) each.set(path, m);
+    }
     return wanted.size === 0;
   });
   return { each, ...scan };

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -81,6 +82,19 @@ describe('tree restore of a path the snapshot does not hold as typed', () => {
     const earlier = { snapshotId: second.snapshotId, takenAt: second.takenAt };
     expect(part.leftOut).toEqual({ count: 2, paths: [expect.objectContaining({ path: 'docs/a.xml', earlier }), expect.objectContaining({ path: 'docs/c.xml', earlier })], searched: { looked: 1, oldestLooked: second.takenAt, more: false } });
     expect(renderTreeRestore(part)).not.toContain('(none of the');
+  });
+
+  it('a directory the snapshot left out (it could not be read) is named with the newest earlier snapshot that holds files below it, and its --at and --include', async () => {
+    const { site, store, manifest: first } = await share();
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    const eacces = () => Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    const { manifest } = await snapshot(site, store, { fs: { readdir: (p) => (p.toString().endsWith('/docs') ? Promise.reject(eacces()) : readdir(p, { encoding: 'buffer' })) } });
+    expect(manifest.problems).toEqual([{ path: 'docs', problem: expect.stringMatching(/^directory cannot be read \(EACCES\)/) }]);
+    const report = await restoreTree({ blobs: store, manifest, to: join(site.dir, 'dir-left-out') });
+    expect(report.leftOut!.paths).toEqual([expect.objectContaining({ path: 'docs', earlier: { snapshotId: first.snapshotId, takenAt: first.takenAt } })]);
+    const text = renderTreeRestore(report);
+    expect(text).toContain(`; snapshot ${first.snapshotId}, taken ${first.takenAt}, holds it: --at ${first.takenAt} --include docs\n`);
+    expect(text).not.toContain('(none of the');
   });
 
   it('a path deleted from the share since: --stdout and --include name the newest earlier snapshot that holds it, and its --at', async () => {
