@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rebuildCatalogue } from '../../core/ingest.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
@@ -91,5 +93,14 @@ describe("the daily report of the days before a site's first heartbeat", () => {
     const before = await dailyReport({ blobs, catalogue }, 'site-a', '2026-12-05', { now, signals: heartbeatSignals(blobs, now) });
     expect(before.status).toBe('NOT-STARTED');
     expect(renderDailyReport(before)).toContain('contactstore: its first heartbeat found batches already waiting on the recorder (the oldest, 000001, since 2026-12-05 18:02Z), written before the agent ran.');
+  });
+});
+
+describe('docs/operations.md on a NOT-STARTED report', () => {
+  it('says ferry report daily exits 0 for it and the report function publishes it with severity info, as the code does', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(doc).toContain('The command exits 0 for FULL, RETIRED and NOT-STARTED and 1 otherwise');
+    expect(doc).toContain('`severity` (`info` FULL, RETIRED and NOT-STARTED, `warning` PARTIAL, `critical` FAILED)');
+    expect(doc).toContain('`NOT-STARTED … not reporting yet (first heartbeat 2026-12-06 14:02Z)`');
   });
 });
