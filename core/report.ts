@@ -206,6 +206,12 @@ function notStartedReport(f: SiteDayFacts, firstHeartbeatAt: string, generatedAt
   return { format: DAILY_REPORT_FORMAT, site: f.site, day: f.day, status: 'NOT-STARTED', judgedAt: f.judgedAt, generatedAt, sources: [], problems: [], notStarted: { firstHeartbeatAt, ...(waiting.length ? { waiting } : {}) } };
 }
 
+/** The signals without the sources their heartbeat could not read. */
+function withoutUnreadable(signals: AgentSignals): AgentSignals {
+  const { unreadable: _unreadable, ...rest } = signals;
+  return rest;
+}
+
 /** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day; RETIRED for a day of a retired site. */
 export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
   dayBounds(f.day);
@@ -214,9 +220,11 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
   const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
   const arrived = f.packs.length + f.artefacts.length + f.snapshots.length + olderOnly;
   // A day before the site's first heartbeat from which nothing arrived: its agent was not running
-  // yet, so what waited on the recorder then (its first heartbeat's backlog) was not its to ship.
+  // yet, so what waited on the recorder then (its first heartbeat's backlog) was not its to ship,
+  // and a source that heartbeat could not read (a path or permission still wrong at install) is
+  // the next day's problem, judged then.
   const first = arrived === 0 ? f.signals?.firstHeartbeatAt : undefined;
-  const facts = first !== undefined ? { ...f, signals: { ...f.signals!, unshipped: [] } } : f;
+  const facts = first !== undefined ? { ...f, signals: { ...withoutUnreadable(f.signals!), unshipped: [] } } : f;
   const sources = f.expected.map((e) => judgeSource(e, facts, judged)).sort((a, b) => a.source.localeCompare(b.source));
   const problems = sources.flatMap((s) => s.problems.map((p) => `${s.source}: ${p}`));
   const scrub = scrubSummary(f.scrubs);

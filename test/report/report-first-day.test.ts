@@ -86,6 +86,16 @@ describe("the daily report of the days before a site's first heartbeat", () => {
     expect(judged.problems).toContain("contactstore: no batch shipped in the day while batches waited (the oldest, 000001, since 2026-12-05 18:02Z, as the agent's heartbeat at 2026-12-06 14:02Z said)");
   });
 
+  it('says NOT-STARTED of a day before the first heartbeat even when that heartbeat says a source cannot be read: the next day is judged by it, not the day before', async () => {
+    const { blobs, catalogue } = await firstDay();
+    await put(blobs, beat(at('2026-12-06', '14:02'), { sources: [{ name: 'contactstore', type: 'recordings', pendingBatches: 0, problem: 'EACCES: permission denied, scandir /rec' }] }));
+    const now = () => new Date('2026-12-07T07:00:00Z');
+    const before = await dailyReport({ blobs, catalogue }, 'site-a', '2026-12-05', { now, signals: heartbeatSignals(blobs, now) });
+    expect(before).toMatchObject({ status: 'NOT-STARTED', problems: [], notStarted: { firstHeartbeatAt: at('2026-12-06', '14:02') } });
+    const first = await dailyReport({ blobs, catalogue }, 'site-a', '2026-12-06', { now, signals: heartbeatSignals(blobs, now) });
+    expect(first.problems.join('\n')).toContain('the agent could not read it at its heartbeat of 2026-12-06 14:02Z: EACCES');
+  });
+
   it('names the batches the first heartbeat found already waiting since the day (the recorder ran before the agent) in a NOT-STARTED report, not as a failure to ship them', async () => {
     const { blobs, catalogue } = await firstDay();
     await put(blobs, beat(at('2026-12-06', '14:02'), { sources: waiting(20 * 3600) }));
