@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { InvalidInputError } from '../core/errors.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import { formatBytes } from './progress.ts';
+import { printable } from './printable.ts';
 import { includeMatchers } from './tree-restore.ts';
 import { earlierHint, earlierHolding, entries, fetchIndex, type Store } from './tree-snapshots.ts';
 
@@ -40,9 +41,10 @@ const SIZE_WIDTH = 13;
 
 const header = (m: TreeSnapshotManifest) => `snapshot ${m.snapshotId} of source ${m.source} of site ${m.site}, taken ${m.takenAt} (paths relative to the source's root; sizes in bytes):\n`;
 
+/** One path a line: a name on the share is outside input, so its control characters are shown escaped (a newline would add a forged line, an escape redraw one). */
 function textLine(e: TreeEntry): string {
   const size = e.type === 'file' ? String(e.size) : '';
-  return `${modeText(e)}  ${size.padStart(SIZE_WIDTH)}  ${e.mtime}  ${e.path}${e.type === 'symlink' ? ` -> ${e.target ?? ''}` : ''}\n`;
+  return `${modeText(e)}  ${size.padStart(SIZE_WIDTH)}  ${e.mtime}  ${printable(e.path)}${e.type === 'symlink' ? ` -> ${printable(e.target ?? '')}` : ''}\n`;
 }
 
 function jsonLine(e: TreeEntry): string {

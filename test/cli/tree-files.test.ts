@@ -38,6 +38,25 @@ describe('snapshots files', () => {
     expect(lines.at(-1)).toBe('3 file(s), 50.0 KB; 1 dir(s); 1 link(s)');
   });
 
+  it('shows a name with a newline or a terminal escape escaped, on its own line, so a file on the share cannot add a line to the listing or redraw it', async () => {
+    const { site, store } = await share();
+    const forged = 'x\n-rw-r--r--          999  2026-01-01T00:00:00.000Z  payroll.xlsx';
+    write(join(site.root, forged), 'f');
+    write(join(site.root, 'y\u001b[2Kz'), 'e');
+    symlinkSync('a\nb', join(site.root, 'link'));
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    await snapshot(site, store);
+    const r = await run(store);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => l.includes('payroll.xlsx'))).toEqual([expect.stringMatching(/ x\\n-rw-r--r-- {10}999 {2}2026-01-01T00:00:00\.000Z {2}payroll\.xlsx$/)]);
+    expect(lines.filter((l) => l.endsWith(' y\\e[2Kz'))).toHaveLength(1);
+    expect(lines.filter((l) => l.endsWith(' link -> a\\nb'))).toHaveLength(1);
+    expect(r.stdout).not.toContain('\u001b');
+    // --json keeps the names as they are (JSON escapes them).
+    const json = (await run(store, { json: true })).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { path: string });
+    expect(json.map((e) => e.path)).toContain(forged);
+  });
+
   it('--json writes one JSON object a path, with its SHA-256 and without where its bytes are packed', async () => {
     const { store, manifest } = await share();
     const r = await run(store, { json: true });
