@@ -77,7 +77,8 @@ function leftOutLines(left: NonNullable<TreeRestoreReport['leftOut']>, snapshotI
   if (missing === 0) return lines;
   const s = left.searched;
   const which = missing === left.paths.length ? (left.paths.length === 1 ? 'it' : 'any of them') : `the other ${missing}`;
-  if (s.looked === 0) lines.push(s.more ? `    (earlier snapshots were not searched for ${which}: their indexes are too large to read for a hint; \`ferry snapshots list\` lists them, for --at)` : `    (no snapshot before ${snapshotId}: none holds ${which})`);
+  if (s.failed !== undefined) lines.push(`    (earlier snapshots could not be searched for ${which}: ${s.failed}; \`ferry snapshots list\` lists them, for --at)`);
+  else if (s.looked === 0) lines.push(s.more ? `    (earlier snapshots were not searched for ${which}: their indexes are too large to read for a hint; \`ferry snapshots list\` lists them, for --at)` : `    (no snapshot before ${snapshotId}: none holds ${which})`);
   else lines.push(`    (none of the ${s.looked} snapshot(s) before it, back to ${s.oldestLooked}, holds ${which}${s.more ? '; older ones were not searched' : ''})`);
   return lines;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { IntegrityError } from '../core/errors.ts';
+import { IntegrityError, messageOf } from '../core/errors.ts';
 import { treeSnapshotManifestPrefix } from '../core/layout.ts';
 import {
   TREE_INDEX_FORMAT,
@@ -139,9 +139,8 @@ export interface EarlierHolding {
  * day's manifests at a time, within the limits above, handing each entry to `visit` until it
  * answers true (found what it looks for): the snapshot it was in, or none.
  */
-async function scanEarlier(blobs: Store, manifest: TreeSnapshotManifest, visit: (m: TreeSnapshotManifest, e: TreeEntry) => boolean): Promise<EarlierHolding> {
+async function scanEarlier(blobs: Store, manifest: TreeSnapshotManifest, visit: (m: TreeSnapshotManifest, e: TreeEntry) => boolean, out: EarlierHolding = { looked: 0, more: false }): Promise<EarlierHolding> {
   const byDay = await keysByDayUpTo(blobs, manifest.site, manifest.source, manifest.takenAt);
-  const out: EarlierHolding = { looked: 0, more: false };
   let bytes = 0;
   for (const day of [...byDay.keys()].sort().reverse()) {
     const older = (await mapLimit(byDay.get(day)!, MANIFEST_READS, (key) => readManifest(blobs, key))).filter((m) => m.takenAt < manifest.takenAt).sort((a, b) => b.takenAt.localeCompare(a.takenAt));
@@ -173,13 +172,16 @@ export function earlierHolding(blobs: Store, manifest: TreeSnapshotManifest, mat
 /**
  * For each of `paths` (files the snapshot left out, or directories it could not read), the newest
  * earlier snapshot that holds a file there or below it (what `--include` of the path restores):
- * one reading of each earlier index for all of them, stopped once each is found.
+ * one reading of each earlier index for all of them, stopped once each is found. A hint, given
+ * after a restore wrote everything: an earlier snapshot that cannot be read (its index gone or
+ * damaged, the store not answering) ends the search, said in `failed`, and fails nothing.
  */
-export async function earlierHoldingEach(blobs: Store, manifest: TreeSnapshotManifest, paths: readonly string[]): Promise<{ each: Map<string, TreeSnapshotManifest> } & Omit<EarlierHolding, 'found'>> {
+export async function earlierHoldingEach(blobs: Store, manifest: TreeSnapshotManifest, paths: readonly string[]): Promise<{ each: Map<string, TreeSnapshotManifest>; failed?: string } & Omit<EarlierHolding, 'found'>> {
   const wanted = new Set(paths);
   const each = new Map<string, TreeSnapshotManifest>();
   if (wanted.size === 0) return { each, looked: 0, more: false };
-  const { found: _found, ...scan } = await scanEarlier(blobs, manifest, (m, e) => {
+  const progress: EarlierHolding = { looked: 0, more: false };
+  const scanning = scanEarlier(blobs, manifest, (m, e) => {
     if (e.type !== 'file') return false;
     // The file itself, and each directory above it (a directory left out: "directory cannot be read").
     for (let at = e.path.length; at > 0; at = e.path.lastIndexOf('/', at - 1)) {
@@ -187,8 +189,13 @@ export async function earlierHoldingEach(blobs: Store, manifest: TreeSnapshotMan
       if (wanted.delete(path)) each.set(path, m);
     }
     return wanted.size === 0;
-  });
-  return { each, ...scan };
+  }, progress);
+  try {
+    const { found: _found, ...scan } = await scanning;
+    return { each, ...scan };
+  } catch (error) {
+    return { each, looked: progress.looked, ...(progress.oldestLooked ? { oldestLooked: progress.oldestLooked } : {}), more: false, failed: messageOf(error) };
+  }
 }
 
 /** What `earlierHolding` found, as the end of a refusal: the `--at` that has `what` (it, one of them), or how far back none did. */

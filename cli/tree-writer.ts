@@ -65,7 +65,7 @@ export interface TreeRestoreReport {
     /** Each with the newest earlier snapshot that holds a file there, when one of those searched does: its --at restores it. */
     paths: { path: string; problem: string; earlier?: { snapshotId: string; takenAt: string } }[];
     /** How far back earlier snapshots were searched for the named paths (`more`: older ones were not, the limits of cli/tree-snapshots.ts). */
-    searched: { looked: number; oldestLooked?: string; more: boolean };
+    searched: { looked: number; oldestLooked?: string; more: boolean; failed?: string };
   };
 }
 

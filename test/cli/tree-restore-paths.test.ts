@@ -97,6 +97,20 @@ describe('tree restore of a path the snapshot does not hold as typed', () => {
     expect(text).not.toContain('(none of the');
   });
 
+  it('a restore whose LEFT OUT hint cannot read an earlier snapshot (its index gone) still returns its report, every file restored, saying the search failed and why', async () => {
+    const { site, store, manifest: first } = await share();
+    execFileSync('mkfifo', [join(site.root, 'docs', 'pipe')]);
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    const { manifest } = await snapshot(site, store);
+    await store.delete(first.index.key);
+    const to = join(site.dir, 'hint-failed');
+    const report = await restoreTree({ blobs: store, manifest, to });
+    expect(report.files.restored).toBe(3);
+    expect(existsSync(join(to, 'docs', 'b.bin'))).toBe(true);
+    expect(report.leftOut).toEqual({ count: 1, paths: [{ path: 'docs/pipe', problem: expect.stringMatching(/fifo/i) }], searched: { looked: 1, oldestLooked: first.takenAt, more: false, failed: expect.stringContaining(first.index.key) } });
+    expect(renderTreeRestore(report)).toMatch(new RegExp(`\\n {4}\\(earlier snapshots could not be searched for it: .*${first.index.key}.*; \`ferry snapshots list\` lists them, for --at\\)\\n`));
+  });
+
   it('a path deleted from the share since: --stdout and --include name the newest earlier snapshot that holds it, and its --at', async () => {
     const { site, store, manifest: first } = await share();
     site.clock.set(new Date('2026-03-02T09:00:00Z'));
