@@ -24,6 +24,7 @@ import { Throttle, throttledStore } from './bandwidth.ts';
 import { cycleRecordings } from './recordings-pass.ts';
 import type { RecordingsState } from './ship-recordings.ts';
 import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
+import { KeptBatches } from './kept-batches.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
 export { mergeReport } from './agent-types.ts';
@@ -195,7 +196,7 @@ export class Agent {
 
   /** The sources' share of a pass, side by side, counted into `report`; throws what a source's run threw. */
   private async shipSources(report: CycleReport): Promise<void> {
-    const keep = new Set<string>();
+    const keep = new KeptBatches();
     const keepArtefacts = new Set<string>();
     // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
     // the whole slice), every other source runs again each pollSeconds, as it would between idle
@@ -307,7 +308,7 @@ export class Agent {
   }
 
   /** One source's share of a pass, in a report of its own (merged in source order). */
-  private async cycleSource(source: AgentConfig['sources'][number], keep: Set<string>, keepArtefacts: Set<string>): Promise<CycleReport> {
+  private async cycleSource(source: AgentConfig['sources'][number], keep: KeptBatches, keepArtefacts: Set<string>): Promise<CycleReport> {
     const report = emptyReport();
     if (source.type === 'recordings') {
       await cycleRecordings(this.recordings, source, report, keep);

@@ -5,6 +5,7 @@ import type { RecordingsSourceConfig } from '../core/config.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
 import { batchKey } from './journal.ts';
+import type { KeptBatches } from './kept-batches.ts';
 import { listBatches } from './sources/scan.ts';
 import { hasExtension } from './sources/recordings.ts';
 import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
@@ -56,7 +57,7 @@ async function followMove(s: RecordingsState, source: RecordingsSourceConfig): P
 }
 
 /** Runs one pass over a recordings source; adds its counts and status to `report`, its batches to `keep`. */
-export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: Set<string>): Promise<void> {
+export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: KeptBatches): Promise<void> {
   const now = () => s.deps.clock.now().toISOString();
   const savedView = () => backlogOfView(source.name, s.observations.previousPending(source.name), { each: (batch) => keep.add(batchKey(source.name, batch)), left: leftView(s.journal, s.lossLog, source.name) });
   const problem = await sourceProblem(s, source);
@@ -130,6 +131,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       await walking.catch(() => undefined);
     }
     await walking;
+    // What shipped from a directory that cannot be read is not forgotten by a compaction: it may still be there.
+    for (const path of unreadable.keys()) keep.keepUnder(batchKey(source.name, path));
     // Resolved only after a walk of the whole root: a stopped one did not look everywhere.
     const { site } = s.deps.config;
     // Gone while unreadable: recorded lost before its alert closes, so a pass stopped in between records it next time.

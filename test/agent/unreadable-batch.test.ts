@@ -181,6 +181,24 @@ sources:
     expect(JSON.parse(status.stdout).totals).toMatchObject({ lostBatches: 0, lostRecordings: 0 });
   }, 60_000);
 
+  it("a journal compacted while a day directory cannot be read keeps what shipped from the day's batches (so their eviction is not taken for batches lost unseen)", () => {
+    const rec = join(dir, 'rec-compact');
+    // Two days: one made unreadable, one that stays readable (a root with nothing readable is "suddenly empty", another path).
+    for (const day of ['20240101', '20240102']) {
+      mkdirSync(join(rec, day), { recursive: true });
+      writeTree(join(rec, day), 2, 2, { size: 500 });
+    }
+    const state = join(dir, 'state-compact');
+    const script = join(import.meta.dirname, '../support/compact-under-unreadable.ts');
+    const compacted = (state: string) => {
+      const [command, args] = asRoot ? ['setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, '--import', 'tsx', script, rec, state]] : [process.execPath, ['--import', 'tsx', script, rec, state]];
+      const r = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as unknown;
+    };
+    expect(compacted(state)).toEqual({ shipped: 4, stillKnown: true });
+  }, 60_000);
+
   it('a batch directory a pass saw, then could not read, then evicted, is recorded lost by its recordings alone: the batch counts once', () => {
     const rec = join(dir, 'rec-seen');
     mkdirSync(rec);
