@@ -79,7 +79,7 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
       expect(result).toMatchObject({ file: out, recordings: 2, auditSeq: 1 });
       expect(existsSync(`${out}.partial`)).toBe(false);
       const verdict = await verifyBundleFile(out);
-      expect(verdict).toMatchObject({ ok: true, checked: 5, sha256: result.sha256 });
+      expect(verdict).toMatchObject({ ok: true, checked: 6, sha256: result.sha256 });
       const trail = await readTrail(target.blobs, SITE);
       expect(verifyAuditChain(SITE, trail, await target.ledger.head(SITE), await target.ledger.records(SITE, 1, Infinity))).toMatchObject({ ok: true, records: 1 });
       const record = JSON.parse(trail[0]!.text) as AuditRecord;
@@ -118,7 +118,7 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     const out = join(dir, 'case-c7.tar');
     const good = ferry(['case', 'verify', out]);
     expect(good.code).toBe(0);
-    expect(good.stdout).toMatch(/^OK: 5 file\(s\)/);
+    expect(good.stdout).toMatch(/^OK: 6 file\(s\)/);
     // The bundle's hash as pasted from the console, with the spaces a copy brings: the same hash.
     const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
     expect(ferry(['case', 'verify', out, '--sha256', ` ${sha.toUpperCase()} `]).code).toBe(0);
@@ -249,7 +249,7 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     const result = JSON.parse(made.stdout) as { sha256: string; root: string; auditSeq: number };
     const whole = createHash('sha256').update(readFileSync(out)).digest('hex');
     expect(result.sha256).toBe(whole);
-    expect(ferry(['case', 'verify', out, '--sha256', whole]).stdout).toMatch(/^OK: 5 file\(s\)/);
+    expect(ferry(['case', 'verify', out, '--sha256', whole]).stdout).toMatch(/^OK: 6 file\(s\)/);
     const audited = ferry(['audit', 'search', '--site', SITE, '--action', 'export']);
     expect(audited.stdout).toContain(`"sha256":"${whole}"`);
     const extracted = join(dir, 'extracted');
@@ -260,7 +260,7 @@ describe('ferry case export and verify, ferry audit verify and search', () => {
     expect(good.status, good.stdout + good.stderr).toBe(0);
     // Two recordings, their two catalogue records, custody.json and both manifests: everything but SHA256SUMS itself.
     expect(good.stdout.trim().split('\n').sort()).toEqual(
-      ['custody.json', 'manifest.csv', 'manifest.json', ...[0, 2].map((i) => `metadata/${fixture.manifest.members[i]!.rid}.json`), `recordings/${fixture.manifest.members[0]!.rid}_日本語の通話.wav`, `recordings/${fixture.manifest.members[2]!.rid}_three.wav`].map((p) => `${p}: OK`).sort(),
+      ['README.txt', 'custody.json', 'manifest.csv', 'manifest.json', ...[0, 2].map((i) => `metadata/${fixture.manifest.members[i]!.rid}.json`), `recordings/${fixture.manifest.members[0]!.rid}_日本語の通話.wav`, `recordings/${fixture.manifest.members[2]!.rid}_three.wav`].map((p) => `${p}: OK`).sort(),
     );
     const altered = `recordings/${fixture.manifest.members[0]!.rid}_日本語の通話.wav`;
     const bytes = readFileSync(join(root, altered));

@@ -50,7 +50,7 @@ describe('case export bundle', () => {
     const { summary, bytes } = await bundleOf({ blobs, catalogue }, request);
     expect(summary.bytes).toBe(bytes.length);
     const verdict = await verifyBundle(readerOf(bytes), bytes.length);
-    expect(verdict).toEqual({ ok: true, root: 'case-site-a-CASE-42-20260402T093000Z', checked: 7, problems: [] });
+    expect(verdict).toEqual({ ok: true, root: 'case-site-a-CASE-42-20260402T093000Z', checked: 8, problems: [] });
 
     // The ordinary tar tool opens it, and the bytes are the recorder's.
     const dir = mkdtempSync(join(tmpdir(), 'ferry-bundle-'));
@@ -67,6 +67,13 @@ describe('case export bundle', () => {
     expect(csv[0]).toBe('path,bytes,sha256');
     expect(csv).toContain(`recordings/${rid0}_日本語の通話.wav,3000,${f.manifest.members[0]!.sha256}`);
     expect(JSON.parse(readFileSync(join(root, 'metadata', `${rid0}.json`), 'utf8'))).toMatchObject({ rid: rid0, path: 'b/日本語の通話.wav' });
+    // What the bundle holds and how to check it, for whoever is handed it without Ferry; listed and hashed like every file.
+    const readme = readFileSync(join(root, 'README.txt'), 'utf8');
+    expect(readme.split('\r\n').slice(0, 3)).toEqual(['Ferry export: case CASE-42 of site site-a', `Exported 2026-04-02T09:30:00.000Z (UTC) by ${request.principal}. Reason given: ${request.reason}`, '3 recording(s).']);
+    expect(readme).toContain(`  Linux:    cd ${summary.root} && sha256sum -c SHA256SUMS\r\n`);
+    expect(readme).toContain('Get-FileHash -Algorithm SHA256 -LiteralPath $path');
+    expect(csv.some((l) => l.startsWith('README.txt,'))).toBe(true);
+    expect(readFileSync(join(root, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}README\.txt$/m);
   });
 
   it('fails verification naming the altered recording when one byte of it changes', async () => {
