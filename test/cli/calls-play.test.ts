@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ferryAsync } from '../support/bin-async.ts';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,6 @@ import { errorResponse } from '../../functions/shared/errors.ts';
 // `ferry calls play` (the built bin) against a loopback server standing in for the catalogue API
 // and the replay URL, which answers as the replay function does (its own error middleware).
 
-const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const SITE = 'site-a';
 const COLD = 'r0123456789abcdef0123456';
 const GONE = 'r0123456789abcdef0123457';
@@ -47,14 +46,7 @@ afterAll(async () => {
 
 /** The bin, run without blocking: the stand-in server answers from this process. */
 async function play(id: string, out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDFERRYTEST', AWS_SECRET_ACCESS_KEY: 'ferry-test-secret', AWS_REGION: 'us-east-1', FERRY_HOME: join(dir, 'home') };
-  const child = spawn(process.execPath, [BIN, 'calls', 'play', id, '--out', out, '--api', base, '--replay-url', base], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
+  return ferryAsync(['calls', 'play', id, '--out', out, '--api', base, '--replay-url', base], join(dir, 'home'));
 }
 
 describe('ferry calls play of a call it cannot play', () => {

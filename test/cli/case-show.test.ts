@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ferryAsync } from '../support/bin-async.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,6 @@ import { publishPack } from '../workflows/purge-fixtures.ts';
 // `ferry case show` (the built bin) against a loopback server standing in for the holds API,
 // answering the case as core/holds.ts's showCase reads it from a catalogue in memory.
 
-const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const SITE = 'site-a';
 const NOW = new Date('2026-06-01T00:00:00.000Z');
 
@@ -44,14 +43,7 @@ afterAll(async () => {
 
 /** The bin, run without blocking: the stand-in server answers from this process. */
 async function ferry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDFERRYTEST', AWS_SECRET_ACCESS_KEY: 'ferry-test-secret', AWS_REGION: 'us-east-1', FERRY_HOME: join(dir, 'home') };
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stdout, stderr };
+  return ferryAsync(args, join(dir, 'home'));
 }
 
 describe('ferry case show', () => {
