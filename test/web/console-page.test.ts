@@ -450,8 +450,8 @@ describe('compliance console in Chromium', () => {
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(sha256);
     const verdict = await verifyBundle(async (position, length) => bytes.subarray(position, position + length), bytes.length);
     expect(verdict).toMatchObject({ ok: true, problems: [] });
-    // Three recordings, their three catalogue records and the custody report.
-    expect(verdict.checked).toBe(7);
+    // Three recordings, their three catalogue records, the custody report and the README.
+    expect(verdict.checked).toBe(8);
   }, 60_000);
 
   it('asks for a fresh download link when the one shown has expired (an officer who paused), and the bundle downloads', async () => {
