@@ -72,52 +72,30 @@ export class DataBucket extends Construct {
     // CopyObject) without `If-None-Match: *` is refused, so a published key never gets a second
     // version. The parts of a multipart upload carry no header and are exempt
     // (s3:ObjectCreationOperation = false). The agent roles require the same on their side.
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyOverwrite',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
-        conditions: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
-      }),
-    );
+    this.denyEveryone('DenyOverwrite', 's3:PutObject', { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } });
     // SSE-KMS with the data key, for every writer: a write that names other encryption (SSE-S3,
     // AES256) or another KMS key is refused; one that names none (every Ferry writer) gets the
-    // bucket's default, this key. Each statement denies only a header present (Null false) and
-    // wrong: a negated operator, or one "IfExists", holds when the key is absent, and would refuse
-    // every write that names no encryption. Two statements: either header wrong is refused.
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyOtherEncryption',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
-        conditions: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
-      }),
-    );
-    this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyOtherEncryptionKey',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
-        conditions: { Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': key.keyArn } },
-      }),
-    );
+    // bucket's default, this key. Two statements: either header wrong is refused.
+    this.denyEveryone('DenyOtherEncryption', 's3:PutObject', presentAndNot('s3:x-amz-server-side-encryption', 'aws:kms'));
+    this.denyEveryone('DenyOtherEncryptionKey', 's3:PutObject', presentAndNot('s3:x-amz-server-side-encryption-aws-kms-key-id', key.keyArn));
     // Nothing in Ferry shortens a lock: the purge skips locked objects and reports them. So the
     // governance bypass is denied to every principal; lifting it takes a visible bucket-policy
     // change (compliance mode cannot be lifted at all).
+    this.denyEveryone('DenyObjectLockBypass', 's3:BypassGovernanceRetention');
+  }
+
+  /** A bucket-policy statement that refuses `action` on every object to every principal (under `conditions`). */
+  private denyEveryone(sid: string, action: string, conditions?: Record<string, Record<string, string>>): void {
     this.bucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyObjectLockBypass',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:BypassGovernanceRetention'],
-        resources: [this.bucket.arnForObjects('*')],
-      }),
+      new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: [action], resources: [this.bucket.arnForObjects('*')], ...(conditions ? { conditions } : {}) }),
     );
   }
+}
+
+/**
+ * The request names `key` with another value than `value`. A negated operator alone, or one
+ * "IfExists", holds when the key is absent, and would refuse every write that does not name it.
+ */
+function presentAndNot(key: string, value: string): Record<string, Record<string, string>> {
+  return { Null: { [key]: 'false' }, StringNotEquals: { [key]: value } };
 }
