@@ -5,6 +5,7 @@ import { ArchivedError, ErasedError, IntegrityError, InvalidInputError, NotFound
 import type { BlobStore, CatalogueEntry, CatalogueStore } from './ports.ts';
 import { recordingName } from './replay.ts';
 import { SHA256SUMS, sha256sums } from './sha256sums.ts';
+import { README, bundleReadme } from './case-readme.ts';
 import { BLOCK, endOfArchive, fileHeaders, padding } from './tar.ts';
 
 // Case export: chosen recordings → one POSIX tar bundle (opens with `tar -xf`, 7-Zip, any
@@ -227,38 +228,6 @@ export async function writeCaseBundle(deps: ExportDeps, request: ExportRequest, 
   await sink.file(`${root}/${SHA256SUMS}`, Buffer.from(bundleSums(files, json.sha256, csv.sha256)), request.at);
   await sink.write(endOfArchive());
   return { root, files, custody, bytes: sink.bytes };
-}
-
-/** The bundle's own explanation, in plain text with Windows line ends (Notepad shows it right; every other reader too). */
-const README = 'README.txt';
-
-function bundleReadme(request: ExportRequest, root: string, recordings: number): string {
-  const what = request.caseId ? `case ${request.caseId} of site ${request.site}` : `${recordings} call(s) of site ${request.site}`;
-  return [
-    `Ferry export: ${what}`,
-    `Exported ${request.at.toISOString()} (UTC) by ${request.principal}. Reason given: ${request.reason}`,
-    `${recordings} recording(s).`,
-    '',
-    'What this folder holds',
-    '  recordings/     each recorded call, byte for byte as the recorder wrote it',
-    '  metadata/       each call\'s catalogue record (JSON): start, agent, numbers, where it was stored',
-    '  custody.json    who asked for this export, when and why; where each recording was read from',
-    '  manifest.json   every file with its size and SHA-256 (manifest.csv: the same, for a spreadsheet)',
-    `  ${SHA256SUMS}      the same SHA-256 hashes, in the form the sha256sum tool reads`,
-    '',
-    'How to check that no file was changed since the export',
-    `  Linux:    cd ${root} && sha256sum -c ${SHA256SUMS}`,
-    `  macOS:    cd ${root} && shasum -a 256 -c ${SHA256SUMS}`,
-    '  Windows (PowerShell, in this folder):',
-    `    Get-Content -Encoding UTF8 ${SHA256SUMS} | ForEach-Object { $hash, $path = $_ -split '  ', 2; "{0}: {1}" -f $path, $(if ((Get-FileHash -Algorithm SHA256 -LiteralPath $path).Hash -eq $hash) { 'OK' } else { 'FAILED' }) }`,
-    '  Every line must end in OK. This file is checked too.',
-    '',
-    'That the bundle as a whole is the one exported: compare the SHA-256 of the .tar file',
-    '(sha256sum FILE.tar, or Get-FileHash FILE.tar) with the hash the exporting organisation',
-    'sends separately; it is kept in its audit trail with this export. With Ferry:',
-    '  ferry case verify FILE.tar --sha256 HASH',
-    '',
-  ].join('\r\n');
 }
 
 /** SHA256SUMS of the bundle: every file it hands over, the manifests included, paths relative to its top directory. */
