@@ -1,14 +1,11 @@
 import { sentence } from '../../core/alert-text.ts';
 import type { TreeSourceConfig } from '../../core/config.ts';
-import type { BlobStore } from '../../core/ports.ts';
-import type { Clock } from '../../core/clock.ts';
 import { messageOf } from '../../core/errors.ts';
 import type { TreeSnapshotManifest } from '../../core/tree-manifest.ts';
 import type { Logger } from '../log.ts';
-import type { PartPool } from '../part-pool.ts';
-import type { VerifyMode } from '../verify.ts';
 import { sourceReadable, type AlertBook } from '../state/alert-book.ts';
 import { takeTreeSnapshot } from '../tree/snapshot.ts';
+import type { TreeSnapshotContext } from '../tree/snapshot-context.ts';
 import { readLastSnapshot, type LastSnapshot } from '../tree/last-snapshot.ts';
 import { judgeSlowChange } from '../tree/slow-change.ts';
 import { TreeVanishedError } from '../tree/walk.ts';
@@ -29,19 +26,11 @@ export interface TreeSourceStatus {
   lastScan: string;
 }
 
-export interface TreeRunnerDeps {
-  site: string;
-  store: BlobStore;
-  clock: Clock;
-  verify: VerifyMode;
-  state: string;
-  partSize: number;
-  partConcurrency: number;
-  pool?: PartPool;
+/** What a snapshot is given (its store, clock, state, part sizes, retry pause), with the agent's log and alert book. */
+export type TreeRunnerDeps = Pick<TreeSnapshotContext, 'site' | 'store' | 'clock' | 'verify' | 'state' | 'partSize' | 'partConcurrency' | 'pool' | 'retryDelayMs'> & {
   log: Logger;
   alerts: AlertBook;
-  retryDelayMs?: number;
-}
+};
 
 export interface TreeCycle {
   status: TreeSourceStatus;
