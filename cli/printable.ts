@@ -1,3 +1,5 @@
+import { shellQuote } from '../core/restore-commands.ts';
+
 // What a terminal shows of a string that came from outside: a recorder's sidecar, an officer's
 // reason, an agent's heartbeat. Control characters (C0, DEL, C1) and the Unicode controls that
 // reorder or hide text (bidi overrides and isolates, zero-width joiners) are shown escaped, so
@@ -9,4 +11,20 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '
 export function printable(value: unknown): string {
   const text = typeof value === 'string' ? value : String(value);
   return text.replace(CONTROLS, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u{${c.charCodeAt(0).toString(16)}}`));
+}
+
+/** A control character as bash's `$'…'` quoting writes it (`\n`, `\e`, `\xHH`, `\uHHHH`). */
+function ansiC(c: string): string {
+  const code = c.charCodeAt(0);
+  return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * A word to paste into a shell that is also safe to print: shellQuote's form when the value holds
+ * no control character, else bash's `$'…'` form with each one escaped, so the line shows one
+ * line and the pasted word still names the very path (a newline in a name stays a newline).
+ */
+export function shellWord(value: string): string {
+  if (!new RegExp(CONTROLS.source).test(value)) return shellQuote(value);
+  return `$'${value.replace(/[\\']/g, (c) => `\\${c}`).replace(CONTROLS, ansiC)}'`;
 }

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { interruptible } from './interrupt.ts';
 import { shellQuote } from '../core/restore-commands.ts';
+import { printable, shellWord } from './printable.ts';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
@@ -37,7 +38,7 @@ export function parseAt(at: string | undefined, now = new Date()): Date {
 }
 
 function progressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(p: TreeRestoreProgress): void; end(): void } {
-  return bytePrinter((p: TreeRestoreProgress) => ({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, finished: p.filesDone === p.filesTotal, label: `file ${p.filesDone}/${p.filesTotal} ${p.path.slice(-60)}` }), stream);
+  return bytePrinter((p: TreeRestoreProgress) => ({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, finished: p.filesDone === p.filesTotal, label: `file ${p.filesDone}/${p.filesTotal} ${printable(p.path.slice(-60))}` }), stream);
 }
 
 export function renderTreeRestore(r: TreeRestoreReport): string {
@@ -47,7 +48,7 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
     `  dirs      ${r.dirs}`,
     `  links     ${r.symlinks}`,
     `  download  ${formatBytes(r.bytesDownloaded)} in ${r.gets} ranged GET(s)`,
-    ...r.problems.map((p) => `  NOT RESTORED ${p.path}: ${p.problem}`),
+    ...r.problems.map((p) => `  NOT RESTORED ${printable(p.path)}: ${printable(p.problem)}`),
   ];
   const left = r.leftOut;
   if (left) lines.push(...leftOutLines(left, r.snapshotId));
@@ -56,13 +57,13 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
   const replaced = r.replaced;
   if (replaced) {
     lines.push(`  REPLACED  ${replaced.count} file(s) ${r.dir} already held with other content than this snapshot's (files of its own, another snapshot's) were replaced by the snapshot's (restore into an empty directory to keep what a directory holds):`);
-    for (const p of replaced.paths) lines.push(`    ${p}`);
+    for (const p of replaced.paths) lines.push(`    ${printable(p)}`);
     if (replaced.count > replaced.paths.length) lines.push(`    … and ${replaced.count - replaced.paths.length} more`);
   }
   const extra = r.notInSnapshot;
   if (extra) {
     lines.push(`  NOT IN THE SNAPSHOT  ${extra.count} path(s) ${r.dir} already held are not in this snapshot and were left as they were (restore into an empty directory for the snapshot alone):`);
-    for (const p of extra.paths) lines.push(`    ${p}`);
+    for (const p of extra.paths) lines.push(`    ${printable(p)}`);
     if (extra.count > extra.paths.length) lines.push(`    … and ${extra.count - extra.paths.length} more`);
   }
   return `${lines.join('\n')}\n`;
@@ -71,7 +72,7 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
 /** The restore's LEFT OUT section: each path with why, and the --at of the newest earlier snapshot that holds it, or how far back none did. */
 function leftOutLines(left: NonNullable<TreeRestoreReport['leftOut']>, snapshotId: string): string[] {
   const lines = [`  LEFT OUT OF THE SNAPSHOT  ${left.count} path(s) the agent could not take when it made this snapshot, so not restored (\`ferry snapshots list --problems\` names every one):`];
-  for (const p of left.paths) lines.push(`    ${p.path}: ${p.problem}${p.earlier ? `; snapshot ${p.earlier.snapshotId}, taken ${p.earlier.takenAt}, holds it: --at ${p.earlier.takenAt} --include ${shellQuote(p.path)}` : ''}`);
+  for (const p of left.paths) lines.push(`    ${printable(p.path)}: ${printable(p.problem)}${p.earlier ? `; snapshot ${p.earlier.snapshotId}, taken ${p.earlier.takenAt}, holds it: --at ${p.earlier.takenAt} --include ${shellWord(p.path)}` : ''}`);
   if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
   const missing = left.paths.filter((p) => !p.earlier).length;
   if (missing === 0) return lines;
@@ -101,7 +102,7 @@ export function renderSnapshotProblems(rows: (SnapshotSummary & { problemPaths: 
   for (const r of rows) {
     if (r.problems === 0) continue;
     lines.push('', `${r.takenAt} ${r.source} ${r.snapshotId}: ${r.problems} path(s) left out or skipped`);
-    for (const p of r.problemPaths) lines.push(`  ${p.path}: ${p.problem}`);
+    for (const p of r.problemPaths) lines.push(`  ${printable(p.path)}: ${printable(p.problem)}`);
     if (r.problems > r.problemPaths.length) lines.push(`  … and ${r.problems - r.problemPaths.length} more (the manifest names the first ${r.problemPaths.length}; the agent's log names every one)`);
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
