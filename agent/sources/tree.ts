@@ -113,15 +113,15 @@ async function alertMassChange(deps: TreeRunnerDeps, source: TreeSourceConfig, m
  * encrypted over several passes): alerted as a mass change is, once, naming the snapshot the
  * window started from, whose files are as they were (agent/tree/slow-change.ts).
  */
-async function alertSlowChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest, parentTakenAt: string | undefined): Promise<boolean> {
+async function alertSlowChange(deps: TreeRunnerDeps, source: TreeSourceConfig, manifest: TreeSnapshotManifest, parentTakenAt: string | undefined, rewritten: readonly number[]): Promise<boolean> {
   if (!manifest.changes || !parentTakenAt || source.massChange === false) return false;
-  const slow = judgeSlowChange(deps.state, source.name, { takenAt: manifest.takenAt, parentTakenAt, changes: manifest.changes, alone: manifest.massChange !== undefined && !manifest.massChange.overDay }, source.massChange);
+  const slow = judgeSlowChange(deps.state, source.name, { takenAt: manifest.takenAt, parentTakenAt, changes: manifest.changes, rewritten, alone: manifest.massChange !== undefined && !manifest.massChange.overDay }, source.massChange);
   if (!slow) return false;
   return raiseMassChange(deps, source, manifest, {
     parentTakenAt: slow.parentTakenAt,
     log: 'tree snapshots of the last day changed most files: ransomware or a mass rewrite?',
     subject: `${slow.changed} of ${slow.previousFiles} files changed over ${slow.snapshots} snapshots`,
-    found: `The ${slow.snapshots} snapshots of ${source.name} since ${slow.since} changed ${slow.changed} of the ${slow.previousFiles} files the first of them started from, each a part: ransomware working through the share, or a mass rewrite?`,
+    found: `The ${slow.snapshots} snapshots of ${source.name} since ${slow.since} changed ${slow.changed} of the ${slow.previousFiles} files the share held (each file counted once), each a part: ransomware working through the share, or a mass rewrite?`,
     before: `The snapshot taken ${slow.parentTakenAt} holds the files as they were before`,
     after: `Alerted because the source's massChange is ${source.massChange.percent} % and at least ${source.massChange.minFiles} files, added up over a day.`,
     details: slow,
@@ -171,7 +171,7 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
   if (sinceLast < 0) deps.log.warn('last snapshot is dated ahead of the clock (the clock was fast and was set right): taking a snapshot now', { source: source.name, lastTakenAt: last!.takenAt });
   try {
     const started = performance.now();
-    const { manifest, manifestKey, readAhead } = await takeTreeSnapshot({ ...deps, source, retryDelayMs: deps.retryDelayMs });
+    const { manifest, manifestKey, readAhead, rewritten } = await takeTreeSnapshot({ ...deps, source, retryDelayMs: deps.retryDelayMs });
     deps.log.info('tree snapshot published', {
       source: source.name,
       snapshot: manifest.snapshotId,
@@ -187,7 +187,7 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     const leftOut = await alertLeftOut(deps, source, manifest);
     await includeSelectsNothing(deps, source, manifest.counts.files);
     const alone = await alertMassChange(deps, source, manifest);
-    const mass = (await alertSlowChange(deps, source, manifest, last?.takenAt)) || alone;
+    const mass = (await alertSlowChange(deps, source, manifest, last?.takenAt, rewritten)) || alone;
     return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut || mass ? 1 : 0 };
   } catch (error) {
     const message = messageOf(error);

@@ -43,4 +43,6 @@ export interface TreeSnapshotResult {
   manifestKey: string;
   /** Files read ahead because the tree was read from disk (read-ahead.ts). */
   readAhead: number;
+  /** rewrittenPathHash of each file rewritten in place since the last snapshot (slow-change.ts). */
+  rewritten: readonly number[];
 }

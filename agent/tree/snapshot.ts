@@ -23,7 +23,7 @@ import { assertNoRestoreUnderway } from './restore-marker.ts';
 import type { TreeSnapshotContext, TreeSnapshotResult } from './snapshot-context.ts';
 import { readLastSnapshot, treeStateDir, writeLastSnapshot, type LastSnapshot } from './last-snapshot.ts';
 import { listSnapshots } from './offsite-snapshots.ts';
-import { massChangeOf } from './slow-change.ts';
+import { massChangeOf, rewrittenPathHash } from './slow-change.ts';
 
 // One snapshot of a tree source. The walk is merge-joined with the previous snapshot's local
 // index: a file with the same size, mtime and ctime, inode and device is taken from it unread
@@ -72,6 +72,8 @@ class Snapshot {
    * decided anyway, so an incremental snapshot pays one increment a file for it.
    */
   readonly change: ChangeCounts = { matched: 0, rewritten: 0, newContent: 0 };
+  /** rewrittenPathHash of each file counted `rewritten`: the day's judgement counts a file once (slow-change.ts). */
+  readonly rewrittenPaths: number[] = [];
   readonly positions = new Map<number, number>();
   /** Small files read ahead when the tree is read from disk (read-ahead.ts). */
   readonly readAhead: ReadAhead;
@@ -231,7 +233,10 @@ class Snapshot {
     this.counts.files++;
     if (prior?.type === 'file') {
       this.change.matched++;
-      if (prior.sha256 && !prior.sha256.equals(sha!)) this.change.rewritten++;
+      if (prior.sha256 && !prior.sha256.equals(sha!)) {
+        this.change.rewritten++;
+        this.rewrittenPaths.push(rewrittenPathHash(item.rel));
+      }
     }
     this.bytesTotal += Number(st.size);
     const prefix = JSON.stringify({ ...entryPath(item.rel), mode: Number(st.mode & 0o7777n), mtime: iso(st.mtimeNs), type: 'file', size: Number(st.size), sha256: sha!.toString('hex') }).slice(0, -1);
@@ -345,7 +350,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       return { key: p.key, size: p.size, sha256: p.sha256 };
     });
     const changes = last && prev.base ? changesSince(last.files, snap.change) : undefined;
-    const mass = massChangeOf(ctx.state, source, takenAt.toISOString(), last?.takenAt, changes);
+    const mass = massChangeOf(ctx.state, source, takenAt.toISOString(), last?.takenAt, changes, snap.rewrittenPaths);
     const manifest: TreeSnapshotManifest = {
       format: TREE_SNAPSHOT_FORMAT,
       kind: 'tree-snapshot',
@@ -375,7 +380,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
     }
     const summary: LastSnapshot = { snapshotId, takenAt: manifest.takenAt, manifestKey, ...snap.counts, problems: snap.problemCount, bytesTotal: snap.bytesTotal, bytesAdded: packer.bytesAdded, root: { dev: String(root.dev), ino: String(root.ino) } };
     writeLastSnapshot(dir, summary);
-    return { manifest, manifestKey, readAhead: snap.readAhead.queued };
+    return { manifest, manifestKey, readAhead: snap.readAhead.queued, rewritten: snap.rewrittenPaths };
   } catch (error) {
     await packer.abort();
     await indexBody.close().catch(() => undefined);

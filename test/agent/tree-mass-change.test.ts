@@ -212,6 +212,40 @@ describe('a share encrypted over several passes, each snapshot changing only a p
     expect(forgotten.some((k) => k.includes(manifests[0]!.snapshotId))).toBe(false);
   });
 
+  it('is not alerted when the same few files change at every snapshot of a day (logs appended all day): each file counts once', async () => {
+    const s = share(40);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T06:00:00.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    const exits: number[] = [];
+    // 11 passes five minutes apart, each rewriting the same 2 files: 22 changes (over the 20 files and 50 % of 40 a sum would judge), 2 files.
+    for (let i = 0; i < 11; i++) {
+      encrypt(s.root, 2);
+      clock.advance(5 * 60_000);
+      exits.push(onceExitCode((await cronPass(s.config, store, alerts, clock)).report));
+    }
+    expect(massAlerts(alerts)).toEqual([]);
+    expect(exits.every((e) => e === 0)).toBe(true);
+    expect((await treeManifests(store)).filter((m) => m.massChange)).toEqual([]);
+  });
+
+  it('judges a share being filled against the most files it held that day, not the few it started from', async () => {
+    const s = share(4);
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date('2026-12-05T06:00:00.000Z'));
+    await cronPass(s.config, store, alerts, clock);
+    // Each pass 10 new documents arrive and 3 of the last pass's are edited: 24 edited of 84 by the end.
+    for (let pass = 0; pass < 9; pass++) {
+      for (let i = 0; i < 10; i++) writeFileSync(join(s.root, 'meetings', `new-${pass}-${i}.txt`), `minutes ${pass} ${i}\n`.repeat(30));
+      for (let i = 0; i < 3 && pass > 0; i++) writeFileSync(join(s.root, 'meetings', `new-${pass - 1}-${i}.txt`), randomBytes(400));
+      clock.advance(5 * 60_000);
+      await cronPass(s.config, store, alerts, clock);
+    }
+    expect(massAlerts(alerts)).toEqual([]);
+  });
+
   it('is not alerted for the ordinary churn of a share, a few files a day', async () => {
     const { alerts, exits } = await slowAttack([2, 2, 2, 2, 2], 24 * 3600_000);
     expect(exits).toEqual([0, 0, 0, 0, 0]);
