@@ -11,7 +11,8 @@ import { checkAtText } from './at-time.ts';
 import { findSnapshot, listSnapshots, readManifest, restoreTree, streamTreeFile, type Store, type TreeRestoreProgress, type TreeRestoreReport } from './tree-restore.ts';
 import { firstSnapshot, treeSourcesOf } from './tree-snapshots.ts';
 import type { SnapshotSummary, TreeSnapshotManifest } from '../core/tree-manifest.ts';
-import { snapshotFilesFooter, writeSnapshotFiles } from './tree-files.ts';
+import { snapshotFilesFooter, writeOut, writeSnapshotFiles } from './tree-files.ts';
+import { countChange, diffFooter, diffHeader, diffJsonLine, diffLine, diffSnapshots, emptyTotals } from './tree-diff.ts';
 
 // `ferry restore tree` and `ferry snapshots list`: tree sources (file shares) restored from the
 // store alone, with the same store and credentials as `ferry restore fetch` (a DR site: its own
@@ -134,6 +135,32 @@ export async function runSnapshotFiles(opts: CloudOptions & { site: string; sour
   return 0;
 }
 
+/**
+ * Runs `ferry snapshots diff`: what changed from the snapshot a restore at `--since` would use
+ * (default: the one before the newer) to the one at `--at`. EXIT_NO_SNAPSHOT when either time is
+ * before the first snapshot; a first snapshot with no `--since` is refused (nothing before it).
+ */
+export async function runSnapshotDiff(opts: { site: string; source: string; at?: string; since?: string; include?: string[]; json?: boolean }, blobs: Store, out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+  const at = parseAt(opts.at);
+  const newer = await snapshotAt(blobs, opts.site, opts.source, at, out.stderr);
+  if (typeof newer === 'number') return newer;
+  const olderAt = opts.since === undefined ? new Date(Date.parse(newer.manifest.takenAt) - 1) : parseAt(opts.since);
+  if (olderAt.getTime() > at.getTime()) throw new InvalidInputError(`--since ${opts.since} is after --at ${opts.at ?? 'now'}: --since names the older snapshot`);
+  const older = opts.since === undefined ? await findSnapshot(blobs, opts.site, opts.source, olderAt) : await snapshotAt(blobs, opts.site, opts.source, olderAt, out.stderr);
+  if (typeof older === 'number') return older;
+  if (!older) {
+    throw new InvalidInputError(`snapshot ${newer.manifest.snapshotId} (taken ${newer.manifest.takenAt}) is the first of source ${opts.source}: there is nothing before it to compare with (\`ferry snapshots files\` lists what it holds)`);
+  }
+  const totals = emptyTotals();
+  if (!opts.json) await writeOut(out.stdout, diffHeader(older.manifest, newer.manifest));
+  for await (const change of diffSnapshots(blobs, older.manifest, newer.manifest, opts.include)) {
+    countChange(totals, change);
+    await writeOut(out.stdout, opts.json ? diffJsonLine(change) : diffLine(change));
+  }
+  if (!opts.json) await writeOut(out.stdout, diffFooter(totals));
+  return 0;
+}
+
 /** Runs `ferry restore tree` against a store (the CLI's, or a test's). */
 export async function runTreeRestore(opts: TreeRestoreCliOptions, blobs: Store, out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<number> {
   const at = parseAt(opts.at);
@@ -212,5 +239,18 @@ export function registerSnapshotsCommands(program: Command): void {
     .option('-c, --config <file>', 'agent config whose cloud to use (a DR site: its own)')
     .action(async (opts: CloudOptions & { site: string; source: string; at?: string; include?: string[]; json?: boolean }) => {
       process.exitCode = await runSnapshotFiles(opts, fetchStore(opts), { stdout: process.stdout, stderr: process.stderr });
+    });
+  snapshots
+    .command('diff')
+    .description('what changed between two snapshots, path by path (+ added, - removed, M content, T type, m mode), read from their indexes')
+    .requiredOption('--site <site>', 'site (a DR site names the primary)')
+    .requiredOption('--source <name>', 'the tree source')
+    .option('--at <time>', 'the newer snapshot: the one a restore at this time would use (ISO 8601 with a zone, or now)', 'now')
+    .option('--since <time>', 'the older snapshot: the one a restore at this time would use (default: the snapshot before the newer one)')
+    .option('--include <glob>', 'only matching paths (`*` within a name, `**` across directories; a directory takes what it holds); repeatable', collect)
+    .option('--json', 'JSON Lines: one object a change (change, path, before, after)')
+    .option('-c, --config <file>', 'agent config whose cloud to use (a DR site: its own)')
+    .action(async (opts: CloudOptions & { site: string; source: string; at?: string; since?: string; include?: string[]; json?: boolean }) => {
+      process.exitCode = await runSnapshotDiff(opts, fetchStore(opts), { stdout: process.stdout, stderr: process.stderr });
     });
 }

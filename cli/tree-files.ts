@@ -53,7 +53,7 @@ function jsonLine(e: TreeEntry): string {
 }
 
 /** Writes with the stream's back-pressure: a listing piped to `less` or `head` waits for it. */
-async function writeOut(out: NodeJS.WritableStream, text: string): Promise<void> {
+export async function writeOut(out: NodeJS.WritableStream, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
 }
 

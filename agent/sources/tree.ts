@@ -136,12 +136,13 @@ async function raiseMassChange(
   a: { parentTakenAt: string; log: string; subject: string; found: string; before: string; after: string; details: object },
 ): Promise<boolean> {
   const restore = `ferry restore tree --site ${deps.site} --source ${source.name} --at ${a.parentTakenAt} --to DIR`;
+  const diff = `ferry snapshots diff --site ${deps.site} --source ${source.name} --since ${a.parentTakenAt} --at ${manifest.takenAt}`;
   deps.log.error(a.log, { source: source.name, snapshot: manifest.snapshotId, ...a.details, parentTakenAt: a.parentTakenAt, restore });
   await deps.alerts.raiseEvent(`tree-mass-change:${source.name}:${manifest.snapshotId}`, {
     severity: 'critical',
     site: deps.site,
     subject: `${source.name}: ${a.subject}`,
-    message: `${a.found} Open a few of the files on the share. ${a.before}: \`${restore}\` restores it. ${a.after}`,
+    message: `${a.found} Open a few of the files on the share; \`${diff}\` lists every path changed. ${a.before}: \`${restore}\` restores it. ${a.after}`,
     details: { source: source.name, snapshotId: manifest.snapshotId, takenAt: manifest.takenAt, ...a.details, parentTakenAt: a.parentTakenAt, restore },
   });
   return true;

@@ -187,6 +187,7 @@ describe('a share encrypted over several passes, each snapshot changing only a p
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: 'critical', subject: 'share: 30 of 40 files changed over 2 snapshots' });
     expect(alerts[0]!.message).toContain('`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`');
+    expect(alerts[0]!.message).toContain('`ferry snapshots diff --site site-a --source share --since 2026-12-05T21:44:05.000Z --at 2026-12-05T21:54:05.000Z` lists every path changed');
   });
 
   it('records the day\'s mass change in the manifest of the snapshot that crossed it, naming the snapshot before the first: the listing says so, and the purge keeps that snapshot where the daily rule alone would forget it', async () => {

@@ -244,6 +244,35 @@ describe('OCS 2007 R2 site end to end', () => {
     }
   }, 120_000 + SLACK_MS);
 
+  it('says what changed from each day to the next through the DR role (snapshots diff --json): every path added, removed, rewritten or changed in mode, and nothing else', async () => {
+    // picture(): "file MODE MTIME CONTENT…", "dir MODE MTIME", "link TARGET". An mtime alone is no change (a restore of either day gives the same bytes).
+    const kind = (what: string) => what.split(' ')[0]!;
+    const mode = (what: string) => (kind(what) === 'link' ? '' : what.split(' ')[1]!);
+    const body = (what: string) => (kind(what) === 'file' ? what.split(' ').slice(3).join(' ') : kind(what) === 'link' ? what : '');
+    for (let i = 1; i < days.length; i++) {
+      const [before, after] = [days[i - 1]!.picture, days[i]!.picture];
+      const expected = new Map<string, string>();
+      for (const path of before.keys()) if (!after.has(path)) expected.set(path, 'removed');
+      for (const [path, what] of after) {
+        const was = before.get(path);
+        if (was === undefined) expected.set(path, 'added');
+        else if (kind(was) !== kind(what)) expected.set(path, 'type');
+        else if (body(was) !== body(what)) expected.set(path, 'changed');
+        else if (mode(was) !== mode(what)) expected.set(path, 'mode');
+      }
+      const r = await ferry(['snapshots', 'diff', '--site', 'ocs', '--source', 'meetings', '--since', days[i - 1]!.at, '--at', days[i]!.at, '--json', '--config', drConfig]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const rows = r.stdout.toString().trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { change: string; path: string; after?: { pathBytes?: string }; before?: { pathBytes?: string } });
+      const latin1 = (row: (typeof rows)[number]) => {
+        const bytes = (row.after ?? row.before)?.pathBytes;
+        return bytes === undefined ? Buffer.from(row.path).toString('latin1') : Buffer.from(bytes, 'base64').toString('latin1');
+      };
+      expect(new Map(rows.map((row) => [latin1(row), row.change]))).toEqual(expected);
+      expect(expected.size).toBeGreaterThan(0);
+    }
+  }, 120_000 + SLACK_MS);
+
   it('streams one file of a day with --stdout, verified', async () => {
     for (const d of days) {
       const r = await ferryHashed(['restore', 'tree', '--site', 'ocs', '--source', 'meetings', '--at', d.at, '--stdout', d.sample.path, '--config', drConfig]);
