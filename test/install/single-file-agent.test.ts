@@ -125,13 +125,16 @@ describe('the single-file agent', () => {
     }
   });
 
-  it('holds `snapshots list`, which the tree restore names to find a snapshot, and `snapshots files`, which lists one', () => {
+  it('holds `snapshots list`, which the tree restore names to find a snapshot, `snapshots files`, which lists one, and `snapshots diff`, which compares two', () => {
     const r = agent(['snapshots', 'list', '--help']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('--site <site>');
     const files = agent(['snapshots', 'files', '--help']);
     expect(files.code, files.stderr).toBe(0);
     expect(files.stdout).toContain('--include <glob>');
+    const diff = agent(['snapshots', 'diff', '--help']);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.stdout).toContain('--since <time>');
   });
 
   it('refuses a missing config with exit 2 and the setting named, as the full CLI does', () => {
