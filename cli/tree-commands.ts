@@ -93,7 +93,7 @@ export function renderSnapshots(rows: SnapshotSummary[]): string {
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   // A snapshot that changed most files (ransomware?) is named below the table, with the restore point before it.
-  const mass = rows.flatMap((s) => (s.massChange ? [`MASS CHANGE ${s.takenAt} ${s.source}: ${s.massChange.changed} of ${s.massChange.previousFiles} files changed${s.massChange.snapshots ? ` over ${s.massChange.snapshots} snapshots of a day` : ''} (ransomware or a mass rewrite?); the snapshot before it was taken ${s.massChange.parentTakenAt}`] : []));
+  const mass = rows.flatMap((s) => (s.massChange ? [`MASS CHANGE ${s.takenAt} ${s.source}: ${s.massChange.changed} of ${s.massChange.previousFiles} files changed${s.massChange.snapshots ? ` over ${s.massChange.snapshots} snapshots of a day` : ''} (ransomware or a mass rewrite?); the snapshot before it was taken ${s.massChange.parentTakenAt}; \`ferry snapshots diff --site ${s.site} --source ${s.source} --since ${s.massChange.parentTakenAt} --at ${s.takenAt}\` lists what changed`] : []));
   return `${[...table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()), ...mass].join('\n')}\n`;
 }
 

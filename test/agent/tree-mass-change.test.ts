@@ -158,7 +158,7 @@ describe('a snapshot after ransomware rewrote most files of a share', () => {
       '30 of 30 files changed in the snapshot taken 2026-12-05 21:45Z: ransomware or a mass rewrite? the snapshot before it, taken 2026-12-05 21:44Z, is the one to restore from (`ferry restore tree --site site-a --source share --at 2026-12-05T21:44:05.000Z --to DIR`)',
     ]);
     expect(renderDailyReport(report)).toContain('PROBLEM share (tree)');
-    expect(renderSnapshots(await listSnapshots(store, 'site-a', 'share'))).toContain('MASS CHANGE 2026-12-05T21:45:05.000Z share: 30 of 30 files changed (ransomware or a mass rewrite?); the snapshot before it was taken 2026-12-05T21:44:05.000Z');
+    expect(renderSnapshots(await listSnapshots(store, 'site-a', 'share'))).toContain('MASS CHANGE 2026-12-05T21:45:05.000Z share: 30 of 30 files changed (ransomware or a mass rewrite?); the snapshot before it was taken 2026-12-05T21:44:05.000Z; `ferry snapshots diff --site site-a --source share --since 2026-12-05T21:44:05.000Z --at 2026-12-05T21:45:05.000Z` lists what changed\n');
   });
 });
 
