@@ -393,6 +393,6 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   }
   if (states.length > 0) progress(states.at(-1)!);
   await writeVerbatim(report.planFile, `${JSON.stringify(plan, null, 2)}\n`, 0o644);
-  await writeVerbatim(report.script, renderApplyScript(plan.steps, { site: plan.site, source: plan.source, at: plan.at, stopAt: plan.stopAt, ...(fullAsTaken(plan) ? { fullAsTakenAt: plan.reachedAt } : {}) }), 0o755);
+  await writeVerbatim(report.script, renderApplyScript(plan.steps, { site: plan.site, source: plan.source, at: plan.at, stopAt: plan.stopAt, files: plan.files, ...(fullAsTaken(plan) ? { fullAsTakenAt: plan.reachedAt } : {}) }), 0o755);
   return report;
 }

@@ -103,6 +103,27 @@ export interface ApplyScriptHeader {
   stopAt: string;
   /** Set when the plan replays no log segment (--log-source none, a source without logs): the full's time, the state the script gives instead of T. */
   fullAsTakenAt?: string;
+  /** The plan's files with their SHA-256: checked again before anything is applied. */
+  files?: { name: string; sha256: string }[];
+}
+
+/**
+ * Lines that check every file against the plan's SHA-256 before the first step runs. A file can
+ * change after the fetch verified it: fetched into a database server's data directory, a binlog of
+ * the server's own name is overwritten in place when the server rotates to it, and the replay would
+ * read the server's header and stop early with exit 0: a partial restore that says it was applied.
+ */
+function checkLines(files: { name: string; sha256: string }[]): string[] {
+  if (files.length === 0) return [];
+  return [
+    'sha256_of() { if command -v sha256sum >/dev/null; then sha256sum -- "$1"; else shasum -a 256 -- "$1"; fi | cut -d " " -f 1; }',
+    'check() {',
+    '  [ -f "$1" ] && [ "$(sha256_of "$1")" = "$2" ] && return 0',
+    '  echo "apply.sh: $(pwd)/$1 is not the file fetched and verified: its SHA-256 is not the plan\'s ($2). Something changed it since the fetch (a database server whose data directory this is writes binlogs of these names). Nothing was applied: run ferry restore fetch again into an empty directory of its own (not a server\'s data directory) and run its apply.sh." >&2',
+    '  exit 4',
+    '}',
+    ...files.map((f) => `check ${shellQuote(f.name)} ${shellQuote(f.sha256)}`),
+  ];
 }
 
 function headerLine(h: ApplyScriptHeader): string {
@@ -120,11 +141,12 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
   const lines = [
     '#!/usr/bin/env bash',
     headerLine(header),
-    '# Every file next to this script was verified against its SHA-256 when it was fetched.',
+    '# Every file of the plan was verified against its SHA-256 when it was fetched, and is checked again below before anything is applied.',
     '# Client options (user, password, host, port, socket) go in the variables below, e.g.',
     `#   ${families[0] === 'mysql' ? 'MYSQL' : 'MARIADB'}="${families[0] === 'mysql' ? 'mysql' : 'mariadb'} --user=root --password" ./apply.sh`,
     'set -euo pipefail',
     'cd "$(dirname "$0")"',
+    ...checkLines(header.files ?? []),
     ...families.flatMap((f) => [`${TOOLS[f].clientVar}=\${${TOOLS[f].clientVar}:-${TOOLS[f].client}}`, `${TOOLS[f].binlogVar}=\${${TOOLS[f].binlogVar}:-${TOOLS[f].binlog}}`]),
   ];
   for (const step of steps) {

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -74,6 +75,28 @@ describe('restore fetch', () => {
     const again = await fetchPlan({ plan, dir, blobs, freeBytes: 0 + 2 * 1024 * 1024 });
     expect(again.files.map((f) => f.status)).toEqual(['present', 'present', 'present']);
     expect(again.bytesDownloaded).toBe(0);
+  });
+
+  it('apply.sh checks every file against its SHA-256 before it applies any: one changed since the fetch (a server writing its own binlog of that name into DIR) stops it, named, with nothing applied', async () => {
+    const { blobs, plan, dir } = await scenario();
+    await fetchPlan({ plan, dir, blobs, freeBytes: GB });
+    // Stand-ins for the clients: each records what it was given, so "nothing applied" is seen.
+    const client = join(dir, '..', 'client.sh');
+    writeFileSync(client, `#!/bin/sh\ncat > /dev/null; echo applied >> ${join(dir, '..', 'applied.log')}\n`, { mode: 0o755 });
+    const env = { ...process.env, MARIADB: client, MARIADB_BINLOG: client };
+    const whole = spawnSync('bash', [join(dir, 'apply.sh')], { env, encoding: 'utf8' });
+    expect(whole.stderr).toMatch(/restore plan applied/);
+    expect(whole.status).toBe(0);
+    rmSync(join(dir, '..', 'applied.log'));
+    // The server whose data directory DIR is rotates to mysql-bin.000003: its header over the fetched file's start.
+    const fd = openSync(join(dir, 'mysql-bin.000003'), 'r+');
+    writeSync(fd, Buffer.from('\xfebin server header'), 0, undefined, 0);
+    closeSync(fd);
+    const changed = spawnSync('bash', [join(dir, 'apply.sh')], { env, encoding: 'utf8' });
+    expect(changed.status).not.toBe(0);
+    expect(changed.stderr).toMatch(/mysql-bin\.000003 is not the file fetched and verified: its SHA-256 is not the plan's .*Nothing was applied.*ferry restore fetch .*into an empty directory/s);
+    expect(changed.stderr).not.toMatch(/loading the full backup/);
+    expect(existsSync(join(dir, '..', 'applied.log'))).toBe(false);
   });
 
   it('refuses before writing anything when the disk is too small, saying what is needed and free', async () => {
