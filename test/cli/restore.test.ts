@@ -99,6 +99,21 @@ describe('restore fetch', () => {
     expect(existsSync(join(dir, '..', 'applied.log'))).toBe(false);
   });
 
+  it.each([
+    ['a MariaDB data directory (it holds ibdata1)', 'ibdata1', /holds ibdata1/],
+    ['a binlog directory (it holds mysql-bin.index, the server\'s index of the series the plan replays)', 'mysql-bin.index', /holds mysql-bin\.index.*mysql-bin\.000002/],
+  ])('refuses %s as DIR before writing anything, saying where to fetch instead', async (_what, marker, detail) => {
+    const { blobs, plan, dir } = await scenario();
+    mkdirSync(dir);
+    writeFileSync(join(dir, marker), 'the server\'s own');
+    const err = await fetchPlan({ plan, dir, blobs, freeBytes: GB }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect((err as Error).message).toMatch(/^refusing .*target: a MySQL\/MariaDB server's directory/);
+    expect((err as Error).message).toMatch(detail);
+    expect((err as Error).message).toMatch(/overwrites .* in place.*fetch into an empty directory of its own/);
+    expect(listing(dir)).toEqual([marker]);
+  });
+
   it('refuses before writing anything when the disk is too small, saying what is needed and free', async () => {
     const { blobs, plan, dir } = await scenario();
     const err = await fetchPlan({ plan, dir, blobs, freeBytes: 200_000 }).catch((e: unknown) => e);
