@@ -377,7 +377,7 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   const needed = states.reduce((sum, s) => sum + (s.present ? 0 : s.file.size - bytesOf(s.done)), 0) + METADATA_ALLOWANCE;
   const free = opts.freeBytes ?? (await freeBytesAt(target));
   if (needed > free) {
-    throw new InsufficientSpaceError(`not enough disk space in ${target}: the plan needs ${formatBytes(needed)} more (${plan.files.length} file(s), ${formatBytes(plan.totalBytes)} in all), only ${formatBytes(free)} is free. Nothing was written.`);
+    throw new InsufficientSpaceError(`not enough disk space in ${target}: the plan needs ${formatBytes(needed)} more (${plan.files.length} file(s), ${formatBytes(plan.totalBytes)} in all, and ${formatBytes(METADATA_ALLOWANCE)} kept for ${PLAN_FILE} and ${APPLY_SCRIPT}), only ${formatBytes(free)} is free. Nothing was written.`);
   }
   await mkdir(target, { recursive: true });
   await removeStaleScript(target);

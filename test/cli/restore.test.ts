@@ -114,11 +114,11 @@ describe('restore fetch', () => {
     expect(listing(dir)).toEqual([marker]);
   });
 
-  it('refuses before writing anything when the disk is too small, saying what is needed and free', async () => {
+  it('refuses before writing anything when the disk is too small, saying what is needed (the room kept for restore-plan.json and apply.sh named) and free', async () => {
     const { blobs, plan, dir } = await scenario();
     const err = await fetchPlan({ plan, dir, blobs, freeBytes: 200_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InsufficientSpaceError);
-    expect((err as Error).message).toMatch(/^not enough disk space in .*target: the plan needs 1\.6 MB more \(3 file\(s\), 600\.\d KB in all\), only 200\.0 KB is free\. Nothing was written\.$/);
+    expect((err as Error).message).toMatch(/^not enough disk space in .*target: the plan needs 1\.6 MB more \(3 file\(s\), 600\.\d KB in all, and 1\.0 MB kept for restore-plan\.json and apply\.sh\), only 200\.0 KB is free\. Nothing was written\.$/);
     expect(existsSync(dir)).toBe(false);
     mkdirSync(dir);
     await expect(fetchPlan({ plan, dir, blobs, freeBytes: 200_000 })).rejects.toThrow(InsufficientSpaceError);
