@@ -6,7 +6,7 @@ import type { BlobStore } from '../core/ports.ts';
 import { renderApplyScript } from '../core/restore-commands.ts';
 import type { PlanFile, RestorePlan } from '../core/restore-plan.ts';
 import { APPLY_SCRIPT, PLAN_FILE, localPlan } from './received-plan.ts';
-import { refuseServerDirectory } from './fetch-target.ts';
+import { checkTarget } from './fetch-target.ts';
 import { formatBytes } from './progress.ts';
 import { diskIsFull, freeBytesAt, lstatOrUndefined, sha256Of } from './local-files.ts';
 import { HoldBudget, PartFile, RangeBuffers, type PartTarget } from './part-file.ts';
@@ -371,7 +371,7 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   const existing = await lstatOrUndefined(target);
   if (existing && !existing.isDirectory() && !existing.isSymbolicLink()) throw new InvalidInputError(`${target} exists and is not a directory`);
   const dir = existing ? await realpath(target) : undefined;
-  if (dir) await refuseServerDirectory(dir, plan);
+  const othersNote = await checkTarget(dir, target, plan);
   const states = await inspect(dir, plan.files, dir ?? target);
 
   const needed = states.reduce((sum, s) => sum + (s.present ? 0 : s.file.size - bytesOf(s.done)), 0) + METADATA_ALLOWANCE;
@@ -382,7 +382,7 @@ export async function fetchPlan(opts: FetchOptions): Promise<FetchReport> {
   await mkdir(target, { recursive: true });
   await removeStaleScript(target);
 
-  const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT), notes: plan.notes };
+  const report: FetchReport = { dir: target, files: [], bytesDownloaded: 0, planFile: join(target, PLAN_FILE), script: join(target, APPLY_SCRIPT), notes: othersNote ? [...plan.notes, othersNote] : plan.notes };
   let bytesDone = states.reduce((sum, s) => sum + (s.present ? s.file.size : bytesOf(s.done)), 0);
   const progress = (state: FileState) => opts.onProgress?.({ file: state.file.name, index: state.index, files: states.length, bytesDone, bytesTotal: plan.totalBytes });
   await fetchRanges(states, opts, { ...FETCH_TUNING, ...opts.tuning }, (state, n) => {

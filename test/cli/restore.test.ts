@@ -9,7 +9,7 @@ import { IntegrityError, InvalidInputError } from '../../core/errors.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { planRestore, type RestorePlan } from '../../core/restore-plan.ts';
 import { FetchInterruptedError, InsufficientSpaceError, fetchPlan, localPlan } from '../../cli/restore-fetch.ts';
-import { renderPlan } from '../../cli/restore-commands.ts';
+import { renderFetch, renderPlan } from '../../cli/restore-commands.ts';
 import { makeFull, min } from '../support/artefact-fixtures.ts';
 import { missingRanges, parseRecord } from '../../cli/range-record.ts';
 import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore-scenario.ts';
@@ -112,6 +112,19 @@ describe('restore fetch', () => {
     expect((err as Error).message).toMatch(detail);
     expect((err as Error).message).toMatch(/overwrites .* in place.*fetch into an empty directory of its own/);
     expect(listing(dir)).toEqual([marker]);
+  });
+
+  it('names the files DIR holds besides the plan\'s (an earlier fetch at another time): apply.sh does not use them, and restore-plan.json keeps the plan\'s own notes', async () => {
+    const { blobs, plan, dir } = await scenario();
+    mkdirSync(dir);
+    for (const name of ['old-full.sql', 'mysql-bin.000009']) writeFileSync(join(dir, name), name);
+    const report = await fetchPlan({ plan, dir, blobs, freeBytes: GB });
+    expect(report.notes.at(-1)).toBe(`${dir} also holds 2 file(s) that are not part of this plan (mysql-bin.000009, old-full.sql): apply.sh does not use them; apply the plan with apply.sh, not with a listing of the directory (an empty directory holds the plan alone)`);
+    expect(renderFetch(report)).toContain('also holds 2 file(s) that are not part of this plan');
+    const saved = JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan;
+    expect(saved.notes).toEqual(plan.notes);
+    const alone = await fetchPlan({ plan, dir: `${dir}-empty`, blobs, freeBytes: GB });
+    expect(alone.notes).toEqual(plan.notes);
   });
 
   it('refuses before writing anything when the disk is too small, saying what is needed (the room kept for restore-plan.json and apply.sh named) and free', async () => {
