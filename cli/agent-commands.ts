@@ -23,7 +23,7 @@ import type { TreeSourceStatus } from '../agent/sources/tree.ts';
 import { artefactAndTreeLines } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import { StateLockedError } from '../agent/state/state-lock.ts';
-import { runningAgent, runningLine, type RunningAgent } from './status-running.ts';
+import { inflightLine, runningAgent, runningLine, type RunningAgent } from './status-running.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
@@ -256,6 +256,8 @@ export interface StatusReport {
   sources: { name: string; backlog: Backlog; lastScan?: string; noPassYet?: true; problem?: string }[];
   totals: { packs: number; recordings: number; bytes: number; lostBatches: number; lostRecordings: number; lostArtefacts: number };
   inflight: number;
+  /** Backup, log and archive files a run began and did not finish (`source/name`): a run killed mid-upload left them. */
+  inflightArtefacts?: string[];
   /** The last ten losses; `lossRecords` counts them all and `agent status --losses` lists them all. */
   recentLosses: LossEntry[];
   lossRecords: number;
@@ -335,6 +337,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     sources,
     totals: { packs: journal.totals.packs, recordings: journal.totals.recordings, bytes: journal.totals.bytes, ...losses.totals() },
     inflight: journal.inflightPacks().length,
+    inflightArtefacts: journal.inflightArtefacts().map((a) => `${a.source}/${a.name}`),
     recentLosses: losses.all().slice(-10),
     lossRecords: losses.all().length,
     openAlerts: AlertBook.read(config.state),
@@ -370,7 +373,7 @@ export function renderStatus(s: StatusReport): string {
         ? [`lost              ${s.totals.lostArtefacts} backup/log version(s)`]
         : []),
     `running           ${runningLine(s.running)}`,
-    `in flight         ${s.inflight} pack(s)${!s.running && s.inflight > 0 ? ' (left by a run that stopped mid-pass: shipped again by the next one)' : ''}`,
+    `in flight         ${inflightLine(s.running, s.inflight, s.inflightArtefacts)}`,
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
   lines.push(...artefactAndTreeLines(s));

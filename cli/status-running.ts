@@ -34,3 +34,13 @@ export function runningLine(running: RunningAgent | undefined): string {
   if (!running.configChangedAt) return who;
   return `${who}; the configuration file changed at ${running.configChangedAt}, after it started: it runs with the configuration it read at its start (the bandwidth below is the file's) until it exits`;
 }
+
+/**
+ * The `in flight` line: packs and backup/log files (`source/name`) a run began and did not finish.
+ * With no agent running now, a run that stopped mid-pass (kill -9) left them; the next run ships them.
+ */
+export function inflightLine(running: RunningAgent | undefined, packs: number, artefacts: string[] = []): string {
+  const files = artefacts.length > 0 ? `, ${artefacts.length} backup/log file(s) (${artefacts.slice(0, 3).join(', ')}${artefacts.length > 3 ? ', …' : ''})` : '';
+  const left = !running && packs + artefacts.length > 0 ? ' (left by a run that stopped mid-pass: shipped again by the next one)' : '';
+  return `${packs} pack(s)${files}${left}`;
+}

@@ -59,6 +59,17 @@ describe('agent status from the pending view', () => {
     expect(renderStatus({ ...dead, inflight: 4 })).toMatch(/^in flight\s+4 pack\(s\) \(left by a run that stopped mid-pass: shipped again by the next one\)$/m);
   });
 
+  it('counts the backup and log files a run killed mid-upload left in flight (a 77 MB binlog), named, beside its packs', async () => {
+    const s = site();
+    writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
+    const journal = new Journal(s.state);
+    await journal.artefactBegin({ artefactId: 'a1', source: 'binlogs', name: 'mysql-bin.000017', size: 76_805_188, mtimeMs: 0, sha256: 'a'.repeat(64), key: 'logs/s/binlogs/a1-mysql-bin.000017', manifestKey: 'manifests/s/logs/binlogs/a1.json', partial: false, sequence: 17 });
+    journal.close();
+    const status = await collectStatus(s.config);
+    expect(status.running).toBeUndefined();
+    expect(renderStatus(status)).toMatch(/^in flight\s+0 pack\(s\), 1 backup\/log file\(s\) \(binlogs\/mysql-bin\.000017\) \(left by a run that stopped mid-pass: shipped again by the next one\)$/m);
+  });
+
   it('says when the configuration file changed after the running agent started: it runs with what it read at its start, and the bandwidth shown is the file\'s', async () => {
     const s = site();
     writePendingView(s.state, 'rec', bigView(1, Date.now() - 60_000));
