@@ -135,6 +135,29 @@ function headerLine(h: ApplyScriptHeader): string {
 /** Comments carry names and profiles from the catalogue: one line each, whatever they hold. */
 const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, ' ');
 
+/**
+ * Lines that ask the server each client reaches who it is (host, port, data directory, version)
+ * and say it before anything is applied: with no client options the client goes to its default
+ * server, on the primary's own host the production one. Run from a terminal, the operator types
+ * that host name to go on (FERRY_APPLY_YES=1 skips the question, for scripts); anything else stops
+ * with nothing applied. A server that cannot be reached stops it too, saying which variable to set.
+ */
+function targetLines(steps: RestoreStep[]): string[] {
+  const clients = [...new Map(steps.flatMap((s) => (s.kind === 'vendor' ? [] : [[`${s.family}:${s.port ?? ''}`, s] as const]))).values()];
+  return clients.flatMap((s, i) => {
+    const tools = TOOLS[s.family as keyof typeof TOOLS];
+    const client = [`$${tools.clientVar}`, ...(s.port ? [`--port=${s.port}`] : [])].join(' ');
+    return [
+      `server${i}=$(${client} -N -B -e 'SELECT CONCAT(@@hostname, ":", @@port, " (data directory ", @@datadir, ", ", @@version, ")")' < /dev/null) || { echo "apply.sh: cannot reach the server to restore into with ${client.replace('$', '\\$')} (${tools.clientVar}=$${tools.clientVar}): nothing was applied. Set ${tools.clientVar} to the client command for that server, e.g. ${tools.clientVar}=\\"${tools.client} --host=standby-db --user=root --password\\" ./apply.sh" >&2; exit 5; }`,
+      `echo "apply.sh: the plan below will be applied to the server \${server${i}:-that ${tools.clientVar} reaches (it did not say its name)}" >&2`,
+      `if [ -t 0 ] && [ "\${FERRY_APPLY_YES:-}" != 1 ]; then`,
+      `  read -r -p "Type that server's host name (\${server${i}%%:*}) to apply the plan to it, anything else stops: " answer`,
+      `  [ "$answer" = "\${server${i}%%:*}" ] || { echo 'apply.sh: stopped, nothing was applied' >&2; exit 6; }`,
+      'fi',
+    ];
+  });
+}
+
 /** A bash script that applies the steps from the directory it lives in, stopping at the first failure. */
 export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeader): string {
   const families = [...new Set(steps.flatMap((s) => (s.kind === 'vendor' ? [] : [s.family])))];
@@ -148,6 +171,7 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
     'cd "$(dirname "$0")"',
     ...checkLines(header.files ?? []),
     ...families.flatMap((f) => [`${TOOLS[f].clientVar}=\${${TOOLS[f].clientVar}:-${TOOLS[f].client}}`, `${TOOLS[f].binlogVar}=\${${TOOLS[f].binlogVar}:-${TOOLS[f].binlog}}`]),
+    ...targetLines(steps),
   ];
   for (const step of steps) {
     if (step.kind === 'vendor') {

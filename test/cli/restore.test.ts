@@ -99,6 +99,36 @@ describe('restore fetch', () => {
     expect(existsSync(join(dir, '..', 'applied.log'))).toBe(false);
   });
 
+  it('apply.sh names the server it restores into before anything is applied; from a terminal it goes on only when that host name is typed; a client that reaches no server stops it (exit 5) naming the variable to set', async () => {
+    const { blobs, plan, dir } = await scenario();
+    await fetchPlan({ plan, dir, blobs, freeBytes: GB });
+    const log = join(dir, '..', 'applied.log');
+    // A stand-in client: answers the server's name to the SELECT, records everything else it is given.
+    const client = join(dir, '..', 'client.sh');
+    writeFileSync(client, `#!/bin/sh\ncase "$*" in *@@hostname*) echo "standby-db:3306 (data directory /var/lib/mysql/, 10.11.6-MariaDB)";; *) cat > /dev/null; echo applied >> ${log};; esac\n`, { mode: 0o755 });
+    const env = { ...process.env, MARIADB: client, MARIADB_BINLOG: client };
+    const batch = spawnSync('bash', [join(dir, 'apply.sh')], { env, encoding: 'utf8' });
+    expect(batch.status).toBe(0);
+    expect(batch.stderr.split('\n')[0]).toBe('apply.sh: the plan below will be applied to the server standby-db:3306 (data directory /var/lib/mysql/, 10.11.6-MariaDB)');
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
+    rmSync(log);
+    // From a terminal (script(1) gives bash one), with another name typed: nothing applied.
+    const tty = (typed: string) => spawnSync('script', ['-qec', `bash ${join(dir, 'apply.sh')}`, '/dev/null'], { env, input: `${typed}\n`, encoding: 'utf8' });
+    const wrong = tty('prod-db');
+    expect(wrong.status).toBe(6);
+    expect(wrong.stdout).toContain("Type that server's host name (standby-db) to apply the plan to it, anything else stops:");
+    expect(wrong.stdout).toContain('apply.sh: stopped, nothing was applied');
+    expect(existsSync(log)).toBe(false);
+    const right = tty('standby-db');
+    expect(right.status).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(3);
+    rmSync(log);
+    const unreachable = spawnSync('bash', [join(dir, 'apply.sh')], { env: { ...env, MARIADB: 'false' }, encoding: 'utf8' });
+    expect(unreachable.status).toBe(5);
+    expect(unreachable.stderr).toContain('apply.sh: cannot reach the server to restore into with $MARIADB (MARIADB=false): nothing was applied. Set MARIADB to the client command for that server, e.g. MARIADB="mariadb --host=standby-db --user=root --password" ./apply.sh');
+    expect(existsSync(log)).toBe(false);
+  });
+
   it.each([
     ['a MariaDB data directory (it holds ibdata1)', 'ibdata1', /holds ibdata1/],
     ['a binlog directory (it holds mysql-bin.index, the server\'s index of the series the plan replays)', 'mysql-bin.index', /holds mysql-bin\.index.*mysql-bin\.000002/],
