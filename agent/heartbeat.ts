@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { AgentConfig } from '../core/config.ts';
-import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, type Heartbeat, type HeartbeatSource, type RecentLoss } from '../core/fleet.ts';
+import { countUnnamedLosses } from '../core/fleet-losses.ts';
+import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
 import { HeartbeatListing, readHeartbeat } from '../core/heartbeat-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
@@ -299,12 +300,16 @@ export function heartbeatAround(
   };
 }
 
-/** The losses of the last RECENT_LOSS_HOURS a heartbeat carries (at most RECENT_LOSS_MAX, newest last). */
-export function recentLossesOf(losses: HeartbeatDeps['losses'], now: Date): { recentLosses?: RecentLoss[] } {
+/** The losses of the last RECENT_LOSS_HOURS a heartbeat carries: the newest RECENT_LOSS_MAX named (newest last), the others counted. */
+export function recentLossesOf(losses: HeartbeatDeps['losses'], now: Date): Pick<Heartbeat, 'recentLosses' | 'unnamedLosses'> {
   const since = now.getTime() - RECENT_LOSS_HOURS * 3600_000;
-  const recent = (losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since).slice(-RECENT_LOSS_MAX);
+  const all = (losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since);
+  const recent = all.slice(-RECENT_LOSS_MAX);
   if (recent.length === 0) return {};
+  // The older ones are counted, so that the fleet row and the daily report count every loss.
+  const unnamed = countUnnamedLosses(all.slice(0, -RECENT_LOSS_MAX).map((l) => ({ ...l, files: l.files.length })));
   return {
+    ...(unnamed.length > 0 ? { unnamedLosses: unnamed } : {}),
     recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path), ...(l.unseen ? { unseen: true as const } : {}), ...(l.shippedBefore ? { shippedBefore: true as const } : {}) })),
   };
 }

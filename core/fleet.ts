@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Cron } from './fleet-cron.ts';
 import { passRunningSchema, passStoppedText, type PassRunning } from './fleet-pass.ts';
+import { unnamedLossSchema } from './fleet-losses.ts';
 import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-purge.ts';
 import { assertName, sitePrefix } from './layout.ts';
 import type { RunOutcome, RunRecord } from './window.ts';
@@ -164,6 +165,8 @@ export const heartbeatSchema = z
      * RECENT_LOSS_MAX): what the daily report names, since the cloud never saw those files.
      */
     recentLosses: z.array(recentLossSchema).max(RECENT_LOSS_MAX).optional(),
+    /** The losses of the same hours beyond the RECENT_LOSS_MAX named, counted (core/fleet-losses.ts). */
+    unnamedLosses: z.array(unnamedLossSchema).optional(),
     /**
      * The alerts the agent holds open (at most OPEN_ALERTS_MAX, critical first): what it paged about
      * and is still true, so the fleet view shows it without the pager's mail.
@@ -258,10 +261,21 @@ function sourceReasons(s: HeartbeatSource): string[] {
   return out;
 }
 
-/** The recent losses of several agents' heartbeats, each once (by id), oldest first. */
+/**
+ * The recent losses of several agents' heartbeats, each once (by id), oldest first; those a
+ * heartbeat counts without naming them as one entry per group, with no paths (each agent's own:
+ * one heartbeat an agent is read).
+ */
 export function unionLosses(heartbeats: readonly Heartbeat[]): RecentLoss[] {
   const byId = new Map<string, RecentLoss>();
   for (const hb of heartbeats) for (const loss of hb.recentLosses ?? []) if (!byId.has(loss.id)) byId.set(loss.id, loss);
+  for (const hb of heartbeats) {
+    for (const [i, u] of (hb.unnamedLosses ?? []).entries()) {
+      const { records, ...loss } = u;
+      const id = `unnamed:${hb.agent?.id ?? hb.at}:${i}`;
+      byId.set(id, { ...loss, id, batch: `${records} earlier batch(es)`, reason: `not named by the heartbeat (it names the newest ${RECENT_LOSS_MAX}): \`ferry agent status --losses\` lists them`, paths: [] });
+    }
+  }
   return [...byId.values()].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 

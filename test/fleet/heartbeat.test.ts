@@ -271,6 +271,24 @@ describe('the agent heartbeat', () => {
     expect(signals!.lost).toEqual([{ source: 'cs', path: '/rec/000009/c1.wav', at: lost.at, reason: lost.reason }]);
   });
 
+  it('counts every loss of the last 72 h on the fleet row and in the day\'s signals when more batches were lost than the heartbeat names (the newest 50 named, the rest counted)', async () => {
+    // A recorder that evicted 56 unshipped batches of 100 calls while its agent was down (a first install on a full disk).
+    const losses: LossEntry[] = Array.from({ length: 56 }, (_, b) => ({
+      id: `loss-${b}`, source: 'cs', batch: String(100 + b).padStart(6, '0'), kind: 'recordings' as const,
+      files: Array.from({ length: 100 }, (_, i) => ({ name: `c${i}.wav`, size: 1, mtimeMs: 0, path: `/rec/${String(100 + b).padStart(6, '0')}/c${i}.wav` })),
+      reason: 'deleted by the recorder before it was shipped', at: new Date(Date.parse('2026-12-03T09:00:00Z') + b * 1000).toISOString(),
+    }));
+    const h = setup([], losses);
+    await h.writer().write(pass(0, 0, 0));
+    const [hb] = await heartbeats(h.store);
+    expect(hb!.recentLosses).toHaveLength(50);
+    const now = h.clock.now();
+    const [row] = await readFleet({ blobs: h.store, runs: new MemoryRunStore() }, [{ name: 'site-a' }], now);
+    expect(row!.reasons.find((r) => r.includes('lost in the last'))).toMatch(/^5600 file\(s\) lost in the last 24 h/);
+    const signals = await heartbeatSignals(h.store, () => now)('site-a', '2026-12-03');
+    expect(signals!.lost.reduce((n, l) => n + (l.files ?? 1), 0)).toBe(5600);
+  });
+
   it('writes the first heartbeat of each UTC day to heartbeats-daily/ too (without the lost paths), so a site silent past the 31 days recent heartbeats are kept is silent since its last day, its recordings source still owed', async () => {
     const lost: LossEntry = { id: 'loss-1', source: 'cs', batch: '000009', kind: 'recordings', files: [{ name: 'c1.wav', size: 1, mtimeMs: 0, path: '/rec/000009/07700900123.wav' }], reason: 'deleted by the recorder before it was shipped', at: '2026-12-03T10:00:00.000Z' };
     const h = setup([], [lost]);
