@@ -1,3 +1,4 @@
+import type { ShipRate } from './ship-rate.ts';
 import type { AgentConfig } from '../core/config.ts';
 import type { BlobStore, Notifier } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
@@ -93,6 +94,8 @@ export interface AgentStatusFile {
   lossRecords: number;
   openAlerts: AlertState[];
   lastError?: string;
+  /** Recordings' bytes shipped over the last few minutes up to this pass (agent/ship-rate.ts). */
+  shipRate?: ShipRate;
 }
 
 export interface CycleReport {

@@ -1,3 +1,4 @@
+import { ShipRateWindow, type ShipRate } from './ship-rate.ts';
 import { checkTarget, writeTarget, type ShippingTarget } from './state/target.ts';
 import { join } from 'node:path';
 import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
@@ -56,6 +57,9 @@ export class Agent {
   private recovered = false;
   private lastReport: CycleReport | undefined;
   private lastError: string | undefined;
+  /** What the agent shipped lately (status.json's `shipRate`: how long the backlog takes). */
+  private readonly shipRate: ShipRateWindow;
+  private lastShipRate: ShipRate | undefined;
 
   /** Part buffers for every upload (packs and artefacts): partSize × packConcurrency × (partConcurrency + 1) at most. */
   private readonly pool: PartPool;
@@ -77,6 +81,7 @@ export class Agent {
     privateDirectory(deps.config.state);
     this.lock = StateLock.acquire(deps.config.state, deps.clock.now());
     this.journal = new Journal(deps.config.state, deps.syncJournal ? { sync: deps.syncJournal } : {});
+    this.shipRate = new ShipRateWindow(deps.clock, this.journal.totals.bytes);
     this.observations = new Observations(deps.config.state);
     this.lossLog = new LossLog(deps.config.state);
     this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
@@ -395,10 +400,12 @@ export class Agent {
       lossRecords: losses.length,
       openAlerts: this.alerts.openAlerts(),
       lastError: this.lastError,
+      ...(this.lastShipRate ? { shipRate: this.lastShipRate } : {}),
     };
   }
 
   private writeStatus(): void {
+    this.lastShipRate = this.shipRate.sample(this.journal.totals.bytes);
     writeFileAtomic(join(this.deps.config.state, 'status.json'), `${JSON.stringify(this.statusSnapshot(), null, 2)}\n`);
   }
 

@@ -20,8 +20,9 @@ import { createLogger, type Logger } from '../agent/log.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
-import { artefactAndTreeLines } from './status-lines.ts';
+import { artefactAndTreeLines, drainLine } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
+import type { ShipRate } from '../agent/ship-rate.ts';
 import { StateLockedError } from '../agent/state/state-lock.ts';
 import { inflightLine, runningAgent, runningLine, type RunningAgent } from './status-running.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
@@ -272,6 +273,8 @@ export interface StatusReport {
   treeSources: TreeSourceStatus[];
   /** The upload limit in force now and the next scheduled change (`bandwidth` in the config). */
   bandwidth: { limit: string; timezone: string; next?: { at: string; limit: string } };
+  /** Recordings' bytes the agent shipped over the last few minutes up to its last pass (status.json), from which status tells how long the backlog takes. */
+  shipRate?: ShipRate;
 }
 
 /**
@@ -346,9 +349,14 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     artefactSources,
     treeSources,
     bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },
+    ...shipRateOf(last),
   };
 }
 
+/** The rate status.json carries, when the agent wrote one. */
+function shipRateOf(last: Partial<AgentStatusFile> | undefined): Pick<StatusReport, 'shipRate'> {
+  return last?.shipRate ? { shipRate: last.shipRate } : {};
+}
 
 function age(sec: number): string {
   if (sec < 120) return `${sec}s`;
@@ -376,6 +384,8 @@ export function renderStatus(s: StatusReport): string {
     `in flight         ${inflightLine(s.running, s.inflight, s.inflightArtefacts)}`,
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
+  const drain = drainLine(s);
+  if (drain) lines.push(`draining          ${drain}`);
   lines.push(...artefactAndTreeLines(s));
   for (const src of s.sources) if (src.problem) lines.push(`SOURCE ${src.name.padEnd(11)} cannot be scanned: ${src.problem}`);
   for (const src of s.sources) if (src.noPassYet) lines.push(`SOURCE ${src.name.padEnd(11)} no pass yet: its backlog is counted by the agent's passes (\`ferry agent run --once\` makes one)`);

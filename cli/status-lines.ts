@@ -28,3 +28,24 @@ export function artefactAndTreeLines(s: Pick<StatusReport, 'artefactSources' | '
   }
   return lines;
 }
+
+function duration(sec: number): string {
+  if (sec < 120) return `${Math.round(sec)} s`;
+  if (sec < 7200) return `${Math.round(sec / 60)} min`;
+  if (sec < 172800) return `${(sec / 3600).toFixed(1)} h`;
+  return `${(sec / 86400).toFixed(1)} days`;
+}
+
+/**
+ * How long the recordings backlog takes at the rate the agent shipped over the minutes up to its
+ * last pass (status.json's `shipRate`): what an administrator watching a first upload asks. None
+ * when nothing waits, or before the agent's first pass.
+ */
+export function drainLine(s: Pick<StatusReport, 'backlog' | 'shipRate'>): string | undefined {
+  const rate = s.shipRate;
+  if (!rate || s.backlog.bytes <= 0 || rate.seconds <= 0) return undefined;
+  const over = `over the ${duration(rate.seconds)} to ${rate.until}`;
+  if (rate.bytes <= 0) return `nothing shipped ${over} while the backlog waited`;
+  const perSecond = rate.bytes / rate.seconds;
+  return `${formatBytes(perSecond * 60)}/min ${over}: at that rate the backlog (${formatBytes(s.backlog.bytes)}) ships in about ${duration(s.backlog.bytes / perSecond)}`;
+}

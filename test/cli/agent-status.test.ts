@@ -7,6 +7,13 @@ import { Journal } from '../../agent/journal.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { writePendingView, type ViewEntry } from '../support/pending-view.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { RATE_WINDOW_MS, ShipRateWindow } from '../../agent/ship-rate.ts';
+import { loadConfig } from '../../cli/build-agent.ts';
+import { formatBytes } from '../../cli/progress.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 
 // `ferry agent status` reads the agent's state directory, never the recordings root: the
 // backlog is the pending view of the agent's last pass, streamed.
@@ -41,6 +48,40 @@ describe('agent status from the pending view', () => {
     expect(status.backlog.oldestAgeSec).toBeGreaterThan(3 * 3600 - 60);
     expect(status.sources).toEqual([{ name: 'rec', backlog: expect.objectContaining({ batches: 2500 }), lastScan: '2026-03-01T10:00:00.000Z' }]);
     expect(renderStatus(status)).toMatch(/^backlog\s+2500 batch\(es\), 250000 recording\(s\), 512\.0 MB$/m);
+  });
+
+  it('tells how long the backlog takes at the rate the agent shipped over the minutes up to its last pass (a first upload over a recorder\'s backlog)', async () => {
+    const s = site();
+    writeTree(s.root, 3, 10); // closed: quiet for an hour
+    writeTree(s.root, 1, 5, { firstBatch: 4, ageMs: 0 }); // still being written: it waits
+    const clock = new ManualClock(new Date());
+    const agent = new Agent({ config: loadConfig(s.config), store: new MemoryBlobStore(), clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag' });
+    clock.advance(60_000);
+    try {
+      await agent.cycle();
+    } finally {
+      agent.close();
+    }
+    const status = await collectStatus(s.config);
+    expect(status.backlog.recordings).toBe(5);
+    expect(status.totals.recordings).toBe(30);
+    expect(status.shipRate).toMatchObject({ seconds: 60, bytes: status.totals.bytes });
+    const perSecond = status.totals.bytes / 60;
+    const eta = Math.round(status.backlog.bytes / perSecond);
+    expect(renderStatus(status)).toContain(`\ndraining          ${formatBytes(perSecond * 60)}/min over the 60 s to ${status.shipRate!.until}: at that rate the backlog (${formatBytes(status.backlog.bytes)}) ships in about ${eta} s\n`);
+    // Nothing shipped over the window while the backlog waited (a store refusing every pack, a limit of 0) is said as such.
+    expect(renderStatus({ ...status, shipRate: { ...status.shipRate!, bytes: 0 } })).toMatch(/^draining\s+nothing shipped over the 60 s to \S+ while the backlog waited$/m);
+  });
+
+  it(`measures the rate over the last ${RATE_WINDOW_MS / 60_000} minutes, not since the agent started`, () => {
+    const clock = new ManualClock(new Date('2026-12-06T10:00:00Z'));
+    const rate = new ShipRateWindow(clock, 1_000);
+    // Ten minutes at 1 MB a minute, then a bandwidth window at 100 KB a minute for fifteen.
+    let shipped = 1_000;
+    for (let m = 0; m < 10; m++) rate.sample((clock.advance(60_000), (shipped += 1_000_000)));
+    let last;
+    for (let m = 0; m < 15; m++) last = rate.sample((clock.advance(60_000), (shipped += 100_000)));
+    expect(last).toEqual({ since: '2026-12-06T10:15:00.000Z', until: '2026-12-06T10:25:00.000Z', seconds: 600, bytes: 1_000_000 });
   });
 
   it('says whether an agent holds the state directory now, and that packs in flight were left by a run that stopped mid-pass when none does', async () => {
