@@ -37,4 +37,20 @@ describe('the changes of a day of snapshots, judged together', () => {
     expect(entry!.rewrittenPaths).toHaveLength(24);
     expect(entry!.replaced).toBe(0);
   });
+
+  it('keeps a path rewritten at every snapshot of the day once in the state file, and still counts it after the snapshot that first rewrote it leaves the window', () => {
+    const state = mkdtempSync(join(tmpdir(), 'ferry-slow-'));
+    const logs = hashes(Array.from({ length: 100 }, (_, i) => `logs/${i}.log`));
+    const big = { percent: 50, minFiles: 20 };
+    for (let i = 1; i <= 50; i++) judgeSlowChange(state, 'share', { takenAt: at(i), parentTakenAt: at(i - 1), changes: changes(100, 1000), rewritten: logs, alone: false }, big);
+    const file = join(state, 'tree-changes-share.json');
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { rewrittenPaths: string }[];
+    expect(kept).toHaveLength(50);
+    // 100 paths, 8 base64 characters each, once in all: not 50 times over.
+    expect(kept.reduce((n, e) => n + e.rewrittenPaths.length, 0)).toBe(800);
+    // A day after the first snapshot it has left the window; the paths the later ones rewrote still count, once.
+    const later = new Date(Date.parse(at(1)) + 24 * 3_600_000).toISOString();
+    const over = judgeSlowChange(state, 'share', { takenAt: later, parentTakenAt: at(50), changes: changes(0, 1000, 400), rewritten: [], alone: false }, big);
+    expect(over).toMatchObject({ changed: 500, previousFiles: 1000, since: at(2), snapshots: 50 });
+  });
 });
