@@ -1,4 +1,4 @@
-import { IntegrityError } from '../core/errors.ts';
+import { IntegrityError, InvalidInputError } from '../core/errors.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import { formatBytes } from './progress.ts';
 import { printable } from './printable.ts';
@@ -81,6 +81,11 @@ function compare(before: TreeEntry, after: TreeEntry): TreeChangeKind | undefine
 export async function* diffSnapshots(blobs: Store, older: TreeSnapshotManifest, newer: TreeSnapshotManifest, include: readonly string[] = []): AsyncGenerator<TreeChange> {
   const matchers = includeMatchers(include);
   const kept = (path: string) => matchers.length === 0 || matchers.some((m) => m.matches(path));
+  // Every path of both is offered to the globs that have matched nothing yet, so that a mistyped
+  // --include is refused rather than read as "nothing changed there".
+  const seen = (e: TreeEntry) => {
+    for (const m of matchers) if (!m.matched) m.matches(e.path);
+  };
   const a = await fetchIndex(blobs, older);
   try {
     const b = await fetchIndex(blobs, newer);
@@ -98,16 +103,27 @@ export async function* diffSnapshots(blobs: Store, older: TreeSnapshotManifest, 
           const kind = compare(l.value!.e, r.value!.e);
           if (kind) change = { change: kind, path: r.value!.e.path, before: l.value!.e, after: r.value!.e };
         }
+        if (order <= 0) seen(l.value!.e);
+        if (order >= 0) seen(r.value!.e);
         if (order <= 0) l = await left.next();
         if (order >= 0) r = await right.next();
         if (change && kept(change.path)) yield change;
       }
+      refuseUnmatched(matchers, older, newer);
     } finally {
       await b.cleanup();
     }
   } finally {
     await a.cleanup();
   }
+}
+
+function refuseUnmatched(matchers: { glob: string; matched: boolean }[], older: TreeSnapshotManifest, newer: TreeSnapshotManifest): void {
+  const unmatched = matchers.filter((m) => !m.matched).map((m) => JSON.stringify(m.glob));
+  if (unmatched.length === 0) return;
+  throw new InvalidInputError(
+    `--include ${unmatched.join(', ')} ${unmatched.length === 1 ? 'matches' : 'match'} nothing in snapshot ${older.snapshotId} nor in ${newer.snapshotId}: paths are relative to the source's root, with / between directories (\`ferry snapshots files --site ${newer.site} --source ${newer.source} --at ${newer.takenAt}\` lists them)`,
+  );
 }
 
 const MARK: Record<TreeChangeKind, string> = { added: '+', removed: '-', changed: 'M', type: 'T', mode: 'm' };

@@ -83,6 +83,15 @@ describe('snapshots diff', () => {
     expect(rows[0]!.after).not.toHaveProperty('offset');
   });
 
+  it('refuses an --include that matches no path of either snapshot rather than say nothing changed there, and takes one that matches only unchanged paths', async () => {
+    const { store, first, second, third } = await changedShare();
+    await expect(run(store, { include: ['dosc'] })).rejects.toThrow(`--include "dosc" matches nothing in snapshot ${second.snapshotId} nor in ${third.snapshotId}: paths are relative to the source's root`);
+    await expect(run(store, { include: ['docs', 'dosc/*.xml'] })).rejects.toThrow('--include "dosc/*.xml" matches nothing');
+    const unchanged = await run(store, { since: first.takenAt, at: second.takenAt, include: ['top.txt'] });
+    expect(unchanged.code).toBe(0);
+    expect(unchanged.stdout.trimEnd().split('\n').at(-1)).toMatch(/^0 added, 0 removed, 0 changed/);
+  });
+
   it('says so when the newer snapshot is the first (nothing before it), and exits 3 when --since is before the first', async () => {
     const { store, manifest } = await share();
     await expect(run(store)).rejects.toThrow(`snapshot ${manifest.snapshotId} (taken ${manifest.takenAt}) is the first of source share: there is nothing before it to compare with`);
