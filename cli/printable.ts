@@ -13,10 +13,14 @@ export function printable(value: unknown): string {
   return text.replace(CONTROLS, (c) => NAMED[c] ?? (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u{${c.charCodeAt(0).toString(16)}}`));
 }
 
-/** A control character as bash's `$'…'` quoting writes it (`\n`, `\e`, `\xHH`, `\uHHHH`). */
+/**
+ * A control character as bash's `$'…'` quoting writes it (`\n`, `\e`, `\xHH`): one above 0x7f as
+ * its UTF-8 bytes, each `\xHH`, since `\x85` is the lone byte 0x85 (not the name's C2 85) and
+ * `\u202e` is left as those six characters by a bash in the C locale (cron, a service's shell).
+ */
 function ansiC(c: string): string {
-  const code = c.charCodeAt(0);
-  return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  const bytes = c.charCodeAt(0) <= 0x7f ? [c.charCodeAt(0)] : [...Buffer.from(c, 'utf8')];
+  return NAMED[c] ?? bytes.map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
 }
 
 /**

@@ -46,6 +46,15 @@ describe('a tree restore report of paths with control characters', () => {
     }
   });
 
+  it('suggests an --include that bash in the C locale (cron, a service) reads back as the very UTF-8 bytes of a name with a C1 control or a bidi override', () => {
+    for (const path of ['nel\u0085x', 'csi\u009b2K', 'with space/\u202ereversed', 'zw\u200bj']) {
+      const word = shellWord(path);
+      expect(word).not.toMatch(/[\u0080-\u009f\u200b\u202e]/);
+      const read = execFileSync('bash', ['-c', `printf %s ${word}`], { env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
+      expect(read.toString('hex')).toBe(Buffer.from(path, 'utf8').toString('hex'));
+    }
+  });
+
   it('prints the paths a snapshot left out (snapshots list --problems) one to a line, controls escaped', () => {
     const text = renderSnapshotProblems([{ takenAt: '2026-03-02T09:00:00.000Z', source: 'share', snapshotId: 's2', problems: 1, problemPaths: [{ path: forged, problem: `changed while read: ${redraw}` }] } as never]);
     expect(text).toBe(`\n2026-03-02T09:00:00.000Z share s2: 1 path(s) left out or skipped\n  x\\n  NOT RESTORED payroll.xlsx: forged: changed while read: y\\e[2K\\rz\n`);
