@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { interruptible } from './interrupt.ts';
 import { shellQuote } from '../core/restore-commands.ts';
 import { printable, shellWord } from './printable.ts';
+import { literalTreeGlob } from '../agent/tree/paths.ts';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { CloudOptions } from './api-client.ts';
@@ -73,7 +74,7 @@ export function renderTreeRestore(r: TreeRestoreReport): string {
 /** The restore's LEFT OUT section: each path with why, and the --at of the newest earlier snapshot that holds it, or how far back none did. */
 function leftOutLines(left: NonNullable<TreeRestoreReport['leftOut']>, snapshotId: string): string[] {
   const lines = [`  LEFT OUT OF THE SNAPSHOT  ${left.count} path(s) the agent could not take when it made this snapshot, so not restored (\`ferry snapshots list --problems\` names every one):`];
-  for (const p of left.paths) lines.push(`    ${printable(p.path)}: ${printable(p.problem)}${p.earlier ? `; snapshot ${p.earlier.snapshotId}, taken ${p.earlier.takenAt}, holds it: --at ${p.earlier.takenAt} --include ${shellWord(p.path)}` : ''}`);
+  for (const p of left.paths) lines.push(`    ${printable(p.path)}: ${printable(p.problem)}${p.earlier ? `; snapshot ${p.earlier.snapshotId}, taken ${p.earlier.takenAt}, holds it: --at ${p.earlier.takenAt} --include ${shellWord(literalTreeGlob(p.path))}` : ''}`);
   if (left.count > left.paths.length) lines.push(`    … and ${left.count - left.paths.length} more`);
   const missing = left.paths.filter((p) => !p.earlier).length;
   if (missing === 0) return lines;

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { renderSnapshotProblems, renderTreeRestore } from '../../cli/tree-commands.ts';
 import type { TreeRestoreReport } from '../../cli/tree-restore.ts';
 import { shellWord } from '../../cli/printable.ts';
+import { includeMatchers } from '../../cli/tree-restore.ts';
 
 // A share's names are outside input: a newline or an escape in one must not add or redraw a line
 // of a restore's report, and a command the report suggests must still name the very path.
@@ -52,6 +53,18 @@ describe('a tree restore report of paths with control characters', () => {
       expect(word).not.toMatch(/[\u0080-\u009f\u200b\u202e]/);
       const read = execFileSync('bash', ['-c', `printf %s ${word}`], { env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
       expect(read.toString('hex')).toBe(Buffer.from(path, 'utf8').toString('hex'));
+    }
+  });
+
+  it("suggests an --include that, pasted, matches the very path when its name holds a glob's characters ([1], *, ?) and no other", () => {
+    for (const path of ['Report [1].xml', 'a*b?.txt']) {
+      const r = { ...report(), problems: [], replaced: undefined, notInSnapshot: undefined, leftOut: { ...report().leftOut!, paths: [{ path, problem: 'cannot be read (EACCES)', earlier: { snapshotId: 's1', takenAt: '2026-03-01T09:00:00.000Z' } }] } };
+      const word = /--include (.+)$/m.exec(renderTreeRestore(r))![1]!;
+      const glob = execFileSync('bash', ['-c', `printf %s ${word}`], { encoding: 'utf8' });
+      const [m] = includeMatchers([glob]);
+      expect(m!.matches(path)).toBe(true);
+      expect(m!.matches('Report 1.xml')).toBe(false);
+      expect(m!.matches('aXXbY.txt')).toBe(false);
     }
   });
 
