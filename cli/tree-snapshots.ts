@@ -1,6 +1,6 @@
 import { mapLimit } from '../core/map-limit.ts';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,10 +71,31 @@ export async function findSnapshot(blobs: Store, site: string, source: string, a
 }
 
 /** Downloads the snapshot's index to a temporary file and checks its size and SHA-256 before anything trusts it. */
+/** The indexes downloaded and not yet removed: removed at the process's exit too. */
+const downloaded = new Set<string>();
+let sweepAtExit = false;
+
+/**
+ * A listing piped to `head` ends with process.exit at the closed pipe (cli/main.ts), which runs
+ * no `finally`: without this, each `snapshots diff | head` left its two indexes (hundreds of MB
+ * for a large share) in the temporary directory.
+ */
+function removedAtExit(dir: string): () => Promise<void> {
+  if (!sweepAtExit) {
+    sweepAtExit = true;
+    process.once('exit', () => downloaded.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  }
+  downloaded.add(dir);
+  return async () => {
+    await rm(dir, { recursive: true, force: true });
+    downloaded.delete(dir);
+  };
+}
+
 export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): Promise<{ file: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-tree-index-'));
   const file = join(dir, 'index.jsonl.gz');
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const cleanup = removedAtExit(dir);
   try {
     const { body } = await blobs.get(manifest.index.key);
     const hash = createHash('sha256');
