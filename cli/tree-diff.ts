@@ -164,7 +164,8 @@ export function diffJsonLine(c: TreeChange): string {
 export function countChange(totals: TreeDiffTotals, c: TreeChange): void {
   totals[c.change]++;
   if (c.after?.type === 'file' && (c.change === 'added' || c.change === 'changed' || c.change === 'type')) totals.bytesIn += c.after.size;
-  if (c.change === 'removed' && c.before?.type === 'file') totals.bytesOut += c.before.size;
+  // A file that became a directory or a link is gone as a file: its bytes are out, as a directory that became a file's are in.
+  if (c.before?.type === 'file' && (c.change === 'removed' || c.change === 'type')) totals.bytesOut += c.before.size;
 }
 
 export const emptyTotals = (): TreeDiffTotals => ({ added: 0, removed: 0, changed: 0, type: 0, mode: 0, bytesIn: 0, bytesOut: 0 });

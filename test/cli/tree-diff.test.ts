@@ -72,6 +72,23 @@ describe('snapshots diff', () => {
     expect(r.stdout.trimEnd().split('\n').slice(1, -1)).toEqual(['T top.txt/  (file -> dir)', '+ top.txt/inner  (1 B)']);
   });
 
+  it("counts the bytes of a file that became a directory as bytes out, as a directory's that became a file are in", async () => {
+    const { site, store } = await share();
+    rmSync(join(site.root, 'top.txt'));
+    mkdirSync(join(site.root, 'top.txt'));
+    site.clock.set(new Date('2026-03-02T09:00:00Z'));
+    await snapshot(site, store);
+    write(join(site.root, 'top.txt.new'), 'x');
+    rmSync(join(site.root, 'top.txt'), { recursive: true });
+    write(join(site.root, 'top.txt'), 'now a file');
+    site.clock.set(new Date('2026-03-03T09:00:00Z'));
+    await snapshot(site, store);
+    const toDir = await run(store, { since: '2026-03-01T23:00:00Z', at: '2026-03-02T09:00:00Z' });
+    expect(toDir.stdout.trimEnd().split('\n').at(-1)).toBe('0 added, 0 removed, 0 changed, 1 changed type, 0 changed mode; 0 B in files added or changed, 3 B in files removed');
+    const toFile = await run(store);
+    expect(toFile.stdout.trimEnd().split('\n').at(-1)).toBe('1 added, 0 removed, 0 changed, 1 changed type, 0 changed mode; 11 B in files added or changed, 0 B in files removed');
+  });
+
   it('with --include, lists only the changes below what it names; --json gives one object a change without pack offsets', async () => {
     const { store } = await changedShare();
     const r = await run(store, { include: ['docs'], json: true });
