@@ -1,4 +1,5 @@
 import { IntegrityError, InvalidInputError } from '../core/errors.ts';
+import { compareTreePaths, entryPathBytes } from '../agent/tree/paths.ts';
 import type { TreeEntry, TreeSnapshotManifest } from '../core/tree-manifest.ts';
 import { formatBytes } from './progress.ts';
 import { printable } from './printable.ts';
@@ -35,34 +36,12 @@ export interface TreeDiffTotals {
   bytesOut: number;
 }
 
-/** A path's raw bytes (the index's `pathBytes` for a name that is not valid UTF-8). */
-function pathBytes(e: TreeEntry): Buffer {
-  return e.pathBytes === undefined ? Buffer.from(e.path, 'utf8') : Buffer.from(e.pathBytes, 'base64');
-}
-
-/** The walk's order: component by component, each compared by its bytes; a directory before what it holds. */
-export function walkOrder(a: Buffer, b: Buffer): number {
-  let i = 0;
-  let j = 0;
-  for (;;) {
-    const ea = a.indexOf(0x2f, i);
-    const eb = b.indexOf(0x2f, j);
-    const ca = a.subarray(i, ea < 0 ? a.length : ea);
-    const cb = b.subarray(j, eb < 0 ? b.length : eb);
-    const c = Buffer.compare(ca, cb);
-    if (c !== 0) return c;
-    if (ea < 0 || eb < 0) return ea < 0 ? (eb < 0 ? 0 : -1) : 1;
-    i = ea + 1;
-    j = eb + 1;
-  }
-}
-
 /** An index's entries with their raw paths, checked to come in the walk's order (a diff of indexes out of order would pair the wrong paths). */
 async function* ordered(file: string, manifest: TreeSnapshotManifest): AsyncGenerator<{ e: TreeEntry; key: Buffer }> {
   let last: Buffer | undefined;
   for await (const e of entries(file, manifest)) {
-    const key = pathBytes(e);
-    if (last && walkOrder(last, key) >= 0) throw new IntegrityError(`the index of snapshot ${manifest.snapshotId} lists ${JSON.stringify(e.path)} out of order: it cannot be compared path by path`);
+    const key = entryPathBytes(e);
+    if (last && compareTreePaths(last, key) >= 0) throw new IntegrityError(`the index of snapshot ${manifest.snapshotId} lists ${JSON.stringify(e.path)} out of order: it cannot be compared path by path`);
     last = key;
     yield { e, key };
   }
@@ -95,7 +74,7 @@ export async function* diffSnapshots(blobs: Store, older: TreeSnapshotManifest, 
       let l = await left.next();
       let r = await right.next();
       while (!l.done || !r.done) {
-        const order = l.done ? 1 : r.done ? -1 : walkOrder(l.value.key, r.value.key);
+        const order = l.done ? 1 : r.done ? -1 : compareTreePaths(l.value.key, r.value.key);
         let change: TreeChange | undefined;
         if (order < 0) change = { change: 'removed', path: l.value!.e.path, before: l.value!.e };
         else if (order > 0) change = { change: 'added', path: r.value!.e.path, after: r.value!.e };

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSnapshotDiff } from '../../cli/tree-commands.ts';
-import { walkOrder } from '../../cli/tree-diff.ts';
+import { compareTreePaths } from '../../agent/tree/paths.ts';
 import { IntegrityError } from '../../core/errors.ts';
 import { snapshot } from '../agent/tree-support.ts';
 import { write, share, sink, tampered } from '../support/tree-restore.ts';
@@ -136,10 +136,10 @@ describe('snapshots diff', () => {
 
   it('orders paths as the walk does: a directory, then what it holds, then the next name of its parent', () => {
     const sorted = ['a', 'a/b', 'a/b/c', 'a.txt', 'a0', 'b'].map((p) => Buffer.from(p));
-    const shuffled = [...sorted].reverse().sort(walkOrder);
+    const shuffled = [...sorted].reverse().sort((a, b) => compareTreePaths(a, b));
     expect(shuffled.map(String)).toEqual(['a', 'a/b', 'a/b/c', 'a.txt', 'a0', 'b']);
     // A plain byte order would put a.txt before a/b ('.' is 0x2e, '/' 0x2f): the walk does not.
-    expect(walkOrder(Buffer.from('a/b'), Buffer.from('a.txt'))).toBeLessThan(0);
+    expect(compareTreePaths(Buffer.from('a/b'), Buffer.from('a.txt'))).toBeLessThan(0);
   });
 
   it('reads the order of both walks for names of any bytes (unicode, spaces, punctuation, not UTF-8) without refusing either index', async () => {
