@@ -1,117 +1,118 @@
-import { describe, it, expect } from 'vitest';
-import { fdatasync, fstatSync, ftruncateSync, readFileSync } from 'node:fs';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
-import { ManualClock } from '../../core/clock.ts';
+import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
+import { parseAgentConfig } from '../../core/config.ts';
 import { parseManifest } from '../../core/manifest.ts';
 import type { BlobStore } from '../../core/ports.ts';
-import { Agent } from '../../agent/agent.ts';
-import type { JournalSync } from '../../agent/journal.ts';
+import { buildStore } from '../../cli/build-agent.ts';
 import { readAll } from '../../agent/recover.ts';
-import { silentLogger } from '../../agent/log.ts';
 import { writeTree } from '../support/recorder-tree.ts';
-import { artefactSite } from '../support/artefact-agent.ts';
+import { countingPacks, journalCrashAgent } from '../support/journal-crash.ts';
 
 // The journal's lines are synced through the thread pool while other packs go on. A crash
 // between a line's write and its sync loses the line (it never reached the disk), and the step
 // it guards must not have been taken: the restarted agent then ships every batch exactly once.
+// The first agent runs in a process of its own that kills itself (SIGKILL) right there
+// (test/support/journal-crash-child.ts): nothing of it goes on after the crash, as after a
+// kill -9 or a power cut, so whatever the restart finds is what the crash left.
 
-function site() {
-  const { dir, root, config } = artefactSite(
-    '  - { name: cs, type: recordings, path: {root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }',
-    '{ partSizeMiB: 5, packConcurrency: 2, partConcurrency: 2, attempts: 3 }',
-  );
+const REPO = join(import.meta.dirname, '../..');
+const CHILD = join(REPO, 'test/support/journal-crash-child.ts');
+// The first agent's process loads the agent and the SDK through tsx: seconds of CPU, 20 s on two loaded cores.
+const CHILD_TEST_MS = 90_000;
+let s3: LocalS3;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-journal-crash-'));
+  s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
+});
+afterAll(async () => {
+  await s3?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A site of three batches of ten recordings, shipping to the local S3; each test has its own. */
+function site(name: string) {
+  const root = join(dir, name, 'recorder');
+  mkdirSync(root, { recursive: true });
   writeTree(root, 3, 10);
-  return { config, journalFile: join(dir, 'state', 'journal.jsonl') };
+  const configFile = join(dir, name, 'agent.yaml');
+  writeFileSync(configFile, `
+site: ${name}
+state: ${join(dir, name, 'state')}
+cloud: { bucket: ferry-data, endpoint: "${s3.endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }
+shipping: { partSizeMiB: 5, packConcurrency: 2, partConcurrency: 2, attempts: 3 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }
+`);
+  const config = parseAgentConfig(readFileSync(configFile, 'utf8'), configFile);
+  return { name, configFile, config, store: buildStore(config).store, journalFile: join(config.state, 'journal.jsonl') };
 }
 
-/**
- * A sync that syncs until the lines it would make durable match `dies`; then the process dies
- * there: what was written since the last sync is lost (cut off the file, as a power cut loses
- * the page cache) and the sync never returns.
- */
-function crashingSync(file: string, dies: (unsynced: string) => boolean): { sync: JournalSync; reached: Promise<void> } {
-  let synced = 0;
-  let signal!: () => void;
-  const reached = new Promise<void>((r) => (signal = r));
-  const sync: JournalSync = (fd) => {
-    const size = fstatSync(fd).size;
-    if (dies(readFileSync(file).subarray(synced, size).toString('utf8'))) {
-      ftruncateSync(fd, synced);
-      signal();
-      return new Promise(() => undefined);
-    }
-    return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : ((synced = size), resolve()))));
-  };
-  return { sync, reached };
-}
-
-/** Counts the PUTs and multipart creates of packs, passing everything through. */
-function countingPacks(store: BlobStore) {
-  const sent: string[] = [];
-  const spy: BlobStore = Object.assign(Object.create(store) as BlobStore, {
-    put: (...a: Parameters<BlobStore['put']>) => (a[0].endsWith('.tar') && sent.push(a[0]), store.put(...a)),
-    createMultipart: (...a: Parameters<BlobStore['createMultipart']>) => (sent.push(a[0]), store.createMultipart(...a)),
-  });
-  return { spy, sent };
-}
-
-const agentOf = (config: ReturnType<typeof site>['config'], store: BlobStore, syncJournal?: JournalSync) =>
-  new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag', retryDelayMs: () => 1, ...(syncJournal ? { syncJournal } : {}) });
-
-async function manifests(store: BlobStore) {
+async function manifests(store: BlobStore, name: string) {
   const out = [];
-  for await (const o of store.list('manifests/')) out.push(parseManifest(await readAll(store, o.key)));
+  for await (const o of store.list(`manifests/${name}/`)) out.push(parseManifest(await readAll(store, o.key)));
   return out;
 }
 
-/** A site whose first agent dies at the first sync of a line holding `line`: that agent, and the packs it sent. */
-async function killedAt(line: string) {
-  const s = site();
-  const store = new MemoryBlobStore();
-  const packs = countingPacks(store);
-  const crash = crashingSync(s.journalFile, (lines) => lines.includes(line));
-  const first = agentOf(s.config, packs.spy, crash.sync);
-  void first.cycle();
-  await crash.reached;
-  return { s, store, packs, first };
+/**
+ * A site whose first agent, in its own process, died (SIGKILL) at the first sync of a line
+ * holding `line`: the site, and the packs that agent sent (`sent`, to which the restarted
+ * agent's `spy` adds its own).
+ */
+async function killedAt(name: string, line: string) {
+  const s = site(name);
+  const sentFile = join(dir, name, 'first-sent.txt');
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, s.configFile, line, sentFile], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (d: Buffer) => (output += d.toString()));
+  const signal = await new Promise<string | null>((resolve, reject) => child.on('error', reject).on('exit', (_code, sig) => resolve(sig)));
+  expect(signal, `the first agent was to die at the sync of ${line}; it said:\n${output}`).toBe('SIGKILL');
+  const sent = existsSync(sentFile) ? readFileSync(sentFile, 'utf8').split('\n').filter(Boolean) : [];
+  return { s, sent, spy: countingPacks(s.store, (key) => sent.push(key)) };
 }
 
 describe('journal crash safety', () => {
   it('killed between the begin line’s write and its sync: nothing was sent for the pack, and the restart ships each batch once', async () => {
-    const { s, store, packs, first } = await killedAt('"e":"begin"');
-    // Give the other pack worker time to do whatever it would do without the sync.
-    await new Promise((r) => setTimeout(r, 200));
-    expect(packs.sent).toEqual([]);
-    first.close(); // the process is gone: nothing more reaches its journal
+    const { s, sent, spy } = await killedAt('begin', '"e":"begin"');
+    expect(sent).toEqual([]);
     expect(readFileSync(s.journalFile, 'utf8')).not.toContain('"e":"begin"');
 
-    const second = agentOf(s.config, packs.spy);
+    const second = journalCrashAgent(s.config, spy);
     expect(await second.cycle()).toMatchObject({ packs: 3, recordings: 30, failed: 0 });
-    const ms = await manifests(store);
+    const ms = await manifests(s.store, s.name);
     expect(ms.map((m) => m.batch.path).sort()).toEqual(['000001', '000002', '000003']);
     expect(ms.every((m) => m.superseded === undefined)).toBe(true);
-    expect(packs.sent).toHaveLength(3);
+    expect(sent).toHaveLength(3);
     second.close();
-  });
+  }, CHILD_TEST_MS);
 
   it('killed between the published line’s write and its sync: the restart finds the manifest and does not ship that pack again', async () => {
-    const { s, store, packs, first } = await killedAt('"e":"published"');
-    first.close();
+    const { s, sent, spy } = await killedAt('published', '"e":"published"');
     expect(readFileSync(s.journalFile, 'utf8')).not.toContain('"e":"published"');
-    const before = (await manifests(store)).length;
-    expect(before).toBeGreaterThanOrEqual(1);
+    // What was published when the agent died: at least the pack whose published line was lost.
+    const before = new Map((await manifests(s.store, s.name)).map((m) => [m.batch.path, m.packKey]));
+    expect(before.size).toBeGreaterThanOrEqual(1);
+    const sentByFirst = [...sent];
 
-    const second = agentOf(s.config, packs.spy);
+    const second = journalCrashAgent(s.config, spy);
     expect(second.statusSnapshot().inflight).toBeGreaterThanOrEqual(1);
     const report = await second.cycle();
     expect(report.failed).toBe(0);
-    const ms = await manifests(store);
+    const ms = await manifests(s.store, s.name);
     expect(ms.map((m) => m.batch.path).sort()).toEqual(['000001', '000002', '000003']);
-    // Every batch's pack was sent once: the one whose published line was lost was recovered, not re-shipped.
-    expect(new Set(packs.sent).size).toBe(packs.sent.length);
-    expect(ms.every((m) => m.superseded === undefined)).toBe(true);
+    // Every pack was sent once: the ones published before the crash (the one whose published line
+    // was lost among them) were recovered, not re-shipped; their manifests are those of the crash.
+    expect(new Set(sent).size).toBe(sent.length);
+    for (const m of ms) if (before.has(m.batch.path)) expect({ batch: m.batch.path, packKey: m.packKey, superseded: m.superseded }).toEqual({ batch: m.batch.path, packKey: before.get(m.batch.path) });
+    // The other pack worker's pack, when the crash came after its PUT and before its manifest, is
+    // shipped again on its next attempt key, and its manifest names the dead attempt (purged with it).
+    for (const m of ms.filter((m) => m.superseded !== undefined)) expect(sentByFirst, m.batch.path).toEqual(expect.arrayContaining(m.superseded ?? []));
     expect(second.statusSnapshot()).toMatchObject({ inflight: 0, totals: { packs: 3, recordings: 30 } });
     second.close();
-  });
+  }, CHILD_TEST_MS);
 });
