@@ -1,7 +1,7 @@
-import { mkdirSync, openSync, fsyncSync, closeSync, readSync, fstatSync, renameSync, existsSync, fdatasync, write } from 'node:fs';
-import { promisify } from 'node:util';
+import { mkdirSync, openSync, fsyncSync, closeSync, renameSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineFileReader } from './line-file.ts';
+import { JournalWriter, type JournalSync } from './journal-writer.ts';
 import { ShippedIndex } from './state/shipped-index.ts';
 import { ArtefactLedger, type ArtefactEvent, type ArtefactRecord, type ArtefactSnapshot, type InflightArtefact } from './artefact-ledger.ts';
 import { writeAllSync } from './state/atomic-file.ts';
@@ -9,11 +9,9 @@ import { FerryError } from '../core/errors.ts';
 
 // Crash-safe journal: append-only JSON lines, made durable before the step they record is
 // taken. Every append returns a promise that resolves once its line is written and synced
-// (fdatasync) through libuv's thread pool, so the main thread goes on filling other packs while
-// the disk works; the caller awaits it before the step the line guards. Lines reach the file in
-// the order they were appended (one writer, first in first out), and the lines appended while a
-// sync is under way go out together with one sync after it (group commit). A torn last line
-// (crash mid-append) is ignored on load, and the next append starts on a line of its own.
+// (agent/journal-writer.ts: in order, group commit, through libuv's thread pool), so the main
+// thread goes on filling other packs while the disk works; the caller awaits it before the step
+// the line guards. A torn last line (crash mid-append) is ignored on load.
 // Compaction writes a snapshot to a temporary file, fsyncs it, and renames it over the journal
 // (atomic); it waits for the appends under way. What shipped from each batch is not held here
 // but in the shipped index beside the journal (state/shipped-index.ts): compaction merges what
@@ -95,21 +93,12 @@ export const stampKey = (f: FileStamp): string => `${f.name}\t${f.size}\t${Math.
 const batchKey = (source: string, batch: string): string => `${source}\t${batch}`;
 const MAX_LOSSES_KEPT = 200;
 
-const writeAsync = promisify(write);
-const fdatasyncAsync = promisify(fdatasync);
-
-/** Makes what was written to `fd` durable; injectable so tests can stop a process right there. */
-export type JournalSync = (fd: number) => Promise<void>;
-
-interface Waiting {
-  line: string;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
+export type { JournalSync } from './journal-writer.ts';
 
 export class Journal {
   private readonly file: string;
-  private fd: number | undefined;
+  /** Appends the lines; none in a read-only journal. */
+  private writer: JournalWriter | undefined;
   private lines = 0;
   /** What shipped from each batch (source\tbatch), on disk but for the latest batches. */
   private readonly shipped: ShippedIndex;
@@ -121,13 +110,7 @@ export class Journal {
   private readonly begun = new Set<string>();
   private losses: LossRecord[] = [];
   private readonly art = new ArtefactLedger();
-  /** Lines appended and not yet written, in order; `flushing` is the writer while it runs. */
-  private waiting: Waiting[] = [];
-  private flushing: Promise<void> | undefined;
-  /** The file ends in a torn line: the next write starts with a newline. */
-  private tornTail = false;
-  private closing = false;
-  private readonly sync: JournalSync;
+  private readonly sync: JournalSync | undefined;
   readonly totals: Totals = { packs: 0, recordings: 0, bytes: 0, lostBatches: 0, lostRecordings: 0, artefacts: 0, artefactBytes: 0, lostArtefacts: 0 };
 
   /** `readOnly` loads the state without taking the journal for writing (for `status`). */
@@ -135,18 +118,17 @@ export class Journal {
     readonly directory: string,
     options: { readOnly?: boolean; sync?: JournalSync; shippedHeld?: number } = {},
   ) {
-    this.sync = options.sync ?? fdatasyncAsync;
+    this.sync = options.sync;
     if (!options.readOnly) mkdirSync(directory, { recursive: true });
     this.file = join(directory, 'journal.jsonl');
     this.shipped = new ShippedIndex(join(directory, 'shipped.jsonl'), { readOnly: options.readOnly, overlayLimit: options.shippedHeld });
     this.load();
-    if (!options.readOnly) this.fd = openSync(this.file, 'a');
+    if (!options.readOnly) this.writer = new JournalWriter(this.file, this.sync);
   }
 
   /** Replays the journal line by line (it is never read whole). */
   private load(): void {
     if (!existsSync(this.file)) return;
-    this.tornTail = endsTorn(this.file);
     const lines = new LineFileReader(this.file);
     for (let line = lines.next(); line !== undefined; line = lines.next()) {
       let event: Event;
@@ -228,45 +210,15 @@ export class Journal {
    * failed write or sync rejects every line of its group; later appends are tried again.
    */
   private append(event: Event): Promise<void> {
-    if (this.fd === undefined || this.closing) return Promise.reject(new JournalClosedError('journal is closed'));
+    if (!this.writer?.open) return Promise.reject(new JournalClosedError('journal is closed'));
     this.apply(event);
     this.lines++;
-    const durable = new Promise<void>((resolve, reject) => this.waiting.push({ line: `${JSON.stringify(event)}\n`, resolve, reject }));
-    this.flushing ??= this.flush();
-    return durable;
-  }
-
-  /** Writes what waits, in order, one write and one sync a group, until nothing waits. */
-  private async flush(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const group = this.waiting;
-      this.waiting = [];
-      try {
-        await this.writeAll(`${this.tornTail ? '\n' : ''}${group.map((w) => w.line).join('')}`);
-        this.tornTail = false;
-        await this.sync(this.fd as number);
-        for (const w of group) w.resolve();
-      } catch (error) {
-        // Part of the group may be on disk: whatever comes next starts on a line of its own.
-        this.tornTail = true;
-        for (const w of group) w.reject(error);
-      }
-    }
-    this.flushing = undefined;
-    if (this.closing) this.closeNow();
-  }
-
-  private async writeAll(text: string): Promise<void> {
-    const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length; ) {
-      const { bytesWritten } = await writeAsync(this.fd as number, bytes, at, bytes.length - at, null);
-      at += bytesWritten;
-    }
+    return this.writer.append(`${JSON.stringify(event)}\n`);
   }
 
   /** Resolves when every line appended so far was written (or failed to be). */
   async settled(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    await this.writer?.settled();
   }
 
   begin(pack: Omit<InflightPack, 'uploads'>): Promise<void> {
@@ -377,10 +329,9 @@ export class Journal {
     writeAllSync(fd, `${JSON.stringify(snapshot)}\n`);
     fsyncSync(fd);
     closeSync(fd);
-    if (this.fd !== undefined) closeSync(this.fd);
+    this.writer?.closeNow();
     renameSync(tmp, this.file);
-    this.fd = openSync(this.file, 'a');
-    this.tornTail = false;
+    this.writer = new JournalWriter(this.file, this.sync);
     this.lines = 1;
     if (keepArtefactNames) this.art.restore(art);
   }
@@ -391,28 +342,7 @@ export class Journal {
 
   /** Takes no more lines; the file is closed once the lines already appended are written. */
   close(): void {
-    if (this.flushing) this.closing = true;
-    else this.closeNow();
-  }
-
-  private closeNow(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    this.closing = false;
-  }
-}
-
-/** Whether the file's last byte is not a newline (a crash mid-append tore its last line). */
-function endsTorn(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    if (size === 0) return false;
-    const last = Buffer.alloc(1);
-    readSync(fd, last, 0, 1, size - 1);
-    return last[0] !== 10;
-  } finally {
-    closeSync(fd);
+    this.writer?.close();
   }
 }
 
