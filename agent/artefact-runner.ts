@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { ArtefactSourceConfig, BinlogSourceConfig } from '../core/config.ts';
-import { cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 import type { Notifier } from '../core/ports.ts';
 import { SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import { artefactNameKey } from './artefact-ledger.ts';
@@ -11,8 +10,8 @@ import type { Logger } from './log.ts';
 import { openReadOnly } from './ship-batch.ts';
 import { nameShape } from './file-format.ts';
 import { FormatChangedError, IncompleteDumpError, shipArtefact, type ArtefactContext, type ArtefactOutcome, type ArtefactWork } from './ship-artefact.ts';
-import { filesAndFolders, listSelected, onlyFoldersProblem, regularFileNames, type SiteFile } from './sources/files.ts';
-import { badNameAlert } from './sources/names.ts';
+import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
+import { alertBadNames, alertDatedAhead, alertSelectsNothing } from './sources/selection-alerts.ts';
 import { reportArtefactLosses, type ArtefactLossDeps } from './sources/artefact-losses.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
@@ -22,16 +21,14 @@ import { planRotated, type ArtefactPlan } from './sources/rotated.ts';
 import { planArchive } from './sources/archive.ts';
 import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './sources/binlog.ts';
 import { artefactSelector } from './sources/select.ts';
-import { formatDuration, sentence } from '../core/alert-text.ts';
-import { AHEAD_SLACK_MS } from './sources/stability.ts';
+import { sentence } from '../core/alert-text.ts';
 import { shippingError } from './store-refusal.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
 // is complete in order (a binlog series stops at the first segment it cannot ship, so the
-// catalogue never sees n+1 before n), and keeps the source's status.
-
-
+// catalogue never sees n+1 before n), and keeps the source's status. What it warns of about its
+// selection (nothing selected, names not UTF-8, files dated ahead) is sources/selection-alerts.ts.
 
 export interface ArtefactRunnerDeps extends ArtefactContext {
   log: Logger;
@@ -116,8 +113,8 @@ export class ArtefactRunner {
       return out;
     }
     await sourceReadable(this.deps.alerts, this.deps.site, this.source);
-    await this.selectsNothing(scan.files.length);
-    out.failed += await this.alertBadNames(scan.badNames ?? []);
+    await alertSelectsNothing(this.deps, this.source, scan.files.length);
+    out.failed += await alertBadNames(this.deps, this.source, scan.badNames ?? []);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
     out.lost = await reportArtefactLosses(this.lossDeps, this.source, scan.files);
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
@@ -147,77 +144,8 @@ export class ArtefactRunner {
     this.deps.observations.save();
     const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
     out.status = this.status([...backlog.values()], after.gaps, after.waiting.length);
-    await this.datedAhead(after.waiting);
+    await alertDatedAhead(this.deps, this.source, after.waiting);
     return out;
-  }
-
-  /**
-   * Files dated more than a minute after this machine's time (a file server's clock ahead, or
-   * this one's behind) cannot ship until the clock passes them, and the next backup may replace
-   * them meanwhile: a warning while any waits, as for recordings.
-   */
-  private async datedAhead(waiting: readonly FileStamp[]): Promise<void> {
-    const { alerts, site, clock } = this.deps;
-    const now = clock.now().getTime();
-    const ahead = waiting.filter((f) => f.mtimeMs - now > AHEAD_SLACK_MS);
-    const furthest = ahead.reduce<FileStamp | undefined>((a, f) => (!a || f.mtimeMs > a.mtimeMs ? f : a), undefined);
-    const s = this.source;
-    const alert = furthest && {
-      severity: 'warning' as const,
-      site,
-      subject: `${s.name}: backups dated ahead of this machine's clock`,
-      message: `${ahead.length} file(s) of ${s.path} are dated up to ${formatDuration(furthest.mtimeMs - now)} after this machine's time (${furthest.name}, modified ${new Date(furthest.mtimeMs).toISOString()}): they are not shipped until its clock passes them, and the next backup may replace them meanwhile. Check the time of this machine and of the server that writes them (NTP).`,
-      details: { source: s.name, files: ahead.length, name: furthest.name, aheadMs: furthest.mtimeMs - now },
-    };
-    await alerts.hold(`clock-ahead:${s.name}`, alert, site, `No file of ${s.name} is dated ahead of this machine's clock any more.`);
-  }
-
-  /**
-   * A source that has never shipped anything and whose selection takes none of the files in its
-   * directory (a `basename` the server does not write, `profile: cvp` on the wrong folder,
-   * patterns that miss): a warning naming the selection and what is there, resolved once it
-   * selects something. Without it such a source backed up nothing, every pass exiting 0. A
-   * directory of folders and no files is told so (a source takes only the files directly in its
-   * path). An empty directory waits for its first backup, unalerted.
-   */
-  private async selectsNothing(selected: number): Promise<void> {
-    const { alerts, site, journal } = this.deps;
-    const key = `selects-nothing:${this.source.name}`;
-    const judged = selected === 0 && journal.artefacts.records(this.source.name).length === 0;
-    const none = { files: [], folders: [] };
-    const { files: names, folders } = judged ? await filesAndFolders(this.source.path).catch(() => none) : none;
-    if (names.length === 0 && folders.length === 0) {
-      await alerts.resolve(key, site, `Source ${this.source.name} selects files in ${this.source.path} again.`);
-      return;
-    }
-    const s = this.source;
-    if (names.length === 0) {
-      this.deps.log.warn('source holds only folders', { source: s.name, path: s.path, folders: folders.length });
-      await alerts.raise(key, {
-        severity: 'warning',
-        site,
-        subject: `source ${s.name} holds only folders, no files, in ${s.path}`,
-        message: `Source ${s.name} has never shipped anything: ${onlyFoldersProblem(s, folders)}. Nothing of it is backed up (\`ferry agent check\` says the same).`,
-        details: { source: s.name, path: s.path, folders: folders.length },
-      });
-      return;
-    }
-    // A new CVP install: its first backup has no .old copy yet, and the live file is never taken. Nothing is wrong.
-    if (cvpFirstBackupOnly(s, names)) {
-      this.deps.log.info('CVP has written its first backup only: its copy cvp_backup_data.old appears after the next backup, and is shipped then', { source: s.name, path: s.path });
-      await alerts.resolve(key, site, `Source ${s.name} selects files in ${s.path} again.`);
-      return;
-    }
-    const selection = s.type === 'binlog' ? `basename ${s.basename ?? '(detected)'} (files named ${s.basename ?? 'BASENAME'}.NNNNNN)` : `${s.type === 'rotated' ? `profile ${s.profile}, ` : ''}patterns ${JSON.stringify(s.patterns)} (matched ignoring case)`;
-    const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length} in all)` : '');
-    this.deps.log.warn('source selects nothing', { source: s.name, path: s.path, files: names.length });
-    await alerts.raise(key, {
-      severity: 'warning',
-      site,
-      subject: `source ${s.name} selects none of the files in ${s.path}`,
-      message: `Source ${s.name} has never shipped anything: ${s.path} holds ${names.length} file(s) (${shown}) and its ${selection} takes none of them. Nothing of it is backed up: check the source's ${s.type === 'binlog' ? 'basename' : 'patterns and profile'} against the names the backup job writes (\`ferry agent check\` says the same).`,
-      details: { source: s.name, path: s.path, files: names.length },
-    });
   }
 
   private get tracker() {
@@ -225,14 +153,6 @@ export class ArtefactRunner {
   }
 
   private isShipped = (name: string, size: number, mtimeMs: number) => this.deps.journal.artefacts.shipped(this.source.name, name, size, mtimeMs) !== undefined;
-
-  /** Alerts each selected file whose name is not UTF-8 (never shipped: sources/names.ts), resolves those gone; how many there are. */
-  private async alertBadNames(names: string[]): Promise<number> {
-    for (const name of names) this.deps.log.error('name is not valid UTF-8: not shipped', { source: this.source.name, name });
-    const alerts = names.map((name): [string, ReturnType<typeof badNameAlert>] => [name, badNameAlert(this.deps.site, this.source.name, name, this.source.path)]);
-    await this.deps.alerts.raiseEach(`bad-name:${this.source.name}:`, alerts, this.deps.site, (name) => `${name} is gone or renamed.`);
-    return names.length;
-  }
 
   private async scan(): Promise<Scan> {
     const s = this.source;
