@@ -17,6 +17,7 @@ import { writeFileAtomic } from './state/atomic-file.ts';
 import { lowStateSpaceAlert, freeBytes, privateDirectory } from './state/state-space.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
+import { anotherAgentAlert, heartbeatFailedAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { startPassHeartbeats } from './pass-heartbeat.ts';
 import { sleep } from './sleep.ts';
@@ -263,48 +264,12 @@ export class Agent {
     }
     this.recordings.storeSilent = undefined;
     const { site } = this.deps.config;
-    const other = writer.otherAgent;
     // Resolutions need a heartbeat that went out: one held back by the interval said nothing new
     // (nor one of a pass whose store was silent: the site's other heartbeats were not looked at).
     const wrote = key !== undefined && !silent;
-    await this.alerts.hold(
-      'site-name-shared',
-      other && {
-        severity: 'critical',
-        site,
-        subject: `another agent ships as site ${site}`,
-        message: other.copy
-          ? `An agent with this agent's own id, on ${other.host || 'another host'}, wrote a heartbeat as site ${site} at ${other.at} that this state directory did not write: a copy of it runs elsewhere (a cloned VM, a host moved but left running), or this directory was restored from an older backup. Two agents on one site ship its recordings twice and each hides the other's failures: stop the copy. After a restore from a backup this resolves by itself within the hour.`
-          : `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
-        details: { otherHost: other.host, otherAgent: other.id, at: other.at },
-      },
-      site,
-      `No other agent has written as site ${site} in the last hour.`,
-      wrote,
-    );
+    await this.alerts.hold('site-name-shared', anotherAgentAlert(site, writer.otherAgent), site, `No other agent has written as site ${site} in the last hour.`, wrote);
     if (writer.failure !== undefined) report.failed++;
-    await this.alerts.hold(
-      'heartbeat',
-      writer.failure === undefined
-        ? undefined
-        : {
-            severity: 'critical',
-            site,
-            ...(writer.failedIn === 'state'
-              ? {
-                  subject: 'the state directory cannot be written',
-                  message: `The agent could not save its heartbeat's memory (${writer.failure}); the heartbeat itself ${key === undefined ? 'did not go out either' : 'went out'}. A state directory that cannot be written (its disk full, a mode changed) stops every pass: free space on its disk or fix its permissions.`,
-                }
-              : {
-                  subject: 'the heartbeat cannot be written to the store',
-                  message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
-                }),
-            details: { error: writer.failure },
-          },
-      site,
-      'The heartbeat reaches the store again.',
-      wrote,
-    );
+    await this.alerts.hold('heartbeat', heartbeatFailedAlert(site, writer, key !== undefined), site, 'The heartbeat reaches the store again.', wrote);
   }
 
   private passDone(pass: PassOutcome): void {

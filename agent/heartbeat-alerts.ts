@@ -1,0 +1,42 @@
+import type { Alert } from '../core/ports.ts';
+import type { HeartbeatWriter } from './heartbeat.ts';
+
+// What the agent tells an operator about its pass's heartbeat (agent/heartbeat.ts), as the
+// alerts it holds after each pass: another agent writing as this site, and the heartbeat (or the
+// state directory's memory of it) not written. Each is undefined when all is well; the agent
+// resolves it then, once a heartbeat went out.
+
+type HeldAlert = Omit<Alert, 'key'>;
+
+/** Another agent wrote a heartbeat as this site: a copy of this one (its own id), or another site under this name. */
+export function anotherAgentAlert(site: string, other: HeartbeatWriter['otherAgent']): HeldAlert | undefined {
+  if (!other) return undefined;
+  return {
+    severity: 'critical',
+    site,
+    subject: `another agent ships as site ${site}`,
+    message: other.copy
+      ? `An agent with this agent's own id, on ${other.host || 'another host'}, wrote a heartbeat as site ${site} at ${other.at} that this state directory did not write: a copy of it runs elsewhere (a cloned VM, a host moved but left running), or this directory was restored from an older backup. Two agents on one site ship its recordings twice and each hides the other's failures: stop the copy. After a restore from a backup this resolves by itself within the hour.`
+      : `An agent on ${other.host || 'another host'} (id ${other.id}) wrote a heartbeat as site ${site} at ${other.at}. Two sites under one site name mix their recordings in one catalogue, and the fleet view sees one site where there are two: give each site its own \`site:\` (or, if this is the same site moved to a new host, stop the old agent).`,
+    details: { otherHost: other.host, otherAgent: other.id, at: other.at },
+  };
+}
+
+/** The pass's heartbeat failed: the store refused it or could not be reached, or the state directory could not keep it (`wentOut`: the heartbeat itself did). */
+export function heartbeatFailedAlert(site: string, writer: Pick<HeartbeatWriter, 'failure' | 'failedIn'>, wentOut: boolean): HeldAlert | undefined {
+  if (writer.failure === undefined) return undefined;
+  return {
+    severity: 'critical',
+    site,
+    ...(writer.failedIn === 'state'
+      ? {
+          subject: 'the state directory cannot be written',
+          message: `The agent could not save its heartbeat's memory (${writer.failure}); the heartbeat itself ${wentOut ? 'went out' : 'did not go out either'}. A state directory that cannot be written (its disk full, a mode changed) stops every pass: free space on its disk or fix its permissions.`,
+        }
+      : {
+          subject: 'the heartbeat cannot be written to the store',
+          message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
+        }),
+    details: { error: writer.failure },
+  };
+}
