@@ -5,7 +5,10 @@ import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
 import { Cron } from '../core/fleet-cron.ts';
 import { cronIntervalDays, deepArchiveRetentionProblem, defaultBackupsToIaDays, iaTransitionProblem, purgeIntervalDays, type FullBackupKeeping } from './config-costs.ts';
 
+import { deploymentLimitProblems, LOG_RETENTION_DAYS, NO_FUNCTION_URL_REGIONS, siteLimitProblems } from './config-limits.ts';
+
 export { DEEP_ARCHIVE_MINIMUM_DAYS, deepArchiveRetentionProblem, purgeIntervalDays } from './config-costs.ts';
+export { LOG_RETENTION_DAYS, NO_FUNCTION_URL_REGIONS, PROCESSING_RESOURCES, processingResources, STACK_RESOURCES_MAX, TRUST_POLICY_MAX, trustPolicySize } from './config-limits.ts';
 
 // The deployment's configuration: sites, Object Lock, tiers, replication, log retention.
 // Adding a site is one entry in `sites`. The CDK app reads it once (defaults below, or a JSON
@@ -15,17 +18,11 @@ export { DEEP_ARCHIVE_MINIMUM_DAYS, deepArchiveRetentionProblem, purgeIntervalDa
 const name = z.string().regex(NAME_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, starting with a letter or digit');
 const days = (min: number) => z.number().int().min(min).max(36_500);
 
-/** The retentions CloudWatch Logs accepts (AWS::Logs::LogGroup RetentionInDays); any other fails the deploy. */
-export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 const logDays = z
   .number()
   .int()
   .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), { message: `CloudWatch keeps logs for one of ${LOG_RETENTION_DAYS.join(', ')} days; give one of them` });
 
-/** The longest region name (ap-southeast-2 and its kind): the bucket name must fit S3's 63 characters in any. */
-const LONGEST_REGION = 14;
-/** Step Functions caps a state machine's name at 80 characters. */
-const STATE_MACHINE_NAME_MAX = 80;
 /** An AWS account id or an IAM principal ARN (role, user, root). */
 const principal = z.string().regex(/^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user\/[\w+=,.@/-]+))$/, 'must be a 12-digit account id or an IAM role/user/root ARN');
 /** True for a time zone name the runtime (and so EventBridge Scheduler's IANA database) knows. */
@@ -153,13 +150,6 @@ export const lifecycleSchema = z
 /** The lifecycle as deployed: backupsToIaDays filled in from the sites when absent. */
 export type LifecycleConfig = Omit<z.infer<typeof lifecycleSchema>, 'backupsToIaDays'> & { backupsToIaDays: number };
 
-/**
- * Regions where Lambda function URLs are not offered (Lambda developer guide, "Creating and
- * managing Lambda function URLs"): a pinned region among them synthesizes, and the processing
- * stack then rolls back at AWS::Lambda::Url, after the retained bucket exists.
- */
-export const NO_FUNCTION_URL_REGIONS: readonly string[] = ['ap-south-2', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ap-east-2', 'ca-west-1', 'eu-south-2', 'eu-central-2', 'il-central-1', 'me-central-1'];
-
 export const deploymentConfigSchema = z
   .object({
     /** Prefix of the stack names: `{prefix}-stateful`, `{prefix}-processing`. */
@@ -253,23 +243,8 @@ export const deploymentConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    // Names AWS refuses at deploy time, after a synth that succeeded: said here, with the setting.
-    const bucket = `${config.stackPrefix.toLowerCase()}-data-${config.env?.account ?? '123456789012'}-${config.env?.region ?? 'x'.repeat(LONGEST_REGION)}`;
-    if (bucket.length > 63) {
-      ctx.addIssue({ code: 'custom', path: ['stackPrefix'], message: `makes the data bucket's name ${bucket.length} characters long${config.env ? '' : ' in the longest region name'}, over S3's 63: use at most ${63 - (bucket.length - config.stackPrefix.length)} characters` });
-    }
-    const resources = processingResources(config.sites);
-    if (resources > STACK_RESOURCES_MAX) {
-      const most = (perSite: number) => Math.floor((STACK_RESOURCES_MAX - PROCESSING_RESOURCES.base) / perSite);
-      ctx.addIssue({
-        code: 'custom',
-        path: ['sites'],
-        message:
-          `${config.sites.length} sites make ${resources} resources in the ${config.stackPrefix}-processing stack, over CloudFormation's ${STACK_RESOURCES_MAX} a stack ` +
-          `(each site ${PROCESSING_RESOURCES.site}, ${PROCESSING_RESOURCES.site + PROCESSING_RESOURCES.schedule} with a schedule): one deployment holds at most ${most(PROCESSING_RESOURCES.site + PROCESSING_RESOURCES.schedule)} scheduled sites (${most(PROCESSING_RESOURCES.site)} without schedules). ` +
-          `Split the sites into deployments, each with its own stackPrefix (its own bucket, catalogue and console)`,
-      });
-    }
+    // Limits AWS enforces at deploy time, after a synth that succeeded: said here, with the setting.
+    for (const p of deploymentLimitProblems(config)) ctx.addIssue({ code: 'custom', ...p });
     // CloudFormation output and logical ids keep letters and digits only: leeds-cc and leedscc would be one.
     const ids = new Map<string, string>();
     const seen = new Set<string>();
@@ -278,19 +253,7 @@ export const deploymentConfigSchema = z
       const other = ids.get(id);
       if (other !== undefined && other !== site.name) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `"${site.name}" and "${other}" differ only by dashes: CloudFormation ids keep letters and digits, so the two sites' outputs and resources would clash; rename one` });
       ids.set(id, site.name);
-      for (const [key, role, instead] of [
-        ['officers', 'officer', 'tag the officers with ferry-officer-site (leave officers empty) or trust one role they assume'],
-        ['drReaders', 'DR reader', 'trust one role the readers assume'],
-      ] as const) {
-        const size = trustPolicySize(site[key]);
-        if (size > TRUST_POLICY_MAX) {
-          ctx.addIssue({ code: 'custom', path: ['sites', i, key], message: `${site[key].length} principals make the ${role} role's trust policy about ${size} characters, over IAM's ${TRUST_POLICY_MAX}: ${instead}` });
-        }
-      }
-      const machine = `${config.stackPrefix}-${site.name}-backup-window`;
-      if (machine.length > STATE_MACHINE_NAME_MAX) {
-        ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `with stackPrefix "${config.stackPrefix}" names the state machine ${machine} (${machine.length} characters), over Step Functions' ${STATE_MACHINE_NAME_MAX}: shorten the site name or the prefix` });
-      }
+      for (const p of siteLimitProblems(config.stackPrefix, site, i)) ctx.addIssue({ code: 'custom', ...p });
       if (seen.has(site.name)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'name'], message: `site "${site.name}" is listed twice` });
       seen.add(site.name);
       // A recording under Object Lock cannot be purged: retention shorter than the lock is a promise the purge cannot keep.
@@ -335,30 +298,6 @@ function backupsIaProblem(config: KeepingSource & { lifecycle: { backupsToIaDays
   if (problems.length === 0) return undefined;
   return problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} other site(s) alike)`;
 }
-/** IAM's default limit of a role's trust policy (ACLSizePerRole), in characters. */
-export const TRUST_POLICY_MAX = 2048;
-
-/** About how long a site role's trust policy is with these principals: the statements around them, and each quoted, as IAM counts it. */
-export function trustPolicySize(principals: readonly string[]): number {
-  return 120 + principals.reduce((n, p) => n + p.length + 3, 0);
-}
-
-/** CloudFormation's limit of resources in one stack. */
-export const STACK_RESOURCES_MAX = 500;
-
-/**
- * The resources of the processing stack: a fixed part and each site's (roles, replay URL,
- * officer group, activity, the backup-window and purge workflows), more with a schedule (rules,
- * their roles, the missed-window alarm) and with Roles Anywhere. test/infra/stack-limits.test.ts
- * holds these figures to the synthesized template.
- */
-export const PROCESSING_RESOURCES = { base: 170, site: 18, schedule: 7, rolesAnywhere: 1 } as const;
-
-export function processingResources(sites: readonly { schedule?: unknown; agent?: { rolesAnywhereTrustAnchorArn?: string } }[]): number {
-  const r = PROCESSING_RESOURCES;
-  return r.base + sites.reduce((n, s) => n + r.site + (s.schedule ? r.schedule : 0) + (s.agent?.rolesAnywhereTrustAnchorArn ? r.rolesAnywhere : 0), 0);
-}
-
 /** binlogs.partialLockDays as deployed: 0 when it would not be shorter than the bucket's default lock. */
 function effectivePartialLockDays(config: { binlogs: { partialLockDays: number }; objectLock: { defaultRetentionDays: number } }): number {
   return config.binlogs.partialLockDays < config.objectLock.defaultRetentionDays ? config.binlogs.partialLockDays : 0;

@@ -9,7 +9,7 @@ import { PURGE_REPORTED_FAILURE } from './purge.ts';
 // FAILED, TIMED_OUT or ABORTED: an execution-level timeout, a stop from the console, a publish
 // the topic refused after its retries, States.DataLimitExceeded: the ends no Catch of the
 // definition can take, which nothing else reports. One rule for the whole deployment, not one
-// alarm per site: a scheduled site costs no resource more (infra/config.ts PROCESSING_RESOURCES).
+// alarm per site: a scheduled site costs no resource more (infra/config-limits.ts PROCESSING_RESOURCES).
 //
 // A purge that failed after its report step (the report says why; the execution then ends with
 // the error PURGE_REPORTED_FAILURE) is left out: the operator had that report, and a second page
