@@ -152,6 +152,11 @@ export async function runSnapshotDiff(opts: { site: string; source: string; at?:
   if (!older) {
     throw new InvalidInputError(`snapshot ${newer.manifest.snapshotId} (taken ${newer.manifest.takenAt}) is the first of source ${opts.source}: there is nothing before it to compare with (\`ferry snapshots files\` lists what it holds)`);
   }
+  if (older.manifest.snapshotId === newer.manifest.snapshotId) {
+    // No snapshot was taken between the two times: nothing to compare, said rather than a silent zero.
+    out.stderr.write(`ferry: --since ${opts.since} and --at ${opts.at ?? 'now'} both name snapshot ${newer.manifest.snapshotId} (taken ${newer.manifest.takenAt}): none was taken between them, so there is no change to show (\`ferry snapshots list --site ${opts.site} --source ${opts.source}\` lists the snapshots' times)\n`);
+    return 0;
+  }
   const totals = emptyTotals();
   if (!opts.json) await writeOut(out.stdout, diffHeader(older.manifest, newer.manifest));
   for await (const change of diffSnapshots(blobs, older.manifest, newer.manifest, opts.include)) {

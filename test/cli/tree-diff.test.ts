@@ -117,6 +117,14 @@ describe('snapshots diff', () => {
     expect(r.stderr).toContain(`the first was taken at ${manifest.takenAt}`);
   });
 
+  it('says on stderr, printing no change, when --since and --at name the same snapshot (none taken between them)', async () => {
+    const { store, second } = await changedShare();
+    const r = await run(store, { since: second.takenAt, at: '2026-03-02T12:00:00Z' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`ferry: --since ${second.takenAt} and --at 2026-03-02T12:00:00Z both name snapshot ${second.snapshotId} (taken ${second.takenAt}): none was taken between them, so there is no change to show (\`ferry snapshots list --site site-a --source share\` lists the snapshots' times)\n`);
+  });
+
   it('refuses --since after --at', async () => {
     const { store } = await changedShare();
     await expect(run(store, { since: '2026-03-03T09:00:00Z', at: '2026-03-02T09:00:00Z' })).rejects.toThrow('--since 2026-03-03T09:00:00Z is after --at 2026-03-02T09:00:00Z');
