@@ -242,7 +242,7 @@ export class Agent {
       passes.push({ source: status.name, type: status.type, packs: r.packs + r.artefacts, bytes: r.bytes + r.artefactBytes, artefacts: r.artefacts, failed: r.failed, lost: r.lost, status });
     }
     // Sources ran side by side: a gap is judged only now, when a full shipped in this pass counts.
-    for (const s of sources) if (s.type === 'binlog') report.lost += (await this.runners.get(s.name)?.settleGaps()) ?? 0;
+    for (const s of sources) if (s.type === 'binlog') report.lost += (await this.losses.gather(s.name, async () => this.runners.get(s.name)?.settleGaps())) ?? 0;
     this.passDone({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
     await this.checkClock();
@@ -277,8 +277,12 @@ export class Agent {
     for (const listener of this.passListeners) listener(pass);
   }
 
-  /** One source's share of a pass, in a report of its own (merged in source order). */
-  private async cycleSource(source: AgentConfig['sources'][number], keep: KeptBatches, keepArtefacts: Set<string>): Promise<CycleReport> {
+  /** One source's share of a pass, in a report of its own (merged in source order); the losses it finds are alerted together when it ends. */
+  private cycleSource(source: AgentConfig['sources'][number], keep: KeptBatches, keepArtefacts: Set<string>): Promise<CycleReport> {
+    return this.losses.gather(source.name, () => this.cycleSourceGathered(source, keep, keepArtefacts));
+  }
+
+  private async cycleSourceGathered(source: AgentConfig['sources'][number], keep: KeptBatches, keepArtefacts: Set<string>): Promise<CycleReport> {
     const report = emptyReport();
     if (source.type === 'recordings') {
       await cycleRecordings(this.recordings, source, report, keep);

@@ -122,6 +122,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       const before = s.observations.numbering(source.name);
       s.observations.setNumbering(source.name, numberingKept(before, numberingSeen(numbers, batches, s.deps.clock.now(), before)));
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ...(walk.doubtful > 0 ? { goneAfterShippedBefore: walk.doubtful } : {}), ms: Math.round(performance.now() - started) });
+      // What the walk found lost is alerted now (together), not when the shipping of a backlog ends.
+      return s.losses.flush(source.name);
     });
     walking.catch(() => undefined); // awaited below, after the workers stop
     try {

@@ -1,25 +1,35 @@
 import { join } from 'node:path';
-import type { Alert, Notifier } from '../../core/ports.ts';
+import type { Notifier } from '../../core/ports.ts';
 import type { Logger } from '../log.ts';
 import type { LossEntry, LossLog } from './loss-log.ts';
 import { delivered } from './alert-book.ts';
+import { lossAlerts } from './loss-alert.ts';
 
-// Records a loss (once per file version, durably) and alerts it (once per loss record, at
-// least once across crashes and failed deliveries: a loss recorded by a process that stopped
-// before it could alert, or whose alert no hook took, is alerted by the next pass). The alert's
-// text is built from the record alone for that reason.
+// Records a loss (once per file version, durably) and alerts it (at least once across crashes
+// and failed deliveries: a loss recorded by a process that stopped before it could alert, or
+// whose alert no hook took, is alerted by the next pass). The alert's text is built from the
+// records alone for that reason. While a source is gathered (its share of a pass), its losses
+// are recorded and logged one by one at once but alerted together when the share ends: one
+// eviction burst is one page, not one per batch (loss-alert.ts).
 
 export class LossReporter {
+  /** Sources whose losses are alerted when their share of the pass ends (how many gathers are open for each). */
+  private readonly gathered = new Map<string, number>();
+  /** Alerts go out one flush at a time: two flushes of one source would send its losses twice. */
+  private sending: Promise<void> = Promise.resolve();
+  /** Losses whose alert no hook took in this pass: tried again by the next pass's deliverPending, not by every flush of this one. */
+  private readonly refused = new Set<string>();
+
   constructor(
     private readonly deps: { losses: LossLog; notifier: Notifier; log: Logger; site: string },
   ) {}
 
-  /** Records what was not recorded before and alerts it; returns the number of newly lost files. */
+  /** Records what was not recorded before and alerts it (unless its source is gathered); returns the number of newly lost files. */
   async report(loss: Omit<LossEntry, 'id'>): Promise<number> {
     const entry = this.deps.losses.record(loss);
     if (!entry) return 0;
     this.deps.log.error('lost before shipping', { source: entry.source, batch: entry.batch, files: entry.files.length, reason: entry.reason, paths: entry.files.slice(0, 10).map((f) => f.path) });
-    await this.alert(entry);
+    if (!this.gathered.has(entry.source)) await this.flush(entry.source);
     return entry.files.length;
   }
 
@@ -40,60 +50,45 @@ export class LossReporter {
     });
   }
 
-  /** Alerts losses recorded earlier whose alert was never delivered. */
-  async deliverPending(): Promise<void> {
-    for (const entry of this.deps.losses.unalerted()) await this.alert(entry);
+  /**
+   * Runs `share` (a source's share of a pass) with the losses of `source` held back, then alerts
+   * what it recorded, and whatever of the source's was still unalerted, in one alert (one per
+   * severity). Alerted even when `share` throws: the losses are recorded.
+   */
+  async gather<T>(source: string, share: () => Promise<T>): Promise<T> {
+    this.gathered.set(source, (this.gathered.get(source) ?? 0) + 1);
+    try {
+      return await share();
+    } finally {
+      const open = (this.gathered.get(source) ?? 1) - 1;
+      if (open > 0) this.gathered.set(source, open);
+      else this.gathered.delete(source);
+      if (open === 0) await this.flush(source);
+    }
   }
 
-  /** Alerts one loss; marked alerted only once a hook took it (NotDeliveredError: sent again by the next pass's deliverPending). */
-  private async alert(entry: LossEntry): Promise<void> {
-    if (await delivered(this.deps.notifier.notify(lossAlert(this.deps.site, entry)))) this.deps.losses.markAlerted(entry.id);
-    else this.deps.log.error('loss alert not delivered: it is sent again on the next pass', { source: entry.source, batch: entry.batch });
+  /** Alerts the recorded losses of `source` (all sources when omitted) not alerted yet: one alert per source and severity. */
+  flush(source?: string): Promise<void> {
+    const next = this.sending.then(() => this.send(source));
+    this.sending = next.catch(() => undefined);
+    return next;
   }
-}
 
-export function lossAlert(site: string, entry: LossEntry): Alert {
-  const names = entry.files.map((f) => f.name);
-  const list = `${names.slice(0, 5).join(', ')}${names.length > 5 ? `, … (${names.length} in all)` : ''}`;
-  const seen = entry.lastSeen ? ` It was last seen on ${entry.lastSeen}.` : '';
-  if (entry.kind === 'artefact') {
-    const f = entry.files[0];
-    return {
-      severity: 'critical',
-      site,
-      key: `loss:${entry.id}`,
-      subject: `${entry.source}: ${entry.batch} lost before shipping`,
-      // A segment the agent never saw (purged before its first look) has no size or time to give.
-      message: `The version of ${entry.batch}${f && f.mtimeMs > 0 ? ` (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})` : ''} of source ${entry.source} was ${entry.reason}.${seen} ${entry.advice ?? "Check the agent's errors and the link to the cloud."}`,
-      details: { ...entry },
-    };
+  /** Alerts losses recorded earlier whose alert was never delivered (a process stopped first, or no hook took it). */
+  deliverPending(): Promise<void> {
+    this.refused.clear();
+    return this.flush();
   }
-  if (entry.unseen) {
-    return {
-      severity: 'critical',
-      site,
-      key: `loss:${entry.id}`,
-      subject: `${entry.source}: ${entry.files.length} batch(es) lost unseen (${entry.batch})`,
-      message: `Batch director${entry.files.length === 1 ? 'y' : 'ies'} ${entry.batch} of source ${entry.source} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} How many recordings ${entry.files.length === 1 ? 'it' : 'they'} held is not known. ${entry.advice ?? "Passes must look at the recorder more often than it evicts: check that no pass was held up (a slow or unreachable store keeps a pass, and the state directory, for as long as it retries), the agent's schedule, and its backlog and bandwidth. `ferry agent status --losses` lists them."}`,
-      details: { ...entry },
-    };
+
+  /** Marked alerted only once a hook took the alert (NotDeliveredError: sent again by the next pass's deliverPending). */
+  private async send(source: string | undefined): Promise<void> {
+    const pending = this.deps.losses.unalerted().filter((e) => (source === undefined || e.source === source) && !this.refused.has(e.id));
+    for (const { alert, ids } of lossAlerts(this.deps.site, pending)) {
+      if (await delivered(this.deps.notifier.notify(alert))) for (const id of ids) this.deps.losses.markAlerted(id);
+      else {
+        for (const id of ids) this.refused.add(id);
+        this.deps.log.error('loss alert not delivered: it is sent again on the next pass', { source: alert.details?.source, subject: alert.subject, losses: ids.length });
+      }
+    }
   }
-  if (entry.shippedBefore) {
-    return {
-      severity: 'warning',
-      site,
-      key: `loss:${entry.id}`,
-      subject: `${entry.files.length} recording(s) gone before shipping again: shipped before under another file time`,
-      message: `Batch ${entry.batch} of source ${entry.source}: ${list} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} If the recorder (or a scanner, or a copy without times) only changed their file times, the copies shipped before are these recordings and nothing is lost. If the recorder was replaced or its numbering restarted, these are new calls and they are lost: \`ferry calls search\` by call id shows what is offsite, and \`ferry agent status --losses\` lists them.`,
-      details: { ...entry },
-    };
-  }
-  return {
-    severity: 'critical',
-    site,
-    key: `loss:${entry.id}`,
-    subject: `${entry.files.length} recording(s) lost before shipping`,
-    message: `Batch ${entry.batch} of source ${entry.source}: ${list} ${entry.files.length === 1 ? 'was' : 'were'} ${entry.reason}.${seen} Check the agent's backlog and bandwidth; the recorder's disk may be too small for the shipping rate. \`ferry agent status --losses\` lists every lost recording.`,
-    details: { ...entry },
-  };
 }
