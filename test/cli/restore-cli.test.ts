@@ -98,7 +98,7 @@ describe('ferry backups list / restore (real process, real HTTP)', () => {
     const env = { FERRY_TEST_FREE_BYTES: '1000000', FERRY_BUCKET: 'ferry-unused', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' };
     const r = await ferry(['restore', 'fetch', '--site', 'site-a', '--source', 'db', '--at', '2026-03-01T00:25:00Z', '--to', to, '--api', server.url], env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/not enough disk space in .*restore: the plan needs 6\.\d MB more \(4 file\(s\), 5\.0 MB in all\), only 1\.0 MB is free\. Nothing was written\./);
+    expect(r.stderr).toMatch(/not enough disk space in .*restore: the plan needs 6\.\d MB more \(4 file\(s\), 5\.0 MB in all, and 1\.0 MB kept for restore-plan\.json and apply\.sh\), only 1\.0 MB is free\. Nothing was written\./);
     expect(existsSync(to)).toBe(false);
   });
 
