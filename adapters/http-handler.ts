@@ -1,6 +1,11 @@
 // The HTTP handler every AWS SDK client of Ferry sends through: keep-alive agents, timeouts
 // that end a stalled request, and the site's outbound proxy when the process was given one.
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { isLoopback, proxyEnvironmentInUse } from './proxy-environment.ts';
+
+// The proxy's settings live in proxy-environment.ts, which loads no SDK: the CLI's entry points
+// set them before they know whether the command needs a client at all.
+export { isLoopback, proxySetting, proxyUrl, shownProxy, useProxyEnvironment } from './proxy-environment.ts';
 
 /** Sockets per host; default 64 (pack uploads run many parts in parallel). */
 const DEFAULT_MAX_SOCKETS = 64;
@@ -21,65 +26,6 @@ export interface RequestTimeouts {
  */
 export const REQUEST_TIMEOUTS = { connectMs: 15_000, idleMs: 60_000 } as const;
 
-/** The proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) the process was started with; set once by the composition root. */
-let proxyEnvironment: Record<string, string | undefined> | undefined;
-
-/**
- * Sends every AWS request of this process through the outbound proxy its environment names
- * (`HTTPS_PROXY`/`HTTP_PROXY`, upper or lower case, with `NO_PROXY`), as the AWS CLI does; the
- * SDK for JavaScript reads none of them. Called by the CLI's entry point; the functions never do.
- * Returns the proxy in use, for `agent check` to name.
- */
-export function useProxyEnvironment(env: Record<string, string | undefined>): string | undefined {
-  const https = proxySetting(env, 'HTTPS_PROXY');
-  const http = proxySetting(env, 'HTTP_PROXY');
-  const proxy = https ?? http;
-  // NO_PROXY is a list of hosts, taken as written (not a URL).
-  proxyEnvironment = proxy ? { HTTPS_PROXY: https, HTTP_PROXY: http, NO_PROXY: env.NO_PROXY ?? env.no_proxy } : undefined;
-  return proxy;
-}
-
-/**
- * A proxy setting as a URL: one written without a scheme (`proxy.corp.example:3128`, as curl and
- * the AWS CLI take it) is http://…; one that is no http(s) URL even so (SOCKS) is left out.
- */
-export function proxyUrl(value: string | undefined): string | undefined {
-  const text = value?.trim();
-  if (!text) return undefined;
-  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
-  try {
-    return ['http:', 'https:'].includes(new URL(url).protocol) ? url : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A proxy variable (upper case, else lower, as curl reads them) as a URL: see proxyUrl. */
-export function proxySetting(env: Record<string, string | undefined>, name: 'HTTPS_PROXY' | 'HTTP_PROXY'): string | undefined {
-  return proxyUrl(env[name] ?? env[name.toLowerCase()]);
-}
-
-/** A proxy URL as it may be shown: its password masked. */
-export function shownProxy(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
-}
-
-/** Whether a URL names this machine (a stand-in here is never reached through the site's proxy, and plain HTTP to it crosses no network). */
-export function isLoopback(endpoint: string | undefined): boolean {
-  if (endpoint === undefined) return false;
-  try {
-    return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(new URL(endpoint).hostname);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The handler builds its own keep-alive agents from these options: importing node:http here
  * would build its ES module face, which loads the WebSocket client (undici) at every start.
@@ -87,6 +33,7 @@ export function isLoopback(endpoint: string | undefined): boolean {
  */
 export function requestHandler(opts: { maxSockets?: number; endpoint?: string; timeouts?: RequestTimeouts; requestTimeoutMs?: number } = {}): NodeHttpHandler {
   const maxSockets = opts.maxSockets ?? DEFAULT_MAX_SOCKETS;
+  const proxyEnvironment = proxyEnvironmentInUse();
   const proxy = proxyEnvironment !== undefined && !isLoopback(opts.endpoint) ? { proxyEnv: proxyEnvironment } : {};
   const agent = { keepAlive: true, maxSockets, ...proxy };
   return new NodeHttpHandler({

@@ -5,7 +5,6 @@ import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
 import { fullDiskAlerted, stateDiskFullAlert } from './state-disk-alert.ts';
-import type { Command } from 'commander';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
 import { isTreeSnapshotManifestKey } from '../core/layout.ts';
@@ -16,7 +15,8 @@ import { leftView } from '../agent/state/pending-view.ts';
 import { Observations } from '../agent/state/observations.ts';
 import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
-import { createLogger, type Logger } from '../agent/log.ts';
+import type { Logger } from '../agent/log.ts';
+import { runLogger, sayBusy } from './busy-state.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
@@ -40,122 +40,116 @@ async function untilStopped<T>(onStop: Parameters<typeof onStopSignals>[0], run:
   }
 }
 
-export function registerAgentCommands(program: Command): void {
-  const agent = program.command('agent').description('run the on-prem agent or look at its state');
+// The agent's commands (registered by agent-register.ts, which loads this module only when one
+// of them runs): `agent run`, `agent check`, `agent status`, and what they share.
 
-  agent
-    .command('run')
-    .description('ship closed batches to the cloud; keeps watching unless --once')
-    .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
-    .option('--once', 'one pass: ship what is closed now, then exit')
-    .option('--json-logs', 'JSON log lines even on a terminal')
-    .action(async (opts: { config: string; once?: boolean; jsonLogs?: boolean }) => {
-      const config = loadConfig(opts.config);
-      await checkSitePaths(config, { sources: false });
-      leanHeap();
-      const interactive = process.stderr.isTTY && !opts.jsonLogs;
-      const bar = interactive ? terminalProgress() : undefined;
-      const log = createLogger({ json: !interactive, level: interactive ? 'warn' : 'info' });
-      for (const note of plainHttpNotes(config)) log.warn(note.replace(/^warning: /, ''));
-      const a = await fullDiskAlerted(config, log, () => busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log));
-      if (!a) return;
-      try {
-        if (opts.once) {
-          let stop = false;
-          const onStop = (_signal: NodeJS.Signals, again: boolean) => {
-            stop = true;
-            a.stop();
-            // A second Ctrl-C stops at once: whatever it cuts short is shipped again by the next run (crash-safe, as after kill -9).
-            if (again) {
-              bar?.end();
-              log.warn('stopped at once: what was in flight is shipped again by the next run');
-              if (interactive) process.stderr.write('stopped at once: what was in flight ships again on the next run\n');
-              process.exit(130);
-            }
-            log.warn('stopping: no new batch is taken; the uploads in flight finish first (a second signal stops at once)');
-            if (interactive) process.stderr.write('\nstopping after the uploads in flight (Ctrl-C again to stop at once)…\n');
-          };
-          const report = await untilStopped(onStop, () => cycleUntilDrained(a, () => stop));
-          bar?.end();
-          const summary = onceSummary(report, stop);
-          if (interactive) process.stderr.write(`${summary}\n`);
-          // The manifests' keys are the heartbeat's; the log line counts them (a backlog's pass publishes thousands).
-          else log.info('pass complete', { ...report, sources: undefined, manifests: report.manifests.length });
-          process.exitCode = onceExitCode(report);
-        } else {
-          const controller = new AbortController();
-          const untilSignal = onStopSignals(() => controller.abort());
-          const worker = buildActivityWorker(config, a, log);
-          // Loaded only when configured (it brings prom-client and node:http's server).
-          const served = config.metrics ? await serveMetrics(a, config, log) : undefined;
-          log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
-          try {
-            await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
-          } finally {
-            untilSignal();
-            await served?.close();
-          }
-          bar?.end();
-        }
-      } catch (error) {
-        await stateDiskFullAlert(config, log, error, 'run', a.alerts);
-        throw error;
-      } finally {
-        a.close();
-      }
-    });
+/** `agent run`, once no other agent was found holding the state directory (agent-register.ts asked first). */
+export async function runCommand(opts: { config: string; once?: boolean; jsonLogs?: boolean }): Promise<void> {
+  const config = loadConfig(opts.config);
+  await checkSitePaths(config, { sources: false });
+  leanHeap();
+  const { log, interactive } = runLogger(opts);
+  const bar = interactive ? terminalProgress() : undefined;
+  for (const note of plainHttpNotes(config)) log.warn(note.replace(/^warning: /, ''));
+  const a = await fullDiskAlerted(config, log, () => busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log));
+  if (!a) return;
+  try {
+    if (opts.once) await runOnce(a, log, interactive, bar);
+    else {
+      await runService(config, a, log);
+      bar?.end();
+    }
+  } catch (error) {
+    await stateDiskFullAlert(config, log, error, 'run', a.alerts);
+    throw error;
+  } finally {
+    a.close();
+  }
+}
 
-  agent
-    .command('check')
-    .description('check the configuration, the paths it names (state directory, every source path) and that the store answers this agent, then exit')
-    .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
-    .action(async (opts: { config: string }) => {
-      const config = loadConfig(opts.config);
-      // No sources: a standby site's configuration, for the restore, snapshots and backups commands.
-      const standby = config.sources.length === 0;
-      await checkSitePaths(config, { standby });
-      // The network the check goes through (a proxy, a CA) is said first: it is half of what a failing store check means.
-      const network = networkNotes(process.env);
-      for (const note of network) process.stdout.write(`${note}\n`);
-      // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
-      const store = await storeProblem(config, process.env, { standby });
-      if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
-      if (standby) process.stdout.write(`configuration ${opts.config} is valid for the restore, snapshots and backups commands of site ${config.site} (no sources: a standby site; the agent itself does not run it), state in ${config.state}\n`);
-      else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
-      const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
-      process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
-      for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
-      for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
-      const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
-      if (low) process.stdout.write(`warning: ${low.message}\n`);
-      const target = targetNote(config);
-      if (target) process.stdout.write(`warning: ${target}\n`);
-      const hook = alertCommandProblem(config.alerts.command);
-      if (hook) process.stdout.write(`warning: alerts.command: ${hook}\n`);
-      for (const name of Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name)))) {
-        process.stdout.write(
-          `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source: ` +
-            `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that and remove it from the configuration for good.\n`,
-        );
-      }
-    });
+/** `agent run --once`: passes until the backlog found is drained or a signal stops it; the exit status says how it went. */
+async function runOnce(a: Agent, log: Logger, interactive: boolean, bar: ReturnType<typeof terminalProgress> | undefined): Promise<void> {
+  let stop = false;
+  const onStop = (_signal: NodeJS.Signals, again: boolean) => {
+    stop = true;
+    a.stop();
+    // A second Ctrl-C stops at once: whatever it cuts short is shipped again by the next run (crash-safe, as after kill -9).
+    if (again) {
+      bar?.end();
+      log.warn('stopped at once: what was in flight is shipped again by the next run');
+      if (interactive) process.stderr.write('stopped at once: what was in flight ships again on the next run\n');
+      process.exit(130);
+    }
+    log.warn('stopping: no new batch is taken; the uploads in flight finish first (a second signal stops at once)');
+    if (interactive) process.stderr.write('\nstopping after the uploads in flight (Ctrl-C again to stop at once)…\n');
+  };
+  const report = await untilStopped(onStop, () => cycleUntilDrained(a, () => stop));
+  bar?.end();
+  const summary = onceSummary(report, stop);
+  if (interactive) process.stderr.write(`${summary}\n`);
+  // The manifests' keys are the heartbeat's; the log line counts them (a backlog's pass publishes thousands).
+  else log.info('pass complete', { ...report, sources: undefined, manifests: report.manifests.length });
+  process.exitCode = onceExitCode(report);
+}
 
-  agent
-    .command('status')
-    .description('backlog, oldest unshipped batch, losses and totals')
-    .requiredOption('-c, --config <file>', 'agent configuration (YAML)')
-    .option('--json', 'machine-readable output')
-    .option('--losses', 'every loss ever recorded, with the paths of its recordings, as JSON')
-    .action(async (opts: { config: string; json?: boolean; losses?: boolean }) => {
-      if (opts.losses) {
-        const config = loadConfig(opts.config);
-        process.stdout.write(`${JSON.stringify({ site: config.site, losses: new LossLog(config.state, { readOnly: true }).all() }, null, 2)}\n`);
-        return;
-      }
-      const status = await collectStatus(opts.config);
-      if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-      else process.stdout.write(renderStatus(status));
-    });
+/** `agent run` as a service: passes every pollSeconds, the backup windows' activity and the metrics endpoint, until a signal. */
+async function runService(config: AgentConfig, a: Agent, log: Logger): Promise<void> {
+  const controller = new AbortController();
+  const untilSignal = onStopSignals(() => controller.abort());
+  const worker = buildActivityWorker(config, a, log);
+  // Loaded only when configured (it brings prom-client and node:http's server).
+  const served = config.metrics ? await serveMetrics(a, config, log) : undefined;
+  log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
+  try {
+    await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
+  } finally {
+    untilSignal();
+    await served?.close();
+  }
+}
+
+/** `agent check`: the configuration, the paths it names and the store, said line by line. */
+export async function checkCommand(opts: { config: string }): Promise<void> {
+  const config = loadConfig(opts.config);
+  // No sources: a standby site's configuration, for the restore, snapshots and backups commands.
+  const standby = config.sources.length === 0;
+  await checkSitePaths(config, { standby });
+  // The network the check goes through (a proxy, a CA) is said first: it is half of what a failing store check means.
+  const network = networkNotes(process.env);
+  for (const note of network) process.stdout.write(`${note}\n`);
+  // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
+  const store = await storeProblem(config, process.env, { standby });
+  if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
+  if (standby) process.stdout.write(`configuration ${opts.config} is valid for the restore, snapshots and backups commands of site ${config.site} (no sources: a standby site; the agent itself does not run it), state in ${config.state}\n`);
+  else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
+  const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
+  process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
+  for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
+  for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
+  const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
+  if (low) process.stdout.write(`warning: ${low.message}\n`);
+  const target = targetNote(config);
+  if (target) process.stdout.write(`warning: ${target}\n`);
+  const hook = alertCommandProblem(config.alerts.command);
+  if (hook) process.stdout.write(`warning: alerts.command: ${hook}\n`);
+  for (const name of Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name)))) {
+    process.stdout.write(
+      `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source: ` +
+        `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that and remove it from the configuration for good.\n`,
+    );
+  }
+}
+
+/** `agent status`: backlog, losses and totals from the state directory, as text, JSON or every loss. */
+export async function statusCommand(opts: { config: string; json?: boolean; losses?: boolean }): Promise<void> {
+  if (opts.losses) {
+    const config = loadConfig(opts.config);
+    process.stdout.write(`${JSON.stringify({ site: config.site, losses: new LossLog(config.state, { readOnly: true }).all() }, null, 2)}\n`);
+    return;
+  }
+  const status = await collectStatus(opts.config);
+  if (opts.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  else process.stdout.write(renderStatus(status));
 }
 
 /**
@@ -205,21 +199,18 @@ export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }
   return total;
 }
 
-/** `agent run`'s exit status when another agent holds the state directory: this run did nothing, and nothing failed. */
-export const BUSY_EXIT = 4;
-
 /**
  * The agent `build` makes, or undefined (exit 4, said on stderr) when another agent holds the
  * state directory: under cron a pass that outlasts the interval is not a failure of the next run.
+ * Most such runs stop before loading this module (busy-state.ts); this is the one that found the
+ * lock free and lost it in the instant before taking it.
  */
 function busyOr(build: () => Agent, log: Logger): Agent | undefined {
   try {
     return build();
   } catch (error) {
     if (!(error instanceof StateLockedError)) throw error;
-    // Through the run's logger: a JSON line under --json-logs (or cron), text at a terminal.
-    log.warn(`${error.message.replace(/\.$/, '')}; this run did nothing and exits ${BUSY_EXIT}: the agent holding the state directory goes on shipping`, { exitCode: BUSY_EXIT });
-    process.exitCode = BUSY_EXIT;
+    sayBusy(error, log);
     return undefined;
   }
 }

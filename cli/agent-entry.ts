@@ -1,29 +1,40 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { registerAgentCommands } from './agent-commands.ts';
-import { registerInstallCommands } from './install-commands.ts';
-import { registerRestoreCommands } from './restore-commands.ts';
-import { registerSnapshotsCommands } from './tree-commands.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { FERRY_VERSION } from './version.ts';
-import { useProxyEnvironment } from '../adapters/http-handler.ts';
+import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
 // commands (and `agent install`, so a host with only the bundle can install it as a service),
 // and `restore` (plan, fetch, tree) with `snapshots list` (which snapshot to restore), so the
 // site host (or a DR site's) can restore from the cloud with that one file too, and a restore
 // starts without compiling the sources.
+// Each group is imported when its command runs (the bundle evaluates a module imported so only
+// then), and the agent's commands load their code only after `agent run` has asked the state
+// directory's lock (agent-register.ts): a cron run beside a long pass stops before the SDK loads.
+
+type Register = (program: Command) => void;
+const GROUPS: Record<string, () => Promise<Register>> = {
+  agent: async () => {
+    const [{ registerAgentCommands }, { registerInstallCommands }] = await Promise.all([import('./agent-register.ts'), import('./install-commands.ts')]);
+    return (program) => {
+      registerAgentCommands(program);
+      registerInstallCommands(program);
+    };
+  },
+  restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
+  snapshots: async () => (await import('./tree-commands.ts')).registerSnapshotsCommands,
+};
 
 export async function main(argv: string[]): Promise<number> {
   // AWS requests through the site's outbound proxy, when the environment names one (the SDK reads none).
   useProxyEnvironment(process.env);
   const program = new Command('ferry').version(FERRY_VERSION).showHelpAfterError().exitOverride();
-  registerAgentCommands(program);
-  registerInstallCommands(program);
-  registerRestoreCommands(program);
-  registerSnapshotsCommands(program);
+  const first = argv.find((a) => !a.startsWith('-'));
+  // Help, a version or an unknown word: every group, as before.
+  for (const name of first !== undefined && Object.hasOwn(GROUPS, first) ? [first] : Object.keys(GROUPS)) (await GROUPS[name]!())(program);
   refuseRepeatedOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
-import { checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
 import type { AgentConfig } from '../core/config.ts';
-import { proxyUrl } from '../adapters/http-handler.ts';
+import { proxyUrl } from '../adapters/proxy-environment.ts';
 
 // `ferry agent install`: the agent as a hardened systemd service (or a cron line). The unit
 // lets the agent read the recorder's paths and write its state directory, and nothing else:
@@ -340,6 +339,9 @@ export async function install(opts: InstallOptions): Promise<string> {
   const configFile = resolve(opts.config);
   const relative = existsSync(configFile) ? relativePathProblems(readFileSync(configFile, 'utf8')) : [];
   if (relative.length > 0) throw new ConfigError(relative);
+  // Loaded here, not with the module: the agent's command line registers `agent install` beside
+  // `agent run`, which must not load the SDK before it has asked the lock (busy-state.ts).
+  const { checkSitePaths, loadConfig, storeProblem } = await import('./build-agent.ts');
   const config = loadConfig(configFile);
   await checkSitePaths(config);
   const restartSec = Number(opts.restartSec);

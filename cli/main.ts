@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { FERRY_VERSION } from './version.ts';
-import { useProxyEnvironment } from '../adapters/http-handler.ts';
+import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
 // operator (catalogue, backups, restore, start). Errors are printed as one clear message, not
@@ -13,7 +13,7 @@ type Register = (program: Command) => void;
 const GROUPS: Record<string, () => Promise<Register>> = {
   start: async () => (await import('./start.ts')).registerStartCommand,
   agent: async () => {
-    const [{ registerAgentCommands }, { registerInstallCommands }] = await Promise.all([import('./agent-commands.ts'), import('./install-commands.ts')]);
+    const [{ registerAgentCommands }, { registerInstallCommands }] = await Promise.all([import('./agent-register.ts'), import('./install-commands.ts')]);
     return (program) => {
       registerAgentCommands(program);
       registerInstallCommands(program);

@@ -87,11 +87,8 @@ export class StateLock {
       if (create(file, record)) return new StateLock(file, record);
       const seen = readLock(file);
       if (seen === undefined) continue; // freed meanwhile: take it
-      const owner = parseOwner(seen);
-      // Another host's pid cannot be checked from here: a state directory on shared storage stays locked until freed by hand.
-      // A lock taken before this machine booted cannot be held by a live process, whatever
-      // process now has its pid (after a power cut the lock file is all that is left).
-      if (owner && (owner.host !== hostname() || holds(owner, now))) throw lockedBy(owner, directory, file);
+      const refusal = refusalBy(parseOwner(seen), directory, file, now);
+      if (refusal) throw refusal;
       seam.judgedStale?.();
       removeIfStill(file, seen, directory);
     }
@@ -102,6 +99,34 @@ export class StateLock {
   release(): void {
     if (readLock(this.file) === this.record) rmSync(this.file, { force: true });
   }
+}
+
+/**
+ * The refusal a lock naming `owner` means, or undefined when the lock is free to take over.
+ * Another host's pid cannot be checked from here: a state directory on shared storage stays
+ * locked until freed by hand. A lock taken before this machine booted cannot be held by a live
+ * process, whatever process now has its pid (after a power cut the lock file is all that is
+ * left). A torn lock (no owner) is nobody's.
+ */
+function refusalBy(owner: Owner | undefined, directory: string, file: string, now: Date): StateLockedError | undefined {
+  return owner && (owner.host !== hostname() || holds(owner, now)) ? lockedBy(owner, directory, file) : undefined;
+}
+
+/**
+ * What `StateLock.acquire` would refuse with now, judged by the same rules, without taking or
+ * moving anything: the refusal, or undefined when the lock is absent, torn, stale or cannot be
+ * read (acquire then decides, and takes a stale lock over). `agent run` asks it before loading
+ * the rest of the agent, so a cron run beside a long pass stops at once.
+ */
+export function lockRefusal(directory: string, now: Date): StateLockedError | undefined {
+  const file = join(directory, 'agent.lock');
+  let seen: string | undefined;
+  try {
+    seen = readLock(file);
+  } catch {
+    return undefined;
+  }
+  return seen === undefined ? undefined : refusalBy(parseOwner(seen), directory, file, now);
 }
 
 function lockedBy(owner: Owner, directory: string, file: string): StateLockedError {

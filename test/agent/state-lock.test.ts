@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { hostname, tmpdir, uptime } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StateLock, StateLockedError, beforeBoot, processStart } from '../../agent/state/state-lock.ts';
+import { StateLock, StateLockedError, beforeBoot, lockRefusal, processStart } from '../../agent/state/state-lock.ts';
 
 // One agent per state directory: a lock file naming its holder, taken over when the holder is
 // gone. After a power cut only the file is left, and its pid may belong to another process now.
@@ -70,6 +70,39 @@ describe('the state directory lock', () => {
     writeFileSync(join(dir, 'agent.lock'), other);
     lock.release();
     expect(readFileSync(join(dir, 'agent.lock'), 'utf8')).toBe(other);
+  });
+
+  it('is judged without taking it (lockRefusal) exactly as acquire judges it: refused for a live holder and another host, free when the holder is dead, its pid reused or from before the boot, or the lock torn or absent', () => {
+    const now = new Date();
+    const judged = (dir: string) => {
+      const before = readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]);
+      const refusal = lockRefusal(dir, now);
+      // A look only: nothing taken, moved or removed.
+      expect(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')])).toEqual(before);
+      let acquired: string | undefined;
+      try {
+        StateLock.acquire(dir, now).release();
+      } catch (error) {
+        acquired = (error as Error).message;
+      }
+      expect(refusal?.message).toBe(acquired);
+      return refusal;
+    };
+    const live = judged(stateWith({ pid: process.pid, since: now.toISOString(), started: processStart(process.pid) }));
+    expect(live).toBeInstanceOf(StateLockedError);
+    expect(live?.message).toContain(`another agent (pid ${process.pid} on ${hostname()}`);
+    const elsewhere = mkdtempSync(join(tmpdir(), 'ferry-lock-'));
+    writeFileSync(join(elsewhere, 'agent.lock'), JSON.stringify({ pid: 2 ** 22 + 1, host: 'recorder-2', since: now.toISOString() }));
+    expect(judged(elsewhere)?.message).toContain('another agent (pid 4194305 on recorder-2');
+    // kill -9: the pid runs no more.
+    expect(judged(stateWith({ pid: 2 ** 22 + 12345, since: now.toISOString(), started: '1' }))).toBeUndefined();
+    // The pid runs, another process (its start is not the recorded one).
+    expect(judged(stateWith({ pid: process.pid, since: now.toISOString(), started: '1' }))).toBeUndefined();
+    expect(judged(stateWith({ pid: process.pid, since: new Date(now.getTime() - uptime() * 1000 - 3600_000).toISOString() }))).toBeUndefined();
+    const torn = mkdtempSync(join(tmpdir(), 'ferry-lock-'));
+    writeFileSync(join(torn, 'agent.lock'), '{"pid":12');
+    expect(judged(torn)).toBeUndefined();
+    expect(judged(mkdtempSync(join(tmpdir(), 'ferry-lock-')))).toBeUndefined();
   });
 
   it('counts a time as before the boot only past a minute of slack', () => {

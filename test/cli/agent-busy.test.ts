@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,4 +203,80 @@ describe('a command line the CLI refuses', () => {
     }
     expect(spawnSync(process.execPath, [BIN, 'agent', 'run', '--help'], { encoding: 'utf8', env, timeout: 30_000 }).status).toBe(0);
   });
+});
+
+describe('agent run from cron beside an agent that holds the state directory, before it loads the agent', () => {
+  // Cron starts a run every few minutes through a day-long first upload; each is refused, and
+  // must not load the SDK clients, the journal and the checks first to say so (seconds and over
+  // 100 MB each on a small recorder host). What a run loaded is read at its exit: the built-in
+  // modules Node loaded (process.moduleLoadList: the SDK's HTTP handler loads node:https, node:tls,
+  // node:http2 when its module is evaluated, in the sources and in the bundle alike) and, from the
+  // sources, every module resolved (module.registerHooks). No timings.
+  const ROOT = join(import.meta.dirname, '../..');
+  const PROBE = `import { appendFileSync, writeFileSync } from 'node:fs';
+import { registerHooks } from 'node:module';
+const out = process.env.LOAD_PROBE;
+writeFileSync(out + '.urls', '');
+registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); appendFileSync(out + '.urls', r.url + '\\n'); return r; } });
+process.on('exit', () => writeFileSync(out + '.builtins', process.moduleLoadList.join('\\n')));
+`;
+
+  function lockedSite() {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-busy-early-'));
+    const state = join(dir, 'state');
+    mkdirSync(join(dir, 'rec', '000001'), { recursive: true });
+    writeFileSync(join(dir, 'rec', '000001', 'call.wav'), 'RIFF');
+    mkdirSync(state);
+    // This test's own process is the live holder.
+    const lock = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+    writeFileSync(join(state, 'agent.lock'), lock);
+    // A relative state directory, as loadConfig reads it: relative to the configuration file.
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ./state\ncloud: { bucket: ferry-data, region: eu-west-1, endpoint: "http://127.0.0.1:9" }\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    writeFileSync(join(dir, 'probe.mjs'), PROBE);
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL|NODE_OPTIONS$)/.test(k))), FERRY_HOME: join(dir, 'home'), LOAD_PROBE: join(dir, 'loaded') };
+    return { dir, state, lock, env };
+  }
+
+  function expectRefusedUnchanged(r: { status: number | null; stderr: string }, site: { dir: string; state: string; lock: string }) {
+    expect(r.status).toBe(4);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(line).sort()).toEqual(['exitCode', 'level', 'msg', 'time']);
+    expect(line).toMatchObject({ level: 'warn', exitCode: 4 });
+    const lockFile = join(site.state, 'agent.lock');
+    expect(line.msg).toBe(
+      `another agent (pid ${process.pid} on ${hostname()}, since ${JSON.parse(site.lock).since}) is using the state directory ${site.state}; ` +
+        `run one agent per state directory (a service or a cron job, not both). If no agent is running, remove ${lockFile}; this run did nothing and exits 4: the agent holding the state directory goes on shipping`,
+    );
+    expect(readFileSync(lockFile, 'utf8')).toBe(site.lock);
+    expect(readdirSync(site.state)).toEqual(['agent.lock']);
+  }
+
+  const sdkBuiltins = (dir: string) => readFileSync(join(dir, 'loaded.builtins'), 'utf8').split('\n').filter((m) => /^NativeModule (https|tls|http2)$/.test(m));
+
+  it('from the sources: exits 4 with the same message, having loaded neither the agent commands nor the S3 client module nor any AWS SDK package', () => {
+    const site = lockedSite();
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(site.dir, 'probe.mjs')).href, BIN, 'agent', 'run', '--once', '--json-logs', '--config', join(site.dir, 'agent.yaml')], {
+      encoding: 'utf8',
+      env: { ...site.env, FERRY_FROM_SOURCE: '1' },
+      timeout: 60_000,
+    });
+    expectRefusedUnchanged(r, site);
+    const urls = readFileSync(join(site.dir, 'loaded.urls'), 'utf8').split('\n');
+    // The probe saw the modules that did load (it works).
+    expect(urls.some((u) => u.endsWith('/cli/main.ts'))).toBe(true);
+    expect(urls.filter((u) => /\/cli\/agent-commands\.ts$|\/cli\/build-agent\.ts$|\/adapters\/aws-clients\.ts$|\/node_modules\/@(aws-sdk|smithy)\//.test(u))).toEqual([]);
+    expect(sdkBuiltins(site.dir)).toEqual([]);
+  });
+
+  it('from the single-file bundle: exits 4 with the same message, having loaded none of the built-in modules the AWS SDK loads (https, tls, http2)', () => {
+    const site = lockedSite();
+    const bundle = join(site.dir, 'ferry-agent.mjs');
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build-agent.mjs'), `--outfile=${bundle}`], { cwd: ROOT, stdio: 'pipe' });
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(site.dir, 'probe.mjs')).href, bundle, 'agent', 'run', '--once', '--json-logs', '--config', join(site.dir, 'agent.yaml')], { encoding: 'utf8', env: site.env, timeout: 60_000 });
+    expectRefusedUnchanged(r, site);
+    expect(readFileSync(join(site.dir, 'loaded.builtins'), 'utf8')).toContain('NativeModule fs');
+    expect(sdkBuiltins(site.dir)).toEqual([]);
+  }, 60_000);
 });
