@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { FERRY_VERSION } from './version.ts';
+import { agentGroup, registerGroups, type CommandGroups } from './command-groups.ts';
 import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
 
 // Entry of the agent bundle (`npm run build` → dist/ferry-agent.mjs): only the `agent`
@@ -15,15 +16,8 @@ import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
 // then), and the agent's commands load their code only after `agent run` has asked the state
 // directory's lock (agent-register.ts): a cron run beside a long pass stops before the SDK loads.
 
-type Register = (program: Command) => void;
-const GROUPS: Record<string, () => Promise<Register>> = {
-  agent: async () => {
-    const [{ registerAgentCommands }, { registerInstallCommands }] = await Promise.all([import('./agent-register.ts'), import('./install-commands.ts')]);
-    return (program) => {
-      registerAgentCommands(program);
-      registerInstallCommands(program);
-    };
-  },
+const GROUPS: CommandGroups = {
+  agent: agentGroup,
   restore: async () => (await import('./restore-commands.ts')).registerRestoreCommands,
   snapshots: async () => (await import('./tree-commands.ts')).registerSnapshotsCommands,
 };
@@ -32,9 +26,8 @@ export async function main(argv: string[]): Promise<number> {
   // AWS requests through the site's outbound proxy, when the environment names one (the SDK reads none).
   useProxyEnvironment(process.env);
   const program = new Command('ferry').version(FERRY_VERSION).showHelpAfterError().exitOverride();
-  const first = argv.find((a) => !a.startsWith('-'));
   // Help, a version or an unknown word: every group, as before.
-  for (const name of first !== undefined && Object.hasOwn(GROUPS, first) ? [first] : Object.keys(GROUPS)) (await GROUPS[name]!())(program);
+  await registerGroups(program, GROUPS, argv);
   refuseRepeatedOptions(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { refuseRepeatedOptions } from './single-options.ts';
 import { reportFatal, usageExitCode } from './fatal.ts';
 import { FERRY_VERSION } from './version.ts';
+import { agentGroup, registerGroups, type CommandGroups } from './command-groups.ts';
 import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
 
 // `ferry`: one command for the administrator (agent), the compliance officer (calls) and the
@@ -9,16 +10,9 @@ import { useProxyEnvironment } from '../adapters/proxy-environment.ts';
 // a stack trace. Each command group is loaded only when it is used: the agent, a long-running
 // service, should not carry the local cloud or the restore tooling in memory.
 
-type Register = (program: Command) => void;
-const GROUPS: Record<string, () => Promise<Register>> = {
+const GROUPS: CommandGroups = {
   start: async () => (await import('./start.ts')).registerStartCommand,
-  agent: async () => {
-    const [{ registerAgentCommands }, { registerInstallCommands }] = await Promise.all([import('./agent-register.ts'), import('./install-commands.ts')]);
-    return (program) => {
-      registerAgentCommands(program);
-      registerInstallCommands(program);
-    };
-  },
+  agent: agentGroup,
   calls: async () => (await import('./calls-commands.ts')).registerCallsCommands,
   // Legal hold: `ferry hold …` and `ferry case …` share one module.
   hold: async () => (await import('./hold-commands.ts')).registerHoldCommands,
@@ -55,9 +49,7 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .version(FERRY_VERSION)
     .showHelpAfterError()
     .exitOverride();
-  const first = argv.find((a) => !a.startsWith('-'));
-  const wanted = first !== undefined && first in GROUPS ? [first] : Object.keys(GROUPS);
-  for (const name of wanted) (await GROUPS[name]!())(program);
+  await registerGroups(program, GROUPS, argv);
   refuseRepeatedOptions(program);
   return program;
 }
