@@ -70,7 +70,6 @@ export async function findSnapshot(blobs: Store, site: string, source: string, a
   return undefined;
 }
 
-/** Downloads the snapshot's index to a temporary file and checks its size and SHA-256 before anything trusts it. */
 /** The indexes downloaded and not yet removed: removed at the process's exit too. */
 const downloaded = new Set<string>();
 let sweepAtExit = false;
@@ -92,6 +91,7 @@ function removedAtExit(dir: string): () => Promise<void> {
   };
 }
 
+/** Downloads the snapshot's index to a temporary file and checks its size and SHA-256 before anything trusts it. */
 export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): Promise<{ file: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-tree-index-'));
   const file = join(dir, 'index.jsonl.gz');
