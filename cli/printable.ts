@@ -6,6 +6,9 @@ import { shellQuote } from '../core/restore-commands.ts';
 // `ESC[2K\r` cannot wipe a row and draw another, and `\n` cannot add one.
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
+/** CONTROLS without the global flag: a test of a whole string, with no lastIndex carried between calls. */
+const HAS_CONTROL = new RegExp(CONTROLS.source);
+
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
 
 export function printable(value: unknown): string {
@@ -29,6 +32,6 @@ function ansiC(c: string): string {
  * line and the pasted word still names the very path (a newline in a name stays a newline).
  */
 export function shellWord(value: string): string {
-  if (!new RegExp(CONTROLS.source).test(value)) return shellQuote(value);
+  if (!HAS_CONTROL.test(value)) return shellQuote(value);
   return `$'${value.replace(/[\\']/g, (c) => `\\${c}`).replace(CONTROLS, ansiC)}'`;
 }
