@@ -143,9 +143,10 @@ const oneLine = (text: string) => text.replace(/[\x00-\x1f\x7f]/g, ' ');
  * with nothing applied. A server that cannot be reached stops it too, saying which variable to set.
  */
 function targetLines(steps: RestoreStep[]): string[] {
-  const clients = [...new Map(steps.flatMap((s) => (s.kind === 'vendor' ? [] : [[`${s.family}:${s.port ?? ''}`, s] as const]))).values()];
+  const applied = steps.filter((s): s is Exclude<RestoreStep, { kind: 'vendor' }> => s.kind !== 'vendor');
+  const clients = [...new Map(applied.map((s) => [`${s.family}:${s.port ?? ''}`, s])).values()];
   return clients.flatMap((s, i) => {
-    const tools = TOOLS[s.family as keyof typeof TOOLS];
+    const tools = TOOLS[s.family];
     const client = [`$${tools.clientVar}`, ...(s.port ? [`--port=${s.port}`] : [])].join(' ');
     return [
       `server${i}=$(${client} -N -B -e 'SELECT CONCAT(@@hostname, ":", @@port, " (data directory ", @@datadir, ", ", @@version, ")")' < /dev/null) || { echo "apply.sh: cannot reach the server to restore into with ${client.replace('$', '\\$')} (${tools.clientVar}=$${tools.clientVar}): nothing was applied. Set ${tools.clientVar} to the client command for that server, e.g. ${tools.clientVar}=\\"${tools.client} --host=standby-db --user=root --password\\" ./apply.sh" >&2; exit 5; }`,
