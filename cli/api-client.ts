@@ -30,11 +30,18 @@ export function configuredCloud(opts: CloudOptions): CloudConfig | undefined {
   return opts.config ? loadConfig(opts.config).cloud : undefined;
 }
 
+/** The configuration's cloud block and its site, when --config was given. */
+export function configured(opts: CloudOptions): { cloud?: CloudConfig; site?: string } {
+  if (!opts.config) return {};
+  const config = loadConfig(opts.config);
+  return { cloud: config.cloud, site: config.site };
+}
+
 /** The catalogue API: its base URL, region and signing credentials. */
 export function apiFor(opts: CloudOptions): EndpointTarget {
-  const configured = configuredCloud(opts);
-  const target = resolveApi(configured, opts.api);
-  return { ...target, credentialsFrom: credentialsInUse(target.credentials, configured?.credentials ? opts.config : undefined) };
+  const { cloud, site } = configured(opts);
+  const target = resolveApi(cloud, opts.api);
+  return { ...target, credentialsFrom: credentialsInUse(target.credentials, cloud?.credentials ? opts.config : undefined), ...(site ? { configuredSite: site } : {}) };
 }
 
 /** The replay URL: its base URL, region and signing credentials. */
@@ -75,7 +82,7 @@ export async function getJson<T>(target: EndpointTarget, pathAndQuery: string): 
     const said = `catalogue API answered ${res.status}: ${typeof b.message === 'string' ? b.message : text}`;
     // A 403 to a site's path (not to the signature) is what a misspelt --site gets: said so, the API's words after.
     const site = res.status === 403 && !signatureRefused(res.headers.get('x-amzn-errortype'), said) ? siteOfPath(pathAndQuery) : undefined;
-    throw new ApiError(res.status, b, site === undefined ? said : siteDeniedMessage({ site, where: `through the catalogue API at ${target.url}`, credentials: target.credentialsFrom, said: `The ${said}` }));
+    throw new ApiError(res.status, b, site === undefined ? said : siteDeniedMessage({ site, where: `through the catalogue API at ${target.url}`, credentials: target.credentialsFrom, configuredSite: target.configuredSite, api: true, said: `The ${said}` }));
   }
   return body as T;
 }

@@ -61,6 +61,8 @@ export interface EndpointTarget {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Where those credentials came from, as a refusal names them (credentialsInUse); set by the commands' apiFor. */
   credentialsFrom?: string;
+  /** The `site` of the configuration the target came from, when one was given (siteDeniedMessage). */
+  configuredSite?: string;
 }
 
 /** The region in an API Gateway or Function URL host name (…execute-api.eu-west-2.amazonaws.com, …lambda-url.eu-west-2.on.aws). */

@@ -38,12 +38,33 @@ export interface SiteDenial {
   part?: string;
   /** Which roles read which sites, for these commands; the DR and officer roles' of the restore and listing commands by default. */
   roles?: string;
+  /** The `site` of the configuration in use, when one was given. */
+  configuredSite?: string;
+  /** The refusal is the catalogue API's (which a site's agent may not ask), not the store's. */
+  api?: boolean;
 }
 
 const DR_AND_OFFICER_ROLES = "a site's DR role reads only its own site, an officer's role likewise: name the primary as the deployment spells it";
 
+// A site's agent role (CloudFormation names it `…AgentRole…`, the local cloud `…agentrole…`)
+// ships to the store (and reads its own objects back) but may not ask the catalogue API: a DBA
+// who lists or plans a restore with the agent's configuration meets that, not a misspelt site,
+// and is told which credentials those commands take.
+const AGENT_ROLE = /agentrole/i;
+const CATALOGUE_CREDENTIALS = "list and plan restores with the site's DR read role or an officer's role (e.g. AWS_PROFILE naming a profile that assumes it; docs/restore.md)";
+
 export function siteDeniedMessage(d: SiteDenial): string {
-  const who = [principalNamed(d.said), d.credentials].filter(Boolean).join('; ');
+  const principal = principalNamed(d.said);
+  const who = [principal, d.credentials].filter(Boolean).join('; ');
+  if (d.api && principal && AGENT_ROLE.test(principal)) {
+    return `the credentials in use (${who}) are a site agent's, which ships backups and may not ask the catalogue API at all (${d.where}): ${CATALOGUE_CREDENTIALS}. ${d.said}`;
+  }
+  if (d.api && d.configuredSite === d.site) {
+    return (
+      `the credentials in use${who ? ` (${who})` : ''} may not read site ${d.site} ${d.where}, the site this configuration is for: ` +
+      `if they are its agent's, an agent ships backups and may not ask the catalogue API; ${CATALOGUE_CREDENTIALS}. ${d.said}`
+    );
+  }
   return (
     `the credentials in use${who ? ` (${who})` : ''} may not read ${d.part ? `${d.part} ` : ''}site ${d.site} ${d.where}: ` +
     `check --site (${d.roles ?? DR_AND_OFFICER_ROLES}), ` +

@@ -31,10 +31,10 @@ function ferry(args: string[], cfg = config): Promise<{ code: number; stdout: st
   });
 }
 
-function drConfig(name: string, secret: string): string {
+function drConfig(name: string, secret: string, key = drKey, site = 'dr-site'): string {
   const file = join(dir, name);
-  const cloudBlock = { bucket: cloud.bucket, endpoint: cloud.iam!.s3Endpoint, api: cloud.apiUrl, replay: cloud.replayUrl, credentials: { accessKeyId: drKey, secretAccessKey: secret } };
-  writeFileSync(file, `site: dr-site\nstate: ${join(dir, 'state')}\ncloud: ${JSON.stringify(cloudBlock)}\n`);
+  const cloudBlock = { bucket: cloud.bucket, endpoint: cloud.iam!.s3Endpoint, api: cloud.apiUrl, replay: cloud.replayUrl, credentials: { accessKeyId: key, secretAccessKey: secret } };
+  writeFileSync(file, `site: ${site}\nstate: ${join(dir, 'state')}\ncloud: ${JSON.stringify(cloudBlock)}\n`);
   return file;
 }
 
@@ -93,6 +93,29 @@ describe("a misspelt --site with the site's DR role", () => {
       expect(r.stderr).toMatch(/signature we calculated does not match/);
       expect(r.stderr).not.toContain('may not read site');
     }
+  }, 120_000);
+});
+
+describe("the site's own configuration, with the agent's credentials or others", () => {
+  it("the catalogue API asked with the site agent's own key says an agent may not ask it and which credentials listings take, not to check --site", async () => {
+    const agent = cloud.iam!.credentialsOf('agent:site-a');
+    const own = drConfig('agent.yaml', agent.secretAccessKey, agent.accessKeyId, 'site-a');
+    const r = await ferry(['backups', 'list', '--site', 'site-a'], own);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^ferry: the credentials in use \\(arn:\\S+agentrole\\S+; key ${agent.accessKeyId} from cloud.credentials in ${own}\\) are a site agent's, which ships backups and may not ask the catalogue API at all \\(through the catalogue API at ${cloud.apiUrl}\\): list and plan restores with the site's DR read role or an officer's role`),
+    );
+    expect(r.stderr).not.toContain('check --site');
+    // The store lets an agent list its own site's prefixes (it reads its objects back): that listing works.
+    expect(await ferry(['snapshots', 'list', '--site', 'site-a'], own)).toMatchObject({ code: 0, stdout: 'no snapshots\n' });
+  }, 120_000);
+
+  it("another role refused its configuration's own site is told what an agent's key may not do, not to check a --site that is the configuration's", async () => {
+    const sameSite = drConfig('dr-as-site-aa.yaml', cloud.iam!.credentialsOf('dr:site-a').secretAccessKey, drKey, 'site-aa');
+    const r = await ferry(['backups', 'list', '--site', 'site-aa'], sameSite);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`may not read site site-aa through the catalogue API at ${cloud.apiUrl}, the site this configuration is for: if they are its agent's, an agent ships backups and may not ask the catalogue API; list and plan restores with`);
+    expect(r.stderr).not.toContain('check --site');
   }, 120_000);
 });
 
