@@ -75,6 +75,31 @@ function binlogArgs(step: Extract<RestoreStep, { kind: 'binlog' }>): string[] {
   ];
 }
 
+/**
+ * apply.sh's STOP_POSITION: binlog times are whole seconds, so a statement in T's own second (the
+ * DELETE without WHERE, and the rows written in that second before it) cannot be told apart by
+ * time. The operator fetches with T a second after it, finds the statement's `# at N` in the last
+ * segment and runs `STOP_POSITION=N ./apply.sh`: the replay stops before the first event at or
+ * after byte N of that segment (--stop-position applies to the last file given), and at
+ * --stop-datetime too, whichever comes first. Checked before anything is applied.
+ */
+function stopPositionLines(steps: RestoreStep[]): string[] {
+  const replay = steps.filter((s): s is Extract<RestoreStep, { kind: 'binlog' }> => s.kind === 'binlog').at(-1);
+  if (replay === undefined) {
+    return ['if [ -n "${STOP_POSITION:-}" ]; then echo "apply.sh: STOP_POSITION is set but this plan replays no log segment: nothing to stop; nothing was applied" >&2; exit 7; fi'];
+  }
+  // The last segment may also be the first, read from the full's position on: a stop before it applies nothing of it.
+  const floor = replay.files.length === 1 && replay.startPosition !== undefined ? replay.startPosition : 4;
+  return [
+    `last_segment=${shellQuote(replay.files.at(-1)!)}`,
+    'STOP_POSITION=${STOP_POSITION:-}',
+    'if [ -n "$STOP_POSITION" ]; then',
+    `  { [[ "$STOP_POSITION" =~ ^[0-9]+$ ]] && [ "$STOP_POSITION" -ge ${floor} ]; } || { echo "apply.sh: STOP_POSITION=$STOP_POSITION is not a position in $last_segment from byte ${floor} on: give the byte offset of the first event not to apply, a '# at N' line of mariadb-binlog (mysqlbinlog) over that file. Nothing was applied." >&2; exit 7; }`,
+    '  echo "apply.sh: the replay stops before byte $STOP_POSITION of $last_segment (STOP_POSITION), or at the plan\'s time, whichever comes first" >&2',
+    'fi',
+  ];
+}
+
 /** The steps as commands to print (comments start with #). */
 export function renderCommands(steps: RestoreStep[]): string[] {
   const out: string[] = [];
@@ -168,12 +193,15 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
     '# Every file of the plan was verified against its SHA-256 when it was fetched, and is checked again below before anything is applied.',
     '# Client options (user, password, host, port, socket) go in the variables below, e.g.',
     `#   ${families[0] === 'mysql' ? 'MYSQL' : 'MARIADB'}="${families[0] === 'mysql' ? 'mysql' : 'mariadb'} --user=root --password" ./apply.sh`,
+    ...(steps.some((s) => s.kind === 'binlog') ? ["# To stop before a statement within the plan's last second (binlog times are whole seconds): STOP_POSITION=N ./apply.sh, N the byte offset of its event in the last segment (docs/restore.md)."] : []),
     'set -euo pipefail',
     'cd "$(dirname "$0")"',
     ...checkLines(header.files ?? []),
     ...families.flatMap((f) => [`${TOOLS[f].clientVar}=\${${TOOLS[f].clientVar}:-${TOOLS[f].client}}`, `${TOOLS[f].binlogVar}=\${${TOOLS[f].binlogVar}:-${TOOLS[f].binlog}}`]),
+    ...stopPositionLines(steps),
     ...targetLines(steps),
   ];
+  const lastReplay = steps.filter((s) => s.kind === 'binlog').at(-1);
   for (const step of steps) {
     if (step.kind === 'vendor') {
       lines.push(`# ${oneLine(step.comment)}`, `echo ${shellQuote(`manual step: ${oneLine(step.comment)}`)} >&2`, 'exit 3');
@@ -188,7 +216,10 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
       continue;
     }
     lines.push(`echo ${shellQuote(`applying ${step.files.length} log segment(s) up to ${step.stopDatetime} UTC`)} >&2`);
-    lines.push(`TZ=UTC $${tools.binlogVar} ${binlogArgs(step).join(' ')} | ${client}`);
+    const args = binlogArgs(step);
+    // The last replay only (--stop-position applies to its last file), and only when the operator set one (stopPositionLines checked it).
+    if (step === lastReplay) args.splice(args.length - step.files.length, 0, '${STOP_POSITION:+--stop-position=$STOP_POSITION}');
+    lines.push(`TZ=UTC $${tools.binlogVar} ${args.join(' ')} | ${client}`);
   }
   lines.push("echo 'restore plan applied' >&2", '');
   return lines.join('\n');

@@ -10,6 +10,7 @@ import type { BlobStore } from '../../core/ports.ts';
 import { planRestore, type RestorePlan } from '../../core/restore-plan.ts';
 import { FetchInterruptedError, InsufficientSpaceError, fetchPlan, localPlan } from '../../cli/restore-fetch.ts';
 import { renderFetch, renderPlan } from '../../cli/restore-commands.ts';
+import { renderApplyScript } from '../../core/restore-commands.ts';
 import { makeFull, min } from '../support/artefact-fixtures.ts';
 import { missingRanges, parseRecord } from '../../cli/range-record.ts';
 import { CuttingStore, GB, listing, readAll, scenario } from '../support/restore-scenario.ts';
@@ -70,7 +71,7 @@ describe('restore fetch', () => {
     const saved = JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan;
     expect(saved.commands).toEqual(plan.commands);
     const script = readFileSync(join(dir, 'apply.sh'), 'utf8');
-    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:25:00' mysql-bin.000002 mysql-bin.000003 | $MARIADB");
+    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:25:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} mysql-bin.000002 mysql-bin.000003 | $MARIADB");
     expect(statSync(join(dir, 'apply.sh')).mode & 0o111).not.toBe(0);
     const again = await fetchPlan({ plan, dir, blobs, freeBytes: 0 + 2 * 1024 * 1024 });
     expect(again.files.map((f) => f.status)).toEqual(['present', 'present', 'present']);
@@ -126,6 +127,38 @@ describe('restore fetch', () => {
     const unreachable = spawnSync('bash', [join(dir, 'apply.sh')], { env: { ...env, MARIADB: 'false' }, encoding: 'utf8' });
     expect(unreachable.status).toBe(5);
     expect(unreachable.stderr).toContain('apply.sh: cannot reach the server to restore into with $MARIADB (MARIADB=false): nothing was applied. Set MARIADB to the client command for that server, e.g. MARIADB="mariadb --host=standby-db --user=root --password" ./apply.sh');
+    expect(existsSync(log)).toBe(false);
+  });
+
+  it("apply.sh gives STOP_POSITION to the last segment's replay; one that is not a position from the segment's first event on, or set for a plan that replays no segment, stops it (exit 7) with nothing applied", async () => {
+    const { blobs, plan, dir } = await scenario();
+    await fetchPlan({ plan, dir, blobs, freeBytes: GB });
+    const log = join(dir, '..', 'applied.log');
+    // A stand-in client: answers the server's name, records the arguments of everything else.
+    const client = join(dir, '..', 'client.sh');
+    writeFileSync(client, `#!/bin/sh\ncase "$*" in *@@hostname*) echo "standby-db:3306";; *) cat > /dev/null; echo "$*" >> ${log};; esac\n`, { mode: 0o755 });
+    const env = { ...process.env, MARIADB: client, MARIADB_BINLOG: client };
+    const apply = (stop: string) => spawnSync('bash', [join(dir, 'apply.sh')], { env: { ...env, STOP_POSITION: stop }, encoding: 'utf8' });
+    const stopped = apply('900');
+    expect(stopped.status).toBe(0);
+    expect(stopped.stderr).toContain('apply.sh: the replay stops before byte 900 of mysql-bin.000003 (STOP_POSITION), or at the plan\'s time, whichever comes first');
+    expect(readFileSync(log, 'utf8')).toContain("--start-position=328 --stop-datetime=2026-03-01 00:25:00 --stop-position=900 mysql-bin.000002 mysql-bin.000003");
+    rmSync(log);
+    for (const wrong of ['9OO', '3', '-1']) {
+      const refused = apply(wrong);
+      expect(refused.status, wrong).toBe(7);
+      expect(refused.stderr).toContain(`apply.sh: STOP_POSITION=${wrong} is not a position in mysql-bin.000003 from byte 4 on: give the byte offset of the first event not to apply`);
+      expect(existsSync(log)).toBe(false);
+    }
+    // Unset, the replay runs to the plan's time with no --stop-position.
+    expect(apply('').status).toBe(0);
+    expect(readFileSync(log, 'utf8')).not.toContain('--stop-position');
+    rmSync(log);
+    const fullOnly = join(dir, '..', 'full-only.sh');
+    writeFileSync(fullOnly, renderApplyScript([{ kind: 'load-sql', file: 'full.sql', family: 'mariadb' }], { site: 's', source: 'db', at: '2026-03-01T00:25:00Z', stopAt: '2026-03-01T00:25:00Z', fullAsTakenAt: '2026-03-01T00:00:00Z' }));
+    const noReplay = spawnSync('bash', [fullOnly], { cwd: dir, env: { ...env, STOP_POSITION: '900' }, encoding: 'utf8' });
+    expect(noReplay.status).toBe(7);
+    expect(noReplay.stderr).toContain('apply.sh: STOP_POSITION is set but this plan replays no log segment');
     expect(existsSync(log)).toBe(false);
   });
 
@@ -231,7 +264,7 @@ describe('restore fetch', () => {
     await expect(fetchPlan({ plan: later, dir, blobs: store, freeBytes: GB })).rejects.toThrow(/fetching mysql-bin.000004 was interrupted/);
     expect(listing(dir).filter((n) => n === 'apply.sh' || n === 'restore-plan.json')).toEqual([]);
     await fetchPlan({ plan: later, dir, blobs, freeBytes: GB });
-    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:35:00' mysql-bin.000002 mysql-bin.000003 mysql-bin.000004");
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:35:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} mysql-bin.000002 mysql-bin.000003 mysql-bin.000004");
     expect((JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan).at).toBe(later.at);
   });
 

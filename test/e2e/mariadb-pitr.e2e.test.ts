@@ -25,7 +25,10 @@ let dir: string;
 let cloud: LocalCloud;
 let db: MariaDb | undefined;
 let fresh: MariaDb | undefined;
+let second: MariaDb | undefined;
 let T: string;
+/** The whole second in which a row and then a DELETE without WHERE were written (segment 4). */
+let deleteSecond: number;
 let stateAtT: string[][];
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -60,8 +63,13 @@ beforeAll(async () => {
   await sleep(1200);
   await db.exec("INSERT INTO shop.orders VALUES (5, 'epoxy', 5); UPDATE shop.orders SET qty = 40 WHERE id = 4;");
   await db.flushBinaryLogs();
-  // Segment 4, then an active segment 5.
+  // Segment 4: then a row and a DELETE without WHERE in one second (SET TIMESTAMP pins both to it:
+  // binlog times are whole seconds), a row a second later; then an active segment 5.
   await db.exec("INSERT INTO shop.orders VALUES (6, 'fuse', 6); DELETE FROM shop.orders WHERE id = 3;");
+  deleteSecond = Math.floor(Date.now() / 1000);
+  await db.exec(`SET TIMESTAMP = ${deleteSecond}; INSERT INTO shop.orders VALUES (7, 'gauge', 7); DELETE FROM shop.orders; SET TIMESTAMP = DEFAULT;`);
+  await sleep(1200);
+  await db.exec("INSERT INTO shop.orders VALUES (8, 'hinge', 8);");
   await db.flushBinaryLogs();
 
   // Site A's agent ships the dump and the closed segments.
@@ -88,7 +96,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([db?.stop(), fresh?.stop(), cloud?.stop()]);
+  await Promise.all([db?.stop(), fresh?.stop(), second?.stop(), cloud?.stop()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -135,6 +143,43 @@ describe('point-in-time restore of a real MariaDB, fetched by a secondary site',
       ['10', 'after-dump', '10'],
     ]);
     expect(await rows(fresh)).toEqual(stateAtT);
-    expect(readFileSync(join(to, 'apply.sh'), 'utf8')).toMatch(/TZ=UTC \$MARIADB_BINLOG --start-position=\d+ --stop-datetime='[\d-]+ [\d:]+' mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 \| \$MARIADB/);
+    expect(readFileSync(join(to, 'apply.sh'), 'utf8')).toMatch(/TZ=UTC \$MARIADB_BINLOG --start-position=\d+ --stop-datetime='[\d-]+ [\d:]+' \$\{STOP_POSITION:\+--stop-position=\$STOP_POSITION\} mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 \| \$MARIADB/);
   });
+});
+
+describe('a DELETE without WHERE in the same second as the rows before it', () => {
+  it('STOP_POSITION=N ./apply.sh replays up to the DELETE\'s own event: the row written in its second is back, the DELETE and what followed are not', async () => {
+    // The operator fetches with T a second after the DELETE's, so the segment holding it is fetched whole.
+    const to = join(dir, 'restore-position');
+    const at = new Date((deleteSecond + 1) * 1000).toISOString();
+    const fetched = await ferry(['restore', 'fetch', '--site', 'site-a', '--source', 'shop-db', '--at', at, '--to', to, '-c', join(dir, 'site-b.yaml')]);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    const script = readFileSync(join(to, 'apply.sh'), 'utf8');
+    expect(script).toContain("last_segment=mysql-bin.000004");
+    // Where the DELETE's transaction starts, as the operator reads it: the `# at N` above its GTID event.
+    const listing = (await run(findMariaDbTool('mariadb-binlog'), ['--no-defaults', join(to, 'mysql-bin.000004')])).stdout;
+    const before = listing.slice(0, listing.search(/^DELETE FROM shop\.orders$/m));
+    const position = Number([...before.slice(0, before.lastIndexOf(' GTID ')).matchAll(/^# at (\d+)$/gm)].at(-1)![1]);
+    expect(position).toBeGreaterThan(4);
+
+    second = await startMariaDb();
+    const env = { ...second.env, FERRY_APPLY_YES: '1', MARIADB: [findMariaDbTool('mariadb'), ...second.clientArgs()].join(' '), MARIADB_BINLOG: `${findMariaDbTool('mariadb-binlog')} --no-defaults` };
+    const refused = await run('bash', [join(to, 'apply.sh')], { ...env, STOP_POSITION: '12ab' });
+    expect(refused.code).toBe(7);
+    expect(refused.stderr).toContain('apply.sh: STOP_POSITION=12ab is not a position in mysql-bin.000004 from byte 4 on');
+    expect(refused.stderr).not.toContain('loading the full backup');
+
+    const applied = await run('bash', [join(to, 'apply.sh')], { ...env, STOP_POSITION: String(position) });
+    expect(applied.stderr).toContain(`the replay stops before byte ${position} of mysql-bin.000004 (STOP_POSITION)`);
+    expect(applied.stderr).toMatch(/restore plan applied/);
+    expect(applied.code).toBe(0);
+    expect(await rows(second)).toEqual([
+      ['2', 'bolt', '20'],
+      ['4', 'drill', '40'],
+      ['5', 'epoxy', '5'],
+      ['6', 'fuse', '6'],
+      ['7', 'gauge', '7'],
+      ['10', 'after-dump', '10'],
+    ]);
+  }, 120_000);
 });
