@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { messageOf } from '../../core/errors.ts';
 import { sitePrefix } from '../../core/layout.ts';
 import type { SnapshotSummary } from '../../core/tree-manifest.ts';
+import type { TreeSourceConfig } from '../../core/config.ts';
 import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
 import { ContentIndex } from './content-index.ts';
@@ -78,18 +79,27 @@ async function listKeys(objects: AsyncIterable<{ key: string }>): Promise<Set<st
  * The root is still the directory the walk began in (`root`), no restore began into it meanwhile
  * (restore-marker.ts), and, found empty, it is the one
  * the last snapshot was taken of: emptied on purpose, the same directory is empty; an unmounted
- * share leaves another (empty) one. A state directory that took no snapshot yet (a new host at a
+ * share leaves another (empty) one; another one holding few of the last snapshot's files (by the
+ * source's massChange threshold) is the mount point's own directory too. A state directory that took no snapshot yet (a new host at a
  * failover or fail-back, a lost state directory) asks the store for the source's newest
  * snapshot: an empty root where the site's share had files is a share not mounted or not
  * restored yet, and an empty snapshot published over it would be what `restore tree` restores.
  */
-export async function assertRootKept(path: string, root: { dev: bigint; ino: bigint }, last: LastSnapshot | undefined, entries: number, offsite?: () => Promise<Pick<SnapshotSummary, 'takenAt' | 'files' | 'dirs'> | undefined>): Promise<void> {
+export async function assertRootKept(path: string, root: { dev: bigint; ino: bigint }, last: LastSnapshot | undefined, walked: { entries: number; files: number; massChange: TreeSourceConfig['massChange'] }, offsite?: () => Promise<Pick<SnapshotSummary, 'takenAt' | 'files' | 'dirs'> | undefined>): Promise<void> {
   const after = await rootIdentity(path);
   if (after.dev !== root.dev || after.ino !== root.ino) throw new TreeVanishedError(`${path} was replaced during the snapshot (another directory or mount is there now)`);
   // A restore that began into the share during the walk: what was walked is half of it.
   await assertNoRestoreUnderway(path);
-  if (entries !== 0) return;
   const swapped = last?.root !== undefined && (last.root.dev !== String(root.dev) || last.root.ino !== String(root.ino));
+  if (swapped && walked.entries > 0 && mostFilesGone(last.files, walked.files, walked.massChange)) {
+    // The mount point's own directory, under an unmounted share, often holds a few files (a
+    // "not mounted" marker, what a job wrote there meanwhile): published, that snapshot would
+    // be the share's newest, and retention would count it as the share's days.
+    throw new TreeVanishedError(
+      `${path} holds ${walked.files} of the ${last.files} files the last snapshot (${last.takenAt}) held, and is not the directory that snapshot was taken of: not taken (is the share mounted?). If the share moved here and lost those files on purpose, set massChange: false on the source for one pass`,
+    );
+  }
+  if (walked.entries !== 0) return;
   if (swapped && last.files + last.dirs > 0) {
     throw new TreeVanishedError(`${path} is empty and is not the directory the last snapshot (${last.takenAt}, ${last.files} files) was taken of: not taken (is the share mounted?)`);
   }
@@ -100,6 +110,13 @@ export async function assertRootKept(path: string, root: { dev: bigint; ino: big
       `${path} is empty, and this state directory took no snapshot of it yet while the newest snapshot offsite (${newest.takenAt}, ${newest.files} files) has files: not taken (is the share mounted, or restored on this host? \`ferry restore tree\` brings it back)`,
     );
   }
+}
+
+/** Whether a walk that found `files` lost most of the `before` files, by the source's massChange threshold (never with `massChange: false`). */
+function mostFilesGone(before: number, files: number, threshold: TreeSourceConfig['massChange']): boolean {
+  if (threshold === false) return false;
+  const gone = before - files;
+  return gone >= threshold.minFiles && gone * 100 >= threshold.percent * before;
 }
 
 /**

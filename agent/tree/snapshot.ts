@@ -341,7 +341,7 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
       await indexBody.close();
       const { delta } = localNext.close();
       prev.close();
-      await assertRootKept(source.path, root, last, indexBody.lines, async () => (await listSnapshots(store, site, source.name, 1))[0]);
+      await assertRootKept(source.path, root, last, { entries: indexBody.lines, files: snap.counts.files, massChange: source.massChange }, async () => (await listSnapshots(store, site, source.name, 1))[0]);
       return { delta, index: await publishIndex({ ...ctx, pool }, treeIndexKey(site, source.name, snapshotId), { format: TREE_INDEX_FORMAT, snapshotId, entries: indexBody.lines }, indexBody.file) };
     })());
     const packs = [...snap.positions.entries()].sort((a, b) => a[1] - b[1]).map(([no]) => {

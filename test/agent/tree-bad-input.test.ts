@@ -160,6 +160,36 @@ describe('tree snapshot: bad input', () => {
     expect(manifest.counts.files).toBe(0);
   });
 
+  it('refuses a root that is another directory than last time and holds few of its files (an unmounted share whose mount point holds a marker file); massChange: false lets it through', async () => {
+    const site = treeSite();
+    for (let i = 0; i < 30; i++) write(join(site.root, `doc${i}.txt`), `doc ${i}`);
+    const store = new MemoryBlobStore();
+    await snapshot(site, store);
+    renameSync(site.root, `${site.root}.away`);
+    mkdirSync(site.root);
+    write(join(site.root, 'NOT_MOUNTED'), '');
+    site.clock.advance(60_000);
+    await expect(snapshot(site, store)).rejects.toThrow(/holds 1 of the 30 files the last snapshot \(.*\) held, and is not the directory that snapshot was taken of: not taken \(is the share mounted\?\)\. If the share moved here .* set massChange: false on the source for one pass/);
+    expect(await treeManifests(store)).toHaveLength(1);
+    // The same directory losing most of its files (deleted on purpose) is a snapshot as before.
+    rmSync(site.root, { recursive: true });
+    renameSync(`${site.root}.away`, site.root);
+    for (let i = 1; i < 30; i++) rmSync(join(site.root, `doc${i}.txt`));
+    site.clock.advance(60_000);
+    expect((await snapshot(site, store)).manifest.counts.files).toBe(1);
+    // A share moved on purpose to a directory holding fewer files: through with massChange: false.
+    for (let i = 1; i < 30; i++) write(join(site.root, `doc${i}.txt`), `doc ${i}`);
+    site.clock.advance(60_000);
+    await snapshot(site, store);
+    renameSync(site.root, `${site.root}.old`);
+    mkdirSync(site.root);
+    write(join(site.root, 'kept.txt'), 'kept');
+    site.clock.advance(60_000);
+    await expect(snapshot(site, store)).rejects.toThrow(/holds 1 of the 30 files/);
+    const moved = { ...site, source: { ...site.source, massChange: false as const } };
+    expect((await snapshot(moved, store)).manifest.counts.files).toBe(1);
+  });
+
   it('refuses, on a new host (no snapshot in its state directory), an empty share whose newest snapshot offsite has files; publishes a first snapshot of an empty share that never had one', async () => {
     const primary = treeSite();
     write(join(primary.root, 'a.xml'), 'a');
