@@ -95,14 +95,18 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   if (batches.length === 0 && last && last.batchesSeen > 0) {
     // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
     // unmounted share than an eviction of everything. Nothing is called lost until it is back.
+    const held = `${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'}`;
     await s.alerts.raise(emptyKey, {
       severity: 'critical',
       site: s.deps.config.site,
       subject: `source ${source.name} is suddenly empty`,
-      message: `${source.path} held ${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'} at the last pass (${last.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
+      message: `${source.path} held ${held} at the last pass (${last.lastScan}) and holds none now. Check that the recorder's share is mounted. What was pending stays pending until the source is back.`,
       details: { source: source.name, path: source.path },
     });
-    report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: now() });
+    // A problem, as a path gone is: the pass fails (`--once` exits 1) and the heartbeat names it,
+    // so a cron wrapper or the fleet view that reads no alerts still sees that nothing ships.
+    const problem = `${source.path} is suddenly empty (it held ${held} at the pass of ${last.lastScan}): is the recorder's share mounted?`;
+    report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: last.lastScan ?? now(), problem });
     return;
   }
   await s.alerts.resolve(emptyKey, s.deps.config.site, `Source ${source.name} (${source.path}) holds batches again.`);

@@ -786,9 +786,13 @@ describe('sources that cannot be read', () => {
     const empty = await cronPass(s.config, new MemoryBlobStore(), alerts);
     expect(empty.report.lost).toBe(0);
     expect(alerts.map((a) => a.subject)).toContain('source cs is suddenly empty');
+    // Nothing of the source can ship: the pass fails (exit 1), and its status names why.
+    expect(empty.report.failed).toBe(1);
+    expect(empty.status.sources[0]).toMatchObject({ problem: expect.stringMatching(/^\S+ is suddenly empty \(it held 2 batch directories at the pass of .*\): is the recorder's share mounted\?$/) });
     for (const b of ['000001', '000002']) renameSync(join(s.dir, b), join(s.root, b));
     const back = await cronPass(s.config, new MemoryBlobStore(), alerts);
     expect(back.report.lost).toBe(0);
+    expect(back.report.failed).toBe(0);
     expect(alerts.map((a) => a.subject)).toContain('resolved: source cs is suddenly empty');
   });
 });
