@@ -14,7 +14,7 @@ import { LossLog } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
 import { writeFileAtomic } from './state/atomic-file.ts';
-import { lowStateSpaceAlert, freeBytes, privateDirectory } from './state/state-space.ts';
+import { lowStateSpaceAlert, freeBytes, privateDirectory, diskFullOpen } from './state/state-space.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { anotherAgentAlert, heartbeatFailedAlert } from './heartbeat-alerts.ts';
@@ -162,7 +162,10 @@ export class Agent {
     const started = this.deps.clock.now();
     const { site, state, stateMinFreeMiB } = this.deps.config;
     const low = lowStateSpaceAlert(site, state, await freeBytes(state), stateMinFreeMiB);
-    await this.alerts.hold('state-disk-low', low, site, `The state directory's disk has room again (at least stateMinFreeMiB, ${stateMinFreeMiB} MiB, free): shipping goes on.`);
+    const roomAgain = `The state directory's disk has room again (at least stateMinFreeMiB, ${stateMinFreeMiB} MiB, free): shipping goes on.`;
+    // A full disk's alert is resolved by a pass that wrote what it had to, below; not by this look.
+    const full = !low && diskFullOpen(this.alerts);
+    await this.alerts.hold('state-disk-low', low, site, roomAgain, !full);
     if (low) {
       log.error('state directory disk nearly full: nothing ships this pass', low.details ?? {});
       const report = { ...emptyReport(), failed: 1 };
@@ -197,6 +200,7 @@ export class Agent {
     this.lastReport = report;
     this.writeStatus();
     await this.heartbeat(report);
+    if (full) await this.alerts.resolve('state-disk-low', site, `The state directory's disk has room again: a pass wrote all it had to; shipping goes on.`);
     return report;
   }
 

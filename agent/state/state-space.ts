@@ -7,6 +7,7 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import type { Alert } from '../../core/ports.ts';
+import type { AlertBook } from './alert-book.ts';
 
 const MIB = 1024 * 1024;
 
@@ -33,6 +34,18 @@ export function lowStateSpaceAlert(site: string, state: string, free: number | u
   };
 }
 
+const DISK_FULL_SUBJECT = `the state directory's disk is full: nothing ships`;
+
+/**
+ * Whether the open state-disk alert is the one a failed write raised (diskFullAlert). A look at
+ * the free space does not clear it: on a floor of 0 a disk with a few bytes free passes the look
+ * and the pass fails again at its first write (resolved, then raised again, each cron run). A
+ * pass that wrote all it had to does.
+ */
+export function diskFullOpen(alerts: Pick<AlertBook, 'get'>): boolean {
+  return alerts.get('state-disk-low')?.subject === DISK_FULL_SUBJECT;
+}
+
 /**
  * A write to the state directory that found its disk full (`code`: ENOSPC or EDQUOT), at the
  * agent's start or during a pass: under the floor alert's key (the same matter), said as a full
@@ -44,7 +57,7 @@ export function diskFullAlert(site: string, state: string, free: number, floorMi
     severity: 'critical',
     site,
     key: 'state-disk-low',
-    subject: `the state directory's disk is full: nothing ships`,
+    subject: DISK_FULL_SUBJECT,
     message:
       when === 'start'
         ? `${state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (said again each alerts.repeatHours while it stays so; resolved by the first run with space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`

@@ -82,6 +82,39 @@ echo "rc=$?"`;
     expect(sent[0]!.message).toContain('a write to the state directory failed (ENOSPC: the disk is full;');
   }, 90_000);
 
+  it('does not resolve the full-disk alert, and raise it again, at each run that finds a few bytes free (a floor of 0) and fills the disk again: resolved once a run writes all it had to', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-flap-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    const old = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 300; i++) {
+      const file = join(rec, '000001', `call-with-a-rather-long-recording-name-${i}.wav`);
+      writeFileSync(file, 'x');
+      utimesSync(file, old, old);
+    }
+    mkdirSync(join(work, 'disk'));
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\nstateMinFreeMiB: 0\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 1000 }\n`);
+    // A cron run with room (the alert book keeps its room), three with 12 KiB free before each (the walk's pending view outgrows it), then one with room.
+    const script = `mount -t tmpfs -o size=512k tmpfs "$1" || exit 90
+mkdir "$1/state"
+fill() { rm -f "$1/filler"; free=$(df -B1 --output=avail "$1" | tail -1); head -c $((free - 12288)) /dev/zero > "$1/filler" 2>/dev/null; }
+run() { "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2" > "$1/../run-$3.log" 2>&1; echo "run $3 rc=$?"; }
+run "$1" "$2" 0
+for n in 1 2 3; do fill "$1"; run "$1" "$2" $n; done
+rm "$1/filler"
+run "$1" "$2" 4`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 180_000 });
+    expect(r.stdout).toMatch(/run 1 rc=1\nrun 2 rc=1\nrun 3 rc=1\nrun 4 rc=1/);
+    const sent = readFileSync(alerts, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; severity: string; subject: string; details: { alertState?: string } });
+    const disk = sent.filter((a) => a.key === 'state-disk-low');
+    expect(disk.map((a) => [a.severity, a.details.alertState, a.subject])).toEqual([
+      ['critical', 'raised', "the state directory's disk is full: nothing ships"],
+      ['info', 'resolved', "resolved: the state directory's disk is full: nothing ships"],
+    ]);
+  }, 180_000);
+
   it('remembers the full-disk alert it sent: quiet in the next run while the disk stays full, then resolved by the first run with space', () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-resolve-'));
     const rec = join(work, 'rec');
