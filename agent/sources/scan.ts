@@ -220,7 +220,8 @@ export async function batchDepthProblem(root: string, depth: number, isRecording
   // A recording below the batch directories says more about the layout than a stray one above them.
   let above: string | undefined;
   let below: string | undefined;
-  const hooks: ScanHooks = { isRecording, misplaced: (path, found) => (path === found ? (above ??= found) : (below ??= found)) };
+  // A directory above the batches that cannot be read is left out (the agent's run alerts it, naming it): judged over the others.
+  const hooks: ScanHooks = { isRecording, unreadable: () => undefined, misplaced: (path, found) => (path === found ? (above ??= found) : (below ??= found)) };
   const batches = await listBatches(root, depth, hooks);
   let held = 0;
   for (const batch of batches.slice(-sample)) {

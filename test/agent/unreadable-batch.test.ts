@@ -434,4 +434,23 @@ cp -a "$1"/. "$2"/`;
     expect(misspelt.stderr).toContain(`cloud: there is no bucket ferry-data-lon at ${s3.endpoint}: check cloud.bucket (the deployment's data bucket, as its outputs name it) (S3 get heartbeats/site-k/ferry-agent-check.json: NoSuchBucket`);
     // A key the store refuses: test/local/s3-missing-key.test.ts, through the IAM gateway (this stand-in checks no signature).
   }, 60_000);
+
+  it("agent check judges batchDepth over the day folders it can read: one it cannot (mode 000) is left to the run's alert, not a crash of the check", () => {
+    const rec = join(dir, 'rec-12');
+    for (const day of ['2026-12-05', '2026-12-06']) {
+      mkdirSync(join(rec, day, '0001'), { recursive: true });
+      writeFileSync(join(rec, day, '0001', 'a.wav'), 'x');
+    }
+    const { config } = siteOf('site-l', [`{ name: cs, type: recordings, path: ${rec}, batchDepth: 2 }`]);
+    chmodSync(join(rec, '2026-12-06'), 0o000);
+    try {
+      const [command, args] = agentCommand(['agent', 'check', '--config', config]);
+      const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, FERRY_HOME: join(dir, 'home') } });
+      expect(r.stderr).not.toContain('EACCES');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('is valid');
+    } finally {
+      chmodSync(join(rec, '2026-12-06'), 0o755);
+    }
+  }, 60_000);
 });
