@@ -93,7 +93,9 @@ function removedAtExit(dir: string): () => Promise<void> {
 
 /** Downloads the snapshot's index to a temporary file and checks its size and SHA-256 before anything trusts it. */
 export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): Promise<{ file: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-tree-index-'));
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-tree-index-')).catch((error: unknown) => {
+    throw tempFull(error, manifest);
+  });
   const file = join(dir, 'index.jsonl.gz');
   const cleanup = removedAtExit(dir);
   try {
@@ -107,7 +109,9 @@ export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): 
         cb(null, chunk);
       },
     });
-    await pipeline(body, tap, createWriteStream(file));
+    await pipeline(body, tap, createWriteStream(file)).catch((error: unknown) => {
+      throw tempFull(error, manifest);
+    });
     const sha = hash.digest('hex');
     if (size !== manifest.index.size || sha !== manifest.index.sha256) {
       throw new IntegrityError(`the index ${manifest.index.key} is ${size} bytes sha256 ${sha.slice(0, 12)}…, its manifest says ${manifest.index.size} bytes sha256 ${manifest.index.sha256.slice(0, 12)}…: refused`);
@@ -117,6 +121,16 @@ export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): 
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * A temporary directory too full for the index (ENOSPC, EDQUOT), said as such: the bare
+ * `ENOSPC: no space left on device, write` of a restore read as the restore's target being full.
+ */
+function tempFull(error: unknown, manifest: TreeSnapshotManifest): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new Error(`the temporary directory ${tmpdir()} has no room for the index of snapshot ${manifest.snapshotId} (${manifest.index.size} bytes, ${code}): free space there, or set TMPDIR to a directory with room`, { cause: error });
 }
 
 /** The entries of a verified index file, each checked against the schema, in snapshot order. */

@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { chmodSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { modeText, writeSnapshotFiles } from '../../cli/tree-files.ts';
@@ -132,4 +134,16 @@ describe('snapshots files', () => {
     expect(modeText({ type: 'symlink', mode: 0o777 })).toBe('lrwxrwxrwx');
     expect(modeText({ type: 'file', mode: 0 })).toBe('----------');
   });
+
+  it('says that the temporary directory is full, naming it and TMPDIR, when the index cannot be fetched into it (not a bare ENOSPC a restore reads as its target full)', () => {
+    const full = join(mkdtempSync(join(tmpdir(), 'ferry-full-tmp-')), 'tmp');
+    mkdirSync(full);
+    const script = join(import.meta.dirname, '../support/fetch-index-full-tmp.ts');
+    const sh = `mount -t tmpfs -o size=64k tmpfs "$1" || exit 90
+head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
+"${process.execPath}" --import tsx "$2" "$1"`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', sh, 'sh', full, script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(new RegExp(`^the temporary directory ${full} has no room for the index of snapshot s\\w+ \\(\\d+ bytes, ENOSPC\\): free space there, or set TMPDIR to a directory with room$`));
+  }, 60_000);
 });
