@@ -105,6 +105,9 @@ function fileProblem(error: unknown): string {
   return `cannot be used (${code ?? (error as Error).message})`;
 }
 
+/** A state directory on a file system mounted read-only: no owner or mode mends that (the kernel remounts ext4 read-only after an I/O error). */
+const READ_ONLY_STATE = 'cannot be written: its file system is mounted read-only (`findmnt -T` names it; the kernel remounts one read-only after a disk error: see dmesg, check it, then `mount -o remount,rw`), or put the state directory on another disk';
+
 /**
  * What the agent needs of the host before it runs: a state directory it can write and (with
  * `sources`, the default: `agent check`, `agent install`) a readable directory at every source
@@ -126,7 +129,7 @@ export async function checkSitePaths(config: AgentConfig, options: { sources?: b
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // It exists and may well be readable: what fails is creating it, or writing into it.
-    problems.push(`state: ${config.state} ${code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be created or written (${code === 'EROFS' ? 'read-only file system' : 'permission denied'}): the agent's user must own it` : fileProblem(error)}`);
+    problems.push(`state: ${config.state} ${code === 'EROFS' ? READ_ONLY_STATE : code === 'EACCES' || code === 'EPERM' ? `cannot be created or written (permission denied): the agent's user must own it` : fileProblem(error)}`);
   }
   if (options.sources !== false) {
     // The same answer every pass of the agent gives (and alerts) when a source root goes away.

@@ -146,4 +146,25 @@ run "$1" "$2" 4`;
     ]);
     expect(disk[1]!.subject).toBe("resolved: the state directory's disk is full: nothing ships");
   }, 120_000);
+
+});
+
+describe('agent run --once on a state disk remounted read-only', () => {
+  it('on a state disk remounted read-only, refuses (exit 2) saying the file system is read-only, not that the agent\'s user must own the directory', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-ro-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    mkdirSync(join(work, 'disk'));
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
+mkdir "$1/state"
+mount -o remount,ro "$1" || exit 91
+"${process.execPath}" bin/ferry.mjs agent run --once --config "$2"
+echo "rc=$?"`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    expect(r.stdout).toMatch(/rc=2/);
+    expect(r.stderr).toContain(`state: ${join(work, 'disk', 'state')} cannot be written: its file system is mounted read-only`);
+    expect(r.stderr).not.toContain('must own it');
+  }, 90_000);
 });
