@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'no
 import { join } from 'node:path';
 import { onStopSignals } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
+import { emptyRootNotes } from './empty-root-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
 import { fullDiskAlerted, stateDiskFullAlert } from './state-disk-alert.ts';
 import { systemClock } from '../core/clock.ts';
@@ -125,6 +126,7 @@ export async function checkCommand(opts: { config: string }): Promise<void> {
   const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";
   process.stdout.write(store === 'not checked' ? 'store: not checked (no cloud configured and no local cloud running)\n' : `store: it answers and ${credentials}\n`);
   for (const note of await selectionNotes(config)) process.stdout.write(`${note}\n`);
+  for (const note of await emptyRootNotes(config)) process.stdout.write(`${note}\n`);
   for (const note of plainHttpNotes(config)) process.stdout.write(`${note}\n`);
   const low = lowStateSpaceAlert(config.site, config.state, await freeBytes(config.state), config.stateMinFreeMiB);
   if (low) process.stdout.write(`warning: ${low.message}\n`);

@@ -1,9 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LossLog } from '../../agent/state/loss-log.ts';
+import { Observations } from '../../agent/state/observations.ts';
 
 // What an administrator sees for a wrong path: the setting and the path named, exit 2, no errno soup.
 
@@ -82,6 +83,38 @@ describe('agent configuration paths', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('is valid: site s, 1 source(s)');
     expect(r.stdout).toContain('store: not checked (no cloud configured and no local cloud running)');
+  });
+});
+
+describe('agent check on a source directory that is empty where the state remembers it full', () => {
+  it('warns of a recordings root that the last pass saw batches in, and of a tree root that is another, empty directory than the last snapshot\'s; says nothing of a root the state never saw full', () => {
+    const dir = siteDir();
+    const state = join(dir, 'state');
+    mkdirSync(join(dir, 'share'));
+    writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${state}\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n  - { name: share, type: tree, path: ${join(dir, 'share')} }\n`);
+    const check = () => ferry(['agent', 'check', '--config', join(dir, 'agent.yaml')]);
+    // A new state directory: empty roots are a new site's, not judged.
+    expect(check().stdout).not.toContain('warning: source');
+    // What a pass of each left: the recorder's 3 batch directories, a snapshot of 40 files taken of another directory.
+    mkdirSync(state, { recursive: true });
+    const observations = new Observations(state);
+    const writer = observations.pendingWriter('rec');
+    writer.commit();
+    writer.close();
+    observations.pendingCommitted('rec', 3, new Date('2026-12-06T02:10:00Z'), join(dir, 'rec'));
+    const tree = join(state, 'trees', 'share');
+    mkdirSync(tree, { recursive: true });
+    const other = statSync(dir, { bigint: true });
+    writeFileSync(join(tree, 'last.json'), JSON.stringify({ snapshotId: 'x', takenAt: '2026-12-06T02:00:00Z', manifestKey: 'k', files: 40, dirs: 5, symlinks: 0, problems: 0, bytesTotal: 1, bytesAdded: 1, filesRead: 40, root: { dev: String(other.dev), ino: String(other.ino) } }));
+    const r = check();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`warning: source rec: ${join(dir, 'rec')} is empty, and the last pass (2026-12-06T02:10:00.000Z) saw 3 batch directories there: is the recorder's share mounted? A run fails this source (exit 1) until it holds batches again`);
+    expect(r.stdout).toContain(`warning: source share: ${join(dir, 'share')} is empty, and the last snapshot (2026-12-06T02:00:00Z) held 40 file(s) in 5 folder(s): is the share mounted?`);
+    // Back: batches in the recorder's root, the share the directory its snapshot was taken of.
+    mkdirSync(join(dir, 'rec', '000001'));
+    const same = statSync(join(dir, 'share'), { bigint: true });
+    writeFileSync(join(tree, 'last.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(tree, 'last.json'), 'utf8')), root: { dev: String(same.dev), ino: String(same.ino) } }));
+    expect(check().stdout).not.toContain('warning: source');
   });
 });
 
