@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { AgentConfig } from '../core/config.ts';
 import { countUnnamedLosses } from '../core/fleet-losses.ts';
+import { shippedTotalsOf, type ShippedTotals } from '../core/fleet-shipped.ts';
 import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
 import { HeartbeatListing, readHeartbeat } from '../core/heartbeat-read.ts';
 import type { LossEntry } from './state/loss-log.ts';
@@ -48,7 +49,8 @@ export interface PassBacklog {
 }
 
 export interface PassView {
-  totals: { bytes: number; lostBatches: number; lostArtefacts: number };
+  /** The journal's totals; with what it shipped since the state directory began (packs…), the heartbeat carries that too. */
+  totals: { bytes: number; lostBatches: number; lostArtefacts: number } & Partial<ShippedTotals>;
   /** A tree source has no backlog (a snapshot is whole or absent). */
   sources: Array<{ name: string; type: string; backlog?: PassBacklog; problem?: string; lastManifest?: string; lastSnapshot?: { takenAt: string; manifestKey: string } }>;
   lastCycle?: { failed: number; lost: number };
@@ -147,7 +149,7 @@ export class HeartbeatWriter {
     }
     // Remembered whether this heartbeat goes out or waits its turn: a mid-pass heartbeat carries it.
     this.memory.lastPass = { at: now.toISOString(), failed: pass.lastCycle?.failed ?? 0, lost: pass.lastCycle?.lost ?? 0, ...(pass.lastError ? { error: pass.lastError.slice(0, 300) } : {}) };
-    return heartbeatAround(this.deps, this.memory, now, { sources, losses: pass.totals.lostBatches + pass.totals.lostArtefacts, lastPass: this.memory.lastPass, alerts: pass.openAlerts });
+    return heartbeatAround(this.deps, this.memory, now, { sources, losses: pass.totals.lostBatches + pass.totals.lostArtefacts, lastPass: this.memory.lastPass, alerts: pass.openAlerts, ...shippedOf(pass.totals) });
   }
 
   private async recordings(path: string, backlog: PassBacklog, shippedDelta: number, mem: SourceMemory, now: Date, out: HeartbeatSource): Promise<void> {
@@ -256,6 +258,12 @@ export class HeartbeatWriter {
 
 class StateNotSavedError extends Error {}
 
+/** What the agent shipped since its state directory began, when the pass's totals say (a status with the journal's totals). */
+function shippedOf(t: PassView['totals']): Pick<Heartbeat, 'shipped'> {
+  if (t.packs === undefined) return {};
+  return { shipped: shippedTotalsOf({ packs: t.packs, recordings: t.recordings ?? 0, bytes: t.bytes, artefacts: t.artefacts ?? 0, artefactBytes: t.artefactBytes ?? 0 }) };
+}
+
 /** A recordings source's backlog in `out`: the batches waiting, the oldest and how long it has waited. */
 export function backlogOf(backlog: PassBacklog, now: Date, out: HeartbeatSource): void {
   out.pendingBatches = backlog.batches ?? 0;
@@ -284,7 +292,7 @@ export function heartbeatAround(
   deps: Pick<HeartbeatDeps, 'config' | 'agentVersion' | 'losses'>,
   memory: Pick<HeartbeatMemory, 'agentId'>,
   now: Date,
-  parts: Pick<Heartbeat, 'sources' | 'losses' | 'lastPass'> & { alerts: PassView['openAlerts'] },
+  parts: Pick<Heartbeat, 'sources' | 'losses' | 'lastPass' | 'shipped'> & { alerts: PassView['openAlerts'] },
 ): Heartbeat {
   return {
     format: HEARTBEAT_FORMAT,
@@ -297,6 +305,7 @@ export function heartbeatAround(
     ...recentLossesOf(deps.losses, now),
     ...openAlerts(parts.alerts),
     agent: { id: memory.agentId!, host: hostname(), state: deps.config.state },
+    ...(parts.shipped ? { shipped: parts.shipped } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
+import { shippedTotalsOf, type ShippedTotals } from '../core/fleet-shipped.ts';
 import { AlreadyExistsError, messageOf } from '../core/errors.ts';
 import { HEARTBEAT_MIN_SECONDS, artefactCopies, backlogOf, heartbeatAround, timeToLoss, type HeartbeatDeps, type PassBacklog, type PassView } from './heartbeat.ts';
 import { heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory } from './heartbeat-memory.ts';
@@ -39,6 +40,8 @@ export interface PassLive {
   /** What shipped so far in the pass (packs, artefacts, bytes), what is lost since install. */
   shipped(): NonNullable<Heartbeat['passRunning']>;
   losses(): { lostBatches: number; lostArtefacts: number };
+  /** What the agent shipped since its state directory began (the journal's totals now). */
+  totals(): ShippedTotals;
   /** A recordings source's backlog now: its pending view, less what shipped or was found lost since. */
   backlog(source: string): PassBacklog;
   openAlerts(): PassView['openAlerts'];
@@ -60,6 +63,7 @@ export function passLive(parts: PassParts, since: Date): PassLive {
   return {
     shipped: () => ({ since: since.toISOString(), packs: journal.totals.packs - at.packs, artefacts: journal.totals.artefacts - at.artefacts, bytes: journal.totals.bytes - at.bytes + (journal.totals.artefactBytes - at.artefactBytes) }),
     losses: () => lossLog.totals(),
+    totals: () => shippedTotalsOf(journal.totals),
     backlog: (source) => backlogOfView(source, observations.previousPending(source), { left: leftView(journal, lossLog, source) }),
     openAlerts: () => alerts.openAlerts(),
   };
@@ -131,6 +135,6 @@ async function buildMidPass(deps: HeartbeatDeps, live: PassLive, memory: Heartbe
   }
   // The last pass that ended, as the agent remembers it (an older memory: its failures only).
   const lastPass = memory.lastPass ?? { at: memory.lastWritten ?? live.shipped().since, failed: memory.lastFailed ?? 0, lost: 0 };
-  return { ...heartbeatAround(deps, memory, now, { sources, losses: losses.lostBatches + losses.lostArtefacts, lastPass, alerts: live.openAlerts() }), passRunning: live.shipped() };
+  return { ...heartbeatAround(deps, memory, now, { sources, losses: losses.lostBatches + losses.lostArtefacts, lastPass, alerts: live.openAlerts(), shipped: live.totals() }), passRunning: live.shipped() };
 }
 

@@ -1,17 +1,9 @@
 import type { Progress } from '../agent/agent.ts';
+import { formatBytes } from '../core/format-bytes.ts';
 
 // A one-line progress bar for a person draining a large backlog at a terminal.
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
-}
+export { formatBytes } from '../core/format-bytes.ts';
 
 /** `2m05s`, `1h04m`, `45s`: narrow enough for the bar (alerts and reports spell it out: core/alert-text.ts formatDuration). */
 function barDuration(seconds: number): string {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Cron } from './fleet-cron.ts';
 import { passRunningSchema, passStoppedText, type PassRunning } from './fleet-pass.ts';
 import { unnamedLossSchema } from './fleet-losses.ts';
+import { shippedTotalsSchema } from './fleet-shipped.ts';
 import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-purge.ts';
 import { assertName, sitePrefix } from './layout.ts';
 import type { RunOutcome, RunRecord } from './window.ts';
@@ -179,6 +180,8 @@ export const heartbeatSchema = z
     agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).optional(),
     /** Written while a pass runs (core/fleet-pass.ts); absent: written as a pass ended. */
     passRunning: passRunningSchema.optional(),
+    /** What the agent shipped since its state directory began (core/fleet-shipped.ts); absent from agents before it was sent. */
+    shipped: shippedTotalsSchema.optional(),
   });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 

@@ -1,6 +1,7 @@
 import type { DailyReport } from './report.ts';
 import type { DayAlert } from './report-alerts.ts';
 import { dayBounds } from './report-keys.ts';
+import { formatBytes } from './format-bytes.ts';
 
 // The daily report as people read it: its e-mail's subject line and its text (core/report.ts
 // works it out).
@@ -25,6 +26,7 @@ export function renderDailyReport(r: DailyReport): string {
   const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
   if (r.retired) lines.push(...retiredLines(r.site, r.retired));
   if (r.notStarted) lines.push(...notStartedLines(r.site, r.notStarted));
+  lines.push(...shippedLines(r.shipped));
   for (const s of r.sources) {
     lines.push(`  ${s.ok ? 'ok     ' : 'PROBLEM'} ${s.source} (${s.type}): ${s.shipped}`);
     for (const p of s.problems) lines.push(`          - ${p}`);
@@ -72,3 +74,18 @@ function retiredLines(site: string, retired: NonNullable<DailyReport['retired']>
 
 /** Days after which a daily report is "late": worked out from a store the purge may have thinned since. */
 const LATE_REPORT_DAYS = 30;
+
+/**
+ * What the site shipped in the day whatever its recordings' dates: the source lines below count
+ * only packs dated in the day and the days before, so a day that shipped a first install's backlog
+ * of last month's calls would otherwise read as an idle site.
+ */
+export function shippedLines(s: DailyReport['shipped']): string[] {
+  if (!s) return [];
+  const artefacts = s.artefacts > 0 ? `; ${s.artefacts} backup/log/archive file(s), ${formatBytes(s.artefactBytes)}` : '';
+  const lines = [`  shipped in the day: ${s.packs} pack(s), ${s.recordings} recording(s), ${formatBytes(s.bytes)}${artefacts} (whatever the recordings' dates, from the agent's heartbeats)`];
+  if (s.olderPacks > 0) lines.push(`    of which ${s.olderPacks} pack(s) of recordings dated before ${s.olderThan} (a backlog or a catch-up: a pack is dated by its oldest recording; the source lines count those dated from ${s.olderThan} on)`);
+  if (s.notCounted) lines.push(`    not counted: what ${s.notCounted} agent(s) shipped whose heartbeats carry no totals (an agent before they were sent, or upgraded in the day)`);
+  lines.push('');
+  return lines;
+}

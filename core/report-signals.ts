@@ -2,6 +2,7 @@ import { unionLosses } from './fleet.ts';
 import { heartbeatAsOf, heartbeatBefore, heartbeatListing, otherAgentsHeartbeats, type HeartbeatBlobs } from './heartbeat-read.ts';
 import { dayBounds, type AgentSignals } from './report.ts';
 import { dayAlerts } from './report-alerts.ts';
+import { shippedInDay } from './report-shipped.ts';
 
 // What the agent reported about itself, for the daily report: its losses and its oldest
 // unshipped batch travel in its heartbeat (agent/heartbeat.ts), the only place the cloud learns
@@ -49,6 +50,8 @@ export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => 
     const unreadable = hb.sources.flatMap((s) => (s.problem ? [{ source: s.name, problem: s.problem }] : []));
     // The alerts open at any heartbeat of the day (core/report-alerts.ts), from the listing that spoke.
     const alerts = await dayAlerts(daily ?? listing, { start, judged, now: nowMs });
-    return { lost, unshipped, heartbeatAt: hb.at, ...(before ? {} : { firstHeartbeatAt: hb.at }), ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
+    // What shipped in the day whatever the recordings' dates (a first install's backlog of last month's calls).
+    const shipped = await shippedInDay({ recent: listing, daily: heartbeatListing(blobs, site, 'heartbeats-daily') }, start, judged, nowMs);
+    return { lost, unshipped, ...(shipped ? { shipped } : {}), heartbeatAt: hb.at, ...(before ? {} : { firstHeartbeatAt: hb.at }), ...(unreadable.length ? { unreadable } : {}), ...(alerts.length ? { alerts } : {}), recordingSources: recordings.map((s) => s.name), sources: hb.sources.map((s) => s.name), sourceTypes: Object.fromEntries(hb.sources.map((s) => [s.name, s.type])), ...(lastShipped.length ? { lastShipped } : {}) };
   };
 }

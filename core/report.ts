@@ -11,6 +11,7 @@ import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
 import { expectShippedCopies, gatherArtefacts, gatherCopyGaps, mergeSnapshotGaps, sourcesToCheck, type UncataloguedCopy } from './report-gaps.ts';
 import { daysUpTo } from './catalogue-gaps.ts';
 import { alertProblems, type DayAlert } from './report-alerts.ts';
+import type { ShippedInDay } from './report-shipped.ts';
 import { judgeSource, olderArrival, REPORT_LOOKBACK_DAYS } from './report-judges.ts';
 
 export { defaultEveryHours, REPORT_LOOKBACK_DAYS } from './report-judges.ts';
@@ -72,6 +73,8 @@ export interface AgentSignals {
   unreadable?: { source: string; problem: string }[];
   /** The warning and critical alerts the agent held open at any heartbeat of the day (core/report-alerts.ts). */
   alerts?: DayAlert[];
+  /** What the agents shipped in the day whatever the recordings' dates, from their heartbeats' totals (core/report-shipped.ts). */
+  shipped?: ShippedInDay;
 }
 
 export interface DrillResult {
@@ -148,6 +151,12 @@ export interface DailyReport {
   retired?: { since: string; arrived: number };
   /** The alerts the agent held open in the day: each critical one is a problem too, a warning only listed. */
   alerts?: DayAlert[];
+  /**
+   * What the site shipped in the day whatever its recordings' dates (its agents' heartbeats'
+   * totals); `olderPacks`: those of them not on the source lines, whose recordings are dated before
+   * `olderThan`, the first of the report's days (a first install's backlog, a catch-up). Absent: no heartbeat says.
+   */
+  shipped?: ShippedInDay & { olderPacks: number; olderThan: string };
   /** A NOT-STARTED report: when the site's first heartbeat was written (after the day), and the batches it found already waiting since the day or before (the recorder's, before the agent ran). */
   notStarted?: { firstHeartbeatAt: string; waiting?: AgentSignals['unshipped'] };
 }
@@ -212,13 +221,22 @@ function withoutUnreadable(signals: AgentSignals): AgentSignals {
   return rest;
 }
 
+/** What the heartbeats say shipped in the day, and how many of those packs the source lines do not count (dated before the report's days). */
+function shippedOfDay(f: SiteDayFacts): Pick<DailyReport, 'shipped'> {
+  const s = f.signals?.shipped;
+  if (!s) return {};
+  return { shipped: { ...s, olderPacks: Math.max(0, s.packs - f.packs.length), olderThan: daysUpTo(f.day, REPORT_LOOKBACK_DAYS + 1)[0]! } };
+}
+
 /** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day; RETIRED for a day of a retired site. */
 export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
   dayBounds(f.day);
   if (f.retired !== undefined) return computeRetiredReport({ ...f, retired: f.retired }, generatedAt);
   const judged = Date.parse(f.judgedAt);
   const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
-  const arrived = f.packs.length + f.artefacts.length + f.snapshots.length + olderOnly;
+  const shipped = shippedOfDay(f);
+  // Packs of older recordings the day's manifests do not hold arrived all the same (the heartbeats' totals say how many).
+  const arrived = Math.max(f.packs.length + olderOnly, shipped.shipped?.packs ?? 0) + f.artefacts.length + f.snapshots.length;
   // A day before the site's first heartbeat from which nothing arrived: its agent was not running
   // yet, so what waited on the recorder then (its first heartbeat's backlog) was not its to ship,
   // and a source that heartbeat could not read (a path or permission still wrong at install) is
@@ -252,6 +270,7 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
     ...(scrub ? { scrub } : {}),
     ...(drills ? { drills } : {}),
     ...(f.signals?.alerts?.length ? { alerts: f.signals.alerts } : {}),
+    ...shipped,
   };
 }
 

@@ -252,7 +252,7 @@ describe('heartbeats while a pass runs', () => {
     clock.advance(30_000);
     // Held back: nothing new within the interval.
     expect(await new HeartbeatWriter(deps).write(idle)).toBeUndefined();
-    const live: PassLive = { shipped: () => ({ since: clock.now().toISOString(), packs: 0, artefacts: 0, bytes: 0 }), losses: () => ({ lostBatches: 0, lostArtefacts: 0 }), backlog: () => ({ batches: 0, bytes: 0 }), openAlerts: () => [] };
+    const live: PassLive = { shipped: () => ({ since: clock.now().toISOString(), packs: 0, artefacts: 0, bytes: 0 }), losses: () => ({ lostBatches: 0, lostArtefacts: 0 }), totals: () => ({ packs: 0, recordings: 0, bytes: 0, artefacts: 0, artefactBytes: 0 }), backlog: () => ({ batches: 0, bytes: 0 }), openAlerts: () => [] };
     const beats = new PassHeartbeats(deps, live, () => () => undefined);
     clock.advance(30_000);
     await beats.beat();
