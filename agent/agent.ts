@@ -27,6 +27,7 @@ import { cycleRecordings } from './recordings-pass.ts';
 import type { RecordingsState } from './ship-recordings.ts';
 import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
 import { KeptBatches } from './kept-batches.ts';
+import { markPassStarted } from './state/pass-marker.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
 export { mergeReport } from './agent-types.ts';
@@ -173,6 +174,7 @@ export class Agent {
       await this.heartbeat(report);
       return report;
     }
+    this.markPass(started);
     if (!this.recovered) {
       const r = await recoverInflight(this.deps.store, this.journal, this.deps.verify, log);
       if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
@@ -274,6 +276,15 @@ export class Agent {
     await this.alerts.hold('site-name-shared', anotherAgentAlert(site, writer.otherAgent), site, `No other agent has written as site ${site} in the last hour.`, wrote);
     if (writer.failure !== undefined) report.failed++;
     await this.alerts.hold('heartbeat', heartbeatFailedAlert(site, writer, key !== undefined), site, 'The heartbeat reaches the store again.', wrote);
+  }
+
+  /** `pass.json` says a pass started (`agent status` tells one that never ended); a disk that cannot take it stops no pass. */
+  private markPass(started: Date): void {
+    try {
+      markPassStarted(this.deps.config.state, started);
+    } catch (error) {
+      this.deps.log.warn('pass start not recorded in the state directory', { error: messageOf(error) });
+    }
   }
 
   private passDone(pass: PassOutcome): void {

@@ -25,7 +25,7 @@ import { artefactAndTreeLines, drainLine } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import type { ShipRate } from '../agent/ship-rate.ts';
 import { StateLockedError } from '../agent/state/state-lock.ts';
-import { inflightLine, runningAgent, runningLine, type RunningAgent } from './status-running.ts';
+import { inflightLine, passLine, runningAgent, runningLine, unfinishedPass, type RunningAgent, type UnfinishedPass } from './status-running.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
@@ -260,6 +260,8 @@ export interface StatusReport {
   agent?: { pid: number; updatedAt: string; lastError?: string };
   /** The agent holding the state directory now (agent.lock), if any: a pass under way or a service. */
   running?: RunningAgent;
+  /** A pass that started after the last finished one (pass.json): under way, or killed or crashed. */
+  unfinishedPass?: UnfinishedPass;
   /** Backups, binlogs and archives, as of the agent's last pass. */
   artefactSources: ArtefactSourceStatus[];
   /** Tree sources (file shares) and their last snapshot, as of the agent's last pass. */
@@ -327,6 +329,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings' && s.type !== 'tree');
   const treeSources = (last?.sources ?? []).filter((s): s is TreeSourceStatus => s.type === 'tree');
   const now = systemClock.now().getTime();
+  const running = runningAgent(config.state, configFile);
   return {
     site: config.site,
     backlog: { ...total, oldestBatch: total.oldest?.batch, oldestAgeSec: total.oldest ? Math.round((now - total.oldest.sinceMs) / 1000) : undefined },
@@ -338,7 +341,8 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     lossRecords: losses.all().length,
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
-    ...runningAgent(config.state, configFile),
+    ...running,
+    ...unfinishedPass(config.state, last?.updatedAt, running.running),
     artefactSources,
     treeSources,
     bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },
@@ -374,6 +378,7 @@ export function renderStatus(s: StatusReport): string {
         ? [`lost              ${s.totals.lostArtefacts} backup/log version(s)`]
         : []),
     `running           ${runningLine(s.running)}`,
+    ...(s.unfinishedPass ? [`pass              ${passLine(s.unfinishedPass, s.agent?.updatedAt)}`] : []),
     `in flight         ${inflightLine(s.running, s.inflight, s.inflightArtefacts)}`,
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];

@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { readPassMarker } from '../agent/state/pass-marker.ts';
 import { lockHolder } from '../agent/state/state-lock.ts';
 import { systemClock } from '../core/clock.ts';
 
@@ -43,4 +44,29 @@ export function inflightLine(running: RunningAgent | undefined, packs: number, a
   const files = artefacts.length > 0 ? `, ${artefacts.length} backup/log file(s) (${artefacts.slice(0, 3).join(', ')}${artefacts.length > 3 ? ', …' : ''})` : '';
   const left = !running && packs + artefacts.length > 0 ? ' (left by a run that stopped mid-pass: shipped again by the next one)' : '';
   return `${packs} pack(s)${files}${left}`;
+}
+
+/** A pass that started after the last one status.json records: still running (its process holds the lock) or not. */
+export interface UnfinishedPass {
+  startedAt: string;
+  pid: number;
+  running: boolean;
+}
+
+/**
+ * The pass that started after the last finished one (`lastFinished`, status.json's time; none:
+ * no pass ever finished), from pass.json; undefined when the latest pass finished. Running when
+ * the agent holding the state directory now is the process that started it.
+ */
+export function unfinishedPass(state: string, lastFinished: string | undefined, running: RunningAgent | undefined): { unfinishedPass?: UnfinishedPass } {
+  const marker = readPassMarker(state);
+  if (!marker || (lastFinished !== undefined && Date.parse(marker.startedAt) <= Date.parse(lastFinished))) return {};
+  return { unfinishedPass: { ...marker, running: running?.sameHost === true && running.pid === marker.pid } };
+}
+
+/** The `pass` line of agent status: a pass under way, or one that died (killed or crashed), beside the last finished one. */
+export function passLine(pass: UnfinishedPass, lastFinished: string | undefined): string {
+  const last = lastFinished ? `last finished pass ${lastFinished}` : 'no pass has finished yet';
+  if (pass.running) return `running since ${pass.startedAt} (pid ${pass.pid}); ${last}: the figures below are that pass's`;
+  return `started ${pass.startedAt} (pid ${pass.pid}) did not finish (killed or crashed: see the agent's log; the next run ships what it left); ${last}: the figures below are that pass's`;
 }
