@@ -377,7 +377,8 @@ export class Agent {
       updatedAt: this.deps.clock.now().toISOString(),
       pid: process.pid,
       totals: { ...this.journal.totals, ...this.lossLog.totals() },
-      sources: this.lastReport?.sources ?? [],
+      // An artefact source's losses as the loss log has them now: a binlog gap's are recorded after its status was taken (settleGaps).
+      sources: (this.lastReport?.sources ?? []).map((s) => ('lost' in s ? { ...s, lost: this.lossLog.lostVersions(s.name) } : s)),
       lastCycle: this.lastReport ? { packs: this.lastReport.packs, recordings: this.lastReport.recordings, bytes: this.lastReport.bytes, artefacts: this.lastReport.artefacts, artefactBytes: this.lastReport.artefactBytes, failed: this.lastReport.failed, lost: this.lastReport.lost } : undefined,
       inflight: this.journal.inflightPacks().length + this.journal.inflightArtefacts().length,
       recentLosses: losses.slice(-10),

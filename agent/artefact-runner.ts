@@ -39,7 +39,7 @@ export interface ArtefactRunnerDeps extends ArtefactContext {
   /** What the agent saw of the source in earlier passes, of any process. */
   observations: Observations;
   losses: LossReporter;
-  lossLog: Pick<LossLog, 'all'>;
+  lossLog: Pick<LossLog, 'all' | 'lostVersions'>;
   alerts: AlertBook;
   /** The newest full backup shipped from any rotated source whose file is newer than `ms` (bridges a binlog gap). */
   fullNewerThan?: (ms: number) => { source: string; name: string; mtimeMs: number } | undefined;
@@ -331,7 +331,7 @@ export class ArtefactRunner {
       ...(last ? { lastShipped: { name: last.name, artefactId: last.artefactId, at: last.at, partial: last.partial, ...(last.sequence === undefined ? {} : { sequence: last.sequence }) } } : {}),
       ...(settling > 0 && src.type !== 'binlog' ? { settling: { files: settling, stableSeconds: src.stableSeconds, minAgeSeconds: src.minAgeSeconds } } : {}),
       ...(gaps ? { gaps } : {}),
-      lost: this.deps.lossLog.all().filter((l) => l.kind === 'artefact' && l.source === this.source.name).length,
+      lost: this.deps.lossLog.lostVersions(this.source.name),
       lastScan: this.deps.clock.now().toISOString(),
     };
   }

@@ -326,7 +326,8 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
   } catch (error) {
     throw new InvalidInputError(`${statusFile} cannot be read (${messageOf(error)}): the agent writes it anew at the end of its next pass`);
   }
-  const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings' && s.type !== 'tree');
+  // Each one's losses from the loss log, as the top line counts them: status.json's are its last finished pass's.
+  const artefactSources = (last?.sources ?? []).filter((s): s is ArtefactSourceStatus => s.type !== undefined && s.type !== 'recordings' && s.type !== 'tree').map((s) => ({ ...s, lost: losses.lostVersions(s.name) }));
   const treeSources = (last?.sources ?? []).filter((s): s is TreeSourceStatus => s.type === 'tree');
   const now = systemClock.now().getTime();
   const running = runningAgent(config.state, configFile);

@@ -132,6 +132,14 @@ export class LossLog {
     return this.entries;
   }
 
+  /**
+   * Versions of an artefact source lost (files, as `totals().lostArtefacts` counts them): one loss
+   * record may hold several (a binlog gap of segments 3 to 5), so records are not counted.
+   */
+  lostVersions(source: string): number {
+    return this.entries.reduce((n, l) => n + (l.kind === 'artefact' && l.source === source ? l.files.length : 0), 0);
+  }
+
   totals(): { lostBatches: number; lostRecordings: number; lostArtefacts: number } {
     const batches = new Set<string>();
     let lostRecordings = 0;
