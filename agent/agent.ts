@@ -27,7 +27,7 @@ import { cycleRecordings } from './recordings-pass.ts';
 import type { RecordingsState } from './ship-recordings.ts';
 import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
 import { KeptBatches } from './kept-batches.ts';
-import { markPassStarted } from './state/pass-marker.ts';
+import { failureMarked, markPassStarted } from './state/pass-marker.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
 export { mergeReport } from './agent-types.ts';
@@ -153,7 +153,7 @@ export class Agent {
   }
 
   /** One pass at a time: the run loop and a backup window's job never overlap. */
-  private readonly gate = oneAtATime(() => this.cycleOnce());
+  private readonly gate = oneAtATime(() => failureMarked(this.deps.config.state, this.deps.clock, () => this.cycleOnce()));
 
   cycle(): Promise<CycleReport> {
     return this.gate();

@@ -51,6 +51,8 @@ export interface UnfinishedPass {
   startedAt: string;
   pid: number;
   running: boolean;
+  /** It ended on an error (the agent logged it; a service tries again each pollSeconds). */
+  failed?: { at: string; error: string };
 }
 
 /**
@@ -61,12 +63,14 @@ export interface UnfinishedPass {
 export function unfinishedPass(state: string, lastFinished: string | undefined, running: RunningAgent | undefined): { unfinishedPass?: UnfinishedPass } {
   const marker = readPassMarker(state);
   if (!marker || (lastFinished !== undefined && Date.parse(marker.startedAt) <= Date.parse(lastFinished))) return {};
-  return { unfinishedPass: { ...marker, running: running?.sameHost === true && running.pid === marker.pid } };
+  // One that ended on an error is not running, though its process (a service) holds the lock.
+  return { unfinishedPass: { ...marker, running: !marker.failed && running?.sameHost === true && running.pid === marker.pid } };
 }
 
 /** The `pass` line of agent status: a pass under way, or one that died (killed or crashed), beside the last finished one. */
 export function passLine(pass: UnfinishedPass, lastFinished: string | undefined): string {
   const last = lastFinished ? `last finished pass ${lastFinished}` : 'no pass has finished yet';
+  if (pass.failed) return `started ${pass.startedAt} (pid ${pass.pid}) failed at ${pass.failed.at}: ${pass.failed.error}; ${last}: the figures below are that pass's`;
   if (pass.running) return `running since ${pass.startedAt} (pid ${pass.pid}); ${last}: the figures below are that pass's`;
   return `started ${pass.startedAt} (pid ${pass.pid}) did not finish (killed or crashed: see the agent's log; the next run ships what it left); ${last}: the figures below are that pass's`;
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { messageOf } from '../../core/errors.ts';
+import type { Clock } from '../../core/clock.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 
 // `pass.json`: when the agent's latest pass started, and by which process. status.json is written
@@ -12,6 +14,8 @@ import { writeFileAtomic } from './atomic-file.ts';
 export interface PassMarker {
   startedAt: string;
   pid: number;
+  /** The pass ended on an error (status.json is not written then): when, and the error. */
+  failed?: { at: string; error: string };
 }
 
 export const PASS_MARKER_FILE = 'pass.json';
@@ -25,8 +29,34 @@ export function markPassStarted(state: string, at: Date): void {
 export function readPassMarker(state: string): PassMarker | undefined {
   try {
     const m = JSON.parse(readFileSync(join(state, PASS_MARKER_FILE), 'utf8')) as Partial<PassMarker>;
-    return typeof m.startedAt === 'string' && typeof m.pid === 'number' ? { startedAt: m.startedAt, pid: m.pid } : undefined;
+    if (typeof m.startedAt !== 'string' || typeof m.pid !== 'number') return undefined;
+    const failed = typeof m.failed?.at === 'string' && typeof m.failed.error === 'string' ? { failed: { at: m.failed.at, error: m.failed.error } } : {};
+    return { startedAt: m.startedAt, pid: m.pid, ...failed };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Runs a pass and, when it throws, records on its marker that it ended on that error: a service
+ * agent goes on holding the lock after a failed pass (it tries again each pollSeconds), so
+ * without it `agent status` said the pass was running; a cron run exits 1, not killed. Only
+ * this process's marker is written over (a pass that failed before marking its start leaves
+ * another process's marker alone).
+ */
+export async function failureMarked<T>(state: string, clock: Clock, pass: () => Promise<T>): Promise<T> {
+  try {
+    return await pass();
+  } catch (error) {
+    const marker = readPassMarker(state);
+    if (marker?.pid === process.pid) {
+      const failed = { at: clock.now().toISOString(), error: messageOf(error).slice(0, 300) };
+      try {
+        writeFileAtomic(join(state, PASS_MARKER_FILE), `${JSON.stringify({ startedAt: marker.startedAt, pid: marker.pid, failed } satisfies PassMarker)}\n`);
+      } catch {
+        // A state directory that cannot take it (the disk full): status says the pass did not finish.
+      }
+    }
+    throw error;
   }
 }
