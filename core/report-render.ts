@@ -86,6 +86,7 @@ export function shippedLines(s: DailyReport['shipped']): string[] {
   const lines = [`  shipped in the day: ${s.packs} pack(s), ${s.recordings} recording(s), ${formatBytes(s.bytes)}${artefacts} (whatever the recordings' dates, from the agent's heartbeats)`];
   if (s.olderPacks > 0) lines.push(`    of which ${s.olderPacks} pack(s) of recordings dated before ${s.olderThan} (a backlog or a catch-up: a pack is dated by its oldest recording; the source lines count those dated from ${s.olderThan} on)`);
   if (s.notCounted) lines.push(`    not counted: what ${s.notCounted} agent(s) shipped whose heartbeats carry no totals (an agent before they were sent, or upgraded in the day)`);
+  if (s.notRead) lines.push(`    not counted: what ${s.notRead} more agent(s) shipped (at most ${s.agents + (s.notCounted ?? 0)} agents' heartbeats are read for a site, those that wrote last)`);
   lines.push('');
   return lines;
 }

@@ -23,6 +23,8 @@ export interface ShippedInDay extends ShippedTotals {
    * not in the figures.
    */
   notCounted?: number;
+  /** Agents that wrote in the day past the most read per site (OTHER_AGENTS_READ + 1, the newest read): what they shipped is not in the figures. */
+  notRead?: number;
 }
 
 const ZERO: ShippedTotals = { packs: 0, recordings: 0, bytes: 0, artefacts: 0, artefactBytes: 0 };
@@ -102,5 +104,6 @@ export async function shippedInDay(listings: { recent: HeartbeatListing; daily: 
     out.agents++;
     for (const k of FIELDS) out[k] += share[k];
   }
-  return notCounted > 0 ? { ...out, notCounted } : out;
+  const notRead = ends.size - agents.length;
+  return { ...out, ...(notCounted > 0 ? { notCounted } : {}), ...(notRead > 0 ? { notRead } : {}) };
 }

@@ -48,3 +48,15 @@ describe("the daily report's shipped-in-the-day figures", () => {
     expect(renderDailyReport(r)).toContain('    not counted: what 2 agent(s) shipped whose heartbeats carry no totals (an agent before they were sent, or upgraded in the day)');
   });
 });
+
+describe("the daily report's shipped-in-the-day figures at a site with more agents than are read", () => {
+  it('name how many agents past the most read were left out of the figures, rather than leaving them out silently', async () => {
+    const blobs = new MemoryBlobStore();
+    // Eleven agents (state directories rebuilt, hosts replaced) each shipped one pack in the day.
+    for (let i = 0; i < 11; i++) await put(blobs, beat(`2026-12-06T${String(10 + i).padStart(2, '0')}:00:00.000Z`, `agent-${i}`, totals(1)));
+    const now = () => new Date('2026-12-07T07:00:00Z');
+    const r = await dailyReport({ blobs, catalogue: new MemoryCatalogue() }, 'site-a', '2026-12-06', { now, signals: heartbeatSignals(blobs, now) });
+    expect(r.shipped).toMatchObject({ packs: 9, agents: 9, notRead: 2 });
+    expect(renderDailyReport(r)).toContain("    not counted: what 2 more agent(s) shipped (at most 9 agents' heartbeats are read for a site, those that wrote last)");
+  });
+});
