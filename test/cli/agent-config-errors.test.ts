@@ -87,7 +87,7 @@ describe('agent configuration paths', () => {
 });
 
 describe('agent check on a source directory that is empty where the state remembers it full', () => {
-  it('warns of a recordings root that the last pass saw batches in, and of a tree root that is another, empty directory than the last snapshot\'s; says nothing of a root the state never saw full', () => {
+  it('warns of a recordings root that holds no batch directory (empty, or a marker file alone) where the last pass saw batches, and of a tree root that is another, empty directory than the last snapshot\'s; says nothing of a root the state never saw full', () => {
     const dir = siteDir();
     const state = join(dir, 'state');
     mkdirSync(join(dir, 'share'));
@@ -110,6 +110,9 @@ describe('agent check on a source directory that is empty where the state rememb
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`warning: source rec: ${join(dir, 'rec')} is empty, and the last pass (2026-12-06T02:10:00.000Z) saw 3 batch directories there: is the recorder's share mounted? A run fails this source (exit 1) until it holds batches again`);
     expect(r.stdout).toContain(`warning: source share: ${join(dir, 'share')} is empty, and the last snapshot (2026-12-06T02:00:00Z) held 40 file(s) in 5 folder(s): is the share mounted?`);
+    // A mount point's own directory often holds a marker: no batch directory, which is what a run fails.
+    writeFileSync(join(dir, 'rec', 'NOT-MOUNTED'), '');
+    expect(check().stdout).toContain(`warning: source rec: ${join(dir, 'rec')} holds no batch directory, and the last pass (2026-12-06T02:10:00.000Z) saw 3 batch directories there: is the recorder's share mounted?`);
     // Back: batches in the recorder's root, the share the directory its snapshot was taken of.
     mkdirSync(join(dir, 'rec', '000001'));
     const same = statSync(join(dir, 'share'), { bigint: true });
