@@ -78,24 +78,35 @@ function binlogArgs(step: Extract<RestoreStep, { kind: 'binlog' }>): string[] {
 /**
  * apply.sh's STOP_POSITION: binlog times are whole seconds, so a statement in T's own second (the
  * DELETE without WHERE, and the rows written in that second before it) cannot be told apart by
- * time. The operator fetches with T a second after it, finds the statement's `# at N` in the last
- * segment and runs `STOP_POSITION=N ./apply.sh`: the replay stops before the first event at or
- * after byte N of that segment (--stop-position applies to the last file given), and at
- * --stop-datetime too, whichever comes first. Checked before anything is applied.
+ * time. The operator fetches with T a second after it, finds the statement's `# at N` and runs
+ * `STOP_POSITION=N ./apply.sh` (the statement in the last segment) or `STOP_POSITION=FILE:N` (in
+ * FILE, when the server rotated between the statement and T): the replay ends with that segment
+ * and stops before the first event at or after byte N of it (--stop-position applies to the last
+ * file given), or at --stop-datetime, whichever comes first. Checked before anything is applied.
+ * The last replay's segments are the array `segments`, cut at the stop's segment.
  */
 function stopPositionLines(steps: RestoreStep[]): string[] {
   const replay = steps.filter((s): s is Extract<RestoreStep, { kind: 'binlog' }> => s.kind === 'binlog').at(-1);
   if (replay === undefined) {
     return ['if [ -n "${STOP_POSITION:-}" ]; then echo "apply.sh: STOP_POSITION is set but this plan replays no log segment: nothing to stop; nothing was applied" >&2; exit 7; fi'];
   }
-  // The last segment may also be the first, read from the full's position on: a stop before it applies nothing of it.
-  const floor = replay.files.length === 1 && replay.startPosition !== undefined ? replay.startPosition : 4;
+  // The first segment is read from the full's position on: a stop before that applies nothing of it.
+  const floor = replay.startPosition === undefined ? '4' : `$([ "$stop_segment" = ${shellQuote(replay.files[0]!)} ] && echo ${replay.startPosition} || echo 4)`;
+  const usage = "give the byte offset of the first event not to apply, a '# at N' line of mariadb-binlog (mysqlbinlog) over that file, as N (in the last segment) or FILE:N";
   return [
-    `last_segment=${shellQuote(replay.files.at(-1)!)}`,
+    `segments=(${replay.files.map(shellQuote).join(' ')})`,
     'STOP_POSITION=${STOP_POSITION:-}',
     'if [ -n "$STOP_POSITION" ]; then',
-    `  { [[ "$STOP_POSITION" =~ ^[0-9]+$ ]] && [ "$STOP_POSITION" -ge ${floor} ]; } || { echo "apply.sh: STOP_POSITION=$STOP_POSITION is not a position in $last_segment from byte ${floor} on: give the byte offset of the first event not to apply, a '# at N' line of mariadb-binlog (mysqlbinlog) over that file. Nothing was applied." >&2; exit 7; }`,
-    '  echo "apply.sh: the replay stops before byte $STOP_POSITION of $last_segment (STOP_POSITION), or at the plan\'s time, whichever comes first" >&2',
+    '  stop_segment=${segments[${#segments[@]}-1]}',
+    '  if [[ "$STOP_POSITION" == *:* ]]; then stop_segment=${STOP_POSITION%:*}; STOP_POSITION=${STOP_POSITION##*:}; fi',
+    '  kept=()',
+    '  for segment in "${segments[@]}"; do kept+=("$segment"); [ "$segment" = "$stop_segment" ] && break; done',
+    `  [ "\${kept[\${#kept[@]}-1]}" = "$stop_segment" ] || { echo "apply.sh: STOP_POSITION names $stop_segment, which is not a segment this plan replays (\${segments[*]}). Nothing was applied." >&2; exit 7; }`,
+    `  floor=${floor}`,
+    `  { [[ "$STOP_POSITION" =~ ^[0-9]+$ ]] && [ "$STOP_POSITION" -ge "$floor" ]; } || { echo "apply.sh: STOP_POSITION=$STOP_POSITION is not a position in $stop_segment from byte $floor on: ${usage}. Nothing was applied." >&2; exit 7; }`,
+    '  [ ${#kept[@]} -lt ${#segments[@]} ] && echo "apply.sh: the segments after $stop_segment are not applied (STOP_POSITION)" >&2',
+    '  segments=("${kept[@]}")',
+    '  echo "apply.sh: the replay stops before byte $STOP_POSITION of $stop_segment (STOP_POSITION), or at the plan\'s time, whichever comes first" >&2',
     'fi',
   ];
 }
@@ -193,7 +204,7 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
     '# Every file of the plan was verified against its SHA-256 when it was fetched, and is checked again below before anything is applied.',
     '# Client options (user, password, host, port, socket) go in the variables below, e.g.',
     `#   ${families[0] === 'mysql' ? 'MYSQL' : 'MARIADB'}="${families[0] === 'mysql' ? 'mysql' : 'mariadb'} --user=root --password" ./apply.sh`,
-    ...(steps.some((s) => s.kind === 'binlog') ? ["# To stop before a statement within the plan's last second (binlog times are whole seconds): STOP_POSITION=N ./apply.sh, N the byte offset of its event in the last segment (docs/restore.md)."] : []),
+    ...(steps.some((s) => s.kind === 'binlog') ? ["# To stop before a statement within the plan's last second (binlog times are whole seconds): STOP_POSITION=N ./apply.sh, N the byte offset of its event in the last segment, or STOP_POSITION=FILE:N (docs/restore.md)."] : []),
     'set -euo pipefail',
     'cd "$(dirname "$0")"',
     ...checkLines(header.files ?? []),
@@ -217,8 +228,9 @@ export function renderApplyScript(steps: RestoreStep[], header: ApplyScriptHeade
     }
     lines.push(`echo ${shellQuote(`applying ${step.files.length} log segment(s) up to ${step.stopDatetime} UTC`)} >&2`);
     const args = binlogArgs(step);
-    // The last replay only (--stop-position applies to its last file), and only when the operator set one (stopPositionLines checked it).
-    if (step === lastReplay) args.splice(args.length - step.files.length, 0, '${STOP_POSITION:+--stop-position=$STOP_POSITION}');
+    // The last replay reads its segments from the array stopPositionLines wrote (cut at a stop's
+    // segment), with --stop-position only when the operator set one.
+    if (step === lastReplay) args.splice(args.length - step.files.length, step.files.length, '${STOP_POSITION:+--stop-position=$STOP_POSITION}', '"${segments[@]}"');
     lines.push(`TZ=UTC $${tools.binlogVar} ${args.join(' ')} | ${client}`);
   }
   lines.push("echo 'restore plan applied' >&2", '');

@@ -71,7 +71,8 @@ describe('restore fetch', () => {
     const saved = JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan;
     expect(saved.commands).toEqual(plan.commands);
     const script = readFileSync(join(dir, 'apply.sh'), 'utf8');
-    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:25:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} mysql-bin.000002 mysql-bin.000003 | $MARIADB");
+    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:25:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} \"${segments[@]}\" | $MARIADB");
+    expect(script).toContain('segments=(mysql-bin.000002 mysql-bin.000003)');
     expect(statSync(join(dir, 'apply.sh')).mode & 0o111).not.toBe(0);
     const again = await fetchPlan({ plan, dir, blobs, freeBytes: 0 + 2 * 1024 * 1024 });
     expect(again.files.map((f) => f.status)).toEqual(['present', 'present', 'present']);
@@ -130,7 +131,7 @@ describe('restore fetch', () => {
     expect(existsSync(log)).toBe(false);
   });
 
-  it("apply.sh gives STOP_POSITION to the last segment's replay; one that is not a position from the segment's first event on, or set for a plan that replays no segment, stops it (exit 7) with nothing applied", async () => {
+  it("apply.sh gives STOP_POSITION to the last segment's replay, FILE:N to FILE's with the segments after it left out; one that is not a position from the segment's first event on (the full's position in the first), names no segment of the plan, or is set for a plan that replays no segment, stops it (exit 7) with nothing applied", async () => {
     const { blobs, plan, dir } = await scenario();
     await fetchPlan({ plan, dir, blobs, freeBytes: GB });
     const log = join(dir, '..', 'applied.log');
@@ -148,6 +149,23 @@ describe('restore fetch', () => {
       const refused = apply(wrong);
       expect(refused.status, wrong).toBe(7);
       expect(refused.stderr).toContain(`apply.sh: STOP_POSITION=${wrong} is not a position in mysql-bin.000003 from byte 4 on: give the byte offset of the first event not to apply`);
+      expect(existsSync(log)).toBe(false);
+    }
+    // FILE:N: the server rotated between the statement and T: the replay ends with FILE.
+    const earlier = apply('mysql-bin.000002:900');
+    expect(earlier.status).toBe(0);
+    expect(earlier.stderr).toContain('apply.sh: the segments after mysql-bin.000002 are not applied (STOP_POSITION)');
+    expect(earlier.stderr).toContain('the replay stops before byte 900 of mysql-bin.000002 (STOP_POSITION)');
+    expect(readFileSync(log, 'utf8')).toMatch(/--stop-position=900 mysql-bin\.000002\n/);
+    rmSync(log);
+    for (const [wrong, said] of [
+      ['mysql-bin.000009:900', 'apply.sh: STOP_POSITION names mysql-bin.000009, which is not a segment this plan replays (mysql-bin.000002 mysql-bin.000003). Nothing was applied.'],
+      ['mysql-bin.000002:100', 'apply.sh: STOP_POSITION=100 is not a position in mysql-bin.000002 from byte 328 on'],
+      ['mysql-bin.000003:x', 'apply.sh: STOP_POSITION=x is not a position in mysql-bin.000003 from byte 4 on'],
+    ]) {
+      const refused = apply(wrong!);
+      expect(refused.status, wrong).toBe(7);
+      expect(refused.stderr).toContain(said);
       expect(existsSync(log)).toBe(false);
     }
     // Unset, the replay runs to the plan's time with no --stop-position.
@@ -264,7 +282,8 @@ describe('restore fetch', () => {
     await expect(fetchPlan({ plan: later, dir, blobs: store, freeBytes: GB })).rejects.toThrow(/fetching mysql-bin.000004 was interrupted/);
     expect(listing(dir).filter((n) => n === 'apply.sh' || n === 'restore-plan.json')).toEqual([]);
     await fetchPlan({ plan: later, dir, blobs, freeBytes: GB });
-    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:35:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} mysql-bin.000002 mysql-bin.000003 mysql-bin.000004");
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain("--stop-datetime='2026-03-01 00:35:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} \"${segments[@]}\"");
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('segments=(mysql-bin.000002 mysql-bin.000003 mysql-bin.000004)');
     expect((JSON.parse(readFileSync(join(dir, 'restore-plan.json'), 'utf8')) as RestorePlan).at).toBe(later.at);
   });
 

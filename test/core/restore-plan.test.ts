@@ -56,7 +56,8 @@ describe('planRestore: plans', () => {
     expect(script).toContain('set -euo pipefail');
     expect(script).toContain('MARIADB=${MARIADB:-mariadb}');
     expect(script).toContain('$MARIADB < full-20260301T000000.sql');
-    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:35:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 mysql-bin.000004 | $MARIADB");
+    expect(script).toContain("TZ=UTC $MARIADB_BINLOG --start-position=328 --stop-datetime='2026-03-01 00:35:00' ${STOP_POSITION:+--stop-position=$STOP_POSITION} \"${segments[@]}\" | $MARIADB");
+    expect(script).toContain('segments=(mysql-bin.000001 mysql-bin.000002 mysql-bin.000003 mysql-bin.000004)');
   });
 
   it('cuts T to its second (binlog resolution) and says so', () => {
