@@ -75,7 +75,7 @@ const WEB_FILES = new Map([
 const CONSOLE_FILES = new Map([
   ['/web/console.html', { file: 'console.html', type: 'text/html; charset=utf-8' }],
   ['/web/console.css', { file: 'console.css', type: 'text/css; charset=utf-8' }],
-  ...['console.js', 'console-api.js', 'console-ui.js', 'console-call.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js'].map(
+  ...['console.js', 'console-api.js', 'console-ui.js', 'console-search.js', 'console-call.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js'].map(
     (file) => [`/web/${file}`, { file, type: 'text/javascript; charset=utf-8' }] as const,
   ),
 ]);

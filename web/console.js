@@ -11,14 +11,12 @@
 
 import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, keepRoute, keptRoute, loadConfig, randomId, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
 import { openCall } from './console-call.js';
-import { loadCaseOptions, openCases, startExport } from './console-cases.js';
+import { openCases } from './console-cases.js';
+import { forgetSearch, openSearch, searchKey, searchRoute, shownFilters, showEmptySearch, wireSearch } from './console-search.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { forgetErasures, openErasures } from './console-erasures.js';
-import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, focusOn, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
-import { durationText, isoFromLocal, localText, wallText, zoneName } from './shared.js';
-
-/** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
-const CASE_ADD_PART = 500;
+import { $, clearError, el, focusOn, notify, showError } from './console-ui.js';
+import { localText, zoneName } from './shared.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'];
 
@@ -30,10 +28,6 @@ const state = {
   expiryTimer: undefined,
   /** The warning two minutes before the session ends. */
   warningTimer: undefined,
-  /** The search the table shows: its site and filters, the cursors of the pages seen, which page. */
-  search: undefined,
-  /** Calls ticked in the results, across pages: rid → entry. */
-  selected: new Map(),
   /** The id this sign-in stamps the tab's history entries with (historyOwner). */
   owner: undefined,
   /** The entry shown: { site, view, rid?, case?, …the search's filters }. */
@@ -86,6 +80,22 @@ function writeEntry(r, { replace = false, waiting = false } = {}) {
 function ownRoute() {
   const entry = history.state;
   return entry?.owner && entry.owner === state.owner && typeof entry.id === 'string' ? keptRoute(entry.id, state.owner) : undefined;
+}
+
+/** Whether the entry shown is this sign-in's `r`, searched (not an empty form waiting). */
+function showing(r) {
+  const route = ownRoute();
+  return Boolean(route) && !history.state.waiting && searchKey(route) === searchKey(r) && route.site === r.site && route.view === r.view;
+}
+
+/**
+ * A search run (console-search.js): its route becomes the entry shown, a new one, or the shown one
+ * replaced (`replace`, or the empty form's); none is written when the entry shown is that search
+ * already. Neither pushState nor replaceState fires popstate: nothing runs twice.
+ */
+function recordSearch(next, { replace }) {
+  if (!showing(next)) writeEntry(next, { replace: replace || Boolean(history.state?.waiting) });
+  state.route = next;
 }
 
 /** A new entry of the tab's history, shown at once (pushState fires no popstate). */
@@ -146,8 +156,7 @@ const ctx = {
   keep,
   api: (path, options) => api(state.config, path, options).catch(handleSignedOut),
   sitePath: (path) => `sites/${encodeURIComponent(currentSite())}/${path}`,
-  selectedRids: () => [...state.selected.keys()],
-  startExport: (body) => startExport(ctx, body),
+  recordSearch,
 };
 
 function handleSignedOut(error) {
@@ -205,15 +214,13 @@ function signOut(message, { forgetWork = false } = {}) {
   clearTimeout(state.expiryTimer);
   clearTimeout(state.warningTimer);
   $('session-warning').hidden = true;
-  state.search = undefined;
   state.owner = undefined;
   state.route = undefined;
   // Signing in again shows the view anew: its heading takes the focus (render's `changed`).
   state.view = undefined;
   state.rid = undefined;
   state.case = undefined;
-  clearSelection();
-  clearResults();
+  forgetSearch();
   forgetAudit();
   // The erasure's confirmation and the site's requests are the signed-out officer's: nothing of them stays.
   if ($('erase-dialog').open) $('erase-dialog').close();
@@ -335,215 +342,6 @@ async function submitNewPassword(event) {
   }
 }
 
-// ---- 3. search ----
-
-const FILTERS = ['agent', 'number', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort'];
-/** What a search is in its history entry's route (keepRoute): its filters, `from` and `to` (ISO, UTC) and the page size when it is not the default (the address: all but PERSONAL). */
-const SEARCH_KEYS = ['from', 'to', ...FILTERS, 'limit'];
-const DEFAULT_LIMIT = '25';
-
-function addressParams(params) {
-  const out = {};
-  for (const name of SEARCH_KEYS) if (params[name] !== undefined && params[name] !== '' && !(name === 'limit' && params[name] === DEFAULT_LIMIT)) out[name] = params[name];
-  return out;
-}
-
-const searchKey = (params) => new URLSearchParams(Object.entries(addressParams(params)).sort(([a], [b]) => (a < b ? -1 : 1))).toString();
-
-/** The entry of `site`'s calls found: with the filters of the search shown when it is that site's. */
-function searchRoute(site) {
-  const params = state.search?.site === site ? addressParams(state.search.params) : {};
-  return { site, view: 'search', ...params };
-}
-
-/** Whether the entry shown is this sign-in's `r`, searched (not an empty form waiting). */
-function showing(r) {
-  const route = ownRoute();
-  return Boolean(route) && !history.state.waiting && searchKey(route) === searchKey(r) && route.site === r.site && route.view === r.view;
-}
-
-/**
- * Puts the search the address asks for into the form (a reload, Back, a bookmark). A value the
- * form cannot hold (a date that is not one, a direction it does not offer) is an error naming
- * it, not a search run without it.
- */
-function fillSearch(wanted) {
-  for (const name of ['from', 'to', 'agent', 'number', 'callId', 'minDuration', 'maxDuration']) {
-    const value = wanted[name] ?? '';
-    const field = $(name);
-    field.value = (name === 'from' || name === 'to') && value ? wallText(value).replace(' ', 'T') : value;
-    // The address's instant, kept while the field shows it: a wall time of the hour the clocks go
-    // back stands for two instants, and the one asked for is the one searched (readSearch).
-    if (name === 'from' || name === 'to') Object.assign(field.dataset, { iso: value && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : '', wall: field.value });
-  }
-  for (const name of ['direction', 'sort']) $(name).value = wanted[name] ?? '';
-  $('limit').value = wanted.limit ?? DEFAULT_LIMIT;
-  for (const name of SEARCH_KEYS) {
-    const value = wanted[name];
-    if (value === undefined) continue;
-    const field = $(name);
-    const held = name === 'from' || name === 'to' ? field.value && !Number.isNaN(Date.parse(value)) : field.value === value;
-    if (!held) throw new Error(`The address asks for ${name}=${value}, which the search form does not take. Change the search and press Search.`);
-  }
-}
-
-/** A From/To field's instant: the address's own while the field still shows it, else its wall time read in the browser's zone. */
-function fieldIso(label, field) {
-  if (field.value && field.dataset.iso && field.value === field.dataset.wall) return field.dataset.iso;
-  return isoFromLocal(label, field.value);
-}
-
-function readSearch() {
-  const params = { limit: $('limit').value };
-  const from = fieldIso('From', $('from'));
-  const to = fieldIso('To', $('to'));
-  checkRange($('from'), $('to'), from, to);
-  if (from) params.from = from;
-  if (to) params.to = to;
-  for (const name of FILTERS) {
-    const value = $(name).value.trim();
-    if (value) params[name] = value;
-  }
-  for (const name of ['minDuration', 'maxDuration']) {
-    if (params[name] !== undefined && !/^\d+$/.test(params[name])) throw fieldError($(name), `${name === 'minDuration' ? 'Shortest' : 'Longest'} must be a whole number of seconds.`);
-    clearFieldError($(name));
-  }
-  // A shortest longer than the longest matches nothing: refused at Shortest, as the API refuses it.
-  const [min, max] = [params.minDuration, params.maxDuration].map((v) => (v === undefined ? undefined : Number(v)));
-  checkOrder($('minDuration'), $('maxDuration'), min !== undefined && max !== undefined && min > max, 'Shortest must not be more than Longest: choose a smaller Shortest, or a larger Longest.');
-  return params;
-}
-
-function toggleSelected(entry, on) {
-  if (on) state.selected.set(entry.rid, entry);
-  else state.selected.delete(entry.rid);
-  showSelection();
-}
-
-/** The selection's legend: how many calls, and how many of them are not on the page shown (an export takes them all). */
-function showSelection() {
-  const n = state.selected.size;
-  const onPage = new Set((state.search?.items ?? []).map((e) => e.rid));
-  const elsewhere = [...state.selected.keys()].filter((rid) => !onPage.has(rid)).length;
-  $('selected-count').textContent = n === 0 ? 'No calls selected' : `${n} call${n === 1 ? '' : 's'} selected${elsewhere ? ` (${elsewhere} not on this page)` : ''}`;
-  $('selection').disabled = n === 0;
-}
-
-/** Unticks every call: a new search, a finished export or addition, the button, a sign-out, another site. */
-function clearSelection() {
-  state.selected.clear();
-  for (const box of $('results').querySelectorAll('tbody input[type=checkbox]')) box.checked = false;
-  showSelection();
-}
-
-function addRow(entry) {
-  const meta = entry.meta ?? {};
-  const row = $('results').tBodies[0].insertRow();
-  row.dataset.rid = entry.rid;
-  const box = el('input', undefined, { type: 'checkbox', 'aria-label': `Select call ${meta.callId ?? entry.rid}` });
-  box.checked = state.selected.has(entry.rid);
-  box.addEventListener('click', (e) => e.stopPropagation());
-  box.addEventListener('change', () => toggleSelected(entry, box.checked));
-  cell(row, box);
-  cell(row, timeEl(entry.start));
-  cell(row, meta.callId ?? entry.rid, 'mono');
-  cell(row, meta.agent);
-  cell(row, `${meta.caller ?? '?'} → ${meta.called ?? '?'}`, 'mono');
-  cell(row, meta.direction);
-  cell(row, durationText(entry), 'num');
-  const open = el('button', 'Open', { type: 'button', className: 'play', 'aria-label': `Open call ${meta.callId ?? entry.rid}` });
-  cell(row, open);
-  // The row is the mouse target; the button the keyboard one (its click bubbles here).
-  row.addEventListener('click', () => void navigate({ view: 'call', rid: entry.rid }));
-}
-
-async function loadSearchPage(index) {
-  const search = state.search;
-  const mine = search;
-  const table = $('results');
-  table.setAttribute('aria-busy', 'true');
-  $('prev').disabled = true;
-  $('next').disabled = true;
-  $('status').textContent = 'Searching…';
-  try {
-    const cursor = search.cursors[index];
-    const page = await ctx.api(`sites/${encodeURIComponent(search.site)}/recordings`, { query: { ...search.params, ...(cursor ? { cursor } : {}) } });
-    if (mine !== state.search) return;
-    search.index = index;
-    search.cursors[index + 1] = page.cursor ?? null;
-    search.items = page.items;
-    renderResults();
-  } catch (error) {
-    if (mine !== state.search) return;
-    // The rows of an earlier search (another site, other filters) must not stand under this one.
-    clearResults();
-    showError(refusalText('The search', error));
-    $('status').textContent = 'The search failed.';
-  } finally {
-    if (mine === state.search) table.removeAttribute('aria-busy');
-  }
-}
-
-/** Under an empty search by number: numbers are matched as the recorder wrote them, as the CLI says. */
-const NUMBER_HINT = ' Numbers are matched as the recorder wrote them (spaces, dashes, brackets, a (0) after the country code ignored; 00 and + are the same): try the national form (0…) and the international one (+ and the country code).';
-
-/**
- * An agent or call id finds only the whole value as the recorder wrote it, capitals included (the
- * catalogue's index is keyed on it): "alice martin" finds no call of "Alice Martin", and an empty
- * list said nothing of it, so the officer took it for no call at all.
- */
-function exactHint(params) {
-  if (!params.agent && !params.callId) return '';
-  const named = params.agent && params.callId ? 'Agents and call ids' : params.agent ? 'Agents' : 'Call ids';
-  return ` ${named} are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it.`;
-}
-
-function renderResults() {
-  const { items, index, cursors, params } = state.search;
-  $('results').tBodies[0].replaceChildren();
-  for (const entry of items) addRow(entry);
-  const more = Boolean(cursors[index + 1]);
-  const first = index * Number(params.limit) + 1;
-  if (items.length === 0) $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
-  else $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${first}–${first + items.length - 1})${more ? ', more available' : ''}.`;
-  $('page-label').textContent = items.length ? `Page ${index + 1}` : '';
-  $('prev').disabled = index === 0;
-  $('next').disabled = !more;
-  showSelection();
-}
-
-/** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */
-function clearResults() {
-  $('results').tBodies[0].replaceChildren();
-  $('page-label').textContent = '';
-  $('status').textContent = '';
-  $('prev').disabled = true;
-  $('next').disabled = true;
-}
-
-function submitSearch(event) {
-  event?.preventDefault();
-  clearError();
-  let params;
-  try {
-    params = readSearch();
-  } catch (error) {
-    state.search = undefined;
-    clearResults();
-    if (!error.atField) showError(error.message);
-    return Promise.resolve();
-  }
-  // A new search starts a new selection: calls ticked for another customer must not ride along into this one's export.
-  if (event) clearSelection();
-  state.search = { site: currentSite(), params, cursors: [null], index: 0, items: [] };
-  // The search asked for goes into the history (an officer's: a new entry, the empty form's replaced),
-  // so that a reload and Back come back to it. Neither call fires popstate: nothing runs twice.
-  const next = searchRoute(state.search.site);
-  if (!showing(next)) writeEntry(next, { replace: !event || Boolean(history.state?.waiting) });
-  state.route = next;
-  return loadSearchPage(0);
-}
-
 // ---- views ----
 
 /**
@@ -598,7 +396,7 @@ async function render() {
   show(view);
   if (changed && !caseOpened) focusView(view);
   if (view === 'search' && waiting) showEmptySearch();
-  else if (view === 'search') await showSearch(r, site, left);
+  else if (view === 'search') await openSearch(ctx, r, site, left);
   else if (view === 'call') await openCall(ctx, r.rid ?? '');
   else if (view === 'cases') await showCases(r.case, caseOpened);
   else if (view === 'erasures') await openErasures(ctx, r.status);
@@ -621,7 +419,7 @@ function wire() {
     if (select.value === currentSite()) return;
     const view = state.route?.view === 'call' ? 'search' : state.route?.view;
     // Another site is searched with the filters of the search shown.
-    void navigate({ site: select.value, view, ...(view === 'search' && state.search ? addressParams(state.search.params) : {}) });
+    void navigate({ site: select.value, view, ...(view === 'search' ? shownFilters() : {}) });
   };
   select.addEventListener('keydown', (e) => {
     if (e.key === 'Enter') openSite();
@@ -633,46 +431,7 @@ function wire() {
   select.addEventListener('blur', () => {
     if (keyed) openSite();
   });
-  $('search').addEventListener('submit', (e) => void submitSearch(e));
-  $('search').addEventListener('reset', (e) => {
-    e.preventDefault();
-    for (const name of ['from', 'to', 'agent', 'number', 'callId', 'minDuration', 'maxDuration']) $(name).value = '';
-    $('direction').value = '';
-    $('sort').value = '';
-    clearError();
-  });
-  // The pager's buttons are disabled while a page loads, which drops the keyboard focus: it is
-  // given back to the same button, or to the results' heading when that button is now disabled.
-  const page = (button, delta) => void loadSearchPage(state.search.index + delta).then(() => giveFocusBack(button, 'results-title'));
-  $('prev').addEventListener('click', () => page($('prev'), -1));
-  $('next').addEventListener('click', () => page($('next'), 1));
-  $('clear-selection').addEventListener('click', () => {
-    clearSelection();
-    $('results-title').tabIndex = -1;
-    $('results-title').focus();
-  });
-  $('selection-reason').addEventListener('keydown', (e) => {
-    if (e.key === 'Enter') {
-      e.preventDefault();
-      $('export-selected').click();
-    }
-  });
-  $('add-selected').addEventListener('click', () => void addSelectedToCase());
-  $('export-selected').addEventListener('click', () => {
-    clearError();
-    let reason;
-    try {
-      reason = required('selection-reason', 'The reason for the export');
-    } catch (error) {
-      reportFailure('The export', error, $('selection'));
-      return;
-    }
-    const rids = ctx.selectedRids();
-    clearSelection();
-    $('selection-reason').value = '';
-    void navigate({ view: 'cases' });
-    void ctx.startExport({ rids, reason });
-  });
+  wireSearch(ctx);
   document.addEventListener('click', followLink);
   // Back, Forward, a link and an address typed: popstate (it precedes hashchange, which would render twice).
   window.navigation?.addEventListener('navigate', (e) => {
@@ -683,64 +442,6 @@ function wire() {
     if (!window.navigation) arrival = 'new';
     void render();
   });
-}
-
-/**
- * The calls found of `r`: run when the entry holds another search than the one shown (another
- * site, a reload, Back, a bookmark). Back from a call (`left`): the focus goes to that call's
- * Open button, so that the officer working through the list goes on from where they were.
- */
-async function showSearch(r, site, left) {
-  const wanted = Object.fromEntries(SEARCH_KEYS.filter((name) => r[name] !== undefined).map((name) => [name, r[name]]));
-  if (!state.search || state.search.site !== site || searchKey(state.search.params) !== searchKey(wanted)) {
-    clearSelection();
-    try {
-      fillSearch(wanted);
-    } catch (error) {
-      state.search = undefined;
-      clearResults();
-      showError(error.message);
-      return;
-    }
-    await submitSearch();
-  }
-  const open = left && [...$('results').tBodies[0].rows].find((row) => row.dataset.rid === left)?.querySelector('button.play');
-  if (open) open.focus();
-  void loadCaseOptions(ctx, $('selection-case'));
-}
-
-/** The search form empty and nothing run: what an entry another sign-in wrote is shown as. */
-function showEmptySearch() {
-  state.search = undefined;
-  clearSelection();
-  fillSearch({});
-  clearResults();
-  $('status').textContent = 'Fill in the search and press Search.';
-}
-
-async function addSelectedToCase() {
-  clearError();
-  const caseId = $('selection-case').value;
-  if (!caseId) {
-    fieldError($('selection-case'), 'Choose the case to add the selected calls to.');
-    return;
-  }
-  try {
-    const rids = ctx.selectedRids();
-    // A held case takes CASE_ADD_PART new calls a request (each is held before it is added): sent in parts,
-    // each again while the answer says members of the case are still to be held (202).
-    for (let i = 0; i < rids.length; i += CASE_ADD_PART) {
-      let answer;
-      do answer = await ctx.api(ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: rids.slice(i, i + CASE_ADD_PART) } });
-      while (answer?.remaining > 0);
-    }
-    clearSelection();
-    notify(`${rids.length} call${rids.length === 1 ? '' : 's'} added to case ${caseId}.`);
-    // The selection (and the button pressed with it) is disabled now: the officer is told where the calls went.
-    focusIfLost('notice');
-  } catch (error) {
-    reportFailure(`Adding calls to case ${caseId}`, error, $('selection'));
-  }
 }
 
 async function boot() {
