@@ -72,12 +72,15 @@ const WEB_FILES = new Map([
 
 // The compliance console (web/console.html): served from web/ with the files beside it, as the
 // deployment's CloudFront serves web/ at its root, and with the config.json the deploy writes.
+// A module split out of console.js is listed here too, or the page does not start locally.
+const CONSOLE_MODULES = [
+  'console.js', 'console-api.js', 'console-ui.js', 'console-signin.js', 'console-search.js',
+  'console-call.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js',
+];
 const CONSOLE_FILES = new Map([
   ['/web/console.html', { file: 'console.html', type: 'text/html; charset=utf-8' }],
   ['/web/console.css', { file: 'console.css', type: 'text/css; charset=utf-8' }],
-  ...['console.js', 'console-api.js', 'console-ui.js', 'console-search.js', 'console-call.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js'].map(
-    (file) => [`/web/${file}`, { file, type: 'text/javascript; charset=utf-8' }] as const,
-  ),
+  ...CONSOLE_MODULES.map((file) => [`/web/${file}`, { file, type: 'text/javascript; charset=utf-8' }] as const),
 ]);
 
 /** What the console page reads from `config.json` (infra/console.ts writes the deployed one). */

@@ -9,25 +9,21 @@
 // officer who searched and for no one after them, and Sign out removes every search kept.
 // `?poll=N` sets how often (seconds) recall and export states are polled (default 15).
 
-import { ApiError, api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, keepRoute, keptRoute, loadConfig, randomId, refusalText, setNewPassword, SignedOutError, signIn } from './console-api.js';
+import { api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, keepRoute, keptRoute, loadConfig, randomId, refusalText, SignedOutError } from './console-api.js';
 import { openCall } from './console-call.js';
 import { openCases } from './console-cases.js';
+import { stopExpiryWatch, watchExpiry, wireSignIn } from './console-signin.js';
 import { forgetSearch, openSearch, searchKey, searchRoute, shownFilters, showEmptySearch, wireSearch } from './console-search.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { forgetErasures, openErasures } from './console-erasures.js';
 import { $, clearError, el, focusOn, notify, showError } from './console-ui.js';
-import { localText, zoneName } from './shared.js';
+import { zoneName } from './shared.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'];
 
 const state = {
   config: undefined,
   sites: [],
-  /** A NEW_PASSWORD_REQUIRED challenge being answered. */
-  challenge: undefined,
-  expiryTimer: undefined,
-  /** The warning two minutes before the session ends. */
-  warningTimer: undefined,
   /** The id this sign-in stamps the tab's history entries with (historyOwner). */
   owner: undefined,
   /** The entry shown: { site, view, rid?, case?, …the search's filters }. */
@@ -192,7 +188,7 @@ function focusView(view) {
   heading.focus({ preventScroll: false });
 }
 
-// ---- 1. sign in, set a new password, sign out, expiry ----
+// ---- sign out, signed in (the sign-in forms and the session's expiry: console-signin.js) ----
 
 /**
  * Back to sign-in. `forgetWork` (the officer pressed Sign out): the address (the call open) and
@@ -211,9 +207,7 @@ function signOut(message, { forgetWork = false } = {}) {
     $('selection-reason').value = '';
     $('selection-case').value = '';
   }
-  clearTimeout(state.expiryTimer);
-  clearTimeout(state.warningTimer);
-  $('session-warning').hidden = true;
+  stopExpiryWatch();
   state.owner = undefined;
   state.route = undefined;
   // Signing in again shows the view anew: its heading takes the focus (render's `changed`).
@@ -237,31 +231,8 @@ function signOut(message, { forgetWork = false } = {}) {
   $('username').focus();
 }
 
-/** How long before the session ends the officer is warned. */
-const WARN_BEFORE_MS = 120_000;
-
-/**
- * The session cannot be extended: the page keeps only Cognito's access token (an hour), and the
- * local Cognito stand-in issues no refresh token (InitiateAuth USER_PASSWORD_AUTH only), so
- * REFRESH_TOKEN_AUTH could not be tested against it. So the officer is warned two minutes before
- * (an alert, the focus left where it is), and what they typed is kept through the sign-in again
- * (signOut without forgetWork), which returns to the same view.
- */
-function watchExpiry(session) {
-  clearTimeout(state.expiryTimer);
-  clearTimeout(state.warningTimer);
-  $('session-warning').hidden = true;
-  const ends = `${localText(new Date(session.expiresAt).toISOString()).slice(11)} (${zoneName()})`;
-  state.warningTimer = setTimeout(() => {
-    $('session-warning').textContent = `Your session ends at ${ends}. What you have typed is kept: sign in again then, and you return here with it.`;
-    $('session-warning').hidden = false;
-  }, Math.max(0, session.expiresAt - WARN_BEFORE_MS - Date.now()));
-  // The token's own expiry sends the officer back to sign in, with the reason.
-  state.expiryTimer = setTimeout(() => signOut(`Your session expired at ${ends}. Sign in again.`), Math.max(0, session.expiresAt - Date.now()));
-}
-
 async function signedIn(session) {
-  watchExpiry(session);
+  watchExpiry(session, signOut);
   $('who').textContent = session.username;
   state.owner = historyOwner(session.username);
   try {
@@ -276,70 +247,6 @@ async function signedIn(session) {
   const select = $('site');
   select.replaceChildren(...state.sites.map((name) => el('option', name, { value: name })));
   await render();
-}
-
-/** The sign-in form's error, tied to the field it is about (aria-invalid, aria-describedby), which takes the focus. */
-function signInError(field, message) {
-  const box = $('signin-error');
-  box.textContent = message;
-  box.hidden = false;
-  field.setAttribute('aria-invalid', 'true');
-  field.setAttribute('aria-describedby', 'signin-error');
-  field.focus();
-}
-
-async function submitSignIn(event) {
-  event.preventDefault();
-  $('signin-error').hidden = true;
-  for (const field of [$('username'), $('password')]) {
-    field.removeAttribute('aria-invalid');
-    field.removeAttribute('aria-describedby');
-  }
-  const username = $('username').value.trim();
-  const password = $('password').value;
-  if (!username || !password) {
-    signInError(!username ? $('username') : $('password'), !username ? 'Enter your user name.' : 'Enter your password.');
-    return;
-  }
-  const button = event.submitter ?? $('signin').querySelector('button');
-  button.disabled = true;
-  try {
-    const result = await signIn(state.config, username, password);
-    $('password').value = '';
-    if (result.challenge) {
-      state.challenge = result.challenge;
-      show('newpw');
-      $('new-password').focus();
-      return;
-    }
-    await signedIn(result.signedIn);
-  } catch (error) {
-    signInError($('password'), error instanceof ApiError ? error.message : `Sign-in failed: ${error.message}`);
-  } finally {
-    button.disabled = false;
-  }
-}
-
-async function submitNewPassword(event) {
-  event.preventDefault();
-  const box = $('newpw-error');
-  box.hidden = true;
-  const password = $('new-password').value;
-  if (password !== $('new-password-again').value) {
-    box.textContent = 'The two passwords differ.';
-    box.hidden = false;
-    return;
-  }
-  try {
-    const result = await setNewPassword(state.config, state.challenge, password);
-    state.challenge = undefined;
-    $('new-password').value = '';
-    $('new-password-again').value = '';
-    await signedIn(result.signedIn);
-  } catch (error) {
-    box.textContent = error instanceof ApiError && error.errorName === 'InvalidPasswordException' ? `That password is not accepted: ${error.message}` : error.message;
-    box.hidden = false;
-  }
 }
 
 // ---- views ----
@@ -407,8 +314,7 @@ function wire() {
   $('zone').textContent = zoneName();
   // The zone in the header of every column of times: a screen reader says it with each cell, and a screenshot of the rows keeps it.
   for (const span of document.querySelectorAll('[data-zone]')) span.textContent = `(${zoneName()})`;
-  $('signin').addEventListener('submit', (e) => void submitSignIn(e));
-  $('newpw').addEventListener('submit', (e) => void submitNewPassword(e));
+  wireSignIn(ctx, { show, signedIn });
   $('sign-out').addEventListener('click', () => signOut('You signed out.', { forgetWork: true }));
   // A site is opened (and its search audited) when the officer chooses it: a click, or Enter or
   // leaving the list after moving through it with the arrow keys, which fire \`change\` at every site passed over.
