@@ -2,13 +2,14 @@
 // play link minted per play: the browser seeks with HTTP Range requests against the replay
 // URL), download (the file keeps its real name: the replay answers Content-Disposition), the
 // archive state with recall (requested, polled, "playable until …", a notice when playable),
-// the call's legal holds (place, release with a reason) and cases, and its erasure at a data
-// subject's request (console-erasures.js).
+// the call's legal holds (place, release with a reason) and cases (console-holds.js), and its
+// erasure at a data subject's request (console-erasures.js).
 
 import { refusalText } from './console-api.js';
 import { loadCaseOptions } from './console-cases.js';
 import { askErasure } from './console-erasures.js';
-import { $, busy, clearError, el, fieldError, focusIfLost, followDownload, notify, reportFailure, required, showError, timeEl, whenText } from './console-ui.js';
+import { loadHolds, wireHolds } from './console-holds.js';
+import { $, busy, clearError, el, focusIfLost, followDownload, notify, showError, timeEl, whenText } from './console-ui.js';
 import { durationText, setSummary } from './shared.js';
 
 /** A minted link is used for this long at most (they live 300 s): older, a new one is asked for. */
@@ -266,87 +267,7 @@ async function requestRecall() {
   }
 }
 
-// ---- holds ----
-
-function holdText(hold) {
-  const scope = hold.scope?.kind === 'case' ? `as a member of case ${hold.scope.caseId}` : 'on this call';
-  const by = hold.placedBy ? ` by ${hold.placedBy}` : '';
-  const since = hold.placedAt ? ` since ${whenText(hold.placedAt)}` : '';
-  const ref = hold.reference ? ` (reference ${hold.reference})` : '';
-  return `Held ${scope}${since}${by}: ${hold.reason}${ref}`;
-}
-
-async function loadHolds() {
-  const list = $('holds-list');
-  const status = $('holds-state');
-  list.replaceChildren();
-  status.textContent = 'Loading holds…';
-  try {
-    const answer = await call.ctx.api(call.ctx.sitePath('holds'), { query: { rid: call.entry.rid } });
-    const holds = (answer.items ?? answer.active ?? []).filter((h) => !h.releasedAt && (!h.rid || h.rid === call.entry.rid));
-    for (const hold of holds) list.append(el('li', holdText(hold)));
-    status.textContent = holds.length ? `ON HOLD: ${holds.length} active hold${holds.length === 1 ? '' : 's'}; the call cannot be deleted.` : 'Not on hold.';
-    status.dataset.held = String(holds.length > 0);
-    // Only a hold placed on this call itself is released here; a case's hold is released on the case.
-    const own = holds.filter((h) => h.scope?.kind !== 'case');
-    $('release-form').hidden = own.length === 0;
-    // Held for several matters: the officer chooses which one ends (each is released on its own).
-    $('release-which').replaceChildren(...own.map((h) => el('option', holdText(h), { value: h.reference ?? '' })));
-    $('release-which-field').hidden = own.length < 2;
-  } catch (error) {
-    status.textContent = refusalText('The holds', error);
-  }
-}
-
-async function placeHold(event) {
-  event.preventDefault();
-  clearError();
-  try {
-    const reason = required('hold-reason', 'The reason for the hold');
-    const reference = $('hold-reference').value.trim();
-    await busy(event.submitter, 'Placing…', () => call.ctx.api(call.ctx.sitePath('holds'), { method: 'POST', body: { rid: call.entry.rid, reason, ...(reference ? { reference } : {}) } }));
-    $('hold-reason').value = '';
-    $('hold-reference').value = '';
-    notify(`Hold placed on call ${callName()}.`);
-    await loadHolds();
-  } catch (error) {
-    reportFailure('Placing the hold', error, event.target);
-  }
-}
-
-async function releaseHold(event) {
-  event.preventDefault();
-  clearError();
-  try {
-    const reason = required('release-reason', 'The reason for the release');
-    const reference = $('release-which-field').hidden ? '' : $('release-which').value;
-    await busy(event.submitter, 'Releasing…', () => call.ctx.api(call.ctx.sitePath('holds/release'), { method: 'POST', body: { rid: call.entry.rid, reason, ...(reference ? { reference } : {}) } }));
-    $('release-reason').value = '';
-    notify(`Hold released on call ${callName()}.`);
-    await loadHolds();
-    // The release form hides with the call's last own hold: the focus goes to what the call's holds are now.
-    focusIfLost('holds-state');
-  } catch (error) {
-    reportFailure('Releasing the hold', error, event.target);
-  }
-}
-
-async function addToCase(event) {
-  event.preventDefault();
-  clearError();
-  const caseId = $('call-case').value;
-  if (!caseId) {
-    fieldError($('call-case'), 'Choose the case to add this call to.');
-    return;
-  }
-  try {
-    await call.ctx.api(call.ctx.sitePath(`cases/${encodeURIComponent(caseId)}/calls`), { method: 'POST', body: { rids: [call.entry.rid] } });
-    notify(`Call ${callName()} added to case ${caseId}.`);
-    await loadHolds();
-  } catch (error) {
-    reportFailure(`Adding the call to case ${caseId}`, error, event.target);
-  }
-}
+// ---- SHA-256 ----
 
 async function copyHash() {
   const state = $('copy-state');
@@ -374,9 +295,7 @@ function wire() {
   $('download').addEventListener('click', () => void download());
   $('recall').addEventListener('click', () => void requestRecall());
   $('copy-sha').addEventListener('click', () => void copyHash());
-  $('hold-form').addEventListener('submit', (e) => void placeHold(e));
-  $('release-form').addEventListener('submit', (e) => void releaseHold(e));
-  $('call-case-form').addEventListener('submit', (e) => void addToCase(e));
+  wireHolds(call);
   // Once erased, the call is opened again: it answers 410, which the page says.
   $('erase-open').addEventListener('click', () => askErasure(call.ctx, call.entry, () => openCall(call.ctx, call.entry.rid)));
 }
