@@ -21,6 +21,7 @@ import { anotherAgentAlert, heartbeatFailedAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { startPassHeartbeats } from './pass-heartbeat.ts';
 import { sleep } from './sleep.ts';
+import { checkClock } from './clock-skew.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { Throttle, throttledStore } from './bandwidth.ts';
 import { cycleRecordings } from './recordings-pass.ts';
@@ -45,8 +46,6 @@ export type { AgentDeps, AgentStatusFile, CycleReport, PassOutcome, Progress, Re
 // or killed behaves as one that runs for ever (docs/operations.md).
 
 const COMPACT_AFTER_LINES = 5000;
-/** How far this machine's clock may be from the store's before the agent says so (S3's Date header is to the second). */
-const CLOCK_SKEW_ALERT_MS = 2 * 60_000;
 
 export class Agent {
   readonly journal: Journal;
@@ -123,28 +122,6 @@ export class Agent {
 
   /** The site and store this process ships to, not yet remembered as the state directory's (checkTarget): written once the store takes a write. */
   private unconfirmedTarget: ShippingTarget | undefined;
-
-  /**
-   * This machine's clock against the store's, as S3's answers gave it: requests are signed with
-   * the correction, but call times taken from files, stability windows, heartbeats and the daily
-   * report read this clock. Off by more than CLOCK_SKEW_ALERT_MS: a warning, resolved once it is right.
-   */
-  private async checkClock(): Promise<void> {
-    const offset = this.deps.store.clockOffsetMs?.();
-    if (offset === undefined) return;
-    const { site } = this.deps.config;
-    if (Math.abs(offset) <= CLOCK_SKEW_ALERT_MS) return void (await this.alerts.resolve('clock-skew', site, "This machine's clock agrees with the store's again."));
-    const minutes = Math.round(Math.abs(offset) / 60_000);
-    const way = offset < 0 ? 'ahead of' : 'behind';
-    this.deps.log.warn(`this machine's clock is ${minutes} min ${way} the store's`, { offsetMs: offset });
-    await this.alerts.raise('clock-skew', {
-      severity: 'warning',
-      site,
-      subject: `the clock of site ${site}'s agent is ${minutes} min ${way} the store's`,
-      message: `The store's answers say this machine's clock is ${minutes} minute(s) ${way} it. Uploads still work (each request is signed with the difference), but the times this agent reads from its clock are off by as much: heartbeats (the fleet view may call the site silent or late), call times taken from file times, stability windows and the daily report. Set the clock right (NTP: timedatectl, chronyc tracking).`,
-      details: { offsetMs: offset },
-    });
-  }
 
   private treeDeps() {
     const { config, store, clock, verify, log } = this.deps;
@@ -251,7 +228,7 @@ export class Agent {
     for (const s of sources) if (s.type === 'binlog') report.lost += (await this.losses.gather(s.name, async () => this.runners.get(s.name)?.settleGaps())) ?? 0;
     this.passDone({ at: this.deps.clock.now(), sources: passes });
     if (this.journal.lineCount > COMPACT_AFTER_LINES) await this.journal.compact(keep, keepArtefacts);
-    await this.checkClock();
+    await checkClock({ site: this.deps.config.site, store: this.deps.store, alerts: this.alerts, log: this.deps.log });
   }
 
   /**
