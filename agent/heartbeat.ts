@@ -17,7 +17,7 @@ import { freeBytes } from './state/state-space.ts';
 import { shippingError } from './store-refusal.ts';
 
 // The agent's heartbeat: after a pass, one small new object under the site's own
-// `heartbeats/{site}/` prefix (core/fleet.ts says why there), PUT with If-None-Match
+// `heartbeats/{site}/` prefix (core/heartbeat-key.ts says why there), PUT with If-None-Match
 // as the write-once role requires. What the cloud cannot see by itself goes in: per source the
 // last good offsite copy, the recordings backlog and its time to loss, the binlog RPO, losses.
 //
@@ -341,7 +341,7 @@ async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, page
   if (!list || !get) return;
   const blobs = { list: list.bind(store), get: get.bind(store) };
   for await (const item of new HeartbeatListing(blobs, heartbeatPrefix(site), pageSize).keys()) {
-    // A key dated past any clock, or a heartbeat filed under another time (or agent) than its own, is not believed (core/fleet.ts).
+    // A key dated past any clock, or a heartbeat filed under another time (or agent) than its own, is not believed (core/heartbeat-key.ts).
     if (!heartbeatKeyPlausible(item.t, now)) continue;
     const read = async () => {
       const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);

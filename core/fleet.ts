@@ -4,95 +4,22 @@ import { passRunningSchema, passStoppedText, type PassRunning } from './fleet-pa
 import { unnamedLossSchema } from './fleet-losses.ts';
 import { shippedTotalsSchema } from './fleet-shipped.ts';
 import { purgeLateReasons, purgeWarnReasons, type FleetPurge } from './fleet-purge.ts';
-import { assertName, sitePrefix } from './layout.ts';
 import type { RunOutcome, RunRecord } from './window.ts';
 import { missedWindow, stuckWindow, WINDOW_MAX_MINUTES } from './fleet-window.ts';
+import { HEARTBEAT_KEEP_DAYS } from './heartbeat-key.ts';
 
 export { missedWindow, stuckWindow, WINDOW_GRACE_MINUTES, WINDOW_MAX_MINUTES } from './fleet-window.ts';
+export {
+  heartbeatKey, heartbeatKeyParts, heartbeatKeyPlausible, heartbeatMatchesKey, heartbeatPrefix, heartbeatTimeOfKey,
+  HEARTBEAT_DAILY_KEEP_DAYS, HEARTBEAT_KEEP_DAYS, HEARTBEAT_MAX_AHEAD_MS, type HeartbeatClass,
+} from './heartbeat-key.ts';
 
 // Fleet status: what each site's agent last said about itself (its heartbeat) and what the
 // cloud knows of its windows, judged into one row per site with a state an operator can sort
 // on. Pure: the readers (cli/fleet-commands.ts, functions/deadman) fetch, this module judges.
-//
-// Where the heartbeat lives: the agent's role may only ADD objects under its own site's
-// prefixes (infra/site-policies.ts), so a heartbeat is a new small object per pass, PUT with
-// If-None-Match, in its own data class `heartbeats/{site}/` (core/layout.ts): the site's role
-// gets it from the same prefix list as every other class, lifecycle can treat it apart, and
-// nothing that lists manifests (ingest, rebuild, purge) ever sees it. A catalogue API route
-// would have given the write-once role its first execute-api grant and a second way in. The
-// key holds the time inverted (newest sorts first) and the agent's id, so the cloud reads a
-// site's latest heartbeat with one LIST page and one GET whatever the history, and each other
-// agent's newest of a window with one GET more each.
+// Where a heartbeat lives in the bucket, and why there: core/heartbeat-key.ts.
 
 export const HEARTBEAT_FORMAT = 'ferry.heartbeat/1';
-/** Days the bucket keeps a heartbeat (lifecycle rule `expire-heartbeats`, infra/lifecycle.ts). */
-export const HEARTBEAT_KEEP_DAYS = 31;
-/**
- * Days the bucket keeps an agent's daily heartbeat (`heartbeats-daily/`, rule
- * `expire-daily-heartbeats`): the first heartbeat each agent writes in a UTC day is written there
- * too, so a site silent for longer than HEARTBEAT_KEEP_DAYS is still "silent since" its last day
- * (not "never heard from") for over a year.
- */
-export const HEARTBEAT_DAILY_KEEP_DAYS = 400;
-const INVERT_FROM = 9_999_999_999_999;
-
-/** Where a heartbeat lives: every heartbeat (`heartbeats/`), or the first of each UTC day an agent wrote (`heartbeats-daily/`). */
-export type HeartbeatClass = 'heartbeats' | 'heartbeats-daily';
-
-export function heartbeatPrefix(site: string, dataClass: HeartbeatClass = 'heartbeats'): string {
-  assertName('site', site);
-  return sitePrefix(dataClass, site);
-}
-
-/** An agent id goes into its heartbeats' keys only when it is a key-safe word (the UUID every agent makes). */
-const KEY_AGENT = /^[A-Za-z0-9-]{1,64}$/;
-
-/**
- * `heartbeats/{site}/{T}-{agent id}/{T}.json`, T = 9999999999999 − ms: newest first in key order,
- * and which agent wrote it is in the listing itself, so the cloud reads each agent's newest
- * heartbeat without reading the others (core/heartbeat-read.ts). The time comes first (the order)
- * and last (a reader of the earlier `{T}.json` keys finds it where it always did). Without an
- * agent id: `heartbeats/{site}/{T}.json`, the key of agents before it was kept.
- */
-export function heartbeatKey(site: string, at: Date, options: { agent?: string; dataClass?: HeartbeatClass } = {}): string {
-  const t = String(INVERT_FROM - at.getTime()).padStart(13, '0');
-  const agent = options.agent !== undefined && KEY_AGENT.test(options.agent) ? options.agent : undefined;
-  return `${heartbeatPrefix(site, options.dataClass)}${agent ? `${t}-${agent}/` : ''}${t}.json`;
-}
-
-/**
- * When the heartbeat under `key` was written, and by which agent id when the key says (from the
- * key alone); undefined for a key of another shape, and for one whose two times differ (it would
- * sort as one time and read as another: planted to stay first for good).
- */
-export function heartbeatKeyParts(key: string): { t: number; agent?: string } | undefined {
-  const m = /^[^/]+\/[^/]+\/(\d{13})(?:-([A-Za-z0-9-]{1,64})\/(\d{13}))?\.json$/.exec(key);
-  if (!m) return undefined;
-  if (m[3] !== undefined && m[3] !== m[1]) return undefined;
-  return { t: INVERT_FROM - Number(m[1]), ...(m[2] ? { agent: m[2] } : {}) };
-}
-
-/** When the heartbeat under `key` was written (from the key alone); undefined for a key of another shape. */
-export function heartbeatTimeOfKey(key: string): number | undefined {
-  return heartbeatKeyParts(key)?.t;
-}
-
-/**
- * A heartbeat key dated further ahead than this is no agent's clock: the key of every heartbeat is
- * its writer's choice, and one planted far in the future (`…/0000000000000.json`) would be listed
- * first for good, hiding every real heartbeat of the site. Such keys are passed over.
- */
-export const HEARTBEAT_MAX_AHEAD_MS = 24 * 3600_000;
-
-/** Whether a heartbeat listed under a key of time `t` may speak for its site as of `now`. */
-export function heartbeatKeyPlausible(t: number, now: number): boolean {
-  return t - now <= HEARTBEAT_MAX_AHEAD_MS;
-}
-
-/** A heartbeat's own time must be its key's, and its agent id the key's when the key names one: one filed under another is not believed. */
-export function heartbeatMatchesKey(heartbeat: { at: string; agent?: { id: string } }, t: number, agent?: string): boolean {
-  return Date.parse(heartbeat.at) === t && (agent === undefined || heartbeat.agent?.id === agent);
-}
 
 const iso = z.string().datetime({ offset: true });
 const lastGood = z.object({ at: iso, key: z.string().min(1) });

@@ -3,7 +3,7 @@ import type { BlobStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
 import { zodProblems } from './zod-problems.ts';
 
-// Reading a site's heartbeats (written by agent/heartbeat.ts under keys core/fleet.ts builds):
+// Reading a site's heartbeats (written by agent/heartbeat.ts under keys core/heartbeat-key.ts builds):
 // the one that speaks for the site (the newest, or the one of a day), and the newest of every
 // other agent that wrote as the site in a window, whose losses are the site's too (a failover
 // host, a new state directory). One listing serves both: the keys name their agent, so each
