@@ -122,9 +122,9 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     const started = performance.now();
     const walking = walk.walk().then(() => {
       next.commit();
-      s.observations.pendingCommitted(source.name, batches.length, s.deps.clock.now(), source.path);
       const before = s.observations.numbering(source.name);
-      s.observations.setNumbering(source.name, numberingKept(before, numberingSeen(numbers, batches, s.deps.clock.now(), before)));
+      const at = s.deps.clock.now();
+      s.observations.pendingCommitted(source.name, batches.length, at, source.path, numberingKept(before, numberingSeen(numbers, batches, at, before)));
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ...(walk.doubtful > 0 ? { goneAfterShippedBefore: walk.doubtful } : {}), ms: Math.round(performance.now() - started) });
       // What the walk found lost is alerted now (together), not when the shipping of a backlog ends.
       return s.losses.flush(source.name);
@@ -227,6 +227,9 @@ function numberingKept(before: Numbering | undefined, seen: Numbering | undefine
  * that time stops at the lock without looking. Returns how many batches were newly recorded.
  */
 async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig, now: ReturnType<typeof batchNumbers>): Promise<number> {
+  if (s.observations.numberingForgotten(source.name)) {
+    s.deps.log.warn('batch numbering memory older than the last scan (an older agent ran on this state directory): not judged for batches nobody saw this pass', { source: source.name });
+  }
   const before = s.observations.numbering(source.name);
   if (!before?.contiguous || !now || now.shape !== before.shape) return 0;
   // The lowest number above the last walk's highest (a loop: a root may hold more batches than a spread takes arguments).

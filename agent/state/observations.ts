@@ -76,11 +76,27 @@ export class Observations {
   private readonly directory: string;
   private readonly sources: Record<string, SourceFile>;
   private readonly trackers = new Map<string, StabilityTracker>();
+  private readonly staleNumbering = new Set<string>();
 
   constructor(directory: string) {
     this.directory = directory;
     this.file = join(directory, 'observations.json');
     this.sources = readJsonFile<ObservationsFile>(this.file)?.sources ?? {};
+    for (const [source, s] of Object.entries(this.sources)) {
+      // A walk records the numbering with its scan time (pendingCommitted), so a scan after it
+      // was made by an agent that does not keep the numbering: an older release run on
+      // this state directory (a rollback). Batches it shipped and the recorder then evicted would
+      // be taken for batches no pass saw: the memory starts afresh instead.
+      if (s.numbering && s.lastScan && s.numbering.at < s.lastScan) {
+        delete s.numbering;
+        this.staleNumbering.add(source);
+      }
+    }
+  }
+
+  /** Whether the source's numbering memory was older than its last scan when loaded, and so forgotten (see the constructor). */
+  numberingForgotten(source: string): boolean {
+    return this.staleNumbering.has(source);
   }
 
   private of(source: string): SourceFile {
@@ -111,27 +127,25 @@ export class Observations {
     return new PendingViewWriter(this.pendingFile(source));
   }
 
-  /** Records that a pass committed the source's pending view, having found `batchesSeen` batch directories. */
-  pendingCommitted(source: string, batchesSeen: number, at: Date, root?: string): void {
+  /**
+   * Records that a pass committed the source's pending view, having found `batchesSeen` batch
+   * directories, and what its walk saw of the recorder's numbering (undefined: none, a root of
+   * another naming), in one write: the numbering is taken at the scan time it goes with.
+   */
+  pendingCommitted(source: string, batchesSeen: number, at: Date, root?: string, numbering?: SourceFile['numbering']): void {
     const s = this.of(source);
     delete s.pending;
     s.batchesSeen = batchesSeen;
     if (root !== undefined) s.root = root;
     s.lastScan = at.toISOString();
+    if (numbering === undefined) delete s.numbering;
+    else s.numbering = numbering;
     this.save();
   }
 
   /** What the last complete walk of a numbered root saw of the numbering (undefined otherwise). */
   numbering(source: string): SourceFile['numbering'] {
     return this.sources[source]?.numbering;
-  }
-
-  /** Remembers the numbering a complete walk saw (or forgets it: a root of another naming). */
-  setNumbering(source: string, numbering: SourceFile['numbering']): void {
-    const s = this.of(source);
-    if (numbering === undefined) delete s.numbering;
-    else s.numbering = numbering;
-    this.save();
   }
 
   /** How many batch directories the last pass found, and when (undefined before the first pass). */
