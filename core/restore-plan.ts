@@ -202,8 +202,9 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
     const list = others.map((o) => `${o.name} (taken ${o.takenAt})`).join(', ');
     notes.push(`the source holds backups under ${others.length + 1} names: besides ${full.name} (taken ${full.takenAt}), the newest at or before T of ${list} ${others.length === 1 ? 'is' : 'are'} in the plan; restore each into its own database (if they are rotations of one database, the steps apply the newest last)`);
   }
-  if (at !== stopAt) notes.push(`binlog times have 1-second resolution: events logged during ${binlogDatetime(stopAt)} UTC are not applied`);
   if (segments.length > 0) {
+    // Only a replay cuts at stopAt: a plan without log segments restores the full as it was taken.
+    if (at !== stopAt) notes.push(`binlog times have 1-second resolution: events logged during ${binlogDatetime(stopAt)} UTC are not applied`);
     const family = load.kind === 'load-sql' ? load.family : 'mariadb';
     const startPosition = full.position?.logPos;
     if (startPosition === undefined) {

@@ -162,6 +162,12 @@ describe('planRestore: refusals say why and what is reachable', () => {
     expect(none.notes).toContain(`the source has no log segments: the plan restores the full as taken at ${F2.takenAt}, not T`);
   });
 
+  it('says nothing of binlog time resolution in a plan that replays no log segment (a full alone, at a T within a second)', () => {
+    const full = ok(planRestore([F1, F2], { at: iso(T0 + 70 * 60_000 + 500), now: new Date(Date.parse(min(200))), fullOnly: true }));
+    expect(full.notes.join('\n')).not.toMatch(/1-second resolution/);
+    expect(full.notes).toContain(`the source has no log segments: the plan restores the full as taken at ${F2.takenAt}, not T`);
+  });
+
   it('names the nearest reachable time after T when it is closer than the one before', () => {
     const F4 = makeFull(min(100), { position: { logFile: 'mysql-bin.000011', logPos: 4 } });
     expect(refused(plan(min(95), [F2, F4, ...without(9)]))).toMatchObject({ code: 'gap', nearestReachable: min(100) });
