@@ -204,7 +204,7 @@ function buildPlan(opts: PlanOptions, at: string, stopAt: string, full: Artefact
   }
   if (segments.length > 0) {
     // Only a replay cuts at stopAt: a plan without log segments restores the full as it was taken.
-    if (at !== stopAt) notes.push(`binlog times have 1-second resolution: events logged during ${binlogDatetime(stopAt)} UTC are not applied`);
+    if (at !== stopAt) notes.push(`binlog times have 1-second resolution: events logged during ${binlogDatetime(stopAt)} UTC are not applied (to apply those before a given statement, plan a second later and stop at its position: STOP_POSITION=N ./apply.sh, docs/restore.md)`);
     const family = load.kind === 'load-sql' ? load.family : 'mariadb';
     const startPosition = full.position?.logPos;
     if (startPosition === undefined) {

@@ -63,7 +63,7 @@ describe('planRestore: plans', () => {
   it('cuts T to its second (binlog resolution) and says so', () => {
     const p = ok(plan(iso(T0 + 35 * 60_000 + 700)));
     expect(p.stopAt).toBe(min(35));
-    expect(p.notes[0]).toMatch(/1-second resolution: events logged during 2026-03-01 00:35:00 UTC are not applied/);
+    expect(p.notes[0]).toMatch(/1-second resolution: events logged during 2026-03-01 00:35:00 UTC are not applied \(to apply those before a given statement, plan a second later and stop at its position: STOP_POSITION=N \.\/apply\.sh/);
   });
 
   it('prefers a final segment to its partial snapshot, and uses a partial only as the last segment', () => {
