@@ -2,6 +2,7 @@
 // that end a stalled request, and the site's outbound proxy when the process was given one.
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isLoopback, proxyEnvironmentInUse } from './proxy-environment.ts';
+import { SlicedBody, sliceable } from './sliced-body.ts';
 
 // The proxy's settings live in proxy-environment.ts, which loads no SDK: the CLI's entry points
 // set them before they know whether the command needs a client at all.
@@ -22,7 +23,8 @@ export interface RequestTimeouts {
  * hold the agent (and under cron its lock) for good. The SDK's S3 client sets neither by
  * default (S3 itself drops a connection idle for 20 s). The failure is a network error, asked
  * again by the SDK; a pass whose store did not answer ships no more batches (agent/ship-recordings.ts).
- * Uploads wait for the bandwidth limit before a body starts, never in the middle of one.
+ * Uploads wait for the bandwidth limit before a body starts, never in the middle of one. A body
+ * that leaves slowly but steadily (a slow uplink) is progress, not silence (sliced-body.ts).
  */
 export const REQUEST_TIMEOUTS = { connectMs: 15_000, idleMs: 60_000 } as const;
 
@@ -36,11 +38,30 @@ export function requestHandler(opts: { maxSockets?: number; endpoint?: string; t
   const proxyEnvironment = proxyEnvironmentInUse();
   const proxy = proxyEnvironment !== undefined && !isLoopback(opts.endpoint) ? { proxyEnv: proxyEnvironment } : {};
   const agent = { keepAlive: true, maxSockets, ...proxy };
-  return new NodeHttpHandler({
+  return new SlicingHandler(opts.timeouts?.idleMs ?? REQUEST_TIMEOUTS.idleMs, {
     httpAgent: agent,
     httpsAgent: agent,
     connectionTimeout: opts.timeouts?.connectMs ?? REQUEST_TIMEOUTS.connectMs,
     socketTimeout: opts.timeouts?.idleMs ?? REQUEST_TIMEOUTS.idleMs,
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeout: opts.requestTimeoutMs, throwOnRequestTimeout: true }),
   });
+}
+
+type HttpRequest = Parameters<NodeHttpHandler['handle']>[0];
+
+/** Sends a body held in memory a slice at a time (sliced-body.ts), a fresh stream for each attempt. */
+class SlicingHandler extends NodeHttpHandler {
+  constructor(
+    private readonly idleMs: number,
+    options: ConstructorParameters<typeof NodeHttpHandler>[0],
+  ) {
+    super(options);
+  }
+
+  override handle(request: HttpRequest, options?: Parameters<NodeHttpHandler['handle']>[1]): ReturnType<NodeHttpHandler['handle']> {
+    if (!sliceable(request.body)) return super.handle(request, options);
+    // The SDK sends the same request again on a retry: the stream is the copy's, the bytes stay the request's.
+    const sliced = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as HttpRequest, request, { body: new SlicedBody(request.body, this.idleMs) });
+    return super.handle(sliced, options);
+  }
 }

@@ -1,0 +1,84 @@
+// Request bodies sent so that a slow uplink is not taken for a dead one.
+//
+// The SDK hands a part or a pack to Node as one write (`req.end(buffer)`), and Node's idle timer
+// (REQUEST_TIMEOUTS.idleMs) moves only when a write is handed over and when it completes: an
+// 8 MiB part sharing a 3 Mbit/s uplink with two other uploads takes 67 s to leave, so it "timed
+// out after 60000 ms of inactivity" while its bytes left steadily, again at every attempt, and
+// the pass then shipped no more recordings. Sent as slices, every slice the kernel takes is
+// progress. What the kernel took but has not sent yet when the last slice is handed over (the
+// socket's buffer, megabytes towards a proxy on the LAN) still has to leave before the store can
+// answer: the wait for that answer is lengthened by the time the whole body takes at the rate its
+// last quarter was taken (once the buffers are full, the kernel takes bytes as fast as they
+// leave); a body the kernel took at once is timed by the last rate seen. The whole body, not the
+// part still queued, which cannot be seen: the queue is never longer, and the buffers grow as
+// the body goes, so the last quarter's rate can be higher than the line's. A connection on which nothing moves still fails after idleMs, in the middle of a body
+// as before, and after its body once the body's bytes should have left.
+import { Readable, type Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+
+const SLICE_BYTES = 64 * 1024;
+/** Bodies smaller than this go as they are: one slice would change nothing. */
+const MIN_SLICED_BYTES = 2 * SLICE_BYTES;
+/** The most the wait for an answer is lengthened for bytes still queued (a bound on a bad estimate). */
+const MAX_DRAIN_MS = 15 * 60_000;
+
+/** The rate (bytes/ms) the last body long enough to measure left at: for a body the kernel takes at once. */
+let lastRate: number | undefined;
+
+/** Whether a request body is worth slicing: bytes in memory, larger than two slices. */
+export function sliceable(body: unknown): body is Uint8Array {
+  return body instanceof Uint8Array && body.byteLength >= MIN_SLICED_BYTES;
+}
+
+/**
+ * A body of `bytes` that yields them a slice at a time and, once the last one is handed to the
+ * socket, lengthens the socket's idle timeout by the time the bytes still queued should take to leave.
+ */
+export class SlicedBody extends Readable {
+  private at = 0;
+  /** When the last quarter of the body began to be handed over, and from which byte. */
+  private lastQuarter: { bytes: number; at: number } | undefined;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly idleMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    super({ highWaterMark: SLICE_BYTES });
+  }
+
+  override _read(): void {
+    const total = this.bytes.byteLength;
+    if (this.at >= total) {
+      this.push(null);
+      return;
+    }
+    if (!this.lastQuarter && this.at >= total * 0.75) this.lastQuarter = { bytes: this.at, at: this.now() };
+    const end = Math.min(this.at + SLICE_BYTES, total);
+    const slice = this.bytes.subarray(this.at, end);
+    this.at = end;
+    this.push(slice);
+  }
+
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    const request = destination as unknown as Writable & { socket?: Socket | null };
+    request.once('finish', () => this.lengthenWait(request.socket ?? undefined));
+    return super.pipe(destination, options);
+  }
+
+  /** The idle timeout once every byte is handed over: idleMs plus the time the queue takes to leave. */
+  private lengthenWait(socket: Socket | undefined): void {
+    const drain = this.drainMs();
+    if (socket && drain > 0) socket.setTimeout(this.idleMs + drain);
+  }
+
+  /** How long the bytes handed over but not yet sent should take to leave, at the rate seen. */
+  drainMs(): number {
+    const now = this.now();
+    const quarter = this.lastQuarter;
+    // Less than a second for the last quarter: the kernel took it at once, which says nothing of the line.
+    if (quarter && now - quarter.at >= 1_000) lastRate = (this.bytes.byteLength - quarter.bytes) / (now - quarter.at);
+    if (lastRate === undefined) return 0;
+    return Math.min(MAX_DRAIN_MS, Math.ceil(this.bytes.byteLength / lastRate));
+  }
+}
