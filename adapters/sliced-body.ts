@@ -6,13 +6,15 @@
 // out after 60000 ms of inactivity" while its bytes left steadily, again at every attempt, and
 // the pass then shipped no more recordings. Sent as slices, every slice the kernel takes is
 // progress. What the kernel took but has not sent yet when the last slice is handed over (the
-// socket's buffer, megabytes towards a proxy on the LAN) still has to leave before the store can
-// answer: the wait for that answer is lengthened by the time the whole body takes at the rate its
-// last quarter was taken (once the buffers are full, the kernel takes bytes as fast as they
-// leave); a body the kernel took at once is timed by the last rate seen. The whole body, not the
-// part still queued, which cannot be seen: the queue is never longer, and the buffers grow as
-// the body goes, so the last quarter's rate can be higher than the line's. A connection on which nothing moves still fails after idleMs, in the middle of a body
-// as before, and after its body once the body's bytes should have left.
+// socket's buffer: megabytes on a fast first hop, to a proxy on the LAN) still has to leave before
+// the store can answer, and nothing shows it leave: the wait for that answer is lengthened by the
+// time the whole body takes at the rate its last quarter was taken (once the buffers are full,
+// the kernel takes bytes as fast as they leave), or, for a body the kernel took at once, at
+// FLOOR_RATE. The whole body, not the part still queued, which cannot be seen: the queue is never
+// longer, and the buffers grow as the body goes, so the last quarter's rate can be higher than the
+// line's. A connection on which nothing moves still fails after idleMs in the middle of a body, as
+// before; one that dies once the kernel took the whole body fails after the lengthened wait, which
+// a dead path cannot make long: it lets the kernel take no more than its buffers hold.
 import { Readable, type Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 
@@ -22,8 +24,8 @@ const MIN_SLICED_BYTES = 2 * SLICE_BYTES;
 /** The most the wait for an answer is lengthened for bytes still queued (a bound on a bad estimate). */
 const MAX_DRAIN_MS = 15 * 60_000;
 
-/** The rate (bytes/ms) the last body long enough to measure left at: for a body the kernel takes at once. */
-let lastRate: number | undefined;
+/** The slowest share of the line (bytes/ms) an upload is waited for at: 32 KiB/s, 256 kbit/s. */
+export const FLOOR_RATE = 32 * 1024 / 1000;
 
 /** Whether a request body is worth slicing: bytes in memory, larger than two slices. */
 export function sliceable(body: unknown): body is Uint8Array {
@@ -72,13 +74,12 @@ export class SlicedBody extends Readable {
     if (socket && drain > 0) socket.setTimeout(this.idleMs + drain);
   }
 
-  /** How long the bytes handed over but not yet sent should take to leave, at the rate seen. */
+  /** How long the body's bytes handed over but not yet sent may take to leave. */
   drainMs(): number {
     const now = this.now();
     const quarter = this.lastQuarter;
     // Less than a second for the last quarter: the kernel took it at once, which says nothing of the line.
-    if (quarter && now - quarter.at >= 1_000) lastRate = (this.bytes.byteLength - quarter.bytes) / (now - quarter.at);
-    if (lastRate === undefined) return 0;
-    return Math.min(MAX_DRAIN_MS, Math.ceil(this.bytes.byteLength / lastRate));
+    const measured = quarter && now - quarter.at >= 1_000 ? (this.bytes.byteLength - quarter.bytes) / (now - quarter.at) : undefined;
+    return Math.min(MAX_DRAIN_MS, Math.ceil(this.bytes.byteLength / (measured ?? FLOOR_RATE)));
   }
 }

@@ -77,6 +77,31 @@ describe('an upload over a slow uplink', () => {
     }
   }, 60_000);
 
+  it('waits for the answer to a body the network took at once as long as it takes to leave at 256 kbit/s', async () => {
+    // 512 KiB fit in loopback's buffers: the last slice is handed over at once. Towards a proxy on
+    // the LAN they are still there, leaving over the uplink: 16 s at 256 kbit/s. The store here
+    // reads them 3 idle timeouts later.
+    const body = 512 * 1024;
+    let got = 0;
+    server = createServer((req, res) => {
+      req.pause();
+      setTimeout(() => {
+        req.on('data', (c: Buffer) => (got += c.length));
+        req.on('end', () => res.writeHead(200, { ETag: '"0123456789abcdef0123456789abcdef"' }).end());
+        req.resume();
+      }, 3 * IDLE_MS);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = createS3Client({ endpoint, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, maxAttempts: 1, timeouts: { idleMs: IDLE_MS } });
+    try {
+      await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: new Uint8Array(body) }));
+      expect(got).toBe(body);
+    } finally {
+      client.destroy();
+    }
+  }, 60_000);
+
   it('still fails on a connection where nothing moves', async () => {
     server = createServer((req) => req.pause()); // takes the connection, reads nothing, never answers
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
