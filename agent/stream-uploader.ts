@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart, PutOptions } from '../core/ports.ts';
 import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, TransientError } from '../core/errors.ts';
+import { cutOnTheWay } from './network-cut.ts';
 import { PartPool } from './part-pool.ts';
 import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hasher.ts';
 
@@ -37,6 +38,8 @@ export interface StreamUploaderOptions {
   /** Called with the upload id before any part is sent (and awaited), so a crash can always abort it. */
   onUploadStarted?: (uploadId: string) => void | Promise<void>;
   onUploadEnded?: (uploadId: string) => void | Promise<void>;
+  /** The first pause before a part cut on the way is sent again (doubled each time); 1 s. */
+  cutPauseMs?: number;
 }
 
 export interface UploadResult {
@@ -63,6 +66,8 @@ export function lockOptions(lock: StreamUploaderOptions['lock']): Pick<PutOption
 
 /** Times one part is sent when the store keeps other bytes than those sent (a torn body accepted). */
 const PART_SENDS = 3;
+/** Times a part is sent when its connection was cut on the way (network-cut.ts), pausing 1, 2, 4, 8 s between. */
+const CUT_SENDS = 5;
 /** Times a complete is sent when it fails on the way (after the SDK's own retries). */
 const COMPLETE_SENDS = 3;
 const unquote = (etag: string | undefined) => etag?.replace(/"/g, '');
@@ -229,6 +234,10 @@ export class StreamUploader {
       } catch (error) {
         // The store refused bytes that did not match their checksum (BadDigest): torn on the way.
         if (error instanceof IntegrityError && send < PART_SENDS) continue;
+        if (cutOnTheWay(error) && send < CUT_SENDS) {
+          await new Promise((resolve) => setTimeout(resolve, (this.options.cutPauseMs ?? 1_000) * 2 ** (send - 1)));
+          continue;
+        }
         throw error;
       }
       if (!this.md5ETags) return part;

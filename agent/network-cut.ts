@@ -1,0 +1,19 @@
+// A failure of a request that a pause and the same request again may cure: its connection was cut
+// on the way (reset, closed, the line down for a few seconds), as opposed to a store that does not
+// answer in its time (the pass's stall rule, agent/ship-recordings.ts) or one that refuses.
+import { FerryError, IntegrityError, messageOf } from '../core/errors.ts';
+
+// A part so cut is sent again by the uploader (after the SDK's own retries, which a line that
+// drops for a few seconds outlasts): the parts already stored stay, where failing the part sent
+// the whole object again from its first byte (hours of a full backup over a slow line).
+
+const CUT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ENETUNREACH', 'EHOSTUNREACH']);
+/** A part's failure that a pause and another send may cure: the connection cut, not the store silent or refusing. */
+export function cutOnTheWay(error: unknown): boolean {
+  if (!(error instanceof FerryError) || !error.retryable || error instanceof IntegrityError) return false;
+  // The SDK names a reset 'TimeoutError' too ('TimeoutError: socket hang up'): the store's silence is said by the time waited.
+  const message = messageOf(error);
+  if (/timed out after \d+ ms|did not establish a connection/.test(message)) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return (typeof code === 'string' && CUT_CODES.has(code)) || /socket hang up|ECONNRESET|EPIPE|other side closed/.test(message);
+}
