@@ -64,14 +64,32 @@ export class SlicedBody extends Readable {
 
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
     const request = destination as unknown as Writable & { socket?: Socket | null };
-    request.once('finish', () => this.lengthenWait(request.socket ?? undefined));
+    request.once('finish', () => {
+      const socket = request.socket;
+      if (socket) this.lengthenWait(socket, request);
+    });
     return super.pipe(destination, options);
   }
 
-  /** The idle timeout once every byte is handed over: idleMs plus the time the queue takes to leave. */
-  private lengthenWait(socket: Socket | undefined): void {
-    const drain = this.drainMs();
-    if (socket && drain > 0) socket.setTimeout(this.idleMs + drain);
+  /**
+   * The idle timeout once every byte is handed over: idleMs plus the time the queue may take to
+   * leave. The SDK sets its idle timeout 3 s into a request (a longer one): a body the kernel took
+   * at once is handed over before that, so the SDK's later setting is lengthened as well, until
+   * the request ends and the socket goes back to the pool.
+   */
+  private lengthenWait(socket: Socket, request: Writable): void {
+    const waitMs = this.idleMs + this.drainMs();
+    const idleMs = this.idleMs;
+    const own = Object.prototype.hasOwnProperty.call(socket, 'setTimeout');
+    const original = socket.setTimeout;
+    socket.setTimeout = function (this: Socket, ms: number, callback?: () => void) {
+      return original.call(this, ms === idleMs ? waitMs : ms, callback);
+    } as Socket['setTimeout'];
+    request.once('close', () => {
+      if (own) socket.setTimeout = original;
+      else delete (socket as Partial<Socket>).setTimeout;
+    });
+    socket.setTimeout(idleMs);
   }
 
   /** How long the body's bytes handed over but not yet sent may take to leave. */

@@ -80,7 +80,9 @@ describe('an upload over a slow uplink', () => {
   it('waits for the answer to a body the network took at once as long as it takes to leave at 256 kbit/s', async () => {
     // 512 KiB fit in loopback's buffers: the last slice is handed over at once. Towards a proxy on
     // the LAN they are still there, leaving over the uplink: 16 s at 256 kbit/s. The store here
-    // reads them 3 idle timeouts later.
+    // reads them 12 s later, twice the idle timeout. That timeout is the production one's kind (6 s
+    // or more: the SDK sets it 3 s into the request, after the body was handed over).
+    const idleMs = 6_000;
     const body = 512 * 1024;
     let got = 0;
     server = createServer((req, res) => {
@@ -89,11 +91,11 @@ describe('an upload over a slow uplink', () => {
         req.on('data', (c: Buffer) => (got += c.length));
         req.on('end', () => res.writeHead(200, { ETag: '"0123456789abcdef0123456789abcdef"' }).end());
         req.resume();
-      }, 3 * IDLE_MS);
+      }, 12_000);
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = createS3Client({ endpoint, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, maxAttempts: 1, timeouts: { idleMs: IDLE_MS } });
+    const client = createS3Client({ endpoint, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, maxAttempts: 1, timeouts: { idleMs } });
     try {
       await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: new Uint8Array(body) }));
       expect(got).toBe(body);
