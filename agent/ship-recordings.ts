@@ -166,9 +166,13 @@ function shipFailedAlert(site: string, source: RecordingsSourceConfig, failures:
   };
 }
 
-/** A request the store never answered in its time (connect or idle timeout): asking again waits as long. */
+/**
+ * A request the store never answered in its time (connect or idle timeout): asking again waits as
+ * long. Not a connection cut on the way: the SDK names a reset 'TimeoutError' too ('TimeoutError:
+ * socket hang up'), which a line that drops now and then gives, and a batch so cut is tried again.
+ */
 function storeSilent(error: unknown): boolean {
-  return /TimeoutError|timed out after \d+ ms|did not establish a connection/.test(messageOf(error));
+  return /timed out after \d+ ms|did not establish a connection|exceeded the configured \d+ ms requestTimeout|ETIMEDOUT/.test(messageOf(error));
 }
 
 async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig, ctx: ShipContext, work: BatchWork, failures: ShipFailure[], silent: { message?: string } = {}): Promise<{ result?: ShipResult; lost: number; evicted?: true }> {

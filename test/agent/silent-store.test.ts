@@ -8,7 +8,7 @@ import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { TransientError } from '../../core/errors.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
-import type { Alert } from '../../core/ports.ts';
+import type { Alert, PutOptions } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 
 // A store that accepts connections and never answers (a firewall that dropped its state, a
@@ -48,6 +48,30 @@ describe('a store that does not answer', () => {
       // The heartbeat is tried (it says the store is silent), without first listing the site's others from the same silent store.
       expect(heartbeatListings).toBe(0);
       expect(alerts.find((a) => a.subject.includes('could not be shipped'))?.message).toMatch(/After 1 attempt\(s\): .*timed out after 60000 ms of inactivity/);
+    } finally {
+      agent.close();
+    }
+  });
+
+  it('tries a batch again in the same pass when its connection was cut (the SDK names a reset TimeoutError too): the pass ships every batch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-cut-'));
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    writeTree(root, 4, 3, { ageMs: 3_600_000 });
+    const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nshipping: { attempts: 5, packConcurrency: 1 }\nsources:\n  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 3, quietSeconds: 60, settleSeconds: 1 }\n`);
+    const memory = new MemoryBlobStore();
+    let cuts = 1;
+    const store = Object.assign(memory, {
+      put: (key: string, body: Uint8Array, options?: PutOptions) => {
+        // What S3BlobStore makes of the SDK's error for a connection reset mid-body.
+        if (key.startsWith('recordings/') && cuts-- > 0) throw new TransientError(`S3 put ${key}: TimeoutError: socket hang up`);
+        return MemoryBlobStore.prototype.put.call(memory, key, body, options);
+      },
+    });
+    const agent = new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+    try {
+      const report = await agent.cycle();
+      expect(report).toMatchObject({ packs: 4, failed: 0 });
     } finally {
       agent.close();
     }
