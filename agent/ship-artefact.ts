@@ -7,6 +7,7 @@ import { ARTEFACT_FORMAT, artefactId as makeArtefactId, serializeArtefactManifes
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../core/layout.ts';
 import { IntegrityError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import type { Journal, FileStamp } from './journal.ts';
+import { UploadProgress } from './upload-progress.ts';
 import { StreamUploader, type StreamUploaderOptions } from './stream-uploader.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
@@ -271,6 +272,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
   const { size } = work.stamp;
   const partial = work.partial ?? false;
   if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) return size <= ctx.partSize ? 1 : Math.ceil(size / ctx.partSize);
+  const progress = new UploadProgress(ctx.journal.directory, o.id, { source: work.source, name: work.stamp.name, size }, () => ctx.clock.now());
   const uploader = new StreamUploader(ctx.store, {
     key: o.key,
     partSize: ctx.partSize,
@@ -281,6 +283,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     ...(o.lock ? { lock: o.lock } : {}),
     onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),
     onUploadEnded: (u) => ctx.journal.uploadEnded(o.id, u),
+    onPartStored: (bytes) => progress.stored(bytes),
   });
   try {
     const hash = createHash('sha256');
@@ -294,6 +297,8 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
   } catch (error) {
     await uploader.abort().catch(() => undefined);
     throw error;
+  } finally {
+    progress.end();
   }
 }
 

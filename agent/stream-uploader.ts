@@ -38,6 +38,8 @@ export interface StreamUploaderOptions {
   /** Called with the upload id before any part is sent (and awaited), so a crash can always abort it. */
   onUploadStarted?: (uploadId: string) => void | Promise<void>;
   onUploadEnded?: (uploadId: string) => void | Promise<void>;
+  /** Called with a part's size once the store took it (progress for `agent status`). */
+  onPartStored?: (bytes: number) => void;
   /** The first pause before a part cut on the way is sent again (doubled each time); 1 s. */
   cutPauseMs?: number;
 }
@@ -211,8 +213,10 @@ export class StreamUploader {
     // The buffer goes back to the pool only when nobody reads it any more: the part was sent (or
     // failed) and the object hash took it (or failed), whichever comes last.
     const task: Promise<void> = Promise.allSettled([sent, hashed.read]).then(([part, read]) => {
-      if (part.status === 'fulfilled') this.parts.push(part.value);
-      else this.failure ??= part.reason;
+      if (part.status === 'fulfilled') {
+        this.parts.push(part.value);
+        this.options.onPartStored?.(body.length);
+      } else this.failure ??= part.reason;
       if (read.status === 'rejected') this.failure ??= read.reason;
       this.inflight.delete(task);
       this.pool.release(buffer);

@@ -1,7 +1,7 @@
 import { sentence } from '../core/alert-text.ts';
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { onStopSignals } from './interrupt.ts';
+import { onStopSignals, untilStopped } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
 import { emptyRootNotes } from './empty-root-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
@@ -25,21 +25,12 @@ import { artefactAndTreeLines, drainLine } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import type { ShipRate } from '../agent/ship-rate.ts';
 import { StateLockedError } from '../agent/state/state-lock.ts';
-import { inflightLine, passLine, runningAgent, runningLine, unfinishedPass, type RunningAgent, type UnfinishedPass } from './status-running.ts';
+import { inflightLine, inflightUploads, passLine, runningAgent, runningLine, unfinishedPass, uploadLine, type RunningAgent, type UnfinishedPass, type UploadShown } from './status-running.ts';
 import { unreadableDirectory } from '../agent/sources/source-checks.ts';
 import { LossLog, type LossEntry } from '../agent/state/loss-log.ts';
 import { AlertBook, type AlertState } from '../agent/state/alert-book.ts';
 import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
-
-async function untilStopped<T>(onStop: Parameters<typeof onStopSignals>[0], run: () => Promise<T>): Promise<T> {
-  const off = onStopSignals(onStop);
-  try {
-    return await run();
-  } finally {
-    off();
-  }
-}
 
 // The agent's commands (registered by agent-register.ts, which loads this module only when one
 // of them runs): `agent run`, `agent check`, `agent status`, and what they share.
@@ -252,6 +243,8 @@ export interface StatusReport {
   inflight: number;
   /** Backup, log and archive files a run began and did not finish (`source/name`): a run killed mid-upload left them. */
   inflightArtefacts?: string[];
+  /** How far the running agent's uploads of those files have got. */
+  inflightUploads?: UploadShown[];
   /** The last ten losses; `lossRecords` counts them all and `agent status --losses` lists them all. */
   recentLosses: LossEntry[];
   lossRecords: number;
@@ -338,6 +331,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     totals: { packs: journal.totals.packs, recordings: journal.totals.recordings, bytes: journal.totals.bytes, ...losses.totals() },
     inflight: journal.inflightPacks().length,
     inflightArtefacts: journal.inflightArtefacts().map((a) => `${a.source}/${a.name}`),
+    inflightUploads: inflightUploads(config.state, journal.inflightArtefacts(), running.running),
     recentLosses: losses.all().slice(-10),
     lossRecords: losses.all().length,
     openAlerts: AlertBook.read(config.state),
@@ -381,6 +375,7 @@ export function renderStatus(s: StatusReport): string {
     `running           ${runningLine(s.running)}`,
     ...(s.unfinishedPass ? [`pass              ${passLine(s.unfinishedPass, s.agent?.updatedAt)}`] : []),
     `in flight         ${inflightLine(s.running, s.inflight, s.inflightArtefacts)}`,
+    ...(s.inflightUploads ?? []).map((u) => `  uploading       ${uploadLine(u)}`),
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
   const drain = drainLine(s);

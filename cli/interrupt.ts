@@ -30,6 +30,16 @@ export function onStopSignals(onStop: (signal: NodeJS.Signals, again: boolean) =
   };
 }
 
+/** Runs `run` with `onStop` called on SIGINT/SIGTERM meanwhile, and no longer after. */
+export async function untilStopped<T>(onStop: Parameters<typeof onStopSignals>[0], run: () => Promise<T>): Promise<T> {
+  const off = onStopSignals(onStop);
+  try {
+    return await run();
+  } finally {
+    off();
+  }
+}
+
 /** The exit status of a command a signal stopped: 128 + its number, as a shell reports it. */
 export const signalExitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143);
 

@@ -2,6 +2,9 @@ import { statSync } from 'node:fs';
 import { readPassMarker } from '../agent/state/pass-marker.ts';
 import { lockHolder } from '../agent/state/state-lock.ts';
 import { systemClock } from '../core/clock.ts';
+import { formatDuration } from '../core/alert-text.ts';
+import { formatBytes } from '../core/format-bytes.ts';
+import { readUploadProgress } from '../agent/upload-progress.ts';
 
 // `ferry agent status`: the agent holding the state directory now (agent.lock), and whether the
 // configuration file changed after it started. An agent reads its configuration once, at its
@@ -73,4 +76,33 @@ export function passLine(pass: UnfinishedPass, lastFinished: string | undefined)
   if (pass.failed) return `started ${pass.startedAt} (pid ${pass.pid}) failed at ${pass.failed.at}: ${pass.failed.error}; ${last}: the figures below are that pass's`;
   if (pass.running) return `running since ${pass.startedAt} (pid ${pass.pid}); ${last}: the figures below are that pass's`;
   return `started ${pass.startedAt} (pid ${pass.pid}) did not finish (killed or crashed: see the agent's log; the next run ships what it left); ${last}: the figures below are that pass's`;
+}
+
+/** An upload of a backup, log or archive file under way, as far as its progress file says (agent/upload-progress.ts). */
+export interface UploadShown {
+  file: string;
+  size: number;
+  sentBytes: number;
+  startedAt: string;
+  updatedAt: string;
+  /** Bytes a second since it started; undefined before its first part was stored. */
+  bytesPerSec?: number;
+}
+
+/** The uploads of the in-flight artefacts the agent running now recorded progress of (none when no agent runs: a killed run's start over). */
+export function inflightUploads(state: string, inflight: { artefactId: string; source: string; name: string }[], running: RunningAgent | undefined): UploadShown[] {
+  if (!running) return [];
+  return inflight.flatMap((a) => {
+    const p = readUploadProgress(state, a.artefactId);
+    if (!p) return [];
+    const seconds = (Date.parse(p.updatedAt) - Date.parse(p.startedAt)) / 1000;
+    return [{ file: `${a.source}/${a.name}`, size: p.size, sentBytes: p.sentBytes, startedAt: p.startedAt, updatedAt: p.updatedAt, ...(p.sentBytes > 0 && seconds > 0 ? { bytesPerSec: p.sentBytes / seconds } : {}) }];
+  });
+}
+
+/** `nightly/full.bak: 85.0 MiB of 300.0 MiB (28 %) since 02:00:04Z, 362.1 KiB/s: about 10 min left (as of 02:04:10Z)`. */
+export function uploadLine(u: UploadShown): string {
+  const percent = u.size > 0 ? Math.floor((100 * u.sentBytes) / u.size) : 100;
+  const rate = u.bytesPerSec === undefined ? 'no part stored yet' : `${formatBytes(u.bytesPerSec)}/s: about ${formatDuration(((u.size - u.sentBytes) / u.bytesPerSec) * 1000)} left`;
+  return `${u.file}: ${formatBytes(u.sentBytes)} of ${formatBytes(u.size)} (${percent} %) since ${u.startedAt}, ${rate} (as of ${u.updatedAt})`;
 }
