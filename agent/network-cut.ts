@@ -1,11 +1,22 @@
 // A failure of a request that a pause and the same request again may cure: its connection was cut
 // on the way (reset, closed, the line down for a few seconds), as opposed to a store that does not
 // answer in its time (the pass's stall rule, agent/ship-recordings.ts) or one that refuses.
+import { setTimeout as delay } from 'node:timers/promises';
 import { FerryError, IntegrityError, messageOf } from '../core/errors.ts';
 
 // A part so cut is sent again by the uploader (after the SDK's own retries, which a line that
 // drops for a few seconds outlasts): the parts already stored stay, where failing the part sent
 // the whole object again from its first byte (hours of a full backup over a slow line).
+
+/** Times a part is sent when its connection was cut on the way, the pause doubling between (1, 2, 4, 8 s). */
+const CUT_SENDS = 5;
+
+/** Whether a part whose send number `send` failed with `error` is to be sent again: a cut, not too often; after the pause. */
+export async function resendAfterCut(error: unknown, send: number, firstPauseMs = 1_000): Promise<boolean> {
+  if (!cutOnTheWay(error) || send >= CUT_SENDS) return false;
+  await delay(firstPauseMs * 2 ** (send - 1));
+  return true;
+}
 
 const CUT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ENETUNREACH', 'EHOSTUNREACH']);
 /** A part's failure that a pause and another send may cure: the connection cut, not the store silent or refusing. */

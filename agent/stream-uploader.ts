@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobStore, CompletedPart, PutOptions } from '../core/ports.ts';
 import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, TransientError } from '../core/errors.ts';
-import { cutOnTheWay } from './network-cut.ts';
+import { resendAfterCut } from './network-cut.ts';
 import { PartPool } from './part-pool.ts';
 import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hasher.ts';
 
@@ -68,8 +68,6 @@ export function lockOptions(lock: StreamUploaderOptions['lock']): Pick<PutOption
 
 /** Times one part is sent when the store keeps other bytes than those sent (a torn body accepted). */
 const PART_SENDS = 3;
-/** Times a part is sent when its connection was cut on the way (network-cut.ts), pausing 1, 2, 4, 8 s between. */
-const CUT_SENDS = 5;
 /** Times a complete is sent when it fails on the way (after the SDK's own retries). */
 const COMPLETE_SENDS = 3;
 const unquote = (etag: string | undefined) => etag?.replace(/"/g, '');
@@ -238,10 +236,8 @@ export class StreamUploader {
       } catch (error) {
         // The store refused bytes that did not match their checksum (BadDigest): torn on the way.
         if (error instanceof IntegrityError && send < PART_SENDS) continue;
-        if (cutOnTheWay(error) && send < CUT_SENDS) {
-          await new Promise((resolve) => setTimeout(resolve, (this.options.cutPauseMs ?? 1_000) * 2 ** (send - 1)));
-          continue;
-        }
+        // A connection cut on the way (network-cut.ts): the same part again after a pause, the parts stored kept.
+        if (await resendAfterCut(error, send, this.options.cutPauseMs)) continue;
         throw error;
       }
       if (!this.md5ETags) return part;
