@@ -272,7 +272,8 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
   const { size } = work.stamp;
   const partial = work.partial ?? false;
   if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) return size <= ctx.partSize ? 1 : Math.ceil(size / ctx.partSize);
-  const progress = new UploadProgress(ctx.journal.directory, o.id, { source: work.source, name: work.stamp.name, size }, () => ctx.clock.now());
+  // Progress for `agent status` of uploads in parts only: a file of one PUT (a binlog partial each pass) leaves no file behind to write.
+  const progress = size > ctx.partSize ? new UploadProgress(ctx.journal.directory, o.id, { source: work.source, name: work.stamp.name, size }, () => ctx.clock.now()) : undefined;
   const uploader = new StreamUploader(ctx.store, {
     key: o.key,
     partSize: ctx.partSize,
@@ -283,7 +284,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     ...(o.lock ? { lock: o.lock } : {}),
     onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),
     onUploadEnded: (u) => ctx.journal.uploadEnded(o.id, u),
-    onPartStored: (bytes) => progress.stored(bytes),
+    ...(progress ? { onPartStored: (bytes: number) => progress.stored(bytes) } : {}),
   });
   try {
     const hash = createHash('sha256');
@@ -298,7 +299,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     await uploader.abort().catch(() => undefined);
     throw error;
   } finally {
-    progress.end();
+    progress?.end();
   }
 }
 
