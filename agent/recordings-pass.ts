@@ -6,7 +6,7 @@ import { createMetadataExtractor } from '../core/metadata.ts';
 import { unreadableDirectory } from './sources/source-checks.ts';
 import { batchKey } from './journal.ts';
 import type { KeptBatches } from './kept-batches.ts';
-import { listBatches } from './sources/scan.ts';
+import { batchDirectories, listBatches } from './sources/scan.ts';
 import { hasExtension } from './sources/recordings.ts';
 import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
@@ -95,7 +95,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   if (batches.length === 0 && last && last.batchesSeen > 0) {
     // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
     // unmounted share than an eviction of everything. Nothing is called lost until it is back.
-    const held = `${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'}`;
+    const held = batchDirectories(last.batchesSeen);
     await s.alerts.raise(emptyKey, {
       severity: 'critical',
       site: s.deps.config.site,

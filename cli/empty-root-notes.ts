@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import type { AgentConfig } from '../core/config.ts';
 import { Observations } from '../agent/state/observations.ts';
 import { readLastSnapshot } from '../agent/tree/last-snapshot.ts';
-import { listBatches } from '../agent/sources/scan.ts';
+import { batchDirectories, listBatches } from '../agent/sources/scan.ts';
 
 // `agent check` on a source whose directory is empty where the state directory remembers it
 // full: an unmounted share (the mount point's own, empty directory is there). A run would fail
@@ -39,7 +39,7 @@ export async function emptyRootNotes(config: AgentConfig): Promise<string[]> {
       if (!last || last.batchesSeen === 0 || !(await holdsNoBatch(source.path, source.batchDepth))) continue;
       const empty = (await isEmpty(source.path)) ? 'is empty' : 'holds no batch directory';
       notes.push(
-        `warning: source ${source.name}: ${source.path} ${empty}, and the last pass (${last.lastScan ?? 'time unknown'}) saw ${last.batchesSeen} batch director${last.batchesSeen === 1 ? 'y' : 'ies'} there: is the recorder's share mounted? A run fails this source (exit 1) until it holds batches again; nothing is called lost meanwhile.`,
+        `warning: source ${source.name}: ${source.path} ${empty}, and the last pass (${last.lastScan ?? 'time unknown'}) saw ${batchDirectories(last.batchesSeen)} there: is the recorder's share mounted? A run fails this source (exit 1) until it holds batches again; nothing is called lost meanwhile.`,
       );
       continue;
     }

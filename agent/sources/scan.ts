@@ -95,6 +95,11 @@ export interface ScanHooks {
   isRecording?: (name: string) => boolean;
 }
 
+/** `1 batch directory`, `3 batch directories`. */
+export function batchDirectories(n: number): string {
+  return `${n} batch director${n === 1 ? 'y' : 'ies'}`;
+}
+
 /**
  * The batch directories below root (`depth` levels down), in compareBatches order: one listing
  * per directory above the batches, nothing inside them. A directory evicted mid-listing is
