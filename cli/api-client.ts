@@ -27,7 +27,7 @@ export class ApiError extends Error {
 }
 
 export function configuredCloud(opts: CloudOptions): CloudConfig | undefined {
-  return opts.config ? loadConfig(opts.config).cloud : undefined;
+  return configured(opts).cloud;
 }
 
 /** The configuration's cloud block and its site, when --config was given. */
