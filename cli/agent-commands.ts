@@ -5,7 +5,7 @@ import { onStopSignals, untilStopped } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
 import { emptyRootNotes } from './empty-root-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
-import { fullDiskAlerted, stateDiskFullAlert } from './state-disk-alert.ts';
+import { fullDiskAlerted, readOnlyAlerted, stateDiskFullAlert } from './state-disk-alert.ts';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
 import { isTreeSnapshotManifestKey } from '../core/layout.ts';
@@ -38,9 +38,9 @@ import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
 /** `agent run`, once no other agent was found holding the state directory (agent-register.ts asked first). */
 export async function runCommand(opts: { config: string; once?: boolean; jsonLogs?: boolean }): Promise<void> {
   const config = loadConfig(opts.config);
-  await checkSitePaths(config, { sources: false });
-  leanHeap();
   const { log, interactive } = runLogger(opts);
+  await readOnlyAlerted(config, log, () => checkSitePaths(config, { sources: false }));
+  leanHeap();
   const bar = interactive ? terminalProgress() : undefined;
   for (const note of plainHttpNotes(config)) log.warn(note.replace(/^warning: /, ''));
   const a = await fullDiskAlerted(config, log, () => busyOr(() => buildAgent(config, { log, onProgress: (p) => bar?.update(p) }), log));
@@ -52,8 +52,7 @@ export async function runCommand(opts: { config: string; once?: boolean; jsonLog
       bar?.end();
     }
   } catch (error) {
-    await stateDiskFullAlert(config, log, error, 'run', a.alerts);
-    throw error;
+    throw await stateDiskFullAlert(config, log, error, 'run', a.alerts);
   } finally {
     a.close();
   }

@@ -1,18 +1,21 @@
 import type { AgentConfig } from '../core/config.ts';
-import type { Notifier } from '../core/ports.ts';
+import type { Alert, Notifier } from '../core/ports.ts';
 import type { Agent } from '../agent/agent.ts';
 import type { Logger } from '../agent/log.ts';
-import { diskFullAlert, freeBytes } from '../agent/state/state-space.ts';
+import { diskFullAlert, freeBytes, readOnlyStateAlert, stateDiskProblem } from '../agent/state/state-space.ts';
 import { AlertBook } from '../agent/state/alert-book.ts';
 import { isDiskFull } from '../agent/state/atomic-file.ts';
 import { lockHolder } from '../agent/state/state-lock.ts';
+import { noteUnrecordedSent, unrecordedSentAt } from '../agent/state/unrecorded-alert.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
 import { messageOf } from '../core/errors.ts';
 
-// The run's word when the state directory's disk is full: the pass that found it stopped, so
-// `agent run` raises the alert itself, through the alert book, which keeps room for it
-// (agent/state/alert-book.ts): the alert is sent once (again after `repeatHours`), not each
-// run, and the first pass that finds space again resolves it.
+// The run's word when the state directory's disk is full or read-only: the pass that found it
+// stopped, so `agent run` raises the alert itself. A full disk's goes through the alert book,
+// which keeps room for it (agent/state/alert-book.ts): sent once (again after `repeatHours`), not
+// each run, and the first pass that finds space again resolves it. A state directory too new to
+// have a book remembers it in an empty file (agent/state/unrecorded-alert.ts). A read-only one
+// can remember nothing: its alert goes to the hooks each run.
 
 /**
  * A state directory whose disk is full to the last byte cannot take even the agent's lock: the
@@ -22,35 +25,75 @@ export async function fullDiskAlerted(config: AgentConfig, log: Logger, build: (
   try {
     return build();
   } catch (error) {
-    await stateDiskFullAlert(config, log, error, 'start');
+    throw await stateDiskFullAlert(config, log, error, 'start');
+  }
+}
+
+/**
+ * The state directory checked before a run (agent run's checkSitePaths): one on a file system
+ * mounted read-only is a configuration problem no pass can mend, and the operator's pager is
+ * told (the hooks need no disk), not only the run's stderr.
+ */
+export async function readOnlyAlerted(config: AgentConfig, log: Logger, check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (stateDiskProblem(config.state) === 'EROFS') await notifyOnly(config, log, readOnlyStateAlert(config.site, config.state, 'start'));
     throw error;
   }
 }
 
 /**
- * A write to the state directory that found its disk full (ENOSPC, or EDQUOT over a quota) stops
- * the run. It fails at start (the lock) or in a pass whose writes outgrew what was free (a floor of
- * 0, or the disk filled by something else meanwhile): either way the pass raised no alert, so the
- * run raises it, under the floor alert's key, in `book` (the agent's, when it started) or in the
- * state directory's book when no other agent holds it; sent through the hooks (which need no
- * disk) even where no book can be written. Other errors are left to the caller.
+ * A write to the state directory that found its disk full (ENOSPC, or EDQUOT over a quota) or
+ * read-only (EROFS: the kernel remounts a disk so after an I/O error) stops the run. It fails at
+ * start (the lock) or in a pass whose writes outgrew what was free (a floor of 0, or the disk
+ * filled by something else meanwhile): either way the pass raised no alert, so the run raises
+ * it, under the floor alert's key, in `book` (the agent's, when it started) or in the state
+ * directory's book when no other agent holds it; sent through the hooks (which need no disk) even
+ * where no book can be written. Returns what the run ends with: for those, an error whose message
+ * names the disk, the directory and what to do (the last line cron mails); else `error` itself.
  */
-export async function stateDiskFullAlert(config: AgentConfig, log: Logger, error: unknown, when: 'start' | 'run', book?: AlertBook): Promise<void> {
-  if (!isDiskFull(error)) return;
+export async function stateDiskFullAlert(config: AgentConfig, log: Logger, error: unknown, when: 'start' | 'run', book?: AlertBook): Promise<unknown> {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EROFS') {
+    const alert = readOnlyStateAlert(config.site, config.state, when);
+    await notifyOnly(config, log, alert);
+    return new Error(alert.message, { cause: error });
+  }
+  if (!isDiskFull(error)) return error;
   const free = (await freeBytes(config.state)) ?? 0;
-  const { key, ...alert } = diskFullAlert(config.site, config.state, free, config.stateMinFreeMiB, (error as NodeJS.ErrnoException).code!, when);
+  const { key, ...alert } = diskFullAlert(config.site, config.state, free, config.stateMinFreeMiB, code!, when);
   const notifier = createAlertNotifier(config.alerts, log);
   const alerts = book ?? idleBook(config, notifier);
+  const ended = new Error(`the state directory's disk is full: ${alert.message}`, { cause: error });
   if (!alerts) {
     await notifier.notify({ key, ...alert }).catch(() => undefined);
-    return;
+    return ended;
   }
+  alerts.adoptUnrecorded(key!, alert, unrecordedSentAt(config.state));
   try {
-    await alerts.raise(key ?? 'state-disk-low', alert);
+    await alerts.raise(key!, alert);
   } catch (failure) {
-    // Sent (the hooks come first), not remembered: the next run sends it again.
-    log.warn('the full state disk alert could not be recorded in the state directory', { error: messageOf(failure) });
+    // Sent (the hooks come first), not remembered in the book (a new state directory keeps no room yet): the empty file remembers it.
+    if (isDiskFull(failure) && alerts.get(key!)?.sent) remember(config.state, new Date(), log);
+    else log.warn('the full state disk alert could not be recorded in the state directory', { error: messageOf(failure) });
   }
+  return ended;
+}
+
+function remember(state: string, now: Date, log: Logger): void {
+  try {
+    noteUnrecordedSent(state, now);
+  } catch (failure) {
+    log.warn('the full state disk alert could not be recorded in the state directory: the next run sends it again', { error: messageOf(failure) });
+  }
+}
+
+/** Sent through the hooks only: a read-only state directory can record nothing. */
+async function notifyOnly(config: AgentConfig, log: Logger, alert: Alert): Promise<void> {
+  await createAlertNotifier(config.alerts, log)
+    .notify(alert)
+    .catch(() => undefined);
 }
 
 /** The state directory's alert book, unless another agent holds the directory (its book is its own) or the book cannot be read. */

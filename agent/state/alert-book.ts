@@ -189,6 +189,20 @@ export class AlertBook {
     }
   }
 
+  /**
+   * An alert sent at `sentAt` that no book recorded (the state disk was full: unrecorded-alert.ts),
+   * taken in as sent then, unless the book holds `key` already; written when `persist`. Returns
+   * whether the book holds it now.
+   */
+  adoptUnrecorded(key: string, alert: Pick<Alert, 'subject' | 'severity'>, sentAt: Date | undefined, persist = false): boolean {
+    if (!this.open.has(key) && sentAt !== undefined) {
+      const at = sentAt.toISOString();
+      this.open.set(key, { key, subject: alert.subject, severity: alert.severity, raisedAt: at, lastSentAt: at, sent: 1 });
+      if (persist) this.save();
+    }
+    return this.open.has(key);
+  }
+
   get(key: string): AlertState | undefined {
     return this.open.get(key);
   }

@@ -4,7 +4,7 @@
 // writes fail. So its disk keeps a floor of free space: below it a pass ships nothing (it would
 // only grow the state) and says so, critically, through the alert hooks. The directory itself is
 // its owner's only: it names the recorder's files.
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import type { Alert } from '../../core/ports.ts';
 import type { AlertBook } from './alert-book.ts';
@@ -34,7 +34,7 @@ export function lowStateSpaceAlert(site: string, state: string, free: number | u
   };
 }
 
-const DISK_FULL_SUBJECT = `the state directory's disk is full: nothing ships`;
+export const DISK_FULL_SUBJECT = `the state directory's disk is full: nothing ships`;
 
 /**
  * Whether the open state-disk alert is the one a failed write raised (diskFullAlert). A look at
@@ -63,6 +63,37 @@ export function diskFullAlert(site: string, state: string, free: number, floorMi
         ? `${state} is on a disk with ${shown} free (${code}). The disk is full: the agent cannot even start (said again each alerts.repeatHours while it stays so; resolved by the first run with space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most).`
         : `${state}: a write to the state directory failed (${code}: the disk is full; ${shown} free now), and the run stopped there. What it shipped is kept; what was in flight ships again with the rest once there is space (said again each alerts.repeatHours while the disk stays full; resolved by the first run with space). Free space on that disk, or put the state directory on another one (the agent's state is tens of MB at most), and keep stateMinFreeMiB (${floorMiB} MiB) above what a pass writes.`,
     details: { state, freeBytes: free, floorMiB, error: code },
+  };
+}
+
+/** The errno code that keeps the agent from writing into `state` (made if missing), e.g. EROFS; undefined when it can. */
+export function stateDiskProblem(state: string): string | undefined {
+  try {
+    mkdirSync(state, { recursive: true });
+    accessSync(state, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'EIO';
+  }
+}
+
+/**
+ * The state directory on a file system mounted read-only (EROFS; the kernel remounts a disk so
+ * after an I/O error), at the agent's start or during a pass. Nothing can be recorded there, not
+ * even that this was sent: each run sends it again while it lasts, and no "resolved" follows (the
+ * heartbeat of the next pass that ships says the agent works again).
+ */
+export function readOnlyStateAlert(site: string, state: string, when: 'start' | 'run'): Alert {
+  return {
+    severity: 'critical',
+    site,
+    key: 'state-disk-read-only',
+    subject: `the state directory's disk is read-only: nothing ships`,
+    message:
+      `${state} is on a file system mounted read-only (EROFS)${when === 'start' ? ': the agent cannot start' : ': a write to it failed during a pass and the run stopped there (what it shipped is kept; what was in flight ships again)'}. ` +
+      `Nothing ships until the state directory can be written. \`findmnt -T ${state}\` names the mount; the kernel remounts a disk read-only after an I/O error (see dmesg): check the disk, then \`mount -o remount,rw\` it, or put the state directory on another disk. ` +
+      'The agent cannot record that it sent this: each run says it again while the disk stays read-only, and no "resolved" follows.',
+    details: { state, error: 'EROFS' },
   };
 }
 

@@ -75,7 +75,8 @@ head -c $((free - 12288)) /dev/zero > "$1/filler" 2>/dev/null
 "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2"
 echo "rc=$?"`;
     const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
-    expect(r.stdout + r.stderr).toMatch(/"msg":"ferry stopped","error":"ENOSPC/);
+    // The last line names the disk's trouble, the directory and what to do, not a bare "ENOSPC: no space left on device, write".
+    expect(r.stdout + r.stderr).toContain(`"msg":"ferry stopped","error":"the state directory's disk is full: ${join(work, 'disk', 'state')}: a write to the state directory failed (ENOSPC`);
     expect(r.stdout).toMatch(/rc=1/);
     const sent = readFileSync(alerts, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { key: string; severity: string; subject: string; message: string });
     expect(sent).toEqual([expect.objectContaining({ key: 'state-disk-low', severity: 'critical', subject: "the state directory's disk is full: nothing ships" })]);
@@ -147,16 +148,45 @@ run "$1" "$2" 4`;
     expect(disk[1]!.subject).toBe("resolved: the state directory's disk is full: nothing ships");
   }, 120_000);
 
+
+  it('sends the full-disk alert once, not at every run, when the state directory is new on a full disk (no alert book yet), and resolves it at the first run with space', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-new-full-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    mkdirSync(join(work, 'disk'));
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    const state = join(work, 'disk', 'state');
+    writeFileSync(config, `site: site-a\nstate: ${state}\nstateMinFreeMiB: 0\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    // Cron's runs: three on a disk full to the last byte before the state directory was ever written, then one after the filler is removed.
+    const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
+head -c 1000000 /dev/zero > "$1/filler" 2>/dev/null
+run() { "${process.execPath}" bin/ferry.mjs agent run --once --json-logs --config "$2" > "$1/../run-$3.log" 2>&1; echo "run $3 rc=$?"; }
+for n in 1 2 3; do run "$1" "$2" $n; done
+tail -1 "$1/../run-3.log"
+rm "$1/filler"
+run "$1" "$2" 4`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout).toMatch(/run 1 rc=1\nrun 2 rc=1\nrun 3 rc=1/);
+    // Each run still ends on a sentence naming the directory and what to do.
+    expect(r.stdout).toContain(`"msg":"ferry stopped","error":"the state directory's disk is full: ${state} is on a disk with 0.0 MiB free (ENOSPC). The disk is full: the agent cannot even start`);
+    const sent = readFileSync(alerts, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; severity: string; details: { alertState?: string } });
+    expect(sent.filter((a) => a.key === 'state-disk-low').map((a) => [a.severity, a.details.alertState])).toEqual([
+      ['critical', 'raised'],
+      ['info', 'resolved'],
+    ]);
+  }, 120_000);
 });
 
 describe('agent run --once on a state disk remounted read-only', () => {
-  it('on a state disk remounted read-only, refuses (exit 2) saying the file system is read-only, not that the agent\'s user must own the directory', () => {
+  it('on a state disk remounted read-only, refuses (exit 2) saying the file system is read-only, not that the agent\'s user must own the directory, and alerts through alerts.command', () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-ro-'));
     const rec = join(work, 'rec');
     mkdirSync(join(rec, '000001'), { recursive: true });
     mkdirSync(join(work, 'disk'));
     const config = join(work, 'agent.yaml');
-    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    const alerts = join(work, 'alerts.jsonl');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
     const script = `mount -t tmpfs -o size=256k tmpfs "$1" || exit 90
 mkdir "$1/state"
 mount -o remount,ro "$1" || exit 91
@@ -166,5 +196,9 @@ echo "rc=$?"`;
     expect(r.stdout).toMatch(/rc=2/);
     expect(r.stderr).toContain(`state: ${join(work, 'disk', 'state')} cannot be written: its file system is mounted read-only`);
     expect(r.stderr).not.toContain('must own it');
+    // The operator's pager is told, not only the run's stderr.
+    const sent = JSON.parse(readFileSync(alerts, 'utf8')) as { key: string; severity: string; subject: string; message: string };
+    expect(sent).toMatchObject({ key: 'state-disk-read-only', severity: 'critical', subject: "the state directory's disk is read-only: nothing ships" });
+    expect(sent.message).toContain(`${join(work, 'disk', 'state')} is on a file system mounted read-only (EROFS): the agent cannot start.`);
   }, 90_000);
 });

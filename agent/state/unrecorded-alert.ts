@@ -1,0 +1,31 @@
+import { closeSync, openSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+
+// The full-disk alert sent while the state directory could not record it: a new directory on a
+// disk already full has no alert book yet, and the book keeps its room (alert-book.ts) only once
+// written. An empty file needs no data block, so a disk with no byte free still takes it: its
+// modification time is when the alert was sent. The next run reads it (and says nothing within
+// alerts.repeatHours); the first run with room moves it into the book, whose pass resolves it.
+
+const FILE = 'state-disk-full.sent';
+
+/** When the full-disk alert was last sent without being recorded in the book, or undefined. */
+export function unrecordedSentAt(state: string): Date | undefined {
+  try {
+    return statSync(join(state, FILE)).mtime;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remembers that the full-disk alert was sent at `at` (an empty file, dated then). */
+export function noteUnrecordedSent(state: string, at: Date): void {
+  const file = join(state, FILE);
+  closeSync(openSync(file, 'a'));
+  utimesSync(file, at, at);
+}
+
+/** The book holds it now. */
+export function clearUnrecorded(state: string): void {
+  rmSync(join(state, FILE), { force: true });
+}
