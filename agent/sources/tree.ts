@@ -11,6 +11,7 @@ import { judgeSlowChange } from '../tree/slow-change.ts';
 import { TreeVanishedError } from '../tree/walk.ts';
 import { TreeRestoreUnfinishedError } from '../tree/restore-marker.ts';
 import { unreadableDirectory } from './source-checks.ts';
+import { isDiskFull } from '../state/atomic-file.ts';
 
 // A tree source in the agent's pass: a snapshot when one is due (`everySeconds` after the last
 // one; every pass when 0), with the source-unavailable alert the other sources raise. The
@@ -191,6 +192,10 @@ export async function cycleTree(deps: TreeRunnerDeps, source: TreeSourceConfig):
     const mass = (await alertSlowChange(deps, source, manifest, last?.takenAt, rewritten)) || alone;
     return { status: status(), manifests: [manifestKey], bytes: manifest.bytes.added, failed: leftOut || mass ? 1 : 0 };
   } catch (error) {
+    // The state directory's disk full (the snapshot's index, its packs' staging) or read-only is
+    // the pass's, not this source's: it stops the pass, which says so (agent run), and keeps the
+    // pass from calling the disk roomy again.
+    if (isDiskFull(error) || (error as NodeJS.ErrnoException | undefined)?.code === 'EROFS') throw error;
     const message = messageOf(error);
     deps.log.error('tree snapshot not published', { source: source.name, error: message });
     await deps.alerts.raise(`tree-failed:${source.name}`, {
