@@ -96,6 +96,8 @@ export interface AgentStatusFile {
   lastError?: string;
   /** Recordings' bytes shipped over the last few minutes up to this pass (agent/ship-rate.ts). */
   shipRate?: ShipRate;
+  /** The pass this file reports, as pass.json marked its start (status.json only; absent from agents before it). */
+  pass?: { startedAt: string; pid: number };
 }
 
 export interface CycleReport {

@@ -29,7 +29,7 @@ import { cycleRecordings } from './recordings-pass.ts';
 import type { RecordingsState } from './ship-recordings.ts';
 import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
 import { KeptBatches } from './kept-batches.ts';
-import { failureMarked, markPassStarted } from './state/pass-marker.ts';
+import { failureMarked, markPassStarted, readPassMarker } from './state/pass-marker.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
 export { mergeReport } from './agent-types.ts';
@@ -381,7 +381,10 @@ export class Agent {
 
   private writeStatus(): void {
     this.lastShipRate = this.shipRate.sample(this.journal.totals.bytes);
-    writeFileAtomic(join(this.deps.config.state, 'status.json'), `${JSON.stringify(this.statusSnapshot(), null, 2)}\n`);
+    // The pass it reports, as pass.json names it (this process's mark): `agent status` matches the two, not their times (a clock set back).
+    const marker = readPassMarker(this.deps.config.state);
+    const pass = marker?.pid === process.pid ? { pass: { startedAt: marker.startedAt, pid: marker.pid } } : {};
+    writeFileAtomic(join(this.deps.config.state, 'status.json'), `${JSON.stringify({ ...this.statusSnapshot(), ...pass }, null, 2)}\n`);
   }
 
   close(): void {

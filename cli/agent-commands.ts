@@ -336,7 +336,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     openAlerts: AlertBook.read(config.state),
     agent: last?.pid !== undefined && last.updatedAt ? { pid: last.pid, updatedAt: last.updatedAt, lastError: last.lastError } : undefined,
     ...running,
-    ...unfinishedPass(config.state, last?.updatedAt, running.running),
+    ...unfinishedPass(config.state, last, running.running),
     artefactSources,
     treeSources,
     bandwidth: { timezone: config.bandwidth?.timezone ?? 'UTC', ...(config.bandwidth ? new BandwidthSchedule(config.bandwidth) : BandwidthSchedule.unlimited()).describe(new Date(now)) },

@@ -63,9 +63,13 @@ export interface UnfinishedPass {
  * no pass ever finished), from pass.json; undefined when the latest pass finished. Running when
  * the agent holding the state directory now is the process that started it.
  */
-export function unfinishedPass(state: string, lastFinished: string | undefined, running: RunningAgent | undefined): { unfinishedPass?: UnfinishedPass } {
+export function unfinishedPass(state: string, last: { updatedAt?: string; pass?: { startedAt: string; pid: number } } | undefined, running: RunningAgent | undefined): { unfinishedPass?: UnfinishedPass } {
   const marker = readPassMarker(state);
-  if (!marker || (lastFinished !== undefined && Date.parse(marker.startedAt) <= Date.parse(lastFinished))) return {};
+  if (!marker) return {};
+  // status.json names the pass it reports: the marker is that one's, or a later pass's, whatever
+  // the clock said (one set back makes a later pass start before the last one finished). An
+  // agent before it wrote no name: then by the times.
+  if (last?.pass ? last.pass.startedAt === marker.startedAt && last.pass.pid === marker.pid : last?.updatedAt !== undefined && Date.parse(marker.startedAt) <= Date.parse(last.updatedAt)) return {};
   // One that ended on an error is not running, though its process (a service) holds the lock.
   return { unfinishedPass: { ...marker, running: !marker.failed && running?.sameHost === true && running.pid === marker.pid } };
 }
