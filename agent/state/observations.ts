@@ -109,10 +109,13 @@ export class Observations {
 
   /** The recordings seen and not shipped at the last pass of any process, streamed in batch order (empty before the first pass). */
   previousPending(source: string): PendingViewReader {
-    const file = this.pendingFile(source);
-    if (existsSync(file)) return PendingViewReader.open(file);
+    // A view in observations.json is newer than the view file, when both are there: this agent
+    // drops it as it commits the file (pendingCommitted), so one there now was written after, by
+    // an older release run on this state directory (a rollback). The file is the view before it.
     const legacy = this.sources[source]?.pending;
     if (legacy) return PendingViewReader.of(Object.entries(legacy).map(([batch, list]) => ({ batch, files: decode(list) })));
+    const file = this.pendingFile(source);
+    if (existsSync(file)) return PendingViewReader.open(file);
     return PendingViewReader.empty();
   }
 

@@ -101,4 +101,22 @@ describe('pending view file', () => {
     expect(saved.sources.cs.pending).toBeUndefined();
     expect(new Observations(dir).pending('cs')).toEqual({ batches: new Map([['10', [stamp('b.wav', 5, 100)]]]), batchesSeen: 1, lastScan: '2026-01-02T00:00:00.000Z' });
   });
+
+  it('reads the listing an older release wrote in observations.json after a rollback, not the view file this release wrote before it (what the older release shipped is no longer pending)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-view-rollback-'));
+    // This release's pass: batch 000001 pending.
+    const obs = new Observations(dir);
+    const w = obs.pendingWriter('cs');
+    w.add('000001', [stamp('c1.wav', 10, 100), stamp('c2.wav', 10, 100)]);
+    w.commit();
+    w.close();
+    obs.pendingCommitted('cs', 1, new Date('2026-01-01T00:00:00Z'));
+    // Rolled back: the older release's pass shipped 000001 (its files touched since) and keeps 000002 pending, in observations.json, as it always did.
+    const file = join(dir, 'observations.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { sources: { cs: Record<string, unknown> } };
+    saved.sources.cs = { ...saved.sources.cs, pending: { '000002': 'd1.wav\t10\t300' }, batchesSeen: 2, lastScan: '2026-01-02T00:00:00.000Z' };
+    writeFileSync(file, JSON.stringify(saved));
+    // Forward again: the backlog is the older release's view.
+    expect(new Observations(dir).pending('cs')?.batches).toEqual(new Map([['000002', [stamp('d1.wav', 10, 300)]]]));
+  });
 });
