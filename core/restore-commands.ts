@@ -104,6 +104,9 @@ function stopPositionLines(steps: RestoreStep[]): string[] {
     `  [ "\${kept[\${#kept[@]}-1]}" = "$stop_segment" ] || { echo "apply.sh: STOP_POSITION names $stop_segment, which is not a segment this plan replays (\${segments[*]}). Nothing was applied." >&2; exit 7; }`,
     `  floor=${floor}`,
     `  { [[ "$STOP_POSITION" =~ ^[0-9]+$ ]] && [ "$STOP_POSITION" -ge "$floor" ]; } || { echo "apply.sh: STOP_POSITION=$STOP_POSITION is not a position in $stop_segment from byte $floor on: ${usage}. Nothing was applied." >&2; exit 7; }`,
+    // A position past the segment's end stops nothing: the whole segment would be replayed.
+    '  size=$(( $(wc -c < "$stop_segment") ))',
+    `  [ "$STOP_POSITION" -le "$size" ] || { echo "apply.sh: STOP_POSITION=$STOP_POSITION is past the end of $stop_segment ($size bytes): the replay would stop nowhere in it and apply all of it: ${usage}. Nothing was applied." >&2; exit 7; }`,
     '  [ ${#kept[@]} -lt ${#segments[@]} ] && echo "apply.sh: the segments after $stop_segment are not applied (STOP_POSITION)" >&2',
     '  segments=("${kept[@]}")',
     '  echo "apply.sh: the replay stops before byte $STOP_POSITION of $stop_segment (STOP_POSITION), or at the plan\'s time, whichever comes first" >&2',

@@ -131,7 +131,7 @@ describe('restore fetch', () => {
     expect(existsSync(log)).toBe(false);
   });
 
-  it("apply.sh gives STOP_POSITION to the last segment's replay, FILE:N to FILE's with the segments after it left out; one that is not a position from the segment's first event on (the full's position in the first), names no segment of the plan, or is set for a plan that replays no segment, stops it (exit 7) with nothing applied", async () => {
+  it("apply.sh gives STOP_POSITION to the last segment's replay, FILE:N to FILE's with the segments after it left out; one that is not a position from the segment's first event on (the full's position in the first), is past the segment's end, names no segment of the plan, or is set for a plan that replays no segment, stops it (exit 7) with nothing applied", async () => {
     const { blobs, plan, dir } = await scenario();
     await fetchPlan({ plan, dir, blobs, freeBytes: GB });
     const log = join(dir, '..', 'applied.log');
@@ -162,6 +162,9 @@ describe('restore fetch', () => {
       ['mysql-bin.000009:900', 'apply.sh: STOP_POSITION names mysql-bin.000009, which is not a segment this plan replays (mysql-bin.000002 mysql-bin.000003). Nothing was applied.'],
       ['mysql-bin.000002:100', 'apply.sh: STOP_POSITION=100 is not a position in mysql-bin.000002 from byte 328 on'],
       ['mysql-bin.000003:x', 'apply.sh: STOP_POSITION=x is not a position in mysql-bin.000003 from byte 4 on'],
+      // Past the segment's end: nothing would stop, all of it would be applied.
+      ['99999999', `apply.sh: STOP_POSITION=99999999 is past the end of mysql-bin.000003 (${statSync(join(dir, 'mysql-bin.000003')).size} bytes): the replay would stop nowhere in it and apply all of it`],
+      [`mysql-bin.000002:${statSync(join(dir, 'mysql-bin.000002')).size + 1}`, `is past the end of mysql-bin.000002 (${statSync(join(dir, 'mysql-bin.000002')).size} bytes)`],
     ]) {
       const refused = apply(wrong!);
       expect(refused.status, wrong).toBe(7);
