@@ -25,12 +25,10 @@ export function parseRate(text: string): Rate {
   return bytes;
 }
 
-export function formatRate(rate: Rate): string {
-  if (rate === undefined) return 'unlimited';
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (rate >= size) return `${Number((rate / size).toFixed(2))} ${unit}/s`;
-  }
-  return `${Math.round(rate)} B/s`;
+/** A rate as the configuration wrote it, spaced: "8Mbit/s" → "8 Mbit/s" (the operator's unit, not one converted to). */
+export function writtenRate(text: string): string {
+  const m = RATE.exec(text.trim());
+  return m ? `${m[1]} ${m[2]}/s` : text.trim();
 }
 
 /** "Mon-Fri", "Sat,Sun", "Mon", "daily" → the set of weekday numbers (0 = Sunday). */
@@ -107,6 +105,8 @@ interface Window {
   from: number;
   to: number;
   limit: Rate;
+  /** The limit as written in the configuration. */
+  text: string;
 }
 
 /** A weekly limit schedule, compiled once: `limitAt` is a pure function of the instant. */
@@ -121,7 +121,7 @@ export class BandwidthSchedule {
 
   constructor(readonly config: BandwidthConfig) {
     this.fallback = parseRate(config.default);
-    this.windows = config.schedule.map((w) => ({ days: parseDays(w.days), from: minutesOf(w.from), to: minutesOf(w.to), limit: parseRate(w.limit) }));
+    this.windows = config.schedule.map((w) => ({ days: parseDays(w.days), from: minutesOf(w.from), to: minutesOf(w.to), limit: parseRate(w.limit), text: w.limit }));
   }
 
   static unlimited(): BandwidthSchedule {
@@ -138,10 +138,19 @@ export class BandwidthSchedule {
 
   /** Bytes per second allowed at `at` (undefined: unlimited). */
   limitAt(at: Date): Rate {
-    if (this.windows.length === 0) return this.fallback;
+    return this.windowAt(at)?.limit ?? this.fallback;
+  }
+
+  /** The window in force at `at`; undefined outside every window (the default applies). */
+  private windowAt(at: Date): Window | undefined {
+    if (this.windows.length === 0) return undefined;
     const { day, minute } = this.local(at);
-    for (const w of this.windows) if (w.days.has(day) && minute >= w.from && minute < w.to) return w.limit;
-    return this.fallback;
+    return this.windows.find((w) => w.days.has(day) && minute >= w.from && minute < w.to);
+  }
+
+  /** The limit in force at `at` as the configuration wrote it ("8 Mbit/s", "unlimited"). */
+  writtenAt(at: Date): string {
+    return writtenRate(this.windowAt(at)?.text ?? this.config.default);
   }
 
   /** The first instant after `at` at which the limit changes, and the new limit; undefined when it never does. */
@@ -157,9 +166,9 @@ export class BandwidthSchedule {
     return undefined;
   }
 
-  /** "2 MiB/s until 2026-03-02 18:00 Europe/London, then unlimited" */
+  /** "2 MiB/s until 2026-03-02 18:00 Europe/London, then unlimited", each limit in the unit the configuration wrote it in. */
   describe(at: Date): { limit: string; next?: { at: string; limit: string } } {
     const next = this.nextChange(at);
-    return { limit: formatRate(this.limitAt(at)), ...(next ? { next: { at: next.at.toISOString(), limit: formatRate(next.limit) } } : {}) };
+    return { limit: this.writtenAt(at), ...(next ? { next: { at: next.at.toISOString(), limit: this.writtenAt(next.at) } } : {}) };
   }
 }

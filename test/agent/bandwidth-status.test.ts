@@ -37,4 +37,15 @@ sources:
     const json = JSON.parse(run(['--json']).stdout);
     expect(json.bandwidth).toMatchObject({ limit: `${now} MiB/s`, timezone: 'UTC', next: { limit: `${next} MiB/s` } });
   });
+
+  it('shows the limit in the unit the configuration wrote it in (8 Mbit/s, not 976.56 KiB/s), in text and --json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-bw-unit-'));
+    mkdirSync(join(dir, 'rec'));
+    mkdirSync(join(dir, 'state'));
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, `site: s\nstate: ${join(dir, 'state')}\nbandwidth: { default: 8Mbit/s }\nsources:\n  - { name: rec, type: recordings, path: ${join(dir, 'rec')} }\n`);
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'agent', 'status', '--config', file, ...args], { encoding: 'utf8', env: { ...process.env, FERRY_HOME: dir }, timeout: 30_000 });
+    expect(run([]).stdout).toMatch(/^bandwidth\s+8 Mbit\/s$/m);
+    expect(JSON.parse(run(['--json']).stdout).bandwidth).toEqual({ limit: '8 Mbit/s', timezone: 'UTC' });
+  });
 });
