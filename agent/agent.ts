@@ -344,8 +344,11 @@ export class Agent {
     this.stopping = true;
   }
 
-  /** Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll. */
-  async run(signal: AbortSignal): Promise<void> {
+  /**
+   * Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll.
+   * `failed` is told first (the state disk full or read-only: agent run alerts it) and returns what to log.
+   */
+  async run(signal: AbortSignal, failed?: (error: unknown) => Promise<unknown>): Promise<void> {
     const pollMs = this.deps.config.shipping.pollSeconds * 1000;
     signal.addEventListener('abort', () => (this.stopping = true), { once: true });
     while (!signal.aborted) {
@@ -353,8 +356,9 @@ export class Agent {
       try {
         more = (await this.cycle()).more === true;
       } catch (error) {
-        this.lastError = messageOf(error);
-        this.deps.log.error('cycle failed', { error: messageOf(error) });
+        const said = failed ? await failed(error).catch(() => error) : error;
+        this.lastError = messageOf(said);
+        this.deps.log.error('cycle failed', { error: messageOf(said) });
       }
       if (!more) await sleep(pollMs, signal);
     }

@@ -92,7 +92,8 @@ async function runService(config: AgentConfig, a: Agent, log: Logger): Promise<v
   const served = config.metrics ? await serveMetrics(a, config, log) : undefined;
   log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
   try {
-    await Promise.all([a.run(controller.signal), worker?.run(controller.signal)]);
+    // A pass stopped by the state disk (full, read-only) is alerted as a --once run's is; the service tries again next poll.
+    await Promise.all([a.run(controller.signal, (error) => stateDiskFullAlert(config, log, error, 'run', a.alerts)), worker?.run(controller.signal)]);
   } finally {
     untilSignal();
     await served?.close();

@@ -178,6 +178,42 @@ run "$1" "$2" 4`;
   }, 120_000);
 });
 
+describe('agent run as a service on a state disk that fills', () => {
+  it('alerts through alerts.command, once, when a pass finds the disk full, instead of only logging "cycle failed" each poll', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-service-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    // The walk's pending view of 300 long names is rewritten each pass through a copy of its size.
+    const old = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 300; i++) {
+      const file = join(rec, '000001', `call-with-a-rather-long-recording-name-${i}.wav`);
+      writeFileSync(file, 'x');
+      utimesSync(file, old, old);
+    }
+    mkdirSync(join(work, 'disk'));
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${join(work, 'disk', 'state')}\nstateMinFreeMiB: 0\nshipping: { pollSeconds: 1 }\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}; echo >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 1000 }\n`);
+    const script = `mount -t tmpfs -o size=512k tmpfs "$1" || exit 90
+mkdir "$1/state"
+"${process.execPath}" bin/ferry.mjs agent run --json-logs --config "$2" > "$1/../service.log" 2>&1 &
+agent=$!
+for i in $(seq 1 100); do [ -f "$1/state/status.json" ] && break; sleep 0.2; done
+free=$(df -B1 --output=avail "$1" | tail -1)
+head -c $((free - 12288)) /dev/zero > "$1/filler" 2>/dev/null
+sleep 5
+kill $agent; wait $agent
+grep -c '"msg":"cycle failed"' "$1/../service.log"
+grep '"msg":"cycle failed"' "$1/../service.log" | tail -1`;
+    const r = spawnSync('unshare', ['--map-root-user', '--mount', 'sh', '-c', script, 'sh', join(work, 'disk'), config], { cwd: REPO, encoding: 'utf8', timeout: 90_000 });
+    // Passes failed on the full disk, each poll, and said why in a sentence naming the directory.
+    expect(Number(r.stdout.split('\n')[0])).toBeGreaterThanOrEqual(2);
+    expect(r.stdout).toContain(`"error":"the state directory's disk is full: ${join(work, 'disk', 'state')}: a write to the state directory failed (ENOSPC`);
+    const sent = readFileSync(alerts, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; severity: string; details: { alertState?: string } });
+    expect(sent.filter((a) => a.key === 'state-disk-low').map((a) => [a.severity, a.details.alertState])).toEqual([['critical', 'raised']]);
+  }, 90_000);
+});
+
 describe('agent run --once on a state disk remounted read-only', () => {
   it('on a state disk remounted read-only, refuses (exit 2) saying the file system is read-only, not that the agent\'s user must own the directory, and alerts through alerts.command', () => {
     const work = mkdtempSync(join(tmpdir(), 'ferry-state-ro-'));
