@@ -102,16 +102,23 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   const joined = new Promise<void>((resolve) => (join = resolve));
   // A store that did not answer one request in its time (every request of it would wait as long): the pass ships no more.
   const silent: { message?: string } = {};
+  // A worker that threw (the state disk full under the walk's view): the others finish the pack in
+  // hand and take no more, and the pass throws only then, so nothing is still shipping (and
+  // logging) after the run has said why it stopped.
+  const broken: { error?: unknown } = {};
   const worker = async (n: number) => {
     if (n > 0) await joined;
     try {
       await shipEach(n === 0);
+    } catch (error) {
+      if (!('error' in broken)) broken.error = error;
     } finally {
       join();
     }
   };
   const shipEach = async (alone: boolean) => {
     for (let first = true; ; first = false) {
+      if ('error' in broken) break;
       if (silent.message !== undefined) {
         if (await walk.hasMore()) report.more = true;
         break;
@@ -138,6 +145,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
     }
   };
   await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, (_, n) => worker(n)));
+  if ('error' in broken) throw broken.error;
   const { site } = s.deps.config;
   await s.alerts.hold(`ship-failed:${source.name}`, shipFailedAlert(site, source, failures), site, `Every batch of ${source.name} the agent tried ships again.`, !report.more && !s.stopping());
 }
