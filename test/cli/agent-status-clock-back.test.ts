@@ -9,6 +9,7 @@ import { markPassStarted } from '../../agent/state/pass-marker.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { writeTree } from '../support/recorder-tree.ts';
 
 // The host's clock set back an hour (NTP after a fast clock, an operator's `date -s`): the pass
 // after it starts, on its own clock, before the last pass finished. status.json names the pass it
@@ -43,5 +44,30 @@ describe('agent status after the clock was set back', () => {
     await agent.cycle();
     agent.close();
     expect((await collectStatus(file)).unfinishedPass).toBeUndefined();
+  });
+
+  it('says nothing of an unfinished pass when the clock was set back during the last pass, which finished (its start later than its end)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-status-clock-during-'));
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    writeTree(root, 1, 4);
+    const text = `site: site-a\nstate: ${join(dir, 'state')}\nstateMinFreeMiB: 0\nsources:\n  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 4 }\n`;
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, text);
+    const clock = new ManualClock(new Date(Date.now() + 3600_000));
+    // NTP steps the clock back an hour while the pass ships its first pack.
+    const store = new MemoryBlobStore();
+    const put = store.put.bind(store);
+    store.put = async (...args: Parameters<MemoryBlobStore['put']>) => {
+      clock.set(new Date());
+      return put(...args);
+    };
+    const agent = new Agent({ config: parseAgentConfig(text), store, clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+    expect((await agent.cycle()).packs).toBe(1);
+    agent.close();
+    const status = await collectStatus(file);
+    expect(Date.parse(status.agent!.updatedAt)).toBeLessThan(Date.now() + 1800_000);
+    expect(status.unfinishedPass).toBeUndefined();
+    expect(renderStatus(status)).not.toContain('did not finish');
   });
 });
