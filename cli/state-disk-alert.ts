@@ -2,7 +2,8 @@ import type { AgentConfig } from '../core/config.ts';
 import type { Alert, Notifier } from '../core/ports.ts';
 import type { Agent } from '../agent/agent.ts';
 import type { Logger } from '../agent/log.ts';
-import { diskFullAlert, freeBytes, readOnlyStateAlert, stateDiskProblem } from '../agent/state/state-space.ts';
+import { diskFullAlert, freeBytes, readOnlyStateAlert, stateDiskProblem, unwritableStateAlert } from '../agent/state/state-space.ts';
+import { userInfo } from 'node:os';
 import { AlertBook } from '../agent/state/alert-book.ts';
 import { isDiskFull } from '../agent/state/atomic-file.ts';
 import { lockHolder } from '../agent/state/state-lock.ts';
@@ -31,14 +32,16 @@ export async function fullDiskAlerted(config: AgentConfig, log: Logger, build: (
 
 /**
  * The state directory checked before a run (agent run's checkSitePaths): one on a file system
- * mounted read-only is a configuration problem no pass can mend, and the operator's pager is
- * told (the hooks need no disk), not only the run's stderr.
+ * mounted read-only, or one the agent's user may not write, is a problem no pass can mend, and
+ * the operator's pager is told (the hooks need no disk), not only the run's stderr.
  */
 export async function readOnlyAlerted(config: AgentConfig, log: Logger, check: () => Promise<void>): Promise<void> {
   try {
     await check();
   } catch (error) {
-    if (stateDiskProblem(config.state) === 'EROFS') await notifyOnly(config, log, readOnlyStateAlert(config.site, config.state, 'start'));
+    const problem = stateDiskProblem(config.state);
+    if (problem === 'EROFS') await notifyOnly(config, log, readOnlyStateAlert(config.site, config.state, 'start'));
+    else if (problem === 'EACCES' || problem === 'EPERM') await notifyOnly(config, log, unwritableStateAlert(config.site, config.state, problem, userName()));
     throw error;
   }
 }
@@ -105,5 +108,14 @@ function idleBook(config: AgentConfig, notifier: Notifier): AlertBook | undefine
     return new AlertBook(config.state, { notifier, now: () => new Date(), repeatHours: config.alerts.repeatHours });
   } catch {
     return undefined;
+  }
+}
+
+/** The name of the user this process runs as (its uid when it has none). */
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
   }
 }

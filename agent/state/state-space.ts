@@ -98,6 +98,25 @@ export function readOnlyStateAlert(site: string, state: string, when: 'start' | 
 }
 
 /**
+ * The state directory the agent's user may not write (EACCES, EPERM: made by root, or chowned
+ * since), found as `agent run` starts. As a read-only one, it can record nothing: each run sends
+ * this again while it lasts, and no "resolved" follows.
+ */
+export function unwritableStateAlert(site: string, state: string, code: string, user: string): Alert {
+  return {
+    severity: 'critical',
+    site,
+    key: 'state-unwritable',
+    subject: `the state directory cannot be written by the agent's user: nothing ships`,
+    message:
+      `${state} cannot be created or written by ${user}, the user the agent runs as (${code}: permission denied): the agent cannot start, and nothing ships until it can. ` +
+      `Give the directory back to that user (\`chown -R ${user} ${state}\`), or run the agent as its owner. ` +
+      'The agent cannot record that it sent this: each run says it again while it lasts, and no "resolved" follows.',
+    details: { state, error: code, user },
+  };
+}
+
+/**
  * The state directory, made if missing, readable by its owner only: it names the recorder's files
  * (their names often carry the parties' numbers) and cron starts the agent under a umask that
  * lets every local user read. One the agent does not own is left as its owner set it.

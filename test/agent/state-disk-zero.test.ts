@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -238,3 +238,26 @@ echo "rc=$?"`;
     expect(sent.message).toContain(`${join(work, 'disk', 'state')} is on a file system mounted read-only (EROFS): the agent cannot start.`);
   }, 90_000);
 });
+
+describe('agent run --once on a state directory its user may not write', () => {
+  it('refuses (exit 2) and alerts through alerts.command (critical, naming the directory and the user), not only on stderr', () => {
+    const work = mkdtempSync(join(tmpdir(), 'ferry-state-eacces-'));
+    const rec = join(work, 'rec');
+    mkdirSync(join(rec, '000001'), { recursive: true });
+    const state = join(work, 'state');
+    mkdirSync(state, { mode: 0o500 });
+    chmodSync(state, 0o500);
+    const alerts = join(work, 'alerts.jsonl');
+    const config = join(work, 'agent.yaml');
+    writeFileSync(config, `site: site-a\nstate: ${state}\ncloud: { bucket: ferry-data, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }\nalerts: { command: "cat >> ${alerts}" }\nsources:\n  - { name: cs, type: recordings, path: ${rec} }\n`);
+    // As root, without the capabilities that bypass permission bits (as a service user runs it).
+    const args = [join(REPO, 'bin/ferry.mjs'), 'agent', 'run', '--once', '--config', config];
+    const r = process.getuid?.() === 0 ? spawnSync('setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, ...args], { encoding: 'utf8', timeout: 60_000 }) : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('cannot be created or written (permission denied)');
+    const sent = JSON.parse(readFileSync(alerts, 'utf8')) as { key: string; severity: string; message: string };
+    expect(sent).toMatchObject({ key: 'state-unwritable', severity: 'critical' });
+    expect(sent.message).toContain(`${state} cannot be created or written by ${userInfo().username}, the user the agent runs as (EACCES: permission denied)`);
+  }, 60_000);
+});
+
