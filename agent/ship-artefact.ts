@@ -3,13 +3,14 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobStore } from '../core/ports.ts';
 import type { Clock } from '../core/clock.ts';
-import { ARTEFACT_FORMAT, artefactId as makeArtefactId, serializeArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
+import { ARTEFACT_FORMAT, artefactId as makeArtefactId, parseArtefactManifest, serializeArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../core/layout.ts';
 import { IntegrityError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import type { Journal, FileStamp } from './journal.ts';
 import { UploadProgress } from './upload-progress.ts';
 import { StreamUploader, type StreamUploaderOptions } from './stream-uploader.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
+import { readAll } from './recover.ts';
 import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
 import { BinlogEventReader, type BinlogSummary } from './binlog-events.ts';
 import { DumpPositionSniffer, type DumpVerdict, type Incomplete } from './dump-position.ts';
@@ -124,6 +125,13 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     const manifestKey = artefactManifestKey(ctx.site, work.sourceType, work.source, id, partial);
     let lock = lockOf(ctx, work);
     let lockRefused = false;
+    const begin = { artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, manifestKey, partial };
+    const earlier = await committedEarlier(ctx, manifestKey, begin);
+    if (earlier) {
+      await ctx.journal.artefactBegin({ ...begin, key: earlier.key, ...(work.sequence === undefined ? {} : { sequence: work.sequence }) });
+      await ctx.journal.artefactPublished(id, earlier.createdAt);
+      return { status: 'unchanged', artefactId: id };
+    }
     await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}), ...(first.format ? { format: first.format } : {}) });
     try {
       const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256, lock }).catch(async (error: unknown) => {
@@ -265,6 +273,34 @@ function accessDenied(error: unknown): boolean {
     if (e.name === 'AccessDenied' || e.Code === 'AccessDenied' || e.$metadata?.httpStatusCode === 403) return true;
   }
   return false;
+}
+
+/**
+ * The manifest a state directory this one does not remember (a lost one, on a rebuilt host, or
+ * one restored from a backup) already published for this very content (same artefact id, name,
+ * size, SHA-256 and partial), its object verified. What it says of the file beyond its content
+ * (the span taken from file times, which a purged neighbour or a copied file changes; the mtime)
+ * may differ now, and cannot replace it (write-once): it stands, and the file counts as shipped,
+ * instead of a commit refused at every pass that would hold every later binlog segment back.
+ * Undefined when no manifest is there, or one for other content (publishManifest then refuses).
+ * One HEAD a publish: artefacts are few (a binlog partial every few minutes at most).
+ */
+async function committedEarlier(
+  ctx: ArtefactContext,
+  manifestKey: string,
+  content: { artefactId: string; name: string; size: number; sha256: string; partial: boolean },
+): Promise<ArtefactManifest | undefined> {
+  if (!(await ctx.store.head(manifestKey))) return undefined;
+  const existing = parseArtefactManifest(await readAll(ctx.store, manifestKey));
+  const same =
+    existing.artefactId === content.artefactId &&
+    existing.name === content.name &&
+    existing.size === content.size &&
+    existing.sha256 === content.sha256 &&
+    (existing.partial ?? false) === content.partial;
+  if (!same) return undefined;
+  await verifyObject(ctx.store, existing.key, existing, ctx.verify);
+  return existing;
 }
 
 /** Puts the object unless a whole copy is already there (a retry after a crash); returns its part count. */
