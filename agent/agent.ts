@@ -27,6 +27,7 @@ import { BandwidthSchedule } from '../core/bandwidth.ts';
 import { Throttle, throttledStore } from './bandwidth.ts';
 import { cycleRecordings } from './recordings-pass.ts';
 import type { RecordingsState } from './ship-recordings.ts';
+import { stateBirth, unrememberedBefore } from './state/state-birth.ts';
 import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
 import { KeptBatches } from './kept-batches.ts';
 import { failureMarked, markPassStarted, readPassMarker } from './state/pass-marker.ts';
@@ -127,7 +128,7 @@ export class Agent {
       severity: 'warning',
       site,
       subject: `the state directory of site ${site} is older than its agent's last run`,
-      message: `The state directory (${this.deps.config.state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${shipped?.manifests ?? 0} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost; what shipped after ${stale.remembered} and is still on the site may be shipped again.`,
+      message: `The state directory (${this.deps.config.state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${shipped?.manifests ?? 0} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost, and a batch holding any of it is asked about before it is sent (not sent again).`,
       details: stale,
     });
     return true;
@@ -171,6 +172,7 @@ export class Agent {
       this.recovered = true;
     }
     if (!this.staleChecked && this.deps.target) this.unconfirmedTarget = await checkTarget({ site, state, store: this.deps.target }, this.alerts, log);
+    if (!this.staleChecked) this.recordings.unrememberedBefore = unrememberedBefore(await stateBirth(state, this.journal.lineCount === 0, this.deps.store, site, this.deps.clock.now()));
     const stale = !this.staleChecked && (await this.distrustStaleState());
     this.staleChecked = true;
     if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');

@@ -56,6 +56,8 @@ export interface ShipContext {
   agentVersion: string;
   /** Opens a source file; injectable so tests can simulate unreadable files. */
   openFile?: (path: string, flags: number) => Promise<FileHandle>;
+  /** Whether the store may hold this batch's pack unknown to the journal (state-birth.ts): it is then asked before anything is sent. */
+  askFirst?: (work: BatchWork) => boolean;
   /** Opens a small source file synchronously (see SMALL_RECORDING_BYTES); injectable likewise. */
   openFileSync?: (path: string, flags: number) => number;
   /** Called once every member of the pack is read (before its upload completes). */
@@ -69,6 +71,8 @@ export interface ShipResult {
   recordings: number;
   bytes: number;
   issues: string[];
+  /** The store held the batch's commit already (an earlier attempt or state directory): nothing was sent. */
+  alreadyOffsite?: true;
 }
 
 /** Opens a source file read-only (no lock), never through a symbolic link; errors classified. */
@@ -156,7 +160,7 @@ export function assertUnchanged(path: string, stamp: FileStamp): void {
 
 export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<ShipResult> {
   const plan = planPack(ctx.site, work);
-  if (mayShipUnasked(ctx.store, ctx.journal, plan)) {
+  if (!ctx.askFirst?.(work) && mayShipUnasked(ctx.store, ctx.journal, plan)) {
     try {
       return await shipAttempt(ctx, work, plan, firstAttempt(plan), true);
     } catch (error) {
@@ -169,7 +173,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
     const bytes = committed.members.reduce((n, m) => n + m.length, 0);
     await ctx.journal.begin(beginOf(plan, work, committed.packKey));
     await ctx.journal.published(plan.packId, committed.members.length, bytes);
-    return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [] };
+    return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [], alreadyOffsite: true };
   }
   return shipAttempt(ctx, work, plan, await nextAttempt(ctx.store, plan), false);
 }

@@ -45,6 +45,8 @@ export interface RecordingsState {
   onError: (message: string) => void;
   /** `source\tpath` of recordings the store lists as shipped that the journal does not know (a state directory restored from a backup): never called lost. */
   shippedElsewhere?: ReadonlySet<string>;
+  /** Batches whose oldest recording is older than this (ms) may have been shipped by a state directory this one does not remember (state-birth.ts). */
+  unrememberedBefore?: number;
   /** The store did not answer a request of this pass in its time (set by shipAll): the rest of the pass asks it as little as it can. */
   storeSilent?: string;
 }
@@ -64,7 +66,20 @@ function shipContext(s: RecordingsState, source: RecordingsSourceConfig): ShipCo
     pool: s.pool,
     agentVersion: s.deps.agentVersion ?? 'dev',
     openFile: s.deps.openFile,
+    askFirst: (work) => mayBeOffsiteUnremembered(s, work),
   };
+}
+
+/**
+ * Whether a state directory this one does not remember may have shipped the batch: one begun
+ * empty after the site had shipped (a rebuilt host) and the batch recorded before it began, or
+ * one restored from a backup and the store's manifests since list a recording of the batch.
+ * The store is then asked first (its manifest's HEAD) instead of being sent the pack again.
+ */
+function mayBeOffsiteUnremembered(s: RecordingsState, work: BatchWork): boolean {
+  if (s.unrememberedBefore !== undefined && work.oldestMs < s.unrememberedBefore) return true;
+  const elsewhere = s.shippedElsewhere;
+  return elsewhere !== undefined && work.recordings.some((f) => elsewhere.has(`${work.source}\t${work.batch}/${f.name}`));
 }
 
 /** Records recordings of a batch as lost (loss log, alert); resolves to how many were recorded. */
@@ -193,7 +208,8 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
     try {
       const started = performance.now();
       const result = await shipBatch(ctx, work);
-      log.info('pack published', { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
+      const found = result.alreadyOffsite ? 'pack already offsite (committed before; not sent again)' : 'pack published';
+      log.info(found, { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
       for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
       await s.alerts.resolve(failedKey, config.site, `Batch ${work.batch} of source ${work.source} is offsite now.`);
       for (const r of work.recordings) {

@@ -1,14 +1,41 @@
 import { describe, it, expect } from 'vitest';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
+import type { AgentConfig } from '../../core/config.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
 import { artefactSite, artefactAgent, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
+import { writeTree } from '../support/recorder-tree.ts';
 
 // A site host rebuilt from scratch: same site and configuration, an empty state directory, the
 // site's disks re-attached. What the store already holds is not a reason to stop shipping.
 
 const T0 = 1_790_000_000; // UTC seconds
+const RECORDINGS = '  - { name: cs, type: recordings, path: {root}, closeAfterFiles: 10, quietSeconds: 60, settleSeconds: 1 }';
+
+function recordingsAgent(config: AgentConfig, store: BlobStore, clock: ManualClock, alerts: Alert[] = []) {
+  return new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'etag', retryDelayMs: () => 1 });
+}
+
+/** The store, with the keys of every pack (.tar) the agent sent. */
+function countingPacks(store: BlobStore): { store: BlobStore; packsSent: string[] } {
+  const packsSent: string[] = [];
+  const spy = new Proxy(store, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if ((name === 'put' || name === 'createMultipart') && String(args[0]).endsWith('.tar')) packsSent.push(String(args[0]));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: spy, packsSent };
+}
+
 const segment = (n: number) => `rtmbinlog.${String(n).padStart(6, '0')}`;
 
 describe('a rebuilt host (empty state directory)', () => {
@@ -34,5 +61,67 @@ describe('a rebuilt host (empty state directory)', () => {
     expect(rebuilt.alerts.filter((a) => a.severity !== 'info').map((a) => a.subject)).toEqual([]);
     expect((await rebuilt.agent.cycle()).failed).toBe(0);
     rebuilt.agent.close();
+  });
+
+  it('sends again no pack the store already holds: a batch recorded before the directory began is asked about first, only the batch recorded since goes out', async () => {
+    const site = artefactSite(RECORDINGS);
+    writeTree(site.root, 3, 10);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const before = recordingsAgent(site.config, store, clock);
+    expect(await before.cycle()).toMatchObject({ packs: 3, failed: 0 });
+    before.close();
+
+    rmSync(site.config.state, { recursive: true });
+    clock.advance(3 * 3_600_000);
+    writeTree(site.root, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
+    const counted = countingPacks(store);
+    const alerts: Alert[] = [];
+    const rebuilt = recordingsAgent(site.config, counted.store, clock, alerts);
+    expect(await rebuilt.cycle()).toMatchObject({ failed: 0, lost: 0 });
+    rebuilt.close();
+    expect(counted.packsSent).toHaveLength(1);
+    expect(counted.packsSent[0]).toContain(`/${new Date(clock.now().getTime() - 3_600_000).toISOString().slice(0, 10).replaceAll('-', '/')}/`);
+    expect(alerts.filter((a) => a.severity !== 'info')).toEqual([]);
+  });
+
+  it('asks the store first on a site\'s very first host only when an agent shipped as the site before (a new site sends its packs unasked)', async () => {
+    const site = artefactSite(RECORDINGS);
+    writeTree(site.root, 2, 10);
+    const counted = countingPacks(new MemoryBlobStore());
+    const clock = new ManualClock(new Date());
+    const first = recordingsAgent(site.config, counted.store, clock);
+    expect(await first.cycle()).toMatchObject({ packs: 2, failed: 0 });
+    first.close();
+    expect(counted.packsSent).toHaveLength(2);
+  });
+});
+
+describe('a state directory restored from an older copy', () => {
+  it('sends again no pack shipped after the copy was taken: the recordings the store lists since are asked about first', async () => {
+    const site = artefactSite(RECORDINGS);
+    writeTree(site.root, 2, 10);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const agent = recordingsAgent(site.config, store, clock);
+    expect(await agent.cycle()).toMatchObject({ packs: 2, failed: 0 });
+    agent.close();
+    const copy = join(site.dir, 'state-copy');
+    cpSync(site.config.state, copy, { recursive: true });
+    clock.advance(600_000);
+    writeTree(site.root, 2, 10, { firstBatch: 3, now: clock.now().getTime() });
+    clock.advance(600_000);
+    const later = recordingsAgent(site.config, store, clock);
+    expect(await later.cycle()).toMatchObject({ packs: 2, failed: 0 });
+    later.close();
+
+    clock.advance(600_000);
+    rmSync(site.config.state, { recursive: true });
+    cpSync(copy, site.config.state, { recursive: true });
+    const counted = countingPacks(store);
+    const restored = recordingsAgent(site.config, counted.store, clock);
+    expect(await restored.cycle()).toMatchObject({ failed: 0, lost: 0 });
+    restored.close();
+    expect(counted.packsSent).toEqual([]);
   });
 });
