@@ -7,6 +7,7 @@ import type { TreeSourceConfig } from '../../core/config.ts';
 import { StreamUploader } from '../stream-uploader.ts';
 import { verifyObject } from '../verify.ts';
 import { ContentIndex } from './content-index.ts';
+import { seedOrWarn } from './content-seed.ts';
 import { recoverInflightPacks, treeStore } from './packer.ts';
 import type { TreeSnapshotContext } from './snapshot.ts';
 import type { LastSnapshot } from './last-snapshot.ts';
@@ -52,7 +53,7 @@ export async function publishIndex(ctx: TreeSnapshotContext, key: string, header
  * The content index as the store has it: the packs of a snapshot that was interrupted adopted
  * or aborted, and the packs the purge removed forgotten (their content is packed again if met).
  */
-export async function contentOfStore(ctx: TreeSnapshotContext, dir: string): Promise<ContentIndex> {
+export async function contentOfStore(ctx: TreeSnapshotContext, dir: string, firstHere = false): Promise<ContentIndex> {
   const { store, site, source } = ctx;
   // The listing is asked for first and read while the content index loads: one round trip to the
   // store less before the walk. Recovery below only adopts packs already in the store (it
@@ -66,6 +67,7 @@ export async function contentOfStore(ctx: TreeSnapshotContext, dir: string): Pro
   const present = await listing;
   const gone = content.retainPacks(present);
   if (gone.length > 0) ctx.log?.info('tree packs removed by the purge are no longer used', { source: source.name, packs: gone.length });
+  if (firstHere) await seedOrWarn(ctx, content, present);
   return content;
 }
 

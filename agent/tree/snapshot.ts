@@ -300,7 +300,8 @@ async function snapshotWith(ctx: TreeSnapshotContext, dir: string, last: LastSna
   const { site, source, store, clock } = ctx;
   const work = join(dir, 'work');
   mkdirSync(work, { recursive: true });
-  const content = await contentOfStore(ctx, dir);
+  // A state directory that took no snapshot of the source yet takes what the store holds from its newest one (content-seed.ts).
+  const content = await contentOfStore(ctx, dir, last === undefined);
 
   const root = await rootIdentity(source.path);
   await assertNoRestoreUnderway(source.path);
