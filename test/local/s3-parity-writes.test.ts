@@ -93,6 +93,27 @@ describe('digests', () => {
     expect(done.ChecksumSHA256).toBe(composite);
   });
 
+  it('CompleteMultipartUpload listing an ETag other than the stored part\'s answers 400 InvalidPart; the right one completes', async () => {
+    const body = randomBytes(2048);
+    const { uploadId, part } = await multipart('etag/listed', body);
+    const other = { ...part, ETag: `"${Buffer.from(md5(randomBytes(16)), 'base64').toString('hex')}"` };
+    const complete = (listed: typeof part) => p.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'etag/listed', UploadId: uploadId, MultipartUpload: { Parts: [listed] } }));
+    expect(await refusal(complete(other))).toEqual({ name: 'InvalidPart', status: 400 });
+    await complete(part);
+    expect((await readBytes(p.client, 'etag/listed')).equals(body)).toBe(true);
+  });
+
+  it('UploadPart and CompleteMultipartUpload of an aborted upload answer 404 NoSuchUpload, and nothing is stored', async () => {
+    const body = randomBytes(2048);
+    const { uploadId, part } = await multipart('gone/upload', body);
+    await p.client.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'gone/upload', UploadId: uploadId }));
+    const again = new UploadPartCommand({ Bucket: BUCKET, Key: 'gone/upload', UploadId: uploadId, PartNumber: 2, Body: body, ContentMD5: md5(body) });
+    expect(await refusal(p.client.send(again))).toEqual({ name: 'NoSuchUpload', status: 404 });
+    const complete = new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'gone/upload', UploadId: uploadId, MultipartUpload: { Parts: [part] } });
+    expect(await refusal(p.client.send(complete))).toEqual({ name: 'NoSuchUpload', status: 404 });
+    expect(await refusal(p.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'gone/upload' })))).toMatchObject({ status: 404 });
+  });
+
   it('a torn PutObject body (connection lost before Content-Length) is never stored, and leaves the object before it intact', async () => {
     await put(p.client, 'torn/put', 'whole');
     await tornPut(p.s3.endpoint, `/${BUCKET}/torn/put`, 4096, 65536);
