@@ -168,7 +168,7 @@ export class Agent {
     this.markPass(started);
     if (!this.recovered) {
       const r = await recoverInflight(this.deps.store, this.journal, this.deps.verify, log);
-      if (r.published + r.abandoned + r.aborted > 0) log.info('recovered from an interrupted run', r);
+      if (r.published + r.abandoned + r.aborted + r.kept > 0) log.info('recovered from an interrupted run', r);
       this.recovered = true;
     }
     if (!this.staleChecked && this.deps.target) this.unconfirmedTarget = await checkTarget({ site, state, store: this.deps.target }, this.alerts, log);

@@ -6,17 +6,21 @@ import { messageOf } from '../core/errors.ts';
 import type { Journal } from './journal.ts';
 import type { Logger } from './log.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
+import { discardUpload, resumableAfterInterruption } from './upload-resume.ts';
+import { readUploadProgress, recordedUploads, removeUploadProgress } from './upload-progress.ts';
 
 // After a crash or kill -9: every pack the journal saw begin but not end is settled before
 // new work starts. Open multipart uploads are aborted (those the journal recorded, and any
 // the store still lists for the pack's key, covering a crash between create and journal).
 // A pack whose manifest made it out and verifies is counted as published; any other is
 // abandoned and its batch is shipped again (same pack id, so the catalogue sees one entry).
-// Artefacts (backups, segments, archives) are settled the same way: uploads aborted, kept
-// when their manifest made it out and the object it names verifies, else shipped again.
+// Artefacts (backups, segments, archives) are settled the same way: kept when their manifest
+// made it out and the object it names verifies, else shipped again; their uploads are aborted but
+// one whose progress record and file still hold (agent/upload-resume.ts), kept open for the next
+// shipping of the artefact to go on with from the parts the store holds.
 
-export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger): Promise<{ published: number; abandoned: number; aborted: number }> {
-  const out = { published: 0, abandoned: 0, aborted: 0 };
+export async function recoverInflight(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger): Promise<{ published: number; abandoned: number; aborted: number; kept: number }> {
+  const out = { published: 0, abandoned: 0, aborted: 0, kept: 0 };
   for (const pack of journal.inflightPacks()) {
     out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads, log);
     if (await manifestHolds(store, pack.manifestKey, pack.packKey, verify, log)) {
@@ -30,9 +34,17 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
       log.info('interrupted pack will be shipped again', { pack: pack.packId, batch: pack.batch });
     }
   }
-  for (const art of journal.inflightArtefacts()) {
-    out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, log);
+  const inflight = journal.inflightArtefacts();
+  for (const art of inflight) {
     const manifest = await artefactHolds(store, art.manifestKey, art.key, verify, log);
+    // An upload whose record and file hold is kept open for the next shipping of the artefact to go on with.
+    const keep = manifest ? undefined : await resumableAfterInterruption(journal.directory, art, log);
+    out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, log, keep);
+    if (keep === undefined) removeUploadProgress(journal.directory, art.artefactId);
+    else {
+      out.kept++;
+      log.info('interrupted upload kept open: the next shipping of the artefact goes on with it', { artefact: art.artefactId, name: art.name, upload: keep });
+    }
     if (manifest) {
       await journal.artefactPublished(art.artefactId, manifest.createdAt);
       out.published++;
@@ -43,11 +55,29 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
       log.info('interrupted artefact will be shipped again', { artefact: art.artefactId, name: art.name });
     }
   }
+  out.aborted += await settleKeptUploads(store, journal.directory, new Set(inflight.map((a) => a.artefactId)), log);
   return out;
 }
 
-/** Aborts the uploads the journal recorded for an object and any the store still lists for its key. */
-async function abortUploads(store: BlobStore, journal: Journal, id: string, key: string, known: string[], log: Logger): Promise<number> {
+/**
+ * Uploads an earlier recovery kept open and no shipping has gone on with since (their record left
+ * in the state directory, the journal no longer naming them): kept while their file is unchanged,
+ * aborted and forgotten once it changed or went. Returns how many were aborted.
+ */
+async function settleKeptUploads(store: BlobStore, state: string, settled: Set<string>, log: Logger): Promise<number> {
+  let aborted = 0;
+  for (const id of recordedUploads(state)) {
+    if (settled.has(id)) continue;
+    const record = readUploadProgress(state, id)?.resume;
+    if (record && (await resumableAfterInterruption(state, { artefactId: id, key: record.key, uploads: [record.uploadId] }, log))) continue;
+    await discardUpload({ store, state }, id, record);
+    if (record) aborted++;
+  }
+  return aborted;
+}
+
+/** Aborts the uploads the journal recorded for an object and any the store still lists for its key, but `keep`. */
+async function abortUploads(store: BlobStore, journal: Journal, id: string, key: string, known: string[], log: Logger, keep?: string): Promise<number> {
   const uploads = new Set(known);
   try {
     for await (const u of store.listMultipart(key)) if (u.key === key) uploads.add(u.uploadId);
@@ -57,6 +87,7 @@ async function abortUploads(store: BlobStore, journal: Journal, id: string, key:
     // lifecycle ends any other (abortIncompleteMultipartDays). Logged at info.
     log.info('open uploads cannot be listed here (the agent role may not list): aborting those the journal knows; the bucket lifecycle ends any other', { id, error: messageOf(error) });
   }
+  if (keep !== undefined) uploads.delete(keep);
   for (const uploadId of uploads) {
     await store.abortMultipart(key, uploadId);
     await journal.uploadEnded(id, uploadId);

@@ -7,8 +7,10 @@ import { ARTEFACT_FORMAT, artefactId as makeArtefactId, parseArtefactManifest, s
 import { artefactKey, artefactManifestKey, type ArtefactSourceType } from '../core/layout.ts';
 import { IntegrityError, SourceChangedError, UnreadableSourceError, messageOf } from '../core/errors.ts';
 import type { Journal, FileStamp } from './journal.ts';
-import { UploadProgress } from './upload-progress.ts';
-import { StreamUploader, type StreamUploaderOptions } from './stream-uploader.ts';
+import { UploadProgress, readUploadProgress } from './upload-progress.ts';
+import { StreamUploader, type StreamUploaderOptions, type UploadResult } from './stream-uploader.ts';
+import { discardUpload, openResume, resumeLost, type ResumeFacts } from './upload-resume.ts';
+import type { Logger } from './log.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { readAll } from './recover.ts';
 import { openReadOnly, assertUnchanged, publishManifest, type ShipContext } from './ship-batch.ts';
@@ -32,6 +34,8 @@ export interface ArtefactContext {
   partConcurrency: number;
   pool?: ShipContext['pool'];
   openFile?: ShipContext['openFile'];
+  /** Where a resumed upload is said (agent/upload-resume.ts). */
+  log?: Logger;
 }
 
 export interface Span {
@@ -303,13 +307,52 @@ async function committedEarlier(
   return existing;
 }
 
-/** Puts the object unless a whole copy is already there (a retry after a crash); returns its part count. */
-async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: { path: string; key: string; id: string; sha256: string; lock?: StreamUploaderOptions['lock'] }): Promise<number> {
+/**
+ * Puts the object unless a whole copy is already there (a retry after a crash); returns its part
+ * count. An upload in parts goes on with the one an earlier, interrupted run left open when its
+ * record holds (agent/upload-resume.ts); if the store no longer has it as recorded, it is aborted
+ * and the object uploaded afresh from the first byte, in the same attempt.
+ */
+async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: DataTarget): Promise<number> {
+  const { size } = work.stamp;
+  const state = ctx.journal.directory;
+  if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) {
+    await discardUpload({ store: ctx.store, state }, o.id, readUploadProgress(state, o.id)?.resume);
+    return size <= ctx.partSize ? 1 : Math.ceil(size / ctx.partSize);
+  }
+  // Progress for `agent status` (and resuming) of uploads in parts only: a file of one PUT (a binlog partial each pass) leaves no file behind to write.
+  let facts: ResumeFacts | undefined;
+  if (size > ctx.partSize) {
+    const st = await file.stat();
+    const identity = { path: o.path, size, mtimeMs: work.stamp.mtimeMs, dev: st.dev, ino: st.ino };
+    facts = await openResume({ store: ctx.store, state, log: ctx.log }, o.id, { key: o.key, partSize: ctx.partSize, file: identity });
+  }
+  let result: UploadResult;
+  try {
+    result = await sendData(ctx, file, work, o, facts);
+  } catch (error) {
+    const lost = facts?.plan && resumeLost(error);
+    if (!lost) throw error;
+    ctx.log?.info('the upload an earlier run left open could not be completed: uploading afresh from the first byte', { source: work.source, name: work.stamp.name, reason: lost, error: messageOf(error) });
+    result = await sendData(ctx, file, work, o, { key: o.key, partSize: ctx.partSize, file: facts!.file });
+  }
+  await verifyObject(ctx.store, o.key, { size, sha256: o.sha256, etag: result.etag }, ctx.verify);
+  return result.parts;
+}
+
+interface DataTarget {
+  path: string;
+  key: string;
+  id: string;
+  sha256: string;
+  lock?: StreamUploaderOptions['lock'];
+}
+
+/** Uploads the file's first `size` bytes to the key (going on with `facts.plan`'s upload when given); aborts what it began when it fails. */
+async function sendData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWork, o: DataTarget, facts: ResumeFacts | undefined): Promise<UploadResult> {
   const { size } = work.stamp;
   const partial = work.partial ?? false;
-  if (await alreadyWhole(ctx, o.key, { size, sha256: o.sha256 })) return size <= ctx.partSize ? 1 : Math.ceil(size / ctx.partSize);
-  // Progress for `agent status` of uploads in parts only: a file of one PUT (a binlog partial each pass) leaves no file behind to write.
-  const progress = size > ctx.partSize ? new UploadProgress(ctx.journal.directory, o.id, { source: work.source, name: work.stamp.name, size }, () => ctx.clock.now()) : undefined;
+  const progress = facts ? new UploadProgress(ctx.journal.directory, o.id, { source: work.source, name: work.stamp.name, size }, () => ctx.clock.now(), facts) : undefined;
   const uploader = new StreamUploader(ctx.store, {
     key: o.key,
     partSize: ctx.partSize,
@@ -318,19 +361,21 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
     etag: ctx.verify === 'etag',
     contentType: 'application/octet-stream',
     ...(o.lock ? { lock: o.lock } : {}),
-    onUploadStarted: (u) => ctx.journal.uploadStarted(o.id, u),
+    ...(facts?.plan ? { resume: facts.plan } : {}),
+    onUploadStarted: async (u) => {
+      await ctx.journal.uploadStarted(o.id, u);
+      progress?.started(u);
+    },
     onUploadEnded: (u) => ctx.journal.uploadEnded(o.id, u),
-    ...(progress ? { onPartStored: (bytes: number) => progress.stored(bytes) } : {}),
+    ...(progress ? { onPartStored: (bytes, part) => progress.stored(bytes, part) } : {}),
   });
   try {
     const hash = createHash('sha256');
     await uploader.copyFrom(file, size, o.path, { exact: !partial, hash });
-    const result = await uploader.finish(async () => {
+    return await uploader.finish(async () => {
       if (hash.digest('hex') !== o.sha256) throw new SourceChangedError(`${o.path} changed between hashing and uploading`, o.path);
       if (!partial) assertUnchanged(o.path, work.stamp);
     });
-    await verifyObject(ctx.store, o.key, { size, sha256: o.sha256, etag: result.etag }, ctx.verify);
-    return result.parts;
   } catch (error) {
     await uploader.abort().catch(() => undefined);
     throw error;

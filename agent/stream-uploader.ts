@@ -5,6 +5,8 @@ import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError, 
 import { resendAfterCut } from './network-cut.ts';
 import { PartPool } from './part-pool.ts';
 import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hasher.ts';
+import { heldPart, type ResumePlan } from './upload-resume.ts';
+import { abortOthers } from './upload-strays.ts';
 
 // Streams bytes into one object: from a source file into a part buffer and from there to the
 // store, with no temporary copy on the site's disk. Part buffers come from a PartPool: the
@@ -18,7 +20,9 @@ import { sharedPartHasher, type ByteRange, type PartHashing } from './part-hashe
 // so the store refuses a torn body. Where the store's ETags are MD5s, the uploader also
 // checks each answer and sends a part again when the store kept something else, and completes
 // the upload with the ETags it computed: a damaged part can never be assembled into the object.
-// Every upload started is completed or aborted, including those a lost answer hid from it.
+// Every upload started is completed or aborted, including those a lost answer hid from it. An
+// upload an earlier run left open can be gone on with (`resume`, agent/upload-resume.ts): a part
+// the store holds with the very bytes read now is listed, not sent again.
 
 export interface StreamUploaderOptions {
   key: string;
@@ -38,8 +42,10 @@ export interface StreamUploaderOptions {
   /** Called with the upload id before any part is sent (and awaited), so a crash can always abort it. */
   onUploadStarted?: (uploadId: string) => void | Promise<void>;
   onUploadEnded?: (uploadId: string) => void | Promise<void>;
-  /** Called with a part's size once the store took it (progress for `agent status`). */
-  onPartStored?: (bytes: number) => void;
+  /** Called once the store took a part (or held it already: `held`): progress for `agent status`, a resume's record. */
+  onPartStored?: (bytes: number, part: CompletedPart & { md5: string; held?: true }) => void;
+  /** An open upload of this key to go on with (agent/upload-resume.ts): parts it holds with these bytes are not sent. */
+  resume?: ResumePlan;
   /** The first pause before a part cut on the way is sent again (doubled each time); 1 s. */
   cutPauseMs?: number;
 }
@@ -187,12 +193,15 @@ export class StreamUploader {
 
   private async flush(): Promise<void> {
     this.throwIfFailed();
-    if (this.uploadId === undefined) {
+    if (this.uploadId === undefined && this.options.resume) {
+      this.uploadId = this.options.resume.uploadId;
+      await this.options.onUploadStarted?.(this.uploadId);
+    } else if (this.uploadId === undefined) {
       this.createSent = true;
       this.uploadId = await this.store.createMultipart(this.options.key, { contentType: this.options.contentType, storageClass: this.options.storageClass, ...lockOptions(this.options.lock) });
       await this.options.onUploadStarted?.(this.uploadId);
       // A lost answer to a create the store carried out makes the SDK create a second upload.
-      await this.abortOthers(this.uploadId);
+      await abortOthers(this.store, this.options.key, this.uploadId);
     }
     const buffer = this.buffer as Buffer;
     const body = buffer.subarray(0, this.fill);
@@ -206,14 +215,16 @@ export class StreamUploader {
     const uploadId = this.uploadId;
     const sent = hashed.digests.then(({ md5, sha256 }) => {
       this.partMd5s[partNumber - 1] = md5;
-      return this.sendPart(uploadId, partNumber, body, md5, sha256?.toString('base64'));
+      const held = heldPart(this.options.resume, partNumber, body.length, md5, sha256?.toString('base64'), this.md5ETags);
+      return held ? { ...held, held: true as const } : this.sendPart(uploadId, partNumber, body, md5, sha256?.toString('base64'));
     });
     // The buffer goes back to the pool only when nobody reads it any more: the part was sent (or
     // failed) and the object hash took it (or failed), whichever comes last.
     const task: Promise<void> = Promise.allSettled([sent, hashed.read]).then(([part, read]) => {
       if (part.status === 'fulfilled') {
-        this.parts.push(part.value);
-        this.options.onPartStored?.(body.length);
+        const { held, ...stored } = part.value as CompletedPart & { held?: true };
+        this.parts.push(stored);
+        this.options.onPartStored?.(body.length, { ...stored, md5: (this.partMd5s[partNumber - 1] as Buffer).toString('hex'), ...(held ? { held } : {}) });
       } else this.failure ??= part.reason;
       if (read.status === 'rejected') this.failure ??= read.reason;
       this.inflight.delete(task);
@@ -250,26 +261,6 @@ export class StreamUploader {
     }
   }
 
-  /**
-   * Aborts every open upload at the key but `keep`; uploads of other keys are not ours. Where the
-   * listing is refused (an agent role is not granted s3:ListBucketMultipartUploads: IAM cannot
-   * scope it to a site, infra/site-policies.ts) no stray can be found: the upload goes on and the
-   * bucket's lifecycle rule aborts what a lost create answer left open.
-   */
-  private async abortOthers(keep?: string): Promise<void> {
-    if (!this.store.listMultipart) return;
-    const strays: string[] = [];
-    try {
-      for await (const u of this.store.listMultipart(this.options.key)) {
-        if (u.key === this.options.key && u.uploadId !== keep) strays.push(u.uploadId);
-      }
-    } catch (error) {
-      if (!isAccessDenied(error)) throw error;
-      return;
-    }
-    for (const id of strays) await this.store.abortMultipart(this.options.key, id);
-  }
-
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
@@ -279,7 +270,8 @@ export class StreamUploader {
    * object becomes visible: throwing there publishes nothing.
    */
   async finish(beforeCommit?: () => Promise<void>): Promise<UploadResult> {
-    if (this.uploadId === undefined) {
+    // A resumed upload is completed as one, however few its bytes: never left open beside a PUT.
+    if (this.uploadId === undefined && !this.options.resume) {
       const body = (await this.target()).subarray(0, this.fill);
       // The body is the whole object: its MD5 and SHA-256 in one request (a digest thread's, or
       // this thread's for a process's first few MiB sent whole), while the last checks run.
@@ -308,7 +300,7 @@ export class StreamUploader {
       const answered = this.md5ETags && stored !== undefined ? { etagAnswered: true as const } : {};
       return { size: this.offset, sha256: digest.toString('hex'), parts: 1, etag, ...answered };
     }
-    if (this.fill > 0) await this.flush();
+    if (this.fill > 0 || this.uploadId === undefined) await this.flush();
     this.postRanges();
     this.giveBack();
     // Asked now: the object thread answers once it has taken the last part, while parts are still sent.
@@ -319,7 +311,7 @@ export class StreamUploader {
     const sha256 = await digest;
     await beforeCommit?.();
     const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
-    const uploadId = this.uploadId;
+    const uploadId = this.uploadId as string;
     const etag = `"${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${parts.length}"`;
     let existed = false;
     for (let send = 1; ; send++) {
@@ -386,12 +378,6 @@ export class StreamUploader {
       this.finished = true;
     }
     // A create whose every answer was lost still left uploads at the key: find and abort them.
-    if (this.createSent) await this.abortOthers();
+    if (this.createSent) await abortOthers(this.store, this.options.key);
   }
-}
-
-/** A refusal by access policy (S3 AccessDenied), whether raw from the SDK or translated by the adapter. */
-function isAccessDenied(error: unknown): boolean {
-  const names = [error, (error as { cause?: unknown } | undefined)?.cause].map((e) => (e as { name?: string } | undefined)?.name);
-  return names.includes('AccessDenied');
 }

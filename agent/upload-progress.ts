@@ -1,13 +1,17 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CompletedPart } from '../core/ports.ts';
+import type { FileIdentity, RecordedPart, ResumeRecord } from './upload-resume.ts';
 
 // How far an upload of a backup, log segment or archive has got, for `agent status`: a nightly
 // full over a slow uplink takes hours, and "in flight: 1 backup/log file" left the administrator
 // to guess whether it moves and when it ends. Kept in the state directory (`uploads/{id}.json`,
 // the agent runs from cron and status is another process), written as parts are stored, at most
-// every few seconds, and removed when the upload ends. Advisory: not fsynced, and a write that
-// fails (a full state disk) is skipped; a run killed mid-upload leaves it until the file is
-// uploaded again (from its first byte: docs/operations.md), which starts it over.
+// every few seconds, and removed when the upload ends. It also records what a later run needs to
+// go on with the upload after this one was killed (agent/upload-resume.ts): the upload id, the
+// key, the part size, the file as opened and each part the store acknowledged. Not fsynced, and a
+// write that fails (a full state disk) is skipped: a record that is lost, stale or torn costs
+// parts sent again, or the upload started over, never a wrong object (the store checks each part).
 
 export interface UploadProgressRecord {
   source: string;
@@ -17,6 +21,20 @@ export interface UploadProgressRecord {
   sentBytes: number;
   startedAt: string;
   updatedAt: string;
+  /** Bytes the store held from an earlier run when this one went on with the upload. */
+  resumedAt?: number;
+  /** Of sentBytes, those of parts found stored already (not sent by this run). */
+  heldBytes?: number;
+  /** What going on with the upload in a later run needs; set once the upload is open. */
+  resume?: ResumeRecord;
+}
+
+/** The upload's resume facts known before it opens: its key and part size, the file as opened, and the record it goes on from. */
+export interface UploadResumeFacts {
+  key: string;
+  partSize: number;
+  file: FileIdentity;
+  from?: ResumeRecord;
 }
 
 const EVERY_MS = 5_000;
@@ -28,24 +46,40 @@ function progressFile(state: string, artefactId: string): string {
 /** The writer of one upload's progress. */
 export class UploadProgress {
   private sentBytes = 0;
+  private heldBytes = 0;
   private writtenAt = 0;
   private readonly file: string;
   private readonly startedAt: string;
+  private uploadId: string | undefined;
+  /** Parts the store acknowledged, by number (those of the record gone on from included). */
+  private readonly parts = new Map<number, RecordedPart>();
 
   constructor(
     state: string,
     artefactId: string,
     private readonly what: Pick<UploadProgressRecord, 'source' | 'name' | 'size'>,
     private readonly now: () => Date = () => new Date(),
+    private readonly facts?: UploadResumeFacts,
   ) {
     this.file = progressFile(state, artefactId);
     this.startedAt = this.now().toISOString();
     this.write();
   }
 
-  /** A part of `bytes` was stored. */
-  stored(bytes: number): void {
+  /** The upload is open (created, or gone on with): recorded at once, before any part is sent. */
+  started(uploadId: string): void {
+    this.uploadId = uploadId;
+    this.parts.clear();
+    const from = this.facts?.from;
+    if (from?.uploadId === uploadId) for (const p of from.parts) this.parts.set(p.n, p);
+    this.write();
+  }
+
+  /** A part of `bytes` was stored (acknowledged by the store, or `held` by it from an earlier run). */
+  stored(bytes: number, part?: CompletedPart & { md5: string; held?: true }): void {
     this.sentBytes += bytes;
+    if (part?.held) this.heldBytes += bytes;
+    if (part) this.parts.set(part.partNumber, { n: part.partNumber, size: bytes, md5: part.md5, etag: part.etag });
     if (this.now().getTime() - this.writtenAt >= EVERY_MS) this.write();
   }
 
@@ -54,9 +88,17 @@ export class UploadProgress {
     rmSync(this.file, { force: true });
   }
 
+  private resumeFields(): Pick<UploadProgressRecord, 'resumedAt' | 'heldBytes' | 'resume'> {
+    const { facts, uploadId } = this;
+    if (!facts || uploadId === undefined) return {};
+    const from = facts.from?.uploadId === uploadId ? { resumedAt: facts.from.parts.reduce((n, p) => n + p.size, 0), heldBytes: this.heldBytes } : {};
+    const parts = [...this.parts.values()].sort((a, b) => a.n - b.n);
+    return { ...from, resume: { uploadId, key: facts.key, partSize: facts.partSize, file: facts.file, parts } };
+  }
+
   private write(): void {
     const at = this.now();
-    const record: UploadProgressRecord = { ...this.what, sentBytes: this.sentBytes, startedAt: this.startedAt, updatedAt: at.toISOString() };
+    const record: UploadProgressRecord = { ...this.what, sentBytes: this.sentBytes, startedAt: this.startedAt, updatedAt: at.toISOString(), ...this.resumeFields() };
     try {
       mkdirSync(join(this.file, '..'), { recursive: true });
       writeFileSync(`${this.file}.tmp`, `${JSON.stringify(record)}\n`);
@@ -65,6 +107,20 @@ export class UploadProgress {
     } catch {
       // Advisory: a full or read-only state disk is alerted by the pass, not by this.
     }
+  }
+}
+
+/** Forgets the progress an upload of `artefactId` recorded (its upload was aborted, or published). */
+export function removeUploadProgress(state: string, artefactId: string): void {
+  rmSync(progressFile(state, artefactId), { force: true });
+}
+
+/** The artefact ids of every upload progress file in the state directory. */
+export function recordedUploads(state: string): string[] {
+  try {
+    return readdirSync(join(state, 'uploads')).filter((f) => f.endsWith('.json')).map((f) => decodeURIComponent(f.slice(0, -'.json'.length)));
+  } catch {
+    return [];
   }
 }
 

@@ -91,6 +91,8 @@ export interface UploadShown {
   updatedAt: string;
   /** Bytes a second since it started; undefined before its first part was stored. */
   bytesPerSec?: number;
+  /** The bytes an earlier, interrupted run had stored when this one went on with the upload. */
+  resumedAt?: number;
 }
 
 /** The uploads of the in-flight artefacts the agent running now recorded progress of (none when no agent runs: a killed run's start over). */
@@ -100,13 +102,20 @@ export function inflightUploads(state: string, inflight: { artefactId: string; s
     const p = readUploadProgress(state, a.artefactId);
     if (!p) return [];
     const seconds = (Date.parse(p.updatedAt) - Date.parse(p.startedAt)) / 1000;
-    return [{ file: `${a.source}/${a.name}`, size: p.size, sentBytes: p.sentBytes, startedAt: p.startedAt, updatedAt: p.updatedAt, ...(p.sentBytes > 0 && seconds > 0 ? { bytesPerSec: p.sentBytes / seconds } : {}) }];
+    // Parts found stored from the earlier run were not sent: not counted in the rate.
+    const sent = p.sentBytes - (p.heldBytes ?? 0);
+    const resumed = p.resumedAt === undefined ? {} : { resumedAt: p.resumedAt };
+    return [{ file: `${a.source}/${a.name}`, size: p.size, sentBytes: p.sentBytes, startedAt: p.startedAt, updatedAt: p.updatedAt, ...(sent > 0 && seconds > 0 ? { bytesPerSec: sent / seconds } : {}), ...resumed }];
   });
 }
 
-/** `nightly/full.bak: 85.0 MiB of 300.0 MiB (28 %) since 02:00:04Z, 362.1 KiB/s: about 10 min left (as of 02:04:10Z)`. */
+/**
+ * `nightly/full.bak: 85.0 MiB of 300.0 MiB (28 %) since 02:00:04Z, 362.1 KiB/s: about 10 min left (as of 02:04:10Z)`;
+ * an upload gone on with from an interrupted run says `since 02:00:04Z (resumed at 120.0 MB), …`.
+ */
 export function uploadLine(u: UploadShown): string {
   const percent = u.size > 0 ? Math.floor((100 * u.sentBytes) / u.size) : 100;
   const rate = u.bytesPerSec === undefined ? 'no part stored yet' : `${formatBytes(u.bytesPerSec)}/s: about ${formatDuration(((u.size - u.sentBytes) / u.bytesPerSec) * 1000)} left`;
-  return `${u.file}: ${formatBytes(u.sentBytes)} of ${formatBytes(u.size)} (${percent} %) since ${u.startedAt}, ${rate} (as of ${u.updatedAt})`;
+  const resumed = u.resumedAt === undefined ? '' : ` (resumed at ${formatBytes(u.resumedAt)})`;
+  return `${u.file}: ${formatBytes(u.sentBytes)} of ${formatBytes(u.size)} (${percent} %) since ${u.startedAt}${resumed}, ${rate} (as of ${u.updatedAt})`;
 }

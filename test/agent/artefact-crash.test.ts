@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
@@ -7,6 +8,7 @@ import { ManualClock } from '../../core/clock.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { readAll } from '../../agent/recover.ts';
 import type { Logger } from '../../agent/log.ts';
+import { readUploadProgress, recordedUploads } from '../../agent/upload-progress.ts';
 import { artefactSite, artefactAgent, artefactManifests, openUploads, writeAt, bytesOf } from '../support/artefact-agent.ts';
 
 // Artefacts follow the commit rule through failures: a torn or corrupted object is shipped
@@ -94,7 +96,7 @@ describe('artefact shipping under failures', () => {
     h.agent.close();
   });
 
-  it('killed mid-upload: the restarted agent aborts the open upload and ships the artefact again', async () => {
+  it('killed mid-upload before any part was recorded stored: the restarted agent aborts the open upload and ships the artefact again', async () => {
     const { s, store } = await killedMidUpload();
     expect(await openUploads(store)).toHaveLength(1);
 
@@ -122,6 +124,40 @@ describe('artefact shipping under failures', () => {
     expect(lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg)).toEqual([]);
     expect(lines.find((l) => l.msg.startsWith('open uploads cannot be listed here'))?.level).toBe('info');
     second.agent.close();
+  });
+
+  it('killed after parts were recorded stored: the upload is kept open while its file is unchanged, and aborted by a later run once the file changed without it being shipped', async () => {
+    const s = site(16 * MiB);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    let parts = 0;
+    // Each part sent moves the clock on, so the progress record (written at most every 5 s) takes the parts stored.
+    const dying = dyingStore(store, (method) => method === 'uploadPart' && (clock.advance(6_000), ++parts >= 3));
+    const first = artefactAgent(s.config, dying.store, { clock });
+    void first.agent.cycle();
+    await dying.reached;
+    first.agent.close();
+    await first.closeFiles();
+    const state = s.config.state;
+    const [id] = recordedUploads(state);
+    expect(readUploadProgress(state, id!)?.resume?.parts.length).toBeGreaterThan(0);
+
+    // A run that does not ship the backup (its source not configured now) keeps the upload for a later one.
+    const other = join(s.dir, 'other');
+    mkdirSync(other);
+    const elsewhere = { ...s.config, sources: s.config.sources.map((src) => ({ ...src, name: 'other', path: other })) };
+    const second = artefactAgent(elsewhere, store, { clock: new ManualClock(new Date()) });
+    await second.agent.cycle();
+    second.agent.close();
+    expect(await openUploads(store)).toHaveLength(1);
+    expect(recordedUploads(state)).toEqual([id]);
+
+    writeAt(join(s.root, 'nightly.bak'), bytesOf(16 * MiB, 2), new Date(Date.now() - 1800_000));
+    const third = artefactAgent(elsewhere, store, { clock: new ManualClock(new Date()) });
+    await third.agent.cycle();
+    third.agent.close();
+    expect(await openUploads(store)).toEqual([]);
+    expect(recordedUploads(state)).toEqual([]);
   });
 
   it('killed after the manifest was published: the restarted agent keeps it and does not ship twice', async () => {

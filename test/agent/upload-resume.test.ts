@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { createHash, randomBytes } from 'node:crypto';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { BlobStore } from '../../core/ports.ts';
+import { StreamUploader } from '../../agent/stream-uploader.ts';
+import { planResume, resumeLost, type RecordedPart, type ResumePlan, type ResumeRecord } from '../../agent/upload-resume.ts';
+import { readAll } from '../../agent/recover.ts';
+
+// Going on with an upload an earlier run left open: the uploader reads every byte again, and a
+// part is left out only when the store holds one of the same size and MD5 as recorded; the
+// completion lists the ETags of the bytes read now, so the store checks each part it kept.
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+
+/** A store that counts the part numbers sent to it. */
+function counted(store: MemoryBlobStore): { store: BlobStore; sent: number[] } {
+  const sent: number[] = [];
+  const spy = Object.assign(Object.create(store) as BlobStore, {
+    uploadPart: (k: string, u: string, n: number, b: Uint8Array, sha256?: string) => (sent.push(n), store.uploadPart(k, u, n, b, sha256)),
+  });
+  return { store: spy, sent };
+}
+
+/** An upload left open with `stored` parts of `body` in it (an earlier run's), and their record. */
+async function leftOpen(store: MemoryBlobStore, key: string, body: Buffer, stored: number[]): Promise<{ uploadId: string; parts: RecordedPart[] }> {
+  const uploadId = await store.createMultipart(key);
+  const parts: RecordedPart[] = [];
+  for (const n of stored) {
+    const bytes = body.subarray((n - 1) * PART, n * PART);
+    const part = await store.uploadPart(key, uploadId, n, bytes);
+    parts.push({ n, size: bytes.length, md5: md5(bytes), etag: part.etag });
+  }
+  return { uploadId, parts };
+}
+
+const plan = (uploadId: string, parts: RecordedPart[]): ResumePlan => ({ uploadId, parts: new Map(parts.map((p) => [p.n, p])) });
+
+async function upload(store: BlobStore, key: string, body: Buffer, resume: ResumePlan, held: number[] = []) {
+  const u = new StreamUploader(store, { key, partSize: PART, partConcurrency: 2, resume, onPartStored: (_bytes, part) => part.held && held.push(part.partNumber) });
+  await u.write(body);
+  return u.finish();
+}
+
+describe('an upload gone on with from an earlier run', () => {
+  it('sends only the parts the store does not hold as recorded; the object is the whole file', async () => {
+    const memory = new MemoryBlobStore({ minPartSize: PART });
+    const body = randomBytes(3 * PART + 1234);
+    const open = await leftOpen(memory, 'k', body, [1, 2]);
+    const { store, sent } = counted(memory);
+    const held: number[] = [];
+    const result = await upload(store, 'k', body, plan(open.uploadId, open.parts), held);
+    expect(sent.sort()).toEqual([3, 4]);
+    expect(held.sort()).toEqual([1, 2]);
+    expect(result).toMatchObject({ parts: 4, sha256: createHash('sha256').update(body).digest('hex') });
+    expect((await readAll(memory, 'k')).equals(body)).toBe(true);
+  });
+
+  it('sends again a recorded part whose MD5 or size differs from the bytes read now', async () => {
+    const memory = new MemoryBlobStore({ minPartSize: PART });
+    const body = randomBytes(3 * PART);
+    const open = await leftOpen(memory, 'k', body, [1, 2, 3]);
+    const [p1, p2, p3] = open.parts as [RecordedPart, RecordedPart, RecordedPart];
+    const { store, sent } = counted(memory);
+    await upload(store, 'k', body, plan(open.uploadId, [{ ...p1, md5: md5(Buffer.from('other bytes')) }, p2, { ...p3, size: p3.size - 1 }]));
+    expect(sent.sort()).toEqual([1, 3]);
+    expect((await readAll(memory, 'k')).equals(body)).toBe(true);
+  });
+
+  it.each([
+    ['ETags are MD5s', { verifiesChecksums: false, conditionalPut: true, md5ETags: true }],
+    ['ETags are not MD5s, part checksums checked (AWS S3 with SSE-KMS)', { verifiesChecksums: true, conditionalPut: true, md5ETags: false }],
+  ])('fails with InvalidPart, not a wrong object, when the store holds other bytes than a record says (%s)', async (_what, features) => {
+    const memory = new MemoryBlobStore({ minPartSize: PART, features });
+    const body = randomBytes(2 * PART);
+    const other = Buffer.from(body);
+    other.writeUInt8(other.readUInt8(10) ^ 1, 10);
+    // The store holds part 1 of `other`; the record claims the MD5 of `body`'s part 1.
+    const open = await leftOpen(memory, 'k', other, [1]);
+    const lying = [{ ...open.parts[0]!, md5: md5(body.subarray(0, PART)) }];
+    const failure = await upload(memory, 'k', body, plan(open.uploadId, lying)).catch((e: unknown) => e);
+    expect(resumeLost(failure)).toMatch(/InvalidPart/);
+    expect(await memory.head('k')).toBeUndefined();
+  });
+
+  it('fails as an upload gone (NoSuchUpload) when the store no longer has it', async () => {
+    const memory = new MemoryBlobStore({ minPartSize: PART });
+    const body = randomBytes(2 * PART);
+    const open = await leftOpen(memory, 'k', body, [1]);
+    await memory.abortMultipart('k', open.uploadId);
+    const failure = await upload(memory, 'k', body, plan(open.uploadId, open.parts)).catch((e: unknown) => e);
+    expect(resumeLost(failure)).toMatch(/gone/);
+  });
+});
+
+describe('whether a recorded upload is gone on with', () => {
+  const file = { path: '/b/full.bak', size: 3 * PART, mtimeMs: 1000, dev: 2049, ino: 77 };
+  const record: ResumeRecord = { uploadId: 'u1', key: 'k', partSize: PART, file, parts: [{ n: 1, size: PART, md5: 'a'.repeat(32), etag: '"x"' }] };
+  const s3 = { md5ETags: true, verifiesChecksums: true };
+
+  it('is, when key, part size and file are those of the record', () => {
+    expect(planResume(record, { key: 'k', partSize: PART, file }, s3)).toMatchObject({ plan: { uploadId: 'u1' } });
+  });
+
+  it.each([
+    ['another key', { key: 'k2', partSize: PART, file }, /another key/],
+    ['another part size', { key: 'k', partSize: 2 * PART, file }, /part size/],
+    ['a rewritten file (other inode)', { key: 'k', partSize: PART, file: { ...file, ino: 78 } }, /file changed.*ino 77 → 78/],
+    ['a touched file', { key: 'k', partSize: PART, file: { ...file, mtimeMs: 2000 } }, /mtimeMs/],
+  ])('is not, for %s', (_what, expected, reason) => {
+    expect(planResume(record, expected, s3)).toEqual({ reason: expect.stringMatching(reason) });
+  });
+
+  it('is not, for a record with no part, an unreadable record, or a store that checks no part at completion', () => {
+    const expected = { key: 'k', partSize: PART, file };
+    expect(planResume({ ...record, parts: [] }, expected, s3)).toHaveProperty('reason');
+    expect(planResume({ ...record, parts: [{ n: 1 } as RecordedPart] }, expected, s3)).toHaveProperty('reason');
+    expect(planResume(undefined, expected, s3)).toHaveProperty('reason');
+    expect(planResume(record, expected, { md5ETags: false, verifiesChecksums: false })).toHaveProperty('reason');
+  });
+});
