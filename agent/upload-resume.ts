@@ -146,13 +146,16 @@ export async function discardUpload(ctx: { store: Pick<BlobStore, 'abortMultipar
 
 /**
  * After an interruption: the upload of an artefact left in flight that a later shipping can go on
- * with (its record readable, of this key and of an upload the journal saw begin, its file still
- * as the upload started from); undefined when it is to be aborted as any other.
+ * with (its record readable and of this key, its file still as the upload started from);
+ * undefined when it is to be aborted as any other. The journal need not name the upload: a run
+ * killed while it hashed the file again, before it went on with the upload, saw it begin in an
+ * earlier run; but when the journal names uploads, the record's must be one of them.
  */
 export async function resumableAfterInterruption(state: string, art: { artefactId: string; key: string; uploads: string[] }, log: Logger): Promise<string | undefined> {
   const record = readUploadProgress(state, art.artefactId)?.resume;
+  const known = art.uploads.length === 0 || art.uploads.includes(record?.uploadId ?? '');
   // Nothing to go on with when no part was recorded stored: aborted as any other.
-  if (!record || record.key !== art.key || !art.uploads.includes(record.uploadId) || !record.file || !(record.parts?.length > 0)) return undefined;
+  if (!record || record.key !== art.key || !known || !record.file || !(record.parts?.length > 0)) return undefined;
   try {
     const st = await stat(record.file.path);
     const changed = fileChange(record.file, { path: record.file.path, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), dev: st.dev, ino: st.ino });

@@ -95,7 +95,7 @@ export interface UploadShown {
   resumedAt?: number;
 }
 
-/** The uploads of the in-flight artefacts the agent running now recorded progress of (none when no agent runs: a killed run's start over). */
+/** The uploads of the in-flight artefacts the agent running now recorded progress of (none when no agent runs: a killed run's record waits for the next run to go on with its upload). */
 export function inflightUploads(state: string, inflight: { artefactId: string; source: string; name: string }[], running: RunningAgent | undefined): UploadShown[] {
   if (!running) return [];
   return inflight.flatMap((a) => {

@@ -160,6 +160,42 @@ describe('artefact shipping under failures', () => {
     expect(recordedUploads(state)).toEqual([]);
   });
 
+  it('killed again while the next run hashed the file, before it went on with the upload: the run after goes on with it, sending only the parts not recorded', async () => {
+    const s = site(16 * MiB);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    let parts = 0;
+    const dying = dyingStore(store, (method) => method === 'uploadPart' && (clock.advance(6_000), ++parts >= 3));
+    const first = artefactAgent(s.config, dying.store, { clock });
+    void first.agent.cycle();
+    await dying.reached;
+    first.agent.close();
+    await first.closeFiles();
+    const [id] = recordedUploads(s.config.state);
+    const recorded = readUploadProgress(s.config.state, id!)?.resume?.parts.length ?? 0;
+    expect(recorded).toBeGreaterThan(0);
+
+    // Dies at its first look at the store for the backup: after the journal saw the artefact begin, before any upload.
+    const stops = dyingStore(store, (method, key) => method === 'head' && isData(key));
+    const second = artefactAgent(s.config, stops.store, { clock: new ManualClock(new Date()) });
+    void second.agent.cycle();
+    await stops.reached;
+    second.agent.close();
+    await second.closeFiles();
+
+    const sent: number[] = [];
+    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) => (sent.push(a[2]), store.uploadPart(a[0], a[1], a[2], a[3], a[4])),
+    });
+    const third = artefactAgent(s.config, counting, { clock: new ManualClock(new Date()) });
+    expect(await third.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 });
+    third.agent.close();
+    expect(sent).toHaveLength(4 - recorded);
+    const [m] = await artefactManifests(store);
+    expect(sha(await readAll(store, m!.key))).toBe(sha(s.bytes));
+    expect(await openUploads(store)).toEqual([]);
+  });
+
   it('killed after the manifest was published: the restarted agent keeps it and does not ship twice', async () => {
     const s = site(300_000);
     const store = new MemoryBlobStore();
