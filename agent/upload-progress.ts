@@ -63,7 +63,10 @@ export class UploadProgress {
   ) {
     this.file = progressFile(state, artefactId);
     this.startedAt = this.now().toISOString();
-    this.write();
+    // Going on with an upload: the record names it and its parts from the first write, so a run
+    // killed before the upload is taken up again leaves the next one the same to go on with.
+    if (facts?.from) this.started(facts.from.uploadId);
+    else this.write();
   }
 
   /** The upload is open (created, or gone on with): recorded at once, before any part is sent. */

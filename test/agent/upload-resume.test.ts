@@ -5,6 +5,10 @@ import type { BlobStore } from '../../core/ports.ts';
 import { StreamUploader } from '../../agent/stream-uploader.ts';
 import { planResume, resumeLost, type RecordedPart, type ResumePlan, type ResumeRecord } from '../../agent/upload-resume.ts';
 import { readAll } from '../../agent/recover.ts';
+import { UploadProgress, readUploadProgress } from '../../agent/upload-progress.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Going on with an upload an earlier run left open: the uploader reads every byte again, and a
 // part is left out only when the store holds one of the same size and MD5 as recorded; the
@@ -118,5 +122,39 @@ describe('whether a recorded upload is gone on with', () => {
     expect(planResume({ ...record, parts: [{ n: 1 } as RecordedPart] }, expected, s3)).toHaveProperty('reason');
     expect(planResume(undefined, expected, s3)).toHaveProperty('reason');
     expect(planResume(record, expected, { md5ETags: false, verifiesChecksums: false })).toHaveProperty('reason');
+  });
+});
+
+describe('the upload progress record', () => {
+  const file = { path: '/b/full.bak', size: 3 * PART, mtimeMs: 1000, dev: 2049, ino: 77 };
+  const from: ResumeRecord = { uploadId: 'u1', key: 'k', partSize: PART, file, parts: [{ n: 1, size: PART, md5: 'a'.repeat(32), etag: '"x"' }] };
+
+  it('of an upload gone on with names it and its recorded parts from its first write, before the upload is taken up again', () => {
+    const state = mkdtempSync(join(tmpdir(), 'ferry-progress-'));
+    try {
+      const progress = new UploadProgress(state, 'a1', { source: 'db', name: 'full.bak', size: 3 * PART }, () => new Date(), { key: 'k', partSize: PART, file, from });
+      expect(readUploadProgress(state, 'a1')).toMatchObject({ resume: from, resumedAt: PART, heldBytes: 0 });
+      progress.started('u1');
+      progress.stored(PART, { partNumber: 2, etag: '"y"', md5: 'b'.repeat(32) });
+      progress.end();
+      expect(readUploadProgress(state, 'a1')).toBeUndefined();
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it('of a fresh upload records each part the store acknowledged, with its MD5 and ETag', () => {
+    const state = mkdtempSync(join(tmpdir(), 'ferry-progress-'));
+    let now = 0;
+    try {
+      const progress = new UploadProgress(state, 'a2', { source: 'db', name: 'full.bak', size: 3 * PART }, () => new Date(now), { key: 'k', partSize: PART, file });
+      expect(readUploadProgress(state, 'a2')?.resume).toBeUndefined();
+      progress.started('u2');
+      now += 10_000;
+      progress.stored(PART, { partNumber: 1, etag: '"e1"', md5: 'c'.repeat(32) });
+      expect(readUploadProgress(state, 'a2')?.resume).toEqual({ uploadId: 'u2', key: 'k', partSize: PART, file, parts: [{ n: 1, size: PART, md5: 'c'.repeat(32), etag: '"e1"' }] });
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });
