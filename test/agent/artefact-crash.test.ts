@@ -46,6 +46,12 @@ function dyingStore(inner: BlobStore, when: (method: string, key: string) => boo
   return { store, reached };
 }
 
+/** Parts the state directory's one upload record holds as stored (0 before the record is written). */
+function partsRecorded(state: string): number {
+  const [id] = recordedUploads(state);
+  return id ? (readUploadProgress(state, id)?.resume?.parts.length ?? 0) : 0;
+}
+
 /** An 11 MiB backup whose agent died during its second part (closed: nothing more reaches its journal); the store it left an upload open in. */
 async function killedMidUpload() {
   const s = site(11 * MiB);
@@ -136,11 +142,12 @@ describe('artefact shipping under failures', () => {
     const first = artefactAgent(s.config, dying.store, { clock });
     void first.agent.cycle();
     await dying.reached;
+    const state = s.config.state;
+    // The parts sent before the one that never returns are recorded once the store took them (on a loaded machine, after it was asked for the third).
+    await expect.poll(() => partsRecorded(state)).toBeGreaterThan(0);
     first.agent.close();
     await first.closeFiles();
-    const state = s.config.state;
     const [id] = recordedUploads(state);
-    expect(readUploadProgress(state, id!)?.resume?.parts.length).toBeGreaterThan(0);
 
     // A run that does not ship the backup (its source not configured now) keeps the upload for a later one.
     const other = join(s.dir, 'other');
@@ -169,11 +176,11 @@ describe('artefact shipping under failures', () => {
     const first = artefactAgent(s.config, dying.store, { clock });
     void first.agent.cycle();
     await dying.reached;
+    await expect.poll(() => partsRecorded(s.config.state)).toBeGreaterThan(0);
     first.agent.close();
     await first.closeFiles();
     const [id] = recordedUploads(s.config.state);
     const recorded = readUploadProgress(s.config.state, id!)?.resume?.parts.length ?? 0;
-    expect(recorded).toBeGreaterThan(0);
 
     // Dies at its first look at the store for the backup: after the journal saw the artefact begin, before any upload.
     const stops = dyingStore(store, (method, key) => method === 'head' && isData(key));
