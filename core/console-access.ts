@@ -43,6 +43,8 @@ export const CONSOLE_ROUTES: readonly ConsoleRoute[] = [
   { method: 'GET', path: '/console/me', action: 'me' },
   { method: 'GET', path: '/console/sites', action: 'sites' },
   { method: 'GET', path: '/console/sites/{site}/recordings', action: 'search' },
+  // Before `{rid}`: `count` is no recording id (API Gateway prefers the literal segment too).
+  { method: 'GET', path: '/console/sites/{site}/recordings/count', action: 'search' },
   { method: 'GET', path: '/console/sites/{site}/recordings/{rid}', action: 'get' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/play-link', action: 'play-link' },
   { method: 'POST', path: '/console/sites/{site}/recordings/{rid}/download-link', action: 'download-link' },

@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { alongsideAudit } from '../../core/alongside-audit.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import { COUNT_LIMIT, countRecordings } from '../../core/catalogue-count.ts';
 import { erasureGate } from '../../core/erasures.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
 import { archiveOf, recallStatus, ridSchema, startRecall, type RecallRouteDeps } from './recall.ts';
@@ -43,6 +44,23 @@ async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
   const page = await alongsideAudit(record, deps.catalogue.searchRecordings({ site, ...audited, cursor: inner }));
   return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
+}
+
+/**
+ * GET …/recordings/count: how many calls the search's filters match, up to COUNT_LIMIT (`more`:
+ * more than that). The search's own parameters, `sort` taken and ignored (an order changes no
+ * count); `limit` and `cursor` refused: a count has no pages. Audited as a search (it tells what
+ * the catalogue holds as a search does), the count marked in its query.
+ */
+async function count(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
+  const raw = event.queryStringParameters ?? {};
+  for (const name of ['limit', 'cursor']) {
+    if (raw[name] !== undefined) throw new InvalidInputError(`${name}: a count has no pages; send the search's filters only`, { field: name });
+  }
+  const { sort: _sort, limit: _limit, cursor: _cursor, ...filters } = searchParamsSchema.parse(raw);
+  const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { ...filters, count: 'yes' }, principal: principalOf(event) });
+  const counted = await alongsideAudit(record, countRecordings(deps.catalogue, { site, ...filters }));
+  return json(200, { ...counted, limit: COUNT_LIMIT });
 }
 
 const snapshotsSchema = z
@@ -113,6 +131,7 @@ export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, Ht
     const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
     if (/\/snapshots\/?$/.test(event.rawPath)) return snapshots(deps, event, site);
     if (/\/audit\/?$/.test(event.rawPath)) return auditView(deps, event, site);
+    if (/\/recordings\/count\/?$/.test(event.rawPath)) return count(deps, event, site);
     const rid = event.pathParameters?.rid;
     if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return startRecall(deps, event, site, rid);
     if (rid !== undefined && /\/recall\/?$/.test(event.rawPath)) return recallStatus(deps, event, site, rid);

@@ -4,7 +4,7 @@ import { cognitoTokenVerifier, UnauthorizedError, type ConsoleCaller, type Token
 import { presignReplayLink } from '../../adapters/replay-link.ts';
 import type { AuditReader } from '../../core/audit-query.ts';
 import type { Clock } from '../../core/clock.ts';
-import { matchConsoleRoute, REPLAY_LINK_SECONDS, sitesAllowed, type ConsoleRoute } from '../../core/console-access.ts';
+import { matchConsoleRoute, REPLAY_LINK_SECONDS, siteGroup, sitesAllowed, type ConsoleRoute } from '../../core/console-access.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../../core/ids.ts';
 import type { CatalogueStore } from '../../core/ports.ts';
@@ -80,8 +80,22 @@ function unauthorized(message: string): HttpResult {
   return json(401, { error: 'UnauthorizedError', message }, { 'WWW-Authenticate': 'Bearer' });
 }
 
-function forbidden(caller: ConsoleCaller, site: string): HttpResult {
-  return json(403, { error: 'ForbiddenError', message: `${caller.username} may not see site ${site} (groups: ${caller.groups.join(', ') || 'none'})` });
+/**
+ * The answer for a site the caller may not see. An officer whose groups name some sites gets the
+ * same 403 for a site of the deployment that is not theirs and for a name the deployment does not
+ * have (a typo): whether a site exists is beyond what their groups let them see, so the answer
+ * names their own sites instead, which is what tells a typo from a missing access. An officer who
+ * sees every site (admin, officer-all) is told plainly that the deployment has no such site.
+ */
+function refusedSite(caller: ConsoleCaller, site: string, allowed: readonly string[], configured: readonly string[]): HttpResult {
+  if (configured.length > 0 && configured.every((s) => allowed.includes(s))) {
+    return json(404, { error: 'NotFoundError', message: `no site ${site} in this deployment (its sites: ${configured.join(', ')})` });
+  }
+  const yours = allowed.length ? `your sites: ${allowed.join(', ')}` : 'you may see no site yet';
+  return json(403, {
+    error: 'ForbiddenError',
+    message: `${caller.username} may not see site ${site}: it is not one of your sites (${yours}; groups: ${caller.groups.join(', ') || 'none'}). Check the site's name; if it is right, ask your administrator to add you to group ${siteGroup(site)}`,
+  });
 }
 
 /** The catalogue's or holds function's event for a console request: its path without `/console`, as the verified officer. */
@@ -122,7 +136,7 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   if (!allowed.includes(site)) {
     // A refused attempt at another site is kept, with who and what (PCI DSS 10.2: invalid logical access attempts).
     (deps.log ?? jsonLog)('warn', 'console access refused', { officer: caller.username, groups: caller.groups, site, route: r.action, method: event.requestContext?.http?.method, path: event.rawPath, known: deps.sites.includes(site) });
-    return deps.sites.includes(site) ? forbidden(caller, site) : json(404, { error: 'NotFoundError', message: `no site ${site} in this deployment` });
+    return refusedSite(caller, site, allowed, deps.sites);
   }
   const rid = params.rid ?? '';
   if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');

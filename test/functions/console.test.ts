@@ -138,10 +138,49 @@ describe('console handler: site scoping', () => {
     const missing = await call('GET', '/console/sites/site-z/recordings', { bearer: token('chief', ['admin']) });
     expect(missing.statusCode).toBe(404);
     expect(body(missing).message).toMatch(/no site site-z/);
+    expect(body(missing).message).toContain('its sites: site-a, site-b');
+  });
+
+  it("answers site-a's officer the same 403 for a site the deployment lacks (a typo) as for site-b, naming their own sites, on every site route", async () => {
+    const { call, b, trail } = await setup();
+    const siteRoutes = CONSOLE_ROUTES.filter((r) => r.path.includes('{site}'));
+    for (const route of siteRoutes) {
+      const [other, typo] = await Promise.all(['site-b', 'site-z'].map((site) => call(route.method, pathOf(route.path, site, b[0]!.rid), { bearer: officerA() })));
+      expect([other!.statusCode, typo!.statusCode], `${route.method} ${route.path}`).toEqual([403, 403]);
+      // Nothing in the answer tells the two apart but the name asked for.
+      expect(body(typo!)).toEqual({ ...body(other!), message: body(other!).message!.toString().replaceAll('site-b', 'site-z') });
+    }
+    const res = await call('GET', '/console/sites/site-z/recordings', { bearer: officerA() });
+    expect(body(res).message).toBe("alice may not see site site-z: it is not one of your sites (your sites: site-a; groups: officer-site-a). Check the site's name; if it is right, ask your administrator to add you to group officer-site-z");
+    const none = await call('GET', '/console/sites/site-a/recordings', { bearer: token('nobody', []) });
+    expect(none.statusCode).toBe(403);
+    expect(body(none).message).toContain('you may see no site yet');
+    expect(trail.events).toEqual([]);
   });
 });
 
 describe('console handler: routes', () => {
+  it('counts the calls a search matches (GET …/recordings/count), audited as a search marked as a count, and refuses paging parameters naming them', async () => {
+    const { call, trail } = await setup();
+    const all = await call('GET', '/console/sites/site-a/recordings/count', { bearer: officerA(), query: { sort: '-start' } });
+    expect(all.statusCode).toBe(200);
+    expect(body(all)).toEqual({ count: 5, more: false, limit: 10_000 });
+    const agent = await call('GET', '/console/sites/site-a/recordings/count', { bearer: officerA(), query: { agent: 'agent-1' } });
+    expect(body(agent)).toEqual({ count: 1, more: false, limit: 10_000 });
+    expect(trail.events).toEqual([
+      { at: '2026-04-01T12:00:00.000Z', action: 'search', site: 'site-a', query: { count: 'yes' }, principal: 'alice' },
+      { at: '2026-04-01T12:00:00.000Z', action: 'search', site: 'site-a', query: { agent: 'agent-1', count: 'yes' }, principal: 'alice' },
+    ]);
+    for (const name of ['limit', 'cursor']) {
+      const res = await call('GET', '/console/sites/site-a/recordings/count', { bearer: officerA(), query: { [name]: '10' } });
+      expect(res.statusCode).toBe(400);
+      expect(body(res).issues).toEqual([{ field: name, message: expect.stringContaining('a count has no pages') }]);
+    }
+    const bad = await call('GET', '/console/sites/site-a/recordings/count', { bearer: officerA(), query: { direction: 'sideways' } });
+    expect(bad.statusCode).toBe(400);
+    expect(body(bad).message).toMatch(/direction: must be one of/);
+  });
+
   it('searches with the catalogue search, audited as the signed-in officer', async () => {
     const { call, a, trail } = await setup();
     const res = await call('GET', '/console/sites/site-a/recordings', { bearer: officerA(), query: { agent: 'agent-1', limit: '10' } });
