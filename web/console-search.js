@@ -3,7 +3,7 @@
 // across pages, added to a case or exported. Where the search goes in the address and the tab's
 // history is console.js's: a search run is handed to `ctx.recordSearch`.
 
-import { refusalText } from './console-api.js';
+import { ApiError, refusalText } from './console-api.js';
 import { loadCaseOptions, startExport } from './console-cases.js';
 import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { durationText, isoFromLocal, wallText } from './shared.js';
@@ -136,7 +136,8 @@ function addRow(entry) {
   box.checked = state.selected.has(entry.rid);
   box.addEventListener('click', (e) => e.stopPropagation());
   box.addEventListener('change', () => toggleSelected(entry, box.checked));
-  cell(row, box);
+  row.setAttribute('role', 'row');
+  cell(row, box, 'select');
   cell(row, timeEl(entry.start));
   cell(row, meta.callId ?? entry.rid, 'mono');
   cell(row, meta.agent);
@@ -144,9 +145,26 @@ function addRow(entry) {
   cell(row, meta.direction);
   cell(row, durationText(entry), 'num');
   const open = el('button', 'Open', { type: 'button', className: 'play', 'aria-label': `Open call ${meta.callId ?? entry.rid}` });
-  cell(row, open);
+  cell(row, open, 'open');
+  labelCells(row);
   // The row is the mouse target; the button the keyboard one (its click bubbles here).
   row.addEventListener('click', () => void state.ctx.navigate({ view: 'call', rid: entry.rid }));
+}
+
+/**
+ * Each cell of a result row named after its column (`data-label`, the header's visible text): at a
+ * phone's width the rows are stacked (console.css), each value shown beside its column's name,
+ * the table's headers out of sight. The table keeps its roles whatever its layout (explicit
+ * `role`s: a table drawn as blocks is otherwise no table to a screen reader).
+ */
+function labelCells(row) {
+  const headers = [...$('results').tHead.rows[0].cells];
+  for (const [i, td] of [...row.cells].entries()) {
+    td.setAttribute('role', 'cell');
+    const header = headers[i];
+    const label = header && !header.querySelector('.visually-hidden') ? header.textContent.trim() : '';
+    if (label) td.dataset.label = label;
+  }
 }
 
 async function loadSearchPage(index) {
@@ -165,16 +183,47 @@ async function loadSearchPage(index) {
     search.cursors[index + 1] = page.cursor ?? null;
     search.items = page.items;
     renderResults();
+    // The first page out, the calls are counted (once a search): the page does not wait for the count.
+    if (index === 0 && page.cursor && !search.total) void countSearch(search);
   } catch (error) {
     if (mine !== state.search) return;
     // The rows of an earlier search (another site, other filters) must not stand under this one.
     clearResults();
-    showError(refusalText('The search', error));
-    $('status').textContent = 'The search failed.';
+    const site = siteRefusal(search.site, error);
+    showError(site ? site.error : refusalText('The search', error));
+    $('status').textContent = site ? site.status : 'The search failed.';
   } finally {
     if (mine === state.search) table.removeAttribute('aria-busy');
   }
 }
+
+/**
+ * A search refused for its site (403: not one of the officer's sites, whether or not it exists;
+ * 404: the deployment has no such site, said only to who sees every site): said as such, not as a
+ * search that "found nothing", which read like a site with no calls.
+ */
+function siteRefusal(site, error) {
+  if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 404)) return undefined;
+  return {
+    error: `Site ${site} cannot be searched (HTTP ${error.status}): ${error.message}.`,
+    status: error.status === 403 ? `No search ran: ${site} is not one of your sites.` : `No search ran: this deployment has no site ${site}.`,
+  };
+}
+
+/** How many calls the search shown matches (GET …/recordings/count, bounded by the API), said in the status when it comes. */
+async function countSearch(search) {
+  search.total = { counting: true };
+  const { limit: _limit, sort: _sort, ...filters } = search.params;
+  try {
+    const answer = await state.ctx.api(`sites/${encodeURIComponent(search.site)}/recordings/count`, { query: filters });
+    search.total = { count: answer.count, more: answer.more };
+  } catch (error) {
+    search.total = { failed: refusalText('Counting the calls', error) };
+  }
+  if (search === state.search && search.items.length) renderStatus();
+}
+
+const number = (n) => n.toLocaleString('en');
 
 /** Under an empty search by number: numbers are matched as the recorder wrote them, as the CLI says. */
 const NUMBER_HINT = ' Numbers are matched as the recorder wrote them (spaces, dashes, brackets, a (0) after the country code ignored; 00 and + are the same): try the national form (0…) and the international one (+ and the country code).';
@@ -191,17 +240,36 @@ function exactHint(params) {
 }
 
 function renderResults() {
-  const { items, index, cursors, params } = state.search;
+  const { items, index, cursors } = state.search;
   $('results').tBodies[0].replaceChildren();
   for (const entry of items) addRow(entry);
-  const more = Boolean(cursors[index + 1]);
-  const first = index * Number(params.limit) + 1;
-  if (items.length === 0) $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
-  else $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${first}–${first + items.length - 1})${more ? ', more available' : ''}.`;
-  $('page-label').textContent = items.length ? `Page ${index + 1}` : '';
+  renderStatus();
   $('prev').disabled = index === 0;
-  $('next').disabled = !more;
+  $('next').disabled = !cursors[index + 1];
   showSelection();
+}
+
+/**
+ * The status line and page label of the page shown: which calls of how many ("calls 26–50 of
+ * 2,381", "of more than 10,000" past the count's bound). A last page tells the total by itself;
+ * before it, the count the API answered (countSearch), or that it is being counted.
+ */
+function renderStatus() {
+  const { items, index, cursors, params, total } = state.search;
+  const more = Boolean(cursors[index + 1]);
+  const size = Number(params.limit);
+  const first = index * size + 1;
+  const last = first + items.length - 1;
+  if (items.length === 0) {
+    $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
+    $('page-label').textContent = '';
+    return;
+  }
+  const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
+  const of = counted ? ` of ${counted.more ? 'more than ' : ''}${number(counted.count)}` : '';
+  const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
+  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.`;
+  $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
 }
 
 /** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */

@@ -293,6 +293,8 @@ async function render() {
   writeEntry(r, { replace: true, waiting });
   state.route = r;
   const select = $('site');
+  // A site from an earlier address that is not one of the officer's leaves the list once another is shown.
+  for (const option of [...select.options]) if (!state.sites.includes(option.value) && option.value !== site) option.remove();
   // A site from the address that is not one of the officer's is still asked for: the API judges.
   if (![...select.options].some((o) => o.value === site)) select.append(el('option', `${site} (not one of your sites)`, { value: site }));
   select.value = site;

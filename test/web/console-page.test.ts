@@ -207,12 +207,13 @@ describe('compliance console in Chromium', () => {
     await searched();
     const first = await rows();
     expect(first).toHaveLength(10);
-    expect(await page.textContent('#status')).toBe('10 calls on this page (calls 1–10), more available.');
+    // The page first, then how many calls the search matches (asked after it).
+    await expect.poll(() => page.textContent('#status')).toBe('10 calls on this page (calls 1–10 of 16).');
     await page.getByRole('button', { name: 'Next page' }).click();
     await searched();
     const second = await rows();
     expect(second).toHaveLength(6);
-    expect(await page.textContent('#status')).toBe('6 calls on this page (calls 11–16).');
+    expect(await page.textContent('#status')).toBe('6 calls on this page (calls 11–16 of 16).');
     expect(await page.isDisabled('#next')).toBe(true);
     expect(new Set([...first, ...second].map((r) => r.rid)).size).toBe(16);
     await page.getByRole('button', { name: 'Previous page' }).click();
@@ -657,7 +658,7 @@ describe('compliance console in Chromium', () => {
     await page.fill('#audit-principal', '');
   });
 
-  it("tells an officer of another site that site A is refused, with the API's reason", async () => {
+  it("tells an officer of another site that site A is not one of theirs (no search ran), with the API's reason naming their sites", async () => {
     const other = await context.browser()!.newContext({ timezoneId: 'UTC', locale: 'en-GB' });
     const p = await other.newPage();
     try {
@@ -665,7 +666,10 @@ describe('compliance console in Chromium', () => {
       await signIn(p, officerB.username, officerB.password);
       await p.waitForSelector('#search-view:not([hidden])');
       expect(await p.$$eval('#site option', (os) => os.map((o) => o.textContent))).toEqual([OTHER, `${SITE} (not one of your sites)`]);
-      await expect.poll(() => p.textContent('#error')).toBe(`The search was refused (HTTP 403): ${officerB.username} may not see site ${SITE} (groups: ${siteGroup(OTHER)})`);
+      await expect.poll(() => p.textContent('#error')).toBe(
+        `Site ${SITE} cannot be searched (HTTP 403): ${officerB.username} may not see site ${SITE}: it is not one of your sites (your sites: ${OTHER}; groups: ${siteGroup(OTHER)}). Check the site's name; if it is right, ask your administrator to add you to group ${siteGroup(SITE)}.`,
+      );
+      expect(await p.textContent('#status')).toBe(`No search ran: ${SITE} is not one of your sites.`);
       expect(await p.$$eval('#results tbody tr', (trs) => trs.length)).toBe(0);
       // Their own site works.
       await p.selectOption('#site', OTHER);
