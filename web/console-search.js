@@ -265,6 +265,12 @@ function renderStatus() {
     $('page-label').textContent = '';
     return;
   }
+  $('page-label').textContent = `Page ${index + 1}`;
+  // All the calls on the first page: said as plainly as that.
+  if (index === 0 && !more) {
+    $('status').textContent = items.length === 1 ? '1 call matches this search.' : `${number(items.length)} calls match this search.`;
+    return;
+  }
   const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
   const of = counted ? ` of ${counted.more ? 'more than ' : ''}${number(counted.count)}` : '';
   const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';

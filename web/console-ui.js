@@ -237,3 +237,32 @@ export function followDownload(url) {
   a.click();
   a.remove();
 }
+
+/**
+ * A table frame (`.table-wrap`) that scrolls sideways (a wide table at a phone's width, or at 400 %
+ * zoom) is a named region with a Tab stop of its own, so that the keyboard can scroll it with the
+ * arrow keys (a frame of plain text holds nothing else the focus could go to) and a screen reader
+ * says what it is ("Records, scrolls sideways"); a frame that fits is neither, and adds no Tab stop.
+ * Watched as the window and the tables change size.
+ */
+export function markScrollingFrames() {
+  const mark = (frame) => {
+    if (frame.scrollWidth > frame.clientWidth + 1) {
+      const heading = frame.closest('section[aria-labelledby]');
+      const name = (frame.querySelector('caption')?.textContent || (heading && $(heading.getAttribute('aria-labelledby'))?.textContent) || 'Table').trim();
+      Object.assign(frame, { tabIndex: 0 });
+      frame.setAttribute('role', 'region');
+      frame.setAttribute('aria-label', `${name}, scrolls sideways`);
+    } else {
+      for (const attribute of ['tabindex', 'role', 'aria-label']) frame.removeAttribute(attribute);
+    }
+  };
+  const observer = new ResizeObserver((entries) => {
+    for (const frame of new Set(entries.map((e) => e.target.closest('.table-wrap')))) if (frame) mark(frame);
+  });
+  for (const frame of document.querySelectorAll('.table-wrap')) {
+    observer.observe(frame);
+    const table = frame.querySelector('table');
+    if (table) observer.observe(table);
+  }
+}

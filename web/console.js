@@ -16,7 +16,7 @@ import { stopExpiryWatch, watchExpiry, wireSignIn } from './console-signin.js';
 import { forgetSearch, openSearch, searchKey, searchRoute, shownFilters, showEmptySearch, wireSearch } from './console-search.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { forgetErasures, openErasures } from './console-erasures.js';
-import { $, clearError, el, focusOn, notify, showError } from './console-ui.js';
+import { $, clearError, el, focusOn, markScrollingFrames, notify, showError } from './console-ui.js';
 import { zoneName } from './shared.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'];
@@ -340,6 +340,7 @@ function wire() {
     if (keyed) openSite();
   });
   wireSearch(ctx);
+  markScrollingFrames();
   document.addEventListener('click', followLink);
   // Back, Forward, a link and an address typed: popstate (it precedes hashchange, which would render twice).
   window.navigation?.addEventListener('navigate', (e) => {

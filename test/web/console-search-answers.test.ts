@@ -91,8 +91,8 @@ describe("the console's search says what its answer is", () => {
       sent.length = 0;
       await p.getByLabel('Agent').fill('Nadia Few');
       await p.getByLabel('Agent').press('Enter');
-      await expect.poll(() => status(p)).toBe('4 calls on this page (calls 1–4 of 4).');
-      expect(await p.textContent('#page-label')).toBe('Page 1 of 1');
+      await expect.poll(() => status(p)).toBe('4 calls match this search.');
+      expect(await p.textContent('#page-label')).toBe('Page 1');
       expect(sent.filter((s) => s.includes('/count'))).toEqual([]);
     } finally {
       await close();
@@ -138,6 +138,29 @@ describe('the calls found, by keyboard and screen reader and at a phone\'s width
       expect(await p.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Open call ANS-0000');
       await p.keyboard.press('Enter');
       await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBe(375);
+    } finally {
+      await close();
+    }
+  });
+
+  it("makes a table frame that scrolls sideways at a phone's width a named region the keyboard reaches and scrolls with the arrows, and one that fits no Tab stop", async () => {
+    const { p, close } = await signedInPage(`#site=${SITE}&view=search&limit=10`);
+    try {
+      await expect.poll(() => status(p)).toMatch(/of 30\)\.$/);
+      // At 1280 px the calls found fit: their frame is no region and no Tab stop.
+      expect(await p.locator('#results').evaluate((t) => { const f = t.closest('.table-wrap')!; return [f.getAttribute('role'), f.getAttribute('tabindex')]; })).toEqual([null, null]);
+      await p.setViewportSize({ width: 375, height: 700 });
+      await p.getByRole('link', { name: 'Audit trail' }).click();
+      await p.getByRole('button', { name: 'Search the trail' }).click();
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/records? on page 1/);
+      const frame = p.getByRole('region', { name: 'Records, scrolls sideways' });
+      await expect.poll(() => frame.count()).toBe(1);
+      await p.getByRole('button', { name: 'Export CSV' }).focus();
+      await p.keyboard.press('Tab');
+      expect(await frame.evaluate((f) => document.activeElement === f)).toBe(true);
+      for (let i = 0; i < 5; i++) await p.keyboard.press('ArrowRight');
+      await expect.poll(() => frame.evaluate((f) => f.scrollLeft)).toBeGreaterThan(0);
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBe(375);
     } finally {
       await close();
