@@ -74,7 +74,7 @@ const WEB_FILES = new Map([
 // deployment's CloudFront serves web/ at its root, and with the config.json the deploy writes.
 // A module split out of console.js is listed here too, or the page does not start locally.
 const CONSOLE_MODULES = [
-  'console.js', 'console-api.js', 'console-ui.js', 'console-signin.js', 'console-search.js',
+  'console.js', 'console-api.js', 'console-ui.js', 'console-signin.js', 'console-search.js', 'console-search-status.js',
   'console-call.js', 'console-holds.js', 'console-cases.js', 'console-erasures.js', 'console-audit.js',
 ];
 const CONSOLE_FILES = new Map([

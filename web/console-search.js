@@ -3,9 +3,10 @@
 // across pages, added to a case or exported. Where the search goes in the address and the tab's
 // history is console.js's: a search run is handed to `ctx.recordSearch`.
 
-import { ApiError, refusalText } from './console-api.js';
+import { refusalText } from './console-api.js';
 import { loadCaseOptions, startExport } from './console-cases.js';
 import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
+import { countSearch, renderStatus, siteRefusal } from './console-search-status.js';
 import { durationText, isoFromLocal, wallText } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
@@ -184,7 +185,7 @@ async function loadSearchPage(index) {
     search.items = page.items;
     renderResults();
     // The first page out, the calls are counted (once a search): the page does not wait for the count.
-    if (index === 0 && page.cursor && !search.total) void countSearch(search);
+    if (index === 0 && page.cursor && !search.total) void countSearch(state.ctx, search, () => search === state.search);
   } catch (error) {
     if (mine !== state.search) return;
     // The rows of an earlier search (another site, other filters) must not stand under this one.
@@ -197,85 +198,14 @@ async function loadSearchPage(index) {
   }
 }
 
-/**
- * A search refused for its site (403: not one of the officer's sites, whether or not it exists;
- * 404: the deployment has no such site, said only to who sees every site): said as such, not as a
- * search that "found nothing", which read like a site with no calls.
- */
-function siteRefusal(site, error) {
-  if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 404)) return undefined;
-  return {
-    error: `Site ${site} cannot be searched (HTTP ${error.status}): ${error.message}.`,
-    status: error.status === 403 ? `No search ran: ${site} is not one of your sites.` : `No search ran: this deployment has no site ${site}.`,
-  };
-}
-
-/** How many calls the search shown matches (GET …/recordings/count, bounded by the API), said in the status when it comes. */
-async function countSearch(search) {
-  search.total = { counting: true };
-  const { limit: _limit, sort: _sort, ...filters } = search.params;
-  try {
-    const answer = await state.ctx.api(`sites/${encodeURIComponent(search.site)}/recordings/count`, { query: filters });
-    search.total = { count: answer.count, more: answer.more };
-  } catch (error) {
-    search.total = { failed: refusalText('Counting the calls', error) };
-  }
-  if (search === state.search && search.items.length) renderStatus();
-}
-
-const number = (n) => n.toLocaleString('en');
-
-/** Under an empty search by number: numbers are matched as the recorder wrote them, as the CLI says. */
-const NUMBER_HINT = ' Numbers are matched as the recorder wrote them (spaces, dashes, brackets, a (0) after the country code ignored; 00 and + are the same): try the national form (0…) and the international one (+ and the country code).';
-
-/**
- * An agent or call id finds only the whole value as the recorder wrote it, capitals included (the
- * catalogue's index is keyed on it): "alice martin" finds no call of "Alice Martin", and an empty
- * list said nothing of it, so the officer took it for no call at all.
- */
-function exactHint(params) {
-  if (!params.agent && !params.callId) return '';
-  const named = params.agent && params.callId ? 'Agents and call ids' : params.agent ? 'Agents' : 'Call ids';
-  return ` ${named} are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it.`;
-}
-
 function renderResults() {
   const { items, index, cursors } = state.search;
   $('results').tBodies[0].replaceChildren();
   for (const entry of items) addRow(entry);
-  renderStatus();
+  renderStatus(state.search);
   $('prev').disabled = index === 0;
   $('next').disabled = !cursors[index + 1];
   showSelection();
-}
-
-/**
- * The status line and page label of the page shown: which calls of how many ("calls 26–50 of
- * 2,381", "of more than 10,000" past the count's bound). A last page tells the total by itself;
- * before it, the count the API answered (countSearch), or that it is being counted.
- */
-function renderStatus() {
-  const { items, index, cursors, params, total } = state.search;
-  const more = Boolean(cursors[index + 1]);
-  const size = Number(params.limit);
-  const first = index * size + 1;
-  const last = first + items.length - 1;
-  if (items.length === 0) {
-    $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
-    $('page-label').textContent = '';
-    return;
-  }
-  $('page-label').textContent = `Page ${index + 1}`;
-  // All the calls on the first page: said as plainly as that.
-  if (index === 0 && !more) {
-    $('status').textContent = items.length === 1 ? '1 call matches this search.' : `${number(items.length)} calls match this search.`;
-    return;
-  }
-  const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
-  const of = counted ? ` of ${counted.more ? 'more than ' : ''}${number(counted.count)}` : '';
-  const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
-  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.`;
-  $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
 }
 
 /** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */

@@ -1,0 +1,80 @@
+// What the Search calls view says of a search's answer (console-search.js): the status line and
+// page label (which calls of how many: the count asked after the first page), the hints under an
+// empty search, and a site the officer may not search said as such.
+
+import { ApiError, refusalText } from './console-api.js';
+import { $ } from './console-ui.js';
+
+/**
+ * A search refused for its site (403: not one of the officer's sites, whether or not it exists;
+ * 404: the deployment has no such site, said only to who sees every site): said as such, not as a
+ * search that "found nothing", which read like a site with no calls.
+ */
+export function siteRefusal(site, error) {
+  if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 404)) return undefined;
+  return {
+    error: `Site ${site} cannot be searched (HTTP ${error.status}): ${error.message}.`,
+    status: error.status === 403 ? `No search ran: ${site} is not one of your sites.` : `No search ran: this deployment has no site ${site}.`,
+  };
+}
+
+/**
+ * How many calls `search` matches (GET …/recordings/count, bounded by the API), kept in
+ * `search.total` and said in the status when it comes, if `search` is still the one shown (`shown()`).
+ */
+export async function countSearch(ctx, search, shown) {
+  search.total = { counting: true };
+  const { limit: _limit, sort: _sort, ...filters } = search.params;
+  try {
+    const answer = await ctx.api(`sites/${encodeURIComponent(search.site)}/recordings/count`, { query: filters });
+    search.total = { count: answer.count, more: answer.more };
+  } catch (error) {
+    search.total = { failed: refusalText('Counting the calls', error) };
+  }
+  if (shown() && search.items.length) renderStatus(search);
+}
+
+const number = (n) => n.toLocaleString('en');
+
+/** Under an empty search by number: numbers are matched as the recorder wrote them, as the CLI says. */
+const NUMBER_HINT = ' Numbers are matched as the recorder wrote them (spaces, dashes, brackets, a (0) after the country code ignored; 00 and + are the same): try the national form (0…) and the international one (+ and the country code).';
+
+/**
+ * An agent or call id finds only the whole value as the recorder wrote it, capitals included (the
+ * catalogue's index is keyed on it): "alice martin" finds no call of "Alice Martin", and an empty
+ * list said nothing of it, so the officer took it for no call at all.
+ */
+function exactHint(params) {
+  if (!params.agent && !params.callId) return '';
+  const named = params.agent && params.callId ? 'Agents and call ids' : params.agent ? 'Agents' : 'Call ids';
+  return ` ${named} are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it.`;
+}
+
+/**
+ * The status line and page label of the page shown: which calls of how many ("calls 26–50 of
+ * 2,381", "of more than 10,000" past the count's bound). A last page tells the total by itself;
+ * before it, the count the API answered (countSearch), or that it is being counted.
+ */
+export function renderStatus(search) {
+  const { items, index, cursors, params, total } = search;
+  const more = Boolean(cursors[index + 1]);
+  const size = Number(params.limit);
+  const first = index * size + 1;
+  const last = first + items.length - 1;
+  if (items.length === 0) {
+    $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
+    $('page-label').textContent = '';
+    return;
+  }
+  $('page-label').textContent = `Page ${index + 1}`;
+  // All the calls on the first page: said as plainly as that.
+  if (index === 0 && !more) {
+    $('status').textContent = items.length === 1 ? '1 call matches this search.' : `${number(items.length)} calls match this search.`;
+    return;
+  }
+  const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
+  const of = counted ? ` of ${counted.more ? 'more than ' : ''}${number(counted.count)}` : '';
+  const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
+  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.`;
+  $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
+}
