@@ -170,19 +170,26 @@ export function withArtefactDefaults(source: z.output<typeof rotatedSourceSchema
   return { ...source, patterns: source.patterns ?? ROTATED_DEFAULT_PATTERNS[source.profile] ?? [] };
 }
 
-/** The covered span parsed from an archive name, or undefined when the name does not say. */
-export function archiveSpanFromName(source: Pick<ArchiveSourceConfig, 'namePattern' | 'timeFormat' | 'timezone'>, fileName: string): { from: Date; to: Date } | undefined {
+/**
+ * The covered span parsed from an archive name, or undefined when the name does not say.
+ * A local time in the hour the clocks go back names two instants: `from` is read as the earlier
+ * (the span starts no later than the name says), `to` as the later one the file was already
+ * written at, `fileTimeMs` (the archive's last write; an archive closes after the calls it holds),
+ * so that a span ending in that hour holds every call its name may mean. Without a file time the
+ * later is taken.
+ */
+export function archiveSpanFromName(source: Pick<ArchiveSourceConfig, 'namePattern' | 'timeFormat' | 'timezone'>, fileName: string, fileTimeMs?: number): { from: Date; to: Date } | undefined {
   const m = new RegExp(source.namePattern, 'i').exec(fileName);
   const from = m?.groups?.from;
   const to = m?.groups?.to;
   if (from === undefined || to === undefined) return undefined;
   const parse = source.timeFormat === 'auto' ? parseAuto : compiledParser(source.timeFormat);
   const fromMs = parse(from, source.timezone);
-  let toMs = parse(to, source.timezone);
+  let toMs = parse(to, source.timezone, fileTimeMs ?? Number.POSITIVE_INFINITY);
   if (fromMs === undefined || toMs === undefined || toMs < fromMs) return undefined;
   // A `to` written as a day (`… 20260713 20260719.sdb`) covers that whole day: up to the last millisecond before the next midnight there.
   const dateOnly = source.timeFormat === 'auto' ? to.replace(/\D/g, '').length === 8 : !/[Hh]/.test(source.timeFormat);
-  if (dateOnly) toMs = nextMidnight(toMs, source.timezone) - 1;
+  if (dateOnly) toMs = nextMidnight(parse(to, source.timezone) ?? toMs, source.timezone) - 1;
   return { from: new Date(fromMs), to: new Date(toMs) };
 }
 
@@ -195,13 +202,13 @@ function nextMidnight(ms: number, timeZone: string): number {
 
 const AUTO_FORMATS: Record<number, string> = { 8: 'yyyyMMdd', 12: 'yyyyMMddHHmm', 14: 'yyyyMMddHHmmss' };
 
-function parseAuto(text: string, timeZone: string): number | undefined {
+function parseAuto(text: string, timeZone: string, near?: number): number | undefined {
   const digits = text.replace(/\D/g, '');
   const format = AUTO_FORMATS[digits.length];
-  return format ? compiledParser(format)(digits, timeZone) : undefined;
+  return format ? compiledParser(format)(digits, timeZone, near) : undefined;
 }
 
-function compiledParser(format: string): (text: string, timeZone: string) => number | undefined {
+function compiledParser(format: string): (text: string, timeZone: string, near?: number) => number | undefined {
   const compiled = compileTimeFormat(format);
   return compiled.ok ? compiled.parse : () => undefined;
 }

@@ -15,7 +15,7 @@ export function archiveSelector(source: Pick<ArchiveSourceConfig, 'patterns'>): 
 }
 
 function spanOf(source: ArchiveSourceConfig, f: SiteFile): { span: Span; spanSource: 'name' | 'file-times' } {
-  const named = archiveSpanFromName(source, f.name);
+  const named = archiveSpanFromName(source, f.name, f.mtimeMs);
   if (named) return { span: named, spanSource: 'name' };
   const from = f.birthtimeMs > 0 && f.birthtimeMs <= f.mtimeMs ? f.birthtimeMs : f.mtimeMs;
   return { span: { from: new Date(from), to: new Date(f.mtimeMs) }, spanSource: 'file-times' };

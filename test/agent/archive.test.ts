@@ -114,6 +114,24 @@ describe('archive source', () => {
     h.agent.close();
   });
 
+  it('reads a time in the hour the clocks went back: a from as its earlier occurrence, a to as the later one when the file was written after it (so the span holds the calls of the second such hour), else the earlier', async () => {
+    const site = artefactSite(`  - { name: media, type: archive, path: "{root}", timezone: Europe/London, stableSeconds: 0 }`);
+    // London, 25 October 2026: 01:00-02:00 happens twice (BST, 00:00-01:00Z; then GMT, 01:00-02:00Z).
+    writeAt(join(site.root, 'Voice Recording 2026-10-25 00.00.00 2026-10-25 01.30.00.sdb'), 'closed in the second 01:30', new Date('2026-10-25T01:31:00Z'));
+    writeAt(join(site.root, 'Voice Recording 2026-10-24 23.00.00 2026-10-25 01.20.00.sdb'), 'closed in the first 01:20', new Date('2026-10-25T00:21:00Z'));
+    writeAt(join(site.root, 'Voice Recording 2026-10-25 01.45.00 2026-10-25 01.10.00.sdb'), 'from the first 01:45 to the second 01:10', new Date('2026-10-25T01:11:00Z'));
+    const store = new MemoryBlobStore();
+    const h = artefactAgent(site.config, store, { clock: new ManualClock(new Date('2026-10-26T00:00:00Z')) });
+    await h.agent.cycle();
+    const spans = Object.fromEntries((await artefactManifests(store)).map((m) => [m.name, [m.spanSource, m.span?.from, m.span?.to]]));
+    expect(spans).toEqual({
+      'Voice Recording 2026-10-25 00.00.00 2026-10-25 01.30.00.sdb': ['name', '2026-10-24T23:00:00.000Z', '2026-10-25T01:30:00.000Z'],
+      'Voice Recording 2026-10-24 23.00.00 2026-10-25 01.20.00.sdb': ['name', '2026-10-24T22:00:00.000Z', '2026-10-25T00:20:00.000Z'],
+      'Voice Recording 2026-10-25 01.45.00 2026-10-25 01.10.00.sdb': ['name', '2026-10-25T00:45:00.000Z', '2026-10-25T01:10:00.000Z'],
+    });
+    h.agent.close();
+  });
+
   it('parses the default rostrvm names in their usual spellings, and refuses a span that ends before it starts', () => {
     const src = { namePattern: ARCHIVE_DEFAULT_NAME_PATTERN, timeFormat: 'auto', timezone: 'UTC' };
     const span = (n: string) => {
