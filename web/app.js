@@ -62,7 +62,7 @@ function readForm() {
   if (!site) throw new Error('Enter a site.');
   const params = { limit: String(PAGE_SIZE) };
   const from = isoFromLocal('From', $('from').value);
-  const to = isoFromLocal('To', $('to').value);
+  const to = isoFromLocal('To', $('to').value, { last: true });
   if (from) params.from = from;
   if (to) params.to = to;
   for (const name of ['agent', 'number', 'callId']) {

@@ -30,7 +30,7 @@ function clearTable() {
 function readFilters() {
   const filters = {};
   const from = isoFromLocal('From', $('audit-from').value);
-  const to = isoFromLocal('To', $('audit-to').value);
+  const to = isoFromLocal('To', $('audit-to').value, { last: true });
   checkRange($('audit-from'), $('audit-to'), from, to);
   if (from) filters.from = from;
   if (to) filters.to = to;

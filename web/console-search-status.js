@@ -4,6 +4,7 @@
 
 import { ApiError, refusalText } from './console-api.js';
 import { $ } from './console-ui.js';
+import { isRepeatedWallTime, localText, zoneName } from './shared.js';
 
 /**
  * A search refused for its site (403: not one of the officer's sites, whether or not it exists;
@@ -51,6 +52,17 @@ function exactHint(params) {
 }
 
 /**
+ * When From or To is a wall time the clocks showed twice (the night they went back), which
+ * occurrence was searched, with its offset: From is the first, To the second, unless a shared
+ * address named the other.
+ */
+function repeatedHourNote(params) {
+  const ends = [['From', params.from], ['To', params.to]].filter(([, iso]) => iso && isRepeatedWallTime(iso));
+  if (ends.length === 0) return '';
+  return ` The clocks went back in ${zoneName()} that night and showed ${ends.length === 2 ? 'these times' : 'this time'} twice: searched ${ends.map(([name, iso]) => `${name} ${localText(iso)}`).join(', ')}.`;
+}
+
+/**
  * The status line and page label of the page shown: which calls of how many ("calls 26–50 of
  * 2,381", "of more than 10,000" past the count's bound). A last page tells the total by itself;
  * before it, the count the API answered (countSearch), or that it is being counted.
@@ -62,19 +74,19 @@ export function renderStatus(search) {
   const first = index * size + 1;
   const last = first + items.length - 1;
   if (items.length === 0) {
-    $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}` : 'No more calls.';
+    $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}${repeatedHourNote(params)}` : 'No more calls.';
     $('page-label').textContent = '';
     return;
   }
   $('page-label').textContent = `Page ${index + 1}`;
   // All the calls on the first page: said as plainly as that.
   if (index === 0 && !more) {
-    $('status').textContent = items.length === 1 ? '1 call matches this search.' : `${number(items.length)} calls match this search.`;
+    $('status').textContent = `${items.length === 1 ? '1 call matches this search.' : `${number(items.length)} calls match this search.`}${repeatedHourNote(params)}`;
     return;
   }
   const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
   const of = counted ? ` of ${counted.more ? 'more than ' : ''}${number(counted.count)}` : '';
   const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
-  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.`;
+  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.${repeatedHourNote(params)}`;
   $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
 }

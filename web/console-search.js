@@ -74,15 +74,15 @@ function fillSearch(wanted) {
 }
 
 /** A From/To field's instant: the address's own while the field still shows it, else its wall time read in the browser's zone. */
-function fieldIso(label, field) {
+function fieldIso(label, field, options) {
   if (field.value && field.dataset.iso && field.value === field.dataset.wall) return field.dataset.iso;
-  return isoFromLocal(label, field.value);
+  return isoFromLocal(label, field.value, options);
 }
 
 function readSearch() {
   const params = { limit: $('limit').value };
   const from = fieldIso('From', $('from'));
-  const to = fieldIso('To', $('to'));
+  const to = fieldIso('To', $('to'), { last: true });
   checkRange($('from'), $('to'), from, to);
   if (from) params.from = from;
   if (to) params.to = to;

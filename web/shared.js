@@ -45,12 +45,27 @@ export function durationText(entry) {
   return h > 0 ? `${h}:${pad(m)}:${pad(whole % 60)}` : `${m}:${pad(whole % 60)}`;
 }
 
-/** A datetime-local value (wall time in the browser's zone) as ISO UTC; throws a message naming the field. */
-export function isoFromLocal(label, value) {
+/**
+ * A datetime-local value (wall time in the browser's zone) as ISO UTC; throws a message naming the
+ * field. A wall time of the hour the clocks go back, which happens twice, is its first occurrence,
+ * or with `last` (the To of a range) its second: a range typed as 01:00 to 01:59 on that night
+ * holds the calls of both hours, not the first alone.
+ */
+export function isoFromLocal(label, value, { last = false } = {}) {
   if (!value) return undefined;
-  const date = new Date(value); // a date-time without offset is local time
+  const date = new Date(value); // a date-time without offset is local time (its first occurrence)
   if (Number.isNaN(date.getTime())) throw new Error(`${label} is not a valid date and time.`);
+  if (last) {
+    const ms = date.getTime();
+    const later = ms + (new Date(ms + 86_400_000).getTimezoneOffset() - date.getTimezoneOffset()) * 60_000;
+    if (later > ms && wallText(later) === wallText(ms)) return new Date(later).toISOString();
+  }
   return date.toISOString();
+}
+
+/** Whether an instant's wall time in the browser's zone is one the clock shows twice (the hour the clocks go back). */
+export function isRepeatedWallTime(iso) {
+  return localText(iso) !== wallText(iso);
 }
 
 /**

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { startTestCloud } from '../support/local-cloud.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
+import { buildPack } from '../support/pack-fixture.ts';
+import { wavFile } from '../support/wav.ts';
+
+// An officer in New York looking for "the call at 01:30" on the night the clocks went back
+// (1 November 2026: 01:00-01:59 happens twice, EDT then EST), in the console (Chromium against
+// the embedded local cloud): a range typed within that hour holds the calls of both hours, and
+// the page says which instants it searched.
+
+/** The generated deployment's site (local/iam-deployment.generated.json): no synth of another. */
+const SITE = 'demo';
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-repeated-'));
+  cloud = await startTestCloud({ directory: join(dir, 'cloud'), fresh: true, sites: [SITE] });
+  // 01:30 EDT (05:30Z) and 01:30 EST (06:30Z): the same wall time an hour apart.
+  const fixture = buildPack(SITE, [
+    { path: '0001/NY-FB-A.wav', body: wavFile(2, 'tone'), meta: { callId: 'NY-FB-A', agent: 'Alice Martin', caller: '+12125550100', called: '+12125550199', direction: 'inbound', durationSec: 2, start: '2026-11-01T05:30:00.000Z' } },
+    { path: '0001/NY-FB-B.wav', body: wavFile(2, 'tone'), meta: { callId: 'NY-FB-B', agent: 'Bob Stone', caller: '+12125550100', called: '+12125550199', direction: 'inbound', durationSec: 2, start: '2026-11-01T06:30:00.000Z' } },
+  ], { day: '2026-11-01T00:00:00Z', seed: 'fall-back-2026' });
+  await cloud.blobs.put(fixture.packKey, fixture.pack);
+  await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
+  await cloud.drain();
+  expect(cloud.ingestErrors).toEqual([]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function search(p: Page, from: string, to: string): Promise<{ query: URLSearchParams; status: string | null; calls: string[] }> {
+  await p.fill('#from', from);
+  await p.fill('#to', to);
+  const answered = p.waitForResponse((r) => r.url().includes(`/sites/${SITE}/recordings?`) && new URL(r.url()).searchParams.has('from'));
+  await p.getByRole('button', { name: 'Search', exact: true }).click();
+  const query = new URL((await answered).url()).searchParams;
+  await p.waitForFunction(() => !document.getElementById('status')!.textContent!.startsWith('Searching'));
+  const calls = await p.$$eval('#results tbody tr', (trs) => trs.map((tr) => (tr as HTMLTableRowElement).cells[2]?.textContent ?? ''));
+  return { query, status: await p.textContent('#status'), calls };
+}
+
+describe('a time range in the hour the clocks went back, in the console', () => {
+  it('reads To as the second occurrence, so 01:00 to 01:59:59 finds the 01:30 calls of both hours, and says which instants it searched', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, timezoneId: 'America/New_York' });
+    try {
+      const hour = await search(p, '2026-11-01T01:00:00', '2026-11-01T01:59:59');
+      expect([hour.query.get('from'), hour.query.get('to')]).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:59:59.000Z']);
+      expect(hour.calls).toEqual(['NY-FB-A', 'NY-FB-B']);
+      expect(hour.status).toBe('2 calls on this page (calls 1–2). The clocks went back in America/New_York that night and showed these times twice: searched From 2026-11-01 01:00:00 UTC-04:00, To 2026-11-01 01:59:59 UTC-05:00.');
+      // "The call at 01:30": From and To both 01:30, the two calls that started then.
+      const exact = await search(p, '2026-11-01T01:30:00', '2026-11-01T01:30:00');
+      expect(exact.calls).toEqual(['NY-FB-A', 'NY-FB-B']);
+      // A range that only crosses the change names no occurrence.
+      const night = await search(p, '2026-11-01T00:00:00', '2026-11-01T03:00:00');
+      expect(night.status).toBe('2 calls on this page (calls 1–2).');
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('reads the audit trail filter\'s To in that hour as its second occurrence too', async () => {
+    const sent: URL[] = [];
+    const onRequest = (_method: string, url: URL) => void (url.pathname.endsWith(`/sites/${SITE}/audit`) && sent.push(url));
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=audit`, { pageErrors, timezoneId: 'America/New_York', onRequest });
+    try {
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/records? on page 1\.$|^No records/);
+      sent.length = 0;
+      await p.fill('#audit-from', '2026-11-01T01:00:00');
+      await p.fill('#audit-to', '2026-11-01T01:59:59');
+      await p.getByRole('button', { name: 'Search the trail' }).click();
+      await expect.poll(() => sent.length).toBe(1);
+      expect([sent[0]!.searchParams.get('from'), sent[0]!.searchParams.get('to')]).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:59:59.000Z']);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+});
