@@ -208,6 +208,11 @@ function renderResults() {
   showSelection();
 }
 
+/** Shows the rows of the search again (another time zone chosen): nothing asked of the API. */
+export function reshowResults() {
+  if (state.search?.items) renderResults();
+}
+
 /** Empties the results: no rows, no page, nothing said about a search that is not on screen (the ticked calls stay ticked). */
 function clearResults() {
   $('results').tBodies[0].replaceChildren();

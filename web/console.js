@@ -13,11 +13,11 @@ import { api, currentSession, forgetHistoryOwner, forgetSession, historyOwner, k
 import { openCall } from './console-call.js';
 import { openCases } from './console-cases.js';
 import { stopExpiryWatch, watchExpiry, wireSignIn } from './console-signin.js';
-import { forgetSearch, openSearch, searchKey, searchRoute, shownFilters, showEmptySearch, wireSearch } from './console-search.js';
+import { forgetSearch, openSearch, reshowResults, searchKey, searchRoute, shownFilters, showEmptySearch, wireSearch } from './console-search.js';
 import { forgetAudit, openAudit } from './console-audit.js';
 import { forgetErasures, openErasures } from './console-erasures.js';
 import { $, clearError, el, focusOn, markScrollingFrames, notify, showError } from './console-ui.js';
-import { zoneName } from './shared.js';
+import { wireZone } from './console-zone.js';
 
 const VIEWS = ['signin', 'newpw', 'search', 'call', 'cases', 'erasures', 'audit'];
 
@@ -313,9 +313,8 @@ async function render() {
 }
 
 function wire() {
-  $('zone').textContent = zoneName();
-  // The zone in the header of every column of times: a screen reader says it with each cell, and a screenshot of the rows keeps it.
-  for (const span of document.querySelectorAll('[data-zone]')) span.textContent = `(${zoneName()})`;
+  // The zone the page shows and reads times in; another one chosen shows the view again in it.
+  wireZone(() => (state.route?.view === 'search' ? reshowResults() : void render()));
   wireSignIn(ctx, { show, signedIn });
   $('sign-out').addEventListener('click', () => signOut('You signed out.', { forgetWork: true }));
   // A site is opened (and its search audited) when the officer chooses it: a click, or Enter or

@@ -1,26 +1,64 @@
 // Helpers the Ferry pages share (call recordings, fleet status, compliance console): times in
-// the browser's own zone, call durations, and reading a datetime-local field. Plain browser
+// the browser's own zone (or one the console's officer chose), call durations, and reading a datetime-local field. Plain browser
 // JavaScript, no dependencies; imported as an ES module by each page's script.
 
 export const pad = (n) => String(n).padStart(2, '0');
 
-/** The browser's time zone, as the pages name it beside every time they show. */
-export function zoneName() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local time';
+/** The browser's own time zone. */
+export function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
 }
 
-/** `yyyy-mm-dd hh:mm[:ss]` in the browser's zone, the wall clock alone (a datetime-local field's value); unreadable: as given. */
+/** The zone the page shows and reads times in: the browser's, or one the officer chose (setZone). */
+let chosenZone;
+const formatters = new Map();
+
+/**
+ * Shows and reads every time in `zone` (an IANA name) from now on; undefined or the browser's own:
+ * the browser's. An unknown name throws, naming it.
+ */
+export function setZone(zone) {
+  if (zone && zone !== browserZone()) new Intl.DateTimeFormat('en-GB', { timeZone: zone }); // throws RangeError on an unknown zone
+  chosenZone = zone && zone !== browserZone() ? zone : undefined;
+}
+
+/** The zone the page names beside every time it shows. */
+export function zoneName() {
+  return chosenZone ?? browserZone() ?? 'local time';
+}
+
+/** The wall clock in the page's zone at `ms`: year, month, day, hour, minute, second. */
+function wallParts(ms) {
+  const zone = zoneName();
+  let f = formatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    formatters.set(zone, f);
+  }
+  const parts = {};
+  for (const p of f.formatToParts(new Date(ms))) parts[p.type] = Number(p.value);
+  return { y: parts.year, mo: parts.month, d: parts.day, h: parts.hour % 24, mi: parts.minute, s: parts.second };
+}
+
+/** The page's zone's offset from UTC at `ms`, in minutes east. */
+function offsetMinutes(ms) {
+  const w = wallParts(ms);
+  return Math.round((Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - Math.floor(ms / 1000) * 1000) / 60_000);
+}
+
+/** `yyyy-mm-dd hh:mm[:ss]` in the page's zone, the wall clock alone (a datetime-local field's value); unreadable: as given. */
 export function wallText(iso, { seconds = true } = {}) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+  const ms = new Date(iso).getTime();
+  if (Number.isNaN(ms)) return String(iso);
+  const w = wallParts(ms);
+  return `${w.y}-${pad(w.mo)}-${pad(w.d)} ${pad(w.h)}:${pad(w.mi)}${seconds ? `:${pad(w.s)}` : ''}`;
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 /**
- * `yyyy-mm-dd hh:mm[:ss]` in the browser's zone; in the hour the clocks go back, which the wall
+ * `yyyy-mm-dd hh:mm[:ss]` in the page's zone; in the hour the clocks go back, which the wall
  * clock shows twice, with the offset (`02:30:00 UTC+11:00`, then `02:30:00 UTC+10:00`), so two
  * calls an hour apart never read as one time. An unreadable value is shown as given.
  */
@@ -30,7 +68,7 @@ export function localText(iso, options = {}) {
   if (Number.isNaN(ms)) return text;
   const repeated = wallText(ms - HOUR_MS, { seconds: true }) === wallText(ms, { seconds: true }) || wallText(ms + HOUR_MS, { seconds: true }) === wallText(ms, { seconds: true });
   if (!repeated) return text;
-  const offset = -new Date(ms).getTimezoneOffset();
+  const offset = offsetMinutes(ms);
   return `${text} UTC${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
 }
 
@@ -46,21 +84,22 @@ export function durationText(entry) {
 }
 
 /**
- * A datetime-local value (wall time in the browser's zone) as ISO UTC; throws a message naming the
+ * A datetime-local value (wall time in the page's zone) as ISO UTC; throws a message naming the
  * field. A wall time of the hour the clocks go back, which happens twice, is its first occurrence,
  * or with `last` (the To of a range) its second: a range typed as 01:00 to 01:59 on that night
- * holds the calls of both hours, not the first alone.
+ * holds the calls of both hours, not the first alone. A wall time of the hour the clocks skip is
+ * moved forward, as the browser reads it.
  */
 export function isoFromLocal(label, value, { last = false } = {}) {
   if (!value) return undefined;
-  const date = new Date(value); // a date-time without offset is local time (its first occurrence)
-  if (Number.isNaN(date.getTime())) throw new Error(`${label} is not a valid date and time.`);
-  if (last) {
-    const ms = date.getTime();
-    const later = ms + (new Date(ms + 86_400_000).getTimezoneOffset() - date.getTimezoneOffset()) * 60_000;
-    if (later > ms && wallText(later) === wallText(ms)) return new Date(later).toISOString();
-  }
-  return date.toISOString();
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/.exec(value);
+  const wall = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0), +(m[7] ?? '0').padEnd(3, '0')) : Number.NaN;
+  if (!m || Number.isNaN(wall) || new Date(wall).getUTCDate() !== +m[3] || +m[4] > 23) throw new Error(`${label} is not a valid date and time.`);
+  const before = offsetMinutes(wall - DAY_MS) * 60_000;
+  const after = offsetMinutes(wall + DAY_MS) * 60_000;
+  const valid = [...new Set([wall - before, wall - after])].filter((t) => offsetMinutes(t) * 60_000 === wall - t).sort((a, b) => a - b);
+  const ms = valid.length === 0 ? wall - before : last ? valid[valid.length - 1] : valid[0];
+  return new Date(ms).toISOString();
 }
 
 /** Whether an instant's wall time in the browser's zone is one the clock shows twice (the hour the clocks go back). */

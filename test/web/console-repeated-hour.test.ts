@@ -76,6 +76,33 @@ describe('a time range in the hour the clocks went back, in the console', () => 
     expect(pageErrors).toEqual([]);
   });
 
+  it('lets an officer in London show and search times in New York time: "the call at 01:30" finds both, the columns and the call name the zone, and London time comes back on choosing it', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors });
+    try {
+      await p.waitForFunction(() => !document.getElementById('status')!.textContent!.startsWith('Searching'));
+      // Typed in London time, then the zone changed: the same instants, shown in New York time.
+      await p.fill('#from', '2026-11-01T05:00:00');
+      await p.fill('#to', '2026-11-01T07:00:00');
+      await p.getByLabel('time zone').selectOption('America/New_York');
+      expect([await p.inputValue('#from'), await p.inputValue('#to')]).toEqual(['2026-11-01T01:00', '2026-11-01T02:00']);
+      expect(await p.textContent('#zone-note')).toBe('From and To are in America/New_York time, and both are included (a call at exactly To is found); the catalogue is asked in UTC.');
+      const exact = await search(p, '2026-11-01T01:30:00', '2026-11-01T01:30:00');
+      expect([exact.query.get('from'), exact.query.get('to')]).toEqual(['2026-11-01T05:30:00.000Z', '2026-11-01T06:30:00.000Z']);
+      expect(exact.calls).toEqual(['NY-FB-A', 'NY-FB-B']);
+      const rows = () => p.$$eval('#results tbody tr', (trs) => trs.map((tr) => (tr as HTMLTableRowElement).cells[1]?.textContent ?? ''));
+      expect(await rows()).toEqual(['2026-11-01 01:30:00 UTC-04:00', '2026-11-01 01:30:00 UTC-05:00']);
+      expect(await p.textContent('#results thead')).toContain('Start (America/New_York)');
+      await p.getByRole('button', { name: 'Open call NY-FB-B' }).click();
+      await p.waitForSelector('#call-body:not([hidden])');
+      expect(await p.textContent('#call-summary')).toBe('2026-11-01 01:30:00 UTC-05:00 (America/New_York) · Bob Stone · +12125550100 → +12125550199 · inbound · 0:02');
+      await p.getByLabel('time zone').selectOption('Europe/London');
+      await expect.poll(() => p.textContent('#call-summary')).toBe('2026-11-01 06:30:00 (Europe/London) · Bob Stone · +12125550100 → +12125550199 · inbound · 0:02');
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('reads the audit trail filter\'s To in that hour as its second occurrence too', async () => {
     const sent: URL[] = [];
     const onRequest = (_method: string, url: URL) => void (url.pathname.endsWith(`/sites/${SITE}/audit`) && sent.push(url));
