@@ -14,18 +14,31 @@ function offsetText(minutes: number): string {
   return `${minutes > 0 ? '+' : '-'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
 
-/** This machine's offset from UTC (minutes east) at a local date-time `YYYY-MM-DDTHH:MM[:SS]`. */
-function localOffsetAt(local: string): number {
-  const here = new Date(local);
-  return Number.isNaN(here.getTime()) ? 0 : -here.getTimezoneOffset();
+const DAY_MS = 86_400_000;
+
+/**
+ * This machine's offsets from UTC (minutes east) at which its clock showed a local date-time
+ * `YYYY-MM-DDTHH:MM[:SS]`: one on most days, two in the hour the clocks go back (the first
+ * occurrence's first), none in the hour they skip.
+ */
+function localOffsetsAt(local: string): number[] {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(local);
+  if (!m) return [0];
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
+  const offsetAt = (ms: number) => -new Date(ms).getTimezoneOffset();
+  const candidates = [...new Set([offsetAt(wall - DAY_MS), offsetAt(wall + DAY_MS)])];
+  // Larger offset first: the same wall time came first with it (BST +01:00 before GMT).
+  return candidates.filter((o) => offsetAt(wall - o * 60_000) === o).sort((a, b) => b - a);
 }
 
 /**
  * Throws InvalidInputError naming what is wrong with `at` (no zone, not a time), with examples;
- * returns it trimmed otherwise (`now`: this machine's time, in UTC). `offsetAt`: this machine's offset at a local time (tests).
+ * returns it trimmed otherwise (`now`: this machine's time, in UTC). `offsetAt`: this machine's
+ * offset(s) at a local time (tests): two in the hour the clocks go back, where the refusal names
+ * both occurrences rather than one, and none in the hour they skip.
  * `option`: the option's name, as the refusal gives it.
  */
-export function checkAtText(at: string, offsetAt: (local: string) => number = localOffsetAt, now: () => Date = () => new Date(), option = '--at'): string {
+export function checkAtText(at: string, offsetAt: (local: string) => number | number[] = localOffsetsAt, now: () => Date = () => new Date(), option = '--at'): string {
   const text = at.trim();
   // `now` as `restore tree --at` takes it: this machine's time, sent with its zone.
   if (text.toLowerCase() === 'now') return now().toISOString();
@@ -33,7 +46,15 @@ export function checkAtText(at: string, offsetAt: (local: string) => number = lo
   const m = LOCAL_TIME.exec(text);
   if (!m) throw new InvalidInputError(notATime(option, at));
   const local = `${m[1]}T${m[2] ?? '00:00:00'}`;
-  const mine = offsetText(offsetAt(local));
+  const offsets = [offsetAt(local)].flat();
+  if (offsets.length === 2) {
+    const [first, second] = offsets.map((o) => `${local}${offsetText(o)}${o === 0 ? ' (UTC)' : ''}`);
+    throw new InvalidInputError(`${option} needs a time zone, and ${local} happened twice on this machine's clock (the clocks went back that night): ${first} is the first, ${second} the second`);
+  }
+  if (offsets.length === 0) {
+    throw new InvalidInputError(`${option} needs a time zone, and ${local} never showed on this machine's clock (the clocks went forward over it that night): give the instant meant with its offset, e.g. ${local}Z (UTC)`);
+  }
+  const mine = offsetText(offsets[0]!);
   throw new InvalidInputError(`${option} needs a time zone, e.g. ${local}${mine === 'Z' ? 'Z (UTC, this machine\'s zone)' : `${mine} (this machine's offset then) or ${local}Z (UTC)`}`);
 }
 
