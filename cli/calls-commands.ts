@@ -1,5 +1,7 @@
 import { printable } from './printable.ts';
 import { checkAtText } from './at-time.ts';
+import { searchTimeIn, startText } from './search-times.ts';
+import { isTimeZone } from '../core/time-format.ts';
 import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../core/ids.ts';
@@ -32,6 +34,8 @@ interface SearchOptions extends CloudOptions {
   limit?: string;
   all?: boolean;
   json?: boolean;
+  /** IANA zone the table's starts are shown in and a --from/--to without an offset is read in. */
+  tz?: string;
 }
 
 export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]> {
@@ -48,8 +52,9 @@ export async function searchCallPages(opts: SearchOptions, onPage?: (items: Cata
   for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) {
     if (v === undefined) continue;
     if (v.trim() === '') throw new InvalidInputError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is empty: give a value, or leave the option out`);
-    // A time without a zone (or `now`) is told here with what to type, as `restore --at` is, not refused by the API.
-    params.set(k, k === 'from' || k === 'to' ? checkAtText(v, undefined, undefined, `--${k}`) : v);
+    // A time without a zone (or `now`) is told here with what to type, as `restore --at` is, not refused by the API;
+    // with --tz it is read in that zone.
+    params.set(k, k === 'from' || k === 'to' ? (opts.tz ? searchTimeIn(v, opts.tz, k) : checkAtText(v, undefined, undefined, `--${k}`)) : v);
   }
   const api = apiFor(opts);
   let more = false;
@@ -84,10 +89,11 @@ export async function printAllCalls(opts: SearchOptions, out: { write(text: stri
       count++;
     }
     if (opts.json || items.length === 0) return;
-    const rows = items.map(callRow);
+    const rows = items.map((e) => callRow(e, opts.tz));
+    const header = callHeader(opts.tz);
     if (!widths) {
-      widths = CALL_HEADER.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-      out.write(`${fmtRow(CALL_HEADER, widths)}\n`);
+      widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+      out.write(`${fmtRow(header, widths)}\n`);
     }
     out.write(`${rows.map((r) => fmtRow(r, widths!)).join('\n')}\n`);
   });
@@ -99,11 +105,11 @@ export async function printAllCalls(opts: SearchOptions, out: { write(text: stri
 /** Under a table with a call marked `!`: what the mark means. */
 const ISSUES_LEGEND = "! the recorder's metadata could not all be read (e.g. a start taken from the file's time): `ferry calls search --json` lists the issues";
 
-const CALL_HEADER = ['start (UTC)', 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
+const callHeader = (tz?: string) => [`start (${tz ?? 'UTC'})`, 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
 
 /** One call as a table row; every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal. */
-function callRow(e: CatalogueEntry): string[] {
-  return [`${e.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}${e.issues?.length ? ' !' : ''}`, e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
+function callRow(e: CatalogueEntry, tz?: string): string[] {
+  return [`${startText(e.start, tz)}${e.issues?.length ? ' !' : ''}`, e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
 }
 
 const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
@@ -136,10 +142,10 @@ export function noMatchHints(filters: { number?: string; agent?: string; callId?
   return `${numberHint(filters.number)}${exactHint(filters)}`;
 }
 
-export function renderCalls(items: CatalogueEntry[], more = false, filters: { number?: string; agent?: string; callId?: string } = {}): string {
+export function renderCalls(items: CatalogueEntry[], more = false, filters: { number?: string; agent?: string; callId?: string; tz?: string } = {}): string {
   if (items.length === 0) return `no recordings found\n${noMatchHints(filters)}`;
-  const rows = items.map(callRow);
-  const header = CALL_HEADER;
+  const rows = items.map((e) => callRow(e, filters.tz));
+  const header = callHeader(filters.tz);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => fmtRow(r, widths);
   const count = more ? `${items.length} recording(s) shown; more match: --all lists every one (or --limit N, up to ${MAX_PAGE_SIZE} a page)` : `${items.length} recording(s)`;
@@ -299,9 +305,11 @@ export function registerCallsCommands(program: Command): void {
     .option('--limit <n>', 'page size (1-1000)')
     .option('--all', 'follow every page')
     .option('--json', 'JSON output')
+    .option('--tz <zone>', "show starts in this IANA zone (a site's, e.g. America/New_York) and read a --from/--to without an offset in it")
     .option('--api <url>', 'catalogue API base URL')
     .option('-c, --config <file>', 'agent config whose cloud to use')
     .action(async (opts: SearchOptions) => {
+      if (opts.tz !== undefined && !isTimeZone(opts.tz)) throw new InvalidInputError(`--tz: unknown time zone "${opts.tz}"; use an IANA name such as America/New_York, Europe/London or UTC`);
       if (opts.all) return void (await printAllCalls(opts, process.stdout));
       const { items, more } = await searchCallPages(opts);
       if (more && opts.json) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);

@@ -81,6 +81,40 @@ describe('ferry calls search', () => {
     }
   });
 
+  it('with --tz reads --from/--to in that zone (the repeated hour: --from its first occurrence, --to its second; the skipped hour: the calls from the change on) and shows the starts there with their offsets', async () => {
+    const asked: URLSearchParams[] = [];
+    const server = createServer((req, res) => {
+      asked.push(new URL(req.url!, 'http://x').searchParams);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'k');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 's');
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    const said = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      // New York, 1 November 2026: 01:00-01:59 happened twice (EDT, then EST).
+      await searchCallPages({ site: 'site-a', tz: 'America/New_York', from: '2026-11-01T01:00', to: '2026-11-01T01:59:59', api });
+      expect([asked[0]!.get('from'), asked[0]!.get('to')]).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:59:59.000Z']);
+      expect(said.mock.calls.map((c) => String(c[0]))).toEqual([
+        'ferry: --from 2026-11-01T01:00 happened twice in America/New_York (the clocks went back): read as 2026-11-01T01:00:00-04:00, its first occurrence\n',
+        'ferry: --to 2026-11-01T01:59:59 happened twice in America/New_York (the clocks went back): read as 2026-11-01T01:59:59-05:00, its second occurrence\n',
+      ]);
+      // 8 March 2026: 02:00 became 03:00. A --from of 02:30 still finds a call at 03:10 EDT (07:10Z).
+      await searchCallPages({ site: 'site-a', tz: 'America/New_York', from: '2026-03-08T02:30', to: '2026-03-08T12:00:00Z', api });
+      expect(Date.parse(asked[1]!.get('from')!)).toBeLessThanOrEqual(Date.parse('2026-03-08T07:10:00Z'));
+      expect(asked[1]!.get('to')).toBe('2026-03-08T12:00:00Z');
+    } finally {
+      said.mockRestore();
+      vi.unstubAllEnvs();
+      server.close();
+    }
+    const call = { ...entry(1), start: '2026-11-01T06:30:00.000Z' } as CatalogueEntry;
+    expect(renderCalls([call], false, { tz: 'America/New_York' }).split('\n').slice(0, 2).map((l) => l.split('  ')[0])).toEqual(['start (America/New_York)', '2026-11-01 01:30:00-05:00']);
+    expect(renderCalls([call]).split('\n')[1]).toMatch(/^2026-11-01 06:30:00Z /);
+  });
+
   it('names the API it could not reach and why, not "fetch failed"', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
