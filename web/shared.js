@@ -88,7 +88,8 @@ export function durationText(entry) {
  * field. A wall time of the hour the clocks go back, which happens twice, is its first occurrence,
  * or with `last` (the To of a range) its second: a range typed as 01:00 to 01:59 on that night
  * holds the calls of both hours, not the first alone. A wall time of the hour the clocks skip is
- * moved forward, as the browser reads it.
+ * read with the offset after the change (a From of 02:30 finds a call at 03:10, just after 02:00
+ * became 03:00), or with `last` moved forward.
  */
 export function isoFromLocal(label, value, { last = false } = {}) {
   if (!value) return undefined;
@@ -98,7 +99,8 @@ export function isoFromLocal(label, value, { last = false } = {}) {
   const before = offsetMinutes(wall - DAY_MS) * 60_000;
   const after = offsetMinutes(wall + DAY_MS) * 60_000;
   const valid = [...new Set([wall - before, wall - after])].filter((t) => offsetMinutes(t) * 60_000 === wall - t).sort((a, b) => a - b);
-  const ms = valid.length === 0 ? wall - before : last ? valid[valid.length - 1] : valid[0];
+  // In the hour the clocks skip: From with the offset after the change (an hour earlier), To moved forward; the range holds every call from the change on.
+  const ms = valid.length === 0 ? (last ? wall - before : wall - after) : last ? valid[valid.length - 1] : valid[0];
   return new Date(ms).toISOString();
 }
 

@@ -57,7 +57,7 @@ async function search(p: Page, from: string, to: string): Promise<{ query: URLSe
 }
 
 describe('a time range in the hour the clocks went back, in the console', () => {
-  it('reads To as the second occurrence, so 01:00 to 01:59:59 finds the 01:30 calls of both hours, and says which instants it searched', async () => {
+  it('reads To as the second occurrence, so 01:00 to 01:59:59 finds the 01:30 calls of both hours, and says which instants it searched; a From in the hour the clocks skipped holds the calls from the change on', async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, timezoneId: 'America/New_York' });
     try {
       const hour = await search(p, '2026-11-01T01:00:00', '2026-11-01T01:59:59');
@@ -70,6 +70,9 @@ describe('a time range in the hour the clocks went back, in the console', () => 
       // A range that only crosses the change names no occurrence.
       const night = await search(p, '2026-11-01T00:00:00', '2026-11-01T03:00:00');
       expect(night.status).toBe('2 calls on this page (calls 1–2).');
+      // 8 March 2026, 02:00 became 03:00: a From of 02:30 is read with the offset after the change (06:30Z), so a call at 03:10 EDT (07:10Z) is after it; a To of 02:30 is moved forward (07:30Z).
+      const spring = await search(p, '2026-03-08T02:30:00', '2026-03-08T02:30:00');
+      expect([spring.query.get('from'), spring.query.get('to')]).toEqual(['2026-03-08T06:30:00.000Z', '2026-03-08T07:30:00.000Z']);
     } finally {
       await close();
     }
