@@ -5,7 +5,7 @@
 // them, and every time on the page, in the new zone.
 
 import { $ } from './console-ui.js';
-import { browserZone, isoFromLocal, setZone, wallText, zoneName } from './shared.js';
+import { browserZone, currentZoneName, isoFromLocal, setZone, wallText, zoneName } from './shared.js';
 
 const ZONE_KEY = 'ferry-console-zone';
 const TIME_FIELDS = ['from', 'to', 'audit-from', 'audit-to'];
@@ -14,7 +14,7 @@ const TIME_FIELDS = ['from', 'to', 'audit-from', 'audit-to'];
 export function wireZone(changed) {
   const select = $('time-zone');
   const own = browserZone();
-  const zones = [...new Set([own, 'UTC', ...(Intl.supportedValuesOf?.('timeZone') ?? [])])];
+  const zones = [...new Set([own, 'UTC', ...(Intl.supportedValuesOf?.('timeZone') ?? []).map(currentZoneName)])];
   select.replaceChildren(...zones.map((zone) => {
     const option = document.createElement('option');
     option.value = zone;

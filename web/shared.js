@@ -4,9 +4,21 @@
 
 export const pad = (n) => String(n).padStart(2, '0');
 
+/**
+ * Today's names of zones the browser's time-zone data (ICU) still names the old way: a Kolkata
+ * site's agent config says Asia/Kolkata, and the page names it so, not Asia/Calcutta.
+ */
+const CURRENT_ZONE_NAMES = {
+  'Asia/Calcutta': 'Asia/Kolkata', 'Europe/Kiev': 'Europe/Kyiv', 'Asia/Saigon': 'Asia/Ho_Chi_Minh', 'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Rangoon': 'Asia/Yangon', 'Atlantic/Faeroe': 'Atlantic/Faroe', 'America/Godthab': 'America/Nuuk', 'Asia/Ulan_Bator': 'Asia/Ulaanbaatar',
+};
+
+/** A zone by its current IANA name. */
+export const currentZoneName = (zone) => CURRENT_ZONE_NAMES[zone] ?? zone;
+
 /** The browser's own time zone. */
 export function browserZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  return currentZoneName(Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC');
 }
 
 /** The zone the page shows and reads times in: the browser's, or one the officer chose (setZone). */

@@ -79,7 +79,7 @@ describe('a time range in the hour the clocks went back, in the console', () => 
     expect(pageErrors).toEqual([]);
   });
 
-  it('lets an officer in London show and search times in New York time: "the call at 01:30" finds both, the columns and the call name the zone, and London time comes back on choosing it', async () => {
+  it('lets an officer in London show and search times in New York time: "the call at 01:30" finds both, the columns and the call name the zone, and London time comes back on choosing it; Asia/Kolkata is listed by that name', async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors });
     try {
       await p.waitForFunction(() => !document.getElementById('status')!.textContent!.startsWith('Searching'));
@@ -100,6 +100,9 @@ describe('a time range in the hour the clocks went back, in the console', () => 
       expect(await p.textContent('#call-summary')).toBe('2026-11-01 01:30:00 UTC-05:00 (America/New_York) · Bob Stone · +12125550100 → +12125550199 · inbound · 0:02');
       await p.getByLabel('time zone').selectOption('Europe/London');
       await expect.poll(() => p.textContent('#call-summary')).toBe('2026-11-01 06:30:00 (Europe/London) · Bob Stone · +12125550100 → +12125550199 · inbound · 0:02');
+      // A Kolkata site's zone is listed by the name its agent config gives (the browser's data says Asia/Calcutta).
+      await p.getByLabel('time zone').selectOption('Asia/Kolkata');
+      await expect.poll(() => p.textContent('#call-summary')).toBe('2026-11-01 12:00:00 (Asia/Kolkata) · Bob Stone · +12125550100 → +12125550199 · inbound · 0:02');
     } finally {
       await close();
     }
