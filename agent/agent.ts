@@ -13,9 +13,9 @@ import { Observations } from './state/observations.ts';
 import { LossLog } from './state/loss-log.ts';
 import { LossReporter } from './state/loss-reporter.ts';
 import { AlertBook } from './state/alert-book.ts';
-import { isDiskFull, writeFileAtomic } from './state/atomic-file.ts';
-import { lowStateSpaceAlert, freeBytes, privateDirectory, diskFullOpen, DISK_FULL_SUBJECT } from './state/state-space.ts';
-import { clearUnrecorded, unrecordedSentAt } from './state/unrecorded-alert.ts';
+import { writeFileAtomic } from './state/atomic-file.ts';
+import { lowStateSpaceAlert, freeBytes, privateDirectory, diskFullOpen } from './state/state-space.ts';
+import { adoptUnrecordedDiskFull } from './state/unrecorded-alert.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
 import { anotherAgentAlert, heartbeatFailedAlert } from './heartbeat-alerts.ts';
@@ -90,22 +90,11 @@ export class Agent {
     this.losses = new LossReporter({ losses: this.lossLog, notifier: deps.notifier, log: deps.log, site: deps.config.site });
     this.alerts = new AlertBook(deps.config.state, { notifier: deps.notifier, now: () => deps.clock.now(), repeatHours: deps.config.alerts.repeatHours });
     this.alerts.keepRoom();
-    this.adoptUnrecordedDiskFull();
+    adoptUnrecordedDiskFull(this.alerts, deps.config.state);
     const { partSizeMiB, packConcurrency, partConcurrency } = deps.config.shipping;
     this.pool = new PartPool(partSizeMiB * 1024 * 1024, packConcurrency * (partConcurrency + 1));
     const { journal, observations, lossLog, losses, alerts, pool } = this;
     this.recordings = { deps: this.deps, journal, observations, lossLog, losses, alerts, pool, stopping: () => this.stopping, onError: (message) => (this.lastError = message) };
-  }
-
-  /** A full-disk alert a run sent when the state directory could not record it (unrecorded-alert.ts): into the book, which the pass resolves. */
-  private adoptUnrecordedDiskFull(): void {
-    const { state } = this.deps.config;
-    try {
-      if (this.alerts.adoptUnrecorded('state-disk-low', { subject: DISK_FULL_SUBJECT, severity: 'critical' }, unrecordedSentAt(state), true)) clearUnrecorded(state);
-    } catch (error) {
-      // Still no room: the file stays, and the book holds it for this run.
-      if (!isDiskFull(error)) throw error;
-    }
   }
 
   /** Whether this process has asked whether its state directory is older than the store says (once, at its first pass). */

@@ -1,5 +1,8 @@
 import { closeSync, openSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AlertBook } from './alert-book.ts';
+import { isDiskFull } from './atomic-file.ts';
+import { DISK_FULL_SUBJECT } from './state-space.ts';
 
 // The full-disk alert sent while the state directory could not record it: a new directory on a
 // disk already full has no alert book yet, and the book keeps its room (alert-book.ts) only once
@@ -28,4 +31,14 @@ export function noteUnrecordedSent(state: string, at: Date): void {
 /** The book holds it now. */
 export function clearUnrecorded(state: string): void {
   rmSync(join(state, FILE), { force: true });
+}
+
+/** A full-disk alert a run sent when the state directory could not record it: into the book, which the pass resolves. */
+export function adoptUnrecordedDiskFull(alerts: AlertBook, state: string): void {
+  try {
+    if (alerts.adoptUnrecorded('state-disk-low', { subject: DISK_FULL_SUBJECT, severity: 'critical' }, unrecordedSentAt(state), true)) clearUnrecorded(state);
+  } catch (error) {
+    // Still no room: the file stays, and the book holds it for this run.
+    if (!isDiskFull(error)) throw error;
+  }
 }
