@@ -63,13 +63,13 @@ describe('a time range in the hour the clocks went back, in the console', () => 
       const hour = await search(p, '2026-11-01T01:00:00', '2026-11-01T01:59:59');
       expect([hour.query.get('from'), hour.query.get('to')]).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:59:59.000Z']);
       expect(hour.calls).toEqual(['NY-FB-A', 'NY-FB-B']);
-      expect(hour.status).toBe('2 calls on this page (calls 1–2). The clocks went back in America/New_York that night and showed these times twice: searched From 2026-11-01 01:00:00 UTC-04:00, To 2026-11-01 01:59:59 UTC-05:00.');
+      expect(hour.status).toBe('2 calls match this search. The clocks went back in America/New_York that night and showed these times twice: searched From 2026-11-01 01:00:00 UTC-04:00, To 2026-11-01 01:59:59 UTC-05:00.');
       // "The call at 01:30": From and To both 01:30, the two calls that started then.
       const exact = await search(p, '2026-11-01T01:30:00', '2026-11-01T01:30:00');
       expect(exact.calls).toEqual(['NY-FB-A', 'NY-FB-B']);
       // A range that only crosses the change names no occurrence.
       const night = await search(p, '2026-11-01T00:00:00', '2026-11-01T03:00:00');
-      expect(night.status).toBe('2 calls on this page (calls 1–2).');
+      expect(night.status).toBe('2 calls match this search.');
       // 8 March 2026, 02:00 became 03:00: a From of 02:30 is read with the offset after the change (06:30Z), so a call at 03:10 EDT (07:10Z) is after it; a To of 02:30 is moved forward (07:30Z).
       const spring = await search(p, '2026-03-08T02:30:00', '2026-03-08T02:30:00');
       expect([spring.query.get('from'), spring.query.get('to')]).toEqual(['2026-03-08T06:30:00.000Z', '2026-03-08T07:30:00.000Z']);
