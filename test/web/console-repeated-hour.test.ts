@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud } from '../../local/cloud.ts';
 import { startTestCloud } from '../support/local-cloud.ts';
 import { signedInConsolePage } from '../support/console-browser.ts';
-import { buildPack } from '../support/pack-fixture.ts';
+import { buildPack, type FixtureMember } from '../support/pack-fixture.ts';
 import { wavFile } from '../support/wav.ts';
 
 // An officer in New York looking for "the call at 01:30" on the night the clocks went back
@@ -16,6 +16,7 @@ import { wavFile } from '../support/wav.ts';
 
 /** The generated deployment's site (local/iam-deployment.generated.json): no synth of another. */
 const SITE = 'demo';
+const LATE_CALLS = 11;
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -31,6 +32,8 @@ beforeAll(async () => {
   const fixture = buildPack(SITE, [
     { path: '0001/NY-FB-A.wav', body: wavFile(2, 'tone'), meta: { callId: 'NY-FB-A', agent: 'Alice Martin', caller: '+12125550100', called: '+12125550199', direction: 'inbound', durationSec: 2, start: '2026-11-01T05:30:00.000Z' } },
     { path: '0001/NY-FB-B.wav', body: wavFile(2, 'tone'), meta: { callId: 'NY-FB-B', agent: 'Bob Stone', caller: '+12125550100', called: '+12125550199', direction: 'inbound', durationSec: 2, start: '2026-11-01T06:30:00.000Z' } },
+    // Later that morning (04:00-04:10 EST): a search from the repeated hour that takes more than a page.
+    ...Array.from({ length: LATE_CALLS }, (_, i): FixtureMember => ({ path: `0001/NY-LATE-${i}.wav`, body: wavFile(1), meta: { callId: `NY-LATE-${String(i).padStart(2, '0')}`, agent: 'Carol Late', caller: '+12125550100', called: '+12125550199', direction: 'inbound', durationSec: 1, start: new Date(Date.UTC(2026, 10, 1, 9, i)).toISOString() } })),
   ], { day: '2026-11-01T00:00:00Z', seed: 'fall-back-2026' });
   await cloud.blobs.put(fixture.packKey, fixture.pack);
   await cloud.blobs.put(fixture.manifestKey, fixture.manifestBytes, { contentType: 'application/json' });
@@ -45,9 +48,11 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function search(p: Page, from: string, to: string): Promise<{ query: URLSearchParams; status: string | null; calls: string[] }> {
+async function search(p: Page, from: string, to: string, more: { agent?: string; limit?: string } = {}): Promise<{ query: URLSearchParams; status: string | null; calls: string[] }> {
   await p.fill('#from', from);
   await p.fill('#to', to);
+  await p.fill('#agent', more.agent ?? '');
+  await p.selectOption('#limit', more.limit ?? '25');
   const answered = p.waitForResponse((r) => r.url().includes(`/sites/${SITE}/recordings?`) && new URL(r.url()).searchParams.has('from'));
   await p.getByRole('button', { name: 'Search', exact: true }).click();
   const query = new URL((await answered).url()).searchParams;
@@ -73,6 +78,27 @@ describe('a time range in the hour the clocks went back, in the console', () => 
       // 8 March 2026, 02:00 became 03:00: a From of 02:30 is read with the offset after the change (06:30Z), so a call at 03:10 EDT (07:10Z) is after it; a To of 02:30 is moved forward (07:30Z).
       const spring = await search(p, '2026-03-08T02:30:00', '2026-03-08T02:30:00');
       expect([spring.query.get('from'), spring.query.get('to')]).toEqual(['2026-03-08T06:30:00.000Z', '2026-03-08T07:30:00.000Z']);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says which occurrence it searched on every page of an answer that says what it found: more than a page (with the count, and on the last page), and none', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, timezoneId: 'America/New_York' });
+    const note = 'The clocks went back in America/New_York that night and showed this time twice: searched From 2026-11-01 01:30:00 UTC-04:00.';
+    try {
+      const paged = await search(p, '2026-11-01T01:30:00', '2026-11-01T05:00:00', { limit: '10' });
+      expect(paged.calls).toHaveLength(10);
+      await expect.poll(() => p.textContent('#status')).toBe(`10 calls on this page (calls 1–10 of ${LATE_CALLS + 2}). ${note}`);
+      await p.getByRole('button', { name: 'Next page' }).click();
+      await expect.poll(() => p.textContent('#status')).toBe(`${LATE_CALLS + 2 - 10} calls on this page (calls 11–${LATE_CALLS + 2} of ${LATE_CALLS + 2}). ${note}`);
+      const none = await search(p, '2026-11-01T01:00:00', '2026-11-01T01:59:59', { agent: 'Nobody Here' });
+      expect(none.calls).toEqual([]);
+      expect(none.status).toBe(
+        'No calls match this search. Agents are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it. ' +
+          'The clocks went back in America/New_York that night and showed these times twice: searched From 2026-11-01 01:00:00 UTC-04:00, To 2026-11-01 01:59:59 UTC-05:00.',
+      );
     } finally {
       await close();
     }
