@@ -3,7 +3,7 @@
 
 import { refusalText } from './console-api.js';
 import { $, busy, cell, checkRange, clearError, el, giveFocusBack, showError, timeEl } from './console-ui.js';
-import { isoFromLocal } from './shared.js';
+import { fieldInstant } from './console-zone.js';
 
 const PAGE = 50;
 /** Reads of the trail one page may make while the filters match nothing yet (each reads at most 2,000 records). */
@@ -29,8 +29,8 @@ function clearTable() {
 
 function readFilters() {
   const filters = {};
-  const from = isoFromLocal('From', $('audit-from').value);
-  const to = isoFromLocal('To', $('audit-to').value, { last: true });
+  const from = fieldInstant('From', $('audit-from'));
+  const to = fieldInstant('To', $('audit-to'), { last: true });
   checkRange($('audit-from'), $('audit-to'), from, to);
   if (from) filters.from = from;
   if (to) filters.to = to;

@@ -7,7 +7,8 @@ import { refusalText } from './console-api.js';
 import { loadCaseOptions, startExport } from './console-cases.js';
 import { $, cell, checkOrder, checkRange, clearError, clearFieldError, el, fieldError, focusIfLost, giveFocusBack, notify, reportFailure, required, showError, timeEl } from './console-ui.js';
 import { countSearch, renderStatus, siteRefusal } from './console-search-status.js';
-import { durationText, isoFromLocal, wallText } from './shared.js';
+import { fieldInstant } from './console-zone.js';
+import { durationText, wallText } from './shared.js';
 
 /** New calls one request adds to a case (the API's CASE_HOLD_BATCH: a held case takes no more a request). */
 const CASE_ADD_PART = 500;
@@ -73,16 +74,10 @@ function fillSearch(wanted) {
   }
 }
 
-/** A From/To field's instant: the address's own while the field still shows it, else its wall time read in the browser's zone. */
-function fieldIso(label, field, options) {
-  if (field.value && field.dataset.iso && field.value === field.dataset.wall) return field.dataset.iso;
-  return isoFromLocal(label, field.value, options);
-}
-
 function readSearch() {
   const params = { limit: $('limit').value };
-  const from = fieldIso('From', $('from'));
-  const to = fieldIso('To', $('to'), { last: true });
+  const from = fieldInstant('From', $('from'));
+  const to = fieldInstant('To', $('to'), { last: true });
   checkRange($('from'), $('to'), from, to);
   if (from) params.from = from;
   if (to) params.to = to;

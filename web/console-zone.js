@@ -36,14 +36,25 @@ export function wireZone(changed) {
   });
 }
 
-/** The instants typed in the From/To fields, read in the zone shown until now (an unreadable one is left as typed). */
+/**
+ * The instant a From/To field stands for: the one it was filled with while it still shows that
+ * (an address's, or one kept across a change of zone: a wall time of the hour the clocks go back
+ * stands for two instants, and the one meant is kept), else its wall time read in the page's
+ * zone (`last`: a To, its second occurrence).
+ */
+export function fieldInstant(label, field, options) {
+  if (field.value && field.dataset.iso && field.value === field.dataset.wall) return field.dataset.iso;
+  return isoFromLocal(label, field.value, options);
+}
+
+/** The instants typed in the From/To fields, read in the zone shown until now as a search would read them (an unreadable one is left as typed). */
 function typedInstants() {
   const out = [];
   for (const id of TIME_FIELDS) {
     const field = $(id);
     if (!field.value) continue;
     try {
-      out.push([id, field.dataset.iso && field.value === field.dataset.wall ? field.dataset.iso : isoFromLocal(id, field.value)]);
+      out.push([id, fieldInstant(id, field, { last: id === 'to' || id === 'audit-to' })]);
     } catch {
       // Left as typed: the search says what is wrong with it.
     }

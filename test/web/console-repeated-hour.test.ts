@@ -105,6 +105,39 @@ describe('a time range in the hour the clocks went back, in the console', () => 
     expect(pageErrors).toEqual([]);
   });
 
+  it('keeps a To typed in the hour the clocks went back as its second occurrence when another zone is chosen, in the search and in the audit trail filter', async () => {
+    const sent: URL[] = [];
+    const onRequest = (_method: string, url: URL) => void (url.pathname.endsWith(`/sites/${SITE}/audit`) && sent.push(url));
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, timezoneId: 'America/New_York', onRequest });
+    try {
+      await p.waitForFunction(() => !document.getElementById('status')!.textContent!.startsWith('Searching'));
+      await p.fill('#from', '2026-11-01T01:00:00');
+      await p.fill('#to', '2026-11-01T01:59:59');
+      await p.getByLabel('time zone').selectOption('UTC');
+      // 01:59:59 EST is 06:59:59Z: To stays the instant it was read as, not the first 01:59:59 (05:59:59Z).
+      expect([await p.inputValue('#from'), await p.inputValue('#to')]).toEqual(['2026-11-01T05:00', '2026-11-01T06:59:59']);
+      const answered = p.waitForResponse((r) => r.url().includes(`/sites/${SITE}/recordings?`) && new URL(r.url()).searchParams.has('from'));
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      const query = new URL((await answered).url()).searchParams;
+      expect([query.get('from'), query.get('to')]).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:59:59.000Z']);
+      await p.getByLabel('time zone').selectOption('America/New_York');
+      await p.getByRole('link', { name: 'Audit trail' }).click();
+      await expect.poll(() => p.textContent('#audit-status')).toMatch(/records? on page 1\.$|^No records/);
+      sent.length = 0;
+      await p.fill('#audit-from', '2026-11-01T01:00:00');
+      await p.fill('#audit-to', '2026-11-01T01:59:59');
+      await p.getByLabel('time zone').selectOption('UTC');
+      expect(await p.inputValue('#audit-to')).toBe('2026-11-01T06:59:59');
+      await p.getByRole('button', { name: 'Search the trail' }).click();
+      const ranged = () => sent.filter((u) => u.searchParams.has('to'));
+      await expect.poll(() => ranged().length).toBeGreaterThan(0);
+      expect([ranged().at(-1)!.searchParams.get('from'), ranged().at(-1)!.searchParams.get('to')]).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:59:59.000Z']);
+    } finally {
+      await close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('lets an officer in London show and search times in New York time: "the call at 01:30" finds both, the columns and the call name the zone, and London time comes back on choosing it; Asia/Kolkata is listed by that name', async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors });
     try {
