@@ -102,9 +102,11 @@ describe('ferry calls search', () => {
         'ferry: --to 2026-11-01T01:59:59 happened twice in America/New_York (the clocks went back): read as 2026-11-01T01:59:59-05:00, its second occurrence\n',
       ]);
       // 8 March 2026: 02:00 became 03:00. A --from of 02:30 still finds a call at 03:10 EDT (07:10Z).
+      // It is read with the offset after the change (06:30Z, 01:30 EST): the range starts at the change at the latest, an hour wider than the wall time, and no wider.
+      said.mockClear();
       await searchCallPages({ site: 'site-a', tz: 'America/New_York', from: '2026-03-08T02:30', to: '2026-03-08T12:00:00Z', api });
-      expect(Date.parse(asked[1]!.get('from')!)).toBeLessThanOrEqual(Date.parse('2026-03-08T07:10:00Z'));
-      expect(asked[1]!.get('to')).toBe('2026-03-08T12:00:00Z');
+      expect([asked[1]!.get('from'), asked[1]!.get('to')]).toEqual(['2026-03-08T06:30:00.000Z', '2026-03-08T12:00:00Z']);
+      expect(said.mock.calls.map((c) => String(c[0]))).toEqual(['ferry: --from 2026-03-08T02:30 never showed in America/New_York (the clocks went forward over it): read as 2026-03-08T01:30:00-05:00\n']);
     } finally {
       said.mockRestore();
       vi.unstubAllEnvs();
