@@ -10,7 +10,8 @@ import { readUploadProgress, removeUploadProgress, type UploadResumeFacts } from
 // in its upload progress file (agent/upload-progress.ts), the upload id, the object key, the part
 // size, the source file as it was opened, and each part the store acknowledged (number, size,
 // MD5 and the ETag the store gave it). Nothing is listed at the store: the agent's role may not
-// ListParts or ListMultipartUploads on AWS.
+// ListMultipartUploads on AWS (IAM cannot scope it to a site, infra/site-policies.ts), and the
+// record holds what a ListParts would say (which the role may ask, as AbortOwnUploads grants it).
 //
 // A later shipping of the same artefact (the same key: it names the content's SHA-256) reads the
 // file from byte 0 again, so every part's MD5 and the object's SHA-256 are computed from the disk;
@@ -79,9 +80,15 @@ export function planResume(record: Partial<ResumeRecord> | undefined, expected: 
   return { plan: { uploadId: record.uploadId, parts } };
 }
 
-/** How `now` differs from the file an upload was started from; undefined when it is the same file, unchanged. */
+/**
+ * How `now` differs from the file an upload was started from; undefined when it is the same file,
+ * unchanged. The device number is not compared: a reboot (the very interruption resuming is for)
+ * may give the same file another one (an NFS or SMB mount's is assigned as it is mounted, a
+ * device-mapper volume's as it is activated). What keeps other bytes out of the object is the key
+ * (the content's SHA-256, hashed again) and each kept part's MD5, checked by the store.
+ */
 export function fileChange(was: FileIdentity, now: FileIdentity): string | undefined {
-  const fields = ['path', 'size', 'mtimeMs', 'dev', 'ino'] as const;
+  const fields = ['path', 'size', 'mtimeMs', 'ino'] as const;
   const differs = fields.filter((f) => was[f] !== now[f]);
   return differs.length === 0 ? undefined : differs.map((f) => `${f} ${was[f]} → ${now[f]}`).join(', ');
 }

@@ -107,6 +107,10 @@ describe('whether a recorded upload is gone on with', () => {
     expect(planResume(record, { key: 'k', partSize: PART, file }, s3)).toMatchObject({ plan: { uploadId: 'u1' } });
   });
 
+  it('is, for the same file seen on another device number after a reboot (an NFS or SMB mount, an LVM volume)', () => {
+    expect(planResume(record, { key: 'k', partSize: PART, file: { ...file, dev: 52 } }, s3)).toMatchObject({ plan: { uploadId: 'u1' } });
+  });
+
   it.each([
     ['another key', { key: 'k2', partSize: PART, file }, /another key/],
     ['another part size', { key: 'k', partSize: 2 * PART, file }, /part size/],
