@@ -130,13 +130,15 @@ export async function shipArtefact(ctx: ArtefactContext, work: ArtefactWork): Pr
     let lock = lockOf(ctx, work);
     let lockRefused = false;
     const begin = { artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, manifestKey, partial };
+    // What the journal keeps of the content read now: the next version of a rotated backup is checked against its format.
+    const read = { ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}), ...(first.format ? { format: first.format } : {}) };
     const earlier = await committedEarlier(ctx, manifestKey, begin);
     if (earlier) {
-      await ctx.journal.artefactBegin({ ...begin, key: earlier.key, ...(work.sequence === undefined ? {} : { sequence: work.sequence }) });
+      await ctx.journal.artefactBegin({ ...begin, key: earlier.key, ...read });
       await ctx.journal.artefactPublished(id, earlier.createdAt);
       return { status: 'unchanged', artefactId: id };
     }
-    await ctx.journal.artefactBegin({ artefactId: id, source: work.source, name: stamp.name, size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: first.sha256, key, manifestKey, partial, ...(work.sequence === undefined ? {} : { sequence: work.sequence }), ...(first.position ? { positioned: true as const } : {}), ...(first.format ? { format: first.format } : {}) });
+    await ctx.journal.artefactBegin({ ...begin, key, ...read });
     try {
       const parts = await putData(ctx, file, work, { path, key, id, sha256: first.sha256, lock }).catch(async (error: unknown) => {
         // A deployment that does not (yet) let this agent set its own short lock refuses the

@@ -63,6 +63,34 @@ describe('a rebuilt host (empty state directory)', () => {
     rebuilt.agent.close();
   });
 
+  it('holds back a rotated backup overwritten with random bytes after the rebuild, as the full already offsite was a dump: its format is remembered from the content read now', async () => {
+    const site = artefactSite('  - { name: shop-db, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 20 }');
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const file = join(site.root, 'full-20260301.sql');
+    const dump = `-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n--\n-- Host: localhost    Database: shop\n${'INSERT INTO t VALUES (1);\n'.repeat(50)}-- Dump completed on 2026-12-05  9:53:01\n`;
+    writeAt(file, dump, new Date(clock.now().getTime() - 600_000));
+    const before = artefactAgent(site.config, store, { clock });
+    await before.agent.cycle();
+    clock.advance(30_000);
+    expect(await before.agent.cycle()).toMatchObject({ artefacts: 1, failed: 0 });
+    before.agent.close();
+
+    rmSync(site.config.state, { recursive: true });
+    const rebuilt = artefactAgent(site.config, store, { clock });
+    await rebuilt.agent.cycle();
+    clock.advance(30_000);
+    expect(await rebuilt.agent.cycle()).toMatchObject({ artefacts: 0, failed: 0 });
+    // Ransomware rewrites the dump in place: no backup any more, held back as on the host before.
+    writeAt(file, bytesOf(4000, 7), new Date(clock.now().getTime() - 60_000));
+    await rebuilt.agent.cycle();
+    clock.advance(30_000);
+    expect(await rebuilt.agent.cycle()).toMatchObject({ artefacts: 0, failed: 1 });
+    expect((await artefactManifests(store)).map((m) => m.name)).toEqual(['full-20260301.sql']);
+    expect(rebuilt.alerts.find((a) => a.key === 'ship-failed:shop-db:full-20260301.sql')).toMatchObject({ severity: 'critical', subject: 'full-20260301.sql of shop-db is not a backup any more: held back' });
+    rebuilt.agent.close();
+  });
+
   it('sends again no pack the store already holds: a batch recorded before the directory began is asked about first, only the batch recorded since goes out', async () => {
     const site = artefactSite(RECORDINGS);
     writeTree(site.root, 3, 10);
