@@ -337,15 +337,17 @@ export class Agent {
 
   /**
    * Runs cycles until the signal aborts; a cycle that throws is logged and retried next poll.
-   * `failed` is told first (the state disk full or read-only: agent run alerts it) and returns what to log.
+   * `failed` is told first (the state disk full or read-only: agent run alerts it) and returns what
+   * to log; `passed` is told of every cycle that ended well.
    */
-  async run(signal: AbortSignal, failed?: (error: unknown) => Promise<unknown>): Promise<void> {
+  async run(signal: AbortSignal, failed?: (error: unknown) => Promise<unknown>, passed?: () => void): Promise<void> {
     const pollMs = this.deps.config.shipping.pollSeconds * 1000;
     signal.addEventListener('abort', () => (this.stopping = true), { once: true });
     while (!signal.aborted) {
       let more = false;
       try {
         more = (await this.cycle()).more === true;
+        passed?.();
       } catch (error) {
         const said = failed ? await failed(error).catch(() => error) : error;
         this.lastError = messageOf(said);

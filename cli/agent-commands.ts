@@ -5,7 +5,7 @@ import { onStopSignals, untilStopped } from './interrupt.ts';
 import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
 import { emptyRootNotes } from './empty-root-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
-import { fullDiskAlerted, readOnlyAlerted, stateDiskFullAlert } from './state-disk-alert.ts';
+import { fullDiskAlerted, readOnlyAlerted, readOnlyStateOver, stateDiskFullAlert } from './state-disk-alert.ts';
 import { systemClock } from '../core/clock.ts';
 import type { AgentConfig } from '../core/config.ts';
 import { isTreeSnapshotManifestKey } from '../core/layout.ts';
@@ -92,8 +92,10 @@ async function runService(config: AgentConfig, a: Agent, log: Logger): Promise<v
   const served = config.metrics ? await serveMetrics(a, config, log) : undefined;
   log.info('agent started', { site: config.site, sources: config.sources.map((s) => s.name), backupWindows: worker ? 'polling the site activity' : 'not configured', ...(served ? { healthz: `${served.url}/healthz`, metrics: `${served.url}/metrics` } : {}) });
   try {
-    // A pass stopped by the state disk (full, read-only) is alerted as a --once run's is; the service tries again next poll.
-    await Promise.all([a.run(controller.signal, (error) => stateDiskFullAlert(config, log, error, 'run', a.alerts)), worker?.run(controller.signal)]);
+    // A pass stopped by the state disk (full, read-only) is alerted as a --once run's is; the service tries again next poll
+    // (a read-only disk is said once, not at every poll, until a pass ends well again).
+    const run = a.run(controller.signal, (error) => stateDiskFullAlert(config, log, error, 'run', a.alerts), () => readOnlyStateOver(config.state));
+    await Promise.all([run, worker?.run(controller.signal)]);
   } finally {
     untilSignal();
     await served?.close();

@@ -47,6 +47,19 @@ export async function readOnlyAlerted(config: AgentConfig, log: Logger, check: (
 }
 
 /**
+ * When this process last sent each state directory's read-only alert. Such a directory can record
+ * nothing, so a cron run (one process) says it once; a service, whose every poll finds the disk
+ * so, says it again after alerts.repeatHours, or once a pass has ended well since
+ * (readOnlyStateOver): not every pollSeconds.
+ */
+const readOnlySent = new Map<string, number>();
+
+/** A pass of the service ended well: the state directory can be written again, and a read-only alert is news once more. */
+export function readOnlyStateOver(state: string): void {
+  readOnlySent.delete(state);
+}
+
+/**
  * A write to the state directory that found its disk full (ENOSPC, or EDQUOT over a quota) or
  * read-only (EROFS: the kernel remounts a disk so after an I/O error) stops the run. It fails at
  * start (the lock) or in a pass whose writes outgrew what was free (a floor of 0, or the disk
@@ -60,7 +73,12 @@ export async function stateDiskFullAlert(config: AgentConfig, log: Logger, error
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EROFS') {
     const alert = readOnlyStateAlert(config.site, config.state, when);
-    await notifyOnly(config, log, alert);
+    const last = readOnlySent.get(config.state);
+    const now = Date.now();
+    if (last === undefined || now - last >= config.alerts.repeatHours * 3_600_000) {
+      await notifyOnly(config, log, alert);
+      readOnlySent.set(config.state, now);
+    }
     return new Error(alert.message, { cause: error });
   }
   if (!isDiskFull(error)) return error;

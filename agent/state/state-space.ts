@@ -92,7 +92,7 @@ export function readOnlyStateAlert(site: string, state: string, when: 'start' | 
     message:
       `${state} is on a file system mounted read-only (EROFS)${when === 'start' ? ': the agent cannot start' : ': a write to it failed during a pass and the run stopped there (what it shipped is kept; what was in flight ships again)'}. ` +
       `Nothing ships until the state directory can be written. \`findmnt -T ${state}\` names the mount; the kernel remounts a disk read-only after an I/O error (see dmesg): check the disk, then \`mount -o remount,rw\` it, or put the state directory on another disk. ` +
-      'The agent cannot record that it sent this: each run says it again while the disk stays read-only, and no "resolved" follows.',
+      'The agent cannot record that it sent this: each run (a service: every alerts.repeatHours) says it again while the disk stays read-only, and no "resolved" follows.',
     details: { state, error: 'EROFS' },
   };
 }
