@@ -126,11 +126,12 @@ describe('a rebuilt host (empty state directory)', () => {
 });
 
 describe('a state directory restored from an older copy', () => {
-  it('sends again no pack shipped after the copy was taken: the recordings the store lists since are asked about first', async () => {
+  it('sends again no pack shipped after the copy was taken: the recordings the store lists since are asked about first, those of batches recorded the evening before the copy too', async () => {
     const site = artefactSite(RECORDINGS);
-    writeTree(site.root, 2, 10);
-    const store = new MemoryBlobStore();
-    const clock = new ManualClock(new Date());
+    // Just after midnight UTC: the batches shipped after the copy were recorded the day before it, and their manifests are filed under that day.
+    const clock = new ManualClock(new Date('2026-12-07T00:20:00Z'));
+    const store = new MemoryBlobStore({ clock });
+    writeTree(site.root, 2, 10, { now: clock.now().getTime() });
     const agent = recordingsAgent(site.config, store, clock);
     expect(await agent.cycle()).toMatchObject({ packs: 2, failed: 0 });
     agent.close();
