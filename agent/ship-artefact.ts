@@ -327,7 +327,7 @@ async function putData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWor
   if (size > ctx.partSize) {
     const st = await file.stat();
     const identity = { path: o.path, size, mtimeMs: work.stamp.mtimeMs, dev: st.dev, ino: st.ino };
-    facts = await openResume({ store: ctx.store, state, log: ctx.log }, o.id, { key: o.key, partSize: ctx.partSize, file: identity });
+    facts = await openResume({ store: ctx.store, state, log: ctx.log }, o.id, { key: o.key, partSize: ctx.partSize, file: identity, ...(o.lock ? { ownLock: true as const } : {}) });
   }
   let result: UploadResult;
   try {

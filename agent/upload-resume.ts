@@ -57,6 +57,8 @@ export interface ResumeExpectation {
   key: string;
   partSize: number;
   file: FileIdentity;
+  /** The object carries its own Object Lock date (a binlog partial's short lock), fixed when its upload was created. */
+  ownLock?: true;
 }
 
 /**
@@ -67,6 +69,9 @@ export interface ResumeExpectation {
 export function planResume(record: Partial<ResumeRecord> | undefined, expected: ResumeExpectation, store: { md5ETags: boolean; verifiesChecksums: boolean }): { plan: ResumePlan } | { reason: string } {
   if (!record || typeof record.uploadId !== 'string' || !Array.isArray(record.parts) || !record.file) return { reason: 'no readable record of its parts' };
   if (!store.md5ETags && !store.verifiesChecksums) return { reason: 'the store checks neither part MD5s nor part checksums at completion' };
+  // Its retain-until date was set when the upload began, from that day: completed a run (or days)
+  // later, the object would be locked for less than partialLockDays, perhaps until a date past.
+  if (expected.ownLock) return { reason: 'the object carries its own retention date, set when its upload began: completed now it would be locked for less than it should' };
   if (record.key !== expected.key) return { reason: `it was of another key (${record.key})` };
   if (record.partSize !== expected.partSize) return { reason: `its part size was ${record.partSize} bytes, now ${expected.partSize}` };
   const changed = fileChange(record.file, expected.file);

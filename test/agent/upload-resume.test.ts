@@ -120,6 +120,10 @@ describe('whether a recorded upload is gone on with', () => {
     expect(planResume(record, expected, s3)).toEqual({ reason: expect.stringMatching(reason) });
   });
 
+  it('is not, for an object with its own Object Lock date (a binlog partial), which was fixed when the upload began', () => {
+    expect(planResume(record, { key: 'k', partSize: PART, file, ownLock: true }, s3)).toEqual({ reason: expect.stringMatching(/own retention date/) });
+  });
+
   it('is not, for a record with no part, an unreadable record, or a store that checks no part at completion', () => {
     const expected = { key: 'k', partSize: PART, file };
     expect(planResume({ ...record, parts: [] }, expected, s3)).toHaveProperty('reason');
