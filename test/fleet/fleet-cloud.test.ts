@@ -12,6 +12,7 @@ import { DynamoPurgeWatchStore } from '../../adapters/dynamo-deadman.ts';
 import { DynamoPurgeRunStore } from '../../adapters/dynamo-purge-runs.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
+import { restoreEnv } from '../support/env.ts';
 
 // The heartbeat for real: the agent of site-a ships to the local S3 with the real SDK, its
 // heartbeat lands under heartbeats/site-a/, and `ferry fleet status --json` reads the fleet back
@@ -69,7 +70,7 @@ sources:
       code = await main(['fleet', 'status', '--json', '--deployment', deployment]);
     } finally {
       write.mockRestore();
-      process.env = env;
+      restoreEnv(env);
       process.exitCode = undefined;
     }
     expect(code).toBe(3);
@@ -112,7 +113,7 @@ sources:
       code = await main(['fleet', 'status', '--json']);
     } finally {
       write.mockRestore();
-      process.env = env;
+      restoreEnv(env);
       process.exitCode = undefined;
     }
     const rows = JSON.parse(out.join('')) as FleetRow[];
@@ -155,7 +156,7 @@ sources:
       text = await status();
       rows = JSON.parse(await status('--json')) as FleetRow[];
     } finally {
-      process.env = env;
+      restoreEnv(env);
     }
     // Each site's block (its first line starts with the state) holds its purge line.
     const blockOf = (site: string) => text.split(/\n(?=\S)/).find((b) => b.split('\n')[0]!.includes(` ${site}  `)) ?? '';

@@ -15,6 +15,7 @@ import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import type { DeploymentSnapshot } from '../../local/iam-gateway/deployment.ts';
 import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
 import { audio, buildPack, publish, type PackFixture } from '../support/pack-fixture.ts';
+import { restoreEnv } from '../support/env.ts';
 
 // IAM at the local catalogue API and replay URL, decided by the policies the CDK app
 // synthesizes: real HTTP, requests signed with the SDK's SigV4 signer as each principal of the
@@ -237,7 +238,7 @@ describe('IAM at the local catalogue API and replay URL, as the app grants it', 
       expect(played.bytes).toBe(audio(1, 4000).length);
       expect(statSync(out).mode & 0o777).toBe(0o600);
     } finally {
-      process.env = saved;
+      restoreEnv(saved);
     }
     const audited = readFileSync(c.cloud.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string });
     expect(audited.at(-1)!.action).toBe('download');

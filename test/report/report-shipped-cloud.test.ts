@@ -9,6 +9,7 @@ import { parseAgentConfig } from '../../core/config.ts';
 import type { DailyReport } from '../../core/report.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { generateBatches } from '../../scripts/demo/site.ts';
+import { restoreEnv } from '../support/env.ts';
 
 // A first install ships the recorder's last month: every pack is dated (and filed) by its oldest
 // recording, 30 days back, so the day's manifests hold none of them and the report read the
@@ -33,7 +34,7 @@ async function report(cloud: LocalCloud, args: string[]): Promise<string> {
     await main(['report', 'daily', ...args]);
   } finally {
     write.mockRestore();
-    process.env = env;
+    restoreEnv(env);
     process.exitCode = undefined;
   }
   return out.join('');

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, vi } from 'vitest';
+import { restoreEnv } from './env.ts';
 
 // Test files share one module cache per worker (isolate: false in vitest.config.ts): what a file
 // stubs with vi (spies, environment variables, globals, fake timers) is undone when it ends, so
@@ -21,6 +22,12 @@ export async function freshImport<T>(load: () => Promise<T>): Promise<T> {
 // The environment as the file found it: a variable a file sets without vi.stubEnv (FERRY_BUCKET
 // pointing at its own stand-in, long stopped) changes what the next file's commands talk to.
 let envAtStart: Record<string, string | undefined> = {};
+// process.env itself, as Node made it: assigning process.env.TZ on it changes the process's time
+// zone; a plain object put in its place (`process.env = { ...saved }`) takes the variables but
+// not that, so a later file in the same worker that sets TZ (test/cli/at-time.test.ts) still
+// ran in the old zone. Kept on globalThis: this module is evaluated again for every file.
+const realEnv = ((globalThis as { __ferryRealEnv?: NodeJS.ProcessEnv }).__ferryRealEnv ??= process.env);
+
 beforeAll(() => {
   envAtStart = { ...process.env };
 });
@@ -38,6 +45,12 @@ afterAll(() => {
   if (marks[FRESH]) {
     vi.resetModules();
     delete marks[FRESH];
+  }
+  if (process.env !== realEnv) {
+    const replaced = { ...process.env };
+    process.env = realEnv;
+    restoreEnv(replaced);
+    throw new Error('this file replaced process.env with another object (process.env = …): restore variables in place (restoreEnv in test/support/env.ts), or a later file setting TZ keeps the old time zone');
   }
   const changed = envChanges(envAtStart, process.env);
   if (changed.length > 0) {
