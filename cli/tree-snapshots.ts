@@ -1,11 +1,9 @@
 import { mapLimit } from '../core/map-limit.ts';
-import { createHash } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { IntegrityError, messageOf } from '../core/errors.ts';
 import { treeSnapshotManifestPrefix } from '../core/layout.ts';
 import {
@@ -15,7 +13,7 @@ import {
   type TreeEntry,
   type TreeSnapshotManifest,
 } from '../core/tree-manifest.ts';
-import { MANIFEST_READS, dayOf, listSnapshots, manifestKeys, readManifest, type Store } from '../agent/tree/offsite-snapshots.ts';
+import { MANIFEST_READS, dayOf, indexTap, listSnapshots, manifestKeys, readManifest, type Store } from '../agent/tree/offsite-snapshots.ts';
 import { readJsonlGzFile } from '../agent/tree/jsonl-gz.ts';
 
 // Tree snapshots as the store holds them: their manifests under manifests/{site}/trees/ (listed,
@@ -100,19 +98,11 @@ export async function fetchIndex(blobs: Store, manifest: TreeSnapshotManifest): 
   const cleanup = removedAtExit(dir);
   try {
     const { body } = await blobs.get(manifest.index.key);
-    const hash = createHash('sha256');
-    let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const { tap, seen } = indexTap();
     await pipeline(body, tap, createWriteStream(file)).catch((error: unknown) => {
       throw tempFull(error, manifest);
     });
-    const sha = hash.digest('hex');
+    const { size, sha256: sha } = seen();
     if (size !== manifest.index.size || sha !== manifest.index.sha256) {
       throw new IntegrityError(`the index ${manifest.index.key} is ${size} bytes sha256 ${sha.slice(0, 12)}…, its manifest says ${manifest.index.size} bytes sha256 ${manifest.index.sha256.slice(0, 12)}…: refused`);
     }

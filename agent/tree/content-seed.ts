@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { messageOf } from '../../core/errors.ts';
 import type { ContentIndex } from './content-index.ts';
 import { readJsonlGz } from './jsonl-gz.ts';
-import { listSnapshots, readManifest } from './offsite-snapshots.ts';
+import { indexTap, listSnapshots, readManifest } from './offsite-snapshots.ts';
 import type { TreeSnapshotContext } from './snapshot-context.ts';
 
 // A tree source whose state directory took no snapshot of it yet, while the store holds its
@@ -31,23 +29,15 @@ export async function seedFromOffsite(ctx: TreeSnapshotContext, content: Content
   if (!newest) return undefined;
   const manifest = await readManifest(store, newest.manifestKey);
   const members = manifest.packs.map(() => new Map<string, number>());
-  const hash = createHash('sha256');
-  let size = 0;
-  const counted = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const { tap, seen } = indexTap();
   const { body } = await store.get(manifest.index.key);
-  body.on('error', (error) => counted.destroy(error));
-  for await (const line of readJsonlGz(body.pipe(counted))) {
+  body.on('error', (error) => tap.destroy(error));
+  for await (const line of readJsonlGz(body.pipe(tap))) {
     const e = line as IndexEntry;
     if (e.type !== 'file' || typeof e.sha256 !== 'string' || typeof e.pack !== 'number' || typeof e.offset !== 'number') continue;
     members[e.pack]?.set(e.sha256, e.offset);
   }
-  const sha = hash.digest('hex');
+  const { size, sha256: sha } = seen();
   if (size !== manifest.index.size || sha !== manifest.index.sha256) {
     ctx.log?.warn('the newest tree snapshot offsite has an index other than its manifest says: not used, every file is packed', { source: source.name, index: manifest.index.key, error: `${size} bytes sha256 ${sha}` });
     return undefined;

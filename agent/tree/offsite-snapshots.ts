@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { mapLimit } from '../../core/map-limit.ts';
 import { treeSnapshotManifestPrefix } from '../../core/layout.ts';
 import type { BlobStore } from '../../core/ports.ts';
@@ -49,3 +51,20 @@ export async function listSnapshots(blobs: Store, site: string, source?: string,
 
 /** The day a manifest key is filed under (`yyyy/mm/dd`), or '' for another key. */
 export const dayOf = (key: string) => /\/(\d{4}\/\d{2}\/\d{2})\/[^/]+$/.exec(key)?.[1] ?? '';
+
+/**
+ * A pass-through that counts and hashes what a snapshot's index body carries, for checking it
+ * against its manifest (`index.size`, `index.sha256`) once read: `seen()` after the stream ended.
+ */
+export function indexTap(): { tap: Transform; seen: () => { size: number; sha256: string } } {
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return { tap, seen: () => ({ size, sha256: hash.digest('hex') }) };
+}
