@@ -52,6 +52,24 @@ function partsRecorded(state: string): number {
   return id ? (readUploadProgress(state, id)?.resume?.parts.length ?? 0) : 0;
 }
 
+/** A 16 MiB backup whose agent died asking for its third part, once its upload's record held a part stored; the store it left the upload open in. */
+async function killedAfterPartsRecorded() {
+  const s = site(16 * MiB);
+  const store = new MemoryBlobStore();
+  const clock = new ManualClock(new Date());
+  let parts = 0;
+  // Each part sent moves the clock on, so the progress record (written at most every 5 s) takes the parts stored.
+  const dying = dyingStore(store, (method) => method === 'uploadPart' && (clock.advance(6_000), ++parts >= 3));
+  const first = artefactAgent(s.config, dying.store, { clock });
+  void first.agent.cycle();
+  await dying.reached;
+  // The parts sent before the one that never returns are recorded once the store took them (on a loaded machine, after it was asked for the third).
+  await expect.poll(() => partsRecorded(s.config.state)).toBeGreaterThan(0);
+  first.agent.close();
+  await first.closeFiles();
+  return { s, store };
+}
+
 /** An 11 MiB backup whose agent died during its second part (closed: nothing more reaches its journal); the store it left an upload open in. */
 async function killedMidUpload() {
   const s = site(11 * MiB);
@@ -133,20 +151,8 @@ describe('artefact shipping under failures', () => {
   });
 
   it('killed after parts were recorded stored: the upload is kept open while its file is unchanged, and aborted by a later run once the file changed without it being shipped', async () => {
-    const s = site(16 * MiB);
-    const store = new MemoryBlobStore();
-    const clock = new ManualClock(new Date());
-    let parts = 0;
-    // Each part sent moves the clock on, so the progress record (written at most every 5 s) takes the parts stored.
-    const dying = dyingStore(store, (method) => method === 'uploadPart' && (clock.advance(6_000), ++parts >= 3));
-    const first = artefactAgent(s.config, dying.store, { clock });
-    void first.agent.cycle();
-    await dying.reached;
+    const { s, store } = await killedAfterPartsRecorded();
     const state = s.config.state;
-    // The parts sent before the one that never returns are recorded once the store took them (on a loaded machine, after it was asked for the third).
-    await expect.poll(() => partsRecorded(state)).toBeGreaterThan(0);
-    first.agent.close();
-    await first.closeFiles();
     const [id] = recordedUploads(state);
 
     // A run that does not ship the backup (its source not configured now) keeps the upload for a later one.
@@ -168,17 +174,7 @@ describe('artefact shipping under failures', () => {
   });
 
   it('killed again while the next run hashed the file, before it went on with the upload: the run after goes on with it, sending only the parts not recorded', async () => {
-    const s = site(16 * MiB);
-    const store = new MemoryBlobStore();
-    const clock = new ManualClock(new Date());
-    let parts = 0;
-    const dying = dyingStore(store, (method) => method === 'uploadPart' && (clock.advance(6_000), ++parts >= 3));
-    const first = artefactAgent(s.config, dying.store, { clock });
-    void first.agent.cycle();
-    await dying.reached;
-    await expect.poll(() => partsRecorded(s.config.state)).toBeGreaterThan(0);
-    first.agent.close();
-    await first.closeFiles();
+    const { s, store } = await killedAfterPartsRecorded();
     const [id] = recordedUploads(s.config.state);
     const recorded = readUploadProgress(s.config.state, id!)?.resume?.parts.length ?? 0;
 
