@@ -10,6 +10,7 @@ import { lockHolder } from '../agent/state/state-lock.ts';
 import { noteUnrecordedSent, unrecordedSentAt } from '../agent/state/unrecorded-alert.ts';
 import { createAlertNotifier } from '../agent/alerts.ts';
 import { messageOf } from '../core/errors.ts';
+import { onStopSignals } from './interrupt.ts';
 
 // The run's word when the state directory's disk is full or read-only: the pass that found it
 // stopped, so `agent run` raises the alert itself. A full disk's goes through the alert book,
@@ -44,6 +45,61 @@ export async function readOnlyAlerted(config: AgentConfig, log: Logger, check: (
     else if (problem === 'EACCES' || problem === 'EPERM') await notifyOnly(config, log, unwritableStateAlert(config.site, config.state, problem, userName()));
     throw error;
   }
+}
+
+/**
+ * `agent run` as a service on a state directory it cannot write (read-only, or not its user's):
+ * rather than exit and be restarted by systemd every RestartSec (each restart a new process that
+ * pages again), it alerts once, waits and checks again every pollSeconds, and starts its passes
+ * when the directory can be written; the alert is sent again after alerts.repeatHours. Returns
+ * false when a stop signal came first (a clean stop: nothing was started). Any other problem
+ * with the paths ends the run as `agent run --once` does.
+ */
+export async function untilStateWritable(config: AgentConfig, log: Logger, check: () => Promise<void>): Promise<boolean> {
+  const controller = new AbortController();
+  const off = onStopSignals(() => controller.abort());
+  try {
+    return await waitWritable(config, log, check, controller.signal);
+  } finally {
+    off();
+  }
+}
+
+async function waitWritable(config: AgentConfig, log: Logger, check: () => Promise<void>, signal: AbortSignal): Promise<boolean> {
+  let sentAt: number | undefined;
+  for (let waited = false; ; waited = true) {
+    try {
+      await check();
+      if (waited) log.info('the state directory can be written again: the agent starts', { state: config.state });
+      return true;
+    } catch (error) {
+      const problem = stateDiskProblem(config.state);
+      const alert = problem === 'EROFS' ? readOnlyStateAlert(config.site, config.state, 'wait') : problem === 'EACCES' || problem === 'EPERM' ? unwritableStateAlert(config.site, config.state, problem, userName(), true) : undefined;
+      if (!alert) throw error;
+      if (sentAt === undefined || Date.now() - sentAt >= config.alerts.repeatHours * 3_600_000) {
+        await notifyOnly(config, log, alert);
+        sentAt = Date.now();
+      }
+      if (!waited) log.warn(`the state directory ${config.state} cannot be written (${problem}): waiting for it, checked again every ${config.shipping.pollSeconds} s; the alert is sent again every ${config.alerts.repeatHours} h while it lasts`, { state: config.state, problem, error: messageOf(error) });
+    }
+    if (!(await pause(config.shipping.pollSeconds * 1000, signal))) return false;
+  }
+}
+
+/** Waits `ms`; false when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**

@@ -77,22 +77,26 @@ export function stateDiskProblem(state: string): string | undefined {
   }
 }
 
+/** What `agent run` as a service does on a state directory it cannot write (cli/state-disk-alert.ts untilStateWritable). */
+const WAITS = 'stays up without starting its passes, checks again every shipping.pollSeconds and starts once the directory can be written (no restart loop)';
+const WAIT_REPEAT = 'Sent again every alerts.repeatHours while it lasts; no "resolved" follows (the agent logs when it starts).';
+
 /**
  * The state directory on a file system mounted read-only (EROFS; the kernel remounts a disk so
  * after an I/O error), at the agent's start or during a pass. Nothing can be recorded there, not
  * even that this was sent: each run sends it again while it lasts, and no "resolved" follows (the
  * heartbeat of the next pass that ships says the agent works again).
  */
-export function readOnlyStateAlert(site: string, state: string, when: 'start' | 'run'): Alert {
+export function readOnlyStateAlert(site: string, state: string, when: 'start' | 'run' | 'wait'): Alert {
   return {
     severity: 'critical',
     site,
     key: 'state-disk-read-only',
     subject: `the state directory's disk is read-only: nothing ships`,
     message:
-      `${state} is on a file system mounted read-only (EROFS)${when === 'start' ? ': the agent cannot start' : ': a write to it failed during a pass and the run stopped there (what it shipped is kept; what was in flight ships again)'}. ` +
+      `${state} is on a file system mounted read-only (EROFS)${when === 'start' ? ': the agent cannot start' : when === 'wait' ? `: the agent's service ${WAITS}` : ': a write to it failed during a pass and the run stopped there (what it shipped is kept; what was in flight ships again)'}. ` +
       `Nothing ships until the state directory can be written. \`findmnt -T ${state}\` names the mount; the kernel remounts a disk read-only after an I/O error (see dmesg): check the disk, then \`mount -o remount,rw\` it, or put the state directory on another disk. ` +
-      'The agent cannot record that it sent this: each run (a service: every alerts.repeatHours) says it again while the disk stays read-only, and no "resolved" follows.',
+      (when === 'wait' ? WAIT_REPEAT : 'The agent cannot record that it sent this: each run (a service: every alerts.repeatHours) says it again while the disk stays read-only, and no "resolved" follows.'),
     details: { state, error: 'EROFS' },
   };
 }
@@ -102,16 +106,16 @@ export function readOnlyStateAlert(site: string, state: string, when: 'start' | 
  * since), found as `agent run` starts. As a read-only one, it can record nothing: each run sends
  * this again while it lasts, and no "resolved" follows.
  */
-export function unwritableStateAlert(site: string, state: string, code: string, user: string): Alert {
+export function unwritableStateAlert(site: string, state: string, code: string, user: string, waiting = false): Alert {
   return {
     severity: 'critical',
     site,
     key: 'state-unwritable',
     subject: `the state directory cannot be written by the agent's user: nothing ships`,
     message:
-      `${state} cannot be created or written by ${user}, the user the agent runs as (${code}: permission denied): the agent cannot start, and nothing ships until it can. ` +
+      `${state} cannot be created or written by ${user}, the user the agent runs as (${code}: permission denied): ${waiting ? `the agent's service ${WAITS}` : 'the agent cannot start'}, and nothing ships until it can. ` +
       `Give the directory back to that user (\`chown -R ${user} ${state}\`), or run the agent as its owner. ` +
-      'The agent cannot record that it sent this: each run says it again while it lasts, and no "resolved" follows.',
+      (waiting ? WAIT_REPEAT : 'The agent cannot record that it sent this: each run says it again while it lasts, and no "resolved" follows.'),
     details: { state, error: code, user },
   };
 }
