@@ -5,7 +5,8 @@ import { s3LegalHoldReader, s3RetentionReader } from '../adapters/s3-retention.t
 import { attestMonth, renderAttestationCsv, renderAttestationMarkdown, storeAttestation, type Retention } from '../core/attest.ts';
 import { ConfigError } from '../core/errors.ts';
 import { assertName } from '../core/layout.ts';
-import { assertDay } from '../core/report-keys.ts';
+import { assertDay, siteReportDay } from '../core/report-keys.ts';
+import { isTimeZone } from '../core/time-format.ts';
 import { dailyReport, renderDailyReport, storeDailyReport } from '../core/report.ts';
 import { loadDeploymentConfig } from '../infra/config.ts';
 import { catalogueTarget } from './catalogue-commands.ts';
@@ -14,7 +15,6 @@ import { readLocalCloud, NoCloudError } from './cloud.ts';
 // `ferry report daily` and `ferry report attest`: the same reports the scheduled function
 // keeps in the bucket, on demand, for one site.
 
-const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
 /** The S3 client and bucket the attestation asks about Object Lock: FERRY_BUCKET's, or the running local cloud's. */
 function lockClient(env: NodeJS.ProcessEnv): { client: ReturnType<typeof createS3Client>; bucket: string } {
@@ -37,10 +37,11 @@ function bucketName(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.FERRY_BUCKET ?? readLocalCloud(env)?.bucket;
 }
 
-/** The site's `retired` day in the deployment configuration `file`; undefined without a file, or for a site it does not list (one already removed is judged as before). */
-export function retiredDay(site: string, file: string | undefined): string | undefined {
-  if (file === undefined || file === '') return undefined;
-  return loadDeploymentConfig(file).sites.find((s) => s.name === site)?.retired;
+/** The site's `retired` day and `timeZone` in the deployment configuration `file`; nothing without a file, or for a site it does not list (one already removed is judged as before). */
+export function siteSettings(site: string, file: string | undefined): { retired?: string; timeZone?: string } {
+  if (file === undefined || file === '') return {};
+  const found = loadDeploymentConfig(file).sites.find((s) => s.name === site);
+  return { ...(found?.retired ? { retired: found.retired } : {}), ...(found?.timeZone ? { timeZone: found.timeZone } : {}) };
 }
 
 export function registerReportCommands(program: Command): void {
@@ -49,17 +50,20 @@ export function registerReportCommands(program: Command): void {
     .command('daily')
     .description('FULL, PARTIAL or FAILED for one site and day, with what is missing and why; RETIRED for a retired site, NOT-STARTED for a day before its first heartbeat (exit 0 for FULL, RETIRED and NOT-STARTED)')
     .requiredOption('--site <site>', 'site')
-    .option('--date <YYYY-MM-DD>', 'the day (UTC; default: yesterday)')
-    .option('--deployment <file>', "deployment config (JSON) that says whether the site is retired; default: $FERRY_DEPLOYMENT (none: the site's retirement is not known)")
+    .option('--date <YYYY-MM-DD>', "the site's day (in its zone; default: yesterday there)")
+    .option('--tz <zone>', "the site's time zone (IANA, e.g. Asia/Kolkata): the day is midnight to midnight there; default: the site's `timeZone` in the deployment config, else UTC")
+    .option('--deployment <file>', "deployment config (JSON) that says whether the site is retired and its time zone; default: $FERRY_DEPLOYMENT (none: the site's retirement is not known)")
     .option('--store', 'also keep the report in the bucket (reports/{site}/daily/…)')
     .option('--json', 'JSON output')
-    .action(async (opts: { site: string; date?: string; deployment?: string; store?: boolean; json?: boolean }) => {
+    .action(async (opts: { site: string; date?: string; tz?: string; deployment?: string; store?: boolean; json?: boolean }) => {
       assertName('site', opts.site);
-      const day = opts.date ?? yesterday();
+      const { retired, timeZone: configured } = siteSettings(opts.site, opts.deployment ?? process.env.FERRY_DEPLOYMENT);
+      if (opts.tz !== undefined && !isTimeZone(opts.tz)) throw new ConfigError([`--tz: unknown time zone "${opts.tz}" (an IANA name such as Asia/Kolkata, Europe/London or UTC)`]);
+      const timeZone = opts.tz ?? configured;
+      const day = opts.date ?? siteReportDay(new Date(), timeZone ?? 'UTC');
       assertDay(day);
-      const retired = retiredDay(opts.site, opts.deployment ?? process.env.FERRY_DEPLOYMENT);
       const target = catalogueTarget();
-      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs), ...(retired ? { retired } : {}) });
+      const r = await dailyReport(target, opts.site, day, { signals: heartbeatSignals(target.blobs), ...(timeZone ? { timeZone } : {}), ...(retired ? { retired } : {}) });
       const key = opts.store ? await storeDailyReport(target.blobs, r) : undefined;
       process.stdout.write(opts.json ? `${JSON.stringify(r, null, 2)}\n` : renderDailyReport(r));
       if (key) process.stderr.write(`kept as ${key}\n`);

@@ -61,7 +61,7 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
   if (older) return { shipped: older, problems };
   // Nothing shipped is a problem unless the agent said, during or after the day, that nothing waited.
   const heard = f.signals?.heartbeatAt === undefined ? undefined : Date.parse(f.signals.heartbeatAt);
-  if (packs.length === 0 && (!f.signals || (heard !== undefined && heard < dayBounds(f.day).start))) {
+  if (packs.length === 0 && (!f.signals || (heard !== undefined && heard < dayBounds(f.day, f.timeZone).start))) {
     problems.push(`no batch shipped in the day${heard !== undefined ? ` (the agent's last heartbeat was at ${hhmm(f.signals!.heartbeatAt!)})` : ''}`);
   } else if (packs.length === 0 && waiting.length > 0) {
     // The agent was heard, and it said batches were waiting: it did not ship them (a bandwidth limit too low, a store refusing every pack).
@@ -75,7 +75,7 @@ function judgeRecordings(e: ExpectedSource, f: SiteDayFacts, judged: number): Ju
 export function olderArrival(e: ExpectedSource, f: SiteDayFacts, judged: number): string | undefined {
   const last = f.signals?.lastShipped?.find((l) => l.source === e.name);
   const at = last === undefined ? Number.NaN : Date.parse(last.at);
-  if (!last || !(at >= dayBounds(f.day).start && at <= judged)) return undefined;
+  if (!last || !(at >= dayBounds(f.day, f.timeZone).start && at <= judged)) return undefined;
   return `batches of older recordings shipped (a backfill or a catch-up: a batch is dated by its oldest recording, and the report reads the day and the ${REPORT_LOOKBACK_DAYS} days before; the last, ${last.key}, at ${hhmm(last.at)}): not counted here`;
 }
 
@@ -94,10 +94,19 @@ export function defaultEveryHours(profile: string | undefined): number {
   return 24;
 }
 
+/**
+ * The hour a site's day gains when its clocks go back (0 on any other day): a copy taken by a
+ * local schedule every day is then 25 hours after the last, so the schedule's window grows by it.
+ */
+function clockChangeSlack(f: SiteDayFacts): number {
+  const { start, end } = dayBounds(f.day, f.timeZone);
+  return Math.max(0, end - start - 24 * HOUR);
+}
+
 function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
   const newest = f.newest[e.name];
   const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
-  const window = (e.everyHours ?? defaultEveryHours(newest?.profile ?? fulls.at(-1)?.profile)) * HOUR;
+  const window = (e.everyHours ?? defaultEveryHours(newest?.profile ?? fulls.at(-1)?.profile)) * HOUR + clockChangeSlack(f);
   const inWindow = (a: ArtefactEntry | undefined): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged;
   const best = [newest, ...fulls].filter(inWindow).sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
   if (best) return { shipped: `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes`, problems: [] };
@@ -126,7 +135,7 @@ function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged
 }
 
 function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const window = (e.everyHours ?? 24) * HOUR;
+  const window = (e.everyHours ?? 24) * HOUR + clockChangeSlack(f);
   const snaps = f.snapshots.filter((s) => s.source === e.name);
   const newestAt = f.newestSnapshot[e.name];
   const problems: string[] = [];

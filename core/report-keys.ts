@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AlreadyExistsError } from './errors.ts';
 import type { BlobStore } from './ports.ts';
+import { timeZoneOffsetMs, wallTimeToInstant } from './time-format.ts';
 
 // Where the cloud keeps what it says about a site: daily reports, monthly attestations, scrub
 // and drill results. Outside the agent's data classes (core/layout.ts), so no site's
@@ -76,11 +77,34 @@ export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** The day's bounds in ms (UTC midnight to the next); refuses a day that is not a calendar day. */
-export function dayBounds(day: string): { start: number; end: number } {
+/**
+ * The day's bounds in ms: midnight to the next midnight in `timeZone` (a site's own zone; UTC when
+ * not given), so 23 or 25 hours on a day the clocks change. A midnight the clocks skip starts the
+ * day at the change. Refuses a day that is not a calendar day.
+ */
+export function dayBounds(day: string, timeZone = 'UTC'): { start: number; end: number } {
   assertDay(day);
-  const start = Date.parse(`${day}T00:00:00.000Z`);
-  return { start, end: start + 24 * 3_600_000 };
+  const wall = Date.parse(`${day}T00:00:00.000Z`);
+  if (timeZone === 'UTC') return { start: wall, end: wall + 24 * 3_600_000 };
+  return { start: wallTimeToInstant(wall, timeZone), end: wallTimeToInstant(wall + 24 * 3_600_000, timeZone) };
+}
+
+/** The calendar day (YYYY-MM-DD) an instant falls on in `timeZone`. */
+export function dayIn(instantMs: number, timeZone = 'UTC'): string {
+  return new Date(instantMs + timeZoneOffsetMs(instantMs, timeZone)).toISOString().slice(0, 10);
+}
+
+/** The day a site's report judges: the one asked for, or yesterday in the site's own zone (a day that has ended there). */
+export function siteReportDay(now: Date, timeZone: string, asked?: string): string {
+  if (asked !== undefined) return asked;
+  return new Date(Date.parse(`${dayIn(now.getTime(), timeZone)}T00:00:00.000Z`) - 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The UTC days (YYYY-MM-DD) that [start, end) touches: the dated prefixes (UTC) a local day's objects are under. */
+export function utcDaysCovering(start: number, end: number): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(`${new Date(start).toISOString().slice(0, 10)}T00:00:00.000Z`); t < end; t += 24 * 3_600_000) days.push(new Date(t).toISOString().slice(0, 10));
+  return days;
 }
 
 /** Whether an ISO time falls in [start, end) (ms): a report's day, or the part of it judged. */

@@ -9,11 +9,6 @@ import { readSmallObject } from './read-small.ts';
 // The daily report's recordings facts: the day's packs, read from their manifests, and those of
 // them the catalogue never recorded (an ingest that failed).
 
-const HOUR = 3_600_000;
-
-/** A day's manifests' folder: `yyyy/mm/dd` of the instant, UTC. */
-const datePath = (ms: number) => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '/');
-
 /** Time ingest is given before a shipped pack with no catalogue record counts as never catalogued. */
 const INGEST_GRACE_MS = 3_600_000;
 
@@ -33,11 +28,11 @@ export async function uncataloguedPacks(catalogue: Partial<Pick<CatalogueStore, 
   return out;
 }
 
-/** Recordings: manifests under the day's date and the days before (a batch is dated by its oldest recording). */
-export async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, start: number, judged: number, lookback: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
+/** Recordings: manifests under the given days' dates (UTC: the day's and those before; a batch is dated by its oldest recording). */
+export async function gatherPacks(blobs: Pick<BlobStore, 'list' | 'get'>, site: string, days: readonly string[], start: number, judged: number, expected: Map<string, ExpectedSource>): Promise<SiteDayFacts['packs']> {
   const packs: SiteDayFacts['packs'] = [];
-  for (let back = lookback; back >= 0; back--) {
-    const prefix = `${sitePrefix('manifests', site)}recordings/${datePath(start - back * 24 * HOUR)}/`;
+  for (const day of days) {
+    const prefix = `${sitePrefix('manifests', site)}recordings/${day.replaceAll('-', '/')}/`;
     for await (const info of blobs.list(prefix)) {
       if (!info.key.endsWith('.json')) continue;
       let m;

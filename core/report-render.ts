@@ -23,7 +23,7 @@ export function reportSubject(r: DailyReport): string {
 }
 
 export function renderDailyReport(r: DailyReport): string {
-  const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ''];
+  const lines = [`${r.status}  ${r.site}  ${r.day}  (judged at ${hhmm(r.judgedAt)})`, ...dayLines(r), ''];
   if (r.retired) lines.push(...retiredLines(r.site, r.retired));
   if (r.notStarted) lines.push(...notStartedLines(r.site, r.notStarted));
   lines.push(...shippedLines(r.shipped));
@@ -45,10 +45,19 @@ export function renderDailyReport(r: DailyReport): string {
   const siteProblems = r.problems.filter((p) => !p.startsWith('scrub: ') && !p.startsWith('drill ') && !bySource.has(p) && !r.sources.some((s) => s.problems.some((q) => p.endsWith(q))));
   if (siteProblems.length > 0) lines.push('', ...siteProblems.map((p) => `  - ${p}`));
   // A day judged long after it is judged on what the store holds now: what the retention purge deleted since reads as never shipped.
-  if (r.status !== 'FULL' && r.status !== 'RETIRED' && r.status !== 'NOT-STARTED' && Date.parse(r.generatedAt) - dayBounds(r.day).end > LATE_REPORT_DAYS * 24 * HOUR) {
+  if (r.status !== 'FULL' && r.status !== 'RETIRED' && r.status !== 'NOT-STARTED' && Date.parse(r.generatedAt) - dayBounds(r.day, r.timeZone).end > LATE_REPORT_DAYS * 24 * HOUR) {
     lines.push('', `  note: computed ${r.generatedAt.slice(0, 10)} from what the store holds now; packs the retention purge deleted since read as never shipped (\`ferry audit search --site ${r.site} --action purge\`), and the report stored that day is under reports/${r.site}/daily/`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Which day the report judges when the site's day is not UTC's: midnight to midnight in its zone, with the instants and the hours (23 or 25 when the clocks change). */
+function dayLines(r: DailyReport): string[] {
+  if (r.timeZone === undefined) return [];
+  const { start, end } = dayBounds(r.day, r.timeZone);
+  const hours = (end - start) / HOUR;
+  const clocks = hours === 24 ? '' : `, ${hours} h: the clocks changed`;
+  return [`  the site's day in ${r.timeZone}: ${hhmm(new Date(start).toISOString())} to ${hhmm(new Date(end).toISOString())}${clocks}`];
 }
 
 /** What the report of a day before the site's first heartbeat says instead of its sources. */

@@ -14,8 +14,8 @@ import { shippedInDay } from './report-shipped.ts';
 
 /** The signals of `site` for `day` from its heartbeats; undefined when it has none (the report then judges by what shipped). */
 export function heartbeatSignals(blobs: HeartbeatBlobs, now: () => Date = () => new Date()) {
-  return async (site: string, day: string): Promise<AgentSignals | undefined> => {
-    const { start, end } = dayBounds(day);
+  return async (site: string, day: string, timeZone?: string): Promise<AgentSignals | undefined> => {
+    const { start, end } = dayBounds(day, timeZone);
     const nowMs = now().getTime();
     const judged = Math.min(end, nowMs);
     const listing = heartbeatListing(blobs, site);

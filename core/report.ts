@@ -1,14 +1,14 @@
 import type { LogGap } from './log-gaps.ts';
-import type { ArtefactEntry, BlobStore, CatalogueStore } from './ports.ts';
-import { readSmallObject } from './read-small.ts';
-import { dailyReportKey, dayBounds, drillPrefix, putOnce, within } from './report-keys.ts';
+import type { ArtefactEntry, BlobStore } from './ports.ts';
+import { dailyReportKey, dayBounds, putOnce } from './report-keys.ts';
+import { gatherSiteDay, type GatherOptions } from './report-gather.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
 
 export { dayBounds } from './report-keys.ts';
+export { gatherSiteDay, type GatherOptions } from './report-gather.ts';
 export { renderDailyReport, reportSubject } from './report-render.ts';
-import { readScrubs, type ScrubResult } from './verify.ts';
-import { gatherPacks, uncataloguedPacks } from './report-packs.ts';
-import { expectShippedCopies, gatherArtefacts, gatherCopyGaps, mergeSnapshotGaps, sourcesToCheck, type UncataloguedCopy } from './report-gaps.ts';
+import type { ScrubResult } from './verify.ts';
+import type { UncataloguedCopy } from './report-gaps.ts';
 import { daysUpTo } from './catalogue-gaps.ts';
 import { alertProblems, type DayAlert } from './report-alerts.ts';
 import type { ShippedInDay } from './report-shipped.ts';
@@ -97,6 +97,8 @@ export interface SiteDayFacts {
   day: string;
   /** The instant the day is judged at: its end, or now when the day is not over. */
   judgedAt: string;
+  /** The zone whose midnights bound the day (the site's own); absent: UTC, not said. */
+  timeZone?: string;
   expected: ExpectedSource[];
   /** Packs whose manifest was written in the day. */
   packs: { source: string; packId: string; createdAt: string; members: number }[];
@@ -141,6 +143,8 @@ export interface DailyReport {
   status: ReportStatus;
   judgedAt: string;
   generatedAt: string;
+  /** The zone the day is the site's day in (midnight to midnight there); absent: UTC, not said. */
+  timeZone?: string;
   sources: SourceLine[];
   /** Every problem, each naming its source: what is missing and why. */
   problems: string[];
@@ -161,7 +165,6 @@ export interface DailyReport {
   notStarted?: { firstHeartbeatAt: string; waiting?: AgentSignals['unshipped'] };
 }
 
-const HOUR = 3_600_000;
 
 
 function scrubSummary(scrubs: ScrubResult[]): DailyReport['scrub'] {
@@ -230,7 +233,12 @@ function shippedOfDay(f: SiteDayFacts): Pick<DailyReport, 'shipped'> {
 
 /** FULL, PARTIAL or FAILED, with what is missing and why, from one site's facts of one day; RETIRED for a day of a retired site. */
 export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyReport {
-  dayBounds(f.day);
+  const report = judgeDay(f, generatedAt);
+  return f.timeZone === undefined ? report : { ...report, timeZone: f.timeZone };
+}
+
+function judgeDay(f: SiteDayFacts, generatedAt: string): DailyReport {
+  dayBounds(f.day, f.timeZone);
   if (f.retired !== undefined) return computeRetiredReport({ ...f, retired: f.retired }, generatedAt);
   const judged = Date.parse(f.judgedAt);
   const olderOnly = f.expected.filter((e) => e.type === 'recordings' && !f.packs.some((p) => p.source === e.name) && olderArrival(e, f, judged) !== undefined).length;
@@ -271,119 +279,6 @@ export function computeDailyReport(f: SiteDayFacts, generatedAt: string): DailyR
     ...(drills ? { drills } : {}),
     ...(f.signals?.alerts?.length ? { alerts: f.signals.alerts } : {}),
     ...shipped,
-  };
-}
-
-export interface GatherOptions {
-  now?: () => Date;
-  /** Per-source overrides of the defaults (everyHours, rpoMinutes, maxUnshippedHours), or extra sources expected. */
-  expect?: ExpectedSource[];
-  /** What the agent reported about itself for the day, when the cloud has it. */
-  signals?: (site: string, day: string) => Promise<AgentSignals | undefined>;
-  /** Days before the report's day whose packs make a recordings source expected (default 2); a source that left the agent's configuration is expected as long. */
-  lookbackDays?: number;
-  /** The first day (YYYY-MM-DD) the site no longer ships (the deployment's `retired`): its reports from that day on say RETIRED. */
-  retired?: string;
-}
-
-async function gatherSnapshots(catalogue: Pick<CatalogueStore, 'listSnapshots'>, site: string, start: number, judged: number, expected: Map<string, ExpectedSource>) {
-  const snapshots: SiteDayFacts['snapshots'] = [];
-  const newestSnapshot: SiteDayFacts['newestSnapshot'] = {};
-  let cursor: string | undefined;
-  do {
-    const page = await catalogue.listSnapshots({ site, at: new Date(judged).toISOString(), limit: 1000, ...(cursor ? { cursor } : {}) });
-    for (const s of page.items) {
-      if (!expected.has(s.source)) expected.set(s.source, { name: s.source, type: 'tree' });
-      if (!newestSnapshot[s.source] || s.takenAt > newestSnapshot[s.source]!) newestSnapshot[s.source] = s.takenAt;
-      if (within(s.takenAt, start, judged + 1)) snapshots.push({ source: s.source, takenAt: s.takenAt, problems: s.problems, ...(s.massChange ? { massChange: s.massChange } : {}) });
-    }
-    cursor = page.cursor;
-  } while (cursor);
-  return { snapshots, newestSnapshot };
-}
-
-/**
- * The sources the heartbeat that speaks for the day no longer names (the agent's configuration
- * dropped them): one whose last copy is older than `from` is not expected any more, the others
- * are marked as having left. Recordings sources are already expected only while a pack of theirs
- * is among the report's days (or the agent names them), so backups and trees now end the same
- * way: removing a source from the agent's configuration ends what the report expects of it after
- * those days, whatever its type. Without a heartbeat nothing is known to have left.
- */
-function markLeftSources(expected: Map<string, ExpectedSource>, signals: AgentSignals | undefined, lastCopy: ReadonlyMap<string, number>, from: number, days: number): void {
-  if (!signals?.sources || signals.heartbeatAt === undefined) return;
-  const named = new Set(signals.sources);
-  for (const [name, e] of expected) {
-    if (named.has(name)) continue;
-    const last = lastCopy.get(name);
-    if (e.type !== 'recordings' && (last === undefined || last < from)) expected.delete(name);
-    else e.left = { heartbeatAt: signals.heartbeatAt, days };
-  }
-}
-
-/** Reads what the catalogue and the bucket hold about one site's day. */
-export async function gatherSiteDay(
-  deps: { blobs: Pick<BlobStore, 'list' | 'get' | 'head'>; catalogue: Pick<CatalogueStore, 'listArtefacts' | 'listArtefactSources' | 'listSnapshots'> & Partial<Pick<CatalogueStore, 'getPack'>> },
-  site: string,
-  day: string,
-  options: GatherOptions = {},
-): Promise<SiteDayFacts> {
-  const { start, end } = dayBounds(day);
-  const now = (options.now ?? (() => new Date()))().getTime();
-  if (start > now) throw new RangeError(`date ${day} has not begun yet (now ${new Date(now).toISOString()}): a day is reported from its start on`);
-  const judged = Math.min(end, now);
-  const expected = new Map<string, ExpectedSource>();
-
-  const lookback = options.lookbackDays ?? REPORT_LOOKBACK_DAYS;
-  const packs = await gatherPacks(deps.blobs, site, start, judged, lookback, expected);
-  const uncatalogued = await uncataloguedPacks(deps.catalogue, site, packs, now);
-  const signals = await options.signals?.(site, day);
-
-  const records = await deps.catalogue.listArtefactSources(site);
-  const { snapshots, newestSnapshot } = await gatherSnapshots(deps.catalogue, site, start, judged, expected);
-  // What the bucket holds of the days that the catalogue lacks: judged as the copies they are, and named.
-  const gapSources = sourcesToCheck(records, Object.keys(newestSnapshot), signals);
-  const gaps = await gatherCopyGaps(deps, { site, days: daysUpTo(day, lookback + 1), sources: gapSources, writtenBefore: now - HOUR });
-  mergeSnapshotGaps(gaps.snapshots, { snapshots, newestSnapshot, expected }, start, judged);
-  const { artefacts, newest, logGaps, lastCopy } = await gatherArtefacts(deps.catalogue, site, records, gaps.artefacts, expected, start, judged);
-  for (const [source, at] of Object.entries(newestSnapshot)) if (at !== undefined) lastCopy.set(source, Date.parse(at));
-  expectShippedCopies(expected, signals, judged);
-  markLeftSources(expected, signals, lastCopy, start - lookback * 24 * HOUR, lookback + 1);
-
-  for (const e of options.expect ?? []) {
-    // Expected by name: judged on its schedule, whether or not the agent still has it.
-    const { left: _left, ...found } = expected.get(e.name) ?? { name: e.name, type: e.type };
-    expected.set(e.name, { ...found, ...e });
-  }
-  if (signals) {
-    const names = [...signals.lost.map((l) => l.source), ...signals.unshipped.map((u) => u.source), ...(signals.recordingSources ?? [])];
-    for (const name of names) if (!expected.has(name)) expected.set(name, { name, type: 'recordings' });
-  }
-
-  const scrubs = await readScrubs(deps.blobs, site, day);
-  const drills: DrillResult[] = [];
-  for await (const info of deps.blobs.list(drillPrefix(site, day))) {
-    if (!info.key.endsWith('.json')) continue;
-    drills.push(JSON.parse((await readSmallObject(deps.blobs, info.key, 1024 * 1024, 'drill result')).toString('utf8')) as DrillResult);
-  }
-
-  return {
-    site,
-    day,
-    judgedAt: new Date(judged).toISOString(),
-    expected: [...expected.values()],
-    packs,
-    ...(uncatalogued.length ? { uncatalogued } : {}),
-    ...(gaps.missing.length ? { uncataloguedCopies: gaps.missing } : {}),
-    artefacts,
-    newest,
-    snapshots,
-    newestSnapshot,
-    ...(logGaps.length ? { logGaps } : {}),
-    ...(signals ? { signals } : {}),
-    scrubs,
-    drills,
-    ...(options.retired !== undefined && day >= options.retired ? { retired: options.retired } : {}),
   };
 }
 

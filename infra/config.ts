@@ -76,6 +76,11 @@ export const siteSchema = z
      * their retention: remove the site from `sites` only once the purge has left nothing (docs/deploy.md).
      */
     retired: retiredDay.optional(),
+    /**
+     * The site's own time zone (IANA, e.g. "Asia/Kolkata"; default UTC): its daily report judges
+     * its local day, midnight to midnight there (23 or 25 hours when the clocks change), and says so.
+     */
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "Asia/Kolkata", "Europe/London" or "UTC"').optional(),
     /** When the backup window and the purge run (UTC); absent means on demand only. */
     schedule: z.object({ backupCron: cron, purgeCron: cron }).strict().optional(),
     /** The dead-man's switch alerts when the site's agent sends no heartbeat for this long (core/fleet.ts). */

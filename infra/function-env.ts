@@ -44,3 +44,11 @@ export function fleetSitesEnv(config: DeploymentConfig, workflow: WorkflowConfig
 export function retiredSitesEnv(config: DeploymentConfig): string {
   return JSON.stringify(Object.fromEntries(config.sites.flatMap((s) => (s.retired ? [[s.name, s.retired]] : []))));
 }
+
+/**
+ * SITE_TIME_ZONES of the report function: `{ site: "Area/City" }` for each site with its own
+ * `timeZone`; its daily report judges its local day (core/report-keys.ts dayBounds). Others: UTC.
+ */
+export function siteTimeZonesEnv(config: DeploymentConfig): string {
+  return JSON.stringify(Object.fromEntries(config.sites.flatMap((s) => (s.timeZone ? [[s.name, s.timeZone]] : []))));
+}

@@ -12,7 +12,7 @@ import { INGEST_WRITES, leadingKeyPatterns } from '../core/catalogue-table.ts';
 import { REPORTS_PREFIX } from '../core/report-keys.ts';
 import type { DeploymentConfig } from './config.ts';
 import { ferryFunctionProps, functionEntry } from './functions.ts';
-import { retiredSitesEnv } from './function-env.ts';
+import { retiredSitesEnv, siteTimeZonesEnv } from './function-env.ts';
 import { acknowledge, acknowledgeWildcardResource } from './nag.ts';
 import { bucketArn, mayListBucket, objectsArn, viaService } from './names.ts';
 import { scheduledFunctionBase, type Allow } from './scheduled-function.ts';
@@ -94,6 +94,7 @@ export class ScheduledReports extends Construct {
           TOPIC_ARN: alerts.topic.topicArn,
           SITES: config.sites.map((s) => s.name).join(','),
           RETIRED_SITES: retiredSitesEnv(config),
+          SITE_TIME_ZONES: siteTimeZonesEnv(config),
           SCRUB_SAMPLE: String(config.reports.scrubSample),
           RECONCILE_DAYS: String(config.reports.reconcileDays),
           ...scrubEnv(config),

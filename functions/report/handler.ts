@@ -10,6 +10,8 @@ import type { AlertSeverity, BlobStore, CatalogueStore, Notifier } from '../../c
 import type { ReconcileDeps } from '../../core/reconcile.ts';
 import { recordScrub, verifySite } from '../../core/verify.ts';
 import { pickScrubDays } from '../../core/scrub-pick.ts';
+import { siteReportDay } from '../../core/report-keys.ts';
+import { isTimeZone } from '../../core/time-format.ts';
 import { dailyReport, renderDailyReport, reportSubject, storeDailyReport, type ReportStatus } from '../../core/report.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -31,7 +33,7 @@ export const reportEventSchema = z
   .object({
     /** daily (default): scrub, then the daily reports; monthly: the attestations of the month before (UTC). */
     run: z.enum(['daily', 'monthly']).default('daily'),
-    /** The day to report (YYYY-MM-DD); default: yesterday (UTC). */
+    /** The day to report (YYYY-MM-DD), each site's own (in its zone); default: yesterday in each site's zone. */
     day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').optional(),
     /** Only these sites; default: every site of the deployment. */
     sites: z.array(z.string().min(1)).optional(),
@@ -50,6 +52,8 @@ export interface ReportHandlerDeps {
   sites: string[];
   /** The retired sites, each with the first day it no longer ships (RETIRED_SITES): their reports from that day on say RETIRED. */
   retired?: Record<string, string>;
+  /** Each site's own time zone (SITE_TIME_ZONES): its report judges its local day. Absent: UTC. */
+  timeZones?: Record<string, string>;
   /** The data bucket's name, stated in each attestation. */
   bucket?: string;
   clock: Clock;
@@ -69,8 +73,9 @@ export interface ReportHandlerDeps {
 }
 
 export interface ReportRun {
+  /** The day asked for, or yesterday (UTC) when none was: each report's own day (its site's, in its zone) is on it. */
   day: string;
-  reports: { site: string; status: ReportStatus | 'ERROR'; key?: string; error?: string }[];
+  reports: { site: string; day: string; timeZone: string; status: ReportStatus | 'ERROR'; key?: string; error?: string }[];
   scrubs: { site: string; objects: number; problems: number; key?: string; cutShort?: string; error?: string }[];
   attestations: { site: string; month: string; json?: string; markdown?: string; csv?: string; error?: string }[];
 }
@@ -146,17 +151,19 @@ async function notifyAll(deps: ReportHandlerDeps, step: Step, alert: Parameters<
   }
 }
 
-async function dailyReports(deps: ReportHandlerDeps, sites: string[], day: string, run: ReportRun, step: Step, log: Log): Promise<void> {
+async function dailyReports(deps: ReportHandlerDeps, sites: string[], asked: string | undefined, run: ReportRun, step: Step, log: Log): Promise<void> {
   for (const site of sites) {
+    const timeZone = deps.timeZones?.[site] ?? 'UTC';
+    const day = siteReportDay(deps.clock.now(), timeZone, asked);
     try {
       const retired = deps.retired?.[site];
-      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), ...(retired ? { retired } : {}) });
+      const report = await dailyReport(deps, site, day, { now: () => deps.clock.now(), signals: heartbeatSignals(deps.blobs, () => deps.clock.now()), timeZone, ...(retired ? { retired } : {}) });
       const key = await storeDailyReport(deps.blobs, report);
-      run.reports.push({ site, status: report.status, key });
-      log(report.status === 'FULL' || report.status === 'RETIRED' || report.status === 'NOT-STARTED' ? 'info' : 'warn', 'daily report', { site, day, status: report.status, problems: report.problems.length, key });
+      run.reports.push({ site, day, timeZone, status: report.status, key });
+      log(report.status === 'FULL' || report.status === 'RETIRED' || report.status === 'NOT-STARTED' ? 'info' : 'warn', 'daily report', { site, day, timeZone, status: report.status, problems: report.problems.length, key });
       await notifyAll(deps, step, { severity: SEVERITY[report.status], site, subject: reportSubject(report), message: `${renderDailyReport(report)}\nKept as ${key}\n`, key: `daily-report:${site}:${day}` });
     } catch (error) {
-      run.reports.push({ site, status: 'ERROR', error: messageOf(error) });
+      run.reports.push({ site, day, timeZone, status: 'ERROR', error: messageOf(error) });
       step.failures.push(`daily report of ${site}: ${messageOf(error)}`);
       log('error', 'daily report failed', { site, day, error: messageOf(error) });
       await notifyAll(deps, step, { severity: 'critical', site, subject: `[Ferry] ERROR ${site} ${day}: no daily report`, message: `The daily report of ${site} for ${day} could not be made: ${messageOf(error)}\n`, key: `daily-report:${site}:${day}` });
@@ -194,7 +201,7 @@ export function createHandler(deps: ReportHandlerDeps): Handler<unknown, ReportR
     if (event.run === 'daily') {
       await reconcileSites(deps, sites, log);
       // One site's failure must not cost the others their report: each is reported on its own.
-      await dailyReports(deps, sites, day, run, step, log);
+      await dailyReports(deps, sites, event.day, run, step, log);
       // After the reports, so no scrub can use up the time they need.
       if (deps.scrubSample) await scrubs(deps, sites, context, run, log);
     }
@@ -211,6 +218,8 @@ const envSchema = baseEnvSchema.extend({
   SITES: z.string().min(1, 'the comma-separated site list is required'),
   /** The retired sites as JSON, `{ "site": "YYYY-MM-DD" }` (infra/function-env.ts retiredSitesEnv); absent: none. */
   RETIRED_SITES: jsonVariable(z.record(z.string().regex(/^\d{4}-\d{2}-\d{2}$/)), 'must be a JSON object of site: "YYYY-MM-DD" (the first day each retired site no longer ships)').default('{}'),
+  /** Each site's own time zone as JSON, `{ "site": "Area/City" }` (infra/function-env.ts siteTimeZonesEnv); absent: every site's day is UTC's. */
+  SITE_TIME_ZONES: jsonVariable(z.record(z.string().refine(isTimeZone, 'is not an IANA time zone')), 'must be a JSON object of site: "Area/City" (each site\'s own time zone)').default('{}'),
   TOPIC_ARN: z.string().min(1, 'the alert topic ARN is required'),
   AWS_ENDPOINT_URL_SNS: z.string().url().optional(),
   /** Share of the listed objects the daily scrub picks, 0..1 (default 0.02). */
@@ -234,6 +243,7 @@ export function loadReportDeps(env: Record<string, string | undefined>): ReportH
     notifier,
     sites: cfg.SITES.split(',').map((s) => s.trim()).filter(Boolean),
     retired: cfg.RETIRED_SITES,
+    timeZones: cfg.SITE_TIME_ZONES,
     bucket: cfg.BUCKET,
     clock: systemClock,
     scrubSample: cfg.SCRUB_SAMPLE,

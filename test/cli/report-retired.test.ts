@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { retiredDay } from '../../cli/report-commands.ts';
+import { siteSettings } from '../../cli/report-commands.ts';
 import { fleetSites } from '../../cli/fleet-commands.ts';
 import { parseDeploymentConfig } from '../../infra/config.ts';
 
@@ -18,10 +18,16 @@ describe('a retired site in the CLI', () => {
   it("report daily takes the site's retired day from --deployment or $FERRY_DEPLOYMENT, none without a file or for a site it does not list", () => {
     const file = join(dir, 'deployment.json');
     writeFileSync(file, JSON.stringify({ sites }));
-    expect(retiredDay('gone', file)).toBe('2026-12-01');
-    expect(retiredDay('live', file)).toBeUndefined();
-    expect(retiredDay('removed', file)).toBeUndefined();
-    expect(retiredDay('gone', undefined)).toBeUndefined();
+    expect(siteSettings('gone', file)).toEqual({ retired: '2026-12-01' });
+    expect(siteSettings('live', file)).toEqual({});
+    expect(siteSettings('removed', file)).toEqual({});
+    expect(siteSettings('gone', undefined)).toEqual({});
+  });
+
+  it("report daily takes the site's own time zone from the deployment config", () => {
+    const file = join(dir, 'deployment-zones.json');
+    writeFileSync(file, JSON.stringify({ sites: [...sites, { name: 'kolkata', retentionDays: 730, timeZone: 'Asia/Kolkata' }] }));
+    expect(siteSettings('kolkata', file)).toEqual({ timeZone: 'Asia/Kolkata' });
   });
 
   it("fleet status passes the retired day on and watches no backup window of a retired site, but still its purge (a retired site's purge goes on until nothing is left)", () => {
