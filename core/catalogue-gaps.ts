@@ -28,6 +28,8 @@ export interface CatalogueGap {
   key: string;
   /** The source, for artefacts and snapshots (a pack's is in its manifest). */
   source?: string;
+  /** When the manifest was written (the store's LastModified), when the store said. */
+  writtenAt?: number;
 }
 
 export interface GapQuery {
@@ -81,11 +83,11 @@ function span(days: readonly string[]): { from: string; to: string } {
 }
 
 async function snapshotGaps(deps: GapDeps, q: GapQuery, source: string): Promise<CatalogueGap[]> {
-  const listed: { key: string; id: string }[] = [];
+  const listed: { key: string; id: string; writtenAt?: number }[] = [];
   for (const day of q.days) {
     for await (const info of deps.blobs.list(`${treeSnapshotManifestPrefix(q.site, source)}${datePath(day)}/`)) {
       const id = /^(s[0-9a-f]{23})\.json$/.exec(baseName(info.key))?.[1];
-      if (id && settled(info, q.writtenBefore)) listed.push({ key: info.key, id });
+      if (id && settled(info, q.writtenBefore)) listed.push({ key: info.key, id, ...(info.lastModified ? { writtenAt: info.lastModified.getTime() } : {}) });
     }
   }
   if (listed.length === 0) return [];
@@ -98,7 +100,7 @@ async function snapshotGaps(deps: GapDeps, q: GapQuery, source: string): Promise
     for (const s of page.items) known.add(s.snapshotId);
     cursor = page.items.some((s) => s.takenAt < from) ? undefined : page.cursor;
   } while (cursor);
-  return listed.filter((l) => !known.has(l.id)).map((l) => ({ kind: 'snapshot', key: l.key, source }));
+  return listed.filter((l) => !known.has(l.id)).map((l) => ({ kind: 'snapshot', key: l.key, source, ...(l.writtenAt !== undefined ? { writtenAt: l.writtenAt } : {}) }));
 }
 
 async function artefactGaps(deps: GapDeps, q: GapQuery, source: string, type: ArtefactSourceType): Promise<CatalogueGap[]> {
@@ -127,8 +129,9 @@ async function artefactGaps(deps: GapDeps, q: GapQuery, source: string, type: Ar
     const keys = partial ? [artefactManifestKey(q.site, type, source, id, true), artefactManifestKey(q.site, type, source, id)] : [artefactManifestKey(q.site, type, source, id)];
     for (const key of keys) {
       // An object with no manifest is an upload its agent never committed: not a gap.
-      if (!settled(await deps.blobs.head(key), q.writtenBefore)) continue;
-      gaps.push({ kind: 'artefact', key, source });
+      const head = await deps.blobs.head(key);
+      if (!settled(head, q.writtenBefore)) continue;
+      gaps.push({ kind: 'artefact', key, source, ...(head?.lastModified ? { writtenAt: head.lastModified.getTime() } : {}) });
       break;
     }
   }

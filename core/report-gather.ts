@@ -102,7 +102,7 @@ export async function gatherSiteDay(
   const { snapshots, newestSnapshot } = await gatherSnapshots(deps.catalogue, site, start, judged, expected);
   // What the bucket holds of the days that the catalogue lacks: judged as the copies they are, and named.
   const gapSources = sourcesToCheck(records, Object.keys(newestSnapshot), signals);
-  const gaps = await gatherCopyGaps(deps, { site, days: utcDaysCovering(start - lookback * 24 * HOUR, end), sources: gapSources, writtenBefore: now - HOUR });
+  const gaps = await gatherCopyGaps(deps, { site, days: utcDaysCovering(start - lookback * 24 * HOUR, end), sources: gapSources, writtenBefore: now, ingestingAfter: now - HOUR });
   mergeSnapshotGaps(gaps.snapshots, { snapshots, newestSnapshot, expected }, start, judged);
   const { artefacts, newest, logGaps, lastCopy } = await gatherArtefacts(deps.catalogue, site, records, gaps.artefacts, expected, start, judged);
   for (const [source, at] of Object.entries(newestSnapshot)) if (at !== undefined) lastCopy.set(source, Date.parse(at));

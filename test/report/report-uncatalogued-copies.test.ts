@@ -64,4 +64,18 @@ describe('daily report: backups and snapshots not in the catalogue', () => {
     const line = report.sources.find((l) => l.source === 'sql3');
     expect(line?.problems).toEqual(['its agent says manifests/site-a/backups/sql3/a0.json shipped at 2026-11-20 10:00Z, but the catalogue has no copy of this source (its ingest failed): no restore plan finds it; run `ferry catalogue rebuild --site site-a`']);
   });
+
+  it('judges a backup shipped seconds before the day ended, still ingesting when the report runs at midnight, as offsite: FULL, not "not offsite" nor "its ingest failed"', async () => {
+    const clock = new ManualClock(new Date(at('23:59')));
+    const blobs = new MemoryBlobStore({ clock });
+    const catalogue = new MemoryCatalogue();
+    // Yesterday's copy is catalogued; the day's lands at 23:59:30 and its ingest has not run yet.
+    const before = await publishArtefact(blobs, { source: 'sql', sourceType: 'rotated', role: 'full', name: 'ccx-1.bak', body: Buffer.from('one'), takenAt: at('23:50', '2026-12-04') });
+    await ingestChecked({ blobs, catalogue }, artefactManifestKey('site-a', 'rotated', 'sql', before.artefactId));
+    await publishArtefact(blobs, { source: 'sql', sourceType: 'rotated', role: 'full', name: 'ccx-2.bak', body: Buffer.from('two'), takenAt: at('23:59') });
+    const now = new Date('2026-12-06T00:00:05.000Z');
+    const report = await dailyReport({ blobs, catalogue }, 'site-a', DAY, { now: () => now });
+    expect(report.status).toBe('FULL');
+    expect(report.sources.find((l) => l.source === 'sql')).toMatchObject({ ok: true, shipped: 'full backup ccx-2.bak taken 2026-12-05 23:59Z, 3 bytes', problems: [] });
+  });
 });
