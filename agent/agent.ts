@@ -18,7 +18,7 @@ import { lowStateSpaceAlert, freeBytes, privateDirectory, diskFullOpen } from '.
 import { adoptUnrecordedDiskFull } from './state/unrecorded-alert.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
-import { anotherAgentAlert, heartbeatFailedAlert } from './heartbeat-alerts.ts';
+import { anotherAgentAlert, heartbeatFailedAlert, replacedAgentAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { startPassHeartbeats } from './pass-heartbeat.ts';
 import { sleep } from './sleep.ts';
@@ -255,6 +255,7 @@ export class Agent {
     // (nor one of a pass whose store was silent: the site's other heartbeats were not looked at).
     const wrote = key !== undefined && !silent;
     await this.alerts.hold('site-name-shared', anotherAgentAlert(site, writer.otherAgent), site, `No other agent has written as site ${site} in the last hour.`, wrote);
+    await this.alerts.hold('site-replaced-agent', replacedAgentAlert(site, writer.otherAgent), site, `The agent this one replaced has written no heartbeat as site ${site} in the last hour.`, wrote);
     if (writer.failure !== undefined) report.failed++;
     await this.alerts.hold('heartbeat', heartbeatFailedAlert(site, writer, key !== undefined), site, 'The heartbeat reaches the store again.', wrote);
   }

@@ -8,9 +8,9 @@ import type { HeartbeatWriter } from './heartbeat.ts';
 
 type HeldAlert = Omit<Alert, 'key'>;
 
-/** Another agent wrote a heartbeat as this site: a copy of this one (its own id), or another site under this name. */
+/** Another agent wrote a heartbeat as this site: a copy of this one (its own id), or another site under this name (not the agent this one replaced). */
 export function anotherAgentAlert(site: string, other: HeartbeatWriter['otherAgent']): HeldAlert | undefined {
-  if (!other) return undefined;
+  if (!other || other.replacedAt !== undefined) return undefined;
   return {
     severity: 'critical',
     site,
@@ -38,5 +38,23 @@ export function heartbeatFailedAlert(site: string, writer: Pick<HeartbeatWriter,
           message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
         }),
     details: { error: writer.failure },
+  };
+}
+
+/**
+ * The agent this one replaced: its last heartbeat as this site was written before this state
+ * directory began (a host rebuilt or reinstalled within the hour). Not a second agent, so no
+ * page: said at info, until its heartbeat is an hour old. Should it write again, it is one, and
+ * `anotherAgentAlert` pages.
+ */
+export function replacedAgentAlert(site: string, other: HeartbeatWriter['otherAgent']): HeldAlert | undefined {
+  if (other?.replacedAt === undefined) return undefined;
+  const host = other.host || 'another host';
+  return {
+    severity: 'info',
+    site,
+    subject: `this agent took over site ${site} from the agent on ${host}, whose last heartbeat was at ${other.at}`,
+    message: `This state directory began at ${other.replacedAt} (a new or rebuilt host). The agent on ${host} (id ${other.id}) last wrote a heartbeat as site ${site} at ${other.at}, before then: it is taken as the agent this one replaced, not a second agent. If that agent still runs, stop it: its next heartbeat raises "another agent ships as site ${site}" (critical).`,
+    details: { otherHost: other.host, otherAgent: other.id, at: other.at, stateBegan: other.replacedAt },
   };
 }

@@ -2,8 +2,7 @@ import { hostname } from 'node:os';
 import type { AgentConfig } from '../core/config.ts';
 import { countUnnamedLosses } from '../core/fleet-losses.ts';
 import { shippedTotalsOf, type ShippedTotals } from '../core/fleet-shipped.ts';
-import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, heartbeatKeyPlausible, heartbeatMatchesKey, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, heartbeatPrefix, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
-import { HeartbeatListing, readHeartbeat } from '../core/heartbeat-read.ts';
+import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
@@ -14,6 +13,8 @@ import type { Logger } from './log.ts';
 import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
+import { siteHeartbeats } from './site-heartbeats.ts';
+import { readStateBirth } from './state/state-birth.ts';
 import { shippingError } from './store-refusal.ts';
 
 // The agent's heartbeat: after a pass, one small new object under the site's own
@@ -84,8 +85,13 @@ export class HeartbeatWriter {
   private readonly file: string;
   private readonly memory: HeartbeatMemory;
 
-  /** Another agent whose heartbeat, under this site's name, was the newest when this one wrote (within SHARED_SITE_WINDOW_MS); `copy`: it has this agent's id (a copy of its state directory). */
-  otherAgent: { id: string; host: string; at: string; copy?: true } | undefined;
+  /**
+   * Another agent whose heartbeat, under this site's name, was the newest when this one wrote
+   * (within SHARED_SITE_WINDOW_MS); `copy`: it has this agent's id (a copy of its state
+   * directory); `replacedAt`: its last heartbeat was written before this state directory began
+   * (then): the agent this one replaced (a host rebuilt), not a second one, unless it writes again.
+   */
+  otherAgent: { id: string; host: string; at: string; copy?: true; replacedAt?: string } | undefined;
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.file = heartbeatMemoryFile(deps.config.state);
@@ -105,6 +111,7 @@ export class HeartbeatWriter {
   private async newestOther(now: Date): Promise<HeartbeatWriter['otherAgent']> {
     const own = new Set(this.memory.recent ?? []);
     const since = Date.parse(this.memory.recentSince ?? now.toISOString());
+    const born = readStateBirth(this.deps.config.state)?.at;
     try {
       for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 1000, now.getTime())) {
         if (now.getTime() - h.t > SHARED_SITE_WINDOW_MS) return undefined;
@@ -112,7 +119,10 @@ export class HeartbeatWriter {
         const other = (await h.read())?.agent;
         if (!other) continue;
         const same = h.t < since && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
-        if (!same) return { id: other.id, host: other.host, at: h.at, ...(other.id === this.memory.agentId ? { copy: true as const } : {}) };
+        if (same) continue;
+        if (other.id === this.memory.agentId) return { id: other.id, host: other.host, at: h.at, copy: true };
+        // Newest first: when the newest other heartbeat is older than this state directory, so are all of theirs.
+        return { id: other.id, host: other.host, at: h.at, ...(born !== undefined && h.t < Date.parse(born) ? { replacedAt: born } : {}) };
       }
     } catch {
       return undefined;
@@ -329,26 +339,6 @@ const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
 export function openAlerts(alerts: PassView['openAlerts']): Pick<Heartbeat, 'alerts'> {
   const open = [...(alerts ?? [])].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt)).slice(0, OPEN_ALERTS_MAX);
   return open.length === 0 ? {} : { alerts: open.map((a) => ({ key: a.key, severity: a.severity, subject: a.subject, since: a.raisedAt })) };
-}
-
-/**
- * The site's heartbeats, newest first, each with its time (from its key alone) and a reader of
- * it (undefined when it cannot be read, or its time is not its key's); `pageSize` keys a request. None when the store cannot
- * list or read.
- */
-async function* siteHeartbeats(store: HeartbeatDeps['store'], site: string, pageSize: number, now: number): AsyncIterable<{ t: number; at: string; read: () => Promise<Heartbeat | undefined> }> {
-  const { list, get } = store;
-  if (!list || !get) return;
-  const blobs = { list: list.bind(store), get: get.bind(store) };
-  for await (const item of new HeartbeatListing(blobs, heartbeatPrefix(site), pageSize).keys()) {
-    // A key dated past any clock, or a heartbeat filed under another time (or agent) than its own, is not believed (core/heartbeat-key.ts).
-    if (!heartbeatKeyPlausible(item.t, now)) continue;
-    const read = async () => {
-      const heartbeat = await readHeartbeat(blobs, item.key).catch(() => undefined);
-      return heartbeat && heartbeatMatchesKey(heartbeat, item.t, item.agent) ? heartbeat : undefined;
-    };
-    yield { t: item.t, at: new Date(item.t).toISOString(), read };
-  }
 }
 
 /** A binlog copy dated this far ahead of the clock is not a measure of the RPO. */

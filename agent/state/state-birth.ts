@@ -57,6 +57,11 @@ export async function stateBirth(state: string, journalEmpty: boolean, store: Pi
   return birth;
 }
 
+/** The state directory's recorded birth, read only (undefined: a directory begun before `born.json` existed, or not yet begun). */
+export function readStateBirth(state: string): StateBirth | undefined {
+  return readJsonFile<StateBirth>(join(state, FILE));
+}
+
 /** Batches whose oldest recording is older than this may have been shipped by a state directory this one does not remember; undefined: none. */
 export function unrememberedBefore(birth: StateBirth | undefined): number | undefined {
   return birth?.siteKnown ? Date.parse(birth.at) + SLACK_MS : undefined;

@@ -575,9 +575,16 @@ describe('two agents configured as one site', () => {
     await cronPass(one.config, store, alerts, clock);
     expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
     clock.advance(60_000);
+    // Its first pass cannot tell the other from the agent it replaced (the other's heartbeat predates its state directory) ...
+    await cronPass(two.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
+    // ... until the other writes after this one began: a second agent, paged by both.
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    await cronPass(one.config, store, alerts, clock);
+    clock.advance(60_000);
     await cronPass(two.config, store, alerts, clock);
     const shared = alerts.filter((a) => a.key === 'site-name-shared');
-    expect(shared).toEqual([expect.objectContaining({ severity: 'critical', subject: 'another agent ships as site site-a' })]);
+    expect(shared).toEqual([expect.objectContaining({ severity: 'critical', subject: 'another agent ships as site site-a' }), expect.objectContaining({ severity: 'critical', subject: 'another agent ships as site site-a' })]);
     expect(shared[0]!.message).toMatch(/^An agent on .+ \(id [0-9a-f-]{36}\) wrote a heartbeat as site site-a at /);
     // The second agent's next pass tells the fleet view: its heartbeat carries the open alert, and the site is WARN.
     clock.advance(60_000);
@@ -589,7 +596,38 @@ describe('two agents configured as one site', () => {
     await cronPass(two.config, store, alerts, clock);
     clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
     await cronPass(two.config, store, alerts, clock);
-    expect(alerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a', 'resolved: another agent ships as site site-a']);
+    // The first agent's alert (it saw the second's heartbeat), the second's, and the second's resolution.
+    expect(alerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a', 'another agent ships as site site-a', 'resolved: another agent ships as site site-a']);
+  });
+});
+
+describe('a host rebuilt within the hour (a new state directory as the same site)', () => {
+  it("does not page \"another agent ships as site\" for the agent it replaced (says at info when that one's last heartbeat was), and pages once that agent writes again", async () => {
+    const store = new MemoryBlobStore();
+    const [old, rebuilt] = [site(), site()];
+    writeTree(old.root, 1, 10);
+    writeTree(rebuilt.root, 1, 10, { firstBatch: 5 });
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    await cronPass(old.config, store, alerts, clock);
+    const lastOld = clock.now().toISOString();
+    // The old host dies; ten minutes later its replacement, with a new state directory, runs its first passes.
+    clock.advance(10 * 60_000);
+    const first = await cronPass(rebuilt.config, store, alerts, clock);
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    await cronPass(rebuilt.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
+    const replaced = alerts.filter((a) => a.key === 'site-replaced-agent');
+    expect(replaced).toEqual([expect.objectContaining({ severity: 'info', subject: `this agent took over site site-a from the agent on ${hostname()}, whose last heartbeat was at ${lastOld}` })]);
+    expect(replaced[0]!.message).toMatch(/^This state directory began at .+ \(a new or rebuilt host\)\. The agent on .+ \(id [0-9a-f-]{36}\) last wrote a heartbeat as site site-a at .+, before then: it is taken as the agent this one replaced, not a second agent\./);
+    expect(first.status.openAlerts.map((a) => [a.key, a.severity])).toEqual([['site-replaced-agent', 'info']]);
+    // The old agent was not dead after all: it writes after the new one began, and the new one pages.
+    clock.advance(60_000);
+    await cronPass(old.config, store, alerts, clock);
+    clock.advance(HEARTBEAT_MIN_SECONDS * 1000);
+    const after = await cronPass(rebuilt.config, store, alerts, clock);
+    expect(after.status.openAlerts.map((a) => a.key)).toContain('site-name-shared');
+    expect(alerts.filter((a) => a.key === 'site-name-shared' && a.severity === 'critical').length).toBeGreaterThanOrEqual(1);
   });
 });
 
