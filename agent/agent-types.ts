@@ -109,6 +109,8 @@ export interface CycleReport {
   /** Artefacts published (backups, segments and partials, archives) and their bytes. */
   artefacts: number;
   artefactBytes: number;
+  /** Packs found already offsite (an earlier state directory shipped them) and not sent again: not in packs, recordings, bytes. */
+  found?: { packs: number; recordings: number; bytes: number };
   sources: SourceStatus[];
   /** Manifest keys published in this cycle (a backup window verifies each). */
   manifests: string[];
@@ -130,6 +132,12 @@ export function mergeReport(into: CycleReport, r: CycleReport): void {
   into.lost += r.lost;
   into.artefacts += r.artefacts;
   into.artefactBytes += r.artefactBytes;
+  if (r.found) {
+    const f = (into.found ??= { packs: 0, recordings: 0, bytes: 0 });
+    f.packs += r.found.packs;
+    f.recordings += r.found.recordings;
+    f.bytes += r.found.bytes;
+  }
   into.manifests.push(...r.manifests);
   into.sources.push(...r.sources);
   if (r.more) into.more = true;

@@ -51,7 +51,7 @@ export interface PassBacklog {
 
 export interface PassView {
   /** The journal's totals; with what it shipped since the state directory began (packs…), the heartbeat carries that too. */
-  totals: { bytes: number; lostBatches: number; lostArtefacts: number } & Partial<ShippedTotals>;
+  totals: { bytes: number; lostBatches: number; lostArtefacts: number; foundBytes?: number } & Partial<ShippedTotals>;
   /** A tree source has no backlog (a snapshot is whole or absent). */
   sources: Array<{ name: string; type: string; backlog?: PassBacklog; problem?: string; lastManifest?: string; lastSnapshot?: { takenAt: string; manifestKey: string } }>;
   lastCycle?: { failed: number; lost: number };
@@ -133,8 +133,10 @@ export class HeartbeatWriter {
   /** Builds the heartbeat of this pass and remembers what the next one compares with. */
   async build(pass: PassView): Promise<Heartbeat> {
     const now = this.deps.clock.now();
-    const shippedDelta = Math.max(0, pass.totals.bytes - (this.memory.shippedBytes ?? pass.totals.bytes));
-    this.memory.shippedBytes = pass.totals.bytes;
+    // What left the backlog: sent, or found already offsite (the recorder's rate counts both).
+    const gone = pass.totals.bytes + (pass.totals.foundBytes ?? 0);
+    const shippedDelta = Math.max(0, gone - (this.memory.shippedBytes ?? gone));
+    this.memory.shippedBytes = gone;
     const packManifests = pass.manifests.filter(isPackManifestKey);
     const recordingSources = this.deps.config.sources.filter((s) => s.type === 'recordings');
     const sources: HeartbeatSource[] = [];

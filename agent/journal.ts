@@ -66,6 +66,14 @@ export interface Totals {
   artefactBytes: number;
   /** Artefact versions the site removed or overwrote before they were shipped. */
   lostArtefacts: number;
+  /**
+   * Packs found already offsite (an earlier state directory shipped them: a host rebuilt, a
+   * directory restored from a copy) and not sent again: not in `packs`, `recordings`, `bytes`,
+   * which count what this directory sent.
+   */
+  foundPacks?: number;
+  foundRecordings?: number;
+  foundBytes?: number;
 }
 
 export interface LossRecord {
@@ -82,7 +90,7 @@ type Event =
   | { e: 'begin'; pack: Omit<InflightPack, 'uploads'> }
   | { e: 'upload'; packId: string; uploadId: string }
   | { e: 'upload-end'; packId: string; uploadId: string }
-  | { e: 'published'; packId: string; recordings: number; bytes: number }
+  | { e: 'published'; packId: string; recordings: number; bytes: number; found?: 1 }
   | { e: 'abandoned'; packId: string; reason: string }
   | { e: 'lost'; loss: LossRecord }
   // `index: 1`: the shipped files are in the shipped index (`shipped` is empty); older snapshots list them.
@@ -163,6 +171,12 @@ export class Journal {
         this.shipped.add(batchKey(p.source, p.batch), p.files.map(stampKey));
         this.inflight.delete(ev.packId);
         this.begun.delete(ev.packId);
+        if (ev.found) {
+          this.totals.foundPacks = (this.totals.foundPacks ?? 0) + 1;
+          this.totals.foundRecordings = (this.totals.foundRecordings ?? 0) + ev.recordings;
+          this.totals.foundBytes = (this.totals.foundBytes ?? 0) + ev.bytes;
+          break;
+        }
         this.totals.packs++;
         this.totals.recordings += ev.recordings;
         this.totals.bytes += ev.bytes;
@@ -230,8 +244,9 @@ export class Journal {
   uploadEnded(packId: string, uploadId: string): Promise<void> {
     return this.append({ e: 'upload-end', packId, uploadId });
   }
-  published(packId: string, recordings: number, bytes: number): Promise<void> {
-    return this.append({ e: 'published', packId, recordings, bytes });
+  /** `found`: the pack was found already offsite (committed by an earlier state directory), not sent. */
+  published(packId: string, recordings: number, bytes: number, found = false): Promise<void> {
+    return this.append({ e: 'published', packId, recordings, bytes, ...(found ? { found: 1 as const } : {}) });
   }
   abandoned(packId: string, reason: string): Promise<void> {
     return this.append({ e: 'abandoned', packId, reason });

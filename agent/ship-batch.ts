@@ -172,7 +172,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
   if (committed) {
     const bytes = committed.members.reduce((n, m) => n + m.length, 0);
     await ctx.journal.begin(beginOf(plan, work, committed.packKey));
-    await ctx.journal.published(plan.packId, committed.members.length, bytes);
+    await ctx.journal.published(plan.packId, committed.members.length, bytes, true);
     return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [], alreadyOffsite: true };
   }
   return shipAttempt(ctx, work, plan, await nextAttempt(ctx.store, plan), false);

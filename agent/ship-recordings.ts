@@ -148,7 +148,14 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
       if (!work) break;
       const outcome = await shipWithRetry(s, source, alone && first ? { ...ctx, onPacked: join } : ctx, work, failures, silent).finally(join);
       report.lost += outcome.lost;
-      if (outcome.result) {
+      if (outcome.result?.alreadyOffsite) {
+        // Shipped by an earlier state directory: offsite, but nothing went out now.
+        const f = (report.found ??= { packs: 0, recordings: 0, bytes: 0 });
+        f.packs++;
+        f.recordings += outcome.result.recordings;
+        f.bytes += outcome.result.bytes;
+        report.manifests.push(outcome.result.manifestKey);
+      } else if (outcome.result) {
         report.packs++;
         report.manifests.push(outcome.result.manifestKey);
         report.recordings += outcome.result.recordings;

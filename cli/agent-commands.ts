@@ -21,7 +21,7 @@ import { runLogger, sayBusy } from './busy-state.ts';
 import { leanHeap } from './lean-heap.ts';
 import type { ArtefactSourceStatus } from '../agent/artefact-runner.ts';
 import type { TreeSourceStatus } from '../agent/sources/tree.ts';
-import { artefactAndTreeLines, drainLine } from './status-lines.ts';
+import { artefactAndTreeLines, drainLine, foundSuffix, foundTotals } from './status-lines.ts';
 import { mergeReport, type Agent, type AgentStatusFile, type CycleReport } from '../agent/agent.ts';
 import type { ShipRate } from '../agent/ship-rate.ts';
 import { StateLockedError } from '../agent/state/state-lock.ts';
@@ -215,6 +215,7 @@ function busyOr(build: () => Agent, log: Logger): Agent | undefined {
 /** The line a person at a terminal reads after `--once`: every kind of thing shipped, and what a stop left. */
 export function onceSummary(report: CycleReport, stopped = false): string {
   const parts = [`shipped ${report.packs} pack(s), ${report.recordings} recording(s), ${formatBytes(report.bytes)}`];
+  if (report.found) parts.push(`${report.found.packs} pack(s), ${report.found.recordings} recording(s), ${formatBytes(report.found.bytes)} already offsite (found, not sent again)`);
   const snapshots = report.manifests.filter(isTreeSnapshotManifestKey).length;
   if (report.artefacts > 0) parts.push(`${report.artefacts} backup/log/archive file(s), ${formatBytes(report.artefactBytes)}`);
   if (snapshots > 0) parts.push(`${snapshots} file-share snapshot(s)`);
@@ -243,7 +244,8 @@ export interface StatusReport {
    * of the source, so its backlog is not known (status never walks the root itself).
    */
   sources: { name: string; backlog: Backlog; lastScan?: string; noPassYet?: true; problem?: string }[];
-  totals: { packs: number; recordings: number; bytes: number; lostBatches: number; lostRecordings: number; lostArtefacts: number };
+  /** `found*`: packs found already offsite (shipped by an earlier state directory), not sent again; not in packs, recordings, bytes. */
+  totals: { packs: number; recordings: number; bytes: number; lostBatches: number; lostRecordings: number; lostArtefacts: number; foundPacks?: number; foundRecordings?: number; foundBytes?: number };
   inflight: number;
   /** Backup, log and archive files a run began and did not finish (`source/name`): a run killed mid-upload left them. */
   inflightArtefacts?: string[];
@@ -332,7 +334,7 @@ export async function collectStatus(configFile: string): Promise<StatusReport> {
     site: config.site,
     backlog: { ...total, oldestBatch: total.oldest?.batch, oldestAgeSec: total.oldest ? Math.round((now - total.oldest.sinceMs) / 1000) : undefined },
     sources,
-    totals: { packs: journal.totals.packs, recordings: journal.totals.recordings, bytes: journal.totals.bytes, ...losses.totals() },
+    totals: { packs: journal.totals.packs, recordings: journal.totals.recordings, bytes: journal.totals.bytes, ...foundTotals(journal.totals), ...losses.totals() },
     inflight: journal.inflightPacks().length,
     inflightArtefacts: journal.inflightArtefacts().map((a) => `${a.source}/${a.name}`),
     inflightUploads: inflightUploads(config.state, journal.inflightArtefacts(), running.running),
@@ -370,7 +372,7 @@ export function renderStatus(s: StatusReport): string {
       ? [
           `backlog           ${s.backlog.batches} batch(es), ${s.backlog.recordings} recording(s), ${formatBytes(s.backlog.bytes)}`,
           `oldest unshipped  ${s.backlog.oldestBatch ? `${s.backlog.oldestBatch} (${age(s.backlog.oldestAgeSec ?? 0)} old)` : 'none'}`,
-          `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}`,
+          `shipped           ${s.totals.packs} pack(s), ${s.totals.recordings} recording(s), ${formatBytes(s.totals.bytes)}${foundSuffix(s.totals)}`,
           `lost              ${s.totals.lostBatches} batch(es), ${s.totals.lostRecordings} recording(s) deleted by the recorder before shipping${s.totals.lostArtefacts ? `, ${s.totals.lostArtefacts} backup/log version(s)` : ''}`,
         ]
       : s.totals.lostArtefacts

@@ -49,3 +49,13 @@ export function drainLine(s: Pick<StatusReport, 'backlog' | 'shipRate'>): string
   const perSecond = rate.bytes / rate.seconds;
   return `${formatBytes(perSecond * 60)}/min ${over}: at that rate the backlog (${formatBytes(s.backlog.bytes)}) ships in about ${duration(s.backlog.bytes / perSecond)}`;
 }
+
+/** Packs found already offsite (shipped by an earlier state directory) and not sent again, from the journal's totals; nothing when none. */
+export function foundTotals(t: { foundPacks?: number; foundRecordings?: number; foundBytes?: number }): { foundPacks?: number; foundRecordings?: number; foundBytes?: number } {
+  return t.foundPacks ? { foundPacks: t.foundPacks, foundRecordings: t.foundRecordings ?? 0, foundBytes: t.foundBytes ?? 0 } : {};
+}
+
+/** `; N pack(s), M recording(s), X already offsite (found, not sent again)` after the shipped totals, or nothing. */
+export function foundSuffix(t: { foundPacks?: number; foundRecordings?: number; foundBytes?: number }): string {
+  return t.foundPacks ? `; ${t.foundPacks} pack(s), ${t.foundRecordings ?? 0} recording(s), ${formatBytes(t.foundBytes ?? 0)} already offsite (found, not sent again)` : '';
+}

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { ManualClock } from '../../core/clock.ts';
@@ -9,6 +9,8 @@ import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { artefactSite, artefactAgent, artefactManifests, writeAt, bytesOf } from '../support/artefact-agent.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { collectStatus, onceSummary, renderStatus } from '../../cli/agent-commands.ts';
+import { formatBytes } from '../../cli/progress.ts';
 
 // A site host rebuilt from scratch: same site and configuration, an empty state directory, the
 // site's disks re-attached. What the store already holds is not a reason to stop shipping.
@@ -111,6 +113,32 @@ describe('a rebuilt host (empty state directory)', () => {
     expect(counted.packsSent).toHaveLength(1);
     expect(counted.packsSent[0]).toContain(`/${new Date(clock.now().getTime() - 3_600_000).toISOString().slice(0, 10).replaceAll('-', '/')}/`);
     expect(alerts.filter((a) => a.severity !== 'info')).toEqual([]);
+  });
+
+  it('counts the packs it found already offsite apart from those it sent: the pass, its --once line and `agent status` say "shipped 1 pack(s) …; 3 pack(s) … already offsite (found, not sent again)"', async () => {
+    const site = artefactSite(RECORDINGS);
+    writeTree(site.root, 3, 10);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const before = recordingsAgent(site.config, store, clock);
+    const first = await before.cycle();
+    before.close();
+
+    rmSync(site.config.state, { recursive: true });
+    clock.advance(3 * 3_600_000);
+    writeTree(site.root, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
+    const rebuilt = recordingsAgent(site.config, store, clock);
+    const report = await rebuilt.cycle();
+    rebuilt.close();
+    expect(report).toMatchObject({ packs: 1, recordings: 10, failed: 0, found: { packs: 3, recordings: 30, bytes: first.bytes } });
+    expect(report.bytes).toBeLessThan(first.bytes);
+    expect(report.manifests).toHaveLength(4);
+    expect(onceSummary(report)).toBe(`shipped 1 pack(s), 10 recording(s), ${formatBytes(report.bytes)}; 3 pack(s), 30 recording(s), ${formatBytes(first.bytes)} already offsite (found, not sent again); failed 0; lost 0`);
+    const file = join(site.dir, 'agent.yaml');
+    writeFileSync(file, `site: site-a\nstate: ${site.config.state}\nsources:\n${RECORDINGS.replaceAll('{root}', site.root)}\n`);
+    const status = await collectStatus(file);
+    expect(status.totals).toMatchObject({ packs: 1, recordings: 10, bytes: report.bytes, foundPacks: 3, foundRecordings: 30, foundBytes: first.bytes });
+    expect(renderStatus(status)).toContain(`shipped           1 pack(s), 10 recording(s), ${formatBytes(report.bytes)}; 3 pack(s), 30 recording(s), ${formatBytes(first.bytes)} already offsite (found, not sent again)`);
   });
 
   it('asks the store first on a site\'s very first host only when an agent shipped as the site before (a new site sends its packs unasked)', async () => {
