@@ -1,5 +1,4 @@
-import { realpath } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { batchNameOf, batchNumbers } from './sources/batch-order.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
@@ -10,6 +9,7 @@ import { batchDirectories, listBatches } from './sources/scan.ts';
 import { hasExtension } from './sources/recordings.ts';
 import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
+import { followMove, rootIdentity } from './source-moved.ts';
 import type { PendingViewWriter } from './state/pending-view.ts';
 import { sourceReadable } from './state/alert-book.ts';
 import { badNameAlert } from './sources/names.ts';
@@ -21,40 +21,6 @@ import type { CycleReport } from './agent-types.ts';
 // A recordings source's share of one pass: check that the source can be scanned (alerting when a
 // mount is gone or a root is suddenly empty), list its batches, walk them (what is closed, what
 // was lost between passes) while shipping what the walk finds, then write the pending view.
-
-/** Whether two spellings name one directory (a trailing slash, a link to it); a directory gone is compared by its spelling. */
-async function sameDirectory(a: string, b: string): Promise<boolean> {
-  const real = (p: string) => realpath(p).catch(() => resolve(p));
-  return resolve(a) === resolve(b) || (await real(a)) === (await real(b));
-}
-
-/**
- * A source whose `path` changed since its last pass (a share mounted elsewhere, the source
- * pointed at another recorder): what was pending under the old root is not under the new one,
- * and is not lost either. Said once (a warning, resolved by the next pass), and the old view
- * forgotten; compared with the new root it made every pending recording "lost", with paths that
- * never existed.
- */
-async function followMove(s: RecordingsState, source: RecordingsSourceConfig): Promise<void> {
-  const key = `source-moved:${source.name}`;
-  const before = s.observations.lastPass(source.name)?.root;
-  if (before === undefined || (await sameDirectory(before, source.path))) {
-    await s.alerts.resolve(key, s.deps.config.site, `Source ${source.name} reads ${source.path}.`);
-    return;
-  }
-  const view = s.observations.pending(source.name, leftView(s.journal, s.lossLog, source.name));
-  const batches = view?.batches.size ?? 0;
-  const recordings = [...(view?.batches.values() ?? [])].reduce((n, files) => n + files.length, 0);
-  s.deps.log.warn('source path changed: what was pending under the old root is not followed', { source: source.name, from: before, to: source.path, batches, recordings });
-  await s.alerts.raise(key, {
-    severity: 'warning',
-    site: s.deps.config.site,
-    subject: `source ${source.name} now reads another directory`,
-    message: `Source ${source.name} reads ${source.path}; at its last pass it read ${before}, where ${recordings} recording(s) in ${batches} batch(es) were waiting to be shipped. They are not followed under the new path (neither shipped nor called lost): if ${before} still holds them, ship them with a source that reads it until it is drained.`,
-    details: { source: source.name, from: before, to: source.path, batches, recordings },
-  });
-  s.observations.forgetPending(source.name);
-}
 
 /** Runs one pass over a recordings source; adds its counts and status to `report`, its batches to `keep`. */
 export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: KeptBatches): Promise<void> {
@@ -89,7 +55,8 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   const batches = await listBatches(source.path, source.batchDepth, { warn, unreadable: onUnreadable, badName: onBadName, misplaced: onMisplaced, isRecording: (n) => hasExtension(n, source.extensions) });
   const unreadablePrefixes = [...unreadable.keys()];
   for (const batch of batches) keep.add(batchKey(source.name, batch));
-  await followMove(s, source);
+  const rootId = await rootIdentity(source.path);
+  await followMove(s, source, batches, rootId);
   const last = s.observations.lastPass(source.name);
   const emptyKey = `source-empty:${source.name}`;
   if (batches.length === 0 && last && last.batchesSeen > 0) {
@@ -124,7 +91,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
       next.commit();
       const before = s.observations.numbering(source.name);
       const at = s.deps.clock.now();
-      s.observations.pendingCommitted(source.name, batches.length, at, source.path, numberingKept(before, numberingSeen(numbers, batches, at, before)));
+      s.observations.pendingCommitted(source.name, batches.length, at, source.path, numberingKept(before, numberingSeen(numbers, batches, at, before)), rootId);
       s.deps.log.info('recordings walked', { source: source.name, batches: batches.length, ready: walk.readyFound, ordered: walk.ordered, lost: walk.lost, ...(walk.doubtful > 0 ? { goneAfterShippedBefore: walk.doubtful } : {}), ms: Math.round(performance.now() - started) });
       // What the walk found lost is alerted now (together), not when the shipping of a backlog ends.
       return s.losses.flush(source.name);

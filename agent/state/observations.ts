@@ -27,6 +27,11 @@ interface SourceFile {
   batchesSeen?: number;
   /** Recordings: the root the pending view was taken of (a view of another root says nothing of this one). */
   root?: string;
+  /**
+   * Recordings: the root directory's identity at that view ("device:inode"): another disk mounted
+   * at the same path (or the directory replaced) has another, though the path is the same.
+   */
+  rootId?: string;
   /** When the source was last scanned successfully. */
   lastScan?: string;
   /**
@@ -135,11 +140,13 @@ export class Observations {
    * directories, and what its walk saw of the recorder's numbering (undefined: none, a root of
    * another naming), in one write: the numbering is taken at the scan time it goes with.
    */
-  pendingCommitted(source: string, batchesSeen: number, at: Date, root?: string, numbering?: SourceFile['numbering']): void {
+  pendingCommitted(source: string, batchesSeen: number, at: Date, root?: string, numbering?: SourceFile['numbering'], rootId?: string): void {
     const s = this.of(source);
     delete s.pending;
     s.batchesSeen = batchesSeen;
     if (root !== undefined) s.root = root;
+    if (rootId !== undefined) s.rootId = rootId;
+    else delete s.rootId;
     s.lastScan = at.toISOString();
     if (numbering === undefined) delete s.numbering;
     else s.numbering = numbering;
@@ -152,10 +159,10 @@ export class Observations {
   }
 
   /** How many batch directories the last pass found, and when (undefined before the first pass). */
-  lastPass(source: string): { batchesSeen: number; lastScan?: string; root?: string } | undefined {
+  lastPass(source: string): { batchesSeen: number; lastScan?: string; root?: string; rootId?: string } | undefined {
     if (!this.hasPending(source)) return undefined;
     const s = this.sources[source];
-    return { batchesSeen: s?.batchesSeen ?? 0, lastScan: s?.lastScan, ...(s?.root === undefined ? {} : { root: s.root }) };
+    return { batchesSeen: s?.batchesSeen ?? 0, lastScan: s?.lastScan, ...(s?.root === undefined ? {} : { root: s.root }), ...(s?.rootId === undefined ? {} : { rootId: s.rootId }) };
   }
 
   /** Forgets the source's pending view (its root changed: the view was of another directory). */
@@ -165,6 +172,7 @@ export class Observations {
     delete s.pending;
     delete s.batchesSeen;
     delete s.root;
+    delete s.rootId;
     delete s.numbering;
     this.save();
   }

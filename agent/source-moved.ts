@@ -1,0 +1,86 @@
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { RecordingsSourceConfig } from '../core/config.ts';
+import { leftView } from './state/pending-view.ts';
+import type { RecordingsState } from './ship-recordings.ts';
+
+// A recordings source whose root is not the directory its last pass read: its `path` changed in
+// the configuration, or another disk was mounted at the same path (a spare disk holding an old
+// batch, a recorder's disk swapped). The view of the old root says nothing of the new one:
+// compared with it, every recording pending under the old root was "lost" (with paths that never
+// existed there), and a batch numbered far above the old root's (a stale batch) made every number
+// between look written and evicted without any pass seeing it.
+
+/** Whether two spellings name one directory (a trailing slash, a link to it); a directory gone is compared by its spelling. */
+async function sameDirectory(a: string, b: string): Promise<boolean> {
+  const real = (p: string) => realpath(p).catch(() => resolve(p));
+  return resolve(a) === resolve(b) || (await real(a)) === (await real(b));
+}
+
+/** The root directory's identity, "device:inode" (undefined when it cannot be read). */
+export async function rootIdentity(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether any batch listed now is one the last passes knew: pending in the last view, or shipped
+ * (the shipped index keeps a batch until the recorder evicts it). The same disk remounted, or its
+ * files copied to a new disk, holds them; another disk does not.
+ */
+function holdsKnownBatch(s: RecordingsState, source: RecordingsSourceConfig, batches: readonly string[]): boolean {
+  const pending = new Set<string>();
+  const view = s.observations.previousPending(source.name);
+  try {
+    for (let e = view.take(); e; e = view.take()) pending.add(e.batch);
+  } finally {
+    view.close();
+  }
+  return batches.some((b) => pending.has(b) || s.journal.shippedAny(source.name, b));
+}
+
+/**
+ * Follows a root that is not the one the last pass read (see above): said once (a warning,
+ * resolved by the next pass), and the old view and numbering forgotten. Another disk at the same
+ * path is told by the root's identity changing and none of the batches the agent knew being
+ * there; a disk whose files were copied to a new one (same batches) is the same root.
+ */
+export async function followMove(s: RecordingsState, source: RecordingsSourceConfig, batches: readonly string[], rootId: string | undefined): Promise<void> {
+  const key = `source-moved:${source.name}`;
+  const last = s.observations.lastPass(source.name);
+  const before = last?.root;
+  const pathChanged = before !== undefined && !(await sameDirectory(before, source.path));
+  const diskChanged = !pathChanged && before !== undefined && last?.rootId !== undefined && rootId !== undefined && last.rootId !== rootId && batches.length > 0 && !holdsKnownBatch(s, source, batches);
+  if (before === undefined || (!pathChanged && !diskChanged)) {
+    await s.alerts.resolve(key, s.deps.config.site, `Source ${source.name} reads ${source.path}.`);
+    return;
+  }
+  const view = s.observations.pending(source.name, leftView(s.journal, s.lossLog, source.name));
+  const waiting = view?.batches.size ?? 0;
+  const recordings = [...(view?.batches.values() ?? [])].reduce((n, files) => n + files.length, 0);
+  const details = { source: source.name, from: before, to: source.path, batches: waiting, recordings };
+  if (pathChanged) {
+    s.deps.log.warn('source path changed: what was pending under the old root is not followed', details);
+    await s.alerts.raise(key, {
+      severity: 'warning',
+      site: s.deps.config.site,
+      subject: `source ${source.name} now reads another directory`,
+      message: `Source ${source.name} reads ${source.path}; at its last pass it read ${before}, where ${recordings} recording(s) in ${waiting} batch(es) were waiting to be shipped. They are not followed under the new path (neither shipped nor called lost): if ${before} still holds them, ship them with a source that reads it until it is drained.`,
+      details,
+    });
+  } else {
+    s.deps.log.warn('source root is another directory at the same path: what was pending under the old one is not followed', { ...details, rootBefore: last?.rootId, rootNow: rootId });
+    await s.alerts.raise(key, {
+      severity: 'warning',
+      site: s.deps.config.site,
+      subject: `source ${source.name} now reads another directory`,
+      message: `${source.path} is another directory than at the last pass of source ${source.name} (another disk mounted there, or the directory replaced): none of the ${batches.length} batch(es) it holds now is one the agent saw or shipped before. ${recordings} recording(s) in ${waiting} batch(es) were waiting to be shipped under the old one: they are not followed (neither shipped nor called lost), and neither are the batch numbers between the old directory's and the new one's. If the old disk still holds them, mount it elsewhere and ship them with a source that reads it until it is drained.`,
+      details,
+    });
+  }
+  s.observations.forgetPending(source.name);
+}
