@@ -14,7 +14,7 @@ import type { Backlog } from '../agent/sources/recordings.ts';
 import { backlogOfView } from '../agent/recordings-walk.ts';
 import { leftView } from '../agent/state/pending-view.ts';
 import { Observations } from '../agent/state/observations.ts';
-import { buildActivityWorker, buildAgent, checkSitePaths, loadConfig, storeProblem } from './build-agent.ts';
+import { buildActivityWorker, buildAgent, checkSitePaths, inConfigFile, loadConfig, storeProblem } from './build-agent.ts';
 import { terminalProgress, formatBytes } from './progress.ts';
 import type { Logger } from '../agent/log.ts';
 import { runLogger, sayBusy } from './busy-state.ts';
@@ -39,7 +39,7 @@ import { ConfigError, InvalidInputError, messageOf } from '../core/errors.ts';
 export async function runCommand(opts: { config: string; once?: boolean; jsonLogs?: boolean }): Promise<void> {
   const config = loadConfig(opts.config);
   const { log, interactive } = runLogger(opts);
-  const checkState = () => checkSitePaths(config, { sources: false });
+  const checkState = () => inConfigFile(opts.config, undefined, () => checkSitePaths(config, { sources: false }));
   if (opts.once) await readOnlyAlerted(config, log, checkState);
   else if (!(await untilStateWritable(config, log, checkState))) return;
   leanHeap();
@@ -109,13 +109,13 @@ export async function checkCommand(opts: { config: string }): Promise<void> {
   const config = loadConfig(opts.config);
   // No sources: a standby site's configuration, for the restore, snapshots and backups commands.
   const standby = config.sources.length === 0;
-  await checkSitePaths(config, { standby });
+  await inConfigFile(opts.config, undefined, () => checkSitePaths(config, { standby }));
   // The network the check goes through (a proxy, a CA) is said first: it is half of what a failing store check means.
   const network = networkNotes(process.env);
   for (const note of network) process.stdout.write(`${note}\n`);
   // The store, once the paths are right: an endpoint or a key that is wrong shows here, not at the first run.
   const store = await storeProblem(config, process.env, { standby });
-  if (store !== undefined && store !== 'not checked') throw new ConfigError([`cloud: ${store}`]);
+  if (store !== undefined && store !== 'not checked') inConfigFile(opts.config, undefined, () => { throw new ConfigError([`cloud: ${store}`]); });
   if (standby) process.stdout.write(`configuration ${opts.config} is valid for the restore, snapshots and backups commands of site ${config.site} (no sources: a standby site; the agent itself does not run it), state in ${config.state}\n`);
   else process.stdout.write(`configuration ${opts.config} is valid: site ${config.site}, ${config.sources.length} source(s), state in ${config.state}\n`);
   const credentials = standby ? "lists the site's manifests with these credentials" : "takes this agent's credentials";

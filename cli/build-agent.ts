@@ -8,6 +8,7 @@ import { batchDepthProblem } from '../agent/sources/scan.ts';
 import { hasExtension } from '../agent/sources/recordings.ts';
 import { literalTreeGlob } from '../agent/tree/paths.ts';
 import { parseAgentConfig, type AgentConfig } from '../core/config.ts';
+import { problemLines } from '../core/config-lines.ts';
 import { systemClock } from '../core/clock.ts';
 import { createS3Client } from '../adapters/aws-clients.ts';
 import { S3BlobStore } from '../adapters/s3-blob-store.ts';
@@ -28,15 +29,38 @@ import { explainMissingCredentials } from './credentials-diagnosis.ts';
 // environment and builds clients.
 
 export function loadConfig(file: string): AgentConfig {
-  try {
-    const config = parseAgentConfig(readConfigFile(file), file);
+  const text = readConfigFile(file);
+  return inConfigFile(file, text, () => {
+    const config = parseAgentConfig(text, file);
     const problems = controlCharacterProblems(config);
     if (problems.length > 0) throw new ConfigError(problems);
     return leaveStateOutOfTrees(resolveConfigPaths(config, file));
+  });
+}
+
+/**
+ * Runs a check of the configuration in `file` (its text: `text`, read again when not given): a
+ * ConfigError it throws names the file, and each problem the line of the setting it names. A site
+ * host may hold several configurations, and a long one is edited by hand: the setting's path alone
+ * says neither which file nor where in it.
+ */
+export function inConfigFile<T>(file: string, text: string | undefined, check: () => T): T {
+  const named = (error: unknown): unknown => {
+    if (!(error instanceof ConfigError) || error.lines !== undefined) return error;
+    let source = text;
+    try {
+      source ??= readFileSync(file, 'utf8');
+    } catch {
+      source = '';
+    }
+    const origin = error.origin ?? (error.problems.some((p) => p.startsWith(file)) ? undefined : file);
+    return new ConfigError(error.problems, origin, problemLines(source, error.problems));
+  };
+  try {
+    const out = check();
+    return out instanceof Promise ? (out.catch((error: unknown) => Promise.reject(named(error))) as T) : out;
   } catch (error) {
-    // A site host may hold several configurations: the problem's setting alone does not say which file.
-    if (error instanceof ConfigError && error.origin === undefined && !error.problems.some((p) => p.startsWith(file))) throw new ConfigError(error.problems, file);
-    throw error;
+    throw named(error);
   }
 }
 

@@ -341,9 +341,9 @@ export async function install(opts: InstallOptions): Promise<string> {
   if (relative.length > 0) throw new ConfigError(relative);
   // Loaded here, not with the module: the agent's command line registers `agent install` beside
   // `agent run`, which must not load the SDK before it has asked the lock (busy-state.ts).
-  const { checkSitePaths, loadConfig, storeProblem } = await import('./build-agent.ts');
+  const { checkSitePaths, inConfigFile, loadConfig, storeProblem } = await import('./build-agent.ts');
   const config = loadConfig(configFile);
-  await checkSitePaths(config);
+  await inConfigFile(configFile, undefined, () => checkSitePaths(config));
   const restartSec = Number(opts.restartSec);
   if (!Number.isInteger(restartSec) || restartSec < 1) throw new ConfigError([`--restart-sec: "${opts.restartSec}" must be a whole number of seconds, at least 1`]);
   if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(opts.user)) throw new ConfigError([`--user: "${opts.user}" is not a valid user name`]);

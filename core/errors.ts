@@ -89,12 +89,17 @@ export class SourceChangedError extends FerryError {
 
 export class ConfigError extends FerryError {
   override readonly name: string = 'ConfigError';
-  /** `origin`: the file the problems are in, named in the first line (cron mails and logs show one line first). */
+  /**
+   * `origin`: the file the problems are in, named in the first line (cron mails and logs show one
+   * line first); `lines`: the line of the file each problem stands at, shown after it.
+   */
   constructor(
     readonly problems: string[],
     readonly origin?: string,
+    readonly lines?: readonly (number | undefined)[],
   ) {
-    super('invalid-input', `invalid configuration${origin ? ` in ${origin}` : ''}:\n  ${problems.join('\n  ')}`);
+    const shown = problems.map((p, i) => (lines?.[i] === undefined ? p : `${p} (line ${lines[i]})`));
+    super('invalid-input', `invalid configuration${origin ? ` in ${origin}` : ''}:\n  ${shown.join('\n  ')}`);
   }
 }
 

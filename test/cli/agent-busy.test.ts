@@ -74,7 +74,7 @@ describe('agent runs started together on a state directory a killed agent left l
 describe('agent run with a configuration that has a mistyped key or a value of the wrong type', () => {
   // A site host may hold several configurations (a site and its standby, one per recorder): cron's
   // mail must say which file is wrong, not only which setting.
-  it('exits 2 naming the file in the first line and each setting under it', () => {
+  it('exits 2 naming the file in the first line and each setting under it with its line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-typo-'));
     const config = join(dir, 'london.yaml');
     writeFileSync(config, `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - { name: rec, type: recordings, path: ${dir}, closeAfterFile: 100, quietSeconds: ten }\n`);
@@ -82,8 +82,8 @@ describe('agent run with a configuration that has a mistyped key or a value of t
     expect(r.status).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toBe(`ferry: invalid configuration in ${config}:`);
-    expect(lines).toContain('  sources[0].quietSeconds: Expected number, received string');
-    expect(lines).toContain('  sources[0]: unknown key(s) "closeAfterFile" (did you mean "closeAfterFiles"?)');
+    expect(lines).toContain('  sources[0].quietSeconds: Expected number, received string (line 4)');
+    expect(lines).toContain('  sources[0]: unknown key(s) "closeAfterFile" (did you mean "closeAfterFiles"?) (line 4)');
   });
 });
 

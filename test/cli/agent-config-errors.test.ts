@@ -49,6 +49,23 @@ describe('agent configuration paths', () => {
     expect(r.stderr).not.toMatch(/EEXIST|mkdir/);
   });
 
+  it('names the file and the line of each problem, for the schema and for the paths agent check and agent run find', () => {
+    const dir = siteDir();
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, `site: s\nstate: ${join(dir, 'state')}\nshipping:\n  packConcurency: 4\nsources:\n  - name: rec\n    type: recordings\n    path: ${join(dir, 'rec')}\n    quietSeconds: 10m\n`);
+    for (const cmd of [['agent', 'check'], ['agent', 'run', '--once']]) {
+      const r = ferry([...cmd, '--config', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`invalid configuration in ${file}:`);
+      expect(r.stderr).toContain('shipping: unknown key(s) "packConcurency" (did you mean "packConcurrency"?) (line 4)');
+      expect(r.stderr).toContain('sources[0].quietSeconds: Expected number, received string (line 9)');
+    }
+    writeFileSync(file, `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - name: rec\n    type: recordings\n    path: ${join(dir, 'rec')}\n  - name: second\n    type: recordings\n    path: ${join(dir, 'rec-typo')}\n`);
+    const r = ferry(['agent', 'check', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`invalid configuration in ${file}:\n  sources[1].path: ${join(dir, 'rec-typo')} does not exist (line 9)`);
+  });
+
   it('agent check refuses a source path that does not exist or is not a directory, naming each', () => {
     const dir = siteDir();
     writeFileSync(join(dir, 'file.txt'), 'x');
