@@ -278,6 +278,26 @@ export function parseAgentConfig(text: string, origin = 'config'): AgentConfig {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${origin}: expected a mapping at the top level`]);
   const result = agentConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(zodProblems(result.error, (path) => keysAt(agentConfigSchema, path, raw)));
+  if (!result.success) {
+    const problems = zodProblems(result.error, (path) => keysAt(agentConfigSchema, path, raw));
+    // The check across sources runs only once every source is valid: a duplicate name is listed
+    // with the other problems, not found only after they are mended.
+    for (const p of duplicateSourceNames((raw as { sources?: unknown }).sources)) if (!problems.includes(p)) problems.push(p);
+    throw new ConfigError(problems);
+  }
   return result.data;
+}
+
+/** `sources[i].name: duplicate source name "x"` for each source that repeats an earlier one's name, read from the raw input. */
+function duplicateSourceNames(sources: unknown): string[] {
+  if (!Array.isArray(sources)) return [];
+  const seen = new Set<string>();
+  const out: string[] = [];
+  sources.forEach((s: unknown, i) => {
+    const name = s !== null && typeof s === 'object' ? (s as { name?: unknown }).name : undefined;
+    if (typeof name !== 'string') return;
+    if (seen.has(name)) out.push(`sources[${i}].name: duplicate source name "${name}"`);
+    seen.add(name);
+  });
+  return out;
 }

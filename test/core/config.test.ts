@@ -109,6 +109,11 @@ sources:
     expect(parseAgentConfig(`${good}  - { name: t1, type: tree, path: /srv/share, include: ["a/**"] }\n  - { name: t2, type: tree, path: /srv/share, include: ["b/**"] }\n`).sources).toHaveLength(3);
   });
 
+  it('lists a duplicate source name with the problems of another source, not only once they are mended', () => {
+    const text = `${good}  - name: contactstore\n    type: recordings\n    path: /y\n    quietSeconds: 10m\n`;
+    expect(problems(text)).toEqual(['sources[1].quietSeconds: Expected number, received string', 'sources[1].name: duplicate source name "contactstore"']);
+  });
+
   it('reports duplicate source names and bad YAML', () => {
     expect(problems(`${good}  - name: contactstore\n    type: recordings\n    path: /y\n`).join()).toContain('sources[1].name: duplicate source name "contactstore"');
     expect(problems('site: [unclosed').join()).toMatch(/not valid YAML at line 1/);
