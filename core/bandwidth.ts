@@ -19,10 +19,32 @@ export type Rate = number | undefined;
 export function parseRate(text: string): Rate {
   if (text === 'unlimited') return undefined;
   const m = RATE.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a rate: write "unlimited" or e.g. "2MiB/s", "500KiB/s", "20Mbit/s"`);
+  if (!m) {
+    const near = nearRate(text);
+    throw new Error(`"${text}" is not a rate${near ? ` (${near})` : ''}: write "unlimited" or e.g. "2MiB/s", "500KiB/s", "20Mbit/s"`);
+  }
   const bytes = Number(m[1]) * (UNITS[m[2] as string] as number);
   if (!(bytes >= 1)) throw new Error(`"${text}" is below 1 byte per second`);
   return bytes;
+}
+
+const BIT_UNITS: Record<string, string> = { k: 'kbit', m: 'Mbit', g: 'Gbit' };
+const BYTE_UNITS: Record<string, string> = { k: 'KB', m: 'MB', g: 'GB' };
+
+/**
+ * What a rate written in another usual way most likely means, said with the spelling the agent
+ * reads: "10Mbps" → "10Mbit/s", "10MBps" or "10MB" → "10MB/s"; a unit whose case leaves bits or
+ * bytes open ("10mb/s") is named as such rather than guessed.
+ */
+function nearRate(text: string): string | undefined {
+  const t = text.trim();
+  const bits = /^(\d+(?:\.\d+)?)\s*([kKmMgG])(bps|bits?\/s|bit)$/.exec(t);
+  if (bits) return `did you mean "${bits[1]}${BIT_UNITS[bits[2]!.toLowerCase()]}/s"?`;
+  const bytes = /^(\d+(?:\.\d+)?)\s*([kKmMgG])(i?)(Bps|B|B\/sec|B\/S)$/.exec(t);
+  if (bytes) return `did you mean "${bytes[1]}${bytes[3] ? `${bytes[2]!.toUpperCase()}iB` : BYTE_UNITS[bytes[2]!.toLowerCase()]}/s"?`;
+  if (/^\d+(?:\.\d+)?\s*[kKmMgG]i?b(\/s|ps)?$/.test(t)) return 'a lowercase b leaves bits or bytes open: write Mbit/s for bits, MB/s or MiB/s for bytes';
+  if (/^\d+(?:\.\d+)?$/.test(t)) return 'a rate needs its unit';
+  return undefined;
 }
 
 /** A rate as the configuration wrote it, spaced: "8Mbit/s" → "8 Mbit/s" (the operator's unit, not one converted to). */
@@ -59,13 +81,17 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
-const rateText = z.string().superRefine((text, ctx) => {
+/** A rate; a bare number is refused naming its missing unit (is 10 bytes, megabits or mebibytes a second?). */
+const rateText = z.preprocess(
+  (v) => (typeof v === 'number' ? String(v) : v),
+  z.string().superRefine((text, ctx) => {
   try {
     parseRate(text);
   } catch (error) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
   }
-});
+  }),
+);
 
 export const bandwidthSchema = z
   .object({

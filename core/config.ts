@@ -206,8 +206,8 @@ export const agentConfigSchema = z
     cloud: cloudSchema.optional(),
     shipping: shippingSchema,
     alerts: alertsSchema,
-    /** One limit for all uploads, on a weekly schedule (agent/bandwidth.ts). */
-    bandwidth: bandwidthSchema.optional(),
+    /** One limit for all uploads, on a weekly schedule (agent/bandwidth.ts); `bandwidth: 2MiB/s` is short for `{ default: 2MiB/s }`. */
+    bandwidth: z.preprocess((v) => (typeof v === 'string' || typeof v === 'number' ? { default: v } : v), bandwidthSchema.optional()),
     metrics: metricsSchema.optional(),
     /** What the agent ships; none at a standby site whose configuration serves restores only (the agent refuses to run without one). */
     sources: sourcesSchema.default([]),

@@ -72,6 +72,26 @@ sources:
     expect(problems.join('\n')).toMatch(/bandwidth\.schedule\[0\]\.days: "Mon-Fry" is not a set of days/);
   });
 
+  it('a rate written in another usual way is refused saying what it likely means, and a bare number naming its missing unit', () => {
+    expect(() => parseRate('10Mbps')).toThrow('"10Mbps" is not a rate (did you mean "10Mbit/s"?)');
+    expect(() => parseRate('100MB')).toThrow('"100MB" is not a rate (did you mean "100MB/s"?)');
+    expect(() => parseRate('5mib')).toThrow(/a lowercase b leaves bits or bytes open/);
+    const yaml = (bandwidth: string) => `site: a\nstate: /tmp/x\nbandwidth: ${bandwidth}\nsources: [{ name: cs, type: recordings, path: /tmp/r }]\n`;
+    let problems: string[] = [];
+    try {
+      parseAgentConfig(yaml('{ schedule: [{ days: daily, from: "08:00", to: "18:00", limit: 10 }] }'));
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual(['bandwidth.schedule[0].limit: "10" is not a rate (a rate needs its unit): write "unlimited" or e.g. "2MiB/s", "500KiB/s", "20Mbit/s"']);
+  });
+
+  it('a bare rate is the limit at every hour (short for { default: rate })', () => {
+    const config = parseAgentConfig(`site: a\nstate: /tmp/x\nbandwidth: 10MB/s\nsources: [{ name: cs, type: recordings, path: /tmp/r }]\n`);
+    expect(config.bandwidth).toEqual({ timezone: 'UTC', default: '10MB/s', schedule: [] });
+    expect(new BandwidthSchedule(config.bandwidth!).limitAt(new Date())).toBe(10e6);
+  });
+
   it('a window that ends before it starts is refused at bandwidth.schedule[n].to', () => {
     expect(() =>
       parseAgentConfig(`site: a
