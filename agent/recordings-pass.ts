@@ -26,8 +26,13 @@ import type { CycleReport } from './agent-types.ts';
 export async function cycleRecordings(s: RecordingsState, source: RecordingsSourceConfig, report: CycleReport, keep: KeptBatches): Promise<void> {
   const now = () => s.deps.clock.now().toISOString();
   const savedView = () => backlogOfView(source.name, s.observations.previousPending(source.name), { each: (batch) => keep.add(batchKey(source.name, batch)), left: leftView(s.journal, s.lossLog, source.name) });
+  // A source the pass cannot look at (its mount gone, its root suddenly empty) found none of its
+  // batches, yet they are still on the recorder: a compaction in this pass keeps what shipped from
+  // every one of them, or all would ship again when the mount is back.
+  const keepAll = () => keep.keepUnder(batchKey(source.name, ''));
   const problem = await sourceProblem(s, source);
   if (problem) {
+    keepAll();
     // Keep the saved view: what was pending is neither shipped nor known lost, and stays reported as pending.
     report.sources.push({ name: source.name, type: 'recordings', backlog: savedView(), lastScan: s.observations.lastPass(source.name)?.lastScan ?? now(), problem });
     return;
@@ -62,6 +67,7 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
   if (batches.length === 0 && last && last.batchesSeen > 0) {
     // A recorder keeps its disk full; a root that suddenly holds nothing is more likely an
     // unmounted share than an eviction of everything. Nothing is called lost until it is back.
+    keepAll();
     const held = batchDirectories(last.batchesSeen);
     await s.alerts.raise(emptyKey, {
       severity: 'critical',
