@@ -30,6 +30,7 @@ import type { RecordingsState } from './ship-recordings.ts';
 import { stateBirth, unrememberedBefore } from './state/state-birth.ts';
 import { emptyReport, mergeReport, type AgentDeps, type AgentStatusFile, type CycleReport, type PassOutcome, type SourcePass, type SourceStatus } from './agent-types.ts';
 import { KeptBatches } from './kept-batches.ts';
+import { adoptRenamedSources } from './source-rename.ts';
 import { failureMarked, markPassStarted, readPassMarker } from './state/pass-marker.ts';
 
 export { RECORDINGS_SLICE_MS } from './ship-recordings.ts';
@@ -167,6 +168,8 @@ export class Agent {
     if (!stale) await this.alerts.resolve('state-restored', this.deps.config.site, 'The state directory is current again: losses are looked for as usual.');
     await this.losses.deliverPending();
     const configured = new Set(this.deps.config.sources.map((s) => s.name));
+    // A recordings source renamed keeps what its old name shipped, before anything is forgotten.
+    await adoptRenamedSources(this.deps.config, this.journal, this.observations, log);
     await this.alerts.resolveRemovedSources(configured, this.deps.config.site);
     // What was observed of sources no longer configured is forgotten once a pass runs without
     // them (`agent check` says what a removal or a rename costs before that pass).

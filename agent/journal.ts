@@ -351,6 +351,16 @@ export class Journal {
     if (keepArtefactNames) this.art.restore(art);
   }
 
+  /**
+   * Files what shipped from source `from`'s batches under `to` (a recordings source renamed):
+   * the journal is compacted first, so that no line of it names `from` for a later load to read
+   * back. Returns how many batches moved, or undefined when `to` has shipped batches already.
+   */
+  async renameSource(from: string, to: string): Promise<number | undefined> {
+    await this.compact();
+    return this.shipped.renameSource(from, to);
+  }
+
   get lineCount(): number {
     return this.lines;
   }

@@ -12,7 +12,7 @@ import type { RecordingsState } from './ship-recordings.ts';
 // between look written and evicted without any pass seeing it.
 
 /** Whether two spellings name one directory (a trailing slash, a link to it); a directory gone is compared by its spelling. */
-async function sameDirectory(a: string, b: string): Promise<boolean> {
+export async function sameDirectory(a: string, b: string): Promise<boolean> {
   const real = (p: string) => realpath(p).catch(() => resolve(p));
   return resolve(a) === resolve(b) || (await real(a)) === (await real(b));
 }

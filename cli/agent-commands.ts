@@ -2,7 +2,7 @@ import { sentence } from '../core/alert-text.ts';
 import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { onStopSignals, untilStopped } from './interrupt.ts';
-import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote } from './check-notes.ts';
+import { alertCommandProblem, networkNotes, plainHttpNotes, selectionNotes, targetNote, unconfiguredNotes } from './check-notes.ts';
 import { emptyRootNotes } from './empty-root-notes.ts';
 import { lowStateSpaceAlert, freeBytes } from '../agent/state/state-space.ts';
 import { fullDiskAlerted, readOnlyAlerted, readOnlyStateOver, stateDiskFullAlert, untilStateWritable } from './state-disk-alert.ts';
@@ -129,12 +129,7 @@ export async function checkCommand(opts: { config: string }): Promise<void> {
   if (target) process.stdout.write(`warning: ${target}\n`);
   const hook = alertCommandProblem(config.alerts.command);
   if (hook) process.stdout.write(`warning: alerts.command: ${hook}\n`);
-  for (const name of Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name)))) {
-    process.stdout.write(
-      `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source: ` +
-        `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that and remove it from the configuration for good.\n`,
-    );
-  }
+  for (const note of await unconfiguredNotes(config)) process.stdout.write(`${note}\n`);
 }
 
 /** `agent status`: backlog, losses and totals from the state directory, as text, JSON or every loss. */

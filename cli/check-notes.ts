@@ -9,6 +9,8 @@ import { isTimeZone } from '../core/time-format.ts';
 import { proxySetting, shownProxy } from '../adapters/http-handler.ts';
 import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 import { isLoopback } from '../adapters/http-handler.ts';
+import { Observations } from '../agent/state/observations.ts';
+import { renamedSources } from '../agent/source-rename.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
 // author meant: an alert hook that is not there, a source that selects nothing.
@@ -141,3 +143,20 @@ export function plainHttpNotes(config: AgentConfig): string[] {
   return notes;
 }
 
+
+/**
+ * A note for each source the state directory holds records of that the configuration no longer
+ * names: a recordings source renamed (the same directory) carries them over at the next pass;
+ * any other is forgotten by it, and a new name is a new source.
+ */
+export async function unconfiguredNotes(config: AgentConfig): Promise<string[]> {
+  const renamed = await renamedSources(config, new Observations(config.state));
+  return Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name))).map((name) => {
+    const to = renamed.find((r) => r.from === name)?.to;
+    if (to !== undefined) return `note: source ${to} reads the directory source ${name} read, which is not in this configuration: the next pass takes ${to} for ${name} renamed, and what ${name} shipped and had pending carries over to ${to} (nothing is shipped again).`;
+    return (
+      `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source (a recordings source is taken for it renamed only when it reads the same directory): ` +
+      `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that and remove it from the configuration for good.`
+    );
+  });
+}

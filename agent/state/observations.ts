@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileStamp } from '../journal.ts';
 import { StabilityTracker, type StabilityEntry } from '../sources/stability.ts';
@@ -256,6 +256,18 @@ export class Observations {
     const pending = join(directory, 'pending');
     if (existsSync(pending)) for (const f of readdirSync(pending)) if (f.endsWith('.jsonl')) names.add(decodeURIComponent(f.slice(0, -'.jsonl'.length)));
     return [...names].filter((n) => !configured.has(n)).sort();
+  }
+
+  /** Files source `from`'s observations and pending view under `to` (a recordings source renamed). */
+  renameSource(from: string, to: string): void {
+    const s = this.sources[from];
+    if (s === undefined) return;
+    mkdirSync(join(this.directory, 'pending'), { recursive: true });
+    if (existsSync(this.pendingFile(from))) renameSync(this.pendingFile(from), this.pendingFile(to));
+    this.sources[to] = s;
+    delete this.sources[from];
+    this.trackers.delete(from);
+    this.save();
   }
 
   /** Forgets every source not in `configured`: its observations and its pending view. */

@@ -166,6 +166,64 @@ export class ShippedIndex {
   }
 
   /**
+   * Files every batch of source `from` under source `to` instead (a source renamed in the
+   * configuration), rewriting the base (streamed, atomically); the overlay is merged first.
+   * Returns how many batches moved, or undefined (nothing changed) when `to` has batches already.
+   */
+  renameSource(from: string, to: string): number | undefined {
+    if (this.options.readOnly) throw new Error('the shipped index is open read-only');
+    this.merge();
+    const [fromPrefix, toPrefix] = [`${from}\t`, `${to}\t`];
+    if (!existsSync(this.file)) return 0;
+    if (this.seek(toPrefix)?.key.startsWith(toPrefix)) return undefined;
+    const tmp = `${this.file}.tmp`;
+    const out = new LineFileWriter(tmp);
+    let moved = 0;
+    // The renamed batches sort together, where `to\t` sorts: written there, read from the base a second time.
+    const writeMoved = () => {
+      const again = new LineBytesReader(this.file);
+      try {
+        for (let line = again.next(); line !== undefined; line = again.next()) {
+          const key = keyOf(line, this.file);
+          if (!key.startsWith(fromPrefix)) continue;
+          out.writeLine(JSON.stringify([`${toPrefix}${key.slice(fromPrefix.length)}`, keysOfLine(line.toString('utf8'), this.file)]));
+          moved++;
+        }
+      } finally {
+        again.close();
+      }
+    };
+    try {
+      const base = new LineBytesReader(this.file);
+      let written = false;
+      try {
+        for (let line = base.next(); line !== undefined; line = base.next()) {
+          const key = keyOf(line, this.file);
+          if (key.startsWith(fromPrefix)) continue;
+          if (!written && key > toPrefix) {
+            writeMoved();
+            written = true;
+          }
+          out.writeLine(line);
+        }
+      } finally {
+        base.close();
+      }
+      if (!written) writeMoved();
+      out.close({ sync: true });
+    } catch (error) {
+      out.close();
+      rmSync(tmp, { force: true });
+      throw error;
+    }
+    renameSync(tmp, this.file);
+    fsyncDirectory(dirname(this.file));
+    this.expanded.clear();
+    this.cursor = undefined;
+    return moved;
+  }
+
+  /**
    * The base's line for `key`; undefined when absent. The walk and the ship workers look batches
    * up in about the order the base is sorted in, so the lines right after the last one read are
    * tried first; otherwise a binary search over byte offsets.

@@ -102,7 +102,7 @@ describe('why the agent stopped, under --json-logs', () => {
 });
 
 describe('agent check after a source was renamed', () => {
-  it('notes the source the state directory holds records of that the configuration no longer names, and what a rename costs', () => {
+  it('notes the source the state directory holds records of that the configuration no longer names, and what a rename costs: nothing for a recordings source reading the same directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-renamed-'));
     const state = join(dir, 'state');
     mkdirSync(join(state, 'pending'), { recursive: true });
@@ -113,8 +113,12 @@ describe('agent check after a source was renamed', () => {
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
     const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('note: the state directory holds records of source contactstore, which is not in this configuration. If it was renamed, the new name is a new source: everything still on its recorder is shipped again');
+    expect(r.stdout).toContain('note: the state directory holds records of source contactstore, which is not in this configuration. If it was renamed, the new name is a new source (a recordings source is taken for it renamed only when it reads the same directory): everything still on its recorder is shipped again');
     expect(r.stdout).not.toContain('source cstore,');
+    // The same source renamed, reading the directory contactstore read: its records carry over.
+    writeFileSync(join(state, 'observations.json'), JSON.stringify({ format: 1, sources: { contactstore: { batchesSeen: 3, root: join(dir, 'rec') } } }));
+    const again = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(again.stdout).toContain(`note: source cstore reads the directory source contactstore read, which is not in this configuration: the next pass takes cstore for contactstore renamed, and what contactstore shipped and had pending carries over to cstore (nothing is shipped again).`);
   });
 
   it('notes that a recordings source without metadata.timezone reads zone-less call times as UTC, naming the host zone; not when the zone is set', () => {

@@ -1,0 +1,108 @@
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, mkdtempSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { Agent } from '../../agent/agent.ts';
+import { Journal } from '../../agent/journal.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { Observations } from '../../agent/state/observations.ts';
+import { ShippedIndex } from '../../agent/state/shipped-index.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// A recordings source renamed in the configuration (same path, another name) is the same source.
+
+function site(names: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-rename-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const config = (...as: string[]) =>
+    parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+${as.map((name, i) => `  - { name: ${name}, type: recordings, path: ${i === 0 ? root : join(dir, `other-${i}`)}, closeAfterFiles: 4, quietSeconds: 600, settleSeconds: 1 }`).join('\n')}
+`);
+  for (let i = 1; i < names.length; i++) mkdirSync(join(dir, `other-${i}`));
+  return { dir, root, config };
+}
+
+async function cronPass(config: AgentConfig, store: BlobStore, clock: ManualClock) {
+  const alerts: Alert[] = [];
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return { report: await agent.cycle(), alerts };
+  } finally {
+    agent.close();
+  }
+}
+
+describe('a recordings source renamed in the configuration', () => {
+  it('ships nothing again under the new name, and what the old name had pending is still watched for loss', async () => {
+    const s = site(['cs', 'b']);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 4); // closed: shipped
+    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 }); // open: pending
+    writeTree(join(s.dir, 'other-1'), 1, 4);
+    expect((await cronPass(s.config('cs', 'b'), store, clock)).report.recordings).toBe(16);
+    const renamed = s.config('contactstore', 'b');
+    const first = await cronPass(renamed, store, clock);
+    expect(first.report.recordings).toBe(0);
+    expect(first.report.lost).toBe(0);
+    expect(Observations.unconfigured(renamed.state, new Set(['contactstore', 'b']))).toEqual([]);
+    // Another process (cron) reads the journal afresh: nothing of the old name comes back.
+    expect((await cronPass(renamed, store, clock)).report.recordings).toBe(0);
+    const journal = new Journal(renamed.state, { readOnly: true });
+    expect(journal.shippedAny('contactstore', '000001')).toBe(true);
+    expect(journal.shippedAny('cs', '000001')).toBe(false);
+    expect(journal.shippedAny('b', '000001')).toBe(true);
+    journal.close();
+    // The pending batch the recorder evicts is lost, under the new name.
+    renameSync(join(s.root, '000004'), join(s.dir, 'evicted'));
+    const evicted = await cronPass(renamed, store, clock);
+    expect(evicted.report.lost).toBe(2);
+  });
+
+  it('leaves a new source alone that reads another directory than the removed one', async () => {
+    const s = site(['cs', 'b']);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 2, 4);
+    writeTree(join(s.dir, 'other-1'), 1, 4);
+    await cronPass(s.config('cs', 'b'), store, clock);
+    // `b` taken out, `c` added reading a directory no source read before: a new source, shipped as such.
+    const fresh = parseAgentConfig(`
+site: site-a
+state: ${join(s.dir, 'state')}
+sources:
+  - { name: cs, type: recordings, path: ${s.root}, closeAfterFiles: 4 }
+  - { name: c, type: recordings, path: ${s.root}-c, closeAfterFiles: 4 }
+`);
+    mkdirSync(`${s.root}-c`);
+    writeTree(`${s.root}-c`, 1, 4);
+    expect((await cronPass(fresh, store, clock)).report.recordings).toBe(4);
+    const journal = new Journal(fresh.state, { readOnly: true });
+    expect(journal.shippedAny('c', '000001')).toBe(true);
+    journal.close();
+  });
+});
+
+describe('the shipped index renaming a source', () => {
+  it('files every batch of one source under the other, in key order, and refuses a name that has batches', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-rename-index-'));
+    const index = new ShippedIndex(join(dir, 'shipped.jsonl'));
+    for (const [key, stamp] of [['a\t000001', 'x\t1\t1'], ['cs\t000001', 'y\t1\t1'], ['cs\t000002', 'z\t1\t1'], ['m\t000001', 'w\t1\t1']] as const) index.add(key, [stamp]);
+    expect(index.renameSource('cs', 'zz')).toBe(2);
+    expect([...index.get('zz\t000001')]).toEqual(['y\t1\t1']);
+    expect([...index.get('zz\t000002')]).toEqual(['z\t1\t1']);
+    expect(index.get('cs\t000001').size).toBe(0);
+    expect([...index.get('m\t000001')]).toEqual(['w\t1\t1']);
+    expect(index.renameSource('a', 'zz')).toBeUndefined();
+    expect([...index.get('a\t000001')]).toEqual(['x\t1\t1']);
+  });
+});
