@@ -1,8 +1,9 @@
 import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { leftView } from './state/pending-view.ts';
 import type { RecordingsState } from './ship-recordings.ts';
+import type { FileStamp } from './journal.ts';
 
 // A recordings source whose root is not the directory its last pass read: its `path` changed in
 // the configuration, or another disk was mounted at the same path (a spare disk holding an old
@@ -43,6 +44,26 @@ function holdsKnownBatch(s: RecordingsState, source: RecordingsSourceConfig, bat
   return batches.some((b) => pending.has(b) || s.journal.shippedAny(source.name, b));
 }
 
+/** Pending recordings looked for under a new root before it is taken for the same one (a few are enough: a copy holds them all). */
+const PENDING_LOOKED_FOR = 20;
+
+/**
+ * Whether the new root holds a recording that was pending under the old one, with the same size
+ * and file time: the recorder's directory moved (copied with its times, or mounted elsewhere),
+ * not another recorder whose batches are numbered alike.
+ */
+async function holdsPendingRecording(root: string, pending: ReadonlyMap<string, readonly FileStamp[]>): Promise<boolean> {
+  let looked = 0;
+  for (const [batch, files] of pending) {
+    for (const file of files) {
+      if (looked++ >= PENDING_LOOKED_FOR) return false;
+      const st = await stat(join(root, batch, file.name)).catch(() => undefined);
+      if (st?.isFile() && st.size === file.size && Math.trunc(st.mtimeMs) === Math.trunc(file.mtimeMs)) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * Follows a root that is not the one the last pass read (see above): said once (a warning,
  * resolved by the next pass), and the old view and numbering forgotten. Another disk at the same
@@ -63,6 +84,13 @@ export async function followMove(s: RecordingsState, source: RecordingsSourceCon
   const waiting = view?.batches.size ?? 0;
   const recordings = [...(view?.batches.values() ?? [])].reduce((n, files) => n + files.length, 0);
   const details = { source: source.name, from: before, to: source.path, batches: waiting, recordings };
+  if (pathChanged && view && (await holdsPendingRecording(source.path, view.batches))) {
+    // The root moved with its recordings (a copy keeping file times, a share mounted elsewhere):
+    // the view still describes it, and what leaves it from now on is lost as before.
+    s.deps.log.info('source path changed to a directory holding the recordings that were pending: followed as the same root', details);
+    await s.alerts.resolve(key, s.deps.config.site, `Source ${source.name} reads ${source.path}.`);
+    return;
+  }
   if (pathChanged) {
     s.deps.log.warn('source path changed: what was pending under the old root is not followed', details);
     await s.alerts.raise(key, {

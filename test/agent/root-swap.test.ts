@@ -37,7 +37,7 @@ async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], 
   }
 }
 
-describe('a recordings root swapped for another disk at the same path', () => {
+describe('a recordings root on another disk (at the same path, or a new one)', () => {
   it('calls nothing lost when the new disk holds only a stale batch numbered far above the old ones: a warning says the directory changed', async () => {
     const s = site();
     const store = new MemoryBlobStore();
@@ -83,5 +83,23 @@ describe('a recordings root swapped for another disk at the same path', () => {
     renameSync(join(s.root, '000004'), join(s.dir, 'evicted'));
     const evicted = await cronPass(s.config, store, alerts, clock);
     expect(evicted.report.lost).toBe(2);
+  });
+
+  it("follows a source whose path was changed to a copy of its root with the files' times: no warning, and a pending recording evicted there is lost", async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 4);
+    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 });
+    await cronPass(s.config, store, alerts, clock);
+    const moved = join(s.dir, 'new-disk', 'recordings');
+    cpSync(s.root, moved, { recursive: true, preserveTimestamps: true });
+    const config = { ...s.config, sources: [{ ...s.config.sources[0]!, path: moved }] } as AgentConfig;
+    const first = await cronPass(config, store, alerts, clock);
+    expect(first.report.recordings).toBe(0);
+    expect(alerts.find((a) => a.subject === 'source cs now reads another directory')).toBeUndefined();
+    renameSync(join(moved, '000004'), join(s.dir, 'evicted'));
+    expect((await cronPass(config, store, alerts, clock)).report.lost).toBe(2);
   });
 });
