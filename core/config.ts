@@ -279,13 +279,40 @@ export function parseAgentConfig(text: string, origin = 'config'): AgentConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${origin}: expected a mapping at the top level`]);
   const result = agentConfigSchema.safeParse(raw);
   if (!result.success) {
-    const problems = zodProblems(result.error, (path) => keysAt(agentConfigSchema, path, raw));
+    const problems = zodProblems(result.error, (path) => keysAt(agentConfigSchema, path, raw)).map((p, i) => withUnitHint(p, result.error.issues[i], raw));
     // The check across sources runs only once every source is valid: a duplicate name is listed
     // with the other problems, not found only after they are mended.
     for (const p of duplicateSourceNames((raw as { sources?: unknown }).sources)) if (!problems.includes(p)) problems.push(p);
     throw new ConfigError(problems);
   }
   return result.data;
+}
+
+/** Seconds, hours and days in the units people write them in: `10m` → 600 seconds. */
+const DURATION = /^(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)$/i;
+const SECONDS_IN: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+const KEY_UNITS: [RegExp, string, number][] = [
+  [/Seconds$/, 'seconds', 1],
+  [/Hours$/, 'hours', 3600],
+  [/Days$/, 'days', 86_400],
+];
+
+/**
+ * A number written with a unit (`quietSeconds: 10m`, `repeatHours: 1d`) is refused as zod says
+ * ("Expected number, received string"), followed by the number the key's own unit makes of it.
+ */
+function withUnitHint(problem: string, issue: z.ZodIssue | undefined, raw: unknown): string {
+  if (issue?.code !== 'invalid_type' || issue.expected !== 'number' || issue.received !== 'string') return problem;
+  const key = issue.path.at(-1);
+  const value = issue.path.reduce<unknown>((node, part) => (node as Record<string | number, unknown> | undefined)?.[part], raw);
+  if (typeof key !== 'string' || typeof value !== 'string') return problem;
+  const unit = KEY_UNITS.find(([re]) => re.test(key));
+  if (/^\d+(?:\.\d+)?\s*(MiB|MB|M)$/i.test(value.trim()) && key.endsWith('MiB')) return `${problem}: "${value}" is written as a plain number of MiB (${key}: ${parseFloat(value)})`;
+  const m = DURATION.exec(value.trim());
+  if (!unit || !m) return `${problem}${unit ? ` ("${value}": write a plain number of ${unit[1]})` : ''}`;
+  const seconds = Number(m[1]) * (SECONDS_IN[(m[2] as string)[0]!.toLowerCase()] as number);
+  const inUnit = seconds / unit[2];
+  return `${problem}: "${value}" is written as a plain number of ${unit[1]} (${key}: ${Number.isInteger(inUnit) ? inUnit : inUnit.toFixed(3).replace(/0+$/, '')})`;
 }
 
 /** `sources[i].name: duplicate source name "x"` for each source that repeats an earlier one's name, read from the raw input. */

@@ -82,7 +82,7 @@ describe('agent run with a configuration that has a mistyped key or a value of t
     expect(r.status).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toBe(`ferry: invalid configuration in ${config}:`);
-    expect(lines).toContain('  sources[0].quietSeconds: Expected number, received string (line 4)');
+    expect(lines).toContain('  sources[0].quietSeconds: Expected number, received string ("ten": write a plain number of seconds) (line 4)');
     expect(lines).toContain('  sources[0]: unknown key(s) "closeAfterFile" (did you mean "closeAfterFiles"?) (line 4)');
   });
 });

@@ -58,7 +58,7 @@ describe('agent configuration paths', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`invalid configuration in ${file}:`);
       expect(r.stderr).toContain('shipping: unknown key(s) "packConcurency" (did you mean "packConcurrency"?) (line 4)');
-      expect(r.stderr).toContain('sources[0].quietSeconds: Expected number, received string (line 9)');
+      expect(r.stderr).toContain('sources[0].quietSeconds: Expected number, received string: "10m" is written as a plain number of seconds (quietSeconds: 600) (line 9)');
     }
     writeFileSync(file, `site: s\nstate: ${join(dir, 'state')}\nsources:\n  - name: rec\n    type: recordings\n    path: ${join(dir, 'rec')}\n  - name: second\n    type: recordings\n    path: ${join(dir, 'rec-typo')}\n`);
     const r = ferry(['agent', 'check', '--config', file]);

@@ -109,9 +109,19 @@ sources:
     expect(parseAgentConfig(`${good}  - { name: t1, type: tree, path: /srv/share, include: ["a/**"] }\n  - { name: t2, type: tree, path: /srv/share, include: ["b/**"] }\n`).sources).toHaveLength(3);
   });
 
+  it('says what a number written with a unit is in the unit of its key (seconds, hours, MiB)', () => {
+    const text = 'site: a\nstate: /x\nalerts: { repeatHours: 1d }\nshipping: { partSizeMiB: 16MB }\nsources:\n  - { name: cs, type: recordings, path: /r, quietSeconds: 10m, settleSeconds: five }\n';
+    expect(problems(text)).toEqual([
+      'shipping.partSizeMiB: Expected number, received string: "16MB" is written as a plain number of MiB (partSizeMiB: 16)',
+      'alerts.repeatHours: Expected number, received string: "1d" is written as a plain number of hours (repeatHours: 24)',
+      'sources[0].quietSeconds: Expected number, received string: "10m" is written as a plain number of seconds (quietSeconds: 600)',
+      'sources[0].settleSeconds: Expected number, received string ("five": write a plain number of seconds)',
+    ]);
+  });
+
   it('lists a duplicate source name with the problems of another source, not only once they are mended', () => {
     const text = `${good}  - name: contactstore\n    type: recordings\n    path: /y\n    quietSeconds: 10m\n`;
-    expect(problems(text)).toEqual(['sources[1].quietSeconds: Expected number, received string', 'sources[1].name: duplicate source name "contactstore"']);
+    expect(problems(text)).toEqual(['sources[1].quietSeconds: Expected number, received string: "10m" is written as a plain number of seconds (quietSeconds: 600)', 'sources[1].name: duplicate source name "contactstore"']);
   });
 
   it('reports duplicate source names and bad YAML', () => {
