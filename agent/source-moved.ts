@@ -1,4 +1,4 @@
-import { realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RecordingsSourceConfig } from '../core/config.ts';
 import { leftView } from './state/pending-view.ts';
@@ -28,20 +28,36 @@ export async function rootIdentity(path: string): Promise<string | undefined> {
   }
 }
 
+/** Batches of a root looked into before it is taken for another directory (a few are enough: the same disk holds them all). */
+const BATCHES_LOOKED_INTO = 20;
+
 /**
- * Whether any batch listed now is one the last passes knew: pending in the last view, or shipped
- * (the shipped index keeps a batch until the recorder evicts it). The same disk remounted, or its
- * files copied to a new disk, holds them; another disk does not.
+ * Whether the root holds a recording the last passes knew, with the same size and file time:
+ * pending in the last view, or shipped (the shipped index keeps a batch until the recorder evicts
+ * it). The same disk remounted, or its files copied to a new disk with their times, holds them;
+ * another disk does not, even one holding an old copy of a batch under a number the agent shipped.
  */
-function holdsKnownBatch(s: RecordingsState, source: RecordingsSourceConfig, batches: readonly string[]): boolean {
-  const pending = new Set<string>();
+async function holdsKnownRecording(s: RecordingsState, source: RecordingsSourceConfig, batches: readonly string[]): Promise<boolean> {
+  const listed = new Set(batches);
+  const pending = new Map<string, FileStamp[]>();
   const view = s.observations.previousPending(source.name);
   try {
-    for (let e = view.take(); e; e = view.take()) pending.add(e.batch);
+    for (let e = view.take(); e && pending.size < BATCHES_LOOKED_INTO; e = view.take()) if (listed.has(e.batch)) pending.set(e.batch, e.files);
   } finally {
     view.close();
   }
-  return batches.some((b) => pending.has(b) || s.journal.shippedAny(source.name, b));
+  if (await holdsPendingRecording(source.path, pending)) return true;
+  let looked = 0;
+  for (const batch of batches) {
+    if (!s.journal.shippedAny(source.name, batch)) continue;
+    if (looked++ >= BATCHES_LOOKED_INTO) return false;
+    const names = await readdir(join(source.path, batch)).catch(() => [] as string[]);
+    for (const name of names.slice(0, 10)) {
+      const st = await stat(join(source.path, batch, name)).catch(() => undefined);
+      if (st?.isFile() && s.journal.isShipped(source.name, batch, { name, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) })) return true;
+    }
+  }
+  return false;
 }
 
 /** Pending recordings looked for under a new root before it is taken for the same one (a few are enough: a copy holds them all). */
@@ -75,7 +91,7 @@ export async function followMove(s: RecordingsState, source: RecordingsSourceCon
   const last = s.observations.lastPass(source.name);
   const before = last?.root;
   const pathChanged = before !== undefined && !(await sameDirectory(before, source.path));
-  const diskChanged = !pathChanged && before !== undefined && last?.rootId !== undefined && rootId !== undefined && last.rootId !== rootId && batches.length > 0 && !holdsKnownBatch(s, source, batches);
+  const diskChanged = !pathChanged && before !== undefined && last?.rootId !== undefined && rootId !== undefined && last.rootId !== rootId && batches.length > 0 && !(await holdsKnownRecording(s, source, batches));
   if (before === undefined || (!pathChanged && !diskChanged)) {
     await s.alerts.resolve(key, s.deps.config.site, `Source ${source.name} reads ${source.path}.`);
     return;

@@ -65,6 +65,22 @@ describe('a recordings root on another disk (at the same path, or a new one)', (
     expect(next.status.openAlerts).toEqual([]);
   });
 
+  it('calls nothing lost when the new disk holds an old copy of a batch under a number the agent shipped, other recordings in it', async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 4);
+    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 });
+    await cronPass(s.config, store, alerts, clock);
+    renameSync(s.root, `${s.root}.old-disk`);
+    mkdirSync(s.root);
+    writeTree(s.root, 1, 4, { firstBatch: 2, size: 999, ageMs: 400 * 86_400_000 }); // batch 000002 of long ago
+    const swapped = await cronPass(s.config, store, alerts, clock);
+    expect(swapped.report.lost).toBe(0);
+    expect(alerts.find((a) => a.subject === 'source cs now reads another directory')?.message).toContain('2 recording(s) in 1 batch(es) were waiting');
+  });
+
   it('follows a root copied to a new disk with the same batches as the same root: a recording evicted meanwhile is still lost, and no warning is raised', async () => {
     const s = site();
     const store = new MemoryBlobStore();
