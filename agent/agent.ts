@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
 import { cycleTree } from './sources/tree.ts';
 import { messageOf } from '../core/errors.ts';
-import { Journal } from './journal.ts';
+import { Journal, batchKey } from './journal.ts';
 import { recoverInflight } from './recover.ts';
 import { ArtefactRunner } from './artefact-runner.ts';
 import { oneAtATime } from './activity-worker.ts';
@@ -59,6 +59,8 @@ export class Agent {
   private readonly lock: StateLock;
   private readonly runners = new Map<string, ArtefactRunner>();
   private recovered = false;
+  /** Sources taken out of the configuration less than a week ago: their shipped records outlive a compaction. */
+  private removedKept: string[] = [];
   private lastReport: CycleReport | undefined;
   private lastError: string | undefined;
   /** What the agent shipped lately (status.json's `shipRate`: how long the backlog takes). */
@@ -171,9 +173,10 @@ export class Agent {
     // A recordings source renamed keeps what its old name shipped, before anything is forgotten.
     await adoptRenamedSources(this.deps.config, this.journal, this.observations, log);
     await this.alerts.resolveRemovedSources(configured, this.deps.config.site);
-    // What was observed of sources no longer configured is forgotten once a pass runs without
-    // them (`agent check` says what a removal or a rename costs before that pass).
-    this.observations.forgetUnconfigured(configured);
+    // What was observed of sources no longer configured is kept a week, then forgotten (`agent check` says what a removal or a rename costs).
+    const { kept, back } = this.observations.settleUnconfigured(configured, this.deps.clock.now());
+    this.removedKept = kept;
+    for (const name of back) log.info('source configured again: what it shipped and had pending was kept, and it goes on from there', { source: name });
     // A pass that lasts writes heartbeats while it runs (agent/pass-heartbeat.ts), stopped (the
     // one in flight awaited) before its own: the fleet view does not take a long pass for silence.
     const beats = startPassHeartbeats(this.recordings, started);
@@ -192,8 +195,8 @@ export class Agent {
 
   /** The sources' share of a pass, side by side, counted into `report`; throws what a source's run threw. */
   private async shipSources(report: CycleReport): Promise<void> {
-    const keep = new KeptBatches();
-    const keepArtefacts = new Set<string>();
+    const keep = new KeptBatches(this.removedKept.map((name) => batchKey(name, '')));
+    const keepArtefacts = new Set(this.removedKept.flatMap((name) => this.journal.artefacts.records(name).map((r) => `${name}\t${r.name}`)));
     // Sources run side by side. While recordings ship (a backlog of thousands of batches can take
     // the whole slice), every other source runs again each pollSeconds, as it would between idle
     // passes: a binlog partial is never held back by recordings.

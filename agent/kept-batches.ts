@@ -5,7 +5,13 @@
 // (agent/unreadable-batches.ts), a false critical loss.
 
 export class KeptBatches extends Set<string> {
-  private readonly under: string[] = [];
+  private readonly under: string[];
+
+  /** `under`: prefixes kept whole from the start (a source taken out of the configuration a short while ago). */
+  constructor(under: readonly string[] = []) {
+    super();
+    this.under = [...under];
+  }
 
   /** Keeps every key that starts with `prefix` (a directory's batch key and `/`). */
   keepUnder(prefix: string): void {

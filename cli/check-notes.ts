@@ -9,7 +9,7 @@ import { isTimeZone } from '../core/time-format.ts';
 import { proxySetting, shownProxy } from '../adapters/http-handler.ts';
 import { archiveSpanFromName, cvpFirstBackupOnly } from '../core/artefact-sources.ts';
 import { isLoopback } from '../adapters/http-handler.ts';
-import { Observations } from '../agent/state/observations.ts';
+import { Observations, REMOVED_KEPT_DAYS } from '../agent/state/observations.ts';
 import { renamedSources } from '../agent/source-rename.ts';
 
 // What `ferry agent check` says of a configuration that is valid but would not do what its
@@ -147,16 +147,20 @@ export function plainHttpNotes(config: AgentConfig): string[] {
 /**
  * A note for each source the state directory holds records of that the configuration no longer
  * names: a recordings source renamed (the same directory) carries them over at the next pass;
- * any other is forgotten by it, and a new name is a new source.
+ * any other is kept a week from the first pass without it (put back meanwhile, it goes on where
+ * it was), then forgotten, and a new name is a new source.
  */
 export async function unconfiguredNotes(config: AgentConfig): Promise<string[]> {
-  const renamed = await renamedSources(config, new Observations(config.state));
+  const observations = new Observations(config.state);
+  const renamed = await renamedSources(config, observations);
   return Observations.unconfigured(config.state, new Set(config.sources.map((s) => s.name))).map((name) => {
     const to = renamed.find((r) => r.from === name)?.to;
     if (to !== undefined) return `note: source ${to} reads the directory source ${name} read, which is not in this configuration: the next pass takes ${to} for ${name} renamed, and what ${name} shipped and had pending carries over to ${to} (nothing is shipped again).`;
+    const removedAt = observations.removedAt(name);
+    const until = new Date((removedAt ? Date.parse(removedAt) : Date.now()) + REMOVED_KEPT_DAYS * 86_400_000).toISOString().slice(0, 16).replace('T', ' ');
     return (
-      `note: the state directory holds records of source ${name}, which is not in this configuration. If it was renamed, the new name is a new source (a recordings source is taken for it renamed only when it reads the same directory): ` +
-      `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that and remove it from the configuration for good.`
+      `note: the state directory holds records of source ${name}, which is not in this configuration: they are kept until ${until} UTC (${REMOVED_KEPT_DAYS} days from the first pass without it; put back before then, it goes on where it was), then forgotten. If it was renamed, the new name is a new source (a recordings source is taken for it renamed only when it reads the same directory): ` +
+      `everything still on its recorder is shipped again (new packs), and what ${name} had pending is no longer watched for loss. Keep the old name, or accept that.`
     );
   });
 }

@@ -32,6 +32,8 @@ interface SourceFile {
    * at the same path (or the directory replaced) has another, though the path is the same.
    */
   rootId?: string;
+  /** When a pass first ran without the source in the configuration (ISO): its records are kept for REMOVED_KEPT_DAYS after. */
+  removedAt?: string;
   /** When the source was last scanned successfully. */
   lastScan?: string;
   /**
@@ -55,6 +57,9 @@ interface SourceFile {
   /** Binlogs: the highest closed segment the store held when the journal knew none (a state directory lost): where the chain offsite ends. */
   shippedTop?: number;
 }
+
+/** How long the records of a source taken out of the configuration are kept (put back within it, it goes on where it was). */
+export const REMOVED_KEPT_DAYS = 7;
 
 interface ObservationsFile {
   format: 1;
@@ -270,16 +275,45 @@ export class Observations {
     this.save();
   }
 
-  /** Forgets every source not in `configured`: its observations and its pending view. */
-  forgetUnconfigured(configured: ReadonlySet<string>): void {
-    const removed = Observations.unconfigured(this.directory, configured);
-    if (removed.length === 0) return;
-    for (const name of removed) {
+  /**
+   * Sources not in `configured` are kept (observations, pending view) for REMOVED_KEPT_DAYS from
+   * the first pass without them, then forgotten: a source taken out of the configuration for a
+   * while (maintenance) and put back finds what it had pending still watched for loss, and what
+   * it shipped still known (the caller keeps that through a compaction). A source configured
+   * again is no longer counted as removed. Returns the sources still kept, and those back.
+   */
+  settleUnconfigured(configured: ReadonlySet<string>, now: Date): { kept: string[]; back: string[] } {
+    const kept: string[] = [];
+    const back: string[] = [];
+    let changed = false;
+    for (const [name, s] of Object.entries(this.sources)) {
+      if (!configured.has(name) || s.removedAt === undefined) continue;
+      delete s.removedAt;
+      back.push(name);
+      changed = true;
+    }
+    for (const name of Observations.unconfigured(this.directory, configured)) {
+      const s = this.of(name);
+      if (s.removedAt === undefined) {
+        s.removedAt = now.toISOString();
+        changed = true;
+      }
+      if (now.getTime() - Date.parse(s.removedAt) < REMOVED_KEPT_DAYS * 86_400_000) {
+        kept.push(name);
+        continue;
+      }
       rmSync(this.pendingFile(name), { force: true });
       delete this.sources[name];
       this.trackers.delete(name);
+      changed = true;
     }
-    this.save();
+    if (changed) this.save();
+    return { kept, back };
+  }
+
+  /** When a pass first ran without the source in the configuration (undefined: configured, or never removed). */
+  removedAt(source: string): string | undefined {
+    return this.sources[source]?.removedAt;
   }
 
   /** When the source was last scanned by any process. */

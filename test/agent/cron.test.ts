@@ -350,7 +350,7 @@ describe('batches no pass ever saw', () => {
 });
 
 describe('a source removed from the configuration', () => {
-  it("is forgotten by the first pass without it (its observations and pending view), so agent check stops noting it", async () => {
+  it("is kept (its observations and pending view) by the first pass without it, and forgotten a week later, so agent check stops noting it", async () => {
     const s = site();
     writeTree(s.root, 2, 3);
     const other = join(s.dir, 'rec2');
@@ -362,6 +362,9 @@ describe('a source removed from the configuration', () => {
     await cronPass(both, store, [], clock);
     expect(Observations.unconfigured(s.config.state, new Set(['cs']))).toEqual(['old']);
     clock.advance(60_000);
+    await cronPass(s.config, store, [], clock);
+    expect(Observations.unconfigured(s.config.state, new Set(['cs']))).toEqual(['old']);
+    clock.advance(7 * 86_400_000);
     await cronPass(s.config, store, [], clock);
     expect(Observations.unconfigured(s.config.state, new Set(['cs']))).toEqual([]);
     expect(existsSync(join(s.config.state, 'pending', 'old.jsonl'))).toBe(false);

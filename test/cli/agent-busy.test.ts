@@ -102,18 +102,18 @@ describe('why the agent stopped, under --json-logs', () => {
 });
 
 describe('agent check after a source was renamed', () => {
-  it('notes the source the state directory holds records of that the configuration no longer names, and what a rename costs: nothing for a recordings source reading the same directory', () => {
+  it('notes the source the state directory holds records of that the configuration no longer names, until when they are kept, and what a rename costs: nothing for a recordings source reading the same directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-renamed-'));
     const state = join(dir, 'state');
     mkdirSync(join(state, 'pending'), { recursive: true });
     mkdirSync(join(dir, 'rec'));
     writeFileSync(join(state, 'pending', 'contactstore.jsonl'), '');
-    writeFileSync(join(state, 'observations.json'), JSON.stringify({ format: 1, sources: { contactstore: { batchesSeen: 3 } } }));
+    writeFileSync(join(state, 'observations.json'), JSON.stringify({ format: 1, sources: { contactstore: { batchesSeen: 3, removedAt: '2026-12-01T10:00:00.000Z' } } }));
     writeFileSync(join(dir, 'agent.yaml'), `site: s\nstate: ${state}\nsources:\n  - { name: cstore, type: recordings, path: ${join(dir, 'rec')} }\n`);
     const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
     const r = spawnSync(process.execPath, [BIN, 'agent', 'check', '--config', join(dir, 'agent.yaml')], { encoding: 'utf8', env, timeout: 30_000 });
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('note: the state directory holds records of source contactstore, which is not in this configuration. If it was renamed, the new name is a new source (a recordings source is taken for it renamed only when it reads the same directory): everything still on its recorder is shipped again');
+    expect(r.stdout).toContain('note: the state directory holds records of source contactstore, which is not in this configuration: they are kept until 2026-12-08 10:00 UTC (7 days from the first pass without it; put back before then, it goes on where it was), then forgotten. If it was renamed, the new name is a new source (a recordings source is taken for it renamed only when it reads the same directory): everything still on its recorder is shipped again');
     expect(r.stdout).not.toContain('source cstore,');
     // The same source renamed, reading the directory contactstore read: its records carry over.
     writeFileSync(join(state, 'observations.json'), JSON.stringify({ format: 1, sources: { contactstore: { batchesSeen: 3, root: join(dir, 'rec') } } }));
