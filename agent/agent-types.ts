@@ -114,6 +114,8 @@ export interface CycleReport {
   sources: SourceStatus[];
   /** Manifest keys published in this cycle (a backup window verifies each). */
   manifests: string[];
+  /** Uploads the line stopped, left open for the next run to go on with (`source/name: stopped at … of …: the line failed`). */
+  kept?: string[];
   /** Recordings were left for the next pass when this pass's time slice ran out (the next pass starts at once). */
   more?: boolean;
 }
@@ -141,4 +143,5 @@ export function mergeReport(into: CycleReport, r: CycleReport): void {
   into.manifests.push(...r.manifests);
   into.sources.push(...r.sources);
   if (r.more) into.more = true;
+  if (r.kept) (into.kept ??= []).push(...r.kept);
 }

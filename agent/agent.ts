@@ -306,6 +306,7 @@ export class Agent {
     report.artefactBytes += r.bytes;
     report.failed += r.failed;
     report.lost += r.lost;
+    if (r.kept.length > 0) (report.kept ??= []).push(...r.kept);
     report.sources.push(r.status);
     return report;
   }

@@ -23,6 +23,7 @@ import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './
 import { artefactSelector } from './sources/select.ts';
 import { sentence } from '../core/alert-text.ts';
 import { shippingError } from './store-refusal.ts';
+import { keptUpload, stalledUploadAlert, stoppedAt, type UploadKeptError } from './upload-keep.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -70,6 +71,8 @@ export interface ArtefactCycle {
   lost: number;
   /** Manifest keys published in this cycle. */
   manifests: string[];
+  /** Uploads the line stopped, left open for the next run (agent/upload-keep.ts): `source/name: stopped at … of …: the line failed`. */
+  kept: string[];
 }
 
 interface Scan {
@@ -97,11 +100,13 @@ export class ArtefactRunner {
   private binlogBasename: string | undefined;
   /** Names found in this cycle to be dumps not yet whole (IncompleteDumpError). */
   private readonly incomplete = new Set<string>();
+  /** This cycle's uploads the line stopped, left open for the next run. */
+  private kept: string[] = [];
 
   async cycle(): Promise<ArtefactCycle> {
     const { clock, log } = this.deps;
     this.gapCheck = undefined;
-    const out: ArtefactCycle = { status: this.status([], undefined), artefacts: 0, bytes: 0, failed: 0, lost: 0, manifests: [] };
+    const out: ArtefactCycle = { status: this.status([], undefined), artefacts: 0, bytes: 0, failed: 0, lost: 0, manifests: [], kept: (this.kept = []) };
     let scan: Scan;
     try {
       scan = await this.scan();
@@ -286,7 +291,7 @@ export class ArtefactRunner {
         if (outcome.status === 'published' && outcome.lockRefused) {
           log.warn("the store refused this partial's own short lock: it went out under the bucket's default lock (kept longer, costing more). Deploy the stack that grants binlogs.partialLockDays before upgrading agents, and keep the agent's value equal to the deployment's (docs/operations.md, Binlog partials and their lock)", { ...what, artefact: outcome.artefactId });
         }
-        await this.deps.alerts.resolve(`ship-failed:${work.source}:${work.stamp.name}`, this.deps.site, `${work.stamp.name} of source ${work.source} is offsite now.`);
+        for (const kind of ['ship-failed', 'upload-stalled']) await this.deps.alerts.resolve(`${kind}:${work.source}:${work.stamp.name}`, this.deps.site, `${work.stamp.name} of source ${work.source} is offsite now.`);
         return outcome;
       } catch (error) {
         if (error instanceof SourceChangedError) {
@@ -299,12 +304,28 @@ export class ArtefactRunner {
         if (!retryable || attempt === attempts) {
           this.deps.onError?.(`${work.source}/${work.stamp.name}: ${shippingError(error, this.deps.site)}`);
           if (error instanceof FormatChangedError) return this.formatChanged(work, error);
+          const kept = keptUpload(error);
+          if (kept) return this.lineStopped(work, kept);
           await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(shippingError(error, this.deps.site))} It stays in the backlog and is tried again next cycle.` });
           return undefined;
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));
       }
     }
+    return undefined;
+  }
+
+  /**
+   * A shipping the line stopped, its upload left open with the parts the store took: said (the
+   * pass's summary, the log), not alerted as a failure, since the next run goes on from there;
+   * alerted once the upload has been under way for longer than STALLED_UPLOAD_HOURS.
+   */
+  private async lineStopped(work: ArtefactWork, kept: UploadKeptError): Promise<undefined> {
+    const { stored, size, since, stops } = kept.upload;
+    this.kept.push(`${work.source}/${work.stamp.name}: ${stoppedAt(stored, size)}: ${kept.upload.reason}`);
+    this.deps.log.warn('the line stopped the upload: kept open with the parts the store holds, the next run resumes it', { source: work.source, name: work.stamp.name, stored, size, since, stops, error: kept.message });
+    const stalled = stalledUploadAlert(this.deps.site, { source: work.source, name: work.stamp.name }, kept, this.deps.clock.now());
+    if (stalled) await this.deps.alerts.raise(stalled.key, stalled);
     return undefined;
   }
 

@@ -10,6 +10,7 @@ import type { Journal, FileStamp } from './journal.ts';
 import { UploadProgress, readUploadProgress } from './upload-progress.ts';
 import { StreamUploader, type StreamUploaderOptions, type UploadResult } from './stream-uploader.ts';
 import { discardUpload, openResume, resumeLost, type ResumeFacts } from './upload-resume.ts';
+import { keepOrAbort } from './upload-keep.ts';
 import type { Logger } from './log.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { readAll } from './recover.ts';
@@ -379,8 +380,7 @@ async function sendData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWo
       if (!partial) assertUnchanged(o.path, work.stamp);
     });
   } catch (error) {
-    await uploader.abort().catch(() => undefined);
-    throw error;
+    throw await keepOrAbort(error, uploader, progress, { store: ctx.store, size, ownLock: o.lock !== undefined });
   } finally {
     progress?.end();
   }

@@ -366,12 +366,28 @@ export class StreamUploader {
     this.buffer = undefined;
   }
 
-  /** Discards whatever was uploaded; safe to call after any failure, idempotent. */
-  async abort(): Promise<void> {
+  /**
+   * Waits for the parts in flight to settle (each the store takes is reported by onPartStored);
+   * the id of the upload still open, if any: what a failed shipping may leave for a later run.
+   */
+  async settle(): Promise<string | undefined> {
+    await Promise.allSettled(this.inflight);
+    return this.finished ? undefined : this.uploadId;
+  }
+
+  /**
+   * Discards whatever was uploaded; safe to call after any failure, idempotent. `leaveOpen`: the
+   * upload stays open at the store, its parts kept, for a later run to go on with (agent/upload-keep.ts).
+   */
+  async abort(leaveOpen = false): Promise<void> {
     for (const r of this.pendingRanges.splice(0)) r.settle(Promise.reject(new Error(`the upload of ${this.options.key} was aborted`)));
     await Promise.allSettled(this.inflight);
     this.giveBack();
     this.hasher.drop(this.stream);
+    if (leaveOpen) {
+      this.finished = true;
+      return;
+    }
     if (this.uploadId !== undefined && !this.finished) {
       await this.store.abortMultipart(this.options.key, this.uploadId);
       await this.options.onUploadEnded?.(this.uploadId);

@@ -27,6 +27,9 @@ export interface UploadProgressRecord {
   heldBytes?: number;
   /** What going on with the upload in a later run needs; set once the upload is open. */
   resume?: ResumeRecord;
+  /** The run stopped without ending the upload (the line failed): when, and why; kept for the next run to go on with. */
+  stoppedAt?: string;
+  stopReason?: string;
 }
 
 /** The upload's resume facts known before it opens: its key and part size, the file as opened, and the record it goes on from. */
@@ -53,6 +56,8 @@ export class UploadProgress {
   private uploadId: string | undefined;
   /** Parts the store acknowledged, by number (those of the record gone on from included). */
   private readonly parts = new Map<number, RecordedPart>();
+  /** The run stopped and left the upload open for the next: the record stays. */
+  private stop: { at: string; reason: string } | undefined;
 
   constructor(
     state: string,
@@ -86,22 +91,40 @@ export class UploadProgress {
     if (this.now().getTime() - this.writtenAt >= EVERY_MS) this.write();
   }
 
-  /** The upload ended (published, failed or abandoned): nothing left to show. */
+  /**
+   * The run stops without ending the upload (agent/upload-keep.ts): the record is written now,
+   * with every part the store took, and stays for the next run to go on with. The bytes the store
+   * holds, since when the upload is under way and how many runs it stopped; undefined when it holds none (nothing worth keeping: the record ends as any other).
+   */
+  stopped(reason: string): { stored: number; since: string; stops: number } | undefined {
+    if (this.uploadId === undefined || this.parts.size === 0) return undefined;
+    this.stop = { at: this.now().toISOString(), reason };
+    this.write();
+    const { since, stops } = this.resumeFields().resume!;
+    return { stored: [...this.parts.values()].reduce((n, p) => n + p.size, 0), since: since!, stops: stops ?? 1 };
+  }
+
+  /** The upload ended (published, failed or abandoned): nothing left to show; a stopped one's record stays. */
   end(): void {
-    rmSync(this.file, { force: true });
+    if (!this.stop) rmSync(this.file, { force: true });
   }
 
   private resumeFields(): Pick<UploadProgressRecord, 'resumedAt' | 'heldBytes' | 'resume'> {
     const { facts, uploadId } = this;
     if (!facts || uploadId === undefined) return {};
-    const from = facts.from?.uploadId === uploadId ? { resumedAt: facts.from.parts.reduce((n, p) => n + p.size, 0), heldBytes: this.heldBytes } : {};
+    const same = facts.from?.uploadId === uploadId ? facts.from : undefined;
+    const from = same ? { resumedAt: same.parts.reduce((n, p) => n + p.size, 0), heldBytes: this.heldBytes } : {};
     const parts = [...this.parts.values()].sort((a, b) => a.n - b.n);
-    return { ...from, resume: { uploadId, key: facts.key, partSize: facts.partSize, file: facts.file, parts } };
+    // Since when the upload is under way, over every run that went on with it, and how many stopped on the line.
+    const stops = (same?.stops ?? 0) + (this.stop ? 1 : 0);
+    const across = { since: same?.since ?? this.startedAt, ...(stops > 0 ? { stops } : {}) };
+    return { ...from, resume: { uploadId, key: facts.key, partSize: facts.partSize, file: facts.file, parts, ...across } };
   }
 
   private write(): void {
     const at = this.now();
-    const record: UploadProgressRecord = { ...this.what, sentBytes: this.sentBytes, startedAt: this.startedAt, updatedAt: at.toISOString(), ...this.resumeFields() };
+    const stop = this.stop ? { stoppedAt: this.stop.at, stopReason: this.stop.reason } : {};
+    const record: UploadProgressRecord = { ...this.what, sentBytes: this.sentBytes, startedAt: this.startedAt, updatedAt: at.toISOString(), ...this.resumeFields(), ...stop };
     try {
       mkdirSync(join(this.file, '..'), { recursive: true });
       writeFileSync(`${this.file}.tmp`, `${JSON.stringify(record)}\n`);

@@ -44,6 +44,10 @@ export interface ResumeRecord {
   partSize: number;
   file: FileIdentity;
   parts: RecordedPart[];
+  /** When the upload began, over every run that went on with it. */
+  since?: string;
+  /** How many runs stopped on a failed line and left it open for the next (agent/upload-keep.ts). */
+  stops?: number;
 }
 
 /** An open upload handed to the uploader: its id and the parts the store holds, by number. */

@@ -216,7 +216,8 @@ export function onceSummary(report: CycleReport, stopped = false): string {
   if (snapshots > 0) parts.push(`${snapshots} file-share snapshot(s)`);
   const left = report.sources.reduce((n, s) => n + (s.type === 'recordings' ? s.backlog.batches : 0), 0);
   const stop = stopped ? `; stopped early${left > 0 ? `: ${left} batch(es) left for the next run` : ''}` : '';
-  return `${parts.join('; ')}; failed ${report.failed}; lost ${report.lost}${stop}`;
+  const kept = (report.kept ?? []).map((k) => `; ${k}; the next run resumes`).join('');
+  return `${parts.join('; ')}; failed ${report.failed}; lost ${report.lost}${stop}${kept}`;
 }
 
 /**
@@ -376,7 +377,7 @@ export function renderStatus(s: StatusReport): string {
     `running           ${runningLine(s.running)}`,
     ...(s.unfinishedPass ? [`pass              ${passLine(s.unfinishedPass, s.agent?.updatedAt)}`] : []),
     `in flight         ${inflightLine(s.running, s.inflight, s.inflightArtefacts)}`,
-    ...(s.inflightUploads ?? []).map((u) => `  uploading       ${uploadLine(u)}`),
+    ...(s.inflightUploads ?? []).map((u) => `  ${u.stopped ? 'kept open' : 'uploading'}       ${uploadLine(u)}`),
     `bandwidth         ${s.bandwidth.limit}${s.bandwidth.next ? ` until ${s.bandwidth.next.at} (${s.bandwidth.timezone} schedule), then ${s.bandwidth.next.limit}` : ''}`,
   ];
   const drain = drainLine(s);

@@ -4,7 +4,8 @@ import { lockHolder } from '../agent/state/state-lock.ts';
 import { systemClock } from '../core/clock.ts';
 import { formatDuration } from '../core/alert-text.ts';
 import { formatBytes } from '../core/format-bytes.ts';
-import { readUploadProgress } from '../agent/upload-progress.ts';
+import { readUploadProgress, recordedUploads } from '../agent/upload-progress.ts';
+import { stoppedAt } from '../agent/upload-keep.ts';
 
 // `ferry agent status`: the agent holding the state directory now (agent.lock), and whether the
 // configuration file changed after it started. An agent reads its configuration once, at its
@@ -93,11 +94,32 @@ export interface UploadShown {
   bytesPerSec?: number;
   /** The bytes an earlier, interrupted run had stored when this one went on with the upload. */
   resumedAt?: number;
+  /** A run the line stopped left the upload open for the next (agent/upload-keep.ts): when, why, how many runs so far; `startedAt` is when the upload began. */
+  stopped?: { at: string; reason: string; stops: number };
 }
 
-/** The uploads of the in-flight artefacts the agent running now recorded progress of (none when no agent runs: a killed run's record waits for the next run to go on with its upload). */
+/**
+ * The uploads of the in-flight artefacts the agent running now recorded progress of (a killed
+ * run's record waits for the next run to go on with its upload), and those a run the line
+ * stopped left open for the next, whether an agent runs or not.
+ */
 export function inflightUploads(state: string, inflight: { artefactId: string; source: string; name: string }[], running: RunningAgent | undefined): UploadShown[] {
-  if (!running) return [];
+  const going = new Set(running ? inflight.map((a) => a.artefactId) : []);
+  return [...(running ? runningUploads(state, inflight) : []), ...keptUploads(state, going)];
+}
+
+/** The uploads the line stopped, but those an agent is going on with now (`going`). */
+function keptUploads(state: string, going: ReadonlySet<string>): UploadShown[] {
+  return recordedUploads(state).flatMap((id) => {
+    const p = readUploadProgress(state, id);
+    if (going.has(id) || !p?.stoppedAt || !Array.isArray(p.resume?.parts)) return [];
+    const stored = p.resume.parts.reduce((n, part) => n + part.size, 0);
+    const stopped = { at: p.stoppedAt, reason: p.stopReason ?? 'the line failed', stops: p.resume.stops ?? 1 };
+    return [{ file: `${p.source}/${p.name}`, size: p.size, sentBytes: stored, startedAt: p.resume.since ?? p.startedAt, updatedAt: p.updatedAt, stopped }];
+  });
+}
+
+function runningUploads(state: string, inflight: { artefactId: string; source: string; name: string }[]): UploadShown[] {
   return inflight.flatMap((a) => {
     const p = readUploadProgress(state, a.artefactId);
     if (!p) return [];
@@ -114,6 +136,7 @@ export function inflightUploads(state: string, inflight: { artefactId: string; s
  * an upload gone on with from an interrupted run says `since 02:00:04Z (resumed at 120.0 MB), …`.
  */
 export function uploadLine(u: UploadShown): string {
+  if (u.stopped) return `${u.file}: ${stoppedAt(u.sentBytes, u.size)} at ${u.stopped.at}: ${u.stopped.reason}; the next run resumes (upload under way since ${u.startedAt}, stopped by the line ${u.stopped.stops} time(s))`;
   const percent = u.size > 0 ? Math.floor((100 * u.sentBytes) / u.size) : 100;
   const rate = u.bytesPerSec === undefined ? 'no part stored yet' : `${formatBytes(u.bytesPerSec)}/s: about ${formatDuration(((u.size - u.sentBytes) / u.bytesPerSec) * 1000)} left`;
   const resumed = u.resumedAt === undefined ? '' : ` (resumed at ${formatBytes(u.resumedAt)})`;

@@ -8,6 +8,9 @@ import { readAll } from '../../agent/recover.ts';
 import { UploadProgress, readUploadProgress } from '../../agent/upload-progress.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { lineFailure } from '../../agent/upload-keep.ts';
+import { translateS3Error } from '../../adapters/s3-errors.ts';
+import { SourceChangedError } from '../../core/errors.ts';
 import { join } from 'node:path';
 
 // Going on with an upload an earlier run left open: the uploader reads every byte again, and a
@@ -160,9 +163,66 @@ describe('the upload progress record', () => {
       progress.started('u2');
       now += 10_000;
       progress.stored(PART, { partNumber: 1, etag: '"e1"', md5: 'c'.repeat(32) });
-      expect(readUploadProgress(state, 'a2')?.resume).toEqual({ uploadId: 'u2', key: 'k', partSize: PART, file, parts: [{ n: 1, size: PART, md5: 'c'.repeat(32), etag: '"e1"' }] });
+      expect(readUploadProgress(state, 'a2')?.resume).toEqual({ uploadId: 'u2', key: 'k', partSize: PART, file, parts: [{ n: 1, size: PART, md5: 'c'.repeat(32), etag: '"e1"' }], since: new Date(0).toISOString() });
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
+  });
+
+  it('of an upload the line stopped stays when the shipping ends, every part written; the run going on with it keeps its start and counts the stops', () => {
+    const state = mkdtempSync(join(tmpdir(), 'ferry-progress-'));
+    let now = 0;
+    try {
+      const first = new UploadProgress(state, 'a3', { source: 'db', name: 'full.bak', size: 3 * PART }, () => new Date(now), { key: 'k', partSize: PART, file });
+      first.started('u3');
+      now += 1_000;
+      // Within the 5 s between writes: only stopped() puts the part on disk.
+      first.stored(PART, { partNumber: 1, etag: '"e1"', md5: 'c'.repeat(32) });
+      expect(first.stopped('the line failed')).toEqual({ stored: PART, since: new Date(0).toISOString(), stops: 1 });
+      first.end();
+      const kept = readUploadProgress(state, 'a3')!;
+      expect(kept).toMatchObject({ stoppedAt: new Date(1_000).toISOString(), stopReason: 'the line failed' });
+      expect(kept.resume).toMatchObject({ uploadId: 'u3', parts: [{ n: 1, size: PART }], since: new Date(0).toISOString(), stops: 1 });
+
+      now = 3_600_000;
+      const second = new UploadProgress(state, 'a3', { source: 'db', name: 'full.bak', size: 3 * PART }, () => new Date(now), { key: 'k', partSize: PART, file, from: kept.resume });
+      expect(readUploadProgress(state, 'a3')?.stoppedAt).toBeUndefined();
+      expect(second.stopped('the line failed')).toEqual({ stored: PART, since: new Date(0).toISOString(), stops: 2 });
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it('of an upload stopped before the store took any part is not kept: stopped() says so and end() removes it', () => {
+    const state = mkdtempSync(join(tmpdir(), 'ferry-progress-'));
+    try {
+      const progress = new UploadProgress(state, 'a4', { source: 'db', name: 'full.bak', size: 3 * PART }, () => new Date(0), { key: 'k', partSize: PART, file });
+      progress.started('u4');
+      expect(progress.stopped('the line failed')).toBeUndefined();
+      progress.end();
+      expect(readUploadProgress(state, 'a4')).toBeUndefined();
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a failure that leaves an upload worth going on with (lineFailure)', () => {
+  const sdk = (name: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(`${name} happened`), { name, ...extra });
+  it.each([
+    ['a connection reset', translateS3Error(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'uploadPart', 'k'), 'the line failed'],
+    ['a connection refused (the line down)', translateS3Error(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'uploadPart', 'k'), 'the line failed'],
+    ["the store's 503", translateS3Error(sdk('SlowDown', { $metadata: { httpStatusCode: 503 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the store was unavailable (HTTP 503)'],
+  ])('keeps it after %s', (_what, error, reason) => {
+    expect(lineFailure(error)).toBe(reason);
+  });
+  it.each([
+    ['NoSuchUpload (the lifecycle rule aborted it)', translateS3Error(sdk('NoSuchUpload', { $metadata: { httpStatusCode: 404 } }), 'uploadPart', 'k')],
+    ['InvalidPart', translateS3Error(sdk('InvalidPart', { $metadata: { httpStatusCode: 400 } }), 'completeMultipart', 'k')],
+    ['AccessDenied', translateS3Error(sdk('AccessDenied', { $metadata: { httpStatusCode: 403 } }), 'uploadPart', 'k')],
+    ['a torn part (BadDigest)', translateS3Error(sdk('BadDigest', { $metadata: { httpStatusCode: 400 } }), 'uploadPart', 'k')],
+    ['a file changed', new SourceChangedError('changed', '/x')],
+  ])('ends it after %s', (_what, error) => {
+    expect(lineFailure(error)).toBeUndefined();
   });
 });

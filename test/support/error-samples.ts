@@ -39,6 +39,7 @@ import { TreeVanishedError } from '../../agent/tree/walk.ts';
 import { TreeRestoreUnfinishedError } from '../../agent/tree/restore-marker.ts';
 import { FormatChangedError, IncompleteDumpError } from '../../agent/ship-artefact.ts';
 import { JournalClosedError } from '../../agent/journal.ts';
+import { UploadKeptError } from '../../agent/upload-keep.ts';
 
 // One instance of every exported error class, with the name it must carry: Step Functions
 // (`ErrorEquals`), Lambda's `errorType`, the HTTP error middleware and operators match on it.
@@ -92,6 +93,7 @@ export const ERROR_SAMPLES: { cls: string; name: string; make: () => Error }[] =
   { cls: 'TreeRestoreUnfinishedError', name: 'TreeRestoreUnfinishedError', make: () => new TreeRestoreUnfinishedError('x') },
   // Carries the errorType the function reported, whatever the class is called.
   { cls: 'FunctionError', name: 'LockHeldError', make: () => new FunctionError('LockHeldError', 'x') },
+  { cls: 'UploadKeptError', name: 'UploadKeptError', make: () => new UploadKeptError('x', { stored: 0, size: 0, since: '', stops: 1, reason: 'x' }) },
   { cls: 'UnsupportedEventRuleError', name: 'UnsupportedEventRuleError', make: () => new UnsupportedEventRuleError('x') },
 ];
 

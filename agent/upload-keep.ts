@@ -1,0 +1,99 @@
+import { FerryError, IntegrityError, TransientError, messageOf } from '../core/errors.ts';
+import { formatBytes } from '../core/format-bytes.ts';
+import type { Alert, BlobStore } from '../core/ports.ts';
+import { cutOnTheWay } from './network-cut.ts';
+import type { StreamUploader } from './stream-uploader.ts';
+import type { UploadProgress } from './upload-progress.ts';
+import { resumeLost } from './upload-resume.ts';
+
+// A big upload whose line fails (connections reset, the store unreachable or not answering, after
+// the SDK's retries and the uploader's own resends, agent/network-cut.ts) is left open at the
+// store, as a killed run's is, instead of aborted: the parts the store acknowledged stay, and the
+// next run (or the next attempt of this one) goes on with the upload from its record
+// (agent/upload-resume.ts), sending only the rest. On a 3 Mbit/s uplink that drops several times
+// a day, a 1.5 GB full (about 70 minutes of unbroken line) is otherwise never offsite. A failure
+// the store answers as final (a refusal, a request at fault, NoSuchUpload, InvalidPart), a file
+// that changed, a damaged part, still ends the upload: the next shipping starts afresh.
+
+/** A shipping stopped by its line with its upload left open for the next run: not a loss, not a refusal. */
+export class UploadKeptError extends TransientError {
+  override readonly name: string = 'UploadKeptError';
+  constructor(
+    message: string,
+    /** Bytes of the parts the store holds, and of the whole file; since when the upload is under way, over how many runs stopped. */
+    readonly upload: { stored: number; size: number; since: string; stops: number; reason: string },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Why `error` leaves the upload worth going on with (the line, or the store unavailable for a
+ * while); undefined when the store answered it as final or the bytes are at fault.
+ */
+export function lineFailure(error: unknown): string | undefined {
+  if (!(error instanceof FerryError) || !error.retryable || error instanceof IntegrityError || resumeLost(error)) return undefined;
+  if (!(error instanceof TransientError)) return undefined;
+  const status = (error.cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode ?? 0;
+  if (status >= 500) return `the store was unavailable (HTTP ${status})`;
+  return cutOnTheWay(error) || /timed out|timeout|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONN|socket/i.test(messageOf(error)) ? 'the line failed' : 'the store could not be reached';
+}
+
+/**
+ * After a failed upload: left open, its record kept, when the line failed and the store holds
+ * parts of it that a later run can go on with (a record to go on from, a store that checks parts
+ * at completion, no retention date of its own fixed at creation); else aborted as before. Returns
+ * what the shipping throws: an UploadKeptError saying where it stopped, or `error` itself.
+ */
+export async function keepOrAbort(
+  error: unknown,
+  uploader: StreamUploader,
+  progress: UploadProgress | undefined,
+  o: { store: Pick<BlobStore, 'features'>; size: number; ownLock: boolean },
+): Promise<unknown> {
+  const why = lineFailure(error);
+  const resumable = progress !== undefined && !o.ownLock && ((o.store.features.md5ETags ?? false) || o.store.features.verifiesChecksums);
+  if (why && resumable && (await uploader.settle()) !== undefined) {
+    const kept = progress.stopped(why);
+    if (kept !== undefined) {
+      await uploader.abort(true);
+      return new UploadKeptError(`${stoppedAt(kept.stored, o.size)}: ${why}; the next run resumes (${messageOf(error)})`, { ...kept, size: o.size, reason: why }, { cause: error });
+    }
+  }
+  await uploader.abort().catch(() => undefined);
+  return error;
+}
+
+/** The UploadKeptError in `error`'s causes, if any. */
+export function keptUpload(error: unknown): UploadKeptError | undefined {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof UploadKeptError) return e;
+  return undefined;
+}
+
+/** `stopped at 640.0 MB of 1.5 GB`. */
+export function stoppedAt(stored: number, size: number): string {
+  return `stopped at ${formatBytes(stored)} of ${formatBytes(size)}`;
+}
+
+/** Hours an upload may stay under way, stopped by the line run after run, before it is alerted: a day without the nightly full offsite. */
+export const STALLED_UPLOAD_HOURS = 24;
+
+/**
+ * The alert of a file whose upload the line has kept stopping for longer than
+ * STALLED_UPLOAD_HOURS; undefined before then (each stop on its own is no alert: the next run
+ * resumes). Keyed by source and name (`upload-stalled:{source}:{name}`), resolved once it is offsite.
+ */
+export function stalledUploadAlert(site: string, file: { source: string; name: string }, kept: UploadKeptError, now: Date): (Omit<Alert, 'key'> & { key: string }) | undefined {
+  const hours = (now.getTime() - Date.parse(kept.upload.since)) / 3_600_000;
+  if (!(hours >= STALLED_UPLOAD_HOURS)) return undefined;
+  const { stored, size, since, stops } = kept.upload;
+  return {
+    key: `upload-stalled:${file.source}:${file.name}`,
+    severity: 'critical',
+    site,
+    subject: `${file.name} of ${file.source} is not offsite after ${Math.floor(hours)} h: its upload keeps stopping on the line`,
+    message: `The upload of ${file.name} began ${since} and has ${stoppedAt(stored, size)} after ${stops} run(s) the line stopped; each run goes on from there, but the backup is not offsite yet. Look at the uplink (or give the agent a window when it holds: bandwidth, backup windows); the bucket's lifecycle rule aborts an upload not completed within its AbortIncompleteMultipartUpload days, and it then starts again from the first byte.`,
+    details: { source: file.source, name: file.name, stored, size, since, stops },
+  };
+}

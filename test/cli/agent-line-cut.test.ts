@@ -1,0 +1,221 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectStatus, renderStatus } from '../../cli/agent-commands.ts';
+import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
+import { createS3Client } from '../../adapters/aws-clients.ts';
+import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import type { UploadProgressRecord } from '../../agent/upload-progress.ts';
+import { AlertBook } from '../../agent/state/alert-book.ts';
+import { readAll } from '../../agent/recover.ts';
+
+// A big backup whose line fails mid-upload (connections reset after the SDK's retries and the
+// uploader's own resends) is left open with the parts the store took, as a killed run's is, and
+// the next run sends only the rest under the same upload; a failure the store answers as final
+// still ends the upload. Here for real: `ferry agent run --once` in its own process, a 24 MiB
+// backup in 5 MiB parts one at a time, every request through a proxy that counts the parts it
+// carries and, while the line is "down", cuts each part upload after its first bytes.
+
+const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
+const MiB = 1024 * 1024;
+const SIZE = 24 * MiB;
+let s3: LocalS3;
+let proxy: Server;
+let endpoint: string;
+let store: S3BlobStore;
+let dir: string;
+let run = 'none';
+/**
+ * What the proxy does to part uploads: carry them; cut every one once `cutAfter` parts were carried
+ * in the run (the line down); or answer part number `refuse` with S3's 403 AccessDenied.
+ */
+let line: { cutAfter?: number; refuse?: number } = {};
+/** Every part upload the proxy carried whole: the run it came from, its upload and number, its bytes. */
+const parts: { run: string; uploadId: string; partNumber: number; bytes: number }[] = [];
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ferry-line-cut-'));
+  s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
+  const target = new URL(s3.endpoint);
+  proxy = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', s3.endpoint);
+    const isPart = req.method === 'PUT' && url.searchParams.has('partNumber');
+    const partNumber = Number(url.searchParams.get('partNumber'));
+    if (isPart && line.cutAfter !== undefined && parts.filter((p) => p.run === run).length >= line.cutAfter) {
+      req.once('data', () => req.socket.destroy());
+      return;
+    }
+    if (isPart && line.refuse === partNumber) {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(403, { 'content-type': 'application/xml', 'x-amz-request-id': 'R1', 'x-amz-id-2': 'I1' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>R1</RequestId></Error>');
+      });
+      return;
+    }
+    const part = isPart ? { run, uploadId: url.searchParams.get('uploadId') ?? '', partNumber, bytes: 0 } : undefined;
+    req.on('data', (chunk: Buffer) => part && (part.bytes += chunk.length));
+    const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      if (part && answer.statusCode === 200) parts.push(part);
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => res.destroy());
+    req.on('error', () => out.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const address = proxy.address();
+  endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  store = new S3BlobStore(createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials }), 'ferry-data', { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
+});
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await new Promise((r) => proxy?.close(r));
+  await s3?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Site {
+  name: string;
+  state: string;
+  file: string;
+  configFile: string;
+}
+
+function site(name: string): Site {
+  const base = join(dir, name);
+  const root = join(base, 'dumps');
+  const state = join(base, 'state');
+  mkdirSync(root, { recursive: true });
+  const file = join(root, 'full-0001.bak');
+  writeFileSync(file, randomBytes(SIZE));
+  const configFile = join(base, 'agent.yaml');
+  writeFileSync(
+    configFile,
+    `site: ${name}\nstate: ${state}\n` +
+      `cloud: { bucket: ferry-data, endpoint: "${endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }\n` +
+      `shipping: { partSizeMiB: 5, partConcurrency: 1, packConcurrency: 1, attempts: 1 }\n` +
+      `sources:\n  - { name: nightly, type: rotated, profile: generic, patterns: ["*.bak"], path: ${root}, stableSeconds: 0 }\n`,
+  );
+  return { name, state, file, configFile };
+}
+
+/** `agent run --once` in its own process to its end: its exit code and stderr (JSON log lines). */
+async function runOnce(s: Site, tag: string): Promise<{ code: number | null; stderr: string }> {
+  run = tag;
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
+  const child = spawn(process.execPath, [BIN, 'agent', 'run', '--once', '--json-logs', '--config', s.configFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stderr };
+}
+
+function records(state: string): UploadProgressRecord[] {
+  const uploads = join(state, 'uploads');
+  if (!existsSync(uploads)) return [];
+  return readdirSync(uploads)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(uploads, f), 'utf8')) as UploadProgressRecord);
+}
+
+async function publishedSha256(s: Site): Promise<string> {
+  const keys: string[] = [];
+  for await (const o of store.list('')) if (o.key.includes(`/${s.name}/`) && o.key.endsWith('full-0001.bak') && !o.key.startsWith('manifests/')) keys.push(o.key);
+  expect(keys).toHaveLength(1);
+  return createHash('sha256').update(await readAll(store, keys[0]!)).digest('hex');
+}
+
+const fileSha256 = (s: Site) => createHash('sha256').update(readFileSync(s.file)).digest('hex');
+const sentIn = (tag: string) => parts.filter((p) => p.run === tag);
+/** The part numbers a run sent, in order (two may be in flight at once). */
+const numbersIn = (tag: string) => sentIn(tag).map((p) => p.partNumber).sort((a, b) => a - b);
+const ALL = [1, 2, 3, 4, 5];
+
+async function openUploads(s: Site): Promise<string[]> {
+  const open: string[] = [];
+  for await (const u of store.listMultipart('')) if (u.key.includes(`/${s.name}/`)) open.push(u.uploadId);
+  return open;
+}
+
+describe('a backup upload whose line fails mid-way', () => {
+  it('is left open with the parts the store took; status says where it stopped; no failure alert; the next run sends only the rest under the same upload and the object is the file', async () => {
+    const s = site('cut');
+    line = { cutAfter: 2 };
+    const first = await runOnce(s, 'cut-1');
+    expect(first.code).toBe(1);
+    const stored = numbersIn('cut-1');
+    expect(stored.length).toBeGreaterThanOrEqual(2);
+    expect(stored.length).toBeLessThan(5);
+    const [record] = records(s.state);
+    expect(record?.stopReason).toBe('the line failed');
+    expect(record?.resume?.parts.map((p) => p.n)).toEqual(stored);
+    expect(record?.resume?.stops).toBe(1);
+    const uploadId = record!.resume!.uploadId;
+    expect(await openUploads(s)).toEqual([uploadId]);
+    expect(first.stderr).toContain('the line stopped the upload: kept open');
+    // A stop the next run resumes is no failure to page about.
+    expect(AlertBook.read(s.state).map((a) => a.key)).toEqual([]);
+    const status = renderStatus(await collectStatus(s.configFile));
+    const at = `${((stored.length * 5 * MiB) / 1e6).toFixed(1)} MB`;
+    expect(status).toMatch(new RegExp(`^ {2}kept open {7}nightly/full-0001\\.bak: stopped at ${at.replace('.', '\\.')} of 25\\.2 MB at \\S+: the line failed; the next run resumes \\(upload under way since \\S+, stopped by the line 1 time\\(s\\)\\)$`, 'm'));
+
+    line = {};
+    const second = await runOnce(s, 'cut-2');
+    expect(second.code).toBe(0);
+    const sent = sentIn('cut-2');
+    expect(numbersIn('cut-2')).toEqual(ALL.filter((n) => !stored.includes(n)));
+    expect(new Set(sent.map((p) => p.uploadId))).toEqual(new Set([uploadId]));
+    expect(sent.reduce((n, p) => n + p.bytes, 0)).toBe(SIZE - stored.length * 5 * MiB);
+    expect(await publishedSha256(s)).toBe(fileSha256(s));
+    expect(await openUploads(s)).toEqual([]);
+    expect(records(s.state)).toEqual([]);
+  }, 180_000);
+
+  it('is ended when the store refuses a part as final (403): no upload left open, no record, the next run starts from the first byte', async () => {
+    const s = site('refused');
+    line = { refuse: 3 };
+    const first = await runOnce(s, 'refused-1');
+    expect(first.code).toBe(1);
+    expect(numbersIn('refused-1')).not.toContain(3);
+    expect(records(s.state)).toEqual([]);
+    expect(await openUploads(s)).toEqual([]);
+    expect(AlertBook.read(s.state).map((a) => a.key)).toEqual(['ship-failed:nightly:full-0001.bak']);
+
+    line = {};
+    expect((await runOnce(s, 'refused-2')).code).toBe(0);
+    expect(numbersIn('refused-2')).toEqual(ALL);
+    expect(await publishedSha256(s)).toBe(fileSha256(s));
+  }, 180_000);
+
+  it('pages (critical) once the upload has been under way for a day of stops, and resolves it when the backup is offsite', async () => {
+    const s = site('stalled');
+    line = { cutAfter: 1 };
+    expect((await runOnce(s, 'stalled-1')).code).toBe(1);
+    // The upload began a day and an hour ago, as the record says (the runs before were stopped too).
+    const file = join(s.state, 'uploads', readdirSync(join(s.state, 'uploads'))[0]!);
+    const record = JSON.parse(readFileSync(file, 'utf8')) as UploadProgressRecord;
+    writeFileSync(file, JSON.stringify({ ...record, resume: { ...record.resume, since: new Date(Date.now() - 25 * 3_600_000).toISOString() } }));
+    line = { cutAfter: 1 };
+    expect((await runOnce(s, 'stalled-2')).code).toBe(1);
+    const before = numbersIn('stalled-1');
+    expect(numbersIn('stalled-2').filter((n) => before.includes(n))).toEqual([]);
+    const [alert] = AlertBook.read(s.state);
+    expect(alert).toMatchObject({ key: 'upload-stalled:nightly:full-0001.bak', severity: 'critical' });
+    expect(alert!.subject).toMatch(/^full-0001\.bak of nightly is not offsite after 25 h: its upload keeps stopping on the line$/);
+
+    line = {};
+    expect((await runOnce(s, 'stalled-3')).code).toBe(0);
+    const held = [...before, ...numbersIn('stalled-2')];
+    expect(numbersIn('stalled-3')).toEqual(ALL.filter((n) => !held.includes(n)));
+    expect(AlertBook.read(s.state)).toEqual([]);
+    expect(await publishedSha256(s)).toBe(fileSha256(s));
+  }, 240_000);
+});
