@@ -7,7 +7,8 @@ import type { Journal } from './journal.ts';
 import type { Logger } from './log.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
 import { discardUpload, resumableAfterInterruption } from './upload-resume.ts';
-import { readUploadProgress, recordedUploads, removeUploadProgress } from './upload-progress.ts';
+import { existsSync } from 'node:fs';
+import { readUploadProgress, recordedUploads, removeUploadProgress, type UploadProgressRecord } from './upload-progress.ts';
 
 // After a crash or kill -9: every pack the journal saw begin but not end is settled before
 // new work starts. Open multipart uploads are aborted (those the journal recorded, and any
@@ -38,7 +39,7 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
   for (const art of inflight) {
     const manifest = await artefactHolds(store, art.manifestKey, art.key, verify, log);
     // An upload whose record and file hold is kept open for the next shipping of the artefact to go on with.
-    const keep = manifest ? undefined : await resumableAfterInterruption(journal.directory, art, log);
+    const keep = manifest ? undefined : await keepOrGiveUp(store, journal.directory, art, log);
     out.aborted += await abortUploads(store, journal, art.artefactId, art.key, art.uploads, log, keep);
     if (keep === undefined) removeUploadProgress(journal.directory, art.artefactId);
     else {
@@ -60,20 +61,55 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
 }
 
 /**
- * Uploads an earlier recovery kept open and no shipping has gone on with since (their record left
- * in the state directory, the journal no longer naming them): kept while their file is unchanged,
- * aborted and forgotten once it changed or went. Returns how many were aborted.
+ * Uploads an earlier recovery, or a run the line stopped (agent/upload-keep.ts), kept open and no
+ * shipping has gone on with since (their record left in the state directory, the journal no longer
+ * naming them): kept while their file is unchanged and the store still has them (a run whose
+ * configuration does not ship the file now keeps them for one that does); else aborted and
+ * forgotten, and said why. Returns how many were aborted.
  */
 async function settleKeptUploads(store: BlobStore, state: string, settled: Set<string>, log: Logger): Promise<number> {
   let aborted = 0;
   for (const id of recordedUploads(state)) {
     if (settled.has(id)) continue;
     const record = readUploadProgress(state, id)?.resume;
-    if (record && (await resumableAfterInterruption(state, { artefactId: id, key: record.key, uploads: [record.uploadId] }, log))) continue;
+    if (await keepOrGiveUp(store, state, { artefactId: id, key: record?.key ?? '', uploads: record ? [record.uploadId] : [] }, log)) continue;
     await discardUpload({ store, state }, id, record);
     if (record) aborted++;
   }
   return aborted;
+}
+
+/**
+ * The upload an artefact's record keeps open for a later shipping to go on with, when the record,
+ * its file and the store's upload still hold; undefined when it is to be aborted, said why (and
+ * what) when a record was there.
+ */
+async function keepOrGiveUp(store: BlobStore, state: string, art: { artefactId: string; key: string; uploads: string[] }, log: Logger): Promise<string | undefined> {
+  const progress = readUploadProgress(state, art.artefactId);
+  const why = await keptUploadEnds(store, state, art, progress, log);
+  if (why === undefined) return progress?.resume?.uploadId;
+  if (progress) log.info('an upload left open for a later run is given up: aborted, its record removed', { artefact: art.artefactId, source: progress.source, name: progress.name, reason: why });
+  return undefined;
+}
+
+/** Why a kept upload's record is to be given up; undefined when a later shipping can still go on with it. */
+async function keptUploadEnds(store: BlobStore, state: string, art: { artefactId: string; key: string; uploads: string[] }, progress: UploadProgressRecord | undefined, log: Logger): Promise<string | undefined> {
+  const record = progress?.resume;
+  if (!record || typeof record.key !== 'string') return 'its record names no upload (none was open yet, or it is unreadable)';
+  if (!(await resumableAfterInterruption(state, art, log))) {
+    return existsSync(record.file?.path ?? '') ? 'its file changed since (or no part of it was stored)' : `its file ${record.file?.path ?? ''} is gone`;
+  }
+  return (await uploadListed(store, record.key, record.uploadId)) === false ? 'the store no longer has the upload (aborted, or expired by the bucket lifecycle rule)' : undefined;
+}
+
+/** Whether the store lists the upload open; undefined when it cannot be told (the agent role may not list uploads on AWS). */
+async function uploadListed(store: BlobStore, key: string, uploadId: string): Promise<boolean | undefined> {
+  try {
+    for await (const u of store.listMultipart(key)) if (u.key === key && u.uploadId === uploadId) return true;
+    return false;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Aborts the uploads the journal recorded for an object and any the store still lists for its key, but `keep`. */

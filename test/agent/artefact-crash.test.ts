@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { FaultyBlobStore } from '../../core/faulty-blob-store.ts';
@@ -8,6 +8,8 @@ import { ManualClock } from '../../core/clock.ts';
 import type { BlobStore } from '../../core/ports.ts';
 import { readAll } from '../../agent/recover.ts';
 import type { Logger } from '../../agent/log.ts';
+import { TransientError } from '../../core/errors.ts';
+import { onceSummary } from '../../cli/agent-commands.ts';
 import { readUploadProgress, recordedUploads } from '../../agent/upload-progress.ts';
 import { artefactSite, artefactAgent, artefactManifests, openUploads, writeAt, bytesOf } from '../support/artefact-agent.ts';
 
@@ -171,6 +173,64 @@ describe('artefact shipping under failures', () => {
     third.agent.close();
     expect(await openUploads(store)).toEqual([]);
     expect(recordedUploads(state)).toEqual([]);
+  });
+
+  it.each([
+    ['its file is gone', async (s: { root: string }) => rmSync(join(s.root, 'nightly.bak')), /^its file \S+nightly\.bak is gone$/],
+    ['the store no longer has the upload (the lifecycle rule aborted it)', async (_s: unknown, store: BlobStore, r: { key: string; uploadId: string }) => store.abortMultipart(r.key, r.uploadId), /^the store no longer has the upload/],
+  ])('a kept upload nobody went on with is given up by a later run, its record removed and the log saying why, once %s', async (_what, between, reason) => {
+    const { s, store } = await killedAfterPartsRecorded();
+    const state = s.config.state;
+    const [id] = recordedUploads(state);
+    await between(s, store, readUploadProgress(state, id!)!.resume!);
+
+    // A run that does not ship the backup (its source not configured now) is the one that settles the record.
+    const other = join(s.dir, 'other');
+    mkdirSync(other);
+    const elsewhere = { ...s.config, sources: s.config.sources.map((src) => ({ ...src, name: 'other', path: other })) };
+    const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = Object.fromEntries((['debug', 'info', 'warn', 'error'] as const).map((level) => [level, (msg: string, fields?: Record<string, unknown>) => void lines.push({ msg, fields })])) as unknown as Logger;
+    const next = artefactAgent(elsewhere, store, { clock: new ManualClock(new Date()), log });
+    await next.agent.cycle();
+    next.agent.close();
+    expect(recordedUploads(state)).toEqual([]);
+    expect(await openUploads(store)).toEqual([]);
+    const said = lines.find((l) => l.msg.startsWith('an upload left open for a later run is given up'));
+    expect(said?.fields).toMatchObject({ artefact: id, source: 'db', name: 'nightly.bak' });
+    expect(String(said?.fields?.reason)).toMatch(reason);
+  });
+
+  it("stopped by the store's 503s after parts were stored: the pass says where it stopped, the record stays with no artefact in flight, and a later run gives it up once the file is gone", async () => {
+    const s = site(16 * MiB);
+    const store = new MemoryBlobStore();
+    let parts = 0;
+    const failing: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) =>
+        ++parts > 2 ? Promise.reject(new TransientError('S3 uploadPart: SlowDown: Please reduce your request rate.', { cause: { name: 'SlowDown', $metadata: { httpStatusCode: 503 } } })) : store.uploadPart(a[0], a[1], a[2], a[3], a[4]),
+    });
+    const first = artefactAgent(s.config, failing);
+    const report = await first.agent.cycle();
+    first.agent.close();
+    expect(report.kept).toEqual(['db/nightly.bak: stopped at 10.5 MB of 16.8 MB: the store was unavailable (HTTP 503)']);
+    expect(onceSummary(report)).toMatch(/; db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store was unavailable \(HTTP 503\); the next run resumes$/);
+    expect(first.alerts).toEqual([]);
+    const [id] = recordedUploads(s.config.state);
+    const kept = readUploadProgress(s.config.state, id!);
+    expect(kept?.stopReason).toBe('the store was unavailable (HTTP 503)');
+    // Two parts in flight at once: which two the store took depends on which was asked first.
+    expect(kept?.resume?.parts).toHaveLength(2);
+    expect(await openUploads(store)).toHaveLength(1);
+
+    rmSync(join(s.root, 'nightly.bak'));
+    const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const log = Object.fromEntries((['debug', 'info', 'warn', 'error'] as const).map((level) => [level, (msg: string, fields?: Record<string, unknown>) => void lines.push({ msg, fields })])) as unknown as Logger;
+    const second = artefactAgent(s.config, store, { log });
+    expect(second.agent.statusSnapshot().inflight).toBe(0);
+    await second.agent.cycle();
+    second.agent.close();
+    expect(recordedUploads(s.config.state)).toEqual([]);
+    expect(await openUploads(store)).toEqual([]);
+    expect(lines.find((l) => l.msg.startsWith('an upload left open for a later run is given up'))?.fields?.reason).toMatch(/^its file \S+nightly\.bak is gone$/);
   });
 
   it('killed again while the next run hashed the file, before it went on with the upload: the run after goes on with it, sending only the parts not recorded', async () => {

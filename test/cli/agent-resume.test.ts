@@ -185,7 +185,8 @@ describe('a backup upload killed mid-way', () => {
 
   it.each([
     ['the file rewritten between the runs', (s: Site) => writeFileSync(s.file, randomBytes(SIZE)), 5, /interrupted upload changed|not gone on with/],
-    ['the upload aborted at the store between the runs', async (s: Site, r: { key: string; uploadId: string }) => store.abortMultipart(r.key, r.uploadId), 5, /could not be completed: uploading afresh/],
+    // The store here lists uploads: the next run's recovery finds the upload gone before the shipping would (NoSuchUpload where the role may not list).
+    ['the upload aborted at the store between the runs', async (s: Site, r: { key: string; uploadId: string }) => store.abortMultipart(r.key, r.uploadId), 5, /given up: aborted, its record removed.*the store no longer has the upload/],
     ['the part size changed', () => undefined, 4, /part size was 5242880 bytes, now 6291456/],
   ])('is uploaded afresh from the first byte, with no error, after %s; the object is the file', async (what, between, partCount, said) => {
     const s = site(`fresh-${partCount}-${what.length}`);
