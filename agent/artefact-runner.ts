@@ -23,7 +23,7 @@ import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './
 import { artefactSelector } from './sources/select.ts';
 import { sentence } from '../core/alert-text.ts';
 import { shippingError } from './store-refusal.ts';
-import { keptUpload, stalledUploadAlert, stoppedAt, type UploadKeptError } from './upload-keep.ts';
+import { keptUpload, lineFailure, stalledUploadAlert, stillKept, stoppedAt, type UploadKeptError } from './upload-keep.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -282,6 +282,8 @@ export class ArtefactRunner {
   private async shipWithRetry(work: ArtefactWork): Promise<ArtefactOutcome | undefined> {
     const { log, attempts } = this.deps;
     const what = { source: work.source, name: work.stamp.name, ...(work.partial ? { partial: true } : {}) };
+    /** The upload an attempt left open when the line failed, while later attempts fail on the line too. */
+    let stopped: UploadKeptError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         const started = performance.now();
@@ -301,11 +303,12 @@ export class ArtefactRunner {
         const retryable = !(error instanceof UnreadableSourceError) && shipRetryable(error);
         log.warn('artefact failed', { ...what, attempt, of: attempts, retryable, error: messageOf(error) });
         if (error instanceof IncompleteDumpError || error instanceof FormatChangedError) this.incomplete.add(work.stamp.name);
+        // A later attempt the line stops before it reaches the upload (its first HEAD) leaves the upload as the stop left it.
+        stopped = keptUpload(error) ?? (lineFailure(error) && stillKept(this.deps.journal.directory, work.source, work.stamp.name) ? stopped : undefined);
         if (!retryable || attempt === attempts) {
-          this.deps.onError?.(`${work.source}/${work.stamp.name}: ${shippingError(error, this.deps.site)}`);
+          this.deps.onError?.(`${work.source}/${work.stamp.name}: ${shippingError(stopped ?? error, this.deps.site)}`);
           if (error instanceof FormatChangedError) return this.formatChanged(work, error);
-          const kept = keptUpload(error);
-          if (kept) return this.lineStopped(work, kept);
+          if (stopped) return this.lineStopped(work, stopped);
           await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(shippingError(error, this.deps.site))} It stays in the backlog and is tried again next cycle.` });
           return undefined;
         }

@@ -3,7 +3,7 @@ import { formatBytes } from '../core/format-bytes.ts';
 import type { Alert, BlobStore } from '../core/ports.ts';
 import { cutOnTheWay } from './network-cut.ts';
 import type { StreamUploader } from './stream-uploader.ts';
-import type { UploadProgress } from './upload-progress.ts';
+import { readUploadProgress, recordedUploads, type UploadProgress } from './upload-progress.ts';
 import { resumeLost } from './upload-resume.ts';
 
 // A big upload whose line fails (connections reset, the store unreachable or not answering, after
@@ -96,4 +96,12 @@ export function stalledUploadAlert(site: string, file: { source: string; name: s
     message: `The upload of ${file.name} began ${since} and has ${stoppedAt(stored, size)} after ${stops} run(s) the line stopped; each run goes on from there, but the backup is not offsite yet. Look at the uplink (or give the agent a window when it holds: bandwidth, backup windows); the bucket's lifecycle rule aborts an upload not completed within its AbortIncompleteMultipartUpload days, and it then starts again from the first byte.`,
     details: { source: file.source, name: file.name, stored, size, since, stops },
   };
+}
+
+/** Whether the state directory keeps an upload of `source`'s file `name` that the line stopped (its record left for the next run). */
+export function stillKept(state: string, source: string, name: string): boolean {
+  return recordedUploads(state).some((id) => {
+    const p = readUploadProgress(state, id);
+    return p?.stoppedAt !== undefined && p.source === source && p.name === name;
+  });
 }

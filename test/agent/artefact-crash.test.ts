@@ -204,9 +204,11 @@ describe('artefact shipping under failures', () => {
     const s = site(16 * MiB);
     const store = new MemoryBlobStore();
     let parts = 0;
+    const unavailable = (op: string) => Promise.reject(new TransientError(`S3 ${op}: SlowDown: Please reduce your request rate.`, { cause: { name: 'SlowDown', $metadata: { httpStatusCode: 503 } } }));
+    // Once the store took two parts it answers nothing else: the later attempts fail at their first look (a HEAD), before the upload.
     const failing: BlobStore = Object.assign(Object.create(store) as BlobStore, {
-      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) =>
-        ++parts > 2 ? Promise.reject(new TransientError('S3 uploadPart: SlowDown: Please reduce your request rate.', { cause: { name: 'SlowDown', $metadata: { httpStatusCode: 503 } } })) : store.uploadPart(a[0], a[1], a[2], a[3], a[4]),
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) => (++parts > 2 ? unavailable('uploadPart') : store.uploadPart(a[0], a[1], a[2], a[3], a[4])),
+      head: (key: string) => (parts > 2 ? unavailable('head') : store.head(key)),
     });
     const first = artefactAgent(s.config, failing);
     const report = await first.agent.cycle();
@@ -214,6 +216,7 @@ describe('artefact shipping under failures', () => {
     expect(report.kept).toEqual(['db/nightly.bak: stopped at 10.5 MB of 16.8 MB: the store was unavailable (HTTP 503)']);
     expect(onceSummary(report)).toMatch(/; db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store was unavailable \(HTTP 503\); the next run resumes$/);
     expect(first.alerts).toEqual([]);
+    expect(first.agent.statusSnapshot().lastError ?? '').toMatch(/^db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store was unavailable \(HTTP 503\); the next run resumes/);
     const [id] = recordedUploads(s.config.state);
     const kept = readUploadProgress(s.config.state, id!);
     expect(kept?.stopReason).toBe('the store was unavailable (HTTP 503)');
