@@ -59,8 +59,7 @@ export class Agent {
   private readonly lock: StateLock;
   private readonly runners = new Map<string, ArtefactRunner>();
   private recovered = false;
-  /** Sources taken out of the configuration less than a week ago: their shipped records outlive a compaction. */
-  private removedKept: string[] = [];
+  private removedKept: string[] = []; // sources out of the configuration under a week: their shipped records outlive a compaction
   private lastReport: CycleReport | undefined;
   private lastError: string | undefined;
   /** What the agent shipped lately (status.json's `shipRate`: how long the backlog takes). */
@@ -263,7 +262,7 @@ export class Agent {
     await this.alerts.hold('site-name-shared', anotherAgentAlert(site, writer.otherAgent), site, `No other agent has written as site ${site} in the last hour.`, wrote);
     await this.alerts.hold('site-replaced-agent', replacedAgentAlert(site, writer.otherAgent), site, `The agent this one replaced has written no heartbeat as site ${site} in the last hour.`, wrote);
     if (writer.failure !== undefined) report.failed++;
-    await this.alerts.hold('heartbeat', heartbeatFailedAlert(site, writer, key !== undefined), site, 'The heartbeat reaches the store again.', wrote);
+    await this.alerts.hold('heartbeat', heartbeatFailedAlert(site, writer, key !== undefined, this.deps.clock.now()), site, 'The heartbeat reaches the store again.', wrote);
   }
 
   /** `pass.json` says a pass started (`agent status` tells one that never ended); a disk that cannot take it stops no pass. */

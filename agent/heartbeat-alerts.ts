@@ -22,9 +22,18 @@ export function anotherAgentAlert(site: string, other: HeartbeatWriter['otherAge
   };
 }
 
+/**
+ * How long a store that cannot be reached (the line down, not a refusal) goes unpaged, from the
+ * last heartbeat that went out: a branch line that drops for minutes several times a day pages
+ * nobody; one down for longer pages before the fleet view calls the site SILENT (90 min).
+ */
+export const UNREACHABLE_PAGE_MINUTES = 60;
+
 /** The pass's heartbeat failed: the store refused it or could not be reached, or the state directory could not keep it (`wentOut`: the heartbeat itself did). */
-export function heartbeatFailedAlert(site: string, writer: Pick<HeartbeatWriter, 'failure' | 'failedIn'>, wentOut: boolean): HeldAlert | undefined {
+export function heartbeatFailedAlert(site: string, writer: Pick<HeartbeatWriter, 'failure' | 'failedIn' | 'unreachableSince'>, wentOut: boolean, now: Date): HeldAlert | undefined {
   if (writer.failure === undefined) return undefined;
+  const since = writer.failedIn === 'store' && writer.unreachableSince !== undefined ? Date.parse(writer.unreachableSince) : undefined;
+  if (since !== undefined && now.getTime() - since < UNREACHABLE_PAGE_MINUTES * 60_000) return undefined;
   return {
     severity: 'critical',
     site,
@@ -35,7 +44,7 @@ export function heartbeatFailedAlert(site: string, writer: Pick<HeartbeatWriter,
         }
       : {
           subject: 'the heartbeat cannot be written to the store',
-          message: `The agent could not write its heartbeat (${writer.failure}). The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
+          message: `The agent could not write its heartbeat (${writer.failure})${since !== undefined ? `; the store has not been reached since the last heartbeat went out, at ${writer.unreachableSince}` : ''}. The cloud cannot see this site (the fleet view will call it SILENT), and nothing can ship while the store refuses this agent or cannot be reached: check cloud.endpoint, the network and the credentials.`,
         }),
     details: { error: writer.failure },
   };

@@ -6,7 +6,7 @@ import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, 
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
-import { AlreadyExistsError, messageOf } from '../core/errors.ts';
+import { AlreadyExistsError, TransientError, messageOf } from '../core/errors.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
@@ -209,6 +209,7 @@ export class HeartbeatWriter {
   async write(pass: PassView): Promise<string | undefined> {
     this.failure = undefined;
     this.failedIn = undefined;
+    this.unreachableSince = undefined;
     let key: string | undefined;
     try {
       const heartbeat = await this.build(pass);
@@ -248,6 +249,8 @@ export class HeartbeatWriter {
       return key;
     } catch (error) {
       this.failedIn = error instanceof StateNotSavedError ? 'state' : 'store';
+      // The store not reached (the line down): since the last heartbeat that went out, kept in heartbeat.json across runs.
+      if (this.failedIn === 'store' && error instanceof TransientError) this.unreachableSince = this.memory.lastWritten;
       this.failure = this.failedIn === 'store' ? shippingError(error, this.deps.config.site) : messageOf(error);
       this.deps.log.warn(this.failedIn === 'state' ? 'heartbeat memory not saved in the state directory' : 'heartbeat not written', { error: this.failure });
       return this.failedIn === 'state' ? key : undefined;
@@ -256,6 +259,9 @@ export class HeartbeatWriter {
 
   /** Where the last failure was: the state directory (heartbeat.json), or the store. */
   failedIn: 'state' | 'store' | undefined;
+
+  /** When the store could not be reached (not a refusal), when the last heartbeat before went out (undefined: never, or not that failure). */
+  unreachableSince: string | undefined;
 
   /** Saves heartbeat.json; the error, when it cannot be saved, rather than a throw. */
   private save(): StateNotSavedError | undefined {

@@ -1,0 +1,94 @@
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { FerryError, TransientError } from '../../core/errors.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { Agent } from '../../agent/agent.ts';
+import { UNREACHABLE_PAGE_MINUTES } from '../../agent/heartbeat-alerts.ts';
+import { silentLogger } from '../../agent/log.ts';
+
+// A branch whose line drops for minutes several times a day: each pass that cannot reach the
+// store failed to write its heartbeat. Paged at once, that is several critical pages a day for a
+// line that comes back by itself; the page waits until the store has not been reached for an hour
+// since the last heartbeat went out. A store that refuses (a key revoked) pages at once.
+
+function lineDown(store: MemoryBlobStore, line: { down: boolean; refuse?: boolean }): BlobStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || prop === 'features') return value;
+      return (...args: unknown[]) => {
+        // A listing is an async iterable: it fails when iterated, as the SDK's paginator does.
+        if ((line.refuse || line.down) && (prop === 'list' || prop === 'listMultipart'))
+          return (async function* () {
+            yield* [];
+            throw line.refuse ? new FerryError('fatal', 'access denied to heartbeats (list)') : new TransientError(`connect ECONNREFUSED 10.0.0.1:443 (${String(prop)})`);
+          })();
+        if (line.refuse) return Promise.reject(new FerryError('fatal', 'access denied to heartbeats (put): the key lacks s3:PutObject'));
+        if (line.down) return Promise.reject(new TransientError(`connect ECONNREFUSED 10.0.0.1:443 (${String(prop)})`));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+function setUp() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-line-'));
+  mkdirSync(join(dir, 'rec'));
+  const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')} }\n`);
+  const line: { down: boolean; refuse?: boolean } = { down: false };
+  const store = lineDown(new MemoryBlobStore(), line);
+  const clock = new ManualClock(new Date('2026-12-07T08:00:00Z'));
+  const alerts: Alert[] = [];
+  const pass = async () => {
+    const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'etag', retryDelayMs: () => 1 });
+    try {
+      return await agent.cycle();
+    } finally {
+      agent.close();
+    }
+  };
+  const heartbeatAlerts = () => alerts.filter((a) => a.key === 'heartbeat');
+  return { line, clock, pass, heartbeatAlerts };
+}
+
+describe('the heartbeat of a pass that cannot reach the store', () => {
+  it(`pages nobody while the store has been out of reach under ${UNREACHABLE_PAGE_MINUTES} min since the last heartbeat went out, then pages critical naming when; the pass still counts the failure`, async () => {
+    const s = setUp();
+    await s.pass();
+    s.line.down = true;
+    for (const minutes of [15, 15, 15]) {
+      s.clock.advance(minutes * 60_000);
+      expect((await s.pass()).failed).toBeGreaterThan(0);
+    }
+    expect(s.heartbeatAlerts()).toEqual([]);
+    s.clock.advance(20 * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+    expect(s.heartbeatAlerts()[0]!.message).toContain('the store has not been reached since the last heartbeat went out, at 2026-12-07T08:00:00.000Z');
+    s.line.down = false;
+    s.clock.advance(5 * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts().map((a) => a.subject)).toEqual(['the heartbeat cannot be written to the store', 'resolved: the heartbeat cannot be written to the store']);
+  });
+
+  it('pages at once when the store refuses the heartbeat (not a line down)', async () => {
+    const s = setUp();
+    await s.pass();
+    s.line.refuse = true;
+    s.clock.advance(15 * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+  });
+
+  it('pages at once when no heartbeat ever went out (a new agent that cannot reach the store)', async () => {
+    const s = setUp();
+    s.line.down = true;
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical' })]);
+  });
+});
