@@ -13,9 +13,11 @@ import {
   pageOf,
   planSearch,
   recordingKey,
+  SORT_KEY_NAME,
   sortsByDuration,
   type SearchPlan,
 } from '../core/catalogue-table.ts';
+import { beyond, ReadMeter, stoppedPageOf } from '../core/catalogue-budget.ts';
 import {
   artefactPageOf,
   artefactSourcePk,
@@ -28,7 +30,7 @@ import {
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from '../core/snapshot-items.ts';
 import type { SnapshotSummary } from '../core/tree-manifest.ts';
 import { TransientError } from '../core/errors.ts';
-import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery } from '../core/ports.ts';
+import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery, type RecordingSort } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
 import { translateDynamoError as translate } from './dynamo-errors.ts';
 import { mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
@@ -158,19 +160,29 @@ export class DynamoCatalogue implements CatalogueStore {
 
   async searchRecordings(query: RecordingQuery): Promise<RecordingPage> {
     const plan = planSearch(query);
-    const streams = plan.branches.map((_, i) => this.queryBranch(plan, i));
+    const meter = new ReadMeter(plan.budget, plan.branches.length);
+    const branches = plan.branches.map(() => ({} as BranchProgress));
+    const streams = plan.branches.map((_, i) => this.queryBranch(plan, i, meter, branches[i]!));
     // A duration sort reads every match (one more than the window proves there are too many).
     const enough = sortsByDuration(plan) ? DURATION_SORT_WINDOW + 1 : plan.limit + 1;
+    const readOrder = sortsByDuration(plan) ? 'start' : plan.sort;
     const found: Item[] = [];
+    let through: string | undefined;
     try {
       for await (const item of mergeBySortKey(streams, plan.sort === '-start')) {
+        // A branch that stopped for the budget has read up to its `through`: past the nearest
+        // such point another match may lie unread, so the page ends there.
+        through = stoppedThrough(branches, readOrder);
+        if (through !== undefined && beyond(item[SORT_KEY_NAME] as string, through, readOrder)) break;
         found.push(item);
         if (found.length >= enough) break;
       }
     } finally {
       await Promise.all(streams.map((s) => s.return(undefined)));
     }
-    return sortsByDuration(plan) ? durationPageOf(found, plan) : pageOf(found, plan.limit, plan.sort);
+    through = stoppedThrough(branches, readOrder);
+    if (through !== undefined && found.length < enough) return stoppedPageOf(found, through, plan.sort, meter.read);
+    return { ...(sortsByDuration(plan) ? durationPageOf(found, plan) : pageOf(found, plan.limit, plan.sort)), ...(plan.budget ? { read: meter.read } : {}) };
   }
 
   async putArtefact(entry: ArtefactEntry): Promise<void> {
@@ -247,10 +259,32 @@ export class DynamoCatalogue implements CatalogueStore {
     } while (exclusiveStartKey);
   }
 
-  /** Every matching item of one branch, in sort-key order, one Query page at a time. */
-  private async *queryBranch(plan: SearchPlan, branch: number): AsyncGenerator<Item, void, undefined> {
-    // BETWEEN includes the cursor's own key; matchesPlan drops it (and re-checks the filters).
-    for await (const item of this.queryAll(recordingQueryInput(this.tableName, plan, branch))) if (matchesPlan(item, plan)) yield item;
+  /**
+   * Every matching item of one branch, in sort-key order, one Query page at a time, each page's
+   * Limit granted by the meter; when it grants none, the branch stops and `progress.through`
+   * says how far it read.
+   */
+  private async *queryBranch(plan: SearchPlan, branch: number, meter: ReadMeter, progress: BranchProgress): AsyncGenerator<Item, void, undefined> {
+    const input = recordingQueryInput(this.tableName, plan, branch);
+    let exclusiveStartKey: Item | undefined;
+    do {
+      const limit = meter.grant(input.Limit, exclusiveStartKey === undefined);
+      if (limit === 0) {
+        progress.through = exclusiveStartKey![SORT_KEY_NAME] as string;
+        return;
+      }
+      let out;
+      try {
+        out = await this.doc.send(new QueryCommand({ ...input, Limit: limit, ExclusiveStartKey: exclusiveStartKey }));
+      } catch (error) {
+        meter.settle(limit, 0);
+        throw translate(error, 'Query');
+      }
+      meter.settle(limit, out.ScannedCount ?? out.Items?.length ?? 0);
+      // BETWEEN includes the cursor's own key; matchesPlan drops it (and re-checks the filters).
+      for (const item of out.Items ?? []) if (matchesPlan(item, plan)) yield item;
+      exclusiveStartKey = out.LastEvaluatedKey;
+    } while (exclusiveStartKey);
   }
 
   private async writeChunk(items: Item[]): Promise<void> {
@@ -280,3 +314,15 @@ export class DynamoCatalogue implements CatalogueStore {
   }
 }
 
+
+/** How far a branch of a search read before its budget ran out (undefined: it did not run out). */
+interface BranchProgress {
+  through?: string;
+}
+
+/** The nearest point in the read order where a branch stopped for the budget, if one did. */
+function stoppedThrough(branches: BranchProgress[], order: RecordingSort): string | undefined {
+  let nearest: string | undefined;
+  for (const { through } of branches) if (through !== undefined && (nearest === undefined || beyond(nearest, through, order))) nearest = through;
+  return nearest;
+}

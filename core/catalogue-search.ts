@@ -3,7 +3,8 @@ import { NAME_PATTERN } from './layout.ts';
 import { CATALOGUE_INDEXES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SORT_KEY_NAME, TIME_SHARDS, timePartition, type IndexDefinition } from './catalogue-schema.ts';
 import { itemToEntry, normalizeIso, normalizeNumber, normalizeText } from './catalogue-items.ts';
 import { RECORDING_DIRECTIONS, RECORDING_SORTS, byDuration, compareKeys, decodeCursor, durationKeyOf, encodeCursor, orderKeyOf } from './catalogue-cursor.ts';
-import type { RecordingDirection, RecordingPage, RecordingQuery, RecordingSort } from './ports.ts';
+import { checkBudget } from './catalogue-budget.ts';
+import type { ReadBudget, RecordingDirection, RecordingPage, RecordingQuery, RecordingSort } from './ports.ts';
 
 // The search plan: which index to query and what to filter, shared by MemoryCatalogue and
 // DynamoCatalogue, and the pages built from what the plan finds.
@@ -36,6 +37,8 @@ export interface SearchPlan {
   /** Duration sorts: the cursor's duration key; results resume after it in the sorted window. */
   resumeAfter?: string;
   limit: number;
+  /** How much the page may read (core/catalogue-budget.ts); absent: unbounded. */
+  budget?: ReadBudget;
 }
 
 /**
@@ -110,7 +113,8 @@ export function planSearch(query: RecordingQuery): SearchPlan {
       partitionValue: timePartition(site, shard),
     }));
   }
-  return { branches, after, upTo, before, filters, meta, sort, resumeAfter, limit };
+  const budget = checkBudget(query.budget);
+  return { branches, after, upTo, before, filters, meta, sort, resumeAfter, limit, ...(budget ? { budget } : {}) };
 }
 
 function checkSort(sort: RecordingSort | undefined): RecordingSort {

@@ -17,7 +17,8 @@ import {
 import { artefactPageOf, artefactSourcePk, artefactToItem, itemToSourceRecord, matchesArtefactPlan, planArtefactQuery, sourceRecordToItem } from './artefact-items.ts';
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from './snapshot-items.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
-import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery } from './ports.ts';
+import { stoppedPageOf } from './catalogue-budget.ts';
+import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type ReadBudget, type RecordingPage, type RecordingQuery } from './ports.ts';
 
 /**
  * In-memory catalogue with the same items, plan and cursor as DynamoCatalogue: it stores the
@@ -73,17 +74,26 @@ export class MemoryCatalogue implements CatalogueStore {
 
   async searchRecordings(query: RecordingQuery): Promise<RecordingPage> {
     const plan = planSearch(query);
-    const found = new Map<string, CatalogueItem>();
+    // As an index Query reads: every entry of the branches in the key range, in the plan's order
+    // (a duration sort reads in start order), matching or not, each counted against the budget.
+    const inRange = new Map<string, CatalogueItem>();
     for (const item of this.items.values()) {
       const onBranch = plan.branches.some((b) => item[b.index.partitionKey.name] === b.partitionValue);
-      if (onBranch && matchesPlan(item, plan)) found.set(item[SORT_KEY_NAME] as string, item);
+      if (onBranch && matchesPlan(item, { ...plan, meta: {}, filters: [] })) inRange.set(item[SORT_KEY_NAME] as string, item);
     }
-    if (sortsByDuration(plan)) return durationPageOf([...found.values()].map((item) => structuredClone(item)), plan);
-    const sorted = [...found.entries()]
-      .sort(([a], [b]) => compareKeys(a, b, plan.sort))
-      .slice(0, plan.limit + 1)
-      .map(([, item]) => structuredClone(item));
-    return pageOf(sorted, plan.limit, plan.sort);
+    const readOrder = sortsByDuration(plan) ? 'start' : plan.sort;
+    const candidates = [...inRange.entries()].sort(([a], [b]) => compareKeys(a, b, readOrder));
+    const enough = sortsByDuration(plan) ? Number.POSITIVE_INFINITY : plan.limit + 1;
+    const found: CatalogueItem[] = [];
+    let read = 0;
+    for (const [, item] of candidates) {
+      if (read > 0 && spent(plan.budget, read)) return stoppedPageOf(found.map((i) => structuredClone(i)), candidates[read - 1]![0], plan.sort, read);
+      read++;
+      if (matchesPlan(item, plan)) found.push(item);
+      if (found.length >= enough) break;
+    }
+    const copies = found.map((item) => structuredClone(item));
+    return { ...(sortsByDuration(plan) ? durationPageOf(copies, plan) : pageOf(copies, plan.limit, plan.sort)), ...(plan.budget ? { read } : {}) };
   }
 
   async putArtefact(entry: ArtefactEntry): Promise<void> {
@@ -132,6 +142,12 @@ export class MemoryCatalogue implements CatalogueStore {
   get size(): number {
     return this.items.size;
   }
+}
+
+/** Whether a page that has read `read` entries has spent its budget. */
+function spent(budget: ReadBudget | undefined, read: number): boolean {
+  if (!budget) return false;
+  return (budget.items !== undefined && read >= budget.items) || (budget.deadline !== undefined && Date.now() >= budget.deadline);
 }
 
 function keyOf(key: { pk: string; sk: string }): string {

@@ -164,6 +164,19 @@ export interface RecordingQuery {
   limit?: number;
   /** Opaque cursor from the previous page (of a search with the same sort). */
   cursor?: string;
+  /** How much of the catalogue this page may read; absent: as much as the search needs. */
+  budget?: ReadBudget;
+}
+
+/**
+ * A bound on one search page's reads, so that a filter few calls match cannot read a whole site
+ * past the function's timeout: `items` counts the index entries read, matching or not (what
+ * DynamoDB's ScannedCount counts); no further read starts at or after `deadline` (epoch ms).
+ * A page that runs out of budget before it fills is `stopped` (RecordingPage).
+ */
+export interface ReadBudget {
+  items?: number;
+  deadline?: number;
 }
 
 export type RecordingDirection = 'inbound' | 'outbound' | 'internal';
@@ -172,8 +185,15 @@ export type RecordingSort = 'start' | '-start' | 'duration' | '-duration';
 
 export interface RecordingPage {
   items: CatalogueEntry[];
-  /** Present when more results follow. */
+  /** Present when more results follow (or, `stopped`, may follow: the search goes on from it). */
   cursor?: string;
+  /** Index entries the page read (with a budget: what it counted against it). */
+  read?: number;
+  /**
+   * The budget ran out before the page filled: `items` are every match up to the cursor (fewer
+   * than the limit, perhaps none) and the cursor goes on from where the reading stopped.
+   */
+  stopped?: boolean;
 }
 
 export interface PackRecord {
@@ -271,7 +291,9 @@ export interface CatalogueStore {
   /**
    * Results in the query's sort (default: call start ascending, then rid). InvalidInputError on a
    * bad cursor (or one from a search with another sort), and on a duration sort of a search that
-   * matches more than DURATION_SORT_WINDOW calls (naming `sort`).
+   * matches more than DURATION_SORT_WINDOW calls (naming `sort`), or whose budget runs out
+   * before it has read every match (a duration order needs them all). A `budget` bounds what a
+   * page reads: see ReadBudget and RecordingPage.stopped.
    */
   searchRecordings(query: RecordingQuery): Promise<RecordingPage>;
   /** Removes a purged pack's recording entries and its pack record (idempotent: absent entries are fine). */

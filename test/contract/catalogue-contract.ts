@@ -4,6 +4,7 @@ import { recordingLookupKey, type CatalogueEntry, type CatalogueStore, type Reco
 import { BASE_TIME, makeEntry } from '../support/catalogue-fixtures.ts';
 import { artefactCatalogueContract } from './artefact-catalogue-contract.ts';
 import { snapshotCatalogueContract } from './snapshot-catalogue-contract.ts';
+import { catalogueBudgetContract } from './catalogue-budget-contract.ts';
 import { collectPages } from '../../core/paging.ts';
 import { normalizeNumber } from '../../core/catalogue-items.ts';
 
@@ -25,6 +26,7 @@ export function catalogueContract(name: string, fresh: () => Promise<CatalogueSt
     writesAndFinds(fresh);
     paginates(fresh);
     filtersAndSorts(fresh);
+    catalogueBudgetContract(fresh);
     artefactCatalogueContract(fresh);
     snapshotCatalogueContract(fresh);
   });

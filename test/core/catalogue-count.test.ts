@@ -44,4 +44,19 @@ describe('countRecordings', () => {
     const gated: Pick<CatalogueStore, 'searchRecordings'> = { searchRecordings: async (q) => { const page = await catalogue.searchRecordings(q); return { ...page, items: page.items.filter((e) => !erased.has(e.rid)) }; } };
     expect(await countRecordings(gated, { site: 'site-a' })).toEqual({ count: 28, more: false });
   });
+
+  it('stops at its read budget, shared by its pages, and says "at least" with the calls it read; without one it reads on to the end', async () => {
+    const catalogue = new MemoryCatalogue();
+    // 3,000 calls, one in 300 inbound: a filter whose count, unbounded, reads the whole site.
+    await catalogue.putRecordings(Array.from({ length: 3000 }, (_, i) => makeEntry('site-a', i, { meta: { direction: i % 300 === 0 ? 'inbound' : 'outbound' } })));
+    const { store, asked } = counting(catalogue);
+    expect(await countRecordings(store, { site: 'site-a', direction: 'inbound' }, 10_000, { items: 1000 })).toEqual({ count: 4, more: true, stopped: { read: 1000 } });
+    expect(asked.map((q) => q.budget?.items)).toEqual([1000]);
+    expect(await countRecordings(catalogue, { site: 'site-a', direction: 'inbound' })).toEqual({ count: 10, more: false });
+    // A budget the whole read fits in counts exactly, across pages, each given what the others
+    // left (a page of 1,000 reads 1,001: the one past it proves that more follow).
+    const paged = counting(catalogue);
+    expect(await countRecordings(paged.store, { site: 'site-a' }, 10_000, { items: 5000 })).toEqual({ count: 3000, more: false });
+    expect(paged.asked.map((q) => q.budget?.items)).toEqual([5000, 3999, 2998]);
+  });
 });

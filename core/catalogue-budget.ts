@@ -1,0 +1,78 @@
+import { InvalidInputError } from './errors.ts';
+import { compareKeys, encodeCursor } from './catalogue-cursor.ts';
+import { itemToEntry } from './catalogue-items.ts';
+import type { ReadBudget, RecordingPage, RecordingSort } from './ports.ts';
+
+// A search page's read budget (ReadBudget), shared by MemoryCatalogue and DynamoCatalogue: how
+// many index entries each read may take, and the page of a search that ran out of it. The
+// indexes are in start order and a filter on direction or duration is applied to what a Query
+// reads, so a filter few calls match reads on through the site; bounded, it stops and says so.
+
+/** Checks a budget: `items` a whole number of at least 1, `deadline` a time (epoch ms). */
+export function checkBudget(budget: ReadBudget | undefined): ReadBudget | undefined {
+  if (budget === undefined) return undefined;
+  const { items, deadline } = budget;
+  if (items !== undefined && (!Number.isSafeInteger(items) || items < 1)) throw new InvalidInputError(`budget.items must be a whole number of at least 1, got ${String(items)}`);
+  if (deadline !== undefined && !Number.isFinite(deadline)) throw new InvalidInputError(`budget.deadline must be a time in milliseconds, got ${String(deadline)}`);
+  return budget;
+}
+
+/**
+ * The reads of one page against its budget. Each read (one Query request of one branch) asks
+ * for a grant first, which is its Limit: never more than what is left, nor more than the
+ * branch's share (the budget over the branches, so that the shards' first reads, which start
+ * together, do not take it all); a branch's first read always gets at least one item, so
+ * that every page moves its cursor on.
+ */
+export class ReadMeter {
+  /** Entries read so far (ScannedCount). */
+  read = 0;
+  private reserved = 0;
+
+  constructor(
+    private readonly budget: ReadBudget | undefined,
+    private readonly branches: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The Limit of the next read (`natural`: the plan's own, undefined for none); 0: the budget is spent, do not read. */
+  grant(natural: number | undefined, first: boolean): number | undefined {
+    const budget = this.budget;
+    if (!budget) return natural;
+    if (!first && budget.deadline !== undefined && this.now() >= budget.deadline) return 0;
+    if (budget.items === undefined) return natural;
+    const share = Math.max(1, Math.ceil(budget.items / this.branches));
+    let n = Math.min(budget.items - this.read - this.reserved, share, natural ?? Number.POSITIVE_INFINITY);
+    if (first) n = Math.max(1, n);
+    if (n <= 0) return 0;
+    this.reserved += n;
+    return n;
+  }
+
+  /** A read came back: `granted` was its grant, `scanned` what it read. */
+  settle(granted: number | undefined, scanned: number): void {
+    if (this.budget?.items !== undefined && granted !== undefined) this.reserved -= granted;
+    this.read += scanned;
+  }
+}
+
+/** Whether `key` comes after `through` in the sort's order (a start sort: ascending or descending). */
+export function beyond(key: string, through: string, sort: RecordingSort): boolean {
+  return compareKeys(key, through, sort) > 0;
+}
+
+/**
+ * The page of a search whose budget ran out after reading every branch through `through` (a
+ * start sort key): its matches up to there (fewer than the limit), and a cursor that goes on
+ * after it. A duration sort cannot answer from part of its matches: refused naming `sort`.
+ */
+export function stoppedPageOf(matches: Record<string, unknown>[], through: string, sort: RecordingSort, read: number): RecordingPage {
+  if (sort === 'duration' || sort === '-duration') {
+    throw new InvalidInputError(
+      `sort: ordering by duration needs every matching call, and this search read ${read} calls without reaching the end of its range; ` +
+        'narrow the time range (from/to) or sort by start',
+      { field: 'sort' },
+    );
+  }
+  return { items: matches.map(itemToEntry), cursor: encodeCursor(through, sort), read, stopped: true };
+}
