@@ -268,7 +268,7 @@ export class DynamoCatalogue implements CatalogueStore {
     const input = recordingQueryInput(this.tableName, plan, branch);
     let exclusiveStartKey: Item | undefined;
     do {
-      const limit = meter.grant(input.Limit, exclusiveStartKey === undefined);
+      const limit = await meter.grant(input.Limit, exclusiveStartKey === undefined);
       if (limit === 0) {
         progress.through = exclusiveStartKey![SORT_KEY_NAME] as string;
         return;

@@ -8,6 +8,25 @@ import type { ReadBudget, RecordingPage, RecordingSort } from './ports.ts';
 // indexes are in start order and a filter on direction or duration is applied to what a Query
 // reads, so a filter few calls match reads on through the site; bounded, it stops and says so.
 
+/**
+ * The most catalogue entries one search page or count reads, unless the deployment says
+ * (search.readLimit): an entry is about 600 bytes, so 50,000 are about 30 MB of Query pages,
+ * some 30 requests of 1 MB, a few seconds, well inside the functions' 25 s timeout.
+ */
+export const SEARCH_READ_LIMIT_DEFAULT = 50_000;
+
+/** Of the function's remaining time, what no read may start in: left for the answer and its audit record. */
+export const SEARCH_TIME_MARGIN_MS = 5_000;
+
+/**
+ * A search request's budget: `readLimit` entries, and a deadline SEARCH_TIME_MARGIN_MS before the
+ * function's own (its Lambda context's getRemainingTimeInMillis; none when run without one).
+ */
+export function searchBudget(readLimit: number, context: unknown, now: () => number = Date.now): ReadBudget {
+  const remaining = (context as { getRemainingTimeInMillis?: () => number } | undefined)?.getRemainingTimeInMillis;
+  return { items: readLimit, ...(typeof remaining === 'function' ? { deadline: now() + remaining() - SEARCH_TIME_MARGIN_MS } : {}) };
+}
+
 /** Checks a budget: `items` a whole number of at least 1, `deadline` a time (epoch ms). */
 export function checkBudget(budget: ReadBudget | undefined): ReadBudget | undefined {
   if (budget === undefined) return undefined;
@@ -28,6 +47,7 @@ export class ReadMeter {
   /** Entries read so far (ScannedCount). */
   read = 0;
   private reserved = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly budget: ReadBudget | undefined,
@@ -35,8 +55,20 @@ export class ReadMeter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The Limit of the next read (`natural`: the plan's own, undefined for none); 0: the budget is spent, do not read. */
-  grant(natural: number | undefined, first: boolean): number | undefined {
+  /**
+   * The Limit of the next read (`natural`: the plan's own, undefined for none); 0: the budget is
+   * spent, do not read. While other reads are out, what they were granted is not spent yet: a
+   * read that finds nothing left waits for them to come back and asks again.
+   */
+  async grant(natural: number | undefined, first: boolean): Promise<number | undefined> {
+    for (;;) {
+      const n = this.tryGrant(natural, first);
+      if (n !== 0 || this.reserved === 0) return n;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private tryGrant(natural: number | undefined, first: boolean): number | undefined {
     const budget = this.budget;
     if (!budget) return natural;
     if (!first && budget.deadline !== undefined && this.now() >= budget.deadline) return 0;
@@ -53,6 +85,7 @@ export class ReadMeter {
   settle(granted: number | undefined, scanned: number): void {
     if (this.budget?.items !== undefined && granted !== undefined) this.reserved -= granted;
     this.read += scanned;
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
 }
 

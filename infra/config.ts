@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../core/layout.ts';
 import { siteTreeRetentionSchema } from '../core/tree-retention.ts';
 import { Cron } from '../core/fleet-cron.ts';
+import { SEARCH_READ_LIMIT_DEFAULT } from '../core/catalogue-budget.ts';
 import { cronIntervalDays, deepArchiveRetentionProblem, defaultBackupsToIaDays, iaTransitionProblem, purgeIntervalDays, type FullBackupKeeping } from './config-costs.ts';
 
 import { deploymentLimitProblems, LOG_RETENTION_DAYS, NO_FUNCTION_URL_REGIONS, siteLimitProblems } from './config-limits.ts';
@@ -231,6 +232,19 @@ export const deploymentConfigSchema = z
          * picked; more: packs until lifecycle.packsToDeepArchiveDays are, and Glacier IR ones read up to this.
          */
         scrubGlacierIrGiB: z.number().min(0).default(0),
+      })
+      .strict()
+      .default({}),
+    /**
+     * Catalogue searches (the API and the console): the most calls one search page or count reads
+     * (core/catalogue-budget.ts). A filter on direction or duration is checked on every call of
+     * the time range, so a rare one over a long range stops at this many and says so (a count
+     * "at least N", a page what it found with a cursor to go on) instead of running past the
+     * functions' timeout.
+     */
+    search: z
+      .object({
+        readLimit: z.number().int().min(100).max(1_000_000).default(SEARCH_READ_LIMIT_DEFAULT),
       })
       .strict()
       .default({}),

@@ -181,6 +181,7 @@ export class FerryFunctions extends Construct {
             TABLE: table.tableName,
             ...this.cursorEnv(spec.name),
             ...(spec.name === 'catalogue' || spec.name === 'console' || spec.name === 'holds' ? { PACK_TIERS: packTiersEnv(config) } : {}),
+            ...(spec.name === 'catalogue' || spec.name === 'console' ? { SEARCH_READ_LIMIT: String(config.search.readLimit) } : {}),
             ...(spec.name === 'fleet' ? { FLEET_SITES: fleetSitesEnv(config) } : {}),
             ...(AUDIT_CHAIN_WRITERS.has(spec.name) ? { AUDIT_TRAIL: 'chain' } : {}),
           },

@@ -4,10 +4,11 @@ import { alongsideAudit } from '../../core/alongside-audit.ts';
 import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
 import { COUNT_LIMIT, countRecordings } from '../../core/catalogue-count.ts';
 import { erasureGate } from '../../core/erasures.ts';
-import type { CatalogueStore } from '../../core/ports.ts';
+import type { CatalogueStore, ReadBudget } from '../../core/ports.ts';
 import { archiveOf, recallStatus, ridSchema, startRecall, type RecallRouteDeps } from './recall.ts';
 import { openCursor, sealCursor } from '../../core/paging.ts';
-import { cloudDeps, cursorKeyFrom, recallStarterFromEnv } from '../shared/deps.ts';
+import { cloudDeps, cursorKeyFrom, recallStarterFromEnv, searchReadLimitFrom } from '../shared/deps.ts';
+import { SEARCH_READ_LIMIT_DEFAULT, searchBudget } from '../../core/catalogue-budget.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { httpErrors } from '../shared/errors.ts';
 import { json, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
@@ -30,10 +31,22 @@ export interface CatalogueHandlerDeps extends RecallRouteDeps {
   auditTrail?: AuditReader;
   /** HMAC key of the listing cursors (the deployment's CURSOR_KEY). */
   cursorKey: string;
+  /** Most catalogue entries a search page or count reads (SEARCH_READ_LIMIT); default SEARCH_READ_LIMIT_DEFAULT. */
+  readLimit?: number;
   log?: Log;
 }
 
-async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
+/** The read budget of one request: the deployment's limit, and the function's remaining time. */
+function budgetOf(deps: CatalogueHandlerDeps, context: unknown): ReadBudget {
+  return searchBudget(deps.readLimit ?? SEARCH_READ_LIMIT_DEFAULT, context);
+}
+
+/**
+ * One page of the search. A page whose read budget ran out before it filled (a filter few calls
+ * match, over a long range) answers what it found, fewer than `limit` perhaps none, with the
+ * cursor that goes on from where it stopped and `stopped: { read }`: never a timeout.
+ */
+async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, context: unknown): Promise<HttpResult> {
   const query = searchParamsSchema.parse(event.queryStringParameters ?? {});
   const { cursor, ...audited } = query;
   // The cursor is bound to the search and its order (no sort = `start`): another sort's is refused.
@@ -42,24 +55,26 @@ async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string
   // The audit record is written while the Query runs (its ledger write would otherwise
   // double a page's latency); the page goes out once both are done.
   const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: audited, principal: principalOf(event) });
-  const page = await alongsideAudit(record, deps.catalogue.searchRecordings({ site, ...audited, cursor: inner }));
-  return json(200, { items: page.items, cursor: page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null });
+  const page = await alongsideAudit(record, deps.catalogue.searchRecordings({ site, ...audited, cursor: inner, budget: budgetOf(deps, context) }));
+  const cursorOut = page.cursor ? sealCursor(page.cursor, scope, deps.cursorKey) : null;
+  return json(200, { items: page.items, cursor: cursorOut, ...(page.stopped ? { stopped: { read: page.read ?? 0 } } : {}) });
 }
 
 /**
  * GET …/recordings/count: how many calls the search's filters match, up to COUNT_LIMIT (`more`:
- * more than that). The search's own parameters, `sort` taken and ignored (an order changes no
+ * more than that), within the read budget (`stopped: { read }`: it ran out after reading that
+ * many calls, `count` match among them, so "at least count"; a narrower time range finishes). The search's own parameters, `sort` taken and ignored (an order changes no
  * count); `limit` and `cursor` refused: a count has no pages. Audited as a search (it tells what
  * the catalogue holds as a search does), the count marked in its query.
  */
-async function count(deps: CatalogueHandlerDeps, event: HttpEvent, site: string): Promise<HttpResult> {
+async function count(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, context: unknown): Promise<HttpResult> {
   const raw = event.queryStringParameters ?? {};
   for (const name of ['limit', 'cursor']) {
     if (raw[name] !== undefined) throw new InvalidInputError(`${name}: a count has no pages; send the search's filters only`, { field: name });
   }
   const { sort: _sort, limit: _limit, cursor: _cursor, ...filters } = searchParamsSchema.parse(raw);
   const record = deps.audit({ at: deps.clock.now().toISOString(), action: 'search', site, query: { ...filters, count: 'yes' }, principal: principalOf(event) });
-  const counted = await alongsideAudit(record, countRecordings(deps.catalogue, { site, ...filters }));
+  const counted = await alongsideAudit(record, countRecordings(deps.catalogue, { site, ...filters }, COUNT_LIMIT, budgetOf(deps, context)));
   return json(200, { ...counted, limit: COUNT_LIMIT });
 }
 
@@ -127,15 +142,15 @@ async function auditView(deps: CatalogueHandlerDeps, event: HttpEvent, site: str
 }
 
 export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, HttpResult> {
-  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+  const chain = middy(async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
     const { site } = z.object({ site: siteSchema }).parse({ site: event.pathParameters?.site });
     if (/\/snapshots\/?$/.test(event.rawPath)) return snapshots(deps, event, site);
     if (/\/audit\/?$/.test(event.rawPath)) return auditView(deps, event, site);
-    if (/\/recordings\/count\/?$/.test(event.rawPath)) return count(deps, event, site);
+    if (/\/recordings\/count\/?$/.test(event.rawPath)) return count(deps, event, site, context);
     const rid = event.pathParameters?.rid;
     if (rid !== undefined && event.requestContext.http.method.toUpperCase() === 'POST') return startRecall(deps, event, site, rid);
     if (rid !== undefined && /\/recall\/?$/.test(event.rawPath)) return recallStatus(deps, event, site, rid);
-    return rid === undefined ? search(deps, event, site) : getOne(deps, event, site, rid);
+    return rid === undefined ? search(deps, event, site, context) : getOne(deps, event, site, rid);
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);
 }
@@ -143,7 +158,7 @@ export function createHandler(deps: CatalogueHandlerDeps): Handler<HttpEvent, Ht
 // The catalogue as readers see it: an erased call is not listed, and its lookup answers 410 (core/erasures.ts).
 export const handler = lazyHandler(() => {
   const deps = cloudDeps();
-  return createHandler({ ...deps, catalogue: erasureGate(deps.catalogue, deps.erasures), recall: recallStarterFromEnv(process.env), cursorKey: cursorKeyFrom(process.env) });
+  return createHandler({ ...deps, catalogue: erasureGate(deps.catalogue, deps.erasures), recall: recallStarterFromEnv(process.env), cursorKey: cursorKeyFrom(process.env), readLimit: searchReadLimitFrom(process.env) });
 });
 
 /** The same factory under a name that says which function it builds (for composition roots). */

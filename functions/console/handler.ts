@@ -23,7 +23,7 @@ import { createCatalogueHandler } from '../catalogue/handler.ts';
 import { createHoldsHandler, type HoldsHandlerDeps } from '../holds/handler.ts';
 import { exportStatus, startExport, type ConsoleExportDeps } from './exports.ts';
 import type { Audit } from '../shared/audit.ts';
-import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv } from '../shared/deps.ts';
+import { baseClients, baseEnvSchema, cloudDeps, cursorKeyFrom, jsonVariable, parseEnv, recallStarterFromEnv, searchReadLimitFrom } from '../shared/deps.ts';
 import { errorResponse, httpErrors } from '../shared/errors.ts';
 import { header, json, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
@@ -70,6 +70,8 @@ export interface ConsoleHandlerDeps {
   audit: Audit;
   clock: Clock;
   cursorKey: string;
+  /** Most catalogue entries a search page or count reads (SEARCH_READ_LIMIT; functions/catalogue). */
+  readLimit?: number;
   log?: Log;
 }
 
@@ -123,7 +125,7 @@ interface Delegates {
   holds: Handler<HttpEvent, HttpResult>;
 }
 
-async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }): Promise<HttpResult> {
+async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: HttpEvent, caller: ConsoleCaller, matched: { route: ConsoleRoute; params: Record<string, string> }, context: unknown): Promise<HttpResult> {
   const { route: r, params } = matched;
   const allowed = sitesAllowed(caller.groups, deps.sites);
   if (r.action === 'me' || r.action === 'sites') {
@@ -145,16 +147,16 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '', caller.username);
   const path = event.rawPath.replace(/^\/console/, '');
   const delegate = r.action === 'holds' ? delegates.holds : delegates.catalogue;
-  return delegate(asOfficerEvent(event, caller, path, params));
+  return delegate(asOfficerEvent(event, caller, path, params), context);
 }
 
 export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, HttpResult> {
   const { recalls, packTiers } = deps;
-  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, recalls, packTiers, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, log: deps.log });
+  const catalogue = createCatalogueHandler({ catalogue: deps.catalogue, recall: deps.recall, recalls, packTiers, auditTrail: deps.auditTrail, audit: deps.audit, clock: deps.clock, cursorKey: deps.cursorKey, readLimit: deps.readLimit, log: deps.log });
   // A case's members show their tier as a call does (the catalogue's recording route): same records, same prediction.
   const tiers = recalls && packTiers ? { packs: deps.catalogue, recalls, tiers: packTiers, clock: deps.clock } : undefined;
   const holds = createHoldsHandler({ ...deps.holds, ...(tiers ? { tiers } : {}), clock: deps.clock, audit: deps.audit, log: deps.log });
-  const chain = middy(async (event: HttpEvent): Promise<HttpResult> => {
+  const chain = middy(async (event: HttpEvent, context: unknown): Promise<HttpResult> => {
     const authorization = header(event, 'authorization');
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
     if (!token) return unauthorized('sign in: the request needs an Authorization: Bearer <access token> header');
@@ -171,7 +173,7 @@ export function createHandler(deps: ConsoleHandlerDeps): Handler<HttpEvent, Http
     if ('allowed' in matched) {
       return json(405, { error: 'MethodNotAllowed', message: `${method} is not allowed on ${event.rawPath}` }, { Allow: matched.allowed.join(', ') });
     }
-    return route(deps, { catalogue, holds }, event, caller, matched);
+    return route(deps, { catalogue, holds }, event, caller, matched, context);
   }).use(httpErrors({ log: deps.log }));
   return asHandler(chain);
 }
@@ -228,6 +230,7 @@ export function consoleDepsFromEnv(env: Record<string, string | undefined>): Con
     },
     recall: recallStarterFromEnv(env),
     cursorKey: cursorKeyFrom(env),
+    readLimit: searchReadLimitFrom(env),
   };
 }
 

@@ -9,6 +9,7 @@ import { createSfnClient } from '../../adapters/sfn-activity-client.ts';
 import { SfnRecallStarter } from '../../adapters/sfn-recall-starter.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { SEARCH_READ_LIMIT_DEFAULT } from '../../core/catalogue-budget.ts';
 import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import type { RecallStarter } from '../../core/recall.ts';
 import { DynamoAuditLedger } from '../../adapters/dynamo-audit-ledger.ts';
@@ -169,6 +170,14 @@ const recallEnvSchema = z.object({
 /** The HMAC key of the listing cursors, from CURSOR_KEY (a secret generated for the deployment). */
 export function cursorKeyFrom(env: Record<string, string | undefined>): string {
   return parseEnv(z.object({ CURSOR_KEY: z.string().min(32, 'the cursor key (at least 32 characters) is required') }), env).CURSOR_KEY;
+}
+
+/**
+ * SEARCH_READ_LIMIT: the most catalogue entries one search page or count reads (the deployment's
+ * search.readLimit, infra/config.ts); absent, SEARCH_READ_LIMIT_DEFAULT.
+ */
+export function searchReadLimitFrom(env: Record<string, string | undefined>): number {
+  return parseEnv(z.object({ SEARCH_READ_LIMIT: z.coerce.number().int().min(100, 'must be a whole number of at least 100').default(SEARCH_READ_LIMIT_DEFAULT) }), env).SEARCH_READ_LIMIT;
 }
 
 let cached: FunctionDeps | undefined;

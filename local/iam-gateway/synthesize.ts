@@ -12,8 +12,8 @@ interface Construct {
   node: { defaultChild?: unknown };
 }
 
-/** Synthesizes the app (no bundling, no nag) for `sites`: needs aws-cdk-lib (build time, tests). */
-export async function synthesizeDeployment(sites: string[]): Promise<DeploymentSnapshot> {
+/** Synthesizes the app (no bundling, no nag) for `sites` and other top-level `settings` of the configuration (tests: `search`): needs aws-cdk-lib (build time, tests). */
+export async function synthesizeDeployment(sites: string[], settings: Record<string, unknown> = {}): Promise<DeploymentSnapshot> {
   const [{ CfnElement, Stack }, { createFerryApp, buildFerry }, { parseDeploymentConfig }, { workflowsFactory }] = await Promise.all([
     import('aws-cdk-lib'),
     import('../../infra/ferry-app.ts'),
@@ -27,7 +27,7 @@ export async function synthesizeDeployment(sites: string[]): Promise<DeploymentS
   const outdir = mkdtempSync(join(tmpdir(), 'ferry-iam-'));
   try {
     const app = createFerryApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const config = parseDeploymentConfig({ sites: sites.map((name) => ({ name, retentionDays: 3650 })) });
+    const config = parseDeploymentConfig({ ...settings, sites: sites.map((name) => ({ name, retentionDays: 3650 })) });
     let workflowRoles: Record<string, Construct> = {};
     const workflows = workflowsFactory({
       onBuilt: (built) => (workflowRoles = Object.fromEntries(Object.entries(built.functions).map(([n, fn]) => [n, fn.role! as unknown as Construct]))),

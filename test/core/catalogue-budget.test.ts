@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ReadMeter, SEARCH_TIME_MARGIN_MS, searchBudget } from '../../core/catalogue-budget.ts';
+
+// The read budget's meter (how much each Query may read) and a request's budget from its Lambda context.
+
+describe('ReadMeter', () => {
+  it("grants each branch at most its share, never more than is left, and a read that finds nothing left waits for the reads out to come back", async () => {
+    const meter = new ReadMeter({ items: 100 }, 4);
+    const firsts = await Promise.all([0, 1, 2, 3].map(() => meter.grant(undefined, true)));
+    expect(firsts).toEqual([25, 25, 25, 25]);
+    let second: number | undefined | 'pending' = 'pending';
+    const asked = meter.grant(undefined, false).then((n) => (second = n));
+    await Promise.resolve();
+    expect(second).toBe('pending');
+    meter.settle(25, 10); // read 10 of its 25: 15 free again
+    await asked;
+    expect(second).toBe(15);
+    for (let i = 0; i < 3; i++) meter.settle(25, 25);
+    meter.settle(15, 15);
+    expect(meter.read).toBe(100);
+    expect(await meter.grant(undefined, false)).toBe(0);
+    // A branch's first read gets one even when the budget is spent: every page moves on.
+    expect(await meter.grant(undefined, true)).toBe(1);
+  });
+
+  it('grants nothing past the deadline except a first read, and the plan\'s own limit without a budget', async () => {
+    let now = 1000;
+    const meter = new ReadMeter({ deadline: 2000 }, 1, () => now);
+    expect(await meter.grant(41, false)).toBe(41);
+    now = 2000;
+    expect(await meter.grant(41, false)).toBe(0);
+    expect(await meter.grant(undefined, true)).toBeUndefined();
+    expect(await new ReadMeter(undefined, 8).grant(undefined, false)).toBeUndefined();
+  });
+});
+
+describe('searchBudget', () => {
+  it("sets the deadline the margin before the function's own, and none without a Lambda context", () => {
+    expect(searchBudget(500, { getRemainingTimeInMillis: () => 25_000 }, () => 1_000_000)).toEqual({ items: 500, deadline: 1_000_000 + 25_000 - SEARCH_TIME_MARGIN_MS });
+    expect(searchBudget(500, {})).toEqual({ items: 500 });
+    expect(searchBudget(500, undefined)).toEqual({ items: 500 });
+  });
+});
