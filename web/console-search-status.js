@@ -28,7 +28,7 @@ export async function countSearch(ctx, search, shown) {
   const { limit: _limit, sort: _sort, ...filters } = search.params;
   try {
     const answer = await ctx.api(`sites/${encodeURIComponent(search.site)}/recordings/count`, { query: filters });
-    search.total = { count: answer.count, more: answer.more };
+    search.total = { count: answer.count, more: answer.more, ...(answer.stopped ? { stopped: answer.stopped } : {}) };
   } catch (error) {
     search.total = { failed: refusalText('Counting the calls', error) };
   }
@@ -71,10 +71,14 @@ export function renderStatus(search) {
   const { items, index, cursors, params, total } = search;
   const more = Boolean(cursors[index + 1]);
   const size = Number(params.limit);
-  const first = index * size + 1;
+  const first = (search.before?.[index] ?? index * size) + 1;
   const last = first + items.length - 1;
+  if (search.stopped) {
+    stoppedStatus(search, first, last);
+    return;
+  }
   if (items.length === 0) {
-    $('status').textContent = index === 0 ? `No calls match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}${repeatedHourNote(params)}` : 'No more calls.';
+    $('status').textContent = index === 0 ? `No calls ${searched(search)} match this search.${params.number ? NUMBER_HINT : ''}${exactHint(params)}${repeatedHourNote(params)}` : 'No more calls.';
     $('page-label').textContent = '';
     return;
   }
@@ -85,8 +89,33 @@ export function renderStatus(search) {
     return;
   }
   const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
-  const of = counted ? ` of ${counted.more ? 'more than ' : ''}${number(counted.count)}` : '';
+  const of = counted ? ` of ${ofText(counted)}` : '';
   const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
   $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.${repeatedHourNote(params)}`;
   $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
+}
+
+/** How many a count said: "2,381", "more than 10,000", or, stopped at its read budget, "at least 4 (…)". */
+function ofText(counted) {
+  if (counted.stopped) return `at least ${number(counted.count)} (stopped after reading ${number(counted.stopped.read)} calls: narrow the time range)`;
+  return `${counted.more ? 'more than ' : ''}${number(counted.count)}`;
+}
+
+/** Where and when the search looked: "at demo between 1 Nov 09:00 and 2 Nov 09:00 (Europe/London)". */
+function searched(search) {
+  const { from, to } = search.params;
+  const range = from && to ? ` between ${localText(from)} and ${localText(to)}` : from ? ` from ${localText(from)} on` : to ? ` up to ${localText(to)}` : '';
+  return `at ${search.site}${range}${range ? ` (${zoneName()})` : ''}`;
+}
+
+/**
+ * A page that stopped at the API's read budget before it filled (a filter few calls match, over
+ * a long range): what it found so far, never "no calls match", and that Next reads on.
+ */
+function stoppedStatus(search, first, last) {
+  const { items, index, stopped } = search;
+  const read = `the search read ${number(stopped.read)} calls ${searched(search)} without filling this page`;
+  const found = items.length === 0 ? `No calls found on this page yet: ${read}` : `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}): ${read}`;
+  $('status').textContent = `${found}. Next reads on; narrowing the time range is faster.`;
+  $('page-label').textContent = `Page ${index + 1}`;
 }

@@ -178,6 +178,10 @@ async function loadSearchPage(index) {
     search.index = index;
     search.cursors[index + 1] = page.cursor ?? null;
     search.items = page.items;
+    search.stopped = page.stopped;
+    // Calls before each page: a page that stopped at the read budget holds fewer than a page's size.
+    search.before ??= [0];
+    search.before[index + 1] = (search.before[index] ?? 0) + page.items.length;
     renderResults();
     // The first page out, the calls are counted (once a search): the page does not wait for the count.
     if (index === 0 && page.cursor && !search.total) void countSearch(state.ctx, search, () => search === state.search);
@@ -186,7 +190,9 @@ async function loadSearchPage(index) {
     // The rows of an earlier search (another site, other filters) must not stand under this one.
     clearResults();
     const site = siteRefusal(search.site, error);
-    showError(site ? site.error : refusalText('The search', error));
+    // Beside the search form, scrolled to, not at the top of the page: on a phone the top is
+    // screens away from the Search button or the pager the officer just pressed.
+    showError(site ? site.error : refusalText('The search', error), $('search'));
     $('status').textContent = site ? site.status : 'The search failed.';
   } finally {
     if (mine === state.search) table.removeAttribute('aria-busy');

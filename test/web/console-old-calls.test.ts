@@ -62,10 +62,10 @@ describe('an officer searching calls of three years ago in the console', () => {
     try {
       const range = { from: '2023-12-01T00:00:00', to: '2023-12-31T23:59:59' };
       const hint = 'matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it.';
-      expect(await search(p, { ...range, agent: 'alice martin' })).toBe(`No calls match this search. Agents are ${hint}`);
-      expect(await search(p, { ...range, callId: 'X-1' })).toBe(`No calls match this search. Call ids are ${hint}`);
+      expect(await search(p, { ...range, agent: 'alice martin' })).toBe(`No calls at demo between 2023-12-01 00:00:00 and 2023-12-31 23:59:59 (Europe/London) match this search. Agents are ${hint}`);
+      expect(await search(p, { ...range, callId: 'X-1' })).toBe(`No calls at demo between 2023-12-01 00:00:00 and 2023-12-31 23:59:59 (Europe/London) match this search. Call ids are ${hint}`);
       expect(await search(p, { ...range, agent: 'Alice Martin' })).toBe('1 call matches this search.');
-      expect(await search(p, { from: '2030-01-01T00:00:00' })).toBe('No calls match this search.');
+      expect(await search(p, { from: '2030-01-01T00:00:00' })).toBe('No calls at demo from 2030-01-01 00:00:00 on (Europe/London) match this search.');
     } finally {
       await close();
     }

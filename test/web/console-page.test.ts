@@ -278,7 +278,7 @@ describe('compliance console in Chromium', () => {
     // A search by a number no call has says how numbers are matched, as the CLI does.
     await page.fill('#number', '+44 20 7946 9999');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await expect.poll(() => page.textContent('#status')).toMatch(/^No calls match this search\. Numbers are matched as the recorder wrote them .*00 and \+ are the same\): try the national form/);
+    await expect.poll(() => page.textContent('#status')).toMatch(/^No calls at console-a.* match this search\. Numbers are matched as the recorder wrote them .*00 and \+ are the same\): try the national form/);
     await page.fill('#number', '');
   });
 
@@ -628,7 +628,8 @@ describe('compliance console in Chromium', () => {
     await page.fill('#minDuration', '20');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await expect.poll(() => page.textContent('#status')).toBe('The search failed.');
-    expect(await page.textContent('#error')).toMatch(/minDuration: must not be more than maxDuration/);
+    // Said beside the search form, not at the top of the page.
+    expect(await page.textContent('#search .near-error')).toMatch(/minDuration: must not be more than maxDuration/);
     expect(await rows()).toEqual([]);
     expect(await page.textContent('#page-label')).toBe('');
     await page.fill('#minDuration', '');
@@ -666,14 +667,14 @@ describe('compliance console in Chromium', () => {
       await signIn(p, officerB.username, officerB.password);
       await p.waitForSelector('#search-view:not([hidden])');
       expect(await p.$$eval('#site option', (os) => os.map((o) => o.textContent))).toEqual([OTHER, `${SITE} (not one of your sites)`]);
-      await expect.poll(() => p.textContent('#error')).toBe(
+      await expect.poll(() => p.textContent('#search .near-error')).toBe(
         `Site ${SITE} cannot be searched (HTTP 403): ${officerB.username} may not see site ${SITE}: it is not one of your sites (your sites: ${OTHER}; groups: ${siteGroup(OTHER)}). Check the site's name; if it is right, ask your administrator to add you to group ${siteGroup(SITE)}.`,
       );
       expect(await p.textContent('#status')).toBe(`No search ran: ${SITE} is not one of your sites.`);
       expect(await p.$$eval('#results tbody tr', (trs) => trs.length)).toBe(0);
       // Their own site works.
       await p.selectOption('#site', OTHER);
-      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      await expect.poll(() => p.textContent('#status')).toBe(`No calls at ${OTHER} match this search.`);
       expect(await p.isVisible('#error')).toBe(false);
     } finally {
       await other.close();
@@ -1087,7 +1088,7 @@ describe('compliance console in Chromium', () => {
         await p.route(/\/console\/sites\/[^/]+\/recordings/, () => undefined);
         await p.fill('#agent', 'anyone');
         await p.getByRole('button', { name: 'Search', exact: true }).click();
-        await expect.poll(() => p.textContent('#error')).toBe('The console API did not answer within 1 s. Try again; if it keeps happening, tell your administrator.');
+        await expect.poll(() => p.textContent('#search .near-error')).toBe('The console API did not answer within 1 s. Try again; if it keeps happening, tell your administrator.');
         expect(await p.textContent('#status')).toBe('The search failed.');
         expect(await rows(p)).toEqual([]);
       } finally {

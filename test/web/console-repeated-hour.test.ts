@@ -96,7 +96,7 @@ describe('a time range in the hour the clocks went back, in the console', () => 
       const none = await search(p, '2026-11-01T01:00:00', '2026-11-01T01:59:59', { agent: 'Nobody Here' });
       expect(none.calls).toEqual([]);
       expect(none.status).toBe(
-        'No calls match this search. Agents are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it. ' +
+        'No calls at demo between 2026-11-01 01:00:00 UTC-04:00 and 2026-11-01 01:59:59 UTC-05:00 (America/New_York) match this search. Agents are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it. ' +
           'The clocks went back in America/New_York that night and showed these times twice: searched From 2026-11-01 01:00:00 UTC-04:00, To 2026-11-01 01:59:59 UTC-05:00.',
       );
     } finally {

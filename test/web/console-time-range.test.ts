@@ -57,7 +57,7 @@ describe('a time range with From later than To, in the console', () => {
   it('refuses it in the call search at the From field (aria-invalid, the message tied by aria-describedby, the focus there), sends no search, and searches once To is set right', async () => {
     const { p, sent, close } = await signedInPage(`#site=${SITE}&view=search`, 'recordings');
     try {
-      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      await expect.poll(() => p.textContent('#status')).toBe('No calls at demo match this search.');
       sent.length = 0;
       await p.fill('#from', '2024-06-01T00:00');
       await p.fill('#to', '2024-01-01T00:00');
@@ -72,7 +72,7 @@ describe('a time range with From later than To, in the console', () => {
       expect(await p.isVisible('#from-error')).toBe(false);
       expect(sent).toEqual([]);
       await p.getByRole('button', { name: 'Search', exact: true }).click();
-      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      await expect.poll(() => p.textContent('#status')).toMatch(/^No calls at demo between 2024-06-01 00:00:00 and 2024-06-01 00:0\d:\d\d \(Europe\/London\) match this search\.$/);
       expect(sent).toHaveLength(1);
       expect(new URL(sent[0]!.split(' ')[1]!).searchParams.get('from')).toBe('2024-05-31T23:00:00.000Z');
     } finally {
@@ -113,7 +113,7 @@ describe('a duration range with Shortest above Longest, in the console', () => {
   it('refuses it in the call search at the Shortest field (aria-invalid, the message tied to it, the focus there), sends no search, and searches once Longest is set right', async () => {
     const { p, sent, close } = await signedInPage(`#site=${SITE}&view=search`, 'recordings');
     try {
-      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      await expect.poll(() => p.textContent('#status')).toBe('No calls at demo match this search.');
       sent.length = 0;
       await p.fill('#minDuration', '600');
       await p.fill('#maxDuration', '60');
@@ -127,7 +127,7 @@ describe('a duration range with Shortest above Longest, in the console', () => {
       expect(await p.isVisible('#minDuration-error')).toBe(false);
       expect(sent).toEqual([]);
       await p.getByRole('button', { name: 'Search', exact: true }).click();
-      await expect.poll(() => p.textContent('#status')).toBe('No calls match this search.');
+      await expect.poll(() => p.textContent('#status')).toBe('No calls at demo match this search.');
       expect(sent).toHaveLength(1);
       const asked = new URL(sent[0]!.split(' ')[1]!).searchParams;
       expect([asked.get('minDuration'), asked.get('maxDuration')]).toEqual(['600', '600']);

@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { synthesizeDeployment } from '../../local/iam-gateway/synthesize.ts';
+import type { CatalogueEntry } from '../../core/ports.ts';
+import { makeEntry } from '../support/catalogue-fixtures.ts';
+import { signedInConsolePage } from '../support/console-browser.ts';
+
+// The console's search over a large site whose searches stop at the deployment's read limit
+// (search.readLimit lowered to 300 for 2,000 calls, as 50,000 is for a site of millions), in
+// Chromium against the local cloud: a page that stopped says what it found and that Next reads
+// on (never "no calls match"), the count says "at least"; an empty search names the site and the
+// range it searched; a failed page's alert is on screen at a phone's width.
+
+const SITE = 'demo';
+const SIZE = 2000;
+const rare = (i: number) => i % 400 === 123;
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let dir: string;
+let cloud: LocalCloud;
+let browser: Browser;
+let entries: CatalogueEntry[];
+const pageErrors: string[] = [];
+const status = (p: Page) => p.textContent('#status');
+const rids = (p: Page) => p.$$eval('#results tbody tr [data-label="Call id"]', (cells) => cells.map((c) => c.textContent));
+
+beforeAll(async () => {
+  const snapshot = await synthesizeDeployment([SITE], { search: { readLimit: 300 } });
+  dir = mkdtempSync(join(tmpdir(), 'ferry-console-budget-'));
+  cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: [SITE], snapshot } });
+  entries = Array.from({ length: SIZE }, (_, i) => makeEntry(SITE, i, { meta: { ...makeEntry(SITE, i).meta, direction: rare(i) ? 'inbound' : 'outbound', durationSec: 60 } }));
+  await cloud.catalogue.putRecordings(entries);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await cloud?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the console over a search that stops at the read limit', () => {
+  it('says a stopped page found what it found and that Next reads on, counts "at least", and paging on finds every inbound call', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&direction=inbound&limit=10`, { pageErrors, consoleErrors: true });
+    try {
+      await expect.poll(() => status(p)).toMatch(/^(No calls found on this page yet|\d calls? on this page \(calls 1–\d\)): the search read \d+ calls at demo without filling this page\. Next reads on; narrowing the time range is faster\.$/);
+      const found: (string | null)[] = [...(await rids(p))];
+      for (let i = 0; i < 40 && (await p.isEnabled('#next')); i++) {
+        const before = await status(p);
+        await p.click('#next');
+        await expect.poll(() => status(p)).not.toBe(before);
+        await expect.poll(() => status(p)).not.toBe('Searching…');
+        found.push(...(await rids(p)));
+      }
+      expect(found).toEqual(entries.filter((_, i) => rare(i)).map((e) => e.meta.callId));
+      expect(await p.isEnabled('#next')).toBe(false);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says a count that stopped is "at least" with the calls it read, beside a full page', async () => {
+    // Outbound fills a page at once; its count (every call of the site but five) stops at the limit.
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&direction=outbound&limit=10`, { pageErrors, consoleErrors: true });
+    try {
+      await expect.poll(() => status(p)).toMatch(/^10 calls on this page \(calls 1–10 of at least \d+ \(stopped after reading \d+ calls: narrow the time range\)\)\.$/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('names the site and the range in its time zone when nothing matches', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&from=2030-01-01T09:00:00Z&to=2030-01-02T09:00:00Z`, { pageErrors, consoleErrors: true });
+    try {
+      await expect.poll(() => status(p)).toMatch(/^No calls at demo between .*2030.* and .*2030.* \(Europe\/London\) match this search\.$/);
+    } finally {
+      await close();
+    }
+  });
+
+  it("shows a failed page's alert on screen at a phone's width (375 px), where the officer pressed Next", async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&direction=outbound&limit=25`, { pageErrors, consoleErrors: true });
+    try {
+      await p.setViewportSize({ width: 375, height: 740 });
+      await expect.poll(() => status(p)).toMatch(/^25 calls on this page/);
+      await p.route(/\/recordings\?.*cursor=/, (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'ServiceUnavailable', message: 'the catalogue is busy' }) }), { times: 1 });
+      await p.locator('#next').scrollIntoViewIfNeeded();
+      await p.click('#next');
+      await expect.poll(() => status(p)).toBe('The search failed.');
+      const alert = p.getByRole('alert').filter({ hasText: 'the catalogue is busy' });
+      expect(await alert.count()).toBe(1);
+      expect(await alert.evaluate((el) => { const r = el.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; })).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+});
