@@ -1,8 +1,4 @@
-import { printable } from './printable.ts';
-import { checkAtText } from './at-time.ts';
-import { searchTimeIn, startText } from './search-times.ts';
 import { isTimeZone } from '../core/time-format.ts';
-import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { RECORDING_ID_PATTERN } from '../core/ids.ts';
 import { NAME_PATTERN } from '../core/layout.ts';
@@ -15,143 +11,16 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { CatalogueEntry } from '../core/ports.ts';
 import type { RecallView } from '../core/recall-status.ts';
-import { collectPages, type Page } from '../core/paging.ts';
 import { signedFetch } from '../adapters/sigv4.ts';
 import { registerEraseCommand } from './erasure-commands.ts';
-import { ApiError, apiFor, getJson, replayFor, signedGet, type CloudOptions } from './api-client.ts';
+import { countCalls, printAllCalls, renderCalls, searchCallPages, type SearchOptions } from './calls-search.ts';
+
+export { countCalls, exactHint, noMatchHints, numberHint, printAllCalls, renderCalls, searchCallPages, searchCalls, type SearchAnswer, type SearchTotal } from './calls-search.ts';
+import { ApiError, apiFor, getJson, replayFor, signedGet } from './api-client.ts';
 
 // The compliance officer's commands: search the catalogue and play a call, through the same
 // HTTP endpoints as deployed (so the CLI sees exactly what they serve, audit included): the
 // catalogue API, signed for execute-api, and the replay URL, signed for lambda.
-
-interface SearchOptions extends CloudOptions {
-  site: string;
-  from?: string;
-  to?: string;
-  agent?: string;
-  number?: string;
-  callId?: string;
-  limit?: string;
-  all?: boolean;
-  json?: boolean;
-  /** IANA zone the table's starts are shown in and a --from/--to without an offset is read in. */
-  tz?: string;
-}
-
-export async function searchCalls(opts: SearchOptions): Promise<CatalogueEntry[]> {
-  return (await searchCallPages(opts)).items;
-}
-
-/**
- * The calls matching a search: every page with `all`, else the first, with `more` saying whether
- * further calls match. A filter given empty (an unset shell variable) is refused by name, never
- * dropped: dropped, it would list every call.
- */
-export async function searchCallPages(opts: SearchOptions, onPage?: (items: CatalogueEntry[]) => void): Promise<{ items: CatalogueEntry[]; more: boolean }> {
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries({ from: opts.from, to: opts.to, agent: opts.agent, number: opts.number, callId: opts.callId, limit: opts.limit })) {
-    if (v === undefined) continue;
-    if (v.trim() === '') throw new InvalidInputError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is empty: give a value, or leave the option out`);
-    // A time without a zone (or `now`) is told here with what to type, as `restore --at` is, not refused by the API;
-    // with --tz it is read in that zone.
-    params.set(k, k === 'from' || k === 'to' ? (opts.tz ? searchTimeIn(v, opts.tz, k) : checkAtText(v, undefined, undefined, `--${k}`)) : v);
-  }
-  const api = apiFor(opts);
-  let more = false;
-  const items = await collectPages(async (cursor) => {
-    if (cursor) params.set('cursor', cursor);
-    const page = await getJson<Page<CatalogueEntry>>(api, `/sites/${encodeURIComponent(opts.site)}/recordings?${params}`);
-    // Handed on page by page (--all of a million calls is printed as it comes, never held whole).
-    if (onPage) {
-      onPage(page.items);
-      return { items: [], ...(opts.all && page.cursor ? { cursor: page.cursor } : {}) };
-    }
-    if (opts.all) return page;
-    more = Boolean(page.cursor);
-    return { items: page.items };
-  });
-  return { items, more };
-}
-
-/**
- * `calls search --all`: each page printed as it arrives, as the one-page output would print them
- * all (the same JSON array, the same table with the first page's column widths), so memory stays
- * one page and a reader sees the first calls at once.
- */
-export async function printAllCalls(opts: SearchOptions, out: { write(text: string): unknown }): Promise<number> {
-  let count = 0;
-  let marked = false;
-  let widths: number[] | undefined;
-  await searchCallPages(opts, (items) => {
-    for (const e of items) {
-      if (e.issues?.length) marked = true;
-      if (opts.json) out.write(`${count === 0 ? '[\n' : ',\n'}${JSON.stringify(e, null, 2).replace(/^/gm, '  ')}`);
-      count++;
-    }
-    if (opts.json || items.length === 0) return;
-    const rows = items.map((e) => callRow(e, opts.tz));
-    const header = callHeader(opts.tz);
-    if (!widths) {
-      widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-      out.write(`${fmtRow(header, widths)}\n`);
-    }
-    out.write(`${rows.map((r) => fmtRow(r, widths!)).join('\n')}\n`);
-  });
-  if (opts.json) out.write(count === 0 ? '[]\n' : '\n]\n');
-  else out.write(count === 0 ? `no recordings found\n${noMatchHints(opts)}` : `${count} recording(s)\n${marked ? `${ISSUES_LEGEND}\n` : ''}`);
-  return count;
-}
-
-/** Under a table with a call marked `!`: what the mark means. */
-const ISSUES_LEGEND = "! the recorder's metadata could not all be read (e.g. a start taken from the file's time): `ferry calls search --json` lists the issues";
-
-const callHeader = (tz?: string) => [`start (${tz ?? 'UTC'})`, 'call id', 'agent', 'caller → called', 'length', 'id (for `ferry calls play`)'];
-
-/** One call as a table row; every cell comes from a recorder's sidecar: shown, never obeyed, by the terminal. */
-function callRow(e: CatalogueEntry, tz?: string): string[] {
-  return [`${startText(e.start, tz)}${e.issues?.length ? ' !' : ''}`, e.meta.callId ?? '-', e.meta.agent ?? '-', `${e.meta.caller ?? '?'} → ${e.meta.called ?? '?'}`, e.meta.durationSec !== undefined ? `${Math.round(e.meta.durationSec)}s` : '-', `${e.site}/${e.rid}`].map(printable);
-}
-
-const fmtRow = (r: string[], widths: number[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-
-/**
- * A number searched for finds the text the recorder wrote (separators removed): one written
- * without its country code misses the calls stored in the international form, and the other way
- * round. Said under "no recordings found".
- */
-export function numberHint(number: string | undefined): string {
-  if (number === undefined) return '';
-  const typed = number.trim();
-  const other = typed.startsWith('+') || /^00[1-9]/.test(typed) ? 'the national form too (0…), as a recorder may have written it' : 'the international form too (+ and the country code)';
-  return `  numbers are matched as the recorder wrote them (spaces, dashes, dots, slashes, brackets, tel:, a (0) after the country code ignored; 00 and + are the same): search ${other}\n`;
-}
-
-/**
- * An agent or call id searched for matches only the whole value as the recorder wrote it, capitals
- * included (the catalogue's index is keyed on it): `alice martin` finds no call of `Alice Martin`,
- * and nothing else said so. Said under "no recordings found", with the number's hint.
- */
-export function exactHint(filters: { agent?: string; callId?: string }): string {
-  const named = [filters.agent !== undefined ? 'agents' : '', filters.callId !== undefined ? 'call ids' : ''].filter(Boolean).join(' and ');
-  if (!named) return '';
-  return `  ${named} are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it\n`;
-}
-
-/** What "no recordings found" says under it: how the filters given match. */
-export function noMatchHints(filters: { number?: string; agent?: string; callId?: string }): string {
-  return `${numberHint(filters.number)}${exactHint(filters)}`;
-}
-
-export function renderCalls(items: CatalogueEntry[], more = false, filters: { number?: string; agent?: string; callId?: string; tz?: string } = {}): string {
-  if (items.length === 0) return `no recordings found\n${noMatchHints(filters)}`;
-  const rows = items.map((e) => callRow(e, filters.tz));
-  const header = callHeader(filters.tz);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => fmtRow(r, widths);
-  const count = more ? `${items.length} recording(s) shown; more match: --all lists every one (or --limit N, up to ${MAX_PAGE_SIZE} a page)` : `${items.length} recording(s)`;
-  const marked = items.some((e) => e.issues?.length) ? `${ISSUES_LEGEND}\n` : '';
-  return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n${marked}`;
-}
 
 /** SITE/RID (or RID and --site), both checked for their form: a link or a request for an id that cannot be one is refused here, not answered 400 later. */
 function splitId(id: string, site?: string): { site: string; rid: string } {
@@ -302,6 +171,10 @@ export function registerCallsCommands(program: Command): void {
     .option('--agent <agent>', 'agent who took the call')
     .option('--number <number>', 'caller or called number')
     .option('--call-id <id>', 'call id')
+    .option('--direction <direction>', 'inbound, outbound or internal')
+    .option('--min-duration <seconds>', 'calls at least this long (whole seconds)')
+    .option('--max-duration <seconds>', 'calls at most this long (whole seconds)')
+    .option('--sort <order>', 'start (default), -start, duration or -duration')
     .option('--limit <n>', 'page size (1-1000)')
     .option('--all', 'follow every page')
     .option('--json', 'JSON output')
@@ -311,9 +184,16 @@ export function registerCallsCommands(program: Command): void {
     .action(async (opts: SearchOptions) => {
       if (opts.tz !== undefined && !isTimeZone(opts.tz)) throw new InvalidInputError(`--tz: unknown time zone "${opts.tz}"; use an IANA name such as America/New_York, Europe/London or UTC`);
       if (opts.all) return void (await printAllCalls(opts, process.stdout));
-      const { items, more } = await searchCallPages(opts);
-      if (more && opts.json) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
-      process.stdout.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : renderCalls(items, more, opts));
+      const { items, more, stopped, filters } = await searchCallPages(opts);
+      if (opts.json) {
+        // JSON is the page alone, one request: a script that wants the total asks GET …/recordings/count.
+        if (stopped) process.stderr.write(`ferry: ${items.length} recording(s) shown: the search read ${stopped.read} calls without filling the page; --all reads on\n`);
+        else if (more) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
+        return void process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+      }
+      // The table says which calls of how many: the count asked once the page is in (not for a stopped page: it would stop too).
+      const total = more && !stopped ? await countCalls(opts, filters) : undefined;
+      process.stdout.write(renderCalls(items, more, opts, { total, stopped }));
     });
   calls
     .command('link')

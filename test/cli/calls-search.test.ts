@@ -29,6 +29,17 @@ describe('ferry calls search', () => {
     expect(renderCalls([], false, { number: '+447700900123' })).toContain('search the national form too (0…), as a recorder may have written it');
   });
 
+  it('says which calls of how many the count found ("of 2,381", "of more than 10,000", "of at least 3" when it stopped), why there is no total, and a page that stopped at the read budget, never "no recordings found"', () => {
+    const last = (out: string) => out.trim().split('\n').at(-1);
+    const rest = '--all lists every one (or --limit N, up to 1000 a page)';
+    expect(last(renderCalls([entry(1), entry(2)], true, {}, { total: { count: 2381, more: false } }))).toBe(`calls 1–2 of 2,381: ${rest}`);
+    expect(last(renderCalls([entry(1), entry(2)], true, {}, { total: { count: 10000, more: true } }))).toBe(`calls 1–2 of more than 10,000: ${rest}`);
+    expect(last(renderCalls([entry(1), entry(2)], true, {}, { total: { count: 3, more: true, stopped: { read: 50000 } } }))).toBe(`calls 1–2 of at least 3 (stopped after reading 50,000 calls: narrow --from/--to): ${rest}`);
+    expect(last(renderCalls([entry(1)], true, {}, { total: { failed: 'catalogue API answered 503: busy' } }))).toBe(`1 recording(s) shown; more match (the total is not known: catalogue API answered 503: busy): ${rest}`);
+    expect(last(renderCalls([entry(1)], true, {}, { stopped: { read: 50000 } }))).toBe('1 recording(s) shown: the search read 50,000 calls without filling the page (a filter few calls match); --all reads on, or narrow --from/--to');
+    expect(renderCalls([], true, { agent: 'x' }, { stopped: { read: 50000 } })).toBe('no recordings found yet: the search read 50,000 calls without finding one (a filter few calls match); --all reads on, or narrow --from/--to\n');
+  });
+
   it('says under "no recordings found" that an agent and a call id match whole and with their capitals, so alice martin is not taken for no call of Alice Martin', () => {
     const hint = '  agents are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it\n';
     expect(renderCalls([], false, { agent: 'alice martin' })).toBe(`no recordings found\n${hint}`);
