@@ -45,8 +45,19 @@ export function recordingQueryInput(tableName: string, plan: SearchPlan, branch:
     ScanIndexForward: plan.sort !== '-start',
     // Without filters a page needs limit+1 items (and the cursor's own); with them, or for a
     // duration sort (every match), let DynamoDB fill its 1 MB page.
-    Limit: clauses.length || sortsByDuration(plan) ? undefined : plan.limit + 2,
+    Limit: clauses.length || sortsByDuration(plan) ? undefined : branchLimit(plan),
   };
+}
+
+/**
+ * The Limit of an unfiltered branch's Query pages: limit+1 items and the cursor's own for one
+ * branch; merged branches (the time shards) share the page, each asked for its part and read on
+ * page by page only when the merge needs more, so a page of 1,000 reads about 1,000 calls, not
+ * 1,000 a shard (what a read budget counts, and what DynamoDB charges).
+ */
+function branchLimit(plan: SearchPlan): number {
+  const n = plan.branches.length;
+  return n === 1 ? plan.limit + 2 : Math.ceil((plan.limit + 1) / n) + 1;
 }
 
 /** FilterExpression terms for the call metadata (matchesPlan checks them again on what comes back). */

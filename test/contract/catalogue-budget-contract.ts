@@ -75,6 +75,17 @@ export function catalogueBudgetContract(fresh: () => Promise<CatalogueStore>): v
       expect(fits.items.map((e) => e.meta.durationSec)).toEqual(entries().filter((_, i) => rare(i)).map((e) => e.meta.durationSec).sort((a, b) => b! - a!));
     });
 
+    it('an unfiltered page over the merged time shards reads about its limit, not its limit on every shard, so a count without filters counts to its bound', async () => {
+      const store = await fresh();
+      await store.putRecordings(entries());
+      const page = await store.searchRecordings({ site: 'site-a', limit: 40, budget: { items: 10_000 } });
+      expect(page.items).toHaveLength(40);
+      // The shards are uneven: some are read a second time, none to its end (240 here).
+      expect(page.read).toBeLessThanOrEqual(2 * 40 + 8);
+      const { rids } = await walk(store, { site: 'site-a', limit: 40, budget: { items: 100 } });
+      expect(rids).toEqual(entries().map((e) => e.rid));
+    });
+
     it('refuses a budget of no items with InvalidInputError naming it', async () => {
       const store = await fresh();
       await expect(store.searchRecordings({ site: 'site-a', budget: { items: 0 } })).rejects.toThrow(/budget.items/);
