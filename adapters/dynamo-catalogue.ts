@@ -33,7 +33,7 @@ import { TransientError } from '../core/errors.ts';
 import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type RecordingPage, type RecordingQuery, type RecordingSort } from '../core/ports.ts';
 import { artefactQueryInput } from './dynamo-artefact-query.ts';
 import { translateDynamoError as translate } from './dynamo-errors.ts';
-import { mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
+import { branchLimit, mergeBySortKey, recordingQueryInput } from './dynamo-recording-query.ts';
 
 export { createCatalogueTable } from './dynamo-catalogue-table.ts';
 
@@ -266,9 +266,14 @@ export class DynamoCatalogue implements CatalogueStore {
    */
   private async *queryBranch(plan: SearchPlan, branch: number, meter: ReadMeter, progress: BranchProgress): AsyncGenerator<Item, void, undefined> {
     const input = recordingQueryInput(this.tableName, plan, branch);
+    // A filtered branch (no Limit of its own) starts at its part of the page and doubles it each
+    // Query: a filter most calls pass reads little past the page, a rare one soon reads 1 MB pages.
+    const growing = input.Limit === undefined && !sortsByDuration(plan);
+    let ask = growing ? branchLimit(plan) : input.Limit;
     let exclusiveStartKey: Item | undefined;
     do {
-      const limit = await meter.grant(input.Limit, exclusiveStartKey === undefined);
+      const limit = await meter.grant(ask, exclusiveStartKey === undefined);
+      if (growing && ask !== undefined) ask *= 2;
       if (limit === 0) {
         progress.through = exclusiveStartKey![SORT_KEY_NAME] as string;
         return;

@@ -55,7 +55,7 @@ export function recordingQueryInput(tableName: string, plan: SearchPlan, branch:
  * page by page only when the merge needs more, so a page of 1,000 reads about 1,000 calls, not
  * 1,000 a shard (what a read budget counts, and what DynamoDB charges).
  */
-function branchLimit(plan: SearchPlan): number {
+export function branchLimit(plan: SearchPlan): number {
   const n = plan.branches.length;
   return n === 1 ? plan.limit + 2 : Math.ceil((plan.limit + 1) / n) + 1;
 }
