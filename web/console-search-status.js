@@ -115,7 +115,8 @@ function searched(search) {
 function stoppedStatus(search, first, last) {
   const { items, index, stopped } = search;
   const read = `the search read ${number(stopped.read)} calls ${searched(search)} without filling this page`;
-  const found = items.length === 0 ? `No calls found on this page yet: ${read}` : `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}): ${read}`;
+  const which = first === last ? `call ${number(first)}` : `calls ${number(first)}–${number(last)}`;
+  const found = items.length === 0 ? `No calls found on this page yet: ${read}` : `${items.length} call${items.length === 1 ? '' : 's'} on this page (${which}): ${read}`;
   $('status').textContent = `${found}. Next reads on; narrowing the time range is faster.`;
   $('page-label').textContent = `Page ${index + 1}`;
 }
