@@ -2,6 +2,7 @@ import { InvalidInputError } from './errors.ts';
 import { compareKeys, encodeCursor } from './catalogue-cursor.ts';
 import { itemToEntry } from './catalogue-items.ts';
 import type { ReadBudget, RecordingPage, RecordingSort } from './ports.ts';
+import { systemClock, type Clock } from './clock.ts';
 
 // A search page's read budget (ReadBudget), shared by MemoryCatalogue and DynamoCatalogue: how
 // many index entries each read may take, and the page of a search that ran out of it. The
@@ -22,9 +23,9 @@ export const SEARCH_TIME_MARGIN_MS = 5_000;
  * A search request's budget: `readLimit` entries, and a deadline SEARCH_TIME_MARGIN_MS before the
  * function's own (its Lambda context's getRemainingTimeInMillis; none when run without one).
  */
-export function searchBudget(readLimit: number, context: unknown, now: () => number = Date.now): ReadBudget {
+export function searchBudget(readLimit: number, context: unknown, clock: Clock = systemClock): ReadBudget {
   const remaining = (context as { getRemainingTimeInMillis?: () => number } | undefined)?.getRemainingTimeInMillis;
-  return { items: readLimit, ...(typeof remaining === 'function' ? { deadline: now() + remaining() - SEARCH_TIME_MARGIN_MS } : {}) };
+  return { items: readLimit, ...(typeof remaining === 'function' ? { deadline: clock.now().getTime() + remaining() - SEARCH_TIME_MARGIN_MS } : {}) };
 }
 
 /** Checks a budget: `items` a whole number of at least 1, `deadline` a time (epoch ms). */
@@ -52,7 +53,7 @@ export class ReadMeter {
   constructor(
     private readonly budget: ReadBudget | undefined,
     private readonly branches: number,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -71,7 +72,7 @@ export class ReadMeter {
   private tryGrant(natural: number | undefined, first: boolean): number | undefined {
     const budget = this.budget;
     if (!budget) return natural;
-    if (!first && budget.deadline !== undefined && this.now() >= budget.deadline) return 0;
+    if (!first && budget.deadline !== undefined && this.clock.now().getTime() >= budget.deadline) return 0;
     if (budget.items === undefined) return natural;
     const share = Math.max(1, Math.ceil(budget.items / this.branches));
     let n = Math.min(budget.items - this.read - this.reserved, share, natural ?? Number.POSITIVE_INFINITY);

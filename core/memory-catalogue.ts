@@ -18,6 +18,7 @@ import { artefactPageOf, artefactSourcePk, artefactToItem, itemToSourceRecord, m
 import { matchesSnapshotPlan, planSnapshotQuery, snapshotPageOf, snapshotPk, snapshotSk, snapshotToItem, type SnapshotPage, type SnapshotQuery } from './snapshot-items.ts';
 import type { SnapshotSummary } from './tree-manifest.ts';
 import { stoppedPageOf } from './catalogue-budget.ts';
+import { systemClock } from './clock.ts';
 import { recordingLookupKey, type ArtefactEntry, type ArtefactPage, type ArtefactQuery, type ArtefactSourceRecord, type CatalogueEntry, type CatalogueStore, type PackRecord, type ReadBudget, type RecordingPage, type RecordingQuery } from './ports.ts';
 
 /**
@@ -147,7 +148,7 @@ export class MemoryCatalogue implements CatalogueStore {
 /** Whether a page that has read `read` entries has spent its budget. */
 function spent(budget: ReadBudget | undefined, read: number): boolean {
   if (!budget) return false;
-  return (budget.items !== undefined && read >= budget.items) || (budget.deadline !== undefined && Date.now() >= budget.deadline);
+  return (budget.items !== undefined && read >= budget.items) || (budget.deadline !== undefined && systemClock.now().getTime() >= budget.deadline);
 }
 
 function keyOf(key: { pk: string; sk: string }): string {

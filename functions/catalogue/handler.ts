@@ -38,6 +38,7 @@ export interface CatalogueHandlerDeps extends RecallRouteDeps {
 
 /** The read budget of one request: the deployment's limit, and the function's remaining time. */
 function budgetOf(deps: CatalogueHandlerDeps, context: unknown): ReadBudget {
+  // Real time, as the function's remaining time is (not deps.clock, which a test may have set).
   return searchBudget(deps.readLimit ?? SEARCH_READ_LIMIT_DEFAULT, context);
 }
 

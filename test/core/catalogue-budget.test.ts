@@ -25,7 +25,7 @@ describe('ReadMeter', () => {
 
   it('grants nothing past the deadline except a first read, and the plan\'s own limit without a budget', async () => {
     let now = 1000;
-    const meter = new ReadMeter({ deadline: 2000 }, 1, () => now);
+    const meter = new ReadMeter({ deadline: 2000 }, 1, { now: () => new Date(now) });
     expect(await meter.grant(41, false)).toBe(41);
     now = 2000;
     expect(await meter.grant(41, false)).toBe(0);
@@ -36,7 +36,7 @@ describe('ReadMeter', () => {
 
 describe('searchBudget', () => {
   it("sets the deadline the margin before the function's own, and none without a Lambda context", () => {
-    expect(searchBudget(500, { getRemainingTimeInMillis: () => 25_000 }, () => 1_000_000)).toEqual({ items: 500, deadline: 1_000_000 + 25_000 - SEARCH_TIME_MARGIN_MS });
+    expect(searchBudget(500, { getRemainingTimeInMillis: () => 25_000 }, { now: () => new Date(1_000_000) })).toEqual({ items: 500, deadline: 1_000_000 + 25_000 - SEARCH_TIME_MARGIN_MS });
     expect(searchBudget(500, {})).toEqual({ items: 500 });
     expect(searchBudget(500, undefined)).toEqual({ items: 500 });
   });
