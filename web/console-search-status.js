@@ -25,6 +25,8 @@ export function siteRefusal(site, error) {
  */
 export async function countSearch(ctx, search, shown) {
   search.total = { counting: true };
+  // Said while it runs (a count can take seconds): the page was drawn before the count began.
+  if (shown() && search.items.length) renderStatus(search);
   const { limit: _limit, sort: _sort, ...filters } = search.params;
   try {
     const answer = await ctx.api(`sites/${encodeURIComponent(search.site)}/recordings/count`, { query: filters });
@@ -91,7 +93,8 @@ export function renderStatus(search) {
   const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
   const of = counted ? ` of ${ofText(counted)}` : '';
   const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
-  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}.${repeatedHourNote(params)}`;
+  // "counting them…" ends the sentence itself: no full stop after the ellipsis.
+  $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}${after.endsWith('…') ? '' : '.'}${repeatedHourNote(params)}`;
   $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
 }
 

@@ -75,6 +75,27 @@ describe('the console over a search that stops at the read limit', () => {
     }
   });
 
+  it('says the calls are being counted while the count runs, then the count', async () => {
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search`, { pageErrors, consoleErrors: true });
+    try {
+      await expect.poll(() => status(p)).not.toBe('Searching…');
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => (release = r));
+      await p.route(/\/recordings\/count/, async (route) => {
+        await held;
+        await route.continue();
+      });
+      await p.selectOption('#direction', 'outbound');
+      await p.selectOption('#limit', '10');
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await expect.poll(() => status(p)).toBe('10 calls on this page (calls 1–10), more available; counting them…');
+      release();
+      await expect.poll(() => status(p)).toMatch(/^10 calls on this page \(calls 1–10 of at least /);
+    } finally {
+      await close();
+    }
+  });
+
   it('names the site and the range in its time zone when nothing matches', async () => {
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&from=2030-01-01T09:00:00Z&to=2030-01-02T09:00:00Z`, { pageErrors, consoleErrors: true });
     try {
