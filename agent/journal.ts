@@ -354,9 +354,9 @@ export class Journal {
   /**
    * Files what shipped from source `from`'s batches under `to` (a recordings source renamed):
    * the journal is compacted first, so that no line of it names `from` for a later load to read
-   * back. Returns how many batches moved, or undefined when `to` has shipped batches already.
+   * back. Returns how many batches moved (0: none left, as after a rename made before a crash).
    */
-  async renameSource(from: string, to: string): Promise<number | undefined> {
+  async renameSource(from: string, to: string): Promise<number> {
     await this.compact();
     return this.shipped.renameSource(from, to);
   }

@@ -33,7 +33,7 @@ export async function renamedSources(config: AgentConfig, observations: Observat
 export async function adoptRenamedSources(config: AgentConfig, journal: Journal, observations: Observations, log: Logger): Promise<{ from: string; to: string; batches: number }[]> {
   const done: { from: string; to: string; batches: number }[] = [];
   for (const { from, to } of await renamedSources(config, observations)) {
-    const batches = (await journal.renameSource(from, to)) ?? 0;
+    const batches = await journal.renameSource(from, to);
     observations.renameSource(from, to);
     log.warn('source renamed: what the old name shipped and had pending is carried over to the new name', { from, to, batches });
     done.push({ from, to, batches });

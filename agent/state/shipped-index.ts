@@ -167,54 +167,62 @@ export class ShippedIndex {
 
   /**
    * Files every batch of source `from` under source `to` instead (a source renamed in the
-   * configuration), rewriting the base (streamed, atomically); the overlay is merged first.
-   * Returns how many batches moved, or undefined (nothing changed) when `to` has batches already.
+   * configuration), rewriting the base (streamed, atomically); the overlay is merged first. A
+   * batch `to` has already (a rename carried over before a crash, or a source of that name
+   * removed long ago) keeps its files with those of `from`'s batch of that name. Returns how many
+   * batches of `from` moved (0: none left, as after a rename already made).
    */
-  renameSource(from: string, to: string): number | undefined {
+  renameSource(from: string, to: string): number {
     if (this.options.readOnly) throw new Error('the shipped index is open read-only');
     this.merge();
     const [fromPrefix, toPrefix] = [`${from}\t`, `${to}\t`];
-    if (!existsSync(this.file)) return 0;
-    if (this.seek(toPrefix)?.key.startsWith(toPrefix)) return undefined;
+    if (!existsSync(this.file) || !this.seek(fromPrefix)?.key.startsWith(fromPrefix)) return 0;
+    // `from`'s batches, renamed, from a second reader of the base: in key order, as `to`'s own are.
+    const again = new LineBytesReader(this.file);
     const tmp = `${this.file}.tmp`;
     const out = new LineFileWriter(tmp);
+    let next: { key: string; line: Buffer } | undefined;
+    const advance = () => {
+      for (let line = again.next(); line !== undefined; line = again.next()) {
+        const key = keyOf(line, this.file);
+        if (key.startsWith(fromPrefix)) return (next = { key: `${toPrefix}${key.slice(fromPrefix.length)}`, line });
+      }
+      return (next = undefined);
+    };
     let moved = 0;
-    // The renamed batches sort together, where `to\t` sorts: written there, read from the base a second time.
-    const writeMoved = () => {
-      const again = new LineBytesReader(this.file);
-      try {
-        for (let line = again.next(); line !== undefined; line = again.next()) {
-          const key = keyOf(line, this.file);
-          if (!key.startsWith(fromPrefix)) continue;
-          out.writeLine(JSON.stringify([`${toPrefix}${key.slice(fromPrefix.length)}`, keysOfLine(line.toString('utf8'), this.file)]));
-          moved++;
-        }
-      } finally {
-        again.close();
+    /** Writes the renamed batches sorting before `key` (all of them when undefined). */
+    const writeMovedBefore = (key?: string) => {
+      for (; next !== undefined && (key === undefined || next.key < key); advance()) {
+        out.writeLine(JSON.stringify([next.key, keysOfLine(next.line.toString('utf8'), this.file)]));
+        moved++;
       }
     };
     try {
+      advance();
       const base = new LineBytesReader(this.file);
-      let written = false;
       try {
         for (let line = base.next(); line !== undefined; line = base.next()) {
           const key = keyOf(line, this.file);
           if (key.startsWith(fromPrefix)) continue;
-          if (!written && key > toPrefix) {
-            writeMoved();
-            written = true;
-          }
-          out.writeLine(line);
+          // Past `to`'s place: every renamed batch sorts before this key.
+          if (key > toPrefix) writeMovedBefore(key.startsWith(toPrefix) ? key : undefined);
+          if (next !== undefined && next.key === key) {
+            out.writeLine(JSON.stringify([key, keysOf(listing([...keysOfLine(line.toString('utf8'), this.file), ...keysOfLine(next.line.toString('utf8'), this.file)]))]));
+            moved++;
+            advance();
+          } else out.writeLine(line);
         }
       } finally {
         base.close();
       }
-      if (!written) writeMoved();
+      writeMovedBefore();
       out.close({ sync: true });
     } catch (error) {
       out.close();
       rmSync(tmp, { force: true });
       throw error;
+    } finally {
+      again.close();
     }
     renameSync(tmp, this.file);
     fsyncDirectory(dirname(this.file));

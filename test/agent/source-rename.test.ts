@@ -68,6 +68,28 @@ describe('a recordings source renamed in the configuration', () => {
     expect(evicted.report.lost).toBe(2);
   });
 
+  it('ships nothing again when the new name is one a source removed long ago shipped under', async () => {
+    const s = site(['cs', 'zz']);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 4);
+    writeTree(join(s.dir, 'other-1'), 2, 4);
+    expect((await cronPass(s.config('cs', 'zz'), store, clock)).report.recordings).toBe(20);
+    // `zz` taken out, and forgotten a week later; what it shipped is still in the shipped index (no compaction since).
+    await cronPass(s.config('cs'), store, clock);
+    clock.advance(8 * 86_400_000);
+    await cronPass(s.config('cs'), store, clock);
+    expect(Observations.unconfigured(s.config('cs').state, new Set(['cs']))).toEqual([]);
+    // `cs` renamed to that name: what `cs` shipped carries over, though `zz` has records of its own.
+    const renamed = await cronPass(s.config('zz'), store, clock);
+    expect(renamed.report.recordings).toBe(0);
+    expect(renamed.report.lost).toBe(0);
+    const journal = new Journal(s.config('zz').state, { readOnly: true });
+    expect(journal.shippedAny('zz', '000003')).toBe(true);
+    expect(journal.shippedAny('cs', '000001')).toBe(false);
+    journal.close();
+  });
+
   it('leaves a new source alone that reads another directory than the removed one', async () => {
     const s = site(['cs', 'b']);
     const store = new MemoryBlobStore();
@@ -93,7 +115,7 @@ sources:
 });
 
 describe('the shipped index renaming a source', () => {
-  it('files every batch of one source under the other, in key order, and refuses a name that has batches', () => {
+  it('files every batch of one source under the other, in key order', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-rename-index-'));
     const index = new ShippedIndex(join(dir, 'shipped.jsonl'));
     for (const [key, stamp] of [['a\t000001', 'x\t1\t1'], ['cs\t000001', 'y\t1\t1'], ['cs\t000002', 'z\t1\t1'], ['m\t000001', 'w\t1\t1']] as const) index.add(key, [stamp]);
@@ -102,7 +124,28 @@ describe('the shipped index renaming a source', () => {
     expect([...index.get('zz\t000002')]).toEqual(['z\t1\t1']);
     expect(index.get('cs\t000001').size).toBe(0);
     expect([...index.get('m\t000001')]).toEqual(['w\t1\t1']);
-    expect(index.renameSource('a', 'zz')).toBeUndefined();
     expect([...index.get('a\t000001')]).toEqual(['x\t1\t1']);
+    // Made again (a crash before the observations followed): nothing left to move, nothing lost.
+    expect(index.renameSource('cs', 'zz')).toBe(0);
+    expect([...index.get('zz\t000002')]).toEqual(['z\t1\t1']);
+  });
+
+  it('keeps the batches the new name has already, merged with the old name\'s in key order', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-rename-index-'));
+    const index = new ShippedIndex(join(dir, 'shipped.jsonl'));
+    const lines: [string, string][] = [['cs\t000001', 'a\t1\t1'], ['cs\t000003', 'c\t1\t1'], ['cs\t000005', 'e\t1\t1'], ['n\t000001', 'n\t1\t1'], ['zz\t000002', 'b\t1\t1'], ['zz\t000003', 'd\t1\t1'], ['zz\t000009', 'i\t1\t1'], ['zzz\t000001', 'q\t1\t1']];
+    for (const [key, stamp] of lines) index.add(key, [stamp]);
+    expect(index.renameSource('cs', 'zz')).toBe(3);
+    expect([...index.get('zz\t000001')]).toEqual(['a\t1\t1']);
+    expect([...index.get('zz\t000002')]).toEqual(['b\t1\t1']);
+    expect([...index.get('zz\t000003')].sort()).toEqual(['c\t1\t1', 'd\t1\t1']);
+    expect([...index.get('zz\t000005')]).toEqual(['e\t1\t1']);
+    expect([...index.get('zz\t000009')]).toEqual(['i\t1\t1']);
+    expect([...index.get('zzz\t000001')]).toEqual(['q\t1\t1']);
+    expect([...index.get('n\t000001')]).toEqual(['n\t1\t1']);
+    expect(index.get('cs\t000001').size).toBe(0);
+    // The base is still sorted: read afresh, every line is found by its key.
+    const again = new ShippedIndex(join(dir, 'shipped.jsonl'), { readOnly: true });
+    for (const key of ['n\t000001', 'zz\t000001', 'zz\t000003', 'zz\t000005', 'zz\t000009', 'zzz\t000001']) expect(again.get(key).size).toBeGreaterThan(0);
   });
 });
