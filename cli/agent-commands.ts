@@ -181,7 +181,8 @@ export async function cycleUntilDrained(agent: { cycle(): Promise<CycleReport> }
   const total = await agent.cycle();
   // A pass whose every attempt failed (the store unreachable, credentials refused) shipped
   // nothing: another would fail the same way, so the run ends (exit 1) and cron tries later.
-  const stuck = (r: CycleReport) => r.failed > 0 && r.packs === 0 && r.artefacts === 0;
+  // Packs found already offsite (a rebuilt host's backlog) are the store answering: not stuck.
+  const stuck = (r: CycleReport) => r.failed > 0 && r.packs === 0 && r.artefacts === 0 && !r.found?.packs;
   for (let last = total; last.more && !stopping() && !stuck(last); ) {
     last = await agent.cycle();
     mergeReport(total, { ...last, sources: [] });

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { parseAgentConfig } from '../../core/config.ts';
 import type { BlobStore } from '../../core/ports.ts';
-import { Agent, RECORDINGS_SLICE_MS } from '../../agent/agent.ts';
+import { Agent, RECORDINGS_SLICE_MS, type CycleReport } from '../../agent/agent.ts';
+import { emptyReport } from '../../agent/agent-types.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { cycleUntilDrained } from '../../cli/agent-commands.ts';
 import { writeTree } from '../support/recorder-tree.ts';
@@ -80,6 +81,18 @@ describe('agent run --once drains the backlog', () => {
     expect(passes).toBe(1);
     expect(report).toMatchObject({ packs: 0, more: true });
     expect(report.failed).toBeGreaterThan(0);
+  });
+
+  it('goes on after a pass that failed once but found packs already offsite (a rebuilt host draining what an earlier one shipped)', async () => {
+    const passes: CycleReport[] = [
+      { ...emptyReport(), failed: 1, found: { packs: 40, recordings: 400, bytes: 4_000_000 }, more: true },
+      { ...emptyReport(), packs: 2, recordings: 20, bytes: 200_000 },
+    ];
+    let cycles = 0;
+    const report = await cycleUntilDrained({ cycle: async () => passes[cycles++] ?? emptyReport() });
+    expect(cycles).toBe(2);
+    expect(report).toMatchObject({ packs: 2, failed: 1, found: { packs: 40, recordings: 400 } });
+    expect(report.more).toBeFalsy();
   });
 
   it('stops after the pass in progress when told to stop (SIGTERM), leaving the rest for the next run', async () => {
