@@ -17,10 +17,13 @@ export async function renamedSources(config: AgentConfig, observations: Observat
   const out: { from: string; to: string }[] = [];
   if (unconfigured.length === 0) return out;
   for (const source of config.sources) {
-    if (source.type !== 'recordings' || observations.hasPending(source.name) || observations.lastScan(source.name) !== undefined) continue;
+    // Walked under this name: not a rename. A pending view under it with no observations beside
+    // it is one cut short (the view moved, the observations not yet): found again, and finished.
+    if (source.type !== 'recordings' || observations.lastScan(source.name) !== undefined) continue;
+    if (observations.hasPending(source.name) && observations.recorded(source.name)) continue;
     const same: string[] = [];
     for (const name of unconfigured) {
-      const root = observations.lastPass(name)?.root;
+      const root = observations.recordedRoot(name);
       if (root !== undefined && !out.some((r) => r.from === name) && (await sameDirectory(root, source.path))) same.push(name);
     }
     // Two old sources on this root (their extensions parted its files): which one this is cannot be told.

@@ -263,7 +263,11 @@ export class Observations {
     return [...names].filter((n) => !configured.has(n)).sort();
   }
 
-  /** Files source `from`'s observations and pending view under `to` (a recordings source renamed). */
+  /**
+   * Files source `from`'s observations and pending view under `to` (a recordings source renamed).
+   * The view moves first: a rename cut short there (the view under `to`, the rest still under
+   * `from`) is found again and finished (agent/source-rename.ts).
+   */
   renameSource(from: string, to: string): void {
     const s = this.sources[from];
     if (s === undefined) return;
@@ -309,6 +313,16 @@ export class Observations {
     }
     if (changed) this.save();
     return { kept, back };
+  }
+
+  /** Whether the state directory holds observations of the source (its pending view aside). */
+  recorded(source: string): boolean {
+    return this.sources[source] !== undefined;
+  }
+
+  /** The root the source's last pending view was taken of, as recorded (whether or not that view is still there). */
+  recordedRoot(source: string): string | undefined {
+    return this.sources[source]?.root;
   }
 
   /** When a pass first ran without the source in the configuration (undefined: configured, or never removed). */

@@ -90,6 +90,30 @@ describe('a recordings source renamed in the configuration', () => {
     journal.close();
   });
 
+  it('finishes a rename cut short after the pending view moved: the old name\'s observations follow, its numbering still finds a batch evicted unseen', async () => {
+    const s = site(['cs', 'b']);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 3, 4);
+    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 });
+    writeTree(join(s.dir, 'other-1'), 1, 4);
+    await cronPass(s.config('cs', 'b'), store, clock);
+    // The state a kill -9 leaves inside the rename: the shipped index and the pending view under the new name, the observations not yet.
+    const state = s.config('cs', 'b').state;
+    const journal = new Journal(state);
+    await journal.renameSource('cs', 'contactstore');
+    journal.close();
+    renameSync(join(state, 'pending', 'cs.jsonl'), join(state, 'pending', 'contactstore.jsonl'));
+    // Meanwhile batches 5 and 6 were written and evicted: only the numbering carried over tells of them.
+    writeTree(s.root, 1, 4, { firstBatch: 7 });
+    const renamed = s.config('contactstore', 'b');
+    const next = await cronPass(renamed, store, clock);
+    expect(Observations.unconfigured(renamed.state, new Set(['contactstore', 'b']))).toEqual([]);
+    // Batch 7 ships (batch 4 is still open); nothing of batches 1 to 3 ships again.
+    expect(next.report.recordings).toBe(4);
+    expect(next.alerts.map((a) => a.subject)).toContain('contactstore: 2 batch(es) lost unseen (000005–000006)');
+  });
+
   it('leaves a new source alone that reads another directory than the removed one', async () => {
     const s = site(['cs', 'b']);
     const store = new MemoryBlobStore();
