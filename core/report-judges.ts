@@ -3,6 +3,7 @@ import { alertProblems } from './report-alerts.ts';
 import { catalogueGapProblems } from './report-gaps.ts';
 import { dayBounds } from './report-keys.ts';
 import { hhmm } from './report-render.ts';
+import { timeZoneOffsetMs } from './time-format.ts';
 import type { AgentSignals, ExpectedSource, SiteDayFacts, SourceLine, SourceType } from './report.ts';
 
 // How the daily report judges each source of a day from the facts gathered (core/report.ts):
@@ -95,18 +96,21 @@ export function defaultEveryHours(profile: string | undefined): number {
 }
 
 /**
- * The hour a site's day gains when its clocks go back (0 on any other day): a copy taken by a
- * local schedule every day is then 25 hours after the last, so the schedule's window grows by it.
+ * The time a site's clocks went back within the `window` before `judged` (0 when they did not,
+ * or went forward): a copy taken by a local schedule every `window` is then that much more than
+ * `window` after the last (25 hours for a daily one on the day of the change, 49 for one every
+ * 48 hours the day after it), so the schedule's window grows by it.
  */
-function clockChangeSlack(f: SiteDayFacts): number {
-  const { start, end } = dayBounds(f.day, f.timeZone);
-  return Math.max(0, end - start - 24 * HOUR);
+function clockChangeSlack(f: SiteDayFacts, judged: number, window: number): number {
+  if (f.timeZone === undefined) return 0;
+  return Math.max(0, timeZoneOffsetMs(judged - window, f.timeZone) - timeZoneOffsetMs(judged, f.timeZone));
 }
 
 function judgeRotated(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
   const newest = f.newest[e.name];
   const fulls = f.artefacts.filter((a) => a.source === e.name && a.role === 'full');
-  const window = (e.everyHours ?? defaultEveryHours(newest?.profile ?? fulls.at(-1)?.profile)) * HOUR + clockChangeSlack(f);
+  const every = (e.everyHours ?? defaultEveryHours(newest?.profile ?? fulls.at(-1)?.profile)) * HOUR;
+  const window = every + clockChangeSlack(f, judged, every);
   const inWindow = (a: ArtefactEntry | undefined): a is ArtefactEntry => a !== undefined && a.role === 'full' && Date.parse(a.takenAt) > judged - window && Date.parse(a.takenAt) <= judged;
   const best = [newest, ...fulls].filter(inWindow).sort((a, b) => b.takenAt.localeCompare(a.takenAt))[0];
   if (best) return { shipped: `full backup ${best.name} taken ${hhmm(best.takenAt)}, ${best.size} bytes`, problems: [] };
@@ -135,7 +139,8 @@ function judgeBinlog(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged
 }
 
 function judgeTree(e: ExpectedSource, f: SiteDayFacts, judged: number): Judged {
-  const window = (e.everyHours ?? 24) * HOUR + clockChangeSlack(f);
+  const every = (e.everyHours ?? 24) * HOUR;
+  const window = every + clockChangeSlack(f, judged, every);
   const snaps = f.snapshots.filter((s) => s.source === e.name);
   const newestAt = f.newestSnapshot[e.name];
   const problems: string[] = [];

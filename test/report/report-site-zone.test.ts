@@ -54,6 +54,17 @@ describe("daily report: the site's own day", () => {
     ]);
   });
 
+  it("judges a backup every 48 h at 00:30 local as on time the day after New York's clocks went back, 48.5 h before that day's end", async () => {
+    const blobs = new MemoryBlobStore();
+    const catalogue = new MemoryCatalogue();
+    // 00:30 EDT on 1 Nov (04:30Z); the next is due at 00:30 EST on 3 Nov (05:30Z), the clocks having gone back between.
+    await catalogue.putArtefact(makeFull('2026-11-01T04:30:00.000Z', { site: 'ny-cc', source: 'db' }));
+    const report = await dailyReport({ blobs, catalogue }, 'ny-cc', '2026-11-02', { now: () => new Date('2026-11-03T12:00:00.000Z'), timeZone: 'America/New_York', expect: [{ name: 'db', type: 'rotated', everyHours: 48 }] });
+    expect(report.judgedAt).toBe('2026-11-03T05:00:00.000Z');
+    // Nothing else arrived in the day (said as such); the backup itself is on time.
+    expect(report.problems.filter((p) => p.startsWith('db:'))).toEqual([]);
+  });
+
   it("reports each site's yesterday in its own zone by default, and takes the zones from SITE_TIME_ZONES", async () => {
     // 00:30Z on 2 Nov: 06:00 on 2 Nov in Kolkata, 00:30 on 2 Nov in London, 20:30 on 1 Nov in New York.
     const now = new Date('2026-11-02T00:30:00.000Z');
