@@ -171,6 +171,8 @@ async function loadSearchPage(index) {
   $('prev').disabled = true;
   $('next').disabled = true;
   $('status').textContent = 'Searching…';
+  // A count answering meanwhile must not draw the page on screen over "Searching…" (countSearch).
+  search.loading = true;
   try {
     const cursor = search.cursors[index];
     const page = await state.ctx.api(`sites/${encodeURIComponent(search.site)}/recordings`, { query: { ...search.params, ...(cursor ? { cursor } : {}) } });
@@ -179,12 +181,13 @@ async function loadSearchPage(index) {
     search.cursors[index + 1] = page.cursor ?? null;
     search.items = page.items;
     search.stopped = page.stopped;
+    search.loading = false;
     // Calls before each page: a page that stopped at the read budget holds fewer than a page's size.
     search.before ??= [0];
     search.before[index + 1] = (search.before[index] ?? 0) + page.items.length;
     renderResults();
     // The first page out, the calls are counted (once a search): the page does not wait for the count.
-    if (index === 0 && page.cursor && !search.total) void countSearch(state.ctx, search, () => search === state.search);
+    if (index === 0 && page.cursor && !search.total) void countSearch(state.ctx, search, () => search === state.search && !search.loading);
   } catch (error) {
     if (mine !== state.search) return;
     // The rows of an earlier search (another site, other filters) must not stand under this one.
@@ -195,6 +198,7 @@ async function loadSearchPage(index) {
     showError(site ? site.error : refusalText('The search', error), $('search'));
     $('status').textContent = site ? site.status : 'The search failed.';
   } finally {
+    mine.loading = false;
     if (mine === state.search) table.removeAttribute('aria-busy');
   }
 }
