@@ -43,13 +43,16 @@ function recording(store: BlobStore) {
 
 /**
  * Deletes the state directory and runs the agent again with one attempt a pack: what it does not
- * settle within that attempt shows as a failure. Every batch must count as shipped, with no alert.
+ * settle within that attempt shows as a failure. Every batch must count as sent (`sent`) or found
+ * already offsite (`found`, not counted as sent), with no alert.
  */
-async function shipAfterLosingState(config: AgentConfig, store: BlobStore, packs: number): Promise<void> {
+async function shipAfterLosingState(config: AgentConfig, store: BlobStore, packs: { sent: number; found: number }): Promise<void> {
   rmSync(config.state, { recursive: true });
   const alerts: Alert[] = [];
   const again = makeAgent({ ...config, shipping: { ...config.shipping, attempts: 1 } }, store, alerts);
-  expect(await again.cycle()).toMatchObject({ packs, failed: 0 });
+  const report = await again.cycle();
+  expect(report).toMatchObject({ packs: packs.sent, failed: 0 });
+  expect(report.found?.packs ?? 0).toBe(packs.found);
   again.close();
   expect(alerts).toEqual([]);
 }
@@ -118,7 +121,7 @@ describe('a pack the journal never saw begin', () => {
       first.close();
       const keysBefore = await objectKeys(store);
       const manifestsBefore = await manifestsByKey(store);
-      await shipAfterLosingState(ctx.config, store, 2);
+      await shipAfterLosingState(ctx.config, store, { sent: 0, found: 2 });
       expect(await objectKeys(store)).toEqual(keysBefore);
       expect(await manifestsByKey(store)).toEqual(manifestsBefore);
     });
@@ -131,7 +134,7 @@ describe('a pack the journal never saw begin', () => {
       const manifestsBefore = await manifestsByKey(store);
       const torn = keysBefore.find((k) => k.endsWith('.tar') && !k.endsWith('-1.tar'))!;
       const tornBytes = await readAll(store, torn);
-      await shipAfterLosingState(ctx.config, store, 1);
+      await shipAfterLosingState(ctx.config, store, { sent: 0, found: 1 });
       expect(await objectKeys(store)).toEqual(keysBefore);
       expect(await manifestsByKey(store)).toEqual(manifestsBefore);
       expect((await readAll(store, torn)).equals(tornBytes)).toBe(true);
@@ -148,7 +151,7 @@ describe('a pack the journal never saw begin', () => {
       const orphans = await objectKeys(store);
       expect(orphans.map((k) => k.replace(/^.*\/p[0-9a-f]+/, ''))).toEqual(['-1.tar', '-2.tar', '.tar']);
       const orphanBytes = await Promise.all(orphans.map((k) => readAll(store, k)));
-      await shipAfterLosingState(ctx.config, store, 1);
+      await shipAfterLosingState(ctx.config, store, { sent: 1, found: 0 });
       const [manifest] = [...(await manifestsByKey(store)).values()].map((m) => parseManifest(Buffer.from(m)));
       expect(manifest!.packKey).toMatch(/-3\.tar$/);
       expect([...manifest!.superseded!].sort()).toEqual(orphans);
@@ -162,7 +165,7 @@ describe('a pack the journal never saw begin', () => {
       const manifestsBefore = await manifestsByKey(store);
       const [manifest] = [...manifestsBefore.values()].map((m) => parseManifest(Buffer.from(m)));
       await store.delete(manifest!.superseded![0]!); // the purge took the dead attempt
-      await shipAfterLosingState(ctx.config, store, 1);
+      await shipAfterLosingState(ctx.config, store, { sent: 0, found: 1 });
       expect(await manifestsByKey(store)).toEqual(manifestsBefore);
     });
   });

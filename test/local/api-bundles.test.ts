@@ -173,7 +173,7 @@ describe('function environments come from the synthesized app', () => {
       { storageClass: 'GLACIER_IR', afterDays: 30 },
       { storageClass: 'DEEP_ARCHIVE', afterDays: 365 },
     ]);
-    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', PACK_TIERS, NODE_OPTIONS: '--enable-source-maps' });
+    expect(functionEnvironment('catalogue', local)).toEqual({ ...local, AUDIT_TRAIL: 'chain', PACK_TIERS, SEARCH_READ_LIMIT: '50000', NODE_OPTIONS: '--enable-source-maps' });
     // The console's role: the one caller replay takes an officer's name from.
     const replay = { BUCKET: 'local-bucket', TABLE: 'local-table', AUDIT_TRAIL: 'chain', NODE_OPTIONS: '--enable-source-maps', CONSOLE_ROLE_NAME: 'local-console-role' };
     expect(functionEnvironment('replay', { ...local, ...consoleRole })).toEqual(replay);
