@@ -64,6 +64,12 @@ export interface HeartbeatMemory {
    * until then. Left set by a pass killed after one.
    */
   midPass?: string;
+  /**
+   * When the newest mid-pass heartbeat the store took was written (midPass is set before its
+   * write): a store that cannot be reached at the end of a long pass has been out of reach since
+   * then, not since the last end-of-pass heartbeat (heartbeat-alerts.ts, UNREACHABLE_PAGE_MINUTES).
+   */
+  midPassOut?: string;
   sources: Record<string, SourceMemory>;
 }
 

@@ -249,8 +249,8 @@ export class HeartbeatWriter {
       return key;
     } catch (error) {
       this.failedIn = error instanceof StateNotSavedError ? 'state' : 'store';
-      // The store not reached (the line down): since the last heartbeat that went out, kept in heartbeat.json across runs.
-      if (this.failedIn === 'store' && error instanceof TransientError) this.unreachableSince = this.memory.lastWritten;
+      // The store not reached (the line down): since the last heartbeat that went out, end-of-pass or mid-pass, kept in heartbeat.json across runs.
+      if (this.failedIn === 'store' && error instanceof TransientError) this.unreachableSince = [this.memory.lastWritten, this.memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
       this.failure = this.failedIn === 'store' ? shippingError(error, this.deps.config.site) : messageOf(error);
       this.deps.log.warn(this.failedIn === 'state' ? 'heartbeat memory not saved in the state directory' : 'heartbeat not written', { error: this.failure });
       return this.failedIn === 'state' ? key : undefined;
@@ -260,7 +260,7 @@ export class HeartbeatWriter {
   /** Where the last failure was: the state directory (heartbeat.json), or the store. */
   failedIn: 'state' | 'store' | undefined;
 
-  /** When the store could not be reached (not a refusal), when the last heartbeat before went out (undefined: never, or not that failure). */
+  /** When the store could not be reached (not a refusal), when the last heartbeat before went out, a mid-pass one included (undefined: never, or not that failure). */
   unreachableSince: string | undefined;
 
   /** Saves heartbeat.json; the error, when it cannot be saved, rather than a throw. */

@@ -111,9 +111,21 @@ async function writeMidPass(deps: HeartbeatDeps, live: PassLive): Promise<void> 
     await deps.store.put(key, Buffer.from(JSON.stringify(heartbeat)), { ifNoneMatch: true, contentType: 'application/json' }).catch((error: unknown) => {
       if (!(error instanceof AlreadyExistsError)) throw error;
     });
+    // It went out: a store not reached at the pass's end has been out of reach since this one.
+    memory.midPassOut = heartbeat.at;
+    saveQuietly(deps.config.state, memory);
   } catch (error) {
     // The next beat, or the pass's own heartbeat, tries again; the end-of-pass one alerts a store that refuses.
     deps.log.warn('mid-pass heartbeat not written', { ...(key ? { key } : {}), error: messageOf(error) });
+  }
+}
+
+/** Saves heartbeat.json; a disk that cannot take it is said by the pass's own heartbeat. */
+function saveQuietly(state: string, memory: HeartbeatMemory): void {
+  try {
+    writeFileAtomic(heartbeatMemoryFile(state), JSON.stringify(memory));
+  } catch {
+    // The end-of-pass heartbeat alerts a state directory that cannot be written.
   }
 }
 

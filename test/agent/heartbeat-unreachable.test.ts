@@ -10,6 +10,8 @@ import type { Alert, BlobStore } from '../../core/ports.ts';
 import { Agent } from '../../agent/agent.ts';
 import { UNREACHABLE_PAGE_MINUTES } from '../../agent/heartbeat-alerts.ts';
 import { silentLogger } from '../../agent/log.ts';
+import type { PassHeartbeatTimer } from '../../agent/pass-heartbeat.ts';
+import { writeTree } from '../support/recorder-tree.ts';
 
 // A branch whose line drops for minutes several times a day: each pass that cannot reach the
 // store failed to write its heartbeat. Paged at once, that is several critical pages a day for a
@@ -90,5 +92,68 @@ describe('the heartbeat of a pass that cannot reach the store', () => {
     s.line.down = true;
     await s.pass();
     expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical' })]);
+  });
+});
+
+describe('the heartbeat at the end of a long pass that cannot reach the store', () => {
+  it('counts the hour from the last mid-pass heartbeat that went out: no page 2 min after it, a critical page naming it once an hour passed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-midpass-'));
+    const root = join(dir, 'rec');
+    mkdirSync(root);
+    const clock = new ManualClock(new Date('2026-12-07T08:00:00Z'));
+    writeTree(root, 2, 10, { now: clock.now().getTime() });
+    const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+`);
+    // The first pack waits (a slow uplink) while the pass's beats go out; the line then drops before the pass's own heartbeat.
+    const memory = new MemoryBlobStore();
+    const line = { down: false };
+    let reached!: () => void;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    let waited = false;
+    const put: BlobStore['put'] = async (key, body, options) => {
+      if (line.down && key.startsWith('heartbeats')) throw new TransientError(`connect ECONNREFUSED 10.0.0.1:443 (put ${key})`);
+      if (!waited && key.startsWith('recordings/')) {
+        waited = true;
+        reached();
+        await released;
+      }
+      return MemoryBlobStore.prototype.put.call(memory, key, body, options);
+    };
+    const store = Object.assign(memory, { put });
+    let beat: () => Promise<void> = async () => undefined;
+    const timer: PassHeartbeatTimer = (b) => {
+      beat = b;
+      return () => void (beat = async () => undefined);
+    };
+    const alerts: Alert[] = [];
+    const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'etag', retryDelayMs: () => 1, passHeartbeatTimer: timer });
+    try {
+      const pass = agent.cycle();
+      await held;
+      for (let m = 5; m <= 90; m += 5) {
+        clock.advance(5 * 60_000);
+        await beat();
+      }
+      line.down = true;
+      clock.advance(2 * 60_000);
+      release();
+      expect((await pass).failed).toBeGreaterThan(0);
+      expect(alerts.filter((a) => a.key === 'heartbeat')).toEqual([]);
+
+      clock.advance(59 * 60_000);
+      await agent.cycle();
+      const paged = alerts.filter((a) => a.key === 'heartbeat');
+      expect(paged).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+      expect(paged[0]!.message).toContain('the store has not been reached since the last heartbeat went out, at 2026-12-07T09:30:00.000Z');
+    } finally {
+      agent.close();
+    }
   });
 });
