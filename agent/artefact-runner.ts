@@ -23,7 +23,7 @@ import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './
 import { artefactSelector } from './sources/select.ts';
 import { sentence } from '../core/alert-text.ts';
 import { shippingError } from './store-refusal.ts';
-import { keptUpload, lineFailure, stalledUploadAlert, stillKept, stoppedAt, type UploadKeptError } from './upload-keep.ts';
+import { keptUpload, lineFailure, resolveStalledGone, stalledUploadAlert, stillKept, stoppedAt, type UploadKeptError } from './upload-keep.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
 // reports versions lost before they could be shipped and gaps in a binlog series, ships what
@@ -121,6 +121,7 @@ export class ArtefactRunner {
     await alertSelectsNothing(this.deps, this.source, scan.files.length);
     out.failed += await alertBadNames(this.deps, this.source, scan.badNames ?? []);
     this.present = scan.files.map((f) => artefactNameKey(this.source.name, f.name));
+    await resolveStalledGone(this.deps.alerts, this.deps.site, this.source.name, scan.files.map((f) => f.name));
     out.lost = await reportArtefactLosses(this.lossDeps, this.source, scan.files);
     this.deps.observations.stability(this.source.name).observe(scan.files, clock.now().getTime());
     const plan = scan.plan(clock.now().getTime());

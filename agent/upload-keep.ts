@@ -5,6 +5,7 @@ import { cutOnTheWay } from './network-cut.ts';
 import type { StreamUploader } from './stream-uploader.ts';
 import { readUploadProgress, recordedUploads, type UploadProgress } from './upload-progress.ts';
 import { resumeLost } from './upload-resume.ts';
+import type { AlertBook } from './state/alert-book.ts';
 
 // A big upload whose line fails (connections reset, the store unreachable or not answering, after
 // the SDK's retries and the uploader's own resends, agent/network-cut.ts) is left open at the
@@ -96,6 +97,18 @@ export function stalledUploadAlert(site: string, file: { source: string; name: s
     message: `The upload of ${file.name} began ${since} and has ${stoppedAt(stored, size)} after ${stops} run(s) the line stopped; each run goes on from there, but the backup is not offsite yet. Look at the uplink (or give the agent a window when it holds: bandwidth, backup windows); the bucket's lifecycle rule aborts an upload not completed within its AbortIncompleteMultipartUpload days, and it then starts again from the first byte.`,
     details: { source: file.source, name: file.name, stored, size, since, stops },
   };
+}
+
+/**
+ * Resolves the upload-stalled alerts of `source`'s files no longer on the site (`present`: the
+ * names its scan found): a file rotated away or removed before it got offsite is no longer stalled,
+ * its record is given up at the next run's start (agent/recover.ts), and a version removed
+ * before it was shipped is reported as lost on its own. Without this the critical alert, raised
+ * only at a stop and resolved only once its file is offsite, stayed open for ever.
+ */
+export async function resolveStalledGone(alerts: Pick<AlertBook, 'resolveOthers'>, site: string, source: string, present: readonly string[]): Promise<void> {
+  const prefix = `upload-stalled:${source}:`;
+  await alerts.resolveOthers(prefix, new Set(present.map((name) => `${prefix}${name}`)), site, (a) => `${a.key.slice(prefix.length)} of source ${source} is no longer on the site: its upload is given up (a version removed before it was shipped is reported as lost).`);
 }
 
 /** Whether the state directory keeps an upload of `source`'s file `name` that the line stopped (its record left for the next run). */

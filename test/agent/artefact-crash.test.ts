@@ -236,6 +236,36 @@ describe('artefact shipping under failures', () => {
     expect(lines.find((l) => l.msg.startsWith('an upload left open for a later run is given up'))?.fields?.reason).toMatch(/^its file \S+nightly\.bak is gone$/);
   });
 
+  it('an upload-stalled alert of a file that left the site before it got offsite is resolved at the next pass, saying the file is gone', async () => {
+    const s = site(16 * MiB);
+    const store = new MemoryBlobStore();
+    // The store takes two parts of each run's upload, then the line fails: its 503s outlast every resend and attempt of the run.
+    let taken = 0;
+    const failing: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) =>
+        ++taken > 2 ? Promise.reject(new TransientError('S3 uploadPart: ServiceUnavailable', { cause: { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } } })) : store.uploadPart(a[0], a[1], a[2], a[3], a[4]),
+    });
+    const clock = new ManualClock(new Date());
+    const run = async () => {
+      const h = artefactAgent(s.config, failing, { clock });
+      const report = await h.agent.cycle();
+      h.agent.close();
+      return { report, alerts: h.alerts };
+    };
+    expect((await run()).report.kept).toHaveLength(1);
+    clock.advance(25 * 3600_000);
+    const stalled = await run();
+    expect(stalled.alerts.filter((a) => a.key?.startsWith('upload-stalled:'))).toEqual([expect.objectContaining({ key: 'upload-stalled:db:nightly.bak', severity: 'critical' })]);
+
+    rmSync(join(s.root, 'nightly.bak'));
+    clock.advance(3600_000);
+    const gone = await run();
+    expect(gone.alerts.filter((a) => a.key === 'upload-stalled:db:nightly.bak')).toEqual([
+      expect.objectContaining({ severity: 'info', subject: expect.stringMatching(/^resolved: nightly\.bak of db is not offsite after 25 h/), message: 'nightly.bak of source db is no longer on the site: its upload is given up (a version removed before it was shipped is reported as lost).' }),
+    ]);
+    expect(recordedUploads(s.config.state)).toEqual([]);
+  });
+
   it('killed again while the next run hashed the file, before it went on with the upload: the run after goes on with it, sending only the parts not recorded', async () => {
     const { s, store } = await killedAfterPartsRecorded();
     const [id] = recordedUploads(s.config.state);
