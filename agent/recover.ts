@@ -2,7 +2,7 @@ import type { BlobStore } from '../core/ports.ts';
 import { parseManifest } from '../core/manifest.ts';
 import { packAttemptsPrefixOf } from '../core/layout.ts';
 import { parseArtefactManifest, type ArtefactManifest } from '../core/artefact.ts';
-import { messageOf } from '../core/errors.ts';
+import { TransientError, messageOf } from '../core/errors.ts';
 import type { Journal } from './journal.ts';
 import type { Logger } from './log.ts';
 import { verifyObject, type VerifyMode } from './verify.ts';
@@ -73,7 +73,15 @@ async function settleKeptUploads(store: BlobStore, state: string, settled: Set<s
     if (settled.has(id)) continue;
     const record = readUploadProgress(state, id)?.resume;
     if (await keepOrGiveUp(store, state, { artefactId: id, key: record?.key ?? '', uploads: record ? [record.uploadId] : [] }, log)) continue;
-    await discardUpload({ store, state }, id, record);
+    try {
+      await discardUpload({ store, state }, id, record);
+    } catch (error) {
+      // The line still down at the run's start (the very failure that left the upload open): the
+      // record stays for the next run to give up, and this run goes on (its heartbeat says the line).
+      if (!(error instanceof TransientError)) throw error;
+      log.warn('an upload given up could not be aborted now (the store cannot be reached): its record stays, the next run aborts it', { artefact: id, error: messageOf(error) });
+      continue;
+    }
     if (record) aborted++;
   }
   return aborted;

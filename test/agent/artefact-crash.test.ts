@@ -266,6 +266,37 @@ describe('artefact shipping under failures', () => {
     expect(recordedUploads(s.config.state)).toEqual([]);
   });
 
+  it('a kept upload to give up while the line is still down at the next run: that run goes on (no throw), the record stays, and the run after aborts it', async () => {
+    const s = site(16 * MiB);
+    const store = new MemoryBlobStore();
+    let taken = 0;
+    const line = { down: false };
+    const refused = (op: string) => Promise.reject(new TransientError(`S3 ${op}: connect ECONNREFUSED 10.0.0.1:443`, { cause: { code: 'ECONNREFUSED' } }));
+    const failing: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      uploadPart: (...a: Parameters<BlobStore['uploadPart']>) =>
+        ++taken > 2 ? Promise.reject(new TransientError('S3 uploadPart: ServiceUnavailable', { cause: { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } } })) : store.uploadPart(a[0], a[1], a[2], a[3], a[4]),
+      abortMultipart: (key: string, uploadId: string) => (line.down ? refused('abortMultipart') : store.abortMultipart(key, uploadId)),
+    });
+    const run = async () => {
+      const h = artefactAgent(s.config, failing);
+      try {
+        return await h.agent.cycle();
+      } finally {
+        h.agent.close();
+      }
+    };
+    expect((await run()).kept).toHaveLength(1);
+    rmSync(join(s.root, 'nightly.bak'));
+    line.down = true;
+    await run();
+    expect(recordedUploads(s.config.state)).toHaveLength(1);
+    expect(await openUploads(store)).toHaveLength(1);
+    line.down = false;
+    await run();
+    expect(recordedUploads(s.config.state)).toEqual([]);
+    expect(await openUploads(store)).toEqual([]);
+  });
+
   it('killed again while the next run hashed the file, before it went on with the upload: the run after goes on with it, sending only the parts not recorded', async () => {
     const { s, store } = await killedAfterPartsRecorded();
     const [id] = recordedUploads(s.config.state);
