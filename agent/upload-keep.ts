@@ -21,7 +21,7 @@ export class UploadKeptError extends TransientError {
   override readonly name: string = 'UploadKeptError';
   constructor(
     message: string,
-    /** Bytes of the parts the store holds, and of the whole file; since when the upload is under way, over how many runs stopped. */
+    /** Bytes of the parts the store holds, and of the whole file; since when the upload is under way, how many times the line stopped it. */
     readonly upload: { stored: number; size: number; since: string; stops: number; reason: string },
     options?: { cause?: unknown },
   ) {
@@ -94,7 +94,7 @@ export function stalledUploadAlert(site: string, file: { source: string; name: s
     severity: 'critical',
     site,
     subject: `${file.name} of ${file.source} is not offsite after ${Math.floor(hours)} h: its upload keeps stopping on the line`,
-    message: `The upload of ${file.name} began ${since} and has ${stoppedAt(stored, size)} after ${stops} run(s) the line stopped; each run goes on from there, but the backup is not offsite yet. Look at the uplink (or give the agent a window when it holds: bandwidth, backup windows); the bucket's lifecycle rule aborts an upload not completed within its AbortIncompleteMultipartUpload days, and it then starts again from the first byte.`,
+    message: `The upload of ${file.name} began ${since} and has ${stoppedAt(stored, size)}, stopped by the line ${stops} time(s) (each attempt of a run counts); each run goes on from there, but the backup is not offsite yet. Look at the uplink (or give the agent a window when it holds: bandwidth, backup windows); the bucket's lifecycle rule aborts an upload not completed within its AbortIncompleteMultipartUpload days, and it then starts again from the first byte.`,
     details: { source: file.source, name: file.name, stored, size, since, stops },
   };
 }

@@ -94,7 +94,7 @@ export class UploadProgress {
   /**
    * The run stops without ending the upload (agent/upload-keep.ts): the record is written now,
    * with every part the store took, and stays for the next run to go on with. The bytes the store
-   * holds, since when the upload is under way and how many runs it stopped; undefined when it holds none (nothing worth keeping: the record ends as any other).
+   * holds, since when the upload is under way and how many times the line stopped it; undefined when it holds none (nothing worth keeping: the record ends as any other).
    */
   stopped(reason: string): { stored: number; since: string; stops: number } | undefined {
     if (this.uploadId === undefined || this.parts.size === 0) return undefined;
@@ -115,7 +115,7 @@ export class UploadProgress {
     const same = facts.from?.uploadId === uploadId ? facts.from : undefined;
     const from = same ? { resumedAt: same.parts.reduce((n, p) => n + p.size, 0), heldBytes: this.heldBytes } : {};
     const parts = [...this.parts.values()].sort((a, b) => a.n - b.n);
-    // Since when the upload is under way, over every run that went on with it, and how many stopped on the line.
+    // Since when the upload is under way, over every run that went on with it, and how many times the line stopped it (each attempt counts).
     const stops = (same?.stops ?? 0) + (this.stop ? 1 : 0);
     const across = { since: same?.since ?? this.startedAt, ...(stops > 0 ? { stops } : {}) };
     return { ...from, resume: { uploadId, key: facts.key, partSize: facts.partSize, file: facts.file, parts, ...across } };

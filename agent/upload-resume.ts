@@ -46,7 +46,7 @@ export interface ResumeRecord {
   parts: RecordedPart[];
   /** When the upload began, over every run that went on with it. */
   since?: string;
-  /** How many runs stopped on a failed line and left it open for the next (agent/upload-keep.ts). */
+  /** How many times a failed line stopped it and left it open (each attempt of a run counts, agent/upload-keep.ts). */
   stops?: number;
 }
 

@@ -94,7 +94,7 @@ export interface UploadShown {
   bytesPerSec?: number;
   /** The bytes an earlier, interrupted run had stored when this one went on with the upload. */
   resumedAt?: number;
-  /** A run the line stopped left the upload open for the next (agent/upload-keep.ts): when, why, how many runs so far; `startedAt` is when the upload began. */
+  /** A run the line stopped left the upload open for the next (agent/upload-keep.ts): when, why, how many times so far; `startedAt` is when the upload began. */
   stopped?: { at: string; reason: string; stops: number };
 }
 
