@@ -36,10 +36,18 @@ export class UploadKeptError extends TransientError {
 export function lineFailure(error: unknown): string | undefined {
   if (!(error instanceof FerryError) || !error.retryable || error instanceof IntegrityError || resumeLost(error)) return undefined;
   if (!(error instanceof TransientError)) return undefined;
-  const status = (error.cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode ?? 0;
+  const cause = error.cause as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = cause?.$metadata?.httpStatusCode ?? 0;
+  const name = cause?.name ?? cause?.Code ?? '';
+  // Throttled (S3's 503 SlowDown, another store's 429): the store is up and asks for fewer requests.
+  if (status === 429 || THROTTLED.has(name)) return `the store asked to slow down (${[name, status > 0 ? `HTTP ${status}` : ''].filter(Boolean).join(', ')})`;
   if (status >= 500) return `the store was unavailable (HTTP ${status})`;
-  return cutOnTheWay(error) || /timed out|timeout|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONN|socket/i.test(messageOf(error)) ? 'the line failed' : 'the store could not be reached';
+  if (cutOnTheWay(error) || /timed out|timeout|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONN|socket/i.test(messageOf(error))) return 'the line failed';
+  // Another answer worth asking again (RequestTimeTooSkewed, a torn request body): the store was reached.
+  return status > 0 ? `the store answered HTTP ${status}${name ? ` ${name}` : ''}` : 'the store could not be reached';
 }
+
+const THROTTLED = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException']);
 
 /**
  * After a failed upload: left open, its record kept, when the line failed and the store holds

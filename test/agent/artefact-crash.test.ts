@@ -213,13 +213,13 @@ describe('artefact shipping under failures', () => {
     const first = artefactAgent(s.config, failing);
     const report = await first.agent.cycle();
     first.agent.close();
-    expect(report.kept).toEqual(['db/nightly.bak: stopped at 10.5 MB of 16.8 MB: the store was unavailable (HTTP 503)']);
-    expect(onceSummary(report)).toMatch(/; db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store was unavailable \(HTTP 503\); the next run resumes$/);
+    expect(report.kept).toEqual(['db/nightly.bak: stopped at 10.5 MB of 16.8 MB: the store asked to slow down (SlowDown, HTTP 503)']);
+    expect(onceSummary(report)).toMatch(/; db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store asked to slow down \(SlowDown, HTTP 503\); the next run resumes$/);
     expect(first.alerts).toEqual([]);
-    expect(first.agent.statusSnapshot().lastError ?? '').toMatch(/^db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store was unavailable \(HTTP 503\); the next run resumes/);
+    expect(first.agent.statusSnapshot().lastError ?? '').toMatch(/^db\/nightly\.bak: stopped at 10\.5 MB of 16\.8 MB: the store asked to slow down \(SlowDown, HTTP 503\); the next run resumes/);
     const [id] = recordedUploads(s.config.state);
     const kept = readUploadProgress(s.config.state, id!);
-    expect(kept?.stopReason).toBe('the store was unavailable (HTTP 503)');
+    expect(kept?.stopReason).toBe('the store asked to slow down (SlowDown, HTTP 503)');
     // Two parts in flight at once: which two the store took depends on which was asked first.
     expect(kept?.resume?.parts).toHaveLength(2);
     expect(await openUploads(store)).toHaveLength(1);

@@ -212,7 +212,11 @@ describe('a failure that leaves an upload worth going on with (lineFailure)', ()
   it.each([
     ['a connection reset', translateS3Error(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'uploadPart', 'k'), 'the line failed'],
     ['a connection refused (the line down)', translateS3Error(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'uploadPart', 'k'), 'the line failed'],
-    ["the store's 503", translateS3Error(sdk('SlowDown', { $metadata: { httpStatusCode: 503 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the store was unavailable (HTTP 503)'],
+    ["the store's 500", translateS3Error(sdk('InternalError', { $metadata: { httpStatusCode: 500 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the store was unavailable (HTTP 500)'],
+    ["S3's throttling 503 (SlowDown)", translateS3Error(sdk('SlowDown', { $metadata: { httpStatusCode: 503 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the store asked to slow down (SlowDown, HTTP 503)'],
+    ["another store's 429", translateS3Error(sdk('TooManyRequests', { $metadata: { httpStatusCode: 429 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the store asked to slow down (TooManyRequests, HTTP 429)'],
+    ['a request time the store refused (RequestTimeTooSkewed)', translateS3Error(sdk('RequestTimeTooSkewed', { $metadata: { httpStatusCode: 403 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the store answered HTTP 403 RequestTimeTooSkewed'],
+    ["S3's RequestTimeout (a line too slow to send the part)", translateS3Error(sdk('RequestTimeout', { message: 'Your socket connection to the server was not read from or written to within the timeout period.', $metadata: { httpStatusCode: 400 }, $response: { headers: { 'x-amz-request-id': 'r' } } }), 'uploadPart', 'k'), 'the line failed'],
   ])('keeps it after %s', (_what, error, reason) => {
     expect(lineFailure(error)).toBe(reason);
   });
