@@ -177,7 +177,8 @@ function moreLine(shown: number, total: SearchTotal | undefined, stopped: { read
   if (stopped) return `${shown} recording(s) shown: the search read ${number(stopped.read)} calls without filling the page (a filter few calls match); --all reads on, or narrow --from/--to`;
   if (!total) return `${shown} recording(s) shown; more match: ${rest}`;
   if ('failed' in total) return `${shown} recording(s) shown; more match (the total is not known: ${total.failed}): ${rest}`;
-  const of = total.stopped ? `at least ${number(total.count)} (stopped after reading ${number(total.stopped.read)} calls: narrow --from/--to)` : `${total.more ? 'more than ' : ''}${number(total.count)}`;
+  // A count that stopped may have read less far than the page did: never "at least" fewer than shown.
+  const of = total.stopped ? `at least ${number(Math.max(total.count, shown))} (stopped after reading ${number(total.stopped.read)} calls: narrow --from/--to)` : `${total.more ? 'more than ' : ''}${number(total.count)}`;
   return `calls 1–${number(shown)} of ${of}: ${rest}`;
 }
 

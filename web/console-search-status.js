@@ -91,16 +91,22 @@ export function renderStatus(search) {
     return;
   }
   const counted = !more ? { count: last, more: false } : total?.count !== undefined ? total : undefined;
-  const of = counted ? ` of ${ofText(counted)}` : '';
+  const of = counted ? ` of ${ofText(counted, last)}` : '';
   const after = counted ? '' : total?.failed ? `, more available (the total is not known: ${total.failed})` : total?.counting ? ', more available; counting them…' : ', more available';
   // "counting them…" ends the sentence itself: no full stop after the ellipsis.
   $('status').textContent = `${items.length} call${items.length === 1 ? '' : 's'} on this page (calls ${number(first)}–${number(last)}${of})${after}${after.endsWith('…') ? '' : '.'}${repeatedHourNote(params)}`;
-  $('page-label').textContent = `Page ${index + 1}${counted && !counted.more ? ` of ${number(Math.ceil(counted.count / size))}` : ''}`;
+  // The pages so far as they were (a page that stopped holds fewer calls), then full pages for the rest.
+  const pages = counted && !counted.more ? index + 1 + Math.ceil(Math.max(0, counted.count - last) / size) : undefined;
+  $('page-label').textContent = `Page ${index + 1}${pages ? ` of ${number(pages)}` : ''}`;
 }
 
-/** How many a count said: "2,381", "more than 10,000", or, stopped at its read budget, "at least 4 (…)". */
-function ofText(counted) {
-  if (counted.stopped) return `at least ${number(counted.count)} (stopped after reading ${number(counted.stopped.read)} calls: narrow the time range)`;
+/**
+ * How many a count said: "2,381", "more than 10,000", or, stopped at its read budget, "at least 4
+ * (…)": never fewer than the `last` call shown (each page reads on with a budget of its own, so
+ * the pages may have found more than the count did).
+ */
+function ofText(counted, last) {
+  if (counted.stopped) return `at least ${number(Math.max(counted.count, last))} (stopped after reading ${number(counted.stopped.read)} calls: narrow the time range)`;
   return `${counted.more ? 'more than ' : ''}${number(counted.count)}`;
 }
 

@@ -40,6 +40,11 @@ describe('ferry calls search', () => {
     expect(renderCalls([], true, { agent: 'x' }, { stopped: { read: 50000 } })).toBe('no recordings found yet: the search read 50,000 calls without finding one (a filter few calls match); --all reads on, or narrow --from/--to\n');
   });
 
+  it('never says "of at least" fewer calls than the page shows when the count stopped before the page did', () => {
+    const last = (out: string) => out.trim().split('\n').at(-1);
+    expect(last(renderCalls([entry(1), entry(2)], true, {}, { total: { count: 0, more: true, stopped: { read: 50000 } } }))).toBe('calls 1–2 of at least 2 (stopped after reading 50,000 calls: narrow --from/--to): --all lists every one (or --limit N, up to 1000 a page)');
+  });
+
   it('says under "no recordings found" that an agent and a call id match whole and with their capitals, so alice martin is not taken for no call of Alice Martin', () => {
     const hint = '  agents are matched whole and exactly as the recorder wrote them, capitals included (alice martin does not find Alice Martin): type the value as the recorder writes it\n';
     expect(renderCalls([], false, { agent: 'alice martin' })).toBe(`no recordings found\n${hint}`);

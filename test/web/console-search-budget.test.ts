@@ -29,12 +29,23 @@ const pageErrors: string[] = [];
 const status = (p: Page) => p.textContent('#status');
 const rids = (p: Page) => p.$$eval('#results tbody tr [data-label="Call id"]', (cells) => cells.map((c) => c.textContent));
 
+/** Calls of `day` (outbound, a minute apart), 7 s long where `matches(j)`, else 5 s: a search for 7 s calls. */
+function dayOf(day: string, count: number, first: number, matches: (j: number) => boolean): CatalogueEntry[] {
+  return Array.from({ length: count }, (_, j) => {
+    const base = makeEntry(SITE, first + j);
+    return { ...base, start: new Date(Date.parse(`${day}T08:00:00Z`) + j * 60_000).toISOString(), meta: { ...base.meta, direction: 'outbound', durationSec: matches(j) ? 7 : 5 } };
+  });
+}
+/** 2031-01-01: 400 calls of 5 s, then 15 of 7 s (the count stops before them, the pages read on to them). */
+const lateMatches = () => dayOf('2031-01-01', 415, 10_000, (j) => j >= 400);
+
 beforeAll(async () => {
   const snapshot = await synthesizeDeployment([SITE], { search: { readLimit: 300 } });
   dir = mkdtempSync(join(tmpdir(), 'ferry-console-budget-'));
   cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: [SITE], snapshot } });
   entries = Array.from({ length: SIZE }, (_, i) => makeEntry(SITE, i, { meta: { ...makeEntry(SITE, i).meta, direction: rare(i) ? 'inbound' : 'outbound', durationSec: 60 } }));
   await cloud.catalogue.putRecordings(entries);
+  await cloud.catalogue.putRecordings(lateMatches());
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 240_000);
 
@@ -91,6 +102,34 @@ describe('the console over a search that stops at the read limit', () => {
       await expect.poll(() => status(p)).toBe('10 calls on this page (calls 1–10), more available; counting them…');
       release();
       await expect.poll(() => status(p)).toMatch(/^10 calls on this page \(calls 1–10 of at least /);
+    } finally {
+      await close();
+    }
+  });
+
+  it('numbers the pages after pages that stopped as they were, and never says "of at least" fewer calls than it shows', async () => {
+    const range = 'from=2031-01-01T00:00:00Z&to=2031-01-02T00:00:00Z&minDuration=7&maxDuration=7&limit=10';
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&${range}`, { pageErrors, consoleErrors: true });
+    try {
+      await expect.poll(() => status(p)).toMatch(/calls at demo|calls on this page/);
+      const said: string[] = [];
+      let pages = 1;
+      for (; pages < 40 && (await p.isEnabled('#next')); pages++) {
+        await expect.poll(() => status(p)).not.toMatch(/counting them…$/);
+        said.push((await status(p)) ?? '');
+        const before = await status(p);
+        await p.click('#next');
+        await expect.poll(() => status(p)).not.toBe(before);
+        await expect.poll(() => status(p)).not.toBe('Searching…');
+      }
+      said.push((await status(p)) ?? '');
+      // A full page before the last, the count having stopped among the 5 s calls before the 7 s ones.
+      const full = said.map((s) => /^10 calls on this page \(calls \d+–(\d+) of at least (\d+) \(stopped after reading \d+ calls: narrow the time range\)\)\.$/.exec(s)).filter((m) => m !== null);
+      expect(full.length, said.join('\n')).toBeGreaterThan(0);
+      for (const [text, last, least] of full) expect(Number(least), text).toBeGreaterThanOrEqual(Number(last));
+      // The last page: calls …–15 of 15, its label the pages there were (short pages included).
+      expect(said.at(-1)).toMatch(/^\d calls? on this page \(calls? (\d+–)?15 of 15\)\.$/);
+      expect(await p.textContent('#page-label')).toBe(`Page ${pages} of ${pages}`);
     } finally {
       await close();
     }
