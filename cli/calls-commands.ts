@@ -13,7 +13,7 @@ import type { CatalogueEntry } from '../core/ports.ts';
 import type { RecallView } from '../core/recall-status.ts';
 import { signedFetch } from '../adapters/sigv4.ts';
 import { registerEraseCommand } from './erasure-commands.ts';
-import { countCalls, printAllCalls, renderCalls, searchCallPages, type SearchOptions } from './calls-search.ts';
+import { countCalls, printAllCalls, renderCalls, searchCallPages, stoppedText, type SearchOptions } from './calls-search.ts';
 
 export { countCalls, exactHint, noMatchHints, numberHint, printAllCalls, renderCalls, searchCallPages, searchCalls, type SearchAnswer, type SearchTotal } from './calls-search.ts';
 import { ApiError, apiFor, getJson, replayFor, signedGet } from './api-client.ts';
@@ -187,7 +187,7 @@ export function registerCallsCommands(program: Command): void {
       const { items, more, stopped, filters } = await searchCallPages(opts);
       if (opts.json) {
         // JSON is the page alone, one request: a script that wants the total asks GET …/recordings/count.
-        if (stopped) process.stderr.write(`ferry: ${items.length} recording(s) shown: the search read ${stopped.read} calls without filling the page; --all reads on\n`);
+        if (stopped) process.stderr.write(`ferry: ${items.length} recording(s) shown: ${stoppedText(items.length, stopped.read, opts.limit)}; --all reads on\n`);
         else if (more) process.stderr.write(`ferry: ${items.length} recording(s) shown; more match: --all lists every one\n`);
         return void process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
       }

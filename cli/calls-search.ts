@@ -1,7 +1,7 @@
 import { printable } from './printable.ts';
 import { checkAtText } from './at-time.ts';
 import { searchTimeIn, startText } from './search-times.ts';
-import { MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../core/catalogue-schema.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import type { CatalogueEntry } from '../core/ports.ts';
 import { collectPages, type Page } from '../core/paging.ts';
@@ -171,10 +171,19 @@ export function noMatchHints(filters: { number?: string; agent?: string; callId?
 
 const number = (n: number) => n.toLocaleString('en');
 
+/**
+ * What a page that stopped at the read budget did: read without filling the page, or, full,
+ * stopped before the call that would tell whether more match (`limit`: the page size asked for).
+ */
+export function stoppedText(shown: number, read: number, limit: string | undefined): string {
+  const full = shown >= (limit === undefined ? DEFAULT_PAGE_SIZE : Number(limit));
+  return full ? `the search stopped after reading ${number(read)} calls, before it could tell whether more match` : `the search read ${number(read)} calls without filling the page`;
+}
+
 /** The table's last line when more calls match than it shows: which of how many, and how to see the rest. */
-function moreLine(shown: number, total: SearchTotal | undefined, stopped: { read: number } | undefined): string {
+function moreLine(shown: number, total: SearchTotal | undefined, stopped: { read: number } | undefined, limit: string | undefined): string {
   const rest = `--all lists every one (or --limit N, up to ${MAX_PAGE_SIZE} a page)`;
-  if (stopped) return `${shown} recording(s) shown: the search read ${number(stopped.read)} calls without filling the page (a filter few calls match); --all reads on, or narrow --from/--to`;
+  if (stopped) return `${shown} recording(s) shown: ${stoppedText(shown, stopped.read, limit)} (a filter few calls match); --all reads on, or narrow --from/--to`;
   if (!total) return `${shown} recording(s) shown; more match: ${rest}`;
   if ('failed' in total) return `${shown} recording(s) shown; more match (the total is not known: ${total.failed}): ${rest}`;
   // A count that stopped may have read less far than the page did: never "at least" fewer than shown.
@@ -185,7 +194,7 @@ function moreLine(shown: number, total: SearchTotal | undefined, stopped: { read
 export function renderCalls(
   items: CatalogueEntry[],
   more = false,
-  filters: { number?: string; agent?: string; callId?: string; tz?: string } = {},
+  filters: { number?: string; agent?: string; callId?: string; tz?: string; limit?: string } = {},
   answer: { total?: SearchTotal; stopped?: { read: number } } = {},
 ): string {
   if (items.length === 0 && answer.stopped && more) return `no recordings found yet: the search read ${number(answer.stopped.read)} calls without finding one (a filter few calls match); --all reads on, or narrow --from/--to\n`;
@@ -194,7 +203,7 @@ export function renderCalls(
   const header = callHeader(filters.tz);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => fmtRow(r, widths);
-  const count = more ? moreLine(items.length, answer.total, answer.stopped) : `${items.length} recording(s)`;
+  const count = more ? moreLine(items.length, answer.total, answer.stopped, filters.limit) : `${items.length} recording(s)`;
   const marked = items.some((e) => e.issues?.length) ? `${ISSUES_LEGEND}\n` : '';
   return `${[fmt(header), ...rows.map(fmt)].join('\n')}\n${count}\n${marked}`;
 }

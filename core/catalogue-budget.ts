@@ -97,7 +97,7 @@ export function beyond(key: string, through: string, sort: RecordingSort): boole
 
 /**
  * The page of a search whose budget ran out after reading every branch through `through` (a
- * start sort key): its matches up to there (fewer than the limit), and a cursor that goes on
+ * start sort key): its matches up to there (at most the limit), and a cursor that goes on
  * after it. A duration sort cannot answer from part of its matches: refused naming `sort`.
  */
 export function stoppedPageOf(matches: Record<string, unknown>[], through: string, sort: RecordingSort, read: number): RecordingPage {

@@ -190,8 +190,9 @@ export interface RecordingPage {
   /** Index entries the page read (with a budget: what it counted against it). */
   read?: number;
   /**
-   * The budget ran out before the page filled: `items` are every match up to the cursor (fewer
-   * than the limit, perhaps none) and the cursor goes on from where the reading stopped.
+   * The budget ran out before the page could be closed: `items` are every match up to the cursor
+   * (fewer than the limit, perhaps none, or exactly the limit when it ran out before the match
+   * that would tell whether more follow) and the cursor goes on from where the reading stopped.
    */
   stopped?: boolean;
 }

@@ -122,8 +122,12 @@ function searched(search) {
  * a long range): what it found so far, never "no calls match", and that Next reads on.
  */
 function stoppedStatus(search, first, last) {
-  const { items, index, stopped } = search;
-  const read = `the search read ${number(stopped.read)} calls ${searched(search)} without filling this page`;
+  const { items, index, stopped, params } = search;
+  // A full page that stopped before the call that would prove more follow: not "without filling".
+  const read =
+    items.length >= Number(params.limit)
+      ? `the search stopped after reading ${number(stopped.read)} calls ${searched(search)}, before it could tell whether more match`
+      : `the search read ${number(stopped.read)} calls ${searched(search)} without filling this page`;
   const which = first === last ? `call ${number(first)}` : `calls ${number(first)}–${number(last)}`;
   const found = items.length === 0 ? `No calls found on this page yet: ${read}` : `${items.length} call${items.length === 1 ? '' : 's'} on this page (${which}): ${read}`;
   $('status').textContent = `${found}. Next reads on; narrowing the time range is faster.`;

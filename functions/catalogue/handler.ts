@@ -44,7 +44,7 @@ function budgetOf(deps: CatalogueHandlerDeps, context: unknown): ReadBudget {
 
 /**
  * One page of the search. A page whose read budget ran out before it filled (a filter few calls
- * match, over a long range) answers what it found, fewer than `limit` perhaps none, with the
+ * match, over a long range) answers what it found, at most `limit`, perhaps none, with the
  * cursor that goes on from where it stopped and `stopped: { read }`: never a timeout.
  */
 async function search(deps: CatalogueHandlerDeps, event: HttpEvent, site: string, context: unknown): Promise<HttpResult> {

@@ -40,6 +40,13 @@ describe('ferry calls search', () => {
     expect(renderCalls([], true, { agent: 'x' }, { stopped: { read: 50000 } })).toBe('no recordings found yet: the search read 50,000 calls without finding one (a filter few calls match); --all reads on, or narrow --from/--to\n');
   });
 
+  it('says a full page that stopped at the read budget stopped before it could tell whether more match, not that it did not fill', () => {
+    const last = (out: string) => out.trim().split('\n').at(-1);
+    const two = [entry(1), entry(2)];
+    expect(last(renderCalls(two, true, { limit: '2' }, { stopped: { read: 50000 } }))).toBe('2 recording(s) shown: the search stopped after reading 50,000 calls, before it could tell whether more match (a filter few calls match); --all reads on, or narrow --from/--to');
+    expect(last(renderCalls(two, true, { limit: '3' }, { stopped: { read: 50000 } }))).toBe('2 recording(s) shown: the search read 50,000 calls without filling the page (a filter few calls match); --all reads on, or narrow --from/--to');
+  });
+
   it('never says "of at least" fewer calls than the page shows when the count stopped before the page did', () => {
     const last = (out: string) => out.trim().split('\n').at(-1);
     expect(last(renderCalls([entry(1), entry(2)], true, {}, { total: { count: 0, more: true, stopped: { read: 50000 } } }))).toBe('calls 1–2 of at least 2 (stopped after reading 50,000 calls: narrow --from/--to): --all lists every one (or --limit N, up to 1000 a page)');

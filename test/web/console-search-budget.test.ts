@@ -38,6 +38,8 @@ function dayOf(day: string, count: number, first: number, matches: (j: number) =
 }
 /** 2031-01-01: 400 calls of 5 s, then 15 of 7 s (the count stops before them, the pages read on to them). */
 const lateMatches = () => dayOf('2031-01-01', 415, 10_000, (j) => j >= 400);
+/** 2032-01-01, agent-full's: 10 calls of 7 s, then 600 of 5 s (one index: a page of 10 fills, then stops looking for an 11th). */
+const fullStop = () => dayOf('2032-01-01', 610, 20_000, (j) => j < 10).map((e) => ({ ...e, meta: { ...e.meta, agent: 'agent-full' } }));
 
 beforeAll(async () => {
   const snapshot = await synthesizeDeployment([SITE], { search: { readLimit: 300 } });
@@ -45,7 +47,7 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ directory: join(dir, 'cloud'), fresh: true, iam: { sites: [SITE], snapshot } });
   entries = Array.from({ length: SIZE }, (_, i) => makeEntry(SITE, i, { meta: { ...makeEntry(SITE, i).meta, direction: rare(i) ? 'inbound' : 'outbound', durationSec: 60 } }));
   await cloud.catalogue.putRecordings(entries);
-  await cloud.catalogue.putRecordings(lateMatches());
+  await cloud.catalogue.putRecordings([...lateMatches(), ...fullStop()]);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }, 240_000);
 
@@ -130,6 +132,22 @@ describe('the console over a search that stops at the read limit', () => {
       // The last page: calls …–15 of 15, its label the pages there were (short pages included).
       expect(said.at(-1)).toMatch(/^\d calls? on this page \(calls? (\d+–)?15 of 15\)\.$/);
       expect(await p.textContent('#page-label')).toBe(`Page ${pages} of ${pages}`);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says a full page that stopped before it could tell whether more match as such, not "without filling this page"', async () => {
+    // The address names no agent (it could name a person): typed into the form.
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&minDuration=7&maxDuration=7&limit=10`, { pageErrors, consoleErrors: true });
+    try {
+      await expect.poll(() => status(p)).toMatch(/calls at demo|calls on this page/);
+      await p.fill('#agent', 'agent-full');
+      await p.getByRole('button', { name: 'Search', exact: true }).click();
+      await expect
+        .poll(() => status(p))
+        .toBe('10 calls on this page (calls 1–10): the search stopped after reading 300 calls at demo, before it could tell whether more match. Next reads on; narrowing the time range is faster.');
+      expect((await rids(p)).length).toBe(10);
     } finally {
       await close();
     }
