@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { cognitoTokenVerifier } from '../../adapters/console-token.ts';
 import { CONSOLE_ROUTES } from '../../core/console-access.ts';
+import { SEARCH_TIME_MARGIN_MS } from '../../core/catalogue-budget.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { appendAudit } from '../../core/audit-trail.ts';
@@ -57,8 +58,8 @@ async function setup(options: { recall?: boolean } = {}) {
     cursorKey: 'k'.repeat(32),
     log: () => undefined,
   });
-  const call = (method: string, path: string, opts: { bearer?: string; query?: Record<string, string> } = {}) =>
-    handler(httpEvent(method, path, { query: opts.query, headers: opts.bearer === undefined ? {} : { authorization: `Bearer ${opts.bearer}` } }));
+  const call = (method: string, path: string, opts: { bearer?: string; query?: Record<string, string>; context?: unknown } = {}) =>
+    handler(httpEvent(method, path, { query: opts.query, headers: opts.bearer === undefined ? {} : { authorization: `Bearer ${opts.bearer}` } }), opts.context);
   return { a, b, trail, minted, started, call };
 }
 
@@ -179,6 +180,20 @@ describe('console handler: routes', () => {
     const bad = await call('GET', '/console/sites/site-a/recordings/count', { bearer: officerA(), query: { direction: 'sideways' } });
     expect(bad.statusCode).toBe(400);
     expect(body(bad).message).toMatch(/direction: must be one of/);
+  });
+
+  it("bounds a search and a count by the function's own remaining time (its Lambda context): with no time left beyond the margin, each stops after its first read", async () => {
+    const { call } = await setup();
+    // The five calls of site-a have no direction: an inbound search reads them all and finds none.
+    const noTime = { getRemainingTimeInMillis: () => SEARCH_TIME_MARGIN_MS };
+    const page = await call('GET', '/console/sites/site-a/recordings', { bearer: officerA(), query: { direction: 'inbound' }, context: noTime });
+    expect(page.statusCode).toBe(200);
+    expect(body(page)).toMatchObject({ items: [], cursor: expect.any(String), stopped: { read: 1 } });
+    const count = await call('GET', '/console/sites/site-a/recordings/count', { bearer: officerA(), query: { direction: 'inbound' }, context: noTime });
+    expect(body(count)).toEqual({ count: 0, more: true, stopped: { read: 1 }, limit: 10_000 });
+    // With time to spare, the same search reads to the end of the site.
+    const plenty = await call('GET', '/console/sites/site-a/recordings', { bearer: officerA(), query: { direction: 'inbound' }, context: { getRemainingTimeInMillis: () => 20_000 } });
+    expect(body(plenty)).toEqual({ items: [], cursor: null });
   });
 
   it('searches with the catalogue search, audited as the signed-in officer', async () => {
