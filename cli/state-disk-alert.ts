@@ -11,6 +11,7 @@ import { noteUnrecordedSent, unrecordedSentAt } from '../agent/state/unrecorded-
 import { createAlertNotifier } from '../agent/alerts.ts';
 import { messageOf } from '../core/errors.ts';
 import { onStopSignals } from './interrupt.ts';
+import { sleep } from '../agent/sleep.ts';
 
 // The run's word when the state directory's disk is full or read-only: the pass that found it
 // stopped, so `agent run` raises the alert itself. A full disk's goes through the alert book,
@@ -40,9 +41,8 @@ export async function readOnlyAlerted(config: AgentConfig, log: Logger, check: (
   try {
     await check();
   } catch (error) {
-    const problem = stateDiskProblem(config.state);
-    if (problem === 'EROFS') await notifyOnly(config, log, readOnlyStateAlert(config.site, config.state, 'start'));
-    else if (problem === 'EACCES' || problem === 'EPERM') await notifyOnly(config, log, unwritableStateAlert(config.site, config.state, problem, userName()));
+    const alert = stateProblemAlert(config, stateDiskProblem(config.state), false);
+    if (alert) await notifyOnly(config, log, alert);
     throw error;
   }
 }
@@ -74,7 +74,7 @@ async function waitWritable(config: AgentConfig, log: Logger, check: () => Promi
       return true;
     } catch (error) {
       const problem = stateDiskProblem(config.state);
-      const alert = problem === 'EROFS' ? readOnlyStateAlert(config.site, config.state, 'wait') : problem === 'EACCES' || problem === 'EPERM' ? unwritableStateAlert(config.site, config.state, problem, userName(), true) : undefined;
+      const alert = stateProblemAlert(config, problem, true);
       if (!alert) throw error;
       if (sentAt === undefined || Date.now() - sentAt >= config.alerts.repeatHours * 3_600_000) {
         await notifyOnly(config, log, alert);
@@ -82,24 +82,9 @@ async function waitWritable(config: AgentConfig, log: Logger, check: () => Promi
       }
       if (!waited) log.warn(`the state directory ${config.state} cannot be written (${problem}): waiting for it, checked again every ${config.shipping.pollSeconds} s; the alert is sent again every ${config.alerts.repeatHours} h while it lasts`, { state: config.state, problem, error: messageOf(error) });
     }
-    if (!(await pause(config.shipping.pollSeconds * 1000, signal))) return false;
+    await sleep(config.shipping.pollSeconds * 1000, signal);
+    if (signal.aborted) return false;
   }
-}
-
-/** Waits `ms`; false when `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -164,6 +149,13 @@ function remember(state: string, now: Date, log: Logger): void {
   } catch (failure) {
     log.warn('the full state disk alert could not be recorded in the state directory: the next run sends it again', { error: messageOf(failure) });
   }
+}
+
+/** The alert for a state directory found read-only or not the agent's user's at the start (`waiting`: a service that waits for it), else undefined. */
+function stateProblemAlert(config: AgentConfig, problem: string | undefined, waiting: boolean): Alert | undefined {
+  if (problem === 'EROFS') return readOnlyStateAlert(config.site, config.state, waiting ? 'wait' : 'start');
+  if (problem === 'EACCES' || problem === 'EPERM') return unwritableStateAlert(config.site, config.state, problem, userName(), waiting);
+  return undefined;
 }
 
 /** Sent through the hooks only: a read-only state directory can record nothing. */
