@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { mkdirSync, mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,22 +7,15 @@ import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
 import { Agent } from '../../agent/agent.ts';
-import { Journal } from '../../agent/journal.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { compacting } from '../support/compacting.ts';
 
 // The journal's compaction forgets what shipped from batches a pass did not find on the recorder
 // (evicted). A source the pass could not look at (its mount gone, its root suddenly empty) found
 // nothing, yet its batches are still on the recorder: forgetting them would ship them all again
 // when the mount is back.
 
-const lineCount = Object.getOwnPropertyDescriptor(Journal.prototype, 'lineCount')!;
-/** Passes run while this is set compact the journal, as after thousands of packs. */
-function compacting(on: boolean): void {
-  if (on) Object.defineProperty(Journal.prototype, 'lineCount', { get: () => 1_000_000, configurable: true });
-  else Object.defineProperty(Journal.prototype, 'lineCount', lineCount);
-}
-afterEach(() => compacting(false));
 
 function site() {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-compact-'));

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,23 +7,16 @@ import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
 import { Agent } from '../../agent/agent.ts';
-import { Journal } from '../../agent/journal.ts';
 import { Observations, REMOVED_KEPT_DAYS } from '../../agent/state/observations.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { compacting } from '../support/compacting.ts';
 
 // A source taken out of the configuration for a while (its recorder in maintenance) and put back:
 // what it shipped and what it had pending are kept for a week from the first pass without it, so
 // nothing still on its recorder ships again (even after a journal compaction meanwhile) and a
 // recording it had pending that the recorder evicted meanwhile is called lost, not forgotten.
 
-const lineCount = Object.getOwnPropertyDescriptor(Journal.prototype, 'lineCount')!;
-/** Passes run while this is set compact the journal, as after thousands of packs. */
-function compacting(on: boolean): void {
-  if (on) Object.defineProperty(Journal.prototype, 'lineCount', { get: () => 1_000_000, configurable: true });
-  else Object.defineProperty(Journal.prototype, 'lineCount', lineCount);
-}
-afterEach(() => compacting(false));
 
 function site() {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-removed-'));
