@@ -37,15 +37,21 @@ async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], 
   }
 }
 
+/** A site whose first pass shipped three closed batches of four and left a batch of two pending (open). */
+async function shippedWithPending() {
+  const s = site();
+  const store = new MemoryBlobStore();
+  const alerts: Alert[] = [];
+  const clock = new ManualClock(new Date());
+  writeTree(s.root, 3, 4); // closed: shipped
+  writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 }); // open: pending
+  const first = await cronPass(s.config, store, alerts, clock);
+  return { s, store, alerts, clock, first };
+}
+
 describe('a recordings root on another disk (at the same path, or a new one)', () => {
   it('calls nothing lost when the new disk holds only a stale batch numbered far above the old ones: a warning says the directory changed', async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const alerts: Alert[] = [];
-    const clock = new ManualClock(new Date());
-    writeTree(s.root, 3, 4); // closed: shipped
-    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 }); // open: pending
-    const first = await cronPass(s.config, store, alerts, clock);
+    const { s, store, alerts, clock, first } = await shippedWithPending();
     expect(first.report.recordings).toBe(12);
     renameSync(s.root, `${s.root}.old-disk`); // the old disk is unmounted…
     mkdirSync(s.root); // …and a spare one mounted in its place, holding an old batch
@@ -66,13 +72,7 @@ describe('a recordings root on another disk (at the same path, or a new one)', (
   });
 
   it('calls nothing lost when the new disk holds an old copy of a batch under a number the agent shipped, other recordings in it', async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const alerts: Alert[] = [];
-    const clock = new ManualClock(new Date());
-    writeTree(s.root, 3, 4);
-    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 });
-    await cronPass(s.config, store, alerts, clock);
+    const { s, store, alerts, clock } = await shippedWithPending();
     renameSync(s.root, `${s.root}.old-disk`);
     mkdirSync(s.root);
     writeTree(s.root, 1, 4, { firstBatch: 2, size: 999, ageMs: 400 * 86_400_000 }); // batch 000002 of long ago
@@ -82,13 +82,7 @@ describe('a recordings root on another disk (at the same path, or a new one)', (
   });
 
   it('follows a root copied to a new disk with the same batches as the same root: a recording evicted meanwhile is still lost, and no warning is raised', async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const alerts: Alert[] = [];
-    const clock = new ManualClock(new Date());
-    writeTree(s.root, 3, 4);
-    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 });
-    await cronPass(s.config, store, alerts, clock);
+    const { s, store, alerts, clock } = await shippedWithPending();
     renameSync(s.root, `${s.root}.old-disk`);
     cpSync(`${s.root}.old-disk`, s.root, { recursive: true, preserveTimestamps: true }); // a new disk, the same files
     const moved = await cronPass(s.config, store, alerts, clock);
@@ -102,13 +96,7 @@ describe('a recordings root on another disk (at the same path, or a new one)', (
   });
 
   it("follows a source whose path was changed to a copy of its root with the files' times: no warning, and a pending recording evicted there is lost", async () => {
-    const s = site();
-    const store = new MemoryBlobStore();
-    const alerts: Alert[] = [];
-    const clock = new ManualClock(new Date());
-    writeTree(s.root, 3, 4);
-    writeTree(s.root, 1, 2, { firstBatch: 4, ageMs: 10_000 });
-    await cronPass(s.config, store, alerts, clock);
+    const { s, store, alerts, clock } = await shippedWithPending();
     const moved = join(s.dir, 'new-disk', 'recordings');
     cpSync(s.root, moved, { recursive: true, preserveTimestamps: true });
     const config = { ...s.config, sources: [{ ...s.config.sources[0]!, path: moved }] } as AgentConfig;
