@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, request, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import type { UploadProgressRecord } from '../../agent/upload-progress.ts';
 import { AlertBook } from '../../agent/state/alert-book.ts';
 import { readAll } from '../../agent/recover.ts';
+import { startPartProxy } from '../support/part-proxy.ts';
 
 // A big backup whose line fails mid-upload (connections reset after the SDK's retries and the
 // uploader's own resends) is left open with the parts the store took, as a killed run's is, and
@@ -24,7 +24,7 @@ const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const MiB = 1024 * 1024;
 const SIZE = 24 * MiB;
 let s3: LocalS3;
-let proxy: Server;
+let proxy: { endpoint: string; close: () => Promise<void> };
 let endpoint: string;
 let store: S3BlobStore;
 let dir: string;
@@ -41,42 +41,16 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-line-cut-'));
   s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
-  const target = new URL(s3.endpoint);
-  proxy = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', s3.endpoint);
-    const isPart = req.method === 'PUT' && url.searchParams.has('partNumber');
-    const partNumber = Number(url.searchParams.get('partNumber'));
-    if (isPart && line.cutAfter !== undefined && parts.filter((p) => p.run === run).length >= line.cutAfter) {
-      req.once('data', () => req.socket.destroy());
-      return;
-    }
-    if (isPart && line.refuse === partNumber) {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(403, { 'content-type': 'application/xml', 'x-amz-request-id': 'R1', 'x-amz-id-2': 'I1' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>R1</RequestId></Error>');
-      });
-      return;
-    }
-    const part = isPart ? { run, uploadId: url.searchParams.get('uploadId') ?? '', partNumber, bytes: 0 } : undefined;
-    req.on('data', (chunk: Buffer) => part && (part.bytes += chunk.length));
-    const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      if (part && answer.statusCode === 200) parts.push(part);
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    out.on('error', () => res.destroy());
-    req.on('error', () => out.destroy());
-    req.pipe(out);
+  proxy = await startPartProxy(s3.endpoint, {
+    decide: (part) => (line.cutAfter !== undefined && parts.filter((p) => p.run === run).length >= line.cutAfter ? 'cut' : line.refuse === part.partNumber ? 'refuse' : undefined),
+    stored: (part) => parts.push({ run, ...part }),
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const address = proxy.address();
-  endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  endpoint = proxy.endpoint;
   store = new S3BlobStore(createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials }), 'ferry-data', { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
 });
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
-  await new Promise((r) => proxy?.close(r));
+  await proxy?.close();
   await s3?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

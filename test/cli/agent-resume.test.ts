@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, request, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import type { UploadProgressRecord } from '../../agent/upload-progress.ts';
 import { readAll } from '../../agent/recover.ts';
+import { startPartProxy } from '../support/part-proxy.ts';
 
 // A big backup whose agent is killed mid-upload (a reboot, kill -9) is not sent again from its
 // first byte: the next run goes on with the upload the killed one left open, sending only the
@@ -23,7 +23,7 @@ const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const MiB = 1024 * 1024;
 const SIZE = 24 * MiB;
 let s3: LocalS3;
-let proxy: Server;
+let proxy: { endpoint: string; close: () => Promise<void> };
 let endpoint: string;
 let store: S3BlobStore;
 let dir: string;
@@ -35,28 +35,14 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-resume-'));
   s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
-  const target = new URL(s3.endpoint);
-  proxy = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', s3.endpoint);
-    const part = req.method === 'PUT' && url.searchParams.has('partNumber') ? { run, uploadId: url.searchParams.get('uploadId') ?? '', partNumber: Number(url.searchParams.get('partNumber')), bytes: 0 } : undefined;
-    if (part) parts.push(part);
-    req.on('data', (chunk: Buffer) => part && (part.bytes += chunk.length));
-    const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    out.on('error', () => res.destroy());
-    req.on('error', () => out.destroy());
-    req.pipe(out);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const address = proxy.address();
-  endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  // A part counts as sent when it starts: the same object, its bytes growing as they go by.
+  proxy = await startPartProxy(s3.endpoint, { sent: (part) => parts.push(Object.assign(part, { run })) });
+  endpoint = proxy.endpoint;
   store = new S3BlobStore(createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials }), 'ferry-data', { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
 });
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
-  await new Promise((r) => proxy?.close(r));
+  await proxy?.close();
   await s3?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
