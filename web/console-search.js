@@ -186,8 +186,10 @@ async function loadSearchPage(index) {
     search.before ??= [0];
     search.before[index + 1] = (search.before[index] ?? 0) + page.items.length;
     renderResults();
-    // The first page out, the calls are counted (once a search): the page does not wait for the count.
-    if (index === 0 && page.cursor && !search.total) void countSearch(state.ctx, search, () => search === state.search && !search.loading);
+    // The first page that holds calls and has more after it, they are counted (once a search): the
+    // page does not wait for the count. Not beside a page that stopped at the read budget: its status
+    // shows no total, and a count over the same range would read as far and stop there too.
+    if (page.cursor && !page.stopped && !search.total) void countSearch(state.ctx, search, () => search === state.search && !search.loading);
   } catch (error) {
     if (mine !== state.search) return;
     // The rows of an earlier search (another site, other filters) must not stand under this one.

@@ -137,6 +137,32 @@ describe('the console over a search that stops at the read limit', () => {
     }
   });
 
+  it('asks for no count beside a page that stopped without filling, and counts once, after the first page that fills', async () => {
+    const range = 'from=2031-01-01T00:00:00Z&to=2031-01-02T00:00:00Z&minDuration=7&maxDuration=7&limit=10';
+    const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&${range}`, { pageErrors, consoleErrors: true });
+    try {
+      const asked: string[] = [];
+      p.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (path.endsWith('/recordings')) asked.push('page');
+        else if (path.endsWith('/recordings/count')) asked.push('count');
+      });
+      await expect.poll(() => status(p)).toMatch(/without filling this page/);
+      for (let i = 0; i < 10 && !/^10 calls on this page/.test((await status(p)) ?? ''); i++) {
+        const before = await status(p);
+        await p.click('#next');
+        await expect.poll(() => status(p)).not.toBe(before);
+        await expect.poll(() => status(p)).not.toBe('Searching…');
+      }
+      await expect.poll(() => status(p)).toMatch(/^10 calls on this page \(calls \d+–\d+ of at least /);
+      // The pages that stopped (the first was asked before the listener) asked nothing more; the count came after the full page.
+      expect(asked.filter((a) => a === 'count')).toEqual(['count']);
+      expect(asked.at(-1)).toBe('count');
+    } finally {
+      await close();
+    }
+  });
+
   it('says a full page that stopped before it could tell whether more match as such, not "without filling this page"', async () => {
     // The address names no agent (it could name a person): typed into the form.
     const { p, close } = await signedInConsolePage(browser, cloud, `#site=${SITE}&view=search&minDuration=7&maxDuration=7&limit=10`, { pageErrors, consoleErrors: true });
