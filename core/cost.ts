@@ -12,7 +12,8 @@ import { CATALOGUE_INDEXES } from './catalogue-schema.ts';
 // - an object is billed in a class for at least that class's minimum duration, at least its
 //   minimum size, plus the archive classes' per-object overhead (part at the Standard rate);
 // - "per month" is the steady state once the retention is full; "over the retention" is
-//   everything billed from a fresh start until the first objects reach their retention.
+//   everything billed from a fresh start until the first recordings reach their retention,
+//   backups and logs included over those same days.
 
 export const CODEC_BYTES_PER_SECOND = { g711: 8000, g729: 1000, opus: 2000 } as const;
 export type Codec = keyof typeof CODEC_BYTES_PER_SECOND;
@@ -129,7 +130,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
     streams.push({ dataClass: 'backups', objectsPerDay: 1, objectBytes: backupBytes, putsPerObject: uploadRequests(backupBytes) + 1, retentionDays: input.backupRetentionDays, tiers: input.tiers.backups });
   }
   if (input.binlogs && input.binlogs.gbPerDay > 0) streams.push(...binlogStreams(input.binlogs, gib, uploadRequests, input.tiers.backups));
-  const lines = streams.flatMap((s) => streamLines(s, prices, packBytes));
+  const lines = streams.flatMap((s) => streamLines(s, prices, packBytes, input.retentionDays));
   const catalogue = catalogueCost(input, packsPerDay, prices);
   const invocationsPerMonth = packsPerDay * DAYS_PER_MONTH;
   const functionsPerMonth = (invocationsPerMonth * prices.lambda.requestsPerMillion) / 1e6 + (invocationsPerMonth * prices.s3.STANDARD.getPer1000) / 1000;
@@ -193,7 +194,17 @@ function segments(tiers: CostTier[], retentionDays: number): { storageClass: Sto
     .filter((seg) => seg.from < retentionDays);
 }
 
-function streamLines(stream: Stream, prices: PriceTable, packBytes: number): CostLine[] {
+/**
+ * Object-days in a class that holds ages `from` to `to`, summed from a fresh start to day
+ * `horizon`: ∫₀^horizon clamp(t − from, 0, to − from) dt (one object written a day).
+ */
+function stockDays(from: number, to: number, horizon: number): number {
+  if (horizon <= from) return 0;
+  if (horizon <= to) return (horizon - from) ** 2 / 2;
+  return (to - from) ** 2 / 2 + (to - from) * (horizon - to);
+}
+
+function streamLines(stream: Stream, prices: PriceTable, packBytes: number, horizonDays: number): CostLine[] {
   const gib = prices.gibibyteBytes;
   const std = prices.s3.STANDARD;
   return segments(stream.tiers, stream.retentionDays).map((seg, i) => {
@@ -208,11 +219,15 @@ function streamLines(stream: Stream, prices: PriceTable, packBytes: number): Cos
     const storagePerMonth = billedGb * p.storagePerGbMonth + overheadGb * std.storagePerGbMonth;
     const perObjectRequests = i === 0 ? (stream.putsPerObject * std.putPer1000) / 1000 : p.transitionInPer1000 / 1000;
     const requestsPerMonth = stream.objectsPerDay * DAYS_PER_MONTH * perObjectRequests;
-    // From a fresh start to day `retention`, the stock in this class grows from 0 to `days` days of objects, then holds.
-    const gbDays = (stream.objectsPerDay * (days * days) / 2 + stream.objectsPerDay * days * (stream.retentionDays - seg.to)) / gib;
+    // From a fresh start to the horizon (the recordings' retention, for every stream: the column's
+    // days), the stock in this class grows from 0 to `days` days of objects, then holds; each object
+    // that left it before its minimum duration is billed the rest; uploads run from day 0,
+    // transitions into this class only once the first objects reach its age.
+    const left = stream.objectsPerDay * Math.max(0, horizonDays - seg.to);
+    const objectDays = stream.objectsPerDay * stockDays(seg.from, seg.to, horizonDays) + left * (billedDays - days);
+    const requestsOverHorizon = stream.objectsPerDay * Math.max(0, horizonDays - seg.from) * perObjectRequests;
     const overRetention =
-      (gbDays * (inClassBytes * p.storagePerGbMonth + p.overheadBytesAtStandard * std.storagePerGbMonth)) / DAYS_PER_MONTH +
-      (requestsPerMonth * stream.retentionDays) / DAYS_PER_MONTH;
+      ((objectDays / gib) * (inClassBytes * p.storagePerGbMonth + p.overheadBytesAtStandard * std.storagePerGbMonth)) / DAYS_PER_MONTH + requestsOverHorizon;
     const readPer1000 = seg.storageClass === 'DEEP_ARCHIVE' ? (p.restoreRequestPer1000 ?? 0) + std.getPer1000 : p.getPer1000;
     const retrieveAll = (stream.objectsPerDay * days * readPer1000) / 1000 + ((stream.objectsPerDay * days * stream.objectBytes) / gib) * p.retrievalPerGb;
     const replayOne =

@@ -75,8 +75,35 @@ describe('cost estimate arithmetic', () => {
   it('sums the first retention period from an empty bucket: the stock in each tier ramps up, then holds', () => {
     // Glacier IR holds ages 30-365: empty until day 30, growing to 335 days of packs by day 365, then full to day 400.
     const gbDays = 10 * (335 * 335 / 2 + 335 * 35) * PACK / GiB;
-    const expected = gbDays * P.s3.GLACIER_IR.storagePerGbMonth / 30 + (10 * 30 * P.s3.GLACIER_IR.transitionInPer1000 / 1000) * 400 / 30;
+    // Transitions into it start on day 30: 370 days of 10 packs.
+    const expected = gbDays * P.s3.GLACIER_IR.storagePerGbMonth / 30 + 10 * 370 * P.s3.GLACIER_IR.transitionInPer1000 / 1000;
     expect(line('recordings', 'GLACIER_IR').overRetention).toBeCloseTo(expected, 9);
+  });
+
+  it('counts the transitions into a later class over the retention only from the day the first objects reach its age', () => {
+    // Deep Archive holds ages 365-400: 35 days of transitions, the stock growing to 35 days of packs by day 400.
+    const storage = (10 * 35 * 35 / 2 * (PACK + 32_768) / GiB * P.s3.DEEP_ARCHIVE.storagePerGbMonth + 10 * 35 * 35 / 2 * 8192 / GiB * P.s3.STANDARD.storagePerGbMonth) / 30;
+    expect(line('recordings', 'DEEP_ARCHIVE').overRetention).toBeCloseTo(storage + 10 * 35 * P.s3.DEEP_ARCHIVE.transitionInPer1000 / 1000, 9);
+  });
+
+  it("sums backups over the recordings' retention (the days of the column), not over the backups' own", () => {
+    // 10 GiB a day in one 1,280-part upload (+ create, complete, manifest), kept 33.5 days: the stock grows
+    // to 33.5 days by day 33.5, then holds to day 400; uploads every day of the 400.
+    const b = estimateCost({ ...input, backupGbPerDay: 10, backupRetentionDays: 33.5 }, priceTable('aws-s3-eu-west-1-2026-11').table);
+    const backups = b.lines.find((l) => l.dataClass === 'backups')!;
+    const storage = 10 * (33.5 * 33.5 / 2 + 33.5 * (400 - 33.5)) * P.s3.STANDARD.storagePerGbMonth / 30;
+    const uploads = 400 * 1283 * P.s3.STANDARD.putPer1000 / 1000;
+    expect(backups.overRetention).toBeCloseTo(storage + uploads, 9);
+    // About a month's cost a month: 400 days of the steady state, less the first month's ramp.
+    expect(backups.overRetention / (backups.storagePerMonth + backups.requestsPerMonth)).toBeGreaterThan(12.5);
+  });
+
+  it('bills an object that leaves a class before its minimum duration the rest of it over the retention', () => {
+    // Backups kept 40 days, moved to Standard-IA at 30: each leaves it after 10 days, billed 30.
+    const b = estimateCost({ ...input, backupGbPerDay: 1, backupRetentionDays: 40, tiers: { ...input.tiers, backups: [{ storageClass: 'STANDARD_IA', afterDays: 30 }] } }, priceTable('aws-s3-eu-west-1-2026-11').table);
+    const ia = b.lines.find((l) => l.dataClass === 'backups' && l.storageClass === 'STANDARD_IA')!;
+    const objectDays = 10 * 10 / 2 + 10 * (400 - 40) + (400 - 40) * 20;
+    expect(ia.overRetention).toBeCloseTo(objectDays * P.s3.STANDARD_IA.storagePerGbMonth / 30 + 370 * P.s3.STANDARD_IA.transitionInPer1000 / 1000, 9);
   });
 
   it('prices replaying one recording: a range GET and its bytes from Glacier IR, a restore of its whole pack from Deep Archive', () => {
