@@ -81,7 +81,7 @@ export function registerCostCommands(program: Command): void {
       }
       // The deployment check refuses such a retention; an estimate with --retention-days says why it costs more.
       const archive = deepArchiveRetentionProblem(input.retentionDays, deployment.lifecycle.packsToDeepArchiveDays);
-      const warnings = [...(archive ? [`retention ${archive}`] : []), ...estimate.unpriced];
+      const warnings = [...(archive ? [`retention ${archive}`] : []), ...estimate.lifecycleWarnings, ...estimate.unpriced];
       const stale = priceTableAgeWarning(table, new Date());
       if (stale) warnings.push(stale);
       const prices = { table: name, region: table.region, asOf: table.asOf, currency: table.currency, sources: table.sources };

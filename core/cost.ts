@@ -11,6 +11,8 @@ import { CATALOGUE_INDEXES } from './catalogue-schema.ts';
 //   recording (copied into each of the table's five search indexes) and one per pack;
 // - an object is billed in a class for at least that class's minimum duration, at least its
 //   minimum size, plus the archive classes' per-object overhead (part at the Standard rate);
+// - an object under 128 KiB never leaves Standard: S3's lifecycle does not transition objects
+//   that small (its default minimum transition size, which the stack keeps; the local S3 too);
 // - "per month" is the steady state once the retention is full; "over the retention" is
 //   everything billed from a fresh start until the first recordings reach their retention,
 //   backups and logs included over those same days.
@@ -82,6 +84,8 @@ export interface CostEstimate {
   total: { perMonth: number; overRetention: number };
   /** Deployed parts the price table has no price for: left out of the totals, each said why. */
   unpriced: string[];
+  /** Data whose objects are too small for the lifecycle to move them: priced in Standard throughout, each said why. */
+  lifecycleWarnings: string[];
   /** What the deployment runs that this model leaves out, each with how to size it. */
   notIncluded: string[];
 }
@@ -98,7 +102,15 @@ export const NOT_INCLUDED: readonly string[] = [
 ];
 
 const DAYS_PER_MONTH = 30;
+/**
+ * S3 lifecycle does not transition an object smaller than this to any class (the default
+ * TransitionDefaultMinimumObjectSize, all_storage_classes_128K, which the stack does not change;
+ * local/s3-tiers.cjs applies the same rule).
+ */
+export const LIFECYCLE_MIN_TRANSITION_BYTES = 128 * 1024;
 const CATALOGUE_ITEM_BYTES = 1024;
+/** A tar's end: two zero blocks. */
+const TAR_END_BYTES = 1024;
 const MANIFEST_BYTES_PER_MEMBER = 600;
 
 interface Stream {
@@ -117,7 +129,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
   const gib = prices.gibibyteBytes;
   const recordingBytes = input.callsPerDay > 0 ? input.avgSeconds * CODEC_BYTES_PER_SECOND[input.codec] : 0;
   const memberBytes = 512 + Math.ceil(recordingBytes / 512) * 512;
-  const packBytes = input.recordingsPerPack * memberBytes + 1024;
+  const packBytes = input.recordingsPerPack * memberBytes + TAR_END_BYTES;
   const packsPerDay = Math.ceil(input.callsPerDay / input.recordingsPerPack);
   const partBytes = input.partSizeMiB * 1024 * 1024;
   const uploadRequests = (bytes: number) => (bytes <= partBytes ? 1 : Math.ceil(bytes / partBytes) + 2);
@@ -144,6 +156,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
     functions,
     total: { perMonth: sum((l) => l.perMonth), overRetention: sum((l) => l.overRetention) },
     unpriced: unpriced(prices),
+    lifecycleWarnings: streams.flatMap((stream) => untiered(stream, input)),
     notIncluded: [...NOT_INCLUDED],
   };
 }
@@ -207,7 +220,8 @@ function stockDays(from: number, to: number, horizon: number): number {
 function streamLines(stream: Stream, prices: PriceTable, packBytes: number, horizonDays: number): CostLine[] {
   const gib = prices.gibibyteBytes;
   const std = prices.s3.STANDARD;
-  return segments(stream.tiers, stream.retentionDays).map((seg, i) => {
+  const tiers = stream.objectBytes < LIFECYCLE_MIN_TRANSITION_BYTES ? [] : stream.tiers;
+  return segments(tiers, stream.retentionDays).map((seg, i) => {
     const p = prices.s3[seg.storageClass];
     const days = seg.to - seg.from;
     const billedDays = Math.max(days, p.minimumDays);
@@ -257,6 +271,15 @@ function catalogueCost(input: CostInput, packsPerDay: number, prices: PriceTable
     perMonth: writes + dailyGb * D * perGbMonth,
     overRetention: (writes * D) / DAYS_PER_MONTH + (((dailyGb * D * D) / 2) * perGbMonth) / DAYS_PER_MONTH,
   };
+}
+
+/** A stream whose lifecycle tiers S3 will not apply: its objects are under the transition minimum. */
+function untiered(stream: Stream, input: CostInput): string[] {
+  if (stream.tiers.length === 0 || stream.objectBytes >= LIFECYCLE_MIN_TRANSITION_BYTES) return [];
+  const classes = stream.tiers.map((t) => t.storageClass).join(' and ');
+  const why = `S3's lifecycle does not move objects under 128 KiB (its default minimum transition size)`;
+  const remedy = stream.dataClass === 'recordings' ? `; a pack reaches ${classes} from ${Math.ceil((LIFECYCLE_MIN_TRANSITION_BYTES - TAR_END_BYTES) / ((stream.objectBytes - TAR_END_BYTES) / input.recordingsPerPack))} recordings of this size (--recordings-per-pack; the source's closeAfterFiles and the recorder's batches decide it)` : '';
+  return [`${stream.dataClass}: objects of ${Math.round(stream.objectBytes).toLocaleString('en-US')} B stay in STANDARD for their whole retention, never ${classes}: ${why}, so they are priced there${remedy}`];
 }
 
 /** What the deployed stack runs that this price table cannot price (an older table, another region's). */

@@ -106,6 +106,23 @@ describe('cost estimate arithmetic', () => {
     expect(ia.overRetention).toBeCloseTo(objectDays * P.s3.STANDARD_IA.storagePerGbMonth / 30 + 370 * P.s3.STANDARD_IA.transitionInPer1000 / 1000, 9);
   });
 
+  it("keeps packs under 128 KiB in Standard for the whole retention, as S3's lifecycle does, and says so", () => {
+    // 2,000 calls of 20 s G.729 (20,000 B, 20,992 B as a tar member) in packs of 3: 63,000 B + 1 KiB end.
+    const small = estimateCost({ ...input, callsPerDay: 2000, codec: 'g729', avgSeconds: 20, recordingsPerPack: 3 }, priceTable('aws-s3-eu-west-1-2026-11').table);
+    expect(small.volumes.packBytes).toBe(64_000);
+    const recordings = small.lines.filter((l) => l.dataClass === 'recordings');
+    expect(recordings.map((l) => [l.storageClass, l.fromDay, l.toDay])).toEqual([['STANDARD', 0, 400]]);
+    expect(recordings[0]!.storagePerMonth).toBeCloseTo(667 * 400 * 64_000 / GiB * P.s3.STANDARD.storagePerGbMonth, 9);
+    expect(recordings[0]!.requestsPerMonth).toBeCloseTo(667 * 30 * P.s3.STANDARD.putPer1000 / 1000, 9);
+    // (131,072 - 1,024) / 20,992 = 6.2: seven recordings make a pack the lifecycle moves.
+    expect(small.lifecycleWarnings).toEqual([
+      "recordings: objects of 64,000 B stay in STANDARD for their whole retention, never GLACIER_IR and DEEP_ARCHIVE: S3's lifecycle does not move objects under 128 KiB (its default minimum transition size), so they are priced there; a pack reaches GLACIER_IR and DEEP_ARCHIVE from 7 recordings of this size (--recordings-per-pack; the source's closeAfterFiles and the recorder's batches decide it)",
+    ]);
+    const seven = estimateCost({ ...input, callsPerDay: 2000, codec: 'g729', avgSeconds: 20, recordingsPerPack: 7 }, priceTable('aws-s3-eu-west-1-2026-11').table);
+    expect(seven.lines.filter((l) => l.dataClass === 'recordings').map((l) => l.storageClass)).toEqual(['STANDARD', 'GLACIER_IR', 'DEEP_ARCHIVE']);
+    expect(seven.lifecycleWarnings).toEqual([]);
+  });
+
   it('prices replaying one recording: a range GET and its bytes from Glacier IR, a restore of its whole pack from Deep Archive', () => {
     expect(line('recordings', 'GLACIER_IR').replayOne).toBeCloseTo(P.s3.GLACIER_IR.getPer1000 / 1000 + 800_000 / GiB * P.s3.GLACIER_IR.retrievalPerGb, 12);
     expect(line('recordings', 'DEEP_ARCHIVE').replayOne).toBeCloseTo((P.s3.DEEP_ARCHIVE.restoreRequestPer1000 + P.s3.STANDARD.getPer1000) / 1000 + PACK / GiB * P.s3.DEEP_ARCHIVE.retrievalPerGb, 12);
@@ -199,6 +216,14 @@ describe('ferry cost estimate', () => {
     const huge = ferry(['cost', 'estimate', '--calls-per-day', '1e308', '--avg-seconds', '1e308']);
     expect(huge.code).toBe(2);
     expect(huge.stderr).toContain('--calls-per-day: 1e308 is beyond any site this estimates (at most 1e12)');
+  });
+
+  it('warns when packs are too small for the lifecycle to move, and prices them in Standard', () => {
+    const r = ferry(['cost', 'estimate', '--calls-per-day', '2000', '--codec', 'g729', '--avg-seconds', '20', '--recordings-per-pack', '3']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^recordings +STANDARD +0-730 /m);
+    expect(r.stdout).not.toMatch(/^recordings +(GLACIER_IR|DEEP_ARCHIVE) /m);
+    expect(r.stdout).toMatch(/^WARNING recordings: objects of 64,000 B stay in STANDARD for their whole retention, never GLACIER_IR and DEEP_ARCHIVE: .* from 7 recordings of this size/m);
   });
 
   it('warns when the retention would delete packs inside Deep Archive\'s minimum, as the deployment check does', () => {
