@@ -9,6 +9,9 @@ import { estimateCost, CODEC_BYTES_PER_SECOND, type Codec, type CostEstimate, ty
 import { priceTable, priceTableAgeWarning, priceTableNames } from '../core/cost-prices.ts';
 import { backupRetention } from './cost-deployment.ts';
 import { purgeIntervalDays } from '../infra/config-costs.ts';
+import { priceStored, type StoredCost } from '../core/cost-stored.ts';
+import { sitePrefixes } from '../core/layout.ts';
+import { catalogueTarget, checkSiteOption } from './catalogue-commands.ts';
 
 // `ferry cost estimate`: the deployment's tiers (its config's lifecycle, the same data the CDK
 // rules and the local S3 use) and one site's volumes, priced from a dated table in core/prices/.
@@ -88,6 +91,47 @@ export function registerCostCommands(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify({ site: site.name, input, backupRetention: backups.text, prices, warnings, ...estimate }, null, 2)}\n`);
       else process.stdout.write(renderEstimate(site.name, input, prices, estimate, backups.text) + warnings.map((w) => `WARNING ${w}\n`).join(''));
     });
+  registerCostNow(cost);
+}
+
+function registerCostNow(cost: Command): void {
+  cost
+    .command('now')
+    .description("what a site's objects in the bucket cost to keep this month: each object's size and storage class, listed, priced from the same table as the estimate")
+    .requiredOption('--site <name>', 'site')
+    .option('--prices <name>', `price table (${priceTableNames().join(', ')}; default the newest)`)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { site: string; prices?: string; json?: boolean }) => {
+      checkSiteOption(opts.site);
+      const { name, table } = priceTable(opts.prices);
+      const { blobs } = catalogueTarget();
+      async function* listed() {
+        for (const prefix of sitePrefixes(opts.site)) yield* blobs.list(prefix);
+      }
+      const stored = await priceStored(opts.site, listed(), table);
+      const prices = { table: name, region: table.region, asOf: table.asOf, currency: table.currency, sources: table.sources };
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...stored, prices }, null, 2)}\n`);
+      else process.stdout.write(renderStored(stored, prices) + stored.unpriced.map((w) => `WARNING ${w}\n`).join(''));
+    });
+}
+
+export function renderStored(s: StoredCost, prices: { table: string; asOf: string; region: string }): string {
+  const head = ['data', 'class', 'objects', 'stored GB', 'billed GB', '$/month storage'];
+  const rows = s.lines.map((l) => [l.dataClass, l.storageClass, l.objects.toLocaleString('en-US'), gb(l.bytes / 2 ** 30), gb(l.billedGb), l.storagePerMonth === undefined ? 'unpriced' : usd(l.storagePerMonth)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [
+    `site ${s.site}: what the bucket holds now (current versions, listed); prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
+    '',
+    fmt(head),
+    ...rows.map(fmt),
+    '',
+    `storage per month at this size   $${usd(s.total.storagePerMonth)}  (${s.total.objects.toLocaleString('en-US')} objects)`,
+    'compare with the storage column of `ferry cost estimate` for the same site at this age. Not in it: requests and',
+    'transitions (the AWS bill or Cost Explorer has them), early-deletion charges, the catalogue table (its size: the',
+    'DynamoDB console), noncurrent versions. The listing costs one LIST request per 1,000 objects.',
+    '',
+  ].join('\n');
 }
 
 /**
