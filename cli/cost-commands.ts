@@ -218,7 +218,7 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
   const fmt = (r: string[]) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   const v = e.volumes;
   return [
-    `site ${site}: ${input.callsPerDay} calls/day × ${input.avgSeconds} s ${input.codec} = ${gb(v.recordingsGbPerDay)} GB/day in ${v.packsPerDay} pack(s) of ${input.recordingsPerPack}; backups ${input.backupGbPerDay} GB/day`,
+    `site ${site}: ${input.callsPerDay} calls/day × ${input.avgSeconds} s ${input.codec} = ${gb(v.recordingsGbPerDay)} GB/day in ${v.packsPerDay} pack(s) of ${input.recordingsPerPack} (${Math.round(v.packBytes).toLocaleString('en-US')} B each); backups ${input.backupGbPerDay} GB/day`,
     `recordings kept ${input.retentionDays} days; prices ${prices.table} (${prices.region}, as of ${prices.asOf}, USD)`,
     `backups kept ${backupsKept}`,
     ...binlogText(input),
@@ -227,7 +227,8 @@ export function renderEstimate(site: string, input: CostInput, prices: { table: 
     ...rows.map(fmt),
     '',
     `total per month (steady state)          $${usd(e.total.perMonth)}`,
-    `total over the first ${input.retentionDays} days (from empty)  $${usd(e.total.overRetention)}`,
+    `total per year (12 months, steady state)  $${usd(e.total.perYear)}`,
+    `total over the first ${input.retentionDays} days (${(input.retentionDays / 365).toFixed(1)} years, from an empty bucket)  $${usd(e.total.overRetention)}`,
     `prices from ${prices.sources.join(', ')}; check them there before quoting`,
     'not included (size them apart):',
     ...e.notIncluded.map((n) => `  - ${n}`),

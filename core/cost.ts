@@ -81,7 +81,8 @@ export interface CostEstimate {
   lines: CostLine[];
   catalogue: { perMonth: number; overRetention: number };
   functions: { perMonth: number; overRetention: number };
-  total: { perMonth: number; overRetention: number };
+  /** perYear: twelve months of the steady state. */
+  total: { perMonth: number; perYear: number; overRetention: number };
   /** Deployed parts the price table has no price for: left out of the totals, each said why. */
   unpriced: string[];
   /** Data whose objects are too small for the lifecycle to move them: priced in Standard throughout, each said why. */
@@ -154,7 +155,7 @@ export function estimateCost(input: CostInput, prices: PriceTable): CostEstimate
     lines,
     catalogue,
     functions,
-    total: { perMonth: sum((l) => l.perMonth), overRetention: sum((l) => l.overRetention) },
+    total: { perMonth: sum((l) => l.perMonth), perYear: 12 * sum((l) => l.perMonth), overRetention: sum((l) => l.overRetention) },
     unpriced: unpriced(prices),
     lifecycleWarnings: streams.flatMap((stream) => untiered(stream, input)),
     notIncluded: [...NOT_INCLUDED],

@@ -188,6 +188,17 @@ describe('ferry cost estimate', () => {
     expect(r.stdout).toMatch(/total per month \(steady state\)\s+\$\d+\.\d\d/);
   });
 
+  it('prints the pack size, a year of the steady state and the retention in years, for a budget', () => {
+    const r = ferry(['cost', 'estimate', '--calls-per-day', '1000', '--json']);
+    const out = JSON.parse(r.stdout) as { total: { perMonth: number; perYear: number } };
+    expect(out.total.perYear).toBeCloseTo(12 * out.total.perMonth, 9);
+    const text = ferry(['cost', 'estimate', '--calls-per-day', '1000']).stdout;
+    // 180 s of G.711: 1,440,000 B, 1,440,768 B as a tar member; 100 of them + 1 KiB.
+    expect(text).toMatch(/in 10 pack\(s\) of 100 \(144,077,824 B each\)/);
+    expect(text).toMatch(/^total per year \(12 months, steady state\)\s+\$\d+\.\d\d$/m);
+    expect(text).toMatch(/^total over the first 730 days \(2\.0 years, from an empty bucket\)\s+\$\d+\.\d\d$/m);
+  });
+
   it("prints the binlog lines from --binlog-gb-per-day with the deployment's partial lock, and the bucket's with --partial-lock-days 0", () => {
     const short = ferry(['cost', 'estimate', '--calls-per-day', '1000', '--binlog-gb-per-day', '1']);
     expect(short.code, short.stderr).toBe(0);
