@@ -259,7 +259,9 @@ function streamLines(stream: Stream, prices: PriceTable, packBytes: number, hori
  * The catalogue as deployed: a recording's item is written to the table and copied whole into
  * every search index (CATALOGUE_INDEXES, projection ALL: time, agent, call id, caller, called),
  * each copy a write and stored bytes of its own; point-in-time recovery bills the table's size
- * again (`pointInTimeRecoveryPerGbMonth`).
+ * again (`pointInTimeRecoveryPerGbMonth`). Once the retention is full, the purge deletes as many
+ * items a day as ingest writes (forgetPack: each delete a write of the item's size, in the table
+ * and in every index): the steady state pays the writes twice, the first retention once.
  */
 function catalogueCost(input: CostInput, packsPerDay: number, prices: PriceTable): { perMonth: number; overRetention: number } {
   const copies = 1 + Object.keys(CATALOGUE_INDEXES).length;
@@ -269,7 +271,7 @@ function catalogueCost(input: CostInput, packsPerDay: number, prices: PriceTable
   const perGbMonth = prices.dynamodb.storagePerGbMonth + (prices.dynamodb.pointInTimeRecoveryPerGbMonth ?? 0) / copies;
   const D = input.retentionDays;
   return {
-    perMonth: writes + dailyGb * D * perGbMonth,
+    perMonth: 2 * writes + dailyGb * D * perGbMonth,
     overRetention: (writes * D) / DAYS_PER_MONTH + (((dailyGb * D * D) / 2) * perGbMonth) / DAYS_PER_MONTH,
   };
 }

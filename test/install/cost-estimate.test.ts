@@ -63,13 +63,21 @@ describe('cost estimate arithmetic', () => {
       (10 * 180 * (PACK + 32_768) / GiB) * 0.00099 + (10 * 180 * 8192 / GiB) * 0.023 + 10 * 30 * 0.05 / 1000;
     const manifests = 10 * 400 * MANIFEST / GiB * 0.023 + 10 * 30 * 0.005 / 1000;
     // Each recording's item is written to the table and to its 5 search indexes (projection ALL): 6 writes and 6 stored copies;
-    // point-in-time recovery bills the base table's size (one copy of the six) again at $0.22.
-    const catalogue = (1000 * 6 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 * 6 / GiB * 400 * 0.283 + 1000 * 1024 / GiB * 400 * 0.22;
+    // point-in-time recovery bills the base table's size (one copy of the six) again at $0.22; once the retention
+    // is full the purge deletes as many items as ingest writes, each delete a write too.
+    const catalogue = 2 * (1000 * 6 + 10) * 30 * 0.7063 / 1e6 + 1000 * 1024 * 6 / GiB * 400 * 0.283 + 1000 * 1024 / GiB * 400 * 0.22;
     const ingest = 300 * 0.2 / 1e6 + 300 * 0.0004 / 1000;
     // The literal prices above are the table's: a changed table must fail here, not pass silently.
     expect([P.s3.STANDARD.storagePerGbMonth, P.s3.GLACIER_IR.storagePerGbMonth, P.s3.DEEP_ARCHIVE.storagePerGbMonth, P.dynamodb.writeRequestUnitsPerMillion, P.dynamodb.pointInTimeRecoveryPerGbMonth]).toEqual([0.023, 0.004, 0.00099, 0.7063, 0.22]);
     expect(e.unpriced).toEqual([]);
     expect(e.total.perMonth).toBeCloseTo(recordings + manifests + catalogue + ingest, 9);
+  });
+
+  it("pays the catalogue's writes twice a month in the steady state (the purge's deletes match ingest's writes), once a month over the first retention", () => {
+    const writes = (1000 * 6 + 10) * 30 * P.dynamodb.writeRequestUnitsPerMillion / 1e6;
+    const storage = 1000 * 1024 * 6 / GiB * 400 * P.dynamodb.storagePerGbMonth + 1000 * 1024 / GiB * 400 * P.dynamodb.pointInTimeRecoveryPerGbMonth;
+    expect(e.catalogue.perMonth).toBeCloseTo(2 * writes + storage, 9);
+    expect(e.catalogue.overRetention).toBeCloseTo(writes * 400 / 30 + storage * 400 / 2 / 30, 9);
   });
 
   it('sums the first retention period from an empty bucket: the stock in each tier ramps up, then holds', () => {
