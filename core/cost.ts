@@ -99,6 +99,7 @@ export const NOT_INCLUDED: readonly string[] = [
   "tree snapshots (file shares): a day's new content packs are the share's daily change, plus an index of about 50 B a file (2,000 files: 94 KB), kept by sites[].trees (14 daily, 8 weekly, 12 monthly); price the daily change as --backup-gb-per-day",
   'the daily scrub: reads back reports.scrubSample of the stored packs and backups (Glacier IR retrieval per GB read); S3 server access logs, kept logs.accessLogExpirationDays',
   'CloudWatch: custom metrics (about 4 a site, per metric-month), alarms (per alarm-month: aws cloudwatch describe-alarms counts them), log ingestion and storage of the functions and state machines (logged at level ALL)',
+  "the ingest function's duration: 512 MB, per GB-second (eu-west-1 x86 $0.0000166667): at 1 s a manifest, $0.0000083 a pack, about 40 times its request price on the ingest line (its logs show the real duration)",
   'KMS: 3 customer managed keys (per key-month) and their requests; Secrets Manager: 1 secret; Cognito, CloudFront, API Gateway and Function URL requests of the console and the catalogue API',
 ];
 

@@ -221,7 +221,7 @@ describe('ferry cost estimate', () => {
   it('lists what the estimate leaves out, each with how to size it', () => {
     const r = ferry(['cost', 'estimate']);
     const list = r.stdout.slice(r.stdout.indexOf('not included (size them apart):\n'));
-    expect(list.split('\n').slice(1, -1).map((l) => l.replace(/:.*/, ''))).toEqual(['  - tree snapshots (file shares)', '  - the daily scrub', '  - CloudWatch', '  - KMS']);
+    expect(list.split('\n').slice(1, -1).map((l) => l.replace(/:.*/, ''))).toEqual(['  - tree snapshots (file shares)', '  - the daily scrub', '  - CloudWatch', "  - the ingest function's duration", '  - KMS']);
   });
 
   it('refuses an unknown codec, an unknown site and a volume beyond any site, naming each, with exit 2', () => {
