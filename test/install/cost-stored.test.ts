@@ -1,4 +1,11 @@
-import { describe, it, expect } from 'vitest';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createS3Client } from '../../adapters/aws-clients.ts';
+import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
+import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { priceStored } from '../../core/cost-stored.ts';
 import { priceTable } from '../../core/cost-prices.ts';
 import P from '../../core/prices/aws-s3-eu-west-1-2026-11.json' with { type: 'json' };
@@ -48,5 +55,44 @@ describe("what a site's stored objects cost a month", () => {
       yield* listing.slice(0, 2);
     }
     expect((await priceStored('leeds', listed(), table)).total.objects).toBe(2);
+  });
+});
+
+describe('ferry cost now', () => {
+  const BUCKET = 'ferry-cost-now';
+  let directory: string;
+  let s3: LocalS3;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'ferry-cost-now-'));
+    s3 = await startLocalS3({ directory, buckets: [BUCKET] });
+    const client = createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials, maxAttempts: 1 });
+    const blobs = new S3BlobStore(client, BUCKET, { features: { verifiesChecksums: false, conditionalPut: true, md5ETags: true } });
+    // A pack of three 20-second G.729 calls (64,000 B) and one of ten (210,944 B), then 40 days of the deployment's lifecycle.
+    await blobs.put('recordings/leeds/2026/11/01/small.tar', Buffer.alloc(64_000, 1));
+    await blobs.put('recordings/leeds/2026/11/01/large.tar', Buffer.alloc(210_944, 1));
+    await blobs.put('recordings/york/2026/11/01/other.tar', Buffer.alloc(1000, 1));
+    client.destroy();
+    await s3.advanceClock(40 * 86_400_000);
+  });
+
+  afterAll(async () => {
+    await s3?.stop();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("prices the site's objects in the classes the lifecycle put them in: a pack under 128 KiB still in Standard", () => {
+    const env = { ...process.env, FERRY_HOME: directory, FERRY_BUCKET: BUCKET, FERRY_TABLE: 'unused', AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: 'us-east-1' };
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/ferry.mjs'), 'cost', 'now', '--site', 'leeds', '--json'], { encoding: 'utf8', timeout: 30_000, env });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { lines: { dataClass: string; storageClass: string; objects: number; bytes: number }[]; total: { storagePerMonth: number } };
+    expect(out.lines.map((l) => [l.dataClass, l.storageClass, l.objects, l.bytes])).toEqual([
+      ['recordings', 'STANDARD', 1, 64_000],
+      ['recordings', 'GLACIER_IR', 1, 210_944],
+    ]);
+    expect(out.total.storagePerMonth).toBeCloseTo(64_000 / GiB * P.s3.STANDARD.storagePerGbMonth + 210_944 / GiB * P.s3.GLACIER_IR.storagePerGbMonth, 12);
+    const text = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/ferry.mjs'), 'cost', 'now', '--site', 'leeds'], { encoding: 'utf8', timeout: 30_000, env }).stdout;
+    expect(text).toMatch(/^recordings +GLACIER_IR +1 +0\.00 +0\.00 +/m);
+    expect(text).toMatch(/^storage per month at this size +\$\S+ +\(2 objects\)$/m);
   });
 });
