@@ -299,6 +299,14 @@ export class Journal {
     return this.shipped.get(batchKey(source, batch)).size > 0 || this.shipped.anyUnder(`${batchKey(source, batch)}/`);
   }
 
+  /** The stamps of what shipped from the batch (any file time it shipped under). */
+  shippedStamps(source: string, batch: string): FileStamp[] {
+    return [...this.shipped.get(batchKey(source, batch))].map((key) => {
+      const [mtime, size] = [key.lastIndexOf('\t'), key.lastIndexOf('\t', key.lastIndexOf('\t') - 1)];
+      return { name: key.slice(0, size), size: Number(key.slice(size + 1, mtime)), mtimeMs: Number(key.slice(mtime + 1)) };
+    });
+  }
+
   /** Whether `files` are exactly the files shipped from the batch (one lookup of the batch). */
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean {
     const shipped = this.shipped.get(batchKey(source, batch));

@@ -319,10 +319,10 @@ function aheadAlert(site: string, source: RecordingsSourceConfig, ahead: Recordi
 const RESHIPPED_ALERT_FILES = 20;
 
 /**
- * Recordings already offsite that came back with new file times and ship again: a scanner or a
- * copy that touched them (the same content: no second copy is catalogued), or their content
- * rewritten (ransomware encrypting the recorder's disk: the catalogue then lists a second copy of
- * each call beside the original). Raised once for the pass (an event), closed a repeat period later.
+ * Recordings already offsite that came back with new file times and shipped again: a touched copy
+ * whose earlier pack could not be found (offsite-touched.ts: one found holding the same bytes is
+ * not sent, nor counted here), or their content rewritten (ransomware encrypting the recorder's
+ * disk: the catalogue then lists a second copy of each call beside the original). Raised once for the pass (an event), closed a repeat period later.
  */
 async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig, reshipped: RecordingsWalk['reshipped']): Promise<boolean> {
   const { site } = s.deps.config;
@@ -335,7 +335,7 @@ async function reshippedAlert(s: RecordingsState, source: RecordingsSourceConfig
     severity: 'critical',
     site,
     subject: `${source.name}: ${reshipped.files} recordings already offsite changed on the recorder`,
-    message: `${reshipped.files} recordings whose names had shipped before (batches ${reshipped.batches.join(', ')}${reshipped.more ? ', …' : ''}) came back with another size or file time and are shipped again. A closed call does not change on a recorder. If a scanner or a copy only touched them, the copies shipped again are the same calls (stored again, catalogued once). If their content changed (ransomware encrypting the recorder's disk), the catalogue now lists a second copy of each call beside the original: \`ferry calls search --site ${site} --call-id ID\` lists both, and \`ferry calls play\` of each tells them apart (the encrypted one is no audio). Look at the recorder now.`,
+    message: `${reshipped.files} recordings whose names had shipped before (batches ${reshipped.batches.join(', ')}${reshipped.more ? ', …' : ''}) came back with another size or file time and are shipped again. A closed call does not change on a recorder. Recordings only touched (a scanner, a copy without file times) are not sent again when their bytes are those their pack holds; these were, because their bytes differ or their earlier pack could not be read back (the batch shipped in several packs, its manifest purged). A copy of the same bytes is catalogued once. If their content changed (ransomware encrypting the recorder's disk), the catalogue now lists a second copy of each call beside the original: \`ferry calls search --site ${site} --call-id ID\` lists both, and \`ferry calls play\` of each tells them apart (the encrypted one is no audio). Look at the recorder now.`,
     details: { source: source.name, files: reshipped.files, batches: reshipped.batches, at },
   });
   return true;

@@ -67,7 +67,7 @@ export class RecordingsWalk {
   lost = 0;
   /** Recordings gone before they shipped again whose name and size had shipped before (recorded, alerted as a warning). */
   doubtful = 0;
-  /** Recordings handed out to ship again whose name shipped before under another size or file time (the first batches named). */
+  /** Recordings shipped again whose name shipped before under another size or file time (the first batches named). */
   readonly reshipped = { files: 0, batches: [] as string[], more: false };
   /** The most batches held with their file records at once (memory is bounded by `lookahead`). */
   maxHeld = 0;
@@ -181,22 +181,31 @@ export class RecordingsWalk {
     const seen = new Set(before?.files.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
     const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`));
     const work = selection.ready[0];
-    if (work) this.countReshipped(work);
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
     return work;
   }
 
-  /** Recordings about to ship again whose name shipped from their batch before, under another size or file time (ransomware that appends grows them). */
-  private countReshipped(work: BatchWork): void {
+  /**
+   * Counts the recordings of `work`, just shipped again, whose name shipped from their batch before
+   * under another size or file time (ransomware that appends grows them). Called once the pack is
+   * sent: a batch found offsite with the same content (copied without its times) sent nothing.
+   */
+  countReshipped(work: BatchWork): void {
     const { journal, source } = this.deps;
     if (!journal.shippedUnderOtherStamp) return;
     for (const f of work.recordings) {
       if (!journal.shippedUnderOtherStamp(source.name, work.batch, f, { sameSize: false })) continue;
       this.reshipped.files++;
-      if (this.reshipped.batches.includes(work.batch)) continue;
-      if (this.reshipped.batches.length < 5) this.reshipped.batches.push(work.batch);
-      else this.reshipped.more = true;
+      const named = this.reshipped.batches;
+      if (named.includes(work.batch)) continue;
+      // Packs finish in any order: the first batches in the recorder's order are the ones named.
+      named.push(work.batch);
+      named.sort(compareBatches);
+      if (named.length > 5) {
+        named.pop();
+        this.reshipped.more = true;
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import { shipRetryable, type Journal, type FileStamp } from './journal.ts';
 import type { BatchWork } from './sources/recordings.ts';
 import type { RecordingsWalk } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
+import { offsiteUnderOtherTimes } from './offsite-touched.ts';
 import { shipBatch, type ShipContext, type ShipResult } from './ship-batch.ts';
 import type { PartPool } from './part-pool.ts';
 import type { Observations } from './state/observations.ts';
@@ -160,6 +161,7 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
         report.manifests.push(outcome.result.manifestKey);
         report.recordings += outcome.result.recordings;
         report.bytes += outcome.result.bytes;
+        walk.countReshipped(work);
       } else if (!outcome.evicted) report.failed++;
       walk.done(work, (f) => left(work.batch, f));
       done++;
@@ -214,8 +216,10 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       const started = performance.now();
-      const result = await shipBatch(ctx, work);
-      const found = result.alreadyOffsite ? 'pack already offsite (committed before; not sent again)' : 'pack published';
+      // Copied without their file times (a recorder moved to a new PC): found by content, not sent again.
+      const touched = await offsiteUnderOtherTimes(ctx, work);
+      const result = touched ?? (await shipBatch(ctx, work));
+      const found = touched ? 'recordings already offsite came back with new file times and the same content: not sent again' : result.alreadyOffsite ? 'pack already offsite (committed before; not sent again)' : 'pack published';
       log.info(found, { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });
       for (const issue of result.issues.slice(0, 20)) log.warn('metadata', { batch: work.batch, issue });
       await s.alerts.resolve(failedKey, config.site, `Batch ${work.batch} of source ${work.source} is offsite now.`);

@@ -1,0 +1,85 @@
+import { describe, it, expect } from 'vitest';
+import { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { parseAgentConfig } from '../../core/config.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// The recorder moved to a new PC as its manual says: the calls folder copied to the new server's
+// call storage path, the agent's state directory copied along. A copy that does not keep file
+// times (`cp -r`, a Windows Explorer copy) gives every recording a new time and the same bytes.
+
+async function listKeys(store: MemoryBlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of store.list(prefix)) keys.push(o.key);
+  return keys;
+}
+
+/** Copies `from` to `to` as a copy that keeps no times does: every file and directory dated `at`. */
+function copyWithoutTimes(from: string, to: string, at: Date): void {
+  cpSync(from, to, { recursive: true, preserveTimestamps: false });
+  for (const batch of readdirSync(to)) {
+    for (const name of readdirSync(join(to, batch))) utimesSync(join(to, batch, name), at, at);
+    utimesSync(join(to, batch), at, at);
+  }
+}
+
+function site() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-moved-'));
+  const oldRoot = join(dir, 'old');
+  const newRoot = join(dir, 'new');
+  mkdirSync(oldRoot);
+  writeTree(oldRoot, 3, 10);
+  const config = (root: string) => parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, settleSeconds: 1 }\n`);
+  const store = new MemoryBlobStore();
+  const alerts: Alert[] = [];
+  const clock = new ManualClock(new Date());
+  const pass = async (root: string) => {
+    const agent = new Agent({ config: config(root), store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+    try {
+      return await agent.cycle();
+    } finally {
+      agent.close();
+    }
+  };
+  return { oldRoot, newRoot, store, alerts, clock, pass };
+}
+
+describe('a calls folder copied to a new PC without its file times, the state directory copied along', () => {
+  it('sends no pack again, stores nothing again and raises no alert that the recordings changed; later batches ship as before', async () => {
+    const { oldRoot, newRoot, store, alerts, clock, pass } = site();
+    expect(await pass(oldRoot)).toMatchObject({ packs: 3, recordings: 30 });
+    const stored = await listKeys(store, 'recordings/');
+    copyWithoutTimes(oldRoot, newRoot, new Date(clock.now().getTime() - 10 * 60_000));
+    clock.advance(60_000);
+    const moved = await pass(newRoot);
+    expect(moved).toMatchObject({ packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, found: { packs: 3, recordings: 30 } });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+    expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toEqual([]);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0 });
+    // The recorder carries on on the new PC: its next batch ships.
+    writeTree(newRoot, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 1, recordings: 10, failed: 0 });
+  });
+
+  it('ships again the batch of a recording whose bytes differ from what shipped (same name and size), and only that batch', async () => {
+    const { oldRoot, newRoot, store, clock, pass } = site();
+    await pass(oldRoot);
+    const before = (await listKeys(store, 'recordings/')).length;
+    const at = new Date(clock.now().getTime() - 10 * 60_000);
+    copyWithoutTimes(oldRoot, newRoot, at);
+    const changed = join(newRoot, '000002', readdirSync(join(newRoot, '000002')).find((n) => n.endsWith('.wav'))!);
+    writeFileSync(changed, readFileSync(changed).map((b) => b ^ 0x5a));
+    utimesSync(changed, at, at);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 1, recordings: 10, found: { packs: 2, recordings: 20 } });
+    expect((await listKeys(store, 'recordings/')).length).toBe(before + 1);
+  });
+});
