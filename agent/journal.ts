@@ -291,6 +291,11 @@ export class Journal {
     return false;
   }
 
+  /** Whether a file of this name shipped from the batch with more bytes than `file` has (one lookup of the batch). */
+  shippedLonger(source: string, batch: string, file: FileStamp): boolean {
+    return this.shippedStamps(source, batch).some((s) => s.name === file.name && s.size > file.size);
+  }
+
   /**
    * Whether anything shipped from the batch (a pass read it), or, for a directory above the
    * batches (batchDepth 2 or more), from any batch below it.

@@ -98,6 +98,7 @@ export class RecordingsWalk {
   }
 
   private isShipped = (batch: string, f: FileStamp): boolean => this.deps.journal.isShipped(this.deps.source.name, batch, f);
+  private shippedLonger = (batch: string, f: FileStamp): boolean => this.deps.journal.shippedLonger?.(this.deps.source.name, batch, f) === true;
 
   /** Walks the root; resolves when the next view is complete (not committed: the caller commits it). Rejects on a scan error. */
   async walk(): Promise<void> {
@@ -179,7 +180,7 @@ export class RecordingsWalk {
 
   private select(scanned: ScannedBatch, before: PendingEntry | undefined): BatchWork | undefined {
     const seen = new Set(before?.files.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`));
+    const selection = selectWork(this.deps.source, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_batch, f) => seen.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger);
     const work = selection.ready[0];
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
@@ -282,7 +283,7 @@ export class RecordingsWalk {
     // (the rest ships now, as it would had the pack been under way).
     // The walk judged it settled; a file changed since then (not as the view has it) is judged afresh.
     const asWalked = new Set(pending.map((f) => `${f.name}\t${f.size}\t${f.mtimeMs}`));
-    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`)).ready[0] : undefined;
+    return scanned ? selectWork({ ...this.deps.source, closeAfterFiles: 1 }, [scanned], this.isShipped, this.deps.resolver, this.deps.clock, (_b, f) => asWalked.has(`${f.name}\t${f.size}\t${f.mtimeMs}`), this.shippedLonger).ready[0] : undefined;
   }
 
   /** A worker finished with `work`: its recordings shipped or lost leave the backlog. */

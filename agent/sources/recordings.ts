@@ -45,6 +45,16 @@ export interface Selection {
  */
 export const CLOCK_SKEW_ALLOWANCE_MS = 120_000;
 
+/**
+ * How long a recording shorter than one of its name that shipped from its batch before waits
+ * before it ships: a copy of the calls folder still writing it (a recorder moved to a new PC,
+ * the copy stalled on a slow share longer than any stability window), whose whole self is
+ * offsite already. Shipped, it would be catalogued beside the whole call, cut short. Its batch
+ * waits with it, as a batch still being copied should; a file that stays short that long (a
+ * copy abandoned, a recorder whose numbering restarted) ships then.
+ */
+export const CUT_SHORT_HOLD_MS = 24 * 3600_000;
+
 export interface SidecarResolver {
   sidecarNameFor(fileName: string, siblings: ReadonlySet<string>): string | undefined;
 }
@@ -62,6 +72,8 @@ export function selectWork(
   clock: Clock,
   /** Whether a pass before this one saw the file with this very size and time (the pending view it left). */
   seenBefore: (batch: string, file: FileStamp) => boolean = () => false,
+  /** Whether a file of this name shipped from the batch before with more bytes (see CUT_SHORT_HOLD_MS). */
+  shippedLonger: (batch: string, file: FileStamp) => boolean = () => false,
 ): Selection {
   const now = clock.now().getTime();
   const ready: BatchWork[] = [];
@@ -89,7 +101,8 @@ export function selectWork(
     const settle = source.settleSeconds * 1000;
     const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
     const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled));
-    if (closed && settled) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
+    const cutShort = pending.some((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f));
+    if (closed && settled && !cutShort) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
     for (const f of pending) {
       const by = f.mtimeMs - now;
       if (by <= AHEAD_SLACK_MS) continue;
@@ -129,6 +142,8 @@ export interface ShippedIndex {
   shippedExactly(source: string, batch: string, files: Iterable<FileStamp>): boolean;
   /** Whether a file of this name was shipped from the batch under another file time (and, unless `sameSize`, size). */
   shippedUnderOtherStamp?(source: string, batch: string, file: FileStamp, o: { sameSize: boolean }): boolean;
+  /** Whether a file of this name was shipped from the batch with more bytes than `file` has. */
+  shippedLonger?(source: string, batch: string, file: FileStamp): boolean;
 }
 
 /**

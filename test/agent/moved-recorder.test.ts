@@ -8,6 +8,7 @@ import { parseAgentConfig } from '../../core/config.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert } from '../../core/ports.ts';
+import { CUT_SHORT_HOLD_MS } from '../../agent/sources/recordings.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 
 // The recorder moved to a new PC as its manual says: the calls folder copied to the new server's
@@ -80,6 +81,45 @@ describe('a calls folder copied to a new PC without its file times, the state di
     utimesSync(changed, at, at);
     clock.advance(60_000);
     expect(await pass(newRoot)).toMatchObject({ packs: 1, recordings: 10, found: { packs: 2, recordings: 20 } });
+    expect((await listKeys(store, 'recordings/')).length).toBe(before + 1);
+  });
+
+  it('does not ship a recording the copy has written only part of, even when the copy stalls past the stability window; the batch is found offsite once it is whole', async () => {
+    const { oldRoot, newRoot, store, clock, pass } = site();
+    await pass(oldRoot);
+    const stored = await listKeys(store, 'recordings/');
+    const at = new Date(clock.now().getTime() - 20 * 60_000);
+    copyWithoutTimes(oldRoot, newRoot, at);
+    // The copy stalled 20 minutes ago in the middle of one recording of batch 000002.
+    const name = readdirSync(join(newRoot, '000002')).find((n) => n.endsWith('.wav'))!;
+    const whole = readFileSync(join(oldRoot, '000002', name));
+    writeFileSync(join(newRoot, '000002', name), whole.subarray(0, whole.length >> 1));
+    utimesSync(join(newRoot, '000002', name), at, at);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, found: { packs: 2, recordings: 20 } });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+    // The copy goes on and writes the rest.
+    writeFileSync(join(newRoot, '000002', name), whole);
+    const done = new Date(clock.now().getTime() - 5 * 60_000);
+    utimesSync(join(newRoot, '000002', name), done, done);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 1, recordings: 10 } });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+  });
+
+  it('ships a recording that stays shorter than the one of its name shipped before, once it has been unchanged a day (nothing is held for ever)', async () => {
+    const { oldRoot, store, clock, pass } = site();
+    await pass(oldRoot);
+    const before = (await listKeys(store, 'recordings/')).length;
+    // A recording of batch 000003 rewritten shorter (a recorder whose numbering restarted writes a new call under an old name).
+    const name = readdirSync(join(oldRoot, '000003')).find((n) => n.endsWith('.wav'))!;
+    writeFileSync(join(oldRoot, '000003', name), Buffer.alloc(100, 1));
+    const at = new Date(clock.now().getTime() - 10 * 60_000);
+    utimesSync(join(oldRoot, '000003', name), at, at);
+    clock.advance(60_000);
+    expect(await pass(oldRoot)).toMatchObject({ packs: 0, recordings: 0 });
+    clock.advance(CUT_SHORT_HOLD_MS);
+    expect(await pass(oldRoot)).toMatchObject({ packs: 1, recordings: 1, lost: 0 });
     expect((await listKeys(store, 'recordings/')).length).toBe(before + 1);
   });
 });
