@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { parseManifest, type PackManifest } from '../core/manifest.ts';
 import type { FileStamp } from './journal.ts';
-import type { BatchWork } from './sources/recordings.ts';
+import { hasExtension, type BatchWork } from './sources/recordings.ts';
+import { createMetadataExtractor } from '../core/metadata.ts';
+import type { RecordingsSourceConfig } from '../core/config.ts';
 import { packAttemptOf } from '../core/layout.ts';
 import { planPack, type PackPlan } from './pack-attempts.ts';
 import { readAll } from './recover.ts';
@@ -19,7 +21,8 @@ import { assertUnchanged, openReadOnly, type ShipContext, type ShipResult } from
 // its manifest read back (the agent may read its own site's objects), and every file of the
 // batch hashed here: when each holds the very bytes the manifest lists, the batch is recorded as
 // shipped in that pack and nothing is sent. Anything else (another content, a member missing, the
-// batch shipped in several packs, a manifest the store no longer holds) ships as before.
+// batch shipped in several packs, a manifest the store no longer holds) ships as before. A batch
+// the copy has not finished (files still to come) is found too: its files now are in that pack.
 
 /**
  * The old stamp of each file the plan would pack (recordings, then their sidecars): the one of
@@ -52,19 +55,19 @@ async function sha256Of(ctx: Pick<ShipContext, 'openFile'>, path: string, stamp:
   }
 }
 
-/** Whether every member of the manifest is a file of the batch holding the bytes the manifest lists, and the batch has no other. */
+/**
+ * Whether every recording of `work` is a member of the manifest holding the bytes it lists (its
+ * sidecar too, when the batch holds one). Members the batch does not hold are allowed: a copy
+ * that stopped between two files of the batch, the rest still to come.
+ */
 async function sameContent(ctx: ShipContext, work: BatchWork, manifest: PackManifest): Promise<boolean> {
   const dir = join(ctx.sourceRoot, work.batch);
-  const pathOf = (name: string) => (work.batch ? posix.join(work.batch, name) : name);
-  const recordings = new Map(work.recordings.map((r) => [pathOf(r.name), r]));
-  if (manifest.members.length !== recordings.size) return false;
-  for (const m of manifest.members) {
-    const rec = recordings.get(m.path);
-    if (!rec || m.length !== rec.size) return false;
+  const members = new Map(manifest.members.map((m) => [m.path, m]));
+  for (const rec of work.recordings) {
+    const m = members.get(work.batch ? posix.join(work.batch, rec.name) : rec.name);
+    if (!m || m.length !== rec.size || (await sha256Of(ctx, join(dir, rec.name), rec)) !== m.sha256) return false;
     const sidecar = work.sidecars.get(rec.name);
-    if ((sidecar === undefined) !== (m.sidecar === undefined)) return false;
-    if ((await sha256Of(ctx, join(dir, rec.name), rec)) !== m.sha256) return false;
-    if (sidecar && m.sidecar && (m.sidecar.length !== sidecar.size || (await sha256Of(ctx, join(dir, sidecar.name), sidecar)) !== m.sidecar.sha256)) return false;
+    if (sidecar && (m.sidecar?.length !== sidecar.size || (await sha256Of(ctx, join(dir, sidecar.name), sidecar)) !== m.sidecar.sha256)) return false;
   }
   return true;
 }
@@ -75,33 +78,71 @@ async function sameContent(ctx: ShipContext, work: BatchWork, manifest: PackMani
  * file error while looking is not the batch's failure: it ships as before, and that shipping
  * meets and reports the error if it lasts.
  */
-export async function offsiteUnderOtherTimes(ctx: ShipContext, work: BatchWork): Promise<ShipResult | undefined> {
+export async function offsiteUnderOtherTimes(ctx: ShipContext, work: BatchWork, source: Pick<RecordingsSourceConfig, 'extensions' | 'metadata'>): Promise<ShipResult | undefined> {
   const shipped = ctx.journal.shippedStamps(work.source, work.batch);
   if (shipped.length === 0) return undefined;
   const plan = planPack(ctx.site, work);
   const before = stampsBefore(plan, shipped);
   if (!before) return undefined;
-  const manifest = await packShippedBefore(ctx, work, before).catch(() => undefined);
+  const manifest = await packShippedBefore(ctx, work, [batchAsShipped(work, shipped, source), filesAsShipped(work, before)]).catch(() => undefined);
   if (!manifest) return undefined;
-  const bytes = manifest.members.reduce((n, m) => n + m.length, 0);
+  const sent = new Map(manifest.members.map((m) => [m.path, m.length]));
+  const bytes = work.recordings.reduce((n, r) => n + (sent.get(work.batch ? posix.join(work.batch, r.name) : r.name) ?? 0), 0);
   // Recorded under this listing's pack id, pointing at the pack that holds the bytes (recovery
   // after a kill between the two lines finds that manifest and counts the batch shipped).
   await ctx.journal.begin({ packId: plan.packId, source: work.source, batch: work.batch, packKey: manifest.packKey, manifestKey: manifest.key, files: plan.stamps });
-  await ctx.journal.published(plan.packId, manifest.members.length, bytes, true);
-  return { packId: manifest.packId, packKey: manifest.packKey, manifestKey: manifest.key, recordings: manifest.members.length, bytes, issues: [], alreadyOffsite: true };
+  await ctx.journal.published(plan.packId, work.recordings.length, bytes, true);
+  return { packId: manifest.packId, packKey: manifest.packKey, manifestKey: manifest.key, recordings: work.recordings.length, bytes, issues: [], alreadyOffsite: true };
 }
 
-/** The manifest of the pack the batch shipped in under its old stamps, when it holds this very content; undefined otherwise. */
-async function packShippedBefore(ctx: ShipContext, work: BatchWork, before: ReadonlyMap<string, FileStamp>): Promise<(PackManifest & { key: string }) | undefined> {
+/**
+ * The batch as it first shipped: every name that shipped from it under its earliest stamp (the
+ * copy's part already found offsite is recorded under later ones). One pack, as a batch closed
+ * whole ships; when it shipped in several, its manifest is not found and the batch ships as before.
+ */
+function batchAsShipped(work: BatchWork, shipped: readonly FileStamp[], source: Pick<RecordingsSourceConfig, 'extensions' | 'metadata'>): BatchWork | undefined {
+  const byName = new Map<string, FileStamp>();
+  for (const s of shipped) if ((byName.get(s.name)?.mtimeMs ?? Infinity) > s.mtimeMs) byName.set(s.name, s);
+  const names = new Set(byName.keys());
+  const resolver = createMetadataExtractor(source.metadata);
+  const recordings = [...byName.values()].filter((f) => hasExtension(f.name, source.extensions)).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  if (recordings.length === 0) return undefined;
+  const sidecars = new Map<string, FileStamp>();
+  for (const r of recordings) {
+    const name = resolver.sidecarNameFor(r.name, names);
+    const stamp = name === undefined ? undefined : byName.get(name);
+    if (stamp) sidecars.set(r.name, stamp);
+  }
+  return { ...work, recordings, sidecars, oldestMs: Math.min(...recordings.map((r) => r.mtimeMs)) };
+}
+
+/** The batch's files now, each under the stamp it shipped with. */
+function filesAsShipped(work: BatchWork, before: ReadonlyMap<string, FileStamp>): BatchWork {
   const recordings = work.recordings.map((r) => before.get(r.name)!);
   const sidecars = new Map([...work.sidecars].map(([name, s]) => [name, before.get(s.name)!]));
-  const old = planPack(ctx.site, { ...work, recordings, sidecars, oldestMs: Math.min(...recordings.map((r) => r.mtimeMs)) });
-  if (!(await ctx.store.head(old.manifestKey))) return undefined;
-  const manifest = parseManifest(await readAll(ctx.store, old.manifestKey));
-  const same = manifest.site === ctx.site && manifest.source === work.source && manifest.batch.path === work.batch && manifest.packId === old.packId && packAttemptOf(old.attempts, manifest.packKey) !== undefined;
-  if (!same || !(await sameContent(ctx, work, manifest))) return undefined;
-  // The files did not change while they were read (a copy still writing them is not this case).
-  for (const stamp of planPack(ctx.site, work).stamps) assertUnchanged(join(ctx.sourceRoot, work.batch, stamp.name), stamp);
-  await verifyObject(ctx.store, manifest.packKey, manifest.pack, ctx.verify);
-  return { ...manifest, key: old.manifestKey };
+  return { ...work, recordings, sidecars, oldestMs: Math.min(...recordings.map((r) => r.mtimeMs)) };
+}
+
+/**
+ * The manifest of the pack the batch shipped in, tried as each of `candidates` (the whole batch
+ * as it shipped, then the files it holds now under their old stamps), when it holds this very
+ * content; undefined otherwise.
+ */
+async function packShippedBefore(ctx: ShipContext, work: BatchWork, candidates: (BatchWork | undefined)[]): Promise<(PackManifest & { key: string }) | undefined> {
+  const tried = new Set<string>();
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    const old = planPack(ctx.site, candidate);
+    if (tried.has(old.manifestKey)) continue;
+    tried.add(old.manifestKey);
+    if (!(await ctx.store.head(old.manifestKey))) continue;
+    const manifest = parseManifest(await readAll(ctx.store, old.manifestKey));
+    const same = manifest.site === ctx.site && manifest.source === work.source && manifest.batch.path === work.batch && manifest.packId === old.packId && packAttemptOf(old.attempts, manifest.packKey) !== undefined;
+    if (!same || !(await sameContent(ctx, work, manifest))) return undefined;
+    // The files did not change while they were read (a copy still writing them is not this case).
+    for (const stamp of planPack(ctx.site, work).stamps) assertUnchanged(join(ctx.sourceRoot, work.batch, stamp.name), stamp);
+    await verifyObject(ctx.store, manifest.packKey, manifest.pack, ctx.verify);
+    return { ...manifest, key: old.manifestKey };
+  }
+  return undefined;
 }

@@ -217,7 +217,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
     try {
       const started = performance.now();
       // Copied without their file times (a recorder moved to a new PC): found by content, not sent again.
-      const touched = await offsiteUnderOtherTimes(ctx, work);
+      const touched = await offsiteUnderOtherTimes(ctx, work, source);
       const result = touched ?? (await shipBatch(ctx, work));
       const found = touched ? 'recordings already offsite came back with new file times and the same content: not sent again' : result.alreadyOffsite ? 'pack already offsite (committed before; not sent again)' : 'pack published';
       log.info(found, { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.ts';
@@ -121,5 +121,25 @@ describe('a calls folder copied to a new PC without its file times, the state di
     clock.advance(CUT_SHORT_HOLD_MS);
     expect(await pass(oldRoot)).toMatchObject({ packs: 1, recordings: 1, lost: 0 });
     expect((await listKeys(store, 'recordings/')).length).toBe(before + 1);
+  });
+
+  it('sends nothing for a batch the copy stopped in between two files past its quiet time, nor for the rest of it once copied', async () => {
+    const { oldRoot, newRoot, store, alerts, clock, pass } = site();
+    await pass(oldRoot);
+    const stored = await listKeys(store, 'recordings/');
+    const at = new Date(clock.now().getTime() - 20 * 60_000);
+    copyWithoutTimes(oldRoot, newRoot, at);
+    // The copy stopped 20 minutes ago (past the batch's quiet time) after the first 6 recordings of 000003 and their sidecars.
+    const later = readdirSync(join(newRoot, '000003')).filter((n) => n.endsWith('.wav')).sort().slice(6);
+    for (const name of later) for (const f of [name, name.replace(/\.wav$/, '.json')]) rmSync(join(newRoot, '000003', f));
+    utimesSync(join(newRoot, '000003'), at, at);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 3, recordings: 26 } });
+    copyWithoutTimes(oldRoot, join(newRoot, '..', 'rest'), new Date(clock.now().getTime() - 5 * 60_000));
+    for (const name of later) for (const f of [name, name.replace(/\.wav$/, '.json')]) cpSync(join(newRoot, '..', 'rest', '000003', f), join(newRoot, '000003', f), { preserveTimestamps: true });
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 1, recordings: 4 } });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+    expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toEqual([]);
   });
 });
