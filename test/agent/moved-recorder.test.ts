@@ -52,14 +52,19 @@ function site() {
 }
 
 describe('a calls folder copied to a new PC without its file times, the state directory copied along', () => {
-  it('sends no pack again, stores nothing again and raises no alert that the recordings changed; later batches ship as before', async () => {
+  it('sends no pack again, reads none back, stores nothing again and raises no alert that the recordings changed; later batches ship as before', async () => {
     const { oldRoot, newRoot, store, alerts, clock, pass } = site();
     expect(await pass(oldRoot)).toMatchObject({ packs: 3, recordings: 30 });
     const stored = await listKeys(store, 'recordings/');
     copyWithoutTimes(oldRoot, newRoot, new Date(clock.now().getTime() - 10 * 60_000));
+    // Nor is any pack read back (that would download the recorder's disk to save sending it).
+    const get = store.get.bind(store);
+    const packsRead: string[] = [];
+    store.get = (key, ...rest) => (key.startsWith('recordings/') && packsRead.push(key), get(key, ...rest));
     clock.advance(60_000);
     const moved = await pass(newRoot);
     expect(moved).toMatchObject({ packs: 0, recordings: 0, bytes: 0, failed: 0, lost: 0, found: { packs: 3, recordings: 30 } });
+    expect(packsRead).toEqual([]);
     expect(await listKeys(store, 'recordings/')).toEqual(stored);
     expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toEqual([]);
     clock.advance(60_000);
