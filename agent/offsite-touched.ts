@@ -5,7 +5,7 @@ import type { FileStamp } from './journal.ts';
 import { hasExtension, type BatchWork } from './sources/recordings.ts';
 import { createMetadataExtractor } from '../core/metadata.ts';
 import type { RecordingsSourceConfig } from '../core/config.ts';
-import { packAttemptOf } from '../core/layout.ts';
+import { packAttemptsPrefixOf, sitePrefix } from '../core/layout.ts';
 import { planPack, type PackPlan } from './pack-attempts.ts';
 import { readAll } from './recover.ts';
 import { verifyObject } from './verify.ts';
@@ -78,13 +78,28 @@ async function sameContent(ctx: ShipContext, work: BatchWork, manifest: PackMani
  * file error while looking is not the batch's failure: it ships as before, and that shipping
  * meets and reports the error if it lasts.
  */
-export async function offsiteUnderOtherTimes(ctx: ShipContext, work: BatchWork, source: Pick<RecordingsSourceConfig, 'extensions' | 'metadata'>): Promise<ShipResult | undefined> {
+export async function offsiteUnderOtherTimes(
+  ctx: ShipContext,
+  work: BatchWork,
+  source: Pick<RecordingsSourceConfig, 'extensions' | 'metadata'>,
+  /** `source\tpath` → manifest key of what the store's manifests list as shipped that the journal does not know (a state directory older than the agent's last run). */
+  elsewhere?: ReadonlyMap<string, string>,
+): Promise<ShipResult | undefined> {
   const shipped = ctx.journal.shippedStamps(work.source, work.batch);
-  if (shipped.length === 0) return undefined;
   const plan = planPack(ctx.site, work);
-  const before = stampsBefore(plan, shipped);
-  if (!before) return undefined;
-  const manifest = await packShippedBefore(ctx, work, [batchAsShipped(work, shipped, source), filesAsShipped(work, before)]).catch(() => undefined);
+  let keys: (string | undefined)[];
+  if (shipped.length > 0) {
+    const before = stampsBefore(plan, shipped);
+    if (!before) return undefined;
+    keys = [batchAsShipped(work, shipped, source), filesAsShipped(work, before)].map((w) => (w ? planPack(ctx.site, w).manifestKey : undefined));
+  } else {
+    // Shipped by the agent's last run after this state directory was copied (an old PC's last
+    // pass while the copy ran): the store's manifests name the pack.
+    const named = new Set(work.recordings.map((r) => elsewhere?.get(`${work.source}\t${work.batch}/${r.name}`)));
+    if (named.size !== 1 || named.has(undefined)) return undefined;
+    keys = [...named];
+  }
+  const manifest = await packShippedBefore(ctx, work, keys).catch(() => undefined);
   if (!manifest) return undefined;
   const sent = new Map(manifest.members.map((m) => [m.path, m.length]));
   const bytes = work.recordings.reduce((n, r) => n + (sent.get(work.batch ? posix.join(work.batch, r.name) : r.name) ?? 0), 0);
@@ -124,20 +139,17 @@ function filesAsShipped(work: BatchWork, before: ReadonlyMap<string, FileStamp>)
 }
 
 /**
- * The manifest of the pack the batch shipped in, tried as each of `candidates` (the whole batch
- * as it shipped, then the files it holds now under their old stamps), when it holds this very
- * content; undefined otherwise.
+ * The manifest of the pack the batch shipped in, tried at each of `keys` (the whole batch as it
+ * shipped, then the files it holds now under their old stamps), when it holds this very content;
+ * undefined otherwise.
  */
-async function packShippedBefore(ctx: ShipContext, work: BatchWork, candidates: (BatchWork | undefined)[]): Promise<(PackManifest & { key: string }) | undefined> {
-  const tried = new Set<string>();
-  for (const candidate of candidates) {
-    if (!candidate) continue;
-    const old = planPack(ctx.site, candidate);
-    if (tried.has(old.manifestKey)) continue;
-    tried.add(old.manifestKey);
-    if (!(await ctx.store.head(old.manifestKey))) continue;
-    const manifest = parseManifest(await readAll(ctx.store, old.manifestKey));
-    const same = manifest.site === ctx.site && manifest.source === work.source && manifest.batch.path === work.batch && manifest.packId === old.packId && packAttemptOf(old.attempts, manifest.packKey) !== undefined;
+async function packShippedBefore(ctx: ShipContext, work: BatchWork, keys: (string | undefined)[]): Promise<(PackManifest & { key: string }) | undefined> {
+  for (const key of new Set(keys)) {
+    if (key === undefined || !(await ctx.store.head(key))) continue;
+    const manifest = parseManifest(await readAll(ctx.store, key));
+    // Its own pack, of this site, source and batch (as ingest checks a manifest's placement).
+    const own = key.endsWith(`/${manifest.packId}.json`) && manifest.packKey.startsWith(sitePrefix('recordings', ctx.site)) && packAttemptsPrefixOf(manifest.packKey)?.endsWith(`/${manifest.packId}`) === true;
+    const same = own && manifest.site === ctx.site && manifest.source === work.source && manifest.batch.path === work.batch;
     if (!same || !(await sameContent(ctx, work, manifest))) return undefined;
     // The files did not change while they were read (a copy still writing them is not this case).
     for (const stamp of planPack(ctx.site, work).stamps) assertUnchanged(join(ctx.sourceRoot, work.batch, stamp.name), stamp);
@@ -145,7 +157,7 @@ async function packShippedBefore(ctx: ShipContext, work: BatchWork, candidates: 
     // when it was published (its manifest was written only then): not read back again here,
     // which would download every pack of the recorder's disk to save sending it.
     await verifyObject(ctx.store, manifest.packKey, manifest.pack, 'checksum');
-    return { ...manifest, key: old.manifestKey };
+    return { ...manifest, key };
   }
   return undefined;
 }

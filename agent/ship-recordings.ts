@@ -44,8 +44,8 @@ export interface RecordingsState {
   stopping: () => boolean;
   /** Keeps the message as the agent's last error (shown in its status). */
   onError: (message: string) => void;
-  /** `source\tpath` of recordings the store lists as shipped that the journal does not know (a state directory restored from a backup): never called lost. */
-  shippedElsewhere?: ReadonlySet<string>;
+  /** `source\tpath` of recordings the store lists as shipped that the journal does not know (a state directory restored from a backup): never called lost; → the key of the manifest listing it. */
+  shippedElsewhere?: ReadonlyMap<string, string>;
   /** Batches whose oldest recording is older than this (ms) may have been shipped by a state directory this one does not remember (state-birth.ts). */
   unrememberedBefore?: number;
   /** The store did not answer a request of this pass in its time (set by shipAll): the rest of the pass asks it as little as it can. */
@@ -217,7 +217,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
     try {
       const started = performance.now();
       // Copied without their file times (a recorder moved to a new PC): found by content, not sent again.
-      const touched = await offsiteUnderOtherTimes(ctx, work, source);
+      const touched = await offsiteUnderOtherTimes(ctx, work, source, s.shippedElsewhere);
       const result = touched ?? (await shipBatch(ctx, work));
       const found = touched ? 'recordings already offsite came back with new file times and the same content: not sent again' : result.alreadyOffsite ? 'pack already offsite (committed before; not sent again)' : 'pack published';
       log.info(found, { batch: work.batch, pack: result.packId, recordings: result.recordings, bytes: result.bytes, ms: Math.round(performance.now() - started) });

@@ -4,7 +4,7 @@ import { parseManifest } from '../core/manifest.ts';
 import { readAll } from './recover.ts';
 
 // What the store says was shipped since a time: the recordings of every pack manifest published
-// from then on, as `source\tpath`. Asked when the state directory turns out older than the
+// from then on, as `source\tpath` → the manifest's key. Asked when the state directory turns out older than the
 // agent's last run (restored from a backup): its shipped index does not know those packs, and a
 // recording shipped and evicted since must not read as lost. A manifest is filed under the day
 // its batch was recorded, not the day it was shipped: a batch recorded before that day (late the
@@ -19,8 +19,8 @@ const BACKLOG_DAYS = 31;
 /** The store's clock may differ from this machine's: a manifest it wrote up to this long before `since` is read too. */
 const CLOCK_SLACK_MS = DAY_MS;
 
-export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site: string, since: Date, now: Date): Promise<{ paths: Set<string>; manifests: number; complete: boolean }> {
-  const paths = new Set<string>();
+export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site: string, since: Date, now: Date): Promise<{ paths: Map<string, string>; manifests: number; complete: boolean }> {
+  const paths = new Map<string, string>();
   let manifests = 0;
   const sinceDay = Math.floor(since.getTime() / DAY_MS) * DAY_MS;
   for (let day = sinceDay - BACKLOG_DAYS * DAY_MS; day <= now.getTime(); day += DAY_MS) {
@@ -30,7 +30,7 @@ export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site:
       if (day < sinceDay && item.lastModified !== undefined && item.lastModified.getTime() < since.getTime() - CLOCK_SLACK_MS) continue;
       if (++manifests > MAX_MANIFESTS) return { paths, manifests: manifests - 1, complete: false };
       const manifest = parseManifest(await readAll(store, item.key));
-      for (const member of manifest.members) paths.add(`${manifest.source}\t${member.path}`);
+      for (const member of manifest.members) paths.set(`${manifest.source}\t${member.path}`, item.key);
     }
   }
   return { paths, manifests, complete: true };

@@ -48,7 +48,7 @@ function site() {
       agent.close();
     }
   };
-  return { oldRoot, newRoot, store, alerts, clock, pass };
+  return { oldRoot, newRoot, store, alerts, clock, pass, state: join(dir, 'state') };
 }
 
 describe('a calls folder copied to a new PC without its file times, the state directory copied along', () => {
@@ -146,5 +146,23 @@ describe('a calls folder copied to a new PC without its file times, the state di
     expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 1, recordings: 4 } });
     expect(await listKeys(store, 'recordings/')).toEqual(stored);
     expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toEqual([]);
+  });
+
+  it('sends nothing again for a batch the old PC shipped after its state directory was copied, once the copy of the calls arrives without times', async () => {
+    const { oldRoot, newRoot, store, clock, pass, state } = site();
+    await pass(oldRoot);
+    const copied = `${state}-copy`;
+    cpSync(state, copied, { recursive: true, preserveTimestamps: true });
+    // The old PC records one more batch and its agent's last cron pass ships it, after the state directory was copied.
+    writeTree(oldRoot, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
+    clock.advance(60_000);
+    expect(await pass(oldRoot)).toMatchObject({ packs: 1, recordings: 10 });
+    const stored = await listKeys(store, 'recordings/');
+    rmSync(state, { recursive: true });
+    cpSync(copied, state, { recursive: true, preserveTimestamps: true });
+    copyWithoutTimes(oldRoot, newRoot, new Date(clock.now().getTime() - 10 * 60_000));
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, lost: 0, found: { packs: 4, recordings: 40 } });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
   });
 });
