@@ -86,6 +86,8 @@ export async function offsiteUnderOtherTimes(
   elsewhere?: ReadonlyMap<string, string>,
 ): Promise<ShipResult | undefined> {
   const shipped = ctx.journal.shippedStamps(work.source, work.batch);
+  // A batch nothing of which shipped (the common case): nothing to look for.
+  if (shipped.length === 0 && elsewhere === undefined) return undefined;
   const plan = planPack(ctx.site, work);
   let keys: (string | undefined)[];
   if (shipped.length > 0) {
