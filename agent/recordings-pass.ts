@@ -219,7 +219,9 @@ async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig,
   // Recorded once: a pass that stopped before its walk completed left the memory as it was. A
   // batch a pass saw and recorded lost by name is not lost unseen as well.
   const recorded = new Set(s.lossLog.all().filter((l) => l.source === source.name && l.kind === 'recordings').flatMap((l) => (l.unseen ? l.files.map((f) => f.name) : [l.batch])));
-  const names = Array.from({ length: missing }, (_, i) => batchNameOf(before.name, before.high + 1 + i)).filter((name) => !recorded.has(name));
+  // A state directory restored from an older backup saw none of the batches shipped since: those the store's manifests list were seen and shipped, not lost.
+  const offsite = shippedBatches(s.shippedElsewhere, source.name);
+  const names = Array.from({ length: missing }, (_, i) => batchNameOf(before.name, before.high + 1 + i)).filter((name) => !recorded.has(name) && !offsite.has(name));
   if (names.length === 0) return 0;
   const range = names.length === 1 ? names[0]! : `${names[0]}–${names.at(-1)}`;
   return s.losses.report({
@@ -231,6 +233,19 @@ async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig,
     at: s.deps.clock.now().toISOString(),
     unseen: true,
   });
+}
+
+/** The batches of `source` that hold a recording of `shipped` (`source\tbatch/file`, the store's manifests since a restored state directory's last run). */
+function shippedBatches(shipped: ReadonlySet<string> | undefined, source: string): Set<string> {
+  const batches = new Set<string>();
+  const prefix = `${source}\t`;
+  for (const key of shipped ?? []) {
+    if (!key.startsWith(prefix)) continue;
+    const path = key.slice(prefix.length);
+    const slash = path.indexOf('/');
+    if (slash > 0) batches.add(path.slice(0, slash));
+  }
+  return batches;
 }
 
 function walkOf(

@@ -1,0 +1,68 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.ts';
+import { silentLogger } from '../../agent/log.ts';
+import { LossLog } from '../../agent/state/loss-log.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import type { Alert, BlobStore } from '../../core/ports.ts';
+import { writeTree } from '../support/recorder-tree.ts';
+
+// The agent's VM restored from last night's snapshot: its state directory goes back in time
+// while the recorder's disk and the store went on. What shipped since the snapshot and was
+// evicted since is offsite, not lost; the operator is told the directory went back.
+
+function site() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-state-rollback-'));
+  const root = join(dir, 'rec');
+  mkdirSync(root);
+  const config = parseAgentConfig(`
+site: site-a
+state: ${join(dir, 'state')}
+shipping: { partSizeMiB: 5, packConcurrency: 1, partConcurrency: 1, attempts: 2 }
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
+`);
+  return { dir, root, config };
+}
+
+/** One cron run: a fresh agent on the state directory, one pass, closed. */
+async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock) {
+  const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
+  try {
+    return await agent.cycle();
+  } finally {
+    agent.close();
+  }
+}
+
+describe('a state directory put back to a VM snapshot', () => {
+  it('does not record lost unseen the numbered batches shipped after the snapshot and evicted since', async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 2, 10, { now: clock.now().getTime() });
+    expect((await cronPass(s.config, store, alerts, clock)).packs).toBe(2);
+    cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true }); // last night's VM snapshot
+    clock.advance(10 * 60_000);
+    writeTree(s.root, 2, 10, { firstBatch: 3, now: clock.now().getTime() });
+    expect((await cronPass(s.config, store, alerts, clock)).packs).toBe(2);
+    // The recorder evicts 000003 and 000004 (offsite) and starts 000005; the VM's disk fails and
+    // the state directory comes back from the snapshot.
+    rmSync(join(s.root, '000003'), { recursive: true });
+    rmSync(join(s.root, '000004'), { recursive: true });
+    writeTree(s.root, 1, 4, { firstBatch: 5, ageMs: 10_000, now: clock.now().getTime() });
+    rmSync(s.config.state, { recursive: true });
+    cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+    clock.advance(10 * 60_000);
+    const restored = await cronPass(s.config, store, alerts, clock);
+    expect(restored.lost).toBe(0);
+    expect(new LossLog(s.config.state, { readOnly: true }).all()).toEqual([]);
+    expect(alerts.filter((a) => /lost/.test(a.subject)).map((a) => a.subject)).toEqual([]);
+    expect(alerts.map((a) => a.key)).toContain('state-restored');
+  });
+});
