@@ -18,7 +18,8 @@ import { lowStateSpaceAlert, freeBytes, privateDirectory, diskFullOpen } from '.
 import { adoptUnrecordedDiskFull } from './state/unrecorded-alert.ts';
 import { StateLock } from './state/state-lock.ts';
 import { HeartbeatWriter, staleState } from './heartbeat.ts';
-import { anotherAgentAlert, heartbeatFailedAlert, replacedAgentAlert } from './heartbeat-alerts.ts';
+import { rememberRestoredOver } from './heartbeat-memory.ts';
+import { anotherAgentAlert, heartbeatFailedAlert, replacedAgentAlert, stateRestoredAlert } from './heartbeat-alerts.ts';
 import { shippedSince } from './shipped-since.ts';
 import { startPassHeartbeats } from './pass-heartbeat.ts';
 import { sleep } from './sleep.ts';
@@ -106,22 +107,17 @@ export class Agent {
    * A state directory older than this agent's last heartbeat (restored from a backup, or a copy
    * running elsewhere) does not know what shipped since: the recordings the store's manifests
    * list from then on are not called lost in this pass (a warning says so; it resolves at the
-   * next pass). A copy running elsewhere is also found by the heartbeat (`another agent`).
+   * next pass). A copy running elsewhere is found by the heartbeats it writes after (`another agent`).
    */
   private async distrustStaleState(): Promise<boolean> {
     const stale = await staleState({ config: this.deps.config, store: this.deps.store, clock: this.deps.clock });
     if (!stale) return false;
-    const { site } = this.deps.config;
+    const { site, state } = this.deps.config;
     const shipped = await shippedSince(this.deps.store, site, new Date(stale.remembered), this.deps.clock.now()).catch(() => undefined);
     this.recordings.shippedElsewhere = shipped?.paths;
+    rememberRestoredOver(state, stale.found, this.deps.clock.now(), this.deps.log); // its own heartbeats before it went back: not a copy's
     this.deps.log.warn('state directory older than this agent\'s last heartbeat: recordings the store lists as shipped since are not called lost', { ...stale, manifests: shipped?.manifests, complete: shipped?.complete });
-    await this.alerts.raise('state-restored', {
-      severity: 'warning',
-      site,
-      subject: `the state directory of site ${site} is older than its agent's last run`,
-      message: `The state directory (${this.deps.config.state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${shipped?.manifests ?? 0} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost, and a batch holding any of it is asked about before it is sent (not sent again).`,
-      details: stale,
-    });
+    await this.alerts.raise('state-restored', stateRestoredAlert(site, state, stale, shipped?.manifests ?? 0));
     return true;
   }
 

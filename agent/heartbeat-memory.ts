@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Heartbeat } from '../core/fleet.ts';
-import { readJsonFile } from './state/atomic-file.ts';
+import type { Logger } from './log.ts';
+import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
 
 // `heartbeat.json` in the state directory: what the agent's heartbeats remember from one pass to
 // the next (a cron pass is a process of its own). Written by the end-of-pass heartbeat
@@ -70,6 +71,13 @@ export interface HeartbeatMemory {
    * then, not since the last end-of-pass heartbeat (heartbeat-alerts.ts, UNREACHABLE_PAGE_MINUTES).
    */
   midPassOut?: string;
+  /**
+   * The newest heartbeat under this agent's id that this state directory did not write when it
+   * was found restored from an older copy (staleState's `found`): it and those before it were
+   * written by this directory before it went back in time, not by a copy running elsewhere,
+   * which goes on writing after it (newestOther).
+   */
+  restoredOver?: string;
   sources: Record<string, SourceMemory>;
 }
 
@@ -94,4 +102,22 @@ export function readHeartbeatMemory(state: string): HeartbeatMemory {
 export function rememberOwn(memory: HeartbeatMemory, at: string): void {
   memory.recent = keptOwnTimes([...(memory.recent ?? []), at], Date.parse(at));
   memory.recentSince ??= at;
+}
+
+/**
+ * Remembers that the heartbeats under this agent's id up to `found` are this restored state
+ * directory's own (HeartbeatMemory.restoredOver). Once in the window another agent is looked for:
+ * a directory found older again within it, after it wrote heartbeats of its own, is not going
+ * back again but meeting a copy that goes on writing (a cloned VM left running), and the copy's
+ * heartbeats must read as another agent's.
+ */
+export function rememberRestoredOver(state: string, found: string, now: Date, log: Pick<Logger, 'warn'>): void {
+  const memory = readHeartbeatMemory(state);
+  if (memory.restoredOver !== undefined && now.getTime() - Date.parse(memory.restoredOver) < SHARED_SITE_WINDOW_MS) return;
+  memory.restoredOver = found;
+  try {
+    writeFileAtomic(heartbeatMemoryFile(state), JSON.stringify(memory));
+  } catch (error) {
+    log.warn('heartbeat memory not saved in the state directory', { error: error instanceof Error ? error.message : String(error) });
+  }
 }

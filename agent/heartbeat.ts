@@ -112,12 +112,15 @@ export class HeartbeatWriter {
     const own = new Set(this.memory.recent ?? []);
     const since = Date.parse(this.memory.recentSince ?? now.toISOString());
     const born = readStateBirth(this.deps.config.state)?.at;
+    const restoredOver = this.memory.restoredOver === undefined ? undefined : Date.parse(this.memory.restoredOver);
     try {
       for await (const h of siteHeartbeats(this.deps.store, this.deps.config.site, 1000, now.getTime())) {
         if (now.getTime() - h.t > SHARED_SITE_WINDOW_MS) return undefined;
         if (own.has(h.at)) continue;
         const other = (await h.read())?.agent;
         if (!other) continue;
+        // Written by this directory before it went back to an older copy (restoredOver): its own.
+        if (other.id === this.memory.agentId && restoredOver !== undefined && h.t <= restoredOver) continue;
         const same = h.t < since && (other.id === this.memory.agentId || (other.host === hostname() && other.state === this.deps.config.state));
         if (same) continue;
         if (other.id === this.memory.agentId) return { id: other.id, host: other.host, at: h.at, copy: true };

@@ -62,7 +62,35 @@ describe('a state directory put back to a VM snapshot', () => {
     const restored = await cronPass(s.config, store, alerts, clock);
     expect(restored.lost).toBe(0);
     expect(new LossLog(s.config.state, { readOnly: true }).all()).toEqual([]);
-    expect(alerts.filter((a) => /lost/.test(a.subject)).map((a) => a.subject)).toEqual([]);
+    expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual([]);
     expect(alerts.map((a) => a.key)).toContain('state-restored');
+  });
+
+  it('raises "another agent ships as site" for the heartbeats a copy writes after the restore, not for those the directory wrote before it went back', async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10, { now: clock.now().getTime() });
+    await cronPass(s.config, store, alerts, clock);
+    cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true });
+    clock.advance(10 * 60_000);
+    writeTree(s.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
+    await cronPass(s.config, store, alerts, clock);
+    // The old VM is not gone: it goes on with the directory as it was, while the snapshot runs here.
+    const copy = { ...s.config, state: `${s.dir}/copy` } as AgentConfig;
+    cpSync(s.config.state, copy.state, { recursive: true });
+    rmSync(s.config.state, { recursive: true });
+    cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+    clock.advance(10 * 60_000);
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
+    clock.advance(10 * 60_000);
+    writeTree(s.root, 1, 10, { firstBatch: 3, now: clock.now().getTime() });
+    await cronPass(copy, store, alerts, clock); // the copy ships a pass of its own
+    clock.advance(60_000);
+    writeTree(s.root, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
+    await cronPass(s.config, store, alerts, clock);
+    expect(alerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a']);
   });
 });
