@@ -1,10 +1,10 @@
 import type { BinlogSourceConfig } from '../core/config.ts';
 import { segmentName } from '../core/log-gaps.ts';
-import { artefactSourcePrefix } from '../core/layout.ts';
+import { artefactManifestKey, artefactSourcePrefix } from '../core/layout.ts';
 import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { ArtefactRunnerDeps } from './artefact-runner.ts';
-import type { Gap } from './sources/binlog.ts';
+import { findGaps, type Gap } from './sources/binlog.ts';
 
 // A binlog source's run of the server's numbering, and what falls out of it without ever
 // reaching the agent: segments the server purged before they were shipped (a gap), and the end
@@ -24,6 +24,31 @@ async function highestOffsite(store: Pick<BlobStore, 'list'>, site: string, sour
     if (m) top = Math.max(top ?? -1, Number(m[1]));
   }
   return top;
+}
+
+/**
+ * The closed segments of `basename` among `wanted` whose object and manifest the store holds,
+ * written since `since` (this run of the numbering): shipped by a state directory this one does
+ * not remember. Undefined when the store cannot say.
+ */
+async function committedOffsite(store: Pick<BlobStore, 'list' | 'head'>, site: string, source: string, basename: string, wanted: ReadonlySet<number>, since: string | undefined): Promise<number[] | undefined> {
+  const prefix = artefactSourcePrefix(site, 'binlog', source);
+  const name = new RegExp(`/([^/]+)-${basename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d{6,})$`);
+  const found = new Set<number>();
+  try {
+    for await (const item of store.list(prefix)) {
+      if (item.key.startsWith(`${prefix}partial/`)) continue;
+      const m = name.exec(item.key);
+      const sequence = m ? Number(m[2]) : NaN;
+      if (!m || !wanted.has(sequence) || found.has(sequence)) continue;
+      if (since !== undefined && item.lastModified !== undefined && item.lastModified.toISOString() < since) continue;
+      // A data object without its manifest was never committed (a pass cut before it).
+      if (await store.head(artefactManifestKey(site, 'binlog', source, m[1]!))) found.add(sequence);
+    }
+  } catch {
+    return undefined;
+  }
+  return [...found];
 }
 
 type RunDeps = Pick<ArtefactRunnerDeps, 'journal' | 'observations' | 'losses' | 'lossLog' | 'alerts' | 'clock' | 'log' | 'site' | 'store' | 'fullNewerThan'>;
@@ -74,7 +99,40 @@ export class BinlogRun {
       }
       if (top !== undefined) this.deps.observations.setBinlogShippedTop(this.source.name, top);
     }
-    return top !== undefined && top < lowest ? [...run, top] : run;
+    const known = top !== undefined && top < lowest ? [...run, top] : run;
+    return [...known, ...(await this.offsiteInGaps(known, onSite, basename))];
+  }
+
+  /** Whether this process asked the store about the segments of a gap (once). */
+  private askedGaps = false;
+
+  /**
+   * Segments in the gaps between what the journal shipped and what is on the site that the
+   * store holds committed: a state directory put back to an older copy (a VM snapshot) does not
+   * know what shipped after it, and those segments are offsite, not a gap. Asked once per
+   * process, and only while a gap holds a segment not yet recorded lost (a real gap, once
+   * recorded, costs no listing); what is found is remembered (observations.json `offsite`).
+   */
+  private async offsiteInGaps(known: readonly number[], onSite: readonly number[], basename: string): Promise<number[]> {
+    const remembered = this.deps.observations.binlogOffsite(this.source.name);
+    const gaps = findGaps([...known, ...onSite, ...remembered]);
+    if (gaps.length === 0 || this.askedGaps) return remembered;
+    const lost = this.lostNames();
+    const unjudged = new Set(gaps.flatMap((g) => Array.from({ length: g.to - g.from + 1 }, (_, i) => g.from + i)).filter((n) => !lost.has(segmentName(basename, n))));
+    if (unjudged.size === 0) return remembered;
+    this.askedGaps = true;
+    const since = this.deps.observations.binlogRunSince(this.source.name);
+    const found = await committedOffsite(this.deps.store, this.deps.site, this.source.name, basename, unjudged, since);
+    if (!found?.length) return remembered;
+    this.deps.log.warn('binlog segments offsite that this state directory does not know (it is older than what shipped): not a gap', { source: this.source.name, segments: found.map((n) => segmentName(basename, n)) });
+    this.deps.observations.addBinlogOffsite(this.source.name, found);
+    return [...remembered, ...found];
+  }
+
+  /** Names of this source's segments already recorded lost in this run of the numbering. */
+  private lostNames(): Set<string> {
+    const since = this.deps.observations.binlogRunSince(this.source.name) ?? '';
+    return new Set(this.deps.lossLog.all().flatMap((l) => (l.source === this.source.name && l.kind === 'artefact' && l.at >= since ? l.files.map((f) => f.name) : [])));
   }
 
   /** A state directory with no journal of the source, whose site's segments are all below the store's highest: the numbering restarted. */
@@ -173,8 +231,7 @@ export class BinlogRun {
   private async recordGapLosses(gaps: Gap[], basename: string | undefined): Promise<number> {
     let lost = 0;
     // Names lost in this run of the numbering (the run before's segments had the same names).
-    const since = this.deps.observations.binlogRunSince(this.source.name) ?? '';
-    const recorded = new Set(this.deps.lossLog.all().flatMap((l) => (l.source === this.source.name && l.kind === 'artefact' && l.at >= since ? l.files.map((f) => f.name) : [])));
+    const recorded = this.lostNames();
     for (const gap of gaps) {
       const names = Array.from({ length: gap.to - gap.from + 1 }, (_, i) => segmentName(basename, gap.from + i)).filter((n) => !recorded.has(n));
       if (names.length === 0) continue;

@@ -56,6 +56,8 @@ interface SourceFile {
   runSince?: string;
   /** Binlogs: the highest closed segment the store held when the journal knew none (a state directory lost): where the chain offsite ends. */
   shippedTop?: number;
+  /** Binlogs: closed segments of this run in a gap of the journal that the store holds committed (a state directory put back to an older copy). */
+  offsite?: number[];
 }
 
 /** How long the records of a source taken out of the configuration are kept (put back within it, it goes on where it was). */
@@ -240,6 +242,18 @@ export class Observations {
 
   setBinlogRunSince(source: string, at: Date): void {
     this.of(source).runSince = at.toISOString();
+    delete this.of(source).offsite; // the run before's segments
+  }
+
+  /** Closed segments of this run found committed in the store though the journal does not know them (`offsite`). */
+  binlogOffsite(source: string): number[] {
+    return this.sources[source]?.offsite ?? [];
+  }
+
+  addBinlogOffsite(source: string, sequences: readonly number[]): void {
+    const entry = this.of(source);
+    entry.offsite = [...new Set([...(entry.offsite ?? []), ...sequences])].sort((a, b) => a - b);
+    this.save();
   }
 
   /** The highest closed segment the store held when the state directory knew none (`shippedTop`). */

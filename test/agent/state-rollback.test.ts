@@ -10,6 +10,7 @@ import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { artefactAgent, artefactSite, bytesOf, writeAt } from '../support/artefact-agent.ts';
 
 // The agent's VM restored from last night's snapshot: its state directory goes back in time
 // while the recorder's disk and the store went on. What shipped since the snapshot and was
@@ -92,5 +93,43 @@ describe('a state directory put back to a VM snapshot', () => {
     writeTree(s.root, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
     await cronPass(s.config, store, alerts, clock);
     expect(alerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a']);
+  });
+});
+
+describe('a binlog source whose state directory was put back to a VM snapshot', () => {
+  const segment = (n: number) => `rtmbinlog.${String(n).padStart(6, '0')}`;
+  const T0 = 1_790_000_000_000;
+
+  it('counts the segments shipped after the snapshot as offsite: only the segments purged unshipped are a gap and lost', async () => {
+    const site = artefactSite(`  - { name: rtm, type: binlog, path: "{root}", basename: rtmbinlog, partialIntervalSeconds: 0 }`);
+    const write = (n: number) => writeAt(join(site.root, segment(n)), bytesOf(500, n), new Date(T0 + n * 60_000));
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date(T0 + 3600_000));
+    const pass = async () => {
+      const h = artefactAgent(site.config, store, { clock });
+      try {
+        return { report: await h.agent.cycle(), alerts: h.alerts };
+      } finally {
+        h.agent.close();
+      }
+    };
+    for (const n of [1, 2, 3]) write(n);
+    await pass(); // 1 and 2 ship (3 is the active segment)
+    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    clock.advance(10 * 60_000);
+    for (const n of [4, 5]) write(n);
+    await pass(); // 3 and 4 ship
+    // The server writes 6 and 7 and purges everything below 6: 5 never went offsite.
+    for (const n of [6, 7]) write(n);
+    for (const n of [1, 2, 3, 4, 5]) rmSync(join(site.root, segment(n)));
+    rmSync(site.config.state, { recursive: true });
+    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    clock.advance(10 * 60_000);
+    const restored = await pass();
+    expect(restored.alerts.filter((a) => a.key?.startsWith('binlog-gap:')).map((a) => a.subject)).toEqual(['binlog gap in rtm: segment 5 missing']);
+    expect(new LossLog(site.config.state, { readOnly: true }).all().flatMap((l) => l.files.map((f) => f.name))).toEqual([segment(5)]);
+    expect(restored.report.lost).toBe(1);
+    clock.advance(10 * 60_000);
+    expect((await pass()).alerts.filter((a) => a.key?.startsWith('binlog-gap:') && a.severity !== 'info')).toEqual([]);
   });
 });
