@@ -116,7 +116,9 @@ export class Agent {
     const shipped = await shippedSince(this.deps.store, site, new Date(stale.remembered), this.deps.clock.now()).catch(() => undefined);
     this.recordings.shippedElsewhere = shipped?.paths;
     rememberRestoredOver(state, stale.found, this.deps.clock.now(), this.deps.log); // its own heartbeats before it went back: not a copy's
-    this.deps.log.warn('state directory older than this agent\'s last heartbeat: recordings the store lists as shipped since are not called lost', { ...stale, manifests: shipped?.manifests, complete: shipped?.complete });
+    this.alerts.adoptSent(stale.newest.alerts ?? [], ['state-restored', 'site-name-shared']); // paged then: not paged anew
+    this.losses.alertedElsewhere((stale.newest.recentLosses ?? []).map((l) => l.id));
+    this.deps.log.warn('state directory older than this agent\'s last heartbeat: recordings the store lists as shipped since are not called lost', { remembered: stale.remembered, found: stale.found, manifests: shipped?.manifests, complete: shipped?.complete });
     await this.alerts.raise('state-restored', stateRestoredAlert(site, state, stale, shipped?.manifests ?? 0));
     return true;
   }

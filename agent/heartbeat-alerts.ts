@@ -75,6 +75,6 @@ export function stateRestoredAlert(site: string, state: string, stale: { remembe
     site,
     subject: `the state directory of site ${site} is older than its agent's last run`,
     message: `The state directory (${state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${manifests} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost, and a batch holding any of it is asked about before it is sent (not sent again).`,
-    details: stale,
+    details: { remembered: stale.remembered, found: stale.found },
   };
 }

@@ -371,9 +371,9 @@ export function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out
  * heartbeat written under this agent's id (in any state directory) is later than the last one the
  * state directory remembers writing. It was restored from a backup or rolled back, or a copy of
  * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
- * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error).
+ * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error); `newest` is that heartbeat.
  */
-export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string } | undefined> {
+export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string; newest: Pick<Heartbeat, 'alerts' | 'recentLosses'> } | undefined> {
   const memory = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(deps.config.state));
   if (!memory?.agentId || !memory.lastWritten) return undefined;
   const own = new Set(memory.recent ?? [memory.lastWritten]);
@@ -390,7 +390,7 @@ export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 
       if (h.t <= remembered || own.has(h.at)) return undefined;
       // This agent's id, wherever its state directory is now (a rebuilt host may lay it out anew).
       const heartbeat = await h.read();
-      if (heartbeat?.agent?.id === memory.agentId) return { remembered: memory.lastWritten, found: heartbeat.at };
+      if (heartbeat?.agent?.id === memory.agentId) return { remembered: memory.lastWritten, found: heartbeat.at, newest: heartbeat };
     }
   } catch {
     return undefined;

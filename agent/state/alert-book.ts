@@ -87,6 +87,22 @@ export class AlertBook {
     return Object.values(readJsonFile<AlertsFile>(join(directory, 'alerts.json'))?.open ?? {});
   }
 
+  /**
+   * Alerts this state directory sent and held open before it went back to an older copy (the
+   * newest heartbeat it wrote then carries them): open again as told at `since`, so a pass that
+   * finds the condition again repeats it on the usual schedule instead of paging it anew, and one
+   * that finds it gone resolves it. Alerts already open here are left as they are.
+   */
+  adoptSent(alerts: readonly { key: string; severity: Alert['severity']; subject: string; since: string }[], skip: readonly string[]): void {
+    let adopted = 0;
+    for (const a of alerts) {
+      if (a.severity === 'info' || this.open.has(a.key) || skip.includes(a.key)) continue;
+      this.open.set(a.key, { key: a.key, subject: a.subject, severity: a.severity, raisedAt: a.since, lastSentAt: a.since, sent: 1 });
+      adopted++;
+    }
+    if (adopted > 0) this.save();
+  }
+
   /** The condition `key` holds now: alert when it is new or when its repeat interval has passed. */
   async raise(key: string, alert: Omit<Alert, 'key'>): Promise<RaiseOutcome> {
     const now = this.deps.now();

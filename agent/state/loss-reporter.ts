@@ -19,6 +19,8 @@ export class LossReporter {
   private sending: Promise<void> = Promise.resolve();
   /** Losses whose alert no hook took in this pass: tried again by the next pass's deliverPending, not by every flush of this one. */
   private readonly refused = new Set<string>();
+  /** Ids of losses a heartbeat of this agent named before its state directory went back to an older copy: alerted then. */
+  private readonly alertedBefore = new Set<string>();
 
   constructor(
     private readonly deps: { losses: LossLog; notifier: Notifier; log: Logger; site: string },
@@ -80,9 +82,23 @@ export class LossReporter {
     return this.flush();
   }
 
+  /**
+   * Losses the agent alerted before its state directory went back to an older copy (ids its newest
+   * heartbeat then named): found again, they are recorded (the loss log lists them) but not alerted
+   * a second time. A loss id is a hash of its files, so the same loss found again has the same id.
+   */
+  alertedElsewhere(ids: Iterable<string>): void {
+    for (const id of ids) this.alertedBefore.add(id);
+  }
+
   /** Marked alerted only once a hook took the alert (NotDeliveredError: sent again by the next pass's deliverPending). */
   private async send(source: string | undefined): Promise<void> {
-    const pending = this.deps.losses.unalerted().filter((e) => (source === undefined || e.source === source) && !this.refused.has(e.id));
+    const unalerted = this.deps.losses.unalerted().filter((e) => source === undefined || e.source === source);
+    for (const e of unalerted.filter((l) => this.alertedBefore.has(l.id))) {
+      this.deps.losses.markAlerted(e.id);
+      this.deps.log.warn('loss found again that was alerted before the state directory went back: recorded, not alerted again', { source: e.source, batch: e.batch, id: e.id });
+    }
+    const pending = unalerted.filter((e) => !this.refused.has(e.id) && !this.alertedBefore.has(e.id));
     for (const { alert, ids } of lossAlerts(this.deps.site, pending)) {
       if (await delivered(this.deps.notifier.notify(alert))) for (const id of ids) this.deps.losses.markAlerted(id);
       else {

@@ -132,4 +132,39 @@ describe('a binlog source whose state directory was put back to a VM snapshot', 
     clock.advance(10 * 60_000);
     expect((await pass()).alerts.filter((a) => a.key?.startsWith('binlog-gap:') && a.severity !== 'info')).toEqual([]);
   });
+
+  it('pages a gap and its loss alerted before the snapshot was put back no second time: recorded again, the gap alert held open', async () => {
+    const site = artefactSite(`  - { name: rtm, type: binlog, path: "{root}", basename: rtmbinlog, partialIntervalSeconds: 0 }`);
+    const write = (n: number) => writeAt(join(site.root, segment(n)), bytesOf(500, n), new Date(T0 + n * 60_000));
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date(T0 + 3600_000));
+    const alerts: Alert[] = [];
+    const pass = async () => {
+      const h = artefactAgent(site.config, store, { clock });
+      try {
+        return await h.agent.cycle();
+      } finally {
+        alerts.push(...h.alerts);
+        h.agent.close();
+      }
+    };
+    for (const n of [1, 2, 3]) write(n);
+    await pass();
+    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    clock.advance(10 * 60_000);
+    for (const n of [4, 5, 6]) write(n);
+    for (const n of [1, 2, 3, 4]) rmSync(join(site.root, segment(n))); // 3 and 4 purged unshipped
+    expect((await pass()).lost).toBe(2);
+    const paged = alerts.filter((a) => a.severity === 'critical').map((a) => a.subject);
+    expect(paged).toEqual(['binlog gap in rtm: segments 3 to 4 missing', 'rtm: rtmbinlog.000003 to rtmbinlog.000004 lost before shipping']);
+    rmSync(site.config.state, { recursive: true });
+    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    clock.advance(10 * 60_000);
+    expect((await pass()).lost).toBe(2); // recorded again in the loss log that went back
+    expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual(paged);
+    expect(new LossLog(site.config.state, { readOnly: true }).all().flatMap((l) => l.files.map((f) => f.name))).toEqual([segment(3), segment(4)]);
+    clock.advance(25 * 3600_000); // past repeatHours: the open gap is repeated as the one raised before
+    await pass();
+    expect(alerts.at(-1)?.subject).toMatch(/^still open since .*: binlog gap in rtm: segments 3 to 4 missing$/);
+  });
 });
