@@ -13,6 +13,7 @@ import { FormatChangedError, IncompleteDumpError, shipArtefact, type ArtefactCon
 import { listSelected, regularFileNames, type SiteFile } from './sources/files.ts';
 import { alertBadNames, alertDatedAhead, alertSelectsNothing } from './sources/selection-alerts.ts';
 import { reportArtefactLosses, type ArtefactLossDeps } from './sources/artefact-losses.ts';
+import { committedVersions } from './artefact-offsite.ts';
 import type { Observations } from './state/observations.ts';
 import type { LossReporter } from './state/loss-reporter.ts';
 import type { LossLog } from './state/loss-log.ts';
@@ -215,7 +216,8 @@ export class ArtefactRunner {
 
   /** What the loss checks of artefact-losses.ts read and report through. */
   private get lossDeps(): ArtefactLossDeps {
-    return { observations: this.deps.observations, losses: this.deps.losses, isShipped: (f) => this.isShipped(f.name, f.size, f.mtimeMs), now: () => this.deps.clock.now() };
+    const offsite = (files: readonly FileStamp[]) => committedVersions(this.deps.store, this.deps.site, this.source.type, this.source.name, files);
+    return { observations: this.deps.observations, losses: this.deps.losses, isShipped: (f) => this.isShipped(f.name, f.size, f.mtimeMs), now: () => this.deps.clock.now(), offsite };
   }
 
   /** Raises, repeats or resolves the gap alerts of the last cycle's scan; the agent calls it after every source of a pass. */

@@ -15,6 +15,8 @@ export interface ArtefactLossDeps {
   losses: LossReporter;
   isShipped: (f: FileStamp) => boolean;
   now: () => Date;
+  /** `name\tsize` of the versions among these that the store holds committed though the journal does not know them (a state directory put back to an older copy). */
+  offsite?: (files: readonly FileStamp[]) => Promise<ReadonlySet<string>>;
 }
 
 /**
@@ -28,10 +30,13 @@ export async function reportArtefactLosses(deps: ArtefactLossDeps, source: Artef
   const at = deps.now().toISOString();
   const seen = lastScan ? { lastSeen: lastScan } : {};
   let count = 0;
-  for (const f of findLostVersions(previous, files, deps.isShipped)) count += await deps.losses.reportArtefacts(source, [f], 'removed or overwritten on the site before it was shipped', at, seen);
+  const lost = findLostVersions(previous, files, deps.isShipped);
+  const unjudged = source.type === 'binlog' ? [] : vanishedUnjudged(deps.observations.stability(source.name).snapshot(), files, { stableMs: source.stableSeconds * 1000, reported: new Set(previous.keys()), isShipped: deps.isShipped });
+  const offsite = lost.length + unjudged.length > 0 && deps.offsite ? await deps.offsite([...lost, ...unjudged]) : new Set<string>();
+  const gone = (f: FileStamp) => !offsite.has(`${f.name}\t${f.size}`);
+  for (const f of lost.filter(gone)) count += await deps.losses.reportArtefacts(source, [f], 'removed or overwritten on the site before it was shipped', at, seen);
   if (source.type === 'binlog') return count;
-  const unjudged = vanishedUnjudged(deps.observations.stability(source.name).snapshot(), files, { stableMs: source.stableSeconds * 1000, reported: new Set(previous.keys()), isShipped: deps.isShipped });
-  for (const f of unjudged) {
+  for (const f of unjudged.filter(gone)) {
     const reason = `removed from the site before the agent could judge it complete: first seen ${new Date(f.sinceMs).toISOString()}, already unchanged since ${new Date(f.mtimeMs).toISOString()}, and gone at the next pass (a version ships once passes ${source.stableSeconds} s apart find it unchanged)`;
     const advice = "If it was a finished backup, it is not offsite. Keep each backup on the site for longer than the agent's pass interval plus the source's stableSeconds (the backup job's retention), or run the agent more often.";
     count += await deps.losses.reportArtefacts(source, [f], reason, at, { ...seen, advice });

@@ -168,3 +168,33 @@ describe('a binlog source whose state directory was put back to a VM snapshot', 
     expect(alerts.at(-1)?.subject).toMatch(/^still open since .*: binlog gap in rtm: segments 3 to 4 missing$/);
   });
 });
+
+describe('a backup source whose state directory was put back to a VM snapshot', () => {
+  it('does not call lost a dump the snapshot saw waiting that shipped after it and was rotated away since', async () => {
+    const site = artefactSite(`  - { name: sql, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 120 }`);
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date(1_790_000_000_000));
+    const alerts: Alert[] = [];
+    const pass = async () => {
+      const h = artefactAgent(site.config, store, { clock });
+      try {
+        return await h.agent.cycle();
+      } finally {
+        alerts.push(...h.alerts);
+        h.agent.close();
+      }
+    };
+    writeAt(join(site.root, 'full-1.sql'), bytesOf(2000, 1), new Date(clock.now().getTime() - 600_000));
+    expect((await pass()).artefacts).toBe(0); // waiting for its stability window
+    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    clock.advance(5 * 60_000);
+    expect((await pass()).artefacts).toBe(1);
+    rmSync(join(site.root, 'full-1.sql')); // the backup job's retention removes it: it is offsite
+    rmSync(site.config.state, { recursive: true });
+    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    clock.advance(5 * 60_000);
+    expect((await pass()).lost).toBe(0);
+    expect(new LossLog(site.config.state, { readOnly: true }).all()).toEqual([]);
+    expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual([]);
+  });
+});
