@@ -236,10 +236,10 @@ async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig,
 }
 
 /** The batches of `source` that hold a recording of `shipped` (`source\tbatch/file`, the store's manifests since a restored state directory's last run). */
-function shippedBatches(shipped: ReadonlySet<string> | undefined, source: string): Set<string> {
+function shippedBatches(shipped: ReadonlyMap<string, string> | undefined, source: string): Set<string> {
   const batches = new Set<string>();
   const prefix = `${source}\t`;
-  for (const key of shipped ?? []) {
+  for (const key of shipped?.keys() ?? []) {
     if (!key.startsWith(prefix)) continue;
     const path = key.slice(prefix.length);
     const slash = path.indexOf('/');

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,15 @@ sources:
   - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 10, quietSeconds: 600, settleSeconds: 1 }
 `);
   return { root, config };
+}
+
+/**
+ * The recorder evicts every batch directory, the root staying: removing the root itself and making
+ * it again gives it another inode (or, by chance, the same one), which the agent rightly takes for
+ * another directory at the same path, and the test would depend on the file system's inode reuse.
+ */
+function evictAll(root: string): void {
+  for (const batch of readdirSync(root)) rmSync(join(root, batch), { recursive: true });
 }
 
 async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock) {
@@ -66,7 +75,7 @@ describe('the numbering memory after an older agent ran on the state directory',
     writeFileSync(file, JSON.stringify(older));
 
     // The recorder evicts everything shipped and writes 000007; the newer release is back.
-    rmSync(s.root, { recursive: true });
+    evictAll(s.root);
     writeTree(s.root, 1, 10, { firstBatch: 7 });
     clock.advance(60_000);
     expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ packs: 1, lost: 0 });
@@ -82,7 +91,7 @@ describe('the numbering memory after an older agent ran on the state directory',
     writeTree(s.root, 3, 10);
     await cronPass(s.config, store, alerts, clock);
     // The recorder writes 000004–000006 and evicts them with the rest before the next look.
-    rmSync(s.root, { recursive: true });
+    evictAll(s.root);
     writeTree(s.root, 1, 10, { firstBatch: 7 });
     clock.advance(60_000);
     expect(await cronPass(s.config, store, alerts, clock)).toMatchObject({ packs: 1, lost: 3 });
