@@ -3,7 +3,8 @@
 // pool keeps a fixed set and hands them round. It also bounds memory for the whole agent, not
 // per upload: partSize × capacity, whatever the number of packs and parts. A pack shipping
 // alone may use every buffer the others are not using; waiters are served first come, first
-// served. Buffers are allocated on first need, so a pool that is never busy stays small.
+// served (a backup, segment or archive, like a tree snapshot, takes a share: see `share`).
+// Buffers are allocated on first need, so a pool that is never busy stays small.
 
 /** A buffer on shared memory: the hash threads (agent/part-hasher.ts) read it without a copy. */
 export function sharedBuffer(size: number): Buffer {

@@ -360,7 +360,8 @@ async function sendData(ctx: ArtefactContext, file: FileHandle, work: ArtefactWo
     key: o.key,
     partSize: ctx.partSize,
     partConcurrency: ctx.partConcurrency,
-    pool: ctx.pool,
+    // At most partConcurrency + 1 parts in flight or read, even alone: on a slow line more carry nothing, and a cut loses every one not yet acknowledged.
+    pool: ctx.pool?.share(ctx.partConcurrency + 1),
     etag: ctx.verify === 'etag',
     contentType: 'application/octet-stream',
     ...(o.lock ? { lock: o.lock } : {}),

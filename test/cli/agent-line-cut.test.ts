@@ -11,7 +11,7 @@ import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import type { UploadProgressRecord } from '../../agent/upload-progress.ts';
 import { AlertBook } from '../../agent/state/alert-book.ts';
 import { readAll } from '../../agent/recover.ts';
-import { startPartProxy } from '../support/part-proxy.ts';
+import { startPartProxy, type PartProxy, type PartProxyHooks } from '../support/part-proxy.ts';
 
 // A big backup whose line fails mid-upload (connections reset after the SDK's retries and the
 // uploader's own resends) is left open with the parts the store took, as a killed run's is, and
@@ -24,7 +24,7 @@ const BIN = join(import.meta.dirname, '../../bin/ferry.mjs');
 const MiB = 1024 * 1024;
 const SIZE = 24 * MiB;
 let s3: LocalS3;
-let proxy: { endpoint: string; close: () => Promise<void> };
+let proxy: PartProxy;
 let endpoint: string;
 let store: S3BlobStore;
 let dir: string;
@@ -33,7 +33,11 @@ let run = 'none';
  * What the proxy does to part uploads: carry them; cut every one once `cutAfter` parts were carried
  * in the run (the line down); or answer part number `refuse` with S3's 403 AccessDenied.
  */
-let line: { cutAfter?: number; refuse?: number } = {};
+let line: { cutAfter?: number; refuse?: number; cutAtBytes?: number; down?: boolean } = {};
+/** Part body bytes the proxy carried on to the store in each run, whole parts or not. */
+const carried = new Map<string, number>();
+/** The proxy's hooks; `bytesPerSecond` makes it a slow line for the runs that set it. */
+const hooks: PartProxyHooks = {};
 /** Every part upload the proxy carried whole: the run it came from, its upload and number, its bytes. */
 const parts: { run: string; uploadId: string; partNumber: number; bytes: number }[] = [];
 const children: ChildProcess[] = [];
@@ -41,10 +45,20 @@ const children: ChildProcess[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-line-cut-'));
   s3 = await startLocalS3({ directory: join(dir, 's3'), buckets: ['ferry-data'] });
-  proxy = await startPartProxy(s3.endpoint, {
-    decide: (part) => (line.cutAfter !== undefined && parts.filter((p) => p.run === run).length >= line.cutAfter ? 'cut' : line.refuse === part.partNumber ? 'refuse' : undefined),
+  Object.assign(hooks, {
+    decide: (part) => (line.down || (line.cutAfter !== undefined && parts.filter((p) => p.run === run).length >= line.cutAfter) ? 'cut' : line.refuse === part.partNumber ? 'refuse' : undefined),
     stored: (part) => parts.push({ run, ...part }),
-  });
+    carried: (_part, bytes) => {
+      const total = (carried.get(run) ?? 0) + bytes;
+      carried.set(run, total);
+      // The line drops once it has carried `cutAtBytes` in the run: every part in flight is cut mid-body, and so is every later one.
+      if (line.cutAtBytes !== undefined && total >= line.cutAtBytes && !line.down) {
+        line.down = true;
+        proxy.cut();
+      }
+    },
+  } satisfies PartProxyHooks);
+  proxy = await startPartProxy(s3.endpoint, hooks);
   endpoint = proxy.endpoint;
   store = new S3BlobStore(createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: s3.credentials }), 'ferry-data', { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } });
 });
@@ -62,7 +76,7 @@ interface Site {
   configFile: string;
 }
 
-function site(name: string): Site {
+function site(name: string, shipping = 'partSizeMiB: 5, partConcurrency: 1, packConcurrency: 1, attempts: 1'): Site {
   const base = join(dir, name);
   const root = join(base, 'dumps');
   const state = join(base, 'state');
@@ -74,7 +88,7 @@ function site(name: string): Site {
     configFile,
     `site: ${name}\nstate: ${state}\n` +
       `cloud: { bucket: ferry-data, endpoint: "${endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }\n` +
-      `shipping: { partSizeMiB: 5, partConcurrency: 1, packConcurrency: 1, attempts: 1 }\n` +
+      `shipping: { ${shipping} }\n` +
       `sources:\n  - { name: nightly, type: rotated, profile: generic, patterns: ["*.bak"], path: ${root}, stableSeconds: 0 }\n`,
   );
   return { name, state, file, configFile };
@@ -192,4 +206,32 @@ describe('a backup upload whose line fails mid-way', () => {
     expect(AlertBook.read(s.state)).toEqual([]);
     expect(await publishedSha256(s)).toBe(fileSha256(s));
   }, 240_000);
+});
+
+describe('a backup shipped alone on a slow line that drops', () => {
+  it('has at most partConcurrency + 1 parts in flight, not every part buffer of the agent: a cut loses at most that many parts of what the line carried; the next run sends only the rest', async () => {
+    // The agent's part buffers: packConcurrency × (partConcurrency + 1) = 6, more than the backup's 5 parts.
+    const s = site('slow', 'partSizeMiB: 5, partConcurrency: 1, packConcurrency: 3, attempts: 1');
+    hooks.bytesPerSecond = 4 * MiB;
+    line = { cutAtBytes: 12 * MiB };
+    try {
+      expect((await runOnce(s, 'slow-1')).code).toBe(1);
+    } finally {
+      delete hooks.bytesPerSecond;
+    }
+    const total = carried.get('slow-1') ?? 0;
+    const kept = sentIn('slow-1').reduce((n, p) => n + p.bytes, 0);
+    console.log(`a cut after ${(total / MiB).toFixed(1)} MiB carried: ${(kept / MiB).toFixed(1)} MiB in parts the store kept, ${((total - kept) / MiB).toFixed(1)} MiB lost`);
+    expect(total).toBeGreaterThanOrEqual(12 * MiB);
+    // Two parts at a time share the line: the first two are whole before it drops.
+    expect(total - kept).toBeLessThanOrEqual(2 * 5 * MiB);
+    expect(kept).toBeGreaterThanOrEqual(2 * 5 * MiB);
+    const stored = numbersIn('slow-1');
+    expect(records(s.state)[0]?.resume?.parts.map((p) => p.n)).toEqual(stored);
+
+    line = {};
+    expect((await runOnce(s, 'slow-2')).code).toBe(0);
+    expect(numbersIn('slow-2')).toEqual(ALL.filter((n) => !stored.includes(n)));
+    expect(await publishedSha256(s)).toBe(fileSha256(s));
+  }, 180_000);
 });
