@@ -76,7 +76,8 @@ const TRANSIENT = new Set([
 ]);
 /** Not 501 NotImplemented: asking again will not implement it. */
 const TRANSIENT_STATUS = new Set([429, 500, 502, 503, 504]);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+/** No answer, asked again (as the SDK does): a DNS failure (ENOTFOUND, EAI_AGAIN) too, which a flaky branch line gives for a moment as often as a reset. */
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 interface SdkErrorShape {
   name?: string;

@@ -1,13 +1,13 @@
 import { FerryError, IntegrityError, TransientError, messageOf } from '../core/errors.ts';
 import { formatBytes } from '../core/format-bytes.ts';
 import type { Alert, BlobStore } from '../core/ports.ts';
-import { cutOnTheWay } from './network-cut.ts';
+import { cutOnTheWay, dnsFailure } from './network-cut.ts';
 import type { StreamUploader } from './stream-uploader.ts';
 import { readUploadProgress, recordedUploads, type UploadProgress } from './upload-progress.ts';
 import { resumeLost } from './upload-resume.ts';
 import type { AlertBook } from './state/alert-book.ts';
 
-// A big upload whose line fails (connections reset, the store unreachable or not answering, after
+// A big upload whose line fails (connections reset, the store's name not resolving, the store unreachable or not answering, after
 // the SDK's retries and the uploader's own resends, agent/network-cut.ts) is left open at the
 // store, as a killed run's is, instead of aborted: the parts the store acknowledged stay, and the
 // next run (or the next attempt of this one) goes on with the upload from its record
@@ -42,6 +42,8 @@ export function lineFailure(error: unknown): string | undefined {
   // Throttled (S3's 503 SlowDown, another store's 429): the store is up and asks for fewer requests.
   if (status === 429 || THROTTLED.has(name)) return `the store asked to slow down (${[name, status > 0 ? `HTTP ${status}` : ''].filter(Boolean).join(', ')})`;
   if (status >= 500) return `the store was unavailable (HTTP ${status})`;
+  const dns = dnsFailure(error);
+  if (dns) return `the store's name did not resolve (DNS ${dns})`;
   if (cutOnTheWay(error) || /timed out|timeout|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONN|socket/i.test(messageOf(error))) return 'the line failed';
   // Another answer worth asking again (RequestTimeTooSkewed, a torn request body): the store was reached.
   return status > 0 ? `the store answered HTTP ${status}${name ? ` ${name}` : ''}` : 'the store could not be reached';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +76,7 @@ interface Site {
   configFile: string;
 }
 
-function site(name: string, shipping = 'partSizeMiB: 5, partConcurrency: 1, packConcurrency: 1, attempts: 1'): Site {
+function site(name: string, shipping = 'partSizeMiB: 5, partConcurrency: 1, packConcurrency: 1, attempts: 1', storeEndpoint = endpoint): Site {
   const base = join(dir, name);
   const root = join(base, 'dumps');
   const state = join(base, 'state');
@@ -87,7 +87,7 @@ function site(name: string, shipping = 'partSizeMiB: 5, partConcurrency: 1, pack
   writeFileSync(
     configFile,
     `site: ${name}\nstate: ${state}\n` +
-      `cloud: { bucket: ferry-data, endpoint: "${endpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }\n` +
+      `cloud: { bucket: ferry-data, endpoint: "${storeEndpoint}", credentials: { accessKeyId: ${s3.credentials.accessKeyId}, secretAccessKey: ${s3.credentials.secretAccessKey} } }\n` +
       `shipping: { ${shipping} }\n` +
       `sources:\n  - { name: nightly, type: rotated, profile: generic, patterns: ["*.bak"], path: ${root}, stableSeconds: 0 }\n`,
   );
@@ -95,9 +95,9 @@ function site(name: string, shipping = 'partSizeMiB: 5, partConcurrency: 1, pack
 }
 
 /** `agent run --once` in its own process to its end: its exit code and stderr (JSON log lines). */
-async function runOnce(s: Site, tag: string): Promise<{ code: number | null; stderr: string }> {
+async function runOnce(s: Site, tag: string, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
   run = tag;
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home') };
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(FERRY_|AWS_ENDPOINT_URL)/.test(k))), FERRY_HOME: join(dir, 'home'), ...extraEnv };
   const child = spawn(process.execPath, [BIN, 'agent', 'run', '--once', '--json-logs', '--config', s.configFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let stderr = '';
@@ -233,5 +233,68 @@ describe('a backup shipped alone on a slow line that drops', () => {
     expect((await runOnce(s, 'slow-2')).code).toBe(0);
     expect(numbersIn('slow-2')).toEqual(ALL.filter((n) => !stored.includes(n)));
     expect(await publishedSha256(s)).toBe(fileSha256(s));
+  }, 180_000);
+});
+
+describe("a backup upload whose store's name stops resolving mid-way (DNS failing on a flaky line)", () => {
+  /** The site's store is http://localhost:PORT, the part proxy's port; its name resolves while `down` (a file) does not exist (test/support/dns-switch.mjs). */
+  function dnsSite(name: string): { s: Site; env: Record<string, string>; down: string } {
+    const down = join(dir, `${name}-dns-down`);
+    const s = site(name, undefined, endpoint.replace('127.0.0.1', 'localhost'));
+    const preload = join(import.meta.dirname, '../support/dns-switch.mjs');
+    return { s, down, env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`.trim(), LINE_DNS_DOWN: down } };
+  }
+  /** Once `bytes` of parts were carried in the run, the name stops resolving and the connections in flight drop (a new one must look the name up); `upAfterMs`: it resolves again that much later. */
+  function dnsFailsAt(bytes: number, down: string, upAfterMs?: number): void {
+    line = {};
+    const carriedBefore = hooks.carried!;
+    hooks.carried = (part, n) => {
+      carriedBefore(part, n);
+      if ((carried.get(run) ?? 0) < bytes || existsSync(down) || hooks.carried !== watcher) return;
+      hooks.carried = carriedBefore;
+      writeFileSync(down, '');
+      proxy.cut();
+      if (upAfterMs !== undefined) setTimeout(() => rmSync(down, { force: true }), upAfterMs);
+    };
+    const watcher = hooks.carried;
+  }
+
+  it('is left open with the parts the store took, its stop reason naming DNS, no alert (neither ship-failed nor the heartbeat\'s), and the next run sends only the rest', async () => {
+    const { s, env, down } = dnsSite('dns');
+    // A run before the backup is there: the site's heartbeat went out (a store never reached pages at once).
+    renameSync(s.file, `${s.file}.later`);
+    expect((await runOnce(s, 'dns-0', env)).code).toBe(0);
+    renameSync(`${s.file}.later`, s.file);
+    dnsFailsAt(11 * MiB, down);
+    const first = await runOnce(s, 'dns-1', env);
+    expect(first.code).toBe(1);
+    const stored = numbersIn('dns-1');
+    expect(stored.length).toBeGreaterThanOrEqual(1);
+    expect(stored.length).toBeLessThan(5);
+    const [record] = records(s.state);
+    expect(record?.stopReason).toMatch(/^the store's name did not resolve \(DNS (ENOTFOUND|EAI_AGAIN)\)$/);
+    expect(record?.resume?.parts.map((p) => p.n)).toEqual(stored);
+    expect(await openUploads(s)).toEqual([record!.resume!.uploadId]);
+    expect(first.stderr).toContain('the line stopped the upload: kept open');
+    // The heartbeat could not go out either: the store not reached for a moment pages nobody.
+    expect(first.stderr).toContain('heartbeat not written');
+    expect(AlertBook.read(s.state).map((a) => a.key)).toEqual([]);
+
+    rmSync(down, { force: true });
+    expect((await runOnce(s, 'dns-2', env)).code).toBe(0);
+    expect(numbersIn('dns-2')).toEqual(ALL.filter((n) => !stored.includes(n)));
+    expect(new Set(sentIn('dns-2').map((p) => p.uploadId))).toEqual(new Set([record!.resume!.uploadId]));
+    expect(await publishedSha256(s)).toBe(fileSha256(s));
+    expect(records(s.state)).toEqual([]);
+  }, 180_000);
+
+  it('for a few seconds only: the part is sent again once the name resolves, and the run publishes the backup under its one upload', async () => {
+    const { s, env, down } = dnsSite('dns-blip');
+    dnsFailsAt(6 * MiB, down, 2_500);
+    expect((await runOnce(s, 'dns-blip-1', env)).code).toBe(0);
+    expect(new Set(sentIn('dns-blip-1').map((p) => p.uploadId)).size).toBe(1);
+    expect(numbersIn('dns-blip-1')).toEqual(ALL);
+    expect(await publishedSha256(s)).toBe(fileSha256(s));
+    expect(AlertBook.read(s.state)).toEqual([]);
   }, 180_000);
 });
