@@ -5,7 +5,7 @@ import type { AgentConfig, ArtefactSourceConfig } from '../core/config.ts';
 import { cycleTree } from './sources/tree.ts';
 import { messageOf } from '../core/errors.ts';
 import { Journal, batchKey } from './journal.ts';
-import { recoverInflight } from './recover.ts';
+import { settleAtPass } from './recover.ts';
 import { ArtefactRunner } from './artefact-runner.ts';
 import { oneAtATime } from './activity-worker.ts';
 import { PartPool } from './part-pool.ts';
@@ -155,11 +155,8 @@ export class Agent {
       return report;
     }
     this.markPass(started);
-    if (!this.recovered) {
-      const r = await recoverInflight(this.deps.store, this.journal, this.deps.verify, log);
-      if (r.published + r.abandoned + r.aborted + r.kept > 0) log.info('recovered from an interrupted run', r);
-      this.recovered = true;
-    }
+    // The process's first pass recovers from an interrupted run; every pass gives up kept uploads nobody goes on with.
+    this.recovered = await settleAtPass(this.deps.store, this.journal, this.deps.verify, log, this.recovered);
     if (!this.staleChecked && this.deps.target) this.unconfirmedTarget = await checkTarget({ site, state, store: this.deps.target }, this.alerts, log);
     if (!this.staleChecked) this.recordings.unrememberedBefore = unrememberedBefore(await stateBirth(state, this.journal.lineCount === 0, this.deps.store, site, this.deps.clock.now()));
     const stale = !this.staleChecked && (await this.distrustStaleState());

@@ -61,11 +61,28 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
 }
 
 /**
+ * What a pass settles before it ships: at a process's first (`recovered` false), the interrupted
+ * run's packs and artefacts (recoverInflight); at every later one, the kept uploads nobody goes
+ * on with (settleKeptUploads), so that a service that runs for weeks gives them up as a cron run
+ * does at its start, instead of keeping them (and their parts, billed) open for good.
+ */
+export async function settleAtPass(store: BlobStore, journal: Journal, verify: VerifyMode, log: Logger, recovered: boolean): Promise<true> {
+  if (recovered) {
+    await settleKeptUploads(store, journal.directory, new Set(journal.inflightArtefacts().map((a) => a.artefactId)), log);
+    return true;
+  }
+  const r = await recoverInflight(store, journal, verify, log);
+  if (r.published + r.abandoned + r.aborted + r.kept > 0) log.info('recovered from an interrupted run', r);
+  return true;
+}
+
+/**
  * Uploads an earlier recovery, or a run the line stopped (agent/upload-keep.ts), kept open and no
  * shipping has gone on with since (their record left in the state directory, the journal no longer
  * naming them): kept while their file is unchanged and the store still has them (a run whose
  * configuration does not ship the file now keeps them for one that does); else aborted and
- * forgotten, and said why. Returns how many were aborted.
+ * forgotten, and said why. Returns how many were aborted. What it decides on is in the state
+ * directory, the file and the store: a service's pass and a cron run decide alike.
  */
 async function settleKeptUploads(store: BlobStore, state: string, settled: Set<string>, log: Logger): Promise<number> {
   let aborted = 0;

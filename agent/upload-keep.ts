@@ -112,7 +112,7 @@ export function stalledUploadAlert(site: string, file: { source: string; name: s
 /**
  * Resolves the upload-stalled alerts of `source`'s files no longer on the site (`present`: the
  * names its scan found): a file rotated away or removed before it got offsite is no longer stalled,
- * its record is given up at the next run's start (agent/recover.ts), and a version removed
+ * its record is given up at the next pass's start (agent/recover.ts), and a version removed
  * before it was shipped is reported as lost on its own. Without this the critical alert, raised
  * only at a stop and resolved only once its file is offsite, stayed open for ever.
  */
