@@ -6,7 +6,7 @@ import { unreadableDirectory } from './sources/source-checks.ts';
 import { batchKey } from './journal.ts';
 import type { KeptBatches } from './kept-batches.ts';
 import { batchDirectories, listBatches } from './sources/scan.ts';
-import { hasExtension } from './sources/recordings.ts';
+import { CUT_SHORT_HOLD_MS, hasExtension } from './sources/recordings.ts';
 import { RecordingsWalk, backlogOfView } from './recordings-walk.ts';
 import { leftView } from './state/pending-view.ts';
 import { followMove, rootIdentity } from './source-moved.ts';
@@ -121,7 +121,10 @@ export async function cycleRecordings(s: RecordingsState, source: RecordingsSour
     await s.alerts.raiseEach(`bad-name:${source.name}:`, badNameAlerts, site, (path) => `${path} is gone or renamed.`, !s.stopping());
     await s.alerts.hold(`misplaced:${source.name}`, misplacedAlert(site, source, misplaced), site, `Every recording of ${source.name} is in a batch directory again.`, !s.stopping());
     await s.alerts.hold(`clock-ahead:${source.name}`, aheadAlert(site, source, walk.ahead), site, `No recording of ${source.name} is dated ahead of this machine's clock any more.`, !s.stopping());
+    const cutShort = cutShortAlert(site, source, walk.cutShort);
+    await s.alerts.hold(`cut-short:${source.name}`, cutShort, site, `No recording of ${source.name} is held back as shorter than the one of its name offsite any more.`, !s.stopping());
     // Alerted critically, as a share's mass change is: the pass fails (`--once` exits 1) for a person to look.
+    if (cutShort?.severity === 'critical') report.failed++;
     if (await reshippedAlert(s, source, walk.reshipped)) report.failed++;
     report.failed += unreadable.size + badNames.size + misplaced.size;
     // The view stays as the walk wrote it: what shipped (or was found lost) since is in the
@@ -332,6 +335,24 @@ function aheadAlert(site: string, source: RecordingsSourceConfig, ahead: Recordi
 
 /** Recordings shipped again in one pass, of names and sizes shipped before under other file times, from which an alert is raised. */
 const RESHIPPED_ALERT_FILES = 20;
+
+/**
+ * The alert of recordings held back as shorter than the one of their name that shipped from
+ * their batch (CUT_SHORT_HOLD_MS): said at once, not when they ship a day later. A copy to a new
+ * PC writes a file or two at a time (a warning: it waits for the copy); this many at once is
+ * no copy under way (ransomware or a wiper truncating the recorder's files: critical).
+ */
+function cutShortAlert(site: string, source: RecordingsSourceConfig, held: RecordingsWalk['cutShort']): Omit<Alert, 'key'> | undefined {
+  if (held.files === 0) return undefined;
+  const many = held.files >= RESHIPPED_ALERT_FILES;
+  return {
+    severity: many ? 'critical' : 'warning',
+    site,
+    subject: `${source.name}: ${held.files} recordings shorter than the ones of their names already offsite`,
+    message: `${held.files} recording(s) (batches ${held.batches.join(', ')}${held.more ? ', …' : ''}) are shorter than the recording of the same name that shipped from their batch before, and their batches are held back for up to ${CUT_SHORT_HOLD_MS / 3600_000} hours. A copy of the calls folder still writing them (a recorder moved to a new PC) is found offsite once it completes, and nothing is sent. ${many ? 'So many at once is not a copy under way: a closed call does not shrink on a recorder (ransomware or a wiper truncating its files).' : 'A closed call does not shrink on a recorder: if no copy is under way, they were truncated.'} The whole ones that shipped before stay offsite. Look at the recorder now.`,
+    details: { source: source.name, files: held.files, batches: held.batches },
+  };
+}
 
 /**
  * Recordings already offsite that came back with new file times and shipped again: a touched copy

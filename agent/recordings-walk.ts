@@ -75,6 +75,8 @@ export class RecordingsWalk {
   readyFound = 0;
   /** Pending recordings dated ahead of this machine's clock (they cannot settle until it passes them). */
   ahead: Selection['ahead'];
+  /** Recordings held back as shorter than one of their name shipped from their batch before (the first batches named). */
+  readonly cutShort = { files: 0, batches: [] as string[], more: false };
   readonly ordered: boolean;
   private readonly queue: Ready[] = [];
   private held = 0;
@@ -184,6 +186,7 @@ export class RecordingsWalk {
     const work = selection.ready[0];
     const a = selection.ahead;
     if (a) this.ahead = !this.ahead || a.maxMs > this.ahead.maxMs ? { ...a, files: a.files + (this.ahead?.files ?? 0) } : { ...this.ahead, files: this.ahead.files + a.files };
+    if (selection.cutShort) this.countCutShort(selection.cutShort);
     return work;
   }
 
@@ -207,6 +210,14 @@ export class RecordingsWalk {
         named.pop();
         this.reshipped.more = true;
       }
+    }
+  }
+
+  private countCutShort(held: NonNullable<Selection['cutShort']>): void {
+    this.cutShort.files += held.files;
+    for (const batch of held.batches) {
+      if (this.cutShort.batches.length < 5) this.cutShort.batches.push(batch);
+      else this.cutShort.more = true;
     }
   }
 

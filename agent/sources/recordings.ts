@@ -32,6 +32,8 @@ export interface Selection {
   backlog: Backlog;
   /** Pending files dated more than AHEAD_SLACK_MS after this machine's clock: how many, and the furthest ahead (ms). */
   ahead?: { files: number; maxMs: number; batch: string };
+  /** Pending recordings held back as shorter than one of their name shipped from their batch before (CUT_SHORT_HOLD_MS), and the batches holding them. */
+  cutShort?: { files: number; batches: string[] };
 }
 
 
@@ -79,6 +81,7 @@ export function selectWork(
   const ready: BatchWork[] = [];
   const backlog: Backlog = { batches: 0, recordings: 0, bytes: 0 };
   let ahead: Selection['ahead'];
+  let cutShort: Selection['cutShort'];
   for (const b of scanned) {
     const names = new Set(b.files.keys());
     const all = [...b.files.values()].filter((f) => hasExtension(f.name, source.extensions));
@@ -101,8 +104,9 @@ export function selectWork(
     const settle = source.settleSeconds * 1000;
     const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
     const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled));
-    const cutShort = pending.some((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f));
-    if (closed && settled && !cutShort) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
+    const short = pending.filter((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f)).length;
+    if (short > 0) cutShort = { files: (cutShort?.files ?? 0) + short, batches: [...(cutShort?.batches ?? []), b.batch] };
+    if (closed && settled && short === 0) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
     for (const f of pending) {
       const by = f.mtimeMs - now;
       if (by <= AHEAD_SLACK_MS) continue;
@@ -112,7 +116,7 @@ export function selectWork(
     }
   }
   ready.sort((x, y) => x.oldestMs - y.oldestMs || (x.batch < y.batch ? -1 : x.batch > y.batch ? 1 : 0));
-  return { ready, backlog, ...(ahead ? { ahead } : {}) };
+  return { ready, backlog, ...(ahead ? { ahead } : {}), ...(cutShort ? { cutShort } : {}) };
 }
 
 /**

@@ -47,7 +47,7 @@ export async function delivered(sending: Promise<void>): Promise<boolean> {
 }
 
 /** The kinds of alert that belong to one source: `{kind}:{source}` or `{kind}:{source}:{what}`. */
-const SOURCE_ALERT_KINDS = ['source-unavailable', 'source-empty', 'selects-nothing', 'source-moved', 'unreadable', 'unreadable-dir', 'bad-name', 'misplaced', 'clock-ahead', 'ship-failed', 'upload-stalled', 'tree-failed', 'tree-left-out', 'tree-mass-change', 'binlog-gap', 'binlog-restart'];
+const SOURCE_ALERT_KINDS = ['source-unavailable', 'source-empty', 'selects-nothing', 'source-moved', 'unreadable', 'unreadable-dir', 'bad-name', 'misplaced', 'clock-ahead', 'cut-short', 'ship-failed', 'upload-stalled', 'tree-failed', 'tree-left-out', 'tree-mass-change', 'binlog-gap', 'binlog-restart'];
 
 /** The source an alert's key belongs to, or undefined for the agent's own (heartbeat, shared site name). */
 export function sourceOfAlertKey(key: string): string | undefined {

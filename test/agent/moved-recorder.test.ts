@@ -166,3 +166,47 @@ describe('a calls folder copied to a new PC without its file times, the state di
     expect(await listKeys(store, 'recordings/')).toEqual(stored);
   });
 });
+
+describe('recordings shorter than the ones of their names already offsite, held back', () => {
+  it('says so at once as a warning naming the batch while a copy stalls in a file, and resolves it once the copy completes', async () => {
+    const { oldRoot, newRoot, alerts, clock, pass } = site();
+    await pass(oldRoot);
+    const at = new Date(clock.now().getTime() - 20 * 60_000);
+    copyWithoutTimes(oldRoot, newRoot, at);
+    const name = readdirSync(join(newRoot, '000002')).find((n) => n.endsWith('.wav'))!;
+    const whole = readFileSync(join(oldRoot, '000002', name));
+    writeFileSync(join(newRoot, '000002', name), whole.subarray(0, whole.length >> 1));
+    utimesSync(join(newRoot, '000002', name), at, at);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, failed: 0 });
+    const held = alerts.filter((a) => a.key === 'cut-short:cs');
+    expect(held.map((a) => a.severity)).toEqual(['warning']);
+    expect(held[0]!.subject).toBe('cs: 1 recordings shorter than the ones of their names already offsite');
+    expect(held[0]!.details).toMatchObject({ files: 1, batches: ['000002'] });
+    writeFileSync(join(newRoot, '000002', name), whole);
+    const done = new Date(clock.now().getTime() - 5 * 60_000);
+    utimesSync(join(newRoot, '000002', name), done, done);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, failed: 0, found: { packs: 1, recordings: 10 } });
+    expect(alerts.filter((a) => a.key === 'cut-short:cs').map((a) => a.severity)).toEqual(['warning', 'info']);
+  });
+
+  it('raises a critical alert and fails the pass at once when every recording of the recorder shrank (files truncated), not a day later when they ship', async () => {
+    const { oldRoot, store, alerts, clock, pass } = site();
+    await pass(oldRoot);
+    const stored = await listKeys(store, 'recordings/');
+    const at = new Date(clock.now().getTime() - 10 * 60_000);
+    for (const batch of readdirSync(oldRoot)) {
+      for (const name of readdirSync(join(oldRoot, batch)).filter((n) => n.endsWith('.wav'))) {
+        writeFileSync(join(oldRoot, batch, name), readFileSync(join(oldRoot, batch, name)).subarray(0, 64));
+        utimesSync(join(oldRoot, batch, name), at, at);
+      }
+    }
+    clock.advance(60_000);
+    expect(await pass(oldRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 1 });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+    const held = alerts.filter((a) => a.key === 'cut-short:cs');
+    expect(held.map((a) => a.severity)).toEqual(['critical']);
+    expect(held[0]!.details).toMatchObject({ files: 30, batches: ['000001', '000002', '000003'] });
+  });
+});
