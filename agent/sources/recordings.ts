@@ -51,9 +51,9 @@ export const CLOCK_SKEW_ALLOWANCE_MS = 120_000;
  * How long a recording shorter than one of its name that shipped from its batch before waits
  * before it ships: a copy of the calls folder still writing it (a recorder moved to a new PC,
  * the copy stalled on a slow share longer than any stability window), whose whole self is
- * offsite already. Shipped, it would be catalogued beside the whole call, cut short. Its batch
- * waits with it, as a batch still being copied should; a file that stays short that long (a
- * copy abandoned, a recorder whose numbering restarted) ships then.
+ * offsite already. Shipped, it would be catalogued beside the whole call, cut short. The rest
+ * of its batch does not wait for it; a file that stays short that long (a copy abandoned, a
+ * recorder whose numbering restarted) ships then.
  */
 export const CUT_SHORT_HOLD_MS = 24 * 3600_000;
 
@@ -104,9 +104,11 @@ export function selectWork(
     const settle = source.settleSeconds * 1000;
     const recorderSettled = (f: FileStamp) => now - f.mtimeMs >= settle + CLOCK_SKEW_ALLOWANCE_MS || newestMs - f.mtimeMs >= settle || seenBefore(b.batch, f);
     const settled = [...pending, ...sidecars.values()].every((f) => now - f.mtimeMs >= settle) && (settle === 0 || pending.every(recorderSettled));
-    const short = pending.filter((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f)).length;
-    if (short > 0) cutShort = { files: (cutShort?.files ?? 0) + short, batches: [...(cutShort?.batches ?? []), b.batch] };
-    if (closed && settled && short === 0) ready.push({ source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs });
+    const work = { source: source.name, batch: b.batch, recordings: pending, sidecars, oldestMs };
+    const short = pending.filter((f) => now - f.mtimeMs < CUT_SHORT_HOLD_MS && shippedLonger(b.batch, f));
+    cutShort = tallyHeld(cutShort, b.batch, short.length);
+    const shipping = withoutHeld(work, short);
+    if (closed && settled && shipping) ready.push(shipping);
     for (const f of pending) {
       const by = f.mtimeMs - now;
       if (by <= AHEAD_SLACK_MS) continue;
@@ -117,6 +119,25 @@ export function selectWork(
   }
   ready.sort((x, y) => x.oldestMs - y.oldestMs || (x.batch < y.batch ? -1 : x.batch > y.batch ? 1 : 0));
   return { ready, backlog, ...(ahead ? { ahead } : {}), ...(cutShort ? { cutShort } : {}) };
+}
+
+function tallyHeld(tally: Selection['cutShort'], batch: string, files: number): Selection['cutShort'] {
+  if (files === 0) return tally;
+  return { files: (tally?.files ?? 0) + files, batches: [...(tally?.batches ?? []), batch] };
+}
+
+/**
+ * The batch without the recordings held back as cut short (and their sidecars): they wait alone,
+ * and the rest ships (or is found offsite), so that a recorder evicting the batch within the day
+ * loses none of the recordings that never shipped. Undefined when nothing is left.
+ */
+function withoutHeld(work: BatchWork, held: readonly FileStamp[]): BatchWork | undefined {
+  if (held.length === 0) return work;
+  const recordings = work.recordings.filter((f) => !held.includes(f));
+  if (recordings.length === 0) return undefined;
+  const names = new Set(recordings.map((f) => f.name));
+  const sidecars = new Map([...work.sidecars].filter(([name]) => names.has(name)));
+  return { ...work, recordings, sidecars, oldestMs: Math.min(...recordings.map((f) => f.mtimeMs)) };
 }
 
 /**

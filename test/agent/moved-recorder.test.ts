@@ -101,14 +101,15 @@ describe('a calls folder copied to a new PC without its file times, the state di
     writeFileSync(join(newRoot, '000002', name), whole.subarray(0, whole.length >> 1));
     utimesSync(join(newRoot, '000002', name), at, at);
     clock.advance(60_000);
-    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, found: { packs: 2, recordings: 20 } });
+    // The rest of 000002 is found offsite now; the half-written recording waits.
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, found: { packs: 3, recordings: 29 } });
     expect(await listKeys(store, 'recordings/')).toEqual(stored);
     // The copy goes on and writes the rest.
     writeFileSync(join(newRoot, '000002', name), whole);
     const done = new Date(clock.now().getTime() - 5 * 60_000);
     utimesSync(join(newRoot, '000002', name), done, done);
     clock.advance(60_000);
-    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 1, recordings: 10 } });
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 1, recordings: 1 } });
     expect(await listKeys(store, 'recordings/')).toEqual(stored);
   });
 
@@ -187,7 +188,7 @@ describe('recordings shorter than the ones of their names already offsite, held 
     const done = new Date(clock.now().getTime() - 5 * 60_000);
     utimesSync(join(newRoot, '000002', name), done, done);
     clock.advance(60_000);
-    expect(await pass(newRoot)).toMatchObject({ packs: 0, failed: 0, found: { packs: 1, recordings: 10 } });
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, failed: 0, found: { packs: 1, recordings: 1 } });
     expect(alerts.filter((a) => a.key === 'cut-short:cs').map((a) => a.severity)).toEqual(['warning', 'info']);
   });
 
@@ -208,5 +209,24 @@ describe('recordings shorter than the ones of their names already offsite, held 
     const held = alerts.filter((a) => a.key === 'cut-short:cs');
     expect(held.map((a) => a.severity)).toEqual(['critical']);
     expect(held[0]!.details).toMatchObject({ files: 30, batches: ['000001', '000002', '000003'] });
+  });
+
+  it('ships at once a recording that never shipped from the batch holding one held back, so that the recorder evicting the batch within the day loses none', async () => {
+    const { oldRoot, store, clock, pass } = site();
+    await pass(oldRoot);
+    const before = (await listKeys(store, 'recordings/')).length;
+    const at = new Date(clock.now().getTime() - 10 * 60_000);
+    // A recorder whose numbering restarted writes into batch 000003 again: a call under an old name, shorter, and a new one.
+    const name = readdirSync(join(oldRoot, '000003')).find((n) => n.endsWith('.wav'))!;
+    writeFileSync(join(oldRoot, '000003', name), Buffer.alloc(100, 1));
+    writeFileSync(join(oldRoot, '000003', 'new-call.wav'), Buffer.alloc(3000, 2));
+    for (const f of [name, 'new-call.wav']) utimesSync(join(oldRoot, '000003', f), at, at);
+    clock.advance(60_000);
+    expect(await pass(oldRoot)).toMatchObject({ packs: 1, recordings: 1, failed: 0 });
+    expect((await listKeys(store, 'recordings/')).length).toBe(before + 1);
+    // Evicted within the day: the new call is offsite; only the one held back is gone.
+    rmSync(join(oldRoot, '000003'), { recursive: true });
+    clock.advance(60_000);
+    expect(await pass(oldRoot)).toMatchObject({ packs: 0, lost: 1 });
   });
 });
