@@ -127,9 +127,12 @@ export function renderStored(s: StoredCost, prices: { table: string; asOf: strin
     ...rows.map(fmt),
     '',
     `storage per month at this size   $${usd(s.total.storagePerMonth)}  (${s.total.objects.toLocaleString('en-US')} objects)`,
+    ...(s.total.objects === 0 ? [`no object under the prefixes of site ${s.site} ({class}/${s.site}/): a site that has not shipped yet, or another name than its agents' \`site\``] : []),
     'compare with the storage column of `ferry cost estimate` for the same site at this age. Not in it: requests and',
     'transitions (the AWS bill or Cost Explorer has them), early-deletion charges, the catalogue table (its size: the',
-    'DynamoDB console), noncurrent versions. The listing costs one LIST request per 1,000 objects.',
+    'DynamoDB console), noncurrent versions, the parts of uploads still open (billed in Standard, never listed: an',
+    "interrupted upload's, kept for the agent to go on with, until lifecycle.abortIncompleteMultipartDays ends it;",
+    '`aws s3api list-multipart-uploads` lists them). The listing costs one LIST request per 1,000 objects.',
     '',
   ].join('\n');
 }

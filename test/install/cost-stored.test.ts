@@ -7,6 +7,7 @@ import { createS3Client } from '../../adapters/aws-clients.ts';
 import { S3BlobStore } from '../../adapters/s3-blob-store.ts';
 import { startLocalS3, type LocalS3 } from '../../local/s3-process.ts';
 import { priceStored } from '../../core/cost-stored.ts';
+import { renderStored } from '../../cli/cost-commands.ts';
 import { priceTable } from '../../core/cost-prices.ts';
 import P from '../../core/prices/aws-s3-eu-west-1-2026-11.json' with { type: 'json' };
 
@@ -94,5 +95,21 @@ describe('ferry cost now', () => {
     const text = spawnSync(process.execPath, [join(import.meta.dirname, '../../bin/ferry.mjs'), 'cost', 'now', '--site', 'leeds'], { encoding: 'utf8', timeout: 30_000, env }).stdout;
     expect(text).toMatch(/^recordings +GLACIER_IR +1 +0\.00 +0\.00 +/m);
     expect(text).toMatch(/^storage per month at this size +\$\S+ +\(2 objects\)$/m);
+  });
+});
+
+describe('ferry cost now, as printed', () => {
+  const prices = { table: 'aws-s3-eu-west-1-2026-11', asOf: '2026-11', region: 'eu-west-1' };
+
+  it('says what it leaves out, the parts of open uploads among them (billed, never listed)', async () => {
+    const text = renderStored(await priceStored('leeds', [{ key: 'recordings/leeds/2026/11/01/p1.tar', size: 2_000_000 }], table), prices);
+    expect(text).toContain('the parts of uploads still open (billed in Standard, never listed');
+    expect(text).not.toContain('no object under the prefixes');
+  });
+
+  it("says so when the site has no object under its prefixes, rather than a bare $0 (a misspelt site)", async () => {
+    const text = renderStored(await priceStored('leds', [], table), prices);
+    expect(text).toMatch(/^storage per month at this size +\$0 +\(0 objects\)$/m);
+    expect(text).toContain("no object under the prefixes of site leds ({class}/leds/): a site that has not shipped yet, or another name than its agents' `site`");
   });
 });
