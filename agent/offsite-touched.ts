@@ -25,16 +25,19 @@ import { assertUnchanged, openReadOnly, type ShipContext, type ShipResult } from
 // the copy has not finished (files still to come) is found too: its files now are in that pack.
 
 /**
- * The old stamp of each file the plan would pack (recordings, then their sidecars): the one of
- * the same name and size that shipped from the batch. Undefined unless every file has exactly
- * one, and at least one recording's time differs (a batch of unchanged stamps is not this case).
+ * The old stamp of each file the plan would pack (recordings, then their sidecars): the earliest
+ * of the same name and size that shipped from the batch (the one its pack was planned with: the
+ * later ones are earlier touches found offsite, recorded under their own times, which a second
+ * copy or a scanner touching them again adds). Undefined unless every file has one, and at least
+ * one recording's time differs (a batch of unchanged stamps is not this case). The content
+ * decides anyway: the pack's manifest must list each file's very bytes.
  */
 function stampsBefore(plan: PackPlan, shipped: readonly FileStamp[]): Map<string, FileStamp> | undefined {
   const before = new Map<string, FileStamp>();
   for (const s of plan.stamps) {
     const same = shipped.filter((o) => o.name === s.name && o.size === s.size);
-    if (same.length !== 1) return undefined;
-    before.set(s.name, same[0]!);
+    if (same.length === 0) return undefined;
+    before.set(s.name, same.reduce((a, b) => (b.mtimeMs < a.mtimeMs ? b : a)));
   }
   return plan.stamps.some((s) => Math.trunc(before.get(s.name)!.mtimeMs) !== Math.trunc(s.mtimeMs)) ? before : undefined;
 }

@@ -75,6 +75,21 @@ describe('a calls folder copied to a new PC without its file times, the state di
     expect(await pass(newRoot)).toMatchObject({ packs: 1, recordings: 10, failed: 0 });
   });
 
+  it('sends nothing again when the copied recordings are touched once more (a second move, a scanner), and raises no alert that they changed', async () => {
+    const { oldRoot, newRoot, store, alerts, clock, pass } = site();
+    await pass(oldRoot);
+    const stored = await listKeys(store, 'recordings/');
+    copyWithoutTimes(oldRoot, newRoot, new Date(clock.now().getTime() - 10 * 60_000));
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, found: { packs: 3, recordings: 30 } });
+    const again = join(newRoot, '..', 'again');
+    copyWithoutTimes(newRoot, again, new Date(clock.now().getTime() - 5 * 60_000));
+    clock.advance(60_000);
+    expect(await pass(again)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 3, recordings: 30 } });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+    expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toEqual([]);
+  });
+
   it('ships again the batch of a recording whose bytes differ from what shipped (same name and size), and only that batch', async () => {
     const { oldRoot, newRoot, store, clock, pass } = site();
     await pass(oldRoot);
