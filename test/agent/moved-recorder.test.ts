@@ -199,6 +199,10 @@ describe('recordings shorter than the ones of their names already offsite, held 
     expect(held.map((a) => a.severity)).toEqual(['warning']);
     expect(held[0]!.subject).toBe('cs: 1 recordings shorter than the ones of their names already offsite');
     expect(held[0]!.details).toMatchObject({ files: 1, batches: ['000002'] });
+    // Still held at the next pass: the alert stays open (not resolved, not sent again).
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, failed: 0 });
+    expect(alerts.filter((a) => a.key === 'cut-short:cs').map((a) => a.severity)).toEqual(['warning']);
     writeFileSync(join(newRoot, '000002', name), whole);
     const done = new Date(clock.now().getTime() - 5 * 60_000);
     utimesSync(join(newRoot, '000002', name), done, done);
