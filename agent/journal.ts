@@ -53,6 +53,8 @@ export interface InflightPack {
   manifestKey: string;
   files: FileStamp[];
   uploads: string[];
+  /** Begun for a pack found already offsite (nothing sent): recovered, it is counted found, not shipped. */
+  found?: true;
 }
 
 export interface Totals {

@@ -110,7 +110,7 @@ export async function offsiteUnderOtherTimes(
   const bytes = work.recordings.reduce((n, r) => n + (sent.get(work.batch ? posix.join(work.batch, r.name) : r.name) ?? 0), 0);
   // Recorded under this listing's pack id, pointing at the pack that holds the bytes (recovery
   // after a kill between the two lines finds that manifest and counts the batch shipped).
-  await ctx.journal.begin({ packId: plan.packId, source: work.source, batch: work.batch, packKey: manifest.packKey, manifestKey: manifest.key, files: plan.stamps });
+  await ctx.journal.begin({ packId: plan.packId, source: work.source, batch: work.batch, packKey: manifest.packKey, manifestKey: manifest.key, files: plan.stamps, found: true });
   await ctx.journal.published(plan.packId, work.recordings.length, bytes, true);
   return { packId: manifest.packId, packKey: manifest.packKey, manifestKey: manifest.key, recordings: work.recordings.length, bytes, issues: [], alreadyOffsite: true };
 }

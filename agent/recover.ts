@@ -26,9 +26,10 @@ export async function recoverInflight(store: BlobStore, journal: Journal, verify
     out.aborted += await abortUploads(store, journal, pack.packId, pack.packKey, pack.uploads, log);
     if (await manifestHolds(store, pack.manifestKey, pack.packKey, verify, log)) {
       const manifest = parseManifest(await readAll(store, pack.manifestKey));
-      await journal.published(pack.packId, manifest.members.length, manifest.members.reduce((n, m) => n + m.length, 0));
+      // A pack found already offsite was not sent: counted found, as it would have been.
+      await journal.published(pack.packId, manifest.members.length, manifest.members.reduce((n, m) => n + m.length, 0), pack.found === true);
       out.published++;
-      log.info('recovered a pack published before the interruption', { pack: pack.packId, batch: pack.batch });
+      log.info(pack.found ? 'recovered a pack found already offsite before the interruption (nothing was sent)' : 'recovered a pack published before the interruption', { pack: pack.packId, batch: pack.batch });
     } else {
       await journal.abandoned(pack.packId, 'interrupted before its manifest was published');
       out.abandoned++;

@@ -171,7 +171,7 @@ export async function shipBatch(ctx: ShipContext, work: BatchWork): Promise<Ship
   const committed = await committedBefore(ctx, plan, work);
   if (committed) {
     const bytes = committed.members.reduce((n, m) => n + m.length, 0);
-    await ctx.journal.begin(beginOf(plan, work, committed.packKey));
+    await ctx.journal.begin({ ...beginOf(plan, work, committed.packKey), found: true });
     await ctx.journal.published(plan.packId, committed.members.length, bytes, true);
     return { packId: plan.packId, packKey: committed.packKey, manifestKey: plan.manifestKey, recordings: committed.members.length, bytes, issues: [], alreadyOffsite: true };
   }

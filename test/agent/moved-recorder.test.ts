@@ -9,6 +9,7 @@ import { ManualClock } from '../../core/clock.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert } from '../../core/ports.ts';
 import { CUT_SHORT_HOLD_MS } from '../../agent/sources/recordings.ts';
+import { Journal } from '../../agent/journal.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 
 // The recorder moved to a new PC as its manual says: the calls folder copied to the new server's
@@ -88,6 +89,26 @@ describe('a calls folder copied to a new PC without its file times, the state di
     expect(await pass(again)).toMatchObject({ packs: 0, recordings: 0, failed: 0, found: { packs: 3, recordings: 30 } });
     expect(await listKeys(store, 'recordings/')).toEqual(stored);
     expect(alerts.filter((a) => a.key?.startsWith('reshipped:cs:'))).toEqual([]);
+  });
+
+  it('killed between the journal lines of a batch found offsite: the restart counts it found, not shipped, and sends nothing', async () => {
+    const { oldRoot, newRoot, store, clock, pass, state } = site();
+    await pass(oldRoot);
+    const stored = await listKeys(store, 'recordings/');
+    copyWithoutTimes(oldRoot, newRoot, new Date(clock.now().getTime() - 10 * 60_000));
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, found: { packs: 3, recordings: 30 } });
+    // The lines that said the batches were found never reached the disk (kill -9 right after their begin lines).
+    const file = join(state, 'journal.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    const kept = lines.filter((l) => !(JSON.parse(l) as { e: string; found?: 1 }).found);
+    expect(lines.length - kept.length).toBe(3);
+    writeFileSync(file, `${kept.join('\n')}\n`);
+    clock.advance(60_000);
+    expect(await pass(newRoot)).toMatchObject({ packs: 0, recordings: 0, failed: 0 });
+    expect(await listKeys(store, 'recordings/')).toEqual(stored);
+    const totals = new Journal(state, { readOnly: true }).totals;
+    expect(totals).toMatchObject({ packs: 3, recordings: 30, foundPacks: 3, foundRecordings: 30 });
   });
 
   it('ships again the batch of a recording whose bytes differ from what shipped (same name and size), and only that batch', async () => {
