@@ -115,11 +115,14 @@ export class Agent {
     const { site, state } = this.deps.config;
     const shipped = await shippedSince(this.deps.store, site, new Date(stale.remembered), this.deps.clock.now()).catch(() => undefined);
     this.recordings.shippedElsewhere = shipped?.paths;
+    this.recordings.shippedElsewhereGap = shipped?.complete ? undefined : `the state directory went back to an older copy and the store's manifests ${shipped ? `filed from ${shipped.unreadFrom} on` : 'since'} were not read: it may be offsite, look it up in the catalogue`;
     rememberRestoredOver(state, stale.found, this.deps.clock.now(), this.deps.log); // its own heartbeats before it went back: not a copy's
     this.alerts.adoptSent(stale.newest.alerts ?? [], ['state-restored', 'site-name-shared']); // paged then: not paged anew
     this.losses.alertedElsewhere((stale.newest.recentLosses ?? []).map((l) => l.id));
-    this.deps.log.warn('state directory older than this agent\'s last heartbeat: recordings the store lists as shipped since are not called lost', { remembered: stale.remembered, found: stale.found, manifests: shipped?.manifests, complete: shipped?.complete });
-    await this.alerts.raise('state-restored', stateRestoredAlert(site, state, stale, shipped?.manifests ?? 0));
+    const read = { remembered: stale.remembered, found: stale.found, manifests: shipped?.manifests, complete: shipped?.complete ?? false, ...(shipped?.unreadFrom ? { unreadFrom: shipped.unreadFrom } : {}) };
+    if (shipped?.complete) this.deps.log.warn('state directory older than this agent\'s last heartbeat: recordings the store lists as shipped since are not called lost', read);
+    else this.deps.log.warn('state directory older than this agent\'s last heartbeat: the store\'s manifests since were not all read, recordings shipped in those not read may be recorded lost though offsite', read);
+    await this.alerts.raise('state-restored', stateRestoredAlert(site, state, stale, shipped));
     return true;
   }
 

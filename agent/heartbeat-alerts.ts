@@ -68,13 +68,21 @@ export function replacedAgentAlert(site: string, other: HeartbeatWriter['otherAg
   };
 }
 
-/** The state directory is older than this agent's last run (staleState): restored from a backup or a VM snapshot, or a copy runs elsewhere. */
-export function stateRestoredAlert(site: string, state: string, stale: { remembered: string; found: string }, manifests: number): HeldAlert {
+/**
+ * The state directory is older than this agent's last run (staleState): restored from a backup or a VM snapshot, or a copy runs elsewhere.
+ * `read`: what was read of the store's manifests since (shippedSince); a read that stopped at its cap says so, and what it means.
+ */
+export function stateRestoredAlert(site: string, state: string, stale: { remembered: string; found: string }, read: { manifests: number; complete: boolean; unreadFrom?: string } | undefined): HeldAlert {
+  const what = !read
+    ? `The store's manifests since ${stale.remembered} could not be read: recordings shipped since and evicted from the recorder may be recorded lost though they are offsite (look them up in the catalogue before acting on such a loss).`
+    : read.complete
+      ? `The ${read.manifests} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost, and a batch holding any of it is asked about before it is sent (not sent again).`
+      : `Only the first ${read.manifests} pack(s) the store lists since ${stale.remembered} were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not read, so recordings shipped in them and evicted since may be recorded lost though they are offsite (look them up in the catalogue before acting on such a loss).`;
   return {
     severity: 'warning',
     site,
     subject: `the state directory of site ${site} is older than its agent's last run`,
-    message: `The state directory (${state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. The ${manifests} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost, and a batch holding any of it is asked about before it is sent (not sent again).`,
-    details: { remembered: stale.remembered, found: stale.found },
+    message: `The state directory (${state}) last wrote a heartbeat at ${stale.remembered}, but this agent (its id) wrote one at ${stale.found}: the directory was restored from a backup or rolled back, or a copy of it runs on another machine. ${what}`,
+    details: { remembered: stale.remembered, found: stale.found, ...(read ? { manifests: read.manifests, complete: read.complete } : { manifests: 0, complete: false }), ...(read?.unreadFrom ? { unreadFrom: read.unreadFrom } : {}) },
   };
 }

@@ -232,7 +232,7 @@ async function unseenBatches(s: RecordingsState, source: RecordingsSourceConfig,
     batch: range,
     kind: 'recordings',
     files: names.map((name) => ({ name, size: 0, mtimeMs: 0, path: join(source.path, name) })),
-    reason: `written and evicted by the recorder without any pass seeing ${names.length === 1 ? 'it' : 'them'}: the last complete look (${before.at}) ended at ${before.name}, and the batches now start above it at ${firstName}`,
+    reason: `written and evicted by the recorder without any pass seeing ${names.length === 1 ? 'it' : 'them'}: the last complete look (${before.at}) ended at ${before.name}, and the batches now start above it at ${firstName}${s.shippedElsewhereGap ? ` (${s.shippedElsewhereGap})` : ''}`,
     at: s.deps.clock.now().toISOString(),
     unseen: true,
   });

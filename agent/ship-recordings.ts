@@ -46,6 +46,8 @@ export interface RecordingsState {
   onError: (message: string) => void;
   /** `source\tpath` of recordings the store lists as shipped that the journal does not know (a state directory restored from a backup): never called lost; → the key of the manifest listing it. */
   shippedElsewhere?: ReadonlyMap<string, string>;
+  /** Said in a loss's reason while shippedElsewhere is not all the store lists (a read stopped at its cap, or refused): such a loss may be offsite. */
+  shippedElsewhereGap?: string;
   /** Batches whose oldest recording is older than this (ms) may have been shipped by a state directory this one does not remember (state-birth.ts). */
   unrememberedBefore?: number;
   /** The store did not answer a request of this pass in its time (set by shipAll): the rest of the pass asks it as little as it can. */
@@ -92,7 +94,7 @@ export async function reportLost(s: RecordingsState, source: RecordingsSourceCon
     batch,
     kind: 'recordings',
     files: lost.map((f) => ({ name: f.name, size: f.size, mtimeMs: f.mtimeMs, path: join(source.path, batch, f.name) })),
-    reason,
+    reason: s.shippedElsewhereGap ? `${reason} (${s.shippedElsewhereGap})` : reason,
     at: s.deps.clock.now().toISOString(),
     ...(lastSeen ? { lastSeen } : {}),
     ...(how?.shippedBefore ? { shippedBefore: true as const } : {}),

@@ -12,14 +12,22 @@ import { readAll } from './recover.ts';
 // there by the time the store wrote it.
 
 const DAY_MS = 86_400_000;
-/** Enough for weeks of a busy site; past it the rest is not looked at (and the log says so). */
-const MAX_MANIFESTS = 20_000;
+/** Enough for weeks of a busy site; past it the rest is not looked at (the warning and the alert say from which day). */
+export const MAX_MANIFESTS = 20_000;
 /** Days before `since`'s whose manifests are looked through for batches shipped after it (a backlog a month deep). */
 const BACKLOG_DAYS = 31;
 /** The store's clock may differ from this machine's: a manifest it wrote up to this long before `since` is read too. */
 const CLOCK_SLACK_MS = DAY_MS;
 
-export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site: string, since: Date, now: Date): Promise<{ paths: Map<string, string>; manifests: number; complete: boolean }> {
+/** What shippedSince read: `complete` false when it stopped at `max` manifests, `unreadFrom` the day (YYYY-MM-DD) of the manifests it did not read from then on. */
+export interface ShippedSince {
+  paths: Map<string, string>;
+  manifests: number;
+  complete: boolean;
+  unreadFrom?: string;
+}
+
+export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site: string, since: Date, now: Date, max = MAX_MANIFESTS): Promise<ShippedSince> {
   const paths = new Map<string, string>();
   let manifests = 0;
   const sinceDay = Math.floor(since.getTime() / DAY_MS) * DAY_MS;
@@ -28,7 +36,7 @@ export async function shippedSince(store: Pick<BlobStore, 'list' | 'get'>, site:
     for await (const item of store.list(prefix)) {
       // Filed before since's day: read only when written after it (a batch recorded then, shipped since).
       if (day < sinceDay && item.lastModified !== undefined && item.lastModified.getTime() < since.getTime() - CLOCK_SLACK_MS) continue;
-      if (++manifests > MAX_MANIFESTS) return { paths, manifests: manifests - 1, complete: false };
+      if (++manifests > max) return { paths, manifests: manifests - 1, complete: false, unreadFrom: new Date(day).toISOString().slice(0, 10) };
       const manifest = parseManifest(await readAll(store, item.key));
       for (const member of manifest.members) paths.set(`${manifest.source}\t${member.path}`, item.key);
     }

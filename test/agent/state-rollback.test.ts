@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.ts';
+import { stateRestoredAlert } from '../../agent/heartbeat-alerts.ts';
+import { shippedSince } from '../../agent/shipped-since.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { LossLog } from '../../agent/state/loss-log.ts';
 import { ManualClock } from '../../core/clock.ts';
@@ -196,5 +198,25 @@ describe('a backup source whose state directory was put back to a VM snapshot', 
     expect((await pass()).lost).toBe(0);
     expect(new LossLog(site.config.state, { readOnly: true }).all()).toEqual([]);
     expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual([]);
+  });
+});
+
+describe('reading the store for a state directory put back to an older copy, past the most a pass reads', () => {
+  it('says the read stopped, from which day nothing was read, and that recordings shipped in those packs may be recorded lost', async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const clock = new ManualClock(new Date());
+    const since = clock.now();
+    writeTree(s.root, 3, 10, { now: clock.now().getTime() });
+    expect((await cronPass(s.config, store, [], clock)).packs).toBe(3);
+    const read = await shippedSince(store, 'site-a', new Date(since.getTime() - 60_000), clock.now(), 2);
+    expect(read).toMatchObject({ manifests: 2, complete: false });
+    expect(read.unreadFrom).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect((await shippedSince(store, 'site-a', new Date(since.getTime() - 60_000), clock.now(), 3)).complete).toBe(true);
+    const stale = { remembered: '2026-12-01T00:00:00.000Z', found: '2026-12-02T00:00:00.000Z' };
+    const alert = stateRestoredAlert('site-a', s.config.state, stale, read);
+    expect(alert.message).toContain(`Only the first 2 pack(s) the store lists since 2026-12-01T00:00:00.000Z were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not read, so recordings shipped in them and evicted since may be recorded lost though they are offsite`);
+    expect(alert.details).toMatchObject({ manifests: 2, complete: false, unreadFrom: read.unreadFrom });
+    expect(stateRestoredAlert('site-a', s.config.state, stale, undefined).message).toContain("The store's manifests since 2026-12-01T00:00:00.000Z could not be read: recordings shipped since and evicted from the recorder may be recorded lost though they are offsite");
   });
 });
