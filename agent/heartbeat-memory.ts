@@ -106,13 +106,17 @@ export function rememberOwn(memory: HeartbeatMemory, at: string): void {
 
 /**
  * Remembers that the heartbeats under this agent's id up to `found` are this restored state
- * directory's own (HeartbeatMemory.restoredOver). Once in the window another agent is looked for:
- * a directory found older again within it, after it wrote heartbeats of its own, is not going
- * back again but meeting a copy that goes on writing (a cloned VM left running), and the copy's
- * heartbeats must read as another agent's.
+ * directory's own (HeartbeatMemory.restoredOver). Not when `found` is a copy's: a heartbeat
+ * written by this directory before it went back carries the `restoredOver` the directory had
+ * then, which the older copy has too (`foundRestoredOver`); one that carries another was written
+ * by a copy that found itself older and went its own way (a cloned VM left running, its cron
+ * off this one's), and must read as another agent's, however long apart the two run. Nor once
+ * in the window another agent is looked for: a directory found older again within it, after it
+ * wrote heartbeats of its own, is not going back again but meeting a copy that goes on writing.
  */
-export function rememberRestoredOver(state: string, found: string, now: Date, log: Pick<Logger, 'warn'>): void {
+export function rememberRestoredOver(state: string, found: string, foundRestoredOver: string | undefined, now: Date, log: Pick<Logger, 'warn'>): void {
   const memory = readHeartbeatMemory(state);
+  if (memory.restoredOver !== foundRestoredOver) return;
   if (memory.restoredOver !== undefined && now.getTime() - Date.parse(memory.restoredOver) < SHARED_SITE_WINDOW_MS) return;
   memory.restoredOver = found;
   try {

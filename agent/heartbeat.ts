@@ -311,7 +311,7 @@ export function artefactCopies(deps: Pick<HeartbeatDeps, 'artefacts'>, source: {
 /** A heartbeat around its sources: what every heartbeat carries beside them (the agent, its recent losses, its open alerts). */
 export function heartbeatAround(
   deps: Pick<HeartbeatDeps, 'config' | 'agentVersion' | 'losses'>,
-  memory: Pick<HeartbeatMemory, 'agentId'>,
+  memory: Pick<HeartbeatMemory, 'agentId' | 'restoredOver'>,
   now: Date,
   parts: Pick<Heartbeat, 'sources' | 'losses' | 'lastPass' | 'shipped'> & { alerts: PassView['openAlerts'] },
 ): Heartbeat {
@@ -325,7 +325,7 @@ export function heartbeatAround(
     lastPass: parts.lastPass,
     ...recentLossesOf(deps.losses, now),
     ...openAlerts(parts.alerts),
-    agent: { id: memory.agentId!, host: hostname(), state: deps.config.state },
+    agent: { id: memory.agentId!, host: hostname(), state: deps.config.state, ...(memory.restoredOver ? { restoredOver: memory.restoredOver } : {}) },
     ...(parts.shipped ? { shipped: parts.shipped } : {}),
   };
 }
@@ -373,7 +373,7 @@ export function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out
  * it (a cloned VM, a moved host left running) is running too: one look cannot tell which.
  * Undefined when it is not, or when it cannot tell (no memory, no store to ask, an error); `newest` is that heartbeat.
  */
-export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string; newest: Pick<Heartbeat, 'alerts' | 'recentLosses'> } | undefined> {
+export async function staleState(deps: Pick<HeartbeatDeps, 'config' | 'store' | 'clock'>): Promise<{ remembered: string; found: string; newest: Pick<Heartbeat, 'alerts' | 'recentLosses' | 'agent'> } | undefined> {
   const memory = readJsonFile<HeartbeatMemory>(heartbeatMemoryFile(deps.config.state));
   if (!memory?.agentId || !memory.lastWritten) return undefined;
   const own = new Set(memory.recent ?? [memory.lastWritten]);

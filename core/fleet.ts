@@ -103,8 +103,11 @@ export const heartbeatSchema = z
       .array(z.object({ key: z.string().min(1), severity: z.enum(['info', 'warning', 'critical']), subject: z.string(), since: iso }))
       .max(OPEN_ALERTS_MAX)
       .optional(),
-    /** Which agent wrote it: an id kept in its state directory, its host and that directory (two agents under one site name tell apart). */
-    agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional() }).optional(),
+    /**
+     * Which agent wrote it: an id kept in its state directory, its host and that directory (two agents under one site name tell apart);
+     * `restoredOver`: the directory's heartbeat.json `restoredOver` when it wrote (a copy of the directory that went its own way carries another).
+     */
+    agent: z.object({ id: z.string().min(1), host: z.string(), state: z.string().optional(), restoredOver: iso.optional() }).optional(),
     /** Written while a pass runs (core/fleet-pass.ts); absent: written as a pass ended. */
     passRunning: passRunningSchema.optional(),
     /** What the agent shipped since its state directory began (core/fleet-shipped.ts); absent from agents before it was sent. */

@@ -90,7 +90,10 @@ describe('a state directory put back to a VM snapshot', () => {
     expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
     clock.advance(10 * 60_000);
     writeTree(s.root, 1, 10, { firstBatch: 3, now: clock.now().getTime() });
-    await cronPass(copy, store, alerts, clock); // the copy ships a pass of its own
+    const copyAlerts: Alert[] = [];
+    await cronPass(copy, store, copyAlerts, clock); // the copy ships a pass of its own
+    // The copy, too, meets heartbeats under its id written after its own: the restored directory's.
+    expect(copyAlerts.filter((a) => a.key === 'site-name-shared').map((a) => a.subject)).toEqual(['another agent ships as site site-a']);
     clock.advance(60_000);
     writeTree(s.root, 1, 10, { firstBatch: 4, now: clock.now().getTime() });
     await cronPass(s.config, store, alerts, clock);
@@ -218,5 +221,26 @@ describe('reading the store for a state directory put back to an older copy, pas
     expect(alert.message).toContain(`Only the first 2 pack(s) the store lists since 2026-12-01T00:00:00.000Z were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not read, so recordings shipped in them and evicted since may be recorded lost though they are offsite`);
     expect(alert.details).toMatchObject({ manifests: 2, complete: false, unreadFrom: read.unreadFrom });
     expect(stateRestoredAlert('site-a', s.config.state, stale, undefined).message).toContain("The store's manifests since 2026-12-01T00:00:00.000Z could not be read: recordings shipped since and evicted from the recorder may be recorded lost though they are offsite");
+  });
+});
+
+describe('a cloned VM whose copy of the state directory runs beside the original, each hourly', () => {
+  it('raises "another agent ships as site" though each run finds the directory older than the other\'s last heartbeat', async () => {
+    const s = site();
+    const store = new MemoryBlobStore();
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 1, 10, { now: clock.now().getTime() });
+    await cronPass(s.config, store, alerts, clock);
+    // The VM is cloned; the clone is started too, its cron half an hour off the original's.
+    const clone = { ...s.config, state: `${s.dir}/clone` } as AgentConfig;
+    cpSync(s.config.state, clone.state, { recursive: true });
+    for (let hour = 0; hour < 4; hour++) {
+      clock.advance(30 * 60_000);
+      await cronPass(clone, store, alerts, clock);
+      clock.advance(30 * 60_000);
+      await cronPass(s.config, store, alerts, clock);
+    }
+    expect(alerts.filter((a) => a.key === 'site-name-shared' && a.severity === 'critical').map((a) => a.subject)).toContain('another agent ships as site site-a');
   });
 });
