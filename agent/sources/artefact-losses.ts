@@ -3,6 +3,7 @@ import type { FileStamp } from '../journal.ts';
 import type { Observations } from '../state/observations.ts';
 import type { LossReporter } from '../state/loss-reporter.ts';
 import { findLostVersions, vanishedUnjudged } from './stability.ts';
+import { versionKey } from '../artefact-offsite.ts';
 
 // Versions of a backup or archive source lost before they were shipped, found at the start of a
 // pass from what the earlier passes saw (kept in the state directory): ready versions gone or
@@ -15,7 +16,7 @@ export interface ArtefactLossDeps {
   losses: LossReporter;
   isShipped: (f: FileStamp) => boolean;
   now: () => Date;
-  /** `name\tsize` of the versions among these that the store holds committed though the journal does not know them (a state directory put back to an older copy). */
+  /** versionKey (agent/artefact-offsite.ts) of the versions among these that the store holds committed though the journal does not know them (a state directory put back to an older copy). */
   offsite?: (files: readonly FileStamp[]) => Promise<ReadonlySet<string>>;
 }
 
@@ -33,7 +34,7 @@ export async function reportArtefactLosses(deps: ArtefactLossDeps, source: Artef
   const lost = findLostVersions(previous, files, deps.isShipped);
   const unjudged = source.type === 'binlog' ? [] : vanishedUnjudged(deps.observations.stability(source.name).snapshot(), files, { stableMs: source.stableSeconds * 1000, reported: new Set(previous.keys()), isShipped: deps.isShipped });
   const offsite = lost.length + unjudged.length > 0 && deps.offsite ? await deps.offsite([...lost, ...unjudged]) : new Set<string>();
-  const gone = (f: FileStamp) => !offsite.has(`${f.name}\t${f.size}`);
+  const gone = (f: FileStamp) => !offsite.has(versionKey(f));
   for (const f of lost.filter(gone)) count += await deps.losses.reportArtefacts(source, [f], 'removed or overwritten on the site before it was shipped', at, seen);
   if (source.type === 'binlog') return count;
   for (const f of unjudged.filter(gone)) {

@@ -244,3 +244,31 @@ describe('a cloned VM whose copy of the state directory runs beside the original
     expect(alerts.filter((a) => a.key === 'site-name-shared' && a.severity === 'critical').map((a) => a.subject)).toContain('another agent ships as site site-a');
   });
 });
+
+describe('a backup slot overwritten with a version of the same size', () => {
+  it('records lost the version removed before it could be judged, though the slot\'s earlier version of that size is offsite', async () => {
+    const site = artefactSite(`  - { name: sql, type: rotated, profile: generic, patterns: ["*.sql"], path: "{root}", stableSeconds: 120 }`);
+    const clock = new ManualClock(new Date(1_790_000_000_000));
+    const store = new MemoryBlobStore({ clock });
+    const pass = async () => {
+      const h = artefactAgent(site.config, store, { clock });
+      try {
+        return await h.agent.cycle();
+      } finally {
+        h.agent.close();
+      }
+    };
+    const slot = join(site.root, 'full.sql');
+    writeAt(slot, bytesOf(2000, 1), new Date(clock.now().getTime() - 600_000));
+    await pass();
+    clock.advance(5 * 60_000);
+    expect((await pass()).artefacts).toBe(1); // last night's full is offsite
+    clock.advance(3600_000);
+    writeAt(slot, bytesOf(2000, 2), new Date(clock.now().getTime() - 600_000)); // tonight's: other bytes, the same size
+    expect((await pass()).artefacts).toBe(0); // waiting for its stability window
+    rmSync(slot); // removed before the next pass
+    clock.advance(5 * 60_000);
+    expect((await pass()).lost).toBe(1);
+    expect(new LossLog(site.config.state, { readOnly: true }).all().map((l) => l.files.map((f) => f.mtimeMs))).toEqual([[clock.now().getTime() - 5 * 60_000 - 600_000]]);
+  });
+});
