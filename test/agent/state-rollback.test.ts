@@ -272,3 +272,34 @@ describe('a backup slot overwritten with a version of the same size', () => {
     expect(new LossLog(site.config.state, { readOnly: true }).all().map((l) => l.files.map((f) => f.mtimeMs))).toEqual([[clock.now().getTime() - 5 * 60_000 - 600_000]]);
   });
 });
+
+describe('a state directory put back to an older copy whose read of the store is refused', () => {
+  it('records the batches evicted since lost unseen, saying in the reason that they may be offsite, and says so in its warning', async () => {
+    const s = site();
+    const memory = new MemoryBlobStore();
+    let refuse = false;
+    const store = new Proxy(memory, {
+      get: (target, key, receiver) =>
+        key === 'get' ? (k: string) => (refuse && k.startsWith('manifests/') ? Promise.reject(new Error('AccessDenied')) : target.get(k)) : Reflect.get(target, key, receiver),
+    });
+    const alerts: Alert[] = [];
+    const clock = new ManualClock(new Date());
+    writeTree(s.root, 2, 10, { now: clock.now().getTime() });
+    await cronPass(s.config, store, alerts, clock);
+    cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true });
+    clock.advance(10 * 60_000);
+    writeTree(s.root, 2, 10, { firstBatch: 3, now: clock.now().getTime() });
+    await cronPass(s.config, store, alerts, clock);
+    rmSync(join(s.root, '000003'), { recursive: true });
+    rmSync(join(s.root, '000004'), { recursive: true });
+    writeTree(s.root, 1, 4, { firstBatch: 5, ageMs: 10_000, now: clock.now().getTime() });
+    rmSync(s.config.state, { recursive: true });
+    cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+    clock.advance(10 * 60_000);
+    refuse = true;
+    await cronPass(s.config, store, alerts, clock);
+    const [loss] = new LossLog(s.config.state, { readOnly: true }).all();
+    expect(loss?.reason).toMatch(/\(the state directory went back to an older copy and the store's manifests since were not read: it may be offsite, look it up in the catalogue\)$/);
+    expect(alerts.find((a) => a.key === 'state-restored')?.message).toContain("The store's manifests since");
+  });
+});
