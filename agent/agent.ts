@@ -115,7 +115,7 @@ export class Agent {
     const { site, state } = this.deps.config;
     const shipped = await shippedSince(this.deps.store, site, new Date(stale.remembered), this.deps.clock.now()).catch(() => undefined);
     this.recordings.shippedElsewhere = shipped?.paths;
-    this.recordings.shippedElsewhereGap = shipped?.complete ? undefined : `the state directory went back to an older copy and the store's manifests ${shipped ? `filed from ${shipped.unreadFrom} on` : 'since'} were not read: it may be offsite, look it up in the catalogue`;
+    this.recordings.shippedElsewhereGap = shipped?.complete ? undefined : `the state directory went back to an older copy and the store's manifests ${shipped ? `filed from ${shipped.unreadFrom} on` : 'since'} were not all read: it may be offsite, look it up in the catalogue`;
     rememberRestoredOver(state, stale.found, stale.newest.agent?.restoredOver, this.deps.clock.now(), this.deps.log); // its own heartbeats before it went back: not a copy's
     this.alerts.adoptSent(stale.newest.alerts ?? [], ['state-restored', 'site-name-shared']); // paged then: not paged anew
     this.losses.alertedElsewhere((stale.newest.recentLosses ?? []).map((l) => l.id));

@@ -77,7 +77,7 @@ export function stateRestoredAlert(site: string, state: string, stale: { remembe
     ? `The store's manifests since ${stale.remembered} could not be read: recordings shipped since and evicted from the recorder may be recorded lost though they are offsite (look them up in the catalogue before acting on such a loss).`
     : read.complete
       ? `The ${read.manifests} pack(s) the store lists since ${stale.remembered} were read, so what they hold is not called lost, and a batch holding any of it is asked about before it is sent (not sent again).`
-      : `Only the first ${read.manifests} pack(s) the store lists since ${stale.remembered} were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not read, so recordings shipped in them and evicted since may be recorded lost though they are offsite (look them up in the catalogue before acting on such a loss).`;
+      : `Only the first ${read.manifests} pack(s) the store lists since ${stale.remembered} were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not all read, so recordings shipped in them and evicted since may be recorded lost though they are offsite (look them up in the catalogue before acting on such a loss).`;
   return {
     severity: 'warning',
     site,

@@ -218,7 +218,7 @@ describe('reading the store for a state directory put back to an older copy, pas
     expect((await shippedSince(store, 'site-a', new Date(since.getTime() - 60_000), clock.now(), 3)).complete).toBe(true);
     const stale = { remembered: '2026-12-01T00:00:00.000Z', found: '2026-12-02T00:00:00.000Z' };
     const alert = stateRestoredAlert('site-a', s.config.state, stale, read);
-    expect(alert.message).toContain(`Only the first 2 pack(s) the store lists since 2026-12-01T00:00:00.000Z were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not read, so recordings shipped in them and evicted since may be recorded lost though they are offsite`);
+    expect(alert.message).toContain(`Only the first 2 pack(s) the store lists since 2026-12-01T00:00:00.000Z were read (the most a pass reads): what they hold is not called lost, but packs filed from ${read.unreadFrom} on were not all read, so recordings shipped in them and evicted since may be recorded lost though they are offsite`);
     expect(alert.details).toMatchObject({ manifests: 2, complete: false, unreadFrom: read.unreadFrom });
     expect(stateRestoredAlert('site-a', s.config.state, stale, undefined).message).toContain("The store's manifests since 2026-12-01T00:00:00.000Z could not be read: recordings shipped since and evicted from the recorder may be recorded lost though they are offsite");
   });
@@ -299,7 +299,7 @@ describe('a state directory put back to an older copy whose read of the store is
     refuse = true;
     await cronPass(s.config, store, alerts, clock);
     const [loss] = new LossLog(s.config.state, { readOnly: true }).all();
-    expect(loss?.reason).toMatch(/\(the state directory went back to an older copy and the store's manifests since were not read: it may be offsite, look it up in the catalogue\)$/);
+    expect(loss?.reason).toMatch(/\(the state directory went back to an older copy and the store's manifests since were not all read: it may be offsite, look it up in the catalogue\)$/);
     expect(alerts.find((a) => a.key === 'state-restored')?.message).toContain("The store's manifests since");
   });
 });
