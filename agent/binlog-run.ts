@@ -2,6 +2,7 @@ import type { BinlogSourceConfig } from '../core/config.ts';
 import { segmentName } from '../core/log-gaps.ts';
 import { artefactManifestKey, artefactSourcePrefix } from '../core/layout.ts';
 import type { BlobStore } from '../core/ports.ts';
+import { TransientError } from '../core/errors.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { ArtefactRunnerDeps } from './artefact-runner.ts';
 import { findGaps, type Gap } from './sources/binlog.ts';
@@ -29,9 +30,9 @@ async function highestOffsite(store: Pick<BlobStore, 'list'>, site: string, sour
 /**
  * The closed segments of `basename` among `wanted` whose object and manifest the store holds,
  * written since `since` (this run of the numbering): shipped by a state directory this one does
- * not remember. Undefined when the store cannot say.
+ * not remember. Undefined when the store cannot say (it refuses), 'unreachable' when it could not be asked now.
  */
-async function committedOffsite(store: Pick<BlobStore, 'list' | 'head'>, site: string, source: string, basename: string, wanted: ReadonlySet<number>, since: string | undefined): Promise<number[] | undefined> {
+async function committedOffsite(store: Pick<BlobStore, 'list' | 'head'>, site: string, source: string, basename: string, wanted: ReadonlySet<number>, since: string | undefined): Promise<number[] | 'unreachable' | undefined> {
   const prefix = artefactSourcePrefix(site, 'binlog', source);
   const name = new RegExp(`/([^/]+)-${basename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d{6,})$`);
   const found = new Set<number>();
@@ -45,8 +46,8 @@ async function committedOffsite(store: Pick<BlobStore, 'list' | 'head'>, site: s
       // A data object without its manifest was never committed (a pass cut before it).
       if (await store.head(artefactManifestKey(site, 'binlog', source, m[1]!))) found.add(sequence);
     }
-  } catch {
-    return undefined;
+  } catch (error) {
+    return error instanceof TransientError ? 'unreachable' : undefined;
   }
   return [...found];
 }
@@ -111,7 +112,8 @@ export class BinlogRun {
    * store holds committed: a state directory put back to an older copy (a VM snapshot) does not
    * know what shipped after it, and those segments are offsite, not a gap. Asked once per
    * process, and only while a gap holds a segment not yet recorded lost (a real gap, once
-   * recorded, costs no listing); what is found is remembered (observations.json `offsite`).
+   * recorded, costs no listing); what is found is remembered (observations.json `offsite`). A
+   * store that cannot be reached now leaves the gap to a later pass (counted shipped in this one).
    */
   private async offsiteInGaps(known: readonly number[], onSite: readonly number[], basename: string): Promise<number[]> {
     const remembered = this.deps.observations.binlogOffsite(this.source.name);
@@ -120,9 +122,14 @@ export class BinlogRun {
     const lost = this.lostNames();
     const unjudged = new Set(gaps.flatMap((g) => Array.from({ length: g.to - g.from + 1 }, (_, i) => g.from + i)).filter((n) => !lost.has(segmentName(basename, n))));
     if (unjudged.size === 0) return remembered;
-    this.askedGaps = true;
     const since = this.deps.observations.binlogRunSince(this.source.name);
     const found = await committedOffsite(this.deps.store, this.deps.site, this.source.name, basename, unjudged, since);
+    if (found === 'unreachable') {
+      // Judged by a later pass that reaches the store: a gap recorded now would page segments perhaps offsite.
+      this.deps.log.warn('binlog gap not judged in this pass: the store could not be asked whether its segments are offsite', { source: this.source.name, segments: [...unjudged].map((n) => segmentName(basename, n)) });
+      return [...remembered, ...unjudged];
+    }
+    this.askedGaps = true;
     if (!found?.length) return remembered;
     this.deps.log.warn('binlog segments offsite that this state directory does not know (it is older than what shipped): not a gap', { source: this.source.name, segments: found.map((n) => segmentName(basename, n)) });
     this.deps.observations.addBinlogOffsite(this.source.name, found);

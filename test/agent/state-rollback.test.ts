@@ -11,6 +11,8 @@ import { ManualClock } from '../../core/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../core/config.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import type { Alert, BlobStore } from '../../core/ports.ts';
+import { artefactSourcePrefix } from '../../core/layout.ts';
+import { TransientError } from '../../core/errors.ts';
 import { writeTree } from '../support/recorder-tree.ts';
 import { artefactAgent, artefactSite, bytesOf, writeAt } from '../support/artefact-agent.ts';
 
@@ -171,6 +173,56 @@ describe('a binlog source whose state directory was put back to a VM snapshot', 
     clock.advance(25 * 3600_000); // past repeatHours: the open gap is repeated as the one raised before
     await pass();
     expect(alerts.at(-1)?.subject).toMatch(/^still open since .*: binlog gap in rtm: segments 3 to 4 missing$/);
+  });
+});
+
+describe('a binlog source put back to a VM snapshot while the store cannot be reached', () => {
+  const segment = (n: number) => `rtmbinlog.${String(n).padStart(6, '0')}`;
+  const T0 = 1_790_000_000_000;
+
+  it('does not record lost the segments in a gap it could not ask the store about: judged at the next pass, only the segment purged unshipped is lost', async () => {
+    const site = artefactSite(`  - { name: rtm, type: binlog, path: "{root}", basename: rtmbinlog, partialIntervalSeconds: 0 }`);
+    const write = (n: number) => writeAt(join(site.root, segment(n)), bytesOf(500, n), new Date(T0 + n * 60_000));
+    const memory = new MemoryBlobStore();
+    let down = false;
+    const prefix = artefactSourcePrefix('site-a', 'binlog', 'rtm');
+    const store = new Proxy(memory, {
+      get: (target, key, receiver) =>
+        key === 'list'
+          ? (p: string) => (down && p.startsWith(prefix) ? failing() : target.list(p))
+          : Reflect.get(target, key, receiver),
+    });
+    async function* failing(): AsyncIterable<never> {
+      throw new TransientError('S3 list: Error: read ECONNRESET');
+    }
+    const clock = new ManualClock(new Date(T0 + 3600_000));
+    const pass = async () => {
+      const h = artefactAgent(site.config, store, { clock });
+      try {
+        return await h.agent.cycle();
+      } finally {
+        h.agent.close();
+      }
+    };
+    const lostNames = () => new LossLog(site.config.state, { readOnly: true }).all().flatMap((l) => l.files.map((f) => f.name));
+    for (const n of [1, 2, 3]) write(n);
+    await pass();
+    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    clock.advance(10 * 60_000);
+    for (const n of [4, 5]) write(n);
+    await pass(); // 3 and 4 ship
+    for (const n of [6, 7]) write(n);
+    for (const n of [1, 2, 3, 4, 5]) rmSync(join(site.root, segment(n)));
+    rmSync(site.config.state, { recursive: true });
+    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    clock.advance(10 * 60_000);
+    down = true;
+    await pass();
+    expect(lostNames()).toEqual([]);
+    down = false;
+    clock.advance(10 * 60_000);
+    expect((await pass()).lost).toBe(1);
+    expect(lostNames()).toEqual([segment(5)]);
   });
 });
 
