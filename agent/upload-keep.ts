@@ -110,15 +110,19 @@ export function stalledUploadAlert(site: string, file: { source: string; name: s
 }
 
 /**
- * Resolves the upload-stalled alerts of `source`'s files no longer on the site (`present`: the
- * names its scan found): a file rotated away or removed before it got offsite is no longer stalled,
- * its record is given up at the next pass's start (agent/recover.ts), and a version removed
- * before it was shipped is reported as lost on its own. Without this the critical alert, raised
- * only at a stop and resolved only once its file is offsite, stayed open for ever.
+ * Resolves the alerts of `source`'s files no longer on the site (`present`: the names its scan
+ * found): an upload stalled on the line (`upload-stalled`) or a file that could not be shipped or
+ * was held back (`ship-failed`). A file rotated away or removed before it got offsite has nothing
+ * left to ship, its kept upload is given up at the next pass's start (agent/recover.ts), and a
+ * version removed before it was shipped is reported as lost on its own. Without this such an
+ * alert, raised by a shipping and resolved only once its file is offsite, stayed open for ever.
  */
 export async function resolveStalledGone(alerts: Pick<AlertBook, 'resolveOthers'>, site: string, source: string, present: readonly string[]): Promise<void> {
-  const prefix = `upload-stalled:${source}:`;
-  await alerts.resolveOthers(prefix, new Set(present.map((name) => `${prefix}${name}`)), site, (a) => `${a.key.slice(prefix.length)} of source ${source} is no longer on the site: its upload is given up (a version removed before it was shipped is reported as lost).`);
+  for (const kind of ['upload-stalled', 'ship-failed']) {
+    const prefix = `${kind}:${source}:`;
+    const what = kind === 'upload-stalled' ? 'its upload is given up' : 'nothing of it is left to ship';
+    await alerts.resolveOthers(prefix, new Set(present.map((name) => `${prefix}${name}`)), site, (a) => `${a.key.slice(prefix.length)} of source ${source} is no longer on the site: ${what} (a version removed before it was shipped is reported as lost).`);
+  }
 }
 
 /** Whether the state directory keeps an upload of `source`'s file `name` that the line stopped (its record left for the next run). */
