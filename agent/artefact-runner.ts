@@ -24,6 +24,7 @@ import { detectBasename, parseIndex, planBinlog, sequenceOf, type Gap } from './
 import { artefactSelector } from './sources/select.ts';
 import { sentence } from '../core/alert-text.ts';
 import { shippingError } from './store-refusal.ts';
+import { raiseShipFailure, unreachedFileAlert } from './store-unreached.ts';
 import { keptUpload, lineFailure, resolveStalledGone, stalledUploadAlert, stillKept, stoppedAt, type UploadKeptError } from './upload-keep.ts';
 
 // One artefact source (rotated, binlog or archive) per instance: each cycle scans read-only,
@@ -312,7 +313,9 @@ export class ArtefactRunner {
           this.deps.onError?.(`${work.source}/${work.stamp.name}: ${shippingError(stopped ?? error, this.deps.site)}`);
           if (error instanceof FormatChangedError) return this.formatChanged(work, error);
           if (stopped) return this.lineStopped(work, stopped);
-          await this.deps.alerts.raise(`ship-failed:${work.source}:${work.stamp.name}`, { severity: 'warning', site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(shippingError(error, this.deps.site))} It stays in the backlog and is tried again next cycle.` });
+          const said = shippingError(error, this.deps.site);
+          const now = { severity: 'warning' as const, site: this.deps.site, subject: `${work.stamp.name} could not be shipped`, message: `After ${attempt} attempt(s): ${sentence(said)} It stays in the backlog and is tried again next cycle.` };
+          await raiseShipFailure(this.deps.alerts, `ship-failed:${work.source}:${work.stamp.name}`, error, now, (since, reason) => unreachedFileAlert(this.deps.site, { source: work.source, name: work.stamp.name }, since, reason, said, this.deps.clock.now()));
           return undefined;
         }
         await new Promise((r) => setTimeout(r, this.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));

@@ -18,6 +18,8 @@ import type { AlertBook } from './state/alert-book.ts';
 import type { AgentDeps, CycleReport } from './agent-types.ts';
 import type { Alert } from '../core/ports.ts';
 import { shippingError } from './store-refusal.ts';
+import { raiseShipFailure, unreachedBatchesAlert } from './store-unreached.ts';
+import { lineFailure } from './upload-keep.ts';
 
 // Shipping a recordings source's batches within one pass: `packConcurrency` workers take what the
 // walk hands out until the time slice ends; each pack is retried a few times on transient or
@@ -173,13 +175,21 @@ export async function shipAll(s: RecordingsState, source: RecordingsSourceConfig
   await Promise.all(Array.from({ length: s.deps.config.shipping.packConcurrency }, (_, n) => worker(n)));
   if ('error' in broken) throw broken.error;
   const { site } = s.deps.config;
-  await s.alerts.hold(`ship-failed:${source.name}`, shipFailedAlert(site, source, failures), site, `Every batch of ${source.name} the agent tried ships again.`, !report.more && !s.stopping());
+  const failed = shipFailedAlert(site, source, failures);
+  const [first] = failures;
+  // Every batch failed for want of the store (the line down): alerted only if it lasts (agent/store-unreached.ts).
+  if (failed && first && failures.every((f) => f.cause !== undefined)) {
+    const cause = first.cause;
+    await raiseShipFailure(s.alerts, `ship-failed:${source.name}`, cause, failed, (since, reason) => unreachedBatchesAlert(site, source.name, failures.map((f) => f.batch), since, reason, first.error, s.deps.clock.now()));
+  } else await s.alerts.hold(`ship-failed:${source.name}`, failed, site, `Every batch of ${source.name} the agent tried ships again.`, !report.more && !s.stopping());
 }
 
 interface ShipFailure {
   batch: string;
   attempts: number;
   error: string;
+  /** The error itself when the store could not be reached (lineFailure): such a failure is alerted only if it lasts. */
+  cause?: unknown;
 }
 
 /**
@@ -270,7 +280,7 @@ async function shipWithRetry(s: RecordingsState, source: RecordingsSourceConfig,
       // The store did not answer (the SDK already asked again): the batch and the rest of the pass wait for the next pass.
       if (storeSilent(error)) silent.message = s.storeSilent = messageOf(error);
       if (!retryable || attempt === attempts || silent.message !== undefined) {
-        failures.push({ batch: work.batch, attempts: attempt, error: shippingError(error, config.site) });
+        failures.push({ batch: work.batch, attempts: attempt, error: shippingError(error, config.site), ...(lineFailure(error) !== undefined ? { cause: error } : {}) });
         return { lost };
       }
       await new Promise((r) => setTimeout(r, s.deps.retryDelayMs?.(attempt) ?? Math.min(30_000, 1000 * 2 ** (attempt - 1))));

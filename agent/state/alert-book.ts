@@ -30,6 +30,8 @@ export interface AlertState {
 interface AlertsFile {
   format: 1;
   open: Record<string, AlertState>;
+  /** Conditions held back until they have lasted their grace (raiseAfter): when each was first seen. */
+  watching?: Record<string, string>;
 }
 
 /** `undelivered`: no hook took it (NotDeliveredError, logged by the notifier); kept as open and not delivered (`agent status` shows it), and the next pass sends it again. */
@@ -61,6 +63,7 @@ export const ALERTS_RESERVE_BYTES = 16 * 1024;
 export class AlertBook {
   private readonly file: string;
   private readonly open = new Map<string, AlertState>();
+  private readonly watching = new Map<string, string>();
 
   constructor(
     directory: string,
@@ -69,6 +72,7 @@ export class AlertBook {
     this.file = join(directory, 'alerts.json');
     const saved = readJsonFile<AlertsFile>(this.file);
     for (const a of Object.values(saved?.open ?? {})) this.open.set(a.key, a);
+    for (const [key, since] of Object.entries(saved?.watching ?? {})) this.watching.set(key, since);
   }
 
   /**
@@ -76,6 +80,10 @@ export class AlertBook {
    * would resolve them, never run again, and an incident opened for them would stay open for ever.
    */
   async resolveRemovedSources(configured: ReadonlySet<string>, site: string): Promise<void> {
+    this.forget((key) => {
+      const source = sourceOfAlertKey(key);
+      return source !== undefined && !configured.has(source);
+    });
     for (const state of [...this.open.values()]) {
       const source = sourceOfAlertKey(state.key);
       if (source !== undefined && !configured.has(source)) await this.resolve(state.key, site, `Source ${source} is no longer in the agent's configuration: this condition is no longer watched.`);
@@ -130,6 +138,33 @@ export class AlertBook {
   }
 
   /**
+   * A condition not worth a page until it has lasted `graceMs` (a store out of reach: a line
+   * that drops comes back by itself): remembered (`watching` in alerts.json) from the pass that
+   * first finds it, and raised as `raise` does, with `alert(since)`, by the first pass that finds
+   * it still there once the grace has passed. `resolve` forgets it without a word while it is
+   * only watched. With `quiet`, a pass that finds it says nothing even after the grace (another
+   * alert already pages its cause), but its first sighting is kept.
+   */
+  async raiseAfter(key: string, graceMs: number, alert: (since: string) => Omit<Alert, 'key'>, quiet = false): Promise<RaiseOutcome> {
+    const state = this.open.get(key);
+    if (state) return this.raise(key, alert(state.raisedAt));
+    const since = this.watching.get(key) ?? this.deps.now().toISOString();
+    if (quiet || this.deps.now().getTime() - Date.parse(since) < graceMs) {
+      if (!this.watching.has(key)) {
+        this.watching.set(key, since);
+        this.save();
+      }
+      return 'quiet';
+    }
+    const outcome = await this.raise(key, alert(since));
+    const raised = this.open.get(key);
+    if (raised) this.open.set(key, { ...raised, raisedAt: since });
+    this.watching.delete(key);
+    this.save();
+    return outcome;
+  }
+
+  /**
    * The condition `key` as a pass found it: raised when `alert` is given, else resolved with
    * `resolved`, but only when `complete` (a pass that stopped early did not look everywhere).
    */
@@ -169,6 +204,7 @@ export class AlertBook {
 
   /** The condition `key` no longer holds: a resolved alert when it was open, nothing otherwise. */
   async resolve(key: string, site: string, message: string): Promise<boolean> {
+    if (this.watching.delete(key)) this.save();
     const state = this.open.get(key);
     if (!state) return false;
     if (state.sent === 0) {
@@ -200,6 +236,7 @@ export class AlertBook {
 
   /** Resolves every open alert whose key starts with `prefix` and is not in `stillOpen`. */
   async resolveOthers(prefix: string, stillOpen: ReadonlySet<string>, site: string, message: (state: AlertState) => string): Promise<void> {
+    this.forget((key) => key.startsWith(prefix) && !stillOpen.has(key));
     for (const state of [...this.open.values()]) {
       if (state.key.startsWith(prefix) && !stillOpen.has(state.key)) await this.resolve(state.key, site, message(state));
     }
@@ -247,8 +284,16 @@ export class AlertBook {
     }
   }
 
+  /** Stops watching the conditions `which` picks (raiseAfter), none of which was told. */
+  private forget(which: (key: string) => boolean): void {
+    const before = this.watching.size;
+    for (const key of [...this.watching.keys()]) if (which(key)) this.watching.delete(key);
+    if (this.watching.size !== before) this.save();
+  }
+
   private save(): void {
-    writeFileReserved(this.file, `${JSON.stringify({ format: 1, open: Object.fromEntries(this.open) } satisfies AlertsFile, null, 1)}\n`, ALERTS_RESERVE_BYTES);
+    const watching = this.watching.size > 0 ? { watching: Object.fromEntries(this.watching) } : {};
+    writeFileReserved(this.file, `${JSON.stringify({ format: 1, open: Object.fromEntries(this.open), ...watching } satisfies AlertsFile, null, 1)}\n`, ALERTS_RESERVE_BYTES);
   }
 }
 
