@@ -256,7 +256,7 @@ export class ArtefactRunner {
         severity: 'critical',
         site: this.deps.site,
         subject: `binlog gap in ${this.source.name}: ${what} missing`,
-        message: `${what} of source ${this.source.name} is neither on the site nor offsite. Point-in-time restore cannot cross the gap: take a new full backup so that later times are reachable.`,
+        message: `${what} of source ${this.source.name} ${gap.from === gap.to ? 'is' : 'are'} neither on the site nor offsite: removed from the site (purged by the database server) before the agent shipped ${gap.from === gap.to ? 'it' : 'them'}. Recorded lost (\`ferry agent status --losses\`): the loss alert for ${gap.from === gap.to ? 'it' : 'them'} is this same event. Point-in-time restore cannot cross the gap: take a new full backup of the database now, and keep binlogs on the server for longer than the agent can fall behind. This alert resolves by itself once a full backup newer than the gap is offsite; times between the last full before it and the gap stay unreachable.`,
         details: { source: this.source.name, ...gap },
       })) !== 'quiet') this.deps.log.error('binlog gap: point-in-time restore cannot cross it', { source: this.source.name, gap });
     }

@@ -868,6 +868,10 @@ describe('alerts with memory', () => {
     await cronPass(s.config, store, alerts, clock);
     expect(gapAlerts()).toHaveLength(1);
     expect(gapAlerts()[0]).toMatchObject({ key: 'binlog-gap:binlog:3-3', details: { alertState: 'raised' } });
+    // What happened, that the loss page is the same event, what to do now, and how it ends.
+    expect(gapAlerts()[0]!.message).toContain('segment 3 of source binlog is neither on the site nor offsite: removed from the site (purged by the database server) before the agent shipped it. Recorded lost (`ferry agent status --losses`): the loss alert for it is this same event.');
+    expect(gapAlerts()[0]!.message).toContain('take a new full backup of the database now');
+    expect(gapAlerts()[0]!.message).toContain('This alert resolves by itself once a full backup newer than the gap is offsite');
     clock.advance(25 * 3600_000);
     await cronPass(s.config, store, alerts, clock);
     await cronPass(s.config, store, alerts, clock);
