@@ -135,7 +135,11 @@ function deadmanAlert(row: FleetRow, since: string, now: Date, repeated: boolean
   const what = silent ? 'agent silent' : row.missedWindow ? 'backup window did not run' : 'backup window did not finish';
   const subject = `Ferry ${row.site}: ${what}${repeated ? ' (still)' : ''}`;
   const todo = silent
-    ? [`check the Ferry agent on the site host of ${row.site}: is it running (cron or service), can it reach S3`, 'run `ferry agent run --once` there and look at its log']
+    ? [
+        `check the Ferry agent on the site host of ${row.site}: is it running (its cron line, or \`systemctl status 'ferry-agent@*'\`), can it reach S3`,
+        'there, `ferry agent status --config /etc/ferry/agent.yaml` shows its last pass, last error and open alerts; `ferry agent run --config /etc/ferry/agent.yaml --once` runs a pass and prints its log (docs/operations.md, "Looking at an agent")',
+        "this alert resolves by itself when the agent's next heartbeat reaches the store",
+      ]
     : [`look at the backup window's executions for ${row.site} (was the schedule disabled, did the state machine fail to start)`, 'start the backup window on demand'];
   const alert = composeAlert({ severity: 'critical', site: row.site, subject, what: row.reasons.join('; '), since, now, details: [lastHeartbeatLine(row)], todo });
   return { ...alert, key: `deadman:${row.site}` };

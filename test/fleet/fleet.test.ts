@@ -238,6 +238,9 @@ describe('a site silent for longer than its recent heartbeats are kept', () => {
     const sent: Alert[] = [];
     await runDeadman({ store: new MemoryDeadmanStore(), notifier: { notify: async (a) => void sent.push(a) } }, [row!], NOW);
     expect(sent[0]!.message).toContain(`Last heartbeat: ${last} (the agent's last daily heartbeat: the later ones expired; it may have run up to a day after it)`);
+    // What to do names commands that run as written (`agent run` without --config exits 2), and how the page ends.
+    expect(sent[0]!.message).toContain('`ferry agent status --config /etc/ferry/agent.yaml` shows its last pass, last error and open alerts; `ferry agent run --config /etc/ferry/agent.yaml --once` runs a pass');
+    expect(sent[0]!.message).toContain("this alert resolves by itself when the agent's next heartbeat reaches the store");
     // A site with neither recent nor daily heartbeats was never heard from.
     const [never] = await readFleet({ blobs: store, runs: new MemoryRunStore() }, [{ name: 'new-site' }], NOW);
     expect(never).toMatchObject({ state: 'SILENT', reasons: ['no heartbeat received yet'] });
