@@ -56,8 +56,11 @@ export interface ArtefactSourceStatus {
   /** Rotated backups and archives: how many of the backlog are not yet judged complete, and the window that judges them. */
   settling?: { files: number; stableSeconds: number; minAgeSeconds: number };
   lastShipped?: { name: string; artefactId: string; at: string; partial: boolean; sequence?: number };
-  /** Binlog: missing segment numbers; point-in-time restore cannot cross them. */
-  gaps?: Gap[];
+  /**
+   * Binlog: missing segment numbers; point-in-time restore cannot cross them. `bridgedBy`: the
+   * full backup newer than the gap that is offsite (times after it are reachable again).
+   */
+  gaps?: (Gap & { bridgedBy?: { source: string; name: string; at: string } })[];
   /** Versions lost before they were shipped (as remembered by the journal). */
   lost: number;
   /** Why the source could not be scanned, when it could not. */
@@ -96,6 +99,8 @@ export class ArtefactRunner {
   }
 
   private gapCheck: { gaps: Gap[]; files: SiteFile[] } | undefined;
+  /** The gaps of this pass's status, to which settleGaps adds the full that bridges each. */
+  private shownGaps: ArtefactSourceStatus['gaps'];
   /** A binlog source's run of the server's numbering (restarts, purged segments). */
   private readonly run: BinlogRun | undefined;
   /** The segment series of a binlog source, as its last scan found it. */
@@ -152,6 +157,8 @@ export class ArtefactRunner {
     this.deps.observations.save();
     const backlog = new Map<string, FileStamp>([...after.waiting.map((f): [string, FileStamp] => [f.name, f]), ...readyUnshipped]);
     out.status = this.status([...backlog.values()], after.gaps, after.waiting.length);
+    // The gaps are judged after every source of the pass (settleGaps), before the status is kept.
+    this.shownGaps = out.status.gaps;
     await alertDatedAhead(this.deps, this.source, after.waiting);
     return out;
   }
@@ -248,6 +255,8 @@ export class ArtefactRunner {
       const bridge = this.deps.fullNewerThan?.(Math.min(seenAt, this.segmentMtime(gap.to + 1, files) ?? Infinity));
       const what = gap.from === gap.to ? `segment ${gap.from}` : `segments ${gap.from} to ${gap.to}`;
       if (bridge) {
+        const shown = this.shownGaps?.find((g) => g.from === gap.from && g.to === gap.to);
+        if (shown) shown.bridgedBy = { source: bridge.source, name: bridge.name, at: new Date(bridge.mtimeMs).toISOString() };
         await this.deps.alerts.resolve(key, this.deps.site, `A full backup newer than the gap in ${this.source.name} (${bridge.source}/${bridge.name}, ${new Date(bridge.mtimeMs).toISOString()}) is offsite: point-in-time restore reaches every time after it. Times between the last full before the gap and ${what} stay unreachable.`);
         continue;
       }

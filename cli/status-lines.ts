@@ -11,12 +11,28 @@ function settlingText(settling: ArtefactSourceStatus['settling']): string {
   return `; ${settling.files} not yet judged complete: a file ships once a later pass finds it unchanged for ${settling.stableSeconds} s (stableSeconds)${age}`;
 }
 
+const segments = (gs: NonNullable<ArtefactSourceStatus['gaps']>) => gs.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ');
+
+/**
+ * A binlog source's gaps: those no full backup after them bridges block point-in-time restore;
+ * a bridged one (its alert resolved) blocks only the times between the last full before it and
+ * the gap, and names the full that brought the later times back.
+ */
+function gapsText(gaps: NonNullable<ArtefactSourceStatus['gaps']>): string {
+  const open = gaps.filter((g) => !g.bridgedBy);
+  const bridged = gaps.filter((g) => g.bridgedBy);
+  const parts: string[] = [];
+  if (open.length) parts.push(`; GAP in segments ${segments(open)}: point-in-time restore cannot cross it`);
+  for (const g of bridged) parts.push(`; gap in segments ${segments([g])} bridged by ${g.bridgedBy!.source}/${g.bridgedBy!.name} (${g.bridgedBy!.at}, offsite): restore reaches every time after that full, not the times between the full before the gap and the gap`);
+  return parts.join('');
+}
+
 /** One line per backup, binlog, archive and tree source. */
 export function artefactAndTreeLines(s: Pick<StatusReport, 'artefactSources' | 'treeSources'>): string[] {
   const lines: string[] = [];
   for (const a of s.artefactSources) {
     const last = a.lastShipped ? `last shipped ${a.lastShipped.name}${a.lastShipped.partial ? ' (partial)' : ''} at ${a.lastShipped.at}` : 'nothing shipped yet';
-    const gaps = a.gaps?.length ? `; GAP in segments ${a.gaps.map((g) => (g.from === g.to ? `${g.from}` : `${g.from}-${g.to}`)).join(', ')}: point-in-time restore cannot cross it` : '';
+    const gaps = gapsText(a.gaps ?? []);
     // A source that cannot be read shows what its last readable pass left waiting, and says it cannot be read.
     const unreadable = a.problem ? `; CANNOT BE READ at the last pass (${a.problem}): what waits there is not counted` : '';
     lines.push(`${`${a.name} (${a.type})`.padEnd(17)} ${a.backlog.files} waiting (${formatBytes(a.backlog.bytes)}${settlingText(a.settling)}), ${last}${a.lost ? `, ${a.lost} lost` : ''}${gaps}${unreadable}`);

@@ -54,4 +54,38 @@ describe("a binlog source's lost count", () => {
     expect(text).toMatch(/^lost\s+2 backup\/log version\(s\)$/m);
     expect(text).toMatch(/^cc-binlog \(binlog\) .*, 2 lost; GAP in segments 3-4/m);
   });
+
+  it('says in `agent status` which full backup bridged a gap once its alert resolved, instead of "point-in-time restore cannot cross it"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-binlog-bridged-'));
+    const root = join(dir, 'binlogs');
+    const dumps = join(dir, 'dumps');
+    mkdirSync(root);
+    mkdirSync(dumps);
+    for (const n of [1, 2, 5, 6]) writeSegment(root, n, n === 6);
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(
+      file,
+      `site: site-a\nstate: ${join(dir, 'state')}\nshipping: { partSizeMiB: 5, attempts: 1 }\nsources:\n  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: ${dumps}, stableSeconds: 0 }\n  - { name: cc-binlog, type: binlog, path: ${root}, basename: mysql-bin, partialIntervalSeconds: 0 }\n`,
+    );
+    const config = parseAgentConfig(readFileSync(file, 'utf8'), file);
+    const clock = new ManualClock(new Date());
+    const pass = async () => {
+      const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async () => undefined }, verify: 'read-back', retryDelayMs: () => 1 });
+      try {
+        await agent.cycle();
+      } finally {
+        agent.close();
+      }
+    };
+    const store = new MemoryBlobStore();
+    await pass();
+    expect(renderStatus(await collectStatus(file))).toMatch(/^cc-binlog \(binlog\) .*; GAP in segments 3-4: point-in-time restore cannot cross it$/m);
+    // The DBA takes a new full backup, as the gap's alert advised: the next pass ships it and resolves the alert.
+    writeAt(join(dumps, 'full-after-gap.sql'), Buffer.alloc(5000, 7), clock.now());
+    clock.advance(60_000);
+    await pass();
+    const text = renderStatus(await collectStatus(file));
+    expect(text).not.toMatch(/GAP in segments/);
+    expect(text).toMatch(/^cc-binlog \(binlog\) .*; gap in segments 3-4 bridged by full\/full-after-gap\.sql \(.*Z, offsite\): restore reaches every time after that full/m);
+  });
 });
