@@ -16,8 +16,9 @@ export function createAlertNotifier(config: { command?: string; webhook?: string
       sent.push(alert);
       (alert.severity === 'info' ? log.info : log.warn)(`alert: ${alert.subject}`, { site: alert.site, severity: alert.severity, message: alert.message });
       const deliveries: Promise<void>[] = [];
-      if (config.command) deliveries.push(runCommand(config.command, alert));
-      if (config.webhook) deliveries.push(postWebhook(config.webhook, alert));
+      const payload = delivered(alert);
+      if (config.command) deliveries.push(runCommand(config.command, payload));
+      if (config.webhook) deliveries.push(postWebhook(config.webhook, payload));
       const failed: string[] = [];
       for (const r of await Promise.allSettled(deliveries)) {
         if (r.status === 'rejected') failed.push(messageOf(r.reason));
@@ -26,6 +27,18 @@ export function createAlertNotifier(config: { command?: string; webhook?: string
       if (deliveries.length > 0 && failed.length === deliveries.length) throw new NotDeliveredError(`alert "${alert.subject}" reached no hook: ${failed.join('; ')}`);
     },
   };
+}
+
+/**
+ * What a hook gets: the alert, with `title` naming the site before its subject (`Ferry site-a:
+ * binlog gap in binlogs: segment 4 missing`, as the cloud's alerts say it) for a mail or chat hook
+ * that shows one line, and `kind` (the first part of its key: `binlog-gap`, `loss`,
+ * `ship-failed`…) for a hook that routes by kind.
+ */
+export function delivered(alert: Alert): Alert & { title: string } {
+  const title = alert.subject.startsWith(`Ferry ${alert.site}:`) ? alert.subject : `Ferry ${alert.site}: ${alert.subject}`;
+  const kind = alert.kind ?? alert.key?.split(':')[0];
+  return { ...alert, ...(kind ? { kind } : {}), title };
 }
 
 function runCommand(command: string, alert: Alert): Promise<void> {

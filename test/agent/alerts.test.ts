@@ -33,8 +33,9 @@ describe('alert hooks', () => {
     const notifier = createAlertNotifier({ command: `cat > '${out}'`, webhook: url }, createLogger({ json: true, write: (l) => lines.push(l) }));
     await notifier.notify(alert);
     server.close();
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(alert);
-    expect(received).toEqual([{ method: 'POST', type: 'application/json', body: alert }]);
+    const payload = { ...alert, title: 'Ferry site-a: 3 recording(s) lost before shipping' };
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(payload);
+    expect(received).toEqual([{ method: 'POST', type: 'application/json', body: payload }]);
     expect(lines.some((l) => JSON.parse(l).msg === `alert: ${alert.subject}`)).toBe(true);
   });
 
@@ -58,7 +59,18 @@ describe('alert hooks', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-alert-'));
     const notifier = createAlertNotifier({ command: `cat > '${join(dir, 'a.json')}'`, webhook: 'http://127.0.0.1:9/nowhere' }, createLogger({ json: true, write: () => undefined }));
     await expect(notifier.notify(alert)).resolves.toBeUndefined();
-    expect(JSON.parse(readFileSync(join(dir, 'a.json'), 'utf8'))).toEqual(alert);
+    expect(JSON.parse(readFileSync(join(dir, 'a.json'), 'utf8'))).toMatchObject(alert);
+  });
+
+  it("gives a hook a title naming the site before the subject, and the alert's kind from its key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-alert-'));
+    const out = join(dir, 'a.json');
+    const notifier = createAlertNotifier({ command: `cat > '${out}'` }, createLogger({ json: true, write: () => undefined }));
+    await notifier.notify({ severity: 'critical', site: 'leeds-cc', key: 'binlog-gap:binlogs:4-4', subject: 'binlog gap in binlogs: segment 4 missing', message: '…' });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ title: 'Ferry leeds-cc: binlog gap in binlogs: segment 4 missing', kind: 'binlog-gap', subject: 'binlog gap in binlogs: segment 4 missing' });
+    // A subject that already names the site (as the cloud's do) is not named twice; a kind given is kept.
+    await notifier.notify({ severity: 'info', site: 'leeds-cc', key: 'purge-missed:leeds-cc', kind: 'purge-missed', subject: 'Ferry leeds-cc: resolved - a scheduled purge ran', message: '…' });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ title: 'Ferry leeds-cc: resolved - a scheduled purge ran', kind: 'purge-missed' });
   });
 });
 
