@@ -127,7 +127,8 @@ async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecor
     return days.get(day)!;
   };
   const located: Located[] = [];
-  for (const [manifestKey, requests] of await candidates(deps, site, pending)) {
+  const byManifest = await candidates(deps, site, pending);
+  for (const [manifestKey, requests] of [...byManifest, ...(await otherCopies(deps, byManifest))]) {
     const manifest = await manifestOf(deps, manifestKey);
     const members = new Set(manifest?.members.map((m) => m.rid) ?? []);
     const here = requests.filter((e) => members.has(e.rid));
@@ -136,6 +137,31 @@ async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecor
     located.push({ manifestKey, manifest, requests: here, ...(underWay ? { underWay } : {}) });
   }
   return located;
+}
+
+/**
+ * The other manifests of the candidates' days: the same batch shipped again (an agent that lost
+ * its state directory ships what the recorder still holds once more) lands in a pack of its own,
+ * under the same day (its oldest recording's), its calls with the same rids; ingest catalogues
+ * the first copy only, so no entry leads to the second. Each pending call is looked for in every
+ * manifest of its manifests' days (one listing a day, each manifest read once).
+ */
+async function otherCopies(deps: ErasurePlanDeps, byManifest: Map<string, ErasureRecord[]>): Promise<Map<string, ErasureRecord[]>> {
+  const byDay = new Map<string, Set<ErasureRecord>>();
+  for (const [key, requests] of byManifest) {
+    const day = key.slice(0, key.lastIndexOf('/') + 1);
+    byDay.set(day, new Set([...(byDay.get(day) ?? []), ...requests]));
+  }
+  const found = new Map<string, ErasureRecord[]>();
+  for (const [day, requests] of byDay) {
+    for await (const info of deps.blobs.list(day)) {
+      if (byManifest.has(info.key) || !info.key.endsWith('.json')) continue;
+      const members = new Set((await manifestOf(deps, info.key))?.members.map((m) => m.rid) ?? []);
+      const here = [...requests].filter((e) => members.has(e.rid));
+      if (here.length) found.set(info.key, here);
+    }
+  }
+  return found;
 }
 
 interface PlanInput {
@@ -214,9 +240,15 @@ function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Wait
  */
 export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Promise<ErasurePlan> {
   const plan: ErasurePlan = { targets: [], dead: new Map(), gone: [], summary: { planned: 0 } };
-  const pending = (await deps.erasures.listErasures(input.site)).filter((e) => e.status === 'pending');
-  if (pending.length === 0) return plan;
-  const located = await locate(deps, input.site, pending);
+  const requests = await deps.erasures.listErasures(input.site);
+  const pending = requests.filter((e) => e.status === 'pending');
+  // A request done whose call is catalogued again: the recording was shipped once more after its
+  // erasure (the copy has the same rid), so its pack is found and erased as a pending one's.
+  const done = requests.filter((e) => e.status === 'done');
+  const again = done.length ? await deps.catalogue.getRecordings(done.map((e) => ({ site: input.site, rid: e.rid }))) : new Map();
+  const shippedAgain = done.filter((e) => again.has(recordingLookupKey(input.site, e.rid))).map((e) => ({ ...e, manifestKey: again.get(recordingLookupKey(input.site, e.rid))!.manifestKey }));
+  if (pending.length === 0 && shippedAgain.length === 0) return plan;
+  const located = await locate(deps, input.site, [...pending, ...shippedAgain]);
   const found = new Set(located.flatMap((l) => [...l.requests.map((e) => e.rid), ...(l.underWay?.rids ?? [])]));
   plan.gone.push(...pending.filter((e) => !found.has(e.rid)));
   const copies = new Set(located.flatMap((l) => (l.underWay ? [l.underWay.manifestKey] : [])));
@@ -224,6 +256,13 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
   for (const l of located) {
     if (copies.has(l.manifestKey)) for (const e of l.requests) waiting.afterRewrite.add(e.rid);
     else planPack(plan, input, l, waiting);
+  }
+  // A call another copy of which stays (under Object Lock, held, or in a rewrite's copy) is not done when this pack goes.
+  const targeted = new Set([...plan.targets.map((t) => t.key), ...input.planned.filter((t) => t.erase?.length).map((t) => t.key)]);
+  const stays = new Set(located.filter((l) => !targeted.has(l.manifest.packKey)).flatMap((l) => l.requests.map((e) => e.rid)));
+  for (const t of [...plan.targets, ...input.planned]) {
+    const later = t.erase?.filter((rid) => stays.has(rid)) ?? [];
+    if (later.length) t.eraseLater = later;
   }
   if (waiting.locked) plan.summary.locked = { count: waiting.locked, until: new Date(waiting.firstFree).toISOString() };
   if (waiting.held.size) plan.summary.held = [...waiting.held];

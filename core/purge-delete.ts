@@ -182,7 +182,8 @@ export async function deletePurgeBatch(deps: PurgeDeleteDeps, site: string, toke
   for (const t of done.filter((x) => x.erase?.length && deps.erasures)) {
     const copy = copies.get(t.key);
     const note = `pack ${t.key} and its manifest deleted${copy ? `; the pack's other ${copy.rids.length} call(s) copied to ${copy.packKey}` : ''}`;
-    erased += await markErased({ erasures: deps.erasures!, audit: deps.audit }, site, t.erase!, at, note, true);
+    const later = new Set(t.eraseLater ?? []);
+    erased += await markErased({ erasures: deps.erasures!, audit: deps.audit }, site, t.erase!.filter((rid) => !later.has(rid)), at, note, true);
   }
   return {
     ...(erased ? { erased } : {}),

@@ -117,6 +117,12 @@ export interface PurgeTarget {
    * legal hold (one of them is held).
    */
   erase?: string[];
+  /**
+   * Erased calls of `erase` another copy of which stays in a pack this purge does not delete (the
+   * same recording shipped twice, that copy still under Object Lock or held): their requests stay
+   * pending when this pack goes, and a later purge erases them there.
+   */
+  eraseLater?: string[];
   keepHeld?: boolean;
   /**
    * `erasure`: the pack goes for the erasure alone (the retention keeps it). Absent on a pack the
@@ -336,7 +342,7 @@ export function planRetention(input: { rules: RetentionRules; packs: PackCandida
 }
 
 /** What the delete step needs of a target; the reasons stay in the planner's log (the workflow state is limited to 256 KB). */
-export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'keepHeld' | 'rule'>;
+export type BatchTarget = Pick<PurgeTarget, 'key' | 'then' | 'kind' | 'keep' | 'erase' | 'eraseLater' | 'keepHeld' | 'rule'>;
 
 export interface PurgeBatch {
   index: number;
@@ -357,7 +363,7 @@ export function batchTargets(targets: PurgeTarget[], objects: number): PurgeBatc
       current = [];
       size = 0;
     }
-    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}) });
+    current.push({ key: t.key, ...(t.then ? { then: t.then } : {}), kind: t.kind, ...(t.keep ? { keep: t.keep } : {}), ...(t.erase ? { erase: t.erase } : {}), ...(t.eraseLater?.length ? { eraseLater: t.eraseLater } : {}), ...(t.keepHeld ? { keepHeld: true } : {}), ...(t.rule ? { rule: t.rule } : {}) });
     size += weight;
   }
   if (current.length > 0) batches.push({ index: batches.length, targets: current });

@@ -32,6 +32,8 @@ const targetSchema = z.object({
   keep: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
   /** Calls erased at a data subject's request (core/erasure-purge.ts): their requests are done once the pack is gone. */
   erase: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
+  /** Erased calls another copy of which stays in a pack this purge keeps: their requests stay pending. */
+  eraseLater: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
   keepHeld: z.boolean().optional(),
 });
 const batchSchema = z.object({

@@ -13,7 +13,9 @@ import type { BlobStore, CatalogueStore } from '../../core/ports.ts';
 import { BlobStoreDeleter, deletePurgeBatch, planPurge } from '../../core/purge.ts';
 import { purgeReport } from '../../core/purge-report.ts';
 import { workflowConfig } from '../../core/workflow-config.ts';
+import { ingestManifest } from '../../core/ingest.ts';
 import { publishPack } from '../workflows/purge-fixtures.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
 
 // The purge carries an erasure out: the erased call's pack is written again without it (the other
 // calls copied byte for byte to a new pack, held ones still under legal hold, re-catalogued there),
@@ -299,5 +301,69 @@ describe('the purge carries an erasure out', () => {
     }
     // The stops between the copy's first write and the old pack's deletion leave a rewrite under way that the next purge finishes as begun.
     expect(underWay.length).toBeGreaterThan(3);
+  });
+});
+
+/**
+ * The same batch shipped a second time under another pack (an agent that lost its state directory
+ * ships what the recorder still holds again): the same calls, bytes and rids, catalogued once (the
+ * first copy wins); this copy's members are in the bucket all the same.
+ */
+async function shipAgain(w: World, createdAt: Date) {
+  const members = [10, 10, 10, 10].map((age, i) => ({ path: `batch/call-${i}.wav`, body: audio(i + 'batch'.length * 7, 600), meta: { callId: `batch-${i}`, start: new Date(NOW.getTime() - age * DAY).toISOString() } }));
+  const copy = buildPack(SITE, members, { seed: 'batch shipped again', day: new Date(NOW.getTime() - 10 * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', createdAt: createdAt.toISOString() });
+  expect(copy.manifest.members.map((m) => m.rid)).toEqual(w.rids);
+  expect(copy.packKey).not.toBe(w.f.packKey);
+  await publish(w.blobs, copy);
+  await ingestManifest({ blobs: w.blobs, catalogue: w.catalogue }, copy.manifestKey);
+  w.uploaded.set(copy.packKey, createdAt);
+  w.uploaded.set(copy.manifestKey, createdAt);
+  return copy;
+}
+
+describe('the purge erases every copy of the call', () => {
+  it('erases the call from a second pack the same batch was shipped in again (catalogued once): its bytes in no pack, the copy\'s other calls kept', async () => {
+    const w = await world();
+    const copy = await shipAgain(w, w.createdAt);
+    expect((await w.catalogue.getRecording(SITE, w.rids[2]!))!.packKey).toBe(w.f.packKey);
+    await purge(w);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    expect(await exists(w, copy.packKey)).toBe(false);
+    await callNowhere(w, w.rids[2]!, 'after the purge');
+    await keptCallsRestore(w);
+    const record = w.audit.find((e) => e.action === 'purge' && e.detail?.object === copy.packKey)!;
+    expect(record.detail).toMatchObject({ rule: 'erasure', erased: [w.rids[2]] });
+  });
+
+  it('keeps the request pending while the second copy is still under Object Lock, then erases it there', async () => {
+    const w = await world();
+    const copy = await shipAgain(w, new Date(NOW.getTime() - 5 * DAY));
+    const first = await purge(w);
+    expect(await exists(w, w.f.packKey)).toBe(false);
+    expect(await exists(w, copy.packKey)).toBe(true);
+    expect(first.plan.summary.erasures).toMatchObject({ locked: { count: 1, until: new Date(NOW.getTime() + 25 * DAY).toISOString() } });
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('pending');
+    await erasedUnreachable(w);
+    w.clock.advance(26 * DAY);
+    await purge(w);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    await callNowhere(w, w.rids[2]!, 'after the second purge');
+    await keptCallsRestore(w);
+  });
+
+  it('erases a copy shipped again after the request was done (catalogued anew under the erased rid)', async () => {
+    const w = await world();
+    await purge(w);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    w.clock.advance(40 * DAY);
+    const copy = await shipAgain(w, new Date(w.clock.now().getTime() - 31 * DAY));
+    expect((await w.catalogue.getRecording(SITE, w.rids[2]!))!.packKey).toBe(copy.packKey);
+    await erasedUnreachable(w);
+    const again = await purge(w);
+    expect(again.plan.summary.erasures).toMatchObject({ planned: 1 });
+    expect(await exists(w, copy.packKey)).toBe(false);
+    expect(await w.catalogue.getRecording(SITE, w.rids[2]!)).toBeUndefined();
+    await callNowhere(w, w.rids[2]!, 'after the copy was erased');
+    await keptCallsRestore(w);
   });
 });

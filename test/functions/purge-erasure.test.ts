@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../core/audit-trail.ts';
+import { ManualClock } from '../../core/clock.ts';
+import { MemoryErasureStore, MirroredErasureStore } from '../../core/erasure-items.ts';
+import { requestErasure } from '../../core/erasures.ts';
+import { ingestManifest } from '../../core/ingest.ts';
+import { MemoryLockTable, SiteLocks } from '../../core/lock.ts';
+import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
+import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
+import { MemoryHoldStore } from '../../core/memory-holds.ts';
+import { BlobStoreDeleter } from '../../core/purge.ts';
+import { MemoryPurgeRunStore } from '../../core/purge-watch.ts';
+import type { PurgeBatch } from '../../core/retention.ts';
+import { createPurgeHandler } from '../../functions/purge/handler.ts';
+import { audio, buildPack, publish } from '../support/pack-fixture.ts';
+
+// An erasure carried out by the purge function as the workflow runs it: the plan's batches go to
+// the delete step as JSON, through the function's event schema, and must arrive whole.
+
+const SITE = 'site-a';
+const NOW = new Date('2026-06-01T00:00:00.000Z');
+const DAY = 86_400_000;
+
+function batchOf(seed: string, createdDaysAgo: number) {
+  const members = [0, 1, 2].map((i) => ({ path: `batch/call-${i}.wav`, body: audio(i, 600), meta: { callId: `c-${i}`, start: new Date(NOW.getTime() - 10 * DAY).toISOString(), caller: '+442079460123', called: '2001' } }));
+  return buildPack(SITE, members, { seed, day: new Date(NOW.getTime() - 10 * DAY).toISOString().slice(0, 10) + 'T00:00:00Z', createdAt: new Date(NOW.getTime() - createdDaysAgo * DAY).toISOString() });
+}
+
+async function world(copyCreatedDaysAgo?: number) {
+  const clock = new ManualClock(NOW);
+  const blobs = new MemoryBlobStore({ clock });
+  const catalogue = new MemoryCatalogue();
+  const holds = new MemoryHoldStore();
+  const table = new MemoryErasureStore();
+  const erasures = new MirroredErasureStore(table, blobs);
+  const audit: AuditEvent[] = [];
+  const first = batchOf('first', 40);
+  await publish(blobs, first);
+  await ingestManifest({ blobs, catalogue }, first.manifestKey);
+  if (copyCreatedDaysAgo !== undefined) {
+    const copy = batchOf('shipped again', copyCreatedDaysAgo);
+    await publish(blobs, copy);
+    await ingestManifest({ blobs, catalogue }, copy.manifestKey);
+  }
+  const rid = first.manifest.members[1]!.rid;
+  await requestErasure({ catalogue, holds, erasures, clock }, { site: SITE, rid, reason: 'data subject request', reference: 'DSAR-1', principal: 'officer' });
+  const locks = new SiteLocks(new MemoryLockTable(), clock);
+  const run = createPurgeHandler({
+    blobs,
+    catalogue,
+    holds,
+    erasures,
+    audit: (e) => void audit.push(e),
+    holder: { setLegalHold: async () => undefined },
+    deleter: new BlobStoreDeleter(blobs),
+    locks,
+    purgeRuns: new MemoryPurgeRunStore(),
+    clock,
+    log: () => undefined,
+  });
+  return { blobs, table, audit, first, rid, run, locks };
+}
+
+type World = Awaited<ReturnType<typeof world>>;
+
+/** Plan, then every batch through the delete step as the state machine passes it (JSON). */
+async function purgeRound(w: World): Promise<void> {
+  const plan = (await w.run({ action: 'plan', site: SITE, settings: { retentionDays: 365, keepFullCycles: 2, objectLockDays: 30 }, maxTargets: 100, batchObjects: 50 })) as { batches: PurgeBatch[] };
+  const { token } = await w.locks.acquire({ site: SITE, holder: 'workflow', operation: 'purge' });
+  for (const batch of plan.batches) await w.run({ action: 'delete', site: SITE, token, batch: JSON.parse(JSON.stringify(batch)) as unknown });
+}
+
+describe('purge function: erasure', () => {
+  it('keeps the request pending when the first pack goes while a second copy of the call is still under Object Lock', async () => {
+    const w = await world(5);
+    await purgeRound(w);
+    expect(await w.blobs.head(w.first.packKey)).toBeUndefined();
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('pending');
+  });
+});
