@@ -35,6 +35,8 @@ const targetSchema = z.object({
   /** Erased calls another copy of which stays in a pack this purge keeps: their requests stay pending. */
   eraseLater: z.array(z.string().regex(RECORDING_ID_PATTERN)).min(1).optional(),
   keepHeld: z.boolean().optional(),
+  /** `erasure`: the pack goes for an erasure alone; its audit record says so, not the retention's days. */
+  rule: z.literal('erasure').optional(),
 });
 const batchSchema = z.object({
   index: z.number().int().nonnegative(),

@@ -71,6 +71,16 @@ async function purgeRound(w: World): Promise<void> {
 }
 
 describe('purge function: erasure', () => {
+  it("an erasure-only rewrite's audit record says rule erasure, not the retention's days", async () => {
+    const w = await world();
+    await purgeRound(w);
+    expect((await w.table.getErasure(SITE, w.rid))!.status).toBe('done');
+    const record = w.audit.find((e) => e.action === 'purge' && e.detail?.object === w.first.packKey)!;
+    expect(record.detail).toMatchObject({ rule: 'erasure', erased: [w.rid] });
+    expect(record.detail).not.toHaveProperty('retentionDays');
+    expect(record.detail).not.toHaveProperty('rules');
+  });
+
   it('keeps the request pending when the first pack goes while a second copy of the call is still under Object Lock', async () => {
     const w = await world(5);
     await purgeRound(w);
