@@ -31,6 +31,11 @@ export interface ExportStatus {
   reason: string;
   /** Number of calls in the bundle. */
   calls: number;
+  /**
+   * The calls in the bundle (absent on records written before they were kept): a link to a
+   * finished bundle is refused once one of them is erased at a data subject's request.
+   */
+  rids?: string[];
   /** The bundle's object key (`exports/{site}/{exportId}.tar`). */
   key: string;
   /** The bundle's top directory, and so its download name (`{root}.tar`), once done. */

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { caseCallsPresent, checkExportRequest, ERASED_AT_REQUEST, MISSING_FROM_ARCHIVE } from '../../core/case-export.ts';
 import type { Clock } from '../../core/clock.ts';
-import { InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import { ErasedError, InvalidInputError, NotFoundError } from '../../core/errors.ts';
+import type { ErasureStore } from '../../core/erasure-items.ts';
 import { judgeOverdue, requestedDeadline } from '../../core/export-deadline.ts';
 import {
   endExport,
@@ -64,6 +65,8 @@ interface Context {
   clock: Clock;
   /** The site's audit trail: every link to a finished bundle handed out is a download of its calls. */
   audit: Audit;
+  /** Erasure requests: no link to a bundle holding a call erased since it was made. */
+  erasures?: Pick<ErasureStore, 'erasedAmong'>;
 }
 
 const notDeployed = () => json(501, { error: 'NotImplemented', message: 'case export is not deployed here (no export function)' });
@@ -105,6 +108,7 @@ export async function startExport(ctx: Context, event: HttpEvent, site: string, 
     ...(input.caseId ? { caseId: input.caseId } : {}),
     reason: input.reason,
     calls: rids.length,
+    rids,
     key: exportKey(site, exportId),
     bytes: 0,
     deadline: requestedDeadline(at, deps.timeoutSeconds ?? 900),
@@ -154,6 +158,13 @@ export async function exportStatus(ctx: Context, event: HttpEvent, site: string,
     ...(status.error ? { error: status.error } : {}),
   };
   if (status.state !== 'done') return json(200, answer);
+  // The bundle is a copy of its calls: one erased since (the request made after the export) is
+  // out of reach there too. The bundle itself stays under its Object Lock until the exports/
+  // lifecycle rule expires it; no link to it is handed out meanwhile.
+  const erased = status.rids?.length && ctx.erasures ? [...(await ctx.erasures.erasedAmong(site, status.rids))] : [];
+  if (erased.length) {
+    throw new ErasedError(`export ${exportId} holds call(s) ${erased.join(', ')} erased at a data subject's request since it was made (\`ferry erasures list\` names who asked and when): no link to it is handed out; the bundle expires by itself at the end of its retention. Export the case again: erased calls are left out`);
+  }
   // A link to the bundle is a copy of every call in it, whoever asked for the export: recorded
   // (and durable) before the link is handed out, as a download of one call is.
   await ctx.audit({ at: ctx.clock.now().toISOString(), action: 'download', site, principal: officer, detail: { exportId, bundle: status.key, calls: status.calls, requestedBy: status.requestedBy, ...(status.sha256 ? { sha256: status.sha256 } : {}), ...(status.caseId ? { caseId: status.caseId } : {}) } });

@@ -142,7 +142,7 @@ async function route(deps: ConsoleHandlerDeps, delegates: Delegates, event: Http
   }
   const rid = params.rid ?? '';
   if (r.action === 'play-link' || r.action === 'download-link') return link(deps, event, caller, site, rid, r.action === 'download-link');
-  const exportsContext = { exports: deps.exports, holds: deps.holds.holds, catalogue: deps.catalogue, clock: deps.clock, audit: deps.audit };
+  const exportsContext = { exports: deps.exports, holds: deps.holds.holds, catalogue: deps.catalogue, clock: deps.clock, audit: deps.audit, ...(deps.holds.erasures ? { erasures: deps.holds.erasures } : {}) };
   if (r.action === 'export') return startExport(exportsContext, event, site, caller.username);
   if (r.action === 'export-status') return exportStatus(exportsContext, event, site, params.exportId ?? '', caller.username);
   const path = event.rawPath.replace(/^\/console/, '');

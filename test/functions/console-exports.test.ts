@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { runExport, type ExportJob } from '../../core/exports.ts';
+import { MemoryErasureStore } from '../../core/erasure-items.ts';
+import { requestErasure } from '../../core/erasures.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryExportStatusStore } from '../../core/memory-exports.ts';
@@ -24,6 +26,7 @@ async function setup(options: { deployed?: boolean; log?: Log } = {}) {
   const catalogue = new MemoryCatalogue();
   const holds = new MemoryHoldStore();
   const statuses = new MemoryExportStatusStore();
+  const erasures = new MemoryErasureStore();
   const events: AuditEvent[] = [];
   const jobs: ExportJob[] = [];
   const links: { key: string; filename: string; expiresIn: number }[] = [];
@@ -32,7 +35,7 @@ async function setup(options: { deployed?: boolean; log?: Log } = {}) {
     verifier: testConsoleVerifier(),
     sites: ['site-a', 'site-b'],
     catalogue,
-    holds: { holds, catalogue, blobs, holder: new MemoryObjectHolder() },
+    holds: { holds, catalogue, blobs, holder: new MemoryObjectHolder(), erasures },
     exports: {
       statuses,
       ...(options.deployed === false ? {} : { starter: { start: async (job: ExportJob) => void jobs.push(job) } }),
@@ -52,7 +55,7 @@ async function setup(options: { deployed?: boolean; log?: Log } = {}) {
   const runJobs = async () => {
     for (const job of jobs.splice(0)) await runExport({ blobs, catalogue, store: blobs, statuses, clock, audit: async (e) => void events.push(e) }, job, (await statuses.get(job.site, job.exportId))!);
   };
-  return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, statuses, jobs, links, events, runJobs, exportFunction, clock, blobs, catalogue };
+  return { call, a, rids: a.manifest.members.map((m) => m.rid), holds, erasures, statuses, jobs, links, events, runJobs, exportFunction, clock, blobs, catalogue };
 }
 
 const base = '/console/sites/site-a';
@@ -85,6 +88,22 @@ describe('console export routes', () => {
     expect(s.events.slice(running)).toEqual([
       expect.objectContaining({ action: 'download', site: 'site-a', principal: 'bob', detail: expect.objectContaining({ exportId: ID, bundle: `exports/site-a/${ID}.tar`, calls: 2, requestedBy: 'alice', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }) }),
     ]);
+  });
+
+  it("hands out no link to a finished bundle holding a call erased since it was made: 410 naming the call, no download recorded", async () => {
+    const s = await setup();
+    await s.call('POST', `${base}/exports`, { bearer: officerA(), body: { rids: s.rids, reason: 'subject access request 44' } });
+    await s.runJobs();
+    expect(parseJson(await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() })).url).toBeDefined();
+    await requestErasure({ catalogue: s.catalogue, holds: s.holds, erasures: s.erasures, clock: s.clock }, { site: 'site-a', rid: s.rids[1]!, reason: 'data subject request', principal: 'dpo' });
+    const before = s.events.length;
+    const links = s.links.length;
+    const refused = await s.call('GET', `${base}/exports/${ID}`, { bearer: officerA() });
+    expect(refused.statusCode).toBe(410);
+    expect(parseJson(refused).message).toContain(s.rids[1]);
+    expect(parseJson(refused).url).toBeUndefined();
+    expect(s.links).toHaveLength(links);
+    expect(s.events.slice(before).filter((e) => e.action === 'download')).toEqual([]);
   });
 
   it('logs a refused attempt at another site with the officer, the site and the route (no audit trail of its own to hold it)', async () => {
