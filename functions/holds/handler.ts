@@ -15,6 +15,7 @@ import { addCaseCalls, CASE_ID_PATTERN, createCase, listCases, listHolds, placeH
 import type { Audit } from '../shared/audit.ts';
 import { auditFromEnv, baseClients, baseEnvSchema, parseEnv } from '../shared/deps.ts';
 import { httpErrors } from '../shared/errors.ts';
+import { UnderLegalHoldError } from '../../core/errors.ts';
 import { json, jsonBody, principalOf, type HttpEvent, type HttpResult } from '../shared/http.ts';
 import { asHandler, lazyHandler, type Handler } from '../shared/lambda.ts';
 import { jsonLog, type Log } from '../shared/log.ts';
@@ -175,7 +176,13 @@ const erase: Route = async (deps, event, site) => {
   const input = eraseSchema.parse(jsonBody(event));
   if (!deps.erasures) return noErasures();
   const principal = who(event);
-  const out = await requestErasure({ ...deps, erasures: deps.erasures }, { site, ...input, principal });
+  const asked = { reason: input.reason, ...(input.reference ? { reference: input.reference } : {}) };
+  const out = await requestErasure({ ...deps, erasures: deps.erasures }, { site, ...input, principal }).catch(async (error: unknown) => {
+    // A request withheld because the call is under legal hold (Art. 17(3)(e)) is evidence too:
+    // the trail says who asked, the reference and which hold withheld it; nothing else is recorded.
+    if (error instanceof UnderLegalHoldError) await deps.audit({ at: deps.clock.now().toISOString(), action: 'erase', site, rid: input.rid, principal, query: asked, detail: { status: 'refused', refused: error.message } });
+    throw error;
+  });
   if (out.existing) return json(200, out);
   const e = out.erasure;
   await deps.audit({ at: e.requestedAt, action: 'erase', site, rid: e.rid, principal, query: { reason: e.reason, ...(e.reference ? { reference: e.reference } : {}) }, detail: { status: e.status, call: e.call, pack: e.packKey } });

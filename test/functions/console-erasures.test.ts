@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.ts';
 import { MemoryErasureStore } from '../../core/erasure-items.ts';
 import { erasureGate } from '../../core/erasures.ts';
+import { placeHold } from '../../core/holds.ts';
 import { MemoryBlobStore } from '../../core/memory-blob-store.ts';
 import { MemoryCatalogue } from '../../core/memory-catalogue.ts';
 import { MemoryHoldStore, MemoryObjectHolder } from '../../core/memory-holds.ts';
@@ -36,7 +37,7 @@ async function setup() {
     cursorKey: 'k'.repeat(32),
     log: () => undefined,
   });
-  return { call: consoleCaller(handler), rids: a.manifest.members.map((m) => m.rid), events };
+  return { call: consoleCaller(handler), rids: a.manifest.members.map((m) => m.rid), events, holdDeps: { holds, catalogue, blobs, holder: new MemoryObjectHolder(), clock } };
 }
 
 describe('console erasure routes', () => {
@@ -70,5 +71,17 @@ describe('console erasure routes', () => {
     const noReason = await s.call('POST', `${base}/erasures`, { bearer: officerA(), body: { rid: s.rids[1] } });
     expect(noReason.statusCode).toBe(400);
     expect(JSON.stringify(parseJson(noReason))).toContain('reason');
+  });
+
+  it('records a request refused under legal hold in the trail (audited erase, status refused, naming the hold and the reference): the evidence of what was withheld', async () => {
+    const s = await setup();
+    await placeHold(s.holdDeps, { site: 'site-a', rid: s.rids[1]!, reason: 'open case', reference: 'ET-2211', principal: 'counsel' });
+    s.events.length = 0;
+    const refused = await s.call('POST', `${base}/erasures`, { bearer: officerA(), body: { rid: s.rids[1], reason: 'Art. 17', reference: 'DSR-7' } });
+    expect(refused.statusCode).toBe(409);
+    expect(s.events).toEqual([
+      expect.objectContaining({ action: 'erase', site: 'site-a', rid: s.rids[1], principal: 'alice', query: { reason: 'Art. 17', reference: 'DSR-7' }, detail: expect.objectContaining({ status: 'refused', refused: expect.stringContaining('ET-2211') }) }),
+    ]);
+    expect(parseJson(await s.call('GET', `${base}/erasures`, { bearer: officerA() }))).toEqual({ site: 'site-a', items: [] });
   });
 });
