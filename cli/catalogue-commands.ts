@@ -8,6 +8,7 @@ import { copyHoldsToBucket, restoreHoldsFromBucket, type HoldsRestored } from '.
 import { readLocalCloud, NoCloudError } from './cloud.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { NAME_PATTERN, sitePrefix } from '../core/layout.ts';
+import { DynamoErasureStore } from '../adapters/dynamo-erasures.ts';
 
 // `ferry catalogue rebuild`: the catalogue is a cache of the manifests; this rebuilds it from
 // S3 alone (after a table loss, or into a DR region's fresh table).
@@ -18,7 +19,7 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
     const s3 = createS3Client({ region, endpoint: env.AWS_ENDPOINT_URL_S3 });
     const { doc } = createDynamoClients({ region, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB });
     const standIn = env.AWS_ENDPOINT_URL_S3 !== undefined;
-    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE), holds: new DynamoHoldStore(doc, env.FERRY_TABLE) };
+    return { blobs: new S3BlobStore(s3, env.FERRY_BUCKET, standIn ? { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } } : undefined), catalogue: new DynamoCatalogue(doc, env.FERRY_TABLE), holds: new DynamoHoldStore(doc, env.FERRY_TABLE), erasures: new DynamoErasureStore(doc, env.FERRY_TABLE) };
   }
   const local = readLocalCloud(env);
   if (!local) {
@@ -30,7 +31,7 @@ export function catalogueTarget(env: NodeJS.ProcessEnv = process.env) {
   }
   const s3 = createS3Client({ region: local.region, endpoint: local.s3, credentials: local.credentials });
   const { doc } = createDynamoClients({ region: local.region, endpoint: local.dynamo, credentials: local.credentials });
-  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table), holds: new DynamoHoldStore(doc, local.table) };
+  return { blobs: new S3BlobStore(s3, local.bucket, { features: { verifiesChecksums: false, conditionalPut: false, md5ETags: true } }), catalogue: new DynamoCatalogue(doc, local.table), holds: new DynamoHoldStore(doc, local.table), erasures: new DynamoErasureStore(doc, local.table) };
 }
 
 /** A `--site` value of the commands that read the bucket and the table directly: refused, naming it, unless it is a site name. */

@@ -3,7 +3,7 @@ import { planPurge, type PurgePlanDeps, type PurgePlanResult } from '../core/pur
 import { retentionCutoff, type PurgeTarget } from '../core/retention.ts';
 import { sitePurgeSchema, type SitePurgeSettings } from '../core/workflow-config.ts';
 import { InvalidInputError } from '../core/errors.ts';
-import { treeLockWaiting } from '../core/purge-report.ts';
+import { erasureLine, treeLockWaiting } from '../core/purge-report.ts';
 import { ARCHIVED_CLASSES } from '../core/recall-status.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import type { BlobStore } from '../core/ports.ts';
@@ -99,13 +99,21 @@ export function planSettings(opts: PlanOptions, env: NodeJS.ProcessEnv = process
 export async function purgePlan(opts: PlanOptions, given?: PurgePlanDeps, env: NodeJS.ProcessEnv = process.env): Promise<PlanSettings & { plan: PurgePlanResult; targets: PurgeTarget[]; trees: TreeSourceKept[]; archived: Map<string, string>; cutoff: string }> {
   const chosen = planSettings(opts, env);
   const now = opts.at === undefined ? new Date() : new Date(checkAtText(opts.at));
-  // The bucket, the holds and the catalogue's time index, as the purge function reads them.
-  const deps = given ?? catalogueTarget();
+  // The bucket, the holds, the erasure requests and the catalogue's time index, as the purge
+  // function reads them. A plan writes nothing: a request it finds carried out is left for the
+  // purge to mark done (with its audit record).
+  const read = given ?? catalogueTarget();
+  const deps: PurgePlanDeps = { ...read, audit: undefined, ...(read.erasures ? { erasures: readOnly(read.erasures) } : {}) };
   const targets: PurgeTarget[] = [];
   const trees: TreeSourceKept[] = [];
   const plan = await planPurge(deps, { site: opts.site, settings: chosen.settings, now, maxTargets: PLAN_LIMIT, batchObjects: 1000, onTarget: (t) => targets.push(t), onTreeSource: (k) => trees.push(k) });
   const archived = await archivedCopyOuts(deps.blobs, targets);
   return { ...chosen, plan, targets, trees, archived, cutoff: new Date(retentionCutoff({ now, retentionDays: chosen.settings.retentionDays })).toISOString() };
+}
+
+/** The erasure requests as a plan reads them: marking one done or waiting is left to the purge. */
+function readOnly(erasures: NonNullable<PurgePlanDeps['erasures']>): NonNullable<PurgePlanDeps['erasures']> {
+  return { listErasures: (site) => erasures.listErasures(site), getErasure: (site, rid) => erasures.getErasure(site, rid), markDone: async () => undefined, noteWaiting: async () => undefined };
 }
 
 /**
@@ -174,6 +182,7 @@ export function renderPlan(opts: PlanOptions, r: Awaited<ReturnType<typeof purge
     `kept of what is old enough to go: ${s.keptPacks} pack(s) (${s.keptPacksHeld} for calls on legal hold); kept of the backups: ${s.keptFulls} full(s), ${s.keptSegments} log segment(s)${s.copiedOut ? `; ${s.copiedOut} pack(s) go once their held calls are copied out${archivedText(r.archived)}` : ''}`,
   ];
   for (const k of r.trees) lines.push(treeKeptLine(k));
+  if (s.erasures) lines.push(erasureLine(s.erasures, true).trim());
   if (s.unreadable) lines.push(`${s.unreadable} manifest(s) could not be read: their objects are kept`);
   if (s.locked) lines.push(`waiting for their Object Lock: ${s.locked.atLeast ? 'at least ' : ''}${s.locked.count} pack(s), full backup(s) or log segment(s) past the rules but still locked, not planned (the first comes free on ${s.locked.firstFree})`);
   if (s.trees?.locked) lines.push(`waiting for their Object Lock: ${treeLockWaiting(s.trees.locked)} past the rules but still locked, not planned (the first comes free on ${s.trees.locked.firstFree})`);

@@ -54,12 +54,12 @@ export function treeLockWaiting(l: Pick<TreeLockWait, 'snapshots' | 'packs'>): s
   return [l.snapshots ? `${l.snapshots} tree snapshot(s) (with the packs they list)` : '', l.packs ? `${l.packs} tree pack(s)` : ''].filter(Boolean).join(' and ');
 }
 
-/** What the plan does about data subjects' erasure requests, and what keeps the rest waiting. */
-function erasureLine(e: NonNullable<PurgePlanResult['summary']['erasures']>): string {
+/** What the plan does about data subjects' erasure requests, and what keeps the rest waiting (`ferry purge plan`: `planOnly`, nothing marked). */
+export function erasureLine(e: NonNullable<PurgePlanResult['summary']['erasures']>, planOnly = false): string {
   const locked = e.locked ? `; erasure pending until ${e.locked.until} for ${e.locked.count} call(s): their pack is under Object Lock until then` : '';
   const held = e.held?.length ? `; ${e.held.length} call(s) under legal hold wait for its release: ${e.held.slice(0, 5).join(', ')}${e.held.length > 5 ? ', …' : ''}` : '';
   const after = e.afterRewrite?.length ? `; ${e.afterRewrite.length} call(s) asked for while their pack was being rewritten wait in its new pack: a stopped purge began that rewrite, this one finishes it as begun and the next erases them from the new pack: ${e.afterRewrite.slice(0, 5).join(', ')}${e.afterRewrite.length > 5 ? ', …' : ''}` : '';
-  return `  erasure (data subjects' requests): ${e.planned} call(s) planned${e.done ? `, ${e.done} found carried out and marked done` : ''}${locked}${held}${after}`;
+  return `  erasure (data subjects' requests): ${e.planned} call(s) planned${e.done ? `, ${e.done} found carried out and ${planOnly ? 'to be marked done by the purge' : 'marked done'}` : ''}${locked}${held}${after}`;
 }
 
 function planLines(plan: PurgePlanResult, run: PurgeRun, config: WorkflowConfig): string[] {

@@ -13,6 +13,8 @@ import { daysAgo, publishPack } from '../workflows/purge-fixtures.ts';
 import { purgePlan, renderPlan } from '../../cli/purge-commands.ts';
 import { InvalidInputError } from '../../core/errors.ts';
 import { readAll } from '../../agent/recover.ts';
+import { MemoryErasureStore } from '../../core/erasure-items.ts';
+import { requestErasure } from '../../core/erasures.ts';
 
 const NOW = '2026-06-01T00:00:00Z';
 
@@ -54,6 +56,25 @@ describe('ferry purge plan', () => {
     expect(text).toContain('; 2 pack(s) go once their held calls are copied out (1 of them in the archive tier, DEEP_ARCHIVE: the purge asks S3 to restore each first, Bulk, ready within 48 hours, and copies their held calls out in the first purge after, so they stay until then)');
     expect(text.split('\n').find((l) => l.includes(cold.packKey))).toMatch(/; in DEEP_ARCHIVE: restored before the copy-out\)$/);
     expect(text.split('\n').find((l) => l.includes(warm.packKey))).not.toContain('DEEP_ARCHIVE');
+  });
+
+  it("says what it would do for pending erasure requests (the pack rewritten without the call), and writes nothing: a request whose call is gone stays pending until the purge itself marks it", async () => {
+    const { deps, mid, old } = await site();
+    const erasures = new MemoryErasureStore();
+    const clock = new ManualClock(new Date(NOW));
+    const asked = { catalogue: deps.catalogue, holds: deps.holds, erasures, clock };
+    await requestErasure(asked, { site: 'site-a', rid: mid.manifest.members[0]!.rid, reason: 'Art. 17', reference: 'DSAR-9', principal: 'dpo' });
+    await requestErasure(asked, { site: 'site-a', rid: old.manifest.members[0]!.rid, reason: 'Art. 17', reference: 'DSAR-9', principal: 'dpo' });
+    // The old pack went meanwhile (a purge that stopped before marking its request done).
+    await deps.blobs.delete(old.packKey);
+    await deps.blobs.delete(old.manifestKey);
+    const r = await purgePlan({ site: 'site-a', retentionDays: '365', at: NOW }, { ...deps, erasures });
+    expect(r.targets.map((t) => [t.key, t.rule, t.erase])).toEqual([[mid.packKey, 'erasure', [mid.manifest.members[0]!.rid]]]);
+    const text = renderPlan({ site: 'site-a', retentionDays: '365', at: NOW }, r);
+    expect(text).toContain("erasure (data subjects' requests): 1 call(s) planned, 1 found carried out and to be marked done by the purge");
+    expect(text).toContain('would delete: 1 pack');
+    for (const e of await erasures.listErasures('site-a')) expect([e.rid, e.status]).toEqual([e.rid, 'pending']);
+    expect(await deps.blobs.head(mid.packKey)).toBeDefined();
   });
 
   it('refuses a retention that is not a whole number of days, naming it', async () => {
