@@ -59,13 +59,14 @@ export function trailReads(
 }
 
 /** Parses the search options; InvalidInputError names the bad one. */
-export function auditFilter(opts: { from?: string; to?: string; principal?: string; action?: string }): AuditFilter {
+export function auditFilter(opts: { from?: string; to?: string; principal?: string; action?: string }, now: () => Date = () => new Date()): AuditFilter {
   // The same rule as the API's and `calls search`'s: an ISO 8601 date-time with a zone (a time
-  // without one is another instant on every machine; `5` is no time at all).
+  // without one is another instant on every machine; `5` is no time at all), or `now`.
   const date = (name: string, value: string | undefined) => {
     if (value === undefined) return undefined;
+    if (value.trim().toLowerCase() === 'now') return now();
     const d = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim()) ? new Date(value.trim()) : new Date(Number.NaN);
-    if (Number.isNaN(d.getTime())) throw new InvalidInputError(`${name}: "${value}" must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00`);
+    if (Number.isNaN(d.getTime())) throw new InvalidInputError(`${name}: "${value}" must be an ISO 8601 date-time with a zone, e.g. 2026-03-01T09:00:00Z or 2026-03-01T10:00:00+01:00, or now`);
     return d;
   };
   if (opts.action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(opts.action)) throw new InvalidInputError(`action: must be one of ${AUDIT_ACTIONS.join(', ')}`);
@@ -112,7 +113,7 @@ export function registerAuditCommands(program: Command): void {
     .description("search a site's audit trail by time, principal and action")
     .requiredOption('--site <site>', 'the site')
     .option('--from <iso>', 'from this time (inclusive)')
-    .option('--to <iso>', 'until this time (exclusive)')
+    .option('--to <iso>', 'until this time (exclusive; `now` for this moment)')
     .option('--principal <who>', 'only this principal (exact)')
     .option('--action <action>', `only this action (${AUDIT_ACTIONS.join(', ')})`)
     .option('--csv', 'CSV output (RFC 4180)')
