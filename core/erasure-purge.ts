@@ -57,6 +57,8 @@ export interface ErasurePlan {
   /** Requests whose call no manifest lists any more (its catalogue entry's, the request's, a rewrite's copy): done (a purge that stopped before marking them). */
   gone: ErasureRecord[];
   summary: ErasureSummary;
+  /** What each request left pending waits for (its pack's Object Lock, with the date; a hold), by rid: noted on the request, so the officer can say when. */
+  waits: Map<string, string>;
 }
 
 /** A manifest that lists pending requests' calls, and the copy a rewrite of its pack already began. */
@@ -174,6 +176,8 @@ interface PlanInput {
 }
 
 interface Waiting {
+  /** The latest Object Lock end of a pack holding each locked call (ms). */
+  lockedUntil: Map<string, number>;
   held: Set<string>;
   afterRewrite: Set<string>;
   locked: number;
@@ -220,6 +224,7 @@ function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Wait
   if (until !== undefined) {
     waiting.locked += erase.length;
     waiting.firstFree = Math.min(waiting.firstFree, until);
+    for (const rid of erase) waiting.lockedUntil.set(rid, Math.max(waiting.lockedUntil.get(rid) ?? 0, until));
     return;
   }
   const reason = `${erase.length} call(s) erased at a data subject's request${keep.length ? `; the other ${keep.length} copied to a new pack first` : ''}`;
@@ -239,7 +244,7 @@ function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Wait
  * the same plan as the pack it came from: the next plan finds the calls there by their entries.
  */
 export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Promise<ErasurePlan> {
-  const plan: ErasurePlan = { targets: [], dead: new Map(), gone: [], summary: { planned: 0 } };
+  const plan: ErasurePlan = { targets: [], dead: new Map(), gone: [], summary: { planned: 0 }, waits: new Map() };
   const requests = await deps.erasures.listErasures(input.site);
   const pending = requests.filter((e) => e.status === 'pending');
   // A request done whose call is catalogued again: the recording was shipped once more after its
@@ -252,7 +257,7 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
   const found = new Set(located.flatMap((l) => [...l.requests.map((e) => e.rid), ...(l.underWay?.rids ?? [])]));
   plan.gone.push(...pending.filter((e) => !found.has(e.rid)));
   const copies = new Set(located.flatMap((l) => (l.underWay ? [l.underWay.manifestKey] : [])));
-  const waiting: Waiting = { held: new Set(), afterRewrite: new Set(), locked: 0, firstFree: Number.POSITIVE_INFINITY };
+  const waiting: Waiting = { lockedUntil: new Map(), held: new Set(), afterRewrite: new Set(), locked: 0, firstFree: Number.POSITIVE_INFINITY };
   for (const l of located) {
     if (copies.has(l.manifestKey)) for (const e of l.requests) waiting.afterRewrite.add(e.rid);
     else planPack(plan, input, l, waiting);
@@ -264,6 +269,8 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
     const later = t.erase?.filter((rid) => stays.has(rid)) ?? [];
     if (later.length) t.eraseLater = later;
   }
+  for (const [rid, until] of waiting.lockedUntil) if (!plan.targets.some((t) => t.erase?.includes(rid))) plan.waits.set(rid, `its pack is under Object Lock until ${new Date(until).toISOString()}: the first purge after that erases the call`);
+  for (const rid of waiting.held) plan.waits.set(rid, 'the call is under legal hold (placed after the request): the first purge after its release erases it');
   if (waiting.locked) plan.summary.locked = { count: waiting.locked, until: new Date(waiting.firstFree).toISOString() };
   if (waiting.held.size) plan.summary.held = [...waiting.held];
   if (waiting.afterRewrite.size) plan.summary.afterRewrite = [...waiting.afterRewrite];

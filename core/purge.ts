@@ -143,6 +143,11 @@ async function erasurePart(deps: PurgePlanDeps, input: PurgePlanInput, planned: 
   const getRecordings = deps.catalogue.getRecordings?.bind(deps.catalogue);
   if (!deps.erasures || !getRecordings) return undefined;
   const plan = await planErasures({ blobs: deps.blobs, catalogue: { getRecordings }, erasures: deps.erasures }, { site: input.site, now: input.now, objectLockDays: input.settings.objectLockDays, held, planned, deadAttempts: (m) => deadAttempts(m.packKey, m.superseded) });
+  // What a pending request waits for, on the request (said by `ferry erasures list` and the 410): written when it changed.
+  for (const [rid, reason] of plan.waits) {
+    const request = await deps.erasures.getErasure(input.site, rid);
+    if (request?.status === 'pending' && request.waiting !== reason) await deps.erasures.noteWaiting({ ...request, waiting: reason, waitingAt: input.now.toISOString() });
+  }
   const done = plan.gone.length ? await markErased({ erasures: deps.erasures, audit: deps.audit }, input.site, plan.gone.map((e) => e.rid), input.now.toISOString(), 'its pack and manifest were deleted by an earlier purge', false) : 0;
   const pending = plan.summary.planned || plan.summary.locked || plan.summary.held || plan.summary.afterRewrite || done;
   return { ...plan, summary: pending ? { ...plan.summary, ...(done ? { done } : {}) } : undefined };

@@ -184,6 +184,15 @@ describe('the purge carries an erasure out', () => {
     await erasedBytesNowhere(w);
   });
 
+  it('notes on the request the date its pack\'s Object Lock ends, so the officer can say when the call goes (erasures list and the 410 say it)', async () => {
+    const w = await world({ createdDaysAgo: 5 });
+    const until = new Date(w.createdAt.getTime() + LOCK_DAYS * DAY).toISOString();
+    await purge(w);
+    const waiting = `its pack is under Object Lock until ${until}: the first purge after that erases the call`;
+    expect(await w.table.getErasure(SITE, w.rids[2]!)).toMatchObject({ status: 'pending', waiting, waitingAt: NOW.toISOString() });
+    await expect(erasureGate(w.catalogue, w.erasures).getRecording(SITE, w.rids[2]!)).rejects.toThrow(`waiting (purge of ${NOW.toISOString()}): ${waiting}`);
+  });
+
   it('of a pack in Deep Archive waits for its restore, asked for: the report and the request name the pack, the call and the restore, never "held calls"; done after the restore', async () => {
     const w = await world();
     w.archived.add(w.f.packKey);
