@@ -45,6 +45,7 @@ export function registerEraseCommand(calls: Command): void {
 interface ListOptions extends SiteOptions {
   limit?: string;
   status?: string;
+  reference?: string;
 }
 
 /** `--limit` and `--status` as given, checked by name (an empty value from an unset shell variable is refused, never dropped). */
@@ -60,25 +61,31 @@ function listFilters(opts: ListOptions): { limit?: number; status?: ErasureStatu
  */
 export async function listErasurePages(opts: ListOptions): Promise<{ items: ErasureRecord[]; more: boolean }> {
   const { limit, status } = listFilters(opts);
+  if (opts.reference !== undefined && !opts.reference.trim()) throw new InvalidInputError('--reference: must not be empty (the reference of the data subject\'s request, e.g. DSAR-2026-118)');
+  const reference = opts.reference?.trim();
   const api = apiFor(opts);
   let got = 0;
   let more = false;
   const items = await collectPages(async (cursor) => {
-    const want = limit === undefined ? ERASURES_PAGE_MAX : Math.min(ERASURES_PAGE_MAX, limit - got);
+    // One data subject's requests are found among all of the site's: pages are read whole, `limit` counts those that match.
+    const want = limit === undefined || reference !== undefined ? ERASURES_PAGE_MAX : Math.min(ERASURES_PAGE_MAX, limit - got);
     const query = new URLSearchParams({ limit: String(want), ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
     const page = await getJson<{ items: ErasureRecord[]; cursor?: string }>(api, `${sitePath(opts.site)}/erasures?${query}`);
-    got += page.items.length;
+    const matched = reference === undefined ? page.items : page.items.filter((e) => e.reference === reference);
+    const kept = limit === undefined ? matched : matched.slice(0, limit - got);
+    got += kept.length;
     const stop = limit !== undefined && got >= limit;
-    more = stop && page.cursor !== undefined;
-    return { items: page.items, ...(page.cursor && !stop ? { cursor: page.cursor } : {}) };
+    more = stop && (page.cursor !== undefined || kept.length < matched.length);
+    return { items: kept, ...(page.cursor && !stop ? { cursor: page.cursor } : {}) };
   });
   return { items, more };
 }
 
 /** The last line: how many, how many of each state, and whether more follow. */
-function summary(items: readonly ErasureRecord[], more: boolean, status: string | undefined): string {
+function summary(items: readonly ErasureRecord[], more: boolean, status: string | undefined, reference?: string): string {
   const pending = items.filter((e) => e.status !== 'done').length;
-  const counts = status ? `${items.length} ${status} erasure request(s)` : `${items.length} erasure request(s): ${pending} pending, ${items.length - pending} done`;
+  const of = reference ? ` of reference ${printable(reference.trim())}` : '';
+  const counts = status ? `${items.length} ${status} erasure request(s)${of}` : `${items.length} erasure request(s)${of}: ${pending} pending, ${items.length - pending} done`;
   return more ? `${counts} shown, newest first; more follow (without --limit every one is listed)` : counts;
 }
 
@@ -88,13 +95,14 @@ export function registerErasuresCommands(program: Command): void {
   common(group.command('list').description('the erasure requests of a site, newest first, pending and done, with who asked and when'))
     .option('--status <status>', 'only pending or only done requests')
     .option('--limit <n>', 'stop after the newest N requests (default: every one)')
+    .option('--reference <text>', "only the requests of this reference (one data subject's request, e.g. DSAR-2026-118)")
     .action(async (opts: ListOptions) => {
       const { items, more } = await listErasurePages(opts);
       if (opts.json) {
-        if (more) process.stderr.write(`ferry: ${summary(items, more, opts.status)}\n`);
+        if (more) process.stderr.write(`ferry: ${summary(items, more, opts.status, opts.reference)}\n`);
         process.stdout.write(`${JSON.stringify({ site: opts.site, items, ...(more ? { more } : {}) }, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${[...items.map(erasureLine), summary(items, more, opts.status)].join('\n')}\n`);
+      process.stdout.write(`${[...items.map(erasureLine), summary(items, more, opts.status, opts.reference)].join('\n')}\n`);
     });
 }

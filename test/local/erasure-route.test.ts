@@ -111,6 +111,10 @@ describe('POST /sites/{site}/erasures through the local cloud', () => {
     expect(listed.stdout).toContain(`${rids[2]}  pending`);
     expect(listed.stdout).toContain('requested DSAR-3 by');
     expect(listed.stdout.trim().split('\n').at(-1)).toBe('2 erasure request(s): 2 pending, 0 done');
+    // One data subject's request (its reference) alone: the officer's record of what was asked under it.
+    const one = (await ferry('erasures', 'list', '--reference', 'DSAR-3')).stdout.trim().split('\n');
+    expect(one[0]).toBe(`${rids[2]}  pending (the purge deletes its bytes once the pack's Object Lock allows)`);
+    expect(one.at(-1)).toBe('1 erasure request(s) of reference DSAR-3: 1 pending, 0 done');
     expect((await replay(rids[2]!)).status).toBe(410);
   }, 120_000);
 
