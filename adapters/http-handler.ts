@@ -3,6 +3,7 @@
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isLoopback, proxyEnvironmentInUse } from './proxy-environment.ts';
 import { SlicedBody, sliceable } from './sliced-body.ts';
+import type { PacedRequestOptions } from './upload-pacing.ts';
 
 // The proxy's settings live in proxy-environment.ts, which loads no SDK: the CLI's entry points
 // set them before they know whether the command needs a client at all.
@@ -23,8 +24,9 @@ export interface RequestTimeouts {
  * hold the agent (and under cron its lock) for good. The SDK's S3 client sets neither by
  * default (S3 itself drops a connection idle for 20 s). The failure is a network error, asked
  * again by the SDK; a pass whose store did not answer ships no more batches (agent/ship-recordings.ts).
- * Uploads wait for the bandwidth limit before a body starts, never in the middle of one. A body
- * that leaves slowly but steadily (a slow uplink) is progress, not silence (sliced-body.ts).
+ * Under a bandwidth limit a body waits for it slice by slice (upload-pacing.ts), a quarter of a
+ * second's worth at a time, well inside idleMs. A body that leaves slowly but steadily (a slow
+ * uplink, a limit) is progress, not silence (sliced-body.ts).
  */
 export const REQUEST_TIMEOUTS = { connectMs: 15_000, idleMs: 60_000 } as const;
 
@@ -49,7 +51,10 @@ export function requestHandler(opts: { maxSockets?: number; endpoint?: string; t
 
 type HttpRequest = Parameters<NodeHttpHandler['handle']>[0];
 
-/** Sends a body held in memory a slice at a time (sliced-body.ts), a fresh stream for each attempt. */
+/**
+ * Sends a body held in memory a slice at a time (sliced-body.ts), a fresh stream for each attempt,
+ * each slice paced by the upload's bandwidth limit when it has one (every attempt counts on the line).
+ */
 class SlicingHandler extends NodeHttpHandler {
   constructor(
     private readonly idleMs: number,
@@ -59,9 +64,13 @@ class SlicingHandler extends NodeHttpHandler {
   }
 
   override handle(request: HttpRequest, options?: Parameters<NodeHttpHandler['handle']>[1]): ReturnType<NodeHttpHandler['handle']> {
-    if (!sliceable(request.body)) return super.handle(request, options);
+    const pacer = (options as PacedRequestOptions | undefined)?.uploadPacer;
+    if (!sliceable(request.body, pacer)) {
+      if (pacer && request.body instanceof Uint8Array) void pacer.take(request.body.byteLength); // counted; no limit in force now
+      return super.handle(request, options);
+    }
     // The SDK sends the same request again on a retry: the stream is the copy's, the bytes stay the request's.
-    const sliced = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as HttpRequest, request, { body: new SlicedBody(request.body, this.idleMs) });
+    const sliced = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as HttpRequest, request, { body: new SlicedBody(request.body, this.idleMs, Date.now, pacer) });
     return super.handle(sliced, options);
   }
 }

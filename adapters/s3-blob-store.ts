@@ -22,6 +22,7 @@ import {
   NotFoundError,
 } from '../core/errors.ts';
 import { readsInto } from './direct-get.ts';
+import type { PacedRequestOptions, UploadPacer } from './upload-pacing.ts';
 import { deniedAsMissing, totalFromContentRange, translateS3Error } from './s3-errors.ts';
 import type {
   BlobBody,
@@ -62,6 +63,8 @@ export class S3BlobStore implements BlobStore {
   readonly features: BlobStoreFeatures;
   private readonly readsWithoutList: boolean;
   private readonly explainCredentials: (() => string | undefined) | undefined;
+  /** What paces this view's upload bodies (withUploadPacer). */
+  private uploadPacer: UploadPacer | undefined;
 
   constructor(
     private readonly client: S3Client,
@@ -72,6 +75,18 @@ export class S3BlobStore implements BlobStore {
     this.features = { verifiesChecksums: true, conditionalPut: true, md5ETags: false, ...options.features };
     this.readsWithoutList = options.readsWithoutList ?? false;
     this.explainCredentials = options.explainCredentials;
+  }
+
+  /** A view of this store whose PUT and part bodies are paced by `pacer` on their way to the socket (upload-pacing.ts). */
+  withUploadPacer(pacer: UploadPacer): this {
+    const view = Object.create(this) as this;
+    view.uploadPacer = pacer;
+    return view;
+  }
+
+  /** The handler options of an upload: its pacer, when it has one. */
+  private uploadOptions(): PacedRequestOptions | undefined {
+    return this.uploadPacer ? { uploadPacer: this.uploadPacer } : undefined;
   }
 
   /** The SDK keeps the offset of S3's clock from every answer's Date header (and signs with it). */
@@ -97,6 +112,7 @@ export class S3BlobStore implements BlobStore {
           ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
           ...lockParams(options),
         }),
+        this.uploadOptions(),
       ),
     );
     return { etag: out.ETag };
@@ -206,6 +222,7 @@ export class S3BlobStore implements BlobStore {
           ...(checksum ? { ChecksumAlgorithm: 'SHA256' } : {}),
           ...(sha256 === undefined ? {} : { ChecksumSHA256: sha256 }),
         }),
+        this.uploadOptions(),
       ),
     );
     if (!out.ETag) throw new FerryError('fatal', `S3 uploadPart ${key} #${partNumber}: no ETag in the response`);

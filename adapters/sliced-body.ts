@@ -17,6 +17,7 @@
 // a dead path cannot make long: it lets the kernel take no more than its buffers hold.
 import { Readable, type Writable } from 'node:stream';
 import type { Socket } from 'node:net';
+import type { UploadPacer } from './upload-pacing.ts';
 
 const SLICE_BYTES = 64 * 1024;
 /** Bodies smaller than this go as they are: one slice would change nothing. */
@@ -27,9 +28,12 @@ const MAX_DRAIN_MS = 15 * 60_000;
 /** The slowest share of the line (bytes/ms) an upload is waited for at: 32 KiB/s, 256 kbit/s. */
 export const FLOOR_RATE = 32 * 1024 / 1000;
 
-/** Whether a request body is worth slicing: bytes in memory, larger than two slices. */
-export function sliceable(body: unknown): body is Uint8Array {
-  return body instanceof Uint8Array && body.byteLength >= MIN_SLICED_BYTES;
+/**
+ * Whether a request body is worth slicing: bytes in memory, larger than two slices, or any size
+ * under a bandwidth limit in force (each slice waits for the limit before it is handed over).
+ */
+export function sliceable(body: unknown, pacer?: UploadPacer): body is Uint8Array {
+  return body instanceof Uint8Array && (body.byteLength >= MIN_SLICED_BYTES || (pacer?.limited === true && body.byteLength > 0));
 }
 
 /**
@@ -45,6 +49,8 @@ export class SlicedBody extends Readable {
     private readonly bytes: Uint8Array,
     private readonly idleMs: number,
     private readonly now: () => number = Date.now,
+    /** The bandwidth limit each slice waits for before it is handed over (upload-pacing.ts). */
+    private readonly pacer?: UploadPacer,
   ) {
     super({ highWaterMark: SLICE_BYTES });
   }
@@ -56,10 +62,12 @@ export class SlicedBody extends Readable {
       return;
     }
     if (!this.lastQuarter && this.at >= total * 0.75) this.lastQuarter = { bytes: this.at, at: this.now() };
-    const end = Math.min(this.at + SLICE_BYTES, total);
+    const end = Math.min(this.at + (this.pacer ? this.pacer.sliceBytes(SLICE_BYTES) : SLICE_BYTES), total);
     const slice = this.bytes.subarray(this.at, end);
     this.at = end;
-    this.push(slice);
+    const wait = this.pacer?.take(slice.byteLength);
+    if (wait) wait.then(() => this.push(slice), (error: unknown) => this.destroy(error as Error));
+    else this.push(slice);
   }
 
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {

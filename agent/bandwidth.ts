@@ -1,18 +1,20 @@
 import type { BlobStore } from '../core/ports.ts';
 import type { BandwidthSchedule, Rate } from '../core/bandwidth.ts';
+import { paceable, type UploadPacer } from '../adapters/upload-pacing.ts';
 
 // The token bucket behind the agent's bandwidth limit (the schedule is core/bandwidth.ts): one
-// per agent, shared by every upload stream. Each body sent to the store (a single PUT or one
-// multipart part) first reserves its bytes, a quarter-second's worth at a time, so concurrent
-// streams interleave and the limit is re-read as the reservation goes on (a schedule boundary
-// crossed mid-part takes effect at once). The rate holds on average over a part; on the wire
-// a part still leaves at link speed once its bytes are reserved.
+// per agent, shared by every upload stream, the heartbeat and every retry included. A body sent
+// to the store (a single PUT or one multipart part) is handed to its socket a slice at a time, a
+// quarter-second's worth of bytes at the current limit at most, and each slice waits here for its
+// turn (the store's view withUploadPacer, adapters/upload-pacing.ts), so the line carries the limit second by second, not just on
+// average over a part, and a schedule boundary crossed mid-part takes effect at the next slice.
+// No credit builds up while the agent is idle: a burst is at most one slice per stream.
 
 /** Slice reserved at a time: a quarter of a second's worth of bytes at the current limit. */
 const SLICE_SECONDS = 0.25;
 
 /** The token bucket every upload of one agent shares. */
-export class Throttle {
+export class Throttle implements UploadPacer {
   /** When (ms, wall clock) the bytes reserved so far have all been paid for. */
   private paidUntil = 0;
   private waitedMs = 0;
@@ -30,6 +32,10 @@ export class Throttle {
     return this.schedule.limitAt(this.now());
   }
 
+  get limited(): boolean {
+    return this.limit !== undefined;
+  }
+
   /** Total time upload streams have waited for the limit, in seconds. */
   get waitedSeconds(): number {
     return this.waitedMs / 1000;
@@ -39,10 +45,23 @@ export class Throttle {
     return this.sent;
   }
 
-  /** Waits until `bytes` more may be sent under the limit. */
-  async take(bytes: number): Promise<void> {
-    let left = bytes;
+  sliceBytes(max: number): number {
+    const rate = this.limit;
+    return rate === undefined ? max : Math.min(max, Math.max(1, Math.floor(rate * SLICE_SECONDS)));
+  }
+
+  /** Counts `bytes` about to be sent; undefined when they may go now, else a promise resolved when the limit lets them go. */
+  take(bytes: number): Promise<void> | undefined {
     this.sent += bytes;
+    if (this.limit === undefined) {
+      this.paidUntil = 0;
+      return undefined;
+    }
+    return this.pay(bytes);
+  }
+
+  private async pay(bytes: number): Promise<void> {
+    let left = bytes;
     while (left > 0) {
       const rate = this.limit;
       if (rate === undefined) {
@@ -62,26 +81,32 @@ export class Throttle {
   }
 }
 
-/** The store with every upload body (PUT, part) passed through the throttle first. */
+/**
+ * The store with every upload body (PUT, part) paced by the throttle on its way to the socket:
+ * the store's HTTP handler (adapters/http-handler.ts) asks for the pacer of the request it sends.
+ * A store that sends no body through that handler (one in memory) is paid for once the call
+ * returns, so the bytes are counted and later uploads wait as the limit says.
+ */
 export function throttledStore<S extends Pick<BlobStore, 'put' | 'uploadPart'>>(store: S, throttle: Throttle): S {
+  const paced = async <T>(bytes: number, send: (pacer: UploadPacer) => Promise<T>): Promise<T> => {
+    let handed = false;
+    const pacer: UploadPacer = {
+      get limited() {
+        return throttle.limited;
+      },
+      sliceBytes: (max) => throttle.sliceBytes(max),
+      take: (n) => ((handed = true), throttle.take(n)),
+    };
+    const r = await send(pacer);
+    if (!handed) await throttle.take(bytes);
+    throttle.lastUploadAt = Date.now();
+    return r;
+  };
   return new Proxy(store, {
     get(target, prop) {
-      if (prop === 'put') {
-        return async (...args: Parameters<BlobStore['put']>) => {
-          await throttle.take(args[1].length);
-          const r = await target.put(...args);
-          throttle.lastUploadAt = Date.now();
-          return r;
-        };
-      }
-      if (prop === 'uploadPart') {
-        return async (...args: Parameters<BlobStore['uploadPart']>) => {
-          await throttle.take(args[3].length);
-          const r = await target.uploadPart(...args);
-          throttle.lastUploadAt = Date.now();
-          return r;
-        };
-      }
+      const via = (pacer: UploadPacer) => (paceable(target) ? target.withUploadPacer(pacer) : target);
+      if (prop === 'put') return (...args: Parameters<BlobStore['put']>) => paced(args[1].length, (pacer) => via(pacer).put(...args));
+      if (prop === 'uploadPart') return (...args: Parameters<BlobStore['uploadPart']>) => paced(args[3].length, (pacer) => via(pacer).uploadPart(...args));
       const value: unknown = Reflect.get(target, prop);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },

@@ -3,10 +3,10 @@ import { z } from 'zod';
 // The bandwidth schedule (pure; the throttle is agent/bandwidth.ts). One bandwidth limit for everything the agent uploads (packs, artefacts, manifests), with a
 // weekly schedule in the site's time zone: e.g. 2 MiB/s 08:00-18:00 Mon-Fri, unlimited
 // otherwise. The limit is a token bucket shared by every upload stream: each body sent to the
-// store (a single PUT or one multipart part) first reserves its bytes, a quarter-second's worth
-// at a time, so concurrent streams interleave and the limit is re-read from the schedule as the
-// reservation goes on (a boundary crossed mid-part takes effect at once). The rate holds on
-// average over a part; on the wire a part still leaves at link speed once reserved.
+// store (a single PUT or one multipart part) is handed to its connection a slice at a time, each
+// slice waiting for its turn, so concurrent streams interleave, the line carries the limit second
+// by second, and the limit is re-read from the schedule at every slice (a boundary crossed
+// mid-part takes effect at once).
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kbit: 125, Mbit: 125e3, Gbit: 125e6 };

@@ -12,6 +12,7 @@ import { BandwidthSchedule, parseRate } from '../../core/bandwidth.ts';
 import { Agent } from '../../agent/agent.ts';
 import { silentLogger } from '../../agent/log.ts';
 import { writeTree } from '../support/recorder-tree.ts';
+import { startByteMeter, WINDOW_MS } from '../support/byte-meter.ts';
 
 const MiB = 1024 * 1024;
 const london = new BandwidthSchedule({ timezone: 'Europe/London', default: 'unlimited', schedule: [{ days: 'Mon-Fri', from: '08:00', to: '18:00', limit: '2MiB/s' }] });
@@ -144,6 +145,40 @@ sources:
     } finally {
       agent.close();
       client.destroy();
+    }
+  });
+
+  it('two packs of 5 MiB parts side by side under a 2 MiB/s limit never put more than 1.5× the limit on the line in any 1 s window', async () => {
+    const root = join(dir, 'rec-paced');
+    mkdirSync(root);
+    writeTree(root, 2, 2, { size: 3 * MiB }); // 2 batches of 2 × 3 MiB: each pack a 5 MiB part and a 1 MiB one
+    const config = parseAgentConfig(`
+site: site-p
+state: ${join(dir, 'state-paced')}
+shipping: { partSizeMiB: 5, packConcurrency: 2 }
+bandwidth: 2MiB/s
+sources:
+  - { name: cs, type: recordings, path: ${root}, closeAfterFiles: 2, quietSeconds: 60, settleSeconds: 1 }
+`);
+    const meter = await startByteMeter(s3.endpoint);
+    const client = createS3Client({ endpoint: meter.endpoint, credentials: s3.credentials, maxAttempts: 2 });
+    const store = new S3BlobStore(client, 'ferry-data', { features: { verifiesChecksums: false, conditionalPut: true, md5ETags: true } });
+    const agent = new Agent({ config, store, clock: new ManualClock(new Date()), log: silentLogger, notifier: { notify: async () => undefined }, verify: 'etag' });
+    try {
+      const report = await agent.cycle();
+      expect(report).toMatchObject({ packs: 2, failed: 0 });
+      const windows = meter.windows();
+      const total = windows.reduce((s, x) => s + x, 0);
+      expect(total).toBeGreaterThan(12 * MiB);
+      // Paid for whole, each 5 MiB part left at link speed: 10 MiB in well under a second.
+      const second = 1000 / WINDOW_MS;
+      const busiest = meter.busiest(second);
+      expect(busiest, `busiest second ${(busiest / MiB).toFixed(2)} MiB of ${(total / MiB).toFixed(1)} MiB over ${windows.length / second} s`).toBeLessThan(1.5 * 2 * MiB);
+      expect(windows.length / second).toBeGreaterThan(5); // the limit still holds on average
+    } finally {
+      agent.close();
+      client.destroy();
+      await meter.close();
     }
   });
 });
