@@ -12,12 +12,16 @@ import { paceable, type UploadPacer } from '../adapters/upload-pacing.ts';
 
 /** Slice reserved at a time: a quarter of a second's worth of bytes at the current limit. */
 const SLICE_SECONDS = 0.25;
+/** A slice woken later than this after its time pushes the later ones back (a timer's usual lateness is a few ms). */
+const LATE_MS = 20;
 
 /** The token bucket every upload of one agent shares. */
 export class Throttle implements UploadPacer {
   /** When (ms, wall clock) the bytes reserved so far have all been paid for. */
   private paidUntil = 0;
   private waitedMs = 0;
+  /** How far late slices have pushed every later one back (ms), see until(). */
+  private shiftedMs = 0;
   private sent = 0;
   lastUploadAt: number | undefined;
 
@@ -69,14 +73,33 @@ export class Throttle implements UploadPacer {
         return;
       }
       const chunk = Math.min(left, Math.max(1, Math.floor(rate * SLICE_SECONDS)));
-      const now = Date.now();
-      this.paidUntil = Math.max(now, this.paidUntil) + (chunk / rate) * 1000;
+      this.paidUntil = Math.max(Date.now(), this.paidUntil) + (chunk / rate) * 1000;
       left -= chunk;
-      const wait = this.paidUntil - now;
-      if (wait > 0) {
-        this.waitedMs += wait;
-        await new Promise((r) => setTimeout(r, wait));
+      await this.until(this.paidUntil);
+    }
+  }
+
+  /**
+   * Waits until `due`, pushed back by the time slices lost waking late after it was set. Timers
+   * held up by a busy event loop (hashing, packing) all fire together once it frees: the slices
+   * due meanwhile would leave at once, a burst of what the limit had spread over the stall.
+   * Instead the first slice late by more than LATE_MS pushes every later one back by its
+   * lateness, so the line resumes at the limit (the time lost is not made up).
+   */
+  private async until(due: number): Promise<void> {
+    const shiftedAt = this.shiftedMs;
+    for (;;) {
+      const at = due + this.shiftedMs - shiftedAt;
+      const wait = at - Date.now();
+      if (wait <= 0) {
+        if (-wait > LATE_MS) {
+          this.shiftedMs -= wait;
+          this.paidUntil -= wait;
+        }
+        return;
       }
+      this.waitedMs += wait;
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 }
