@@ -265,12 +265,18 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
   // A call another copy of which stays (under Object Lock, held, or in a rewrite's copy) is not done when this pack goes.
   const targeted = new Set([...plan.targets.map((t) => t.key), ...input.planned.filter((t) => t.erase?.length).map((t) => t.key)]);
   const stays = new Set(located.filter((l) => !targeted.has(l.manifest.packKey)).flatMap((l) => l.requests.map((e) => e.rid)));
+  // Nor is one whose copies this purge deletes from several packs: they may go in different batches
+  // (each its own invocation), and one of them may be kept (a hold placed since, a failed delete).
+  // The first purge after, finding no manifest that lists the call, marks the request done.
+  const packsListing = new Map<string, number>();
+  for (const l of located) if (targeted.has(l.manifest.packKey)) for (const e of l.requests) packsListing.set(e.rid, (packsListing.get(e.rid) ?? 0) + 1);
   for (const t of [...plan.targets, ...input.planned]) {
-    const later = t.erase?.filter((rid) => stays.has(rid)) ?? [];
+    const later = t.erase?.filter((rid) => stays.has(rid) || (packsListing.get(rid) ?? 0) > 1) ?? [];
     if (later.length) t.eraseLater = later;
   }
   for (const [rid, until] of waiting.lockedUntil) if (!plan.targets.some((t) => t.erase?.includes(rid))) plan.waits.set(rid, `its pack is under Object Lock until ${new Date(until).toISOString()}: the first purge after that erases the call`);
   for (const rid of waiting.held) plan.waits.set(rid, 'the call is under legal hold (placed after the request): the first purge after its release erases it');
+  for (const [rid, packs] of packsListing) if (packs > 1 && !plan.waits.has(rid)) plan.waits.set(rid, `this purge deletes the call from the ${packs} packs that hold a copy of it: the next purge marks the request done once no pack lists it`);
   if (waiting.locked) plan.summary.locked = { count: waiting.locked, until: new Date(waiting.firstFree).toISOString() };
   if (waiting.held.size) plan.summary.held = [...waiting.held];
   if (waiting.afterRewrite.size) plan.summary.afterRewrite = [...waiting.afterRewrite];

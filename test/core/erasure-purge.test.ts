@@ -331,17 +331,44 @@ async function shipAgain(w: World, createdAt: Date) {
 }
 
 describe('the purge erases every copy of the call', () => {
-  it('erases the call from a second pack the same batch was shipped in again (catalogued once): its bytes in no pack, the copy\'s other calls kept', async () => {
+  it('erases the call from a second pack the same batch was shipped in again (catalogued once): its bytes in no pack, the copy\'s other calls kept; the next purge, finding no pack that lists it, marks the request done', async () => {
     const w = await world();
     const copy = await shipAgain(w, w.createdAt);
     expect((await w.catalogue.getRecording(SITE, w.rids[2]!))!.packKey).toBe(w.f.packKey);
     await purge(w);
-    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    expect(await exists(w, w.f.packKey)).toBe(false);
     expect(await exists(w, copy.packKey)).toBe(false);
     await callNowhere(w, w.rids[2]!, 'after the purge');
     await keptCallsRestore(w);
     const record = w.audit.find((e) => e.action === 'purge' && e.detail?.object === copy.packKey)!;
     expect(record.detail).toMatchObject({ rule: 'erasure', erased: [w.rids[2]] });
+    expect(await w.table.getErasure(SITE, w.rids[2]!)).toMatchObject({ status: 'pending', waiting: expect.stringContaining('from the 2 packs that hold a copy of it') });
+    await erasedUnreachable(w);
+    w.clock.advance(DAY);
+    const next = await purge(w);
+    expect(next.plan.summary.erasures).toMatchObject({ done: 1 });
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+  });
+
+  it('keeps the request pending when the store fails to delete one of the packs holding a copy while the purge deletes the other: done only once that copy is gone too', async () => {
+    const w = await world();
+    const copy = await shipAgain(w, w.createdAt);
+    const remove = w.blobs.delete.bind(w.blobs);
+    w.blobs.delete = (key) => (key === copy.packKey ? Promise.reject(new Error('InternalError: we encountered an internal error')) : remove(key));
+    await purge(w);
+    expect(await exists(w, w.f.packKey)).toBe(false);
+    expect(await exists(w, copy.packKey)).toBe(true);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('pending');
+    await erasedUnreachable(w);
+    await doneMeansGone(w, 'copy kept');
+    w.blobs.delete = remove;
+    w.clock.advance(DAY);
+    await purge(w);
+    w.clock.advance(DAY);
+    await purge(w);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+    await callNowhere(w, w.rids[2]!, 'after the copy went');
+    await keptCallsRestore(w);
   });
 
   it('keeps the request pending while the second copy is still under Object Lock, then erases it there', async () => {
