@@ -1,7 +1,7 @@
 import { sentence } from '../core/alert-text.ts';
 import type { Alert } from '../core/ports.ts';
 import type { AlertBook, RaiseOutcome } from './state/alert-book.ts';
-import { STALLED_UPLOAD_HOURS, lineFailure } from './upload-keep.ts';
+import { STALLED_UPLOAD_HOURS, STORE_ANSWERED, lineFailure } from './upload-keep.ts';
 
 // A shipping that failed because the store could not be reached (the line down, the store's name
 // not resolving, the store unavailable or asking to slow down) is not alerted as it happens: a
@@ -25,7 +25,8 @@ const GRACE_MS = STALLED_UPLOAD_HOURS * 3_600_000;
  */
 export function raiseShipFailure(alerts: AlertBook, key: string, error: unknown, now: HeldAlert, unreached: (since: string, reason: string) => HeldAlert): Promise<RaiseOutcome> {
   const reason = lineFailure(error);
-  if (reason === undefined) return alerts.raise(key, now);
+  // An upload worth going on with may still have been answered by the store (RequestTimeTooSkewed, a torn body): not the line down.
+  if (reason === undefined || reason.startsWith(STORE_ANSWERED)) return alerts.raise(key, now);
   return alerts.raiseAfter(key, GRACE_MS, (since) => unreached(since, reason), alerts.get('heartbeat') !== undefined);
 }
 

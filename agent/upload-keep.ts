@@ -46,8 +46,11 @@ export function lineFailure(error: unknown): string | undefined {
   if (dns) return `the store's name did not resolve (DNS ${dns})`;
   if (cutOnTheWay(error) || /timed out|timeout|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|ECONN|socket/i.test(messageOf(error))) return 'the line failed';
   // Another answer worth asking again (RequestTimeTooSkewed, a torn request body): the store was reached.
-  return status > 0 ? `the store answered HTTP ${status}${name ? ` ${name}` : ''}` : 'the store could not be reached';
+  return status > 0 ? `${STORE_ANSWERED} HTTP ${status}${name ? ` ${name}` : ''}` : 'the store could not be reached';
 }
+
+/** How lineFailure begins the reason of a failure the store answered (a 4xx worth asking again): it was reached. */
+export const STORE_ANSWERED = 'the store answered';
 
 const THROTTLED = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException']);
 

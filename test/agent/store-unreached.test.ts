@@ -17,14 +17,18 @@ import { writeTree } from '../support/recorder-tree.ts';
 // what to do. Before, each file and each recordings source paged at once ("could not be shipped",
 // nothing to do but wait), and each was resolved again minutes later when the line came back.
 
-/** The store as the line lets it be reached: `down` fails every request, `uploads` only those of what the site ships (the heartbeat gets through). */
-function line(store: MemoryBlobStore, state: { down: boolean; uploads: boolean }): BlobStore {
+/** The store as the line lets it be reached: `down` fails every request, `uploads` only those of what the site ships (the heartbeat gets through); `refused` has the store answer those with a 403 worth asking again (RequestTimeTooSkewed). */
+function line(store: MemoryBlobStore, state: { down: boolean; uploads: boolean; refused?: boolean }): BlobStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function' || prop === 'features') return value;
       return (...args: unknown[]) => {
         const key = typeof args[0] === 'string' ? args[0] : '';
+        if (state.refused && !key.startsWith('heartbeats/') && prop !== 'list' && prop !== 'listMultipart' && prop !== 'head' && prop !== 'get') {
+          const answer = Object.assign(new Error('The difference between the request time and the current time is too large.'), { name: 'RequestTimeTooSkewed', $metadata: { httpStatusCode: 403, requestId: 'R1' } });
+          return Promise.reject(new TransientError(`S3 ${String(prop)} ${key}: RequestTimeTooSkewed: ${answer.message}`, { cause: answer }));
+        }
         const cut = state.down || (state.uploads && !key.startsWith('heartbeats/'));
         if (cut && (prop === 'list' || prop === 'listMultipart'))
           return (async function* () {
@@ -52,7 +56,7 @@ sources:
   - { name: cs, type: recordings, path: ${rec}, closeAfterFiles: 3, quietSeconds: 60, settleSeconds: 1 }
   - { name: db, type: rotated, profile: generic, patterns: ["*.bak"], path: ${bak}, stableSeconds: 60 }
 `);
-  const state = { down: false, uploads: false };
+  const state: { down: boolean; uploads: boolean; refused?: boolean } = { down: false, uploads: false };
   const store = line(new MemoryBlobStore(), state);
   const clock = new ManualClock(new Date('2026-12-07T08:00:00Z'));
   const alerts: Alert[] = [];
@@ -136,4 +140,19 @@ describe('a line that carries the heartbeat but drops every upload', () => {
     ]);
   });
 
+});
+
+describe('a store that answers every upload with a refusal worth asking again', () => {
+  it('pages at once, each file and recordings source as before: the store was reached, so it is not the line down waited out for a day', async () => {
+    const s = site();
+    await s.pass();
+    s.work(1);
+    s.state.refused = true;
+    s.clock.advance(15 * 60_000);
+    await s.pass();
+    s.clock.advance(15 * 60_000);
+    await s.pass();
+    expect(s.alerts.map((a) => `${a.severity} ${a.key}`).sort()).toEqual(['warning ship-failed:cs', 'warning ship-failed:db:full-1.bak']);
+    expect(s.alerts.map((a) => a.message).join('\n')).toContain('RequestTimeTooSkewed');
+  });
 });
