@@ -121,7 +121,7 @@ async function rewriteUnderWay(site: string, manifest: PackManifest, requests: E
 }
 
 /** The manifests that still list a pending request's call, each with the copy a rewrite of its pack already began. */
-async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecord[]): Promise<Located[]> {
+async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecord[]): Promise<{ located: Located[]; unread: Map<string, string> }> {
   const days = new Map<string, Promise<Set<string>>>();
   const packsOfDay = (packKey: string) => {
     const day = packKey.slice(0, packKey.lastIndexOf('/') + 1);
@@ -130,7 +130,8 @@ async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecor
   };
   const located: Located[] = [];
   const byManifest = await candidates(deps, site, pending);
-  for (const [manifestKey, requests] of [...byManifest, ...(await otherCopies(deps, byManifest))]) {
+  const { found, unread } = await otherCopies(deps, byManifest);
+  for (const [manifestKey, requests] of [...byManifest, ...found]) {
     const manifest = await manifestOf(deps, manifestKey);
     const members = new Set(manifest?.members.map((m) => m.rid) ?? []);
     const here = requests.filter((e) => members.has(e.rid));
@@ -138,7 +139,7 @@ async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecor
     const underWay = await rewriteUnderWay(site, manifest, here, packsOfDay);
     located.push({ manifestKey, manifest, requests: here, ...(underWay ? { underWay } : {}) });
   }
-  return located;
+  return { located, unread };
 }
 
 /**
@@ -148,22 +149,31 @@ async function locate(deps: ErasurePlanDeps, site: string, pending: ErasureRecor
  * the first copy only, so no entry leads to the second. Each pending call is looked for in every
  * manifest of its manifests' days (one listing a day, each manifest read once).
  */
-async function otherCopies(deps: ErasurePlanDeps, byManifest: Map<string, ErasureRecord[]>): Promise<Map<string, ErasureRecord[]>> {
+async function otherCopies(deps: ErasurePlanDeps, byManifest: Map<string, ErasureRecord[]>): Promise<{ found: Map<string, ErasureRecord[]>; unread: Map<string, string> }> {
   const byDay = new Map<string, Set<ErasureRecord>>();
   for (const [key, requests] of byManifest) {
     const day = key.slice(0, key.lastIndexOf('/') + 1);
     byDay.set(day, new Set([...(byDay.get(day) ?? []), ...requests]));
   }
   const found = new Map<string, ErasureRecord[]>();
+  // A manifest of the day that cannot be read may list a copy: its requests are not done until it can be (by rid, why).
+  const unread = new Map<string, string>();
   for (const [day, requests] of byDay) {
     for await (const info of deps.blobs.list(day)) {
       if (byManifest.has(info.key) || !info.key.endsWith('.json')) continue;
-      const members = new Set((await manifestOf(deps, info.key))?.members.map((m) => m.rid) ?? []);
+      let manifest: PackManifest | undefined;
+      try {
+        manifest = await manifestOf(deps, info.key);
+      } catch (error) {
+        for (const e of requests) if (!unread.has(e.rid)) unread.set(e.rid, `manifest ${info.key} of the call's day could not be read (${error instanceof Error ? error.message : String(error)}): it may list a copy of the call, so the request stays pending until it can be read`);
+        continue;
+      }
+      const members = new Set(manifest?.members.map((m) => m.rid) ?? []);
       const here = [...requests].filter((e) => members.has(e.rid));
       if (here.length) found.set(info.key, here);
     }
   }
-  return found;
+  return { found, unread };
 }
 
 interface PlanInput {
@@ -253,9 +263,9 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
   const again = done.length ? await deps.catalogue.getRecordings(done.map((e) => ({ site: input.site, rid: e.rid }))) : new Map();
   const shippedAgain = done.filter((e) => again.has(recordingLookupKey(input.site, e.rid))).map((e) => ({ ...e, manifestKey: again.get(recordingLookupKey(input.site, e.rid))!.manifestKey }));
   if (pending.length === 0 && shippedAgain.length === 0) return plan;
-  const located = await locate(deps, input.site, [...pending, ...shippedAgain]);
+  const { located, unread } = await locate(deps, input.site, [...pending, ...shippedAgain]);
   const found = new Set(located.flatMap((l) => [...l.requests.map((e) => e.rid), ...(l.underWay?.rids ?? [])]));
-  plan.gone.push(...pending.filter((e) => !found.has(e.rid)));
+  plan.gone.push(...pending.filter((e) => !found.has(e.rid) && !unread.has(e.rid)));
   const copies = new Set(located.flatMap((l) => (l.underWay ? [l.underWay.manifestKey] : [])));
   const waiting: Waiting = { lockedUntil: new Map(), held: new Set(), afterRewrite: new Set(), locked: 0, firstFree: Number.POSITIVE_INFINITY };
   for (const l of located) {
@@ -271,11 +281,12 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
   const packsListing = new Map<string, number>();
   for (const l of located) if (targeted.has(l.manifest.packKey)) for (const e of l.requests) packsListing.set(e.rid, (packsListing.get(e.rid) ?? 0) + 1);
   for (const t of [...plan.targets, ...input.planned]) {
-    const later = t.erase?.filter((rid) => stays.has(rid) || (packsListing.get(rid) ?? 0) > 1) ?? [];
+    const later = t.erase?.filter((rid) => stays.has(rid) || unread.has(rid) || (packsListing.get(rid) ?? 0) > 1) ?? [];
     if (later.length) t.eraseLater = later;
   }
   for (const [rid, until] of waiting.lockedUntil) if (!plan.targets.some((t) => t.erase?.includes(rid))) plan.waits.set(rid, `its pack is under Object Lock until ${new Date(until).toISOString()}: the first purge after that erases the call`);
   for (const rid of waiting.held) plan.waits.set(rid, 'the call is under legal hold (placed after the request): the first purge after its release erases it');
+  for (const [rid, why] of unread) if (!plan.waits.has(rid)) plan.waits.set(rid, why);
   for (const [rid, packs] of packsListing) if (packs > 1 && !plan.waits.has(rid)) plan.waits.set(rid, `this purge deletes the call from the ${packs} packs that hold a copy of it: the next purge marks the request done once no pack lists it`);
   if (waiting.locked) plan.summary.locked = { count: waiting.locked, until: new Date(waiting.firstFree).toISOString() };
   if (waiting.held.size) plan.summary.held = [...waiting.held];

@@ -371,6 +371,23 @@ describe('the purge erases every copy of the call', () => {
     await keptCallsRestore(w);
   });
 
+  it('goes on when another manifest of the call\'s day cannot be read: the call is erased from its pack, the request stays pending naming that manifest, and is done by the first purge after it is gone', async () => {
+    const w = await world();
+    const day = w.f.manifestKey.slice(0, w.f.manifestKey.lastIndexOf('/') + 1);
+    const torn = `${day}p${'0'.repeat(23)}.json`;
+    await w.blobs.put(torn, Buffer.from('{"format": 1, "site": "site-a", "members": ['));
+    const first = await purge(w);
+    expect(first.plan.summary.erasures).toMatchObject({ planned: 1 });
+    expect(await exists(w, w.f.packKey)).toBe(false);
+    await erasedBytesNowhere(w);
+    await keptCallsRestore(w);
+    expect(await w.table.getErasure(SITE, w.rids[2]!)).toMatchObject({ status: 'pending', waiting: expect.stringContaining(`manifest ${torn} of the call's day could not be read`) });
+    await w.blobs.delete(torn);
+    w.clock.advance(DAY);
+    await purge(w);
+    expect((await w.table.getErasure(SITE, w.rids[2]!))!.status).toBe('done');
+  });
+
   it('keeps the request pending while the second copy is still under Object Lock, then erases it there', async () => {
     const w = await world();
     const copy = await shipAgain(w, new Date(NOW.getTime() - 5 * DAY));
