@@ -5,6 +5,7 @@ import type { ErasureRecord, ErasureStore } from './erasure-items.ts';
 import { parseManifest, type PackManifest } from './manifest.ts';
 import { recordingLookupKey, type BlobStore, type CatalogueStore } from './ports.ts';
 import { readSmallObject } from './read-small.ts';
+import { mapLimit } from './map-limit.ts';
 import { lockedUntil, type PurgeTarget } from './retention.ts';
 
 // The purge's half of erasure (core/erasures.ts takes the request): for each pack holding a
@@ -88,6 +89,9 @@ async function manifestOf(deps: ErasurePlanDeps, key: string): Promise<PackManif
   }
 }
 
+/** Manifests of a day read at once when looking for other copies of a call. */
+const MANIFEST_READS = 16;
+
 /** Pending requests of one pack beyond which only the sets they make in the order they came are tried (2^12 keys computed, no request made). */
 const MAX_COMBINED = 12;
 
@@ -159,18 +163,23 @@ async function otherCopies(deps: ErasurePlanDeps, byManifest: Map<string, Erasur
   // A manifest of the day that cannot be read may list a copy: its requests are not done until it can be (by rid, why).
   const unread = new Map<string, string>();
   for (const [day, requests] of byDay) {
-    for await (const info of deps.blobs.list(day)) {
-      if (byManifest.has(info.key) || !info.key.endsWith('.json')) continue;
-      let manifest: PackManifest | undefined;
+    const keys: string[] = [];
+    for await (const info of deps.blobs.list(day)) if (!byManifest.has(info.key) && info.key.endsWith('.json')) keys.push(info.key);
+    // A busy site files thousands of packs a day, read again by every purge while the request waits: read side by side.
+    const read = await mapLimit(keys, MANIFEST_READS, async (key) => {
       try {
-        manifest = await manifestOf(deps, info.key);
+        return { key, rids: new Set((await manifestOf(deps, key))?.members.map((m) => m.rid) ?? []) };
       } catch (error) {
-        for (const e of requests) if (!unread.has(e.rid)) unread.set(e.rid, `manifest ${info.key} of the call's day could not be read (${error instanceof Error ? error.message : String(error)}): it may list a copy of the call, so the request stays pending until it can be read`);
+        return { key, error: error instanceof Error ? error.message : String(error) };
+      }
+    });
+    for (const r of read) {
+      if (r.error !== undefined) {
+        for (const e of requests) if (!unread.has(e.rid)) unread.set(e.rid, `manifest ${r.key} of the call's day could not be read (${r.error}): it may list a copy of the call, so the request stays pending until it can be read`);
         continue;
       }
-      const members = new Set(manifest?.members.map((m) => m.rid) ?? []);
-      const here = [...requests].filter((e) => members.has(e.rid));
-      if (here.length) found.set(info.key, here);
+      const here = [...requests].filter((e) => r.rids?.has(e.rid));
+      if (here.length) found.set(r.key, here);
     }
   }
   return { found, unread };
