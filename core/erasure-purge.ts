@@ -253,6 +253,26 @@ function planPack(plan: ErasurePlan, input: PlanInput, l: Located, waiting: Wait
 }
 
 /**
+ * Sets `eraseLater` on the targets whose erased calls are not done when their pack goes; returns
+ * how many targeted packs list each call. A call another copy of which stays (under Object Lock,
+ * held, in a rewrite's copy, or in a manifest that could not be read) is not done. Nor is one whose
+ * copies this purge deletes from several packs: they may go in different batches (each its own
+ * invocation), and one of them may be kept (a hold placed since, a failed delete). The first purge
+ * after, finding no manifest that lists the call, marks the request done.
+ */
+function deferDone(plan: ErasurePlan, planned: PurgeTarget[], located: Located[], unread: Map<string, string>): Map<string, number> {
+  const targeted = new Set([...plan.targets.map((t) => t.key), ...planned.filter((t) => t.erase?.length).map((t) => t.key)]);
+  const stays = new Set(located.filter((l) => !targeted.has(l.manifest.packKey)).flatMap((l) => l.requests.map((e) => e.rid)));
+  const packsListing = new Map<string, number>();
+  for (const l of located) if (targeted.has(l.manifest.packKey)) for (const e of l.requests) packsListing.set(e.rid, (packsListing.get(e.rid) ?? 0) + 1);
+  for (const t of [...plan.targets, ...planned]) {
+    const later = t.erase?.filter((rid) => stays.has(rid) || unread.has(rid) || (packsListing.get(rid) ?? 0) > 1) ?? [];
+    if (later.length) t.eraseLater = later;
+  }
+  return packsListing;
+}
+
+/**
  * The erasure targets of a site's purge. `planned` is the retention plan's targets: a pack it
  * deletes anyway carries the erased calls along (`erase` added to its target); `held` the calls
  * under legal hold; `deadAttempts` the dead attempts a manifest lists (core/purge.ts).
@@ -281,18 +301,7 @@ export async function planErasures(deps: ErasurePlanDeps, input: PlanInput): Pro
     if (copies.has(l.manifestKey)) for (const e of l.requests) waiting.afterRewrite.add(e.rid);
     else planPack(plan, input, l, waiting);
   }
-  // A call another copy of which stays (under Object Lock, held, or in a rewrite's copy) is not done when this pack goes.
-  const targeted = new Set([...plan.targets.map((t) => t.key), ...input.planned.filter((t) => t.erase?.length).map((t) => t.key)]);
-  const stays = new Set(located.filter((l) => !targeted.has(l.manifest.packKey)).flatMap((l) => l.requests.map((e) => e.rid)));
-  // Nor is one whose copies this purge deletes from several packs: they may go in different batches
-  // (each its own invocation), and one of them may be kept (a hold placed since, a failed delete).
-  // The first purge after, finding no manifest that lists the call, marks the request done.
-  const packsListing = new Map<string, number>();
-  for (const l of located) if (targeted.has(l.manifest.packKey)) for (const e of l.requests) packsListing.set(e.rid, (packsListing.get(e.rid) ?? 0) + 1);
-  for (const t of [...plan.targets, ...input.planned]) {
-    const later = t.erase?.filter((rid) => stays.has(rid) || unread.has(rid) || (packsListing.get(rid) ?? 0) > 1) ?? [];
-    if (later.length) t.eraseLater = later;
-  }
+  const packsListing = deferDone(plan, input.planned, located, unread);
   for (const [rid, until] of waiting.lockedUntil) if (!plan.targets.some((t) => t.erase?.includes(rid))) plan.waits.set(rid, `its pack is under Object Lock until ${new Date(until).toISOString()}: the first purge after that erases the call`);
   for (const rid of waiting.held) plan.waits.set(rid, 'the call is under legal hold (placed after the request): the first purge after its release erases it');
   for (const [rid, why] of unread) if (!plan.waits.has(rid)) plan.waits.set(rid, why);
