@@ -233,18 +233,20 @@ export class ArtefactRunner {
     const check = this.gapCheck;
     this.gapCheck = undefined;
     if (!check) return 0;
-    await this.reportGaps(check.gaps, check.files);
-    return (await this.run?.settle(check.gaps, this.binlogBasename)) ?? 0;
+    const paged = await this.reportGaps(check.gaps, check.files);
+    return (await this.run?.settle(check.gaps, this.binlogBasename, paged)) ?? 0;
   }
 
   /**
    * A gap is alerted once, repeated on the alert schedule while it blocks point-in-time restore,
    * and resolved when a full backup newer than the gap has been shipped (later times are then
-   * reachable from that full) or the missing segments turn up.
+   * reachable from that full) or the missing segments turn up. Returns the key of each gap whose
+   * alert is open ("from-to" → key): that alert is the page for its segments' loss.
    */
-  private async reportGaps(gaps: Gap[], files: SiteFile[]): Promise<void> {
+  private async reportGaps(gaps: Gap[], files: SiteFile[]): Promise<Map<string, string>> {
     const prefix = `binlog-gap:${this.source.name}:`;
     const open = new Set<string>();
+    const paged = new Map<string, string>();
     const firstSeen = this.deps.observations.gapsFirstSeen(this.source.name, gaps.map((g) => `${g.from}-${g.to}`), this.deps.clock.now().getTime());
     for (const gap of gaps) {
       const key = `${prefix}${gap.from}-${gap.to}`;
@@ -261,16 +263,18 @@ export class ArtefactRunner {
         continue;
       }
       open.add(key);
+      paged.set(`${gap.from}-${gap.to}`, key);
       if ((await this.deps.alerts.raise(key, {
         severity: 'critical',
         site: this.deps.site,
         subject: `binlog gap in ${this.source.name}: ${what} missing`,
-        message: `${what} of source ${this.source.name} ${gap.from === gap.to ? 'is' : 'are'} neither on the site nor offsite: removed from the site (purged by the database server) before the agent shipped ${gap.from === gap.to ? 'it' : 'them'}. Recorded lost (\`ferry agent status --losses\`): the loss alert for ${gap.from === gap.to ? 'it' : 'them'} is this same event. Point-in-time restore cannot cross the gap: take a new full backup of the database now, and keep binlogs on the server for longer than the agent can fall behind. This alert resolves by itself once a full backup newer than the gap is offsite; times between the last full before it and the gap stay unreachable.`,
+        message: `${what} of source ${this.source.name} ${gap.from === gap.to ? 'is' : 'are'} neither on the site nor offsite: removed from the site (purged by the database server) before the agent shipped ${gap.from === gap.to ? 'it' : 'them'}. Recorded lost (\`ferry agent status --losses\` lists ${gap.from === gap.to ? 'it' : 'them'}): this alert is ${gap.from === gap.to ? 'its' : 'their'} page, with no loss alert of ${gap.from === gap.to ? 'its' : 'their'} own. Point-in-time restore cannot cross the gap: take a new full backup of the database now, and keep binlogs on the server for longer than the agent can fall behind. This alert resolves by itself once a full backup newer than the gap is offsite; times between the last full before it and the gap stay unreachable.`,
         details: { source: this.source.name, ...gap },
       })) !== 'quiet') this.deps.log.error('binlog gap: point-in-time restore cannot cross it', { source: this.source.name, gap });
     }
     this.deps.observations.save();
     await this.deps.alerts.resolveOthers(prefix, open, this.deps.site, (a) => `${a.subject.replace(/^binlog gap in [^:]+: /, '')}: the gap is closed (the missing segments were found or shipped).`);
+    return paged;
   }
 
   /** The modification time of segment `sequence`, on the site or as shipped. */

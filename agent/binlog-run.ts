@@ -188,10 +188,10 @@ export class BinlogRun {
   }
 
   /** Records what this cycle found lost (a restart's unclosed segments, a gap's purged ones) and holds the restart's alert; how many losses are new. */
-  async settle(gaps: Gap[], basename: string | undefined): Promise<number> {
+  async settle(gaps: Gap[], basename: string | undefined, paged: ReadonlyMap<string, string> = new Map()): Promise<number> {
     const restarted = await this.recordRestart();
     await this.holdRestartAlert();
-    return restarted + (await this.recordGapLosses(gaps, basename));
+    return restarted + (await this.recordGapLosses(gaps, basename, paged));
   }
 
   private async recordRestart(): Promise<number> {
@@ -234,8 +234,9 @@ export class BinlogRun {
    * The segments of a gap are lost: the server purged them (PURGE BINARY LOGS, expire_logs_days)
    * before they went offsite. Recorded once each in the loss log, with the loss alert, so the
    * pass that finds them exits 3 and `agent status --losses` lists them; returns how many are new.
+   * A gap whose alert is open (`paged`: "from-to" → its key) is their page: no loss alert besides.
    */
-  private async recordGapLosses(gaps: Gap[], basename: string | undefined): Promise<number> {
+  private async recordGapLosses(gaps: Gap[], basename: string | undefined, paged: ReadonlyMap<string, string>): Promise<number> {
     let lost = 0;
     // Names lost in this run of the numbering (the run before's segments had the same names).
     const recorded = this.lostNames();
@@ -245,7 +246,7 @@ export class BinlogRun {
       const files = names.map((name) => ({ name, size: 0, mtimeMs: 0 }));
       const reason = 'purged by the database server before it was shipped (a binlog gap: point-in-time restore cannot cross it)';
       const advice = "Keep binlogs on the server for longer than the agent can fall behind (expire_logs_days, binlog_expire_logs_seconds), check why it fell behind (the agent's errors, the link to the cloud), and take a new full backup: point-in-time restore reaches the times after it.";
-      lost += await this.deps.losses.reportArtefacts(this.source, files, reason, this.deps.clock.now().toISOString(), { batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`, advice });
+      lost += await this.deps.losses.reportArtefacts(this.source, files, reason, this.deps.clock.now().toISOString(), { batch: names.length === 1 ? names[0]! : `${names[0]} to ${names.at(-1)}`, advice, ...(paged.has(`${gap.from}-${gap.to}`) ? { pagedBy: paged.get(`${gap.from}-${gap.to}`)! } : {}) });
     }
     return lost;
   }

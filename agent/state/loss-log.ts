@@ -43,6 +43,11 @@ export interface LossEntry {
    * restarted its numbering (only the content, gone, would tell). Alerted as a warning.
    */
   shippedBefore?: true;
+  /**
+   * The key of the open alert that is this loss's page (a binlog gap's, which names the same
+   * segments): recorded and listed like any loss, not paged a second time by a loss alert.
+   */
+  pagedBy?: string;
 }
 
 type Line = { e: 'lost'; loss: LossEntry } | { e: 'alerted'; id: string };

@@ -39,7 +39,7 @@ export class LossReporter {
    * Records and alerts lost versions of artefact files (backups, binlog segments) of one source,
    * each named under the source's path; `batch` defaults to the first file's name.
    */
-  reportArtefacts(source: { name: string; path: string }, files: readonly { name: string; size: number; mtimeMs: number }[], reason: string, at: string, extra: { batch?: string; lastSeen?: string; advice?: string } = {}): Promise<number> {
+  reportArtefacts(source: { name: string; path: string }, files: readonly { name: string; size: number; mtimeMs: number }[], reason: string, at: string, extra: { batch?: string; lastSeen?: string; advice?: string; pagedBy?: string } = {}): Promise<number> {
     return this.report({
       source: source.name,
       batch: extra.batch ?? files[0]?.name ?? '',
@@ -49,6 +49,7 @@ export class LossReporter {
       at,
       ...(extra.lastSeen ? { lastSeen: extra.lastSeen } : {}),
       ...(extra.advice ? { advice: extra.advice } : {}),
+      ...(extra.pagedBy ? { pagedBy: extra.pagedBy } : {}),
     });
   }
 
@@ -98,7 +99,12 @@ export class LossReporter {
       this.deps.losses.markAlerted(e.id);
       this.deps.log.warn('loss found again that was alerted before the state directory went back: recorded, not alerted again', { source: e.source, batch: e.batch, id: e.id });
     }
-    const pending = unalerted.filter((e) => !this.refused.has(e.id) && !this.alertedBefore.has(e.id));
+    // A loss another open alert pages (a binlog gap's segments): one event, one page.
+    for (const e of unalerted.filter((l) => l.pagedBy !== undefined && !this.alertedBefore.has(l.id))) {
+      this.deps.losses.markAlerted(e.id);
+      this.deps.log.info('loss paged by its own alert: recorded, no separate loss alert', { source: e.source, batch: e.batch, pagedBy: e.pagedBy });
+    }
+    const pending = unalerted.filter((e) => e.pagedBy === undefined && !this.refused.has(e.id) && !this.alertedBefore.has(e.id));
     for (const { alert, ids } of lossAlerts(this.deps.site, pending)) {
       if (await delivered(this.deps.notifier.notify(alert))) for (const id of ids) this.deps.losses.markAlerted(id);
       else {

@@ -88,4 +88,31 @@ describe("a binlog source's lost count", () => {
     expect(text).not.toMatch(/GAP in segments/);
     expect(text).toMatch(/^cc-binlog \(binlog\) .*; gap in segments 3-4 bridged by full\/full-after-gap\.sql \(.*Z, offsite\): restore reaches every time after that full/m);
   });
+
+  it("pages a gap's purged segments once, by the gap's alert, and by a loss alert only when the gap is bridged when found (its alert never raised)", async () => {
+    const run = async (withFull: boolean) => {
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-binlog-paged-'));
+      const root = join(dir, 'binlogs');
+      const dumps = join(dir, 'dumps');
+      mkdirSync(root);
+      mkdirSync(dumps);
+      for (const n of [1, 2, 5, 6]) writeSegment(root, n, n === 6);
+      const clock = new ManualClock(new Date());
+      // A full taken after the segments (their times are T0 on): it bridges the gap the moment it is found.
+      if (withFull) writeAt(join(dumps, 'full.sql'), Buffer.alloc(5000, 7), clock.now());
+      const config = parseAgentConfig(
+        `site: site-a\nstate: ${join(dir, 'state')}\nshipping: { partSizeMiB: 5, attempts: 1 }\nsources:\n  - { name: full, type: rotated, profile: generic, patterns: ["*.sql"], path: ${dumps}, stableSeconds: 0 }\n  - { name: cc-binlog, type: binlog, path: ${root}, basename: mysql-bin, partialIntervalSeconds: 0 }\n`,
+      );
+      const alerts: string[] = [];
+      const agent = new Agent({ config, store: new MemoryBlobStore(), clock, log: silentLogger, notifier: { notify: async (a) => void (a.severity === 'critical' && alerts.push(a.subject)) }, verify: 'read-back', retryDelayMs: () => 1 });
+      try {
+        expect((await agent.cycle()).lost).toBe(2);
+      } finally {
+        agent.close();
+      }
+      return alerts;
+    };
+    expect(await run(false)).toEqual(['binlog gap in cc-binlog: segments 3 to 4 missing']);
+    expect(await run(true)).toEqual(['cc-binlog: mysql-bin.000003 to mysql-bin.000004 lost before shipping']);
+  });
 });
