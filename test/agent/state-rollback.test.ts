@@ -34,6 +34,17 @@ sources:
   return { dir, root, config };
 }
 
+/** Last night's VM snapshot of the state directory (`dir/snapshot`). */
+function takeSnapshot(s: { dir: string; config: AgentConfig }): void {
+  cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true });
+}
+
+/** The VM restored: the state directory replaced by the snapshot. */
+function putSnapshotBack(s: { dir: string; config: AgentConfig }): void {
+  rmSync(s.config.state, { recursive: true });
+  cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+}
+
 /** One cron run: a fresh agent on the state directory, one pass, closed. */
 async function cronPass(config: AgentConfig, store: BlobStore, alerts: Alert[], clock: ManualClock) {
   const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'read-back', retryDelayMs: () => 1 });
@@ -52,7 +63,7 @@ describe('a state directory put back to a VM snapshot', () => {
     const clock = new ManualClock(new Date());
     writeTree(s.root, 2, 10, { now: clock.now().getTime() });
     expect((await cronPass(s.config, store, alerts, clock)).packs).toBe(2);
-    cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true }); // last night's VM snapshot
+    takeSnapshot(s); // last night's VM snapshot
     clock.advance(10 * 60_000);
     writeTree(s.root, 2, 10, { firstBatch: 3, now: clock.now().getTime() });
     expect((await cronPass(s.config, store, alerts, clock)).packs).toBe(2);
@@ -61,8 +72,7 @@ describe('a state directory put back to a VM snapshot', () => {
     rmSync(join(s.root, '000003'), { recursive: true });
     rmSync(join(s.root, '000004'), { recursive: true });
     writeTree(s.root, 1, 4, { firstBatch: 5, ageMs: 10_000, now: clock.now().getTime() });
-    rmSync(s.config.state, { recursive: true });
-    cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+    putSnapshotBack(s);
     clock.advance(10 * 60_000);
     const restored = await cronPass(s.config, store, alerts, clock);
     expect(restored.lost).toBe(0);
@@ -78,15 +88,14 @@ describe('a state directory put back to a VM snapshot', () => {
     const clock = new ManualClock(new Date());
     writeTree(s.root, 1, 10, { now: clock.now().getTime() });
     await cronPass(s.config, store, alerts, clock);
-    cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true });
+    takeSnapshot(s);
     clock.advance(10 * 60_000);
     writeTree(s.root, 1, 10, { firstBatch: 2, now: clock.now().getTime() });
     await cronPass(s.config, store, alerts, clock);
     // The old VM is not gone: it goes on with the directory as it was, while the snapshot runs here.
     const copy = { ...s.config, state: `${s.dir}/copy` } as AgentConfig;
     cpSync(s.config.state, copy.state, { recursive: true });
-    rmSync(s.config.state, { recursive: true });
-    cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+    putSnapshotBack(s);
     clock.advance(10 * 60_000);
     await cronPass(s.config, store, alerts, clock);
     expect(alerts.filter((a) => a.key === 'site-name-shared')).toEqual([]);
@@ -122,15 +131,14 @@ describe('a binlog source whose state directory was put back to a VM snapshot', 
     };
     for (const n of [1, 2, 3]) write(n);
     await pass(); // 1 and 2 ship (3 is the active segment)
-    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    takeSnapshot(site);
     clock.advance(10 * 60_000);
     for (const n of [4, 5]) write(n);
     await pass(); // 3 and 4 ship
     // The server writes 6 and 7 and purges everything below 6: 5 never went offsite.
     for (const n of [6, 7]) write(n);
     for (const n of [1, 2, 3, 4, 5]) rmSync(join(site.root, segment(n)));
-    rmSync(site.config.state, { recursive: true });
-    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    putSnapshotBack(site);
     clock.advance(10 * 60_000);
     const restored = await pass();
     expect(restored.alerts.filter((a) => a.key?.startsWith('binlog-gap:')).map((a) => a.subject)).toEqual(['binlog gap in rtm: segment 5 missing']);
@@ -157,15 +165,14 @@ describe('a binlog source whose state directory was put back to a VM snapshot', 
     };
     for (const n of [1, 2, 3]) write(n);
     await pass();
-    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    takeSnapshot(site);
     clock.advance(10 * 60_000);
     for (const n of [4, 5, 6]) write(n);
     for (const n of [1, 2, 3, 4]) rmSync(join(site.root, segment(n))); // 3 and 4 purged unshipped
     expect((await pass()).lost).toBe(2);
     const paged = alerts.filter((a) => a.severity === 'critical').map((a) => a.subject);
     expect(paged).toEqual(['binlog gap in rtm: segments 3 to 4 missing']);
-    rmSync(site.config.state, { recursive: true });
-    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    putSnapshotBack(site);
     clock.advance(10 * 60_000);
     expect((await pass()).lost).toBe(2); // recorded again in the loss log that went back
     expect(alerts.filter((a) => a.severity === 'critical').map((a) => a.subject)).toEqual(paged);
@@ -207,14 +214,13 @@ describe('a binlog source put back to a VM snapshot while the store cannot be re
     const lostNames = () => new LossLog(site.config.state, { readOnly: true }).all().flatMap((l) => l.files.map((f) => f.name));
     for (const n of [1, 2, 3]) write(n);
     await pass();
-    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    takeSnapshot(site);
     clock.advance(10 * 60_000);
     for (const n of [4, 5]) write(n);
     await pass(); // 3 and 4 ship
     for (const n of [6, 7]) write(n);
     for (const n of [1, 2, 3, 4, 5]) rmSync(join(site.root, segment(n)));
-    rmSync(site.config.state, { recursive: true });
-    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    putSnapshotBack(site);
     clock.advance(10 * 60_000);
     down = true;
     await pass();
@@ -243,12 +249,11 @@ describe('a backup source whose state directory was put back to a VM snapshot', 
     };
     writeAt(join(site.root, 'full-1.sql'), bytesOf(2000, 1), new Date(clock.now().getTime() - 600_000));
     expect((await pass()).artefacts).toBe(0); // waiting for its stability window
-    cpSync(site.config.state, `${site.dir}/snapshot`, { recursive: true });
+    takeSnapshot(site);
     clock.advance(5 * 60_000);
     expect((await pass()).artefacts).toBe(1);
     rmSync(join(site.root, 'full-1.sql')); // the backup job's retention removes it: it is offsite
-    rmSync(site.config.state, { recursive: true });
-    cpSync(`${site.dir}/snapshot`, site.config.state, { recursive: true });
+    putSnapshotBack(site);
     clock.advance(5 * 60_000);
     expect((await pass()).lost).toBe(0);
     expect(new LossLog(site.config.state, { readOnly: true }).all()).toEqual([]);
@@ -338,15 +343,14 @@ describe('a state directory put back to an older copy whose read of the store is
     const clock = new ManualClock(new Date());
     writeTree(s.root, 2, 10, { now: clock.now().getTime() });
     await cronPass(s.config, store, alerts, clock);
-    cpSync(s.config.state, `${s.dir}/snapshot`, { recursive: true });
+    takeSnapshot(s);
     clock.advance(10 * 60_000);
     writeTree(s.root, 2, 10, { firstBatch: 3, now: clock.now().getTime() });
     await cronPass(s.config, store, alerts, clock);
     rmSync(join(s.root, '000003'), { recursive: true });
     rmSync(join(s.root, '000004'), { recursive: true });
     writeTree(s.root, 1, 4, { firstBatch: 5, ageMs: 10_000, now: clock.now().getTime() });
-    rmSync(s.config.state, { recursive: true });
-    cpSync(`${s.dir}/snapshot`, s.config.state, { recursive: true });
+    putSnapshotBack(s);
     clock.advance(10 * 60_000);
     refuse = true;
     await cronPass(s.config, store, alerts, clock);
