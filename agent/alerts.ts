@@ -16,7 +16,7 @@ export function createAlertNotifier(config: { command?: string; webhook?: string
       sent.push(alert);
       (alert.severity === 'info' ? log.info : log.warn)(`alert: ${alert.subject}`, { site: alert.site, severity: alert.severity, message: alert.message });
       const deliveries: Promise<void>[] = [];
-      const payload = delivered(alert);
+      const payload = hookPayload(alert);
       if (config.command) deliveries.push(runCommand(config.command, payload));
       if (config.webhook) deliveries.push(postWebhook(config.webhook, payload));
       const failed: string[] = [];
@@ -35,7 +35,7 @@ export function createAlertNotifier(config: { command?: string; webhook?: string
  * that shows one line, and `kind` (the first part of its key: `binlog-gap`, `loss`,
  * `ship-failed`…) for a hook that routes by kind.
  */
-export function delivered(alert: Alert): Alert & { title: string } {
+function hookPayload(alert: Alert): Alert & { title: string } {
   const title = alert.subject.startsWith(`Ferry ${alert.site}:`) ? alert.subject : `Ferry ${alert.site}: ${alert.subject}`;
   const kind = alert.kind ?? alert.key?.split(':')[0];
   return { ...alert, ...(kind ? { kind } : {}), title };
