@@ -78,8 +78,17 @@ export interface HeartbeatMemory {
    * which goes on writing after it (newestOther).
    */
   restoredOver?: string;
+  /**
+   * The store the last heartbeat that went out reached (storeAddress): one that cannot be reached
+   * after the configuration named another never worked (a misspelt cloud.endpoint), so the agent
+   * pages at once, not after the hour a line that dropped is given (heartbeat-alerts.ts).
+   */
+  storeAddress?: string;
   sources: Record<string, SourceMemory>;
 }
+
+/** Where the configuration sends the agent's writes: cloud.endpoint, AWS's S3 in cloud.region, or the local store (no cloud block). */
+export const storeAddress = (cloud: { endpoint?: string; region: string } | undefined) => (cloud ? (cloud.endpoint ?? `AWS S3 in ${cloud.region}`) : 'the local store');
 
 export const heartbeatMemoryFile = (state: string) => join(state, 'heartbeat.json');
 

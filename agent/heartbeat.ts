@@ -11,7 +11,7 @@ import type { BlobStore } from '../core/ports.ts';
 import type { ArtefactRecord } from './artefact-ledger.ts';
 import type { Logger } from './log.ts';
 import { readJsonFile, writeFileAtomic } from './state/atomic-file.ts';
-import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
+import { SHARED_SITE_WINDOW_MS, heartbeatMemoryFile, readHeartbeatMemory, rememberOwn, storeAddress, type HeartbeatMemory, type SourceMemory } from './heartbeat-memory.ts';
 import { freeBytes } from './state/state-space.ts';
 import { siteHeartbeats } from './site-heartbeats.ts';
 import { readStateBirth } from './state/state-birth.ts';
@@ -65,7 +65,7 @@ export interface PassView {
 }
 
 export interface HeartbeatDeps {
-  config: Pick<AgentConfig, 'site' | 'state' | 'sources'>;
+  config: Pick<AgentConfig, 'site' | 'state' | 'sources' | 'cloud'>;
   /** `list` and `get` (optional) read the site's newest heartbeat, to find another agent writing as the same site. */
   store: Pick<BlobStore, 'put'> & Partial<Pick<BlobStore, 'list' | 'get'>>;
   clock: Clock;
@@ -245,6 +245,7 @@ export class HeartbeatWriter {
         this.memory.lastLosses = heartbeat.losses;
         this.memory.lastFailed = heartbeat.lastPass.failed;
         this.memory.lastAlerts = alertKeys;
+        this.memory.storeAddress = storeAddress(this.deps.config.cloud);
         delete this.memory.midPass;
       }
       const saved = this.save();
@@ -252,9 +253,10 @@ export class HeartbeatWriter {
       return key;
     } catch (error) {
       this.failedIn = error instanceof StateNotSavedError ? 'state' : 'store';
-      // The store not reached (the line down): since the last heartbeat that went out, end-of-pass or mid-pass, kept in heartbeat.json across runs.
-      if (this.failedIn === 'store' && error instanceof TransientError) this.unreachableSince = [this.memory.lastWritten, this.memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
-      this.failure = this.failedIn === 'store' ? shippingError(error, this.deps.config.site) : messageOf(error);
+      // The store not reached (the line down): since the last heartbeat that went out (end-of-pass or mid-pass, kept in heartbeat.json), to the store configured now.
+      const address = storeAddress(this.deps.config.cloud), was = this.memory.storeAddress ?? address;
+      if (this.failedIn === 'store' && error instanceof TransientError && was === address) this.unreachableSince = [this.memory.lastWritten, this.memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
+      this.failure = this.failedIn === 'store' ? `${shippingError(error, this.deps.config.site)}${was !== address ? ` (the configuration now sends it to ${address}; the last heartbeat that went out reached ${was})` : ''}` : messageOf(error);
       this.deps.log.warn(this.failedIn === 'state' ? 'heartbeat memory not saved in the state directory' : 'heartbeat not written', { error: this.failure });
       return this.failedIn === 'state' ? key : undefined;
     }
@@ -262,15 +264,13 @@ export class HeartbeatWriter {
 
   /** Where the last failure was: the state directory (heartbeat.json), or the store. */
   failedIn: 'state' | 'store' | undefined;
-
   /** When the store could not be reached (not a refusal), when the last heartbeat before went out, a mid-pass one included (undefined: never, or not that failure). */
   unreachableSince: string | undefined;
 
   /** Saves heartbeat.json; the error, when it cannot be saved, rather than a throw. */
   private save(): StateNotSavedError | undefined {
     try {
-      writeFileAtomic(this.file, JSON.stringify(this.memory));
-      return undefined;
+      return void writeFileAtomic(this.file, JSON.stringify(this.memory));
     } catch (error) {
       return new StateNotSavedError(`${this.file} cannot be saved: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -41,11 +41,13 @@ function lineDown(store: MemoryBlobStore, line: { down: boolean; refuse?: boolea
 function setUp() {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-hb-line-'));
   mkdirSync(join(dir, 'rec'));
-  const config = parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\nsources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')} }\n`);
+  const configWith = (cloud = '') => parseAgentConfig(`site: site-a\nstate: ${join(dir, 'state')}\n${cloud}sources:\n  - { name: cs, type: recordings, path: ${join(dir, 'rec')} }\n`);
+  let config = configWith();
   const line: { down: boolean; refuse?: boolean } = { down: false };
   const store = lineDown(new MemoryBlobStore(), line);
   const clock = new ManualClock(new Date('2026-12-07T08:00:00Z'));
   const alerts: Alert[] = [];
+  const configure = (cloud: string) => void (config = configWith(cloud));
   const pass = async () => {
     const agent = new Agent({ config, store, clock, log: silentLogger, notifier: { notify: async (a) => void alerts.push(a) }, verify: 'etag', retryDelayMs: () => 1 });
     try {
@@ -55,7 +57,7 @@ function setUp() {
     }
   };
   const heartbeatAlerts = () => alerts.filter((a) => a.key === 'heartbeat');
-  return { line, clock, pass, heartbeatAlerts };
+  return { line, clock, pass, heartbeatAlerts, configure };
 }
 
 describe('the heartbeat of a pass that cannot reach the store', () => {
@@ -85,6 +87,28 @@ describe('the heartbeat of a pass that cannot reach the store', () => {
     s.clock.advance(15 * 60_000);
     await s.pass();
     expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+  });
+
+  it('pages at once when the store configured now was never reached (cloud.endpoint edited, misspelt), naming the store the last heartbeat reached', async () => {
+    const s = setUp();
+    s.configure('cloud: { bucket: ferry-data, endpoint: "http://store.site-a.example:9000" }\n');
+    await s.pass();
+    s.configure('cloud: { bucket: ferry-data, endpoint: "http://stroe.site-a.example:9000" }\n');
+    s.line.down = true;
+    s.clock.advance(15 * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([expect.objectContaining({ severity: 'critical', subject: 'the heartbeat cannot be written to the store' })]);
+    expect(s.heartbeatAlerts()[0]!.message).toContain('(the configuration now sends it to http://stroe.site-a.example:9000; the last heartbeat that went out reached http://store.site-a.example:9000)');
+  });
+
+  it('still waits the hour when the store configured now is the one the last heartbeat reached', async () => {
+    const s = setUp();
+    s.configure('cloud: { bucket: ferry-data, endpoint: "http://store.site-a.example:9000" }\n');
+    await s.pass();
+    s.line.down = true;
+    s.clock.advance(15 * 60_000);
+    await s.pass();
+    expect(s.heartbeatAlerts()).toEqual([]);
   });
 
   it('pages at once when no heartbeat ever went out (a new agent that cannot reach the store)', async () => {
