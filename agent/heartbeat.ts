@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type { AgentConfig } from '../core/config.ts';
-import { countUnnamedLosses } from '../core/fleet-losses.ts';
 import { shippedTotalsOf, type ShippedTotals } from '../core/fleet-shipped.ts';
-import { HEARTBEAT_FORMAT, OPEN_ALERTS_MAX, RECENT_LOSS_HOURS, RECENT_LOSS_MAX, RECENT_LOSS_PATHS, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
+import { HEARTBEAT_FORMAT, heartbeatKey, type Heartbeat, type HeartbeatSource } from '../core/fleet.ts';
+import { binlogRpo, openAlerts, recentLossesOf } from './heartbeat-contents.ts';
 import type { LossEntry } from './state/loss-log.ts';
 import { isPackManifestKey } from '../core/layout.ts';
 import type { Clock } from '../core/clock.ts';
@@ -253,13 +253,17 @@ export class HeartbeatWriter {
       return key;
     } catch (error) {
       this.failedIn = error instanceof StateNotSavedError ? 'state' : 'store';
-      // The store not reached (the line down): since the last heartbeat that went out (end-of-pass or mid-pass, kept in heartbeat.json), to the store configured now.
-      const address = storeAddress(this.deps.config.cloud), was = this.memory.storeAddress ?? address;
-      if (this.failedIn === 'store' && error instanceof TransientError && was === address) this.unreachableSince = [this.memory.lastWritten, this.memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
-      this.failure = this.failedIn === 'store' ? `${shippingError(error, this.deps.config.site)}${was !== address ? ` (the configuration now sends it to ${address}; the last heartbeat that went out reached ${was})` : ''}` : messageOf(error);
+      this.failure = this.failedIn === 'store' ? this.storeFailure(error) : messageOf(error);
       this.deps.log.warn(this.failedIn === 'state' ? 'heartbeat memory not saved in the state directory' : 'heartbeat not written', { error: this.failure });
       return this.failedIn === 'state' ? key : undefined;
     }
+  }
+
+  /** What the store's failure says; the store not reached (the line down): since the last heartbeat that went out (end-of-pass or mid-pass, kept in heartbeat.json), to the store configured now. */
+  private storeFailure(error: unknown): string {
+    const address = storeAddress(this.deps.config.cloud), was = this.memory.storeAddress ?? address;
+    if (error instanceof TransientError && was === address) this.unreachableSince = [this.memory.lastWritten, this.memory.midPassOut].filter((t) => t !== undefined).sort().at(-1);
+    return `${shippingError(error, this.deps.config.site)}${was !== address ? ` (the configuration now sends it to ${address}; the last heartbeat that went out reached ${was})` : ''}`;
   }
 
   /** Where the last failure was: the state directory (heartbeat.json), or the store. */
@@ -328,42 +332,6 @@ export function heartbeatAround(
     agent: { id: memory.agentId!, host: hostname(), state: deps.config.state, ...(memory.restoredOver ? { restoredOver: memory.restoredOver } : {}) },
     ...(parts.shipped ? { shipped: parts.shipped } : {}),
   };
-}
-
-/** The losses of the last RECENT_LOSS_HOURS a heartbeat carries: the newest RECENT_LOSS_MAX named (newest last), the others counted. */
-export function recentLossesOf(losses: HeartbeatDeps['losses'], now: Date): Pick<Heartbeat, 'recentLosses' | 'unnamedLosses'> {
-  const since = now.getTime() - RECENT_LOSS_HOURS * 3600_000;
-  const all = (losses?.all() ?? []).filter((l) => Date.parse(l.at) >= since);
-  const recent = all.slice(-RECENT_LOSS_MAX);
-  if (recent.length === 0) return {};
-  // The older ones are counted, so that the fleet row and the daily report count every loss.
-  const unnamed = countUnnamedLosses(all.slice(0, -RECENT_LOSS_MAX).map((l) => ({ ...l, files: l.files.length })));
-  return {
-    ...(unnamed.length > 0 ? { unnamedLosses: unnamed } : {}),
-    recentLosses: recent.map((l) => ({ id: l.id, source: l.source, batch: l.batch, kind: l.kind, at: l.at, reason: l.reason, files: l.files.length, paths: l.files.slice(0, RECENT_LOSS_PATHS).map((f) => f.path), ...(l.unseen ? { unseen: true as const } : {}), ...(l.shippedBefore ? { shippedBefore: true as const } : {}) })),
-  };
-}
-
-const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
-
-/** The open alerts a heartbeat carries: critical first, then the oldest; at most OPEN_ALERTS_MAX. */
-export function openAlerts(alerts: PassView['openAlerts']): Pick<Heartbeat, 'alerts'> {
-  const open = [...(alerts ?? [])].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || a.raisedAt.localeCompare(b.raisedAt)).slice(0, OPEN_ALERTS_MAX);
-  return open.length === 0 ? {} : { alerts: open.map((a) => ({ key: a.key, severity: a.severity, subject: a.subject, since: a.raisedAt })) };
-}
-
-/** A binlog copy dated this far ahead of the clock is not a measure of the RPO. */
-const RPO_AHEAD_SLACK_SECONDS = 60;
-
-/**
- * A binlog source's RPO: the age of its newest shipped copy. One dated ahead of the clock
- * (shipped while it ran fast) says nothing of how old the newest offsite event is: a problem.
- */
-export function binlogRpo(newestCopy: { at: string } | undefined, now: Date, out: HeartbeatSource): void {
-  if (!newestCopy) return;
-  const age = Math.round((now.getTime() - Date.parse(newestCopy.at)) / 1000);
-  if (age < -RPO_AHEAD_SLACK_SECONDS) out.problem ??= `newest shipped binlog copy is dated ${newestCopy.at}, ahead of this machine's clock (it ran fast): the RPO is unknown until the next copy ships`;
-  else out.rpoSeconds = Math.max(0, age);
 }
 
 /**
